@@ -1,0 +1,646 @@
+//! Accounts, roles, passwords (argon2id), server-side sessions and the one permission function.
+//! Domain code here is synchronous and takes time as an argument; routes live in `routes.rs`.
+
+pub mod permission;
+pub mod ratelimit;
+pub mod routes;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Actor, AuditPolicy, Collection, Rx, Store, StoreError};
+
+pub use permission::{Action, Principal, permits};
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Quản trị / IT của trường
+    Admin,
+    /// Hiệu trưởng
+    Principal,
+    /// Phó hiệu trưởng
+    VicePrincipal,
+    /// Tổ trưởng chuyên môn
+    DeptHead,
+    /// Giáo viên
+    Teacher,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Principal,
+        Role::VicePrincipal,
+        Role::DeptHead,
+        Role::Teacher,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Principal => "principal",
+            Role::VicePrincipal => "vice_principal",
+            Role::DeptHead => "dept_head",
+            Role::Teacher => "teacher",
+        }
+    }
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Role::Admin => "Quản trị (IT)",
+            Role::Principal => "Hiệu trưởng",
+            Role::VicePrincipal => "Phó hiệu trưởng",
+            Role::DeptHead => "Tổ trưởng",
+            Role::Teacher => "Giáo viên",
+        }
+    }
+    /// Parses a role from its code or its Vietnamese name (as typed in a spreadsheet).
+    pub fn parse(s: &str) -> Option<Role> {
+        let f = crate::text::fold(s);
+        Role::ALL.into_iter().find(|r| {
+            r.code() == s.trim() || crate::text::fold(r.label_vi()) == f || {
+                // common short forms in school spreadsheets
+                matches!(
+                    (r, f.as_str()),
+                    (Role::Admin, "quan tri" | "it")
+                        | (Role::Principal, "ht")
+                        | (Role::VicePrincipal, "pht")
+                        | (Role::DeptHead, "tt" | "to truong chuyen mon")
+                        | (Role::Teacher, "gv" | "giao vien bo mon")
+                )
+            }
+        })
+    }
+}
+
+/// A staff account.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub full_name: String,
+    pub roles: Vec<Role>,
+    /// Tổ chuyên môn the person belongs to.
+    pub department: Option<String>,
+    pub disabled: bool,
+    pub created_at: String,
+    #[serde(default)]
+    pub must_change_password: bool,
+}
+
+impl Account {
+    pub fn has(&self, r: Role) -> bool {
+        self.roles.contains(&r)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Credential {
+    pub phc: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Session {
+    pub account_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub csrf: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+struct UsernameIndex {
+    id: String,
+}
+
+pub const ACCOUNTS: Collection<Account> =
+    Collection::new("auth.accounts.v2", AuditPolicy::Values, None);
+pub const CREDENTIALS: Collection<Credential> =
+    Collection::new("auth.credentials.v1", AuditPolicy::Digest, None);
+const USERNAMES: Collection<UsernameIndex> =
+    Collection::new("auth.usernames.v1", AuditPolicy::Values, None);
+pub const SESSIONS: Collection<Session> =
+    Collection::new("auth.sessions.v1", AuditPolicy::None, None);
+
+pub const TABLES: [&str; 4] = [
+    ACCOUNTS.name,
+    CREDENTIALS.name,
+    USERNAMES.name,
+    SESSIONS.name,
+];
+
+/// How long a session lives: a school term's worth of weeks is too long for a shared phone,
+/// a day is too short for a teacher's own phone.
+pub const SESSION_SECONDS: i64 = 14 * 24 * 3600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Tên đăng nhập hoặc mật khẩu không đúng.")]
+    BadCredentials,
+    #[error("Tài khoản đã bị khoá. Liên hệ quản trị của trường.")]
+    Disabled,
+    #[error("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.")]
+    SessionExpired,
+    #[error("Tên đăng nhập \"{0}\" đã có người dùng.")]
+    UsernameTaken(String),
+    #[error("Tên đăng nhập chỉ gồm chữ thường không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang (3–32 ký tự): nhận được \"{0}\".")]
+    BadUsername(String),
+    #[error("Mật khẩu phải có ít nhất 8 ký tự và khác tên đăng nhập.")]
+    WeakPassword,
+    #[error("Mật khẩu hiện tại không đúng.")]
+    WrongCurrentPassword,
+    #[error("Vai trò không hợp lệ: \"{0}\".")]
+    UnknownRole(String),
+    #[error("Không tìm thấy tài khoản \"{0}\".")]
+    NoSuchAccount(String),
+    #[error("Họ tên không được để trống.")]
+    EmptyName,
+    #[error("Không thể tự khoá hoặc bỏ quyền quản trị của chính mình.")]
+    SelfLockout,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::BadCredentials => "bad_credentials",
+            AuthError::Disabled => "account_disabled",
+            AuthError::SessionExpired => "session_expired",
+            AuthError::UsernameTaken(_) => "username_taken",
+            AuthError::BadUsername(_) => "bad_username",
+            AuthError::WeakPassword => "weak_password",
+            AuthError::WrongCurrentPassword => "wrong_current_password",
+            AuthError::UnknownRole(_) => "unknown_role",
+            AuthError::NoSuchAccount(_) => "no_such_account",
+            AuthError::EmptyName => "empty_name",
+            AuthError::SelfLockout => "self_lockout",
+            AuthError::Store(_) => "storage",
+        }
+    }
+}
+
+pub fn valid_username(u: &str) -> bool {
+    (3..=32).contains(&u.len())
+        && u.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+pub fn hash_password(pw: &str) -> String {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
+    argon2::Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .expect("argon2id with default parameters cannot fail")
+        .to_string()
+}
+
+fn verify_password(pw: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(pw.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash of a password nobody knows, verified against when the username does not exist so
+/// that the response time does not reveal which usernames exist.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password(&format!("{:x}", rand::random::<u128>())))
+}
+
+pub fn check_password_policy(username: &str, pw: &str) -> Result<(), AuthError> {
+    if pw.chars().count() < 8 || pw.eq_ignore_ascii_case(username) {
+        return Err(AuthError::WeakPassword);
+    }
+    Ok(())
+}
+
+pub struct NewAccount {
+    pub username: String,
+    pub full_name: String,
+    pub roles: Vec<Role>,
+    pub department: Option<String>,
+    /// An argon2id PHC string (hash outside the write transaction: it takes ~100 ms).
+    pub password_phc: String,
+    pub must_change_password: bool,
+}
+
+pub fn account_id_for(username: &str) -> String {
+    format!("u-{username}")
+}
+
+/// Creates an account inside a write transaction (used by the API, the import and the demo).
+pub fn create_account_tx(
+    tx: &mut crate::store::Tx<'_>,
+    n: NewAccount,
+) -> Result<Account, AuthError> {
+    let username = n.username.trim().to_lowercase();
+    if !valid_username(&username) {
+        return Err(AuthError::BadUsername(n.username));
+    }
+    if n.full_name.trim().is_empty() {
+        return Err(AuthError::EmptyName);
+    }
+    if tx.get(&USERNAMES, &username)?.is_some() {
+        return Err(AuthError::UsernameTaken(username));
+    }
+    let mut roles = n.roles;
+    roles.sort();
+    roles.dedup();
+    let acc = Account {
+        id: account_id_for(&username),
+        username: username.clone(),
+        full_name: crate::text::nfc(n.full_name.trim()),
+        roles,
+        department: n.department.filter(|d| !d.is_empty()),
+        disabled: false,
+        created_at: tx.now().to_string(),
+        must_change_password: n.must_change_password,
+    };
+    tx.put(&ACCOUNTS, &acc.id, &acc, "account.create")?;
+    tx.put(
+        &USERNAMES,
+        &username,
+        &UsernameIndex { id: acc.id.clone() },
+        "account.username",
+    )?;
+    tx.put(
+        &CREDENTIALS,
+        &acc.id,
+        &Credential { phc: n.password_phc },
+        "account.password.set",
+    )?;
+    Ok(acc)
+}
+
+pub fn find_by_username(rx: &Rx, username: &str) -> Result<Option<Account>, StoreError> {
+    let Some(ix) = rx.get(&USERNAMES, &username.trim().to_lowercase())? else {
+        return Ok(None);
+    };
+    rx.get(&ACCOUNTS, &ix.id)
+}
+
+pub fn list_accounts(rx: &Rx) -> Result<Vec<Account>, StoreError> {
+    Ok(rx.scan(&ACCOUNTS, "")?.into_iter().map(|(_, a)| a).collect())
+}
+
+pub struct LoginOk {
+    pub token: String,
+    pub session: Session,
+    pub account: Account,
+}
+
+/// Checks the password and opens a session. Slow (argon2): call it on a blocking thread.
+pub fn login(store: &Store, username: &str, password: &str, now: jiff::Timestamp) -> Result<LoginOk, AuthError> {
+    let rx = store.read()?;
+    let acc = find_by_username(&rx, username)?;
+    let phc = match &acc {
+        Some(a) => rx.get(&CREDENTIALS, &a.id)?.map(|c| c.phc),
+        None => None,
+    };
+    drop(rx);
+    let ok = verify_password(password, phc.as_deref().unwrap_or(dummy_hash()));
+    let acc = match acc {
+        Some(a) if ok && phc.is_some() => a,
+        _ => return Err(AuthError::BadCredentials),
+    };
+    if acc.disabled {
+        return Err(AuthError::Disabled);
+    }
+    let token = random_token();
+    let session = Session {
+        account_id: acc.id.clone(),
+        created_at: now.as_second(),
+        expires_at: now.as_second() + SESSION_SECONDS,
+        csrf: random_token(),
+    };
+    let actor = Actor {
+        id: acc.id.clone(),
+        now,
+    };
+    store.write(&actor, |tx| {
+        tx.put(&SESSIONS, &token_key(&token), &session, "session.open")?;
+        tx.event("auth.login", &format!("{}/{}", ACCOUNTS.name, acc.id), None);
+        Ok::<_, AuthError>(())
+    })?;
+    Ok(LoginOk {
+        token,
+        session,
+        account: acc,
+    })
+}
+
+pub fn random_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// Sessions are stored under the hash of their token, so a stolen database file or backup
+/// holds no usable session.
+fn token_key(token: &str) -> String {
+    blake3::hash(token.as_bytes()).to_hex().to_string()
+}
+
+/// Resolves a session token. Disabled accounts and expired sessions are refused on every
+/// request, so disabling an account takes effect at once.
+pub fn resolve_session(
+    rx: &Rx,
+    token: &str,
+    now: jiff::Timestamp,
+) -> Result<(Session, Account), AuthError> {
+    let s = rx
+        .get(&SESSIONS, &token_key(token))?
+        .ok_or(AuthError::SessionExpired)?;
+    if s.expires_at <= now.as_second() {
+        return Err(AuthError::SessionExpired);
+    }
+    let acc = rx
+        .get(&ACCOUNTS, &s.account_id)?
+        .ok_or(AuthError::SessionExpired)?;
+    if acc.disabled {
+        return Err(AuthError::Disabled);
+    }
+    Ok((s, acc))
+}
+
+pub fn logout(store: &Store, actor: &Actor, token: &str) -> Result<(), AuthError> {
+    store.write(actor, |tx| {
+        tx.delete(&SESSIONS, &token_key(token), "session.close")?;
+        tx.event("auth.logout", &format!("{}/{}", ACCOUNTS.name, actor.id), None);
+        Ok(())
+    })
+}
+
+fn close_all_sessions(tx: &mut crate::store::Tx<'_>, account_id: &str) -> Result<usize, StoreError> {
+    let mine: Vec<String> = tx
+        .scan(&SESSIONS, "")?
+        .into_iter()
+        .filter(|(_, s)| s.account_id == account_id)
+        .map(|(k, _)| k)
+        .collect();
+    for k in &mine {
+        tx.delete(&SESSIONS, k, "session.close")?;
+    }
+    Ok(mine.len())
+}
+
+/// Log out everywhere: every session of the account is closed.
+pub fn logout_everywhere(store: &Store, actor: &Actor, account_id: &str) -> Result<usize, AuthError> {
+    store.write(actor, |tx| {
+        let n = close_all_sessions(tx, account_id)?;
+        tx.event(
+            "auth.logout_everywhere",
+            &format!("{}/{account_id}", ACCOUNTS.name),
+            Some(serde_json::json!({ "sessions": n })),
+        );
+        Ok(n)
+    })
+}
+
+/// The user changes their own password; every other session is closed.
+pub fn change_password(
+    store: &Store,
+    actor: &Actor,
+    current_token: &str,
+    current: &str,
+    new: &str,
+) -> Result<(), AuthError> {
+    let rx = store.read()?;
+    let acc = rx
+        .get(&ACCOUNTS, &actor.id)?
+        .ok_or_else(|| AuthError::NoSuchAccount(actor.id.clone()))?;
+    let phc = rx.get(&CREDENTIALS, &acc.id)?.map(|c| c.phc).unwrap_or_default();
+    drop(rx);
+    if !verify_password(current, &phc) {
+        return Err(AuthError::WrongCurrentPassword);
+    }
+    check_password_policy(&acc.username, new)?;
+    let phc = hash_password(new);
+    let keep = token_key(current_token);
+    store.write(actor, |tx| {
+        tx.put(&CREDENTIALS, &acc.id, &Credential { phc }, "account.password.change")?;
+        for (k, s) in tx.scan(&SESSIONS, "")? {
+            if s.account_id == acc.id && k != keep {
+                tx.delete(&SESSIONS, &k, "session.close")?;
+            }
+        }
+        let mut a = acc.clone();
+        if a.must_change_password {
+            a.must_change_password = false;
+            tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
+        }
+        Ok(())
+    })
+}
+
+/// An administrator sets a temporary password; the user must change it at next login and
+/// every open session of that user is closed.
+pub fn admin_reset_password(
+    store: &Store,
+    actor: &Actor,
+    account_id: &str,
+    temporary: &str,
+) -> Result<(), AuthError> {
+    let acc = store
+        .read()?
+        .get(&ACCOUNTS, account_id)?
+        .ok_or_else(|| AuthError::NoSuchAccount(account_id.into()))?;
+    check_password_policy(&acc.username, temporary)?;
+    let phc = hash_password(temporary);
+    store.write(actor, |tx| {
+        tx.put(&CREDENTIALS, &acc.id, &Credential { phc }, "account.password.reset")?;
+        let mut a = acc.clone();
+        a.must_change_password = true;
+        tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
+        close_all_sessions(tx, &acc.id)?;
+        Ok(())
+    })
+}
+
+#[derive(Deserialize, Default, Debug)]
+pub struct AccountPatch {
+    pub full_name: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub department: Option<Option<String>>,
+    pub disabled: Option<bool>,
+}
+
+pub fn parse_roles(codes: &[String]) -> Result<Vec<Role>, AuthError> {
+    codes
+        .iter()
+        .map(|c| Role::parse(c).ok_or_else(|| AuthError::UnknownRole(c.clone())))
+        .collect()
+}
+
+pub fn update_account(
+    store: &Store,
+    actor: &Actor,
+    account_id: &str,
+    patch: AccountPatch,
+) -> Result<Account, AuthError> {
+    let roles = patch.roles.as_deref().map(parse_roles).transpose()?;
+    store.write(actor, |tx| {
+        let mut a = tx
+            .get(&ACCOUNTS, account_id)?
+            .ok_or_else(|| AuthError::NoSuchAccount(account_id.into()))?;
+        if let Some(n) = &patch.full_name {
+            if n.trim().is_empty() {
+                return Err(AuthError::EmptyName);
+            }
+            a.full_name = crate::text::nfc(n.trim());
+        }
+        if let Some(mut r) = roles {
+            r.sort();
+            r.dedup();
+            if account_id == actor.id && a.has(Role::Admin) && !r.contains(&Role::Admin) {
+                return Err(AuthError::SelfLockout);
+            }
+            a.roles = r;
+        }
+        if let Some(d) = patch.department {
+            a.department = d.filter(|d| !d.is_empty());
+        }
+        if let Some(dis) = patch.disabled {
+            if dis && account_id == actor.id {
+                return Err(AuthError::SelfLockout);
+            }
+            a.disabled = dis;
+            if dis {
+                close_all_sessions(tx, account_id)?;
+            }
+        }
+        tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
+        Ok(a)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn setup() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.write(&Actor::system(t(0)), |tx| {
+            create_account_tx(
+                tx,
+                NewAccount {
+                    username: "lan".into(),
+                    full_name: "Nguyễn Thị Lan".into(),
+                    roles: vec![Role::Teacher],
+                    department: None,
+                    password_phc: hash_password("mat-khau-1"),
+                    must_change_password: false,
+                },
+            )
+        })
+        .unwrap();
+        (d, s)
+    }
+
+    #[test]
+    fn login_then_session_then_disable_takes_effect_at_once() {
+        let (_d, s) = setup();
+        assert!(matches!(
+            login(&s, "lan", "sai", t(1)),
+            Err(AuthError::BadCredentials)
+        ));
+        assert!(matches!(
+            login(&s, "nobody", "mat-khau-1", t(1)),
+            Err(AuthError::BadCredentials)
+        ));
+        let ok = login(&s, "LAN", "mat-khau-1", t(2)).unwrap();
+        let (_, acc) = resolve_session(&s.read().unwrap(), &ok.token, t(3)).unwrap();
+        assert_eq!(acc.username, "lan");
+        // expired
+        assert!(matches!(
+            resolve_session(&s.read().unwrap(), &ok.token, t(3 + SESSION_SECONDS)),
+            Err(AuthError::SessionExpired)
+        ));
+        let admin = Actor { id: "u-admin".into(), now: t(4) };
+        update_account(&s, &admin, &acc.id, AccountPatch { disabled: Some(true), ..Default::default() }).unwrap();
+        assert!(resolve_session(&s.read().unwrap(), &ok.token, t(5)).is_err());
+        assert!(matches!(login(&s, "lan", "mat-khau-1", t(6)), Err(AuthError::Disabled)));
+    }
+
+    #[test]
+    fn logout_everywhere_closes_every_session() {
+        let (_d, s) = setup();
+        let a = login(&s, "lan", "mat-khau-1", t(1)).unwrap();
+        let b = login(&s, "lan", "mat-khau-1", t(2)).unwrap();
+        let actor = Actor { id: a.account.id.clone(), now: t(3) };
+        assert_eq!(logout_everywhere(&s, &actor, &a.account.id).unwrap(), 2);
+        let rx = s.read().unwrap();
+        assert!(resolve_session(&rx, &a.token, t(4)).is_err());
+        assert!(resolve_session(&rx, &b.token, t(4)).is_err());
+        assert!(s.verify_audit().unwrap().is_intact());
+    }
+
+    #[test]
+    fn password_change_and_reset() {
+        let (_d, s) = setup();
+        let a = login(&s, "lan", "mat-khau-1", t(1)).unwrap();
+        let b = login(&s, "lan", "mat-khau-1", t(2)).unwrap();
+        let me = Actor { id: a.account.id.clone(), now: t(3) };
+        assert!(matches!(
+            change_password(&s, &me, &a.token, "sai", "mat-khau-2"),
+            Err(AuthError::WrongCurrentPassword)
+        ));
+        assert!(matches!(
+            change_password(&s, &me, &a.token, "mat-khau-1", "ngan"),
+            Err(AuthError::WeakPassword)
+        ));
+        change_password(&s, &me, &a.token, "mat-khau-1", "mat-khau-2").unwrap();
+        let rx = s.read().unwrap();
+        assert!(resolve_session(&rx, &a.token, t(4)).is_ok(), "current session stays");
+        assert!(resolve_session(&rx, &b.token, t(4)).is_err(), "other sessions close");
+        drop(rx);
+        let admin = Actor { id: "u-admin".into(), now: t(5) };
+        admin_reset_password(&s, &admin, &a.account.id, "tam-thoi-123").unwrap();
+        let c = login(&s, "lan", "tam-thoi-123", t(6)).unwrap();
+        assert!(c.account.must_change_password);
+        // the audit log never holds a password hash
+        for e in s.audit_tail(50).unwrap() {
+            let txt = serde_json::to_string(&e).unwrap();
+            assert!(!txt.contains("$argon2id$"), "{txt}");
+        }
+    }
+
+    #[test]
+    fn bad_usernames_and_duplicates_are_refused() {
+        let (_d, s) = setup();
+        let mk = |u: &str| {
+            s.write(&Actor::system(t(9)), |tx| {
+                create_account_tx(
+                    tx,
+                    NewAccount {
+                        username: u.into(),
+                        full_name: "X".into(),
+                        roles: vec![Role::Teacher],
+                        department: None,
+                        password_phc: "x".into(),
+                        must_change_password: false,
+                    },
+                )
+            })
+        };
+        assert!(matches!(mk("lan"), Err(AuthError::UsernameTaken(_))));
+        assert!(matches!(mk("../etc"), Err(AuthError::BadUsername(_))));
+        assert!(matches!(mk("Lê Văn"), Err(AuthError::BadUsername(_))));
+        assert_eq!(list_accounts(&s.read().unwrap()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn roles_parse_from_codes_and_vietnamese() {
+        assert_eq!(Role::parse("teacher"), Some(Role::Teacher));
+        assert_eq!(Role::parse("Giáo viên"), Some(Role::Teacher));
+        assert_eq!(Role::parse("Tổ trưởng"), Some(Role::DeptHead));
+        assert_eq!(Role::parse("HIỆU TRƯỞNG"), Some(Role::Principal));
+        assert_eq!(Role::parse("janitor"), None);
+    }
+}

@@ -1,0 +1,160 @@
+//! The one permission function. Every route calls [`permits`]; nothing else decides access.
+
+use super::{Account, Role};
+
+/// Who is asking, with the duties that scope their access (from the school structure).
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub account: Account,
+    /// (class id, subject id) pairs this person is assigned to teach.
+    pub teaches: Vec<(String, String)>,
+    /// Classes this person is homeroom teacher (GVCN) of.
+    pub homeroom: Vec<String>,
+}
+
+impl Principal {
+    pub fn id(&self) -> &str {
+        &self.account.id
+    }
+    pub fn has(&self, r: Role) -> bool {
+        self.account.has(r)
+    }
+    pub fn is_bgh(&self) -> bool {
+        self.has(Role::Principal) || self.has(Role::VicePrincipal)
+    }
+}
+
+/// What someone wants to do, with the thing it is done to where that matters.
+#[derive(Clone, Copy, Debug)]
+pub enum Action<'a> {
+    /// Create, disable, reset accounts.
+    ManageAccounts,
+    /// Edit years, classes, subjects, departments, assignments, students.
+    ManageSchool,
+    /// Read the school structure (class lists, subjects, who teaches what).
+    ViewSchool,
+    /// Import and export staff and student lists.
+    ImportExport,
+    /// Read the audit log.
+    ViewAudit,
+    /// Device pages: health, backups, updates, logs.
+    ManageDevice,
+    /// Enter scores for a class × subject.
+    EnterScores { class: &'a str, subject: &'a str },
+    /// See every subject of a class (homeroom teacher, BGH).
+    ViewClassResults { class: &'a str },
+    /// Lock a term, approve lists.
+    LockTerm,
+    /// Review (tổ trưởng) the lesson plans of a department.
+    ReviewLessonPlans { department: &'a str },
+    /// Approve and sign lesson plans (BGH).
+    ApproveLessonPlans,
+    /// Write and submit one's own lesson plans.
+    SubmitLessonPlans,
+    /// Browse, search and stream the library.
+    UseLibrary,
+    /// Add, edit, remove library items.
+    ManageLibrary,
+}
+
+pub fn permits(p: &Principal, action: Action<'_>) -> bool {
+    if p.account.disabled {
+        return false;
+    }
+    let admin = p.has(Role::Admin);
+    let bgh = p.is_bgh();
+    let teaches_any = p.has(Role::Teacher) || p.has(Role::DeptHead) || bgh;
+    match action {
+        Action::ManageAccounts | Action::ManageDevice => admin,
+        Action::ManageSchool | Action::ImportExport => admin || bgh,
+        Action::ViewSchool | Action::UseLibrary => true,
+        Action::ViewAudit => admin || p.has(Role::Principal),
+        Action::EnterScores { class, subject } => p
+            .teaches
+            .iter()
+            .any(|(c, s)| c == class && s == subject),
+        Action::ViewClassResults { class } => bgh || p.homeroom.iter().any(|c| c == class),
+        Action::LockTerm | Action::ApproveLessonPlans => bgh,
+        Action::ReviewLessonPlans { department } => {
+            p.has(Role::DeptHead) && p.account.department.as_deref() == Some(department)
+        }
+        Action::SubmitLessonPlans => teaches_any,
+        Action::ManageLibrary => admin || bgh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(roles: &[Role], dept: Option<&str>) -> Principal {
+        Principal {
+            account: Account {
+                id: "u-x".into(),
+                username: "x".into(),
+                full_name: "X".into(),
+                roles: roles.to_vec(),
+                department: dept.map(Into::into),
+                disabled: false,
+                created_at: String::new(),
+                must_change_password: false,
+            },
+            teaches: vec![("6a1".into(), "toan".into())],
+            homeroom: vec!["6a1".into()],
+        }
+    }
+
+    /// The role × action matrix. Columns: admin, principal, vice principal, dept head (of
+    /// "tn"), teacher. Every principal in a column teaches Toán in 6A1 and is GVCN of 6A1.
+    #[test]
+    fn role_action_matrix() {
+        use Action::*;
+        let cols = [
+            who(&[Role::Admin], None),
+            who(&[Role::Principal], None),
+            who(&[Role::VicePrincipal], None),
+            who(&[Role::DeptHead], Some("tn")),
+            who(&[Role::Teacher], Some("tn")),
+        ];
+        #[rustfmt::skip]
+        let rows: Vec<(Action, [bool; 5])> = vec![
+            (ManageAccounts,                                     [true,  false, false, false, false]),
+            (ManageDevice,                                       [true,  false, false, false, false]),
+            (ManageSchool,                                       [true,  true,  true,  false, false]),
+            (ImportExport,                                       [true,  true,  true,  false, false]),
+            (ViewSchool,                                         [true,  true,  true,  true,  true ]),
+            (ViewAudit,                                          [true,  true,  false, false, false]),
+            (EnterScores { class: "6a1", subject: "toan" },      [true,  true,  true,  true,  true ]),
+            (EnterScores { class: "6a1", subject: "van" },       [false, false, false, false, false]),
+            (EnterScores { class: "6a2", subject: "toan" },      [false, false, false, false, false]),
+            (ViewClassResults { class: "6a1" },                  [true,  true,  true,  true,  true ]),
+            (ViewClassResults { class: "6a2" },                  [false, true,  true,  false, false]),
+            (LockTerm,                                           [false, true,  true,  false, false]),
+            (ReviewLessonPlans { department: "tn" },             [false, false, false, true,  false]),
+            (ReviewLessonPlans { department: "van" },            [false, false, false, false, false]),
+            (ApproveLessonPlans,                                 [false, true,  true,  false, false]),
+            (SubmitLessonPlans,                                  [false, true,  true,  true,  true ]),
+            (UseLibrary,                                         [true,  true,  true,  true,  true ]),
+            (ManageLibrary,                                      [true,  true,  true,  false, false]),
+        ];
+        for (action, expected) in rows {
+            for (p, want) in cols.iter().zip(expected) {
+                assert_eq!(
+                    permits(p, action),
+                    want,
+                    "{:?} doing {:?}",
+                    p.account.roles,
+                    action
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn disabled_accounts_may_do_nothing() {
+        let mut p = who(&[Role::Admin, Role::Principal], None);
+        p.account.disabled = true;
+        assert!(!permits(&p, Action::ViewSchool));
+        assert!(!permits(&p, Action::ManageAccounts));
+    }
+}

@@ -1,0 +1,230 @@
+//! JSON API for sessions and accounts (`/api/v1/login`, `/logout`, `/me`, `/password`,
+//! `/accounts`). Thin: parse, check permission, call the domain functions, render.
+
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Account, AccountPatch, Action, LoginOk, NewAccount};
+use crate::net::{ApiError, ApiUser, SESSION_COOKIE, Shared};
+
+pub fn api() -> Router<Shared> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/logout-everywhere", post(logout_everywhere))
+        .route("/me", get(me))
+        .route("/password", post(change_password))
+        .route("/accounts", get(list).post(create))
+        .route("/accounts/{id}", patch(update))
+        .route("/accounts/{id}/reset-password", post(reset_password))
+}
+
+pub fn session_cookie(s: &Shared, token: &str) -> String {
+    let secure = if s.https { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        super::SESSION_SECONDS
+    )
+}
+
+pub fn clear_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// Rate-limited, constant-work login shared by the API and the login form.
+pub async fn do_login(s: &Shared, username: &str, password: &str, addr: &str) -> Result<LoginOk, ApiError> {
+    if let Err(wait) = s.limiter.check(username, addr, Instant::now()) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."),
+        ));
+    }
+    if username.len() > 64 || password.len() > 256 {
+        return Err(super::AuthError::BadCredentials.into());
+    }
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let (u, p) = (username.to_string(), password.to_string());
+    let r = tokio::task::spawn_blocking(move || super::login(&store, &u, &p, jiff::Timestamp::now())).await?;
+    match r {
+        Ok(ok) => {
+            s.limiter.succeeded(username);
+            tracing::info!(user = %ok.account.username, "login");
+            Ok(ok)
+        }
+        Err(e) => {
+            if matches!(e, super::AuthError::BadCredentials) {
+                s.limiter.failed(username, addr, Instant::now());
+                tracing::warn!(user = %username, %addr, "failed login");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+fn account_json(a: &Account) -> serde_json::Value {
+    json!({
+        "id": a.id, "username": a.username, "full_name": a.full_name,
+        "roles": a.roles, "department": a.department, "disabled": a.disabled,
+        "must_change_password": a.must_change_password,
+    })
+}
+
+async fn login(
+    State(s): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("Cần JSON {{\"username\", \"password\"}}: {e}")))?;
+    let ok = do_login(&s, &b.username, &b.password, &addr.ip().to_string()).await?;
+    let body = json!({ "ok": true, "user": account_json(&ok.account), "csrf_token": ok.session.csrf });
+    Ok(([(header::SET_COOKIE, session_cookie(&s, &ok.token))], Json(body)).into_response())
+}
+
+async fn logout(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let actor = u.actor();
+    tokio::task::spawn_blocking(move || super::logout(&store, &actor, &u.token)).await??;
+    Ok(([(header::SET_COOKIE, clear_cookie())], Json(json!({"ok": true}))).into_response())
+}
+
+async fn logout_everywhere(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let actor = u.actor();
+    let id = u.principal.id().to_string();
+    let n = tokio::task::spawn_blocking(move || super::logout_everywhere(&store, &actor, &id)).await??;
+    Ok(([(header::SET_COOKIE, clear_cookie())], Json(json!({"ok": true, "closed_sessions": n}))).into_response())
+}
+
+async fn me(u: ApiUser) -> Json<serde_json::Value> {
+    let p = &u.principal;
+    Json(json!({
+        "user": account_json(&p.account),
+        "teaches": p.teaches.iter().map(|(c, s)| json!({"class": c, "subject": s})).collect::<Vec<_>>(),
+        "homeroom": p.homeroom,
+        "csrf_token": u.session.csrf,
+    }))
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    current: String,
+    new: String,
+}
+
+async fn change_password(State(s): State<Shared>, u: ApiUser, Json(b): Json<PasswordBody>) -> Result<Json<serde_json::Value>, ApiError> {
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let actor = u.actor();
+    tokio::task::spawn_blocking(move || super::change_password(&store, &actor, &u.token, &b.current, &b.new)).await??;
+    Ok(Json(json!({"ok": true})))
+}
+
+async fn list(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageAccounts)?;
+    let rx = s.store.read()?;
+    let v: Vec<_> = super::list_accounts(&rx)?.iter().map(account_json).collect();
+    Ok(Json(json!({ "accounts": v })))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    username: String,
+    full_name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    department: Option<String>,
+    /// When absent, a temporary password is generated and returned once.
+    password: Option<String>,
+}
+
+/// A temporary password that is easy to read aloud and type on a phone.
+pub fn temporary_password() -> String {
+    const WORDS: &[&str] = &["mai", "dao", "sen", "lua", "tre", "que", "song", "nui", "may", "gio", "hoa", "la"];
+    let r: [u8; 3] = rand::random();
+    let n: u16 = rand::random::<u16>() % 9000 + 1000;
+    format!(
+        "{}-{}-{}-{n}",
+        WORDS[r[0] as usize % WORDS.len()],
+        WORDS[r[1] as usize % WORDS.len()],
+        WORDS[r[2] as usize % WORDS.len()]
+    )
+}
+
+async fn create(State(s): State<Shared>, u: ApiUser, body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>) -> Result<Response, ApiError> {
+    u.require(Action::ManageAccounts)?;
+    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let roles = super::parse_roles(&b.roles)?;
+    if roles.is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_roles", "Cần chọn ít nhất một vai trò."));
+    }
+    let username = b.username.trim().to_lowercase();
+    let (password, temporary) = match b.password {
+        Some(p) => {
+            super::check_password_policy(&username, &p)?;
+            (p, false)
+        }
+        None => (temporary_password(), true),
+    };
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let shown = temporary.then(|| password.clone());
+    let phc = tokio::task::spawn_blocking(move || super::hash_password(&password)).await?;
+    let store = s.store.clone();
+    let actor = u.actor();
+    let acc = tokio::task::spawn_blocking(move || {
+        store.write(&actor, |tx| {
+            super::create_account_tx(
+                tx,
+                NewAccount {
+                    username,
+                    full_name: b.full_name,
+                    roles,
+                    department: b.department,
+                    password_phc: phc,
+                    must_change_password: temporary,
+                },
+            )
+        })
+    })
+    .await??;
+    let mut body = json!({ "account": account_json(&acc) });
+    if let Some(p) = shown {
+        body["temporary_password"] = json!(p);
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn update(State(s): State<Shared>, Path(id): Path<String>, u: ApiUser, body: Result<Json<AccountPatch>, axum::extract::rejection::JsonRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageAccounts)?;
+    let Json(p) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let store = s.store.clone();
+    let actor = u.actor();
+    let a = tokio::task::spawn_blocking(move || super::update_account(&store, &actor, &id, p)).await??;
+    Ok(Json(json!({ "account": account_json(&a) })))
+}
+
+async fn reset_password(State(s): State<Shared>, Path(id): Path<String>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageAccounts)?;
+    let temp = temporary_password();
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let actor = u.actor();
+    let t2 = temp.clone();
+    tokio::task::spawn_blocking(move || super::admin_reset_password(&store, &actor, &id, &t2)).await??;
+    Ok(Json(json!({ "ok": true, "temporary_password": temp })))
+}

@@ -1,0 +1,66 @@
+//! The data directory layout and small durable-file helpers shared by the capabilities.
+//!
+//! ```text
+//! DATA_DIR/tram.redb     the database (the only place records live)
+//! DATA_DIR/blobs/        content-addressed files
+//! DATA_DIR/tls/          the device CA (ca.key is 0600) and its certificate
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_DATA_DIR: &str = "./tram-data";
+
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    pub fn tls(&self) -> PathBuf {
+        self.0.join("tls")
+    }
+}
+
+/// Writes a file atomically: temp file, fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, bytes, 0o644)
+}
+
+/// As [`write_atomic`], readable by the owner only.
+pub fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, bytes, 0o600)
+}
+
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(mode);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Free bytes on the file system holding `path`.
+pub fn free_disk_bytes(path: &Path) -> Option<u64> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `s` a properly sized out-parameter.
+    let r = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
+    (r == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
+}

@@ -1,0 +1,12 @@
+//! Trạm — the school appliance. The binary (`main.rs`) only parses the command line and wires
+//! these capabilities together; see ARCHITECTURE.md for the map and the import rules.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod logging;
+pub mod net;
+pub mod school;
+pub mod store;
+pub mod text;
+pub mod web;

@@ -1,0 +1,442 @@
+//! HTTP: router assembly, state, the error → response mapping (the one place domain errors
+//! become HTTP), session extractors, CSRF protection, limits and timeouts, and the servers:
+//! HTTPS (or plain HTTP with `--http-only`) for the app and the port-80 bootstrap page.
+
+pub mod mdns;
+pub mod pages;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::auth::{self, AuthError, Principal, Session, ratelimit::LoginLimiter};
+use crate::school::SchoolError;
+use crate::store::{Actor, Store, StoreError};
+
+pub const SESSION_COOKIE: &str = "tram_session";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub limiter: LoginLimiter,
+    /// argon2 takes ~100 ms of CPU and ~19 MiB: at most two at once on a 2-core box.
+    pub hashing: tokio::sync::Semaphore,
+    pub started: Instant,
+    pub ca: Option<(String, Vec<u8>)>,
+    pub https: bool,
+    /// Addresses and names people can use to reach the box, for the QR code and the help page.
+    pub urls: Vec<String>,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// An error as the API and the pages show it: a status, a stable code and a message a person
+/// can act on (Vietnamese). Logged once, here.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), details: None }
+    }
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Bạn không có quyền thực hiện thao tác này.")
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Không tìm thấy.")
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Lỗi máy chủ. Vui lòng thử lại; nếu vẫn lỗi, báo cho quản trị của trường.")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        } else {
+            tracing::debug!(code = self.code, message = %self.message, "request refused");
+        }
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if let Some(d) = self.details {
+            body["error"]["details"] = d;
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let status = match &e {
+            AuthError::BadCredentials | AuthError::SessionExpired => StatusCode::UNAUTHORIZED,
+            AuthError::Disabled => StatusCode::FORBIDDEN,
+            AuthError::UsernameTaken(_) => StatusCode::CONFLICT,
+            AuthError::NoSuchAccount(_) => StatusCode::NOT_FOUND,
+            AuthError::Store(s) => return ApiError::internal(s),
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<SchoolError> for ApiError {
+    fn from(e: SchoolError) -> Self {
+        let status = match &e {
+            SchoolError::Store(s) => return ApiError::internal(s),
+            SchoolError::ClassExists(_) => StatusCode::CONFLICT,
+            SchoolError::NoSuchClass(_)
+            | SchoolError::NoSuchSubject(_)
+            | SchoolError::NoSuchTeacher(_)
+            | SchoolError::NoSuchDepartment(_)
+            | SchoolError::NoSuchStudent(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SchoolError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The signed-in user of an API request. Unsafe methods must also carry the session's CSRF
+/// token in `X-CSRF-Token`, unless the body is JSON (which a cross-site form cannot send).
+pub struct ApiUser {
+    pub principal: Principal,
+    pub session: Session,
+    pub token: String,
+}
+
+impl ApiUser {
+    pub fn actor(&self) -> Actor {
+        Actor { id: self.principal.id().to_string(), now: jiff::Timestamp::now() }
+    }
+    pub fn require(&self, action: auth::Action<'_>) -> Result<(), ApiError> {
+        if auth::permits(&self.principal, action) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+fn resolve(state: &AppState, parts: &Parts) -> Result<ApiUser, ApiError> {
+    let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "not_logged_in", "Vui lòng đăng nhập.")
+    })?;
+    let rx = state.store.read()?;
+    let (session, account) = auth::resolve_session(&rx, &token, jiff::Timestamp::now())?;
+    let principal = crate::school::principal_for(&rx, account)?;
+    Ok(ApiUser { principal, session, token })
+}
+
+fn is_unsafe(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn is_json(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+impl FromRequestParts<Shared> for ApiUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let u = resolve(state, parts)?;
+        if is_unsafe(&parts.method) && !is_json(&parts.headers) {
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            if sent != Some(u.session.csrf.as_str()) {
+                return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", "Yêu cầu không hợp lệ (thiếu mã chống giả mạo). Tải lại trang rồi thử lại."));
+            }
+        }
+        Ok(u)
+    }
+}
+
+/// The signed-in user of a page; anyone else is sent to the login page.
+pub struct PageUser(pub ApiUser);
+
+impl FromRequestParts<Shared> for PageUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        match resolve(state, parts) {
+            Ok(u) => Ok(PageUser(u)),
+            Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN => {
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let q = if e.code == "session_expired" { "&expired=1" } else { "" };
+                Err(Redirect::to(&format!("/login?next={}{q}", urlencode(next))).into_response())
+            }
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+/// Refuses state-changing requests sent by another site: `Sec-Fetch-Site: cross-site`, or an
+/// `Origin` whose host is not the one the request was sent to.
+async fn same_origin_only(req: Request, next: Next) -> Response {
+    if is_unsafe(req.method()) {
+        let h = req.headers();
+        let cross_fetch = h
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == "cross-site" || v == "same-site");
+        let host = h.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let bad_origin = h
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|o| {
+                let o_host = o.split("://").nth(1).unwrap_or("");
+                o == "null" || o_host != host
+            });
+        if cross_fetch || bad_origin {
+            return ApiError::new(StatusCode::FORBIDDEN, "cross_site", "Yêu cầu từ trang web khác bị từ chối.").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    ));
+    res
+}
+
+async fn healthz(State(s): State<Shared>) -> Response {
+    let db = match s.store.read().and_then(|rx| rx.count(&crate::auth::ACCOUNTS)) {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    let ok = db == "ok";
+    let body = json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "version": VERSION,
+        "database": db,
+        "schema_version": s.store.schema_version().ok(),
+        "free_disk_bytes": crate::config::free_disk_bytes(s.store.dir()),
+        "uptime_seconds": s.started.elapsed().as_secs(),
+    });
+    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+async fn fallback() -> ApiError {
+    ApiError::not_found()
+}
+
+/// The whole application router; tests drive it without a socket.
+pub fn router(state: Shared) -> Router {
+    let api = Router::new()
+        .merge(crate::auth::routes::api())
+        .merge(crate::school::routes::api())
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::web::OPENAPI) }));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api)
+        .merge(pages::routes())
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(middleware::from_fn(same_origin_only))
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .with_state(state)
+}
+
+/// The port-80 router: the certificate download page, the CA itself, and a redirect of
+/// everything else to HTTPS.
+pub fn bootstrap_router(state: Shared, https_port: u16) -> Router {
+    Router::new()
+        .route("/", get(pages::bootstrap_page))
+        .route("/tram-ca.crt", get(pages::ca_der))
+        .route("/tram-ca.pem", get(pages::ca_pem))
+        .route("/healthz", get(healthz))
+        .fallback(move |headers: HeaderMap, uri: axum::http::Uri| async move {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("tram.local");
+            let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+            let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };
+            let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            Redirect::permanent(&format!("https://{host}{port}{pq}"))
+        })
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Private IPv4 addresses of this machine (what phones on the school Wi-Fi can reach).
+pub fn local_ips() -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .map(|ifs| ifs.into_iter().map(|i| i.ip()).filter(|ip| ip.is_ipv4()).collect())
+        .unwrap_or_default();
+    v.sort_by_key(|ip| ip.is_loopback());
+    v
+}
+
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub bootstrap_listen: Option<SocketAddr>,
+    pub http_only: bool,
+    pub mdns: bool,
+}
+
+/// Runs the servers until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    store: Arc<Store>,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let info = crate::school::school_info(&store.read()?)?;
+    let code = info.as_ref().map(|i| i.code.clone()).unwrap_or_else(|| "tram".into());
+    let host_name = format!("tram-{}.local", crate::school::slug(&code));
+    let ips = local_ips();
+    let listen_ip = opts.listen.ip();
+    let reach_ips: Vec<IpAddr> = if listen_ip.is_unspecified() {
+        ips.clone()
+    } else {
+        vec![listen_ip]
+    };
+    let scheme = if opts.http_only { "http" } else { "https" };
+    let port_sfx = match (opts.http_only, opts.listen.port()) {
+        (false, 443) | (true, 80) => String::new(),
+        (_, p) => format!(":{p}"),
+    };
+    let mut urls: Vec<String> = reach_ips
+        .iter()
+        .filter(|ip| !ip.is_loopback() || !listen_ip.is_unspecified())
+        .map(|ip| format!("{scheme}://{ip}{port_sfx}/"))
+        .collect();
+    urls.push(format!("{scheme}://{host_name}{port_sfx}/"));
+
+    let tls = if opts.http_only {
+        None
+    } else {
+        let dir = store.dir().join("tls");
+        let names = vec![host_name.clone(), "tram.local".into(), "localhost".into()];
+        Some(tls::load_or_create(&dir, &code, &names, &ips)?)
+    };
+    let state: Shared = Arc::new(AppState {
+        store: store.clone(),
+        limiter: LoginLimiter::default(),
+        hashing: tokio::sync::Semaphore::new(2),
+        started: Instant::now(),
+        ca: tls.as_ref().map(|t| (t.ca_pem.clone(), t.ca_der.clone())),
+        https: !opts.http_only,
+        urls: urls.clone(),
+    });
+
+    let _mdns = if opts.mdns {
+        match mdns::announce(info.as_ref(), &host_name, opts.listen.port(), opts.bootstrap_listen.map(|a| a.port()), &reach_ips) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(error = %e, "mDNS announcement failed; the box is still reachable by IP");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let handle = axum_server::Handle::new();
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut tasks = tokio::task::JoinSet::new();
+    match &tls {
+        Some(t) => {
+            let cfg = axum_server::tls_rustls::RustlsConfig::from_config(t.server_config.clone());
+            let srv = axum_server::bind_rustls(opts.listen, cfg).handle(handle.clone());
+            tasks.spawn(async move { srv.serve(app).await });
+        }
+        None => {
+            let srv = axum_server::bind(opts.listen).handle(handle.clone());
+            tasks.spawn(async move { srv.serve(app).await });
+        }
+    }
+    if let (Some(b), false) = (opts.bootstrap_listen, opts.http_only) {
+        let boot = bootstrap_router(state.clone(), opts.listen.port()).into_make_service_with_connect_info::<SocketAddr>();
+        let srv = axum_server::bind(b).handle(handle.clone());
+        tasks.spawn(async move { srv.serve(boot).await });
+    }
+    // Report the bound port (tests pass port 0 sometimes) once the listener is up.
+    if let Some(addr) = handle.listening().await {
+        tracing::info!(%addr, scheme, "Trạm is listening");
+        for u in &urls {
+            tracing::info!(url = %u, "reach it at");
+        }
+    }
+    let h2 = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        h2.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+pub fn client_addr(parts_ext: &axum::http::Extensions) -> String {
+    parts_ext
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,571 @@
+//! Server-rendered pages (askama templates from `web/templates`). Pages only read; every change
+//! goes through the JSON API (forms post to it with the CSRF token), so there is one write route
+//! per action. Login and logout are plain forms so they work before any script has loaded.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use super::{ApiError, PageUser, SESSION_COOKIE, Shared, cookie};
+use crate::auth::{self, Action, Role};
+use crate::school;
+use crate::web::I18n;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_form))
+        .route("/logout", post(logout_form))
+        .route("/account", get(password_page))
+        .route("/admin/accounts", get(accounts_page))
+        .route("/admin/classes", get(classes_page))
+        .route("/admin/subjects", get(subjects_page))
+        .route("/admin/assignments", get(assignments_page))
+        .route("/admin/students", get(students_page))
+        .route("/admin/import", get(import_page))
+        .route("/lang/{lang}", get(set_lang))
+        .route("/static/{file}", get(static_file))
+        .route("/tram-ca.crt", get(ca_der))
+        .route("/tram-ca.pem", get(ca_pem))
+}
+
+fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(h) => Html(h).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// What every page's layout needs.
+struct Chrome {
+    t: I18n,
+    csrf: String,
+    school_name: String,
+    user_name: String,
+    nav: Vec<(&'static str, &'static str)>,
+}
+
+fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
+    let p = &u.principal;
+    let mut nav = vec![];
+    if auth::permits(p, Action::ManageAccounts) {
+        nav.push(("/admin/accounts", "nav.accounts"));
+    }
+    nav.push(("/admin/classes", "nav.classes"));
+    nav.push(("/admin/students", "nav.students"));
+    nav.push(("/admin/subjects", "nav.subjects"));
+    nav.push(("/admin/assignments", "nav.assignments"));
+    if auth::permits(p, Action::ImportExport) {
+        nav.push(("/admin/import", "nav.import"));
+    }
+    let school_name = s
+        .store
+        .read()
+        .ok()
+        .and_then(|rx| school::school_info(&rx).ok().flatten())
+        .map(|i| i.name)
+        .unwrap_or_default();
+    Chrome {
+        t: I18n::from_headers(headers),
+        csrf: u.session.csrf.clone(),
+        school_name,
+        user_name: p.account.full_name.clone(),
+        nav,
+    }
+}
+
+macro_rules! page {
+    ($name:ident, $path:literal { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name {
+            t: I18n,
+            csrf: String,
+            school_name: String,
+            user_name: String,
+            nav: Vec<(&'static str, &'static str)>,
+            $($field: $ty),*
+        }
+        impl $name {
+            #[allow(clippy::too_many_arguments)]
+            fn new(c: Chrome, $($field: $ty),*) -> Self {
+                $name { t: c.t, csrf: c.csrf, school_name: c.school_name, user_name: c.user_name, nav: c.nav, $($field),* }
+            }
+        }
+    };
+}
+
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(144, 144)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+page!(HomePage, "home.html" {
+    must_change: bool,
+    classes: usize,
+    students: u64,
+    staff: usize,
+    teaching: Vec<String>,
+    homeroom: Vec<String>,
+    audit: Option<(u64, bool)>,
+    urls: Vec<(String, String)>,
+});
+
+async fn home(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let classes = school::list(&rx, &school::CLASSES)?;
+    let subjects = school::list(&rx, &school::SUBJECTS)?;
+    let cname = |id: &str| classes.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_else(|| id.into());
+    let sname = |id: &str| subjects.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_else(|| id.into());
+    let p = &u.principal;
+    let teaching = p.teaches.iter().map(|(c, sub)| format!("{} — {}", cname(c), sname(sub))).collect();
+    let homeroom = p.homeroom.iter().map(|c| cname(c)).collect();
+    let audit = if auth::permits(p, Action::ViewAudit) {
+        let store = s.store.clone();
+        let r = tokio::task::spawn_blocking(move || store.verify_audit()).await??;
+        Some((r.events, r.is_intact()))
+    } else {
+        None
+    };
+    let urls = if auth::permits(p, Action::ManageDevice) {
+        s.urls.iter().map(|u| (u.clone(), qr_svg(u))).collect()
+    } else {
+        vec![]
+    };
+    let staff = auth::list_accounts(&rx)?.len();
+    let students = rx.count(&school::STUDENTS)?;
+    Ok(render(HomePage::new(
+        chrome(&s, &u, &headers),
+        u.principal.account.must_change_password,
+        classes.len(),
+        students,
+        staff,
+        teaching,
+        homeroom,
+        audit,
+        urls,
+    )))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    t: I18n,
+    school_name: String,
+    error: Option<String>,
+    expired: bool,
+    next: String,
+    username: String,
+}
+
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+}
+
+/// Only local paths are accepted as a post-login destination (no open redirect).
+fn safe_next(n: Option<&str>) -> String {
+    match n {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".into(),
+    }
+}
+
+fn school_name(s: &Shared) -> String {
+    s.store
+        .read()
+        .ok()
+        .and_then(|rx| school::school_info(&rx).ok().flatten())
+        .map(|i| i.name)
+        .unwrap_or_else(|| "Trạm".into())
+}
+
+async fn login_page(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+    render(LoginPage {
+        t: I18n::from_headers(&headers),
+        school_name: school_name(&s),
+        error: None,
+        expired: q.expired.is_some(),
+        next: safe_next(q.next.as_deref()),
+        username: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login_form(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    match auth::routes::do_login(&s, &f.username, &f.password, &addr.ip().to_string()).await {
+        Ok(ok) => {
+            let mut res = Redirect::to(&next).into_response();
+            res.headers_mut().insert(header::SET_COOKIE, auth::routes::session_cookie(&s, &ok.token).parse().expect("cookie is ascii"));
+            res
+        }
+        Err(e) => {
+            let status = e.status;
+            let mut res = render(LoginPage {
+                t: I18n::from_headers(&headers),
+                school_name: school_name(&s),
+                error: Some(e.message),
+                expired: false,
+                next,
+                username: f.username,
+            });
+            *res.status_mut() = status;
+            res
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout_form(State(s): State<Shared>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        if let Ok(rx) = s.store.read() {
+            if let Ok((sess, acc)) = auth::resolve_session(&rx, &token, jiff::Timestamp::now()) {
+                if sess.csrf != f.csrf {
+                    return ApiError::new(StatusCode::FORBIDDEN, "csrf", "Yêu cầu không hợp lệ. Tải lại trang rồi thử lại.").into_response();
+                }
+                let actor = crate::store::Actor { id: acc.id, now: jiff::Timestamp::now() };
+                let store = s.store.clone();
+                let _ = tokio::task::spawn_blocking(move || auth::logout(&store, &actor, &token)).await;
+            }
+        }
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(header::SET_COOKIE, auth::routes::clear_cookie().parse().expect("ascii"));
+    res
+}
+
+page!(PasswordPage, "password.html" {});
+
+async fn password_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Response {
+    render(PasswordPage::new(chrome(&s, &u, &headers)))
+}
+
+struct AccountRow {
+    id: String,
+    username: String,
+    full_name: String,
+    roles: String,
+    department: String,
+    disabled: bool,
+}
+
+page!(AccountsPage, "accounts.html" {
+    accounts: Vec<AccountRow>,
+    roles: Vec<(&'static str, &'static str)>,
+    departments: Vec<school::Department>,
+});
+
+async fn accounts_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+    u.require(Action::ManageAccounts)?;
+    let rx = s.store.read()?;
+    let departments = school::list(&rx, &school::DEPARTMENTS)?;
+    let dname = |id: &Option<String>| {
+        id.as_ref()
+            .map(|id| departments.iter().find(|d| &d.id == id).map(|d| d.name.clone()).unwrap_or_else(|| id.clone()))
+            .unwrap_or_default()
+    };
+    let accounts = auth::list_accounts(&rx)?
+        .into_iter()
+        .map(|a| AccountRow {
+            roles: a.roles.iter().map(|r| r.label_vi()).collect::<Vec<_>>().join(", "),
+            department: dname(&a.department),
+            id: a.id,
+            username: a.username,
+            full_name: a.full_name,
+            disabled: a.disabled,
+        })
+        .collect();
+    let roles = Role::ALL.iter().map(|r| (r.code(), r.label_vi())).collect();
+    Ok(render(AccountsPage::new(chrome(&s, &u, &headers), accounts, roles, departments)))
+}
+
+struct ClassRow {
+    id: String,
+    name: String,
+    grade: u8,
+    homeroom: String,
+    count: usize,
+}
+
+page!(ClassesPage, "classes.html" {
+    classes: Vec<ClassRow>,
+    teachers: Vec<(String, String)>,
+    can_edit: bool,
+});
+
+fn teacher_options(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiError> {
+    let mut v: Vec<(String, String)> = auth::list_accounts(rx)?
+        .into_iter()
+        .filter(|a| !a.disabled && a.roles.iter().any(|r| *r != Role::Admin))
+        .map(|a| (a.id, a.full_name))
+        .collect();
+    v.sort_by(|a, b| school::vietnamese_name_order(&a.1, &b.1));
+    Ok(v)
+}
+
+async fn classes_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+    u.require(Action::ViewSchool)?;
+    let rx = s.store.read()?;
+    let accounts = auth::list_accounts(&rx)?;
+    let students = school::list(&rx, &school::STUDENTS)?;
+    let mut classes: Vec<ClassRow> = school::list(&rx, &school::CLASSES)?
+        .into_iter()
+        .map(|c| ClassRow {
+            count: students.iter().filter(|s| s.class_id == c.id).count(),
+            homeroom: c
+                .homeroom
+                .as_ref()
+                .and_then(|h| accounts.iter().find(|a| &a.id == h))
+                .map(|a| a.full_name.clone())
+                .unwrap_or_default(),
+            id: c.id,
+            name: c.name,
+            grade: c.grade,
+        })
+        .collect();
+    classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+    let can_edit = u.require(Action::ManageSchool).is_ok();
+    Ok(render(ClassesPage::new(chrome(&s, &u, &headers), classes, teacher_options(&rx)?, can_edit)))
+}
+
+struct SubjectRow {
+    name: String,
+    scored: bool,
+    periods: String,
+    department: String,
+}
+
+page!(SubjectsPage, "subjects.html" { subjects: Vec<SubjectRow> });
+
+async fn subjects_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+    u.require(Action::ViewSchool)?;
+    let rx = s.store.read()?;
+    let depts = school::list(&rx, &school::DEPARTMENTS)?;
+    let subjects = school::list(&rx, &school::SUBJECTS)?
+        .into_iter()
+        .map(|x| SubjectRow {
+            scored: x.kind == school::SubjectKind::Scored,
+            periods: x.periods_per_year.iter().map(|(g, p)| format!("K{g}: {p}")).collect::<Vec<_>>().join(", "),
+            department: x
+                .department
+                .as_ref()
+                .and_then(|d| depts.iter().find(|dd| &dd.id == d))
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
+            name: x.name,
+        })
+        .collect();
+    Ok(render(SubjectsPage::new(chrome(&s, &u, &headers), subjects)))
+}
+
+struct AssignmentRow {
+    class_name: String,
+    subject_name: String,
+    teacher_name: String,
+    body: String,
+}
+
+page!(AssignmentsPage, "assignments.html" {
+    rows: Vec<AssignmentRow>,
+    classes: Vec<(String, String)>,
+    subjects: Vec<(String, String)>,
+    teachers: Vec<(String, String)>,
+    can_edit: bool,
+});
+
+async fn assignments_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+    u.require(Action::ViewSchool)?;
+    let rx = s.store.read()?;
+    let mut classes: Vec<school::Class> = school::list(&rx, &school::CLASSES)?;
+    classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+    let subjects = school::list(&rx, &school::SUBJECTS)?;
+    let accounts = auth::list_accounts(&rx)?;
+    let mut rows: Vec<AssignmentRow> = school::list(&rx, &school::ASSIGNMENTS)?
+        .into_iter()
+        .map(|a| AssignmentRow {
+            class_name: classes.iter().find(|c| c.id == a.class).map(|c| c.name.clone()).unwrap_or_default(),
+            subject_name: subjects.iter().find(|x| x.id == a.subject).map(|x| x.name.clone()).unwrap_or_default(),
+            teacher_name: accounts.iter().find(|x| x.id == a.teacher).map(|x| x.full_name.clone()).unwrap_or_default(),
+            body: serde_json::to_string(&a).unwrap_or_default(),
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.class_name, &a.subject_name).cmp(&(&b.class_name, &b.subject_name)));
+    let can_edit = u.require(Action::ManageSchool).is_ok();
+    Ok(render(AssignmentsPage::new(
+        chrome(&s, &u, &headers),
+        rows,
+        classes.into_iter().map(|c| (c.id, c.name)).collect(),
+        subjects.into_iter().map(|x| (x.id, x.name)).collect(),
+        teacher_options(&rx)?,
+        can_edit,
+    )))
+}
+
+struct StudentRow {
+    full_name: String,
+    dob: String,
+    gender: String,
+    ma_dinh_danh: String,
+}
+
+page!(StudentsPage, "students.html" {
+    classes: Vec<(String, String)>,
+    selected: String,
+    students: Vec<StudentRow>,
+    show_ids: bool,
+    can_export: bool,
+});
+
+#[derive(Deserialize)]
+struct ClassQuery {
+    class: Option<String>,
+}
+
+async fn students_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ClassQuery>,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    u.require(Action::ViewSchool)?;
+    let rx = s.store.read()?;
+    let mut classes: Vec<school::Class> = school::list(&rx, &school::CLASSES)?;
+    classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+    let selected = q.class.or_else(|| classes.first().map(|c| c.id.clone())).unwrap_or_default();
+    // Personal ID numbers are for the homeroom teacher, BGH and the school office only.
+    let show_ids = u.require(Action::ViewClassResults { class: &selected }).is_ok()
+        || u.require(Action::ImportExport).is_ok();
+    let students = school::students_of_class(&rx, &selected)?
+        .into_iter()
+        .map(|st| StudentRow {
+            dob: st
+                .dob
+                .parse::<jiff::civil::Date>()
+                .map(|d| d.strftime("%d/%m/%Y").to_string())
+                .unwrap_or(st.dob),
+            full_name: st.full_name,
+            gender: st.gender,
+            ma_dinh_danh: st.ma_dinh_danh,
+        })
+        .collect();
+    let can_export = u.require(Action::ImportExport).is_ok();
+    Ok(render(StudentsPage::new(
+        chrome(&s, &u, &headers),
+        classes.into_iter().map(|c| (c.id, c.name)).collect(),
+        selected,
+        students,
+        show_ids,
+        can_export,
+    )))
+}
+
+page!(ImportPage, "import.html" {});
+
+async fn import_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    Ok(render(ImportPage::new(chrome(&s, &u, &headers))))
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn set_lang(Path(lang): Path<String>, Query(q): Query<NextQuery>, headers: HeaderMap) -> Response {
+    let lang = if lang == "en" { "en" } else { "vi" };
+    let back = q.next.or_else(|| {
+        headers
+            .get(header::REFERER)
+            .and_then(|r| r.to_str().ok())
+            .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+            .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
+    });
+    let mut res = Redirect::to(&safe_next(back.as_deref())).into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax").parse().expect("ascii"),
+    );
+    res
+}
+
+async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some((_, ctype, body)) = crate::web::STATIC_FILES.iter().find(|(n, _, _)| *n == file) else {
+        return ApiError::not_found().into_response();
+    };
+    let etag = crate::web::static_etag(body);
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, "public, max-age=3600".to_string()),
+        ],
+        *body,
+    )
+        .into_response()
+}
+
+pub async fn ca_der(State(s): State<Shared>) -> Response {
+    match &s.ca {
+        Some((_, der)) => (
+            [
+                (header::CONTENT_TYPE, "application/x-x509-ca-cert"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"tram-ca.crt\""),
+            ],
+            der.clone(),
+        )
+            .into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "no_tls", "Trạm đang chạy không có HTTPS (--http-only).").into_response(),
+    }
+}
+
+pub async fn ca_pem(State(s): State<Shared>) -> Response {
+    match &s.ca {
+        Some((pem, _)) => ([(header::CONTENT_TYPE, "application/x-pem-file")], pem.clone()).into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "no_tls", "Trạm đang chạy không có HTTPS (--http-only).").into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "bootstrap.html")]
+struct BootstrapPage {
+    t: I18n,
+    school_name: String,
+    urls: Vec<(String, String)>,
+}
+
+pub async fn bootstrap_page(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    render(BootstrapPage {
+        t: I18n::from_headers(&headers),
+        school_name: school_name(&s),
+        urls: s.urls.iter().map(|u| (u.clone(), qr_svg(u))).collect(),
+    })
+}

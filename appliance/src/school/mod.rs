@@ -1,0 +1,441 @@
+//! School structure: the school itself, school years and terms, departments (tổ), subjects
+//! with periods per year, classes with their homeroom teacher (GVCN), teaching assignments
+//! (teacher × class × subject) and students. Spreadsheet import/export lives in `import.rs`.
+
+pub mod import;
+pub mod routes;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{ACCOUNTS, Principal};
+use crate::store::{AuditPolicy, Collection, Rx, StoreError, Tx};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SchoolInfo {
+    pub name: String,
+    /// Mã trường
+    pub code: String,
+    /// TH, THCS or TH&THCS
+    pub level: String,
+    /// The supervising authority data is relayed to (configurable, DOMAIN.md §0.2).
+    pub authority: String,
+    pub current_year: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Term {
+    pub id: String,
+    pub name: String,
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SchoolYear {
+    pub id: String,
+    pub terms: Vec<Term>,
+}
+
+/// Tổ chuyên môn
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// Đánh giá bằng nhận xét kết hợp điểm số
+    Scored,
+    /// Đánh giá bằng nhận xét (Đạt / Chưa đạt)
+    Comment,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Subject {
+    pub id: String,
+    pub name: String,
+    pub kind: SubjectKind,
+    /// Periods per school year (tiết/năm) by grade; drives the number of regular assessments.
+    pub periods_per_year: BTreeMap<u8, u16>,
+    pub department: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Class {
+    pub id: String,
+    pub name: String,
+    pub grade: u8,
+    pub year: String,
+    /// GVCN account id
+    pub homeroom: Option<String>,
+}
+
+/// Phân công giảng dạy: one teacher teaches one subject in one class.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Assignment {
+    pub class: String,
+    pub subject: String,
+    pub teacher: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Student {
+    pub id: String,
+    pub full_name: String,
+    /// ISO date
+    pub dob: String,
+    /// "Nam" or "Nữ"
+    pub gender: String,
+    /// Mã định danh cá nhân: 12 digits
+    pub ma_dinh_danh: String,
+    pub class_id: String,
+}
+
+pub const INFO: Collection<SchoolInfo> =
+    Collection::new("school.info.v1", AuditPolicy::Values, Some("school"));
+pub const YEARS: Collection<SchoolYear> =
+    Collection::new("school.years.v1", AuditPolicy::Values, None);
+pub const DEPARTMENTS: Collection<Department> =
+    Collection::new("school.departments.v1", AuditPolicy::Values, None);
+pub const SUBJECTS: Collection<Subject> =
+    Collection::new("school.subjects.v1", AuditPolicy::Values, None);
+pub const CLASSES: Collection<Class> =
+    Collection::new("school.classes.v1", AuditPolicy::Values, Some("class"));
+pub const ASSIGNMENTS: Collection<Assignment> =
+    Collection::new("school.assignments.v1", AuditPolicy::Values, None);
+pub const STUDENTS: Collection<Student> =
+    Collection::new("school.students.v1", AuditPolicy::Values, Some("student"));
+
+pub const TABLES: [&str; 7] = [
+    INFO.name,
+    YEARS.name,
+    DEPARTMENTS.name,
+    SUBJECTS.name,
+    CLASSES.name,
+    ASSIGNMENTS.name,
+    STUDENTS.name,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchoolError {
+    #[error("Không tìm thấy lớp \"{0}\".")]
+    NoSuchClass(String),
+    #[error("Không tìm thấy môn học \"{0}\".")]
+    NoSuchSubject(String),
+    #[error("Không tìm thấy giáo viên \"{0}\".")]
+    NoSuchTeacher(String),
+    #[error("Không tìm thấy tổ \"{0}\".")]
+    NoSuchDepartment(String),
+    #[error("Không tìm thấy học sinh \"{0}\".")]
+    NoSuchStudent(String),
+    #[error("Lớp \"{0}\" đã có.")]
+    ClassExists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SchoolError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SchoolError::NoSuchClass(_) => "no_such_class",
+            SchoolError::NoSuchSubject(_) => "no_such_subject",
+            SchoolError::NoSuchTeacher(_) => "no_such_teacher",
+            SchoolError::NoSuchDepartment(_) => "no_such_department",
+            SchoolError::NoSuchStudent(_) => "no_such_student",
+            SchoolError::ClassExists(_) => "class_exists",
+            SchoolError::Invalid(_) => "invalid",
+            SchoolError::Store(_) => "storage",
+        }
+    }
+}
+
+/// A URL- and key-safe id from a Vietnamese name: "Ngữ văn" → "ngu-van", "6A1" → "6a1".
+pub fn slug(s: &str) -> String {
+    let f = crate::text::fold(s);
+    let mut out = String::new();
+    for c in f.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+pub fn school_info(rx: &Rx) -> Result<Option<SchoolInfo>, StoreError> {
+    rx.get(&INFO, "school")
+}
+
+/// Builds the permission principal: the account plus its teaching and homeroom duties.
+pub fn principal_for(rx: &Rx, account: crate::auth::Account) -> Result<Principal, StoreError> {
+    let teaches = rx
+        .scan(&ASSIGNMENTS, "")?
+        .into_iter()
+        .filter(|(_, a)| a.teacher == account.id)
+        .map(|(_, a)| (a.class, a.subject))
+        .collect();
+    let homeroom = rx
+        .scan(&CLASSES, "")?
+        .into_iter()
+        .filter(|(_, c)| c.homeroom.as_deref() == Some(account.id.as_str()))
+        .map(|(_, c)| c.id)
+        .collect();
+    Ok(Principal {
+        account,
+        teaches,
+        homeroom,
+    })
+}
+
+pub fn list<T: serde::de::DeserializeOwned>(rx: &Rx, c: &Collection<T>) -> Result<Vec<T>, StoreError> {
+    Ok(rx.scan(c, "")?.into_iter().map(|(_, v)| v).collect())
+}
+
+pub fn students_of_class(rx: &Rx, class_id: &str) -> Result<Vec<Student>, StoreError> {
+    let mut v: Vec<Student> = list(rx, &STUDENTS)?
+        .into_iter()
+        .filter(|s| s.class_id == class_id)
+        .collect();
+    v.sort_by(|a, b| vietnamese_name_order(&a.full_name, &b.full_name));
+    Ok(v)
+}
+
+/// Vietnamese class lists sort by given name (the last word), then the full name.
+pub fn vietnamese_name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |n: &str| {
+        let f = crate::text::fold(n);
+        let given = f.rsplit(' ').next().unwrap_or("").to_string();
+        (given, f)
+    };
+    key(a).cmp(&key(b))
+}
+
+#[derive(Deserialize, Debug)]
+pub struct NewClass {
+    pub name: String,
+    pub grade: u8,
+    pub homeroom: Option<String>,
+}
+
+pub fn create_class(tx: &mut Tx<'_>, year: &str, n: NewClass) -> Result<Class, SchoolError> {
+    let name = n.name.trim().to_uppercase();
+    if name.is_empty() || name.len() > 16 {
+        return Err(SchoolError::Invalid(
+            "Tên lớp phải có từ 1 đến 16 ký tự (ví dụ 6A1).".into(),
+        ));
+    }
+    if !(1..=12).contains(&n.grade) {
+        return Err(SchoolError::Invalid(format!(
+            "Khối lớp phải từ 1 đến 12: nhận được {}.",
+            n.grade
+        )));
+    }
+    let id = format!("{}-{}", year.split('-').next().unwrap_or(year), slug(&name));
+    if tx.get(&CLASSES, &id)?.is_some() {
+        return Err(SchoolError::ClassExists(name));
+    }
+    if let Some(h) = &n.homeroom {
+        tx.get(&ACCOUNTS, h)?
+            .ok_or_else(|| SchoolError::NoSuchTeacher(h.clone()))?;
+    }
+    let c = Class {
+        id: id.clone(),
+        name,
+        grade: n.grade,
+        year: year.into(),
+        homeroom: n.homeroom.filter(|h| !h.is_empty()),
+    };
+    tx.put(&CLASSES, &id, &c, "class.create")?;
+    Ok(c)
+}
+
+pub fn set_homeroom(tx: &mut Tx<'_>, class_id: &str, teacher: Option<String>) -> Result<Class, SchoolError> {
+    let mut c = tx
+        .get(&CLASSES, class_id)?
+        .ok_or_else(|| SchoolError::NoSuchClass(class_id.into()))?;
+    if let Some(t) = &teacher {
+        tx.get(&ACCOUNTS, t)?
+            .ok_or_else(|| SchoolError::NoSuchTeacher(t.clone()))?;
+    }
+    c.homeroom = teacher;
+    tx.put(&CLASSES, class_id, &c, "class.homeroom")?;
+    Ok(c)
+}
+
+#[derive(Deserialize, Debug)]
+pub struct NewSubject {
+    pub name: String,
+    pub kind: SubjectKind,
+    pub periods_per_year: BTreeMap<u8, u16>,
+    pub department: Option<String>,
+}
+
+pub fn upsert_subject(tx: &mut Tx<'_>, n: NewSubject) -> Result<Subject, SchoolError> {
+    let name = crate::text::nfc(n.name.trim());
+    if name.is_empty() {
+        return Err(SchoolError::Invalid("Tên môn học không được để trống.".into()));
+    }
+    for (g, p) in &n.periods_per_year {
+        if !(1..=12).contains(g) || *p == 0 || *p > 400 {
+            return Err(SchoolError::Invalid(format!(
+                "Số tiết/năm của khối {g} phải từ 1 đến 400: nhận được {p}."
+            )));
+        }
+    }
+    if let Some(d) = &n.department {
+        tx.get(&DEPARTMENTS, d)?
+            .ok_or_else(|| SchoolError::NoSuchDepartment(d.clone()))?;
+    }
+    let s = Subject {
+        id: slug(&name),
+        name,
+        kind: n.kind,
+        periods_per_year: n.periods_per_year,
+        department: n.department,
+    };
+    tx.put(&SUBJECTS, &s.id, &s, "subject.save")?;
+    Ok(s)
+}
+
+pub fn upsert_department(tx: &mut Tx<'_>, name: &str) -> Result<Department, SchoolError> {
+    let name = crate::text::nfc(name.trim());
+    if name.is_empty() {
+        return Err(SchoolError::Invalid("Tên tổ không được để trống.".into()));
+    }
+    let d = Department {
+        id: slug(&name),
+        name,
+    };
+    tx.put(&DEPARTMENTS, &d.id, &d, "department.save")?;
+    Ok(d)
+}
+
+pub fn assign(tx: &mut Tx<'_>, a: Assignment) -> Result<Assignment, SchoolError> {
+    tx.get(&CLASSES, &a.class)?
+        .ok_or_else(|| SchoolError::NoSuchClass(a.class.clone()))?;
+    tx.get(&SUBJECTS, &a.subject)?
+        .ok_or_else(|| SchoolError::NoSuchSubject(a.subject.clone()))?;
+    tx.get(&ACCOUNTS, &a.teacher)?
+        .ok_or_else(|| SchoolError::NoSuchTeacher(a.teacher.clone()))?;
+    let key = format!("{}/{}/{}", a.class, a.subject, a.teacher);
+    tx.put(&ASSIGNMENTS, &key, &a, "assignment.create")?;
+    Ok(a)
+}
+
+pub fn unassign(tx: &mut Tx<'_>, a: &Assignment) -> Result<bool, SchoolError> {
+    let key = format!("{}/{}/{}", a.class, a.subject, a.teacher);
+    Ok(tx.delete(&ASSIGNMENTS, &key, "assignment.delete")?)
+}
+
+/// Validates and normalises a student record; the same rules serve the form and the import.
+pub fn validate_student(
+    full_name: &str,
+    dob: &str,
+    gender: &str,
+    ma_dinh_danh: &str,
+) -> Result<(String, String, String, String), Vec<(&'static str, String)>> {
+    let mut errs = Vec::new();
+    let name = crate::text::nfc(full_name.split_whitespace().collect::<Vec<_>>().join(" ").as_str());
+    if name.is_empty() {
+        errs.push(("ho_ten", "Họ và tên không được để trống.".to_string()));
+    } else if name.chars().count() > 100 || name.chars().any(|c| c.is_control() || "<>{}".contains(c)) {
+        errs.push(("ho_ten", format!("Họ và tên không hợp lệ: \"{name}\".")));
+    }
+    let dob = match parse_date(dob) {
+        Some(d) if d.year() >= 1990 && d.year() <= 2030 => d.to_string(),
+        Some(d) => {
+            errs.push(("ngay_sinh", format!("Năm sinh {} không hợp lý.", d.year())));
+            String::new()
+        }
+        None => {
+            errs.push((
+                "ngay_sinh",
+                format!("Ngày sinh phải theo dạng ngày/tháng/năm (ví dụ 05/09/2013): nhận được \"{dob}\"."),
+            ));
+            String::new()
+        }
+    };
+    let g = match crate::text::fold(gender).as_str() {
+        "nam" | "m" | "male" => "Nam".to_string(),
+        "nu" | "f" | "female" => "Nữ".to_string(),
+        _ => {
+            errs.push(("gioi_tinh", format!("Giới tính phải là \"Nam\" hoặc \"Nữ\": nhận được \"{gender}\".")));
+            String::new()
+        }
+    };
+    let id = ma_dinh_danh.trim();
+    if !(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())) {
+        errs.push((
+            "ma_dinh_danh",
+            format!("Mã định danh phải gồm đúng 12 chữ số: nhận được \"{id}\"."),
+        ));
+    }
+    if errs.is_empty() {
+        Ok((name, dob, g, id.to_string()))
+    } else {
+        Err(errs)
+    }
+}
+
+/// Dates as schools type them: dd/mm/yyyy, d-m-yyyy, or ISO yyyy-mm-dd.
+pub fn parse_date(s: &str) -> Option<jiff::civil::Date> {
+    let s = s.trim();
+    if let Ok(d) = s.parse::<jiff::civil::Date>() {
+        return Some(d);
+    }
+    let parts: Vec<&str> = s.split(['/', '-', '.']).collect();
+    if parts.len() != 3 {
+        return None;
+    }
+    let d: i8 = parts[0].trim().parse().ok()?;
+    let m: i8 = parts[1].trim().parse().ok()?;
+    let y: i16 = parts[2].trim().parse().ok()?;
+    jiff::civil::Date::new(y, m, d).ok()
+}
+
+pub fn student_id(ma_dinh_danh: &str) -> String {
+    format!("hs-{ma_dinh_danh}")
+}
+
+pub fn save_student(tx: &mut Tx<'_>, s: Student, action: &str) -> Result<(), SchoolError> {
+    tx.get(&CLASSES, &s.class_id)?
+        .ok_or_else(|| SchoolError::NoSuchClass(s.class_id.clone()))?;
+    tx.put(&STUDENTS, &s.id, &s, action)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Ngữ văn"), "ngu-van");
+        assert_eq!(slug("6A1"), "6a1");
+        assert_eq!(slug("Tổ Toán – Tin"), "to-toan-tin");
+        assert_eq!(slug("../../etc"), "etc");
+    }
+
+    #[test]
+    fn student_validation() {
+        assert!(validate_student("Nguyễn Văn An", "05/09/2013", "Nam", "001213000123").is_ok());
+        let e = validate_student("", "31/02/2013", "x", "12345").unwrap_err();
+        let fields: Vec<_> = e.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["ho_ten", "ngay_sinh", "gioi_tinh", "ma_dinh_danh"]);
+        assert!(validate_student("<script>", "2013-09-05", "Nữ", "001213000123").is_err());
+    }
+
+    #[test]
+    fn vietnamese_order_sorts_by_given_name() {
+        let mut v = vec!["Trần Văn Bình", "Nguyễn Thị An", "Lê Minh Anh"];
+        v.sort_by(|a, b| vietnamese_name_order(a, b));
+        assert_eq!(v, ["Nguyễn Thị An", "Lê Minh Anh", "Trần Văn Bình"]);
+    }
+}

@@ -1,0 +1,280 @@
+//! JSON API for the school structure, students, and spreadsheet import/export.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::import;
+use super::{Assignment, NewClass, NewSubject, SchoolError, Student};
+use crate::auth::Action;
+use crate::net::{ApiError, ApiUser, Shared};
+
+pub fn api() -> Router<Shared> {
+    Router::new()
+        .route("/school", get(get_school))
+        .route("/classes", get(list_classes).post(create_class))
+        .route("/subjects", get(list_subjects).post(save_subject))
+        .route("/departments", get(list_departments).post(save_department))
+        .route("/assignments", get(list_assignments).post(create_assignment).delete(delete_assignment))
+        .route("/students", get(list_students).post(create_student))
+        .route(
+            "/import/students",
+            post(import_students).layer(DefaultBodyLimit::max(import::MAX_IMPORT_BYTES)),
+        )
+        .route(
+            "/import/staff",
+            post(import_staff).layer(DefaultBodyLimit::max(import::MAX_IMPORT_BYTES)),
+        )
+        .route("/export/students.xlsx", get(export_students))
+        .route("/export/staff.xlsx", get(export_staff))
+}
+
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_json", format!("Dữ liệu gửi lên không hợp lệ: {}", e.body_text())))
+}
+
+async fn write<R: Send + 'static>(
+    s: &Shared,
+    u: &ApiUser,
+    f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<R, SchoolError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let store = s.store.clone();
+    let actor = u.actor();
+    Ok(tokio::task::spawn_blocking(move || store.write(&actor, f)).await??)
+}
+
+fn current_year(s: &Shared) -> Result<String, ApiError> {
+    Ok(super::school_info(&s.store.read()?)?
+        .map(|i| i.current_year)
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_provisioned", "Trường chưa được khai báo (chạy tram provision hoặc --demo)."))?)
+}
+
+async fn get_school(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ViewSchool)?;
+    let rx = s.store.read()?;
+    Ok(Json(json!({ "school": super::school_info(&rx)?, "years": super::list(&rx, &super::YEARS)? })))
+}
+
+async fn list_classes(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ViewSchool)?;
+    Ok(Json(json!({ "classes": super::list(&s.store.read()?, &super::CLASSES)? })))
+}
+
+async fn create_class(State(s): State<Shared>, u: ApiUser, b: JsonBody<NewClass>) -> Result<Response, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let n = body(b)?;
+    let year = current_year(&s)?;
+    let c = write(&s, &u, move |tx| super::create_class(tx, &year, n)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "class": c }))).into_response())
+}
+
+async fn list_subjects(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ViewSchool)?;
+    Ok(Json(json!({ "subjects": super::list(&s.store.read()?, &super::SUBJECTS)? })))
+}
+
+async fn save_subject(State(s): State<Shared>, u: ApiUser, b: JsonBody<NewSubject>) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let n = body(b)?;
+    let x = write(&s, &u, move |tx| super::upsert_subject(tx, n)).await?;
+    Ok(Json(json!({ "subject": x })))
+}
+
+async fn list_departments(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ViewSchool)?;
+    Ok(Json(json!({ "departments": super::list(&s.store.read()?, &super::DEPARTMENTS)? })))
+}
+
+#[derive(Deserialize)]
+struct DeptBody {
+    name: String,
+}
+
+async fn save_department(State(s): State<Shared>, u: ApiUser, b: JsonBody<DeptBody>) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let n = body(b)?;
+    let d = write(&s, &u, move |tx| super::upsert_department(tx, &n.name)).await?;
+    Ok(Json(json!({ "department": d })))
+}
+
+async fn list_assignments(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ViewSchool)?;
+    Ok(Json(json!({ "assignments": super::list(&s.store.read()?, &super::ASSIGNMENTS)? })))
+}
+
+async fn create_assignment(State(s): State<Shared>, u: ApiUser, b: JsonBody<Assignment>) -> Result<Response, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let a = body(b)?;
+    let a = write(&s, &u, move |tx| super::assign(tx, a)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "assignment": a }))).into_response())
+}
+
+async fn delete_assignment(State(s): State<Shared>, u: ApiUser, b: JsonBody<Assignment>) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let a = body(b)?;
+    let removed = write(&s, &u, move |tx| super::unassign(tx, &a)).await?;
+    Ok(Json(json!({ "removed": removed })))
+}
+
+#[derive(Deserialize)]
+struct StudentQuery {
+    class: Option<String>,
+}
+
+async fn list_students(State(s): State<Shared>, u: ApiUser, Query(q): Query<StudentQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ViewSchool)?;
+    let rx = s.store.read()?;
+    let v = match &q.class {
+        Some(c) => super::students_of_class(&rx, c)?,
+        None => {
+            u.require(Action::ImportExport)?;
+            super::list(&rx, &super::STUDENTS)?
+        }
+    };
+    // Personal ID numbers only for those who manage the class or the school roll.
+    let see_ids = q.class.as_deref().is_some_and(|c| u.require(Action::ViewClassResults { class: c }).is_ok())
+        || u.require(Action::ImportExport).is_ok();
+    let v: Vec<serde_json::Value> = v
+        .into_iter()
+        .map(|st| {
+            let mut j = json!(st);
+            if !see_ids {
+                j.as_object_mut().map(|o| o.remove("ma_dinh_danh"));
+            }
+            j
+        })
+        .collect();
+    Ok(Json(json!({ "students": v })))
+}
+
+#[derive(Deserialize)]
+struct NewStudent {
+    full_name: String,
+    dob: String,
+    gender: String,
+    ma_dinh_danh: String,
+    class_id: String,
+}
+
+async fn create_student(State(s): State<Shared>, u: ApiUser, b: JsonBody<NewStudent>) -> Result<Response, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let n = body(b)?;
+    let (full_name, dob, gender, ma) = super::validate_student(&n.full_name, &n.dob, &n.gender, &n.ma_dinh_danh).map_err(|errs| {
+        let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_student", errs.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" "));
+        e.details = Some(json!(errs.iter().map(|(f, m)| json!({"field": f, "message": m})).collect::<Vec<_>>()));
+        e
+    })?;
+    let st = Student { id: super::student_id(&ma), full_name, dob, gender, ma_dinh_danh: ma, class_id: n.class_id };
+    let st2 = st.clone();
+    write(&s, &u, move |tx| {
+        if tx.get(&super::STUDENTS, &st2.id)?.is_some() {
+            return Err(SchoolError::Invalid(format!("Đã có học sinh với mã định danh {}.", st2.ma_dinh_danh)));
+        }
+        super::save_student(tx, st2, "student.create")
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "student": st }))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    mode: Option<String>,
+}
+
+fn import_problems_error(problems: &[import::RowProblem]) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "import_has_errors",
+        format!("Tệp còn {} lỗi; chưa nhập dòng nào. Sửa tệp rồi thử lại.", problems.len()),
+    );
+    e.details = Some(json!(problems));
+    e
+}
+
+async fn import_students(State(s): State<Shared>, u: ApiUser, Query(q): Query<ImportQuery>, bytes: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ImportExport)?;
+    let commit = q.mode.as_deref() == Some("commit");
+    let year = current_year(&s)?;
+    let store = s.store.clone();
+    let actor = u.actor();
+    let out = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        let plan = import::plan_students(&store.read()?, &year, &bytes)?;
+        if !commit {
+            return Ok(json!({ "clean": plan.is_clean(), "rows": plan.rows.len(), "updates": plan.updates, "problems": plan.problems }));
+        }
+        if !plan.is_clean() {
+            return Err(import_problems_error(&plan.problems));
+        }
+        let n = store.write(&actor, |tx| import::apply_students(tx, &plan.rows))?;
+        Ok(json!({ "clean": true, "committed": true, "rows": n, "updates": plan.updates, "problems": [] }))
+    })
+    .await??;
+    Ok(Json(out))
+}
+
+async fn import_staff(State(s): State<Shared>, u: ApiUser, Query(q): Query<ImportQuery>, bytes: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ImportExport)?;
+    u.require(Action::ManageAccounts)?;
+    let commit = q.mode.as_deref() == Some("commit");
+    let store = s.store.clone();
+    let actor = u.actor();
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let out = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        let plan = import::plan_staff(&store.read()?, &bytes)?;
+        if !commit {
+            return Ok(json!({ "clean": plan.is_clean(), "rows": plan.rows.len(), "updates": plan.updates, "problems": plan.problems }));
+        }
+        if !plan.is_clean() {
+            return Err(import_problems_error(&plan.problems));
+        }
+        // Hash outside the write transaction; one temporary password per new account.
+        let rx = store.read()?;
+        let mut creds = Vec::new();
+        for r in &plan.rows {
+            if crate::auth::find_by_username(&rx, &r.username)?.is_none() {
+                let p = crate::auth::routes::temporary_password();
+                creds.push((p.clone(), crate::auth::hash_password(&p)));
+            }
+        }
+        drop(rx);
+        let creds = std::sync::Mutex::new(creds.into_iter());
+        let issued = store.write(&actor, |tx| {
+            import::apply_staff(tx, &plan.rows, || creds.lock().expect("not poisoned").next().expect("one password per new account"))
+        })?;
+        Ok(json!({ "clean": true, "committed": true, "rows": plan.rows.len(), "updates": plan.updates, "issued": issued, "problems": [] }))
+    })
+    .await??;
+    Ok(Json(out))
+}
+
+fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn export_students(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    let store = s.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || import::export_students(&store.read()?)).await??;
+    Ok(xlsx_response("hoc-sinh.xlsx", bytes))
+}
+
+async fn export_staff(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    let store = s.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || import::export_staff(&store.read()?)).await??;
+    Ok(xlsx_response("can-bo.xlsx", bytes))
+}

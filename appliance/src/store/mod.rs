@@ -1,0 +1,517 @@
+//! The store owns the redb database and the blob store, and **the one write path**:
+//! every mutation runs inside [`Store::write`], which commits the change, its audit
+//! events (hash-chained) and its outbox entries in one durable redb transaction.
+//! No other module touches redb; capabilities declare [`Collection`]s and go through [`Tx`].
+
+pub mod audit;
+pub mod blob;
+pub mod migrate;
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use audit::{AuditEvent, ChainReport};
+pub use blob::BlobStore;
+
+/// The schema version this build writes. Older databases are migrated forward at start.
+pub const SCHEMA_VERSION: u64 = 2;
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("store.meta.v1");
+pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("store.audit.v1");
+pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("store.outbox.v1");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("stored record {table}/{key} cannot be decoded: {reason}")]
+    Corrupt { table: String, key: String, reason: String },
+    #[error("the database holds table {0:?} that this version does not know; refusing to start so that no backup silently misses it")]
+    UnknownTable(String),
+    #[error("the database was written by a newer version (schema {found}, this build knows {known}); update Trạm instead of downgrading")]
+    NewerSchema { found: u64, known: u64 },
+    #[error("blob store: {0}")]
+    Blob(#[from] std::io::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// How a collection's changes are audited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditPolicy {
+    /// before/after values are written into the audit event.
+    Values,
+    /// only a BLAKE3 digest of before/after is written (secrets such as password hashes).
+    Digest,
+    /// not audited (sessions): the capability records its own semantic event instead.
+    None,
+}
+
+/// A typed table of JSON-encoded records keyed by string, declared once by its capability.
+pub struct Collection<T> {
+    pub name: &'static str,
+    pub audit: AuditPolicy,
+    /// When set, every change is also queued in the outbox for the district under this kind.
+    pub relay_kind: Option<&'static str>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Collection<T> {
+    pub const fn new(
+        name: &'static str,
+        audit: AuditPolicy,
+        relay_kind: Option<&'static str>,
+    ) -> Self {
+        Self {
+            name,
+            audit,
+            relay_kind,
+            _t: PhantomData,
+        }
+    }
+    fn def(&self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        TableDefinition::new(self.name)
+    }
+}
+
+/// Every table this build knows. Start-up refuses a database holding any other table.
+pub fn registered_tables() -> Vec<&'static str> {
+    let mut v = vec![META.name(), AUDIT.name(), OUTBOX.name()];
+    v.extend(crate::auth::TABLES);
+    v.extend(crate::school::TABLES);
+    v
+}
+
+use redb::TableHandle;
+
+/// Who is acting, and when: the edge supplies both so domain code never reads the clock.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub id: String,
+    pub now: jiff::Timestamp,
+}
+
+impl Actor {
+    pub fn system(now: jiff::Timestamp) -> Self {
+        Actor {
+            id: "system".into(),
+            now,
+        }
+    }
+}
+
+pub struct Store {
+    db: Database,
+    pub blobs: BlobStore,
+    dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub kind: String,
+    pub key: String,
+    pub op: String,
+    pub record: Option<serde_json::Value>,
+    pub at: String,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`, migrates it forward and checks that it holds
+    /// only registered tables.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("tram.redb");
+        let db = Database::create(&path)?;
+        migrate::run(&db)?;
+        let store = Store {
+            db,
+            blobs: BlobStore::open(&dir.join("blobs"))?,
+            dir: dir.to_path_buf(),
+        };
+        store.check_tables()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn check_tables(&self) -> Result<(), StoreError> {
+        let known = registered_tables();
+        let rtx = self.db.begin_read()?;
+        for t in rtx.list_tables()? {
+            if !known.contains(&t.name()) {
+                return Err(StoreError::UnknownTable(t.name().to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        migrate::schema_version(&self.db)
+    }
+
+    /// **The one write path.** Runs `f` in a write transaction; the audit events and outbox
+    /// entries it produced are appended in the same transaction, which commits with
+    /// `Durability::Immediate`: once this returns `Ok`, the change survives a power cut.
+    /// If `f` returns an error, nothing is written.
+    pub fn write<R, E>(
+        &self,
+        actor: &Actor,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut wtx = self.db.begin_write().map_err(StoreError::from)?;
+        wtx.set_durability(Durability::Immediate)
+            .map_err(StoreError::from)?;
+        let mut tx = Tx {
+            wtx: &wtx,
+            actor,
+            events: Vec::new(),
+            outbox: Vec::new(),
+        };
+        let r = f(&mut tx)?;
+        let (events, outbox) = (tx.events, tx.outbox);
+        audit::append(&wtx, actor, events)?;
+        append_outbox(&wtx, actor, outbox)?;
+        wtx.commit().map_err(StoreError::from)?;
+        Ok(r)
+    }
+
+    /// A consistent read-only view.
+    pub fn read(&self) -> Result<Rx, StoreError> {
+        Ok(Rx {
+            rtx: self.db.begin_read()?,
+        })
+    }
+
+    pub fn verify_audit(&self) -> Result<ChainReport, StoreError> {
+        audit::verify(&self.db)
+    }
+
+    pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        audit::tail(&self.db, limit)
+    }
+
+    pub fn outbox(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rtx = self.db.begin_read()?;
+        let t = match rtx.open_table(OUTBOX) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in t.range(after + 1..)? {
+            let (_, v) = row?;
+            out.push(decode(OUTBOX.name(), "outbox", v.value())?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Direct access for the audit tamper test and the migration test only.
+    #[doc(hidden)]
+    pub fn raw_db(&self) -> &Database {
+        &self.db
+    }
+}
+
+fn append_outbox(
+    wtx: &redb::WriteTransaction,
+    actor: &Actor,
+    entries: Vec<(String, String, String, Option<serde_json::Value>)>,
+) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut t = wtx.open_table(OUTBOX)?;
+    let mut seq = t.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+    for (kind, key, op, record) in entries {
+        seq += 1;
+        let e = OutboxEntry {
+            seq,
+            kind,
+            key,
+            op,
+            record,
+            at: actor.now.to_string(),
+        };
+        let bytes = serde_json::to_vec(&e).map_err(|e| StoreError::Db(e.to_string()))?;
+        t.insert(seq, bytes.as_slice())?;
+    }
+    Ok(())
+}
+
+fn decode<T: DeserializeOwned>(table: &str, key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table: table.into(),
+        key: key.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// A write transaction in progress. Every put/delete is audited per the collection's policy.
+pub struct Tx<'a> {
+    wtx: &'a redb::WriteTransaction,
+    actor: &'a Actor,
+    events: Vec<audit::PendingEvent>,
+    outbox: Vec<(String, String, String, Option<serde_json::Value>)>,
+}
+
+impl Tx<'_> {
+    pub fn now(&self) -> jiff::Timestamp {
+        self.actor.now
+    }
+    pub fn actor_id(&self) -> &str {
+        &self.actor.id
+    }
+
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let t = self.wtx.open_table(c.def())?;
+        let v = t.get(key)?;
+        v.map(|v| decode(c.name, key, v.value())).transpose()
+    }
+
+    /// Inserts or replaces a record; `action` names the change in the audit log.
+    pub fn put<T: Serialize + DeserializeOwned>(
+        &mut self,
+        c: &Collection<T>,
+        key: &str,
+        value: &T,
+        action: &str,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Db(e.to_string()))?;
+        let before = {
+            let mut t = self.wtx.open_table(c.def())?;
+            t.insert(key, bytes.as_slice())?.map(|old| old.value().to_vec())
+        };
+        self.record(c, key, action, before, Some(bytes));
+        Ok(())
+    }
+
+    pub fn delete<T>(
+        &mut self,
+        c: &Collection<T>,
+        key: &str,
+        action: &str,
+    ) -> Result<bool, StoreError> {
+        let before = {
+            let mut t = self.wtx.open_table(c.def())?;
+            t.remove(key)?.map(|old| old.value().to_vec())
+        };
+        let existed = before.is_some();
+        if existed {
+            self.record(c, key, action, before, None);
+        }
+        Ok(existed)
+    }
+
+    /// All records whose key starts with `prefix`, in key order.
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let t = self.wtx.open_table(c.def())?;
+        scan_table(&t, c.name, prefix)
+    }
+
+    /// A semantic audit event with no stored record of its own (a login, a logout everywhere).
+    pub fn event(&mut self, action: &str, target: &str, detail: Option<serde_json::Value>) {
+        self.events.push(audit::PendingEvent {
+            action: action.into(),
+            target: target.into(),
+            before: None,
+            after: detail,
+        });
+    }
+
+    fn record<T>(
+        &mut self,
+        c: &Collection<T>,
+        key: &str,
+        action: &str,
+        before: Option<Vec<u8>>,
+        after: Option<Vec<u8>>,
+    ) {
+        let as_value = |b: &Option<Vec<u8>>| -> Option<serde_json::Value> {
+            b.as_ref().map(|b| match c.audit {
+                AuditPolicy::Digest => {
+                    serde_json::Value::String(format!("blake3:{}", blake3::hash(b).to_hex()))
+                }
+                _ => serde_json::from_slice(b).unwrap_or(serde_json::Value::Null),
+            })
+        };
+        if c.audit != AuditPolicy::None {
+            self.events.push(audit::PendingEvent {
+                action: action.into(),
+                target: format!("{}/{}", c.name, key),
+                before: as_value(&before),
+                after: as_value(&after),
+            });
+        }
+        if let Some(kind) = c.relay_kind {
+            let record = after
+                .as_ref()
+                .and_then(|b| serde_json::from_slice(b).ok());
+            let op = match (&before, &after) {
+                (None, Some(_)) => "create",
+                (Some(_), Some(_)) => "update",
+                _ => "delete",
+            };
+            self.outbox
+                .push((kind.into(), key.into(), op.into(), record));
+        }
+    }
+}
+
+fn scan_table<T: DeserializeOwned>(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+    prefix: &str,
+) -> Result<Vec<(String, T)>, StoreError> {
+    let mut out = Vec::new();
+    for row in t.range(prefix..)? {
+        let (k, v) = row?;
+        let k = k.value();
+        if !k.starts_with(prefix) {
+            break;
+        }
+        out.push((k.to_string(), decode(name, k, v.value())?));
+    }
+    Ok(out)
+}
+
+/// A consistent snapshot for reads.
+pub struct Rx {
+    rtx: redb::ReadTransaction,
+}
+
+impl Rx {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let t = match self.rtx.open_table(c.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let v = t.get(key)?;
+        v.map(|v| decode(c.name, key, v.value())).transpose()
+    }
+
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let t = match self.rtx.open_table(c.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![]),
+            Err(e) => return Err(e.into()),
+        };
+        scan_table(&t, c.name, prefix)
+    }
+
+    pub fn count<T>(&self, c: &Collection<T>) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        match self.rtx.open_table(c.def()) {
+            Ok(t) => Ok(t.len()?),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Thing {
+        n: u32,
+    }
+    const THINGS: Collection<Thing> =
+        Collection::new("auth.accounts.v2", AuditPolicy::Values, Some("thing"));
+
+    fn actor() -> Actor {
+        Actor {
+            id: "u1".into(),
+            now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+        }
+    }
+
+    #[test]
+    fn write_path_audits_and_queues_outbox_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.write(&actor(), |tx| tx.put(&THINGS, "a", &Thing { n: 1 }, "thing.create"))
+            .unwrap();
+        s.write(&actor(), |tx| tx.put(&THINGS, "a", &Thing { n: 2 }, "thing.update"))
+            .unwrap();
+        // A failing mutation leaves nothing behind: no record, no event, no outbox entry.
+        let r: Result<(), StoreError> = s.write(&actor(), |tx| {
+            tx.put(&THINGS, "b", &Thing { n: 3 }, "thing.create")?;
+            Err(StoreError::Db("refused".into()))
+        });
+        assert!(r.is_err());
+        let rx = s.read().unwrap();
+        assert_eq!(rx.get(&THINGS, "a").unwrap(), Some(Thing { n: 2 }));
+        assert_eq!(rx.get(&THINGS, "b").unwrap(), None);
+        let tail = s.audit_tail(10).unwrap();
+        assert_eq!(tail.len(), 2);
+        assert_eq!(tail[0].action, "thing.update");
+        assert_eq!(tail[0].before, Some(serde_json::json!({"n": 1})));
+        assert_eq!(tail[0].after, Some(serde_json::json!({"n": 2})));
+        let ob = s.outbox(0, 10).unwrap();
+        assert_eq!(ob.len(), 2);
+        assert_eq!(ob[1].op, "update");
+        assert!(s.verify_audit().unwrap().is_intact());
+    }
+
+    #[test]
+    fn unknown_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join("tram.redb")).unwrap();
+            let w = db.begin_write().unwrap();
+            w.open_table(TableDefinition::<&str, &[u8]>::new("stray.v1"))
+                .unwrap();
+            w.commit().unwrap();
+        }
+        match Store::open(dir.path()) {
+            Err(StoreError::UnknownTable(t)) => assert_eq!(t, "stray.v1"),
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("opened a database with an unregistered table"),
+        }
+    }
+}

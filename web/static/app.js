@@ -1,0 +1,118 @@
+// Trạm UI helpers: forms and buttons call the JSON API with the session's CSRF token.
+"use strict";
+(function () {
+  const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
+
+  async function call(url, method, body, isJson) {
+    const headers = { "X-CSRF-Token": csrf() };
+    if (isJson) headers["Content-Type"] = "application/json";
+    let res;
+    try {
+      res = await fetch(url, { method, headers, body, credentials: "same-origin" });
+    } catch (e) {
+      return { ok: false, data: { error: { message: "Mất kết nối tới Trạm. Kiểm tra Wi-Fi rồi thử lại." } } };
+    }
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* empty body */ }
+    if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname) + "&expired=1"; }
+    return { ok: res.ok, status: res.status, data };
+  }
+
+  function show(el, text, ok) {
+    if (!el) { alert(text); return; }
+    el.textContent = text;
+    el.className = "msg " + (ok ? "ok" : "err");
+  }
+
+  function formJson(form) {
+    const out = {};
+    for (const el of form.elements) {
+      if (!el.name || el.type === "submit") continue;
+      if (el.type === "checkbox") {
+        if (!out[el.name]) out[el.name] = [];
+        if (el.checked) out[el.name].push(el.value);
+      } else if (el.hasAttribute("data-number")) {
+        out[el.name] = el.value === "" ? null : Number(el.value);
+      } else {
+        out[el.name] = el.value === "" ? null : el.value;
+      }
+    }
+    return out;
+  }
+
+  document.addEventListener("submit", async (ev) => {
+    const form = ev.target.closest("form[data-api-form]");
+    if (!form) return;
+    ev.preventDefault();
+    const msg = form.querySelector("[data-msg]");
+    const r = await call(form.dataset.apiForm, "POST", JSON.stringify(formJson(form)), true);
+    if (r.ok) {
+      const extra = form.dataset.show && r.data[form.dataset.show] ? " " + r.data[form.dataset.show] : "";
+      show(msg, "Đã lưu." + extra, true);
+      if (!extra) setTimeout(() => location.reload(), 400);
+    } else {
+      show(msg, (r.data.error && r.data.error.message) || "Lỗi " + r.status, false);
+    }
+  });
+
+  document.addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button[data-api]");
+    if (!b) return;
+    ev.preventDefault();
+    const r = await call(b.dataset.api, b.dataset.method || "POST", b.dataset.body || "{}", true);
+    if (r.ok) {
+      if (b.dataset.show && r.data[b.dataset.show]) { alert(r.data[b.dataset.show]); }
+      if (b.dataset.next) location.href = b.dataset.next; else location.reload();
+    } else {
+      alert((r.data.error && r.data.error.message) || "Lỗi " + r.status);
+    }
+  });
+
+  document.addEventListener("change", (ev) => {
+    if (ev.target.matches("select[data-autosubmit]")) ev.target.form.submit();
+  });
+
+  // Spreadsheet import: preview first, commit only a clean file.
+  const imp = document.getElementById("import-form");
+  if (imp) {
+    const out = document.getElementById("imp-result");
+    const commit = document.getElementById("imp-commit");
+    const send = async (mode) => {
+      const file = document.getElementById("imp-file").files[0];
+      if (!file) return null;
+      const kind = document.getElementById("imp-kind").value;
+      const headers = { "X-CSRF-Token": csrf(), "Content-Type": "application/octet-stream" };
+      try {
+        const res = await fetch(`/api/v1/import/${kind}?mode=${mode}`, { method: "POST", headers, body: file });
+        return { ok: res.ok, data: await res.json() };
+      } catch (e) {
+        return { ok: false, data: { error: { message: "Mất kết nối tới Trạm." } } };
+      }
+    };
+    const render = (r) => {
+      out.replaceChildren();
+      const p = document.createElement("p");
+      const d = r.data;
+      if (d.error) { p.className = "msg err"; p.textContent = d.error.message; out.append(p); }
+      const probs = d.problems || (d.error && d.error.details) || [];
+      if (probs.length) {
+        const ul = document.createElement("ul"); ul.className = "problems";
+        for (const x of probs) { const li = document.createElement("li"); li.textContent = (x.row ? "Dòng " + x.row + ": " : "") + x.message; ul.append(li); }
+        out.append(ul);
+      }
+      if (d.rows !== undefined && !probs.length) {
+        p.className = "msg ok";
+        p.textContent = d.committed ? `Đã nhập ${d.rows} dòng.` : `Tệp hợp lệ: ${d.rows} dòng (${d.updates} cập nhật).`;
+        out.append(p);
+        if (d.issued && d.issued.length) {
+          const ul = document.createElement("ul");
+          for (const [u, pw] of d.issued) { const li = document.createElement("li"); li.textContent = `${u}: ${pw}`; ul.append(li); }
+          out.append(ul);
+        }
+      }
+      commit.hidden = !(d.clean && !d.committed);
+    };
+    imp.addEventListener("submit", async (ev) => { ev.preventDefault(); const r = await send("preview"); if (r) render(r); });
+    commit.addEventListener("click", async () => { const r = await send("commit"); if (r) render(r); });
+  }
+})();
