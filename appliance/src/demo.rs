@@ -5,20 +5,38 @@
 use std::collections::BTreeMap;
 
 use crate::auth::{self, NewAccount, Role};
-use crate::school::{self, Assignment, NewClass, NewSubject, SchoolInfo, SchoolYear, Student, SubjectKind, Term};
+use crate::school::{
+    self, Assignment, NewClass, NewSubject, SchoolInfo, SchoolYear, Student, SubjectKind, Term,
+};
 use crate::store::{Actor, Store};
 
-const SURNAMES: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"];
-const MIDDLE_M: &[&str] = &["Văn", "Minh", "Đức", "Quang", "Hữu", "Gia", "Thành", "Công", "Tuấn", "Hoàng"];
-const MIDDLE_F: &[&str] = &["Thị", "Ngọc", "Thu", "Thanh", "Khánh", "Bảo", "Phương", "Mai", "Hồng", "Diệu"];
-const GIVEN_M: &[&str] = &["An", "Bình", "Cường", "Dũng", "Hải", "Hiếu", "Huy", "Khang", "Khoa", "Long", "Minh", "Nam", "Phúc", "Quân", "Sơn", "Tài", "Thắng", "Trung", "Tùng", "Việt"];
-const GIVEN_F: &[&str] = &["Anh", "Chi", "Dung", "Giang", "Hà", "Hạnh", "Hằng", "Hoa", "Hương", "Lan", "Linh", "Mai", "Ngân", "Nhi", "Oanh", "Phương", "Quỳnh", "Thảo", "Trang", "Yến"];
+const SURNAMES: &[&str] = &[
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
+    "Hồ", "Ngô", "Dương", "Lý",
+];
+const MIDDLE_M: &[&str] = &[
+    "Văn", "Minh", "Đức", "Quang", "Hữu", "Gia", "Thành", "Công", "Tuấn", "Hoàng",
+];
+const MIDDLE_F: &[&str] = &[
+    "Thị", "Ngọc", "Thu", "Thanh", "Khánh", "Bảo", "Phương", "Mai", "Hồng", "Diệu",
+];
+const GIVEN_M: &[&str] = &[
+    "An", "Bình", "Cường", "Dũng", "Hải", "Hiếu", "Huy", "Khang", "Khoa", "Long", "Minh", "Nam",
+    "Phúc", "Quân", "Sơn", "Tài", "Thắng", "Trung", "Tùng", "Việt",
+];
+const GIVEN_F: &[&str] = &[
+    "Anh", "Chi", "Dung", "Giang", "Hà", "Hạnh", "Hằng", "Hoa", "Hương", "Lan", "Linh", "Mai",
+    "Ngân", "Nhi", "Oanh", "Phương", "Quỳnh", "Thảo", "Trang", "Yến",
+];
 
 /// A small deterministic generator so the demo school is the same on every machine.
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
@@ -28,18 +46,78 @@ impl Lcg {
 
 /// Department, subject, kind, periods per year for grades 6, 7, 8, 9 (DOMAIN.md §1.2).
 const SUBJECTS: &[(&str, &str, SubjectKind, [u16; 4])] = &[
-    ("Tổ Toán – Tin", "Toán", SubjectKind::Scored, [140, 140, 140, 140]),
-    ("Tổ Toán – Tin", "Tin học", SubjectKind::Scored, [35, 35, 35, 35]),
-    ("Tổ Ngữ văn – Sử – Địa – GDCD", "Ngữ văn", SubjectKind::Scored, [140, 140, 140, 140]),
-    ("Tổ Ngữ văn – Sử – Địa – GDCD", "Lịch sử và Địa lí", SubjectKind::Scored, [105, 105, 105, 105]),
-    ("Tổ Ngữ văn – Sử – Địa – GDCD", "Giáo dục công dân", SubjectKind::Scored, [35, 35, 35, 35]),
-    ("Tổ Ngoại ngữ", "Ngoại ngữ 1", SubjectKind::Scored, [105, 105, 105, 105]),
-    ("Tổ Khoa học tự nhiên – Công nghệ", "Khoa học tự nhiên", SubjectKind::Scored, [140, 140, 140, 140]),
-    ("Tổ Khoa học tự nhiên – Công nghệ", "Công nghệ", SubjectKind::Scored, [35, 35, 52, 52]),
-    ("Tổ Nghệ thuật – Thể chất", "Giáo dục thể chất", SubjectKind::Comment, [70, 70, 70, 70]),
-    ("Tổ Nghệ thuật – Thể chất", "Nghệ thuật", SubjectKind::Comment, [70, 70, 70, 70]),
-    ("Tổ Nghệ thuật – Thể chất", "Hoạt động trải nghiệm, hướng nghiệp", SubjectKind::Comment, [105, 105, 105, 105]),
-    ("Tổ Nghệ thuật – Thể chất", "Nội dung giáo dục của địa phương", SubjectKind::Comment, [35, 35, 35, 35]),
+    (
+        "Tổ Toán – Tin",
+        "Toán",
+        SubjectKind::Scored,
+        [140, 140, 140, 140],
+    ),
+    (
+        "Tổ Toán – Tin",
+        "Tin học",
+        SubjectKind::Scored,
+        [35, 35, 35, 35],
+    ),
+    (
+        "Tổ Ngữ văn – Sử – Địa – GDCD",
+        "Ngữ văn",
+        SubjectKind::Scored,
+        [140, 140, 140, 140],
+    ),
+    (
+        "Tổ Ngữ văn – Sử – Địa – GDCD",
+        "Lịch sử và Địa lí",
+        SubjectKind::Scored,
+        [105, 105, 105, 105],
+    ),
+    (
+        "Tổ Ngữ văn – Sử – Địa – GDCD",
+        "Giáo dục công dân",
+        SubjectKind::Scored,
+        [35, 35, 35, 35],
+    ),
+    (
+        "Tổ Ngoại ngữ",
+        "Ngoại ngữ 1",
+        SubjectKind::Scored,
+        [105, 105, 105, 105],
+    ),
+    (
+        "Tổ Khoa học tự nhiên – Công nghệ",
+        "Khoa học tự nhiên",
+        SubjectKind::Scored,
+        [140, 140, 140, 140],
+    ),
+    (
+        "Tổ Khoa học tự nhiên – Công nghệ",
+        "Công nghệ",
+        SubjectKind::Scored,
+        [35, 35, 52, 52],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Giáo dục thể chất",
+        SubjectKind::Comment,
+        [70, 70, 70, 70],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Nghệ thuật",
+        SubjectKind::Comment,
+        [70, 70, 70, 70],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Hoạt động trải nghiệm, hướng nghiệp",
+        SubjectKind::Comment,
+        [105, 105, 105, 105],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Nội dung giáo dục của địa phương",
+        SubjectKind::Comment,
+        [35, 35, 35, 35],
+    ),
 ];
 
 pub struct DemoOutcome {
@@ -48,14 +126,31 @@ pub struct DemoOutcome {
 }
 
 fn person(rng: &mut Lcg, female: bool) -> String {
-    let (mid, given) = if female { (MIDDLE_F, GIVEN_F) } else { (MIDDLE_M, GIVEN_M) };
-    format!("{} {} {}", rng.pick(SURNAMES), rng.pick(mid), rng.pick(given))
+    let (mid, given) = if female {
+        (MIDDLE_F, GIVEN_F)
+    } else {
+        (MIDDLE_M, GIVEN_M)
+    };
+    format!(
+        "{} {} {}",
+        rng.pick(SURNAMES),
+        rng.pick(mid),
+        rng.pick(given)
+    )
 }
 
 /// Seeds the demo school. `password_phc` is the argon2id hash every demo account gets.
-pub fn seed(store: &Store, password_phc: &str, students_total: usize, now: jiff::Timestamp) -> anyhow::Result<DemoOutcome> {
+pub fn seed(
+    store: &Store,
+    password_phc: &str,
+    students_total: usize,
+    now: jiff::Timestamp,
+) -> anyhow::Result<DemoOutcome> {
     if school::school_info(&store.read()?)?.is_some() {
-        return Ok(DemoOutcome { created: false, students: 0 });
+        return Ok(DemoOutcome {
+            created: false,
+            students: 0,
+        });
     }
     let actor = Actor::system(now);
     let year = "2026-2027";
@@ -79,20 +174,33 @@ pub fn seed(store: &Store, password_phc: &str, students_total: usize, now: jiff:
             &SchoolYear {
                 id: year.into(),
                 terms: vec![
-                    Term { id: "hk1".into(), name: "Học kì I".into(), start: "2026-09-05".into(), end: "2027-01-16".into() },
-                    Term { id: "hk2".into(), name: "Học kì II".into(), start: "2027-01-18".into(), end: "2027-05-31".into() },
+                    Term {
+                        id: "hk1".into(),
+                        name: "Học kì I".into(),
+                        start: "2026-09-05".into(),
+                        end: "2027-01-16".into(),
+                    },
+                    Term {
+                        id: "hk2".into(),
+                        name: "Học kì II".into(),
+                        start: "2027-01-18".into(),
+                        end: "2027-05-31".into(),
+                    },
                 ],
             },
             "year.create",
         )?;
-        let admin = auth::create_account_tx(tx, NewAccount {
-            username: "admin".into(),
-            full_name: "Quản trị Trạm".into(),
-            roles: vec![Role::Admin],
-            department: None,
-            password_phc: password_phc.into(),
-            must_change_password: false,
-        })?;
+        let admin = auth::create_account_tx(
+            tx,
+            NewAccount {
+                username: "admin".into(),
+                full_name: "Quản trị Trạm".into(),
+                roles: vec![Role::Admin],
+                department: None,
+                password_phc: password_phc.into(),
+                must_change_password: false,
+            },
+        )?;
         let _ = admin;
         let mut dept_ids = BTreeMap::new();
         for (dept, _, _, _) in SUBJECTS {
@@ -103,27 +211,49 @@ pub fn seed(store: &Store, password_phc: &str, students_total: usize, now: jiff:
         }
         let mut subject_ids = Vec::new();
         for (dept, name, kind, periods) in SUBJECTS {
-            let s = school::upsert_subject(tx, NewSubject {
-                name: (*name).into(),
-                kind: *kind,
-                periods_per_year: (6u8..=9).zip(periods.iter().copied()).collect(),
-                department: Some(dept_ids[dept].clone()),
-            })?;
+            let s = school::upsert_subject(
+                tx,
+                NewSubject {
+                    name: (*name).into(),
+                    kind: *kind,
+                    periods_per_year: (6u8..=9).zip(periods.iter().copied()).collect(),
+                    department: Some(dept_ids[dept].clone()),
+                },
+            )?;
             subject_ids.push((dept_ids[dept].clone(), s.id));
         }
         // BGH
-        let mk = |tx: &mut crate::store::Tx<'_>, username: &str, name: String, roles: Vec<Role>, dept: Option<String>| {
-            auth::create_account_tx(tx, NewAccount {
-                username: username.into(),
-                full_name: name,
-                roles,
-                department: dept,
-                password_phc: password_phc.into(),
-                must_change_password: false,
-            })
+        let mk = |tx: &mut crate::store::Tx<'_>,
+                  username: &str,
+                  name: String,
+                  roles: Vec<Role>,
+                  dept: Option<String>| {
+            auth::create_account_tx(
+                tx,
+                NewAccount {
+                    username: username.into(),
+                    full_name: name,
+                    roles,
+                    department: dept,
+                    password_phc: password_phc.into(),
+                    must_change_password: false,
+                },
+            )
         };
-        mk(tx, "hieutruong", "Trần Văn Hùng".into(), vec![Role::Principal], None)?;
-        mk(tx, "phohieutruong", "Lê Thị Thu Hà".into(), vec![Role::VicePrincipal, Role::Teacher], Some(dept_ids["Tổ Toán – Tin"].clone()))?;
+        mk(
+            tx,
+            "hieutruong",
+            "Trần Văn Hùng".into(),
+            vec![Role::Principal],
+            None,
+        )?;
+        mk(
+            tx,
+            "phohieutruong",
+            "Lê Thị Thu Hà".into(),
+            vec![Role::VicePrincipal, Role::Teacher],
+            Some(dept_ids["Tổ Toán – Tin"].clone()),
+        )?;
         // Teachers: per department, enough to cover 12 classes.
         let mut teachers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut n = 0;
@@ -135,10 +265,20 @@ pub fn seed(store: &Store, password_phc: &str, students_total: usize, now: jiff:
             };
             for i in 0..count {
                 n += 1;
-                let female = rng.next() % 3 != 0;
+                let female = !rng.next().is_multiple_of(3);
                 let username = format!("gv{n:02}");
-                let roles = if i == 0 { vec![Role::DeptHead, Role::Teacher] } else { vec![Role::Teacher] };
-                let a = mk(tx, &username, person(&mut rng, female), roles, Some(id.clone()))?;
+                let roles = if i == 0 {
+                    vec![Role::DeptHead, Role::Teacher]
+                } else {
+                    vec![Role::Teacher]
+                };
+                let a = mk(
+                    tx,
+                    &username,
+                    person(&mut rng, female),
+                    roles,
+                    Some(id.clone()),
+                )?;
                 teachers.entry(id.clone()).or_default().push(a.id);
             }
         }
@@ -151,7 +291,15 @@ pub fn seed(store: &Store, password_phc: &str, students_total: usize, now: jiff:
         for g in 6u8..=9 {
             for k in 1..=per_grade {
                 let homeroom = all_teachers[classes.len() % all_teachers.len()].clone();
-                let c = school::create_class(tx, year, NewClass { name: format!("{g}A{k}"), grade: g, homeroom: Some(homeroom) })?;
+                let c = school::create_class(
+                    tx,
+                    year,
+                    NewClass {
+                        name: format!("{g}A{k}"),
+                        grade: g,
+                        homeroom: Some(homeroom),
+                    },
+                )?;
                 classes.push(c);
             }
         }
@@ -159,7 +307,14 @@ pub fn seed(store: &Store, password_phc: &str, students_total: usize, now: jiff:
             for (si, (dept, subject)) in subject_ids.iter().enumerate() {
                 let pool = &teachers[dept];
                 let teacher = pool[(ci + si) % pool.len()].clone();
-                school::assign(tx, Assignment { class: c.id.clone(), subject: subject.clone(), teacher })?;
+                school::assign(
+                    tx,
+                    Assignment {
+                        class: c.id.clone(),
+                        subject: subject.clone(),
+                        teacher,
+                    },
+                )?;
             }
         }
         let mut made = 0usize;
@@ -169,23 +324,39 @@ pub fn seed(store: &Store, password_phc: &str, students_total: usize, now: jiff:
                     break 'outer;
                 }
                 made += 1;
-                let female = rng.next() % 2 == 0;
-                let birth_year = 2026 - c.grade as i16 - 6 + 0;
-                let dob = jiff::civil::Date::new(birth_year - 1 + (rng.next() % 2) as i16, (rng.next() % 12 + 1) as i8, (rng.next() % 28 + 1) as i8)?;
-                let ma = format!("079{:01}{:02}{:06}", if female { 3 } else { 2 }, dob.year() % 100, made);
-                school::save_student(tx, Student {
-                    id: school::student_id(&ma),
-                    full_name: person(&mut rng, female),
-                    dob: dob.to_string(),
-                    gender: if female { "Nữ" } else { "Nam" }.into(),
-                    ma_dinh_danh: ma,
-                    class_id: c.id.clone(),
-                }, "student.create")?;
+                let female = rng.next().is_multiple_of(2);
+                let birth_year = 2026 - c.grade as i16 - 6;
+                let dob = jiff::civil::Date::new(
+                    birth_year - 1 + (rng.next() % 2) as i16,
+                    (rng.next() % 12 + 1) as i8,
+                    (rng.next() % 28 + 1) as i8,
+                )?;
+                let ma = format!(
+                    "079{:01}{:02}{:06}",
+                    if female { 3 } else { 2 },
+                    dob.year() % 100,
+                    made
+                );
+                school::save_student(
+                    tx,
+                    Student {
+                        id: school::student_id(&ma),
+                        full_name: person(&mut rng, female),
+                        dob: dob.to_string(),
+                        gender: if female { "Nữ" } else { "Nam" }.into(),
+                        ma_dinh_danh: ma,
+                        class_id: c.id.clone(),
+                    },
+                    "student.create",
+                )?;
             }
         }
         Ok(())
     })?;
-    Ok(DemoOutcome { created: true, students: students_total })
+    Ok(DemoOutcome {
+        created: true,
+        students: students_total,
+    })
 }
 
 #[cfg(test)]

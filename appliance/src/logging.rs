@@ -3,13 +3,12 @@
 
 pub fn init(force_journald: bool) {
     let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
-    if force_journald || under_systemd {
-        if let Ok(j) = systemd_journal_logger::JournalLog::new() {
-            if log::set_boxed_logger(Box::new(j.with_syslog_identifier("tram".into()))).is_ok() {
-                log::set_max_level(log::LevelFilter::Info);
-                return;
-            }
-        }
+    if (force_journald || under_systemd)
+        && let Ok(j) = systemd_journal_logger::JournalLog::new()
+        && log::set_boxed_logger(Box::new(j.with_syslog_identifier("tram".into()))).is_ok()
+    {
+        log::set_max_level(log::LevelFilter::Info);
+        return;
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRAM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

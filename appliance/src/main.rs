@@ -94,21 +94,39 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
-        Cmd::Serve { data, listen, bootstrap_listen, http_only, demo, demo_students, no_mdns, journald } => {
+        Cmd::Serve {
+            data,
+            listen,
+            bootstrap_listen,
+            http_only,
+            demo,
+            demo_students,
+            no_mdns,
+            journald,
+        } => {
             logging::init(journald);
             let store = Arc::new(Store::open(&data.data_dir)?);
             if demo {
                 seed_demo(&store, demo_students)?;
             }
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(net::serve(
                 store,
-                net::ServeOptions { listen, bootstrap_listen: Some(bootstrap_listen), http_only, mdns: !no_mdns },
+                net::ServeOptions {
+                    listen,
+                    bootstrap_listen: Some(bootstrap_listen),
+                    http_only,
+                    mdns: !no_mdns,
+                },
                 shutdown_signal(),
             ))?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Audit { cmd: AuditCmd::Verify { data } } => {
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { data },
+        } => {
             let store = Store::open(&data.data_dir)?;
             let r = store.verify_audit()?;
             match r.broken {
@@ -123,12 +141,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Cmd::User { cmd: UserCmd::ResetPassword { username, data } } => {
+        Cmd::User {
+            cmd: UserCmd::ResetPassword { username, data },
+        } => {
             let store = Store::open(&data.data_dir)?;
             let acc = auth::find_by_username(&store.read()?, &username)?
                 .ok_or_else(|| anyhow::anyhow!("no account named {username:?}"))?;
             let temp = auth::routes::temporary_password();
-            let actor = tram::store::Actor { id: "cli".into(), now: jiff::Timestamp::now() };
+            let actor = tram::store::Actor {
+                id: "cli".into(),
+                now: jiff::Timestamp::now(),
+            };
             auth::admin_reset_password(&store, &actor, &acc.id, &temp)?;
             println!("temporary password for {username}: {temp}");
             println!("(it must be changed at the next login)");
@@ -170,7 +193,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

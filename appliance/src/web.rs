@@ -7,8 +7,16 @@ use std::sync::OnceLock;
 pub const OPENAPI: &str = include_str!("../../web/openapi.json");
 
 pub static STATIC_FILES: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("../../web/static/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../web/static/app.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/static/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/app.js"),
+    ),
 ];
 
 const VI: &str = include_str!("../../web/i18n/vi.json");
@@ -33,7 +41,9 @@ pub struct I18n {
 
 impl I18n {
     pub fn from_headers(h: &axum::http::HeaderMap) -> I18n {
-        I18n { en: crate::net::cookie(h, "lang").as_deref() == Some("en") }
+        I18n {
+            en: crate::net::cookie(h, "lang").as_deref() == Some("en"),
+        }
     }
     pub fn s<'a>(&self, key: &'a str) -> &'a str {
         match catalogue(self.en).get(key) {

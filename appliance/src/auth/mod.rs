@@ -141,7 +141,9 @@ pub enum AuthError {
     SessionExpired,
     #[error("Tên đăng nhập \"{0}\" đã có người dùng.")]
     UsernameTaken(String),
-    #[error("Tên đăng nhập chỉ gồm chữ thường không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang (3–32 ký tự): nhận được \"{0}\".")]
+    #[error(
+        "Tên đăng nhập chỉ gồm chữ thường không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang (3–32 ký tự): nhận được \"{0}\"."
+    )]
     BadUsername(String),
     #[error("Mật khẩu phải có ít nhất 8 ký tự và khác tên đăng nhập.")]
     WeakPassword,
@@ -185,7 +187,8 @@ pub fn valid_username(u: &str) -> bool {
 }
 
 pub fn hash_password(pw: &str) -> String {
-    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
+    let salt =
+        SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
     argon2::Argon2::default()
         .hash_password(pw.as_bytes(), &salt)
         .expect("argon2id with default parameters cannot fail")
@@ -268,7 +271,9 @@ pub fn create_account_tx(
     tx.put(
         &CREDENTIALS,
         &acc.id,
-        &Credential { phc: n.password_phc },
+        &Credential {
+            phc: n.password_phc,
+        },
         "account.password.set",
     )?;
     Ok(acc)
@@ -282,7 +287,11 @@ pub fn find_by_username(rx: &Rx, username: &str) -> Result<Option<Account>, Stor
 }
 
 pub fn list_accounts(rx: &Rx) -> Result<Vec<Account>, StoreError> {
-    Ok(rx.scan(&ACCOUNTS, "")?.into_iter().map(|(_, a)| a).collect())
+    Ok(rx
+        .scan(&ACCOUNTS, "")?
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect())
 }
 
 pub struct LoginOk {
@@ -292,7 +301,12 @@ pub struct LoginOk {
 }
 
 /// Checks the password and opens a session. Slow (argon2): call it on a blocking thread.
-pub fn login(store: &Store, username: &str, password: &str, now: jiff::Timestamp) -> Result<LoginOk, AuthError> {
+pub fn login(
+    store: &Store,
+    username: &str,
+    password: &str,
+    now: jiff::Timestamp,
+) -> Result<LoginOk, AuthError> {
     let rx = store.read()?;
     let acc = find_by_username(&rx, username)?;
     let phc = match &acc {
@@ -367,12 +381,19 @@ pub fn resolve_session(
 pub fn logout(store: &Store, actor: &Actor, token: &str) -> Result<(), AuthError> {
     store.write(actor, |tx| {
         tx.delete(&SESSIONS, &token_key(token), "session.close")?;
-        tx.event("auth.logout", &format!("{}/{}", ACCOUNTS.name, actor.id), None);
+        tx.event(
+            "auth.logout",
+            &format!("{}/{}", ACCOUNTS.name, actor.id),
+            None,
+        );
         Ok(())
     })
 }
 
-fn close_all_sessions(tx: &mut crate::store::Tx<'_>, account_id: &str) -> Result<usize, StoreError> {
+fn close_all_sessions(
+    tx: &mut crate::store::Tx<'_>,
+    account_id: &str,
+) -> Result<usize, StoreError> {
     let mine: Vec<String> = tx
         .scan(&SESSIONS, "")?
         .into_iter()
@@ -386,7 +407,11 @@ fn close_all_sessions(tx: &mut crate::store::Tx<'_>, account_id: &str) -> Result
 }
 
 /// Log out everywhere: every session of the account is closed.
-pub fn logout_everywhere(store: &Store, actor: &Actor, account_id: &str) -> Result<usize, AuthError> {
+pub fn logout_everywhere(
+    store: &Store,
+    actor: &Actor,
+    account_id: &str,
+) -> Result<usize, AuthError> {
     store.write(actor, |tx| {
         let n = close_all_sessions(tx, account_id)?;
         tx.event(
@@ -410,7 +435,10 @@ pub fn change_password(
     let acc = rx
         .get(&ACCOUNTS, &actor.id)?
         .ok_or_else(|| AuthError::NoSuchAccount(actor.id.clone()))?;
-    let phc = rx.get(&CREDENTIALS, &acc.id)?.map(|c| c.phc).unwrap_or_default();
+    let phc = rx
+        .get(&CREDENTIALS, &acc.id)?
+        .map(|c| c.phc)
+        .unwrap_or_default();
     drop(rx);
     if !verify_password(current, &phc) {
         return Err(AuthError::WrongCurrentPassword);
@@ -419,7 +447,12 @@ pub fn change_password(
     let phc = hash_password(new);
     let keep = token_key(current_token);
     store.write(actor, |tx| {
-        tx.put(&CREDENTIALS, &acc.id, &Credential { phc }, "account.password.change")?;
+        tx.put(
+            &CREDENTIALS,
+            &acc.id,
+            &Credential { phc },
+            "account.password.change",
+        )?;
         for (k, s) in tx.scan(&SESSIONS, "")? {
             if s.account_id == acc.id && k != keep {
                 tx.delete(&SESSIONS, &k, "session.close")?;
@@ -449,7 +482,12 @@ pub fn admin_reset_password(
     check_password_policy(&acc.username, temporary)?;
     let phc = hash_password(temporary);
     store.write(actor, |tx| {
-        tx.put(&CREDENTIALS, &acc.id, &Credential { phc }, "account.password.reset")?;
+        tx.put(
+            &CREDENTIALS,
+            &acc.id,
+            &Credential { phc },
+            "account.password.reset",
+        )?;
         let mut a = acc.clone();
         a.must_change_password = true;
         tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
@@ -562,10 +600,25 @@ mod tests {
             resolve_session(&s.read().unwrap(), &ok.token, t(3 + SESSION_SECONDS)),
             Err(AuthError::SessionExpired)
         ));
-        let admin = Actor { id: "u-admin".into(), now: t(4) };
-        update_account(&s, &admin, &acc.id, AccountPatch { disabled: Some(true), ..Default::default() }).unwrap();
+        let admin = Actor {
+            id: "u-admin".into(),
+            now: t(4),
+        };
+        update_account(
+            &s,
+            &admin,
+            &acc.id,
+            AccountPatch {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(resolve_session(&s.read().unwrap(), &ok.token, t(5)).is_err());
-        assert!(matches!(login(&s, "lan", "mat-khau-1", t(6)), Err(AuthError::Disabled)));
+        assert!(matches!(
+            login(&s, "lan", "mat-khau-1", t(6)),
+            Err(AuthError::Disabled)
+        ));
     }
 
     #[test]
@@ -573,7 +626,10 @@ mod tests {
         let (_d, s) = setup();
         let a = login(&s, "lan", "mat-khau-1", t(1)).unwrap();
         let b = login(&s, "lan", "mat-khau-1", t(2)).unwrap();
-        let actor = Actor { id: a.account.id.clone(), now: t(3) };
+        let actor = Actor {
+            id: a.account.id.clone(),
+            now: t(3),
+        };
         assert_eq!(logout_everywhere(&s, &actor, &a.account.id).unwrap(), 2);
         let rx = s.read().unwrap();
         assert!(resolve_session(&rx, &a.token, t(4)).is_err());
@@ -586,7 +642,10 @@ mod tests {
         let (_d, s) = setup();
         let a = login(&s, "lan", "mat-khau-1", t(1)).unwrap();
         let b = login(&s, "lan", "mat-khau-1", t(2)).unwrap();
-        let me = Actor { id: a.account.id.clone(), now: t(3) };
+        let me = Actor {
+            id: a.account.id.clone(),
+            now: t(3),
+        };
         assert!(matches!(
             change_password(&s, &me, &a.token, "sai", "mat-khau-2"),
             Err(AuthError::WrongCurrentPassword)
@@ -597,10 +656,19 @@ mod tests {
         ));
         change_password(&s, &me, &a.token, "mat-khau-1", "mat-khau-2").unwrap();
         let rx = s.read().unwrap();
-        assert!(resolve_session(&rx, &a.token, t(4)).is_ok(), "current session stays");
-        assert!(resolve_session(&rx, &b.token, t(4)).is_err(), "other sessions close");
+        assert!(
+            resolve_session(&rx, &a.token, t(4)).is_ok(),
+            "current session stays"
+        );
+        assert!(
+            resolve_session(&rx, &b.token, t(4)).is_err(),
+            "other sessions close"
+        );
         drop(rx);
-        let admin = Actor { id: "u-admin".into(), now: t(5) };
+        let admin = Actor {
+            id: "u-admin".into(),
+            now: t(5),
+        };
         admin_reset_password(&s, &admin, &a.account.id, "tam-thoi-123").unwrap();
         let c = login(&s, "lan", "tam-thoi-123", t(6)).unwrap();
         assert!(c.account.must_change_password);

@@ -69,10 +69,9 @@ pub fn permits(p: &Principal, action: Action<'_>) -> bool {
         Action::ManageSchool | Action::ImportExport => admin || bgh,
         Action::ViewSchool | Action::UseLibrary => true,
         Action::ViewAudit => admin || p.has(Role::Principal),
-        Action::EnterScores { class, subject } => p
-            .teaches
-            .iter()
-            .any(|(c, s)| c == class && s == subject),
+        Action::EnterScores { class, subject } => {
+            p.teaches.iter().any(|(c, s)| c == class && s == subject)
+        }
         Action::ViewClassResults { class } => bgh || p.homeroom.iter().any(|c| c == class),
         Action::LockTerm | Action::ApproveLessonPlans => bgh,
         Action::ReviewLessonPlans { department } => {

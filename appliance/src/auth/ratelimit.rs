@@ -67,9 +67,18 @@ mod tests {
             assert!(l.check("lan", "10.0.0.5", t0).is_ok(), "attempt {i}");
             l.failed("lan", "10.0.0.5", t0);
         }
-        assert!(l.check("LAN", "10.0.0.9", t0).is_err(), "other address, same user");
-        assert!(l.check("hoa", "10.0.0.5", t0).is_ok(), "same address, other user");
-        assert!(l.check("lan", "10.0.0.5", t0 + WINDOW).is_ok(), "window passed");
+        assert!(
+            l.check("LAN", "10.0.0.9", t0).is_err(),
+            "other address, same user"
+        );
+        assert!(
+            l.check("hoa", "10.0.0.5", t0).is_ok(),
+            "same address, other user"
+        );
+        assert!(
+            l.check("lan", "10.0.0.5", t0 + WINDOW).is_ok(),
+            "window passed"
+        );
     }
 
     #[test]

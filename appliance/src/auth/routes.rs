@@ -39,7 +39,12 @@ pub fn clear_cookie() -> String {
 }
 
 /// Rate-limited, constant-work login shared by the API and the login form.
-pub async fn do_login(s: &Shared, username: &str, password: &str, addr: &str) -> Result<LoginOk, ApiError> {
+pub async fn do_login(
+    s: &Shared,
+    username: &str,
+    password: &str,
+    addr: &str,
+) -> Result<LoginOk, ApiError> {
     if let Err(wait) = s.limiter.check(username, addr, Instant::now()) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return Err(ApiError::new(
@@ -54,7 +59,9 @@ pub async fn do_login(s: &Shared, username: &str, password: &str, addr: &str) ->
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let (u, p) = (username.to_string(), password.to_string());
-    let r = tokio::task::spawn_blocking(move || super::login(&store, &u, &p, jiff::Timestamp::now())).await?;
+    let r =
+        tokio::task::spawn_blocking(move || super::login(&store, &u, &p, jiff::Timestamp::now()))
+            .await?;
     match r {
         Ok(ok) => {
             s.limiter.succeeded(username);
@@ -90,25 +97,39 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("Cần JSON {{\"username\", \"password\"}}: {e}")))?;
+    let Json(b) = body?;
     let ok = do_login(&s, &b.username, &b.password, &addr.ip().to_string()).await?;
-    let body = json!({ "ok": true, "user": account_json(&ok.account), "csrf_token": ok.session.csrf });
-    Ok(([(header::SET_COOKIE, session_cookie(&s, &ok.token))], Json(body)).into_response())
+    let body =
+        json!({ "ok": true, "user": account_json(&ok.account), "csrf_token": ok.session.csrf });
+    Ok((
+        [(header::SET_COOKIE, session_cookie(&s, &ok.token))],
+        Json(body),
+    )
+        .into_response())
 }
 
 async fn logout(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let actor = u.actor();
     tokio::task::spawn_blocking(move || super::logout(&store, &actor, &u.token)).await??;
-    Ok(([(header::SET_COOKIE, clear_cookie())], Json(json!({"ok": true}))).into_response())
+    Ok((
+        [(header::SET_COOKIE, clear_cookie())],
+        Json(json!({"ok": true})),
+    )
+        .into_response())
 }
 
 async fn logout_everywhere(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let actor = u.actor();
     let id = u.principal.id().to_string();
-    let n = tokio::task::spawn_blocking(move || super::logout_everywhere(&store, &actor, &id)).await??;
-    Ok(([(header::SET_COOKIE, clear_cookie())], Json(json!({"ok": true, "closed_sessions": n}))).into_response())
+    let n = tokio::task::spawn_blocking(move || super::logout_everywhere(&store, &actor, &id))
+        .await??;
+    Ok((
+        [(header::SET_COOKIE, clear_cookie())],
+        Json(json!({"ok": true, "closed_sessions": n})),
+    )
+        .into_response())
 }
 
 async fn me(u: ApiUser) -> Json<serde_json::Value> {
@@ -127,18 +148,28 @@ struct PasswordBody {
     new: String,
 }
 
-async fn change_password(State(s): State<Shared>, u: ApiUser, Json(b): Json<PasswordBody>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn change_password(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Json(b): Json<PasswordBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let actor = u.actor();
-    tokio::task::spawn_blocking(move || super::change_password(&store, &actor, &u.token, &b.current, &b.new)).await??;
+    tokio::task::spawn_blocking(move || {
+        super::change_password(&store, &actor, &u.token, &b.current, &b.new)
+    })
+    .await??;
     Ok(Json(json!({"ok": true})))
 }
 
 async fn list(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageAccounts)?;
     let rx = s.store.read()?;
-    let v: Vec<_> = super::list_accounts(&rx)?.iter().map(account_json).collect();
+    let v: Vec<_> = super::list_accounts(&rx)?
+        .iter()
+        .map(account_json)
+        .collect();
     Ok(Json(json!({ "accounts": v })))
 }
 
@@ -155,7 +186,9 @@ struct CreateBody {
 
 /// A temporary password that is easy to read aloud and type on a phone.
 pub fn temporary_password() -> String {
-    const WORDS: &[&str] = &["mai", "dao", "sen", "lua", "tre", "que", "song", "nui", "may", "gio", "hoa", "la"];
+    const WORDS: &[&str] = &[
+        "mai", "dao", "sen", "lua", "tre", "que", "song", "nui", "may", "gio", "hoa", "la",
+    ];
     let r: [u8; 3] = rand::random();
     let n: u16 = rand::random::<u16>() % 9000 + 1000;
     format!(
@@ -166,12 +199,20 @@ pub fn temporary_password() -> String {
     )
 }
 
-async fn create(State(s): State<Shared>, u: ApiUser, body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>) -> Result<Response, ApiError> {
+async fn create(
+    State(s): State<Shared>,
+    u: ApiUser,
+    body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
     u.require(Action::ManageAccounts)?;
-    let Json(b) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(b) = body?;
     let roles = super::parse_roles(&b.roles)?;
     if roles.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_roles", "Cần chọn ít nhất một vai trò."));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_roles",
+            "Cần chọn ít nhất một vai trò.",
+        ));
     }
     let username = b.username.trim().to_lowercase();
     let (password, temporary) = match b.password {
@@ -209,22 +250,33 @@ async fn create(State(s): State<Shared>, u: ApiUser, body: Result<Json<CreateBod
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn update(State(s): State<Shared>, Path(id): Path<String>, u: ApiUser, body: Result<Json<AccountPatch>, axum::extract::rejection::JsonRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn update(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    u: ApiUser,
+    body: Result<Json<AccountPatch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageAccounts)?;
-    let Json(p) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(p) = body?;
     let store = s.store.clone();
     let actor = u.actor();
-    let a = tokio::task::spawn_blocking(move || super::update_account(&store, &actor, &id, p)).await??;
+    let a = tokio::task::spawn_blocking(move || super::update_account(&store, &actor, &id, p))
+        .await??;
     Ok(Json(json!({ "account": account_json(&a) })))
 }
 
-async fn reset_password(State(s): State<Shared>, Path(id): Path<String>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+async fn reset_password(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageAccounts)?;
     let temp = temporary_password();
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let actor = u.actor();
     let t2 = temp.clone();
-    tokio::task::spawn_blocking(move || super::admin_reset_password(&store, &actor, &id, &t2)).await??;
+    tokio::task::spawn_blocking(move || super::admin_reset_password(&store, &actor, &id, &t2))
+        .await??;
     Ok(Json(json!({ "ok": true, "temporary_password": temp })))
 }

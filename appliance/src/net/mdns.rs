@@ -19,7 +19,9 @@ pub fn announce(
     if ips.iter().any(|ip| ip.is_loopback()) {
         daemon.enable_interface(IfKind::LoopbackV4)?;
     }
-    let name = info.map(|i| i.name.clone()).unwrap_or_else(|| "Trạm".into());
+    let name = info
+        .map(|i| i.name.clone())
+        .unwrap_or_else(|| "Trạm".into());
     let code = info.map(|i| i.code.clone()).unwrap_or_default();
     let props = [
         ("school", name.as_str()),

@@ -51,10 +51,19 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "Bạn không có quyền thực hiện thao tác này.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Bạn không có quyền thực hiện thao tác này.",
+        )
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -64,7 +73,11 @@ impl ApiError {
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Lỗi máy chủ. Vui lòng thử lại; nếu vẫn lỗi, báo cho quản trị của trường.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Lỗi máy chủ. Vui lòng thử lại; nếu vẫn lỗi, báo cho quản trị của trường.",
+        )
     }
 }
 
@@ -119,6 +132,20 @@ impl From<SchoolError> for ApiError {
     }
 }
 
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(status, "too_large", "Dữ liệu gửi lên quá lớn.");
+        }
+        ApiError::new(
+            status,
+            "bad_json",
+            format!("Dữ liệu gửi lên không hợp lệ: {}", e.body_text()),
+        )
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::internal(e)
@@ -152,7 +179,10 @@ pub struct ApiUser {
 
 impl ApiUser {
     pub fn actor(&self) -> Actor {
-        Actor { id: self.principal.id().to_string(), now: jiff::Timestamp::now() }
+        Actor {
+            id: self.principal.id().to_string(),
+            now: jiff::Timestamp::now(),
+        }
     }
     pub fn require(&self, action: auth::Action<'_>) -> Result<(), ApiError> {
         if auth::permits(&self.principal, action) {
@@ -165,12 +195,20 @@ impl ApiUser {
 
 fn resolve(state: &AppState, parts: &Parts) -> Result<ApiUser, ApiError> {
     let token = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "not_logged_in", "Vui lòng đăng nhập.")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "not_logged_in",
+            "Vui lòng đăng nhập.",
+        )
     })?;
     let rx = state.store.read()?;
     let (session, account) = auth::resolve_session(&rx, &token, jiff::Timestamp::now())?;
     let principal = crate::school::principal_for(&rx, account)?;
-    Ok(ApiUser { principal, session, token })
+    Ok(ApiUser {
+        principal,
+        session,
+        token,
+    })
 }
 
 fn is_unsafe(m: &Method) -> bool {
@@ -188,9 +226,16 @@ impl FromRequestParts<Shared> for ApiUser {
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         let u = resolve(state, parts)?;
         if is_unsafe(&parts.method) && !is_json(&parts.headers) {
-            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
             if sent != Some(u.session.csrf.as_str()) {
-                return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", "Yêu cầu không hợp lệ (thiếu mã chống giả mạo). Tải lại trang rồi thử lại."));
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "Yêu cầu không hợp lệ (thiếu mã chống giả mạo). Tải lại trang rồi thử lại.",
+                ));
             }
         }
         Ok(u)
@@ -206,8 +251,16 @@ impl FromRequestParts<Shared> for PageUser {
         match resolve(state, parts) {
             Ok(u) => Ok(PageUser(u)),
             Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                let q = if e.code == "session_expired" { "&expired=1" } else { "" };
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let q = if e.code == "session_expired" {
+                    "&expired=1"
+                } else {
+                    ""
+                };
                 Err(Redirect::to(&format!("/login?next={}{q}", urlencode(next))).into_response())
             }
             Err(e) => Err(e.into_response()),
@@ -236,16 +289,28 @@ async fn same_origin_only(req: Request, next: Next) -> Response {
             .get("sec-fetch-site")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v == "cross-site" || v == "same-site");
-        let host = h.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        // HTTP/2 carries the host in the :authority pseudo-header (the URI), not in Host.
+        let authority = req.uri().authority().map(|a| a.as_str().to_string());
+        let host = h
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or(authority)
+            .unwrap_or_default();
         let bad_origin = h
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|o| {
                 let o_host = o.split("://").nth(1).unwrap_or("");
-                o == "null" || o_host != host
+                o == "null" || o_host != host.as_str()
             });
         if cross_fetch || bad_origin {
-            return ApiError::new(StatusCode::FORBIDDEN, "cross_site", "Yêu cầu từ trang web khác bị từ chối.").into_response();
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_site",
+                "Yêu cầu từ trang web khác bị từ chối.",
+            )
+            .into_response();
         }
     }
     next.run(req).await
@@ -254,7 +319,10 @@ async fn same_origin_only(req: Request, next: Next) -> Response {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
@@ -264,7 +332,11 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {
-    let db = match s.store.read().and_then(|rx| rx.count(&crate::auth::ACCOUNTS)) {
+    let db = match s
+        .store
+        .read()
+        .and_then(|rx| rx.count(&crate::auth::ACCOUNTS))
+    {
         Ok(_) => "ok".to_string(),
         Err(e) => format!("error: {e}"),
     };
@@ -277,7 +349,11 @@ async fn healthz(State(s): State<Shared>) -> Response {
         "free_disk_bytes": crate::config::free_disk_bytes(s.store.dir()),
         "uptime_seconds": s.started.elapsed().as_secs(),
     });
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
@@ -290,7 +366,15 @@ pub fn router(state: Shared) -> Router {
     let api = Router::new()
         .merge(crate::auth::routes::api())
         .merge(crate::school::routes::api())
-        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], crate::web::OPENAPI) }));
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    crate::web::OPENAPI,
+                )
+            }),
+        );
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
@@ -299,7 +383,10 @@ pub fn router(state: Shared) -> Router {
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn(same_origin_only))
         .layer(middleware::from_fn(security_headers))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
 }
@@ -313,9 +400,16 @@ pub fn bootstrap_router(state: Shared, https_port: u16) -> Router {
         .route("/tram-ca.pem", get(pages::ca_pem))
         .route("/healthz", get(healthz))
         .fallback(move |headers: HeaderMap, uri: axum::http::Uri| async move {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("tram.local");
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("tram.local");
             let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-            let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };
+            let port = if https_port == 443 {
+                String::new()
+            } else {
+                format!(":{https_port}")
+            };
             let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             Redirect::permanent(&format!("https://{host}{port}{pq}"))
         })
@@ -326,7 +420,12 @@ pub fn bootstrap_router(state: Shared, https_port: u16) -> Router {
 /// Private IPv4 addresses of this machine (what phones on the school Wi-Fi can reach).
 pub fn local_ips() -> Vec<IpAddr> {
     let mut v: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .map(|ifs| ifs.into_iter().map(|i| i.ip()).filter(|ip| ip.is_ipv4()).collect())
+        .map(|ifs| {
+            ifs.into_iter()
+                .map(|i| i.ip())
+                .filter(|ip| ip.is_ipv4())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort_by_key(|ip| ip.is_loopback());
     v
@@ -346,7 +445,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let info = crate::school::school_info(&store.read()?)?;
-    let code = info.as_ref().map(|i| i.code.clone()).unwrap_or_else(|| "tram".into());
+    let code = info
+        .as_ref()
+        .map(|i| i.code.clone())
+        .unwrap_or_else(|| "tram".into());
     let host_name = format!("tram-{}.local", crate::school::slug(&code));
     let ips = local_ips();
     let listen_ip = opts.listen.ip();
@@ -385,7 +487,13 @@ pub async fn serve(
     });
 
     let _mdns = if opts.mdns {
-        match mdns::announce(info.as_ref(), &host_name, opts.listen.port(), opts.bootstrap_listen.map(|a| a.port()), &reach_ips) {
+        match mdns::announce(
+            info.as_ref(),
+            &host_name,
+            opts.listen.port(),
+            opts.bootstrap_listen.map(|a| a.port()),
+            &reach_ips,
+        ) {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::warn!(error = %e, "mDNS announcement failed; the box is still reachable by IP");
@@ -411,7 +519,8 @@ pub async fn serve(
         }
     }
     if let (Some(b), false) = (opts.bootstrap_listen, opts.http_only) {
-        let boot = bootstrap_router(state.clone(), opts.listen.port()).into_make_service_with_connect_info::<SocketAddr>();
+        let boot = bootstrap_router(state.clone(), opts.listen.port())
+            .into_make_service_with_connect_info::<SocketAddr>();
         let srv = axum_server::bind(b).handle(handle.clone());
         tasks.spawn(async move { srv.serve(boot).await });
     }

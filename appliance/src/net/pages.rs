@@ -3,11 +3,11 @@
 //! per action. Login and logout are plain forms so they work before any script has loaded.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use super::{ApiError, PageUser, SESSION_COOKIE, Shared, cookie};
@@ -120,14 +120,34 @@ page!(HomePage, "home.html" {
     urls: Vec<(String, String)>,
 });
 
-async fn home(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+async fn home(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
     let rx = s.store.read()?;
     let classes = school::list(&rx, &school::CLASSES)?;
     let subjects = school::list(&rx, &school::SUBJECTS)?;
-    let cname = |id: &str| classes.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_else(|| id.into());
-    let sname = |id: &str| subjects.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_else(|| id.into());
+    let cname = |id: &str| {
+        classes
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| id.into())
+    };
+    let sname = |id: &str| {
+        subjects
+            .iter()
+            .find(|x| x.id == id)
+            .map(|x| x.name.clone())
+            .unwrap_or_else(|| id.into())
+    };
     let p = &u.principal;
-    let teaching = p.teaches.iter().map(|(c, sub)| format!("{} — {}", cname(c), sname(sub))).collect();
+    let teaching = p
+        .teaches
+        .iter()
+        .map(|(c, sub)| format!("{} — {}", cname(c), sname(sub)))
+        .collect();
     let homeroom = p.homeroom.iter().map(|c| cname(c)).collect();
     let audit = if auth::permits(p, Action::ViewAudit) {
         let store = s.store.clone();
@@ -190,7 +210,11 @@ fn school_name(s: &Shared) -> String {
         .unwrap_or_else(|| "Trạm".into())
 }
 
-async fn login_page(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+async fn login_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     render(LoginPage {
         t: I18n::from_headers(&headers),
         school_name: school_name(&s),
@@ -218,7 +242,12 @@ async fn login_form(
     match auth::routes::do_login(&s, &f.username, &f.password, &addr.ip().to_string()).await {
         Ok(ok) => {
             let mut res = Redirect::to(&next).into_response();
-            res.headers_mut().insert(header::SET_COOKIE, auth::routes::session_cookie(&s, &ok.token).parse().expect("cookie is ascii"));
+            res.headers_mut().insert(
+                header::SET_COOKIE,
+                auth::routes::session_cookie(&s, &ok.token)
+                    .parse()
+                    .expect("cookie is ascii"),
+            );
             res
         }
         Err(e) => {
@@ -242,27 +271,45 @@ struct LogoutForm {
     csrf: String,
 }
 
-async fn logout_form(State(s): State<Shared>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        if let Ok(rx) = s.store.read() {
-            if let Ok((sess, acc)) = auth::resolve_session(&rx, &token, jiff::Timestamp::now()) {
-                if sess.csrf != f.csrf {
-                    return ApiError::new(StatusCode::FORBIDDEN, "csrf", "Yêu cầu không hợp lệ. Tải lại trang rồi thử lại.").into_response();
-                }
-                let actor = crate::store::Actor { id: acc.id, now: jiff::Timestamp::now() };
-                let store = s.store.clone();
-                let _ = tokio::task::spawn_blocking(move || auth::logout(&store, &actor, &token)).await;
-            }
+async fn logout_form(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Form(f): Form<LogoutForm>,
+) -> Response {
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && let Ok(rx) = s.store.read()
+        && let Ok((sess, acc)) = auth::resolve_session(&rx, &token, jiff::Timestamp::now())
+    {
+        if sess.csrf != f.csrf {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "Yêu cầu không hợp lệ. Tải lại trang rồi thử lại.",
+            )
+            .into_response();
         }
+        let actor = crate::store::Actor {
+            id: acc.id,
+            now: jiff::Timestamp::now(),
+        };
+        let store = s.store.clone();
+        let _ = tokio::task::spawn_blocking(move || auth::logout(&store, &actor, &token)).await;
     }
     let mut res = Redirect::to("/login").into_response();
-    res.headers_mut().insert(header::SET_COOKIE, auth::routes::clear_cookie().parse().expect("ascii"));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        auth::routes::clear_cookie().parse().expect("ascii"),
+    );
     res
 }
 
 page!(PasswordPage, "password.html" {});
 
-async fn password_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Response {
+async fn password_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Response {
     render(PasswordPage::new(chrome(&s, &u, &headers)))
 }
 
@@ -281,19 +328,34 @@ page!(AccountsPage, "accounts.html" {
     departments: Vec<school::Department>,
 });
 
-async fn accounts_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+async fn accounts_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
     u.require(Action::ManageAccounts)?;
     let rx = s.store.read()?;
     let departments = school::list(&rx, &school::DEPARTMENTS)?;
     let dname = |id: &Option<String>| {
         id.as_ref()
-            .map(|id| departments.iter().find(|d| &d.id == id).map(|d| d.name.clone()).unwrap_or_else(|| id.clone()))
+            .map(|id| {
+                departments
+                    .iter()
+                    .find(|d| &d.id == id)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_else(|| id.clone())
+            })
             .unwrap_or_default()
     };
     let accounts = auth::list_accounts(&rx)?
         .into_iter()
         .map(|a| AccountRow {
-            roles: a.roles.iter().map(|r| r.label_vi()).collect::<Vec<_>>().join(", "),
+            roles: a
+                .roles
+                .iter()
+                .map(|r| r.label_vi())
+                .collect::<Vec<_>>()
+                .join(", "),
             department: dname(&a.department),
             id: a.id,
             username: a.username,
@@ -302,7 +364,12 @@ async fn accounts_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u):
         })
         .collect();
     let roles = Role::ALL.iter().map(|r| (r.code(), r.label_vi())).collect();
-    Ok(render(AccountsPage::new(chrome(&s, &u, &headers), accounts, roles, departments)))
+    Ok(render(AccountsPage::new(
+        chrome(&s, &u, &headers),
+        accounts,
+        roles,
+        departments,
+    )))
 }
 
 struct ClassRow {
@@ -329,7 +396,11 @@ fn teacher_options(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiEr
     Ok(v)
 }
 
-async fn classes_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+async fn classes_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let accounts = auth::list_accounts(&rx)?;
@@ -351,7 +422,12 @@ async fn classes_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): 
         .collect();
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
     let can_edit = u.require(Action::ManageSchool).is_ok();
-    Ok(render(ClassesPage::new(chrome(&s, &u, &headers), classes, teacher_options(&rx)?, can_edit)))
+    Ok(render(ClassesPage::new(
+        chrome(&s, &u, &headers),
+        classes,
+        teacher_options(&rx)?,
+        can_edit,
+    )))
 }
 
 struct SubjectRow {
@@ -363,7 +439,11 @@ struct SubjectRow {
 
 page!(SubjectsPage, "subjects.html" { subjects: Vec<SubjectRow> });
 
-async fn subjects_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+async fn subjects_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let depts = school::list(&rx, &school::DEPARTMENTS)?;
@@ -371,7 +451,12 @@ async fn subjects_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u):
         .into_iter()
         .map(|x| SubjectRow {
             scored: x.kind == school::SubjectKind::Scored,
-            periods: x.periods_per_year.iter().map(|(g, p)| format!("K{g}: {p}")).collect::<Vec<_>>().join(", "),
+            periods: x
+                .periods_per_year
+                .iter()
+                .map(|(g, p)| format!("K{g}: {p}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             department: x
                 .department
                 .as_ref()
@@ -381,7 +466,10 @@ async fn subjects_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u):
             name: x.name,
         })
         .collect();
-    Ok(render(SubjectsPage::new(chrome(&s, &u, &headers), subjects)))
+    Ok(render(SubjectsPage::new(
+        chrome(&s, &u, &headers),
+        subjects,
+    )))
 }
 
 struct AssignmentRow {
@@ -399,7 +487,11 @@ page!(AssignmentsPage, "assignments.html" {
     can_edit: bool,
 });
 
-async fn assignments_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+async fn assignments_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let mut classes: Vec<school::Class> = school::list(&rx, &school::CLASSES)?;
@@ -409,9 +501,21 @@ async fn assignments_page(State(s): State<Shared>, headers: HeaderMap, PageUser(
     let mut rows: Vec<AssignmentRow> = school::list(&rx, &school::ASSIGNMENTS)?
         .into_iter()
         .map(|a| AssignmentRow {
-            class_name: classes.iter().find(|c| c.id == a.class).map(|c| c.name.clone()).unwrap_or_default(),
-            subject_name: subjects.iter().find(|x| x.id == a.subject).map(|x| x.name.clone()).unwrap_or_default(),
-            teacher_name: accounts.iter().find(|x| x.id == a.teacher).map(|x| x.full_name.clone()).unwrap_or_default(),
+            class_name: classes
+                .iter()
+                .find(|c| c.id == a.class)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+            subject_name: subjects
+                .iter()
+                .find(|x| x.id == a.subject)
+                .map(|x| x.name.clone())
+                .unwrap_or_default(),
+            teacher_name: accounts
+                .iter()
+                .find(|x| x.id == a.teacher)
+                .map(|x| x.full_name.clone())
+                .unwrap_or_default(),
             body: serde_json::to_string(&a).unwrap_or_default(),
         })
         .collect();
@@ -457,9 +561,14 @@ async fn students_page(
     let rx = s.store.read()?;
     let mut classes: Vec<school::Class> = school::list(&rx, &school::CLASSES)?;
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
-    let selected = q.class.or_else(|| classes.first().map(|c| c.id.clone())).unwrap_or_default();
+    let selected = q
+        .class
+        .or_else(|| classes.first().map(|c| c.id.clone()))
+        .unwrap_or_default();
     // Personal ID numbers are for the homeroom teacher, BGH and the school office only.
-    let show_ids = u.require(Action::ViewClassResults { class: &selected }).is_ok()
+    let show_ids = u
+        .require(Action::ViewClassResults { class: &selected })
+        .is_ok()
         || u.require(Action::ImportExport).is_ok();
     let students = school::students_of_class(&rx, &selected)?
         .into_iter()
@@ -487,7 +596,11 @@ async fn students_page(
 
 page!(ImportPage, "import.html" {});
 
-async fn import_page(State(s): State<Shared>, headers: HeaderMap, PageUser(u): PageUser) -> Result<Response, ApiError> {
+async fn import_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
     Ok(render(ImportPage::new(chrome(&s, &u, &headers))))
 }
@@ -497,7 +610,11 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn set_lang(Path(lang): Path<String>, Query(q): Query<NextQuery>, headers: HeaderMap) -> Response {
+async fn set_lang(
+    Path(lang): Path<String>,
+    Query(q): Query<NextQuery>,
+    headers: HeaderMap,
+) -> Response {
     let lang = if lang == "en" { "en" } else { "vi" };
     let back = q.next.or_else(|| {
         headers
@@ -509,17 +626,24 @@ async fn set_lang(Path(lang): Path<String>, Query(q): Query<NextQuery>, headers:
     let mut res = Redirect::to(&safe_next(back.as_deref())).into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
-        format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax").parse().expect("ascii"),
+        format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax")
+            .parse()
+            .expect("ascii"),
     );
     res
 }
 
 async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let Some((_, ctype, body)) = crate::web::STATIC_FILES.iter().find(|(n, _, _)| *n == file) else {
+    let Some((_, ctype, body)) = crate::web::STATIC_FILES.iter().find(|(n, _, _)| *n == file)
+    else {
         return ApiError::not_found().into_response();
     };
     let etag = crate::web::static_etag(body);
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     (
@@ -538,19 +662,36 @@ pub async fn ca_der(State(s): State<Shared>) -> Response {
         Some((_, der)) => (
             [
                 (header::CONTENT_TYPE, "application/x-x509-ca-cert"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"tram-ca.crt\""),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"tram-ca.crt\"",
+                ),
             ],
             der.clone(),
         )
             .into_response(),
-        None => ApiError::new(StatusCode::NOT_FOUND, "no_tls", "Trạm đang chạy không có HTTPS (--http-only).").into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_tls",
+            "Trạm đang chạy không có HTTPS (--http-only).",
+        )
+        .into_response(),
     }
 }
 
 pub async fn ca_pem(State(s): State<Shared>) -> Response {
     match &s.ca {
-        Some((pem, _)) => ([(header::CONTENT_TYPE, "application/x-pem-file")], pem.clone()).into_response(),
-        None => ApiError::new(StatusCode::NOT_FOUND, "no_tls", "Trạm đang chạy không có HTTPS (--http-only).").into_response(),
+        Some((pem, _)) => (
+            [(header::CONTENT_TYPE, "application/x-pem-file")],
+            pem.clone(),
+        )
+            .into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_tls",
+            "Trạm đang chạy không có HTTPS (--http-only).",
+        )
+        .into_response(),
     }
 }
 

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints, SanType,
 };
 
 pub struct DeviceTls {
@@ -26,7 +27,11 @@ fn ca_params(school_code: &str) -> CertificateParams {
     dn.push(DnType::OrganizationName, "Trạm — máy chủ trường học");
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.name_constraints = Some(NameConstraints {
         permitted_subtrees: vec![
             GeneralSubtree::DnsName("local".into()),
@@ -82,14 +87,27 @@ pub fn load_or_create(
 
     let mut leaf = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, names.first().cloned().unwrap_or_else(|| "tram.local".into()));
+    dn.push(
+        DnType::CommonName,
+        names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "tram.local".into()),
+    );
     leaf.distinguished_name = dn;
     leaf.subject_alt_names = names
         .iter()
         .filter_map(|n| n.clone().try_into().ok().map(SanType::DnsName))
-        .chain(ips.iter().filter(|ip| is_private(ip)).map(|ip| SanType::IpAddress(*ip)))
+        .chain(
+            ips.iter()
+                .filter(|ip| is_private(ip))
+                .map(|ip| SanType::IpAddress(*ip)),
+        )
         .collect();
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let now = jiff::Timestamp::now();
     let d = now.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -105,19 +123,23 @@ pub fn load_or_create(
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
         .with_single_cert(
-            vec![leaf_cert.der().clone(), rustls::pki_types::CertificateDer::from(ca_der.clone())],
+            vec![
+                leaf_cert.der().clone(),
+                rustls::pki_types::CertificateDer::from(ca_der.clone()),
+            ],
             rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
         )?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(DeviceTls { ca_pem, ca_der, server_config: Arc::new(cfg) })
+    Ok(DeviceTls {
+        ca_pem,
+        ca_der,
+        server_config: Arc::new(cfg),
+    })
 }
 
 fn rustls_pemfile_der(pem: &str) -> anyhow::Result<Vec<u8>> {
     use base64::Engine;
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     Ok(base64::engine::general_purpose::STANDARD.decode(body)?)
 }
 
@@ -128,14 +150,29 @@ mod tests {
     #[test]
     fn ca_is_made_once_and_reused() {
         let d = tempfile::tempdir().unwrap();
-        let a = load_or_create(d.path(), "79000701", &["tram.local".into()], &["127.0.0.1".parse().unwrap()]).unwrap();
-        let b = load_or_create(d.path(), "79000701", &["tram.local".into()], &["192.168.1.20".parse().unwrap()]).unwrap();
+        let a = load_or_create(
+            d.path(),
+            "79000701",
+            &["tram.local".into()],
+            &["127.0.0.1".parse().unwrap()],
+        )
+        .unwrap();
+        let b = load_or_create(
+            d.path(),
+            "79000701",
+            &["tram.local".into()],
+            &["192.168.1.20".parse().unwrap()],
+        )
+        .unwrap();
         assert_eq!(a.ca_pem, b.ca_pem);
         assert!(a.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(d.path().join("ca.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(d.path().join("ca.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "CA key must not be readable by others");
         }
     }

@@ -65,23 +65,24 @@ fn cell_text(d: &Data) -> String {
 /// Excel's day serial (1900 system, with its phantom 29 Feb 1900) to a date.
 fn excel_serial_to_date(serial: f64) -> Option<jiff::civil::Date> {
     let base = jiff::civil::date(1899, 12, 30);
-    base.checked_add(jiff::Span::new().days(serial.floor() as i64)).ok()
+    base.checked_add(jiff::Span::new().days(serial.floor() as i64))
+        .ok()
 }
+
+/// The header row's number, the column of each recognised field, and the rows below it.
+type Table = (usize, HashMap<&'static str, usize>, Vec<Vec<Data>>);
 
 /// Reads the first worksheet and finds the header row (schools put titles above it).
 fn read_table(
     bytes: &[u8],
     fields: &[(&'static str, &[&str])],
     required: &[&str],
-) -> Result<(usize, HashMap<&'static str, usize>, Vec<Vec<Data>>), RowProblem> {
+) -> Result<Table, RowProblem> {
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(file_problem("Tệp quá lớn (tối đa 10 MB).".into()));
     }
-    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
-        file_problem(format!(
-            "Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}"
-        ))
-    })?;
+    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| file_problem(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}")))?;
     let range = wb
         .worksheet_range_at(0)
         .ok_or_else(|| file_problem("Tệp không có trang tính nào.".into()))?
@@ -93,10 +94,10 @@ fn read_table(
         let mut dup = None;
         for (col, cell) in row.iter().enumerate() {
             let h = crate::text::fold(&cell_text(cell));
-            if let Some((field, _)) = fields.iter().find(|(_, names)| names.contains(&h.as_str())) {
-                if map.insert(field, col).is_some() {
-                    dup = Some(cell_text(cell));
-                }
+            if let Some((field, _)) = fields.iter().find(|(_, names)| names.contains(&h.as_str()))
+                && map.insert(field, col).is_some()
+            {
+                dup = Some(cell_text(cell));
             }
         }
         if required.iter().all(|f| map.contains_key(f)) {
@@ -112,13 +113,37 @@ fn read_table(
     )))
 }
 
-pub const STUDENT_HEADERS: [&str; 6] = ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"];
+pub const STUDENT_HEADERS: [&str; 6] = [
+    "STT",
+    "Họ và tên",
+    "Ngày sinh",
+    "Giới tính",
+    "Mã định danh",
+    "Lớp",
+];
 
 const STUDENT_FIELDS: &[(&str, &[&str])] = &[
-    ("ho_ten", &["ho va ten", "ho ten", "ho ten hoc sinh", "ho va ten hoc sinh"]),
+    (
+        "ho_ten",
+        &[
+            "ho va ten",
+            "ho ten",
+            "ho ten hoc sinh",
+            "ho va ten hoc sinh",
+        ],
+    ),
     ("ngay_sinh", &["ngay sinh", "ngay thang nam sinh"]),
     ("gioi_tinh", &["gioi tinh"]),
-    ("ma_dinh_danh", &["ma dinh danh", "so dinh danh", "ma dinh danh ca nhan", "so dinh danh ca nhan", "cccd"]),
+    (
+        "ma_dinh_danh",
+        &[
+            "ma dinh danh",
+            "so dinh danh",
+            "ma dinh danh ca nhan",
+            "so dinh danh ca nhan",
+            "cccd",
+        ],
+    ),
     ("lop", &["lop"]),
 ];
 
@@ -130,7 +155,13 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
         &["ho_ten", "ngay_sinh", "gioi_tinh", "ma_dinh_danh", "lop"],
     ) {
         Ok(t) => t,
-        Err(p) => return Ok(ImportPlan { rows: vec![], problems: vec![p], updates: 0 }),
+        Err(p) => {
+            return Ok(ImportPlan {
+                rows: vec![],
+                problems: vec![p],
+                updates: 0,
+            });
+        }
     };
     let classes: HashMap<String, String> = rx
         .scan(&CLASSES, "")?
@@ -138,12 +169,24 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
         .filter(|(_, c)| c.year == year)
         .map(|(_, c)| (crate::text::fold(&c.name), c.id))
         .collect();
-    let mut plan = ImportPlan { rows: vec![], problems: vec![], updates: 0 };
+    let mut plan = ImportPlan {
+        rows: vec![],
+        problems: vec![],
+        updates: 0,
+    };
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let excel_row = header_row + i + 1;
-        let get = |f: &str| cols.get(f).and_then(|c| row.get(*c)).map(cell_text).unwrap_or_default();
-        if cols.values().all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty())) {
+        let get = |f: &str| {
+            cols.get(f)
+                .and_then(|c| row.get(*c))
+                .map(cell_text)
+                .unwrap_or_default()
+        };
+        if cols
+            .values()
+            .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
+        {
             continue;
         }
         let mut ma = get("ma_dinh_danh");
@@ -155,21 +198,28 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
         let class_name = get("lop");
         let class_id = classes.get(&crate::text::fold(&class_name)).cloned();
         if class_id.is_none() {
-            problems.push(("lop", format!("Không có lớp \"{class_name}\" trong năm học {year}.")));
+            problems.push((
+                "lop",
+                format!("Không có lớp \"{class_name}\" trong năm học {year}."),
+            ));
         }
         let valid = validate_student(&get("ho_ten"), &get("ngay_sinh"), &get("gioi_tinh"), &ma);
         if let Err(e) = &valid {
             problems.extend(e.iter().cloned());
         }
         if !ma.is_empty() && !seen.insert(ma.clone()) {
-            problems.push(("ma_dinh_danh", format!("Mã định danh {ma} lặp lại trong tệp.")));
+            problems.push((
+                "ma_dinh_danh",
+                format!("Mã định danh {ma} lặp lại trong tệp."),
+            ));
         }
         if !problems.is_empty() {
-            plan.problems.extend(problems.into_iter().map(|(f, m)| RowProblem {
-                row: excel_row,
-                field: f.into(),
-                message: m,
-            }));
+            plan.problems
+                .extend(problems.into_iter().map(|(f, m)| RowProblem {
+                    row: excel_row,
+                    field: f.into(),
+                    message: m,
+                }));
             continue;
         }
         let (full_name, dob, gender, ma) = valid.expect("checked above");
@@ -187,40 +237,52 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
         });
     }
     if plan.rows.is_empty() && plan.problems.is_empty() {
-        plan.problems.push(file_problem("Tệp không có dòng dữ liệu nào.".into()));
+        plan.problems
+            .push(file_problem("Tệp không có dòng dữ liệu nào.".into()));
     }
     Ok(plan)
 }
 
 pub fn apply_students(tx: &mut Tx<'_>, rows: &[Student]) -> Result<usize, super::SchoolError> {
     for s in rows {
-        let action = if tx.get(&STUDENTS, &s.id)?.is_some() { "student.update" } else { "student.create" };
+        let action = if tx.get(&STUDENTS, &s.id)?.is_some() {
+            "student.update"
+        } else {
+            "student.create"
+        };
         super::save_student(tx, s.clone(), action)?;
     }
     Ok(rows.len())
 }
 
 pub fn export_students(rx: &Rx) -> Result<Vec<u8>, anyhow::Error> {
-    let classes: HashMap<String, super::Class> =
-        rx.scan(&CLASSES, "")?.into_iter().collect();
+    let classes: HashMap<String, super::Class> = rx.scan(&CLASSES, "")?.into_iter().collect();
     let mut students = super::list(rx, &STUDENTS)?;
     students.sort_by(|a, b| {
         let ca = classes.get(&a.class_id).map(|c| (c.grade, c.name.clone()));
         let cb = classes.get(&b.class_id).map(|c| (c.grade, c.name.clone()));
-        ca.cmp(&cb).then_with(|| super::vietnamese_name_order(&a.full_name, &b.full_name))
+        ca.cmp(&cb)
+            .then_with(|| super::vietnamese_name_order(&a.full_name, &b.full_name))
     });
     let rows: Vec<Vec<String>> = students
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let dob = s.dob.parse::<jiff::civil::Date>().map(|d| d.strftime("%d/%m/%Y").to_string()).unwrap_or_default();
+            let dob = s
+                .dob
+                .parse::<jiff::civil::Date>()
+                .map(|d| d.strftime("%d/%m/%Y").to_string())
+                .unwrap_or_default();
             vec![
                 (i + 1).to_string(),
                 s.full_name.clone(),
                 dob,
                 s.gender.clone(),
                 s.ma_dinh_danh.clone(),
-                classes.get(&s.class_id).map(|c| c.name.clone()).unwrap_or_default(),
+                classes
+                    .get(&s.class_id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
@@ -245,36 +307,70 @@ pub struct StaffRow {
 }
 
 pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreError> {
-    let (header_row, cols, rows) = match read_table(bytes, STAFF_FIELDS, &["username", "ho_ten", "vai_tro"]) {
-        Ok(t) => t,
-        Err(p) => return Ok(ImportPlan { rows: vec![], problems: vec![p], updates: 0 }),
-    };
+    let (header_row, cols, rows) =
+        match read_table(bytes, STAFF_FIELDS, &["username", "ho_ten", "vai_tro"]) {
+            Ok(t) => t,
+            Err(p) => {
+                return Ok(ImportPlan {
+                    rows: vec![],
+                    problems: vec![p],
+                    updates: 0,
+                });
+            }
+        };
     let depts: HashMap<String, String> = rx
         .scan(&super::DEPARTMENTS, "")?
         .into_iter()
-        .flat_map(|(_, d)| [(crate::text::fold(&d.name), d.id.clone()), (d.id.clone(), d.id)])
+        .flat_map(|(_, d)| {
+            [
+                (crate::text::fold(&d.name), d.id.clone()),
+                (d.id.clone(), d.id),
+            ]
+        })
         .collect();
-    let mut plan = ImportPlan { rows: vec![], problems: vec![], updates: 0 };
+    let mut plan = ImportPlan {
+        rows: vec![],
+        problems: vec![],
+        updates: 0,
+    };
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let excel_row = header_row + i + 1;
-        let get = |f: &str| cols.get(f).and_then(|c| row.get(*c)).map(cell_text).unwrap_or_default();
-        if cols.values().all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty())) {
+        let get = |f: &str| {
+            cols.get(f)
+                .and_then(|c| row.get(*c))
+                .map(cell_text)
+                .unwrap_or_default()
+        };
+        if cols
+            .values()
+            .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
+        {
             continue;
         }
         let mut problems: Vec<(&str, String)> = Vec::new();
         let username = get("username").to_lowercase();
         if !auth::valid_username(&username) {
-            problems.push(("username", auth::AuthError::BadUsername(username.clone()).to_string()));
+            problems.push((
+                "username",
+                auth::AuthError::BadUsername(username.clone()).to_string(),
+            ));
         } else if !seen.insert(username.clone()) {
-            problems.push(("username", format!("Tên đăng nhập \"{username}\" lặp lại trong tệp.")));
+            problems.push((
+                "username",
+                format!("Tên đăng nhập \"{username}\" lặp lại trong tệp."),
+            ));
         }
         let full_name = crate::text::nfc(get("ho_ten").trim());
         if full_name.is_empty() {
             problems.push(("ho_ten", "Họ và tên không được để trống.".into()));
         }
         let mut roles = Vec::new();
-        for r in get("vai_tro").split([',', ';']).map(str::trim).filter(|s| !s.is_empty()) {
+        for r in get("vai_tro")
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             match Role::parse(r) {
                 Some(role) => roles.push(role),
                 None => problems.push(("vai_tro", format!("Vai trò không hợp lệ: \"{r}\". Dùng: Giáo viên, Tổ trưởng, Hiệu trưởng, Phó hiệu trưởng, Quản trị (IT)."))),
@@ -296,16 +392,27 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
             }
         };
         if !problems.is_empty() {
-            plan.problems.extend(problems.into_iter().map(|(f, m)| RowProblem { row: excel_row, field: f.into(), message: m }));
+            plan.problems
+                .extend(problems.into_iter().map(|(f, m)| RowProblem {
+                    row: excel_row,
+                    field: f.into(),
+                    message: m,
+                }));
             continue;
         }
         if auth::find_by_username(rx, &username)?.is_some() {
             plan.updates += 1;
         }
-        plan.rows.push(StaffRow { username, full_name, roles, department });
+        plan.rows.push(StaffRow {
+            username,
+            full_name,
+            roles,
+            department,
+        });
     }
     if plan.rows.is_empty() && plan.problems.is_empty() {
-        plan.problems.push(file_problem("Tệp không có dòng dữ liệu nào.".into()));
+        plan.problems
+            .push(file_problem("Tệp không có dòng dữ liệu nào.".into()));
     }
     Ok(plan)
 }
@@ -351,7 +458,11 @@ pub fn export_staff(rx: &Rx) -> Result<Vec<u8>, anyhow::Error> {
             vec![
                 a.username,
                 a.full_name,
-                a.roles.iter().map(|r| r.label_vi()).collect::<Vec<_>>().join(", "),
+                a.roles
+                    .iter()
+                    .map(|r| r.label_vi())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 a.department.unwrap_or_default(),
             ]
         })
@@ -359,7 +470,11 @@ pub fn export_staff(rx: &Rx) -> Result<Vec<u8>, anyhow::Error> {
     write_xlsx("Cán bộ", &STAFF_HEADERS, &rows)
 }
 
-fn write_xlsx(sheet: &str, headers: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, anyhow::Error> {
+fn write_xlsx(
+    sheet: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, anyhow::Error> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name(sheet)?;
@@ -385,7 +500,8 @@ mod tests {
     fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
         let mut wb = rust_xlsxwriter::Workbook::new();
         let ws = wb.add_worksheet();
-        ws.write_string(0, 0, "DANH SÁCH HỌC SINH NĂM HỌC 2026-2027").unwrap();
+        ws.write_string(0, 0, "DANH SÁCH HỌC SINH NĂM HỌC 2026-2027")
+            .unwrap();
         for (r, row) in rows.iter().enumerate() {
             for (c, v) in row.iter().enumerate() {
                 ws.write_string((r + 2) as u32, c as u16, *v).unwrap();
@@ -398,7 +514,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();
         s.write(&Actor::system(jiff::Timestamp::UNIX_EPOCH), |tx| {
-            super::super::create_class(tx, "2026-2027", super::super::NewClass { name: "6A1".into(), grade: 6, homeroom: None })
+            super::super::create_class(
+                tx,
+                "2026-2027",
+                super::super::NewClass {
+                    name: "6A1".into(),
+                    grade: 6,
+                    homeroom: None,
+                },
+            )
         })
         .unwrap();
         (d, s)
@@ -408,15 +532,39 @@ mod tests {
     fn clean_file_imports_and_round_trips_through_export() {
         let (_d, s) = store_with_class();
         let f = xlsx(&[
-            &["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
-            &["1", "Nguyễn Văn An", "05/09/2014", "Nam", "001214000001", "6A1"],
-            &["2", "Trần Thị Bích", "2014-01-20", "nữ", "1214000002", "6a1"],
+            &[
+                "STT",
+                "Họ và tên",
+                "Ngày sinh",
+                "Giới tính",
+                "Mã định danh",
+                "Lớp",
+            ],
+            &[
+                "1",
+                "Nguyễn Văn An",
+                "05/09/2014",
+                "Nam",
+                "001214000001",
+                "6A1",
+            ],
+            &[
+                "2",
+                "Trần Thị Bích",
+                "2014-01-20",
+                "nữ",
+                "1214000002",
+                "6a1",
+            ],
         ]);
         let plan = plan_students(&s.read().unwrap(), "2026-2027", &f).unwrap();
         assert!(plan.is_clean(), "{:?}", plan.problems);
         assert_eq!(plan.rows[1].ma_dinh_danh, "001214000002");
         assert_eq!(plan.rows[1].gender, "Nữ");
-        s.write(&Actor::system(jiff::Timestamp::UNIX_EPOCH), |tx| apply_students(tx, &plan.rows)).unwrap();
+        s.write(&Actor::system(jiff::Timestamp::UNIX_EPOCH), |tx| {
+            apply_students(tx, &plan.rows)
+        })
+        .unwrap();
         let out = export_students(&s.read().unwrap()).unwrap();
         let again = plan_students(&s.read().unwrap(), "2026-2027", &out).unwrap();
         assert!(again.is_clean(), "{:?}", again.problems);
@@ -435,24 +583,50 @@ mod tests {
         ]);
         let plan = plan_students(&s.read().unwrap(), "2026-2027", &f).unwrap();
         assert!(!plan.is_clean());
-        let got: Vec<(usize, &str)> = plan.problems.iter().map(|p| (p.row, p.field.as_str())).collect();
+        let got: Vec<(usize, &str)> = plan
+            .problems
+            .iter()
+            .map(|p| (p.row, p.field.as_str()))
+            .collect();
         assert_eq!(
             got,
-            [(4, "ngay_sinh"), (5, "lop"), (5, "ho_ten"), (6, "gioi_tinh"), (6, "ma_dinh_danh")]
+            [
+                (4, "ngay_sinh"),
+                (5, "lop"),
+                (5, "ho_ten"),
+                (6, "gioi_tinh"),
+                (6, "ma_dinh_danh")
+            ]
         );
     }
 
     #[test]
     fn garbage_and_headerless_files_are_refused() {
         let (_d, s) = store_with_class();
-        let p = plan_students(&s.read().unwrap(), "2026-2027", b"MZ\x90\x00 not a spreadsheet").unwrap();
+        let p = plan_students(
+            &s.read().unwrap(),
+            "2026-2027",
+            b"MZ\x90\x00 not a spreadsheet",
+        )
+        .unwrap();
         assert_eq!(p.problems.len(), 1);
         assert_eq!(p.problems[0].row, 0);
         let f = xlsx(&[&["a", "b"], &["1", "2"]]);
         let p = plan_students(&s.read().unwrap(), "2026-2027", &f).unwrap();
         assert!(p.problems[0].message.contains("tiêu đề"));
-        let f = xlsx(&[&["Họ tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp", "Lớp"]]);
+        let f = xlsx(&[&[
+            "Họ tên",
+            "Ngày sinh",
+            "Giới tính",
+            "Mã định danh",
+            "Lớp",
+            "Lớp",
+        ]]);
         let p = plan_students(&s.read().unwrap(), "2026-2027", &f).unwrap();
-        assert!(p.problems[0].message.contains("hai lần"), "{:?}", p.problems);
+        assert!(
+            p.problems[0].message.contains("hai lần"),
+            "{:?}",
+            p.problems
+        );
     }
 }

@@ -194,7 +194,10 @@ pub fn principal_for(rx: &Rx, account: crate::auth::Account) -> Result<Principal
     })
 }
 
-pub fn list<T: serde::de::DeserializeOwned>(rx: &Rx, c: &Collection<T>) -> Result<Vec<T>, StoreError> {
+pub fn list<T: serde::de::DeserializeOwned>(
+    rx: &Rx,
+    c: &Collection<T>,
+) -> Result<Vec<T>, StoreError> {
     Ok(rx.scan(c, "")?.into_iter().map(|(_, v)| v).collect())
 }
 
@@ -256,7 +259,11 @@ pub fn create_class(tx: &mut Tx<'_>, year: &str, n: NewClass) -> Result<Class, S
     Ok(c)
 }
 
-pub fn set_homeroom(tx: &mut Tx<'_>, class_id: &str, teacher: Option<String>) -> Result<Class, SchoolError> {
+pub fn set_homeroom(
+    tx: &mut Tx<'_>,
+    class_id: &str,
+    teacher: Option<String>,
+) -> Result<Class, SchoolError> {
     let mut c = tx
         .get(&CLASSES, class_id)?
         .ok_or_else(|| SchoolError::NoSuchClass(class_id.into()))?;
@@ -280,7 +287,9 @@ pub struct NewSubject {
 pub fn upsert_subject(tx: &mut Tx<'_>, n: NewSubject) -> Result<Subject, SchoolError> {
     let name = crate::text::nfc(n.name.trim());
     if name.is_empty() {
-        return Err(SchoolError::Invalid("Tên môn học không được để trống.".into()));
+        return Err(SchoolError::Invalid(
+            "Tên môn học không được để trống.".into(),
+        ));
     }
     for (g, p) in &n.periods_per_year {
         if !(1..=12).contains(g) || *p == 0 || *p > 400 {
@@ -334,18 +343,29 @@ pub fn unassign(tx: &mut Tx<'_>, a: &Assignment) -> Result<bool, SchoolError> {
     Ok(tx.delete(&ASSIGNMENTS, &key, "assignment.delete")?)
 }
 
+/// (full name, ISO date of birth, gender, mã định danh), normalised.
+pub type ValidStudent = (String, String, String, String);
+
 /// Validates and normalises a student record; the same rules serve the form and the import.
 pub fn validate_student(
     full_name: &str,
     dob: &str,
     gender: &str,
     ma_dinh_danh: &str,
-) -> Result<(String, String, String, String), Vec<(&'static str, String)>> {
+) -> Result<ValidStudent, Vec<(&'static str, String)>> {
     let mut errs = Vec::new();
-    let name = crate::text::nfc(full_name.split_whitespace().collect::<Vec<_>>().join(" ").as_str());
+    let name = crate::text::nfc(
+        full_name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str(),
+    );
     if name.is_empty() {
         errs.push(("ho_ten", "Họ và tên không được để trống.".to_string()));
-    } else if name.chars().count() > 100 || name.chars().any(|c| c.is_control() || "<>{}".contains(c)) {
+    } else if name.chars().count() > 100
+        || name.chars().any(|c| c.is_control() || "<>{}".contains(c))
+    {
         errs.push(("ho_ten", format!("Họ và tên không hợp lệ: \"{name}\".")));
     }
     let dob = match parse_date(dob) {
@@ -366,7 +386,10 @@ pub fn validate_student(
         "nam" | "m" | "male" => "Nam".to_string(),
         "nu" | "f" | "female" => "Nữ".to_string(),
         _ => {
-            errs.push(("gioi_tinh", format!("Giới tính phải là \"Nam\" hoặc \"Nữ\": nhận được \"{gender}\".")));
+            errs.push((
+                "gioi_tinh",
+                format!("Giới tính phải là \"Nam\" hoặc \"Nữ\": nhận được \"{gender}\"."),
+            ));
             String::new()
         }
     };

@@ -20,7 +20,12 @@ pub fn api() -> Router<Shared> {
         .route("/classes", get(list_classes).post(create_class))
         .route("/subjects", get(list_subjects).post(save_subject))
         .route("/departments", get(list_departments).post(save_department))
-        .route("/assignments", get(list_assignments).post(create_assignment).delete(delete_assignment))
+        .route(
+            "/assignments",
+            get(list_assignments)
+                .post(create_assignment)
+                .delete(delete_assignment),
+        )
         .route("/students", get(list_students).post(create_student))
         .route(
             "/import/students",
@@ -37,7 +42,7 @@ pub fn api() -> Router<Shared> {
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_json", format!("Dữ liệu gửi lên không hợp lệ: {}", e.body_text())))
+    b.map(|Json(v)| v).map_err(ApiError::from)
 }
 
 async fn write<R: Send + 'static>(
@@ -51,23 +56,43 @@ async fn write<R: Send + 'static>(
 }
 
 fn current_year(s: &Shared) -> Result<String, ApiError> {
-    Ok(super::school_info(&s.store.read()?)?
+    super::school_info(&s.store.read()?)?
         .map(|i| i.current_year)
-        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "not_provisioned", "Trường chưa được khai báo (chạy tram provision hoặc --demo)."))?)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_provisioned",
+                "Trường chưa được khai báo (chạy tram provision hoặc --demo).",
+            )
+        })
 }
 
-async fn get_school(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+async fn get_school(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
-    Ok(Json(json!({ "school": super::school_info(&rx)?, "years": super::list(&rx, &super::YEARS)? })))
+    Ok(Json(
+        json!({ "school": super::school_info(&rx)?, "years": super::list(&rx, &super::YEARS)? }),
+    ))
 }
 
-async fn list_classes(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_classes(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ViewSchool)?;
-    Ok(Json(json!({ "classes": super::list(&s.store.read()?, &super::CLASSES)? })))
+    Ok(Json(
+        json!({ "classes": super::list(&s.store.read()?, &super::CLASSES)? }),
+    ))
 }
 
-async fn create_class(State(s): State<Shared>, u: ApiUser, b: JsonBody<NewClass>) -> Result<Response, ApiError> {
+async fn create_class(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<NewClass>,
+) -> Result<Response, ApiError> {
     u.require(Action::ManageSchool)?;
     let n = body(b)?;
     let year = current_year(&s)?;
@@ -75,21 +100,35 @@ async fn create_class(State(s): State<Shared>, u: ApiUser, b: JsonBody<NewClass>
     Ok((StatusCode::CREATED, Json(json!({ "class": c }))).into_response())
 }
 
-async fn list_subjects(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_subjects(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ViewSchool)?;
-    Ok(Json(json!({ "subjects": super::list(&s.store.read()?, &super::SUBJECTS)? })))
+    Ok(Json(
+        json!({ "subjects": super::list(&s.store.read()?, &super::SUBJECTS)? }),
+    ))
 }
 
-async fn save_subject(State(s): State<Shared>, u: ApiUser, b: JsonBody<NewSubject>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn save_subject(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<NewSubject>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let n = body(b)?;
     let x = write(&s, &u, move |tx| super::upsert_subject(tx, n)).await?;
     Ok(Json(json!({ "subject": x })))
 }
 
-async fn list_departments(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_departments(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ViewSchool)?;
-    Ok(Json(json!({ "departments": super::list(&s.store.read()?, &super::DEPARTMENTS)? })))
+    Ok(Json(
+        json!({ "departments": super::list(&s.store.read()?, &super::DEPARTMENTS)? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -97,26 +136,43 @@ struct DeptBody {
     name: String,
 }
 
-async fn save_department(State(s): State<Shared>, u: ApiUser, b: JsonBody<DeptBody>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn save_department(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<DeptBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let n = body(b)?;
     let d = write(&s, &u, move |tx| super::upsert_department(tx, &n.name)).await?;
     Ok(Json(json!({ "department": d })))
 }
 
-async fn list_assignments(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_assignments(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ViewSchool)?;
-    Ok(Json(json!({ "assignments": super::list(&s.store.read()?, &super::ASSIGNMENTS)? })))
+    Ok(Json(
+        json!({ "assignments": super::list(&s.store.read()?, &super::ASSIGNMENTS)? }),
+    ))
 }
 
-async fn create_assignment(State(s): State<Shared>, u: ApiUser, b: JsonBody<Assignment>) -> Result<Response, ApiError> {
+async fn create_assignment(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<Assignment>,
+) -> Result<Response, ApiError> {
     u.require(Action::ManageSchool)?;
     let a = body(b)?;
     let a = write(&s, &u, move |tx| super::assign(tx, a)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "assignment": a }))).into_response())
 }
 
-async fn delete_assignment(State(s): State<Shared>, u: ApiUser, b: JsonBody<Assignment>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn delete_assignment(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<Assignment>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let a = body(b)?;
     let removed = write(&s, &u, move |tx| super::unassign(tx, &a)).await?;
@@ -128,7 +184,11 @@ struct StudentQuery {
     class: Option<String>,
 }
 
-async fn list_students(State(s): State<Shared>, u: ApiUser, Query(q): Query<StudentQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_students(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<StudentQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let v = match &q.class {
@@ -139,7 +199,10 @@ async fn list_students(State(s): State<Shared>, u: ApiUser, Query(q): Query<Stud
         }
     };
     // Personal ID numbers only for those who manage the class or the school roll.
-    let see_ids = q.class.as_deref().is_some_and(|c| u.require(Action::ViewClassResults { class: c }).is_ok())
+    let see_ids = q
+        .class
+        .as_deref()
+        .is_some_and(|c| u.require(Action::ViewClassResults { class: c }).is_ok())
         || u.require(Action::ImportExport).is_ok();
     let v: Vec<serde_json::Value> = v
         .into_iter()
@@ -163,19 +226,47 @@ struct NewStudent {
     class_id: String,
 }
 
-async fn create_student(State(s): State<Shared>, u: ApiUser, b: JsonBody<NewStudent>) -> Result<Response, ApiError> {
+async fn create_student(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<NewStudent>,
+) -> Result<Response, ApiError> {
     u.require(Action::ManageSchool)?;
     let n = body(b)?;
-    let (full_name, dob, gender, ma) = super::validate_student(&n.full_name, &n.dob, &n.gender, &n.ma_dinh_danh).map_err(|errs| {
-        let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_student", errs.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join(" "));
-        e.details = Some(json!(errs.iter().map(|(f, m)| json!({"field": f, "message": m})).collect::<Vec<_>>()));
-        e
-    })?;
-    let st = Student { id: super::student_id(&ma), full_name, dob, gender, ma_dinh_danh: ma, class_id: n.class_id };
+    let (full_name, dob, gender, ma) =
+        super::validate_student(&n.full_name, &n.dob, &n.gender, &n.ma_dinh_danh).map_err(
+            |errs| {
+                let mut e = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_student",
+                    errs.iter()
+                        .map(|(_, m)| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+                e.details = Some(json!(
+                    errs.iter()
+                        .map(|(f, m)| json!({"field": f, "message": m}))
+                        .collect::<Vec<_>>()
+                ));
+                e
+            },
+        )?;
+    let st = Student {
+        id: super::student_id(&ma),
+        full_name,
+        dob,
+        gender,
+        ma_dinh_danh: ma,
+        class_id: n.class_id,
+    };
     let st2 = st.clone();
     write(&s, &u, move |tx| {
         if tx.get(&super::STUDENTS, &st2.id)?.is_some() {
-            return Err(SchoolError::Invalid(format!("Đã có học sinh với mã định danh {}.", st2.ma_dinh_danh)));
+            return Err(SchoolError::Invalid(format!(
+                "Đã có học sinh với mã định danh {}.",
+                st2.ma_dinh_danh
+            )));
         }
         super::save_student(tx, st2, "student.create")
     })
@@ -192,13 +283,21 @@ fn import_problems_error(problems: &[import::RowProblem]) -> ApiError {
     let mut e = ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "import_has_errors",
-        format!("Tệp còn {} lỗi; chưa nhập dòng nào. Sửa tệp rồi thử lại.", problems.len()),
+        format!(
+            "Tệp còn {} lỗi; chưa nhập dòng nào. Sửa tệp rồi thử lại.",
+            problems.len()
+        ),
     );
     e.details = Some(json!(problems));
     e
 }
 
-async fn import_students(State(s): State<Shared>, u: ApiUser, Query(q): Query<ImportQuery>, bytes: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn import_students(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<ImportQuery>,
+    bytes: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ImportExport)?;
     let commit = q.mode.as_deref() == Some("commit");
     let year = current_year(&s)?;
@@ -219,7 +318,12 @@ async fn import_students(State(s): State<Shared>, u: ApiUser, Query(q): Query<Im
     Ok(Json(out))
 }
 
-async fn import_staff(State(s): State<Shared>, u: ApiUser, Query(q): Query<ImportQuery>, bytes: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn import_staff(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<ImportQuery>,
+    bytes: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ImportExport)?;
     u.require(Action::ManageAccounts)?;
     let commit = q.mode.as_deref() == Some("commit");
@@ -257,8 +361,14 @@ async fn import_staff(State(s): State<Shared>, u: ApiUser, Query(q): Query<Impor
 fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         bytes,
     )
@@ -268,7 +378,8 @@ fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
 async fn export_students(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
     let store = s.store.clone();
-    let bytes = tokio::task::spawn_blocking(move || import::export_students(&store.read()?)).await??;
+    let bytes =
+        tokio::task::spawn_blocking(move || import::export_students(&store.read()?)).await??;
     Ok(xlsx_response("hoc-sinh.xlsx", bytes))
 }
 

@@ -141,7 +141,13 @@ pub(crate) fn verify(db: &Database) -> Result<ChainReport, StoreError> {
         let seq = k.value();
         let e: AuditEvent = match serde_json::from_slice(v.value()) {
             Ok(e) => e,
-            Err(err) => return Ok(broken(seq, format!("event cannot be decoded: {err}"), seq - 1)),
+            Err(err) => {
+                return Ok(broken(
+                    seq,
+                    format!("event cannot be decoded: {err}"),
+                    seq - 1,
+                ));
+            }
         };
         if seq != expect_seq || e.seq != seq {
             return Ok(broken(
@@ -172,17 +178,17 @@ pub(crate) fn verify(db: &Database) -> Result<ChainReport, StoreError> {
         expect_seq += 1;
     }
     let n = expect_seq - 1;
-    if let Some(h) = head {
-        if h.seq != n || h.hash != prev {
-            return Ok(broken(
-                n + 1,
-                format!(
-                    "the chain ends at event {n} but its recorded head is event {} (events were removed from the end)",
-                    h.seq
-                ),
-                n,
-            ));
-        }
+    if let Some(h) = head
+        && (h.seq != n || h.hash != prev)
+    {
+        return Ok(broken(
+            n + 1,
+            format!(
+                "the chain ends at event {n} but its recorded head is event {} (events were removed from the end)",
+                h.seq
+            ),
+            n,
+        ));
     }
     Ok(ChainReport {
         events: n,
@@ -252,7 +258,12 @@ mod tests {
                 now: jiff::Timestamp::from_second(1_800_000_000 + i as i64).unwrap(),
             };
             s.write(&a, |tx| {
-                tx.put(&NOTES, &format!("k{i}"), &serde_json::json!({"v": i}), "note.put")
+                tx.put(
+                    &NOTES,
+                    &format!("k{i}"),
+                    &serde_json::json!({"v": i}),
+                    "note.put",
+                )
             })
             .unwrap();
         }
@@ -270,7 +281,10 @@ mod tests {
     #[test]
     fn edited_event_is_named() {
         let (_d, s) = store_with_events(5);
-        tamper_for_test(s.raw_db(), 3, |e| e.after = Some(serde_json::json!({"v": 99}))).unwrap();
+        tamper_for_test(s.raw_db(), 3, |e| {
+            e.after = Some(serde_json::json!({"v": 99}))
+        })
+        .unwrap();
         let r = s.verify_audit().unwrap();
         let (seq, why) = r.broken.expect("tampering must be detected");
         assert_eq!(seq, 3);

@@ -12,7 +12,10 @@ pub struct BlobStore {
 
 /// A validated blob id: 64 lowercase hex characters (a BLAKE3 digest).
 pub fn is_blob_id(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl BlobStore {

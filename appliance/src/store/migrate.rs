@@ -27,8 +27,10 @@ pub(crate) fn schema_version(db: &Database) -> Result<u64, StoreError> {
         Err(e) => return Err(e.into()),
     };
     let v = meta.get(VERSION_KEY)?;
-    Ok(v.and_then(|v| std::str::from_utf8(v.value()).ok()?.parse().ok())
-        .unwrap_or(0))
+    Ok(
+        v.and_then(|v| std::str::from_utf8(v.value()).ok()?.parse().ok())
+            .unwrap_or(0),
+    )
 }
 
 fn set_version(wtx: &redb::WriteTransaction, v: u64) -> Result<(), StoreError> {

@@ -28,10 +28,18 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(String),
     #[error("stored record {table}/{key} cannot be decoded: {reason}")]
-    Corrupt { table: String, key: String, reason: String },
-    #[error("the database holds table {0:?} that this version does not know; refusing to start so that no backup silently misses it")]
+    Corrupt {
+        table: String,
+        key: String,
+        reason: String,
+    },
+    #[error(
+        "the database holds table {0:?} that this version does not know; refusing to start so that no backup silently misses it"
+    )]
     UnknownTable(String),
-    #[error("the database was written by a newer version (schema {found}, this build knows {known}); update Trạm instead of downgrading")]
+    #[error(
+        "the database was written by a newer version (schema {found}, this build knows {known}); update Trạm instead of downgrading"
+    )]
     NewerSchema { found: u64, known: u64 },
     #[error("blob store: {0}")]
     Blob(#[from] std::io::Error),
@@ -310,7 +318,8 @@ impl Tx<'_> {
         let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Db(e.to_string()))?;
         let before = {
             let mut t = self.wtx.open_table(c.def())?;
-            t.insert(key, bytes.as_slice())?.map(|old| old.value().to_vec())
+            t.insert(key, bytes.as_slice())?
+                .map(|old| old.value().to_vec())
         };
         self.record(c, key, action, before, Some(bytes));
         Ok(())
@@ -378,9 +387,7 @@ impl Tx<'_> {
             });
         }
         if let Some(kind) = c.relay_kind {
-            let record = after
-                .as_ref()
-                .and_then(|b| serde_json::from_slice(b).ok());
+            let record = after.as_ref().and_then(|b| serde_json::from_slice(b).ok());
             let op = match (&before, &after) {
                 (None, Some(_)) => "create",
                 (Some(_), Some(_)) => "update",
@@ -474,10 +481,14 @@ mod tests {
     fn write_path_audits_and_queues_outbox_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
-        s.write(&actor(), |tx| tx.put(&THINGS, "a", &Thing { n: 1 }, "thing.create"))
-            .unwrap();
-        s.write(&actor(), |tx| tx.put(&THINGS, "a", &Thing { n: 2 }, "thing.update"))
-            .unwrap();
+        s.write(&actor(), |tx| {
+            tx.put(&THINGS, "a", &Thing { n: 1 }, "thing.create")
+        })
+        .unwrap();
+        s.write(&actor(), |tx| {
+            tx.put(&THINGS, "a", &Thing { n: 2 }, "thing.update")
+        })
+        .unwrap();
         // A failing mutation leaves nothing behind: no record, no event, no outbox entry.
         let r: Result<(), StoreError> = s.write(&actor(), |tx| {
             tx.put(&THINGS, "b", &Thing { n: 3 }, "thing.create")?;

@@ -1,0 +1,148 @@
+//! Shared by the end-to-end tests: start the real `tram` binary on a loopback port, wait for
+//! /healthz (the readiness signal), and talk to it with a real HTTP client.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "mat-khau-demo-1";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tram")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub data: PathBuf,
+    pub https: bool,
+    pub boot_port: u16,
+}
+
+impl Server {
+    pub fn start(data: &Path, https: bool) -> Server {
+        Self::start_with(data, https, &[])
+    }
+
+    pub fn start_with(data: &Path, https: bool, extra: &[&str]) -> Server {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = free_port();
+        let boot_port = free_port();
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--data-dir"])
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--bootstrap-listen", &format!("127.0.0.1:{boot_port}")])
+            .args(["--demo", "--no-mdns"])
+            .args(extra)
+            .env("TRAM_ADMIN_PASSWORD", PASSWORD)
+            .env("TRAM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if !https {
+            cmd.arg("--http-only");
+        }
+        let child = cmd.spawn().expect("spawn tram");
+        let mut s = Server {
+            child,
+            port,
+            data: data.to_path_buf(),
+            https,
+            boot_port,
+        };
+        s.wait_ready();
+        s
+    }
+
+    pub fn base(&self) -> String {
+        format!(
+            "{}://127.0.0.1:{}",
+            if self.https { "https" } else { "http" },
+            self.port
+        )
+    }
+
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let mut b = reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30));
+        if self.https {
+            let pem =
+                std::fs::read(self.data.join("tls/ca.pem")).expect("CA written at first start");
+            b = b
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let c = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tram exited during start: {status}");
+            }
+            if let Ok(r) = c.get(format!("{}/healthz", self.base())).send()
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tram did not answer /healthz within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn login(&self, user: &str) -> reqwest::blocking::Client {
+        let c = self.client();
+        let r = c
+            .post(format!("{}/api/v1/login", self.base()))
+            .json(&serde_json::json!({"username": user, "password": PASSWORD}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {user}");
+        c
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait: the graceful path.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn tram(args: &[&str]) -> std::process::Output {
+    Command::new(bin()).args(args).output().expect("run tram")
+}
