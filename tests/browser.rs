@@ -35,6 +35,24 @@ fn trust_ca(home: &std::path::Path, ca_pem: &std::path::Path) {
     assert!(ok.success());
 }
 
+async fn typ(c: &fantoccini::Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn click(c: &fantoccini::Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn wait_for(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(Duration::from_secs(20))
@@ -101,24 +119,9 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
     wait_for(&c, "#username").await;
     assert!(c.source().await.unwrap().contains("Đăng nhập"));
     // a wrong password shows the generic message
-    c.find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("sai-mat-khau")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    typ(&c, "#username", "admin").await;
+    typ(&c, "#password", "sai-mat-khau").await;
+    click(&c, "#login-submit").await;
     let err = wait_for(&c, "#login-error").await.text().await.unwrap();
     assert!(err.contains("không đúng"), "{err}");
     c.find(Locator::Css("#username"))
@@ -127,24 +130,9 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
         .clear()
         .await
         .unwrap();
-    c.find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    typ(&c, "#username", "admin").await;
+    typ(&c, "#password", PASSWORD).await;
+    click(&c, "#login-submit").await;
     let welcome = wait_for(&c, "#welcome").await.text().await.unwrap();
     assert!(welcome.contains("Xin chào"), "{welcome}");
     assert!(
@@ -185,12 +173,7 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
     assert!(c.source().await.unwrap().contains("<svg"));
 
     // open the menu and go to the classes page
-    c.find(Locator::Css("details.menu summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "details.menu summary").await;
     c.find(Locator::LinkText("Lớp học"))
         .await
         .unwrap()
@@ -202,24 +185,9 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
     assert_eq!(rows.len(), 12);
 
     // create a class through the form (JSON API with the CSRF token)
-    c.find(Locator::Css("#c-name"))
-        .await
-        .unwrap()
-        .send_keys("9A9")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#c-grade"))
-        .await
-        .unwrap()
-        .send_keys("9")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[data-api-form] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    typ(&c, "#c-name", "9A9").await;
+    typ(&c, "#c-grade", "9").await;
+    click(&c, "form[data-api-form] button[type=submit]").await;
     c.wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::XPath(
@@ -228,12 +196,7 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
         .await
         .expect("new class listed after save");
     // a bad grade is refused with a Vietnamese message and nothing is added
-    c.find(Locator::Css("#c-name"))
-        .await
-        .unwrap()
-        .send_keys("XX")
-        .await
-        .unwrap();
+    typ(&c, "#c-name", "XX").await;
     c.execute("document.getElementById('c-grade').value = '13'", vec![])
         .await
         .unwrap();
@@ -243,12 +206,7 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
     )
     .await
     .unwrap();
-    c.find(Locator::Css("form[data-api-form] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "form[data-api-form] button[type=submit]").await;
     let msg = wait_for(&c, "[data-msg].err").await.text().await.unwrap();
     assert!(msg.contains("Khối lớp"), "{msg}");
 
