@@ -210,6 +210,23 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
     let msg = wait_for(&c, "[data-msg].err").await.text().await.unwrap();
     assert!(msg.contains("Khối lớp"), "{msg}");
 
+    // add a subject with its periods per grade
+    c.goto(&format!("{base}/admin/subjects")).await.unwrap();
+    wait_for(&c, "#su-name").await;
+    typ(&c, "#su-name", "Tiếng Khmer").await;
+    typ(&c, "input[name='periods_per_year.6']", "105").await;
+    typ(&c, "input[name='periods_per_year.7']", "105").await;
+    click(&c, "form[data-api-form] button[type=submit]").await;
+    let row = c
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(
+            "//table[@id='subjects']//tr[td[text()='Tiếng Khmer']]",
+        ))
+        .await
+        .expect("new subject listed after save");
+    assert!(row.text().await.unwrap().contains("K6: 105, K7: 105"));
+
     // students of a class, then switch to English
     c.goto(&format!("{base}/admin/students")).await.unwrap();
     wait_for(&c, "#students").await;

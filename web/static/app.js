@@ -31,6 +31,11 @@
       if (el.type === "checkbox") {
         if (!out[el.name]) out[el.name] = [];
         if (el.checked) out[el.name].push(el.value);
+      } else if (el.name.includes(".")) {
+        // "periods_per_year.6" → out.periods_per_year["6"]; empty cells are left out
+        const [outer, inner] = el.name.split(".", 2);
+        out[outer] = out[outer] || {};
+        if (el.value !== "") out[outer][inner] = el.hasAttribute("data-number") ? Number(el.value) : el.value;
       } else if (el.hasAttribute("data-number")) {
         out[el.name] = el.value === "" ? null : Number(el.value);
       } else {

@@ -437,7 +437,12 @@ struct SubjectRow {
     department: String,
 }
 
-page!(SubjectsPage, "subjects.html" { subjects: Vec<SubjectRow> });
+page!(SubjectsPage, "subjects.html" {
+    subjects: Vec<SubjectRow>,
+    can_edit: bool,
+    grades: Vec<u8>,
+    departments: Vec<school::Department>,
+});
 
 async fn subjects_page(
     State(s): State<Shared>,
@@ -466,9 +471,22 @@ async fn subjects_page(
             name: x.name,
         })
         .collect();
+    // The grades the school teaches, from its level (TH 1–5, THCS 6–9).
+    let level = school::school_info(&rx)?
+        .map(|i| i.level)
+        .unwrap_or_default();
+    let grades: Vec<u8> = match level.as_str() {
+        "TH" => (1..=5).collect(),
+        "THCS" => (6..=9).collect(),
+        _ => (1..=9).collect(),
+    };
+    let can_edit = u.require(Action::ManageSchool).is_ok();
     Ok(render(SubjectsPage::new(
         chrome(&s, &u, &headers),
         subjects,
+        can_edit,
+        grades,
+        depts,
     )))
 }
 
