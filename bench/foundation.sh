@@ -5,8 +5,9 @@
 # Usage: bench/foundation.sh   (builds the release binary; needs wrk: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q
-BIN=target/release/tram
+# TRAM_BIN=path skips the build and measures that binary.
+[ -n "${TRAM_BIN:-}" ] || cargo build --release -q
+BIN=${TRAM_BIN:-target/release/tram}
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)"; exit 1; }
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
