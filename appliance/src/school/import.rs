@@ -69,6 +69,20 @@ fn excel_serial_to_date(serial: f64) -> Option<jiff::civil::Date> {
         .ok()
 }
 
+/// The text of a recognised field in one data row ("" when the column or cell is absent).
+fn field_text(cols: &HashMap<&'static str, usize>, row: &[Data], field: &str) -> String {
+    cols.get(field)
+        .and_then(|c| row.get(*c))
+        .map(cell_text)
+        .unwrap_or_default()
+}
+
+/// A row whose recognised columns are all empty (spacer rows between classes) is skipped.
+fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) -> bool {
+    cols.values()
+        .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
+}
+
 /// The header row's number, the column of each recognised field, and the rows below it.
 type Table = (usize, HashMap<&'static str, usize>, Vec<Vec<Data>>);
 
@@ -177,18 +191,10 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let excel_row = header_row + i + 1;
-        let get = |f: &str| {
-            cols.get(f)
-                .and_then(|c| row.get(*c))
-                .map(cell_text)
-                .unwrap_or_default()
-        };
-        if cols
-            .values()
-            .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
-        {
+        if row_is_blank(&cols, row) {
             continue;
         }
+        let get = |f: &str| field_text(&cols, row, f);
         let mut ma = get("ma_dinh_danh");
         // Excel drops leading zeros when the column was typed as a number.
         if !ma.is_empty() && ma.len() < 12 && ma.bytes().all(|b| b.is_ascii_digit()) {
@@ -336,18 +342,10 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let excel_row = header_row + i + 1;
-        let get = |f: &str| {
-            cols.get(f)
-                .and_then(|c| row.get(*c))
-                .map(cell_text)
-                .unwrap_or_default()
-        };
-        if cols
-            .values()
-            .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
-        {
+        if row_is_blank(&cols, row) {
             continue;
         }
+        let get = |f: &str| field_text(&cols, row, f);
         let mut problems: Vec<(&str, String)> = Vec::new();
         let username = get("username").to_lowercase();
         if !auth::valid_username(&username) {
