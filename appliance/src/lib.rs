@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod gradebook;
 pub mod logging;
 pub mod net;
 pub mod school;

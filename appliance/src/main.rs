@@ -55,6 +55,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Gradebook tools.
+    Grades {
+        #[command(subcommand)]
+        cmd: GradesCmd,
+    },
     /// Account tools for school IT (recovery when nobody can log in).
     User {
         #[command(subcommand)]
@@ -69,6 +74,13 @@ enum AuditCmd {
         #[command(flatten)]
         data: DataArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum GradesCmd {
+    /// Read one student's record as JSON on stdin, print the computed results as JSON
+    /// (docs/grades-check.md). Invalid input: a JSON error naming the field, exit code 2.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +150,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("audit chain BROKEN at event {seq}: {why}");
                     println!("{} events before it verify", r.events);
                     Ok(ExitCode::from(3))
+                }
+            }
+        }
+        Cmd::Grades {
+            cmd: GradesCmd::Check,
+        } => {
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+            match tram::gradebook::check::check(&input) {
+                Ok(out) => {
+                    println!("{}", serde_json::to_string_pretty(&out)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("{}", e.to_json());
+                    Ok(ExitCode::from(2))
                 }
             }
         }

@@ -1,0 +1,789 @@
+//! `tram grades check`: one student's record as JSON in, the computed results as JSON out,
+//! no database. The format is documented in docs/grades-check.md; every refusal names the
+//! field it is about. Pure: a string in, a value or an error out.
+
+use serde_json::{Map, Value, json};
+
+use super::rules::tt22::{self, Level, Pass, Stage, SubjectResult, Tt22Config};
+use super::rules::tt27::{self, QualityLevel, SubjectLevel, Tt27Config};
+use super::rules::{RuleVersion, ScoreError, Tenths, parse_score, score_from_f64};
+
+/// A refusal: which field, and why (English, for the CLI).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckError {
+    pub field: String,
+    pub message: String,
+}
+
+impl CheckError {
+    fn new(field: &str, message: impl Into<String>) -> CheckError {
+        CheckError {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+    pub fn to_json(&self) -> Value {
+        json!({"error": {"field": self.field, "message": self.message}})
+    }
+}
+
+type R<T> = Result<T, CheckError>;
+
+pub fn check(input: &str) -> R<Value> {
+    let v: Value = serde_json::from_str(input)
+        .map_err(|e| CheckError::new("", format!("not valid JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| CheckError::new("", "expected a JSON object"))?;
+    match obj.get("rules").and_then(Value::as_str) {
+        Some("tt22") => check_tt22(obj),
+        Some("tt27") => check_tt27(obj),
+        Some(other) => Err(CheckError::new(
+            "rules",
+            format!("unknown rules \"{other}\"; expected \"tt22\" or \"tt27\""),
+        )),
+        None => Err(CheckError::new(
+            "rules",
+            "missing; expected \"tt22\" or \"tt27\"",
+        )),
+    }
+}
+
+fn known_fields(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> R<()> {
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(CheckError::new(
+                &join(path, k),
+                format!("unknown field; expected one of {}", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn req<'a>(obj: &'a Map<String, Value>, path: &str, key: &str) -> R<&'a Value> {
+    match obj.get(key) {
+        Some(Value::Null) | None => Err(CheckError::new(&join(path, key), "missing")),
+        Some(v) => Ok(v),
+    }
+}
+
+fn uint(v: &Value, field: &str, range: std::ops::RangeInclusive<u64>) -> R<u64> {
+    match v.as_u64() {
+        Some(n) if range.contains(&n) => Ok(n),
+        _ => Err(CheckError::new(
+            field,
+            format!(
+                "expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+fn grade(obj: &Map<String, Value>, range: std::ops::RangeInclusive<u64>) -> R<u8> {
+    Ok(uint(req(obj, "", "grade")?, "grade", range)? as u8)
+}
+
+fn score(v: &Value, field: &str) -> R<Tenths> {
+    let r = match v {
+        Value::Number(n) => n
+            .as_f64()
+            .map(score_from_f64)
+            .unwrap_or(Err(ScoreError::NotANumber(n.to_string()))),
+        Value::String(s) => parse_score(s),
+        _ => Err(ScoreError::NotANumber(v.to_string())),
+    };
+    r.map_err(|e| CheckError::new(field, score_error_en(&e)))
+}
+
+fn score_error_en(e: &ScoreError) -> String {
+    match e {
+        ScoreError::Empty => "empty score".into(),
+        ScoreError::NotANumber(s) => format!("\"{s}\" is not a score"),
+        ScoreError::TooManyDecimals(s) => format!("a score has at most one decimal: got {s}"),
+        ScoreError::OutOfRange(s) => format!("a score is from 0 to 10: got {s}"),
+        ScoreError::NotAWholeTestScore { got, min } => {
+            format!("a periodic test score is a whole number from {min} to 10: got {got}")
+        }
+    }
+}
+
+fn pass(v: &Value, field: &str) -> R<Pass> {
+    v.as_str()
+        .and_then(Pass::parse)
+        .ok_or_else(|| CheckError::new(field, format!("expected \"Đ\" or \"CĐ\", got {v}")))
+}
+
+fn level(v: &Value, field: &str) -> R<Level> {
+    v.as_str().and_then(Level::parse).ok_or_else(|| {
+        CheckError::new(
+            field,
+            format!("expected \"Tốt\", \"Khá\", \"Đạt\" or \"Chưa đạt\", got {v}"),
+        )
+    })
+}
+
+fn tenths_json(t: Tenths) -> Value {
+    json!(t.as_f64())
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Scored,
+    Comment,
+}
+
+struct Tt22Subject {
+    name: String,
+    exempt: bool,
+    term1: Option<SubjectResult>,
+    term2: Option<SubjectResult>,
+    year: Option<SubjectResult>,
+    re_assessment: Option<SubjectResult>,
+}
+
+fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
+    known_fields(
+        obj,
+        "",
+        &[
+            "rules", "grade", "subjects", "conduct", "absences", "config",
+        ],
+    )?;
+    let _grade = grade(obj, 6..=12)?;
+    let cfg: Tt22Config = match obj.get("config") {
+        None | Some(Value::Null) => Tt22Config::default(),
+        Some(c) => serde_json::from_value(c.clone())
+            .map_err(|e| CheckError::new("config", e.to_string()))?,
+    };
+    let subjects_v = req(obj, "", "subjects")?
+        .as_array()
+        .ok_or_else(|| CheckError::new("subjects", "expected an array"))?;
+    if subjects_v.is_empty() {
+        return Err(CheckError::new(
+            "subjects",
+            "at least one subject is needed",
+        ));
+    }
+    let mut subjects = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, sv) in subjects_v.iter().enumerate() {
+        let path = format!("subjects[{i}]");
+        let s = tt22_subject(sv, &path, &cfg)?;
+        if !names.insert(crate::text::fold(&s.name)) {
+            return Err(CheckError::new(
+                &join(&path, "name"),
+                format!("subject \"{}\" appears twice", s.name),
+            ));
+        }
+        subjects.push(s);
+    }
+
+    let absences = match obj.get("absences") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(uint(v, "absences", 0..=400)? as u16),
+    };
+    let (c1, c2, summer) = match obj.get("conduct") {
+        None | Some(Value::Null) => (None, None, None),
+        Some(Value::Object(c)) => {
+            known_fields(c, "conduct", &["term1", "term2", "summer"])?;
+            let get = |k: &str| -> R<Option<Level>> {
+                match c.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(v) => level(v, &format!("conduct.{k}")).map(Some),
+                }
+            };
+            (get("term1")?, get("term2")?, get("summer")?)
+        }
+        Some(_) => {
+            return Err(CheckError::new(
+                "conduct",
+                "expected an object with term1 and term2",
+            ));
+        }
+    };
+
+    let assessed: Vec<&Tt22Subject> = subjects.iter().filter(|s| !s.exempt).collect();
+    let level_of =
+        |pick: &dyn Fn(&Tt22Subject) -> Option<SubjectResult>| -> Option<tt22::Classification> {
+            let results: Option<Vec<SubjectResult>> = assessed.iter().map(|s| pick(s)).collect();
+            results.map(|r| tt22::classify(&r, &cfg))
+        };
+    let t1 = level_of(&|s| s.term1);
+    let t2 = level_of(&|s| s.term2);
+    let year = level_of(&|s| s.year);
+    let conduct_year = match (c1, c2) {
+        (Some(a), Some(b)) => Some(tt22::conduct_year(a, b)),
+        _ => None,
+    };
+
+    let out_subjects: Vec<Value> = subjects
+        .iter()
+        .map(|s| {
+            let mut m = Map::new();
+            m.insert("name".into(), json!(s.name));
+            if s.exempt {
+                m.insert("exempt".into(), json!(true));
+            }
+            m.insert("term1".into(), result_json(s.term1));
+            m.insert("term2".into(), result_json(s.term2));
+            m.insert("year".into(), result_json(s.year));
+            if s.re_assessment.is_some() {
+                m.insert("re_assessment".into(), result_json(s.re_assessment));
+            }
+            Value::Object(m)
+        })
+        .collect();
+
+    let term_json = |c: Option<tt22::Classification>, conduct: Option<Level>| -> Value {
+        json!({
+            "level": c.map(|c| c.level.label()),
+            "computed_level": c.map(|c| c.computed.label()),
+            "adjusted_for": c.and_then(|c| c.adjusted_for).map(|i| assessed[i].name.clone()),
+            "conduct": conduct.map(Level::label),
+        })
+    };
+
+    let mut year_json = term_json(year, conduct_year);
+    let year_results: Option<Vec<SubjectResult>> = assessed.iter().map(|s| s.year).collect();
+    if let (Some(y), Some(conduct), Some(results)) = (year, conduct_year, year_results.as_ref()) {
+        let outcome = absences.map(|a| tt22::outcome(conduct, y.level, a, Stage::EndOfYear, &cfg));
+        let m = year_json.as_object_mut().expect("object");
+        m.insert("outcome".into(), json!(outcome.map(|o| o.code())));
+        m.insert("outcome_label".into(), json!(outcome.map(|o| o.label())));
+        m.insert(
+            "award".into(),
+            json!(tt22::award(conduct, y.level, results).map(|a| a.label())),
+        );
+        if outcome == Some(tt22::Outcome::ReAssessment) {
+            let names: Vec<&str> = tt22::reassessment_subjects(results)
+                .into_iter()
+                .map(|i| assessed[i].name.as_str())
+                .collect();
+            m.insert("re_assessment_subjects".into(), json!(names));
+        }
+        // After the summer: re-evaluated conduct and re-assessed subjects replace the year results.
+        let any_reassessed = assessed.iter().any(|s| s.re_assessment.is_some());
+        if let Some(a) = absences
+            && (summer.is_some() || any_reassessed)
+            && outcome != Some(tt22::Outcome::Promoted)
+        {
+            let after: Vec<SubjectResult> = assessed
+                .iter()
+                .zip(results)
+                .map(|(s, r)| s.re_assessment.unwrap_or(*r))
+                .collect();
+            let l = tt22::classify(&after, &cfg);
+            let c = summer.unwrap_or(conduct);
+            let o = tt22::outcome(c, l.level, a, Stage::AfterSummer, &cfg);
+            m.insert(
+                "after_summer".into(),
+                json!({"level": l.level.label(), "computed_level": l.computed.label(), "conduct": c.label(),
+                       "outcome": o.code(), "outcome_label": o.label()}),
+            );
+        }
+    } else {
+        let m = year_json.as_object_mut().expect("object");
+        m.insert("outcome".into(), Value::Null);
+        m.insert("award".into(), Value::Null);
+    }
+
+    Ok(json!({
+        "rules": RuleVersion::Tt22V1.code(),
+        "subjects": out_subjects,
+        "term1": term_json(t1, c1),
+        "term2": term_json(t2, c2),
+        "year": year_json,
+    }))
+}
+
+fn result_json(r: Option<SubjectResult>) -> Value {
+    match r {
+        None => Value::Null,
+        Some(SubjectResult::Scored(t)) => tenths_json(t),
+        Some(SubjectResult::Comment(p)) => json!(p.label()),
+    }
+}
+
+fn tt22_subject(sv: &Value, path: &str, cfg: &Tt22Config) -> R<Tt22Subject> {
+    let s = sv
+        .as_object()
+        .ok_or_else(|| CheckError::new(path, "expected an object"))?;
+    known_fields(
+        s,
+        path,
+        &[
+            "name",
+            "kind",
+            "periods_per_year",
+            "regular_count",
+            "term1",
+            "term2",
+            "exempt",
+            "re_assessment",
+        ],
+    )?;
+    let name = req(s, path, "name")?
+        .as_str()
+        .map(|n| crate::text::nfc(n.trim()))
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| CheckError::new(&join(path, "name"), "expected a non-empty string"))?;
+    let kind = match req(s, path, "kind")?.as_str() {
+        Some("scored") => Kind::Scored,
+        Some("comment") => Kind::Comment,
+        _ => {
+            return Err(CheckError::new(
+                &join(path, "kind"),
+                "expected \"scored\" or \"comment\"",
+            ));
+        }
+    };
+    let periods = uint(
+        req(s, path, "periods_per_year")?,
+        &join(path, "periods_per_year"),
+        1..=1000,
+    )? as u16;
+    let regular = match s.get("regular_count") {
+        None | Some(Value::Null) => match kind {
+            Kind::Scored => tt22::regular_count(periods),
+            Kind::Comment => cfg.comment_regular_count,
+        },
+        Some(v) => uint(v, &join(path, "regular_count"), 1..=10)? as usize,
+    };
+    let exempt = match s.get("exempt") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(CheckError::new(
+                &join(path, "exempt"),
+                "expected true or false",
+            ));
+        }
+    };
+    let term = |key: &str| -> R<Option<SubjectResult>> {
+        let tpath = join(path, key);
+        let t = match s.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Object(t)) => t,
+            Some(_) => {
+                return Err(CheckError::new(
+                    &tpath,
+                    "expected an object with tx, gk and ck",
+                ));
+            }
+        };
+        if exempt {
+            return Err(CheckError::new(
+                &tpath,
+                "an exempt subject has no assessments",
+            ));
+        }
+        known_fields(t, &tpath, &["tx", "gk", "ck"])?;
+        let tx = req(t, &tpath, "tx")?
+            .as_array()
+            .ok_or_else(|| CheckError::new(&join(&tpath, "tx"), "expected an array"))?;
+        if tx.len() != regular {
+            return Err(CheckError::new(
+                &join(&tpath, "tx"),
+                format!(
+                    "expected exactly {regular} regular assessments for {periods} periods per year, got {}",
+                    tx.len()
+                ),
+            ));
+        }
+        let gk = req(t, &tpath, "gk")?;
+        let ck = req(t, &tpath, "ck")?;
+        Ok(Some(match kind {
+            Kind::Scored => {
+                let tx: Vec<Tenths> = tx
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| score(v, &format!("{tpath}.tx[{j}]")))
+                    .collect::<R<_>>()?;
+                SubjectResult::Scored(tt22::term_average(
+                    &tx,
+                    score(gk, &join(&tpath, "gk"))?,
+                    score(ck, &join(&tpath, "ck"))?,
+                ))
+            }
+            Kind::Comment => {
+                let mut all: Vec<Pass> = tx
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| pass(v, &format!("{tpath}.tx[{j}]")))
+                    .collect::<R<_>>()?;
+                all.push(pass(gk, &join(&tpath, "gk"))?);
+                all.push(pass(ck, &join(&tpath, "ck"))?);
+                SubjectResult::Comment(tt22::comment_term(&all, regular + 2))
+            }
+        }))
+    };
+    let term1 = term("term1")?;
+    let term2 = term("term2")?;
+    let year = match (term1, term2) {
+        (Some(SubjectResult::Scored(a)), Some(SubjectResult::Scored(b))) => {
+            Some(SubjectResult::Scored(tt22::year_average(a, b)))
+        }
+        (Some(SubjectResult::Comment(a)), Some(SubjectResult::Comment(b))) => {
+            Some(SubjectResult::Comment(tt22::comment_year(a, b)))
+        }
+        _ => None,
+    };
+    let re_assessment = match s.get("re_assessment") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let f = join(path, "re_assessment");
+            Some(match kind {
+                Kind::Scored => SubjectResult::Scored(score(v, &f)?),
+                Kind::Comment => SubjectResult::Comment(pass(v, &f)?),
+            })
+        }
+    };
+    Ok(Tt22Subject {
+        name,
+        exempt,
+        term1,
+        term2,
+        year,
+        re_assessment,
+    })
+}
+
+fn check_tt27(obj: &Map<String, Value>) -> R<Value> {
+    known_fields(
+        obj,
+        "",
+        &[
+            "rules",
+            "grade",
+            "subjects",
+            "qualities",
+            "competencies",
+            "recognised_by_class",
+            "config",
+        ],
+    )?;
+    let grade = grade(obj, 1..=5)?;
+    let cfg: Tt27Config = match obj.get("config") {
+        None | Some(Value::Null) => Tt27Config::default(),
+        Some(c) => serde_json::from_value(c.clone())
+            .map_err(|e| CheckError::new("config", e.to_string()))?,
+    };
+    let subjects_v = req(obj, "", "subjects")?
+        .as_array()
+        .ok_or_else(|| CheckError::new("subjects", "expected an array"))?;
+    if subjects_v.is_empty() {
+        return Err(CheckError::new(
+            "subjects",
+            "at least one subject is needed",
+        ));
+    }
+    let mut levels = Vec::new();
+    let mut tests = Vec::new();
+    let mut out_subjects = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, sv) in subjects_v.iter().enumerate() {
+        let path = format!("subjects[{i}]");
+        let s = sv
+            .as_object()
+            .ok_or_else(|| CheckError::new(&path, "expected an object"))?;
+        known_fields(s, &path, &["name", "level", "test"])?;
+        let name = req(s, &path, "name")?
+            .as_str()
+            .map(|n| crate::text::nfc(n.trim()))
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| CheckError::new(&join(&path, "name"), "expected a non-empty string"))?;
+        if !names.insert(crate::text::fold(&name)) {
+            return Err(CheckError::new(
+                &join(&path, "name"),
+                format!("subject \"{name}\" appears twice"),
+            ));
+        }
+        let lv = req(s, &path, "level")?;
+        let level = lv.as_str().and_then(SubjectLevel::parse).ok_or_else(|| {
+            CheckError::new(
+                &join(&path, "level"),
+                format!("expected \"T\", \"H\" or \"C\", got {lv}"),
+            )
+        })?;
+        let test = match s.get("test") {
+            None | Some(Value::Null) => {
+                if cfg.is_tested(grade, &name) {
+                    return Err(CheckError::new(
+                        &join(&path, "test"),
+                        format!(
+                            "{name} has an end-of-year periodic test in grade {grade}; its score is missing"
+                        ),
+                    ));
+                }
+                None
+            }
+            Some(v) => {
+                let f = join(&path, "test");
+                let text = match v {
+                    Value::Number(n) => n.to_string(),
+                    Value::String(s) => s.clone(),
+                    _ => v.to_string(),
+                };
+                Some(
+                    tt27::parse_test_score(&text, &cfg)
+                        .map_err(|e| CheckError::new(&f, score_error_en(&e)))?,
+                )
+            }
+        };
+        levels.push(level);
+        if let Some(t) = test {
+            tests.push(t);
+        }
+        out_subjects.push(json!({"name": name, "level": level.code(), "test": test}));
+    }
+    let mut qualities = Vec::new();
+    let mut out_q = Map::new();
+    for key in ["qualities", "competencies"] {
+        let mut m = Map::new();
+        match req(obj, "", key)? {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let q = quality(v, &format!("{key}.{k}"))?;
+                    qualities.push(q);
+                    m.insert(k.clone(), json!(q.label()));
+                }
+            }
+            Value::Array(xs) => {
+                for (j, v) in xs.iter().enumerate() {
+                    let q = quality(v, &format!("{key}[{j}]"))?;
+                    qualities.push(q);
+                    m.insert(j.to_string(), json!(q.label()));
+                }
+            }
+            _ => return Err(CheckError::new(key, "expected an object of name → level")),
+        }
+        if m.is_empty() {
+            return Err(CheckError::new(key, "at least one level is needed"));
+        }
+        out_q.insert(key.into(), Value::Object(m));
+    }
+    let recognised = match obj.get("recognised_by_class") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(CheckError::new(
+                "recognised_by_class",
+                "expected true or false",
+            ));
+        }
+    };
+    let result = tt27::education_result(&levels, &qualities, &tests);
+    Ok(json!({
+        "rules": RuleVersion::Tt27V1.code(),
+        "subjects": out_subjects,
+        "year": {
+            "result": result.code(),
+            "level": result.label(),
+            "completed": result.completed(),
+            "award": tt27::award(result, recognised).map(|a| a.label()),
+        },
+    }))
+}
+
+fn quality(v: &Value, field: &str) -> R<QualityLevel> {
+    v.as_str().and_then(QualityLevel::parse).ok_or_else(|| {
+        CheckError::new(
+            field,
+            format!("expected \"Tốt\", \"Đạt\" or \"Cần cố gắng\", got {v}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toan(t1: Value, t2: Value) -> Value {
+        json!({"name":"Toán","kind":"scored","periods_per_year":140,"term1":t1,"term2":t2})
+    }
+
+    #[test]
+    fn the_issue_example() {
+        let input = json!({"rules":"tt22","grade":8,"subjects":[
+            toan(json!({"tx":[8,7,9,6.5],"gk":7.5,"ck":8.0}), json!({"tx":[8,8,8,8],"gk":"8,5","ck":"8.0"})),
+            {"name":"Giáo dục thể chất","kind":"comment","periods_per_year":70,
+             "term1":{"tx":["Đ","Đ"],"gk":"Đ","ck":"Đ"},"term2":{"tx":["Đ","Đ"],"gk":"Đ","ck":"CĐ"}}],
+            "conduct":{"term1":"Tốt","term2":"Khá"},"absences":12});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(out["subjects"][0]["term1"], json!(7.7));
+        assert_eq!(out["subjects"][0]["term2"], json!(8.1));
+        assert_eq!(out["subjects"][0]["year"], json!(8.0));
+        assert_eq!(out["subjects"][1]["term1"], json!("Đ"));
+        assert_eq!(out["subjects"][1]["year"], json!("CĐ"));
+        assert_eq!(out["year"]["conduct"], json!("Khá"));
+        // Only two subjects: fewer than six scored ≥ 5.0 → Chưa đạt; a re-assessment case.
+        assert_eq!(out["year"]["level"], json!("Chưa đạt"));
+        assert_eq!(out["year"]["outcome"], json!("re_assessment"));
+        assert_eq!(out["rules"], json!("tt22-2021.1"));
+        // JSON numbers keep one decimal: 8.0, not 8.
+        let text = out.to_string();
+        assert!(text.contains("\"year\":8.0"), "{text}");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = json!({"rules":"tt22","grade":8,"subjects":[toan(json!({"tx":[8,7,11,6.5],"gk":7.5,"ck":8.0}), Value::Null)]});
+        let e = check(&bad.to_string()).unwrap_err();
+        assert_eq!(e.field, "subjects[0].term1.tx[2]");
+        let bad = json!({"rules":"tt22","grade":8,"subjects":[toan(json!({"tx":[8,7,9],"gk":7.5,"ck":8.0}), Value::Null)]});
+        assert_eq!(
+            check(&bad.to_string()).unwrap_err().field,
+            "subjects[0].term1.tx"
+        );
+        let bad = json!({"rules":"tt22","grade":8,"subjects":[toan(json!({"tx":[8,7,9,6.25],"gk":7.5,"ck":8.0}), Value::Null)]});
+        assert_eq!(
+            check(&bad.to_string()).unwrap_err().field,
+            "subjects[0].term1.tx[3]"
+        );
+        let bad = json!({"rules":"tt22","grade":8,"subjects":[toan(json!({"tx":[8,7,9,6],"ck":8.0}), Value::Null)]});
+        assert_eq!(
+            check(&bad.to_string()).unwrap_err().field,
+            "subjects[0].term1.gk"
+        );
+        assert_eq!(check("{").unwrap_err().field, "");
+        assert_eq!(check(r#"{"rules":"tt99"}"#).unwrap_err().field, "rules");
+        assert_eq!(
+            check(r#"{"rules":"tt22","grade":3,"subjects":[]}"#)
+                .unwrap_err()
+                .field,
+            "grade"
+        );
+        let bad = json!({"rules":"tt22","grade":8,"subjects":[toan(Value::Null, Value::Null)],"conduct":{"term1":"Giỏi"}});
+        assert_eq!(check(&bad.to_string()).unwrap_err().field, "conduct.term1");
+        let bad = json!({"rules":"tt22","grade":8,"subjects":[toan(Value::Null, Value::Null), toan(Value::Null, Value::Null)]});
+        assert_eq!(
+            check(&bad.to_string()).unwrap_err().field,
+            "subjects[1].name"
+        );
+    }
+
+    fn full_subject(name: &str, year_target: [f64; 2]) -> Value {
+        // Same score everywhere in a term makes the term average that score.
+        let t = |x: f64| json!({"tx":[x,x,x,x],"gk":x,"ck":x});
+        json!({"name":name,"kind":"scored","periods_per_year":140,"term1":t(year_target[0]),"term2":t(year_target[1])})
+    }
+
+    #[test]
+    fn student_y_goes_to_re_assessment_then_is_promoted() {
+        let names = [
+            "Toán",
+            "Ngữ văn",
+            "Ngoại ngữ 1",
+            "KHTN",
+            "LS&ĐL",
+            "GDCD",
+            "Công nghệ",
+            "Tin học",
+        ];
+        let years = [4.2, 4.8, 3.9, 5.5, 6.0, 6.5, 7.0, 6.0];
+        let re = [
+            Some(5.5),
+            Some(5.0),
+            Some(4.0),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ];
+        let subjects: Vec<Value> = names
+            .iter()
+            .zip(years)
+            .zip(re)
+            .map(|((n, y), r)| {
+                let mut s = full_subject(n, [y, y]);
+                if let Some(r) = r {
+                    s["re_assessment"] = json!(r);
+                }
+                s
+            })
+            .collect();
+        let input = json!({"rules":"tt22","grade":7,"subjects":subjects,"conduct":{"term1":"Đạt","term2":"Đạt"},"absences":20});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(out["year"]["level"], json!("Chưa đạt"));
+        assert_eq!(out["year"]["outcome"], json!("re_assessment"));
+        assert_eq!(
+            out["year"]["re_assessment_subjects"],
+            json!(["Toán", "Ngữ văn", "Ngoại ngữ 1"])
+        );
+        assert_eq!(out["year"]["after_summer"]["level"], json!("Đạt"));
+        assert_eq!(out["year"]["after_summer"]["outcome"], json!("promoted"));
+    }
+
+    #[test]
+    fn case_a_with_good_conduct_is_hoc_sinh_gioi() {
+        let ys = [8.5, 8.0, 8.2, 8.0, 8.4, 9.0, 7.0, 6.6];
+        let subjects: Vec<Value> = ys
+            .iter()
+            .enumerate()
+            .map(|(i, y)| full_subject(&format!("Môn {i}"), [*y, *y]))
+            .collect();
+        let input = json!({"rules":"tt22","grade":9,"subjects":subjects,"conduct":{"term1":"Tốt","term2":"Tốt"},"absences":0});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(out["year"]["level"], json!("Tốt"));
+        assert_eq!(out["year"]["outcome"], json!("promoted"));
+        assert_eq!(out["year"]["award"], json!("Học sinh Giỏi"));
+    }
+
+    #[test]
+    fn primary_p1_and_p5() {
+        let tested = [
+            "Tiếng Việt",
+            "Toán",
+            "Ngoại ngữ 1",
+            "Lịch sử và Địa lí",
+            "Khoa học",
+            "Tin học và Công nghệ",
+        ];
+        let make = |scores: [u8; 6], music: &str, competence: &str| {
+            let mut subjects: Vec<Value> = tested
+                .iter()
+                .zip(scores)
+                .map(|(n, s)| json!({"name":n,"level":"T","test":s}))
+                .collect();
+            subjects.push(json!({"name":"Âm nhạc","level":music}));
+            json!({"rules":"tt27","grade":4,"subjects":subjects,
+                   "qualities":{"Yêu nước":"Tốt","Nhân ái":"Tốt","Chăm chỉ":"Tốt","Trung thực":"Tốt","Trách nhiệm":"Tốt"},
+                   "competencies":{"Tự chủ và tự học":"Tốt","Ngôn ngữ":competence}})
+        };
+        let p1 = check(&make([10, 9, 9, 10, 9, 9], "T", "Tốt").to_string()).unwrap();
+        assert_eq!(p1["year"]["result"], json!("HTXS"));
+        assert_eq!(p1["year"]["award"], json!("Học sinh Xuất sắc"));
+        let p3 = check(&make([9; 6], "H", "Tốt").to_string()).unwrap();
+        assert_eq!(p3["year"]["result"], json!("HT"));
+        let p5 = check(&make([10, 9, 4, 9, 9, 9], "H", "Đạt").to_string()).unwrap();
+        assert_eq!(p5["year"]["result"], json!("CHT"));
+        assert_eq!(p5["year"]["completed"], json!(false));
+        let mut missing = make([9; 6], "T", "Tốt");
+        missing["subjects"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("test");
+        assert_eq!(
+            check(&missing.to_string()).unwrap_err().field,
+            "subjects[1].test"
+        );
+        let mut decimal = make([9; 6], "T", "Tốt");
+        decimal["subjects"][0]["test"] = json!(8.5);
+        assert_eq!(
+            check(&decimal.to_string()).unwrap_err().field,
+            "subjects[0].test"
+        );
+    }
+}
