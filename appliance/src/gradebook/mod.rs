@@ -1,5 +1,1260 @@
-//! The gradebook (sổ theo dõi và đánh giá học sinh): the pure rules in `rules/`, the
-//! `grades check` contract in `check.rs`.
+//! The gradebook (sổ theo dõi và đánh giá học sinh). `rules/` is the pure TT22/TT27 engine;
+//! this file owns the stored score rows (one per student × subject × term, each cell with a
+//! state and its own version), conduct and absences, term locks with the rule version that
+//! computed them, post-lock corrections verified by the homeroom teacher, and the stored term
+//! and year results relayed to the district. `routes.rs`/`pages.rs` are the HTTP edge,
+//! `excel.rs` the spreadsheets, `check.rs` the `tram grades check` contract.
 
 pub mod check;
+pub mod excel;
+pub mod pages;
+pub mod routes;
 pub mod rules;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Action, Principal, permits};
+use crate::school::{self, Class, Student, SubjectKind};
+use crate::store::{AuditPolicy, Collection, Read, StoreError, Tx};
+use rules::tt22::{self, Classification, Level, Outcome, Pass, Stage, SubjectResult, Tt22Config};
+use rules::tt27::Tt27Config;
+use rules::{RuleVersion, ScoreError, Tenths};
+
+/// Học kì.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TermId {
+    #[serde(rename = "hk1")]
+    Hk1,
+    #[serde(rename = "hk2")]
+    Hk2,
+}
+
+impl TermId {
+    pub const BOTH: [TermId; 2] = [TermId::Hk1, TermId::Hk2];
+    pub fn parse(s: &str) -> Result<TermId, GradeError> {
+        match s {
+            "hk1" => Ok(TermId::Hk1),
+            "hk2" => Ok(TermId::Hk2),
+            _ => Err(GradeError::UnknownTerm(s.to_string())),
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            TermId::Hk1 => "hk1",
+            TermId::Hk2 => "hk2",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            TermId::Hk1 => "Học kì I",
+            TermId::Hk2 => "Học kì II",
+        }
+    }
+}
+
+/// One assessment's state. A missing assessment is `Pending`, never an implicit 0
+/// (DOMAIN.md §1.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "value", rename_all = "snake_case")]
+pub enum Mark {
+    Pending,
+    /// Kiểm tra, đánh giá bù đã hẹn.
+    MakeUp,
+    Score(Tenths),
+    Pass(Pass),
+    /// Không dự kiểm tra bù: counts as 0 (scored) or CĐ (comment).
+    ZeroNoMakeUp,
+    /// Miễn: the whole subject is exempt when every cell is.
+    Exempt,
+}
+
+impl Mark {
+    /// The text shown in a grid cell; typing it back gives the same mark.
+    pub fn text(self) -> String {
+        match self {
+            Mark::Pending => String::new(),
+            Mark::MakeUp => "B".into(),
+            Mark::Score(t) => t.vi_short(),
+            Mark::Pass(p) => p.label().into(),
+            Mark::ZeroNoMakeUp => "KB".into(),
+            Mark::Exempt => "M".into(),
+        }
+    }
+}
+
+/// Reads what a teacher typed into a cell. Shortcuts: "" pending, "B" make-up scheduled
+/// (bù), "KB" zero because the make-up was not taken (không bù), "M" exempt (miễn).
+pub fn parse_mark(input: &str, kind: SubjectKind) -> Result<Mark, GradeError> {
+    let folded = crate::text::fold(input.trim());
+    Ok(match folded.as_str() {
+        "" => Mark::Pending,
+        "b" | "bu" => Mark::MakeUp,
+        "kb" | "khong bu" => Mark::ZeroNoMakeUp,
+        "m" | "mien" => Mark::Exempt,
+        _ => match kind {
+            SubjectKind::Scored => Mark::Score(rules::parse_score(input)?),
+            SubjectKind::Comment => Mark::Pass(
+                Pass::parse(input).ok_or_else(|| GradeError::NotAPass(input.trim().to_string()))?,
+            ),
+        },
+    })
+}
+
+/// One cell of a score row, with its own version so two teachers never overwrite each other.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub mark: Mark,
+    pub version: u64,
+    pub by: String,
+    pub at: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One student × subject × term: cells by column ("tx1".."tx4", "gk", "ck").
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct ScoreRow {
+    pub cells: BTreeMap<String, Cell>,
+}
+
+impl ScoreRow {
+    pub fn mark(&self, column: &str) -> Mark {
+        self.cells.get(column).map_or(Mark::Pending, |c| c.mark)
+    }
+}
+
+/// Conduct, absences and the homeroom teacher's comment for one student and term.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct TermRecord {
+    pub conduct: Option<Level>,
+    /// Buổi nghỉ (có phép + không phép).
+    pub absences: u16,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// The state of a term for the whole school year.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TermLock {
+    pub locked: bool,
+    pub rule_version: RuleVersion,
+    pub by: String,
+    pub at: jiff::Timestamp,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionStatus {
+    Pending,
+    Verified,
+    Rejected,
+}
+
+/// A change to a locked term's cell: waits for the homeroom teacher (Đ20).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Correction {
+    pub id: String,
+    pub class: String,
+    pub subject: String,
+    pub term: TermId,
+    pub student: String,
+    pub column: String,
+    pub from: Mark,
+    pub to: Mark,
+    pub reason: String,
+    pub by: String,
+    pub at: jiff::Timestamp,
+    pub status: CorrectionStatus,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<jiff::Timestamp>,
+}
+
+/// School settings of the rules ([U] readings, DOMAIN.md) and per-subject overrides.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub tt22: Tt22Config,
+    pub tt27: Tt27Config,
+    /// Number of ĐĐGtx per term recorded for a subject id, when the school's plan differs.
+    pub regular_count: BTreeMap<String, usize>,
+}
+
+/// A student's stored result for a term or the year, in the fields of the sector database
+/// (DOMAIN.md §5.3). Written when a term is locked; every change goes to the outbox.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct StoredResult {
+    pub rule_version: RuleVersion,
+    pub matruong: String,
+    pub makhoi: u8,
+    pub malop: String,
+    pub mahocsinh: String,
+    pub sodinhdanh: String,
+    /// "1", "2" or "CN" (cả năm)
+    pub hocky: String,
+    /// Subject id → ĐTB ("7.7") or Đ/CĐ, null when incomplete or exempt.
+    pub diemmon: BTreeMap<String, Option<String>>,
+    /// 1 Tốt, 2 Khá, 3 Đạt, 4 Chưa đạt (Điều 9).
+    pub mahocluc: Option<u8>,
+    /// 1–4 (Điều 8).
+    pub mahanhkiem: Option<u8>,
+    pub songaynghi: u16,
+    pub danhhieu: Option<String>,
+    pub ketqua: Option<String>,
+    pub colenlop: Option<bool>,
+    pub corenluyenlai: Option<bool>,
+    pub nhanxet: String,
+    /// Increases on every change, so the receiver keeps only the newest.
+    pub phienban: u64,
+}
+
+pub const ROWS: Collection<ScoreRow> =
+    Collection::new("gradebook.rows.v1", AuditPolicy::Values, None);
+pub const RECORDS: Collection<TermRecord> =
+    Collection::new("gradebook.records.v1", AuditPolicy::Values, None);
+pub const LOCKS: Collection<TermLock> =
+    Collection::new("gradebook.locks.v1", AuditPolicy::Values, None);
+pub const CORRECTIONS: Collection<Correction> =
+    Collection::new("gradebook.corrections.v1", AuditPolicy::Values, None);
+pub const SETTINGS: Collection<Settings> =
+    Collection::new("gradebook.settings.v1", AuditPolicy::Values, None);
+pub const RESULTS: Collection<StoredResult> =
+    Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"));
+
+pub const TABLES: [&str; 6] = [
+    ROWS.name,
+    RECORDS.name,
+    LOCKS.name,
+    CORRECTIONS.name,
+    SETTINGS.name,
+    RESULTS.name,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Score(#[from] ScoreError),
+    #[error("Môn đánh giá bằng nhận xét: nhập Đ (Đạt) hoặc CĐ (Chưa đạt), nhận được \"{0}\"")]
+    NotAPass(String),
+    #[error("Không tìm thấy lớp {0}")]
+    UnknownClass(String),
+    #[error("Lớp này không học môn {0}")]
+    UnknownSubject(String),
+    #[error("Học sinh {0} không thuộc lớp này")]
+    UnknownStudent(String),
+    #[error("Sổ của môn này không có cột {0}")]
+    UnknownColumn(String),
+    #[error("Học kì không hợp lệ: {0} (hk1 hoặc hk2)")]
+    UnknownTerm(String),
+    #[error("Bạn không được phân công dạy môn này ở lớp này")]
+    NotYourClass,
+    #[error("Chỉ giáo viên chủ nhiệm của lớp mới làm được việc này")]
+    NotHomeroom,
+    #[error("Bạn không có quyền xem hoặc làm việc này")]
+    Forbidden,
+    #[error("Ô điểm này vừa được người khác thay đổi; hãy xem giá trị mới rồi nhập lại")]
+    Conflict { current: Option<Cell> },
+    #[error("Học kì đã khoá sổ: sửa điểm phải ghi lí do")]
+    ReasonRequired,
+    #[error("Lí do quá dài (tối đa 500 kí tự)")]
+    ReasonTooLong,
+    #[error("Không tìm thấy yêu cầu sửa điểm {0}")]
+    UnknownCorrection(String),
+    #[error("Yêu cầu sửa điểm này đã được xử lí")]
+    CorrectionDecided,
+    #[error("{0} đã khoá sổ")]
+    AlreadyLocked(&'static str),
+    #[error("{0} chưa khoá sổ")]
+    NotLocked(&'static str),
+    #[error(
+        "Còn {0} học sinh chưa đủ điểm hoặc chưa có hạnh kiểm; kiểm tra lại hoặc chọn khoá sổ dù chưa đủ"
+    )]
+    Incomplete(usize),
+    #[error("Hạnh kiểm phải là Tốt, Khá, Đạt hoặc Chưa đạt: nhận được \"{0}\"")]
+    BadConduct(String),
+    #[error("Số buổi nghỉ phải từ 0 đến 365")]
+    BadAbsences,
+    #[error("{0}")]
+    Import(String),
+}
+
+impl GradeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            GradeError::Store(_) => "internal",
+            GradeError::Score(e) => e.code(),
+            GradeError::NotAPass(_) => "not_a_pass",
+            GradeError::UnknownClass(_)
+            | GradeError::UnknownSubject(_)
+            | GradeError::UnknownStudent(_)
+            | GradeError::UnknownCorrection(_) => "not_found",
+            GradeError::UnknownColumn(_) => "unknown_column",
+            GradeError::UnknownTerm(_) => "unknown_term",
+            GradeError::NotYourClass | GradeError::NotHomeroom | GradeError::Forbidden => {
+                "forbidden"
+            }
+            GradeError::Conflict { .. } => "conflict",
+            GradeError::ReasonRequired => "reason_required",
+            GradeError::ReasonTooLong => "reason_too_long",
+            GradeError::CorrectionDecided => "correction_decided",
+            GradeError::AlreadyLocked(_) => "term_locked",
+            GradeError::NotLocked(_) => "term_not_locked",
+            GradeError::Incomplete(_) => "incomplete",
+            GradeError::BadConduct(_) => "bad_conduct",
+            GradeError::BadAbsences => "bad_absences",
+            GradeError::Import(_) => "import_invalid",
+        }
+    }
+}
+
+/// A subject as the gradebook of one grade sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubjectSpec {
+    pub id: String,
+    pub name: String,
+    pub kind: SubjectKind,
+    pub periods: u16,
+    /// ĐĐGtx per term.
+    pub regular: usize,
+}
+
+impl SubjectSpec {
+    pub fn columns(&self) -> Vec<String> {
+        let mut v: Vec<String> = (1..=self.regular).map(|i| format!("tx{i}")).collect();
+        v.push("gk".into());
+        v.push("ck".into());
+        v
+    }
+}
+
+pub fn settings(r: &impl Read) -> Result<Settings, StoreError> {
+    Ok(r.get(&SETTINGS, "school")?.unwrap_or_default())
+}
+
+/// The subjects a grade studies (periods > 0), scored subjects first, then by name.
+pub fn subjects_for_grade(
+    r: &impl Read,
+    grade: u8,
+    st: &Settings,
+) -> Result<Vec<SubjectSpec>, StoreError> {
+    let mut v: Vec<SubjectSpec> = school::list(r, &school::SUBJECTS)?
+        .into_iter()
+        .filter_map(|s| {
+            let periods = *s.periods_per_year.get(&grade)?;
+            (periods > 0).then(|| {
+                let regular = st
+                    .regular_count
+                    .get(&s.id)
+                    .copied()
+                    .unwrap_or(match s.kind {
+                        SubjectKind::Scored => tt22::regular_count(periods),
+                        SubjectKind::Comment => st.tt22.comment_regular_count,
+                    });
+                SubjectSpec {
+                    id: s.id,
+                    name: s.name,
+                    kind: s.kind,
+                    periods,
+                    regular,
+                }
+            })
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        (a.kind == SubjectKind::Comment)
+            .cmp(&(b.kind == SubjectKind::Comment))
+            .then_with(|| b.periods.cmp(&a.periods))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(v)
+}
+
+pub fn row_key(class: &str, subject: &str, term: TermId, student: &str) -> String {
+    format!("{class}/{subject}/{}/{student}", term.code())
+}
+fn record_key(class: &str, term: TermId, student: &str) -> String {
+    format!("{class}/{}/{student}", term.code())
+}
+fn lock_key(year: &str, term: TermId) -> String {
+    format!("{year}/{}", term.code())
+}
+
+pub fn class_of(r: &impl Read, class_id: &str) -> Result<Class, GradeError> {
+    r.get(&school::CLASSES, class_id)?
+        .ok_or_else(|| GradeError::UnknownClass(class_id.to_string()))
+}
+
+pub fn term_lock(r: &impl Read, year: &str, term: TermId) -> Result<Option<TermLock>, StoreError> {
+    r.get(&LOCKS, &lock_key(year, term))
+}
+
+pub fn is_locked(r: &impl Read, year: &str, term: TermId) -> Result<bool, StoreError> {
+    Ok(term_lock(r, year, term)?.is_some_and(|l| l.locked))
+}
+
+/// Whether this person may see the whole class's results (homeroom teacher, BGH).
+pub fn may_view_class(p: &Principal, class: &str) -> bool {
+    permits(p, Action::ViewClassResults { class })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Computing results from stored rows.
+
+/// A subject's result for one student in a term or the year.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "value", rename_all = "snake_case")]
+pub enum SubjectOutcome {
+    Done(SubjectResult),
+    Exempt,
+    /// Some assessments are pending or waiting for a make-up.
+    Incomplete(usize),
+}
+
+impl SubjectOutcome {
+    pub fn result(self) -> Option<SubjectResult> {
+        match self {
+            SubjectOutcome::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+    pub fn text(self) -> String {
+        match self {
+            SubjectOutcome::Done(SubjectResult::Scored(t)) => t.vi(),
+            SubjectOutcome::Done(SubjectResult::Comment(p)) => p.label().into(),
+            SubjectOutcome::Exempt => "Miễn".into(),
+            SubjectOutcome::Incomplete(_) => String::new(),
+        }
+    }
+    /// The value relayed to the district: "7.7", "Đ", "CĐ"; None when not final.
+    fn relay_value(self) -> Option<String> {
+        match self {
+            SubjectOutcome::Done(SubjectResult::Scored(t)) => Some(t.to_string()),
+            SubjectOutcome::Done(SubjectResult::Comment(p)) => Some(p.label().into()),
+            _ => None,
+        }
+    }
+}
+
+/// ĐTBmhk or the Đ/CĐ term result of one row, once every required cell is final.
+pub fn subject_term(spec: &SubjectSpec, row: Option<&ScoreRow>) -> SubjectOutcome {
+    let empty = ScoreRow::default();
+    let row = row.unwrap_or(&empty);
+    let cols = spec.columns();
+    let marks: Vec<Mark> = cols.iter().map(|c| row.mark(c)).collect();
+    if marks.iter().all(|m| *m == Mark::Exempt) {
+        return SubjectOutcome::Exempt;
+    }
+    let missing = marks
+        .iter()
+        .filter(|m| match (spec.kind, m) {
+            (_, Mark::Pending | Mark::MakeUp | Mark::Exempt) => true,
+            (SubjectKind::Scored, Mark::Pass(_)) | (SubjectKind::Comment, Mark::Score(_)) => true,
+            _ => false,
+        })
+        .count();
+    if missing > 0 {
+        return SubjectOutcome::Incomplete(missing);
+    }
+    match spec.kind {
+        SubjectKind::Scored => {
+            let t = |m: &Mark| match m {
+                Mark::Score(t) => *t,
+                _ => Tenths::ZERO,
+            };
+            let n = marks.len();
+            let tx: Vec<Tenths> = marks[..n - 2].iter().map(t).collect();
+            SubjectOutcome::Done(SubjectResult::Scored(tt22::term_average(
+                &tx,
+                t(&marks[n - 2]),
+                t(&marks[n - 1]),
+            )))
+        }
+        SubjectKind::Comment => {
+            let p: Vec<Pass> = marks
+                .iter()
+                .map(|m| match m {
+                    Mark::Pass(p) => *p,
+                    _ => Pass::ChuaDat,
+                })
+                .collect();
+            SubjectOutcome::Done(SubjectResult::Comment(tt22::comment_term(
+                &p,
+                spec.regular + 2,
+            )))
+        }
+    }
+}
+
+/// The year result of one subject from its two term outcomes.
+pub fn subject_year(t1: SubjectOutcome, t2: SubjectOutcome) -> SubjectOutcome {
+    use SubjectOutcome::*;
+    match (t1, t2) {
+        (Exempt, Exempt) => Exempt,
+        (Done(SubjectResult::Scored(a)), Done(SubjectResult::Scored(b))) => {
+            Done(SubjectResult::Scored(tt22::year_average(a, b)))
+        }
+        (Done(SubjectResult::Comment(a)), Done(SubjectResult::Comment(b))) => {
+            Done(SubjectResult::Comment(tt22::comment_year(a, b)))
+        }
+        (Incomplete(a), Incomplete(b)) => Incomplete(a + b),
+        (Incomplete(a), _) | (_, Incomplete(a)) => Incomplete(a),
+        _ => Incomplete(1),
+    }
+}
+
+/// Levels of a student over the subjects' outcomes; None until every subject is final.
+fn classify_outcomes(outcomes: &[SubjectOutcome], cfg: &Tt22Config) -> Option<Classification> {
+    let mut results = Vec::with_capacity(outcomes.len());
+    for o in outcomes {
+        match o {
+            SubjectOutcome::Done(r) => results.push(*r),
+            SubjectOutcome::Exempt => {}
+            SubjectOutcome::Incomplete(_) => return None,
+        }
+    }
+    Some(tt22::classify(&results, cfg))
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StudentTerm {
+    pub subjects: Vec<SubjectOutcome>,
+    pub level: Option<Classification>,
+    pub conduct: Option<Level>,
+    pub absences: u16,
+    pub comment: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StudentYear {
+    pub subjects: Vec<SubjectOutcome>,
+    pub level: Option<Classification>,
+    pub conduct: Option<Level>,
+    pub absences: u16,
+    pub outcome: Option<Outcome>,
+    pub award: Option<tt22::Award>,
+    /// Indexes into the subjects to re-assess in the summer.
+    pub reassess: Vec<usize>,
+}
+
+/// Everything the class book shows: both terms and the year for every student.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassBook {
+    pub class: Class,
+    pub subjects: Vec<SubjectSpec>,
+    pub students: Vec<Student>,
+    pub hk1: Vec<StudentTerm>,
+    pub hk2: Vec<StudentTerm>,
+    pub year: Vec<StudentYear>,
+    /// score rows by (subject, term, student)
+    #[serde(skip)]
+    pub rows: HashMap<(String, TermId, String), ScoreRow>,
+}
+
+impl ClassBook {
+    pub fn term(&self, t: TermId) -> &[StudentTerm] {
+        match t {
+            TermId::Hk1 => &self.hk1,
+            TermId::Hk2 => &self.hk2,
+        }
+    }
+    pub fn row(&self, subject: &str, term: TermId, student: &str) -> Option<&ScoreRow> {
+        self.rows
+            .get(&(subject.to_string(), term, student.to_string()))
+    }
+}
+
+/// Builds a class's book from storage.
+pub fn class_book(r: &impl Read, class_id: &str, st: &Settings) -> Result<ClassBook, GradeError> {
+    let class = class_of(r, class_id)?;
+    let subjects = subjects_for_grade(r, class.grade, st)?;
+    let students = school::students_of_class(r, class_id)?;
+    let mut rows = HashMap::new();
+    for (k, row) in r.scan(&ROWS, &format!("{class_id}/"))? {
+        let mut parts = k[class_id.len() + 1..].splitn(3, '/');
+        if let (Some(sub), Some(term), Some(stu)) = (parts.next(), parts.next(), parts.next())
+            && let Ok(term) = TermId::parse(term)
+        {
+            rows.insert((sub.to_string(), term, stu.to_string()), row);
+        }
+    }
+    let records: HashMap<String, TermRecord> = r
+        .scan(&RECORDS, &format!("{class_id}/"))?
+        .into_iter()
+        .collect();
+    Ok(compute_book(
+        class, subjects, students, rows, &records, &st.tt22,
+    ))
+}
+
+/// The pure part of [`class_book`]: every term and year result from loaded rows and records.
+pub fn compute_book(
+    class: Class,
+    subjects: Vec<SubjectSpec>,
+    students: Vec<Student>,
+    rows: HashMap<(String, TermId, String), ScoreRow>,
+    records: &HashMap<String, TermRecord>,
+    cfg: &Tt22Config,
+) -> ClassBook {
+    let mut terms: [Vec<StudentTerm>; 2] = [Vec::new(), Vec::new()];
+    let mut key = (String::new(), TermId::Hk1, String::new());
+    for (ti, term) in TermId::BOTH.into_iter().enumerate() {
+        for s in &students {
+            let outcomes: Vec<SubjectOutcome> = subjects
+                .iter()
+                .map(|spec| {
+                    key.0.clone_from(&spec.id);
+                    key.1 = term;
+                    key.2.clone_from(&s.id);
+                    subject_term(spec, rows.get(&key))
+                })
+                .collect();
+            let rec = records.get(&record_key(&class.id, term, &s.id));
+            terms[ti].push(StudentTerm {
+                level: classify_outcomes(&outcomes, cfg),
+                subjects: outcomes,
+                conduct: rec.and_then(|r| r.conduct),
+                absences: rec.map_or(0, |r| r.absences),
+                comment: rec.map(|r| r.comment.clone()).unwrap_or_default(),
+            });
+        }
+    }
+    let [hk1, hk2] = terms;
+    let year = hk1
+        .iter()
+        .zip(&hk2)
+        .map(|(a, b)| {
+            let subjects: Vec<SubjectOutcome> = a
+                .subjects
+                .iter()
+                .zip(&b.subjects)
+                .map(|(x, y)| subject_year(*x, *y))
+                .collect();
+            let level = classify_outcomes(&subjects, cfg);
+            let conduct = match (a.conduct, b.conduct) {
+                (Some(x), Some(y)) => Some(tt22::conduct_year(x, y)),
+                _ => None,
+            };
+            let absences = a.absences + b.absences;
+            let (outcome, award, reassess) = match (level, conduct) {
+                (Some(l), Some(c)) => {
+                    let results: Vec<SubjectResult> =
+                        subjects.iter().filter_map(|o| o.result()).collect();
+                    let o = tt22::outcome(c, l.level, absences, Stage::EndOfYear, cfg);
+                    let reassess = if o == Outcome::ReAssessment {
+                        subjects
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, o)| match o.result() {
+                                Some(SubjectResult::Scored(t)) => t.get() < 50,
+                                Some(SubjectResult::Comment(p)) => p == Pass::ChuaDat,
+                                None => false,
+                            })
+                            .map(|(i, _)| i)
+                            .collect()
+                    } else {
+                        vec![]
+                    };
+                    (Some(o), tt22::award(c, l.level, &results), reassess)
+                }
+                _ => (None, None, vec![]),
+            };
+            StudentYear {
+                subjects,
+                level,
+                conduct,
+                absences,
+                outcome,
+                award,
+                reassess,
+            }
+        })
+        .collect();
+    ClassBook {
+        class,
+        subjects,
+        students,
+        hk1,
+        hk2,
+        year,
+        rows,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing cells.
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CellEdit {
+    pub student: String,
+    pub column: String,
+    /// What the teacher typed: "8,5", "8.5", "Đ", "B", "KB", "M" or "" to clear.
+    pub input: String,
+    /// The cell version the teacher's screen showed (0 for an empty cell).
+    pub expected_version: u64,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Saved {
+    /// The cell now holds the mark (also when it already did: retries are idempotent).
+    Saved {
+        cell: Cell,
+        text: String,
+        result: SubjectOutcome,
+        result_text: String,
+    },
+    /// The term is locked: the change waits for the homeroom teacher's verification.
+    CorrectionPending { correction: Correction },
+}
+
+fn clean_reason(reason: Option<String>) -> Result<Option<String>, GradeError> {
+    let r = reason
+        .map(|r| crate::text::nfc(r.trim()))
+        .filter(|r| !r.is_empty());
+    if r.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(GradeError::ReasonTooLong);
+    }
+    Ok(r)
+}
+
+/// Saves one cell typed by the subject teacher assigned to this class × subject.
+pub fn save_cell(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    class_id: &str,
+    subject_id: &str,
+    term: TermId,
+    edit: CellEdit,
+) -> Result<Saved, GradeError> {
+    if !permits(
+        p,
+        Action::EnterScores {
+            class: class_id,
+            subject: subject_id,
+        },
+    ) {
+        return Err(GradeError::NotYourClass);
+    }
+    let class = class_of(tx, class_id)?;
+    let st = settings(tx)?;
+    let spec = subjects_for_grade(tx, class.grade, &st)?
+        .into_iter()
+        .find(|s| s.id == subject_id)
+        .ok_or_else(|| GradeError::UnknownSubject(subject_id.to_string()))?;
+    match tx.get(&school::STUDENTS, &edit.student)? {
+        Some(s) if s.class_id == class_id => {}
+        _ => return Err(GradeError::UnknownStudent(edit.student)),
+    }
+    if !spec.columns().contains(&edit.column) {
+        return Err(GradeError::UnknownColumn(edit.column));
+    }
+    let mark = parse_mark(&edit.input, spec.kind)?;
+    let reason = clean_reason(edit.reason)?;
+    let key = row_key(class_id, subject_id, term, &edit.student);
+    let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
+    let current = row.cells.get(&edit.column).cloned();
+    let current_mark = current.as_ref().map_or(Mark::Pending, |c| c.mark);
+    let current_version = current.as_ref().map_or(0, |c| c.version);
+    let locked = is_locked(tx, &class.year, term)?;
+    if current_mark == mark && !locked {
+        // A retry of a save that already landed, or a no-op: nothing to write.
+        let cell = current.unwrap_or(Cell {
+            mark,
+            version: 0,
+            by: p.id().into(),
+            at: tx.now(),
+            reason: None,
+        });
+        let result = subject_term(&spec, Some(&row));
+        return Ok(Saved::Saved {
+            text: mark.text(),
+            cell,
+            result,
+            result_text: result.text(),
+        });
+    }
+    if current_version != edit.expected_version {
+        return Err(GradeError::Conflict { current });
+    }
+    if locked {
+        let reason = reason.ok_or(GradeError::ReasonRequired)?;
+        let n = tx.scan(&CORRECTIONS, "")?.len() + 1;
+        let correction = Correction {
+            id: format!("sd{n:06}"),
+            class: class_id.into(),
+            subject: subject_id.into(),
+            term,
+            student: edit.student,
+            column: edit.column,
+            from: current_mark,
+            to: mark,
+            reason,
+            by: p.id().into(),
+            at: tx.now(),
+            status: CorrectionStatus::Pending,
+            decided_by: None,
+            decided_at: None,
+        };
+        tx.put(
+            &CORRECTIONS,
+            &correction.id,
+            &correction,
+            "grades.correction.request",
+        )?;
+        return Ok(Saved::CorrectionPending { correction });
+    }
+    let cell = Cell {
+        mark,
+        version: current_version + 1,
+        by: p.id().into(),
+        at: tx.now(),
+        reason,
+    };
+    row.cells.insert(edit.column, cell.clone());
+    tx.put(&ROWS, &key, &row, "grades.cell")?;
+    let result = subject_term(&spec, Some(&row));
+    Ok(Saved::Saved {
+        text: mark.text(),
+        cell,
+        result,
+        result_text: result.text(),
+    })
+}
+
+/// The homeroom teacher verifies (applies) or rejects a correction to a locked term.
+pub fn decide_correction(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    approve: bool,
+) -> Result<Correction, GradeError> {
+    let mut c = tx
+        .get(&CORRECTIONS, id)?
+        .ok_or_else(|| GradeError::UnknownCorrection(id.to_string()))?;
+    if !p.homeroom.contains(&c.class) {
+        return Err(GradeError::NotHomeroom);
+    }
+    if c.status != CorrectionStatus::Pending {
+        return Err(GradeError::CorrectionDecided);
+    }
+    c.status = if approve {
+        CorrectionStatus::Verified
+    } else {
+        CorrectionStatus::Rejected
+    };
+    c.decided_by = Some(p.id().to_string());
+    c.decided_at = Some(tx.now());
+    if approve {
+        let key = row_key(&c.class, &c.subject, c.term, &c.student);
+        let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
+        let current = row.cells.get(&c.column).cloned();
+        if current.as_ref().map_or(Mark::Pending, |x| x.mark) != c.from {
+            return Err(GradeError::Conflict { current });
+        }
+        let version = current.map_or(0, |x| x.version) + 1;
+        row.cells.insert(
+            c.column.clone(),
+            Cell {
+                mark: c.to,
+                version,
+                by: c.by.clone(),
+                at: tx.now(),
+                reason: Some(c.reason.clone()),
+            },
+        );
+        tx.put(&ROWS, &key, &row, "grades.cell.corrected")?;
+        let class = class_of(tx, &c.class)?;
+        refresh_results(tx, &class, c.term, None)?;
+    }
+    tx.put(
+        &CORRECTIONS,
+        id,
+        &c,
+        if approve {
+            "grades.correction.verify"
+        } else {
+            "grades.correction.reject"
+        },
+    )?;
+    Ok(c)
+}
+
+pub fn pending_corrections(r: &impl Read, p: &Principal) -> Result<Vec<Correction>, StoreError> {
+    Ok(r.scan(&CORRECTIONS, "")?
+        .into_iter()
+        .map(|(_, c)| c)
+        .filter(|c| {
+            c.status == CorrectionStatus::Pending
+                && (p.homeroom.contains(&c.class) || c.by == p.id())
+        })
+        .collect())
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RecordEdit {
+    pub student: String,
+    /// "Tốt", "Khá", "Đạt", "Chưa đạt" or "" to clear.
+    #[serde(default)]
+    pub conduct: Option<String>,
+    #[serde(default)]
+    pub absences: Option<u16>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Conduct, absences and comment, decided by the homeroom teacher (Đ8, Đ20).
+pub fn save_record(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    class_id: &str,
+    term: TermId,
+    e: RecordEdit,
+) -> Result<TermRecord, GradeError> {
+    if !p.homeroom.iter().any(|c| c == class_id) {
+        return Err(GradeError::NotHomeroom);
+    }
+    let class = class_of(tx, class_id)?;
+    if is_locked(tx, &class.year, term)? {
+        return Err(GradeError::AlreadyLocked(term.label()));
+    }
+    match tx.get(&school::STUDENTS, &e.student)? {
+        Some(s) if s.class_id == class_id => {}
+        _ => return Err(GradeError::UnknownStudent(e.student)),
+    }
+    let key = record_key(class_id, term, &e.student);
+    let mut rec = tx.get(&RECORDS, &key)?.unwrap_or_default();
+    if let Some(c) = e.conduct {
+        rec.conduct = if c.trim().is_empty() {
+            None
+        } else {
+            Some(Level::parse(&c).ok_or(GradeError::BadConduct(c))?)
+        };
+    }
+    if let Some(a) = e.absences {
+        if a > 365 {
+            return Err(GradeError::BadAbsences);
+        }
+        rec.absences = a;
+    }
+    if let Some(c) = e.comment {
+        let c = crate::text::nfc(c.trim());
+        if c.chars().count() > 1000 {
+            return Err(GradeError::Import(
+                "Nhận xét quá dài (tối đa 1000 kí tự)".into(),
+            ));
+        }
+        rec.comment = c;
+    }
+    rec.version += 1;
+    tx.put(&RECORDS, &key, &rec, "grades.record")?;
+    Ok(rec)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locking terms and the stored results.
+
+fn level_code(l: Level) -> u8 {
+    match l {
+        Level::Tot => 1,
+        Level::Kha => 2,
+        Level::Dat => 3,
+        Level::ChuaDat => 4,
+    }
+}
+
+/// The stored results a class's book gives for a term (and the year, after term II).
+fn results_of(
+    book: &ClassBook,
+    term: TermId,
+    matruong: &str,
+    rule: RuleVersion,
+) -> Vec<(String, StoredResult)> {
+    let year = &book.class.year;
+    let mut out = Vec::new();
+    for (i, s) in book.students.iter().enumerate() {
+        let diem = |outcomes: &[SubjectOutcome]| {
+            book.subjects
+                .iter()
+                .zip(outcomes)
+                .map(|(sp, o)| (sp.id.clone(), o.relay_value()))
+                .collect()
+        };
+        let t = &book.term(term)[i];
+        let base = StoredResult {
+            rule_version: rule,
+            matruong: matruong.into(),
+            makhoi: book.class.grade,
+            malop: book.class.id.clone(),
+            mahocsinh: s.id.clone(),
+            sodinhdanh: s.ma_dinh_danh.clone(),
+            hocky: if term == TermId::Hk1 { "1" } else { "2" }.into(),
+            diemmon: diem(&t.subjects),
+            mahocluc: t.level.map(|c| level_code(c.level)),
+            mahanhkiem: t.conduct.map(level_code),
+            songaynghi: t.absences,
+            danhhieu: None,
+            ketqua: None,
+            colenlop: None,
+            corenluyenlai: None,
+            nhanxet: t.comment.clone(),
+            phienban: 1,
+        };
+        out.push((format!("{year}/{}/{}", term.code(), s.id), base.clone()));
+        if term == TermId::Hk2 {
+            let y = &book.year[i];
+            out.push((
+                format!("{year}/cn/{}", s.id),
+                StoredResult {
+                    hocky: "CN".into(),
+                    diemmon: diem(&y.subjects),
+                    mahocluc: y.level.map(|c| level_code(c.level)),
+                    mahanhkiem: y.conduct.map(level_code),
+                    songaynghi: y.absences,
+                    danhhieu: y.award.map(|a| a.label().to_string()),
+                    ketqua: y.outcome.map(|o| o.code().to_string()),
+                    colenlop: y.outcome.map(|o| o == Outcome::Promoted),
+                    corenluyenlai: y.outcome.map(|o| o == Outcome::SummerConduct),
+                    nhanxet: String::new(),
+                    ..base
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Rewrites the stored results of one class for a locked term, only where they changed (each
+/// changed one gets a higher `phienban` and goes to the outbox). Returns how many changed.
+fn refresh_results(
+    tx: &mut Tx<'_>,
+    class: &Class,
+    term: TermId,
+    rule: Option<RuleVersion>,
+) -> Result<usize, GradeError> {
+    let Some(lock) = term_lock(tx, &class.year, term)? else {
+        return Ok(0);
+    };
+    let rule = rule.unwrap_or(lock.rule_version);
+    let st = settings(tx)?;
+    let matruong = school::school_info(tx)?.map(|i| i.code).unwrap_or_default();
+    let book = class_book(tx, &class.id, &st)?;
+    let mut changed = 0;
+    for (key, mut fresh) in results_of(&book, term, &matruong, rule) {
+        let old = tx.get(&RESULTS, &key)?;
+        if let Some(old) = &old {
+            fresh.phienban = old.phienban;
+            if *old == fresh {
+                continue;
+            }
+            fresh.phienban = old.phienban + 1;
+        }
+        tx.put(&RESULTS, &key, &fresh, "grades.result")?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+#[derive(Serialize, Debug)]
+pub struct LockReport {
+    pub classes: usize,
+    pub students: usize,
+    pub incomplete: usize,
+    pub results_written: usize,
+    pub rule_version: RuleVersion,
+}
+
+fn classes_of_year(r: &impl Read, year: &str) -> Result<Vec<Class>, StoreError> {
+    Ok(school::list(r, &school::CLASSES)?
+        .into_iter()
+        .filter(|c| c.year == year)
+        .collect())
+}
+
+/// How many students of the year still have an incomplete term (subjects or conduct).
+fn count_incomplete(
+    r: &impl Read,
+    year: &str,
+    term: TermId,
+    st: &Settings,
+) -> Result<(usize, usize, usize), GradeError> {
+    let classes = classes_of_year(r, year)?;
+    let (mut students, mut incomplete) = (0, 0);
+    for c in &classes {
+        let book = class_book(r, &c.id, st)?;
+        students += book.students.len();
+        incomplete += book
+            .term(term)
+            .iter()
+            .filter(|t| t.level.is_none() || t.conduct.is_none())
+            .count();
+    }
+    Ok((classes.len(), students, incomplete))
+}
+
+/// BGH locks a term for the whole school: results are computed by the current rule version,
+/// stored and queued for the district. Refuses while students are incomplete unless `force`.
+pub fn lock_term(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    year: &str,
+    term: TermId,
+    force: bool,
+) -> Result<LockReport, GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    if is_locked(tx, year, term)? {
+        return Err(GradeError::AlreadyLocked(term.label()));
+    }
+    let st = settings(tx)?;
+    let (classes, students, incomplete) = count_incomplete(tx, year, term, &st)?;
+    if incomplete > 0 && !force {
+        return Err(GradeError::Incomplete(incomplete));
+    }
+    let primary = school::school_info(tx)?.is_some_and(|i| i.level == "TH");
+    let rule_version = RuleVersion::current_for_primary(primary);
+    let lock = TermLock {
+        locked: true,
+        rule_version,
+        by: p.id().into(),
+        at: tx.now(),
+        reason: None,
+    };
+    tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.lock")?;
+    let mut results_written = 0;
+    for c in classes_of_year(tx, year)? {
+        results_written += refresh_results(tx, &c, term, None)?;
+    }
+    Ok(LockReport {
+        classes,
+        students,
+        incomplete,
+        results_written,
+        rule_version,
+    })
+}
+
+/// BGH reopens a locked term, with a reason (audited).
+pub fn unlock_term(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    year: &str,
+    term: TermId,
+    reason: Option<String>,
+) -> Result<(), GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    let reason = clean_reason(reason)?.ok_or(GradeError::ReasonRequired)?;
+    let mut lock = term_lock(tx, year, term)?
+        .filter(|l| l.locked)
+        .ok_or(GradeError::NotLocked(term.label()))?;
+    lock.locked = false;
+    lock.by = p.id().into();
+    lock.at = tx.now();
+    lock.reason = Some(reason);
+    tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.unlock")?;
+    Ok(())
+}
+
+/// One stored result that a recomputation would change.
+#[derive(Serialize, Debug)]
+pub struct ResultChange {
+    pub key: String,
+    pub student: String,
+    pub before: Option<StoredResult>,
+    pub after: StoredResult,
+}
+
+/// What recomputing a locked term with `rule` would change — shown to BGH before applying.
+pub fn recompute_preview(
+    r: &impl Read,
+    year: &str,
+    term: TermId,
+    rule: RuleVersion,
+) -> Result<Vec<ResultChange>, GradeError> {
+    if !is_locked(r, year, term)? {
+        return Err(GradeError::NotLocked(term.label()));
+    }
+    let st = settings(r)?;
+    let matruong = school::school_info(r)?.map(|i| i.code).unwrap_or_default();
+    let mut out = Vec::new();
+    for c in classes_of_year(r, year)? {
+        let book = class_book(r, &c.id, &st)?;
+        for (key, mut fresh) in results_of(&book, term, &matruong, rule) {
+            let old = r.get(&RESULTS, &key)?;
+            if let Some(o) = &old {
+                fresh.phienban = o.phienban;
+            }
+            if old.as_ref() != Some(&fresh) {
+                let student = fresh.mahocsinh.clone();
+                out.push(ResultChange {
+                    key,
+                    student,
+                    before: old,
+                    after: fresh,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Applies a recomputation BGH asked for: the term now records `rule`.
+pub fn recompute_apply(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    year: &str,
+    term: TermId,
+    rule: RuleVersion,
+) -> Result<usize, GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    let mut lock = term_lock(tx, year, term)?
+        .filter(|l| l.locked)
+        .ok_or(GradeError::NotLocked(term.label()))?;
+    lock.rule_version = rule;
+    lock.by = p.id().into();
+    lock.at = tx.now();
+    tx.put(
+        &LOCKS,
+        &lock_key(year, term),
+        &lock,
+        "grades.term.recompute",
+    )?;
+    let mut n = 0;
+    for c in classes_of_year(tx, year)? {
+        n += refresh_results(tx, &c, term, Some(rule))?;
+    }
+    Ok(n)
+}
+
+pub fn save_settings(tx: &mut Tx<'_>, p: &Principal, s: Settings) -> Result<(), GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    if !(1..=10).contains(&s.tt22.comment_regular_count)
+        || s.regular_count.values().any(|n| !(1..=10).contains(n))
+    {
+        return Err(GradeError::Import(
+            "Số lần đánh giá thường xuyên phải từ 1 đến 10".into(),
+        ));
+    }
+    tx.put(&SETTINGS, "school", &s, "grades.settings")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

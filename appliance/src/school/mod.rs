@@ -169,7 +169,7 @@ pub fn slug(s: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-pub fn school_info(rx: &Rx) -> Result<Option<SchoolInfo>, StoreError> {
+pub fn school_info(rx: &impl crate::store::Read) -> Result<Option<SchoolInfo>, StoreError> {
     rx.get(&INFO, "school")
 }
 
@@ -195,13 +195,16 @@ pub fn principal_for(rx: &Rx, account: crate::auth::Account) -> Result<Principal
 }
 
 pub fn list<T: serde::de::DeserializeOwned>(
-    rx: &Rx,
+    rx: &impl crate::store::Read,
     c: &Collection<T>,
 ) -> Result<Vec<T>, StoreError> {
     Ok(rx.scan(c, "")?.into_iter().map(|(_, v)| v).collect())
 }
 
-pub fn students_of_class(rx: &Rx, class_id: &str) -> Result<Vec<Student>, StoreError> {
+pub fn students_of_class(
+    rx: &impl crate::store::Read,
+    class_id: &str,
+) -> Result<Vec<Student>, StoreError> {
     let mut v: Vec<Student> = list(rx, &STUDENTS)?
         .into_iter()
         .filter(|s| s.class_id == class_id)

@@ -105,6 +105,7 @@ pub fn registered_tables() -> Vec<&'static str> {
     let mut v = vec![META.name(), AUDIT.name(), OUTBOX.name()];
     v.extend(crate::auth::TABLES);
     v.extend(crate::school::TABLES);
+    v.extend(crate::gradebook::TABLES);
     v
 }
 
@@ -414,6 +415,55 @@ fn scan_table<T: DeserializeOwned>(
         out.push((k.to_string(), decode(name, k, v.value())?));
     }
     Ok(out)
+}
+
+/// Reading, from either a snapshot (`Rx`) or inside a write (`Tx`), so domain code that
+/// computes from stored records runs the same in a page and in the transaction that locks a term.
+pub trait Read {
+    fn get<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError>;
+    fn scan<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError>;
+}
+
+impl Read for Rx {
+    fn get<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        Rx::get(self, c, key)
+    }
+    fn scan<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        Rx::scan(self, c, prefix)
+    }
+}
+
+impl Read for Tx<'_> {
+    fn get<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        Tx::get(self, c, key)
+    }
+    fn scan<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        Tx::scan(self, c, prefix)
+    }
 }
 
 /// A consistent snapshot for reads.

@@ -1,0 +1,1 @@
+//! Gradebook spreadsheets.

@@ -1,0 +1,477 @@
+//! Storage-level tests of the gradebook on a real redb file with the demo school.
+
+use super::*;
+use crate::auth::{self, Principal};
+use crate::store::{Actor, Store};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    class: Class,
+    toan: String,
+    gdtc: String,
+    teacher: Principal,
+    gdtc_teacher: Principal,
+    homeroom: Principal,
+    bgh: Principal,
+    other_teacher: Principal,
+    students: Vec<Student>,
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_800_000_000).unwrap()
+}
+
+fn principal(store: &Store, id: &str) -> Principal {
+    let rx = store.read().unwrap();
+    let acc = rx.get(&auth::ACCOUNTS, id).unwrap().unwrap();
+    school::principal_for(&rx, acc).unwrap()
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    crate::demo::seed(&store, "x", 480, now()).unwrap();
+    let rx = store.read().unwrap();
+    let class = school::list(&rx, &school::CLASSES)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.grade == 8)
+        .unwrap();
+    let subjects = school::list(&rx, &school::SUBJECTS).unwrap();
+    let id_of = |n: &str| subjects.iter().find(|s| s.name == n).unwrap().id.clone();
+    let (toan, gdtc) = (id_of("Toán"), id_of("Giáo dục thể chất"));
+    let assignments = school::list(&rx, &school::ASSIGNMENTS).unwrap();
+    let teacher_of = |sub: &str| {
+        assignments
+            .iter()
+            .find(|a| a.class == class.id && a.subject == sub)
+            .unwrap()
+            .teacher
+            .clone()
+    };
+    let (t, g) = (teacher_of(&toan), teacher_of(&gdtc));
+    let other = assignments
+        .iter()
+        .find(|a| a.teacher != t && a.class != class.id)
+        .unwrap()
+        .teacher
+        .clone();
+    let bgh = auth::find_by_username(&rx, "hieutruong")
+        .unwrap()
+        .unwrap()
+        .id;
+    let students = school::students_of_class(&rx, &class.id).unwrap();
+    let homeroom = class.homeroom.clone().unwrap();
+    drop(rx);
+    Fixture {
+        teacher: principal(&store, &t),
+        gdtc_teacher: principal(&store, &g),
+        homeroom: principal(&store, &homeroom),
+        bgh: principal(&store, &bgh),
+        other_teacher: principal(&store, &other),
+        _dir: dir,
+        store,
+        class,
+        toan,
+        gdtc,
+        students,
+    }
+}
+
+impl Fixture {
+    fn save(
+        &self,
+        p: &Principal,
+        subject: &str,
+        term: TermId,
+        student: usize,
+        col: &str,
+        input: &str,
+        expected: u64,
+    ) -> Result<Saved, GradeError> {
+        let edit = CellEdit {
+            student: self.students[student].id.clone(),
+            column: col.into(),
+            input: input.into(),
+            expected_version: expected,
+            reason: None,
+        };
+        self.store.write(
+            &Actor {
+                id: p.id().into(),
+                now: now(),
+            },
+            |tx| save_cell(tx, p, &self.class.id, subject, term, edit),
+        )
+    }
+    fn audit_len(&self) -> u64 {
+        self.store.verify_audit().unwrap().events
+    }
+}
+
+#[test]
+fn a_full_row_gives_the_worked_average_and_every_change_is_audited() {
+    let f = fixture();
+    let before = f.audit_len();
+    for (col, v) in [
+        ("tx1", "8"),
+        ("tx2", "7"),
+        ("tx3", "9"),
+        ("tx4", "6,5"),
+        ("gk", "7.5"),
+    ] {
+        match f
+            .save(&f.teacher, &f.toan, TermId::Hk1, 0, col, v, 0)
+            .unwrap()
+        {
+            Saved::Saved { result, .. } => assert!(matches!(result, SubjectOutcome::Incomplete(_))),
+            other => panic!("{other:?}"),
+        }
+    }
+    match f
+        .save(&f.teacher, &f.toan, TermId::Hk1, 0, "ck", "8", 0)
+        .unwrap()
+    {
+        Saved::Saved { result_text, .. } => assert_eq!(result_text, "7,7"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.audit_len(), before + 6);
+    let tail = f.store.audit_tail(1).unwrap();
+    assert_eq!(tail[0].action, "grades.cell");
+    assert_eq!(tail[0].actor, f.teacher.id());
+    assert!(f.store.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn bad_input_and_the_wrong_teacher_change_nothing() {
+    let f = fixture();
+    let before = f.audit_len();
+    for bad in ["11", "abc", "8,25", "-1"] {
+        assert!(
+            f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx1", bad, 0)
+                .is_err(),
+            "{bad}"
+        );
+    }
+    let e = f
+        .save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx1", "11", 0)
+        .unwrap_err();
+    assert_eq!(e.to_string(), "Điểm phải từ 0 đến 10: nhận được 11");
+    assert!(matches!(
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx9", "8", 0),
+        Err(GradeError::UnknownColumn(_))
+    ));
+    assert!(matches!(
+        f.save(&f.other_teacher, &f.toan, TermId::Hk1, 0, "tx1", "8", 0),
+        Err(GradeError::NotYourClass)
+    ));
+    if f.homeroom.id() != f.gdtc_teacher.id() {
+        // The homeroom teacher sees the whole class but enters only their own subjects.
+        assert!(matches!(
+            f.save(&f.homeroom, &f.gdtc, TermId::Hk1, 0, "tx1", "Đ", 0),
+            Err(GradeError::NotYourClass)
+        ));
+    }
+    assert!(matches!(
+        f.save(&f.gdtc_teacher, &f.gdtc, TermId::Hk1, 0, "tx1", "8", 0),
+        Err(GradeError::NotAPass(_))
+    ));
+    assert_eq!(f.audit_len(), before);
+    assert_eq!(f.store.read().unwrap().count(&ROWS).unwrap(), 0);
+}
+
+#[test]
+fn concurrent_edits_of_different_cells_merge_and_a_stale_edit_is_detected() {
+    let f = fixture();
+    f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx1", "8", 0)
+        .unwrap();
+    // A second screen loaded before that save edits another cell of the same row: fine.
+    f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx2", "7", 0)
+        .unwrap();
+    // A stale screen edits tx1 believing it empty: refused, with the current value.
+    match f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx1", "5", 0) {
+        Err(GradeError::Conflict { current: Some(c) }) => {
+            assert_eq!(c.mark, Mark::Score(Tenths::new(80).unwrap()))
+        }
+        other => panic!("{other:?}"),
+    }
+    // The retry of a save that already landed is not a conflict.
+    assert!(
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx1", "8,0", 0)
+            .is_ok()
+    );
+    // With the right version it goes through.
+    f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "tx1", "5", 1)
+        .unwrap();
+    let rx = f.store.read().unwrap();
+    let row = rx
+        .get(
+            &ROWS,
+            &row_key(&f.class.id, &f.toan, TermId::Hk1, &f.students[0].id),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.mark("tx1"), Mark::Score(Tenths::new(50).unwrap()));
+    assert_eq!(row.mark("tx2"), Mark::Score(Tenths::new(70).unwrap()));
+    assert_eq!(row.cells["tx1"].version, 2);
+}
+
+#[test]
+fn states_make_up_zero_and_exempt() {
+    let f = fixture();
+    for (col, v) in [
+        ("tx1", "8"),
+        ("tx2", "B"),
+        ("tx3", "9"),
+        ("tx4", "7"),
+        ("gk", "7"),
+        ("ck", "8"),
+    ] {
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 1, col, v, 0)
+            .unwrap();
+    }
+    let spec_row = |f: &Fixture| {
+        let rx = f.store.read().unwrap();
+        let book = class_book(&rx, &f.class.id, &Settings::default()).unwrap();
+        let i = book.subjects.iter().position(|s| s.id == f.toan).unwrap();
+        book.hk1[1].subjects[i]
+    };
+    assert_eq!(
+        spec_row(&f),
+        SubjectOutcome::Incomplete(1),
+        "a scheduled make-up is not a zero"
+    );
+    f.save(&f.teacher, &f.toan, TermId::Hk1, 1, "tx2", "KB", 1)
+        .unwrap();
+    // (8 + 0 + 9 + 7 + 14 + 24) / 9 = 62/9 = 6.89 → 6.9
+    assert_eq!(
+        spec_row(&f),
+        SubjectOutcome::Done(SubjectResult::Scored(Tenths::new(69).unwrap()))
+    );
+    for col in ["tx1", "tx2", "tx3", "tx4", "gk", "ck"] {
+        let version = if col == "tx2" { 2 } else { 1 };
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 1, col, "M", version)
+            .unwrap();
+    }
+    assert_eq!(spec_row(&f), SubjectOutcome::Exempt);
+}
+
+fn fill_class(f: &Fixture, term: TermId) {
+    // Every subject, every student: scored 8 everywhere, comment Đ; conduct Tốt.
+    let rx = f.store.read().unwrap();
+    let specs = subjects_for_grade(&rx, f.class.grade, &Settings::default()).unwrap();
+    let assignments = school::list(&rx, &school::ASSIGNMENTS).unwrap();
+    drop(rx);
+    let actor = Actor {
+        id: "t".into(),
+        now: now(),
+    };
+    f.store
+        .write(&actor, |tx| -> Result<(), GradeError> {
+            for spec in &specs {
+                let t = assignments
+                    .iter()
+                    .find(|a| a.class == f.class.id && a.subject == spec.id)
+                    .unwrap();
+                let p = principal_in(tx, &t.teacher);
+                for s in &f.students {
+                    for col in spec.columns() {
+                        let input = if spec.kind == SubjectKind::Scored {
+                            "8"
+                        } else {
+                            "Đ"
+                        };
+                        let edit = CellEdit {
+                            student: s.id.clone(),
+                            column: col,
+                            input: input.into(),
+                            expected_version: 0,
+                            reason: None,
+                        };
+                        save_cell(tx, &p, &f.class.id, &spec.id, term, edit)?;
+                    }
+                }
+            }
+            for s in &f.students {
+                let e = RecordEdit {
+                    student: s.id.clone(),
+                    conduct: Some("Tốt".into()),
+                    absences: Some(2),
+                    comment: None,
+                };
+                save_record(tx, &f.homeroom, &f.class.id, term, e)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn principal_in(tx: &Tx<'_>, id: &str) -> Principal {
+    let acc = tx.get(&auth::ACCOUNTS, id).unwrap().unwrap();
+    let teaches = school::list(tx, &school::ASSIGNMENTS)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.teacher == id)
+        .map(|a| (a.class, a.subject))
+        .collect();
+    Principal {
+        account: acc,
+        teaches,
+        homeroom: vec![],
+    }
+}
+
+#[test]
+fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher() {
+    let f = fixture();
+    fill_class(&f, TermId::Hk1);
+    let year = f.class.year.clone();
+    let bgh_actor = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    // Other classes are empty: locking needs force.
+    let e = f
+        .store
+        .write(&bgh_actor, |tx| {
+            lock_term(tx, &f.bgh, &year, TermId::Hk1, false)
+        })
+        .unwrap_err();
+    assert!(
+        matches!(e, GradeError::Incomplete(n) if n == 480 - 40),
+        "{e:?}"
+    );
+    assert!(matches!(
+        f.store.write(&bgh_actor, |tx| lock_term(
+            tx,
+            &f.teacher,
+            &year,
+            TermId::Hk1,
+            true
+        )),
+        Err(GradeError::Forbidden)
+    ));
+    let outbox_before = f.store.outbox(0, 100_000).unwrap().len();
+    let report = f
+        .store
+        .write(&bgh_actor, |tx| {
+            lock_term(tx, &f.bgh, &year, TermId::Hk1, true)
+        })
+        .unwrap();
+    assert_eq!(report.rule_version, RuleVersion::Tt22V1);
+    assert_eq!(report.results_written, 480);
+    let outbox = f.store.outbox(0, 100_000).unwrap();
+    assert_eq!(outbox.len() - outbox_before, 480);
+    let rx = f.store.read().unwrap();
+    let r = rx
+        .get(&RESULTS, &format!("{year}/hk1/{}", f.students[0].id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.diemmon[&f.toan].as_deref(), Some("8.0"));
+    assert_eq!(r.mahocluc, Some(1));
+    assert_eq!(r.mahanhkiem, Some(1));
+    assert_eq!(r.phienban, 1);
+    drop(rx);
+
+    // After the lock a teacher's change is a correction that needs a reason…
+    assert!(matches!(
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 0, "ck", "9", 1),
+        Err(GradeError::ReasonRequired)
+    ));
+    let edit = CellEdit {
+        student: f.students[0].id.clone(),
+        column: "ck".into(),
+        input: "9".into(),
+        expected_version: 1,
+        reason: Some("Chấm phúc khảo".into()),
+    };
+    let t_actor = Actor {
+        id: f.teacher.id().into(),
+        now: now(),
+    };
+    let saved = f
+        .store
+        .write(&t_actor, |tx| {
+            save_cell(tx, &f.teacher, &f.class.id, &f.toan, TermId::Hk1, edit)
+        })
+        .unwrap();
+    let Saved::CorrectionPending { correction } = saved else {
+        panic!()
+    };
+    // …the cell is unchanged until the homeroom teacher verifies it…
+    let rx = f.store.read().unwrap();
+    let row = rx
+        .get(
+            &ROWS,
+            &row_key(&f.class.id, &f.toan, TermId::Hk1, &f.students[0].id),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.mark("ck"), Mark::Score(Tenths::new(80).unwrap()));
+    drop(rx);
+    let h_actor = Actor {
+        id: f.homeroom.id().into(),
+        now: now(),
+    };
+    assert!(matches!(
+        f.store.write(&t_actor, |tx| decide_correction(
+            tx,
+            &f.teacher,
+            &correction.id,
+            true
+        )),
+        Err(GradeError::NotHomeroom)
+    ));
+    let before = f.store.outbox(0, 100_000).unwrap().len();
+    let c = f
+        .store
+        .write(&h_actor, |tx| {
+            decide_correction(tx, &f.homeroom, &correction.id, true)
+        })
+        .unwrap();
+    assert_eq!(c.status, CorrectionStatus::Verified);
+    // …and then the stored result is updated with a higher version and relayed again.
+    let rx = f.store.read().unwrap();
+    let r = rx
+        .get(&RESULTS, &format!("{year}/hk1/{}", f.students[0].id))
+        .unwrap()
+        .unwrap();
+    // (32 + 16 + 27) / 9 = 8.33 → 8.3
+    assert_eq!(r.diemmon[&f.toan].as_deref(), Some("8.3"));
+    assert_eq!(r.phienban, 2);
+    assert_eq!(f.store.outbox(0, 100_000).unwrap().len(), before + 1);
+    drop(rx);
+    assert!(matches!(
+        f.store.write(&h_actor, |tx| decide_correction(
+            tx,
+            &f.homeroom,
+            &correction.id,
+            true
+        )),
+        Err(GradeError::CorrectionDecided)
+    ));
+    // The same rules: a recomputation preview shows nothing to change.
+    let rx = f.store.read().unwrap();
+    assert!(
+        recompute_preview(&rx, &year, TermId::Hk1, RuleVersion::Tt22V1)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(f.store.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn year_results_lists_and_awards_from_a_full_class() {
+    let f = fixture();
+    fill_class(&f, TermId::Hk1);
+    fill_class(&f, TermId::Hk2);
+    let rx = f.store.read().unwrap();
+    let book = class_book(&rx, &f.class.id, &Settings::default()).unwrap();
+    let y = &book.year[0];
+    assert_eq!(y.level.unwrap().level, Level::Tot);
+    assert_eq!(y.conduct, Some(Level::Tot));
+    assert_eq!(y.absences, 4);
+    assert_eq!(y.outcome, Some(Outcome::Promoted));
+    assert_eq!(y.award, Some(tt22::Award::Good));
+}
