@@ -34,6 +34,23 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// Text typed with the legacy TCVN3 (ABC) or VNI fonts, read as Unicode, shows Latin-1 letters
+/// Vietnamese never uses ("Ph¹m V¨n", "Nguyeãn Vaên"). Returns the likely encoding's name.
+pub fn legacy_encoding(s: &str) -> Option<&'static str> {
+    const VIETNAMESE_LATIN1: &str = "àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ";
+    const TCVN3_MARKS: &str = "¸µ¶·¹¨©®ª«¬­¯°±²³´½¾ÆÇËÞß";
+    let mut foreign = false;
+    for c in s.chars() {
+        if TCVN3_MARKS.contains(c) {
+            return Some("TCVN3 (ABC)");
+        }
+        if ('\u{a1}'..='\u{ff}').contains(&c) && !VIETNAMESE_LATIN1.contains(c) {
+            foreign = true;
+        }
+    }
+    foreign.then_some("VNI")
+}
+
 /// Escapes text for HTML (used where a template cannot: inline SVG, JSON-in-HTML).
 pub fn html_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -53,6 +70,16 @@ pub fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_font_text_is_recognised() {
+        assert_eq!(legacy_encoding("Ph¹m V¨n Hïng"), Some("TCVN3 (ABC)"));
+        assert_eq!(legacy_encoding("NguyÔn ThÞ Lan"), Some("TCVN3 (ABC)"));
+        assert_eq!(legacy_encoding("Nguyeãn Vaên Huøng"), Some("VNI"));
+        assert_eq!(legacy_encoding("Nguyễn Văn Hùng"), None);
+        assert_eq!(legacy_encoding("Hoà Thuý Quân Tiên"), None);
+        assert_eq!(legacy_encoding("Toán 8,5"), None);
+    }
 
     #[test]
     fn folds_vietnamese() {

@@ -13,6 +13,11 @@ pub static STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/static/app.css"),
     ),
     (
+        "grid.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/grid.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/static/app.js"),

@@ -64,7 +64,18 @@
     const b = ev.target.closest("button[data-api]");
     if (!b) return;
     ev.preventDefault();
-    const r = await call(b.dataset.api, b.dataset.method || "POST", b.dataset.body || "{}", true);
+    if (b.dataset.confirm && !confirm(b.dataset.confirm)) return;
+    let body = b.dataset.body || "{}";
+    if (b.dataset.prompt) {
+      const reason = prompt(b.dataset.prompt);
+      if (!reason || !reason.trim()) return;
+      body = JSON.stringify({ reason: reason.trim() });
+    }
+    let r = await call(b.dataset.api, b.dataset.method || "POST", body, true);
+    // Locking a term with students still incomplete: say how many and ask once more.
+    if (!r.ok && r.data.error && r.data.error.code === "incomplete" && confirm(r.data.error.message + "\n\nVẫn khoá sổ?")) {
+      r = await call(b.dataset.api, "POST", JSON.stringify({ force: true }), true);
+    }
     if (r.ok) {
       if (b.dataset.show && r.data[b.dataset.show]) { alert(r.data[b.dataset.show]); }
       if (b.dataset.next) location.href = b.dataset.next; else location.reload();

@@ -1,1 +1,720 @@
-//! Gradebook spreadsheets.
+//! Gradebook spreadsheets: the class book as xlsx (one summary sheet, one sheet per subject),
+//! results as CSV for machines, and score import — from the exported layout or, with a column
+//! mapping, from a teacher's own sheet. Import is two-phase like the roll import: `plan_import`
+//! reads and validates everything; `apply_import` writes all cells in one transaction or none.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use calamine::{Data, Reader};
+use serde::Serialize;
+
+use super::{ClassBook, GradeError, Mark, SubjectOutcome, TermId};
+use crate::auth::{Action, Principal, permits};
+use crate::school::{self, SubjectKind, import::cell_text};
+use crate::store::{Read, Tx};
+
+pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+
+fn column_header(col: &str, term: TermId) -> String {
+    let t = if term == TermId::Hk1 { "HKI" } else { "HKII" };
+    match col {
+        "gk" => format!("GK {t}"),
+        "ck" => format!("CK {t}"),
+        tx => format!("TX{} {t}", &tx[2..]),
+    }
+}
+
+/// Excel sheet names: at most 31 characters, none of []:*?/\, unique in the workbook.
+fn sheet_name(name: &str, taken: &mut Vec<String>) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| !"[]:*?/\\".contains(*c))
+        .take(28)
+        .collect();
+    let mut candidate = clean.clone();
+    let mut n = 2;
+    while taken.iter().any(|t| t.eq_ignore_ascii_case(&candidate)) {
+        candidate = format!("{clean} {n}");
+        n += 1;
+    }
+    taken.push(candidate.clone());
+    candidate
+}
+
+/// The class book (sổ theo dõi và đánh giá học sinh theo lớp) as xlsx.
+pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let mut taken = vec![];
+
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet_name("Tổng hợp", &mut taken))?;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!(
+            "SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH — LỚP {} — NĂM HỌC {}",
+            book.class.name, book.class.year
+        ),
+        &bold,
+    )?;
+    let mut headers: Vec<String> = vec!["STT".into(), "Mã định danh".into(), "Họ và tên".into()];
+    headers.extend(book.subjects.iter().map(|s| format!("{} (CN)", s.name)));
+    headers.extend(
+        [
+            "Học lực HKI",
+            "Hạnh kiểm HKI",
+            "Học lực HKII",
+            "Hạnh kiểm HKII",
+            "Học lực CN",
+            "Hạnh kiểm CN",
+            "Nghỉ (buổi)",
+            "Kết quả",
+            "Danh hiệu",
+        ]
+        .map(String::from),
+    );
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(2, c as u16, h, &bold)?;
+    }
+    ws.set_column_width(2, 26)?;
+    for (i, s) in book.students.iter().enumerate() {
+        let r = (i + 3) as u32;
+        let y = &book.year[i];
+        let mut cells: Vec<String> = vec![
+            (i + 1).to_string(),
+            s.ma_dinh_danh.clone(),
+            s.full_name.clone(),
+        ];
+        cells.extend(y.subjects.iter().map(|o| o.text()));
+        let lvl = |c: Option<super::Classification>| {
+            c.map(|c| c.level.label().to_string()).unwrap_or_default()
+        };
+        let cd = |c: Option<super::Level>| c.map(|c| c.label().to_string()).unwrap_or_default();
+        cells.extend([
+            lvl(book.hk1[i].level),
+            cd(book.hk1[i].conduct),
+            lvl(book.hk2[i].level),
+            cd(book.hk2[i].conduct),
+            lvl(y.level),
+            cd(y.conduct),
+            y.absences.to_string(),
+            y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
+            y.award.map(|a| a.label().to_string()).unwrap_or_default(),
+        ]);
+        for (c, v) in cells.iter().enumerate() {
+            ws.write_string(r, c as u16, v)?;
+        }
+    }
+
+    for (si, spec) in book.subjects.iter().enumerate() {
+        let ws = wb.add_worksheet();
+        ws.set_name(sheet_name(&spec.name, &mut taken))?;
+        ws.write_string_with_format(
+            0,
+            0,
+            format!(
+                "{} — Lớp {} — Năm học {}",
+                spec.name, book.class.name, book.class.year
+            ),
+            &bold,
+        )?;
+        let mut headers: Vec<String> =
+            vec!["STT".into(), "Mã định danh".into(), "Họ và tên".into()];
+        for term in TermId::BOTH {
+            headers.extend(spec.columns().iter().map(|c| column_header(c, term)));
+            headers.push(format!(
+                "ĐTB {}",
+                if term == TermId::Hk1 { "HKI" } else { "HKII" }
+            ));
+        }
+        headers.push("ĐTB CN".into());
+        for (c, h) in headers.iter().enumerate() {
+            ws.write_string_with_format(2, c as u16, h, &bold)?;
+        }
+        ws.set_column_width(2, 26)?;
+        for (i, s) in book.students.iter().enumerate() {
+            let r = (i + 3) as u32;
+            let mut cells: Vec<String> = vec![
+                (i + 1).to_string(),
+                s.ma_dinh_danh.clone(),
+                s.full_name.clone(),
+            ];
+            for term in TermId::BOTH {
+                let row = book.row(&spec.id, term, &s.id);
+                cells.extend(
+                    spec.columns()
+                        .iter()
+                        .map(|c| row.map(|r| r.mark(c).text()).unwrap_or_default()),
+                );
+                cells.push(book.term(term)[i].subjects[si].text());
+            }
+            cells.push(book.year[i].subjects[si].text());
+            for (c, v) in cells.iter().enumerate() {
+                ws.write_string(r, c as u16, v)?;
+            }
+        }
+    }
+    wb.save_to_buffer()
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// One line per student and period (HK1, HK2, CN): UTF-8 with BOM so Excel opens it right.
+pub fn results_csv(book: &ClassBook) -> String {
+    let mut out = String::from("\u{feff}");
+    let mut header = vec!["ma_dinh_danh", "ho_ten", "lop", "hoc_ky"];
+    header.extend(book.subjects.iter().map(|s| s.id.as_str()));
+    header.extend([
+        "hoc_luc",
+        "hanh_kiem",
+        "so_buoi_nghi",
+        "ket_qua",
+        "danh_hieu",
+    ]);
+    out.push_str(&header.join(","));
+    out.push_str("\r\n");
+    for (i, s) in book.students.iter().enumerate() {
+        for (period, subjects, level, conduct, absences, outcome, award) in [
+            (
+                "1",
+                &book.hk1[i].subjects,
+                book.hk1[i].level,
+                book.hk1[i].conduct,
+                book.hk1[i].absences,
+                None,
+                None,
+            ),
+            (
+                "2",
+                &book.hk2[i].subjects,
+                book.hk2[i].level,
+                book.hk2[i].conduct,
+                book.hk2[i].absences,
+                None,
+                None,
+            ),
+            (
+                "CN",
+                &book.year[i].subjects,
+                book.year[i].level,
+                book.year[i].conduct,
+                book.year[i].absences,
+                book.year[i].outcome,
+                book.year[i].award,
+            ),
+        ] {
+            let mut f = vec![
+                s.ma_dinh_danh.clone(),
+                s.full_name.clone(),
+                book.class.name.clone(),
+                period.to_string(),
+            ];
+            f.extend(subjects.iter().map(|o: &SubjectOutcome| match o {
+                SubjectOutcome::Done(super::SubjectResult::Scored(t)) => t.to_string(),
+                other => other.text(),
+            }));
+            f.push(
+                level
+                    .map(|l| l.level.label().to_string())
+                    .unwrap_or_default(),
+            );
+            f.push(conduct.map(|c| c.label().to_string()).unwrap_or_default());
+            f.push(absences.to_string());
+            f.push(outcome.map(|o| o.code().to_string()).unwrap_or_default());
+            f.push(award.map(|a| a.label().to_string()).unwrap_or_default());
+            out.push_str(&f.iter().map(|x| csv_field(x)).collect::<Vec<_>>().join(","));
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ImportProblem {
+    /// Row number as Excel shows it; 0 for the whole file.
+    pub row: usize,
+    pub column: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedCell {
+    pub student: String,
+    pub name: String,
+    pub column: String,
+    pub input: String,
+    pub expected_version: u64,
+    pub changes: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportPlan {
+    pub sheet: String,
+    pub cells: Vec<PlannedCell>,
+    pub problems: Vec<ImportProblem>,
+    pub changes: usize,
+}
+
+fn problem(row: usize, column: &str, message: impl Into<String>) -> ImportProblem {
+    ImportProblem {
+        row,
+        column: column.into(),
+        message: message.into(),
+    }
+}
+
+/// Column letters ("A", "AB") to a 0-based index.
+fn letters_to_index(s: &str) -> Option<usize> {
+    if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(
+        s.bytes().fold(0usize, |acc, b| {
+            acc * 26 + (b.to_ascii_uppercase() - b'A' + 1) as usize
+        }) - 1,
+    )
+}
+
+/// Header names a teacher's sheet may use for each gradebook column, folded.
+fn header_aliases(col: &str, term: TermId) -> Vec<String> {
+    let t = if term == TermId::Hk1 { "hki" } else { "hkii" };
+    let mut v = vec![crate::text::fold(&column_header(col, term))];
+    match col {
+        "gk" => v.extend(
+            [
+                "gk",
+                "giua ki",
+                "giua ky",
+                "ddggk",
+                "kiem tra giua ki",
+                "giua hoc ki",
+            ]
+            .map(String::from),
+        ),
+        "ck" => v.extend(
+            [
+                "ck",
+                "cuoi ki",
+                "cuoi ky",
+                "ddgck",
+                "kiem tra cuoi ki",
+                "cuoi hoc ki",
+            ]
+            .map(String::from),
+        ),
+        tx => {
+            let n = &tx[2..];
+            v.extend([
+                format!("tx{n}"),
+                format!("tx {n}"),
+                format!("ddgtx{n}"),
+                format!("ddgtx {n}"),
+                format!("thuong xuyen {n}"),
+            ]);
+        }
+    }
+    v.push(format!("{} {t}", v[1]));
+    v
+}
+
+const ID_HEADERS: [&str; 6] = [
+    "ma dinh danh",
+    "so dinh danh",
+    "ma hoc sinh",
+    "ma hs",
+    "ma dinh danh ca nhan",
+    "cccd",
+];
+const NAME_HEADERS: [&str; 5] = [
+    "ho va ten",
+    "ho ten",
+    "ho ten hoc sinh",
+    "ho va ten hoc sinh",
+    "ten hoc sinh",
+];
+
+/// Reads a spreadsheet into a plan for one class × subject × term. Nothing is written.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_import(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+    subject_id: &str,
+    term: TermId,
+    bytes: &[u8],
+    mapping: Option<&str>,
+) -> Result<ImportPlan, GradeError> {
+    if !permits(
+        p,
+        Action::EnterScores {
+            class: class_id,
+            subject: subject_id,
+        },
+    ) {
+        return Err(GradeError::NotYourClass);
+    }
+    let class = super::class_of(r, class_id)?;
+    if super::is_locked(r, &class.year, term)? {
+        return Err(GradeError::AlreadyLocked(term.label()));
+    }
+    let st = super::settings(r)?;
+    let spec = super::subjects_for_grade(r, class.grade, &st)?
+        .into_iter()
+        .find(|s| s.id == subject_id)
+        .ok_or_else(|| GradeError::UnknownSubject(subject_id.to_string()))?;
+    if bytes.len() > MAX_IMPORT_BYTES {
+        return Err(GradeError::Import("Tệp quá lớn (tối đa 10 MB).".into()));
+    }
+    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+        GradeError::Import(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}"))
+    })?;
+    let names = wb.sheet_names().to_vec();
+    if names.is_empty() {
+        return Err(GradeError::Import("Tệp không có trang tính nào.".into()));
+    }
+    // The exported class book has a sheet per subject; a teacher's own file usually has one.
+    let want = crate::text::fold(&spec.name);
+    let sheet = names
+        .iter()
+        .find(|n| crate::text::fold(n) == want || want.starts_with(&crate::text::fold(n)))
+        .cloned()
+        .unwrap_or_else(|| names[0].clone());
+    let range = wb
+        .worksheet_range(&sheet)
+        .map_err(|e| GradeError::Import(format!("Không đọc được trang tính \"{sheet}\": {e}")))?;
+    let origin = range.start().unwrap_or((0, 0));
+    let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
+    let formulas = wb.worksheet_formula(&sheet).ok();
+    let columns = spec.columns();
+
+    let mut problems = vec![];
+    // Find the header row and the columns: by mapping, or by header names.
+    let mut cols: HashMap<String, usize> = HashMap::new();
+    let mut header_row = None;
+    let mut explicit: Vec<(String, String)> = vec![];
+    if let Some(m) = mapping {
+        for part in m.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let Some((k, v)) = part.split_once('=') else {
+                return Err(GradeError::Import(format!(
+                    "Ánh xạ cột không hợp lệ: \"{part}\" (dạng tx1=C)"
+                )));
+            };
+            let k = k.trim().to_ascii_lowercase();
+            if k != "id" && k != "name" && !columns.contains(&k) {
+                return Err(GradeError::Import(format!(
+                    "Môn này không có cột \"{k}\"; các cột: id, name, {}",
+                    columns.join(", ")
+                )));
+            }
+            explicit.push((k, v.trim().to_string()));
+        }
+    }
+    for (i, row) in rows.iter().enumerate().take(20) {
+        let heads: Vec<String> = row
+            .iter()
+            .map(|d| crate::text::fold(&cell_text(d)))
+            .collect();
+        let find = |names: &[String]| -> Vec<usize> {
+            heads
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| names.iter().any(|n| n == *h))
+                .map(|(c, _)| c)
+                .collect()
+        };
+        let mut found: HashMap<String, usize> = HashMap::new();
+        let mut dup = None;
+        let ids = find(&ID_HEADERS.map(String::from));
+        let names_c = find(&NAME_HEADERS.map(String::from));
+        if let Some(c) = ids.first() {
+            found.insert("id".into(), *c);
+        }
+        if let Some(c) = names_c.first() {
+            found.insert("name".into(), *c);
+        }
+        for col in &columns {
+            let hits = find(&header_aliases(col, term));
+            // The exported layout has both terms: prefer the header naming this term.
+            let exact = crate::text::fold(&column_header(col, term));
+            let hits: Vec<usize> = if hits.iter().any(|c| heads[*c] == exact) {
+                hits.into_iter().filter(|c| heads[*c] == exact).collect()
+            } else {
+                hits
+            };
+            if hits.len() > 1 {
+                dup = Some(cell_text(&row[hits[1]]));
+            }
+            if let Some(c) = hits.first() {
+                found.insert(col.clone(), *c);
+            }
+        }
+        for (k, v) in &explicit {
+            let idx = letters_to_index(v).or_else(|| {
+                let f = crate::text::fold(v);
+                heads.iter().position(|h| *h == f)
+            });
+            if let Some(idx) = idx {
+                found.insert(k.clone(), idx);
+            }
+        }
+        let has_scores = columns.iter().any(|c| found.contains_key(c));
+        if (found.contains_key("id") || found.contains_key("name")) && has_scores {
+            if let Some(d) = dup {
+                return Err(GradeError::Import(format!(
+                    "Cột \"{d}\" xuất hiện hai lần; hãy xoá một cột hoặc dùng ánh xạ cột."
+                )));
+            }
+            let mut seen: HashMap<usize, &String> = HashMap::new();
+            for (k, c) in &found {
+                if let Some(other) = seen.insert(*c, k) {
+                    return Err(GradeError::Import(format!(
+                        "Hai cột {k} và {other} cùng trỏ tới một cột của tệp."
+                    )));
+                }
+            }
+            cols = found;
+            header_row = Some(i);
+            break;
+        }
+    }
+    let Some(header_row) = header_row else {
+        return Err(GradeError::Import(format!(
+            "Không tìm thấy dòng tiêu đề: cần cột Mã định danh (hoặc Họ và tên) và ít nhất một cột điểm ({}). Có thể dùng ánh xạ cột, ví dụ tx1=D,gk=H,ck=I,id=B.",
+            columns
+                .iter()
+                .map(|c| column_header(c, term))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+
+    let students = school::students_of_class(r, class_id)?;
+    let by_id: HashMap<&str, &school::Student> = students
+        .iter()
+        .map(|s| (s.ma_dinh_danh.as_str(), s))
+        .collect();
+    let mut by_name: HashMap<String, Vec<&school::Student>> = HashMap::new();
+    for s in &students {
+        by_name
+            .entry(crate::text::fold(&s.full_name))
+            .or_default()
+            .push(s);
+    }
+    let prefix = format!("{class_id}/{subject_id}/{}/", term.code());
+    let existing: HashMap<String, super::ScoreRow> = r
+        .scan(&super::ROWS, &prefix)?
+        .into_iter()
+        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+        .collect();
+
+    let mut cells = vec![];
+    let mut seen_students: HashMap<String, usize> = HashMap::new();
+    let text_at = |row: &[Data], c: Option<&usize>| {
+        c.and_then(|c| row.get(*c))
+            .map(cell_text)
+            .unwrap_or_default()
+    };
+    for (i, row) in rows.iter().enumerate().skip(header_row + 1) {
+        let excel_row = origin.0 as usize + i + 1;
+        let id = text_at(row, cols.get("id"));
+        let name = text_at(row, cols.get("name"));
+        let score_texts: Vec<(String, String)> = columns
+            .iter()
+            .filter_map(|c| cols.get(c).map(|idx| (c.clone(), text_at(row, Some(idx)))))
+            .collect();
+        if id.is_empty() && name.is_empty() {
+            if score_texts.iter().any(|(_, t)| !t.is_empty()) {
+                problems.push(problem(
+                    excel_row,
+                    "id",
+                    "Dòng có điểm nhưng không có mã định danh hay họ tên",
+                ));
+            }
+            continue;
+        }
+        if let Some(enc) = crate::text::legacy_encoding(&name) {
+            return Err(GradeError::Import(format!(
+                "Tệp dùng bảng mã cũ ({enc}) ở dòng {excel_row}: \"{name}\". Hãy chuyển sang Unicode (Unikey → Công cụ chuyển mã) rồi nhập lại."
+            )));
+        }
+        let student = if !id.is_empty() {
+            by_id.get(id.as_str()).copied()
+        } else {
+            match by_name.get(&crate::text::fold(&name)).map(Vec::as_slice) {
+                Some([one]) => Some(*one),
+                Some([_, _, ..]) => {
+                    problems.push(problem(
+                        excel_row,
+                        "name",
+                        format!("Lớp có nhiều học sinh tên \"{name}\"; cần cột mã định danh"),
+                    ));
+                    continue;
+                }
+                _ => None,
+            }
+        };
+        let Some(student) = student else {
+            problems.push(problem(
+                excel_row,
+                if id.is_empty() { "name" } else { "id" },
+                format!(
+                    "Không có học sinh \"{}\" trong lớp {}",
+                    if id.is_empty() { &name } else { &id },
+                    class.name
+                ),
+            ));
+            continue;
+        };
+        if let Some(prev) = seen_students.insert(student.id.clone(), excel_row) {
+            problems.push(problem(
+                excel_row,
+                "id",
+                format!("Học sinh {} đã có ở dòng {prev}", student.full_name),
+            ));
+            continue;
+        }
+        for (col, text) in score_texts {
+            let c = cols[&col];
+            let has_formula = formulas.as_ref().is_some_and(|f| {
+                f.get_value((origin.0 + i as u32, origin.1 + c as u32))
+                    .is_some_and(|s| !s.is_empty())
+            });
+            if has_formula {
+                problems.push(problem(
+                    excel_row,
+                    &col,
+                    format!(
+                        "Ô {}{} chứa công thức; hãy dán giá trị (Paste Values)",
+                        col_letters(origin.1 as usize + c),
+                        excel_row
+                    ),
+                ));
+                continue;
+            }
+            if text.is_empty() {
+                continue; // empty cells leave the gradebook as it is
+            }
+            let raw = &row[c];
+            let mark = match raw {
+                Data::Float(f) if spec.kind == SubjectKind::Scored => {
+                    super::rules::score_from_f64(*f)
+                        .map(Mark::Score)
+                        .map_err(GradeError::from)
+                }
+                _ => super::parse_mark(&text, spec.kind),
+            };
+            match mark {
+                Ok(Mark::Pending) => {}
+                Ok(mark) => {
+                    let current = existing.get(&student.id).and_then(|r| r.cells.get(&col));
+                    cells.push(PlannedCell {
+                        student: student.id.clone(),
+                        name: student.full_name.clone(),
+                        column: col.clone(),
+                        input: mark.text(),
+                        expected_version: current.map_or(0, |c| c.version),
+                        changes: current.map_or(Mark::Pending, |c| c.mark) != mark,
+                    });
+                }
+                Err(e) => problems.push(problem(
+                    excel_row,
+                    &col,
+                    format!("{}: {e}", student.full_name),
+                )),
+            }
+        }
+    }
+    if cells.is_empty() && problems.is_empty() {
+        problems.push(problem(0, "", "Tệp không có điểm nào để nhập"));
+    }
+    let changes = cells.iter().filter(|c| c.changes).count();
+    Ok(ImportPlan {
+        sheet,
+        cells,
+        problems,
+        changes,
+    })
+}
+
+fn col_letters(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+/// Writes a clean plan: every cell through the same `save_cell` as the grid, in one transaction.
+/// A cell changed since the preview makes the whole import fail (nothing written).
+pub fn apply_import(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    class_id: &str,
+    subject_id: &str,
+    term: TermId,
+    plan: ImportPlan,
+) -> Result<usize, GradeError> {
+    if let Some(pr) = plan.problems.first() {
+        return Err(GradeError::Import(format!(
+            "Tệp còn {} lỗi (dòng {}: {}); không có điểm nào được nhập.",
+            plan.problems.len(),
+            pr.row,
+            pr.message
+        )));
+    }
+    let mut n = 0;
+    for c in plan.cells.into_iter().filter(|c| c.changes) {
+        let edit = super::CellEdit {
+            student: c.student,
+            column: c.column,
+            input: c.input,
+            expected_version: c.expected_version,
+            reason: Some("Nhập từ tệp Excel".into()),
+        };
+        match super::save_cell(tx, p, class_id, subject_id, term, edit)? {
+            super::Saved::Saved { .. } => n += 1,
+            super::Saved::CorrectionPending { .. } => {
+                return Err(GradeError::AlreadyLocked(term.label()));
+            }
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters_round_trip() {
+        for i in [0usize, 1, 25, 26, 27, 51, 52, 701, 702] {
+            assert_eq!(letters_to_index(&col_letters(i)), Some(i), "{i}");
+        }
+        assert_eq!(letters_to_index("C"), Some(2));
+        assert_eq!(letters_to_index("1"), None);
+    }
+
+    #[test]
+    fn sheet_names_fit_excel() {
+        let mut taken = vec![];
+        let a = sheet_name("Hoạt động trải nghiệm, hướng nghiệp", &mut taken);
+        assert!(a.chars().count() <= 31);
+        let b = sheet_name("Hoạt động trải nghiệm, hướng nghiệp", &mut taken);
+        assert_ne!(a, b);
+        assert_eq!(sheet_name("Toán/Tin", &mut taken), "ToánTin");
+    }
+}

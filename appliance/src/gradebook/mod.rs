@@ -367,14 +367,36 @@ pub fn subjects_for_grade(
             })
         })
         .collect();
-    v.sort_by(|a, b| {
-        (a.kind == SubjectKind::Comment)
-            .cmp(&(b.kind == SubjectKind::Comment))
-            .then_with(|| b.periods.cmp(&a.periods))
-            .then_with(|| a.name.cmp(&b.name))
+    v.sort_by_cached_key(|s| {
+        let f = crate::text::fold(&s.name);
+        let rank = SUBJECT_ORDER
+            .iter()
+            .position(|x| *x == f)
+            .unwrap_or(SUBJECT_ORDER.len());
+        (s.kind == SubjectKind::Comment, rank, f)
     });
     Ok(v)
 }
+
+/// The order subjects appear in the class book (the 2018 programme's order), folded names.
+const SUBJECT_ORDER: [&str; 16] = [
+    "ngu van",
+    "tieng viet",
+    "toan",
+    "ngoai ngu 1",
+    "giao duc cong dan",
+    "lich su va dia li",
+    "khoa hoc tu nhien",
+    "khoa hoc",
+    "cong nghe",
+    "tin hoc",
+    "tin hoc va cong nghe",
+    "giao duc the chat",
+    "nghe thuat",
+    "hoat dong trai nghiem, huong nghiep",
+    "hoat dong trai nghiem",
+    "noi dung giao duc cua dia phuong",
+];
 
 pub fn row_key(class: &str, subject: &str, term: TermId, student: &str) -> String {
     format!("{class}/{subject}/{}/{student}", term.code())
@@ -685,6 +707,99 @@ pub fn compute_book(
         year,
         rows,
     }
+}
+
+/// One class × subject × term as the grid shows it.
+#[derive(Serialize, Debug)]
+pub struct Sheet {
+    pub class: Class,
+    pub subject: SubjectSpec,
+    pub term: TermId,
+    pub locked: bool,
+    pub columns: Vec<String>,
+    pub rows: Vec<SheetRow>,
+    /// Whether this person may type in it (the assigned teacher).
+    pub editable: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct SheetRow {
+    pub student: String,
+    pub name: String,
+    pub cells: Vec<SheetCell>,
+    pub result: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct SheetCell {
+    pub column: String,
+    pub text: String,
+    pub version: u64,
+}
+
+/// The grid of one class × subject × term, for its teacher, the homeroom teacher or BGH.
+pub fn sheet(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+    subject_id: &str,
+    term: TermId,
+) -> Result<Sheet, GradeError> {
+    let editable = permits(
+        p,
+        Action::EnterScores {
+            class: class_id,
+            subject: subject_id,
+        },
+    );
+    if !editable && !may_view_class(p, class_id) {
+        return Err(GradeError::Forbidden);
+    }
+    let class = class_of(r, class_id)?;
+    let st = settings(r)?;
+    let subject = subjects_for_grade(r, class.grade, &st)?
+        .into_iter()
+        .find(|s| s.id == subject_id)
+        .ok_or_else(|| GradeError::UnknownSubject(subject_id.to_string()))?;
+    let prefix = format!("{class_id}/{subject_id}/{}/", term.code());
+    let rows: HashMap<String, ScoreRow> = r
+        .scan(&ROWS, &prefix)?
+        .into_iter()
+        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+        .collect();
+    let columns = subject.columns();
+    let rows = school::students_of_class(r, class_id)?
+        .into_iter()
+        .map(|s| {
+            let row = rows.get(&s.id);
+            let cells = columns
+                .iter()
+                .map(|c| {
+                    let cell = row.and_then(|r| r.cells.get(c));
+                    SheetCell {
+                        column: c.clone(),
+                        text: cell.map(|c| c.mark.text()).unwrap_or_default(),
+                        version: cell.map_or(0, |c| c.version),
+                    }
+                })
+                .collect();
+            SheetRow {
+                result: subject_term(&subject, row).text(),
+                student: s.id,
+                name: s.full_name,
+                cells,
+            }
+        })
+        .collect();
+    Ok(Sheet {
+        locked: is_locked(r, &class.year, term)?,
+        class,
+        subject,
+        term,
+        columns,
+        rows,
+        editable,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,1 +1,373 @@
-//! JSON API of the gradebook.
+//! JSON API of the gradebook: thin — parse, call the domain function, map the error.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::rules::RuleVersion;
+use super::{CellEdit, GradeError, RecordEdit, Settings, TermId};
+use crate::net::{ApiError, ApiUser, Shared};
+use crate::store::Tx;
+
+pub fn api() -> Router<Shared> {
+    Router::new()
+        .route(
+            "/grades/sheet/{class}/{subject}/{term}",
+            get(get_sheet).put(put_cell),
+        )
+        .route("/grades/class/{class}", get(get_class))
+        .route("/grades/records/{class}/{term}", put(put_record))
+        .route("/grades/terms/{term}/lock", post(lock))
+        .route("/grades/terms/{term}/unlock", post(unlock))
+        .route(
+            "/grades/terms/{term}/recompute",
+            get(recompute_preview).post(recompute_apply),
+        )
+        .route("/grades/corrections", get(list_corrections))
+        .route("/grades/corrections/{id}", post(decide_correction))
+        .route("/grades/settings", get(get_settings).put(put_settings))
+        .route("/grades/export/{file}", get(export))
+        .route(
+            "/grades/import/{class}/{subject}/{term}",
+            post(import).layer(DefaultBodyLimit::max(super::excel::MAX_IMPORT_BYTES)),
+        )
+}
+
+impl From<GradeError> for ApiError {
+    fn from(e: GradeError) -> Self {
+        let status = match &e {
+            GradeError::Store(s) => return ApiError::internal(s),
+            GradeError::UnknownClass(_)
+            | GradeError::UnknownSubject(_)
+            | GradeError::UnknownCorrection(_) => StatusCode::NOT_FOUND,
+            GradeError::NotYourClass | GradeError::NotHomeroom | GradeError::Forbidden => {
+                StatusCode::FORBIDDEN
+            }
+            GradeError::Conflict { .. }
+            | GradeError::AlreadyLocked(_)
+            | GradeError::NotLocked(_)
+            | GradeError::CorrectionDecided
+            | GradeError::Incomplete(_) => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let details = match &e {
+            GradeError::Conflict { current } => Some(json!({
+                "current": current.as_ref().map(|c| json!({"text": c.mark.text(), "version": c.version, "by": c.by, "at": c.at})),
+            })),
+            _ => None,
+        };
+        let mut a = ApiError::new(status, e.code(), e.to_string());
+        a.details = details;
+        a
+    }
+}
+
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(ApiError::from)
+}
+
+async fn write<R: Send + 'static>(
+    s: &Shared,
+    u: &ApiUser,
+    f: impl FnOnce(&mut Tx<'_>) -> Result<R, GradeError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let store = s.store.clone();
+    let actor = u.actor();
+    Ok(tokio::task::spawn_blocking(move || store.write(&actor, f)).await??)
+}
+
+fn current_year(s: &Shared) -> Result<String, ApiError> {
+    crate::school::school_info(&s.store.read()?)?
+        .map(|i| i.current_year)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_provisioned",
+                "Trường chưa được khai báo.",
+            )
+        })
+}
+
+async fn get_sheet(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path((class, subject, term)): Path<(String, String, String)>,
+) -> Result<Json<super::Sheet>, ApiError> {
+    let term = TermId::parse(&term)?;
+    Ok(Json(super::sheet(
+        &s.store.read()?,
+        &u.principal,
+        &class,
+        &subject,
+        term,
+    )?))
+}
+
+async fn put_cell(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path((class, subject, term)): Path<(String, String, String)>,
+    b: JsonBody<CellEdit>,
+) -> Result<Json<super::Saved>, ApiError> {
+    let term = TermId::parse(&term)?;
+    let edit = body(b)?;
+    let p = u.principal.clone();
+    Ok(Json(
+        write(&s, &u, move |tx| {
+            super::save_cell(tx, &p, &class, &subject, term, edit)
+        })
+        .await?,
+    ))
+}
+
+async fn get_class(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(class): Path<String>,
+) -> Result<Json<super::ClassBook>, ApiError> {
+    if !super::may_view_class(&u.principal, &class) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let rx = s.store.read()?;
+    let st = super::settings(&rx)?;
+    Ok(Json(super::class_book(&rx, &class, &st)?))
+}
+
+async fn put_record(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path((class, term)): Path<(String, String)>,
+    b: JsonBody<RecordEdit>,
+) -> Result<Json<super::TermRecord>, ApiError> {
+    let term = TermId::parse(&term)?;
+    let edit = body(b)?;
+    let p = u.principal.clone();
+    Ok(Json(
+        write(&s, &u, move |tx| {
+            super::save_record(tx, &p, &class, term, edit)
+        })
+        .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockBody {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn lock(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(term): Path<String>,
+    b: JsonBody<LockBody>,
+) -> Result<Json<super::LockReport>, ApiError> {
+    let term = TermId::parse(&term)?;
+    let force = body(b)?.force;
+    let year = current_year(&s)?;
+    let p = u.principal.clone();
+    Ok(Json(
+        write(&s, &u, move |tx| {
+            super::lock_term(tx, &p, &year, term, force)
+        })
+        .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    reason: Option<String>,
+}
+
+async fn unlock(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(term): Path<String>,
+    b: JsonBody<ReasonBody>,
+) -> Result<Json<Value>, ApiError> {
+    let term = TermId::parse(&term)?;
+    let reason = body(b)?.reason;
+    let year = current_year(&s)?;
+    let p = u.principal.clone();
+    write(&s, &u, move |tx| {
+        super::unlock_term(tx, &p, &year, term, reason)
+    })
+    .await?;
+    Ok(Json(json!({"unlocked": true})))
+}
+
+#[derive(Deserialize)]
+struct RuleQuery {
+    rule: Option<String>,
+}
+
+fn rule(r: Option<&str>) -> Result<RuleVersion, ApiError> {
+    match r {
+        None => Ok(RuleVersion::Tt22V1),
+        Some(x) => RuleVersion::parse(x)
+            .ok_or_else(|| ApiError::bad_request(format!("Không có phiên bản quy tắc \"{x}\""))),
+    }
+}
+
+async fn recompute_preview(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(term): Path<String>,
+    Query(q): Query<RuleQuery>,
+) -> Result<Json<Value>, ApiError> {
+    u.require(crate::auth::Action::LockTerm)?;
+    let term = TermId::parse(&term)?;
+    let rule = rule(q.rule.as_deref())?;
+    let year = current_year(&s)?;
+    let changes = super::recompute_preview(&s.store.read()?, &year, term, rule)?;
+    Ok(Json(json!({"rule_version": rule, "changes": changes})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleBody {
+    rule: String,
+}
+
+async fn recompute_apply(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(term): Path<String>,
+    b: JsonBody<RuleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let term = TermId::parse(&term)?;
+    let rule = rule(Some(&body(b)?.rule))?;
+    let year = current_year(&s)?;
+    let p = u.principal.clone();
+    let n = write(&s, &u, move |tx| {
+        super::recompute_apply(tx, &p, &year, term, rule)
+    })
+    .await?;
+    Ok(Json(json!({"rule_version": rule, "changed": n})))
+}
+
+async fn list_corrections(State(s): State<Shared>, u: ApiUser) -> Result<Json<Value>, ApiError> {
+    let v = super::pending_corrections(&s.store.read()?, &u.principal)?;
+    Ok(Json(json!({"corrections": v})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    approve: bool,
+}
+
+async fn decide_correction(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    b: JsonBody<Decision>,
+) -> Result<Json<super::Correction>, ApiError> {
+    let approve = body(b)?.approve;
+    let p = u.principal.clone();
+    Ok(Json(
+        write(&s, &u, move |tx| {
+            super::decide_correction(tx, &p, &id, approve)
+        })
+        .await?,
+    ))
+}
+
+async fn get_settings(State(s): State<Shared>, u: ApiUser) -> Result<Json<Settings>, ApiError> {
+    u.require(crate::auth::Action::ViewSchool)?;
+    Ok(Json(super::settings(&s.store.read()?)?))
+}
+
+async fn put_settings(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<Settings>,
+) -> Result<Json<Value>, ApiError> {
+    let st = body(b)?;
+    let p = u.principal.clone();
+    write(&s, &u, move |tx| super::save_settings(tx, &p, st)).await?;
+    Ok(Json(json!({"saved": true})))
+}
+
+/// `{class}.xlsx` — the class book; `{class}.csv` — the class's results for machines.
+async fn export(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    let (class, ext) = file.rsplit_once('.').ok_or_else(ApiError::not_found)?;
+    if !super::may_view_class(&u.principal, class) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let rx = s.store.read()?;
+    let st = super::settings(&rx)?;
+    let book = super::class_book(&rx, class, &st)?;
+    drop(rx);
+    let (bytes, ctype) = match ext {
+        "xlsx" => (
+            super::excel::export_class_book(&book).map_err(ApiError::internal)?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        "csv" => (
+            super::excel::results_csv(&book).into_bytes(),
+            "text/csv; charset=utf-8",
+        ),
+        _ => return Err(ApiError::not_found()),
+    };
+    let name = format!("so-theo-doi-{}.{ext}", book.class.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    #[serde(default)]
+    commit: bool,
+    /// Column mapping for teachers' own sheets: "tx1=C,tx2=D,gk=H,ck=I,id=B" (letters or headers).
+    mapping: Option<String>,
+}
+
+/// Scores from a spreadsheet into one class × subject × term: preview by default, `?commit=true`
+/// writes every cell in one transaction (or nothing).
+async fn import(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path((class, subject, term)): Path<(String, String, String)>,
+    Query(q): Query<ImportQuery>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let term = TermId::parse(&term)?;
+    let p = u.principal.clone();
+    let mapping = q.mapping.clone();
+    let plan = {
+        let rx = s.store.read()?;
+        super::excel::plan_import(&rx, &p, &class, &subject, term, &bytes, mapping.as_deref())?
+    };
+    if !q.commit {
+        return Ok(Json(json!({"preview": plan})));
+    }
+    let p = u.principal.clone();
+    let n = write(&s, &u, move |tx| {
+        super::excel::apply_import(tx, &p, &class, &subject, term, plan)
+    })
+    .await?;
+    Ok(Json(json!({"saved": n})))
+}

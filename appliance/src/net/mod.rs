@@ -366,6 +366,7 @@ pub fn router(state: Shared) -> Router {
     let api = Router::new()
         .merge(crate::auth::routes::api())
         .merge(crate::school::routes::api())
+        .merge(crate::gradebook::routes::api())
         .route(
             "/openapi.json",
             get(|| async {
@@ -379,6 +380,7 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
         .merge(pages::routes())
+        .merge(crate::gradebook::pages::routes())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn(same_origin_only))

@@ -33,7 +33,7 @@ pub fn routes() -> Router<Shared> {
         .route("/tram-ca.pem", get(ca_pem))
 }
 
-fn render(t: impl Template) -> Response {
+pub(crate) fn render(t: impl Template) -> Response {
     match t.render() {
         Ok(h) => Html(h).into_response(),
         Err(e) => ApiError::internal(e).into_response(),
@@ -41,17 +41,17 @@ fn render(t: impl Template) -> Response {
 }
 
 /// What every page's layout needs.
-struct Chrome {
-    t: I18n,
-    csrf: String,
-    school_name: String,
-    user_name: String,
-    nav: Vec<(&'static str, &'static str)>,
+pub(crate) struct Chrome {
+    pub t: I18n,
+    pub csrf: String,
+    pub school_name: String,
+    pub user_name: String,
+    pub nav: Vec<(&'static str, &'static str)>,
 }
 
-fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
+pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
     let p = &u.principal;
-    let mut nav = vec![];
+    let mut nav = vec![("/grades", "nav.grades")];
     if auth::permits(p, Action::ManageAccounts) {
         nav.push(("/admin/accounts", "nav.accounts"));
     }
@@ -80,10 +80,10 @@ fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
 
 macro_rules! page {
     ($name:ident, $path:literal { $($field:ident : $ty:ty),* $(,)? }) => {
-        #[derive(Template)]
+        #[derive(askama::Template)]
         #[template(path = $path)]
         struct $name {
-            t: I18n,
+            t: $crate::web::I18n,
             csrf: String,
             school_name: String,
             user_name: String,
@@ -92,12 +92,14 @@ macro_rules! page {
         }
         impl $name {
             #[allow(clippy::too_many_arguments)]
-            fn new(c: Chrome, $($field: $ty),*) -> Self {
+            fn new(c: $crate::net::pages::Chrome, $($field: $ty),*) -> Self {
                 $name { t: c.t, csrf: c.csrf, school_name: c.school_name, user_name: c.user_name, nav: c.nav, $($field),* }
             }
         }
     };
 }
+
+pub(crate) use page;
 
 fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {

@@ -45,7 +45,7 @@ fn file_problem(message: String) -> RowProblem {
     }
 }
 
-fn cell_text(d: &Data) -> String {
+pub(crate) fn cell_text(d: &Data) -> String {
     match d {
         Data::Empty => String::new(),
         Data::String(s) => s.trim().to_string(),

@@ -1,0 +1,268 @@
+// Score grid: saves each cell as it is entered, keeps unsaved cells (also across a reload) and
+// retries them when the Wi-Fi comes back, shows edits that collided with someone else's.
+// The server is the authority: this file validates only for instant feedback and never
+// computes grades — averages come back from the server with each save.
+"use strict";
+(function () {
+  const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
+  const msg = document.getElementById("cell-msg");
+  function say(text, ok) {
+    if (!msg) return;
+    msg.textContent = text;
+    msg.className = "msg " + (ok ? "ok" : "err");
+  }
+  const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase().trim().replace(/\s+/g, " ");
+
+  // Same messages as the server (gradebook/rules/mod.rs), shown before any round trip.
+  function validate(kind, text) {
+    const t = text.trim();
+    if (t === "") return null;
+    const f = fold(t);
+    if (["b", "bu", "kb", "khong bu", "m", "mien"].includes(f)) return null;
+    if (kind === "comment") {
+      return ["d", "dat", "cd", "chua dat"].includes(f) ? null
+        : `Môn đánh giá bằng nhận xét: nhập Đ (Đạt) hoặc CĐ (Chưa đạt), nhận được "${t}"`;
+    }
+    const m = /^(\d+)(?:[.,](\d+))?$/.exec(t);
+    if (!m) return `"${t}" không phải là điểm số`;
+    const whole = parseInt(m[1], 10);
+    const frac = (m[2] || "").replace(/0+$/, "");
+    if (whole > 10 || (whole === 10 && frac.length)) return `Điểm phải từ 0 đến 10: nhận được ${t}`;
+    if (frac.length > 1) return `Điểm chỉ được có một chữ số thập phân: nhận được ${t}`;
+    return null;
+  }
+
+  const grid = document.getElementById("grid");
+  if (grid) initGrid(grid);
+  const summary = document.getElementById("summary");
+  if (summary) initSummary(summary);
+
+  function initGrid(grid) {
+    const api = grid.dataset.api;
+    const kind = grid.dataset.kind;
+    const locked = grid.dataset.locked === "true";
+    const sync = document.getElementById("sync");
+    const storeKey = "tram.pending:" + api;
+    let pending = {};
+    try { pending = JSON.parse(localStorage.getItem(storeKey) || "{}") || {}; } catch (e) { pending = {}; }
+    const inflight = new Set();
+    let offline = false;
+    let timer = null;
+
+    const keyOf = (student, col) => student + "|" + col;
+    const inputFor = (k) => {
+      const [student, col] = k.split("|");
+      const tr = grid.querySelector(`tr[data-student="${CSS.escape(student)}"]`);
+      return tr && tr.querySelector(`input[data-col="${CSS.escape(col)}"]`);
+    };
+    const nameOf = (inp) => inp.closest("tr").querySelector("th").textContent.replace(/^\d+\.\s*/, "");
+
+    function persist() {
+      try { localStorage.setItem(storeKey, JSON.stringify(pending)); } catch (e) { /* private mode: memory only */ }
+      const n = Object.keys(pending).length;
+      if (n === 0) {
+        sync.textContent = sync.dataset.saved;
+        sync.className = "sync ok";
+      } else if (offline) {
+        sync.textContent = `Mất kết nối: còn ${n} ô chưa lưu, sẽ tự gửi lại khi có mạng. Đừng đóng trang.`;
+        sync.className = "sync err";
+      } else {
+        sync.textContent = `Đang lưu ${n} ô…`;
+        sync.className = "sync warn";
+      }
+    }
+
+    function setState(inp, state) {
+      inp.classList.remove("unsaved", "saved", "invalid", "conflict", "correction");
+      if (state) inp.classList.add(state);
+      inp.setAttribute("aria-invalid", state === "invalid" || state === "conflict" ? "true" : "false");
+    }
+
+    function retryLater() {
+      if (timer) return;
+      timer = setTimeout(() => { timer = null; flush(); }, 3000);
+    }
+
+    function flush() { for (const k of Object.keys(pending)) send(k); }
+
+    async function send(k) {
+      const item = pending[k];
+      if (!item || inflight.has(k)) return;
+      inflight.add(k);
+      const inp = inputFor(k);
+      let res, data = {};
+      try {
+        res = await fetch(api, {
+          method: "PUT",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+          body: JSON.stringify(item),
+        });
+        try { data = await res.json(); } catch (e) { data = {}; }
+      } catch (e) {
+        inflight.delete(k);
+        offline = true;
+        persist();
+        retryLater();
+        return;
+      }
+      inflight.delete(k);
+      const newer = pending[k] !== item;
+      if (res.ok) {
+        offline = false;
+        if (data.status === "saved") {
+          inp.dataset.version = data.cell.version;
+          inp.dataset.saved = data.text;
+          if (!newer) { inp.value = data.text; setState(inp, "saved"); }
+          const avg = inp.closest("tr").querySelector("[data-avg]");
+          if (avg) avg.textContent = data.result_text;
+        } else if (data.status === "correction_pending") {
+          if (!newer) setState(inp, "correction");
+          say(`Đã gửi yêu cầu sửa ${nameOf(inp)}: chờ giáo viên chủ nhiệm xác nhận.`, true);
+        }
+        if (newer && pending[k]) pending[k].expected_version = Number(inp.dataset.version);
+        else delete pending[k];
+        persist();
+        if (pending[k]) send(k);
+        else if (Object.keys(pending).length) flush();
+        return;
+      }
+      const err = (data && data.error) || {};
+      if (res.status === 401) {
+        persist(); // kept in this browser; sent again after signing in
+        location.href = "/login?next=" + encodeURIComponent(location.pathname) + "&expired=1";
+        return;
+      }
+      if (res.status >= 500 || res.status === 408 || res.status === 429 || !err.code) {
+        offline = res.status >= 500 || !err.code;
+        persist();
+        retryLater();
+        return;
+      }
+      if (newer) { persist(); send(k); return; }
+      if (err.code === "conflict") {
+        const cur = (err.details && err.details.current) || { text: "", version: 0 };
+        inp.dataset.version = cur.version;
+        inp.dataset.saved = cur.text;
+        inp.value = cur.text;
+        inp.title = "Bạn đã nhập: " + item.input;
+        setState(inp, "conflict");
+        say(`${nameOf(inp)}, cột ${item.column.toUpperCase()}: ô này vừa được người khác sửa thành "${cur.text || "(trống)"}". Giá trị bạn nhập "${item.input}" chưa được lưu — nhập lại nếu vẫn muốn thay.`, false);
+      } else if (err.code === "reason_required") {
+        const reason = prompt("Học kì đã khoá sổ. Lí do sửa điểm:");
+        if (reason && reason.trim()) { item.reason = reason.trim(); persist(); send(k); return; }
+        inp.value = inp.dataset.saved;
+        setState(inp, null);
+      } else {
+        setState(inp, "invalid");
+        say(err.message || ("Lỗi " + res.status), false);
+      }
+      delete pending[k];
+      persist();
+    }
+
+    function commit(inp) {
+      if (!inp || !inp.matches("input.cell") || inp.readOnly) return;
+      const student = inp.closest("tr").dataset.student;
+      const col = inp.dataset.col;
+      const k = keyOf(student, col);
+      const value = inp.value.trim();
+      if (value === inp.dataset.saved && !pending[k]) { setState(inp, null); return; }
+      const problem = validate(kind, value);
+      if (problem) {
+        setState(inp, "invalid");
+        say(`${nameOf(inp)}, cột ${col.toUpperCase()}: ${problem}`, false);
+        return;
+      }
+      const item = { student, column: col, input: value, expected_version: Number(inp.dataset.version) };
+      if (pending[k] && pending[k].reason) item.reason = pending[k].reason;
+      if (locked && !item.reason) {
+        const reason = prompt("Học kì đã khoá sổ. Lí do sửa điểm:");
+        if (!reason || !reason.trim()) { inp.value = inp.dataset.saved; setState(inp, null); return; }
+        item.reason = reason.trim();
+      }
+      pending[k] = item;
+      setState(inp, "unsaved");
+      if (msg && msg.className.includes("err")) say("", true);
+      persist();
+      send(k);
+    }
+
+    const cells = () => Array.from(grid.querySelectorAll("input.cell"));
+    function move(inp, dRow, dCol) {
+      const td = inp.closest("td");
+      const tr = td.closest("tr");
+      const colIndex = Array.from(tr.children).indexOf(td);
+      let target = tr;
+      if (dRow) target = dRow > 0 ? tr.nextElementSibling : tr.previousElementSibling;
+      if (!target) return;
+      const next = target.children[colIndex + dCol];
+      const field = next && next.querySelector("input.cell");
+      if (field) { field.focus(); field.select(); }
+    }
+
+    grid.addEventListener("change", (e) => commit(e.target));
+    grid.addEventListener("input", (e) => {
+      const inp = e.target;
+      if (inp.matches("input.cell") && inp.classList.contains("invalid") && !validate(kind, inp.value)) setState(inp, null);
+    });
+    grid.addEventListener("keydown", (e) => {
+      const inp = e.target;
+      if (!inp.matches("input.cell")) return;
+      const atStart = inp.selectionStart === 0 && inp.selectionEnd === 0;
+      const atEnd = inp.selectionStart === inp.value.length;
+      if (e.key === "Enter") { e.preventDefault(); commit(inp); move(inp, 1, 0); }
+      else if (e.key === "ArrowDown") { e.preventDefault(); move(inp, 1, 0); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); move(inp, -1, 0); }
+      else if (e.key === "ArrowRight" && (atEnd || inp.selectionStart !== inp.selectionEnd)) { e.preventDefault(); move(inp, 0, 1); }
+      else if (e.key === "ArrowLeft" && (atStart || inp.selectionStart !== inp.selectionEnd)) { e.preventDefault(); move(inp, 0, -1); }
+    });
+    grid.addEventListener("focusin", (e) => { if (e.target.matches("input.cell")) e.target.select(); });
+    window.addEventListener("online", () => { offline = false; flush(); });
+    window.addEventListener("beforeunload", (e) => {
+      if (Object.keys(pending).length) { e.preventDefault(); e.returnValue = ""; }
+    });
+
+    // Cells typed before a reload or a lost connection are shown and sent again.
+    for (const [k, item] of Object.entries(pending)) {
+      const inp = inputFor(k);
+      if (!inp) { delete pending[k]; continue; }
+      inp.value = item.input;
+      setState(inp, "unsaved");
+    }
+    persist();
+    flush();
+    void cells;
+  }
+
+  function initSummary(table) {
+    const api = table.dataset.api;
+    table.addEventListener("change", async (e) => {
+      const el = e.target.closest("[data-field]");
+      if (!el) return;
+      const student = el.closest("tr").dataset.student;
+      const body = { student };
+      if (el.dataset.field === "absences") {
+        const n = Number(el.value);
+        if (!Number.isInteger(n) || n < 0 || n > 365) { say("Số buổi nghỉ phải từ 0 đến 365", false); el.classList.add("invalid"); return; }
+        body.absences = n;
+      } else {
+        body.conduct = el.value;
+      }
+      el.classList.remove("invalid", "saved");
+      try {
+        const res = await fetch(api, {
+          method: "PUT", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+          body: JSON.stringify(body),
+        });
+        const data = await res.json().catch(() => ({}));
+        if (res.ok) { el.classList.add("saved"); say("Đã lưu.", true); }
+        else { el.classList.add("invalid"); say((data.error && data.error.message) || ("Lỗi " + res.status), false); }
+      } catch (err) {
+        el.classList.add("invalid");
+        say("Mất kết nối tới Trạm. Kiểm tra Wi-Fi rồi chọn lại.", false);
+      }
+    });
+  }
+})();
