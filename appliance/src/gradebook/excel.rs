@@ -467,7 +467,13 @@ pub fn plan_import(
             }
         }
         let has_scores = columns.iter().any(|c| found.contains_key(c));
-        if (found.contains_key("id") || found.contains_key("name")) && has_scores {
+        // The header row names the student column (a title row above it leaves that cell empty).
+        let names_students = found
+            .get("id")
+            .or_else(|| found.get("name"))
+            .and_then(|c| heads.get(*c))
+            .is_some_and(|h| !h.is_empty());
+        if names_students && has_scores {
             if let Some(d) = dup {
                 return Err(GradeError::Import(format!(
                     "Cột \"{d}\" xuất hiện hai lần; hãy xoá một cột hoặc dùng ánh xạ cột."
@@ -525,7 +531,11 @@ pub fn plan_import(
     };
     for (i, row) in rows.iter().enumerate().skip(header_row + 1) {
         let excel_row = origin.0 as usize + i + 1;
-        let id = text_at(row, cols.get("id"));
+        let mut id = text_at(row, cols.get("id"));
+        // Excel turns 079214000007 into the number 79214000007: put the zeros back.
+        if !id.is_empty() && id.len() < 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+            id = format!("{id:0>12}");
+        }
         let name = text_at(row, cols.get("name"));
         let score_texts: Vec<(String, String)> = columns
             .iter()
