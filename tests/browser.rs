@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Server, free_port};
+use common::{PASSWORD, Proxy, Server, free_port, teacher_of};
 use fantoccini::{ClientBuilder, Locator};
 
 struct Driver(Child);
@@ -61,18 +61,13 @@ async fn wait_for(c: &fantoccini::Client, css: &str) -> fantoccini::elements::El
         .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
-#[test]
-fn admin_logs_in_over_https_and_navigates_on_a_phone() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), true);
-    let home = tempfile::tempdir().unwrap();
-    trust_ca(home.path(), &dir.path().join("tls/ca.pem"));
-
+/// chromedriver + headless Chromium as a 360-px Android phone, with its profile in `home`.
+fn browser(home: &std::path::Path) -> (Driver, u16, serde_json::Map<String, serde_json::Value>) {
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new("chromedriver")
             .arg(format!("--port={port}"))
-            .env("HOME", home.path())
+            .env("HOME", home)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -89,31 +84,49 @@ fn admin_logs_in_over_https_and_navigates_on_a_phone() {
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage",
-                     format!("--user-data-dir={}", home.path().join("chrome").display())]
+                     format!("--user-data-dir={}", home.join("chrome").display())]
         }
     }))
     .unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(drive(s.base(), port, caps));
+    (driver, port, caps)
 }
 
-async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json::Value>) {
+async fn connect(
+    port: u16,
+    caps: serde_json::Map<String, serde_json::Value>,
+) -> fantoccini::Client {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let c = loop {
+    loop {
         match ClientBuilder::rustls()
             .unwrap()
             .capabilities(caps.clone())
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
         {
-            Ok(c) => break c,
+            Ok(c) => return c,
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => panic!("chromedriver: {e}"),
         }
-    };
+    }
+}
+
+#[test]
+fn admin_logs_in_over_https_and_navigates_on_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), true);
+    let home = tempfile::tempdir().unwrap();
+    trust_ca(home.path(), &dir.path().join("tls/ca.pem"));
+
+    let (_driver, port, caps) = browser(home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(drive(s.base(), port, caps));
+}
+
+async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json::Value>) {
+    let c = connect(port, caps).await;
     c.goto(&format!("{base}/")).await.unwrap();
     // not logged in: the login page, in Vietnamese
     wait_for(&c, "#username").await;
@@ -241,4 +254,180 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
     let welcome = wait_for(&c, "#welcome").await.text().await.unwrap();
     assert!(welcome.starts_with("Hello"), "{welcome}");
     c.close().await.unwrap();
+}
+
+const CLASS: &str = "2026-8a1";
+const SUBJECT: &str = "toan";
+
+/// Reads one cell of the sheet straight from the server (not through the proxy).
+fn cell_text(api: &reqwest::blocking::Client, s: &Server, student: usize, col: &str) -> String {
+    tokio::task::block_in_place(|| cell_text_blocking(api, s, student, col))
+}
+
+fn cell_text_blocking(
+    api: &reqwest::blocking::Client,
+    s: &Server,
+    student: usize,
+    col: &str,
+) -> String {
+    let v: serde_json::Value = api
+        .get(format!(
+            "{}/api/v1/grades/sheet/{CLASS}/{SUBJECT}/hk1",
+            s.base()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let row = &v["rows"][student];
+    row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == col)
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A teacher on a phone enters scores in the grid: each cell saves as it is entered, bad input
+/// is refused inline in Vietnamese, the average comes back from the server, cells typed while the
+/// Wi-Fi is down are kept and sent when it returns, and an edit that collided is shown.
+#[test]
+fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let proxy = Proxy::start(s.port);
+    let teacher = teacher_of(&s, CLASS, SUBJECT);
+    let api = s.login(&teacher);
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port, caps) = browser(home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = connect(port, caps).await;
+        let base = format!("http://127.0.0.1:{}", proxy.port);
+        c.goto(&format!("{base}/login")).await.unwrap();
+        typ(&c, "#username", &teacher).await;
+        typ(&c, "#password", PASSWORD).await;
+        click(&c, "#login-submit").await;
+        wait_for(&c, "#welcome").await;
+        c.goto(&format!("{base}/grades")).await.unwrap();
+        c.find(Locator::Css(&format!("a[href='/grades/sheet/{CLASS}/{SUBJECT}/hk1']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, "#grid").await;
+        let cell = |row: usize, col: &str| format!("#grid tbody tr:nth-child({row}) input[data-col='{col}']");
+        let wait_class = |css: String, class: &'static str| {
+            let c = c.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let cls = c.find(Locator::Css(&css)).await.unwrap().attr("class").await.unwrap().unwrap_or_default();
+                    if cls.split(' ').any(|x| x == class) {
+                        return;
+                    }
+                    assert!(Instant::now() < deadline, "{css} never got class {class} (has {cls})");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let wait_text = |css: &'static str, want: &'static str| {
+            let c = c.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let t = c.find(Locator::Css(css)).await.unwrap().text().await.unwrap();
+                    if t.contains(want) {
+                        return t;
+                    }
+                    assert!(Instant::now() < deadline, "{css} never said {want:?} (says {t:?})");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+
+        // Row 1 across with Tab, the worked example E1: the server's average appears.
+        click(&c, &cell(1, "tx1")).await;
+        let active = c.active_element().await.unwrap();
+        active.send_keys("8\u{E004}7\u{E004}9\u{E004}6,5\u{E004}7.5\u{E004}8\u{E004}").await.unwrap();
+        wait_class(cell(1, "ck"), "saved").await;
+        let avg = wait_text("#grid tbody tr:nth-child(1) [data-avg]", "7,7").await;
+        assert_eq!(avg, "7,7");
+        wait_text("#sync", "Đã lưu tất cả").await;
+        assert_eq!(cell_text(&api, &s, 0, "tx4"), "6,5");
+
+        // Enter moves down the column; 11 and "abc" are refused inline and never sent.
+        click(&c, &cell(2, "tx1")).await;
+        c.active_element().await.unwrap().send_keys("11\u{E007}").await.unwrap();
+        let m = wait_text("#cell-msg", "Điểm phải từ 0 đến 10").await;
+        assert!(m.contains("nhận được 11"), "{m}");
+        wait_class(cell(2, "tx1"), "invalid").await;
+        click(&c, &cell(3, "tx1")).await;
+        c.active_element().await.unwrap().send_keys("abc\u{E007}").await.unwrap();
+        wait_text("#cell-msg", "không phải là điểm số").await;
+        assert_eq!(cell_text(&api, &s, 1, "tx1"), "");
+        assert_eq!(cell_text(&api, &s, 2, "tx1"), "");
+
+        // The Wi-Fi drops: cells typed now are kept, flagged, and not lost.
+        proxy.set_down(true);
+        click(&c, &cell(5, "tx1")).await;
+        let el = c.find(Locator::Css(&cell(5, "tx1"))).await.unwrap();
+        el.send_keys("9\u{E004}").await.unwrap();
+        c.active_element().await.unwrap().send_keys("10\u{E004}").await.unwrap();
+        wait_class(cell(5, "tx2"), "unsaved").await;
+        wait_text("#sync", "Mất kết nối").await;
+        assert_eq!(cell_text(&api, &s, 4, "tx1"), "", "not on the server yet");
+        // …and they are kept in the browser's storage, so closing or reloading the page loses nothing.
+        let stored = c
+            .execute(&format!("return localStorage.getItem('tram.pending:/api/v1/grades/sheet/{CLASS}/{SUBJECT}/hk1')"), vec![])
+            .await
+            .unwrap();
+        assert!(stored.as_str().unwrap_or("").contains("\"input\":\"10\""), "{stored}");
+        // The link returns: they are sent without the teacher doing anything.
+        proxy.set_down(false);
+        wait_text("#sync", "Đã lưu tất cả").await;
+        wait_class(cell(5, "tx2"), "saved").await;
+        assert_eq!(cell_text(&api, &s, 4, "tx1"), "9");
+        assert_eq!(cell_text(&api, &s, 4, "tx2"), "10");
+
+        // Someone else changes a cell this screen still shows empty: the collision is shown.
+        let other = student_id(&api, &s, 5);
+        let status = tokio::task::block_in_place(|| {
+            api.put(format!("{}/api/v1/grades/sheet/{CLASS}/{SUBJECT}/hk1", s.base()))
+                .json(&serde_json::json!({"student": other, "column": "gk", "input": "5", "expected_version": 0}))
+                .send()
+                .unwrap()
+                .status()
+        });
+        assert_eq!(status, 200);
+        click(&c, &cell(6, "gk")).await;
+        c.active_element().await.unwrap().send_keys("6\u{E007}").await.unwrap();
+        wait_class(cell(6, "gk"), "conflict").await;
+        wait_text("#cell-msg", "vừa được người khác sửa").await;
+        let shown = c.find(Locator::Css(&cell(6, "gk"))).await.unwrap().prop("value").await.unwrap();
+        assert_eq!(shown.as_deref(), Some("5"));
+        assert_eq!(cell_text(&api, &s, 5, "gk"), "5", "the other edit was not overwritten");
+        c.close().await.unwrap();
+    });
+}
+
+fn student_id(api: &reqwest::blocking::Client, s: &Server, row: usize) -> String {
+    tokio::task::block_in_place(|| student_id_blocking(api, s, row))
+}
+
+fn student_id_blocking(api: &reqwest::blocking::Client, s: &Server, row: usize) -> String {
+    let v: serde_json::Value = api
+        .get(format!(
+            "{}/api/v1/grades/sheet/{CLASS}/{SUBJECT}/hk1",
+            s.base()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["rows"][row]["student"].as_str().unwrap().to_string()
 }

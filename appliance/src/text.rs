@@ -38,7 +38,7 @@ pub fn fold(s: &str) -> String {
 /// Vietnamese never uses ("Ph¹m V¨n", "Nguyeãn Vaên"). Returns the likely encoding's name.
 pub fn legacy_encoding(s: &str) -> Option<&'static str> {
     const VIETNAMESE_LATIN1: &str = "àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ";
-    const TCVN3_MARKS: &str = "¸µ¶·¹¨©®ª«¬­¯°±²³´½¾ÆÇËÞß";
+    const TCVN3_MARKS: &str = "¸µ¶·¹¨©®ª«¬\u{AD}¯°±²³´½¾ÆÇËÞß";
     let mut foreign = false;
     for c in s.chars() {
         if TCVN3_MARKS.contains(c) {

@@ -146,3 +146,97 @@ impl Drop for Server {
 pub fn tram(args: &[&str]) -> std::process::Output {
     Command::new(bin()).args(args).output().expect("run tram")
 }
+
+/// A user-space TCP proxy that can drop the link on demand: how the tests simulate a school
+/// Wi-Fi that goes away (`tc netem` is not available). While down, every open connection is
+/// cut and new ones are closed at once.
+pub struct Proxy {
+    pub port: u16,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: u16) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (d, cs) = (down.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if d.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                {
+                    let mut g = cs.lock().unwrap();
+                    g.push(client.try_clone().unwrap());
+                    g.push(server.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, down, conns }
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+        if down {
+            for c in self.conns.lock().unwrap().drain(..) {
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// The username of the teacher assigned to a class × subject (asked as admin).
+pub fn teacher_of(s: &Server, class: &str, subject: &str) -> String {
+    let admin = s.login("admin");
+    let a: serde_json::Value = admin
+        .get(format!("{}/api/v1/assignments", s.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = a["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["class"] == class && x["subject"] == subject)
+        .unwrap_or_else(|| panic!("nobody teaches {subject} in {class}"))["teacher"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let accounts: serde_json::Value = admin
+        .get(format!("{}/api/v1/accounts", s.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == id.as_str())
+        .unwrap()["username"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

@@ -475,10 +475,13 @@ pub fn subject_term(spec: &SubjectSpec, row: Option<&ScoreRow>) -> SubjectOutcom
     }
     let missing = marks
         .iter()
-        .filter(|m| match (spec.kind, m) {
-            (_, Mark::Pending | Mark::MakeUp | Mark::Exempt) => true,
-            (SubjectKind::Scored, Mark::Pass(_)) | (SubjectKind::Comment, Mark::Score(_)) => true,
-            _ => false,
+        .filter(|m| {
+            matches!(
+                (spec.kind, m),
+                (_, Mark::Pending | Mark::MakeUp | Mark::Exempt)
+                    | (SubjectKind::Scored, Mark::Pass(_))
+                    | (SubjectKind::Comment, Mark::Score(_))
+            )
         })
         .count();
     if missing > 0 {

@@ -1,7 +1,7 @@
 //! Storage-level tests of the gradebook on a real redb file with the demo school.
 
-use super::*;
 use super::excel;
+use super::*;
 use crate::auth::{self, Principal};
 use crate::store::{Actor, Store};
 
@@ -81,6 +81,7 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    #[allow(clippy::too_many_arguments)]
     fn save(
         &self,
         p: &Principal,
@@ -480,12 +481,17 @@ fn year_results_lists_and_awards_from_a_full_class() {
 fn teacher_sheet(rows: &[Vec<String>]) -> Vec<u8> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
-    ws.write_string(0, 0, "BẢNG ĐIỂM MÔN TOÁN — HỌC KÌ I").unwrap();
+    ws.write_string(0, 0, "BẢNG ĐIỂM MÔN TOÁN — HỌC KÌ I")
+        .unwrap();
     for (r, row) in rows.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
             if let Some(f) = v.strip_prefix('=') {
-                ws.write_formula((r + 2) as u32, c as u16, rust_xlsxwriter::Formula::new(format!("={f}")).set_result("8"))
-                    .unwrap();
+                ws.write_formula(
+                    (r + 2) as u32,
+                    c as u16,
+                    rust_xlsxwriter::Formula::new(format!("={f}")).set_result("8"),
+                )
+                .unwrap();
             } else if let Ok(n) = v.parse::<f64>() {
                 ws.write_number((r + 2) as u32, c as u16, n).unwrap();
             } else {
@@ -503,11 +509,31 @@ fn row(xs: &[&str]) -> Vec<String> {
 impl Fixture {
     fn plan(&self, bytes: &[u8], mapping: Option<&str>) -> Result<excel::ImportPlan, GradeError> {
         let rx = self.store.read().unwrap();
-        excel::plan_import(&rx, &self.teacher, &self.class.id, &self.toan, TermId::Hk1, bytes, mapping)
+        excel::plan_import(
+            &rx,
+            &self.teacher,
+            &self.class.id,
+            &self.toan,
+            TermId::Hk1,
+            bytes,
+            mapping,
+        )
     }
     fn apply(&self, plan: excel::ImportPlan) -> Result<usize, GradeError> {
-        let actor = Actor { id: self.teacher.id().into(), now: now() };
-        self.store.write(&actor, |tx| excel::apply_import(tx, &self.teacher, &self.class.id, &self.toan, TermId::Hk1, plan))
+        let actor = Actor {
+            id: self.teacher.id().into(),
+            now: now(),
+        };
+        self.store.write(&actor, |tx| {
+            excel::apply_import(
+                tx,
+                &self.teacher,
+                &self.class.id,
+                &self.toan,
+                TermId::Hk1,
+                plan,
+            )
+        })
     }
 }
 
@@ -516,9 +542,39 @@ fn a_teachers_own_sheet_imports_with_headers_or_a_mapping() {
     let f = fixture();
     let (a, b) = (&f.students[0], &f.students[1]);
     let bytes = teacher_sheet(&[
-        row(&["STT", "Mã định danh", "Họ và tên", "TX1", "TX2", "TX3", "TX4", "Giữa kì", "Cuối kì"]),
-        row(&["1", &a.ma_dinh_danh, &a.full_name, "8", "7", "9", "6.5", "7.5", "8"]),
-        row(&["2", &b.ma_dinh_danh, &b.full_name, "9", "8,5", "", "", "", ""]),
+        row(&[
+            "STT",
+            "Mã định danh",
+            "Họ và tên",
+            "TX1",
+            "TX2",
+            "TX3",
+            "TX4",
+            "Giữa kì",
+            "Cuối kì",
+        ]),
+        row(&[
+            "1",
+            &a.ma_dinh_danh,
+            &a.full_name,
+            "8",
+            "7",
+            "9",
+            "6.5",
+            "7.5",
+            "8",
+        ]),
+        row(&[
+            "2",
+            &b.ma_dinh_danh,
+            &b.full_name,
+            "9",
+            "8,5",
+            "",
+            "",
+            "",
+            "",
+        ]),
     ]);
     let plan = f.plan(&bytes, None).unwrap();
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
@@ -534,11 +590,33 @@ fn a_teachers_own_sheet_imports_with_headers_or_a_mapping() {
 
     // Headers nobody recognises: a column mapping by letters.
     let odd = teacher_sheet(&[
-        row(&["Số", "Mã", "Tên", "Điểm miệng", "15 phút 1", "15 phút 2", "1 tiết", "GHK", "HK"]),
-        row(&["1", &b.ma_dinh_danh, &b.full_name, "9", "8,5", "7", "6", "8", "9"]),
+        row(&[
+            "Số",
+            "Mã",
+            "Tên",
+            "Điểm miệng",
+            "15 phút 1",
+            "15 phút 2",
+            "1 tiết",
+            "GHK",
+            "HK",
+        ]),
+        row(&[
+            "1",
+            &b.ma_dinh_danh,
+            &b.full_name,
+            "9",
+            "8,5",
+            "7",
+            "6",
+            "8",
+            "9",
+        ]),
     ]);
     assert!(f.plan(&odd, None).is_err());
-    let plan = f.plan(&odd, Some("id=B,tx1=D,tx2=E,tx3=F,tx4=G,gk=H,ck=I")).unwrap();
+    let plan = f
+        .plan(&odd, Some("id=B,tx1=D,tx2=E,tx3=F,tx4=G,gk=H,ck=I"))
+        .unwrap();
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     // tx1 and tx2 are unchanged (9, 8,5); the four others are new.
     assert_eq!(plan.changes, 4);
@@ -550,26 +628,74 @@ fn a_bad_import_lists_every_problem_and_writes_nothing() {
     let a = &f.students[0];
     let before = f.audit_len();
     let bytes = teacher_sheet(&[
-        row(&["STT", "Mã định danh", "Họ và tên", "TX1", "TX2", "TX3", "TX4", "GK", "CK"]),
-        row(&["1", &a.ma_dinh_danh, &a.full_name, "8", "11", "9", "abc", "7,25", "=A1+1"]),
+        row(&[
+            "STT",
+            "Mã định danh",
+            "Họ và tên",
+            "TX1",
+            "TX2",
+            "TX3",
+            "TX4",
+            "GK",
+            "CK",
+        ]),
+        row(&[
+            "1",
+            &a.ma_dinh_danh,
+            &a.full_name,
+            "8",
+            "11",
+            "9",
+            "abc",
+            "7,25",
+            "=A1+1",
+        ]),
         row(&["2", "079999999999", "Người Lạ", "8", "", "", "", "", ""]),
         row(&["3", &a.ma_dinh_danh, &a.full_name, "8", "", "", "", "", ""]),
     ]);
     let plan = f.plan(&bytes, None).unwrap();
-    let cols: Vec<(usize, &str)> = plan.problems.iter().map(|p| (p.row, p.column.as_str())).collect();
+    let cols: Vec<(usize, &str)> = plan
+        .problems
+        .iter()
+        .map(|p| (p.row, p.column.as_str()))
+        .collect();
     assert!(cols.contains(&(4, "tx2")), "{cols:?}");
     assert!(cols.contains(&(4, "tx4")));
     assert!(cols.contains(&(4, "gk")));
     assert!(cols.contains(&(4, "ck")), "a formula is refused: {cols:?}");
     assert!(cols.contains(&(5, "id")), "an unknown student is named");
     assert!(cols.contains(&(6, "id")), "a student twice is refused");
-    assert!(plan.problems.iter().any(|p| p.message.contains("công thức")));
+    assert!(
+        plan.problems
+            .iter()
+            .any(|p| p.message.contains("công thức"))
+    );
     assert!(matches!(f.apply(plan), Err(GradeError::Import(_))));
     assert_eq!(f.audit_len(), before);
 
     let dup = teacher_sheet(&[
-        row(&["STT", "Mã định danh", "Họ và tên", "TX1", "TX1", "TX3", "TX4", "GK", "CK"]),
-        row(&["1", &a.ma_dinh_danh, &a.full_name, "8", "8", "9", "7", "7", "8"]),
+        row(&[
+            "STT",
+            "Mã định danh",
+            "Họ và tên",
+            "TX1",
+            "TX1",
+            "TX3",
+            "TX4",
+            "GK",
+            "CK",
+        ]),
+        row(&[
+            "1",
+            &a.ma_dinh_danh,
+            &a.full_name,
+            "8",
+            "8",
+            "9",
+            "7",
+            "7",
+            "8",
+        ]),
     ]);
     assert!(matches!(f.plan(&dup, None), Err(GradeError::Import(m)) if m.contains("hai lần")));
     let legacy = teacher_sheet(&[
@@ -577,7 +703,10 @@ fn a_bad_import_lists_every_problem_and_writes_nothing() {
         row(&["1", "x", "NguyÔn V¨n An", "8"]),
     ]);
     assert!(matches!(f.plan(&legacy, None), Err(GradeError::Import(m)) if m.contains("TCVN3")));
-    assert!(matches!(f.plan(b"not a spreadsheet", None), Err(GradeError::Import(_))));
+    assert!(matches!(
+        f.plan(b"not a spreadsheet", None),
+        Err(GradeError::Import(_))
+    ));
 }
 
 #[test]

@@ -33,7 +33,7 @@ impl Tenths {
     }
     /// Whole numbers without decimals: "8,5", "10" — used in grids.
     pub fn vi_short(self) -> String {
-        if self.0 % 10 == 0 {
+        if self.0.is_multiple_of(10) {
             format!("{}", self.0 / 10)
         } else {
             self.vi()

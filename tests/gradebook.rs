@@ -1,0 +1,295 @@
+//! The gradebook end to end: `tram grades check` as a process, and the API of the real binary
+//! on loopback — permissions, term lock, a correction verified by the homeroom teacher, the
+//! parent notice naming one student only, and the class book as a real xlsx file.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{Server, bin, teacher_of};
+use serde_json::{Value, json};
+
+fn check(input: &str) -> (i32, Value) {
+    let mut child = Command::new(bin())
+        .args(["grades", "check"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout"),
+    )
+}
+
+#[test]
+fn grades_check_contract() {
+    let input = json!({"rules":"tt22","grade":8,"subjects":[
+        {"name":"Toán","kind":"scored","periods_per_year":140,
+         "term1":{"tx":[8,7,9,6.5],"gk":7.5,"ck":8.0},"term2":{"tx":[8,8,8,8],"gk":8.5,"ck":8}},
+        {"name":"Giáo dục thể chất","kind":"comment","periods_per_year":70,
+         "term1":{"tx":["Đ","Đ"],"gk":"Đ","ck":"Đ"},"term2":{"tx":["Đ","Đ"],"gk":"Đ","ck":"Đ"}}],
+        "conduct":{"term1":"Tốt","term2":"Khá"},"absences":12});
+    let (code, out) = check(&input.to_string());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["subjects"][0]["term1"], json!(7.7));
+    assert_eq!(out["subjects"][0]["year"], json!(8.0));
+    assert_eq!(out["subjects"][1]["year"], json!("Đ"));
+    assert_eq!(out["year"]["conduct"], json!("Khá"));
+    assert!(out["year"]["outcome"].is_string());
+
+    let (code, out) = check(
+        r#"{"rules":"tt22","grade":8,"subjects":[{"name":"Toán","kind":"scored","periods_per_year":140,"term1":{"tx":[8,7,9,"abc"],"gk":7.5,"ck":8}}]}"#,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(out["error"]["field"], json!("subjects[0].term1.tx[3]"));
+    let (code, out) = check("not json");
+    assert_eq!(code, 2);
+    assert!(out["error"]["message"].as_str().unwrap().contains("JSON"));
+}
+
+const CLASS: &str = "2026-8a1";
+
+#[test]
+fn lock_correction_notice_and_export_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), false);
+    let base = s.base();
+    let t = teacher_of(&s, CLASS, "toan");
+    let teacher = s.login(&t);
+    let sheet: Value = teacher
+        .get(format!("{base}/api/v1/grades/sheet/{CLASS}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let students: Vec<String> = sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["student"].as_str().unwrap().to_string())
+        .collect();
+    let put = |c: &reqwest::blocking::Client,
+               student: &str,
+               col: &str,
+               input: &str,
+               v: u64,
+               reason: Option<&str>| {
+        c.put(format!("{base}/api/v1/grades/sheet/{CLASS}/toan/hk1"))
+            .json(&json!({"student": student, "column": col, "input": input, "expected_version": v, "reason": reason}))
+            .send()
+            .unwrap()
+    };
+    for (col, v) in [
+        ("tx1", "8"),
+        ("tx2", "7"),
+        ("tx3", "9"),
+        ("tx4", "6,5"),
+        ("gk", "7.5"),
+        ("ck", "8"),
+    ] {
+        assert_eq!(put(&teacher, &students[0], col, v, 0, None).status(), 200);
+    }
+    // A teacher who does not teach this class × subject is refused, and nothing changes.
+    let other = s.login(&teacher_of(&s, "2026-6a1", "ngu-van"));
+    let r = put(&other, &students[1], "tx1", "5", 0, None);
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        other
+            .get(format!("{base}/api/v1/grades/class/{CLASS}"))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+    // Bad input: a clear Vietnamese message.
+    let r = put(&teacher, &students[1], "tx1", "8,25", 0, None);
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().unwrap();
+    assert_eq!(
+        e["error"]["message"],
+        json!("Điểm chỉ được có một chữ số thập phân: nhận được 8,25")
+    );
+
+    // BGH locks term I (the school is incomplete, so it must be forced).
+    let bgh = s.login("hieutruong");
+    let r = bgh
+        .post(format!("{base}/api/v1/grades/terms/hk1/lock"))
+        .json(&json!({"force": false}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = bgh
+        .post(format!("{base}/api/v1/grades/terms/hk1/lock"))
+        .json(&json!({"force": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().unwrap();
+    assert_eq!(report["rule_version"], json!("tt22-2021.1"));
+    assert_eq!(
+        teacher
+            .post(format!("{base}/api/v1/grades/terms/hk1/unlock"))
+            .json(&json!({"reason":"x"}))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // After the lock: a correction needs a reason, then waits for the homeroom teacher.
+    assert_eq!(
+        put(&teacher, &students[0], "ck", "9", 1, None).status(),
+        422
+    );
+    let r = put(
+        &teacher,
+        &students[0],
+        "ck",
+        "9",
+        1,
+        Some("Phúc khảo bài cuối kì"),
+    );
+    assert_eq!(r.status(), 200);
+    let saved: Value = r.json().unwrap();
+    assert_eq!(saved["status"], json!("correction_pending"));
+    let id = saved["correction"]["id"].as_str().unwrap().to_string();
+    let homeroom_id = {
+        let admin = s.login("admin");
+        let classes: Value = admin
+            .get(format!("{base}/api/v1/classes"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let c = classes["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == CLASS)
+            .unwrap()
+            .clone();
+        let accounts: Value = admin
+            .get(format!("{base}/api/v1/accounts"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        accounts["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == c["homeroom"])
+            .unwrap()["username"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let homeroom = s.login(&homeroom_id);
+    let list: Value = homeroom
+        .get(format!("{base}/api/v1/grades/corrections"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        list["corrections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str())
+    );
+    let r = homeroom
+        .post(format!("{base}/api/v1/grades/corrections/{id}"))
+        .json(&json!({"approve": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sheet: Value = teacher
+        .get(format!("{base}/api/v1/grades/sheet/{CLASS}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    // (8+7+9+6.5 + 2×7.5 + 3×9) / 9 = 8.06 → 8,1
+    assert_eq!(sheet["rows"][0]["result"], json!("8,1"));
+
+    // The parent notice names this student only.
+    let book: Value = homeroom
+        .get(format!("{base}/api/v1/grades/class/{CLASS}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let names: Vec<String> = book["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["full_name"].as_str().unwrap().to_string())
+        .collect();
+    let html = homeroom
+        .get(format!("{base}/grades/notice/{}?term=hk1", students[0]))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(html.contains("PHIẾU LIÊN LẠC"));
+    let mine = names
+        .iter()
+        .position(|n| html.contains(n.as_str()))
+        .expect("the student's own name");
+    for (i, n) in names.iter().enumerate() {
+        if i != mine && !names[mine].contains(n.as_str()) {
+            assert!(
+                !html.contains(n.as_str()),
+                "the notice names another student: {n}"
+            );
+        }
+    }
+    assert!(html.contains("8,1"));
+
+    // The class book is a real xlsx file with the scores in it.
+    let bytes = homeroom
+        .get(format!("{base}/api/v1/grades/export/{CLASS}.xlsx"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let names = wb.sheet_names().to_vec();
+    assert_eq!(names[0], "Tổng hợp");
+    let toan = wb.worksheet_range("Toán").unwrap();
+    let rows: Vec<Vec<String>> = toan
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let header = rows
+        .iter()
+        .find(|r| r.iter().any(|c| c == "TX1 HKI"))
+        .unwrap();
+    let ck = header.iter().position(|c| c == "CK HKI").unwrap();
+    let first = rows
+        .iter()
+        .find(|r| r.first().map(String::as_str) == Some("1"))
+        .unwrap();
+    assert_eq!(first[ck], "9");
+    // And the audit chain holds every change above (checked with the box stopped).
+    s.stop();
+    let out = common::tram(&[
+        "audit",
+        "verify",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+}
