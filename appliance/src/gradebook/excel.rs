@@ -9,7 +9,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader};
 use serde::Serialize;
 
-use super::{ClassBook, GradeError, Mark, SubjectOutcome, TermId};
+use super::{ClassBook, GradeError, Mark, Marks, SubjectOutcome, TermId};
 use crate::auth::{Action, Principal, permits};
 use crate::school::{self, SubjectKind, import::cell_text};
 use crate::store::{Read, Tx};

@@ -55,10 +55,12 @@ impl TermId {
 }
 
 /// One assessment's state. A missing assessment is `Pending`, never an implicit 0
-/// (DOMAIN.md §1.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", content = "value", rename_all = "snake_case")]
+/// (DOMAIN.md §1.3). Stored as a short code — "8.5", "Đ", "CĐ", "B" (make-up scheduled),
+/// "KB" (make-up not taken), "M" (exempt), "" (pending) — readable in the audit log and cheap
+/// to decode when a whole school is recomputed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mark {
+    #[default]
     Pending,
     /// Kiểm tra, đánh giá bù đã hẹn.
     MakeUp,
@@ -71,6 +73,29 @@ pub enum Mark {
 }
 
 impl Mark {
+    /// The stored code.
+    pub fn code(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Mark::Pending => "".into(),
+            Mark::MakeUp => "B".into(),
+            Mark::Score(t) => t.to_string().into(),
+            Mark::Pass(p) => p.label().into(),
+            Mark::ZeroNoMakeUp => "KB".into(),
+            Mark::Exempt => "M".into(),
+        }
+    }
+    pub fn from_code(s: &str) -> Option<Mark> {
+        Some(match s {
+            "" => Mark::Pending,
+            "B" => Mark::MakeUp,
+            "KB" => Mark::ZeroNoMakeUp,
+            "M" => Mark::Exempt,
+            "Đ" => Mark::Pass(Pass::Dat),
+            "CĐ" => Mark::Pass(Pass::ChuaDat),
+            score => Mark::Score(rules::parse_score(score).ok()?),
+        })
+    }
+
     /// The text shown in a grid cell; typing it back gives the same mark.
     pub fn text(self) -> String {
         match self {
@@ -81,6 +106,28 @@ impl Mark {
             Mark::ZeroNoMakeUp => "KB".into(),
             Mark::Exempt => "M".into(),
         }
+    }
+}
+
+impl Serialize for Mark {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Mark {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Mark, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Mark;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mark code such as \"8.5\", \"Đ\", \"B\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Mark, E> {
+                Mark::from_code(v).ok_or_else(|| E::custom(format!("not a mark: {v:?}")))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -103,13 +150,18 @@ pub fn parse_mark(input: &str, kind: SubjectKind) -> Result<Mark, GradeError> {
 }
 
 /// One cell of a score row, with its own version so two teachers never overwrite each other.
+/// Short field names on disk: a school holds tens of thousands of rows and a term lock reads
+/// them all.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Cell {
+    #[serde(rename = "m")]
     pub mark: Mark,
+    #[serde(rename = "v")]
     pub version: u64,
     pub by: String,
+    #[serde(with = "jiff::fmt::serde::timestamp::second::required")]
     pub at: jiff::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
@@ -122,6 +174,118 @@ pub struct ScoreRow {
 impl ScoreRow {
     pub fn mark(&self, column: &str) -> Mark {
         self.cells.get(column).map_or(Mark::Pending, |c| c.mark)
+    }
+}
+
+/// A read-only view of a stored [`ScoreRow`] with the marks only, in a fixed array by column
+/// (tx1..tx10, gk, ck): computing a whole school's results reads tens of thousands of rows,
+/// and this view decodes them without allocating.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowMarks {
+    marks: [Mark; 12],
+}
+
+fn column_index(col: &str) -> Option<usize> {
+    match col {
+        "gk" => Some(10),
+        "ck" => Some(11),
+        _ => TX_COLUMNS.iter().position(|c| *c == col),
+    }
+}
+
+#[derive(Deserialize)]
+struct CellMark {
+    #[serde(rename = "m")]
+    mark: Mark,
+}
+
+impl<'de> Deserialize<'de> for RowMarks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RowMarks, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, Visitor};
+        struct Cells;
+        impl<'de> Visitor<'de> for Cells {
+            type Value = RowMarks;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("score cells by column")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RowMarks, A::Error> {
+                let mut row = RowMarks::default();
+                while let Some(col) = map.next_key::<ColumnKey>()? {
+                    match col.0 {
+                        Some(i) => row.marks[i] = map.next_value::<CellMark>()?.mark,
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(row)
+            }
+        }
+        struct Outer;
+        impl<'de> Visitor<'de> for Outer {
+            type Value = RowMarks;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a score row")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RowMarks, A::Error> {
+                let mut row = RowMarks::default();
+                while let Some(key) = map.next_key::<ColumnKey>()? {
+                    if key.1 {
+                        row = map.next_value_seed(CellsSeed)?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(row)
+            }
+        }
+        struct CellsSeed;
+        impl<'de> serde::de::DeserializeSeed<'de> for CellsSeed {
+            type Value = RowMarks;
+            fn deserialize<D2: serde::Deserializer<'de>>(
+                self,
+                d: D2,
+            ) -> Result<RowMarks, D2::Error> {
+                d.deserialize_map(Cells)
+            }
+        }
+        d.deserialize_map(Outer)
+    }
+}
+
+/// A map key read without allocating: the column index, and whether it is "cells".
+struct ColumnKey(Option<usize>, bool);
+
+impl<'de> Deserialize<'de> for ColumnKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ColumnKey, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ColumnKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a column name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ColumnKey, E> {
+                Ok(ColumnKey(column_index(v), v == "cells"))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Anything that holds a row's marks by column.
+pub trait Marks {
+    fn mark(&self, column: &str) -> Mark;
+}
+
+impl Marks for ScoreRow {
+    fn mark(&self, column: &str) -> Mark {
+        ScoreRow::mark(self, column)
+    }
+}
+
+impl Marks for RowMarks {
+    fn mark(&self, column: &str) -> Mark {
+        column_index(column).map_or(Mark::Pending, |i| self.marks[i])
     }
 }
 
@@ -214,6 +378,9 @@ pub struct StoredResult {
 }
 
 pub const ROWS: Collection<ScoreRow> =
+    Collection::new("gradebook.rows.v1", AuditPolicy::Values, None);
+/// The same table as [`ROWS`], read as marks only (never written through).
+pub const ROW_MARKS: Collection<RowMarks> =
     Collection::new("gradebook.rows.v1", AuditPolicy::Values, None);
 pub const RECORDS: Collection<TermRecord> =
     Collection::new("gradebook.records.v1", AuditPolicy::Values, None);
@@ -324,6 +491,11 @@ pub struct SubjectSpec {
     /// ĐĐGtx per term.
     pub regular: usize,
 }
+
+/// Column names of regular assessments (settings allow at most 10).
+const TX_COLUMNS: [&str; 10] = [
+    "tx1", "tx2", "tx3", "tx4", "tx5", "tx6", "tx7", "tx8", "tx9", "tx10",
+];
 
 impl SubjectSpec {
     pub fn columns(&self) -> Vec<String> {
@@ -465,11 +637,15 @@ impl SubjectOutcome {
 }
 
 /// ĐTBmhk or the Đ/CĐ term result of one row, once every required cell is final.
-pub fn subject_term(spec: &SubjectSpec, row: Option<&ScoreRow>) -> SubjectOutcome {
-    let empty = ScoreRow::default();
-    let row = row.unwrap_or(&empty);
-    let cols = spec.columns();
-    let marks: Vec<Mark> = cols.iter().map(|c| row.mark(c)).collect();
+pub fn subject_term(spec: &SubjectSpec, row: Option<&impl Marks>) -> SubjectOutcome {
+    let mut marks: Vec<Mark> = Vec::with_capacity(spec.regular + 2);
+    for i in 1..=spec.regular {
+        marks.push(row.map_or(Mark::Pending, |r| {
+            r.mark(TX_COLUMNS.get(i - 1).copied().unwrap_or(""))
+        }));
+    }
+    marks.push(row.map_or(Mark::Pending, |r| r.mark("gk")));
+    marks.push(row.map_or(Mark::Pending, |r| r.mark("ck")));
     if marks.iter().all(|m| *m == Mark::Exempt) {
         return SubjectOutcome::Exempt;
     }
@@ -577,9 +753,9 @@ pub struct ClassBook {
     pub hk1: Vec<StudentTerm>,
     pub hk2: Vec<StudentTerm>,
     pub year: Vec<StudentYear>,
-    /// score rows by (subject, term, student)
+    /// score rows by "{subject}/{term}/{student}"
     #[serde(skip)]
-    pub rows: HashMap<(String, TermId, String), ScoreRow>,
+    pub rows: RowIndex,
 }
 
 impl ClassBook {
@@ -589,10 +765,23 @@ impl ClassBook {
             TermId::Hk2 => &self.hk2,
         }
     }
-    pub fn row(&self, subject: &str, term: TermId, student: &str) -> Option<&ScoreRow> {
-        self.rows
-            .get(&(subject.to_string(), term, student.to_string()))
+    pub fn row(&self, subject: &str, term: TermId, student: &str) -> Option<&RowMarks> {
+        let mut key = String::new();
+        row_suffix_into(&mut key, subject, term, student);
+        self.rows.get(key.as_str())
     }
+}
+
+/// Score rows of one class by "{subject}/{term}/{student}" (the row key without the class).
+pub type RowIndex = HashMap<String, RowMarks>;
+
+fn row_suffix_into(buf: &mut String, subject: &str, term: TermId, student: &str) {
+    buf.clear();
+    buf.push_str(subject);
+    buf.push('/');
+    buf.push_str(term.code());
+    buf.push('/');
+    buf.push_str(student);
 }
 
 /// Builds a class's book from storage.
@@ -600,44 +789,82 @@ pub fn class_book(r: &impl Read, class_id: &str, st: &Settings) -> Result<ClassB
     let class = class_of(r, class_id)?;
     let subjects = subjects_for_grade(r, class.grade, st)?;
     let students = school::students_of_class(r, class_id)?;
-    let mut rows = HashMap::new();
-    for (k, row) in r.scan(&ROWS, &format!("{class_id}/"))? {
-        let mut parts = k[class_id.len() + 1..].splitn(3, '/');
-        if let (Some(sub), Some(term), Some(stu)) = (parts.next(), parts.next(), parts.next())
-            && let Ok(term) = TermId::parse(term)
-        {
-            rows.insert((sub.to_string(), term, stu.to_string()), row);
-        }
-    }
+    let prefix = format!("{class_id}/");
+    let mut rows = RowIndex::new();
+    r.scan_each(&ROW_MARKS, &prefix, &mut |k, row| {
+        rows.insert(k[prefix.len()..].to_string(), row);
+        Ok(())
+    })?;
     let records: HashMap<String, TermRecord> = r
         .scan(&RECORDS, &format!("{class_id}/"))?
         .into_iter()
         .collect();
-    Ok(compute_book(
-        class, subjects, students, rows, &records, &st.tt22,
-    ))
+    let mut book = compute_book(class, subjects, students, &rows, &records, &st.tt22);
+    book.rows = rows;
+    Ok(book)
 }
 
-/// The pure part of [`class_book`]: every term and year result from loaded rows and records.
+/// Every class book of a school year, reading each table once (what a term lock computes).
+pub fn school_books(
+    r: &impl Read,
+    year: &str,
+    st: &Settings,
+) -> Result<Vec<ClassBook>, GradeError> {
+    let classes = classes_of_year(r, year)?;
+    let mut students: HashMap<String, Vec<Student>> = HashMap::new();
+    for s in school::list(r, &school::STUDENTS)? {
+        students.entry(s.class_id.clone()).or_default().push(s);
+    }
+    let mut rows: HashMap<String, RowIndex> = HashMap::new();
+    r.scan_each(&ROW_MARKS, "", &mut |k, row| {
+        if let Some((class, rest)) = k.split_once('/') {
+            match rows.get_mut(class) {
+                Some(index) => index.insert(rest.to_string(), row),
+                None => rows
+                    .entry(class.to_string())
+                    .or_default()
+                    .insert(rest.to_string(), row),
+            };
+        }
+        Ok(())
+    })?;
+    let records: HashMap<String, TermRecord> = r.scan(&RECORDS, "")?.into_iter().collect();
+    let mut specs: HashMap<u8, Vec<SubjectSpec>> = HashMap::new();
+    let mut books = Vec::with_capacity(classes.len());
+    for class in classes {
+        if let std::collections::hash_map::Entry::Vacant(e) = specs.entry(class.grade) {
+            e.insert(subjects_for_grade(r, class.grade, st)?);
+        }
+        let subjects = specs[&class.grade].clone();
+        let mut list = students.remove(&class.id).unwrap_or_default();
+        list.sort_by(|a, b| school::vietnamese_name_order(&a.full_name, &b.full_name));
+        let class_rows = rows.remove(&class.id).unwrap_or_default();
+        let mut book = compute_book(class, subjects, list, &class_rows, &records, &st.tt22);
+        book.rows = class_rows;
+        books.push(book);
+    }
+    Ok(books)
+}
+
+/// The pure part of [`class_book`]: every term and year result from loaded rows and records
+/// (the returned book's `rows` is left empty; `class_book` moves the loaded rows in).
 pub fn compute_book(
     class: Class,
     subjects: Vec<SubjectSpec>,
     students: Vec<Student>,
-    rows: HashMap<(String, TermId, String), ScoreRow>,
+    rows: &RowIndex,
     records: &HashMap<String, TermRecord>,
     cfg: &Tt22Config,
 ) -> ClassBook {
     let mut terms: [Vec<StudentTerm>; 2] = [Vec::new(), Vec::new()];
-    let mut key = (String::new(), TermId::Hk1, String::new());
+    let mut key = String::new();
     for (ti, term) in TermId::BOTH.into_iter().enumerate() {
         for s in &students {
             let outcomes: Vec<SubjectOutcome> = subjects
                 .iter()
                 .map(|spec| {
-                    key.0.clone_from(&spec.id);
-                    key.1 = term;
-                    key.2.clone_from(&s.id);
-                    subject_term(spec, rows.get(&key))
+                    row_suffix_into(&mut key, &spec.id, term, &s.id);
+                    subject_term(spec, rows.get(key.as_str()))
                 })
                 .collect();
             let rec = records.get(&record_key(&class.id, term, &s.id));
@@ -708,7 +935,7 @@ pub fn compute_book(
         hk1,
         hk2,
         year,
-        rows,
+        rows: HashMap::new(),
     }
 }
 
@@ -992,7 +1219,7 @@ pub fn decide_correction(
         );
         tx.put(&ROWS, &key, &row, "grades.cell.corrected")?;
         let class = class_of(tx, &c.class)?;
-        refresh_results(tx, &class, c.term, None)?;
+        refresh_results(tx, &class, c.term)?;
     }
     tx.put(
         &CORRECTIONS,
@@ -1154,21 +1381,25 @@ fn results_of(
 
 /// Rewrites the stored results of one class for a locked term, only where they changed (each
 /// changed one gets a higher `phienban` and goes to the outbox). Returns how many changed.
-fn refresh_results(
-    tx: &mut Tx<'_>,
-    class: &Class,
-    term: TermId,
-    rule: Option<RuleVersion>,
-) -> Result<usize, GradeError> {
+fn refresh_results(tx: &mut Tx<'_>, class: &Class, term: TermId) -> Result<usize, GradeError> {
     let Some(lock) = term_lock(tx, &class.year, term)? else {
         return Ok(0);
     };
-    let rule = rule.unwrap_or(lock.rule_version);
     let st = settings(tx)?;
-    let matruong = school::school_info(tx)?.map(|i| i.code).unwrap_or_default();
     let book = class_book(tx, &class.id, &st)?;
+    store_results(tx, &book, term, lock.rule_version)
+}
+
+/// Writes the results of one class book, only where they changed.
+fn store_results(
+    tx: &mut Tx<'_>,
+    book: &ClassBook,
+    term: TermId,
+    rule: RuleVersion,
+) -> Result<usize, GradeError> {
+    let matruong = school::school_info(tx)?.map(|i| i.code).unwrap_or_default();
     let mut changed = 0;
-    for (key, mut fresh) in results_of(&book, term, &matruong, rule) {
+    for (key, mut fresh) in results_of(book, term, &matruong, rule) {
         let old = tx.get(&RESULTS, &key)?;
         if let Some(old) = &old {
             fresh.phienban = old.phienban;
@@ -1251,8 +1482,8 @@ pub fn lock_term(
     };
     tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.lock")?;
     let mut results_written = 0;
-    for c in classes_of_year(tx, year)? {
-        results_written += refresh_results(tx, &c, term, None)?;
+    for book in school_books(tx, year, &st)? {
+        results_written += store_results(tx, &book, term, rule_version)?;
     }
     Ok(LockReport {
         classes,
@@ -1308,8 +1539,7 @@ pub fn recompute_preview(
     let st = settings(r)?;
     let matruong = school::school_info(r)?.map(|i| i.code).unwrap_or_default();
     let mut out = Vec::new();
-    for c in classes_of_year(r, year)? {
-        let book = class_book(r, &c.id, &st)?;
+    for book in school_books(r, year, &st)? {
         for (key, mut fresh) in results_of(&book, term, &matruong, rule) {
             let old = r.get(&RESULTS, &key)?;
             if let Some(o) = &old {
@@ -1352,9 +1582,10 @@ pub fn recompute_apply(
         &lock,
         "grades.term.recompute",
     )?;
+    let st = settings(tx)?;
     let mut n = 0;
-    for c in classes_of_year(tx, year)? {
-        n += refresh_results(tx, &c, term, Some(rule))?;
+    for book in school_books(tx, year, &st)? {
+        n += store_results(tx, &book, term, rule)?;
     }
     Ok(n)
 }

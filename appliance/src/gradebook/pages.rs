@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::rules::tt22::Outcome;
-use super::{ClassBook, GradeError, TermId};
+use super::{ClassBook, GradeError, Marks, TermId};
 use crate::auth::{Action, permits};
 use crate::net::pages::{chrome, page, render};
 use crate::net::{ApiError, PageUser, Shared};

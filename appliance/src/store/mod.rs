@@ -400,6 +400,23 @@ impl Tx<'_> {
     }
 }
 
+fn each_in_table<T: DeserializeOwned>(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for row in t.range(prefix..)? {
+        let (k, v) = row?;
+        let k = k.value();
+        if !k.starts_with(prefix) {
+            break;
+        }
+        f(k, decode(name, k, v.value())?)?;
+    }
+    Ok(())
+}
+
 fn scan_table<T: DeserializeOwned>(
     t: &impl ReadableTable<&'static str, &'static [u8]>,
     name: &str,
@@ -430,6 +447,14 @@ pub trait Read {
         c: &Collection<T>,
         prefix: &str,
     ) -> Result<Vec<(String, T)>, StoreError>;
+    /// Calls `f` with every record whose key starts with `prefix`, in key order, without
+    /// collecting them (for passes over a whole table).
+    fn scan_each<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }
 
 impl Read for Rx {
@@ -439,6 +464,18 @@ impl Read for Rx {
         key: &str,
     ) -> Result<Option<T>, StoreError> {
         Rx::get(self, c, key)
+    }
+    fn scan_each<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match self.rtx.open_table(c.def()) {
+            Ok(t) => each_in_table(&t, c.name, prefix, f),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
     fn scan<T: DeserializeOwned>(
         &self,
@@ -456,6 +493,15 @@ impl Read for Tx<'_> {
         key: &str,
     ) -> Result<Option<T>, StoreError> {
         Tx::get(self, c, key)
+    }
+    fn scan_each<T: DeserializeOwned>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+        f: &mut dyn FnMut(&str, T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let t = self.wtx.open_table(c.def())?;
+        each_in_table(&t, c.name, prefix, f)
     }
     fn scan<T: DeserializeOwned>(
         &self,
