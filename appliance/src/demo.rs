@@ -146,6 +146,17 @@ pub fn seed(
     students_total: usize,
     now: jiff::Timestamp,
 ) -> anyhow::Result<DemoOutcome> {
+    seed_with_class_size(store, password_phc, students_total, 40, now)
+}
+
+/// As [`seed`], with `per_class` students in each class (benchmarks use 45, the legal maximum).
+pub fn seed_with_class_size(
+    store: &Store,
+    password_phc: &str,
+    students_total: usize,
+    per_class: usize,
+    now: jiff::Timestamp,
+) -> anyhow::Result<DemoOutcome> {
     if school::school_info(&store.read()?)?.is_some() {
         return Ok(DemoOutcome {
             created: false,
@@ -283,7 +294,7 @@ pub fn seed(
             }
         }
         // Classes: grades 6–9, three classes each (more when a bigger school is asked for).
-        let per_class = 40;
+        let per_class = per_class.max(1);
         let class_count = students_total.div_ceil(per_class).max(12);
         let per_grade = class_count.div_ceil(4);
         let mut classes = Vec::new();

@@ -43,6 +43,9 @@ enum Cmd {
         /// How many students the demo school has (benchmarks use 10000).
         #[arg(long, default_value_t = 480, hide = true)]
         demo_students: usize,
+        /// Students per demo class (benchmarks use 45).
+        #[arg(long, default_value_t = 40, hide = true)]
+        demo_class_size: usize,
         /// Do not announce the box over mDNS.
         #[arg(long)]
         no_mdns: bool,
@@ -113,13 +116,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             http_only,
             demo,
             demo_students,
+            demo_class_size,
             no_mdns,
             journald,
         } => {
             logging::init(journald);
             let store = Arc::new(Store::open(&data.data_dir)?);
             if demo {
-                seed_demo(&store, demo_students)?;
+                seed_demo(&store, demo_students, demo_class_size)?;
             }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -188,7 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn seed_demo(store: &Store, students: usize) -> anyhow::Result<()> {
+fn seed_demo(store: &Store, students: usize, per_class: usize) -> anyhow::Result<()> {
     let (password, generated) = match std::env::var("TRAM_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
         _ => (auth::routes::temporary_password(), true),
@@ -199,7 +203,7 @@ fn seed_demo(store: &Store, students: usize) -> anyhow::Result<()> {
     auth::check_password_policy("admin", &password)
         .map_err(|e| anyhow::anyhow!("TRAM_ADMIN_PASSWORD: {e} (at least 8 characters)"))?;
     let phc = auth::hash_password(&password);
-    let out = demo::seed(store, &phc, students, jiff::Timestamp::now())?;
+    let out = demo::seed_with_class_size(store, &phc, students, per_class, jiff::Timestamp::now())?;
     if out.created {
         eprintln!("demo school created with {} students", out.students);
         if generated {
