@@ -837,7 +837,7 @@ pub fn school_books(
         }
         let subjects = specs[&class.grade].clone();
         let mut list = students.remove(&class.id).unwrap_or_default();
-        list.sort_by(|a, b| school::vietnamese_name_order(&a.full_name, &b.full_name));
+        list.sort_by_cached_key(|s| school::vietnamese_name_key(&s.full_name));
         let class_rows = rows.remove(&class.id).unwrap_or_default();
         let mut book = compute_book(class, subjects, list, &class_rows, &records, &st.tt22);
         book.rows = class_rows;

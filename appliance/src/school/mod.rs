@@ -110,7 +110,12 @@ pub const ASSIGNMENTS: Collection<Assignment> =
 pub const STUDENTS: Collection<Student> =
     Collection::new("school.students.v1", AuditPolicy::Values, Some("student"));
 
-pub const TABLES: [&str; 7] = [
+/// Index of students by class: "{class}/{student}" → student id. Derived from `STUDENTS` and
+/// written only by [`save_student`], in the same transaction (not audited: the student is).
+pub const ROLL: Collection<String> = Collection::new("school.roll.v1", AuditPolicy::None, None);
+
+pub const TABLES: [&str; 8] = [
+    ROLL.name,
     INFO.name,
     YEARS.name,
     DEPARTMENTS.name,
@@ -205,22 +210,26 @@ pub fn students_of_class(
     rx: &impl crate::store::Read,
     class_id: &str,
 ) -> Result<Vec<Student>, StoreError> {
-    let mut v: Vec<Student> = list(rx, &STUDENTS)?
-        .into_iter()
-        .filter(|s| s.class_id == class_id)
-        .collect();
-    v.sort_by(|a, b| vietnamese_name_order(&a.full_name, &b.full_name));
+    let mut v = Vec::new();
+    for (_, id) in rx.scan(&ROLL, &format!("{class_id}/"))? {
+        if let Some(s) = rx.get(&STUDENTS, &id)? {
+            v.push(s);
+        }
+    }
+    v.sort_by_cached_key(|s| vietnamese_name_key(&s.full_name));
     Ok(v)
 }
 
 /// Vietnamese class lists sort by given name (the last word), then the full name.
 pub fn vietnamese_name_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let key = |n: &str| {
-        let f = crate::text::fold(n);
-        let given = f.rsplit(' ').next().unwrap_or("").to_string();
-        (given, f)
-    };
-    key(a).cmp(&key(b))
+    vietnamese_name_key(a).cmp(&vietnamese_name_key(b))
+}
+
+/// The sort key of [`vietnamese_name_order`], for `sort_by_cached_key`.
+pub fn vietnamese_name_key(n: &str) -> (String, String) {
+    let f = crate::text::fold(n);
+    let given = f.rsplit(' ').next().unwrap_or("").to_string();
+    (given, f)
 }
 
 #[derive(Deserialize, Debug)]
@@ -433,6 +442,17 @@ pub fn student_id(ma_dinh_danh: &str) -> String {
 pub fn save_student(tx: &mut Tx<'_>, s: Student, action: &str) -> Result<(), SchoolError> {
     tx.get(&CLASSES, &s.class_id)?
         .ok_or_else(|| SchoolError::NoSuchClass(s.class_id.clone()))?;
+    if let Some(old) = tx.get(&STUDENTS, &s.id)?
+        && old.class_id != s.class_id
+    {
+        tx.delete(&ROLL, &format!("{}/{}", old.class_id, s.id), "school.roll")?;
+    }
+    tx.put(
+        &ROLL,
+        &format!("{}/{}", s.class_id, s.id),
+        &s.id,
+        "school.roll",
+    )?;
     tx.put(&STUDENTS, &s.id, &s, action)?;
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! - 1: accounts had a single `role` (`auth.accounts.v1`).
 //! - 2: accounts carry a set of `roles` (`auth.accounts.v2`): a vice principal or a department
 //!   head also teaches.
+//! - 3: the class roll index (`school.roll.v1`, "{class}/{student}") so a class's students are
+//!   read without scanning the whole school.
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -58,6 +60,7 @@ pub(crate) fn run(db: &Database) -> Result<(), StoreError> {
         let w = db.begin_write()?;
         let detail = match current {
             1 => v1_to_v2(&w)?,
+            2 => v2_to_v3(&w)?,
             other => return Err(StoreError::Db(format!("no migration from schema {other}"))),
         };
         let now = jiff::Timestamp::now();
@@ -110,6 +113,37 @@ fn v1_to_v2(w: &redb::WriteTransaction) -> Result<String, StoreError> {
     Ok(format!("{n} accounts: role -> roles"))
 }
 
+fn v2_to_v3(w: &redb::WriteTransaction) -> Result<String, StoreError> {
+    let students: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::school::STUDENTS.name);
+    let roll: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::school::ROLL.name);
+    let mut n = 0;
+    let mut entries = Vec::new();
+    match w.open_table(students) {
+        Ok(t) => {
+            for row in t.iter()? {
+                let (k, v) = row?;
+                let rec: serde_json::Value =
+                    serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                        table: crate::school::STUDENTS.name.into(),
+                        key: k.value().into(),
+                        reason: e.to_string(),
+                    })?;
+                let class = rec["class_id"].as_str().unwrap_or_default().to_string();
+                entries.push((format!("{class}/{}", k.value()), k.value().to_string()));
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut t = w.open_table(roll)?;
+    for (key, id) in entries {
+        let bytes = serde_json::to_vec(&id).map_err(|e| StoreError::Db(e.to_string()))?;
+        t.insert(key.as_str(), bytes.as_slice())?;
+        n += 1;
+    }
+    Ok(format!("{n} students indexed by class"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,10 +182,76 @@ mod tests {
         let tail = s.audit_tail(1).unwrap();
         assert_eq!(tail[0].action, "schema.migrate");
         assert!(s.verify_audit().unwrap().is_intact());
+        // One audit event per step (1→2, 2→3); opening again is a no-op.
+        let steps = (SCHEMA_VERSION - 1) as usize;
+        assert_eq!(s.audit_tail(10).unwrap().len(), steps);
         drop(s);
-        // Opening again is a no-op.
         let s = Store::open(dir.path()).unwrap();
-        assert_eq!(s.audit_tail(5).unwrap().len(), 1);
+        assert_eq!(s.audit_tail(10).unwrap().len(), steps);
+    }
+
+    /// A schema-2 database (students, no class roll) gets its roll built, and moving a student
+    /// afterwards keeps the roll right.
+    #[test]
+    fn schema_2_database_gets_the_class_roll() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join("tram.redb")).unwrap();
+            let w = db.begin_write().unwrap();
+            set_version(&w, 2).unwrap();
+            {
+                let students: TableDefinition<&str, &[u8]> =
+                    TableDefinition::new(crate::school::STUDENTS.name);
+                let mut t = w.open_table(students).unwrap();
+                for (id, class) in [
+                    ("hs-1", "2026-6a1"),
+                    ("hs-2", "2026-6a1"),
+                    ("hs-3", "2026-6a2"),
+                ] {
+                    let v = serde_json::json!({"id": id, "full_name": format!("Học sinh {id}"), "dob": "2014-01-01",
+                        "gender": "Nam", "ma_dinh_danh": "001214000001", "class_id": class});
+                    t.insert(id, serde_json::to_vec(&v).unwrap().as_slice())
+                        .unwrap();
+                }
+                let classes: TableDefinition<&str, &[u8]> =
+                    TableDefinition::new(crate::school::CLASSES.name);
+                let mut c = w.open_table(classes).unwrap();
+                for id in ["2026-6a1", "2026-6a2"] {
+                    let v = serde_json::json!({"id": id, "name": id, "grade": 6, "year": "2026-2027", "homeroom": null});
+                    c.insert(id, serde_json::to_vec(&v).unwrap().as_slice())
+                        .unwrap();
+                }
+            }
+            w.commit().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let rx = s.read().unwrap();
+        assert_eq!(
+            crate::school::students_of_class(&rx, "2026-6a1")
+                .unwrap()
+                .len(),
+            2
+        );
+        let mut moved = rx.get(&crate::school::STUDENTS, "hs-1").unwrap().unwrap();
+        drop(rx);
+        moved.class_id = "2026-6a2".into();
+        s.write(&Actor::system(jiff::Timestamp::UNIX_EPOCH), |tx| {
+            crate::school::save_student(tx, moved, "test")
+        })
+        .unwrap();
+        let rx = s.read().unwrap();
+        assert_eq!(
+            crate::school::students_of_class(&rx, "2026-6a1")
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            crate::school::students_of_class(&rx, "2026-6a2")
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use audit::{AuditEvent, ChainReport};
 pub use blob::BlobStore;
 
 /// The schema version this build writes. Older databases are migrated forward at start.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("store.meta.v1");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("store.audit.v1");
