@@ -58,6 +58,20 @@ fn grades_check_contract() {
 
 const CLASS: &str = "2026-8a1";
 
+fn pdf_text(pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let mut child = Command::new("pdftotext")
+        .args(["-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pdftotext (Debian poppler-utils) is installed");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn lock_correction_notice_and_export_over_http() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,6 +269,53 @@ fn lock_correction_notice_and_export_over_http() {
         }
     }
     assert!(html.contains("8,1"));
+
+    // The same notice as a PDF: the Vietnamese text reads back exactly (pdftotext, poppler).
+    let pdf = homeroom
+        .get(format!("{base}/grades/notice/{}/pdf?term=hk1", students[0]))
+        .send()
+        .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let text = pdf_text(&pdf.bytes().unwrap());
+    assert!(text.contains("PHIẾU LIÊN LẠC"), "{text}");
+    assert!(text.contains(names[mine].as_str()), "{text}");
+    assert!(text.contains("8,1"));
+    for (i, n) in names.iter().enumerate() {
+        if i != mine && !names[mine].contains(n.as_str()) {
+            assert!(
+                !text.contains(n.as_str()),
+                "the PDF notice names another student: {n}"
+            );
+        }
+    }
+    let hocba = homeroom
+        .get(format!("{base}/grades/hocba/{}/pdf", students[0]))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(pdf_text(&hocba).contains("HỌC BẠ"));
+    let book_pdf = homeroom
+        .get(format!("{base}/grades/class/{CLASS}/pdf?term=hk1"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let text = pdf_text(&book_pdf);
+    assert!(text.contains("SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH"));
+    assert!(
+        names.iter().all(|n| text.contains(n.as_str())),
+        "the class book lists every student"
+    );
+    // Another class's teacher cannot print this student's notice.
+    assert_eq!(
+        other
+            .get(format!("{base}/grades/notice/{}/pdf", students[0]))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
 
     // The class book is a real xlsx file with the scores in it.
     let bytes = homeroom

@@ -43,7 +43,7 @@ fn school_of_1500() -> (tempfile::TempDir, Store, Vec<String>) {
                                 n = n.wrapping_mul(1_103_515_245).wrapping_add(12345);
                                 let input = if spec.kind == school::SubjectKind::Scored {
                                     format!("{},{}", 3 + (n >> 16) % 7, (n >> 8) % 10)
-                                } else if (n >> 16) % 20 == 0 {
+                                } else if (n >> 16).is_multiple_of(20) {
                                     "CĐ".into()
                                 } else {
                                     "Đ".into()

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod excel;
 pub mod pages;
+pub mod pdf;
 pub mod routes;
 pub mod rules;
 

@@ -21,8 +21,11 @@ pub fn routes() -> Router<Shared> {
         .route("/grades", get(index))
         .route("/grades/sheet/{class}/{subject}/{term}", get(grid))
         .route("/grades/class/{class}", get(class_summary))
+        .route("/grades/class/{class}/pdf", get(class_pdf))
         .route("/grades/notice/{student}", get(notice))
+        .route("/grades/notice/{student}/pdf", get(notice_pdf))
         .route("/grades/hocba/{student}", get(hocba))
+        .route("/grades/hocba/{student}/pdf", get(hocba_pdf))
 }
 
 pub struct SheetLink {
@@ -248,7 +251,6 @@ async fn class_summary(
     let st = super::settings(&rx)?;
     let book = super::class_book(&rx, &class, &st)?;
     let subjects: Vec<String> = book.subjects.iter().map(|s| s.name.clone()).collect();
-    let mut rows = vec![];
     let mut lists = vec![];
     let (period_code, period_label, locked) = match per {
         Period::Term(t) => (
@@ -262,6 +264,30 @@ async fn class_summary(
             super::is_locked(&rx, &book.class.year, TermId::Hk2)?,
         ),
     };
+    let rows = summary_rows(&book, per);
+    if per == Period::Year {
+        lists = year_lists(&book);
+    }
+    let editable =
+        u.principal.homeroom.contains(&class) && matches!(per, Period::Term(_)) && !locked;
+    let conduct_levels = super::Level::ALL.iter().map(|l| l.label()).collect();
+    Ok(render(ClassPage::new(
+        chrome(&s, &u, &headers),
+        book.class.id.clone(),
+        book.class.name.clone(),
+        period_code,
+        period_label,
+        subjects,
+        rows,
+        lists,
+        editable,
+        locked,
+        conduct_levels,
+    )))
+}
+
+fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
+    let mut rows = vec![];
     for (i, st) in book.students.iter().enumerate() {
         let (outcomes, level, conduct, absences, outcome, award) = match per {
             Period::Term(t) => {
@@ -293,25 +319,7 @@ async fn class_summary(
             award: award.map(|a| a.label().to_string()).unwrap_or_default(),
         });
     }
-    if per == Period::Year {
-        lists = year_lists(&book);
-    }
-    let editable =
-        u.principal.homeroom.contains(&class) && matches!(per, Period::Term(_)) && !locked;
-    let conduct_levels = super::Level::ALL.iter().map(|l| l.label()).collect();
-    Ok(render(ClassPage::new(
-        chrome(&s, &u, &headers),
-        book.class.id.clone(),
-        book.class.name.clone(),
-        period_code,
-        period_label,
-        subjects,
-        rows,
-        lists,
-        editable,
-        locked,
-        conduct_levels,
-    )))
+    rows
 }
 
 /// The end-of-year lists the homeroom teacher draws up and BGH approves (Đ18, Đ20).
@@ -364,28 +372,40 @@ pub struct NoticeSubject {
     pub result: String,
 }
 
-page!(NoticePage, "notice.html" {
-    student_name: String,
-    dob: String,
-    class_name: String,
-    year: String,
-    period_label: &'static str,
-    year_view: bool,
-    subjects: Vec<NoticeSubject>,
-    level: String,
-    conduct: String,
-    absences: u16,
-    comment: String,
-    outcome: String,
-    award: String,
-    homeroom_name: String,
-});
+/// What a parent notice shows — the HTML page and the PDF are drawn from the same view.
+pub struct NoticeView {
+    pub school: String,
+    pub student_name: String,
+    pub dob: String,
+    pub class_name: String,
+    pub year: String,
+    pub period_label: &'static str,
+    pub year_view: bool,
+    pub subjects: Vec<NoticeSubject>,
+    pub level: String,
+    pub conduct: String,
+    pub absences: u16,
+    pub comment: String,
+    pub outcome: String,
+    pub award: String,
+    pub homeroom_name: String,
+}
+
+page!(NoticePage, "notice.html" { v: NoticeView, pdf: String });
+
+struct StudentBook {
+    student: school::Student,
+    book: ClassBook,
+    index: usize,
+    homeroom: String,
+    school: String,
+}
 
 fn student_book(
     s: &Shared,
     u: &crate::net::ApiUser,
     student: &str,
-) -> Result<(school::Student, ClassBook, String), ApiError> {
+) -> Result<StudentBook, ApiError> {
     let rx = s.store.read()?;
     let st = rx
         .get(&school::STUDENTS, student)?
@@ -402,7 +422,21 @@ fn student_book(
             .unwrap_or_default(),
         None => String::new(),
     };
-    Ok((st, book, homeroom))
+    let school = school::school_info(&rx)?
+        .map(|i| i.name)
+        .unwrap_or_default();
+    let index = book
+        .students
+        .iter()
+        .position(|x| x.id == st.id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(StudentBook {
+        student: st,
+        book,
+        index,
+        homeroom,
+        school,
+    })
 }
 
 fn vi_date(iso: &str) -> String {
@@ -414,20 +448,8 @@ fn vi_date(iso: &str) -> String {
 
 /// Phiếu liên lạc: one student, one term or the year. Never another student's data, no class
 /// averages or ranks (DOMAIN.md §3.5).
-async fn notice(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    PageUser(u): PageUser,
-    Path(student): Path<String>,
-    Query(q): Query<TermQuery>,
-) -> Result<Response, ApiError> {
-    let per = period(&q.term)?;
-    let (st, book, homeroom_name) = student_book(&s, &u, &student)?;
-    let i = book
-        .students
-        .iter()
-        .position(|x| x.id == st.id)
-        .ok_or_else(ApiError::not_found)?;
+fn notice_view(sb: &StudentBook, per: Period) -> NoticeView {
+    let (book, i, st) = (&sb.book, sb.index, &sb.student);
     let mut subjects = vec![];
     for (si, spec) in book.subjects.iter().enumerate() {
         let (detail, result) = match per {
@@ -480,23 +502,179 @@ async fn notice(
             )
         }
     };
-    Ok(render(NoticePage::new(
-        chrome(&s, &u, &headers),
-        st.full_name.clone(),
-        vi_date(&st.dob),
-        book.class.name.clone(),
-        book.class.year.clone(),
+    NoticeView {
+        school: sb.school.clone(),
+        student_name: st.full_name.clone(),
+        dob: vi_date(&st.dob),
+        class_name: book.class.name.clone(),
+        year: book.class.year.clone(),
         period_label,
-        per == Period::Year,
+        year_view: per == Period::Year,
         subjects,
         level,
-        conduct.map(|c| c.label().to_string()).unwrap_or_default(),
+        conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
         absences,
         comment,
         outcome,
         award,
-        homeroom_name,
+        homeroom_name: sb.homeroom.clone(),
+    }
+}
+
+fn period_code(per: Period) -> &'static str {
+    match per {
+        Period::Term(t) => t.code(),
+        Period::Year => "cn",
+    }
+}
+
+async fn notice(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path(student): Path<String>,
+    Query(q): Query<TermQuery>,
+) -> Result<Response, ApiError> {
+    let per = period(&q.term)?;
+    let sb = student_book(&s, &u, &student)?;
+    let pdf = format!("/grades/notice/{student}/pdf?term={}", period_code(per));
+    Ok(render(NoticePage::new(
+        chrome(&s, &u, &headers),
+        notice_view(&sb, per),
+        pdf,
     )))
+}
+
+fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn notice_pdf(
+    State(s): State<Shared>,
+    PageUser(u): PageUser,
+    Path(student): Path<String>,
+    Query(q): Query<TermQuery>,
+) -> Result<Response, ApiError> {
+    let per = period(&q.term)?;
+    let sb = student_book(&s, &u, &student)?;
+    let v = notice_view(&sb, per);
+    let bytes = tokio::task::spawn_blocking(move || notice_document(&v))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(pdf_response(
+        bytes,
+        &format!("phieu-lien-lac-{student}-{}.pdf", period_code(per)),
+    ))
+}
+
+fn notice_document(v: &NoticeView) -> Result<Vec<u8>, super::pdf::PdfError> {
+    let mut l = super::pdf::Layout::new(false);
+    l.line(10.0, false, &v.school);
+    l.centred(16.0, true, "PHIẾU LIÊN LẠC");
+    l.centred(
+        11.0,
+        false,
+        &format!("{} · Năm học {}", v.period_label, v.year),
+    );
+    l.gap(8.0);
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "Học sinh: {}    Ngày sinh: {}    Lớp: {}",
+            v.student_name, v.dob, v.class_name
+        ),
+    );
+    l.gap(6.0);
+    let (header, widths): (Vec<String>, Vec<f32>) = if v.year_view {
+        (
+            vec![
+                "Môn học".into(),
+                "Học kì I".into(),
+                "Học kì II".into(),
+                "Cả năm".into(),
+            ],
+            vec![230.0, 90.0, 90.0, 90.0],
+        )
+    } else {
+        (
+            vec![
+                "Môn học".into(),
+                "Điểm / mức đánh giá".into(),
+                "Kết quả học kì".into(),
+            ],
+            vec![200.0, 210.0, 90.0],
+        )
+    };
+    let rows: Vec<Vec<String>> = v
+        .subjects
+        .iter()
+        .map(|s| {
+            let mut r = vec![s.name.clone()];
+            if v.year_view {
+                r.extend(s.detail.iter().cloned());
+            } else {
+                r.push(
+                    s.detail
+                        .iter()
+                        .filter(|d| !d.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("   "),
+                );
+            }
+            r.push(s.result.clone());
+            r
+        })
+        .collect();
+    l.table(&widths, &header, &rows, 9.5);
+    l.gap(8.0);
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "Kết quả học tập: {}    Kết quả rèn luyện: {}    Số buổi nghỉ: {}",
+            v.level, v.conduct, v.absences
+        ),
+    );
+    if !v.outcome.is_empty() {
+        let award = if v.award.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", v.award)
+        };
+        l.line(
+            11.0,
+            false,
+            &format!("Kết quả cuối năm: {}{award}", v.outcome),
+        );
+    }
+    if !v.comment.is_empty() {
+        l.line(
+            11.0,
+            false,
+            &format!("Nhận xét của giáo viên chủ nhiệm: {}", v.comment),
+        );
+    }
+    l.signatures(
+        &["Cha mẹ học sinh"],
+        &["Giáo viên chủ nhiệm", &v.homeroom_name],
+    );
+    l.finish()
 }
 
 pub struct HocbaSubject {
@@ -506,36 +684,27 @@ pub struct HocbaSubject {
     pub year: String,
 }
 
-page!(HocbaPage, "hocba.html" {
-    school_name_full: String,
-    student_name: String,
-    dob: String,
-    gender: String,
-    ma_dinh_danh: String,
-    class_name: String,
-    year: String,
-    subjects: Vec<HocbaSubject>,
-    levels: Vec<(&'static str, String, String)>,
-    absences: u16,
-    outcome: String,
-    award: String,
-    comment: String,
-    homeroom_name: String,
-});
+pub struct HocbaView {
+    pub school: String,
+    pub student_name: String,
+    pub dob: String,
+    pub gender: String,
+    pub ma_dinh_danh: String,
+    pub class_name: String,
+    pub year: String,
+    pub subjects: Vec<HocbaSubject>,
+    pub levels: Vec<(&'static str, String, String)>,
+    pub absences: u16,
+    pub outcome: String,
+    pub award: String,
+    pub comment: String,
+    pub homeroom_name: String,
+}
 
-/// Học bạ (THCS) for one student and school year.
-async fn hocba(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    PageUser(u): PageUser,
-    Path(student): Path<String>,
-) -> Result<Response, ApiError> {
-    let (st, book, homeroom_name) = student_book(&s, &u, &student)?;
-    let i = book
-        .students
-        .iter()
-        .position(|x| x.id == st.id)
-        .ok_or_else(ApiError::not_found)?;
+page!(HocbaPage, "hocba.html" { v: HocbaView, pdf: String });
+
+fn hocba_view(sb: &StudentBook) -> HocbaView {
+    let (book, i, st) = (&sb.book, sb.index, &sb.student);
     let subjects = book
         .subjects
         .iter()
@@ -549,37 +718,210 @@ async fn hocba(
         .collect();
     let y = &book.year[i];
     let cd = |c: Option<super::Level>| c.map(|c| c.label().to_string()).unwrap_or_default();
-    let levels = vec![
-        (
-            "Học kì I",
-            level_text(book.hk1[i].level).0,
-            cd(book.hk1[i].conduct),
-        ),
-        (
-            "Học kì II",
-            level_text(book.hk2[i].level).0,
-            cd(book.hk2[i].conduct),
-        ),
-        ("Cả năm", level_text(y.level).0, cd(y.conduct)),
-    ];
-    let school_name_full = school::school_info(&s.store.read()?)?
-        .map(|i| i.name)
-        .unwrap_or_default();
+    HocbaView {
+        school: sb.school.clone(),
+        student_name: st.full_name.clone(),
+        dob: vi_date(&st.dob),
+        gender: st.gender.clone(),
+        ma_dinh_danh: st.ma_dinh_danh.clone(),
+        class_name: book.class.name.clone(),
+        year: book.class.year.clone(),
+        subjects,
+        levels: vec![
+            (
+                "Học kì I",
+                level_text(book.hk1[i].level).0,
+                cd(book.hk1[i].conduct),
+            ),
+            (
+                "Học kì II",
+                level_text(book.hk2[i].level).0,
+                cd(book.hk2[i].conduct),
+            ),
+            ("Cả năm", level_text(y.level).0, cd(y.conduct)),
+        ],
+        absences: y.absences,
+        outcome: y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
+        award: y.award.map(|a| a.label().to_string()).unwrap_or_default(),
+        comment: book.hk2[i].comment.clone(),
+        homeroom_name: sb.homeroom.clone(),
+    }
+}
+
+/// Học bạ (THCS) for one student and school year.
+async fn hocba(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path(student): Path<String>,
+) -> Result<Response, ApiError> {
+    let sb = student_book(&s, &u, &student)?;
+    let pdf = format!("/grades/hocba/{student}/pdf");
     Ok(render(HocbaPage::new(
         chrome(&s, &u, &headers),
-        school_name_full,
-        st.full_name.clone(),
-        vi_date(&st.dob),
-        st.gender.clone(),
-        st.ma_dinh_danh.clone(),
-        book.class.name.clone(),
-        book.class.year.clone(),
-        subjects,
-        levels,
-        y.absences,
-        y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
-        y.award.map(|a| a.label().to_string()).unwrap_or_default(),
-        book.hk2[i].comment.clone(),
-        homeroom_name,
+        hocba_view(&sb),
+        pdf,
     )))
+}
+
+async fn hocba_pdf(
+    State(s): State<Shared>,
+    PageUser(u): PageUser,
+    Path(student): Path<String>,
+) -> Result<Response, ApiError> {
+    let sb = student_book(&s, &u, &student)?;
+    let v = hocba_view(&sb);
+    let bytes = tokio::task::spawn_blocking(move || hocba_document(&v))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(pdf_response(bytes, &format!("hoc-ba-{student}.pdf")))
+}
+
+fn hocba_document(v: &HocbaView) -> Result<Vec<u8>, super::pdf::PdfError> {
+    let mut l = super::pdf::Layout::new(false);
+    l.line(10.0, false, &v.school);
+    l.centred(16.0, true, &format!("HỌC BẠ — NĂM HỌC {}", v.year));
+    l.gap(8.0);
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "Họ và tên: {}    Giới tính: {}    Ngày sinh: {}",
+            v.student_name, v.gender, v.dob
+        ),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!("Mã định danh: {}    Lớp: {}", v.ma_dinh_danh, v.class_name),
+    );
+    l.gap(6.0);
+    let rows: Vec<Vec<String>> = v
+        .subjects
+        .iter()
+        .map(|s| vec![s.name.clone(), s.hk1.clone(), s.hk2.clone(), s.year.clone()])
+        .collect();
+    let header = [
+        "Môn học / hoạt động giáo dục",
+        "Học kì I",
+        "Học kì II",
+        "Cả năm",
+    ]
+    .map(String::from);
+    l.table(&[250.0, 80.0, 80.0, 80.0], &header, &rows, 9.5);
+    l.gap(8.0);
+    let rows: Vec<Vec<String>> = v
+        .levels
+        .iter()
+        .map(|(p, a, b)| vec![p.to_string(), a.clone(), b.clone()])
+        .collect();
+    let header = ["", "Kết quả học tập", "Kết quả rèn luyện"].map(String::from);
+    l.table(&[130.0, 140.0, 140.0], &header, &rows, 9.5);
+    l.gap(8.0);
+    l.line(
+        11.0,
+        false,
+        &format!("Tổng số buổi nghỉ trong năm học: {}", v.absences),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "Được lên lớp / ở lại / rèn luyện hè / kiểm tra lại: {}",
+            v.outcome
+        ),
+    );
+    if !v.award.is_empty() {
+        l.line(11.0, false, &format!("Khen thưởng: {}", v.award));
+    }
+    if !v.comment.is_empty() {
+        l.line(
+            11.0,
+            false,
+            &format!("Nhận xét của giáo viên chủ nhiệm: {}", v.comment),
+        );
+    }
+    l.signatures(
+        &["Giáo viên chủ nhiệm", &v.homeroom_name],
+        &["Hiệu trưởng", "(kí, đóng dấu)"],
+    );
+    l.finish()
+}
+
+/// The class summary for a term or the year as a landscape PDF (homeroom teacher, BGH).
+async fn class_pdf(
+    State(s): State<Shared>,
+    PageUser(u): PageUser,
+    Path(class): Path<String>,
+    Query(q): Query<TermQuery>,
+) -> Result<Response, ApiError> {
+    if !super::may_view_class(&u.principal, &class) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let per = period(&q.term)?;
+    let (book, school_name) = {
+        let rx = s.store.read()?;
+        let st = super::settings(&rx)?;
+        (
+            super::class_book(&rx, &class, &st)?,
+            school::school_info(&rx)?
+                .map(|i| i.name)
+                .unwrap_or_default(),
+        )
+    };
+    let bytes = tokio::task::spawn_blocking(move || {
+        let rows = summary_rows(&book, per);
+        let label = match per {
+            Period::Term(t) => t.label(),
+            Period::Year => "Cả năm",
+        };
+        let mut l = super::pdf::Layout::new(true);
+        l.line(9.0, false, &school_name);
+        l.centred(13.0, true, &format!("SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH — LỚP {} — {} — NĂM HỌC {}", book.class.name, label.to_uppercase(), book.class.year));
+        l.gap(6.0);
+        let mut header = vec!["STT".to_string(), "Họ và tên".to_string()];
+        header.extend(book.subjects.iter().map(|s| super::pdf::abbreviation(&s.name)));
+        header.extend(["Học lực", "Hạnh kiểm", "Nghỉ"].map(String::from));
+        let mut widths = vec![22.0, 120.0];
+        widths.extend(book.subjects.iter().map(|_| 40.0));
+        widths.extend([48.0, 48.0, 28.0]);
+        if per == Period::Year {
+            header.push("Kết quả".into());
+            widths.push(70.0);
+        }
+        let body: Vec<Vec<String>> = rows
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let mut v = vec![(n + 1).to_string(), r.name.clone()];
+                v.extend(r.subjects.iter().cloned());
+                v.push(format!("{}{}", r.level, if r.adjusted { "*" } else { "" }));
+                v.push(r.conduct.clone());
+                v.push(r.absences.to_string());
+                if per == Period::Year {
+                    v.push(r.outcome.clone());
+                }
+                v
+            })
+            .collect();
+        l.table(&widths, &header, &body, 7.0);
+        l.gap(4.0);
+        let legend: Vec<String> = book
+            .subjects
+            .iter()
+            .map(|s| (super::pdf::abbreviation(&s.name), &s.name))
+            .filter(|(a, n)| a != *n)
+            .map(|(a, n)| format!("{a}: {n}"))
+            .collect();
+        l.line(7.5, false, &legend.join("; "));
+        l.line(7.5, false, "* mức được điều chỉnh lên một mức vì chỉ một môn kéo xuống (Điều 9 khoản 3, Thông tư 22/2021).");
+        l.signatures(&["Giáo viên chủ nhiệm"], &["Hiệu trưởng", "(kí, đóng dấu)"]);
+        l.finish()
+    })
+    .await?
+    .map_err(ApiError::internal)?;
+    Ok(pdf_response(
+        bytes,
+        &format!("so-theo-doi-{class}-{}.pdf", period_code(per)),
+    ))
 }
