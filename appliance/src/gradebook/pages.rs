@@ -22,6 +22,7 @@ pub fn routes() -> Router<Shared> {
         .route("/grades/sheet/{class}/{subject}/{term}", get(grid))
         .route("/grades/class/{class}", get(class_summary))
         .route("/grades/class/{class}/pdf", get(class_pdf))
+        .route("/grades/school", get(school_summary))
         .route("/grades/notice/{student}", get(notice))
         .route("/grades/notice/{student}/pdf", get(notice_pdf))
         .route("/grades/hocba/{student}", get(hocba))
@@ -222,7 +223,7 @@ page!(ClassPage, "class_summary.html" {
     class_name: String,
     period_code: &'static str,
     period_label: &'static str,
-    subjects: Vec<String>,
+    subjects: Vec<(String, String)>,
     rows: Vec<SummaryRow>,
     lists: Vec<StudentList>,
     editable: bool,
@@ -250,7 +251,11 @@ async fn class_summary(
     let rx = s.store.read()?;
     let st = super::settings(&rx)?;
     let book = super::class_book(&rx, &class, &st)?;
-    let subjects: Vec<String> = book.subjects.iter().map(|s| s.name.clone()).collect();
+    let subjects: Vec<(String, String)> = book
+        .subjects
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
     let mut lists = vec![];
     let (period_code, period_label, locked) = match per {
         Period::Term(t) => (
@@ -924,4 +929,126 @@ async fn class_pdf(
         bytes,
         &format!("so-theo-doi-{class}-{}.pdf", period_code(per)),
     ))
+}
+
+/// One class's counts in the school summary.
+pub struct ClassCounts {
+    pub id: String,
+    pub name: String,
+    pub students: usize,
+    /// Tốt, Khá, Đạt, Chưa đạt, not yet complete
+    pub learning: [usize; 5],
+    pub conduct: [usize; 5],
+    /// Lên lớp, rèn luyện hè, kiểm tra lại, ở lại (year only)
+    pub outcomes: [usize; 4],
+    pub awards: usize,
+}
+
+page!(SchoolPage, "school_summary.html" {
+    period_code: &'static str,
+    period_label: &'static str,
+    classes: Vec<ClassCounts>,
+    total: ClassCounts,
+});
+
+fn level_slot(l: Option<super::Level>) -> usize {
+    match l {
+        Some(super::Level::Tot) => 0,
+        Some(super::Level::Kha) => 1,
+        Some(super::Level::Dat) => 2,
+        Some(super::Level::ChuaDat) => 3,
+        None => 4,
+    }
+}
+
+/// The whole school at a glance for BGH: per class, how many students at each level, conduct
+/// and end-of-year outcome. Counts only — names are in each class's lists.
+async fn school_summary(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Query(q): Query<TermQuery>,
+) -> Result<Response, ApiError> {
+    if !permits(&u.principal, Action::LockTerm) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let per = period(&q.term)?;
+    let books = {
+        let rx = s.store.read()?;
+        let st = super::settings(&rx)?;
+        let year = school::school_info(&rx)?
+            .map(|i| i.current_year)
+            .unwrap_or_default();
+        super::school_books(&rx, &year, &st)?
+    };
+    let mut total = ClassCounts {
+        id: String::new(),
+        name: "Toàn trường".into(),
+        students: 0,
+        learning: [0; 5],
+        conduct: [0; 5],
+        outcomes: [0; 4],
+        awards: 0,
+    };
+    let mut classes = vec![];
+    for b in &books {
+        let mut c = ClassCounts {
+            id: b.class.id.clone(),
+            name: b.class.name.clone(),
+            ..total_zero()
+        };
+        c.students = b.students.len();
+        for i in 0..b.students.len() {
+            let (level, conduct) = match per {
+                Period::Term(t) => (b.term(t)[i].level.map(|l| l.level), b.term(t)[i].conduct),
+                Period::Year => (b.year[i].level.map(|l| l.level), b.year[i].conduct),
+            };
+            c.learning[level_slot(level)] += 1;
+            c.conduct[level_slot(conduct)] += 1;
+            if per == Period::Year {
+                match b.year[i].outcome {
+                    Some(Outcome::Promoted) => c.outcomes[0] += 1,
+                    Some(Outcome::SummerConduct) => c.outcomes[1] += 1,
+                    Some(Outcome::ReAssessment) => c.outcomes[2] += 1,
+                    Some(Outcome::Retained) => c.outcomes[3] += 1,
+                    None => {}
+                }
+                c.awards += usize::from(b.year[i].award.is_some());
+            }
+        }
+        total.students += c.students;
+        for k in 0..5 {
+            total.learning[k] += c.learning[k];
+            total.conduct[k] += c.conduct[k];
+        }
+        for k in 0..4 {
+            total.outcomes[k] += c.outcomes[k];
+        }
+        total.awards += c.awards;
+        classes.push(c);
+    }
+    classes.sort_by(|a, b| (a.name.len(), &a.name).cmp(&(b.name.len(), &b.name)));
+    let label = match per {
+        Period::Term(t) => t.label(),
+        Period::Year => "Cả năm",
+    };
+    Ok(render(SchoolPage::new(
+        chrome(&s, &u, &headers),
+        period_code(per),
+        label,
+        classes,
+        total,
+    )))
+}
+
+fn total_zero() -> ClassCounts {
+    ClassCounts {
+        id: String::new(),
+        name: String::new(),
+        students: 0,
+        learning: [0; 5],
+        conduct: [0; 5],
+        outcomes: [0; 4],
+        awards: 0,
+    }
 }
