@@ -191,21 +191,7 @@ fn lock_correction_notice_and_export_over_http() {
             .find(|c| c["id"] == CLASS)
             .unwrap()
             .clone();
-        let accounts: Value = admin
-            .get(format!("{base}/api/v1/accounts"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        accounts["accounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["id"] == c["homeroom"])
-            .unwrap()["username"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        common::username_of(&s, c["homeroom"].as_str().unwrap())
     };
     let homeroom = s.login(&homeroom_id);
     let list: Value = homeroom

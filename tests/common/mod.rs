@@ -224,6 +224,12 @@ pub fn teacher_of(s: &Server, class: &str, subject: &str) -> String {
         .as_str()
         .unwrap()
         .to_string();
+    username_of(s, &id)
+}
+
+/// The username of an account id (asked as admin).
+pub fn username_of(s: &Server, id: &str) -> String {
+    let admin = s.login("admin");
     let accounts: serde_json::Value = admin
         .get(format!("{}/api/v1/accounts", s.base()))
         .send()
@@ -234,8 +240,8 @@ pub fn teacher_of(s: &Server, class: &str, subject: &str) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .find(|x| x["id"] == id.as_str())
-        .unwrap()["username"]
+        .find(|x| x["id"] == id)
+        .unwrap_or_else(|| panic!("no account {id}"))["username"]
         .as_str()
         .unwrap()
         .to_string()

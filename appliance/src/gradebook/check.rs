@@ -94,6 +94,29 @@ fn grade(obj: &Map<String, Value>, range: std::ops::RangeInclusive<u64>) -> R<u8
     Ok(uint(req(obj, "", "grade")?, "grade", range)? as u8)
 }
 
+/// The optional school settings of a record, defaulting to DOMAIN.md's readings.
+fn config<T: Default + serde::de::DeserializeOwned>(obj: &Map<String, Value>) -> R<T> {
+    match obj.get("config") {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(c) => {
+            serde_json::from_value(c.clone()).map_err(|e| CheckError::new("config", e.to_string()))
+        }
+    }
+}
+
+fn subject_array(obj: &Map<String, Value>) -> R<&Vec<Value>> {
+    let v = req(obj, "", "subjects")?
+        .as_array()
+        .ok_or_else(|| CheckError::new("subjects", "expected an array"))?;
+    if v.is_empty() {
+        return Err(CheckError::new(
+            "subjects",
+            "at least one subject is needed",
+        ));
+    }
+    Ok(v)
+}
+
 fn score(v: &Value, field: &str) -> R<Tenths> {
     let r = match v {
         Value::Number(n) => n
@@ -161,20 +184,8 @@ fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
         ],
     )?;
     let _grade = grade(obj, 6..=12)?;
-    let cfg: Tt22Config = match obj.get("config") {
-        None | Some(Value::Null) => Tt22Config::default(),
-        Some(c) => serde_json::from_value(c.clone())
-            .map_err(|e| CheckError::new("config", e.to_string()))?,
-    };
-    let subjects_v = req(obj, "", "subjects")?
-        .as_array()
-        .ok_or_else(|| CheckError::new("subjects", "expected an array"))?;
-    if subjects_v.is_empty() {
-        return Err(CheckError::new(
-            "subjects",
-            "at least one subject is needed",
-        ));
-    }
+    let cfg: Tt22Config = config(obj)?;
+    let subjects_v = subject_array(obj)?;
     let mut subjects = Vec::new();
     let mut names = std::collections::HashSet::new();
     for (i, sv) in subjects_v.iter().enumerate() {
@@ -474,20 +485,8 @@ fn check_tt27(obj: &Map<String, Value>) -> R<Value> {
         ],
     )?;
     let grade = grade(obj, 1..=5)?;
-    let cfg: Tt27Config = match obj.get("config") {
-        None | Some(Value::Null) => Tt27Config::default(),
-        Some(c) => serde_json::from_value(c.clone())
-            .map_err(|e| CheckError::new("config", e.to_string()))?,
-    };
-    let subjects_v = req(obj, "", "subjects")?
-        .as_array()
-        .ok_or_else(|| CheckError::new("subjects", "expected an array"))?;
-    if subjects_v.is_empty() {
-        return Err(CheckError::new(
-            "subjects",
-            "at least one subject is needed",
-        ));
-    }
+    let cfg: Tt27Config = config(obj)?;
+    let subjects_v = subject_array(obj)?;
     let mut levels = Vec::new();
     let mut tests = Vec::new();
     let mut out_subjects = Vec::new();
