@@ -14,10 +14,18 @@
   const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase().trim().replace(/\s+/g, " ");
 
   // Same messages as the server (gradebook/rules/mod.rs), shown before any round trip.
-  function validate(kind, text) {
+  function validate(kind, text, col) {
     const t = text.trim();
     if (t === "") return null;
     const f = fold(t);
+    if (kind === "primary") {
+      if (col && col.startsWith("kt_")) {
+        return /^\d{1,2}$/.test(t) && parseInt(t, 10) <= 10 ? null
+          : `Điểm kiểm tra định kì là số nguyên từ 0 đến 10: nhận được ${t}`;
+      }
+      return ["t", "h", "c"].includes(f) ? null
+        : `Nhập mức T (hoàn thành tốt), H (hoàn thành) hoặc C (chưa hoàn thành): nhận được "${t}"`;
+    }
     if (["b", "bu", "kb", "khong bu", "m", "mien"].includes(f)) return null;
     if (kind === "comment") {
       return ["d", "dat", "cd", "chua dat"].includes(f) ? null
@@ -168,7 +176,7 @@
       const k = keyOf(student, col);
       const value = inp.value.trim();
       if (value === inp.dataset.saved && !pending[k]) { setState(inp, null); return; }
-      const problem = validate(kind, value);
+      const problem = validate(kind, value, col);
       if (problem) {
         setState(inp, "invalid");
         say(`${nameOf(inp)}, cột ${col.toUpperCase()}: ${problem}`, false);
@@ -204,7 +212,7 @@
     grid.addEventListener("change", (e) => commit(e.target));
     grid.addEventListener("input", (e) => {
       const inp = e.target;
-      if (inp.matches("input.cell") && inp.classList.contains("invalid") && !validate(kind, inp.value)) setState(inp, null);
+      if (inp.matches("input.cell") && inp.classList.contains("invalid") && !validate(kind, inp.value, inp.dataset.col)) setState(inp, null);
     });
     grid.addEventListener("keydown", (e) => {
       const inp = e.target;
@@ -246,6 +254,8 @@
         const n = Number(el.value);
         if (!Number.isInteger(n) || n < 0 || n > 365) { say("Số buổi nghỉ phải từ 0 đến 365", false); el.classList.add("invalid"); return; }
         body.absences = n;
+      } else if (el.dataset.field.startsWith("q:")) {
+        body.qualities = { [el.dataset.field.slice(2)]: el.value };
       } else {
         body.conduct = el.value;
       }

@@ -615,12 +615,12 @@ pub fn plan_import(
             }
             let raw = &row[c];
             let mark = match raw {
-                Data::Float(f) if spec.kind == SubjectKind::Scored => {
+                Data::Float(f) if spec.kind == SubjectKind::Scored && spec.primary.is_none() => {
                     super::rules::score_from_f64(*f)
                         .map(Mark::Score)
                         .map_err(GradeError::from)
                 }
-                _ => super::parse_mark(&text, spec.kind),
+                _ => super::parse_cell(&text, &spec, &col, &st),
             };
             match mark {
                 Ok(Mark::Pending) => {}

@@ -20,7 +20,7 @@ use crate::auth::{Action, Principal, permits};
 use crate::school::{self, Class, Student, SubjectKind};
 use crate::store::{AuditPolicy, Collection, Read, StoreError, Tx};
 use rules::tt22::{self, Classification, Level, Outcome, Pass, Stage, SubjectResult, Tt22Config};
-use rules::tt27::Tt27Config;
+use rules::tt27::{self, EducationResult, QualityLevel, SubjectLevel, Tt27Config};
 use rules::{RuleVersion, ScoreError, Tenths};
 
 /// Học kì.
@@ -71,6 +71,8 @@ pub enum Mark {
     ZeroNoMakeUp,
     /// Miễn: the whole subject is exempt when every cell is.
     Exempt,
+    /// Primary (TT27) subject level at a time point: T, H or C.
+    Level(SubjectLevel),
 }
 
 impl Mark {
@@ -83,6 +85,7 @@ impl Mark {
             Mark::Pass(p) => p.label().into(),
             Mark::ZeroNoMakeUp => "KB".into(),
             Mark::Exempt => "M".into(),
+            Mark::Level(l) => l.code().into(),
         }
     }
     pub fn from_code(s: &str) -> Option<Mark> {
@@ -93,6 +96,9 @@ impl Mark {
             "M" => Mark::Exempt,
             "Đ" => Mark::Pass(Pass::Dat),
             "CĐ" => Mark::Pass(Pass::ChuaDat),
+            "T" => Mark::Level(SubjectLevel::T),
+            "H" => Mark::Level(SubjectLevel::H),
+            "C" => Mark::Level(SubjectLevel::C),
             score => Mark::Score(rules::parse_score(score).ok()?),
         })
     }
@@ -106,6 +112,7 @@ impl Mark {
             Mark::Pass(p) => p.label().into(),
             Mark::ZeroNoMakeUp => "KB".into(),
             Mark::Exempt => "M".into(),
+            Mark::Level(l) => l.code().into(),
         }
     }
 }
@@ -130,6 +137,30 @@ impl<'de> Deserialize<'de> for Mark {
         }
         d.deserialize_str(V)
     }
+}
+
+/// Reads what a teacher typed into one column of a subject's sheet: TT22 marks, or for a
+/// primary subject a level (T/H/C) or a whole-number test score.
+pub fn parse_cell(
+    input: &str,
+    spec: &SubjectSpec,
+    column: &str,
+    st: &Settings,
+) -> Result<Mark, GradeError> {
+    if spec.primary.is_none() {
+        return parse_mark(input, spec.kind);
+    }
+    let t = input.trim();
+    if t.is_empty() {
+        return Ok(Mark::Pending);
+    }
+    if column.starts_with("kt_") {
+        let n = tt27::parse_test_score(t, &st.tt27)?;
+        return Ok(Mark::Score(Tenths::new(u16::from(n) * 10).expect("≤ 10")));
+    }
+    SubjectLevel::parse(t)
+        .map(Mark::Level)
+        .ok_or_else(|| GradeError::NotALevel(t.to_string()))
 }
 
 /// Reads what a teacher typed into a cell. Shortcuts: "" pending, "B" make-up scheduled
@@ -179,17 +210,19 @@ impl ScoreRow {
 }
 
 /// A read-only view of a stored [`ScoreRow`] with the marks only, in a fixed array by column
-/// (tx1..tx10, gk, ck): computing a whole school's results reads tens of thousands of rows,
+/// (tx1..tx10, gk, ck, kt_gk, kt_ck): computing a whole school's results reads tens of thousands of rows,
 /// and this view decodes them without allocating.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RowMarks {
-    marks: [Mark; 12],
+    marks: [Mark; 14],
 }
 
 fn column_index(col: &str) -> Option<usize> {
     match col {
         "gk" => Some(10),
         "ck" => Some(11),
+        "kt_gk" => Some(12),
+        "kt_ck" => Some(13),
         _ => TX_COLUMNS.iter().position(|c| *c == col),
     }
 }
@@ -300,6 +333,9 @@ pub struct TermRecord {
     pub comment: String,
     #[serde(default)]
     pub version: u64,
+    /// Primary (TT27): quality and competence levels, by name (tt27::QUALITIES, COMPETENCES).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub qualities: BTreeMap<String, QualityLevel>,
 }
 
 /// The state of a term for the whole school year.
@@ -411,6 +447,10 @@ pub enum GradeError {
     Score(#[from] ScoreError),
     #[error("Môn đánh giá bằng nhận xét: nhập Đ (Đạt) hoặc CĐ (Chưa đạt), nhận được \"{0}\"")]
     NotAPass(String),
+    #[error(
+        "Nhập mức T (hoàn thành tốt), H (hoàn thành) hoặc C (chưa hoàn thành): nhận được \"{0}\""
+    )]
+    NotALevel(String),
     #[error("Không tìm thấy lớp {0}")]
     UnknownClass(String),
     #[error("Lớp này không học môn {0}")]
@@ -447,6 +487,10 @@ pub enum GradeError {
     Incomplete(usize),
     #[error("Hạnh kiểm phải là Tốt, Khá, Đạt hoặc Chưa đạt: nhận được \"{0}\"")]
     BadConduct(String),
+    #[error("Không có phẩm chất hay năng lực nào tên \"{0}\"")]
+    UnknownQuality(String),
+    #[error("Mức phẩm chất, năng lực phải là Tốt, Đạt hoặc Cần cố gắng: nhận được \"{0}\"")]
+    BadQuality(String),
     #[error("Số buổi nghỉ phải từ 0 đến 365")]
     BadAbsences,
     #[error("{0}")]
@@ -459,6 +503,7 @@ impl GradeError {
             GradeError::Store(_) => "internal",
             GradeError::Score(e) => e.code(),
             GradeError::NotAPass(_) => "not_a_pass",
+            GradeError::NotALevel(_) => "not_a_level",
             GradeError::UnknownClass(_)
             | GradeError::UnknownSubject(_)
             | GradeError::UnknownStudent(_)
@@ -477,6 +522,8 @@ impl GradeError {
             GradeError::Incomplete(_) => "incomplete",
             GradeError::BadConduct(_) => "bad_conduct",
             GradeError::BadAbsences => "bad_absences",
+            GradeError::UnknownQuality(_) => "unknown_quality",
+            GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
         }
     }
@@ -491,6 +538,17 @@ pub struct SubjectSpec {
     pub periods: u16,
     /// ĐĐGtx per term.
     pub regular: usize,
+    /// Set in a primary school (TT27): levels T/H/C at mid-term and end of term, plus the
+    /// periodic tests the subject has in this grade.
+    pub primary: Option<PrimarySpec>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PrimarySpec {
+    /// End-of-term-I and end-of-year tests (bài kiểm tra định kì).
+    pub tested: bool,
+    /// Extra mid-term tests (grades 4–5, Tiếng Việt and Toán).
+    pub midterm_tested: bool,
 }
 
 /// Column names of regular assessments (settings allow at most 10).
@@ -500,11 +558,27 @@ const TX_COLUMNS: [&str; 10] = [
 
 impl SubjectSpec {
     pub fn columns(&self) -> Vec<String> {
+        if let Some(p) = self.primary {
+            let mut v = vec!["gk".to_string()];
+            if p.midterm_tested {
+                v.push("kt_gk".into());
+            }
+            v.push("ck".into());
+            if p.tested {
+                v.push("kt_ck".into());
+            }
+            return v;
+        }
         let mut v: Vec<String> = (1..=self.regular).map(|i| format!("tx{i}")).collect();
         v.push("gk".into());
         v.push("ck".into());
         v
     }
+}
+
+/// A primary school (tiểu học, level "TH") is assessed by TT27; every other by TT22.
+pub fn is_primary(r: &impl Read) -> Result<bool, StoreError> {
+    Ok(school::school_info(r)?.is_some_and(|i| i.level == "TH"))
 }
 
 pub fn settings(r: &impl Read) -> Result<Settings, StoreError> {
@@ -517,6 +591,7 @@ pub fn subjects_for_grade(
     grade: u8,
     st: &Settings,
 ) -> Result<Vec<SubjectSpec>, StoreError> {
+    let primary = is_primary(r)?;
     let mut v: Vec<SubjectSpec> = school::list(r, &school::SUBJECTS)?
         .into_iter()
         .filter_map(|s| {
@@ -530,12 +605,17 @@ pub fn subjects_for_grade(
                         SubjectKind::Scored => tt22::regular_count(periods),
                         SubjectKind::Comment => st.tt22.comment_regular_count,
                     });
+                let primary = primary.then(|| PrimarySpec {
+                    tested: st.tt27.is_tested(grade, &s.name),
+                    midterm_tested: st.tt27.is_midterm_tested(grade, &s.name),
+                });
                 SubjectSpec {
                     id: s.id,
                     name: s.name,
                     kind: s.kind,
                     periods,
                     regular,
+                    primary,
                 }
             })
         })
@@ -610,6 +690,8 @@ pub enum SubjectOutcome {
     Exempt,
     /// Some assessments are pending or waiting for a make-up.
     Incomplete(usize),
+    /// A primary subject: its level at the end of the term (or year) and the test score.
+    Primary(SubjectLevel, Option<u8>),
 }
 
 impl SubjectOutcome {
@@ -625,6 +707,8 @@ impl SubjectOutcome {
             SubjectOutcome::Done(SubjectResult::Comment(p)) => p.label().into(),
             SubjectOutcome::Exempt => "Miễn".into(),
             SubjectOutcome::Incomplete(_) => String::new(),
+            SubjectOutcome::Primary(l, None) => l.code().into(),
+            SubjectOutcome::Primary(l, Some(t)) => format!("{} · {t}", l.code()),
         }
     }
     /// The value relayed to the district: "7.7", "Đ", "CĐ"; None when not final.
@@ -632,6 +716,8 @@ impl SubjectOutcome {
         match self {
             SubjectOutcome::Done(SubjectResult::Scored(t)) => Some(t.to_string()),
             SubjectOutcome::Done(SubjectResult::Comment(p)) => Some(p.label().into()),
+            SubjectOutcome::Primary(l, None) => Some(l.code().into()),
+            SubjectOutcome::Primary(l, Some(t)) => Some(format!("{} {t}", l.code())),
             _ => None,
         }
     }
@@ -639,6 +725,19 @@ impl SubjectOutcome {
 
 /// ĐTBmhk or the Đ/CĐ term result of one row, once every required cell is final.
 pub fn subject_term(spec: &SubjectSpec, row: Option<&impl Marks>) -> SubjectOutcome {
+    if let Some(p) = spec.primary {
+        let mark = |c: &str| row.map_or(Mark::Pending, |r| r.mark(c));
+        let level = match mark("ck") {
+            Mark::Level(l) => l,
+            _ => return SubjectOutcome::Incomplete(1),
+        };
+        let test = match (p.tested, mark("kt_ck")) {
+            (false, _) => None,
+            (true, Mark::Score(t)) => Some((t.get() / 10) as u8),
+            (true, _) => return SubjectOutcome::Incomplete(1),
+        };
+        return SubjectOutcome::Primary(level, test);
+    }
     let mut marks: Vec<Mark> = Vec::with_capacity(spec.regular + 2);
     for i in 1..=spec.regular {
         marks.push(row.map_or(Mark::Pending, |r| {
@@ -705,10 +804,35 @@ pub fn subject_year(t1: SubjectOutcome, t2: SubjectOutcome) -> SubjectOutcome {
         (Done(SubjectResult::Comment(a)), Done(SubjectResult::Comment(b))) => {
             Done(SubjectResult::Comment(tt22::comment_year(a, b)))
         }
+        // Primary: the year is the end-of-year time point (cuối năm học).
+        (_, Primary(l, t)) => Primary(l, t),
         (Incomplete(a), Incomplete(b)) => Incomplete(a + b),
         (Incomplete(a), _) | (_, Incomplete(a)) => Incomplete(a),
         _ => Incomplete(1),
     }
+}
+
+/// The TT27 year result from the end-of-year subject levels and tests and every quality and
+/// competence; None until all of them are recorded (or for a secondary book).
+fn primary_result(
+    subjects: &[SubjectOutcome],
+    qualities: &BTreeMap<String, QualityLevel>,
+) -> Option<EducationResult> {
+    let mut levels = Vec::with_capacity(subjects.len());
+    let mut tests = Vec::new();
+    for o in subjects {
+        match o {
+            SubjectOutcome::Primary(l, t) => {
+                levels.push(*l);
+                tests.extend(*t);
+            }
+            SubjectOutcome::Exempt => {}
+            _ => return None,
+        }
+    }
+    let names = tt27::QUALITIES.iter().chain(tt27::COMPETENCES.iter());
+    let q: Option<Vec<QualityLevel>> = names.map(|n| qualities.get(*n).copied()).collect();
+    Some(tt27::education_result(&levels, &q?, &tests))
 }
 
 /// Levels of a student over the subjects' outcomes; None until every subject is final.
@@ -718,7 +842,7 @@ fn classify_outcomes(outcomes: &[SubjectOutcome], cfg: &Tt22Config) -> Option<Cl
         match o {
             SubjectOutcome::Done(r) => results.push(*r),
             SubjectOutcome::Exempt => {}
-            SubjectOutcome::Incomplete(_) => return None,
+            SubjectOutcome::Incomplete(_) | SubjectOutcome::Primary(..) => return None,
         }
     }
     Some(tt22::classify(&results, cfg))
@@ -731,6 +855,8 @@ pub struct StudentTerm {
     pub conduct: Option<Level>,
     pub absences: u16,
     pub comment: String,
+    /// Primary: quality and competence levels (phẩm chất, năng lực) by name.
+    pub qualities: BTreeMap<String, QualityLevel>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -743,6 +869,9 @@ pub struct StudentYear {
     pub award: Option<tt22::Award>,
     /// Indexes into the subjects to re-assess in the summer.
     pub reassess: Vec<usize>,
+    /// Primary: the end-of-year education result (HTXS/HTT/HT/CHT), once every subject, test,
+    /// quality and competence of the end of the year is recorded.
+    pub primary: Option<EducationResult>,
 }
 
 /// Everything the class book shows: both terms and the year for every student.
@@ -760,6 +889,24 @@ pub struct ClassBook {
 }
 
 impl ClassBook {
+    /// Whether the book is assessed by TT27 (primary).
+    pub fn is_primary(&self) -> bool {
+        self.subjects.iter().any(|s| s.primary.is_some())
+    }
+    /// Whether student `i` has everything a term lock needs: every subject final, and conduct
+    /// (secondary) or, at the end of the year, every quality and competence (primary).
+    pub fn is_complete(&self, term: TermId, i: usize) -> bool {
+        let t = &self.term(term)[i];
+        if self.is_primary() {
+            let subjects = t
+                .subjects
+                .iter()
+                .all(|o| matches!(o, SubjectOutcome::Primary(..) | SubjectOutcome::Exempt));
+            subjects && (term == TermId::Hk1 || self.year[i].primary.is_some())
+        } else {
+            t.level.is_some() && t.conduct.is_some()
+        }
+    }
     pub fn term(&self, t: TermId) -> &[StudentTerm] {
         match t {
             TermId::Hk1 => &self.hk1,
@@ -875,6 +1022,7 @@ pub fn compute_book(
                 conduct: rec.and_then(|r| r.conduct),
                 absences: rec.map_or(0, |r| r.absences),
                 comment: rec.map(|r| r.comment.clone()).unwrap_or_default(),
+                qualities: rec.map(|r| r.qualities.clone()).unwrap_or_default(),
             });
         }
     }
@@ -918,6 +1066,7 @@ pub fn compute_book(
                 }
                 _ => (None, None, vec![]),
             };
+            let primary = primary_result(&subjects, &b.qualities);
             StudentYear {
                 subjects,
                 level,
@@ -926,6 +1075,7 @@ pub fn compute_book(
                 outcome,
                 award,
                 reassess,
+                primary,
             }
         })
         .collect();
@@ -1104,7 +1254,7 @@ pub fn save_cell(
     if !spec.columns().contains(&edit.column) {
         return Err(GradeError::UnknownColumn(edit.column));
     }
-    let mark = parse_mark(&edit.input, spec.kind)?;
+    let mark = parse_cell(&edit.input, &spec, &edit.column, &st)?;
     let reason = clean_reason(edit.reason)?;
     let key = row_key(class_id, subject_id, term, &edit.student);
     let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
@@ -1257,6 +1407,9 @@ pub struct RecordEdit {
     pub absences: Option<u16>,
     #[serde(default)]
     pub comment: Option<String>,
+    /// Primary: quality or competence name → "Tốt" / "Đạt" / "Cần cố gắng" ("" clears).
+    #[serde(default)]
+    pub qualities: Option<BTreeMap<String, String>>,
 }
 
 /// Conduct, absences and comment, decided by the homeroom teacher (Đ8, Đ20).
@@ -1301,6 +1454,22 @@ pub fn save_record(
             ));
         }
         rec.comment = c;
+    }
+    if let Some(q) = e.qualities {
+        for (name, level) in q {
+            let name = crate::text::nfc(name.trim());
+            if !tt27::QUALITIES.contains(&name.as_str())
+                && !tt27::COMPETENCES.contains(&name.as_str())
+            {
+                return Err(GradeError::UnknownQuality(name));
+            }
+            if level.trim().is_empty() {
+                rec.qualities.remove(&name);
+            } else {
+                let l = QualityLevel::parse(&level).ok_or(GradeError::BadQuality(level))?;
+                rec.qualities.insert(name, l);
+            }
+        }
     }
     rec.version += 1;
     tx.put(&RECORDS, &key, &rec, "grades.record")?;
@@ -1367,9 +1536,19 @@ fn results_of(
                     mahocluc: y.level.map(|c| level_code(c.level)),
                     mahanhkiem: y.conduct.map(level_code),
                     songaynghi: y.absences,
-                    danhhieu: y.award.map(|a| a.label().to_string()),
-                    ketqua: y.outcome.map(|o| o.code().to_string()),
-                    colenlop: y.outcome.map(|o| o == Outcome::Promoted),
+                    danhhieu: y.award.map(|a| a.label().to_string()).or_else(|| {
+                        y.primary
+                            .and_then(|r| tt27::award(r, false))
+                            .map(|a| a.label().to_string())
+                    }),
+                    ketqua: y
+                        .outcome
+                        .map(|o| o.code().to_string())
+                        .or_else(|| y.primary.map(|r| r.code().to_string())),
+                    colenlop: y
+                        .outcome
+                        .map(|o| o == Outcome::Promoted)
+                        .or_else(|| y.primary.map(|r| r.completed())),
                     corenluyenlai: y.outcome.map(|o| o == Outcome::SummerConduct),
                     nhanxet: String::new(),
                     ..base
@@ -1438,18 +1617,15 @@ fn count_incomplete(
     term: TermId,
     st: &Settings,
 ) -> Result<(usize, usize, usize), GradeError> {
-    let classes = classes_of_year(r, year)?;
+    let books = school_books(r, year, st)?;
     let (mut students, mut incomplete) = (0, 0);
-    for c in &classes {
-        let book = class_book(r, &c.id, st)?;
+    for book in &books {
         students += book.students.len();
-        incomplete += book
-            .term(term)
-            .iter()
-            .filter(|t| t.level.is_none() || t.conduct.is_none())
+        incomplete += (0..book.students.len())
+            .filter(|i| !book.is_complete(term, *i))
             .count();
     }
-    Ok((classes.len(), students, incomplete))
+    Ok((books.len(), students, incomplete))
 }
 
 /// BGH locks a term for the whole school: results are computed by the current rule version,

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::rules::tt22::Outcome;
+use super::rules::{self, tt22::Outcome};
 use super::{ClassBook, GradeError, Marks, TermId};
 use crate::auth::{Action, permits};
 use crate::net::pages::{chrome, page, render};
@@ -159,6 +159,7 @@ page!(GridPage, "grid.html" {
     sheet: super::Sheet,
     other_term: &'static str,
     scored: bool,
+    kind: &'static str,
     api: String,
 });
 
@@ -171,13 +172,19 @@ async fn grid(
     let term = TermId::parse(&term)?;
     let sheet = super::sheet(&s.store.read()?, &u.principal, &class, &subject, term)?;
     let other_term = if term == TermId::Hk1 { "hk2" } else { "hk1" };
-    let scored = sheet.subject.kind == school::SubjectKind::Scored;
+    let kind = match (sheet.subject.primary, sheet.subject.kind) {
+        (Some(_), _) => "primary",
+        (None, school::SubjectKind::Scored) => "scored",
+        (None, school::SubjectKind::Comment) => "comment",
+    };
+    let scored = kind == "scored";
     let api = format!("/api/v1/grades/sheet/{class}/{subject}/{}", term.code());
     Ok(render(GridPage::new(
         chrome(&s, &u, &headers),
         sheet,
         other_term,
         scored,
+        kind,
         api,
     )))
 }
@@ -202,6 +209,8 @@ fn period(q: &Option<String>) -> Result<Period, GradeError> {
 }
 
 pub struct SummaryRow {
+    /// Primary: every quality and competence with its recorded level ("" when not yet).
+    pub qualities: Vec<(&'static str, String)>,
     pub student: String,
     pub name: String,
     pub subjects: Vec<String>,
@@ -229,6 +238,8 @@ page!(ClassPage, "class_summary.html" {
     editable: bool,
     locked: bool,
     conduct_levels: Vec<&'static str>,
+    primary: bool,
+    quality_levels: Vec<&'static str>,
 });
 
 fn level_text(c: Option<super::Classification>) -> (String, bool) {
@@ -288,6 +299,8 @@ async fn class_summary(
         editable,
         locked,
         conduct_levels,
+        book.is_primary(),
+        vec!["Tốt", "Đạt", "Cần cố gắng"],
     )))
 }
 
@@ -311,8 +324,41 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                 )
             }
         };
-        let (level, adjusted) = level_text(level);
+        let (mut level, adjusted) = level_text(level);
+        let mut outcome = outcome.map(|o| o.label().to_string()).unwrap_or_default();
+        let mut award = award.map(|a| a.label().to_string()).unwrap_or_default();
+        let mut qualities = vec![];
+        if book.is_primary() {
+            let term = match per {
+                Period::Term(t) => t,
+                Period::Year => TermId::Hk2,
+            };
+            let q = &book.term(term)[i].qualities;
+            qualities = rules::tt27::QUALITIES
+                .iter()
+                .chain(rules::tt27::COMPETENCES.iter())
+                .map(|n| {
+                    (
+                        *n,
+                        q.get(*n).map(|l| l.label().to_string()).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            if let (Period::Year, Some(r)) = (per, book.year[i].primary) {
+                level = r.label().to_string();
+                outcome = if r.completed() {
+                    "Hoàn thành chương trình lớp học"
+                } else {
+                    "Chưa hoàn thành"
+                }
+                .into();
+                award = rules::tt27::award(r, false)
+                    .map(|a| a.label().to_string())
+                    .unwrap_or_default();
+            }
+        }
         rows.push(SummaryRow {
+            qualities,
             student: st.id.clone(),
             name: st.full_name.clone(),
             subjects: outcomes.iter().map(|o| o.text()).collect(),
@@ -320,8 +366,8 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
             adjusted,
             conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
             absences,
-            outcome: outcome.map(|o| o.label().to_string()).unwrap_or_default(),
-            award: award.map(|a| a.label().to_string()).unwrap_or_default(),
+            outcome,
+            award,
         });
     }
     rows
@@ -506,6 +552,22 @@ fn notice_view(sb: &StudentBook, per: Period) -> NoticeView {
                 y.award.map(|a| a.label().to_string()).unwrap_or_default(),
             )
         }
+    };
+    // Primary (TT27): the year's education result stands where TT22 has the learning level.
+    let (level, outcome, award) = match (per, book.year[i].primary) {
+        (Period::Year, Some(r)) => (
+            r.label().to_string(),
+            if r.completed() {
+                "Hoàn thành chương trình lớp học"
+            } else {
+                "Chưa hoàn thành"
+            }
+            .to_string(),
+            rules::tt27::award(r, false)
+                .map(|a| a.label().to_string())
+                .unwrap_or_default(),
+        ),
+        _ => (level, outcome, award),
     };
     NoticeView {
         school: sb.school.clone(),
@@ -743,11 +805,28 @@ fn hocba_view(sb: &StudentBook) -> HocbaView {
                 level_text(book.hk2[i].level).0,
                 cd(book.hk2[i].conduct),
             ),
-            ("Cả năm", level_text(y.level).0, cd(y.conduct)),
+            (
+                "Cả năm",
+                y.primary
+                    .map_or_else(|| level_text(y.level).0, |r| r.label().to_string()),
+                cd(y.conduct),
+            ),
         ],
         absences: y.absences,
-        outcome: y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
-        award: y.award.map(|a| a.label().to_string()).unwrap_or_default(),
+        outcome: match y.primary {
+            Some(r) if r.completed() => "Hoàn thành chương trình lớp học".into(),
+            Some(_) => "Chưa hoàn thành".into(),
+            None => y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
+        },
+        award: y
+            .award
+            .map(|a| a.label().to_string())
+            .or_else(|| {
+                y.primary
+                    .and_then(|r| rules::tt27::award(r, false))
+                    .map(|a| a.label().to_string())
+            })
+            .unwrap_or_default(),
         comment: book.hk2[i].comment.clone(),
         homeroom_name: sb.homeroom.clone(),
     }

@@ -4,6 +4,7 @@ use super::excel;
 use super::*;
 use crate::auth::{self, Principal};
 use crate::store::{Actor, Store};
+use std::collections::BTreeMap;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -301,6 +302,7 @@ fn fill_class(f: &Fixture, term: TermId) {
                     conduct: Some("Tốt".into()),
                     absences: Some(2),
                     comment: None,
+                    qualities: None,
                 };
                 save_record(tx, &f.homeroom, &f.class.id, term, e)?;
             }
@@ -724,4 +726,194 @@ fn the_exported_class_book_imports_back_unchanged() {
     let csv = excel::results_csv(&book);
     assert!(csv.starts_with('\u{feff}'));
     assert_eq!(csv.lines().count(), 1 + 40 * 3);
+}
+
+/// A primary school (TT27): levels at mid-term and end of term, whole-number tests for the
+/// tested subjects, qualities and competences from the homeroom teacher, the year result.
+#[test]
+fn a_primary_class_gets_its_tt27_year_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    crate::demo::seed(&store, "x", 40, now()).unwrap();
+    let actor = Actor::system(now());
+    let teacher_id = "u-gv01".to_string();
+    let homeroom_id = "u-gv02".to_string();
+    let (class, students, tv, dd) = store
+        .write(&actor, |tx| -> Result<_, GradeError> {
+            let mut info = school::school_info(tx)?.unwrap();
+            info.level = "TH".into();
+            tx.put(&school::INFO, "school", &info, "test")?;
+            let class = school::create_class(
+                tx,
+                &info.current_year,
+                school::NewClass {
+                    name: "4A1".into(),
+                    grade: 4,
+                    homeroom: Some(homeroom_id.clone()),
+                },
+            )
+            .map_err(|e| GradeError::Import(e.to_string()))?;
+            let mut ids = vec![];
+            for (name, periods) in [("Tiếng Việt", 245u16), ("Đạo đức", 35)] {
+                let s = school::upsert_subject(
+                    tx,
+                    school::NewSubject {
+                        name: name.into(),
+                        kind: SubjectKind::Comment,
+                        periods_per_year: [(4u8, periods)].into_iter().collect(),
+                        department: None,
+                    },
+                )
+                .map_err(|e| GradeError::Import(e.to_string()))?;
+                school::assign(
+                    tx,
+                    school::Assignment {
+                        class: class.id.clone(),
+                        subject: s.id.clone(),
+                        teacher: teacher_id.clone(),
+                    },
+                )
+                .map_err(|e| GradeError::Import(e.to_string()))?;
+                ids.push(s.id);
+            }
+            let mut students = vec![];
+            for (i, n) in ["Nguyễn An", "Trần Bình"].iter().enumerate() {
+                let st = school::Student {
+                    id: format!("hs-00121600000{i}"),
+                    full_name: n.to_string(),
+                    dob: "2016-05-01".into(),
+                    gender: "Nam".into(),
+                    ma_dinh_danh: format!("00121600000{i}"),
+                    class_id: class.id.clone(),
+                };
+                school::save_student(tx, st.clone(), "test")
+                    .map_err(|e| GradeError::Import(e.to_string()))?;
+                students.push(st);
+            }
+            Ok((class, students, ids[0].clone(), ids[1].clone()))
+        })
+        .unwrap();
+    let teacher = principal(&store, &teacher_id);
+    let homeroom = principal(&store, &homeroom_id);
+    let rx = store.read().unwrap();
+    let specs = subjects_for_grade(&rx, 4, &Settings::default()).unwrap();
+    let tv_spec = specs.iter().find(|s| s.id == tv).unwrap();
+    assert_eq!(
+        tv_spec.columns(),
+        ["gk", "kt_gk", "ck", "kt_ck"],
+        "TV in grade 4 has mid-term tests"
+    );
+    assert_eq!(
+        specs.iter().find(|s| s.id == dd).unwrap().columns(),
+        ["gk", "ck"],
+        "Đạo đức has no test"
+    );
+    drop(rx);
+    let save = |subject: &str, term: TermId, student: usize, col: &str, input: &str| {
+        let edit = CellEdit {
+            student: students[student].id.clone(),
+            column: col.into(),
+            input: input.into(),
+            expected_version: 0,
+            reason: None,
+        };
+        store.write(
+            &Actor {
+                id: teacher.id().into(),
+                now: now(),
+            },
+            |tx| save_cell(tx, &teacher, &class.id, subject, term, edit),
+        )
+    };
+    // Bad input is refused with the primary rules' messages.
+    assert!(matches!(
+        save(&tv, TermId::Hk2, 0, "ck", "8"),
+        Err(GradeError::NotALevel(_))
+    ));
+    assert!(matches!(
+        save(&tv, TermId::Hk2, 0, "kt_ck", "8,5"),
+        Err(GradeError::Score(_))
+    ));
+    assert!(matches!(
+        save(&tv, TermId::Hk2, 0, "kt_ck", "11"),
+        Err(GradeError::Score(_))
+    ));
+    for (col, v) in [("gk", "T"), ("kt_gk", "9"), ("ck", "T"), ("kt_ck", "10")] {
+        save(&tv, TermId::Hk2, 0, col, v).unwrap();
+    }
+    save(&dd, TermId::Hk2, 0, "gk", "T").unwrap();
+    save(&dd, TermId::Hk2, 0, "ck", "H").unwrap();
+    let book = |store: &Store| {
+        class_book(&store.read().unwrap(), &class.id, &Settings::default()).unwrap()
+    };
+    let b = book(&store);
+    assert!(b.is_primary());
+    let i = b.subjects.iter().position(|s| s.id == tv).unwrap();
+    assert_eq!(b.year[0].subjects[i].text(), "T · 10");
+    assert_eq!(b.year[0].primary, None, "qualities not recorded yet");
+    // The homeroom teacher records the five qualities and ten competences.
+    let all: BTreeMap<String, String> = tt27::QUALITIES
+        .iter()
+        .chain(tt27::COMPETENCES.iter())
+        .map(|n| (n.to_string(), "Tốt".to_string()))
+        .collect();
+    let h_actor = Actor {
+        id: homeroom.id().into(),
+        now: now(),
+    };
+    let rec = RecordEdit {
+        student: students[0].id.clone(),
+        conduct: None,
+        absences: None,
+        comment: None,
+        qualities: Some(all),
+    };
+    store
+        .write(&h_actor, |tx| {
+            save_record(tx, &homeroom, &class.id, TermId::Hk2, rec)
+        })
+        .unwrap();
+    let bad = RecordEdit {
+        student: students[0].id.clone(),
+        conduct: None,
+        absences: None,
+        comment: None,
+        qualities: Some(
+            [("Dũng cảm".to_string(), "Tốt".to_string())]
+                .into_iter()
+                .collect(),
+        ),
+    };
+    assert!(matches!(
+        store.write(&h_actor, |tx| save_record(
+            tx,
+            &homeroom,
+            &class.id,
+            TermId::Hk2,
+            bad
+        )),
+        Err(GradeError::UnknownQuality(_))
+    ));
+    // One H (Đạo đức) blocks HTXS and HTT: HT (worked example P3).
+    assert_eq!(book(&store).year[0].primary, Some(EducationResult::Ht));
+    let edit = CellEdit {
+        student: students[0].id.clone(),
+        column: "ck".into(),
+        input: "T".into(),
+        expected_version: 1,
+        reason: None,
+    };
+    store
+        .write(
+            &Actor {
+                id: teacher.id().into(),
+                now: now(),
+            },
+            |tx| save_cell(tx, &teacher, &class.id, &dd, TermId::Hk2, edit),
+        )
+        .unwrap();
+    let b = book(&store);
+    assert_eq!(b.year[0].primary, Some(EducationResult::Htxs));
+    assert!(b.is_complete(TermId::Hk2, 0));
+    assert!(!b.is_complete(TermId::Hk2, 1));
 }
