@@ -21,6 +21,8 @@ fn column_header(col: &str, term: TermId) -> String {
     match col {
         "gk" => format!("GK {t}"),
         "ck" => format!("CK {t}"),
+        "kt_gk" => format!("KT GK {t}"),
+        "kt_ck" => format!("KT CK {t}"),
         tx => format!("TX{} {t}", &tx[2..]),
     }
 }
@@ -311,6 +313,8 @@ fn header_aliases(col: &str, term: TermId) -> Vec<String> {
             ]
             .map(String::from),
         ),
+        "kt_gk" => v.extend(["kt gk", "diem kiem tra giua ki"].map(String::from)),
+        "kt_ck" => v.extend(["kt ck", "diem kiem tra cuoi ki", "diem ktdk"].map(String::from)),
         tx => {
             let n = &tx[2..];
             v.extend([

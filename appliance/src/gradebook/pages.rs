@@ -766,6 +766,8 @@ pub struct HocbaView {
     pub award: String,
     pub comment: String,
     pub homeroom_name: String,
+    /// Primary: the five qualities and ten competences at the end of the year.
+    pub qualities: Vec<(&'static str, String)>,
 }
 
 page!(HocbaPage, "hocba.html" { v: HocbaView, pdf: String });
@@ -829,6 +831,24 @@ fn hocba_view(sb: &StudentBook) -> HocbaView {
             .unwrap_or_default(),
         comment: book.hk2[i].comment.clone(),
         homeroom_name: sb.homeroom.clone(),
+        qualities: if book.is_primary() {
+            rules::tt27::QUALITIES
+                .iter()
+                .chain(rules::tt27::COMPETENCES.iter())
+                .map(|n| {
+                    (
+                        *n,
+                        book.hk2[i]
+                            .qualities
+                            .get(*n)
+                            .map(|l| l.label().to_string())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        } else {
+            vec![]
+        },
     }
 }
 
@@ -901,6 +921,20 @@ fn hocba_document(v: &HocbaView) -> Result<Vec<u8>, super::pdf::PdfError> {
         .collect();
     let header = ["", "Kết quả học tập", "Kết quả rèn luyện"].map(String::from);
     l.table(&[130.0, 140.0, 140.0], &header, &rows, 9.5);
+    if !v.qualities.is_empty() {
+        l.gap(8.0);
+        let rows: Vec<Vec<String>> = v
+            .qualities
+            .iter()
+            .map(|(n, q)| vec![n.to_string(), q.clone()])
+            .collect();
+        l.table(
+            &[250.0, 120.0],
+            &["Phẩm chất, năng lực".into(), "Mức đạt được".into()],
+            &rows,
+            9.5,
+        );
+    }
     l.gap(8.0);
     l.line(
         11.0,

@@ -916,4 +916,11 @@ fn a_primary_class_gets_its_tt27_year_result() {
     assert_eq!(b.year[0].primary, Some(EducationResult::Htxs));
     assert!(b.is_complete(TermId::Hk2, 0));
     assert!(!b.is_complete(TermId::Hk2, 1));
+    // The class book exports and imports back unchanged, test columns included.
+    let bytes = excel::export_class_book(&b).unwrap();
+    let rx = store.read().unwrap();
+    let plan =
+        excel::plan_import(&rx, &teacher, &class.id, &tv, TermId::Hk2, &bytes, None).unwrap();
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!((plan.cells.len(), plan.changes), (4, 0));
 }
