@@ -112,6 +112,15 @@ fn lock_correction_notice_and_export_over_http() {
     ] {
         assert_eq!(put(&teacher, &students[0], col, v, 0, None).status(), 200);
     }
+    let r = put(
+        &teacher,
+        &students[0],
+        "nx",
+        "Tiến bộ rõ ở phần hình học",
+        0,
+        None,
+    );
+    assert_eq!(r.status(), 200);
     // A teacher who does not teach this class × subject is refused, and nothing changes.
     let other = s.login(&teacher_of(&s, "2026-6a1", "ngu-van"));
     let r = put(&other, &students[1], "tx1", "5", 0, None);
@@ -266,6 +275,10 @@ fn lock_correction_notice_and_export_over_http() {
     assert!(text.contains("PHIẾU LIÊN LẠC"), "{text}");
     assert!(text.contains(names[mine].as_str()), "{text}");
     assert!(text.contains("8,1"));
+    assert!(
+        text.contains("Tiến bộ rõ ở phần hình học"),
+        "the subject comment is printed: {text}"
+    );
     for (i, n) in names.iter().enumerate() {
         if i != mine && !names[mine].contains(n.as_str()) {
             assert!(

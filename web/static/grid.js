@@ -17,6 +17,7 @@
   function validate(kind, text, col) {
     const t = text.trim();
     if (t === "") return null;
+    if (col === "nx") return t.length > 500 ? "Nhận xét quá dài (tối đa 500 kí tự)" : null;
     const f = fold(t);
     if (kind === "primary") {
       if (col && col.startsWith("kt_")) {
@@ -124,6 +125,10 @@
           if (!newer) { inp.value = data.text; setState(inp, "saved"); }
           const avg = inp.closest("tr").querySelector("[data-avg]");
           if (avg) avg.textContent = data.result_text;
+        } else if (data.status === "note_saved") {
+          inp.dataset.version = data.version;
+          inp.dataset.saved = data.text;
+          if (!newer) { inp.value = data.text; setState(inp, "saved"); }
         } else if (data.status === "correction_pending") {
           if (!newer) setState(inp, "correction");
           say(`Đã gửi yêu cầu sửa ${nameOf(inp)}: chờ giáo viên chủ nhiệm xác nhận.`, true);
@@ -225,7 +230,18 @@
       else if (e.key === "ArrowRight" && (atEnd || inp.selectionStart !== inp.selectionEnd)) { e.preventDefault(); move(inp, 0, 1); }
       else if (e.key === "ArrowLeft" && (atStart || inp.selectionStart !== inp.selectionEnd)) { e.preventDefault(); move(inp, 0, -1); }
     });
-    grid.addEventListener("focusin", (e) => { if (e.target.matches("input.cell")) e.target.select(); });
+    grid.addEventListener("focusin", (e) => {
+      const inp = e.target;
+      if (!inp.matches("input.cell")) return;
+      inp.select();
+      // Keep the focused cell out from under the sticky name column (arrows, Enter, Tab).
+      const wrap = grid.closest(".grid-wrap");
+      const name = inp.closest("tr").querySelector("th.name");
+      if (wrap && name) {
+        const hidden = name.getBoundingClientRect().right - inp.getBoundingClientRect().left;
+        if (hidden > 0) wrap.scrollLeft -= hidden + 8;
+      }
+    });
     window.addEventListener("online", () => { offline = false; flush(); });
     window.addEventListener("beforeunload", (e) => {
       if (Object.keys(pending).length) { e.preventDefault(); e.returnValue = ""; }

@@ -700,7 +700,7 @@ pub fn apply_import(
             reason: Some("Nhập từ tệp Excel".into()),
         };
         match super::save_cell(tx, p, class_id, subject_id, term, edit)? {
-            super::Saved::Saved { .. } => n += 1,
+            super::Saved::Saved { .. } | super::Saved::NoteSaved { .. } => n += 1,
             super::Saved::CorrectionPending { .. } => {
                 return Err(GradeError::AlreadyLocked(term.label()));
             }

@@ -201,7 +201,24 @@ pub struct Cell {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct ScoreRow {
     pub cells: BTreeMap<String, Cell>,
+    /// The subject teacher's comment (nhận xét) on this student for the term: progress,
+    /// strengths, what still needs help — it goes into the học bạ and the parent notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Note>,
 }
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Note {
+    pub text: String,
+    #[serde(rename = "v")]
+    pub version: u64,
+    pub by: String,
+    #[serde(with = "jiff::fmt::serde::timestamp::second::required")]
+    pub at: jiff::Timestamp,
+}
+
+/// The column name of the comment in the API and the grid.
+pub const NOTE_COLUMN: &str = "nx";
 
 impl ScoreRow {
     pub fn mark(&self, column: &str) -> Mark {
@@ -212,9 +229,16 @@ impl ScoreRow {
 /// A read-only view of a stored [`ScoreRow`] with the marks only, in a fixed array by column
 /// (tx1..tx10, gk, ck, kt_gk, kt_ck): computing a whole school's results reads tens of thousands of rows,
 /// and this view decodes them without allocating.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RowMarks {
     marks: [Mark; 14],
+    /// The comment's text, when there is one.
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NoteText {
+    text: String,
 }
 
 fn column_index(col: &str) -> Option<usize> {
@@ -263,13 +287,17 @@ impl<'de> Deserialize<'de> for RowMarks {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RowMarks, A::Error> {
                 let mut row = RowMarks::default();
+                let mut note = None;
                 while let Some(key) = map.next_key::<ColumnKey>()? {
-                    if key.1 {
-                        row = map.next_value_seed(CellsSeed)?;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
+                    match key.1 {
+                        OuterKey::Cells => row = map.next_value_seed(CellsSeed)?,
+                        OuterKey::Note => note = Some(map.next_value::<NoteText>()?.text),
+                        OuterKey::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
                     }
                 }
+                row.note = note;
                 Ok(row)
             }
         }
@@ -287,8 +315,14 @@ impl<'de> Deserialize<'de> for RowMarks {
     }
 }
 
-/// A map key read without allocating: the column index, and whether it is "cells".
-struct ColumnKey(Option<usize>, bool);
+/// A map key read without allocating: the column index, or which field of the row it is.
+struct ColumnKey(Option<usize>, OuterKey);
+
+enum OuterKey {
+    Cells,
+    Note,
+    Other,
+}
 
 impl<'de> Deserialize<'de> for ColumnKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ColumnKey, D::Error> {
@@ -299,7 +333,12 @@ impl<'de> Deserialize<'de> for ColumnKey {
                 f.write_str("a column name")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ColumnKey, E> {
-                Ok(ColumnKey(column_index(v), v == "cells"))
+                let outer = match v {
+                    "cells" => OuterKey::Cells,
+                    "note" => OuterKey::Note,
+                    _ => OuterKey::Other,
+                };
+                Ok(ColumnKey(column_index(v), outer))
             }
         }
         d.deserialize_str(V)
@@ -469,10 +508,14 @@ pub enum GradeError {
     Forbidden,
     #[error("Ô điểm này vừa được người khác thay đổi; hãy xem giá trị mới rồi nhập lại")]
     Conflict { current: Option<Cell> },
+    #[error("Nhận xét này vừa được người khác sửa; hãy xem nội dung mới rồi nhập lại")]
+    NoteConflict { current: Option<Note> },
     #[error("Học kì đã khoá sổ: sửa điểm phải ghi lí do")]
     ReasonRequired,
     #[error("Lí do quá dài (tối đa 500 kí tự)")]
     ReasonTooLong,
+    #[error("Nhận xét quá dài (tối đa 500 kí tự)")]
+    NoteTooLong,
     #[error("Không tìm thấy yêu cầu sửa điểm {0}")]
     UnknownCorrection(String),
     #[error("Yêu cầu sửa điểm này đã được xử lí")]
@@ -513,9 +556,10 @@ impl GradeError {
             GradeError::NotYourClass | GradeError::NotHomeroom | GradeError::Forbidden => {
                 "forbidden"
             }
-            GradeError::Conflict { .. } => "conflict",
+            GradeError::Conflict { .. } | GradeError::NoteConflict { .. } => "conflict",
             GradeError::ReasonRequired => "reason_required",
             GradeError::ReasonTooLong => "reason_too_long",
+            GradeError::NoteTooLong => "note_too_long",
             GradeError::CorrectionDecided => "correction_decided",
             GradeError::AlreadyLocked(_) => "term_locked",
             GradeError::NotLocked(_) => "term_not_locked",
@@ -1109,6 +1153,8 @@ pub struct SheetRow {
     pub name: String,
     pub cells: Vec<SheetCell>,
     pub result: String,
+    /// The comment (column "nx").
+    pub note: SheetCell,
 }
 
 #[derive(Serialize, Debug)]
@@ -1164,11 +1210,17 @@ pub fn sheet(
                     }
                 })
                 .collect();
+            let note = row.and_then(|r| r.note.as_ref());
             SheetRow {
                 result: subject_term(&subject, row).text(),
                 student: s.id,
                 name: s.full_name,
                 cells,
+                note: SheetCell {
+                    column: NOTE_COLUMN.into(),
+                    text: note.map(|n| n.text.clone()).unwrap_or_default(),
+                    version: note.map_or(0, |n| n.version),
+                },
             }
         })
         .collect();
@@ -1211,6 +1263,8 @@ pub enum Saved {
     },
     /// The term is locked: the change waits for the homeroom teacher's verification.
     CorrectionPending { correction: Correction },
+    /// The comment column was saved.
+    NoteSaved { text: String, version: u64 },
 }
 
 fn clean_reason(reason: Option<String>) -> Result<Option<String>, GradeError> {
@@ -1250,6 +1304,9 @@ pub fn save_cell(
     match tx.get(&school::STUDENTS, &edit.student)? {
         Some(s) if s.class_id == class_id => {}
         _ => return Err(GradeError::UnknownStudent(edit.student)),
+    }
+    if edit.column == NOTE_COLUMN {
+        return save_note(tx, p, &class, subject_id, term, edit);
     }
     if !spec.columns().contains(&edit.column) {
         return Err(GradeError::UnknownColumn(edit.column));
@@ -1324,6 +1381,66 @@ pub fn save_cell(
         cell,
         result,
         result_text: result.text(),
+    })
+}
+
+/// The subject teacher's comment on a student for the term. After the term is locked a change
+/// needs a reason (kept in the audit log); comments do not change any result.
+fn save_note(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    class: &Class,
+    subject_id: &str,
+    term: TermId,
+    edit: CellEdit,
+) -> Result<Saved, GradeError> {
+    let text = crate::text::nfc(edit.input.trim());
+    if text.chars().count() > 500 {
+        return Err(GradeError::NoteTooLong);
+    }
+    let key = row_key(&class.id, subject_id, term, &edit.student);
+    let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
+    let current = row.note.clone();
+    if current.as_ref().map_or("", |n| n.text.as_str()) == text {
+        return Ok(Saved::NoteSaved {
+            text,
+            version: current.map_or(0, |n| n.version),
+        });
+    }
+    let version = current.as_ref().map_or(0, |n| n.version);
+    if version != edit.expected_version {
+        return Err(GradeError::NoteConflict { current });
+    }
+    let reason = clean_reason(edit.reason)?;
+    if is_locked(tx, &class.year, term)? && reason.is_none() {
+        return Err(GradeError::ReasonRequired);
+    }
+    row.note = (!text.is_empty()).then(|| Note {
+        text: text.clone(),
+        version: version + 1,
+        by: p.id().into(),
+        at: tx.now(),
+    });
+    tx.put(
+        &ROWS,
+        &key,
+        &row,
+        if reason.is_some() {
+            "grades.note.corrected"
+        } else {
+            "grades.note"
+        },
+    )?;
+    if let Some(r) = reason {
+        tx.event(
+            "grades.note.reason",
+            &key,
+            Some(serde_json::json!({ "reason": r })),
+        );
+    }
+    Ok(Saved::NoteSaved {
+        text,
+        version: version + 1,
     })
 }
 

@@ -418,6 +418,8 @@ fn year_lists(book: &ClassBook) -> Vec<StudentList> {
 
 pub struct NoticeSubject {
     pub name: String,
+    /// The subject teacher's comment for the term (the end-of-year one in the year view).
+    pub note: String,
     /// Regular, mid-term and end-of-term marks as typed, or term results for the year view.
     pub detail: Vec<String>,
     pub result: String,
@@ -521,7 +523,16 @@ fn notice_view(sb: &StudentBook, per: Period) -> NoticeView {
                 book.year[i].subjects[si].text(),
             ),
         };
+        let note_term = match per {
+            Period::Term(t) => t,
+            Period::Year => TermId::Hk2,
+        };
+        let note = book
+            .row(&spec.id, note_term, &st.id)
+            .and_then(|r| r.note.clone())
+            .unwrap_or_default();
         subjects.push(NoticeSubject {
+            note,
             name: spec.name.clone(),
             detail,
             result,
@@ -705,10 +716,11 @@ fn notice_document(v: &NoticeView) -> Result<Vec<u8>, super::pdf::PdfError> {
                 );
             }
             r.push(s.result.clone());
+            r.push(s.note.clone());
             r
         })
         .collect();
-    l.table(&widths, &header, &rows, 9.5);
+    l.table(&widths, &header, &rows, 9.0);
     l.gap(8.0);
     l.line(
         11.0,
@@ -745,6 +757,8 @@ fn notice_document(v: &NoticeView) -> Result<Vec<u8>, super::pdf::PdfError> {
 }
 
 pub struct HocbaSubject {
+    /// Nhận xét: the end-of-year comment, or term I's when there is none yet.
+    pub note: String,
     pub name: String,
     pub hk1: String,
     pub hk2: String,
@@ -779,6 +793,10 @@ fn hocba_view(sb: &StudentBook) -> HocbaView {
         .iter()
         .enumerate()
         .map(|(si, spec)| HocbaSubject {
+            note: [TermId::Hk2, TermId::Hk1]
+                .iter()
+                .find_map(|t| book.row(&spec.id, *t, &st.id).and_then(|r| r.note.clone()))
+                .unwrap_or_default(),
             name: spec.name.clone(),
             hk1: book.hk1[i].subjects[si].text(),
             hk2: book.hk2[i].subjects[si].text(),

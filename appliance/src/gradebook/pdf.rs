@@ -58,6 +58,33 @@ fn approx_width(text: &str, size: f32) -> f32 {
     text.chars().count() as f32 * size * 0.56
 }
 
+/// Splits text into lines that fit `width` (by words; a word too long is shortened).
+fn wrap(text: &str, width: f32, size: f32) -> Vec<String> {
+    let mut lines = vec![];
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if cur.is_empty() {
+            word.to_string()
+        } else {
+            format!("{cur} {word}")
+        };
+        if approx_width(&candidate, size) <= width || cur.is_empty() {
+            cur = if cur.is_empty() {
+                fit(word, width, size)
+            } else {
+                candidate
+            };
+        } else {
+            lines.push(std::mem::take(&mut cur));
+            cur = fit(word, width, size);
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
 fn fit(text: &str, width: f32, size: f32) -> String {
     if approx_width(text, size) <= width {
         return text.to_string();
@@ -144,41 +171,46 @@ impl Layout {
         self.ops().push(Op::Line { x1, y1, x2, y2 });
     }
 
-    /// A bordered table; the header repeats on every page it spans.
+    /// A bordered table; long cells wrap onto more lines, the header repeats on every page.
     pub fn table(&mut self, widths: &[f32], header: &[String], rows: &[Vec<String>], size: f32) {
-        let row_h = size * 1.9;
         let total: f32 = widths.iter().sum();
         let scale = ((self.width - 2.0 * self.margin) / total).min(1.0);
         let widths: Vec<f32> = widths.iter().map(|w| w * scale).collect();
-        let draw_row = |l: &mut Layout, cells: &[String], bold: bool| {
+        let line_h = size * 1.25;
+        let layout_row = |cells: &[String]| -> (Vec<Vec<String>>, f32) {
+            let lines: Vec<Vec<String>> = widths
+                .iter()
+                .enumerate()
+                .map(|(i, w)| wrap(cells.get(i).map_or("", String::as_str), w - 5.0, size))
+                .collect();
+            let n = lines.iter().map(Vec::len).max().unwrap_or(1).max(1);
+            (lines, size * 1.9 + (n - 1) as f32 * line_h)
+        };
+        let draw_row = |l: &mut Layout, lines: &[Vec<String>], h: f32, bold: bool| {
             let top = l.y;
+            let right = l.margin + widths.iter().sum::<f32>();
+            l.rule(l.margin, top, right, top);
             let mut x = l.margin;
-            l.rule(x, top, x + widths.iter().sum::<f32>(), top);
             for (i, w) in widths.iter().enumerate() {
-                l.rule(x, top, x, top + row_h);
-                if let Some(t) = cells.get(i) {
-                    l.text_at(
-                        x + 2.5,
-                        top + row_h * 0.68,
-                        size,
-                        bold,
-                        &fit(t, w - 5.0, size),
-                    );
+                l.rule(x, top, x, top + h);
+                for (k, t) in lines[i].iter().enumerate() {
+                    l.text_at(x + 2.5, top + size * 1.3 + k as f32 * line_h, size, bold, t);
                 }
                 x += w;
             }
-            l.rule(x, top, x, top + row_h);
-            l.y = top + row_h;
-            let right = l.margin + widths.iter().sum::<f32>();
+            l.rule(x, top, x, top + h);
+            l.y = top + h;
             l.rule(l.margin, l.y, right, l.y);
         };
-        self.ensure(row_h * 2.0);
-        draw_row(self, header, true);
+        let (head, head_h) = layout_row(header);
+        self.ensure(head_h * 2.0);
+        draw_row(self, &head, head_h, true);
         for r in rows {
-            if self.ensure(row_h) {
-                draw_row(self, header, true);
+            let (lines, h) = layout_row(r);
+            if self.ensure(h) {
+                draw_row(self, &head, head_h, true);
             }
-            draw_row(self, r, false);
+            draw_row(self, &lines, h, false);
         }
     }
 
@@ -306,6 +338,22 @@ mod tests {
         let pdf = l.finish().unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
         assert!(pdf.len() > 1000);
+    }
+
+    #[test]
+    fn long_text_wraps_by_words() {
+        let lines = wrap(
+            "Em tiến bộ rõ ở phần hình học, cần luyện thêm kĩ năng trình bày lời giải",
+            120.0,
+            9.0,
+        );
+        assert!(lines.len() >= 3, "{lines:?}");
+        assert!(lines.iter().all(|l| approx_width(l, 9.0) <= 120.0));
+        assert_eq!(
+            lines.join(" "),
+            "Em tiến bộ rõ ở phần hình học, cần luyện thêm kĩ năng trình bày lời giải"
+        );
+        assert_eq!(wrap("", 50.0, 9.0), vec![String::new()]);
     }
 
     #[test]

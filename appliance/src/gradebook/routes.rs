@@ -49,6 +49,7 @@ impl From<GradeError> for ApiError {
                 StatusCode::FORBIDDEN
             }
             GradeError::Conflict { .. }
+            | GradeError::NoteConflict { .. }
             | GradeError::AlreadyLocked(_)
             | GradeError::NotLocked(_)
             | GradeError::CorrectionDecided
@@ -58,6 +59,9 @@ impl From<GradeError> for ApiError {
         let details = match &e {
             GradeError::Conflict { current } => Some(json!({
                 "current": current.as_ref().map(|c| json!({"text": c.mark.text(), "version": c.version, "by": c.by, "at": c.at})),
+            })),
+            GradeError::NoteConflict { current } => Some(json!({
+                "current": current.as_ref().map(|n| json!({"text": n.text, "version": n.version, "by": n.by, "at": n.at})),
             })),
             _ => None,
         };

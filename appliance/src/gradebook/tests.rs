@@ -924,3 +924,95 @@ fn a_primary_class_gets_its_tt27_year_result() {
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     assert_eq!((plan.cells.len(), plan.changes), (4, 0));
 }
+
+#[test]
+fn subject_comments_are_versioned_and_need_a_reason_after_the_lock() {
+    let f = fixture();
+    let note = "Em tiến bộ rõ ở phần hình học";
+    match f
+        .save(&f.teacher, &f.toan, TermId::Hk1, 0, NOTE_COLUMN, note, 0)
+        .unwrap()
+    {
+        Saved::NoteSaved { text, version } => assert_eq!((text.as_str(), version), (note, 1)),
+        other => panic!("{other:?}"),
+    }
+    // A stale screen is told, with the current text.
+    match f.save(&f.teacher, &f.toan, TermId::Hk1, 0, NOTE_COLUMN, "Khác", 0) {
+        Err(GradeError::NoteConflict { current: Some(n) }) => assert_eq!(n.text, note),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        f.save(
+            &f.teacher,
+            &f.toan,
+            TermId::Hk1,
+            0,
+            NOTE_COLUMN,
+            &"x".repeat(501),
+            1
+        ),
+        Err(GradeError::NoteTooLong)
+    ));
+    assert!(matches!(
+        f.save(
+            &f.other_teacher,
+            &f.toan,
+            TermId::Hk1,
+            0,
+            NOTE_COLUMN,
+            "x",
+            1
+        ),
+        Err(GradeError::NotYourClass)
+    ));
+    // The class book (and so the notice and học bạ) carries it; marks are untouched.
+    let rx = f.store.read().unwrap();
+    let book = class_book(&rx, &f.class.id, &Settings::default()).unwrap();
+    assert_eq!(
+        book.row(&f.toan, TermId::Hk1, &f.students[0].id)
+            .unwrap()
+            .note
+            .as_deref(),
+        Some(note)
+    );
+    drop(rx);
+    let bgh = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    f.store
+        .write(&bgh, |tx| {
+            lock_term(tx, &f.bgh, &f.class.year, TermId::Hk1, true)
+        })
+        .unwrap();
+    assert!(matches!(
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 0, NOTE_COLUMN, "Sửa", 1),
+        Err(GradeError::ReasonRequired)
+    ));
+    let edit = CellEdit {
+        student: f.students[0].id.clone(),
+        column: NOTE_COLUMN.into(),
+        input: "Sửa lại nhận xét".into(),
+        expected_version: 1,
+        reason: Some("Ghi nhầm học sinh".into()),
+    };
+    let t = Actor {
+        id: f.teacher.id().into(),
+        now: now(),
+    };
+    assert!(matches!(
+        f.store.write(&t, |tx| save_cell(
+            tx,
+            &f.teacher,
+            &f.class.id,
+            &f.toan,
+            TermId::Hk1,
+            edit
+        )),
+        Ok(Saved::NoteSaved { version: 2, .. })
+    ));
+    assert_eq!(
+        f.store.audit_tail(1).unwrap()[0].action,
+        "grades.note.reason"
+    );
+}
