@@ -115,6 +115,7 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let records = HashMap::new();
+    let records_summer = HashMap::new();
     g.bench_function("rules only (rows in memory)", |b| {
         b.iter(|| {
             for (class, subjects, students, rows) in &loaded {
@@ -124,6 +125,7 @@ fn bench(c: &mut Criterion) {
                     students.clone(),
                     rows,
                     &records,
+                    &records_summer,
                     &st.tt22,
                 ));
             }

@@ -43,8 +43,10 @@
 
   const grid = document.getElementById("grid");
   if (grid) initGrid(grid);
-  const summary = document.getElementById("summary");
-  if (summary) initSummary(summary);
+  for (const id of ["summary", "summer"]) {
+    const table = document.getElementById(id);
+    if (table) initSummary(table);
+  }
 
   function initGrid(grid) {
     const api = grid.dataset.api;
@@ -262,11 +264,14 @@
   function initSummary(table) {
     const api = table.dataset.api;
     table.addEventListener("change", async (e) => {
-      const el = e.target.closest("[data-field]");
+      const el = e.target.closest("[data-field], [data-subject]");
       if (!el) return;
       const student = el.closest("tr").dataset.student;
       const body = { student };
-      if (el.dataset.field === "absences") {
+      if (el.dataset.subject) {
+        body.subject = el.dataset.subject;
+        body.input = el.value;
+      } else if (el.dataset.field === "absences") {
         const n = Number(el.value);
         if (!Number.isInteger(n) || n < 0 || n > 365) { say("Số buổi nghỉ phải từ 0 đến 365", false); el.classList.add("invalid"); return; }
         body.absences = n;

@@ -103,7 +103,9 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
             lvl(y.level),
             cd(y.conduct),
             y.absences.to_string(),
-            y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
+            y.final_outcome()
+                .map(|o| o.label().to_string())
+                .unwrap_or_default(),
             y.award.map(|a| a.label().to_string()).unwrap_or_default(),
         ]);
         for (c, v) in cells.iter().enumerate() {
@@ -210,7 +212,7 @@ pub fn results_csv(book: &ClassBook) -> String {
                 book.year[i].level,
                 book.year[i].conduct,
                 book.year[i].absences,
-                book.year[i].outcome,
+                book.year[i].final_outcome(),
                 book.year[i].award,
             ),
         ] {

@@ -377,6 +377,25 @@ pub struct TermRecord {
     pub qualities: BTreeMap<String, QualityLevel>,
 }
 
+/// What happened in the summer (Đ13, Đ14): conduct re-evaluated after summer training, and the
+/// re-assessed results that replace those subjects' year results. Key "{class}/{student}".
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct SummerRecord {
+    pub conduct: Option<Level>,
+    /// Subject id → the re-assessment mark (a score, or Đ/CĐ).
+    pub reassessed: BTreeMap<String, Mark>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// The decision after the summer, once every re-evaluation the student owed is recorded.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct AfterSummer {
+    pub level: Level,
+    pub conduct: Level,
+    pub outcome: Outcome,
+}
+
 /// The state of a term for the whole school year.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct TermLock {
@@ -460,6 +479,8 @@ pub const ROW_MARKS: Collection<RowMarks> =
     Collection::new("gradebook.rows.v1", AuditPolicy::Values, None);
 pub const RECORDS: Collection<TermRecord> =
     Collection::new("gradebook.records.v1", AuditPolicy::Values, None);
+pub const SUMMER: Collection<SummerRecord> =
+    Collection::new("gradebook.summer.v1", AuditPolicy::Values, None);
 pub const LOCKS: Collection<TermLock> =
     Collection::new("gradebook.locks.v1", AuditPolicy::Values, None);
 pub const CORRECTIONS: Collection<Correction> =
@@ -469,8 +490,9 @@ pub const SETTINGS: Collection<Settings> =
 pub const RESULTS: Collection<StoredResult> =
     Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"));
 
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 7] = [
     ROWS.name,
+    SUMMER.name,
     RECORDS.name,
     LOCKS.name,
     CORRECTIONS.name,
@@ -534,6 +556,8 @@ pub enum GradeError {
     UnknownQuality(String),
     #[error("Mức phẩm chất, năng lực phải là Tốt, Đạt hoặc Cần cố gắng: nhận được \"{0}\"")]
     BadQuality(String),
+    #[error("{0}: không thuộc diện rèn luyện hè hoặc kiểm tra lại")]
+    NotInSummer(String),
     #[error("Số buổi nghỉ phải từ 0 đến 365")]
     BadAbsences,
     #[error("{0}")]
@@ -566,6 +590,7 @@ impl GradeError {
             GradeError::Incomplete(_) => "incomplete",
             GradeError::BadConduct(_) => "bad_conduct",
             GradeError::BadAbsences => "bad_absences",
+            GradeError::NotInSummer(_) => "not_in_summer",
             GradeError::UnknownQuality(_) => "unknown_quality",
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
@@ -879,6 +904,59 @@ fn primary_result(
     Some(tt27::education_result(&levels, &q?, &tests))
 }
 
+/// The decision after the summer: re-assessed results replace the year results of those
+/// subjects, re-evaluated conduct replaces the year conduct; None until everything owed is in.
+fn after_summer(
+    ids: &[String],
+    subjects: &[SubjectOutcome],
+    reassess: &[usize],
+    (level, conduct): (Level, Level),
+    absences: u16,
+    summer: &SummerRecord,
+    cfg: &Tt22Config,
+) -> Option<AfterSummer> {
+    let conduct = if conduct == Level::ChuaDat {
+        summer.conduct?
+    } else {
+        conduct
+    };
+    let mut results: Vec<SubjectResult> = Vec::with_capacity(subjects.len());
+    for (i, o) in subjects.iter().enumerate() {
+        match o {
+            SubjectOutcome::Done(r) => results.push(*r),
+            SubjectOutcome::Exempt => continue,
+            _ => return None,
+        }
+        if reassess.contains(&i) {
+            let _ = results.pop();
+            results.push(match *o {
+                SubjectOutcome::Done(SubjectResult::Scored(_)) => {
+                    SubjectResult::Scored(match summer.reassessed.get(&ids[i])? {
+                        Mark::Score(t) => *t,
+                        Mark::ZeroNoMakeUp => Tenths::ZERO,
+                        _ => return None,
+                    })
+                }
+                _ => SubjectResult::Comment(match summer.reassessed.get(&ids[i])? {
+                    Mark::Pass(p) => *p,
+                    Mark::ZeroNoMakeUp => Pass::ChuaDat,
+                    _ => return None,
+                }),
+            });
+        }
+    }
+    let level = if reassess.is_empty() {
+        level
+    } else {
+        tt22::classify(&results, cfg).level
+    };
+    Some(AfterSummer {
+        level,
+        conduct,
+        outcome: tt22::outcome(conduct, level, absences, Stage::AfterSummer, cfg),
+    })
+}
+
 /// Levels of a student over the subjects' outcomes; None until every subject is final.
 fn classify_outcomes(outcomes: &[SubjectOutcome], cfg: &Tt22Config) -> Option<Classification> {
     let mut results = Vec::with_capacity(outcomes.len());
@@ -916,6 +994,16 @@ pub struct StudentYear {
     /// Primary: the end-of-year education result (HTXS/HTT/HT/CHT), once every subject, test,
     /// quality and competence of the end of the year is recorded.
     pub primary: Option<EducationResult>,
+    /// Summer re-evaluation results recorded so far, and the final decision once complete.
+    pub summer: SummerRecord,
+    pub after_summer: Option<AfterSummer>,
+}
+
+impl StudentYear {
+    /// The decision that stands: after the summer when it is complete, else the end of year.
+    pub fn final_outcome(&self) -> Option<Outcome> {
+        self.after_summer.map(|a| a.outcome).or(self.outcome)
+    }
 }
 
 /// Everything the class book shows: both terms and the year for every student.
@@ -991,7 +1079,13 @@ pub fn class_book(r: &impl Read, class_id: &str, st: &Settings) -> Result<ClassB
         .scan(&RECORDS, &format!("{class_id}/"))?
         .into_iter()
         .collect();
-    let mut book = compute_book(class, subjects, students, &rows, &records, &st.tt22);
+    let summer: HashMap<String, SummerRecord> = r
+        .scan(&SUMMER, &format!("{class_id}/"))?
+        .into_iter()
+        .collect();
+    let mut book = compute_book(
+        class, subjects, students, &rows, &records, &summer, &st.tt22,
+    );
     book.rows = rows;
     Ok(book)
 }
@@ -1021,6 +1115,7 @@ pub fn school_books(
         Ok(())
     })?;
     let records: HashMap<String, TermRecord> = r.scan(&RECORDS, "")?.into_iter().collect();
+    let summer: HashMap<String, SummerRecord> = r.scan(&SUMMER, "")?.into_iter().collect();
     let mut specs: HashMap<u8, Vec<SubjectSpec>> = HashMap::new();
     let mut books = Vec::with_capacity(classes.len());
     for class in classes {
@@ -1031,7 +1126,15 @@ pub fn school_books(
         let mut list = students.remove(&class.id).unwrap_or_default();
         list.sort_by_cached_key(|s| school::vietnamese_name_key(&s.full_name));
         let class_rows = rows.remove(&class.id).unwrap_or_default();
-        let mut book = compute_book(class, subjects, list, &class_rows, &records, &st.tt22);
+        let mut book = compute_book(
+            class,
+            subjects,
+            list,
+            &class_rows,
+            &records,
+            &summer,
+            &st.tt22,
+        );
         book.rows = class_rows;
         books.push(book);
     }
@@ -1046,6 +1149,7 @@ pub fn compute_book(
     students: Vec<Student>,
     rows: &RowIndex,
     records: &HashMap<String, TermRecord>,
+    summer: &HashMap<String, SummerRecord>,
     cfg: &Tt22Config,
 ) -> ClassBook {
     let mut terms: [Vec<StudentTerm>; 2] = [Vec::new(), Vec::new()];
@@ -1071,10 +1175,12 @@ pub fn compute_book(
         }
     }
     let [hk1, hk2] = terms;
+    let ids: Vec<String> = subjects.iter().map(|s| s.id.clone()).collect();
     let year = hk1
         .iter()
         .zip(&hk2)
-        .map(|(a, b)| {
+        .zip(&students)
+        .map(|((a, b), student)| {
             let subjects: Vec<SubjectOutcome> = a
                 .subjects
                 .iter()
@@ -1092,7 +1198,9 @@ pub fn compute_book(
                     let results: Vec<SubjectResult> =
                         subjects.iter().filter_map(|o| o.result()).collect();
                     let o = tt22::outcome(c, l.level, absences, Stage::EndOfYear, cfg);
-                    let reassess = if o == Outcome::ReAssessment {
+                    // Learning Chưa đạt is re-assessed in the summer even when conduct also
+                    // sends the student to summer training (Đ12 and Đ14 together).
+                    let reassess = if l.level == Level::ChuaDat && absences <= cfg.max_absences {
                         subjects
                             .iter()
                             .enumerate()
@@ -1111,6 +1219,24 @@ pub fn compute_book(
                 _ => (None, None, vec![]),
             };
             let primary = primary_result(&subjects, &b.qualities);
+            let summer = summer
+                .get(&format!("{}/{}", class.id, student.id))
+                .cloned()
+                .unwrap_or_default();
+            let after_summer = match (outcome, level, conduct) {
+                (Some(Outcome::SummerConduct | Outcome::ReAssessment), Some(l), Some(c)) => {
+                    after_summer(
+                        &ids,
+                        &subjects,
+                        &reassess,
+                        (l.level, c),
+                        absences,
+                        &summer,
+                        cfg,
+                    )
+                }
+                _ => None,
+            };
             StudentYear {
                 subjects,
                 level,
@@ -1120,6 +1246,8 @@ pub fn compute_book(
                 award,
                 reassess,
                 primary,
+                summer,
+                after_summer,
             }
         })
         .collect();
@@ -1593,6 +1721,101 @@ pub fn save_record(
     Ok(rec)
 }
 
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SummerEdit {
+    pub student: String,
+    /// Re-evaluated conduct after summer training ("" clears) — the homeroom teacher.
+    #[serde(default)]
+    pub conduct: Option<String>,
+    /// A re-assessed subject and its result as typed — its teacher or the homeroom teacher.
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub input: Option<String>,
+}
+
+/// Records a summer result (Đ13, Đ14) for a student the year sent to the summer. When term II is
+/// locked the stored year result is refreshed (and relayed with a higher version).
+pub fn save_summer(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    class_id: &str,
+    e: SummerEdit,
+) -> Result<SummerRecord, GradeError> {
+    let class = class_of(tx, class_id)?;
+    let st = settings(tx)?;
+    let book = class_book(tx, class_id, &st)?;
+    let i = book
+        .students
+        .iter()
+        .position(|s| s.id == e.student)
+        .ok_or_else(|| GradeError::UnknownStudent(e.student.clone()))?;
+    let y = &book.year[i];
+    let homeroom = p.homeroom.contains(&class.id);
+    let mut rec = y.summer.clone();
+    if let Some(c) = e.conduct {
+        if !homeroom {
+            return Err(GradeError::NotHomeroom);
+        }
+        if y.outcome != Some(Outcome::SummerConduct) {
+            return Err(GradeError::NotInSummer(book.students[i].full_name.clone()));
+        }
+        rec.conduct = if c.trim().is_empty() {
+            None
+        } else {
+            Some(Level::parse(&c).ok_or(GradeError::BadConduct(c))?)
+        };
+    }
+    if let Some(subject) = e.subject {
+        let si = book
+            .subjects
+            .iter()
+            .position(|s| s.id == subject)
+            .ok_or(GradeError::UnknownSubject(subject.clone()))?;
+        if !homeroom
+            && !permits(
+                p,
+                Action::EnterScores {
+                    class: class_id,
+                    subject: &subject,
+                },
+            )
+        {
+            return Err(GradeError::NotYourClass);
+        }
+        if !y.reassess.contains(&si) {
+            return Err(GradeError::NotInSummer(format!(
+                "{} — {}",
+                book.students[i].full_name, book.subjects[si].name
+            )));
+        }
+        let input = e.input.unwrap_or_default();
+        match parse_mark(&input, book.subjects[si].kind)? {
+            Mark::Pending => {
+                rec.reassessed.remove(&subject);
+            }
+            m @ (Mark::Score(_) | Mark::Pass(_) | Mark::ZeroNoMakeUp) => {
+                rec.reassessed.insert(subject, m);
+            }
+            _ => {
+                return Err(GradeError::Import(
+                    "Kết quả kiểm tra lại phải là điểm hoặc Đ/CĐ".into(),
+                ));
+            }
+        }
+    }
+    rec.version += 1;
+    tx.put(
+        &SUMMER,
+        &format!("{class_id}/{}", e.student),
+        &rec,
+        "grades.summer",
+    )?;
+    refresh_results(tx, &class, TermId::Hk2)?;
+    Ok(rec)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Locking terms and the stored results.
 
@@ -1650,8 +1873,14 @@ fn results_of(
                 StoredResult {
                     hocky: "CN".into(),
                     diemmon: diem(&y.subjects),
-                    mahocluc: y.level.map(|c| level_code(c.level)),
-                    mahanhkiem: y.conduct.map(level_code),
+                    mahocluc: y
+                        .after_summer
+                        .map(|a| level_code(a.level))
+                        .or(y.level.map(|c| level_code(c.level))),
+                    mahanhkiem: y
+                        .after_summer
+                        .map(|a| level_code(a.conduct))
+                        .or(y.conduct.map(level_code)),
                     songaynghi: y.absences,
                     danhhieu: y.award.map(|a| a.label().to_string()).or_else(|| {
                         y.primary

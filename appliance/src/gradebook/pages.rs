@@ -227,6 +227,17 @@ pub struct StudentList {
     pub entries: Vec<String>,
 }
 
+/// A student the year sent to the summer, with what has been recorded since.
+pub struct SummerRow {
+    pub student: String,
+    pub name: String,
+    pub conduct_needed: bool,
+    pub conduct: String,
+    /// (subject id, subject name, year result, re-assessment as typed)
+    pub subjects: Vec<(String, String, String, String)>,
+    pub outcome: String,
+}
+
 page!(ClassPage, "class_summary.html" {
     class_id: String,
     class_name: String,
@@ -240,6 +251,8 @@ page!(ClassPage, "class_summary.html" {
     conduct_levels: Vec<&'static str>,
     primary: bool,
     quality_levels: Vec<&'static str>,
+    summer: Vec<SummerRow>,
+    summer_editable: bool,
 });
 
 fn level_text(c: Option<super::Classification>) -> (String, bool) {
@@ -287,6 +300,12 @@ async fn class_summary(
     let editable =
         u.principal.homeroom.contains(&class) && matches!(per, Period::Term(_)) && !locked;
     let conduct_levels = super::Level::ALL.iter().map(|l| l.label()).collect();
+    let summer = if per == Period::Year {
+        summer_rows(&book)
+    } else {
+        vec![]
+    };
+    let summer_editable = per == Period::Year && u.principal.homeroom.contains(&class);
     Ok(render(ClassPage::new(
         chrome(&s, &u, &headers),
         book.class.id.clone(),
@@ -301,6 +320,8 @@ async fn class_summary(
         conduct_levels,
         book.is_primary(),
         vec!["Tốt", "Đạt", "Cần cố gắng"],
+        summer,
+        summer_editable,
     )))
 }
 
@@ -319,7 +340,7 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                     y.level,
                     y.conduct,
                     y.absences,
-                    y.outcome,
+                    y.final_outcome(),
                     y.award,
                 )
             }
@@ -373,6 +394,53 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
     rows
 }
 
+fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
+    let mut out = vec![];
+    for (i, s) in book.students.iter().enumerate() {
+        let y = &book.year[i];
+        if !matches!(
+            y.outcome,
+            Some(Outcome::SummerConduct | Outcome::ReAssessment)
+        ) {
+            continue;
+        }
+        out.push(SummerRow {
+            student: s.id.clone(),
+            name: s.full_name.clone(),
+            conduct_needed: y.outcome == Some(Outcome::SummerConduct),
+            conduct: y
+                .summer
+                .conduct
+                .map(|c| c.label().to_string())
+                .unwrap_or_default(),
+            subjects: y
+                .reassess
+                .iter()
+                .map(|j| {
+                    let spec = &book.subjects[*j];
+                    let typed = y
+                        .summer
+                        .reassessed
+                        .get(&spec.id)
+                        .map(|m| m.text())
+                        .unwrap_or_default();
+                    (
+                        spec.id.clone(),
+                        spec.name.clone(),
+                        y.subjects[*j].text(),
+                        typed,
+                    )
+                })
+                .collect(),
+            outcome: y
+                .after_summer
+                .map(|a| a.outcome.label().to_string())
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
 /// The end-of-year lists the homeroom teacher draws up and BGH approves (Đ18, Đ20).
 fn year_lists(book: &ClassBook) -> Vec<StudentList> {
     let mut lists: Vec<StudentList> = [
@@ -391,8 +459,13 @@ fn year_lists(book: &ClassBook) -> Vec<StudentList> {
     .collect();
     for (i, s) in book.students.iter().enumerate() {
         let y = &book.year[i];
-        match y.outcome {
-            Some(Outcome::Promoted) => lists[0].entries.push(s.full_name.clone()),
+        let after = if y.after_summer.is_some() {
+            " (sau hè)"
+        } else {
+            ""
+        };
+        match y.final_outcome() {
+            Some(Outcome::Promoted) => lists[0].entries.push(format!("{}{after}", s.full_name)),
             Some(Outcome::SummerConduct) => lists[1].entries.push(s.full_name.clone()),
             Some(Outcome::ReAssessment) => {
                 let subj: Vec<&str> = y
@@ -404,7 +477,7 @@ fn year_lists(book: &ClassBook) -> Vec<StudentList> {
                     .entries
                     .push(format!("{} ({})", s.full_name, subj.join(", ")));
             }
-            Some(Outcome::Retained) => lists[3].entries.push(s.full_name.clone()),
+            Some(Outcome::Retained) => lists[3].entries.push(format!("{}{after}", s.full_name)),
             None => lists[5].entries.push(s.full_name.clone()),
         }
         if let Some(a) = y.award {
@@ -559,7 +632,9 @@ fn notice_view(sb: &StudentBook, per: Period) -> NoticeView {
                 y.conduct,
                 y.absences,
                 String::new(),
-                y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
+                y.final_outcome()
+                    .map(|o| o.label().to_string())
+                    .unwrap_or_default(),
                 y.award.map(|a| a.label().to_string()).unwrap_or_default(),
             )
         }
@@ -685,17 +760,19 @@ fn notice_document(v: &NoticeView) -> Result<Vec<u8>, super::pdf::PdfError> {
                 "Học kì I".into(),
                 "Học kì II".into(),
                 "Cả năm".into(),
+                "Nhận xét".into(),
             ],
-            vec![230.0, 90.0, 90.0, 90.0],
+            vec![150.0, 55.0, 55.0, 55.0, 210.0],
         )
     } else {
         (
             vec![
                 "Môn học".into(),
                 "Điểm / mức đánh giá".into(),
-                "Kết quả học kì".into(),
+                "Kết quả".into(),
+                "Nhận xét".into(),
             ],
-            vec![200.0, 210.0, 90.0],
+            vec![150.0, 130.0, 55.0, 190.0],
         )
     };
     let rows: Vec<Vec<String>> = v
@@ -836,7 +913,10 @@ fn hocba_view(sb: &StudentBook) -> HocbaView {
         outcome: match y.primary {
             Some(r) if r.completed() => "Hoàn thành chương trình lớp học".into(),
             Some(_) => "Chưa hoàn thành".into(),
-            None => y.outcome.map(|o| o.label().to_string()).unwrap_or_default(),
+            None => y
+                .final_outcome()
+                .map(|o| o.label().to_string())
+                .unwrap_or_default(),
         },
         award: y
             .award
@@ -921,16 +1001,25 @@ fn hocba_document(v: &HocbaView) -> Result<Vec<u8>, super::pdf::PdfError> {
     let rows: Vec<Vec<String>> = v
         .subjects
         .iter()
-        .map(|s| vec![s.name.clone(), s.hk1.clone(), s.hk2.clone(), s.year.clone()])
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.hk1.clone(),
+                s.hk2.clone(),
+                s.year.clone(),
+                s.note.clone(),
+            ]
+        })
         .collect();
     let header = [
         "Môn học / hoạt động giáo dục",
         "Học kì I",
         "Học kì II",
         "Cả năm",
+        "Nhận xét",
     ]
     .map(String::from);
-    l.table(&[250.0, 80.0, 80.0, 80.0], &header, &rows, 9.5);
+    l.table(&[160.0, 55.0, 55.0, 55.0, 200.0], &header, &rows, 9.0);
     l.gap(8.0);
     let rows: Vec<Vec<String>> = v
         .levels

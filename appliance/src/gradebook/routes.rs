@@ -22,6 +22,7 @@ pub fn api() -> Router<Shared> {
         )
         .route("/grades/class/{class}", get(get_class))
         .route("/grades/records/{class}/{term}", put(put_record))
+        .route("/grades/summer/{class}", put(put_summer))
         .route("/grades/terms/{term}/lock", post(lock))
         .route("/grades/terms/{term}/unlock", post(unlock))
         .route(
@@ -158,6 +159,19 @@ async fn put_record(
             super::save_record(tx, &p, &class, term, edit)
         })
         .await?,
+    ))
+}
+
+async fn put_summer(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(class): Path<String>,
+    b: JsonBody<super::SummerEdit>,
+) -> Result<Json<super::SummerRecord>, ApiError> {
+    let edit = body(b)?;
+    let p = u.principal.clone();
+    Ok(Json(
+        write(&s, &u, move |tx| super::save_summer(tx, &p, &class, edit)).await?,
     ))
 }
 

@@ -1016,3 +1016,99 @@ fn subject_comments_are_versioned_and_need_a_reason_after_the_lock() {
         "grades.note.reason"
     );
 }
+
+/// Student Y of DOMAIN.md §1.8, through storage: three subjects below 5.0 send the student to
+/// re-assessment; the re-assessed results replace them and the student is promoted.
+#[test]
+fn re_assessment_in_the_summer_replaces_the_year_results() {
+    let f = fixture();
+    fill_class(&f, TermId::Hk1);
+    fill_class(&f, TermId::Hk2);
+    let rx = f.store.read().unwrap();
+    let specs = subjects_for_grade(&rx, f.class.grade, &Settings::default()).unwrap();
+    let assignments = school::list(&rx, &school::ASSIGNMENTS).unwrap();
+    drop(rx);
+    let low: Vec<&SubjectSpec> = specs
+        .iter()
+        .filter(|s| ["Toán", "Ngữ văn", "Ngoại ngữ 1"].contains(&s.name.as_str()))
+        .collect();
+    assert_eq!(low.len(), 3);
+    let actor = Actor {
+        id: "t".into(),
+        now: now(),
+    };
+    f.store
+        .write(&actor, |tx| -> Result<(), GradeError> {
+            for spec in &low {
+                let t = assignments
+                    .iter()
+                    .find(|a| a.class == f.class.id && a.subject == spec.id)
+                    .unwrap();
+                let p = principal_in(tx, &t.teacher);
+                for term in TermId::BOTH {
+                    for col in spec.columns() {
+                        let edit = CellEdit {
+                            student: f.students[0].id.clone(),
+                            column: col,
+                            input: "4".into(),
+                            expected_version: 1,
+                            reason: None,
+                        };
+                        save_cell(tx, &p, &f.class.id, &spec.id, term, edit)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let book = |f: &Fixture| {
+        class_book(&f.store.read().unwrap(), &f.class.id, &Settings::default()).unwrap()
+    };
+    let y = book(&f).year[0].clone();
+    assert_eq!(y.level.unwrap().level, Level::ChuaDat);
+    assert_eq!(y.outcome, Some(Outcome::ReAssessment));
+    assert_eq!(y.reassess.len(), 3);
+    assert!(y.after_summer.is_none());
+    let h = Actor {
+        id: f.homeroom.id().into(),
+        now: now(),
+    };
+    // Not owed: refused, nothing written.
+    let e = SummerEdit {
+        student: f.students[1].id.clone(),
+        conduct: None,
+        subject: Some(f.toan.clone()),
+        input: Some("6".into()),
+    };
+    assert!(matches!(
+        f.store
+            .write(&h, |tx| save_summer(tx, &f.homeroom, &f.class.id, e)),
+        Err(GradeError::NotInSummer(_))
+    ));
+    let e = SummerEdit {
+        student: f.students[0].id.clone(),
+        conduct: None,
+        subject: Some(f.toan.clone()),
+        input: Some("11".into()),
+    };
+    assert!(matches!(
+        f.store
+            .write(&h, |tx| save_summer(tx, &f.homeroom, &f.class.id, e)),
+        Err(GradeError::Score(_))
+    ));
+    for spec in &low {
+        let e = SummerEdit {
+            student: f.students[0].id.clone(),
+            conduct: None,
+            subject: Some(spec.id.clone()),
+            input: Some("5".into()),
+        };
+        f.store
+            .write(&h, |tx| save_summer(tx, &f.homeroom, &f.class.id, e))
+            .unwrap();
+    }
+    let y = book(&f).year[0].clone();
+    let a = y.after_summer.expect("all three re-assessed");
+    assert_eq!((a.level, a.outcome), (Level::Dat, Outcome::Promoted));
+    assert_eq!(y.final_outcome(), Some(Outcome::Promoted));
+}
