@@ -170,6 +170,8 @@ fn cross_site_csrf_and_limits() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 413);
+    // the unread rest of the body ends the connection, so no request is sent down it after
+    assert_eq!(r.headers()["connection"], "close");
     // unknown role
     let r = c
         .post(&url)

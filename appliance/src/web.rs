@@ -85,6 +85,27 @@ mod tests {
         assert_eq!(a, b);
     }
 
+    /// The content security policy allows scripts from files only: an inline handler or script
+    /// would silently do nothing in the browser.
+    #[test]
+    fn templates_have_no_inline_scripts() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/templates");
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
+            for bad in [
+                " onclick=",
+                " onchange=",
+                " onsubmit=",
+                " onload=",
+                "<script>",
+                "javascript:",
+            ] {
+                assert!(!text.contains(bad), "{} contains {bad}", path.display());
+            }
+        }
+    }
+
     #[test]
     fn every_key_used_in_templates_exists() {
         let vi: HashMap<String, String> = serde_json::from_str(VI).unwrap();

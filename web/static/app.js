@@ -84,6 +84,11 @@
     }
   });
 
+  // Print buttons (no inline handlers: the content security policy allows scripts from files only).
+  document.addEventListener("click", (ev) => {
+    if (ev.target.closest("button[data-print]")) window.print();
+  });
+
   document.addEventListener("change", (ev) => {
     if (ev.target.matches("select[data-autosubmit]")) ev.target.form.submit();
   });

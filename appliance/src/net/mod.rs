@@ -317,8 +317,15 @@ async fn same_origin_only(req: Request, next: Next) -> Response {
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
+    let http1 = req.version() <= axum::http::Version::HTTP_11;
     let mut res = next.run(req).await;
+    let refused_body = res.status() == StatusCode::PAYLOAD_TOO_LARGE;
     let h = res.headers_mut();
+    if refused_body && http1 {
+        // The rest of the oversized body was never read: say the connection ends here, so the
+        // client does not send its next request down it.
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
