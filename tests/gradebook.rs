@@ -265,6 +265,34 @@ fn lock_correction_notice_and_export_over_http() {
     }
     assert!(html.contains("8,1"));
 
+    // The monthly notice: what was entered this month (Vietnam time), this student only.
+    let d = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    let month = format!("{:04}-{:02}", d.year(), d.month());
+    let html = homeroom
+        .get(format!(
+            "{base}/grades/notice/{}?month={month}",
+            students[0]
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        html.contains(&format!("Tháng {}/{}", d.month(), d.year())),
+        "{html}"
+    );
+    assert!(html.contains("TX4 HKI: 6,5"), "{html}");
+    assert!(html.contains("Tiến bộ rõ ở phần hình học"));
+    let r = homeroom
+        .get(format!(
+            "{base}/grades/notice/{}?month=2026-13",
+            students[0]
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
     // The same notice as a PDF: the Vietnamese text reads back exactly (pdftotext, poppler).
     let pdf = homeroom
         .get(format!("{base}/grades/notice/{}/pdf?term=hk1", students[0]))

@@ -192,6 +192,8 @@ async fn grid(
 #[derive(Deserialize)]
 struct TermQuery {
     term: Option<String>,
+    /// A parent notice for one month: "2026-11".
+    month: Option<String>,
 }
 
 /// A period of the class summary: a term or the whole year ("cn").
@@ -253,6 +255,7 @@ page!(ClassPage, "class_summary.html" {
     quality_levels: Vec<&'static str>,
     summer: Vec<SummerRow>,
     summer_editable: bool,
+    month: String,
 });
 
 fn level_text(c: Option<super::Classification>) -> (String, bool) {
@@ -322,6 +325,7 @@ async fn class_summary(
         vec!["Tốt", "Đạt", "Cần cố gắng"],
         summer,
         summer_editable,
+        this_month(),
     )))
 }
 
@@ -505,8 +509,10 @@ pub struct NoticeView {
     pub dob: String,
     pub class_name: String,
     pub year: String,
-    pub period_label: &'static str,
+    pub period_label: String,
     pub year_view: bool,
+    /// A monthly notice: the marks and comments entered that month, no term results.
+    pub monthly: bool,
     pub subjects: Vec<NoticeSubject>,
     pub level: String,
     pub conduct: String,
@@ -661,8 +667,9 @@ fn notice_view(sb: &StudentBook, per: Period) -> NoticeView {
         dob: vi_date(&st.dob),
         class_name: book.class.name.clone(),
         year: book.class.year.clone(),
-        period_label,
+        period_label: period_label.to_string(),
         year_view: per == Period::Year,
+        monthly: false,
         subjects,
         level,
         conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
@@ -672,6 +679,90 @@ fn notice_view(sb: &StudentBook, per: Period) -> NoticeView {
         award,
         homeroom_name: sb.homeroom.clone(),
     }
+}
+
+/// The current month in Vietnam ("2026-11"), for the monthly notice links.
+fn this_month() -> String {
+    let d = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+/// Parses "2026-11" into (year, month).
+fn parse_month(m: &str) -> Option<(i16, i8)> {
+    let (y, mo) = m.split_once('-')?;
+    let (y, mo): (i16, i8) = (y.parse().ok()?, mo.parse().ok()?);
+    ((2000..=2100).contains(&y) && (1..=12).contains(&mo)).then_some((y, mo))
+}
+
+/// The monthly parent notice: for each subject, the marks and the comment entered during that
+/// month (Vietnam time, UTC+7 all year). One student only.
+fn month_view(s: &Shared, sb: &StudentBook, month: &str) -> Result<NoticeView, ApiError> {
+    let (y, mo) = parse_month(month).ok_or_else(|| {
+        ApiError::bad_request(format!("Tháng không hợp lệ: \"{month}\" (dạng 2026-11)"))
+    })?;
+    let vn = jiff::tz::TimeZone::fixed(jiff::tz::offset(7));
+    let in_month = |t: jiff::Timestamp| {
+        let d = t.to_zoned(vn.clone()).date();
+        d.year() == y && d.month() == mo
+    };
+    let (book, st) = (&sb.book, &sb.student);
+    let rx = s.store.read()?;
+    let mut subjects = vec![];
+    for spec in &book.subjects {
+        let mut detail = vec![];
+        let mut note = String::new();
+        for term in TermId::BOTH {
+            let Some(row) = rx.get(
+                &super::ROWS,
+                &super::row_key(&book.class.id, &spec.id, term, &st.id),
+            )?
+            else {
+                continue;
+            };
+            for col in spec.columns() {
+                if let Some(c) = row.cells.get(&col)
+                    && in_month(c.at)
+                    && c.mark != super::Mark::Pending
+                {
+                    let t = if term == TermId::Hk1 { "HKI" } else { "HKII" };
+                    detail.push(format!(
+                        "{} {t}: {}",
+                        col.to_uppercase().replace('_', " "),
+                        c.mark.text()
+                    ));
+                }
+            }
+            if let Some(n) = row.note.as_ref().filter(|n| in_month(n.at)) {
+                note.clone_from(&n.text);
+            }
+        }
+        subjects.push(NoticeSubject {
+            name: spec.name.clone(),
+            note,
+            detail,
+            result: String::new(),
+        });
+    }
+    Ok(NoticeView {
+        school: sb.school.clone(),
+        student_name: st.full_name.clone(),
+        dob: vi_date(&st.dob),
+        class_name: book.class.name.clone(),
+        year: book.class.year.clone(),
+        period_label: format!("Tháng {mo}/{y}"),
+        year_view: false,
+        monthly: true,
+        subjects,
+        level: String::new(),
+        conduct: String::new(),
+        absences: 0,
+        comment: String::new(),
+        outcome: String::new(),
+        award: String::new(),
+        homeroom_name: sb.homeroom.clone(),
+    })
 }
 
 fn period_code(per: Period) -> &'static str {
@@ -688,8 +779,13 @@ async fn notice(
     Path(student): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    let per = period(&q.term)?;
     let sb = student_book(&s, &u, &student)?;
+    if let Some(m) = &q.month {
+        let v = month_view(&s, &sb, m)?;
+        let pdf = format!("/grades/notice/{student}/pdf?month={m}");
+        return Ok(render(NoticePage::new(chrome(&s, &u, &headers), v, pdf)));
+    }
+    let per = period(&q.term)?;
     let pdf = format!("/grades/notice/{student}/pdf?term={}", period_code(per));
     Ok(render(NoticePage::new(
         chrome(&s, &u, &headers),
@@ -722,15 +818,20 @@ async fn notice_pdf(
     Path(student): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    let per = period(&q.term)?;
     let sb = student_book(&s, &u, &student)?;
-    let v = notice_view(&sb, per);
+    let (v, label) = match &q.month {
+        Some(m) => (month_view(&s, &sb, m)?, m.clone()),
+        None => {
+            let per = period(&q.term)?;
+            (notice_view(&sb, per), period_code(per).to_string())
+        }
+    };
     let bytes = tokio::task::spawn_blocking(move || notice_document(&v))
         .await?
         .map_err(ApiError::internal)?;
     Ok(pdf_response(
         bytes,
-        &format!("phieu-lien-lac-{student}-{}.pdf", period_code(per)),
+        &format!("phieu-lien-lac-{student}-{label}.pdf"),
     ))
 }
 
@@ -799,14 +900,16 @@ fn notice_document(v: &NoticeView) -> Result<Vec<u8>, super::pdf::PdfError> {
         .collect();
     l.table(&widths, &header, &rows, 9.0);
     l.gap(8.0);
-    l.line(
-        11.0,
-        false,
-        &format!(
-            "Kết quả học tập: {}    Kết quả rèn luyện: {}    Số buổi nghỉ: {}",
-            v.level, v.conduct, v.absences
-        ),
-    );
+    if !v.monthly {
+        l.line(
+            11.0,
+            false,
+            &format!(
+                "Kết quả học tập: {}    Kết quả rèn luyện: {}    Số buổi nghỉ: {}",
+                v.level, v.conduct, v.absences
+            ),
+        );
+    }
     if !v.outcome.is_empty() {
         let award = if v.award.is_empty() {
             String::new()
