@@ -423,14 +423,10 @@ fn scan_table<T: DeserializeOwned>(
     prefix: &str,
 ) -> Result<Vec<(String, T)>, StoreError> {
     let mut out = Vec::new();
-    for row in t.range(prefix..)? {
-        let (k, v) = row?;
-        let k = k.value();
-        if !k.starts_with(prefix) {
-            break;
-        }
-        out.push((k.to_string(), decode(name, k, v.value())?));
-    }
+    each_in_table(t, name, prefix, &mut |k, v| {
+        out.push((k.to_string(), v));
+        Ok(())
+    })?;
     Ok(out)
 }
 
