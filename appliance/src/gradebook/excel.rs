@@ -14,7 +14,8 @@ use crate::auth::{Action, Principal, permits};
 use crate::school::{self, SubjectKind, import::cell_text};
 use crate::store::{Read, Tx};
 
-pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+/// The same limit as the roll import.
+pub use crate::school::import::MAX_IMPORT_BYTES;
 
 fn column_header(col: &str, term: TermId) -> String {
     let t = if term == TermId::Hk1 { "HKI" } else { "HKII" };
@@ -103,10 +104,8 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
             lvl(y.level),
             cd(y.conduct),
             y.absences.to_string(),
-            y.final_outcome()
-                .map(|o| o.label().to_string())
-                .unwrap_or_default(),
-            y.award.map(|a| a.label().to_string()).unwrap_or_default(),
+            y.outcome_label(),
+            y.award_label().unwrap_or_default().to_string(),
         ]);
         for (c, v) in cells.iter().enumerate() {
             ws.write_string(r, c as u16, v)?;
@@ -368,15 +367,10 @@ pub fn plan_import(
     ) {
         return Err(GradeError::NotYourClass);
     }
-    let class = super::class_of(r, class_id)?;
+    let (class, st, spec) = super::class_subject(r, class_id, subject_id)?;
     if super::is_locked(r, &class.year, term)? {
         return Err(GradeError::AlreadyLocked(term.label()));
     }
-    let st = super::settings(r)?;
-    let spec = super::subjects_for_grade(r, class.grade, &st)?
-        .into_iter()
-        .find(|s| s.id == subject_id)
-        .ok_or_else(|| GradeError::UnknownSubject(subject_id.to_string()))?;
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(GradeError::Import("Tệp quá lớn (tối đa 10 MB).".into()));
     }

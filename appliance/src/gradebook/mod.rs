@@ -598,6 +598,22 @@ impl GradeError {
     }
 }
 
+/// A class, the school's settings and one subject of the class's grade — what every sheet
+/// operation starts from.
+pub fn class_subject(
+    r: &impl Read,
+    class_id: &str,
+    subject_id: &str,
+) -> Result<(Class, Settings, SubjectSpec), GradeError> {
+    let class = class_of(r, class_id)?;
+    let st = settings(r)?;
+    let spec = subjects_for_grade(r, class.grade, &st)?
+        .into_iter()
+        .find(|s| s.id == subject_id)
+        .ok_or_else(|| GradeError::UnknownSubject(subject_id.to_string()))?;
+    Ok((class, st, spec))
+}
+
 /// A subject as the gradebook of one grade sees it.
 #[derive(Clone, Debug, Serialize)]
 pub struct SubjectSpec {
@@ -1004,6 +1020,25 @@ impl StudentYear {
     pub fn final_outcome(&self) -> Option<Outcome> {
         self.after_summer.map(|a| a.outcome).or(self.outcome)
     }
+    /// The decision as shown: completion for primary, the standing TT22 decision otherwise.
+    pub fn outcome_label(&self) -> String {
+        match self.primary {
+            Some(r) => r.completion_label().to_string(),
+            None => self
+                .final_outcome()
+                .map(|o| o.label().to_string())
+                .unwrap_or_default(),
+        }
+    }
+    /// The award title under either circular (TT27's "Tiêu biểu" needs the class's
+    /// recognition, which is not recorded, so only "Xuất sắc" comes from the result).
+    pub fn award_label(&self) -> Option<&'static str> {
+        self.award.map(|a| a.label()).or_else(|| {
+            self.primary
+                .and_then(|r| tt27::award(r, false))
+                .map(|a| a.label())
+        })
+    }
 }
 
 /// Everything the class book shows: both terms and the year for every student.
@@ -1310,12 +1345,7 @@ pub fn sheet(
     if !editable && !may_view_class(p, class_id) {
         return Err(GradeError::Forbidden);
     }
-    let class = class_of(r, class_id)?;
-    let st = settings(r)?;
-    let subject = subjects_for_grade(r, class.grade, &st)?
-        .into_iter()
-        .find(|s| s.id == subject_id)
-        .ok_or_else(|| GradeError::UnknownSubject(subject_id.to_string()))?;
+    let (class, _, subject) = class_subject(r, class_id, subject_id)?;
     let prefix = format!("{class_id}/{subject_id}/{}/", term.code());
     let rows: HashMap<String, ScoreRow> = r
         .scan(&ROWS, &prefix)?
@@ -1423,12 +1453,7 @@ pub fn save_cell(
     ) {
         return Err(GradeError::NotYourClass);
     }
-    let class = class_of(tx, class_id)?;
-    let st = settings(tx)?;
-    let spec = subjects_for_grade(tx, class.grade, &st)?
-        .into_iter()
-        .find(|s| s.id == subject_id)
-        .ok_or_else(|| GradeError::UnknownSubject(subject_id.to_string()))?;
+    let (class, st, spec) = class_subject(tx, class_id, subject_id)?;
     match tx.get(&school::STUDENTS, &edit.student)? {
         Some(s) if s.class_id == class_id => {}
         _ => return Err(GradeError::UnknownStudent(edit.student)),
@@ -1819,7 +1844,8 @@ pub fn save_summer(
 // ---------------------------------------------------------------------------------------------
 // Locking terms and the stored results.
 
-fn level_code(l: Level) -> u8 {
+/// The sector-database code of a level (mahocluc, mahanhkiem): 1 Tốt, 2 Khá, 3 Đạt, 4 Chưa đạt.
+pub fn level_code(l: Level) -> u8 {
     match l {
         Level::Tot => 1,
         Level::Kha => 2,
@@ -1882,17 +1908,14 @@ fn results_of(
                         .map(|a| level_code(a.conduct))
                         .or(y.conduct.map(level_code)),
                     songaynghi: y.absences,
-                    danhhieu: y.award.map(|a| a.label().to_string()).or_else(|| {
-                        y.primary
-                            .and_then(|r| tt27::award(r, false))
-                            .map(|a| a.label().to_string())
-                    }),
+                    danhhieu: y.award_label().map(String::from),
+                    // The decision that stands: after the summer once it is recorded.
                     ketqua: y
-                        .outcome
+                        .final_outcome()
                         .map(|o| o.code().to_string())
                         .or_else(|| y.primary.map(|r| r.code().to_string())),
                     colenlop: y
-                        .outcome
+                        .final_outcome()
                         .map(|o| o == Outcome::Promoted)
                         .or_else(|| y.primary.map(|r| r.completed())),
                     corenluyenlai: y.outcome.map(|o| o == Outcome::SummerConduct),
@@ -1956,22 +1979,17 @@ fn classes_of_year(r: &impl Read, year: &str) -> Result<Vec<Class>, StoreError> 
         .collect())
 }
 
-/// How many students of the year still have an incomplete term (subjects or conduct).
-fn count_incomplete(
-    r: &impl Read,
-    year: &str,
-    term: TermId,
-    st: &Settings,
-) -> Result<(usize, usize, usize), GradeError> {
-    let books = school_books(r, year, st)?;
-    let (mut students, mut incomplete) = (0, 0);
-    for book in &books {
-        students += book.students.len();
-        incomplete += (0..book.students.len())
-            .filter(|i| !book.is_complete(term, *i))
-            .count();
-    }
-    Ok((books.len(), students, incomplete))
+/// How many students of these books still have an incomplete term (subjects, and conduct or
+/// qualities).
+fn count_incomplete(books: &[ClassBook], term: TermId) -> usize {
+    books
+        .iter()
+        .map(|b| {
+            (0..b.students.len())
+                .filter(|i| !b.is_complete(term, *i))
+                .count()
+        })
+        .sum()
 }
 
 /// BGH locks a term for the whole school: results are computed by the current rule version,
@@ -1990,12 +2008,14 @@ pub fn lock_term(
         return Err(GradeError::AlreadyLocked(term.label()));
     }
     let st = settings(tx)?;
-    let (classes, students, incomplete) = count_incomplete(tx, year, term, &st)?;
+    // One pass over the school: the same books are counted and then stored.
+    let books = school_books(tx, year, &st)?;
+    let incomplete = count_incomplete(&books, term);
     if incomplete > 0 && !force {
         return Err(GradeError::Incomplete(incomplete));
     }
-    let primary = school::school_info(tx)?.is_some_and(|i| i.level == "TH");
-    let rule_version = RuleVersion::current_for_primary(primary);
+    let (classes, students) = (books.len(), books.iter().map(|b| b.students.len()).sum());
+    let rule_version = RuleVersion::current_for_primary(is_primary(tx)?);
     let lock = TermLock {
         locked: true,
         rule_version,
@@ -2005,8 +2025,8 @@ pub fn lock_term(
     };
     tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.lock")?;
     let mut results_written = 0;
-    for book in school_books(tx, year, &st)? {
-        results_written += store_results(tx, &book, term, rule_version)?;
+    for book in &books {
+        results_written += store_results(tx, book, term, rule_version)?;
     }
     Ok(LockReport {
         classes,

@@ -335,51 +335,38 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
         let (outcomes, level, conduct, absences, outcome, award) = match per {
             Period::Term(t) => {
                 let x = &book.term(t)[i];
-                (&x.subjects, x.level, x.conduct, x.absences, None, None)
+                (
+                    &x.subjects,
+                    x.level,
+                    x.conduct,
+                    x.absences,
+                    String::new(),
+                    "",
+                )
             }
             Period::Year => {
                 let y = &book.year[i];
+                let award = y.award_label().unwrap_or_default();
                 (
                     &y.subjects,
                     y.level,
                     y.conduct,
                     y.absences,
-                    y.final_outcome(),
-                    y.award,
+                    y.outcome_label(),
+                    award,
                 )
             }
         };
         let (mut level, adjusted) = level_text(level);
-        let mut outcome = outcome.map(|o| o.label().to_string()).unwrap_or_default();
-        let mut award = award.map(|a| a.label().to_string()).unwrap_or_default();
         let mut qualities = vec![];
         if book.is_primary() {
             let term = match per {
                 Period::Term(t) => t,
                 Period::Year => TermId::Hk2,
             };
-            let q = &book.term(term)[i].qualities;
-            qualities = rules::tt27::QUALITIES
-                .iter()
-                .chain(rules::tt27::COMPETENCES.iter())
-                .map(|n| {
-                    (
-                        *n,
-                        q.get(*n).map(|l| l.label().to_string()).unwrap_or_default(),
-                    )
-                })
-                .collect();
+            qualities = quality_list(&book.term(term)[i].qualities);
             if let (Period::Year, Some(r)) = (per, book.year[i].primary) {
                 level = r.label().to_string();
-                outcome = if r.completed() {
-                    "Hoàn thành chương trình lớp học"
-                } else {
-                    "Chưa hoàn thành"
-                }
-                .into();
-                award = rules::tt27::award(r, false)
-                    .map(|a| a.label().to_string())
-                    .unwrap_or_default();
             }
         }
         rows.push(SummaryRow {
@@ -392,10 +379,26 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
             conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
             absences,
             outcome,
-            award,
+            award: award.to_string(),
         });
     }
     rows
+}
+
+/// Every quality and competence (TT27 Đ5) with its recorded level, "" when not yet recorded.
+fn quality_list(
+    q: &std::collections::BTreeMap<String, rules::tt27::QualityLevel>,
+) -> Vec<(&'static str, String)> {
+    rules::tt27::QUALITIES
+        .iter()
+        .chain(rules::tt27::COMPETENCES.iter())
+        .map(|n| {
+            (
+                *n,
+                q.get(*n).map(|l| l.label().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
@@ -638,28 +641,15 @@ fn notice_view(sb: &StudentBook, per: Period) -> NoticeView {
                 y.conduct,
                 y.absences,
                 String::new(),
-                y.final_outcome()
-                    .map(|o| o.label().to_string())
-                    .unwrap_or_default(),
-                y.award.map(|a| a.label().to_string()).unwrap_or_default(),
+                y.outcome_label(),
+                y.award_label().unwrap_or_default().to_string(),
             )
         }
     };
     // Primary (TT27): the year's education result stands where TT22 has the learning level.
-    let (level, outcome, award) = match (per, book.year[i].primary) {
-        (Period::Year, Some(r)) => (
-            r.label().to_string(),
-            if r.completed() {
-                "Hoàn thành chương trình lớp học"
-            } else {
-                "Chưa hoàn thành"
-            }
-            .to_string(),
-            rules::tt27::award(r, false)
-                .map(|a| a.label().to_string())
-                .unwrap_or_default(),
-        ),
-        _ => (level, outcome, award),
+    let level = match (per, book.year[i].primary) {
+        (Period::Year, Some(r)) => r.label().to_string(),
+        _ => level,
     };
     NoticeView {
         school: sb.school.clone(),
@@ -1013,40 +1003,12 @@ fn hocba_view(sb: &StudentBook) -> HocbaView {
             ),
         ],
         absences: y.absences,
-        outcome: match y.primary {
-            Some(r) if r.completed() => "Hoàn thành chương trình lớp học".into(),
-            Some(_) => "Chưa hoàn thành".into(),
-            None => y
-                .final_outcome()
-                .map(|o| o.label().to_string())
-                .unwrap_or_default(),
-        },
-        award: y
-            .award
-            .map(|a| a.label().to_string())
-            .or_else(|| {
-                y.primary
-                    .and_then(|r| rules::tt27::award(r, false))
-                    .map(|a| a.label().to_string())
-            })
-            .unwrap_or_default(),
+        outcome: y.outcome_label(),
+        award: y.award_label().unwrap_or_default().to_string(),
         comment: book.hk2[i].comment.clone(),
         homeroom_name: sb.homeroom.clone(),
         qualities: if book.is_primary() {
-            rules::tt27::QUALITIES
-                .iter()
-                .chain(rules::tt27::COMPETENCES.iter())
-                .map(|n| {
-                    (
-                        *n,
-                        book.hk2[i]
-                            .qualities
-                            .get(*n)
-                            .map(|l| l.label().to_string())
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect()
+            quality_list(&book.hk2[i].qualities)
         } else {
             vec![]
         },
@@ -1274,14 +1236,9 @@ page!(SchoolPage, "school_summary.html" {
     total: ClassCounts,
 });
 
+/// Column of the school summary: Tốt, Khá, Đạt, Chưa đạt, then "not yet".
 fn level_slot(l: Option<super::Level>) -> usize {
-    match l {
-        Some(super::Level::Tot) => 0,
-        Some(super::Level::Kha) => 1,
-        Some(super::Level::Dat) => 2,
-        Some(super::Level::ChuaDat) => 3,
-        None => 4,
-    }
+    l.map_or(4, |l| usize::from(super::level_code(l)) - 1)
 }
 
 /// The whole school at a glance for BGH: per class, how many students at each level, conduct

@@ -1069,6 +1069,32 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     assert_eq!(y.outcome, Some(Outcome::ReAssessment));
     assert_eq!(y.reassess.len(), 3);
     assert!(y.after_summer.is_none());
+    // Term II is locked: the stored year result (relayed) says re-assessment for now.
+    let bgh = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    f.store
+        .write(&bgh, |tx| {
+            lock_term(tx, &f.bgh, &f.class.year, TermId::Hk2, true)
+        })
+        .unwrap();
+    let stored = |f: &Fixture| {
+        f.store
+            .read()
+            .unwrap()
+            .get(
+                &RESULTS,
+                &format!("{}/cn/{}", f.class.year, f.students[0].id),
+            )
+            .unwrap()
+            .unwrap()
+    };
+    let before = stored(&f);
+    assert_eq!(
+        (before.ketqua.as_deref(), before.colenlop),
+        (Some("re_assessment"), Some(false))
+    );
     let h = Actor {
         id: f.homeroom.id().into(),
         now: now(),
@@ -1111,4 +1137,12 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     let a = y.after_summer.expect("all three re-assessed");
     assert_eq!((a.level, a.outcome), (Level::Dat, Outcome::Promoted));
     assert_eq!(y.final_outcome(), Some(Outcome::Promoted));
+    // …and the stored year result follows, with a higher version for the district.
+    let after = stored(&f);
+    assert_eq!(
+        (after.ketqua.as_deref(), after.colenlop),
+        (Some("promoted"), Some(true))
+    );
+    assert_eq!(after.mahocluc, Some(level_code(Level::Dat)));
+    assert!(after.phienban > before.phienban);
 }

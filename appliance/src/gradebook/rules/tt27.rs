@@ -129,6 +129,14 @@ impl EducationResult {
     pub fn completed(self) -> bool {
         self != EducationResult::Cht
     }
+    /// What the học bạ and the lists say about completion.
+    pub fn completion_label(self) -> &'static str {
+        if self.completed() {
+            "Hoàn thành chương trình lớp học"
+        } else {
+            "Chưa hoàn thành"
+        }
+    }
 }
 
 /// School-configurable readings of TT27 ([U] in DOMAIN.md §2.3).
