@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::rules::RuleVersion;
 use super::{CellEdit, GradeError, RecordEdit, Settings, TermId};
-use crate::net::{ApiError, ApiUser, Shared};
+use crate::net::{ApiError, ApiUser, JsonBody, Shared, current_year, json_body};
 use crate::store::Tx;
 
 pub fn api() -> Router<Shared> {
@@ -72,32 +72,12 @@ impl From<GradeError> for ApiError {
     }
 }
 
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(ApiError::from)
-}
-
 async fn write<R: Send + 'static>(
     s: &Shared,
     u: &ApiUser,
     f: impl FnOnce(&mut Tx<'_>) -> Result<R, GradeError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    let store = s.store.clone();
-    let actor = u.actor();
-    Ok(tokio::task::spawn_blocking(move || store.write(&actor, f)).await??)
-}
-
-fn current_year(s: &Shared) -> Result<String, ApiError> {
-    crate::school::school_info(&s.store.read()?)?
-        .map(|i| i.current_year)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "not_provisioned",
-                "Trường chưa được khai báo.",
-            )
-        })
+    crate::net::write_as(s, u, f).await
 }
 
 async fn get_sheet(
@@ -122,7 +102,7 @@ async fn put_cell(
     b: JsonBody<CellEdit>,
 ) -> Result<Json<super::Saved>, ApiError> {
     let term = TermId::parse(&term)?;
-    let edit = body(b)?;
+    let edit = json_body(b)?;
     let p = u.principal.clone();
     Ok(Json(
         write(&s, &u, move |tx| {
@@ -152,7 +132,7 @@ async fn put_record(
     b: JsonBody<RecordEdit>,
 ) -> Result<Json<super::TermRecord>, ApiError> {
     let term = TermId::parse(&term)?;
-    let edit = body(b)?;
+    let edit = json_body(b)?;
     let p = u.principal.clone();
     Ok(Json(
         write(&s, &u, move |tx| {
@@ -168,7 +148,7 @@ async fn put_summer(
     Path(class): Path<String>,
     b: JsonBody<super::SummerEdit>,
 ) -> Result<Json<super::SummerRecord>, ApiError> {
-    let edit = body(b)?;
+    let edit = json_body(b)?;
     let p = u.principal.clone();
     Ok(Json(
         write(&s, &u, move |tx| super::save_summer(tx, &p, &class, edit)).await?,
@@ -189,7 +169,7 @@ async fn lock(
     b: JsonBody<LockBody>,
 ) -> Result<Json<super::LockReport>, ApiError> {
     let term = TermId::parse(&term)?;
-    let force = body(b)?.force;
+    let force = json_body(b)?.force;
     let year = current_year(&s)?;
     let p = u.principal.clone();
     Ok(Json(
@@ -213,7 +193,7 @@ async fn unlock(
     b: JsonBody<ReasonBody>,
 ) -> Result<Json<Value>, ApiError> {
     let term = TermId::parse(&term)?;
-    let reason = body(b)?.reason;
+    let reason = json_body(b)?.reason;
     let year = current_year(&s)?;
     let p = u.principal.clone();
     write(&s, &u, move |tx| {
@@ -263,7 +243,7 @@ async fn recompute_apply(
     b: JsonBody<RuleBody>,
 ) -> Result<Json<Value>, ApiError> {
     let term = TermId::parse(&term)?;
-    let rule = rule(Some(&body(b)?.rule))?;
+    let rule = rule(Some(&json_body(b)?.rule))?;
     let year = current_year(&s)?;
     let p = u.principal.clone();
     let n = write(&s, &u, move |tx| {
@@ -290,7 +270,7 @@ async fn decide_correction(
     Path(id): Path<String>,
     b: JsonBody<Decision>,
 ) -> Result<Json<super::Correction>, ApiError> {
-    let approve = body(b)?.approve;
+    let approve = json_body(b)?.approve;
     let p = u.principal.clone();
     Ok(Json(
         write(&s, &u, move |tx| {
@@ -310,7 +290,7 @@ async fn put_settings(
     u: ApiUser,
     b: JsonBody<Settings>,
 ) -> Result<Json<Value>, ApiError> {
-    let st = body(b)?;
+    let st = json_body(b)?;
     let p = u.principal.clone();
     write(&s, &u, move |tx| super::save_settings(tx, &p, st)).await?;
     Ok(Json(json!({"saved": true})))

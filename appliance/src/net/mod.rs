@@ -169,6 +169,43 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// A JSON request body, or why it could not be read (turned into an `ApiError` by [`json_body`]).
+pub type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+pub fn json_body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(ApiError::from)
+}
+
+/// Runs one write transaction of a capability on a blocking thread (a redb write never crosses
+/// an `.await`) as the signed-in user, mapping the capability's error once.
+pub async fn write_as<R, E>(
+    s: &Shared,
+    u: &ApiUser,
+    f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<R, E> + Send + 'static,
+) -> Result<R, ApiError>
+where
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    ApiError: From<E>,
+{
+    let store = s.store.clone();
+    let actor = u.actor();
+    Ok(tokio::task::spawn_blocking(move || store.write(&actor, f)).await??)
+}
+
+/// The school year in force, or 409 while the school is not set up yet.
+pub fn current_year(s: &Shared) -> Result<String, ApiError> {
+    crate::school::school_info(&s.store.read()?)?
+        .map(|i| i.current_year)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_provisioned",
+                "Trường chưa được khai báo (chạy tram provision hoặc --demo).",
+            )
+        })
+}
+
 /// The signed-in user of an API request. Unsafe methods must also carry the session's CSRF
 /// token in `X-CSRF-Token`, unless the body is JSON (which a cross-site form cannot send).
 pub struct ApiUser {

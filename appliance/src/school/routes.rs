@@ -12,7 +12,7 @@ use serde_json::json;
 use super::import;
 use super::{Assignment, NewClass, NewSubject, SchoolError, Student};
 use crate::auth::Action;
-use crate::net::{ApiError, ApiUser, Shared};
+use crate::net::{ApiError, ApiUser, JsonBody, Shared, current_year, json_body};
 
 pub fn api() -> Router<Shared> {
     Router::new()
@@ -39,32 +39,12 @@ pub fn api() -> Router<Shared> {
         .route("/export/staff.xlsx", get(export_staff))
 }
 
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(ApiError::from)
-}
-
 async fn write<R: Send + 'static>(
     s: &Shared,
     u: &ApiUser,
     f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<R, SchoolError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    let store = s.store.clone();
-    let actor = u.actor();
-    Ok(tokio::task::spawn_blocking(move || store.write(&actor, f)).await??)
-}
-
-fn current_year(s: &Shared) -> Result<String, ApiError> {
-    super::school_info(&s.store.read()?)?
-        .map(|i| i.current_year)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "not_provisioned",
-                "Trường chưa được khai báo (chạy tram provision hoặc --demo).",
-            )
-        })
+    crate::net::write_as(s, u, f).await
 }
 
 async fn get_school(
@@ -94,7 +74,7 @@ async fn create_class(
     b: JsonBody<NewClass>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ManageSchool)?;
-    let n = body(b)?;
+    let n = json_body(b)?;
     let year = current_year(&s)?;
     let c = write(&s, &u, move |tx| super::create_class(tx, &year, n)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "class": c }))).into_response())
@@ -116,7 +96,7 @@ async fn save_subject(
     b: JsonBody<NewSubject>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
-    let n = body(b)?;
+    let n = json_body(b)?;
     let x = write(&s, &u, move |tx| super::upsert_subject(tx, n)).await?;
     Ok(Json(json!({ "subject": x })))
 }
@@ -142,7 +122,7 @@ async fn save_department(
     b: JsonBody<DeptBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
-    let n = body(b)?;
+    let n = json_body(b)?;
     let d = write(&s, &u, move |tx| super::upsert_department(tx, &n.name)).await?;
     Ok(Json(json!({ "department": d })))
 }
@@ -163,7 +143,7 @@ async fn create_assignment(
     b: JsonBody<Assignment>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ManageSchool)?;
-    let a = body(b)?;
+    let a = json_body(b)?;
     let a = write(&s, &u, move |tx| super::assign(tx, a)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "assignment": a }))).into_response())
 }
@@ -174,7 +154,7 @@ async fn delete_assignment(
     b: JsonBody<Assignment>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
-    let a = body(b)?;
+    let a = json_body(b)?;
     let removed = write(&s, &u, move |tx| super::unassign(tx, &a)).await?;
     Ok(Json(json!({ "removed": removed })))
 }
@@ -232,7 +212,7 @@ async fn create_student(
     b: JsonBody<NewStudent>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ManageSchool)?;
-    let n = body(b)?;
+    let n = json_body(b)?;
     let (full_name, dob, gender, ma) =
         super::validate_student(&n.full_name, &n.dob, &n.gender, &n.ma_dinh_danh).map_err(
             |errs| {
