@@ -96,12 +96,16 @@ async fn index(
             .then(a.subject_name.cmp(&b.subject_name))
     });
     let bgh = permits(p, Action::LockTerm);
-    let mut visible: Vec<(String, String)> = classes
+    let mut mine: Vec<&school::Class> = classes
         .iter()
         .filter(|c| super::may_view_class(p, &c.id))
+        .collect();
+    // the same order as the admin class list: grade, then name
+    mine.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+    let visible: Vec<(String, String)> = mine
+        .iter()
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
-    visible.sort_by(|a, b| (a.1.len(), &a.1).cmp(&(b.1.len(), &b.1)));
     let year = school::school_info(&rx)?
         .map(|i| i.current_year)
         .unwrap_or_default();
@@ -769,19 +773,25 @@ async fn notice(
     Path(student): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    let sb = student_book(&s, &u, &student)?;
+    let (v, query) = chosen_notice(&s, &u, &student, &q)?;
+    let pdf = format!("/grades/notice/{student}/pdf?{query}");
+    Ok(render(NoticePage::new(chrome(&s, &u, &headers), v, pdf)))
+}
+
+/// The notice a query asks for — a month ("month=2026-11") or a term or the year — and that
+/// query again, for the links between the page and its PDF.
+fn chosen_notice(
+    s: &Shared,
+    u: &crate::net::ApiUser,
+    student: &str,
+    q: &TermQuery,
+) -> Result<(NoticeView, String), ApiError> {
+    let sb = student_book(s, u, student)?;
     if let Some(m) = &q.month {
-        let v = month_view(&s, &sb, m)?;
-        let pdf = format!("/grades/notice/{student}/pdf?month={m}");
-        return Ok(render(NoticePage::new(chrome(&s, &u, &headers), v, pdf)));
+        return Ok((month_view(s, &sb, m)?, format!("month={m}")));
     }
     let per = period(&q.term)?;
-    let pdf = format!("/grades/notice/{student}/pdf?term={}", period_code(per));
-    Ok(render(NoticePage::new(
-        chrome(&s, &u, &headers),
-        notice_view(&sb, per),
-        pdf,
-    )))
+    Ok((notice_view(&sb, per), format!("term={}", period_code(per))))
 }
 
 fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
@@ -808,14 +818,11 @@ async fn notice_pdf(
     Path(student): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    let sb = student_book(&s, &u, &student)?;
-    let (v, label) = match &q.month {
-        Some(m) => (month_view(&s, &sb, m)?, m.clone()),
-        None => {
-            let per = period(&q.term)?;
-            (notice_view(&sb, per), period_code(per).to_string())
-        }
-    };
+    let (v, query) = chosen_notice(&s, &u, &student, &q)?;
+    let label = query
+        .split_once('=')
+        .map_or(query.as_str(), |(_, v)| v)
+        .to_string();
     let bytes = tokio::task::spawn_blocking(move || notice_document(&v))
         .await?
         .map_err(ApiError::internal)?;
@@ -1253,7 +1260,7 @@ async fn school_summary(
         return Err(GradeError::Forbidden.into());
     }
     let per = period(&q.term)?;
-    let books = {
+    let mut books = {
         let rx = s.store.read()?;
         let st = super::settings(&rx)?;
         let year = school::school_info(&rx)?
@@ -1271,6 +1278,7 @@ async fn school_summary(
         awards: 0,
     };
     let mut classes = vec![];
+    books.sort_by(|a, b| (a.class.grade, &a.class.name).cmp(&(b.class.grade, &b.class.name)));
     for b in &books {
         let mut c = ClassCounts {
             id: b.class.id.clone(),
@@ -1307,7 +1315,6 @@ async fn school_summary(
         total.awards += c.awards;
         classes.push(c);
     }
-    classes.sort_by(|a, b| (a.name.len(), &a.name).cmp(&(b.name.len(), &b.name)));
     let label = match per {
         Period::Term(t) => t.label(),
         Period::Year => "Cả năm",
