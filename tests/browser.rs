@@ -259,27 +259,26 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
 const CLASS: &str = "2026-8a1";
 const SUBJECT: &str = "toan";
 
-/// Reads one cell of the sheet straight from the server (not through the proxy).
-fn cell_text(api: &reqwest::blocking::Client, s: &Server, student: usize, col: &str) -> String {
-    tokio::task::block_in_place(|| cell_text_blocking(api, s, student, col))
+/// One row of the sheet, read straight from the server (not through the proxy). Called from
+/// inside the async test, so the blocking client runs on a blocking-capable worker.
+fn sheet_row(api: &reqwest::blocking::Client, s: &Server, row: usize) -> serde_json::Value {
+    tokio::task::block_in_place(|| {
+        let v: serde_json::Value = api
+            .get(format!(
+                "{}/api/v1/grades/sheet/{CLASS}/{SUBJECT}/hk1",
+                s.base()
+            ))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["rows"][row].clone()
+    })
 }
 
-fn cell_text_blocking(
-    api: &reqwest::blocking::Client,
-    s: &Server,
-    student: usize,
-    col: &str,
-) -> String {
-    let v: serde_json::Value = api
-        .get(format!(
-            "{}/api/v1/grades/sheet/{CLASS}/{SUBJECT}/hk1",
-            s.base()
-        ))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let row = &v["rows"][student];
+/// The text of one cell ("nx" is the comment).
+fn cell_text(api: &reqwest::blocking::Client, s: &Server, student: usize, col: &str) -> String {
+    let row = sheet_row(api, s, student);
     if col == "nx" {
         return row["note"]["text"].as_str().unwrap().to_string();
     }
@@ -431,18 +430,8 @@ fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
 }
 
 fn student_id(api: &reqwest::blocking::Client, s: &Server, row: usize) -> String {
-    tokio::task::block_in_place(|| student_id_blocking(api, s, row))
-}
-
-fn student_id_blocking(api: &reqwest::blocking::Client, s: &Server, row: usize) -> String {
-    let v: serde_json::Value = api
-        .get(format!(
-            "{}/api/v1/grades/sheet/{CLASS}/{SUBJECT}/hk1",
-            s.base()
-        ))
-        .send()
+    sheet_row(api, s, row)["student"]
+        .as_str()
         .unwrap()
-        .json()
-        .unwrap();
-    v["rows"][row]["student"].as_str().unwrap().to_string()
+        .to_string()
 }
