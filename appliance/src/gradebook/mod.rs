@@ -1125,6 +1125,19 @@ pub fn class_book(r: &impl Read, class_id: &str, st: &Settings) -> Result<ClassB
     Ok(book)
 }
 
+/// A class's book for someone who may see the whole class (homeroom teacher, BGH): the one
+/// check every class-wide view and export makes.
+pub fn class_book_for(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+) -> Result<ClassBook, GradeError> {
+    if !may_view_class(p, class_id) {
+        return Err(GradeError::Forbidden);
+    }
+    class_book(r, class_id, &settings(r)?)
+}
+
 /// Every class book of a school year, reading each table once (what a term lock computes).
 pub fn school_books(
     r: &impl Read,

@@ -275,13 +275,9 @@ async fn class_summary(
     Path(class): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    if !super::may_view_class(&u.principal, &class) {
-        return Err(GradeError::Forbidden.into());
-    }
-    let per = period(&q.term)?;
     let rx = s.store.read()?;
-    let st = super::settings(&rx)?;
-    let book = super::class_book(&rx, &class, &st)?;
+    let book = super::class_book_for(&rx, &u.principal, &class)?;
+    let per = period(&q.term)?;
     let subjects: Vec<(String, String)> = book
         .subjects
         .iter()
@@ -549,11 +545,7 @@ fn student_book(
     let st = rx
         .get(&school::STUDENTS, student)?
         .ok_or_else(ApiError::not_found)?;
-    if !super::may_view_class(&u.principal, &st.class_id) {
-        return Err(GradeError::Forbidden.into());
-    }
-    let settings = super::settings(&rx)?;
-    let book = super::class_book(&rx, &st.class_id, &settings)?;
+    let book = super::class_book_for(&rx, &u.principal, &st.class_id)?;
     let homeroom = match &book.class.homeroom {
         Some(h) => rx
             .get(&crate::auth::ACCOUNTS, h)?
@@ -1152,20 +1144,16 @@ async fn class_pdf(
     Path(class): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    if !super::may_view_class(&u.principal, &class) {
-        return Err(GradeError::Forbidden.into());
-    }
-    let per = period(&q.term)?;
     let (book, school_name) = {
         let rx = s.store.read()?;
-        let st = super::settings(&rx)?;
         (
-            super::class_book(&rx, &class, &st)?,
+            super::class_book_for(&rx, &u.principal, &class)?,
             school::school_info(&rx)?
                 .map(|i| i.name)
                 .unwrap_or_default(),
         )
     };
+    let per = period(&q.term)?;
     let bytes = tokio::task::spawn_blocking(move || {
         let rows = summary_rows(&book, per);
         let label = match per {
