@@ -938,28 +938,25 @@ fn after_summer(
     };
     let mut results: Vec<SubjectResult> = Vec::with_capacity(subjects.len());
     for (i, o) in subjects.iter().enumerate() {
-        match o {
-            SubjectOutcome::Done(r) => results.push(*r),
+        let year = match o {
+            SubjectOutcome::Done(r) => *r,
             SubjectOutcome::Exempt => continue,
             _ => return None,
+        };
+        if !reassess.contains(&i) {
+            results.push(year);
+            continue;
         }
-        if reassess.contains(&i) {
-            let _ = results.pop();
-            results.push(match *o {
-                SubjectOutcome::Done(SubjectResult::Scored(_)) => {
-                    SubjectResult::Scored(match summer.reassessed.get(&ids[i])? {
-                        Mark::Score(t) => *t,
-                        Mark::ZeroNoMakeUp => Tenths::ZERO,
-                        _ => return None,
-                    })
-                }
-                _ => SubjectResult::Comment(match summer.reassessed.get(&ids[i])? {
-                    Mark::Pass(p) => *p,
-                    Mark::ZeroNoMakeUp => Pass::ChuaDat,
-                    _ => return None,
-                }),
-            });
-        }
+        let mark = *summer.reassessed.get(&ids[i])?;
+        results.push(match (year, mark) {
+            (SubjectResult::Scored(_), Mark::Score(t)) => SubjectResult::Scored(t),
+            (SubjectResult::Scored(_), Mark::ZeroNoMakeUp) => SubjectResult::Scored(Tenths::ZERO),
+            (SubjectResult::Comment(_), Mark::Pass(p)) => SubjectResult::Comment(p),
+            (SubjectResult::Comment(_), Mark::ZeroNoMakeUp) => {
+                SubjectResult::Comment(Pass::ChuaDat)
+            }
+            _ => return None,
+        });
     }
     let level = if reassess.is_empty() {
         level
