@@ -103,16 +103,12 @@ impl Mark {
         })
     }
 
-    /// The text shown in a grid cell; typing it back gives the same mark.
+    /// The text shown in a grid cell; typing it back gives the same mark. The stored code,
+    /// except that scores are written the Vietnamese way ("8,5", "8").
     pub fn text(self) -> String {
         match self {
-            Mark::Pending => String::new(),
-            Mark::MakeUp => "B".into(),
             Mark::Score(t) => t.vi_short(),
-            Mark::Pass(p) => p.label().into(),
-            Mark::ZeroNoMakeUp => "KB".into(),
-            Mark::Exempt => "M".into(),
-            Mark::Level(l) => l.code().into(),
+            other => other.code().into_owned(),
         }
     }
 }
