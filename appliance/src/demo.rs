@@ -8,7 +8,7 @@ use crate::auth::{self, NewAccount, Role};
 use crate::school::{
     self, Assignment, NewClass, NewSubject, SchoolInfo, SchoolYear, Student, SubjectKind, Term,
 };
-use crate::store::{Actor, Store};
+use crate::store::{Actor, Store, StoreError};
 
 const SURNAMES: &[&str] = &[
     "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
@@ -368,6 +368,81 @@ pub fn seed_with_class_size(
         created: true,
         students: students_total,
     })
+}
+
+/// Benchmark data: grows the database with audited records (each like a saved score row) to
+/// about `db_mb` MB, and adds `files_mb` MB of files to the blob store — three quarters random
+/// bytes (like video, 100 MB files), one quarter text (like lesson notes, 1 MB files).
+pub fn bench_fill(store: &Store, db_mb: u64, files_mb: u64) -> Result<(), StoreError> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let db_path = store.dir().join("tram.redb");
+    let size = || std::fs::metadata(&db_path).map(|m| m.len()).unwrap_or(0);
+    let actor = Actor::system(jiff::Timestamp::now());
+    let mut batch = 0u64;
+    while size() < db_mb << 20 {
+        store.write(&actor, |tx| {
+            for i in 0..2000 {
+                let detail = serde_json::json!({
+                    "student": format!("hs-{batch:05}-{i:04}"),
+                    "cells": {"tx1": {"m": "8.5", "v": 1}, "tx2": {"m": "7", "v": 1},
+                              "gk": {"m": "6.5", "v": 2}, "ck": {"m": "9", "v": 1}},
+                    "note": "Em có ý thức học tập tốt, cần phát huy khả năng trình bày trước lớp.",
+                });
+                tx.event("bench.fill", &format!("{batch}/{i}"), Some(detail));
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        batch += 1;
+    }
+    let words = [
+        "bài",
+        "học",
+        "toán",
+        "ngữ",
+        "văn",
+        "lớp",
+        "sáu",
+        "học sinh",
+        "giáo viên",
+        "phương trình",
+        "hình học",
+        "tiết",
+        "kiểm tra",
+        "đánh giá",
+        "năng lực",
+    ];
+    let mut left = files_mb << 20;
+    let mut n = 0u64;
+    while left > 0 {
+        // Per 400 MB: three 100 MB videos, then a hundred 1 MB text files.
+        let video = n % 103 < 3;
+        let len = if video { 100 << 20 } else { 1 << 20 }.min(left);
+        let mut buf = vec![0u8; len as usize];
+        if video {
+            rng.fill(&mut buf[..]);
+        } else {
+            let mut out = Vec::with_capacity(len as usize);
+            while out.len() < len as usize {
+                out.extend_from_slice(words[rng.random_range(0..words.len())].as_bytes());
+                out.push(if rng.random_range(0..12) == 0 {
+                    b'\n'
+                } else {
+                    b' '
+                });
+            }
+            buf.copy_from_slice(&out[..len as usize]);
+        }
+        store.blobs.put(&buf[..])?;
+        left -= len;
+        n += 1;
+    }
+    eprintln!(
+        "database {:.0} MB, {} files added",
+        size() as f64 / 1048576.0,
+        n
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! these capabilities together; see ARCHITECTURE.md for the map and the import rules.
 
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod demo;
 pub mod gradebook;

@@ -52,6 +52,27 @@ enum Cmd {
         /// Log to journald even when not started by systemd.
         #[arg(long)]
         journald: bool,
+        #[command(flatten)]
+        backup: BackupScheduleArgs,
+    },
+    /// Backups: make one now, verify a target, list it, show the key.
+    Backup {
+        #[command(subcommand)]
+        cmd: BackupCmd,
+    },
+    /// Restore a backup into a new, empty data directory (see README: "Restoring a dead box").
+    Restore {
+        /// The backup target (folder or mounted USB disk) holding the backups.
+        #[arg(long)]
+        from: PathBuf,
+        /// The new data directory; it must not exist or be empty.
+        #[arg(long, env = "TRAM_DATA_DIR")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Restore this backup instead of the newest (ids: `tram backup list`).
+        #[arg(long)]
+        backup: Option<String>,
     },
     /// Audit log tools.
     Audit {
@@ -63,10 +84,99 @@ enum Cmd {
         #[command(subcommand)]
         cmd: GradesCmd,
     },
+    /// Benchmark helpers (bench/*.sh).
+    #[command(hide = true)]
+    BenchFill {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Grow the database to about this many MB with audited records.
+        #[arg(long, default_value_t = 0)]
+        db_mb: u64,
+        /// Add this many MB of library-like files (¾ incompressible like video, ¼ text-like).
+        #[arg(long, default_value_t = 0)]
+        files_mb: u64,
+    },
     /// Account tools for school IT (recovery when nobody can log in).
     User {
         #[command(subcommand)]
         cmd: UserCmd,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct BackupScheduleArgs {
+    /// Where nightly backups go; repeat or separate with commas for several (an internal
+    /// folder and a mounted USB disk). Default: DATA_DIR/backups.
+    #[arg(long = "backup-to", env = "TRAM_BACKUP_TO", value_delimiter = ',')]
+    backup_to: Vec<PathBuf>,
+    /// Local time (Asia/Ho_Chi_Minh) of the nightly backup.
+    #[arg(long, env = "TRAM_BACKUP_AT", default_value = "01:30")]
+    backup_at: jiff::civil::Time,
+    /// Backups kept: DAILY,WEEKLY,MONTHLY.
+    #[arg(long, env = "TRAM_BACKUP_KEEP", default_value = "7,4,12")]
+    backup_keep: tram::backup::Retention,
+    /// Turn the nightly backup off.
+    #[arg(long)]
+    no_backup: bool,
+    /// Seconds after start before the schedule is first checked (a missed night is caught up then).
+    #[arg(long, default_value_t = 300, hide = true)]
+    backup_first_check: u64,
+}
+
+#[derive(clap::Args, Clone)]
+struct KeyArgs {
+    /// The backup key file (a copy of DATA_DIR/keys/backup.key, printed by `tram backup key`).
+    /// Or set TRAM_BACKUP_KEY to the key itself (AGE-SECRET-KEY-1…).
+    #[arg(long)]
+    key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum BackupCmd {
+    /// Make a backup now (while the server runs, it makes it; otherwise this process does).
+    Now {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The target folder or mounted USB disk (made if missing).
+        #[arg(long)]
+        to: PathBuf,
+        /// Backups kept in the target: DAILY,WEEKLY,MONTHLY.
+        #[arg(long, default_value = "7,4,12")]
+        keep: tram::backup::Retention,
+        /// Skip the restore check that follows the backup.
+        #[arg(long)]
+        no_verify: bool,
+        /// Mark it as the backup taken before an update (kept apart from the nightly ones).
+        #[arg(long)]
+        pre_update: bool,
+    },
+    /// Check a target: every file's hash (exits non-zero if any byte changed) and, with the
+    /// key, a full restore of the newest backup into a scratch folder.
+    Verify {
+        /// The backup target.
+        #[arg(long)]
+        from: PathBuf,
+        /// Where the key is looked for when --key and TRAM_BACKUP_KEY are not given.
+        #[arg(long, env = "TRAM_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Restore-check every backup, not only the newest.
+        #[arg(long, conflicts_with = "backup")]
+        all: bool,
+        /// Restore-check this backup.
+        #[arg(long)]
+        backup: Option<String>,
+    },
+    /// List the backups in a target.
+    List {
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Print the backup key (make it if the box has none) so it can be kept away from the box.
+    Key {
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -119,9 +229,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo_class_size,
             no_mdns,
             journald,
+            backup,
         } => {
             logging::init(journald);
             let store = Arc::new(Store::open(&data.data_dir)?);
+            let mut schedule = tram::backup::schedule::Config::default_for(&data.data_dir);
+            if !backup.backup_to.is_empty() {
+                schedule.targets = backup.backup_to;
+            }
+            schedule.at = backup.backup_at;
+            schedule.retention = backup.backup_keep;
+            schedule.enabled = !backup.no_backup;
+            schedule.first_check_after = std::time::Duration::from_secs(backup.backup_first_check);
             if demo {
                 seed_demo(&store, demo_students, demo_class_size)?;
             }
@@ -135,9 +254,58 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     bootstrap_listen: Some(bootstrap_listen),
                     http_only,
                     mdns: !no_mdns,
+                    backup: schedule,
                 },
                 shutdown_signal(),
             ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Backup { cmd } => backup_cmd(cmd),
+        Cmd::BenchFill {
+            data,
+            db_mb,
+            files_mb,
+        } => {
+            let store = Store::open(&data.data_dir)?;
+            tram::demo::bench_fill(&store, db_mb, files_mb)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Restore {
+            from,
+            data_dir,
+            key,
+            backup,
+        } => {
+            let key = resolve_key(&key, None)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the backup key is needed: --key FILE (the copy of keys/backup.key kept at set-up) or TRAM_BACKUP_KEY"
+                )
+            })?;
+            eprintln!(
+                "restoring from {} into {} …",
+                from.display(),
+                data_dir.display()
+            );
+            let c = tram::backup::restore(&from, &key, &data_dir, backup.as_deref())?;
+            println!(
+                "restored backup {} (made {}) into {}",
+                c.id,
+                c.created
+                    .to_zoned(tram::school::time_zone())
+                    .strftime("%d/%m/%Y %H:%M"),
+                data_dir.display()
+            );
+            println!(
+                "  {} records, audit chain intact ({} events), {} files ({:.1} MB)",
+                c.records,
+                c.audit_events,
+                c.blobs,
+                c.bytes as f64 / 1e6
+            );
+            println!(
+                "  start it with: tram serve --data-dir {}",
+                data_dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Audit {
@@ -187,6 +355,150 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             auth::admin_reset_password(&store, &actor, &acc.id, &temp)?;
             println!("temporary password for {username}: {temp}");
             println!("(it must be changed at the next login)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The key from --key, else TRAM_BACKUP_KEY, else the data directory's own key.
+fn resolve_key(
+    k: &KeyArgs,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<Option<tram::backup::BackupKey>> {
+    use tram::backup::BackupKey;
+    if let Some(p) = &k.key {
+        return Ok(Some(BackupKey::load_file(p)?));
+    }
+    if let Ok(s) = std::env::var("TRAM_BACKUP_KEY")
+        && !s.trim().is_empty()
+    {
+        return Ok(Some(BackupKey::parse(&s)?));
+    }
+    match data_dir {
+        Some(d) => Ok(BackupKey::load(d)?),
+        None => Ok(None),
+    }
+}
+
+fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
+    use tram::backup::{self, BackupKey, Kind, control};
+    match cmd {
+        BackupCmd::Now {
+            data,
+            to,
+            keep,
+            no_verify,
+            pre_update,
+        } => {
+            let kind = if pre_update {
+                Kind::PreUpdate
+            } else {
+                Kind::Manual
+            };
+            let to = std::path::absolute(&to)?;
+            let report = match Store::open(&data.data_dir) {
+                Ok(store) => {
+                    let key = BackupKey::load_or_create(store.dir())?;
+                    let opts = backup::Options {
+                        kind,
+                        retention: keep,
+                        create_target: true,
+                        verify: !no_verify,
+                    };
+                    let now = jiff::Timestamp::now();
+                    let r = backup::run(&store, &key, &to, &opts, now);
+                    backup::schedule::record_one(store.dir(), now, &r);
+                    r?
+                }
+                Err(tram::store::StoreError::InUse) => {
+                    eprintln!(
+                        "the server is running on this data directory: asking it to make the backup"
+                    );
+                    let req = control::Request {
+                        op: "backup".into(),
+                        to,
+                        kind,
+                        retention: keep,
+                        verify: !no_verify,
+                    };
+                    let resp = control::ask(&data.data_dir, &req).map_err(|e| {
+                        anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")
+                    })?;
+                    match (resp.ok, resp.report) {
+                        (true, Some(r)) => r,
+                        _ => anyhow::bail!(resp.error.unwrap_or_else(|| "backup failed".into())),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!("{}", control::describe(&report));
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCmd::Verify {
+            from,
+            data_dir,
+            key,
+            all,
+            backup: id,
+        } => {
+            let key = resolve_key(&key, Some(&data_dir))?;
+            let which = match (all, id) {
+                (true, _) => backup::Which::All,
+                (_, Some(id)) => backup::Which::Id(id),
+                _ => backup::Which::Newest,
+            };
+            let scratch = std::env::temp_dir().join(format!("tram-verify-{}", std::process::id()));
+            let r = backup::verify(&from, key.as_ref(), which, &scratch)?;
+            println!(
+                "{} backups, {} stored files ({:.1} MB) checked",
+                r.backups,
+                r.objects,
+                r.stored_bytes as f64 / 1e6
+            );
+            for c in &r.restored {
+                println!(
+                    "restore check of {}: ok — database opens (schema {}), {} records, audit chain intact ({} events), {} files decrypt to their hashes",
+                    c.id, c.schema_version, c.records, c.audit_events, c.blobs
+                );
+            }
+            if r.keyless {
+                println!(
+                    "no key given: only the stored hashes were checked (give --key FILE, TRAM_BACKUP_KEY or --data-dir of the box for a full restore check)"
+                );
+            }
+            if r.problems.is_empty() {
+                println!("backup verify: OK");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &r.problems {
+                    println!("PROBLEM: {p}");
+                }
+                println!("backup verify: FAILED ({} problems)", r.problems.len());
+                Ok(ExitCode::from(3))
+            }
+        }
+        BackupCmd::List { from } => {
+            for m in backup::list(&from, None)? {
+                println!(
+                    "{}  {}  schema {}  {} records  {} files  {:.1} MB new",
+                    m.id,
+                    m.created
+                        .to_zoned(tram::school::time_zone())
+                        .strftime("%Y-%m-%d %H:%M"),
+                    m.schema_version,
+                    m.records,
+                    m.blobs.len(),
+                    m.new_bytes as f64 / 1e6
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCmd::Key { data } => {
+            let key = BackupKey::load_or_create(&data.data_dir)?;
+            print!("{}", key.file_text());
+            eprintln!(
+                "Keep this key away from the box (printed in the principal's safe, or on a USB stick that is not the backup disk). Restore needs it: tram restore --key FILE"
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

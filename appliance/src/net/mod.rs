@@ -35,6 +35,8 @@ pub struct AppState {
     pub https: bool,
     /// Addresses and names people can use to reach the box, for the QR code and the help page.
     pub urls: Vec<String>,
+    /// The backup schedule and targets (the admin page's "back up now" uses the same).
+    pub backup: crate::backup::schedule::Config,
 }
 
 pub type Shared = Arc<AppState>;
@@ -392,6 +394,7 @@ async fn healthz(State(s): State<Shared>) -> Response {
         "schema_version": s.store.schema_version().ok(),
         "free_disk_bytes": crate::config::free_disk_bytes(s.store.dir()),
         "uptime_seconds": s.started.elapsed().as_secs(),
+        "backup": backup_health(&s),
     });
     let code = if ok {
         StatusCode::OK
@@ -399,6 +402,25 @@ async fn healthz(State(s): State<Shared>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+fn backup_health(s: &AppState) -> serde_json::Value {
+    let b = crate::backup::schedule::summary(s.store.dir(), jiff::Timestamp::now());
+    json!({
+        "last_good_at": b.last_good_at,
+        "age_hours": b.age_hours,
+        "restore_checked": b.restore_checked,
+        "warning": if !s.backup.enabled {
+            Some("nightly backups are turned off".to_string())
+        } else if b.last_good_at.is_none() {
+            Some("no backup has been made yet".to_string())
+        } else if b.stale {
+            Some(format!("the last good backup is older than {} hours", crate::backup::schedule::STALE_AFTER_HOURS))
+        } else {
+            None
+        },
+        "last_error": b.last_error,
+    })
 }
 
 async fn fallback() -> ApiError {
@@ -411,6 +433,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::auth::routes::api())
         .merge(crate::school::routes::api())
         .merge(crate::gradebook::routes::api())
+        .merge(crate::backup::routes::api())
         .route(
             "/openapi.json",
             get(|| async {
@@ -482,6 +505,7 @@ pub struct ServeOptions {
     pub bootstrap_listen: Option<SocketAddr>,
     pub http_only: bool,
     pub mdns: bool,
+    pub backup: crate::backup::schedule::Config,
 }
 
 /// Runs the servers until `shutdown` resolves, then drains in-flight requests.
@@ -530,7 +554,20 @@ pub async fn serve(
         ca: tls.as_ref().map(|t| (t.ca_pem.clone(), t.ca_der.clone())),
         https: !opts.http_only,
         urls: urls.clone(),
+        backup: opts.backup.clone(),
     });
+    tokio::spawn(crate::backup::schedule::run(
+        store.clone(),
+        opts.backup.clone(),
+    ));
+    {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::backup::control::serve(store).await {
+                tracing::warn!(error = %e, "control socket unavailable; `tram backup now` needs the server stopped");
+            }
+        });
+    }
 
     let _mdns = if opts.mdns {
         match mdns::announce(

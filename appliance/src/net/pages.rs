@@ -120,7 +120,49 @@ page!(HomePage, "home.html" {
     homeroom: Vec<String>,
     audit: Option<(u64, bool)>,
     urls: Vec<(String, String)>,
+    backup: Option<BackupCard>,
 });
+
+/// The backup state school IT sees on the home page.
+pub(crate) struct BackupCard {
+    last: Option<String>,
+    checked: bool,
+    stale: bool,
+    error: Option<String>,
+    running: bool,
+    enabled: bool,
+    at: String,
+    targets: Vec<String>,
+    internal_only: bool,
+}
+
+fn backup_card(s: &super::AppState) -> BackupCard {
+    let sum = crate::backup::schedule::summary(s.store.dir(), jiff::Timestamp::now());
+    BackupCard {
+        last: sum.last_good_at.map(|t| {
+            t.to_zoned(crate::school::time_zone())
+                .strftime("%H:%M %d/%m/%Y")
+                .to_string()
+        }),
+        checked: sum.restore_checked,
+        stale: sum.stale,
+        error: sum.last_error_vi.filter(|m| !m.is_empty()),
+        running: sum.running,
+        enabled: s.backup.enabled,
+        at: s.backup.at.strftime("%H:%M").to_string(),
+        targets: s
+            .backup
+            .targets
+            .iter()
+            .map(|t| t.display().to_string())
+            .collect(),
+        internal_only: s
+            .backup
+            .targets
+            .iter()
+            .all(|t| t.starts_with(s.store.dir())),
+    }
+}
 
 async fn home(
     State(s): State<Shared>,
@@ -165,6 +207,7 @@ async fn home(
     };
     let staff = auth::list_accounts(&rx)?.len();
     let students = rx.count(&school::STUDENTS)?;
+    let backup = auth::permits(p, Action::ManageDevice).then(|| backup_card(&s));
     Ok(render(HomePage::new(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
@@ -175,6 +218,7 @@ async fn home(
         homeroom,
         audit,
         urls,
+        backup,
     )))
 }
 

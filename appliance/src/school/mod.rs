@@ -161,6 +161,12 @@ impl SchoolError {
 }
 
 /// A URL- and key-safe id from a Vietnamese name: "Ngữ văn" → "ngu-van", "6A1" → "6a1".
+/// Vietnam's time zone. Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975,
+/// so a fixed offset is exact and needs no time-zone database on the device.
+pub fn time_zone() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::fixed(jiff::tz::offset(7))
+}
+
 pub fn slug(s: &str) -> String {
     let f = crate::text::fold(s);
     let mut out = String::new();

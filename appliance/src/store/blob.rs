@@ -43,41 +43,53 @@ impl BlobStore {
 
     /// Stores the bytes from `reader`, returning (id, size). Identical content is stored once.
     pub fn put(&self, mut reader: impl Read) -> io::Result<(String, u64)> {
+        let mut w = self.writer()?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            w.write_all(&buf[..n])?;
+        }
+        w.commit()
+    }
+
+    /// A writer for a new blob: bytes go to a temp file; [`BlobWriter::commit`] names it by
+    /// its hash and makes it durable. Dropped without commit, the temp file is removed.
+    pub fn writer(&self) -> io::Result<BlobWriter<'_>> {
         let tmp_path = self
             .root
             .join("tmp")
             .join(format!("{:016x}", rand::random::<u64>()));
-        let mut tmp = File::create(&tmp_path)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        let result = (|| {
-            loop {
-                let n = reader.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                tmp.write_all(&buf[..n])?;
-                size += n as u64;
+        let file = File::create(&tmp_path)?;
+        Ok(BlobWriter {
+            store: self,
+            tmp_path,
+            file: Some(file),
+            hasher: blake3::Hasher::new(),
+            size: 0,
+        })
+    }
+
+    /// Every stored blob id (walks the directory; the temp folder is skipped).
+    pub fn list(&self) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for d in fs::read_dir(&self.root)? {
+            let d = d?;
+            let prefix = d.file_name().to_string_lossy().to_string();
+            if prefix.len() != 2 || !d.file_type()?.is_dir() {
+                continue;
             }
-            tmp.sync_all()
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp_path);
-            return Err(e);
+            for f in fs::read_dir(d.path())? {
+                let id = format!("{prefix}{}", f?.file_name().to_string_lossy());
+                if is_blob_id(&id) {
+                    out.push(id);
+                }
+            }
         }
-        let id = hasher.finalize().to_hex().to_string();
-        let dest = self.path_of(&id).expect("hex digest is a valid id");
-        if dest.exists() {
-            fs::remove_file(&tmp_path)?;
-            return Ok((id, size));
-        }
-        let dir = dest.parent().expect("blob path has a parent");
-        fs::create_dir_all(dir)?;
-        fs::rename(&tmp_path, &dest)?;
-        File::open(dir)?.sync_all()?;
-        Ok((id, size))
+        out.sort();
+        Ok(out)
     }
 
     pub fn open_blob(&self, id: &str) -> io::Result<File> {
@@ -85,6 +97,54 @@ impl BlobStore {
             .path_of(id)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a blob id"))?;
         File::open(p)
+    }
+}
+
+pub struct BlobWriter<'a> {
+    store: &'a BlobStore,
+    tmp_path: PathBuf,
+    file: Option<File>,
+    hasher: blake3::Hasher,
+    size: u64,
+}
+
+impl Write for BlobWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.as_mut().expect("open until commit").write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl BlobWriter<'_> {
+    /// fsync, rename into place under the content hash, fsync the directory: (id, size).
+    pub fn commit(mut self) -> io::Result<(String, u64)> {
+        let file = self.file.take().expect("committed once");
+        file.sync_all()?;
+        drop(file);
+        let id = self.hasher.finalize().to_hex().to_string();
+        let dest = self.store.path_of(&id).expect("hex digest is a valid id");
+        if dest.exists() {
+            fs::remove_file(&self.tmp_path)?;
+            return Ok((id, self.size));
+        }
+        let dir = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(dir)?;
+        fs::rename(&self.tmp_path, &dest)?;
+        File::open(dir)?.sync_all()?;
+        Ok((id, self.size))
+    }
+}
+
+impl Drop for BlobWriter<'_> {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
     }
 }
 
@@ -104,6 +164,7 @@ mod tests {
         b.open_blob(&a).unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "Tiếng Việt 6");
         assert!(fs::read_dir(d.path().join("tmp")).unwrap().next().is_none());
+        assert_eq!(b.list().unwrap(), vec![a]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod blob;
 pub mod migrate;
+pub mod snapshot;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,10 @@ pub enum StoreError {
         "the database was written by a newer version (schema {found}, this build knows {known}); update Trạm instead of downgrading"
     )]
     NewerSchema { found: u64, known: u64 },
+    #[error(
+        "the database is open in another process (is `tram serve` running on this data directory?)"
+    )]
+    InUse,
     #[error("blob store: {0}")]
     Blob(#[from] std::io::Error),
 }
@@ -149,7 +154,10 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("tram.redb");
-        let db = Database::create(&path)?;
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
+            e => e.into(),
+        })?;
         migrate::run(&db)?;
         let store = Store {
             db,

@@ -1,0 +1,146 @@
+//! The local control socket (`DATA_DIR/control.sock`, mode 0600): while `tram serve` holds the
+//! database, `tram backup now` asks the server to make the backup instead of opening the file
+//! itself. One JSON request line, one JSON response line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{BackupKey, Kind, Options, Report, Retention};
+use crate::store::Store;
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.sock")
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    pub op: String,
+    pub to: PathBuf,
+    pub kind: Kind,
+    pub retention: Retention,
+    pub verify: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub report: Option<Report>,
+}
+
+/// Serves the socket for the life of the server.
+pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let path = socket_path(store.dir());
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            let mut r = tokio::io::BufReader::new(r);
+            if r.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let resp = match serde_json::from_str::<Request>(&line) {
+                Ok(req) if req.op == "backup" => {
+                    tokio::task::spawn_blocking(move || answer(&store, req))
+                        .await
+                        .unwrap_or_else(|e| fail(format!("backup task failed: {e}")))
+                }
+                Ok(req) => fail(format!("unknown operation {:?}", req.op)),
+                Err(e) => fail(format!("bad request: {e}")),
+            };
+            let mut out = serde_json::to_vec(&resp).expect("serialisable");
+            out.push(b'\n');
+            let _ = w.write_all(&out).await;
+        });
+    }
+}
+
+fn fail(error: String) -> Response {
+    Response {
+        ok: false,
+        error: Some(error),
+        report: None,
+    }
+}
+
+fn answer(store: &Store, req: Request) -> Response {
+    let now = jiff::Timestamp::now();
+    let r = BackupKey::load_or_create(store.dir()).and_then(|key| {
+        super::run(
+            store,
+            &key,
+            &req.to,
+            &Options {
+                kind: req.kind,
+                retention: req.retention,
+                create_target: true,
+                verify: req.verify,
+            },
+            now,
+        )
+    });
+    super::schedule::record_one(store.dir(), now, &r);
+    match r {
+        Ok(rep) => Response {
+            ok: true,
+            error: None,
+            report: Some(rep),
+        },
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+/// Client side: asks the running server to make the backup.
+pub fn ask(data_dir: &Path, req: &Request) -> std::io::Result<Response> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket_path(data_dir))?;
+    let mut line = serde_json::to_vec(req).expect("serialisable");
+    line.push(b'\n');
+    s.write_all(&line)?;
+    let mut out = String::new();
+    BufReader::new(s).read_line(&mut out)?;
+    serde_json::from_str(&out).map_err(std::io::Error::other)
+}
+
+/// Prints the same summary whether the CLI or the server made the backup.
+pub fn describe(r: &Report) -> String {
+    let mut s = format!(
+        "backup {} written to {}\n  database: {} records{}\n  files: {} ({} new objects, {:.1} MB written)\n  took {:.1} s",
+        r.id,
+        r.target.display(),
+        r.records,
+        if r.database_changed {
+            ""
+        } else {
+            " (unchanged, reused)"
+        },
+        r.blobs,
+        r.new_objects,
+        r.new_bytes as f64 / 1e6,
+        r.seconds
+    );
+    if r.pruned_backups > 0 {
+        s += &format!(
+            "\n  retention removed {} old backups ({} files no longer needed)",
+            r.pruned_backups, r.pruned_objects
+        );
+    }
+    if let Some(v) = &r.verified {
+        s += &format!(
+            "\n  restore check: ok ({} audit events verify, {} files decrypt to their hashes)",
+            v.audit_events, v.blobs
+        );
+    }
+    s
+}

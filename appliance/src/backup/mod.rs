@@ -1,0 +1,1277 @@
+//! Backups that restore: a consistent snapshot of the database (one read transaction copied into
+//! a new file, see `store::snapshot`), the device's keys and certificates, and the blob store —
+//! each stored as an **object**: `age(codec byte ‖ zstd(plaintext))`, named by a keyed BLAKE3 of
+//! its content so an unchanged file is never stored twice. A backup is its **manifest**, written
+//! last and atomically; until it exists the run did not happen.
+//!
+//! ```text
+//! TARGET/target.json            which key this target belongs to (sealed)
+//! TARGET/backups/<id>.manifest  one per backup: JSON, its BLAKE3 and a MAC under the key
+//! TARGET/objects/ab/<name>      encrypted, compressed files shared by all backups
+//! TARGET/tmp/                   work in progress (cleared by the next run)
+//! ```
+//!
+//! `verify` checks every stored hash without the key and, with it, restores the newest backup
+//! into a scratch directory: it opens the database, verifies the audit chain and checks that
+//! every file decrypts to the content its name claims. `restore` does the same into an empty
+//! data directory and moves it into place only when everything checked out.
+
+pub mod control;
+pub mod key;
+pub mod retention;
+pub mod routes;
+pub mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use key::BackupKey;
+pub use retention::Retention;
+
+use crate::store::{SCHEMA_VERSION, Store, StoreError};
+
+const FORMAT: u32 = 1;
+const CODEC_RAW: u8 = 0;
+const CODEC_ZSTD: u8 = 1;
+const ZSTD_LEVEL: i32 = 3;
+/// Bytes of a file compressed on trial to decide whether zstd is worth it (videos, PDFs and
+/// Office files are already compressed).
+const SAMPLE: usize = 128 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("backup key: {0}")]
+    Key(String),
+    #[error("this key cannot open the backup: it was encrypted to another key")]
+    WrongKey,
+    #[error(
+        "{target} holds backups encrypted to another key ({found}); this key is {given}. Use an empty folder, or the key that made them"
+    )]
+    OtherKey {
+        target: PathBuf,
+        found: String,
+        given: String,
+    },
+    #[error("backup damaged: {0}")]
+    Corrupt(String),
+    #[error(
+        "the backup was made by a newer Trạm (schema {found}, this build knows {known}); update Trạm first, then restore"
+    )]
+    NewerSchema { found: u64, known: u64 },
+    #[error("{0} is not empty; restore only into a new or empty folder (nothing was changed)")]
+    NotEmpty(PathBuf),
+    #[error(
+        "not enough space on {path}: about {need_mb} MB needed, {free_mb} MB free (no backup was written)"
+    )]
+    NoSpace {
+        path: PathBuf,
+        need_mb: u64,
+        free_mb: u64,
+    },
+    #[error(
+        "the disk holding {0} is full; this backup was abandoned and earlier backups are intact"
+    )]
+    DiskFull(PathBuf),
+    #[error("another backup is writing to {0} right now")]
+    Busy(PathBuf),
+    #[error("{0}")]
+    Target(String),
+    #[error("no backup found in {0}")]
+    NoBackup(PathBuf),
+    #[error("no backup named {0:?} in this target")]
+    UnknownBackup(String),
+    #[error("the data directory has a damaged file: {0}")]
+    Source(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl BackupError {
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> BackupError {
+        BackupError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// Adds context to io errors and turns "no space left" into a clear message about `path`.
+fn ctx<T>(r: io::Result<T>, path: &Path, what: &str) -> Result<T, BackupError> {
+    r.map_err(|e| {
+        if e.kind() == io::ErrorKind::StorageFull || e.raw_os_error() == Some(libc::ENOSPC) {
+            BackupError::DiskFull(path.to_path_buf())
+        } else {
+            BackupError::io(format!("{what} ({})", path.display()), e)
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Nightly,
+    Manual,
+    PreUpdate,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Nightly => "nightly",
+            Kind::Manual => "manual",
+            Kind::PreUpdate => "pre-update",
+        }
+    }
+}
+
+/// One stored object as a manifest names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub object: String,
+    /// Plaintext bytes.
+    pub size: u64,
+    /// Bytes on the target.
+    pub stored: u64,
+    /// BLAKE3 of the stored bytes: checked without the key.
+    pub sha: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub id: String,
+    pub kind: Kind,
+    pub created: Timestamp,
+    pub app_version: String,
+    pub schema_version: u64,
+    pub school: Option<String>,
+    pub database: ObjectRef,
+    pub tables: usize,
+    pub records: u64,
+    /// The device's certificates and keys (`tls/`, `keys/`).
+    pub files: ObjectRef,
+    pub blobs: Vec<ObjectRef>,
+    /// Objects this run had to write (the rest were already on the target).
+    pub new_objects: usize,
+    pub new_bytes: u64,
+}
+
+impl Manifest {
+    fn objects(&self) -> impl Iterator<Item = &ObjectRef> {
+        [&self.database, &self.files]
+            .into_iter()
+            .chain(self.blobs.iter())
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TargetInfo {
+    format: u32,
+    recipient: String,
+    created: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub kind: Kind,
+    pub retention: Retention,
+    /// Make the target folder if it is missing (the CLI); a scheduled USB target must exist.
+    pub create_target: bool,
+    /// Restore-check the new backup into a scratch directory before reporting success.
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub id: String,
+    pub target: PathBuf,
+    pub database_changed: bool,
+    pub records: u64,
+    pub blobs: usize,
+    pub new_objects: usize,
+    pub new_bytes: u64,
+    /// Bytes of the plaintext this backup covers (database + files + blobs).
+    pub covered_bytes: u64,
+    pub pruned_backups: usize,
+    pub pruned_objects: usize,
+    pub seconds: f64,
+    pub verified: Option<RestoreCheck>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestoreCheck {
+    pub id: String,
+    pub created: Timestamp,
+    pub schema_version: u64,
+    pub records: u64,
+    pub audit_events: u64,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+// ───────────────────────────── the sealed file format ─────────────────────────────
+
+/// `json \n blake3 HEX \n mac HEX \n`: any changed byte fails the checksum (no key needed);
+/// the MAC proves the file was written with the key.
+fn seal(json: &[u8], key: &BackupKey) -> Vec<u8> {
+    let mut out = json.to_vec();
+    out.extend_from_slice(format!("\nblake3 {}\n", blake3::hash(json).to_hex()).as_bytes());
+    out.extend_from_slice(format!("mac {}\n", key.mac(json)).as_bytes());
+    out
+}
+
+fn unseal<'a>(bytes: &'a [u8], key: Option<&BackupKey>) -> Result<&'a [u8], String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+    let mut lines = text.split('\n');
+    let (Some(json), Some(sum), Some(mac), Some(""), None) = (
+        lines.next(),
+        lines.next(),
+        lines.next(),
+        lines.next(),
+        lines.next(),
+    ) else {
+        return Err("truncated or not a Trạm backup file".into());
+    };
+    if sum.strip_prefix("blake3 ") != Some(blake3::hash(json.as_bytes()).to_hex().as_str()) {
+        return Err("checksum mismatch (the file was changed)".into());
+    }
+    if let Some(k) = key
+        && mac.strip_prefix("mac ") != Some(k.mac(json.as_bytes()).as_str())
+    {
+        return Err("not written with this key, or altered".into());
+    }
+    Ok(&bytes[..json.len()])
+}
+
+// ───────────────────────────── small io helpers ─────────────────────────────
+
+struct HashWriter<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+    n: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct HashReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    n: u64,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+fn hash_reader<R: Read>(inner: R) -> HashReader<R> {
+    HashReader {
+        inner,
+        hasher: blake3::Hasher::new(),
+        n: 0,
+    }
+}
+
+fn fsync_dir(p: &Path) -> Result<(), BackupError> {
+    ctx(
+        File::open(p).and_then(|f| f.sync_all()),
+        p,
+        "syncing a folder",
+    )
+}
+
+/// Runs `f` over `items` on a few threads; results come back in order.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 4)
+        .min(items.len().max(1));
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= items.len() {
+                        break;
+                    }
+                    let r = f(&items[i]);
+                    out.lock().expect("no panics while holding")[i] = Some(r);
+                }
+            });
+        }
+    });
+    out.into_inner()
+        .expect("threads joined")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+// ───────────────────────────── the target ─────────────────────────────
+
+struct Target {
+    root: PathBuf,
+    _lock: Option<File>,
+}
+
+impl Target {
+    fn objects_dir(&self) -> PathBuf {
+        self.root.join("objects")
+    }
+    fn backups_dir(&self) -> PathBuf {
+        self.root.join("backups")
+    }
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+    fn object_path(&self, name: &str) -> PathBuf {
+        self.objects_dir().join(&name[..2]).join(&name[2..])
+    }
+
+    /// Opens a target for reading (verify, restore).
+    fn open_read(root: &Path) -> Result<Target, BackupError> {
+        if !root.join("target.json").exists() {
+            return Err(BackupError::NoBackup(root.to_path_buf()));
+        }
+        Ok(Target {
+            root: root.to_path_buf(),
+            _lock: None,
+        })
+    }
+
+    /// Opens (or makes) a target for writing: takes its lock, checks it belongs to `key`,
+    /// clears work left by an interrupted run.
+    fn open_write(root: &Path, create: bool, key: &BackupKey) -> Result<Target, BackupError> {
+        if !root.is_dir() {
+            if !create {
+                return Err(BackupError::Target(format!(
+                    "backup target {} does not exist (is the USB disk plugged in and mounted?)",
+                    root.display()
+                )));
+            }
+            ctx(fs::create_dir_all(root), root, "creating the backup folder")?;
+        }
+        let lock = ctx(
+            fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(root.join(".lock")),
+            root,
+            "opening the target lock",
+        )?;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&lock),
+                libc::LOCK_EX | libc::LOCK_NB,
+            )
+        } != 0
+        {
+            return Err(BackupError::Busy(root.to_path_buf()));
+        }
+        let t = Target {
+            root: root.to_path_buf(),
+            _lock: Some(lock),
+        };
+        for d in [t.objects_dir(), t.backups_dir(), t.tmp_dir()] {
+            ctx(fs::create_dir_all(&d), &d, "creating a backup folder")?;
+        }
+        for e in ctx(fs::read_dir(t.tmp_dir()), root, "reading tmp")? {
+            let p = ctx(e, root, "reading tmp")?.path();
+            let _ = fs::remove_file(&p).or_else(|_| fs::remove_dir_all(&p));
+        }
+        let info_path = root.join("target.json");
+        if info_path.exists() {
+            let info = t.info(Some(key))?;
+            if info.recipient != key.recipient() {
+                return Err(BackupError::OtherKey {
+                    target: root.to_path_buf(),
+                    found: info.recipient,
+                    given: key.recipient(),
+                });
+            }
+        } else {
+            let has_backups = fs::read_dir(t.backups_dir())
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
+            if has_backups {
+                return Err(BackupError::Corrupt(format!(
+                    "{} has backups but no target.json",
+                    root.display()
+                )));
+            }
+            let info = TargetInfo {
+                format: FORMAT,
+                recipient: key.recipient(),
+                created: Timestamp::now(),
+            };
+            let json = serde_json::to_vec(&info).expect("serialisable");
+            ctx(
+                crate::config::write_atomic(&info_path, &seal(&json, key)),
+                root,
+                "writing target.json",
+            )?;
+        }
+        Ok(t)
+    }
+
+    fn info(&self, key: Option<&BackupKey>) -> Result<TargetInfo, BackupError> {
+        let p = self.root.join("target.json");
+        let bytes = ctx(fs::read(&p), &p, "reading target.json")?;
+        let json = unseal(&bytes, key).map_err(|e| match (key, e.as_str()) {
+            (Some(_), "not written with this key, or altered") => {
+                // The recipient inside tells which key it was made with.
+                BackupError::WrongKey
+            }
+            _ => BackupError::Corrupt(format!("target.json: {e}")),
+        })?;
+        serde_json::from_slice(json).map_err(|e| BackupError::Corrupt(format!("target.json: {e}")))
+    }
+
+    /// Every manifest file with its parsed content or why it could not be read.
+    fn manifests(&self, key: Option<&BackupKey>) -> Vec<(String, Result<Manifest, String>)> {
+        let mut out = Vec::new();
+        let Ok(dir) = fs::read_dir(self.backups_dir()) else {
+            return out;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(id) = name.strip_suffix(".manifest") else {
+                continue;
+            };
+            let r = fs::read(e.path())
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    let json = unseal(&b, key)?;
+                    serde_json::from_slice::<Manifest>(json).map_err(|e| e.to_string())
+                })
+                .and_then(|m| {
+                    if m.id == id {
+                        Ok(m)
+                    } else {
+                        Err(format!("names itself {:?}", m.id))
+                    }
+                });
+            out.push((id.to_string(), r));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Encrypts `plain` into a new object named `name` (temp file, fsync, rename). The caller
+    /// syncs the object folders before the manifest that names it is written.
+    fn write_object(
+        &self,
+        key: &BackupKey,
+        name: &str,
+        mut plain: impl Read,
+    ) -> Result<ObjectRef, BackupError> {
+        let tmp = self
+            .tmp_dir()
+            .join(format!("{name}.{:08x}", rand::random::<u32>()));
+        let r = (|| -> Result<ObjectRef, BackupError> {
+            let file = ctx(File::create(&tmp), &self.root, "creating a backup file")?;
+            let hw = HashWriter {
+                inner: io::BufWriter::with_capacity(256 * 1024, file),
+                hasher: blake3::Hasher::new(),
+                n: 0,
+            };
+            let mut sample = Vec::with_capacity(SAMPLE);
+            ctx(
+                (&mut plain).take(SAMPLE as u64).read_to_end(&mut sample),
+                &self.root,
+                "reading data to back up",
+            )?;
+            let compress = zstd::bulk::compress(&sample, 1)
+                .map(|c| c.len() + c.len() / 32 < sample.len())
+                .unwrap_or(false);
+            let mut enc = ctx(key.encrypt(hw), &self.root, "encrypting")?;
+            let mut src = io::Cursor::new(sample).chain(plain);
+            let size = if compress {
+                ctx(enc.write_all(&[CODEC_ZSTD]), &self.root, "writing")?;
+                let mut z = ctx(
+                    zstd::Encoder::new(enc, ZSTD_LEVEL),
+                    &self.root,
+                    "compressing",
+                )?;
+                let n = ctx(
+                    io::copy(&mut src, &mut z),
+                    &self.root,
+                    "writing a backup file",
+                )?;
+                enc = ctx(z.finish(), &self.root, "writing a backup file")?;
+                n
+            } else {
+                ctx(enc.write_all(&[CODEC_RAW]), &self.root, "writing")?;
+                ctx(
+                    io::copy(&mut src, &mut enc),
+                    &self.root,
+                    "writing a backup file",
+                )?
+            };
+            let mut hw = ctx(enc.finish(), &self.root, "writing a backup file")?;
+            ctx(hw.flush(), &self.root, "writing a backup file")?;
+            let file = hw
+                .inner
+                .into_inner()
+                .map_err(|e| BackupError::io("writing a backup file", e.into_error()))?;
+            ctx(file.sync_all(), &self.root, "syncing a backup file")?;
+            let dest = self.object_path(name);
+            let dir = dest.parent().expect("object path has a folder");
+            ctx(fs::create_dir_all(dir), dir, "creating an object folder")?;
+            ctx(fs::rename(&tmp, &dest), dir, "storing a backup file")?;
+            Ok(ObjectRef {
+                object: name.to_string(),
+                size,
+                stored: hw.n,
+                sha: hw.hasher.finalize().to_hex().to_string(),
+            })
+        })();
+        if r.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        r
+    }
+
+    /// The stored bytes' hash and length of an object already on the target.
+    fn stored_hash(&self, name: &str) -> io::Result<(String, u64)> {
+        let mut r = hash_reader(BufReader::with_capacity(
+            256 * 1024,
+            File::open(self.object_path(name))?,
+        ));
+        io::copy(&mut r, &mut io::sink())?;
+        Ok((r.hasher.finalize().to_hex().to_string(), r.n))
+    }
+
+    /// Checks an object's stored bytes against its manifest entry (no key needed).
+    fn check_stored(&self, o: &ObjectRef) -> Result<(), String> {
+        match self.stored_hash(&o.object) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(format!("object {} is missing", o.object))
+            }
+            Err(e) => Err(format!("object {} cannot be read: {e}", o.object)),
+            Ok((_, n)) if n != o.stored => Err(format!(
+                "object {} has {n} bytes, the manifest says {} (truncated or changed)",
+                o.object, o.stored
+            )),
+            Ok((sha, _)) if sha != o.sha => {
+                Err(format!("object {} was changed (hash mismatch)", o.object))
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Decrypts an object into `sink`, checking the stored bytes' hash on the way.
+    fn read_object(
+        &self,
+        key: &BackupKey,
+        o: &ObjectRef,
+        sink: &mut dyn Write,
+    ) -> Result<u64, BackupError> {
+        let path = self.object_path(&o.object);
+        let file = File::open(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                BackupError::Corrupt(format!("object {} is missing", o.object))
+            } else {
+                BackupError::io(format!("reading {}", path.display()), e)
+            }
+        })?;
+        let mut hr = hash_reader(BufReader::with_capacity(256 * 1024, file));
+        let bad = |e: io::Error| {
+            if e.kind() == io::ErrorKind::StorageFull {
+                BackupError::DiskFull(PathBuf::from("the restore folder"))
+            } else {
+                BackupError::Corrupt(format!("object {} does not decrypt: {e}", o.object))
+            }
+        };
+        let n = {
+            let mut dec = key.decrypt(&mut hr).map_err(|e| match e {
+                BackupError::Corrupt(m) => {
+                    BackupError::Corrupt(format!("object {}: {m}", o.object))
+                }
+                e => e,
+            })?;
+            let mut codec = [0u8; 1];
+            dec.read_exact(&mut codec).map_err(bad)?;
+            match codec[0] {
+                CODEC_RAW => io::copy(&mut dec, sink).map_err(bad)?,
+                CODEC_ZSTD => {
+                    let mut z = zstd::Decoder::new(dec).map_err(bad)?;
+                    io::copy(&mut z, sink).map_err(bad)?
+                }
+                c => {
+                    return Err(BackupError::Corrupt(format!(
+                        "object {} has unknown codec {c}",
+                        o.object
+                    )));
+                }
+            }
+        };
+        io::copy(&mut hr, &mut io::sink()).map_err(bad)?;
+        if hr.n != o.stored || hr.hasher.finalize().to_hex().as_str() != o.sha {
+            return Err(BackupError::Corrupt(format!(
+                "object {} was changed (hash mismatch)",
+                o.object
+            )));
+        }
+        if n != o.size {
+            return Err(BackupError::Corrupt(format!(
+                "object {} holds {n} bytes, the manifest says {}",
+                o.object, o.size
+            )));
+        }
+        Ok(n)
+    }
+}
+
+// ───────────────────────────── making a backup ─────────────────────────────
+
+/// The device's certificates and keys, as `relative path → base64`.
+fn device_files(data_dir: &Path) -> Result<BTreeMap<String, String>, BackupError> {
+    use base64::Engine;
+    let mut out = BTreeMap::new();
+    for sub in ["tls", "keys"] {
+        let dir = data_dir.join(sub);
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if !p.is_file() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let bytes = ctx(fs::read(&p), &p, "reading a device file")?;
+            out.insert(
+                format!("{sub}/{name}"),
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn new_id(tgt: &Target, now: Timestamp, kind: Kind) -> String {
+    let base = format!("{}-{}", now.strftime("%Y%m%dT%H%M%SZ"), kind.as_str());
+    let mut id = base.clone();
+    let mut n = 2;
+    while tgt.backups_dir().join(format!("{id}.manifest")).exists() {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
+}
+
+/// Makes one backup of `store` into `target`. Safe to run while the server serves; safe to
+/// kill at any moment (the manifest is written last).
+pub fn run(
+    store: &Store,
+    key: &BackupKey,
+    target: &Path,
+    opts: &Options,
+    now: Timestamp,
+) -> Result<Report, BackupError> {
+    let started = Instant::now();
+    let tgt = Target::open_write(target, opts.create_target, key)?;
+    let existing = tgt.manifests(Some(key));
+    let mut index: HashMap<String, ObjectRef> = HashMap::new();
+    for (_, m) in &existing {
+        if let Ok(m) = m {
+            for o in m.objects() {
+                index.insert(o.object.clone(), o.clone());
+            }
+        }
+    }
+    let known = |name: &str| {
+        index
+            .get(name)
+            .filter(|_| tgt.object_path(name).exists())
+            .cloned()
+    };
+
+    // 1. The database: one read transaction → a new file in the data directory (never plaintext
+    //    on the target), skipped entirely when its content is already stored.
+    let scratch = store.dir().join(".backup-tmp");
+    let _ = fs::remove_dir_all(&scratch);
+    ctx(
+        fs::create_dir_all(&scratch),
+        &scratch,
+        "creating scratch space",
+    )?;
+    let snap_path = scratch.join("snapshot.redb");
+    let snap = store.snapshot(&snap_path, |d| known(&key.object_name("redb", d)).is_some())?;
+    let db_name = key.object_name("redb", &snap.digest);
+    let school = crate::school::school_info(&store.read()?)?.map(|i| i.code);
+
+    // 2. The blobs that exist now (every blob a snapshot row names was durable before it).
+    let ids = ctx(store.blobs.list(), store.dir(), "listing files")?;
+    let mut blob_refs: Vec<Option<ObjectRef>> = Vec::with_capacity(ids.len());
+    let mut todo: Vec<(usize, String, String, u64)> = Vec::new();
+    let mut need = 0u64;
+    for (i, id) in ids.iter().enumerate() {
+        let digest: [u8; 32] = hex::decode(id)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .expect("listed ids are hex digests");
+        let name = key.object_name("blob", &digest);
+        let path = store.blobs.path_of(id).expect("valid id");
+        let size = ctx(fs::metadata(&path), &path, "reading a file's size")?.len();
+        if let Some(o) = known(&name) {
+            blob_refs.push(Some(o));
+        } else {
+            blob_refs.push(None);
+            need += size;
+            todo.push((i, id.clone(), name, size));
+        }
+    }
+    if snap.written {
+        need += fs::metadata(&snap_path).map(|m| m.len()).unwrap_or(0);
+    }
+    need += 8 * 1024 * 1024;
+    if let Some(free) = crate::config::free_disk_bytes(target)
+        && free < need
+    {
+        let _ = fs::remove_dir_all(&scratch);
+        return Err(BackupError::NoSpace {
+            path: target.to_path_buf(),
+            need_mb: need.div_ceil(1 << 20),
+            free_mb: free >> 20,
+        });
+    }
+
+    let mut new_objects = 0usize;
+    let mut new_bytes = 0u64;
+    let database = if snap.written {
+        let f = ctx(File::open(&snap_path), &snap_path, "reading the snapshot")?;
+        let o = tgt.write_object(key, &db_name, f)?;
+        new_objects += 1;
+        new_bytes += o.stored;
+        o
+    } else {
+        known(&db_name).expect("skipped only when stored")
+    };
+    let _ = fs::remove_dir_all(&scratch);
+
+    // 3. Certificates and keys.
+    let files_json = serde_json::to_vec(&device_files(store.dir())?).expect("serialisable");
+    let files_name = key.object_name("files", blake3::hash(&files_json).as_bytes());
+    let files = match known(&files_name) {
+        Some(o) => o,
+        None => {
+            let o = tgt.write_object(key, &files_name, &files_json[..])?;
+            new_objects += 1;
+            new_bytes += o.stored;
+            o
+        }
+    };
+
+    // 4. New blobs, a few at a time; each is re-hashed on the way so a file damaged in the
+    //    data directory is reported, never backed up as if it were good.
+    let results = parallel(
+        &todo,
+        |(_, id, name, _)| -> Result<ObjectRef, BackupError> {
+            if tgt.object_path(name).exists() {
+                // Left by an interrupted run: complete (it was renamed into place), just unindexed.
+                let (sha, stored) = ctx(tgt.stored_hash(name), &tgt.root, "reading a stored file")?;
+                let size = fs::metadata(store.blobs.path_of(id).expect("valid"))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                return Ok(ObjectRef {
+                    object: name.clone(),
+                    size,
+                    stored,
+                    sha,
+                });
+            }
+            let path = store.blobs.path_of(id).expect("valid id");
+            let f = ctx(File::open(&path), &path, "reading a file to back up")?;
+            let mut hr = hash_reader(f);
+            let o = tgt.write_object(key, name, &mut hr)?;
+            if hr.hasher.finalize().to_hex().as_str() != id {
+                let _ = fs::remove_file(tgt.object_path(name));
+                return Err(BackupError::Source(format!(
+                    "{} does not match its content hash",
+                    path.display()
+                )));
+            }
+            Ok(o)
+        },
+    );
+    let mut dirs = BTreeSet::new();
+    dirs.insert(
+        tgt.object_path(&database.object)
+            .parent()
+            .map(Path::to_path_buf),
+    );
+    dirs.insert(
+        tgt.object_path(&files.object)
+            .parent()
+            .map(Path::to_path_buf),
+    );
+    for ((i, _, name, _), r) in todo.iter().zip(results) {
+        let o = r?;
+        new_objects += 1;
+        new_bytes += o.stored;
+        dirs.insert(tgt.object_path(name).parent().map(Path::to_path_buf));
+        blob_refs[*i] = Some(o);
+    }
+    for d in dirs.into_iter().flatten() {
+        fsync_dir(&d)?;
+    }
+    fsync_dir(&tgt.objects_dir())?;
+
+    // 5. The manifest, last.
+    let blobs: Vec<ObjectRef> = blob_refs.into_iter().map(|o| o.expect("filled")).collect();
+    let covered_bytes = database.size + files.size + blobs.iter().map(|b| b.size).sum::<u64>();
+    let manifest = Manifest {
+        format: FORMAT,
+        id: new_id(&tgt, now, opts.kind),
+        kind: opts.kind,
+        created: now,
+        app_version: env!("CARGO_PKG_VERSION").into(),
+        schema_version: snap.schema_version,
+        school,
+        database,
+        tables: snap.tables,
+        records: snap.records,
+        files,
+        blobs,
+        new_objects,
+        new_bytes,
+    };
+    let json = serde_json::to_vec(&manifest).expect("serialisable");
+    let mpath = tgt.backups_dir().join(format!("{}.manifest", manifest.id));
+    ctx(
+        crate::config::write_atomic(&mpath, &seal(&json, key)),
+        &tgt.root,
+        "writing the manifest",
+    )?;
+    tracing::info!(
+        id = %manifest.id,
+        target = %target.display(),
+        new_objects,
+        new_bytes,
+        "backup written"
+    );
+
+    // 6. Retention, then the restore drill.
+    let (pruned_backups, pruned_objects) = prune(&tgt, key, &opts.retention)?;
+    let verified = if opts.verify {
+        Some(restore_check(&tgt, key, &manifest, &scratch, false)?)
+    } else {
+        None
+    };
+    Ok(Report {
+        id: manifest.id.clone(),
+        target: target.to_path_buf(),
+        database_changed: snap.written,
+        records: manifest.records,
+        blobs: manifest.blobs.len(),
+        new_objects,
+        new_bytes,
+        covered_bytes,
+        pruned_backups,
+        pruned_objects,
+        seconds: started.elapsed().as_secs_f64(),
+        verified,
+    })
+}
+
+/// Applies the retention policy: removes the manifests it does not keep, then every object no
+/// kept manifest names. Skips the object sweep if any manifest cannot be read.
+fn prune(tgt: &Target, key: &BackupKey, r: &Retention) -> Result<(usize, usize), BackupError> {
+    let all = tgt.manifests(Some(key));
+    let good: Vec<&Manifest> = all.iter().filter_map(|(_, m)| m.as_ref().ok()).collect();
+    let list: Vec<(String, Timestamp, Kind)> = good
+        .iter()
+        .map(|m| (m.id.clone(), m.created, m.kind))
+        .collect();
+    let keep = retention::keep(&list, r, &crate::school::time_zone());
+    let mut removed = 0;
+    for m in &good {
+        if !keep.contains(&m.id) {
+            let p = tgt.backups_dir().join(format!("{}.manifest", m.id));
+            ctx(fs::remove_file(&p), &p, "removing an old backup")?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        fsync_dir(&tgt.backups_dir())?;
+    }
+    if all.iter().any(|(_, m)| m.is_err()) {
+        tracing::warn!(target = %tgt.root.display(), "a manifest cannot be read; stored files are not swept");
+        return Ok((removed, 0));
+    }
+    let referenced: BTreeSet<&str> = good
+        .iter()
+        .filter(|m| keep.contains(&m.id))
+        .flat_map(|m| m.objects().map(|o| o.object.as_str()))
+        .collect();
+    let mut swept = 0;
+    for d in fs::read_dir(tgt.objects_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let prefix = d.file_name().to_string_lossy().to_string();
+        for f in fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            let name = format!("{prefix}{}", f.file_name().to_string_lossy());
+            if !referenced.contains(name.as_str()) {
+                let _ = fs::remove_file(f.path());
+                swept += 1;
+            }
+        }
+    }
+    Ok((removed, swept))
+}
+
+// ───────────────────────────── checking and restoring ─────────────────────────────
+
+/// Restores `m` into `dir` (which must be empty) and checks it: every object decrypts to the
+/// content its name claims, the database opens with this build (migrating an older schema),
+/// holds only known tables and its audit chain verifies. Blobs are written only if `write`.
+fn restore_into(
+    tgt: &Target,
+    key: &BackupKey,
+    m: &Manifest,
+    dir: &Path,
+    write: bool,
+) -> Result<RestoreCheck, BackupError> {
+    use base64::Engine;
+    if m.schema_version > SCHEMA_VERSION {
+        return Err(BackupError::NewerSchema {
+            found: m.schema_version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    ctx(fs::create_dir_all(dir), dir, "creating the restore folder")?;
+    let db_path = dir.join("tram.redb");
+    {
+        let mut f = ctx(File::create(&db_path), dir, "writing the database")?;
+        tgt.read_object(key, &m.database, &mut f)?;
+        ctx(f.sync_all(), dir, "syncing the database")?;
+    }
+    let digest = crate::store::snapshot::digest_file(&db_path)
+        .map_err(|e| BackupError::Corrupt(format!("the database does not open: {e}")))?;
+    if key.object_name("redb", &digest) != m.database.object {
+        return Err(BackupError::Corrupt(
+            "the database's content does not match its name".into(),
+        ));
+    }
+    let mut files_json = Vec::new();
+    tgt.read_object(key, &m.files, &mut files_json)?;
+    if key.object_name("files", blake3::hash(&files_json).as_bytes()) != m.files.object {
+        return Err(BackupError::Corrupt("the device files do not match".into()));
+    }
+    let files: BTreeMap<String, String> = serde_json::from_slice(&files_json)
+        .map_err(|e| BackupError::Corrupt(format!("device files: {e}")))?;
+    for (rel, b64) in &files {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| BackupError::Corrupt(format!("device file {rel}: {e}")))?;
+        let ok_name = rel.split_once('/').is_some_and(|(d, f)| {
+            ["tls", "keys"].contains(&d) && !f.contains('/') && !f.starts_with('.')
+        });
+        if !ok_name {
+            return Err(BackupError::Corrupt(format!("device file name {rel:?}")));
+        }
+        if write {
+            let p = dir.join(rel);
+            ctx(
+                crate::config::write_secret(&p, &bytes),
+                &p,
+                "writing a device file",
+            )?;
+        }
+    }
+    let store = Store::open(dir).map_err(|e| match e {
+        StoreError::NewerSchema { found, known } => BackupError::NewerSchema { found, known },
+        e => BackupError::Corrupt(format!("the database does not open: {e}")),
+    })?;
+    let chain = store.verify_audit()?;
+    if let Some((seq, why)) = chain.broken {
+        return Err(BackupError::Corrupt(format!(
+            "the audit chain is broken at event {seq}: {why}"
+        )));
+    }
+    let results = parallel(&m.blobs, |o| -> Result<(), BackupError> {
+        let (id, _) = if write {
+            let mut w = ctx(store.blobs.writer(), dir, "writing a file")?;
+            tgt.read_object(key, o, &mut w)?;
+            ctx(w.commit(), dir, "writing a file")?
+        } else {
+            let mut h = HashWriter {
+                inner: io::sink(),
+                hasher: blake3::Hasher::new(),
+                n: 0,
+            };
+            tgt.read_object(key, o, &mut h)?;
+            (h.hasher.finalize().to_hex().to_string(), h.n)
+        };
+        let digest: [u8; 32] = hex::decode(&id)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .expect("hex digest");
+        if key.object_name("blob", &digest) != o.object {
+            return Err(BackupError::Corrupt(format!(
+                "object {} does not hold the file its name claims",
+                o.object
+            )));
+        }
+        Ok(())
+    });
+    for r in results {
+        r?;
+    }
+    Ok(RestoreCheck {
+        id: m.id.clone(),
+        created: m.created,
+        schema_version: m.schema_version,
+        records: m.records,
+        audit_events: chain.events,
+        blobs: m.blobs.len(),
+        bytes: m.objects().map(|o| o.size).sum(),
+    })
+}
+
+/// The restore drill: restores into a scratch folder under `scratch_parent`, then removes it.
+fn restore_check(
+    tgt: &Target,
+    key: &BackupKey,
+    m: &Manifest,
+    scratch_parent: &Path,
+    write_blobs: bool,
+) -> Result<RestoreCheck, BackupError> {
+    let dir = scratch_parent.join(format!("verify-{:08x}", rand::random::<u32>()));
+    let r = restore_into(tgt, key, m, &dir, write_blobs);
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir(scratch_parent);
+    r
+}
+
+#[derive(Debug, Clone)]
+pub enum Which {
+    Newest,
+    All,
+    Id(String),
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    pub backups: usize,
+    pub objects: usize,
+    pub stored_bytes: u64,
+    /// Every problem found, each naming the backup or file.
+    pub problems: Vec<String>,
+    /// Backups restored into a scratch folder and checked end to end (needs the key).
+    pub restored: Vec<RestoreCheck>,
+    /// True when no key was available: only the stored hashes were checked.
+    pub keyless: bool,
+}
+
+/// Checks a target. Without a key: every file's stored hash against its sealed manifest. With
+/// it: also the manifests' MACs and a full restore drill of the backups `which` selects.
+pub fn verify(
+    target: &Path,
+    key: Option<&BackupKey>,
+    which: Which,
+    scratch_parent: &Path,
+) -> Result<VerifyReport, BackupError> {
+    let tgt = Target::open_read(target)?;
+    let mut rep = VerifyReport {
+        keyless: key.is_none(),
+        ..Default::default()
+    };
+    match tgt.info(key) {
+        Ok(info) => {
+            if let Some(k) = key
+                && info.recipient != k.recipient()
+            {
+                return Err(BackupError::OtherKey {
+                    target: target.to_path_buf(),
+                    found: info.recipient,
+                    given: k.recipient(),
+                });
+            }
+        }
+        Err(BackupError::WrongKey) => return Err(BackupError::WrongKey),
+        Err(e) => rep.problems.push(e.to_string()),
+    }
+    let manifests = tgt.manifests(key);
+    let mut good: Vec<Manifest> = Vec::new();
+    for (id, m) in manifests {
+        match m {
+            Ok(m) => good.push(m),
+            Err(e) => rep.problems.push(format!("backup {id}: {e}")),
+        }
+    }
+    rep.backups = good.len();
+    if good.is_empty() && rep.problems.is_empty() {
+        return Err(BackupError::NoBackup(target.to_path_buf()));
+    }
+    good.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    let drill: Vec<&Manifest> = match (&which, key) {
+        (_, None) => vec![],
+        (Which::Newest, _) => good.last().into_iter().collect(),
+        (Which::All, _) => good.iter().collect(),
+        (Which::Id(id), _) => {
+            let m = good
+                .iter()
+                .find(|m| &m.id == id)
+                .ok_or_else(|| BackupError::UnknownBackup(id.clone()))?;
+            vec![m]
+        }
+    };
+    // Stored hashes of every object of every backup (objects the drill reads are hashed there).
+    let drilled: BTreeSet<&str> = drill
+        .iter()
+        .flat_map(|m| m.objects().map(|o| o.object.as_str()))
+        .collect();
+    let mut all: BTreeMap<&str, &ObjectRef> = BTreeMap::new();
+    for m in &good {
+        for o in m.objects() {
+            all.insert(o.object.as_str(), o);
+        }
+    }
+    rep.objects = all.len();
+    rep.stored_bytes = all.values().map(|o| o.stored).sum();
+    let rest: Vec<&ObjectRef> = all
+        .values()
+        .filter(|o| !drilled.contains(o.object.as_str()))
+        .copied()
+        .collect();
+    for r in parallel(&rest, |o| tgt.check_stored(o)) {
+        if let Err(e) = r {
+            rep.problems.push(e);
+        }
+    }
+    if let Some(k) = key {
+        for m in drill {
+            match restore_check(&tgt, k, m, scratch_parent, false) {
+                Ok(c) => rep.restored.push(c),
+                Err(e) => rep.problems.push(format!("backup {}: {e}", m.id)),
+            }
+        }
+    }
+    Ok(rep)
+}
+
+/// Restores a backup (the newest unless `id` names one) into `dest`, which must not exist or
+/// be empty. Everything is built in a sibling folder and moved into place only when it checked
+/// out, so an interrupted or failed restore leaves `dest` as it was.
+pub fn restore(
+    target: &Path,
+    key: &BackupKey,
+    dest: &Path,
+    id: Option<&str>,
+) -> Result<RestoreCheck, BackupError> {
+    if dest.exists() {
+        let empty = fs::read_dir(dest)
+            .map(|mut d| d.next().is_none())
+            .map_err(|e| BackupError::io(format!("reading {}", dest.display()), e))?;
+        if !empty {
+            return Err(BackupError::NotEmpty(dest.to_path_buf()));
+        }
+    }
+    let tgt = Target::open_read(target)?;
+    let info = tgt.info(Some(key))?;
+    if info.recipient != key.recipient() {
+        return Err(BackupError::OtherKey {
+            target: target.to_path_buf(),
+            found: info.recipient,
+            given: key.recipient(),
+        });
+    }
+    let mut good: Vec<Manifest> = tgt
+        .manifests(Some(key))
+        .into_iter()
+        .filter_map(|(_, m)| m.ok())
+        .collect();
+    good.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    let m = match id {
+        Some(id) => good
+            .iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| BackupError::UnknownBackup(id.into()))?,
+        None => good
+            .last()
+            .ok_or_else(|| BackupError::NoBackup(target.to_path_buf()))?,
+    };
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    ctx(
+        fs::create_dir_all(parent),
+        parent,
+        "creating the restore folder",
+    )?;
+    let staging = parent.join(format!(
+        ".{}.restoring-{:08x}",
+        dest.file_name().and_then(|n| n.to_str()).unwrap_or("data"),
+        rand::random::<u32>()
+    ));
+    let r = restore_into(&tgt, key, m, &staging, true);
+    match r {
+        Ok(check) => {
+            if dest.exists() {
+                ctx(fs::remove_dir(dest), dest, "replacing the empty folder")?;
+            }
+            ctx(
+                fs::rename(&staging, dest),
+                dest,
+                "moving the restore into place",
+            )?;
+            fsync_dir(parent)?;
+            Ok(check)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
+/// Lists a target's backups, oldest first (for the CLI and the admin page).
+pub fn list(target: &Path, key: Option<&BackupKey>) -> Result<Vec<Manifest>, BackupError> {
+    let tgt = Target::open_read(target)?;
+    let mut v: Vec<Manifest> = tgt
+        .manifests(key)
+        .into_iter()
+        .filter_map(|(_, m)| m.ok())
+        .collect();
+    v.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests;
