@@ -364,10 +364,118 @@ pub fn seed_with_class_size(
         }
         Ok(())
     })?;
+    seed_library(store, now)?;
     Ok(DemoOutcome {
         created: true,
         students: students_total,
     })
+}
+
+/// An ISBN-13 in Vietnam's 978-604 range with a valid check digit.
+fn isbn13(body: &str) -> String {
+    let digits = format!("978604{body}");
+    let sum: u32 = digits
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { d } else { d * 3 })
+        .sum();
+    format!("{digits}{}", (10 - sum % 10) % 10)
+}
+
+/// A small real PDF with a title page and a few lines (demo library files).
+fn demo_pdf(title: &str, lines: &[&str]) -> Vec<u8> {
+    let mut l = crate::gradebook::pdf::Layout::new(false);
+    l.centred(16.0, true, title);
+    l.gap(12.0);
+    for line in lines {
+        l.line(11.0, false, line);
+    }
+    l.finish().unwrap_or_default()
+}
+
+/// kind, title, authors, subject, grade, file, paper copies, visibility.
+type DemoItem = (
+    crate::library::ItemKind,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<u8>,
+    Option<crate::library::FileRef>,
+    u32,
+    crate::library::Visibility,
+);
+
+/// The demo catalogue: paper books with copies to lend, PDFs to read, a question bank, one
+/// teachers-only item and one shared with the district.
+fn seed_library(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
+    use crate::library::{FileRef, Item, ItemKind, Visibility};
+    let file = |name: &str, mime: &str, bytes: Vec<u8>| -> anyhow::Result<FileRef> {
+        let (blob, size) = store.blobs.put(&bytes[..])?;
+        Ok(FileRef {
+            blob,
+            size,
+            mime: mime.into(),
+            name: name.into(),
+        })
+    };
+    let pdf = "application/pdf";
+    let entries: Vec<DemoItem> = vec![
+        (ItemKind::Ebook, "Tiếng Việt 6", "Nhiều tác giả", None, Some(6),
+         Some(file("tieng-viet-6.pdf", pdf, demo_pdf("Tiếng Việt 6", &[
+             "Bài 1. Tiếng Việt giàu và đẹp.",
+             "Đọc hiểu: Đất nước mình có bao nhiêu dòng sông, bấy nhiêu câu hò.",
+             "Luyện tập: tìm từ láy, từ ghép trong đoạn văn.",
+         ]))?), 0, Visibility::School),
+        (ItemKind::Book, "Toán 6 – Tập một", "Hà Huy Khoái, Nguyễn Huy Đoan", Some("toan"), Some(6), None, 5, Visibility::School),
+        (ItemKind::Book, "Ngữ văn 7 – Tập hai", "Bùi Mạnh Hùng", Some("ngu-van"), Some(7), None, 3, Visibility::School),
+        (ItemKind::Ebook, "Đất nước (trích Mặt đường khát vọng)", "Nguyễn Khoa Điềm", Some("ngu-van"), Some(9),
+         Some(file("dat-nuoc.pdf", pdf, demo_pdf("Đất nước", &[
+             "Khi ta lớn lên Đất Nước đã có rồi",
+             "Đất Nước có trong những cái “ngày xửa ngày xưa…” mẹ thường hay kể.",
+         ]))?), 0, Visibility::School),
+        (ItemKind::QuestionBank, "Ngân hàng câu hỏi Lịch sử và Địa lí 8", "Tổ Xã hội", Some("lich-su-va-dia-li"), Some(8),
+         Some(file("cau-hoi-ls-dl-8.txt", "text/plain; charset=utf-8",
+             "Câu 1. Cách mạng tư sản Anh diễn ra vào thế kỉ nào?\nA. XVI  B. XVII  C. XVIII  D. XIX\nĐáp án: B\n".as_bytes().to_vec())?), 0, Visibility::Teachers),
+        (ItemKind::Ebook, "Khoa học tự nhiên 6 – Hướng dẫn thí nghiệm", "Tổ Tự nhiên", Some("khoa-hoc-tu-nhien"), Some(6),
+         Some(file("khtn-6-thi-nghiem.pdf", pdf, demo_pdf("Khoa học tự nhiên 6", &[
+             "Thí nghiệm 1: quan sát tế bào biểu bì vảy hành bằng kính hiển vi.",
+         ]))?), 0, Visibility::District),
+    ];
+    let actor = Actor::system(now);
+    store.write(&actor, |tx| -> Result<(), StoreError> {
+        for (n, (kind, title, authors, subject, grade, f, copies, vis)) in
+            entries.into_iter().enumerate()
+        {
+            let id = format!("li-demo{n:02}");
+            let item = Item {
+                id: id.clone(),
+                kind,
+                title: title.into(),
+                authors: authors.split(", ").map(str::to_string).collect(),
+                subject: subject.map(str::to_string),
+                grade,
+                publisher: Some("NXB Giáo dục Việt Nam".into()),
+                year: Some(2021),
+                isbn: (kind == ItemKind::Book).then(|| isbn13(&format!("0{n:05}"))),
+                tags: vec![],
+                description: String::new(),
+                file: f,
+                cover: None,
+                collections: vec![],
+                visibility: vis,
+                copies,
+                from_district: false,
+                lesson_plan: None,
+                owner: "system".into(),
+                created_at: now.to_string(),
+                updated_at: now.to_string(),
+            };
+            crate::library::store_new(tx, &item)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// Benchmark data: grows the database with audited records (each like a saved score row) to
@@ -442,6 +550,136 @@ pub fn bench_fill(store: &Store, db_mb: u64, files_mb: u64) -> Result<(), StoreE
         size() as f64 / 1048576.0,
         n
     );
+    Ok(())
+}
+
+/// Benchmark catalogue: `items` items with titles built from Vietnamese words (so searches hit
+/// realistic word frequencies), and one random `video_mb` MB video titled "Video benchmark".
+pub fn bench_library(store: &Store, items: u64, video_mb: u64) -> Result<(), StoreError> {
+    use crate::library::{FileRef, Item, ItemKind, Visibility};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+    let subjects = [
+        "Toán",
+        "Ngữ văn",
+        "Tiếng Việt",
+        "Khoa học tự nhiên",
+        "Lịch sử",
+        "Địa lí",
+        "Tin học",
+        "Công nghệ",
+        "Âm nhạc",
+        "Mĩ thuật",
+        "Tiếng Anh",
+        "Giáo dục công dân",
+    ];
+    let words = [
+        "bài tập",
+        "nâng cao",
+        "cơ bản",
+        "ôn luyện",
+        "đề kiểm tra",
+        "phương pháp",
+        "hướng dẫn",
+        "thực hành",
+        "chuyên đề",
+        "tuyển tập",
+        "sách giáo viên",
+        "bồi dưỡng",
+        "học sinh giỏi",
+        "đất nước",
+        "quê hương",
+        "thiên nhiên",
+        "hình học",
+        "đại số",
+        "văn học",
+        "dân gian",
+        "lịch sử",
+        "kĩ năng",
+        "sống",
+        "trải nghiệm",
+        "sáng tạo",
+    ];
+    let authors = [
+        "Nguyễn Văn An",
+        "Trần Thị Bình",
+        "Lê Hoàng Cường",
+        "Phạm Thu Dung",
+        "Hoàng Minh Đức",
+        "Vũ Thị Hạnh",
+        "Đặng Quốc Huy",
+        "Bùi Thanh Lan",
+    ];
+    let now = jiff::Timestamp::now().to_string();
+    let actor = Actor::system(jiff::Timestamp::now());
+    let make = |n: u64, title: String, file: Option<FileRef>, kind: ItemKind| Item {
+        id: format!("li-b{n:07}"),
+        kind,
+        title,
+        authors: vec![authors[n as usize % authors.len()].to_string()],
+        subject: None,
+        grade: Some((n % 9 + 1) as u8),
+        publisher: Some("NXB Giáo dục Việt Nam".into()),
+        year: Some(2000 + (n % 26) as u16),
+        isbn: None,
+        tags: vec![],
+        description: String::new(),
+        file,
+        cover: None,
+        collections: vec![],
+        visibility: Visibility::School,
+        copies: 1,
+        from_district: false,
+        lesson_plan: None,
+        owner: "system".into(),
+        created_at: now.clone(),
+        updated_at: now.clone(),
+    };
+    let mut n = 0u64;
+    while n < items {
+        let batch: Vec<Item> = (n..(n + 2000).min(items))
+            .map(|i| {
+                let s = subjects[rng.random_range(0..subjects.len())];
+                let w1 = words[rng.random_range(0..words.len())];
+                let w2 = words[rng.random_range(0..words.len())];
+                make(
+                    i,
+                    format!("{s} {} – {w1} {w2} ({i})", i % 9 + 1),
+                    None,
+                    ItemKind::Book,
+                )
+            })
+            .collect();
+        store.write(&actor, |tx| {
+            for it in &batch {
+                crate::library::store_new(tx, it)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        n += batch.len() as u64;
+    }
+    if video_mb > 0 {
+        let mut w = store.blobs.writer()?;
+        let mut buf = vec![0u8; 1 << 20];
+        for _ in 0..video_mb {
+            rng.fill(&mut buf[..]);
+            std::io::Write::write_all(&mut w, &buf)?;
+        }
+        let (blob, size) = w.commit()?;
+        let file = FileRef {
+            blob,
+            size,
+            mime: "video/mp4".into(),
+            name: "video-benchmark.mp4".into(),
+        };
+        let item = make(
+            9_999_999,
+            "Video benchmark".into(),
+            Some(file),
+            ItemKind::Video,
+        );
+        store.write(&actor, |tx| crate::library::store_new(tx, &item))?;
+    }
     Ok(())
 }
 

@@ -95,6 +95,12 @@ enum Cmd {
         /// Add this many MB of library-like files (¾ incompressible like video, ¼ text-like).
         #[arg(long, default_value_t = 0)]
         files_mb: u64,
+        /// Add this many catalogue items with generated Vietnamese titles (search benchmark).
+        #[arg(long, default_value_t = 0)]
+        library_items: u64,
+        /// Add one video item of this many MB ("Video benchmark"; download benchmark).
+        #[arg(long, default_value_t = 0)]
+        video_mb: u64,
     },
     /// Account tools for school IT (recovery when nobody can log in).
     User {
@@ -265,9 +271,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             db_mb,
             files_mb,
+            library_items,
+            video_mb,
         } => {
             let store = Store::open(&data.data_dir)?;
             tram::demo::bench_fill(&store, db_mb, files_mb)?;
+            tram::demo::bench_library(&store, library_items, video_mb)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Restore {

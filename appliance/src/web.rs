@@ -18,6 +18,11 @@ pub static STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/static/grid.js"),
     ),
     (
+        "library.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/library.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/static/app.js"),

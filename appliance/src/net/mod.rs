@@ -118,6 +118,24 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::library::LibraryError> for ApiError {
+    fn from(e: crate::library::LibraryError) -> Self {
+        use crate::library::LibraryError as L;
+        let status = match &e {
+            L::Store(s) => return ApiError::internal(s),
+            L::NotFound => StatusCode::NOT_FOUND,
+            L::Forbidden => StatusCode::FORBIDDEN,
+            L::DuplicateIsbn { .. } | L::NoCopies(_) | L::OutOfOrder(_) => StatusCode::CONFLICT,
+            L::Invalid(_) | L::Upload(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let mut err = ApiError::new(status, e.code(), e.to_string());
+        if let L::OutOfOrder(have) = e {
+            err.details = Some(json!({ "offset": have }));
+        }
+        err
+    }
+}
+
 impl From<SchoolError> for ApiError {
     fn from(e: SchoolError) -> Self {
         let status = match &e {
@@ -281,6 +299,17 @@ impl FromRequestParts<Shared> for ApiUser {
     }
 }
 
+/// The signed-in user if there is one (the OPDS feed and file downloads also serve e-reader apps
+/// that have no session: they see what the whole school may see).
+pub struct MaybeUser(pub Option<Principal>);
+
+impl FromRequestParts<Shared> for MaybeUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        Ok(MaybeUser(resolve(state, parts).ok().map(|u| u.principal)))
+    }
+}
+
 /// The signed-in user of a page; anyone else is sent to the login page.
 pub struct PageUser(pub ApiUser);
 
@@ -434,6 +463,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::school::routes::api())
         .merge(crate::gradebook::routes::api())
         .merge(crate::backup::routes::api())
+        .merge(crate::library::routes::api())
         .route(
             "/openapi.json",
             get(|| async {
@@ -448,6 +478,8 @@ pub fn router(state: Shared) -> Router {
         .nest("/api/v1", api)
         .merge(pages::routes())
         .merge(crate::gradebook::pages::routes())
+        .merge(crate::library::pages::routes())
+        .merge(crate::library::routes::files())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn(same_origin_only))
@@ -467,6 +499,9 @@ pub fn bootstrap_router(state: Shared, https_port: u16) -> Router {
         .route("/", get(pages::bootstrap_page))
         .route("/tram-ca.crt", get(pages::ca_der))
         .route("/tram-ca.pem", get(pages::ca_pem))
+        // E-reader apps rarely accept a private CA: the open catalogue and its files are also
+        // served over plain HTTP (anonymous, so only what the whole school may see).
+        .merge(crate::library::routes::files())
         .route("/healthz", get(healthz))
         .fallback(move |headers: HeaderMap, uri: axum::http::Uri| async move {
             let host = headers

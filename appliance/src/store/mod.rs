@@ -111,6 +111,7 @@ pub fn registered_tables() -> Vec<&'static str> {
     v.extend(crate::auth::TABLES);
     v.extend(crate::school::TABLES);
     v.extend(crate::gradebook::TABLES);
+    v.extend(crate::library::TABLES);
     v
 }
 
@@ -534,6 +535,29 @@ impl Rx {
         };
         let v = t.get(key)?;
         v.map(|v| decode(c.name, key, v.value())).transpose()
+    }
+
+    /// Calls `f` with each key starting with `prefix`, in order, without decoding values,
+    /// until `f` returns false (index lookups that stop after enough hits).
+    pub fn keys_while<T>(
+        &self,
+        c: &Collection<T>,
+        prefix: &str,
+        f: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), StoreError> {
+        let t = match self.rtx.open_table(c.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for row in t.range(prefix..)? {
+            let (k, _) = row?;
+            let k = k.value();
+            if !k.starts_with(prefix) || !f(k) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub fn scan<T: DeserializeOwned>(

@@ -1,0 +1,739 @@
+//! The digital library (thư viện số): items with their metadata and one file in the blob store,
+//! a diacritic-insensitive search index kept in the same transaction as the item, paper-book
+//! circulation, and the items shared with the district (mirrored into a relayed collection).
+//!
+//! - `upload.rs`: resumable chunked uploads, file types checked by content;
+//! - `opds.rs`: the OPDS 1.2 catalogue for e-reader apps;
+//! - `routes.rs`, `pages.rs`: the API, file streaming (Range, ETag) and the pages.
+
+pub mod opds;
+pub mod pages;
+pub mod routes;
+pub mod upload;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Action, Principal, permits};
+use crate::store::{AuditPolicy, Collection, Read, Rx, StoreError, Tx};
+use crate::text::{fold, nfc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Không tìm thấy tài liệu.")]
+    NotFound,
+    #[error("Bạn không có quyền sửa tài liệu này.")]
+    Forbidden,
+    #[error("ISBN {isbn} đã có trong thư viện: “{title}”.")]
+    DuplicateIsbn { isbn: String, title: String },
+    #[error("{0}")]
+    Upload(String),
+    #[error("Phần tệp gửi không đúng thứ tự (máy chủ đang có {0} byte); gửi tiếp từ đó.")]
+    OutOfOrder(u64),
+    #[error("Sách “{0}” đã cho mượn hết bản.")]
+    NoCopies(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LibraryError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LibraryError::Invalid(_) => "invalid",
+            LibraryError::NotFound => "not_found",
+            LibraryError::Forbidden => "forbidden",
+            LibraryError::DuplicateIsbn { .. } => "duplicate_isbn",
+            LibraryError::Upload(_) => "upload",
+            LibraryError::OutOfOrder(_) => "upload_offset",
+            LibraryError::NoCopies(_) => "no_copies",
+            LibraryError::Store(_) => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Book,
+    Ebook,
+    Video,
+    Audio,
+    QuestionBank,
+    RecordedLesson,
+    LessonPlan,
+}
+
+impl ItemKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ItemKind::Book => "Sách",
+            ItemKind::Ebook => "Sách điện tử",
+            ItemKind::Video => "Video",
+            ItemKind::Audio => "Âm thanh",
+            ItemKind::QuestionBank => "Ngân hàng câu hỏi",
+            ItemKind::RecordedLesson => "Bài giảng ghi hình",
+            ItemKind::LessonPlan => "Kế hoạch bài dạy",
+        }
+    }
+    pub const ALL: [ItemKind; 7] = [
+        ItemKind::Book,
+        ItemKind::Ebook,
+        ItemKind::Video,
+        ItemKind::Audio,
+        ItemKind::QuestionBank,
+        ItemKind::RecordedLesson,
+        ItemKind::LessonPlan,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Book => "book",
+            ItemKind::Ebook => "ebook",
+            ItemKind::Video => "video",
+            ItemKind::Audio => "audio",
+            ItemKind::QuestionBank => "question_bank",
+            ItemKind::RecordedLesson => "recorded_lesson",
+            ItemKind::LessonPlan => "lesson_plan",
+        }
+    }
+}
+
+/// Who sees an item. `District` items are also seen by the whole school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    #[default]
+    School,
+    Teachers,
+    District,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRef {
+    pub blob: String,
+    pub size: u64,
+    pub mime: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub kind: ItemKind,
+    pub title: String,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    pub subject: Option<String>,
+    pub grade: Option<u8>,
+    pub publisher: Option<String>,
+    pub year: Option<u16>,
+    pub isbn: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    pub file: Option<FileRef>,
+    /// Blob id of a cover image.
+    pub cover: Option<String>,
+    #[serde(default)]
+    pub collections: Vec<String>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Paper copies on the shelf (circulation).
+    #[serde(default)]
+    pub copies: u32,
+    /// Shared down by the district ("Kho học liệu dùng chung").
+    #[serde(default)]
+    pub from_district: bool,
+    pub lesson_plan: Option<String>,
+    pub owner: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The collection district items arrive in.
+pub const DISTRICT_COLLECTION: &str = "Kho học liệu dùng chung";
+
+pub const ITEMS: Collection<Item> = Collection::new("library.items.v1", AuditPolicy::Values, None);
+/// Items shared with the district, mirrored here so that only they reach the outbox.
+pub const SHARED: Collection<Item> =
+    Collection::new("library.shared.v1", AuditPolicy::None, Some("library_item"));
+/// Search index: "{token}\u{1}T{item}" (the word is in the title) or "{token}\u{1}o{item}"
+/// (elsewhere: authors, tags, description…). The value is unused.
+pub const INDEX: Collection<u8> = Collection::new("library.index.v1", AuditPolicy::None, None);
+/// ISBN (digits and X) → item id: one record per ISBN.
+pub const ISBNS: Collection<String> = Collection::new("library.isbn.v1", AuditPolicy::None, None);
+pub const LOANS: Collection<Loan> = Collection::new("library.loans.v1", AuditPolicy::Values, None);
+
+pub const TABLES: &[&str] = &[ITEMS.name, SHARED.name, INDEX.name, ISBNS.name, LOANS.name];
+
+/// What a teacher types (API and page): validated by [`save_item`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ItemInput {
+    pub kind: Option<ItemKind>,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    pub subject: Option<String>,
+    pub grade: Option<u8>,
+    pub publisher: Option<String>,
+    pub year: Option<u16>,
+    pub isbn: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub collections: Vec<String>,
+    pub visibility: Option<Visibility>,
+    pub copies: Option<u32>,
+    pub lesson_plan: Option<String>,
+    /// A finished upload (its id) to attach as the item's file.
+    pub upload: Option<String>,
+    /// A finished upload holding the cover image.
+    pub cover_upload: Option<String>,
+}
+
+fn clean(s: &str) -> String {
+    nfc(s.trim())
+}
+
+/// ISBN-10 or ISBN-13 with a valid check digit, normalised to digits (and a final X).
+pub fn normalize_isbn(raw: &str) -> Option<String> {
+    let s: String = raw
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let d: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    match s.len() {
+        13 if d.len() == 13 => {
+            let sum: u32 = d[..12]
+                .iter()
+                .enumerate()
+                .map(|(i, x)| if i % 2 == 0 { *x } else { x * 3 })
+                .sum();
+            ((10 - sum % 10) % 10 == d[12]).then_some(s)
+        }
+        10 => {
+            let chars: Vec<char> = s.chars().collect();
+            let mut sum = 0;
+            for (i, c) in chars.iter().enumerate() {
+                let v = match (i, c) {
+                    (9, 'X') => 10,
+                    (_, c) => c.to_digit(10)?,
+                };
+                sum += v * (10 - i as u32);
+            }
+            sum.is_multiple_of(11).then_some(s)
+        }
+        _ => None,
+    }
+}
+
+/// The words of a text as the index stores them: folded, split on anything not a letter/digit.
+pub fn tokens(s: &str) -> Vec<String> {
+    fold(s)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn index_entries(item: &Item) -> BTreeMap<String, u8> {
+    let mut out: BTreeMap<String, u8> = BTreeMap::new();
+    for t in tokens(&item.title) {
+        out.insert(t, 1);
+    }
+    let mut other = item.authors.join(" ");
+    for s in [
+        &item.tags.join(" "),
+        &item.description,
+        &item.collections.join(" "),
+    ] {
+        other.push(' ');
+        other.push_str(s);
+    }
+    for s in [&item.publisher, &item.isbn, &item.subject]
+        .into_iter()
+        .flatten()
+    {
+        other.push(' ');
+        other.push_str(s);
+    }
+    for t in tokens(&other) {
+        out.entry(t).or_insert(0);
+    }
+    out.into_iter()
+        .filter(|(t, _)| t.len() <= 64)
+        .map(|(t, w)| {
+            let flag = if w == 1 { 'T' } else { 'o' };
+            (format!("{t}\u{1}{flag}{}", item.id), 1)
+        })
+        .collect()
+}
+
+/// Whether `p` (None: not logged in, e.g. an e-reader on the OPDS feed) may see `item`.
+pub fn visible(p: Option<&Principal>, item: &Item) -> bool {
+    match item.visibility {
+        Visibility::School | Visibility::District => true,
+        Visibility::Teachers => p.is_some_and(|p| permits(p, Action::UseLibrary)),
+    }
+}
+
+fn validate(input: &ItemInput, existing: Option<&Item>) -> Result<(), LibraryError> {
+    let bad = |m: &str| Err(LibraryError::Invalid(m.into()));
+    let title = input
+        .title
+        .as_deref()
+        .map(str::trim)
+        .or(existing.map(|e| e.title.as_str()))
+        .unwrap_or("");
+    if title.is_empty() {
+        return bad("Nhập tên tài liệu.");
+    }
+    if title.chars().count() > 300 {
+        return bad("Tên tài liệu dài quá 300 ký tự.");
+    }
+    if let Some(g) = input.grade
+        && !(1..=12).contains(&g)
+    {
+        return bad("Khối lớp phải từ 1 đến 12.");
+    }
+    if let Some(y) = input.year
+        && !(1900..=2100).contains(&y)
+    {
+        return bad("Năm xuất bản không hợp lệ.");
+    }
+    if input
+        .description
+        .as_deref()
+        .is_some_and(|d| d.chars().count() > 5000)
+    {
+        return bad("Phần mô tả dài quá 5.000 ký tự.");
+    }
+    if input.authors.len() > 20 || input.tags.len() > 30 || input.collections.len() > 10 {
+        return bad("Quá nhiều tác giả, từ khoá hoặc bộ sưu tập.");
+    }
+    if let Some(i) = input.isbn.as_deref().filter(|s| !s.trim().is_empty())
+        && normalize_isbn(i).is_none()
+    {
+        return bad("ISBN không hợp lệ (10 hoặc 13 chữ số, kiểm tra chữ số cuối).");
+    }
+    if input.copies.is_some_and(|c| c > 10_000) {
+        return bad("Số bản không hợp lệ.");
+    }
+    Ok(())
+}
+
+/// Creates (`id` None) or updates an item, keeping the search index, the ISBN index and the
+/// district mirror in the same transaction. `file`/`cover` are finished uploads already in the
+/// blob store (see `upload::take`).
+pub fn save_item(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: Option<&str>,
+    input: ItemInput,
+    file: Option<FileRef>,
+    cover: Option<String>,
+) -> Result<Item, LibraryError> {
+    let existing = match id {
+        Some(id) => Some(tx.get(&ITEMS, id)?.ok_or(LibraryError::NotFound)?),
+        None => None,
+    };
+    match &existing {
+        Some(e) if !permits(p, Action::ManageLibrary) && e.owner != p.id() => {
+            return Err(LibraryError::Forbidden);
+        }
+        None if !permits(p, Action::UseLibrary) => return Err(LibraryError::Forbidden),
+        _ => {}
+    }
+    validate(&input, existing.as_ref())?;
+    let now = tx.now().to_string();
+    let new_id = || format!("li-{:012x}", rand::random::<u64>() >> 16);
+    let base = existing.clone().unwrap_or_else(|| Item {
+        id: new_id(),
+        kind: ItemKind::Book,
+        title: String::new(),
+        authors: vec![],
+        subject: None,
+        grade: None,
+        publisher: None,
+        year: None,
+        isbn: None,
+        tags: vec![],
+        description: String::new(),
+        file: None,
+        cover: None,
+        collections: vec![],
+        visibility: Visibility::School,
+        copies: 0,
+        from_district: false,
+        lesson_plan: None,
+        owner: p.id().to_string(),
+        created_at: now.clone(),
+        updated_at: now.clone(),
+    });
+    let list = |v: Vec<String>| -> Vec<String> {
+        v.iter()
+            .map(|s| clean(s))
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let opt = |s: Option<String>| s.map(|s| clean(&s)).filter(|s| !s.is_empty());
+    let item = Item {
+        kind: input.kind.unwrap_or(base.kind),
+        title: input.title.map(|t| clean(&t)).unwrap_or(base.title.clone()),
+        authors: if input.authors.is_empty() && existing.is_some() {
+            base.authors.clone()
+        } else {
+            list(input.authors)
+        },
+        subject: opt(input.subject).or(base.subject.clone()),
+        grade: input.grade.or(base.grade),
+        publisher: opt(input.publisher).or(base.publisher.clone()),
+        year: input.year.or(base.year),
+        isbn: match input.isbn {
+            Some(s) if s.trim().is_empty() => None,
+            Some(s) => normalize_isbn(&s),
+            None => base.isbn.clone(),
+        },
+        tags: if input.tags.is_empty() {
+            base.tags.clone()
+        } else {
+            list(input.tags)
+        },
+        description: input
+            .description
+            .map(|d| clean(&d))
+            .unwrap_or(base.description.clone()),
+        file: file.or(base.file.clone()),
+        cover: cover.or(base.cover.clone()),
+        collections: if input.collections.is_empty() {
+            base.collections.clone()
+        } else {
+            list(input.collections)
+        },
+        visibility: input.visibility.unwrap_or(base.visibility),
+        copies: input.copies.unwrap_or(base.copies),
+        lesson_plan: opt(input.lesson_plan).or(base.lesson_plan.clone()),
+        updated_at: now,
+        ..base
+    };
+    if item.kind != ItemKind::Book && item.file.is_none() && item.lesson_plan.is_none() {
+        return Err(LibraryError::Invalid(
+            "Tài liệu số cần có tệp đính kèm (tải tệp lên trước).".into(),
+        ));
+    }
+    // ISBN: one item per ISBN.
+    if let Some(isbn) = &item.isbn
+        && let Some(other) = tx.get(&ISBNS, isbn)?
+        && other != item.id
+    {
+        let title = tx.get(&ITEMS, &other)?.map(|o| o.title).unwrap_or_default();
+        return Err(LibraryError::DuplicateIsbn {
+            isbn: isbn.clone(),
+            title,
+        });
+    }
+    write_item(tx, existing.as_ref(), &item)?;
+    Ok(item)
+}
+
+/// Stores `item` replacing `old`: the record, its index entries, its ISBN and its mirror.
+fn write_item(tx: &mut Tx<'_>, old: Option<&Item>, item: &Item) -> Result<(), StoreError> {
+    let new_entries = index_entries(item);
+    if let Some(old) = old {
+        for k in index_entries(old).keys() {
+            if !new_entries.contains_key(k) {
+                tx.delete(&INDEX, k, "library.index.delete")?;
+            }
+        }
+        if let Some(i) = &old.isbn
+            && old.isbn != item.isbn
+        {
+            tx.delete(&ISBNS, i, "library.isbn.delete")?;
+        }
+    }
+    let old_entries = old.map(index_entries).unwrap_or_default();
+    for (k, w) in &new_entries {
+        if old_entries.get(k) != Some(w) {
+            tx.put(&INDEX, k, w, "library.index.save")?;
+        }
+    }
+    if let Some(i) = &item.isbn {
+        tx.put(&ISBNS, i, &item.id, "library.isbn.save")?;
+    }
+    if item.visibility == Visibility::District && !item.from_district {
+        tx.put(&SHARED, &item.id, item, "library.share.save")?;
+    } else if old.is_some_and(|o| o.visibility == Visibility::District && !o.from_district) {
+        tx.delete(&SHARED, &item.id, "library.share.delete")?;
+    }
+    tx.put(&ITEMS, &item.id, item, "library.item.save")?;
+    Ok(())
+}
+
+/// Stores a new item as built elsewhere (the demo, a bulk import), with its index entries.
+pub fn store_new(tx: &mut Tx<'_>, item: &Item) -> Result<(), StoreError> {
+    write_item(tx, None, item)
+}
+
+pub fn delete_item(tx: &mut Tx<'_>, p: &Principal, id: &str) -> Result<Item, LibraryError> {
+    let item = tx.get(&ITEMS, id)?.ok_or(LibraryError::NotFound)?;
+    if !permits(p, Action::ManageLibrary) && item.owner != p.id() {
+        return Err(LibraryError::Forbidden);
+    }
+    if open_loans(tx, id)? > 0 {
+        return Err(LibraryError::Invalid(
+            "Sách đang được cho mượn; nhận trả trước khi xoá.".into(),
+        ));
+    }
+    for k in index_entries(&item).keys() {
+        tx.delete(&INDEX, k, "library.index.delete")?;
+    }
+    if let Some(i) = &item.isbn {
+        tx.delete(&ISBNS, i, "library.isbn.delete")?;
+    }
+    if item.visibility == Visibility::District && !item.from_district {
+        tx.delete(&SHARED, id, "library.share.delete")?;
+    }
+    tx.delete(&ITEMS, id, "library.item.delete")?;
+    Ok(item)
+}
+
+/// Search filters.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Query {
+    #[serde(default)]
+    pub q: String,
+    pub subject: Option<String>,
+    pub grade: Option<u8>,
+    pub kind: Option<ItemKind>,
+    pub collection: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Hits {
+    pub total: usize,
+    pub items: Vec<Item>,
+}
+
+/// How many index keys a prefix may expand to before the search stops widening it.
+const PREFIX_CAP: usize = 20_000;
+
+/// Diacritic- and case-insensitive search: every word must match a whole indexed word except
+/// the last, which matches as a prefix ("tieng vi" finds "Tiếng Việt"). Items whose title holds
+/// the words rank first, then those whose title starts with the query, then by title.
+pub fn search(rx: &Rx, p: Option<&Principal>, q: &Query) -> Result<Hits, StoreError> {
+    let words = tokens(&q.q);
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let offset = q.offset.unwrap_or(0);
+    let mut candidates: Option<HashMap<String, u32>> = None;
+    for (i, w) in words.iter().enumerate() {
+        let last = i + 1 == words.len();
+        let mut found: HashMap<String, u32> = HashMap::new();
+        let mut n = 0usize;
+        let prefix = if last { w.clone() } else { format!("{w}\u{1}") };
+        let mut hits: Vec<String> = Vec::new();
+        rx.keys_while(&INDEX, &prefix, &mut |k| {
+            hits.push(k.to_string());
+            n += 1;
+            n < PREFIX_CAP
+        })?;
+        for k in hits {
+            let Some((tok, rest)) = k.split_once('\u{1}') else {
+                continue;
+            };
+            let in_title = rest.starts_with('T');
+            let id = &rest[1..];
+            if let Some(c) = &candidates
+                && !c.contains_key(id)
+            {
+                continue;
+            }
+            // An exact word scores above a prefix; a title word far above the rest.
+            let score = if in_title { 10 } else { 1 } + u32::from(tok == w);
+            let e = found.entry(id.to_string()).or_insert(0);
+            *e = (*e).max(score);
+        }
+        candidates = Some(match candidates {
+            None => found,
+            Some(prev) => found
+                .into_iter()
+                .map(|(id, s)| {
+                    let p = prev.get(&id).copied().unwrap_or(0);
+                    (id, s + p)
+                })
+                .collect(),
+        });
+    }
+    let folded_q = words.join(" ");
+    let mut scored: Vec<(u32, String, Item)> = Vec::new();
+    let mut consider = |score: u32, item: Item| {
+        if !visible(p, &item) {
+            return;
+        }
+        if q.subject
+            .as_deref()
+            .is_some_and(|s| item.subject.as_deref() != Some(s))
+            || q.grade.is_some_and(|g| item.grade != Some(g))
+            || q.kind.is_some_and(|k| item.kind != k)
+            || q.collection
+                .as_deref()
+                .is_some_and(|c| !item.collections.iter().any(|x| x == c))
+        {
+            return;
+        }
+        let ft = tokens(&item.title).join(" ");
+        let bonus = if !folded_q.is_empty() && ft.starts_with(&folded_q) {
+            5
+        } else {
+            0
+        };
+        scored.push((score + bonus, ft, item));
+    };
+    match candidates {
+        Some(c) => {
+            for (id, score) in c {
+                if let Some(item) = rx.get(&ITEMS, &id)? {
+                    consider(score, item);
+                }
+            }
+        }
+        None => {
+            rx.scan_each(&ITEMS, "", &mut |_, item: Item| {
+                consider(0, item);
+                Ok(())
+            })?;
+        }
+    }
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let total = scored.len();
+    Ok(Hits {
+        total,
+        items: scored
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, _, i)| i)
+            .collect(),
+    })
+}
+
+// ───────────────────────────── circulation ─────────────────────────────
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Loan {
+    pub id: String,
+    pub item: String,
+    pub student: String,
+    pub lent_on: jiff::civil::Date,
+    pub due: jiff::civil::Date,
+    pub returned_on: Option<jiff::civil::Date>,
+    pub by: String,
+}
+
+fn open_loans(rx: &impl Read, item: &str) -> Result<u32, StoreError> {
+    let mut n = 0;
+    rx.scan_each(&LOANS, "", &mut |_, l: Loan| {
+        if l.item == item && l.returned_on.is_none() {
+            n += 1;
+        }
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+/// Lends a paper copy to a student (librarian: admin or BGH).
+pub fn lend(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    item: &str,
+    student: &str,
+    due: jiff::civil::Date,
+) -> Result<Loan, LibraryError> {
+    if !permits(p, Action::ManageLibrary) {
+        return Err(LibraryError::Forbidden);
+    }
+    let it = tx.get(&ITEMS, item)?.ok_or(LibraryError::NotFound)?;
+    if tx.get(&crate::school::STUDENTS, student)?.is_none() {
+        return Err(LibraryError::Invalid("Không có học sinh này.".into()));
+    }
+    let today = tx.now().to_zoned(crate::school::time_zone()).date();
+    if due < today {
+        return Err(LibraryError::Invalid(
+            "Hạn trả phải từ hôm nay trở đi.".into(),
+        ));
+    }
+    if open_loans(tx, item)? >= it.copies {
+        return Err(LibraryError::NoCopies(it.title));
+    }
+    let loan = Loan {
+        id: format!(
+            "{}-{:06x}",
+            today.strftime("%Y%m%d"),
+            rand::random::<u32>() >> 8
+        ),
+        item: item.into(),
+        student: student.into(),
+        lent_on: today,
+        due,
+        returned_on: None,
+        by: p.id().into(),
+    };
+    tx.put(&LOANS, &loan.id, &loan, "library.loan")?;
+    Ok(loan)
+}
+
+pub fn give_back(tx: &mut Tx<'_>, p: &Principal, loan: &str) -> Result<Loan, LibraryError> {
+    if !permits(p, Action::ManageLibrary) {
+        return Err(LibraryError::Forbidden);
+    }
+    let mut l = tx.get(&LOANS, loan)?.ok_or(LibraryError::NotFound)?;
+    if l.returned_on.is_some() {
+        return Err(LibraryError::Invalid("Sách này đã được trả.".into()));
+    }
+    l.returned_on = Some(tx.now().to_zoned(crate::school::time_zone()).date());
+    tx.put(&LOANS, &l.id, &l, "library.loan")?;
+    Ok(l)
+}
+
+/// Loans, newest first: all open ones past due (`overdue`), or one student's history.
+pub fn loans(
+    rx: &Rx,
+    today: jiff::civil::Date,
+    overdue: bool,
+    student: Option<&str>,
+) -> Result<Vec<Loan>, StoreError> {
+    let mut out: Vec<Loan> = rx
+        .scan(&LOANS, "")?
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| student.is_none_or(|s| l.student == s))
+        .filter(|l| !overdue || (l.returned_on.is_none() && l.due < today))
+        .collect();
+    out.sort_by(|a, b| b.id.cmp(&a.id));
+    Ok(out)
+}
+
+/// Bytes of files a user's items hold (for the upload quota).
+pub fn used_bytes(rx: &Rx, owner: &str) -> Result<u64, StoreError> {
+    let mut seen = BTreeSet::new();
+    let mut n = 0;
+    rx.scan_each(&ITEMS, "", &mut |_, i: Item| {
+        if i.owner == owner
+            && let Some(f) = &i.file
+            && seen.insert(f.blob.clone())
+        {
+            n += f.size;
+        }
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,331 @@
+//! Library storage tests on a real redb file with the demo school and its catalogue.
+
+use super::*;
+use crate::store::{Actor, Store};
+
+struct F {
+    _dir: tempfile::TempDir,
+    store: Store,
+    admin: Principal,
+    teacher: Principal,
+    other: Principal,
+}
+
+fn who(store: &Store, username: &str) -> Principal {
+    let rx = store.read().unwrap();
+    let acc = crate::auth::find_by_username(&rx, username)
+        .unwrap()
+        .unwrap();
+    crate::school::principal_for(&rx, acc).unwrap()
+}
+
+fn fixture() -> F {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
+    F {
+        admin: who(&store, "admin"),
+        teacher: who(&store, "gv01"),
+        other: who(&store, "gv02"),
+        _dir: dir,
+        store,
+    }
+}
+
+fn actor() -> Actor {
+    Actor::system(jiff::Timestamp::now())
+}
+
+fn titles(store: &Store, p: Option<&Principal>, q: &str) -> Vec<String> {
+    let query = Query {
+        q: q.into(),
+        ..Default::default()
+    };
+    search(&store.read().unwrap(), p, &query)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.title)
+        .collect()
+}
+
+fn input(title: &str) -> ItemInput {
+    ItemInput {
+        kind: Some(ItemKind::Book),
+        title: Some(title.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn search_ignores_diacritics_and_case_and_matches_the_last_word_as_a_prefix() {
+    let f = fixture();
+    let p = Some(&f.teacher);
+    assert_eq!(titles(&f.store, p, "tieng viet"), vec!["Tiếng Việt 6"]);
+    assert_eq!(titles(&f.store, p, "TIẾNG VIỆT"), vec!["Tiếng Việt 6"]);
+    assert_eq!(titles(&f.store, p, "tieng vi"), vec!["Tiếng Việt 6"]);
+    assert_eq!(
+        titles(&f.store, p, "dat nuoc"),
+        vec!["Đất nước (trích Mặt đường khát vọng)"]
+    );
+    // Authors are searchable too, but title matches rank first.
+    f.store
+        .write(&actor(), |tx| {
+            let mut i = input("Tuyển tập thơ");
+            i.authors = vec!["Nguyễn Khoa Điềm".into()];
+            save_item(tx, &f.admin, None, i, None, None)
+        })
+        .unwrap();
+    f.store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.admin, None, input("Thơ Điềm"), None, None)
+        })
+        .unwrap();
+    let t = titles(&f.store, p, "diem");
+    assert_eq!(t[0], "Thơ Điềm", "title match first: {t:?}");
+    assert!(t.contains(&"Tuyển tập thơ".to_string()));
+    assert!(titles(&f.store, p, "khong co gi").is_empty());
+}
+
+#[test]
+fn filters_and_visibility() {
+    let f = fixture();
+    let q = |subject: Option<&str>, grade: Option<u8>, kind: Option<ItemKind>| Query {
+        subject: subject.map(str::to_string),
+        grade,
+        kind,
+        ..Default::default()
+    };
+    let rx = f.store.read().unwrap();
+    let hits = search(&rx, Some(&f.teacher), &q(Some("ngu-van"), None, None)).unwrap();
+    assert_eq!(hits.total, 2);
+    let hits = search(
+        &rx,
+        Some(&f.teacher),
+        &q(None, Some(6), Some(ItemKind::Book)),
+    )
+    .unwrap();
+    assert_eq!(hits.items[0].title, "Toán 6 – Tập một");
+    // The teachers-only question bank: hidden from an anonymous e-reader.
+    let qb = Query {
+        q: "ngan hang cau hoi".into(),
+        ..Default::default()
+    };
+    assert_eq!(search(&rx, Some(&f.teacher), &qb).unwrap().total, 1);
+    assert_eq!(search(&rx, None, &qb).unwrap().total, 0);
+}
+
+#[test]
+fn the_index_follows_edits_and_deletes_in_the_same_transaction() {
+    let f = fixture();
+    let item = f
+        .store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.teacher, None, input("Vật lí vui"), None, None)
+        })
+        .unwrap();
+    assert_eq!(
+        titles(&f.store, Some(&f.teacher), "vat li"),
+        vec!["Vật lí vui"]
+    );
+    let rename = ItemInput {
+        title: Some("Hoá học quanh ta".into()),
+        ..Default::default()
+    };
+    f.store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.teacher, Some(&item.id), rename, None, None)
+        })
+        .unwrap();
+    assert!(titles(&f.store, Some(&f.teacher), "vat li").is_empty());
+    assert_eq!(
+        titles(&f.store, Some(&f.teacher), "hoa hoc"),
+        vec!["Hoá học quanh ta"]
+    );
+    // Another teacher may not edit or delete it; its owner may.
+    let e = f
+        .store
+        .write(&actor(), |tx| delete_item(tx, &f.other, &item.id))
+        .unwrap_err();
+    assert!(matches!(e, LibraryError::Forbidden));
+    f.store
+        .write(&actor(), |tx| delete_item(tx, &f.teacher, &item.id))
+        .unwrap();
+    assert!(titles(&f.store, Some(&f.teacher), "hoa hoc").is_empty());
+    let left = f.store.read().unwrap().scan(&INDEX, "hoa").unwrap();
+    assert!(
+        left.is_empty(),
+        "no index entry outlives its item: {left:?}"
+    );
+}
+
+#[test]
+fn isbns_are_checked_and_unique() {
+    let f = fixture();
+    assert_eq!(normalize_isbn("978-604-0-00000-?"), None);
+    assert!(normalize_isbn("978-0-306-40615-7").is_some());
+    assert!(normalize_isbn("978-0-306-40615-8").is_none());
+    assert!(normalize_isbn("0-306-40615-2").is_some());
+    let mut a = input("Sách A");
+    a.isbn = Some("978-0-306-40615-7".into());
+    f.store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.admin, None, a.clone(), None, None)
+        })
+        .unwrap();
+    let mut b = input("Sách B");
+    b.isbn = Some("9780306406157".into());
+    let e = f
+        .store
+        .write(&actor(), |tx| save_item(tx, &f.admin, None, b, None, None))
+        .unwrap_err();
+    assert!(matches!(e, LibraryError::DuplicateIsbn { .. }), "{e}");
+    assert!(e.to_string().contains("Sách A"));
+    assert!(
+        titles(&f.store, Some(&f.admin), "sach b").is_empty(),
+        "nothing stored"
+    );
+    let mut bad = input("Sách C");
+    bad.isbn = Some("12345".into());
+    assert!(matches!(
+        f.store.write(&actor(), |tx| save_item(
+            tx, &f.admin, None, bad, None, None
+        )),
+        Err(LibraryError::Invalid(_))
+    ));
+}
+
+#[test]
+fn district_sharing_goes_through_the_outbox() {
+    let f = fixture();
+    let before = f.store.outbox(0, 100_000).unwrap().len();
+    let mut i = input("Tài liệu chia sẻ");
+    i.visibility = Some(Visibility::District);
+    let item = f
+        .store
+        .write(&actor(), |tx| save_item(tx, &f.admin, None, i, None, None))
+        .unwrap();
+    let out = f.store.outbox(0, 100_000).unwrap();
+    assert_eq!(out.len(), before + 1);
+    assert_eq!(out.last().unwrap().kind, "library_item");
+    // Back to school-only: the district is told it is withdrawn.
+    let back = ItemInput {
+        visibility: Some(Visibility::School),
+        ..Default::default()
+    };
+    f.store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.admin, Some(&item.id), back, None, None)
+        })
+        .unwrap();
+    let out = f.store.outbox(0, 100_000).unwrap();
+    assert_eq!(out.last().unwrap().op, "delete");
+}
+
+#[test]
+fn paper_books_are_lent_returned_and_overdue_listed() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let student = rx.scan(&crate::school::STUDENTS, "").unwrap()[0].0.clone();
+    drop(rx);
+    let today = jiff::Timestamp::now()
+        .to_zoned(crate::school::time_zone())
+        .date();
+    let book = "li-demo01"; // Toán 6 – Tập một, 5 copies
+    let mut loans_made = vec![];
+    for _ in 0..5 {
+        loans_made.push(
+            f.store
+                .write(&actor(), |tx| lend(tx, &f.admin, book, &student, today))
+                .unwrap(),
+        );
+    }
+    let e = f
+        .store
+        .write(&actor(), |tx| lend(tx, &f.admin, book, &student, today))
+        .unwrap_err();
+    assert!(matches!(e, LibraryError::NoCopies(_)));
+    assert!(matches!(
+        f.store
+            .write(&actor(), |tx| lend(tx, &f.teacher, book, &student, today)),
+        Err(LibraryError::Forbidden)
+    ));
+    f.store
+        .write(&actor(), |tx| give_back(tx, &f.admin, &loans_made[0].id))
+        .unwrap();
+    assert!(
+        f.store
+            .write(&actor(), |tx| give_back(tx, &f.admin, &loans_made[0].id))
+            .is_err(),
+        "returned twice"
+    );
+    let tomorrow = today.tomorrow().unwrap();
+    let rx = f.store.read().unwrap();
+    assert_eq!(loans(&rx, tomorrow, true, None).unwrap().len(), 4);
+    assert_eq!(loans(&rx, today, false, Some(&student)).unwrap().len(), 5);
+}
+
+#[test]
+fn file_types_are_judged_by_content() {
+    assert_eq!(upload::sniff(b"%PDF-1.7\n"), Some("application/pdf"));
+    assert_eq!(upload::sniff(b"\x7fELF\x02\x01"), Some("executable"));
+    assert_eq!(upload::sniff(b"MZ\x90\x00"), Some("executable"));
+    assert_eq!(upload::sniff(b"\0\0\0\x18ftypmp42"), Some("video/mp4"));
+    assert_eq!(
+        upload::sniff("Câu 1. …".as_bytes()),
+        Some("text/plain; charset=utf-8")
+    );
+    for bad in [
+        "../etc/passwd.pdf",
+        "a/b.pdf",
+        ".hidden.pdf",
+        "virus.exe",
+        "",
+        "x.pdf\0",
+    ] {
+        assert!(upload::check_name(bad).is_err(), "{bad:?} accepted");
+    }
+    assert!(upload::check_name("Tiếng Việt 6.pdf").is_ok());
+}
+
+#[test]
+fn uploads_resume_refuse_out_of_order_chunks_and_store_identical_files_once() {
+    let f = fixture();
+    let pdf: Vec<u8> = [&b"%PDF-1.4\n"[..], &vec![b'x'; 300_000][..]].concat();
+    let s = upload::start(&f.store, "u1", "bai-giang.pdf", pdf.len() as u64, None).unwrap();
+    let (_, off) = upload::append(&f.store, "u1", &s.id, 0, &pdf[..100_000]).unwrap();
+    assert_eq!(off, 100_000);
+    // A chunk out of order: refused with the offset the server has, nothing appended.
+    let e = upload::append(&f.store, "u1", &s.id, 200_000, &pdf[200_000..]).unwrap_err();
+    assert!(matches!(e, LibraryError::OutOfOrder(100_000)));
+    // Not finished yet: an item cannot take it.
+    assert!(matches!(
+        upload::take(&f.store, "u1", &s.id),
+        Err(LibraryError::Upload(_))
+    ));
+    // Another user cannot see or continue it.
+    assert!(upload::status(&f.store, "u2", &s.id).is_err());
+    // Resume (as after a dropped connection): ask, then continue.
+    let (_, have) = upload::status(&f.store, "u1", &s.id).unwrap();
+    let (sess, off) = upload::append(&f.store, "u1", &s.id, have, &pdf[100_000..]).unwrap();
+    assert_eq!(off, pdf.len() as u64);
+    let file = sess.done.unwrap();
+    assert_eq!(file.mime, "application/pdf");
+    assert_eq!(file.blob, blake3::hash(&pdf).to_hex().to_string());
+    // The same file again is the same blob.
+    let s2 = upload::start(&f.store, "u1", "ban-sao.pdf", pdf.len() as u64, None).unwrap();
+    let (sess2, _) = upload::append(&f.store, "u1", &s2.id, 0, &pdf).unwrap();
+    assert_eq!(sess2.done.unwrap().blob, file.blob);
+    // Zero bytes, over quota, an executable named .pdf: refused, nothing stored.
+    assert!(upload::start(&f.store, "u1", "rong.pdf", 0, None).is_err());
+    assert!(upload::start(&f.store, "u1", "lon.pdf", 5_000, Some(4_000)).is_err());
+    let blobs_before = f.store.blobs.list().unwrap().len();
+    let exe = b"\x7fELF\x02\x01\x01\0rest of a program";
+    let s3 = upload::start(&f.store, "u1", "de-thi.pdf", exe.len() as u64, None).unwrap();
+    let e = upload::append(&f.store, "u1", &s3.id, 0, exe).unwrap_err();
+    assert!(e.to_string().contains("chương trình"), "{e}");
+    assert_eq!(f.store.blobs.list().unwrap().len(), blobs_before);
+    // A file longer than declared.
+    let s4 = upload::start(&f.store, "u1", "ngan.txt", 3, None).unwrap();
+    assert!(upload::append(&f.store, "u1", &s4.id, 0, b"abcd").is_err());
+}

@@ -1,0 +1,240 @@
+//! The library against the real binary: search without diacritics, a chunked upload resumed
+//! after an out-of-order chunk, types judged by content, Range/ETag streaming, the OPDS feed.
+
+mod common;
+
+use common::Server;
+use serde_json::{Value, json};
+
+#[test]
+fn search_upload_stream_and_opds() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let c = srv.login("gv01");
+
+    // The contract: logged-in search returns items with their titles.
+    let r: Value = c
+        .get(format!("{base}/api/v1/library/search?q=tieng%20viet"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["items"][0]["title"], "Tiếng Việt 6", "{r}");
+    let anon = srv.client();
+    assert_eq!(
+        anon.get(format!("{base}/api/v1/library/search?q=toan"))
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // A chunked upload: a chunk out of order is refused with the server's offset, then resumed.
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..3_000_000u32).map(|i| (i % 251) as u8));
+    let r: Value = c
+        .post(format!("{base}/api/v1/library/uploads"))
+        .json(&json!({"name": "Bài giảng phân số.pdf", "size": pdf.len()}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = r["id"].as_str().unwrap().to_string();
+    let url = format!("{base}/api/v1/library/uploads/{id}");
+    let patch = |offset: usize, bytes: &[u8]| {
+        c.patch(&url)
+            .header("Upload-Offset", offset.to_string())
+            .header("X-CSRF-Token", csrf(&c, &base))
+            .body(bytes.to_vec())
+            .send()
+            .unwrap()
+    };
+    assert_eq!(patch(0, &pdf[..1_000_000]).status(), 200);
+    let r = patch(2_000_000, &pdf[2_000_000..]);
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["details"]["offset"], 1_000_000);
+    let st: Value = c.get(&url).send().unwrap().json().unwrap();
+    let have = st["offset"].as_u64().unwrap() as usize;
+    let r = patch(have, &pdf[have..]);
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["done"], true);
+
+    let r = c
+        .post(format!("{base}/api/v1/library/items"))
+        .json(
+            &json!({"title": "Phân số – bài giảng lớp 6", "kind": "ebook", "upload": id,
+                      "subject": "toan", "grade": 6}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let item: Value = r.json().unwrap();
+    let item_id = item["item"]["id"].as_str().unwrap().to_string();
+    let r: Value = c
+        .get(format!("{base}/api/v1/library/search?q=phan%20so&grade=6"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["items"][0]["id"], item_id.as_str());
+
+    // Streaming: a Range gives 206 with exactly those bytes; the ETag gives 304.
+    let file_url = format!("{base}/library/file/{item_id}");
+    let r = c
+        .get(&file_url)
+        .header("Range", "bytes=1000-1999")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert!(r.headers().get("content-encoding").is_none());
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(r.bytes().unwrap().as_ref(), &pdf[1000..2000]);
+    let r = c
+        .get(&file_url)
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let whole = c.get(&file_url).send().unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.bytes().unwrap().len(), pdf.len());
+
+    // An executable named .pdf, a zero-byte file, a path in the name: refused, nothing stored.
+    let r: Value = c
+        .post(format!("{base}/api/v1/library/uploads"))
+        .json(&json!({"name": "de-thi.pdf", "size": 20}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let exe_url = format!(
+        "{base}/api/v1/library/uploads/{}",
+        r["id"].as_str().unwrap()
+    );
+    let r = c
+        .patch(&exe_url)
+        .header("Upload-Offset", "0")
+        .header("X-CSRF-Token", csrf(&c, &base))
+        .body(b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0\xb8\0\0\0".to_vec())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("chương trình")
+    );
+    for (name, size) in [("rong.pdf", 0), ("../../etc/passwd.pdf", 10)] {
+        let r = c
+            .post(format!("{base}/api/v1/library/uploads"))
+            .json(&json!({"name": name, "size": size}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 422, "{name}");
+    }
+
+    // OPDS: the Atom root feed with the elements OPDS 1.2 requires, no login needed.
+    let r = anon.get(format!("{base}/opds")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/atom+xml;profile=opds-catalog;kind=navigation")
+    );
+    let xml = r.text().unwrap();
+    for must in [
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"",
+        "<id>",
+        "<title>",
+        "<updated>",
+        "<author>",
+        "rel=\"self\"",
+        "rel=\"start\"",
+        "rel=\"search\"",
+        "<entry>",
+    ] {
+        assert!(xml.contains(must), "root feed lacks {must}: {xml}");
+    }
+    let feed = anon
+        .get(format!("{base}/opds/new"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(feed.contains("Tiếng Việt 6"));
+    assert!(feed.contains("http://opds-spec.org/acquisition"));
+    assert!(
+        !feed.contains("Ngân hàng câu hỏi"),
+        "teachers-only items stay off the open feed"
+    );
+    let found = anon
+        .get(format!("{base}/opds/search?q=dat%20nuoc"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(found.contains("Đất nước"));
+    let osd = anon
+        .get(format!("{base}/opds/search.xml"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(osd.contains("{searchTerms}"));
+
+    // The page lists the catalogue.
+    let page = c
+        .get(format!("{base}/library?q=toan"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Toán 6 – Tập một"));
+}
+
+#[test]
+fn e_readers_get_the_open_catalogue_over_plain_http_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), true);
+    let plain = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let boot = format!("http://127.0.0.1:{}", srv.boot_port);
+    let feed = plain.get(format!("{boot}/opds/new")).send().unwrap();
+    assert_eq!(feed.status(), 200);
+    let xml = feed.text().unwrap();
+    assert!(xml.contains("Tiếng Việt 6"));
+    assert!(!xml.contains("Ngân hàng câu hỏi"));
+    let href = xml
+        .split("href=\"/library/file/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    let pdf = plain
+        .get(format!("{boot}/library/file/{href}"))
+        .send()
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert!(pdf.bytes().unwrap().starts_with(b"%PDF-"));
+    // Everything else still goes to HTTPS.
+    let r = plain.get(format!("{boot}/library")).send().unwrap();
+    assert_eq!(r.status(), 308);
+}
+
+fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
+    let me: Value = c
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    me["csrf_token"].as_str().unwrap().to_string()
+}

@@ -1,0 +1,88 @@
+// Library uploads: the file goes up in chunks, each tagged with the offset it starts at; a
+// dropped Wi-Fi connection is retried, asking the server where it stopped, so nothing is sent
+// twice and a multi-gigabyte video survives a flaky network.
+"use strict";
+(function () {
+  const form = document.getElementById("lib-upload");
+  if (!form) return;
+  const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
+  const msg = document.getElementById("u-msg");
+  const bar = document.getElementById("u-progress");
+  const say = (t, ok) => { msg.textContent = t; msg.className = "msg " + (ok ? "ok" : "err"); };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  async function api(url, opts) {
+    opts.headers = Object.assign({ "X-CSRF-Token": csrf() }, opts.headers || {});
+    opts.credentials = "same-origin";
+    const res = await fetch(url, opts);
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* no body */ }
+    return { res, data };
+  }
+  const errText = (d, status) => (d.error && d.error.message) || ("Lỗi " + status);
+
+  async function send(file) {
+    let r = await api("/api/v1/library/uploads", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: file.name, size: file.size }),
+    });
+    if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
+    const id = r.data.id, chunk = r.data.chunk || 2097152;
+    let offset = 0, failures = 0;
+    bar.hidden = false;
+    while (offset < file.size) {
+      const part = file.slice(offset, Math.min(offset + chunk, file.size));
+      try {
+        r = await api("/api/v1/library/uploads/" + id, {
+          method: "PATCH", headers: { "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" },
+          body: part,
+        });
+      } catch (e) {
+        // The network dropped: wait, then ask the server how much it has.
+        failures += 1;
+        if (failures > 30) throw new Error("Mất kết nối quá lâu. Chọn lại tệp để tải tiếp.");
+        say("Mất kết nối, đang thử lại…", false);
+        await sleep(Math.min(1000 * failures, 10000));
+        try {
+          const st = await api("/api/v1/library/uploads/" + id, { method: "GET" });
+          if (st.res.ok) offset = st.data.offset;
+        } catch (e2) { /* still offline */ }
+        continue;
+      }
+      if (r.res.status === 409 && r.data.error && r.data.error.details) {
+        offset = r.data.error.details.offset; // the server is elsewhere: continue from there
+        continue;
+      }
+      if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
+      failures = 0;
+      offset = r.data.offset;
+      bar.value = Math.floor((100 * offset) / file.size);
+      say("Đã gửi " + bar.value + "%", true);
+    }
+    return id;
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const file = document.getElementById("u-file").files[0];
+    if (!file) { say("Chọn một tệp.", false); return; }
+    try {
+      const upload = await send(file);
+      const val = (n) => (form.elements[n].value || "").trim();
+      const body = {
+        title: val("title"), kind: val("kind"), upload,
+        authors: val("authors") ? val("authors").split(",") : [],
+        subject: val("subject") || null, visibility: val("visibility"),
+        grade: val("grade") ? Number(val("grade")) : null,
+      };
+      const r = await api("/api/v1/library/items", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
+      say("Đã lưu vào thư viện.", true);
+      location.href = "/library/item/" + r.data.item.id;
+    } catch (e) {
+      say(e.message, false);
+    }
+  });
+})();
