@@ -84,6 +84,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: GradesCmd,
     },
+    /// Library tools.
+    Library {
+        #[command(subcommand)]
+        cmd: LibraryCmd,
+    },
     /// Benchmark helpers (bench/*.sh).
     #[command(hide = true)]
     BenchFill {
@@ -187,6 +192,30 @@ enum BackupCmd {
 }
 
 #[derive(Subcommand)]
+enum LibraryCmd {
+    /// Import a folder of files with a spreadsheet of metadata (columns: Tệp, Tên tài liệu,
+    /// Loại, Tác giả, Môn, Khối, Nhà xuất bản, Năm, ISBN, Từ khoá, Ai được xem, Số bản).
+    /// Checks every row first; imports all rows or none. While the server runs, use
+    /// POST /api/v1/library/import instead.
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The folder (a mounted USB stick).
+        #[arg(long)]
+        folder: PathBuf,
+        /// The spreadsheet (xlsx/xls/ods).
+        #[arg(long)]
+        sheet: PathBuf,
+        /// Import (without it: only check and list the problems).
+        #[arg(long)]
+        commit: bool,
+        /// The account the items belong to.
+        #[arg(long = "as", default_value = "admin")]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCmd {
     /// Check the whole hash chain; exits non-zero and names the first broken link if any.
     Verify {
@@ -267,6 +296,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Backup { cmd } => backup_cmd(cmd),
+        Cmd::Library {
+            cmd:
+                LibraryCmd::Import {
+                    data,
+                    folder,
+                    sheet,
+                    commit,
+                    user,
+                },
+        } => {
+            let store = Store::open(&data.data_dir)?;
+            let rx = store.read()?;
+            let acc = auth::find_by_username(&rx, &user)?
+                .ok_or_else(|| anyhow::anyhow!("no account named {user:?}"))?;
+            let p = tram::school::principal_for(&rx, acc)?;
+            let bytes = std::fs::read(&sheet)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", sheet.display()))?;
+            let plan = tram::library::import::plan(&rx, &folder, &bytes)?;
+            drop(rx);
+            for pr in &plan.problems {
+                println!("row {}: {} {}", pr.row, pr.field, pr.message);
+            }
+            if !plan.problems.is_empty() {
+                println!("{} problems; nothing imported", plan.problems.len());
+                return Ok(ExitCode::from(2));
+            }
+            if !commit {
+                println!(
+                    "{} rows check out; run again with --commit to import them",
+                    plan.rows.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let n = tram::library::import::apply(&store, &p, plan)?;
+            println!("imported {n} items");
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::BenchFill {
             data,
             db_mb,

@@ -3,9 +3,11 @@
 //! circulation, and the items shared with the district (mirrored into a relayed collection).
 //!
 //! - `upload.rs`: resumable chunked uploads, file types checked by content;
+//! - `import.rs`: bulk import from a folder with a spreadsheet of metadata;
 //! - `opds.rs`: the OPDS 1.2 catalogue for e-reader apps;
 //! - `routes.rs`, `pages.rs`: the API, file streaming (Range, ETag) and the pages.
 
+pub mod import;
 pub mod opds;
 pub mod pages;
 pub mod routes;
@@ -241,10 +243,15 @@ pub fn tokens(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// A facet key prefix: "\u{2}{name}:{value}\u{1}" (sorts before every word).
+fn facet(name: &str, value: &str) -> String {
+    format!("\u{2}{name}:{value}\u{1}")
+}
+
 fn index_entries(item: &Item) -> BTreeMap<String, u8> {
-    let mut out: BTreeMap<String, u8> = BTreeMap::new();
+    let mut words: BTreeMap<String, bool> = BTreeMap::new();
     for t in tokens(&item.title) {
-        out.insert(t, 1);
+        words.insert(t, true);
     }
     let mut other = item.authors.join(" ");
     for s in [
@@ -263,15 +270,42 @@ fn index_entries(item: &Item) -> BTreeMap<String, u8> {
         other.push_str(s);
     }
     for t in tokens(&other) {
-        out.entry(t).or_insert(0);
+        words.entry(t).or_insert(false);
     }
-    out.into_iter()
+    let mut out: BTreeMap<String, u8> = words
+        .into_iter()
         .filter(|(t, _)| t.len() <= 64)
-        .map(|(t, w)| {
-            let flag = if w == 1 { 'T' } else { 'o' };
+        .map(|(t, in_title)| {
+            let flag = if in_title { 'T' } else { 'o' };
             (format!("{t}\u{1}{flag}{}", item.id), 1)
         })
-        .collect()
+        .collect();
+    // Facets, so filters and visibility are answered from the index without reading items.
+    let mut facets = vec![
+        facet("k", item.kind.as_str()),
+        facet("v", visibility_str(item.visibility)),
+    ];
+    if let Some(s) = &item.subject {
+        facets.push(facet("s", s));
+    }
+    if let Some(g) = item.grade {
+        facets.push(facet("g", &g.to_string()));
+    }
+    for c in &item.collections {
+        facets.push(facet("c", &fold(c)));
+    }
+    for f in facets {
+        out.insert(format!("{f}-{}", item.id), 1);
+    }
+    out
+}
+
+fn visibility_str(v: Visibility) -> &'static str {
+    match v {
+        Visibility::School => "school",
+        Visibility::Teachers => "teachers",
+        Visibility::District => "district",
+    }
 }
 
 /// Whether `p` (None: not logged in, e.g. an e-reader on the OPDS feed) may see `item`.
@@ -524,97 +558,194 @@ pub struct Hits {
 /// How many index keys a prefix may expand to before the search stops widening it.
 const PREFIX_CAP: usize = 20_000;
 
+/// The score of one index key: a title word 10, another field 1, an exact word +1.
+fn key_score(tok: &str, flag: u8, word: Option<&str>) -> u32 {
+    let base = match flag {
+        b'T' => 10,
+        b'o' => 1,
+        _ => 0,
+    };
+    base + u32::from(word.is_some_and(|w| tok == w))
+}
+
+/// Item ids under an index prefix, with the best score of their keys.
+fn ids_under(
+    rx: &Rx,
+    prefix: &str,
+    word: Option<&str>,
+) -> Result<HashMap<String, u32>, StoreError> {
+    let mut found: HashMap<String, u32> = HashMap::new();
+    let mut n = 0usize;
+    rx.keys_while(&INDEX, prefix, &mut |k| {
+        n += 1;
+        if let Some((tok, rest)) = k.split_once('\u{1}')
+            && rest.len() > 1
+        {
+            let score = key_score(tok, rest.as_bytes()[0], word);
+            let e = found.entry(rest[1..].to_string()).or_insert(0);
+            *e = (*e).max(score);
+        }
+        n < PREFIX_CAP
+    })?;
+    Ok(found)
+}
+
+/// One narrowing step of a search.
+enum Step {
+    /// A whole word ("{w}\u{1}").
+    Word(String),
+    /// A facet key prefix (subject, grade, kind, collection).
+    Facet(String),
+    /// The last word, as a prefix.
+    Prefix(String),
+}
+
+/// Keeps the candidates the step matches, adding its score. Small candidate sets are probed key
+/// by key; large ones are checked against one pass over the step's keys, without allocating.
+fn narrow(rx: &Rx, cand: &mut HashMap<String, u32>, step: &Step) -> Result<(), StoreError> {
+    const PROBE_BELOW: usize = 3_000;
+    match step {
+        Step::Word(w) if cand.len() < PROBE_BELOW => {
+            let mut keep: HashMap<String, u32> = HashMap::with_capacity(cand.len());
+            for (id, score) in cand.iter() {
+                for flag in ['T', 'o'] {
+                    if rx.get(&INDEX, &format!("{w}\u{1}{flag}{id}"))?.is_some() {
+                        keep.insert(id.clone(), score + key_score(w, flag as u8, Some(w)));
+                        break;
+                    }
+                }
+            }
+            *cand = keep;
+        }
+        Step::Facet(f) if cand.len() < PROBE_BELOW => {
+            let mut keep = HashMap::with_capacity(cand.len());
+            for (id, score) in cand.iter() {
+                if rx.get(&INDEX, &format!("{f}-{id}"))?.is_some() {
+                    keep.insert(id.clone(), *score);
+                }
+            }
+            *cand = keep;
+        }
+        _ => {
+            let (prefix, word) = match step {
+                Step::Word(w) => (format!("{w}\u{1}"), Some(w.as_str())),
+                Step::Facet(f) => (f.clone(), None),
+                Step::Prefix(p) => (p.clone(), Some(p.as_str())),
+            };
+            let mut round: HashMap<&str, u32> = HashMap::new();
+            let mut n = 0usize;
+            let mut hits: Vec<(String, u32)> = Vec::new();
+            rx.keys_while(&INDEX, &prefix, &mut |k| {
+                n += 1;
+                if let Some((tok, rest)) = k.split_once('\u{1}')
+                    && rest.len() > 1
+                    && cand.contains_key(&rest[1..])
+                {
+                    hits.push((
+                        rest[1..].to_string(),
+                        key_score(tok, rest.as_bytes()[0], word),
+                    ));
+                }
+                n < PREFIX_CAP
+            })?;
+            for (id, sc) in &hits {
+                let e = round.entry(id.as_str()).or_insert(0);
+                *e = (*e).max(*sc);
+            }
+            cand.retain(|id, score| match round.get(id.as_str()) {
+                Some(x) => {
+                    *score += x;
+                    true
+                }
+                None => false,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Diacritic- and case-insensitive search: every word must match a whole indexed word except
-/// the last, which matches as a prefix ("tieng vi" finds "Tiếng Việt"). Items whose title holds
-/// the words rank first, then those whose title starts with the query, then by title.
+/// the last, which matches as a prefix ("tieng vi" finds "Tiếng Việt"). Filters and visibility
+/// come from facet entries of the same index, and the ranking from the index alone: words in
+/// the title first, exact words above prefixes; only the page shown is read from the items
+/// (where a title that starts with the query moves up).
 pub fn search(rx: &Rx, p: Option<&Principal>, q: &Query) -> Result<Hits, StoreError> {
     let words = tokens(&q.q);
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let offset = q.offset.unwrap_or(0);
-    let mut candidates: Option<HashMap<String, u32>> = None;
-    for (i, w) in words.iter().enumerate() {
-        let last = i + 1 == words.len();
-        let mut found: HashMap<String, u32> = HashMap::new();
-        let mut n = 0usize;
-        let prefix = if last { w.clone() } else { format!("{w}\u{1}") };
-        let mut hits: Vec<String> = Vec::new();
-        rx.keys_while(&INDEX, &prefix, &mut |k| {
-            hits.push(k.to_string());
-            n += 1;
-            n < PREFIX_CAP
-        })?;
-        for k in hits {
-            let Some((tok, rest)) = k.split_once('\u{1}') else {
-                continue;
-            };
-            let in_title = rest.starts_with('T');
-            let id = &rest[1..];
-            if let Some(c) = &candidates
-                && !c.contains_key(id)
-            {
-                continue;
-            }
-            // An exact word scores above a prefix; a title word far above the rest.
-            let score = if in_title { 10 } else { 1 } + u32::from(tok == w);
-            let e = found.entry(id.to_string()).or_insert(0);
-            *e = (*e).max(score);
+    let mut steps: Vec<Step> = Vec::new();
+    if let Some((last, rest)) = words.split_last() {
+        steps.extend(rest.iter().map(|w| Step::Word(w.clone())));
+        if let Some(s) = &q.subject {
+            steps.push(Step::Facet(facet("s", s)));
         }
-        candidates = Some(match candidates {
-            None => found,
-            Some(prev) => found
-                .into_iter()
-                .map(|(id, s)| {
-                    let p = prev.get(&id).copied().unwrap_or(0);
-                    (id, s + p)
-                })
-                .collect(),
-        });
+        if let Some(g) = q.grade {
+            steps.push(Step::Facet(facet("g", &g.to_string())));
+        }
+        if let Some(k) = q.kind {
+            steps.push(Step::Facet(facet("k", k.as_str())));
+        }
+        if let Some(c) = &q.collection {
+            steps.push(Step::Facet(facet("c", &fold(c))));
+        }
+        steps.push(Step::Prefix(last.clone()));
+    } else {
+        for (name, v) in [
+            ("s", q.subject.clone()),
+            ("g", q.grade.map(|g| g.to_string())),
+            ("k", q.kind.map(|k| k.as_str().to_string())),
+            ("c", q.collection.as_deref().map(fold)),
+        ] {
+            if let Some(v) = v {
+                steps.push(Step::Facet(facet(name, &v)));
+            }
+        }
     }
-    let folded_q = words.join(" ");
-    let mut scored: Vec<(u32, String, Item)> = Vec::new();
-    let mut consider = |score: u32, item: Item| {
-        if !visible(p, &item) {
-            return;
-        }
-        if q.subject
-            .as_deref()
-            .is_some_and(|s| item.subject.as_deref() != Some(s))
-            || q.grade.is_some_and(|g| item.grade != Some(g))
-            || q.kind.is_some_and(|k| item.kind != k)
-            || q.collection
-                .as_deref()
-                .is_some_and(|c| !item.collections.iter().any(|x| x == c))
-        {
-            return;
-        }
-        let ft = tokens(&item.title).join(" ");
-        let bonus = if !folded_q.is_empty() && ft.starts_with(&folded_q) {
-            5
-        } else {
-            0
-        };
-        scored.push((score + bonus, ft, item));
-    };
-    match candidates {
-        Some(c) => {
-            for (id, score) in c {
-                if let Some(item) = rx.get(&ITEMS, &id)? {
-                    consider(score, item);
-                }
-            }
-        }
+    // The first step gives the candidates (everything when nothing narrows: the page without a
+    // query); each further step narrows them.
+    let mut steps = steps.into_iter();
+    let mut cand = match steps.next() {
+        Some(Step::Word(w)) => ids_under(rx, &format!("{w}\u{1}"), Some(&w))?,
+        Some(Step::Facet(f)) => ids_under(rx, &f, None)?,
+        Some(Step::Prefix(p)) => ids_under(rx, &p, Some(&p))?,
         None => {
-            rx.scan_each(&ITEMS, "", &mut |_, item: Item| {
-                consider(0, item);
-                Ok(())
+            let mut all = HashMap::new();
+            rx.keys_while(&ITEMS, "", &mut |k| {
+                all.insert(k.to_string(), 0);
+                true
             })?;
+            all
+        }
+    };
+    for step in steps {
+        if cand.is_empty() {
+            break;
+        }
+        narrow(rx, &mut cand, &step)?;
+    }
+    let hidden = match p {
+        Some(p) if permits(p, Action::UseLibrary) => HashMap::new(),
+        _ => ids_under(rx, &facet("v", "teachers"), None)?,
+    };
+    cand.retain(|id, _| !hidden.contains_key(id));
+    let total = cand.len();
+    let mut ranked: Vec<(u32, String)> = cand.into_iter().map(|(id, s)| (s, id)).collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    // Read a window past the page so a title starting with the query can move into it.
+    let window = (offset + limit + 50).min(ranked.len());
+    let folded_q = words.join(" ");
+    let mut page: Vec<(u32, String, Item)> = Vec::with_capacity(window);
+    for (score, id) in ranked.into_iter().take(window) {
+        if let Some(item) = rx.get(&ITEMS, &id)? {
+            let ft = tokens(&item.title).join(" ");
+            let bonus = u32::from(!folded_q.is_empty() && ft.starts_with(&folded_q)) * 5;
+            page.push((score + bonus, ft, item));
         }
     }
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    let total = scored.len();
+    page.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     Ok(Hits {
         total,
-        items: scored
+        items: page
             .into_iter()
             .skip(offset)
             .take(limit)

@@ -30,6 +30,7 @@ pub fn api() -> Router<Shared> {
                 .delete(cancel)
                 .layer(DefaultBodyLimit::max(upload::MAX_CHUNK)),
         )
+        .route("/library/import", post(import_folder))
         .route("/library/loans", get(list_loans).post(lend))
         .route("/library/loans/{id}/return", post(give_back))
 }
@@ -265,7 +266,9 @@ async fn serve_blob(
         .path_of(blob)
         .ok_or_else(ApiError::not_found)?;
     let mime: mime::Mime = mime.parse().unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    // 256 KiB reads (the default 64 KiB costs a fifth of the throughput on a 1 GB file).
     let mut res = tower_http::services::ServeFile::new_with_mime(path, &mime)
+        .with_buf_chunk_size(256 * 1024)
         .oneshot(req)
         .await
         .map_err(ApiError::internal)?
@@ -364,4 +367,49 @@ async fn give_back(
     let p = u.principal.clone();
     let loan = crate::net::write_as(&s, &u, move |tx| super::give_back(tx, &p, &id)).await?;
     Ok(Json(json!({ "loan": loan })))
+}
+
+#[derive(Deserialize)]
+struct ImportBody {
+    /// A folder on the box (a mounted USB stick), e.g. /media/usb/thu-vien.
+    folder: std::path::PathBuf,
+    /// The spreadsheet, inside that folder.
+    sheet: String,
+    #[serde(default)]
+    commit: bool,
+}
+
+/// Bulk import from a folder on the box: a preview of every row and problem, then (with
+/// `commit`) all items in one transaction. School IT only: it reads the box's file system.
+async fn import_folder(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<ImportBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::net::json_body(b)?;
+    u.require(Action::ManageDevice)?;
+    if b.sheet.contains(['/', '\\']) || b.sheet.starts_with('.') {
+        return Err(ApiError::bad_request(
+            "Tên bảng tính không được chứa đường dẫn.",
+        ));
+    }
+    let store = s.store.clone();
+    let p = u.principal.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        let bytes = std::fs::read(b.folder.join(&b.sheet)).map_err(|_| {
+            ApiError::bad_request(format!(
+                "Không đọc được bảng tính “{}” trong thư mục.",
+                b.sheet
+            ))
+        })?;
+        let plan = super::import::plan(&store.read()?, &b.folder, &bytes)?;
+        if !b.commit || !plan.problems.is_empty() {
+            return Ok(json!({ "preview": plan, "committed": false }));
+        }
+        let n = super::import::apply(&store, &p, plan)?;
+        Ok(json!({ "imported": n, "committed": true }))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(out))
 }

@@ -329,3 +329,98 @@ fn uploads_resume_refuse_out_of_order_chunks_and_store_identical_files_once() {
     let s4 = upload::start(&f.store, "u1", "ngan.txt", 3, None).unwrap();
     assert!(upload::append(&f.store, "u1", &s4.id, 0, b"abcd").is_err());
 }
+
+fn sheet(rows: &[[&str; 6]]) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["Tệp", "Tên tài liệu", "Loại", "Môn", "Khối", "ISBN"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, *v).unwrap();
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+#[test]
+fn bulk_import_checks_every_row_and_imports_all_or_nothing() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hinh-hoc-7.pdf"), b"%PDF-1.4\nhinh hoc").unwrap();
+    std::fs::write(dir.path().join("virus.pdf"), b"MZ\x90\0\x03 a program").unwrap();
+    std::fs::write(dir.path().join("rong.pdf"), b"").unwrap();
+    let isbn = "978-0-306-40615-7";
+    let bad = sheet(&[
+        [
+            "hinh-hoc-7.pdf",
+            "Hình học 7",
+            "Sách điện tử",
+            "Toán",
+            "7",
+            "",
+        ],
+        ["virus.pdf", "Đề thi", "Sách điện tử", "", "", ""],
+        ["rong.pdf", "Rỗng", "", "", "", ""],
+        ["../../etc/passwd", "Mật khẩu", "", "", "", ""],
+        ["khong-co.pdf", "Không có tệp", "", "", "", ""],
+        ["", "Sách giấy A", "Sách", "Môn lạ", "13", isbn],
+        ["", "Sách giấy B", "Sách", "", "", isbn],
+    ]);
+    let plan = import::plan(&f.store.read().unwrap(), dir.path(), &bad).unwrap();
+    let rows: Vec<usize> = plan.problems.iter().map(|p| p.row).collect();
+    for r in [3, 4, 5, 6, 7, 8] {
+        assert!(
+            rows.contains(&r),
+            "row {r} not reported: {:?}",
+            plan.problems
+        );
+    }
+    assert!(
+        !rows.contains(&2),
+        "the good row is fine: {:?}",
+        plan.problems
+    );
+    let before = f.store.read().unwrap().count(&ITEMS).unwrap();
+    assert!(import::apply(&f.store, &f.admin, plan).is_err());
+    assert_eq!(
+        f.store.read().unwrap().count(&ITEMS).unwrap(),
+        before,
+        "nothing imported"
+    );
+
+    let good = sheet(&[
+        [
+            "hinh-hoc-7.pdf",
+            "Hình học 7",
+            "Sách điện tử",
+            "Toán",
+            "7",
+            "",
+        ],
+        ["", "Sách giấy A", "Sách", "", "", isbn],
+    ]);
+    let plan = import::plan(&f.store.read().unwrap(), dir.path(), &good).unwrap();
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(import::apply(&f.store, &f.admin, plan).unwrap(), 2);
+    let hits = titles(&f.store, Some(&f.teacher), "hinh hoc 7");
+    assert_eq!(hits, vec!["Hình học 7"]);
+    let rx = f.store.read().unwrap();
+    let item = search(
+        &rx,
+        Some(&f.teacher),
+        &Query {
+            q: "hinh hoc".into(),
+            subject: Some("toan".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .items
+    .remove(0);
+    assert_eq!(item.file.unwrap().mime, "application/pdf");
+}

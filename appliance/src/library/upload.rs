@@ -72,6 +72,11 @@ pub fn check_name(name: &str) -> Result<String, LibraryError> {
     Ok(n)
 }
 
+/// The type a (checked) file name stands for.
+pub fn mime_of(name: &str) -> &'static str {
+    extension_mime(name).unwrap_or("application/octet-stream")
+}
+
 /// The types the library takes, by extension.
 fn extension_mime(name: &str) -> Option<&'static str> {
     let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
@@ -289,7 +294,7 @@ pub fn append(
     Ok((s, now))
 }
 
-fn check_type(name: &str, head: &[u8]) -> Result<&'static str, LibraryError> {
+pub(crate) fn check_type(name: &str, head: &[u8]) -> Result<&'static str, LibraryError> {
     let declared = extension_mime(name).expect("names are checked at start");
     match sniff(&head[..head.len().min(64 * 1024)]) {
         Some("executable") => Err(LibraryError::Upload(format!(

@@ -37,7 +37,7 @@ impl<T> ImportPlan<T> {
     }
 }
 
-fn file_problem(message: String) -> RowProblem {
+pub(crate) fn file_problem(message: String) -> RowProblem {
     RowProblem {
         row: 0,
         field: String::new(),
@@ -70,7 +70,7 @@ fn excel_serial_to_date(serial: f64) -> Option<jiff::civil::Date> {
 }
 
 /// The text of a recognised field in one data row ("" when the column or cell is absent).
-fn field_text(cols: &HashMap<&'static str, usize>, row: &[Data], field: &str) -> String {
+pub(crate) fn field_text(cols: &HashMap<&'static str, usize>, row: &[Data], field: &str) -> String {
     cols.get(field)
         .and_then(|c| row.get(*c))
         .map(cell_text)
@@ -78,16 +78,16 @@ fn field_text(cols: &HashMap<&'static str, usize>, row: &[Data], field: &str) ->
 }
 
 /// A row whose recognised columns are all empty (spacer rows between classes) is skipped.
-fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) -> bool {
+pub(crate) fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) -> bool {
     cols.values()
         .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
 }
 
 /// The header row's number, the column of each recognised field, and the rows below it.
-type Table = (usize, HashMap<&'static str, usize>, Vec<Vec<Data>>);
+pub(crate) type Table = (usize, HashMap<&'static str, usize>, Vec<Vec<Data>>);
 
 /// Reads the first worksheet and finds the header row (schools put titles above it).
-fn read_table(
+pub(crate) fn read_table(
     bytes: &[u8],
     fields: &[(&'static str, &[&str])],
     required: &[&str],

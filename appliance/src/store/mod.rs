@@ -19,6 +19,9 @@ pub use blob::BlobStore;
 
 /// The schema version this build writes. Older databases are migrated forward at start.
 pub const SCHEMA_VERSION: u64 = 3;
+/// redb's page cache (its default is 1 GiB). The box has 1–4 GB of RAM shared with the OS page
+/// cache, which holds the file too; hot pages (sessions, a class's rows) fit easily.
+const CACHE_BYTES: usize = 64 << 20;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("store.meta.v1");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("store.audit.v1");
@@ -155,10 +158,13 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("tram.redb");
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
-            e => e.into(),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
+                e => e.into(),
+            })?;
         migrate::run(&db)?;
         let store = Store {
             db,
