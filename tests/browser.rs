@@ -435,3 +435,79 @@ fn student_id(api: &reqwest::blocking::Client, s: &Server, row: usize) -> String
         .unwrap()
         .to_string()
 }
+
+/// A teacher on a phone finds a book without typing diacritics, then uploads a lesson PDF while
+/// the Wi-Fi drops: the page resumes the upload from where the box stopped and opens the item.
+#[test]
+fn teacher_searches_and_uploads_through_a_dropped_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let proxy = Proxy::start(s.port);
+    let home = tempfile::tempdir().unwrap();
+    let pdf_path = home.path().join("Bài giảng phân số.pdf");
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..7_000_000u32).map(|i| (i % 253) as u8));
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let (_driver, port, caps) = browser(home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = connect(port, caps).await;
+        let base = format!("http://127.0.0.1:{}", proxy.port);
+        c.goto(&format!("{base}/login")).await.unwrap();
+        typ(&c, "#username", "gv01").await;
+        typ(&c, "#password", PASSWORD).await;
+        click(&c, "#login-submit").await;
+        wait_for(&c, "#welcome").await;
+        c.goto(&format!("{base}/library")).await.unwrap();
+        typ(&c, "#lib-q", "tieng viet").await;
+        click(&c, "form.search button").await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !c.current_url().await.unwrap().as_str().contains("q=tieng") {
+            assert!(Instant::now() < deadline, "the search form did not submit");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let results = wait_for(&c, "#lib-results").await.text().await.unwrap();
+        assert!(results.contains("Tiếng Việt 6"), "{results}");
+
+        c.find(Locator::Css("#u-file"))
+            .await
+            .unwrap()
+            .send_keys(pdf_path.to_str().unwrap())
+            .await
+            .unwrap();
+        typ(&c, "#u-title", "Phân số – bài giảng").await;
+        click(&c, "#lib-upload button[type=submit]").await;
+        // Drop the link once the first chunk is in, for three seconds.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = c
+                .execute("return document.getElementById('u-progress').value", vec![])
+                .await
+                .unwrap();
+            if v.as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "upload did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        proxy.set_down(true);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        proxy.set_down(false);
+        let title = wait_for(&c, "#item-title").await.text().await.unwrap();
+        assert_eq!(title, "Phân số – bài giảng");
+    });
+    // The stored file is exactly the one on the phone.
+    let api = s.login("gv01");
+    let r: serde_json::Value = api
+        .get(format!("{}/api/v1/library/search?q=phan%20so", s.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let item = &r["items"][0];
+    assert_eq!(item["file"]["size"], pdf.len());
+    assert_eq!(
+        item["file"]["blob"],
+        blake3::hash(&pdf).to_hex().to_string().as_str()
+    );
+}

@@ -537,16 +537,52 @@ pub fn delete_item(tx: &mut Tx<'_>, p: &Principal, id: &str) -> Result<Item, Lib
 }
 
 /// Search filters.
+/// A search form sends every select, chosen or not: an empty value means "any".
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Query {
     #[serde(default)]
     pub q: String,
+    #[serde(default, deserialize_with = "empty_none")]
     pub subject: Option<String>,
+    #[serde(default, deserialize_with = "empty_none_num")]
     pub grade: Option<u8>,
+    #[serde(default, deserialize_with = "empty_none")]
     pub kind: Option<ItemKind>,
+    #[serde(default, deserialize_with = "empty_none")]
     pub collection: Option<String>,
+    #[serde(default, deserialize_with = "empty_none_num")]
     pub limit: Option<usize>,
+    #[serde(default, deserialize_with = "empty_none_num")]
     pub offset: Option<usize>,
+}
+
+fn empty_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::IntoDeserializer;
+    match Option::<String>::deserialize(d)? {
+        Some(s) if !s.trim().is_empty() => {
+            T::deserialize(s.trim().to_string().into_deserializer()).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn empty_none_num<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    match Option::<String>::deserialize(d)? {
+        Some(s) if !s.trim().is_empty() => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a number"))),
+        _ => Ok(None),
+    }
 }
 
 #[derive(Debug, Serialize)]
