@@ -238,3 +238,65 @@ fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
         .unwrap();
     me["csrf_token"].as_str().unwrap().to_string()
 }
+
+#[test]
+fn the_librarian_lends_by_student_code_and_sees_the_loan() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let admin = srv.login("admin");
+    let students: Value = admin
+        .get(format!("{base}/api/v1/students"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let st = &students["students"][0];
+    let code = st["ma_dinh_danh"].as_str().unwrap();
+    let due = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date()
+        .tomorrow()
+        .unwrap()
+        .to_string();
+    let r = admin
+        .post(format!("{base}/api/v1/library/loans"))
+        .json(&json!({"item": "li-demo01", "student": code, "due": due}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let loan: Value = r.json().unwrap();
+    let page = admin
+        .get(format!("{base}/library/loans"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Toán 6 – Tập một"));
+    assert!(page.contains(st["full_name"].as_str().unwrap()));
+    let r = admin
+        .post(format!(
+            "{base}/api/v1/library/loans/{}/return",
+            loan["loan"]["id"].as_str().unwrap()
+        ))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A teacher is not the librarian; an unknown code is named.
+    let teacher = srv.login("gv01");
+    assert_eq!(
+        teacher
+            .get(format!("{base}/library/loans"))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+    let r = admin
+        .post(format!("{base}/api/v1/library/loans"))
+        .json(&json!({"item": "li-demo01", "student": "000000000000", "due": due}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}

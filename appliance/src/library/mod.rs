@@ -826,9 +826,26 @@ pub fn lend(
         return Err(LibraryError::Forbidden);
     }
     let it = tx.get(&ITEMS, item)?.ok_or(LibraryError::NotFound)?;
-    if tx.get(&crate::school::STUDENTS, student)?.is_none() {
-        return Err(LibraryError::Invalid("Không có học sinh này.".into()));
-    }
+    // The librarian types the student's id or their 12-digit mã định danh (on the card).
+    let student = match tx.get(&crate::school::STUDENTS, student)? {
+        Some(s) => s.id,
+        None => {
+            let code = student.trim();
+            let mut found = None;
+            tx.scan_each(
+                &crate::school::STUDENTS,
+                "",
+                &mut |_, s: crate::school::Student| {
+                    if s.ma_dinh_danh == code {
+                        found = Some(s.id);
+                    }
+                    Ok(())
+                },
+            )?;
+            found.ok_or_else(|| LibraryError::Invalid(format!("Không có học sinh mã “{code}”.")))?
+        }
+    };
+    let student = student.as_str();
     let today = tx.now().to_zoned(crate::school::time_zone()).date();
     if due < today {
         return Err(LibraryError::Invalid(

@@ -6,15 +6,17 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::{Item, ItemKind};
+use super::{ITEMS, Item, ItemKind};
 use crate::auth::{Action, permits};
 use crate::net::pages::{chrome, page, render};
 use crate::net::{ApiError, PageUser, Shared};
+use crate::store::Read;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/library", get(library))
         .route("/library/item/{id}", get(item_page))
+        .route("/library/loans", get(loans_page))
 }
 
 /// An item as a list row shows it.
@@ -70,6 +72,7 @@ page!(LibraryPage, "library.html" {
     subjects: Vec<(String, String)>,
     kinds: Vec<(&'static str, &'static str)>,
     can_add: bool,
+    can_lend: bool,
 });
 
 async fn library(
@@ -99,6 +102,7 @@ async fn library(
             .map(|k| (k.as_str(), k.label()))
             .collect(),
         permits(&u.principal, Action::UseLibrary),
+        permits(&u.principal, Action::ManageLibrary),
     )))
 }
 
@@ -137,5 +141,93 @@ async fn item_page(
         r,
         media,
         can_edit,
+    )))
+}
+
+pub(crate) struct LoanRow {
+    id: String,
+    book: String,
+    student: String,
+    student_id: String,
+    lent: String,
+    due: String,
+    returned: String,
+    overdue: bool,
+}
+
+page!(LoansPage, "library_loans.html" {
+    loans: Vec<LoanRow>,
+    books: Vec<(String, String)>,
+    student: Option<String>,
+    today: String,
+});
+
+#[derive(serde::Deserialize)]
+struct LoansQ {
+    student: Option<String>,
+}
+
+/// Circulation of paper books (admin and BGH, who run the library): open loans with the
+/// overdue ones first, the lend form, and one student's history.
+async fn loans_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Query(q): Query<LoansQ>,
+) -> Result<Response, ApiError> {
+    u.require(Action::ManageLibrary)?;
+    let rx = s.store.read()?;
+    let today = jiff::Timestamp::now()
+        .to_zoned(crate::school::time_zone())
+        .date();
+    let fmt = |d: jiff::civil::Date| d.strftime("%d/%m/%Y").to_string();
+    let mut list = super::loans(&rx, today, false, q.student.as_deref())?;
+    if q.student.is_none() {
+        list.retain(|l| l.returned_on.is_none());
+    }
+    list.sort_by_key(|l| (l.returned_on.is_some(), l.due));
+    let mut rows = Vec::new();
+    for l in list {
+        let book = rx
+            .get(&ITEMS, &l.item)?
+            .map(|i| i.title)
+            .unwrap_or_default();
+        let student = rx
+            .get(&crate::school::STUDENTS, &l.student)?
+            .map(|st| {
+                let class = rx
+                    .get(&crate::school::CLASSES, &st.class_id)
+                    .ok()
+                    .flatten()
+                    .map(|c| c.name)
+                    .unwrap_or_default();
+                format!("{} ({class})", st.full_name)
+            })
+            .unwrap_or_else(|| l.student.clone());
+        rows.push(LoanRow {
+            overdue: l.returned_on.is_none() && l.due < today,
+            id: l.id,
+            book,
+            student,
+            student_id: l.student,
+            lent: fmt(l.lent_on),
+            due: fmt(l.due),
+            returned: l.returned_on.map(fmt).unwrap_or_default(),
+        });
+    }
+    let mut books = Vec::new();
+    rx.scan_each(&ITEMS, "", &mut |_, i: Item| {
+        if i.copies > 0 {
+            books.push((i.id, format!("{} ({} bản)", i.title, i.copies)));
+        }
+        Ok(())
+    })?;
+    books.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(render(LoansPage::new(
+        chrome(&s, &u, &headers),
+        rows,
+        books,
+        q.student,
+        today.to_string(),
     )))
 }
