@@ -19,6 +19,14 @@ pub fn routes() -> Router<Shared> {
         .route("/library/loans", get(loans_page))
 }
 
+/// (id, name) of the school's subjects, for filters and rows.
+fn subject_names(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(crate::school::list(rx, &crate::school::SUBJECTS)?
+        .into_iter()
+        .map(|x| (x.id, x.name))
+        .collect())
+}
+
 /// An item as a list row shows it.
 pub(crate) struct Row {
     id: String,
@@ -82,10 +90,7 @@ async fn library(
     Query(q): Query<super::Query>,
 ) -> Result<Response, ApiError> {
     let rx = s.store.read()?;
-    let subjects: Vec<(String, String)> = crate::school::list(&rx, &crate::school::SUBJECTS)?
-        .into_iter()
-        .map(|x| (x.id, x.name))
-        .collect();
+    let subjects = subject_names(&rx)?;
     let hits = super::search(&rx, Some(&u.principal), &q)?;
     let rows = hits.items.iter().map(|i| row(i, &subjects)).collect();
     Ok(render(LibraryPage::new(
@@ -121,10 +126,7 @@ async fn item_page(
 ) -> Result<Response, ApiError> {
     let item = super::routes::visible_item(&s, Some(&u.principal), &id)?;
     let rx = s.store.read()?;
-    let subjects: Vec<(String, String)> = crate::school::list(&rx, &crate::school::SUBJECTS)?
-        .into_iter()
-        .map(|x| (x.id, x.name))
-        .collect();
+    let subjects = subject_names(&rx)?;
     let media = match item.file.as_ref().map(|f| f.mime.as_str()) {
         Some(m) if m.starts_with("video/") => "video",
         Some(m) if m.starts_with("audio/") => "audio",
