@@ -495,6 +495,24 @@ fn teacher_searches_and_uploads_through_a_dropped_connection() {
         proxy.set_down(false);
         let title = wait_for(&c, "#item-title").await.text().await.unwrap();
         assert_eq!(title, "Phân số – bài giảng");
+        // The owner corrects the details on the phone.
+        click(&c, "details.card summary").await;
+        let t = c.find(Locator::Css("#e-title")).await.unwrap();
+        t.clear().await.unwrap();
+        t.send_keys("Phân số – bài giảng lớp 6").await.unwrap();
+        typ(&c, "#e-authors", "Nguyễn Thị Hoa, Trần Văn Nam").await;
+        click(&c, "#item-edit button[type=submit]").await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = c.find(Locator::Css("#item-title")).await;
+            if let Ok(e) = now
+                && e.text().await.unwrap_or_default() == "Phân số – bài giảng lớp 6"
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the edit did not land");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     });
     // The stored file is exactly the one on the phone.
     let api = s.login("gv01");

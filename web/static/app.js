@@ -36,6 +36,9 @@
         const [outer, inner] = el.name.split(".", 2);
         out[outer] = out[outer] || {};
         if (el.value !== "") out[outer][inner] = el.hasAttribute("data-number") ? Number(el.value) : el.value;
+      } else if (el.hasAttribute("data-list")) {
+        // "Nguyễn A, Trần B" → ["Nguyễn A", "Trần B"]
+        out[el.name] = el.value.split(",").map((x) => x.trim()).filter((x) => x);
       } else if (el.hasAttribute("data-number")) {
         out[el.name] = el.value === "" ? null : Number(el.value);
       } else {
@@ -50,7 +53,7 @@
     if (!form) return;
     ev.preventDefault();
     const msg = form.querySelector("[data-msg]");
-    const r = await call(form.dataset.apiForm, "POST", JSON.stringify(formJson(form)), true);
+    const r = await call(form.dataset.apiForm, form.dataset.method || "POST", JSON.stringify(formJson(form)), true);
     if (r.ok) {
       const extra = form.dataset.show && r.data[form.dataset.show] ? " " + r.data[form.dataset.show] : "";
       show(msg, "Đã lưu." + extra, true);

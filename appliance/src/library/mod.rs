@@ -300,7 +300,7 @@ fn index_entries(item: &Item) -> BTreeMap<String, u8> {
     out
 }
 
-fn visibility_str(v: Visibility) -> &'static str {
+pub(crate) fn visibility_str(v: Visibility) -> &'static str {
     match v {
         Visibility::School => "school",
         Visibility::Teachers => "teachers",

@@ -116,6 +116,9 @@ page!(ItemPage, "library_item.html" {
     row: Row,
     media: &'static str,
     can_edit: bool,
+    subjects: Vec<(String, String)>,
+    visibilities: Vec<(&'static str, &'static str)>,
+    current_visibility: &'static str,
 });
 
 async fn item_page(
@@ -137,12 +140,20 @@ async fn item_page(
     };
     let can_edit = permits(&u.principal, Action::ManageLibrary) || item.owner == u.principal.id();
     let r = row(&item, &subjects);
+    let current_visibility = super::visibility_str(item.visibility);
     Ok(render(ItemPage::new(
         chrome(&s, &u, &headers),
         item,
         r,
         media,
         can_edit,
+        subjects,
+        vec![
+            ("school", "library.vis_school"),
+            ("teachers", "library.vis_teachers"),
+            ("district", "library.vis_district"),
+        ],
+        current_visibility,
     )))
 }
 
