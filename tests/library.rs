@@ -300,3 +300,72 @@ fn the_librarian_lends_by_student_code_and_sees_the_loan() {
         .unwrap();
     assert_eq!(r.status(), 422);
 }
+
+#[test]
+fn bulk_import_over_the_api_previews_then_imports_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(&dir.path().join("data"), false);
+    let base = srv.base();
+    let usb = dir.path().join("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    std::fs::write(usb.join("dia-li-8.pdf"), b"%PDF-1.4\nban do").unwrap();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["Tệp", "Tên tài liệu", "Môn", "Khối"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (c, v) in ["dia-li-8.pdf", "Bản đồ Địa lí 8", "Lịch sử và Địa lí", "8"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(1, c as u16, *v).unwrap();
+    }
+    for (c, v) in ["", "Atlat Việt Nam", "", "9"].iter().enumerate() {
+        ws.write_string(2, c as u16, *v).unwrap();
+    }
+    wb.save(usb.join("danh-muc.xlsx")).unwrap();
+    let admin = srv.login("admin");
+    let body = json!({"folder": usb, "sheet": "danh-muc.xlsx"});
+    let r: Value = admin
+        .post(format!("{base}/api/v1/library/import"))
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["committed"], false, "{r}");
+    assert_eq!(r["preview"]["rows"].as_array().unwrap().len(), 2, "{r}");
+    assert!(
+        r["preview"]["problems"].as_array().unwrap().is_empty(),
+        "{r}"
+    );
+    let mut commit = body.clone();
+    commit["commit"] = json!(true);
+    let r: Value = admin
+        .post(format!("{base}/api/v1/library/import"))
+        .json(&commit)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["imported"], 2, "{r}");
+    let found: Value = admin
+        .get(format!(
+            "{base}/api/v1/library/search?q=ban%20do%20dia%20li"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(found["items"][0]["title"], "Bản đồ Địa lí 8");
+    // Teachers cannot read the box's folders.
+    let t = srv.login("gv01");
+    assert_eq!(
+        t.post(format!("{base}/api/v1/library/import"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+}

@@ -3,6 +3,46 @@
 // twice and a multi-gigabyte video survives a flaky network.
 "use strict";
 (function () {
+  // Bulk import from a folder on the box: check every row first, then import all or nothing.
+  const imp = document.getElementById("lib-import");
+  if (imp) {
+    const out = document.getElementById("i-msg");
+    const list = document.getElementById("i-problems");
+    const commit = document.getElementById("i-commit");
+    const send = async (doCommit) => {
+      const body = { folder: imp.elements.folder.value.trim(), sheet: imp.elements.sheet.value.trim(), commit: doCommit };
+      let res, data = {};
+      try {
+        res = await fetch("/api/v1/library/import", {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": (document.querySelector('meta[name="csrf"]') || {}).content || "" },
+          body: JSON.stringify(body),
+        });
+        data = await res.json();
+      } catch (e) {
+        out.textContent = "Mất kết nối tới Trạm."; out.className = "msg err"; return;
+      }
+      list.textContent = "";
+      if (!res.ok) { out.textContent = (data.error && data.error.message) || ("Lỗi " + res.status); out.className = "msg err"; return; }
+      if (data.committed) {
+        out.textContent = "Đã nhập " + data.imported + " tài liệu."; out.className = "msg ok";
+        commit.disabled = true; return;
+      }
+      const p = data.preview;
+      for (const x of p.problems) {
+        const li = document.createElement("li");
+        li.textContent = (x.row ? "Dòng " + x.row + ": " : "") + x.message;
+        list.appendChild(li);
+      }
+      const ok = p.problems.length === 0;
+      out.textContent = ok ? p.rows.length + " dòng hợp lệ. Bấm Nhập để lưu tất cả." : p.problems.length + " lỗi; chưa nhập gì.";
+      out.className = "msg " + (ok ? "ok" : "err");
+      commit.disabled = !ok;
+    };
+    imp.addEventListener("submit", (ev) => { ev.preventDefault(); send(false); });
+    commit.addEventListener("click", () => send(true));
+  }
+
   const form = document.getElementById("lib-upload");
   if (!form) return;
   const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";

@@ -81,6 +81,7 @@ page!(LibraryPage, "library.html" {
     kinds: Vec<(&'static str, &'static str)>,
     can_add: bool,
     can_lend: bool,
+    can_import: bool,
 });
 
 async fn library(
@@ -108,6 +109,7 @@ async fn library(
             .collect(),
         permits(&u.principal, Action::UseLibrary),
         permits(&u.principal, Action::ManageLibrary),
+        permits(&u.principal, Action::ManageDevice),
     )))
 }
 
