@@ -81,6 +81,46 @@ fn search_upload_stream_and_opds() {
         .unwrap();
     assert_eq!(r["items"][0]["id"], item_id.as_str());
 
+    // A cover image goes up the same way and is served as an image.
+    let png = [&b"\x89PNG\r\n\x1a\n"[..], &[7u8; 500][..]].concat();
+    let r: Value = c
+        .post(format!("{base}/api/v1/library/uploads"))
+        .json(&json!({"name": "bia.png", "size": png.len()}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let cover_id = r["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.patch(format!("{base}/api/v1/library/uploads/{cover_id}"))
+            .header("Upload-Offset", "0")
+            .header("X-CSRF-Token", csrf(&c, &base))
+            .body(png.clone())
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = c
+        .put(format!("{base}/api/v1/library/items/{item_id}"))
+        .json(&json!({"cover_upload": cover_id}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cover = c
+        .get(format!("{base}/library/cover/{item_id}"))
+        .send()
+        .unwrap();
+    assert_eq!(cover.headers()["content-type"], "image/png");
+    assert_eq!(cover.bytes().unwrap().as_ref(), &png[..]);
+    let page = c
+        .get(format!("{base}/library?q=phan%20so"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains(&format!("/library/cover/{item_id}")));
+
     // Streaming: a Range gives 206 with exactly those bytes; the ETag gives 304.
     let file_url = format!("{base}/library/file/{item_id}");
     let r = c

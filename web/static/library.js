@@ -108,9 +108,11 @@
     if (!file) { say("Chọn một tệp.", false); return; }
     try {
       const upload = await send(file);
+      const coverFile = document.getElementById("u-cover").files[0];
+      const cover_upload = coverFile ? await send(coverFile) : null;
       const val = (n) => (form.elements[n].value || "").trim();
       const body = {
-        title: val("title"), kind: val("kind"), upload,
+        title: val("title"), kind: val("kind"), upload, cover_upload,
         authors: val("authors") ? val("authors").split(",") : [],
         subject: val("subject") || null, visibility: val("visibility"),
         grade: val("grade") ? Number(val("grade")) : null,

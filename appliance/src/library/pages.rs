@@ -34,6 +34,7 @@ pub(crate) struct Row {
     authors: String,
     kind: &'static str,
     meta: String,
+    cover: bool,
 }
 
 fn row(i: &Item, subjects: &[(String, String)]) -> Row {
@@ -67,6 +68,7 @@ fn row(i: &Item, subjects: &[(String, String)]) -> Row {
         authors: i.authors.join(", "),
         kind: i.kind.label(),
         meta: meta.join(" · "),
+        cover: i.cover.is_some(),
     }
 }
 

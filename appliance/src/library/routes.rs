@@ -97,6 +97,9 @@ fn uploads_of(
     let cover = match input.cover_upload.as_deref() {
         Some(id) => {
             let f = upload::take(&s.store, owner, id)?;
+            if f.size > 5 << 20 {
+                return Err(LibraryError::Invalid("Ảnh bìa tối đa 5 MB.".into()));
+            }
             if !f.mime.starts_with("image/") {
                 return Err(LibraryError::Invalid(
                     "Ảnh bìa phải là JPG hoặc PNG.".into(),
