@@ -426,14 +426,7 @@ impl Target {
         }
         let info_path = root.join("target.json");
         if info_path.exists() {
-            let info = t.info(Some(key))?;
-            if info.recipient != key.recipient() {
-                return Err(BackupError::OtherKey {
-                    target: root.to_path_buf(),
-                    found: info.recipient,
-                    given: key.recipient(),
-                });
-            }
+            t.info(Some(key))?;
         } else {
             let has_backups = fs::read_dir(t.backups_dir())
                 .map(|mut d| d.next().is_some())
@@ -459,17 +452,25 @@ impl Target {
         Ok(t)
     }
 
+    /// Which key the target belongs to. With `key`, a target made with another key is refused
+    /// (naming both public keys), and the file's MAC is checked.
     fn info(&self, key: Option<&BackupKey>) -> Result<TargetInfo, BackupError> {
         let p = self.root.join("target.json");
         let bytes = ctx(fs::read(&p), &p, "reading target.json")?;
-        let json = unseal(&bytes, key).map_err(|e| match (key, e.as_str()) {
-            (Some(_), "not written with this key, or altered") => {
-                // The recipient inside tells which key it was made with.
-                BackupError::WrongKey
+        let corrupt = |e: String| BackupError::Corrupt(format!("target.json: {e}"));
+        let json = unseal(&bytes, None).map_err(corrupt)?;
+        let info: TargetInfo = serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))?;
+        if let Some(k) = key {
+            if info.recipient != k.recipient() {
+                return Err(BackupError::OtherKey {
+                    target: self.root.clone(),
+                    found: info.recipient,
+                    given: k.recipient(),
+                });
             }
-            _ => BackupError::Corrupt(format!("target.json: {e}")),
-        })?;
-        serde_json::from_slice(json).map_err(|e| BackupError::Corrupt(format!("target.json: {e}")))
+            unseal(&bytes, Some(k)).map_err(corrupt)?;
+        }
+        Ok(info)
     }
 
     /// Every manifest file with its parsed content or why it could not be read.
@@ -1161,18 +1162,8 @@ pub fn verify(
         ..Default::default()
     };
     match tgt.info(key) {
-        Ok(info) => {
-            if let Some(k) = key
-                && info.recipient != k.recipient()
-            {
-                return Err(BackupError::OtherKey {
-                    target: target.to_path_buf(),
-                    found: info.recipient,
-                    given: k.recipient(),
-                });
-            }
-        }
-        Err(BackupError::WrongKey) => return Err(BackupError::WrongKey),
+        Ok(_) => {}
+        Err(e @ BackupError::OtherKey { .. }) => return Err(e),
         Err(e) => rep.problems.push(e.to_string()),
     }
     let manifests = tgt.manifests(key);
@@ -1252,14 +1243,7 @@ pub fn restore(
         }
     }
     let tgt = Target::open_read(target)?;
-    let info = tgt.info(Some(key))?;
-    if info.recipient != key.recipient() {
-        return Err(BackupError::OtherKey {
-            target: target.to_path_buf(),
-            found: info.recipient,
-            given: key.recipient(),
-        });
-    }
+    tgt.info(Some(key))?;
     let mut good: Vec<Manifest> = tgt
         .manifests(Some(key))
         .into_iter()
