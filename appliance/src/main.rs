@@ -471,20 +471,14 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 Kind::Manual
             };
             let to = std::path::absolute(&to)?;
+            let opts = backup::Options {
+                kind,
+                retention: keep,
+                create_target: true,
+                verify: !no_verify,
+            };
             let report = match Store::open(&data.data_dir) {
-                Ok(store) => {
-                    let key = BackupKey::load_or_create(store.dir())?;
-                    let opts = backup::Options {
-                        kind,
-                        retention: keep,
-                        create_target: true,
-                        verify: !no_verify,
-                    };
-                    let now = jiff::Timestamp::now();
-                    let r = backup::run(&store, &key, &to, &opts, now);
-                    backup::schedule::record_one(store.dir(), now, &r);
-                    r?
-                }
+                Ok(store) => backup::schedule::backup_once(&store, &to, &opts)?,
                 Err(tram::store::StoreError::InUse) => {
                     eprintln!(
                         "the server is running on this data directory: asking it to make the backup"
@@ -492,9 +486,7 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                     let req = control::Request {
                         op: "backup".into(),
                         to,
-                        kind,
-                        retention: keep,
-                        verify: !no_verify,
+                        options: opts,
                     };
                     let resp = control::ask(&data.data_dir, &req).map_err(|e| {
                         anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")

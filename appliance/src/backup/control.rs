@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BackupKey, Kind, Options, Report, Retention};
+use super::{Options, Report};
 use crate::store::Store;
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -19,9 +19,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub struct Request {
     pub op: String,
     pub to: PathBuf,
-    pub kind: Kind,
-    pub retention: Retention,
-    pub verify: bool,
+    pub options: Options,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -76,23 +74,7 @@ fn fail(error: String) -> Response {
 }
 
 fn answer(store: &Store, req: Request) -> Response {
-    let now = jiff::Timestamp::now();
-    let r = BackupKey::load_or_create(store.dir()).and_then(|key| {
-        super::run(
-            store,
-            &key,
-            &req.to,
-            &Options {
-                kind: req.kind,
-                retention: req.retention,
-                create_target: true,
-                verify: req.verify,
-            },
-            now,
-        )
-    });
-    super::schedule::record_one(store.dir(), now, &r);
-    match r {
+    match super::schedule::backup_once(store, &req.to, &req.options) {
         Ok(rep) => Response {
             ok: true,
             error: None,

@@ -181,7 +181,7 @@ struct TargetInfo {
     created: Timestamp,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Options {
     pub kind: Kind,
     pub retention: Retention,

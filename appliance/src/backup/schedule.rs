@@ -287,18 +287,23 @@ pub fn backup_all(
     out
 }
 
-/// Records the outcome of a backup made outside the schedule (the CLI, the admin button).
-pub fn record_one(data_dir: &Path, now: Timestamp, r: &Result<Report, BackupError>) {
-    match r {
-        Ok(rep) => record(data_dir, now, None, &[rep], None),
+/// One backup to `target` outside the schedule (`tram backup now`, directly or through the
+/// running server): the device's key, the run, the outcome recorded for the admin page.
+pub fn backup_once(store: &Store, target: &Path, opts: &Options) -> Result<Report, BackupError> {
+    let now = Timestamp::now();
+    let r = BackupKey::load_or_create(store.dir())
+        .and_then(|key| super::run(store, &key, target, opts, now));
+    match &r {
+        Ok(rep) => record(store.dir(), now, None, &[rep], None),
         Err(e) => record(
-            data_dir,
+            store.dir(),
             now,
             None,
             &[],
             Some((e.to_string(), message_vi(e))),
         ),
     }
+    r
 }
 
 fn record(
