@@ -448,28 +448,18 @@ fn seed_library(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
             entries.into_iter().enumerate()
         {
             let id = format!("li-demo{n:02}");
+            let now = now.to_string();
             let item = Item {
-                id: id.clone(),
-                kind,
-                title: title.into(),
                 authors: authors.split(", ").map(str::to_string).collect(),
                 subject: subject.map(str::to_string),
                 grade,
                 publisher: Some("NXB Giáo dục Việt Nam".into()),
                 year: Some(2021),
                 isbn: (kind == ItemKind::Book).then(|| isbn13(&format!("0{n:05}"))),
-                tags: vec![],
-                description: String::new(),
                 file: f,
-                cover: None,
-                collections: vec![],
                 visibility: vis,
                 copies,
-                from_district: false,
-                lesson_plan: None,
-                owner: "system".into(),
-                created_at: now.to_string(),
-                updated_at: now.to_string(),
+                ..Item::new(id, kind, title, "system", &now)
             };
             crate::library::store_new(tx, &item)?;
         }
@@ -556,7 +546,7 @@ pub fn bench_fill(store: &Store, db_mb: u64, files_mb: u64) -> Result<(), StoreE
 /// Benchmark catalogue: `items` items with titles built from Vietnamese words (so searches hit
 /// realistic word frequencies), and one random `video_mb` MB video titled "Video benchmark".
 pub fn bench_library(store: &Store, items: u64, video_mb: u64) -> Result<(), StoreError> {
-    use crate::library::{FileRef, Item, ItemKind, Visibility};
+    use crate::library::{FileRef, Item, ItemKind};
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(6);
     let subjects = [
@@ -613,27 +603,13 @@ pub fn bench_library(store: &Store, items: u64, video_mb: u64) -> Result<(), Sto
     let now = jiff::Timestamp::now().to_string();
     let actor = Actor::system(jiff::Timestamp::now());
     let make = |n: u64, title: String, file: Option<FileRef>, kind: ItemKind| Item {
-        id: format!("li-b{n:07}"),
-        kind,
-        title,
         authors: vec![authors[n as usize % authors.len()].to_string()],
-        subject: None,
         grade: Some((n % 9 + 1) as u8),
         publisher: Some("NXB Giáo dục Việt Nam".into()),
         year: Some(2000 + (n % 26) as u16),
-        isbn: None,
-        tags: vec![],
-        description: String::new(),
         file,
-        cover: None,
-        collections: vec![],
-        visibility: Visibility::School,
         copies: 1,
-        from_district: false,
-        lesson_plan: None,
-        owner: "system".into(),
-        created_at: now.clone(),
-        updated_at: now.clone(),
+        ..Item::new(format!("li-b{n:07}"), kind, &title, "system", &now)
     };
     let mut n = 0u64;
     while n < items {

@@ -155,6 +155,41 @@ pub struct Item {
     pub updated_at: String,
 }
 
+impl Item {
+    /// An item with its identity and nothing else: no file, seen by the whole school.
+    pub fn new(id: String, kind: ItemKind, title: &str, owner: &str, now: &str) -> Item {
+        Item {
+            id,
+            kind,
+            title: title.to_string(),
+            authors: vec![],
+            subject: None,
+            grade: None,
+            publisher: None,
+            year: None,
+            isbn: None,
+            tags: vec![],
+            description: String::new(),
+            file: None,
+            cover: None,
+            collections: vec![],
+            visibility: Visibility::School,
+            copies: 0,
+            from_district: false,
+            lesson_plan: None,
+            owner: owner.to_string(),
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+        }
+    }
+
+    /// Shared with the district by this school (mirrored into the relayed collection); an item
+    /// the district shared down is not sent back.
+    pub fn shared_by_school(&self) -> bool {
+        self.visibility == Visibility::District && !self.from_district
+    }
+}
+
 /// The collection district items arrive in.
 pub const DISTRICT_COLLECTION: &str = "Kho học liệu dùng chung";
 
@@ -248,7 +283,8 @@ fn facet(name: &str, value: &str) -> String {
     format!("\u{2}{name}:{value}\u{1}")
 }
 
-fn index_entries(item: &Item) -> BTreeMap<String, u8> {
+/// The item's index keys (each stored with the value 1; only the key matters).
+fn index_entries(item: &Item) -> BTreeSet<String> {
     let mut words: BTreeMap<String, bool> = BTreeMap::new();
     for t in tokens(&item.title) {
         words.insert(t, true);
@@ -272,12 +308,12 @@ fn index_entries(item: &Item) -> BTreeMap<String, u8> {
     for t in tokens(&other) {
         words.entry(t).or_insert(false);
     }
-    let mut out: BTreeMap<String, u8> = words
+    let mut out: BTreeSet<String> = words
         .into_iter()
         .filter(|(t, _)| t.len() <= 64)
         .map(|(t, in_title)| {
             let flag = if in_title { 'T' } else { 'o' };
-            (format!("{t}\u{1}{flag}{}", item.id), 1)
+            format!("{t}\u{1}{flag}{}", item.id)
         })
         .collect();
     // Facets, so filters and visibility are answered from the index without reading items.
@@ -295,7 +331,7 @@ fn index_entries(item: &Item) -> BTreeMap<String, u8> {
         facets.push(facet("c", &fold(c)));
     }
     for f in facets {
-        out.insert(format!("{f}-{}", item.id), 1);
+        out.insert(format!("{f}-{}", item.id));
     }
     out
 }
@@ -386,29 +422,9 @@ pub fn save_item(
     validate(&input, existing.as_ref())?;
     let now = tx.now().to_string();
     let new_id = || format!("li-{:012x}", rand::random::<u64>() >> 16);
-    let base = existing.clone().unwrap_or_else(|| Item {
-        id: new_id(),
-        kind: ItemKind::Book,
-        title: String::new(),
-        authors: vec![],
-        subject: None,
-        grade: None,
-        publisher: None,
-        year: None,
-        isbn: None,
-        tags: vec![],
-        description: String::new(),
-        file: None,
-        cover: None,
-        collections: vec![],
-        visibility: Visibility::School,
-        copies: 0,
-        from_district: false,
-        lesson_plan: None,
-        owner: p.id().to_string(),
-        created_at: now.clone(),
-        updated_at: now.clone(),
-    });
+    let base = existing
+        .clone()
+        .unwrap_or_else(|| Item::new(new_id(), ItemKind::Book, "", p.id(), &now));
     let list = |v: Vec<String>| -> Vec<String> {
         v.iter()
             .map(|s| clean(s))
@@ -478,30 +494,25 @@ pub fn save_item(
 /// Stores `item` replacing `old`: the record, its index entries, its ISBN and its mirror.
 fn write_item(tx: &mut Tx<'_>, old: Option<&Item>, item: &Item) -> Result<(), StoreError> {
     let new_entries = index_entries(item);
-    if let Some(old) = old {
-        for k in index_entries(old).keys() {
-            if !new_entries.contains_key(k) {
-                tx.delete(&INDEX, k, "library.index.delete")?;
-            }
-        }
-        if let Some(i) = &old.isbn
-            && old.isbn != item.isbn
-        {
-            tx.delete(&ISBNS, i, "library.isbn.delete")?;
-        }
-    }
     let old_entries = old.map(index_entries).unwrap_or_default();
-    for (k, w) in &new_entries {
-        if old_entries.get(k) != Some(w) {
-            tx.put(&INDEX, k, w, "library.index.save")?;
-        }
+    for k in old_entries.difference(&new_entries) {
+        tx.delete(&INDEX, k, "library.index.delete")?;
+    }
+    for k in new_entries.difference(&old_entries) {
+        tx.put(&INDEX, k, &1, "library.index.save")?;
+    }
+    if let Some(old) = old
+        && let Some(i) = &old.isbn
+        && old.isbn != item.isbn
+    {
+        tx.delete(&ISBNS, i, "library.isbn.delete")?;
     }
     if let Some(i) = &item.isbn {
         tx.put(&ISBNS, i, &item.id, "library.isbn.save")?;
     }
-    if item.visibility == Visibility::District && !item.from_district {
+    if item.shared_by_school() {
         tx.put(&SHARED, &item.id, item, "library.share.save")?;
-    } else if old.is_some_and(|o| o.visibility == Visibility::District && !o.from_district) {
+    } else if old.is_some_and(Item::shared_by_school) {
         tx.delete(&SHARED, &item.id, "library.share.delete")?;
     }
     tx.put(&ITEMS, &item.id, item, "library.item.save")?;
@@ -523,13 +534,13 @@ pub fn delete_item(tx: &mut Tx<'_>, p: &Principal, id: &str) -> Result<Item, Lib
             "Sách đang được cho mượn; nhận trả trước khi xoá.".into(),
         ));
     }
-    for k in index_entries(&item).keys() {
+    for k in &index_entries(&item) {
         tx.delete(&INDEX, k, "library.index.delete")?;
     }
     if let Some(i) = &item.isbn {
         tx.delete(&ISBNS, i, "library.isbn.delete")?;
     }
-    if item.visibility == Visibility::District && !item.from_district {
+    if item.shared_by_school() {
         tx.delete(&SHARED, id, "library.share.delete")?;
     }
     tx.delete(&ITEMS, id, "library.item.delete")?;
