@@ -61,6 +61,15 @@ async fn wait_for(c: &fantoccini::Client, css: &str) -> fantoccini::elements::El
         .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
+/// Logs in through the login page and waits for the home page.
+async fn log_in(c: &fantoccini::Client, base: &str, user: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    typ(c, "#username", user).await;
+    typ(c, "#password", PASSWORD).await;
+    click(c, "#login-submit").await;
+    wait_for(c, "#welcome").await;
+}
+
 /// chromedriver + headless Chromium as a 360-px Android phone, with its profile in `home`.
 fn browser(home: &std::path::Path) -> (Driver, u16, serde_json::Map<String, serde_json::Value>) {
     let port = free_port();
@@ -309,11 +318,7 @@ fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
     rt.block_on(async {
         let c = connect(port, caps).await;
         let base = format!("http://127.0.0.1:{}", proxy.port);
-        c.goto(&format!("{base}/login")).await.unwrap();
-        typ(&c, "#username", &teacher).await;
-        typ(&c, "#password", PASSWORD).await;
-        click(&c, "#login-submit").await;
-        wait_for(&c, "#welcome").await;
+        log_in(&c, &base, &teacher).await;
         c.goto(&format!("{base}/grades")).await.unwrap();
         c.find(Locator::Css(&format!("a[href='/grades/sheet/{CLASS}/{SUBJECT}/hk1']")))
             .await
@@ -453,11 +458,7 @@ fn teacher_searches_and_uploads_through_a_dropped_connection() {
     rt.block_on(async {
         let c = connect(port, caps).await;
         let base = format!("http://127.0.0.1:{}", proxy.port);
-        c.goto(&format!("{base}/login")).await.unwrap();
-        typ(&c, "#username", "gv01").await;
-        typ(&c, "#password", PASSWORD).await;
-        click(&c, "#login-submit").await;
-        wait_for(&c, "#welcome").await;
+        log_in(&c, &base, "gv01").await;
         c.goto(&format!("{base}/library")).await.unwrap();
         typ(&c, "#lib-q", "tieng viet").await;
         click(&c, "form.search button").await;

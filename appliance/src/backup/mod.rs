@@ -350,6 +350,10 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
         .collect()
 }
 
+fn oldest_first(a: &Manifest, b: &Manifest) -> std::cmp::Ordering {
+    a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id))
+}
+
 // ───────────────────────────── the target ─────────────────────────────
 
 struct Target {
@@ -471,6 +475,17 @@ impl Target {
             unseal(&bytes, Some(k)).map_err(corrupt)?;
         }
         Ok(info)
+    }
+
+    /// The manifests that read and check out, oldest first.
+    fn readable_manifests(&self, key: Option<&BackupKey>) -> Vec<Manifest> {
+        let mut v: Vec<Manifest> = self
+            .manifests(key)
+            .into_iter()
+            .filter_map(|(_, m)| m.ok())
+            .collect();
+        v.sort_by(oldest_first);
+        v
     }
 
     /// Every manifest file with its parsed content or why it could not be read.
@@ -1178,7 +1193,7 @@ pub fn verify(
     if good.is_empty() && rep.problems.is_empty() {
         return Err(BackupError::NoBackup(target.to_path_buf()));
     }
-    good.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    good.sort_by(oldest_first);
     let drill: Vec<&Manifest> = match (&which, key) {
         (_, None) => vec![],
         (Which::Newest, _) => good.last().into_iter().collect(),
@@ -1244,12 +1259,7 @@ pub fn restore(
     }
     let tgt = Target::open_read(target)?;
     tgt.info(Some(key))?;
-    let mut good: Vec<Manifest> = tgt
-        .manifests(Some(key))
-        .into_iter()
-        .filter_map(|(_, m)| m.ok())
-        .collect();
-    good.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    let good = tgt.readable_manifests(Some(key));
     let m = match id {
         Some(id) => good
             .iter()
@@ -1296,14 +1306,7 @@ pub fn restore(
 
 /// Lists a target's backups, oldest first (for the CLI and the admin page).
 pub fn list(target: &Path, key: Option<&BackupKey>) -> Result<Vec<Manifest>, BackupError> {
-    let tgt = Target::open_read(target)?;
-    let mut v: Vec<Manifest> = tgt
-        .manifests(key)
-        .into_iter()
-        .filter_map(|(_, m)| m.ok())
-        .collect();
-    v.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
-    Ok(v)
+    Ok(Target::open_read(target)?.readable_manifests(key))
 }
 
 #[cfg(test)]
