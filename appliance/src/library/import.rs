@@ -84,11 +84,7 @@ pub fn plan(rx: &Rx, folder: &Path, sheet: &[u8]) -> Result<ImportPlan<Row>, Sto
     let (header_row, cols, rows) = match read_table(sheet, FIELDS, &["title"]) {
         Ok(t) => t,
         Err(p) => {
-            return Ok(ImportPlan {
-                rows: vec![],
-                problems: vec![p],
-                updates: 0,
-            });
+            return Ok(ImportPlan::unreadable(p));
         }
     };
     if !folder.is_dir() {

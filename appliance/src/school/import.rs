@@ -32,6 +32,15 @@ pub struct ImportPlan<T> {
 }
 
 impl<T> ImportPlan<T> {
+    /// The plan of a file that could not be read as a table: its one problem, no rows.
+    pub(crate) fn unreadable(p: RowProblem) -> Self {
+        ImportPlan {
+            rows: vec![],
+            problems: vec![p],
+            updates: 0,
+        }
+    }
+
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty() && !self.rows.is_empty()
     }
@@ -170,11 +179,7 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
     ) {
         Ok(t) => t,
         Err(p) => {
-            return Ok(ImportPlan {
-                rows: vec![],
-                problems: vec![p],
-                updates: 0,
-            });
+            return Ok(ImportPlan::unreadable(p));
         }
     };
     let classes: HashMap<String, String> = rx
@@ -317,11 +322,7 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
         match read_table(bytes, STAFF_FIELDS, &["username", "ho_ten", "vai_tro"]) {
             Ok(t) => t,
             Err(p) => {
-                return Ok(ImportPlan {
-                    rows: vec![],
-                    problems: vec![p],
-                    updates: 0,
-                });
+                return Ok(ImportPlan::unreadable(p));
             }
         };
     let depts: HashMap<String, String> = rx
