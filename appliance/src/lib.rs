@@ -6,6 +6,7 @@ pub mod backup;
 pub mod config;
 pub mod demo;
 pub mod gradebook;
+pub mod lessons;
 pub mod library;
 pub mod logging;
 pub mod net;

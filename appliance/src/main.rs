@@ -107,6 +107,11 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         video_mb: u64,
     },
+    /// Lesson plans: check every signature.
+    Lessons {
+        #[command(subcommand)]
+        cmd: LessonsCmd,
+    },
     /// Account tools for school IT (recovery when nobody can log in).
     User {
         #[command(subcommand)]
@@ -216,6 +221,20 @@ enum LibraryCmd {
 }
 
 #[derive(Subcommand)]
+enum LessonsCmd {
+    /// Check every lesson-plan signature against the plan and files as stored now (each file
+    /// re-read). Prints "N valid"; exits 3 and lists the invalid ones otherwise. Works while the
+    /// server runs (it asks the server). With --export, checks an exported ZIP offline instead.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+        /// An export ZIP (from the dashboard) to check with nothing but its own contents.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCmd {
     /// Check the whole hash chain; exits non-zero and names the first broken link if any.
     Verify {
@@ -296,6 +315,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Backup { cmd } => backup_cmd(cmd),
+        Cmd::Lessons {
+            cmd: LessonsCmd::Verify { data, export },
+        } => lessons_verify(data.data_dir, export),
         Cmd::Library {
             cmd:
                 LibraryCmd::Import {
@@ -435,6 +457,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn lessons_verify(data_dir: PathBuf, export: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    if let Some(zip) = export {
+        let f = std::fs::File::open(&zip)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", zip.display()))?;
+        let c = tram::lessons::export::verify_zip(std::io::BufReader::new(f))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", zip.display()))?;
+        for p in &c.problems {
+            println!("INVALID {p}");
+        }
+        println!(
+            "{} plans, {} valid, {} invalid",
+            c.plans,
+            c.valid,
+            c.problems.len()
+        );
+        return Ok(if c.problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(3)
+        });
+    }
+    let (ok, text) = match Store::open(&data_dir) {
+        Ok(store) => tram::lessons::verify_text(&store)?,
+        Err(tram::store::StoreError::InUse) => {
+            let req = tram::backup::control::Request {
+                op: "lessons-verify".into(),
+                to: PathBuf::new(),
+                options: None,
+            };
+            let resp = tram::backup::control::ask(&data_dir, &req).map_err(|e| {
+                anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")
+            })?;
+            match resp.text {
+                Some(t) => (resp.ok, t),
+                None => anyhow::bail!(resp.error.unwrap_or_else(|| "verification failed".into())),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print!("{text}");
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
 /// The key from --key, else TRAM_BACKUP_KEY, else the data directory's own key.
 fn resolve_key(
     k: &KeyArgs,
@@ -486,7 +555,7 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                     let req = control::Request {
                         op: "backup".into(),
                         to,
-                        options: opts,
+                        options: Some(opts),
                     };
                     let resp = control::ask(&data.data_dir, &req).map_err(|e| {
                         anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")

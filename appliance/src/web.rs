@@ -23,6 +23,11 @@ pub static STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/static/library.js"),
     ),
     (
+        "lessons.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/lessons.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/static/app.js"),

@@ -87,6 +87,63 @@
     }
   });
 
+  // Resumable uploads: the file goes up in chunks, each tagged with the offset it starts at; a
+  // dropped Wi-Fi connection is retried, asking the server where it stopped, so nothing is sent
+  // twice and a multi-gigabyte video survives a flaky network. `start` opens the session (the
+  // library's or the lesson plans', which check type and size first); resolves to its id.
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  async function upload(file, start, bar, say) {
+    const api = async (url, opts) => {
+      opts.headers = Object.assign({ "X-CSRF-Token": csrf() }, opts.headers || {});
+      opts.credentials = "same-origin";
+      const res = await fetch(url, opts);
+      let data = {};
+      try { data = await res.json(); } catch (e) { /* no body */ }
+      return { res, data };
+    };
+    const errText = (d, status) => (d.error && d.error.message) || ("Lỗi " + status);
+    let r = await api(start, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: file.name, size: file.size }),
+    });
+    if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
+    const id = r.data.id, chunk = r.data.chunk || 2097152;
+    let offset = 0, failures = 0;
+    if (bar) bar.hidden = false;
+    while (offset < file.size) {
+      const part = file.slice(offset, Math.min(offset + chunk, file.size));
+      try {
+        r = await api("/api/v1/library/uploads/" + id, {
+          method: "PATCH", headers: { "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" },
+          body: part,
+        });
+      } catch (e) {
+        // The network dropped: wait, then ask the server how much it has.
+        failures += 1;
+        if (failures > 30) throw new Error("Mất kết nối quá lâu. Chọn lại tệp để tải tiếp.");
+        say("Mất kết nối, đang thử lại…", false);
+        await sleep(Math.min(1000 * failures, 10000));
+        try {
+          const st = await api("/api/v1/library/uploads/" + id, { method: "GET" });
+          if (st.res.ok) offset = st.data.offset;
+        } catch (e2) { /* still offline */ }
+        continue;
+      }
+      if (r.res.status === 409 && r.data.error && r.data.error.details) {
+        offset = r.data.error.details.offset; // the server is elsewhere: continue from there
+        continue;
+      }
+      if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
+      failures = 0;
+      offset = r.data.offset;
+      const pct = Math.floor((100 * offset) / file.size);
+      if (bar) bar.value = pct;
+      say("Đã gửi " + pct + "%", true);
+    }
+    return id;
+  }
+  window.Tram = { upload, call };
+
   // Print buttons (no inline handlers: the content security policy allows scripts from files only).
   document.addEventListener("click", (ev) => {
     if (ev.target.closest("button[data-print]")) window.print();

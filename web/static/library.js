@@ -1,6 +1,5 @@
-// Library uploads: the file goes up in chunks, each tagged with the offset it starts at; a
-// dropped Wi-Fi connection is retried, asking the server where it stopped, so nothing is sent
-// twice and a multi-gigabyte video survives a flaky network.
+// Library: bulk import from a folder on the box, and the upload form (chunked, resumable:
+// window.Tram.upload in app.js).
 "use strict";
 (function () {
   // Bulk import from a folder on the box: check every row first, then import all or nothing.
@@ -49,8 +48,7 @@
   const msg = document.getElementById("u-msg");
   const bar = document.getElementById("u-progress");
   const say = (t, ok) => { msg.textContent = t; msg.className = "msg " + (ok ? "ok" : "err"); };
-  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
+  const errText = (d, status) => (d.error && d.error.message) || ("Lỗi " + status);
   async function api(url, opts) {
     opts.headers = Object.assign({ "X-CSRF-Token": csrf() }, opts.headers || {});
     opts.credentials = "same-origin";
@@ -59,48 +57,7 @@
     try { data = await res.json(); } catch (e) { /* no body */ }
     return { res, data };
   }
-  const errText = (d, status) => (d.error && d.error.message) || ("Lỗi " + status);
-
-  async function send(file) {
-    let r = await api("/api/v1/library/uploads", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ name: file.name, size: file.size }),
-    });
-    if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
-    const id = r.data.id, chunk = r.data.chunk || 2097152;
-    let offset = 0, failures = 0;
-    bar.hidden = false;
-    while (offset < file.size) {
-      const part = file.slice(offset, Math.min(offset + chunk, file.size));
-      try {
-        r = await api("/api/v1/library/uploads/" + id, {
-          method: "PATCH", headers: { "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" },
-          body: part,
-        });
-      } catch (e) {
-        // The network dropped: wait, then ask the server how much it has.
-        failures += 1;
-        if (failures > 30) throw new Error("Mất kết nối quá lâu. Chọn lại tệp để tải tiếp.");
-        say("Mất kết nối, đang thử lại…", false);
-        await sleep(Math.min(1000 * failures, 10000));
-        try {
-          const st = await api("/api/v1/library/uploads/" + id, { method: "GET" });
-          if (st.res.ok) offset = st.data.offset;
-        } catch (e2) { /* still offline */ }
-        continue;
-      }
-      if (r.res.status === 409 && r.data.error && r.data.error.details) {
-        offset = r.data.error.details.offset; // the server is elsewhere: continue from there
-        continue;
-      }
-      if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
-      failures = 0;
-      offset = r.data.offset;
-      bar.value = Math.floor((100 * offset) / file.size);
-      say("Đã gửi " + bar.value + "%", true);
-    }
-    return id;
-  }
+  const send = (file) => window.Tram.upload(file, "/api/v1/library/uploads", bar, say);
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -45,7 +45,7 @@ pub enum Action<'a> {
     ViewClassResults { class: &'a str },
     /// Lock a term, approve lists.
     LockTerm,
-    /// Review (tổ trưởng) the lesson plans of a department.
+    /// Review (tổ trưởng, or BGH) the lesson plans of a department.
     ReviewLessonPlans { department: &'a str },
     /// Approve and sign lesson plans (BGH).
     ApproveLessonPlans,
@@ -74,8 +74,11 @@ pub fn permits(p: &Principal, action: Action<'_>) -> bool {
         }
         Action::ViewClassResults { class } => bgh || p.homeroom.iter().any(|c| c == class),
         Action::LockTerm | Action::ApproveLessonPlans => bgh,
+        // BGH may also review (a department head's own plans have no one else to review them).
         Action::ReviewLessonPlans { department } => {
-            p.has(Role::DeptHead) && p.account.department.as_deref() == Some(department)
+            bgh || (p.has(Role::DeptHead)
+                && !department.is_empty()
+                && p.account.department.as_deref() == Some(department))
         }
         Action::SubmitLessonPlans => teaches_any,
         Action::ManageLibrary => admin || bgh,
@@ -129,8 +132,8 @@ mod tests {
             (ViewClassResults { class: "6a1" },                  [true,  true,  true,  true,  true ]),
             (ViewClassResults { class: "6a2" },                  [false, true,  true,  false, false]),
             (LockTerm,                                           [false, true,  true,  false, false]),
-            (ReviewLessonPlans { department: "tn" },             [false, false, false, true,  false]),
-            (ReviewLessonPlans { department: "van" },            [false, false, false, false, false]),
+            (ReviewLessonPlans { department: "tn" },             [false, true,  true,  true,  false]),
+            (ReviewLessonPlans { department: "van" },            [false, true,  true,  false, false]),
             (ApproveLessonPlans,                                 [false, true,  true,  false, false]),
             (SubmitLessonPlans,                                  [false, true,  true,  true,  true ]),
             (UseLibrary,                                         [true,  true,  true,  true,  true ]),

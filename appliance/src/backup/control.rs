@@ -1,6 +1,7 @@
 //! The local control socket (`DATA_DIR/control.sock`, mode 0600): while `tram serve` holds the
 //! database, `tram backup now` asks the server to make the backup instead of opening the file
-//! itself. One JSON request line, one JSON response line.
+//! itself; `tram lessons verify` asks it to check the lesson-plan signatures the same way.
+//! One JSON request line, one JSON response line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -17,9 +18,12 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
+    /// "backup" or "lessons-verify".
     pub op: String,
+    #[serde(default)]
     pub to: PathBuf,
-    pub options: Options,
+    #[serde(default)]
+    pub options: Option<Options>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -27,6 +31,9 @@ pub struct Response {
     pub ok: bool,
     pub error: Option<String>,
     pub report: Option<Report>,
+    /// What the CLI prints, for operations other than a backup.
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 /// Serves the socket for the life of the server.
@@ -55,6 +62,19 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
                         .await
                         .unwrap_or_else(|e| fail(format!("backup task failed: {e}")))
                 }
+                Ok(req) if req.op == "lessons-verify" => tokio::task::spawn_blocking(move || {
+                    let (ok, text) = crate::lessons::verify_text(&store)?;
+                    Ok::<_, crate::store::StoreError>(Response {
+                        ok,
+                        error: None,
+                        report: None,
+                        text: Some(text),
+                    })
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .unwrap_or_else(|e| fail(format!("verification failed: {e}"))),
                 Ok(req) => fail(format!("unknown operation {:?}", req.op)),
                 Err(e) => fail(format!("bad request: {e}")),
             };
@@ -70,15 +90,20 @@ fn fail(error: String) -> Response {
         ok: false,
         error: Some(error),
         report: None,
+        text: None,
     }
 }
 
 fn answer(store: &Store, req: Request) -> Response {
-    match super::schedule::backup_once(store, &req.to, &req.options) {
+    let Some(options) = &req.options else {
+        return fail("a backup request needs its options".into());
+    };
+    match super::schedule::backup_once(store, &req.to, options) {
         Ok(rep) => Response {
             ok: true,
             error: None,
             report: Some(rep),
+            text: None,
         },
         Err(e) => fail(e.to_string()),
     }

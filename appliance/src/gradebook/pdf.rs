@@ -163,6 +163,20 @@ impl Layout {
         self.y += size * 0.4;
     }
 
+    /// Text wrapped to the page width, `indent` points in from the margin; each line of the
+    /// text starts a new line.
+    pub fn paragraph(&mut self, size: f32, bold: bool, indent: f32, text: &str) {
+        let w = self.width - 2.0 * self.margin - indent;
+        for para in text.lines() {
+            for l in wrap(para, w, size) {
+                self.ensure(size * 1.5);
+                self.y += size * 1.2;
+                self.text_at(self.margin + indent, self.y, size, bold, &l);
+                self.y += size * 0.3;
+            }
+        }
+    }
+
     pub fn gap(&mut self, h: f32) {
         self.y += h;
     }

@@ -567,7 +567,8 @@ pub struct Query {
     pub offset: Option<usize>,
 }
 
-fn empty_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+/// Query strings: an empty parameter (a filter left at "any") is no filter.
+pub(crate) fn empty_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,
@@ -581,7 +582,8 @@ where
     }
 }
 
-fn empty_none_num<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+/// Query strings: an empty parameter (a filter left at "any") is no filter.
+pub(crate) fn empty_none_num<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: std::str::FromStr,

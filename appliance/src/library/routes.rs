@@ -247,7 +247,7 @@ async fn cancel(
 }
 
 /// Streams a blob with Range support; the ETag is its content hash.
-async fn serve_blob(
+pub(crate) async fn serve_blob(
     s: &Shared,
     blob: &str,
     mime: &str,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub urls: Vec<String>,
     /// The backup schedule and targets (the admin page's "back up now" uses the same).
     pub backup: crate::backup::schedule::Config,
+    /// Lesson-plan changes for live pages, and the dashboard cache.
+    pub lessons: crate::lessons::Live,
 }
 
 pub type Shared = Arc<AppState>;
@@ -133,6 +135,20 @@ impl From<crate::library::LibraryError> for ApiError {
             err.details = Some(json!({ "offset": have }));
         }
         err
+    }
+}
+
+impl From<crate::lessons::LessonError> for ApiError {
+    fn from(e: crate::lessons::LessonError) -> Self {
+        use crate::lessons::LessonError as L;
+        let status = match &e {
+            L::Store(s) => return ApiError::internal(s),
+            L::NotFound => StatusCode::NOT_FOUND,
+            L::Forbidden(_) => StatusCode::FORBIDDEN,
+            L::State(_) | L::NoKey => StatusCode::CONFLICT,
+            L::Invalid(_) | L::File(_) | L::Key(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
     }
 }
 
@@ -464,6 +480,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::gradebook::routes::api())
         .merge(crate::backup::routes::api())
         .merge(crate::library::routes::api())
+        .merge(crate::lessons::routes::api())
         .route(
             "/openapi.json",
             get(|| async {
@@ -480,6 +497,8 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::gradebook::pages::routes())
         .merge(crate::library::pages::routes())
         .merge(crate::library::routes::files())
+        .merge(crate::lessons::pages::routes())
+        .merge(crate::lessons::routes::files())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn(same_origin_only))
@@ -590,6 +609,7 @@ pub async fn serve(
         https: !opts.http_only,
         urls: urls.clone(),
         backup: opts.backup.clone(),
+        lessons: crate::lessons::Live::default(),
     });
     tokio::spawn(crate::backup::schedule::run(
         store.clone(),
@@ -653,6 +673,8 @@ pub async fn serve(
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
+        // Long-polling pages answer at once instead of holding the shutdown.
+        state.lessons.close();
         h2.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     while let Some(r) = tasks.join_next().await {

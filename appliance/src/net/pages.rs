@@ -51,7 +51,11 @@ pub(crate) struct Chrome {
 
 pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
     let p = &u.principal;
-    let mut nav = vec![("/grades", "nav.grades"), ("/library", "nav.library")];
+    let mut nav = vec![
+        ("/grades", "nav.grades"),
+        ("/lessons", "nav.lessons"),
+        ("/library", "nav.library"),
+    ];
     if auth::permits(p, Action::ManageAccounts) {
         nav.push(("/admin/accounts", "nav.accounts"));
     }

@@ -115,6 +115,7 @@ pub fn registered_tables() -> Vec<&'static str> {
     v.extend(crate::school::TABLES);
     v.extend(crate::gradebook::TABLES);
     v.extend(crate::library::TABLES);
+    v.extend(crate::lessons::TABLES);
     v
 }
 

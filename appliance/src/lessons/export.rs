@@ -1,0 +1,590 @@
+//! Export for inspection: one month, or one teacher's school year, as a PDF (every plan with
+//! its signatures) and a ZIP holding that PDF, each plan's signed content, its files and a
+//! signature manifest that anyone can check offline (`tram lessons verify --export FILE.zip`,
+//! or by hand: BLAKE3 and Ed25519, see the README inside the ZIP).
+
+use std::io::{Read as _, Seek, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::sign::{self, SignAction};
+use super::{LessonError, MONTHS, PLANS, Plan, Version, can_read, sees_work, version_key};
+use crate::auth::Principal;
+use crate::store::{Read, Rx, StoreError, blob::BlobStore};
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// "2026-11".
+    Month(String),
+    /// A teacher's plans in a school year ("2026-2027": 1 August to 31 July).
+    TeacherYear { teacher: String, year: String },
+}
+
+impl Scope {
+    pub fn label(&self) -> String {
+        match self {
+            Scope::Month(m) => format!("tháng {}", super::month_label(m)),
+            Scope::TeacherYear { year, .. } => format!("năm học {year}"),
+        }
+    }
+    pub fn file_stem(&self) -> String {
+        match self {
+            Scope::Month(m) => format!("ke-hoach-bai-day-{m}"),
+            Scope::TeacherYear { teacher, year } => {
+                format!("ke-hoach-bai-day-{}-{year}", crate::school::slug(teacher))
+            }
+        }
+    }
+}
+
+fn year_bounds(year: &str) -> Result<(jiff::civil::Date, jiff::civil::Date), LessonError> {
+    let bad = || super::invalid(format!("Năm học “{year}” không hợp lệ (dạng 2026-2027)."));
+    let (a, b) = year.split_once('-').ok_or_else(bad)?;
+    let (a, b): (i16, i16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if b != a + 1 || !(2000..=2100).contains(&a) {
+        return Err(bad());
+    }
+    Ok((jiff::civil::date(a, 8, 1), jiff::civil::date(b, 7, 31)))
+}
+
+/// The plans in scope that `p` may read, each with the version to show: the approved one if
+/// there is one (unless `p` sees work in progress, who gets the current version).
+pub fn select(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Vec<(Plan, Version)>, LessonError> {
+    let plans: Vec<Plan> = match scope {
+        Scope::Month(m) => {
+            super::parse_month(m)?;
+            rx.scan(&MONTHS, &format!("{m}/"))?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect()
+        }
+        Scope::TeacherYear { teacher, year } => {
+            let (from, to) = year_bounds(year)?;
+            let mut v = Vec::new();
+            rx.scan_each(&PLANS, "", &mut |_, plan: Plan| {
+                if plan.teacher == *teacher && plan.teach_on >= from && plan.teach_on <= to {
+                    v.push(plan);
+                }
+                Ok(())
+            })?;
+            v
+        }
+    };
+    let mut out = Vec::new();
+    for plan in plans {
+        let n = if sees_work(p, &plan) {
+            plan.version
+        } else if can_read(p, &plan) {
+            match plan.approved_version {
+                Some(n) => n,
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if let Some(v) = rx.get(&super::VERSIONS, &version_key(&plan.id, n))? {
+            out.push((plan, v));
+        }
+    }
+    out.sort_by(|a, b| {
+        (
+            a.0.department.as_deref(),
+            &a.0.teacher_name,
+            a.0.teach_on,
+            &a.0.id,
+        )
+            .cmp(&(
+                b.0.department.as_deref(),
+                &b.0.teacher_name,
+                b.0.teach_on,
+                &b.0.id,
+            ))
+    });
+    Ok(out)
+}
+
+/// Names the PDF and pages show for ids (subjects, departments).
+pub struct Names {
+    pub school: String,
+    pub subjects: std::collections::HashMap<String, String>,
+    pub departments: std::collections::HashMap<String, String>,
+}
+
+impl Names {
+    pub fn load(rx: &impl Read) -> Result<Names, StoreError> {
+        Ok(Names {
+            school: crate::school::school_info(rx)?
+                .map(|i| i.name)
+                .unwrap_or_default(),
+            subjects: crate::school::list(rx, &crate::school::SUBJECTS)?
+                .into_iter()
+                .map(|s| (s.id, s.name))
+                .collect(),
+            departments: crate::school::list(rx, &crate::school::DEPARTMENTS)?
+                .into_iter()
+                .map(|d| (d.id, d.name))
+                .collect(),
+        })
+    }
+    pub fn subject(&self, id: &str) -> String {
+        self.subjects.get(id).cloned().unwrap_or_else(|| id.into())
+    }
+    pub fn department(&self, id: Option<&str>) -> String {
+        id.and_then(|d| self.departments.get(d).cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// "2026-11-23T02:00:00Z" → "09:00 23/11/2026" (Vietnam time).
+pub fn when(ts: &str) -> String {
+    ts.parse::<jiff::Timestamp>()
+        .map(|t| {
+            t.to_zoned(crate::school::time_zone())
+                .strftime("%H:%M %d/%m/%Y")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ts.to_string())
+}
+
+pub fn date_vi(d: jiff::civil::Date) -> String {
+    format!("{:02}/{:02}/{}", d.day(), d.month(), d.year())
+}
+
+/// Draws one plan (a new page each) in the official layout, then its signatures.
+pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Plan, v: &Version) {
+    let labels = v.layout.labels();
+    l.line(10.0, false, &format!("Trường: {}", names.school));
+    l.line(
+        10.0,
+        false,
+        &format!("Tổ: {}", names.department(plan.department.as_deref())),
+    );
+    l.line(
+        10.0,
+        false,
+        &format!("Họ và tên giáo viên: {}", plan.teacher_name),
+    );
+    l.gap(6.0);
+    l.centred(12.0, true, "KẾ HOẠCH BÀI DẠY");
+    l.centred(
+        13.0,
+        true,
+        &format!("TÊN BÀI DẠY: {}", v.title.to_uppercase()),
+    );
+    l.centred(
+        10.0,
+        false,
+        &format!(
+            "Môn học/Hoạt động giáo dục: {}; lớp: {}",
+            names.subject(&v.subject),
+            v.grade
+        ),
+    );
+    l.centred(
+        10.0,
+        false,
+        &format!(
+            "Thời gian thực hiện: {} tiết · ngày dạy {} · phiên bản {} · {}",
+            v.periods,
+            date_vi(v.teach_on),
+            v.number,
+            v.state.label()
+        ),
+    );
+    l.gap(6.0);
+    let f = &v.fields;
+    let section = |l: &mut crate::gradebook::pdf::Layout, head: &str, body: &str| {
+        l.paragraph(10.5, true, 0.0, head);
+        if !body.is_empty() {
+            l.paragraph(10.0, false, 12.0, body);
+        }
+    };
+    l.paragraph(11.0, true, 0.0, labels.objectives);
+    section(l, labels.knowledge, &f.knowledge);
+    section(l, labels.competences, &f.competences);
+    section(l, labels.qualities, &f.qualities);
+    l.gap(4.0);
+    section(l, labels.materials, &f.materials);
+    l.gap(4.0);
+    l.paragraph(11.0, true, 0.0, labels.activities);
+    for a in &f.activities {
+        l.paragraph(10.5, true, 6.0, &a.name);
+        let parts: [(&str, &str); 6] = match v.layout {
+            super::Layout::Secondary => [
+                ("a) Mục tiêu: ", &a.objective),
+                ("b) Nội dung: ", &a.content),
+                ("c) Sản phẩm: ", &a.product),
+                ("d) Tổ chức thực hiện: ", &a.organisation),
+                ("", ""),
+                ("", ""),
+            ],
+            super::Layout::Primary => [
+                ("Mục tiêu: ", &a.objective),
+                ("Hoạt động của giáo viên: ", &a.teacher),
+                ("Hoạt động của học sinh: ", &a.students),
+                ("", ""),
+                ("", ""),
+                ("", ""),
+            ],
+        };
+        for (k, body) in parts {
+            if !body.is_empty() {
+                l.paragraph(10.0, false, 14.0, &format!("{k}{body}"));
+            }
+        }
+    }
+    if !f.adjustments.is_empty() {
+        l.gap(4.0);
+        section(l, labels.adjustments, &f.adjustments);
+    }
+    if !v.files.is_empty() {
+        l.gap(4.0);
+        l.paragraph(10.5, true, 0.0, "Tệp đính kèm");
+        for file in &v.files {
+            l.paragraph(
+                9.0,
+                false,
+                12.0,
+                &format!(
+                    "{} ({:.1} MB) · BLAKE3 {}",
+                    file.name,
+                    file.size as f64 / 1_048_576.0,
+                    file.blob
+                ),
+            );
+        }
+    }
+    if let Some(r) = &v.review {
+        l.gap(4.0);
+        let verdict = if r.passed {
+            "đã duyệt"
+        } else {
+            "trả lại"
+        };
+        l.paragraph(
+            10.0,
+            false,
+            0.0,
+            &format!("Tổ trưởng {} {verdict} lúc {}.", r.name, when(&r.at)),
+        );
+        if !r.comment.is_empty() {
+            l.paragraph(10.0, false, 12.0, &format!("Nhận xét: {}", r.comment));
+        }
+    }
+    l.gap(6.0);
+    l.paragraph(10.5, true, 0.0, "Chữ ký số");
+    if let Some(d) = &v.digest {
+        l.paragraph(9.0, false, 12.0, &format!("BLAKE3 của phiên bản: {d}"));
+    }
+    if v.signatures.is_empty() {
+        l.paragraph(9.5, false, 12.0, "Chưa có chữ ký.");
+    }
+    for s in &v.signatures {
+        l.paragraph(
+            9.5,
+            false,
+            12.0,
+            &format!(
+                "{}: {} lúc {} · khoá {}",
+                s.action.label(),
+                s.name,
+                when(&s.at),
+                &s.public_key[..16]
+            ),
+        );
+    }
+}
+
+/// The PDF of a selection, one plan per page (or more when long).
+pub fn pdf(names: &Names, title: &str, plans: &[(Plan, Version)]) -> Result<Vec<u8>, LessonError> {
+    let mut l = crate::gradebook::pdf::Layout::new(false);
+    l.centred(14.0, true, &names.school);
+    l.centred(13.0, true, title);
+    l.gap(8.0);
+    if plans.is_empty() {
+        l.line(10.0, false, "Không có kế hoạch bài dạy nào.");
+    }
+    let rows: Vec<Vec<String>> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, (p, v))| {
+            vec![
+                (i + 1).to_string(),
+                date_vi(v.teach_on),
+                p.teacher_name.clone(),
+                format!("{} {} — {}", names.subject(&v.subject), v.grade, v.title),
+                v.state.label().to_string(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        let head = ["STT", "Ngày dạy", "Giáo viên", "Bài dạy", "Trạng thái"].map(String::from);
+        l.table(&[30.0, 70.0, 120.0, 230.0, 110.0], &head, &rows, 9.0);
+    }
+    for (p, v) in plans {
+        l.new_page();
+        draw_plan(&mut l, names, p, v);
+    }
+    l.finish()
+        .map_err(|e| LessonError::Invalid(format!("PDF: {e}")))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub name: String,
+    pub path: String,
+    pub size: u64,
+    pub blake3: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestSignature {
+    pub action: SignAction,
+    pub by: String,
+    pub name: String,
+    pub at: String,
+    pub public_key: String,
+    pub signature: String,
+    /// The exact bytes signed (UTF-8).
+    pub statement: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestPlan {
+    pub plan: String,
+    pub version: u32,
+    pub title: String,
+    pub teacher: String,
+    pub state: String,
+    /// The signed content (JSON) inside the ZIP; its BLAKE3 is `blake3`.
+    pub content: String,
+    pub blake3: Option<String>,
+    pub files: Vec<ManifestFile>,
+    pub signatures: Vec<ManifestSignature>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub school: String,
+    pub scope: String,
+    pub created_at: String,
+    pub plans: Vec<ManifestPlan>,
+}
+
+const README: &str = "Kế hoạch bài dạy xuất từ Trạm — cách kiểm tra chữ ký (không cần mạng)
+
+1. manifest.json liệt kê từng kế hoạch: tệp nội dung đã ký (content.json), BLAKE3 của nó,
+   các tệp đính kèm với BLAKE3 của từng tệp, và các chữ ký Ed25519.
+2. BLAKE3 của content.json phải bằng trường \"blake3\"; content.json ghi BLAKE3 của từng tệp
+   đính kèm, và BLAKE3 của tệp trong thư mục files/ phải bằng giá trị đó.
+3. Mỗi chữ ký là chữ ký Ed25519 (khoá công khai \"public_key\") trên đúng chuỗi \"statement\";
+   statement ghi hành động, kế hoạch, phiên bản, người ký, thời điểm và BLAKE3 ở bước 2.
+
+Cách nhanh nhất: tram lessons verify --export TỆP.zip
+
+Checking offline (English): BLAKE3(content.json) must equal \"blake3\"; content.json names each
+file's BLAKE3, which must match the file under files/; each signature is Ed25519 by
+\"public_key\" over the exact \"statement\" bytes, which end with that same BLAKE3.
+Or run: tram lessons verify --export FILE.zip
+";
+
+/// Writes the ZIP: README, manifest.json, the PDF, and per plan its content.json and files.
+pub fn zip<W: Write + Seek>(
+    out: W,
+    blobs: &BlobStore,
+    names: &Names,
+    scope: &Scope,
+    plans: &[(Plan, Version)],
+    pdf_bytes: &[u8],
+    now: &str,
+) -> Result<W, LessonError> {
+    use zip::write::SimpleFileOptions;
+    let io = |e: std::io::Error| LessonError::File(format!("Không ghi được tệp ZIP: {e}"));
+    let ze = |e: zip::result::ZipError| LessonError::File(format!("Không ghi được tệp ZIP: {e}"));
+    let mut z = zip::ZipWriter::new(out);
+    let deflate = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let stored = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let mut manifest = Manifest {
+        format: "tram.lesson-export/1".into(),
+        school: names.school.clone(),
+        scope: scope.label(),
+        created_at: now.into(),
+        plans: vec![],
+    };
+    for (plan, v) in plans {
+        let dir = format!("plans/{}-v{}", plan.id, v.number);
+        let hashes: Vec<String> = v.files.iter().map(|f| f.blob.clone()).collect();
+        let content = super::signed_content(v, &hashes);
+        z.start_file(format!("{dir}/content.json"), deflate)
+            .map_err(ze)?;
+        z.write_all(&content).map_err(io)?;
+        let mut files = Vec::new();
+        for (i, f) in v.files.iter().enumerate() {
+            let safe: String = f
+                .name
+                .chars()
+                .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+                .collect();
+            let path = format!("{dir}/files/{}-{safe}", i + 1);
+            z.start_file(path.clone(), stored).map_err(ze)?;
+            let mut src = blobs
+                .open_blob(&f.blob)
+                .map_err(|_| LessonError::File(format!("Thiếu tệp “{}” trên Trạm.", f.name)))?;
+            std::io::copy(&mut src, &mut z).map_err(io)?;
+            files.push(ManifestFile {
+                name: f.name.clone(),
+                path,
+                size: f.size,
+                blake3: f.blob.clone(),
+            });
+        }
+        manifest.plans.push(ManifestPlan {
+            plan: plan.id.clone(),
+            version: v.number,
+            title: v.title.clone(),
+            teacher: plan.teacher_name.clone(),
+            state: v.state.as_str().into(),
+            content: format!("{dir}/content.json"),
+            blake3: v.digest.clone(),
+            files,
+            signatures: v
+                .signatures
+                .iter()
+                .map(|s| ManifestSignature {
+                    action: s.action,
+                    by: s.by.clone(),
+                    name: s.name.clone(),
+                    at: s.at.clone(),
+                    public_key: s.public_key.clone(),
+                    signature: s.signature.clone(),
+                    statement: sign::statement(
+                        s.action, &plan.id, v.number, &s.by, &s.at, &s.digest,
+                    ),
+                })
+                .collect(),
+        });
+    }
+    z.start_file(format!("{}.pdf", scope.file_stem()), stored)
+        .map_err(ze)?;
+    z.write_all(pdf_bytes).map_err(io)?;
+    z.start_file("manifest.json", deflate).map_err(ze)?;
+    z.write_all(&serde_json::to_vec_pretty(&manifest).expect("serialisable"))
+        .map_err(io)?;
+    z.start_file("README.txt", deflate).map_err(ze)?;
+    z.write_all(README.as_bytes()).map_err(io)?;
+    z.finish().map_err(ze)
+}
+
+/// The result of checking an exported ZIP offline.
+#[derive(Debug, Default)]
+pub struct ExportCheck {
+    pub plans: usize,
+    pub valid: usize,
+    pub problems: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ContentFiles {
+    plan: String,
+    version: u32,
+    files: Vec<ContentFile>,
+}
+
+#[derive(Deserialize)]
+struct ContentFile {
+    name: String,
+    blake3: String,
+}
+
+/// Checks an exported ZIP with nothing but its own contents: each content.json against its
+/// digest, each file against the hash content.json names, each signature over its statement.
+pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> {
+    let mut z = zip::ZipArchive::new(r).map_err(|e| format!("not a ZIP file: {e}"))?;
+    let read = |z: &mut zip::ZipArchive<R>, name: &str| -> Result<Vec<u8>, String> {
+        let mut f = z
+            .by_name(name)
+            .map_err(|_| format!("{name} is missing from the ZIP"))?;
+        let mut v = Vec::new();
+        f.read_to_end(&mut v).map_err(|e| format!("{name}: {e}"))?;
+        Ok(v)
+    };
+    let manifest: Manifest = serde_json::from_slice(&read(&mut z, "manifest.json")?)
+        .map_err(|e| format!("manifest.json unreadable: {e}"))?;
+    let mut out = ExportCheck {
+        plans: manifest.plans.len(),
+        ..ExportCheck::default()
+    };
+    for p in &manifest.plans {
+        let who = format!("{} v{} “{}”", p.plan, p.version, p.title);
+        let content = match read(&mut z, &p.content) {
+            Ok(c) => c,
+            Err(e) => {
+                out.problems.push(format!("{who}: {e}"));
+                continue;
+            }
+        };
+        let digest = blake3::hash(&content).to_hex().to_string();
+        let mut ok = true;
+        if p.blake3.as_deref().is_some_and(|d| d != digest) {
+            out.problems
+                .push(format!("{who}: content.json does not match its BLAKE3"));
+            ok = false;
+        }
+        match serde_json::from_slice::<ContentFiles>(&content) {
+            Ok(c) if c.plan == p.plan && c.version == p.version => {
+                for (named, listed) in c.files.iter().zip(&p.files) {
+                    let actual =
+                        read(&mut z, &listed.path).map(|b| blake3::hash(&b).to_hex().to_string());
+                    if actual.as_deref() != Ok(named.blake3.as_str()) {
+                        out.problems.push(format!(
+                            "{who}: file “{}” has changed or is missing",
+                            named.name
+                        ));
+                        ok = false;
+                    }
+                }
+                if c.files.len() != p.files.len() {
+                    out.problems
+                        .push(format!("{who}: files missing from the ZIP"));
+                    ok = false;
+                }
+            }
+            _ => {
+                out.problems
+                    .push(format!("{who}: content.json does not describe this plan"));
+                ok = false;
+            }
+        }
+        for s in &p.signatures {
+            let sig = sign::Signature {
+                action: s.action,
+                by: s.by.clone(),
+                name: s.name.clone(),
+                at: s.at.clone(),
+                digest: p.blake3.clone().unwrap_or_default(),
+                public_key: s.public_key.clone(),
+                signature: s.signature.clone(),
+            };
+            let expected = sign::statement(s.action, &p.plan, p.version, &s.by, &s.at, &sig.digest);
+            let verdict = if expected != s.statement {
+                Err("statement does not match the plan".to_string())
+            } else {
+                sign::check(&sig, &p.plan, p.version, &digest)
+            };
+            match verdict {
+                Ok(()) if ok => out.valid += 1,
+                Ok(()) => {}
+                Err(e) => out.problems.push(format!(
+                    "{who}: signature of {} ({}): {e}",
+                    s.name,
+                    s.action.as_str()
+                )),
+            }
+        }
+    }
+    Ok(out)
+}

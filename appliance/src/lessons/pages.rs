@@ -1,0 +1,566 @@
+//! Lesson-plan pages: the list with search and the queue of plans waiting for me, one plan
+//! (fields, files, versions, signatures checked, the workflow buttons), the editor, the live BGH
+//! dashboard, and the signature check of every plan.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::export::{Names, date_vi, when};
+use super::sign::KEYS;
+use super::{Layout, Plan, State as PlanState, Version};
+use crate::auth::{Action, Principal, permits};
+use crate::net::pages::{chrome, page, render};
+use crate::net::{ApiError, PageUser, Shared};
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/lessons", get(list_page))
+        .route("/lessons/plan/{id}", get(plan_page))
+        .route("/lessons/plan/{id}/edit", get(edit_page))
+        .route("/lessons/new", get(new_page))
+        .route("/lessons/dashboard", get(dashboard_page))
+        .route("/lessons/verify", get(verify_page))
+}
+
+/// A plan as a list row shows it.
+pub(crate) struct Row {
+    id: String,
+    title: String,
+    meta: String,
+    teacher: String,
+    state: &'static str,
+    state_code: &'static str,
+    late: bool,
+}
+
+fn row(p: &Plan, names: &Names, today: jiff::civil::Date) -> Row {
+    Row {
+        id: p.id.clone(),
+        title: p.title.clone(),
+        meta: format!(
+            "{} {} · {}",
+            names.subject(&p.subject),
+            p.grade,
+            date_vi(p.teach_on)
+        ),
+        teacher: p.teacher_name.clone(),
+        state: p.state.label(),
+        state_code: p.state.as_str(),
+        late: p.state == PlanState::Draft && p.teach_on < today,
+    }
+}
+
+page!(ListPage, "lessons.html" {
+    q: String,
+    subject: String,
+    grade: String,
+    state: String,
+    rows: Vec<Row>,
+    waiting: Vec<Row>,
+    subjects: Vec<(String, String)>,
+    states: Vec<(&'static str, &'static str)>,
+    can_write: bool,
+    has_key: bool,
+    can_dashboard: bool,
+    can_verify: bool,
+    me: String,
+    year: String,
+});
+
+fn can_dashboard(p: &Principal) -> bool {
+    p.is_bgh()
+        || p.account.department.as_deref().is_some_and(|d| {
+            permits(p, Action::ReviewLessonPlans { department: d })
+                && p.has(crate::auth::Role::DeptHead)
+        })
+}
+
+async fn list_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Query(q): Query<super::Query>,
+) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let names = Names::load(&rx)?;
+    let today = super::routes::today();
+    let mut hits = super::search(&rx, &u.principal, &q)?;
+    hits.truncate(200);
+    let waiting = super::waiting_for(&rx, &u.principal)?;
+    let mut subjects: Vec<(String, String)> = names.subjects.clone().into_iter().collect();
+    subjects.sort_by(|a, b| a.1.cmp(&b.1));
+    let year = crate::school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    Ok(render(ListPage::new(
+        chrome(&s, &u, &headers),
+        q.q.clone(),
+        q.subject.clone().unwrap_or_default(),
+        q.grade.map(|g| g.to_string()).unwrap_or_default(),
+        q.state.clone().unwrap_or_default(),
+        hits.iter().map(|p| row(p, &names, today)).collect(),
+        waiting.iter().map(|p| row(p, &names, today)).collect(),
+        subjects,
+        PlanState::ALL
+            .iter()
+            .map(|x| (x.as_str(), x.label()))
+            .collect(),
+        permits(&u.principal, Action::SubmitLessonPlans),
+        rx.get(&KEYS, u.principal.id())?.is_some(),
+        can_dashboard(&u.principal),
+        u.principal.is_bgh() || permits(&u.principal, Action::ManageDevice),
+        u.principal.id().to_string(),
+        year,
+    )))
+}
+
+pub(crate) struct SigRow {
+    label: &'static str,
+    name: String,
+    at: String,
+    key: String,
+    problem: Option<String>,
+}
+
+pub(crate) struct ActivityView {
+    name: String,
+    parts: Vec<(&'static str, String)>,
+}
+
+pub(crate) struct FileView {
+    name: String,
+    size: String,
+    url: String,
+}
+
+page!(PlanPage, "lesson_plan.html" {
+    plan: Plan,
+    v: Version,
+    labels: super::Labels,
+    subject: String,
+    department: String,
+    teach_on: String,
+    activities: Vec<ActivityView>,
+    files: Vec<FileView>,
+    versions: Vec<(u32, &'static str, String, bool)>,
+    signatures: Vec<SigRow>,
+    review: Option<(String, String, bool, String)>,
+    is_current: bool,
+    can_edit: bool,
+    can_submit: bool,
+    can_review: bool,
+    can_approve: bool,
+    can_publish: bool,
+    can_delete: bool,
+    has_key: bool,
+});
+
+#[derive(Deserialize)]
+struct VersionQ {
+    v: Option<u32>,
+}
+
+fn activity_views(v: &Version) -> Vec<ActivityView> {
+    v.fields
+        .activities
+        .iter()
+        .map(|a| {
+            let parts: Vec<(&'static str, &String)> = match v.layout {
+                Layout::Secondary => vec![
+                    ("a) Mục tiêu", &a.objective),
+                    ("b) Nội dung", &a.content),
+                    ("c) Sản phẩm", &a.product),
+                    ("d) Tổ chức thực hiện", &a.organisation),
+                ],
+                Layout::Primary => vec![
+                    ("Mục tiêu", &a.objective),
+                    ("Hoạt động của giáo viên", &a.teacher),
+                    ("Hoạt động của học sinh", &a.students),
+                ],
+            };
+            ActivityView {
+                name: a.name.clone(),
+                parts: parts
+                    .into_iter()
+                    .filter(|(_, t)| !t.is_empty())
+                    .map(|(k, t)| (k, t.clone()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+async fn plan_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path(id): Path<String>,
+    Query(q): Query<VersionQ>,
+) -> Result<Response, ApiError> {
+    let p = &u.principal;
+    let store = s.store.clone();
+    let pp = p.clone();
+    // Files are re-hashed to check the signatures: off the async threads.
+    let (plan, v, all, sigs, names, has_key) = tokio::task::spawn_blocking(move || {
+        let rx = store.read()?;
+        let plan = super::routes::readable(&rx, &pp, &id)?;
+        let all = super::routes::visible_versions(&rx, &pp, &plan)?;
+        let v = match q.v {
+            Some(n) => all.iter().find(|v| v.number == n).cloned(),
+            None => all.last().cloned(),
+        }
+        .ok_or_else(ApiError::not_found)?;
+        let mut hasher = super::FileHasher::new(&store.blobs);
+        let verdicts = super::verify_version(&rx, &plan, &v, &mut hasher)?;
+        let names = Names::load(&rx)?;
+        let has_key = rx.get(&KEYS, pp.id())?.is_some();
+        Ok::<_, ApiError>((plan, v, all, verdicts, names, has_key))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let mut signatures = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for (i, verdict) in sigs.iter().enumerate() {
+        match v.signatures.get(i) {
+            Some(sig) if verdict.action.is_some() => signatures.push(SigRow {
+                label: sig.action.label(),
+                name: sig.name.clone(),
+                at: when(&sig.at),
+                key: sig.public_key[..16].to_string(),
+                problem: verdict.problem.clone(),
+            }),
+            _ => problems.extend(verdict.problem.clone()),
+        }
+    }
+    for pr in problems {
+        signatures.push(SigRow {
+            label: "Thiếu chữ ký",
+            name: String::new(),
+            at: String::new(),
+            key: String::new(),
+            problem: Some(pr),
+        });
+    }
+    let own = plan.teacher == p.id();
+    let is_current = v.number == plan.version;
+    let dept = plan.department.clone().unwrap_or_default();
+    let state = v.state;
+    let can_edit =
+        own && is_current && !matches!(state, PlanState::Submitted | PlanState::Reviewed);
+    let can_submit = own && is_current && state == PlanState::Draft;
+    let can_review = !own
+        && is_current
+        && state == PlanState::Submitted
+        && permits(p, Action::ReviewLessonPlans { department: &dept });
+    let can_approve = !own
+        && is_current
+        && state == PlanState::Reviewed
+        && permits(p, Action::ApproveLessonPlans);
+    let can_publish =
+        plan.approved_version.is_some() && plan.library_item.is_none() && (own || p.is_bgh());
+    let can_delete = own && plan.version == 1 && state == PlanState::Draft;
+    let files = v
+        .files
+        .iter()
+        .map(|f| FileView {
+            name: f.name.clone(),
+            size: format!("{:.1} MB", f.size as f64 / 1_048_576.0),
+            url: format!("/lessons/file/{}/{}/{}", plan.id, v.number, f.blob),
+        })
+        .collect();
+    let versions = all
+        .iter()
+        .map(|x| {
+            (
+                x.number,
+                x.state.label(),
+                when(&x.updated_at),
+                x.number == v.number,
+            )
+        })
+        .collect();
+    let review = v
+        .review
+        .as_ref()
+        .map(|r| (r.name.clone(), when(&r.at), r.passed, r.comment.clone()));
+    Ok(render(PlanPage::new(
+        chrome(&s, &u, &headers),
+        plan.clone(),
+        v.clone(),
+        v.layout.labels(),
+        names.subject(&v.subject),
+        names.department(plan.department.as_deref()),
+        date_vi(v.teach_on),
+        activity_views(&v),
+        files,
+        versions,
+        signatures,
+        review,
+        is_current,
+        can_edit,
+        can_submit,
+        can_review,
+        can_approve,
+        can_publish,
+        can_delete,
+        has_key,
+    )))
+}
+
+pub(crate) struct ActivityEdit {
+    i: usize,
+    name: String,
+    objective: String,
+    content: String,
+    product: String,
+    organisation: String,
+    teacher: String,
+    students: String,
+}
+
+page!(EditPage, "lesson_edit.html" {
+    id: String,
+    v: Version,
+    secondary: bool,
+    labels: super::Labels,
+    subjects: Vec<(String, String)>,
+    activities: Vec<ActivityEdit>,
+    files: Vec<(String, String, String)>,
+    max_mb: u64,
+    notice: String,
+});
+
+fn subject_list(names: &Names) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = names.subjects.clone().into_iter().collect();
+    v.sort_by(|a, b| a.1.cmp(&b.1));
+    v
+}
+
+fn edit_view(
+    s: &Shared,
+    u: &crate::net::ApiUser,
+    headers: &HeaderMap,
+    id: String,
+    v: Version,
+    notice: String,
+) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let names = Names::load(&rx)?;
+    let cfg = super::config(&rx)?;
+    let activities = v
+        .fields
+        .activities
+        .iter()
+        .enumerate()
+        .map(|(i, a)| ActivityEdit {
+            i,
+            name: a.name.clone(),
+            objective: a.objective.clone(),
+            content: a.content.clone(),
+            product: a.product.clone(),
+            organisation: a.organisation.clone(),
+            teacher: a.teacher.clone(),
+            students: a.students.clone(),
+        })
+        .collect();
+    let files = v
+        .files
+        .iter()
+        .map(|f| {
+            (
+                f.blob.clone(),
+                f.name.clone(),
+                format!("{:.1} MB", f.size as f64 / 1_048_576.0),
+            )
+        })
+        .collect();
+    Ok(render(EditPage::new(
+        chrome(s, u, headers),
+        id,
+        v.clone(),
+        v.layout == Layout::Secondary,
+        v.layout.labels(),
+        subject_list(&names),
+        activities,
+        files,
+        cfg.max_file_mb,
+        notice,
+    )))
+}
+
+async fn edit_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let plan = super::routes::readable(&rx, &u.principal, &id)?;
+    if plan.teacher != u.principal.id() {
+        return Err(ApiError::forbidden());
+    }
+    let v = rx
+        .get(&super::VERSIONS, &super::version_key(&id, plan.version))?
+        .ok_or_else(ApiError::not_found)?;
+    let notice = match v.state {
+        PlanState::Draft => String::new(),
+        PlanState::Returned | PlanState::Approved => format!(
+            "Lưu sẽ tạo phiên bản {} (bản nháp); phiên bản {} được giữ nguyên.",
+            v.number + 1,
+            v.number
+        ),
+        _ => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "wrong_state",
+                "Kế hoạch đang chờ duyệt; chưa sửa được.",
+            ));
+        }
+    };
+    drop(rx);
+    edit_view(&s, &u, &headers, id, v, notice)
+}
+
+page!(NewPage, "lesson_new.html" {
+    subjects: Vec<(String, String)>,
+    today: String,
+});
+
+async fn new_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    u.require(Action::SubmitLessonPlans)?;
+    let names = Names::load(&s.store.read()?)?;
+    Ok(render(NewPage::new(
+        chrome(&s, &u, &headers),
+        subject_list(&names),
+        super::routes::today().to_string(),
+    )))
+}
+
+#[derive(Template)]
+#[template(path = "lessons_dash_body.html")]
+struct DashBody {
+    t: crate::web::I18n,
+    d: super::Dashboard,
+    states: Vec<&'static str>,
+    recent: Vec<(String, String, String, &'static str, String)>,
+    year: String,
+}
+
+page!(DashPage, "lessons_dashboard.html" {
+    body: String,
+    month: String,
+    generation: u64,
+    cadence: String,
+    cfg: super::LessonConfig,
+    departments: Vec<(String, String)>,
+    can_approve: bool,
+    has_key: bool,
+    is_bgh: bool,
+    waiting: usize,
+});
+
+#[derive(Deserialize)]
+struct DashQ {
+    #[serde(default, deserialize_with = "crate::library::empty_none")]
+    month: Option<String>,
+    #[serde(default)]
+    fragment: bool,
+}
+
+async fn dashboard_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Query(q): Query<DashQ>,
+) -> Result<Response, ApiError> {
+    if !can_dashboard(&u.principal) {
+        return Err(ApiError::forbidden());
+    }
+    let d = super::routes::dashboard_of(&s, &u.principal, q.month.as_deref())?;
+    let rx = s.store.read()?;
+    let year = crate::school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let recent = d
+        .recent
+        .iter()
+        .map(|r| {
+            (
+                r.plan.clone(),
+                r.title.clone(),
+                r.teacher.clone(),
+                r.state,
+                when(&r.at),
+            )
+        })
+        .collect();
+    let (month, generation, cadence) = (d.month.clone(), d.generation, d.cadence.clone());
+    let waiting: u32 = d.totals[2];
+    let body = DashBody {
+        t: crate::web::I18n::from_headers(&headers),
+        d,
+        states: PlanState::ALL.iter().map(|x| x.label()).collect(),
+        recent,
+        year,
+    }
+    .render()
+    .map_err(ApiError::internal)?;
+    if q.fragment {
+        return Ok(Html(body).into_response());
+    }
+    let departments = crate::school::list(&rx, &crate::school::DEPARTMENTS)?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    Ok(render(DashPage::new(
+        chrome(&s, &u, &headers),
+        body,
+        month,
+        generation,
+        cadence,
+        super::config(&rx)?,
+        departments,
+        permits(&u.principal, Action::ApproveLessonPlans),
+        rx.get(&KEYS, u.principal.id())?.is_some(),
+        u.principal.is_bgh(),
+        waiting as usize,
+    )))
+}
+
+page!(VerifyPage, "lessons_verify.html" {
+    plans: usize,
+    valid: usize,
+    invalid: Vec<super::Verdict>,
+});
+
+async fn verify_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    if !u.principal.is_bgh() && !permits(&u.principal, Action::ManageDevice) {
+        return Err(ApiError::forbidden());
+    }
+    let store = s.store.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        super::verify_all(&store.read()?, &store.blobs).map_err(ApiError::from)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let invalid = report.invalid().cloned().collect();
+    Ok(render(VerifyPage::new(
+        chrome(&s, &u, &headers),
+        report.plans,
+        report.valid,
+        invalid,
+    )))
+}

@@ -1,0 +1,721 @@
+//! Lesson-plan API: plans and versions, attachments, the workflow (submit, review, approve,
+//! approve a month), signing keys, the dashboard with its long-poll for live updates,
+//! verification, export and publishing to the library.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::sign::{self, KEYS};
+use super::{LessonError, PLANS, PlanInput, export};
+use crate::auth::{Action, Principal, permits};
+use crate::net::{ApiError, ApiUser, JsonBody, Shared};
+use crate::store::Read;
+
+pub fn api() -> Router<Shared> {
+    Router::new()
+        .route("/lessons/plans", get(list).post(create))
+        .route(
+            "/lessons/plans/{id}",
+            get(get_plan).put(edit).delete(remove),
+        )
+        .route("/lessons/plans/{id}/files", post(attach))
+        .route("/lessons/plans/{id}/files/{blob}", delete(detach))
+        .route("/lessons/plans/{id}/submit", post(submit))
+        .route("/lessons/plans/{id}/review", post(review))
+        .route("/lessons/plans/{id}/approve", post(approve))
+        .route("/lessons/plans/{id}/publish", post(publish))
+        .route("/lessons/approve-month", post(approve_month))
+        .route("/lessons/uploads", post(start_upload))
+        .route("/lessons/key", get(key_status).post(make_key))
+        .route("/lessons/config", get(get_config).put(put_config))
+        .route("/lessons/dashboard", get(dashboard))
+        .route("/lessons/changes", get(changes))
+        .route("/lessons/verify", get(verify))
+}
+
+/// Outside `/api/v1`: attachments and exports (downloads the browser opens directly).
+pub fn files() -> Router<Shared> {
+    Router::new()
+        .route("/lessons/file/{id}/{version}/{blob}", get(file))
+        .route("/lessons/export.pdf", get(export_pdf))
+        .route("/lessons/export.zip", get(export_zip))
+}
+
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+async fn list(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<super::Query>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = s.store.clone();
+    let plans = blocking(move || {
+        let rx = store.read()?;
+        if q.mine {
+            Ok(super::waiting_for(&rx, &u.principal)?)
+        } else {
+            Ok(super::search(&rx, &u.principal, &q)?)
+        }
+    })
+    .await?;
+    Ok(Json(json!({ "plans": plans })))
+}
+
+/// A write of the workflow as the signed-in user, then a nudge to the live pages.
+async fn write<R: Send + 'static>(
+    s: &Shared,
+    u: &ApiUser,
+    f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<R, LessonError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let r = crate::net::write_as(s, u, f).await?;
+    s.lessons.changed();
+    Ok(r)
+}
+
+async fn create(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<PlanInput>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let input = crate::net::json_body(b)?;
+    let p = u.principal.clone();
+    let plan = write(&s, &u, move |tx| super::create(tx, &p, input)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "plan": plan }))))
+}
+
+/// The plan if `p` may read it (404 otherwise, so hidden plans do not reveal they exist).
+pub(crate) fn readable(rx: &impl Read, p: &Principal, id: &str) -> Result<super::Plan, ApiError> {
+    rx.get(&PLANS, id)?
+        .filter(|plan| super::can_read(p, plan))
+        .ok_or_else(ApiError::not_found)
+}
+
+/// The versions of a plan `p` may see: all of them for those who see work in progress,
+/// otherwise only approved ones.
+pub(crate) fn visible_versions(
+    rx: &impl Read,
+    p: &Principal,
+    plan: &super::Plan,
+) -> Result<Vec<super::Version>, ApiError> {
+    let all = super::versions(rx, &plan.id)?;
+    Ok(if super::sees_work(p, plan) {
+        all
+    } else {
+        all.into_iter()
+            .filter(|v| v.state == super::State::Approved)
+            .collect()
+    })
+}
+
+async fn get_plan(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let rx = s.store.read()?;
+    let plan = readable(&rx, &u.principal, &id)?;
+    let versions = visible_versions(&rx, &u.principal, &plan)?;
+    Ok(Json(json!({ "plan": plan, "versions": versions })))
+}
+
+async fn edit(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    b: JsonBody<PlanInput>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let input = crate::net::json_body(b)?;
+    let p = u.principal.clone();
+    let plan = write(&s, &u, move |tx| super::edit(tx, &p, &id, input)).await?;
+    Ok(Json(json!({ "plan": plan })))
+}
+
+async fn remove(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = u.principal.clone();
+    let gone = id.clone();
+    write(&s, &u, move |tx| super::delete(tx, &p, &id)).await?;
+    Ok(Json(json!({ "deleted": gone })))
+}
+
+#[derive(Deserialize)]
+struct StartUpload {
+    name: String,
+    size: u64,
+}
+
+/// Opens an upload for an attachment: the type (by name) and the configured size are checked
+/// before a byte is sent; chunks then go to `/api/v1/library/uploads/{id}`.
+async fn start_upload(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<StartUpload>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let b = crate::net::json_body(b)?;
+    u.require(Action::SubmitLessonPlans)?;
+    let cfg = super::config(&s.store.read()?)?;
+    let name = crate::library::upload::check_name(&b.name)?;
+    if !super::attachment_allowed(crate::library::upload::mime_of(&name)) {
+        return Err(LessonError::File(format!(
+            "Kế hoạch bài dạy không nhận loại tệp của “{name}”. Nhận: DOCX, PDF, PPTX, XLSX, MP4, WEBM, MP3, JPG, PNG."
+        ))
+        .into());
+    }
+    if b.size > cfg.max_file_mb << 20 {
+        return Err(LessonError::File(format!(
+            "Tệp “{name}” quá lớn: tối đa {} MB.",
+            cfg.max_file_mb
+        ))
+        .into());
+    }
+    let store = s.store.clone();
+    let owner = u.principal.id().to_string();
+    let sess = tokio::task::spawn_blocking(move || {
+        crate::library::upload::start(&store, &owner, &name, b.size, None)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": sess.id, "offset": 0, "size": sess.size,
+            "chunk": crate::library::upload::CHUNK,
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AttachBody {
+    upload: String,
+}
+
+async fn attach(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    b: JsonBody<AttachBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::net::json_body(b)?;
+    let file = crate::library::upload::take(&s.store, u.principal.id(), &b.upload)?;
+    let p = u.principal.clone();
+    let plan = write(&s, &u, move |tx| super::attach(tx, &p, &id, file)).await?;
+    crate::library::upload::remove(&s.store, &b.upload);
+    Ok(Json(json!({ "plan": plan })))
+}
+
+async fn detach(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path((id, blob)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let p = u.principal.clone();
+    let plan = write(&s, &u, move |tx| super::detach(tx, &p, &id, &blob)).await?;
+    Ok(Json(json!({ "plan": plan })))
+}
+
+#[derive(Deserialize)]
+struct SecretBody {
+    #[serde(default)]
+    secret: String,
+}
+
+/// Opens the user's device key with their signing secret (argon2 behind the shared semaphore).
+async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceKey, ApiError> {
+    let rec = s
+        .store
+        .read()?
+        .get(&KEYS, u.principal.id())?
+        .ok_or(LessonError::NoKey)?;
+    if secret.is_empty() {
+        return Err(ApiError::bad_request("Nhập mã PIN ký."));
+    }
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let key = tokio::task::spawn_blocking(move || sign::unlock(&rec, &secret))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(LessonError::from)?;
+    Ok(key)
+}
+
+async fn submit(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    b: JsonBody<SecretBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::net::json_body(b)?;
+    let key = unlock(&s, &u, b.secret).await?;
+    let p = u.principal.clone();
+    let plan = write(&s, &u, move |tx| super::submit(tx, &p, &id, &key)).await?;
+    Ok(Json(
+        json!({ "plan": plan, "message": "Đã ký và nộp kế hoạch." }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ReviewBody {
+    /// "pass" or "return".
+    decision: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+async fn review(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    b: JsonBody<ReviewBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::net::json_body(b)?;
+    let passed = match b.decision.as_str() {
+        "pass" => true,
+        "return" => false,
+        _ => return Err(ApiError::bad_request("Chọn “Duyệt” hoặc “Trả lại”.")),
+    };
+    let p = u.principal.clone();
+    let comment = b.comment.unwrap_or_default();
+    let plan = write(&s, &u, move |tx| {
+        super::review(tx, &p, &id, passed, &comment)
+    })
+    .await?;
+    Ok(Json(json!({ "plan": plan })))
+}
+
+async fn approve(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    b: JsonBody<SecretBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::net::json_body(b)?;
+    u.require(Action::ApproveLessonPlans)?;
+    let key = unlock(&s, &u, b.secret).await?;
+    let p = u.principal.clone();
+    let plan = write(&s, &u, move |tx| super::approve(tx, &p, &id, &key)).await?;
+    Ok(Json(json!({ "plan": plan, "message": "Đã ký phê duyệt." })))
+}
+
+#[derive(Deserialize)]
+struct MonthBody {
+    month: String,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    secret: String,
+}
+
+async fn approve_month(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<MonthBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::net::json_body(b)?;
+    u.require(Action::ApproveLessonPlans)?;
+    super::parse_month(&b.month)?;
+    let key = unlock(&s, &u, b.secret).await?;
+    let p = u.principal.clone();
+    let dept = b.department.filter(|d| !d.is_empty());
+    let month = b.month.clone();
+    let out = write(&s, &u, move |tx| {
+        super::approve_month(tx, &p, &month, dept.as_deref(), &key)
+    })
+    .await?;
+    let message = format!(
+        "Đã ký phê duyệt {} kế hoạch của tháng {}.",
+        out.approved.len(),
+        super::month_label(&b.month)
+    );
+    Ok(Json(json!({
+        "approved": out.approved, "skipped": out.skipped, "message": message,
+    })))
+}
+
+async fn key_status(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let rec = s.store.read()?.get(&KEYS, u.principal.id())?;
+    Ok(Json(json!({
+        "has_key": rec.is_some(),
+        "public_key": rec.as_ref().map(|r| r.public_key.clone()),
+        "created_at": rec.as_ref().map(|r| r.created_at.clone()),
+    })))
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    secret: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// Makes the user's signing key (or a new one, retiring the old: signatures made with it stay
+/// valid). Only the user can do this for themselves; the secret never leaves this request.
+async fn make_key(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<NewKey>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let b = crate::net::json_body(b)?;
+    if !permits(&u.principal, Action::SubmitLessonPlans)
+        && !permits(&u.principal, Action::ApproveLessonPlans)
+    {
+        return Err(ApiError::forbidden());
+    }
+    if b.confirm.as_ref().is_some_and(|c| *c != b.secret) {
+        return Err(ApiError::bad_request("Hai lần nhập mã PIN ký không khớp."));
+    }
+    let account = u.principal.id().to_string();
+    let now = jiff::Timestamp::now().to_string();
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let (rec, _) = tokio::task::spawn_blocking(move || sign::new_key(&account, &b.secret, &now))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(LessonError::from)?;
+    let public = rec.public_key.clone();
+    let saved = crate::net::write_as(&s, &u, move |tx| -> Result<_, LessonError> {
+        let mut rec = rec;
+        let replaced = tx.get(&KEYS, &rec.account)?;
+        if let Some(old) = &replaced {
+            rec.retired = old.retired.clone();
+            rec.retired.push(sign::RetiredKey {
+                public_key: old.public_key.clone(),
+                created_at: old.created_at.clone(),
+                retired_at: rec.created_at.clone(),
+            });
+        }
+        let action = if replaced.is_some() {
+            "lessons.key.replace"
+        } else {
+            "lessons.key.create"
+        };
+        tx.put(&KEYS, &rec.account.clone(), &rec, action)?;
+        Ok(replaced.is_some())
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "public_key": public, "replaced": saved,
+            "message": "Đã tạo khoá ký số. Hãy nhớ mã PIN ký: không ai khôi phục được nó." })),
+    ))
+}
+
+async fn get_config(
+    State(s): State<Shared>,
+    _u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({ "config": super::config(&s.store.read()?)? })))
+}
+
+async fn put_config(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<super::LessonConfig>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let c = crate::net::json_body(b)?;
+    let p = u.principal.clone();
+    let saved = c.clone();
+    write(&s, &u, move |tx| super::save_config(tx, &p, c)).await?;
+    Ok(Json(json!({ "config": saved })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MonthQuery {
+    #[serde(default, deserialize_with = "crate::library::empty_none")]
+    pub month: Option<String>,
+}
+
+pub(crate) fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned(crate::school::time_zone())
+        .date()
+}
+
+/// The dashboard `p` may see for a month (this month by default).
+pub(crate) fn dashboard_of(
+    s: &Shared,
+    p: &Principal,
+    month: Option<&str>,
+) -> Result<super::Dashboard, ApiError> {
+    let today = today();
+    let month = month
+        .map(String::from)
+        .unwrap_or_else(|| super::month_of(today));
+    let d = s.lessons.dashboard(&s.store.read()?, &month, today)?;
+    super::dashboard_for(p, &d).ok_or_else(ApiError::forbidden)
+}
+
+async fn dashboard(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<MonthQuery>,
+) -> Result<Json<super::Dashboard>, ApiError> {
+    Ok(Json(dashboard_of(&s, &u.principal, q.month.as_deref())?))
+}
+
+#[derive(Deserialize)]
+struct ChangesQuery {
+    #[serde(default)]
+    after: u64,
+}
+
+/// Long-poll: answers as soon as any plan changes after generation `after` (or after 25 s with
+/// the same generation), so open dashboards update without reloading.
+async fn changes(
+    State(s): State<Shared>,
+    _u: ApiUser,
+    Query(q): Query<ChangesQuery>,
+) -> Json<serde_json::Value> {
+    let mut rx = s.lessons.subscribe();
+    if !s.lessons.closing() {
+        let wait = rx.wait_for(|g| *g != q.after);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(25), wait).await;
+    }
+    Json(json!({ "generation": s.lessons.generation() }))
+}
+
+async fn verify(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
+    if !u.principal.is_bgh() && !permits(&u.principal, Action::ManageDevice) {
+        return Err(ApiError::forbidden());
+    }
+    let store = s.store.clone();
+    let report = blocking(move || Ok(super::verify_all(&store.read()?, &store.blobs)?)).await?;
+    Ok(Json(json!({
+        "plans": report.plans, "valid": report.valid,
+        "invalid": report.invalid().collect::<Vec<_>>(),
+        "all_valid": report.all_valid(),
+    })))
+}
+
+async fn file(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path((id, version, blob)): Path<(String, u32, String)>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let plan = readable(&rx, &u.principal, &id)?;
+    let v = visible_versions(&rx, &u.principal, &plan)?
+        .into_iter()
+        .find(|v| v.number == version)
+        .ok_or_else(ApiError::not_found)?;
+    let f = v
+        .files
+        .into_iter()
+        .find(|f| f.blob == blob)
+        .ok_or_else(ApiError::not_found)?;
+    crate::library::routes::serve_blob(&s, &f.blob, &f.mime, Some(&f.name), req).await
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    #[serde(default, deserialize_with = "crate::library::empty_none")]
+    month: Option<String>,
+    #[serde(default, deserialize_with = "crate::library::empty_none")]
+    teacher: Option<String>,
+    #[serde(default, deserialize_with = "crate::library::empty_none")]
+    year: Option<String>,
+}
+
+fn scope_of(s: &Shared, u: &ApiUser, q: ExportQuery) -> Result<export::Scope, ApiError> {
+    match (q.month, q.teacher) {
+        (Some(m), None) => {
+            super::parse_month(&m)?;
+            Ok(export::Scope::Month(m))
+        }
+        (None, Some(t)) => Ok(export::Scope::TeacherYear {
+            teacher: t,
+            year: match q.year {
+                Some(y) => y,
+                None => crate::net::current_year(s)?,
+            },
+        }),
+        _ => {
+            let _ = u;
+            Err(ApiError::bad_request(
+                "Chọn một tháng (month=2026-11) hoặc một giáo viên (teacher=…, year=2026-2027).",
+            ))
+        }
+    }
+}
+
+fn attachment(name: &str, mime: &'static str, body: Body) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn export_pdf(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let scope = scope_of(&s, &u, q)?;
+    let store = s.store.clone();
+    let p = u.principal.clone();
+    let (name, bytes) = blocking(move || {
+        let rx = store.read()?;
+        let plans = export::select(&rx, &p, &scope)?;
+        let names = export::Names::load(&rx)?;
+        let title = format!("KẾ HOẠCH BÀI DẠY — {}", scope.label().to_uppercase());
+        Ok((
+            format!("{}.pdf", scope.file_stem()),
+            export::pdf(&names, &title, &plans)?,
+        ))
+    })
+    .await?;
+    Ok(attachment(&name, "application/pdf", Body::from(bytes)))
+}
+
+/// The ZIP is written to a file in the data directory, opened, unlinked and streamed: a month of
+/// videos never sits in memory, and nothing is left behind.
+async fn export_zip(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let scope = scope_of(&s, &u, q)?;
+    let store = s.store.clone();
+    let p = u.principal.clone();
+    let (name, file) = blocking(move || {
+        let rx = store.read()?;
+        let plans = export::select(&rx, &p, &scope)?;
+        let names = export::Names::load(&rx)?;
+        let title = format!("KẾ HOẠCH BÀI DẠY — {}", scope.label().to_uppercase());
+        let pdf = export::pdf(&names, &title, &plans)?;
+        let path = store
+            .dir()
+            .join(format!(".export-{:016x}.zip", rand::random::<u64>()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(ApiError::internal)?;
+        let _ = std::fs::remove_file(&path);
+        let now = jiff::Timestamp::now().to_string();
+        let mut f = export::zip(f, &store.blobs, &names, &scope, &plans, &pdf, &now)?;
+        std::io::Seek::rewind(&mut f).map_err(ApiError::internal)?;
+        Ok((format!("{}.zip", scope.file_stem()), f))
+    })
+    .await?;
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
+    Ok(attachment(
+        &name,
+        "application/zip",
+        Body::from_stream(stream),
+    ))
+}
+
+/// Publishes the approved version to the library: an item of kind "lesson plan" whose file is
+/// the plan's PDF (with its signatures), linked back to the plan.
+async fn publish(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let store = s.store.clone();
+    let p = u.principal.clone();
+    let pid = id.clone();
+    let (plan, file) = blocking(move || {
+        let rx = store.read()?;
+        let plan = readable(&rx, &p, &pid)?;
+        let n = plan.approved_version.ok_or_else(|| {
+            LessonError::State("Chỉ đưa lên thư viện kế hoạch đã được phê duyệt.".into())
+        })?;
+        if plan.teacher != p.id() && !p.is_bgh() {
+            return Err(LessonError::Forbidden(
+                "Chỉ giáo viên soạn hoặc Ban giám hiệu đưa kế hoạch lên thư viện.".into(),
+            )
+            .into());
+        }
+        if let Some(item) = &plan.library_item {
+            return Err(LessonError::State(format!(
+                "Kế hoạch đã có trong thư viện (/library/item/{item})."
+            ))
+            .into());
+        }
+        let v = rx
+            .get(&super::VERSIONS, &super::version_key(&plan.id, n))?
+            .ok_or_else(ApiError::not_found)?;
+        let names = export::Names::load(&rx)?;
+        let mut l = crate::gradebook::pdf::Layout::new(false);
+        export::draw_plan(&mut l, &names, &plan, &v);
+        let bytes = l.finish().map_err(ApiError::internal)?;
+        let (blob, size) = store.blobs.put(&bytes[..]).map_err(ApiError::internal)?;
+        let file = crate::library::FileRef {
+            blob,
+            size,
+            mime: "application/pdf".into(),
+            name: format!("{}.pdf", crate::school::slug(&v.title)),
+        };
+        Ok(((plan, v), file))
+    })
+    .await?;
+    let p = u.principal.clone();
+    let item = write(&s, &u, move |tx| -> Result<_, LessonError> {
+        let (mut head, v) = plan;
+        let fresh = tx.get(&PLANS, &head.id)?.ok_or(LessonError::NotFound)?;
+        if fresh.library_item.is_some() {
+            return Err(LessonError::State("Kế hoạch đã có trong thư viện.".into()));
+        }
+        let now = tx.now().to_string();
+        let item_id = format!("li-{:012x}", rand::random::<u64>() >> 16);
+        let mut item = crate::library::Item::new(
+            item_id.clone(),
+            crate::library::ItemKind::LessonPlan,
+            &v.title,
+            &head.teacher,
+            &now,
+        );
+        item.authors = vec![head.teacher_name.clone()];
+        item.subject = Some(v.subject.clone());
+        item.grade = Some(v.grade);
+        item.description = [&v.fields.knowledge, &v.fields.competences]
+            .iter()
+            .filter(|t| !t.is_empty())
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        item.file = Some(file);
+        item.lesson_plan = Some(head.id.clone());
+        item.visibility = crate::library::Visibility::Teachers;
+        let _ = &p;
+        crate::library::store_new(tx, &item)?;
+        let old = fresh;
+        head = old.clone();
+        head.library_item = Some(item_id.clone());
+        super::save_plan(tx, Some(&old), &head, "lessons.publish")?;
+        Ok(item_id)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "item": item, "message": "Đã đưa kế hoạch lên thư viện." })),
+    ))
+}

@@ -1,0 +1,686 @@
+//! Lesson-plan workflow, signatures, verification, cadence and export, on a real redb file with
+//! the demo school (gv01 heads "Khoa học tự nhiên – Công nghệ", gv04 and gv05 teach in it
+//! without demo plans of their own, gv07 heads another department).
+
+use super::sign::{DeviceKey, KEYS, new_keys_sharing_secret};
+use super::*;
+use crate::store::{Actor, Store};
+
+struct F {
+    _dir: tempfile::TempDir,
+    store: Store,
+    teacher: Principal,
+    colleague: Principal,
+    head: Principal,
+    other_head: Principal,
+    principal: Principal,
+    keys: HashMap<String, DeviceKey>,
+}
+
+fn who(store: &Store, username: &str) -> Principal {
+    let rx = store.read().unwrap();
+    let acc = crate::auth::find_by_username(&rx, username)
+        .unwrap()
+        .unwrap();
+    crate::school::principal_for(&rx, acc).unwrap()
+}
+
+fn fixture() -> F {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
+    let ps: Vec<Principal> = ["gv04", "gv05", "gv01", "gv07", "hieutruong"]
+        .iter()
+        .map(|u| who(&store, u))
+        .collect();
+    // Fresh keys for the people of the tests (the demo gave some of them keys already).
+    let ids: Vec<String> = ps.iter().map(|p| p.id().to_string()).collect();
+    let mut keys = HashMap::new();
+    store
+        .write(&actor(), |tx| -> Result<(), StoreError> {
+            for (mut rec, key) in new_keys_sharing_secret(&ids, "123456", "t") {
+                if let Some(old) = tx.get(&KEYS, &rec.account)? {
+                    rec.retired.push(sign::RetiredKey {
+                        public_key: old.public_key,
+                        created_at: old.created_at,
+                        retired_at: "t".into(),
+                    });
+                }
+                tx.put(&KEYS, &rec.account, &rec, "lessons.key.replace")?;
+                keys.insert(rec.account, key);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut it = ps.into_iter();
+    F {
+        teacher: it.next().unwrap(),
+        colleague: it.next().unwrap(),
+        head: it.next().unwrap(),
+        other_head: it.next().unwrap(),
+        principal: it.next().unwrap(),
+        keys,
+        _dir: dir,
+        store,
+    }
+}
+
+fn actor() -> Actor {
+    Actor::system(jiff::Timestamp::now())
+}
+
+fn as_(p: &Principal) -> Actor {
+    Actor {
+        id: p.id().into(),
+        now: jiff::Timestamp::now(),
+    }
+}
+
+impl F {
+    fn key(&self, p: &Principal) -> &DeviceKey {
+        &self.keys[p.id()]
+    }
+    fn subject(&self) -> String {
+        crate::school::list(&self.store.read().unwrap(), &crate::school::SUBJECTS)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.name == "Khoa học tự nhiên")
+            .unwrap()
+            .id
+    }
+    fn input(&self, title: &str, teach_on: Date) -> PlanInput {
+        PlanInput {
+            title: title.into(),
+            subject: self.subject(),
+            grade: 6,
+            periods: 2,
+            teach_on,
+            layout: None,
+            fields: Fields {
+                knowledge: "Nêu được các quy định an toàn.".into(),
+                ..Fields::default()
+            },
+        }
+    }
+    fn create(&self, p: &Principal, title: &str, teach_on: Date) -> Plan {
+        let input = self.input(title, teach_on);
+        self.store
+            .write(&as_(p), |tx| create(tx, p, input))
+            .unwrap()
+    }
+    fn submit(&self, p: &Principal, id: &str) -> Result<Plan, LessonError> {
+        self.store
+            .write(&as_(p), |tx| submit(tx, p, id, self.key(p)))
+    }
+    fn review(&self, p: &Principal, id: &str, pass: bool) -> Result<Plan, LessonError> {
+        self.store
+            .write(&as_(p), |tx| review(tx, p, id, pass, "Cần bổ sung."))
+    }
+    fn approve(&self, p: &Principal, id: &str) -> Result<Plan, LessonError> {
+        self.store
+            .write(&as_(p), |tx| approve(tx, p, id, self.key(p)))
+    }
+    fn approved(&self, title: &str, teach_on: Date) -> Plan {
+        let plan = self.create(&self.teacher, title, teach_on);
+        self.submit(&self.teacher, &plan.id).unwrap();
+        self.review(&self.head, &plan.id, true).unwrap();
+        self.approve(&self.principal, &plan.id).unwrap()
+    }
+    fn verify(&self) -> VerifyReport {
+        verify_all(&self.store.read().unwrap(), &self.store.blobs).unwrap()
+    }
+    fn file(&self, name: &str, mime: &str, bytes: &[u8]) -> FileRef {
+        let (blob, size) = self.store.blobs.put(bytes).unwrap();
+        FileRef {
+            blob,
+            size,
+            mime: mime.into(),
+            name: name.into(),
+        }
+    }
+}
+
+fn day(s: &str) -> Date {
+    s.parse().unwrap()
+}
+
+#[test]
+fn the_whole_workflow_is_signed_audited_and_versions_never_change() {
+    let f = fixture();
+    let before = f.verify();
+    assert!(
+        before.all_valid(),
+        "demo plans verify: {:?}",
+        before.invalid().next()
+    );
+    let plan = f.create(&f.teacher, "Bài 3. Quy định an toàn", day("2026-11-10"));
+    assert_eq!(plan.state, State::Draft);
+    let pdf = f.file("phieu.pdf", "application/pdf", b"%PDF-1.4 phieu hoc tap");
+    f.store
+        .write(&as_(&f.teacher), |tx| attach(tx, &f.teacher, &plan.id, pdf))
+        .unwrap();
+    f.submit(&f.teacher, &plan.id).unwrap();
+    f.review(&f.head, &plan.id, true).unwrap();
+    let done = f.approve(&f.principal, &plan.id).unwrap();
+    assert_eq!(done.state, State::Approved);
+    assert_eq!(done.approved_version, Some(1));
+    let v1 = versions(&f.store.read().unwrap(), &plan.id).unwrap();
+    assert_eq!(v1.len(), 1);
+    let sigs: Vec<_> = v1[0].signatures.iter().map(|s| s.action).collect();
+    assert_eq!(sigs, [SignAction::Submit, SignAction::Approve]);
+    assert_eq!(f.verify().valid, before.valid + 2);
+
+    // Amending starts version 2; version 1 (approved, signed) is untouched and still valid.
+    let mut input = f.input("Bài 3. Quy định an toàn (bổ sung)", day("2026-11-10"));
+    input.fields.adjustments = "Thêm bài tập.".into();
+    let amended = f
+        .store
+        .write(&as_(&f.teacher), |tx| edit(tx, &f.teacher, &plan.id, input))
+        .unwrap();
+    assert_eq!((amended.version, amended.state), (2, State::Draft));
+    assert_eq!(amended.approved_version, Some(1));
+    let vs = versions(&f.store.read().unwrap(), &plan.id).unwrap();
+    assert_eq!(vs[0], v1[0], "the approved version never changes");
+    assert_eq!(vs[1].files, v1[0].files, "the new version keeps the files");
+    assert!(f.verify().all_valid());
+
+    // Every transition is an audit event.
+    let actions: Vec<String> = f
+        .store
+        .audit_tail(200)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.target == plan.id)
+        .map(|e| e.action)
+        .collect();
+    for a in [
+        "lessons.submit",
+        "lessons.review",
+        "lessons.approve",
+        "lessons.amend",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+}
+
+#[test]
+fn bad_requests_are_refused_and_change_nothing() {
+    let f = fixture();
+    let plan = f.create(&f.teacher, "Bài 5. Đo chiều dài", day("2026-11-12"));
+    let snapshot = || {
+        let rx = f.store.read().unwrap();
+        (
+            rx.get(&PLANS, &plan.id).unwrap(),
+            versions(&rx, &plan.id).unwrap(),
+        )
+    };
+    let start = snapshot();
+    // Someone else edits or submits the draft.
+    let input = f.input("Sửa trộm", day("2026-11-12"));
+    assert!(matches!(
+        f.store.write(&as_(&f.colleague), |tx| edit(
+            tx,
+            &f.colleague,
+            &plan.id,
+            input
+        )),
+        Err(LessonError::Forbidden(_))
+    ));
+    assert!(matches!(
+        f.submit(&f.colleague, &plan.id),
+        Err(LessonError::Forbidden(_))
+    ));
+    // Reviewing or approving a draft.
+    assert!(matches!(
+        f.review(&f.head, &plan.id, true),
+        Err(LessonError::State(_))
+    ));
+    assert_eq!(snapshot(), start);
+
+    f.submit(&f.teacher, &plan.id).unwrap();
+    let submitted = snapshot();
+    // Approving before the department reviewed it.
+    let e = f.approve(&f.principal, &plan.id).unwrap_err();
+    assert!(e.to_string().contains("chưa được tổ trưởng duyệt"), "{e}");
+    // A head of another department.
+    assert!(matches!(
+        f.review(&f.other_head, &plan.id, true),
+        Err(LessonError::Forbidden(_))
+    ));
+    // A plain teacher approving.
+    let e = f
+        .store
+        .write(&as_(&f.colleague), |tx| {
+            approve(tx, &f.colleague, &plan.id, f.key(&f.colleague))
+        })
+        .unwrap_err();
+    assert!(matches!(e, LessonError::Forbidden(_)));
+    // Returning without a comment.
+    let e = f
+        .store
+        .write(&as_(&f.head), |tx| {
+            review(tx, &f.head, &plan.id, false, "  ")
+        })
+        .unwrap_err();
+    assert!(matches!(e, LessonError::Invalid(_)));
+    // Editing while it waits.
+    let input = f.input("Đổi tên", day("2026-11-12"));
+    assert!(matches!(
+        f.store
+            .write(&as_(&f.teacher), |tx| edit(tx, &f.teacher, &plan.id, input)),
+        Err(LessonError::State(_))
+    ));
+    // Signing with someone else's key.
+    f.review(&f.head, &plan.id, true).unwrap();
+    let reviewed = snapshot();
+    let e = f
+        .store
+        .write(&as_(&f.principal), |tx| {
+            approve(tx, &f.principal, &plan.id, f.key(&f.teacher))
+        })
+        .unwrap_err();
+    assert!(matches!(e, LessonError::NoKey));
+    assert_eq!(snapshot(), reviewed);
+    assert_ne!(submitted, reviewed);
+
+    // Approving one's own plan: the principal writes a plan, the head reviews it.
+    let own = f.create(&f.principal, "Kế hoạch của hiệu trưởng", day("2026-11-12"));
+    f.submit(&f.principal, &own.id).unwrap();
+    // No department: BGH reviews it (here the vice principal).
+    assert!(matches!(
+        f.review(&f.head, &own.id, true),
+        Err(LessonError::Forbidden(_))
+    ));
+    f.review(&who(&f.store, "phohieutruong"), &own.id, true)
+        .unwrap();
+    let e = f.approve(&f.principal, &own.id).unwrap_err();
+    assert!(e.to_string().contains("chính mình"), "{e}");
+    // Reviewing one's own plan.
+    let heads = f.create(&f.head, "Kế hoạch của tổ trưởng", day("2026-11-12"));
+    f.submit(&f.head, &heads.id).unwrap();
+    assert!(matches!(
+        f.review(&f.head, &heads.id, true),
+        Err(LessonError::Forbidden(_))
+    ));
+}
+
+#[test]
+fn attachments_are_checked_by_type_and_configured_size() {
+    let f = fixture();
+    let plan = f.create(&f.teacher, "Bài 1", day("2026-11-03"));
+    let epub = f.file("sach.epub", "application/epub+zip", b"PK\x03\x04 epub");
+    let e = f
+        .store
+        .write(&as_(&f.teacher), |tx| {
+            attach(tx, &f.teacher, &plan.id, epub)
+        })
+        .unwrap_err();
+    assert!(matches!(e, LessonError::File(_)), "{e}");
+    f.store
+        .write(&as_(&f.principal), |tx| {
+            save_config(
+                tx,
+                &f.principal,
+                LessonConfig {
+                    max_file_mb: 1,
+                    ..LessonConfig::default()
+                },
+            )
+        })
+        .unwrap();
+    let big = f.file("video.mp4", "video/mp4", &vec![7u8; (1 << 20) + 1]);
+    let e = f
+        .store
+        .write(&as_(&f.teacher), |tx| attach(tx, &f.teacher, &plan.id, big))
+        .unwrap_err();
+    assert!(e.to_string().contains("tối đa 1 MB"), "{e}");
+    let v = versions(&f.store.read().unwrap(), &plan.id).unwrap();
+    assert!(v[0].files.is_empty());
+    // A teacher may not set the cadence.
+    let e = f
+        .store
+        .write(&as_(&f.teacher), |tx| {
+            save_config(tx, &f.teacher, LessonConfig::default())
+        })
+        .unwrap_err();
+    assert!(matches!(e, LessonError::Forbidden(_)));
+}
+
+#[test]
+fn one_changed_byte_of_a_stored_file_fails_its_plan() {
+    let f = fixture();
+    let plan = f.create(&f.teacher, "Bài có tệp", day("2026-11-05"));
+    let doc = f.file(
+        "ke-hoach.pdf",
+        "application/pdf",
+        b"%PDF-1.4 noi dung ke hoach",
+    );
+    let blob = doc.blob.clone();
+    f.store
+        .write(&as_(&f.teacher), |tx| attach(tx, &f.teacher, &plan.id, doc))
+        .unwrap();
+    f.submit(&f.teacher, &plan.id).unwrap();
+    f.review(&f.head, &plan.id, true).unwrap();
+    f.approve(&f.principal, &plan.id).unwrap();
+    assert!(f.verify().all_valid());
+
+    let path = f.store.blobs.path_of(&blob).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let r = f.verify();
+    let bad: Vec<_> = r.invalid().collect();
+    assert_eq!(
+        bad.len(),
+        2,
+        "submit and approve signatures both fail: {bad:?}"
+    );
+    assert!(bad.iter().all(|v| v.plan == plan.id));
+    assert!(bad[0].problem.as_ref().unwrap().contains("ke-hoach.pdf"));
+    let (ok, text) = verify_text(&f.store).unwrap();
+    assert!(!ok);
+    assert!(
+        text.contains("INVALID") && text.contains(&plan.id),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_changed_field_or_a_foreign_key_fails_verification() {
+    let f = fixture();
+    let plan = f.approved("Bài 2", day("2026-11-04"));
+    // Someone with the database file rewrites the approved text.
+    let key = version_key(&plan.id, 1);
+    f.store
+        .write(&actor(), |tx| -> Result<(), StoreError> {
+            let mut v = tx.get(&VERSIONS, &key)?.unwrap();
+            v.fields.knowledge = "Nội dung khác".into();
+            tx.put(&VERSIONS, &key, &v, "tamper")
+        })
+        .unwrap();
+    let r = f.verify();
+    assert_eq!(r.invalid().count(), 2);
+    assert!(
+        r.invalid()
+            .all(|v| v.problem.as_ref().unwrap().contains("content changed"))
+    );
+
+    // A signature made with a key that is not the signer's registered key.
+    let f = fixture();
+    let plan = f.approved("Bài 2", day("2026-11-04"));
+    let (rec, _) = sign::new_key(f.principal.id(), "654321", "t").unwrap();
+    f.store
+        .write(&actor(), |tx| {
+            tx.put(&KEYS, &rec.account.clone(), &rec, "tamper")
+        })
+        .unwrap();
+    let r = f.verify();
+    let bad: Vec<_> = r.invalid().filter(|v| v.plan == plan.id).collect();
+    assert_eq!(bad.len(), 1, "only the approval: {bad:?}");
+    assert_eq!(bad[0].action, Some(SignAction::Approve));
+    assert!(bad[0].problem.as_ref().unwrap().contains("registered key"));
+}
+
+#[test]
+fn a_replaced_key_keeps_old_signatures_valid() {
+    let f = fixture();
+    f.approved("Bài 6", day("2026-11-06"));
+    let (mut rec, _) = sign::new_key(f.principal.id(), "999999", "t2").unwrap();
+    let old = f
+        .store
+        .read()
+        .unwrap()
+        .get(&KEYS, f.principal.id())
+        .unwrap()
+        .unwrap();
+    rec.retired = old.retired.clone();
+    rec.retired.push(sign::RetiredKey {
+        public_key: old.public_key,
+        created_at: old.created_at,
+        retired_at: "t2".into(),
+    });
+    f.store
+        .write(&actor(), |tx| {
+            tx.put(&KEYS, &rec.account.clone(), &rec, "lessons.key.replace")
+        })
+        .unwrap();
+    assert!(f.verify().all_valid());
+}
+
+#[test]
+fn the_month_batch_signs_every_reviewed_plan_but_the_approvers_own() {
+    let f = fixture();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let p = f.create(&f.teacher, &format!("Bài {i}"), day("2026-10-05"));
+        f.submit(&f.teacher, &p.id).unwrap();
+        f.review(&f.head, &p.id, true).unwrap();
+        ids.push(p.id);
+    }
+    // One only submitted (not reviewed), one of another month: left alone.
+    let waiting = f.create(&f.colleague, "Chưa duyệt", day("2026-10-06"));
+    f.submit(&f.colleague, &waiting.id).unwrap();
+    let later = f.create(&f.colleague, "Tháng sau", day("2026-11-06"));
+    f.submit(&f.colleague, &later.id).unwrap();
+    f.review(&f.head, &later.id, true).unwrap();
+    // The principal's own reviewed plan is skipped.
+    let own = f.create(&f.principal, "Của hiệu trưởng", day("2026-10-07"));
+    f.submit(&f.principal, &own.id).unwrap();
+    f.review(&who(&f.store, "phohieutruong"), &own.id, true)
+        .unwrap();
+
+    let out = f
+        .store
+        .write(&as_(&f.principal), |tx| {
+            approve_month(tx, &f.principal, "2026-10", None, f.key(&f.principal))
+        })
+        .unwrap();
+    let mut got = out.approved.clone();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids);
+    assert_eq!(out.skipped.len(), 1);
+    let rx = f.store.read().unwrap();
+    assert_eq!(
+        rx.get(&PLANS, &waiting.id).unwrap().unwrap().state,
+        State::Submitted
+    );
+    assert_eq!(
+        rx.get(&PLANS, &later.id).unwrap().unwrap().state,
+        State::Reviewed
+    );
+    assert_eq!(
+        rx.get(&PLANS, &own.id).unwrap().unwrap().state,
+        State::Reviewed
+    );
+    drop(rx);
+    assert!(f.verify().all_valid());
+    // Nothing left: a clear message, nothing written.
+    let e = f
+        .store
+        .write(&as_(&f.principal), |tx| {
+            approve_month(tx, &f.principal, "2026-10", None, f.key(&f.principal))
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("10/2026"), "{e}");
+    assert!(matches!(
+        f.store.write(&as_(&f.principal), |tx| {
+            approve_month(tx, &f.principal, "2026-13", None, f.key(&f.principal))
+        }),
+        Err(LessonError::Invalid(_))
+    ));
+}
+
+#[test]
+fn search_ignores_diacritics_and_respects_who_may_see() {
+    let f = fixture();
+    let draft = f.create(&f.teacher, "Bài 4. Sử dụng kính lúp", day("2026-11-09"));
+    let approved = f.approved("Bài 7. Đo khối lượng", day("2026-11-11"));
+    let q = |p: &Principal, text: &str| -> Vec<String> {
+        search(
+            &f.store.read().unwrap(),
+            p,
+            &Query {
+                q: text.into(),
+                ..Query::default()
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect()
+    };
+    assert!(q(&f.teacher, "kinh lup").contains(&draft.id));
+    assert!(
+        q(&f.teacher, "su dung kinh").contains(&draft.id),
+        "last word a prefix"
+    );
+    assert!(q(&f.teacher, "do khoi luong").contains(&approved.id));
+    assert!(
+        q(&f.teacher, "khoa hoc tu nhien kinh").contains(&draft.id),
+        "subject name"
+    );
+    // A colleague sees the approved plan but not the other's draft; the head and BGH see both.
+    assert!(!q(&f.colleague, "kinh lup").contains(&draft.id));
+    assert!(q(&f.colleague, "khoi luong").contains(&approved.id));
+    assert!(q(&f.head, "kinh lup").contains(&draft.id));
+    assert!(!q(&f.other_head, "kinh lup").contains(&draft.id));
+    assert!(q(&f.principal, "KÍNH LÚP").contains(&draft.id));
+    // Filters.
+    let by = |grade: u8| {
+        search(
+            &f.store.read().unwrap(),
+            &f.teacher,
+            &Query {
+                q: "kinh".into(),
+                grade: Some(grade),
+                ..Query::default()
+            },
+        )
+        .unwrap()
+        .len()
+    };
+    assert_eq!(by(6), 1);
+    assert_eq!(by(7), 0);
+}
+
+#[test]
+fn the_dashboard_flags_teachers_behind_the_cadence() {
+    let f = fixture();
+    // November 2026: Mondays 2, 9, 16, 23, 30. Today the 18th: weeks of the 2nd and 9th are due.
+    let today = day("2026-11-18");
+    f.create(&f.teacher, "Tuần 1", day("2026-11-03"));
+    let p = f.create(&f.teacher, "Tuần 2", day("2026-11-10"));
+    f.submit(&f.teacher, &p.id).unwrap();
+    let d = dashboard(&f.store.read().unwrap(), "2026-11", today).unwrap();
+    let row = d
+        .departments
+        .iter()
+        .flat_map(|r| &r.teachers)
+        .find(|t| t.id == f.teacher.id())
+        .unwrap();
+    assert_eq!(row.missing, vec!["tuần 02/11–08/11: 0/1".to_string()]);
+    assert_eq!(row.late_drafts, 1);
+    assert!(row.overdue());
+    assert_eq!(row.counts[state_index(State::Submitted)], 1);
+
+    // Monthly, two plans: due only after the month (plus grace) has ended.
+    f.store
+        .write(&as_(&f.principal), |tx| {
+            save_config(
+                tx,
+                &f.principal,
+                LessonConfig {
+                    cadence: Cadence::Monthly,
+                    per_period: 2,
+                    grace_days: 3,
+                    ..LessonConfig::default()
+                },
+            )
+        })
+        .unwrap();
+    let rx = f.store.read().unwrap();
+    let find = |d: &Dashboard| {
+        d.departments
+            .iter()
+            .flat_map(|r| r.teachers.clone())
+            .find(|t| t.id == f.teacher.id())
+            .unwrap()
+    };
+    assert!(
+        find(&dashboard(&rx, "2026-11", day("2026-12-03")).unwrap())
+            .missing
+            .is_empty()
+    );
+    assert_eq!(
+        find(&dashboard(&rx, "2026-11", day("2026-12-04")).unwrap()).missing,
+        vec!["tháng 11/2026: 1/2".to_string()]
+    );
+    // A department head sees only their department.
+    let full = dashboard(&rx, "2026-11", today).unwrap();
+    let theirs = dashboard_for(&f.head, &full).unwrap();
+    assert_eq!(theirs.departments.len(), 1);
+    assert!(dashboard_for(&f.teacher, &full).is_none());
+}
+
+#[test]
+fn an_exported_zip_verifies_offline_and_catches_a_changed_file() {
+    let f = fixture();
+    let plan = f.create(&f.teacher, "Bài xuất", day("2026-09-15"));
+    let doc = f.file("bai.pdf", "application/pdf", b"%PDF-1.4 bai xuat");
+    f.store
+        .write(&as_(&f.teacher), |tx| attach(tx, &f.teacher, &plan.id, doc))
+        .unwrap();
+    f.submit(&f.teacher, &plan.id).unwrap();
+    f.review(&f.head, &plan.id, true).unwrap();
+    f.approve(&f.principal, &plan.id).unwrap();
+    let rx = f.store.read().unwrap();
+    let scope = export::Scope::Month("2026-09".into());
+    let plans = export::select(&rx, &f.principal, &scope).unwrap();
+    assert_eq!(plans.len(), 1);
+    let names = export::Names::load(&rx).unwrap();
+    let pdf = export::pdf(&names, "KẾ HOẠCH", &plans).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let zip = export::zip(
+        std::io::Cursor::new(Vec::new()),
+        &f.store.blobs,
+        &names,
+        &scope,
+        &plans,
+        &pdf,
+        "now",
+    )
+    .unwrap()
+    .into_inner();
+    let c = export::verify_zip(std::io::Cursor::new(&zip)).unwrap();
+    assert_eq!((c.plans, c.valid), (1, 2), "{:?}", c.problems);
+    assert!(c.problems.is_empty());
+
+    // Change one byte of the attached file inside the ZIP (stored uncompressed).
+    let at = zip
+        .windows(17)
+        .position(|w| w == b"%PDF-1.4 bai xuat")
+        .unwrap();
+    let mut bad = zip.clone();
+    bad[at + 12] ^= 1;
+    let c = export::verify_zip(std::io::Cursor::new(&bad)).unwrap();
+    assert_eq!(c.valid, 0);
+    assert!(
+        c.problems.iter().any(|p| p.contains("bai.pdf")),
+        "{:?}",
+        c.problems
+    );
+
+    // A teacher's year holds only what they may read.
+    let year = export::Scope::TeacherYear {
+        teacher: f.teacher.id().into(),
+        year: "2026-2027".into(),
+    };
+    assert_eq!(export::select(&rx, &f.colleague, &year).unwrap().len(), 1);
+    let draft = f.create(&f.teacher, "Nháp", day("2026-09-20"));
+    let rx = f.store.read().unwrap();
+    let mine = export::select(&rx, &f.teacher, &year).unwrap();
+    assert!(mine.iter().any(|(p, _)| p.id == draft.id));
+    let theirs = export::select(&rx, &f.colleague, &year).unwrap();
+    assert!(!theirs.iter().any(|(p, _)| p.id == draft.id));
+}
