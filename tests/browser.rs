@@ -530,3 +530,138 @@ fn teacher_searches_and_uploads_through_a_dropped_connection() {
         blake3::hash(&pdf).to_hex().to_string().as_str()
     );
 }
+
+/// The submitted count on the dashboard (second state in the totals).
+async fn submitted_on_dashboard(c: &fantoccini::Client) -> u64 {
+    let v = c
+        .execute(
+            "return document.querySelectorAll('#dash-totals strong')[1].textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or("0").trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn teacher_writes_and_signs_a_plan_while_the_principal_watches_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let base = s.base();
+    let home = tempfile::tempdir().unwrap();
+    let pdf_path = home.path().join("Phiếu học tập.pdf");
+    std::fs::write(&pdf_path, b"%PDF-1.4\nphieu hoc tap bai 9\n%%EOF\n").unwrap();
+    let (_driver, port, caps) = browser(home.path());
+    // The principal's browser has a profile of its own.
+    let mut caps2 = caps.clone();
+    caps2["goog:chromeOptions"]["args"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .filter(|a| a.as_str().is_some_and(|a| a.starts_with("--user-data-dir")))
+        .for_each(|a| {
+            *a = serde_json::Value::String(format!(
+                "--user-data-dir={}",
+                home.path().join("chrome2").display()
+            ))
+        });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let bgh = connect(port, caps2).await;
+        log_in(&bgh, &base, "hieutruong").await;
+        bgh.goto(&format!("{base}/lessons/dashboard"))
+            .await
+            .unwrap();
+        wait_for(&bgh, "#dash-totals").await;
+        let before = submitted_on_dashboard(&bgh).await;
+
+        let c = connect(port, caps).await;
+        log_in(&c, &base, "gv04").await;
+        c.goto(&format!("{base}/lessons")).await.unwrap();
+        typ(&c, "#k-secret", "hoa-sen-9").await;
+        typ(&c, "#k-confirm", "hoa-sen-9").await;
+        click(&c, "#key-form button[type=submit]").await;
+        wait_for(&c, "#key-form .msg.ok").await;
+        c.goto(&format!("{base}/lessons/new")).await.unwrap();
+        typ(&c, "#n-title", "Bài 9. Sự đa dạng của chất").await;
+        c.find(Locator::Css("#n-subject option:nth-child(5)"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        typ(&c, "#n-grade", "6").await;
+        click(&c, "#new-form button[type=submit]").await;
+        wait_for(&c, "#plan-form").await;
+        typ(&c, "#f-knowledge", "Nêu được sự đa dạng của chất.").await;
+        typ(
+            &c,
+            "fieldset[data-activity='0'] textarea[data-a='objective']",
+            "Khơi gợi hứng thú.",
+        )
+        .await;
+        c.find(Locator::Css("#at-file"))
+            .await
+            .unwrap()
+            .send_keys(pdf_path.to_str().unwrap())
+            .await
+            .unwrap();
+        click(&c, "#attach-form button[type=submit]").await;
+        // Attaching saves the typed fields first, then reloads the editor with the file listed.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(e) = c.find(Locator::Css("#edit-files li")).await
+                && e.text()
+                    .await
+                    .unwrap_or_default()
+                    .contains("Phiếu học tập.pdf")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the attachment did not land");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let kept = c
+            .find(Locator::Css("#f-knowledge"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert_eq!(kept, "Nêu được sự đa dạng của chất.");
+        click(&c, "#plan-form button[type=submit]").await;
+        wait_for(&c, "#submit-form").await;
+        typ(&c, "#s-pin", "hoa-sen-9").await;
+        click(&c, "#submit-form button[type=submit]").await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(e) = c.find(Locator::Css("#plan-state")).await
+                && e.text().await.unwrap_or_default().contains("Đã nộp")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the plan was not submitted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let sigs = wait_for(&c, "#signatures").await.text().await.unwrap();
+        assert!(
+            sigs.contains("Hợp lệ") && sigs.contains("Giáo viên ký nộp"),
+            "{sigs}"
+        );
+
+        // The principal's dashboard changed without a reload.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while submitted_on_dashboard(&bgh).await != before + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the dashboard did not update live"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let recent = wait_for(&bgh, "#recent").await.text().await.unwrap();
+        assert!(recent.contains("Sự đa dạng của chất"), "{recent}");
+        let live = wait_for(&bgh, "#live").await.text().await.unwrap();
+        assert!(live.starts_with("cập nhật"), "{live}");
+    });
+}

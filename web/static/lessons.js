@@ -82,7 +82,7 @@
           const d = await r.json();
           if (d.generation !== gen) {
             gen = d.generation;
-            const body = await fetch("/lessons/dashboard?fragment=1&month=" + encodeURIComponent(month), { credentials: "same-origin" });
+            const body = await fetch("/lessons/dashboard?fragment=true&month=" + encodeURIComponent(month), { credentials: "same-origin" });
             if (body.ok) {
               document.getElementById("dash-body").innerHTML = await body.text();
               live.textContent = "cập nhật " + new Date().toLocaleTimeString("vi-VN");

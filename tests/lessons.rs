@@ -1,0 +1,359 @@
+//! Lesson plans against the real binary: a teacher makes a signing key, writes a plan with an
+//! attachment (uploaded in chunks), signs and submits it; the department head reviews, the
+//! principal signs the approval; a waiting dashboard learns of each step at once; `tram lessons
+//! verify` counts the signatures while the server runs and names the plan whose file changed;
+//! the exported ZIP verifies offline; an approved plan is published to the library.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, tram};
+use serde_json::{Value, json};
+
+fn post(c: &reqwest::blocking::Client, url: &str, body: Value) -> (u16, Value) {
+    let r = c.post(url).json(&body).send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn write_sign_review_approve_verify_export_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let api = format!("{base}/api/v1/lessons");
+    let teacher = srv.login("gv04");
+    let head = srv.login("gv01");
+    let other_head = srv.login("gv07");
+    let principal = srv.login("hieutruong");
+
+    // The demo holds plans in every state, every signature valid.
+    let out = tram(&[
+        "lessons",
+        "verify",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    let demo_valid: usize = text.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(demo_valid > 20, "{text}");
+    let plans: Value = principal
+        .get(format!("{api}/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for st in ["draft", "submitted", "reviewed", "returned", "approved"] {
+        assert!(
+            plans["plans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["state"] == st),
+            "demo has a {st} plan"
+        );
+    }
+
+    // A signing key: a short PIN is refused, then made.
+    let (s, e) = post(&teacher, &format!("{api}/key"), json!({"secret": "123"}));
+    assert_eq!(s, 422, "{e}");
+    let (s, _) = post(
+        &teacher,
+        &format!("{api}/key"),
+        json!({"secret": "hoa-sen-9", "confirm": "hoa-sen-9"}),
+    );
+    assert_eq!(s, 201);
+
+    // A plan with an attachment.
+    let subjects: Value = teacher
+        .get(format!("{base}/api/v1/subjects"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let khtn = subjects["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Khoa học tự nhiên")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, r) = post(
+        &teacher,
+        &format!("{api}/plans"),
+        json!({"title": "Bài 9. Sự đa dạng của chất", "subject": khtn, "grade": 6,
+               "periods": 2, "teach_on": "2026-09-21",
+               "fields": {"knowledge": "Nêu được sự đa dạng của chất."}}),
+    );
+    assert_eq!(s, 201, "{r}");
+    let id = r["plan"]["id"].as_str().unwrap().to_string();
+    // Wrong types and sizes are refused before any byte is sent.
+    for (name, size, why) in [
+        ("setup.exe", 10, "loại tệp"),
+        ("sach.epub", 10, "không nhận"),
+        ("video.mp4", 600 << 20, "quá lớn"),
+    ] {
+        let (s, e) = post(
+            &teacher,
+            &format!("{api}/uploads"),
+            json!({"name": name, "size": size}),
+        );
+        assert_eq!(s, 422, "{name}: {e}");
+        assert!(e.to_string().contains(why), "{name}: {e}");
+    }
+    let mut doc = b"%PDF-1.4\n".to_vec();
+    doc.extend((0..3_000_000u32).map(|i| (i % 253) as u8));
+    let (s, up) = post(
+        &teacher,
+        &format!("{api}/uploads"),
+        json!({"name": "Phiếu học tập.pdf", "size": doc.len()}),
+    );
+    assert_eq!(s, 201, "{up}");
+    let upload = up["id"].as_str().unwrap().to_string();
+    let mut offset = 0;
+    for chunk in doc.chunks(1 << 20) {
+        let r = teacher
+            .patch(format!("{base}/api/v1/library/uploads/{upload}"))
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", "application/offset+octet-stream")
+            .header(
+                "X-CSRF-Token",
+                csrf(&teacher, &base), // chunks are not JSON: the CSRF token is needed
+            )
+            .body(chunk.to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        offset += chunk.len();
+    }
+    let (s, r) = post(
+        &teacher,
+        &format!("{api}/plans/{id}/files"),
+        json!({"upload": upload}),
+    );
+    assert_eq!(s, 200, "{r}");
+    let blob = blake3::hash(&doc).to_hex().to_string();
+
+    // Someone waits on the dashboard's long-poll while the plan moves.
+    let generation = |c: &reqwest::blocking::Client| -> u64 {
+        c.get(format!("{api}/dashboard"))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()["generation"]
+            .as_u64()
+            .unwrap()
+    };
+    let g0 = generation(&principal);
+    let waiter = {
+        let c = principal.clone();
+        let url = format!("{api}/changes?after={g0}");
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let v: Value = c.get(url).send().unwrap().json().unwrap();
+            (v["generation"].as_u64().unwrap(), t.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Submitting: the wrong PIN changes nothing; the right one signs.
+    let (s, e) = post(
+        &teacher,
+        &format!("{api}/plans/{id}/submit"),
+        json!({"secret": "sai-ma-pin"}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (422, Some("wrong_secret"))
+    );
+    let (s, r) = post(
+        &teacher,
+        &format!("{api}/plans/{id}/submit"),
+        json!({"secret": "hoa-sen-9"}),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["plan"]["state"], "submitted");
+    let (g1, waited) = waiter.join().unwrap();
+    assert!(g1 > g0);
+    assert!(waited < Duration::from_secs(20), "answered on the change");
+
+    // Approving before review, another department's head, then the right head.
+    let (s, e) = post(
+        &principal,
+        &format!("{api}/plans/{id}/approve"),
+        json!({"secret": "123456"}),
+    );
+    assert_eq!(s, 409, "{e}");
+    let (s, _) = post(
+        &other_head,
+        &format!("{api}/plans/{id}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_eq!(s, 403);
+    let (s, r) = post(
+        &head,
+        &format!("{api}/plans/{id}/review"),
+        json!({"decision": "pass", "comment": "Đạt yêu cầu."}),
+    );
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = post(
+        &principal,
+        &format!("{api}/plans/{id}/approve"),
+        json!({"secret": "123456"}),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["plan"]["state"], "approved");
+    let page = principal
+        .get(format!("{base}/lessons/plan/{id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(
+        page.matches("Hợp lệ").count(),
+        2,
+        "two valid signatures shown"
+    );
+    assert!(!page.contains("KHÔNG hợp lệ"));
+
+    // The CLI while the server runs: every signature valid, two more than the demo's.
+    let data = dir.path().to_str().unwrap();
+    let out = tram(&["lessons", "verify", "--data-dir", data]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.starts_with(&format!("{} valid", demo_valid + 2)),
+        "{text}"
+    );
+
+    // The month's export: a PDF, and a ZIP that verifies offline.
+    let pdf = principal
+        .get(format!("{base}/lessons/export.pdf?month=2026-09"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let pdf_path = dir.path().join("thang.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let txt = std::process::Command::new("pdftotext")
+        .arg(&pdf_path)
+        .arg("-")
+        .output()
+        .unwrap();
+    let txt = String::from_utf8_lossy(&txt.stdout);
+    assert!(txt.contains("SỰ ĐA DẠNG CỦA CHẤT"), "{txt}");
+    assert!(txt.contains("Hiệu trưởng ký duyệt"), "{txt}");
+    let zip = principal
+        .get(format!("{base}/lessons/export.zip?month=2026-09"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let zip_path = dir.path().join("thang.zip");
+    std::fs::write(&zip_path, &zip).unwrap();
+    let out = tram(&["lessons", "verify", "--export", zip_path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 plans, 2 valid, 0 invalid"), "{text}");
+    assert!(
+        !dir.path()
+            .read_dir()
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".export-")),
+        "nothing left behind"
+    );
+
+    // Publishing to the library.
+    let (s, r) = post(&teacher, &format!("{api}/plans/{id}/publish"), json!({}));
+    assert_eq!(s, 201, "{r}");
+    let hits: Value = teacher
+        .get(format!(
+            "{base}/api/v1/library/search?q=su+da+dang+cua+chat"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(hits["items"][0]["lesson_plan"], id.as_str(), "{hits}");
+    let (s, _) = post(&teacher, &format!("{api}/plans/{id}/publish"), json!({}));
+    assert_eq!(s, 409, "published once");
+
+    // One changed byte of the stored file: the CLI names the plan and exits non-zero.
+    srv.stop();
+    let path = dir.path().join("blobs").join(&blob[..2]).join(&blob[2..]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[1000] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = tram(&["lessons", "verify", "--data-dir", data]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&id) && text.contains("Phiếu học tập.pdf"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{} valid, 2 invalid", demo_valid)),
+        "{text}"
+    );
+}
+
+fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
+    let me: Value = c
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    me["csrf_token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_month_batch_is_approved_in_one_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let d: Value = principal
+        .get(format!("{base}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let month = d["month"].as_str().unwrap().to_string();
+    let reviewed = d["totals"][2].as_u64().unwrap();
+    assert!(reviewed > 0, "the demo leaves plans waiting for BGH: {d}");
+    let (s, e) = post(
+        &principal,
+        &format!("{base}/api/v1/lessons/approve-month"),
+        json!({"month": month, "secret": "000000"}),
+    );
+    assert_eq!(s, 422, "{e}");
+    let (s, r) = post(
+        &principal,
+        &format!("{base}/api/v1/lessons/approve-month"),
+        json!({"month": month, "secret": "123456"}),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["approved"].as_array().unwrap().len() as u64, reviewed);
+    let d: Value = principal
+        .get(format!("{base}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(d["totals"][2], 0);
+    // A teacher may not.
+    let teacher = srv.login("gv04");
+    let (s, _) = post(
+        &teacher,
+        &format!("{base}/api/v1/lessons/approve-month"),
+        json!({"month": month, "secret": "123456"}),
+    );
+    assert_eq!(s, 403);
+}
