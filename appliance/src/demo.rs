@@ -446,8 +446,8 @@ fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
         &Actor::system(now),
         |tx| -> Result<(), crate::store::StoreError> {
             for (rec, key) in sign::new_keys_sharing_secret(&signers, DEMO_PIN, &stamp) {
-                tx.put(&sign::KEYS, &rec.account, &rec, "lessons.key.create")?;
-                keys.insert(rec.account, key);
+                keys.insert(rec.account.clone(), key);
+                sign::register(tx, rec)?;
             }
             Ok(())
         },
@@ -842,6 +842,139 @@ pub fn bench_fill(store: &Store, db_mb: u64, files_mb: u64) -> Result<(), StoreE
         size() as f64 / 1048576.0,
         n
     );
+    Ok(())
+}
+
+/// Benchmark lesson plans for this month: enough teachers to make `teachers` (extra accounts
+/// "bgv31"… join the departments in turn), each with a signing key (PIN [`DEMO_PIN`]), and
+/// `plans` plans spread over them, all submitted and reviewed (waiting for the principal: the
+/// batch-approval benchmark), plus a draft and a submitted plan per teacher (the dashboard).
+pub fn bench_lessons(store: &Store, teachers: u64, plans: u64) -> anyhow::Result<()> {
+    use crate::lessons::{self, Fields, PlanInput, sign};
+    if teachers == 0 && plans == 0 {
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now();
+    let rx = store.read()?;
+    let phc = rx
+        .get(
+            &auth::CREDENTIALS,
+            &auth::find_by_username(&rx, "gv01")?
+                .ok_or_else(|| anyhow::anyhow!("run with --demo first"))?
+                .id,
+        )?
+        .ok_or_else(|| anyhow::anyhow!("gv01 has no password"))?
+        .phc;
+    let depts = school::list(&rx, &school::DEPARTMENTS)?;
+    let mut staff: Vec<auth::Account> = auth::list_accounts(&rx)?
+        .into_iter()
+        .filter(|a| a.has(Role::Teacher) && !a.has(Role::DeptHead) && !a.has(Role::VicePrincipal))
+        .collect();
+    drop(rx);
+    let have = staff.len() as u64 + depts.len() as u64;
+    store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
+        for n in have..teachers {
+            let d = &depts[n as usize % depts.len()];
+            let a = auth::create_account_tx(
+                tx,
+                NewAccount {
+                    username: format!("bgv{:02}", n + 1),
+                    full_name: format!("Giáo viên {:02}", n + 1),
+                    roles: vec![Role::Teacher],
+                    department: Some(d.id.clone()),
+                    password_phc: phc.clone(),
+                    must_change_password: false,
+                },
+            )?;
+            staff.push(a);
+        }
+        Ok(())
+    })?;
+    let rx = store.read()?;
+    let heads: BTreeMap<String, auth::Account> = auth::list_accounts(&rx)?
+        .into_iter()
+        .filter(|a| a.has(Role::DeptHead))
+        .filter_map(|a| a.department.clone().map(|d| (d, a)))
+        .collect();
+    let subject = school::list(&rx, &school::SUBJECTS)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no subjects"))?
+        .id;
+    drop(rx);
+    let ids: Vec<String> = staff.iter().map(|a| a.id.clone()).collect();
+    let mut keys = BTreeMap::new();
+    store.write(&Actor::system(now), |tx| -> Result<(), StoreError> {
+        for (rec, key) in sign::new_keys_sharing_secret(&ids, DEMO_PIN, &now.to_string()) {
+            keys.insert(rec.account.clone(), key);
+            sign::register(tx, rec)?;
+        }
+        Ok(())
+    })?;
+    let month = now.to_zoned(school::time_zone()).date().first_of_month();
+    let per = plans.div_ceil(staff.len().max(1) as u64);
+    let mut left = plans;
+    let mut reviewed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, a) in staff.iter().enumerate() {
+        let p = school::principal_for(&store.read()?, a.clone())?;
+        let key = &keys[&a.id];
+        let n = per.min(left);
+        left -= n;
+        let actor = Actor {
+            id: a.id.clone(),
+            now,
+        };
+        let made = store.write(&actor, |tx| -> Result<Vec<String>, lessons::LessonError> {
+            let mut out = Vec::new();
+            for k in 0..n + 2 {
+                let input = PlanInput {
+                    title: format!("Bài {} – kế hoạch đo hiệu năng {}", k + 1, i + 1),
+                    subject: subject.clone(),
+                    grade: 6 + (k % 4) as u8,
+                    periods: 1,
+                    teach_on: month
+                        .checked_add(jiff::Span::new().days((k % 27) as i64))
+                        .unwrap_or(month),
+                    layout: None,
+                    fields: Fields {
+                        knowledge: "Nêu được nội dung chính của bài.".repeat(8),
+                        competences: "Tự chủ và tự học; giao tiếp và hợp tác.".repeat(8),
+                        qualities: "Chăm chỉ, trung thực, trách nhiệm.".into(),
+                        materials: "SGK, máy chiếu, phiếu học tập.".into(),
+                        ..Fields::default()
+                    },
+                };
+                let plan = lessons::create(tx, &p, input)?;
+                if k == n + 1 {
+                    continue; // one draft
+                }
+                lessons::submit(tx, &p, &plan.id, key)?;
+                if k < n {
+                    out.push(plan.id);
+                }
+            }
+            Ok(out)
+        })?;
+        if let Some(d) = &a.department {
+            reviewed.entry(d.clone()).or_default().extend(made);
+        }
+    }
+    for (dept, ids) in reviewed {
+        let Some(head) = heads.get(&dept) else {
+            continue;
+        };
+        let p = school::principal_for(&store.read()?, head.clone())?;
+        let actor = Actor {
+            id: head.id.clone(),
+            now,
+        };
+        store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
+            for id in &ids {
+                lessons::review(tx, &p, id, true, "")?;
+            }
+            Ok(())
+        })?;
+    }
     Ok(())
 }
 

@@ -106,6 +106,13 @@ enum Cmd {
         /// Add one video item of this many MB ("Video benchmark"; download benchmark).
         #[arg(long, default_value_t = 0)]
         video_mb: u64,
+        /// Make the school this many teachers, each with a signing key (PIN 123456).
+        #[arg(long, default_value_t = 0)]
+        lesson_teachers: u64,
+        /// Add this many lesson plans this month, waiting for the principal (plus a draft and a
+        /// submitted plan per teacher).
+        #[arg(long, default_value_t = 0)]
+        lesson_plans: u64,
     },
     /// Lesson plans: check every signature.
     Lessons {
@@ -361,10 +368,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             files_mb,
             library_items,
             video_mb,
+            lesson_teachers,
+            lesson_plans,
         } => {
             let store = Store::open(&data.data_dir)?;
             tram::demo::bench_fill(&store, db_mb, files_mb)?;
             tram::demo::bench_library(&store, library_items, video_mb)?;
+            tram::demo::bench_lessons(&store, lesson_teachers, lesson_plans)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Restore {

@@ -389,23 +389,7 @@ async fn make_key(
         .map_err(LessonError::from)?;
     let public = rec.public_key.clone();
     let saved = crate::net::write_as(&s, &u, move |tx| -> Result<_, LessonError> {
-        let mut rec = rec;
-        let replaced = tx.get(&KEYS, &rec.account)?;
-        if let Some(old) = &replaced {
-            rec.retired = old.retired.clone();
-            rec.retired.push(sign::RetiredKey {
-                public_key: old.public_key.clone(),
-                created_at: old.created_at.clone(),
-                retired_at: rec.created_at.clone(),
-            });
-        }
-        let action = if replaced.is_some() {
-            "lessons.key.replace"
-        } else {
-            "lessons.key.create"
-        };
-        tx.put(&KEYS, &rec.account.clone(), &rec, action)?;
-        Ok(replaced.is_some())
+        Ok(sign::register(tx, rec)?)
     })
     .await?;
     Ok((

@@ -71,6 +71,30 @@ pub const KEYS: Collection<KeyRecord> =
 
 pub const MIN_SECRET: usize = 6;
 
+/// Stores a person's new key; a key they had before is kept as retired (signatures made with it
+/// stay valid). Returns whether a key was replaced.
+pub fn register(
+    tx: &mut crate::store::Tx<'_>,
+    mut rec: KeyRecord,
+) -> Result<bool, crate::store::StoreError> {
+    let old = tx.get(&KEYS, &rec.account)?;
+    if let Some(old) = &old {
+        rec.retired = old.retired.clone();
+        rec.retired.push(RetiredKey {
+            public_key: old.public_key.clone(),
+            created_at: old.created_at.clone(),
+            retired_at: rec.created_at.clone(),
+        });
+    }
+    let action = if old.is_some() {
+        "lessons.key.replace"
+    } else {
+        "lessons.key.create"
+    };
+    tx.put(&KEYS, &rec.account.clone(), &rec, action)?;
+    Ok(old.is_some())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("Mã PIN ký phải có ít nhất {MIN_SECRET} ký tự.")]

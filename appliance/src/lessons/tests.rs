@@ -38,16 +38,9 @@ fn fixture() -> F {
     let mut keys = HashMap::new();
     store
         .write(&actor(), |tx| -> Result<(), StoreError> {
-            for (mut rec, key) in new_keys_sharing_secret(&ids, "123456", "t") {
-                if let Some(old) = tx.get(&KEYS, &rec.account)? {
-                    rec.retired.push(sign::RetiredKey {
-                        public_key: old.public_key,
-                        created_at: old.created_at,
-                        retired_at: "t".into(),
-                    });
-                }
-                tx.put(&KEYS, &rec.account, &rec, "lessons.key.replace")?;
-                keys.insert(rec.account, key);
+            for (rec, key) in new_keys_sharing_secret(&ids, "123456", "t") {
+                keys.insert(rec.account.clone(), key);
+                sign::register(tx, rec)?;
             }
             Ok(())
         })
@@ -425,25 +418,12 @@ fn a_changed_field_or_a_foreign_key_fails_verification() {
 fn a_replaced_key_keeps_old_signatures_valid() {
     let f = fixture();
     f.approved("Bài 6", day("2026-11-06"));
-    let (mut rec, _) = sign::new_key(f.principal.id(), "999999", "t2").unwrap();
-    let old = f
+    let (rec, _) = sign::new_key(f.principal.id(), "999999", "t2").unwrap();
+    let replaced = f
         .store
-        .read()
-        .unwrap()
-        .get(&KEYS, f.principal.id())
-        .unwrap()
+        .write(&actor(), |tx| sign::register(tx, rec))
         .unwrap();
-    rec.retired = old.retired.clone();
-    rec.retired.push(sign::RetiredKey {
-        public_key: old.public_key,
-        created_at: old.created_at,
-        retired_at: "t2".into(),
-    });
-    f.store
-        .write(&actor(), |tx| {
-            tx.put(&KEYS, &rec.account.clone(), &rec, "lessons.key.replace")
-        })
-        .unwrap();
+    assert!(replaced);
     assert!(f.verify().all_valid());
 }
 
