@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{PASSWORD, Server, tram};
+use common::{PASSWORD, Server, csrf, tram};
 use serde_json::{Value, json};
 
 fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
@@ -382,16 +382,6 @@ fn excel_import_preview_commit_and_export() {
     let r: Value = post("preview", bytes).json().unwrap();
     assert_eq!(r["clean"], true, "{r}");
     assert_eq!(r["updates"].as_u64().unwrap() as usize, before + 2);
-}
-
-fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
-    let me: Value = c
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    me["csrf_token"].as_str().unwrap().to_string()
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, tram};
+use common::{Server, csrf, tram};
 use serde_json::{Value, json};
 
 fn post(c: &reqwest::blocking::Client, url: &str, body: Value) -> (u16, Value) {
@@ -303,16 +303,6 @@ fn write_sign_review_approve_verify_export_publish() {
     );
 }
 
-fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
-    let me: Value = c
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    me["csrf_token"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn a_month_batch_is_approved_in_one_action() {
     let dir = tempfile::tempdir().unwrap();
@@ -356,4 +346,21 @@ fn a_month_batch_is_approved_in_one_action() {
         json!({"month": month, "secret": "123456"}),
     );
     assert_eq!(s, 403);
+
+    // Guessing PINs: after five wrong ones signing is refused for a while, even with the right one.
+    for _ in 0..5 {
+        let (s, _) = post(
+            &principal,
+            &format!("{base}/api/v1/lessons/approve-month"),
+            json!({"month": month, "secret": "000000"}),
+        );
+        assert_eq!(s, 422);
+    }
+    let (s, e) = post(
+        &principal,
+        &format!("{base}/api/v1/lessons/approve-month"),
+        json!({"month": month, "secret": "123456"}),
+    );
+    assert_eq!(s, 429, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("phút"), "{e}");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, csrf};
 use serde_json::{Value, json};
 
 #[test]
@@ -267,16 +267,6 @@ fn e_readers_get_the_open_catalogue_over_plain_http_too() {
     // Everything else still goes to HTTPS.
     let r = plain.get(format!("{boot}/library")).send().unwrap();
     assert_eq!(r.status(), 308);
-}
-
-fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
-    let me: Value = c
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    me["csrf_token"].as_str().unwrap().to_string()
 }
 
 #[test]

@@ -143,6 +143,17 @@ impl Drop for Server {
     }
 }
 
+/// The session's CSRF token (for requests whose body is not JSON: upload chunks, spreadsheets).
+pub fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
+    let me: serde_json::Value = c
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    me["csrf_token"].as_str().unwrap().to_string()
+}
+
 pub fn tram(args: &[&str]) -> std::process::Output {
     Command::new(bin()).args(args).output().expect("run tram")
 }

@@ -44,19 +44,9 @@
 
   const form = document.getElementById("lib-upload");
   if (!form) return;
-  const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
   const msg = document.getElementById("u-msg");
   const bar = document.getElementById("u-progress");
   const say = (t, ok) => { msg.textContent = t; msg.className = "msg " + (ok ? "ok" : "err"); };
-  const errText = (d, status) => (d.error && d.error.message) || ("Lỗi " + status);
-  async function api(url, opts) {
-    opts.headers = Object.assign({ "X-CSRF-Token": csrf() }, opts.headers || {});
-    opts.credentials = "same-origin";
-    const res = await fetch(url, opts);
-    let data = {};
-    try { data = await res.json(); } catch (e) { /* no body */ }
-    return { res, data };
-  }
   const send = (file) => window.Tram.upload(file, "/api/v1/library/uploads", bar, say);
 
   form.addEventListener("submit", async (ev) => {
@@ -74,10 +64,8 @@
         subject: val("subject") || null, visibility: val("visibility"),
         grade: val("grade") ? Number(val("grade")) : null,
       };
-      const r = await api("/api/v1/library/items", {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-      });
-      if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
+      const r = await window.Tram.call("/api/v1/library/items", "POST", JSON.stringify(body), true);
+      if (!r.ok) throw new Error((r.data.error && r.data.error.message) || ("Lỗi " + r.status));
       say("Đã lưu vào thư viện.", true);
       location.href = "/library/item/" + r.data.item.id;
     } catch (e) {

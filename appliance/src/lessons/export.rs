@@ -330,6 +330,21 @@ pub fn pdf(names: &Names, title: &str, plans: &[(Plan, Version)]) -> Result<Vec<
         .map_err(|e| LessonError::Invalid(format!("PDF: {e}")))
 }
 
+/// What an export holds: the plans in scope `p` may read, the names to print, and the PDF.
+pub struct Prepared {
+    pub plans: Vec<(Plan, Version)>,
+    pub names: Names,
+    pub pdf: Vec<u8>,
+}
+
+pub fn prepare(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Prepared, LessonError> {
+    let plans = select(rx, p, scope)?;
+    let names = Names::load(rx)?;
+    let title = format!("KẾ HOẠCH BÀI DẠY — {}", scope.label().to_uppercase());
+    let pdf = pdf(&names, &title, &plans)?;
+    Ok(Prepared { plans, names, pdf })
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ManifestFile {
     pub name: String,

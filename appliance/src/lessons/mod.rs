@@ -318,6 +318,14 @@ impl Plan {
     pub fn month(&self) -> String {
         month_of(self.teach_on)
     }
+    /// Handed in for the cadence: waiting or approved, or an approved plan being amended.
+    pub fn handed_in(&self) -> bool {
+        self.state.handed_in() || self.approved_version.is_some()
+    }
+    /// A draft never handed in whose teaching day has passed.
+    pub fn late(&self, today: Date) -> bool {
+        self.state == State::Draft && self.approved_version.is_none() && self.teach_on < today
+    }
 }
 
 pub fn month_of(d: Date) -> String {
@@ -1545,7 +1553,7 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
         let mut late_drafts = 0;
         for p in mine {
             counts[state_index(p.state)] += 1;
-            if p.state == State::Draft && p.teach_on < today {
+            if p.late(today) {
                 late_drafts += 1;
             }
         }
@@ -1555,7 +1563,7 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
                 .filter_map(|(label, from, to)| {
                     let n = mine
                         .iter()
-                        .filter(|p| p.state.handed_in() && p.teach_on >= *from && p.teach_on <= *to)
+                        .filter(|p| p.handed_in() && p.teach_on >= *from && p.teach_on <= *to)
                         .count() as u32;
                     (n < cfg.per_period).then(|| format!("{label}: {n}/{}", cfg.per_period))
                 })

@@ -51,7 +51,7 @@ fn row(p: &Plan, names: &Names, today: jiff::civil::Date) -> Row {
         teacher: p.teacher_name.clone(),
         state: p.state.label(),
         state_code: p.state.as_str(),
-        late: p.state == PlanState::Draft && p.teach_on < today,
+        late: p.late(today),
     }
 }
 

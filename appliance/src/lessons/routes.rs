@@ -244,12 +244,31 @@ async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceK
     if secret.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
+    let who = u.principal.id().to_string();
+    if let Some(minutes) = s.pins.locked(&who) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pin_locked",
+            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
+        ));
+    }
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
-    let key = tokio::task::spawn_blocking(move || sign::unlock(&rec, &secret))
+    let opened = tokio::task::spawn_blocking(move || sign::unlock(&rec, &secret))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(LessonError::from)?;
-    Ok(key)
+        .map_err(ApiError::internal)?;
+    match opened {
+        Ok(key) => {
+            s.pins.succeeded(&who);
+            Ok(key)
+        }
+        Err(e) => {
+            if matches!(e, sign::KeyError::WrongSecret) {
+                s.pins.failed(&who);
+                tracing::warn!(account = %who, "wrong signing PIN");
+            }
+            Err(LessonError::from(e).into())
+        }
+    }
 }
 
 async fn submit(
@@ -562,14 +581,8 @@ async fn export_pdf(
     let store = s.store.clone();
     let p = u.principal.clone();
     let (name, bytes) = blocking(move || {
-        let rx = store.read()?;
-        let plans = export::select(&rx, &p, &scope)?;
-        let names = export::Names::load(&rx)?;
-        let title = format!("KẾ HOẠCH BÀI DẠY — {}", scope.label().to_uppercase());
-        Ok((
-            format!("{}.pdf", scope.file_stem()),
-            export::pdf(&names, &title, &plans)?,
-        ))
+        let out = export::prepare(&store.read()?, &p, &scope)?;
+        Ok((format!("{}.pdf", scope.file_stem()), out.pdf))
     })
     .await?;
     Ok(attachment(&name, "application/pdf", Body::from(bytes)))
@@ -586,11 +599,7 @@ async fn export_zip(
     let store = s.store.clone();
     let p = u.principal.clone();
     let (name, file) = blocking(move || {
-        let rx = store.read()?;
-        let plans = export::select(&rx, &p, &scope)?;
-        let names = export::Names::load(&rx)?;
-        let title = format!("KẾ HOẠCH BÀI DẠY — {}", scope.label().to_uppercase());
-        let pdf = export::pdf(&names, &title, &plans)?;
+        let out = export::prepare(&store.read()?, &p, &scope)?;
         let path = store
             .dir()
             .join(format!(".export-{:016x}.zip", rand::random::<u64>()));
@@ -602,7 +611,15 @@ async fn export_zip(
             .map_err(ApiError::internal)?;
         let _ = std::fs::remove_file(&path);
         let now = jiff::Timestamp::now().to_string();
-        let mut f = export::zip(f, &store.blobs, &names, &scope, &plans, &pdf, &now)?;
+        let mut f = export::zip(
+            f,
+            &store.blobs,
+            &out.names,
+            &scope,
+            &out.plans,
+            &out.pdf,
+            &now,
+        )?;
         std::io::Seek::rewind(&mut f).map_err(ApiError::internal)?;
         Ok((format!("{}.zip", scope.file_stem()), f))
     })

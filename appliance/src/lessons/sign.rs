@@ -117,17 +117,17 @@ fn aad(account: &str, public_key: &str) -> Vec<u8> {
     format!("tram lesson-plan key v1\n{account}\n{public_key}").into_bytes()
 }
 
-/// Makes a new key for `account`, sealed under `secret` (argon2id: ~0.1 s of CPU).
-pub fn new_key(account: &str, secret: &str, now: &str) -> Result<(KeyRecord, DeviceKey), KeyError> {
-    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-    if secret.chars().count() < MIN_SECRET {
-        return Err(KeyError::WeakSecret);
-    }
+/// A fresh key sealed for `account` with `cipher` (the stretched secret) and its salt.
+fn seal(
+    cipher: &chacha20poly1305::ChaCha20Poly1305,
+    salt: &[u8; 16],
+    account: &str,
+    now: &str,
+) -> (KeyRecord, DeviceKey) {
+    use chacha20poly1305::aead::{Aead, Payload};
     let sk = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
-    let salt: [u8; 16] = rand::random();
     let nonce: [u8; 12] = rand::random();
     let public_key = hex::encode(sk.verifying_key().to_bytes());
-    let cipher = chacha20poly1305::ChaCha20Poly1305::new((&stretch(secret, &salt)).into());
     let sealed = cipher
         .encrypt(
             (&nonce).into(),
@@ -146,7 +146,21 @@ pub fn new_key(account: &str, secret: &str, now: &str) -> Result<(KeyRecord, Dev
         created_at: now.into(),
         retired: vec![],
     };
-    Ok((rec, DeviceKey(sk)))
+    (rec, DeviceKey(sk))
+}
+
+fn cipher_for(secret: &str, salt: &[u8]) -> chacha20poly1305::ChaCha20Poly1305 {
+    use chacha20poly1305::aead::KeyInit;
+    chacha20poly1305::ChaCha20Poly1305::new((&stretch(secret, salt)).into())
+}
+
+/// Makes a new key for `account`, sealed under `secret` (argon2id: ~0.1 s of CPU).
+pub fn new_key(account: &str, secret: &str, now: &str) -> Result<(KeyRecord, DeviceKey), KeyError> {
+    if secret.chars().count() < MIN_SECRET {
+        return Err(KeyError::WeakSecret);
+    }
+    let salt: [u8; 16] = rand::random();
+    Ok(seal(&cipher_for(secret, &salt), &salt, account, now))
 }
 
 /// Keys for several accounts sealed under one secret with one stretch (the demo school, where
@@ -156,49 +170,24 @@ pub fn new_keys_sharing_secret(
     secret: &str,
     now: &str,
 ) -> Vec<(KeyRecord, DeviceKey)> {
-    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
     let salt: [u8; 16] = rand::random();
-    let cipher = chacha20poly1305::ChaCha20Poly1305::new((&stretch(secret, &salt)).into());
+    let cipher = cipher_for(secret, &salt);
     accounts
         .iter()
-        .map(|account| {
-            let sk = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
-            let nonce: [u8; 12] = rand::random();
-            let public_key = hex::encode(sk.verifying_key().to_bytes());
-            let sealed = cipher
-                .encrypt(
-                    (&nonce).into(),
-                    Payload {
-                        msg: sk.as_bytes(),
-                        aad: &aad(account, &public_key),
-                    },
-                )
-                .expect("sealing 32 bytes cannot fail");
-            let rec = KeyRecord {
-                account: account.clone(),
-                public_key,
-                salt: hex::encode(salt),
-                nonce: hex::encode(nonce),
-                sealed: hex::encode(sealed),
-                created_at: now.into(),
-                retired: vec![],
-            };
-            (rec, DeviceKey(sk))
-        })
+        .map(|a| seal(&cipher, &salt, a, now))
         .collect()
 }
 
 /// Opens a stored key with the person's secret (argon2id: ~0.1 s of CPU).
 pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
-    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::aead::{Aead, Payload};
     let salt = hex::decode(&rec.salt).map_err(|_| KeyError::Damaged)?;
     let nonce: [u8; 12] = hex::decode(&rec.nonce)
         .ok()
         .and_then(|n| n.try_into().ok())
         .ok_or(KeyError::Damaged)?;
     let sealed = hex::decode(&rec.sealed).map_err(|_| KeyError::Damaged)?;
-    let cipher = chacha20poly1305::ChaCha20Poly1305::new((&stretch(secret, &salt)).into());
-    let plain = cipher
+    let plain = cipher_for(secret, &salt)
         .decrypt(
             (&nonce).into(),
             Payload {
@@ -213,6 +202,41 @@ pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
         return Err(KeyError::Damaged);
     }
     Ok(DeviceKey(sk))
+}
+
+/// Wrong PINs per account: after [`PinGuard::MAX_FAILURES`] in a row, signing is refused for
+/// [`PinGuard::LOCK`] (a stolen session cannot try PINs at argon2 speed for long). In memory:
+/// a restart clears it, which costs a guesser minutes, not the school its data.
+#[derive(Default)]
+pub struct PinGuard {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+impl PinGuard {
+    pub const MAX_FAILURES: u32 = 5;
+    pub const LOCK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+    /// Minutes left if `account` is locked out.
+    pub fn locked(&self, account: &str) -> Option<u64> {
+        let f = self.failures.lock().expect("not poisoned");
+        let (n, last) = f.get(account)?;
+        let left = Self::LOCK.checked_sub(last.elapsed())?;
+        (*n >= Self::MAX_FAILURES).then(|| left.as_secs().div_ceil(60).max(1))
+    }
+    pub fn failed(&self, account: &str) {
+        let mut f = self.failures.lock().expect("not poisoned");
+        let e = f
+            .entry(account.to_string())
+            .or_insert((0, std::time::Instant::now()));
+        if e.1.elapsed() > Self::LOCK {
+            e.0 = 0;
+        }
+        e.0 += 1;
+        e.1 = std::time::Instant::now();
+    }
+    pub fn succeeded(&self, account: &str) {
+        self.failures.lock().expect("not poisoned").remove(account);
+    }
 }
 
 /// What a signature attests.
@@ -342,6 +366,20 @@ mod tests {
         moved.account = "u-b".into();
         assert!(unlock(&moved, "123456").is_err());
         assert!(!rec.sealed.contains(&hex::encode(key.0.as_bytes())));
+    }
+
+    #[test]
+    fn five_wrong_pins_lock_signing_for_a_while() {
+        let g = PinGuard::default();
+        for _ in 0..PinGuard::MAX_FAILURES - 1 {
+            g.failed("u-a");
+        }
+        assert_eq!(g.locked("u-a"), None);
+        g.failed("u-a");
+        assert_eq!(g.locked("u-a"), Some(15));
+        assert_eq!(g.locked("u-b"), None, "per account");
+        g.succeeded("u-a");
+        assert_eq!(g.locked("u-a"), None);
     }
 
     #[test]

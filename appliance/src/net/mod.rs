@@ -39,6 +39,8 @@ pub struct AppState {
     pub backup: crate::backup::schedule::Config,
     /// Lesson-plan changes for live pages, and the dashboard cache.
     pub lessons: crate::lessons::Live,
+    /// Wrong signing PINs per account.
+    pub pins: crate::lessons::sign::PinGuard,
 }
 
 pub type Shared = Arc<AppState>;
@@ -610,6 +612,7 @@ pub async fn serve(
         urls: urls.clone(),
         backup: opts.backup.clone(),
         lessons: crate::lessons::Live::default(),
+        pins: Default::default(),
     });
     tokio::spawn(crate::backup::schedule::run(
         store.clone(),
