@@ -362,5 +362,8 @@ fn a_month_batch_is_approved_in_one_action() {
         json!({"month": month, "secret": "123456"}),
     );
     assert_eq!(s, 429, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("phút"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("phút"),
+        "{e}"
+    );
 }

@@ -233,6 +233,16 @@ impl State {
             State::Approved => "Đã phê duyệt",
         }
     }
+    /// A column heading.
+    pub fn short(self) -> &'static str {
+        match self {
+            State::Draft => "Nháp",
+            State::Submitted => "Đã nộp",
+            State::Reviewed => "Tổ đã duyệt",
+            State::Returned => "Trả lại",
+            State::Approved => "Phê duyệt",
+        }
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             State::Draft => "draft",
@@ -1181,8 +1191,19 @@ pub fn search(rx: &Rx, p: &Principal, q: &Query) -> Result<Vec<Plan>, LessonErro
     Ok(out)
 }
 
-/// Plans waiting for `p`: submitted plans of the department for a head, reviewed ones for BGH.
+/// Plans waiting for `p`: submitted plans of the department for its head, reviewed ones for
+/// BGH — and, for BGH, submitted plans nobody else can review (no department, or written by the
+/// department's only head).
 pub fn waiting_for(rx: &Rx, p: &Principal) -> Result<Vec<Plan>, LessonError> {
+    let mut heads: HashMap<String, Vec<String>> = HashMap::new();
+    for a in crate::auth::list_accounts(rx)? {
+        if a.has(Role::DeptHead)
+            && !a.disabled
+            && let Some(d) = a.department
+        {
+            heads.entry(d).or_default().push(a.id);
+        }
+    }
     let mut out = Vec::new();
     rx.scan_each(&PLANS, "", &mut |_, plan: Plan| {
         if plan.teacher == p.id() {
@@ -1190,6 +1211,9 @@ pub fn waiting_for(rx: &Rx, p: &Principal) -> Result<Vec<Plan>, LessonError> {
         }
         let dept = plan.department.as_deref().unwrap_or("");
         let mine = match plan.state {
+            State::Submitted if p.is_bgh() => !heads
+                .get(dept)
+                .is_some_and(|h| h.iter().any(|id| *id != plan.teacher)),
             State::Submitted => permits(p, Action::ReviewLessonPlans { department: dept }),
             State::Reviewed => permits(p, Action::ApproveLessonPlans),
             _ => false,

@@ -451,6 +451,7 @@ struct DashBody {
     t: crate::web::I18n,
     d: super::Dashboard,
     states: Vec<&'static str>,
+    short: Vec<&'static str>,
     recent: Vec<(String, String, String, &'static str, String)>,
     year: String,
 }
@@ -509,6 +510,7 @@ async fn dashboard_page(
         t: crate::web::I18n::from_headers(&headers),
         d,
         states: PlanState::ALL.iter().map(|x| x.label()).collect(),
+        short: PlanState::ALL.iter().map(|x| x.short()).collect(),
         recent,
         year,
     }
