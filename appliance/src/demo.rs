@@ -845,6 +845,63 @@ pub fn bench_fill(store: &Store, db_mb: u64, files_mb: u64) -> Result<(), StoreE
     Ok(())
 }
 
+/// Relay benchmark: `changes` stored-result changes for a 1,500-student school (each a result
+/// record of the sector schema with eight subject averages, written through the one write path,
+/// so each lands in the outbox), plus nothing else.
+pub fn bench_relay(store: &Store, changes: u64) -> Result<(), StoreError> {
+    use crate::gradebook::{RESULTS, StoredResult, rules::RuleVersion};
+    if changes == 0 {
+        return Ok(());
+    }
+    let code = school::school_info(&store.read()?)?
+        .map(|i| i.code)
+        .unwrap_or_else(|| "79000701".into());
+    let subjects = ["toan", "nv", "nn1", "khtn", "lsdl", "gdcd", "cn", "tin"];
+    let actor = Actor::system(jiff::Timestamp::now());
+    let mut done = 0u64;
+    let mut n = 7u64;
+    while done < changes {
+        let k = (changes - done).min(1000);
+        store.write(&actor, |tx| -> Result<(), StoreError> {
+            for i in 0..k {
+                let student = (done + i) % 1500;
+                n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let r = StoredResult {
+                    rule_version: RuleVersion::Tt22V1,
+                    matruong: code.clone(),
+                    makhoi: 6 + (student % 4) as u8,
+                    malop: format!("{}a{}", 6 + student % 4, 1 + student % 9),
+                    mahocsinh: format!("hs-{student:05}"),
+                    sodinhdanh: format!("0792{:08}", student),
+                    hocky: "1".into(),
+                    diemmon: subjects
+                        .iter()
+                        .enumerate()
+                        .map(|(j, s)| {
+                            let d = 50 + ((n >> (j * 5)) % 50);
+                            (s.to_string(), Some(format!("{}.{}", d / 10, d % 10)))
+                        })
+                        .collect(),
+                    mahocluc: Some(1 + (n % 4) as u8),
+                    mahanhkiem: Some(1),
+                    songaynghi: (n % 3) as u16,
+                    danhhieu: None,
+                    ketqua: None,
+                    colenlop: None,
+                    corenluyenlai: None,
+                    nhanxet: String::new(),
+                    phienban: done + i + 1,
+                };
+                let key = format!("2026-2027/1/{}", r.mahocsinh);
+                tx.put(&RESULTS, &key, &r, "bench.result")?;
+            }
+            Ok(())
+        })?;
+        done += k;
+    }
+    Ok(())
+}
+
 /// Benchmark lesson plans for this month: enough teachers to make `teachers` (extra accounts
 /// "bgv31"… join the departments in turn), each with a signing key (PIN [`DEMO_PIN`]), and
 /// `plans` plans spread over them, all submitted and reviewed (waiting for the principal: the

@@ -54,6 +54,23 @@ enum Cmd {
         journald: bool,
         #[command(flatten)]
         backup: BackupScheduleArgs,
+        /// Most bytes per second the relay to the district may send.
+        #[arg(long, env = "TRAM_RELAY_RATE", default_value_t = 64 * 1024)]
+        relay_rate: u64,
+        /// School hours (local time) during which batches over 1 MB wait, e.g. 06:30-17:00;
+        /// "off" sends them any time.
+        #[arg(long, env = "TRAM_RELAY_SCHOOL_HOURS", default_value = "06:30-17:00")]
+        relay_school_hours: String,
+    },
+    /// The district hub: collect what schools relay.
+    District {
+        #[command(subcommand)]
+        cmd: DistrictCmd,
+    },
+    /// The relay to the district hub (school side).
+    Relay {
+        #[command(subcommand)]
+        cmd: RelayCmd,
     },
     /// Backups: make one now, verify a target, list it, show the key.
     Backup {
@@ -113,6 +130,9 @@ enum Cmd {
         /// submitted plan per teacher).
         #[arg(long, default_value_t = 0)]
         lesson_plans: u64,
+        /// Add this many relayed result changes (the relay benchmark).
+        #[arg(long, default_value_t = 0)]
+        relay_changes: u64,
     },
     /// Lesson plans: check every signature.
     Lessons {
@@ -228,6 +248,56 @@ enum LibraryCmd {
 }
 
 #[derive(Subcommand)]
+enum DistrictCmd {
+    /// Run the hub (same binary, its own data directory).
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, env = "TRAM_LISTEN", default_value = "127.0.0.1:9443")]
+        listen: SocketAddr,
+        /// Plain HTTP (tests, or behind a TLS-terminating proxy).
+        #[arg(long)]
+        http_only: bool,
+        #[arg(long)]
+        journald: bool,
+    },
+    /// Issue a one-time enrolment token for a school; prints it (and the certificate pin the
+    /// school needs over HTTPS). Works while the hub runs.
+    Token {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Mã trường.
+        #[arg(long)]
+        school: String,
+        /// The school's name as district staff know it.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RelayCmd {
+    /// Enrol this school with the district hub using the token district staff issued.
+    Enroll {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The hub, e.g. https://10.0.0.5:9443
+        #[arg(long)]
+        hub: String,
+        #[arg(long)]
+        token: String,
+        /// SHA-256 of the hub's certificate authority (printed with the token); needed for HTTPS.
+        #[arg(long)]
+        pin: Option<String>,
+    },
+    /// What is queued, sent, and the last error.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum LessonsCmd {
     /// Check every lesson-plan signature against the plan and files as stored now (each file
     /// re-read). Prints "N valid"; exits 3 and lists the invalid ones otherwise. Works while the
@@ -291,6 +361,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_mdns,
             journald,
             backup,
+            relay_rate,
+            relay_school_hours,
         } => {
             logging::init(journald);
             let store = Arc::new(Store::open(&data.data_dir)?);
@@ -316,12 +388,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     http_only,
                     mdns: !no_mdns,
                     backup: schedule,
+                    relay: relay_budget(relay_rate, &relay_school_hours)?,
                 },
                 shutdown_signal(),
             ))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Backup { cmd } => backup_cmd(cmd),
+        Cmd::District { cmd } => district_cmd(cmd),
+        Cmd::Relay { cmd } => relay_cmd(cmd),
         Cmd::Lessons {
             cmd: LessonsCmd::Verify { data, export },
         } => lessons_verify(data.data_dir, export),
@@ -370,11 +445,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             video_mb,
             lesson_teachers,
             lesson_plans,
+            relay_changes,
         } => {
             let store = Store::open(&data.data_dir)?;
             tram::demo::bench_fill(&store, db_mb, files_mb)?;
             tram::demo::bench_library(&store, library_items, video_mb)?;
             tram::demo::bench_lessons(&store, lesson_teachers, lesson_plans)?;
+            tram::demo::bench_relay(&store, relay_changes)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Restore {
@@ -467,6 +544,157 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn relay_budget(rate: u64, hours: &str) -> anyhow::Result<tram::relay::Budget> {
+    if rate < 1024 {
+        anyhow::bail!("--relay-rate is bytes per second and must be at least 1024");
+    }
+    let school_hours = if hours.trim().eq_ignore_ascii_case("off") {
+        None
+    } else {
+        let (a, b) = hours
+            .split_once('-')
+            .ok_or_else(|| anyhow::anyhow!("--relay-school-hours: use HH:MM-HH:MM or off"))?;
+        let t = |x: &str| -> anyhow::Result<jiff::civil::Time> {
+            x.trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--relay-school-hours: {x:?} is not a time"))
+        };
+        Some((t(a)?, t(b)?))
+    };
+    Ok(tram::relay::Budget {
+        rate,
+        school_hours,
+        ..tram::relay::Budget::default()
+    })
+}
+
+fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DistrictCmd::Serve {
+            data,
+            listen,
+            http_only,
+            journald,
+        } => {
+            logging::init(journald);
+            let store = Arc::new(Store::open(&data.data_dir)?);
+            hub_admin(&store)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let s2 = store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = tram::backup::control::serve(s2).await {
+                        tracing::warn!(error = %e, "control socket unavailable");
+                    }
+                });
+                tram::district::routes::serve(store, listen, http_only, shutdown_signal()).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::Token { data, school, name } => {
+            let text = match Store::open(&data.data_dir) {
+                Ok(store) => tram::district::token_text(&Arc::new(store), &school, &name)?,
+                Err(tram::store::StoreError::InUse) => {
+                    let req = tram::backup::control::Request {
+                        op: "district-token".into(),
+                        to: PathBuf::new(),
+                        options: None,
+                        args: vec![school, name],
+                    };
+                    let resp = tram::backup::control::ask(&data.data_dir, &req).map_err(|e| {
+                        anyhow::anyhow!("the hub's database is in use and its control socket does not answer ({e})")
+                    })?;
+                    match resp.text {
+                        Some(t) if resp.ok => t,
+                        _ => anyhow::bail!(resp.error.unwrap_or_else(|| "token failed".into())),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The hub's first staff account (admin), with TRAM_ADMIN_PASSWORD or a printed password.
+fn hub_admin(store: &Store) -> anyhow::Result<()> {
+    if !auth::list_accounts(&store.read()?)?.is_empty() {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("TRAM_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (auth::routes::temporary_password(), true),
+    };
+    auth::check_password_policy("admin", &password)
+        .map_err(|e| anyhow::anyhow!("TRAM_ADMIN_PASSWORD: {e} (at least 8 characters)"))?;
+    let phc = auth::hash_password(&password);
+    let actor = tram::store::Actor::system(jiff::Timestamp::now());
+    store.write(&actor, |tx| {
+        auth::create_account_tx(
+            tx,
+            auth::NewAccount {
+                username: "admin".into(),
+                full_name: "Quản trị Phòng GD".into(),
+                roles: vec![auth::Role::Admin],
+                department: None,
+                password_phc: phc,
+                must_change_password: generated,
+            },
+        )
+    })?;
+    if generated {
+        eprintln!("hub admin password (shown once): {password}  — log in as admin");
+    }
+    Ok(())
+}
+
+fn relay_cmd(cmd: RelayCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RelayCmd::Enroll {
+            data,
+            hub,
+            token,
+            pin,
+        } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let e = rt.block_on(tram::relay::enrol(
+                &data.data_dir,
+                &hub,
+                &token,
+                pin.as_deref(),
+            ))?;
+            println!(
+                "enrolled as school {} with the hub at {}; a running server starts relaying within a minute",
+                e.school, e.hub
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RelayCmd::Status { data } => {
+            let text = match Store::open(&data.data_dir) {
+                Ok(store) => serde_json::to_string_pretty(&tram::relay::status(&store))?,
+                Err(tram::store::StoreError::InUse) => {
+                    let req = tram::backup::control::Request {
+                        op: "relay-status".into(),
+                        to: PathBuf::new(),
+                        options: None,
+                        args: vec![],
+                    };
+                    let resp = tram::backup::control::ask(&data.data_dir, &req)?;
+                    resp.text.unwrap_or_default()
+                }
+                Err(e) => return Err(e.into()),
+            };
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn lessons_verify(data_dir: PathBuf, export: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     if let Some(zip) = export {
         let f = std::fs::File::open(&zip)
@@ -495,6 +723,7 @@ fn lessons_verify(data_dir: PathBuf, export: Option<PathBuf>) -> anyhow::Result<
                 op: "lessons-verify".into(),
                 to: PathBuf::new(),
                 options: None,
+                args: vec![],
             };
             let resp = tram::backup::control::ask(&data_dir, &req).map_err(|e| {
                 anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")
@@ -566,6 +795,7 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                         op: "backup".into(),
                         to,
                         options: Some(opts),
+                        args: vec![],
                     };
                     let resp = control::ask(&data.data_dir, &req).map_err(|e| {
                         anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")

@@ -257,3 +257,187 @@ pub fn username_of(s: &Server, id: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A bad link between a school and the hub, in user space: every byte each way is paced to
+/// `rate` bytes per second, and every `cut_every` all open connections are cut (mid-request or
+/// mid-response: a stall followed by a truncated exchange).
+pub struct BadLink {
+    pub port: u16,
+    pub cuts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BadLink {
+    pub fn start(upstream: u16, rate: u64, cut_every: Option<Duration>) -> BadLink {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+        let cuts = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        if let Some(every) = cut_every {
+            let (conns, cuts, stop) = (conns.clone(), cuts.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(every);
+                    let mut g = conns.lock().unwrap();
+                    if !g.is_empty() {
+                        cuts.fetch_add(1, Ordering::SeqCst);
+                    }
+                    for c in g.drain(..) {
+                        let _ = c.shutdown(std::net::Shutdown::Both);
+                    }
+                }
+            });
+        }
+        let (c2, b2) = (conns.clone(), bytes.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                {
+                    let mut g = c2.lock().unwrap();
+                    g.push(client.try_clone().unwrap());
+                    g.push(server.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let b = b2.clone();
+                    std::thread::spawn(move || {
+                        let started = Instant::now();
+                        let mut sent = 0u64;
+                        let mut buf = [0u8; 1024];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            sent += n as u64;
+                            b.fetch_add(n as u64, Ordering::Relaxed);
+                            // Pace: n bytes may leave only once sent / rate seconds have passed.
+                            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+                            if let Some(w) = due.checked_sub(started.elapsed()) {
+                                std::thread::sleep(w);
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        BadLink {
+            port,
+            cuts,
+            bytes,
+            stop,
+        }
+    }
+}
+
+impl Drop for BadLink {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A district hub (`tram district serve --http-only`) on a free loopback port.
+pub struct Hub {
+    pub child: Child,
+    pub port: u16,
+    pub data: PathBuf,
+}
+
+impl Hub {
+    pub fn start(data: &Path) -> Hub {
+        Self::start_on(data, free_port())
+    }
+    pub fn start_on(data: &Path, port: u16) -> Hub {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let child = Command::new(bin())
+            .args(["district", "serve", "--http-only", "--data-dir"])
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("TRAM_ADMIN_PASSWORD", PASSWORD)
+            .env("TRAM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn tram district serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let c = reqwest::blocking::Client::new();
+        while c
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "the hub did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Hub {
+            child,
+            port,
+            data: data.to_path_buf(),
+        }
+    }
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    /// A one-time enrolment token for `school` (asked of the running hub).
+    pub fn token(&self, school: &str) -> String {
+        let out = tram(&[
+            "district",
+            "token",
+            "--data-dir",
+            self.data.to_str().unwrap(),
+            "--school",
+            school,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.lines()
+            .find(|l| l.contains("use once"))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .to_string()
+    }
+    pub fn staff(&self) -> reqwest::blocking::Client {
+        let c = reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = c
+            .post(format!("{}/api/v1/login", self.base()))
+            .json(&serde_json::json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        c
+    }
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -24,6 +24,9 @@ pub struct Request {
     pub to: PathBuf,
     #[serde(default)]
     pub options: Option<Options>,
+    /// Arguments of other operations (district-token: school code, name).
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -75,6 +78,29 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()))
                 .unwrap_or_else(|e| fail(format!("verification failed: {e}"))),
+                Ok(req) if req.op == "district-token" || req.op == "relay-status" => {
+                    tokio::task::spawn_blocking(move || {
+                        let text = if req.op == "relay-status" {
+                            serde_json::to_string_pretty(&crate::relay::status(&store))
+                                .map_err(|e| e.to_string())
+                        } else {
+                            let arg = |i: usize| req.args.get(i).cloned().unwrap_or_default();
+                            crate::district::token_text(&store, &arg(0), &arg(1))
+                                .map_err(|e| e.to_string())
+                        };
+                        match text {
+                            Ok(t) => Response {
+                                ok: true,
+                                error: None,
+                                report: None,
+                                text: Some(t),
+                            },
+                            Err(e) => fail(e),
+                        }
+                    })
+                    .await
+                    .unwrap_or_else(|e| fail(format!("task failed: {e}")))
+                }
                 Ok(req) => fail(format!("unknown operation {:?}", req.op)),
                 Err(e) => fail(format!("bad request: {e}")),
             };

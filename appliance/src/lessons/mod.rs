@@ -374,7 +374,9 @@ impl Default for LessonConfig {
     }
 }
 
-pub const PLANS: Collection<Plan> = Collection::new("lessons.plans.v1", AuditPolicy::Values, None);
+/// Relayed to the district (the summary only: title, teacher, state — never the content).
+pub const PLANS: Collection<Plan> =
+    Collection::new("lessons.plans.v1", AuditPolicy::Values, Some("lesson_plan"));
 /// "{plan}/{version:04}". Audited by digest: the transitions carry their own events.
 pub const VERSIONS: Collection<Version> =
     Collection::new("lessons.versions.v1", AuditPolicy::Digest, None);

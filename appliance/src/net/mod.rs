@@ -402,7 +402,7 @@ async fn same_origin_only(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     let http1 = req.version() <= axum::http::Version::HTTP_11;
     let mut res = next.run(req).await;
     let refused_body = res.status() == StatusCode::PAYLOAD_TOO_LARGE;
@@ -562,6 +562,8 @@ pub struct ServeOptions {
     pub http_only: bool,
     pub mdns: bool,
     pub backup: crate::backup::schedule::Config,
+    /// The relay to the district (idle until the school is enrolled).
+    pub relay: crate::relay::Budget,
 }
 
 /// Runs the servers until `shutdown` resolves, then drains in-flight requests.
@@ -618,6 +620,7 @@ pub async fn serve(
         store.clone(),
         opts.backup.clone(),
     ));
+    tokio::spawn(crate::relay::run(store.clone(), opts.relay.clone()));
     {
         let store = store.clone();
         tokio::spawn(async move {

@@ -15,6 +15,17 @@ use crate::auth::{self, Action, Role};
 use crate::school;
 use crate::web::I18n;
 
+/// Signing in and out, the language switch and the static files (the district hub serves these
+/// and its own pages).
+pub fn sign_in_routes() -> Router<Shared> {
+    Router::new()
+        .route("/login", get(login_page).post(login_form))
+        .route("/logout", post(logout_form))
+        .route("/account", get(password_page))
+        .route("/lang/{lang}", get(set_lang))
+        .route("/static/{file}", get(static_file))
+}
+
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(home))

@@ -116,6 +116,7 @@ pub fn registered_tables() -> Vec<&'static str> {
     v.extend(crate::gradebook::TABLES);
     v.extend(crate::library::TABLES);
     v.extend(crate::lessons::TABLES);
+    v.extend(crate::district::TABLES);
     v
 }
 
@@ -237,6 +238,22 @@ impl Store {
 
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         audit::tail(&self.db, limit)
+    }
+
+    /// How many outbox entries come after `after`.
+    pub fn outbox_count_after(&self, after: u64) -> Result<u64, StoreError> {
+        let rtx = self.db.begin_read()?;
+        let t = match rtx.open_table(OUTBOX) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let mut n = 0;
+        for row in t.range(after + 1..)? {
+            row?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     pub fn outbox(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {

@@ -1,0 +1,486 @@
+//! The district hub (`tram district serve`): the same binary, collecting what schools relay.
+//!
+//! District staff issue a one-time enrolment token per school (`tram district token`); the
+//! school presents it once with its Ed25519 device key and receives an upload secret. Each
+//! batch arrives in chunks (resumable: the school asks how many bytes the hub holds), is
+//! verified against that school's key, must be the next in its sequence, and is stored exactly
+//! once — records and receipt in one transaction; a batch sent again is answered with the same
+//! receipt and changes nothing.
+//!
+//! Storage is behind [`HubStorage`] (redb here; PostgreSQL can serve a province later).
+//! `routes.rs`: the upload API and the staff pages.
+
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::relay::batch::{self, BatchError, Envelope};
+use crate::store::{Actor, AuditPolicy, Collection, OutboxEntry, Read, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("unknown or already used enrolment token")]
+    BadToken,
+    #[error("school {0} is not enrolled")]
+    UnknownSchool(String),
+    #[error("wrong upload secret for school {0}")]
+    Unauthorized(String),
+    #[error("sequence gap: the next batch of this school is {expected}, not {got}")]
+    Gap { expected: u64, got: u64 },
+    #[error("batch {0} was already stored with different content (replay or fork)")]
+    Conflict(u64),
+    #[error("batch larger than the limit ({0} bytes)")]
+    TooLarge(u64),
+    #[error("batch names school {0} and number {1}, not the upload's")]
+    Mismatch(String, u64),
+    #[error("the public key is not a valid Ed25519 key")]
+    BadKey,
+    #[error("rejected: {0}")]
+    Batch(#[from] BatchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct School {
+    pub code: String,
+    pub name: String,
+    /// Ed25519 device key, hex.
+    pub public_key: String,
+    /// BLAKE3 of the upload secret.
+    pub secret_hash: String,
+    pub enrolled_at: String,
+    /// The last batch stored (0: none yet).
+    pub last_seq: u64,
+    pub last_outbox: u64,
+    pub last_contact: Option<String>,
+    pub bytes: u64,
+    pub batches: u64,
+    pub records: u64,
+    /// Outbox entries the school still had waiting after its last batch.
+    pub backlog: u64,
+    /// The latest rejections (newest last, at most 20): (when, why).
+    #[serde(default)]
+    pub errors: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Token {
+    pub school: String,
+    pub name: String,
+    pub issued_at: String,
+    pub used_at: Option<String>,
+}
+
+/// What the hub gives back for a stored batch (and again, unchanged, for a repeat).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Receipt {
+    pub school: String,
+    pub seq: u64,
+    pub first: u64,
+    pub last: u64,
+    pub entries: u64,
+    pub payload_blake3: String,
+    pub bytes: u64,
+    pub received_at: String,
+}
+
+/// The newest state of one relayed record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordRow {
+    pub op: String,
+    pub record: Option<serde_json::Value>,
+    pub outbox_seq: u64,
+    pub at: String,
+}
+
+pub const SCHOOLS: Collection<School> =
+    Collection::new("district.schools.v1", AuditPolicy::Values, None);
+/// By BLAKE3 of the token.
+pub const TOKENS: Collection<Token> =
+    Collection::new("district.tokens.v1", AuditPolicy::Values, None);
+/// "{school}/{seq:012}".
+pub const RECEIPTS: Collection<Receipt> =
+    Collection::new("district.receipts.v1", AuditPolicy::None, None);
+/// "{school}\u{1}{kind}\u{1}{key}".
+pub const RECORDS: Collection<RecordRow> =
+    Collection::new("district.records.v1", AuditPolicy::None, None);
+
+pub const TABLES: &[&str] = &[SCHOOLS.name, TOKENS.name, RECEIPTS.name, RECORDS.name];
+
+/// Where relayed data lives. One implementation per storage engine.
+pub trait HubStorage: Send + Sync {
+    /// A one-time token for a school (printed for district staff).
+    fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError>;
+    /// Enrols the school holding `token` with its device key; returns it and its upload secret.
+    fn enrol(&self, token: &str, public_key: &str) -> Result<(School, String), HubError>;
+    fn school(&self, code: &str) -> Result<Option<School>, HubError>;
+    fn schools(&self) -> Result<Vec<School>, HubError>;
+    fn receipt(&self, school: &str, seq: u64) -> Result<Option<Receipt>, HubError>;
+    /// Stores a verified batch exactly once (the next in sequence), or returns the receipt of
+    /// the identical batch stored before.
+    fn store_batch(
+        &self,
+        env: &Envelope,
+        entries: &[OutboxEntry],
+        bytes: u64,
+    ) -> Result<Receipt, HubError>;
+    fn note_error(&self, school: &str, why: &str) -> Result<(), HubError>;
+    /// Calls `f` with (school, record) for every live record of `kind`.
+    fn each_record(
+        &self,
+        kind: &str,
+        f: &mut dyn FnMut(&str, &serde_json::Value),
+    ) -> Result<(), HubError>;
+}
+
+pub fn secret_hash(secret: &str) -> String {
+    blake3::hash(secret.as_bytes()).to_hex().to_string()
+}
+
+/// The embedded store.
+pub struct RedbHub {
+    pub store: Arc<Store>,
+}
+
+fn actor() -> Actor {
+    Actor {
+        id: "hub".into(),
+        now: jiff::Timestamp::now(),
+    }
+}
+
+fn receipt_key(school: &str, seq: u64) -> String {
+    format!("{school}/{seq:012}")
+}
+
+impl HubStorage for RedbHub {
+    fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError> {
+        let token = format!(
+            "{}-{}",
+            crate::school::slug(school),
+            hex::encode(rand::random::<[u8; 12]>())
+        );
+        let t = Token {
+            school: school.trim().into(),
+            name: name.trim().into(),
+            issued_at: jiff::Timestamp::now().to_string(),
+            used_at: None,
+        };
+        let h = secret_hash(&token);
+        self.store
+            .write(&actor(), |tx| tx.put(&TOKENS, &h, &t, "district.token"))?;
+        Ok(token)
+    }
+
+    fn enrol(&self, token: &str, public_key: &str) -> Result<(School, String), HubError> {
+        let pk: [u8; 32] = hex::decode(public_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(HubError::BadKey)?;
+        ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| HubError::BadKey)?;
+        let h = secret_hash(token.trim());
+        let secret = hex::encode(rand::random::<[u8; 24]>());
+        let sh = secret_hash(&secret);
+        let school = self
+            .store
+            .write(&actor(), |tx| -> Result<School, HubError> {
+                let mut t = tx.get(&TOKENS, &h)?.ok_or(HubError::BadToken)?;
+                if t.used_at.is_some() {
+                    return Err(HubError::BadToken);
+                }
+                let now = tx.now().to_string();
+                t.used_at = Some(now.clone());
+                tx.put(&TOKENS, &h, &t, "district.token.use")?;
+                // Re-enrolling a school (a replaced box) keeps its sequence: the new box restored
+                // from backup continues where the old one stopped.
+                let s = match tx.get(&SCHOOLS, &t.school)? {
+                    Some(mut s) => {
+                        s.public_key = public_key.into();
+                        s.secret_hash = sh.clone();
+                        s
+                    }
+                    None => School {
+                        code: t.school.clone(),
+                        name: t.name.clone(),
+                        public_key: public_key.into(),
+                        secret_hash: sh.clone(),
+                        enrolled_at: now,
+                        last_seq: 0,
+                        last_outbox: 0,
+                        last_contact: None,
+                        bytes: 0,
+                        batches: 0,
+                        records: 0,
+                        backlog: 0,
+                        errors: vec![],
+                    },
+                };
+                tx.put(&SCHOOLS, &s.code, &s, "district.enrol")?;
+                Ok(s)
+            })?;
+        Ok((school, secret))
+    }
+
+    fn school(&self, code: &str) -> Result<Option<School>, HubError> {
+        Ok(self.store.read()?.get(&SCHOOLS, code)?)
+    }
+
+    fn schools(&self) -> Result<Vec<School>, HubError> {
+        Ok(crate::school::list(&self.store.read()?, &SCHOOLS)?)
+    }
+
+    fn receipt(&self, school: &str, seq: u64) -> Result<Option<Receipt>, HubError> {
+        Ok(self
+            .store
+            .read()?
+            .get(&RECEIPTS, &receipt_key(school, seq))?)
+    }
+
+    fn store_batch(
+        &self,
+        env: &Envelope,
+        entries: &[OutboxEntry],
+        bytes: u64,
+    ) -> Result<Receipt, HubError> {
+        self.store
+            .write(&actor(), |tx| -> Result<Receipt, HubError> {
+                let mut s = tx
+                    .get(&SCHOOLS, &env.school)?
+                    .ok_or_else(|| HubError::UnknownSchool(env.school.clone()))?;
+                if env.seq <= s.last_seq {
+                    let r = tx
+                        .get(&RECEIPTS, &receipt_key(&env.school, env.seq))?
+                        .ok_or(HubError::Conflict(env.seq))?;
+                    if r.payload_blake3 != env.payload_blake3 {
+                        return Err(HubError::Conflict(env.seq));
+                    }
+                    return Ok(r);
+                }
+                if env.seq != s.last_seq + 1 {
+                    return Err(HubError::Gap {
+                        expected: s.last_seq + 1,
+                        got: env.seq,
+                    });
+                }
+                let now = tx.now().to_string();
+                for e in entries {
+                    let key = format!("{}\u{1}{}\u{1}{}", env.school, e.kind, e.key);
+                    if let Some(old) = tx.get(&RECORDS, &key)?
+                        && old.outbox_seq >= e.seq
+                    {
+                        continue;
+                    }
+                    let row = RecordRow {
+                        op: e.op.clone(),
+                        record: e.record.clone(),
+                        outbox_seq: e.seq,
+                        at: e.at.clone(),
+                    };
+                    tx.put(&RECORDS, &key, &row, "district.record")?;
+                }
+                let r = Receipt {
+                    school: env.school.clone(),
+                    seq: env.seq,
+                    first: env.first,
+                    last: env.last,
+                    entries: env.entries,
+                    payload_blake3: env.payload_blake3.clone(),
+                    bytes,
+                    received_at: now.clone(),
+                };
+                tx.put(
+                    &RECEIPTS,
+                    &receipt_key(&env.school, env.seq),
+                    &r,
+                    "district.receipt",
+                )?;
+                s.last_seq = env.seq;
+                s.last_outbox = env.last;
+                s.last_contact = Some(now);
+                s.bytes += bytes;
+                s.batches += 1;
+                s.records += env.entries;
+                s.backlog = env.backlog;
+                tx.put(&SCHOOLS, &s.code.clone(), &s, "district.batch")?;
+                Ok(r)
+            })
+    }
+
+    fn note_error(&self, school: &str, why: &str) -> Result<(), HubError> {
+        self.store.write(&actor(), |tx| -> Result<(), HubError> {
+            if let Some(mut s) = tx.get(&SCHOOLS, school)? {
+                s.errors.push((tx.now().to_string(), why.to_string()));
+                let n = s.errors.len();
+                if n > 20 {
+                    s.errors.drain(..n - 20);
+                }
+                s.last_contact = Some(tx.now().to_string());
+                tx.put(&SCHOOLS, school, &s, "district.reject")?;
+            }
+            Ok(())
+        })
+    }
+
+    fn each_record(
+        &self,
+        kind: &str,
+        f: &mut dyn FnMut(&str, &serde_json::Value),
+    ) -> Result<(), HubError> {
+        let rx = self.store.read()?;
+        rx.scan_each(&RECORDS, "", &mut |k, row: RecordRow| {
+            let mut parts = k.splitn(3, '\u{1}');
+            let (Some(school), Some(kd)) = (parts.next(), parts.next()) else {
+                return Ok(());
+            };
+            if kd == kind
+                && let Some(r) = &row.record
+            {
+                f(school, r);
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// What `tram district token` prints: the token, and the certificate pin for HTTPS.
+pub fn token_text(store: &Arc<Store>, school: &str, name: &str) -> Result<String, HubError> {
+    let school = school.trim();
+    if school.is_empty()
+        || !school
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(HubError::UnknownSchool(format!(
+            "{school:?} (a school code is letters, digits, - or _)"
+        )));
+    }
+    let hub = RedbHub {
+        store: store.clone(),
+    };
+    let token = hub.issue_token(school, name)?;
+    let mut out = format!("enrolment token for school {school} (use once): {token}\n");
+    match routes::certificate_pin(store) {
+        Some(pin) => {
+            out += &format!(
+                "hub certificate pin (SHA-256): {pin}\non the school: tram relay enroll --hub https://HUB:PORT --token {token} --pin {pin}\n"
+            )
+        }
+        None => {
+            out +=
+                &format!("on the school: tram relay enroll --hub http://HUB:PORT --token {token}\n")
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies a complete upload for `school`/`seq` and stores it exactly once.
+pub fn accept(
+    hub: &dyn HubStorage,
+    school: &str,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<Receipt, HubError> {
+    if bytes.len() as u64 > batch::MAX_BATCH {
+        return Err(HubError::TooLarge(batch::MAX_BATCH));
+    }
+    let s = hub
+        .school(school)?
+        .ok_or_else(|| HubError::UnknownSchool(school.into()))?;
+    let pk: [u8; 32] = hex::decode(&s.public_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(HubError::BadKey)?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| HubError::BadKey)?;
+    let (env, entries) = batch::open(bytes, &key)?;
+    if env.school != school || env.seq != seq {
+        return Err(HubError::Mismatch(env.school, env.seq));
+    }
+    hub.store_batch(&env, &entries, bytes.len() as u64)
+}
+
+/// Aggregates for the staff pages: per school and for the district.
+#[derive(Debug, Default, Serialize)]
+pub struct Stats {
+    /// school → grade → students.
+    pub enrolment: BTreeMap<String, BTreeMap<u8, u64>>,
+    /// (subject, term) → level (1 Tốt … 4 Chưa đạt as "mahocluc") → count, district-wide.
+    pub levels: BTreeMap<String, BTreeMap<String, u64>>,
+    /// school → (plans, handed in, approved).
+    pub lesson_plans: BTreeMap<String, (u64, u64, u64)>,
+}
+
+/// Computes the statistics from the relayed records.
+pub fn stats(hub: &dyn HubStorage) -> Result<Stats, HubError> {
+    let mut st = Stats::default();
+    let mut class_grade: BTreeMap<(String, String), u8> = BTreeMap::new();
+    hub.each_record("class", &mut |school, r| {
+        if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
+            class_grade.insert((school.to_string(), id.to_string()), g as u8);
+        }
+    })?;
+    hub.each_record("student", &mut |school, r| {
+        let class = r["class_id"].as_str().unwrap_or_default();
+        let g = class_grade
+            .get(&(school.to_string(), class.to_string()))
+            .copied()
+            .unwrap_or(0);
+        *st.enrolment
+            .entry(school.to_string())
+            .or_default()
+            .entry(g)
+            .or_default() += 1;
+    })?;
+    hub.each_record("result", &mut |_, r| {
+        let term = r["hocky"].as_str().unwrap_or("?");
+        let level = r["mahocluc"]
+            .as_u64()
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "—".into());
+        *st.levels
+            .entry(format!("hocluc/{term}"))
+            .or_default()
+            .entry(level)
+            .or_default() += 1;
+        if let Some(m) = r["diemmon"].as_object() {
+            for (subject, v) in m {
+                let band = match v.as_str() {
+                    Some(x) => match x.parse::<f64>() {
+                        Ok(d) if d >= 8.0 => "≥ 8",
+                        Ok(d) if d >= 6.5 => "6,5–8",
+                        Ok(d) if d >= 5.0 => "5–6,5",
+                        Ok(_) => "< 5",
+                        Err(_) => x,
+                    },
+                    None => "—",
+                };
+                *st.levels
+                    .entry(format!("{subject}/{term}"))
+                    .or_default()
+                    .entry(band.to_string())
+                    .or_default() += 1;
+            }
+        }
+    })?;
+    hub.each_record("lesson_plan", &mut |school, r| {
+        let e = st.lesson_plans.entry(school.to_string()).or_default();
+        e.0 += 1;
+        let state = r["state"].as_str().unwrap_or_default();
+        if matches!(state, "submitted" | "reviewed" | "approved")
+            || !r["approved_version"].is_null()
+        {
+            e.1 += 1;
+        }
+        if !r["approved_version"].is_null() {
+            e.2 += 1;
+        }
+    })?;
+    Ok(st)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,581 @@
+//! The hub's HTTP side: enrolment and resumable batch uploads for schools (`/relay/v1`), and the
+//! staff pages (`/district`: schools with last contact, backlog, bytes, errors; statistics;
+//! CSV and xlsx exports). Staff sign in with the hub's own accounts.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{HubError, HubStorage, RedbHub, secret_hash};
+use crate::auth::Action;
+use crate::auth::ratelimit::LoginLimiter;
+use crate::net::pages::{chrome, page, render};
+use crate::net::{ApiError, AppState, JsonBody, PageUser, Shared};
+use crate::relay::batch;
+use crate::store::Store;
+
+/// What the hub's handlers share besides the app state.
+pub struct Hub {
+    pub storage: Arc<dyn HubStorage>,
+    /// Partial uploads: DATA_DIR/incoming/{school}/{seq}.part
+    pub incoming: PathBuf,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Hub {
+    pub fn new(store: Arc<Store>) -> Hub {
+        Hub {
+            incoming: store.dir().join("incoming"),
+            storage: Arc::new(RedbHub { store }),
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+    fn lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .expect("not poisoned")
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        let (status, code) = match &e {
+            HubError::Store(s) => return ApiError::internal(s),
+            HubError::BadToken => (StatusCode::FORBIDDEN, "bad_token"),
+            HubError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            HubError::UnknownSchool(_) => (StatusCode::NOT_FOUND, "unknown_school"),
+            HubError::Gap { .. } => (StatusCode::CONFLICT, "sequence_gap"),
+            HubError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            HubError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            HubError::Mismatch(..) | HubError::BadKey | HubError::Batch(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "rejected")
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
+    let relay = Router::new().route("/enrol", post(enrol)).route(
+        "/batches/{school}/{seq}",
+        get(batch_status)
+            .patch(batch_append)
+            .layer(DefaultBodyLimit::max(2 << 20)),
+    );
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/district") }))
+        .route("/healthz", get(healthz))
+        .nest("/relay/v1", relay)
+        .nest("/api/v1", crate::auth::routes::api())
+        .merge(crate::net::pages::sign_in_routes())
+        .route("/district", get(staff_page))
+        .route("/district/api/schools", get(schools_json))
+        .route("/district/api/stats", get(stats_json))
+        .route("/district/schools.csv", get(schools_csv))
+        .route("/district/district.xlsx", get(xlsx))
+        .layer(Extension(hub))
+        .layer(axum::middleware::from_fn(crate::net::security_headers))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "role": "district hub", "version": crate::net::VERSION}))
+}
+
+#[derive(Deserialize)]
+struct EnrolBody {
+    token: String,
+    public_key: String,
+}
+
+async fn enrol(
+    Extension(hub): Extension<Arc<Hub>>,
+    b: JsonBody<EnrolBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::net::json_body(b)?;
+    let storage = hub.storage.clone();
+    let (school, secret) =
+        tokio::task::spawn_blocking(move || storage.enrol(&b.token, &b.public_key))
+            .await
+            .map_err(ApiError::internal)??;
+    tracing::info!(school = %school.code, "school enrolled");
+    Ok(Json(
+        json!({"school": school.code, "name": school.name, "secret": secret}),
+    ))
+}
+
+/// The school named in the path, if the bearer secret is its own.
+fn authorised(hub: &Hub, headers: &HeaderMap, school: &str) -> Result<super::School, ApiError> {
+    let s = hub
+        .storage
+        .school(school)?
+        .ok_or_else(|| HubError::UnknownSchool(school.into()))?;
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if secret_hash(secret) != s.secret_hash {
+        return Err(HubError::Unauthorized(school.into()).into());
+    }
+    Ok(s)
+}
+
+fn part_path(hub: &Hub, school: &str, seq: u64) -> Result<PathBuf, ApiError> {
+    if school.is_empty()
+        || !school
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::bad_request("bad school code"));
+    }
+    Ok(hub.incoming.join(school).join(format!("{seq}.part")))
+}
+
+/// Where a batch stands: stored already (with its receipt), or how many bytes the hub holds.
+fn where_is(hub: &Hub, s: &super::School, seq: u64) -> Result<Option<serde_json::Value>, ApiError> {
+    if seq == 0 {
+        return Err(ApiError::bad_request("batches are numbered from 1"));
+    }
+    if seq <= s.last_seq {
+        let r = hub.storage.receipt(&s.code, seq)?;
+        return Ok(Some(
+            json!({"offset": r.as_ref().map_or(0, |r| r.bytes), "stored": true, "receipt": r}),
+        ));
+    }
+    if seq != s.last_seq + 1 {
+        return Err(HubError::Gap {
+            expected: s.last_seq + 1,
+            got: seq,
+        }
+        .into());
+    }
+    Ok(None)
+}
+
+async fn batch_status(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path((school, seq)): Path<(String, u64)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = authorised(&hub, &headers, &school)?;
+    if let Some(done) = where_is(&hub, &s, seq)? {
+        return Ok(Json(done));
+    }
+    let have = std::fs::metadata(part_path(&hub, &school, seq)?).map_or(0, |m| m.len());
+    Ok(Json(json!({"offset": have, "stored": false})))
+}
+
+fn header_u64(h: &HeaderMap, name: &str) -> Result<u64, ApiError> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::bad_request(format!("missing or bad {name} header")))
+}
+
+/// Appends a chunk at its offset (fsynced before it is acknowledged); the last chunk verifies
+/// and stores the batch.
+async fn batch_append(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path((school, seq)): Path<(String, u64)>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = authorised(&hub, &headers, &school)?;
+    let offset = header_u64(&headers, "upload-offset")?;
+    let length = header_u64(&headers, "upload-length")?;
+    if length > batch::MAX_BATCH {
+        let e: ApiError = HubError::TooLarge(batch::MAX_BATCH).into();
+        let _ = hub.storage.note_error(&school, &e.message);
+        return Err(e);
+    }
+    let lock = hub.lock(&format!("{school}/{seq}"));
+    let _guard = lock.lock().await;
+    if let Some(done) = where_is(&hub, &s, seq)? {
+        return Ok(Json(done));
+    }
+    let path = part_path(&hub, &school, seq)?;
+    let storage = hub.storage.clone();
+    tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        std::fs::create_dir_all(path.parent().expect("school folder"))
+            .map_err(ApiError::internal)?;
+        let have = std::fs::metadata(&path).map_or(0, |m| m.len());
+        if offset != have {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "upload_offset",
+                format!("the hub holds {have} bytes of this batch; send from there"),
+            );
+            e.details = Some(json!({"offset": have}));
+            return Err(e);
+        }
+        if have + body.len() as u64 > length {
+            return Err(ApiError::bad_request("chunk runs past Upload-Length"));
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(ApiError::internal)?;
+        f.write_all(&body).map_err(ApiError::internal)?;
+        f.sync_data().map_err(ApiError::internal)?;
+        let now = have + body.len() as u64;
+        if now < length {
+            return Ok(json!({"offset": now, "stored": false}));
+        }
+        let bytes = std::fs::read(&path).map_err(ApiError::internal)?;
+        let _ = std::fs::remove_file(&path);
+        match super::accept(storage.as_ref(), &school, seq, &bytes) {
+            Ok(r) => Ok(json!({"offset": now, "stored": true, "receipt": r})),
+            Err(e) => {
+                tracing::warn!(school = %school, seq, error = %e, "batch rejected");
+                let _ = storage.note_error(&school, &format!("batch {seq}: {e}"));
+                Err(e.into())
+            }
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map(Json)
+}
+
+fn require_staff(u: &crate::net::ApiUser) -> Result<(), ApiError> {
+    u.require(Action::ManageAccounts)
+        .or_else(|_| u.require(Action::ViewAudit))
+}
+
+/// A school as the staff table shows it.
+#[derive(serde::Serialize)]
+pub(crate) struct Row {
+    code: String,
+    name: String,
+    last_contact: String,
+    silent_days: Option<i64>,
+    batches: u64,
+    records: u64,
+    bytes: String,
+    backlog: u64,
+    errors: usize,
+    last_error: String,
+}
+
+fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
+    let now = jiff::Timestamp::now();
+    Ok(hub
+        .storage
+        .schools()?
+        .into_iter()
+        .map(|s| {
+            let last = s
+                .last_contact
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            Row {
+                last_contact: last
+                    .map(|t| {
+                        t.to_zoned(crate::school::time_zone())
+                            .strftime("%H:%M %d/%m/%Y")
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "chưa liên lạc".into()),
+                silent_days: last.map(|t| (now - t).get_seconds() / 86_400),
+                code: s.code,
+                name: s.name,
+                batches: s.batches,
+                records: s.records,
+                bytes: format!("{:.1} MB", s.bytes as f64 / 1e6),
+                backlog: s.backlog,
+                errors: s.errors.len(),
+                last_error: s
+                    .errors
+                    .last()
+                    .map(|(at, why)| format!("{at}: {why}"))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+page!(StaffPage, "district.html" {
+    schools: Vec<Row>,
+    stats: super::Stats,
+});
+
+async fn staff_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    let stats = super::stats(hub.storage.as_ref())?;
+    Ok(render(StaffPage::new(
+        chrome(&s, &u, &headers),
+        rows(&hub)?,
+        stats,
+    )))
+}
+
+async fn schools_json(
+    u: crate::net::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_staff(&u)?;
+    let schools: Vec<serde_json::Value> = hub
+        .storage
+        .schools()?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "code": s.code, "name": s.name, "enrolled_at": s.enrolled_at,
+                "last_seq": s.last_seq, "last_outbox": s.last_outbox,
+                "last_contact": s.last_contact, "bytes": s.bytes, "batches": s.batches,
+                "records": s.records, "backlog": s.backlog, "errors": s.errors,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "schools": schools })))
+}
+
+async fn stats_json(
+    u: crate::net::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Json<super::Stats>, ApiError> {
+    require_staff(&u)?;
+    Ok(Json(super::stats(hub.storage.as_ref())?))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+async fn schools_csv(
+    u: crate::net::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    // UTF-8 with a BOM so Excel opens Vietnamese correctly.
+    let mut out = String::from(
+        "\u{feff}Mã trường,Tên trường,Liên lạc lần cuối,Số lô,Số bản ghi,Dung lượng,Còn chờ gửi,Lỗi\n",
+    );
+    for r in rows(&hub)? {
+        out += &[
+            csv_field(&r.code),
+            csv_field(&r.name),
+            csv_field(&r.last_contact),
+            r.batches.to_string(),
+            r.records.to_string(),
+            r.bytes.clone(),
+            r.backlog.to_string(),
+            csv_field(&r.last_error),
+        ]
+        .join(",");
+        out.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"truong.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+async fn xlsx(
+    u: crate::net::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    let rows = rows(&hub)?;
+    let stats = super::stats(hub.storage.as_ref())?;
+    let bytes =
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            let ws = wb.add_worksheet().set_name("Trường")?;
+            for (c, h) in [
+                "Mã trường",
+                "Tên trường",
+                "Liên lạc lần cuối",
+                "Số lô",
+                "Số bản ghi",
+                "Còn chờ gửi",
+                "Lỗi gần nhất",
+            ]
+            .iter()
+            .enumerate()
+            {
+                ws.write(0, c as u16, *h)?;
+            }
+            for (i, r) in rows.iter().enumerate() {
+                let y = i as u32 + 1;
+                ws.write(y, 0, &r.code)?;
+                ws.write(y, 1, &r.name)?;
+                ws.write(y, 2, &r.last_contact)?;
+                ws.write(y, 3, r.batches as f64)?;
+                ws.write(y, 4, r.records as f64)?;
+                ws.write(y, 5, r.backlog as f64)?;
+                ws.write(y, 6, &r.last_error)?;
+            }
+            let ws = wb.add_worksheet().set_name("Sĩ số theo khối")?;
+            ws.write(0, 0, "Mã trường")?;
+            ws.write(0, 1, "Khối")?;
+            ws.write(0, 2, "Số học sinh")?;
+            let mut y = 1;
+            for (school, grades) in &stats.enrolment {
+                for (g, n) in grades {
+                    ws.write(y, 0, school)?;
+                    ws.write(y, 1, *g as f64)?;
+                    ws.write(y, 2, *n as f64)?;
+                    y += 1;
+                }
+            }
+            let ws = wb.add_worksheet().set_name("Kết quả")?;
+            ws.write(0, 0, "Môn / học kì")?;
+            ws.write(0, 1, "Mức")?;
+            ws.write(0, 2, "Số lượt")?;
+            let mut y = 1;
+            for (k, levels) in &stats.levels {
+                for (l, n) in levels {
+                    ws.write(y, 0, k)?;
+                    ws.write(y, 1, l)?;
+                    ws.write(y, 2, *n as f64)?;
+                    y += 1;
+                }
+            }
+            let ws = wb.add_worksheet().set_name("Kế hoạch bài dạy")?;
+            for (c, h) in ["Mã trường", "Kế hoạch", "Đã nộp", "Đã phê duyệt"]
+                .iter()
+                .enumerate()
+            {
+                ws.write(0, c as u16, *h)?;
+            }
+            for (i, (school, (n, handed, approved))) in stats.lesson_plans.iter().enumerate() {
+                let y = i as u32 + 1;
+                ws.write(y, 0, school)?;
+                ws.write(y, 1, *n as f64)?;
+                ws.write(y, 2, *handed as f64)?;
+                ws.write(y, 3, *approved as f64)?;
+            }
+            wb.save_to_buffer()
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"phong-gd.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Runs the hub until `shutdown` resolves.
+pub async fn serve(
+    store: Arc<Store>,
+    listen: SocketAddr,
+    http_only: bool,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let tls = if http_only {
+        None
+    } else {
+        let names = vec![crate::relay::HUB_NAME.to_string(), "localhost".to_string()];
+        Some(crate::net::tls::load_or_create(
+            &store.dir().join("tls"),
+            "district-hub",
+            &names,
+            &crate::net::local_ips(),
+        )?)
+    };
+    let state: Shared = Arc::new(AppState {
+        store: store.clone(),
+        limiter: LoginLimiter::default(),
+        hashing: tokio::sync::Semaphore::new(2),
+        started: Instant::now(),
+        ca: tls.as_ref().map(|t| (t.ca_pem.clone(), t.ca_der.clone())),
+        https: !http_only,
+        urls: vec![],
+        backup: crate::backup::schedule::Config::default_for(store.dir()),
+        lessons: Default::default(),
+        pins: Default::default(),
+    });
+    let hub = Arc::new(Hub::new(store.clone()));
+    let app = router(state, hub).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let h2 = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h2.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let run = {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(t) => {
+                    let cfg =
+                        axum_server::tls_rustls::RustlsConfig::from_config(t.server_config.clone());
+                    axum_server::bind_rustls(listen, cfg)
+                        .handle(handle)
+                        .serve(app)
+                        .await
+                }
+                None => axum_server::bind(listen).handle(handle).serve(app).await,
+            }
+        })
+    };
+    if let Some(addr) = handle.listening().await {
+        tracing::info!(%addr, "district hub is listening");
+    }
+    run.await??;
+    Ok(())
+}
+
+/// SHA-256 of the hub's certificate authority, which schools pin at enrolment (None until the
+/// hub has served HTTPS once).
+pub fn certificate_pin(store: &Store) -> Option<String> {
+    let pem = std::fs::read_to_string(store.dir().join("tls").join("ca.pem")).ok()?;
+    let der = pem_body(&pem)?;
+    Some(crate::relay::sha256_hex(&der))
+}
+
+fn pem_body(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let b64: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}

@@ -1,0 +1,510 @@
+//! Store-and-forward relay to the district hub (the school side).
+//!
+//! Everything a capability marks for the district goes to the store's outbox in the transaction
+//! that changes it. This module takes the outbox in order, packs it into signed, compressed
+//! batches (`batch.rs`) numbered 1, 2, 3…, and uploads each one in chunks: before sending it asks
+//! the hub how many bytes it already holds, so a dropped link resumes without re-sending
+//! acknowledged bytes. A batch is done only when the hub says it stored it; then (and only then)
+//! the school moves past it — the hub stores each (school, batch number) exactly once.
+//!
+//! Files in the data directory: `keys/device.key` (the school's Ed25519 key, 0600), `relay.json`
+//! (the hub, the school code and the upload secret from enrolment, 0600), `relay-state.json`
+//! (what the hub acknowledged, the link's last speed and error) and `relay/outgoing.batch` (the
+//! batch being sent, kept across restarts so the same bytes are resumed).
+
+pub mod batch;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+
+use crate::store::Store;
+
+/// The school's device key (made on first use).
+pub fn device_key(data_dir: &Path) -> std::io::Result<SigningKey> {
+    let path = data_dir.join("keys").join("device.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let seed: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| std::io::Error::other(format!("{} is damaged", path.display())))?;
+        return Ok(SigningKey::from_bytes(&seed));
+    }
+    std::fs::create_dir_all(path.parent().expect("keys folder"))?;
+    let seed: [u8; 32] = rand::random();
+    crate::config::write_secret(&path, hex::encode(seed).as_bytes())?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// What enrolment left behind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The hub's base URL, e.g. https://so-gd.example:8443
+    pub hub: String,
+    pub school: String,
+    /// Bearer secret for uploads (the batches themselves are signed as well).
+    pub secret: String,
+    /// SHA-256 of the hub's certificate (hex), pinned when the hub speaks HTTPS.
+    pub pin_sha256: Option<String>,
+    pub enrolled_at: String,
+}
+
+pub fn enrolment_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay.json")
+}
+
+pub fn enrolment(data_dir: &Path) -> Option<Enrolment> {
+    serde_json::from_slice(&std::fs::read(enrolment_path(data_dir)).ok()?).ok()
+}
+
+/// What the hub has acknowledged and how the link behaves (the status page).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RelayState {
+    /// The last outbox entry the hub has stored.
+    pub acked_outbox: u64,
+    /// The number of the next batch.
+    pub next_seq: u64,
+    pub batches_sent: u64,
+    pub bytes_sent: u64,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    /// Bytes per second of the last completed upload.
+    pub link_bps: Option<f64>,
+}
+
+fn state_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay-state.json")
+}
+
+pub fn state(data_dir: &Path) -> RelayState {
+    std::fs::read(state_path(data_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(RelayState {
+            next_seq: 1,
+            ..RelayState::default()
+        })
+}
+
+fn save_state(data_dir: &Path, s: &RelayState) -> std::io::Result<()> {
+    crate::config::write_atomic(
+        &state_path(data_dir),
+        &serde_json::to_vec_pretty(s).expect("serialisable"),
+    )
+}
+
+/// How the relay may use the school's uplink.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    /// Bytes per second at most.
+    pub rate: u64,
+    /// Local school hours (Asia/Ho_Chi_Minh): batches larger than `big` wait until after them.
+    pub school_hours: Option<(jiff::civil::Time, jiff::civil::Time)>,
+    pub big: u64,
+    /// Outbox entries per batch at most.
+    pub batch_entries: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            rate: 64 * 1024,
+            school_hours: Some((
+                jiff::civil::time(6, 30, 0, 0),
+                jiff::civil::time(17, 0, 0, 0),
+            )),
+            big: 1 << 20,
+            batch_entries: 5000,
+        }
+    }
+}
+
+impl Budget {
+    /// Whether a batch of `len` bytes may go now.
+    pub fn allows(&self, len: u64, now: jiff::Timestamp) -> bool {
+        match self.school_hours {
+            Some((from, to)) if len > self.big => {
+                let t = now.to_zoned(crate::school::time_zone()).time();
+                !(t >= from && t < to)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Outbox entries not yet acknowledged, and how many in all.
+pub fn backlog(store: &Store, data_dir: &Path) -> Result<u64, crate::store::StoreError> {
+    store.outbox_count_after(state(data_dir).acked_outbox)
+}
+
+fn outgoing(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay").join("outgoing.batch")
+}
+
+/// The batch to send: the one already built (resumed byte for byte), or a new one from the
+/// outbox after what the hub acknowledged. None when there is nothing to send.
+fn next_batch(
+    store: &Store,
+    data_dir: &Path,
+    key: &SigningKey,
+    school: &str,
+    budget: &Budget,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let path = outgoing(data_dir);
+    if let Ok(b) = std::fs::read(&path) {
+        if batch::envelope(&b).is_ok() {
+            return Ok(Some(b));
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    let st = state(data_dir);
+    let mut entries = store.outbox(st.acked_outbox, budget.batch_entries + 1)?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let more = entries.len() > budget.batch_entries;
+    entries.truncate(budget.batch_entries);
+    let backlog = if more {
+        store.outbox_count_after(entries.last().expect("some").seq)?
+    } else {
+        0
+    };
+    let now = jiff::Timestamp::now().to_string();
+    let bytes = batch::build(key, school, st.next_seq, &entries, backlog, &now);
+    std::fs::create_dir_all(path.parent().expect("relay folder"))?;
+    crate::config::write_atomic(&path, &bytes)?;
+    Ok(Some(bytes))
+}
+
+/// The hub's answer about one batch.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UploadStatus {
+    pub offset: u64,
+    pub stored: bool,
+    #[serde(default)]
+    pub receipt: Option<serde_json::Value>,
+}
+
+/// An HTTP client for the hub: HTTPS pinned to the enrolled certificate, or plain HTTP.
+pub fn client(pin_sha256: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    // reqwest's TLS needs a process-wide provider even for plain HTTP hubs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(120))
+        .pool_max_idle_per_host(1);
+    if let Some(pin) = pin_sha256 {
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned(pin.to_lowercase())))
+        .with_no_client_auth();
+        b = b.use_preconfigured_tls(cfg);
+    }
+    Ok(b.build()?)
+}
+
+/// Accepts the hub whose certificate authority's SHA-256 was pinned at enrolment: the CA must
+/// be in the chain the hub presents, and the hub's certificate must chain to it and carry the
+/// name every hub certificate has (`tram-hub.local`). The hub's own CA is in no trust store, and
+/// the names and addresses schools use to reach a district office vary.
+#[derive(Debug)]
+struct Pinned(String);
+
+/// The name every hub certificate carries.
+pub const HUB_NAME: &str = "tram-hub.local";
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let Some(ca) = _intermediates.iter().find(|c| sha256_hex(c) == self.0) else {
+            return Err(rustls::Error::General(
+                "the hub's certificate authority is not the one pinned at enrolment".into(),
+            ));
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(ca.clone())
+            .map_err(|e| rustls::Error::General(format!("pinned CA unusable: {e}")))?;
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let name = rustls::pki_types::ServerName::try_from(HUB_NAME).expect("valid name");
+        inner.verify_server_cert(end_entity, _intermediates, &name, _ocsp, _now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+pub fn sha256_hex(der: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, der))
+}
+
+/// Enrols this school with a hub using a one-time token from district staff.
+pub async fn enrol(
+    data_dir: &Path,
+    hub: &str,
+    token: &str,
+    pin_sha256: Option<&str>,
+) -> anyhow::Result<Enrolment> {
+    let hub = hub.trim_end_matches('/').to_string();
+    if hub.starts_with("https://") && pin_sha256.is_none() {
+        anyhow::bail!(
+            "an HTTPS hub needs --pin SHA256 (printed by `tram district token` on the hub)"
+        );
+    }
+    let key = device_key(data_dir)?;
+    let c = client(pin_sha256)?;
+    let r = c
+        .post(format!("{hub}/relay/v1/enrol"))
+        .json(&serde_json::json!({
+            "token": token.trim(),
+            "public_key": hex::encode(key.verifying_key().to_bytes()),
+        }))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the hub at {hub}: {e}"))?;
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!(
+            "the hub refused the enrolment: {}",
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("unknown reason")
+        );
+    }
+    let e = Enrolment {
+        hub,
+        school: body["school"].as_str().unwrap_or_default().to_string(),
+        secret: body["secret"].as_str().unwrap_or_default().to_string(),
+        pin_sha256: pin_sha256.map(str::to_lowercase),
+        enrolled_at: jiff::Timestamp::now().to_string(),
+    };
+    crate::config::write_secret(
+        &enrolment_path(data_dir),
+        &serde_json::to_vec_pretty(&e).expect("serialisable"),
+    )?;
+    Ok(e)
+}
+
+/// The chunk size the link currently takes (see [`upload`]).
+static CHUNK: AtomicUsize = AtomicUsize::new(64 * 1024);
+const MIN_CHUNK: usize = 8 * 1024;
+
+/// Sends one batch, resuming from what the hub holds; returns the hub's receipt once stored.
+async fn upload(
+    c: &reqwest::Client,
+    e: &Enrolment,
+    bytes: &[u8],
+    seq: u64,
+    budget: &Budget,
+) -> anyhow::Result<UploadStatus> {
+    let url = format!("{}/relay/v1/batches/{}/{seq}", e.hub, e.school);
+    let auth = format!("Bearer {}", e.secret);
+    let total = bytes.len() as u64;
+    let st: UploadStatus = checked(c.get(&url).header("authorization", &auth).send().await?)
+        .await?
+        .json()
+        .await?;
+    if st.stored {
+        return Ok(st);
+    }
+    let mut offset = st.offset.min(total);
+    // Chunk size adapts to the link: halved after a chunk is lost, doubled after one lands, up
+    // to about two seconds of the budget — a drop costs little and a good link is used well.
+    let most = (budget.rate * 2).clamp(MIN_CHUNK as u64, 1 << 20) as usize;
+    loop {
+        let chunk = CHUNK.load(Ordering::Relaxed).clamp(MIN_CHUNK, most);
+        let end = (offset as usize + chunk).min(bytes.len());
+        let started = std::time::Instant::now();
+        let sent = c
+            .patch(&url)
+            .header("authorization", &auth)
+            .header("upload-offset", offset.to_string())
+            .header("upload-length", total.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(bytes[offset as usize..end].to_vec())
+            .send()
+            .await;
+        let r = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                CHUNK.store((chunk / 2).max(MIN_CHUNK), Ordering::Relaxed);
+                return Err(e.into());
+            }
+        };
+        if r.status() == reqwest::StatusCode::CONFLICT {
+            // The hub holds a different amount (a chunk was lost on the way): continue from its.
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            match v["error"]["details"]["offset"].as_u64() {
+                Some(o) => {
+                    offset = o;
+                    continue;
+                }
+                None => anyhow::bail!(
+                    "{}",
+                    v["error"]["message"]
+                        .as_str()
+                        .unwrap_or("the hub refused the batch")
+                ),
+            }
+        }
+        let st: UploadStatus = match checked(r).await?.json().await {
+            Ok(st) => st,
+            Err(e) => {
+                CHUNK.store((chunk / 2).max(MIN_CHUNK), Ordering::Relaxed);
+                return Err(e.into());
+            }
+        };
+        CHUNK.store((chunk * 2).min(most), Ordering::Relaxed);
+        // Keep to the budget: a chunk of n bytes takes at least n / rate seconds.
+        let min = Duration::from_secs_f64((end - offset as usize) as f64 / budget.rate as f64);
+        if let Some(wait) = min.checked_sub(started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        if st.stored {
+            return Ok(st);
+        }
+        offset = st.offset;
+        if offset >= total {
+            anyhow::bail!("the hub has the whole batch but did not store it");
+        }
+    }
+}
+
+async fn checked(r: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    if r.status().is_success() {
+        return Ok(r);
+    }
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap_or_default();
+    anyhow::bail!(
+        "hub answered {status}: {}",
+        v["error"]["message"].as_str().unwrap_or("no reason given")
+    )
+}
+
+/// One round: send every waiting batch the budget allows now. Returns how many were stored.
+pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64> {
+    let dir = store.dir().to_path_buf();
+    let Some(e) = enrolment(&dir) else {
+        return Ok(0);
+    };
+    let key = device_key(&dir)?;
+    let c = client(e.pin_sha256.as_deref())?;
+    let mut sent = 0;
+    loop {
+        let Some(bytes) = next_batch(store, &dir, &key, &e.school, budget)? else {
+            return Ok(sent);
+        };
+        if !budget.allows(bytes.len() as u64, jiff::Timestamp::now()) {
+            return Ok(sent);
+        }
+        let (env, _) = batch::envelope(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t = std::time::Instant::now();
+        upload(&c, &e, &bytes, env.seq, budget).await?;
+        let mut st = state(&dir);
+        st.acked_outbox = env.last;
+        st.next_seq = env.seq + 1;
+        st.batches_sent += 1;
+        st.bytes_sent += bytes.len() as u64;
+        st.last_success = Some(jiff::Timestamp::now().to_string());
+        st.last_error = None;
+        st.link_bps = Some(bytes.len() as f64 / t.elapsed().as_secs_f64().max(0.001));
+        save_state(&dir, &st)?;
+        let _ = std::fs::remove_file(outgoing(&dir));
+        sent += 1;
+    }
+}
+
+/// The relay loop inside `tram serve`: sends whenever the outbox holds something and the hub is
+/// enrolled; after a failure it waits with exponential backoff and jitter (2 s doubling to
+/// 10 min).
+pub async fn run(store: Arc<Store>, budget: Budget) {
+    let dir = store.dir().to_path_buf();
+    let mut failures = 0u32;
+    loop {
+        let wait = match send_pending(&store, &budget).await {
+            Ok(_) => {
+                failures = 0;
+                Duration::from_secs(5)
+            }
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(error = %err, failures, "relay to the district hub failed; will retry");
+                let mut st = state(&dir);
+                st.last_error = Some(err.to_string());
+                st.last_error_at = Some(jiff::Timestamp::now().to_string());
+                let _ = save_state(&dir, &st);
+                let base = 2u64.saturating_pow(failures.min(9)).min(600);
+                Duration::from_millis(base * 1000 / 2 + rand::random::<u64>() % (base * 500 + 1))
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The status page's numbers.
+pub fn status(store: &Store) -> serde_json::Value {
+    let dir = store.dir();
+    let e = enrolment(dir);
+    let st = state(dir);
+    serde_json::json!({
+        "enrolled": e.is_some(),
+        "hub": e.as_ref().map(|e| e.hub.clone()),
+        "school": e.as_ref().map(|e| e.school.clone()),
+        "queued": backlog(store, dir).unwrap_or(0),
+        "batches_sent": st.batches_sent,
+        "bytes_sent": st.bytes_sent,
+        "last_success": st.last_success,
+        "last_error": st.last_error,
+        "last_error_at": st.last_error_at,
+        "link_bytes_per_second": st.link_bps,
+    })
+}

@@ -1,0 +1,308 @@
+//! The relay to the district hub against two real binaries: a school (`tram serve`) and a hub
+//! (`tram district serve`), with a user-space bad link between them (32 KB/s, every connection
+//! cut every few seconds), the hub and the school each killed mid-transfer. Then the hub's own
+//! defences: wrong token or secret, forged, replayed, reordered, oversized and garbage batches.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{BadLink, Hub, PASSWORD, Server, tram};
+use serde_json::{Value, json};
+use tram::relay::batch;
+
+fn status(dir: &std::path::Path) -> Value {
+    let out = tram(&["relay", "status", "--data-dir", dir.to_str().unwrap()]);
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+fn school_row(hub: &Hub) -> Value {
+    let v: Value = hub
+        .staff()
+        .get(format!("{}/district/api/schools", hub.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["schools"][0].clone()
+}
+
+#[test]
+fn nothing_lost_nothing_duplicated_over_a_bad_link_through_restarts() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let mut hub = Hub::start(hub_dir.path());
+    let hub_port = hub.port;
+    let link = BadLink::start(hub_port, 32 * 1024, Some(Duration::from_secs(3)));
+
+    // Enrol (a token is used once), fill the outbox, start the school.
+    let token = hub.token("79000701");
+    let url = format!("http://127.0.0.1:{}", link.port);
+    let out = tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
+    let out = tram(&["bench-fill", "--data-dir", data, "--relay-changes", "3000"]);
+    assert!(out.status.success());
+    let relay = ["--relay-rate", "65536", "--relay-school-hours", "off"];
+    let mut school = Server::start_with(dir.path(), false, &relay);
+
+    // Kill the hub once the first bytes are in, and the school a little later.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while link.bytes.load(std::sync::atomic::Ordering::Relaxed) < 40_000 {
+        assert!(Instant::now() < deadline, "nothing reached the hub");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    hub.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    hub = Hub::start_on(hub_dir.path(), hub_port);
+    std::thread::sleep(Duration::from_secs(3));
+    school.kill();
+    school = Server::start_with(dir.path(), false, &relay);
+
+    // Everything arrives.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let st = loop {
+        let st = status(dir.path());
+        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > 0 {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the relay did not finish: {st}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        link.cuts.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the link was cut"
+    );
+    let row = school_row(&hub);
+    // The outbox is numbered 1..=N without gaps: the hub holds exactly N entries from the
+    // school's batches 1..=k — none lost, none twice.
+    let last = row["last_outbox"].as_u64().unwrap();
+    assert!(last > 3000, "{row}");
+    assert_eq!(row["records"].as_u64().unwrap(), last, "{row}");
+    assert_eq!(row["backlog"], 0);
+    assert_eq!(
+        st["batches_sent"].as_u64().unwrap(),
+        row["batches"].as_u64().unwrap()
+    );
+    let stats: Value = hub
+        .staff()
+        .get(format!("{}/district/api/stats", hub.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(stats["enrolment"]["79000701"]["6"], 120, "{stats}");
+    assert!(stats["lesson_plans"]["79000701"][0].as_u64().unwrap() > 0);
+    assert!(
+        stats["levels"]["hocluc/1"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+            == 1500,
+        "1,500 students' latest results, each once: {}",
+        stats["levels"]["hocluc/1"]
+    );
+
+    // A new change relays by itself.
+    let admin = school.login("admin");
+    let r = admin
+        .post(format!("{}/api/v1/classes", school.base()))
+        .json(&json!({"name": "6A9", "grade": 6}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while school_row(&hub)["last_outbox"].as_u64().unwrap() <= last {
+        assert!(Instant::now() < deadline, "the new class did not arrive");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(school);
+}
+
+/// Enrols a made-up school directly: (its key, its upload secret).
+fn enrol(hub: &Hub, code: &str) -> (ed25519_dalek::SigningKey, String) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+    let r: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/relay/v1/enrol", hub.base()))
+        .json(&json!({"token": hub.token(code), "public_key": hex::encode(key.verifying_key().to_bytes())}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    (key, r["secret"].as_str().unwrap().to_string())
+}
+
+fn entries(from: u64, n: u64) -> Vec<tram::store::OutboxEntry> {
+    (from..from + n)
+        .map(|seq| tram::store::OutboxEntry {
+            seq,
+            kind: "class".into(),
+            key: format!("c{seq}"),
+            op: "create".into(),
+            record: Some(json!({"id": format!("c{seq}"), "grade": 6})),
+            at: "t".into(),
+        })
+        .collect()
+}
+
+fn put(hub: &Hub, code: &str, secret: &str, seq: u64, bytes: &[u8]) -> (u16, Value) {
+    let r = reqwest::blocking::Client::new()
+        .patch(format!("{}/relay/v1/batches/{code}/{seq}", hub.base()))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("upload-offset", "0")
+        .header("upload-length", bytes.len().to_string())
+        .body(bytes.to_vec())
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_hub_rejects_forged_replayed_reordered_oversized_and_garbage_batches() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let c = reqwest::blocking::Client::new();
+    // A wrong token.
+    let r = c
+        .post(format!("{}/relay/v1/enrol", hub.base()))
+        .json(&json!({"token": "79000701-not-a-token", "public_key": hex::encode([1u8; 32])}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (key, secret) = enrol(&hub, "79000701");
+    let (other_key, other_secret) = enrol(&hub, "79000702");
+    let records = |hub: &Hub| -> u64 {
+        let v: Value = hub
+            .staff()
+            .get(format!("{}/district/api/schools", hub.base()))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["schools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["code"] == "79000701")
+            .unwrap()["records"]
+            .as_u64()
+            .unwrap()
+    };
+    let one = batch::build(&key, "79000701", 1, &entries(1, 10), 0, "t");
+
+    // Wrong secret; another school's secret.
+    assert_eq!(put(&hub, "79000701", "wrong", 1, &one).0, 401);
+    assert_eq!(put(&hub, "79000701", &other_secret, 1, &one).0, 401);
+    // Garbage; signed by another school's key; a batch naming another number.
+    let (s, e) = put(&hub, "79000701", &secret, 1, b"garbage bytes, not a batch");
+    assert_eq!(s, 422, "{e}");
+    let forged = batch::build(&other_key, "79000701", 1, &entries(1, 10), 0, "t");
+    let (s, e) = put(&hub, "79000701", &secret, 1, &forged);
+    assert_eq!(s, 422);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("signature"),
+        "{e}"
+    );
+    let misnumbered = batch::build(&key, "79000701", 5, &entries(1, 10), 0, "t");
+    assert_eq!(put(&hub, "79000701", &secret, 1, &misnumbered).0, 422);
+    // A gap: batch 2 before batch 1.
+    let two = batch::build(&key, "79000701", 2, &entries(11, 10), 0, "t");
+    let (s, e) = put(&hub, "79000701", &secret, 2, &two);
+    assert_eq!(s, 409);
+    assert_eq!(e["error"]["code"], "sequence_gap", "{e}");
+    // Too large.
+    let r = c
+        .patch(format!("{}/relay/v1/batches/79000701/1", hub.base()))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("upload-offset", "0")
+        .header("upload-length", (17u64 << 20).to_string())
+        .body(vec![0u8; 1024])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(records(&hub), 0, "nothing stored");
+
+    // The right batch, then replayed: stored once, the same receipt.
+    let (s, r1) = put(&hub, "79000701", &secret, 1, &one);
+    assert_eq!((s, r1["stored"].as_bool()), (200, Some(true)), "{r1}");
+    let (s, r2) = put(&hub, "79000701", &secret, 1, &one);
+    assert_eq!(s, 200);
+    assert_eq!(r1["receipt"], r2["receipt"]);
+    // A different batch under a number already stored changes nothing.
+    let fork = batch::build(&key, "79000701", 1, &entries(1, 3), 0, "t2");
+    let (s, r3) = put(&hub, "79000701", &secret, 1, &fork);
+    assert_eq!(s, 200);
+    assert_eq!(r3["receipt"], r1["receipt"]);
+    assert_eq!(records(&hub), 10);
+    // Reordered: 3 before 2.
+    let three = batch::build(&key, "79000701", 3, &entries(21, 10), 0, "t");
+    assert_eq!(put(&hub, "79000701", &secret, 3, &three).0, 409);
+    assert_eq!(put(&hub, "79000701", &secret, 2, &two).0, 200);
+    assert_eq!(put(&hub, "79000701", &secret, 3, &three).0, 200);
+    assert_eq!(records(&hub), 30);
+    // Each rejection is on the staff record with its reason.
+    let errors = hub
+        .staff()
+        .get(format!("{}/district/api/schools", hub.base()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(errors.contains("signature does not verify"), "{errors}");
+    let page = hub
+        .staff()
+        .get(format!("{}/district", hub.base()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("79000701") && page.contains("79000702"));
+    let csv = hub
+        .staff()
+        .get(format!("{}/district/schools.csv", hub.base()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        csv.starts_with('\u{feff}') && csv.contains("79000701"),
+        "{csv}"
+    );
+    // Staff pages need a staff login.
+    let anon = c
+        .get(format!("{}/district/api/schools", hub.base()))
+        .send()
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    let _ = PASSWORD;
+}
