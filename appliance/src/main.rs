@@ -139,6 +139,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: LessonsCmd,
     },
+    /// Hub benchmark: many made-up schools sending batches at once (bench/relay.sh).
+    #[command(hide = true)]
+    BenchRelayHub {
+        #[arg(long)]
+        hub: String,
+        /// The running hub's data directory (tokens are asked of it).
+        #[arg(long)]
+        hub_data: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        schools: usize,
+        #[arg(long, default_value_t = 10)]
+        batches: u64,
+        #[arg(long, default_value_t = 500)]
+        entries: u64,
+    },
     /// Account tools for school IT (recovery when nobody can log in).
     User {
         #[command(subcommand)]
@@ -396,6 +411,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Backup { cmd } => backup_cmd(cmd),
         Cmd::District { cmd } => district_cmd(cmd),
+        Cmd::BenchRelayHub {
+            hub,
+            hub_data,
+            schools,
+            batches,
+            entries,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let t = std::time::Instant::now();
+            let mut lat = rt.block_on(tram::relay::bench_hub(
+                &hub, &hub_data, schools, batches, entries,
+            ))?;
+            let secs = t.elapsed().as_secs_f64();
+            lat.sort_by(|a, b| a.total_cmp(b));
+            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            println!(
+                "{} batches ({} schools x {batches}, {entries} records each) in {secs:.1} s: {:.0} batches/s, ack latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                lat.len(),
+                schools,
+                lat.len() as f64 / secs,
+                pct(0.5),
+                pct(0.99),
+                lat.last().copied().unwrap_or(0.0)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Relay { cmd } => relay_cmd(cmd),
         Cmd::Lessons {
             cmd: LessonsCmd::Verify { data, export },

@@ -1,1 +1,93 @@
+//! Hub storage on a real redb file: enrolment tokens, exactly-once batches, statistics.
 
+use super::*;
+use crate::relay::batch;
+use ed25519_dalek::SigningKey;
+
+fn hub() -> (tempfile::TempDir, RedbHub) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    (dir, RedbHub { store })
+}
+
+fn entries(from: u64, n: u64, kind: &str) -> Vec<OutboxEntry> {
+    (from..from + n)
+        .map(|seq| OutboxEntry {
+            seq,
+            kind: kind.into(),
+            key: format!("k{}", seq % 7),
+            op: "update".into(),
+            record: Some(serde_json::json!({"id": format!("c{}", seq % 7), "grade": 6, "v": seq})),
+            at: "t".into(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
+    let (_d, h) = hub();
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let pk = hex::encode(key.verifying_key().to_bytes());
+    let token = h.issue_token("79000701", "THCS Nguyễn Du").unwrap();
+    assert!(matches!(h.enrol("nope", &pk), Err(HubError::BadToken)));
+    assert!(matches!(h.enrol(&token, "zz"), Err(HubError::BadKey)));
+    let (s, secret) = h.enrol(&token, &pk).unwrap();
+    assert_eq!((s.code.as_str(), s.last_seq), ("79000701", 0));
+    assert_eq!(secret_hash(&secret), s.secret_hash);
+    assert!(
+        matches!(h.enrol(&token, &pk), Err(HubError::BadToken)),
+        "used once"
+    );
+
+    let b1 = batch::build(&key, "79000701", 1, &entries(1, 20, "class"), 5, "t");
+    let b2 = batch::build(&key, "79000701", 2, &entries(21, 20, "class"), 0, "t");
+    assert!(matches!(
+        accept(&h, "79000701", 2, &b2),
+        Err(HubError::Gap {
+            expected: 1,
+            got: 2
+        })
+    ));
+    let r1 = accept(&h, "79000701", 1, &b1).unwrap();
+    assert_eq!(
+        accept(&h, "79000701", 1, &b1).unwrap(),
+        r1,
+        "a repeat: same receipt"
+    );
+    let fork = batch::build(&key, "79000701", 1, &entries(1, 3, "class"), 0, "t2");
+    assert!(matches!(
+        accept(&h, "79000701", 1, &fork),
+        Err(HubError::Conflict(1))
+    ));
+    assert!(matches!(
+        accept(&h, "79000701", 3, &b2),
+        Err(HubError::Mismatch(..))
+    ));
+    accept(&h, "79000701", 2, &b2).unwrap();
+    let s = h.school("79000701").unwrap().unwrap();
+    assert_eq!(
+        (s.last_seq, s.last_outbox, s.records, s.batches),
+        (2, 40, 40, 2)
+    );
+    // Records keep the newest version of each key (7 keys).
+    let mut n = 0;
+    let mut newest = 0;
+    h.each_record("class", &mut |_, r| {
+        n += 1;
+        newest = newest.max(r["v"].as_u64().unwrap());
+    })
+    .unwrap();
+    assert_eq!((n, newest), (7, 40));
+    // A replaced box re-enrols with a new token and continues the sequence.
+    let token = h.issue_token("79000701", "").unwrap();
+    let key2 = SigningKey::from_bytes(&[4; 32]);
+    let (s, _) = h
+        .enrol(&token, &hex::encode(key2.verifying_key().to_bytes()))
+        .unwrap();
+    assert_eq!(s.last_seq, 2);
+    let b3 = batch::build(&key, "79000701", 3, &entries(41, 1, "class"), 0, "t");
+    assert!(
+        matches!(accept(&h, "79000701", 3, &b3), Err(HubError::Batch(_))),
+        "old key"
+    );
+}

@@ -483,6 +483,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::backup::routes::api())
         .merge(crate::library::routes::api())
         .merge(crate::lessons::routes::api())
+        .merge(crate::relay::routes::api())
         .route(
             "/openapi.json",
             get(|| async {

@@ -136,7 +136,39 @@ page!(HomePage, "home.html" {
     audit: Option<(u64, bool)>,
     urls: Vec<(String, String)>,
     backup: Option<BackupCard>,
+    relay: Option<RelayCard>,
 });
+
+/// The relay to the district as school IT sees it on the home page.
+pub(crate) struct RelayCard {
+    hub: Option<String>,
+    queued: u64,
+    last: Option<String>,
+    error: Option<String>,
+    speed: Option<String>,
+}
+
+fn relay_card(s: &super::AppState) -> RelayCard {
+    let v = crate::relay::status(&s.store);
+    let when = |x: &serde_json::Value| {
+        x.as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| {
+                t.to_zoned(crate::school::time_zone())
+                    .strftime("%H:%M %d/%m/%Y")
+                    .to_string()
+            })
+    };
+    RelayCard {
+        hub: v["hub"].as_str().map(String::from),
+        queued: v["queued"].as_u64().unwrap_or(0),
+        last: when(&v["last_success"]),
+        error: v["last_error"].as_str().map(String::from),
+        speed: v["link_bytes_per_second"]
+            .as_f64()
+            .map(|b| format!("{:.0} kbit/s", b * 8.0 / 1000.0)),
+    }
+}
 
 /// The backup state school IT sees on the home page.
 pub(crate) struct BackupCard {
@@ -223,6 +255,7 @@ async fn home(
     let staff = auth::list_accounts(&rx)?.len();
     let students = rx.count(&school::STUDENTS)?;
     let backup = auth::permits(p, Action::ManageDevice).then(|| backup_card(&s));
+    let relay = auth::permits(p, Action::ManageDevice).then(|| relay_card(&s));
     Ok(render(HomePage::new(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
@@ -234,6 +267,7 @@ async fn home(
         audit,
         urls,
         backup,
+        relay,
     )))
 }
 

@@ -31,6 +31,8 @@ pub struct Envelope {
     pub backlog: u64,
     pub created_at: String,
     pub payload_len: u64,
+    /// The payload's size before compression.
+    pub raw_len: u64,
     pub payload_blake3: String,
     /// Ed25519 over [`statement`], hex.
     pub signature: String,
@@ -38,7 +40,7 @@ pub struct Envelope {
 
 pub fn statement(e: &Envelope) -> String {
     format!(
-        "tram batch v1\nschool: {}\nseq: {}\noutbox: {}-{}\nentries: {}\nbacklog: {}\ncreated: {}\npayload: {} {}\n",
+        "tram batch v1\nschool: {}\nseq: {}\noutbox: {}-{}\nentries: {}\nbacklog: {}\ncreated: {}\npayload: {} {} (raw {})\n",
         e.school,
         e.seq,
         e.first,
@@ -47,7 +49,8 @@ pub fn statement(e: &Envelope) -> String {
         e.backlog,
         e.created_at,
         e.payload_len,
-        e.payload_blake3
+        e.payload_blake3,
+        e.raw_len
     )
 }
 
@@ -75,6 +78,7 @@ pub fn build(
         backlog,
         created_at: now.into(),
         payload_len: payload.len() as u64,
+        raw_len: lines.len() as u64,
         payload_blake3: blake3::hash(&payload).to_hex().to_string(),
         signature: String::new(),
     };

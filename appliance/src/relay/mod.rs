@@ -13,6 +13,7 @@
 //! batch being sent, kept across restarts so the same bytes are resumed).
 
 pub mod batch;
+pub mod routes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,6 +71,9 @@ pub struct RelayState {
     pub next_seq: u64,
     pub batches_sent: u64,
     pub bytes_sent: u64,
+    /// The same batches before compression.
+    #[serde(default)]
+    pub raw_bytes: u64,
     pub last_success: Option<String>,
     pub last_error: Option<String>,
     pub last_error_at: Option<String>,
@@ -454,6 +458,7 @@ pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64>
         st.next_seq = env.seq + 1;
         st.batches_sent += 1;
         st.bytes_sent += bytes.len() as u64;
+        st.raw_bytes += env.raw_len;
         st.last_success = Some(jiff::Timestamp::now().to_string());
         st.last_error = None;
         st.link_bps = Some(bytes.len() as f64 / t.elapsed().as_secs_f64().max(0.001));
@@ -502,9 +507,93 @@ pub fn status(store: &Store) -> serde_json::Value {
         "queued": backlog(store, dir).unwrap_or(0),
         "batches_sent": st.batches_sent,
         "bytes_sent": st.bytes_sent,
+        "raw_bytes": st.raw_bytes,
         "last_success": st.last_success,
         "last_error": st.last_error,
         "last_error_at": st.last_error_at,
         "link_bytes_per_second": st.link_bps,
     })
+}
+
+/// The hub benchmark (`tram bench-relay-hub`): `schools` made-up schools enrol with tokens from
+/// the running hub at `hub_data`, then all send `batches` batches of `entries` result records at
+/// once, each batch in one request. Returns the acknowledgement latencies in milliseconds.
+pub async fn bench_hub(
+    hub: &str,
+    hub_data: &Path,
+    schools: usize,
+    batches: u64,
+    entries: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let c = client(None)?;
+    let mut senders = Vec::new();
+    for i in 0..schools {
+        let code = format!("bench{i:03}");
+        let req = crate::backup::control::Request {
+            op: "district-token".into(),
+            to: PathBuf::new(),
+            options: None,
+            args: vec![code.clone(), format!("Trường {i}")],
+        };
+        let text = crate::backup::control::ask(hub_data, &req)?
+            .text
+            .ok_or_else(|| anyhow::anyhow!("no token"))?;
+        let token = text
+            .lines()
+            .find(|l| l.contains("use once"))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_default()
+            .to_string();
+        let key = SigningKey::from_bytes(&rand::random());
+        let r: serde_json::Value = c
+            .post(format!("{hub}/relay/v1/enrol"))
+            .json(&serde_json::json!({"token": token, "public_key": hex::encode(key.verifying_key().to_bytes())}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let secret = r["secret"].as_str().unwrap_or_default().to_string();
+        let c = c.clone();
+        let hub = hub.to_string();
+        senders.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for seq in 1..=batches {
+                let list: Vec<crate::store::OutboxEntry> = (0..entries)
+                    .map(|k| {
+                        let n = (seq - 1) * entries + k + 1;
+                        crate::store::OutboxEntry {
+                            seq: n,
+                            kind: "result".into(),
+                            key: format!("2026-2027/1/hs-{:05}", n % 1500),
+                            op: "update".into(),
+                            record: Some(serde_json::json!({
+                                "matruong": code, "hocky": "1", "mahocluc": 1 + n % 4,
+                                "diemmon": {"toan": format!("{}.{}", 5 + n % 5, n % 10), "nv": "7.5", "nn1": "8.0", "khtn": "6.8"},
+                                "phienban": n,
+                            })),
+                            at: "t".into(),
+                        }
+                    })
+                    .collect();
+                let bytes = batch::build(&key, &code, seq, &list, 0, "t");
+                let t = std::time::Instant::now();
+                let r = c
+                    .patch(format!("{hub}/relay/v1/batches/{code}/{seq}"))
+                    .header("authorization", format!("Bearer {secret}"))
+                    .header("upload-offset", "0")
+                    .header("upload-length", bytes.len().to_string())
+                    .body(bytes)
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "batch {seq} of {code}: {}", r.status());
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for s in senders {
+        all.extend(s.await??);
+    }
+    Ok(all)
 }
