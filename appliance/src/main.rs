@@ -61,6 +61,13 @@ enum Cmd {
         /// "off" sends them any time.
         #[arg(long, env = "TRAM_RELAY_SCHOOL_HOURS", default_value = "06:30-17:00")]
         relay_school_hours: String,
+        /// Record kinds relayed to the district, comma-separated (school, class, student, result,
+        /// library_item, lesson_plan). Default: all.
+        #[arg(long, env = "TRAM_RELAY_KINDS", value_delimiter = ',')]
+        relay_kinds: Vec<String>,
+        /// Also relay free-text comments (a result's nhận xét, a review comment). Off by default.
+        #[arg(long, env = "TRAM_RELAY_COMMENTS")]
+        relay_comments: bool,
     },
     /// The district hub: collect what schools relay.
     District {
@@ -378,6 +385,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             backup,
             relay_rate,
             relay_school_hours,
+            relay_kinds,
+            relay_comments,
         } => {
             logging::init(journald);
             let store = Arc::new(Store::open(&data.data_dir)?);
@@ -403,7 +412,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     http_only,
                     mdns: !no_mdns,
                     backup: schedule,
-                    relay: relay_budget(relay_rate, &relay_school_hours)?,
+                    relay: tram::relay::Budget {
+                        privacy: relay_privacy(relay_kinds, relay_comments)?,
+                        ..relay_budget(relay_rate, &relay_school_hours)?
+                    },
                 },
                 shutdown_signal(),
             ))?;
@@ -585,6 +597,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn relay_privacy(kinds: Vec<String>, comments: bool) -> anyhow::Result<tram::relay::Privacy> {
+    const KNOWN: [&str; 6] = [
+        "school",
+        "class",
+        "student",
+        "result",
+        "library_item",
+        "lesson_plan",
+    ];
+    let kinds: Vec<String> = kinds
+        .into_iter()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if let Some(bad) = kinds.iter().find(|k| !KNOWN.contains(&k.as_str())) {
+        anyhow::bail!(
+            "--relay-kinds: unknown kind {bad:?} (known: {})",
+            KNOWN.join(", ")
+        );
+    }
+    Ok(tram::relay::Privacy {
+        kinds: (!kinds.is_empty()).then_some(kinds),
+        comments,
+    })
 }
 
 fn relay_budget(rate: u64, hours: &str) -> anyhow::Result<tram::relay::Budget> {

@@ -54,11 +54,29 @@ pub fn statement(e: &Envelope) -> String {
     )
 }
 
-/// Builds the bytes of a batch.
+/// Builds the bytes of a batch carrying `entries` (the whole outbox range they span).
 pub fn build(
     key: &SigningKey,
     school: &str,
     seq: u64,
+    entries: &[OutboxEntry],
+    backlog: u64,
+    now: &str,
+) -> Vec<u8> {
+    let range = (
+        entries.first().map_or(0, |e| e.seq),
+        entries.last().map_or(0, |e| e.seq),
+    );
+    build_range(key, school, seq, range, entries, backlog, now)
+}
+
+/// Builds a batch for the outbox range `first..=last`, of which `entries` may leave the school
+/// (the others stay home by the school's privacy settings).
+pub fn build_range(
+    key: &SigningKey,
+    school: &str,
+    seq: u64,
+    (first, last): (u64, u64),
     entries: &[OutboxEntry],
     backlog: u64,
     now: &str,
@@ -72,8 +90,8 @@ pub fn build(
     let mut env = Envelope {
         school: school.into(),
         seq,
-        first: entries.first().map_or(0, |e| e.seq),
-        last: entries.last().map_or(0, |e| e.seq),
+        first,
+        last,
         entries: entries.len() as u64,
         backlog,
         created_at: now.into(),

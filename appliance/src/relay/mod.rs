@@ -23,7 +23,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
-use crate::store::Store;
+use crate::store::{OutboxEntry, Store};
 
 /// The school's device key (made on first use).
 pub fn device_key(data_dir: &Path) -> std::io::Result<SigningKey> {
@@ -112,6 +112,7 @@ pub struct Budget {
     pub big: u64,
     /// Outbox entries per batch at most.
     pub batch_entries: usize,
+    pub privacy: Privacy,
 }
 
 impl Default for Budget {
@@ -124,6 +125,7 @@ impl Default for Budget {
             )),
             big: 1 << 20,
             batch_entries: 5000,
+            privacy: Privacy::default(),
         }
     }
 }
@@ -138,6 +140,41 @@ impl Budget {
             }
             _ => true,
         }
+    }
+}
+
+/// What may leave the school (DOMAIN.md §3.5: individual results go only where the national
+/// database expects them; free text stays home unless the school decides otherwise).
+#[derive(Debug, Clone, Default)]
+pub struct Privacy {
+    /// Record kinds relayed (school, class, student, result, library_item, lesson_plan);
+    /// None: all of them.
+    pub kinds: Option<Vec<String>>,
+    /// Send free-text comments (a result's nhận xét, a lesson plan's review comment).
+    pub comments: bool,
+}
+
+/// The fields that hold free text, per record kind.
+const FREE_TEXT: &[(&str, &str)] = &[("result", "nhanxet"), ("lesson_plan", "comment")];
+
+impl Privacy {
+    /// The entry as it may leave the school, or None if its kind stays home.
+    pub fn apply(&self, mut e: OutboxEntry) -> Option<OutboxEntry> {
+        if let Some(k) = &self.kinds
+            && !k.contains(&e.kind)
+        {
+            return None;
+        }
+        if !self.comments
+            && let Some(serde_json::Value::Object(m)) = e.record.as_mut()
+        {
+            for (kind, field) in FREE_TEXT {
+                if *kind == e.kind && m.contains_key(*field) {
+                    m.insert(field.to_string(), serde_json::Value::Null);
+                }
+            }
+        }
+        Some(e)
     }
 }
 
@@ -173,13 +210,27 @@ fn next_batch(
     }
     let more = entries.len() > budget.batch_entries;
     entries.truncate(budget.batch_entries);
+    let last = entries.last().expect("some").seq;
     let backlog = if more {
-        store.outbox_count_after(entries.last().expect("some").seq)?
+        store.outbox_count_after(last)?
     } else {
         0
     };
+    let first = entries.first().expect("some").seq;
+    let leaving: Vec<OutboxEntry> = entries
+        .into_iter()
+        .filter_map(|e| budget.privacy.apply(e))
+        .collect();
     let now = jiff::Timestamp::now().to_string();
-    let bytes = batch::build(key, school, st.next_seq, &entries, backlog, &now);
+    let bytes = batch::build_range(
+        key,
+        school,
+        st.next_seq,
+        (first, last),
+        &leaving,
+        backlog,
+        &now,
+    );
     std::fs::create_dir_all(path.parent().expect("relay folder"))?;
     crate::config::write_atomic(&path, &bytes)?;
     Ok(Some(bytes))
@@ -596,4 +647,40 @@ pub async fn bench_hub(
         all.extend(s.await??);
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: &str, record: serde_json::Value) -> OutboxEntry {
+        OutboxEntry {
+            seq: 1,
+            kind: kind.into(),
+            key: "k".into(),
+            op: "update".into(),
+            record: Some(record),
+            at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn privacy_keeps_kinds_home_and_blanks_free_text_by_default() {
+        let result = serde_json::json!({"mahocsinh": "hs-1", "nhanxet": "Em cần cố gắng hơn."});
+        let p = Privacy::default();
+        let out = p.apply(entry("result", result.clone())).unwrap();
+        assert!(out.record.unwrap()["nhanxet"].is_null());
+        let open = Privacy {
+            comments: true,
+            ..Privacy::default()
+        };
+        let out = open.apply(entry("result", result.clone())).unwrap();
+        assert_eq!(out.record.unwrap()["nhanxet"], "Em cần cố gắng hơn.");
+        let some = Privacy {
+            kinds: Some(vec!["class".into()]),
+            comments: false,
+        };
+        assert!(some.apply(entry("result", result)).is_none());
+        assert!(some.apply(entry("class", serde_json::json!({}))).is_some());
+    }
 }
