@@ -390,6 +390,8 @@ pub async fn enrol(
 
 /// The chunk size the link currently takes (see [`upload`]).
 static CHUNK: AtomicUsize = AtomicUsize::new(64 * 1024);
+/// Chunks the hub acknowledged (the loop backs off less while a flaky link still moves data).
+static LANDED: AtomicUsize = AtomicUsize::new(0);
 const MIN_CHUNK: usize = 8 * 1024;
 
 /// Sends one batch, resuming from what the hub holds; returns the hub's receipt once stored.
@@ -458,6 +460,7 @@ async fn upload(
             }
         };
         CHUNK.store((chunk * 2).min(most), Ordering::Relaxed);
+        LANDED.fetch_add(1, Ordering::Relaxed);
         // Keep to the budget: a chunk of n bytes takes at least n / rate seconds.
         let min = Duration::from_secs_f64((end - offset as usize) as f64 / budget.rate as f64);
         if let Some(wait) = min.checked_sub(started.elapsed()) {
@@ -526,13 +529,20 @@ pub async fn run(store: Arc<Store>, budget: Budget) {
     let dir = store.dir().to_path_buf();
     let mut failures = 0u32;
     loop {
+        let landed = LANDED.load(Ordering::Relaxed);
         let wait = match send_pending(&store, &budget).await {
             Ok(_) => {
                 failures = 0;
                 Duration::from_secs(5)
             }
             Err(err) => {
-                failures += 1;
+                // A link that drops but still carries data is retried soon; one that carries
+                // nothing is left alone longer and longer.
+                failures = if LANDED.load(Ordering::Relaxed) != landed {
+                    1
+                } else {
+                    failures + 1
+                };
                 tracing::warn!(error = %err, failures, "relay to the district hub failed; will retry");
                 let mut st = state(&dir);
                 st.last_error = Some(err.to_string());
