@@ -306,3 +306,117 @@ fn the_hub_rejects_forged_replayed_reordered_oversized_and_garbage_batches() {
     assert_eq!(anon.status(), 401);
     let _ = PASSWORD;
 }
+
+#[test]
+fn over_https_the_school_pins_the_hubs_certificate_authority() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let port = common::free_port();
+    let mut hub = std::process::Command::new(common::bin())
+        .args([
+            "district",
+            "serve",
+            "--data-dir",
+            hub_dir.path().to_str().unwrap(),
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("TRAM_ADMIN_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let insecure = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while insecure
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .send()
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the hub did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = tram(&[
+        "district",
+        "token",
+        "--data-dir",
+        hub_dir.path().to_str().unwrap(),
+        "--school",
+        "79000701",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let word_after = |label: &str| {
+        text.lines()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .to_string()
+    };
+    let token = word_after("use once");
+    let pin = word_after("pin (SHA-256)");
+    assert_eq!(pin.len(), 64, "{text}");
+    let url = format!("https://127.0.0.1:{port}");
+    // Without a pin, and with a wrong one: refused, and the token is still good.
+    let out = tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--pin"));
+    let wrong = "0".repeat(64);
+    let out = tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+        "--pin",
+        &wrong,
+    ]);
+    assert!(!out.status.success());
+    let out = tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+        "--pin",
+        &pin,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let school = Server::start_with(dir.path(), false, &["--relay-school-hours", "off"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = status(dir.path());
+        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing relayed over HTTPS: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(school);
+    let _ = hub.kill();
+    let _ = hub.wait();
+}

@@ -506,9 +506,25 @@ pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64>
         }
         let (env, _) = batch::envelope(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = std::time::Instant::now();
-        upload(&c, &e, &bytes, env.seq, budget).await?;
+        let done = upload(&c, &e, &bytes, env.seq, budget).await?;
+        // The hub's receipt is authoritative: if it holds a different batch under this number
+        // (this box was restored from an older backup and numbered again), continue from what
+        // the hub has, never from what this box believes it sent.
+        let hub_last = done
+            .receipt
+            .as_ref()
+            .and_then(|r| r["last"].as_u64())
+            .unwrap_or(env.last);
+        if hub_last != env.last {
+            tracing::warn!(
+                seq = env.seq,
+                hub_last,
+                mine = env.last,
+                "the hub stored a different batch under this number; continuing from the hub's"
+            );
+        }
         let mut st = state(&dir);
-        st.acked_outbox = env.last;
+        st.acked_outbox = hub_last;
         st.next_seq = env.seq + 1;
         st.batches_sent += 1;
         st.bytes_sent += bytes.len() as u64;
