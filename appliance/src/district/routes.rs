@@ -114,9 +114,10 @@ async fn enrol(
             .await
             .map_err(ApiError::internal)??;
     tracing::info!(school = %school.code, "school enrolled");
-    Ok(Json(
-        json!({"school": school.code, "name": school.name, "secret": secret}),
-    ))
+    Ok(Json(json!({
+        "school": school.code, "name": school.name, "secret": secret,
+        "last_seq": school.last_seq, "last_outbox": school.last_outbox,
+    })))
 }
 
 /// The school named in the path, if the bearer secret is its own.

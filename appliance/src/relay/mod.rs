@@ -79,6 +79,10 @@ pub struct RelayState {
     pub last_error_at: Option<String>,
     /// Bytes per second of the last completed upload.
     pub link_bps: Option<f64>,
+    /// Set by a (re-)enrolment: the hub already holds this school's outbox up to here, so the
+    /// outbox must continue above it before anything new is sent.
+    #[serde(default)]
+    pub reserve_outbox: Option<u64>,
 }
 
 fn state_path(data_dir: &Path) -> PathBuf {
@@ -143,6 +147,11 @@ impl Budget {
     }
 }
 
+/// Bookkeeping entries that never leave the school.
+fn internal(kind: &str) -> bool {
+    kind.starts_with("relay.")
+}
+
 /// What may leave the school (DOMAIN.md §3.5: individual results go only where the national
 /// database expects them; free text stays home unless the school decides otherwise).
 #[derive(Debug, Clone, Default)]
@@ -160,6 +169,9 @@ const FREE_TEXT: &[(&str, &str)] = &[("result", "nhanxet"), ("lesson_plan", "com
 impl Privacy {
     /// The entry as it may leave the school, or None if its kind stays home.
     pub fn apply(&self, mut e: OutboxEntry) -> Option<OutboxEntry> {
+        if internal(&e.kind) {
+            return None;
+        }
         if let Some(k) = &self.kinds
             && !k.contains(&e.kind)
         {
@@ -203,7 +215,16 @@ fn next_batch(
         }
         let _ = std::fs::remove_file(&path);
     }
-    let st = state(data_dir);
+    let mut st = state(data_dir);
+    if let Some(n) = st.reserve_outbox.take() {
+        if store.outbox_reserve(n)? {
+            tracing::info!(
+                above = n,
+                "outbox numbering moved past what the hub already holds (re-enrolled box)"
+            );
+        }
+        save_state(data_dir, &st)?;
+    }
     let mut entries = store.outbox(st.acked_outbox, budget.batch_entries + 1)?;
     if entries.is_empty() {
         return Ok(None);
@@ -385,6 +406,16 @@ pub async fn enrol(
         &enrolment_path(data_dir),
         &serde_json::to_vec_pretty(&e).expect("serialisable"),
     )?;
+    // Continue where the hub is: a replaced box (restored from backup) must neither resend what
+    // the hub holds under the same numbers nor reuse outbox numbers the hub has seen.
+    let last_seq = body["last_seq"].as_u64().unwrap_or(0);
+    let last_outbox = body["last_outbox"].as_u64().unwrap_or(0);
+    let _ = std::fs::remove_file(outgoing(data_dir));
+    let mut st = state(data_dir);
+    st.next_seq = last_seq + 1;
+    st.acked_outbox = last_outbox;
+    st.reserve_outbox = (last_outbox > 0).then_some(last_outbox);
+    save_state(data_dir, &st)?;
     Ok(e)
 }
 
@@ -688,6 +719,49 @@ mod tests {
             record: Some(record),
             at: "t".into(),
         }
+    }
+
+    #[test]
+    fn a_reenrolled_box_numbers_its_outbox_above_what_the_hub_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
+        let mine = store.outbox_count_after(0).unwrap();
+        assert!(mine > 100);
+        // The hub holds more than this (older) copy of the database has: new entries follow it.
+        let mut st = state(dir.path());
+        st.acked_outbox = mine + 50;
+        st.reserve_outbox = Some(mine + 50);
+        st.next_seq = 9;
+        save_state(dir.path(), &st).unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        // The first batch carries only the marker (it never leaves: 0 entries), so the hub
+        // learns where the numbering continues.
+        let b = next_batch(&store, dir.path(), &key, "s", &Budget::default())
+            .unwrap()
+            .unwrap();
+        let (env, _) = batch::envelope(&b).unwrap();
+        assert_eq!(
+            (env.seq, env.first, env.last, env.entries),
+            (9, mine + 51, mine + 51, 0)
+        );
+        assert!(state(dir.path()).reserve_outbox.is_none());
+        let mut st = state(dir.path());
+        st.acked_outbox = env.last;
+        st.next_seq = 10;
+        save_state(dir.path(), &st).unwrap();
+        std::fs::remove_file(outgoing(dir.path())).unwrap();
+        crate::demo::bench_relay(&store, 1).unwrap();
+        let b = next_batch(&store, dir.path(), &key, "s", &Budget::default())
+            .unwrap()
+            .unwrap();
+        let (env, _) = batch::envelope(&b).unwrap();
+        assert_eq!(
+            (env.seq, env.first, env.last, env.entries),
+            (10, mine + 52, mine + 52, 1)
+        );
+        // Reserving below what the outbox already has changes nothing.
+        assert!(!store.outbox_reserve(3).unwrap());
     }
 
     #[test]

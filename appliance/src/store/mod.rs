@@ -240,6 +240,34 @@ impl Store {
         audit::tail(&self.db, limit)
     }
 
+    /// Makes sure the next outbox entry is numbered above `seq`: a box restored from an older
+    /// backup must not reuse numbers the district hub already holds from before. Writes one
+    /// marker entry (kind "relay.resume") numbered `seq + 1` if the outbox is behind.
+    pub fn outbox_reserve(&self, seq: u64) -> Result<bool, StoreError> {
+        let wtx = self.db.begin_write()?;
+        let moved = {
+            let mut t = wtx.open_table(OUTBOX)?;
+            let last = t.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+            if last > seq {
+                false
+            } else {
+                let e = OutboxEntry {
+                    seq: seq + 1,
+                    kind: "relay.resume".into(),
+                    key: String::new(),
+                    op: "mark".into(),
+                    record: None,
+                    at: jiff::Timestamp::now().to_string(),
+                };
+                let bytes = serde_json::to_vec(&e).map_err(|e| StoreError::Db(e.to_string()))?;
+                t.insert(seq + 1, bytes.as_slice())?;
+                true
+            }
+        };
+        wtx.commit()?;
+        Ok(moved)
+    }
+
     /// How many outbox entries come after `after`.
     pub fn outbox_count_after(&self, after: u64) -> Result<u64, StoreError> {
         let rtx = self.db.begin_read()?;
