@@ -420,3 +420,103 @@ fn over_https_the_school_pins_the_hubs_certificate_authority() {
     let _ = hub.kill();
     let _ = hub.wait();
 }
+
+#[test]
+fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let usb = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let link = common::Proxy::start(hub.port);
+    let url = format!("http://127.0.0.1:{}", link.port);
+    let token = hub.token("79000701");
+    let out = tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+    ]);
+    assert!(out.status.success());
+    // No link for days.
+    link.set_down(true);
+    let school = Server::start_with(dir.path(), false, &["--relay-school-hours", "off"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status(dir.path())["batches_sent"], 0);
+
+    // School IT writes the waiting batches to the stick while the server runs.
+    let out = tram(&[
+        "relay",
+        "export",
+        "--data-dir",
+        data,
+        "--to",
+        usb.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1 batches written"), "{text}");
+    let file = std::fs::read_dir(usb.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        bytes.starts_with(b"age-encryption.org/v1"),
+        "encrypted for the hub"
+    );
+    std::fs::write(usb.path().join("junk.tram-batch"), b"not a batch").unwrap();
+
+    // District staff import it while the hub runs; importing twice stores it once.
+    let hub_data = hub_dir.path().to_str().unwrap();
+    let usb_path = usb.path().to_str().unwrap();
+    for _ in 0..2 {
+        let out = tram(&[
+            "district",
+            "import",
+            "--data-dir",
+            hub_data,
+            "--from",
+            usb_path,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("stored as batch 1 of 79000701"), "{text}");
+        assert!(text.contains("junk.tram-batch: REJECTED"), "{text}");
+    }
+    let row = school_row(&hub);
+    assert_eq!(row["batches"], 1);
+    let records = row["records"].as_u64().unwrap();
+    assert!(records > 600, "{row}");
+
+    // The link comes back: the school learns the batch is stored and sends nothing twice.
+    link.set_down(false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = status(dir.path());
+        if st["batches_sent"].as_u64().unwrap_or(0) >= 1 && st["queued"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the school did not learn of the receipt: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let row = school_row(&hub);
+    assert_eq!(
+        (row["batches"].as_u64(), row["records"].as_u64()),
+        (Some(1), Some(records))
+    );
+    drop(school);
+}

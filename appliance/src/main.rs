@@ -283,6 +283,14 @@ enum DistrictCmd {
         #[arg(long)]
         journald: bool,
     },
+    /// Courier mode: import the batches schools wrote to a USB stick (`tram relay export`);
+    /// each is verified and stored exactly once. Works while the hub runs.
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Issue a one-time enrolment token for a school; prints it (and the certificate pin the
     /// school needs over HTTPS). Works while the hub runs.
     Token {
@@ -311,6 +319,14 @@ enum RelayCmd {
         /// SHA-256 of the hub's certificate authority (printed with the token); needed for HTTPS.
         #[arg(long)]
         pin: Option<String>,
+    },
+    /// Courier mode: write every waiting batch, encrypted for the hub, to a folder (a USB
+    /// stick) for district staff to import when there is no link. Works while the server runs.
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        to: PathBuf,
     },
     /// What is queued, sent, and the last error.
     Status {
@@ -666,12 +682,34 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let s2 = store.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = tram::backup::control::serve(s2).await {
+                    if let Err(e) = tram::backup::control::serve(s2, Default::default()).await {
                         tracing::warn!(error = %e, "control socket unavailable");
                     }
                 });
                 tram::district::routes::serve(store, listen, http_only, shutdown_signal()).await
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::Import { data, from } => {
+            let from = std::path::absolute(&from)?;
+            let text = match Store::open(&data.data_dir) {
+                Ok(store) => tram::district::import(&Arc::new(store), &from)?.join("\n") + "\n",
+                Err(tram::store::StoreError::InUse) => {
+                    let req = tram::backup::control::Request {
+                        op: "district-import".into(),
+                        to: PathBuf::new(),
+                        options: None,
+                        args: vec![from.display().to_string()],
+                    };
+                    let resp = tram::backup::control::ask(&data.data_dir, &req)?;
+                    match resp.text {
+                        Some(t) if resp.ok => t,
+                        _ => anyhow::bail!(resp.error.unwrap_or_else(|| "import failed".into())),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         DistrictCmd::Token { data, school, name } => {
@@ -753,6 +791,30 @@ fn relay_cmd(cmd: RelayCmd) -> anyhow::Result<ExitCode> {
                 "enrolled as school {} with the hub at {}; a running server starts relaying within a minute",
                 e.school, e.hub
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        RelayCmd::Export { data, to } => {
+            let to = std::path::absolute(&to)?;
+            let text = match Store::open(&data.data_dir) {
+                Ok(store) => {
+                    tram::relay::export_text(&store, &to, &tram::relay::Budget::default())?
+                }
+                Err(tram::store::StoreError::InUse) => {
+                    let req = tram::backup::control::Request {
+                        op: "relay-export".into(),
+                        to: PathBuf::new(),
+                        options: None,
+                        args: vec![to.display().to_string()],
+                    };
+                    let resp = tram::backup::control::ask(&data.data_dir, &req)?;
+                    match resp.text {
+                        Some(t) if resp.ok => t,
+                        _ => anyhow::bail!(resp.error.unwrap_or_else(|| "export failed".into())),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         RelayCmd::Status { data } => {

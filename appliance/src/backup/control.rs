@@ -40,7 +40,7 @@ pub struct Response {
 }
 
 /// Serves the socket for the life of the server.
-pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
+pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::Result<()> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let path = socket_path(store.dir());
     let _ = std::fs::remove_file(&path);
@@ -52,6 +52,7 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let store = store.clone();
+        let relay = relay.clone();
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
@@ -78,15 +79,32 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()))
                 .unwrap_or_else(|e| fail(format!("verification failed: {e}"))),
-                Ok(req) if req.op == "district-token" || req.op == "relay-status" => {
+                Ok(req)
+                    if matches!(
+                        req.op.as_str(),
+                        "district-token" | "relay-status" | "relay-export" | "district-import"
+                    ) =>
+                {
                     tokio::task::spawn_blocking(move || {
-                        let text = if req.op == "relay-status" {
-                            serde_json::to_string_pretty(&crate::relay::status(&store))
-                                .map_err(|e| e.to_string())
-                        } else {
-                            let arg = |i: usize| req.args.get(i).cloned().unwrap_or_default();
-                            crate::district::token_text(&store, &arg(0), &arg(1))
-                                .map_err(|e| e.to_string())
+                        let arg = |i: usize| req.args.get(i).cloned().unwrap_or_default();
+                        let text = match req.op.as_str() {
+                            "relay-status" => {
+                                serde_json::to_string_pretty(&crate::relay::status(&store))
+                                    .map_err(|e| e.to_string())
+                            }
+                            "relay-export" => crate::relay::export_text(
+                                &store,
+                                std::path::Path::new(&arg(0)),
+                                &relay,
+                            )
+                            .map_err(|e| e.to_string()),
+                            "district-import" => {
+                                crate::district::import(&store, std::path::Path::new(&arg(0)))
+                                    .map(|lines| lines.join("\n") + "\n")
+                                    .map_err(|e| e.to_string())
+                            }
+                            _ => crate::district::token_text(&store, &arg(0), &arg(1))
+                                .map_err(|e| e.to_string()),
                         };
                         match text {
                             Ok(t) => Response {

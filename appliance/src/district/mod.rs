@@ -403,6 +403,80 @@ pub fn accept(
     hub.store_batch(&env, &entries, bytes.len() as u64)
 }
 
+/// The hub's courier key (age X25519), made on first use: schools encrypt batches they send on
+/// a USB stick to it.
+pub fn courier_key(data_dir: &std::path::Path) -> std::io::Result<age::x25519::Identity> {
+    use age::secrecy::ExposeSecret;
+    use std::str::FromStr;
+    let path = data_dir.join("keys").join("courier.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return age::x25519::Identity::from_str(text.trim())
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())));
+    }
+    let id = age::x25519::Identity::generate();
+    crate::config::write_secret(&path, id.to_string().expose_secret().as_bytes())?;
+    Ok(id)
+}
+
+/// Courier mode, hub side: imports every `*.tram-batch` file in `from` (in school and batch
+/// order), each decrypted with the courier key, verified and stored exactly once like an upload.
+/// Returns a line per file.
+pub fn import(store: &Arc<Store>, from: &std::path::Path) -> Result<Vec<String>, HubError> {
+    use std::io::Read as _;
+    let id = courier_key(store.dir()).map_err(StoreError::from)?;
+    let hub = RedbHub {
+        store: store.clone(),
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(from)
+        .map_err(StoreError::from)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tram-batch"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let plain = std::fs::File::open(&f)
+            .map_err(|e| e.to_string())
+            .and_then(|file| {
+                age::Decryptor::new(std::io::BufReader::new(file)).map_err(|e| e.to_string())
+            })
+            .and_then(|d| {
+                d.decrypt(std::iter::once(&id as &dyn age::Identity))
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|mut r| {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v).map_err(|e| e.to_string())?;
+                Ok(v)
+            });
+        let line = match plain {
+            Err(e) => format!("{name}: REJECTED: cannot decrypt ({e})"),
+            Ok(b) => match batch::envelope(&b) {
+                Err(e) => format!("{name}: REJECTED: {e}"),
+                Ok((env, _)) => match accept(&hub, &env.school, env.seq, &b) {
+                    Ok(r) => format!(
+                        "{name}: stored as batch {} of {} ({} records, received {})",
+                        r.seq, r.school, r.entries, r.received_at
+                    ),
+                    Err(e) => {
+                        let _ =
+                            hub.note_error(&env.school, &format!("courier batch {}: {e}", env.seq));
+                        format!("{name}: REJECTED: {e}")
+                    }
+                },
+            },
+        };
+        out.push(line);
+    }
+    Ok(out)
+}
+
 /// Aggregates for the staff pages: per school and for the district.
 #[derive(Debug, Default, Serialize)]
 pub struct Stats {

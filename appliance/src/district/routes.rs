@@ -29,6 +29,8 @@ use crate::store::Store;
 /// What the hub's handlers share besides the app state.
 pub struct Hub {
     pub storage: Arc<dyn HubStorage>,
+    /// The hub's data directory (its keys).
+    pub dir: PathBuf,
     /// Partial uploads: DATA_DIR/incoming/{school}/{seq}.part
     pub incoming: PathBuf,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -37,6 +39,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(store: Arc<Store>) -> Hub {
         Hub {
+            dir: store.dir().to_path_buf(),
             incoming: store.dir().join("incoming"),
             storage: Arc::new(RedbHub { store }),
             locks: Mutex::new(HashMap::new()),
@@ -114,9 +117,13 @@ async fn enrol(
             .await
             .map_err(ApiError::internal)??;
     tracing::info!(school = %school.code, "school enrolled");
+    let courier = super::courier_key(&hub.dir)
+        .map(|id| id.to_public().to_string())
+        .map_err(ApiError::internal)?;
     Ok(Json(json!({
         "school": school.code, "name": school.name, "secret": secret,
         "last_seq": school.last_seq, "last_outbox": school.last_outbox,
+        "courier_recipient": courier,
     })))
 }
 

@@ -624,8 +624,9 @@ pub async fn serve(
     tokio::spawn(crate::relay::run(store.clone(), opts.relay.clone()));
     {
         let store = store.clone();
+        let relay = opts.relay.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::backup::control::serve(store).await {
+            if let Err(e) = crate::backup::control::serve(store, relay).await {
                 tracing::warn!(error = %e, "control socket unavailable; `tram backup now` needs the server stopped");
             }
         });

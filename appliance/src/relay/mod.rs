@@ -51,6 +51,9 @@ pub struct Enrolment {
     pub secret: String,
     /// SHA-256 of the hub's certificate (hex), pinned when the hub speaks HTTPS.
     pub pin_sha256: Option<String>,
+    /// The hub's age X25519 recipient: batches carried on a USB stick are encrypted to it.
+    #[serde(default)]
+    pub courier_recipient: Option<String>,
     pub enrolled_at: String,
 }
 
@@ -215,6 +218,24 @@ fn next_batch(
         }
         let _ = std::fs::remove_file(&path);
     }
+    // Batches exported for a courier go first, exactly as they were carried, so the hub gets
+    // the same bytes under each number whichever way they arrive.
+    let next = state(data_dir).next_seq;
+    for (seq, qpath) in queued(data_dir) {
+        if seq < next {
+            let _ = std::fs::remove_file(&qpath);
+            continue;
+        }
+        if seq == next
+            && let Ok(b) = std::fs::read(&qpath)
+            && batch::envelope(&b).is_ok()
+        {
+            crate::config::write_atomic(&path, &b)?;
+            let _ = std::fs::remove_file(&qpath);
+            return Ok(Some(b));
+        }
+        break;
+    }
     let mut st = state(data_dir);
     if let Some(n) = st.reserve_outbox.take() {
         if store.outbox_reserve(n)? {
@@ -243,18 +264,117 @@ fn next_batch(
         .filter_map(|e| budget.privacy.apply(e))
         .collect();
     let now = jiff::Timestamp::now().to_string();
-    let bytes = batch::build_range(
-        key,
-        school,
-        st.next_seq,
-        (first, last),
-        &leaving,
-        backlog,
-        &now,
-    );
+    let seq = queued(data_dir)
+        .last()
+        .map_or(st.next_seq, |(q, _)| (q + 1).max(st.next_seq));
+    let bytes = batch::build_range(key, school, seq, (first, last), &leaving, backlog, &now);
     std::fs::create_dir_all(path.parent().expect("relay folder"))?;
     crate::config::write_atomic(&path, &bytes)?;
     Ok(Some(bytes))
+}
+
+fn queue_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay").join("queue")
+}
+
+/// Batches exported for a courier and not yet acknowledged, by number.
+fn queued(data_dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut v: Vec<(u64, PathBuf)> = std::fs::read_dir(queue_dir(data_dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let seq = name.strip_suffix(".batch")?.parse().ok()?;
+            Some((seq, e.path()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Courier mode, school side: every batch still waiting (the one being sent, those already
+/// exported, and new ones for the rest of the outbox) is written to `to` encrypted for the hub
+/// (`{school}-{seq}.tram-batch`, age to the hub's X25519 recipient; the batch inside is signed).
+/// The batches stay queued here until the hub acknowledges them, over the link or after the
+/// import. Returns the files written.
+pub fn export(store: &Store, to: &Path, budget: &Budget) -> anyhow::Result<Vec<PathBuf>> {
+    use std::io::Write as _;
+    let dir = store.dir();
+    let e =
+        enrolment(dir).ok_or_else(|| anyhow::anyhow!("this school is not enrolled with a hub"))?;
+    let recipient: age::x25519::Recipient = e
+        .courier_recipient
+        .as_deref()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the hub gave no courier key at enrolment; enrol again with an up-to-date hub"
+            )
+        })?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("the hub's courier key is unreadable: {e}"))?;
+    let key = device_key(dir)?;
+    std::fs::create_dir_all(queue_dir(dir))?;
+    std::fs::create_dir_all(to)?;
+    // The batch being sent joins the queue first; then the rest of the outbox is packed.
+    if let Ok(b) = std::fs::read(outgoing(dir))
+        && let Ok((env, _)) = batch::envelope(&b)
+    {
+        crate::config::write_atomic(&queue_dir(dir).join(format!("{:08}.batch", env.seq)), &b)?;
+        let _ = std::fs::remove_file(outgoing(dir));
+    }
+    let mut acked = queued(dir)
+        .last()
+        .and_then(|(_, p)| std::fs::read(p).ok())
+        .and_then(|b| batch::envelope(&b).ok().map(|(env, _)| env.last))
+        .unwrap_or(state(dir).acked_outbox);
+    loop {
+        let mut entries = store.outbox(acked, budget.batch_entries)?;
+        if entries.is_empty() {
+            break;
+        }
+        let (first, last) = (entries[0].seq, entries.last().expect("some").seq);
+        let seq = queued(dir)
+            .last()
+            .map_or(state(dir).next_seq, |(q, _)| q + 1);
+        entries = entries
+            .into_iter()
+            .filter_map(|e| budget.privacy.apply(e))
+            .collect();
+        let backlog = store.outbox_count_after(last)?;
+        let now = jiff::Timestamp::now().to_string();
+        let b = batch::build_range(&key, &e.school, seq, (first, last), &entries, backlog, &now);
+        crate::config::write_atomic(&queue_dir(dir).join(format!("{seq:08}.batch")), &b)?;
+        acked = last;
+    }
+    let mut written = Vec::new();
+    for (seq, p) in queued(dir) {
+        let b = std::fs::read(&p)?;
+        let out = to.join(format!("{}-{seq:08}.tram-batch", e.school));
+        let f = std::fs::File::create(&out)?;
+        let mut w =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .expect("one recipient")
+                .wrap_output(f)?;
+        w.write_all(&b)?;
+        w.finish()?.sync_all()?;
+        written.push(out);
+    }
+    Ok(written)
+}
+
+/// What `tram relay export` prints.
+pub fn export_text(store: &Store, to: &Path, budget: &Budget) -> anyhow::Result<String> {
+    let files = export(store, to, budget)?;
+    let mut out = String::new();
+    for f in &files {
+        out += &format!("{}\n", f.display());
+    }
+    out += &format!(
+        "{} batches written for the courier (encrypted for the hub); they stay queued here until the hub acknowledges them\n",
+        files.len()
+    );
+    Ok(out)
 }
 
 /// The hub's answer about one batch.
@@ -400,6 +520,7 @@ pub async fn enrol(
         school: body["school"].as_str().unwrap_or_default().to_string(),
         secret: body["secret"].as_str().unwrap_or_default().to_string(),
         pin_sha256: pin_sha256.map(str::to_lowercase),
+        courier_recipient: body["courier_recipient"].as_str().map(String::from),
         enrolled_at: jiff::Timestamp::now().to_string(),
     };
     crate::config::write_secret(
