@@ -615,6 +615,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Runs `local` on the data directory's database or, while a server holds it, asks that server
+/// over its control socket to run `op` with `args`. Returns (all good, what to print).
+fn here_or_server(
+    data_dir: &std::path::Path,
+    op: &str,
+    args: Vec<String>,
+    local: impl FnOnce(Store) -> anyhow::Result<(bool, String)>,
+) -> anyhow::Result<(bool, String)> {
+    match Store::open(data_dir) {
+        Ok(store) => local(store),
+        Err(tram::store::StoreError::InUse) => {
+            let req = tram::backup::control::Request {
+                op: op.into(),
+                to: PathBuf::new(),
+                options: None,
+                args,
+            };
+            let resp = tram::backup::control::ask(data_dir, &req).map_err(|e| {
+                anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop the server and try again")
+            })?;
+            match resp.text {
+                Some(t) => Ok((resp.ok, t)),
+                None => anyhow::bail!(resp.error.unwrap_or_else(|| format!("{op} failed"))),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn relay_privacy(kinds: Vec<String>, comments: bool) -> anyhow::Result<tram::relay::Privacy> {
     const KNOWN: [&str; 6] = [
         "school",
@@ -692,46 +721,30 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
         }
         DistrictCmd::Import { data, from } => {
             let from = std::path::absolute(&from)?;
-            let text = match Store::open(&data.data_dir) {
-                Ok(store) => tram::district::import(&Arc::new(store), &from)?.join("\n") + "\n",
-                Err(tram::store::StoreError::InUse) => {
-                    let req = tram::backup::control::Request {
-                        op: "district-import".into(),
-                        to: PathBuf::new(),
-                        options: None,
-                        args: vec![from.display().to_string()],
-                    };
-                    let resp = tram::backup::control::ask(&data.data_dir, &req)?;
-                    match resp.text {
-                        Some(t) if resp.ok => t,
-                        _ => anyhow::bail!(resp.error.unwrap_or_else(|| "import failed".into())),
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-import",
+                vec![from.display().to_string()],
+                |store| {
+                    let lines = tram::district::import(&Arc::new(store), &from)?;
+                    Ok((true, lines.join("\n") + "\n"))
+                },
+            )?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         DistrictCmd::Token { data, school, name } => {
-            let text = match Store::open(&data.data_dir) {
-                Ok(store) => tram::district::token_text(&Arc::new(store), &school, &name)?,
-                Err(tram::store::StoreError::InUse) => {
-                    let req = tram::backup::control::Request {
-                        op: "district-token".into(),
-                        to: PathBuf::new(),
-                        options: None,
-                        args: vec![school, name],
-                    };
-                    let resp = tram::backup::control::ask(&data.data_dir, &req).map_err(|e| {
-                        anyhow::anyhow!("the hub's database is in use and its control socket does not answer ({e})")
-                    })?;
-                    match resp.text {
-                        Some(t) if resp.ok => t,
-                        _ => anyhow::bail!(resp.error.unwrap_or_else(|| "token failed".into())),
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-token",
+                vec![school.clone(), name.clone()],
+                |store| {
+                    Ok((
+                        true,
+                        tram::district::token_text(&Arc::new(store), &school, &name)?,
+                    ))
+                },
+            )?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
@@ -795,43 +808,25 @@ fn relay_cmd(cmd: RelayCmd) -> anyhow::Result<ExitCode> {
         }
         RelayCmd::Export { data, to } => {
             let to = std::path::absolute(&to)?;
-            let text = match Store::open(&data.data_dir) {
-                Ok(store) => {
-                    tram::relay::export_text(&store, &to, &tram::relay::Budget::default())?
-                }
-                Err(tram::store::StoreError::InUse) => {
-                    let req = tram::backup::control::Request {
-                        op: "relay-export".into(),
-                        to: PathBuf::new(),
-                        options: None,
-                        args: vec![to.display().to_string()],
-                    };
-                    let resp = tram::backup::control::ask(&data.data_dir, &req)?;
-                    match resp.text {
-                        Some(t) if resp.ok => t,
-                        _ => anyhow::bail!(resp.error.unwrap_or_else(|| "export failed".into())),
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "relay-export",
+                vec![to.display().to_string()],
+                |store| {
+                    let t = tram::relay::export_text(&store, &to, &tram::relay::Budget::default())?;
+                    Ok((true, t))
+                },
+            )?;
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         RelayCmd::Status { data } => {
-            let text = match Store::open(&data.data_dir) {
-                Ok(store) => serde_json::to_string_pretty(&tram::relay::status(&store))?,
-                Err(tram::store::StoreError::InUse) => {
-                    let req = tram::backup::control::Request {
-                        op: "relay-status".into(),
-                        to: PathBuf::new(),
-                        options: None,
-                        args: vec![],
-                    };
-                    let resp = tram::backup::control::ask(&data.data_dir, &req)?;
-                    resp.text.unwrap_or_default()
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let (_, text) = here_or_server(&data.data_dir, "relay-status", vec![], |store| {
+                Ok((
+                    true,
+                    serde_json::to_string_pretty(&tram::relay::status(&store))?,
+                ))
+            })?;
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
@@ -859,25 +854,9 @@ fn lessons_verify(data_dir: PathBuf, export: Option<PathBuf>) -> anyhow::Result<
             ExitCode::from(3)
         });
     }
-    let (ok, text) = match Store::open(&data_dir) {
-        Ok(store) => tram::lessons::verify_text(&store)?,
-        Err(tram::store::StoreError::InUse) => {
-            let req = tram::backup::control::Request {
-                op: "lessons-verify".into(),
-                to: PathBuf::new(),
-                options: None,
-                args: vec![],
-            };
-            let resp = tram::backup::control::ask(&data_dir, &req).map_err(|e| {
-                anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")
-            })?;
-            match resp.text {
-                Some(t) => (resp.ok, t),
-                None => anyhow::bail!(resp.error.unwrap_or_else(|| "verification failed".into())),
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (ok, text) = here_or_server(&data_dir, "lessons-verify", vec![], |store| {
+        Ok(tram::lessons::verify_text(&store)?)
+    })?;
     print!("{text}");
     Ok(if ok {
         ExitCode::SUCCESS
