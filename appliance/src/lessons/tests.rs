@@ -664,3 +664,14 @@ fn an_exported_zip_verifies_offline_and_catches_a_changed_file() {
     let theirs = export::select(&rx, &f.colleague, &year).unwrap();
     assert!(!theirs.iter().any(|(p, _)| p.id == draft.id));
 }
+
+proptest::proptest! {
+    /// A ZIP handed in for inspection may be anything: checking it reports, never panics.
+    #[test]
+    fn any_bytes_as_an_export_zip_are_reported_not_panicked(junk in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+        let _ = export::verify_zip(std::io::Cursor::new(&junk));
+        let mut z = b"PK\x03\x04".to_vec();
+        z.extend_from_slice(&junk);
+        let _ = export::verify_zip(std::io::Cursor::new(&z));
+    }
+}

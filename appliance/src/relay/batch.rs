@@ -152,6 +152,10 @@ pub fn open(bytes: &[u8], key: &VerifyingKey) -> Result<(Envelope, Vec<OutboxEnt
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or(BatchError::Signature)?;
+    // One spelling only (lowercase hex): the same signature written another way is refused.
+    if hex::encode(sig) != env.signature {
+        return Err(BatchError::Signature);
+    }
     key.verify_strict(
         statement(&env).as_bytes(),
         &ed25519_dalek::Signature::from_bytes(&sig),
@@ -180,6 +184,27 @@ mod tests {
             op: "update".into(),
             record: Some(serde_json::json!({"diem": "8.5"})),
             at: "t".into(),
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives — random bytes, or a real batch cut short or with bytes changed —
+        /// is answered with an error, never a panic, and never opens as a different batch.
+        #[test]
+        fn hostile_bytes_never_panic(junk in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+                                     cut in 0usize..2000, flip in 0usize..2000, bit in 0u8..8) {
+            let key = SigningKey::from_bytes(&[9; 32]);
+            let _ = open(&junk, &key.verifying_key());
+            let mut framed = MAGIC.to_vec();
+            framed.extend_from_slice(&(junk.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&junk);
+            let _ = open(&framed, &key.verifying_key());
+            let good = build(&key, "s", 1, &[entry(1), entry(2)], 0, "t");
+            let _ = open(&good[..cut.min(good.len())], &key.verifying_key());
+            let mut bad = good.clone();
+            let i = flip % bad.len();
+            bad[i] ^= 1 << bit;
+            proptest::prop_assert!(open(&bad, &key.verifying_key()).is_err());
         }
     }
 
