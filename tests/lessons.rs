@@ -318,6 +318,11 @@ fn a_month_batch_is_approved_in_one_action() {
     let month = d["month"].as_str().unwrap().to_string();
     let reviewed = d["totals"][2].as_u64().unwrap();
     assert!(reviewed > 0, "the demo leaves plans waiting for BGH: {d}");
+    let home = principal.get(&base).send().unwrap().text().unwrap();
+    assert!(
+        home.contains(&format!("{reviewed} kế hoạch bài dạy đang chờ bạn duyệt")),
+        "the principal's home page says what waits"
+    );
     let (s, e) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),

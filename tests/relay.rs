@@ -287,6 +287,20 @@ fn the_hub_rejects_forged_replayed_reordered_oversized_and_garbage_batches() {
         .text()
         .unwrap();
     assert!(page.contains("79000701") && page.contains("79000702"));
+    assert!(
+        page.contains("href=\"/district\"") && !page.contains("href=\"/grades\""),
+        "the hub's menu holds the hub's pages, not a school's"
+    );
+    let accounts = hub
+        .staff()
+        .get(format!("{}/admin/accounts", hub.base()))
+        .send()
+        .unwrap();
+    assert_eq!(
+        accounts.status(),
+        200,
+        "district staff accounts are managed on the hub"
+    );
     let csv = hub
         .staff()
         .get(format!("{}/district/schools.csv", hub.base()))

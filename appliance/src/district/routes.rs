@@ -87,6 +87,7 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
         .nest("/api/v1", crate::auth::routes::api())
         .merge(crate::net::pages::sign_in_routes())
         .route("/district", get(staff_page))
+        .route("/admin/accounts", get(crate::net::pages::accounts_page))
         .route("/district/api/schools", get(schools_json))
         .route("/district/api/stats", get(stats_json))
         .route("/district/schools.csv", get(schools_csv))
@@ -537,6 +538,7 @@ pub async fn serve(
         backup: crate::backup::schedule::Config::default_for(store.dir()),
         lessons: Default::default(),
         pins: Default::default(),
+        hub: true,
     });
     let hub = Arc::new(Hub::new(store.clone()));
     let app = router(state, hub).into_make_service_with_connect_info::<SocketAddr>();

@@ -41,6 +41,8 @@ pub struct AppState {
     pub lessons: crate::lessons::Live,
     /// Wrong signing PINs per account.
     pub pins: crate::lessons::sign::PinGuard,
+    /// This server is a district hub (`tram district serve`), not a school.
+    pub hub: bool,
 }
 
 pub type Shared = Arc<AppState>;
@@ -616,6 +618,7 @@ pub async fn serve(
         backup: opts.backup.clone(),
         lessons: crate::lessons::Live::default(),
         pins: Default::default(),
+        hub: false,
     });
     tokio::spawn(crate::backup::schedule::run(
         store.clone(),

@@ -62,6 +62,20 @@ pub(crate) struct Chrome {
 
 pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
     let p = &u.principal;
+    if s.hub {
+        // The district hub: its own pages, and its staff accounts.
+        let mut nav = vec![("/district", "district.title")];
+        if auth::permits(p, Action::ManageAccounts) {
+            nav.push(("/admin/accounts", "nav.accounts"));
+        }
+        return Chrome {
+            t: I18n::from_headers(headers),
+            csrf: u.session.csrf.clone(),
+            school_name: "Trạm — Phòng/Sở GD&ĐT".into(),
+            user_name: p.account.full_name.clone(),
+            nav,
+        };
+    }
     let mut nav = vec![
         ("/grades", "nav.grades"),
         ("/lessons", "nav.lessons"),
@@ -137,6 +151,7 @@ page!(HomePage, "home.html" {
     urls: Vec<(String, String)>,
     backup: Option<BackupCard>,
     relay: Option<RelayCard>,
+    plans_waiting: Option<usize>,
 });
 
 /// The relay to the district as school IT sees it on the home page.
@@ -256,6 +271,12 @@ async fn home(
     let students = rx.count(&school::STUDENTS)?;
     let backup = auth::permits(p, Action::ManageDevice).then(|| backup_card(&s));
     let relay = auth::permits(p, Action::ManageDevice).then(|| relay_card(&s));
+    let reviews = p.is_bgh() || p.has(auth::Role::DeptHead);
+    let plans_waiting = if reviews {
+        Some(crate::lessons::waiting_for(&rx, p)?.len())
+    } else {
+        None
+    };
     Ok(render(HomePage::new(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
@@ -268,6 +289,7 @@ async fn home(
         urls,
         backup,
         relay,
+        plans_waiting,
     )))
 }
 
@@ -423,7 +445,7 @@ page!(AccountsPage, "accounts.html" {
     departments: Vec<school::Department>,
 });
 
-async fn accounts_page(
+pub(crate) async fn accounts_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
