@@ -655,9 +655,27 @@ pub fn edit(
     store_draft(tx, plan, v, "lessons.edit")
 }
 
-/// The file types a plan takes (documents, slides, video, audio, images).
-pub fn attachment_allowed(mime: &str) -> bool {
-    !matches!(mime, "application/epub+zip" | "text/plain; charset=utf-8")
+/// Whether a file of this type and size may be attached (documents, slides, video, audio,
+/// images; up to the configured size). Checked when an upload starts and again when it is
+/// attached.
+pub fn check_attachment(
+    cfg: &LessonConfig,
+    name: &str,
+    mime: &str,
+    size: u64,
+) -> Result<(), LessonError> {
+    if matches!(mime, "application/epub+zip" | "text/plain; charset=utf-8") {
+        return Err(LessonError::File(format!(
+            "Kế hoạch bài dạy không nhận loại tệp của “{name}”. Nhận: DOCX, PDF, PPTX, XLSX, MP4, WEBM, MP3, JPG, PNG."
+        )));
+    }
+    if size > cfg.max_file_mb << 20 {
+        return Err(LessonError::File(format!(
+            "Tệp “{name}” quá lớn: tối đa {} MB.",
+            cfg.max_file_mb
+        )));
+    }
+    Ok(())
 }
 
 /// Attaches an uploaded file to the owner's draft.
@@ -667,19 +685,7 @@ pub fn attach(
     id: &str,
     file: FileRef,
 ) -> Result<Plan, LessonError> {
-    let cfg = config(tx)?;
-    if !attachment_allowed(&file.mime) {
-        return Err(LessonError::File(format!(
-            "Kế hoạch bài dạy không nhận loại tệp của “{}”. Nhận: DOCX, PDF, PPTX, XLSX, MP4, WEBM, MP3, JPG, PNG.",
-            file.name
-        )));
-    }
-    if file.size > cfg.max_file_mb << 20 {
-        return Err(LessonError::File(format!(
-            "Tệp “{}” quá lớn: tối đa {} MB.",
-            file.name, cfg.max_file_mb
-        )));
-    }
+    check_attachment(&config(tx)?, &file.name, &file.mime, file.size)?;
     let (plan, mut v) = editable(tx, p, id)?;
     if v.files.len() >= 20 {
         return Err(LessonError::File("Tối đa 20 tệp đính kèm.".into()));
@@ -1075,22 +1081,14 @@ pub fn month_label(m: &str) -> String {
     }
 }
 
-/// Whether `p` may read a plan: its teacher, the department's head, BGH and the administrator
-/// see every version; other teachers see approved plans.
+/// Whether `p` may read a plan: those who see its work in progress, and everyone once a version
+/// is approved (other teachers then see the approved version).
 pub fn can_read(p: &Principal, plan: &Plan) -> bool {
-    plan.teacher == p.id()
-        || p.is_bgh()
-        || p.has(Role::Admin)
-        || plan.approved_version.is_some()
-        || permits(
-            p,
-            Action::ReviewLessonPlans {
-                department: plan.department.as_deref().unwrap_or(""),
-            },
-        )
+    plan.approved_version.is_some() || sees_work(p, plan)
 }
 
-/// Whether `p` sees drafts and pending versions of the plan (not only its approved one).
+/// Whether `p` sees drafts and pending versions of the plan (not only its approved one): its
+/// teacher, the department's head, BGH and the administrator.
 pub fn sees_work(p: &Principal, plan: &Plan) -> bool {
     plan.teacher == p.id()
         || p.is_bgh()
@@ -1133,12 +1131,7 @@ pub fn search(rx: &Rx, p: &Principal, q: &Query) -> Result<Vec<Plan>, LessonErro
     let state = q.state.as_deref().and_then(State::parse);
     let mut out = Vec::new();
     let mut consider = |plan: Plan| {
-        let visible = if plan.approved_version.is_some() {
-            can_read(p, &plan)
-        } else {
-            sees_work(p, &plan)
-        };
-        if !visible
+        if !can_read(p, &plan)
             || q.subject.as_ref().is_some_and(|s| *s != plan.subject)
             || q.grade.is_some_and(|g| g != plan.grade)
             || state.is_some_and(|s| s != plan.state)

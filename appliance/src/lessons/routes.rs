@@ -170,19 +170,7 @@ async fn start_upload(
     u.require(Action::SubmitLessonPlans)?;
     let cfg = super::config(&s.store.read()?)?;
     let name = crate::library::upload::check_name(&b.name)?;
-    if !super::attachment_allowed(crate::library::upload::mime_of(&name)) {
-        return Err(LessonError::File(format!(
-            "Kế hoạch bài dạy không nhận loại tệp của “{name}”. Nhận: DOCX, PDF, PPTX, XLSX, MP4, WEBM, MP3, JPG, PNG."
-        ))
-        .into());
-    }
-    if b.size > cfg.max_file_mb << 20 {
-        return Err(LessonError::File(format!(
-            "Tệp “{name}” quá lớn: tối đa {} MB.",
-            cfg.max_file_mb
-        ))
-        .into());
-    }
+    super::check_attachment(&cfg, &name, crate::library::upload::mime_of(&name), b.size)?;
     let store = s.store.clone();
     let owner = u.principal.id().to_string();
     let sess = tokio::task::spawn_blocking(move || {
@@ -535,7 +523,7 @@ struct ExportQuery {
     year: Option<String>,
 }
 
-fn scope_of(s: &Shared, u: &ApiUser, q: ExportQuery) -> Result<export::Scope, ApiError> {
+fn scope_of(s: &Shared, q: ExportQuery) -> Result<export::Scope, ApiError> {
     match (q.month, q.teacher) {
         (Some(m), None) => {
             super::parse_month(&m)?;
@@ -548,12 +536,9 @@ fn scope_of(s: &Shared, u: &ApiUser, q: ExportQuery) -> Result<export::Scope, Ap
                 None => crate::net::current_year(s)?,
             },
         }),
-        _ => {
-            let _ = u;
-            Err(ApiError::bad_request(
-                "Chọn một tháng (month=2026-11) hoặc một giáo viên (teacher=…, year=2026-2027).",
-            ))
-        }
+        _ => Err(ApiError::bad_request(
+            "Chọn một tháng (month=2026-11) hoặc một giáo viên (teacher=…, year=2026-2027).",
+        )),
     }
 }
 
@@ -577,7 +562,7 @@ async fn export_pdf(
     u: ApiUser,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let scope = scope_of(&s, &u, q)?;
+    let scope = scope_of(&s, q)?;
     let store = s.store.clone();
     let p = u.principal.clone();
     let (name, bytes) = blocking(move || {
@@ -595,7 +580,7 @@ async fn export_zip(
     u: ApiUser,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let scope = scope_of(&s, &u, q)?;
+    let scope = scope_of(&s, q)?;
     let store = s.store.clone();
     let p = u.principal.clone();
     let (name, file) = blocking(move || {

@@ -114,7 +114,18 @@ impl F {
             .write(&as_(p), |tx| approve(tx, p, id, self.key(p)))
     }
     fn approved(&self, title: &str, teach_on: Date) -> Plan {
+        self.approved_with(title, teach_on, None)
+    }
+    /// The teacher's plan with `file` attached, submitted, reviewed and approved.
+    fn approved_with(&self, title: &str, teach_on: Date, file: Option<FileRef>) -> Plan {
         let plan = self.create(&self.teacher, title, teach_on);
+        if let Some(file) = file {
+            self.store
+                .write(&as_(&self.teacher), |tx| {
+                    attach(tx, &self.teacher, &plan.id, file)
+                })
+                .unwrap();
+        }
         self.submit(&self.teacher, &plan.id).unwrap();
         self.review(&self.head, &plan.id, true).unwrap();
         self.approve(&self.principal, &plan.id).unwrap()
@@ -342,19 +353,13 @@ fn attachments_are_checked_by_type_and_configured_size() {
 #[test]
 fn one_changed_byte_of_a_stored_file_fails_its_plan() {
     let f = fixture();
-    let plan = f.create(&f.teacher, "Bài có tệp", day("2026-11-05"));
     let doc = f.file(
         "ke-hoach.pdf",
         "application/pdf",
         b"%PDF-1.4 noi dung ke hoach",
     );
     let blob = doc.blob.clone();
-    f.store
-        .write(&as_(&f.teacher), |tx| attach(tx, &f.teacher, &plan.id, doc))
-        .unwrap();
-    f.submit(&f.teacher, &plan.id).unwrap();
-    f.review(&f.head, &plan.id, true).unwrap();
-    f.approve(&f.principal, &plan.id).unwrap();
+    let plan = f.approved_with("Bài có tệp", day("2026-11-05"), Some(doc));
     assert!(f.verify().all_valid());
 
     let path = f.store.blobs.path_of(&blob).unwrap();
@@ -606,14 +611,8 @@ fn the_dashboard_flags_teachers_behind_the_cadence() {
 #[test]
 fn an_exported_zip_verifies_offline_and_catches_a_changed_file() {
     let f = fixture();
-    let plan = f.create(&f.teacher, "Bài xuất", day("2026-09-15"));
     let doc = f.file("bai.pdf", "application/pdf", b"%PDF-1.4 bai xuat");
-    f.store
-        .write(&as_(&f.teacher), |tx| attach(tx, &f.teacher, &plan.id, doc))
-        .unwrap();
-    f.submit(&f.teacher, &plan.id).unwrap();
-    f.review(&f.head, &plan.id, true).unwrap();
-    f.approve(&f.principal, &plan.id).unwrap();
+    f.approved_with("Bài xuất", day("2026-09-15"), Some(doc));
     let rx = f.store.read().unwrap();
     let scope = export::Scope::Month("2026-09".into());
     let plans = export::select(&rx, &f.principal, &scope).unwrap();
