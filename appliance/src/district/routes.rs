@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -20,7 +20,6 @@ use serde_json::json;
 
 use super::{HubError, HubStorage, RedbHub, secret_hash};
 use crate::auth::Action;
-use crate::auth::ratelimit::LoginLimiter;
 use crate::net::pages::{chrome, page, render};
 use crate::net::{ApiError, AppState, JsonBody, PageUser, Shared};
 use crate::relay::batch;
@@ -527,47 +526,29 @@ pub async fn serve(
             &crate::net::local_ips(),
         )?)
     };
-    let state: Shared = Arc::new(AppState {
-        store: store.clone(),
-        limiter: LoginLimiter::default(),
-        hashing: tokio::sync::Semaphore::new(2),
-        started: Instant::now(),
-        ca: tls.as_ref().map(|t| (t.ca_pem.clone(), t.ca_der.clone())),
-        https: !http_only,
-        urls: vec![],
-        backup: crate::backup::schedule::Config::default_for(store.dir()),
-        lessons: Default::default(),
-        pins: Default::default(),
-        hub: true,
-    });
+    let state: Shared = Arc::new(AppState::new(
+        store.clone(),
+        tls.as_ref(),
+        vec![],
+        crate::backup::schedule::Config::default_for(store.dir()),
+        true,
+    ));
     let hub = Arc::new(Hub::new(store.clone()));
     let app = router(state, hub).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    crate::net::spawn_app(&mut tasks, listen, tls.as_ref(), &handle, app);
+    if let Some(addr) = handle.listening().await {
+        tracing::info!(%addr, "district hub is listening");
+    }
     let h2 = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
         h2.graceful_shutdown(Some(Duration::from_secs(10)));
     });
-    let run = {
-        let handle = handle.clone();
-        tokio::spawn(async move {
-            match tls {
-                Some(t) => {
-                    let cfg =
-                        axum_server::tls_rustls::RustlsConfig::from_config(t.server_config.clone());
-                    axum_server::bind_rustls(listen, cfg)
-                        .handle(handle)
-                        .serve(app)
-                        .await
-                }
-                None => axum_server::bind(listen).handle(handle).serve(app).await,
-            }
-        })
-    };
-    if let Some(addr) = handle.listening().await {
-        tracing::info!(%addr, "district hub is listening");
+    while let Some(r) = tasks.join_next().await {
+        r??;
     }
-    run.await??;
     Ok(())
 }
 
@@ -575,17 +556,6 @@ pub async fn serve(
 /// hub has served HTTPS once).
 pub fn certificate_pin(store: &Store) -> Option<String> {
     let pem = std::fs::read_to_string(store.dir().join("tls").join("ca.pem")).ok()?;
-    let der = pem_body(&pem)?;
+    let der = crate::net::tls::pem_der(&pem).ok()?;
     Some(crate::relay::sha256_hex(&der))
-}
-
-fn pem_body(pem: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let b64: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }

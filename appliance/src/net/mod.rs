@@ -45,6 +45,53 @@ pub struct AppState {
     pub hub: bool,
 }
 
+impl AppState {
+    /// The state of a server over `store`: a school (`hub` false) or a district hub.
+    pub fn new(
+        store: Arc<Store>,
+        tls: Option<&tls::DeviceTls>,
+        urls: Vec<String>,
+        backup: crate::backup::schedule::Config,
+        hub: bool,
+    ) -> AppState {
+        AppState {
+            store,
+            limiter: LoginLimiter::default(),
+            hashing: tokio::sync::Semaphore::new(2),
+            started: Instant::now(),
+            ca: tls.map(|t| (t.ca_pem.clone(), t.ca_der.clone())),
+            https: tls.is_some(),
+            urls,
+            backup,
+            lessons: crate::lessons::Live::default(),
+            pins: Default::default(),
+            hub,
+        }
+    }
+}
+
+/// Serves `app` on `listen` (HTTPS with `tls`, else plain HTTP) as a task of `tasks`, under
+/// `handle` (graceful shutdown, the bound address).
+pub(crate) fn spawn_app(
+    tasks: &mut tokio::task::JoinSet<std::io::Result<()>>,
+    listen: SocketAddr,
+    tls: Option<&tls::DeviceTls>,
+    handle: &axum_server::Handle<SocketAddr>,
+    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
+) {
+    match tls {
+        Some(t) => {
+            let cfg = axum_server::tls_rustls::RustlsConfig::from_config(t.server_config.clone());
+            let srv = axum_server::bind_rustls(listen, cfg).handle(handle.clone());
+            tasks.spawn(async move { srv.serve(app).await });
+        }
+        None => {
+            let srv = axum_server::bind(listen).handle(handle.clone());
+            tasks.spawn(async move { srv.serve(app).await });
+        }
+    }
+}
+
 pub type Shared = Arc<AppState>;
 
 /// An error as the API and the pages show it: a status, a stable code and a message a person
@@ -607,19 +654,13 @@ pub async fn serve(
         let names = vec![host_name.clone(), "tram.local".into(), "localhost".into()];
         Some(tls::load_or_create(&dir, &code, &names, &ips)?)
     };
-    let state: Shared = Arc::new(AppState {
-        store: store.clone(),
-        limiter: LoginLimiter::default(),
-        hashing: tokio::sync::Semaphore::new(2),
-        started: Instant::now(),
-        ca: tls.as_ref().map(|t| (t.ca_pem.clone(), t.ca_der.clone())),
-        https: !opts.http_only,
-        urls: urls.clone(),
-        backup: opts.backup.clone(),
-        lessons: crate::lessons::Live::default(),
-        pins: Default::default(),
-        hub: false,
-    });
+    let state: Shared = Arc::new(AppState::new(
+        store.clone(),
+        tls.as_ref(),
+        urls.clone(),
+        opts.backup.clone(),
+        false,
+    ));
     tokio::spawn(crate::backup::schedule::run(
         store.clone(),
         opts.backup.clone(),
@@ -656,17 +697,7 @@ pub async fn serve(
     let handle = axum_server::Handle::new();
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut tasks = tokio::task::JoinSet::new();
-    match &tls {
-        Some(t) => {
-            let cfg = axum_server::tls_rustls::RustlsConfig::from_config(t.server_config.clone());
-            let srv = axum_server::bind_rustls(opts.listen, cfg).handle(handle.clone());
-            tasks.spawn(async move { srv.serve(app).await });
-        }
-        None => {
-            let srv = axum_server::bind(opts.listen).handle(handle.clone());
-            tasks.spawn(async move { srv.serve(app).await });
-        }
-    }
+    spawn_app(&mut tasks, opts.listen, tls.as_ref(), &handle, app);
     if let (Some(b), false) = (opts.bootstrap_listen, opts.http_only) {
         let boot = bootstrap_router(state.clone(), opts.listen.port())
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -82,7 +82,7 @@ pub fn load_or_create(
         crate::config::write_atomic(&cert_path, c.pem().as_bytes())?;
         c.pem()
     };
-    let ca_der = rustls_pemfile_der(&ca_pem)?;
+    let ca_der = pem_der(&ca_pem)?;
     let issuer = Issuer::new(params, &ca_key);
 
     let mut leaf = CertificateParams::default();
@@ -137,7 +137,8 @@ pub fn load_or_create(
     })
 }
 
-fn rustls_pemfile_der(pem: &str) -> anyhow::Result<Vec<u8>> {
+/// The DER bytes of a PEM certificate.
+pub(crate) fn pem_der(pem: &str) -> anyhow::Result<Vec<u8>> {
     use base64::Engine;
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     Ok(base64::engine::general_purpose::STANDARD.decode(body)?)
