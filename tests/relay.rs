@@ -16,6 +16,19 @@ fn status(dir: &std::path::Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
+/// Waits until the school has sent something and nothing is queued; its relay status then.
+fn relayed(dir: &std::path::Path, secs: u64, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let st = status(dir);
+        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > 0 {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "{what}: {st}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 fn school_row(hub: &Hub) -> Value {
     let v: Value = hub
         .staff()
@@ -85,15 +98,7 @@ fn nothing_lost_nothing_duplicated_over_a_bad_link_through_restarts() {
     school = Server::start_with(dir.path(), false, &relay);
 
     // Everything arrives.
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let st = loop {
-        let st = status(dir.path());
-        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > 0 {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "the relay did not finish: {st}");
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let st = relayed(dir.path(), 240, "the relay did not finish");
     assert!(
         link.cuts.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "the link was cut"
@@ -327,33 +332,7 @@ fn over_https_the_school_pins_the_hubs_certificate_authority() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let port = common::free_port();
-    let mut hub = std::process::Command::new(common::bin())
-        .args([
-            "district",
-            "serve",
-            "--data-dir",
-            hub_dir.path().to_str().unwrap(),
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("TRAM_ADMIN_PASSWORD", PASSWORD)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let insecure = reqwest::blocking::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while insecure
-        .get(format!("https://127.0.0.1:{port}/healthz"))
-        .send()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the hub did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let hub = Hub::start_https(hub_dir.path());
     let out = tram(&[
         "district",
         "token",
@@ -373,7 +352,7 @@ fn over_https_the_school_pins_the_hubs_certificate_authority() {
     let token = word_after("use once");
     let pin = word_after("pin (SHA-256)");
     assert_eq!(pin.len(), 64, "{text}");
-    let url = format!("https://127.0.0.1:{port}");
+    let url = hub.base();
     // Without a pin, and with a wrong one: refused, and the token is still good.
     let out = tram(&[
         "relay",
@@ -418,21 +397,8 @@ fn over_https_the_school_pins_the_hubs_certificate_authority() {
         String::from_utf8_lossy(&out.stderr)
     );
     let school = Server::start_with(dir.path(), false, &["--relay-school-hours", "off"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let st = status(dir.path());
-        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nothing relayed over HTTPS: {st}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    relayed(dir.path(), 60, "nothing relayed over HTTPS");
     drop(school);
-    let _ = hub.kill();
-    let _ = hub.wait();
 }
 
 #[test]
@@ -515,18 +481,7 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
 
     // The link comes back: the school learns the batch is stored and sends nothing twice.
     link.set_down(false);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let st = status(dir.path());
-        if st["batches_sent"].as_u64().unwrap_or(0) >= 1 && st["queued"] == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the school did not learn of the receipt: {st}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    relayed(dir.path(), 60, "the school did not learn of the receipt");
     let row = school_row(&hub);
     assert_eq!(
         (row["batches"].as_u64(), row["records"].as_u64()),

@@ -17,11 +17,10 @@ fn school(plans: u64) -> (tempfile::TempDir, Store) {
 
 fn principal(store: &Store) -> (tram::auth::Principal, sign::DeviceKey) {
     let rx = store.read().unwrap();
-    let acc = tram::auth::find_by_username(&rx, "hieutruong")
+    let p = tram::school::principal_by_username(&rx, "hieutruong")
         .unwrap()
         .unwrap();
-    let rec = rx.get(&sign::KEYS, &acc.id).unwrap().unwrap();
-    let p = tram::school::principal_for(&rx, acc).unwrap();
+    let rec = rx.get(&sign::KEYS, p.id()).unwrap().unwrap();
     (p, sign::unlock(&rec, tram::demo::DEMO_PIN).unwrap())
 }
 

@@ -483,9 +483,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let store = Store::open(&data.data_dir)?;
             let rx = store.read()?;
-            let acc = auth::find_by_username(&rx, &user)?
+            let p = tram::school::principal_by_username(&rx, &user)?
                 .ok_or_else(|| anyhow::anyhow!("no account named {user:?}"))?;
-            let p = tram::school::principal_for(&rx, acc)?;
             let bytes = std::fs::read(&sheet)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", sheet.display()))?;
             let plan = tram::library::import::plan(&rx, &folder, &bytes)?;

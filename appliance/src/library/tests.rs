@@ -12,11 +12,9 @@ struct F {
 }
 
 fn who(store: &Store, username: &str) -> Principal {
-    let rx = store.read().unwrap();
-    let acc = crate::auth::find_by_username(&rx, username)
+    crate::school::principal_by_username(&store.read().unwrap(), username)
         .unwrap()
-        .unwrap();
-    crate::school::principal_for(&rx, acc).unwrap()
+        .unwrap()
 }
 
 fn fixture() -> F {

@@ -185,6 +185,13 @@ pub fn school_info(rx: &impl crate::store::Read) -> Result<Option<SchoolInfo>, S
 }
 
 /// Builds the permission principal: the account plus its teaching and homeroom duties.
+/// The account named `username` with its duties, if there is one.
+pub fn principal_by_username(rx: &Rx, username: &str) -> Result<Option<Principal>, StoreError> {
+    crate::auth::find_by_username(rx, username)?
+        .map(|a| principal_for(rx, a))
+        .transpose()
+}
+
 pub fn principal_for(rx: &Rx, account: crate::auth::Account) -> Result<Principal, StoreError> {
     let teaches = rx
         .scan(&ASSIGNMENTS, "")?
