@@ -15,4 +15,5 @@ pub mod relay;
 pub mod school;
 pub mod store;
 pub mod text;
+pub mod update;
 pub mod web;

@@ -161,10 +161,104 @@ enum Cmd {
         #[arg(long, default_value_t = 500)]
         entries: u64,
     },
+    /// Signed updates: apply a bundle (USB or the spool), show the last attempt.
+    Update {
+        #[command(subcommand)]
+        cmd: UpdateCmd,
+    },
+    /// Release tools (the maintainers' machine): make the release key, build signed bundles.
+    Release {
+        #[command(subcommand)]
+        cmd: ReleaseCmd,
+    },
+    /// Used by `update apply`: open (and migrate) the data, serve it on a loopback port and
+    /// check it answers. Exits non-zero when this version cannot run on this data.
+    #[command(hide = true)]
+    SelfCheck {
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Account tools for school IT (recovery when nobody can log in).
     User {
         #[command(subcommand)]
         cmd: UserCmd,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct UpdateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Where versions are installed side by side (current → versions/X).
+    #[arg(long, env = "TRAM_INSTALL_ROOT", default_value = tram::update::DEFAULT_INSTALL_ROOT)]
+    install_root: PathBuf,
+    /// The release public key bundles must be signed with.
+    #[arg(long, env = "TRAM_RELEASE_KEY", default_value = tram::update::DEFAULT_RELEASE_KEY)]
+    release_key: PathBuf,
+    /// Seconds the new version has to prove itself before it is rolled back.
+    #[arg(long, default_value_t = 90)]
+    health_timeout: u64,
+    /// The systemd unit to stop before and start after the switch (the device: tram.service).
+    #[arg(long)]
+    service: Option<String>,
+    /// After starting the service, also wait for this URL to answer (https://127.0.0.1/healthz).
+    #[arg(long)]
+    health_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UpdateCmd {
+    /// Verify and install BUNDLE; exits non-zero (changing nothing) unless correctly signed.
+    Apply {
+        bundle: PathBuf,
+        #[command(flatten)]
+        opts: UpdateArgs,
+        /// Install an older version, or the same one again.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Apply every bundle in DATA_DIR/updates/spool (tram-update.service).
+    ApplySpool {
+        #[command(flatten)]
+        opts: UpdateArgs,
+    },
+    /// The installed version and the last update attempt.
+    Status {
+        #[command(flatten)]
+        opts: UpdateArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReleaseCmd {
+    /// Make a release key pair: DIR/release.key (secret, keep offline) and DIR/release-key.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Build and sign an update bundle.
+    Bundle {
+        /// The release signing key (release.key).
+        #[arg(long)]
+        key: PathBuf,
+        /// The version this bundle installs (MAJOR.MINOR.PATCH).
+        #[arg(long)]
+        version: String,
+        /// The tram binary to ship.
+        #[arg(long)]
+        binary: PathBuf,
+        /// Architecture of the binary: x86_64 or aarch64.
+        #[arg(long, default_value = std::env::consts::ARCH)]
+        arch: String,
+        /// Extra files, as PATH_IN_BUNDLE=FILE (repeatable).
+        #[arg(long = "file")]
+        files: Vec<String>,
+        /// Release notes shown on the School IT page.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// Where to write the bundle.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -468,6 +562,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Relay { cmd } => relay_cmd(cmd),
+        Cmd::Update { cmd } => update_cmd(cmd),
+        Cmd::Release { cmd } => release_cmd(cmd),
+        Cmd::SelfCheck { data } => self_check(&data.data_dir),
         Cmd::Lessons {
             cmd: LessonsCmd::Verify { data, export },
         } => lessons_verify(data.data_dir, export),
@@ -999,6 +1096,177 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn update_options(o: UpdateArgs, force: bool) -> tram::update::ApplyOptions {
+    tram::update::ApplyOptions {
+        data_dir: o.data.data_dir,
+        install_root: o.install_root,
+        release_key: o.release_key,
+        force,
+        health_timeout: std::time::Duration::from_secs(o.health_timeout),
+        service: o.service,
+        health_url: o.health_url,
+    }
+}
+
+fn update_cmd(cmd: UpdateCmd) -> anyhow::Result<ExitCode> {
+    use tram::update;
+    logging::init(false);
+    match cmd {
+        UpdateCmd::Apply {
+            bundle,
+            opts,
+            force,
+        } => {
+            let o = update_options(opts, force);
+            let st = update::apply(&bundle, &o)?;
+            println!("{}", st.message);
+            if let Some(b) = st.backup {
+                println!("pre-update backup: {b}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UpdateCmd::ApplySpool { opts } => {
+            let o = update_options(opts, false);
+            let mut failed = false;
+            for (b, r) in update::apply_spool(&o) {
+                match r {
+                    Ok(st) => println!("{}: {}", b.display(), st.message),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("{}: {e}", b.display());
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        UpdateCmd::Status { opts } => {
+            println!(
+                "installed: {}",
+                update::installed_version(&opts.install_root)
+            );
+            match update::status(&opts.data.data_dir) {
+                Some(st) => println!(
+                    "last attempt {}: {} → {}: {} ({})",
+                    st.at, st.from_version, st.to_version, st.outcome, st.message
+                ),
+                None => println!("no update has been attempted"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn release_cmd(cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
+    use tram::update::bundle;
+    match cmd {
+        ReleaseCmd::Keygen { out } => {
+            let secret = out.join("release.key");
+            if secret.exists() {
+                anyhow::bail!(
+                    "{} exists; refusing to overwrite a release key",
+                    secret.display()
+                );
+            }
+            let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+            tram::config::write_secret(&secret, bundle::secret_key_text(&key).as_bytes())?;
+            tram::config::write_atomic(
+                &out.join("release-key.pub"),
+                bundle::public_key_text(&key.verifying_key()).as_bytes(),
+            )?;
+            println!("{}", out.join("release-key.pub").display());
+            eprintln!(
+                "keep {} offline: it can update every school",
+                secret.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ReleaseCmd::Bundle {
+            key,
+            version,
+            binary,
+            arch,
+            files,
+            notes,
+            out,
+        } => {
+            let key = bundle::load_secret_key(&key)?;
+            let mut list = vec![(bundle::BINARY.to_string(), binary)];
+            for f in files {
+                let (dst, src) = f
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--file wants PATH_IN_BUNDLE=FILE, got {f}"))?;
+                list.push((dst.to_string(), PathBuf::from(src)));
+            }
+            let m = bundle::build(
+                &key,
+                &version,
+                &arch,
+                &list,
+                &notes,
+                jiff::Timestamp::now(),
+                &out,
+            )?;
+            println!(
+                "{}: tram {} for {}, {} files, payload {} bytes",
+                out.display(),
+                m.version,
+                m.arch,
+                m.files.len(),
+                m.payload_len
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Opens (and so migrates) the data, serves it over plain HTTP on a loopback port and checks
+/// its own /healthz answers "ok".
+fn self_check(data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let store = Arc::new(Store::open(data_dir)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = net::AppState::new(
+            store.clone(),
+            None,
+            vec![],
+            tram::backup::schedule::Config::default_for(data_dir),
+            false,
+        );
+        let app = net::router(Arc::new(state));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let body = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut c = tokio::net::TcpStream::connect(addr).await?;
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .await?;
+            let mut out = String::new();
+            c.read_to_string(&mut out).await?;
+            anyhow::Ok(out)
+        })
+        .await??;
+        if body.starts_with("HTTP/1.1 200") && body.contains("\"status\":\"ok\"") {
+            println!("ok: this version serves {}", data_dir.display());
+            Ok(ExitCode::SUCCESS)
+        } else {
+            anyhow::bail!(
+                "/healthz did not answer ok: {}",
+                body.lines().next().unwrap_or("")
+            )
+        }
+    })
 }
 
 fn seed_demo(store: &Store, students: usize, per_class: usize) -> anyhow::Result<()> {
