@@ -12,7 +12,8 @@
 # Environment: TRAM_BIN (default target/<triple>/release/tram, built if missing),
 # RELEASE_KEY_PUB (the release public key whose bundles the box accepts; default: a development
 # key made in image/out/release/), MIRROR (default http://deb.debian.org/debian),
-# ROOT_MB / DATA_MB (partition sizes), PROVISION (a tram-provision.toml to put on the ESP).
+# ROOT_MB / DATA_MB (partition sizes), PROVISION (a tram-provision.toml to put on the ESP),
+# OUT (output folder, default image/out).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
@@ -26,7 +27,7 @@ mirror="${MIRROR:-http://deb.debian.org/debian}"
 root_mb="${ROOT_MB:-1200}"
 data_mb="${DATA_MB:-512}"
 esp_mb=160
-out="$here/out"
+out="${OUT:-$here/out}"
 img="$out/tram-$arch.img"
 key_pub="${RELEASE_KEY_PUB:-}"
 
@@ -77,6 +78,7 @@ mmdebstrap --variant=minbase --architectures="$arch" \
   --customize-hook=': > "$1/etc/machine-id"; rm -f "$1/var/lib/dbus/machine-id"' \
   --customize-hook='chroot "$1" useradd --system --home-dir /var/lib/tram --shell /usr/sbin/nologin tram' \
   --customize-hook='chroot "$1" passwd --lock root' \
+  --customize-hook='ln -sf /usr/share/zoneinfo/Asia/Ho_Chi_Minh "$1/etc/localtime"; echo Asia/Ho_Chi_Minh > "$1/etc/timezone"' \
   bookworm "$work/rootfs.tar" "$mirror"
 
 tar -C "$work/root" --numeric-owner -xpf "$work/rootfs.tar"

@@ -30,14 +30,7 @@ fn relayed(dir: &std::path::Path, secs: u64, what: &str) -> Value {
 }
 
 fn school_row(hub: &Hub) -> Value {
-    let v: Value = hub
-        .staff()
-        .get(format!("{}/district/api/schools", hub.base()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    v["schools"][0].clone()
+    hub.schools()["schools"][0].clone()
 }
 
 #[test]

@@ -64,3 +64,71 @@ pub fn free_disk_bytes(path: &Path) -> Option<u64> {
     let r = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
     (r == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
+
+/// DATA_DIR/tram.toml: the settings provisioning wrote (command-line flags and TRAM_*
+/// variables override them). Versioned; unknown fields are refused. Secrets never go here.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub format: u32,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub backup: BackupSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<String>,
+}
+
+impl Settings {
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("tram.toml")
+    }
+
+    /// The settings, or the defaults when there is no file. A damaged file is an error: the
+    /// box must not silently fall back to other backup targets.
+    pub fn load(data_dir: &Path) -> Result<Settings, String> {
+        let p = Self::path(data_dir);
+        match fs::read_to_string(&p) {
+            Ok(t) => toml::from_str(&t).map_err(|e| format!("{}: {e}", p.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(format!("{}: {e}", p.display())),
+        }
+    }
+
+    pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
+        let text = format!(
+            "# Written by `tram provision`; flags and TRAM_* variables override it.\n{}",
+            toml::to_string(self).map_err(std::io::Error::other)?
+        );
+        write_atomic(&Self::path(data_dir), text.as_bytes())
+    }
+
+    /// The backup schedule these settings describe, over the defaults for `data_dir`.
+    pub fn backup_schedule(&self, data_dir: &Path) -> crate::backup::schedule::Config {
+        let mut c = crate::backup::schedule::Config::default_for(data_dir);
+        if !self.backup.targets.is_empty() {
+            c.targets = self.backup.targets.clone();
+        }
+        if let Some(t) = self
+            .backup
+            .at
+            .as_deref()
+            .and_then(|a| jiff::civil::Time::strptime("%H:%M", a).ok())
+        {
+            c.at = t;
+        }
+        if let Some(k) = self.backup.keep.as_deref().and_then(|k| k.parse().ok()) {
+            c.retention = k;
+        }
+        c
+    }
+}

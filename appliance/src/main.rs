@@ -161,6 +161,36 @@ enum Cmd {
         #[arg(long, default_value_t = 500)]
         entries: u64,
     },
+    /// Provision this box from a provisioning file (see provisioning/example-school.toml).
+    /// Running it again changes nothing.
+    Provision {
+        /// The provisioning file. Omit it with --find.
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Look for tram-provision.toml on the boot partition and USB sticks (first boot);
+        /// finding none is not an error.
+        #[arg(long)]
+        find: bool,
+        /// Give the data directory to this user afterwards (first boot runs as root).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Act on a reboot / power-off request from the School IT page (tram-power.service, root).
+    #[command(hide = true)]
+    Power {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write a support bundle (logs, settings and health; no secrets or records) to a folder,
+    /// e.g. a USB stick.
+    SupportBundle {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The folder to write tram-support-….zip into.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Signed updates: apply a bundle (USB or the spool), show the last attempt.
     Update {
         #[command(subcommand)]
@@ -268,12 +298,12 @@ struct BackupScheduleArgs {
     /// folder and a mounted USB disk). Default: DATA_DIR/backups.
     #[arg(long = "backup-to", env = "TRAM_BACKUP_TO", value_delimiter = ',')]
     backup_to: Vec<PathBuf>,
-    /// Local time (Asia/Ho_Chi_Minh) of the nightly backup.
-    #[arg(long, env = "TRAM_BACKUP_AT", default_value = "01:30")]
-    backup_at: jiff::civil::Time,
-    /// Backups kept: DAILY,WEEKLY,MONTHLY.
-    #[arg(long, env = "TRAM_BACKUP_KEEP", default_value = "7,4,12")]
-    backup_keep: tram::backup::Retention,
+    /// Local time (Asia/Ho_Chi_Minh) of the nightly backup [default: provisioned, else 01:30].
+    #[arg(long, env = "TRAM_BACKUP_AT")]
+    backup_at: Option<jiff::civil::Time>,
+    /// Backups kept: DAILY,WEEKLY,MONTHLY [default: provisioned, else 7,4,12].
+    #[arg(long, env = "TRAM_BACKUP_KEEP")]
+    backup_keep: Option<tram::backup::Retention>,
     /// Turn the nightly backup off.
     #[arg(long)]
     no_backup: bool,
@@ -500,12 +530,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             logging::init(journald);
             let store = Arc::new(Store::open(&data.data_dir)?);
-            let mut schedule = tram::backup::schedule::Config::default_for(&data.data_dir);
+            let settings =
+                tram::config::Settings::load(&data.data_dir).map_err(anyhow::Error::msg)?;
+            let mut schedule = settings.backup_schedule(&data.data_dir);
             if !backup.backup_to.is_empty() {
                 schedule.targets = backup.backup_to;
             }
-            schedule.at = backup.backup_at;
-            schedule.retention = backup.backup_keep;
+            if let Some(at) = backup.backup_at {
+                schedule.at = at;
+            }
+            if let Some(keep) = backup.backup_keep {
+                schedule.retention = keep;
+            }
+            tram::provision::identity::ensure(&data.data_dir, jiff::Timestamp::now());
+            tram::device::note_start(&data.data_dir, jiff::Timestamp::now());
             schedule.enabled = !backup.no_backup;
             schedule.first_check_after = std::time::Duration::from_secs(backup.backup_first_check);
             if demo {
@@ -529,6 +567,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 shutdown_signal(),
             ))?;
+            tram::device::note_clean_stop(&data.data_dir);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Backup { cmd } => backup_cmd(cmd),
@@ -563,6 +602,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Relay { cmd } => relay_cmd(cmd),
         Cmd::Update { cmd } => update_cmd(cmd),
+        Cmd::Power { data } => match tram::device::act_on_power_request(&data.data_dir)? {
+            Some(p) => {
+                println!("{p:?} requested");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Ok(ExitCode::SUCCESS),
+        },
+        Cmd::SupportBundle { data, to } => {
+            let (_, name) = here_or_server(
+                &data.data_dir,
+                "support-bundle",
+                vec![to.display().to_string()],
+                |store| {
+                    Ok((
+                        true,
+                        tram::device::write_support_bundle(&store, &to)?
+                            .display()
+                            .to_string(),
+                    ))
+                },
+            )?;
+            println!("{name}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Provision {
+            file,
+            data,
+            find,
+            owner,
+        } => provision_cmd(file, &data.data_dir, find, owner),
         Cmd::Release { cmd } => release_cmd(cmd),
         Cmd::SelfCheck { data } => self_check(&data.data_dir),
         Cmd::Lessons {
@@ -1096,6 +1165,68 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn provision_cmd(
+    file: Option<PathBuf>,
+    data_dir: &std::path::Path,
+    find: bool,
+    owner: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use tram::provision;
+    logging::init(false);
+    let file = match (file, find) {
+        (Some(f), _) => f,
+        (None, true) => match provision::find() {
+            Some(f) => f,
+            None => {
+                eprintln!(
+                    "no tram-provision.toml on the boot partition or a USB stick; the box waits to be provisioned"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
+        (None, false) => anyhow::bail!("give the provisioning file, or --find"),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let enrol = |dir: &std::path::Path, h: &provision::file::HubTarget| {
+        rt.block_on(async {
+            match tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                tram::relay::enrol(dir, &h.url, &h.token, h.pin_sha256.as_deref()),
+            )
+            .await
+            {
+                Ok(Ok(e)) => Ok(e.school),
+                Ok(Err(e)) => Err(format!("{e:#}")),
+                Err(_) => Err(format!("{} did not answer within 20 s", h.url)),
+            }
+        })
+    };
+    let out = provision::provision(&file, data_dir, jiff::Timestamp::now(), &enrol)?;
+    if let Some(user) = owner {
+        provision::chown_tree(data_dir, &user)?;
+    }
+    let page = out.summary_with_password();
+    print!("{page}");
+    if out.admin_password.is_some() {
+        // Next to the file (the USB stick or the boot partition): the only copy of the
+        // temporary password, for school IT to read on their PC.
+        let beside = file
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(format!("tram-summary-{}.txt", out.school_code));
+        match std::fs::write(&beside, &page) {
+            Ok(()) => eprintln!("summary written to {}", beside.display()),
+            Err(e) => eprintln!(
+                "could not write {} ({e}); copy the password above",
+                beside.display()
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn update_options(o: UpdateArgs, force: bool) -> tram::update::ApplyOptions {

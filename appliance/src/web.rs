@@ -28,6 +28,11 @@ pub static STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/static/lessons.js"),
     ),
     (
+        "device.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/device.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/static/app.js"),

@@ -36,6 +36,11 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, https: bool, extra: &[&str]) -> Server {
+        Self::start_env(data, https, extra, &[])
+    }
+
+    /// As [`Server::start_with`], with extra environment variables.
+    pub fn start_env(data: &Path, https: bool, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = free_port();
         let boot_port = free_port();
@@ -48,6 +53,7 @@ impl Server {
             .args(extra)
             .env("TRAM_ADMIN_PASSWORD", PASSWORD)
             .env("TRAM_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if !https {
@@ -446,6 +452,15 @@ impl Hub {
             .unwrap();
         assert_eq!(r.status(), 200);
         c
+    }
+    /// The hub's school list as its staff see it (/district/api/schools).
+    pub fn schools(&self) -> serde_json::Value {
+        self.staff()
+            .get(format!("{}/district/api/schools", self.base()))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
     }
     pub fn kill(&mut self) {
         let _ = self.child.kill();

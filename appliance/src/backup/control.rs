@@ -82,7 +82,11 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                 Ok(req)
                     if matches!(
                         req.op.as_str(),
-                        "district-token" | "relay-status" | "relay-export" | "district-import"
+                        "district-token"
+                            | "relay-status"
+                            | "relay-export"
+                            | "district-import"
+                            | "support-bundle"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -97,6 +101,12 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 std::path::Path::new(&arg(0)),
                                 &relay,
                             )
+                            .map_err(|e| e.to_string()),
+                            "support-bundle" => crate::device::write_support_bundle(
+                                &store,
+                                std::path::Path::new(&arg(0)),
+                            )
+                            .map(|p| p.display().to_string())
                             .map_err(|e| e.to_string()),
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))

@@ -533,6 +533,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::library::routes::api())
         .merge(crate::lessons::routes::api())
         .merge(crate::relay::routes::api())
+        .merge(crate::device::routes::api())
         .route(
             "/openapi.json",
             get(|| async {
@@ -551,6 +552,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::library::routes::files())
         .merge(crate::lessons::pages::routes())
         .merge(crate::lessons::routes::files())
+        .merge(crate::device::routes::pages())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn(same_origin_only))

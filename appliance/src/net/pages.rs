@@ -91,6 +91,9 @@ pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chr
     if auth::permits(p, Action::ImportExport) {
         nav.push(("/admin/import", "nav.import"));
     }
+    if auth::permits(p, Action::ManageDevice) {
+        nav.push(("/admin/device", "nav.device"));
+    }
     let school_name = s
         .store
         .read()

@@ -57,6 +57,35 @@ pub struct Enrolment {
     pub enrolled_at: String,
 }
 
+/// An enrolment provisioning asked for while the hub was out of reach (keys/, owner-only: the
+/// token is a secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub hub: String,
+    pub token: String,
+    pub pin_sha256: Option<String>,
+}
+
+fn pending_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("pending-enrolment.json")
+}
+
+pub fn pending(data_dir: &Path) -> Option<Pending> {
+    serde_json::from_slice(&std::fs::read(pending_path(data_dir)).ok()?).ok()
+}
+
+/// Leaves `p` for the server to finish; true when that changed anything.
+pub fn save_pending(data_dir: &Path, p: &Pending) -> std::io::Result<bool> {
+    if pending(data_dir).as_ref() == Some(p) {
+        return Ok(false);
+    }
+    crate::config::write_secret(
+        &pending_path(data_dir),
+        &serde_json::to_vec_pretty(p).map_err(std::io::Error::other)?,
+    )?;
+    Ok(true)
+}
+
 pub fn enrolment_path(data_dir: &Path) -> PathBuf {
     data_dir.join("relay.json")
 }
@@ -494,6 +523,12 @@ pub async fn enrol(
             "an HTTPS hub needs --pin SHA256 (printed by `tram district token` on the hub)"
         );
     }
+    use crate::provision::identity;
+    let clone = identity::check(data_dir) == identity::Check::Clone;
+    if clone {
+        // A copied disk: this box gets a key of its own, never the original's.
+        let _ = std::fs::remove_file(data_dir.join("keys").join("device.key"));
+    }
     let key = device_key(data_dir)?;
     let c = client(pin_sha256)?;
     let r = c
@@ -527,6 +562,9 @@ pub async fn enrol(
         &enrolment_path(data_dir),
         &serde_json::to_vec_pretty(&e).expect("serialisable"),
     )?;
+    if clone {
+        identity::record(data_dir, jiff::Timestamp::now())?;
+    }
     // Continue where the hub is: a replaced box (restored from backup) must neither resend what
     // the hub holds under the same numbers nor reuse outbox numbers the hub has seen.
     let last_seq = body["last_seq"].as_u64().unwrap_or(0);
@@ -643,8 +681,23 @@ async fn checked(r: reqwest::Response) -> anyhow::Result<reqwest::Response> {
 /// One round: send every waiting batch the budget allows now. Returns how many were stored.
 pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64> {
     let dir = store.dir().to_path_buf();
-    let Some(e) = enrolment(&dir) else {
-        return Ok(0);
+    if crate::provision::identity::check(&dir) == crate::provision::identity::Check::Clone {
+        anyhow::bail!(
+            "this box's data was provisioned on other hardware (a copied disk?); it does not relay until the district enrols it again (tram relay enroll with a new token)"
+        );
+    }
+    let e = match enrolment(&dir) {
+        Some(e) => e,
+        None => match pending(&dir) {
+            // Provisioning named a hub that was not reachable then: enrol now.
+            Some(p) => {
+                let e = enrol(&dir, &p.hub, &p.token, p.pin_sha256.as_deref()).await?;
+                let _ = std::fs::remove_file(pending_path(&dir));
+                tracing::info!(hub = %e.hub, school = %e.school, "enrolled with the district hub");
+                e
+            }
+            None => return Ok(0),
+        },
     };
     let key = device_key(&dir)?;
     let c = client(e.pin_sha256.as_deref())?;
@@ -731,6 +784,8 @@ pub fn status(store: &Store) -> serde_json::Value {
     let st = state(dir);
     serde_json::json!({
         "enrolled": e.is_some(),
+        "enrolment_pending": e.is_none() && pending(dir).is_some(),
+        "clone_suspected": crate::provision::identity::check(dir) == crate::provision::identity::Check::Clone,
         "hub": e.as_ref().map(|e| e.hub.clone()),
         "school": e.as_ref().map(|e| e.school.clone()),
         "queued": backlog(store, dir).unwrap_or(0),

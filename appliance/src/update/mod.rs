@@ -304,7 +304,17 @@ fn pre_update_backup(data_dir: &Path) -> Result<Option<String>, UpdateError> {
         ),
         e => UpdateError::Backup(e.to_string()),
     })?;
-    let targets = crate::backup::schedule::Config::default_for(data_dir).targets;
+    let targets = crate::config::Settings::load(data_dir)
+        .map_err(UpdateError::Backup)?
+        .backup_schedule(data_dir)
+        .targets;
+    // A USB target that is not plugged in is skipped; the box's own disk always takes one.
+    let targets: Vec<PathBuf> = targets
+        .into_iter()
+        .enumerate()
+        .filter(|(i, t)| *i == 0 || t.exists())
+        .map(|(_, t)| t)
+        .collect();
     let opts = crate::backup::Options {
         kind: crate::backup::Kind::PreUpdate,
         retention: crate::backup::Retention::default(),
