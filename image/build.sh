@@ -35,10 +35,11 @@ need=()
 for t in mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs mkfs.vfat:dosfstools mcopy:mtools sfdisk:fdisk; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
-[ -e /usr/lib/systemd/boot/efi/systemd-boot$efi.efi ] || need+=(systemd-boot-efi)
 if [ "$arch" = arm64 ]; then
+  # Cross-building: the linker for the binary, and qemu-user to run arm64 maintainer scripts.
   command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
-  [ -e /usr/lib/systemd/boot/efi/systemd-bootaa64.efi ] || need+=(qemu-user-static binfmt-support)
+  [ -d /usr/aarch64-linux-gnu/include ] || need+=(libc6-dev-arm64-cross)
+  [ -e /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static binfmt-support)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -51,6 +52,7 @@ bin="${TRAM_BIN:-$repo/target/$triple/release/tram}"
 if [ ! -x "$bin" ]; then
   if [ "$arch" = arm64 ]; then
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+    export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
     rustup target add aarch64-unknown-linux-gnu >/dev/null
   fi
   (cd "$repo" && cargo build --release --locked -p tram --target "$triple")
@@ -73,7 +75,7 @@ mkdir -p "$out" "$work/root"
 # The system. --variant=minbase plus what a headless appliance needs: systemd (networkd,
 # resolved, timesyncd for time sync, journald), the kernel and initramfs, nothing else.
 mmdebstrap --variant=minbase --architectures="$arch" \
-  --include="$kernel,systemd,systemd-sysv,systemd-timesyncd,systemd-resolved,udev,dbus,kmod,initramfs-tools,e2fsprogs,ca-certificates,iproute2,zstd" \
+  --include="$kernel,systemd-boot-efi,systemd,systemd-sysv,systemd-timesyncd,systemd-resolved,udev,dbus,kmod,initramfs-tools,e2fsprogs,ca-certificates,iproute2,zstd" \
   --customize-hook='echo tram > "$1/etc/hostname"' \
   --customize-hook=': > "$1/etc/machine-id"; rm -f "$1/var/lib/dbus/machine-id"' \
   --customize-hook='chroot "$1" useradd --system --home-dir /var/lib/tram --shell /usr/sbin/nologin tram' \
@@ -112,7 +114,7 @@ dd if=/dev/zero of="$work/esp.img" bs=1M count=$esp_mb status=none
 mkfs.vfat -F 32 -n TRAM-ESP "$work/esp.img" >/dev/null
 export MTOOLS_SKIP_CHECK=1
 mmd -i "$work/esp.img" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
-mcopy -i "$work/esp.img" "/usr/lib/systemd/boot/efi/systemd-boot$efi.efi" "::/EFI/BOOT/BOOT${efi^^}.EFI"
+mcopy -i "$work/esp.img" "$r/usr/lib/systemd/boot/efi/systemd-boot$efi.efi" "::/EFI/BOOT/BOOT${efi^^}.EFI"
 mcopy -i "$work/esp.img" "$r/boot/vmlinuz-$kver" ::/vmlinuz
 mcopy -i "$work/esp.img" "$r/boot/initrd.img-$kver" ::/initrd.img
 printf 'default tram.conf\ntimeout 0\n' > "$work/loader.conf"

@@ -15,7 +15,8 @@ arch="${2:-amd64}"
 case "$arch" in
   amd64) triple=x86_64-unknown-linux-gnu; rarch=x86_64 ;;
   arm64) triple=aarch64-unknown-linux-gnu; rarch=aarch64
-         export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc ;;
+         export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+         export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc ;;
   *) echo "arch must be amd64 or arm64" >&2; exit 2 ;;
 esac
 version="$(grep -m1 '^version' "$repo/Cargo.toml" | cut -d'"' -f2)"

@@ -339,3 +339,69 @@ fn strip_member(raw: &[u8], name: &str) -> Vec<u8> {
     }
     out.into_inner().unwrap()
 }
+
+#[test]
+fn a_full_system_partition_refuses_the_update_and_changes_nothing() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let s = Setup::new();
+    let real = s.script("tram-real", &format!("exec '{}' \"$@\"", bin()));
+    // 3 MB that do not compress: the unpacked release does not fit an 8 MB system partition
+    // with the margin kept free.
+    let big = s.dir.join("big.dat");
+    let mut noise = vec![0u8; 3 << 20];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    fs::write(&big, &noise).unwrap();
+    let bundle = s.dir.join("big.bundle");
+    let o = tram(&[
+        "release",
+        "bundle",
+        "--key",
+        s.key.to_str().unwrap(),
+        "--version",
+        "2.0.0",
+        "--binary",
+        real.to_str().unwrap(),
+        "--file",
+        &format!("share/big.dat={}", big.display()),
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = db(&s);
+    fs::create_dir_all(&s.root).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=8m tmpfs {root} && {bin} update apply {b} --data-dir {d} --install-root {root} --release-key {k}; echo rc=$?; ls -A {root}/versions | grep -v '^.staging$' | wc -l; test -e {root}/current && echo switched",
+        root = s.root.display(),
+        bin = bin(),
+        b = bundle.display(),
+        d = s.data.display(),
+        k = s.pubkey.display(),
+    );
+    let o = std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(
+        t.contains("not enough disk space") && t.contains("system partition"),
+        "{t}"
+    );
+    assert!(t.contains("rc=1"), "{t}");
+    assert!(!t.contains("switched"), "{t}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.trim() == "0"),
+        "{t}"
+    );
+    assert_eq!(db(&s), before);
+}

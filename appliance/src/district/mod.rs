@@ -30,7 +30,9 @@ pub enum HubError {
     Unauthorized(String),
     #[error("sequence gap: the next batch of this school is {expected}, not {got}")]
     Gap { expected: u64, got: u64 },
-    #[error("batch {0} was already stored with different content (replay or fork)")]
+    #[error(
+        "batch {0} was already stored with different content: a replay, or a second box relaying as this school (a copied disk?)"
+    )]
     Conflict(u64),
     #[error("batch larger than the limit ({0} bytes)")]
     TooLarge(u64),
