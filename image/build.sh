@@ -61,12 +61,18 @@ if [ ! -f "$key_pub" ]; then
   # No release key given: make one for this build only (image/out/release/), so a developer's
   # image works; a school's image must be built with RELEASE_KEY_PUB of the real release key.
   key_pub="$out/release/release-key.pub"
-  [ -f "$key_pub" ] || "$bin" release keygen --out "$out/release" >/dev/null 2>&1 \
-    || tram release keygen --out "$out/release" >/dev/null
+  if [ ! -f "$key_pub" ]; then
+    host_tram="$bin"
+    if [ "$arch" != amd64 ] || [ "$(uname -m)" != x86_64 ]; then
+      host_tram="$repo/target/release/tram"
+      [ -x "$host_tram" ] || (cd "$repo" && cargo build --release --locked -p tram)
+    fi
+    "$host_tram" release keygen --out "$out/release" >/dev/null
+  fi
   echo "note: the image trusts the development release key $key_pub" >&2
 fi
 version="$("$bin" --version 2>/dev/null | awk '{print $2}')" || version=unknown
-[ "$arch" = amd64 ] || version="$(grep -m1 '^version' "$repo/appliance/Cargo.toml" | cut -d'"' -f2)"
+[ "$arch" = amd64 ] || version="$(grep -m1 '^version' "$repo/Cargo.toml" | cut -d'"' -f2)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/tram-image.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

@@ -482,3 +482,127 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
     );
     drop(school);
 }
+
+#[test]
+fn update_bundles_come_down_over_a_bad_link_and_only_correctly_signed_ones_are_kept() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let hub = Hub::start(hub_dir.path());
+    // 64 KB/s and every connection cut after 2 s: a 300 KB bundle needs several resumed tries.
+    let link = BadLink::start(hub.port, 64 * 1024, Some(Duration::from_secs(2)));
+    let url = format!("http://127.0.0.1:{}", link.port);
+    let token = hub.token("79000701");
+    let data = dir.path().to_str().unwrap();
+    let out = tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        &url,
+        "--token",
+        &token,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for k in ["keys", "other"] {
+        let o = tram(&["release", "keygen", "--out", w.join(k).to_str().unwrap()]);
+        assert!(o.status.success());
+    }
+    let script = w.join("tram-script");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    let noise = w.join("noise.dat");
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let bytes: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&noise, bytes).unwrap();
+    let bundle = |key: &str, version: &str| {
+        let out = w.join(format!("{version}.bundle"));
+        let o = tram(&[
+            "release",
+            "bundle",
+            "--key",
+            w.join(key).join("release.key").to_str().unwrap(),
+            "--version",
+            version,
+            "--binary",
+            script.to_str().unwrap(),
+            "--file",
+            &format!("share/noise.dat={}", noise.display()),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let good = bundle("keys", "7.0.0");
+    let forged = bundle("other", "7.0.1");
+    // District staff publish both while the hub runs.
+    for b in [&good, &forged] {
+        let o = tram(&[
+            "district",
+            "publish-update",
+            "--data-dir",
+            hub_dir.path().to_str().unwrap(),
+            b.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("published tram-7.0."));
+    }
+
+    let key = w.join("keys/release-key.pub");
+    let _school = Server::start_env(
+        dir.path(),
+        false,
+        &["--relay-school-hours", "off", "--relay-rate", "65536"],
+        &[
+            ("TRAM_RELEASE_KEY", key.to_str().unwrap()),
+            ("TRAM_DOWNLINK_EVERY", "1"),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let seen = loop {
+        let st = status(dir.path());
+        if st["downlink"].as_object().is_some_and(|m| m.len() == 2) {
+            break st["downlink"].clone();
+        }
+        assert!(Instant::now() < deadline, "downlink not finished: {st}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let spool = dir.path().join("updates/spool");
+    let kept = spool.join(format!("tram-7.0.0-{}.bundle", std::env::consts::ARCH));
+    assert_eq!(std::fs::read(&kept).unwrap(), std::fs::read(&good).unwrap());
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        1,
+        "only the signed bundle"
+    );
+    let verdicts: Vec<String> = seen
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        verdicts.iter().any(|v| v == "spooled 7.0.0"),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| v.starts_with("refused tram-7.0.1") && v.contains("not signed")),
+        "{verdicts:?}"
+    );
+}

@@ -407,6 +407,13 @@ enum DistrictCmd {
         #[arg(long)]
         journald: bool,
     },
+    /// Send a signed update bundle down to every school (each checks the signature with its own
+    /// release key before installing). Works while the hub runs.
+    PublishUpdate {
+        #[command(flatten)]
+        data: DataArgs,
+        bundle: PathBuf,
+    },
     /// Courier mode: import the batches schools wrote to a USB stick (`tram relay export`);
     /// each is verified and stored exactly once. Works while the hub runs.
     Import {
@@ -882,6 +889,24 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 });
                 tram::district::routes::serve(store, listen, http_only, shutdown_signal()).await
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::PublishUpdate { data, bundle } => {
+            let bundle = std::path::absolute(&bundle)?;
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-publish",
+                vec![bundle.display().to_string()],
+                |store| {
+                    let p = tram::district::publish_update(&store, &bundle, jiff::Timestamp::now())
+                        .map_err(anyhow::Error::msg)?;
+                    Ok((
+                        true,
+                        format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id),
+                    ))
+                },
+            )?;
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         DistrictCmd::Import { data, from } => {

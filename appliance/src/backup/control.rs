@@ -87,6 +87,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "relay-export"
                             | "district-import"
                             | "support-bundle"
+                            | "district-publish"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -108,6 +109,14 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             )
                             .map(|p| p.display().to_string())
                             .map_err(|e| e.to_string()),
+                            "district-publish" => crate::district::publish_update(
+                                &store,
+                                std::path::Path::new(&arg(0)),
+                                jiff::Timestamp::now(),
+                            )
+                            .map(|p| {
+                                format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id)
+                            }),
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

@@ -111,7 +111,69 @@ pub const RECEIPTS: Collection<Receipt> =
 pub const RECORDS: Collection<RecordRow> =
     Collection::new("district.records.v1", AuditPolicy::None, None);
 
-pub const TABLES: &[&str] = &[SCHOOLS.name, TOKENS.name, RECEIPTS.name, RECORDS.name];
+/// What the hub sends down to every school, by the file's BLAKE3 (its blob id).
+pub const DOWNLINK: Collection<Published> =
+    Collection::new("district.downlink.v1", AuditPolicy::Values, None);
+
+pub const TABLES: &[&str] = &[
+    SCHOOLS.name,
+    TOKENS.name,
+    RECEIPTS.name,
+    RECORDS.name,
+    DOWNLINK.name,
+];
+
+/// A file published for the schools to fetch (today: update bundles).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Published {
+    /// BLAKE3 of the file: its blob id and its name on the downlink.
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    pub len: u64,
+    pub published_at: String,
+}
+
+/// Puts an update bundle on the downlink: copied into the blob store, listed for every school.
+/// The hub reads the bundle's manifest but does not vouch for it: each school checks the
+/// signature with its own release key before installing.
+pub fn publish_update(
+    store: &Store,
+    bundle: &std::path::Path,
+    now: jiff::Timestamp,
+) -> Result<Published, String> {
+    let m = crate::update::bundle::read_manifest_unverified(bundle).map_err(|e| e.to_string())?;
+    let f = std::fs::File::open(bundle).map_err(|e| e.to_string())?;
+    let (id, len) = store.blobs.put(f).map_err(|e| e.to_string())?;
+    let p = Published {
+        id: id.clone(),
+        kind: "update".into(),
+        name: format!("tram-{}-{}.bundle", m.version, m.arch),
+        version: m.version,
+        arch: m.arch,
+        len,
+        published_at: now.to_string(),
+    };
+    store
+        .write(&crate::store::Actor::system(now), |tx| {
+            tx.put(&DOWNLINK, &id, &p, "downlink.publish")
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+pub fn downlink(store: &Store) -> Result<Vec<Published>, StoreError> {
+    let mut v: Vec<Published> = store
+        .read()?
+        .scan(&DOWNLINK, "")?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    v.sort_by(|a, b| a.published_at.cmp(&b.published_at));
+    Ok(v)
+}
 
 /// Where relayed data lives. One implementation per storage engine.
 pub trait HubStorage: Send + Sync {

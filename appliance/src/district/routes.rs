@@ -73,12 +73,16 @@ impl From<HubError> for ApiError {
 }
 
 pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
-    let relay = Router::new().route("/enrol", post(enrol)).route(
-        "/batches/{school}/{seq}",
-        get(batch_status)
-            .patch(batch_append)
-            .layer(DefaultBodyLimit::max(2 << 20)),
-    );
+    let relay = Router::new()
+        .route("/enrol", post(enrol))
+        .route(
+            "/batches/{school}/{seq}",
+            get(batch_status)
+                .patch(batch_append)
+                .layer(DefaultBodyLimit::max(2 << 20)),
+        )
+        .route("/downlink/{school}", get(downlink_list))
+        .route("/downlink/{school}/{id}", get(downlink_file));
     Router::new()
         .route("/", get(|| async { Redirect::to("/district") }))
         .route("/healthz", get(healthz))
@@ -174,6 +178,42 @@ fn where_is(hub: &Hub, s: &super::School, seq: u64) -> Result<Option<serde_json:
         .into());
     }
     Ok(None)
+}
+
+/// What the hub offers this school: update bundles (each school checks their signatures).
+async fn downlink_list(
+    State(st): State<Shared>,
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(school): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorised(&hub, &headers, &school)?;
+    Ok(Json(json!({ "items": super::downlink(&st.store)? })))
+}
+
+/// One published file, with Range: a cut download resumes where it stopped.
+async fn downlink_file(
+    State(st): State<Shared>,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path((school, id)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    authorised(&hub, req.headers(), &school)?;
+    if st.store.read()?.get(&super::DOWNLINK, &id)?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let path = st
+        .store
+        .blobs
+        .path_of(&id)
+        .ok_or_else(ApiError::not_found)?;
+    use tower::ServiceExt;
+    let res = tower_http::services::ServeFile::new_with_mime(path, &mime::APPLICATION_OCTET_STREAM)
+        .with_buf_chunk_size(64 * 1024)
+        .oneshot(req)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(res.map(axum::body::Body::new))
 }
 
 async fn batch_status(

@@ -13,6 +13,7 @@
 //! batch being sent, kept across restarts so the same bytes are resumed).
 
 pub mod batch;
+pub mod downlink;
 pub mod routes;
 
 use std::path::{Path, PathBuf};
@@ -746,14 +747,39 @@ pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64>
 /// The relay loop inside `tram serve`: sends whenever the outbox holds something and the hub is
 /// enrolled; after a failure it waits with exponential backoff and jitter (2 s doubling to
 /// 10 min).
+/// How often the hub is asked for new downlink files (`TRAM_DOWNLINK_EVERY` seconds in tests).
+static DOWNLINK_EVERY: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
+    Duration::from_secs(
+        std::env::var("TRAM_DOWNLINK_EVERY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    )
+});
+
 pub async fn run(store: Arc<Store>, budget: Budget) {
     let dir = store.dir().to_path_buf();
     let mut failures = 0u32;
+    let mut last_downlink: Option<std::time::Instant> = None;
     loop {
         let landed = LANDED.load(Ordering::Relaxed);
         let wait = match send_pending(&store, &budget).await {
             Ok(_) => {
                 failures = 0;
+                // Then what the district sends down (update bundles), at most once a minute.
+                if last_downlink.is_none_or(|t: std::time::Instant| t.elapsed() >= *DOWNLINK_EVERY)
+                    && let Some(e) = enrolment(&dir)
+                {
+                    last_downlink = Some(std::time::Instant::now());
+                    let r = match client(e.pin_sha256.as_deref()) {
+                        Ok(c) => downlink::fetch(&dir, &c, &e, &budget).await,
+                        Err(err) => Err(err),
+                    };
+                    if let Err(err) = r {
+                        tracing::warn!(error = %err, "fetching from the district failed; will retry");
+                        last_downlink = None;
+                    }
+                }
                 Duration::from_secs(5)
             }
             Err(err) => {
@@ -785,6 +811,7 @@ pub fn status(store: &Store) -> serde_json::Value {
     serde_json::json!({
         "enrolled": e.is_some(),
         "enrolment_pending": e.is_none() && pending(dir).is_some(),
+        "downlink": downlink::seen(dir).items,
         "clone_suspected": crate::provision::identity::check(dir) == crate::provision::identity::Check::Clone,
         "hub": e.as_ref().map(|e| e.hub.clone()),
         "school": e.as_ref().map(|e| e.school.clone()),

@@ -294,6 +294,28 @@ pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verif
     })
 }
 
+/// The manifest of a bundle WITHOUT checking its signature: for the district hub, which
+/// forwards bundles and lists their versions but is not what schools trust (each box checks the
+/// signature with its own release key before installing).
+pub fn read_manifest_unverified(bundle: &Path) -> Result<Manifest, UpdateError> {
+    let f = File::open(bundle)
+        .map_err(|e| UpdateError::Invalid(format!("cannot open {}: {e}", bundle.display())))?;
+    let mut outer = tar::Archive::new(f);
+    let mut entries = outer.entries().map_err(not_a_bundle)?;
+    let e = entries
+        .next()
+        .ok_or_else(|| UpdateError::Invalid("empty file: not a bundle".into()))?
+        .map_err(not_a_bundle)?;
+    if e.path().map_err(not_a_bundle)?.to_string_lossy() != "manifest.json" {
+        return Err(UpdateError::Invalid("not a Trạm update bundle".into()));
+    }
+    let m = read_limited(e, MANIFEST_MAX, "manifest.json")?;
+    let m: Manifest = serde_json::from_slice(&m)
+        .map_err(|e| UpdateError::Invalid(format!("manifest.json: {e}")))?;
+    parse_version(&m.version)?;
+    Ok(m)
+}
+
 impl Verified {
     /// Unpacks into `dest` (which must not exist): regular files only, each named by the
     /// manifest with its length and hash; anything else refuses the whole bundle.

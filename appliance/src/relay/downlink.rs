@@ -1,0 +1,194 @@
+//! The downlink, school side: what the district hub publishes for every school (today: update
+//! bundles) is fetched within the relay's bandwidth budget, resuming a cut download from the
+//! bytes already on disk, checked (the file's BLAKE3, then the bundle's signature against this
+//! box's own release key) and only then put in the update spool for tram-update.service.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{Budget, Enrolment, checked};
+
+#[derive(Debug, Clone, Deserialize)]
+struct Item {
+    id: String,
+    kind: String,
+    name: String,
+    version: String,
+    arch: String,
+    len: u64,
+}
+
+/// What became of each published file (DATA_DIR/updates/downlink.json).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Seen {
+    /// id → what happened ("spooled 0.2.0", "refused: …", "not for this box (aarch64)").
+    pub items: std::collections::BTreeMap<String, String>,
+}
+
+fn seen_path(d: &Path) -> PathBuf {
+    d.join("updates").join("downlink.json")
+}
+
+pub fn seen(d: &Path) -> Seen {
+    std::fs::read(seen_path(d))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn note(d: &Path, id: &str, what: String) -> std::io::Result<()> {
+    let mut s = seen(d);
+    tracing::info!(id, %what, "downlink");
+    s.items.insert(id.to_string(), what);
+    crate::config::write_atomic(&seen_path(d), &serde_json::to_vec_pretty(&s)?)
+}
+
+fn release_key() -> PathBuf {
+    std::env::var_os("TRAM_RELEASE_KEY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::update::DEFAULT_RELEASE_KEY.into())
+}
+
+/// One round: fetch and check everything new the hub offers. Returns how many were spooled.
+pub async fn fetch(
+    dir: &Path,
+    c: &reqwest::Client,
+    e: &Enrolment,
+    budget: &Budget,
+) -> anyhow::Result<usize> {
+    let auth = format!("Bearer {}", e.secret);
+    let list: serde_json::Value = checked(
+        c.get(format!("{}/relay/v1/downlink/{}", e.hub, e.school))
+            .header("authorization", &auth)
+            .send()
+            .await?,
+    )
+    .await?
+    .json()
+    .await?;
+    let items: Vec<Item> = serde_json::from_value(list["items"].clone()).unwrap_or_default();
+    let done = seen(dir);
+    let mut spooled = 0;
+    for it in items {
+        if done.items.contains_key(&it.id) || it.kind != "update" {
+            continue;
+        }
+        if it.arch != std::env::consts::ARCH {
+            note(dir, &it.id, format!("not for this box ({})", it.arch))?;
+            continue;
+        }
+        if !crate::store::blob::is_blob_id(&it.id) {
+            continue;
+        }
+        if !budget.allows(it.len, jiff::Timestamp::now()) {
+            continue;
+        }
+        let incoming = dir.join("updates").join("incoming");
+        std::fs::create_dir_all(&incoming)?;
+        let part = incoming.join(format!("{}.part", it.id));
+        download(
+            c,
+            &auth,
+            &format!("{}/relay/v1/downlink/{}/{}", e.hub, e.school, it.id),
+            &part,
+            it.len,
+            budget,
+        )
+        .await?;
+        let bytes_ok = {
+            let mut h = blake3::Hasher::new();
+            h.update_reader(std::fs::File::open(&part)?)?;
+            h.finalize().to_hex().as_str() == it.id
+        };
+        if !bytes_ok {
+            // Damaged in transit: start again next round.
+            std::fs::remove_file(&part)?;
+            anyhow::bail!(
+                "the downloaded {} did not match its hash; fetching it again",
+                it.name
+            );
+        }
+        let staging = incoming.join(format!(".check-{}", it.id));
+        let verdict = crate::update::bundle::load_public_key(&release_key())
+            .and_then(|k| crate::update::bundle::verify(&part, &k, &staging));
+        let _ = std::fs::remove_dir_all(&staging);
+        match verdict {
+            Ok(v) => {
+                let spool = dir.join("updates").join("spool");
+                std::fs::create_dir_all(&spool)?;
+                std::fs::rename(
+                    &part,
+                    spool.join(format!(
+                        "tram-{}-{}.bundle",
+                        v.manifest.version, v.manifest.arch
+                    )),
+                )?;
+                note(dir, &it.id, format!("spooled {}", v.manifest.version))?;
+                spooled += 1;
+            }
+            Err(err) => {
+                std::fs::remove_file(&part)?;
+                tracing::warn!(name = %it.name, error = %err, "update from the district refused");
+                note(
+                    dir,
+                    &it.id,
+                    format!("refused {} {}: {err}", it.name, it.version),
+                )?;
+            }
+        }
+    }
+    Ok(spooled)
+}
+
+/// GET with Range from what `part` already holds, appending (fsynced per chunk), no faster
+/// than the budget.
+async fn download(
+    c: &reqwest::Client,
+    auth: &str,
+    url: &str,
+    part: &Path,
+    len: u64,
+    budget: &Budget,
+) -> anyhow::Result<()> {
+    let have = std::fs::metadata(part).map_or(0, |m| m.len());
+    if have >= len {
+        return Ok(());
+    }
+    let r = checked(
+        c.get(url)
+            .header("authorization", auth)
+            .header("range", format!("bytes={have}-"))
+            .send()
+            .await?,
+    )
+    .await?;
+    let from = if r.status() == reqwest::StatusCode::PARTIAL_CONTENT {
+        have
+    } else {
+        0
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(from > 0)
+        .write(true)
+        .truncate(from == 0)
+        .open(part)?;
+    let started = std::time::Instant::now();
+    let mut got = 0u64;
+    let mut stream = r.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        f.write_all(&chunk)?;
+        f.sync_data()?;
+        got += chunk.len() as u64;
+        // Stay inside the budget: sleep off any lead over rate × elapsed.
+        let ahead = got as f64 / budget.rate.max(1) as f64 - started.elapsed().as_secs_f64();
+        if ahead > 0.0 {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(ahead)).await;
+        }
+    }
+    Ok(())
+}
