@@ -46,29 +46,28 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-bin="${TRAM_BIN:-$repo/target/$triple/release/tram}"
-# A native build lands in target/release.
-[ -x "$bin" ] || [ "$(uname -m)-unknown-linux-gnu" != "$triple" ] || bin="$repo/target/release/tram"
-if [ ! -x "$bin" ]; then
+if [ "$arch" = arm64 ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  # mmdebstrap runs the arm64 packages' scripts through qemu-user: register it.
+  grep -q binfmt_misc /proc/mounts || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  update-binfmts --enable qemu-aarch64
+fi
+if [ -n "${TRAM_BIN:-}" ]; then
+  bin="$TRAM_BIN"
+else
+  # Always through cargo: a no-op when the binary is fresh, never a stale one in the image.
   if [ "$arch" = arm64 ]; then
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
     export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
     rustup target add aarch64-unknown-linux-gnu >/dev/null
   fi
   (cd "$repo" && cargo build --release --locked -p tram --target "$triple")
+  bin="$repo/target/$triple/release/tram"
 fi
 if [ ! -f "$key_pub" ]; then
   # No release key given: make one for this build only (image/out/release/), so a developer's
   # image works; a school's image must be built with RELEASE_KEY_PUB of the real release key.
   key_pub="$out/release/release-key.pub"
-  if [ ! -f "$key_pub" ]; then
-    host_tram="$bin"
-    if [ "$arch" != amd64 ] || [ "$(uname -m)" != x86_64 ]; then
-      host_tram="$repo/target/release/tram"
-      [ -x "$host_tram" ] || (cd "$repo" && cargo build --release --locked -p tram)
-    fi
-    "$host_tram" release keygen --out "$out/release" >/dev/null
-  fi
+  [ -f "$key_pub" ] || (cd "$repo" && cargo run --release --locked -q -p tram -- release keygen --out "$out/release" >/dev/null)
   echo "note: the image trusts the development release key $key_pub" >&2
 fi
 version="$("$bin" --version 2>/dev/null | awk '{print $2}')" || version=unknown

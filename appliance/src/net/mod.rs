@@ -82,14 +82,25 @@ pub(crate) fn spawn_app(
     match tls {
         Some(t) => {
             let cfg = axum_server::tls_rustls::RustlsConfig::from_config(t.server_config.clone());
-            let srv = axum_server::bind_rustls(listen, cfg).handle(handle.clone());
+            let mut srv = axum_server::bind_rustls(listen, cfg).handle(handle.clone());
+            limit_http1(srv.http_builder());
             tasks.spawn(async move { srv.serve(app).await });
         }
         None => {
-            let srv = axum_server::bind(listen).handle(handle.clone());
+            let mut srv = axum_server::bind(listen).handle(handle.clone());
+            limit_http1(srv.http_builder());
             tasks.spawn(async move { srv.serve(app).await });
         }
     }
+}
+
+/// Request heads larger than 64 KB are refused (hyper's default lets 400 KB in), and a client
+/// must finish sending its head within 20 s (slow-header clients cannot hold connections open).
+fn limit_http1(b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    b.http1()
+        .max_buf_size(64 * 1024)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(20));
 }
 
 pub type Shared = Arc<AppState>;
@@ -559,10 +570,23 @@ pub fn router(state: Shared) -> Router {
         .layer(middleware::from_fn(security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(60),
+            request_timeout(),
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
+}
+
+/// The most a request may take, reading its body included: a client that trickles a body (or
+/// stops sending it) gets 408 and its connection back. 60 s; `TRAM_REQUEST_TIMEOUT` (seconds)
+/// shortens it for the tests.
+fn request_timeout() -> Duration {
+    Duration::from_secs(
+        std::env::var("TRAM_REQUEST_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&s| s > 0)
+            .unwrap_or(60),
+    )
 }
 
 /// The port-80 router: the certificate download page, the CA itself, and a redirect of

@@ -38,6 +38,9 @@ pub struct Envelope {
     pub signature: String,
 }
 
+/// The most a batch's payload may unpack to (a batch holds at most a few thousand records).
+pub const MAX_RAW: u64 = 256 << 20;
+
 pub fn statement(e: &Envelope) -> String {
     format!(
         "tram batch v1\nschool: {}\nseq: {}\noutbox: {}-{}\nentries: {}\nbacklog: {}\ncreated: {}\npayload: {} {} (raw {})\n",
@@ -161,7 +164,24 @@ pub fn open(bytes: &[u8], key: &VerifyingKey) -> Result<(Envelope, Vec<OutboxEnt
         &ed25519_dalek::Signature::from_bytes(&sig),
     )
     .map_err(|_| BatchError::Signature)?;
-    let lines = zstd::decode_all(payload).map_err(|e| BatchError::Content(e.to_string()))?;
+    // Never unpack more than the (signed) size it claims, nor more than a batch may hold: a
+    // payload that unpacks past either is a decompression bomb, refused as it is read.
+    if env.raw_len > MAX_RAW {
+        return Err(BatchError::Content(format!(
+            "payload claims {} bytes unpacked, more than a batch may hold",
+            env.raw_len
+        )));
+    }
+    let mut lines = Vec::with_capacity(env.raw_len.min(1 << 20) as usize);
+    let dec = zstd::stream::read::Decoder::new(payload)
+        .map_err(|e| BatchError::Content(e.to_string()))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(dec, env.raw_len + 1), &mut lines)
+        .map_err(|e| BatchError::Content(e.to_string()))?;
+    if lines.len() as u64 != env.raw_len {
+        return Err(BatchError::Content(
+            "payload does not unpack to the size it claims".into(),
+        ));
+    }
     let mut entries = Vec::new();
     for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         entries.push(serde_json::from_slice(line).map_err(|e| BatchError::Content(e.to_string()))?);
@@ -175,6 +195,45 @@ pub fn open(bytes: &[u8], key: &VerifyingKey) -> Result<(Envelope, Vec<OutboxEnt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A validly signed batch whose small payload unpacks to 300 MB while it claims 100 bytes
+    /// (or claims more than any batch may hold): refused while reading, without the memory.
+    #[test]
+    fn a_decompression_bomb_is_refused() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let zeros = vec![0u8; 1 << 20];
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        for _ in 0..300 {
+            std::io::Write::write_all(&mut enc, &zeros).unwrap();
+        }
+        let payload = enc.finish().unwrap();
+        assert!(payload.len() < 1 << 20);
+        for raw_len in [100, MAX_RAW + 1] {
+            let mut env = Envelope {
+                school: "79000701".into(),
+                seq: 1,
+                first: 1,
+                last: 1,
+                entries: 1,
+                backlog: 0,
+                created_at: "t".into(),
+                payload_len: payload.len() as u64,
+                raw_len,
+                payload_blake3: blake3::hash(&payload).to_hex().to_string(),
+                signature: String::new(),
+            };
+            env.signature = hex::encode(key.sign(statement(&env).as_bytes()).to_bytes());
+            let head = serde_json::to_vec(&env).unwrap();
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&(head.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(&head);
+            bytes.extend_from_slice(&payload);
+            assert!(matches!(
+                open(&bytes, &key.verifying_key()),
+                Err(BatchError::Content(_))
+            ));
+        }
+    }
 
     fn entry(seq: u64) -> OutboxEntry {
         OutboxEntry {

@@ -92,6 +92,35 @@ pub(crate) fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) ->
         .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
 }
 
+/// The most an .xlsx/.ods (a ZIP) may unpack to. A real class list unpacks to a few MB; a
+/// "zip bomb" of a few hundred KB can claim gigabytes and would exhaust the box's memory.
+pub const MAX_UNPACKED_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Refuses a spreadsheet whose parts would unpack to more than [`MAX_UNPACKED_BYTES`] (the ZIP
+/// reader stops at each part's declared size, so the declared sizes are what counts).
+fn check_unpacked_size(bytes: &[u8]) -> Result<(), RowProblem> {
+    if !bytes.starts_with(b"PK") {
+        return Ok(());
+    }
+    let Ok(mut z) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(()); // calamine reports the damage
+    };
+    let mut total = 0u64;
+    for i in 0..z.len() {
+        if let Ok(f) = z.by_index_raw(i) {
+            total = total.saturating_add(f.size());
+        }
+    }
+    if total > MAX_UNPACKED_BYTES {
+        return Err(file_problem(format!(
+            "Tệp giải nén ra tới {} MB — không phải một danh sách bình thường (tối đa {} MB).",
+            total >> 20,
+            MAX_UNPACKED_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
 /// The header row's number, the column of each recognised field, and the rows below it.
 pub(crate) type Table = (usize, HashMap<&'static str, usize>, Vec<Vec<Data>>);
 
@@ -104,6 +133,7 @@ pub(crate) fn read_table(
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(file_problem("Tệp quá lớn (tối đa 10 MB).".into()));
     }
+    check_unpacked_size(bytes)?;
     let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| file_problem(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}")))?;
     let range = wb

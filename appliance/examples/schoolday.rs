@@ -1,0 +1,467 @@
+//! A school day against a running `tram serve --demo` (bench/schoolday.sh starts it): N
+//! concurrent sessions of the school's staff on phones and laptops — teachers reading their
+//! score sheets and typing scores, searching and browsing the library, streaming the video,
+//! opening the lesson-plan pages, creating and submitting plans (signed with their PIN), the
+//! principal approving them — each with a think time between actions. Reports throughput,
+//! p50/p99 per endpoint, errors, and the server's RSS over time.
+//!
+//!   cargo run --release --example schoolday -- --base http://127.0.0.1:18700 \
+//!       --password PW --sessions 500 --seconds 180 --pid PID [--video ITEM_ID]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct Stats {
+    lat: BTreeMap<&'static str, Vec<f64>>,
+    errors: BTreeMap<String, u64>,
+}
+
+type Shared = Arc<Mutex<Stats>>;
+
+struct Args {
+    base: String,
+    password: String,
+    sessions: usize,
+    seconds: u64,
+    pid: Option<u32>,
+    video: Option<String>,
+    pin: String,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        base: "http://127.0.0.1:18700".into(),
+        password: String::new(),
+        sessions: 500,
+        seconds: 180,
+        pid: None,
+        video: None,
+        pin: "123456".into(),
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i + 1 < v.len() {
+        let x = v[i + 1].clone();
+        match v[i].as_str() {
+            "--base" => a.base = x,
+            "--password" => a.password = x,
+            "--sessions" => a.sessions = x.parse().expect("--sessions N"),
+            "--seconds" => a.seconds = x.parse().expect("--seconds N"),
+            "--pid" => a.pid = x.parse().ok(),
+            "--video" => a.video = Some(x),
+            "--pin" => a.pin = x,
+            o => panic!("unknown argument {o}"),
+        }
+        i += 2;
+    }
+    a
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(2)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// One request, timed under `name`; non-2xx (other than the expected) counted as errors.
+async fn timed(
+    st: &Shared,
+    name: &'static str,
+    req: reqwest::RequestBuilder,
+    ok: &[u16],
+) -> Option<reqwest::Response> {
+    let t = Instant::now();
+    let r = req.send().await;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let mut s = st.lock().unwrap();
+    match r {
+        Ok(r) if r.status().is_success() || ok.contains(&r.status().as_u16()) => {
+            s.lat.entry(name).or_default().push(ms);
+            Some(r)
+        }
+        Ok(r) => {
+            s.lat.entry(name).or_default().push(ms);
+            *s.errors
+                .entry(format!("{name} {}", r.status()))
+                .or_default() += 1;
+            None
+        }
+        Err(e) => {
+            let kind = if e.is_timeout() {
+                "timeout"
+            } else {
+                "transport"
+            };
+            *s.errors.entry(format!("{name} {kind}")).or_default() += 1;
+            None
+        }
+    }
+}
+
+struct Who {
+    username: String,
+    /// (class, subject, grade) this teacher teaches.
+    teaches: Vec<(String, String, u8)>,
+    bgh: bool,
+}
+
+const WORDS: [&str; 12] = [
+    "toan",
+    "van",
+    "lich su",
+    "dia ly",
+    "tieng anh",
+    "vat ly",
+    "sinh hoc",
+    "hoa",
+    "am nhac",
+    "truyen",
+    "bai tap",
+    "de kiem tra",
+];
+
+async fn session(a: Arc<Args>, who: Arc<Who>, st: Shared, deadline: Instant) {
+    let c = client();
+    let b = &a.base;
+    let r = timed(
+        &st,
+        "POST /api/v1/login",
+        c.post(format!("{b}/api/v1/login"))
+            .json(&json!({"username": who.username, "password": a.password})),
+        &[],
+    )
+    .await;
+    let Some(r) = r else { return };
+    let me: Value = r.json().await.unwrap_or_default();
+    let csrf = me["csrf_token"].as_str().unwrap_or_default().to_string();
+    let mut rng = rand::rngs::SmallRng::from_os_rng();
+    // Spread the sessions' first actions over the first seconds.
+    tokio::time::sleep(Duration::from_millis(rng.random_range(0..3000))).await;
+    while Instant::now() < deadline {
+        let roll: u32 = rng.random_range(0..100);
+        if who.bgh && roll < 15 {
+            // The principal signs what waits for them.
+            if let Some(r) = timed(
+                &st,
+                "GET /api/v1/lessons/plans?mine",
+                c.get(format!("{b}/api/v1/lessons/plans?mine=true")),
+                &[],
+            )
+            .await
+            {
+                let v: Value = r.json().await.unwrap_or_default();
+                let ready = v["plans"].as_array().and_then(|p| {
+                    p.iter()
+                        .find(|x| x["state"] == "reviewed" || x["state"] == "submitted")
+                });
+                if let Some(id) = ready.and_then(|p| p["id"].as_str()) {
+                    timed(
+                        &st,
+                        "POST /api/v1/lessons/plans/{id}/approve",
+                        c.post(format!("{b}/api/v1/lessons/plans/{id}/approve"))
+                            .header("x-csrf-token", &csrf)
+                            .json(&json!({"secret": a.pin})),
+                        &[409, 422],
+                    )
+                    .await;
+                }
+            }
+        } else if roll < 40 && !who.teaches.is_empty() {
+            // Score entry: read the sheet, type one score.
+            let (class, subject, _) = &who.teaches[rng.random_range(0..who.teaches.len())];
+            let url = format!("{b}/api/v1/grades/sheet/{class}/{subject}/hk1");
+            if let Some(r) = timed(&st, "GET /api/v1/grades/sheet", c.get(&url), &[]).await {
+                let sheet: Value = r.json().await.unwrap_or_default();
+                let rows = sheet["rows"].as_array().cloned().unwrap_or_default();
+                let editable = sheet["editable"].as_bool().unwrap_or(false);
+                if !rows.is_empty() && editable {
+                    let row = &rows[rng.random_range(0..rows.len())];
+                    let cells = row["cells"].as_array().cloned().unwrap_or_default();
+                    if let Some(cell) = cells
+                        .iter()
+                        .find(|x| x["column"] == format!("tx{}", rng.random_range(1..=2)))
+                    {
+                        let mut version = cell["version"].as_u64().unwrap_or(0);
+                        for _ in 0..2 {
+                            let input =
+                                format!("{},{}", rng.random_range(5..10), rng.random_range(0..10));
+                            let r = timed(&st, "PUT /api/v1/grades/sheet", c.put(&url).json(&json!({
+                                "student": row["student"], "column": cell["column"], "input": input, "expected_version": version,
+                            })), &[409]).await;
+                            match r {
+                                Some(r) if r.status() == 409 => {
+                                    // Another of this teacher's devices typed first: take its version, retry.
+                                    let v: Value = r.json().await.unwrap_or_default();
+                                    version = v["error"]["details"]["current"]["version"]
+                                        .as_u64()
+                                        .unwrap_or(version);
+                                }
+                                _ => break,
+                            }
+                        }
+                    }
+                }
+            }
+        } else if roll < 62 {
+            let q = WORDS[rng.random_range(0..WORDS.len())];
+            timed(
+                &st,
+                "GET /api/v1/library/search",
+                c.get(format!("{b}/api/v1/library/search"))
+                    .query(&[("q", q)]),
+                &[],
+            )
+            .await;
+        } else if roll < 70 {
+            timed(
+                &st,
+                "GET /library (page)",
+                c.get(format!("{b}/library")),
+                &[],
+            )
+            .await;
+        } else if roll < 78 {
+            if let Some(v) = &a.video {
+                // A phone playing the video: one 256 KB range at a random place.
+                let start = rng.random_range(0..40u64) << 20;
+                if let Some(r) = timed(
+                    &st,
+                    "GET /library/file (video range)",
+                    c.get(format!("{b}/library/file/{v}")).header(
+                        "range",
+                        format!("bytes={start}-{}", start + (256 << 10) - 1),
+                    ),
+                    &[416],
+                )
+                .await
+                {
+                    let _ = r.bytes().await;
+                }
+            }
+        } else if roll < 88 {
+            timed(
+                &st,
+                "GET /lessons (page)",
+                c.get(format!("{b}/lessons")),
+                &[],
+            )
+            .await;
+        } else if roll < 90 && !who.teaches.is_empty() && !who.bgh {
+            // Write a plan and submit it (signed with the PIN).
+            let (_, subject, grade) = &who.teaches[rng.random_range(0..who.teaches.len())];
+            let r = timed(&st, "POST /api/v1/lessons/plans", c.post(format!("{b}/api/v1/lessons/plans")).json(&json!({
+                "title": format!("Bài {} — ôn tập", rng.random_range(1..40)), "subject": subject, "grade": grade,
+                "teach_on": "2026-11-30",
+            })), &[]).await;
+            if let Some(r) = r {
+                let v: Value = r.json().await.unwrap_or_default();
+                if let Some(id) = v["plan"]["id"].as_str() {
+                    timed(
+                        &st,
+                        "POST /api/v1/lessons/plans/{id}/submit",
+                        c.post(format!("{b}/api/v1/lessons/plans/{id}/submit"))
+                            .header("x-csrf-token", &csrf)
+                            .json(&json!({"secret": a.pin})),
+                        &[409, 422],
+                    )
+                    .await;
+                }
+            }
+        } else {
+            timed(&st, "GET / (home)", c.get(format!("{b}/")), &[]).await;
+        }
+        // Think time: a person reads, types, looks up.
+        tokio::time::sleep(Duration::from_millis(rng.random_range(500..3500))).await;
+    }
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let a = Arc::new(args());
+    let admin = client();
+    let b = &a.base;
+    let r = admin
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "admin", "password": a.password}))
+        .send()
+        .await
+        .expect("server up");
+    assert!(r.status().is_success(), "admin login: {}", r.status());
+    let accounts: Value = admin
+        .get(format!("{b}/api/v1/accounts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let assignments: Value = admin
+        .get(format!("{b}/api/v1/assignments"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let classes: Value = admin
+        .get(format!("{b}/api/v1/classes"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or_default();
+    let grade_of = |class: &str| -> u8 {
+        classes["classes"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["id"] == class))
+            .and_then(|c| c["grade"].as_u64())
+            .unwrap_or(6) as u8
+    };
+    let mut people: Vec<Arc<Who>> = Vec::new();
+    for acc in accounts["accounts"].as_array().unwrap() {
+        let roles: Vec<&str> = acc["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.as_str())
+            .collect();
+        let bgh = roles
+            .iter()
+            .any(|r| *r == "principal" || *r == "vice_principal");
+        let teaches: Vec<(String, String, u8)> = assignments["assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["teacher"] == acc["id"])
+            .map(|x| {
+                (
+                    x["class"].as_str().unwrap().to_string(),
+                    x["subject"].as_str().unwrap().to_string(),
+                    grade_of(x["class"].as_str().unwrap()),
+                )
+            })
+            .collect();
+        if bgh || !teaches.is_empty() {
+            people.push(Arc::new(Who {
+                username: acc["username"].as_str().unwrap().into(),
+                teaches,
+                bgh,
+            }));
+        }
+    }
+    assert!(!people.is_empty(), "no staff in the demo school");
+    let st: Shared = Arc::new(Mutex::new(Stats::default()));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(a.seconds);
+    // Sampling the server's memory every 5 s.
+    let rss = Arc::new(Mutex::new(Vec::new()));
+    if let Some(pid) = a.pid {
+        let rss = rss.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(kb) = rss_kb(pid) {
+                    rss.lock().unwrap().push((started.elapsed().as_secs(), kb));
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+    }
+    let mut tasks = Vec::new();
+    for i in 0..a.sessions {
+        let who = people[i % people.len()].clone();
+        tasks.push(tokio::spawn(session(a.clone(), who, st.clone(), deadline)));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut s = st.lock().unwrap();
+    println!(
+        "{} sessions ({} staff accounts), {secs:.0} s",
+        a.sessions,
+        people.len()
+    );
+    println!(
+        "{:<48} {:>8} {:>8} {:>9} {:>9} {:>9}",
+        "endpoint", "count", "req/s", "p50 ms", "p99 ms", "max ms"
+    );
+    let mut total = 0;
+    let mut all = Vec::new();
+    for (name, v) in s.lat.iter_mut() {
+        total += v.len();
+        all.extend_from_slice(v);
+        let max = v.iter().cloned().fold(0.0, f64::max);
+        println!(
+            "{:<48} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1}",
+            name,
+            v.len(),
+            v.len() as f64 / secs,
+            pct(v, 0.5),
+            pct(v, 0.99),
+            max
+        );
+    }
+    let logins = s.lat.get("POST /api/v1/login").map_or(0, |v| v.len());
+    let mut steady: Vec<f64> = s
+        .lat
+        .iter()
+        .filter(|(k, _)| **k != "POST /api/v1/login")
+        .flat_map(|(_, v)| v.clone())
+        .collect();
+    println!(
+        "all requests: {total} ({:.1} req/s); excluding the {logins} logins: p50 {:.1} ms, p99 {:.1} ms",
+        total as f64 / secs,
+        pct(&mut steady, 0.5),
+        pct(&mut steady, 0.99)
+    );
+    let errors: u64 = s.errors.values().sum();
+    println!("errors: {errors}");
+    for (k, n) in &s.errors {
+        println!("  {k}: {n}");
+    }
+    let r = rss.lock().unwrap();
+    if !r.is_empty() {
+        let max = r.iter().map(|x| x.1).max().unwrap();
+        println!(
+            "server RSS: first {} kB, max {} kB, last {} kB",
+            r[0].1,
+            max,
+            r.last().unwrap().1
+        );
+        let step = (r.len() / 12).max(1);
+        let series: Vec<String> = r
+            .iter()
+            .step_by(step)
+            .map(|(t, kb)| format!("{t}s:{}MB", kb / 1024))
+            .collect();
+        println!("RSS over time: {}", series.join(" "));
+    }
+}
