@@ -90,8 +90,8 @@ mmdebstrap --variant=minbase --architectures="$arch" \
 
 tar -C "$work/root" --numeric-owner -xpf "$work/rootfs.tar"
 r="$work/root"
-install -d -m 0755 "$r/opt/tram/versions/$version" "$r/etc/tram" "$r/var/lib/tram"
-install -m 0755 "$bin" "$r/opt/tram/versions/$version/tram"
+install -d -m 0755 "$r/opt/tram/versions/$version/bin" "$r/etc/tram" "$r/var/lib/tram"
+install -m 0755 "$bin" "$r/opt/tram/versions/$version/bin/tram"
 echo "$version" > "$r/opt/tram/versions/$version/VERSION"
 ln -sfn "versions/$version" "$r/opt/tram/current"
 install -m 0644 "$repo/README.md" "$r/opt/tram/README.md"
@@ -105,7 +105,7 @@ LABEL=tram-root  /              ext4  defaults,noatime,errors=remount-ro  0 1
 LABEL=TRAM-ESP   /boot/efi      vfat  umask=0077,noauto,x-systemd.automount  0 2
 LABEL=tram-data  /var/lib/tram  ext4  defaults,noatime,nosuid,nodev,noexec  0 2
 FSTAB
-for u in tram.service tram-firstboot.service tram-update.path tram-power.path \
+for u in tram.service tram-firstboot.service tram-update-recover.service tram-update.path tram-power.path \
          systemd-networkd.service systemd-resolved.service systemd-timesyncd.service; do
   chroot "$r" systemctl enable "$u" >/dev/null 2>&1 || systemctl --root="$r" enable "$u" >/dev/null
 done

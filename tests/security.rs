@@ -132,7 +132,12 @@ fn a_teacher_stays_in_their_own_classes_and_out_of_the_admin_routes() {
         .unwrap();
     let sheet = format!("{b}/api/v1/grades/sheet/{other}/hk1");
     let r = t.get(&sheet).send().unwrap();
-    assert_eq!(r.status(), 403, "read another class's sheet: {}", r.text().unwrap());
+    assert_eq!(
+        r.status(),
+        403,
+        "read another class's sheet: {}",
+        r.text().unwrap()
+    );
     let r = t
         .put(&sheet)
         .json(&json!({"student": "x", "column": "tx1", "input": "9", "expected_version": 0}))

@@ -405,3 +405,66 @@ fn a_full_system_partition_refuses_the_update_and_changes_nothing() {
     );
     assert_eq!(db(&s), before);
 }
+
+#[test]
+fn an_update_cut_off_mid_check_is_rolled_back_at_the_next_boot() {
+    let s = Setup::new();
+    let real = s.script("tram-real", &format!("exec '{}' \"$@\"", bin()));
+    assert!(
+        s.apply(&s.bundle("2.0.0", &real, &s.key), &[])
+            .status
+            .success()
+    );
+    // The new version damages the database during its check, and then the power goes: the
+    // updater dies with it (SIGKILL of `tram update apply`).
+    let cut = s.script(
+        "tram-cut",
+        "if [ \"$1\" = self-check ]; then printf 'half-migrated' >> \"$3/tram.redb\"; kill -9 $PPID; sleep 5; fi; exit 0",
+    );
+    let out = s.apply(&s.bundle("3.0.0", &cut, &s.key), &[]);
+    assert!(!out.status.success());
+    assert_eq!(
+        s.current(),
+        Some(PathBuf::from("versions/3.0.0")),
+        "the cut came after the switch"
+    );
+    assert!(s.data.join("update/in-progress.json").exists());
+    // Next boot: tram-update-recover.service.
+    let out = tram(&[
+        "update",
+        "recover",
+        "--data-dir",
+        s.data.to_str().unwrap(),
+        "--install-root",
+        s.root.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("rolled back to 2.0.0"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(s.current(), Some(PathBuf::from("versions/2.0.0")));
+    let saved = fs::read(s.data.join("update/rollback/tram.redb")).unwrap();
+    assert_eq!(db(&s), blake3::hash(&saved).to_hex().to_string());
+    assert!(!s.data.join("update/in-progress.json").exists());
+    // A second boot finds nothing to do, and the appliance serves the data.
+    let again = tram(&[
+        "update",
+        "recover",
+        "--data-dir",
+        s.data.to_str().unwrap(),
+        "--install-root",
+        s.root.to_str().unwrap(),
+    ]);
+    assert!(text(&again).contains("no interrupted update"));
+    let srv = Server::start(&s.data, false);
+    let c = srv.login("admin");
+    assert!(
+        c.get(format!("{}/", srv.base()))
+            .send()
+            .unwrap()
+            .status()
+            .is_success()
+    );
+}

@@ -252,6 +252,11 @@ enum UpdateCmd {
         #[command(flatten)]
         opts: UpdateArgs,
     },
+    /// At boot: roll back an update the power cut off before its health check (root).
+    Recover {
+        #[command(flatten)]
+        opts: UpdateArgs,
+    },
     /// The installed version and the last update attempt.
     Status {
         #[command(flatten)]
@@ -1300,6 +1305,13 @@ fn update_cmd(cmd: UpdateCmd) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        UpdateCmd::Recover { opts } => {
+            match update::recover(&opts.data.data_dir, &opts.install_root)? {
+                Some(msg) => println!("{msg}"),
+                None => println!("no interrupted update"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         UpdateCmd::Status { opts } => {
             println!(

@@ -241,8 +241,18 @@ fn apply_inner(
         return Err(UpdateError::from_io_disk(e));
     }
 
-    // Switch, then let the new version migrate and prove itself.
+    // Switch, then let the new version migrate and prove itself. Until it has, a marker says
+    // so: a power cut from here on is undone at the next boot (`recover`).
     let previous = current_target.clone();
+    let marker = InProgress {
+        from: from.to_string(),
+        to: m.version.clone(),
+        previous: previous.clone(),
+    };
+    crate::config::write_atomic(
+        &o.data_dir.join(IN_PROGRESS),
+        &serde_json::to_vec(&marker).map_err(io::Error::other)?,
+    )?;
     switch_link(
         &o.install_root,
         "current",
@@ -254,6 +264,7 @@ fn apply_inner(
             if let Some(p) = previous {
                 let _ = switch_link(&o.install_root, "previous", &p);
             }
+            fs::remove_file(o.data_dir.join(IN_PROGRESS))?;
             prune(&o.install_root, &m.version);
             st.outcome = "installed".into();
             st.message = format!("updated from {from} to {}", m.version);
@@ -273,6 +284,7 @@ fn apply_inner(
                 }
             }
             let _ = fs::remove_dir_all(&dest);
+            fs::remove_file(o.data_dir.join(IN_PROGRESS))?;
             restart_old(o);
             Err(UpdateError::RolledBack {
                 reason,
@@ -280,6 +292,55 @@ fn apply_inner(
             })
         }
     }
+}
+
+/// Written just before `current` is switched, removed once the new version proved itself or
+/// was rolled back: still there at boot means the power went in between.
+const IN_PROGRESS: &str = "update/in-progress.json";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct InProgress {
+    from: String,
+    to: String,
+    previous: Option<PathBuf>,
+}
+
+/// At boot, before the appliance starts (tram-update-recover.service, root): an update cut off
+/// between the switch and its health check is rolled back — the data copy taken before it and
+/// the previous version come back. Returns what was done, if anything.
+pub fn recover(data_dir: &Path, install_root: &Path) -> Result<Option<String>, UpdateError> {
+    let Ok(bytes) = fs::read(data_dir.join(IN_PROGRESS)) else {
+        return Ok(None);
+    };
+    let m: InProgress = serde_json::from_slice(&bytes)
+        .map_err(|e| UpdateError::Invalid(format!("{IN_PROGRESS}: {e}")))?;
+    restore_data(&data_dir.join("update/rollback"), data_dir)?;
+    match &m.previous {
+        Some(p) => switch_link(install_root, "current", p)?,
+        None => {
+            let _ = fs::remove_file(install_root.join("current"));
+        }
+    }
+    let _ = fs::remove_dir_all(install_root.join("versions").join(&m.to));
+    fs::remove_file(data_dir.join(IN_PROGRESS))?;
+    let msg = format!(
+        "the update to {} was interrupted (power cut?); rolled back to {} with the data as it was",
+        m.to, m.from
+    );
+    tracing::warn!("{msg}");
+    record(
+        data_dir,
+        &Status {
+            at: jiff::Timestamp::now().to_string(),
+            bundle: String::new(),
+            from_version: m.from,
+            to_version: m.to,
+            outcome: "rolled-back".into(),
+            message: msg.clone(),
+            backup: None,
+        },
+    );
+    Ok(Some(msg))
 }
 
 fn check_space(dir: &Path, need: u64, what: &str) -> Result<(), UpdateError> {
