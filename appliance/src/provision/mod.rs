@@ -462,14 +462,34 @@ pub fn chown_tree(dir: &Path, user: &str) -> std::io::Result<()> {
         }
         ((*pw).pw_uid, (*pw).pw_gid)
     };
-    fn walk(p: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    chown_walk(dir, uid, gid)
+}
+
+fn chown_walk(p: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p)?;
+    if m.uid() != uid || m.gid() != gid {
         std::os::unix::fs::lchown(p, Some(uid), Some(gid))?;
-        if p.is_dir() && !p.is_symlink() {
-            for e in std::fs::read_dir(p)? {
-                walk(&e?.path(), uid, gid)?;
-            }
-        }
-        Ok(())
     }
-    walk(dir, uid, gid)
+    if m.is_dir() {
+        for e in std::fs::read_dir(p)? {
+            chown_walk(&e?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// After root worked in the data directory (an update, a recovery): everything in it belongs to
+/// the directory's owner again, so the appliance's own user can write its backups and state.
+pub fn give_back_to_owner(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let m = std::fs::metadata(dir)?;
+    if m.uid() == 0 {
+        return Ok(());
+    }
+    chown_walk(dir, m.uid(), m.gid())
 }

@@ -136,6 +136,9 @@ pub fn apply(bundle_path: &Path, o: &ApplyOptions) -> Result<Status, UpdateError
     if fs::create_dir_all(o.data_dir.join("update")).is_ok() {
         record(&o.data_dir, &st);
     }
+    if let Err(e) = crate::provision::give_back_to_owner(&o.data_dir) {
+        tracing::warn!(error = %e, "cannot give the data directory back to its owner");
+    }
     r.map(|()| st)
 }
 
@@ -340,6 +343,7 @@ pub fn recover(data_dir: &Path, install_root: &Path) -> Result<Option<String>, U
             backup: None,
         },
     );
+    let _ = crate::provision::give_back_to_owner(data_dir);
     Ok(Some(msg))
 }
 
