@@ -484,7 +484,7 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
 }
 
 #[test]
-fn update_bundles_come_down_over_a_bad_link_and_only_correctly_signed_ones_are_kept() {
+fn the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -562,8 +562,32 @@ fn update_bundles_come_down_over_a_bad_link_and_only_correctly_signed_ones_are_k
         assert!(String::from_utf8_lossy(&o.stdout).contains("published tram-7.0."));
     }
 
+    // And a lesson's companion PDF for every school's library.
+    let pdf = w.join("bai-giang-phan-so.pdf");
+    let mut body = b"%PDF-1.4\n% Phan so lop 6\n".to_vec();
+    body.extend(std::iter::repeat_n(b'x', 50_000));
+    std::fs::write(&pdf, &body).unwrap();
+    let o = tram(&[
+        "district",
+        "publish-library",
+        "--data-dir",
+        hub_dir.path().to_str().unwrap(),
+        pdf.to_str().unwrap(),
+        "--title",
+        "Bài giảng Phân số (Phòng GD&ĐT)",
+        "--kind",
+        "ebook",
+        "--subject",
+        "toan",
+        "--grade",
+        "6",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let published = String::from_utf8_lossy(&o.stdout).to_string();
+    let blob = published.trim().rsplit(' ').next().unwrap().to_string();
+
     let key = w.join("keys/release-key.pub");
-    let _school = Server::start_env(
+    let school = Server::start_env(
         dir.path(),
         false,
         &["--relay-school-hours", "off", "--relay-rate", "65536"],
@@ -575,7 +599,7 @@ fn update_bundles_come_down_over_a_bad_link_and_only_correctly_signed_ones_are_k
     let deadline = Instant::now() + Duration::from_secs(120);
     let seen = loop {
         let st = status(dir.path());
-        if st["downlink"].as_object().is_some_and(|m| m.len() == 2) {
+        if st["downlink"].as_object().is_some_and(|m| m.len() == 3) {
             break st["downlink"].clone();
         }
         assert!(Instant::now() < deadline, "downlink not finished: {st}");
@@ -605,4 +629,31 @@ fn update_bundles_come_down_over_a_bad_link_and_only_correctly_signed_ones_are_k
             .any(|v| v.starts_with("refused tram-7.0.1") && v.contains("not signed")),
         "{verdicts:?}"
     );
+    // The shared item is in the school's library, marked as the district's, its bytes intact.
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| v.starts_with("added to the library")),
+        "{verdicts:?}"
+    );
+    let c = school.login("gv01");
+    let id = format!("li-d{}", &blob[..16]);
+    let item: Value = c
+        .get(format!("{}/api/v1/library/items/{id}", school.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        item["item"]["title"], "Bài giảng Phân số (Phòng GD&ĐT)",
+        "{item}"
+    );
+    assert_eq!(item["item"]["from_district"], true);
+    let got = c
+        .get(format!("{}/library/file/{id}", school.base()))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(got.to_vec(), body);
 }

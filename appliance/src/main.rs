@@ -419,6 +419,25 @@ enum DistrictCmd {
         data: DataArgs,
         bundle: PathBuf,
     },
+    /// Share a file down to every school's library (Kho học liệu dùng chung). Works while the
+    /// hub runs.
+    PublishLibrary {
+        #[command(flatten)]
+        data: DataArgs,
+        file: PathBuf,
+        #[arg(long)]
+        title: String,
+        /// ebook, video, audio, question_bank, recorded_lesson.
+        #[arg(long, default_value = "ebook")]
+        kind: String,
+        /// Subject id (e.g. toan).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        grade: Option<u8>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
     /// Courier mode: import the batches schools wrote to a USB stick (`tram relay export`);
     /// each is verified and stored exactly once. Works while the hub runs.
     Import {
@@ -905,6 +924,55 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 |store| {
                     let p = tram::district::publish_update(&store, &bundle, jiff::Timestamp::now())
                         .map_err(anyhow::Error::msg)?;
+                    Ok((
+                        true,
+                        format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id),
+                    ))
+                },
+            )?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::PublishLibrary {
+            data,
+            file,
+            title,
+            kind,
+            subject,
+            grade,
+            description,
+        } => {
+            let file = std::path::absolute(&file)?;
+            let kind: tram::library::ItemKind = serde_json::from_value(serde_json::json!(kind))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "--kind must be ebook, video, audio, question_bank or recorded_lesson"
+                    )
+                })?;
+            let item = tram::district::SharedItem {
+                title,
+                kind,
+                subject,
+                grade,
+                description,
+                file_name: file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            };
+            let meta = serde_json::to_string(&item)?;
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-publish-library",
+                vec![file.display().to_string(), meta],
+                |store| {
+                    let p = tram::district::publish_library(
+                        &store,
+                        &file,
+                        item,
+                        jiff::Timestamp::now(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
                     Ok((
                         true,
                         format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id),

@@ -134,6 +134,9 @@ pub struct Published {
     pub arch: String,
     pub len: u64,
     pub published_at: String,
+    /// A library item's catalogue entry (title, kind, subject, grade, description, file name).
+    #[serde(default)]
+    pub meta: Option<serde_json::Value>,
 }
 
 /// Puts an update bundle on the downlink: copied into the blob store, listed for every school.
@@ -155,6 +158,61 @@ pub fn publish_update(
         arch: m.arch,
         len,
         published_at: now.to_string(),
+        meta: None,
+    };
+    store
+        .write(&crate::store::Actor::system(now), |tx| {
+            tx.put(&DOWNLINK, &id, &p, "downlink.publish")
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+/// What district staff say about a library item they share down ("Kho học liệu dùng chung").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SharedItem {
+    pub title: String,
+    pub kind: crate::library::ItemKind,
+    pub subject: Option<String>,
+    pub grade: Option<u8>,
+    #[serde(default)]
+    pub description: String,
+    /// The file's name as schools will show it (its type is judged from its bytes too).
+    pub file_name: String,
+}
+
+/// Shares a file down to every school's library.
+pub fn publish_library(
+    store: &Store,
+    file: &std::path::Path,
+    item: SharedItem,
+    now: jiff::Timestamp,
+) -> Result<Published, String> {
+    if item.title.trim().is_empty() {
+        return Err("a shared item needs a title".into());
+    }
+    let name = crate::library::upload::check_name(&item.file_name).map_err(|e| e.to_string())?;
+    let head = {
+        use std::io::Read;
+        let mut h = vec![0u8; 4096];
+        let n = std::fs::File::open(file)
+            .and_then(|mut f| f.read(&mut h))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        h.truncate(n);
+        h
+    };
+    crate::library::upload::check_type(&name, &head).map_err(|e| e.to_string())?;
+    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
+    let (id, len) = store.blobs.put(f).map_err(|e| e.to_string())?;
+    let p = Published {
+        id: id.clone(),
+        kind: "library".into(),
+        name,
+        version: String::new(),
+        arch: String::new(),
+        len,
+        published_at: now.to_string(),
+        meta: Some(serde_json::to_value(&item).map_err(|e| e.to_string())?),
     };
     store
         .write(&crate::store::Actor::system(now), |tx| {

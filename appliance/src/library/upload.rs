@@ -294,7 +294,7 @@ pub fn append(
     Ok((s, now))
 }
 
-pub(crate) fn check_type(name: &str, head: &[u8]) -> Result<&'static str, LibraryError> {
+pub fn check_type(name: &str, head: &[u8]) -> Result<&'static str, LibraryError> {
     let declared = extension_mime(name).expect("names are checked at start");
     match sniff(&head[..head.len().min(64 * 1024)]) {
         Some("executable") => Err(LibraryError::Upload(format!(

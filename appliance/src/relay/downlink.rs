@@ -1,7 +1,9 @@
-//! The downlink, school side: what the district hub publishes for every school (today: update
-//! bundles) is fetched within the relay's bandwidth budget, resuming a cut download from the
-//! bytes already on disk, checked (the file's BLAKE3, then the bundle's signature against this
-//! box's own release key) and only then put in the update spool for tram-update.service.
+//! The downlink, school side: what the district hub publishes for every school — update bundles
+//! and shared library items — is fetched within the relay's bandwidth budget, resuming a cut
+//! download from the bytes already on disk, and checked (the file's BLAKE3) before use. A bundle
+//! must also carry a signature from this box's own release key before it goes to the update
+//! spool for tram-update.service; a library item joins the school's library (marked as from the
+//! district, under an id made from its hash, so it is added once).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ struct Item {
     version: String,
     arch: String,
     len: u64,
+    #[serde(default)]
+    meta: Option<serde_json::Value>,
 }
 
 /// What became of each published file (DATA_DIR/updates/downlink.json).
@@ -54,11 +58,12 @@ fn release_key() -> PathBuf {
 
 /// One round: fetch and check everything new the hub offers. Returns how many were spooled.
 pub async fn fetch(
-    dir: &Path,
+    store: &std::sync::Arc<crate::store::Store>,
     c: &reqwest::Client,
     e: &Enrolment,
     budget: &Budget,
 ) -> anyhow::Result<usize> {
+    let dir = store.dir();
     let auth = format!("Bearer {}", e.secret);
     let list: serde_json::Value = checked(
         c.get(format!("{}/relay/v1/downlink/{}", e.hub, e.school))
@@ -73,10 +78,10 @@ pub async fn fetch(
     let done = seen(dir);
     let mut spooled = 0;
     for it in items {
-        if done.items.contains_key(&it.id) || it.kind != "update" {
+        if done.items.contains_key(&it.id) || !["update", "library"].contains(&it.kind.as_str()) {
             continue;
         }
-        if it.arch != std::env::consts::ARCH {
+        if it.kind == "update" && it.arch != std::env::consts::ARCH {
             note(dir, &it.id, format!("not for this box ({})", it.arch))?;
             continue;
         }
@@ -110,6 +115,23 @@ pub async fn fetch(
                 "the downloaded {} did not match its hash; fetching it again",
                 it.name
             );
+        }
+        if it.kind == "library" {
+            // Hashing and storing a video is seconds of blocking work: off the async threads.
+            let added = {
+                let (store, it, part) = (store.clone(), it.clone(), part.clone());
+                tokio::task::spawn_blocking(move || add_to_library(&store, &it, &part)).await?
+            };
+            let what = match added {
+                Ok(title) => {
+                    spooled += 1;
+                    format!("added to the library: {title}")
+                }
+                Err(err) => format!("refused {}: {err}", it.name),
+            };
+            let _ = std::fs::remove_file(&part);
+            note(dir, &it.id, what)?;
+            continue;
         }
         let staging = incoming.join(format!(".check-{}", it.id));
         let verdict = crate::update::bundle::load_public_key(&release_key())
@@ -191,4 +213,63 @@ async fn download(
         }
     }
     Ok(())
+}
+
+/// A shared item from the district joins the school's library (checked like an upload: its name
+/// and its bytes must agree on the type).
+fn add_to_library(store: &crate::store::Store, it: &Item, part: &Path) -> Result<String, String> {
+    use crate::library::{self, FileRef, ItemKind, Visibility};
+    let meta: crate::district::SharedItem = it
+        .meta
+        .clone()
+        .and_then(|m| serde_json::from_value(m).ok())
+        .ok_or("no catalogue entry came with it")?;
+    let name = library::upload::check_name(&meta.file_name).map_err(|e| e.to_string())?;
+    let head = {
+        use std::io::Read;
+        let mut h = vec![0u8; 4096];
+        let n = std::fs::File::open(part)
+            .and_then(|mut f| f.read(&mut h))
+            .map_err(|e| e.to_string())?;
+        h.truncate(n);
+        h
+    };
+    let mime = library::upload::check_type(&name, &head).map_err(|e| e.to_string())?;
+    let (blob, size) = store
+        .blobs
+        .put(std::fs::File::open(part).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let now = jiff::Timestamp::now();
+    let id = format!("li-d{}", &it.id[..16]);
+    let mut item = library::Item::new(
+        id.clone(),
+        meta.kind,
+        &meta.title,
+        "district",
+        &now.to_string(),
+    );
+    item.subject = meta.subject;
+    item.grade = meta.grade;
+    item.description = meta.description;
+    item.from_district = true;
+    item.visibility = Visibility::School;
+    item.collections = vec!["Kho học liệu dùng chung".into()];
+    item.file = Some(FileRef {
+        blob,
+        size,
+        mime: mime.to_string(),
+        name,
+    });
+    if item.kind == ItemKind::Book {
+        item.kind = ItemKind::Ebook;
+    }
+    store
+        .write(&crate::store::Actor::system(now), |tx| {
+            if tx.get(&library::ITEMS, &id)?.is_none() {
+                library::store_new(tx, &item)?;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(meta.title)
 }

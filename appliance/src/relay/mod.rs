@@ -772,7 +772,7 @@ pub async fn run(store: Arc<Store>, budget: Budget) {
                 {
                     last_downlink = Some(std::time::Instant::now());
                     let r = match client(e.pin_sha256.as_deref()) {
-                        Ok(c) => downlink::fetch(&dir, &c, &e, &budget).await,
+                        Ok(c) => downlink::fetch(&store, &c, &e, &budget).await,
                         Err(err) => Err(err),
                     };
                     if let Err(err) = r {
