@@ -20,7 +20,7 @@ for t in wrk curl nginx; do command -v $t >/dev/null || { echo "install $t"; exi
 work=$(mktemp -d /var/tmp/tram-schoolday.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 export TRAM_ADMIN_PASSWORD=bench-password-1 TRAM_LOG=warn
-ulimit -n 65536 || true
+ulimit -n "$(ulimit -Hn)" || true
 port=18700; B=http://127.0.0.1:$port; D=$work/d
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(nginx -v 2>&1)"
@@ -53,9 +53,8 @@ http { access_log off; sendfile on; tcp_nopush on; default_type text/css;
   server { listen 127.0.0.1:18702; root $work/www; } }
 NGX
 nginx -c "$work/nginx.conf"; sleep 0.5
-rps() { wrk -t2 -c64 -d10s --latency "$1" | awk '/Requests\/sec/{print $2} / 99%/{print "p99=" $2}' | tr '\n' ' '; }
+rps() { wrk -t2 -c64 -d10s --latency "$1" | awk '/Requests\/sec/{r=$2} / 99%/{p=$2} END{print r, "req/s, p99", p}'; }
 n=$(rps http://127.0.0.1:18702/static/app.css); t=$(rps $B/static/app.css)
 echo "  nginx: $n"
 echo "  tram:  $t"
-nr=$(echo "$n" | awk '{print $1}'); tr_=$(echo "$t" | awk '{print $1}')
-echo "  ratio tram/nginx: $(python3 -c "print(round($tr_/$nr, 2))")"
+echo "  ratio tram/nginx: $(python3 -c "print(round(${t%% *}/${n%% *}, 2))")"

@@ -6,7 +6,7 @@
 //! p50/p99 per endpoint, errors, and the server's RSS over time.
 //!
 //!   cargo run --release --example schoolday -- --base http://127.0.0.1:18700 \
-//!       --password PW --sessions 500 --seconds 180 --pid PID [--video ITEM_ID]
+//!       --password PW --sessions 500 --seconds 180 --pid PID [--video ITEM_ID] [--ramp 30]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,8 @@ struct Args {
     pid: Option<u32>,
     video: Option<String>,
     pin: String,
+    /// Logins are spread over this long.
+    ramp_ms: u64,
 }
 
 fn args() -> Args {
@@ -42,6 +44,7 @@ fn args() -> Args {
         pid: None,
         video: None,
         pin: "123456".into(),
+        ramp_ms: 30_000,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -55,6 +58,7 @@ fn args() -> Args {
             "--pid" => a.pid = x.parse().ok(),
             "--video" => a.video = Some(x),
             "--pin" => a.pin = x,
+            "--ramp" => a.ramp_ms = x.parse::<u64>().expect("--ramp SECONDS") * 1000,
             o => panic!("unknown argument {o}"),
         }
         i += 2;
@@ -142,6 +146,9 @@ const WORDS: [&str; 12] = [
 async fn session(a: Arc<Args>, who: Arc<Who>, st: Shared, deadline: Instant) {
     let c = client();
     let b = &a.base;
+    // Staff arrive over the first half minute (a session then lasts 14 days: logins are rare).
+    let arrive = rand::rngs::SmallRng::from_os_rng().random_range(0..a.ramp_ms.max(1));
+    tokio::time::sleep(Duration::from_millis(arrive)).await;
     let r = timed(
         &st,
         "POST /api/v1/login",
@@ -202,8 +209,16 @@ async fn session(a: Arc<Args>, who: Arc<Who>, st: Shared, deadline: Instant) {
                     {
                         let mut version = cell["version"].as_u64().unwrap_or(0);
                         for _ in 0..2 {
-                            let input =
-                                format!("{},{}", rng.random_range(5..10), rng.random_range(0..10));
+                            // Subjects assessed by comment take Đ / CĐ, the others a score.
+                            let input = if sheet["subject"]["kind"] == "comment" {
+                                if rng.random_range(0..10) < 9 {
+                                    "Đ".to_string()
+                                } else {
+                                    "CĐ".to_string()
+                                }
+                            } else {
+                                format!("{},{}", rng.random_range(5..10), rng.random_range(0..10))
+                            };
                             let r = timed(&st, "PUT /api/v1/grades/sheet", c.put(&url).json(&json!({
                                 "student": row["student"], "column": cell["column"], "input": input, "expected_version": version,
                             })), &[409]).await;
@@ -304,6 +319,7 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let a = Arc::new(args());
     let admin = client();
     let b = &a.base;

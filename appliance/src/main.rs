@@ -531,6 +531,15 @@ enum UserCmd {
 }
 
 fn main() -> ExitCode {
+    // Password and PIN hashing (argon2) allocate tens of MB per hash on whichever blocking
+    // thread runs it; glibc would keep each such block in that thread's arena (its mmap
+    // threshold grows after the first free), so RSS would climb to threads × the hash's memory.
+    // A fixed threshold keeps big blocks mmapped: freed, they go back to the system at once.
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
