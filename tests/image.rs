@@ -1,9 +1,9 @@
 //! The device image, booted: `image/build.sh` makes the x86_64 UEFI disk with this build's
-//! binary and a provisioning file on its boot partition; qemu boots it (software emulation,
-//! no KVM) with the appliance's ports forwarded to loopback. The first-boot service must have
-//! provisioned the school, the appliance must answer over HTTPS with the device's own CA
-//! (fetched from its port-80 page), and the provisioned admin must log in with the temporary
-//! password the first boot printed on the console.
+//! binary; qemu boots it (software emulation, no KVM) with a USB stick holding the provisioning
+//! file and the appliance's ports forwarded to loopback. The first-boot service must have found
+//! the stick, provisioned the school and written the summary back onto it; the appliance must
+//! answer over HTTPS with the device's own CA (fetched from its port-80 page), and the admin
+//! must log in with the temporary password the first boot printed.
 //!
 //! Heavy (about three minutes, root for mmdebstrap): runs when TRAM_IMAGE_TEST=1 (`.ci/run`
 //! sets it when it runs as root); otherwise it says it was skipped.
@@ -47,7 +47,6 @@ fn image_boots_provisions_itself_and_serves_https() {
         .arg("amd64")
         .env("TRAM_BIN", bin())
         .env("OUT", &out)
-        .env("PROVISION", &provision)
         .env("RELEASE_KEY_PUB", keys.join("release-key.pub"))
         .output()
         .unwrap();
@@ -58,6 +57,22 @@ fn image_boots_provisions_itself_and_serves_https() {
     );
     let img = out.join("tram-amd64.img");
     assert!(img.exists());
+
+    // The provisioning file goes on a USB stick (FAT), as school IT would bring it.
+    let stick = dir.join("usb-stick.img");
+    let f = fs::File::create(&stick).unwrap();
+    f.set_len(32 << 20).unwrap();
+    drop(f);
+    let ok = |c: &mut Command| c.status().map(|s| s.success()).unwrap_or(false);
+    assert!(ok(Command::new("mkfs.vfat")
+        .args(["-n", "TRAMUSB"])
+        .arg(&stick)));
+    assert!(ok(Command::new("mcopy")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(&stick)
+        .arg(&provision)
+        .arg("::/tram-provision.toml")));
 
     let (https, http) = (free_port(), free_port());
     let vars = dir.join("OVMF_VARS.fd");
@@ -91,6 +106,13 @@ fn image_boots_provisions_itself_and_serves_https() {
             "user,id=n,hostfwd=tcp:127.0.0.1:{https}-:443,hostfwd=tcp:127.0.0.1:{http}-:80"
         ))
         .args(["-device", "virtio-net-pci,netdev=n"])
+        .args(["-device", "qemu-xhci"])
+        .arg("-drive")
+        .arg(format!(
+            "if=none,id=stick,format=raw,file={}",
+            stick.display()
+        ))
+        .args(["-device", "usb-storage,drive=stick,removable=on"])
         .arg("-serial")
         .arg(format!("file:{}", serial.display()))
         .stdout(Stdio::null())
@@ -171,6 +193,21 @@ fn image_boots_provisions_itself_and_serves_https() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
+
+    // The summary was written beside the file on the stick (and the stick unmounted, so the
+    // write reached it).
+    let summary = Command::new("mtype")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(&stick)
+        .arg("::/tram-summary-79000123.txt")
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&summary.stdout);
+    assert!(
+        summary.contains(&password),
+        "no summary on the stick:\n{summary}"
+    );
 }
 
 fn tail(p: &std::path::Path) -> String {

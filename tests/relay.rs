@@ -11,6 +11,20 @@ use common::{BadLink, Hub, PASSWORD, Server, tram};
 use serde_json::{Value, json};
 use tram::relay::batch;
 
+/// `tram relay enroll` of the school in `data` with the hub at `url`.
+fn enroll(data: &str, url: &str, token: &str) -> std::process::Output {
+    tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        url,
+        "--token",
+        token,
+    ])
+}
+
 fn status(dir: &std::path::Path) -> Value {
     let out = tram(&["relay", "status", "--data-dir", dir.to_str().unwrap()]);
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
@@ -45,31 +59,13 @@ fn nothing_lost_nothing_duplicated_over_a_bad_link_through_restarts() {
     // Enrol (a token is used once), fill the outbox, start the school.
     let token = hub.token("79000701");
     let url = format!("http://127.0.0.1:{}", link.port);
-    let out = tram(&[
-        "relay",
-        "enroll",
-        "--data-dir",
-        data,
-        "--hub",
-        &url,
-        "--token",
-        &token,
-    ]);
+    let out = enroll(data, &url, &token);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = tram(&[
-        "relay",
-        "enroll",
-        "--data-dir",
-        data,
-        "--hub",
-        &url,
-        "--token",
-        &token,
-    ]);
+    let out = enroll(data, &url, &token);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
     let out = tram(&["bench-fill", "--data-dir", data, "--relay-changes", "3000"]);
@@ -347,16 +343,7 @@ fn over_https_the_school_pins_the_hubs_certificate_authority() {
     assert_eq!(pin.len(), 64, "{text}");
     let url = hub.base();
     // Without a pin, and with a wrong one: refused, and the token is still good.
-    let out = tram(&[
-        "relay",
-        "enroll",
-        "--data-dir",
-        data,
-        "--hub",
-        &url,
-        "--token",
-        &token,
-    ]);
+    let out = enroll(data, &url, &token);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--pin"));
     let wrong = "0".repeat(64);
     let out = tram(&[
@@ -404,16 +391,7 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
     let link = common::Proxy::start(hub.port);
     let url = format!("http://127.0.0.1:{}", link.port);
     let token = hub.token("79000701");
-    let out = tram(&[
-        "relay",
-        "enroll",
-        "--data-dir",
-        data,
-        "--hub",
-        &url,
-        "--token",
-        &token,
-    ]);
+    let out = enroll(data, &url, &token);
     assert!(out.status.success());
     // No link for days.
     link.set_down(true);
@@ -495,16 +473,7 @@ fn the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link()
     let url = format!("http://127.0.0.1:{}", link.port);
     let token = hub.token("79000701");
     let data = dir.path().to_str().unwrap();
-    let out = tram(&[
-        "relay",
-        "enroll",
-        "--data-dir",
-        data,
-        "--hub",
-        &url,
-        "--token",
-        &token,
-    ]);
+    let out = enroll(data, &url, &token);
     assert!(
         out.status.success(),
         "{}",

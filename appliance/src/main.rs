@@ -1282,9 +1282,15 @@ fn provision_cmd(
 ) -> anyhow::Result<ExitCode> {
     use tram::provision;
     logging::init(false);
+    let mut usb_mount = None;
     let file = match (file, find) {
         (Some(f), _) => f,
-        (None, true) => match provision::find() {
+        (None, true) => match provision::find().or_else(|| {
+            provision::find_on_usb().map(|(f, m)| {
+                usb_mount = Some(m);
+                f
+            })
+        }) {
             Some(f) => f,
             None => {
                 eprintln!(
@@ -1332,6 +1338,10 @@ fn provision_cmd(
                 beside.display()
             ),
         }
+    }
+    if let Some(m) = usb_mount {
+        // Flushed and unmounted: the stick can be pulled out as soon as the box is up.
+        let _ = std::process::Command::new("umount").arg(&m).status();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -427,6 +427,62 @@ pub fn find() -> Option<PathBuf> {
     None
 }
 
+/// A headless box mounts no USB stick by itself: at first boot (root) each partition of each
+/// removable disk is mounted in turn under /run/tram-usb/ — read-write, so the summary can be
+/// written beside the file — until one holds `tram-provision.toml`. Returns the file and the
+/// mount point to unmount afterwards.
+pub fn find_on_usb() -> Option<(PathBuf, PathBuf)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let mut devices = Vec::new();
+    for e in std::fs::read_dir("/sys/block").ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let removable =
+            std::fs::read_to_string(e.path().join("removable")).is_ok_and(|r| r.trim() == "1");
+        let usb =
+            std::fs::canonicalize(e.path()).is_ok_and(|p| p.to_string_lossy().contains("/usb"));
+        if !(removable || usb) {
+            continue;
+        }
+        let parts: Vec<String> = std::fs::read_dir(e.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|p| p.file_name().to_string_lossy().into_owned())
+            .filter(|p| p.starts_with(&name))
+            .collect();
+        if parts.is_empty() {
+            devices.push(name);
+        } else {
+            devices.extend(parts);
+        }
+    }
+    for dev in devices {
+        let dir = PathBuf::from("/run/tram-usb").join(&dev);
+        if std::fs::create_dir_all(&dir).is_err() {
+            continue;
+        }
+        let mounted = std::process::Command::new("mount")
+            .args(["-o", "rw,noexec,nosuid,nodev"])
+            .arg(format!("/dev/{dev}"))
+            .arg(&dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            continue;
+        }
+        let f = dir.join("tram-provision.toml");
+        if f.is_file() {
+            return Some((f, dir));
+        }
+        let _ = std::process::Command::new("umount").arg(&dir).status();
+    }
+    None
+}
+
 /// Expands `*` path components (one level each) of an absolute directory pattern.
 fn expand(pat: &str) -> Vec<PathBuf> {
     let mut out = vec![PathBuf::from("/")];
