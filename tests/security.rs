@@ -391,3 +391,59 @@ fn only_tls_1_2_and_1_3_are_spoken() {
         assert!(out.contains("New, TLSv1"), "{ok} failed:\n{out}");
     }
 }
+
+#[test]
+fn the_hub_shows_its_pages_to_its_staff_and_its_relay_routes_to_enrolled_schools_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = common::Hub::start(dir.path());
+    let b = hub.base();
+    let anon = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for p in [
+        "/district/api/schools",
+        "/district/api/stats",
+        "/district/schools.csv",
+        "/district/district.xlsx",
+    ] {
+        let r = anon.get(format!("{b}{p}")).send().unwrap();
+        assert!(
+            [401, 303, 302].contains(&r.status().as_u16()),
+            "{p}: {}",
+            r.status()
+        );
+    }
+    let token = hub.token("79000701");
+    // A school that is not enrolled, and a wrong secret, get nothing of the downlink or batches.
+    for (p, auth) in [
+        ("/relay/v1/downlink/79000701", "Bearer nope"),
+        ("/relay/v1/downlink/79000999", "Bearer nope"),
+        ("/relay/v1/batches/79000701/1", "Bearer nope"),
+    ] {
+        let r = anon
+            .get(format!("{b}{p}"))
+            .header("authorization", auth)
+            .send()
+            .unwrap();
+        assert!(
+            [401, 404].contains(&r.status().as_u16()),
+            "{p}: {}",
+            r.status()
+        );
+    }
+    // The enrolment token is good once.
+    let enrol = |t: &str| {
+        anon.post(format!("{b}/relay/v1/enrol"))
+            .json(&json!({"token": t, "public_key": "11".repeat(32)}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(enrol(&token), 200);
+    assert_eq!(enrol(&token), 403);
+    // Staff see the school only now that it enrolled (and nothing it has not relayed).
+    let schools = hub.schools();
+    assert_eq!(schools["schools"][0]["batches"], 0, "{schools}");
+}
