@@ -374,26 +374,32 @@ pub fn plan_import(
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(GradeError::Import("Tệp quá lớn (tối đa 10 MB).".into()));
     }
-    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
-        GradeError::Import(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}"))
-    })?;
-    let names = wb.sheet_names().to_vec();
-    if names.is_empty() {
-        return Err(GradeError::Import("Tệp không có trang tính nào.".into()));
-    }
-    // The exported class book has a sheet per subject; a teacher's own file usually has one.
-    let want = crate::text::fold(&spec.name);
-    let sheet = names
-        .iter()
-        .find(|n| crate::text::fold(n) == want || want.starts_with(&crate::text::fold(n)))
-        .cloned()
-        .unwrap_or_else(|| names[0].clone());
-    let range = wb
-        .worksheet_range(&sheet)
-        .map_err(|e| GradeError::Import(format!("Không đọc được trang tính \"{sheet}\": {e}")))?;
-    let origin = range.start().unwrap_or((0, 0));
-    let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
-    let formulas = wb.worksheet_formula(&sheet).ok();
+    // calamine panics on some damaged files: a damaged upload is a message, never a crash.
+    let read = || -> Result<_, GradeError> {
+        let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+            GradeError::Import(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}"))
+        })?;
+        let names = wb.sheet_names().to_vec();
+        if names.is_empty() {
+            return Err(GradeError::Import("Tệp không có trang tính nào.".into()));
+        }
+        // The exported class book has a sheet per subject; a teacher's own file usually has one.
+        let want = crate::text::fold(&spec.name);
+        let sheet = names
+            .iter()
+            .find(|n| crate::text::fold(n) == want || want.starts_with(&crate::text::fold(n)))
+            .cloned()
+            .unwrap_or_else(|| names[0].clone());
+        let range = wb.worksheet_range(&sheet).map_err(|e| {
+            GradeError::Import(format!("Không đọc được trang tính \"{sheet}\": {e}"))
+        })?;
+        let origin = range.start().unwrap_or((0, 0));
+        let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
+        let formulas = wb.worksheet_formula(&sheet).ok();
+        Ok((origin, rows, formulas, sheet))
+    };
+    let (origin, rows, formulas, sheet) = crate::school::import::guarded(read)
+        .unwrap_or_else(|| Err(GradeError::Import(crate::school::import::DAMAGED.into())))?;
     let columns = spec.columns();
 
     let mut problems = vec![];

@@ -92,6 +92,14 @@ pub(crate) fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) ->
         .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
 }
 
+/// What a spreadsheet reader that gave up (panicked) on a damaged file becomes.
+pub const DAMAGED: &str = "Tệp Excel bị hỏng hoặc không đúng định dạng (.xlsx, .xls, .ods). Hãy mở và lưu lại tệp rồi thử lại.";
+
+/// Runs a spreadsheet reader, turning a panic inside it into None (the caller's message).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
 /// The most an .xlsx/.ods (a ZIP) may unpack to. A real class list unpacks to a few MB; a
 /// "zip bomb" of a few hundred KB can claim gigabytes and would exhaust the box's memory.
 pub const MAX_UNPACKED_BYTES: u64 = 100 * 1024 * 1024;
@@ -134,14 +142,19 @@ pub(crate) fn read_table(
         return Err(file_problem("Tệp quá lớn (tối đa 10 MB).".into()));
     }
     check_unpacked_size(bytes)?;
-    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| file_problem(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}")))?;
-    let range = wb
-        .worksheet_range_at(0)
-        .ok_or_else(|| file_problem("Tệp không có trang tính nào.".into()))?
-        .map_err(|e| file_problem(format!("Không đọc được trang tính đầu tiên: {e}")))?;
-    let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
+    // calamine panics on some damaged files (found by fuzzing): a message, never a crash.
+    let read = || -> Result<(Vec<Vec<Data>>, usize), RowProblem> {
+        let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
+            file_problem(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}"))
+        })?;
+        let range = wb
+            .worksheet_range_at(0)
+            .ok_or_else(|| file_problem("Tệp không có trang tính nào.".into()))?
+            .map_err(|e| file_problem(format!("Không đọc được trang tính đầu tiên: {e}")))?;
+        let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
+        Ok((rows, range.start().map(|(r, _)| r as usize).unwrap_or(0)))
+    };
+    let (rows, first_row) = guarded(read).unwrap_or_else(|| Err(file_problem(DAMAGED.into())))?;
     for (i, row) in rows.iter().enumerate().take(15) {
         let mut map: HashMap<&'static str, usize> = HashMap::new();
         let mut dup = None;
@@ -656,6 +669,22 @@ mod tests {
             p.problems[0].message.contains("hai lần"),
             "{:?}",
             p.problems
+        );
+    }
+}
+
+#[cfg(test)]
+mod damaged_files {
+    /// A mutated .xlsx on which calamine 0.30 panics (found by the spreadsheet_import fuzz
+    /// target): the importer answers with a message.
+    #[test]
+    fn a_file_that_makes_the_reader_panic_is_a_message() {
+        let bytes = include_bytes!("../../../fuzz/corpus/spreadsheet_import/calamine-panic.xlsx");
+        let r = super::read_table(bytes, &[("name", &["ho va ten"])], &["name"]);
+        let e = r.expect_err("refused");
+        assert!(
+            format!("{e:?}").contains("hỏng") || format!("{e:?}").contains("Không đọc được"),
+            "{e:?}"
         );
     }
 }
