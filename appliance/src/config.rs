@@ -56,13 +56,19 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> 
 
 /// Free bytes on the file system holding `path`.
 pub fn free_disk_bytes(path: &Path) -> Option<u64> {
+    disk_space(path).map(|(_, free)| free)
+}
+
+/// (total, free) bytes of the file system holding `path`.
+pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let c = CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `s` a properly sized out-parameter.
     let r = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
-    (r == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
+    let f = s.f_frsize as u64;
+    (r == 0).then(|| (s.f_blocks as u64 * f, s.f_bavail as u64 * f))
 }
 
 /// DATA_DIR/tram.toml: the settings provisioning wrote (command-line flags and TRAM_*

@@ -933,10 +933,7 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 |store| {
                     let p = tram::district::publish_update(&store, &bundle, jiff::Timestamp::now())
                         .map_err(anyhow::Error::msg)?;
-                    Ok((
-                        true,
-                        format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id),
-                    ))
+                    Ok((true, p.line()))
                 },
             )?;
             print!("{text}");
@@ -982,10 +979,7 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                         jiff::Timestamp::now(),
                     )
                     .map_err(anyhow::Error::msg)?;
-                    Ok((
-                        true,
-                        format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id),
-                    ))
+                    Ok((true, p.line()))
                 },
             )?;
             print!("{text}");

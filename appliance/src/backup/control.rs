@@ -115,24 +115,20 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 std::path::Path::new(&arg(0)),
                                 jiff::Timestamp::now(),
                             )
-                            .map(|p| {
-                                format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id)
-                            }),
-                            "district-publish-library" => serde_json::from_str::<
-                                crate::district::SharedItem,
-                            >(&arg(1))
-                            .map_err(|e| e.to_string())
-                            .and_then(|item| {
-                                crate::district::publish_library(
-                                    &store,
-                                    std::path::Path::new(&arg(0)),
-                                    item,
-                                    jiff::Timestamp::now(),
-                                )
-                            })
-                            .map(|p| {
-                                format!("published {} ({} bytes) as {}\n", p.name, p.len, p.id)
-                            }),
+                            .map(|p| p.line()),
+                            "district-publish-library" => {
+                                serde_json::from_str::<crate::district::SharedItem>(&arg(1))
+                                    .map_err(|e| e.to_string())
+                                    .and_then(|item| {
+                                        crate::district::publish_library(
+                                            &store,
+                                            std::path::Path::new(&arg(0)),
+                                            item,
+                                            jiff::Timestamp::now(),
+                                        )
+                                    })
+                                    .map(|p| p.line())
+                            }
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

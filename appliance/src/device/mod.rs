@@ -88,7 +88,7 @@ pub fn health(d: &Path) -> Health {
             .and_then(|v| v.parse::<u64>().ok())
             .map(|kb| kb * 1024)
     };
-    let (total, free) = disk(d);
+    let (total, free) = crate::config::disk_space(d).unzip();
     Health {
         version: env!("CARGO_PKG_VERSION"),
         device_id: crate::provision::identity::load(d).map(|i| i.device_id),
@@ -120,21 +120,6 @@ pub fn health(d: &Path) -> Health {
         storage_wear: wear(),
         runs: runs(d),
     }
-}
-
-fn disk(p: &Path) -> (Option<u64>, Option<u64>) {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
-        return (None, None);
-    };
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is NUL-terminated and `s` a properly sized out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return (None, None);
-    }
-    let f = s.f_frsize as u64;
-    (Some(s.f_blocks as u64 * f), Some(s.f_bavail as u64 * f))
 }
 
 /// The hottest thermal zone, in °C.

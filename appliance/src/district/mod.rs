@@ -160,12 +160,27 @@ pub fn publish_update(
         published_at: now.to_string(),
         meta: None,
     };
+    publish(store, p, now)
+}
+
+/// Lists `p` on the downlink (its file is already in the blob store).
+fn publish(store: &Store, p: Published, now: jiff::Timestamp) -> Result<Published, String> {
     store
         .write(&crate::store::Actor::system(now), |tx| {
-            tx.put(&DOWNLINK, &id, &p, "downlink.publish")
+            tx.put(&DOWNLINK, &p.id, &p, "downlink.publish")
         })
         .map_err(|e| e.to_string())?;
     Ok(p)
+}
+
+impl Published {
+    /// The line the command line prints for it.
+    pub fn line(&self) -> String {
+        format!(
+            "published {} ({} bytes) as {}\n",
+            self.name, self.len, self.id
+        )
+    }
 }
 
 /// What district staff say about a library item they share down ("Kho học liệu dùng chung").
@@ -192,16 +207,7 @@ pub fn publish_library(
         return Err("a shared item needs a title".into());
     }
     let name = crate::library::upload::check_name(&item.file_name).map_err(|e| e.to_string())?;
-    let head = {
-        use std::io::Read;
-        let mut h = vec![0u8; 4096];
-        let n = std::fs::File::open(file)
-            .and_then(|mut f| f.read(&mut h))
-            .map_err(|e| format!("{}: {e}", file.display()))?;
-        h.truncate(n);
-        h
-    };
-    crate::library::upload::check_type(&name, &head).map_err(|e| e.to_string())?;
+    crate::library::upload::check_file(&name, file).map_err(|e| e.to_string())?;
     let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
     let (id, len) = store.blobs.put(f).map_err(|e| e.to_string())?;
     let p = Published {
@@ -214,12 +220,7 @@ pub fn publish_library(
         published_at: now.to_string(),
         meta: Some(serde_json::to_value(&item).map_err(|e| e.to_string())?),
     };
-    store
-        .write(&crate::store::Actor::system(now), |tx| {
-            tx.put(&DOWNLINK, &id, &p, "downlink.publish")
-        })
-        .map_err(|e| e.to_string())?;
-    Ok(p)
+    publish(store, p, now)
 }
 
 pub fn downlink(store: &Store) -> Result<Vec<Published>, StoreError> {

@@ -310,13 +310,18 @@ pub fn check_type(name: &str, head: &[u8]) -> Result<&'static str, LibraryError>
     }
 }
 
-/// Moves a complete upload into the blob store.
-fn finish(store: &Store, s: &Session, part: &Path) -> Result<FileRef, LibraryError> {
+/// The type of the file at `path` called `name`: its first 64 KiB must agree with its name.
+pub fn check_file(name: &str, path: &Path) -> Result<&'static str, LibraryError> {
     let mut head = vec![0u8; 64 * 1024];
-    let n = File::open(part)
+    let n = File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .map_err(io)?;
-    let mime = check_type(&s.name, &head[..n]).inspect_err(|_| {
+    check_type(name, &head[..n])
+}
+
+/// Moves a complete upload into the blob store.
+fn finish(store: &Store, s: &Session, part: &Path) -> Result<FileRef, LibraryError> {
+    let mime = check_file(&s.name, part).inspect_err(|_| {
         let _ = fs::remove_file(part);
     })?;
     let f = File::open(part).map_err(io)?;

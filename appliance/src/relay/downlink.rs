@@ -225,16 +225,7 @@ fn add_to_library(store: &crate::store::Store, it: &Item, part: &Path) -> Result
         .and_then(|m| serde_json::from_value(m).ok())
         .ok_or("no catalogue entry came with it")?;
     let name = library::upload::check_name(&meta.file_name).map_err(|e| e.to_string())?;
-    let head = {
-        use std::io::Read;
-        let mut h = vec![0u8; 4096];
-        let n = std::fs::File::open(part)
-            .and_then(|mut f| f.read(&mut h))
-            .map_err(|e| e.to_string())?;
-        h.truncate(n);
-        h
-    };
-    let mime = library::upload::check_type(&name, &head).map_err(|e| e.to_string())?;
+    let mime = library::upload::check_file(&name, part).map_err(|e| e.to_string())?;
     let (blob, size) = store
         .blobs
         .put(std::fs::File::open(part).map_err(|e| e.to_string())?)
