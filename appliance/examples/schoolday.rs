@@ -280,8 +280,10 @@ async fn session(a: Arc<Args>, who: Arc<Who>, st: Shared, deadline: Instant) {
                 &[],
             )
             .await;
-        } else if roll < 90 && !who.teaches.is_empty() && !who.bgh {
-            // Write a plan and submit it (signed with the PIN).
+        } else if roll < 90 && !who.teaches.is_empty() && !who.bgh && rng.random_range(0..7) == 0 {
+            // Write a plan and submit it (signed with the PIN): one action in 350, about 0.6
+            // plans a second for 500 sessions — a thousand in a 30-minute soak, as many as a
+            // school of 500 staff hands in over a couple of days.
             let (_, subject, grade) = &who.teaches[rng.random_range(0..who.teaches.len())];
             let r = timed(&st, "POST /api/v1/lessons/plans", c.post(format!("{b}/api/v1/lessons/plans")).json(&json!({
                 "title": format!("Bài {} — ôn tập", rng.random_range(1..40)), "subject": subject, "grade": grade,

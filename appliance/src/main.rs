@@ -589,8 +589,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if demo {
                 seed_demo(&store, demo_students, demo_class_size)?;
             }
+            // Reads, file chunks and hashing run on blocking threads; on a box of 2–4 cores
+            // more than a few dozen at once only queue for the CPU while each holds its memory
+            // (tokio's default allows 512).
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .max_blocking_threads(64)
                 .build()?;
             rt.block_on(net::serve(
                 store,

@@ -384,6 +384,10 @@ pub const VERSIONS: Collection<Version> =
 pub const MONTHS: Collection<Plan> = Collection::new("lessons.month.v1", AuditPolicy::None, None);
 pub const CONFIG: Collection<LessonConfig> =
     Collection::new("lessons.config.v1", AuditPolicy::Values, None);
+/// "{state}/{department}/{plan}" → the plan, for plans waiting for someone (submitted or
+/// reviewed), so a reviewer's queue is one range read however many plans the year holds.
+pub const WAITING: Collection<Plan> =
+    Collection::new("lessons.waiting.v1", AuditPolicy::None, None);
 
 pub const TABLES: &[&str] = &[
     PLANS.name,
@@ -391,7 +395,20 @@ pub const TABLES: &[&str] = &[
     MONTHS.name,
     CONFIG.name,
     KEYS.name,
+    WAITING.name,
 ];
+
+/// The plan's key in [`WAITING`], if it is waiting for a reviewer.
+pub fn waiting_key(plan: &Plan) -> Option<String> {
+    matches!(plan.state, State::Submitted | State::Reviewed).then(|| {
+        format!(
+            "{}/{}/{}",
+            plan.state.as_str(),
+            plan.department.as_deref().unwrap_or(""),
+            plan.id
+        )
+    })
+}
 
 pub fn version_key(plan: &str, n: u32) -> String {
     format!("{plan}/{n:04}")
@@ -465,7 +482,7 @@ fn now_str(tx: &Tx<'_>) -> String {
     tx.now().to_string()
 }
 
-/// Writes a plan's summary and keeps the month index in step.
+/// Writes a plan's summary and keeps the month and waiting indexes in step.
 pub(crate) fn save_plan(
     tx: &mut Tx<'_>,
     old: Option<&Plan>,
@@ -476,6 +493,15 @@ pub(crate) fn save_plan(
         && o.month() != plan.month()
     {
         tx.delete(&MONTHS, &format!("{}/{}", o.month(), o.id), action)?;
+    }
+    let waiting = waiting_key(plan);
+    if let Some(k) = old.and_then(waiting_key)
+        && Some(&k) != waiting.as_ref()
+    {
+        tx.delete(&WAITING, &k, action)?;
+    }
+    if let Some(k) = &waiting {
+        tx.put(&WAITING, k, plan, action)?;
     }
     tx.put(&PLANS, &plan.id, plan, action)?;
     tx.put(
@@ -729,6 +755,9 @@ pub fn delete(tx: &mut Tx<'_>, p: &Principal, id: &str) -> Result<(), LessonErro
         &format!("{}/{}", plan.month(), id),
         "lessons.delete",
     )?;
+    if let Some(k) = waiting_key(&plan) {
+        tx.delete(&WAITING, &k, "lessons.delete")?;
+    }
     tx.delete(&PLANS, id, "lessons.delete")?;
     Ok(())
 }
@@ -1118,26 +1147,42 @@ pub struct Query {
     /// Only plans waiting for this person (review for a department head, approval for BGH).
     #[serde(default)]
     pub mine: bool,
+    /// At most this many plans (newest first); the API's default is [`Query::DEFAULT_LIMIT`].
+    #[serde(default, deserialize_with = "crate::library::empty_none_num")]
+    pub limit: Option<usize>,
+}
+
+impl Query {
+    pub const DEFAULT_LIMIT: usize = 500;
+    pub const MAX_LIMIT: usize = 5000;
+    /// The limit asked for, within 1..=MAX_LIMIT.
+    pub fn limit(&self) -> usize {
+        self.limit
+            .unwrap_or(Self::DEFAULT_LIMIT)
+            .clamp(1, Self::MAX_LIMIT)
+    }
 }
 
 /// Plans `p` may see that match: words of the title (or the subject's name) without diacritics
-/// or case, the last word a prefix; subject, grade, state, teacher, month. Newest first.
-pub fn search(rx: &Rx, p: &Principal, q: &Query) -> Result<Vec<Plan>, LessonError> {
+/// or case, the last word a prefix; subject, grade, state, teacher, month. Newest first, at most
+/// `limit`: without a month the months are read newest first and the reading stops once `limit`
+/// plans are found and their month is complete, so the default list reads the latest weeks and
+/// not the whole year.
+pub fn search(rx: &Rx, p: &Principal, q: &Query, limit: usize) -> Result<Vec<Plan>, LessonError> {
     let subjects: HashMap<String, String> = crate::school::list(rx, &crate::school::SUBJECTS)?
         .into_iter()
         .map(|s| (s.id, fold(&s.name)))
         .collect();
     let words: Vec<String> = fold(&q.q).split_whitespace().map(String::from).collect();
     let state = q.state.as_deref().and_then(State::parse);
-    let mut out = Vec::new();
-    let mut consider = |plan: Plan| {
-        if !can_read(p, &plan)
+    let matches = |plan: &Plan| {
+        if !can_read(p, plan)
             || q.subject.as_ref().is_some_and(|s| *s != plan.subject)
             || q.grade.is_some_and(|g| g != plan.grade)
             || state.is_some_and(|s| s != plan.state)
             || q.teacher.as_ref().is_some_and(|t| *t != plan.teacher)
         {
-            return;
+            return false;
         }
         if !words.is_empty() {
             let hay = format!(
@@ -1160,29 +1205,43 @@ pub fn search(rx: &Rx, p: &Principal, q: &Query) -> Result<Vec<Plan>, LessonErro
                     }
                 })
             });
-            if !all {
-                return;
-            }
+            return all;
         }
-        out.push(plan);
+        true
     };
+    let mut out = Vec::new();
     match &q.month {
         Some(m) => {
             parse_month(m)?;
             for (_, plan) in rx.scan(&MONTHS, &format!("{m}/"))? {
-                consider(plan);
+                if matches(&plan) {
+                    out.push(plan);
+                }
             }
         }
-        None => rx.scan_each(&PLANS, "", &mut |_, plan| {
-            consider(plan);
-            Ok(())
-        })?,
+        None => {
+            let mut month = String::new();
+            rx.each_rev_while(&MONTHS, &mut |k, plan: Plan| {
+                let m = k.split('/').next().unwrap_or_default();
+                if m != month {
+                    if out.len() >= limit {
+                        return Ok(false);
+                    }
+                    month = m.to_string();
+                }
+                if matches(&plan) {
+                    out.push(plan);
+                }
+                Ok(true)
+            })?
+        }
     }
     out.sort_by(|a, b| {
         b.teach_on
             .cmp(&a.teach_on)
             .then_with(|| b.updated_at.cmp(&a.updated_at))
     });
+    out.truncate(limit);
     Ok(out)
 }
 
@@ -1191,33 +1250,49 @@ pub fn search(rx: &Rx, p: &Principal, q: &Query) -> Result<Vec<Plan>, LessonErro
 /// department's only head).
 pub fn waiting_for(rx: &Rx, p: &Principal) -> Result<Vec<Plan>, LessonError> {
     let mut heads: HashMap<String, Vec<String>> = HashMap::new();
-    for a in crate::auth::list_accounts(rx)? {
-        if a.has(Role::DeptHead)
-            && !a.disabled
-            && let Some(d) = a.department
-        {
-            heads.entry(d).or_default().push(a.id);
+    if p.is_bgh() {
+        for a in crate::auth::list_accounts(rx)? {
+            if a.has(Role::DeptHead)
+                && !a.disabled
+                && let Some(d) = a.department
+            {
+                heads.entry(d).or_default().push(a.id);
+            }
         }
     }
+    // Only the queue this person can act on is read: everything submitted and reviewed for
+    // BGH, their department's submitted plans for a head.
+    let prefixes: Vec<String> = if p.is_bgh() {
+        vec!["submitted/".into(), "reviewed/".into()]
+    } else {
+        match p.account.department.as_deref() {
+            Some(d) if permits(p, Action::ReviewLessonPlans { department: d }) => {
+                vec![format!("submitted/{d}/")]
+            }
+            _ => vec![],
+        }
+    };
     let mut out = Vec::new();
-    rx.scan_each(&PLANS, "", &mut |_, plan: Plan| {
-        if plan.teacher == p.id() {
-            return Ok(());
-        }
-        let dept = plan.department.as_deref().unwrap_or("");
-        let mine = match plan.state {
-            State::Submitted if p.is_bgh() => !heads
-                .get(dept)
-                .is_some_and(|h| h.iter().any(|id| *id != plan.teacher)),
-            State::Submitted => permits(p, Action::ReviewLessonPlans { department: dept }),
-            State::Reviewed => permits(p, Action::ApproveLessonPlans),
-            _ => false,
-        };
-        if mine {
-            out.push(plan);
-        }
-        Ok(())
-    })?;
+    for prefix in &prefixes {
+        rx.scan_each(&WAITING, prefix, &mut |_, plan: Plan| {
+            if plan.teacher == p.id() {
+                return Ok(());
+            }
+            let dept = plan.department.as_deref().unwrap_or("");
+            let mine = match plan.state {
+                State::Submitted if p.is_bgh() => !heads
+                    .get(dept)
+                    .is_some_and(|h| h.iter().any(|id| *id != plan.teacher)),
+                State::Submitted => permits(p, Action::ReviewLessonPlans { department: dept }),
+                State::Reviewed => permits(p, Action::ApproveLessonPlans),
+                _ => false,
+            };
+            if mine {
+                out.push(plan);
+            }
+            Ok(())
+        })?;
+    }
     out.sort_by(|a, b| a.teach_on.cmp(&b.teach_on).then(a.id.cmp(&b.id)));
     Ok(out)
 }

@@ -89,8 +89,7 @@ async fn list_page(
     let rx = s.store.read()?;
     let names = Names::load(&rx)?;
     let today = super::routes::today();
-    let mut hits = super::search(&rx, &u.principal, &q)?;
-    hits.truncate(200);
+    let hits = super::search(&rx, &u.principal, &q, 200)?;
     let waiting = super::waiting_for(&rx, &u.principal)?;
     let mut subjects: Vec<(String, String)> = names.subjects.clone().into_iter().collect();
     subjects.sort_by(|a, b| a.1.cmp(&b.1));

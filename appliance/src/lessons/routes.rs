@@ -66,7 +66,7 @@ async fn list(
         if q.mine {
             Ok(super::waiting_for(&rx, &u.principal)?)
         } else {
-            Ok(super::search(&rx, &u.principal, &q)?)
+            Ok(super::search(&rx, &u.principal, &q, q.limit())?)
         }
     })
     .await?;

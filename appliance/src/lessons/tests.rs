@@ -494,6 +494,110 @@ fn the_month_batch_signs_every_reviewed_plan_but_the_approvers_own() {
     ));
 }
 
+/// The review queue read from every plan, as `waiting_for` did before the index: the reference
+/// the indexed queue must agree with.
+fn waiting_by_scan(rx: &crate::store::Rx, p: &Principal) -> Vec<String> {
+    let mut heads: HashMap<String, Vec<String>> = HashMap::new();
+    for a in crate::auth::list_accounts(rx).unwrap() {
+        if a.has(Role::DeptHead)
+            && !a.disabled
+            && let Some(d) = a.department
+        {
+            heads.entry(d).or_default().push(a.id);
+        }
+    }
+    let mut out = Vec::new();
+    for (_, plan) in rx.scan(&PLANS, "").unwrap() {
+        let dept = plan.department.as_deref().unwrap_or("");
+        let mine = plan.teacher != p.id()
+            && match plan.state {
+                State::Submitted if p.is_bgh() => !heads
+                    .get(dept)
+                    .is_some_and(|h| h.iter().any(|id| *id != plan.teacher)),
+                State::Submitted => permits(p, Action::ReviewLessonPlans { department: dept }),
+                State::Reviewed => permits(p, Action::ApproveLessonPlans),
+                _ => false,
+            };
+        if mine {
+            out.push(plan.id);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_review_queue_index_follows_every_transition() {
+    let f = fixture();
+    let everyone = [
+        &f.teacher,
+        &f.colleague,
+        &f.head,
+        &f.other_head,
+        &f.principal,
+    ];
+    let check = |when: &str| {
+        let rx = f.store.read().unwrap();
+        for p in everyone {
+            let mut got: Vec<String> = waiting_for(&rx, p)
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect();
+            got.sort();
+            assert_eq!(
+                got,
+                waiting_by_scan(&rx, p),
+                "{when}: {}",
+                p.account.username
+            );
+        }
+    };
+    check("the demo school");
+    let a = f.create(&f.teacher, "Bài 1", day("2026-11-10"));
+    let b = f.create(&f.colleague, "Bài 2", day("2026-11-11"));
+    let own = f.create(&f.head, "Của tổ trưởng", day("2026-11-12"));
+    check("drafts");
+    f.submit(&f.teacher, &a.id).unwrap();
+    f.submit(&f.colleague, &b.id).unwrap();
+    f.submit(&f.head, &own.id).unwrap();
+    check("submitted");
+    let rx = f.store.read().unwrap();
+    let head_queue: Vec<String> = waiting_for(&rx, &f.head)
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert!(head_queue.contains(&a.id) && head_queue.contains(&b.id));
+    assert!(!head_queue.contains(&own.id), "not one's own plan");
+    assert!(
+        waiting_for(&rx, &f.other_head)
+            .unwrap()
+            .iter()
+            .all(|x| x.id != a.id)
+    );
+    drop(rx);
+    f.review(&f.head, &a.id, true).unwrap();
+    f.review(&f.head, &b.id, false).unwrap();
+    check("one reviewed, one returned");
+    f.approve(&f.principal, &a.id).unwrap();
+    check("approved");
+    // Amending an approved plan and handing it in again puts it back in the queue.
+    let mut input = f.input("Bài 1 (sửa)", day("2026-12-01"));
+    input.fields.adjustments = "Thêm ví dụ.".into();
+    f.store
+        .write(&as_(&f.teacher), |tx| edit(tx, &f.teacher, &a.id, input))
+        .unwrap();
+    f.submit(&f.teacher, &a.id).unwrap();
+    check("amended and submitted in another month");
+    assert!(
+        waiting_for(&f.store.read().unwrap(), &f.head)
+            .unwrap()
+            .iter()
+            .any(|x| x.id == a.id && x.version == 2)
+    );
+}
+
 #[test]
 fn search_ignores_diacritics_and_respects_who_may_see() {
     let f = fixture();
@@ -507,6 +611,7 @@ fn search_ignores_diacritics_and_respects_who_may_see() {
                 q: text.into(),
                 ..Query::default()
             },
+            Query::MAX_LIMIT,
         )
         .unwrap()
         .into_iter()
@@ -539,12 +644,51 @@ fn search_ignores_diacritics_and_respects_who_may_see() {
                 grade: Some(grade),
                 ..Query::default()
             },
+            Query::MAX_LIMIT,
         )
         .unwrap()
         .len()
     };
     assert_eq!(by(6), 1);
     assert_eq!(by(7), 0);
+}
+
+/// A limited search (the list page's newest 200) reads the newest months only, and gives
+/// exactly the first plans of the full answer.
+#[test]
+fn a_limited_search_is_the_head_of_the_full_one() {
+    let f = fixture();
+    for (i, d) in [
+        "2026-09-07",
+        "2026-10-05",
+        "2026-10-20",
+        "2026-11-09",
+        "2026-12-01",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for j in 0..3 {
+            f.create(&f.teacher, &format!("Bài {i}.{j}"), day(d));
+        }
+    }
+    let rx = f.store.read().unwrap();
+    for p in [&f.teacher, &f.colleague, &f.principal] {
+        let all: Vec<String> = search(&rx, p, &Query::default(), Query::MAX_LIMIT)
+            .unwrap()
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
+        assert!(all.len() >= 4, "{} sees plans", p.account.username);
+        for limit in [1, 2, 3, 4, 7, all.len(), all.len() + 5] {
+            let some: Vec<String> = search(&rx, p, &Query::default(), limit)
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect();
+            assert_eq!(some, all[..limit.min(all.len())], "limit {limit}");
+        }
+    }
 }
 
 #[test]

@@ -260,7 +260,7 @@ async fn home(
     let homeroom = p.homeroom.iter().map(|c| cname(c)).collect();
     let audit = if auth::permits(p, Action::ViewAudit) {
         let store = s.store.clone();
-        let r = tokio::task::spawn_blocking(move || store.verify_audit()).await??;
+        let r = tokio::task::spawn_blocking(move || store.audit_status()).await??;
         Some((r.events, r.is_intact()))
     } else {
         None

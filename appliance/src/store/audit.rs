@@ -1,6 +1,6 @@
 //! The audit chain: one event per change, each carrying the BLAKE3 hash of the previous event,
-//! appended by the write path in the same transaction as the change. `verify` walks the chain
-//! and names the first broken link.
+//! appended by the write path in the same transaction as the change. `verify_after` walks the
+//! chain (all of it, or from a checkpoint) and names the first broken link.
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
@@ -106,7 +106,27 @@ impl ChainReport {
     }
 }
 
-pub(crate) fn verify(db: &Database) -> Result<ChainReport, StoreError> {
+/// The last event a walk found intact: a later walk can start after it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Checkpoint {
+    seq: u64,
+    hash: String,
+}
+
+/// Walks the chain from the event after `from` (the start when None) to its head; with the
+/// report, the checkpoint a later walk may start from when the chain was found intact.
+pub(crate) fn verify_after(
+    db: &Database,
+    from: Option<&Checkpoint>,
+) -> Result<(ChainReport, Option<Checkpoint>), StoreError> {
+    let (report, end) = walk(db, from)?;
+    Ok(match report.broken {
+        None => (report, Some(end)),
+        Some(_) => (report, None),
+    })
+}
+
+fn walk(db: &Database, from: Option<&Checkpoint>) -> Result<(ChainReport, Checkpoint), StoreError> {
     let rtx = db.begin_read()?;
     let head: Option<Head> = match rtx.open_table(META) {
         Ok(m) => m
@@ -118,7 +138,7 @@ pub(crate) fn verify(db: &Database) -> Result<ChainReport, StoreError> {
     let t = match rtx.open_table(AUDIT) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => {
-            return Ok(ChainReport {
+            let report = ChainReport {
                 events: 0,
                 broken: head.filter(|h| h.seq > 0).map(|h| {
                     (
@@ -126,17 +146,24 @@ pub(crate) fn verify(db: &Database) -> Result<ChainReport, StoreError> {
                         "the audit table is missing but the chain head says it had events".into(),
                     )
                 }),
-            });
+            };
+            return Ok((report, genesis()));
         }
         Err(e) => return Err(e.into()),
     };
-    let mut expect_seq = 1u64;
-    let mut prev = GENESIS.to_string();
-    let broken = |seq: u64, why: String, n: u64| ChainReport {
-        events: n,
-        broken: Some((seq, why)),
+    let start = from.cloned().unwrap_or_else(genesis);
+    let mut expect_seq = start.seq + 1;
+    let mut prev = start.hash;
+    let broken = |seq: u64, why: String, n: u64| {
+        (
+            ChainReport {
+                events: n,
+                broken: Some((seq, why)),
+            },
+            genesis(),
+        )
     };
-    for row in t.iter()? {
+    for row in t.range(expect_seq..)? {
         let (k, v) = row?;
         let seq = k.value();
         let e: AuditEvent = match serde_json::from_slice(v.value()) {
@@ -190,10 +217,20 @@ pub(crate) fn verify(db: &Database) -> Result<ChainReport, StoreError> {
             n,
         ));
     }
-    Ok(ChainReport {
-        events: n,
-        broken: None,
-    })
+    Ok((
+        ChainReport {
+            events: n,
+            broken: None,
+        },
+        Checkpoint { seq: n, hash: prev },
+    ))
+}
+
+fn genesis() -> Checkpoint {
+    Checkpoint {
+        seq: 0,
+        hash: GENESIS.into(),
+    }
 }
 
 pub(crate) fn tail(db: &Database, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
@@ -276,6 +313,52 @@ mod tests {
         let r = s.verify_audit().unwrap();
         assert_eq!(r.events, 5);
         assert!(r.is_intact());
+    }
+
+    /// The status walk reads only events written since its last intact walk, and agrees with
+    /// the full walk; a full walk that finds a break makes the next status walk start over.
+    #[test]
+    fn status_walks_only_new_events_and_agrees_with_the_full_walk() {
+        let (_d, s) = store_with_events(5);
+        assert_eq!(s.audit_status().unwrap().events, 5);
+        let a = Actor {
+            id: "gv01".into(),
+            now: jiff::Timestamp::from_second(1_900_000_000).unwrap(),
+        };
+        for i in 5..8 {
+            s.write(&a, |tx| {
+                tx.put(
+                    &NOTES,
+                    &format!("k{i}"),
+                    &serde_json::json!({"v": i}),
+                    "note.put",
+                )
+            })
+            .unwrap();
+        }
+        let r = s.audit_status().unwrap();
+        assert_eq!((r.events, r.is_intact()), (8, true));
+        // An event after the checkpoint is walked, so a change to it is found.
+        s.write(&a, |tx| {
+            tx.put(&NOTES, "k8", &serde_json::json!({"v": 8}), "note.put")
+        })
+        .unwrap();
+        tamper_for_test(s.raw_db(), 9, |e| e.actor = "someone".into()).unwrap();
+        assert_eq!(s.audit_status().unwrap().broken.unwrap().0, 9);
+        // Still broken on the next look (a broken walk leaves no checkpoint).
+        assert_eq!(s.audit_status().unwrap().broken.unwrap().0, 9);
+        assert_eq!(s.verify_audit().unwrap().broken.unwrap().0, 9);
+    }
+
+    /// A change behind the checkpoint (impossible while the appliance holds the file) is still
+    /// found by the full walk, and from then on by the status walk too.
+    #[test]
+    fn a_full_walk_resets_the_status_checkpoint() {
+        let (_d, s) = store_with_events(5);
+        assert!(s.audit_status().unwrap().is_intact());
+        tamper_for_test(s.raw_db(), 2, |e| e.action = "note.other".into()).unwrap();
+        assert_eq!(s.verify_audit().unwrap().broken.unwrap().0, 2);
+        assert_eq!(s.audit_status().unwrap().broken.unwrap().0, 2);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   head also teaches.
 //! - 3: the class roll index (`school.roll.v1`, "{class}/{student}") so a class's students are
 //!   read without scanning the whole school.
+//! - 4: the lesson-plan review queue (`lessons.waiting.v1`, "{state}/{department}/{plan}") so a
+//!   reviewer's home page does not read every plan of the year.
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -61,6 +63,7 @@ pub(crate) fn run(db: &Database) -> Result<(), StoreError> {
         let detail = match current {
             1 => v1_to_v2(&w)?,
             2 => v2_to_v3(&w)?,
+            3 => v3_to_v4(&w)?,
             other => return Err(StoreError::Db(format!("no migration from schema {other}"))),
         };
         let now = jiff::Timestamp::now();
@@ -144,6 +147,36 @@ fn v2_to_v3(w: &redb::WriteTransaction) -> Result<String, StoreError> {
     Ok(format!("{n} students indexed by class"))
 }
 
+fn v3_to_v4(w: &redb::WriteTransaction) -> Result<String, StoreError> {
+    let plans: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::lessons::PLANS.name);
+    let waiting: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::lessons::WAITING.name);
+    let mut entries = Vec::new();
+    match w.open_table(plans) {
+        Ok(t) => {
+            for row in t.iter()? {
+                let (k, v) = row?;
+                let plan: crate::lessons::Plan =
+                    serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                        table: crate::lessons::PLANS.name.into(),
+                        key: k.value().into(),
+                        reason: e.to_string(),
+                    })?;
+                if let Some(key) = crate::lessons::waiting_key(&plan) {
+                    entries.push((key, v.value().to_vec()));
+                }
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let n = entries.len();
+    let mut t = w.open_table(waiting)?;
+    for (key, bytes) in entries {
+        t.insert(key.as_str(), bytes.as_slice())?;
+    }
+    Ok(format!("{n} plans waiting for review indexed"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +215,7 @@ mod tests {
         let tail = s.audit_tail(1).unwrap();
         assert_eq!(tail[0].action, "schema.migrate");
         assert!(s.verify_audit().unwrap().is_intact());
-        // One audit event per step (1→2, 2→3); opening again is a no-op.
+        // One audit event per step (1→2, 2→3, 3→4); opening again is a no-op.
         let steps = (SCHEMA_VERSION - 1) as usize;
         assert_eq!(s.audit_tail(10).unwrap().len(), steps);
         drop(s);
@@ -252,6 +285,48 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    /// A schema-3 database (plans, no review queue) gets its queue built from the plans.
+    #[test]
+    fn schema_3_database_gets_the_review_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        crate::demo::seed(&s, "x", 10, jiff::Timestamp::now()).unwrap();
+        let expected: Vec<String> = s
+            .read()
+            .unwrap()
+            .scan(&crate::lessons::PLANS, "")
+            .unwrap()
+            .into_iter()
+            .filter_map(|(_, p)| crate::lessons::waiting_key(&p))
+            .collect();
+        assert!(!expected.is_empty(), "the demo has plans waiting");
+        drop(s);
+        {
+            let db = Database::create(dir.path().join("tram.redb")).unwrap();
+            let w = db.begin_write().unwrap();
+            w.delete_table(TableDefinition::<&str, &[u8]>::new(
+                crate::lessons::WAITING.name,
+            ))
+            .unwrap();
+            set_version(&w, 3).unwrap();
+            w.commit().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let got: Vec<String> = s
+            .read()
+            .unwrap()
+            .scan(&crate::lessons::WAITING, "")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(got, expected);
+        assert!(s.verify_audit().unwrap().is_intact());
     }
 
     #[test]
