@@ -9,6 +9,8 @@
 #  3. side by side: the same static file from nginx and from Trạm (wrk -t2 -c64 -d10s).
 # Usage: bench/schoolday.sh [SESSIONS] [SECONDS]   (defaults 500 180; the soak: 500 1800)
 #        TRAM_BIN=path skips the build; needs wrk, curl, nginx.
+#        FILL="--db-mb 150 --lesson-plans 3000" starts from a school in mid-year (a database
+#        larger than the 64 MB page cache, thousands of plans waiting): `tram bench-fill` flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sessions=${1:-500}
@@ -31,7 +33,9 @@ start() {
   echo "server did not start"; exit 1
 }
 start; kill -TERM $pid; wait $pid || true
-$BIN bench-fill --data-dir "$D" --library-items 2000 --video-mb 64 2>/dev/null
+# shellcheck disable=SC2086  # FILL is a list of flags
+$BIN bench-fill --data-dir "$D" --library-items 2000 --video-mb 64 ${FILL:-} 2>/dev/null
+echo "database before the load: $(du -m "$D/tram.redb" | cut -f1) MB${FILL:+ (bench-fill $FILL)}"
 start
 sleep 10
 echo "idle RSS (10 s after start): $(awk '/VmRSS/{print $2}' /proc/$pid/status) kB"

@@ -126,6 +126,8 @@ struct Who {
     /// (class, subject, grade) this teacher teaches.
     teaches: Vec<(String, String, u8)>,
     bgh: bool,
+    /// Heads a department (tổ trưởng): reviews its submitted plans.
+    head: bool,
 }
 
 const WORDS: [&str; 12] = [
@@ -180,14 +182,60 @@ async fn session(a: Arc<Args>, who: Arc<Who>, st: Shared, deadline: Instant) {
                     p.iter()
                         .find(|x| x["state"] == "reviewed" || x["state"] == "submitted")
                 });
+                if let Some(p) = ready
+                    && let Some(id) = p["id"].as_str()
+                {
+                    if p["state"] == "submitted" {
+                        // In BGH's queue a submitted plan has no other head to review it.
+                        timed(
+                            &st,
+                            "POST /api/v1/lessons/plans/{id}/review",
+                            c.post(format!("{b}/api/v1/lessons/plans/{id}/review"))
+                                .header("x-csrf-token", &csrf)
+                                .json(&json!({"decision": "pass"})),
+                            &[409],
+                        )
+                        .await;
+                    } else {
+                        timed(
+                            &st,
+                            "POST /api/v1/lessons/plans/{id}/approve",
+                            c.post(format!("{b}/api/v1/lessons/plans/{id}/approve"))
+                                .header("x-csrf-token", &csrf)
+                                .json(&json!({"secret": a.pin})),
+                            &[409, 422],
+                        )
+                        .await;
+                    }
+                }
+            }
+        } else if who.head && roll < 10 {
+            // The department head reviews what waits for them.
+            if let Some(r) = timed(
+                &st,
+                "GET /api/v1/lessons/plans?mine",
+                c.get(format!("{b}/api/v1/lessons/plans?mine=true")),
+                &[],
+            )
+            .await
+            {
+                let v: Value = r.json().await.unwrap_or_default();
+                let ready = v["plans"]
+                    .as_array()
+                    .and_then(|p| p.iter().find(|x| x["state"] == "submitted"));
                 if let Some(id) = ready.and_then(|p| p["id"].as_str()) {
+                    let decision = if rng.random_range(0..10) < 9 {
+                        "pass"
+                    } else {
+                        "return"
+                    };
                     timed(
                         &st,
-                        "POST /api/v1/lessons/plans/{id}/approve",
-                        c.post(format!("{b}/api/v1/lessons/plans/{id}/approve"))
+                        "POST /api/v1/lessons/plans/{id}/review",
+                        c.post(format!("{b}/api/v1/lessons/plans/{id}/review"))
                             .header("x-csrf-token", &csrf)
-                            .json(&json!({"secret": a.pin})),
-                        &[409, 422],
+                            .json(&json!({"decision": decision, "comment": "Bổ sung phần luyện tập."})),
+                        &[409],
                     )
                     .await;
                 }
@@ -374,6 +422,7 @@ async fn main() {
         let bgh = roles
             .iter()
             .any(|r| *r == "principal" || *r == "vice_principal");
+        let head = roles.contains(&"dept_head");
         let teaches: Vec<(String, String, u8)> = assignments["assignments"]
             .as_array()
             .unwrap()
@@ -392,6 +441,7 @@ async fn main() {
                 username: acc["username"].as_str().unwrap().into(),
                 teaches,
                 bgh,
+                head,
             }));
         }
     }
