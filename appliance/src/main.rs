@@ -550,6 +550,29 @@ fn main() -> ExitCode {
     }
 }
 
+const HEAP_TRIM_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Hands the allocator's free pages back to the system every `period`, for the long-running
+/// server. glibc returns memory only from the top of each arena; what requests free in the
+/// middle (the page cache evicting, a burst of large answers) stayed counted in RSS — a 30-minute
+/// soak ended at 134 MB of which 33 MB was free heap (`malloc_trim` gave it back: 101 MB).
+fn trim_heap_every(period: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("heap-trim".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(period);
+                // SAFETY: malloc_trim only releases free memory and is thread-safe.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "heap trimming not started");
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
         Cmd::Serve {
@@ -589,6 +612,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if demo {
                 seed_demo(&store, demo_students, demo_class_size)?;
             }
+            trim_heap_every(HEAP_TRIM_PERIOD);
             // Reads, file chunks and hashing run on blocking threads; on a box of 2–4 cores
             // more than a few dozen at once only queue for the CPU while each holds its memory
             // (tokio's default allows 512).
@@ -914,6 +938,7 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             logging::init(journald);
             let store = Arc::new(Store::open(&data.data_dir)?);
             hub_admin(&store)?;
+            trim_heap_every(HEAP_TRIM_PERIOD);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

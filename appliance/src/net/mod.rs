@@ -693,6 +693,18 @@ pub async fn serve(
     ));
     tokio::spawn(crate::relay::run(store.clone(), opts.relay.clone()));
     {
+        // The audit chain is walked once now, in the background, so the first look at the home
+        // page does not wait for a year of events; later looks walk only the new ones.
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || match store.audit_status() {
+            Ok(r) if !r.is_intact() => {
+                tracing::error!(broken = ?r.broken, "the audit chain is broken");
+            }
+            Ok(r) => tracing::info!(events = r.events, "audit chain intact"),
+            Err(e) => tracing::warn!(error = %e, "audit chain not checked"),
+        });
+    }
+    {
         let store = store.clone();
         let relay = opts.relay.clone();
         tokio::spawn(async move {
