@@ -4,13 +4,15 @@
 #     2,000-item catalogue and a 64 MB video;
 #  2. the school day: SESSIONS concurrent staff sessions for SECONDS (examples/schoolday.rs:
 #     score sheets and score entry, library search and pages, video ranges, lesson-plan pages,
-#     plans created and submitted with the PIN, the principal approving) — throughput, p50/p99
-#     per endpoint, errors, RSS every 5 s;
+#     plans created and submitted with the PIN, heads reviewing, the principal approving) —
+#     throughput, p50/p99 per endpoint, errors, RSS every 5 s, the run in twelve windows, the
+#     RSS slope after warm-up and a pass/FAIL line per target of issue 9;
 #  3. side by side: the same static file from nginx and from Trạm (wrk -t2 -c64 -d10s).
-# Usage: bench/schoolday.sh [SESSIONS] [SECONDS]   (defaults 500 180; the soak: 500 1800)
+# Usage: bench/schoolday.sh [SESSIONS] [SECONDS]   (defaults 500 180;
+#        the soak: FILL="--db-mb 150" bench/schoolday.sh 500 1800)
 #        TRAM_BIN=path skips the build; needs wrk, curl, nginx.
 #        FILL="--db-mb 150 --lesson-plans 3000" starts from a school in mid-year (a database
-#        larger than the 64 MB page cache, thousands of plans waiting): `tram bench-fill` flags.
+#        many times the page cache, thousands of plans waiting): `tram bench-fill` flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sessions=${1:-500}
@@ -38,7 +40,8 @@ $BIN bench-fill --data-dir "$D" --library-items 2000 --video-mb 64 ${FILL:-} 2>/
 echo "database before the load: $(du -m "$D/tram.redb" | cut -f1) MB${FILL:+ (bench-fill $FILL)}"
 start
 sleep 10
-echo "idle RSS (10 s after start): $(awk '/VmRSS/{print $2}' /proc/$pid/status) kB"
+idle=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
+echo "idle RSS (10 s after start): $idle kB — target ≤ 30 MB: $([ "$idle" -le 30720 ] && echo pass || echo FAIL)"
 
 echo "== school day: $sessions sessions, $secs s"
 target/release/examples/schoolday --base $B --password bench-password-1 --sessions "$sessions" \

@@ -19,9 +19,28 @@ use serde_json::{Value, json};
 struct Stats {
     lat: BTreeMap<&'static str, Vec<f64>>,
     errors: BTreeMap<String, u64>,
+    /// Every answered request but the logins, (seconds since the start, ms), and the times of
+    /// the errors: the report over time (does the soak degrade as it goes?).
+    timeline: Vec<(f32, f32)>,
+    error_times: Vec<f32>,
 }
 
+/// The targets on this 2-core machine.
+const P99_MS: f64 = 200.0;
+const RSS_MAX_MB: f64 = 150.0;
+/// "No memory growth": after the first third of the run (warm-up: logins, the page cache
+/// filling), RSS may rise by at most this many MB per 10 minutes (a fitted slope, so one
+/// sample's noise does not decide).
+const GROWTH_MB_PER_10MIN: f64 = 2.0;
+
 type Shared = Arc<Mutex<Stats>>;
+
+/// The instant the load started (the timeline's zero).
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+fn since_start() -> f32 {
+    STARTED.get().map_or(0.0, |s| s.elapsed().as_secs_f32())
+}
 
 struct Args {
     base: String,
@@ -96,7 +115,11 @@ async fn timed(
     let t = Instant::now();
     let r = req.send().await;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let at = since_start();
     let mut s = st.lock().unwrap();
+    if r.is_ok() && name != LOGIN {
+        s.timeline.push((at, ms as f32));
+    }
     match r {
         Ok(r) if r.status().is_success() || ok.contains(&r.status().as_u16()) => {
             s.lat.entry(name).or_default().push(ms);
@@ -104,12 +127,14 @@ async fn timed(
         }
         Ok(r) => {
             s.lat.entry(name).or_default().push(ms);
+            s.error_times.push(at);
             *s.errors
                 .entry(format!("{name} {}", r.status()))
                 .or_default() += 1;
             None
         }
         Err(e) => {
+            s.error_times.push(at);
             let kind = if e.is_timeout() {
                 "timeout"
             } else {
@@ -120,6 +145,8 @@ async fn timed(
         }
     }
 }
+
+const LOGIN: &str = "POST /api/v1/login";
 
 struct Who {
     username: String,
@@ -153,7 +180,7 @@ async fn session(a: Arc<Args>, who: Arc<Who>, st: Shared, deadline: Instant) {
     tokio::time::sleep(Duration::from_millis(arrive)).await;
     let r = timed(
         &st,
-        "POST /api/v1/login",
+        LOGIN,
         c.post(format!("{b}/api/v1/login"))
             .json(&json!({"username": who.username, "password": a.password})),
         &[],
@@ -447,7 +474,7 @@ async fn main() {
     }
     assert!(!people.is_empty(), "no staff in the demo school");
     let st: Shared = Arc::new(Mutex::new(Stats::default()));
-    let started = Instant::now();
+    let started = *STARTED.get_or_init(Instant::now);
     let deadline = started + Duration::from_secs(a.seconds);
     // Sampling the server's memory every 5 s.
     let rss = Arc::new(Mutex::new(Vec::new()));
@@ -497,11 +524,11 @@ async fn main() {
             max
         );
     }
-    let logins = s.lat.get("POST /api/v1/login").map_or(0, |v| v.len());
+    let logins = s.lat.get(LOGIN).map_or(0, |v| v.len());
     let mut steady: Vec<f64> = s
         .lat
         .iter()
-        .filter(|(k, _)| **k != "POST /api/v1/login")
+        .filter(|(k, _)| **k != LOGIN)
         .flat_map(|(_, v)| v.clone())
         .collect();
     println!(
@@ -515,21 +542,110 @@ async fn main() {
     for (k, n) in &s.errors {
         println!("  {k}: {n}");
     }
+    let p99_all = pct(&mut steady, 0.99);
     let r = rss.lock().unwrap();
-    if !r.is_empty() {
-        let max = r.iter().map(|x| x.1).max().unwrap();
-        println!(
-            "server RSS: first {} kB, max {} kB, last {} kB",
-            r[0].1,
-            max,
-            r.last().unwrap().1
-        );
-        let step = (r.len() / 12).max(1);
-        let series: Vec<String> = r
+    let Some(last) = r.last() else {
+        return;
+    };
+    let max_kb = r.iter().map(|x| x.1).max().unwrap_or(0);
+    println!(
+        "server RSS: first {} kB, max {max_kb} kB, last {} kB",
+        r[0].1, last.1
+    );
+    let step = (r.len() / 12).max(1);
+    let series: Vec<String> = r
+        .iter()
+        .step_by(step)
+        .map(|(t, kb)| format!("{t}s:{}MB", kb / 1024))
+        .collect();
+    println!("RSS over time: {}", series.join(" "));
+
+    // Over time: twelve windows (at least 15 s each).
+    let window = (secs / 12.0).max(15.0);
+    println!();
+    println!(
+        "{:<14} {:>8} {:>9} {:>9} {:>8} {:>9}",
+        "window", "req/s", "p50 ms", "p99 ms", "errors", "RSS MB"
+    );
+    let mut t0 = 0.0;
+    while t0 + 1.0 < secs {
+        let t1 = t0 + window;
+        let mut w: Vec<f64> = s
+            .timeline
             .iter()
-            .step_by(step)
-            .map(|(t, kb)| format!("{t}s:{}MB", kb / 1024))
+            .filter(|(t, _)| (*t as f64) >= t0 && (*t as f64) < t1)
+            .map(|(_, ms)| *ms as f64)
             .collect();
-        println!("RSS over time: {}", series.join(" "));
+        let errs = s
+            .error_times
+            .iter()
+            .filter(|t| (**t as f64) >= t0 && (**t as f64) < t1)
+            .count();
+        let rss_at = r
+            .iter()
+            .rfind(|(t, _)| (*t as f64) < t1)
+            .map_or(0.0, |x| x.1 as f64 / 1024.0);
+        println!(
+            "{:<14} {:>8.1} {:>9.1} {:>9.1} {:>8} {:>9.1}",
+            format!("{:.0}-{:.0} s", t0, t1.min(secs)),
+            w.len() as f64 / (t1.min(secs) - t0).max(1.0),
+            pct(&mut w, 0.5),
+            pct(&mut w, 0.99),
+            errs,
+            rss_at
+        );
+        t0 = t1;
     }
+
+    // Memory growth after warm-up: the least-squares slope of RSS over the last two thirds.
+    let after: Vec<(f64, f64)> = r
+        .iter()
+        .filter(|(t, _)| (*t as f64) >= secs / 3.0)
+        .map(|(t, kb)| (*t as f64, *kb as f64 / 1024.0))
+        .collect();
+    let slope = rss_slope_mb_per_10min(&after);
+    println!();
+    println!(
+        "RSS after warm-up (from {:.0} s): {:.1} → {:.1} MB, slope {:+.2} MB per 10 min",
+        secs / 3.0,
+        after.first().map_or(0.0, |x| x.1),
+        after.last().map_or(0.0, |x| x.1),
+        slope
+    );
+    let max_mb = max_kb as f64 / 1024.0;
+    let verdict = |ok: bool| if ok { "pass" } else { "FAIL" };
+    println!("targets:");
+    println!(
+        "  zero errors                      {:>5}  ({errors})",
+        verdict(errors == 0)
+    );
+    println!(
+        "  p99 ≤ {P99_MS:.0} ms (all but logins)     {:>5}  ({p99_all:.1} ms)",
+        verdict(p99_all <= P99_MS)
+    );
+    println!(
+        "  RSS ≤ {RSS_MAX_MB:.0} MB under load          {:>5}  (max {max_mb:.1} MB)",
+        verdict(max_mb <= RSS_MAX_MB)
+    );
+    if secs >= 900.0 {
+        println!(
+            "  no memory growth (≤ {GROWTH_MB_PER_10MIN} MB/10 min) {:>5}  ({slope:+.2} MB/10 min)",
+            verdict(slope <= GROWTH_MB_PER_10MIN)
+        );
+    } else {
+        println!("  no memory growth                 (a soak of 15 min or more decides it)");
+    }
+}
+
+/// The least-squares slope of (seconds, MB) samples, in MB per 10 minutes.
+fn rss_slope_mb_per_10min(xy: &[(f64, f64)]) -> f64 {
+    if xy.len() < 2 {
+        return 0.0;
+    }
+    let n = xy.len() as f64;
+    let mx = xy.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = xy.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = xy.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = xy.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 { 0.0 } else { sxy / sxx * 600.0 }
 }
