@@ -185,23 +185,7 @@ fn lock_correction_notice_and_export_over_http() {
     let saved: Value = r.json().unwrap();
     assert_eq!(saved["status"], json!("correction_pending"));
     let id = saved["correction"]["id"].as_str().unwrap().to_string();
-    let homeroom_id = {
-        let admin = s.login("admin");
-        let classes: Value = admin
-            .get(format!("{base}/api/v1/classes"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let c = classes["classes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == CLASS)
-            .unwrap()
-            .clone();
-        common::username_of(&s, c["homeroom"].as_str().unwrap())
-    };
+    let homeroom_id = common::homeroom_of(&s, CLASS);
     let homeroom = s.login(&homeroom_id);
     let list: Value = homeroom
         .get(format!("{base}/api/v1/grades/corrections"))

@@ -7,41 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{BadLink, Hub, PASSWORD, Server, tram};
+use common::{BadLink, Hub, PASSWORD, Server, enroll, relayed, status, tram};
 use serde_json::{Value, json};
 use tram::relay::batch;
-
-/// `tram relay enroll` of the school in `data` with the hub at `url`.
-fn enroll(data: &str, url: &str, token: &str) -> std::process::Output {
-    tram(&[
-        "relay",
-        "enroll",
-        "--data-dir",
-        data,
-        "--hub",
-        url,
-        "--token",
-        token,
-    ])
-}
-
-fn status(dir: &std::path::Path) -> Value {
-    let out = tram(&["relay", "status", "--data-dir", dir.to_str().unwrap()]);
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-}
-
-/// Waits until the school has sent something and nothing is queued; its relay status then.
-fn relayed(dir: &std::path::Path, secs: u64, what: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let st = status(dir);
-        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > 0 {
-            return st;
-        }
-        assert!(Instant::now() < deadline, "{what}: {st}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
 
 fn school_row(hub: &Hub) -> Value {
     hub.schools()["schools"][0].clone()
@@ -176,6 +144,73 @@ fn put(hub: &Hub, code: &str, secret: &str, seq: u64, bytes: &[u8]) -> (u16, Val
         .send()
         .unwrap();
     (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
+/// A zstd bomb from an enrolled school: a batch correctly signed with the school's key whose
+/// 300 KB payload unpacks to 300 MB while it claims 100 bytes. The real hub refuses it as it
+/// reads (its peak memory stays far below what unpacking would take), stores nothing, and
+/// takes the school's honest batch 1 afterwards.
+#[test]
+fn the_hub_refuses_a_signed_decompression_bomb_without_unpacking_it() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let (key, secret) = enrol(&hub, "79000701");
+    let zeros = vec![0u8; 1 << 20];
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    for _ in 0..300 {
+        std::io::Write::write_all(&mut enc, &zeros).unwrap();
+    }
+    let payload = enc.finish().unwrap();
+    assert!(
+        payload.len() < 1 << 20,
+        "the bomb is small: {}",
+        payload.len()
+    );
+    let env = batch::Envelope {
+        school: "79000701".into(),
+        seq: 1,
+        first: 1,
+        last: 1,
+        entries: 1,
+        backlog: 0,
+        created_at: "t".into(),
+        payload_len: 0,
+        raw_len: 100,
+        payload_blake3: String::new(),
+        signature: String::new(),
+    };
+    let bomb = batch::seal(&key, env, &payload);
+
+    let before = peak_rss_kb(hub.child.id());
+    let (code, body) = put(&hub, "79000701", &secret, 1, &bomb);
+    assert!((400..500).contains(&code), "{code} {body}");
+    let after = peak_rss_kb(hub.child.id());
+    assert!(
+        after < before + 100 * 1024,
+        "the hub's peak memory grew from {before} kB to {after} kB: it unpacked the bomb"
+    );
+    let row = hub.schools()["schools"][0].clone();
+    assert_eq!(row["records"], 0, "{row}");
+    assert_eq!(row["batches"], 0, "{row}");
+    // The honest batch 1 is taken.
+    let (code, body) = put(
+        &hub,
+        "79000701",
+        &secret,
+        1,
+        &batch::build(&key, "79000701", 1, &entries(1, 10), 0, "t"),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(hub.schools()["schools"][0]["records"], 10);
 }
 
 #[test]

@@ -139,4 +139,88 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
         assert!(v["paths"]["/api/v1/login"]["post"].is_object());
     }
+
+    /// The (method, path) pairs each capability's `api()` router registers, read from its
+    /// source: `.route("/path", get(a).post(b))`.
+    fn registered_api_routes() -> std::collections::BTreeSet<(String, String)> {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut out = std::collections::BTreeSet::new();
+        for cap in [
+            "auth",
+            "school",
+            "gradebook",
+            "backup",
+            "library",
+            "lessons",
+            "relay",
+            "device",
+        ] {
+            let text = std::fs::read_to_string(format!("{src}/{cap}/routes.rs")).unwrap();
+            let start = text.find("pub fn api()").expect("an api() router");
+            let body = &text[start..];
+            let body = &body[..body.find("\n}\n").unwrap()];
+            for chunk in body.split(".route(").skip(1) {
+                let path = chunk.split('"').nth(1).expect("a literal path");
+                for m in ["get", "post", "put", "patch", "delete"] {
+                    let called = chunk.match_indices(&format!("{m}(")).any(|(i, _)| {
+                        i == 0
+                            || !chunk.as_bytes()[i - 1].is_ascii_alphanumeric()
+                                && chunk.as_bytes()[i - 1] != b'_'
+                    });
+                    if called {
+                        out.insert((m.to_string(), format!("/api/v1{path}")));
+                    }
+                }
+            }
+        }
+        out.insert(("get".into(), "/api/v1/openapi.json".into()));
+        out
+    }
+
+    /// The security suite walks the OpenAPI document route by route (anonymous callers, the
+    /// role matrix), so a route missing from it would escape every check: the document and the
+    /// routers must list the same operations, and each operation says who may call it
+    /// (`x-roles`: the roles that pass its gate, or "any" signed-in account, each record then
+    /// checked on its own).
+    #[test]
+    fn openapi_documents_exactly_the_registered_api_routes_and_who_may_call_them() {
+        let v: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let mut documented = std::collections::BTreeSet::new();
+        let roles = [
+            "admin",
+            "principal",
+            "vice_principal",
+            "dept_head",
+            "teacher",
+        ];
+        for (path, ops) in v["paths"].as_object().unwrap() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for (method, op) in ops.as_object().unwrap() {
+                documented.insert((method.clone(), path.clone()));
+                if ["/api/v1/login", "/api/v1/openapi.json"].contains(&path.as_str()) {
+                    continue;
+                }
+                let who = &op["x-roles"];
+                let ok = who == "any"
+                    || who.as_array().is_some_and(|a| {
+                        !a.is_empty()
+                            && a.iter()
+                                .all(|r| r.as_str().is_some_and(|r| roles.contains(&r)))
+                    });
+                assert!(
+                    ok,
+                    "{method} {path}: x-roles must be \"any\" or a list of {roles:?}"
+                );
+            }
+        }
+        let registered = registered_api_routes();
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let stale: Vec<_> = documented.difference(&registered).collect();
+        assert!(
+            undocumented.is_empty() && stale.is_empty(),
+            "registered but not documented: {undocumented:?}; documented but not registered: {stale:?}"
+        );
+    }
 }

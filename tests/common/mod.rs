@@ -244,6 +244,26 @@ pub fn teacher_of(s: &Server, class: &str, subject: &str) -> String {
     username_of(s, &id)
 }
 
+/// The username of the homeroom teacher (GVCN) of `class`.
+pub fn homeroom_of(s: &Server, class: &str) -> String {
+    let admin = s.login("admin");
+    let classes: serde_json::Value = admin
+        .get(format!("{}/api/v1/classes", s.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = classes["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == class)
+        .and_then(|c| c["homeroom"].as_str())
+        .unwrap_or_else(|| panic!("{class} has no homeroom teacher: {classes}"))
+        .to_string();
+    username_of(s, &id)
+}
+
 /// The username of an account id (asked as admin).
 pub fn username_of(s: &Server, id: &str) -> String {
     let admin = s.login("admin");
@@ -471,5 +491,37 @@ impl Hub {
 impl Drop for Hub {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// `tram relay enroll` of the school in `data` with the hub at `url`.
+pub fn enroll(data: &str, url: &str, token: &str) -> std::process::Output {
+    tram(&[
+        "relay",
+        "enroll",
+        "--data-dir",
+        data,
+        "--hub",
+        url,
+        "--token",
+        token,
+    ])
+}
+
+pub fn status(dir: &std::path::Path) -> serde_json::Value {
+    let out = tram(&["relay", "status", "--data-dir", dir.to_str().unwrap()]);
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// Waits until the school has sent something and nothing is queued; its relay status then.
+pub fn relayed(dir: &std::path::Path, secs: u64, what: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let st = status(dir);
+        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > 0 {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "{what}: {st}");
+        std::thread::sleep(Duration::from_millis(300));
     }
 }

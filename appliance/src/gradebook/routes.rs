@@ -167,6 +167,8 @@ async fn lock(
     Path(term): Path<String>,
     b: JsonBody<LockBody>,
 ) -> Result<Json<super::LockReport>, ApiError> {
+    // The gate before the body: a caller who may not lock learns nothing from its validation.
+    u.require(crate::auth::Action::LockTerm)?;
     let term = TermId::parse(&term)?;
     let force = json_body(b)?.force;
     let year = current_year(&s)?;
@@ -191,6 +193,7 @@ async fn unlock(
     Path(term): Path<String>,
     b: JsonBody<ReasonBody>,
 ) -> Result<Json<Value>, ApiError> {
+    u.require(crate::auth::Action::LockTerm)?;
     let term = TermId::parse(&term)?;
     let reason = json_body(b)?.reason;
     let year = current_year(&s)?;
@@ -241,6 +244,7 @@ async fn recompute_apply(
     Path(term): Path<String>,
     b: JsonBody<RuleBody>,
 ) -> Result<Json<Value>, ApiError> {
+    u.require(crate::auth::Action::LockTerm)?;
     let term = TermId::parse(&term)?;
     let rule = rule(Some(&json_body(b)?.rule))?;
     let year = current_year(&s)?;
@@ -289,6 +293,7 @@ async fn put_settings(
     u: ApiUser,
     b: JsonBody<Settings>,
 ) -> Result<Json<Value>, ApiError> {
+    u.require(crate::auth::Action::LockTerm)?;
     let st = json_body(b)?;
     let p = u.principal.clone();
     write(&s, &u, move |tx| super::save_settings(tx, &p, st)).await?;

@@ -89,6 +89,8 @@ async fn create(
     u: ApiUser,
     b: JsonBody<PlanInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    // The gate before the body (the domain checks it again).
+    u.require(Action::SubmitLessonPlans)?;
     let input = crate::net::json_body(b)?;
     let p = u.principal.clone();
     let plan = write(&s, &u, move |tx| super::create(tx, &p, input)).await?;
@@ -166,8 +168,8 @@ async fn start_upload(
     u: ApiUser,
     b: JsonBody<StartUpload>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let b = crate::net::json_body(b)?;
     u.require(Action::SubmitLessonPlans)?;
+    let b = crate::net::json_body(b)?;
     let cfg = super::config(&s.store.read()?)?;
     let name = crate::library::upload::check_name(&b.name)?;
     super::check_attachment(&cfg, &name, crate::library::upload::mime_of(&name), b.size)?;

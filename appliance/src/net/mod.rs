@@ -95,12 +95,13 @@ pub(crate) fn spawn_app(
 }
 
 /// Request heads larger than 64 KB are refused (hyper's default lets 400 KB in), and a client
-/// must finish sending its head within 20 s (slow-header clients cannot hold connections open).
+/// must finish sending its head within 20 s (slow-header clients cannot hold connections open;
+/// a shorter `TRAM_REQUEST_TIMEOUT` shortens this too, for the tests).
 fn limit_http1(b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
     b.http1()
         .max_buf_size(64 * 1024)
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(20));
+        .header_read_timeout(request_timeout().min(Duration::from_secs(20)));
 }
 
 pub type Shared = Arc<AppState>;

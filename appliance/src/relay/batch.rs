@@ -90,7 +90,7 @@ pub fn build_range(
         lines.push(b'\n');
     }
     let payload = zstd::encode_all(&lines[..], 9).expect("in-memory zstd");
-    let mut env = Envelope {
+    let env = Envelope {
         school: school.into(),
         seq,
         first,
@@ -98,18 +98,26 @@ pub fn build_range(
         entries: entries.len() as u64,
         backlog,
         created_at: now.into(),
-        payload_len: payload.len() as u64,
+        payload_len: 0,
         raw_len: lines.len() as u64,
-        payload_blake3: blake3::hash(&payload).to_hex().to_string(),
+        payload_blake3: String::new(),
         signature: String::new(),
     };
+    seal(key, env, &payload)
+}
+
+/// Frames `payload` under `env` as the school's key signs it: the payload's length and BLAKE3
+/// are filled in, everything else is as given (the tests use it to sign a lying `raw_len`).
+pub fn seal(key: &SigningKey, mut env: Envelope, payload: &[u8]) -> Vec<u8> {
+    env.payload_len = payload.len() as u64;
+    env.payload_blake3 = blake3::hash(payload).to_hex().to_string();
     env.signature = hex::encode(key.sign(statement(&env).as_bytes()).to_bytes());
     let head = serde_json::to_vec(&env).expect("serialisable");
     let mut out = Vec::with_capacity(MAGIC.len() + 4 + head.len() + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(head.len() as u32).to_be_bytes());
     out.extend_from_slice(&head);
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(payload);
     out
 }
 
@@ -209,7 +217,7 @@ mod tests {
         let payload = enc.finish().unwrap();
         assert!(payload.len() < 1 << 20);
         for raw_len in [100, MAX_RAW + 1] {
-            let mut env = Envelope {
+            let env = Envelope {
                 school: "79000701".into(),
                 seq: 1,
                 first: 1,
@@ -217,17 +225,12 @@ mod tests {
                 entries: 1,
                 backlog: 0,
                 created_at: "t".into(),
-                payload_len: payload.len() as u64,
+                payload_len: 0,
                 raw_len,
-                payload_blake3: blake3::hash(&payload).to_hex().to_string(),
+                payload_blake3: String::new(),
                 signature: String::new(),
             };
-            env.signature = hex::encode(key.sign(statement(&env).as_bytes()).to_bytes());
-            let head = serde_json::to_vec(&env).unwrap();
-            let mut bytes = MAGIC.to_vec();
-            bytes.extend_from_slice(&(head.len() as u32).to_be_bytes());
-            bytes.extend_from_slice(&head);
-            bytes.extend_from_slice(&payload);
+            let bytes = seal(&key, env, &payload);
             assert!(matches!(
                 open(&bytes, &key.verifying_key()),
                 Err(BatchError::Content(_))
