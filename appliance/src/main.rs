@@ -70,7 +70,7 @@ enum Cmd {
         relay_comments: bool,
         /// The database's own page cache, in MB (counted in the server's memory; the kernel
         /// caches the file as well).
-        #[arg(long, env = "TRAM_DB_CACHE_MB", default_value_t = (tram::store::DEFAULT_CACHE_BYTES >> 20) as u64,
+        #[arg(long, env = "TRAM_DB_CACHE_MB", default_value_t = tram::store::DEFAULT_CACHE_MB,
               value_parser = clap::value_parser!(u64).range(1..=4096))]
         db_cache_mb: u64,
     },
@@ -603,10 +603,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db_cache_mb,
         } => {
             logging::init(journald);
-            let store = Arc::new(Store::open_with_cache(
-                &data.data_dir,
-                (db_cache_mb as usize) << 20,
-            )?);
+            let store = Arc::new(Store::open_with_cache(&data.data_dir, db_cache_mb)?);
             let settings =
                 tram::config::Settings::load(&data.data_dir).map_err(anyhow::Error::msg)?;
             let mut schedule = settings.backup_schedule(&data.data_dir);
@@ -951,10 +948,7 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             db_cache_mb,
         } => {
             logging::init(journald);
-            let store = Arc::new(Store::open_with_cache(
-                &data.data_dir,
-                (db_cache_mb as usize) << 20,
-            )?);
+            let store = Arc::new(Store::open_with_cache(&data.data_dir, db_cache_mb)?);
             hub_admin(&store)?;
             trim_heap_every(HEAP_TRIM_PERIOD);
             let rt = tokio::runtime::Builder::new_multi_thread()

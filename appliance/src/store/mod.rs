@@ -24,7 +24,7 @@ pub const SCHEMA_VERSION: u64 = 4;
 /// private cache costs a read syscall per miss, not a disk read. Measured on a mid-year
 /// database (bench/RESULTS.md): 8 MB serves the school day and a 100,000-title search as fast
 /// as 64 MB did, and idles at 21 MB instead of 80 MB. `tram serve --db-cache-mb` changes it.
-pub const DEFAULT_CACHE_BYTES: usize = 8 << 20;
+pub const DEFAULT_CACHE_MB: u64 = 8;
 
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("store.meta.v1");
 pub(crate) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("store.audit.v1");
@@ -163,15 +163,15 @@ impl Store {
     /// Opens (or creates) the database in `dir`, migrates it forward and checks that it holds
     /// only registered tables.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+        Store::open_with_cache(dir, DEFAULT_CACHE_MB)
     }
 
-    /// As [`Store::open`], with redb's page cache capped at `cache_bytes`.
-    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+    /// As [`Store::open`], with redb's page cache capped at `cache_mb` MB.
+    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("tram.redb");
         let db = Database::builder()
-            .set_cache_size(cache_bytes)
+            .set_cache_size((cache_mb as usize) << 20)
             .create(&path)
             .map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
