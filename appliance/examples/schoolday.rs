@@ -17,11 +17,11 @@ use serde_json::{Value, json};
 
 #[derive(Default)]
 struct Stats {
-    lat: BTreeMap<&'static str, Vec<f64>>,
+    /// Every answered request per endpoint: (seconds since the start, ms) — the time for the
+    /// report over time (does the soak degrade as it goes?).
+    lat: BTreeMap<&'static str, Vec<(f32, f64)>>,
     errors: BTreeMap<String, u64>,
-    /// Every answered request but the logins, (seconds since the start, ms), and the times of
-    /// the errors: the report over time (does the soak degrade as it goes?).
-    timeline: Vec<(f32, f32)>,
+    /// When each error happened.
     error_times: Vec<f32>,
 }
 
@@ -35,7 +35,7 @@ const GROWTH_MB_PER_10MIN: f64 = 2.0;
 
 type Shared = Arc<Mutex<Stats>>;
 
-/// The instant the load started (the timeline's zero).
+/// The instant the load started (the zero of the samples' times).
 static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 fn since_start() -> f32 {
@@ -117,16 +117,13 @@ async fn timed(
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     let at = since_start();
     let mut s = st.lock().unwrap();
-    if r.is_ok() && name != LOGIN {
-        s.timeline.push((at, ms as f32));
-    }
     match r {
         Ok(r) if r.status().is_success() || ok.contains(&r.status().as_u16()) => {
-            s.lat.entry(name).or_default().push(ms);
+            s.lat.entry(name).or_default().push((at, ms));
             Some(r)
         }
         Ok(r) => {
-            s.lat.entry(name).or_default().push(ms);
+            s.lat.entry(name).or_default().push((at, ms));
             s.error_times.push(at);
             *s.errors
                 .entry(format!("{name} {}", r.status()))
@@ -498,7 +495,7 @@ async fn main() {
         let _ = t.await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let mut s = st.lock().unwrap();
+    let s = st.lock().unwrap();
     println!(
         "{} sessions ({} staff accounts), {secs:.0} s",
         a.sessions,
@@ -509,40 +506,40 @@ async fn main() {
         "endpoint", "count", "req/s", "p50 ms", "p99 ms", "max ms"
     );
     let mut total = 0;
-    let mut all = Vec::new();
-    for (name, v) in s.lat.iter_mut() {
+    for (name, v) in &s.lat {
         total += v.len();
-        all.extend_from_slice(v);
-        let max = v.iter().cloned().fold(0.0, f64::max);
+        let mut ms: Vec<f64> = v.iter().map(|x| x.1).collect();
+        let max = ms.iter().cloned().fold(0.0, f64::max);
         println!(
             "{:<48} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1}",
             name,
-            v.len(),
-            v.len() as f64 / secs,
-            pct(v, 0.5),
-            pct(v, 0.99),
+            ms.len(),
+            ms.len() as f64 / secs,
+            pct(&mut ms, 0.5),
+            pct(&mut ms, 0.99),
             max
         );
     }
     let logins = s.lat.get(LOGIN).map_or(0, |v| v.len());
-    let mut steady: Vec<f64> = s
+    // Every answered request but the logins, (time, ms).
+    let steady: Vec<(f32, f64)> = s
         .lat
         .iter()
         .filter(|(k, _)| **k != LOGIN)
-        .flat_map(|(_, v)| v.clone())
+        .flat_map(|(_, v)| v.iter().copied())
         .collect();
+    let mut steady_ms: Vec<f64> = steady.iter().map(|x| x.1).collect();
+    let p99_all = pct(&mut steady_ms, 0.99);
     println!(
-        "all requests: {total} ({:.1} req/s); excluding the {logins} logins: p50 {:.1} ms, p99 {:.1} ms",
+        "all requests: {total} ({:.1} req/s); excluding the {logins} logins: p50 {:.1} ms, p99 {p99_all:.1} ms",
         total as f64 / secs,
-        pct(&mut steady, 0.5),
-        pct(&mut steady, 0.99)
+        pct(&mut steady_ms, 0.5),
     );
     let errors: u64 = s.errors.values().sum();
     println!("errors: {errors}");
     for (k, n) in &s.errors {
         println!("  {k}: {n}");
     }
-    let p99_all = pct(&mut steady, 0.99);
     let r = rss.lock().unwrap();
     let Some(last) = r.last() else {
         return;
@@ -570,11 +567,10 @@ async fn main() {
     let mut t0 = 0.0;
     while t0 + 1.0 < secs {
         let t1 = t0 + window;
-        let mut w: Vec<f64> = s
-            .timeline
+        let mut w: Vec<f64> = steady
             .iter()
             .filter(|(t, _)| (*t as f64) >= t0 && (*t as f64) < t1)
-            .map(|(_, ms)| *ms as f64)
+            .map(|(_, ms)| *ms)
             .collect();
         let errs = s
             .error_times
