@@ -72,14 +72,15 @@ impl From<HubError> for ApiError {
     }
 }
 
+/// The most one upload part of a batch may carry.
+pub const MAX_BATCH_CHUNK: usize = 2 << 20;
+
 pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
     let relay = Router::new()
         .route("/enrol", post(enrol))
         .route(
             "/batches/{school}/{seq}",
-            get(batch_status)
-                .patch(batch_append)
-                .layer(DefaultBodyLimit::max(2 << 20)),
+            get(batch_status).patch(batch_append),
         )
         .route("/downlink/{school}", get(downlink_list))
         .route("/downlink/{school}/{id}", get(downlink_file));
@@ -95,6 +96,8 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
         .route("/district/api/stats", get(stats_json))
         .route("/district/schools.csv", get(schools_csv))
         .route("/district/district.xlsx", get(xlsx))
+        .route_layer(axum::middleware::from_fn(crate::net::limit_body))
+        .layer(DefaultBodyLimit::disable())
         .layer(Extension(hub))
         .layer(axum::middleware::from_fn(crate::net::security_headers))
         .with_state(state)

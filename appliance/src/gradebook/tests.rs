@@ -425,7 +425,7 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
             &correction.id,
             true
         )),
-        Err(GradeError::NotHomeroom)
+        Err(GradeError::SecondPersonNeeded)
     ));
     let before = f.store.outbox(0, 100_000).unwrap().len();
     let c = f

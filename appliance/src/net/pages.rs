@@ -145,6 +145,7 @@ fn qr_svg(text: &str) -> String {
 
 page!(HomePage, "home.html" {
     must_change: bool,
+    key_changes: Vec<String>,
     classes: usize,
     students: u64,
     staff: usize,
@@ -280,9 +281,11 @@ async fn home(
     } else {
         None
     };
+    let key_changes = crate::lessons::sign::recent_changes(&rx, p.id(), jiff::Timestamp::now())?;
     Ok(render(HomePage::new(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
+        key_changes,
         classes.len(),
         students,
         staff,
@@ -313,11 +316,25 @@ struct LoginQuery {
     expired: Option<String>,
 }
 
-/// Only local paths are accepted as a post-login destination (no open redirect).
-fn safe_next(n: Option<&str>) -> String {
-    match n {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".into(),
+/// Only a same-origin path is accepted as a redirect destination (no open redirect).
+///
+/// Browsers drop ASCII tabs and newlines anywhere in a URL and strip leading control characters
+/// and spaces, so `/\t/evil.example` is followed as `//evil.example`. The check is made on the
+/// text as a browser reads it: with every ASCII whitespace and control character removed, it must
+/// start with exactly one `/` and hold no backslash (which browsers treat as `/`). What passes is
+/// sent in that cleaned form; anything else goes to `/`.
+pub(crate) fn safe_next(n: Option<&str>) -> String {
+    let Some(n) = n else {
+        return "/".into();
+    };
+    let cleaned: String = n
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
+        .collect();
+    if cleaned.starts_with('/') && !cleaned.starts_with("//") && !cleaned.contains('\\') {
+        cleaned
+    } else {
+        "/".into()
     }
 }
 
@@ -771,7 +788,7 @@ async fn set_lang(
     res
 }
 
-async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
+pub(crate) async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
     let Some((_, ctype, body)) = crate::web::STATIC_FILES.iter().find(|(n, _, _)| *n == file)
     else {
         return ApiError::not_found().into_response();
@@ -839,6 +856,7 @@ struct BootstrapPage {
     t: I18n,
     school_name: String,
     urls: Vec<(String, String)>,
+    fingerprint: Option<String>,
 }
 
 pub async fn bootstrap_page(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -846,5 +864,44 @@ pub async fn bootstrap_page(State(s): State<Shared>, headers: HeaderMap) -> Resp
         t: I18n::from_headers(&headers),
         school_name: school_name(&s),
         urls: s.urls.iter().map(|u| (u.clone(), qr_svg(u))).collect(),
+        fingerprint: s.ca.as_ref().map(|(_, der)| super::tls::fingerprint(der)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn redirects_stay_on_this_origin() {
+        for ok in ["/", "/grades?class=6a1", "/library/item/x#top"] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        // What a browser would follow to another host, however it is disguised.
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/%09/evil.example\t",
+            "\t//evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            " //evil.example",
+            "/\\evil.example",
+            "/\u{b}/evil.example",
+            "/\u{7f}/evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            let got = safe_next(Some(bad));
+            assert!(
+                got == "/" || (got.starts_with('/') && !got.starts_with("//")),
+                "{bad:?} → {got:?}"
+            );
+            assert!(!got.contains("evil.example") || !got.starts_with("//"));
+        }
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -1,7 +1,7 @@
 //! JSON API for the school structure, students, and spreadsheet import/export.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -27,14 +27,8 @@ pub fn api() -> Router<Shared> {
                 .delete(delete_assignment),
         )
         .route("/students", get(list_students).post(create_student))
-        .route(
-            "/import/students",
-            post(import_students).layer(DefaultBodyLimit::max(import::MAX_IMPORT_BYTES)),
-        )
-        .route(
-            "/import/staff",
-            post(import_staff).layer(DefaultBodyLimit::max(import::MAX_IMPORT_BYTES)),
-        )
+        .route("/import/students", post(import_students))
+        .route("/import/staff", post(import_staff))
         .route("/export/students.xlsx", get(export_students))
         .route("/export/staff.xlsx", get(export_staff))
 }
