@@ -509,7 +509,13 @@ pub fn enroll(data: &str, url: &str, token: &str) -> std::process::Output {
 }
 
 pub fn status(dir: &std::path::Path) -> serde_json::Value {
-    let out = tram(&["relay", "status", "--data-dir", dir.to_str().unwrap()]);
+    let out = tram(&[
+        "relay",
+        "status",
+        "--json",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 

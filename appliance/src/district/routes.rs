@@ -82,6 +82,7 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
             "/batches/{school}/{seq}",
             get(batch_status).patch(batch_append),
         )
+        .route("/records/{school}", get(records_after))
         .route("/downlink/{school}", get(downlink_list))
         .route("/downlink/{school}/{id}", get(downlink_file));
     Router::new()
@@ -184,6 +185,31 @@ fn where_is(hub: &Hub, s: &super::School, seq: u64) -> Result<Option<serde_json:
 }
 
 /// What the hub offers this school: update bundles (each school checks their signatures).
+#[derive(Deserialize)]
+struct AfterQuery {
+    #[serde(default)]
+    after: u64,
+}
+
+/// The most records one answer lists (a restored box's report names them; more are counted).
+const RECORDS_LIMIT: usize = 20_000;
+
+/// What the hub holds for an enrolled school above an outbox number: a box restored from a
+/// backup compares it with its own records and tells its staff what it no longer has.
+async fn records_after(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(school): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AfterQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorised(&hub, &headers, &school)?;
+    let storage = hub.storage.clone();
+    let records =
+        tokio::task::spawn_blocking(move || storage.records_after(&school, q.after, RECORDS_LIMIT))
+            .await??;
+    Ok(Json(json!({ "records": records })))
+}
+
 async fn downlink_list(
     State(st): State<Shared>,
     Extension(hub): Extension<Arc<Hub>>,

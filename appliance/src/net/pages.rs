@@ -165,6 +165,8 @@ pub(crate) struct RelayCard {
     last: Option<String>,
     error: Option<String>,
     speed: Option<String>,
+    /// After a restore: records the district holds that this box does not ("kind key, date").
+    missing: Vec<String>,
 }
 
 fn relay_card(s: &super::AppState) -> RelayCard {
@@ -186,6 +188,21 @@ fn relay_card(s: &super::AppState) -> RelayCard {
         speed: v["link_bytes_per_second"]
             .as_f64()
             .map(|b| format!("{:.0} kbit/s", b * 8.0 / 1000.0)),
+        missing: crate::relay::restore_report(s.store.dir())
+            .map(|r| {
+                r.missing
+                    .iter()
+                    .map(|h| {
+                        format!(
+                            "{} {} ({})",
+                            h.kind,
+                            h.key,
+                            when(&serde_json::json!(h.at)).unwrap_or_else(|| h.at.clone())
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

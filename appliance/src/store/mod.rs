@@ -266,6 +266,63 @@ impl Store {
         audit::tail(&self.db, limit)
     }
 
+    /// Continues the outbox above the district hub's high-water mark without dropping anything:
+    /// every entry numbered above `receipted` (the last entry this box knows the hub stored) is
+    /// moved, in order, to the numbers right above `hub_last`, in one write transaction. A box
+    /// restored from an older backup, or one that wrote while it was being enrolled, has entries
+    /// the hub never receipted under numbers the hub already holds from another box; skipping to
+    /// the hub's mark would lose them, so they are renumbered and sent. When nothing needs moving
+    /// and the outbox is behind, one marker entry (kind "relay.resume") numbered `hub_last + 1`
+    /// keeps new entries above the hub's numbers. Returns how many entries were moved.
+    pub fn outbox_continue_above(&self, receipted: u64, hub_last: u64) -> Result<u64, StoreError> {
+        let wtx = self.db.begin_write()?;
+        let moved = {
+            let mut t = wtx.open_table(OUTBOX)?;
+            let mut pending: Vec<(u64, OutboxEntry)> = Vec::new();
+            for row in t.range(receipted + 1..)? {
+                let (k, v) = row?;
+                pending.push((k.value(), decode(OUTBOX.name(), "outbox", v.value())?));
+            }
+            let last = pending
+                .last()
+                .map(|(k, _)| *k)
+                .or(t.last()?.map(|(k, _)| k.value()));
+            if pending.first().is_some_and(|(k, _)| *k > hub_last) {
+                // Already above the hub's numbers: nothing to move.
+                0
+            } else if pending.is_empty() {
+                if last.unwrap_or(0) <= hub_last {
+                    let e = OutboxEntry {
+                        seq: hub_last + 1,
+                        kind: "relay.resume".into(),
+                        key: String::new(),
+                        op: "mark".into(),
+                        record: None,
+                        at: jiff::Timestamp::now().to_string(),
+                    };
+                    let bytes =
+                        serde_json::to_vec(&e).map_err(|e| StoreError::Db(e.to_string()))?;
+                    t.insert(hub_last + 1, bytes.as_slice())?;
+                }
+                0
+            } else {
+                for (k, _) in &pending {
+                    t.remove(*k)?;
+                }
+                let n = pending.len() as u64;
+                for (i, (_, mut e)) in pending.into_iter().enumerate() {
+                    e.seq = hub_last + 1 + i as u64;
+                    let bytes =
+                        serde_json::to_vec(&e).map_err(|e| StoreError::Db(e.to_string()))?;
+                    t.insert(e.seq, bytes.as_slice())?;
+                }
+                n
+            }
+        };
+        wtx.commit()?;
+        Ok(moved)
+    }
+
     /// Makes sure the next outbox entry is numbered above `seq`: a box restored from an older
     /// backup must not reuse numbers the district hub already holds from before. Writes one
     /// marker entry (kind "relay.resume") numbered `seq + 1` if the outbox is behind.
