@@ -484,7 +484,18 @@ pub const CORRECTIONS: Collection<Correction> =
 pub const SETTINGS: Collection<Settings> =
     Collection::new("gradebook.settings.v1", AuditPolicy::Values, None);
 pub const RESULTS: Collection<StoredResult> =
-    Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"));
+    Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"))
+        .relayed_as(result_relay_key);
+
+/// "{year}/{1|2|cn}/{student}" here; to the district the student is named by the mã định danh
+/// (`sodinhdanh`), as [`school::student_relay_key`] names them, so a result keeps its key at
+/// the hub whatever the school's own id for the student is.
+pub fn result_relay_key(key: &str, record: &serde_json::Value) -> String {
+    match (key.rsplit_once('/'), record["sodinhdanh"].as_str()) {
+        (Some((period, _)), Some(ma)) if !ma.is_empty() => format!("{period}/hs-{ma}"),
+        _ => key.to_string(),
+    }
+}
 
 pub const TABLES: [&str; 7] = [
     ROWS.name,

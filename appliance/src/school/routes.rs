@@ -233,24 +233,15 @@ async fn create_student(
             },
         )?;
     let st = Student {
-        id: super::student_id(&ma),
+        id: String::new(),
         full_name,
         dob,
         gender,
         ma_dinh_danh: ma,
         class_id: n.class_id,
     };
-    let st2 = st.clone();
-    write(&s, &u, move |tx| {
-        if tx.get(&super::STUDENTS, &st2.id)?.is_some() {
-            return Err(SchoolError::Invalid(format!(
-                "Đã có học sinh với mã định danh {}.",
-                st2.ma_dinh_danh
-            )));
-        }
-        super::save_student(tx, st2, "student.create")
-    })
-    .await?;
+    // add_student draws the opaque id; save_student refuses a mã định danh another student has.
+    let st = write(&s, &u, move |tx| super::add_student(tx, st)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "student": st }))).into_response())
 }
 
