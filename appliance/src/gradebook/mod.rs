@@ -1139,7 +1139,16 @@ pub fn class_book_for(
     if !may_view_class(p, class_id) {
         return Err(GradeError::Forbidden);
     }
-    class_book(r, class_id, &settings(r)?)
+    let mut book = class_book(r, class_id, &settings(r)?)?;
+    // Everything drawn from the book (its JSON, the học bạ, the xlsx and CSV exports) shows
+    // the mã định danh only to whom the permission function allows, whoever else may one day
+    // view a class.
+    if !permits(p, Action::ViewPersonalIds { class: class_id }) {
+        for s in &mut book.students {
+            s.ma_dinh_danh.clear();
+        }
+    }
+    Ok(book)
 }
 
 /// Every class book of a school year (what a term lock computes). Class by class: with the

@@ -178,17 +178,17 @@ async fn list_students(
             super::list(&rx, &super::STUDENTS)?
         }
     };
-    // Personal ID numbers only for those who manage the class or the school roll.
-    let see_ids = q
-        .class
-        .as_deref()
-        .is_some_and(|c| u.require(Action::ViewClassResults { class: c }).is_ok())
-        || u.require(Action::ImportExport).is_ok();
+    // Personal ID numbers only for the class's homeroom teacher, BGH and the office.
     let v: Vec<serde_json::Value> = v
         .into_iter()
         .map(|st| {
+            let see = u
+                .require(Action::ViewPersonalIds {
+                    class: &st.class_id,
+                })
+                .is_ok();
             let mut j = json!(st);
-            if !see_ids {
+            if !see {
                 j.as_object_mut().map(|o| o.remove("ma_dinh_danh"));
             }
             j
