@@ -283,7 +283,9 @@ fn a_schema_4_school_migrates_to_opaque_ids_and_keeps_every_record() {
     for st in raw[0].1["students"].as_array().unwrap() {
         let id = st["id"].as_str().unwrap();
         assert!(
-            id.len() == 19 && id.starts_with("hs-"),
+            id.len() == 19
+                && id.starts_with("hs-")
+                && id[3..].bytes().all(|b| b.is_ascii_lowercase()),
             "an opaque id: {id}"
         );
     }

@@ -870,7 +870,7 @@ pub fn bench_relay(store: &Store, changes: u64) -> Result<(), StoreError> {
                     matruong: code.clone(),
                     makhoi: 6 + (student % 4) as u8,
                     malop: format!("{}a{}", 6 + student % 4, 1 + student % 9),
-                    mahocsinh: format!("hs-{student:016x}"),
+                    mahocsinh: format!("hs-bench-{student:05}"),
                     sodinhdanh: format!("0792{:08}", student),
                     hocky: "1".into(),
                     diemmon: subjects

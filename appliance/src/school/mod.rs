@@ -84,7 +84,7 @@ pub struct Assignment {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Student {
-    /// Opaque ("hs-" and 16 hex digits, [`new_student_id`]): it appears in URLs, sheets and
+    /// Opaque ("hs-" and 16 letters, [`new_student_id`]): it appears in URLs, sheets and
     /// class lists every teacher reads, so it never carries personal data.
     pub id: String,
     pub full_name: String,
@@ -457,10 +457,17 @@ pub fn parse_date(s: &str) -> Option<jiff::civil::Date> {
     jiff::civil::Date::new(y, m, d).ok()
 }
 
-/// A new student id: random, never derived from personal data (a teacher who reads the id in
-/// a URL or a sheet learns nothing about the student).
+/// A new student id: "hs-" and 16 random lowercase letters (75 bits), never derived from
+/// personal data (a teacher who reads the id in a URL or a sheet learns nothing about the
+/// student). Letters only: a hex id is all decimal digits about once in 1,800, and would look
+/// like — or contain — a 12-digit personal number.
 pub fn new_student_id() -> String {
-    format!("hs-{:016x}", rand::random::<u64>())
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let tail: String = (0..16)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect();
+    format!("hs-{tail}")
 }
 
 /// The id of the student with this mã định danh, if there is one.
@@ -543,6 +550,22 @@ mod tests {
         let fields: Vec<_> = e.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["ho_ten", "ngay_sinh", "gioi_tinh", "ma_dinh_danh"]);
         assert!(validate_student("<script>", "2013-09-05", "Nữ", "001213000123").is_err());
+    }
+
+    /// Ids are random and never hold a digit run (a hex id of 16 digits holds 12 decimal
+    /// digits in a row about once in 55).
+    #[test]
+    fn student_ids_are_random_letters() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| new_student_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in &ids {
+            assert_eq!(id.len(), 19);
+            assert!(
+                id.starts_with("hs-") && id[3..].bytes().all(|b| b.is_ascii_lowercase()),
+                "{id}"
+            );
+        }
     }
 
     #[test]

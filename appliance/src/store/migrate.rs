@@ -722,7 +722,7 @@ mod tests {
             assert!(
                 id.len() == 19
                     && id.starts_with("hs-")
-                    && id[3..].bytes().all(|b| b.is_ascii_hexdigit()),
+                    && id[3..].bytes().all(|b| b.is_ascii_lowercase()),
                 "opaque: {id}"
             );
             let st = rx.get(&school::STUDENTS, &id).unwrap().expect("moved");
