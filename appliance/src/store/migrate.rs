@@ -842,6 +842,78 @@ mod tests {
         );
     }
 
+    /// The schema-4 fixture (tests/fixtures, made by the schema-4 binary) relayed to a hub before
+    /// the migration, then every student and every stored result changed after it: the hub
+    /// still holds one record per student and per result, now the new ones.
+    #[test]
+    fn the_hub_keeps_one_record_per_student_across_the_migration() {
+        use crate::district::{self, HubStorage, RedbHub};
+        use crate::relay::batch;
+        let dir = tempfile::tempdir().unwrap();
+        let f = std::fs::File::open(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/schema4-demo.tar.zst"
+        ))
+        .unwrap();
+        tar::Archive::new(zstd::Decoder::new(f).unwrap())
+            .unpack(dir.path())
+            .unwrap();
+        let school = Store::open(dir.path()).unwrap();
+        // What schema 4 queued (the migration adds nothing): students and results by number.
+        let before = school.outbox(0, 100_000).unwrap();
+        assert!(before.iter().any(|e| e.key == "hs-079212000251"));
+        let hub_dir = tempfile::tempdir().unwrap();
+        let hub = RedbHub {
+            store: std::sync::Arc::new(Store::open(hub_dir.path()).unwrap()),
+        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let token = hub.issue_token("79000701", "THCS (demo)").unwrap();
+        hub.enrol(&token, &hex::encode(key.verifying_key().to_bytes()))
+            .unwrap();
+        let b1 = batch::build(&key, "79000701", 1, &before, 0, "t");
+        district::accept(&hub, "79000701", 1, &b1).unwrap();
+        let count = |kind: &str| {
+            let mut n = 0;
+            hub.each_record(kind, &mut |_, _| n += 1).unwrap();
+            n
+        };
+        let results = count("result");
+        assert_eq!(count("student"), 480);
+        assert!(
+            results >= 80,
+            "both terms of a class and the year: {results}"
+        );
+
+        let actor = Actor::system(jiff::Timestamp::now());
+        school
+            .write(&actor, |tx| -> Result<(), crate::school::SchoolError> {
+                for (_, mut st) in tx.scan(&crate::school::STUDENTS, "")? {
+                    st.full_name.push_str(" (đã sửa)");
+                    crate::school::save_student(tx, st, "student.update")?;
+                }
+                for (k, mut r) in tx.scan(&crate::gradebook::RESULTS, "")? {
+                    r.phienban += 1;
+                    tx.put(&crate::gradebook::RESULTS, &k, &r, "grades.result")?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let after = school.outbox(before.last().unwrap().seq, 100_000).unwrap();
+        assert_eq!(after.len(), 480 + results);
+        let b2 = batch::build(&key, "79000701", 2, &after, 0, "t");
+        district::accept(&hub, "79000701", 2, &b2).unwrap();
+        assert_eq!(count("student"), 480, "one record per student");
+        assert_eq!(count("result"), results, "one record per result");
+        let mut renamed = 0;
+        hub.each_record("student", &mut |_, r| {
+            let id = r["id"].as_str().unwrap();
+            assert!(!id[3..].bytes().any(|b| b.is_ascii_digit()), "{id}");
+            renamed += usize::from(r["full_name"].as_str().unwrap().ends_with("(đã sửa)"));
+        })
+        .unwrap();
+        assert_eq!(renamed, 480);
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
