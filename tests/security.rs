@@ -1677,3 +1677,163 @@ fn the_hub_holds_only_what_the_school_chose_to_relay() {
         .unwrap();
     assert!(page.contains(homeroom_note) && page.contains("Zyxwvu"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Personal ID numbers (mã định danh, 12 digits): students have opaque ids, and the number itself
+// is shown only to the class's homeroom teacher (GVCN), BGH and the office (admin) — issue 18.
+// ---------------------------------------------------------------------------------------------
+
+/// Every maximal run of letters and digits that is all digits and at least 12 long: a mã định
+/// danh however it is embedded (`hs-079212000251`, `/notice/079212000251?`, `"079212000251"`).
+fn twelve_digit_runs(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| t.len() >= 12 && t.bytes().all(|b| b.is_ascii_digit()))
+        .map(String::from)
+        .collect()
+}
+
+fn no_personal_ids(what: &str, body: &str, codes: &[String]) {
+    let runs = twelve_digit_runs(body);
+    assert!(runs.is_empty(), "{what} shows 12-digit numbers: {runs:?}");
+    for c in codes {
+        assert!(
+            !body.contains(c.as_str()),
+            "{what} shows the mã định danh {c}"
+        );
+    }
+}
+
+#[test]
+fn only_the_homeroom_teacher_bgh_and_the_office_see_a_students_personal_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let class = "2026-8a1";
+    let admin = s.login("admin");
+    let roll: Value = admin
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let students = roll["students"].as_array().unwrap();
+    assert_eq!(students.len(), 40);
+    let codes: Vec<String> = students
+        .iter()
+        .map(|st| st["ma_dinh_danh"].as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.iter().all(|c| c.len() == 12), "the office sees them");
+    let ids: Vec<String> = students
+        .iter()
+        .map(|st| st["id"].as_str().unwrap().to_string())
+        .collect();
+    let homeroom = common::homeroom_of(&s, class);
+    // A subject teacher of the class who is not its GVCN.
+    let subject = ["toan", "ngu-van", "tin-hoc", "cong-nghe"]
+        .into_iter()
+        .find(|sub| teacher_of(&s, class, sub) != homeroom)
+        .unwrap();
+    let teacher = s.login(&teacher_of(&s, class, subject));
+
+    // The teacher: the class list, the sheet (API and page), the students page.
+    let r = teacher
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().unwrap();
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["students"].as_array().unwrap().len(), 40);
+    assert!(list["students"][0].get("ma_dinh_danh").is_none());
+    no_personal_ids("/api/v1/students for a subject teacher", &body, &codes);
+    for url in [
+        format!("{b}/api/v1/grades/sheet/{class}/{subject}/hk1"),
+        format!("{b}/grades/sheet/{class}/{subject}/hk1"),
+        format!("{b}/admin/students?class={class}"),
+        format!("{b}/grades"),
+    ] {
+        let r = teacher.get(&url).send().unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        no_personal_ids(&url, &r.text().unwrap(), &codes);
+    }
+    // Their notices and học bạ are not the subject teacher's to read, and the refusal names
+    // nobody.
+    for url in [
+        format!("{b}/grades/notice/{}?term=hk1", ids[0]),
+        format!("{b}/grades/hocba/{}", ids[0]),
+    ] {
+        let r = teacher.get(&url).send().unwrap();
+        assert_eq!(r.status(), 403, "{url}");
+        no_personal_ids(&url, &r.text().unwrap(), &codes);
+    }
+
+    // The GVCN: the number in the class list and the học bạ, never in a URL.
+    let gvcn = s.login(&homeroom);
+    let list: Value = gvcn
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let seen: Vec<&str> = list["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|st| st["ma_dinh_danh"].as_str())
+        .collect();
+    assert_eq!(seen.len(), 40, "the GVCN sees every number of the class");
+    let summary = gvcn
+        .get(format!("{b}/grades/class/{class}?term=hk1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let links: Vec<&str> = summary
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|h| h.split('"').next())
+        .filter(|h| h.contains("/notice/") || h.contains("/hocba/"))
+        .collect();
+    assert!(links.len() >= 40, "notice links on the class page");
+    no_personal_ids("the notice URLs", &links.join(" "), &codes);
+    for id in &ids {
+        no_personal_ids("a student id", id, &codes);
+    }
+    let hocba = gvcn
+        .get(format!("{b}/grades/hocba/{}", ids[0]))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(hocba.contains(&codes[0]), "the GVCN's học bạ shows it");
+
+    // BGH (the principal) sees it in the list and the học bạ; the office (admin) in the list.
+    let bgh = s.login("hieutruong");
+    let list: Value = bgh
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        list["students"][0]["ma_dinh_danh"].as_str().unwrap().len(),
+        12
+    );
+    let hocba = bgh
+        .get(format!("{b}/grades/hocba/{}", ids[0]))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(hocba.contains(&codes[0]), "the principal's học bạ shows it");
+    let page = admin
+        .get(format!("{b}/admin/students?class={class}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(&codes[0]),
+        "the office's students page shows it"
+    );
+}

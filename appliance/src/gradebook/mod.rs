@@ -484,7 +484,18 @@ pub const CORRECTIONS: Collection<Correction> =
 pub const SETTINGS: Collection<Settings> =
     Collection::new("gradebook.settings.v1", AuditPolicy::Values, None);
 pub const RESULTS: Collection<StoredResult> =
-    Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"));
+    Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"))
+        .relayed_as(result_relay_key);
+
+/// "{year}/{1|2|cn}/{student}" here; to the district the student is named by the mã định danh
+/// (`sodinhdanh`), as [`school::student_relay_key`] names them, so a result keeps its key at
+/// the hub whatever the school's own id for the student is.
+pub fn result_relay_key(key: &str, record: &serde_json::Value) -> String {
+    match (key.rsplit_once('/'), record["sodinhdanh"].as_str()) {
+        (Some((period, _)), Some(ma)) if !ma.is_empty() => format!("{period}/hs-{ma}"),
+        _ => key.to_string(),
+    }
+}
 
 pub const TABLES: [&str; 7] = [
     ROWS.name,
@@ -1136,7 +1147,16 @@ pub fn class_book_for(
     if !may_view_class(p, class_id) {
         return Err(GradeError::Forbidden);
     }
-    class_book(r, class_id, &settings(r)?)
+    let mut book = class_book(r, class_id, &settings(r)?)?;
+    // Everything drawn from the book (its JSON, the học bạ, the xlsx and CSV exports) shows
+    // the mã định danh only to whom the permission function allows, whoever else may one day
+    // view a class.
+    if !permits(p, Action::ViewPersonalIds { class: class_id }) {
+        for s in &mut book.students {
+            s.ma_dinh_danh.clear();
+        }
+    }
+    Ok(book)
 }
 
 /// Every class book of a school year (what a term lock computes). Class by class: with the

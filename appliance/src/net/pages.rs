@@ -739,9 +739,8 @@ async fn students_page(
         .unwrap_or_default();
     // Personal ID numbers are for the homeroom teacher, BGH and the school office only.
     let show_ids = u
-        .require(Action::ViewClassResults { class: &selected })
-        .is_ok()
-        || u.require(Action::ImportExport).is_ok();
+        .require(Action::ViewPersonalIds { class: &selected })
+        .is_ok();
     let students = school::students_of_class(&rx, &selected)?
         .into_iter()
         .map(|st| StudentRow {
@@ -752,7 +751,11 @@ async fn students_page(
                 .unwrap_or(st.dob),
             full_name: st.full_name,
             gender: st.gender,
-            ma_dinh_danh: st.ma_dinh_danh,
+            ma_dinh_danh: if show_ids {
+                st.ma_dinh_danh
+            } else {
+                String::new()
+            },
         })
         .collect();
     let can_export = u.require(Action::ImportExport).is_ok();

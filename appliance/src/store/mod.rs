@@ -18,7 +18,7 @@ pub use audit::{AuditEvent, ChainReport};
 pub use blob::BlobStore;
 
 /// The schema version this build writes. Older databases are migrated forward at start.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 /// redb's own page cache (its default is 1 GiB), counted in the server's memory. The kernel's
 /// page cache holds the file as well — shared and given back under pressure — so a small
 /// private cache costs a read syscall per miss, not a disk read. Measured on a mid-year
@@ -90,8 +90,14 @@ pub struct Collection<T> {
     pub audit: AuditPolicy,
     /// When set, every change is also queued in the outbox for the district under this kind.
     pub relay_kind: Option<&'static str>,
+    /// The key the district knows the record by, when it is not the key here (see
+    /// [`Collection::relayed_as`]).
+    pub relay_key: Option<RelayKey>,
     _t: PhantomData<fn() -> T>,
 }
+
+/// Names a relayed record to the district from its key here and its stored value.
+pub type RelayKey = fn(key: &str, record: &serde_json::Value) -> String;
 
 impl<T> Collection<T> {
     pub const fn new(
@@ -103,8 +109,16 @@ impl<T> Collection<T> {
             name,
             audit,
             relay_kind,
+            relay_key: None,
             _t: PhantomData,
         }
+    }
+    /// Relays the records under `f(key, record)` instead of their key here: the hub keeps the
+    /// newest state of each record by that key, so it must stay the same for the record's life
+    /// (students: the school's own ids are opaque and may be re-issued by a migration).
+    pub const fn relayed_as(mut self, f: RelayKey) -> Self {
+        self.relay_key = Some(f);
+        self
     }
     fn def(&self) -> TableDefinition<'static, &'static str, &'static [u8]> {
         TableDefinition::new(self.name)
@@ -532,14 +546,28 @@ impl Tx<'_> {
             });
         }
         if let Some(kind) = c.relay_kind {
-            let record = after.as_ref().and_then(|b| serde_json::from_slice(b).ok());
+            let parse = |b: &Option<Vec<u8>>| -> Option<serde_json::Value> {
+                b.as_ref().and_then(|b| serde_json::from_slice(b).ok())
+            };
+            let (old, record) = (parse(&before), parse(&after));
+            let name = |v: &Option<serde_json::Value>| match (c.relay_key, v) {
+                (Some(f), Some(v)) => f(key, v),
+                _ => key.to_string(),
+            };
+            let (old_key, new_key) = (name(&old), name(&record));
             let op = match (&before, &after) {
                 (None, Some(_)) => "create",
+                // Renamed for the district (a corrected mã định danh): the old name goes away.
+                (Some(_), Some(_)) if old_key != new_key => {
+                    self.outbox
+                        .push((kind.into(), old_key.clone(), "delete".into(), None));
+                    "create"
+                }
                 (Some(_), Some(_)) => "update",
                 _ => "delete",
             };
-            self.outbox
-                .push((kind.into(), key.into(), op.into(), record));
+            let key = if after.is_some() { new_key } else { old_key };
+            self.outbox.push((kind.into(), key, op.into(), record));
         }
     }
 }
