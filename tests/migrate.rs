@@ -51,11 +51,18 @@ fn get(c: &reqwest::blocking::Client, url: &str) -> Value {
 }
 
 fn queued(dir: &Path, bin: &str) -> u64 {
-    let out = std::process::Command::new(bin)
-        .args(["relay", "status", "--data-dir"])
-        .arg(dir)
-        .output()
-        .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(args)
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    // The schema-4 binary prints JSON by default and knows no --json.
+    let mut out = run(&["relay", "status", "--json", "--data-dir"]);
+    if !out.status.success() {
+        out = run(&["relay", "status", "--data-dir"]);
+    }
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["queued"].as_u64().unwrap()
