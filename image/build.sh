@@ -98,6 +98,7 @@ install -m 0644 "$repo/README.md" "$r/opt/tram/README.md"
 install -m 0644 "$key_pub" "$r/etc/tram/release-key.pub"
 install -m 0644 "$here/files/"*.service "$here/files/"*.path "$r/etc/systemd/system/"
 install -m 0644 "$here/files/10-tram.network" "$r/etc/systemd/network/"
+install -D -m 0755 "$here/files/tram-update-recover.sh" "$r/usr/lib/tram/update-recover.sh"
 install -d "$r/etc/systemd/journald.conf.d"
 install -m 0644 "$here/files/journald.conf" "$r/etc/systemd/journald.conf.d/tram.conf"
 cat > "$r/etc/fstab" <<FSTAB

@@ -468,3 +468,96 @@ fn an_update_cut_off_mid_check_is_rolled_back_at_the_next_boot() {
             .is_success()
     );
 }
+
+/// Issue 19: the boot-time recovery (image/files/tram-update-recover.sh, run by
+/// tram-update-recover.service) tries the last known good version first and then the others
+/// newest first by version number — 0.10.0 is newer than 0.9.0, though the shell's glob order
+/// says otherwise — each with a time limit, so a new version that hangs can neither block the
+/// rollback nor leave `current` on itself.
+#[test]
+fn the_boot_recovery_tries_the_last_good_version_first_and_never_waits_on_a_hanging_one() {
+    let s = Setup::new();
+    let real = s.script("tram-real", &format!("exec '{}' \"$@\"", bin()));
+    assert!(
+        s.apply(&s.bundle("0.9.0", &real, &s.key), &[])
+            .status
+            .success()
+    );
+    // 0.10.0 damages the data in its check and the power goes; it also hangs on anything else.
+    let cut = s.script(
+        "tram-cut-hang",
+        "if [ \"$1\" = self-check ]; then printf 'half-migrated' >> \"$3/tram.redb\"; kill -9 $PPID; sleep 5; exit 0; fi; sleep 600",
+    );
+    assert!(
+        !s.apply(&s.bundle("0.10.0", &cut, &s.key), &[])
+            .status
+            .success()
+    );
+    assert_eq!(s.current(), Some(PathBuf::from("versions/0.10.0")));
+    let st = tram(&[
+        "update",
+        "status",
+        "--data-dir",
+        s.data.to_str().unwrap(),
+        "--install-root",
+        s.root.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&st).contains("IN PROGRESS: an update from 0.9.0 to 0.10.0"),
+        "{}",
+        text(&st)
+    );
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../image/files/tram-update-recover.sh");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(&script)
+        .env("TRAM_DATA_DIR", &s.data)
+        .env("TRAM_INSTALL_ROOT", &s.root)
+        .env("TRAM_RECOVER_TIMEOUT", "20")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let first = t
+        .lines()
+        .find(|l| l.starts_with("trying"))
+        .unwrap_or_default();
+    assert_eq!(first, "trying the rollback with version 0.9.0", "{t}");
+    assert!(t.contains("rolled back to 0.9.0"), "{t}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it waited on 0.10.0"
+    );
+    assert_eq!(s.current(), Some(PathBuf::from("versions/0.9.0")));
+    assert!(!s.data.join("update/in-progress.json").exists());
+
+    // With no last known good version named, the order is by version number, and a version
+    // that hangs is given up after the limit.
+    fs::create_dir_all(s.data.join("update")).unwrap();
+    fs::write(
+        s.data.join("update/in-progress.json"),
+        r#"{"from":"0.9.0","to":"0.10.0","previous":null}"#,
+    )
+    .unwrap();
+    fs::create_dir_all(s.root.join("versions/0.10.0/bin")).unwrap();
+    fs::copy(&cut, s.root.join("versions/0.10.0/bin/tram")).unwrap();
+    fs::create_dir_all(s.data.join("update/rollback")).unwrap();
+    let out = std::process::Command::new(&script)
+        .env("TRAM_DATA_DIR", &s.data)
+        .env("TRAM_INSTALL_ROOT", &s.root)
+        .env("TRAM_RECOVER_TIMEOUT", "2")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    let tried: Vec<&str> = t.lines().filter(|l| l.starts_with("trying")).collect();
+    assert_eq!(
+        tried,
+        [
+            "trying the rollback with version 0.10.0",
+            "trying the rollback with version 0.9.0"
+        ],
+        "{t}"
+    );
+    assert!(t.contains("version 0.10.0 could not roll back"), "{t}");
+    assert!(out.status.success(), "{t}");
+}

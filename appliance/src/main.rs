@@ -1455,6 +1455,14 @@ fn update_cmd(cmd: UpdateCmd) -> anyhow::Result<ExitCode> {
                 ),
                 None => println!("no update has been attempted"),
             }
+            if let Some(m) = update::in_progress(&opts.data.data_dir) {
+                println!(
+                    "IN PROGRESS: an update from {} to {} was started and has not finished (a power cut during its check?). The next boot rolls it back; to do it now: tram update recover --data-dir {}",
+                    m.0,
+                    m.1,
+                    opts.data.data_dir.display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

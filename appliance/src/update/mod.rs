@@ -308,6 +308,12 @@ struct InProgress {
     previous: Option<PathBuf>,
 }
 
+/// An update that was started and has not finished: (from, to), from its in-progress marker.
+pub fn in_progress(data_dir: &Path) -> Option<(String, String)> {
+    let m: InProgress = serde_json::from_slice(&fs::read(data_dir.join(IN_PROGRESS)).ok()?).ok()?;
+    Some((m.from, m.to))
+}
+
 /// At boot, before the appliance starts (tram-update-recover.service, root): an update cut off
 /// between the switch and its health check is rolled back — the data copy taken before it and
 /// the previous version come back. Returns what was done, if anything.
