@@ -394,6 +394,11 @@ fn over_https_the_school_pins_the_hubs_certificate_authority() {
         &wrong,
     ]);
     assert!(!out.status.success());
+    // The message says what is wrong — the pin, not the network — with both fingerprints.
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("does not match the pin"), "{err}");
+    assert!(err.contains(&wrong) && err.contains(&pin), "{err}");
+    assert!(!err.contains("cannot reach"), "{err}");
     let out = tram(&[
         "relay",
         "enroll",

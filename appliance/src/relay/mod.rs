@@ -457,6 +457,21 @@ pub fn client(pin_sha256: Option<&str>) -> anyhow::Result<reqwest::Client> {
 #[derive(Debug)]
 struct Pinned(String);
 
+/// How a pin mismatch starts, so the enrolment can tell it from an unreachable hub.
+const PIN_MISMATCH: &str = "the hub's certificate does not match the pin";
+
+/// An error with every cause it carries (reqwest says only "error sending request" on top).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
 /// The name every hub certificate carries.
 pub const HUB_NAME: &str = "tram-hub.local";
 
@@ -470,9 +485,16 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         _now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         let Some(ca) = _intermediates.iter().find(|c| sha256_hex(c) == self.0) else {
-            return Err(rustls::Error::General(
-                "the hub's certificate authority is not the one pinned at enrolment".into(),
-            ));
+            let presented: Vec<String> = _intermediates.iter().map(|c| sha256_hex(c)).collect();
+            return Err(rustls::Error::General(format!(
+                "{PIN_MISMATCH}: the pin is {}, the hub presented a certificate authority with SHA-256 {}",
+                self.0,
+                if presented.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    presented.join(", ")
+                }
+            )));
         };
         let mut roots = rustls::RootCertStore::empty();
         roots
@@ -553,7 +575,16 @@ pub async fn enrol(
         }))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the hub at {hub}: {e}"))?;
+        .map_err(|e| {
+            let chain = error_chain(&e);
+            match chain.find(PIN_MISMATCH) {
+                Some(i) => anyhow::anyhow!(
+                    "{} — check the pin printed by `tram district token` on the hub (nothing was enrolled)",
+                    chain[i..].trim_end_matches(['"', ' ', ')'])
+                ),
+                None => anyhow::anyhow!("cannot reach the hub at {hub}: {chain}"),
+            }
+        })?;
     let status = r.status();
     let body: serde_json::Value = r.json().await.unwrap_or_default();
     if !status.is_success() {
