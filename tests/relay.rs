@@ -558,18 +558,31 @@ fn the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link()
     };
     let good = bundle("keys", "7.0.0");
     let forged = bundle("other", "7.0.1");
-    // District staff publish both while the hub runs.
-    for b in [&good, &forged] {
-        let o = tram(&[
+    // District staff publish while the hub runs; the hub checks each bundle against the release
+    // key the district names, and refuses one signed by another key without publishing it.
+    let publish = |b: &std::path::Path, key: &str| {
+        tram(&[
             "district",
             "publish-update",
             "--data-dir",
             hub_dir.path().to_str().unwrap(),
+            "--release-key",
+            w.join(key).join("release-key.pub").to_str().unwrap(),
             b.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert!(String::from_utf8_lossy(&o.stdout).contains("published tram-7.0."));
-    }
+        ])
+    };
+    let o = publish(&good, "keys");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("published tram-7.0.0"));
+    let o = publish(&forged, "keys");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(err.contains("release key"), "{err}");
+    // A district that names the wrong key publishes the forged bundle; every school still
+    // checks it against its own release key and refuses it.
+    let o = publish(&forged, "other");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("published tram-7.0.1"));
 
     // And a lesson's companion PDF for every school's library.
     let pdf = w.join("bai-giang-phan-so.pdf");

@@ -428,6 +428,10 @@ enum DistrictCmd {
         #[command(flatten)]
         data: DataArgs,
         bundle: PathBuf,
+        /// The release public key the bundle must verify against (default: release-key.pub in
+        /// the hub's data directory, else /etc/tram/release-key.pub).
+        #[arg(long, env = "TRAM_RELEASE_KEY")]
+        release_key: Option<PathBuf>,
     },
     /// Share a file down to every school's library (Kho học liệu dùng chung). Works while the
     /// hub runs.
@@ -968,15 +972,35 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        DistrictCmd::PublishUpdate { data, bundle } => {
+        DistrictCmd::PublishUpdate {
+            data,
+            bundle,
+            release_key,
+        } => {
             let bundle = std::path::absolute(&bundle)?;
+            let key = match release_key {
+                Some(k) => std::path::absolute(&k)?,
+                None => {
+                    let here = data.data_dir.join("release-key.pub");
+                    if here.exists() {
+                        std::path::absolute(&here)?
+                    } else {
+                        PathBuf::from(tram::update::DEFAULT_RELEASE_KEY)
+                    }
+                }
+            };
             let (_, text) = here_or_server(
                 &data.data_dir,
                 "district-publish",
-                vec![bundle.display().to_string()],
+                vec![bundle.display().to_string(), key.display().to_string()],
                 |store| {
-                    let p = tram::district::publish_update(&store, &bundle, jiff::Timestamp::now())
-                        .map_err(anyhow::Error::msg)?;
+                    let p = tram::district::publish_update(
+                        &store,
+                        &bundle,
+                        &key,
+                        jiff::Timestamp::now(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
                     Ok((true, p.line()))
                 },
             )?;

@@ -113,6 +113,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             "district-publish" => crate::district::publish_update(
                                 &store,
                                 std::path::Path::new(&arg(0)),
+                                std::path::Path::new(&arg(1)),
                                 jiff::Timestamp::now(),
                             )
                             .map(|p| p.line()),

@@ -142,12 +142,36 @@ pub struct Published {
 /// Puts an update bundle on the downlink: copied into the blob store, listed for every school.
 /// The hub reads the bundle's manifest but does not vouch for it: each school checks the
 /// signature with its own release key before installing.
+/// Publishes an update bundle for every school, after checking it against the release key the
+/// district names (`release_key`, a public key file): a bundle signed by any other key is
+/// refused here, before a school downloads it (each school checks it again with its own key).
 pub fn publish_update(
     store: &Store,
     bundle: &std::path::Path,
+    release_key: &std::path::Path,
     now: jiff::Timestamp,
 ) -> Result<Published, String> {
-    let m = crate::update::bundle::read_manifest_unverified(bundle).map_err(|e| e.to_string())?;
+    let key = crate::update::bundle::load_public_key(release_key).map_err(|e| {
+        format!(
+            "cannot read the release key {}: {e} (name it with --release-key)",
+            release_key.display()
+        )
+    })?;
+    let staging = store.dir().join("tmp").join(format!(
+        "publish-{}",
+        hex::encode(rand::random::<[u8; 6]>())
+    ));
+    std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
+    let checked = crate::update::bundle::verify(bundle, &key, &staging);
+    let _ = std::fs::remove_dir_all(&staging);
+    let m = checked
+        .map_err(|e| {
+            format!(
+                "not published: the bundle does not verify against the release key {}: {e}",
+                release_key.display()
+            )
+        })?
+        .manifest;
     let f = std::fs::File::open(bundle).map_err(|e| e.to_string())?;
     let (id, len) = store.blobs.put(f).map_err(|e| e.to_string())?;
     let p = Published {
