@@ -468,10 +468,19 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
     );
     std::fs::write(usb.path().join("junk.tram-batch"), b"not a batch").unwrap();
 
-    // District staff import it while the hub runs; importing twice stores it once.
+    // A copy cut short on the way: named as damaged or incomplete, not just "cannot decrypt".
+    let whole = std::fs::read(&file).unwrap();
+    std::fs::write(
+        usb.path().join("cut.tram-batch"),
+        &whole[..whole.len() - 100],
+    )
+    .unwrap();
+
+    // District staff import it while the hub runs; importing twice stores it once. A stick
+    // with refused files exits non-zero (3) and says which.
     let hub_data = hub_dir.path().to_str().unwrap();
     let usb_path = usb.path().to_str().unwrap();
-    for _ in 0..2 {
+    for round in 0..2 {
         let out = tram(&[
             "district",
             "import",
@@ -481,10 +490,36 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
             usb_path,
         ]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "{text}");
-        assert!(text.contains("stored as batch 1 of 79000701"), "{text}");
+        assert_eq!(out.status.code(), Some(3), "{text}");
+        if round == 0 {
+            assert!(text.contains("stored as batch 1 of 79000701"), "{text}");
+        } else {
+            assert!(
+                text.contains("already stored (batch 1 of 79000701)"),
+                "{text}"
+            );
+        }
         assert!(text.contains("junk.tram-batch: REJECTED"), "{text}");
+        assert!(
+            text.contains("cut.tram-batch: REJECTED: the file is damaged or incomplete"),
+            "{text}"
+        );
     }
+    std::fs::remove_file(usb.path().join("junk.tram-batch")).unwrap();
+    std::fs::remove_file(usb.path().join("cut.tram-batch")).unwrap();
+    let out = tram(&[
+        "district",
+        "import",
+        "--data-dir",
+        hub_data,
+        "--from",
+        usb_path,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let row = school_row(&hub);
     assert_eq!(row["batches"], 1);
     let records = row["records"].as_u64().unwrap();

@@ -1065,6 +1065,12 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 },
             )?;
             print!("{text}");
+            // Exit 0 only when every file is stored (now or before); 3 when any was refused.
+            if text.lines().any(|l| l.contains("REJECTED")) {
+                let n = text.lines().filter(|l| l.contains("REJECTED")).count();
+                eprintln!("{n} file(s) refused: see above");
+                return Ok(ExitCode::from(3));
+            }
             Ok(ExitCode::SUCCESS)
         }
         DistrictCmd::Token { data, school, name } => {

@@ -638,24 +638,41 @@ pub fn import(store: &Arc<Store>, from: &std::path::Path) -> Result<Vec<String>,
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
+        // Each stage says what went wrong in words staff can act on.
         let plain = std::fs::File::open(&f)
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("cannot read the file ({e})"))
             .and_then(|file| {
-                age::Decryptor::new(std::io::BufReader::new(file)).map_err(|e| e.to_string())
+                age::Decryptor::new(std::io::BufReader::new(file)).map_err(|e| {
+                    format!("not a courier batch, or its first bytes are damaged ({e})")
+                })
             })
             .and_then(|d| {
                 d.decrypt(std::iter::once(&id as &dyn age::Identity))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| {
+                        format!("written for another district hub's courier key, not this one ({e})")
+                    })
             })
             .and_then(|mut r| {
                 let mut v = Vec::new();
-                r.read_to_end(&mut v).map_err(|e| e.to_string())?;
+                r.read_to_end(&mut v).map_err(|e| {
+                    format!("the file is damaged or incomplete (cut short while copying?): copy it from the school again ({e})")
+                })?;
                 Ok(v)
             });
         let line = match plain {
-            Err(e) => format!("{name}: REJECTED: cannot decrypt ({e})"),
+            Err(e) => format!("{name}: REJECTED: {e}"),
             Ok(b) => match batch::envelope(&b) {
                 Err(e) => format!("{name}: REJECTED: {e}"),
+                Ok((env, _))
+                    if hub
+                        .receipt(&env.school, env.seq)?
+                        .is_some_and(|r| r.payload_blake3 == env.payload_blake3) =>
+                {
+                    format!(
+                        "{name}: already stored (batch {} of {}): nothing to do",
+                        env.seq, env.school
+                    )
+                }
                 Ok((env, _)) => match accept(&hub, &env.school, env.seq, &b) {
                     Ok(r) => format!(
                         "{name}: stored as batch {} of {} ({} records, received {})",
@@ -670,6 +687,12 @@ pub fn import(store: &Arc<Store>, from: &std::path::Path) -> Result<Vec<String>,
             },
         };
         out.push(line);
+    }
+    if out.is_empty() {
+        out.push(format!(
+            "REJECTED: no courier batches (*.tram-batch) in {}",
+            from.display()
+        ));
     }
     Ok(out)
 }
