@@ -230,6 +230,19 @@ fn the_api_answers_as_its_openapi_document_says() {
         if !ok {
             failed.push(format!("=== as {user} ===\n{text}"));
         }
+        // A run that lost its session midway would have seen only documented 401s after that:
+        // an operation that ends the caller's session belongs in EXCLUDED.
+        let me = s
+            .client()
+            .get(format!("{}/api/v1/me", s.base()))
+            .header("cookie", format!("tram_session={}", session.0))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(
+            me, 200,
+            "the session of the run as {user} did not survive it"
+        );
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
