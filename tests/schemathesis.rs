@@ -70,8 +70,9 @@ fn session(s: &Server, user: &str) -> (String, String) {
 }
 
 /// Real identifiers of the demo school (the teacher's classes and subjects, plans, library
-/// items, students of the homeroom class) that Schemathesis uses for most path parameters and
-/// some body fields, so generated requests reach the handlers' logic and not only their 404s.
+/// items, students of the homeroom class, the demo's signing PIN) that Schemathesis uses for
+/// most path parameters and some body fields, so generated requests reach the handlers' logic
+/// and not only their 404s.
 fn config(s: &Server, dir: &Path, teacher: &str) -> PathBuf {
     let admin = s.login("admin");
     let get = |c: &reqwest::blocking::Client, path: &str| -> serde_json::Value {
@@ -130,6 +131,8 @@ values = {}
 values = ["tx1", "tx2", "gk", "ck", "nx"]
 [dictionaries.input]
 values = ["8.5", "7", "10", "Đ", "CĐ", "B", "M", ""]
+[dictionaries.secret]
+values = ["123456"]
 
 [parameters]
 "path.class" = {{ dictionary = "class", probability = 0.8 }}
@@ -140,6 +143,7 @@ values = ["8.5", "7", "10", "Đ", "CĐ", "B", "M", ""]
 "body.student" = {{ dictionary = "student", probability = 0.8 }}
 "body.column" = {{ dictionary = "column", probability = 0.8 }}
 "body.input" = {{ dictionary = "input", probability = 0.8 }}
+"body.secret" = {{ dictionary = "secret", probability = 0.6 }}
 "#,
         list(&classes),
         list(&subjects),
