@@ -32,7 +32,7 @@ s=$!
 for _ in $(seq 1 1500); do curl -fs -o /dev/null http://127.0.0.1:$sport/healthz && break; sleep 0.02; done
 kill -TERM $s; wait $s || true
 $BIN bench-fill --data-dir "$S" --relay-changes "$changes" --lesson-teachers 30 --lesson-plans 100 >/dev/null
-entries=$($BIN relay status --data-dir "$S" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')
+entries=$($BIN relay status --json --data-dir "$S" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued"])')
 echo "== one school day over 256 kbit/s, cut every 30 s: $entries outbox entries =="
 t0=$(date +%s.%N)
 $BIN serve --http-only --no-mdns --no-backup --data-dir "$S" --listen 127.0.0.1:$sport \
@@ -40,7 +40,7 @@ $BIN serve --http-only --no-mdns --no-backup --data-dir "$S" --listen 127.0.0.1:
 s=$!
 deadline=$(( $(date +%s) + 1800 ))
 while :; do
-  q=$($BIN relay status --data-dir "$S" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["queued"])' 2>/dev/null || echo x)
+  q=$($BIN relay status --json --data-dir "$S" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["queued"])' 2>/dev/null || echo x)
   [ "$q" = "0" ] && break
   kill -0 $s 2>/dev/null || { echo "the school server stopped"; exit 1; }
   [ "$(date +%s)" -lt "$deadline" ] || { echo "not done after 30 min:"; $BIN relay status --data-dir "$S"; exit 1; }

@@ -56,7 +56,7 @@ fn out(o: &Output) -> String {
 
 fn relay_status(data: &Path, hw: &str) -> Value {
     let o = Command::new(bin())
-        .args(["relay", "status", "--data-dir"])
+        .args(["relay", "status", "--json", "--data-dir"])
         .arg(data)
         .env("TRAM_HARDWARE_ID", hw)
         .output()

@@ -661,3 +661,161 @@ fn the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link()
         .unwrap();
     assert_eq!(got.to_vec(), body);
 }
+
+/// Issue 19: a box restored from a backup after the old box relayed more. The restored box
+/// writes new work before and after it is enrolled again; every one of those changes reaches
+/// the hub (nothing is skipped under numbers the hub already holds from the old box), and the
+/// school's status names what the district holds that the restored box no longer has.
+#[test]
+fn a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let url = format!("http://127.0.0.1:{}", hub.port);
+    let out = enroll(data, &url, &hub.token("79000701"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let relay = ["--relay-rate", "10000000", "--relay-school-hours", "off"];
+    let mut school = Server::start_with(dir.path(), false, &relay);
+    relayed(dir.path(), 120, "the first relay did not finish");
+
+    // Last night's backup.
+    let target = tempfile::tempdir().unwrap();
+    let o = tram(&[
+        "backup",
+        "now",
+        "--data-dir",
+        data,
+        "--to",
+        target.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let key = dir.path().join("keys/backup.key");
+    let key_copy = target.path().join("../saved-backup.key");
+    std::fs::copy(&key, &key_copy).unwrap();
+
+    // The old box works on after the backup and relays it: three new classes.
+    let admin = school.login("admin");
+    for name in ["6A7", "6A8", "6A9"] {
+        let r = admin
+            .post(format!("{}/api/v1/classes", school.base()))
+            .json(&json!({"name": name, "grade": 6}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text());
+    }
+    let before_death = school_row(&hub)["last_outbox"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while school_row(&hub)["last_outbox"].as_u64().unwrap() <= before_death
+        || status(dir.path())["queued"] != 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the old box's classes did not arrive"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let hub_last = school_row(&hub)["last_outbox"].as_u64().unwrap();
+    // The box dies.
+    school.kill();
+    drop(school);
+
+    // A new box from last night's backup; new work on it before it is enrolled again.
+    let new_dir = tempfile::tempdir().unwrap();
+    let new_box = new_dir.path().join("data");
+    let o = tram(&[
+        "restore",
+        "--from",
+        target.path().to_str().unwrap(),
+        "--data-dir",
+        new_box.to_str().unwrap(),
+        "--key",
+        key_copy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut new_school = Server::start_with(&new_box, false, &relay);
+    let admin = new_school.login("admin");
+    for name in ["7A7", "7A8"] {
+        let r = admin
+            .post(format!("{}/api/v1/classes", new_school.base()))
+            .json(&json!({"name": name, "grade": 7}))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text());
+    }
+    // Re-enrolled with a new token while it runs; more work right after.
+    let out = enroll(new_box.to_str().unwrap(), &url, &hub.token("79000701"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = admin
+        .post(format!("{}/api/v1/classes", new_school.base()))
+        .json(&json!({"name": "8A9", "grade": 8}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text());
+
+    // Every class the new box made reaches the hub, above the old box's numbers.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = status(&new_box);
+        let row = school_row(&hub);
+        if st["queued"] == 0 && row["last_outbox"].as_u64().unwrap() > hub_last + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new box's work did not arrive: {st} {row}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let st = status(&new_box);
+    assert!(st["renumbered"].as_u64().unwrap() >= 3, "{st}");
+    // The hub holds every class the new box made.
+    let enrolment: Value =
+        serde_json::from_slice(&std::fs::read(new_box.join("relay.json")).unwrap()).unwrap();
+    let held: Value = reqwest::blocking::Client::new()
+        .get(format!("{url}/relay/v1/records/79000701?after=0"))
+        .bearer_auth(enrolment["secret"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let held = serde_json::to_string(&held).unwrap();
+    for name in ["7A7", "7A8", "8A9"] {
+        assert!(held.contains(name), "{name} never reached the hub");
+    }
+    // What the hub holds that the new box does not: the old box's three classes, by name.
+    let missing = st["restore_report"]["missing"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let text = serde_json::to_string(&missing).unwrap();
+    for name in ["6A7", "6A8", "6A9"] {
+        assert!(text.contains(name), "{name} not reported missing: {text}");
+    }
+    for name in ["7A7", "7A8", "8A9"] {
+        assert!(!text.contains(name), "{name} reported missing: {text}");
+    }
+    let human = tram(&["relay", "status", "--data-dir", new_box.to_str().unwrap()]);
+    let human = String::from_utf8_lossy(&human.stdout).to_string();
+    assert!(human.contains("records this box does not have"), "{human}");
+    // The admin's home page says it too.
+    let home = admin
+        .get(format!("{}/", new_school.base()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        home.contains("id=\"relay-missing\""),
+        "no warning on the admin home page"
+    );
+    new_school.kill();
+}

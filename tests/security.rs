@@ -487,6 +487,689 @@ fn the_hub_shows_its_pages_to_its_staff_and_its_relay_routes_to_enrolled_schools
     assert_eq!(schools["schools"][0]["batches"], 0, "{schools}");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 18: the holes an outside review found, each reproduced here against the real binary.
+
+/// `next` may only name a path on this server: every disguise a browser would follow to another
+/// host (a tab, a newline, a backslash, a leading control character) goes to `/`, on the
+/// language switch and the login form alike.
+#[test]
+fn redirects_never_leave_the_school_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let c = s.client();
+    for next in [
+        "/%09/evil.example",
+        "/%0A/evil.example",
+        "%09//evil.example",
+        "/%5Cevil.example",
+        "//evil.example",
+        "https://evil.example",
+        "%20//evil.example",
+    ] {
+        let r = c.get(format!("{b}/lang/vi?next={next}")).send().unwrap();
+        assert_eq!(r.status(), 303, "{next}");
+        assert_eq!(r.headers()["location"], "/", "lang next={next}");
+        let r = c
+            .post(format!("{b}/login"))
+            .form(&[
+                ("username", "admin"),
+                ("password", common::PASSWORD),
+                (
+                    "next",
+                    &next
+                        .replace("%09", "\t")
+                        .replace("%0A", "\n")
+                        .replace("%20", " ")
+                        .replace("%5C", "\\"),
+                ),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 303, "login {next}");
+        assert_eq!(r.headers()["location"], "/", "login next={next}");
+    }
+    // A real local path still works.
+    let r = c.get(format!("{b}/lang/vi?next=/library")).send().unwrap();
+    assert_eq!(r.headers()["location"], "/library");
+
+    // (Same server.) 2 GB announced, a few bytes sent: 413 at once, not a 60-second wait.
+    let started = Instant::now();
+    let answer = raw(
+        s.port,
+        b"POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2000000000\r\n\r\n{}",
+        Duration::from_secs(30),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "held {:?}",
+        started.elapsed()
+    );
+}
+
+/// A summer record is written only by someone with a role in the class; a body naming only the
+/// student writes nothing, for anyone.
+#[test]
+fn summer_records_need_a_role_in_the_class_and_something_to_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let st: Value = admin
+        .get(format!("{b}/api/v1/students?class=2026-6a1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let student = st["students"][0]["id"].as_str().unwrap().to_string();
+    let outsider = s.login(&teacher_of(&s, "2026-7a1", "toan"));
+    let homeroom = s.login(&common::homeroom_of(&s, "2026-6a1"));
+    let bgh = s.login("hieutruong");
+    // Sessions persist: the same clients go on after a restart, so the chain's length counts
+    // only what the requests below did.
+    s.stop();
+    let before = audit_events(dir.path());
+    let mut s = Server::start(dir.path(), false);
+    let b = s.base();
+    for (who, c, want) in [
+        ("admin", &admin, 403),
+        ("a teacher of another class", &outsider, 403),
+        ("the principal", &bgh, 403),
+        ("the homeroom teacher, nothing to save", &homeroom, 422),
+    ] {
+        let r = c
+            .put(format!("{b}/api/v1/grades/summer/2026-6a1"))
+            .json(&json!({ "student": student }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), want, "{who}");
+    }
+    s.stop();
+    let after = audit_events(dir.path());
+    assert_eq!(
+        after, before,
+        "a refused summer record changed the audit chain"
+    );
+}
+
+/// A locked grade is changed by two people: the one who asks and another who verifies. A
+/// homeroom teacher who also teaches her class cannot verify her own request; BGH does. A save
+/// sent twice makes one request.
+#[test]
+fn a_correction_after_the_lock_needs_a_second_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let classes: Value = admin
+        .get(format!("{b}/api/v1/classes"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let class = classes["classes"][0].clone();
+    let class_id = class["id"].as_str().unwrap().to_string();
+    let homeroom_id = class["homeroom"].as_str().unwrap().to_string();
+    // Make sure the homeroom teacher teaches a subject of her own class.
+    let r = admin
+        .post(format!("{b}/api/v1/assignments"))
+        .json(&json!({"class": class_id, "subject": "toan", "teacher": homeroom_id}))
+        .send()
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status() == 409,
+        "{}",
+        r.text().unwrap()
+    );
+    let st: Value = admin
+        .get(format!("{b}/api/v1/students?class={class_id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let student = st["students"][0]["id"].as_str().unwrap().to_string();
+    let her = s.login(&common::username_of(&s, &homeroom_id));
+    let put = |input: &str, v: u64, reason: Option<&str>| {
+        her.put(format!("{b}/api/v1/grades/sheet/{class_id}/toan/hk1"))
+            .json(&json!({"student": student, "column": "ck", "input": input, "expected_version": v, "reason": reason}))
+            .send()
+            .unwrap()
+    };
+    let r = put("8", 0, None);
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let bgh = s.login("hieutruong");
+    let r = bgh
+        .post(format!("{b}/api/v1/grades/terms/hk1/lock"))
+        .json(&json!({"force": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let first: Value = put("7", 1, Some("Nhập nhầm")).json().unwrap();
+    let second: Value = put("7", 1, Some("Nhập nhầm")).json().unwrap();
+    assert_eq!(first["status"], "correction_pending", "{first}");
+    let id = first["correction"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        second["correction"]["id"],
+        id.as_str(),
+        "a repeat is the same request"
+    );
+    let r = her
+        .post(format!("{b}/api/v1/grades/corrections/{id}"))
+        .json(&json!({"approve": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403, "she verified her own correction");
+    let list: Value = bgh
+        .get(format!("{b}/api/v1/grades/corrections"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        list["corrections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str())
+    );
+    let r = bgh
+        .post(format!("{b}/api/v1/grades/corrections/{id}"))
+        .json(&json!({"approve": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+}
+
+/// Parallel wrong PINs cannot outrun the lockout: of 60 sent at once, at most the allowed five
+/// are checked, and the right PIN sent right after them is refused too.
+#[test]
+fn the_signing_pin_lockout_cannot_be_raced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let plans: Value = bgh
+        .get(format!("{b}/api/v1/lessons/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let plan = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["state"] == "reviewed")
+        .unwrap_or_else(|| panic!("no reviewed demo plan"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let codes: Vec<u16> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..60)
+            .map(|i| {
+                let (bgh, b, plan) = (&bgh, &b, &plan);
+                sc.spawn(move || {
+                    bgh.post(format!("{b}/api/v1/lessons/plans/{plan}/approve"))
+                        .json(&json!({"secret": format!("sai{i:04}")}))
+                        .send()
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = codes.iter().filter(|c| **c != 429).count();
+    assert!(checked <= 5, "{checked} PINs were checked: {codes:?}");
+    let r = bgh
+        .post(format!("{b}/api/v1/lessons/plans/{plan}/approve"))
+        .json(&json!({"secret": "123456"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429, "the right PIN after the burst");
+}
+
+/// The admin cannot become the principal's signature: after resetting her password and logging
+/// in as her, replacing her signing key needs her current PIN. A forgotten PIN is reset by
+/// another BGH member (never by oneself, never by the admin), and the owner is shown every
+/// change of her key, who made it and when.
+#[test]
+fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let accounts: Value = admin
+        .get(format!("{b}/api/v1/accounts"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let principal_id = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == "hieutruong")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = admin
+        .post(format!("{b}/api/v1/accounts/{principal_id}/reset-password"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let temp = r.json::<Value>().unwrap()["temporary_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let as_her = s.client();
+    let r = as_her
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "hieutruong", "password": temp}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = as_her
+        .post(format!("{b}/api/v1/password"))
+        .json(&json!({"current": temp, "new": "quan-tri-gia-mao-77"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    for body in [
+        json!({"secret": "654321", "confirm": "654321"}),
+        json!({"secret": "654321", "confirm": "654321", "current": "111111"}),
+    ] {
+        let r = as_her
+            .post(format!("{b}/api/v1/lessons/key"))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(
+            r.status() == 422 || r.status() == 409,
+            "{body}: {}",
+            r.status()
+        );
+    }
+    let key: Value = as_her
+        .get(format!("{b}/api/v1/lessons/key"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        key["changes"].as_array().unwrap().len(),
+        1,
+        "only the demo's key: {key}"
+    );
+    // Neither the admin nor she herself may reset it; the vice principal may.
+    for (c, who) in [(&admin, "admin"), (&as_her, "herself")] {
+        let r = c
+            .post(format!("{b}/api/v1/lessons/keys/{principal_id}/reset"))
+            .json(&json!({}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{who}");
+    }
+    let vice = s.login("phohieutruong");
+    let r = vice
+        .post(format!("{b}/api/v1/lessons/keys/{principal_id}/reset"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    // A reset key signs no more; a new one needs no old PIN.
+    let plans: Value = as_her
+        .get(format!("{b}/api/v1/lessons/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let reviewed = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["state"] == "reviewed")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = as_her
+        .post(format!("{b}/api/v1/lessons/plans/{reviewed}/approve"))
+        .json(&json!({"secret": "123456"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 409, "a reset key signed");
+    let r = as_her
+        .post(format!("{b}/api/v1/lessons/key"))
+        .json(&json!({"secret": "246810", "confirm": "246810"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    // Shown to her at her next login, with who did it; and on the verify page.
+    let home = as_her.get(format!("{b}/")).send().unwrap().text().unwrap();
+    assert!(
+        home.contains("id=\"key-changes\""),
+        "no key notice on her home page"
+    );
+    assert!(home.contains("Lê Thị Thu Hà"), "who reset it is not named");
+    let verify = vice
+        .get(format!("{b}/lessons/verify"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        verify.contains("đặt lại khoá ký"),
+        "the verify page lists no reset"
+    );
+}
+
+/// The current password cannot be guessed through `/password` faster than through login (the
+/// same per-account budget), every path takes the same rules (NFC, one maximum, a strength
+/// estimate), and a disabled account answers the right password exactly as a wrong one.
+#[test]
+fn passwords_one_limiter_one_form_one_set_of_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let t = s.login("gv05");
+    let codes: Vec<u16> = (0..8)
+        .map(|i| {
+            t.post(format!("{b}/api/v1/password"))
+                .json(&json!({"current": format!("doan-sai-{i}"), "new": "nui-la-la-4865"}))
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(&codes[5..], &[429, 429, 429], "{codes:?}");
+    let r = s
+        .client()
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "gv05", "password": common::PASSWORD}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429, "login shares the budget");
+    let t = s.login("gv06");
+    for (new, why) in [
+        ("12345678", "common"),
+        ("password", "common"),
+        ("        ", "spaces"),
+        (&"x9-".repeat(100)[..], "over 256"),
+    ] {
+        let r = t
+            .post(format!("{b}/api/v1/password"))
+            .json(&json!({"current": common::PASSWORD, "new": new}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 422, "{why}");
+    }
+    // Typed in NFD (Unikey's combining mode), logged in with NFC.
+    let nfd = "Ca\u{302}y ba\u{300}ng tru\u{31b}o\u{31b}\u{301}c co\u{302}\u{309}ng 2026";
+    let r = t
+        .post(format!("{b}/api/v1/password"))
+        .json(&json!({"current": common::PASSWORD, "new": nfd}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let r = s
+        .client()
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "gv06", "password": "Cây bàng trước cổng 2026"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A disabled account: the right password answers as a wrong one.
+    let admin = s.login("admin");
+    let r = admin
+        .patch(format!("{b}/api/v1/accounts/u-gv07"))
+        .json(&json!({"disabled": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer = |pw: &str| {
+        let r = s
+            .client()
+            .post(format!("{b}/api/v1/login"))
+            .json(&json!({"username": "gv07", "password": pw}))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    assert_eq!(answer(common::PASSWORD), answer("doan-sai-mat-khau"));
+}
+
+/// An account with a temporary password reaches its password change, `/me` and logout, and
+/// nothing else, until it has chosen its own password.
+#[test]
+fn a_temporary_password_opens_nothing_but_the_password_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let r = admin
+        .post(format!("{b}/api/v1/accounts"))
+        .json(&json!({"username": "gvmoi", "full_name": "Giáo viên Mới", "roles": ["teacher"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let temp = r.json::<Value>().unwrap()["temporary_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = s.client();
+    let r = c
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "gvmoi", "password": temp}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for path in [
+        "/api/v1/students?class=2026-6a1",
+        "/api/v1/lessons/plans",
+        "/api/v1/library/search?q=toan",
+    ] {
+        let r = c.get(format!("{b}{path}")).send().unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        assert_eq!(
+            r.json::<Value>().unwrap()["error"]["code"],
+            "must_change_password",
+            "{path}"
+        );
+    }
+    let r = c.get(format!("{b}/lessons")).send().unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account");
+    assert_eq!(c.get(format!("{b}/account")).send().unwrap().status(), 200);
+    assert_eq!(
+        c.get(format!("{b}/api/v1/me")).send().unwrap().status(),
+        200
+    );
+    let r = c
+        .post(format!("{b}/api/v1/password"))
+        .json(&json!({"current": temp, "new": "giao-vien-moi-2026"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c.get(format!("{b}/api/v1/lessons/plans")).send().unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Smaller holes: another teacher sees an amended plan only as approved; open uploads hold
+/// their quota; a body announced too large is refused at once; a JSON look-alike needs the CSRF
+/// token; HTTPS sends HSTS and the port-80 page shows the CA's fingerprint with its style.
+#[test]
+fn drafts_quotas_bodies_csrf_hsts_and_the_certificate_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), true);
+    let b = s.base();
+    // The demo has an approved plan being amended.
+    let bgh = s.login("hieutruong");
+    let plans: Value = bgh
+        .get(format!("{b}/api/v1/lessons/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let amended = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["approved_version"].is_u64() && p["approved_version"] != p["version"])
+        .unwrap_or_else(|| panic!("no amended demo plan"))
+        .clone();
+    let id = amended["id"].as_str().unwrap();
+    let full: Value = bgh
+        .get(format!("{b}/api/v1/lessons/plans/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let approved = full["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["number"] == amended["approved_version"])
+        .unwrap()
+        .clone();
+    let teacher_id = amended["teacher"].as_str().unwrap();
+    let accounts: Value = s
+        .login("admin")
+        .get(format!("{b}/api/v1/accounts"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let dept = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == teacher_id)
+        .unwrap()["department"]
+        .clone();
+    let other = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["id"] != teacher_id
+                && a["department"] != dept
+                && a["roles"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r == "teacher")
+        })
+        .unwrap()["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = s.login(&other);
+    let seen: Value = other
+        .get(format!("{b}/api/v1/lessons/plans/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(seen["plan"]["state"], "approved");
+    assert_eq!(seen["plan"]["title"], approved["title"]);
+    assert_eq!(seen["plan"]["version"], amended["approved_version"]);
+    let list: Value = other
+        .get(format!("{b}/api/v1/lessons/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let in_list = list["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap();
+    assert_eq!(in_list["state"], "approved");
+    assert_eq!(in_list["title"], approved["title"]);
+
+    // Quota: 20 GB a teacher; two 7 GB uploads open at once fit, a third does not.
+    let t = s.login("gv08");
+    let codes: Vec<u16> = (0..3)
+        .map(|i| {
+            t.post(format!("{b}/api/v1/library/uploads"))
+                .json(&json!({"name": format!("video-{i}.mp4"), "size": 7u64 << 30}))
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(codes, [201, 201, 422], "quota reservations");
+
+    // application/jsonp is not JSON: without the CSRF token it is refused.
+    let r = t
+        .post(format!("{b}/api/v1/lessons/plans"))
+        .header("content-type", "application/jsonp")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "csrf");
+
+    // HSTS over HTTPS.
+    let r = t.get(format!("{b}/")).send().unwrap();
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+
+    // The port-80 page: styled from a file its CSP allows, with the CA fingerprint.
+    let plain = reqwest::blocking::Client::new();
+    let boot = format!("http://127.0.0.1:{}", s.boot_port);
+    let page = plain
+        .get(format!("{boot}/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!page.contains("<style>"), "inline style the CSP blocks");
+    assert!(page.contains("/static/bootstrap.css"));
+    let css = plain
+        .get(format!("{boot}/static/bootstrap.css"))
+        .send()
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    let der = plain
+        .get(format!("{boot}/tram-ca.crt"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let fp: String = {
+        use std::fmt::Write as _;
+        let d = ring::digest::digest(&ring::digest::SHA256, &der);
+        let mut s = String::new();
+        for (i, x) in d.as_ref().iter().enumerate() {
+            if i > 0 {
+                s.push(':');
+            }
+            let _ = write!(s, "{x:02X}");
+        }
+        s
+    };
+    assert!(
+        page.contains(&fp),
+        "the page does not show the CA's SHA-256 fingerprint"
+    );
+    let device = s
+        .login("admin")
+        .get(format!("{b}/admin/device"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(device.contains(&fp), "the device page does not show it");
+}
+
 /// A body that would do harm if a gate let it through: make the caller an admin, reboot the
 /// box, approve a month, disable an account.
 fn hostile_body() -> Value {
@@ -993,4 +1676,164 @@ fn the_hub_holds_only_what_the_school_chose_to_relay() {
         .text()
         .unwrap();
     assert!(page.contains(homeroom_note) && page.contains("Zyxwvu"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Personal ID numbers (mã định danh, 12 digits): students have opaque ids, and the number itself
+// is shown only to the class's homeroom teacher (GVCN), BGH and the office (admin) — issue 18.
+// ---------------------------------------------------------------------------------------------
+
+/// Every maximal run of letters and digits that is all digits and at least 12 long: a mã định
+/// danh however it is embedded (`hs-079212000251`, `/notice/079212000251?`, `"079212000251"`).
+fn twelve_digit_runs(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| t.len() >= 12 && t.bytes().all(|b| b.is_ascii_digit()))
+        .map(String::from)
+        .collect()
+}
+
+fn no_personal_ids(what: &str, body: &str, codes: &[String]) {
+    let runs = twelve_digit_runs(body);
+    assert!(runs.is_empty(), "{what} shows 12-digit numbers: {runs:?}");
+    for c in codes {
+        assert!(
+            !body.contains(c.as_str()),
+            "{what} shows the mã định danh {c}"
+        );
+    }
+}
+
+#[test]
+fn only_the_homeroom_teacher_bgh_and_the_office_see_a_students_personal_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let class = "2026-8a1";
+    let admin = s.login("admin");
+    let roll: Value = admin
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let students = roll["students"].as_array().unwrap();
+    assert_eq!(students.len(), 40);
+    let codes: Vec<String> = students
+        .iter()
+        .map(|st| st["ma_dinh_danh"].as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.iter().all(|c| c.len() == 12), "the office sees them");
+    let ids: Vec<String> = students
+        .iter()
+        .map(|st| st["id"].as_str().unwrap().to_string())
+        .collect();
+    let homeroom = common::homeroom_of(&s, class);
+    // A subject teacher of the class who is not its GVCN.
+    let subject = ["toan", "ngu-van", "tin-hoc", "cong-nghe"]
+        .into_iter()
+        .find(|sub| teacher_of(&s, class, sub) != homeroom)
+        .unwrap();
+    let teacher = s.login(&teacher_of(&s, class, subject));
+
+    // The teacher: the class list, the sheet (API and page), the students page.
+    let r = teacher
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().unwrap();
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["students"].as_array().unwrap().len(), 40);
+    assert!(list["students"][0].get("ma_dinh_danh").is_none());
+    no_personal_ids("/api/v1/students for a subject teacher", &body, &codes);
+    for url in [
+        format!("{b}/api/v1/grades/sheet/{class}/{subject}/hk1"),
+        format!("{b}/grades/sheet/{class}/{subject}/hk1"),
+        format!("{b}/admin/students?class={class}"),
+        format!("{b}/grades"),
+    ] {
+        let r = teacher.get(&url).send().unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        no_personal_ids(&url, &r.text().unwrap(), &codes);
+    }
+    // Their notices and học bạ are not the subject teacher's to read, and the refusal names
+    // nobody.
+    for url in [
+        format!("{b}/grades/notice/{}?term=hk1", ids[0]),
+        format!("{b}/grades/hocba/{}", ids[0]),
+    ] {
+        let r = teacher.get(&url).send().unwrap();
+        assert_eq!(r.status(), 403, "{url}");
+        no_personal_ids(&url, &r.text().unwrap(), &codes);
+    }
+
+    // The GVCN: the number in the class list and the học bạ, never in a URL.
+    let gvcn = s.login(&homeroom);
+    let list: Value = gvcn
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let seen: Vec<&str> = list["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|st| st["ma_dinh_danh"].as_str())
+        .collect();
+    assert_eq!(seen.len(), 40, "the GVCN sees every number of the class");
+    let summary = gvcn
+        .get(format!("{b}/grades/class/{class}?term=hk1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let links: Vec<&str> = summary
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|h| h.split('"').next())
+        .filter(|h| h.contains("/notice/") || h.contains("/hocba/"))
+        .collect();
+    assert!(links.len() >= 40, "notice links on the class page");
+    no_personal_ids("the notice URLs", &links.join(" "), &codes);
+    for id in &ids {
+        no_personal_ids("a student id", id, &codes);
+    }
+    let hocba = gvcn
+        .get(format!("{b}/grades/hocba/{}", ids[0]))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(hocba.contains(&codes[0]), "the GVCN's học bạ shows it");
+
+    // BGH (the principal) sees it in the list and the học bạ; the office (admin) in the list.
+    let bgh = s.login("hieutruong");
+    let list: Value = bgh
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        list["students"][0]["ma_dinh_danh"].as_str().unwrap().len(),
+        12
+    );
+    let hocba = bgh
+        .get(format!("{b}/grades/hocba/{}", ids[0]))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(hocba.contains(&codes[0]), "the principal's học bạ shows it");
+    let page = admin
+        .get(format!("{b}/admin/students?class={class}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(&codes[0]),
+        "the office's students page shows it"
+    );
 }

@@ -348,17 +348,16 @@ pub fn seed_with_class_size(
                     dob.year() % 100,
                     made
                 );
-                school::save_student(
+                school::add_student(
                     tx,
                     Student {
-                        id: school::student_id(&ma),
+                        id: String::new(),
                         full_name: person(&mut rng, female),
                         dob: dob.to_string(),
                         gender: if female { "Nữ" } else { "Nam" }.into(),
                         ma_dinh_danh: ma,
                         class_id: c.id.clone(),
                     },
-                    "student.create",
                 )?;
             }
         }
@@ -871,7 +870,7 @@ pub fn bench_relay(store: &Store, changes: u64) -> Result<(), StoreError> {
                     matruong: code.clone(),
                     makhoi: 6 + (student % 4) as u8,
                     malop: format!("{}a{}", 6 + student % 4, 1 + student % 9),
-                    mahocsinh: format!("hs-{student:05}"),
+                    mahocsinh: format!("hs-bench-{student:05}"),
                     sodinhdanh: format!("0792{:08}", student),
                     hocky: "1".into(),
                     diemmon: subjects

@@ -493,10 +493,13 @@ enum RelayCmd {
         #[arg(long)]
         to: PathBuf,
     },
-    /// What is queued, sent, and the last error.
+    /// What is queued, sent, and the last error (readable text; --json for scripts).
     Status {
         #[command(flatten)]
         data: DataArgs,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -1127,14 +1130,19 @@ fn relay_cmd(cmd: RelayCmd) -> anyhow::Result<ExitCode> {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        RelayCmd::Status { data } => {
+        RelayCmd::Status { data, json } => {
             let (_, text) = here_or_server(&data.data_dir, "relay-status", vec![], |store| {
                 Ok((
                     true,
                     serde_json::to_string_pretty(&tram::relay::status(&store))?,
                 ))
             })?;
-            println!("{text}");
+            if json {
+                println!("{text}");
+            } else {
+                let v: serde_json::Value = serde_json::from_str(&text)?;
+                print!("{}", tram::relay::status_text(&v));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -8,6 +8,11 @@ pub const OPENAPI: &str = include_str!("../../web/openapi.json");
 
 pub static STATIC_FILES: &[(&str, &str, &str)] = &[
     (
+        "bootstrap.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/static/bootstrap.css"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_str!("../../web/static/app.css"),

@@ -41,10 +41,22 @@ impl Server {
 
     /// As [`Server::start_with`], with extra environment variables.
     pub fn start_env(data: &Path, https: bool, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_bin(bin(), data, https, extra, env)
+    }
+
+    /// As [`Server::start_env`], with another build of `tram` (the migration test records what
+    /// an older schema's binary answered).
+    pub fn start_bin(
+        bin: &str,
+        data: &Path,
+        https: bool,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = free_port();
         let boot_port = free_port();
-        let mut cmd = Command::new(bin());
+        let mut cmd = Command::new(bin);
         cmd.args(["serve", "--data-dir"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -509,7 +521,13 @@ pub fn enroll(data: &str, url: &str, token: &str) -> std::process::Output {
 }
 
 pub fn status(dir: &std::path::Path) -> serde_json::Value {
-    let out = tram(&["relay", "status", "--data-dir", dir.to_str().unwrap()]);
+    let out = tram(&[
+        "relay",
+        "status",
+        "--json",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 

@@ -133,7 +133,9 @@ pub const SESSION_SECONDS: i64 = 14 * 24 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("Tên đăng nhập hoặc mật khẩu không đúng.")]
+    /// Also the answer for a disabled account with the right password: the two must not be told
+    /// apart, or the login form becomes a password oracle for disabled accounts.
+    #[error("Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đã bị khoá.")]
     BadCredentials,
     #[error("Tài khoản đã bị khoá. Liên hệ quản trị của trường.")]
     Disabled,
@@ -145,8 +147,8 @@ pub enum AuthError {
         "Tên đăng nhập chỉ gồm chữ thường không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang (3–32 ký tự): nhận được \"{0}\"."
     )]
     BadUsername(String),
-    #[error("Mật khẩu phải có ít nhất 8 ký tự và khác tên đăng nhập.")]
-    WeakPassword,
+    #[error("{0}")]
+    WeakPassword(&'static str),
     #[error("Mật khẩu hiện tại không đúng.")]
     WrongCurrentPassword,
     #[error("Vai trò không hợp lệ: \"{0}\".")]
@@ -169,7 +171,7 @@ impl AuthError {
             AuthError::SessionExpired => "session_expired",
             AuthError::UsernameTaken(_) => "username_taken",
             AuthError::BadUsername(_) => "bad_username",
-            AuthError::WeakPassword => "weak_password",
+            AuthError::WeakPassword(_) => "weak_password",
             AuthError::WrongCurrentPassword => "wrong_current_password",
             AuthError::UnknownRole(_) => "unknown_role",
             AuthError::NoSuchAccount(_) => "no_such_account",
@@ -186,16 +188,26 @@ pub fn valid_username(u: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
+/// The longest password accepted anywhere (login, change, reset, creation), in characters after
+/// NFC normalisation: one limit, so no path can set a password another path refuses.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Passwords are hashed and checked in NFC: Unikey's combining mode types "ệ" as NFD, another
+/// keyboard as NFC, and both must open the same account.
+fn password_form(pw: &str) -> String {
+    crate::text::nfc(pw)
+}
+
 pub fn hash_password(pw: &str) -> String {
     let salt =
         SaltString::encode_b64(&rand::random::<[u8; 16]>()).expect("16 bytes is a valid salt");
     argon2::Argon2::default()
-        .hash_password(pw.as_bytes(), &salt)
+        .hash_password(password_form(pw).as_bytes(), &salt)
         .expect("argon2id with default parameters cannot fail")
         .to_string()
 }
 
-fn verify_password(pw: &str, phc: &str) -> bool {
+fn verify_exact(pw: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
             argon2::Argon2::default()
@@ -205,6 +217,39 @@ fn verify_password(pw: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// How a password matched its stored hash.
+#[derive(Debug, PartialEq, Eq)]
+enum Verified {
+    No,
+    /// In NFC, the form every hash is made in now.
+    Yes,
+    /// Only as typed in another normalisation form: a hash made before passwords were normalised.
+    /// The caller rehashes it in NFC so the next check needs one hash.
+    Legacy,
+}
+
+fn verify_password(pw: &str, phc: &str) -> Verified {
+    let nfc = password_form(pw);
+    if verify_exact(&nfc, phc) {
+        return Verified::Yes;
+    }
+    if pw.is_ascii() {
+        return Verified::No;
+    }
+    use unicode_normalization::UnicodeNormalization;
+    let nfd: String = pw.nfd().collect();
+    let mut tried = vec![nfc];
+    for form in [pw.to_string(), nfd] {
+        if !tried.contains(&form) {
+            if verify_exact(&form, phc) {
+                return Verified::Legacy;
+            }
+            tried.push(form);
+        }
+    }
+    Verified::No
+}
+
 /// A hash of a password nobody knows, verified against when the username does not exist so
 /// that the response time does not reveal which usernames exist.
 fn dummy_hash() -> &'static str {
@@ -212,9 +257,30 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password(&format!("{:x}", rand::random::<u128>())))
 }
 
+/// The password rules, the same for every path that sets one: 8 to [`MAX_PASSWORD_CHARS`]
+/// characters, and not easy to guess by zxcvbn's estimate (score 2 of 4, "somewhat guessable":
+/// resists an online attack; common passwords, keyboard runs, repeats, dates and the username
+/// all score lower). The temporary passwords Trạm makes (`nui-la-la-4865`) pass.
 pub fn check_password_policy(username: &str, pw: &str) -> Result<(), AuthError> {
-    if pw.chars().count() < 8 || pw.eq_ignore_ascii_case(username) {
-        return Err(AuthError::WeakPassword);
+    let pw = password_form(pw);
+    let n = pw.chars().count();
+    if n < 8 {
+        return Err(AuthError::WeakPassword("Mật khẩu phải có ít nhất 8 ký tự."));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(AuthError::WeakPassword("Mật khẩu dài tối đa 256 ký tự."));
+    }
+    if pw.trim().is_empty() || pw.eq_ignore_ascii_case(username) {
+        return Err(AuthError::WeakPassword(
+            "Mật khẩu quá dễ đoán. Hãy ghép vài từ với chữ số, ví dụ: nui-la-la-4865.",
+        ));
+    }
+    let folded = crate::text::fold(&pw);
+    let score = zxcvbn::zxcvbn(&folded, &[username, "tram", "truong", "matkhau"]).score();
+    if (score as u8) < 2 {
+        return Err(AuthError::WeakPassword(
+            "Mật khẩu quá dễ đoán (như 12345678, password, tên đăng nhập hay một từ lặp lại). Hãy ghép vài từ với chữ số, ví dụ: nui-la-la-4865.",
+        ));
     }
     Ok(())
 }
@@ -314,14 +380,13 @@ pub fn login(
         None => None,
     };
     drop(rx);
-    let ok = verify_password(password, phc.as_deref().unwrap_or(dummy_hash()));
+    let verified = verify_password(password, phc.as_deref().unwrap_or(dummy_hash()));
     let acc = match acc {
-        Some(a) if ok && phc.is_some() => a,
+        // A disabled account answers exactly as a wrong password does (no oracle).
+        Some(a) if verified != Verified::No && phc.is_some() && !a.disabled => a,
         _ => return Err(AuthError::BadCredentials),
     };
-    if acc.disabled {
-        return Err(AuthError::Disabled);
-    }
+    let rehash = (verified == Verified::Legacy).then(|| hash_password(password));
     let token = random_token();
     let session = Session {
         account_id: acc.id.clone(),
@@ -334,6 +399,14 @@ pub fn login(
         now,
     };
     store.write(&actor, |tx| {
+        if let Some(phc) = rehash {
+            tx.put(
+                &CREDENTIALS,
+                &acc.id,
+                &Credential { phc },
+                "account.password.rehash",
+            )?;
+        }
         tx.put(&SESSIONS, &token_key(&token), &session, "session.open")?;
         tx.event("auth.login", &format!("{}/{}", ACCOUNTS.name, acc.id), None);
         Ok::<_, AuthError>(())
@@ -440,7 +513,9 @@ pub fn change_password(
         .map(|c| c.phc)
         .unwrap_or_default();
     drop(rx);
-    if !verify_password(current, &phc) {
+    if current.chars().count() > MAX_PASSWORD_CHARS
+        || verify_password(current, &phc) == Verified::No
+    {
         return Err(AuthError::WrongCurrentPassword);
     }
     check_password_policy(&acc.username, new)?;
@@ -615,9 +690,14 @@ mod tests {
         )
         .unwrap();
         assert!(resolve_session(&s.read().unwrap(), &ok.token, t(5)).is_err());
+        // A disabled account answers the right password exactly as a wrong one (no oracle).
         assert!(matches!(
             login(&s, "lan", "mat-khau-1", t(6)),
-            Err(AuthError::Disabled)
+            Err(AuthError::BadCredentials)
+        ));
+        assert!(matches!(
+            login(&s, "lan", "sai-mat-khau", t(6)),
+            Err(AuthError::BadCredentials)
         ));
     }
 
@@ -652,7 +732,7 @@ mod tests {
         ));
         assert!(matches!(
             change_password(&s, &me, &a.token, "mat-khau-1", "ngan"),
-            Err(AuthError::WeakPassword)
+            Err(AuthError::WeakPassword(_))
         ));
         change_password(&s, &me, &a.token, "mat-khau-1", "mat-khau-2").unwrap();
         let rx = s.read().unwrap();
@@ -677,6 +757,69 @@ mod tests {
             let txt = serde_json::to_string(&e).unwrap();
             assert!(!txt.contains("$argon2id$"), "{txt}");
         }
+    }
+
+    #[test]
+    fn weak_overlong_and_guessable_passwords_are_refused_everywhere() {
+        for weak in [
+            "12345678",
+            "password",
+            "        ",
+            "matkhau1",
+            "aaaaaaaaaa",
+            "qwertyuiop",
+            "lan12345",
+            "Lan@12345",
+        ] {
+            assert!(
+                matches!(
+                    check_password_policy("lan", weak),
+                    Err(AuthError::WeakPassword(_))
+                ),
+                "{weak:?} accepted"
+            );
+        }
+        assert!(
+            check_password_policy("lan", &"x7-".repeat(86)).is_err(),
+            "257 chars"
+        );
+        for ok in [
+            "mat-khau-demo-1",
+            "nui-la-la-4865",
+            "Cây bàng trước cổng 2026",
+        ] {
+            assert!(check_password_policy("lan", ok).is_ok(), "{ok:?} refused");
+        }
+        // Every temporary password Trạm hands out passes the rules it enforces.
+        for _ in 0..300 {
+            let t = super::routes::temporary_password();
+            assert!(check_password_policy("lan", &t).is_ok(), "{t:?} refused");
+        }
+    }
+
+    #[test]
+    fn passwords_match_in_either_unicode_form_and_old_hashes_are_rehashed() {
+        use unicode_normalization::UnicodeNormalization;
+        let nfc = "Cây bàng trước cổng 2026";
+        let nfd: String = nfc.nfd().collect();
+        assert_ne!(nfc, nfd);
+        // New hashes: made in NFC, checked from either form.
+        let phc = hash_password(&nfd);
+        assert_eq!(verify_password(nfc, &phc), Verified::Yes);
+        assert_eq!(verify_password(&nfd, &phc), Verified::Yes);
+        // A hash made before normalisation, of the NFD bytes as typed: still opens, as legacy.
+        let old = {
+            let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
+            argon2::Argon2::default()
+                .hash_password(nfd.as_bytes(), &salt)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(verify_password(nfc, &old), Verified::Legacy);
+        assert_eq!(
+            verify_password("Cay bang truoc cong 2026", &old),
+            Verified::No
+        );
     }
 
     #[test]

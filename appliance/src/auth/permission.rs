@@ -43,6 +43,9 @@ pub enum Action<'a> {
     EnterScores { class: &'a str, subject: &'a str },
     /// See every subject of a class (homeroom teacher, BGH).
     ViewClassResults { class: &'a str },
+    /// See the students' personal ID numbers (mã định danh) of a class: its homeroom teacher,
+    /// BGH and the office (DESIGN.md). Everyone else knows a student by name and opaque id.
+    ViewPersonalIds { class: &'a str },
     /// Lock a term, approve lists.
     LockTerm,
     /// Review (tổ trưởng, or BGH) the lesson plans of a department.
@@ -73,6 +76,7 @@ pub fn permits(p: &Principal, action: Action<'_>) -> bool {
             p.teaches.iter().any(|(c, s)| c == class && s == subject)
         }
         Action::ViewClassResults { class } => bgh || p.homeroom.iter().any(|c| c == class),
+        Action::ViewPersonalIds { class } => admin || bgh || p.homeroom.iter().any(|c| c == class),
         Action::LockTerm | Action::ApproveLessonPlans => bgh,
         // BGH may also review (a department head's own plans have no one else to review them).
         Action::ReviewLessonPlans { department } => {
@@ -131,6 +135,8 @@ mod tests {
             (EnterScores { class: "6a2", subject: "toan" },      [false, false, false, false, false]),
             (ViewClassResults { class: "6a1" },                  [true,  true,  true,  true,  true ]),
             (ViewClassResults { class: "6a2" },                  [false, true,  true,  false, false]),
+            (ViewPersonalIds { class: "6a1" },                   [true,  true,  true,  true,  true ]),
+            (ViewPersonalIds { class: "6a2" },                   [true,  true,  true,  false, false]),
             (LockTerm,                                           [false, true,  true,  false, false]),
             (ReviewLessonPlans { department: "tn" },             [false, true,  true,  true,  false]),
             (ReviewLessonPlans { department: "van" },            [false, true,  true,  false, false]),

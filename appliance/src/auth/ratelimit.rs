@@ -23,8 +23,11 @@ impl LoginLimiter {
         ]
     }
 
-    /// `Err(wait)` when this login must be refused without checking the password.
-    pub fn check(&self, username: &str, addr: &str, now: Instant) -> Result<(), Duration> {
+    /// Reserves one password check for `username` from `addr`: `Err(wait)` when it must be
+    /// refused without checking the password. The attempt is counted here, before the (slow)
+    /// check runs, under one lock, so parallel guesses cannot all pass the gate before the first
+    /// failure is recorded. [`LoginLimiter::succeeded`] gives the attempt back when it was right.
+    pub fn begin(&self, username: &str, addr: &str, now: Instant) -> Result<(), Duration> {
         let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         for (k, limit) in Self::keys(username, addr) {
             if let Some(v) = m.get_mut(&k) {
@@ -35,11 +38,6 @@ impl LoginLimiter {
                 }
             }
         }
-        Ok(())
-    }
-
-    pub fn failed(&self, username: &str, addr: &str, now: Instant) {
-        let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() > 100_000 {
             // A flood of distinct names cannot grow memory without bound.
             m.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
@@ -47,11 +45,18 @@ impl LoginLimiter {
         for (k, _) in Self::keys(username, addr) {
             m.entry(k).or_default().push(now);
         }
+        Ok(())
     }
 
-    pub fn succeeded(&self, username: &str) {
+    /// The password was right: the username's count is cleared and the address's attempt given
+    /// back (pupils behind one NAT address log in all day).
+    pub fn succeeded(&self, username: &str, addr: &str) {
         let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        m.remove(&format!("u:{}", username.trim().to_lowercase()));
+        let [(user, _), (address, _)] = Self::keys(username, addr);
+        m.remove(&user);
+        if let Some(v) = m.get_mut(&address) {
+            v.pop();
+        }
     }
 }
 
@@ -64,19 +69,18 @@ mod tests {
         let l = LoginLimiter::default();
         let t0 = Instant::now();
         for i in 0..PER_USER {
-            assert!(l.check("lan", "10.0.0.5", t0).is_ok(), "attempt {i}");
-            l.failed("lan", "10.0.0.5", t0);
+            assert!(l.begin("lan", "10.0.0.5", t0).is_ok(), "attempt {i}");
         }
         assert!(
-            l.check("LAN", "10.0.0.9", t0).is_err(),
+            l.begin("LAN", "10.0.0.9", t0).is_err(),
             "other address, same user"
         );
         assert!(
-            l.check("hoa", "10.0.0.5", t0).is_ok(),
+            l.begin("hoa", "10.0.0.5", t0).is_ok(),
             "same address, other user"
         );
         assert!(
-            l.check("lan", "10.0.0.5", t0 + WINDOW).is_ok(),
+            l.begin("lan", "10.0.0.5", t0 + WINDOW).is_ok(),
             "window passed"
         );
     }
@@ -86,10 +90,27 @@ mod tests {
         let l = LoginLimiter::default();
         let t0 = Instant::now();
         for _ in 0..PER_USER - 1 {
-            l.failed("lan", "a", t0);
+            l.begin("lan", "a", t0).unwrap();
         }
-        l.succeeded("lan");
-        l.failed("lan", "a", t0);
-        assert!(l.check("lan", "a", t0).is_ok());
+        l.succeeded("lan", "a");
+        l.begin("lan", "a", t0).unwrap();
+        assert!(l.begin("lan", "a", t0).is_ok());
+    }
+
+    #[test]
+    fn parallel_guesses_cannot_pass_the_gate_before_a_failure_is_recorded() {
+        // Every attempt is counted when reserved: of 60 reserved at once, only PER_USER pass.
+        let l = std::sync::Arc::new(LoginLimiter::default());
+        let t0 = Instant::now();
+        let passed: usize = (0..60)
+            .map(|i| {
+                let l = l.clone();
+                std::thread::spawn(move || l.begin("lan", &format!("10.0.0.{i}"), t0).is_ok())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum();
+        assert_eq!(passed, PER_USER);
     }
 }

@@ -45,17 +45,10 @@ pub async fn do_login(
     password: &str,
     addr: &str,
 ) -> Result<LoginOk, ApiError> {
-    if let Err(wait) = s.limiter.check(username, addr, Instant::now()) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."),
-        ));
-    }
-    if username.len() > 64 || password.len() > 256 {
+    if username.len() > 64 || password.chars().count() > super::MAX_PASSWORD_CHARS {
         return Err(super::AuthError::BadCredentials.into());
     }
+    reserve_attempt(s, username, addr)?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let (u, p) = (username.to_string(), password.to_string());
@@ -64,18 +57,32 @@ pub async fn do_login(
             .await?;
     match r {
         Ok(ok) => {
-            s.limiter.succeeded(username);
+            s.limiter.succeeded(username, addr);
             tracing::info!(user = %ok.account.username, "login");
             Ok(ok)
         }
         Err(e) => {
             if matches!(e, super::AuthError::BadCredentials) {
-                s.limiter.failed(username, addr, Instant::now());
                 tracing::warn!(user = %username, %addr, "failed login");
             }
             Err(e.into())
         }
     }
+}
+
+/// Counts one password check for `username` from `addr` in the login limiter before it runs
+/// (login and the current password of a password change share the budget).
+fn reserve_attempt(s: &Shared, username: &str, addr: &str) -> Result<(), ApiError> {
+    s.limiter
+        .begin(username, addr, Instant::now())
+        .map_err(|wait| {
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("Nhập sai mật khẩu quá nhiều lần. Vui lòng thử lại sau {minutes} phút."),
+            )
+        })
 }
 
 #[derive(Deserialize)]
@@ -150,9 +157,15 @@ struct PasswordBody {
 
 async fn change_password(
     State(s): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     u: ApiUser,
     Json(b): Json<PasswordBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // Policy first: a refused new password costs no guess of the current one.
+    super::check_password_policy(&u.principal.account.username, &b.new)?;
+    let username = u.principal.account.username.clone();
+    let addr = addr.ip().to_string();
+    reserve_attempt(&s, &username, &addr)?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let actor = u.actor();
@@ -160,6 +173,7 @@ async fn change_password(
         super::change_password(&store, &actor, &u.token, &b.current, &b.new)
     })
     .await??;
+    s.limiter.succeeded(&username, &addr);
     Ok(Json(json!({"ok": true})))
 }
 

@@ -15,7 +15,7 @@ use crate::net::pages::{chrome, page, render};
 use crate::net::{ApiError, ApiUser, Shared};
 
 /// Largest bundle accepted over the web (a release is ~10 MB).
-const MAX_BUNDLE: u64 = 512 << 20;
+pub const MAX_BUNDLE: u64 = 512 << 20;
 
 pub fn pages() -> Router<Shared> {
     Router::new()
@@ -87,6 +87,15 @@ async fn device_page(
         Fact {
             label: "Mã thiết bị",
             value: h.device_id.clone().unwrap_or_else(na),
+            warn: false,
+        },
+        Fact {
+            label: "Dấu vân tay CA (SHA-256)",
+            value: s
+                .ca
+                .as_ref()
+                .map(|(_, der)| crate::net::tls::fingerprint(der))
+                .unwrap_or_else(|| "không dùng HTTPS".into()),
             warn: false,
         },
         Fact {

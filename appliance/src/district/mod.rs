@@ -234,6 +234,17 @@ pub fn downlink(store: &Store) -> Result<Vec<Published>, StoreError> {
     Ok(v)
 }
 
+/// A record as the hub holds it for a school, with the outbox number it came under.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HeldRecord {
+    pub kind: String,
+    pub key: String,
+    pub op: String,
+    pub outbox_seq: u64,
+    pub at: String,
+    pub record: Option<serde_json::Value>,
+}
+
 /// Where relayed data lives. One implementation per storage engine.
 pub trait HubStorage: Send + Sync {
     /// A one-time token for a school (printed for district staff).
@@ -252,6 +263,15 @@ pub trait HubStorage: Send + Sync {
         bytes: u64,
     ) -> Result<Receipt, HubError>;
     fn note_error(&self, school: &str, why: &str) -> Result<(), HubError>;
+    /// The school's records stored from outbox entries numbered above `after`, at most
+    /// `limit`: what a box restored from a backup asks for at enrolment, to tell its staff what
+    /// the district holds that the box no longer has.
+    fn records_after(
+        &self,
+        school: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<HeldRecord>, HubError>;
     /// Calls `f` with (school, record) for every live record of `kind`.
     fn each_record(
         &self,
@@ -446,6 +466,36 @@ impl HubStorage for RedbHub {
             }
             Ok(())
         })
+    }
+
+    fn records_after(
+        &self,
+        school: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<HeldRecord>, HubError> {
+        let rx = self.store.read()?;
+        let mut out = Vec::new();
+        rx.scan_each(
+            &RECORDS,
+            &format!("{school}\u{1}"),
+            &mut |k, row: RecordRow| {
+                if row.outbox_seq > after && out.len() < limit {
+                    let mut parts = k.splitn(3, '\u{1}').skip(1);
+                    out.push(HeldRecord {
+                        kind: parts.next().unwrap_or_default().to_string(),
+                        key: parts.next().unwrap_or_default().to_string(),
+                        op: row.op,
+                        outbox_seq: row.outbox_seq,
+                        at: row.at,
+                        record: row.record,
+                    });
+                }
+                Ok(())
+            },
+        )?;
+        out.sort_by_key(|r| r.outbox_seq);
+        Ok(out)
     }
 
     fn each_record(

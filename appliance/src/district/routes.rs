@@ -72,15 +72,17 @@ impl From<HubError> for ApiError {
     }
 }
 
+/// The most one upload part of a batch may carry.
+pub const MAX_BATCH_CHUNK: usize = 2 << 20;
+
 pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
     let relay = Router::new()
         .route("/enrol", post(enrol))
         .route(
             "/batches/{school}/{seq}",
-            get(batch_status)
-                .patch(batch_append)
-                .layer(DefaultBodyLimit::max(2 << 20)),
+            get(batch_status).patch(batch_append),
         )
+        .route("/records/{school}", get(records_after))
         .route("/downlink/{school}", get(downlink_list))
         .route("/downlink/{school}/{id}", get(downlink_file));
     Router::new()
@@ -95,6 +97,8 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
         .route("/district/api/stats", get(stats_json))
         .route("/district/schools.csv", get(schools_csv))
         .route("/district/district.xlsx", get(xlsx))
+        .route_layer(axum::middleware::from_fn(crate::net::limit_body))
+        .layer(DefaultBodyLimit::disable())
         .layer(Extension(hub))
         .layer(axum::middleware::from_fn(crate::net::security_headers))
         .with_state(state)
@@ -181,6 +185,31 @@ fn where_is(hub: &Hub, s: &super::School, seq: u64) -> Result<Option<serde_json:
 }
 
 /// What the hub offers this school: update bundles (each school checks their signatures).
+#[derive(Deserialize)]
+struct AfterQuery {
+    #[serde(default)]
+    after: u64,
+}
+
+/// The most records one answer lists (a restored box's report names them; more are counted).
+const RECORDS_LIMIT: usize = 20_000;
+
+/// What the hub holds for an enrolled school above an outbox number: a box restored from a
+/// backup compares it with its own records and tells its staff what it no longer has.
+async fn records_after(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(school): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AfterQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authorised(&hub, &headers, &school)?;
+    let storage = hub.storage.clone();
+    let records =
+        tokio::task::spawn_blocking(move || storage.records_after(&school, q.after, RECORDS_LIMIT))
+            .await??;
+    Ok(Json(json!({ "records": records })))
+}
+
 async fn downlink_list(
     State(st): State<Shared>,
     Extension(hub): Extension<Arc<Hub>>,

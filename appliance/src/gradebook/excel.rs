@@ -510,9 +510,12 @@ pub fn plan_import(
     };
 
     let students = school::students_of_class(r, class_id)?;
+    // By mã định danh (the GVCN's and the office's sheets) or by the opaque id (what every
+    // other teacher sees of a student).
     let by_id: HashMap<&str, &school::Student> = students
         .iter()
-        .map(|s| (s.ma_dinh_danh.as_str(), s))
+        .flat_map(|s| [(s.ma_dinh_danh.as_str(), s), (s.id.as_str(), s)])
+        .filter(|(k, _)| !k.is_empty())
         .collect();
     let mut by_name: HashMap<String, Vec<&school::Student>> = HashMap::new();
     for s in &students {

@@ -484,7 +484,18 @@ pub const CORRECTIONS: Collection<Correction> =
 pub const SETTINGS: Collection<Settings> =
     Collection::new("gradebook.settings.v1", AuditPolicy::Values, None);
 pub const RESULTS: Collection<StoredResult> =
-    Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"));
+    Collection::new("gradebook.results.v1", AuditPolicy::Values, Some("result"))
+        .relayed_as(result_relay_key);
+
+/// "{year}/{1|2|cn}/{student}" here; to the district the student is named by the mã định danh
+/// (`sodinhdanh`), as [`school::student_relay_key`] names them, so a result keeps its key at
+/// the hub whatever the school's own id for the student is.
+pub fn result_relay_key(key: &str, record: &serde_json::Value) -> String {
+    match (key.rsplit_once('/'), record["sodinhdanh"].as_str()) {
+        (Some((period, _)), Some(ma)) if !ma.is_empty() => format!("{period}/hs-{ma}"),
+        _ => key.to_string(),
+    }
+}
 
 pub const TABLES: [&str; 7] = [
     ROWS.name,
@@ -538,6 +549,12 @@ pub enum GradeError {
     UnknownCorrection(String),
     #[error("Yêu cầu sửa điểm này đã được xử lí")]
     CorrectionDecided,
+    #[error(
+        "Người yêu cầu sửa điểm không tự xác nhận được: cần giáo viên chủ nhiệm (hoặc Ban giám hiệu, khi người yêu cầu là giáo viên chủ nhiệm) xác nhận"
+    )]
+    SecondPersonNeeded,
+    #[error("Không có gì để lưu: chọn rèn luyện hè hoặc môn kiểm tra lại")]
+    NothingToSave,
     #[error("{0} đã khoá sổ")]
     AlreadyLocked(&'static str),
     #[error("{0} chưa khoá sổ")]
@@ -573,9 +590,10 @@ impl GradeError {
             | GradeError::UnknownCorrection(_) => "not_found",
             GradeError::UnknownColumn(_) => "unknown_column",
             GradeError::UnknownTerm(_) => "unknown_term",
-            GradeError::NotYourClass | GradeError::NotHomeroom | GradeError::Forbidden => {
-                "forbidden"
-            }
+            GradeError::NotYourClass
+            | GradeError::NotHomeroom
+            | GradeError::Forbidden
+            | GradeError::SecondPersonNeeded => "forbidden",
             GradeError::Conflict { .. } | GradeError::NoteConflict { .. } => "conflict",
             GradeError::ReasonRequired => "reason_required",
             GradeError::ReasonTooLong => "reason_too_long",
@@ -590,6 +608,7 @@ impl GradeError {
             GradeError::UnknownQuality(_) => "unknown_quality",
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
+            GradeError::NothingToSave => "nothing_to_save",
         }
     }
 }
@@ -1128,7 +1147,16 @@ pub fn class_book_for(
     if !may_view_class(p, class_id) {
         return Err(GradeError::Forbidden);
     }
-    class_book(r, class_id, &settings(r)?)
+    let mut book = class_book(r, class_id, &settings(r)?)?;
+    // Everything drawn from the book (its JSON, the học bạ, the xlsx and CSV exports) shows
+    // the mã định danh only to whom the permission function allows, whoever else may one day
+    // view a class.
+    if !permits(p, Action::ViewPersonalIds { class: class_id }) {
+        for s in &mut book.students {
+            s.ma_dinh_danh.clear();
+        }
+    }
+    Ok(book)
 }
 
 /// Every class book of a school year (what a term lock computes). Class by class: with the
@@ -1463,7 +1491,23 @@ pub fn save_cell(
     }
     if locked {
         let reason = reason.ok_or(GradeError::ReasonRequired)?;
-        let n = tx.scan(&CORRECTIONS, "")?.len() + 1;
+        let corrections = tx.scan(&CORRECTIONS, "")?;
+        // A retried or double-sent save of the same change makes one request, not two.
+        if let Some((_, same)) = corrections.iter().find(|(_, c)| {
+            c.status == CorrectionStatus::Pending
+                && c.class == class_id
+                && c.subject == subject_id
+                && c.term == term
+                && c.student == edit.student
+                && c.column == edit.column
+                && c.to == mark
+                && c.by == p.id()
+        }) {
+            return Ok(Saved::CorrectionPending {
+                correction: same.clone(),
+            });
+        }
+        let n = corrections.len() + 1;
         let correction = Correction {
             id: format!("sd{n:06}"),
             class: class_id.into(),
@@ -1566,7 +1610,21 @@ fn save_note(
     })
 }
 
-/// The homeroom teacher verifies (applies) or rejects a correction to a locked term.
+/// Who may verify a correction to a locked term: always a second person. The class's homeroom
+/// teacher verifies what a subject teacher asked for; a correction the homeroom teacher asked
+/// for (or anyone else who cannot verify their own) is verified by BGH.
+pub fn may_decide_correction(p: &Principal, c: &Correction) -> Result<(), GradeError> {
+    if c.by == p.id() {
+        return Err(GradeError::SecondPersonNeeded);
+    }
+    if p.homeroom.contains(&c.class) || p.is_bgh() {
+        Ok(())
+    } else {
+        Err(GradeError::NotHomeroom)
+    }
+}
+
+/// The homeroom teacher (or BGH) verifies (applies) or rejects a correction to a locked term.
 pub fn decide_correction(
     tx: &mut Tx<'_>,
     p: &Principal,
@@ -1576,9 +1634,7 @@ pub fn decide_correction(
     let mut c = tx
         .get(&CORRECTIONS, id)?
         .ok_or_else(|| GradeError::UnknownCorrection(id.to_string()))?;
-    if !p.homeroom.contains(&c.class) {
-        return Err(GradeError::NotHomeroom);
-    }
+    may_decide_correction(p, &c)?;
     if c.status != CorrectionStatus::Pending {
         return Err(GradeError::CorrectionDecided);
     }
@@ -1630,7 +1686,7 @@ pub fn pending_corrections(r: &impl Read, p: &Principal) -> Result<Vec<Correctio
         .map(|(_, c)| c)
         .filter(|c| {
             c.status == CorrectionStatus::Pending
-                && (p.homeroom.contains(&c.class) || c.by == p.id())
+                && (may_decide_correction(p, c).is_ok() || c.by == p.id())
         })
         .collect())
 }
@@ -1747,6 +1803,15 @@ pub fn save_summer(
         .ok_or_else(|| GradeError::UnknownStudent(e.student.clone()))?;
     let y = &book.year[i];
     let homeroom = p.homeroom.contains(&class.id);
+    // Nothing is read for, or written by, someone with no role in the class: the homeroom
+    // teacher (conduct, any subject) or a teacher of a subject being re-assessed (that subject).
+    let teaches_here = p.teaches.iter().any(|(c, _)| c == class_id);
+    if !homeroom && !teaches_here {
+        return Err(GradeError::NotYourClass);
+    }
+    if e.conduct.is_none() && e.subject.is_none() {
+        return Err(GradeError::NothingToSave);
+    }
     let mut rec = y.summer.clone();
     if let Some(c) = e.conduct {
         if !homeroom {

@@ -562,7 +562,8 @@ fn student_book(
         .position(|x| x.id == st.id)
         .ok_or_else(ApiError::not_found)?;
     Ok(StudentBook {
-        student: st,
+        // The book's copy: its mã định danh is there only for whom may see it.
+        student: book.students[index].clone(),
         book,
         index,
         homeroom,

@@ -1,7 +1,7 @@
 //! JSON API of the gradebook: thin — parse, call the domain function, map the error.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -33,10 +33,7 @@ pub fn api() -> Router<Shared> {
         .route("/grades/corrections/{id}", post(decide_correction))
         .route("/grades/settings", get(get_settings).put(put_settings))
         .route("/grades/export/{file}", get(export))
-        .route(
-            "/grades/import/{class}/{subject}/{term}",
-            post(import).layer(DefaultBodyLimit::max(super::excel::MAX_IMPORT_BYTES)),
-        )
+        .route("/grades/import/{class}/{subject}/{term}", post(import))
 }
 
 impl From<GradeError> for ApiError {
@@ -46,9 +43,10 @@ impl From<GradeError> for ApiError {
             GradeError::UnknownClass(_)
             | GradeError::UnknownSubject(_)
             | GradeError::UnknownCorrection(_) => StatusCode::NOT_FOUND,
-            GradeError::NotYourClass | GradeError::NotHomeroom | GradeError::Forbidden => {
-                StatusCode::FORBIDDEN
-            }
+            GradeError::NotYourClass
+            | GradeError::NotHomeroom
+            | GradeError::Forbidden
+            | GradeError::SecondPersonNeeded => StatusCode::FORBIDDEN,
             GradeError::Conflict { .. }
             | GradeError::NoteConflict { .. }
             | GradeError::AlreadyLocked(_)

@@ -425,7 +425,7 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
             &correction.id,
             true
         )),
-        Err(GradeError::NotHomeroom)
+        Err(GradeError::SecondPersonNeeded)
     ));
     let before = f.store.outbox(0, 100_000).unwrap().len();
     let c = f
@@ -779,7 +779,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
             let mut students = vec![];
             for (i, n) in ["Nguyễn An", "Trần Bình"].iter().enumerate() {
                 let st = school::Student {
-                    id: format!("hs-00121600000{i}"),
+                    id: school::new_student_id(),
                     full_name: n.to_string(),
                     dob: "2016-05-01".into(),
                     gender: "Nam".into(),
@@ -1145,4 +1145,21 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     );
     assert_eq!(after.mahocluc, Some(level_code(Level::Dat)));
     assert!(after.phienban > before.phienban);
+}
+
+/// A subject teacher knows a student by the opaque id (the sheet's `student`), not by the mã
+/// định danh: a "Mã học sinh" column of those ids imports too.
+#[test]
+fn a_teachers_sheet_keyed_by_the_opaque_student_id_imports() {
+    let f = fixture();
+    let (a, b) = (&f.students[0], &f.students[1]);
+    let bytes = teacher_sheet(&[
+        row(&["Mã học sinh", "Họ và tên", "TX1"]),
+        row(&[&a.id, &a.full_name, "8"]),
+        row(&[&b.id, &b.full_name, "7"]),
+    ]);
+    let plan = f.plan(&bytes, None).unwrap();
+    assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+    assert_eq!(plan.changes, 2);
+    assert_eq!(plan.cells[0].student, a.id);
 }

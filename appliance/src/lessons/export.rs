@@ -8,7 +8,7 @@ use std::io::{Read as _, Seek, Write};
 use serde::{Deserialize, Serialize};
 
 use super::sign::{self, SignAction};
-use super::{LessonError, MONTHS, PLANS, Plan, Version, can_read, sees_work, version_key};
+use super::{LessonError, MONTHS, PLANS, Plan, Version, version_key};
 use crate::auth::Principal;
 use crate::store::{Read, Rx, StoreError, blob::BlobStore};
 
@@ -73,16 +73,10 @@ pub fn select(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Vec<(Plan, Versio
     };
     let mut out = Vec::new();
     for plan in plans {
-        let n = if sees_work(p, &plan) {
-            plan.version
-        } else if can_read(p, &plan) {
-            match plan.approved_version {
-                Some(n) => n,
-                None => continue,
-            }
-        } else {
+        let Some(plan) = super::seen_by(rx, p, plan)? else {
             continue;
         };
+        let n = plan.version;
         if let Some(v) = rx.get(&super::VERSIONS, &version_key(&plan.id, n))? {
             out.push((plan, v));
         }

@@ -65,6 +65,7 @@ impl LessonError {
             LessonError::File(_) => "file",
             LessonError::NoKey => "no_key",
             LessonError::Key(KeyError::WrongSecret) => "wrong_secret",
+            LessonError::Key(KeyError::WasReset) => "key_reset",
             LessonError::Key(_) => "key",
             LessonError::Store(_) => "internal",
         }
@@ -684,6 +685,33 @@ pub fn edit(
 /// Whether a file of this type and size may be attached (documents, slides, video, audio,
 /// images; up to the configured size). Checked when an upload starts and again when it is
 /// attached.
+/// The most a teacher's lesson-plan attachments may hold together (every version's files, each
+/// stored file counted once), with uploads still open counted as reserved.
+pub const ATTACHMENT_QUOTA: u64 = 5 << 30;
+
+/// Bytes of the files attached to `teacher`'s plans, each stored file once.
+pub fn attached_bytes(r: &impl Read, teacher: &str) -> Result<u64, StoreError> {
+    let mut plans = Vec::new();
+    r.scan_each(&PLANS, "", &mut |id, plan: Plan| {
+        if plan.teacher == teacher {
+            plans.push(id.to_string());
+        }
+        Ok(())
+    })?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut n = 0;
+    for id in plans {
+        for (_, v) in r.scan(&VERSIONS, &format!("{id}/"))? {
+            for f in v.files {
+                if seen.insert(f.blob.clone()) {
+                    n += f.size;
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
 pub fn check_attachment(
     cfg: &LessonConfig,
     name: &str,
@@ -1110,10 +1138,35 @@ pub fn month_label(m: &str) -> String {
     }
 }
 
-/// Whether `p` may read a plan: those who see its work in progress, and everyone once a version
-/// is approved (other teachers then see the approved version).
-pub fn can_read(p: &Principal, plan: &Plan) -> bool {
-    plan.approved_version.is_some() || sees_work(p, plan)
+/// The plan as `p` may see it, or `None` when `p` may not read it. Those who see work in
+/// progress get the current summary; everyone else the summary of the newest approved version,
+/// so an amendment's draft (its title, state, comment, dates) stays between its teacher and
+/// the reviewers until it is approved. Every list, page and export goes through this.
+pub fn seen_by(r: &impl Read, p: &Principal, plan: Plan) -> Result<Option<Plan>, StoreError> {
+    if sees_work(p, &plan) {
+        return Ok(Some(plan));
+    }
+    let Some(n) = plan.approved_version else {
+        return Ok(None);
+    };
+    if n == plan.version && plan.state == State::Approved {
+        return Ok(Some(plan));
+    }
+    let Some(v) = r.get(&VERSIONS, &version_key(&plan.id, n))? else {
+        return Ok(None);
+    };
+    Ok(Some(Plan {
+        title: v.title,
+        subject: v.subject,
+        grade: v.grade,
+        teach_on: v.teach_on,
+        state: State::Approved,
+        version: n,
+        updated_at: v.updated_at,
+        submitted_at: None,
+        comment: None,
+        ..plan
+    }))
 }
 
 /// Whether `p` sees drafts and pending versions of the plan (not only its approved one): its
@@ -1176,8 +1229,7 @@ pub fn search(rx: &Rx, p: &Principal, q: &Query, limit: usize) -> Result<Vec<Pla
     let words: Vec<String> = fold(&q.q).split_whitespace().map(String::from).collect();
     let state = q.state.as_deref().and_then(State::parse);
     let matches = |plan: &Plan| {
-        if !can_read(p, plan)
-            || q.subject.as_ref().is_some_and(|s| *s != plan.subject)
+        if q.subject.as_ref().is_some_and(|s| *s != plan.subject)
             || q.grade.is_some_and(|g| g != plan.grade)
             || state.is_some_and(|s| s != plan.state)
             || q.teacher.as_ref().is_some_and(|t| *t != plan.teacher)
@@ -1214,7 +1266,9 @@ pub fn search(rx: &Rx, p: &Principal, q: &Query, limit: usize) -> Result<Vec<Pla
         Some(m) => {
             parse_month(m)?;
             for (_, plan) in rx.scan(&MONTHS, &format!("{m}/"))? {
-                if matches(&plan) {
+                if let Some(plan) = seen_by(rx, p, plan)?
+                    && matches(&plan)
+                {
                     out.push(plan);
                 }
             }
@@ -1229,7 +1283,9 @@ pub fn search(rx: &Rx, p: &Principal, q: &Query, limit: usize) -> Result<Vec<Pla
                     }
                     month = m.to_string();
                 }
-                if matches(&plan) {
+                if let Some(plan) = seen_by(rx, p, plan)?
+                    && matches(&plan)
+                {
                     out.push(plan);
                 }
                 Ok(true)

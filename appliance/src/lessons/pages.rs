@@ -110,7 +110,7 @@ async fn list_page(
             .map(|x| (x.as_str(), x.label()))
             .collect(),
         permits(&u.principal, Action::SubmitLessonPlans),
-        rx.get(&KEYS, u.principal.id())?.is_some(),
+        rx.get(&KEYS, u.principal.id())?.is_some_and(|r| !r.reset),
         can_dashboard(&u.principal),
         u.principal.is_bgh() || permits(&u.principal, Action::ManageDevice),
         u.principal.id().to_string(),
@@ -123,6 +123,8 @@ pub(crate) struct SigRow {
     name: String,
     at: String,
     key: String,
+    /// How the signer's key came to be (who made or replaced it, when).
+    key_note: String,
     problem: Option<String>,
 }
 
@@ -217,11 +219,17 @@ async fn plan_page(
         let mut hasher = super::FileHasher::new(&store.blobs);
         let verdicts = super::verify_version(&rx, &plan, &v, &mut hasher)?;
         let names = Names::load(&rx)?;
-        let has_key = rx.get(&KEYS, pp.id())?.is_some();
-        Ok::<_, ApiError>((plan, v, all, verdicts, names, has_key))
+        let has_key = rx.get(&KEYS, pp.id())?.is_some_and(|r| !r.reset);
+        let origins: Vec<String> = v
+            .signatures
+            .iter()
+            .map(|sg| super::sign::key_origin(&rx, &sg.by, &sg.public_key).unwrap_or_default())
+            .collect();
+        Ok::<_, ApiError>((plan, v, all, (verdicts, origins), names, has_key))
     })
     .await
     .map_err(ApiError::internal)??;
+    let (sigs, origins) = sigs;
     let mut signatures = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     for (i, verdict) in sigs.iter().enumerate() {
@@ -231,6 +239,7 @@ async fn plan_page(
                 name: sig.name.clone(),
                 at: when(&sig.at),
                 key: sig.public_key[..16].to_string(),
+                key_note: origins.get(i).cloned().unwrap_or_default(),
                 problem: verdict.problem.clone(),
             }),
             _ => problems.extend(verdict.problem.clone()),
@@ -242,6 +251,7 @@ async fn plan_page(
             name: String::new(),
             at: String::new(),
             key: String::new(),
+            key_note: String::new(),
             problem: Some(pr),
         });
     }
@@ -531,7 +541,7 @@ async fn dashboard_page(
         super::config(&rx)?,
         departments,
         permits(&u.principal, Action::ApproveLessonPlans),
-        rx.get(&KEYS, u.principal.id())?.is_some(),
+        rx.get(&KEYS, u.principal.id())?.is_some_and(|r| !r.reset),
         u.principal.is_bgh(),
         waiting as usize,
     )))
@@ -541,6 +551,7 @@ page!(VerifyPage, "lessons_verify.html" {
     plans: usize,
     valid: usize,
     invalid: Vec<super::Verdict>,
+    key_changes: Vec<(String, String)>,
 });
 
 async fn verify_page(
@@ -552,8 +563,11 @@ async fn verify_page(
         return Err(ApiError::forbidden());
     }
     let store = s.store.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        super::verify_all(&store.read()?, &store.blobs).map_err(ApiError::from)
+    let (report, key_changes) = tokio::task::spawn_blocking(move || {
+        let rx = store.read()?;
+        let report = super::verify_all(&rx, &store.blobs)?;
+        let changes = super::sign::all_changes(&rx)?;
+        Ok::<_, ApiError>((report, changes))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -563,5 +577,6 @@ async fn verify_page(
         report.plans,
         report.valid,
         invalid,
+        key_changes,
     )))
 }

@@ -33,6 +33,7 @@ pub fn api() -> Router<Shared> {
         .route("/lessons/approve-month", post(approve_month))
         .route("/lessons/uploads", post(start_upload))
         .route("/lessons/key", get(key_status).post(make_key))
+        .route("/lessons/keys/{account}/reset", post(reset_key))
         .route("/lessons/config", get(get_config).put(put_config))
         .route("/lessons/dashboard", get(dashboard))
         .route("/lessons/changes", get(changes))
@@ -98,10 +99,12 @@ async fn create(
 }
 
 /// The plan if `p` may read it (404 otherwise, so hidden plans do not reveal they exist).
+/// Readers who do not see work in progress get the plan as its approved version shows it.
 pub(crate) fn readable(rx: &impl Read, p: &Principal, id: &str) -> Result<super::Plan, ApiError> {
-    rx.get(&PLANS, id)?
-        .filter(|plan| super::can_read(p, plan))
-        .ok_or_else(ApiError::not_found)
+    match rx.get(&PLANS, id)? {
+        Some(plan) => super::seen_by(rx, p, plan)?.ok_or_else(ApiError::not_found),
+        None => Err(ApiError::not_found()),
+    }
 }
 
 /// The versions of a plan `p` may see: all of them for those who see work in progress,
@@ -176,7 +179,12 @@ async fn start_upload(
     let store = s.store.clone();
     let owner = u.principal.id().to_string();
     let sess = tokio::task::spawn_blocking(move || {
-        crate::library::upload::start(&store, &owner, &name, b.size, None)
+        let quota = crate::library::upload::Quota {
+            limit: super::ATTACHMENT_QUOTA,
+            stored: super::attached_bytes(&store.read()?, &owner)?,
+        };
+        crate::library::upload::start(&store, &owner, &name, b.size, Some(quota))
+            .map_err(ApiError::from)
     })
     .await
     .map_err(ApiError::internal)??;
@@ -235,13 +243,14 @@ async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceK
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
-    if let Some(minutes) = s.pins.locked(&who) {
-        return Err(ApiError::new(
+    // Counted before it is checked, so parallel guesses cannot outrun the lockout.
+    s.pins.begin(&who).map_err(|minutes| {
+        ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "pin_locked",
             format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
-        ));
-    }
+        )
+    })?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let opened = tokio::task::spawn_blocking(move || sign::unlock(&rec, &secret))
         .await
@@ -253,7 +262,6 @@ async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceK
         }
         Err(e) => {
             if matches!(e, sign::KeyError::WrongSecret) {
-                s.pins.failed(&who);
                 tracing::warn!(account = %who, "wrong signing PIN");
             }
             Err(LessonError::from(e).into())
@@ -359,10 +367,13 @@ async fn key_status(
     u: ApiUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let rec = s.store.read()?.get(&KEYS, u.principal.id())?;
+    let usable = rec.as_ref().filter(|r| !r.reset);
     Ok(Json(json!({
-        "has_key": rec.is_some(),
-        "public_key": rec.as_ref().map(|r| r.public_key.clone()),
-        "created_at": rec.as_ref().map(|r| r.created_at.clone()),
+        "has_key": usable.is_some(),
+        "public_key": usable.map(|r| r.public_key.clone()),
+        "created_at": usable.map(|r| r.created_at.clone()),
+        "reset": rec.as_ref().is_some_and(|r| r.reset),
+        "changes": rec.as_ref().map(|r| r.changes.clone()).unwrap_or_default(),
     })))
 }
 
@@ -371,6 +382,9 @@ struct NewKey {
     secret: String,
     #[serde(default)]
     confirm: Option<String>,
+    /// The current PIN, needed to replace a key that still signs.
+    #[serde(default)]
+    current: Option<String>,
 }
 
 /// Makes the user's signing key (or a new one, retiring the old: signatures made with it stay
@@ -389,6 +403,20 @@ async fn make_key(
     if b.confirm.as_ref().is_some_and(|c| *c != b.secret) {
         return Err(ApiError::bad_request("Hai lần nhập mã PIN ký không khớp."));
     }
+    // Replacing a key that still signs needs its PIN: whoever holds the session (an admin who
+    // reset this person's password, say) cannot put a key of their own in its place.
+    let existing = s.store.read()?.get(&KEYS, u.principal.id())?;
+    if existing.as_ref().is_some_and(|r| !r.reset) {
+        let current = b.current.clone().unwrap_or_default();
+        if current.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "current_pin_required",
+                "Nhập mã PIN ký hiện tại để thay khoá. Quên mã PIN: nhờ một thành viên Ban giám hiệu khác đặt lại khoá.",
+            ));
+        }
+        unlock(&s, &u, current).await?;
+    }
     let account = u.principal.id().to_string();
     let now = jiff::Timestamp::now().to_string();
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
@@ -406,6 +434,35 @@ async fn make_key(
         Json(json!({ "public_key": public, "replaced": saved,
             "message": "Đã tạo khoá ký số. Hãy nhớ mã PIN ký: không ai khôi phục được nó." })),
     ))
+}
+
+/// Another BGH member resets a signing key whose PIN is forgotten. Never one's own key, never by
+/// the administrator: a key reset rewrites who can sign, so it takes a second person.
+async fn reset_key(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(account): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !u.principal.is_bgh() {
+        return Err(ApiError::forbidden());
+    }
+    if account == u.principal.id() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "second_person_needed",
+            "Không tự đặt lại khoá ký của chính mình: nhờ một thành viên Ban giám hiệu khác.",
+        ));
+    }
+    let target = account.clone();
+    let rec = crate::net::write_as(&s, &u, move |tx| -> Result<_, LessonError> {
+        Ok(sign::reset(tx, &target)?)
+    })
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    Ok(Json(json!({
+        "account": account, "reset": rec.reset,
+        "message": "Đã đặt lại khoá ký. Người dùng tạo khoá mới (mã PIN mới) ở lần ký sau.",
+    })))
 }
 
 async fn get_config(

@@ -49,6 +49,58 @@ pub struct KeyRecord {
     /// them stay valid.
     #[serde(default)]
     pub retired: Vec<RetiredKey>,
+    /// Every change of this person's key, oldest first, with who made it and when: shown to the
+    /// owner (home page, plan signatures, verify page), so a key nobody asked for is noticed.
+    #[serde(default)]
+    pub changes: Vec<KeyChange>,
+    /// Set when another BGH member reset the key for a forgotten PIN: it signs no more, and its
+    /// owner makes a new one without the old PIN.
+    #[serde(default)]
+    pub reset: bool,
+}
+
+/// One change of a signing key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyChange {
+    /// "create", "replace" (by its owner, with the current PIN) or "reset" (by another BGH
+    /// member).
+    pub action: String,
+    /// The account that made the change.
+    pub by: String,
+    pub at: String,
+}
+
+impl KeyChange {
+    /// "thay khoá ký · 09:00 23/11/2026 · bởi Nguyễn Thị Hoa", for the people who read it.
+    pub fn describe(&self, r: &impl crate::store::Read) -> String {
+        let by = r
+            .get(&crate::auth::ACCOUNTS, &self.by)
+            .ok()
+            .flatten()
+            .map(|a| a.full_name)
+            .unwrap_or_else(|| self.by.clone());
+        format!(
+            "{} · {} · bởi {by}",
+            self.label(),
+            super::export::when(&self.at)
+        )
+    }
+
+    /// Whether it happened within `days` before `now`.
+    pub fn within(&self, now: jiff::Timestamp, days: i64) -> bool {
+        self.at
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|t| now.as_second() - t.as_second() <= days * 86_400)
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self.action.as_str() {
+            "create" => "tạo khoá ký",
+            "replace" => "thay khoá ký",
+            "reset" => "đặt lại khoá ký (quên mã PIN)",
+            _ => "thay đổi khoá ký",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,13 +131,23 @@ pub fn register(
 ) -> Result<bool, crate::store::StoreError> {
     let old = tx.get(&KEYS, &rec.account)?;
     if let Some(old) = &old {
+        rec.changes = old.changes.clone();
         rec.retired = old.retired.clone();
-        rec.retired.push(RetiredKey {
-            public_key: old.public_key.clone(),
-            created_at: old.created_at.clone(),
-            retired_at: rec.created_at.clone(),
-        });
+        // A reset key was already retired when it was reset.
+        if !old.reset {
+            rec.retired.push(RetiredKey {
+                public_key: old.public_key.clone(),
+                created_at: old.created_at.clone(),
+                retired_at: rec.created_at.clone(),
+            });
+        }
     }
+    rec.reset = false;
+    rec.changes.push(KeyChange {
+        action: if old.is_some() { "replace" } else { "create" }.into(),
+        by: tx.actor_id().to_string(),
+        at: rec.created_at.clone(),
+    });
     let action = if old.is_some() {
         "lessons.key.replace"
     } else {
@@ -93,6 +155,92 @@ pub fn register(
     };
     tx.put(&KEYS, &rec.account.clone(), &rec, action)?;
     Ok(old.is_some())
+}
+
+/// How `account`'s signing key changed in the last 30 days, described for people: shown to its
+/// owner on the home page at every login until the month has passed (not dismissable, so
+/// someone who used the account cannot hide it).
+pub fn recent_changes(
+    r: &impl crate::store::Read,
+    account: &str,
+    now: jiff::Timestamp,
+) -> Result<Vec<String>, crate::store::StoreError> {
+    Ok(r.get(&KEYS, account)?
+        .map(|rec| {
+            rec.changes
+                .iter()
+                // Keys the system made (the demo school) are nobody's doing to report.
+                .filter(|c| c.by != "system" && c.within(now, 30))
+                .map(|c| c.describe(r))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// How the key `public_key` of `account` came to be ("thay khoá ký · … · bởi …"), for the
+/// signature list: a signature made with a key someone else put in place shows it.
+pub fn key_origin(r: &impl crate::store::Read, account: &str, public_key: &str) -> Option<String> {
+    let rec = r.get(&KEYS, account).ok()??;
+    let created = if rec.public_key == public_key {
+        rec.created_at.clone()
+    } else {
+        rec.retired
+            .iter()
+            .find(|k| k.public_key == public_key)?
+            .created_at
+            .clone()
+    };
+    rec.changes
+        .iter()
+        .find(|c| c.at == created && c.action != "reset")
+        .map(|c| c.describe(r))
+}
+
+/// Every key replacement and reset in the school, newest first: (owner's name, what happened).
+pub fn all_changes(
+    r: &impl crate::store::Read,
+) -> Result<Vec<(String, String)>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for (account, rec) in r.scan(&KEYS, "")? {
+        let owner = r
+            .get(&crate::auth::ACCOUNTS, &account)?
+            .map(|a| a.full_name)
+            .unwrap_or(account);
+        for c in rec.changes.iter().filter(|c| c.action != "create") {
+            out.push((c.at.clone(), owner.clone(), c.describe(r)));
+        }
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(out.into_iter().map(|(_, o, d)| (o, d)).collect())
+}
+
+/// Resets `account`'s key for a forgotten PIN: the key is retired (its signatures stay valid)
+/// and signs no more, and the owner may make a new key without the old PIN. The caller checks
+/// that the one resetting is another BGH member.
+pub fn reset(
+    tx: &mut crate::store::Tx<'_>,
+    account: &str,
+) -> Result<Option<KeyRecord>, crate::store::StoreError> {
+    let Some(mut rec) = tx.get(&KEYS, account)? else {
+        return Ok(None);
+    };
+    if rec.reset {
+        return Ok(Some(rec));
+    }
+    let now = tx.now().to_string();
+    rec.retired.push(RetiredKey {
+        public_key: rec.public_key.clone(),
+        created_at: rec.created_at.clone(),
+        retired_at: now.clone(),
+    });
+    rec.reset = true;
+    rec.changes.push(KeyChange {
+        action: "reset".into(),
+        by: tx.actor_id().to_string(),
+        at: now,
+    });
+    tx.put(&KEYS, account, &rec, "lessons.key.reset")?;
+    Ok(Some(rec))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +251,10 @@ pub enum KeyError {
     WrongSecret,
     #[error("Khoá ký đã lưu bị hỏng; hãy tạo khoá mới.")]
     Damaged,
+    #[error(
+        "Khoá ký của bạn đã được Ban giám hiệu đặt lại (quên mã PIN): hãy tạo khoá mới trước khi ký."
+    )]
+    WasReset,
 }
 
 fn stretch(secret: &str, salt: &[u8]) -> [u8; 32] {
@@ -145,6 +297,8 @@ fn seal(
         sealed: hex::encode(sealed),
         created_at: now.into(),
         retired: vec![],
+        changes: vec![],
+        reset: false,
     };
     (rec, DeviceKey(sk))
 }
@@ -181,6 +335,9 @@ pub fn new_keys_sharing_secret(
 /// Opens a stored key with the person's secret (argon2id: ~0.1 s of CPU).
 pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
     use chacha20poly1305::aead::{Aead, Payload};
+    if rec.reset {
+        return Err(KeyError::WasReset);
+    }
     let salt = hex::decode(&rec.salt).map_err(|_| KeyError::Damaged)?;
     let nonce: [u8; 12] = hex::decode(&rec.nonce)
         .ok()
@@ -204,38 +361,41 @@ pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
     Ok(DeviceKey(sk))
 }
 
-/// Wrong PINs per account: after [`PinGuard::MAX_FAILURES`] in a row, signing is refused for
-/// [`PinGuard::LOCK`] (a stolen session cannot try PINs at argon2 speed for long). In memory:
+/// PIN checks per account: at most [`PinGuard::MAX_FAILURES`] checks that did not succeed within
+/// [`PinGuard::LOCK`] of each other, after which signing is refused until the window passes (a
+/// stolen session cannot try PINs at argon2 speed for long). An attempt is counted when it is
+/// *reserved*, before the PIN is checked, under one lock: however many requests arrive at once,
+/// no more than the allowed number of checks ever run; a right PIN clears the count. In memory:
 /// a restart clears it, which costs a guesser minutes, not the school its data.
 #[derive(Default)]
 pub struct PinGuard {
-    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+    attempts: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }
 
 impl PinGuard {
     pub const MAX_FAILURES: u32 = 5;
     pub const LOCK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-    /// Minutes left if `account` is locked out.
-    pub fn locked(&self, account: &str) -> Option<u64> {
-        let f = self.failures.lock().expect("not poisoned");
-        let (n, last) = f.get(account)?;
-        let left = Self::LOCK.checked_sub(last.elapsed())?;
-        (*n >= Self::MAX_FAILURES).then(|| left.as_secs().div_ceil(60).max(1))
-    }
-    pub fn failed(&self, account: &str) {
-        let mut f = self.failures.lock().expect("not poisoned");
-        let e = f
-            .entry(account.to_string())
-            .or_insert((0, std::time::Instant::now()));
-        if e.1.elapsed() > Self::LOCK {
-            e.0 = 0;
+    /// Reserves one PIN check for `account`, or answers the minutes left when the account's
+    /// checks are used up. Call [`PinGuard::succeeded`] when the PIN was right; any other outcome
+    /// leaves the attempt counted.
+    pub fn begin(&self, account: &str) -> Result<(), u64> {
+        let mut f = self.attempts.lock().expect("not poisoned");
+        let now = std::time::Instant::now();
+        let e = f.entry(account.to_string()).or_insert((0, now));
+        if now.duration_since(e.1) > Self::LOCK {
+            *e = (0, now);
+        }
+        if e.0 >= Self::MAX_FAILURES {
+            let left = Self::LOCK.saturating_sub(now.duration_since(e.1));
+            return Err(left.as_secs().div_ceil(60).max(1));
         }
         e.0 += 1;
-        e.1 = std::time::Instant::now();
+        e.1 = now;
+        Ok(())
     }
     pub fn succeeded(&self, account: &str) {
-        self.failures.lock().expect("not poisoned").remove(account);
+        self.attempts.lock().expect("not poisoned").remove(account);
     }
 }
 
@@ -371,15 +531,29 @@ mod tests {
     #[test]
     fn five_wrong_pins_lock_signing_for_a_while() {
         let g = PinGuard::default();
-        for _ in 0..PinGuard::MAX_FAILURES - 1 {
-            g.failed("u-a");
+        for _ in 0..PinGuard::MAX_FAILURES {
+            assert_eq!(g.begin("u-a"), Ok(()));
         }
-        assert_eq!(g.locked("u-a"), None);
-        g.failed("u-a");
-        assert_eq!(g.locked("u-a"), Some(15));
-        assert_eq!(g.locked("u-b"), None, "per account");
+        assert_eq!(g.begin("u-a"), Err(15));
+        assert_eq!(g.begin("u-b"), Ok(()), "per account");
         g.succeeded("u-a");
-        assert_eq!(g.locked("u-a"), None);
+        assert_eq!(g.begin("u-a"), Ok(()));
+    }
+
+    #[test]
+    fn parallel_pin_checks_never_exceed_the_allowed_number() {
+        // Each check is reserved before it runs: of 60 arriving at once, only MAX_FAILURES run.
+        let g = std::sync::Arc::new(PinGuard::default());
+        let ran: u32 = (0..60)
+            .map(|_| {
+                let g = g.clone();
+                std::thread::spawn(move || u32::from(g.begin("u-a").is_ok()))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(ran, PinGuard::MAX_FAILURES);
     }
 
     #[test]

@@ -849,18 +849,8 @@ pub fn lend(
         Some(s) => s.id,
         None => {
             let code = student.trim();
-            let mut found = None;
-            tx.scan_each(
-                &crate::school::STUDENTS,
-                "",
-                &mut |_, s: crate::school::Student| {
-                    if s.ma_dinh_danh == code {
-                        found = Some(s.id);
-                    }
-                    Ok(())
-                },
-            )?;
-            found.ok_or_else(|| LibraryError::Invalid(format!("Không có học sinh mã “{code}”.")))?
+            crate::school::student_by_code(tx, code)?
+                .ok_or_else(|| LibraryError::Invalid(format!("Không có học sinh mã “{code}”.")))?
         }
     };
     let student = student.as_str();

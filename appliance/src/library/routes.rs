@@ -1,7 +1,7 @@
 //! Library API, file streaming (Range 206, ETag 304, never compressed) and the OPDS feed.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,10 +25,7 @@ pub fn api() -> Router<Shared> {
         .route("/library/uploads", post(start_upload))
         .route(
             "/library/uploads/{id}",
-            get(upload_status)
-                .patch(append)
-                .delete(cancel)
-                .layer(DefaultBodyLimit::max(upload::MAX_CHUNK)),
+            get(upload_status).patch(append).delete(cancel),
         )
         .route("/library/import", post(import_folder))
         .route("/library/loans", get(list_loans).post(lend))
@@ -171,12 +168,14 @@ struct StartUpload {
     size: u64,
 }
 
-fn quota_left(s: &Shared, u: &ApiUser) -> Result<Option<u64>, ApiError> {
+fn quota(s: &Shared, u: &ApiUser) -> Result<Option<upload::Quota>, ApiError> {
     if permits(&u.principal, Action::ManageLibrary) {
         return Ok(None);
     }
-    let used = super::used_bytes(&s.store.read()?, u.principal.id())?;
-    Ok(Some(upload::TEACHER_QUOTA.saturating_sub(used)))
+    Ok(Some(upload::Quota {
+        limit: upload::TEACHER_QUOTA,
+        stored: super::used_bytes(&s.store.read()?, u.principal.id())?,
+    }))
 }
 
 async fn start_upload(
@@ -186,7 +185,7 @@ async fn start_upload(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let b = crate::net::json_body(b)?;
     u.require(Action::UseLibrary)?;
-    let left = quota_left(&s, &u)?;
+    let left = quota(&s, &u)?;
     let store = s.store.clone();
     let owner = u.principal.id().to_string();
     let sess =

@@ -316,7 +316,18 @@ fn uploads_resume_refuse_out_of_order_chunks_and_store_identical_files_once() {
     assert_eq!(sess2.done.unwrap().blob, file.blob);
     // Zero bytes, over quota, an executable named .pdf: refused, nothing stored.
     assert!(upload::start(&f.store, "u1", "rong.pdf", 0, None).is_err());
-    assert!(upload::start(&f.store, "u1", "lon.pdf", 5_000, Some(4_000)).is_err());
+    let q = |limit| {
+        Some(upload::Quota {
+            limit,
+            stored: 1_000,
+        })
+    };
+    assert!(upload::start(&f.store, "u1", "lon.pdf", 5_000, q(5_000)).is_err());
+    // Open uploads hold their room: two of 3 000 bytes do not fit into 6 000 with 1 000 stored.
+    let open = upload::start(&f.store, "u9", "mot.pdf", 3_000, q(6_000)).unwrap();
+    assert!(upload::start(&f.store, "u9", "hai.pdf", 3_000, q(6_000)).is_err());
+    upload::remove(&f.store, &open.id);
+    assert!(upload::start(&f.store, "u9", "hai.pdf", 3_000, q(6_000)).is_ok());
     let blobs_before = f.store.blobs.list().unwrap().len();
     let exe = b"\x7fELF\x02\x01\x01\0rest of a program";
     let s3 = upload::start(&f.store, "u1", "de-thi.pdf", exe.len() as u64, None).unwrap();

@@ -183,14 +183,43 @@ fn io(e: std::io::Error) -> LibraryError {
     }
 }
 
-/// Opens an upload of `size` bytes named `name` for `owner`, if the quota allows.
+/// A person's storage quota for one kind of file: its limit and the bytes already stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub limit: u64,
+    pub stored: u64,
+}
+
+/// Bytes `owner` has reserved in uploads that are open or finished but not yet filed.
+fn reserved_bytes(store: &Store, owner: &str) -> u64 {
+    let Ok(entries) = fs::read_dir(dir(store)) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<Session>(&b).ok())
+        .filter(|s| s.owner == owner)
+        .map(|s| s.size)
+        .sum()
+}
+
+/// Opening uploads is serialised: the quota check and the reservation (the session file) are
+/// one step, so uploads opened at the same moment cannot all fit into the same room.
+static OPENING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Opens an upload of `size` bytes named `name` for `owner`, if the quota allows. The whole
+/// announced size is reserved against the quota from this moment until the upload is filed or
+/// cancelled, so several large uploads opened at once cannot overrun it.
 pub fn start(
     store: &Store,
     owner: &str,
     name: &str,
     size: u64,
-    quota_left: Option<u64>,
+    quota: Option<Quota>,
 ) -> Result<Session, LibraryError> {
+    let _opening = OPENING.lock().unwrap_or_else(|e| e.into_inner());
     let name = check_name(name)?;
     if size == 0 {
         return Err(LibraryError::Upload(
@@ -203,7 +232,11 @@ pub fn start(
             MAX_FILE >> 30
         )));
     }
-    if let Some(left) = quota_left
+    if let Some(q) = quota
+        && let left = q
+            .limit
+            .saturating_sub(q.stored)
+            .saturating_sub(reserved_bytes(store, owner))
         && size > left
     {
         return Err(LibraryError::Upload(format!(

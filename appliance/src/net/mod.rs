@@ -208,7 +208,9 @@ impl From<crate::lessons::LessonError> for ApiError {
             L::Store(s) => return ApiError::internal(s),
             L::NotFound => StatusCode::NOT_FOUND,
             L::Forbidden(_) => StatusCode::FORBIDDEN,
-            L::State(_) | L::NoKey => StatusCode::CONFLICT,
+            L::State(_) | L::NoKey | L::Key(crate::lessons::sign::KeyError::WasReset) => {
+                StatusCode::CONFLICT
+            }
             L::Invalid(_) | L::File(_) | L::Key(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -351,16 +353,56 @@ fn is_unsafe(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// Whether the body is declared as JSON: the media type `application/json` exactly (any case),
+/// with or without parameters. A look-alike (`application/jsonp`, `application/json-seq`) is
+/// not JSON and needs the CSRF token like any other body.
 fn is_json(h: &HeaderMap) -> bool {
     h.get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        })
+}
+
+/// The full path of a request, also inside a nested router (which strips its prefix).
+fn full_path(parts: &Parts) -> &str {
+    parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path())
+        .unwrap_or(parts.uri.path())
+}
+
+/// What an account that must still change its temporary password may reach: the change itself,
+/// its own `/me` and logging out. Everything else answers 403 `must_change_password` (pages
+/// send it to `/account`), so a temporary password handed over on paper opens nothing else.
+const BEFORE_PASSWORD_CHANGE: [&str; 5] = [
+    "/api/v1/me",
+    "/api/v1/password",
+    "/api/v1/logout",
+    "/api/v1/logout-everywhere",
+    "/account",
+];
+
+fn must_change_first() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "must_change_password",
+        "Hãy đổi mật khẩu tạm thời trước khi dùng Trạm (trang Tài khoản).",
+    )
 }
 
 impl FromRequestParts<Shared> for ApiUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         let u = resolve(state, parts)?;
+        if u.principal.account.must_change_password
+            && !BEFORE_PASSWORD_CHANGE.contains(&full_path(parts))
+        {
+            return Err(must_change_first());
+        }
         if is_unsafe(&parts.method) && !is_json(&parts.headers) {
             let sent = parts
                 .headers
@@ -385,7 +427,13 @@ pub struct MaybeUser(pub Option<Principal>);
 impl FromRequestParts<Shared> for MaybeUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        Ok(MaybeUser(resolve(state, parts).ok().map(|u| u.principal)))
+        // An account that must change its password first is served as anonymous.
+        Ok(MaybeUser(
+            resolve(state, parts)
+                .ok()
+                .filter(|u| !u.principal.account.must_change_password)
+                .map(|u| u.principal),
+        ))
     }
 }
 
@@ -396,6 +444,12 @@ impl FromRequestParts<Shared> for PageUser {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         match resolve(state, parts) {
+            Ok(u)
+                if u.principal.account.must_change_password
+                    && !BEFORE_PASSWORD_CHANGE.contains(&full_path(parts)) =>
+            {
+                Err(Redirect::to("/account").into_response())
+            }
             Ok(u) => Ok(PageUser(u)),
             Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN => {
                 let next = parts
@@ -593,7 +647,7 @@ pub fn router(state: Shared) -> Router {
             }),
         )
         .layer(middleware::from_fn(api_errors_as_json));
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
         .merge(pages::routes())
@@ -603,16 +657,81 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::lessons::pages::routes())
         .merge(crate::lessons::routes::files())
         .merge(crate::device::routes::pages())
+        .route_layer(middleware::from_fn(limit_body))
         .fallback(fallback)
-        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(same_origin_only))
         .layer(middleware::from_fn(security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout(),
         ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::new());
+    // HTTPS only: browsers heed HSTS only from a connection whose certificate they trust, so a
+    // phone that has not installed the school's CA yet is not locked out by it; one that has
+    // never again follows a downgrade to plain HTTP on the Wi-Fi.
+    let app = if state.https {
+        app.layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            ),
+        )
+    } else {
+        app
+    };
+    app.with_state(state)
+}
+
+/// The largest body a request may carry when its route says nothing else.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The routes whose bodies may be larger than [`DEFAULT_BODY_LIMIT`], by matched path — the one
+/// place body limits are set (the school's and the hub's routers both use it).
+fn body_limit_for(matched_path: &str) -> usize {
+    match matched_path {
+        "/api/v1/import/students" | "/api/v1/import/staff" => {
+            crate::school::import::MAX_IMPORT_BYTES
+        }
+        "/api/v1/grades/import/{class}/{subject}/{term}" => {
+            crate::gradebook::excel::MAX_IMPORT_BYTES
+        }
+        "/api/v1/library/uploads/{id}" => crate::library::upload::MAX_CHUNK,
+        "/api/v1/device/update" => crate::device::routes::MAX_BUNDLE as usize,
+        "/relay/v1/batches/{school}/{seq}" => crate::district::routes::MAX_BATCH_CHUNK,
+        _ => DEFAULT_BODY_LIMIT,
+    }
+}
+
+/// Body limits, enforced twice: a request whose `Content-Length` announces more than its route
+/// accepts is answered 413 at once (not after waiting for a body that never comes), and a body
+/// without a length (chunked) is cut off at the limit while it is read (axum answers 413 too).
+/// A route layer, so the matched path is known; routers disable axum's own default limit and
+/// rely on this one.
+pub(crate) async fn limit_body(req: Request, next: Next) -> Response {
+    let limit = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or(DEFAULT_BODY_LIMIT, |p| body_limit_for(p.as_str()));
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "Dữ liệu gửi lên quá lớn (tối đa {} MB cho thao tác này).",
+                limit.div_ceil(1024 * 1024)
+            ),
+        )
+        .into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The most a request may take, reading its body included: a client that trickles a body (or
@@ -635,6 +754,7 @@ pub fn bootstrap_router(state: Shared, https_port: u16) -> Router {
         .route("/", get(pages::bootstrap_page))
         .route("/tram-ca.crt", get(pages::ca_der))
         .route("/tram-ca.pem", get(pages::ca_pem))
+        .route("/static/{file}", get(pages::static_file))
         // E-reader apps rarely accept a private CA: the open catalogue and its files are also
         // served over plain HTTP (anonymous, so only what the whole school may see).
         .merge(crate::library::routes::files())

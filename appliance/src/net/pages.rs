@@ -145,6 +145,7 @@ fn qr_svg(text: &str) -> String {
 
 page!(HomePage, "home.html" {
     must_change: bool,
+    key_changes: Vec<String>,
     classes: usize,
     students: u64,
     staff: usize,
@@ -164,6 +165,8 @@ pub(crate) struct RelayCard {
     last: Option<String>,
     error: Option<String>,
     speed: Option<String>,
+    /// After a restore: records the district holds that this box does not ("kind key, date").
+    missing: Vec<String>,
 }
 
 fn relay_card(s: &super::AppState) -> RelayCard {
@@ -185,6 +188,21 @@ fn relay_card(s: &super::AppState) -> RelayCard {
         speed: v["link_bytes_per_second"]
             .as_f64()
             .map(|b| format!("{:.0} kbit/s", b * 8.0 / 1000.0)),
+        missing: crate::relay::restore_report(s.store.dir())
+            .map(|r| {
+                r.missing
+                    .iter()
+                    .map(|h| {
+                        format!(
+                            "{} {} ({})",
+                            h.kind,
+                            h.key,
+                            when(&serde_json::json!(h.at)).unwrap_or_else(|| h.at.clone())
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -280,9 +298,11 @@ async fn home(
     } else {
         None
     };
+    let key_changes = crate::lessons::sign::recent_changes(&rx, p.id(), jiff::Timestamp::now())?;
     Ok(render(HomePage::new(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
+        key_changes,
         classes.len(),
         students,
         staff,
@@ -313,11 +333,25 @@ struct LoginQuery {
     expired: Option<String>,
 }
 
-/// Only local paths are accepted as a post-login destination (no open redirect).
-fn safe_next(n: Option<&str>) -> String {
-    match n {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".into(),
+/// Only a same-origin path is accepted as a redirect destination (no open redirect).
+///
+/// Browsers drop ASCII tabs and newlines anywhere in a URL and strip leading control characters
+/// and spaces, so `/\t/evil.example` is followed as `//evil.example`. The check is made on the
+/// text as a browser reads it: with every ASCII whitespace and control character removed, it must
+/// start with exactly one `/` and hold no backslash (which browsers treat as `/`). What passes is
+/// sent in that cleaned form; anything else goes to `/`.
+pub(crate) fn safe_next(n: Option<&str>) -> String {
+    let Some(n) = n else {
+        return "/".into();
+    };
+    let cleaned: String = n
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
+        .collect();
+    if cleaned.starts_with('/') && !cleaned.starts_with("//") && !cleaned.contains('\\') {
+        cleaned
+    } else {
+        "/".into()
     }
 }
 
@@ -705,9 +739,8 @@ async fn students_page(
         .unwrap_or_default();
     // Personal ID numbers are for the homeroom teacher, BGH and the school office only.
     let show_ids = u
-        .require(Action::ViewClassResults { class: &selected })
-        .is_ok()
-        || u.require(Action::ImportExport).is_ok();
+        .require(Action::ViewPersonalIds { class: &selected })
+        .is_ok();
     let students = school::students_of_class(&rx, &selected)?
         .into_iter()
         .map(|st| StudentRow {
@@ -718,7 +751,11 @@ async fn students_page(
                 .unwrap_or(st.dob),
             full_name: st.full_name,
             gender: st.gender,
-            ma_dinh_danh: st.ma_dinh_danh,
+            ma_dinh_danh: if show_ids {
+                st.ma_dinh_danh
+            } else {
+                String::new()
+            },
         })
         .collect();
     let can_export = u.require(Action::ImportExport).is_ok();
@@ -771,7 +808,7 @@ async fn set_lang(
     res
 }
 
-async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
+pub(crate) async fn static_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
     let Some((_, ctype, body)) = crate::web::STATIC_FILES.iter().find(|(n, _, _)| *n == file)
     else {
         return ApiError::not_found().into_response();
@@ -839,6 +876,7 @@ struct BootstrapPage {
     t: I18n,
     school_name: String,
     urls: Vec<(String, String)>,
+    fingerprint: Option<String>,
 }
 
 pub async fn bootstrap_page(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -846,5 +884,44 @@ pub async fn bootstrap_page(State(s): State<Shared>, headers: HeaderMap) -> Resp
         t: I18n::from_headers(&headers),
         school_name: school_name(&s),
         urls: s.urls.iter().map(|u| (u.clone(), qr_svg(u))).collect(),
+        fingerprint: s.ca.as_ref().map(|(_, der)| super::tls::fingerprint(der)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn redirects_stay_on_this_origin() {
+        for ok in ["/", "/grades?class=6a1", "/library/item/x#top"] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        // What a browser would follow to another host, however it is disguised.
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/%09/evil.example\t",
+            "\t//evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            " //evil.example",
+            "/\\evil.example",
+            "/\u{b}/evil.example",
+            "/\u{7f}/evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            let got = safe_next(Some(bad));
+            assert!(
+                got == "/" || (got.starts_with('/') && !got.starts_with("//")),
+                "{bad:?} → {got:?}"
+            );
+            assert!(!got.contains("evil.example") || !got.starts_with("//"));
+        }
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
 }

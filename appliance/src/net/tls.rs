@@ -58,6 +58,18 @@ fn is_private(ip: &IpAddr) -> bool {
 
 /// Loads (or makes, on first start) the CA in `tls_dir` and issues a server certificate for
 /// `names` and the private addresses in `ips`.
+/// The SHA-256 fingerprint of a certificate (DER), as browsers and `openssl x509 -fingerprint
+/// -sha256` show it: "AB:CD:…". School IT compares it between the port-80 page and the device
+/// page or the provisioning summary, so a CA handed out by someone else on the Wi-Fi is noticed.
+pub fn fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 pub fn load_or_create(
     tls_dir: &Path,
     school_code: &str,

@@ -212,7 +212,10 @@ School year     {year}      Time zone {tz}
 
 Open in a browser   {urls}
   Phones that cannot open .local names: use the address with numbers.
-  First visit: install the school's certificate from http://{host}/ (SHA-256 {ca}).
+  First visit: install the school's certificate from http://{host}/
+  CA fingerprint (SHA-256) {ca}
+  Compare it with the fingerprint shown on http://{host}/ before installing: if they
+  differ, someone else on the network is handing out a certificate. Do not install it.
 
 Administrator   {admin}
   (password: shown once, when the account was made)
@@ -234,7 +237,7 @@ Device          {device}  (signing key {pk}…)
         year = p.year,
         tz = p.time_zone,
         urls = urls.join("\n                    "),
-        ca = &crate::relay::sha256_hex(&tls.ca_der)[..32],
+        ca = crate::net::tls::fingerprint(&tls.ca_der),
         admin = p.admin_username,
         bat = schedule.at.strftime("%H:%M"),
         targets = schedule

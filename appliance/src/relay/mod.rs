@@ -116,6 +116,13 @@ pub struct RelayState {
     /// outbox must continue above it before anything new is sent.
     #[serde(default)]
     pub reserve_outbox: Option<u64>,
+    /// Set with `reserve_outbox`: the last entry this box itself knew the hub had stored. Every
+    /// entry above it is renumbered above the hub's mark and sent, never skipped.
+    #[serde(default)]
+    pub resend_from: Option<u64>,
+    /// Entries the last (re-)enrolment renumbered above the hub's mark.
+    #[serde(default)]
+    pub renumbered: u64,
 }
 
 fn state_path(data_dir: &Path) -> PathBuf {
@@ -268,12 +275,18 @@ fn next_batch(
     }
     let mut st = state(data_dir);
     if let Some(n) = st.reserve_outbox.take() {
-        if store.outbox_reserve(n)? {
-            tracing::info!(
+        let from = st.resend_from.take().unwrap_or(n).min(n);
+        compare_held(store, data_dir, from, &budget.privacy)?;
+        let moved = store.outbox_continue_above(from, n)?;
+        if moved > 0 {
+            tracing::warn!(
+                moved,
                 above = n,
-                "outbox numbering moved past what the hub already holds (re-enrolled box)"
+                "outbox entries the hub never receipted were renumbered above its mark (restored or re-enrolled box); they are sent next"
             );
         }
+        st.acked_outbox = n;
+        st.renumbered = moved;
         save_state(data_dir, &st)?;
     }
     let mut entries = store.outbox(st.acked_outbox, budget.batch_entries + 1)?;
@@ -571,12 +584,125 @@ pub async fn enrol(
     let last_seq = body["last_seq"].as_u64().unwrap_or(0);
     let last_outbox = body["last_outbox"].as_u64().unwrap_or(0);
     let _ = std::fs::remove_file(outgoing(data_dir));
+    let _ = std::fs::remove_file(restore_report_path(data_dir));
+    let _ = std::fs::remove_file(held_path(data_dir));
     let mut st = state(data_dir);
+    // What this box itself knows the hub stored (0 for a box restored without its relay state:
+    // then everything it holds is sent again above the hub's mark — the hub keeps the newest
+    // state of each record, so a repeat is harmless and nothing is lost).
+    let receipted = st.acked_outbox.min(last_outbox);
     st.next_seq = last_seq + 1;
-    st.acked_outbox = last_outbox;
+    st.acked_outbox = receipted;
     st.reserve_outbox = (last_outbox > 0).then_some(last_outbox);
+    st.resend_from = st.reserve_outbox.map(|_| receipted);
     save_state(data_dir, &st)?;
+    if last_outbox > receipted {
+        // The hub stored entries this box does not know it sent (a box restored from a backup
+        // after the old one relayed more): fetch them, so the first relay round can tell staff
+        // which of them this box no longer has.
+        match held_after(&c, &e, receipted).await {
+            Ok(held) => crate::config::write_atomic(
+                &held_path(data_dir),
+                &serde_json::to_vec(&held).expect("serialisable"),
+            )?,
+            Err(err) => {
+                tracing::warn!(%err, "could not ask the hub what it holds after this box's last receipt")
+            }
+        }
+    }
     Ok(e)
+}
+
+fn held_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay-held.json")
+}
+
+fn restore_report_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay-restore-report.json")
+}
+
+async fn held_after(
+    c: &reqwest::Client,
+    e: &Enrolment,
+    after: u64,
+) -> anyhow::Result<Vec<crate::district::HeldRecord>> {
+    let r = c
+        .get(format!(
+            "{}/relay/v1/records/{}?after={after}",
+            e.hub, e.school
+        ))
+        .bearer_auth(&e.secret)
+        .send()
+        .await?;
+    let body: serde_json::Value = checked(r).await?.json().await?;
+    Ok(serde_json::from_value(body["records"].clone())?)
+}
+
+/// What the district holds that this box does not: after a restore, the records the old box
+/// relayed after the backup was taken (the staff re-enter them), kept until the next enrolment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RestoreReport {
+    pub at: String,
+    /// Records the hub holds (newer than this box's last receipt) with a content this box does
+    /// not have.
+    pub missing: Vec<crate::district::HeldRecord>,
+    /// Records the hub holds that this box has too (sent again, harmlessly).
+    pub matched: usize,
+}
+
+pub fn restore_report(data_dir: &Path) -> Option<RestoreReport> {
+    serde_json::from_slice(&std::fs::read(restore_report_path(data_dir)).ok()?).ok()
+}
+
+/// Compares what the hub holds above `from` with this box's own entries above `from` (as they
+/// would leave the box, privacy applied): each hub record no entry here matches is missing here.
+fn compare_held(
+    store: &Store,
+    data_dir: &Path,
+    from: u64,
+    privacy: &Privacy,
+) -> anyhow::Result<()> {
+    let Ok(bytes) = std::fs::read(held_path(data_dir)) else {
+        return Ok(());
+    };
+    let held: Vec<crate::district::HeldRecord> = serde_json::from_slice(&bytes)?;
+    // (kind, key) → every (op, record) this box would send for it.
+    type Sent = Vec<(String, Option<serde_json::Value>)>;
+    let mut mine: std::collections::HashMap<(String, String), Sent> =
+        std::collections::HashMap::new();
+    for e in store.outbox(from, usize::MAX)? {
+        if let Some(e) = privacy.apply(e) {
+            mine.entry((e.kind, e.key))
+                .or_default()
+                .push((e.op, e.record));
+        }
+    }
+    let mut report = RestoreReport {
+        at: jiff::Timestamp::now().to_string(),
+        ..RestoreReport::default()
+    };
+    for h in held {
+        let here = mine
+            .get(&(h.kind.clone(), h.key.clone()))
+            .is_some_and(|v| v.iter().any(|(op, r)| *op == h.op && *r == h.record));
+        if here {
+            report.matched += 1;
+        } else {
+            report.missing.push(h);
+        }
+    }
+    if !report.missing.is_empty() {
+        tracing::warn!(
+            missing = report.missing.len(),
+            "the district holds records this box does not have (made on the old box after its last backup)"
+        );
+    }
+    crate::config::write_atomic(
+        &restore_report_path(data_dir),
+        &serde_json::to_vec_pretty(&report).expect("serialisable"),
+    )?;
+    let _ = std::fs::remove_file(held_path(data_dir));
+    Ok(())
 }
 
 /// The chunk size the link currently takes (see [`upload`]).
@@ -823,7 +949,84 @@ pub fn status(store: &Store) -> serde_json::Value {
         "last_error": st.last_error,
         "last_error_at": st.last_error_at,
         "link_bytes_per_second": st.link_bps,
+        "renumbered": st.renumbered,
+        "restore_report": restore_report(dir),
     })
+}
+
+/// `tram relay status` for people: what is queued and sent, the last error, and after a
+/// restore what the district holds that this box does not.
+pub fn status_text(v: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let s = |k: &str| v[k].as_str().unwrap_or("—").to_string();
+    if v["enrolled"].as_bool() != Some(true) {
+        let _ = writeln!(
+            o,
+            "Not enrolled with a district hub{}.",
+            if v["enrolment_pending"].as_bool() == Some(true) {
+                " (an enrolment from provisioning is pending: the hub was not reachable yet)"
+            } else {
+                " (tram relay enroll --hub URL --token TOKEN)"
+            }
+        );
+    } else {
+        let _ = writeln!(o, "Hub:            {}  (school {})", s("hub"), s("school"));
+    }
+    if v["clone_suspected"].as_bool() == Some(true) {
+        let _ = writeln!(
+            o,
+            "WARNING: this data was provisioned on other hardware (a copied disk?): nothing is relayed until the district enrols this box again."
+        );
+    }
+    let _ = writeln!(
+        o,
+        "Queued:         {} outbox entries",
+        v["queued"].as_u64().unwrap_or(0)
+    );
+    let _ = writeln!(
+        o,
+        "Sent:           {} batches, {} bytes ({} before compression)",
+        v["batches_sent"].as_u64().unwrap_or(0),
+        v["bytes_sent"].as_u64().unwrap_or(0),
+        v["raw_bytes"].as_u64().unwrap_or(0)
+    );
+    let _ = writeln!(o, "Last success:   {}", s("last_success"));
+    if let Some(bps) = v["link_bytes_per_second"].as_f64() {
+        let _ = writeln!(
+            o,
+            "Link speed:     {:.0} kbit/s (last upload)",
+            bps * 8.0 / 1000.0
+        );
+    }
+    if let Some(e) = v["last_error"].as_str() {
+        let _ = writeln!(o, "Last error:     {e}  (at {})", s("last_error_at"));
+    }
+    if let Some(n) = v["renumbered"].as_u64().filter(|n| *n > 0) {
+        let _ = writeln!(
+            o,
+            "At enrolment {n} entries the hub had never receipted were renumbered above its mark and sent."
+        );
+    }
+    if let Some(missing) = v["restore_report"]["missing"].as_array()
+        && !missing.is_empty()
+    {
+        let _ = writeln!(
+            o,
+            "The district holds {} records this box does not have (changed on the old box after its last backup). Enter them again:",
+            missing.len()
+        );
+        for m in missing {
+            let _ = writeln!(
+                o,
+                "  {} {}  (relayed {})",
+                m["kind"].as_str().unwrap_or(""),
+                m["key"].as_str().unwrap_or(""),
+                m["at"].as_str().unwrap_or("")
+            );
+        }
+    }
+    o
 }
 
 /// The hub benchmark (`tram bench-relay-hub`): `schools` made-up schools enrol with tokens from
@@ -965,6 +1168,65 @@ mod tests {
         );
         // Reserving below what the outbox already has changes nothing.
         assert!(!store.outbox_reserve(3).unwrap());
+    }
+
+    /// A box restored from a backup: the hub holds more than the backup (the dead box relayed
+    /// after it), and the restored box has written new entries under numbers the hub already
+    /// holds from the dead box. Nothing is skipped: every entry above what this box knew was
+    /// receipted is renumbered above the hub's mark, in order, and sent.
+    #[test]
+    fn a_restored_box_renumbers_what_the_hub_never_receipted_instead_of_skipping_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
+        let mine = store.outbox_count_after(0).unwrap();
+        // The backup knew the hub had stored up to mine - 10; the dead box went on to mine + 50.
+        let mut st = state(dir.path());
+        st.acked_outbox = mine - 10;
+        save_state(dir.path(), &st).unwrap();
+        // New work on the restored box before and during the enrolment.
+        crate::demo::bench_relay(&store, 3).unwrap();
+        let total = store.outbox_count_after(0).unwrap();
+        let new_here = total - mine;
+        assert!(new_here >= 3);
+        let before: Vec<_> = store.outbox(mine - 10, 100_000).unwrap();
+        // Enrolment as `enrol` records it.
+        let mut st = state(dir.path());
+        let receipted = st.acked_outbox.min(mine + 50);
+        st.acked_outbox = receipted;
+        st.reserve_outbox = Some(mine + 50);
+        st.resend_from = Some(receipted);
+        st.next_seq = 9;
+        save_state(dir.path(), &st).unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let budget = Budget {
+            batch_entries: 100_000,
+            ..Budget::default()
+        };
+        let b = next_batch(&store, dir.path(), &key, "s", &budget)
+            .unwrap()
+            .unwrap();
+        let (env, _) = batch::envelope(&b).unwrap();
+        assert_eq!(env.first, mine + 51, "continues right above the hub's mark");
+        assert_eq!(
+            env.last - env.first + 1,
+            10 + new_here,
+            "every unreceipted entry goes"
+        );
+        assert_eq!(state(dir.path()).renumbered, 10 + new_here);
+        // The same entries, in the same order, only renumbered.
+        let after: Vec<_> = store.outbox(mine + 50, 100_000).unwrap();
+        assert_eq!(before.len(), after.len());
+        for (a, b) in before.iter().zip(&after) {
+            assert_eq!((&a.kind, &a.key, &a.record), (&b.kind, &b.key, &b.record));
+        }
+        assert!(
+            store
+                .outbox(0, 100_000)
+                .unwrap()
+                .iter()
+                .all(|e| e.seq <= mine - 10 || e.seq > mine + 50)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader};
 use serde::Serialize;
 
-use super::{CLASSES, STUDENTS, Student, student_id, validate_student};
+use super::{CLASSES, STUDENTS, Student, student_by_code, validate_student};
 use crate::auth::{self, Role};
 use crate::store::{Rx, StoreError, Tx};
 
@@ -277,10 +277,15 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
             continue;
         }
         let (full_name, dob, gender, ma) = valid.expect("checked above");
-        let id = student_id(&ma);
-        if rx.get(&STUDENTS, &id)?.is_some() {
-            plan.updates += 1;
-        }
+        // An existing student is found by the mã định danh; a new one gets its opaque id when
+        // the plan is applied (which looks the number up again).
+        let id = match student_by_code(rx, &ma)? {
+            Some(id) => {
+                plan.updates += 1;
+                id
+            }
+            None => String::new(),
+        };
         plan.rows.push(Student {
             id,
             full_name,
@@ -299,12 +304,17 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
 
 pub fn apply_students(tx: &mut Tx<'_>, rows: &[Student]) -> Result<usize, super::SchoolError> {
     for s in rows {
-        let action = if tx.get(&STUDENTS, &s.id)?.is_some() {
-            "student.update"
-        } else {
-            "student.create"
-        };
-        super::save_student(tx, s.clone(), action)?;
+        let mut s = s.clone();
+        match student_by_code(tx, &s.ma_dinh_danh)? {
+            Some(id) => {
+                s.id = id;
+                super::save_student(tx, s, "student.update")?;
+            }
+            None => {
+                s.id = String::new();
+                super::add_student(tx, s)?;
+            }
+        }
     }
     Ok(rows.len())
 }
@@ -611,7 +621,23 @@ mod tests {
         let again = plan_students(&s.read().unwrap(), "2026-2027", &out).unwrap();
         assert!(again.is_clean(), "{:?}", again.problems);
         assert_eq!(again.updates, 2);
-        assert_eq!(again.rows, plan.rows);
+        // New students got opaque ids when applied; the second import finds them by number.
+        let rx = s.read().unwrap();
+        for (a, p) in again.rows.iter().zip(&plan.rows) {
+            assert!(p.id.is_empty());
+            assert_eq!(
+                Some(a.id.clone()),
+                super::super::student_by_code(&rx, &a.ma_dinh_danh).unwrap()
+            );
+            assert!(!a.id.contains(&a.ma_dinh_danh));
+            assert_eq!(
+                Student {
+                    id: String::new(),
+                    ..a.clone()
+                },
+                *p
+            );
+        }
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub struct Assignment {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Student {
+    /// Opaque ("hs-" and 16 letters, [`new_student_id`]): it appears in URLs, sheets and
+    /// class lists every teacher reads, so it never carries personal data.
     pub id: String,
     pub full_name: String,
     /// ISO date
@@ -108,13 +110,20 @@ pub const CLASSES: Collection<Class> =
 pub const ASSIGNMENTS: Collection<Assignment> =
     Collection::new("school.assignments.v1", AuditPolicy::Values, None);
 pub const STUDENTS: Collection<Student> =
-    Collection::new("school.students.v1", AuditPolicy::Values, Some("student"));
+    Collection::new("school.students.v1", AuditPolicy::Values, Some("student"))
+        .relayed_as(student_relay_key);
 
 /// Index of students by class: "{class}/{student}" → student id. Derived from `STUDENTS` and
 /// written only by [`save_student`], in the same transaction (not audited: the student is).
 pub const ROLL: Collection<String> = Collection::new("school.roll.v1", AuditPolicy::None, None);
 
-pub const TABLES: [&str; 8] = [
+/// Unique index of students by mã định danh → student id. Derived from `STUDENTS` and written
+/// only by [`save_student`], in the same transaction (not audited: the student is). The import
+/// and the add-student form find an existing student through it.
+pub const CODES: Collection<String> = Collection::new("school.codes.v1", AuditPolicy::None, None);
+
+pub const TABLES: [&str; 9] = [
+    CODES.name,
     ROLL.name,
     INFO.name,
     YEARS.name,
@@ -448,18 +457,70 @@ pub fn parse_date(s: &str) -> Option<jiff::civil::Date> {
     jiff::civil::Date::new(y, m, d).ok()
 }
 
-pub fn student_id(ma_dinh_danh: &str) -> String {
-    format!("hs-{ma_dinh_danh}")
+/// A new student id: "hs-" and 16 random lowercase letters (75 bits), never derived from
+/// personal data (a teacher who reads the id in a URL or a sheet learns nothing about the
+/// student). Letters only: a hex id is all decimal digits about once in 1,800, and would look
+/// like — or contain — a 12-digit personal number.
+pub fn new_student_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let tail: String = (0..16)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect();
+    format!("hs-{tail}")
 }
 
+/// The id of the student with this mã định danh, if there is one.
+pub fn student_by_code(
+    rx: &impl crate::store::Read,
+    ma_dinh_danh: &str,
+) -> Result<Option<String>, StoreError> {
+    rx.get(&CODES, ma_dinh_danh.trim())
+}
+
+/// How the district knows a student: by the mã định danh, in the form the first relayed
+/// records used ("hs-" + the 12 digits, the student id up to schema 4). The hub keeps the
+/// newest state of each record by this key, so it must not change when the school's own id
+/// does (the schema 5 migration gave every student a new opaque id and sends nothing); the
+/// district receives the number anyway (`ma_dinh_danh` here, `sodinhdanh` in results).
+pub fn student_relay_key(key: &str, record: &serde_json::Value) -> String {
+    match record["ma_dinh_danh"].as_str() {
+        Some(ma) if !ma.is_empty() => format!("hs-{ma}"),
+        _ => key.to_string(),
+    }
+}
+
+/// Adds a new student under a fresh opaque id (drawn again in the unlikely case it is taken).
+pub fn add_student(tx: &mut Tx<'_>, mut s: Student) -> Result<Student, SchoolError> {
+    while s.id.is_empty() || tx.get(&STUDENTS, &s.id)?.is_some() {
+        s.id = new_student_id();
+    }
+    save_student(tx, s.clone(), "student.create")?;
+    Ok(s)
+}
+
+/// Adds or updates a student, with the class roll and the mã định danh index in the same
+/// transaction. A mã định danh belongs to one student only.
 pub fn save_student(tx: &mut Tx<'_>, s: Student, action: &str) -> Result<(), SchoolError> {
     tx.get(&CLASSES, &s.class_id)?
         .ok_or_else(|| SchoolError::NoSuchClass(s.class_id.clone()))?;
-    if let Some(old) = tx.get(&STUDENTS, &s.id)?
-        && old.class_id != s.class_id
+    if let Some(other) = student_by_code(tx, &s.ma_dinh_danh)?
+        && other != s.id
     {
-        tx.delete(&ROLL, &format!("{}/{}", old.class_id, s.id), "school.roll")?;
+        return Err(SchoolError::Invalid(format!(
+            "Đã có học sinh với mã định danh {}.",
+            s.ma_dinh_danh
+        )));
     }
+    if let Some(old) = tx.get(&STUDENTS, &s.id)? {
+        if old.class_id != s.class_id {
+            tx.delete(&ROLL, &format!("{}/{}", old.class_id, s.id), "school.roll")?;
+        }
+        if old.ma_dinh_danh != s.ma_dinh_danh {
+            tx.delete(&CODES, &old.ma_dinh_danh, "school.codes")?;
+        }
+    }
+    tx.put(&CODES, &s.ma_dinh_danh, &s.id, "school.codes")?;
     tx.put(
         &ROLL,
         &format!("{}/{}", s.class_id, s.id),
@@ -489,6 +550,22 @@ mod tests {
         let fields: Vec<_> = e.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["ho_ten", "ngay_sinh", "gioi_tinh", "ma_dinh_danh"]);
         assert!(validate_student("<script>", "2013-09-05", "Nữ", "001213000123").is_err());
+    }
+
+    /// Ids are random and never hold a digit run (a hex id of 16 digits holds 12 decimal
+    /// digits in a row about once in 55).
+    #[test]
+    fn student_ids_are_random_letters() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| new_student_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in &ids {
+            assert_eq!(id.len(), 19);
+            assert!(
+                id.starts_with("hs-") && id[3..].bytes().all(|b| b.is_ascii_lowercase()),
+                "{id}"
+            );
+        }
     }
 
     #[test]

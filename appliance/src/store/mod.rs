@@ -18,7 +18,7 @@ pub use audit::{AuditEvent, ChainReport};
 pub use blob::BlobStore;
 
 /// The schema version this build writes. Older databases are migrated forward at start.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 /// redb's own page cache (its default is 1 GiB), counted in the server's memory. The kernel's
 /// page cache holds the file as well — shared and given back under pressure — so a small
 /// private cache costs a read syscall per miss, not a disk read. Measured on a mid-year
@@ -90,8 +90,14 @@ pub struct Collection<T> {
     pub audit: AuditPolicy,
     /// When set, every change is also queued in the outbox for the district under this kind.
     pub relay_kind: Option<&'static str>,
+    /// The key the district knows the record by, when it is not the key here (see
+    /// [`Collection::relayed_as`]).
+    pub relay_key: Option<RelayKey>,
     _t: PhantomData<fn() -> T>,
 }
+
+/// Names a relayed record to the district from its key here and its stored value.
+pub type RelayKey = fn(key: &str, record: &serde_json::Value) -> String;
 
 impl<T> Collection<T> {
     pub const fn new(
@@ -103,8 +109,16 @@ impl<T> Collection<T> {
             name,
             audit,
             relay_kind,
+            relay_key: None,
             _t: PhantomData,
         }
+    }
+    /// Relays the records under `f(key, record)` instead of their key here: the hub keeps the
+    /// newest state of each record by that key, so it must stay the same for the record's life
+    /// (students: the school's own ids are opaque and may be re-issued by a migration).
+    pub const fn relayed_as(mut self, f: RelayKey) -> Self {
+        self.relay_key = Some(f);
+        self
     }
     fn def(&self) -> TableDefinition<'static, &'static str, &'static [u8]> {
         TableDefinition::new(self.name)
@@ -264,6 +278,63 @@ impl Store {
 
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         audit::tail(&self.db, limit)
+    }
+
+    /// Continues the outbox above the district hub's high-water mark without dropping anything:
+    /// every entry numbered above `receipted` (the last entry this box knows the hub stored) is
+    /// moved, in order, to the numbers right above `hub_last`, in one write transaction. A box
+    /// restored from an older backup, or one that wrote while it was being enrolled, has entries
+    /// the hub never receipted under numbers the hub already holds from another box; skipping to
+    /// the hub's mark would lose them, so they are renumbered and sent. When nothing needs moving
+    /// and the outbox is behind, one marker entry (kind "relay.resume") numbered `hub_last + 1`
+    /// keeps new entries above the hub's numbers. Returns how many entries were moved.
+    pub fn outbox_continue_above(&self, receipted: u64, hub_last: u64) -> Result<u64, StoreError> {
+        let wtx = self.db.begin_write()?;
+        let moved = {
+            let mut t = wtx.open_table(OUTBOX)?;
+            let mut pending: Vec<(u64, OutboxEntry)> = Vec::new();
+            for row in t.range(receipted + 1..)? {
+                let (k, v) = row?;
+                pending.push((k.value(), decode(OUTBOX.name(), "outbox", v.value())?));
+            }
+            let last = pending
+                .last()
+                .map(|(k, _)| *k)
+                .or(t.last()?.map(|(k, _)| k.value()));
+            if pending.first().is_some_and(|(k, _)| *k > hub_last) {
+                // Already above the hub's numbers: nothing to move.
+                0
+            } else if pending.is_empty() {
+                if last.unwrap_or(0) <= hub_last {
+                    let e = OutboxEntry {
+                        seq: hub_last + 1,
+                        kind: "relay.resume".into(),
+                        key: String::new(),
+                        op: "mark".into(),
+                        record: None,
+                        at: jiff::Timestamp::now().to_string(),
+                    };
+                    let bytes =
+                        serde_json::to_vec(&e).map_err(|e| StoreError::Db(e.to_string()))?;
+                    t.insert(hub_last + 1, bytes.as_slice())?;
+                }
+                0
+            } else {
+                for (k, _) in &pending {
+                    t.remove(*k)?;
+                }
+                let n = pending.len() as u64;
+                for (i, (_, mut e)) in pending.into_iter().enumerate() {
+                    e.seq = hub_last + 1 + i as u64;
+                    let bytes =
+                        serde_json::to_vec(&e).map_err(|e| StoreError::Db(e.to_string()))?;
+                    t.insert(e.seq, bytes.as_slice())?;
+                }
+                n
+            }
+        };
+        wtx.commit()?;
+        Ok(moved)
     }
 
     /// Makes sure the next outbox entry is numbered above `seq`: a box restored from an older
@@ -475,14 +546,28 @@ impl Tx<'_> {
             });
         }
         if let Some(kind) = c.relay_kind {
-            let record = after.as_ref().and_then(|b| serde_json::from_slice(b).ok());
+            let parse = |b: &Option<Vec<u8>>| -> Option<serde_json::Value> {
+                b.as_ref().and_then(|b| serde_json::from_slice(b).ok())
+            };
+            let (old, record) = (parse(&before), parse(&after));
+            let name = |v: &Option<serde_json::Value>| match (c.relay_key, v) {
+                (Some(f), Some(v)) => f(key, v),
+                _ => key.to_string(),
+            };
+            let (old_key, new_key) = (name(&old), name(&record));
             let op = match (&before, &after) {
                 (None, Some(_)) => "create",
+                // Renamed for the district (a corrected mã định danh): the old name goes away.
+                (Some(_), Some(_)) if old_key != new_key => {
+                    self.outbox
+                        .push((kind.into(), old_key.clone(), "delete".into(), None));
+                    "create"
+                }
                 (Some(_), Some(_)) => "update",
                 _ => "delete",
             };
-            self.outbox
-                .push((kind.into(), key.into(), op.into(), record));
+            let key = if after.is_some() { new_key } else { old_key };
+            self.outbox.push((kind.into(), key, op.into(), record));
         }
     }
 }
