@@ -145,6 +145,164 @@ mod tests {
         assert!(v["paths"]["/api/v1/login"]["post"].is_object());
     }
 
+    /// Why `doc` is not a usable OpenAPI 3.1 document for clients and for Schemathesis (which
+    /// the test command runs against the real server): every `$ref` resolves, every `{param}`
+    /// of a path is declared as a path parameter of each of its operations (and none other),
+    /// every operation answers some 2xx, every answer but 204/304 names its media type, and
+    /// every JSON body, sent or answered, has a schema.
+    fn openapi_problems(doc: &serde_json::Value) -> Vec<String> {
+        use serde_json::Value;
+        fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(r)) = o.get("$ref") {
+                        out.push(r);
+                    }
+                    o.values().for_each(|x| refs(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+                _ => {}
+            }
+        }
+        // A `$ref` object stands for what it points to.
+        fn deref<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+            v.get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix('#'))
+                .and_then(|r| doc.pointer(r))
+                .unwrap_or(v)
+        }
+        let resolve = |v| deref(doc, v);
+        let mut out = Vec::new();
+        if !doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1."))
+        {
+            out.push(format!("openapi is {}, not 3.1.x", doc["openapi"]));
+        }
+        let mut all = Vec::new();
+        refs(doc, &mut all);
+        for r in all {
+            if r.strip_prefix('#').and_then(|p| doc.pointer(p)).is_none() {
+                out.push(format!("$ref {r} points nowhere"));
+            }
+        }
+        let no_schema = |content: &Value| -> Vec<String> {
+            content
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(media, m)| media.contains("json") && !m["schema"].is_object())
+                .map(|(media, _)| media.clone())
+                .collect()
+        };
+        let Some(paths) = doc["paths"].as_object() else {
+            out.push("no paths".into());
+            return out;
+        };
+        for (path, ops) in paths {
+            let mut in_path: Vec<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            in_path.sort();
+            for (method, op) in ops.as_object().into_iter().flatten() {
+                let mut declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(resolve)
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                declared.sort();
+                if declared != in_path {
+                    out.push(format!(
+                        "{method} {path}: path parameters {declared:?}, the path has {in_path:?}"
+                    ));
+                }
+                let responses = op["responses"].as_object();
+                if !responses.is_some_and(|r| r.keys().any(|c| c.starts_with('2'))) {
+                    out.push(format!("{method} {path}: no 2xx response"));
+                }
+                for (code, r) in responses.into_iter().flatten() {
+                    let bodiless = ["204", "304"].contains(&code.as_str());
+                    let media = resolve(r)["content"].as_object();
+                    if !bodiless && media.is_none_or(|c| c.is_empty()) {
+                        out.push(format!("{method} {path}: {code} says nothing of its body"));
+                    }
+                    for media in no_schema(&resolve(r)["content"]) {
+                        out.push(format!("{method} {path}: {code} {media} has no schema"));
+                    }
+                }
+                for media in no_schema(&resolve(&op["requestBody"])["content"]) {
+                    out.push(format!("{method} {path}: request {media} has no schema"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn openapi_is_a_valid_3_1_document_with_every_body_described() {
+        let v: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let problems = openapi_problems(&v);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    /// The check above finds each kind of damage (so its passing means something).
+    #[test]
+    fn openapi_check_finds_a_broken_document() {
+        let good: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        const OP: &str = "/paths/~1api~1v1~1library~1items~1{id}/get";
+        type Breakage = (&'static str, fn(&mut serde_json::Value));
+        let breakages: [Breakage; 7] = [
+            ("version", |d| d["openapi"] = "3.0.3".into()),
+            ("path parameter", |d| {
+                d.pointer_mut(OP).unwrap()["parameters"] = serde_json::json!([])
+            }),
+            ("2xx", |d| {
+                d.pointer_mut(OP).unwrap()["responses"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("200");
+            }),
+            ("response schema", |d| {
+                d.pointer_mut(OP).unwrap()["responses"]["200"]["content"]["application/json"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("schema");
+            }),
+            ("response media type", |d| {
+                d.pointer_mut(OP).unwrap()["responses"]["200"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("content");
+            }),
+            ("request schema", |d| {
+                d.pointer_mut("/paths/~1api~1v1~1login/post/requestBody/content/application~1json")
+                    .unwrap()
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("schema");
+            }),
+            ("dangling $ref", |d| {
+                d["components"]["responses"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("NotFound");
+            }),
+        ];
+        for (what, break_it) in breakages {
+            let mut d = good.clone();
+            break_it(&mut d);
+            assert!(
+                !openapi_problems(&d).is_empty(),
+                "a document without its {what} passed the check"
+            );
+        }
+    }
+
     /// The (method, path) pairs each capability's `api()` router registers, read from its
     /// source: `.route("/path", get(a).post(b))`.
     fn registered_api_routes() -> std::collections::BTreeSet<(String, String)> {

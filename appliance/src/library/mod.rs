@@ -33,6 +33,10 @@ pub enum LibraryError {
     DuplicateIsbn { isbn: String, title: String },
     #[error("{0}")]
     Upload(String),
+    /// No upload session by that id for this person (never made, cancelled, expired, or
+    /// someone else's: those are not revealed).
+    #[error("Không tìm thấy lượt tải lên này (có thể đã huỷ hoặc hết hạn).")]
+    UploadGone,
     #[error("Phần tệp gửi không đúng thứ tự (máy chủ đang có {0} byte); gửi tiếp từ đó.")]
     OutOfOrder(u64),
     #[error("Sách “{0}” đã cho mượn hết bản.")]
@@ -49,6 +53,7 @@ impl LibraryError {
             LibraryError::Forbidden => "forbidden",
             LibraryError::DuplicateIsbn { .. } => "duplicate_isbn",
             LibraryError::Upload(_) => "upload",
+            LibraryError::UploadGone => "upload_gone",
             LibraryError::OutOfOrder(_) => "upload_offset",
             LibraryError::NoCopies(_) => "no_copies",
             LibraryError::Store(_) => "internal",

@@ -172,7 +172,7 @@ fn load(store: &Store, id: &str) -> Result<Session, LibraryError> {
 }
 
 fn gone() -> LibraryError {
-    LibraryError::Upload("Không tìm thấy lượt tải lên này (có thể đã huỷ hoặc hết hạn).".into())
+    LibraryError::UploadGone
 }
 
 fn io(e: std::io::Error) -> LibraryError {

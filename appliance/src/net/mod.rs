@@ -188,7 +188,7 @@ impl From<crate::library::LibraryError> for ApiError {
         use crate::library::LibraryError as L;
         let status = match &e {
             L::Store(s) => return ApiError::internal(s),
-            L::NotFound => StatusCode::NOT_FOUND,
+            L::NotFound | L::UploadGone => StatusCode::NOT_FOUND,
             L::Forbidden => StatusCode::FORBIDDEN,
             L::DuplicateIsbn { .. } | L::NoCopies(_) | L::OutOfOrder(_) => StatusCode::CONFLICT,
             L::Invalid(_) | L::Upload(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -589,6 +589,43 @@ async fn fallback() -> ApiError {
     ApiError::not_found()
 }
 
+/// axum answers some errors itself, before a handler runs, in plain text: a query string or
+/// path segment that does not parse (400), a raw body over the route's limit (413), a method
+/// the route lacks (405). The API answers every error in the one JSON shape of [`ApiError`]
+/// (which its OpenAPI document promises), so those are rewritten here.
+async fn api_errors_as_json(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !status.is_client_error() || is_json(res.headers()) {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let text = axum::body::to_bytes(res.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let mut e = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "method_not_allowed",
+            "Địa chỉ này không nhận phương thức đó.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "too_large", "Dữ liệu gửi lên quá lớn.")
+        }
+        _ => ApiError::new(
+            status,
+            "bad_request",
+            format!("Yêu cầu không hợp lệ: {text}"),
+        ),
+    }
+    .into_response();
+    if let Some(a) = allow {
+        e.headers_mut().insert(header::ALLOW, a);
+    }
+    e
+}
+
 /// The whole application router; tests drive it without a socket.
 pub fn router(state: Shared) -> Router {
     let api = Router::new()
@@ -608,7 +645,8 @@ pub fn router(state: Shared) -> Router {
                     crate::web::OPENAPI,
                 )
             }),
-        );
+        )
+        .layer(middleware::from_fn(api_errors_as_json));
     let app = Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)
