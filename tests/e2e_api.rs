@@ -89,9 +89,18 @@ fn contract_health_login_and_audit_verify() {
         .unwrap();
     assert_eq!(r.status(), 201);
     assert!(r.json::<Value>().unwrap()["temporary_password"].is_string());
+    // On a live box too: the running server walks the chain for the command.
+    let d = dir.path().to_str().unwrap();
+    let out = tram(&["audit", "verify", "--data-dir", d]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
     assert!(s.stop().success(), "graceful shutdown exits 0");
 
-    let d = dir.path().to_str().unwrap();
     let out = tram(&["audit", "verify", "--data-dir", d]);
     assert!(
         out.status.success(),

@@ -66,19 +66,25 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                         .await
                         .unwrap_or_else(|e| fail(format!("backup task failed: {e}")))
                 }
-                Ok(req) if req.op == "lessons-verify" => tokio::task::spawn_blocking(move || {
-                    let (ok, text) = crate::lessons::verify_text(&store)?;
-                    Ok::<_, crate::store::StoreError>(Response {
-                        ok,
-                        error: None,
-                        report: None,
-                        text: Some(text),
+                Ok(req) if req.op == "lessons-verify" || req.op == "audit-verify" => {
+                    tokio::task::spawn_blocking(move || {
+                        let (ok, text) = if req.op == "audit-verify" {
+                            store.verify_audit_text()?
+                        } else {
+                            crate::lessons::verify_text(&store)?
+                        };
+                        Ok::<_, crate::store::StoreError>(Response {
+                            ok,
+                            error: None,
+                            report: None,
+                            text: Some(text),
+                        })
                     })
-                })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .unwrap_or_else(|e| fail(format!("verification failed: {e}"))),
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .unwrap_or_else(|e| fail(format!("verification failed: {e}")))
+                }
                 Ok(req)
                     if matches!(
                         req.op.as_str(),

@@ -276,6 +276,21 @@ impl Store {
         Ok(report)
     }
 
+    /// `tram audit verify`'s answer: (intact, what to print).
+    pub fn verify_audit_text(&self) -> Result<(bool, String), StoreError> {
+        let r = self.verify_audit()?;
+        Ok(match r.broken {
+            None => (true, format!("audit chain intact: {} events\n", r.events)),
+            Some((seq, why)) => (
+                false,
+                format!(
+                    "audit chain BROKEN at event {seq}: {why}\n{} events before it verify\n",
+                    r.events
+                ),
+            ),
+        })
+    }
+
     pub fn audit_tail(&self, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         audit::tail(&self.db, limit)
     }
