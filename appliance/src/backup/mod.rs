@@ -489,6 +489,31 @@ impl Target {
     }
 
     /// Every manifest file with its parsed content or why it could not be read.
+    /// `verified/<id>`: written after the backup was restored into a scratch folder and
+    /// checked. Retention reads it; it proves nothing by itself (verify does).
+    fn verified_marker(&self, id: &str) -> PathBuf {
+        self.root.join("verified").join(id)
+    }
+
+    fn is_verified(&self, id: &str) -> bool {
+        self.verified_marker(id).exists()
+    }
+
+    fn mark_verified(&self, id: &str) -> Result<(), BackupError> {
+        let p = self.verified_marker(id);
+        let dir = self.root.join("verified");
+        ctx(
+            fs::create_dir_all(&dir),
+            &dir,
+            "recording a verified backup",
+        )?;
+        ctx(
+            crate::config::write_atomic(&p, jiff::Timestamp::now().to_string().as_bytes()),
+            &p,
+            "recording a verified backup",
+        )
+    }
+
     fn manifests(&self, key: Option<&BackupKey>) -> Vec<(String, Result<Manifest, String>)> {
         let mut out = Vec::new();
         let Ok(dir) = fs::read_dir(self.backups_dir()) else {
@@ -948,13 +973,17 @@ pub fn run(
         "backup written"
     );
 
-    // 6. Retention, then the restore drill.
-    let (pruned_backups, pruned_objects) = prune(&tgt, key, &opts.retention)?;
+    // 6. The restore drill, then retention: a backup that has not proved it restores never
+    // pushes out one that has (the retention keeps a day's verified backup until a later one of
+    // the same day is verified too).
     let verified = if opts.verify {
-        Some(restore_check(&tgt, key, &manifest, &scratch, false)?)
+        let check = restore_check(&tgt, key, &manifest, &scratch, false)?;
+        tgt.mark_verified(&manifest.id)?;
+        Some(check)
     } else {
         None
     };
+    let (pruned_backups, pruned_objects) = prune(&tgt, key, &opts.retention)?;
     Ok(Report {
         id: manifest.id.clone(),
         target: target.to_path_buf(),
@@ -976,9 +1005,15 @@ pub fn run(
 fn prune(tgt: &Target, key: &BackupKey, r: &Retention) -> Result<(usize, usize), BackupError> {
     let all = tgt.manifests(Some(key));
     let good: Vec<&Manifest> = all.iter().filter_map(|(_, m)| m.as_ref().ok()).collect();
-    let list: Vec<(String, Timestamp, Kind)> = good
+    let list: Vec<retention::Candidate> = good
         .iter()
-        .map(|m| (m.id.clone(), m.created, m.kind))
+        .map(|m| retention::Candidate {
+            id: m.id.clone(),
+            created: m.created,
+            kind: m.kind,
+            verified: tgt.is_verified(&m.id),
+            version: m.app_version.clone(),
+        })
         .collect();
     let keep = retention::keep(&list, r, &crate::school::time_zone());
     let mut removed = 0;
@@ -986,6 +1021,7 @@ fn prune(tgt: &Target, key: &BackupKey, r: &Retention) -> Result<(usize, usize),
         if !keep.contains(&m.id) {
             let p = tgt.backups_dir().join(format!("{}.manifest", m.id));
             ctx(fs::remove_file(&p), &p, "removing an old backup")?;
+            let _ = fs::remove_file(tgt.verified_marker(&m.id));
             removed += 1;
         }
     }

@@ -59,19 +59,35 @@ impl std::str::FromStr for Retention {
 /// A calendar bucket a backup falls in (a day, an ISO week, a month).
 type Bucket = fn(&jiff::civil::Date) -> (i16, i16);
 
-/// The ids to keep among `(id, created, kind)`.
-pub fn keep(
-    backups: &[(String, Timestamp, Kind)],
-    r: &Retention,
-    tz: &TimeZone,
-) -> BTreeSet<String> {
-    let mut sorted: Vec<&(String, Timestamp, Kind)> = backups.iter().collect();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+/// A backup as retention sees it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: String,
+    pub created: Timestamp,
+    pub kind: Kind,
+    /// Restored into a scratch folder and checked after it was written.
+    pub verified: bool,
+    /// The Trạm version that made it (a pre-update backup: the version being updated from).
+    pub version: String,
+}
+
+/// The ids to keep. The newest backup is always kept; in each calendar bucket kept, the newest
+/// backup and — while that one is not verified — the newest verified one too, so a second
+/// backup on the same day never pushes out an earlier one that was proved to restore. Pre-update
+/// backups are counted apart: the newest `pre_update`, and the newest of each of the last two
+/// distinct versions updated from, so failed attempts at one update cannot push out the backup
+/// taken before the last good one.
+pub fn keep(backups: &[Candidate], r: &Retention, tz: &TimeZone) -> BTreeSet<String> {
+    let mut sorted: Vec<&Candidate> = backups.iter().collect();
+    sorted.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
     let mut kept = BTreeSet::new();
     if let Some(newest) = sorted.first() {
-        kept.insert(newest.0.clone());
+        kept.insert(newest.id.clone());
     }
-    let regular: Vec<_> = sorted.iter().filter(|b| b.2 != Kind::PreUpdate).collect();
+    let regular: Vec<&&Candidate> = sorted
+        .iter()
+        .filter(|b| b.kind != Kind::PreUpdate)
+        .collect();
     let buckets: [(usize, Bucket); 3] = [
         (r.daily, |d| (d.year(), d.day_of_year())),
         (r.weekly, |d| {
@@ -81,23 +97,46 @@ pub fn keep(
         (r.monthly, |d| (d.year(), d.month() as i16)),
     ];
     for (limit, bucket) in buckets {
-        let mut seen = BTreeSet::new();
+        // bucket → whether a verified backup is kept in it yet
+        let mut seen: std::collections::BTreeMap<(i16, i16), bool> = Default::default();
         for b in &regular {
-            if seen.len() >= limit {
-                break;
-            }
-            let date = b.1.to_zoned(tz.clone()).date();
-            if seen.insert(bucket(&date)) {
-                kept.insert(b.0.clone());
+            let key = bucket(&b.created.to_zoned(tz.clone()).date());
+            match seen.get(&key).copied() {
+                None => {
+                    if seen.len() >= limit {
+                        // Older buckets than the ones kept: this policy is done.
+                        if seen.keys().all(|k| *k > key) {
+                            break;
+                        }
+                        continue;
+                    }
+                    seen.insert(key, b.verified);
+                    kept.insert(b.id.clone());
+                }
+                Some(false) if b.verified => {
+                    seen.insert(key, true);
+                    kept.insert(b.id.clone());
+                }
+                Some(_) => {}
             }
         }
     }
-    for b in sorted
+    let pre: Vec<&&Candidate> = sorted
         .iter()
-        .filter(|b| b.2 == Kind::PreUpdate)
-        .take(r.pre_update)
-    {
-        kept.insert(b.0.clone());
+        .filter(|b| b.kind == Kind::PreUpdate)
+        .collect();
+    for b in pre.iter().take(r.pre_update) {
+        kept.insert(b.id.clone());
+    }
+    let mut versions: Vec<&str> = Vec::new();
+    for b in &pre {
+        if !versions.contains(&b.version.as_str()) {
+            if versions.len() >= 2 {
+                break;
+            }
+            versions.push(&b.version);
+            kept.insert(b.id.clone());
+        }
     }
     kept
 }
@@ -110,13 +149,23 @@ mod tests {
         crate::school::time_zone()
     }
 
-    fn nightly_for(days: i64) -> Vec<(String, Timestamp, Kind)> {
+    fn c(id: String, created: Timestamp, kind: Kind) -> Candidate {
+        Candidate {
+            id,
+            created,
+            kind,
+            verified: true,
+            version: "1.0.0".into(),
+        }
+    }
+
+    fn nightly_for(days: i64) -> Vec<Candidate> {
         // One backup a night at 01:30 local (18:30 UTC the day before), newest last.
         let start: Timestamp = "2025-01-01T18:30:00Z".parse().unwrap();
         (0..days)
             .map(|i| {
                 let t = start + jiff::SignedDuration::from_hours(24 * i);
-                (format!("b{i:04}"), t, Kind::Nightly)
+                c(format!("b{i:04}"), t, Kind::Nightly)
             })
             .collect()
     }
@@ -145,7 +194,7 @@ mod tests {
         let mut all = nightly_for(3);
         let t: Timestamp = "2025-02-01T03:00:00Z".parse().unwrap();
         for i in 0..5 {
-            all.push((
+            all.push(c(
                 format!("u{i}"),
                 t + jiff::SignedDuration::from_hours(i),
                 Kind::PreUpdate,
@@ -163,6 +212,57 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(kept, want);
+    }
+
+    #[test]
+    fn a_second_backup_the_same_day_keeps_the_verified_first_until_it_is_verified() {
+        let t: Timestamp = "2025-03-01T18:30:00Z".parse().unwrap();
+        let mut first = c("a".into(), t, Kind::Nightly);
+        let mut second = c(
+            "b".into(),
+            t + jiff::SignedDuration::from_hours(3),
+            Kind::Manual,
+        );
+        second.verified = false;
+        let r = Retention {
+            daily: 1,
+            weekly: 0,
+            monthly: 0,
+            pre_update: 0,
+        };
+        let kept = keep(&[first.clone(), second.clone()], &r, &tz());
+        assert!(kept.contains("a") && kept.contains("b"), "{kept:?}");
+        // Once the later one is verified, it supersedes the earlier one.
+        second.verified = true;
+        assert_eq!(keep(&[first.clone(), second.clone()], &r, &tz()).len(), 1);
+        // An unverified earlier one never stays for its own sake.
+        first.verified = false;
+        assert_eq!(
+            keep(&[first, second], &r, &tz())
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+    }
+
+    #[test]
+    fn failed_update_attempts_keep_the_backup_before_the_last_good_update() {
+        let t: Timestamp = "2025-03-01T03:00:00Z".parse().unwrap();
+        let at = |h| t + jiff::SignedDuration::from_hours(h);
+        // 1.0.0 → 1.1.0 went well (backup by 1.0.0); then three failed attempts from 1.1.0.
+        let mut all = vec![Candidate {
+            version: "1.0.0".into(),
+            ..c("p0".into(), at(0), Kind::PreUpdate)
+        }];
+        for i in 1..=3 {
+            all.push(Candidate {
+                version: "1.1.0".into(),
+                ..c(format!("p{i}"), at(i), Kind::PreUpdate)
+            });
+        }
+        let kept = keep(&all, &Retention::default(), &tz());
+        assert!(kept.contains("p0"), "{kept:?}");
+        assert!(kept.contains("p3"), "{kept:?}");
     }
 
     #[test]
