@@ -127,6 +127,18 @@ pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
+/// A spreadsheet file's bytes (the library's bulk import reads one from a USB stick): at most one
+/// byte past [`MAX_IMPORT_BYTES`], so a film named like the sheet is refused by [`read`] instead
+/// of being loaded whole into memory.
+pub fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_IMPORT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Reads one worksheet of an uploaded .xlsx within the limits; `choose` picks it from the sheet
 /// names in workbook order (never called with an empty list; an index past the end is the last).
 pub fn read(bytes: &[u8], choose: impl FnOnce(&[String]) -> usize) -> Result<Sheet, SheetError> {
@@ -829,6 +841,19 @@ mod tests {
         assert_eq!(s.rows[0], vec![Data::String("Họ và tên".into())]);
         assert_eq!(s.rows[1], vec![Data::Empty, Data::Float(8.5)]);
         assert_eq!(s.formulas, HashSet::from([(4, 2)]));
+    }
+
+    #[test]
+    fn a_file_on_disk_is_read_only_up_to_the_limit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("danh-muc.xlsx");
+        std::fs::write(&path, vec![b'P'; MAX_IMPORT_BYTES + 4096]).expect("write");
+        let bytes = read_file(&path).expect("read");
+        assert_eq!(bytes.len(), MAX_IMPORT_BYTES + 1);
+        assert_eq!(
+            read(&bytes, |_| 0).map(|s| s.rows.len()),
+            Err(SheetError::TooBig)
+        );
     }
 
     #[test]
