@@ -1837,3 +1837,94 @@ fn only_the_homeroom_teacher_bgh_and_the_office_see_a_students_personal_id() {
         "the office's students page shows it"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Spreadsheets that claim a huge grid (issue 18, item 1). A 5 KB .xlsx whose one number sits at
+// XFD1048576 made the reader allocate the whole sheet (512 GB) and abort the server; every
+// upload path now reads through the bounded reader (school::sheet) and answers with a message.
+// ---------------------------------------------------------------------------------------------
+
+/// A minimal .xlsx whose only sheet has a header cell at A1 and one number at XFD1048576 (built
+/// here, not with the crate's helper, so the test also runs against a build without the fix).
+fn far_cell_xlsx() -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default();
+    let ns = "http://schemas.openxmlformats.org";
+    let parts = [
+        (
+            "[Content_Types].xml",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{ns}/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#
+            ),
+        ),
+        (
+            "_rels/.rels",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" Type="{ns}/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+            ),
+        ),
+        (
+            "xl/workbook.xml",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{ns}/spreadsheetml/2006/main" xmlns:r="{ns}/officeDocument/2006/relationships"><sheets><sheet name="Toán" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+            ),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" Type="{ns}/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#
+            ),
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{ns}/spreadsheetml/2006/main"><dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Họ và tên</t></is></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData></worksheet>"#
+            ),
+        ),
+    ];
+    for (path, xml) in parts {
+        z.start_file(path, o).unwrap();
+        z.write_all(xml.as_bytes()).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_spreadsheet_claiming_the_whole_grid_is_refused_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let bytes = far_cell_xlsx();
+    assert!(bytes.len() < 5 * 1024, "the file is small: {}", bytes.len());
+    let limit = "ô XFD1048576 nằm ngoài giới hạn 20.000 hàng × 200 cột";
+
+    // The teacher of 6A1 × Toán imports scores.
+    let teacher = s.login(&teacher_of(&s, "2026-6a1", "toan"));
+    let r = teacher
+        .post(format!("{b}/api/v1/grades/import/2026-6a1/toan/hk1"))
+        .header("content-type", "application/octet-stream")
+        .header("x-csrf-token", csrf(&teacher, &b))
+        .body(bytes.clone())
+        .send()
+        .expect("the score import was answered (the server did not die)");
+    let code = r.status();
+    let body = r.text().unwrap();
+    assert!(code.is_client_error(), "{code} {body}");
+    assert!(body.contains(limit), "{code} {body}");
+    healthy(&s);
+
+    // The admin imports it as the student list (a commit answers 422 with the problems).
+    let admin = s.login("admin");
+    let r = admin
+        .post(format!("{b}/api/v1/import/students?mode=commit"))
+        .header("content-type", "application/octet-stream")
+        .header("x-csrf-token", csrf(&admin, &b))
+        .body(bytes)
+        .send()
+        .expect("the student import was answered (the server did not die)");
+    let code = r.status();
+    let body = r.text().unwrap();
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains(limit), "{body}");
+    healthy(&s);
+}

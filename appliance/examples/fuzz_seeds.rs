@@ -1,5 +1,8 @@
 //! Writes the fuzz corpus seeds (fuzz/corpus/<target>/): a real student list, staff list and
-//! score sheet as .xlsx, a signed relay batch, a signed update bundle (both with the key the fuzz
+//! score sheet as .xlsx, the crafted sheets that claim a huge grid (a cell at XFD1048576, a lying
+//! `<dimension>`, cells and rows without references, wide rows, many shared strings, a shared
+//! formula with a huge index, an .ods with huge repeats, an .xls header) for both spreadsheet
+//! targets, a signed relay batch, a signed update bundle (both with the key the fuzz
 //! targets use), and typed scores. `cargo run --example fuzz_seeds -- fuzz/corpus`
 
 use std::fs;
@@ -49,6 +52,38 @@ fn main() {
         "not-a-sheet.csv",
         b"Ho va ten,Lop\nA,6A1\n",
     );
+    put(
+        "score_import",
+        "scores.xlsx",
+        &xlsx(&[
+            &["BẢNG ĐIỂM MÔN TOÁN"],
+            &[
+                "Mã định danh",
+                "Họ và tên",
+                "TX1 HKI",
+                "TX2 HKI",
+                "GK HKI",
+                "CK HKI",
+            ],
+            &["079214000001", "Nguyễn Văn An", "8", "7,5", "9", "8.5"],
+            &["", "Trần Thị Bình", "10", "", "Đ", "11"],
+        ]),
+    );
+    use tram::school::sheet::crafted;
+    for (name, bytes) in [
+        ("far-cell.xlsx", crafted::far_cell()),
+        ("lying-dimension.xlsx", crafted::lying_dimension()),
+        ("implicit-columns.xlsx", crafted::implicit_columns()),
+        ("implicit-rows.xlsx", crafted::implicit_rows()),
+        ("wide-rows.xlsx", crafted::wide_rows()),
+        ("many-strings.xlsx", crafted::many_strings()),
+        ("shared-formula.xlsx", crafted::shared_formula()),
+        ("repeats.ods", crafted::ods_repeats()),
+        ("header.xls", crafted::xls_header()),
+    ] {
+        put("spreadsheet_import", name, &bytes);
+        put("score_import", name, &bytes);
+    }
 
     let key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
     let entries: Vec<tram::store::OutboxEntry> = (1..=3)

@@ -737,7 +737,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rx = store.read()?;
             let p = tram::school::principal_by_username(&rx, &user)?
                 .ok_or_else(|| anyhow::anyhow!("no account named {user:?}"))?;
-            let bytes = std::fs::read(&sheet)
+            let bytes = tram::school::sheet::read_file(&sheet)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", sheet.display()))?;
             let plan = tram::library::import::plan(&rx, &folder, &bytes)?;
             drop(rx);

@@ -4,9 +4,8 @@
 //! reads and validates everything; `apply_import` writes all cells in one transaction or none.
 
 use std::collections::HashMap;
-use std::io::Cursor;
 
-use calamine::{Data, Reader};
+use calamine::Data;
 use serde::Serialize;
 
 use super::{ClassBook, GradeError, Mark, Marks, SubjectOutcome, TermId};
@@ -371,35 +370,21 @@ pub fn plan_import(
     if super::is_locked(r, &class.year, term)? {
         return Err(GradeError::AlreadyLocked(term.label()));
     }
-    if bytes.len() > MAX_IMPORT_BYTES {
-        return Err(GradeError::Import("Tệp quá lớn (tối đa 10 MB).".into()));
-    }
-    // calamine panics on some damaged files: a damaged upload is a message, never a crash.
-    let read = || -> Result<_, GradeError> {
-        let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
-            GradeError::Import(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}"))
-        })?;
-        let names = wb.sheet_names().to_vec();
-        if names.is_empty() {
-            return Err(GradeError::Import("Tệp không có trang tính nào.".into()));
-        }
-        // The exported class book has a sheet per subject; a teacher's own file usually has one.
-        let want = crate::text::fold(&spec.name);
-        let sheet = names
+    // The exported class book has a sheet per subject; a teacher's own file usually has one.
+    let want = crate::text::fold(&spec.name);
+    let sheet = crate::school::sheet::read(bytes, |names| {
+        names
             .iter()
-            .find(|n| crate::text::fold(n) == want || want.starts_with(&crate::text::fold(n)))
-            .cloned()
-            .unwrap_or_else(|| names[0].clone());
-        let range = wb.worksheet_range(&sheet).map_err(|e| {
-            GradeError::Import(format!("Không đọc được trang tính \"{sheet}\": {e}"))
-        })?;
-        let origin = range.start().unwrap_or((0, 0));
-        let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
-        let formulas = wb.worksheet_formula(&sheet).ok();
-        Ok((origin, rows, formulas, sheet))
-    };
-    let (origin, rows, formulas, sheet) = crate::school::import::guarded(read)
-        .unwrap_or_else(|| Err(GradeError::Import(crate::school::import::DAMAGED.into())))?;
+            .position(|n| crate::text::fold(n) == want || want.starts_with(&crate::text::fold(n)))
+            .unwrap_or(0)
+    })
+    .map_err(|e| GradeError::Import(e.to_string()))?;
+    let crate::school::sheet::Sheet {
+        name: sheet,
+        origin,
+        rows,
+        formulas,
+    } = sheet;
     let columns = spec.columns();
 
     let mut problems = vec![];
@@ -603,10 +588,7 @@ pub fn plan_import(
         }
         for (col, text) in score_texts {
             let c = cols[&col];
-            let has_formula = formulas.as_ref().is_some_and(|f| {
-                f.get_value((origin.0 + i as u32, origin.1 + c as u32))
-                    .is_some_and(|s| !s.is_empty())
-            });
+            let has_formula = formulas.contains(&(origin.0 + i as u32, origin.1 + c as u32));
             if has_formula {
                 problems.push(problem(
                     excel_row,

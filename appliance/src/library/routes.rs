@@ -398,7 +398,7 @@ async fn import_folder(
     let store = s.store.clone();
     let p = u.principal.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
-        let bytes = std::fs::read(b.folder.join(&b.sheet)).map_err(|_| {
+        let bytes = crate::school::sheet::read_file(&b.folder.join(&b.sheet)).map_err(|_| {
             ApiError::bad_request(format!(
                 "Không đọc được bảng tính “{}” trong thư mục.",
                 b.sheet

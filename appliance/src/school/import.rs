@@ -2,18 +2,15 @@
 //! Import is two-phase by design: `plan_*` parses and validates every row and returns the
 //! complete list of problems; `apply_*` writes only a plan with no problems, in one transaction.
 
-use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
-
-use calamine::{Data, Reader};
+use calamine::Data;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
 use super::{CLASSES, STUDENTS, Student, student_by_code, validate_student};
 use crate::auth::{self, Role};
 use crate::store::{Rx, StoreError, Tx};
 
-/// Largest spreadsheet accepted (a school's whole roll is well under 1 MB).
-pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
+pub use super::sheet::MAX_IMPORT_BYTES;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RowProblem {
@@ -92,73 +89,22 @@ pub(crate) fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) ->
         .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
 }
 
-/// What a spreadsheet reader that gave up (panicked) on a damaged file becomes.
-pub const DAMAGED: &str = "Tệp Excel bị hỏng hoặc không đúng định dạng (.xlsx, .xls, .ods). Hãy mở và lưu lại tệp rồi thử lại.";
-
-/// Runs a spreadsheet reader, turning a panic inside it into None (the caller's message).
-pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
-}
-
-/// The most an .xlsx/.ods (a ZIP) may unpack to. A real class list unpacks to a few MB; a
-/// "zip bomb" of a few hundred KB can claim gigabytes and would exhaust the box's memory.
-pub const MAX_UNPACKED_BYTES: u64 = 100 * 1024 * 1024;
-
-/// Refuses a spreadsheet whose parts would unpack to more than [`MAX_UNPACKED_BYTES`] (the ZIP
-/// reader stops at each part's declared size, so the declared sizes are what counts).
-fn check_unpacked_size(bytes: &[u8]) -> Result<(), RowProblem> {
-    if !bytes.starts_with(b"PK") {
-        return Ok(());
-    }
-    let Ok(mut z) = zip::ZipArchive::new(Cursor::new(bytes)) else {
-        return Ok(()); // calamine reports the damage
-    };
-    let mut total = 0u64;
-    for i in 0..z.len() {
-        if let Ok(f) = z.by_index_raw(i) {
-            total = total.saturating_add(f.size());
-        }
-    }
-    if total > MAX_UNPACKED_BYTES {
-        return Err(file_problem(format!(
-            "Tệp giải nén ra tới {} MB — không phải một danh sách bình thường (tối đa {} MB).",
-            total >> 20,
-            MAX_UNPACKED_BYTES >> 20
-        )));
-    }
-    Ok(())
-}
-
 /// The header row's number, the column of each recognised field, and the rows below it.
 pub(crate) type Table = (usize, HashMap<&'static str, usize>, Vec<Vec<Data>>);
 
-/// Reads the first worksheet and finds the header row (schools put titles above it).
+/// Reads the first worksheet (through the bounded reader, [`super::sheet`]) and finds the
+/// header row (schools put titles above it).
 pub(crate) fn read_table(
     bytes: &[u8],
     fields: &[(&'static str, &[&str])],
     required: &[&str],
 ) -> Result<Table, RowProblem> {
-    if bytes.len() > MAX_IMPORT_BYTES {
-        return Err(file_problem("Tệp quá lớn (tối đa 10 MB).".into()));
-    }
-    check_unpacked_size(bytes)?;
-    // calamine panics on some damaged files (found by fuzzing): a message, never a crash.
-    let read = || -> Result<(Vec<Vec<Data>>, usize), RowProblem> {
-        let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| {
-            file_problem(format!("Không đọc được tệp Excel (.xlsx, .xls, .ods): {e}"))
-        })?;
-        let range = wb
-            .worksheet_range_at(0)
-            .ok_or_else(|| file_problem("Tệp không có trang tính nào.".into()))?
-            .map_err(|e| file_problem(format!("Không đọc được trang tính đầu tiên: {e}")))?;
-        let rows: Vec<Vec<Data>> = range.rows().map(|r| r.to_vec()).collect();
-        Ok((rows, range.start().map(|(r, _)| r as usize).unwrap_or(0)))
-    };
-    let (rows, first_row) = guarded(read).unwrap_or_else(|| Err(file_problem(DAMAGED.into())))?;
-    for (i, row) in rows.iter().enumerate().take(15) {
+    let sheet = super::sheet::read(bytes, |_| 0).map_err(|e| file_problem(e.to_string()))?;
+    let (mut rows, first_row) = (sheet.rows, sheet.origin.0 as usize);
+    for i in 0..rows.len().min(15) {
         let mut map: HashMap<&'static str, usize> = HashMap::new();
         let mut dup = None;
-        for (col, cell) in row.iter().enumerate() {
+        for (col, cell) in rows[i].iter().enumerate() {
             let h = crate::text::fold(&cell_text(cell));
             if let Some((field, _)) = fields.iter().find(|(_, names)| names.contains(&h.as_str()))
                 && map.insert(field, col).is_some()
@@ -170,7 +116,7 @@ pub(crate) fn read_table(
             if let Some(d) = dup {
                 return Err(file_problem(format!("Cột \"{d}\" xuất hiện hai lần.")));
             }
-            return Ok((first_row + i + 1, map, rows[i + 1..].to_vec()));
+            return Ok((first_row + i + 1, map, rows.split_off(i + 1)));
         }
     }
     Err(file_problem(format!(

@@ -4,6 +4,7 @@
 
 pub mod import;
 pub mod routes;
+pub mod sheet;
 
 use std::collections::BTreeMap;
 
