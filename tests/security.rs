@@ -731,33 +731,130 @@ fn the_signing_pin_lockout_cannot_be_raced() {
     assert_eq!(r.status(), 429, "the right PIN after the burst");
 }
 
-/// The admin cannot become the principal's signature: after resetting her password and logging
-/// in as her, replacing her signing key needs her current PIN. A forgotten PIN is reset by
-/// another BGH member (never by oneself, never by the admin), and the owner is shown every
-/// change of her key, who made it and when.
+/// The admin cannot become the principal's signature. Replacing a key needs its current PIN; a
+/// forgotten PIN is reset by another BGH member (never by oneself, never by the admin) and the
+/// owner is shown every change of her key, who made it and when. The admin can neither take a
+/// signing role nor give one once the school has a BGH member in office, and an account whose
+/// password someone else reset this week cannot change who signs.
 #[test]
 fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), false);
     let b = s.base();
     let admin = s.login("admin");
-    let accounts: Value = admin
-        .get(format!("{b}/api/v1/accounts"))
+    let principal = s.login("hieutruong");
+    let vice = s.login("phohieutruong");
+
+    // The legitimate path: the vice principal forgot her PIN; the principal resets her key.
+    let key: Value = vice.get(format!("{b}/api/v1/lessons/key")).send().unwrap().json().unwrap();
+    if key["has_key"] != true {
+        let r = vice
+            .post(format!("{b}/api/v1/lessons/key"))
+            .json(&json!({"secret": "123456", "confirm": "123456"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let r = vice
+        .post(format!("{b}/api/v1/lessons/key"))
+        .json(&json!({"secret": "654321", "confirm": "654321"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422, "no current PIN");
+    for (c, who) in [(&admin, "admin"), (&vice, "herself")] {
+        let r = c
+            .post(format!("{b}/api/v1/lessons/keys/u-phohieutruong/reset"))
+            .json(&json!({}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{who}");
+    }
+    let r = principal
+        .post(format!("{b}/api/v1/lessons/keys/u-phohieutruong/reset"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let plans: Value = vice
+        .get(format!("{b}/api/v1/lessons/plans"))
         .send()
         .unwrap()
         .json()
         .unwrap();
-    let principal_id = accounts["accounts"]
+    let reviewed = plans["plans"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["username"] == "hieutruong")
+        .find(|p| p["state"] == "reviewed")
         .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
+    let r = vice
+        .post(format!("{b}/api/v1/lessons/plans/{reviewed}/approve"))
+        .json(&json!({"secret": "123456"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 409, "a reset key signed");
+    let r = vice
+        .post(format!("{b}/api/v1/lessons/key"))
+        .json(&json!({"secret": "246810", "confirm": "246810"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let home = vice.get(format!("{b}/")).send().unwrap().text().unwrap();
+    assert!(
+        home.contains("id=\"key-changes\""),
+        "no key notice on her home page"
+    );
+    assert!(home.contains("Trần Văn Hùng"), "who reset it is not named");
+    let verify = principal
+        .get(format!("{b}/lessons/verify"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        verify.contains("đặt lại khoá ký"),
+        "the verify page lists no reset"
+    );
+
+    // The admin cannot hold a signing role, nor hand one out while BGH is in office.
     let r = admin
-        .post(format!("{b}/api/v1/accounts/{principal_id}/reset-password"))
+        .patch(format!("{b}/api/v1/accounts/u-admin"))
+        .json(&json!({"roles": ["admin", "vice_principal"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422, "admin made itself BGH");
+    let r = admin
+        .patch(format!("{b}/api/v1/accounts/u-gv30"))
+        .json(&json!({"roles": ["teacher", "vice_principal"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422, "admin made a teacher BGH");
+    let r = admin
+        .patch(format!("{b}/api/v1/accounts/u-phohieutruong"))
+        .json(&json!({"disabled": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422, "admin disabled a BGH member");
+    // A BGH member may (a second person) — and nothing beyond the BGH roles.
+    let r = principal
+        .patch(format!("{b}/api/v1/accounts/u-gv30"))
+        .json(&json!({"roles": ["teacher", "vice_principal"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let r = principal
+        .patch(format!("{b}/api/v1/accounts/u-gv29"))
+        .json(&json!({"roles": ["teacher", "admin"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403, "BGH handed out the admin role");
+
+    // The takeover: the admin resets the principal's password and logs in as her.
+    let r = admin
+        .post(format!("{b}/api/v1/accounts/u-hieutruong/reset-password"))
         .json(&json!({}))
         .send()
         .unwrap();
@@ -794,78 +891,34 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
             r.status()
         );
     }
-    let key: Value = as_her
-        .get(format!("{b}/api/v1/lessons/key"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(
-        key["changes"].as_array().unwrap().len(),
-        1,
-        "only the demo's key: {key}"
-    );
-    // Neither the admin nor she herself may reset it; the vice principal may.
-    for (c, who) in [(&admin, "admin"), (&as_her, "herself")] {
-        let r = c
-            .post(format!("{b}/api/v1/lessons/keys/{principal_id}/reset"))
-            .json(&json!({}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 403, "{who}");
-    }
-    let vice = s.login("phohieutruong");
+    // Even with the vice principal resetting her key, the account just reset cannot make a new
+    // one this week, nor reset anyone else's.
     let r = vice
-        .post(format!("{b}/api/v1/lessons/keys/{principal_id}/reset"))
+        .post(format!("{b}/api/v1/lessons/keys/u-hieutruong/reset"))
         .json(&json!({}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    // A reset key signs no more; a new one needs no old PIN.
-    let plans: Value = as_her
-        .get(format!("{b}/api/v1/lessons/plans"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let reviewed = plans["plans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["state"] == "reviewed")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = as_her
-        .post(format!("{b}/api/v1/lessons/plans/{reviewed}/approve"))
-        .json(&json!({"secret": "123456"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 409, "a reset key signed");
     let r = as_her
         .post(format!("{b}/api/v1/lessons/key"))
-        .json(&json!({"secret": "246810", "confirm": "246810"}))
+        .json(&json!({"secret": "135790", "confirm": "135790"}))
         .send()
         .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
-    // Shown to her at her next login, with who did it; and on the verify page.
-    let home = as_her.get(format!("{b}/")).send().unwrap().text().unwrap();
-    assert!(
-        home.contains("id=\"key-changes\""),
-        "no key notice on her home page"
+    assert_eq!(
+        r.status(),
+        403,
+        "a taken-over account made itself a signing key"
     );
-    assert!(home.contains("Lê Thị Thu Hà"), "who reset it is not named");
-    let verify = vice
-        .get(format!("{b}/lessons/verify"))
+    assert_eq!(
+        r.json::<Value>().unwrap()["error"]["code"],
+        "recently_reset"
+    );
+    let r = as_her
+        .post(format!("{b}/api/v1/lessons/keys/u-phohieutruong/reset"))
+        .json(&json!({}))
         .send()
-        .unwrap()
-        .text()
         .unwrap();
-    assert!(
-        verify.contains("đặt lại khoá ký"),
-        "the verify page lists no reset"
-    );
+    assert_eq!(r.status(), 403, "a taken-over account reset another key");
 }
 
 /// The current password cannot be guessed through `/password` faster than through login (the

@@ -85,12 +85,81 @@ pub struct Account {
     pub created_at: String,
     #[serde(default)]
     pub must_change_password: bool,
+    /// The last time someone else set this account's password (the admin's reset): who, when.
+    /// For a week after it the account cannot change who signs (reset another person's signing
+    /// key, or make itself a new key after its own was reset), so an account taken over through
+    /// a reset cannot sign before its owner notices.
+    #[serde(default)]
+    pub password_reset: Option<(String, String)>,
 }
+
+/// How long after a password reset by someone else an account may not change who signs.
+pub const RESET_QUARANTINE_DAYS: i64 = 7;
 
 impl Account {
     pub fn has(&self, r: Role) -> bool {
         self.roles.contains(&r)
     }
+    /// Principal or vice principal (Ban giám hiệu).
+    pub fn is_bgh(&self) -> bool {
+        self.has(Role::Principal) || self.has(Role::VicePrincipal)
+    }
+    /// Whether someone else reset this account's password within the quarantine before `now`.
+    pub fn recently_reset(&self, now: jiff::Timestamp) -> bool {
+        self.password_reset.as_ref().is_some_and(|(by, at)| {
+            by != &self.id
+                && at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| now.as_second() - t.as_second() < RESET_QUARANTINE_DAYS * 86_400)
+        })
+    }
+}
+
+/// Separation of duties for the roles that sign (principal, vice principal). The admin (IT)
+/// never holds them, and once the school has any BGH account, only a BGH member grants, removes
+/// or disables one — so IT cannot make itself, or an account it controls, a signer. The first
+/// principal of a new school is made by the admin (nobody else exists yet).
+fn check_bgh_change(
+    tx: &mut crate::store::Tx<'_>,
+    before: Option<&Account>,
+    after: &Account,
+) -> Result<(), AuthError> {
+    if after.has(Role::Admin) && after.is_bgh() {
+        return Err(AuthError::AdminCannotSign);
+    }
+    let was = before.is_some_and(|b| b.is_bgh());
+    let roles_changed = before.map_or(after.is_bgh(), |b| {
+        b.has(Role::Principal) != after.has(Role::Principal)
+            || b.has(Role::VicePrincipal) != after.has(Role::VicePrincipal)
+    });
+    let disabled_now = was && after.disabled && !before.is_some_and(|b| b.disabled);
+    if !(roles_changed || disabled_now) {
+        return Ok(());
+    }
+    // The box's own setup (the demo school, provisioning) is not a person acting.
+    if tx.actor_id() == "system" {
+        return Ok(());
+    }
+    let actor_is_bgh = tx
+        .get(&ACCOUNTS, &tx.actor_id().to_string())?
+        .is_some_and(|a| a.is_bgh() && !a.disabled);
+    if actor_is_bgh {
+        return Ok(());
+    }
+    // Setting the school up: until a BGH member has logged in and chosen their own password,
+    // the admin still makes (and corrects) the BGH accounts, e.g. from the staff list.
+    // In office: a BGH account someone has used (chosen a password, or had it reset since).
+    let in_office = |a: &Account| {
+        a.is_bgh() && !a.disabled && (!a.must_change_password || a.password_reset.is_some())
+    };
+    let bgh_in_office = tx
+        .scan(&ACCOUNTS, "")?
+        .iter()
+        .any(|(id, a)| in_office(a) && *id != after.id);
+    if bgh_in_office || before.is_some_and(in_office) {
+        return Err(AuthError::BghBySecondBgh);
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -159,6 +228,14 @@ pub enum AuthError {
     EmptyName,
     #[error("Không thể tự khoá hoặc bỏ quyền quản trị của chính mình.")]
     SelfLockout,
+    #[error(
+        "Tài khoản quản trị (tin học) không giữ vai trò Ban giám hiệu: người ký không phải người quản trị máy."
+    )]
+    AdminCannotSign,
+    #[error(
+        "Chỉ một thành viên Ban giám hiệu mới giao, bỏ hoặc khoá vai trò Ban giám hiệu (hai người cho việc đổi người ký)."
+    )]
+    BghBySecondBgh,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -177,6 +254,8 @@ impl AuthError {
             AuthError::NoSuchAccount(_) => "no_such_account",
             AuthError::EmptyName => "empty_name",
             AuthError::SelfLockout => "self_lockout",
+            AuthError::AdminCannotSign => "admin_cannot_sign",
+            AuthError::BghBySecondBgh => "second_person_needed",
             AuthError::Store(_) => "storage",
         }
     }
@@ -326,7 +405,9 @@ pub fn create_account_tx(
         disabled: false,
         created_at: tx.now().to_string(),
         must_change_password: n.must_change_password,
+        password_reset: None,
     };
+    check_bgh_change(tx, None, &acc)?;
     tx.put(&ACCOUNTS, &acc.id, &acc, "account.create")?;
     tx.put(
         &USERNAMES,
@@ -565,6 +646,7 @@ pub fn admin_reset_password(
         )?;
         let mut a = acc.clone();
         a.must_change_password = true;
+        a.password_reset = Some((actor.id.clone(), actor.now.to_string()));
         tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
         close_all_sessions(tx, &acc.id)?;
         Ok(())
@@ -597,6 +679,7 @@ pub fn update_account(
         let mut a = tx
             .get(&ACCOUNTS, account_id)?
             .ok_or_else(|| AuthError::NoSuchAccount(account_id.into()))?;
+        let before = a.clone();
         if let Some(n) = &patch.full_name {
             if n.trim().is_empty() {
                 return Err(AuthError::EmptyName);
@@ -623,6 +706,7 @@ pub fn update_account(
                 close_all_sessions(tx, account_id)?;
             }
         }
+        check_bgh_change(tx, Some(&before), &a)?;
         tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
         Ok(a)
     })

@@ -104,6 +104,7 @@ mod tests {
                 disabled: false,
                 created_at: String::new(),
                 must_change_password: false,
+                password_reset: None,
             },
             teaches: vec![("6a1".into(), "toan".into())],
             homeroom: vec!["6a1".into()],

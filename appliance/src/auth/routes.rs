@@ -270,8 +270,37 @@ async fn update(
     u: ApiUser,
     body: Result<Json<AccountPatch>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    u.require(Action::ManageAccounts)?;
+    // The admin manages accounts; a BGH member may also grant, remove or disable the BGH roles
+    // (which the admin may not once the school has a BGH member in office) and nothing else.
+    let admin = super::permits(&u.principal, Action::ManageAccounts);
+    if !admin && !u.principal.is_bgh() {
+        return Err(ApiError::forbidden());
+    }
     let Json(p) = body?;
+    if !admin {
+        let bgh_only = |roles: &[super::Role]| {
+            roles
+                .iter()
+                .copied()
+                .filter(|r| !matches!(r, super::Role::Principal | super::Role::VicePrincipal))
+                .collect::<Vec<_>>()
+        };
+        let current = s
+            .store
+            .read()?
+            .get(&super::ACCOUNTS, &id)?
+            .ok_or_else(ApiError::not_found)?;
+        let wanted = p.roles.as_deref().map(super::parse_roles).transpose()?;
+        let other_roles_change = wanted.as_ref().is_some_and(|w| {
+            let (mut a, mut b) = (bgh_only(w), bgh_only(&current.roles));
+            a.sort();
+            b.sort();
+            a != b
+        });
+        if p.full_name.is_some() || p.department.is_some() || other_roles_change {
+            return Err(ApiError::forbidden());
+        }
+    }
     let store = s.store.clone();
     let actor = u.actor();
     let a = tokio::task::spawn_blocking(move || super::update_account(&store, &actor, &id, p))

@@ -1613,11 +1613,18 @@ fn save_note(
 /// Who may verify a correction to a locked term: always a second person. The class's homeroom
 /// teacher verifies what a subject teacher asked for; a correction the homeroom teacher asked
 /// for (or anyone else who cannot verify their own) is verified by BGH.
-pub fn may_decide_correction(p: &Principal, c: &Correction) -> Result<(), GradeError> {
+///
+/// `homeroom` is the class's homeroom teacher (account id), if it has one.
+pub fn may_decide_correction(
+    p: &Principal,
+    c: &Correction,
+    homeroom: Option<&str>,
+) -> Result<(), GradeError> {
     if c.by == p.id() {
         return Err(GradeError::SecondPersonNeeded);
     }
-    if p.homeroom.contains(&c.class) || p.is_bgh() {
+    let asked_by_homeroom = homeroom.is_none_or(|h| h == c.by);
+    if p.homeroom.contains(&c.class) || (p.is_bgh() && asked_by_homeroom) {
         Ok(())
     } else {
         Err(GradeError::NotHomeroom)
@@ -1634,7 +1641,8 @@ pub fn decide_correction(
     let mut c = tx
         .get(&CORRECTIONS, id)?
         .ok_or_else(|| GradeError::UnknownCorrection(id.to_string()))?;
-    may_decide_correction(p, &c)?;
+    let homeroom = class_of(tx, &c.class)?.homeroom;
+    may_decide_correction(p, &c, homeroom.as_deref())?;
     if c.status != CorrectionStatus::Pending {
         return Err(GradeError::CorrectionDecided);
     }
@@ -1681,14 +1689,22 @@ pub fn decide_correction(
 }
 
 pub fn pending_corrections(r: &impl Read, p: &Principal) -> Result<Vec<Correction>, StoreError> {
-    Ok(r.scan(&CORRECTIONS, "")?
-        .into_iter()
-        .map(|(_, c)| c)
-        .filter(|c| {
-            c.status == CorrectionStatus::Pending
-                && (may_decide_correction(p, c).is_ok() || c.by == p.id())
-        })
-        .collect())
+    let mut homerooms: HashMap<String, Option<String>> = HashMap::new();
+    let mut out = Vec::new();
+    for (_, c) in r.scan(&CORRECTIONS, "")? {
+        if c.status != CorrectionStatus::Pending {
+            continue;
+        }
+        if !homerooms.contains_key(&c.class) {
+            let h = r.get(&school::CLASSES, &c.class)?.and_then(|k| k.homeroom);
+            homerooms.insert(c.class.clone(), h);
+        }
+        let h = homerooms.get(&c.class).cloned().flatten();
+        if may_decide_correction(p, &c, h.as_deref()).is_ok() || c.by == p.id() {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize, Clone, Debug)]

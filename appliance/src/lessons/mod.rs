@@ -740,6 +740,16 @@ pub fn attach(
     file: FileRef,
 ) -> Result<Plan, LessonError> {
     check_attachment(&config(tx)?, &file.name, &file.mime, file.size)?;
+    // The quota holds however the file was uploaded (a library upload can be attached too).
+    let used = attached_bytes(tx, p.id())?;
+    if used + file.size > ATTACHMENT_QUOTA {
+        return Err(LessonError::File(format!(
+            "Vượt hạn mức tệp đính kèm kế hoạch bài dạy ({} GB): đã dùng {} MB, tệp cần {} MB.",
+            ATTACHMENT_QUOTA >> 30,
+            used >> 20,
+            file.size.div_ceil(1 << 20)
+        )));
+    }
     let (plan, mut v) = editable(tx, p, id)?;
     if v.files.len() >= 20 {
         return Err(LessonError::File("Tối đa 20 tệp đính kèm.".into()));

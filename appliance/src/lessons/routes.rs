@@ -406,6 +406,11 @@ async fn make_key(
     // Replacing a key that still signs needs its PIN: whoever holds the session (an admin who
     // reset this person's password, say) cannot put a key of their own in its place.
     let existing = s.store.read()?.get(&KEYS, u.principal.id())?;
+    if existing.as_ref().is_some_and(|r| r.reset)
+        && u.principal.account.recently_reset(jiff::Timestamp::now())
+    {
+        return Err(recently_reset());
+    }
     if existing.as_ref().is_some_and(|r| !r.reset) {
         let current = b.current.clone().unwrap_or_default();
         if current.is_empty() {
@@ -436,6 +441,19 @@ async fn make_key(
     ))
 }
 
+/// An account whose password someone else reset this week does not change who signs: were it
+/// taken over through that reset, its owner has not had time to notice.
+fn recently_reset() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "recently_reset",
+        format!(
+            "Mật khẩu tài khoản này vừa được người khác đặt lại: trong {} ngày, tài khoản không đặt lại hay tạo lại khoá ký. Nếu cần gấp, nhờ một thành viên Ban giám hiệu khác.",
+            crate::auth::RESET_QUARANTINE_DAYS
+        ),
+    )
+}
+
 /// Another BGH member resets a signing key whose PIN is forgotten. Never one's own key, never by
 /// the administrator: a key reset rewrites who can sign, so it takes a second person.
 async fn reset_key(
@@ -452,6 +470,9 @@ async fn reset_key(
             "second_person_needed",
             "Không tự đặt lại khoá ký của chính mình: nhờ một thành viên Ban giám hiệu khác.",
         ));
+    }
+    if u.principal.account.recently_reset(jiff::Timestamp::now()) {
+        return Err(recently_reset());
     }
     let target = account.clone();
     let rec = crate::net::write_as(&s, &u, move |tx| -> Result<_, LessonError> {

@@ -190,10 +190,16 @@ pub fn key_origin(r: &impl crate::store::Read, account: &str, public_key: &str) 
             .created_at
             .clone()
     };
-    rec.changes
+    let i = rec
+        .changes
         .iter()
-        .find(|c| c.at == created && c.action != "reset")
-        .map(|c| c.describe(r))
+        .position(|c| c.at == created && c.action != "reset")?;
+    let made = rec.changes[i].describe(r);
+    // A key made after a reset says so: the reset is half of how it came to be.
+    Some(match i.checked_sub(1).map(|j| &rec.changes[j]) {
+        Some(prev) if prev.action == "reset" => format!("{made}; sau khi {}", prev.describe(r)),
+        _ => made,
+    })
 }
 
 /// Every key replacement and reset in the school, newest first: (owner's name, what happened).
