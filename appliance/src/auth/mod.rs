@@ -141,7 +141,7 @@ fn check_bgh_change(
         return Ok(());
     }
     let actor_is_bgh = tx
-        .get(&ACCOUNTS, &tx.actor_id().to_string())?
+        .get(&ACCOUNTS, tx.actor_id())?
         .is_some_and(|a| a.is_bgh() && !a.disabled);
     if actor_is_bgh {
         return Ok(());
