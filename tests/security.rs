@@ -746,7 +746,12 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
     let vice = s.login("phohieutruong");
 
     // The legitimate path: the vice principal forgot her PIN; the principal resets her key.
-    let key: Value = vice.get(format!("{b}/api/v1/lessons/key")).send().unwrap().json().unwrap();
+    let key: Value = vice
+        .get(format!("{b}/api/v1/lessons/key"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     if key["has_key"] != true {
         let r = vice
             .post(format!("{b}/api/v1/lessons/key"))
@@ -1980,4 +1985,226 @@ fn a_spreadsheet_claiming_the_whole_grid_is_refused_and_the_server_keeps_serving
     assert_eq!(code, 422, "{body}");
     assert!(body.contains(limit), "{body}");
     healthy(&s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The role matrix over the pages (issue 18): every route outside /api/v1 that a browser opens
+// or an HTML form posts to is listed here with who passes its gate, and the list is checked
+// against the routers' source, so a new page cannot escape it.
+// ---------------------------------------------------------------------------------------------
+
+/// Who passes a page's gate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Gate {
+    /// No session needed (sign-in, certificate, static files, the open catalogue).
+    Public,
+    /// Any signed-in account; what a record shows is that record's own check (tested elsewhere).
+    Any,
+    /// Only these roles.
+    Roles(&'static [&'static str]),
+}
+
+const PAGES: &[(&str, &str, Gate)] = &[
+    ("get", "/login", Gate::Public),
+    ("post", "/login", Gate::Public),
+    ("post", "/logout", Gate::Public),
+    ("get", "/lang/{lang}", Gate::Public),
+    ("get", "/static/{file}", Gate::Public),
+    ("get", "/tram-ca.crt", Gate::Public),
+    ("get", "/tram-ca.pem", Gate::Public),
+    ("get", "/library/file/{id}", Gate::Public),
+    ("get", "/library/cover/{id}", Gate::Public),
+    ("get", "/opds", Gate::Public),
+    ("get", "/opds/new", Gate::Public),
+    ("get", "/opds/search", Gate::Public),
+    ("get", "/opds/search.xml", Gate::Public),
+    ("get", "/", Gate::Any),
+    ("get", "/account", Gate::Any),
+    ("get", "/admin/classes", Gate::Any),
+    ("get", "/admin/subjects", Gate::Any),
+    ("get", "/admin/assignments", Gate::Any),
+    ("get", "/admin/students", Gate::Any),
+    ("get", "/grades", Gate::Any),
+    ("get", "/grades/sheet/{class}/{subject}/{term}", Gate::Any),
+    ("get", "/grades/class/{class}", Gate::Any),
+    ("get", "/grades/class/{class}/pdf", Gate::Any),
+    ("get", "/grades/notice/{student}", Gate::Any),
+    ("get", "/grades/notice/{student}/pdf", Gate::Any),
+    ("get", "/grades/hocba/{student}", Gate::Any),
+    ("get", "/grades/hocba/{student}/pdf", Gate::Any),
+    ("get", "/library", Gate::Any),
+    ("get", "/library/item/{id}", Gate::Any),
+    ("get", "/lessons", Gate::Any),
+    ("get", "/lessons/plan/{id}", Gate::Any),
+    ("get", "/lessons/plan/{id}/edit", Gate::Any),
+    ("get", "/lessons/file/{id}/{version}/{blob}", Gate::Any),
+    ("get", "/lessons/export.pdf", Gate::Any),
+    ("get", "/lessons/export.zip", Gate::Any),
+    ("get", "/admin/accounts", Gate::Roles(&["admin"])),
+    ("get", "/admin/device", Gate::Roles(&["admin"])),
+    ("get", "/admin/device/support.zip", Gate::Roles(&["admin"])),
+    (
+        "get",
+        "/admin/import",
+        Gate::Roles(&["admin", "principal", "vice_principal"]),
+    ),
+    (
+        "get",
+        "/library/loans",
+        Gate::Roles(&["admin", "principal", "vice_principal"]),
+    ),
+    (
+        "get",
+        "/lessons/new",
+        Gate::Roles(&["principal", "vice_principal", "dept_head", "teacher"]),
+    ),
+    (
+        "get",
+        "/lessons/dashboard",
+        Gate::Roles(&["principal", "vice_principal", "dept_head"]),
+    ),
+    (
+        "get",
+        "/lessons/verify",
+        Gate::Roles(&["admin", "principal", "vice_principal"]),
+    ),
+    (
+        "get",
+        "/grades/school",
+        Gate::Roles(&["principal", "vice_principal"]),
+    ),
+];
+
+/// Every (method, path) the page routers register, read from their source as web.rs reads the
+/// API routers.
+fn registered_pages() -> std::collections::BTreeSet<(String, String)> {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut out = std::collections::BTreeSet::new();
+    for (file, fns) in [
+        (
+            "net/pages.rs",
+            &["pub fn sign_in_routes()", "pub fn routes()"][..],
+        ),
+        ("gradebook/pages.rs", &["pub fn routes()"][..]),
+        ("library/pages.rs", &["pub fn routes()"][..]),
+        ("lessons/pages.rs", &["pub fn routes()"][..]),
+        ("device/routes.rs", &["pub fn pages()"][..]),
+        ("library/routes.rs", &["pub fn files()"][..]),
+        ("lessons/routes.rs", &["pub fn files()"][..]),
+    ] {
+        let text = std::fs::read_to_string(format!("{src}/{file}")).unwrap();
+        for f in fns {
+            let start = text.find(f).unwrap_or_else(|| panic!("{file}: no {f}"));
+            let body = &text[start..];
+            let body = &body[..body.find("\n}\n").unwrap()];
+            for chunk in body.split(".route(").skip(1) {
+                let path = chunk.split('"').nth(1).expect("a literal path");
+                for m in ["get", "post", "put", "patch", "delete"] {
+                    let called = chunk.match_indices(&format!("{m}(")).any(|(i, _)| {
+                        i == 0
+                            || !chunk.as_bytes()[i - 1].is_ascii_alphanumeric()
+                                && chunk.as_bytes()[i - 1] != b'_'
+                    });
+                    if called {
+                        out.insert((m.to_string(), path.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_role_matrix_holds_on_every_page() {
+    let listed: std::collections::BTreeSet<(String, String)> = PAGES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let registered = registered_pages();
+    let unlisted: Vec<_> = registered.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&registered).collect();
+    assert!(
+        unlisted.is_empty() && stale.is_empty(),
+        "pages not in PAGES: {unlisted:?}; listed but not registered: {stale:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let who = [
+        ("admin", "admin"),
+        ("principal", "hieutruong"),
+        ("vice_principal", "phohieutruong"),
+        ("dept_head", "gv01"),
+        ("teacher", "gv02"),
+    ];
+    let clients: Vec<(&str, reqwest::blocking::Client)> = who
+        .iter()
+        .map(|(role, user)| (*role, s.login(user)))
+        .collect();
+    let anonymous = s.client();
+    let mut checked = 0;
+    for (method, path, gate) in PAGES {
+        if *method != "get" || path.contains('{') {
+            continue;
+        }
+        let url = format!("{b}{path}");
+        match gate {
+            Gate::Public => {
+                let r = anonymous.get(&url).send().unwrap();
+                assert!(r.status().as_u16() < 500, "{path}: {}", r.status());
+            }
+            Gate::Any => {
+                // Nobody anonymous: sent to the login page (a download answers 401).
+                let r = anonymous.get(&url).send().unwrap();
+                assert!(
+                    r.status() == 401
+                        || (r.status() == 303
+                            && r.headers()["location"]
+                                .to_str()
+                                .unwrap()
+                                .starts_with("/login")),
+                    "{path} anonymous: {}",
+                    r.status()
+                );
+                for (role, c) in &clients {
+                    let status = c.get(&url).send().unwrap().status();
+                    let passed = !matches!(status.as_u16(), 401 | 403) && status.as_u16() < 500;
+                    assert!(passed, "{path} as {role}: {status}");
+                }
+            }
+            Gate::Roles(allowed) => {
+                let r = anonymous.get(&url).send().unwrap();
+                assert!(matches!(r.status().as_u16(), 303 | 401), "{path} anonymous");
+                for (role, c) in &clients {
+                    let status = c.get(&url).send().unwrap().status();
+                    if allowed.contains(role) {
+                        assert!(status.is_success(), "{path} as {role}: {status}");
+                    } else {
+                        assert_eq!(status, 403, "{path} as {role}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} gated checks");
+    // The logout form needs its CSRF token: a form posted without it ends nobody's session.
+    let (_, teacher) = &clients[4];
+    let r = teacher
+        .post(format!("{b}/logout"))
+        .form(&[("csrf", "sai")])
+        .send()
+        .unwrap();
+    assert!(r.status().as_u16() < 500);
+    assert_eq!(
+        teacher
+            .get(format!("{b}/api/v1/me"))
+            .send()
+            .unwrap()
+            .status(),
+        200,
+        "a logout without the right token ended the session"
+    );
 }
