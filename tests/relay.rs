@@ -872,3 +872,115 @@ fn a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost() {
     );
     new_school.kill();
 }
+
+/// Issue 18: in a school whose only BGH member forgot her signing PIN, nobody at the school can
+/// be the second person, so the district resets the key through the hub. The order reaches that
+/// school only, is refused while the school has another BGH member in office, and is applied —
+/// as the district's doing, shown to the owner — once she is the only one.
+#[test]
+fn the_district_resets_the_key_of_a_schools_only_bgh_member() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let url = format!("http://127.0.0.1:{}", hub.port);
+    let out = enroll(data, &url, &hub.token("79000701"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let school = Server::start_env(
+        dir.path(),
+        false,
+        &["--relay-school-hours", "off"],
+        &[("TRAM_DOWNLINK_EVERY", "1")],
+    );
+    let b = school.base();
+    let principal = school.login("hieutruong");
+    let reset = |reason: &str| {
+        let o = tram(&[
+            "district",
+            "key-reset",
+            "--data-dir",
+            hub_dir.path().to_str().unwrap(),
+            "--school",
+            "79000701",
+            "--account",
+            "u-hieutruong",
+            "--reason",
+            reason,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let outcome = |n: usize| -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let st = status(dir.path());
+            let seen: Vec<String> = st["downlink"]
+                .as_object()
+                .map(|m| {
+                    m.values()
+                        .map(|v| v.as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "the order did not arrive: {st}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    // Two BGH members in office: the vice principal is the second person, not the district.
+    reset("Quên mã PIN (lần 1)");
+    let seen = outcome(1);
+    assert!(
+        seen[0].contains("another of them resets the key"),
+        "{seen:?}"
+    );
+    let key: Value = principal
+        .get(format!("{b}/api/v1/lessons/key"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(key["reset"], false);
+    // The vice principal leaves the BGH (the principal removes the role): now the district may.
+    let r = principal
+        .patch(format!("{b}/api/v1/accounts/u-phohieutruong"))
+        .json(&json!({"roles": ["teacher"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    reset("Quên mã PIN (lần 2)");
+    let seen = outcome(2);
+    assert!(
+        seen.iter().any(|s| s.contains("reset by the district")),
+        "{seen:?}"
+    );
+    let key: Value = principal
+        .get(format!("{b}/api/v1/lessons/key"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(key["reset"], true, "{key}");
+    let home = principal
+        .get(format!("{b}/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        home.contains("qua Trạm quận/huyện") || home.contains("qua Trạm quận&#x2f;huyện"),
+        "the owner is not told the district reset her key"
+    );
+    // She makes a new key without the old PIN.
+    let r = principal
+        .post(format!("{b}/api/v1/lessons/key"))
+        .json(&json!({"secret": "975310", "confirm": "975310"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+}

@@ -452,6 +452,21 @@ enum DistrictCmd {
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// Reset the signing key of a school's only BGH member in office, whose PIN is forgotten
+    /// (where a school has two, the other resets it). Goes down the relay to that school.
+    KeyReset {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The school's code (mã trường).
+        #[arg(long)]
+        school: String,
+        /// The account id at the school (e.g. u-hieutruong).
+        #[arg(long)]
+        account: String,
+        /// Why (the school sees it beside the reset).
+        #[arg(long)]
+        reason: String,
+    },
     /// Courier mode: import the batches schools wrote to a USB stick (`tram relay export`);
     /// each is verified and stored exactly once. Works while the hub runs.
     Import {
@@ -1068,6 +1083,31 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 eprintln!("{n} file(s) refused: see above");
                 return Ok(ExitCode::from(3));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::KeyReset {
+            data,
+            school,
+            account,
+            reason,
+        } => {
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-key-reset",
+                vec![school.clone(), account.clone(), reason.clone()],
+                |store| {
+                    let p = tram::district::publish_key_reset(
+                        &store,
+                        &school,
+                        &account,
+                        &reason,
+                        jiff::Timestamp::now(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                    Ok((true, p.line()))
+                },
+            )?;
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         DistrictCmd::Token { data, school, name } => {

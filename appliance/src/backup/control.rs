@@ -95,6 +95,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "support-bundle"
                             | "district-publish"
                             | "district-publish-library"
+                            | "district-key-reset"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -136,6 +137,14 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                     })
                                     .map(|p| p.line())
                             }
+                            "district-key-reset" => crate::district::publish_key_reset(
+                                &store,
+                                &arg(0),
+                                &arg(1),
+                                &arg(2),
+                                jiff::Timestamp::now(),
+                            )
+                            .map(|p| p.line()),
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

@@ -247,6 +247,42 @@ pub fn publish_library(
     publish(store, p, now)
 }
 
+/// The district resets a signing key whose PIN is forgotten in a school with a single BGH member
+/// in office (nobody there can be the second person). It travels down the relay to that school
+/// only; the school applies it only to its sole BGH member in office and records it as the
+/// district's doing, shown to the owner like any reset.
+pub fn publish_key_reset(
+    store: &Store,
+    school: &str,
+    account: &str,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> Result<Published, String> {
+    let (school, account, reason) = (school.trim(), account.trim(), reason.trim());
+    if school.is_empty() || account.is_empty() {
+        return Err("a key reset names the school (--school) and the account (--account)".into());
+    }
+    if reason.is_empty() {
+        return Err("say why the key is reset (--reason): the school sees it".into());
+    }
+    let order = serde_json::json!({
+        "school": school, "account": account, "reason": reason, "at": now.to_string(),
+    });
+    let bytes = serde_json::to_vec(&order).map_err(|e| e.to_string())?;
+    let (id, len) = store.blobs.put(&bytes[..]).map_err(|e| e.to_string())?;
+    let p = Published {
+        id,
+        kind: "key-reset".into(),
+        name: format!("key-reset-{school}-{account}"),
+        version: String::new(),
+        arch: String::new(),
+        len,
+        published_at: now.to_string(),
+        meta: Some(order),
+    };
+    publish(store, p, now)
+}
+
 pub fn downlink(store: &Store) -> Result<Vec<Published>, StoreError> {
     let mut v: Vec<Published> = store
         .read()?

@@ -73,12 +73,15 @@ pub struct KeyChange {
 impl KeyChange {
     /// "thay khoá ký · 09:00 23/11/2026 · bởi Nguyễn Thị Hoa", for the people who read it.
     pub fn describe(&self, r: &impl crate::store::Read) -> String {
-        let by = r
-            .get(&crate::auth::ACCOUNTS, &self.by)
-            .ok()
-            .flatten()
-            .map(|a| a.full_name)
-            .unwrap_or_else(|| self.by.clone());
+        let by = match self.by.as_str() {
+            "district" => "Phòng/Sở GD&ĐT (qua Trạm quận/huyện)".to_string(),
+            id => r
+                .get(&crate::auth::ACCOUNTS, id)
+                .ok()
+                .flatten()
+                .map(|a| a.full_name)
+                .unwrap_or_else(|| id.to_string()),
+        };
         format!(
             "{} · {} · bởi {by}",
             self.label(),

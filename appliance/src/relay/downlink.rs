@@ -78,7 +78,23 @@ pub async fn fetch(
     let done = seen(dir);
     let mut spooled = 0;
     for it in items {
-        if done.items.contains_key(&it.id) || !["update", "library"].contains(&it.kind.as_str()) {
+        if done.items.contains_key(&it.id)
+            || !["update", "library", "key-reset"].contains(&it.kind.as_str())
+        {
+            continue;
+        }
+        if it.kind == "key-reset" {
+            let what = match it.meta.as_ref() {
+                Some(m) if m["school"].as_str() != Some(e.school.as_str()) => {
+                    "not for this school".to_string()
+                }
+                Some(m) => {
+                    let (store, m) = (store.clone(), m.clone());
+                    tokio::task::spawn_blocking(move || apply_key_reset(&store, &m)).await?
+                }
+                None => "refused: a key reset without its order".to_string(),
+            };
+            note(dir, &it.id, what)?;
             continue;
         }
         if it.kind == "update" && it.arch != std::env::consts::ARCH {
@@ -163,6 +179,54 @@ pub async fn fetch(
         }
     }
     Ok(spooled)
+}
+
+/// A key reset ordered by the district: applied only to the school's sole BGH member in office
+/// (where another BGH member exists, that person resets it), recorded as the district's.
+fn apply_key_reset(store: &crate::store::Store, order: &serde_json::Value) -> String {
+    let account = order["account"].as_str().unwrap_or_default().to_string();
+    let reason = order["reason"].as_str().unwrap_or_default().to_string();
+    let actor = crate::store::Actor {
+        id: "district".into(),
+        now: jiff::Timestamp::now(),
+    };
+    let r = store.write(&actor, |tx| -> anyhow::Result<String> {
+        let accounts = tx.scan(&crate::auth::ACCOUNTS, "")?;
+        let in_office: Vec<String> = accounts
+            .iter()
+            .filter(|(_, a)| a.is_bgh() && !a.disabled)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !in_office.contains(&account) {
+            anyhow::bail!("refused: {account} is not a BGH member of this school");
+        }
+        if in_office.len() > 1 {
+            anyhow::bail!(
+                "refused: this school has {} BGH members; another of them resets the key",
+                in_office.len()
+            );
+        }
+        match crate::lessons::sign::reset(tx, &account)? {
+            Some(_) => {
+                tx.event(
+                    "lessons.key.reset.district",
+                    &format!("lessons.keys.v1/{account}"),
+                    Some(serde_json::json!({ "reason": reason })),
+                );
+                Ok(format!(
+                    "signing key of {account} reset by the district: {reason}"
+                ))
+            }
+            None => anyhow::bail!("refused: {account} has no signing key"),
+        }
+    });
+    match r {
+        Ok(m) => {
+            tracing::warn!("{m}");
+            m
+        }
+        Err(m) => m.to_string(),
+    }
 }
 
 /// GET with Range from what `part` already holds, appending (fsynced per chunk), no faster
