@@ -527,7 +527,12 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
 
     // The link comes back: the school learns the batch is stored and sends nothing twice.
     link.set_down(false);
-    relayed(dir.path(), 60, "the school did not learn of the receipt");
+    let st = relayed(dir.path(), 60, "the school did not learn of the receipt");
+    // A batch that went by USB says nothing about the link's speed.
+    assert!(
+        st["link_bytes_per_second"].is_null(),
+        "link speed from a USB batch: {st}"
+    );
     let row = school_row(&hub);
     assert_eq!(
         (row["batches"].as_u64(), row["records"].as_u64()),

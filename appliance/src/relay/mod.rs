@@ -427,6 +427,10 @@ pub struct UploadStatus {
     pub stored: bool,
     #[serde(default)]
     pub receipt: Option<serde_json::Value>,
+    /// Bytes this upload itself sent (0 when the hub already held the batch, e.g. from a USB
+    /// stick): the link speed is measured from these only.
+    #[serde(skip)]
+    pub sent: u64,
 }
 
 /// An HTTP client for the hub: HTTPS pinned to the enrolled certificate, or plain HTTP.
@@ -761,6 +765,7 @@ async fn upload(
         return Ok(st);
     }
     let mut offset = st.offset.min(total);
+    let mut sent_here = 0u64;
     // Chunk size adapts to the link: halved after a chunk is lost, doubled after one lands, up
     // to about two seconds of the budget — a drop costs little and a good link is used well.
     let most = (budget.rate * 2).clamp(MIN_CHUNK as u64, 1 << 20) as usize;
@@ -800,7 +805,7 @@ async fn upload(
                 ),
             }
         }
-        let st: UploadStatus = match checked(r).await?.json().await {
+        let mut st: UploadStatus = match checked(r).await?.json().await {
             Ok(st) => st,
             Err(e) => {
                 CHUNK.store((chunk / 2).max(MIN_CHUNK), Ordering::Relaxed);
@@ -809,6 +814,8 @@ async fn upload(
         };
         CHUNK.store((chunk * 2).min(most), Ordering::Relaxed);
         LANDED.fetch_add(1, Ordering::Relaxed);
+        sent_here += (end - offset as usize) as u64;
+        st.sent = sent_here;
         // Keep to the budget: a chunk of n bytes takes at least n / rate seconds.
         let min = Duration::from_secs_f64((end - offset as usize) as f64 / budget.rate as f64);
         if let Some(wait) = min.checked_sub(started.elapsed()) {
@@ -894,7 +901,11 @@ pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64>
         st.raw_bytes += env.raw_len;
         st.last_success = Some(jiff::Timestamp::now().to_string());
         st.last_error = None;
-        st.link_bps = Some(bytes.len() as f64 / t.elapsed().as_secs_f64().max(0.001));
+        // Only what crossed the link counts: a batch the hub already had (it came on a USB
+        // stick) says nothing about the link's speed.
+        if done.sent > 0 {
+            st.link_bps = Some(done.sent as f64 / t.elapsed().as_secs_f64().max(0.001));
+        }
         save_state(&dir, &st)?;
         let _ = std::fs::remove_file(outgoing(&dir));
         sent += 1;
