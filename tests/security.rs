@@ -2094,22 +2094,8 @@ fn registered_pages() -> std::collections::BTreeSet<(String, String)> {
     ] {
         let text = std::fs::read_to_string(format!("{src}/{file}")).unwrap();
         for f in fns {
-            let start = text.find(f).unwrap_or_else(|| panic!("{file}: no {f}"));
-            let body = &text[start..];
-            let body = &body[..body.find("\n}\n").unwrap()];
-            for chunk in body.split(".route(").skip(1) {
-                let path = chunk.split('"').nth(1).expect("a literal path");
-                for m in ["get", "post", "put", "patch", "delete"] {
-                    let called = chunk.match_indices(&format!("{m}(")).any(|(i, _)| {
-                        i == 0
-                            || !chunk.as_bytes()[i - 1].is_ascii_alphanumeric()
-                                && chunk.as_bytes()[i - 1] != b'_'
-                    });
-                    if called {
-                        out.insert((m.to_string(), path.to_string()));
-                    }
-                }
-            }
+            assert!(text.contains(f), "{file}: no {f}");
+            out.extend(tram::web::routes_in_source(&text, f, ""));
         }
     }
     out
