@@ -426,3 +426,43 @@ fn the_nightly_job_catches_up_after_start_and_the_admin_button_works() {
     assert_eq!(st["at"], "01:30");
     assert_eq!(st["targets"][0], s(&target));
 }
+
+/// Issue 19, item 8: a server killed while it makes a `tram backup now` for the CLI. Before,
+/// the client said "the database is in use … stop tram serve" whether or not the backup had
+/// been written; now it looks on the target and says which.
+#[test]
+fn a_server_killed_during_backup_now_tells_the_client_what_is_on_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    Server::start(&data, false).stop();
+    let target = dir.path().join("usb");
+
+    // Killed after the backup was written, before it answered: the backup is there.
+    let mut srv = Server::start_env(&data, false, &[], &[("TRAM_FAULT_BACKUP", "after")]);
+    let o = backup_now(&data, &target, &[]);
+    srv.kill();
+    let text = out_text(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(!text.contains("stop `tram serve`"), "{text}");
+    assert!(text.contains("the backup was written"), "{text}");
+    let id = text
+        .split("--backup ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("names the backup");
+    let o = verify(&target, &data, &["--backup", id]);
+    assert!(
+        o.status.success(),
+        "the named backup verifies: {}",
+        out_text(&o)
+    );
+
+    // Killed before it started: nothing new on the target, and the client says so.
+    let mut srv = Server::start_env(&data, false, &[], &[("TRAM_FAULT_BACKUP", "before")]);
+    let o = backup_now(&data, &target, &[]);
+    srv.kill();
+    let text = out_text(&o);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains("no new backup was completed"), "{text}");
+    assert!(!text.contains("stop `tram serve`"), "{text}");
+}

@@ -146,6 +146,16 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         relay_changes: u64,
     },
+    /// Restored-box fault run (bench/restored-box.sh): per relayed kind, the school's keys
+    /// against the hub's. Both stopped. Exits 1 if anything differs unexplained.
+    #[command(hide = true)]
+    BenchTally {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The hub's data directory.
+        #[arg(long)]
+        hub_data: PathBuf,
+    },
     /// Lesson plans: check every signature.
     Lessons {
         #[command(subcommand)]
@@ -791,6 +801,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tram::demo::bench_relay(&store, relay_changes)?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::BenchTally { data, hub_data } => {
+            let store = Store::open(&data.data_dir)?;
+            let e = tram::relay::enrolment(&data.data_dir)
+                .ok_or_else(|| anyhow::anyhow!("this box is not enrolled"))?;
+            let hub = tram::district::RedbHub {
+                store: std::sync::Arc::new(Store::open(&hub_data)?),
+            };
+            let rows =
+                tram::relay::tally(&store, &hub, &e.school, &tram::relay::Privacy::default())?;
+            println!(
+                "{:<16} {:>8} {:>8} {:>8} {:>9} {:>12}",
+                "kind", "school", "hub", "equal", "missing*", "unexplained"
+            );
+            let mut bad = 0;
+            for r in &rows {
+                println!(
+                    "{:<16} {:>8} {:>8} {:>8} {:>9} {:>12}",
+                    r.kind, r.school, r.hub, r.equal, r.reported_missing, r.unexplained
+                );
+                // Everything this box has is at the hub as it is here; everything else the
+                // hub holds is what the restore report told the staff they lost.
+                if r.unexplained > 0 {
+                    bad += 1;
+                }
+            }
+            println!(
+                "* missing: held by the district, lost with the old box after its backup, named in the restore report"
+            );
+            if bad > 0 {
+                println!("MISMATCH in {bad} kinds");
+                return Ok(ExitCode::from(1));
+            }
+            println!("every kind equal");
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Restore {
             from,
             data_dir,
@@ -1297,13 +1342,40 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                     );
                     let req = control::Request {
                         op: "backup".into(),
-                        to,
+                        to: to.clone(),
                         options: Some(opts),
                         args: vec![],
                     };
-                    let resp = control::ask(&data.data_dir, &req).map_err(|e| {
-                        anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again")
-                    })?;
+                    let asked = jiff::Timestamp::now();
+                    let resp = match control::ask(&data.data_dir, &req) {
+                        Ok(r) => r,
+                        Err(e) if control::never_reached(&e) => anyhow::bail!(
+                            "the database is in use and the server's control socket does not answer ({e}); stop `tram serve` and try again"
+                        ),
+                        // The server took the request and then went away (killed, restarted,
+                        // power): whether the backup exists is a fact on the target, not a
+                        // guess — look there.
+                        Err(_) => {
+                            let key = BackupKey::load(&data.data_dir).ok().flatten();
+                            let made = backup::list(&to, key.as_ref())
+                                .ok()
+                                .and_then(|v| v.into_iter().rfind(|m| m.created >= asked));
+                            match made {
+                                Some(m) => anyhow::bail!(
+                                    "the server stopped before it answered, but the backup was written: {} ({} records) on {}. Check it with: tram backup verify --from {} --backup {}",
+                                    m.id,
+                                    m.records,
+                                    to.display(),
+                                    to.display(),
+                                    m.id
+                                ),
+                                None => anyhow::bail!(
+                                    "the server stopped while making the backup; no new backup was completed on {}. Run `tram backup now` again once the server is back",
+                                    to.display()
+                                ),
+                            }
+                        }
+                    };
                     match (resp.ok, resp.report) {
                         (true, Some(r)) => r,
                         _ => anyhow::bail!(resp.error.unwrap_or_else(|| "backup failed".into())),

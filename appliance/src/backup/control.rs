@@ -189,7 +189,17 @@ fn answer(store: &Store, req: Request) -> Response {
     let Some(options) = &req.options else {
         return fail("a backup request needs its options".into());
     };
-    match super::schedule::backup_once(store, &req.to, options) {
+    // Fault injection for the tests (tests/backup.rs): the server dies as if killed, before it
+    // starts the backup or after it finished but before it answered.
+    let fault = std::env::var("TRAM_FAULT_BACKUP").unwrap_or_default();
+    if fault == "before" {
+        std::process::abort();
+    }
+    let done = super::schedule::backup_once(store, &req.to, options);
+    if fault == "after" {
+        std::process::abort();
+    }
+    match done {
         Ok(rep) => Response {
             ok: true,
             error: None,
@@ -198,6 +208,17 @@ fn answer(store: &Store, req: Request) -> Response {
         },
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// Whether an [`ask`] failed before the server took the request (no socket, nobody listening)
+/// — as opposed to the server going away while it worked on it.
+pub fn never_reached(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::PermissionDenied
+    )
 }
 
 /// Client side: asks the running server to make the backup.

@@ -740,6 +740,87 @@ fn compare_held(
     Ok(())
 }
 
+/// One relayed kind, the school's side against the hub's (bench/restored-box.sh).
+#[derive(Debug, Default, Serialize)]
+pub struct KindTally {
+    pub kind: String,
+    /// Keys this box's outbox holds (privacy applied), each at its latest content.
+    pub school: usize,
+    /// Keys the hub holds for this school.
+    pub hub: usize,
+    /// Keys whose latest content is the same on both sides.
+    pub equal: usize,
+    /// Keys the hub holds differently or alone that this box's restore report names (the old
+    /// box's work after its backup, shown to the staff to re-enter).
+    pub reported_missing: usize,
+    /// Keys that differ and nothing explains: a lost or altered record.
+    pub unexplained: usize,
+}
+
+/// Compares, kind by kind, the latest content of every key this box has relayed with what the
+/// hub holds for it. Run with both stopped. Every hub key must be equal or named in the
+/// restore report; every key of this box must be equal.
+pub fn tally(
+    store: &Store,
+    hub: &dyn crate::district::HubStorage,
+    school: &str,
+    privacy: &Privacy,
+) -> anyhow::Result<Vec<KindTally>> {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+    type Latest = (String, Option<serde_json::Value>);
+    let mut mine: HashMap<(String, String), Latest> = HashMap::new();
+    for e in store.outbox(0, usize::MAX)? {
+        if let Some(e) = privacy.apply(e) {
+            mine.insert((e.kind, e.key), (e.op, e.record));
+        }
+    }
+    let theirs: HashMap<(String, String), Latest> = hub
+        .records_after(school, 0, usize::MAX)?
+        .into_iter()
+        .map(|h| ((h.kind, h.key), (h.op, h.record)))
+        .collect();
+    let reported: HashSet<(String, String)> = restore_report(store.dir())
+        .map(|r| r.missing.into_iter().map(|h| (h.kind, h.key)).collect())
+        .unwrap_or_default();
+    let mut out: BTreeMap<String, KindTally> = BTreeMap::new();
+    let row = |out: &mut BTreeMap<String, KindTally>, kind: &str| {
+        if !out.contains_key(kind) {
+            out.insert(
+                kind.to_string(),
+                KindTally {
+                    kind: kind.to_string(),
+                    ..KindTally::default()
+                },
+            );
+        }
+    };
+    for (k, v) in &mine {
+        row(&mut out, &k.0);
+        let t = out.get_mut(&k.0).expect("just added");
+        t.school += 1;
+        match theirs.get(k) {
+            Some(h) if h == v => t.equal += 1,
+            _ if reported.contains(k) => t.reported_missing += 1,
+            _ => t.unexplained += 1,
+        }
+    }
+    for k in theirs.keys().filter(|k| !mine.contains_key(*k)) {
+        row(&mut out, &k.0);
+        let t = out.get_mut(&k.0).expect("just added");
+        if reported.contains(k) {
+            t.reported_missing += 1;
+        } else {
+            t.unexplained += 1;
+        }
+    }
+    for k in theirs.keys() {
+        if let Some(t) = out.get_mut(&k.0) {
+            t.hub += 1;
+        }
+    }
+    Ok(out.into_values().collect())
+}
+
 /// The chunk size the link currently takes (see [`upload`]).
 static CHUNK: AtomicUsize = AtomicUsize::new(64 * 1024);
 /// Chunks the hub acknowledged (the loop backs off less while a flaky link still moves data).
@@ -766,8 +847,10 @@ async fn upload(
     }
     let mut offset = st.offset.min(total);
     let mut sent_here = 0u64;
-    // Chunk size adapts to the link: halved after a chunk is lost, doubled after one lands, up
-    // to about two seconds of the budget — a drop costs little and a good link is used well.
+    // Chunk size grows while chunks land, up to about two seconds of the budget, so a good
+    // link is used well. A cut does not cost the chunk: the hub keeps the part of it that
+    // arrived and the next round resumes after it (district::routes::batch_append), so
+    // there is nothing to gain from shrinking the chunk after a cut except more headers.
     let most = (budget.rate * 2).clamp(MIN_CHUNK as u64, 1 << 20) as usize;
     loop {
         let chunk = CHUNK.load(Ordering::Relaxed).clamp(MIN_CHUNK, most);
@@ -782,13 +865,7 @@ async fn upload(
             .body(bytes[offset as usize..end].to_vec())
             .send()
             .await;
-        let r = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                CHUNK.store((chunk / 2).max(MIN_CHUNK), Ordering::Relaxed);
-                return Err(e.into());
-            }
-        };
+        let r = sent?;
         if r.status() == reqwest::StatusCode::CONFLICT {
             // The hub holds a different amount (a chunk was lost on the way): continue from its.
             let v: serde_json::Value = r.json().await.unwrap_or_default();
@@ -805,13 +882,7 @@ async fn upload(
                 ),
             }
         }
-        let mut st: UploadStatus = match checked(r).await?.json().await {
-            Ok(st) => st,
-            Err(e) => {
-                CHUNK.store((chunk / 2).max(MIN_CHUNK), Ordering::Relaxed);
-                return Err(e.into());
-            }
-        };
+        let mut st: UploadStatus = checked(r).await?.json().await?;
         CHUNK.store((chunk * 2).min(most), Ordering::Relaxed);
         LANDED.fetch_add(1, Ordering::Relaxed);
         sent_here += (end - offset as usize) as u64;
