@@ -449,4 +449,14 @@ fn https_with_the_device_ca_and_bootstrap_page() {
         r.headers()["location"],
         format!("https://127.0.0.1:{}/admin/classes", s.port)
     );
+    // A Host header naming another site is not followed there (outside review, session 9).
+    let r = plain
+        .get(format!("{boot}/x"))
+        .header("host", "evil.example")
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("https://tram.local:{}/x", s.port)
+    );
 }

@@ -890,10 +890,13 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
             .json(&body)
             .send()
             .unwrap();
-        assert!(
-            r.status() == 422 || r.status() == 409,
-            "{body}: {}",
-            r.status()
+        // Refused first by the quarantine (a BGH account reset this week makes no key), and
+        // without it by the missing or wrong current PIN.
+        assert_eq!(r.status(), 403, "{body}");
+        assert_eq!(
+            r.json::<Value>().unwrap()["error"]["code"],
+            "recently_reset",
+            "{body}"
         );
     }
     // Even with the vice principal resetting her key, the account just reset cannot make a new
@@ -2193,4 +2196,233 @@ fn the_role_matrix_holds_on_every_page() {
         200,
         "a logout without the right token ended the session"
     );
+}
+
+/// The outside re-attack of issue 18 (session 9): the admin alone still reached a signature
+/// through account creation and password resets, and one vice principal could take over or
+/// remove the principal. An account whose password someone else set this week (a reset, or
+/// the admin's creation of it) does nothing that carries trust; BGH changes are a second BGH
+/// member's, the principal's matters the principal's; the school keeps a principal; a
+/// temporary password is not kept as the new one.
+#[test]
+fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let principal = s.login("hieutruong");
+    let vice = s.login("phohieutruong");
+    let code = |r: reqwest::blocking::Response| -> (u16, String) {
+        let st = r.status().as_u16();
+        let v: Value = r.json().unwrap_or(Value::Null);
+        (st, v["error"]["code"].as_str().unwrap_or("").to_string())
+    };
+    let patch = |c: &reqwest::blocking::Client, id: &str, body: Value| {
+        code(
+            c.patch(format!("{b}/api/v1/accounts/{id}"))
+                .json(&body)
+                .send()
+                .unwrap(),
+        )
+    };
+    // Takes over `username` the way an admin can: a reset, a login, a password of its own.
+    let take_over = |id: &str, username: &str| -> reqwest::blocking::Client {
+        let r = admin
+            .post(format!("{b}/api/v1/accounts/{id}/reset-password"))
+            .json(&json!({}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let temp = r.json::<Value>().unwrap()["temporary_password"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let c = s.client();
+        let r = c
+            .post(format!("{b}/api/v1/login"))
+            .json(&json!({"username": username, "password": temp}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        // The temporary password is not accepted as the new one (F6).
+        let r = c
+            .post(format!("{b}/api/v1/password"))
+            .json(&json!({"current": temp, "new": temp}))
+            .send()
+            .unwrap();
+        assert_eq!(code(r), (422, "same_password".into()));
+        let r = c
+            .post(format!("{b}/api/v1/password"))
+            .json(&json!({"current": temp, "new": "cua-quan-tri-9137"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        c
+    };
+
+    // F4: a vice principal does not touch the principal, nor make herself one.
+    assert_eq!(
+        patch(
+            &vice,
+            "u-phohieutruong",
+            json!({"roles": ["principal", "teacher"]})
+        ),
+        (403, "principal_only".into())
+    );
+    assert_eq!(
+        patch(&vice, "u-gv03", json!({"roles": ["teacher", "principal"]})),
+        (403, "principal_only".into())
+    );
+    assert_eq!(
+        patch(&vice, "u-hieutruong", json!({"disabled": true})),
+        (403, "principal_only".into())
+    );
+    assert_eq!(
+        patch(&vice, "u-hieutruong", json!({"roles": ["vice_principal"]})),
+        (403, "principal_only".into())
+    );
+    // The only principal cannot leave the school without one.
+    assert_eq!(
+        patch(
+            &principal,
+            "u-hieutruong",
+            json!({"roles": ["vice_principal"]})
+        ),
+        (422, "last_principal".into())
+    );
+    // F5: the admin neither renames nor re-enables a BGH account.
+    assert_eq!(
+        patch(
+            &admin,
+            "u-phohieutruong",
+            json!({"full_name": "Nguyễn Văn Hiệu"})
+        ),
+        (422, "second_person_needed".into())
+    );
+    assert_eq!(
+        patch(
+            &principal,
+            "u-gv10",
+            json!({"roles": ["teacher", "vice_principal"]})
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        patch(&principal, "u-gv10", json!({"disabled": true})).0,
+        200
+    );
+    assert_eq!(
+        patch(&admin, "u-gv10", json!({"disabled": false})),
+        (422, "second_person_needed".into())
+    );
+
+    // F1: a new account the admin made (and could have logged into first).
+    let r = admin
+        .post(format!("{b}/api/v1/accounts"))
+        .json(&json!({"username": "gvmoi", "full_name": "Giáo Viên Mới", "roles": ["teacher"], "department": "to-toan-tin"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let temp = r.json::<Value>().unwrap()["temporary_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Not a signer before its owner chose a password.
+    assert_eq!(
+        patch(
+            &vice,
+            "u-gvmoi",
+            json!({"roles": ["teacher", "vice_principal"]})
+        ),
+        (422, "not_own_password_yet".into())
+    );
+    let gvmoi = s.client();
+    let r = gvmoi
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "gvmoi", "password": temp}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = gvmoi
+        .post(format!("{b}/api/v1/password"))
+        .json(&json!({"current": temp, "new": "gv-moi-doi-roi-5521"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The principal is taken over: she grants nothing.
+    let as_her = take_over("u-hieutruong", "hieutruong");
+    assert_eq!(
+        patch(
+            &as_her,
+            "u-gvmoi",
+            json!({"roles": ["teacher", "vice_principal"]})
+        ),
+        (403, "recently_reset".into())
+    );
+    // A real BGH member may grant it, but the account the admin made waits out its week.
+    assert_eq!(
+        patch(
+            &vice,
+            "u-gvmoi",
+            json!({"roles": ["teacher", "vice_principal"]})
+        )
+        .0,
+        200
+    );
+    let r = gvmoi
+        .post(format!("{b}/api/v1/lessons/key"))
+        .json(&json!({"secret": "202020", "confirm": "202020"}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        code(r),
+        (403, "recently_reset".into()),
+        "F1/F2: a first key"
+    );
+    let r = gvmoi
+        .post(format!("{b}/api/v1/lessons/approve-month"))
+        .json(&json!({"month": "2026-12", "secret": "202020"}))
+        .send()
+        .unwrap();
+    assert_eq!(code(r), (403, "recently_reset".into()));
+
+    // F3: the taken-over principal neither unlocks nor locks a term; a taken-over department
+    // head neither reviews nor decides a correction.
+    for act in ["lock", "unlock"] {
+        let r = as_her
+            .post(format!("{b}/api/v1/grades/terms/hk1/{act}"))
+            .json(&json!({"force": true, "reason": "thử"}))
+            .send()
+            .unwrap();
+        assert_eq!(code(r), (403, "recently_reset".into()), "{act}");
+    }
+    let head = take_over("u-gv01", "gv01");
+    let plans: Value = head
+        .get(format!("{b}/api/v1/lessons/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let submitted = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["state"] == "submitted" && p["teacher"] != "u-gv01")
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .expect("the department head still sees her department's queue");
+    let r = head
+        .post(format!("{b}/api/v1/lessons/plans/{submitted}/review"))
+        .json(&json!({"decision": "pass"}))
+        .send()
+        .unwrap();
+    assert_eq!(code(r), (403, "recently_reset".into()));
+    // Her home page says why, and until when.
+    let home = head
+        .get(format!("{b}/account"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(home.contains("id=\"quarantine\""), "no quarantine notice");
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{Actor, AuditPolicy, Collection, Rx, Store, StoreError};
 
-pub use permission::{Action, Principal, permits};
+pub use permission::{Action, Principal, may_see, permits};
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -85,10 +85,12 @@ pub struct Account {
     pub created_at: String,
     #[serde(default)]
     pub must_change_password: bool,
-    /// The last time someone else set this account's password (the admin's reset): who, when.
-    /// For a week after it the account cannot change who signs (reset another person's signing
-    /// key, or make itself a new key after its own was reset), so an account taken over through
-    /// a reset cannot sign before its owner notices.
+    /// The last time someone else set this account's password (the admin's reset, or the
+    /// admin's creation of the account once the school is set up): who, when. For a week after
+    /// it the account does none of the acts that carry trust — approve or review plans, lock or
+    /// unlock a term, decide a correction, make or reset a signing key as a reviewer, change a
+    /// BGH account — so an account taken over through a reset cannot act before its owner
+    /// notices ([`permission::permits`], `check_bgh_change`).
     #[serde(default)]
     pub password_reset: Option<(String, String)>,
 }
@@ -115,10 +117,33 @@ impl Account {
     }
 }
 
+/// A BGH account someone has used: chosen a password, or had it reset since.
+fn in_office(a: &Account) -> bool {
+    a.is_bgh() && !a.disabled && (!a.must_change_password || a.password_reset.is_some())
+}
+
+/// Whether the school is still being set up: no BGH member other than `except` is in office.
+/// Until then the admin makes (and corrects) the accounts, the BGH ones included, and accounts
+/// it creates are not put in quarantine.
+fn setting_up(tx: &mut crate::store::Tx<'_>, except: &str) -> Result<bool, AuthError> {
+    Ok(!tx
+        .scan(&ACCOUNTS, "")?
+        .iter()
+        .any(|(id, a)| in_office(a) && id != except))
+}
+
 /// Separation of duties for the roles that sign (principal, vice principal). The admin (IT)
-/// never holds them, and once the school has any BGH account, only a BGH member grants, removes
-/// or disables one — so IT cannot make itself, or an account it controls, a signer. The first
-/// principal of a new school is made by the admin (nobody else exists yet).
+/// never holds them. Once the school has a BGH member in office, every change to a BGH account
+/// — its roles, whether it is disabled, its name (approvals print it) — is a BGH member's act:
+/// - the actor is a BGH member in office whose password nobody else set this week (an account
+///   taken over through a reset does not change who signs);
+/// - a principal's matters (granting or removing the principal role, disabling or renaming a
+///   principal) are a principal's, unless no principal is in office;
+/// - nobody grants themselves a signing role;
+/// - a signing role goes only to an account whose owner has chosen their own password;
+/// - the school is never left without a principal in office.
+///
+/// The first accounts of a new school are made by the admin (nobody else exists yet).
 fn check_bgh_change(
     tx: &mut crate::store::Tx<'_>,
     before: Option<&Account>,
@@ -127,37 +152,55 @@ fn check_bgh_change(
     if after.has(Role::Admin) && after.is_bgh() {
         return Err(AuthError::AdminCannotSign);
     }
-    let was = before.is_some_and(|b| b.is_bgh());
-    let roles_changed = before.map_or(after.is_bgh(), |b| {
+    let touches_bgh = before.is_some_and(|b| b.is_bgh()) || after.is_bgh();
+    let changed = before.is_none_or(|b| {
         b.has(Role::Principal) != after.has(Role::Principal)
             || b.has(Role::VicePrincipal) != after.has(Role::VicePrincipal)
+            || b.disabled != after.disabled
+            || b.full_name != after.full_name
     });
-    let disabled_now = was && after.disabled && !before.is_some_and(|b| b.disabled);
-    if !(roles_changed || disabled_now) {
+    if !(touches_bgh && changed) {
         return Ok(());
     }
     // The box's own setup (the demo school, provisioning) is not a person acting.
     if tx.actor_id() == "system" {
         return Ok(());
     }
-    let actor_is_bgh = tx
-        .get(&ACCOUNTS, tx.actor_id())?
-        .is_some_and(|a| a.is_bgh() && !a.disabled);
-    if actor_is_bgh {
+    if setting_up(tx, &after.id)? && !before.is_some_and(in_office) {
         return Ok(());
     }
-    // Setting the school up: until a BGH member has logged in and chosen their own password,
-    // the admin still makes (and corrects) the BGH accounts, e.g. from the staff list.
-    // In office: a BGH account someone has used (chosen a password, or had it reset since).
-    let in_office = |a: &Account| {
-        a.is_bgh() && !a.disabled && (!a.must_change_password || a.password_reset.is_some())
-    };
-    let bgh_in_office = tx
-        .scan(&ACCOUNTS, "")?
+    let now = tx.now();
+    let accounts = tx.scan(&ACCOUNTS, "")?;
+    let actor = accounts
         .iter()
-        .any(|(id, a)| in_office(a) && *id != after.id);
-    if bgh_in_office || before.is_some_and(in_office) {
+        .map(|(_, a)| a)
+        .find(|a| a.id == tx.actor_id() && a.is_bgh() && !a.disabled)
+        .ok_or(AuthError::BghBySecondBgh)?;
+    if actor.recently_reset(now) {
+        return Err(AuthError::Quarantined);
+    }
+    let principal_in_office = accounts
+        .iter()
+        .any(|(_, a)| in_office(a) && a.has(Role::Principal));
+    let principal_matter =
+        before.is_some_and(|b| b.has(Role::Principal)) || after.has(Role::Principal);
+    if principal_matter && principal_in_office && !actor.has(Role::Principal) {
+        return Err(AuthError::PrincipalOnly);
+    }
+    let principal_after = accounts
+        .iter()
+        .map(|(id, a)| if *id == after.id { after } else { a })
+        .any(|a| in_office(a) && a.has(Role::Principal));
+    if principal_in_office && !principal_after {
+        return Err(AuthError::LastPrincipal);
+    }
+    let gains = |r: Role| after.has(r) && !before.is_some_and(|b| b.has(r) && !b.disabled);
+    let granted = !after.disabled && (gains(Role::Principal) || gains(Role::VicePrincipal));
+    if granted && after.id == actor.id {
         return Err(AuthError::BghBySecondBgh);
+    }
+    if granted && after.must_change_password {
+        return Err(AuthError::NotOwnPasswordYet);
     }
     Ok(())
 }
@@ -233,9 +276,26 @@ pub enum AuthError {
     )]
     AdminCannotSign,
     #[error(
-        "Chỉ một thành viên Ban giám hiệu mới giao, bỏ hoặc khoá vai trò Ban giám hiệu (hai người cho việc đổi người ký)."
+        "Chỉ một thành viên Ban giám hiệu khác mới giao, bỏ, khoá hoặc đổi tên tài khoản Ban giám hiệu (hai người cho việc đổi người ký); không ai tự giao vai trò ký cho mình."
     )]
     BghBySecondBgh,
+    #[error(
+        "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản chưa được ký duyệt, khoá sổ, duyệt sửa điểm, tạo khoá ký hay đổi vai trò Ban giám hiệu.",
+        RESET_QUARANTINE_DAYS
+    )]
+    Quarantined,
+    #[error("Chỉ Hiệu trưởng mới giao, bỏ, khoá hoặc đổi tên vai trò Hiệu trưởng.")]
+    PrincipalOnly,
+    #[error(
+        "Trường phải luôn có một Hiệu trưởng đang làm việc: hãy giao vai trò Hiệu trưởng cho người kế nhiệm trước."
+    )]
+    LastPrincipal,
+    #[error(
+        "Người này cần đăng nhập và tự đặt mật khẩu của mình trước khi được giao vai trò Ban giám hiệu."
+    )]
+    NotOwnPasswordYet,
+    #[error("Mật khẩu mới phải khác mật khẩu hiện tại (và khác mật khẩu tạm thời).")]
+    SamePassword,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -256,6 +316,11 @@ impl AuthError {
             AuthError::SelfLockout => "self_lockout",
             AuthError::AdminCannotSign => "admin_cannot_sign",
             AuthError::BghBySecondBgh => "second_person_needed",
+            AuthError::Quarantined => "recently_reset",
+            AuthError::PrincipalOnly => "principal_only",
+            AuthError::LastPrincipal => "last_principal",
+            AuthError::NotOwnPasswordYet => "not_own_password_yet",
+            AuthError::SamePassword => "same_password",
             AuthError::Store(_) => "storage",
         }
     }
@@ -408,6 +473,13 @@ pub fn create_account_tx(
         password_reset: None,
     };
     check_bgh_change(tx, None, &acc)?;
+    // A person who sets another's first password (the admin creating the account) could log
+    // in as them before they do: once the school is set up, such an account starts in the
+    // same quarantine as after a reset.
+    let mut acc = acc;
+    if n.must_change_password && tx.actor_id() != "system" && !setting_up(tx, &acc.id)? {
+        acc.password_reset = Some((tx.actor_id().to_string(), tx.now().to_string()));
+    }
     tx.put(&ACCOUNTS, &acc.id, &acc, "account.create")?;
     tx.put(
         &USERNAMES,
@@ -600,6 +672,9 @@ pub fn change_password(
         return Err(AuthError::WrongCurrentPassword);
     }
     check_password_policy(&acc.username, new)?;
+    if password_form(new) == password_form(current) {
+        return Err(AuthError::SamePassword);
+    }
     let phc = hash_password(new);
     let keep = token_key(current_token);
     store.write(actor, |tx| {

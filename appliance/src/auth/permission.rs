@@ -10,6 +10,9 @@ pub struct Principal {
     pub teaches: Vec<(String, String)>,
     /// Classes this person is homeroom teacher (GVCN) of.
     pub homeroom: Vec<String>,
+    /// Someone else set this account's password this week ([`Account::recently_reset`]): the
+    /// acts that carry trust ([`Action::carries_trust`]) wait until the owner had time to notice.
+    pub quarantined: bool,
 }
 
 impl Principal {
@@ -60,7 +63,28 @@ pub enum Action<'a> {
     ManageLibrary,
 }
 
+impl Action<'_> {
+    /// Acts on other people's work or on who signs: refused to an account in quarantine.
+    pub fn carries_trust(&self) -> bool {
+        matches!(
+            self,
+            Action::LockTerm | Action::ReviewLessonPlans { .. } | Action::ApproveLessonPlans
+        )
+    }
+}
+
 pub fn permits(p: &Principal, action: Action<'_>) -> bool {
+    !(p.quarantined && action.carries_trust()) && role_allows(p, action)
+}
+
+/// What a person *sees* by their role — the queue of their department, the school's classes —
+/// which the quarantine does not hide. Never use it to decide whether they may *do* something:
+/// that is [`permits`].
+pub fn may_see(p: &Principal, action: Action<'_>) -> bool {
+    role_allows(p, action)
+}
+
+fn role_allows(p: &Principal, action: Action<'_>) -> bool {
     if p.account.disabled {
         return false;
     }
@@ -108,6 +132,7 @@ mod tests {
             },
             teaches: vec![("6a1".into(), "toan".into())],
             homeroom: vec!["6a1".into()],
+            quarantined: false,
         }
     }
 
@@ -157,6 +182,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_account_in_quarantine_does_nothing_that_carries_trust() {
+        let mut p = who(&[Role::Principal, Role::Teacher], Some("tn"));
+        p.quarantined = true;
+        assert!(!permits(&p, Action::ApproveLessonPlans));
+        assert!(!permits(&p, Action::LockTerm));
+        assert!(!permits(&p, Action::ReviewLessonPlans { department: "tn" }));
+        // Its own work goes on.
+        assert!(permits(&p, Action::SubmitLessonPlans));
+        assert!(permits(
+            &p,
+            Action::EnterScores {
+                class: "6a1",
+                subject: "toan"
+            }
+        ));
+        assert!(permits(&p, Action::ViewClassResults { class: "6a2" }));
     }
 
     #[test]

@@ -10,6 +10,14 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const PER_USER: usize = 5;
 pub const PER_ADDR: usize = 50;
 
+/// Why a password check is refused: how long to wait, and whether the address (not the
+/// account) ran out of attempts — the message differs, since then the password may be right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub wait: Duration,
+    pub address: bool,
+}
+
 #[derive(Default)]
 pub struct LoginLimiter {
     failures: Mutex<HashMap<String, Vec<Instant>>>,
@@ -27,14 +35,17 @@ impl LoginLimiter {
     /// refused without checking the password. The attempt is counted here, before the (slow)
     /// check runs, under one lock, so parallel guesses cannot all pass the gate before the first
     /// failure is recorded. [`LoginLimiter::succeeded`] gives the attempt back when it was right.
-    pub fn begin(&self, username: &str, addr: &str, now: Instant) -> Result<(), Duration> {
+    pub fn begin(&self, username: &str, addr: &str, now: Instant) -> Result<(), Refused> {
         let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for (k, limit) in Self::keys(username, addr) {
+        for (i, (k, limit)) in Self::keys(username, addr).into_iter().enumerate() {
             if let Some(v) = m.get_mut(&k) {
                 v.retain(|t| now.duration_since(*t) < WINDOW);
                 if v.len() >= limit {
                     let oldest = v[0];
-                    return Err(WINDOW.saturating_sub(now.duration_since(oldest)));
+                    return Err(Refused {
+                        wait: WINDOW.saturating_sub(now.duration_since(oldest)),
+                        address: i == 1,
+                    });
                 }
             }
         }

@@ -75,13 +75,17 @@ pub async fn do_login(
 fn reserve_attempt(s: &Shared, username: &str, addr: &str) -> Result<(), ApiError> {
     s.limiter
         .begin(username, addr, Instant::now())
-        .map_err(|wait| {
-            let minutes = wait.as_secs().div_ceil(60).max(1);
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("Nhập sai mật khẩu quá nhiều lần. Vui lòng thử lại sau {minutes} phút."),
-            )
+        .map_err(|r| {
+            let minutes = r.wait.as_secs().div_ceil(60).max(1);
+            let why = if r.address {
+                // Pupils share one address behind the school's router: the account is fine.
+                format!(
+                    "Có quá nhiều lần đăng nhập sai từ mạng này (không riêng tài khoản của bạn). Vui lòng thử lại sau {minutes} phút; nếu cả lớp bị chặn, báo người quản trị của trường."
+                )
+            } else {
+                format!("Nhập sai mật khẩu quá nhiều lần. Vui lòng thử lại sau {minutes} phút.")
+            };
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", why)
         })
 }
 

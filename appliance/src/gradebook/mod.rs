@@ -553,6 +553,11 @@ pub enum GradeError {
         "Người yêu cầu sửa điểm không tự xác nhận được: cần giáo viên chủ nhiệm (hoặc Ban giám hiệu, khi người yêu cầu là giáo viên chủ nhiệm) xác nhận"
     )]
     SecondPersonNeeded,
+    #[error(
+        "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản chưa duyệt sửa điểm đã khoá sổ.",
+        crate::auth::RESET_QUARANTINE_DAYS
+    )]
+    Quarantined,
     #[error("Không có gì để lưu: chọn rèn luyện hè hoặc môn kiểm tra lại")]
     NothingToSave,
     #[error("{0} đã khoá sổ")]
@@ -594,6 +599,7 @@ impl GradeError {
             | GradeError::NotHomeroom
             | GradeError::Forbidden
             | GradeError::SecondPersonNeeded => "forbidden",
+            GradeError::Quarantined => "recently_reset",
             GradeError::Conflict { .. } | GradeError::NoteConflict { .. } => "conflict",
             GradeError::ReasonRequired => "reason_required",
             GradeError::ReasonTooLong => "reason_too_long",
@@ -1622,6 +1628,11 @@ pub fn may_decide_correction(
 ) -> Result<(), GradeError> {
     if c.by == p.id() {
         return Err(GradeError::SecondPersonNeeded);
+    }
+    // Deciding changes a locked grade: not by an account someone else set the password of this
+    // week (auth::permission::Principal::quarantined).
+    if p.quarantined {
+        return Err(GradeError::Quarantined);
     }
     let asked_by_homeroom = homeroom.is_none_or(|h| h == c.by);
     if p.homeroom.contains(&c.class) || (p.is_bgh() && asked_by_homeroom) {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::rules::{self, tt22::Outcome};
 use super::{ClassBook, GradeError, Marks, TermId};
-use crate::auth::{Action, permits};
+use crate::auth::Action;
 use crate::net::pages::{chrome, page, render};
 use crate::net::{ApiError, PageUser, Shared};
 use crate::school;
@@ -95,7 +95,7 @@ async fn index(
             .cmp(&b.class_name)
             .then(a.subject_name.cmp(&b.subject_name))
     });
-    let bgh = permits(p, Action::LockTerm);
+    let bgh = crate::auth::may_see(p, Action::LockTerm);
     let mut mine: Vec<&school::Class> = classes
         .iter()
         .filter(|c| super::may_view_class(p, &c.id))
@@ -1245,7 +1245,7 @@ async fn school_summary(
     PageUser(u): PageUser,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    if !permits(&u.principal, Action::LockTerm) {
+    if !crate::auth::may_see(&u.principal, Action::LockTerm) {
         return Err(GradeError::Forbidden.into());
     }
     let per = period(&q.term)?;

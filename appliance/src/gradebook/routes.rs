@@ -46,7 +46,8 @@ impl From<GradeError> for ApiError {
             GradeError::NotYourClass
             | GradeError::NotHomeroom
             | GradeError::Forbidden
-            | GradeError::SecondPersonNeeded => StatusCode::FORBIDDEN,
+            | GradeError::SecondPersonNeeded
+            | GradeError::Quarantined => StatusCode::FORBIDDEN,
             GradeError::Conflict { .. }
             | GradeError::NoteConflict { .. }
             | GradeError::AlreadyLocked(_)

@@ -323,6 +323,7 @@ fn principal_in(tx: &Tx<'_>, id: &str) -> Principal {
         account: acc,
         teaches,
         homeroom: vec![],
+        quarantined: false,
     }
 }
 

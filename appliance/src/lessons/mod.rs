@@ -49,6 +49,9 @@ pub enum LessonError {
     File(String),
     #[error("Bạn chưa có khoá ký số. Tạo khoá (đặt mã PIN ký) trước khi ký.")]
     NoKey,
+    /// Allowed by the role, refused by the week after someone else set the password.
+    #[error("{}", crate::auth::AuthError::Quarantined)]
+    Quarantined,
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -64,11 +67,23 @@ impl LessonError {
             LessonError::State(_) => "wrong_state",
             LessonError::File(_) => "file",
             LessonError::NoKey => "no_key",
+            LessonError::Quarantined => "recently_reset",
             LessonError::Key(KeyError::WrongSecret) => "wrong_secret",
             LessonError::Key(KeyError::WasReset) => "key_reset",
             LessonError::Key(_) => "key",
             LessonError::Store(_) => "internal",
         }
+    }
+}
+
+/// Refuses `action` with `why` — or, when only the quarantine stands in the way, says that.
+fn refuse(p: &Principal, action: Action<'_>, why: &str) -> Result<(), LessonError> {
+    if permits(p, action) {
+        Ok(())
+    } else if crate::auth::may_see(p, action) {
+        Err(LessonError::Quarantined)
+    } else {
+        Err(LessonError::Forbidden(why.into()))
     }
 }
 
@@ -944,11 +959,11 @@ pub fn review(
 ) -> Result<Plan, LessonError> {
     let (mut plan, mut v) = load(tx, id)?;
     let dept = plan.department.clone().unwrap_or_default();
-    if !permits(p, Action::ReviewLessonPlans { department: &dept }) {
-        return Err(LessonError::Forbidden(
-            "Chỉ tổ trưởng của tổ này (hoặc Ban giám hiệu) duyệt kế hoạch này.".into(),
-        ));
-    }
+    refuse(
+        p,
+        Action::ReviewLessonPlans { department: &dept },
+        "Chỉ tổ trưởng của tổ này (hoặc Ban giám hiệu) duyệt kế hoạch này.",
+    )?;
     not_own(&plan, p, "duyệt")?;
     if v.state != State::Submitted {
         return Err(LessonError::State(format!(
@@ -1051,12 +1066,11 @@ fn approve_one(
 }
 
 fn require_approver(p: &Principal) -> Result<(), LessonError> {
-    if !permits(p, Action::ApproveLessonPlans) {
-        return Err(LessonError::Forbidden(
-            "Chỉ Hiệu trưởng hoặc Phó hiệu trưởng phê duyệt kế hoạch.".into(),
-        ));
-    }
-    Ok(())
+    refuse(
+        p,
+        Action::ApproveLessonPlans,
+        "Chỉ Hiệu trưởng hoặc Phó hiệu trưởng phê duyệt kế hoạch.",
+    )
 }
 
 /// The principal (or a vice principal) approves one reviewed plan, signing its digest.
@@ -1185,7 +1199,7 @@ pub fn sees_work(p: &Principal, plan: &Plan) -> bool {
     plan.teacher == p.id()
         || p.is_bgh()
         || p.has(Role::Admin)
-        || permits(
+        || crate::auth::may_see(
             p,
             Action::ReviewLessonPlans {
                 department: plan.department.as_deref().unwrap_or(""),

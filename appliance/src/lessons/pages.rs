@@ -75,7 +75,7 @@ page!(ListPage, "lessons.html" {
 fn can_dashboard(p: &Principal) -> bool {
     p.is_bgh()
         || p.account.department.as_deref().is_some_and(|d| {
-            permits(p, Action::ReviewLessonPlans { department: d })
+            crate::auth::may_see(p, Action::ReviewLessonPlans { department: d })
                 && p.has(crate::auth::Role::DeptHead)
         })
 }

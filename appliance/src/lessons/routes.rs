@@ -406,9 +406,10 @@ async fn make_key(
     // Replacing a key that still signs needs its PIN: whoever holds the session (an admin who
     // reset this person's password, say) cannot put a key of their own in its place.
     let existing = s.store.read()?.get(&KEYS, u.principal.id())?;
-    if existing.as_ref().is_some_and(|r| r.reset)
-        && u.principal.account.recently_reset(jiff::Timestamp::now())
-    {
+    // In quarantine, no key after a reset of it, and no key at all for an account that reviews
+    // or approves: that key would sign other people's work.
+    let reviewer = u.principal.is_bgh() || u.principal.has(crate::auth::Role::DeptHead);
+    if u.principal.quarantined && (reviewer || existing.as_ref().is_some_and(|r| r.reset)) {
         return Err(recently_reset());
     }
     if existing.as_ref().is_some_and(|r| !r.reset) {
@@ -448,7 +449,7 @@ fn recently_reset() -> ApiError {
         StatusCode::FORBIDDEN,
         "recently_reset",
         format!(
-            "Mật khẩu tài khoản này vừa được người khác đặt lại: trong {} ngày, tài khoản không đặt lại hay tạo lại khoá ký. Nếu cần gấp, nhờ một thành viên Ban giám hiệu khác.",
+            "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản không tạo hay đặt lại khoá ký. Nếu mật khẩu không do chính bạn yêu cầu đặt lại, báo ngay Hiệu trưởng.",
             crate::auth::RESET_QUARANTINE_DAYS
         ),
     )

@@ -176,6 +176,7 @@ impl From<AuthError> for ApiError {
             AuthError::Disabled => StatusCode::FORBIDDEN,
             AuthError::UsernameTaken(_) => StatusCode::CONFLICT,
             AuthError::NoSuchAccount(_) => StatusCode::NOT_FOUND,
+            AuthError::Quarantined | AuthError::PrincipalOnly => StatusCode::FORBIDDEN,
             AuthError::Store(s) => return ApiError::internal(s),
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
@@ -207,7 +208,7 @@ impl From<crate::lessons::LessonError> for ApiError {
         let status = match &e {
             L::Store(s) => return ApiError::internal(s),
             L::NotFound => StatusCode::NOT_FOUND,
-            L::Forbidden(_) => StatusCode::FORBIDDEN,
+            L::Forbidden(_) | L::Quarantined => StatusCode::FORBIDDEN,
             L::State(_) | L::NoKey | L::Key(crate::lessons::sign::KeyError::WasReset) => {
                 StatusCode::CONFLICT
             }
@@ -325,6 +326,13 @@ impl ApiUser {
     pub fn require(&self, action: auth::Action<'_>) -> Result<(), ApiError> {
         if auth::permits(&self.principal, action) {
             Ok(())
+        } else if self.principal.quarantined && action.carries_trust() && {
+            let mut p = self.principal.clone();
+            p.quarantined = false;
+            auth::permits(&p, action)
+        } {
+            // Allowed but for the quarantine: say so, and until when.
+            Err(AuthError::Quarantined.into())
         } else {
             Err(ApiError::forbidden())
         }
@@ -765,6 +773,15 @@ pub fn bootstrap_router(state: Shared, https_port: u16) -> Router {
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("tram.local");
             let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+            // Only to a name this box answers to (its certificate's: an address, `*.local`,
+            // localhost): a Host header naming another site is not followed there.
+            let ours = host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+                || host.eq_ignore_ascii_case("localhost")
+                || (host.to_ascii_lowercase().ends_with(".local")
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+            let host = if ours { host } else { "tram.local" };
             let port = if https_port == 443 {
                 String::new()
             } else {

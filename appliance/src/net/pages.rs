@@ -58,6 +58,32 @@ pub(crate) struct Chrome {
     pub school_name: String,
     pub user_name: String,
     pub nav: Vec<(&'static str, &'static str)>,
+    /// Why this account may not sign this week, shown on every page (empty: it may).
+    pub quarantine: String,
+}
+
+/// The banner of an account someone else set the password of this week: who, when, until
+/// when, and what to do if it was not asked for.
+fn quarantine_notice(s: &Shared, p: &auth::Principal) -> String {
+    let Some((by, at)) = p.account.password_reset.as_ref().filter(|_| p.quarantined) else {
+        return String::new();
+    };
+    let Ok(at) = at.parse::<jiff::Timestamp>() else {
+        return String::new();
+    };
+    let who = s
+        .store
+        .read()
+        .ok()
+        .and_then(|rx| rx.get(&auth::ACCOUNTS, by).ok().flatten())
+        .map_or_else(|| by.clone(), |a| a.full_name);
+    let tz = school::time_zone();
+    let until = at + jiff::SignedDuration::from_hours(auth::RESET_QUARANTINE_DAYS * 24);
+    format!(
+        "Mật khẩu tài khoản này do {who} đặt lúc {}. Đến {}, tài khoản chưa ký duyệt hay góp ý kế hoạch bài dạy, khoá sổ, duyệt sửa điểm, tạo khoá ký hay đổi tài khoản Ban giám hiệu. Nếu bạn không yêu cầu việc này, báo ngay Hiệu trưởng.",
+        at.to_zoned(tz.clone()).strftime("%H:%M %d/%m/%Y"),
+        until.to_zoned(tz).strftime("%H:%M %d/%m/%Y"),
+    )
 }
 
 pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
@@ -74,6 +100,7 @@ pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chr
             school_name: "Trạm — Phòng/Sở GD&ĐT".into(),
             user_name: p.account.full_name.clone(),
             nav,
+            quarantine: String::new(),
         };
     }
     let mut nav = vec![
@@ -107,6 +134,7 @@ pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chr
         school_name,
         user_name: p.account.full_name.clone(),
         nav,
+        quarantine: quarantine_notice(s, p),
     }
 }
 
@@ -120,12 +148,13 @@ macro_rules! page {
             school_name: String,
             user_name: String,
             nav: Vec<(&'static str, &'static str)>,
+            quarantine: String,
             $($field: $ty),*
         }
         impl $name {
             #[allow(clippy::too_many_arguments)]
             fn new(c: $crate::net::pages::Chrome, $($field: $ty),*) -> Self {
-                $name { t: c.t, csrf: c.csrf, school_name: c.school_name, user_name: c.user_name, nav: c.nav, $($field),* }
+                $name { t: c.t, csrf: c.csrf, school_name: c.school_name, user_name: c.user_name, nav: c.nav, quarantine: c.quarantine, $($field),* }
             }
         }
     };

@@ -826,6 +826,8 @@ static CHUNK: AtomicUsize = AtomicUsize::new(64 * 1024);
 /// Chunks the hub acknowledged (the loop backs off less while a flaky link still moves data).
 static LANDED: AtomicUsize = AtomicUsize::new(0);
 const MIN_CHUNK: usize = 8 * 1024;
+/// The hub's offset for the batch being sent when last asked (see [`upload`]).
+static HELD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Sends one batch, resuming from what the hub holds; returns the hub's receipt once stored.
 async fn upload(
@@ -844,6 +846,11 @@ async fn upload(
         .await?;
     if st.stored {
         return Ok(st);
+    }
+    // The hub holds more than when last asked (the part of a chunk that arrived before a
+    // cut): the link moves data, so the relay loop retries soon rather than backing off.
+    if st.offset > 0 && HELD.swap(st.offset, Ordering::Relaxed) < st.offset {
+        LANDED.fetch_add(1, Ordering::Relaxed);
     }
     let mut offset = st.offset.min(total);
     let mut sent_here = 0u64;

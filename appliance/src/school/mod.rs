@@ -216,6 +216,7 @@ pub fn principal_for(rx: &Rx, account: crate::auth::Account) -> Result<Principal
         .map(|(_, c)| c.id)
         .collect();
     Ok(Principal {
+        quarantined: account.recently_reset(jiff::Timestamp::now()),
         account,
         teaches,
         homeroom,
