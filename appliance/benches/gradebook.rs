@@ -36,6 +36,7 @@ fn school_of_1500() -> (tempfile::TempDir, Store, Vec<String>) {
                         account: acc,
                         teaches: vec![(c.id.clone(), spec.id.clone())],
                         homeroom: vec![],
+                        quarantined: false,
                     };
                     for term in TermId::BOTH {
                         for s in &students {
