@@ -376,8 +376,17 @@ fn excel_import_preview_commit_and_export() {
         &["Phạm Minh Khôi", "12/03/2014", "Nam", "079214999001", "6A1"],
         &["Vũ Thị Lụa", "28/02/2014", "Nữ", "079314999002", "6A1"],
     ]);
-    let r: Value = post("commit", good).json().unwrap();
-    assert_eq!(r["committed"], true);
+    let r: Value = post("commit", good.clone()).json().unwrap();
+    assert_eq!(
+        r["error"]["code"], "invalid",
+        "a commit needs the preview's digest: {r}"
+    );
+    let p: Value = post("preview", good.clone()).json().unwrap();
+    let token = p["preview"].as_str().unwrap();
+    let r: Value = post(&format!("commit&preview={token}"), good)
+        .json()
+        .unwrap();
+    assert_eq!(r["committed"], true, "{r}");
     assert_eq!(count(&c), before + 2);
 
     let x = c
@@ -390,7 +399,441 @@ fn excel_import_preview_commit_and_export() {
     // re-importing the export changes nothing and is clean
     let r: Value = post("preview", bytes).json().unwrap();
     assert_eq!(r["clean"], true, "{r}");
-    assert_eq!(r["updates"].as_u64().unwrap() as usize, before + 2);
+    assert_eq!(r["changes"], 0, "{r}");
+    assert_eq!(r["unchanged"].as_u64().unwrap() as usize, before + 2);
+}
+
+/// The number of events in the audit chain (the running server walks it for the command).
+fn audit_events(dir: &std::path::Path) -> u64 {
+    let out = tram(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "audit verify: {text}");
+    text.split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {text}"))
+}
+
+/// Outbox entries waiting for the district (the school is not enrolled: all of them).
+fn outbox_queued(dir: &std::path::Path) -> u64 {
+    let st = common::status(dir);
+    st["queued"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no queued count in {st}"))
+}
+
+/// POSTs a spreadsheet to an import route with the given query.
+fn import(
+    c: &reqwest::blocking::Client,
+    base: &str,
+    kind: &str,
+    query: &str,
+    body: Vec<u8>,
+) -> reqwest::blocking::Response {
+    c.post(format!("{base}/api/v1/import/{kind}?{query}"))
+        .header("Content-Type", "application/octet-stream")
+        .header("X-CSRF-Token", csrf(c, base))
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+fn all_students(c: &reqwest::blocking::Client, base: &str) -> Vec<Value> {
+    let v: Value = c
+        .get(format!("{base}/api/v1/students"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["students"].as_array().unwrap().clone()
+}
+
+fn student_by_ma(c: &reqwest::blocking::Client, base: &str, ma: &str) -> Option<Value> {
+    all_students(c, base)
+        .into_iter()
+        .find(|s| s["ma_dinh_danh"] == ma)
+}
+
+const HEAD: &[&str] = &["Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"];
+
+/// Issue 19, item 6: a row with an existing mã định danh but another name and class used to
+/// rename and move that student while the preview said only "1 cập nhật".
+#[test]
+fn student_import_never_silently_overwrites_another_student() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let c = s.login("hieutruong");
+    let base = s.base();
+    let classes: Value = c
+        .get(format!("{base}/api/v1/classes"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let class_name = |id: &str| -> String {
+        classes["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == id)
+            .map(|k| k["name"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let students = all_students(&c, &base);
+    let (a, b) = (&students[0], &students[1]);
+    let a_class = class_name(a["class_id"].as_str().unwrap());
+    // another class of the current year for A and B
+    let other = classes["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| {
+            k["id"] != a["class_id"]
+                && k["id"] != b["class_id"]
+                && k["year"] == classes["classes"][0]["year"]
+        })
+        .unwrap();
+    let other_name = other["name"].as_str().unwrap().to_string();
+    let dob = |v: &Value| {
+        let d: Vec<&str> = v["dob"].as_str().unwrap().split('-').collect();
+        format!("{}/{}/{}", d[2], d[1], d[0])
+    };
+    let (a_ma, b_ma) = (
+        a["ma_dinh_danh"].as_str().unwrap().to_string(),
+        b["ma_dinh_danh"].as_str().unwrap().to_string(),
+    );
+    let b_dob = dob(b);
+    let f = xlsx(&[
+        HEAD,
+        // row 2: A's number with another child's name, birth date and class
+        &["Trần Thị Khác", "01/01/2013", "Nữ", &a_ma, &other_name],
+        // row 3: B moves to another class (same name and birth date: an ordinary update)
+        &[
+            b["full_name"].as_str().unwrap(),
+            &b_dob,
+            b["gender"].as_str().unwrap(),
+            &b_ma,
+            &other_name,
+        ],
+        // row 4: a new student
+        &[
+            "Đặng Văn Mới",
+            "02/02/2014",
+            "Nam",
+            "079214888001",
+            &other_name,
+        ],
+    ]);
+    let p: Value = import(&c, &base, "students", "mode=preview", f.clone())
+        .json()
+        .unwrap();
+    assert_eq!(p["clean"], true, "{p}");
+    assert_eq!(p["changes"], 3, "{p}");
+    assert_eq!(p["added"], 1, "{p}");
+    assert_eq!(p["updates"], 2, "{p}");
+    assert_eq!(p["confirm_needed"], json!([2]), "{p}");
+    let diff = p["diff"].as_array().unwrap();
+    let row = |n: u64| diff.iter().find(|d| d["row"] == n).unwrap().clone();
+    let ra = row(2);
+    assert_eq!(ra["suspect"], true, "{ra}");
+    assert!(
+        ra["warning"]
+            .as_str()
+            .unwrap()
+            .contains("có thể nhầm mã định danh"),
+        "{ra}"
+    );
+    let field = |r: &Value, f: &str| -> (String, String) {
+        let x = r["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["field"] == f)
+            .unwrap_or_else(|| panic!("no {f} in {r}"));
+        (
+            x["old"].as_str().unwrap().to_string(),
+            x["new"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        field(&ra, "ho_ten"),
+        (
+            a["full_name"].as_str().unwrap().to_string(),
+            "Trần Thị Khác".to_string()
+        )
+    );
+    assert_eq!(field(&ra, "ngay_sinh"), (dob(a), "01/01/2013".to_string()));
+    assert_eq!(field(&ra, "lop"), (a_class.clone(), other_name.clone()));
+    let rb = row(3);
+    assert_eq!(rb["suspect"], false, "{rb}");
+    assert_eq!(
+        rb["fields"].as_array().unwrap().len(),
+        1,
+        "only the class changes: {rb}"
+    );
+    assert_eq!(row(4)["action"], "add");
+    let token = p["preview"].as_str().unwrap().to_string();
+
+    // Applied without confirming row 2: that row is skipped and reported, the rest applied.
+    let r: Value = import(
+        &c,
+        &base,
+        "students",
+        &format!("mode=commit&preview={token}"),
+        f.clone(),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(r["committed"], true, "{r}");
+    assert_eq!(r["written"], 2, "{r}");
+    assert_eq!(r["skipped"][0]["row"], 2, "{r}");
+    let a_now = student_by_ma(&c, &base, &a_ma).unwrap();
+    assert_eq!(a_now["full_name"], a["full_name"], "A not renamed");
+    assert_eq!(a_now["class_id"], a["class_id"], "A not moved");
+    assert_eq!(
+        student_by_ma(&c, &base, &b_ma).unwrap()["class_id"],
+        other["id"]
+    );
+    assert!(student_by_ma(&c, &base, "079214888001").is_some());
+
+    // A stale preview is refused: another import changes B after this preview was made.
+    let p: Value = import(&c, &base, "students", "mode=preview", f.clone())
+        .json()
+        .unwrap();
+    assert_eq!(p["changes"], 1, "only the unconfirmed row is left: {p}");
+    let token = p["preview"].as_str().unwrap().to_string();
+    let g = xlsx(&[
+        HEAD,
+        &[
+            b["full_name"].as_str().unwrap(),
+            &b_dob,
+            b["gender"].as_str().unwrap(),
+            &b_ma,
+            &a_class,
+        ],
+    ]);
+    let gp: Value = import(&c, &base, "students", "mode=preview", g.clone())
+        .json()
+        .unwrap();
+    let r = import(
+        &c,
+        &base,
+        "students",
+        &format!("mode=commit&preview={}", gp["preview"].as_str().unwrap()),
+        g,
+    );
+    assert_eq!(r.status(), 200);
+    let before = audit_events(dir.path());
+    let r = import(
+        &c,
+        &base,
+        "students",
+        &format!("mode=commit&preview={token}&confirm=2"),
+        f.clone(),
+    );
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("xem trước lại"),
+        "{e}"
+    );
+    assert_eq!(audit_events(dir.path()), before, "nothing written");
+    assert_eq!(
+        student_by_ma(&c, &base, &a_ma).unwrap()["full_name"],
+        a["full_name"]
+    );
+
+    // Previewed again and row 2 confirmed: A is renamed and moved as the row says.
+    let p: Value = import(&c, &base, "students", "mode=preview", f.clone())
+        .json()
+        .unwrap();
+    let token = p["preview"].as_str().unwrap().to_string();
+    let r: Value = import(
+        &c,
+        &base,
+        "students",
+        &format!("mode=commit&preview={token}&confirm=2"),
+        f,
+    )
+    .json()
+    .unwrap();
+    assert_eq!(r["committed"], true, "{r}");
+    assert_eq!(r["skipped"], json!([]), "{r}");
+    let a_now = student_by_ma(&c, &base, &a_ma).unwrap();
+    assert_eq!(a_now["full_name"], "Trần Thị Khác");
+    assert_eq!(a_now["class_id"], other["id"]);
+    assert_eq!(a_now["id"], a["id"], "the same student record, renamed");
+}
+
+/// A mã định danh is exactly 12 digits; only an 11-digit number (Excel dropped the leading 0)
+/// gets its 0 back, and the preview says so for that row. `0793` used to be padded to twelve.
+#[test]
+fn student_import_ids_are_twelve_digits_and_only_eleven_are_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let c = s.login("hieutruong");
+    let base = s.base();
+    let book = |numbers: bool| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (col, h) in HEAD.iter().enumerate() {
+            ws.write_string(0, col as u16, *h).unwrap();
+        }
+        let rows: &[(&str, &str)] = if numbers {
+            &[("Lê Văn Mười Một", "79214777001"), ("Lê Thị Số", "")]
+        } else {
+            &[
+                ("Ngô Văn Ngắn", "0793"),
+                ("Ngô Văn Dài", "0792147770011"),
+                ("Ngô Văn Chữ", "07921477700A"),
+                ("Ngô Văn Mười Một", "79214777002"),
+            ]
+        };
+        for (r, (name, ma)) in rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            ws.write_string(r, 0, *name).unwrap();
+            ws.write_string(r, 1, "03/04/2014").unwrap();
+            ws.write_string(r, 2, "Nam").unwrap();
+            if ma.is_empty() {
+                // a number cell Excel shows as 7.93E+10: the digits are 79300000000
+                ws.write_number(r, 3, 7.93e10).unwrap();
+            } else if numbers {
+                ws.write_number(r, 3, ma.parse::<f64>().unwrap()).unwrap();
+            } else {
+                ws.write_string(r, 3, *ma).unwrap();
+            }
+            ws.write_string(r, 4, "6A1").unwrap();
+        }
+        wb.save_to_buffer().unwrap()
+    };
+    let p: Value = import(&c, &base, "students", "mode=preview", book(false))
+        .json()
+        .unwrap();
+    assert_eq!(p["clean"], false, "{p}");
+    let problems: Vec<(u64, String)> = p["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["row"].as_u64().unwrap(),
+                x["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let rows: Vec<u64> = problems.iter().map(|(r, _)| *r).collect();
+    assert_eq!(rows, [2, 3, 4], "{p}");
+    for ((_, m), v) in problems
+        .iter()
+        .zip(["0793", "0792147770011", "07921477700A"])
+    {
+        assert!(m.contains(v) && m.contains("12 chữ số"), "{m}");
+    }
+    assert_eq!(p["notes"][0]["row"], 5, "{p}");
+    assert!(
+        p["notes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("079214777002"),
+        "{p}"
+    );
+    let r = import(&c, &base, "students", "mode=commit", book(false));
+    assert_eq!(r.status(), 422);
+    assert!(student_by_ma(&c, &base, "000000000793").is_none());
+    assert!(student_by_ma(&c, &base, "079214777002").is_none());
+
+    // Number cells: 11 digits restored (and said so), 7.93e10 read as the 11 digits it is.
+    let p: Value = import(&c, &base, "students", "mode=preview", book(true))
+        .json()
+        .unwrap();
+    assert_eq!(p["clean"], true, "{p}");
+    let notes: Vec<u64> = p["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(notes, [2, 3], "{p}");
+    let r: Value = import(
+        &c,
+        &base,
+        "students",
+        &format!("mode=commit&preview={}", p["preview"].as_str().unwrap()),
+        book(true),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(r["committed"], true, "{r}");
+    assert_eq!(
+        student_by_ma(&c, &base, "079214777001").unwrap()["full_name"],
+        "Lê Văn Mười Một"
+    );
+    assert!(student_by_ma(&c, &base, "079300000000").is_some());
+}
+
+/// Re-importing an unchanged list is "0 changes": no audit events, no outbox entries (it
+/// used to rewrite every student, ~480 of each). The staff import likewise.
+#[test]
+fn reimporting_an_unchanged_list_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let base = s.base();
+    let c = s.login("hieutruong");
+    let admin = s.login("admin");
+    let export = |c: &reqwest::blocking::Client, what: &str| {
+        let x = c
+            .get(format!("{base}/api/v1/export/{what}.xlsx"))
+            .send()
+            .unwrap();
+        assert_eq!(x.status(), 200);
+        x.bytes().unwrap().to_vec()
+    };
+    let students = export(&c, "students");
+    let staff = export(&admin, "staff");
+    let (events, queued) = (audit_events(dir.path()), outbox_queued(dir.path()));
+    assert!(
+        queued > 0,
+        "the demo school's records are queued for the district"
+    );
+
+    let p: Value = import(&c, &base, "students", "mode=preview", students.clone())
+        .json()
+        .unwrap();
+    assert_eq!(p["clean"], true, "{p}");
+    assert_eq!(p["changes"], 0, "{p}");
+    assert_eq!(p["unchanged"], p["rows"], "{p}");
+    assert_eq!(p["diff"], json!([]));
+    let r: Value = import(
+        &c,
+        &base,
+        "students",
+        &format!("mode=commit&preview={}", p["preview"].as_str().unwrap()),
+        students,
+    )
+    .json()
+    .unwrap();
+    assert_eq!(r["committed"], true, "{r}");
+    assert_eq!(r["written"], 0, "{r}");
+    assert_eq!(audit_events(dir.path()), events, "no audit event");
+    assert_eq!(outbox_queued(dir.path()), queued, "no outbox entry");
+
+    let p: Value = import(&admin, &base, "staff", "mode=preview", staff.clone())
+        .json()
+        .unwrap();
+    assert_eq!(p["clean"], true, "{p}");
+    assert_eq!(p["changes"], 0, "{p}");
+    let r: Value = import(&admin, &base, "staff", "mode=commit", staff)
+        .json()
+        .unwrap();
+    assert_eq!(r["committed"], true, "{r}");
+    assert_eq!(
+        audit_events(dir.path()),
+        events,
+        "no audit event from the staff import"
+    );
+    assert_eq!(outbox_queued(dir.path()), queued);
 }
 
 #[test]

@@ -153,45 +153,74 @@
     if (ev.target.matches("select[data-autosubmit]")) ev.target.form.submit();
   });
 
-  // Spreadsheet import: preview first, commit only a clean file.
+  // Spreadsheet import: preview first, commit only a clean file. The student preview lists
+  // each change old → new; a row whose number belongs to another child (other name or birth
+  // date) gets a checkbox and is applied only when ticked; the commit carries the preview's
+  // digest, so the server refuses it if the list changed since.
   const imp = document.getElementById("import-form");
   if (imp) {
     const out = document.getElementById("imp-result");
     const commit = document.getElementById("imp-commit");
+    let preview = null;
     const send = async (mode) => {
       const file = document.getElementById("imp-file").files[0];
       if (!file) return null;
       const kind = document.getElementById("imp-kind").value;
       const headers = { "X-CSRF-Token": csrf(), "Content-Type": "application/octet-stream" };
+      let q = `mode=${mode}`;
+      if (mode === "commit" && preview) {
+        const rows = [...out.querySelectorAll("input[data-confirm-row]:checked")].map((c) => c.dataset.confirmRow);
+        q += `&preview=${encodeURIComponent(preview)}&confirm=${rows.join(",")}`;
+      }
       try {
-        const res = await fetch(`/api/v1/import/${kind}?mode=${mode}`, { method: "POST", headers, body: file });
+        const res = await fetch(`/api/v1/import/${kind}?${q}`, { method: "POST", headers, body: file });
         return { ok: res.ok, data: await res.json() };
       } catch (e) {
         return { ok: false, data: { error: { message: "Mất kết nối tới Trạm." } } };
       }
     };
+    const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
+    const list = (items, line) => { const ul = el("ul", "problems"); for (const x of items) ul.append(el("li", null, line(x))); return ul; };
     const render = (r) => {
       out.replaceChildren();
-      const p = document.createElement("p");
       const d = r.data;
-      if (d.error) { p.className = "msg err"; p.textContent = d.error.message; out.append(p); }
+      if (d.error) out.append(el("p", "msg err", d.error.message));
       const probs = d.problems || (d.error && d.error.details) || [];
-      if (probs.length) {
-        const ul = document.createElement("ul"); ul.className = "problems";
-        for (const x of probs) { const li = document.createElement("li"); li.textContent = (x.row ? "Dòng " + x.row + ": " : "") + x.message; ul.append(li); }
-        out.append(ul);
-      }
+      if (probs.length) out.append(list(probs, (x) => (x.row ? "Dòng " + x.row + ": " : "") + x.message));
       if (d.rows !== undefined && !probs.length) {
-        p.className = "msg ok";
-        p.textContent = d.committed ? `Đã nhập ${d.rows} dòng.` : `Tệp hợp lệ: ${d.rows} dòng (${d.updates} cập nhật).`;
-        out.append(p);
+        const counts = `${d.changes} thay đổi (${d.added} thêm mới, ${d.updates} cập nhật, ${d.unchanged} không đổi)`;
+        out.append(el("p", "msg ok", d.committed ? `Đã nhập: ${d.written !== undefined ? d.written : d.changes} dòng được ghi. Tệp có ${d.rows} dòng, ${counts}.` : `Tệp hợp lệ: ${d.rows} dòng, ${counts}.`));
+        if (d.skipped && d.skipped.length) {
+          out.append(el("p", "msg err", "Các dòng sau chưa được xác nhận nên không cập nhật:"));
+          out.append(list(d.skipped, (x) => "Dòng " + x.row + ": " + x.message));
+        }
+        if (d.notes && d.notes.length) out.append(list(d.notes, (x) => "Dòng " + x.row + ": " + x.message));
+        if (!d.committed && d.diff && d.diff.length) {
+          const ul = el("ul", "import-diff");
+          for (const x of d.diff) {
+            const li = el("li");
+            const who = `${x.student.full_name} (${x.student.ma_dinh_danh})`;
+            li.append(el("strong", null, `Dòng ${x.row}: ${x.action === "add" ? "thêm mới " + who : "cập nhật " + who}`));
+            if (x.fields.length) li.append(list(x.fields, (f) => `${f.label}: ${f.old} → ${f.new}`));
+            if (x.suspect) {
+              li.append(el("p", "msg err", x.warning));
+              const lab = el("label");
+              const box = el("input"); box.type = "checkbox"; box.dataset.confirmRow = String(x.row);
+              lab.append(box, ` Xác nhận cập nhật dòng ${x.row}`);
+              li.append(lab);
+            }
+            ul.append(li);
+          }
+          out.append(ul);
+        }
         if (d.issued && d.issued.length) {
-          const ul = document.createElement("ul");
-          for (const [u, pw] of d.issued) { const li = document.createElement("li"); li.textContent = `${u}: ${pw}`; ul.append(li); }
+          const ul = el("ul");
+          for (const [u, pw] of d.issued) ul.append(el("li", null, `${u}: ${pw}`));
           out.append(ul);
         }
       }
-      commit.hidden = !(d.clean && !d.committed);
+      preview = d.committed ? null : d.preview || null;
+      commit.hidden = !(d.clean && !d.committed && d.changes > 0);
     };
     imp.addEventListener("submit", async (ev) => { ev.preventDefault(); const r = await send("preview"); if (r) render(r); });
     commit.addEventListener("click", async () => { const r = await send("commit"); if (r) render(r); });

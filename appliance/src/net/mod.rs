@@ -222,7 +222,7 @@ impl From<SchoolError> for ApiError {
     fn from(e: SchoolError) -> Self {
         let status = match &e {
             SchoolError::Store(s) => return ApiError::internal(s),
-            SchoolError::ClassExists(_) => StatusCode::CONFLICT,
+            SchoolError::ClassExists(_) | SchoolError::StalePreview => StatusCode::CONFLICT,
             SchoolError::NoSuchClass(_)
             | SchoolError::NoSuchSubject(_)
             | SchoolError::NoSuchTeacher(_)

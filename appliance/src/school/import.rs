@@ -1,14 +1,16 @@
 //! Spreadsheet import and export of students and staff (xlsx with Vietnamese headers).
-//! Import is two-phase by design: `plan_*` parses and validates every row and returns the
-//! complete list of problems; `apply_*` writes only a plan with no problems, in one transaction.
+//! Import is two-phase by design: `plan_*` parses and validates every row, says what each would
+//! do (add, update — field by field for students —, or nothing) and returns the complete list
+//! of problems; `apply_*` writes only a plan with no problems, in one transaction, and writes
+//! nothing for a row that matches what is stored.
 
 use calamine::Data;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::{CLASSES, STUDENTS, Student, student_by_code, validate_student};
+use super::{CLASSES, STUDENTS, Student, read_ma_dinh_danh, student_by_code, validate_person};
 use crate::auth::{self, Role};
-use crate::store::{Rx, StoreError, Tx};
+use crate::store::{Read, Rx, StoreError, Tx};
 
 pub use super::sheet::MAX_IMPORT_BYTES;
 
@@ -159,61 +161,200 @@ const STUDENT_FIELDS: &[(&str, &[&str])] = &[
     ("lop", &["lop"]),
 ];
 
-/// Parses and validates a student list against the database. Nothing is written.
-pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Student>, StoreError> {
-    let (header_row, cols, rows) = match read_table(
+/// What applying one row would do.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RowAction {
+    Add,
+    Update,
+    /// The row says what is stored already: nothing is written for it.
+    Unchanged,
+}
+
+/// One field a row changes on an existing student, as people read it (dates dd/mm/yyyy,
+/// class names).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub label: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+/// A valid row of a student list and what it would do.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StudentRow {
+    /// The spreadsheet row number as Excel shows it.
+    pub row: usize,
+    pub action: RowAction,
+    /// The student as the row leaves it (the id is empty for a new student).
+    pub student: Student,
+    /// For an update, each field that changes, old → new.
+    pub fields: Vec<FieldChange>,
+    /// The number belongs to a student with another name or birth date. A typo in the number
+    /// is far likelier than a child renamed and re-born, and applying it would overwrite
+    /// another child's record, so the row is applied only when confirmed ([`apply_students`]).
+    pub suspect: bool,
+    /// Why the row is suspect, for the preview.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// The number had 11 digits and got its leading 0 back.
+    pub restored_zero: bool,
+}
+
+/// A student list checked against the database: every valid row with what it would do, and
+/// every problem. Nothing is written.
+#[derive(Debug, Serialize)]
+pub struct StudentPlan {
+    pub rows: Vec<StudentRow>,
+    pub problems: Vec<RowProblem>,
+}
+
+impl StudentPlan {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty() && !self.rows.is_empty()
+    }
+
+    pub fn count(&self, action: RowAction) -> usize {
+        self.rows.iter().filter(|r| r.action == action).count()
+    }
+
+    /// The rows that would write something.
+    pub fn changes(&self) -> impl Iterator<Item = &StudentRow> {
+        self.rows
+            .iter()
+            .filter(|r| r.action != RowAction::Unchanged)
+    }
+
+    /// Rows applied only when the request confirms them by number.
+    pub fn confirm_needed(&self) -> Vec<usize> {
+        self.changes()
+            .filter(|r| r.suspect)
+            .map(|r| r.row)
+            .collect()
+    }
+
+    /// What the preview tells the user about single rows that is not a problem.
+    pub fn notes(&self) -> Vec<RowProblem> {
+        self.rows
+            .iter()
+            .filter(|r| r.restored_zero)
+            .map(|r| RowProblem {
+                row: r.row,
+                field: "ma_dinh_danh".into(),
+                message: format!(
+                    "Mã định danh {} chỉ có 11 chữ số (Excel đã bỏ số 0 ở đầu): đã khôi phục thành {}.",
+                    &r.student.ma_dinh_danh[1..],
+                    r.student.ma_dinh_danh
+                ),
+            })
+            .collect()
+    }
+
+    /// Names exactly what applying would do: every changing row (the stored record it was
+    /// compared with is in its id and its old values) and every problem. The preview hands it
+    /// out; apply plans again in its own write transaction and acts only if the digest is the
+    /// same, so a list changed in between (another import, an edit) is never acted on as if
+    /// the user had seen it.
+    pub fn digest(&self) -> String {
+        let changes: Vec<&StudentRow> = self.changes().collect();
+        let bytes = serde_json::to_vec(&(changes, &self.problems)).unwrap_or_default();
+        blake3::hash(&bytes).to_hex().to_string()
+    }
+}
+
+/// A student list's header row, columns and rows, or why the file could not be read as one.
+pub type StudentSheet = Result<Table, RowProblem>;
+
+/// Reads a student list (no database needed; done once, outside any transaction).
+pub fn read_students(bytes: &[u8]) -> StudentSheet {
+    read_table(
         bytes,
         STUDENT_FIELDS,
         &["ho_ten", "ngay_sinh", "gioi_tinh", "ma_dinh_danh", "lop"],
-    ) {
+    )
+}
+
+/// Parses and validates a student list against the database. Nothing is written.
+pub fn plan_students(rx: &impl Read, year: &str, bytes: &[u8]) -> Result<StudentPlan, StoreError> {
+    plan_student_sheet(rx, year, &read_students(bytes))
+}
+
+fn show_date(iso: &str) -> String {
+    iso.parse::<jiff::civil::Date>()
+        .map(|d| d.strftime("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_string())
+}
+
+/// Plans a read student list against the database (a read or, at apply, the write transaction).
+pub fn plan_student_sheet(
+    rx: &impl Read,
+    year: &str,
+    sheet: &StudentSheet,
+) -> Result<StudentPlan, StoreError> {
+    let (header_row, cols, rows) = match sheet {
         Ok(t) => t,
         Err(p) => {
-            return Ok(ImportPlan::unreadable(p));
+            return Ok(StudentPlan {
+                rows: vec![],
+                problems: vec![p.clone()],
+            });
         }
     };
-    let classes: HashMap<String, String> = rx
-        .scan(&CLASSES, "")?
-        .into_iter()
-        .filter(|(_, c)| c.year == year)
-        .map(|(_, c)| (crate::text::fold(&c.name), c.id))
+    let all_classes: HashMap<String, super::Class> = rx.scan(&CLASSES, "")?.into_iter().collect();
+    let classes: HashMap<String, String> = all_classes
+        .values()
+        .filter(|c| c.year == year)
+        .map(|c| (crate::text::fold(&c.name), c.id.clone()))
         .collect();
-    let mut plan = ImportPlan {
+    let class_name = |id: &str| {
+        all_classes
+            .get(id)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let mut plan = StudentPlan {
         rows: vec![],
         problems: vec![],
-        updates: 0,
     };
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
         let excel_row = header_row + i + 1;
-        if row_is_blank(&cols, row) {
+        if row_is_blank(cols, row) {
             continue;
         }
-        let get = |f: &str| field_text(&cols, row, f);
-        let mut ma = get("ma_dinh_danh");
-        // Excel drops leading zeros when the column was typed as a number.
-        if !ma.is_empty() && ma.len() < 12 && ma.bytes().all(|b| b.is_ascii_digit()) {
-            ma = format!("{ma:0>12}");
-        }
+        let get = |f: &str| field_text(cols, row, f);
         let mut problems = Vec::new();
-        let class_name = get("lop");
-        let class_id = classes.get(&crate::text::fold(&class_name)).cloned();
+        let class_name_in_row = get("lop");
+        let class_id = classes.get(&crate::text::fold(&class_name_in_row)).cloned();
         if class_id.is_none() {
             problems.push((
                 "lop",
-                format!("Không có lớp \"{class_name}\" trong năm học {year}."),
+                format!("Không có lớp \"{class_name_in_row}\" trong năm học {year}."),
             ));
         }
-        let valid = validate_student(&get("ho_ten"), &get("ngay_sinh"), &get("gioi_tinh"), &ma);
-        if let Err(e) = &valid {
+        let person = validate_person(&get("ho_ten"), &get("ngay_sinh"), &get("gioi_tinh"));
+        if let Err(e) = &person {
             problems.extend(e.iter().cloned());
         }
-        if !ma.is_empty() && !seen.insert(ma.clone()) {
-            problems.push((
-                "ma_dinh_danh",
-                format!("Mã định danh {ma} lặp lại trong tệp."),
-            ));
-        }
-        if !problems.is_empty() {
+        let ma = match read_ma_dinh_danh(&get("ma_dinh_danh")) {
+            Ok(m) => {
+                if !seen.insert(m.digits.clone()) {
+                    problems.push((
+                        "ma_dinh_danh",
+                        format!("Mã định danh {} lặp lại trong tệp.", m.digits),
+                    ));
+                }
+                Some(m)
+            }
+            Err(e) => {
+                problems.push(("ma_dinh_danh", e));
+                None
+            }
+        };
+        let (Ok((full_name, dob, gender)), Some(ma), Some(class_id), true) =
+            (person, ma, class_id, problems.is_empty())
+        else {
             plan.problems
                 .extend(problems.into_iter().map(|(f, m)| RowProblem {
                     row: excel_row,
@@ -221,24 +362,86 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
                     message: m,
                 }));
             continue;
-        }
-        let (full_name, dob, gender, ma) = valid.expect("checked above");
-        // An existing student is found by the mã định danh; a new one gets its opaque id when
-        // the plan is applied (which looks the number up again).
-        let id = match student_by_code(rx, &ma)? {
-            Some(id) => {
-                plan.updates += 1;
-                id
-            }
-            None => String::new(),
         };
-        plan.rows.push(Student {
-            id,
+        let mut student = Student {
+            id: String::new(),
             full_name,
             dob,
             gender,
-            ma_dinh_danh: ma,
-            class_id: class_id.expect("checked above"),
+            ma_dinh_danh: ma.digits,
+            class_id,
+        };
+        // An existing student is found by the mã định danh; a new one gets its opaque id when
+        // the plan is applied.
+        let old = match student_by_code(rx, &student.ma_dinh_danh)? {
+            Some(id) => rx.get(&STUDENTS, &id)?,
+            None => None,
+        };
+        let (action, fields, warning) = match &old {
+            None => (RowAction::Add, vec![], None),
+            Some(old) => {
+                student.id = old.id.clone();
+                if *old == student {
+                    (RowAction::Unchanged, vec![], None)
+                } else {
+                    let mut fields = Vec::new();
+                    let mut diff = |field, label, o: String, n: String| {
+                        if o != n {
+                            fields.push(FieldChange {
+                                field,
+                                label,
+                                old: o,
+                                new: n,
+                            });
+                        }
+                    };
+                    diff(
+                        "ho_ten",
+                        "Họ và tên",
+                        old.full_name.clone(),
+                        student.full_name.clone(),
+                    );
+                    diff(
+                        "ngay_sinh",
+                        "Ngày sinh",
+                        show_date(&old.dob),
+                        show_date(&student.dob),
+                    );
+                    diff(
+                        "gioi_tinh",
+                        "Giới tính",
+                        old.gender.clone(),
+                        student.gender.clone(),
+                    );
+                    diff(
+                        "lop",
+                        "Lớp",
+                        class_name(&old.class_id),
+                        class_name(&student.class_id),
+                    );
+                    let warning = (old.full_name != student.full_name || old.dob != student.dob)
+                        .then(|| {
+                            format!(
+                                "Mã định danh {} đang là của {} (sinh {}), dòng này ghi {} (sinh {}): có thể nhầm mã định danh. Chỉ cập nhật khi được xác nhận.",
+                                student.ma_dinh_danh,
+                                old.full_name,
+                                show_date(&old.dob),
+                                student.full_name,
+                                show_date(&student.dob)
+                            )
+                        });
+                    (RowAction::Update, fields, warning)
+                }
+            }
+        };
+        plan.rows.push(StudentRow {
+            row: excel_row,
+            action,
+            student,
+            fields,
+            suspect: warning.is_some(),
+            warning,
+            restored_zero: ma.restored_zero,
         });
     }
     if plan.rows.is_empty() && plan.problems.is_empty() {
@@ -248,21 +451,52 @@ pub fn plan_students(rx: &Rx, year: &str, bytes: &[u8]) -> Result<ImportPlan<Stu
     Ok(plan)
 }
 
-pub fn apply_students(tx: &mut Tx<'_>, rows: &[Student]) -> Result<usize, super::SchoolError> {
-    for s in rows {
-        let mut s = s.clone();
-        match student_by_code(tx, &s.ma_dinh_danh)? {
-            Some(id) => {
-                s.id = id;
-                super::save_student(tx, s, "student.update")?;
-            }
-            None => {
-                s.id = String::new();
-                super::add_student(tx, s)?;
-            }
+/// What an applied student list did.
+#[derive(Debug, Serialize)]
+pub struct AppliedStudents {
+    /// Rows that added or changed a student.
+    pub written: usize,
+    /// Suspect rows left as they were because the request did not confirm them.
+    pub skipped: Vec<RowProblem>,
+}
+
+/// Applies a clean plan made in this transaction. Unchanged rows write nothing (no audit
+/// event, no outbox entry). A suspect row is applied only if its number is in `confirmed`;
+/// otherwise it is skipped and reported while the other rows are applied: the secretary has
+/// just seen the row flagged with an unticked box, so leaving it out is what she chose, and
+/// holding back a few hundred correct rows for one doubtful number would make her redo the
+/// whole list to fix one line.
+pub fn apply_students(
+    tx: &mut Tx<'_>,
+    plan: &StudentPlan,
+    confirmed: &BTreeSet<usize>,
+) -> Result<AppliedStudents, super::SchoolError> {
+    let mut done = AppliedStudents {
+        written: 0,
+        skipped: vec![],
+    };
+    for r in plan.changes() {
+        if r.suspect && !confirmed.contains(&r.row) {
+            done.skipped.push(RowProblem {
+                row: r.row,
+                field: "ma_dinh_danh".into(),
+                message: format!(
+                    "Chưa xác nhận nên không cập nhật học sinh mang mã định danh {}.",
+                    r.student.ma_dinh_danh
+                ),
+            });
+            continue;
         }
+        match r.action {
+            RowAction::Add => {
+                super::add_student(tx, r.student.clone())?;
+            }
+            RowAction::Update => super::save_student(tx, r.student.clone(), "student.update")?,
+            RowAction::Unchanged => continue,
+        }
+        done.written += 1;
     }
-    Ok(rows.len())
+    Ok(done)
 }
 
 pub fn export_students(rx: &Rx) -> Result<Vec<u8>, anyhow::Error> {
@@ -314,6 +548,23 @@ pub struct StaffRow {
     pub full_name: String,
     pub roles: Vec<Role>,
     pub department: Option<String>,
+    pub action: RowAction,
+}
+
+impl StaffRow {
+    /// Whether the account already says what this row says (roles compared as a set: the
+    /// order a sheet lists them in means nothing).
+    fn matches(&self, a: &auth::Account) -> bool {
+        let sorted = |r: &[Role]| {
+            let mut r = r.to_vec();
+            r.sort();
+            r.dedup();
+            r
+        };
+        a.full_name == self.full_name
+            && sorted(&a.roles) == sorted(&self.roles)
+            && a.department == self.department
+    }
 }
 
 pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreError> {
@@ -398,15 +649,22 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
                 }));
             continue;
         }
-        if auth::find_by_username(rx, &username)?.is_some() {
-            plan.updates += 1;
-        }
-        plan.rows.push(StaffRow {
+        let mut r = StaffRow {
             username,
             full_name,
             roles,
             department,
-        });
+            action: RowAction::Add,
+        };
+        if let Some(a) = auth::find_by_username(rx, &r.username)? {
+            r.action = if r.matches(&a) {
+                RowAction::Unchanged
+            } else {
+                plan.updates += 1;
+                RowAction::Update
+            };
+        }
+        plan.rows.push(r);
     }
     if plan.rows.is_empty() && plan.problems.is_empty() {
         plan.problems
@@ -416,7 +674,8 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
 }
 
 /// Creates new accounts (each with its own temporary password, returned once) and updates the
-/// name, roles and department of existing ones.
+/// name, roles and department of existing ones. An account the row leaves as it is, is not
+/// written (no audit event).
 pub fn apply_staff(
     tx: &mut Tx<'_>,
     rows: &[StaffRow],
@@ -426,6 +685,9 @@ pub fn apply_staff(
     for r in rows {
         let id = auth::account_id_for(&r.username);
         if let Some(mut a) = tx.get(&auth::ACCOUNTS, &id)? {
+            if r.matches(&a) {
+                continue;
+            }
             a.full_name = r.full_name.clone();
             a.roles = r.roles.clone();
             a.department = r.department.clone();
@@ -551,39 +813,159 @@ mod tests {
                 "Trần Thị Bích",
                 "2014-01-20",
                 "nữ",
-                "1214000002",
+                // Excel dropped the leading 0 of "001214000002": 11 digits, restored.
+                "01214000002",
                 "6a1",
             ],
         ]);
         let plan = plan_students(&s.read().unwrap(), "2026-2027", &f).unwrap();
         assert!(plan.is_clean(), "{:?}", plan.problems);
-        assert_eq!(plan.rows[1].ma_dinh_danh, "001214000002");
-        assert_eq!(plan.rows[1].gender, "Nữ");
-        s.write(&Actor::system(jiff::Timestamp::UNIX_EPOCH), |tx| {
-            apply_students(tx, &plan.rows)
-        })
-        .unwrap();
+        assert_eq!(plan.rows[1].student.ma_dinh_danh, "001214000002");
+        assert!(plan.rows[1].restored_zero && !plan.rows[0].restored_zero);
+        assert_eq!(plan.notes().len(), 1);
+        assert_eq!(plan.rows[1].student.gender, "Nữ");
+        assert_eq!(plan.count(RowAction::Add), 2);
+        let actor = Actor::system(jiff::Timestamp::UNIX_EPOCH);
+        s.write(&actor, |tx| apply_students(tx, &plan, &BTreeSet::new()))
+            .unwrap();
         let out = export_students(&s.read().unwrap()).unwrap();
         let again = plan_students(&s.read().unwrap(), "2026-2027", &out).unwrap();
         assert!(again.is_clean(), "{:?}", again.problems);
-        assert_eq!(again.updates, 2);
+        // The export read back changes nothing: no row would write.
+        assert_eq!(again.count(RowAction::Unchanged), 2);
+        assert_eq!(again.changes().count(), 0);
+        let before = s.read().unwrap().scan(&STUDENTS, "").unwrap();
+        let done = s
+            .write(&actor, |tx| apply_students(tx, &again, &BTreeSet::new()))
+            .unwrap();
+        assert_eq!(done.written, 0);
+        assert_eq!(before, s.read().unwrap().scan(&STUDENTS, "").unwrap());
         // New students got opaque ids when applied; the second import finds them by number.
         let rx = s.read().unwrap();
         for (a, p) in again.rows.iter().zip(&plan.rows) {
-            assert!(p.id.is_empty());
+            assert!(p.student.id.is_empty());
             assert_eq!(
-                Some(a.id.clone()),
-                super::super::student_by_code(&rx, &a.ma_dinh_danh).unwrap()
+                Some(a.student.id.clone()),
+                super::super::student_by_code(&rx, &a.student.ma_dinh_danh).unwrap()
             );
-            assert!(!a.id.contains(&a.ma_dinh_danh));
+            assert!(!a.student.id.contains(&a.student.ma_dinh_danh));
             assert_eq!(
                 Student {
                     id: String::new(),
-                    ..a.clone()
+                    ..a.student.clone()
                 },
-                *p
+                p.student
             );
         }
+    }
+
+    /// A known number with another name or birth date is flagged and applied only when its
+    /// row is confirmed; a class change alone is an ordinary update. Each change is listed
+    /// old → new, and the digest changes when the stored student does.
+    #[test]
+    fn a_known_number_with_another_name_needs_confirmation() {
+        let (_d, s) = store_with_class();
+        let actor = Actor::system(jiff::Timestamp::UNIX_EPOCH);
+        s.write(&actor, |tx| {
+            super::super::create_class(
+                tx,
+                "2026-2027",
+                super::super::NewClass {
+                    name: "6A2".into(),
+                    grade: 6,
+                    homeroom: None,
+                },
+            )
+        })
+        .unwrap();
+        let head: &[&str] = &["Họ tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"];
+        let first = xlsx(&[
+            head,
+            &["Nguyễn Văn An", "05/09/2014", "Nam", "001214000001", "6A1"],
+            &["Trần Thị Bích", "20/01/2014", "Nữ", "001214000002", "6A1"],
+        ]);
+        let plan = plan_students(&s.read().unwrap(), "2026-2027", &first).unwrap();
+        s.write(&actor, |tx| apply_students(tx, &plan, &BTreeSet::new()))
+            .unwrap();
+        let second = xlsx(&[
+            head,
+            &["Lê Văn Khác", "01/01/2013", "Nam", "001214000001", "6A2"],
+            &["Trần Thị Bích", "20/01/2014", "Nữ", "001214000002", "6A2"],
+        ]);
+        let plan = plan_students(&s.read().unwrap(), "2026-2027", &second).unwrap();
+        assert!(plan.is_clean(), "{:?}", plan.problems);
+        assert_eq!(plan.confirm_needed(), [4]);
+        let fields: Vec<(&str, &str, &str)> = plan.rows[0]
+            .fields
+            .iter()
+            .map(|f| (f.field, f.old.as_str(), f.new.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("ho_ten", "Nguyễn Văn An", "Lê Văn Khác"),
+                ("ngay_sinh", "05/09/2014", "01/01/2013"),
+                ("lop", "6A1", "6A2")
+            ]
+        );
+        assert!(!plan.rows[1].suspect);
+        assert_eq!(plan.rows[1].fields.len(), 1);
+        let digest = plan.digest();
+        let done = s
+            .write(&actor, |tx| apply_students(tx, &plan, &BTreeSet::new()))
+            .unwrap();
+        assert_eq!((done.written, done.skipped.len()), (1, 1));
+        assert_eq!(done.skipped[0].row, 4);
+        let rx = s.read().unwrap();
+        let an = super::super::student_by_code(&rx, "001214000001")
+            .unwrap()
+            .and_then(|id| rx.get(&STUDENTS, &id).unwrap())
+            .unwrap();
+        assert_eq!(an.full_name, "Nguyễn Văn An");
+        drop(rx);
+        // Bích moved: the same file now plans differently, so an old preview is stale.
+        let plan = plan_students(&s.read().unwrap(), "2026-2027", &second).unwrap();
+        assert_ne!(plan.digest(), digest);
+        let done = s
+            .write(&actor, |tx| apply_students(tx, &plan, &BTreeSet::from([4])))
+            .unwrap();
+        assert_eq!((done.written, done.skipped.len()), (1, 0));
+        let rx = s.read().unwrap();
+        let an = super::super::student_by_code(&rx, "001214000001")
+            .unwrap()
+            .and_then(|id| rx.get(&STUDENTS, &id).unwrap())
+            .unwrap();
+        assert_eq!(
+            (an.full_name.as_str(), an.class_id.as_str()),
+            ("Lê Văn Khác", "2026-6a2")
+        );
+    }
+
+    #[test]
+    fn short_long_and_lettered_numbers_are_refused_and_never_padded() {
+        let (_d, s) = store_with_class();
+        let f = xlsx(&[
+            &["Họ tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
+            &["Ngô Văn A", "01/01/2014", "Nam", "0793", "6A1"],
+            &["Ngô Văn B", "01/01/2014", "Nam", "0012140000011", "6A1"],
+            &["Ngô Văn C", "01/01/2014", "Nam", "00121400000O", "6A1"],
+        ]);
+        let plan = plan_students(&s.read().unwrap(), "2026-2027", &f).unwrap();
+        let got: Vec<(usize, &str)> = plan
+            .problems
+            .iter()
+            .map(|p| (p.row, p.field.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (4, "ma_dinh_danh"),
+                (5, "ma_dinh_danh"),
+                (6, "ma_dinh_danh")
+            ]
+        );
+        assert!(plan.problems[0].message.contains("\"0793\""));
+        assert!(plan.rows.is_empty());
     }
 
     #[test]

@@ -151,6 +151,12 @@ pub enum SchoolError {
     ClassExists(String),
     #[error("{0}")]
     Invalid(String),
+    /// The import's preview no longer describes what applying the file would do (another
+    /// import or an edit changed the students since): nothing is written.
+    #[error(
+        "Danh sách đã thay đổi kể từ lúc xem trước; chưa nhập dòng nào. Hãy xem trước lại rồi nhập."
+    )]
+    StalePreview,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -165,6 +171,7 @@ impl SchoolError {
             SchoolError::NoSuchStudent(_) => "no_such_student",
             SchoolError::ClassExists(_) => "class_exists",
             SchoolError::Invalid(_) => "invalid",
+            SchoolError::StalePreview => "stale_preview",
             SchoolError::Store(_) => "storage",
         }
     }
@@ -382,13 +389,85 @@ pub fn unassign(tx: &mut Tx<'_>, a: &Assignment) -> Result<bool, SchoolError> {
 /// (full name, ISO date of birth, gender, mã định danh), normalised.
 pub type ValidStudent = (String, String, String, String);
 
+/// A mã định danh as read by [`read_ma_dinh_danh`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaDinhDanh {
+    /// Exactly 12 digits.
+    pub digits: String,
+    /// The value had 11 digits and got its leading 0 back.
+    pub restored_zero: bool,
+}
+
+/// The one rule for a mã định danh: trimmed, digits only, exactly 12. Exactly 11 digits is a
+/// cell Excel typed as a number, which drops the leading 0 that every number (a province code
+/// 001–096) starts with; that 0 is put back and the caller says so. Nothing else is padded: a
+/// short value such as `0793` padded to twelve would be a typo turned into some other child's
+/// number, so it is refused with the value named.
+pub fn read_ma_dinh_danh(raw: &str) -> Result<MaDinhDanh, String> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Err("Mã định danh không được để trống (cần đúng 12 chữ số).".into());
+    }
+    if !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "Mã định danh phải gồm đúng 12 chữ số: nhận được \"{v}\" (có ký tự không phải chữ số)."
+        ));
+    }
+    match v.len() {
+        12 => Ok(MaDinhDanh {
+            digits: v.to_string(),
+            restored_zero: false,
+        }),
+        11 => Ok(MaDinhDanh {
+            digits: format!("0{v}"),
+            restored_zero: true,
+        }),
+        n => Err(format!(
+            "Mã định danh phải gồm đúng 12 chữ số: nhận được \"{v}\" ({n} chữ số)."
+        )),
+    }
+}
+
 /// Validates and normalises a student record; the same rules serve the form and the import.
+/// The mã định danh must be exactly 12 digits here: a person typing into the form gets no
+/// leading 0 restored (the import restores it before calling this, and says so).
 pub fn validate_student(
     full_name: &str,
     dob: &str,
     gender: &str,
     ma_dinh_danh: &str,
 ) -> Result<ValidStudent, Vec<(&'static str, String)>> {
+    let person = validate_person(full_name, dob, gender);
+    let ma = match read_ma_dinh_danh(ma_dinh_danh) {
+        Ok(m) if !m.restored_zero => Ok(m.digits),
+        Ok(_) => Err((
+            "ma_dinh_danh",
+            format!(
+                "Mã định danh phải gồm đúng 12 chữ số: nhận được \"{}\" (11 chữ số).",
+                ma_dinh_danh.trim()
+            ),
+        )),
+        Err(m) => Err(("ma_dinh_danh", m)),
+    };
+    match (person, ma) {
+        (Ok((name, dob, g)), Ok(ma)) => Ok((name, dob, g, ma)),
+        (person, ma) => {
+            let mut errs = person.err().unwrap_or_default();
+            errs.extend(ma.err());
+            Err(errs)
+        }
+    }
+}
+
+/// (full name, ISO date of birth, gender), normalised.
+pub type ValidPerson = (String, String, String);
+
+/// The name, birth date and gender rules of [`validate_student`].
+pub fn validate_person(
+    full_name: &str,
+    dob: &str,
+    gender: &str,
+) -> Result<ValidPerson, Vec<(&'static str, String)>> {
     let mut errs = Vec::new();
     let name = crate::text::nfc(
         full_name
@@ -429,15 +508,8 @@ pub fn validate_student(
             String::new()
         }
     };
-    let id = ma_dinh_danh.trim();
-    if !(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())) {
-        errs.push((
-            "ma_dinh_danh",
-            format!("Mã định danh phải gồm đúng 12 chữ số: nhận được \"{id}\"."),
-        ));
-    }
     if errs.is_empty() {
-        Ok((name, dob, g, id.to_string()))
+        Ok((name, dob, g))
     } else {
         Err(errs)
     }
@@ -552,6 +624,35 @@ mod tests {
         let fields: Vec<_> = e.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["ho_ten", "ngay_sinh", "gioi_tinh", "ma_dinh_danh"]);
         assert!(validate_student("<script>", "2013-09-05", "Nữ", "001213000123").is_err());
+    }
+
+    #[test]
+    fn a_ma_dinh_danh_is_twelve_digits_and_only_eleven_get_their_zero_back() {
+        let ok = |raw: &str| read_ma_dinh_danh(raw).map(|m| (m.digits, m.restored_zero));
+        assert_eq!(ok("079214000123"), Ok(("079214000123".into(), false)));
+        assert_eq!(
+            ok(" 079214000123\u{a0}"),
+            Ok(("079214000123".into(), false))
+        );
+        assert_eq!(ok("79214000123"), Ok(("079214000123".into(), true)));
+        for (raw, said) in [
+            ("0793", "\"0793\" (4 chữ số)"),
+            ("0792140001234", "\"0792140001234\" (13 chữ số)"),
+            ("1214000", "\"1214000\" (7 chữ số)"),
+            ("07921400012A", "không phải chữ số"),
+            ("0792 1400 0123", "không phải chữ số"),
+            ("7.9214e10", "không phải chữ số"),
+            ("-79214000123", "không phải chữ số"),
+            ("０７９２１４０００１２３", "không phải chữ số"),
+            ("", "để trống"),
+        ] {
+            let e = read_ma_dinh_danh(raw).expect_err(raw);
+            assert!(e.contains(said), "{raw}: {e}");
+        }
+        // The form takes exactly 12 digits: no 0 is restored for a person typing.
+        let e = validate_student("Nguyễn Văn An", "05/09/2013", "Nam", "79213000123").unwrap_err();
+        assert_eq!(e[0].0, "ma_dinh_danh");
+        assert!(e[0].1.contains("11 chữ số"), "{e:?}");
     }
 
     /// Ids are random and never hold a digit run (a hex id of 16 digits holds 12 decimal

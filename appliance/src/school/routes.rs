@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::BTreeSet;
 
 use super::import;
 use super::{Assignment, NewClass, NewSubject, SchoolError, Student};
@@ -242,6 +243,10 @@ async fn create_student(
 #[derive(Deserialize)]
 struct ImportQuery {
     mode: Option<String>,
+    /// The digest a preview handed out (students): apply acts only on the same plan.
+    preview: Option<String>,
+    /// Row numbers, comma-separated, of suspect rows the user confirmed (students).
+    confirm: Option<String>,
 }
 
 fn import_problems_error(problems: &[import::RowProblem]) -> ApiError {
@@ -257,6 +262,39 @@ fn import_problems_error(problems: &[import::RowProblem]) -> ApiError {
     e
 }
 
+/// "2,17" → {2, 17}.
+fn confirmed_rows(q: Option<&str>) -> Result<BTreeSet<usize>, ApiError> {
+    q.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            x.parse().map_err(|_| {
+                ApiError::from(SchoolError::Invalid(format!(
+                    "Số dòng xác nhận không hợp lệ: \"{x}\"."
+                )))
+            })
+        })
+        .collect()
+}
+
+fn student_plan_json(plan: &import::StudentPlan) -> serde_json::Value {
+    use import::RowAction;
+    json!({
+        "clean": plan.is_clean(),
+        "rows": plan.rows.len(),
+        "changes": plan.changes().count(),
+        "added": plan.count(RowAction::Add),
+        "updates": plan.count(RowAction::Update),
+        "unchanged": plan.count(RowAction::Unchanged),
+        "diff": plan.changes().collect::<Vec<_>>(),
+        "confirm_needed": plan.confirm_needed(),
+        "notes": plan.notes(),
+        "preview": plan.digest(),
+        "problems": plan.problems,
+    })
+}
+
 async fn import_students(
     State(s): State<Shared>,
     u: ApiUser,
@@ -265,19 +303,39 @@ async fn import_students(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ImportExport)?;
     let commit = q.mode.as_deref() == Some("commit");
+    let confirmed = confirmed_rows(q.confirm.as_deref())?;
     let year = current_year(&s)?;
     let store = s.store.clone();
     let actor = u.actor();
     let out = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
-        let plan = import::plan_students(&store.read()?, &year, &bytes)?;
+        let sheet = import::read_students(&bytes);
+        let plan = import::plan_student_sheet(&store.read()?, &year, &sheet)?;
         if !commit {
-            return Ok(json!({ "clean": plan.is_clean(), "rows": plan.rows.len(), "updates": plan.updates, "problems": plan.problems }));
+            return Ok(student_plan_json(&plan));
         }
         if !plan.is_clean() {
             return Err(import_problems_error(&plan.problems));
         }
-        let n = store.write(&actor, |tx| import::apply_students(tx, &plan.rows))?;
-        Ok(json!({ "clean": true, "committed": true, "rows": n, "updates": plan.updates, "problems": [] }))
+        let Some(seen) = q.preview else {
+            return Err(SchoolError::Invalid(
+                "Hãy xem trước tệp rồi mới nhập (thiếu mã xem trước).".into(),
+            )
+            .into());
+        };
+        // Planned again inside the write transaction: what is applied is what this digest
+        // names, or nothing.
+        let done = store.write(&actor, |tx| {
+            let plan = import::plan_student_sheet(&*tx, &year, &sheet)?;
+            if plan.digest() != seen {
+                return Err(SchoolError::StalePreview);
+            }
+            import::apply_students(tx, &plan, &confirmed)
+        })?;
+        let mut out = student_plan_json(&plan);
+        out["committed"] = json!(true);
+        out["written"] = json!(done.written);
+        out["skipped"] = json!(done.skipped);
+        Ok(out)
     })
     .await??;
     Ok(Json(out))
@@ -297,8 +355,10 @@ async fn import_staff(
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let out = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
         let plan = import::plan_staff(&store.read()?, &bytes)?;
+        let unchanged = plan.rows.iter().filter(|r| r.action == import::RowAction::Unchanged).count();
+        let changes = plan.rows.len() - unchanged;
         if !commit {
-            return Ok(json!({ "clean": plan.is_clean(), "rows": plan.rows.len(), "updates": plan.updates, "problems": plan.problems }));
+            return Ok(json!({ "clean": plan.is_clean(), "rows": plan.rows.len(), "changes": changes, "added": changes - plan.updates, "updates": plan.updates, "unchanged": unchanged, "problems": plan.problems }));
         }
         if !plan.is_clean() {
             return Err(import_problems_error(&plan.problems));
@@ -317,7 +377,7 @@ async fn import_staff(
         let issued = store.write(&actor, |tx| {
             import::apply_staff(tx, &plan.rows, || creds.lock().expect("not poisoned").next().expect("one password per new account"))
         })?;
-        Ok(json!({ "clean": true, "committed": true, "rows": plan.rows.len(), "updates": plan.updates, "issued": issued, "problems": [] }))
+        Ok(json!({ "clean": true, "committed": true, "rows": plan.rows.len(), "changes": changes, "added": changes - plan.updates, "updates": plan.updates, "unchanged": unchanged, "issued": issued, "problems": [] }))
     })
     .await??;
     Ok(Json(out))
