@@ -2426,3 +2426,56 @@ fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() 
         .unwrap();
     assert!(home.contains("id=\"quarantine\""), "no quarantine notice");
 }
+
+/// The staff list obeys the same separation of duties as the accounts page: the admin's
+/// import cannot make an existing teacher principal (it wrote the roles directly before).
+#[test]
+fn the_staff_import_makes_no_bgh_member_the_accounts_page_could_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["Tên đăng nhập", "Họ và tên", "Vai trò", "Tổ"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (c, v) in ["gv05", "Giáo Viên Năm", "Giáo viên, Hiệu trưởng", ""]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(1, c as u16, *v).unwrap();
+    }
+    let body = wb.save_to_buffer().unwrap();
+    let r = admin
+        .post(format!("{b}/api/v1/import/staff?mode=commit"))
+        .header("Content-Type", "application/octet-stream")
+        .header("X-CSRF-Token", common::csrf(&admin, &b))
+        .body(body)
+        .send()
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().unwrap_or(Value::Null);
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "second_person_needed", "{v}");
+    let accounts: Value = admin
+        .get(format!("{b}/api/v1/accounts"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let gv05 = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == "gv05")
+        .unwrap()
+        .clone();
+    assert!(
+        !gv05["roles"].to_string().contains("principal"),
+        "the import made a principal: {gv05}"
+    );
+}

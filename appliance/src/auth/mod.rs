@@ -144,7 +144,7 @@ fn setting_up(tx: &mut crate::store::Tx<'_>, except: &str) -> Result<bool, AuthE
 /// - the school is never left without a principal in office.
 ///
 /// The first accounts of a new school are made by the admin (nobody else exists yet).
-fn check_bgh_change(
+pub fn check_bgh_change(
     tx: &mut crate::store::Tx<'_>,
     before: Option<&Account>,
     after: &Account,

@@ -688,9 +688,13 @@ pub fn apply_staff(
             if r.matches(&a) {
                 continue;
             }
+            let before = a.clone();
             a.full_name = r.full_name.clone();
             a.roles = r.roles.clone();
             a.department = r.department.clone();
+            // The same separation of duties as the accounts page: a list cannot make, rename
+            // or remove a BGH member where a person could not.
+            auth::check_bgh_change(tx, Some(&before), &a)?;
             tx.put(&auth::ACCOUNTS, &id, &a, "account.update")?;
         } else {
             let (plain, phc) = temp_password();
