@@ -1822,9 +1822,8 @@ pub fn restore(
             .iter()
             .find(|m| m.id == id)
             .ok_or_else(|| BackupError::UnknownBackup(id.into()))?,
-        None => good
-            .last()
-            .ok_or_else(|| BackupError::NoBackup(target.to_path_buf()))?,
+        None => newest_complete(&tgt, &good, &mut notes)
+            .map_err(|e| e.unwrap_or_else(|| BackupError::NoBackup(target.to_path_buf())))?,
     };
     let parent = dest
         .parent()
@@ -1871,6 +1870,33 @@ pub fn restore(
             Err(e)
         }
     }
+}
+
+/// The newest backup whose every object is on the target as its manifest recorded it; each newer
+/// one is named in `notes` with what is wrong with it. Err(None): no backup at all.
+fn newest_complete<'a>(
+    tgt: &Target,
+    good: &'a [Manifest],
+    notes: &mut Vec<String>,
+) -> Result<&'a Manifest, Option<BackupError>> {
+    let mut first_err = None;
+    for m in good.iter().rev() {
+        let objects: Vec<&ObjectRef> = m.objects().collect();
+        let bad: Vec<String> = parallel(&objects, |o| tgt.check_stored(o))
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if bad.is_empty() {
+            return Ok(m);
+        }
+        notes.push(format!(
+            "backup {} is incomplete and was skipped: {}",
+            m.id,
+            bad.join("; ")
+        ));
+        first_err.get_or_insert_with(|| BackupError::Corrupt(bad.join("; ")));
+    }
+    Err(first_err)
 }
 
 /// Lists a target's backups, oldest first (for the CLI and the admin page).

@@ -461,3 +461,41 @@ fn a_target_written_before_chains_still_verifies_and_restores() {
     let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
 }
+
+#[test]
+fn restore_takes_the_newest_complete_backup_and_names_the_incomplete_newer_one() {
+    let f = fixture();
+    let target = f.root.join("t");
+    let keep = Options {
+        kind: Kind::PreUpdate,
+        ..opts()
+    };
+    let first = run(&f.store, &f.key, &target, &keep, Timestamp::now()).unwrap();
+    write_event(&f.store, "second");
+    let second = run(&f.store, &f.key, &target, &keep, Timestamp::now()).unwrap();
+    assert!(second.database_changed);
+    // Only the newer backup's database is lost.
+    let m = Target::open_read(&target)
+        .unwrap()
+        .readable_manifests(Some(&f.key))
+        .into_iter()
+        .find(|m| m.id == second.id)
+        .unwrap();
+    fs::remove_file(
+        target
+            .join("objects")
+            .join(&m.database.object[..2])
+            .join(&m.database.object[2..]),
+    )
+    .unwrap();
+    let c = restore(&target, &f.key, &f.root.join("dest"), None, None).unwrap();
+    assert_eq!(c.id, first.id);
+    assert!(
+        c.notes.iter().any(|n| n.contains(&format!(
+            "backup {} is incomplete and was skipped",
+            second.id
+        ))),
+        "{:?}",
+        c.notes
+    );
+}
