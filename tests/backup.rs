@@ -466,3 +466,308 @@ fn a_server_killed_during_backup_now_tells_the_client_what_is_on_the_target() {
     assert!(text.contains("no new backup was completed"), "{text}");
     assert!(!text.contains("stop `tram serve`"), "{text}");
 }
+
+fn backup_ids(target: &Path) -> Vec<String> {
+    let o = tram(&["backup", "list", "--from", s(target)]);
+    assert!(o.status.success(), "{}", out_text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+fn manifest_path(target: &Path, id: &str) -> std::path::PathBuf {
+    target.join("backups").join(format!("{id}.manifest"))
+}
+
+/// Three backups kept side by side (pre-update backups are kept apart from the daily ones).
+fn three_backups(data: &Path, target: &Path) -> Vec<String> {
+    for _ in 0..3 {
+        let o = backup_now(data, target, &["--pre-update", "--no-verify"]);
+        assert!(o.status.success(), "{}", out_text(&o));
+    }
+    let ids = backup_ids(target);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    ids
+}
+
+#[test]
+fn a_deleted_backup_is_reported_by_the_chain_and_the_box_never_quietly_restores_an_older_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 1, 10_000);
+    let target = dir.path().join("t");
+    let ids = three_backups(&data, &target);
+    let key = data.join("keys/backup.key");
+    let o = verify(&target, &data, &[]);
+    assert!(o.status.success(), "{}", out_text(&o));
+
+    // The newest manifest deleted: nothing names it yet, but the box remembers writing it.
+    let newest = std::fs::read(manifest_path(&target, &ids[2])).unwrap();
+    std::fs::remove_file(manifest_path(&target, &ids[2])).unwrap();
+    let o = verify(&target, &data, &[]);
+    assert!(!o.status.success(), "{}", out_text(&o));
+    assert!(
+        out_text(&o).contains(&format!(
+            "the newest backup on this target ({}) is older than the newest this box wrote ({}",
+            ids[1], ids[2]
+        )),
+        "{}",
+        out_text(&o)
+    );
+    // Told where the old box's data is, restore refuses to take the older one silently…
+    let dest = dir.path().join("new-box");
+    let o = tram(&[
+        "restore",
+        "--from",
+        s(&target),
+        "--data-dir",
+        s(&dest),
+        "--key",
+        s(&key),
+        "--old-data-dir",
+        s(&data),
+    ]);
+    assert!(!o.status.success(), "{}", out_text(&o));
+    assert!(
+        out_text(&o).contains("the newer one is missing"),
+        "{}",
+        out_text(&o)
+    );
+    assert!(!dest.exists());
+    // …and a new box, which cannot know, says so instead of implying the backup is the newest.
+    let o = restore(&target, &dest, &key);
+    assert!(o.status.success(), "{}", out_text(&o));
+    let text = out_text(&o);
+    assert!(
+        text.contains(&format!("restored backup {}", ids[1])),
+        "{text}"
+    );
+    assert!(text.contains("that cannot be known here"), "{text}");
+
+    // A manifest deleted from the middle: the one after it names it.
+    std::fs::write(manifest_path(&target, &ids[2]), &newest).unwrap();
+    std::fs::remove_file(manifest_path(&target, &ids[1])).unwrap();
+    let missing = format!(
+        "backup {} names predecessor {} which is missing",
+        ids[2], ids[1]
+    );
+    let o = verify(&target, &data, &[]);
+    assert!(!o.status.success(), "{}", out_text(&o));
+    assert!(out_text(&o).contains(&missing), "{}", out_text(&o));
+    let empty = dir.path().join("no-key-here");
+    let o = tram(&[
+        "backup",
+        "verify",
+        "--from",
+        s(&target),
+        "--data-dir",
+        s(&empty),
+    ]);
+    assert!(!o.status.success(), "keyless: {}", out_text(&o));
+    assert!(out_text(&o).contains(&missing), "{}", out_text(&o));
+    let o = restore(&target, &dir.path().join("box3"), &key);
+    assert!(o.status.success(), "{}", out_text(&o));
+    assert!(out_text(&o).contains(&missing), "{}", out_text(&o));
+
+    // Backups removed by retention are no gap: two manual backups on one day keep one.
+    std::fs::remove_dir_all(&target).unwrap();
+    for _ in 0..3 {
+        let o = backup_now(&data, &target, &["--no-verify"]);
+        assert!(o.status.success(), "{}", out_text(&o));
+    }
+    assert_eq!(backup_ids(&target).len(), 1);
+    let o = verify(&target, &data, &[]);
+    assert!(o.status.success(), "{}", out_text(&o));
+}
+
+fn flip_middle_byte(p: &Path) {
+    let mut b = std::fs::read(p).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x01;
+    std::fs::write(p, &b).unwrap();
+}
+
+#[test]
+fn a_damaged_target_json_is_rebuilt_and_never_locks_out_intact_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 1, 10_000);
+    let target = dir.path().join("t");
+    let o = backup_now(&data, &target, &["--no-verify"]);
+    assert!(o.status.success(), "{}", out_text(&o));
+    let key = data.join("keys/backup.key");
+    let info = target.join("target.json");
+    let copy = target.join("target.json.bak");
+
+    flip_middle_byte(&info);
+    let o = restore(&target, &dir.path().join("box1"), &key);
+    assert!(o.status.success(), "{}", out_text(&o));
+    assert!(
+        out_text(&o).contains("target.json is damaged"),
+        "{}",
+        out_text(&o)
+    );
+    // Verify says so once and rebuilds it from the second copy.
+    let o = verify(&target, &data, &[]);
+    assert!(!o.status.success(), "{}", out_text(&o));
+    assert!(
+        out_text(&o).contains("target.json is damaged: checksum mismatch"),
+        "{}",
+        out_text(&o)
+    );
+    assert!(out_text(&o).contains("rebuilt from the other copy"));
+    assert_eq!(std::fs::read(&info).unwrap(), std::fs::read(&copy).unwrap());
+    let o = verify(&target, &data, &[]);
+    assert!(o.status.success(), "{}", out_text(&o));
+
+    // Both copies gone: the key still opens the backups, and the descriptor is re-derived.
+    std::fs::remove_file(&info).unwrap();
+    flip_middle_byte(&copy);
+    let o = restore(&target, &dir.path().join("box2"), &key);
+    assert!(o.status.success(), "{}", out_text(&o));
+    let o = backup_now(&data, &target, &["--no-verify"]);
+    assert!(o.status.success(), "{}", out_text(&o));
+    assert_eq!(std::fs::read(&info).unwrap(), std::fs::read(&copy).unwrap());
+    let o = verify(&target, &data, &["--all"]);
+    assert!(o.status.success(), "{}", out_text(&o));
+}
+
+#[test]
+fn verify_names_what_a_damaged_object_holds_and_every_backup_that_shares_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 0, 0);
+    let target = dir.path().join("t");
+    let ids = three_backups(&data, &target);
+    let (title, blob) = {
+        let store = tram::store::Store::open(&data).unwrap();
+        let rx = store.read().unwrap();
+        let items = rx.scan(&tram::library::ITEMS, "").unwrap();
+        let item = items
+            .into_iter()
+            .map(|(_, i)| i)
+            .find(|i| i.file.is_some())
+            .expect("the demo library has a file");
+        (item.title.clone(), item.file.unwrap().blob)
+    };
+    let key = tram::backup::BackupKey::load(&data).unwrap().unwrap();
+    let digest: [u8; 32] = hex::decode(&blob).unwrap().try_into().unwrap();
+    let name = key.object_name("blob", &digest);
+    let object = target.join("objects").join(&name[..2]).join(&name[2..]);
+    flip_middle_byte(&object);
+    let o = verify(&target, &data, &[]);
+    assert!(!o.status.success(), "{}", out_text(&o));
+    let text = out_text(&o);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(&title), "{line}");
+    assert!(
+        line.contains(&format!("backups that share it: {}", ids.join(", "))),
+        "{line}"
+    );
+
+    // The database, named without the key too.
+    let manifest = std::fs::read_to_string(manifest_path(&target, &ids[0])).unwrap();
+    let m: Value = serde_json::from_str(manifest.lines().next().unwrap()).unwrap();
+    let db = m["database"]["object"].as_str().unwrap().to_string();
+    flip_middle_byte(&target.join("objects").join(&db[..2]).join(&db[2..]));
+    let empty = dir.path().join("no-key-here");
+    let o = tram(&[
+        "backup",
+        "verify",
+        "--from",
+        s(&target),
+        "--data-dir",
+        s(&empty),
+    ]);
+    assert!(!o.status.success());
+    let text = out_text(&o);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&db))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("it holds the database"), "{line}");
+    assert!(!text.contains(&title), "titles never leave the key: {text}");
+}
+
+#[test]
+fn restore_brings_back_the_settings_and_the_home_page_warns_until_the_rest_is_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 0, 0);
+    let usb = dir.path().join("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let settings = tram::config::Settings {
+        format: 1,
+        time_zone: None,
+        backup: tram::config::BackupSettings {
+            targets: vec![usb.clone()],
+            at: Some("02:15".into()),
+            keep: Some("5,3,6".into()),
+        },
+    };
+    settings.save(&data).unwrap();
+    // An enrolment (the hub is a closed loopback port: nothing leaves the machine).
+    let hub = "http://127.0.0.1:9";
+    std::fs::write(
+        data.join("relay.json"),
+        json!({"hub": hub, "school": "79000701", "secret": "bi-mat-tai-len",
+               "pin_sha256": null, "enrolled_at": "2026-09-01T00:00:00Z"})
+        .to_string(),
+    )
+    .unwrap();
+    let internal = dir.path().join("internal");
+    let o = backup_now(&data, &internal, &["--no-verify"]);
+    assert!(o.status.success(), "{}", out_text(&o));
+
+    // The box dies; the new one has no USB disk mounted yet.
+    std::fs::rename(&usb, dir.path().join("usb-elsewhere")).unwrap();
+    let new_box = dir.path().join("new-box");
+    let o = restore(&internal, &new_box, &data.join("keys/backup.key"));
+    assert!(o.status.success(), "{}", out_text(&o));
+    assert_eq!(
+        tram::config::Settings::load(&new_box).unwrap(),
+        settings,
+        "tram.toml restored"
+    );
+    let text = out_text(&o);
+    assert!(
+        text.contains(&format!("redo: the backup target {}", usb.display())),
+        "{text}"
+    );
+    assert!(text.contains("redo: the district enrolment"), "{text}");
+    assert!(text.contains(&format!("--hub {hub}")), "{text}");
+    assert!(
+        !new_box.join("relay.json").exists(),
+        "a restored box enrols again"
+    );
+
+    let srv = Server::start(&new_box, false);
+    let c = srv.login("admin");
+    let home = |c: &reqwest::blocking::Client| {
+        c.get(format!("{}/", srv.base()))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    // The warning's own block (the schedule line names the USB target as well).
+    let redo = |h: &str| {
+        h.split_once("id=\"restore-redo\"")
+            .map(|(_, rest)| rest.split("</div>").next().unwrap_or("").to_string())
+    };
+    let h = home(&c);
+    let w = redo(&h).unwrap_or_else(|| panic!("{h}"));
+    assert!(w.contains(&usb.display().to_string()), "{w}");
+    assert!(w.contains("Chưa đăng ký lại với Phòng/Sở"), "{w}");
+    // The USB disk is mounted again: that item goes by itself.
+    std::fs::create_dir_all(&usb).unwrap();
+    let h = home(&c);
+    let w = redo(&h).unwrap_or_else(|| panic!("{h}"));
+    assert!(!w.contains(&usb.display().to_string()), "{w}");
+    assert!(w.contains("Chưa đăng ký lại với Phòng/Sở"), "{w}");
+    // Enrolled again: the warning is gone.
+    std::fs::copy(data.join("relay.json"), new_box.join("relay.json")).unwrap();
+    let h = home(&c);
+    assert!(redo(&h).is_none(), "{h}");
+    assert!(!new_box.join("restore-redo.json").exists());
+}

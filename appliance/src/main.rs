@@ -102,6 +102,10 @@ enum Cmd {
         /// Restore this backup instead of the newest (ids: `tram backup list`).
         #[arg(long)]
         backup: Option<String>,
+        /// The old box's data directory, if it still exists: the newest backup it wrote to this
+        /// target must be there (a deleted newer backup is then noticed, not skipped).
+        #[arg(long)]
+        old_data_dir: Option<PathBuf>,
     },
     /// Audit log tools.
     Audit {
@@ -841,6 +845,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data_dir,
             key,
             backup,
+            old_data_dir,
         } => {
             let key = resolve_key(&key, None)?.ok_or_else(|| {
                 anyhow::anyhow!(
@@ -852,7 +857,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 from.display(),
                 data_dir.display()
             );
-            let c = tram::backup::restore(&from, &key, &data_dir, backup.as_deref())?;
+            let c = tram::backup::restore(
+                &from,
+                &key,
+                &data_dir,
+                backup.as_deref(),
+                old_data_dir.as_deref(),
+            )?;
             println!(
                 "restored backup {} (made {}) into {}",
                 c.id,
@@ -868,6 +879,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 c.blobs,
                 c.bytes as f64 / 1e6
             );
+            for n in &c.notes {
+                println!("  note: {n}");
+            }
+            if c.redo.is_empty() {
+                println!("  settings restored (tram.toml); nothing to redo");
+            }
+            for r in &c.redo {
+                println!("  redo: {}", r.text());
+            }
             println!(
                 "  start it with: tram serve --data-dir {}",
                 data_dir.display()
@@ -1400,7 +1420,7 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 _ => backup::Which::Newest,
             };
             let scratch = std::env::temp_dir().join(format!("tram-verify-{}", std::process::id()));
-            let r = backup::verify(&from, key.as_ref(), which, &scratch)?;
+            let r = backup::verify(&from, key.as_ref(), which, &scratch, Some(&data_dir))?;
             println!(
                 "{} backups, {} stored files ({:.1} MB) checked",
                 r.backups,
@@ -1412,6 +1432,9 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                     "restore check of {}: ok — database opens (schema {}), {} records, audit chain intact ({} events), {} files decrypt to their hashes",
                     c.id, c.schema_version, c.records, c.audit_events, c.blobs
                 );
+            }
+            for n in &r.notes {
+                println!("note: {n}");
             }
             if r.keyless {
                 println!(

@@ -21,6 +21,7 @@ pub mod key;
 pub mod retention;
 pub mod routes;
 pub mod schedule;
+pub mod settings;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
@@ -164,13 +165,45 @@ pub struct Manifest {
     /// Objects this run had to write (the rest were already on the target).
     pub new_objects: usize,
     pub new_bytes: u64,
+    /// The newest backup on the target when this one was written: a manifest deleted from the
+    /// middle is then noticed by the one after it. Absent in backups made before chains (the
+    /// chain starts at the first one without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Link>,
+    /// `tram.toml` and the district enrolment (see [`SettingsCopy`]); absent in older backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<ObjectRef>,
+    /// What each object holds ("the database", a library file's title): base64 of
+    /// `age(JSON object name → description)`. Encrypted because titles are school data and the
+    /// target never holds plaintext; without the key verify still names the database and the
+    /// device files from the fields above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// BLAKE3 of this manifest's JSON as stored (filled when read, never written).
+    #[serde(skip)]
+    pub hash: String,
+}
+
+/// A manifest named by another: its id and the BLAKE3 of its JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub id: String,
+    pub hash: String,
 }
 
 impl Manifest {
     fn objects(&self) -> impl Iterator<Item = &ObjectRef> {
         [&self.database, &self.files]
             .into_iter()
+            .chain(self.settings.iter())
             .chain(self.blobs.iter())
+    }
+
+    fn link(&self) -> Link {
+        Link {
+            id: self.id.clone(),
+            hash: self.hash.clone(),
+        }
     }
 }
 
@@ -180,6 +213,13 @@ struct TargetInfo {
     recipient: String,
     created: Timestamp,
 }
+
+/// A descriptor that checked out, with its sealed bytes (copied over a damaged copy as they are).
+type SealedInfo = (TargetInfo, Vec<u8>);
+
+/// The two copies of the target's descriptor: a damaged one is rebuilt from the other, or from
+/// the key when both are gone, so one bad sector never locks out intact backups.
+const INFO_FILES: [&str; 2] = ["target.json", "target.json.bak"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Options {
@@ -217,6 +257,12 @@ pub struct RestoreCheck {
     pub audit_events: u64,
     pub blobs: usize,
     pub bytes: u64,
+    /// After a restore: what could not be put back (see `settings::Redo`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redo: Vec<settings::Redo>,
+    /// After a restore: what the chain and the box's memory say about newer backups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 // ───────────────────────────── the sealed file format ─────────────────────────────
@@ -251,6 +297,195 @@ fn unseal<'a>(bytes: &'a [u8], key: Option<&BackupKey>) -> Result<&'a [u8], Stri
         return Err("not written with this key, or altered".into());
     }
     Ok(&bytes[..json.len()])
+}
+
+// ───────────────────────────── what each object holds ─────────────────────────────
+
+const WHAT_DATABASE: &str = "the database";
+const WHAT_FILES: &str = "the device's certificates and keys (tls/, keys/)";
+const WHAT_SETTINGS: &str = "the settings (tram.toml and the district enrolment)";
+
+fn seal_index(key: &BackupKey, names: &BTreeMap<&str, String>) -> Result<String, BackupError> {
+    use base64::Engine;
+    let json = serde_json::to_vec(names).expect("serialisable");
+    let mut out = Vec::new();
+    let mut w = ctx(
+        key.encrypt(&mut out),
+        Path::new("."),
+        "encrypting the index",
+    )?;
+    ctx(w.write_all(&json), Path::new("."), "encrypting the index")?;
+    ctx(w.finish(), Path::new("."), "encrypting the index")?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// The manifest's index (object → what it holds), when it has one and the key opens it.
+fn open_index(key: &BackupKey, m: &Manifest) -> BTreeMap<String, String> {
+    use base64::Engine;
+    let Some(b64) = &m.index else {
+        return BTreeMap::new();
+    };
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+        return BTreeMap::new();
+    };
+    let mut json = Vec::new();
+    let Ok(mut r) = key.decrypt(&bytes[..]) else {
+        return BTreeMap::new();
+    };
+    if r.read_to_end(&mut json).is_err() {
+        return BTreeMap::new();
+    }
+    serde_json::from_slice(&json).unwrap_or_default()
+}
+
+/// What `object` holds, as far as `m`'s own fields tell (no key needed).
+fn structural_name(m: &Manifest, object: &str) -> Option<&'static str> {
+    if m.database.object == object {
+        Some(WHAT_DATABASE)
+    } else if m.files.object == object {
+        Some(WHAT_FILES)
+    } else if m.settings.as_ref().is_some_and(|o| o.object == object) {
+        Some(WHAT_SETTINGS)
+    } else {
+        None
+    }
+}
+
+// ───────────────────────────── the box's memory of each target ─────────────────────────────
+
+/// `DATA_DIR/backup-newest.json`: for each target this box wrote to, the newest manifest it
+/// wrote. Deleting the newest manifest leaves no hole in the chain (nothing names it yet), so
+/// only the box can tell. It is not part of any backup: a restored box starts with what its
+/// restore found on the target, never with the memory of the moment the backup was taken.
+fn memory_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("backup-newest.json")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Remembered {
+    pub id: String,
+    pub hash: String,
+    pub created: Timestamp,
+}
+
+/// Targets are remembered by their real path (a symlinked or relative spelling is the same).
+fn target_key(target: &Path) -> String {
+    fs::canonicalize(target)
+        .or_else(|_| std::path::absolute(target))
+        .unwrap_or_else(|_| target.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn memory(data_dir: &Path) -> BTreeMap<String, Remembered> {
+    fs::read(memory_path(data_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// The newest backup this box wrote to `target`, if it remembers one.
+pub fn remembered(data_dir: &Path, target: &Path) -> Option<Remembered> {
+    memory(data_dir).remove(&target_key(target))
+}
+
+static MEMORY: Mutex<()> = Mutex::new(());
+
+fn remember(data_dir: &Path, target: &Path, m: &Manifest) -> io::Result<()> {
+    let _g = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = memory(data_dir);
+    all.insert(
+        target_key(target),
+        Remembered {
+            id: m.id.clone(),
+            hash: m.hash.clone(),
+            created: m.created,
+        },
+    );
+    crate::config::write_atomic(
+        &memory_path(data_dir),
+        &serde_json::to_vec_pretty(&all).expect("serialisable"),
+    )
+}
+
+/// What the chain of manifests says: gaps (a named predecessor that is neither on the target nor
+/// recorded as pruned), replaced predecessors, and where the chain starts.
+#[derive(Debug, Default)]
+struct Chain {
+    problems: Vec<String>,
+    notes: Vec<String>,
+}
+
+fn walk_chain(
+    tgt: &Target,
+    key: Option<&BackupKey>,
+    present: &BTreeSet<String>,
+    good: &[Manifest],
+) -> Chain {
+    let mut c = Chain::default();
+    let pruned = match tgt.pruned(key) {
+        Ok(p) => p,
+        Err(e) => {
+            c.problems.push(e);
+            vec![]
+        }
+    };
+    for m in good {
+        let Some(p) = &m.previous else { continue };
+        if let Some(prev) = good.iter().find(|g| g.id == p.id) {
+            if prev.hash != p.hash {
+                c.problems.push(format!(
+                    "backup {} names predecessor {} but that manifest is not the one it named (replaced)",
+                    m.id, p.id
+                ));
+            }
+        } else if present.contains(&p.id) {
+            // Damaged: reported with the manifest itself.
+        } else if !pruned.iter().any(|l| l.id == p.id) {
+            c.problems.push(format!(
+                "backup {} names predecessor {} which is missing (deleted from the target; retention did not remove it)",
+                m.id, p.id
+            ));
+        }
+    }
+    if let Some(start) = good.iter().rev().find(|m| m.previous.is_none()) {
+        c.notes.push(format!(
+            "the chain of backups starts at {} (backups made before it do not name their predecessor)",
+            start.id
+        ));
+    }
+    c
+}
+
+/// Compares the target with the box's memory of it: the newest backup the box wrote must be
+/// there, unchanged.
+fn against_memory(
+    remembered: Option<&Remembered>,
+    good: &[Manifest],
+    present: &BTreeSet<String>,
+) -> Option<String> {
+    let r = remembered?;
+    let newest = good
+        .last()
+        .map(|m| m.id.as_str())
+        .unwrap_or("none readable");
+    match good.iter().find(|m| m.id == r.id) {
+        Some(m) if m.hash != r.hash => Some(format!(
+            "backup {} is not the manifest this box wrote under that name (replaced)",
+            r.id
+        )),
+        Some(_) => None,
+        // Damaged (reported with the manifest), or written over by newer backups whose chain
+        // accounts for it.
+        None if present.contains(&r.id) || good.iter().any(|m| m.created > r.created) => None,
+        None => Some(format!(
+            "the newest backup on this target ({newest}) is older than the newest this box wrote ({}, made {}): the newer one is missing",
+            r.id,
+            r.created
+                .to_zoned(crate::school::time_zone())
+                .strftime("%d/%m/%Y %H:%M")
+        )),
+    }
 }
 
 // ───────────────────────────── small io helpers ─────────────────────────────
@@ -377,7 +612,10 @@ impl Target {
 
     /// Opens a target for reading (verify, restore).
     fn open_read(root: &Path) -> Result<Target, BackupError> {
-        if !root.join("target.json").exists() {
+        let has_backups = fs::read_dir(root.join("backups"))
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if !INFO_FILES.iter().any(|f| root.join(f).exists()) && !has_backups {
             return Err(BackupError::NoBackup(root.to_path_buf()));
         }
         Ok(Target {
@@ -428,53 +666,137 @@ impl Target {
             let p = ctx(e, root, "reading tmp")?.path();
             let _ = fs::remove_file(&p).or_else(|_| fs::remove_dir_all(&p));
         }
-        let info_path = root.join("target.json");
-        if info_path.exists() {
-            t.info(Some(key))?;
+        if INFO_FILES.iter().any(|f| root.join(f).exists()) {
+            for note in t.info_repaired(key)?.1 {
+                tracing::warn!(target = %root.display(), "{note}");
+            }
         } else {
             let has_backups = fs::read_dir(t.backups_dir())
                 .map(|mut d| d.next().is_some())
                 .unwrap_or(false);
             if has_backups {
-                return Err(BackupError::Corrupt(format!(
-                    "{} has backups but no target.json",
-                    root.display()
-                )));
+                // Both descriptors gone: the manifests' MACs prove they were written with this
+                // key, so the descriptor is re-derived from it (another key is refused).
+                if t.manifests(Some(key)).iter().all(|(_, m)| m.is_err()) {
+                    return Err(BackupError::Corrupt(format!(
+                        "{} has backups but no target.json, and none of them was written with this key",
+                        root.display()
+                    )));
+                }
             }
-            let info = TargetInfo {
-                format: FORMAT,
-                recipient: key.recipient(),
-                created: Timestamp::now(),
-            };
-            let json = serde_json::to_vec(&info).expect("serialisable");
-            ctx(
-                crate::config::write_atomic(&info_path, &seal(&json, key)),
-                root,
-                "writing target.json",
-            )?;
+            t.info_repaired(key)?;
         }
         Ok(t)
     }
 
-    /// Which key the target belongs to. With `key`, a target made with another key is refused
-    /// (naming both public keys), and the file's MAC is checked.
-    fn info(&self, key: Option<&BackupKey>) -> Result<TargetInfo, BackupError> {
-        let p = self.root.join("target.json");
-        let bytes = ctx(fs::read(&p), &p, "reading target.json")?;
-        let corrupt = |e: String| BackupError::Corrupt(format!("target.json: {e}"));
-        let json = unseal(&bytes, None).map_err(corrupt)?;
-        let info: TargetInfo = serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))?;
-        if let Some(k) = key {
-            if info.recipient != k.recipient() {
-                return Err(BackupError::OtherKey {
-                    target: self.root.clone(),
-                    found: info.recipient,
-                    given: k.recipient(),
-                });
+    /// Reads the descriptor from whichever copy checks out (checksum, and with `key` its MAC).
+    /// Returns it with a note for each damaged or missing copy.
+    fn read_info(
+        &self,
+        key: Option<&BackupKey>,
+    ) -> Result<(Option<SealedInfo>, Vec<String>), BackupError> {
+        let mut notes = Vec::new();
+        let mut found: Option<SealedInfo> = None;
+        for f in INFO_FILES {
+            let p = self.root.join(f);
+            let bytes = match fs::read(&p) {
+                Ok(b) => b,
+                // A target made before the second copy existed has only the first.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && f == INFO_FILES[1] => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    notes.push(format!("{f} is missing"));
+                    continue;
+                }
+                Err(e) => {
+                    notes.push(format!("{f} cannot be read: {e}"));
+                    continue;
+                }
+            };
+            let parsed = unseal(&bytes, None).and_then(|json| {
+                serde_json::from_slice::<TargetInfo>(json).map_err(|e| e.to_string())
+            });
+            let info = match parsed {
+                Ok(i) => i,
+                Err(e) => {
+                    notes.push(format!("{f} is damaged: {e}"));
+                    continue;
+                }
+            };
+            if let Some(k) = key {
+                if info.recipient != k.recipient() {
+                    return Err(BackupError::OtherKey {
+                        target: self.root.clone(),
+                        found: info.recipient,
+                        given: k.recipient(),
+                    });
+                }
+                if let Err(e) = unseal(&bytes, Some(k)) {
+                    notes.push(format!("{f} is damaged: {e}"));
+                    continue;
+                }
             }
-            unseal(&bytes, Some(k)).map_err(corrupt)?;
+            if found.is_none() {
+                found = Some((info, bytes));
+            }
         }
-        Ok(info)
+        Ok((found, notes))
+    }
+
+    /// Which key the target belongs to. With `key`, a target made with another key is refused
+    /// (naming both public keys). A damaged or missing copy of the descriptor is no error while
+    /// the other checks out (see [`Target::info_repaired`]).
+    fn info(&self, key: Option<&BackupKey>) -> Result<(TargetInfo, Vec<String>), BackupError> {
+        match self.read_info(key)? {
+            (Some((info, _)), notes) => Ok((info, notes)),
+            (None, notes) => match key {
+                // Both copies bad: the key alone says who the target belongs to.
+                Some(k) => Ok((
+                    TargetInfo {
+                        format: FORMAT,
+                        recipient: k.recipient(),
+                        created: Timestamp::now(),
+                    },
+                    notes,
+                )),
+                None => Err(BackupError::Corrupt(format!(
+                    "target.json: {}",
+                    notes.join("; ")
+                ))),
+            },
+        }
+    }
+
+    /// As [`Target::info`], and rewrites each damaged or missing copy from the good one (or from
+    /// the key). The notes say what was rebuilt.
+    fn info_repaired(&self, key: &BackupKey) -> Result<(TargetInfo, Vec<String>), BackupError> {
+        let (found, notes) = self.read_info(Some(key))?;
+        let (info, bytes, from) = match found {
+            Some((info, bytes)) => (info, bytes, "the other copy"),
+            None => {
+                let info = TargetInfo {
+                    format: FORMAT,
+                    recipient: key.recipient(),
+                    created: Timestamp::now(),
+                };
+                let json = serde_json::to_vec(&info).expect("serialisable");
+                (info, seal(&json, key), "the backup key")
+            }
+        };
+        let mut out = Vec::new();
+        for f in INFO_FILES {
+            let p = self.root.join(f);
+            if fs::read(&p).ok().as_deref() != Some(&bytes[..]) {
+                ctx(
+                    crate::config::write_atomic(&p, &bytes),
+                    &self.root,
+                    "writing the target's descriptor",
+                )?;
+            }
+        }
+        for n in notes {
+            out.push(format!("{n}; rebuilt from {from}"));
+        }
+        Ok((info, out))
     }
 
     /// The manifests that read and check out, oldest first.
@@ -528,7 +850,10 @@ impl Target {
                 .map_err(|e| e.to_string())
                 .and_then(|b| {
                     let json = unseal(&b, key)?;
-                    serde_json::from_slice::<Manifest>(json).map_err(|e| e.to_string())
+                    let mut m =
+                        serde_json::from_slice::<Manifest>(json).map_err(|e| e.to_string())?;
+                    m.hash = blake3::hash(json).to_hex().to_string();
+                    Ok(m)
                 })
                 .and_then(|m| {
                     if m.id == id {
@@ -541,6 +866,20 @@ impl Target {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    /// `pruned.json`: the manifests retention removed that a kept manifest still names as its
+    /// predecessor, so the chain tells a pruned backup from a deleted one. Sealed like a
+    /// manifest; without the key only its checksum is checked.
+    fn pruned(&self, key: Option<&BackupKey>) -> Result<Vec<Link>, String> {
+        match fs::read(self.root.join("pruned.json")) {
+            Ok(b) => unseal(&b, key).and_then(|json| {
+                serde_json::from_slice(json).map_err(|e| format!("pruned.json: {e}"))
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(vec![]),
+            Err(e) => Err(format!("pruned.json cannot be read: {e}")),
+        }
+        .map_err(|e| format!("pruned.json: {e}"))
     }
 
     /// Encrypts `plain` into a new object named `name` (temp file, fsync, rename). The caller
@@ -781,6 +1120,11 @@ pub fn run(
     let started = Instant::now();
     let tgt = Target::open_write(target, opts.create_target, key)?;
     let existing = tgt.manifests(Some(key));
+    let previous = existing
+        .iter()
+        .filter_map(|(_, m)| m.as_ref().ok())
+        .max_by(|a, b| oldest_first(a, b))
+        .map(Manifest::link);
     let mut index: HashMap<String, ObjectRef> = HashMap::new();
     for (_, m) in &existing {
         if let Ok(m) = m {
@@ -862,6 +1206,31 @@ pub fn run(
         }
     };
 
+    // 3b. The settings (tram.toml, the enrolment), so a restore brings them back.
+    let settings_json = serde_json::to_vec(
+        &settings::SettingsCopy::of(store.dir())
+            .map_err(|e| BackupError::io("reading the settings", e))?,
+    )
+    .expect("serialisable");
+    let settings_name = key.object_name("settings", blake3::hash(&settings_json).as_bytes());
+    let settings = match known(&settings_name) {
+        Some(o) => o,
+        None => {
+            let o = tgt.write_object(key, &settings_name, &settings_json[..])?;
+            new_objects += 1;
+            new_bytes += o.stored;
+            o
+        }
+    };
+    // What each file is, from the records that name it (read after the blob listing, so every
+    // listed file that a record names is described).
+    let mut described = BTreeMap::new();
+    {
+        let rx = store.read()?;
+        crate::library::file_descriptions(&rx, &mut described)?;
+        crate::lessons::file_descriptions(&rx, &mut described)?;
+    }
+
     // 4. The database snapshot and the new blobs, on a few threads (the database first, so its
     //    compression overlaps the blobs'). Each blob is re-hashed on the way so a file damaged in
     //    the data directory is reported, never backed up as if it were good.
@@ -931,6 +1300,11 @@ pub fn run(
             .parent()
             .map(Path::to_path_buf),
     );
+    dirs.insert(
+        tgt.object_path(&settings.object)
+            .parent()
+            .map(Path::to_path_buf),
+    );
     for (_, _, name, _) in &todo {
         dirs.insert(tgt.object_path(name).parent().map(Path::to_path_buf));
     }
@@ -942,7 +1316,20 @@ pub fn run(
     // 5. The manifest, last.
     let blobs: Vec<ObjectRef> = blob_refs.into_iter().map(|o| o.expect("filled")).collect();
     let covered_bytes = database.size + files.size + blobs.iter().map(|b| b.size).sum::<u64>();
-    let manifest = Manifest {
+    let mut names: BTreeMap<&str, String> = BTreeMap::new();
+    names.insert(&database.object, WHAT_DATABASE.into());
+    names.insert(&files.object, WHAT_FILES.into());
+    names.insert(&settings.object, WHAT_SETTINGS.into());
+    for (id, o) in ids.iter().zip(&blobs) {
+        names.entry(&o.object).or_insert_with(|| {
+            described
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| "a stored file no record names (left by a deleted item)".into())
+        });
+    }
+    let index = seal_index(key, &names)?;
+    let mut manifest = Manifest {
         format: FORMAT,
         id: new_id(&tgt, now, opts.kind),
         kind: opts.kind,
@@ -957,8 +1344,13 @@ pub fn run(
         blobs,
         new_objects,
         new_bytes,
+        previous,
+        settings: Some(settings),
+        index: Some(index),
+        hash: String::new(),
     };
     let json = serde_json::to_vec(&manifest).expect("serialisable");
+    manifest.hash = blake3::hash(&json).to_hex().to_string();
     let mpath = tgt.backups_dir().join(format!("{}.manifest", manifest.id));
     ctx(
         crate::config::write_atomic(&mpath, &seal(&json, key)),
@@ -972,6 +1364,9 @@ pub fn run(
         new_bytes,
         "backup written"
     );
+    if let Err(e) = remember(store.dir(), target, &manifest) {
+        tracing::warn!(error = %e, "cannot record the newest backup written to this target");
+    }
 
     // 6. The restore drill, then retention: a backup that has not proved it restores never
     // pushes out one that has (the retention keeps a day's verified backup until a later one of
@@ -1017,6 +1412,34 @@ fn prune(tgt: &Target, key: &BackupKey, r: &Retention) -> Result<(usize, usize),
         .collect();
     let keep = retention::keep(&list, r, &crate::school::time_zone());
     let mut removed = 0;
+    let mut pruned = tgt.pruned(Some(key)).unwrap_or_else(|e| {
+        tracing::warn!(target = %tgt.root.display(), "{e}; starting it again");
+        vec![]
+    });
+    let before = pruned.clone();
+    pruned.extend(
+        good.iter()
+            .filter(|m| !keep.contains(&m.id))
+            .map(|m| m.link()),
+    );
+    // Only what a kept manifest names is needed to tell a pruned predecessor from a deleted one.
+    let named: BTreeSet<&str> = good
+        .iter()
+        .filter(|m| keep.contains(&m.id))
+        .filter_map(|m| m.previous.as_ref().map(|p| p.id.as_str()))
+        .collect();
+    pruned.retain(|l| named.contains(l.id.as_str()));
+    pruned.dedup_by(|a, b| a.id == b.id);
+    if pruned != before {
+        // Written before the manifests go, so a run killed in between leaves no false gap.
+        let json = serde_json::to_vec(&pruned).expect("serialisable");
+        let p = tgt.root.join("pruned.json");
+        ctx(
+            crate::config::write_atomic(&p, &seal(&json, key)),
+            &p,
+            "recording pruned backups",
+        )?;
+    }
     for m in &good {
         if !keep.contains(&m.id) {
             let p = tgt.backups_dir().join(format!("{}.manifest", m.id));
@@ -1114,6 +1537,25 @@ fn restore_into(
             )?;
         }
     }
+    let mut redo = Vec::new();
+    if let Some(o) = &m.settings {
+        let mut json = Vec::new();
+        tgt.read_object(key, o, &mut json)?;
+        if key.object_name("settings", blake3::hash(&json).as_bytes()) != o.object {
+            return Err(BackupError::Corrupt("the settings do not match".into()));
+        }
+        let copy: settings::SettingsCopy = serde_json::from_slice(&json)
+            .map_err(|e| BackupError::Corrupt(format!("settings: {e}")))?;
+        if write {
+            redo = ctx(
+                settings::put_back(dir, Some(&copy)),
+                dir,
+                "restoring the settings",
+            )?;
+        }
+    } else if write {
+        redo = ctx(settings::put_back(dir, None), dir, "restoring the settings")?;
+    }
     let store = Store::open(dir).map_err(|e| match e {
         StoreError::NewerSchema { found, known } => BackupError::NewerSchema { found, known },
         e => BackupError::Corrupt(format!("the database does not open: {e}")),
@@ -1161,6 +1603,8 @@ fn restore_into(
         audit_events: chain.events,
         blobs: m.blobs.len(),
         bytes: m.objects().map(|o| o.size).sum(),
+        redo,
+        notes: vec![],
     })
 }
 
@@ -1197,27 +1641,37 @@ pub struct VerifyReport {
     pub restored: Vec<RestoreCheck>,
     /// True when no key was available: only the stored hashes were checked.
     pub keyless: bool,
+    /// What is worth knowing and is no fault (where the chain of backups starts).
+    pub notes: Vec<String>,
 }
 
-/// Checks a target. Without a key: every file's stored hash against its sealed manifest. With
-/// it: also the manifests' MACs and a full restore drill of the backups `which` selects.
+/// Checks a target. Without a key: every file's stored hash against its sealed manifest, the
+/// chain of manifests and the box's memory of the newest (`memory`: the box's data directory).
+/// With it: also the manifests' MACs and a full restore drill of the backups `which` selects.
+/// A damaged copy of `target.json` is rebuilt (with the key) and reported.
 pub fn verify(
     target: &Path,
     key: Option<&BackupKey>,
     which: Which,
     scratch_parent: &Path,
+    memory: Option<&Path>,
 ) -> Result<VerifyReport, BackupError> {
     let tgt = Target::open_read(target)?;
     let mut rep = VerifyReport {
         keyless: key.is_none(),
         ..Default::default()
     };
-    match tgt.info(key) {
-        Ok(_) => {}
+    let notes = match key {
+        Some(k) => tgt.info_repaired(k).map(|(_, n)| n),
+        None => tgt.info(None).map(|(_, n)| n),
+    };
+    match notes {
+        Ok(n) => rep.problems.extend(n),
         Err(e @ BackupError::OtherKey { .. }) => return Err(e),
         Err(e) => rep.problems.push(e.to_string()),
     }
     let manifests = tgt.manifests(key);
+    let present: BTreeSet<String> = manifests.iter().map(|(id, _)| id.clone()).collect();
     let mut good: Vec<Manifest> = Vec::new();
     for (id, m) in manifests {
         match m {
@@ -1230,6 +1684,14 @@ pub fn verify(
         return Err(BackupError::NoBackup(target.to_path_buf()));
     }
     good.sort_by(oldest_first);
+    let chain = walk_chain(&tgt, key, &present, &good);
+    rep.problems.extend(chain.problems);
+    rep.notes.extend(chain.notes);
+    if let Some(dir) = memory {
+        let r = remembered(dir, target);
+        rep.problems
+            .extend(against_memory(r.as_ref(), &good, &present));
+    }
     let drill: Vec<&Manifest> = match (&which, key) {
         (_, None) => vec![],
         (Which::Newest, _) => good.last().into_iter().collect(),
@@ -1242,11 +1704,8 @@ pub fn verify(
             vec![m]
         }
     };
-    // Stored hashes of every object of every backup (objects the drill reads are hashed there).
-    let drilled: BTreeSet<&str> = drill
-        .iter()
-        .flat_map(|m| m.objects().map(|o| o.object.as_str()))
-        .collect();
+    // Every object's stored bytes first (no key needed), so a damaged one is named by what it
+    // holds and by every backup that shares it; the drill then restores only intact backups.
     let mut all: BTreeMap<&str, &ObjectRef> = BTreeMap::new();
     for m in &good {
         for o in m.objects() {
@@ -1255,18 +1714,42 @@ pub fn verify(
     }
     rep.objects = all.len();
     rep.stored_bytes = all.values().map(|o| o.stored).sum();
-    let rest: Vec<&ObjectRef> = all
-        .values()
-        .filter(|o| !drilled.contains(o.object.as_str()))
-        .copied()
-        .collect();
-    for r in parallel(&rest, |o| tgt.check_stored(o)) {
-        if let Err(e) = r {
-            rep.problems.push(e);
-        }
+    let list: Vec<&ObjectRef> = all.values().copied().collect();
+    let mut damaged: BTreeSet<&str> = BTreeSet::new();
+    let index: BTreeMap<String, String> = match key {
+        Some(k) => good.iter().rev().flat_map(|m| open_index(k, m)).collect(),
+        None => BTreeMap::new(),
+    };
+    for (o, r) in list.iter().zip(parallel(&list, |o| tgt.check_stored(o))) {
+        let Err(e) = r else { continue };
+        damaged.insert(o.object.as_str());
+        let sharing: Vec<&str> = good
+            .iter()
+            .filter(|m| m.objects().any(|x| x.object == o.object))
+            .map(|m| m.id.as_str())
+            .collect();
+        let what = good
+            .iter()
+            .find_map(|m| structural_name(m, &o.object))
+            .map(String::from)
+            .or_else(|| index.get(&o.object).cloned())
+            .unwrap_or_else(|| {
+                if key.is_some() {
+                    "a stored file".into()
+                } else {
+                    "a library or lesson file (its title needs the key)".into()
+                }
+            });
+        rep.problems.push(format!(
+            "{e} — it holds {what}; backups that share it: {}",
+            sharing.join(", ")
+        ));
     }
     if let Some(k) = key {
         for m in drill {
+            if m.objects().any(|o| damaged.contains(o.object.as_str())) {
+                continue;
+            }
             match restore_check(&tgt, k, m, scratch_parent, false) {
                 Ok(c) => rep.restored.push(c),
                 Err(e) => rep.problems.push(format!("backup {}: {e}", m.id)),
@@ -1278,12 +1761,16 @@ pub fn verify(
 
 /// Restores a backup (the newest unless `id` names one) into `dest`, which must not exist or
 /// be empty. Everything is built in a sibling folder and moved into place only when it checked
-/// out, so an interrupted or failed restore leaves `dest` as it was.
+/// out, so an interrupted or failed restore leaves `dest` as it was. The settings are put back
+/// and what could not be is listed (`redo`). `memory` is the data directory of a box that wrote
+/// to this target (the old one, when it still exists): if the newest backup it wrote is
+/// missing, nothing is restored unless `id` names the backup to take.
 pub fn restore(
     target: &Path,
     key: &BackupKey,
     dest: &Path,
     id: Option<&str>,
+    memory: Option<&Path>,
 ) -> Result<RestoreCheck, BackupError> {
     if dest.exists() {
         let empty = fs::read_dir(dest)
@@ -1294,16 +1781,49 @@ pub fn restore(
         }
     }
     let tgt = Target::open_read(target)?;
-    tgt.info(Some(key))?;
-    let good = tgt.readable_manifests(Some(key));
+    // Only read here: a damaged descriptor is no reason to refuse intact backups, and a restore
+    // does not write to the target.
+    let (_, info_notes) = tgt.info(Some(key))?;
+    let manifests = tgt.manifests(Some(key));
+    let present: BTreeSet<String> = manifests.iter().map(|(id, _)| id.clone()).collect();
+    let mut notes: Vec<String> = info_notes
+        .into_iter()
+        .map(|n| format!("{n} (the backups were read with the key; the next backup rebuilds it)"))
+        .collect();
+    let mut good: Vec<Manifest> = Vec::new();
+    for (mid, m) in manifests {
+        match m {
+            Ok(m) => good.push(m),
+            Err(e) => notes.push(format!("backup {mid} cannot be read and was skipped: {e}")),
+        }
+    }
+    good.sort_by(oldest_first);
+    let chain = walk_chain(&tgt, Some(key), &present, &good);
+    notes.extend(chain.problems);
+    match memory.map(|d| remembered(d, target)) {
+        Some(r) => {
+            if let Some(missing) = against_memory(r.as_ref(), &good, &present) {
+                if id.is_none() {
+                    return Err(BackupError::Target(format!(
+                        "{missing}. Nothing was restored; to restore an older backup anyway, name it with --backup ID"
+                    )));
+                }
+                notes.push(missing);
+            }
+        }
+        None => notes.push(format!(
+            "this box has no record of the backups written to {}: if newer backups than {} were deleted from it, that cannot be known here (give --old-data-dir of the old box if it still exists)",
+            target.display(),
+            good.last().map(|m| m.id.as_str()).unwrap_or("none")
+        )),
+    }
     let m = match id {
         Some(id) => good
             .iter()
             .find(|m| m.id == id)
             .ok_or_else(|| BackupError::UnknownBackup(id.into()))?,
-        None => good
-            .last()
-            .ok_or_else(|| BackupError::NoBackup(target.to_path_buf()))?,
+        None => newest_complete(&tgt, &good, &mut notes)
+            .map_err(|e| e.unwrap_or_else(|| BackupError::NoBackup(target.to_path_buf())))?,
     };
     let parent = dest
         .parent()
@@ -1319,9 +1839,20 @@ pub fn restore(
         dest.file_name().and_then(|n| n.to_str()).unwrap_or("data"),
         rand::random::<u32>()
     ));
-    let r = restore_into(&tgt, key, m, &staging, true);
+    let r = restore_into(&tgt, key, m, &staging, true).and_then(|c| {
+        // The restored box remembers the newest backup on the target as its own, so its next
+        // backup continues the chain and a later deletion of it is noticed.
+        if let Some(newest) = good.last() {
+            ctx(
+                remember(&staging, target, newest),
+                &staging,
+                "recording the newest backup",
+            )?;
+        }
+        Ok(c)
+    });
     match r {
-        Ok(check) => {
+        Ok(mut check) => {
             if dest.exists() {
                 ctx(fs::remove_dir(dest), dest, "replacing the empty folder")?;
             }
@@ -1331,6 +1862,7 @@ pub fn restore(
                 "moving the restore into place",
             )?;
             fsync_dir(parent)?;
+            check.notes = notes;
             Ok(check)
         }
         Err(e) => {
@@ -1338,6 +1870,33 @@ pub fn restore(
             Err(e)
         }
     }
+}
+
+/// The newest backup whose every object is on the target as its manifest recorded it; each newer
+/// one is named in `notes` with what is wrong with it. Err(None): no backup at all.
+fn newest_complete<'a>(
+    tgt: &Target,
+    good: &'a [Manifest],
+    notes: &mut Vec<String>,
+) -> Result<&'a Manifest, Option<BackupError>> {
+    let mut first_err = None;
+    for m in good.iter().rev() {
+        let objects: Vec<&ObjectRef> = m.objects().collect();
+        let bad: Vec<String> = parallel(&objects, |o| tgt.check_stored(o))
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if bad.is_empty() {
+            return Ok(m);
+        }
+        notes.push(format!(
+            "backup {} is incomplete and was skipped: {}",
+            m.id,
+            bad.join("; ")
+        ));
+        first_err.get_or_insert_with(|| BackupError::Corrupt(bad.join("; ")));
+    }
+    Err(first_err)
 }
 
 /// Lists a target's backups, oldest first (for the CLI and the admin page).

@@ -67,7 +67,10 @@ fn backup_restore_round_trip_and_second_run_writes_nothing_new() {
     .unwrap();
     assert!(r1.database_changed);
     assert_eq!(r1.blobs, 2);
-    assert_eq!(r1.new_objects, 4, "database, device files and two blobs");
+    assert_eq!(
+        r1.new_objects, 5,
+        "database, device files, settings and two blobs"
+    );
     let v = r1.verified.as_ref().unwrap();
     assert_eq!(v.audit_events, 1);
 
@@ -97,14 +100,21 @@ fn backup_restore_round_trip_and_second_run_writes_nothing_new() {
     assert!(r3.database_changed);
     assert_eq!(r3.new_objects, 2);
 
-    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("scratch")).unwrap();
+    let rep = verify(
+        &target,
+        Some(&f.key),
+        Which::All,
+        &f.root.join("scratch"),
+        None,
+    )
+    .unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.backups, 3);
     assert_eq!(rep.restored.len(), 3);
 
     // Restore the newest into a fresh folder: the store opens, the chain and the files are back.
     let dest = f.root.join("new-box");
-    let c = restore(&target, &f.key, &dest, None).unwrap();
+    let c = restore(&target, &f.key, &dest, None, None).unwrap();
     assert_eq!(c.audit_events, 2);
     let back = Store::open(&dest).unwrap();
     assert!(back.verify_audit().unwrap().is_intact());
@@ -115,7 +125,7 @@ fn backup_restore_round_trip_and_second_run_writes_nothing_new() {
     );
     // An older backup by id.
     let dest1 = f.root.join("as-of-r1");
-    let c1 = restore(&target, &f.key, &dest1, Some(&r1.id)).unwrap();
+    let c1 = restore(&target, &f.key, &dest1, Some(&r1.id), None).unwrap();
     assert_eq!(c1.audit_events, 1);
     assert_eq!(Store::open(&dest1).unwrap().blobs.list().unwrap().len(), 2);
 }
@@ -139,13 +149,19 @@ fn any_changed_byte_fails_verify_even_without_the_key() {
             let mut b = orig.clone();
             b[pos] ^= 0x01;
             fs::write(&p, &b).unwrap();
-            let keyless = verify(&target, None, Which::Newest, &f.root.join("s"));
+            let keyless = verify(&target, None, Which::Newest, &f.root.join("s"), None);
             assert!(
                 keyless.map(|r| !r.problems.is_empty()).unwrap_or(true),
                 "keyless verify missed a flipped byte at {pos} in {}",
                 p.display()
             );
-            let keyed = verify(&target, Some(&f.key), Which::Newest, &f.root.join("s"));
+            let keyed = verify(
+                &target,
+                Some(&f.key),
+                Which::Newest,
+                &f.root.join("s"),
+                None,
+            );
             assert!(
                 keyed.map(|r| !r.problems.is_empty()).unwrap_or(true),
                 "verify missed a flipped byte at {pos} in {}",
@@ -155,13 +171,20 @@ fn any_changed_byte_fails_verify_even_without_the_key() {
         // Truncation too.
         fs::write(&p, &orig[..orig.len() - 1]).unwrap();
         assert!(
-            verify(&target, None, Which::Newest, &f.root.join("s"))
+            verify(&target, None, Which::Newest, &f.root.join("s"), None)
                 .map(|r| !r.problems.is_empty())
                 .unwrap_or(true)
         );
         fs::write(&p, &orig).unwrap();
     }
-    let ok = verify(&target, Some(&f.key), Which::Newest, &f.root.join("s")).unwrap();
+    let ok = verify(
+        &target,
+        Some(&f.key),
+        Which::Newest,
+        &f.root.join("s"),
+        None,
+    )
+    .unwrap();
     assert!(ok.problems.is_empty(), "{:?}", ok.problems);
 }
 
@@ -185,7 +208,7 @@ fn wrong_key_damaged_backup_and_non_empty_destination_are_refused_without_change
     let other = BackupKey::generate();
     let dest = f.root.join("dest");
     assert!(matches!(
-        restore(&target, &other, &dest, None),
+        restore(&target, &other, &dest, None, None),
         Err(BackupError::WrongKey | BackupError::OtherKey { .. })
     ));
     assert!(!dest.exists());
@@ -198,7 +221,7 @@ fn wrong_key_damaged_backup_and_non_empty_destination_are_refused_without_change
     fs::create_dir_all(&dest).unwrap();
     fs::write(dest.join("notes.txt"), "keep me").unwrap();
     assert!(matches!(
-        restore(&target, &f.key, &dest, None),
+        restore(&target, &f.key, &dest, None, None),
         Err(BackupError::NotEmpty(_))
     ));
     assert_eq!(
@@ -216,7 +239,7 @@ fn wrong_key_damaged_backup_and_non_empty_destination_are_refused_without_change
     fs::write(&obj, &b).unwrap();
     let dest2 = f.root.join("dest2");
     assert!(matches!(
-        restore(&target, &f.key, &dest2, None),
+        restore(&target, &f.key, &dest2, None, None),
         Err(BackupError::Corrupt(_))
     ));
     assert!(!dest2.exists());
@@ -241,7 +264,7 @@ fn a_backup_from_a_newer_schema_is_refused() {
     m.schema_version = SCHEMA_VERSION + 1;
     fs::write(&mp, seal(&serde_json::to_vec(&m).unwrap(), &f.key)).unwrap();
     let dest = f.root.join("dest");
-    let e = restore(&target, &f.key, &dest, None).unwrap_err();
+    let e = restore(&target, &f.key, &dest, None, None).unwrap_err();
     assert!(matches!(e, BackupError::NewerSchema { .. }), "{e}");
     assert!(e.to_string().contains("update Trạm first"));
     assert!(!dest.exists());
@@ -278,7 +301,7 @@ fn retention_prunes_old_backups_but_never_a_file_a_kept_backup_needs() {
     assert_eq!(kept.len(), 2);
     assert!(kept[0].id.starts_with("20261103") && kept[1].id.starts_with("20261104"));
     // The first blobs, shared by all backups, are still there; every kept backup verifies.
-    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s")).unwrap();
+    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.restored.len(), 2);
     let objects = walk(&target.join("objects")).len();
@@ -340,7 +363,7 @@ fn an_interrupted_run_leaves_earlier_backups_intact_and_the_next_completes() {
     .unwrap();
     assert!(r.verified.is_some());
     assert!(!target.join("tmp").join("half-written").exists());
-    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s")).unwrap();
+    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.backups, 2);
 }
@@ -398,4 +421,81 @@ fn a_disk_that_fills_up_mid_write_is_reported_as_full() {
     .unwrap_err();
     assert!(matches!(e, BackupError::DiskFull(_)), "{e}");
     assert!(e.to_string().contains("earlier backups are intact"));
+}
+
+#[test]
+fn a_target_written_before_chains_still_verifies_and_restores() {
+    let f = fixture();
+    let target = f.root.join("t");
+    run(&f.store, &f.key, &target, &opts(), Timestamp::now()).unwrap();
+    // Make it look as the previous version wrote it: one descriptor, and manifests with no
+    // predecessor, settings or index.
+    fs::remove_file(target.join("target.json.bak")).unwrap();
+    let mp = walk(&target.join("backups")).pop().unwrap();
+    let bytes = fs::read(&mp).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(unseal(&bytes, Some(&f.key)).unwrap()).unwrap();
+    for field in ["previous", "settings", "index"] {
+        m.as_object_mut().unwrap().remove(field);
+    }
+    fs::write(&mp, seal(&serde_json::to_vec(&m).unwrap(), &f.key)).unwrap();
+    let id = m["id"].as_str().unwrap().to_string();
+
+    let keyless = verify(&target, None, Which::Newest, &f.root.join("s"), None).unwrap();
+    assert!(keyless.problems.is_empty(), "{:?}", keyless.problems);
+    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
+    assert!(rep.problems.is_empty(), "{:?}", rep.problems);
+    assert_eq!(rep.restored.len(), 1);
+    assert!(
+        rep.notes
+            .iter()
+            .any(|n| n.contains(&format!("chain of backups starts at {id}"))),
+        "{:?}",
+        rep.notes
+    );
+    let c = restore(&target, &f.key, &f.root.join("dest"), None, None).unwrap();
+    assert_eq!(c.redo, vec![settings::Redo::Settings]);
+    // The next backup continues the chain from it.
+    run(&f.store, &f.key, &target, &opts(), Timestamp::now()).unwrap();
+    assert!(target.join("target.json.bak").exists());
+    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
+    assert!(rep.problems.is_empty(), "{:?}", rep.problems);
+}
+
+#[test]
+fn restore_takes_the_newest_complete_backup_and_names_the_incomplete_newer_one() {
+    let f = fixture();
+    let target = f.root.join("t");
+    let keep = Options {
+        kind: Kind::PreUpdate,
+        ..opts()
+    };
+    let first = run(&f.store, &f.key, &target, &keep, Timestamp::now()).unwrap();
+    write_event(&f.store, "second");
+    let second = run(&f.store, &f.key, &target, &keep, Timestamp::now()).unwrap();
+    assert!(second.database_changed);
+    // Only the newer backup's database is lost.
+    let m = Target::open_read(&target)
+        .unwrap()
+        .readable_manifests(Some(&f.key))
+        .into_iter()
+        .find(|m| m.id == second.id)
+        .unwrap();
+    fs::remove_file(
+        target
+            .join("objects")
+            .join(&m.database.object[..2])
+            .join(&m.database.object[2..]),
+    )
+    .unwrap();
+    let c = restore(&target, &f.key, &f.root.join("dest"), None, None).unwrap();
+    assert_eq!(c.id, first.id);
+    assert!(
+        c.notes.iter().any(|n| n.contains(&format!(
+            "backup {} is incomplete and was skipped",
+            second.id
+        ))),
+        "{:?}",
+        c.notes
+    );
 }

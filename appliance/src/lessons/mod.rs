@@ -396,6 +396,25 @@ pub const PLANS: Collection<Plan> =
 /// "{plan}/{version:04}". Audited by digest: the transitions carry their own events.
 pub const VERSIONS: Collection<Version> =
     Collection::new("lessons.versions.v1", AuditPolicy::Digest, None);
+
+/// What each lesson-plan attachment is (blob id → description, in English for the CLI), for a
+/// backup's index.
+pub fn file_descriptions(
+    rx: &impl Read,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    rx.scan_each(&VERSIONS, "", &mut |_, v: Version| {
+        for f in &v.files {
+            out.entry(f.blob.clone()).or_insert_with(|| {
+                format!(
+                    "the attachment {} of the lesson plan \u{201c}{}\u{201d} (version {})",
+                    f.name, v.title, v.number
+                )
+            });
+        }
+        Ok(())
+    })
+}
 /// "{yyyy-mm}/{plan}" → the plan, so a month (the dashboard, a batch approval) is one range read.
 pub const MONTHS: Collection<Plan> = Collection::new("lessons.month.v1", AuditPolicy::None, None);
 pub const CONFIG: Collection<LessonConfig> =

@@ -199,6 +199,29 @@ impl Item {
 pub const DISTRICT_COLLECTION: &str = "Kho học liệu dùng chung";
 
 pub const ITEMS: Collection<Item> = Collection::new("library.items.v1", AuditPolicy::Values, None);
+
+/// What each stored file of the library is (blob id → description, in English for the CLI), so
+/// a backup's index can name a damaged object by the title a person knows.
+pub fn file_descriptions(
+    rx: &impl Read,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    rx.scan_each(&ITEMS, "", &mut |_, item: Item| {
+        if let Some(f) = &item.file {
+            out.entry(f.blob.clone()).or_insert_with(|| {
+                format!(
+                    "the library file \u{201c}{}\u{201d} ({})",
+                    item.title, f.name
+                )
+            });
+        }
+        if let Some(c) = &item.cover {
+            out.entry(c.clone())
+                .or_insert_with(|| format!("the cover of \u{201c}{}\u{201d}", item.title));
+        }
+        Ok(())
+    })
+}
 /// Items shared with the district, mirrored here so that only they reach the outbox.
 pub const SHARED: Collection<Item> =
     Collection::new("library.shared.v1", AuditPolicy::None, Some("library_item"));

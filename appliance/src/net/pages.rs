@@ -246,6 +246,8 @@ pub(crate) struct BackupCard {
     at: String,
     targets: Vec<String>,
     internal_only: bool,
+    /// After a restore: settings that could not be put back, until each is done.
+    redo: Vec<String>,
 }
 
 fn backup_card(s: &super::AppState) -> BackupCard {
@@ -273,6 +275,10 @@ fn backup_card(s: &super::AppState) -> BackupCard {
             .targets
             .iter()
             .all(|t| t.starts_with(s.store.dir())),
+        redo: crate::backup::settings::outstanding(s.store.dir())
+            .iter()
+            .map(|r| r.text_vi())
+            .collect(),
     }
 }
 
