@@ -341,12 +341,17 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                     x.conduct,
                     x.absences,
                     String::new(),
-                    "",
+                    String::new(),
                 )
             }
             Period::Year => {
                 let y = &book.year[i];
-                let award = y.award_label().unwrap_or_default();
+                // No title but one the levels would give: say why (a school setting).
+                let award = y
+                    .award_label()
+                    .map(String::from)
+                    .or_else(|| y.award_note())
+                    .unwrap_or_default();
                 (
                     &y.subjects,
                     y.level,
@@ -379,7 +384,7 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
             conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
             absences,
             outcome,
-            award: award.to_string(),
+            award,
         });
     }
     rows
@@ -405,16 +410,16 @@ fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
     let mut out = vec![];
     for (i, s) in book.students.iter().enumerate() {
         let y = &book.year[i];
-        if !matches!(
-            y.outcome,
-            Some(Outcome::SummerConduct | Outcome::ReAssessment)
-        ) {
+        if !y.outcome.is_some_and(Outcome::is_summer) {
             continue;
         }
         out.push(SummerRow {
             student: s.id.clone(),
             name: s.full_name.clone(),
-            conduct_needed: y.outcome == Some(Outcome::SummerConduct),
+            conduct_needed: matches!(
+                y.outcome,
+                Some(Outcome::SummerConduct | Outcome::SummerBoth)
+            ),
             conduct: y
                 .summer
                 .conduct
@@ -441,22 +446,25 @@ fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
                 .collect(),
             outcome: y
                 .after_summer
-                .map(|a| a.outcome.label().to_string())
+                .map(|a| a.outcome.label_for(y.grade).to_string())
                 .unwrap_or_default(),
         });
     }
     out
 }
 
-/// The end-of-year lists the homeroom teacher draws up and BGH approves (Đ18, Đ20).
+/// The end-of-year lists the homeroom teacher draws up and BGH approves (Đ18, Đ20). A student
+/// with both summer paths is on both summer lists.
 fn year_lists(book: &ClassBook) -> Vec<StudentList> {
     let mut lists: Vec<StudentList> = [
-        "Lên lớp",
+        Outcome::Promoted.label_for(book.class.grade),
         "Rèn luyện trong kì nghỉ hè",
         "Kiểm tra, đánh giá lại",
-        "Ở lại lớp",
+        Outcome::Retained.label_for(book.class.grade),
         "Khen thưởng",
         "Chưa đủ kết quả",
+        "Hiệu trưởng xem xét, quyết định (Điều 12 khoản 4)",
+        "Không xét khen thưởng",
     ]
     .into_iter()
     .map(|title| StudentList {
@@ -471,26 +479,31 @@ fn year_lists(book: &ClassBook) -> Vec<StudentList> {
         } else {
             ""
         };
+        let reassess = || {
+            let subj: Vec<&str> = y
+                .reassess
+                .iter()
+                .map(|j| book.subjects[*j].name.as_str())
+                .collect();
+            format!("{} ({})", s.full_name, subj.join(", "))
+        };
         match y.final_outcome() {
             Some(Outcome::Promoted) => lists[0].entries.push(format!("{}{after}", s.full_name)),
             Some(Outcome::SummerConduct) => lists[1].entries.push(s.full_name.clone()),
-            Some(Outcome::ReAssessment) => {
-                let subj: Vec<&str> = y
-                    .reassess
-                    .iter()
-                    .map(|j| book.subjects[*j].name.as_str())
-                    .collect();
-                lists[2]
-                    .entries
-                    .push(format!("{} ({})", s.full_name, subj.join(", ")));
+            Some(Outcome::SummerBoth) => {
+                lists[1].entries.push(s.full_name.clone());
+                lists[2].entries.push(reassess());
             }
+            Some(Outcome::ReAssessment) => lists[2].entries.push(reassess()),
             Some(Outcome::Retained) => lists[3].entries.push(format!("{}{after}", s.full_name)),
+            Some(Outcome::PrincipalDecides) => lists[6].entries.push(s.full_name.clone()),
             None => lists[5].entries.push(s.full_name.clone()),
         }
-        if let Some(a) = y.award {
-            lists[4]
-                .entries
-                .push(format!("{} — {}", s.full_name, a.label()));
+        if let Some(a) = y.award_label() {
+            lists[4].entries.push(format!("{} — {a}", s.full_name));
+        }
+        if let Some(note) = y.award_note() {
+            lists[7].entries.push(format!("{} — {note}", s.full_name));
         }
     }
     lists
@@ -1283,14 +1296,19 @@ async fn school_summary(
             c.learning[level_slot(level)] += 1;
             c.conduct[level_slot(conduct)] += 1;
             if per == Period::Year {
+                // The columns count the lists: a student with both summer paths is on both.
                 match b.year[i].outcome {
                     Some(Outcome::Promoted) => c.outcomes[0] += 1,
                     Some(Outcome::SummerConduct) => c.outcomes[1] += 1,
+                    Some(Outcome::SummerBoth) => {
+                        c.outcomes[1] += 1;
+                        c.outcomes[2] += 1;
+                    }
                     Some(Outcome::ReAssessment) => c.outcomes[2] += 1,
                     Some(Outcome::Retained) => c.outcomes[3] += 1,
-                    None => {}
+                    Some(Outcome::PrincipalDecides) | None => {}
                 }
-                c.awards += usize::from(b.year[i].award.is_some());
+                c.awards += usize::from(b.year[i].award_label().is_some());
             }
         }
         total.students += c.students;
