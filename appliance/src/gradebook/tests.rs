@@ -719,6 +719,32 @@ fn the_exported_class_book_imports_back_unchanged() {
     let book = class_book(&rx, &f.class.id, &Settings::default()).unwrap();
     drop(rx);
     let bytes = excel::export_class_book(&book).unwrap();
+    // Scores and averages are numbers (not the text "7,8"); the headers say TT22's words.
+    {
+        use calamine::{Data, Reader, Xlsx};
+        let mut wb = Xlsx::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let summary = wb.worksheet_range("Tổng hợp").unwrap();
+        let header: Vec<String> = summary
+            .rows()
+            .nth(2)
+            .unwrap()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert!(
+            header.contains(&"Kết quả học tập HKI".to_string()),
+            "{header:?}"
+        );
+        assert!(
+            !header
+                .iter()
+                .any(|h| h.contains("Học lực") || h.contains("Hạnh kiểm"))
+        );
+        let sheet = wb.worksheet_range("Toán").unwrap();
+        let first = sheet.rows().nth(3).unwrap();
+        assert!(matches!(first[3], Data::Float(_)), "tx1 is {:?}", first[3]);
+        assert!(first.iter().filter(|d| matches!(d, Data::Float(_))).count() >= 7);
+    }
     let plan = f.plan(&bytes, None).unwrap();
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     assert_eq!(plan.cells.len(), 40 * 6);
