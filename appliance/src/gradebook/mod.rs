@@ -561,10 +561,10 @@ pub enum GradeError {
     #[error("{0} chưa khoá sổ")]
     NotLocked(&'static str),
     #[error(
-        "Còn {0} học sinh chưa đủ điểm hoặc chưa có hạnh kiểm; kiểm tra lại hoặc chọn khoá sổ dù chưa đủ"
+        "Còn {0} học sinh chưa đủ điểm hoặc chưa có kết quả rèn luyện; kiểm tra lại hoặc chọn khoá sổ dù chưa đủ"
     )]
     Incomplete(usize),
-    #[error("Hạnh kiểm phải là Tốt, Khá, Đạt hoặc Chưa đạt: nhận được \"{0}\"")]
+    #[error("Kết quả rèn luyện phải là Tốt, Khá, Đạt hoặc Chưa đạt: nhận được \"{0}\"")]
     BadConduct(String),
     #[error("Không có phẩm chất hay năng lực nào tên \"{0}\"")]
     UnknownQuality(String),
@@ -1041,6 +1041,8 @@ pub struct StudentYear {
     /// quality and competence of the end of the year is recorded.
     pub primary: Option<EducationResult>,
     pub primary_award: Option<PrimaryAward>,
+    /// Primary: the class's recognition for "Học sinh Tiêu biểu" (term II record).
+    pub recognised_by_class: bool,
     /// Summer re-evaluation results recorded so far, and the final decision once complete.
     pub summer: SummerRecord,
     pub after_summer: Option<AfterSummer>,
@@ -1278,6 +1280,7 @@ pub fn compute_book(
                 reassess: d.reassess,
                 primary: primary.as_ref().map(|p| p.result),
                 primary_award: primary.and_then(|p| p.award),
+                recognised_by_class: hk2_record.recognised_by_class,
                 summer,
                 after_summer: d.after_summer,
             }
@@ -1721,6 +1724,9 @@ pub struct RecordEdit {
     /// Primary: quality or competence name → "Tốt" / "Đạt" / "Cần cố gắng" ("" clears).
     #[serde(default)]
     pub qualities: Option<BTreeMap<String, String>>,
+    /// Primary, term II: the class's recognition for "Học sinh Tiêu biểu" (TT27 Đ13 k1 a).
+    #[serde(default)]
+    pub recognised_by_class: Option<bool>,
 }
 
 /// Conduct, absences and comment, decided by the homeroom teacher (Đ8, Đ20).
@@ -1781,6 +1787,15 @@ pub fn save_record(
                 rec.qualities.insert(name, l);
             }
         }
+    }
+    if let Some(b) = e.recognised_by_class {
+        // The recognition is of the school year, voted at its end: term II's record holds it.
+        if term != TermId::Hk2 {
+            return Err(GradeError::Import(
+                "Lớp bình chọn học sinh tiêu biểu vào cuối năm học (học kì II)".into(),
+            ));
+        }
+        rec.recognised_by_class = b;
     }
     rec.version += 1;
     tx.put(&RECORDS, &key, &rec, "grades.record")?;
@@ -2049,6 +2064,64 @@ fn count_incomplete(books: &[ClassBook], term: TermId) -> usize {
                 .count()
         })
         .sum()
+}
+
+/// What one class still lacks before a term lock (issue 20 item 11): the subjects with missing
+/// marks, and how many students lack their conduct (secondary) or qualities (primary, term II).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct IncompleteClass {
+    pub class: String,
+    pub class_name: String,
+    /// Students with anything missing.
+    pub students: usize,
+    /// Subject names with at least one student's marks missing, in the book's order.
+    pub subjects: Vec<String>,
+    /// Students whose subjects are all in but whose conduct (or qualities) is not.
+    pub without_record: usize,
+}
+
+/// The classes of these books with an incomplete term, in the books' order.
+pub fn incomplete_classes(books: &[ClassBook], term: TermId) -> Vec<IncompleteClass> {
+    let mut out = vec![];
+    for b in books {
+        let mut subjects = vec![false; b.subjects.len()];
+        let (mut students, mut without_record) = (0, 0);
+        for i in 0..b.students.len() {
+            if b.is_complete(term, i) {
+                continue;
+            }
+            students += 1;
+            let mut subjects_in = true;
+            for (j, o) in b.term(term)[i].subjects.iter().enumerate() {
+                let done = if b.is_primary() {
+                    matches!(o, SubjectOutcome::Primary(..) | SubjectOutcome::Exempt)
+                } else {
+                    !matches!(o, SubjectOutcome::Incomplete(_))
+                };
+                if !done {
+                    subjects[j] = true;
+                    subjects_in = false;
+                }
+            }
+            without_record += usize::from(subjects_in);
+        }
+        if students > 0 {
+            out.push(IncompleteClass {
+                class: b.class.id.clone(),
+                class_name: b.class.name.clone(),
+                students,
+                subjects: b
+                    .subjects
+                    .iter()
+                    .zip(&subjects)
+                    .filter(|(_, m)| **m)
+                    .map(|(s, _)| s.name.clone())
+                    .collect(),
+                without_record,
+            });
+        }
+    }
+    out
 }
 
 /// BGH locks a term for the whole school: results are computed by the current rule version,

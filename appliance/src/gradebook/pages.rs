@@ -41,6 +41,8 @@ pub struct TermState {
     pub label: &'static str,
     pub locked: bool,
     pub rule: String,
+    /// Before the lock: each incomplete class with what it lacks, one line each.
+    pub incomplete: Vec<String>,
 }
 
 pub struct CorrectionView {
@@ -110,15 +112,34 @@ async fn index(
         .map(|i| i.current_year)
         .unwrap_or_default();
     let mut terms = vec![];
+    // BGH sees, before locking, which classes and subjects are still incomplete — the same
+    // books and test the lock itself uses.
+    let mut books = None;
     for t in TermId::BOTH {
         let lock = super::term_lock(&rx, &year, t)?;
+        let locked = lock.as_ref().is_some_and(|l| l.locked);
+        let mut incomplete = vec![];
+        if bgh && !locked {
+            if books.is_none() {
+                let mut b = super::school_books(&rx, &year, &super::settings(&rx)?)?;
+                b.sort_by(|x, y| {
+                    (x.class.grade, &x.class.name).cmp(&(y.class.grade, &y.class.name))
+                });
+                books = Some(b);
+            }
+            let primary = super::is_primary(&rx)?;
+            for c in super::incomplete_classes(books.as_deref().unwrap_or_default(), t) {
+                incomplete.push(incomplete_line(&c, primary));
+            }
+        }
         terms.push(TermState {
             code: t.code(),
             label: t.label(),
-            locked: lock.as_ref().is_some_and(|l| l.locked),
+            locked,
             rule: lock
                 .map(|l| l.rule_version.code().to_string())
                 .unwrap_or_default(),
+            incomplete,
         });
     }
     let students = school::list(&rx, &school::STUDENTS)?;
@@ -153,6 +174,28 @@ async fn index(
         terms,
         corrections,
     )))
+}
+
+/// "8A1: 3 học sinh chưa đủ — môn Toán, Ngữ văn; 1 chưa có kết quả rèn luyện".
+fn incomplete_line(c: &super::IncompleteClass, primary: bool) -> String {
+    let mut parts = vec![];
+    if !c.subjects.is_empty() {
+        parts.push(format!("môn {}", c.subjects.join(", ")));
+    }
+    if c.without_record > 0 {
+        let what = if primary {
+            "chưa đủ phẩm chất, năng lực"
+        } else {
+            "chưa có kết quả rèn luyện"
+        };
+        parts.push(format!("{} {what}", c.without_record));
+    }
+    format!(
+        "{}: {} học sinh chưa đủ — {}",
+        c.class_name,
+        c.students,
+        parts.join("; ")
+    )
 }
 
 fn or_dash(s: String) -> String {
@@ -217,6 +260,8 @@ fn period(q: &Option<String>) -> Result<Period, GradeError> {
 pub struct SummaryRow {
     /// Primary: every quality and competence with its recorded level ("" when not yet).
     pub qualities: Vec<(&'static str, String)>,
+    /// Primary, term II: recognised by the class for "Học sinh Tiêu biểu" (TT27 Đ13 k1 a).
+    pub recognised: bool,
     pub student: String,
     pub name: String,
     pub subjects: Vec<String>,
@@ -374,8 +419,10 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                 level = r.label().to_string();
             }
         }
+        let recognised = book.is_primary() && book.year[i].recognised_by_class;
         rows.push(SummaryRow {
             qualities,
+            recognised,
             student: st.id.clone(),
             name: st.full_name.clone(),
             subjects: outcomes.iter().map(|o| o.text()).collect(),
@@ -1180,7 +1227,7 @@ async fn class_pdf(
         l.gap(6.0);
         let mut header = vec!["STT".to_string(), "Họ và tên".to_string()];
         header.extend(book.subjects.iter().map(|s| super::pdf::abbreviation(&s.name)));
-        header.extend(["Học lực", "Hạnh kiểm", "Nghỉ"].map(String::from));
+        header.extend(["Kết quả học tập", "Kết quả rèn luyện", "Nghỉ"].map(String::from));
         let mut widths = vec![22.0, 120.0];
         widths.extend(book.subjects.iter().map(|_| 40.0));
         widths.extend([48.0, 48.0, 28.0]);

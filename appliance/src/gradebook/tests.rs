@@ -303,6 +303,7 @@ fn fill_class(f: &Fixture, term: TermId) {
                     absences: Some(2),
                     comment: None,
                     qualities: None,
+                    recognised_by_class: None,
                 };
                 save_record(tx, &f.homeroom, &f.class.id, term, e)?;
             }
@@ -893,6 +894,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         absences: None,
         comment: None,
         qualities: Some(all),
+        recognised_by_class: None,
     };
     store
         .write(&h_actor, |tx| {
@@ -909,6 +911,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
                 .into_iter()
                 .collect(),
         ),
+        recognised_by_class: None,
     };
     assert!(matches!(
         store.write(&h_actor, |tx| save_record(
@@ -940,6 +943,35 @@ fn a_primary_class_gets_its_tt27_year_result() {
         .unwrap();
     let b = book(&store);
     assert_eq!(b.year[0].primary, Some(EducationResult::Htxs));
+    // The class's recognition for "Học sinh Tiêu biểu" is recorded at the end of the year only.
+    let recognise = || RecordEdit {
+        student: students[0].id.clone(),
+        conduct: None,
+        absences: None,
+        comment: None,
+        qualities: None,
+        recognised_by_class: Some(true),
+    };
+    assert!(matches!(
+        store.write(&h_actor, |tx| save_record(
+            tx,
+            &homeroom,
+            &class.id,
+            TermId::Hk1,
+            recognise()
+        )),
+        Err(GradeError::Import(_))
+    ));
+    let rec = store
+        .write(&h_actor, |tx| {
+            save_record(tx, &homeroom, &class.id, TermId::Hk2, recognise())
+        })
+        .unwrap();
+    assert!(rec.recognised_by_class);
+    assert_eq!(
+        book(&store).year[0].award_label(),
+        Some("Học sinh Xuất sắc")
+    );
     assert!(b.is_complete(TermId::Hk2, 0));
     assert!(!b.is_complete(TermId::Hk2, 1));
     // The class book exports and imports back unchanged, test columns included.
@@ -1459,5 +1491,26 @@ fn a_subject_exempt_in_one_term_takes_the_other_terms_result() {
     assert_eq!(
         subject_year(SubjectOutcome::Exempt, SubjectOutcome::Exempt),
         SubjectOutcome::Exempt
+    );
+}
+
+#[test]
+fn the_lock_panel_lists_incomplete_classes_and_subjects() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let books = school_books(&rx, &f.class.year, &Settings::default()).unwrap();
+    drop(rx);
+    let before = incomplete_classes(&books, TermId::Hk1);
+    let c = before.iter().find(|c| c.class == f.class.id).unwrap();
+    assert_eq!(c.students, f.students.len());
+    assert!(c.subjects.contains(&"Toán".to_string()), "{:?}", c.subjects);
+    fill_class(&f, TermId::Hk1);
+    let rx = f.store.read().unwrap();
+    let books = school_books(&rx, &f.class.year, &Settings::default()).unwrap();
+    let after = incomplete_classes(&books, TermId::Hk1);
+    assert!(after.iter().all(|c| c.class != f.class.id), "{after:?}");
+    assert_eq!(
+        after.iter().map(|c| c.students).sum::<usize>(),
+        count_incomplete(&books, TermId::Hk1)
     );
 }
