@@ -1251,7 +1251,7 @@ pub fn compute_book(
                 .cloned()
                 .unwrap_or_default();
             let grade = class.grade;
-            let input = tt22_year_input(grade, &specs, &subjects, conduct, absences, &summer);
+            let input = tt22_year_input(grade, specs, &subjects, conduct, absences, &summer);
             // A summer result the year no longer owes (a corrected score took the student out
             // of the summer) does not count; saving one is refused (`save_summer`).
             let d = tt22::decide_year(&input, &st.tt22).unwrap_or_else(|_| {
@@ -1266,7 +1266,7 @@ pub fn compute_book(
                 .get(&record_key(&class.id, TermId::Hk2, &student.id))
                 .cloned()
                 .unwrap_or_default();
-            let primary = tt27_year_input(grade, &specs, &subjects, &hk2_record)
+            let primary = tt27_year_input(grade, specs, &subjects, &hk2_record)
                 .and_then(|i| tt27::decide_year(&i, &st.tt27).ok());
             StudentYear {
                 grade,
