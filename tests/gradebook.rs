@@ -54,6 +54,43 @@ fn grades_check_contract() {
     let (code, out) = check("not json");
     assert_eq!(code, 2);
     assert!(out["error"]["message"].as_str().unwrap().contains("JSON"));
+
+    // Conduct and learning both Chưa đạt: both summer paths, the same subjects as the server
+    // lists; a summer conduct for a student whose year conduct was not Chưa đạt is refused.
+    let weak = |name: &str, x: f64| {
+        json!({"name":name,"kind":"scored","periods_per_year":35,
+        "term1":{"tx":[x,x],"gk":x,"ck":x},"term2":{"tx":[x,x],"gk":x,"ck":x}})
+    };
+    let subjects: Vec<Value> = [
+        ("Toán", 4.0),
+        ("Ngữ văn", 4.5),
+        ("Ngoại ngữ 1", 3.9),
+        ("A", 6.0),
+        ("B", 6.0),
+        ("C", 6.0),
+        ("D", 6.0),
+        ("E", 6.0),
+    ]
+    .iter()
+    .map(|(n, x)| weak(n, *x))
+    .collect();
+    let both = json!({"rules":"tt22","grade":9,"subjects":subjects,
+        "conduct":{"term1":"Chưa đạt","term2":"Chưa đạt"},"absences":3});
+    let (code, out) = check(&both.to_string());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out["year"]["outcome"],
+        json!("summer_conduct_and_re_assessment")
+    );
+    assert_eq!(
+        out["year"]["re_assessment_subjects"],
+        json!(["Toán", "Ngữ văn", "Ngoại ngữ 1"])
+    );
+    let mut not_owed = both.clone();
+    not_owed["conduct"] = json!({"term1":"Đạt","term2":"Đạt","summer":"Tốt"});
+    let (code, out) = check(&not_owed.to_string());
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["field"], json!("conduct.summer"));
 }
 
 const CLASS: &str = "2026-8a1";
@@ -144,6 +181,23 @@ fn lock_correction_notice_and_export_over_http() {
 
     // BGH locks term I (the school is incomplete, so it must be forced).
     let bgh = s.login("hieutruong");
+    // Before the lock, the panel names the incomplete classes and their subjects (item 11).
+    let panel = bgh
+        .get(format!("{base}/grades"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(panel.contains("id=\"incomplete-hk1\""), "{panel}");
+    assert!(panel.contains("8A1: ") && panel.contains("học sinh chưa đủ — môn "));
+    let summary = bgh
+        .get(format!("{base}/grades/school?term=hk1"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(summary.contains("Kết quả học tập") && summary.contains("Kết quả rèn luyện"));
+    assert!(!summary.contains("Học lực") && !summary.contains("Hạnh kiểm"));
     let r = bgh
         .post(format!("{base}/api/v1/grades/terms/hk1/lock"))
         .json(&json!({"force": false}))
@@ -314,6 +368,7 @@ fn lock_correction_notice_and_export_over_http() {
         .unwrap();
     let text = pdf_text(&book_pdf);
     assert!(text.contains("SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH"));
+    assert!(!text.contains("Học lực") && !text.contains("Hạnh kiểm"));
     assert!(
         names.iter().all(|n| text.contains(n.as_str())),
         "the class book lists every student"

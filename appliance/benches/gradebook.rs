@@ -127,7 +127,7 @@ fn bench(c: &mut Criterion) {
                     rows,
                     &records,
                     &records_summer,
-                    &st.tt22,
+                    &st,
                 ));
             }
         })

@@ -275,6 +275,8 @@
         const n = Number(el.value);
         if (!Number.isInteger(n) || n < 0 || n > 365) { say("Số buổi nghỉ phải từ 0 đến 365", false); el.classList.add("invalid"); return; }
         body.absences = n;
+      } else if (el.dataset.field === "recognised") {
+        body.recognised_by_class = el.checked;
       } else if (el.dataset.field.startsWith("q:")) {
         body.qualities = { [el.dataset.field.slice(2)]: el.value };
       } else {

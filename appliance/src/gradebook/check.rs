@@ -4,9 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::rules::tt22::{self, Level, Pass, Stage, SubjectResult, Tt22Config};
+use super::rules::tt22::{self, Level, Pass, SubjectResult, Tt22Config, YearInputError};
 use super::rules::tt27::{self, QualityLevel, SubjectLevel, Tt27Config};
 use super::rules::{RuleVersion, ScoreError, Tenths, parse_score, score_from_f64};
+use super::{SubjectOutcome, TermId};
+use crate::school::SubjectKind;
 
 /// A refusal: which field, and why (English, for the CLI).
 #[derive(Debug, Clone, PartialEq)]
@@ -166,13 +168,46 @@ enum Kind {
     Comment,
 }
 
+/// Which part of the year a subject is exempt for (Đ10: a term or the whole year).
+#[derive(Clone, Copy, PartialEq)]
+enum Exemption {
+    None,
+    Term1,
+    Term2,
+    Year,
+}
+
 struct Tt22Subject {
     name: String,
-    exempt: bool,
+    kind: SubjectKind,
+    exemption: Exemption,
     term1: Option<SubjectResult>,
     term2: Option<SubjectResult>,
-    year: Option<SubjectResult>,
     re_assessment: Option<SubjectResult>,
+}
+
+impl Tt22Subject {
+    /// The term as the class book sees it: a result, exempt, or still incomplete.
+    fn term(&self, t: TermId) -> SubjectOutcome {
+        let (r, exempt) = match t {
+            TermId::Hk1 => (
+                self.term1,
+                matches!(self.exemption, Exemption::Term1 | Exemption::Year),
+            ),
+            TermId::Hk2 => (
+                self.term2,
+                matches!(self.exemption, Exemption::Term2 | Exemption::Year),
+            ),
+        };
+        match (r, exempt) {
+            (_, true) => SubjectOutcome::Exempt,
+            (Some(r), false) => SubjectOutcome::Done(r),
+            (None, false) => SubjectOutcome::Incomplete(1),
+        }
+    }
+    fn year(&self) -> SubjectOutcome {
+        super::subject_year(self.term(TermId::Hk1), self.term(TermId::Hk2))
+    }
 }
 
 fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
@@ -183,7 +218,7 @@ fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
             "rules", "grade", "subjects", "conduct", "absences", "config",
         ],
     )?;
-    let _grade = grade(obj, 6..=12)?;
+    let grade = grade(obj, 6..=12)?;
     let cfg: Tt22Config = config(obj)?;
     let subjects_v = subject_array(obj)?;
     let mut subjects = Vec::new();
@@ -224,31 +259,59 @@ fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
         }
     };
 
-    let assessed: Vec<&Tt22Subject> = subjects.iter().filter(|s| !s.exempt).collect();
-    let level_of =
-        |pick: &dyn Fn(&Tt22Subject) -> Option<SubjectResult>| -> Option<tt22::Classification> {
-            let results: Option<Vec<SubjectResult>> = assessed.iter().map(|s| pick(s)).collect();
-            results.map(|r| tt22::classify(&r, &cfg))
-        };
-    let t1 = level_of(&|s| s.term1);
-    let t2 = level_of(&|s| s.term2);
-    let year = level_of(&|s| s.year);
+    // The same functions as the server's class book: term outcomes, the year of each
+    // subject, the term levels and the one year decision.
+    let t1: Vec<SubjectOutcome> = subjects.iter().map(|s| s.term(TermId::Hk1)).collect();
+    let t2: Vec<SubjectOutcome> = subjects.iter().map(|s| s.term(TermId::Hk2)).collect();
+    let years: Vec<SubjectOutcome> = subjects.iter().map(Tt22Subject::year).collect();
     let conduct_year = match (c1, c2) {
         (Some(a), Some(b)) => Some(tt22::conduct_year(a, b)),
         _ => None,
     };
+    let input = tt22::YearInput {
+        grade,
+        subjects: years
+            .iter()
+            .zip(&subjects)
+            .map(|(o, s)| super::year_subject(*o, s.kind))
+            .collect(),
+        conduct: conduct_year,
+        absences,
+        summer_conduct: summer,
+        reassessed: subjects.iter().map(|s| s.re_assessment).collect(),
+    };
+    let d = tt22::decide_year(&input, &cfg).map_err(|e| match e {
+        YearInputError::SummerConductNotOwed => CheckError::new(
+            "conduct.summer",
+            "summer conduct training is only for a year conduct of Chưa đạt",
+        ),
+        YearInputError::ReassessmentNotOwed(i) => CheckError::new(
+            &format!("subjects[{i}].re_assessment"),
+            "this subject is not re-assessed: only a year result below 5.0 or CĐ is, and only when the year learning level is Chưa đạt",
+        ),
+    })?;
 
     let out_subjects: Vec<Value> = subjects
         .iter()
-        .map(|s| {
+        .zip(&years)
+        .map(|(s, y)| {
             let mut m = Map::new();
             m.insert("name".into(), json!(s.name));
-            if s.exempt {
-                m.insert("exempt".into(), json!(true));
+            match s.exemption {
+                Exemption::None => {}
+                Exemption::Year => {
+                    m.insert("exempt".into(), json!(true));
+                }
+                Exemption::Term1 => {
+                    m.insert("exempt".into(), json!("term1"));
+                }
+                Exemption::Term2 => {
+                    m.insert("exempt".into(), json!("term2"));
+                }
             }
             m.insert("term1".into(), result_json(s.term1));
             m.insert("term2".into(), result_json(s.term2));
-            m.insert("year".into(), result_json(s.year));
+            m.insert("year".into(), result_json(y.result()));
             if s.re_assessment.is_some() {
                 m.insert("re_assessment".into(), result_json(s.re_assessment));
             }
@@ -256,64 +319,60 @@ fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
         })
         .collect();
 
+    let name_of = |i: usize| subjects.get(i).map(|s| s.name.clone());
     let term_json = |c: Option<tt22::Classification>, conduct: Option<Level>| -> Value {
         json!({
             "level": c.map(|c| c.level.label()),
             "computed_level": c.map(|c| c.computed.label()),
-            "adjusted_for": c.and_then(|c| c.adjusted_for).map(|i| assessed[i].name.clone()),
+            "adjusted_for": c.and_then(|c| c.adjusted_for),
             "conduct": conduct.map(Level::label),
         })
     };
-
-    let mut year_json = term_json(year, conduct_year);
-    let year_results: Option<Vec<SubjectResult>> = assessed.iter().map(|s| s.year).collect();
-    if let (Some(y), Some(conduct), Some(results)) = (year, conduct_year, year_results.as_ref()) {
-        let outcome = absences.map(|a| tt22::outcome(conduct, y.level, a, Stage::EndOfYear, &cfg));
-        let m = year_json.as_object_mut().expect("object");
-        m.insert("outcome".into(), json!(outcome.map(|o| o.code())));
-        m.insert("outcome_label".into(), json!(outcome.map(|o| o.label())));
+    let adjusted_name = |outcomes: &[SubjectOutcome], c: Option<tt22::Classification>| {
+        let i = c?.adjusted_for?;
+        // The classification saw only the subjects with a result, in order.
+        let assessed: Vec<usize> = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| matches!(o, SubjectOutcome::Done(_)))
+            .map(|(j, _)| j)
+            .collect();
+        name_of(*assessed.get(i)?)
+    };
+    let with_name = |mut v: Value, outcomes: &[SubjectOutcome], c| {
+        v["adjusted_for"] = json!(adjusted_name(outcomes, c));
+        v
+    };
+    let l1 = super::classify_outcomes(&t1, &cfg);
+    let l2 = super::classify_outcomes(&t2, &cfg);
+    let mut year_json = with_name(term_json(d.level, conduct_year), &years, d.level);
+    let m = year_json.as_object_mut().expect("object");
+    m.insert("outcome".into(), json!(d.outcome.map(|o| o.code())));
+    m.insert(
+        "outcome_label".into(),
+        json!(d.outcome.map(|o| o.label_for(grade))),
+    );
+    m.insert("award".into(), json!(d.award.map(|a| a.label())));
+    if let Some(w) = d.award_withheld {
+        m.insert("award_withheld".into(), json!(w.reason()));
+    }
+    if !d.reassess.is_empty() {
+        let names: Vec<String> = d.reassess.iter().filter_map(|i| name_of(*i)).collect();
+        m.insert("re_assessment_subjects".into(), json!(names));
+    }
+    if let Some(a) = d.after_summer {
         m.insert(
-            "award".into(),
-            json!(tt22::award(conduct, y.level, results).map(|a| a.label())),
+            "after_summer".into(),
+            json!({"level": a.level.label(), "conduct": a.conduct.label(),
+                   "outcome": a.outcome.code(), "outcome_label": a.outcome.label_for(grade)}),
         );
-        if outcome == Some(tt22::Outcome::ReAssessment) {
-            let names: Vec<&str> = tt22::reassessment_subjects(results)
-                .into_iter()
-                .map(|i| assessed[i].name.as_str())
-                .collect();
-            m.insert("re_assessment_subjects".into(), json!(names));
-        }
-        // After the summer: re-evaluated conduct and re-assessed subjects replace the year results.
-        let any_reassessed = assessed.iter().any(|s| s.re_assessment.is_some());
-        if let Some(a) = absences
-            && (summer.is_some() || any_reassessed)
-            && outcome != Some(tt22::Outcome::Promoted)
-        {
-            let after: Vec<SubjectResult> = assessed
-                .iter()
-                .zip(results)
-                .map(|(s, r)| s.re_assessment.unwrap_or(*r))
-                .collect();
-            let l = tt22::classify(&after, &cfg);
-            let c = summer.unwrap_or(conduct);
-            let o = tt22::outcome(c, l.level, a, Stage::AfterSummer, &cfg);
-            m.insert(
-                "after_summer".into(),
-                json!({"level": l.level.label(), "computed_level": l.computed.label(), "conduct": c.label(),
-                       "outcome": o.code(), "outcome_label": o.label()}),
-            );
-        }
-    } else {
-        let m = year_json.as_object_mut().expect("object");
-        m.insert("outcome".into(), Value::Null);
-        m.insert("award".into(), Value::Null);
     }
 
     Ok(json!({
         "rules": RuleVersion::Tt22V1.code(),
         "subjects": out_subjects,
-        "term1": term_json(t1, c1),
-        "term2": term_json(t2, c2),
+        "term1": with_name(term_json(l1, c1), &t1, l1),
+        "term2": with_name(term_json(l2, c2), &t2, l2),
         "year": year_json,
     }))
 }
@@ -371,13 +430,15 @@ fn tt22_subject(sv: &Value, path: &str, cfg: &Tt22Config) -> R<Tt22Subject> {
         },
         Some(v) => uint(v, &join(path, "regular_count"), 1..=10)? as usize,
     };
-    let exempt = match s.get("exempt") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
+    let exemption = match s.get("exempt") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Exemption::None,
+        Some(Value::Bool(true)) => Exemption::Year,
+        Some(Value::String(t)) if t == "term1" => Exemption::Term1,
+        Some(Value::String(t)) if t == "term2" => Exemption::Term2,
         Some(_) => {
             return Err(CheckError::new(
                 &join(path, "exempt"),
-                "expected true or false",
+                "expected true (the whole year), \"term1\" or \"term2\"",
             ));
         }
     };
@@ -393,11 +454,12 @@ fn tt22_subject(sv: &Value, path: &str, cfg: &Tt22Config) -> R<Tt22Subject> {
                 ));
             }
         };
-        if exempt {
-            return Err(CheckError::new(
-                &tpath,
-                "an exempt subject has no assessments",
-            ));
+        let exempt_here = match key {
+            "term1" => matches!(exemption, Exemption::Term1 | Exemption::Year),
+            _ => matches!(exemption, Exemption::Term2 | Exemption::Year),
+        };
+        if exempt_here {
+            return Err(CheckError::new(&tpath, "an exempt term has no assessments"));
         }
         known_fields(t, &tpath, &["tx", "gk", "ck"])?;
         let tx = req(t, &tpath, "tx")?
@@ -441,15 +503,6 @@ fn tt22_subject(sv: &Value, path: &str, cfg: &Tt22Config) -> R<Tt22Subject> {
     };
     let term1 = term("term1")?;
     let term2 = term("term2")?;
-    let year = match (term1, term2) {
-        (Some(SubjectResult::Scored(a)), Some(SubjectResult::Scored(b))) => {
-            Some(SubjectResult::Scored(tt22::year_average(a, b)))
-        }
-        (Some(SubjectResult::Comment(a)), Some(SubjectResult::Comment(b))) => {
-            Some(SubjectResult::Comment(tt22::comment_year(a, b)))
-        }
-        _ => None,
-    };
     let re_assessment = match s.get("re_assessment") {
         None | Some(Value::Null) => None,
         Some(v) => {
@@ -462,10 +515,13 @@ fn tt22_subject(sv: &Value, path: &str, cfg: &Tt22Config) -> R<Tt22Subject> {
     };
     Ok(Tt22Subject {
         name,
-        exempt,
+        kind: match kind {
+            Kind::Scored => SubjectKind::Scored,
+            Kind::Comment => SubjectKind::Comment,
+        },
+        exemption,
         term1,
         term2,
-        year,
         re_assessment,
     })
 }
@@ -487,8 +543,7 @@ fn check_tt27(obj: &Map<String, Value>) -> R<Value> {
     let grade = grade(obj, 1..=5)?;
     let cfg: Tt27Config = config(obj)?;
     let subjects_v = subject_array(obj)?;
-    let mut levels = Vec::new();
-    let mut tests = Vec::new();
+    let mut subjects = Vec::new();
     let mut out_subjects = Vec::new();
     let mut names = std::collections::HashSet::new();
     for (i, sv) in subjects_v.iter().enumerate() {
@@ -515,9 +570,10 @@ fn check_tt27(obj: &Map<String, Value>) -> R<Value> {
                 format!("expected \"T\", \"H\" or \"C\", got {lv}"),
             )
         })?;
+        let counts = cfg.is_tested(grade, &name);
         let test = match s.get("test") {
             None | Some(Value::Null) => {
-                if cfg.is_tested(grade, &name) {
+                if counts {
                     return Err(CheckError::new(
                         &join(&path, "test"),
                         format!(
@@ -540,35 +596,63 @@ fn check_tt27(obj: &Map<String, Value>) -> R<Value> {
                 )
             }
         };
-        levels.push(level);
-        if let Some(t) = test {
-            tests.push(t);
+        let mut o = json!({"name": name, "level": level.code(), "test": test});
+        if test.is_some() && !counts {
+            // An elective's test (Tiếng Anh in grades 1–2) is shown but does not count (Đ7 k1 b).
+            o["test_counts"] = json!(false);
         }
-        out_subjects.push(json!({"name": name, "level": level.code(), "test": test}));
+        out_subjects.push(o);
+        subjects.push(tt27::PrimarySubject {
+            name,
+            level: Some(level),
+            test,
+        });
     }
-    let mut qualities = Vec::new();
+    let mut qualities = std::collections::BTreeMap::new();
     let mut out_q = Map::new();
-    for key in ["qualities", "competencies"] {
+    for (key, known) in [
+        ("qualities", &tt27::QUALITIES[..]),
+        ("competencies", &tt27::COMPETENCES[..]),
+    ] {
         let mut m = Map::new();
+        let mut put = |name: &str, v: &Value, field: String| -> R<()> {
+            let canonical = known
+                .iter()
+                .find(|k| crate::text::fold(k) == crate::text::fold(name))
+                .ok_or_else(|| {
+                    CheckError::new(
+                        &field,
+                        format!("unknown name; expected one of {}", known.join(", ")),
+                    )
+                })?;
+            let q = quality(v, &field)?;
+            qualities.insert(canonical.to_string(), q);
+            m.insert(canonical.to_string(), json!(q.label()));
+            Ok(())
+        };
         match req(obj, "", key)? {
             Value::Object(map) => {
                 for (k, v) in map {
-                    let q = quality(v, &format!("{key}.{k}"))?;
-                    qualities.push(q);
-                    m.insert(k.clone(), json!(q.label()));
+                    put(k, v, format!("{key}.{k}"))?;
                 }
             }
-            Value::Array(xs) => {
+            // An array lists the levels in the order of the official list.
+            Value::Array(xs) if xs.len() == known.len() => {
                 for (j, v) in xs.iter().enumerate() {
-                    let q = quality(v, &format!("{key}[{j}]"))?;
-                    qualities.push(q);
-                    m.insert(j.to_string(), json!(q.label()));
+                    put(known[j], v, format!("{key}[{j}]"))?;
                 }
+            }
+            Value::Array(_) => {
+                return Err(CheckError::new(
+                    key,
+                    format!(
+                        "an array needs exactly {} levels, in the order {}",
+                        known.len(),
+                        known.join(", ")
+                    ),
+                ));
             }
             _ => return Err(CheckError::new(key, "expected an object of name → level")),
-        }
-        if m.is_empty() {
-            return Err(CheckError::new(key, "at least one level is needed"));
         }
         out_q.insert(key.into(), Value::Object(m));
     }
@@ -582,15 +666,53 @@ fn check_tt27(obj: &Map<String, Value>) -> R<Value> {
             ));
         }
     };
-    let result = tt27::education_result(&levels, &qualities, &tests);
+    // The server's subjects are the grade's plan; a stand-alone record must list them all.
+    if let Some(missing) =
+        cfg.missing_tested_subject(grade, subjects.iter().map(|s| s.name.as_str()))
+    {
+        return Err(CheckError::new(
+            "subjects",
+            format!(
+                "{missing} has an end-of-year periodic test in grade {grade}; the subject is missing"
+            ),
+        ));
+    }
+    let input = tt27::PrimaryYearInput {
+        grade,
+        subjects,
+        qualities,
+        recognised_by_class: recognised,
+    };
+    // The server's decision: an incomplete record is refused, as the class book leaves it
+    // without a result.
+    let y = tt27::decide_year(&input, &cfg).map_err(|e| match &e {
+        tt27::PrimaryIncomplete::MissingQuality(name) => {
+            let key = if tt27::QUALITIES.contains(name) {
+                "qualities"
+            } else {
+                "competencies"
+            };
+            CheckError::new(
+                &format!("{key}.{name}"),
+                "missing; every quality and competence is assessed at the end of the year",
+            )
+        }
+        tt27::PrimaryIncomplete::MissingTest(subject) => CheckError::new(
+            "subjects",
+            format!("{subject}: the periodic test score is missing"),
+        ),
+    })?;
     Ok(json!({
         "rules": RuleVersion::Tt27V1.code(),
         "subjects": out_subjects,
+        "qualities": out_q.get("qualities"),
+        "competencies": out_q.get("competencies"),
         "year": {
-            "result": result.code(),
-            "level": result.label(),
-            "completed": result.completed(),
-            "award": tt27::award(result, recognised).map(|a| a.label()),
+            "result": y.result.code(),
+            "level": y.result.label(),
+            "completed": y.result.completed(),
+            "completion": y.completion_label(),
+            "award": y.award.map(|a| a.label()),
         },
     }))
 }
@@ -757,9 +879,14 @@ mod tests {
                 .map(|(n, s)| json!({"name":n,"level":"T","test":s}))
                 .collect();
             subjects.push(json!({"name":"Âm nhạc","level":music}));
+            let mut competencies = Map::new();
+            for c in tt27::COMPETENCES {
+                competencies.insert(c.into(), json!("Tốt"));
+            }
+            competencies.insert("Ngôn ngữ".into(), json!(competence));
             json!({"rules":"tt27","grade":4,"subjects":subjects,
                    "qualities":{"Yêu nước":"Tốt","Nhân ái":"Tốt","Chăm chỉ":"Tốt","Trung thực":"Tốt","Trách nhiệm":"Tốt"},
-                   "competencies":{"Tự chủ và tự học":"Tốt","Ngôn ngữ":competence}})
+                   "competencies":competencies})
         };
         let p1 = check(&make([10, 9, 9, 10, 9, 9], "T", "Tốt").to_string()).unwrap();
         assert_eq!(p1["year"]["result"], json!("HTXS"));
@@ -778,11 +905,185 @@ mod tests {
             check(&missing.to_string()).unwrap_err().field,
             "subjects[1].test"
         );
+        // An incomplete record is refused, as the server leaves it without a result.
+        let mut no_competence = make([9; 6], "T", "Tốt");
+        no_competence["competencies"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Tin học");
+        assert_eq!(
+            check(&no_competence.to_string()).unwrap_err().field,
+            "competencies.Tin học"
+        );
+        let mut no_subject = make([9; 6], "T", "Tốt");
+        no_subject["subjects"].as_array_mut().unwrap().remove(4);
+        assert_eq!(
+            check(&no_subject.to_string()).unwrap_err().field,
+            "subjects"
+        );
+        let mut unknown = make([9; 6], "T", "Tốt");
+        unknown["qualities"]["Dũng cảm"] = json!("Tốt");
+        assert_eq!(
+            check(&unknown.to_string()).unwrap_err().field,
+            "qualities.Dũng cảm"
+        );
         let mut decimal = make([9; 6], "T", "Tốt");
         decimal["subjects"][0]["test"] = json!(8.5);
         assert_eq!(
             check(&decimal.to_string()).unwrap_err().field,
             "subjects[0].test"
         );
+    }
+
+    /// Student Y's subjects (DOMAIN.md §1.8) with optional re-assessment results.
+    fn y_subjects(re: [Option<f64>; 8]) -> Vec<Value> {
+        let names = [
+            "Toán",
+            "Ngữ văn",
+            "Ngoại ngữ 1",
+            "KHTN",
+            "LS&ĐL",
+            "GDCD",
+            "Công nghệ",
+            "Tin học",
+        ];
+        let years = [4.2, 4.8, 3.9, 5.5, 6.0, 6.5, 7.0, 6.0];
+        names
+            .iter()
+            .zip(years)
+            .zip(re)
+            .map(|((n, y), r)| {
+                let mut s = full_subject(n, [y, y]);
+                if let Some(r) = r {
+                    s["re_assessment"] = json!(r);
+                }
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_chua_dat_gets_summer_training_and_re_assessment_like_the_server() {
+        let none = [None; 8];
+        let input = json!({"rules":"tt22","grade":7,"subjects":y_subjects(none),
+            "conduct":{"term1":"Chưa đạt","term2":"Chưa đạt"},"absences":20});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(
+            out["year"]["outcome"],
+            json!("summer_conduct_and_re_assessment")
+        );
+        assert_eq!(
+            out["year"]["re_assessment_subjects"],
+            json!(["Toán", "Ngữ văn", "Ngoại ngữ 1"])
+        );
+        assert_eq!(out["year"].get("after_summer"), None);
+        let re = [
+            Some(5.5),
+            Some(5.0),
+            Some(4.0),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ];
+        let input = json!({"rules":"tt22","grade":7,"subjects":y_subjects(re),
+            "conduct":{"term1":"Chưa đạt","term2":"Chưa đạt","summer":"Đạt"},"absences":20});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(out["year"]["after_summer"]["outcome"], json!("promoted"));
+    }
+
+    #[test]
+    fn summer_results_not_owed_are_refused_with_the_field() {
+        let input = json!({"rules":"tt22","grade":7,"subjects":y_subjects([None; 8]),
+            "conduct":{"term1":"Đạt","term2":"Đạt","summer":"Tốt"},"absences":20});
+        assert_eq!(
+            check(&input.to_string()).unwrap_err().field,
+            "conduct.summer"
+        );
+        let mut re = [None; 8];
+        re[5] = Some(9.0);
+        let input = json!({"rules":"tt22","grade":7,"subjects":y_subjects(re),
+            "conduct":{"term1":"Đạt","term2":"Đạt"},"absences":20});
+        assert_eq!(
+            check(&input.to_string()).unwrap_err().field,
+            "subjects[5].re_assessment"
+        );
+    }
+
+    #[test]
+    fn grade_9_completes_thcs_and_a_retained_student_gets_no_award() {
+        let subjects: Vec<Value> = (0..8)
+            .map(|i| full_subject(&format!("Môn {i}"), [9.5, 9.5]))
+            .collect();
+        let good = json!({"rules":"tt22","grade":9,"subjects":subjects,
+            "conduct":{"term1":"Tốt","term2":"Tốt"},"absences":0});
+        let out = check(&good.to_string()).unwrap();
+        assert_eq!(
+            out["year"]["outcome_label"],
+            json!("Hoàn thành chương trình trung học cơ sở")
+        );
+        assert_eq!(out["year"]["award"], json!("Học sinh Xuất sắc"));
+        let mut absent = good.clone();
+        absent["absences"] = json!(46);
+        absent["grade"] = json!(8);
+        let out = check(&absent.to_string()).unwrap();
+        assert_eq!(out["year"]["outcome"], json!("retained"));
+        assert_eq!(out["year"]["award"], Value::Null);
+        assert!(
+            out["year"]["award_withheld"]
+                .as_str()
+                .unwrap()
+                .contains("Học sinh Xuất sắc")
+        );
+    }
+
+    #[test]
+    fn exemption_by_term_and_the_disability_case() {
+        let t = |x: f64| json!({"tx":[x,x],"gk":x,"ck":x});
+        let mut subjects: Vec<Value> = (0..8)
+            .map(|i| full_subject(&format!("Môn {i}"), [8.0, 8.0]))
+            .collect();
+        subjects.push(
+            json!({"name":"Giáo dục thể chất","kind":"comment","periods_per_year":70,
+            "exempt":"term1","term2":{"tx":["Đ","Đ"],"gk":"Đ","ck":"Đ"}}),
+        );
+        let input = json!({"rules":"tt22","grade":8,"subjects":subjects,
+            "conduct":{"term1":"Tốt","term2":"Tốt"},"absences":0});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(
+            out["subjects"][8]["year"],
+            json!("Đ"),
+            "term II stands for the year"
+        );
+        assert_eq!(out["year"]["outcome"], json!("promoted"));
+        // A scored subject exempt for the year: the principal decides (Đ12 k4).
+        let mut disabled = input.clone();
+        disabled["subjects"][7] =
+            json!({"name":"Môn 7","kind":"scored","periods_per_year":140,"exempt":true});
+        let out = check(&disabled.to_string()).unwrap();
+        assert_eq!(out["year"]["outcome"], json!("principal_decides"));
+        // Scores in an exempt term are refused.
+        let mut both = input.clone();
+        both["subjects"][8]["term1"] = t(8.0);
+        assert_eq!(
+            check(&both.to_string()).unwrap_err().field,
+            "subjects[8].term1"
+        );
+    }
+
+    #[test]
+    fn an_electives_test_is_shown_but_does_not_count() {
+        let mut competencies = Map::new();
+        for c in tt27::COMPETENCES {
+            competencies.insert(c.into(), json!("Đạt"));
+        }
+        let input = json!({"rules":"tt27","grade":2,"subjects":[
+                {"name":"Tiếng Việt","level":"H","test":8},{"name":"Toán","level":"H","test":7},
+                {"name":"Tiếng Anh","level":"H","test":4}],
+            "qualities":["Đạt","Đạt","Đạt","Đạt","Đạt"],"competencies":competencies});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(out["year"]["result"], json!("HT"));
+        assert_eq!(out["subjects"][2]["test_counts"], json!(false));
     }
 }

@@ -44,11 +44,48 @@ fn sheet_name(name: &str, taken: &mut Vec<String>) -> String {
     candidate
 }
 
+/// One exported cell: scores are numbers (a teacher can sum and sort them, and Excel shows
+/// the decimal mark of the computer's locale — a comma on a Vietnamese system); the rest text.
+enum XCell {
+    Text(String),
+    /// A mark as typed (8 or 8.5): the general format.
+    Mark(f64),
+    /// ĐTBmhk or ĐTBmcn: always one decimal ("8,0").
+    Average(f64),
+}
+
+impl XCell {
+    fn outcome(o: super::SubjectOutcome) -> XCell {
+        match o {
+            super::SubjectOutcome::Done(super::SubjectResult::Scored(t)) => {
+                XCell::Average(t.as_f64())
+            }
+            other => XCell::Text(other.text()),
+        }
+    }
+    fn write(
+        &self,
+        ws: &mut rust_xlsxwriter::Worksheet,
+        r: u32,
+        c: u16,
+        one_decimal: &rust_xlsxwriter::Format,
+    ) -> Result<(), rust_xlsxwriter::XlsxError> {
+        match self {
+            XCell::Text(v) => ws.write_string(r, c, v).map(|_| ()),
+            XCell::Mark(x) => ws.write_number(r, c, *x).map(|_| ()),
+            XCell::Average(x) => ws
+                .write_number_with_format(r, c, *x, one_decimal)
+                .map(|_| ()),
+        }
+    }
+}
+
 /// The class book (sổ theo dõi và đánh giá học sinh theo lớp) as xlsx.
 pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Format, Workbook};
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
+    let one_decimal = Format::new().set_num_format("0.0");
     let mut taken = vec![];
 
     let ws = wb.add_worksheet();
@@ -66,12 +103,12 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
     headers.extend(book.subjects.iter().map(|s| format!("{} (CN)", s.name)));
     headers.extend(
         [
-            "Học lực HKI",
-            "Hạnh kiểm HKI",
-            "Học lực HKII",
-            "Hạnh kiểm HKII",
-            "Học lực CN",
-            "Hạnh kiểm CN",
+            "Kết quả học tập HKI",
+            "Kết quả rèn luyện HKI",
+            "Kết quả học tập HKII",
+            "Kết quả rèn luyện HKII",
+            "Kết quả học tập CN",
+            "Kết quả rèn luyện CN",
             "Nghỉ (buổi)",
             "Kết quả",
             "Danh hiệu",
@@ -85,29 +122,35 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
     for (i, s) in book.students.iter().enumerate() {
         let r = (i + 3) as u32;
         let y = &book.year[i];
-        let mut cells: Vec<String> = vec![
-            (i + 1).to_string(),
-            s.ma_dinh_danh.clone(),
-            s.full_name.clone(),
+        let mut cells: Vec<XCell> = vec![
+            XCell::Text((i + 1).to_string()),
+            XCell::Text(s.ma_dinh_danh.clone()),
+            XCell::Text(s.full_name.clone()),
         ];
-        cells.extend(y.subjects.iter().map(|o| o.text()));
+        cells.extend(y.subjects.iter().map(|o| XCell::outcome(*o)));
         let lvl = |c: Option<super::Classification>| {
             c.map(|c| c.level.label().to_string()).unwrap_or_default()
         };
         let cd = |c: Option<super::Level>| c.map(|c| c.label().to_string()).unwrap_or_default();
-        cells.extend([
-            lvl(book.hk1[i].level),
-            cd(book.hk1[i].conduct),
-            lvl(book.hk2[i].level),
-            cd(book.hk2[i].conduct),
-            lvl(y.level),
-            cd(y.conduct),
-            y.absences.to_string(),
-            y.outcome_label(),
-            y.award_label().unwrap_or_default().to_string(),
-        ]);
+        cells.extend(
+            [
+                lvl(book.hk1[i].level),
+                cd(book.hk1[i].conduct),
+                lvl(book.hk2[i].level),
+                cd(book.hk2[i].conduct),
+                lvl(y.level),
+                cd(y.conduct),
+                y.absences.to_string(),
+                y.outcome_label(),
+                y.award_label()
+                    .map(String::from)
+                    .or_else(|| y.award_note())
+                    .unwrap_or_default(),
+            ]
+            .map(XCell::Text),
+        );
         for (c, v) in cells.iter().enumerate() {
-            ws.write_string(r, c as u16, v)?;
+            v.write(ws, r, c as u16, &one_decimal)?;
         }
     }
 
@@ -139,23 +182,25 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
         ws.set_column_width(2, 26)?;
         for (i, s) in book.students.iter().enumerate() {
             let r = (i + 3) as u32;
-            let mut cells: Vec<String> = vec![
-                (i + 1).to_string(),
-                s.ma_dinh_danh.clone(),
-                s.full_name.clone(),
+            let mut cells: Vec<XCell> = vec![
+                XCell::Text((i + 1).to_string()),
+                XCell::Text(s.ma_dinh_danh.clone()),
+                XCell::Text(s.full_name.clone()),
             ];
+            // Primary levels and test scores stay text: the import reads them as typed.
+            let numbers = spec.kind == SubjectKind::Scored && spec.primary.is_none();
             for term in TermId::BOTH {
                 let row = book.row(&spec.id, term, &s.id);
-                cells.extend(
-                    spec.columns()
-                        .iter()
-                        .map(|c| row.map(|r| r.mark(c).text()).unwrap_or_default()),
-                );
-                cells.push(book.term(term)[i].subjects[si].text());
+                cells.extend(spec.columns().iter().map(|c| match row.map(|r| r.mark(c)) {
+                    Some(Mark::Score(t)) if numbers => XCell::Mark(t.as_f64()),
+                    Some(m) => XCell::Text(m.text()),
+                    None => XCell::Text(String::new()),
+                }));
+                cells.push(XCell::outcome(book.term(term)[i].subjects[si]));
             }
-            cells.push(book.year[i].subjects[si].text());
+            cells.push(XCell::outcome(book.year[i].subjects[si]));
             for (c, v) in cells.iter().enumerate() {
-                ws.write_string(r, c as u16, v)?;
+                v.write(ws, r, c as u16, &one_decimal)?;
             }
         }
     }

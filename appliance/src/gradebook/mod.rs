@@ -19,8 +19,11 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{Action, Principal, permits};
 use crate::school::{self, Class, Student, SubjectKind};
 use crate::store::{AuditPolicy, Collection, Read, StoreError, Tx};
-use rules::tt22::{self, Classification, Level, Outcome, Pass, Stage, SubjectResult, Tt22Config};
-use rules::tt27::{self, EducationResult, QualityLevel, SubjectLevel, Tt27Config};
+use rules::tt22::{
+    self, AwardWithheld, Classification, Level, Outcome, Pass, SubjectResult, Tt22Config,
+    YearSubject,
+};
+use rules::tt27::{self, EducationResult, PrimaryAward, QualityLevel, SubjectLevel, Tt27Config};
 use rules::{RuleVersion, ScoreError, Tenths};
 
 /// Học kì.
@@ -371,6 +374,10 @@ pub struct TermRecord {
     /// Primary (TT27): quality and competence levels, by name (tt27::QUALITIES, COMPETENCES).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qualities: BTreeMap<String, QualityLevel>,
+    /// Primary, term II: the class collective recognised the student for "Học sinh Tiêu biểu
+    /// hoàn thành tốt trong học tập và rèn luyện" (TT27 Đ13 k1 a), recorded by the GVCN.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recognised_by_class: bool,
 }
 
 /// What happened in the summer (Đ13, Đ14): conduct re-evaluated after summer training, and the
@@ -384,13 +391,7 @@ pub struct SummerRecord {
     pub version: u64,
 }
 
-/// The decision after the summer, once every re-evaluation the student owed is recorded.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct AfterSummer {
-    pub level: Level,
-    pub conduct: Level,
-    pub outcome: Outcome,
-}
+pub use rules::tt22::AfterSummer;
 
 /// The state of a term for the whole school year.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -565,10 +566,10 @@ pub enum GradeError {
     #[error("{0} chưa khoá sổ")]
     NotLocked(&'static str),
     #[error(
-        "Còn {0} học sinh chưa đủ điểm hoặc chưa có hạnh kiểm; kiểm tra lại hoặc chọn khoá sổ dù chưa đủ"
+        "Còn {0} học sinh chưa đủ điểm hoặc chưa có kết quả rèn luyện; kiểm tra lại hoặc chọn khoá sổ dù chưa đủ"
     )]
     Incomplete(usize),
-    #[error("Hạnh kiểm phải là Tốt, Khá, Đạt hoặc Chưa đạt: nhận được \"{0}\"")]
+    #[error("Kết quả rèn luyện phải là Tốt, Khá, Đạt hoặc Chưa đạt: nhận được \"{0}\"")]
     BadConduct(String),
     #[error("Không có phẩm chất hay năng lực nào tên \"{0}\"")]
     UnknownQuality(String),
@@ -904,6 +905,8 @@ pub fn subject_year(t1: SubjectOutcome, t2: SubjectOutcome) -> SubjectOutcome {
     use SubjectOutcome::*;
     match (t1, t2) {
         (Exempt, Exempt) => Exempt,
+        // Exempt for one term only (Đ10: a term or the year): the year is the other term's.
+        (Exempt, Done(r)) | (Done(r), Exempt) => Done(r),
         (Done(SubjectResult::Scored(a)), Done(SubjectResult::Scored(b))) => {
             Done(SubjectResult::Scored(tt22::year_average(a, b)))
         }
@@ -918,81 +921,93 @@ pub fn subject_year(t1: SubjectOutcome, t2: SubjectOutcome) -> SubjectOutcome {
     }
 }
 
-/// The TT27 year result from the end-of-year subject levels and tests and every quality and
-/// competence; None until all of them are recorded (or for a secondary book).
-fn primary_result(
-    subjects: &[SubjectOutcome],
-    qualities: &BTreeMap<String, QualityLevel>,
-) -> Option<EducationResult> {
-    let mut levels = Vec::with_capacity(subjects.len());
-    let mut tests = Vec::new();
-    for o in subjects {
-        match o {
-            SubjectOutcome::Primary(l, t) => {
-                levels.push(*l);
-                tests.extend(*t);
-            }
-            SubjectOutcome::Exempt => {}
-            _ => return None,
-        }
+/// The TT22 view of one subject's year outcome.
+pub(crate) fn year_subject(o: SubjectOutcome, kind: SubjectKind) -> YearSubject {
+    match o {
+        SubjectOutcome::Done(r) => YearSubject::Result(r),
+        SubjectOutcome::Exempt => YearSubject::Exempt {
+            scored: kind == SubjectKind::Scored,
+        },
+        SubjectOutcome::Incomplete(_) | SubjectOutcome::Primary(..) => YearSubject::Incomplete,
     }
-    let names = tt27::QUALITIES.iter().chain(tt27::COMPETENCES.iter());
-    let q: Option<Vec<QualityLevel>> = names.map(|n| qualities.get(*n).copied()).collect();
-    Some(tt27::education_result(&levels, &q?, &tests))
 }
 
-/// The decision after the summer: re-assessed results replace the year results of those
-/// subjects, re-evaluated conduct replaces the year conduct; None until everything owed is in.
-fn after_summer(
-    ids: &[String],
+/// A stored re-assessment mark as the result it replaces; None when it does not fit the
+/// subject's kind (then the summer is not complete).
+fn reassessed_result(kind: SubjectKind, m: Mark) -> Option<SubjectResult> {
+    match (kind, m) {
+        (SubjectKind::Scored, Mark::Score(t)) => Some(SubjectResult::Scored(t)),
+        (SubjectKind::Scored, Mark::ZeroNoMakeUp) => Some(SubjectResult::Scored(Tenths::ZERO)),
+        (SubjectKind::Comment, Mark::Pass(p)) => Some(SubjectResult::Comment(p)),
+        (SubjectKind::Comment, Mark::ZeroNoMakeUp) => Some(SubjectResult::Comment(Pass::ChuaDat)),
+        _ => None,
+    }
+}
+
+/// The inputs of [`tt22::decide_year`] from a student's stored year.
+pub fn tt22_year_input(
+    grade: u8,
+    specs: &[SubjectSpec],
     subjects: &[SubjectOutcome],
-    reassess: &[usize],
-    (level, conduct): (Level, Level),
+    conduct: Option<Level>,
     absences: u16,
     summer: &SummerRecord,
-    cfg: &Tt22Config,
-) -> Option<AfterSummer> {
-    let conduct = if conduct == Level::ChuaDat {
-        summer.conduct?
-    } else {
-        conduct
-    };
-    let mut results: Vec<SubjectResult> = Vec::with_capacity(subjects.len());
-    for (i, o) in subjects.iter().enumerate() {
-        let year = match o {
-            SubjectOutcome::Done(r) => *r,
-            SubjectOutcome::Exempt => continue,
+) -> tt22::YearInput {
+    tt22::YearInput {
+        grade,
+        subjects: subjects
+            .iter()
+            .zip(specs)
+            .map(|(o, sp)| year_subject(*o, sp.kind))
+            .collect(),
+        conduct,
+        absences: Some(absences),
+        summer_conduct: summer.conduct,
+        reassessed: specs
+            .iter()
+            .map(|sp| {
+                summer
+                    .reassessed
+                    .get(&sp.id)
+                    .and_then(|m| reassessed_result(sp.kind, *m))
+            })
+            .collect(),
+    }
+}
+
+/// The inputs of [`tt27::decide_year`] from a student's stored end of year.
+pub fn tt27_year_input(
+    grade: u8,
+    specs: &[SubjectSpec],
+    subjects: &[SubjectOutcome],
+    record: &TermRecord,
+) -> Option<tt27::PrimaryYearInput> {
+    let mut v = Vec::with_capacity(subjects.len());
+    for (o, sp) in subjects.iter().zip(specs) {
+        let (level, test) = match o {
+            SubjectOutcome::Primary(l, t) => (Some(*l), *t),
+            SubjectOutcome::Exempt => (None, None),
             _ => return None,
         };
-        if !reassess.contains(&i) {
-            results.push(year);
-            continue;
-        }
-        let mark = *summer.reassessed.get(&ids[i])?;
-        results.push(match (year, mark) {
-            (SubjectResult::Scored(_), Mark::Score(t)) => SubjectResult::Scored(t),
-            (SubjectResult::Scored(_), Mark::ZeroNoMakeUp) => SubjectResult::Scored(Tenths::ZERO),
-            (SubjectResult::Comment(_), Mark::Pass(p)) => SubjectResult::Comment(p),
-            (SubjectResult::Comment(_), Mark::ZeroNoMakeUp) => {
-                SubjectResult::Comment(Pass::ChuaDat)
-            }
-            _ => return None,
+        v.push(tt27::PrimarySubject {
+            name: sp.name.clone(),
+            level,
+            test,
         });
     }
-    let level = if reassess.is_empty() {
-        level
-    } else {
-        tt22::classify(&results, cfg).level
-    };
-    Some(AfterSummer {
-        level,
-        conduct,
-        outcome: tt22::outcome(conduct, level, absences, Stage::AfterSummer, cfg),
+    Some(tt27::PrimaryYearInput {
+        grade,
+        subjects: v,
+        qualities: record.qualities.clone(),
+        recognised_by_class: record.recognised_by_class,
     })
 }
 
 /// Levels of a student over the subjects' outcomes; None until every subject is final.
-fn classify_outcomes(outcomes: &[SubjectOutcome], cfg: &Tt22Config) -> Option<Classification> {
+pub(crate) fn classify_outcomes(
+    outcomes: &[SubjectOutcome],
+    cfg: &Tt22Config,
+) -> Option<Classification> {
     let mut results = Vec::with_capacity(outcomes.len());
     for o in outcomes {
         match o {
@@ -1017,17 +1032,23 @@ pub struct StudentTerm {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StudentYear {
+    pub grade: u8,
     pub subjects: Vec<SubjectOutcome>,
     pub level: Option<Classification>,
     pub conduct: Option<Level>,
     pub absences: u16,
     pub outcome: Option<Outcome>,
     pub award: Option<tt22::Award>,
+    /// The award the levels would give and why it is not given (a school setting).
+    pub award_withheld: Option<AwardWithheld>,
     /// Indexes into the subjects to re-assess in the summer.
     pub reassess: Vec<usize>,
     /// Primary: the end-of-year education result (HTXS/HTT/HT/CHT), once every subject, test,
     /// quality and competence of the end of the year is recorded.
     pub primary: Option<EducationResult>,
+    pub primary_award: Option<PrimaryAward>,
+    /// Primary: the class's recognition for "Học sinh Tiêu biểu" (term II record).
+    pub recognised_by_class: bool,
     /// Summer re-evaluation results recorded so far, and the final decision once complete.
     pub summer: SummerRecord,
     pub after_summer: Option<AfterSummer>,
@@ -1038,24 +1059,26 @@ impl StudentYear {
     pub fn final_outcome(&self) -> Option<Outcome> {
         self.after_summer.map(|a| a.outcome).or(self.outcome)
     }
-    /// The decision as shown: completion for primary, the standing TT22 decision otherwise.
+    /// The decision as shown: completion for primary, the standing TT22 decision otherwise,
+    /// in the wording of the student's grade (grade 9 completes THCS, grade 5 primary).
     pub fn outcome_label(&self) -> String {
         match self.primary {
-            Some(r) => r.completion_label().to_string(),
+            Some(r) => r.completion_label(self.grade).to_string(),
             None => self
                 .final_outcome()
-                .map(|o| o.label().to_string())
+                .map(|o| o.label_for(self.grade).to_string())
                 .unwrap_or_default(),
         }
     }
-    /// The award title under either circular (TT27's "Tiêu biểu" needs the class's
-    /// recognition, which is not recorded, so only "Xuất sắc" comes from the result).
+    /// The award title under either circular.
     pub fn award_label(&self) -> Option<&'static str> {
-        self.award.map(|a| a.label()).or_else(|| {
-            self.primary
-                .and_then(|r| tt27::award(r, false))
-                .map(|a| a.label())
-        })
+        self.award
+            .map(|a| a.label())
+            .or(self.primary_award.map(|a| a.label()))
+    }
+    /// What the award column says when there is no award but the levels would give one.
+    pub fn award_note(&self) -> Option<String> {
+        self.award_withheld.map(|w| w.reason())
     }
 }
 
@@ -1136,9 +1159,7 @@ pub fn class_book(r: &impl Read, class_id: &str, st: &Settings) -> Result<ClassB
         .scan(&SUMMER, &format!("{class_id}/"))?
         .into_iter()
         .collect();
-    let mut book = compute_book(
-        class, subjects, students, &rows, &records, &summer, &st.tt22,
-    );
+    let mut book = compute_book(class, subjects, students, &rows, &records, &summer, st);
     book.rows = rows;
     Ok(book)
 }
@@ -1188,8 +1209,9 @@ pub fn compute_book(
     rows: &RowIndex,
     records: &HashMap<String, TermRecord>,
     summer: &HashMap<String, SummerRecord>,
-    cfg: &Tt22Config,
+    st: &Settings,
 ) -> ClassBook {
+    let cfg = &st.tt22;
     let mut terms: [Vec<StudentTerm>; 2] = [Vec::new(), Vec::new()];
     let mut key = String::new();
     for (ti, term) in TermId::BOTH.into_iter().enumerate() {
@@ -1213,7 +1235,7 @@ pub fn compute_book(
         }
     }
     let [hk1, hk2] = terms;
-    let ids: Vec<String> = subjects.iter().map(|s| s.id.clone()).collect();
+    let specs = &subjects;
     let year = hk1
         .iter()
         .zip(&hk2)
@@ -1225,67 +1247,48 @@ pub fn compute_book(
                 .zip(&b.subjects)
                 .map(|(x, y)| subject_year(*x, *y))
                 .collect();
-            let level = classify_outcomes(&subjects, cfg);
             let conduct = match (a.conduct, b.conduct) {
                 (Some(x), Some(y)) => Some(tt22::conduct_year(x, y)),
                 _ => None,
             };
             let absences = a.absences + b.absences;
-            let (outcome, award, reassess) = match (level, conduct) {
-                (Some(l), Some(c)) => {
-                    let results: Vec<SubjectResult> =
-                        subjects.iter().filter_map(|o| o.result()).collect();
-                    let o = tt22::outcome(c, l.level, absences, Stage::EndOfYear, cfg);
-                    // Learning Chưa đạt is re-assessed in the summer even when conduct also
-                    // sends the student to summer training (Đ12 and Đ14 together).
-                    let reassess = if l.level == Level::ChuaDat && absences <= cfg.max_absences {
-                        subjects
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, o)| match o.result() {
-                                Some(SubjectResult::Scored(t)) => t.get() < 50,
-                                Some(SubjectResult::Comment(p)) => p == Pass::ChuaDat,
-                                None => false,
-                            })
-                            .map(|(i, _)| i)
-                            .collect()
-                    } else {
-                        vec![]
-                    };
-                    (Some(o), tt22::award(c, l.level, &results), reassess)
-                }
-                _ => (None, None, vec![]),
-            };
-            let primary = primary_result(&subjects, &b.qualities);
             let summer = summer
                 .get(&format!("{}/{}", class.id, student.id))
                 .cloned()
                 .unwrap_or_default();
-            let after_summer = match (outcome, level, conduct) {
-                (Some(Outcome::SummerConduct | Outcome::ReAssessment), Some(l), Some(c)) => {
-                    after_summer(
-                        &ids,
-                        &subjects,
-                        &reassess,
-                        (l.level, c),
-                        absences,
-                        &summer,
-                        cfg,
-                    )
-                }
-                _ => None,
-            };
+            let grade = class.grade;
+            let input = tt22_year_input(grade, specs, &subjects, conduct, absences, &summer);
+            // A summer result the year no longer owes (a corrected score took the student out
+            // of the summer) does not count; saving one is refused (`save_summer`).
+            let d = tt22::decide_year(&input, &st.tt22).unwrap_or_else(|_| {
+                let bare = tt22::YearInput {
+                    summer_conduct: None,
+                    reassessed: vec![],
+                    ..input
+                };
+                tt22::decide_year(&bare, &st.tt22).unwrap_or_default()
+            });
+            let hk2_record = records
+                .get(&record_key(&class.id, TermId::Hk2, &student.id))
+                .cloned()
+                .unwrap_or_default();
+            let primary = tt27_year_input(grade, specs, &subjects, &hk2_record)
+                .and_then(|i| tt27::decide_year(&i, &st.tt27).ok());
             StudentYear {
+                grade,
                 subjects,
-                level,
+                level: d.level,
                 conduct,
                 absences,
-                outcome,
-                award,
-                reassess,
-                primary,
+                outcome: d.outcome,
+                award: d.award,
+                award_withheld: d.award_withheld,
+                reassess: d.reassess,
+                primary: primary.as_ref().map(|p| p.result),
+                primary_award: primary.and_then(|p| p.award),
+                recognised_by_class: hk2_record.recognised_by_class,
                 summer,
-                after_summer,
+                after_summer: d.after_summer,
             }
         })
         .collect();
@@ -1732,6 +1735,9 @@ pub struct RecordEdit {
     /// Primary: quality or competence name → "Tốt" / "Đạt" / "Cần cố gắng" ("" clears).
     #[serde(default)]
     pub qualities: Option<BTreeMap<String, String>>,
+    /// Primary, term II: the class's recognition for "Học sinh Tiêu biểu" (TT27 Đ13 k1 a).
+    #[serde(default)]
+    pub recognised_by_class: Option<bool>,
 }
 
 /// Conduct, absences and comment, decided by the homeroom teacher (Đ8, Đ20).
@@ -1793,6 +1799,15 @@ pub fn save_record(
             }
         }
     }
+    if let Some(b) = e.recognised_by_class {
+        // The recognition is of the school year, voted at its end: term II's record holds it.
+        if term != TermId::Hk2 {
+            return Err(GradeError::Import(
+                "Lớp bình chọn học sinh tiêu biểu vào cuối năm học (học kì II)".into(),
+            ));
+        }
+        rec.recognised_by_class = b;
+    }
     rec.version += 1;
     tx.put(&RECORDS, &key, &rec, "grades.record")?;
     Ok(rec)
@@ -1844,7 +1859,12 @@ pub fn save_summer(
         if !homeroom {
             return Err(GradeError::NotHomeroom);
         }
-        if y.outcome != Some(Outcome::SummerConduct) {
+        // Only a year conduct of Chưa đạt is re-evaluated after summer training (Đ13); for
+        // anyone else a summer conduct would be an input error, not a retention.
+        if !matches!(
+            y.outcome,
+            Some(Outcome::SummerConduct | Outcome::SummerBoth)
+        ) {
             return Err(GradeError::NotInSummer(book.students[i].full_name.clone()));
         }
         rec.conduct = if c.trim().is_empty() {
@@ -1975,11 +1995,15 @@ fn results_of(
                         .final_outcome()
                         .map(|o| o.code().to_string())
                         .or_else(|| y.primary.map(|r| r.code().to_string())),
+                    // Undecided while the principal has not ruled (Đ12 k4).
                     colenlop: y
                         .final_outcome()
+                        .filter(|o| *o != Outcome::PrincipalDecides)
                         .map(|o| o == Outcome::Promoted)
                         .or_else(|| y.primary.map(|r| r.completed())),
-                    corenluyenlai: y.outcome.map(|o| o == Outcome::SummerConduct),
+                    corenluyenlai: y
+                        .outcome
+                        .map(|o| matches!(o, Outcome::SummerConduct | Outcome::SummerBoth)),
                     nhanxet: String::new(),
                     ..base
                 },
@@ -2051,6 +2075,64 @@ fn count_incomplete(books: &[ClassBook], term: TermId) -> usize {
                 .count()
         })
         .sum()
+}
+
+/// What one class still lacks before a term lock (issue 20 item 11): the subjects with missing
+/// marks, and how many students lack their conduct (secondary) or qualities (primary, term II).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct IncompleteClass {
+    pub class: String,
+    pub class_name: String,
+    /// Students with anything missing.
+    pub students: usize,
+    /// Subject names with at least one student's marks missing, in the book's order.
+    pub subjects: Vec<String>,
+    /// Students whose subjects are all in but whose conduct (or qualities) is not.
+    pub without_record: usize,
+}
+
+/// The classes of these books with an incomplete term, in the books' order.
+pub fn incomplete_classes(books: &[ClassBook], term: TermId) -> Vec<IncompleteClass> {
+    let mut out = vec![];
+    for b in books {
+        let mut subjects = vec![false; b.subjects.len()];
+        let (mut students, mut without_record) = (0, 0);
+        for i in 0..b.students.len() {
+            if b.is_complete(term, i) {
+                continue;
+            }
+            students += 1;
+            let mut subjects_in = true;
+            for (j, o) in b.term(term)[i].subjects.iter().enumerate() {
+                let done = if b.is_primary() {
+                    matches!(o, SubjectOutcome::Primary(..) | SubjectOutcome::Exempt)
+                } else {
+                    !matches!(o, SubjectOutcome::Incomplete(_))
+                };
+                if !done {
+                    subjects[j] = true;
+                    subjects_in = false;
+                }
+            }
+            without_record += usize::from(subjects_in);
+        }
+        if students > 0 {
+            out.push(IncompleteClass {
+                class: b.class.id.clone(),
+                class_name: b.class.name.clone(),
+                students,
+                subjects: b
+                    .subjects
+                    .iter()
+                    .zip(&subjects)
+                    .filter(|(_, m)| **m)
+                    .map(|(s, _)| s.name.clone())
+                    .collect(),
+                without_record,
+            });
+        }
+    }
+    out
 }
 
 /// BGH locks a term for the whole school: results are computed by the current rule version,

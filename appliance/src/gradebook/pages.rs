@@ -41,6 +41,8 @@ pub struct TermState {
     pub label: &'static str,
     pub locked: bool,
     pub rule: String,
+    /// Before the lock: each incomplete class with what it lacks, one line each.
+    pub incomplete: Vec<String>,
 }
 
 pub struct CorrectionView {
@@ -110,15 +112,34 @@ async fn index(
         .map(|i| i.current_year)
         .unwrap_or_default();
     let mut terms = vec![];
+    // BGH sees, before locking, which classes and subjects are still incomplete — the same
+    // books and test the lock itself uses.
+    let mut books = None;
     for t in TermId::BOTH {
         let lock = super::term_lock(&rx, &year, t)?;
+        let locked = lock.as_ref().is_some_and(|l| l.locked);
+        let mut incomplete = vec![];
+        if bgh && !locked {
+            if books.is_none() {
+                let mut b = super::school_books(&rx, &year, &super::settings(&rx)?)?;
+                b.sort_by(|x, y| {
+                    (x.class.grade, &x.class.name).cmp(&(y.class.grade, &y.class.name))
+                });
+                books = Some(b);
+            }
+            let primary = super::is_primary(&rx)?;
+            for c in super::incomplete_classes(books.as_deref().unwrap_or_default(), t) {
+                incomplete.push(incomplete_line(&c, primary));
+            }
+        }
         terms.push(TermState {
             code: t.code(),
             label: t.label(),
-            locked: lock.as_ref().is_some_and(|l| l.locked),
+            locked,
             rule: lock
                 .map(|l| l.rule_version.code().to_string())
                 .unwrap_or_default(),
+            incomplete,
         });
     }
     let students = school::list(&rx, &school::STUDENTS)?;
@@ -153,6 +174,28 @@ async fn index(
         terms,
         corrections,
     )))
+}
+
+/// "8A1: 3 học sinh chưa đủ — môn Toán, Ngữ văn; 1 chưa có kết quả rèn luyện".
+fn incomplete_line(c: &super::IncompleteClass, primary: bool) -> String {
+    let mut parts = vec![];
+    if !c.subjects.is_empty() {
+        parts.push(format!("môn {}", c.subjects.join(", ")));
+    }
+    if c.without_record > 0 {
+        let what = if primary {
+            "chưa đủ phẩm chất, năng lực"
+        } else {
+            "chưa có kết quả rèn luyện"
+        };
+        parts.push(format!("{} {what}", c.without_record));
+    }
+    format!(
+        "{}: {} học sinh chưa đủ — {}",
+        c.class_name,
+        c.students,
+        parts.join("; ")
+    )
 }
 
 fn or_dash(s: String) -> String {
@@ -217,6 +260,8 @@ fn period(q: &Option<String>) -> Result<Period, GradeError> {
 pub struct SummaryRow {
     /// Primary: every quality and competence with its recorded level ("" when not yet).
     pub qualities: Vec<(&'static str, String)>,
+    /// Primary, term II: recognised by the class for "Học sinh Tiêu biểu" (TT27 Đ13 k1 a).
+    pub recognised: bool,
     pub student: String,
     pub name: String,
     pub subjects: Vec<String>,
@@ -341,12 +386,17 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                     x.conduct,
                     x.absences,
                     String::new(),
-                    "",
+                    String::new(),
                 )
             }
             Period::Year => {
                 let y = &book.year[i];
-                let award = y.award_label().unwrap_or_default();
+                // No title but one the levels would give: say why (a school setting).
+                let award = y
+                    .award_label()
+                    .map(String::from)
+                    .or_else(|| y.award_note())
+                    .unwrap_or_default();
                 (
                     &y.subjects,
                     y.level,
@@ -369,8 +419,10 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                 level = r.label().to_string();
             }
         }
+        let recognised = book.is_primary() && book.year[i].recognised_by_class;
         rows.push(SummaryRow {
             qualities,
+            recognised,
             student: st.id.clone(),
             name: st.full_name.clone(),
             subjects: outcomes.iter().map(|o| o.text()).collect(),
@@ -379,7 +431,7 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
             conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
             absences,
             outcome,
-            award: award.to_string(),
+            award,
         });
     }
     rows
@@ -405,16 +457,16 @@ fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
     let mut out = vec![];
     for (i, s) in book.students.iter().enumerate() {
         let y = &book.year[i];
-        if !matches!(
-            y.outcome,
-            Some(Outcome::SummerConduct | Outcome::ReAssessment)
-        ) {
+        if !y.outcome.is_some_and(Outcome::is_summer) {
             continue;
         }
         out.push(SummerRow {
             student: s.id.clone(),
             name: s.full_name.clone(),
-            conduct_needed: y.outcome == Some(Outcome::SummerConduct),
+            conduct_needed: matches!(
+                y.outcome,
+                Some(Outcome::SummerConduct | Outcome::SummerBoth)
+            ),
             conduct: y
                 .summer
                 .conduct
@@ -441,22 +493,25 @@ fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
                 .collect(),
             outcome: y
                 .after_summer
-                .map(|a| a.outcome.label().to_string())
+                .map(|a| a.outcome.label_for(y.grade).to_string())
                 .unwrap_or_default(),
         });
     }
     out
 }
 
-/// The end-of-year lists the homeroom teacher draws up and BGH approves (Đ18, Đ20).
+/// The end-of-year lists the homeroom teacher draws up and BGH approves (Đ18, Đ20). A student
+/// with both summer paths is on both summer lists.
 fn year_lists(book: &ClassBook) -> Vec<StudentList> {
     let mut lists: Vec<StudentList> = [
-        "Lên lớp",
+        Outcome::Promoted.label_for(book.class.grade),
         "Rèn luyện trong kì nghỉ hè",
         "Kiểm tra, đánh giá lại",
-        "Ở lại lớp",
+        Outcome::Retained.label_for(book.class.grade),
         "Khen thưởng",
         "Chưa đủ kết quả",
+        "Hiệu trưởng xem xét, quyết định (Điều 12 khoản 4)",
+        "Không xét khen thưởng",
     ]
     .into_iter()
     .map(|title| StudentList {
@@ -471,26 +526,31 @@ fn year_lists(book: &ClassBook) -> Vec<StudentList> {
         } else {
             ""
         };
+        let reassess = || {
+            let subj: Vec<&str> = y
+                .reassess
+                .iter()
+                .map(|j| book.subjects[*j].name.as_str())
+                .collect();
+            format!("{} ({})", s.full_name, subj.join(", "))
+        };
         match y.final_outcome() {
             Some(Outcome::Promoted) => lists[0].entries.push(format!("{}{after}", s.full_name)),
             Some(Outcome::SummerConduct) => lists[1].entries.push(s.full_name.clone()),
-            Some(Outcome::ReAssessment) => {
-                let subj: Vec<&str> = y
-                    .reassess
-                    .iter()
-                    .map(|j| book.subjects[*j].name.as_str())
-                    .collect();
-                lists[2]
-                    .entries
-                    .push(format!("{} ({})", s.full_name, subj.join(", ")));
+            Some(Outcome::SummerBoth) => {
+                lists[1].entries.push(s.full_name.clone());
+                lists[2].entries.push(reassess());
             }
+            Some(Outcome::ReAssessment) => lists[2].entries.push(reassess()),
             Some(Outcome::Retained) => lists[3].entries.push(format!("{}{after}", s.full_name)),
+            Some(Outcome::PrincipalDecides) => lists[6].entries.push(s.full_name.clone()),
             None => lists[5].entries.push(s.full_name.clone()),
         }
-        if let Some(a) = y.award {
-            lists[4]
-                .entries
-                .push(format!("{} — {}", s.full_name, a.label()));
+        if let Some(a) = y.award_label() {
+            lists[4].entries.push(format!("{} — {a}", s.full_name));
+        }
+        if let Some(note) = y.award_note() {
+            lists[7].entries.push(format!("{} — {note}", s.full_name));
         }
     }
     lists
@@ -1167,7 +1227,7 @@ async fn class_pdf(
         l.gap(6.0);
         let mut header = vec!["STT".to_string(), "Họ và tên".to_string()];
         header.extend(book.subjects.iter().map(|s| super::pdf::abbreviation(&s.name)));
-        header.extend(["Học lực", "Hạnh kiểm", "Nghỉ"].map(String::from));
+        header.extend(["Kết quả học tập", "Kết quả rèn luyện", "Nghỉ"].map(String::from));
         let mut widths = vec![22.0, 120.0];
         widths.extend(book.subjects.iter().map(|_| 40.0));
         widths.extend([48.0, 48.0, 28.0]);
@@ -1283,14 +1343,19 @@ async fn school_summary(
             c.learning[level_slot(level)] += 1;
             c.conduct[level_slot(conduct)] += 1;
             if per == Period::Year {
+                // The columns count the lists: a student with both summer paths is on both.
                 match b.year[i].outcome {
                     Some(Outcome::Promoted) => c.outcomes[0] += 1,
                     Some(Outcome::SummerConduct) => c.outcomes[1] += 1,
+                    Some(Outcome::SummerBoth) => {
+                        c.outcomes[1] += 1;
+                        c.outcomes[2] += 1;
+                    }
                     Some(Outcome::ReAssessment) => c.outcomes[2] += 1,
                     Some(Outcome::Retained) => c.outcomes[3] += 1,
-                    None => {}
+                    Some(Outcome::PrincipalDecides) | None => {}
                 }
-                c.awards += usize::from(b.year[i].award.is_some());
+                c.awards += usize::from(b.year[i].award_label().is_some());
             }
         }
         total.students += c.students;

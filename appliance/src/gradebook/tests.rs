@@ -303,6 +303,7 @@ fn fill_class(f: &Fixture, term: TermId) {
                     absences: Some(2),
                     comment: None,
                     qualities: None,
+                    recognised_by_class: None,
                 };
                 save_record(tx, &f.homeroom, &f.class.id, term, e)?;
             }
@@ -720,6 +721,32 @@ fn the_exported_class_book_imports_back_unchanged() {
     let book = class_book(&rx, &f.class.id, &Settings::default()).unwrap();
     drop(rx);
     let bytes = excel::export_class_book(&book).unwrap();
+    // Scores and averages are numbers (not the text "7,8"); the headers say TT22's words.
+    {
+        use calamine::{Data, Reader, Xlsx};
+        let mut wb = Xlsx::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let summary = wb.worksheet_range("Tổng hợp").unwrap();
+        let header: Vec<String> = summary
+            .rows()
+            .nth(2)
+            .unwrap()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert!(
+            header.contains(&"Kết quả học tập HKI".to_string()),
+            "{header:?}"
+        );
+        assert!(
+            !header
+                .iter()
+                .any(|h| h.contains("Học lực") || h.contains("Hạnh kiểm"))
+        );
+        let sheet = wb.worksheet_range("Toán").unwrap();
+        let first = sheet.rows().nth(3).unwrap();
+        assert!(matches!(first[3], Data::Float(_)), "tx1 is {:?}", first[3]);
+        assert!(first.iter().filter(|d| matches!(d, Data::Float(_))).count() >= 7);
+    }
     let plan = f.plan(&bytes, None).unwrap();
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     assert_eq!(plan.cells.len(), 40 * 6);
@@ -868,6 +895,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         absences: None,
         comment: None,
         qualities: Some(all),
+        recognised_by_class: None,
     };
     store
         .write(&h_actor, |tx| {
@@ -884,6 +912,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
                 .into_iter()
                 .collect(),
         ),
+        recognised_by_class: None,
     };
     assert!(matches!(
         store.write(&h_actor, |tx| save_record(
@@ -915,6 +944,35 @@ fn a_primary_class_gets_its_tt27_year_result() {
         .unwrap();
     let b = book(&store);
     assert_eq!(b.year[0].primary, Some(EducationResult::Htxs));
+    // The class's recognition for "Học sinh Tiêu biểu" is recorded at the end of the year only.
+    let recognise = || RecordEdit {
+        student: students[0].id.clone(),
+        conduct: None,
+        absences: None,
+        comment: None,
+        qualities: None,
+        recognised_by_class: Some(true),
+    };
+    assert!(matches!(
+        store.write(&h_actor, |tx| save_record(
+            tx,
+            &homeroom,
+            &class.id,
+            TermId::Hk1,
+            recognise()
+        )),
+        Err(GradeError::Import(_))
+    ));
+    let rec = store
+        .write(&h_actor, |tx| {
+            save_record(tx, &homeroom, &class.id, TermId::Hk2, recognise())
+        })
+        .unwrap();
+    assert!(rec.recognised_by_class);
+    assert_eq!(
+        book(&store).year[0].award_label(),
+        Some("Học sinh Xuất sắc")
+    );
     assert!(b.is_complete(TermId::Hk2, 0));
     assert!(!b.is_complete(TermId::Hk2, 1));
     // The class book exports and imports back unchanged, test columns included.
@@ -1163,4 +1221,297 @@ fn a_teachers_sheet_keyed_by_the_opaque_student_id_imports() {
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     assert_eq!(plan.changes, 2);
     assert_eq!(plan.cells[0].student, a.id);
+}
+
+/// One random student for the CLI-vs-class-book property: per subject and term either exempt
+/// or marks (tenths for scored subjects, Đ = true for comment ones).
+#[derive(Clone, Debug)]
+struct RandomStudent {
+    /// Per subject: [term1, term2], None = exempt that term.
+    marks: Vec<[Option<[u16; 4]>; 2]>,
+    conduct: [Level; 2],
+    absences: u16,
+    summer_conduct: Level,
+    reassessed: Vec<u16>,
+}
+
+const PROP_SCORED: usize = 8;
+const PROP_SUBJECTS: usize = 10;
+
+fn random_student() -> impl proptest::strategy::Strategy<Value = RandomStudent> {
+    use proptest::prelude::*;
+    let level = || {
+        prop_oneof![
+            Just(Level::Tot),
+            Just(Level::Kha),
+            Just(Level::Dat),
+            Just(Level::ChuaDat)
+        ]
+    };
+    // Scores cluster around the thresholds so every outcome shows up.
+    let term = proptest::option::weighted(
+        0.93,
+        proptest::array::uniform4(prop_oneof![0u16..=100, 30u16..=70]),
+    );
+    (
+        proptest::collection::vec(proptest::array::uniform2(term), PROP_SUBJECTS),
+        proptest::array::uniform2(level()),
+        prop_oneof![0u16..=45, 40u16..=60],
+        level(),
+        proptest::collection::vec(0u16..=100, PROP_SUBJECTS),
+    )
+        .prop_map(
+            |(marks, conduct, absences, summer_conduct, reassessed)| RandomStudent {
+                marks,
+                conduct,
+                absences,
+                summer_conduct,
+                reassessed,
+            },
+        )
+}
+
+fn prop_specs() -> Vec<SubjectSpec> {
+    (0..PROP_SUBJECTS)
+        .map(|i| SubjectSpec {
+            id: format!("m{i}"),
+            name: format!("Môn {i}"),
+            kind: if i < PROP_SCORED {
+                SubjectKind::Scored
+            } else {
+                SubjectKind::Comment
+            },
+            periods: 35,
+            regular: 2,
+            primary: None,
+        })
+        .collect()
+}
+
+/// The student as `tram grades check` input; `summer` adds the summer results the year owes.
+fn cli_input(st: &RandomStudent, owed: Option<(&[usize], bool)>) -> serde_json::Value {
+    use serde_json::json;
+    let subjects: Vec<serde_json::Value> = prop_specs()
+        .iter()
+        .enumerate()
+        .map(|(i, sp)| {
+            let scored = sp.kind == SubjectKind::Scored;
+            let v = |x: u16| {
+                if scored {
+                    json!(f64::from(x) / 10.0)
+                } else if x >= 20 {
+                    json!("Đ")
+                } else {
+                    json!("CĐ")
+                }
+            };
+            let mut o = json!({"name": sp.name, "kind": if scored {"scored"} else {"comment"}, "periods_per_year": 35});
+            for (k, key) in ["term1", "term2"].into_iter().enumerate() {
+                if let Some(m) = st.marks[i][k] {
+                    o[key] = json!({"tx": [v(m[0]), v(m[1])], "gk": v(m[2]), "ck": v(m[3])});
+                }
+            }
+            match (st.marks[i][0], st.marks[i][1]) {
+                (None, None) => o["exempt"] = json!(true),
+                (None, Some(_)) => o["exempt"] = json!("term1"),
+                (Some(_), None) => o["exempt"] = json!("term2"),
+                _ => {}
+            }
+            if let Some((subjects, _)) = owed
+                && subjects.contains(&i)
+            {
+                o["re_assessment"] = v(st.reassessed[i]);
+            }
+            o
+        })
+        .collect();
+    let mut conduct = json!({"term1": st.conduct[0].label(), "term2": st.conduct[1].label()});
+    if let Some((_, true)) = owed {
+        conduct["summer"] = json!(st.summer_conduct.label());
+    }
+    json!({"rules": "tt22", "grade": 8, "subjects": subjects, "conduct": conduct, "absences": st.absences})
+}
+
+/// The same student through the server's class book (`compute_book`, pure).
+fn server_year(st: &RandomStudent, owed: Option<(&[usize], bool)>) -> StudentYear {
+    let class = Class {
+        id: "c1".into(),
+        name: "8A1".into(),
+        grade: 8,
+        year: "2026-2027".into(),
+        homeroom: None,
+    };
+    let student = Student {
+        id: "hs-a".into(),
+        full_name: "A".into(),
+        dob: "2013-01-01".into(),
+        gender: "Nam".into(),
+        ma_dinh_danh: String::new(),
+        class_id: "c1".into(),
+    };
+    let specs = prop_specs();
+    let mut rows = RowIndex::new();
+    for (i, sp) in specs.iter().enumerate() {
+        for (k, term) in TermId::BOTH.into_iter().enumerate() {
+            let mut r = RowMarks::default();
+            let mark = |x: u16| match sp.kind {
+                SubjectKind::Scored => Mark::Score(Tenths::new(x).unwrap()),
+                SubjectKind::Comment => Mark::Pass(if x >= 20 { Pass::Dat } else { Pass::ChuaDat }),
+            };
+            for (c, col) in ["tx1", "tx2", "gk", "ck"].into_iter().enumerate() {
+                r.marks[column_index(col).unwrap()] = match st.marks[i][k] {
+                    Some(m) => mark(m[c]),
+                    None => Mark::Exempt,
+                };
+            }
+            rows.insert(format!("{}/{}/{}", sp.id, term.code(), student.id), r);
+        }
+    }
+    let mut records = HashMap::new();
+    for (k, term) in TermId::BOTH.into_iter().enumerate() {
+        records.insert(
+            record_key("c1", term, "hs-a"),
+            TermRecord {
+                conduct: Some(st.conduct[k]),
+                // The CLI takes the year's total; the server sums the terms.
+                absences: if k == 0 { st.absences } else { 0 },
+                ..Default::default()
+            },
+        );
+    }
+    let mut summer = HashMap::new();
+    if let Some((subjects, conduct)) = owed {
+        let mut rec = SummerRecord::default();
+        if conduct {
+            rec.conduct = Some(st.summer_conduct);
+        }
+        for i in subjects {
+            let x = st.reassessed[*i];
+            let m = match specs[*i].kind {
+                SubjectKind::Scored => Mark::Score(Tenths::new(x).unwrap()),
+                SubjectKind::Comment => Mark::Pass(if x >= 20 { Pass::Dat } else { Pass::ChuaDat }),
+            };
+            rec.reassessed.insert(specs[*i].id.clone(), m);
+        }
+        summer.insert("c1/hs-a".to_string(), rec);
+    }
+    let book = compute_book(
+        class,
+        specs,
+        vec![student],
+        &rows,
+        &records,
+        &summer,
+        &Settings::default(),
+    );
+    book.year.into_iter().next().unwrap()
+}
+
+/// What both paths must agree on, as text.
+fn cli_view(out: &serde_json::Value) -> Vec<String> {
+    let y = &out["year"];
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let names: Vec<String> = y["re_assessment_subjects"]
+        .as_array()
+        .map(|a| a.iter().map(s).collect())
+        .unwrap_or_default();
+    let a = &y["after_summer"];
+    vec![
+        s(&y["level"]),
+        s(&y["conduct"]),
+        s(&y["outcome"]),
+        s(&y["outcome_label"]),
+        names.join(","),
+        s(&y["award"]),
+        s(&y["award_withheld"]),
+        format!(
+            "{}/{}/{}",
+            s(&a["level"]),
+            s(&a["conduct"]),
+            s(&a["outcome"])
+        ),
+    ]
+}
+
+fn server_view(y: &StudentYear) -> Vec<String> {
+    let specs = prop_specs();
+    let a = y.after_summer;
+    vec![
+        y.level
+            .map(|l| l.level.label().to_string())
+            .unwrap_or_default(),
+        y.conduct.map(|c| c.label().to_string()).unwrap_or_default(),
+        y.outcome.map(|o| o.code().to_string()).unwrap_or_default(),
+        y.outcome
+            .map(|o| o.label_for(y.grade).to_string())
+            .unwrap_or_default(),
+        y.reassess
+            .iter()
+            .map(|i| specs[*i].name.clone())
+            .collect::<Vec<_>>()
+            .join(","),
+        y.award.map(|a| a.label().to_string()).unwrap_or_default(),
+        y.award_note().unwrap_or_default(),
+        a.map(|a| {
+            format!(
+                "{}/{}/{}",
+                a.level.label(),
+                a.conduct.label(),
+                a.outcome.code()
+            )
+        })
+        .unwrap_or_else(|| "//".into()),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    /// Issue 20 item 1: `tram grades check` and the server's class book decide every student's
+    /// year identically — at the end of the year and after the summer results it owes.
+    #[test]
+    fn the_cli_and_the_class_book_decide_every_year_alike(st in random_student()) {
+        let out = super::check::check(&cli_input(&st, None).to_string()).unwrap();
+        let server = server_year(&st, None);
+        proptest::prop_assert_eq!(cli_view(&out), server_view(&server));
+        if server.outcome.is_some_and(Outcome::is_summer) {
+            let conduct = matches!(server.outcome, Some(Outcome::SummerConduct | Outcome::SummerBoth));
+            let owed = Some((server.reassess.as_slice(), conduct));
+            let out = super::check::check(&cli_input(&st, owed).to_string()).unwrap();
+            let after = server_year(&st, owed);
+            proptest::prop_assert!(after.after_summer.is_some());
+            proptest::prop_assert_eq!(cli_view(&out), server_view(&after));
+        }
+    }
+}
+
+#[test]
+fn a_subject_exempt_in_one_term_takes_the_other_terms_result() {
+    let d = SubjectOutcome::Done(SubjectResult::Scored(Tenths::new(72).unwrap()));
+    assert_eq!(subject_year(SubjectOutcome::Exempt, d), d);
+    assert_eq!(subject_year(d, SubjectOutcome::Exempt), d);
+    assert_eq!(
+        subject_year(SubjectOutcome::Exempt, SubjectOutcome::Exempt),
+        SubjectOutcome::Exempt
+    );
+}
+
+#[test]
+fn the_lock_panel_lists_incomplete_classes_and_subjects() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let books = school_books(&rx, &f.class.year, &Settings::default()).unwrap();
+    drop(rx);
+    let before = incomplete_classes(&books, TermId::Hk1);
+    let c = before.iter().find(|c| c.class == f.class.id).unwrap();
+    assert_eq!(c.students, f.students.len());
+    assert!(c.subjects.contains(&"Toán".to_string()), "{:?}", c.subjects);
+    fill_class(&f, TermId::Hk1);
+    let rx = f.store.read().unwrap();
+    let books = school_books(&rx, &f.class.year, &Settings::default()).unwrap();
+    let after = incomplete_classes(&books, TermId::Hk1);
+    assert!(after.iter().all(|c| c.class != f.class.id), "{after:?}");
+    assert_eq!(
+        after.iter().map(|c| c.students).sum::<usize>(),
+        count_incomplete(&books, TermId::Hk1)
+    );
 }

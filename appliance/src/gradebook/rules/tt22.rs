@@ -98,6 +98,9 @@ pub struct Tt22Config {
     pub adjustment_method: AdjustmentMethod,
     /// Absences (buổi) above which a student is not promoted (Đ12: 45).
     pub max_absences: u16,
+    /// Whether an award (Đ15) needs the student to be promoted. The text does not say [U];
+    /// default true: a retained student with Tốt levels gets no title, and the output says why.
+    pub award_requires_promotion: bool,
 }
 
 impl Default for Tt22Config {
@@ -107,6 +110,7 @@ impl Default for Tt22Config {
             adjustment_counts_comment_subjects: true,
             adjustment_method: AdjustmentMethod::ReplaceWithPerfect,
             max_absences: 45,
+            award_requires_promotion: true,
         }
     }
 }
@@ -255,14 +259,20 @@ pub fn conduct_year(term1: Level, term2: Level) -> Level {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Lên lớp (or completes THCS in grade 9).
+    /// Lên lớp (or completes THCS in grade 9, THPT in grade 12).
     Promoted,
-    /// Rèn luyện trong kì nghỉ hè: year conduct Chưa đạt.
+    /// Rèn luyện trong kì nghỉ hè: year conduct Chưa đạt, learning ≥ Đạt.
     SummerConduct,
+    /// Conduct and learning both Chưa đạt: summer conduct training and re-assessment of the
+    /// failed subjects in the same summer, the decision after both (Đ13, Đ14).
+    #[serde(rename = "summer_conduct_and_re_assessment")]
+    SummerBoth,
     /// Kiểm tra, đánh giá lại: conduct ≥ Đạt, learning Chưa đạt.
     ReAssessment,
     /// Ở lại lớp.
     Retained,
+    /// A scored subject left out for a disability (Đ11): the principal decides (Đ12 k4).
+    PrincipalDecides,
 }
 
 impl Outcome {
@@ -270,17 +280,42 @@ impl Outcome {
         match self {
             Outcome::Promoted => "promoted",
             Outcome::SummerConduct => "summer_conduct",
+            Outcome::SummerBoth => "summer_conduct_and_re_assessment",
             Outcome::ReAssessment => "re_assessment",
             Outcome::Retained => "retained",
+            Outcome::PrincipalDecides => "principal_decides",
         }
     }
+    /// The wording without the grade (lists, counts).
     pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Promoted => "Lên lớp",
-            Outcome::SummerConduct => "Rèn luyện trong hè",
-            Outcome::ReAssessment => "Kiểm tra, đánh giá lại",
-            Outcome::Retained => "Ở lại lớp",
+        self.label_for(0)
+    }
+    /// The wording of the học bạ and the lists: the last grade of a level completes it
+    /// (Đ12 k1: "được công nhận hoàn thành chương trình THCS / THPT").
+    pub fn label_for(self, grade: u8) -> &'static str {
+        match (self, grade) {
+            (Outcome::Promoted, 9) => "Hoàn thành chương trình trung học cơ sở",
+            (Outcome::Promoted, 12) => "Hoàn thành chương trình trung học phổ thông",
+            (Outcome::Promoted, _) => "Lên lớp",
+            (Outcome::SummerConduct, _) => "Rèn luyện trong hè",
+            (Outcome::SummerBoth, _) => "Rèn luyện trong hè và kiểm tra, đánh giá lại",
+            (Outcome::ReAssessment, _) => "Kiểm tra, đánh giá lại",
+            (Outcome::Retained, 9) => "Chưa được công nhận hoàn thành chương trình trung học cơ sở",
+            (Outcome::Retained, 12) => {
+                "Chưa được công nhận hoàn thành chương trình trung học phổ thông"
+            }
+            (Outcome::Retained, _) => "Ở lại lớp",
+            (Outcome::PrincipalDecides, _) => {
+                "Hiệu trưởng xem xét, quyết định (học sinh khuyết tật)"
+            }
         }
+    }
+    /// Whether the student goes to the summer (training, re-assessment or both).
+    pub fn is_summer(self) -> bool {
+        matches!(
+            self,
+            Outcome::SummerConduct | Outcome::SummerBoth | Outcome::ReAssessment
+        )
     }
 }
 
@@ -307,6 +342,7 @@ pub fn outcome(
     match (stage, conduct, learning) {
         (_, c, l) if c >= Level::Dat && l >= Level::Dat => Outcome::Promoted,
         (Stage::AfterSummer, _, _) => Outcome::Retained,
+        (Stage::EndOfYear, Level::ChuaDat, Level::ChuaDat) => Outcome::SummerBoth,
         (Stage::EndOfYear, Level::ChuaDat, _) => Outcome::SummerConduct,
         (Stage::EndOfYear, _, _) => Outcome::ReAssessment,
     }
@@ -356,6 +392,213 @@ pub fn award(conduct: Level, learning: Level, year: &[SubjectResult]) -> Option<
         Award::Excellent
     } else {
         Award::Good
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The year of one student: the one decision the class book, the stored results, the PDFs and
+// `tram grades check` all take (issue 20 item 1).
+//
+// Sources, DOMAIN.md style:
+// - Đ12 k1 (lên lớp / hoàn thành chương trình THCS): conduct ≥ Đạt, learning ≥ Đạt, absences
+//   ≤ 45 buổi. [C] lawnet.vn "…45-excused-absences…3768".
+// - Đ13 (rèn luyện hè) and Đ14 (đánh giá lại): Đ14's text names students whose conduct is ≥ Đạt;
+//   for a student Chưa đạt in both, MOET answered that Đ13 and Đ14 apply together in the same
+//   summer, and the decision is taken once both results are in. [S] news.laodong.vn
+//   …-1607256.ldo, ja.laodong.vn …-1644962.ldo (exact wording not read).
+// - Đ10 (miễn học phần thực hành GDTC/GDQP-AN) is granted for a term or the year; a term
+//   exempt leaves the year to the other term. Đ11 + Đ12 k4: a student with a disability who is
+//   not assessed in a subject is promoted or not by the principal's decision. [C] lawnet.vn
+//   "…exempted-from-physical-education…1007747", "…45-excused-absences…3768". Reading [S]:
+//   a scored subject left out for the whole year only happens under Đ11, so it is that case.
+// - An award for a student who is not promoted is not settled by the text [U]: a school
+//   setting, `award_requires_promotion`, default true (no award unless promoted).
+
+/// One subject's year as the decision sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YearSubject {
+    /// ĐTBmcn, or Đ/CĐ of a comment subject.
+    Result(SubjectResult),
+    /// Exempt for the whole year. A comment subject (the practical part of GDTC, Đ10) is left
+    /// out of the level; a scored subject left out is the disability case of Đ11.
+    Exempt { scored: bool },
+    /// Assessments still missing.
+    Incomplete,
+}
+
+/// Everything recorded about one student's year.
+#[derive(Clone, Debug, Default)]
+pub struct YearInput {
+    /// Khối (6–12): the last grade of a level completes it instead of "lên lớp".
+    pub grade: u8,
+    pub subjects: Vec<YearSubject>,
+    /// Year conduct (Đ8 k3), once both terms are recorded.
+    pub conduct: Option<Level>,
+    /// Buổi nghỉ of the year; None when not recorded (the CLI may leave it out).
+    pub absences: Option<u16>,
+    /// Conduct re-evaluated after summer training (Đ13 k3).
+    pub summer_conduct: Option<Level>,
+    /// Re-assessment results by subject index (Đ14); the same length as `subjects` or empty.
+    pub reassessed: Vec<Option<SubjectResult>>,
+}
+
+/// A summer result given for a student who does not owe it: an input error, not a retention.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum YearInputError {
+    #[error("Chỉ học sinh có kết quả rèn luyện cả năm Chưa đạt mới rèn luyện trong hè")]
+    SummerConductNotOwed,
+    #[error("Môn này không thuộc diện kiểm tra, đánh giá lại")]
+    ReassessmentNotOwed(usize),
+}
+
+/// Why an award the results would give is not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AwardWithheld {
+    /// The title the levels alone would give.
+    pub would_be: Award,
+}
+
+impl AwardWithheld {
+    pub fn reason(&self) -> String {
+        format!(
+            "Không xét danh hiệu {}: học sinh không được lên lớp (cài đặt của trường: chỉ khen thưởng học sinh được lên lớp)",
+            self.would_be.label()
+        )
+    }
+}
+
+/// The decision after the summer, once every re-evaluation the student owed is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AfterSummer {
+    pub level: Level,
+    pub conduct: Level,
+    pub outcome: Outcome,
+}
+
+/// What the year decides for one student.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct YearDecision {
+    pub grade: u8,
+    pub level: Option<Classification>,
+    pub conduct: Option<Level>,
+    /// The end-of-year decision; None until level, conduct and absences are known.
+    pub outcome: Option<Outcome>,
+    /// Indexes of the subjects to re-assess in the summer (Đ14).
+    pub reassess: Vec<usize>,
+    pub award: Option<Award>,
+    pub award_withheld: Option<AwardWithheld>,
+    /// The decision after the summer, once every result the student owed is in.
+    pub after_summer: Option<AfterSummer>,
+}
+
+impl YearDecision {
+    /// The decision that stands: after the summer when it is complete, else the end of year.
+    pub fn final_outcome(&self) -> Option<Outcome> {
+        self.after_summer.map(|a| a.outcome).or(self.outcome)
+    }
+}
+
+/// Decides one student's year (Đ9, Đ12–15). Refuses summer results the student does not owe.
+pub fn decide_year(input: &YearInput, cfg: &Tt22Config) -> Result<YearDecision, YearInputError> {
+    let mut results = Vec::with_capacity(input.subjects.len());
+    let mut complete = true;
+    let mut scored_left_out = false;
+    for s in &input.subjects {
+        match s {
+            YearSubject::Result(r) => results.push(*r),
+            YearSubject::Exempt { scored } => scored_left_out |= *scored,
+            YearSubject::Incomplete => complete = false,
+        }
+    }
+    let level = complete.then(|| classify(&results, cfg));
+    let mut d = YearDecision {
+        grade: input.grade,
+        level,
+        conduct: input.conduct,
+        ..Default::default()
+    };
+    let (Some(l), Some(conduct), Some(absences)) = (level, input.conduct, input.absences) else {
+        return Ok(d);
+    };
+    let outcome = if scored_left_out {
+        Outcome::PrincipalDecides
+    } else {
+        outcome(conduct, l.level, absences, Stage::EndOfYear, cfg)
+    };
+    d.outcome = Some(outcome);
+    if matches!(outcome, Outcome::ReAssessment | Outcome::SummerBoth) {
+        d.reassess = input
+            .subjects
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| match s {
+                YearSubject::Result(SubjectResult::Scored(t)) => t.get() < 50,
+                YearSubject::Result(SubjectResult::Comment(p)) => *p == Pass::ChuaDat,
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+    }
+    let owes_conduct = matches!(outcome, Outcome::SummerConduct | Outcome::SummerBoth);
+    if input.summer_conduct.is_some() && !owes_conduct {
+        return Err(YearInputError::SummerConductNotOwed);
+    }
+    if let Some(i) = input
+        .reassessed
+        .iter()
+        .enumerate()
+        .position(|(i, r)| r.is_some() && !d.reassess.contains(&i))
+    {
+        return Err(YearInputError::ReassessmentNotOwed(i));
+    }
+    d.after_summer = after_summer(input, &d, &results, conduct, absences, cfg);
+    if let Some(a) = award(conduct, l.level, &results) {
+        match d.final_outcome() {
+            Some(Outcome::Promoted) => d.award = Some(a),
+            _ if !cfg.award_requires_promotion => d.award = Some(a),
+            _ => d.award_withheld = Some(AwardWithheld { would_be: a }),
+        }
+    }
+    Ok(d)
+}
+
+/// The decision after the summer: re-assessed results replace those subjects' year results,
+/// re-evaluated conduct replaces the year conduct; None until everything owed is in.
+fn after_summer(
+    input: &YearInput,
+    d: &YearDecision,
+    year: &[SubjectResult],
+    conduct: Level,
+    absences: u16,
+    cfg: &Tt22Config,
+) -> Option<AfterSummer> {
+    if !d.outcome?.is_summer() {
+        return None;
+    }
+    let conduct = if conduct == Level::ChuaDat {
+        input.summer_conduct?
+    } else {
+        conduct
+    };
+    let level = if d.reassess.is_empty() {
+        d.level?.level
+    } else {
+        let mut after = Vec::with_capacity(year.len());
+        for (i, s) in input.subjects.iter().enumerate() {
+            if let YearSubject::Result(r) = s {
+                after.push(if d.reassess.contains(&i) {
+                    (*input.reassessed.get(i)?)?
+                } else {
+                    *r
+                });
+            }
+        }
+        classify(&after, cfg).level
+    };
+    Some(AfterSummer {
+        level,
+        conduct,
+        outcome: outcome(conduct, level, absences, Stage::AfterSummer, cfg),
     })
 }
 
@@ -581,7 +824,7 @@ mod tests {
         );
         assert_eq!(
             outcome(Level::ChuaDat, Level::ChuaDat, 0, Stage::EndOfYear, &cfg),
-            Outcome::SummerConduct
+            Outcome::SummerBoth
         );
         assert_eq!(
             outcome(Level::ChuaDat, Level::Kha, 0, Stage::AfterSummer, &cfg),
@@ -609,6 +852,163 @@ mod tests {
         assert_eq!(award(Level::Tot, Level::Tot, &x), Some(Award::Excellent));
         assert_eq!(award(Level::Kha, Level::Tot, &x), None);
         assert_eq!(award(Level::Tot, Level::Kha, &x), None);
+    }
+
+    /// Student Y's year results (DOMAIN.md §1.8) as the decision's input.
+    fn y_input(conduct: Level) -> YearInput {
+        YearInput {
+            grade: 7,
+            subjects: with_comments(scored(&[4.2, 4.8, 3.9, 5.5, 6.0, 6.5, 7.0, 6.0]), 0)
+                .into_iter()
+                .map(YearSubject::Result)
+                .collect(),
+            conduct: Some(conduct),
+            absences: Some(20),
+            ..Default::default()
+        }
+    }
+    fn reassessed_y() -> Vec<Option<SubjectResult>> {
+        let mut v = vec![None; 12];
+        v[0] = Some(SubjectResult::Scored(t(5.5)));
+        v[1] = Some(SubjectResult::Scored(t(5.0)));
+        v[2] = Some(SubjectResult::Scored(t(4.0)));
+        v
+    }
+
+    #[test]
+    fn conduct_and_learning_both_chua_dat_take_both_summer_paths_and_decide_after_both() {
+        let cfg = Tt22Config::default();
+        let d = decide_year(&y_input(Level::ChuaDat), &cfg).unwrap();
+        assert_eq!(d.outcome, Some(Outcome::SummerBoth));
+        assert_eq!(d.reassess, vec![0, 1, 2], "Toán, Ngữ văn, Ngoại ngữ 1");
+        assert_eq!(d.after_summer, None);
+        // Conduct alone is not enough: the re-assessment is still owed.
+        let only_conduct = YearInput {
+            summer_conduct: Some(Level::Dat),
+            ..y_input(Level::ChuaDat)
+        };
+        assert_eq!(decide_year(&only_conduct, &cfg).unwrap().after_summer, None);
+        // Re-assessment alone is not enough either.
+        let only_subjects = YearInput {
+            reassessed: reassessed_y(),
+            ..y_input(Level::ChuaDat)
+        };
+        assert_eq!(
+            decide_year(&only_subjects, &cfg).unwrap().after_summer,
+            None
+        );
+        let both = YearInput {
+            summer_conduct: Some(Level::Dat),
+            reassessed: reassessed_y(),
+            ..y_input(Level::ChuaDat)
+        };
+        let a = decide_year(&both, &cfg).unwrap().after_summer.unwrap();
+        assert_eq!(
+            (a.conduct, a.level, a.outcome),
+            (Level::Dat, Level::Dat, Outcome::Promoted)
+        );
+        let still_bad = YearInput {
+            summer_conduct: Some(Level::ChuaDat),
+            reassessed: reassessed_y(),
+            ..y_input(Level::ChuaDat)
+        };
+        let a = decide_year(&still_bad, &cfg).unwrap().after_summer.unwrap();
+        assert_eq!(a.outcome, Outcome::Retained);
+    }
+
+    #[test]
+    fn summer_results_not_owed_are_input_errors() {
+        let cfg = Tt22Config::default();
+        let conduct_not_owed = YearInput {
+            summer_conduct: Some(Level::Tot),
+            ..y_input(Level::Dat)
+        };
+        assert_eq!(
+            decide_year(&conduct_not_owed, &cfg),
+            Err(YearInputError::SummerConductNotOwed)
+        );
+        let mut reassessed = vec![None; 12];
+        reassessed[5] = Some(SubjectResult::Scored(t(9.0)));
+        let subject_not_owed = YearInput {
+            reassessed,
+            ..y_input(Level::Dat)
+        };
+        assert_eq!(
+            decide_year(&subject_not_owed, &cfg),
+            Err(YearInputError::ReassessmentNotOwed(5))
+        );
+    }
+
+    #[test]
+    fn a_scored_subject_left_out_is_the_principals_decision_a_comment_one_is_not() {
+        let cfg = Tt22Config::default();
+        let mut input = y_input(Level::Tot);
+        input.subjects = with_comments(scored(&[8.0; 8]), 0)
+            .into_iter()
+            .map(YearSubject::Result)
+            .collect();
+        input.subjects[11] = YearSubject::Exempt { scored: false };
+        let d = decide_year(&input, &cfg).unwrap();
+        assert_eq!(d.outcome, Some(Outcome::Promoted));
+        input.subjects[7] = YearSubject::Exempt { scored: true };
+        let d = decide_year(&input, &cfg).unwrap();
+        assert_eq!(d.outcome, Some(Outcome::PrincipalDecides));
+        assert!(d.reassess.is_empty());
+        assert_eq!(
+            d.level.map(|c| c.level),
+            Some(Level::Tot),
+            "levels over the rest"
+        );
+    }
+
+    #[test]
+    fn the_last_grade_of_a_level_completes_it() {
+        assert_eq!(Outcome::Promoted.label_for(7), "Lên lớp");
+        assert_eq!(
+            Outcome::Promoted.label_for(9),
+            "Hoàn thành chương trình trung học cơ sở"
+        );
+        assert_eq!(
+            Outcome::Promoted.label_for(12),
+            "Hoàn thành chương trình trung học phổ thông"
+        );
+        let cfg = Tt22Config::default();
+        let mut input = y_input(Level::Tot);
+        input.grade = 9;
+        input.subjects = with_comments(scored(&[8.0; 8]), 0)
+            .into_iter()
+            .map(YearSubject::Result)
+            .collect();
+        let d = decide_year(&input, &cfg).unwrap();
+        assert_eq!(
+            d.final_outcome().map(|o| o.label_for(d.grade)),
+            Some("Hoàn thành chương trình trung học cơ sở")
+        );
+    }
+
+    #[test]
+    fn no_award_for_a_retained_student_unless_the_school_says_so() {
+        let mut input = y_input(Level::Tot);
+        input.subjects = with_comments(scored(&[9.5; 8]), 0)
+            .into_iter()
+            .map(YearSubject::Result)
+            .collect();
+        input.absences = Some(46);
+        let d = decide_year(&input, &Tt22Config::default()).unwrap();
+        assert_eq!(d.outcome, Some(Outcome::Retained));
+        assert_eq!(d.award, None);
+        let w = d.award_withheld.unwrap();
+        assert_eq!(w.would_be, Award::Excellent);
+        assert!(w.reason().contains("không được lên lớp"), "{}", w.reason());
+        let lenient = Tt22Config {
+            award_requires_promotion: false,
+            ..Default::default()
+        };
+        let d = decide_year(&input, &lenient).unwrap();
+        assert_eq!((d.award, d.award_withheld), (Some(Award::Excellent), None));
+        input.absences = Some(45);
+        let d = decide_year(&input, &Tt22Config::default()).unwrap();
+        assert_eq!((d.award, d.award_withheld), (Some(Award::Excellent), None));
     }
 
     fn results_strategy() -> impl Strategy<Value = Vec<SubjectResult>> {

@@ -129,12 +129,13 @@ impl EducationResult {
     pub fn completed(self) -> bool {
         self != EducationResult::Cht
     }
-    /// What the học bạ and the lists say about completion.
-    pub fn completion_label(self) -> &'static str {
-        if self.completed() {
-            "Hoàn thành chương trình lớp học"
-        } else {
-            "Chưa hoàn thành"
+    /// What the học bạ and the lists say about completion; grade 5 completes primary school
+    /// (Đ11 k2: "Hoàn thành chương trình tiểu học").
+    pub fn completion_label(self, grade: u8) -> &'static str {
+        match (self.completed(), grade) {
+            (true, 5) => "Hoàn thành chương trình tiểu học",
+            (true, _) => "Hoàn thành chương trình lớp học",
+            (false, _) => "Chưa hoàn thành",
         }
     }
 }
@@ -189,6 +190,22 @@ impl Tt27Config {
             .iter()
             .filter(|(g, _)| *g == grade)
             .any(|(_, xs)| xs.iter().any(|x| crate::text::fold(x) == f))
+    }
+    /// The first compulsory tested subject of the grade that `names` lacks (folded compare).
+    pub fn missing_tested_subject<'a>(
+        &'a self,
+        grade: u8,
+        names: impl Iterator<Item = &'a str> + Clone,
+    ) -> Option<&'a str> {
+        self.tested_subjects
+            .iter()
+            .filter(|(g, _)| *g == grade)
+            .flat_map(|(_, xs)| xs.iter())
+            .find(|t| {
+                let f = crate::text::fold(t);
+                !names.clone().any(|n| crate::text::fold(n) == f)
+            })
+            .map(String::as_str)
     }
     pub fn is_midterm_tested(&self, grade: u8, subject: &str) -> bool {
         let f = crate::text::fold(subject);
@@ -271,6 +288,103 @@ pub fn award(result: EducationResult, recognised_by_class: bool) -> Option<Prima
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The year of one primary student: the one decision the class book, the stored results, the
+// PDFs and `tram grades check` all take (issue 20 items 1 and 6).
+//
+// Sources, DOMAIN.md style:
+// - Đ7 k1 b and Đ9 k3: the periodic tests are those of the compulsory subjects (Tiếng Việt,
+//   Toán, Ngoại ngữ 1, Lịch sử và Địa lí, Khoa học, Tin học và Công nghệ) — an elective
+//   (Tiếng Anh in grades 1–2) may be tested by the school but its score does not count toward
+//   HTXS/HTT/HT. [C] lawnet.vn "…periodic-assessment-of-primary-school-students…3076"; the
+//   per-grade list is the setting `tested_subjects` [S].
+// - "Tin học và Công nghệ": QĐ 2904/QĐ-BGDĐT is cited as correcting the appendix for this
+//   subject's test. Searched (docs, pages, code corpora, 2026-12-06): no copy of the decision
+//   or of a summary of it was found, so its content is NOT read [U]. The subject keeps one
+//   whole-number test per the list in DOMAIN.md §2.3 (grades 3–5) and stays a setting; change
+//   `tested_subjects` if the Sở's reading differs.
+// - Đ11 k2: completing grade 5 is recorded as "Hoàn thành chương trình tiểu học". [C]
+// - Đ13 k1 a: "Học sinh Tiêu biểu…" needs HTT and the class collective's recognition, which
+//   the homeroom teacher records on the class page. [C] lawnet.vn (Art. 13)
+
+/// One subject's end of year as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrimarySubject {
+    pub name: String,
+    /// None when exempt (Đ10 of TT27's sibling rules: the subject is left out).
+    pub level: Option<SubjectLevel>,
+    /// The end-of-year periodic test score, when one was given.
+    pub test: Option<u8>,
+}
+
+/// Everything the end-of-year result needs.
+#[derive(Clone, Debug, Default)]
+pub struct PrimaryYearInput {
+    pub grade: u8,
+    pub subjects: Vec<PrimarySubject>,
+    /// Quality and competence levels by name (QUALITIES, COMPETENCES).
+    pub qualities: std::collections::BTreeMap<String, QualityLevel>,
+    /// The class collective's recognition for "Học sinh Tiêu biểu" (Đ13 k1 a).
+    pub recognised_by_class: bool,
+}
+
+/// Why a primary year cannot be decided yet: the server shows it as incomplete, the CLI refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrimaryIncomplete {
+    #[error("Chưa đánh giá {0}")]
+    MissingQuality(&'static str),
+    #[error("Môn {0} có bài kiểm tra định kì cuối năm nhưng chưa có điểm")]
+    MissingTest(String),
+}
+
+/// What the end of the year decides for one primary student.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrimaryYear {
+    pub grade: u8,
+    pub result: EducationResult,
+    pub award: Option<PrimaryAward>,
+}
+
+impl PrimaryYear {
+    pub fn completion_label(&self) -> &'static str {
+        self.result.completion_label(self.grade)
+    }
+}
+
+/// Decides one primary student's year (Đ9, Đ11, Đ13): every quality and competence and the
+/// score of every compulsory tested subject are needed; electives' tests do not count. Which
+/// subjects a grade studies is the school's plan (the server's subject list); a stand-alone
+/// record is checked against [`Tt27Config::missing_tested_subject`] first.
+pub fn decide_year(
+    input: &PrimaryYearInput,
+    cfg: &Tt27Config,
+) -> Result<PrimaryYear, PrimaryIncomplete> {
+    for name in QUALITIES.iter().chain(COMPETENCES.iter()) {
+        if !input.qualities.contains_key(*name) {
+            return Err(PrimaryIncomplete::MissingQuality(name));
+        }
+    }
+    let mut levels = Vec::with_capacity(input.subjects.len());
+    let mut tests = Vec::new();
+    for s in &input.subjects {
+        let Some(level) = s.level else { continue };
+        levels.push(level);
+        if cfg.is_tested(input.grade, &s.name) {
+            tests.push(
+                s.test
+                    .ok_or_else(|| PrimaryIncomplete::MissingTest(s.name.clone()))?,
+            );
+        }
+    }
+    let qualities: Vec<QualityLevel> = input.qualities.values().copied().collect();
+    let result = education_result(&levels, &qualities, &tests);
+    Ok(PrimaryYear {
+        grade: input.grade,
+        result,
+        award: award(result, input.recognised_by_class),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +463,113 @@ mod tests {
             ..Default::default()
         };
         assert!(parse_test_score("0", &strict).is_err());
+    }
+
+    fn all_qualities(l: Q) -> std::collections::BTreeMap<String, Q> {
+        QUALITIES
+            .iter()
+            .chain(COMPETENCES.iter())
+            .map(|n| (n.to_string(), l))
+            .collect()
+    }
+    fn subj(name: &str, level: S, test: Option<u8>) -> PrimarySubject {
+        PrimarySubject {
+            name: name.into(),
+            level: Some(level),
+            test,
+        }
+    }
+
+    #[test]
+    fn an_electives_test_does_not_count() {
+        let cfg = Tt27Config::default();
+        let input = PrimaryYearInput {
+            grade: 2,
+            subjects: vec![
+                subj("Tiếng Việt", S::H, Some(8)),
+                subj("Toán", S::H, Some(7)),
+                subj("Tiếng Anh", S::H, Some(4)),
+                subj("Đạo đức", S::T, None),
+            ],
+            qualities: all_qualities(Q::Dat),
+            recognised_by_class: false,
+        };
+        let y = decide_year(&input, &cfg).unwrap();
+        assert_eq!(y.result, Ht, "the elective's 4 must not make it CHT");
+        // The same 4 in a compulsory tested subject does.
+        let mut compulsory = input.clone();
+        compulsory.subjects[1].test = Some(4);
+        assert_eq!(decide_year(&compulsory, &cfg).unwrap().result, Cht);
+    }
+
+    #[test]
+    fn an_incomplete_record_is_not_decided() {
+        let cfg = Tt27Config::default();
+        let mut q = all_qualities(Q::Tot);
+        q.remove("Tin học");
+        let input = PrimaryYearInput {
+            grade: 1,
+            subjects: vec![
+                subj("Tiếng Việt", S::T, Some(9)),
+                subj("Toán", S::T, Some(9)),
+            ],
+            qualities: q,
+            recognised_by_class: false,
+        };
+        assert_eq!(
+            decide_year(&input, &cfg),
+            Err(PrimaryIncomplete::MissingQuality("Tin học"))
+        );
+        assert_eq!(
+            cfg.missing_tested_subject(1, ["Tiếng Việt"].into_iter()),
+            Some("Toán")
+        );
+        assert_eq!(
+            cfg.missing_tested_subject(1, ["tieng viet", "TOÁN"].into_iter()),
+            None
+        );
+        let no_score = PrimaryYearInput {
+            subjects: vec![subj("Tiếng Việt", S::T, Some(9)), subj("Toán", S::T, None)],
+            qualities: all_qualities(Q::Tot),
+            ..input
+        };
+        assert_eq!(
+            decide_year(&no_score, &cfg),
+            Err(PrimaryIncomplete::MissingTest("Toán".into()))
+        );
+    }
+
+    #[test]
+    fn grade_five_completes_primary_and_the_class_recognises_tieu_bieu() {
+        let cfg = Tt27Config::default();
+        let names = [
+            "Tiếng Việt",
+            "Toán",
+            "Ngoại ngữ 1",
+            "Lịch sử và Địa lí",
+            "Khoa học",
+            "Tin học và Công nghệ",
+        ];
+        let mut input = PrimaryYearInput {
+            grade: 5,
+            subjects: names.iter().map(|n| subj(n, S::T, Some(8))).collect(),
+            qualities: all_qualities(Q::Tot),
+            recognised_by_class: false,
+        };
+        let y = decide_year(&input, &cfg).unwrap();
+        assert_eq!(y.result, Htt);
+        assert_eq!(y.completion_label(), "Hoàn thành chương trình tiểu học");
+        assert_eq!(y.award, None);
+        input.recognised_by_class = true;
+        assert_eq!(
+            decide_year(&input, &cfg).unwrap().award,
+            Some(PrimaryAward::Exemplary)
+        );
+        input.grade = 4;
+        assert_eq!(
+            decide_year(&input, &cfg).unwrap().completion_label(),
+            "Hoàn thành chương trình lớp học"
+        );
     }
 
     fn subject() -> impl Strategy<Value = S> {
