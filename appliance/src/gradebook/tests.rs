@@ -301,6 +301,7 @@ fn fill_class(f: &Fixture, term: TermId) {
                     student: s.id.clone(),
                     conduct: Some("Tốt".into()),
                     absences: Some(2),
+                    excused: None,
                     comment: None,
                     qualities: None,
                 };
@@ -865,6 +866,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         student: students[0].id.clone(),
         conduct: None,
         absences: None,
+        excused: None,
         comment: None,
         qualities: Some(all),
     };
@@ -877,6 +879,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         student: students[0].id.clone(),
         conduct: None,
         absences: None,
+        excused: None,
         comment: None,
         qualities: Some(
             [("Dũng cảm".to_string(), "Tốt".to_string())]
