@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod excel;
+pub mod forms;
 pub mod pages;
 pub mod pdf;
 pub mod routes;
