@@ -303,6 +303,17 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
                    "comment": "Cần dành thêm thời gian cho môn Toán"}),
         );
     }
+    // The class page takes both numbers, and shows the year's excused absences.
+    let page = sc
+        .get(&homeroom, &format!("/grades/class/{CLASS}?term=hk1"))
+        .text()
+        .unwrap();
+    assert!(page.contains(r#"data-field="excused""#), "{page}");
+    let page = sc
+        .get(&homeroom, &format!("/grades/class/{CLASS}?term=cn"))
+        .text()
+        .unwrap();
+    assert!(page.contains("6 (có phép: 4)"), "{page}");
     // More excused absences than absences is refused, naming both numbers.
     let url = format!("{}/api/v1/grades/records/{CLASS}/hk1", sc.base);
     let r = sc

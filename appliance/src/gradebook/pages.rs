@@ -224,6 +224,8 @@ pub struct SummaryRow {
     pub adjusted: bool,
     pub conduct: String,
     pub absences: u16,
+    /// Of the absences, có phép ("" when only the total was entered).
+    pub excused: String,
     pub outcome: String,
     pub award: String,
 }
@@ -357,6 +359,13 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                 )
             }
         };
+        let excused = match per {
+            Period::Term(t) => book.term(t)[i].excused,
+            Period::Year => book.hk1[i]
+                .excused
+                .zip(book.hk2[i].excused)
+                .map(|(a, b)| a + b),
+        };
         let (mut level, adjusted) = level_text(level);
         let mut qualities = vec![];
         if book.is_primary() {
@@ -378,6 +387,7 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
             adjusted,
             conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
             absences,
+            excused: excused.map(|x| x.to_string()).unwrap_or_default(),
             outcome,
             award: award.to_string(),
         });
