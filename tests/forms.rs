@@ -588,6 +588,22 @@ fn hoc_ba_tieu_hoc() {
         .as_str()
         .unwrap()
         .to_string();
+    // The identity page's details, entered by the office.
+    sc.put(
+        "admin",
+        &format!("/api/v1/students/{student}/profile"),
+        json!({"birthplace": "Bệnh viện Nhi đồng 1, TP. Hồ Chí Minh", "ethnicity": "Kinh",
+               "address": "12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh",
+               "father": "Lê Văn Tài", "mother": "Trần Thị Hoa"}),
+    );
+    let url = format!("{}/api/v1/students/hs-nobody/profile", sc.base);
+    let r = sc
+        .as_user("admin")
+        .put(url)
+        .json(&json!({"ethnicity": "Kinh"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422, "an unknown student is named in the answer");
     for (s, name) in &subjects {
         for term in ["hk1", "hk2"] {
             let path = format!("/api/v1/grades/sheet/{class}/{s}/{term}");
@@ -653,8 +669,11 @@ fn hoc_ba_tieu_hoc() {
             "TRƯỜNG TIỂU HỌC NGUYỄN DU (DEMO)",
             "HỌC BẠ TIỂU HỌC",
             "Họ và tên: Lê Minh Khang",
-            "Nơi sinh:",
-            "Dân tộc:",
+            "Nơi sinh: Bệnh viện Nhi đồng 1, TP. Hồ Chí Minh",
+            "Dân tộc: Kinh",
+            "Chỗ ở hiện tại: 12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh",
+            "Họ và tên cha: Lê Văn Tài",
+            "Họ và tên mẹ: Trần Thị Hoa",
             "1. Môn học và hoạt động giáo dục",
             "Mức đạt được",
             "Điểm KTĐK",
