@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """A bad link in user space (tc netem is not available): forwards 127.0.0.1:LISTEN to
 127.0.0.1:UPSTREAM, pacing each direction to RATE bytes per second and cutting every open
-connection every CUT seconds. Counts the bytes it carried each way in COUNTS (JSON, rewritten
+connection every CUT seconds (CUT may be a range, "3-8": each wait drawn uniformly from it, seeded
+so runs compare). Counts the bytes it carried each way in COUNTS (JSON, rewritten
 every second).  Usage: badlink.py LISTEN UPSTREAM RATE CUT COUNTS"""
-import asyncio, json, sys, time
+import asyncio, json, random, sys, time
 
-listen, upstream, rate, cut, counts_path = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+listen, upstream, rate, counts_path = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[5]
+cut_lo, _, cut_hi = sys.argv[4].partition("-")
+cut_lo = float(cut_lo); cut_hi = float(cut_hi or cut_lo)
+rng = random.Random(7)
 counts = {"up": 0, "down": 0, "cuts": 0, "connections": 0}
 open_writers = set()
 
@@ -43,7 +47,7 @@ async def handle(client_r, client_w):
 
 async def cutter():
     while True:
-        await asyncio.sleep(cut)
+        await asyncio.sleep(rng.uniform(cut_lo, cut_hi))
         if open_writers:
             counts["cuts"] += 1
         for w in list(open_writers):

@@ -139,6 +139,38 @@ fn person(rng: &mut Lcg, female: bool) -> String {
     )
 }
 
+/// Nơi sinh, dân tộc, chỗ ở and parents for a demo student (the father shares the surname).
+fn demo_profile(rng: &mut Lcg, full_name: &str) -> school::StudentProfile {
+    let surname = full_name.split(' ').next().unwrap_or_default();
+    let father = person(rng, false);
+    let father_given = father.split_once(' ').map_or("", |(_, rest)| rest);
+    school::StudentProfile {
+        birthplace: rng
+            .pick(&[
+                "Bệnh viện Từ Dũ, Quận 1, TP. Hồ Chí Minh",
+                "Bệnh viện Hùng Vương, Quận 5, TP. Hồ Chí Minh",
+                "Trạm y tế xã Tân Nhựt, huyện Bình Chánh, TP. Hồ Chí Minh",
+                "Bệnh viện Đa khoa tỉnh Long An",
+            ])
+            .into(),
+        ethnicity: if rng.next().is_multiple_of(12) {
+            "Hoa"
+        } else {
+            "Kinh"
+        }
+        .into(),
+        address: format!(
+            "{} {}, {}, TP. Hồ Chí Minh",
+            rng.next() % 300 + 1,
+            rng.pick(&["Nguyễn Trãi", "Trần Hưng Đạo", "Lê Văn Sỹ", "Võ Văn Tần"]),
+            rng.pick(&["Phường Bến Thành", "Phường Chợ Quán", "Phường Xuân Hòa"])
+        ),
+        father: format!("{surname} {father_given}"),
+        mother: person(rng, true),
+        guardian: String::new(),
+    }
+}
+
 /// Seeds the demo school. `password_phc` is the argon2id hash every demo account gets.
 pub fn seed(
     store: &Store,
@@ -329,6 +361,9 @@ pub fn seed_with_class_size(
             }
         }
         let mut made = 0usize;
+        // The học bạ's identity details come from a generator of their own, so the names and
+        // dates drawn from `rng` stay what they were before these details existed.
+        let mut family = Lcg(20_270_531);
         'outer: for c in &classes {
             for _ in 0..per_class {
                 if made >= students_total {
@@ -348,7 +383,7 @@ pub fn seed_with_class_size(
                     dob.year() % 100,
                     made
                 );
-                school::add_student(
+                let st = school::add_student(
                     tx,
                     Student {
                         id: String::new(),
@@ -359,6 +394,7 @@ pub fn seed_with_class_size(
                         class_id: c.id.clone(),
                     },
                 )?;
+                school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name))?;
             }
         }
         Ok(())

@@ -271,10 +271,11 @@
       if (el.dataset.subject) {
         body.subject = el.dataset.subject;
         body.input = el.value;
-      } else if (el.dataset.field === "absences") {
+      } else if (el.dataset.field === "absences" || el.dataset.field === "excused") {
         const n = Number(el.value);
         if (!Number.isInteger(n) || n < 0 || n > 365) { say("Số buổi nghỉ phải từ 0 đến 365", false); el.classList.add("invalid"); return; }
-        body.absences = n;
+        // The total and, of it, the excused (có phép); the server refuses more excused than total.
+        body[el.dataset.field] = n;
       } else if (el.dataset.field === "recognised") {
         body.recognised_by_class = el.checked;
       } else if (el.dataset.field.startsWith("q:")) {

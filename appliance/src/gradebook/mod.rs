@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod excel;
+pub mod forms;
 pub mod pages;
 pub mod pdf;
 pub mod routes;
@@ -365,8 +366,12 @@ impl Marks for RowMarks {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct TermRecord {
     pub conduct: Option<Level>,
-    /// Buổi nghỉ (có phép + không phép).
+    /// Buổi nghỉ (có phép + không phép): the total the 45-day rule counts.
     pub absences: u16,
+    /// Of those, có phép (excused); None where only the total was entered (records made
+    /// before the split, or a school that keeps only the total).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excused: Option<u16>,
     #[serde(default)]
     pub comment: String,
     #[serde(default)]
@@ -579,6 +584,8 @@ pub enum GradeError {
     NotInSummer(String),
     #[error("Số buổi nghỉ phải từ 0 đến 365")]
     BadAbsences,
+    #[error("Số buổi nghỉ có phép ({excused}) nhiều hơn tổng số buổi nghỉ ({total})")]
+    ExcusedOverTotal { excused: u16, total: u16 },
     #[error("{0}")]
     Import(String),
 }
@@ -610,7 +617,7 @@ impl GradeError {
             GradeError::NotLocked(_) => "term_not_locked",
             GradeError::Incomplete(_) => "incomplete",
             GradeError::BadConduct(_) => "bad_conduct",
-            GradeError::BadAbsences => "bad_absences",
+            GradeError::BadAbsences | GradeError::ExcusedOverTotal { .. } => "bad_absences",
             GradeError::NotInSummer(_) => "not_in_summer",
             GradeError::UnknownQuality(_) => "unknown_quality",
             GradeError::BadQuality(_) => "bad_quality",
@@ -1025,6 +1032,8 @@ pub struct StudentTerm {
     pub level: Option<Classification>,
     pub conduct: Option<Level>,
     pub absences: u16,
+    /// Có phép, when recorded (see [`TermRecord::excused`]).
+    pub excused: Option<u16>,
     pub comment: String,
     /// Primary: quality and competence levels (phẩm chất, năng lực) by name.
     pub qualities: BTreeMap<String, QualityLevel>,
@@ -1229,6 +1238,7 @@ pub fn compute_book(
                 subjects: outcomes,
                 conduct: rec.and_then(|r| r.conduct),
                 absences: rec.map_or(0, |r| r.absences),
+                excused: rec.and_then(|r| r.excused),
                 comment: rec.map(|r| r.comment.clone()).unwrap_or_default(),
                 qualities: rec.map(|r| r.qualities.clone()).unwrap_or_default(),
             });
@@ -1730,6 +1740,9 @@ pub struct RecordEdit {
     pub conduct: Option<String>,
     #[serde(default)]
     pub absences: Option<u16>,
+    /// Of the absences, có phép (the rest are không phép).
+    #[serde(default)]
+    pub excused: Option<u16>,
     #[serde(default)]
     pub comment: Option<String>,
     /// Primary: quality or competence name → "Tốt" / "Đạt" / "Cần cố gắng" ("" clears).
@@ -1773,6 +1786,17 @@ pub fn save_record(
             return Err(GradeError::BadAbsences);
         }
         rec.absences = a;
+    }
+    if let Some(x) = e.excused {
+        rec.excused = Some(x);
+    }
+    if let Some(x) = rec.excused
+        && x > rec.absences
+    {
+        return Err(GradeError::ExcusedOverTotal {
+            excused: x,
+            total: rec.absences,
+        });
     }
     if let Some(c) = e.comment {
         let c = crate::text::nfc(c.trim());

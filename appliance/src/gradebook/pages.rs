@@ -269,6 +269,8 @@ pub struct SummaryRow {
     pub adjusted: bool,
     pub conduct: String,
     pub absences: u16,
+    /// Of the absences, có phép ("" when only the total was entered).
+    pub excused: String,
     pub outcome: String,
     pub award: String,
 }
@@ -407,6 +409,13 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
                 )
             }
         };
+        let excused = match per {
+            Period::Term(t) => book.term(t)[i].excused,
+            Period::Year => book.hk1[i]
+                .excused
+                .zip(book.hk2[i].excused)
+                .map(|(a, b)| a + b),
+        };
         let (mut level, adjusted) = level_text(level);
         let mut qualities = vec![];
         if book.is_primary() {
@@ -430,6 +439,7 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
             adjusted,
             conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
             absences,
+            excused: excused.map(|x| x.to_string()).unwrap_or_default(),
             outcome,
             award,
         });
@@ -631,7 +641,7 @@ fn student_book(
     })
 }
 
-fn vi_date(iso: &str) -> String {
+pub(super) fn vi_date(iso: &str) -> String {
     match school::parse_date(iso) {
         Some(d) => format!("{:02}/{:02}/{}", d.day(), d.month(), d.year()),
         None => iso.to_string(),
@@ -871,119 +881,42 @@ async fn notice_pdf(
     Path(student): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    let (v, query) = chosen_notice(&s, &u, &student, &q)?;
-    let label = query
-        .split_once('=')
-        .map_or(query.as_str(), |(_, v)| v)
-        .to_string();
-    let bytes = tokio::task::spawn_blocking(move || notice_document(&v))
+    let sb = student_book(&s, &u, &student)?;
+    let rx = s.store.read()?;
+    let ctx = super::forms::context(&rx, &sb.book, sb.index)?;
+    let (of, label) = match &q.month {
+        Some(m) => {
+            let (y, mo) = parse_month(m).ok_or_else(|| {
+                ApiError::bad_request(format!("Tháng không hợp lệ: \"{m}\" (dạng 2026-11)"))
+            })?;
+            let terms = rx
+                .get(&school::YEARS, &sb.book.class.year)?
+                .map(|y| y.terms)
+                .unwrap_or_default();
+            let t = super::forms::term_of_month(&terms, y, mo).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Tháng {mo}/{y} không thuộc học kì nào của năm học {}",
+                    sb.book.class.year
+                ))
+            })?;
+            (super::forms::NoticeOf::Month(y, mo, t), m.clone())
+        }
+        None => match period(&q.term)? {
+            Period::Term(t) => (super::forms::NoticeOf::Term(t), t.code().to_string()),
+            Period::Year => (super::forms::NoticeOf::Year, "cn".to_string()),
+        },
+    };
+    let d = jiff::Timestamp::now().to_zoned(school::time_zone()).date();
+    let today = format!("ngày {} tháng {} năm {}", d.day(), d.month(), d.year());
+    let layout = super::forms::notice(&rx, &sb.book, sb.index, &ctx, of, &today)?;
+    drop(rx);
+    let bytes = tokio::task::spawn_blocking(move || layout.finish())
         .await?
         .map_err(ApiError::internal)?;
     Ok(pdf_response(
         bytes,
         &format!("phieu-lien-lac-{student}-{label}.pdf"),
     ))
-}
-
-fn notice_document(v: &NoticeView) -> Result<Vec<u8>, super::pdf::PdfError> {
-    let mut l = super::pdf::Layout::new(false);
-    l.line(10.0, false, &v.school);
-    l.centred(16.0, true, "PHIẾU LIÊN LẠC");
-    l.centred(
-        11.0,
-        false,
-        &format!("{} · Năm học {}", v.period_label, v.year),
-    );
-    l.gap(8.0);
-    l.line(
-        11.0,
-        false,
-        &format!(
-            "Học sinh: {}    Ngày sinh: {}    Lớp: {}",
-            v.student_name, v.dob, v.class_name
-        ),
-    );
-    l.gap(6.0);
-    let (header, widths): (Vec<String>, Vec<f32>) = if v.year_view {
-        (
-            vec![
-                "Môn học".into(),
-                "Học kì I".into(),
-                "Học kì II".into(),
-                "Cả năm".into(),
-                "Nhận xét".into(),
-            ],
-            vec![150.0, 55.0, 55.0, 55.0, 210.0],
-        )
-    } else {
-        (
-            vec![
-                "Môn học".into(),
-                "Điểm / mức đánh giá".into(),
-                "Kết quả".into(),
-                "Nhận xét".into(),
-            ],
-            vec![150.0, 130.0, 55.0, 190.0],
-        )
-    };
-    let rows: Vec<Vec<String>> = v
-        .subjects
-        .iter()
-        .map(|s| {
-            let mut r = vec![s.name.clone()];
-            if v.year_view {
-                r.extend(s.detail.iter().cloned());
-            } else {
-                r.push(
-                    s.detail
-                        .iter()
-                        .filter(|d| !d.is_empty())
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("   "),
-                );
-            }
-            r.push(s.result.clone());
-            r.push(s.note.clone());
-            r
-        })
-        .collect();
-    l.table(&widths, &header, &rows, 9.0);
-    l.gap(8.0);
-    if !v.monthly {
-        l.line(
-            11.0,
-            false,
-            &format!(
-                "Kết quả học tập: {}    Kết quả rèn luyện: {}    Số buổi nghỉ: {}",
-                v.level, v.conduct, v.absences
-            ),
-        );
-    }
-    if !v.outcome.is_empty() {
-        let award = if v.award.is_empty() {
-            String::new()
-        } else {
-            format!(" · {}", v.award)
-        };
-        l.line(
-            11.0,
-            false,
-            &format!("Kết quả cuối năm: {}{award}", v.outcome),
-        );
-    }
-    if !v.comment.is_empty() {
-        l.line(
-            11.0,
-            false,
-            &format!("Nhận xét của giáo viên chủ nhiệm: {}", v.comment),
-        );
-    }
-    l.signatures(
-        &["Cha mẹ học sinh"],
-        &["Giáo viên chủ nhiệm", &v.homeroom_name],
-    );
-    l.finish()
 }
 
 pub struct HocbaSubject {
@@ -1063,7 +996,14 @@ fn hocba_view(sb: &StudentBook) -> HocbaView {
             ),
         ],
         absences: y.absences,
-        outcome: y.outcome_label(),
+        // The printed học bạ's wording (forms.rs), so page and PDF read the same.
+        outcome: match y.primary {
+            Some(r) => super::forms::completion_wording(r, book.class.grade),
+            None => match super::forms::decision_wording(y, book.class.grade) {
+                (end, Some(after)) => format!("{end} → {after}"),
+                (end, None) => end,
+            },
+        },
         award: y.award_label().unwrap_or_default().to_string(),
         comment: book.hk2[i].comment.clone(),
         homeroom_name: sb.homeroom.clone(),
@@ -1097,105 +1037,16 @@ async fn hocba_pdf(
     Path(student): Path<String>,
 ) -> Result<Response, ApiError> {
     let sb = student_book(&s, &u, &student)?;
-    let v = hocba_view(&sb);
-    let bytes = tokio::task::spawn_blocking(move || hocba_document(&v))
+    let ctx = super::forms::context(&s.store.read()?, &sb.book, sb.index)?;
+    let layout = if sb.book.is_primary() {
+        super::forms::hocba_primary(&sb.book, sb.index, &ctx)
+    } else {
+        super::forms::hocba_secondary(&sb.book, sb.index, &ctx)
+    };
+    let bytes = tokio::task::spawn_blocking(move || layout.finish())
         .await?
         .map_err(ApiError::internal)?;
     Ok(pdf_response(bytes, &format!("hoc-ba-{student}.pdf")))
-}
-
-fn hocba_document(v: &HocbaView) -> Result<Vec<u8>, super::pdf::PdfError> {
-    let mut l = super::pdf::Layout::new(false);
-    l.line(10.0, false, &v.school);
-    l.centred(16.0, true, &format!("HỌC BẠ — NĂM HỌC {}", v.year));
-    l.gap(8.0);
-    l.line(
-        11.0,
-        false,
-        &format!(
-            "Họ và tên: {}    Giới tính: {}    Ngày sinh: {}",
-            v.student_name, v.gender, v.dob
-        ),
-    );
-    l.line(
-        11.0,
-        false,
-        &format!("Mã định danh: {}    Lớp: {}", v.ma_dinh_danh, v.class_name),
-    );
-    l.gap(6.0);
-    let rows: Vec<Vec<String>> = v
-        .subjects
-        .iter()
-        .map(|s| {
-            vec![
-                s.name.clone(),
-                s.hk1.clone(),
-                s.hk2.clone(),
-                s.year.clone(),
-                s.note.clone(),
-            ]
-        })
-        .collect();
-    let header = [
-        "Môn học / hoạt động giáo dục",
-        "Học kì I",
-        "Học kì II",
-        "Cả năm",
-        "Nhận xét",
-    ]
-    .map(String::from);
-    l.table(&[160.0, 55.0, 55.0, 55.0, 200.0], &header, &rows, 9.0);
-    l.gap(8.0);
-    let rows: Vec<Vec<String>> = v
-        .levels
-        .iter()
-        .map(|(p, a, b)| vec![p.to_string(), a.clone(), b.clone()])
-        .collect();
-    let header = ["", "Kết quả học tập", "Kết quả rèn luyện"].map(String::from);
-    l.table(&[130.0, 140.0, 140.0], &header, &rows, 9.5);
-    if !v.qualities.is_empty() {
-        l.gap(8.0);
-        let rows: Vec<Vec<String>> = v
-            .qualities
-            .iter()
-            .map(|(n, q)| vec![n.to_string(), q.clone()])
-            .collect();
-        l.table(
-            &[250.0, 120.0],
-            &["Phẩm chất, năng lực".into(), "Mức đạt được".into()],
-            &rows,
-            9.5,
-        );
-    }
-    l.gap(8.0);
-    l.line(
-        11.0,
-        false,
-        &format!("Tổng số buổi nghỉ trong năm học: {}", v.absences),
-    );
-    l.line(
-        11.0,
-        false,
-        &format!(
-            "Được lên lớp / ở lại / rèn luyện hè / kiểm tra lại: {}",
-            v.outcome
-        ),
-    );
-    if !v.award.is_empty() {
-        l.line(11.0, false, &format!("Khen thưởng: {}", v.award));
-    }
-    if !v.comment.is_empty() {
-        l.line(
-            11.0,
-            false,
-            &format!("Nhận xét của giáo viên chủ nhiệm: {}", v.comment),
-        );
-    }
-    l.signatures(
-        &["Giáo viên chủ nhiệm", &v.homeroom_name],
-        &["Hiệu trưởng", "(kí, đóng dấu)"],
-    );
-    l.finish()
 }
 
 /// The class summary for a term or the year as a landscape PDF (homeroom teacher, BGH).

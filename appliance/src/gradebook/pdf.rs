@@ -228,6 +228,27 @@ impl Layout {
         }
     }
 
+    /// The heading of an official form: the authority and the school on the left, the Quốc
+    /// hiệu and Tiêu ngữ on the right, each line centred in its half.
+    pub fn state_header(&mut self, left: &[(&str, bool)], right: &[(&str, bool)]) {
+        self.ensure(60.0);
+        let top = self.y;
+        let half = (self.width - 2.0 * self.margin) / 2.0;
+        let mut bottom = top;
+        for (col, lines) in [(0.0, left), (half, right)] {
+            let mut y = top;
+            for (t, bold) in lines {
+                y += 12.0;
+                let w = approx_width(t, 9.5) * if *bold { 1.12 } else { 1.0 };
+                let x = self.margin + col + ((half - w) / 2.0).max(0.0);
+                self.text_at(x, y, 9.5, *bold, &fit(t, half, 9.5));
+                y += 2.0;
+            }
+            bottom = bottom.max(y);
+        }
+        self.y = bottom + 6.0;
+    }
+
     /// Two signature blocks side by side.
     pub fn signatures(&mut self, left: &[&str], right: &[&str]) {
         self.ensure(90.0);

@@ -301,6 +301,7 @@ fn fill_class(f: &Fixture, term: TermId) {
                     student: s.id.clone(),
                     conduct: Some("Tốt".into()),
                     absences: Some(2),
+                    excused: None,
                     comment: None,
                     qualities: None,
                     recognised_by_class: None,
@@ -893,6 +894,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         student: students[0].id.clone(),
         conduct: None,
         absences: None,
+        excused: None,
         comment: None,
         qualities: Some(all),
         recognised_by_class: None,
@@ -906,6 +908,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         student: students[0].id.clone(),
         conduct: None,
         absences: None,
+        excused: None,
         comment: None,
         qualities: Some(
             [("Dũng cảm".to_string(), "Tốt".to_string())]
@@ -949,6 +952,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         student: students[0].id.clone(),
         conduct: None,
         absences: None,
+        excused: None,
         comment: None,
         qualities: None,
         recognised_by_class: Some(true),

@@ -123,7 +123,12 @@ pub const ROLL: Collection<String> = Collection::new("school.roll.v1", AuditPoli
 /// and the add-student form find an existing student through it.
 pub const CODES: Collection<String> = Collection::new("school.codes.v1", AuditPolicy::None, None);
 
-pub const TABLES: [&str; 9] = [
+/// The học bạ's identity page beyond the student record, by student id ([`StudentProfile`]).
+pub const PROFILES: Collection<StudentProfile> =
+    Collection::new("school.profiles.v1", AuditPolicy::Values, None);
+
+pub const TABLES: [&str; 10] = [
+    PROFILES.name,
     CODES.name,
     ROLL.name,
     INFO.name,
@@ -134,6 +139,64 @@ pub const TABLES: [&str; 9] = [
     ASSIGNMENTS.name,
     STUDENTS.name,
 ];
+
+/// What the học bạ's identity page asks beyond [`Student`]: nơi sinh, dân tộc, chỗ ở, cha, mẹ,
+/// người giám hộ. Every field is optional (a blank prints as a dotted line to fill by hand).
+/// A table of its own rather than new fields on `Student`: nothing here is relayed (the
+/// district's copy of a student carries what the sector database asks, DOMAIN.md §3.5), an
+/// older database needs no migration (it simply has no profiles), and only the học bạ reads it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StudentProfile {
+    /// Nơi sinh, as on the birth certificate.
+    pub birthplace: String,
+    /// Dân tộc.
+    pub ethnicity: String,
+    /// Chỗ ở hiện tại.
+    pub address: String,
+    /// Họ và tên cha.
+    pub father: String,
+    /// Họ và tên mẹ.
+    pub mother: String,
+    /// Người giám hộ (when not a parent).
+    pub guardian: String,
+}
+
+pub fn student_profile(
+    rx: &impl crate::store::Read,
+    student: &str,
+) -> Result<StudentProfile, StoreError> {
+    Ok(rx.get(&PROFILES, student)?.unwrap_or_default())
+}
+
+/// Records a student's identity-page details (NFC, trimmed, 200 characters a field at most).
+pub fn save_profile(
+    tx: &mut Tx<'_>,
+    student: &str,
+    p: StudentProfile,
+) -> Result<StudentProfile, SchoolError> {
+    tx.get(&STUDENTS, student)?
+        .ok_or_else(|| SchoolError::NoSuchStudent(student.to_string()))?;
+    let clean = |label: &str, v: String| -> Result<String, SchoolError> {
+        let v = crate::text::nfc(v.trim());
+        if v.chars().count() > 200 {
+            return Err(SchoolError::Invalid(format!(
+                "{label} quá dài (tối đa 200 kí tự)."
+            )));
+        }
+        Ok(v)
+    };
+    let p = StudentProfile {
+        birthplace: clean("Nơi sinh", p.birthplace)?,
+        ethnicity: clean("Dân tộc", p.ethnicity)?,
+        address: clean("Chỗ ở hiện tại", p.address)?,
+        father: clean("Họ tên cha", p.father)?,
+        mother: clean("Họ tên mẹ", p.mother)?,
+        guardian: clean("Người giám hộ", p.guardian)?,
+    };
+    tx.put(&PROFILES, student, &p, "student.profile")?;
+    Ok(p)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchoolError {

@@ -1,10 +1,10 @@
 //! JSON API for the school structure, students, and spreadsheet import/export.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -28,6 +28,7 @@ pub fn api() -> Router<Shared> {
                 .delete(delete_assignment),
         )
         .route("/students", get(list_students).post(create_student))
+        .route("/students/{student}/profile", put(put_profile))
         .route("/import/students", post(import_students))
         .route("/import/staff", post(import_staff))
         .route("/export/students.xlsx", get(export_students))
@@ -413,4 +414,17 @@ async fn export_staff(State(s): State<Shared>, u: ApiUser) -> Result<Response, A
     let store = s.store.clone();
     let bytes = tokio::task::spawn_blocking(move || import::export_staff(&store.read()?)).await??;
     Ok(xlsx_response("can-bo.xlsx", bytes))
+}
+
+/// The học bạ's identity details of one student: nơi sinh, dân tộc, chỗ ở, parents, guardian.
+async fn put_profile(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(student): Path<String>,
+    b: JsonBody<super::StudentProfile>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let p = json_body(b)?;
+    let x = write(&s, &u, move |tx| super::save_profile(tx, &student, p)).await?;
+    Ok(Json(json!({ "profile": x })))
 }

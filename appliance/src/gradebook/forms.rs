@@ -1,0 +1,933 @@
+//! The forms schools print and archive: the học bạ THCS/THPT (the template attached to TT22,
+//! DOMAIN.md §3.1), the học bạ tiểu học (TT27 Phụ lục 1, §2.6: the end of the year only) and
+//! the phiếu liên lạc. Views are read from a class book plus what the forms alone need
+//! (identity page, subject teachers, principal, corrections after the lock); drawn by `pdf`.
+
+use std::collections::BTreeSet;
+
+use super::pdf::Layout;
+use super::rules::tt22::Outcome;
+use super::rules::tt27::{self, EducationResult};
+use super::{ClassBook, CorrectionStatus, Level, Mark, StudentYear, SubjectOutcome, TermId};
+use crate::auth::Role;
+use crate::school::{self, StudentProfile};
+use crate::store::{Read, StoreError};
+
+/// What every form's heading and signature lines need beyond the class book.
+#[derive(Clone, Debug, Default)]
+pub struct FormContext {
+    /// Cơ quan chủ quản: "Phòng GD&ĐT Quận 3".
+    pub authority: String,
+    pub school: String,
+    pub principal: String,
+    pub homeroom: String,
+    pub profile: StudentProfile,
+    /// Subject teacher's full name, by the book's subject index.
+    pub teachers: Vec<String>,
+    /// Verified corrections after a lock for this student: how many, and in which subjects.
+    pub corrections: usize,
+    pub corrected_subjects: Vec<String>,
+    /// "ngày 31 tháng 5 năm 2027": when the year was locked; None leaves it to be written by hand.
+    pub confirmed_on: Option<String>,
+}
+
+/// Reads the context of student `i` of `book`. The caller has checked that its user may see
+/// the whole class (`class_book_for`).
+pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext, StoreError> {
+    let st = &book.students[i];
+    let info = school::school_info(r)?.unwrap_or_else(|| school::SchoolInfo {
+        name: String::new(),
+        code: String::new(),
+        level: String::new(),
+        authority: String::new(),
+        current_year: String::new(),
+    });
+    let accounts: Vec<crate::auth::Account> = school::list(r, &crate::auth::ACCOUNTS)?;
+    let name_of = |id: &str| {
+        accounts
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.full_name.clone())
+            .unwrap_or_default()
+    };
+    let principal = accounts
+        .iter()
+        .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
+        .map(|a| a.full_name.clone())
+        .unwrap_or_default();
+    let mut teachers = vec![];
+    for spec in &book.subjects {
+        let prefix = format!("{}/{}/", book.class.id, spec.id);
+        let t = r
+            .scan(&school::ASSIGNMENTS, &prefix)?
+            .into_iter()
+            .next()
+            .map(|(_, a)| name_of(&a.teacher))
+            .unwrap_or_default();
+        teachers.push(t);
+    }
+    let mut corrections = 0;
+    let mut corrected = BTreeSet::new();
+    for (_, c) in r.scan(&super::CORRECTIONS, "")? {
+        if c.class == book.class.id && c.student == st.id && c.status == CorrectionStatus::Verified
+        {
+            corrections += 1;
+            if let Some(s) = book.subjects.iter().position(|s| s.id == c.subject) {
+                corrected.insert(s);
+            }
+        }
+    }
+    let confirmed_on = super::term_lock(r, &book.class.year, TermId::Hk2)?
+        .filter(|l| l.locked)
+        .map(|l| {
+            let d = l.at.to_zoned(school::time_zone()).date();
+            format!("ngày {} tháng {} năm {}", d.day(), d.month(), d.year())
+        });
+    Ok(FormContext {
+        authority: info.authority,
+        school: info.name,
+        principal,
+        homeroom: book
+            .class
+            .homeroom
+            .as_deref()
+            .map(name_of)
+            .unwrap_or_default(),
+        profile: school::student_profile(r, &st.id)?,
+        teachers,
+        corrections,
+        corrected_subjects: corrected
+            .into_iter()
+            .map(|s| book.subjects[s].name.clone())
+            .collect(),
+        confirmed_on,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wording: the one place an outcome becomes printed words.
+
+/// What the summer asked of a student: rèn luyện hè (conduct), kiểm tra lại (subjects), or both.
+fn summer_path(y: &StudentYear) -> Option<&'static str> {
+    // The rules decide which summer (tt22::decide_year); this only words it.
+    match y.outcome? {
+        Outcome::SummerBoth => Some("rèn luyện trong kì nghỉ hè và kiểm tra, đánh giá lại"),
+        Outcome::SummerConduct => Some("rèn luyện trong kì nghỉ hè"),
+        Outcome::ReAssessment => Some("kiểm tra, đánh giá lại"),
+        Outcome::Promoted | Outcome::Retained | Outcome::PrincipalDecides => None,
+    }
+}
+
+/// The decision lines of a secondary học bạ: the end of the year, and after the summer when
+/// there was one. The rules decide; this only words it (grade 9 and 12 complete their level
+/// instead of "lên lớp"). The rules' owner adapts this one function when outcomes change.
+pub fn decision_wording(y: &StudentYear, grade: u8) -> (String, Option<String>) {
+    let promoted = match grade {
+        9 => "Hoàn thành chương trình trung học cơ sở",
+        12 => "Hoàn thành chương trình trung học phổ thông",
+        _ => "Được lên lớp",
+    };
+    let Some(outcome) = y.outcome else {
+        return (String::new(), None);
+    };
+    let Some(path) = summer_path(y) else {
+        let text = match outcome {
+            Outcome::Retained => "Ở lại lớp".to_string(),
+            // TT22 Đ12 k4: a student with a disability excused from a scored subject — the
+            // principal decides on promotion; the học bạ records that it is theirs to decide.
+            Outcome::PrincipalDecides => format!(
+                "Hiệu trưởng xem xét, quyết định (Điều 12 khoản 4 Thông tư 22): {} hoặc ở lại lớp",
+                promoted.to_lowercase()
+            ),
+            _ => promoted.to_string(),
+        };
+        return (text, None);
+    };
+    let mut end: String = path.chars().take(1).flat_map(char::to_uppercase).collect();
+    end.push_str(&path[end.len()..]);
+    let after = match y.after_summer.map(|a| a.outcome) {
+        None => "chưa có kết quả".to_string(),
+        Some(Outcome::Promoted) => format!("{promoted} sau khi {path}"),
+        Some(_) => format!("Ở lại lớp sau khi {path}"),
+    };
+    (end, Some(after))
+}
+
+/// A primary student's completion line (TT27 Đ11): of the class, or of primary school in
+/// grade 5.
+pub fn completion_wording(r: EducationResult, grade: u8) -> String {
+    match (r.completed(), grade) {
+        (true, 5) => "Hoàn thành chương trình tiểu học".into(),
+        (true, g) => format!("Hoàn thành chương trình lớp {g}"),
+        (false, g) => format!("Chưa hoàn thành chương trình lớp {g}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Học bạ THCS / THPT
+
+const DOTS: &str = "………………………";
+
+fn or_dots(s: &str) -> &str {
+    if s.trim().is_empty() { DOTS } else { s }
+}
+
+fn level_label(c: Option<super::Classification>) -> String {
+    c.map(|c| c.level.label().to_string()).unwrap_or_default()
+}
+
+fn conduct_label(c: Option<Level>) -> String {
+    c.map(|c| c.label().to_string()).unwrap_or_default()
+}
+
+/// "12 (có phép: 9, không phép: 3)", or the total alone when the split was not entered.
+pub fn absences_text(total: u16, excused: Option<u16>) -> String {
+    match excused {
+        Some(x) => format!(
+            "{total} (có phép: {x}, không phép: {})",
+            total.saturating_sub(x)
+        ),
+        None => total.to_string(),
+    }
+}
+
+fn year_absences(book: &ClassBook, i: usize) -> String {
+    let (a, b) = (&book.hk1[i], &book.hk2[i]);
+    let excused = match (a.excused, b.excused) {
+        (Some(x), Some(y)) => Some(x + y),
+        _ => None,
+    };
+    absences_text(a.absences + b.absences, excused)
+}
+
+fn national_header(l: &mut Layout, ctx: &FormContext) {
+    let authority = ctx.authority.to_uppercase();
+    let school = ctx.school.to_uppercase();
+    l.state_header(
+        &[(authority.as_str(), false), (school.as_str(), true)],
+        &[
+            ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", true),
+            ("Độc lập - Tự do - Hạnh phúc", true),
+        ],
+    );
+}
+
+fn identity_page(l: &mut Layout, book: &ClassBook, i: usize, ctx: &FormContext, title: &str) {
+    let st = &book.students[i];
+    let p = &ctx.profile;
+    national_header(l, ctx);
+    l.gap(24.0);
+    l.centred(20.0, true, title);
+    l.gap(18.0);
+    l.line(11.0, false, &format!("Họ và tên: {}", st.full_name));
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "Giới tính: {}    Ngày sinh: {}",
+            or_dots(&st.gender),
+            super::pages::vi_date(&st.dob)
+        ),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!("Nơi sinh: {}", or_dots(&p.birthplace)),
+    );
+    l.line(11.0, false, &format!("Dân tộc: {}", or_dots(&p.ethnicity)));
+    l.line(
+        11.0,
+        false,
+        &format!("Mã định danh cá nhân: {}", or_dots(&st.ma_dinh_danh)),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!("Chỗ ở hiện tại: {}", or_dots(&p.address)),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!("Họ và tên cha: {}", or_dots(&p.father)),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!("Họ và tên mẹ: {}", or_dots(&p.mother)),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!("Người giám hộ (nếu có): {}", or_dots(&p.guardian)),
+    );
+}
+
+fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
+    let date = match &ctx.confirmed_on {
+        Some(d) => format!("…………, {d}"),
+        None => "…………, ngày …… tháng …… năm ……".into(),
+    };
+    // The place and date stand above the principal's block, as on the paper form.
+    l.gap(10.0);
+    l.state_header(&[], &[(&date, false)]);
+    l.gap(-16.0);
+    l.signatures(
+        left,
+        &[
+            "HIỆU TRƯỞNG",
+            "(Kí, ghi rõ họ tên và đóng dấu)",
+            or_dots(&ctx.principal),
+        ],
+    );
+}
+
+/// The học bạ THCS/THPT of student `i` for the book's year.
+pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
+    let st = &book.students[i];
+    let y = &book.year[i];
+    let level_name = if book.class.grade >= 10 {
+        "HỌC BẠ TRUNG HỌC PHỔ THÔNG"
+    } else {
+        "HỌC BẠ TRUNG HỌC CƠ SỞ"
+    };
+    let mut l = Layout::new(false);
+    identity_page(&mut l, book, i, ctx, level_name);
+    l.gap(14.0);
+    l.centred(13.0, true, "QUÁ TRÌNH HỌC TẬP");
+    l.gap(4.0);
+    l.table(
+        &[90.0, 70.0, 360.0],
+        &["Năm học", "Lớp", "Tên trường"].map(String::from),
+        &[vec![
+            book.class.year.clone(),
+            book.class.name.clone(),
+            ctx.school.clone(),
+        ]],
+        9.5,
+    );
+    confirmation(&mut l, ctx, &[]);
+
+    // The year's page.
+    l.new_page();
+    l.line(
+        11.0,
+        true,
+        &format!(
+            "Họ và tên: {}    Lớp: {}    Năm học: {}",
+            st.full_name, book.class.name, book.class.year
+        ),
+    );
+    l.gap(4.0);
+    let rows: Vec<Vec<String>> = book
+        .subjects
+        .iter()
+        .enumerate()
+        .map(|(si, spec)| {
+            let redo = y
+                .summer
+                .reassessed
+                .get(&spec.id)
+                .filter(|_| y.reassess.contains(&si))
+                .map(|m| m.text())
+                .unwrap_or_default();
+            let note = [TermId::Hk2, TermId::Hk1]
+                .iter()
+                .find_map(|t| book.row(&spec.id, *t, &st.id).and_then(|r| r.note.clone()))
+                .unwrap_or_default();
+            vec![
+                spec.name.clone(),
+                book.hk1[i].subjects[si].text(),
+                book.hk2[i].subjects[si].text(),
+                y.subjects[si].text(),
+                redo,
+                note,
+                ctx.teachers.get(si).cloned().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = [
+        "Môn học / hoạt động giáo dục",
+        "HK I",
+        "HK II",
+        "Cả năm",
+        "Điểm hoặc mức đánh giá lại",
+        "Nhận xét",
+        "Giáo viên môn học (họ tên, chữ kí)",
+    ]
+    .map(String::from);
+    l.table(
+        &[104.0, 38.0, 38.0, 42.0, 62.0, 135.0, 104.0],
+        &header,
+        &rows,
+        8.5,
+    );
+    l.gap(4.0);
+    let subjects = if ctx.corrected_subjects.is_empty() {
+        DOTS.to_string()
+    } else {
+        ctx.corrected_subjects.join(", ")
+    };
+    l.paragraph(
+        10.0,
+        false,
+        0.0,
+        &format!(
+            "Trong bảng này có sửa chữa ở: {} chỗ, thuộc các môn học: {subjects}",
+            ctx.corrections
+        ),
+    );
+    l.signatures(
+        &[
+            "Xác nhận của giáo viên chủ nhiệm",
+            "(Kí, ghi rõ họ tên)",
+            or_dots(&ctx.homeroom),
+        ],
+        &[
+            "Xác nhận của Hiệu trưởng",
+            "(Kí, ghi rõ họ tên và đóng dấu)",
+            or_dots(&ctx.principal),
+        ],
+    );
+
+    // Results, decision, award, comments.
+    l.new_page();
+    l.line(
+        11.0,
+        true,
+        &format!(
+            "Họ và tên: {}    Lớp: {}    Năm học: {}",
+            st.full_name, book.class.name, book.class.year
+        ),
+    );
+    l.gap(4.0);
+    let mut rows = vec![
+        vec![
+            "Học kì I".to_string(),
+            level_label(book.hk1[i].level),
+            conduct_label(book.hk1[i].conduct),
+            absences_text(book.hk1[i].absences, book.hk1[i].excused),
+        ],
+        vec![
+            "Học kì II".to_string(),
+            level_label(book.hk2[i].level),
+            conduct_label(book.hk2[i].conduct),
+            absences_text(book.hk2[i].absences, book.hk2[i].excused),
+        ],
+        vec![
+            "Cả năm".to_string(),
+            level_label(y.level),
+            conduct_label(y.conduct),
+            year_absences(book, i),
+        ],
+    ];
+    let (end, after) = decision_wording(y, book.class.grade);
+    if after.is_some() {
+        // Only what the summer re-evaluated is new; the rest stands as at the end of the year.
+        rows.push(vec![
+            "Sau đánh giá lại / rèn luyện trong hè".to_string(),
+            y.after_summer
+                .map(|a| a.level.label().to_string())
+                .unwrap_or_default(),
+            y.after_summer
+                .map(|a| a.conduct.label().to_string())
+                .unwrap_or_default(),
+            String::new(),
+        ]);
+    }
+    l.table(
+        &[125.0, 100.0, 100.0, 195.0],
+        &[
+            "",
+            "Kết quả học tập",
+            "Kết quả rèn luyện",
+            "Tổng số buổi nghỉ học",
+        ]
+        .map(String::from),
+        &rows,
+        9.5,
+    );
+    l.gap(6.0);
+    l.paragraph(
+        11.0,
+        false,
+        0.0,
+        &format!("Quyết định cuối năm học: {}", or_dots(&end)),
+    );
+    if let Some(a) = &after {
+        l.paragraph(
+            11.0,
+            false,
+            0.0,
+            &format!("Sau đánh giá lại / rèn luyện trong kì nghỉ hè: {a}"),
+        );
+    }
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "Khen thưởng: {}",
+            or_dots(y.award_label().unwrap_or_default())
+        ),
+    );
+    l.gap(6.0);
+    l.line(11.0, true, "NHẬN XÉT CỦA GIÁO VIÊN CHỦ NHIỆM");
+    l.paragraph(10.0, false, 0.0, or_dots(&book.hk2[i].comment));
+    confirmation(
+        &mut l,
+        ctx,
+        &[
+            "Giáo viên chủ nhiệm",
+            "(Kí, ghi rõ họ tên)",
+            or_dots(&ctx.homeroom),
+        ],
+    );
+    l
+}
+
+// ---------------------------------------------------------------------------------------------
+// Học bạ tiểu học (TT27)
+
+/// The học bạ tiểu học of student `i`: the end of the year only (TT27 Phụ lục 1). No conduct
+/// and no promotion line: TT27 records completion instead.
+pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
+    let st = &book.students[i];
+    let y = &book.year[i];
+    let mut l = Layout::new(false);
+    identity_page(&mut l, book, i, ctx, "HỌC BẠ TIỂU HỌC");
+    l.new_page();
+    l.line(
+        11.0,
+        true,
+        &format!(
+            "Họ và tên: {}    Lớp: {}    Năm học: {}",
+            st.full_name, book.class.name, book.class.year
+        ),
+    );
+    l.gap(4.0);
+    l.line(11.0, true, "1. Môn học và hoạt động giáo dục");
+    let rows: Vec<Vec<String>> = book
+        .subjects
+        .iter()
+        .enumerate()
+        .map(|(si, spec)| {
+            let (level, test) = match y.subjects[si] {
+                SubjectOutcome::Primary(lv, t) => (
+                    lv.label().to_string(),
+                    t.map(|t| t.to_string()).unwrap_or_default(),
+                ),
+                SubjectOutcome::Exempt => ("Miễn".to_string(), String::new()),
+                _ => (String::new(), String::new()),
+            };
+            let note = book
+                .row(&spec.id, TermId::Hk2, &st.id)
+                .and_then(|r| r.note.clone())
+                .unwrap_or_default();
+            vec![spec.name.clone(), level, test, note]
+        })
+        .collect();
+    l.table(
+        &[130.0, 90.0, 60.0, 240.0],
+        &[
+            "Môn học và hoạt động giáo dục",
+            "Mức đạt được",
+            "Điểm KTĐK",
+            "Nhận xét",
+        ]
+        .map(String::from),
+        &rows,
+        9.0,
+    );
+    let q = &book.hk2[i].qualities;
+    let group = |names: &[&str]| -> Vec<Vec<String>> {
+        names
+            .iter()
+            .map(|n| {
+                vec![
+                    n.to_string(),
+                    q.get(*n).map(|l| l.label().to_string()).unwrap_or_default(),
+                    String::new(),
+                ]
+            })
+            .collect()
+    };
+    let header = |first: &str| [first, "Mức đạt được", "Nhận xét"].map(String::from);
+    let widths = [170.0, 100.0, 250.0];
+    l.gap(6.0);
+    l.line(11.0, true, "2. Những phẩm chất chủ yếu");
+    l.table(&widths, &header("Phẩm chất"), &group(&tt27::QUALITIES), 9.0);
+    // The first three competences are the general ones (năng lực chung), the rest the
+    // subject-specific ones (năng lực đặc thù) — the order of tt27::COMPETENCES.
+    l.gap(6.0);
+    l.line(11.0, true, "3. Những năng lực cốt lõi");
+    l.line(10.0, true, "3.1. Những năng lực chung");
+    l.table(
+        &widths,
+        &header("Năng lực chung"),
+        &group(&tt27::COMPETENCES[..3]),
+        9.0,
+    );
+    l.line(10.0, true, "3.2. Những năng lực đặc thù");
+    l.table(
+        &widths,
+        &header("Năng lực đặc thù"),
+        &group(&tt27::COMPETENCES[3..]),
+        9.0,
+    );
+    l.gap(6.0);
+    let result = y.primary.map(|r| r.label()).unwrap_or_default();
+    l.line(
+        11.0,
+        false,
+        &format!("4. Đánh giá kết quả giáo dục: {}", or_dots(result)),
+    );
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "5. Khen thưởng: {}",
+            or_dots(y.award_label().unwrap_or_default())
+        ),
+    );
+    let completion = y
+        .primary
+        .map(|r| completion_wording(r, book.class.grade))
+        .unwrap_or_default();
+    l.paragraph(
+        11.0,
+        false,
+        0.0,
+        &format!(
+            "6. Hoàn thành chương trình lớp học / chương trình tiểu học: {}",
+            or_dots(&completion)
+        ),
+    );
+    if !book.hk2[i].comment.is_empty() {
+        l.paragraph(
+            10.0,
+            false,
+            0.0,
+            &format!("Nhận xét của giáo viên chủ nhiệm: {}", book.hk2[i].comment),
+        );
+    }
+    confirmation(
+        &mut l,
+        ctx,
+        &[
+            "Giáo viên chủ nhiệm",
+            "(Kí, ghi rõ họ tên)",
+            or_dots(&ctx.homeroom),
+        ],
+    );
+    l
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phiếu liên lạc
+
+/// Which notice: a term, the year, or the marks entered in one month of its term.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NoticeOf {
+    Term(TermId),
+    Year,
+    /// (year, month, the term the month belongs to)
+    Month(i16, i8, TermId),
+}
+
+/// A column heading: "tx3" → "TX3", "gk" → "GK", "kt_ck" → "KT CK".
+fn column_label(c: &str) -> String {
+    c.to_uppercase().replace('_', " ")
+}
+
+/// The phiếu liên lạc. No national template exists (DOMAIN.md §3.4): this follows common
+/// school practice — the school heading and year, the date, one row per subject with labelled
+/// columns (TX1…TXn, GK, CK, ĐTBmhk), absences có phép / không phép, the GVCN's comment —
+/// and carries this student's data only (§3.5). `today` is "ngày 6 tháng 12 năm 2026".
+pub fn notice(
+    r: &impl Read,
+    book: &ClassBook,
+    i: usize,
+    ctx: &FormContext,
+    of: NoticeOf,
+    today: &str,
+) -> Result<Layout, StoreError> {
+    let st = &book.students[i];
+    let mut l = Layout::new(false);
+    l.line(9.5, false, &ctx.authority.to_uppercase());
+    l.line(9.5, true, &ctx.school.to_uppercase());
+    l.gap(6.0);
+    l.centred(16.0, true, "PHIẾU LIÊN LẠC");
+    let period = match of {
+        NoticeOf::Term(t) => t.label().to_string(),
+        NoticeOf::Year => "Cả năm".to_string(),
+        NoticeOf::Month(y, m, t) => format!("Tháng {m}/{y} ({})", t.label()),
+    };
+    l.centred(
+        11.0,
+        false,
+        &format!("{period} · Năm học {}", book.class.year),
+    );
+    l.gap(6.0);
+    l.line(
+        11.0,
+        false,
+        &format!(
+            "Học sinh: {}    Ngày sinh: {}    Lớp: {}",
+            st.full_name,
+            super::pages::vi_date(&st.dob),
+            book.class.name
+        ),
+    );
+    l.gap(4.0);
+    let term = match of {
+        NoticeOf::Term(t) | NoticeOf::Month(_, _, t) => Some(t),
+        NoticeOf::Year => None,
+    };
+    if let Some(t) = term {
+        // One column per assessment any subject has, so every row reads under the same labels.
+        let mut cols: Vec<String> = vec![];
+        for spec in &book.subjects {
+            for c in spec.columns() {
+                if !cols.contains(&c) {
+                    cols.push(c);
+                }
+            }
+        }
+        cols.sort_by_key(|c| {
+            (
+                !c.starts_with("tx"),
+                c.trim_start_matches("tx").parse::<u8>().unwrap_or(0),
+                ["gk", "kt_gk", "ck", "kt_ck"].iter().position(|x| x == c),
+            )
+        });
+        let vn = school::time_zone();
+        let in_month = |at: jiff::Timestamp| match of {
+            NoticeOf::Month(y, m, _) => {
+                let d = at.to_zoned(vn.clone()).date();
+                d.year() == y && d.month() == m
+            }
+            _ => true,
+        };
+        let mut rows = vec![];
+        for (si, spec) in book.subjects.iter().enumerate() {
+            let stored = r.get(
+                &super::ROWS,
+                &super::row_key(&book.class.id, &spec.id, t, &st.id),
+            )?;
+            let mut row = vec![spec.name.clone()];
+            for c in &cols {
+                let cell = stored
+                    .as_ref()
+                    .and_then(|s| s.cells.get(c))
+                    .filter(|c| in_month(c.at) && c.mark != Mark::Pending);
+                row.push(cell.map(|c| c.mark.text()).unwrap_or_default());
+            }
+            row.push(book.term(t)[i].subjects[si].text());
+            let note = stored
+                .as_ref()
+                .and_then(|s| s.note.as_ref())
+                .filter(|n| in_month(n.at))
+                .map(|n| n.text.clone())
+                .unwrap_or_default();
+            row.push(note);
+            rows.push(row);
+        }
+        let mut header = vec!["Môn học".to_string()];
+        header.extend(cols.iter().map(|c| column_label(c)));
+        header.push(if book.is_primary() {
+            "Kết quả".into()
+        } else {
+            "ĐTBmhk".into()
+        });
+        header.push("Nhận xét".into());
+        let mut widths = vec![100.0];
+        widths.extend(cols.iter().map(|_| 27.0));
+        widths.push(42.0);
+        // The comment takes what the marks leave of the line.
+        let used: f32 = widths.iter().sum();
+        widths.push((l.width - 2.0 * l.margin - used).max(110.0));
+        l.table(&widths, &header, &rows, 8.0);
+    } else {
+        let rows: Vec<Vec<String>> = book
+            .subjects
+            .iter()
+            .enumerate()
+            .map(|(si, spec)| {
+                vec![
+                    spec.name.clone(),
+                    book.hk1[i].subjects[si].text(),
+                    book.hk2[i].subjects[si].text(),
+                    book.year[i].subjects[si].text(),
+                    book.row(&spec.id, TermId::Hk2, &st.id)
+                        .and_then(|r| r.note.clone())
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        l.table(
+            &[150.0, 55.0, 55.0, 55.0, 210.0],
+            &["Môn học", "HK I", "HK II", "Cả năm", "Nhận xét"].map(String::from),
+            &rows,
+            9.0,
+        );
+    }
+    l.gap(6.0);
+    let primary = book.is_primary();
+    match of {
+        NoticeOf::Term(t) => {
+            let x = &book.term(t)[i];
+            if !primary {
+                l.line(
+                    10.5,
+                    false,
+                    &format!(
+                        "Kết quả học tập: {}    Kết quả rèn luyện: {}",
+                        or_dots(&level_label(x.level)),
+                        or_dots(&conduct_label(x.conduct))
+                    ),
+                );
+            }
+            l.line(
+                10.5,
+                false,
+                &format!("Số buổi nghỉ: {}", absences_text(x.absences, x.excused)),
+            );
+            l.paragraph(
+                10.5,
+                false,
+                0.0,
+                &format!("Nhận xét của giáo viên chủ nhiệm: {}", or_dots(&x.comment)),
+            );
+        }
+        NoticeOf::Year => {
+            let y = &book.year[i];
+            if let Some(r) = y.primary {
+                l.line(
+                    10.5,
+                    false,
+                    &format!(
+                        "Kết quả giáo dục: {}    {}",
+                        r.label(),
+                        completion_wording(r, book.class.grade)
+                    ),
+                );
+            } else {
+                l.line(
+                    10.5,
+                    false,
+                    &format!(
+                        "Kết quả học tập: {}    Kết quả rèn luyện: {}",
+                        or_dots(&level_label(y.level)),
+                        or_dots(&conduct_label(y.conduct))
+                    ),
+                );
+                let (end, after) = decision_wording(y, book.class.grade);
+                l.paragraph(
+                    10.5,
+                    false,
+                    0.0,
+                    &format!("Kết quả cuối năm: {}", after.unwrap_or(end)),
+                );
+            }
+            l.line(
+                10.5,
+                false,
+                &format!("Số buổi nghỉ cả năm: {}", year_absences(book, i)),
+            );
+            if let Some(a) = y.award_label() {
+                l.line(10.5, false, &format!("Khen thưởng: {a}"));
+            }
+            l.paragraph(
+                10.5,
+                false,
+                0.0,
+                &format!(
+                    "Nhận xét của giáo viên chủ nhiệm: {}",
+                    or_dots(&book.hk2[i].comment)
+                ),
+            );
+        }
+        NoticeOf::Month(..) => {}
+    }
+    l.gap(10.0);
+    l.state_header(&[], &[(&format!("…………, {today}"), false)]);
+    l.gap(-16.0);
+    l.signatures(
+        &["Cha mẹ học sinh", "(Kí, ghi rõ họ tên)", ""],
+        &[
+            "Giáo viên chủ nhiệm",
+            "(Kí, ghi rõ họ tên)",
+            or_dots(&ctx.homeroom),
+        ],
+    );
+    Ok(l)
+}
+
+/// The term a month belongs to: the one its days overlap most (January, shared by both terms,
+/// goes to the term holding most of it); None when the school year names no such dates.
+pub fn term_of_month(terms: &[school::Term], y: i16, m: i8) -> Option<TermId> {
+    let first = jiff::civil::Date::new(y, m, 1).ok()?;
+    let last = first.last_of_month();
+    let mut best: Option<(i64, TermId)> = None;
+    for t in terms {
+        let (Ok(id), Some(s), Some(e)) = (
+            TermId::parse(&t.id),
+            school::parse_date(&t.start),
+            school::parse_date(&t.end),
+        ) else {
+            continue;
+        };
+        let (from, to) = (s.max(first), e.min(last));
+        if from > to {
+            continue;
+        }
+        let days = i64::from((to - from).get_days()) + 1;
+        if best.is_none_or(|(d, _)| days > d) {
+            best = Some((days, id));
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(id: &str, start: &str, end: &str) -> school::Term {
+        school::Term {
+            id: id.into(),
+            name: id.into(),
+            start: start.into(),
+            end: end.into(),
+        }
+    }
+
+    #[test]
+    fn a_month_belongs_to_the_term_holding_most_of_it() {
+        let terms = [
+            term("hk1", "2026-09-05", "2027-01-16"),
+            term("hk2", "2027-01-18", "2027-05-31"),
+        ];
+        assert_eq!(term_of_month(&terms, 2026, 11), Some(TermId::Hk1));
+        assert_eq!(term_of_month(&terms, 2027, 1), Some(TermId::Hk1));
+        assert_eq!(term_of_month(&terms, 2027, 3), Some(TermId::Hk2));
+        assert_eq!(term_of_month(&terms, 2027, 7), None);
+    }
+
+    #[test]
+    fn completion_and_absence_wording() {
+        assert_eq!(
+            completion_wording(EducationResult::Ht, 5),
+            "Hoàn thành chương trình tiểu học"
+        );
+        assert_eq!(
+            completion_wording(EducationResult::Htt, 3),
+            "Hoàn thành chương trình lớp 3"
+        );
+        assert_eq!(
+            completion_wording(EducationResult::Cht, 3),
+            "Chưa hoàn thành chương trình lớp 3"
+        );
+        assert_eq!(absences_text(12, Some(9)), "12 (có phép: 9, không phép: 3)");
+        assert_eq!(absences_text(4, None), "4");
+    }
+}
