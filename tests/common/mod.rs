@@ -409,9 +409,17 @@ impl Hub {
     pub fn start_https(data: &Path) -> Hub {
         Self::launch(data, free_port(), true)
     }
+    /// As [`Hub::start`], with extra environment variables (fault injection).
+    pub fn start_env(data: &Path, env: &[(&str, &str)]) -> Hub {
+        Self::launch_env(data, free_port(), false, env)
+    }
     fn launch(data: &Path, port: u16, https: bool) -> Hub {
+        Self::launch_env(data, port, https, &[])
+    }
+    fn launch_env(data: &Path, port: u16, https: bool, env: &[(&str, &str)]) -> Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut cmd = Command::new(bin());
+        cmd.envs(env.iter().copied());
         cmd.args(["district", "serve", "--data-dir"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])

@@ -201,6 +201,20 @@ async fn records_after(
     axum::extract::Query(q): axum::extract::Query<AfterQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorised(&hub, &headers, &school)?;
+    // Fault injection for the tests (tests/relay.rs): the first N answers fail, as on a link
+    // that drops right after an enrolment.
+    static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let fail_first: u64 = std::env::var("TRAM_FAULT_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if FAILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < fail_first {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "fault",
+            "injected fault (TRAM_FAULT_RECORDS)",
+        ));
+    }
     let storage = hub.storage.clone();
     let records =
         tokio::task::spawn_blocking(move || storage.records_after(&school, q.after, RECORDS_LIMIT))

@@ -123,6 +123,12 @@ pub struct RelayState {
     /// Entries the last (re-)enrolment renumbered above the hub's mark.
     #[serde(default)]
     pub renumbered: u64,
+    /// Set by a (re-)enrolment when the hub holds entries this box does not know it sent: the
+    /// last entry it knew were stored. Until the hub has said what it holds above it (and the
+    /// restore report is written), nothing is sent — a link that drops that question at
+    /// enrolment must not cost the staff the list of what the old box relayed after its backup.
+    #[serde(default)]
+    pub held_pending: Option<u64>,
 }
 
 fn state_path(data_dir: &Path) -> PathBuf {
@@ -276,7 +282,6 @@ fn next_batch(
     let mut st = state(data_dir);
     if let Some(n) = st.reserve_outbox.take() {
         let from = st.resend_from.take().unwrap_or(n).min(n);
-        compare_held(store, data_dir, from, &budget.privacy)?;
         let moved = store.outbox_continue_above(from, n)?;
         if moved > 0 {
             tracing::warn!(
@@ -630,22 +635,35 @@ pub async fn enrol(
     st.acked_outbox = receipted;
     st.reserve_outbox = (last_outbox > 0).then_some(last_outbox);
     st.resend_from = st.reserve_outbox.map(|_| receipted);
+    // The hub stored entries this box does not know it sent (a box restored from a backup
+    // after the old one relayed more): ask which, so staff are told what this box no longer
+    // has. Asked now, and by the relay loop until it gets an answer.
+    st.held_pending = (last_outbox > receipted).then_some(receipted);
     save_state(data_dir, &st)?;
-    if last_outbox > receipted {
-        // The hub stored entries this box does not know it sent (a box restored from a backup
-        // after the old one relayed more): fetch them, so the first relay round can tell staff
-        // which of them this box no longer has.
-        match held_after(&c, &e, receipted).await {
-            Ok(held) => crate::config::write_atomic(
-                &held_path(data_dir),
-                &serde_json::to_vec(&held).expect("serialisable"),
-            )?,
-            Err(err) => {
-                tracing::warn!(%err, "could not ask the hub what it holds after this box's last receipt")
-            }
-        }
+    if let Err(err) = ensure_held(&c, &e, data_dir).await {
+        tracing::warn!(%err, "could not ask the hub what it holds after this box's last receipt; the relay asks again before it sends");
     }
     Ok(e)
+}
+
+/// After a (re-)enrolment, asks the hub what it holds above the last entry this box knew were
+/// stored and writes the restore report; until that succeeds the relay sends nothing.
+async fn ensure_held(c: &reqwest::Client, e: &Enrolment, data_dir: &Path) -> anyhow::Result<()> {
+    let Some(from) = state(data_dir).held_pending else {
+        return Ok(());
+    };
+    let held = held_after(c, e, from).await?;
+    let store_dir = data_dir.to_path_buf();
+    let mut st = state(&store_dir);
+    st.held_pending = None;
+    // The comparison needs the store; the relay loop and the CLI both pass through here with
+    // the held records, and the report is written once.
+    crate::config::write_atomic(
+        &held_path(&store_dir),
+        &serde_json::to_vec(&(from, held)).expect("serialisable"),
+    )?;
+    save_state(&store_dir, &st)?;
+    Ok(())
 }
 
 fn held_path(data_dir: &Path) -> PathBuf {
@@ -689,18 +707,14 @@ pub fn restore_report(data_dir: &Path) -> Option<RestoreReport> {
     serde_json::from_slice(&std::fs::read(restore_report_path(data_dir)).ok()?).ok()
 }
 
-/// Compares what the hub holds above `from` with this box's own entries above `from` (as they
-/// would leave the box, privacy applied): each hub record no entry here matches is missing here.
-fn compare_held(
-    store: &Store,
-    data_dir: &Path,
-    from: u64,
-    privacy: &Privacy,
-) -> anyhow::Result<()> {
+/// Compares what the hub holds above `from` (fetched by [`ensure_held`]) with this box's own
+/// entries above `from` (as they would leave the box, privacy applied, renumbered or not):
+/// each hub record no entry here matches is missing here.
+fn compare_held(store: &Store, data_dir: &Path, privacy: &Privacy) -> anyhow::Result<()> {
     let Ok(bytes) = std::fs::read(held_path(data_dir)) else {
         return Ok(());
     };
-    let held: Vec<crate::district::HeldRecord> = serde_json::from_slice(&bytes)?;
+    let (from, held): (u64, Vec<crate::district::HeldRecord>) = serde_json::from_slice(&bytes)?;
     // (kind, key) → every (op, record) this box would send for it.
     type Sent = Vec<(String, Option<serde_json::Value>)>;
     let mut mine: std::collections::HashMap<(String, String), Sent> =
@@ -944,6 +958,8 @@ pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64>
     };
     let key = device_key(&dir)?;
     let c = client(e.pin_sha256.as_deref())?;
+    ensure_held(&c, &e, &dir).await?;
+    compare_held(store, &dir, &budget.privacy)?;
     let mut sent = 0;
     loop {
         let Some(bytes) = next_batch(store, &dir, &key, &e.school, budget)? else {
@@ -1070,6 +1086,7 @@ pub fn status(store: &Store) -> serde_json::Value {
         "last_error_at": st.last_error_at,
         "link_bytes_per_second": st.link_bps,
         "renumbered": st.renumbered,
+        "held_pending": st.held_pending.is_some(),
         "restore_report": restore_report(dir),
     })
 }
@@ -1126,6 +1143,12 @@ pub fn status_text(v: &serde_json::Value) -> String {
         let _ = writeln!(
             o,
             "At enrolment {n} entries the hub had never receipted were renumbered above its mark and sent."
+        );
+    }
+    if v["held_pending"] == true {
+        let _ = writeln!(
+            o,
+            "Not yet known:  what the district holds from the old box after its backup (the hub has not answered yet; nothing is sent until it has)"
         );
     }
     if let Some(missing) = v["restore_report"]["missing"].as_array()
