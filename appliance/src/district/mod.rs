@@ -323,13 +323,15 @@ pub trait HubStorage: Send + Sync {
         bytes: u64,
     ) -> Result<Receipt, HubError>;
     fn note_error(&self, school: &str, why: &str) -> Result<(), HubError>;
-    /// The school's records stored from outbox entries numbered above `after`, at most
-    /// `limit`: what a box restored from a backup asks for at enrolment, to tell its staff what
-    /// the district holds that the box no longer has.
+    /// The school's records stored from outbox entries numbered above `after`, in (kind, key)
+    /// order, starting after the record `cursor` names (`kind\u{1}key`), at most `limit`:
+    /// what a box restored from a backup asks for, page by page (a bad link drops a long
+    /// answer), to tell its staff what the district holds that the box no longer has.
     fn records_after(
         &self,
         school: &str,
         after: u64,
+        cursor: Option<&str>,
         limit: usize,
     ) -> Result<Vec<HeldRecord>, HubError>;
     /// Calls `f` with (school, record) for every live record of `kind`.
@@ -532,29 +534,27 @@ impl HubStorage for RedbHub {
         &self,
         school: &str,
         after: u64,
+        cursor: Option<&str>,
         limit: usize,
     ) -> Result<Vec<HeldRecord>, HubError> {
         let rx = self.store.read()?;
         let mut out = Vec::new();
-        rx.scan_each(
-            &RECORDS,
-            &format!("{school}\u{1}"),
-            &mut |k, row: RecordRow| {
-                if row.outbox_seq > after && out.len() < limit {
-                    let mut parts = k.splitn(3, '\u{1}').skip(1);
-                    out.push(HeldRecord {
-                        kind: parts.next().unwrap_or_default().to_string(),
-                        key: parts.next().unwrap_or_default().to_string(),
-                        op: row.op,
-                        outbox_seq: row.outbox_seq,
-                        at: row.at,
-                        record: row.record,
-                    });
-                }
-                Ok(())
-            },
-        )?;
-        out.sort_by_key(|r| r.outbox_seq);
+        let prefix = format!("{school}\u{1}");
+        rx.scan_each(&RECORDS, &prefix, &mut |k, row: RecordRow| {
+            let past_cursor = cursor.is_none_or(|c| &k[prefix.len()..] > c);
+            if past_cursor && row.outbox_seq > after && out.len() < limit {
+                let mut parts = k.splitn(3, '\u{1}').skip(1);
+                out.push(HeldRecord {
+                    kind: parts.next().unwrap_or_default().to_string(),
+                    key: parts.next().unwrap_or_default().to_string(),
+                    op: row.op,
+                    outbox_seq: row.outbox_seq,
+                    at: row.at,
+                    record: row.record,
+                });
+            }
+            Ok(())
+        })?;
         Ok(out)
     }
 

@@ -187,9 +187,14 @@ fn where_is(hub: &Hub, s: &super::School, seq: u64) -> Result<Option<serde_json:
 struct AfterQuery {
     #[serde(default)]
     after: u64,
+    /// The last record of the previous page (`kind\u{1}key`).
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
 }
 
-/// The most records one answer lists (a restored box's report names them; more are counted).
+/// The most records one answer lists; a box asks for pages of [`crate::relay::HELD_PAGE`].
 const RECORDS_LIMIT: usize = 20_000;
 
 /// What the hub holds for an enrolled school above an outbox number: a box restored from a
@@ -216,10 +221,17 @@ async fn records_after(
         ));
     }
     let storage = hub.storage.clone();
-    let records =
-        tokio::task::spawn_blocking(move || storage.records_after(&school, q.after, RECORDS_LIMIT))
-            .await??;
-    Ok(Json(json!({ "records": records })))
+    let records = tokio::task::spawn_blocking(move || {
+        let limit = q.limit.unwrap_or(RECORDS_LIMIT).clamp(1, RECORDS_LIMIT);
+        let records = storage.records_after(&school, q.after, q.cursor.as_deref(), limit)?;
+        // A full page may have more after it: the next page starts after its last record.
+        let next = (records.len() == limit)
+            .then(|| records.last().map(|r| format!("{}\u{1}{}", r.kind, r.key)))
+            .flatten();
+        Ok::<_, HubError>(json!({ "records": records, "next": next }))
+    })
+    .await??;
+    Ok(Json(records))
 }
 
 async fn downlink_list(

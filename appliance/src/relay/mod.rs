@@ -626,6 +626,7 @@ pub async fn enrol(
     let _ = std::fs::remove_file(outgoing(data_dir));
     let _ = std::fs::remove_file(restore_report_path(data_dir));
     let _ = std::fs::remove_file(held_path(data_dir));
+    let _ = std::fs::remove_file(data_dir.join("relay-held.partial.json"));
     let mut st = state(data_dir);
     // What this box itself knows the hub stored (0 for a box restored without its relay state:
     // then everything it holds is sent again above the hub's mark — the hub keeps the newest
@@ -652,7 +653,7 @@ async fn ensure_held(c: &reqwest::Client, e: &Enrolment, data_dir: &Path) -> any
     let Some(from) = state(data_dir).held_pending else {
         return Ok(());
     };
-    let held = held_after(c, e, from).await?;
+    let held = held_after(c, e, data_dir, from).await?;
     let store_dir = data_dir.to_path_buf();
     let mut st = state(&store_dir);
     st.held_pending = None;
@@ -674,21 +675,69 @@ fn restore_report_path(data_dir: &Path) -> PathBuf {
     data_dir.join("relay-restore-report.json")
 }
 
-async fn held_after(
+/// Records the hub is asked for at a time: about 50 KB, under two seconds at 32 KB/s, so a
+/// link cut every few seconds still moves the question forward page by page.
+pub const HELD_PAGE: usize = 100;
+
+/// One page of what the hub holds above `after`, from after `cursor`: (records, next cursor).
+async fn held_page(
     c: &reqwest::Client,
     e: &Enrolment,
     after: u64,
-) -> anyhow::Result<Vec<crate::district::HeldRecord>> {
+    cursor: Option<&str>,
+) -> anyhow::Result<(Vec<crate::district::HeldRecord>, Option<String>)> {
+    let mut q = vec![
+        ("after", after.to_string()),
+        ("limit", HELD_PAGE.to_string()),
+    ];
+    if let Some(cur) = cursor {
+        q.push(("cursor", cur.to_string()));
+    }
     let r = c
-        .get(format!(
-            "{}/relay/v1/records/{}?after={after}",
-            e.hub, e.school
-        ))
+        .get(format!("{}/relay/v1/records/{}", e.hub, e.school))
+        .query(&q)
         .bearer_auth(&e.secret)
         .send()
         .await?;
     let body: serde_json::Value = checked(r).await?.json().await?;
-    Ok(serde_json::from_value(body["records"].clone())?)
+    let records = serde_json::from_value(body["records"].clone())?;
+    Ok((records, body["next"].as_str().map(String::from)))
+}
+
+/// What has been fetched of the hub's answer so far (kept on disk: kills and cuts resume).
+#[derive(Default, Serialize, Deserialize)]
+struct HeldProgress {
+    from: u64,
+    cursor: Option<String>,
+    records: Vec<crate::district::HeldRecord>,
+}
+
+/// Everything the hub holds above `from`, page by page, resuming from `relay-held.partial`.
+async fn held_after(
+    c: &reqwest::Client,
+    e: &Enrolment,
+    data_dir: &Path,
+    from: u64,
+) -> anyhow::Result<Vec<crate::district::HeldRecord>> {
+    let partial = data_dir.join("relay-held.partial.json");
+    let mut p: HeldProgress = std::fs::read(&partial)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(|p: &HeldProgress| p.from == from)
+        .unwrap_or(HeldProgress {
+            from,
+            ..HeldProgress::default()
+        });
+    loop {
+        let (page, next) = held_page(c, e, from, p.cursor.as_deref()).await?;
+        p.records.extend(page);
+        p.cursor = next;
+        if p.cursor.is_none() {
+            let _ = std::fs::remove_file(&partial);
+            return Ok(p.records);
+        }
+        crate::config::write_atomic(&partial, &serde_json::to_vec(&p).expect("serialisable"))?;
+    }
 }
 
 /// What the district holds that this box does not: after a restore, the records the old box
@@ -789,7 +838,7 @@ pub fn tally(
         }
     }
     let theirs: HashMap<(String, String), Latest> = hub
-        .records_after(school, 0, usize::MAX)?
+        .records_after(school, 0, None, usize::MAX)?
         .into_iter()
         .map(|h| ((h.kind, h.key), (h.op, h.record)))
         .collect();
