@@ -198,6 +198,30 @@ fn lock_correction_notice_and_export_over_http() {
         .unwrap();
     assert!(summary.contains("Kết quả học tập") && summary.contains("Kết quả rèn luyện"));
     assert!(!summary.contains("Học lực") && !summary.contains("Hạnh kiểm"));
+    // The year's outcome columns count each student once, by the decision that stands: a
+    // student on both summer paths was counted twice (41 of 40; outside review, session 9).
+    let year = bgh
+        .get(format!("{base}/grades/school?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let body = year.split("<tbody>").nth(1).unwrap();
+    for row in body.split("<tr").skip(1) {
+        let cells: Vec<usize> = row
+            .split("<td>")
+            .skip(1)
+            .filter_map(|c| c.split('<').next().and_then(|n| n.trim().parse().ok()))
+            .collect();
+        // headcount, 5 learning, 5 conduct, 6 outcomes, awards
+        assert_eq!(cells.len(), 18, "{row}");
+        let outcomes: usize = cells[11..17].iter().sum();
+        assert!(
+            outcomes <= cells[0],
+            "{outcomes} decisions for {} students: {row}",
+            cells[0]
+        );
+    }
     let r = bgh
         .post(format!("{base}/api/v1/grades/terms/hk1/lock"))
         .json(&json!({"force": false}))
@@ -268,6 +292,11 @@ fn lock_correction_notice_and_export_over_http() {
         .unwrap();
     // (8+7+9+6.5 + 2×7.5 + 3×9) / 9 = 8.06 → 8,1
     assert_eq!(sheet["rows"][0]["result"], json!("8,1"));
+    // A "correction" to the value the cell already holds is refused: it would still count as a
+    // place corrected on the học bạ (outside review, session 9).
+    let r = put(&teacher, &students[0], "ck", "9", 2, Some("Nhập lại"));
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "unchanged");
 
     // The parent notice names this student only.
     let book: Value = homeroom

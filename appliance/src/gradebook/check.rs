@@ -283,7 +283,7 @@ fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
     let d = tt22::decide_year(&input, &cfg).map_err(|e| match e {
         YearInputError::SummerConductNotOwed => CheckError::new(
             "conduct.summer",
-            "summer conduct training is only for a year conduct of Chưa đạt",
+            "summer conduct training is only for a student whose year conduct is Chưa đạt and who is not retained outright (more than 45 days absent retains without a summer)",
         ),
         YearInputError::ReassessmentNotOwed(i) => CheckError::new(
             &format!("subjects[{i}].re_assessment"),

@@ -69,7 +69,10 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
     let mut corrections = 0;
     let mut corrected = BTreeSet::new();
     for (_, c) in r.scan(&super::CORRECTIONS, "")? {
-        if c.class == book.class.id && c.student == st.id && c.status == CorrectionStatus::Verified
+        if c.class == book.class.id
+            && c.student == st.id
+            && c.status == CorrectionStatus::Verified
+            && c.from != c.to
         {
             corrections += 1;
             if let Some(s) = book.subjects.iter().position(|s| s.id == c.subject) {

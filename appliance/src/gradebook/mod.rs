@@ -559,6 +559,8 @@ pub enum GradeError {
         "Người yêu cầu sửa điểm không tự xác nhận được: cần giáo viên chủ nhiệm (hoặc Ban giám hiệu, khi người yêu cầu là giáo viên chủ nhiệm) xác nhận"
     )]
     SecondPersonNeeded,
+    #[error("Điểm mới giống điểm đang có: không cần yêu cầu sửa điểm.")]
+    Unchanged,
     #[error(
         "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản chưa duyệt sửa điểm đã khoá sổ.",
         crate::auth::RESET_QUARANTINE_DAYS
@@ -608,6 +610,7 @@ impl GradeError {
             | GradeError::Forbidden
             | GradeError::SecondPersonNeeded => "forbidden",
             GradeError::Quarantined => "recently_reset",
+            GradeError::Unchanged => "unchanged",
             GradeError::Conflict { .. } | GradeError::NoteConflict { .. } => "conflict",
             GradeError::ReasonRequired => "reason_required",
             GradeError::ReasonTooLong => "reason_too_long",
@@ -1509,6 +1512,10 @@ pub fn save_cell(
         return Err(GradeError::Conflict { current });
     }
     if locked {
+        // A correction that changes nothing would still count as a "chỗ sửa chữa" on the học bạ.
+        if mark == current_mark {
+            return Err(GradeError::Unchanged);
+        }
         let reason = reason.ok_or(GradeError::ReasonRequired)?;
         let corrections = tx.scan(&CORRECTIONS, "")?;
         // A retried or double-sent save of the same change makes one request, not two.

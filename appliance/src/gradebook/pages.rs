@@ -1132,7 +1132,7 @@ pub struct ClassCounts {
     pub learning: [usize; 5],
     pub conduct: [usize; 5],
     /// Lên lớp, rèn luyện hè, kiểm tra lại, ở lại (year only)
-    pub outcomes: [usize; 4],
+    pub outcomes: [usize; 6],
     pub awards: usize,
 }
 
@@ -1174,7 +1174,7 @@ async fn school_summary(
         students: 0,
         learning: [0; 5],
         conduct: [0; 5],
-        outcomes: [0; 4],
+        outcomes: [0; 6],
         awards: 0,
     };
     let mut classes = vec![];
@@ -1194,17 +1194,16 @@ async fn school_summary(
             c.learning[level_slot(level)] += 1;
             c.conduct[level_slot(conduct)] += 1;
             if per == Period::Year {
-                // The columns count the lists: a student with both summer paths is on both.
-                match b.year[i].outcome {
+                // Each student once, by the decision that stands (TT22 Đ12–14: after the summer
+                // when it is complete); the summer columns hold those still waiting for it.
+                match b.year[i].final_outcome() {
                     Some(Outcome::Promoted) => c.outcomes[0] += 1,
                     Some(Outcome::SummerConduct) => c.outcomes[1] += 1,
-                    Some(Outcome::SummerBoth) => {
-                        c.outcomes[1] += 1;
-                        c.outcomes[2] += 1;
-                    }
                     Some(Outcome::ReAssessment) => c.outcomes[2] += 1,
-                    Some(Outcome::Retained) => c.outcomes[3] += 1,
-                    Some(Outcome::PrincipalDecides) | None => {}
+                    Some(Outcome::SummerBoth) => c.outcomes[3] += 1,
+                    Some(Outcome::Retained) => c.outcomes[4] += 1,
+                    Some(Outcome::PrincipalDecides) => c.outcomes[5] += 1,
+                    None => {}
                 }
                 c.awards += usize::from(b.year[i].award_label().is_some());
             }
@@ -1214,7 +1213,7 @@ async fn school_summary(
             total.learning[k] += c.learning[k];
             total.conduct[k] += c.conduct[k];
         }
-        for k in 0..4 {
+        for k in 0..6 {
             total.outcomes[k] += c.outcomes[k];
         }
         total.awards += c.awards;
@@ -1240,7 +1239,7 @@ fn total_zero() -> ClassCounts {
         students: 0,
         learning: [0; 5],
         conduct: [0; 5],
-        outcomes: [0; 4],
+        outcomes: [0; 6],
         awards: 0,
     }
 }

@@ -456,12 +456,23 @@ pub enum YearInputError {
 pub struct AwardWithheld {
     /// The title the levels alone would give.
     pub would_be: Award,
+    /// The decision that stands when the award was withheld (not yet final for the summer
+    /// paths and the principal's decision).
+    #[serde(skip)]
+    pub standing: Option<Outcome>,
 }
 
 impl AwardWithheld {
     pub fn reason(&self) -> String {
+        let why = match self.standing {
+            Some(Outcome::PrincipalDecides) => "chờ Hiệu trưởng quyết định việc lên lớp",
+            Some(Outcome::SummerConduct | Outcome::ReAssessment | Outcome::SummerBoth) => {
+                "chờ kết quả rèn luyện hè hoặc kiểm tra, đánh giá lại"
+            }
+            _ => "học sinh không được lên lớp",
+        };
         format!(
-            "Không xét danh hiệu {}: học sinh không được lên lớp (cài đặt của trường: chỉ khen thưởng học sinh được lên lớp)",
+            "Không xét danh hiệu {}: {why} (cài đặt của trường: chỉ khen thưởng học sinh được lên lớp)",
             self.would_be.label()
         )
     }
@@ -556,7 +567,12 @@ pub fn decide_year(input: &YearInput, cfg: &Tt22Config) -> Result<YearDecision, 
         match d.final_outcome() {
             Some(Outcome::Promoted) => d.award = Some(a),
             _ if !cfg.award_requires_promotion => d.award = Some(a),
-            _ => d.award_withheld = Some(AwardWithheld { would_be: a }),
+            standing => {
+                d.award_withheld = Some(AwardWithheld {
+                    would_be: a,
+                    standing,
+                })
+            }
         }
     }
     Ok(d)
@@ -954,6 +970,9 @@ mod tests {
         let d = decide_year(&input, &cfg).unwrap();
         assert_eq!(d.outcome, Some(Outcome::PrincipalDecides));
         assert!(d.reassess.is_empty());
+        // The award waits for the principal's decision; it is not "not promoted".
+        let w = d.award_withheld.expect("all 8.0 and Tốt would be an award");
+        assert!(w.reason().contains("chờ Hiệu trưởng"), "{}", w.reason());
         assert_eq!(
             d.level.map(|c| c.level),
             Some(Level::Tot),
