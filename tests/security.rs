@@ -858,29 +858,7 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
     assert_eq!(r.status(), 403, "BGH handed out the admin role");
 
     // The takeover: the admin resets the principal's password and logs in as her.
-    let r = admin
-        .post(format!("{b}/api/v1/accounts/u-hieutruong/reset-password"))
-        .json(&json!({}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    let temp = r.json::<Value>().unwrap()["temporary_password"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let as_her = s.client();
-    let r = as_her
-        .post(format!("{b}/api/v1/login"))
-        .json(&json!({"username": "hieutruong", "password": temp}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = as_her
-        .post(format!("{b}/api/v1/password"))
-        .json(&json!({"current": temp, "new": "quan-tri-gia-mao-77"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let (as_her, _) = s.take_over(&admin, "hieutruong", "quan-tri-gia-mao-77");
     for body in [
         json!({"secret": "654321", "confirm": "654321"}),
         json!({"secret": "654321", "confirm": "654321", "current": "111111"}),
@@ -2225,40 +2203,8 @@ fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() 
                 .unwrap(),
         )
     };
-    // Takes over `username` the way an admin can: a reset, a login, a password of its own.
-    let take_over = |id: &str, username: &str| -> reqwest::blocking::Client {
-        let r = admin
-            .post(format!("{b}/api/v1/accounts/{id}/reset-password"))
-            .json(&json!({}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let temp = r.json::<Value>().unwrap()["temporary_password"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let c = s.client();
-        let r = c
-            .post(format!("{b}/api/v1/login"))
-            .json(&json!({"username": username, "password": temp}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        // The temporary password is not accepted as the new one (F6).
-        let r = c
-            .post(format!("{b}/api/v1/password"))
-            .json(&json!({"current": temp, "new": temp}))
-            .send()
-            .unwrap();
-        assert_eq!(code(r), (422, "same_password".into()));
-        let r = c
-            .post(format!("{b}/api/v1/password"))
-            .json(&json!({"current": temp, "new": "cua-quan-tri-9137"}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        c
-    };
+    // Takes over `username` the way an admin can.
+    let take_over = |username: &str| s.take_over(&admin, username, "cua-quan-tri-9137").0;
 
     // F4: a vice principal does not touch the principal, nor make herself one.
     assert_eq!(
@@ -2344,6 +2290,13 @@ fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() 
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
+    // F6: the temporary password is not accepted as the new one.
+    let r = gvmoi
+        .post(format!("{b}/api/v1/password"))
+        .json(&json!({"current": temp, "new": temp}))
+        .send()
+        .unwrap();
+    assert_eq!(code(r), (422, "same_password".into()));
     let r = gvmoi
         .post(format!("{b}/api/v1/password"))
         .json(&json!({"current": temp, "new": "gv-moi-doi-roi-5521"}))
@@ -2351,7 +2304,7 @@ fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() 
         .unwrap();
     assert_eq!(r.status(), 200);
     // The principal is taken over: she grants nothing.
-    let as_her = take_over("u-hieutruong", "hieutruong");
+    let as_her = take_over("hieutruong");
     assert_eq!(
         patch(
             &as_her,
@@ -2397,7 +2350,7 @@ fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() 
             .unwrap();
         assert_eq!(code(r), (403, "recently_reset".into()), "{act}");
     }
-    let head = take_over("u-gv01", "gv01");
+    let head = take_over("gv01");
     let plans: Value = head
         .get(format!("{b}/api/v1/lessons/plans"))
         .send()

@@ -141,6 +141,43 @@ impl Server {
         c
     }
 
+    /// The takeover an admin can do: reset `username`'s password, log in with the temporary
+    /// one, choose `new`. Returns the session and the temporary password.
+    pub fn take_over(
+        &self,
+        admin: &reqwest::blocking::Client,
+        username: &str,
+        new: &str,
+    ) -> (reqwest::blocking::Client, String) {
+        let b = self.base();
+        let r = admin
+            .post(format!("{b}/api/v1/accounts/u-{username}/reset-password"))
+            .json(&serde_json::json!({}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "reset {username}");
+        let v: serde_json::Value = r.json().unwrap();
+        let temp = v["temporary_password"].as_str().unwrap().to_string();
+        let c = self.client();
+        let r = c
+            .post(format!("{b}/api/v1/login"))
+            .json(&serde_json::json!({"username": username, "password": temp}))
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "login as {username} with the temporary password"
+        );
+        let r = c
+            .post(format!("{b}/api/v1/password"))
+            .json(&serde_json::json!({"current": temp, "new": new}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{username} chooses a password");
+        (c, temp)
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
