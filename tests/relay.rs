@@ -867,6 +867,8 @@ fn a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost() {
     let human = tram(&["relay", "status", "--data-dir", new_box.to_str().unwrap()]);
     let human = String::from_utf8_lossy(&human.stdout).to_string();
     assert!(human.contains("records this box does not have"), "{human}");
+    // In words staff can act on, not only kind and key.
+    assert!(human.contains("Lớp 6A7"), "{human}");
     // The admin's home page says it too.
     let home = admin
         .get(format!("{}/", new_school.base()))

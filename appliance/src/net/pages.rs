@@ -221,11 +221,15 @@ fn relay_card(s: &super::AppState) -> RelayCard {
             .map(|r| {
                 r.missing
                     .iter()
-                    .map(|h| {
+                    .enumerate()
+                    .map(|(i, h)| {
+                        let what = r
+                            .labels
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| format!("{} {}", h.kind, h.key));
                         format!(
-                            "{} {} ({})",
-                            h.kind,
-                            h.key,
+                            "{what} ({})",
                             when(&serde_json::json!(h.at)).unwrap_or_else(|| h.at.clone())
                         )
                     })

@@ -750,6 +750,43 @@ pub struct RestoreReport {
     pub missing: Vec<crate::district::HeldRecord>,
     /// Records the hub holds that this box has too (sent again, harmlessly).
     pub matched: usize,
+    /// What each missing record is, in words staff can act on (same order as `missing`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// A held record in words: whose result, which plan, which class — what staff re-enter.
+fn label_for(rx: &crate::store::Rx, h: &crate::district::HeldRecord) -> String {
+    let r = h.record.clone().unwrap_or_default();
+    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+    let deleted = if h.op == "delete" { " (đã xoá)" } else { "" };
+    let text = match h.kind.as_str() {
+        "result" => {
+            let student = rx
+                .get(&crate::school::STUDENTS, &s("mahocsinh"))
+                .ok()
+                .flatten()
+                .map_or_else(|| s("mahocsinh"), |st| st.full_name);
+            let term = match s("hocky").as_str() {
+                "1" => "học kì I".to_string(),
+                "2" => "học kì II".to_string(),
+                "CN" => "cả năm".to_string(),
+                other => other.to_string(),
+            };
+            format!("Kết quả {term} của {student}, lớp {}", s("malop"))
+        }
+        "lesson_plan" => format!(
+            "Kế hoạch bài dạy «{}» của {} ({})",
+            s("title"),
+            s("teacher_name"),
+            s("state")
+        ),
+        "class" => format!("Lớp {}", s("name")),
+        "student" => format!("Học sinh {}", s("full_name")),
+        "library_item" => format!("Học liệu «{}»", s("title")),
+        other => format!("{other} {}", h.key),
+    };
+    format!("{text}{deleted}")
 }
 
 pub fn restore_report(data_dir: &Path) -> Option<RestoreReport> {
@@ -788,6 +825,9 @@ fn compare_held(store: &Store, data_dir: &Path, privacy: &Privacy) -> anyhow::Re
         } else {
             report.missing.push(h);
         }
+    }
+    if let Ok(rx) = store.read() {
+        report.labels = report.missing.iter().map(|h| label_for(&rx, h)).collect();
     }
     if !report.missing.is_empty() {
         tracing::warn!(
@@ -1045,8 +1085,8 @@ pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64>
         st.last_success = Some(jiff::Timestamp::now().to_string());
         st.last_error = None;
         // Only what crossed the link counts: a batch the hub already had (it came on a USB
-        // stick) says nothing about the link's speed.
-        if done.sent > 0 {
+        // stick), or the last few bytes of one it mostly had, says nothing about the link.
+        if done.sent >= 16 * 1024 {
             st.link_bps = Some(done.sent as f64 / t.elapsed().as_secs_f64().max(0.001));
         }
         save_state(&dir, &st)?;
@@ -1208,10 +1248,11 @@ pub fn status_text(v: &serde_json::Value) -> String {
             "The district holds {} records this box does not have (changed on the old box after its last backup). Enter them again:",
             missing.len()
         );
-        for m in missing {
+        for (i, m) in missing.iter().enumerate() {
             let _ = writeln!(
                 o,
-                "  {} {}  (relayed {})",
+                "  {}  [{} {}, relayed {}]",
+                v["restore_report"]["labels"][i].as_str().unwrap_or(""),
                 m["kind"].as_str().unwrap_or(""),
                 m["key"].as_str().unwrap_or(""),
                 m["at"].as_str().unwrap_or("")
