@@ -123,7 +123,7 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
         let r = (i + 3) as u32;
         let y = &book.year[i];
         let mut cells: Vec<XCell> = vec![
-            XCell::Text((i + 1).to_string()),
+            XCell::Mark((i + 1) as f64),
             XCell::Text(s.ma_dinh_danh.clone()),
             XCell::Text(s.full_name.clone()),
         ];
@@ -140,7 +140,13 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
                 cd(book.hk2[i].conduct),
                 lvl(y.level),
                 cd(y.conduct),
-                y.absences.to_string(),
+            ]
+            .map(XCell::Text),
+        );
+        // Days absent are a number (sums and filters work in Excel), not text.
+        cells.push(XCell::Mark(f64::from(y.absences)));
+        cells.extend(
+            [
                 y.outcome_label(),
                 y.award_label()
                     .map(String::from)
