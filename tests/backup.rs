@@ -267,7 +267,18 @@ fn verify_fails_on_any_changed_byte_and_bad_input_changes_nothing() {
     assert!(!o.status.success());
     assert!(out_text(&o).contains("is not empty"), "{}", out_text(&o));
     assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 1);
-    // A truncated object: the restore refuses and leaves nothing behind.
+    // A truncated database object (the only backup's records): the restore refuses and leaves
+    // nothing behind. (A damaged *file* object is a partial restore, in the test below.)
+    let m: Value = serde_json::from_str(
+        std::fs::read_to_string(&manifest)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let db = m["database"]["object"].as_str().unwrap().to_string();
+    let object = target.join("objects").join(&db[..2]).join(&db[2..]);
     let orig = std::fs::read(&object).unwrap();
     std::fs::write(&object, &orig[..orig.len() - 10]).unwrap();
     let dest2 = dir.path().join("dest2");
@@ -569,10 +580,11 @@ fn a_deleted_backup_is_reported_by_the_chain_and_the_box_never_quietly_restores_
     assert!(o.status.success(), "{}", out_text(&o));
     assert!(out_text(&o).contains(&missing), "{}", out_text(&o));
 
-    // Backups removed by retention are no gap: two manual backups on one day keep one.
+    // Backups removed by retention are no gap: verified manual backups on one day keep one
+    // (an unverified one would not supersede the earlier ones).
     std::fs::remove_dir_all(&target).unwrap();
     for _ in 0..3 {
-        let o = backup_now(&data, &target, &["--no-verify"]);
+        let o = backup_now(&data, &target, &[]);
         assert!(o.status.success(), "{}", out_text(&o));
     }
     assert_eq!(backup_ids(&target).len(), 1);
@@ -665,6 +677,25 @@ fn verify_names_what_a_damaged_object_holds_and_every_backup_that_shares_it() {
         line.contains(&format!("backups that share it: {}", ids.join(", "))),
         "{line}"
     );
+    // One damaged file does not keep the school's records from coming back: the newest backup
+    // is restored without it, the file is named, and the exit says "partial" (3). Before, every
+    // restore refused ("backup damaged"), so a single PDF kept a dead box dead.
+    let dest = dir.path().join("restored");
+    let o = restore(&target, &dest, &data.join("keys/backup.key"));
+    let text = out_text(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&ids[ids.len() - 1]),
+        "the newest backup: {text}"
+    );
+    let not = text
+        .lines()
+        .find(|l| l.contains("NOT restored"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(not.contains(&title), "{not}");
+    let restored = tram::store::Store::open(&dest).unwrap();
+    assert!(restored.verify_audit().unwrap().broken.is_none());
+    drop(restored);
 
     // The database, named without the key too.
     let manifest = std::fs::read_to_string(manifest_path(&target, &ids[0])).unwrap();
@@ -759,8 +790,14 @@ fn restore_brings_back_the_settings_and_the_home_page_warns_until_the_rest_is_re
     let w = redo(&h).unwrap_or_else(|| panic!("{h}"));
     assert!(w.contains(&usb.display().to_string()), "{w}");
     assert!(w.contains("Chưa đăng ký lại với Phòng/Sở"), "{w}");
-    // The USB disk is mounted again: that item goes by itself.
+    // An empty folder at the mount point is not the disk (an unmounted USB mount point looks
+    // like that, and backups would fill the root disk): still warned.
     std::fs::create_dir_all(&usb).unwrap();
+    let h = home(&c);
+    let w = redo(&h).unwrap_or_else(|| panic!("{h}"));
+    assert!(w.contains(&usb.display().to_string()), "{w}");
+    // The USB disk is mounted again (its backup target is there): that item goes by itself.
+    std::fs::write(usb.join("target.json"), "{}").unwrap();
     let h = home(&c);
     let w = redo(&h).unwrap_or_else(|| panic!("{h}"));
     assert!(!w.contains(&usb.display().to_string()), "{w}");

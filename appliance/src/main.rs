@@ -888,10 +888,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for r in &c.redo {
                 println!("  redo: {}", r.text());
             }
+            for f in &c.missing_files {
+                println!("  NOT restored (damaged on the backup target): {f}");
+            }
             println!(
                 "  start it with: tram serve --data-dir {}",
                 data_dir.display()
             );
+            if !c.missing_files.is_empty() {
+                eprintln!(
+                    "partial restore: the school's records are back, but {} file(s) above were damaged on the target and must be uploaded again (a second backup target would still hold them)",
+                    c.missing_files.len()
+                );
+                return Ok(ExitCode::from(3));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Audit {

@@ -85,6 +85,14 @@ pub enum BackupError {
     DiskFull(PathBuf),
     #[error("another backup is writing to {0} right now")]
     Busy(PathBuf),
+    /// A failure after the backup itself was complete on the target: it is there (and listed),
+    /// whatever the step after it says.
+    #[error("backup {id} was written to the target, but {step} then failed: {why}")]
+    AfterWrite {
+        id: String,
+        step: &'static str,
+        why: String,
+    },
     #[error("{0}")]
     Target(String),
     #[error("no backup found in {0}")]
@@ -263,6 +271,10 @@ pub struct RestoreCheck {
     /// After a restore: what the chain and the box's memory say about newer backups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Files (library items, lesson attachments) whose stored copy was damaged and could not
+    /// be restored: everything else was. Non-empty means a partial restore.
+    #[serde(default)]
+    pub missing_files: Vec<String>,
 }
 
 // ───────────────────────────── the sealed file format ─────────────────────────────
@@ -1371,14 +1383,28 @@ pub fn run(
     // 6. The restore drill, then retention: a backup that has not proved it restores never
     // pushes out one that has (the retention keeps a day's verified backup until a later one of
     // the same day is verified too).
+    let after = |step: &'static str| {
+        let id = manifest.id.clone();
+        move |e: BackupError| BackupError::AfterWrite {
+            id,
+            step,
+            why: match e {
+                BackupError::DiskFull(p) => format!("the disk holding {} is full", p.display()),
+                e => e.to_string(),
+            },
+        }
+    };
     let verified = if opts.verify {
-        let check = restore_check(&tgt, key, &manifest, &scratch, false)?;
-        tgt.mark_verified(&manifest.id)?;
+        let check = restore_check(&tgt, key, &manifest, &scratch, false)
+            .map_err(after("its restore check (it is not counted as verified)"))?;
+        tgt.mark_verified(&manifest.id)
+            .map_err(after("recording it as verified"))?;
         Some(check)
     } else {
         None
     };
-    let (pruned_backups, pruned_objects) = prune(&tgt, key, &opts.retention)?;
+    let (pruned_backups, pruned_objects) =
+        prune(&tgt, key, &opts.retention).map_err(after("removing old backups (retention)"))?;
     Ok(Report {
         id: manifest.id.clone(),
         target: target.to_path_buf(),
@@ -1490,6 +1516,18 @@ fn restore_into(
     dir: &Path,
     write: bool,
 ) -> Result<RestoreCheck, BackupError> {
+    restore_into_skipping(tgt, key, m, dir, write, &BTreeSet::new())
+}
+
+/// As [`restore_into`], leaving out the file objects named in `skip` (damaged on the target).
+fn restore_into_skipping(
+    tgt: &Target,
+    key: &BackupKey,
+    m: &Manifest,
+    dir: &Path,
+    write: bool,
+    skip: &BTreeSet<String>,
+) -> Result<RestoreCheck, BackupError> {
     use base64::Engine;
     if m.schema_version > SCHEMA_VERSION {
         return Err(BackupError::NewerSchema {
@@ -1566,7 +1604,13 @@ fn restore_into(
             "the audit chain is broken at event {seq}: {why}"
         )));
     }
-    let results = parallel(&m.blobs, |o| -> Result<(), BackupError> {
+    let blobs: Vec<ObjectRef> = m
+        .blobs
+        .iter()
+        .filter(|o| !skip.contains(&o.object))
+        .cloned()
+        .collect();
+    let results = parallel(&blobs, |o| -> Result<(), BackupError> {
         let (id, _) = if write {
             let mut w = ctx(store.blobs.writer(), dir, "writing a file")?;
             tgt.read_object(key, o, &mut w)?;
@@ -1605,6 +1649,7 @@ fn restore_into(
         bytes: m.objects().map(|o| o.size).sum(),
         redo,
         notes: vec![],
+        missing_files: vec![],
     })
 }
 
@@ -1817,14 +1862,32 @@ pub fn restore(
             good.last().map(|m| m.id.as_str()).unwrap_or("none")
         )),
     }
-    let m = match id {
-        Some(id) => good
-            .iter()
-            .find(|m| m.id == id)
-            .ok_or_else(|| BackupError::UnknownBackup(id.into()))?,
-        None => newest_complete(&tgt, &good, &mut notes)
+    let (m, damaged) = match id {
+        Some(id) => {
+            let m = good
+                .iter()
+                .find(|m| m.id == id)
+                .ok_or_else(|| BackupError::UnknownBackup(id.into()))?;
+            let (core, files) = damaged_objects(&tgt, m);
+            if !core.is_empty() {
+                return Err(BackupError::Corrupt(core.join("; ")));
+            }
+            (m, files)
+        }
+        None => newest_restorable(&tgt, &good, &mut notes)
             .map_err(|e| e.unwrap_or_else(|| BackupError::NoBackup(target.to_path_buf())))?,
     };
+    // A damaged file (a library PDF, an attachment) does not keep the school's records from
+    // coming back: the rest is restored and the damaged files are named.
+    let skip: BTreeSet<String> = damaged.iter().map(|(o, _)| o.clone()).collect();
+    let titles = open_index(key, m);
+    let missing_files: Vec<String> = damaged
+        .iter()
+        .map(|(o, why)| match titles.get(o) {
+            Some(t) => format!("{t} ({why})"),
+            None => format!("file object {o} ({why})"),
+        })
+        .collect();
     let parent = dest
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -1839,7 +1902,7 @@ pub fn restore(
         dest.file_name().and_then(|n| n.to_str()).unwrap_or("data"),
         rand::random::<u32>()
     ));
-    let r = restore_into(&tgt, key, m, &staging, true).and_then(|c| {
+    let r = restore_into_skipping(&tgt, key, m, &staging, true, &skip).and_then(|c| {
         // The restored box remembers the newest backup on the target as its own, so its next
         // backup continues the chain and a later deletion of it is noticed.
         if let Some(newest) = good.last() {
@@ -1863,6 +1926,7 @@ pub fn restore(
             )?;
             fsync_dir(parent)?;
             check.notes = notes;
+            check.missing_files = missing_files;
             Ok(check)
         }
         Err(e) => {
@@ -1874,27 +1938,50 @@ pub fn restore(
 
 /// The newest backup whose every object is on the target as its manifest recorded it; each newer
 /// one is named in `notes` with what is wrong with it. Err(None): no backup at all.
-fn newest_complete<'a>(
+/// The damaged objects of a backup: (the database, device files, settings — without which
+/// nothing is restored), and (file objects, each with why).
+/// Damaged file objects: (object name, why).
+type DamagedFiles = Vec<(String, String)>;
+
+fn damaged_objects(tgt: &Target, m: &Manifest) -> (Vec<String>, DamagedFiles) {
+    let core: Vec<&ObjectRef> = [&m.database, &m.files]
+        .into_iter()
+        .chain(m.settings.as_ref())
+        .collect();
+    let core_bad = parallel(&core, |o| tgt.check_stored(o))
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    let blobs: Vec<&ObjectRef> = m.blobs.iter().collect();
+    let files_bad = blobs
+        .iter()
+        .zip(parallel(&blobs, |o| tgt.check_stored(o)))
+        .filter_map(|(o, r)| r.err().map(|e| (o.object.clone(), e)))
+        .collect();
+    (core_bad, files_bad)
+}
+
+/// The backup to restore when none is named: the newest whose records (database, device
+/// files, settings) are intact — with the list of its damaged file objects, restored without
+/// them. A damaged file is stored once and shared by every backup that has it, so an older
+/// backup would not bring it back and would lose the newer records.
+fn newest_restorable<'a>(
     tgt: &Target,
     good: &'a [Manifest],
     notes: &mut Vec<String>,
-) -> Result<&'a Manifest, Option<BackupError>> {
+) -> Result<(&'a Manifest, DamagedFiles), Option<BackupError>> {
     let mut first_err = None;
     for m in good.iter().rev() {
-        let objects: Vec<&ObjectRef> = m.objects().collect();
-        let bad: Vec<String> = parallel(&objects, |o| tgt.check_stored(o))
-            .into_iter()
-            .filter_map(Result::err)
-            .collect();
-        if bad.is_empty() {
-            return Ok(m);
+        let (core, files) = damaged_objects(tgt, m);
+        if core.is_empty() {
+            return Ok((m, files));
         }
         notes.push(format!(
             "backup {} is incomplete and was skipped: {}",
             m.id,
-            bad.join("; ")
+            core.join("; ")
         ));
-        first_err.get_or_insert_with(|| BackupError::Corrupt(bad.join("; ")));
+        first_err.get_or_insert_with(|| BackupError::Corrupt(core.join("; ")));
     }
     Err(first_err)
 }

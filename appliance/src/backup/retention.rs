@@ -72,8 +72,9 @@ pub struct Candidate {
 }
 
 /// The ids to keep. The newest backup is always kept; in each calendar bucket kept, the newest
-/// backup and — while that one is not verified — the newest verified one too, so a second
-/// backup on the same day never pushes out an earlier one that was proved to restore. Pre-update
+/// backup and — while that one is not verified — every earlier one down to the newest verified
+/// one, so a second backup on the same day never pushes out an earlier one unless it was itself
+/// proved to restore. Pre-update
 /// backups are counted apart: the newest `pre_update`, and the newest of each of the last two
 /// distinct versions updated from, so failed attempts at one update cannot push out the backup
 /// taken before the last good one.
@@ -113,11 +114,14 @@ pub fn keep(backups: &[Candidate], r: &Retention, tz: &TimeZone) -> BTreeSet<Str
                     seen.insert(key, b.verified);
                     kept.insert(b.id.clone());
                 }
-                Some(false) if b.verified => {
-                    seen.insert(key, true);
+                // Until a verified backup is kept in the bucket, every earlier one stays: a
+                // backup is superseded only by a *verified* later one (`--no-verify` twice in
+                // a day deleted the first before).
+                Some(false) => {
+                    seen.insert(key, b.verified);
                     kept.insert(b.id.clone());
                 }
-                Some(_) => {}
+                Some(true) => {}
             }
         }
     }
@@ -232,6 +236,10 @@ mod tests {
         };
         let kept = keep(&[first.clone(), second.clone()], &r, &tz());
         assert!(kept.contains("a") && kept.contains("b"), "{kept:?}");
+        // Neither verified: the later one does not supersede the earlier one.
+        first.verified = false;
+        assert_eq!(keep(&[first.clone(), second.clone()], &r, &tz()).len(), 2);
+        first.verified = true;
         // Once the later one is verified, it supersedes the earlier one.
         second.verified = true;
         assert_eq!(keep(&[first.clone(), second.clone()], &r, &tz()).len(), 1);

@@ -65,7 +65,14 @@ impl Redo {
     /// Whether the box as it is now no longer needs this.
     pub fn done(&self, data_dir: &Path) -> bool {
         match self {
-            Redo::Target { path } => path.starts_with(data_dir) || path.is_dir(),
+            // An empty folder is not the disk: an unmounted USB mount point exists too, and
+            // backups would then fill the root disk. The target is there when it holds a
+            // backup target (target.json) or is a mounted file system of its own.
+            Redo::Target { path } => {
+                path.starts_with(data_dir)
+                    || path.join("target.json").exists()
+                    || is_mount_point(path)
+            }
             Redo::Enrolment { .. } => crate::relay::enrolment(data_dir).is_some(),
             Redo::Settings => crate::config::Settings::path(data_dir).exists(),
         }
@@ -161,4 +168,13 @@ pub fn outstanding(data_dir: &Path) -> Vec<Redo> {
         let _ = std::fs::remove_file(redo_path(data_dir));
     }
     left
+}
+
+/// Whether `p` is the root of a mounted file system (another device than its parent).
+fn is_mount_point(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(me), Some(Ok(up))) = (std::fs::metadata(p), p.parent().map(std::fs::metadata)) else {
+        return false;
+    };
+    me.is_dir() && me.dev() != up.dev()
 }

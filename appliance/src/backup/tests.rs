@@ -228,11 +228,15 @@ fn wrong_key_damaged_backup_and_non_empty_destination_are_refused_without_change
         fs::read_to_string(dest.join("notes.txt")).unwrap(),
         "keep me"
     );
-    // A damaged object: the restore fails and leaves no half-restored folder behind.
-    let obj = walk(&target.join("objects"))
-        .into_iter()
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .unwrap();
+    // A damaged database object: the restore fails and leaves no half-restored folder behind.
+    // (A damaged file object is restored around: `tests/backup.rs`.)
+    let db = list(&target, Some(&f.key))
+        .unwrap()
+        .pop()
+        .unwrap()
+        .database
+        .object;
+    let obj = target.join("objects").join(&db[..2]).join(&db[2..]);
     let mut b = fs::read(&obj).unwrap();
     let n = b.len();
     b[n / 2] ^= 0xff;
