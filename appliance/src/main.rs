@@ -883,7 +883,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("  note: {n}");
             }
             if c.redo.is_empty() {
-                println!("  settings restored (tram.toml); nothing to redo");
+                if tram::config::Settings::path(&data_dir).exists() {
+                    println!("  settings restored (tram.toml); nothing to redo");
+                } else {
+                    println!(
+                        "  no tram.toml to restore (the old box ran on command-line options); nothing to redo"
+                    );
+                }
             }
             for r in &c.redo {
                 println!("  redo: {}", r.text());
