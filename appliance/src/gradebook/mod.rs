@@ -1076,10 +1076,27 @@ impl StudentYear {
     pub fn outcome_label(&self) -> String {
         match self.primary {
             Some(r) => r.completion_label(self.grade).to_string(),
-            None => self
-                .final_outcome()
-                .map(|o| o.label_for(self.grade).to_string())
-                .unwrap_or_default(),
+            None => {
+                let label = self
+                    .final_outcome()
+                    .map(|o| o.label_for(self.grade).to_string())
+                    .unwrap_or_default();
+                // After the summer the decision says after what, so it never stands bare beside
+                // the year's "Chưa đạt" it overrides (TT22 Đ13–14).
+                let after = match (self.after_summer.is_some(), self.outcome) {
+                    (true, Some(rules::tt22::Outcome::SummerConduct)) => {
+                        " sau rèn luyện trong kì nghỉ hè"
+                    }
+                    (true, Some(rules::tt22::Outcome::ReAssessment)) => {
+                        " sau kiểm tra, đánh giá lại"
+                    }
+                    (true, Some(rules::tt22::Outcome::SummerBoth)) => {
+                        " sau rèn luyện hè và kiểm tra, đánh giá lại"
+                    }
+                    _ => "",
+                };
+                format!("{label}{after}")
+            }
         }
     }
     /// The award title under either circular.

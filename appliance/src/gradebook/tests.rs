@@ -1200,6 +1200,13 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     let a = y.after_summer.expect("all three re-assessed");
     assert_eq!((a.level, a.outcome), (Level::Dat, Outcome::Promoted));
     assert_eq!(y.final_outcome(), Some(Outcome::Promoted));
+    // The decision as printed (class PDF, pages, Excel) says after what: never a bare "Lên
+    // lớp" beside the year's "Chưa đạt" (outside review, session 9).
+    assert!(
+        y.outcome_label().ends_with("sau kiểm tra, đánh giá lại"),
+        "{}",
+        y.outcome_label()
+    );
     // …and the stored year result follows, with a higher version for the district.
     let after = stored(&f);
     assert_eq!(
