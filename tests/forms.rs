@@ -362,6 +362,24 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             json!({"student": students[1], "subject": subject, "input": input}),
         );
     }
+    // The Đ20 list of who was sent to re-assessment keeps them once they passed (it emptied
+    // before), and the promoted list has them "(sau hè)".
+    let page = sc
+        .get(&homeroom, &format!("/grades/class/{CLASS}?term=cn"))
+        .text()
+        .unwrap();
+    let lists = page
+        .split("class=\"card list\"")
+        .skip(1)
+        .collect::<String>();
+    let reassessed = lists
+        .split("<h2>Kiểm tra, đánh giá lại (")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("{lists}"));
+    assert!(reassessed >= 1, "{lists}");
+    assert!(lists.contains("(sau hè)"), "{lists}");
 
     let Some((hocba, hocba_raw)) = sc.pdf(&homeroom, &format!("/grades/hocba/{}/pdf", students[0]))
     else {
@@ -709,4 +727,26 @@ fn hoc_ba_tieu_hoc() {
         ],
     );
     insta::assert_snapshot!("hocba_tieu_hoc", hocba);
+    // The class page's end-of-year lists are TT27's too: completion, no summer, no "Chưa đủ
+    // kết quả" for a pupil with every result (domain review, session 9).
+    let page = sc
+        .get(homeroom, &format!("/grades/class/{class}?term=cn"))
+        .text()
+        .unwrap();
+    let lists = page
+        .split("class=\"card list\"")
+        .skip(1)
+        .collect::<String>();
+    assert!(
+        lists.contains("Hoàn thành chương trình lớp học (1)"),
+        "{lists}"
+    );
+    assert!(lists.contains("Chưa đủ kết quả (0)"), "{lists}");
+    for gone in [
+        "Rèn luyện trong kì nghỉ hè",
+        "Kiểm tra, đánh giá lại",
+        "Ở lại",
+    ] {
+        assert!(!lists.contains(gone), "{gone}: {lists}");
+    }
 }

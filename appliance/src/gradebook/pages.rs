@@ -510,10 +510,47 @@ fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
     out
 }
 
-/// The end-of-year lists the homeroom teacher draws up and BGH approves (Đ18, Đ20). A student
-/// with both summer paths is on both summer lists.
+/// The end-of-year lists the homeroom teacher draws up and BGH approves (TT22 Đ18, Đ20; TT27
+/// Đ11, Đ13 for primary). The summer lists say who was *sent* to the summer, and stay so once
+/// the results are in; the promoted and retained lists hold the decision that stands.
 fn year_lists(book: &ClassBook) -> Vec<StudentList> {
-    let mut lists: Vec<StudentList> = [
+    let lists = |titles: Vec<&'static str>| -> Vec<StudentList> {
+        titles
+            .into_iter()
+            .map(|title| StudentList {
+                title,
+                entries: vec![],
+            })
+            .collect()
+    };
+    if book.is_primary() {
+        // TT27: completion of the class (or of primary school in grade 5), no summer, no
+        // conduct; a pupil without every result is listed apart.
+        let done = if book.class.grade == 5 {
+            "Hoàn thành chương trình tiểu học"
+        } else {
+            "Hoàn thành chương trình lớp học"
+        };
+        let mut l = lists(vec![
+            done,
+            "Chưa hoàn thành",
+            "Khen thưởng",
+            "Chưa đủ kết quả",
+        ]);
+        for (i, s) in book.students.iter().enumerate() {
+            let y = &book.year[i];
+            match y.primary {
+                Some(r) if r.completed() => l[0].entries.push(s.full_name.clone()),
+                Some(_) => l[1].entries.push(s.full_name.clone()),
+                None => l[3].entries.push(s.full_name.clone()),
+            }
+            if let Some(a) = y.award_label() {
+                l[2].entries.push(format!("{} — {a}", s.full_name));
+            }
+        }
+        return l;
+    }
+    let mut l = lists(vec![
         Outcome::Promoted.label_for(book.class.grade),
         "Rèn luyện trong kì nghỉ hè",
         "Kiểm tra, đánh giá lại",
@@ -522,13 +559,7 @@ fn year_lists(book: &ClassBook) -> Vec<StudentList> {
         "Chưa đủ kết quả",
         "Hiệu trưởng xem xét, quyết định (Điều 12 khoản 4)",
         "Không xét khen thưởng",
-    ]
-    .into_iter()
-    .map(|title| StudentList {
-        title,
-        entries: vec![],
-    })
-    .collect();
+    ]);
     for (i, s) in book.students.iter().enumerate() {
         let y = &book.year[i];
         let after = if y.after_summer.is_some() {
@@ -544,26 +575,32 @@ fn year_lists(book: &ClassBook) -> Vec<StudentList> {
                 .collect();
             format!("{} ({})", s.full_name, subj.join(", "))
         };
-        match y.final_outcome() {
-            Some(Outcome::Promoted) => lists[0].entries.push(format!("{}{after}", s.full_name)),
-            Some(Outcome::SummerConduct) => lists[1].entries.push(s.full_name.clone()),
+        // Sent to the summer at the end of the year (a student on both paths is on both).
+        match y.outcome {
+            Some(Outcome::SummerConduct) => l[1].entries.push(s.full_name.clone()),
             Some(Outcome::SummerBoth) => {
-                lists[1].entries.push(s.full_name.clone());
-                lists[2].entries.push(reassess());
+                l[1].entries.push(s.full_name.clone());
+                l[2].entries.push(reassess());
             }
-            Some(Outcome::ReAssessment) => lists[2].entries.push(reassess()),
-            Some(Outcome::Retained) => lists[3].entries.push(format!("{}{after}", s.full_name)),
-            Some(Outcome::PrincipalDecides) => lists[6].entries.push(s.full_name.clone()),
-            None => lists[5].entries.push(s.full_name.clone()),
+            Some(Outcome::ReAssessment) => l[2].entries.push(reassess()),
+            _ => {}
+        }
+        match y.final_outcome() {
+            Some(Outcome::Promoted) => l[0].entries.push(format!("{}{after}", s.full_name)),
+            Some(Outcome::Retained) => l[3].entries.push(format!("{}{after}", s.full_name)),
+            Some(Outcome::PrincipalDecides) => l[6].entries.push(s.full_name.clone()),
+            // Waiting for the summer: on the summer lists above.
+            Some(Outcome::SummerConduct | Outcome::SummerBoth | Outcome::ReAssessment) => {}
+            None => l[5].entries.push(s.full_name.clone()),
         }
         if let Some(a) = y.award_label() {
-            lists[4].entries.push(format!("{} — {a}", s.full_name));
+            l[4].entries.push(format!("{} — {a}", s.full_name));
         }
         if let Some(note) = y.award_note() {
-            lists[7].entries.push(format!("{} — {note}", s.full_name));
+            l[7].entries.push(format!("{} — {note}", s.full_name));
         }
     }
-    lists
+    l
 }
 
 pub struct NoticeSubject {
