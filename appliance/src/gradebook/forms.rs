@@ -331,7 +331,12 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
                 .reassessed
                 .get(&spec.id)
                 .filter(|_| y.reassess.contains(&si))
-                .map(|m| m.text())
+                // A re-assessment score stands for the year's average: one decimal like it
+                // ("5,0" beside "4,0", not "5").
+                .map(|m| match m {
+                    Mark::Score(t) => t.vi(),
+                    m => m.text(),
+                })
                 .unwrap_or_default();
             let note = [TermId::Hk2, TermId::Hk1]
                 .iter()
