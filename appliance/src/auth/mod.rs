@@ -125,11 +125,8 @@ fn in_office(a: &Account) -> bool {
 /// Whether the school is still being set up: no BGH member other than `except` is in office.
 /// Until then the admin makes (and corrects) the accounts, the BGH ones included, and accounts
 /// it creates are not put in quarantine.
-fn setting_up(tx: &mut crate::store::Tx<'_>, except: &str) -> Result<bool, AuthError> {
-    Ok(!tx
-        .scan(&ACCOUNTS, "")?
-        .iter()
-        .any(|(id, a)| in_office(a) && id != except))
+fn setting_up(accounts: &[(String, Account)], except: &str) -> bool {
+    !accounts.iter().any(|(id, a)| in_office(a) && id != except)
 }
 
 /// Separation of duties for the roles that sign (principal, vice principal). The admin (IT)
@@ -166,11 +163,11 @@ pub fn check_bgh_change(
     if tx.actor_id() == "system" {
         return Ok(());
     }
-    if setting_up(tx, &after.id)? && !before.is_some_and(in_office) {
+    let accounts = tx.scan(&ACCOUNTS, "")?;
+    if setting_up(&accounts, &after.id) && !before.is_some_and(in_office) {
         return Ok(());
     }
     let now = tx.now();
-    let accounts = tx.scan(&ACCOUNTS, "")?;
     let actor = accounts
         .iter()
         .map(|(_, a)| a)
@@ -280,7 +277,7 @@ pub enum AuthError {
     )]
     BghBySecondBgh,
     #[error(
-        "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản chưa được ký duyệt, khoá sổ, duyệt sửa điểm, tạo khoá ký hay đổi vai trò Ban giám hiệu.",
+        "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản chưa được ký duyệt, khoá sổ, duyệt sửa điểm, tạo khoá ký hay đổi vai trò Ban giám hiệu. Nếu mật khẩu không do chính bạn yêu cầu đặt lại, báo ngay Hiệu trưởng.",
         RESET_QUARANTINE_DAYS
     )]
     Quarantined,
@@ -477,7 +474,10 @@ pub fn create_account_tx(
     // in as them before they do: once the school is set up, such an account starts in the
     // same quarantine as after a reset.
     let mut acc = acc;
-    if n.must_change_password && tx.actor_id() != "system" && !setting_up(tx, &acc.id)? {
+    if n.must_change_password
+        && tx.actor_id() != "system"
+        && !setting_up(&tx.scan(&ACCOUNTS, "")?, &acc.id)
+    {
         acc.password_reset = Some((tx.actor_id().to_string(), tx.now().to_string()));
     }
     tx.put(&ACCOUNTS, &acc.id, &acc, "account.create")?;

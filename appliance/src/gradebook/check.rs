@@ -802,17 +802,6 @@ mod tests {
 
     #[test]
     fn student_y_goes_to_re_assessment_then_is_promoted() {
-        let names = [
-            "Toán",
-            "Ngữ văn",
-            "Ngoại ngữ 1",
-            "KHTN",
-            "LS&ĐL",
-            "GDCD",
-            "Công nghệ",
-            "Tin học",
-        ];
-        let years = [4.2, 4.8, 3.9, 5.5, 6.0, 6.5, 7.0, 6.0];
         let re = [
             Some(5.5),
             Some(5.0),
@@ -823,18 +812,7 @@ mod tests {
             None,
             None,
         ];
-        let subjects: Vec<Value> = names
-            .iter()
-            .zip(years)
-            .zip(re)
-            .map(|((n, y), r)| {
-                let mut s = full_subject(n, [y, y]);
-                if let Some(r) = r {
-                    s["re_assessment"] = json!(r);
-                }
-                s
-            })
-            .collect();
+        let subjects = y_subjects(re);
         let input = json!({"rules":"tt22","grade":7,"subjects":subjects,"conduct":{"term1":"Đạt","term2":"Đạt"},"absences":20});
         let out = check(&input.to_string()).unwrap();
         assert_eq!(out["year"]["level"], json!("Chưa đạt"));

@@ -112,13 +112,8 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
 
 /// What the summer asked of a student: rèn luyện hè (conduct), kiểm tra lại (subjects), or both.
 fn summer_path(y: &StudentYear) -> Option<&'static str> {
-    // The rules decide which summer (tt22::decide_year); this only words it.
-    match y.outcome? {
-        Outcome::SummerBoth => Some("rèn luyện trong kì nghỉ hè và kiểm tra, đánh giá lại"),
-        Outcome::SummerConduct => Some("rèn luyện trong kì nghỉ hè"),
-        Outcome::ReAssessment => Some("kiểm tra, đánh giá lại"),
-        Outcome::Promoted | Outcome::Retained | Outcome::PrincipalDecides => None,
-    }
+    // The rules decide which summer (tt22::decide_year); `Outcome::summer_path` words it.
+    y.outcome?.summer_path()
 }
 
 /// The decision lines of a secondary học bạ: the end of the year, and after the summer when

@@ -561,10 +561,8 @@ pub enum GradeError {
     SecondPersonNeeded,
     #[error("Điểm mới giống điểm đang có: không cần yêu cầu sửa điểm.")]
     Unchanged,
-    #[error(
-        "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản chưa duyệt sửa điểm đã khoá sổ.",
-        crate::auth::RESET_QUARANTINE_DAYS
-    )]
+    /// Allowed by the role, refused by the week after someone else set the password.
+    #[error("{}", crate::auth::AuthError::Quarantined)]
     Quarantined,
     #[error("Không có gì để lưu: chọn rèn luyện hè hoặc môn kiểm tra lại")]
     NothingToSave,
@@ -1083,18 +1081,12 @@ impl StudentYear {
                     .unwrap_or_default();
                 // After the summer the decision says after what, so it never stands bare beside
                 // the year's "Chưa đạt" it overrides (TT22 Đ13–14).
-                let after = match (self.after_summer.is_some(), self.outcome) {
-                    (true, Some(rules::tt22::Outcome::SummerConduct)) => {
-                        " sau rèn luyện trong kì nghỉ hè"
-                    }
-                    (true, Some(rules::tt22::Outcome::ReAssessment)) => {
-                        " sau kiểm tra, đánh giá lại"
-                    }
-                    (true, Some(rules::tt22::Outcome::SummerBoth)) => {
-                        " sau rèn luyện hè và kiểm tra, đánh giá lại"
-                    }
-                    _ => "",
-                };
+                let after = self
+                    .outcome
+                    .and_then(rules::tt22::Outcome::summer_path)
+                    .filter(|_| self.after_summer.is_some())
+                    .map(|p| format!(" sau {p}"))
+                    .unwrap_or_default();
                 format!("{label}{after}")
             }
         }

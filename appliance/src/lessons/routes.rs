@@ -442,17 +442,10 @@ async fn make_key(
     ))
 }
 
-/// An account whose password someone else reset this week does not change who signs: were it
-/// taken over through that reset, its owner has not had time to notice.
+/// An account whose password someone else set this week does not change who signs (the one
+/// message: `AuthError::Quarantined`).
 fn recently_reset() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "recently_reset",
-        format!(
-            "Mật khẩu tài khoản này vừa được người khác đặt lại (hoặc tài khoản do người khác tạo): trong {} ngày, tài khoản không tạo hay đặt lại khoá ký. Nếu mật khẩu không do chính bạn yêu cầu đặt lại, báo ngay Hiệu trưởng.",
-            crate::auth::RESET_QUARANTINE_DAYS
-        ),
-    )
+    crate::auth::AuthError::Quarantined.into()
 }
 
 /// Another BGH member resets a signing key whose PIN is forgotten. Never one's own key, never by

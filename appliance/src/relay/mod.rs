@@ -654,16 +654,15 @@ async fn ensure_held(c: &reqwest::Client, e: &Enrolment, data_dir: &Path) -> any
         return Ok(());
     };
     let held = held_after(c, e, data_dir, from).await?;
-    let store_dir = data_dir.to_path_buf();
-    let mut st = state(&store_dir);
-    st.held_pending = None;
-    // The comparison needs the store; the relay loop and the CLI both pass through here with
-    // the held records, and the report is written once.
+    // Kept on disk for `compare_held`, which needs the store (the CLI's enrolment has none
+    // while a server runs); the relay loop compares before it sends.
     crate::config::write_atomic(
-        &held_path(&store_dir),
+        &held_path(data_dir),
         &serde_json::to_vec(&(from, held)).expect("serialisable"),
     )?;
-    save_state(&store_dir, &st)?;
+    let mut st = state(data_dir);
+    st.held_pending = None;
+    save_state(data_dir, &st)?;
     Ok(())
 }
 
@@ -886,20 +885,14 @@ pub fn tally(
         .map(|r| r.missing.into_iter().map(|h| (h.kind, h.key)).collect())
         .unwrap_or_default();
     let mut out: BTreeMap<String, KindTally> = BTreeMap::new();
-    let row = |out: &mut BTreeMap<String, KindTally>, kind: &str| {
-        if !out.contains_key(kind) {
-            out.insert(
-                kind.to_string(),
-                KindTally {
-                    kind: kind.to_string(),
-                    ..KindTally::default()
-                },
-            );
-        }
-    };
+    fn row<'a>(out: &'a mut BTreeMap<String, KindTally>, kind: &str) -> &'a mut KindTally {
+        out.entry(kind.to_string()).or_insert_with(|| KindTally {
+            kind: kind.to_string(),
+            ..KindTally::default()
+        })
+    }
     for (k, v) in &mine {
-        row(&mut out, &k.0);
-        let t = out.get_mut(&k.0).expect("just added");
+        let t = row(&mut out, &k.0);
         t.school += 1;
         match theirs.get(k) {
             Some(h) if h == v => t.equal += 1,
@@ -907,18 +900,15 @@ pub fn tally(
             _ => t.unexplained += 1,
         }
     }
-    for k in theirs.keys().filter(|k| !mine.contains_key(*k)) {
-        row(&mut out, &k.0);
-        let t = out.get_mut(&k.0).expect("just added");
-        if reported.contains(k) {
-            t.reported_missing += 1;
-        } else {
-            t.unexplained += 1;
-        }
-    }
     for k in theirs.keys() {
-        if let Some(t) = out.get_mut(&k.0) {
-            t.hub += 1;
+        let t = row(&mut out, &k.0);
+        t.hub += 1;
+        if !mine.contains_key(k) {
+            if reported.contains(k) {
+                t.reported_missing += 1;
+            } else {
+                t.unexplained += 1;
+            }
         }
     }
     Ok(out.into_values().collect())

@@ -290,6 +290,17 @@ impl Outcome {
     pub fn label(self) -> &'static str {
         self.label_for(0)
     }
+    /// Which summer an end-of-year decision sends the student to, in the words the học bạ and
+    /// the decision after it use ("Lên lớp sau …"); None when it sends to none.
+    pub fn summer_path(self) -> Option<&'static str> {
+        match self {
+            Outcome::SummerBoth => Some("rèn luyện trong kì nghỉ hè và kiểm tra, đánh giá lại"),
+            Outcome::SummerConduct => Some("rèn luyện trong kì nghỉ hè"),
+            Outcome::ReAssessment => Some("kiểm tra, đánh giá lại"),
+            Outcome::Promoted | Outcome::Retained | Outcome::PrincipalDecides => None,
+        }
+    }
+
     /// The wording of the học bạ and the lists: the last grade of a level completes it
     /// (Đ12 k1: "được công nhận hoàn thành chương trình THCS / THPT").
     pub fn label_for(self, grade: u8) -> &'static str {
