@@ -14,7 +14,7 @@ fn announcement_is_found_by_a_browser() {
     tram::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
     let info = tram::school::school_info(&store.read().unwrap()).unwrap();
     let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-    let _daemon = tram::net::mdns::announce(
+    let _daemon = tram::app::mdns::announce(
         info.as_ref(),
         "tram-79000701.local",
         18443,

@@ -2063,7 +2063,7 @@ fn registered_pages() -> std::collections::BTreeSet<(String, String)> {
     let mut out = std::collections::BTreeSet::new();
     for (file, fns) in [
         (
-            "net/pages.rs",
+            "app/pages.rs",
             &["pub fn sign_in_routes()", "pub fn routes()"][..],
         ),
         ("gradebook/pages.rs", &["pub fn routes()"][..]),

@@ -10,6 +10,9 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Where the device keeps the only key it accepts update bundles from.
+pub const DEFAULT_RELEASE_KEY: &str = "/etc/tram/release-key.pub";
+
 pub const DEFAULT_DATA_DIR: &str = "./tram-data";
 
 pub struct DataDir(pub PathBuf);

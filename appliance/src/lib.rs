@@ -1,6 +1,7 @@
 //! Trạm — the school appliance. The binary (`main.rs`) only parses the command line and wires
 //! these capabilities together; see ARCHITECTURE.md for the map and the import rules.
 
+pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod config;
@@ -8,10 +9,11 @@ pub mod demo;
 pub mod device;
 pub mod district;
 pub mod gradebook;
+pub mod http;
 pub mod lessons;
 pub mod library;
 pub mod logging;
-pub mod net;
+pub mod pki;
 pub mod provision;
 pub mod relay;
 pub mod school;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use tram::{auth, config, demo, logging, net, store::Store};
+use tram::{app, auth, config, demo, logging, store::Store};
 
 #[derive(Parser)]
 #[command(name = "tram", version, about = "Trạm — the school appliance")]
@@ -667,9 +667,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .max_blocking_threads(64)
                 .build()?;
-            rt.block_on(net::serve(
+            rt.block_on(app::serve(
                 store,
-                net::ServeOptions {
+                app::ServeOptions {
                     listen,
                     bootstrap_listen: Some(bootstrap_listen),
                     http_only,
@@ -1061,7 +1061,7 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                         tracing::warn!(error = %e, "control socket unavailable");
                     }
                 });
-                tram::district::routes::serve(store, listen, http_only, shutdown_signal()).await
+                tram::app::hub::serve(store, listen, http_only, shutdown_signal()).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -1720,14 +1720,14 @@ fn self_check(data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = net::AppState::new(
+        let state = app::state(
             store.clone(),
             None,
             vec![],
             tram::backup::schedule::Config::default_for(data_dir),
             false,
         );
-        let app = net::router(Arc::new(state));
+        let app = app::router(Arc::new(state));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -67,7 +67,7 @@ pub struct I18n {
 impl I18n {
     pub fn from_headers(h: &axum::http::HeaderMap) -> I18n {
         I18n {
-            en: crate::net::cookie(h, "lang").as_deref() == Some("en"),
+            en: crate::http::cookie(h, "lang").as_deref() == Some("en"),
         }
     }
     pub fn s<'a>(&self, key: &'a str) -> &'a str {

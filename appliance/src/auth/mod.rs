@@ -1,6 +1,8 @@
 //! Accounts, roles, passwords (argon2id), server-side sessions and the one permission function.
 //! Domain code here is synchronous and takes time as an argument; routes live in `routes.rs`.
 
+pub mod extract;
+pub mod pages;
 pub mod permission;
 pub mod ratelimit;
 pub mod routes;

@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::ratelimit::LoginLimiter;
 use super::{Account, AccountPatch, Action, LoginOk, NewAccount};
-use crate::net::{ApiError, ApiUser, SESSION_COOKIE, Shared};
+use crate::auth::extract::ApiUser;
+use crate::http::{ApiError, SESSION_COOKIE, Shared};
 
 pub fn api() -> Router<Shared> {
     Router::new()
@@ -57,7 +59,7 @@ pub async fn do_login(
             .await?;
     match r {
         Ok(ok) => {
-            s.limiter.succeeded(username, addr);
+            s.part::<LoginLimiter>()?.succeeded(username, addr);
             tracing::info!(user = %ok.account.username, "login");
             Ok(ok)
         }
@@ -73,7 +75,7 @@ pub async fn do_login(
 /// Counts one password check for `username` from `addr` in the login limiter before it runs
 /// (login and the current password of a password change share the budget).
 fn reserve_attempt(s: &Shared, username: &str, addr: &str) -> Result<(), ApiError> {
-    s.limiter
+    s.part::<LoginLimiter>()?
         .begin(username, addr, Instant::now())
         .map_err(|r| {
             let minutes = r.wait.as_secs().div_ceil(60).max(1);
@@ -177,7 +179,7 @@ async fn change_password(
         super::change_password(&store, &actor, &u.token, &b.current, &b.new)
     })
     .await??;
-    s.limiter.succeeded(&username, &addr);
+    s.part::<LoginLimiter>()?.succeeded(&username, &addr);
     Ok(Json(json!({"ok": true})))
 }
 

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::schedule::{self, backup_all};
 use crate::auth::Action;
-use crate::net::{ApiError, ApiUser, Shared};
+use crate::auth::extract::ApiUser;
+use crate::http::{ApiError, Shared};
 
 pub fn api() -> Router<Shared> {
     Router::new()
@@ -19,11 +20,12 @@ pub fn api() -> Router<Shared> {
 async fn status(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageDevice)?;
     let sum = schedule::summary(s.store.dir(), jiff::Timestamp::now());
+    let cfg = s.part::<schedule::Config>()?;
     Ok(Json(json!({
-        "enabled": s.backup.enabled,
-        "at": s.backup.at.strftime("%H:%M").to_string(),
-        "targets": s.backup.targets,
-        "retention": s.backup.retention,
+        "enabled": cfg.enabled,
+        "at": cfg.at.strftime("%H:%M").to_string(),
+        "targets": cfg.targets,
+        "retention": cfg.retention,
         "status": sum,
         "detail": schedule::read_status(s.store.dir()),
     })))
@@ -41,7 +43,7 @@ async fn run_now(
             "Đang sao lưu. Vui lòng đợi lần này xong.",
         ));
     };
-    let (store, cfg) = (s.store.clone(), s.backup.clone());
+    let (store, cfg) = (s.store.clone(), s.part::<schedule::Config>()?.clone());
     // A first backup of a big library takes minutes: run it in the background; the page
     // shows its progress from the status.
     tokio::task::spawn_blocking(move || {

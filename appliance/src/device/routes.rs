@@ -10,9 +10,11 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::auth::Action;
-use crate::net::PageUser;
-use crate::net::pages::{chrome, page, render};
-use crate::net::{ApiError, ApiUser, Shared};
+use crate::auth::extract::ApiUser;
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
+use crate::http::render;
+use crate::http::{ApiError, Shared};
 
 /// Largest bundle accepted over the web (a release is ~10 MB).
 pub const MAX_BUNDLE: u64 = 512 << 20;
@@ -94,7 +96,7 @@ async fn device_page(
             value: s
                 .ca
                 .as_ref()
-                .map(|(_, der)| crate::net::tls::fingerprint(der))
+                .map(|(_, der)| crate::pki::tls::fingerprint(der))
                 .unwrap_or_else(|| "không dùng HTTPS".into()),
             warn: false,
         },
@@ -306,13 +308,13 @@ async fn upload_update(
     drop(f);
     let key_path = std::env::var_os("TRAM_RELEASE_KEY")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| crate::update::DEFAULT_RELEASE_KEY.into());
+        .unwrap_or_else(|| crate::config::DEFAULT_RELEASE_KEY.into());
     let check = {
         let tmp = tmp.clone();
         let staging = incoming.join(format!(".check-{}", hex::encode(rand::random::<[u8; 6]>())));
         tokio::task::spawn_blocking(move || {
-            let r = crate::update::bundle::load_public_key(&key_path)
-                .and_then(|k| crate::update::bundle::verify(&tmp, &k, &staging));
+            let r = crate::pki::bundle::load_public_key(&key_path)
+                .and_then(|k| crate::pki::bundle::verify(&tmp, &k, &staging));
             let _ = std::fs::remove_dir_all(&staging);
             r.map(|v| v.manifest)
         })

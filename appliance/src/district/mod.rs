@@ -151,7 +151,7 @@ pub fn publish_update(
     release_key: &std::path::Path,
     now: jiff::Timestamp,
 ) -> Result<Published, String> {
-    let key = crate::update::bundle::load_public_key(release_key).map_err(|e| {
+    let key = crate::pki::bundle::load_public_key(release_key).map_err(|e| {
         format!(
             "cannot read the release key {}: {e} (name it with --release-key)",
             release_key.display()
@@ -162,7 +162,7 @@ pub fn publish_update(
         hex::encode(rand::random::<[u8; 6]>())
     ));
     std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
-    let checked = crate::update::bundle::verify(bundle, &key, &staging);
+    let checked = crate::pki::bundle::verify(bundle, &key, &staging);
     let _ = std::fs::remove_dir_all(&staging);
     let m = checked
         .map_err(|e| {

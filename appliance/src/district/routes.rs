@@ -3,12 +3,10 @@
 //! CSV and xlsx exports). Staff sign in with the hub's own accounts.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,8 +16,10 @@ use serde_json::json;
 
 use super::{HubError, HubStorage, RedbHub, secret_hash};
 use crate::auth::Action;
-use crate::net::pages::{chrome, page, render};
-use crate::net::{ApiError, AppState, JsonBody, PageUser, Shared};
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
+use crate::http::render;
+use crate::http::{ApiError, JsonBody, Shared};
 use crate::relay::batch;
 use crate::store::Store;
 
@@ -73,8 +73,9 @@ impl From<HubError> for ApiError {
 /// The most one upload part of a batch may carry.
 pub const MAX_BATCH_CHUNK: usize = 2 << 20;
 
-pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
-    let relay = Router::new()
+/// The routes schools call (`/relay/v1`: enrolment, batch uploads, held records, the downlink).
+pub fn relay() -> Router<Shared> {
+    Router::new()
         .route("/enrol", post(enrol))
         .route(
             "/batches/{school}/{seq}",
@@ -82,28 +83,23 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
         )
         .route("/records/{school}", get(records_after))
         .route("/downlink/{school}", get(downlink_list))
-        .route("/downlink/{school}/{id}", get(downlink_file));
+        .route("/downlink/{school}/{id}", get(downlink_file))
+}
+
+/// The district staff's pages and downloads, and the hub's health check.
+pub fn staff() -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/district") }))
         .route("/healthz", get(healthz))
-        .nest("/relay/v1", relay)
-        .nest("/api/v1", crate::auth::routes::api())
-        .merge(crate::net::pages::sign_in_routes())
         .route("/district", get(staff_page))
-        .route("/admin/accounts", get(crate::net::pages::accounts_page))
         .route("/district/api/schools", get(schools_json))
         .route("/district/api/stats", get(stats_json))
         .route("/district/schools.csv", get(schools_csv))
         .route("/district/district.xlsx", get(xlsx))
-        .route_layer(axum::middleware::from_fn(crate::net::limit_body))
-        .layer(DefaultBodyLimit::disable())
-        .layer(Extension(hub))
-        .layer(axum::middleware::from_fn(crate::net::security_headers))
-        .with_state(state)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok", "role": "district hub", "version": crate::net::VERSION}))
+    Json(json!({"status": "ok", "role": "district hub", "version": crate::http::VERSION}))
 }
 
 #[derive(Deserialize)]
@@ -116,7 +112,7 @@ async fn enrol(
     Extension(hub): Extension<Arc<Hub>>,
     b: JsonBody<EnrolBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     let storage = hub.storage.clone();
     let (school, secret) =
         tokio::task::spawn_blocking(move || storage.enrol(&b.token, &b.public_key))
@@ -405,7 +401,7 @@ async fn batch_append(
     .map(Json)
 }
 
-fn require_staff(u: &crate::net::ApiUser) -> Result<(), ApiError> {
+fn require_staff(u: &crate::auth::extract::ApiUser) -> Result<(), ApiError> {
     u.require(Action::ManageAccounts)
         .or_else(|_| u.require(Action::ViewAudit))
 }
@@ -483,7 +479,7 @@ async fn staff_page(
 }
 
 async fn schools_json(
-    u: crate::net::ApiUser,
+    u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_staff(&u)?;
@@ -504,7 +500,7 @@ async fn schools_json(
 }
 
 async fn stats_json(
-    u: crate::net::ApiUser,
+    u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Json<super::Stats>, ApiError> {
     require_staff(&u)?;
@@ -520,7 +516,7 @@ fn csv_field(s: &str) -> String {
 }
 
 async fn schools_csv(
-    u: crate::net::ApiUser,
+    u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
@@ -556,7 +552,7 @@ async fn schools_csv(
 }
 
 async fn xlsx(
-    u: crate::net::ApiUser,
+    u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
@@ -651,54 +647,10 @@ async fn xlsx(
         .into_response())
 }
 
-/// Runs the hub until `shutdown` resolves.
-pub async fn serve(
-    store: Arc<Store>,
-    listen: SocketAddr,
-    http_only: bool,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let tls = if http_only {
-        None
-    } else {
-        let names = vec![crate::relay::HUB_NAME.to_string(), "localhost".to_string()];
-        Some(crate::net::tls::load_or_create(
-            &store.dir().join("tls"),
-            "district-hub",
-            &names,
-            &crate::net::local_ips(),
-        )?)
-    };
-    let state: Shared = Arc::new(AppState::new(
-        store.clone(),
-        tls.as_ref(),
-        vec![],
-        crate::backup::schedule::Config::default_for(store.dir()),
-        true,
-    ));
-    let hub = Arc::new(Hub::new(store.clone()));
-    let app = router(state, hub).into_make_service_with_connect_info::<SocketAddr>();
-    let handle = axum_server::Handle::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    crate::net::spawn_app(&mut tasks, listen, tls.as_ref(), &handle, app);
-    if let Some(addr) = handle.listening().await {
-        tracing::info!(%addr, "district hub is listening");
-    }
-    let h2 = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h2.graceful_shutdown(Some(Duration::from_secs(10)));
-    });
-    while let Some(r) = tasks.join_next().await {
-        r??;
-    }
-    Ok(())
-}
-
 /// SHA-256 of the hub's certificate authority, which schools pin at enrolment (None until the
 /// hub has served HTTPS once).
 pub fn certificate_pin(store: &Store) -> Option<String> {
     let pem = std::fs::read_to_string(store.dir().join("tls").join("ca.pem")).ok()?;
-    let der = crate::net::tls::pem_der(&pem).ok()?;
+    let der = crate::pki::tls::pem_der(&pem).ok()?;
     Some(crate::relay::sha256_hex(&der))
 }

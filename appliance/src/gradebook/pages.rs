@@ -12,8 +12,10 @@ use serde::Deserialize;
 use super::rules::{self, tt22::Outcome};
 use super::{ClassBook, GradeError, Marks, TermId};
 use crate::auth::Action;
-use crate::net::pages::{chrome, page, render};
-use crate::net::{ApiError, PageUser, Shared};
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
+use crate::http::render;
+use crate::http::{ApiError, Shared};
 use crate::school;
 
 pub fn routes() -> Router<Shared> {
@@ -645,7 +647,7 @@ struct StudentBook {
 
 fn student_book(
     s: &Shared,
-    u: &crate::net::ApiUser,
+    u: &crate::auth::extract::ApiUser,
     student: &str,
 ) -> Result<StudentBook, ApiError> {
     let rx = s.store.read()?;
@@ -882,7 +884,7 @@ async fn notice(
 /// query again, for the links between the page and its PDF.
 fn chosen_notice(
     s: &Shared,
-    u: &crate::net::ApiUser,
+    u: &crate::auth::extract::ApiUser,
     student: &str,
     q: &TermQuery,
 ) -> Result<(NoticeView, String), ApiError> {

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::rules::RuleVersion;
 use super::{CellEdit, GradeError, RecordEdit, Settings, TermId};
-use crate::net::{ApiError, ApiUser, JsonBody, Shared, current_year, json_body};
+use crate::auth::extract::ApiUser;
+use crate::http::{ApiError, JsonBody, Shared, json_body};
+use crate::school::routes::current_year;
 use crate::store::Tx;
 
 pub fn api() -> Router<Shared> {
@@ -76,7 +78,7 @@ async fn write<R: Send + 'static>(
     u: &ApiUser,
     f: impl FnOnce(&mut Tx<'_>) -> Result<R, GradeError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    crate::net::write_as(s, u, f).await
+    crate::auth::extract::write_as(s, u, f).await
 }
 
 async fn get_sheet(

@@ -13,9 +13,11 @@ use serde::Deserialize;
 use super::export::{Names, date_vi, when};
 use super::sign::KEYS;
 use super::{Layout, Plan, State as PlanState, Version};
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
 use crate::auth::{Action, Principal, permits};
-use crate::net::pages::{chrome, page, render};
-use crate::net::{ApiError, PageUser, Shared};
+use crate::http::render;
+use crate::http::{ApiError, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -352,7 +354,7 @@ fn subject_list(names: &Names) -> Vec<(String, String)> {
 
 fn edit_view(
     s: &Shared,
-    u: &crate::net::ApiUser,
+    u: &crate::auth::extract::ApiUser,
     headers: &HeaderMap,
     id: String,
     v: Version,

@@ -13,8 +13,9 @@ use serde_json::json;
 
 use super::sign::{self, KEYS};
 use super::{LessonError, PLANS, PlanInput, export};
+use crate::auth::extract::ApiUser;
 use crate::auth::{Action, Principal, permits};
-use crate::net::{ApiError, ApiUser, JsonBody, Shared};
+use crate::http::{ApiError, JsonBody, Shared};
 use crate::store::Read;
 
 pub fn api() -> Router<Shared> {
@@ -80,8 +81,8 @@ async fn write<R: Send + 'static>(
     u: &ApiUser,
     f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<R, LessonError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    let r = crate::net::write_as(s, u, f).await?;
-    s.lessons.changed();
+    let r = crate::auth::extract::write_as(s, u, f).await?;
+    s.part::<super::Live>()?.changed();
     Ok(r)
 }
 
@@ -92,7 +93,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     // The gate before the body (the domain checks it again).
     u.require(Action::SubmitLessonPlans)?;
-    let input = crate::net::json_body(b)?;
+    let input = crate::http::json_body(b)?;
     let p = u.principal.clone();
     let plan = write(&s, &u, move |tx| super::create(tx, &p, input)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "plan": plan }))))
@@ -141,7 +142,7 @@ async fn edit(
     Path(id): Path<String>,
     b: JsonBody<PlanInput>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let input = crate::net::json_body(b)?;
+    let input = crate::http::json_body(b)?;
     let p = u.principal.clone();
     let plan = write(&s, &u, move |tx| super::edit(tx, &p, &id, input)).await?;
     Ok(Json(json!({ "plan": plan })))
@@ -172,7 +173,7 @@ async fn start_upload(
     b: JsonBody<StartUpload>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     u.require(Action::SubmitLessonPlans)?;
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     let cfg = super::config(&s.store.read()?)?;
     let name = crate::library::upload::check_name(&b.name)?;
     super::check_attachment(&cfg, &name, crate::library::upload::mime_of(&name), b.size)?;
@@ -208,7 +209,7 @@ async fn attach(
     Path(id): Path<String>,
     b: JsonBody<AttachBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     let file = crate::library::upload::take(&s.store, u.principal.id(), &b.upload)?;
     let p = u.principal.clone();
     let plan = write(&s, &u, move |tx| super::attach(tx, &p, &id, file)).await?;
@@ -244,7 +245,7 @@ async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceK
     }
     let who = u.principal.id().to_string();
     // Counted before it is checked, so parallel guesses cannot outrun the lockout.
-    s.pins.begin(&who).map_err(|minutes| {
+    s.part::<sign::PinGuard>()?.begin(&who).map_err(|minutes| {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "pin_locked",
@@ -257,7 +258,7 @@ async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceK
         .map_err(ApiError::internal)?;
     match opened {
         Ok(key) => {
-            s.pins.succeeded(&who);
+            s.part::<sign::PinGuard>()?.succeeded(&who);
             Ok(key)
         }
         Err(e) => {
@@ -275,7 +276,7 @@ async fn submit(
     Path(id): Path<String>,
     b: JsonBody<SecretBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     let key = unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
     let plan = write(&s, &u, move |tx| super::submit(tx, &p, &id, &key)).await?;
@@ -298,7 +299,7 @@ async fn review(
     Path(id): Path<String>,
     b: JsonBody<ReviewBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     let passed = match b.decision.as_str() {
         "pass" => true,
         "return" => false,
@@ -319,7 +320,7 @@ async fn approve(
     Path(id): Path<String>,
     b: JsonBody<SecretBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     u.require(Action::ApproveLessonPlans)?;
     let key = unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
@@ -341,7 +342,7 @@ async fn approve_month(
     u: ApiUser,
     b: JsonBody<MonthBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     u.require(Action::ApproveLessonPlans)?;
     super::parse_month(&b.month)?;
     let key = unlock(&s, &u, b.secret).await?;
@@ -394,7 +395,7 @@ async fn make_key(
     u: ApiUser,
     b: JsonBody<NewKey>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     if !permits(&u.principal, Action::SubmitLessonPlans)
         && !permits(&u.principal, Action::ApproveLessonPlans)
     {
@@ -431,7 +432,7 @@ async fn make_key(
         .map_err(ApiError::internal)?
         .map_err(LessonError::from)?;
     let public = rec.public_key.clone();
-    let saved = crate::net::write_as(&s, &u, move |tx| -> Result<_, LessonError> {
+    let saved = crate::auth::extract::write_as(&s, &u, move |tx| -> Result<_, LessonError> {
         Ok(sign::register(tx, rec)?)
     })
     .await?;
@@ -469,7 +470,7 @@ async fn reset_key(
         return Err(recently_reset());
     }
     let target = account.clone();
-    let rec = crate::net::write_as(&s, &u, move |tx| -> Result<_, LessonError> {
+    let rec = crate::auth::extract::write_as(&s, &u, move |tx| -> Result<_, LessonError> {
         Ok(sign::reset(tx, &target)?)
     })
     .await?
@@ -492,7 +493,7 @@ async fn put_config(
     u: ApiUser,
     b: JsonBody<super::LessonConfig>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let c = crate::net::json_body(b)?;
+    let c = crate::http::json_body(b)?;
     let p = u.principal.clone();
     let saved = c.clone();
     write(&s, &u, move |tx| super::save_config(tx, &p, c)).await?;
@@ -521,7 +522,9 @@ pub(crate) fn dashboard_of(
     let month = month
         .map(String::from)
         .unwrap_or_else(|| super::month_of(today));
-    let d = s.lessons.dashboard(&s.store.read()?, &month, today)?;
+    let d = s
+        .part::<super::Live>()?
+        .dashboard(&s.store.read()?, &month, today)?;
     super::dashboard_for(p, &d).ok_or_else(ApiError::forbidden)
 }
 
@@ -545,13 +548,14 @@ async fn changes(
     State(s): State<Shared>,
     _u: ApiUser,
     Query(q): Query<ChangesQuery>,
-) -> Json<serde_json::Value> {
-    let mut rx = s.lessons.subscribe();
-    if !s.lessons.closing() {
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let live = s.part::<super::Live>()?;
+    let mut rx = live.subscribe();
+    if !live.closing() {
         let wait = rx.wait_for(|g| *g != q.after);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(25), wait).await;
     }
-    Json(json!({ "generation": s.lessons.generation() }))
+    Ok(Json(json!({ "generation": live.generation() })))
 }
 
 async fn verify(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {
@@ -607,7 +611,7 @@ fn scope_of(s: &Shared, q: ExportQuery) -> Result<export::Scope, ApiError> {
             teacher: t,
             year: match q.year {
                 Some(y) => y,
-                None => crate::net::current_year(s)?,
+                None => crate::school::routes::current_year(s)?,
             },
         }),
         _ => Err(ApiError::bad_request(
@@ -778,4 +782,20 @@ async fn publish(
         StatusCode::CREATED,
         Json(json!({ "item": item, "message": "Đã đưa kế hoạch lên thư viện." })),
     ))
+}
+
+impl From<crate::lessons::LessonError> for ApiError {
+    fn from(e: crate::lessons::LessonError) -> Self {
+        use crate::lessons::LessonError as L;
+        let status = match &e {
+            L::Store(s) => return ApiError::internal(s),
+            L::NotFound => StatusCode::NOT_FOUND,
+            L::Forbidden(_) | L::Quarantined => StatusCode::FORBIDDEN,
+            L::State(_) | L::NoKey | L::Key(crate::lessons::sign::KeyError::WasReset) => {
+                StatusCode::CONFLICT
+            }
+            L::Invalid(_) | L::File(_) | L::Key(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
 }

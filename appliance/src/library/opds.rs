@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Item, Query as Search};
-use crate::net::{ApiError, MaybeUser, Shared};
+use crate::auth::extract::MaybeUser;
+use crate::http::{ApiError, Shared};
 use crate::store::Read;
 use crate::text::html_escape as esc;
 
@@ -191,7 +192,7 @@ pub async fn search(
     MaybeUser(p): MaybeUser,
     Query(sq): Query<SearchQ>,
 ) -> Result<Response, ApiError> {
-    let href = format!("/opds/search?q={}", crate::net::urlencode(&sq.q));
+    let href = format!("/opds/search?q={}", crate::http::urlencode(&sq.q));
     let title = format!("Tìm: {}", sq.q);
     acquisition(
         &s,

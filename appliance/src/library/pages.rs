@@ -7,9 +7,11 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::{ITEMS, Item, ItemKind};
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
 use crate::auth::{Action, permits};
-use crate::net::pages::{chrome, page, render};
-use crate::net::{ApiError, PageUser, Shared};
+use crate::http::render;
+use crate::http::{ApiError, Shared};
 use crate::store::Read;
 
 pub fn routes() -> Router<Shared> {

@@ -11,8 +11,9 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use super::{ITEMS, ItemInput, LibraryError, upload};
+use crate::auth::extract::{ApiUser, MaybeUser};
 use crate::auth::{Action, permits};
-use crate::net::{ApiError, ApiUser, JsonBody, MaybeUser, Shared};
+use crate::http::{ApiError, JsonBody, Shared};
 
 pub fn api() -> Router<Shared> {
     Router::new()
@@ -121,7 +122,7 @@ async fn save(
         .flatten()
         .collect();
     let p = u.principal.clone();
-    let item = crate::net::write_as(&s, &u, move |tx| {
+    let item = crate::auth::extract::write_as(&s, &u, move |tx| {
         super::save_item(tx, &p, id.as_deref(), input, file, cover)
     })
     .await?;
@@ -136,7 +137,7 @@ async fn create(
     u: ApiUser,
     input: JsonBody<ItemInput>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let input = crate::net::json_body(input)?;
+    let input = crate::http::json_body(input)?;
     let item = save(s, u, None, input).await?;
     Ok((StatusCode::CREATED, Json(json!({ "item": item }))))
 }
@@ -147,7 +148,7 @@ async fn update(
     Path(id): Path<String>,
     input: JsonBody<ItemInput>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let input = crate::net::json_body(input)?;
+    let input = crate::http::json_body(input)?;
     let item = save(s, u, Some(id), input).await?;
     Ok(Json(json!({ "item": item })))
 }
@@ -158,7 +159,8 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = u.principal.clone();
-    let item = crate::net::write_as(&s, &u, move |tx| super::delete_item(tx, &p, &id)).await?;
+    let item =
+        crate::auth::extract::write_as(&s, &u, move |tx| super::delete_item(tx, &p, &id)).await?;
     Ok(Json(json!({ "deleted": item.id })))
 }
 
@@ -183,7 +185,7 @@ async fn start_upload(
     u: ApiUser,
     b: JsonBody<StartUpload>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     u.require(Action::UseLibrary)?;
     let left = quota(&s, &u)?;
     let store = s.store.clone();
@@ -282,7 +284,7 @@ pub(crate) async fn serve_blob(
         HeaderValue::from_static("private, max-age=86400"),
     );
     if let Some(n) = name {
-        let v = format!("inline; filename*=UTF-8''{}", crate::net::urlencode(n));
+        let v = format!("inline; filename*=UTF-8''{}", crate::http::urlencode(n));
         if let Ok(v) = HeaderValue::from_str(&v) {
             h.insert(header::CONTENT_DISPOSITION, v);
         }
@@ -352,9 +354,9 @@ async fn lend(
     u: ApiUser,
     b: JsonBody<LendBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     let p = u.principal.clone();
-    let loan = crate::net::write_as(&s, &u, move |tx| {
+    let loan = crate::auth::extract::write_as(&s, &u, move |tx| {
         super::lend(tx, &p, &b.item, &b.student, b.due)
     })
     .await?;
@@ -367,7 +369,8 @@ async fn give_back(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let p = u.principal.clone();
-    let loan = crate::net::write_as(&s, &u, move |tx| super::give_back(tx, &p, &id)).await?;
+    let loan =
+        crate::auth::extract::write_as(&s, &u, move |tx| super::give_back(tx, &p, &id)).await?;
     Ok(Json(json!({ "loan": loan })))
 }
 
@@ -388,7 +391,7 @@ async fn import_folder(
     u: ApiUser,
     b: JsonBody<ImportBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let b = crate::net::json_body(b)?;
+    let b = crate::http::json_body(b)?;
     u.require(Action::ManageDevice)?;
     if b.sheet.contains(['/', '\\']) || b.sheet.starts_with('.') {
         return Err(ApiError::bad_request(
@@ -414,4 +417,22 @@ async fn import_folder(
     .await
     .map_err(ApiError::internal)??;
     Ok(Json(out))
+}
+
+impl From<crate::library::LibraryError> for ApiError {
+    fn from(e: crate::library::LibraryError) -> Self {
+        use crate::library::LibraryError as L;
+        let status = match &e {
+            L::Store(s) => return ApiError::internal(s),
+            L::NotFound | L::UploadGone => StatusCode::NOT_FOUND,
+            L::Forbidden => StatusCode::FORBIDDEN,
+            L::DuplicateIsbn { .. } | L::NoCopies(_) | L::OutOfOrder(_) => StatusCode::CONFLICT,
+            L::Invalid(_) | L::Upload(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let mut err = ApiError::new(status, e.code(), e.to_string());
+        if let L::OutOfOrder(have) = e {
+            err.details = Some(json!({ "offset": have }));
+        }
+        err
+    }
 }

@@ -136,8 +136,8 @@ pub fn provision(
         changed.push("made the local HTTPS certificate authority".into());
     }
     let host = format!("tram-{}.local", school::slug(&p.school_code));
-    let ips = crate::net::local_ips();
-    let tls = crate::net::tls::load_or_create(
+    let ips = crate::pki::local_ips();
+    let tls = crate::pki::tls::load_or_create(
         &tls_dir,
         &p.school_code,
         &[host.clone(), "tram.local".into(), "localhost".into()],
@@ -237,7 +237,7 @@ Device          {device}  (signing key {pk}…)
         year = p.year,
         tz = p.time_zone,
         urls = urls.join("\n                    "),
-        ca = crate::net::tls::fingerprint(&tls.ca_der),
+        ca = crate::pki::tls::fingerprint(&tls.ca_der),
         admin = p.admin_username,
         bat = schedule.at.strftime("%H:%M"),
         targets = schedule

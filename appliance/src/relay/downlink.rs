@@ -53,7 +53,7 @@ fn note(d: &Path, id: &str, what: String) -> std::io::Result<()> {
 fn release_key() -> PathBuf {
     std::env::var_os("TRAM_RELEASE_KEY")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::update::DEFAULT_RELEASE_KEY.into())
+        .unwrap_or_else(|| crate::config::DEFAULT_RELEASE_KEY.into())
 }
 
 /// One round: fetch and check everything new the hub offers. Returns how many were spooled.
@@ -150,8 +150,8 @@ pub async fn fetch(
             continue;
         }
         let staging = incoming.join(format!(".check-{}", it.id));
-        let verdict = crate::update::bundle::load_public_key(&release_key())
-            .and_then(|k| crate::update::bundle::verify(&part, &k, &staging));
+        let verdict = crate::pki::bundle::load_public_key(&release_key())
+            .and_then(|k| crate::pki::bundle::verify(&part, &k, &staging));
         let _ = std::fs::remove_dir_all(&staging);
         match verdict {
             Ok(v) => {

@@ -5,7 +5,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::auth::Action;
-use crate::net::{ApiError, ApiUser, Shared};
+use crate::auth::extract::ApiUser;
+use crate::http::{ApiError, Shared};
 
 pub fn api() -> Router<Shared> {
     Router::new().route("/relay/status", get(status))

@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 use super::import;
 use super::{Assignment, NewClass, NewSubject, SchoolError, Student};
 use crate::auth::Action;
-use crate::net::{ApiError, ApiUser, JsonBody, Shared, current_year, json_body};
+use crate::auth::extract::ApiUser;
+use crate::http::{ApiError, JsonBody, Shared, json_body};
 
 pub fn api() -> Router<Shared> {
     Router::new()
@@ -40,7 +41,7 @@ async fn write<R: Send + 'static>(
     u: &ApiUser,
     f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<R, SchoolError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    crate::net::write_as(s, u, f).await
+    crate::auth::extract::write_as(s, u, f).await
 }
 
 async fn get_school(
@@ -427,4 +428,34 @@ async fn put_profile(
     let p = json_body(b)?;
     let x = write(&s, &u, move |tx| super::save_profile(tx, &student, p)).await?;
     Ok(Json(json!({ "profile": x })))
+}
+
+impl From<crate::school::SchoolError> for ApiError {
+    fn from(e: crate::school::SchoolError) -> Self {
+        let status = match &e {
+            crate::school::SchoolError::Store(s) => return ApiError::internal(s),
+            crate::school::SchoolError::ClassExists(_)
+            | crate::school::SchoolError::StalePreview => StatusCode::CONFLICT,
+            crate::school::SchoolError::NoSuchClass(_)
+            | crate::school::SchoolError::NoSuchSubject(_)
+            | crate::school::SchoolError::NoSuchTeacher(_)
+            | crate::school::SchoolError::NoSuchDepartment(_)
+            | crate::school::SchoolError::NoSuchStudent(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            crate::school::SchoolError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+/// The school year in force, or 409 while the school is not set up yet.
+pub fn current_year(s: &Shared) -> Result<String, ApiError> {
+    crate::school::school_info(&s.store.read()?)?
+        .map(|i| i.current_year)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_provisioned",
+                "Trường chưa được khai báo (chạy tram provision hoặc --demo).",
+            )
+        })
 }

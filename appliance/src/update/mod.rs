@@ -11,7 +11,7 @@
 //! DATA_DIR/updates/spool/                     bundles waiting for tram-update.service
 //! ```
 
-pub mod bundle;
+pub use crate::pki::bundle;
 
 use std::fs;
 use std::io;
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use bundle::{Manifest, parse_version};
 
 pub const DEFAULT_INSTALL_ROOT: &str = "/opt/tram";
-pub const DEFAULT_RELEASE_KEY: &str = "/etc/tram/release-key.pub";
+pub use crate::config::DEFAULT_RELEASE_KEY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
@@ -56,6 +56,19 @@ impl UpdateError {
             UpdateError::DiskFull(e.to_string())
         } else {
             UpdateError::Io(e)
+        }
+    }
+}
+
+impl From<bundle::BundleError> for UpdateError {
+    fn from(e: bundle::BundleError) -> Self {
+        use bundle::BundleError as B;
+        match e {
+            B::Key(m) => UpdateError::Key(m),
+            B::BadSignature(m) => UpdateError::BadSignature(m),
+            B::Invalid(m) => UpdateError::Invalid(m),
+            B::DiskFull(m) => UpdateError::DiskFull(m),
+            B::Io(e) => UpdateError::Io(e),
         }
     }
 }
@@ -158,7 +171,7 @@ fn apply_inner(
         Ok(v) => v,
         Err(e) => {
             let _ = fs::remove_dir_all(&staging);
-            return Err(e);
+            return Err(e.into());
         }
     };
     let m = verified.manifest.clone();
@@ -202,7 +215,7 @@ fn apply_inner(
 
     // Install side by side.
     let unpacked = staging.join("out");
-    verified.unpack(&unpacked).map_err(cleanup)?;
+    verified.unpack(&unpacked).map_err(|e| cleanup(e.into()))?;
     fs::write(unpacked.join("VERSION"), format!("{}\n", m.version))
         .map_err(|e| cleanup(e.into()))?;
     let dest = versions.join(&m.version);

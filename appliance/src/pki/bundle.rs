@@ -10,7 +10,37 @@ use std::path::{Component, Path, PathBuf};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use super::UpdateError;
+/// Why a bundle or a release key was refused (the updater reports these as its own
+/// `UpdateError`, with the same words).
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{0}")]
+    Key(String),
+    #[error("refused: {0}")]
+    BadSignature(String),
+    #[error("refused: {0}")]
+    Invalid(String),
+    #[error("not enough disk space: {0}")]
+    DiskFull(String),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl BundleError {
+    fn from_io_disk(e: io::Error) -> BundleError {
+        if e.raw_os_error() == Some(libc::ENOSPC) {
+            BundleError::DiskFull(e.to_string())
+        } else {
+            BundleError::Io(e)
+        }
+    }
+}
+
+impl From<std::io::ErrorKind> for BundleError {
+    fn from(k: std::io::ErrorKind) -> Self {
+        BundleError::Io(k.into())
+    }
+}
 
 /// Bytes signed: a domain tag, then the manifest exactly as stored.
 const SIGNED_TAG: &[u8] = b"tram-update-manifest-v1\n";
@@ -52,9 +82,9 @@ impl Manifest {
 
 /// The release public key: a file with the key as 64 hex digits (lines starting with # are
 /// comments). On the device: /etc/tram/release-key.pub, put there by the image build.
-pub fn load_public_key(path: &Path) -> Result<VerifyingKey, UpdateError> {
+pub fn load_public_key(path: &Path) -> Result<VerifyingKey, BundleError> {
     let text = fs::read_to_string(path).map_err(|e| {
-        UpdateError::Key(format!(
+        BundleError::Key(format!(
             "cannot read the release key {}: {e}",
             path.display()
         ))
@@ -62,23 +92,23 @@ pub fn load_public_key(path: &Path) -> Result<VerifyingKey, UpdateError> {
     parse_key_hex(&text)
         .and_then(|b| VerifyingKey::from_bytes(&b).ok())
         .ok_or_else(|| {
-            UpdateError::Key(format!(
+            BundleError::Key(format!(
                 "{} is not a release public key (64 hex digits)",
                 path.display()
             ))
         })
 }
 
-pub fn load_secret_key(path: &Path) -> Result<SigningKey, UpdateError> {
+pub fn load_secret_key(path: &Path) -> Result<SigningKey, BundleError> {
     let text = fs::read_to_string(path).map_err(|e| {
-        UpdateError::Key(format!(
+        BundleError::Key(format!(
             "cannot read the signing key {}: {e}",
             path.display()
         ))
     })?;
     parse_key_hex(&text)
         .map(|b| SigningKey::from_bytes(&b))
-        .ok_or_else(|| UpdateError::Key(format!("{} is not a release signing key", path.display())))
+        .ok_or_else(|| BundleError::Key(format!("{} is not a release signing key", path.display())))
 }
 
 fn parse_key_hex(text: &str) -> Option<[u8; 32]> {
@@ -115,10 +145,10 @@ pub fn build(
     notes: &str,
     created: jiff::Timestamp,
     out: &Path,
-) -> Result<Manifest, UpdateError> {
+) -> Result<Manifest, BundleError> {
     parse_version(version)?;
     if !files.iter().any(|(p, _)| p == BINARY) {
-        return Err(UpdateError::Invalid(format!("a bundle needs {BINARY}")));
+        return Err(BundleError::Invalid(format!("a bundle needs {BINARY}")));
     }
     let mut entries = Vec::new();
     let mut payload = tar::Builder::new(zstd::Encoder::new(Vec::new(), 19)?);
@@ -198,15 +228,15 @@ pub struct Verified {
 
 /// Checks the signature, then copies the payload into `staging` while hashing it. Nothing is
 /// unpacked.
-pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verified, UpdateError> {
+pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verified, BundleError> {
     let f = File::open(bundle)
-        .map_err(|e| UpdateError::Invalid(format!("cannot open {}: {e}", bundle.display())))?;
+        .map_err(|e| BundleError::Invalid(format!("cannot open {}: {e}", bundle.display())))?;
     let mut outer = tar::Archive::new(f);
     let mut entries = outer.entries().map_err(not_a_bundle)?;
-    let mut next = |want: &str| -> Result<tar::Entry<'_, File>, UpdateError> {
+    let mut next = |want: &str| -> Result<tar::Entry<'_, File>, BundleError> {
         let e = entries
             .next()
-            .ok_or_else(|| UpdateError::Invalid(format!("truncated bundle: {want} is missing")))?
+            .ok_or_else(|| BundleError::Invalid(format!("truncated bundle: {want} is missing")))?
             .map_err(not_a_bundle)?;
         let name = e
             .path()
@@ -214,7 +244,7 @@ pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verif
             .to_string_lossy()
             .into_owned();
         if name != want || e.header().entry_type() != tar::EntryType::Regular {
-            return Err(UpdateError::Invalid(format!(
+            return Err(BundleError::Invalid(format!(
                 "not a Trạm update bundle: expected {want}, found {name}"
             )));
         }
@@ -232,17 +262,17 @@ pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verif
         })
         .and_then(|s| hex::decode(s).ok())
         .and_then(|b| Signature::from_slice(&b).ok())
-        .ok_or_else(|| UpdateError::BadSignature("manifest.sig is not a signature".into()))?;
+        .ok_or_else(|| BundleError::BadSignature("manifest.sig is not a signature".into()))?;
     key.verify_strict(&signed_bytes(&mjson), &sig)
         .map_err(|_| {
-            UpdateError::BadSignature(
+            BundleError::BadSignature(
                 "the manifest is not signed by this device's release key".into(),
             )
         })?;
     let manifest: Manifest = serde_json::from_slice(&mjson)
-        .map_err(|e| UpdateError::Invalid(format!("manifest.json: {e}")))?;
+        .map_err(|e| BundleError::Invalid(format!("manifest.json: {e}")))?;
     if manifest.format != 1 || manifest.product != "tram" {
-        return Err(UpdateError::Invalid(format!(
+        return Err(BundleError::Invalid(format!(
             "unsupported bundle (format {}, product {})",
             manifest.format, manifest.product
         )));
@@ -252,11 +282,11 @@ pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verif
         check_rel_path(&f.path)?;
     }
     if !manifest.files.iter().any(|f| f.path == BINARY) {
-        return Err(UpdateError::Invalid(format!("the bundle has no {BINARY}")));
+        return Err(BundleError::Invalid(format!("the bundle has no {BINARY}")));
     }
     let mut payload = next("payload.tar.zst")?;
     if payload.size() != manifest.payload_len {
-        return Err(UpdateError::Invalid(format!(
+        return Err(BundleError::Invalid(format!(
             "truncated or altered bundle: payload is {} bytes, the manifest signs {}",
             payload.size(),
             manifest.payload_len
@@ -271,20 +301,20 @@ pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verif
     loop {
         let n = payload
             .read(&mut buf)
-            .map_err(|e| UpdateError::Invalid(format!("truncated bundle: {e}")))?;
+            .map_err(|e| BundleError::Invalid(format!("truncated bundle: {e}")))?;
         if n == 0 {
             break;
         }
         total += n as u64;
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
-            .map_err(UpdateError::from_io_disk)?;
+            .map_err(BundleError::from_io_disk)?;
     }
-    out.sync_all().map_err(UpdateError::from_io_disk)?;
+    out.sync_all().map_err(BundleError::from_io_disk)?;
     if total != manifest.payload_len
         || hasher.finalize().to_hex().as_str() != manifest.payload_blake3
     {
-        return Err(UpdateError::Invalid(
+        return Err(BundleError::Invalid(
             "truncated or altered bundle: the payload does not match the signed manifest".into(),
         ));
     }
@@ -297,21 +327,21 @@ pub fn verify(bundle: &Path, key: &VerifyingKey, staging: &Path) -> Result<Verif
 /// The manifest of a bundle WITHOUT checking its signature: for the district hub, which
 /// forwards bundles and lists their versions but is not what schools trust (each box checks the
 /// signature with its own release key before installing).
-pub fn read_manifest_unverified(bundle: &Path) -> Result<Manifest, UpdateError> {
+pub fn read_manifest_unverified(bundle: &Path) -> Result<Manifest, BundleError> {
     let f = File::open(bundle)
-        .map_err(|e| UpdateError::Invalid(format!("cannot open {}: {e}", bundle.display())))?;
+        .map_err(|e| BundleError::Invalid(format!("cannot open {}: {e}", bundle.display())))?;
     let mut outer = tar::Archive::new(f);
     let mut entries = outer.entries().map_err(not_a_bundle)?;
     let e = entries
         .next()
-        .ok_or_else(|| UpdateError::Invalid("empty file: not a bundle".into()))?
+        .ok_or_else(|| BundleError::Invalid("empty file: not a bundle".into()))?
         .map_err(not_a_bundle)?;
     if e.path().map_err(not_a_bundle)?.to_string_lossy() != "manifest.json" {
-        return Err(UpdateError::Invalid("not a Trạm update bundle".into()));
+        return Err(BundleError::Invalid("not a Trạm update bundle".into()));
     }
     let m = read_limited(e, MANIFEST_MAX, "manifest.json")?;
     let m: Manifest = serde_json::from_slice(&m)
-        .map_err(|e| UpdateError::Invalid(format!("manifest.json: {e}")))?;
+        .map_err(|e| BundleError::Invalid(format!("manifest.json: {e}")))?;
     parse_version(&m.version)?;
     Ok(m)
 }
@@ -319,8 +349,8 @@ pub fn read_manifest_unverified(bundle: &Path) -> Result<Manifest, UpdateError> 
 impl Verified {
     /// Unpacks into `dest` (which must not exist): regular files only, each named by the
     /// manifest with its length and hash; anything else refuses the whole bundle.
-    pub fn unpack(&self, dest: &Path) -> Result<(), UpdateError> {
-        fs::create_dir_all(dest).map_err(UpdateError::from_io_disk)?;
+    pub fn unpack(&self, dest: &Path) -> Result<(), BundleError> {
+        fs::create_dir_all(dest).map_err(BundleError::from_io_disk)?;
         let mut want: std::collections::BTreeMap<&str, &FileEntry> = self
             .manifest
             .files
@@ -337,18 +367,18 @@ impl Verified {
                 .to_string_lossy()
                 .into_owned();
             let Some(entry) = want.remove(name.as_str()) else {
-                return Err(UpdateError::Invalid(format!(
+                return Err(BundleError::Invalid(format!(
                     "the payload holds {name}, which the manifest does not list"
                 )));
             };
             if e.header().entry_type() != tar::EntryType::Regular || e.size() != entry.len {
-                return Err(UpdateError::Invalid(format!(
+                return Err(BundleError::Invalid(format!(
                     "{name} does not match the manifest"
                 )));
             }
             let target = dest.join(&name);
             if let Some(dir) = target.parent() {
-                fs::create_dir_all(dir).map_err(UpdateError::from_io_disk)?;
+                fs::create_dir_all(dir).map_err(BundleError::from_io_disk)?;
             }
             let mut out = {
                 use std::os::unix::fs::OpenOptionsExt;
@@ -368,41 +398,41 @@ impl Verified {
                 }
                 hasher.update(&buf[..n]);
                 out.write_all(&buf[..n])
-                    .map_err(UpdateError::from_io_disk)?;
+                    .map_err(BundleError::from_io_disk)?;
             }
-            out.sync_all().map_err(UpdateError::from_io_disk)?;
+            out.sync_all().map_err(BundleError::from_io_disk)?;
             if hasher.finalize().to_hex().as_str() != entry.blake3 {
-                return Err(UpdateError::Invalid(format!(
+                return Err(BundleError::Invalid(format!(
                     "{name} does not match the manifest"
                 )));
             }
         }
         if let Some(missing) = want.keys().next() {
-            return Err(UpdateError::Invalid(format!("the payload lacks {missing}")));
+            return Err(BundleError::Invalid(format!("the payload lacks {missing}")));
         }
         Ok(())
     }
 }
 
-fn read_limited(e: impl Read, max: u64, what: &str) -> Result<Vec<u8>, UpdateError> {
+fn read_limited(e: impl Read, max: u64, what: &str) -> Result<Vec<u8>, BundleError> {
     let mut v = Vec::new();
     e.take(max + 1)
         .read_to_end(&mut v)
-        .map_err(|e| UpdateError::Invalid(format!("truncated bundle ({what}): {e}")))?;
+        .map_err(|e| BundleError::Invalid(format!("truncated bundle ({what}): {e}")))?;
     if v.len() as u64 > max {
-        return Err(UpdateError::Invalid(format!("{what} is too large")));
+        return Err(BundleError::Invalid(format!("{what} is too large")));
     }
     Ok(v)
 }
 
-fn not_a_bundle(e: io::Error) -> UpdateError {
-    UpdateError::Invalid(format!(
+fn not_a_bundle(e: io::Error) -> BundleError {
+    BundleError::Invalid(format!(
         "not a readable Trạm update bundle (truncated?): {e}"
     ))
 }
 
 /// Bundle paths are plain relative paths: no `..`, no root, no empty parts.
-fn check_rel_path(p: &str) -> Result<(), UpdateError> {
+fn check_rel_path(p: &str) -> Result<(), BundleError> {
     let ok = !p.is_empty()
         && p.len() < 256
         && Path::new(p)
@@ -411,16 +441,16 @@ fn check_rel_path(p: &str) -> Result<(), UpdateError> {
     if ok {
         Ok(())
     } else {
-        Err(UpdateError::Invalid(format!(
+        Err(BundleError::Invalid(format!(
             "unsafe path in bundle: {p:?}"
         )))
     }
 }
 
 /// MAJOR.MINOR.PATCH, compared numerically.
-pub fn parse_version(v: &str) -> Result<(u64, u64, u64), UpdateError> {
+pub fn parse_version(v: &str) -> Result<(u64, u64, u64), BundleError> {
     let parts: Vec<_> = v.trim().split('.').collect();
-    let bad = || UpdateError::Invalid(format!("version {v:?} is not MAJOR.MINOR.PATCH"));
+    let bad = || BundleError::Invalid(format!("version {v:?} is not MAJOR.MINOR.PATCH"));
     if parts.len() != 3 {
         return Err(bad());
     }

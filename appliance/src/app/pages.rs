@@ -6,12 +6,14 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{ApiError, PageUser, SESSION_COOKIE, Shared, cookie};
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
 use crate::auth::{self, Action, Role};
+use crate::http::{ApiError, SESSION_COOKIE, Shared, cookie, render};
 use crate::school;
 use crate::web::I18n;
 
@@ -43,124 +45,6 @@ pub fn routes() -> Router<Shared> {
         .route("/tram-ca.crt", get(ca_der))
         .route("/tram-ca.pem", get(ca_pem))
 }
-
-pub(crate) fn render(t: impl Template) -> Response {
-    match t.render() {
-        Ok(h) => Html(h).into_response(),
-        Err(e) => ApiError::internal(e).into_response(),
-    }
-}
-
-/// What every page's layout needs.
-pub(crate) struct Chrome {
-    pub t: I18n,
-    pub csrf: String,
-    pub school_name: String,
-    pub user_name: String,
-    pub nav: Vec<(&'static str, &'static str)>,
-    /// Why this account may not sign this week, shown on every page (empty: it may).
-    pub quarantine: String,
-}
-
-/// The banner of an account someone else set the password of this week: who, when, until
-/// when, and what to do if it was not asked for.
-fn quarantine_notice(s: &Shared, p: &auth::Principal) -> String {
-    let Some((by, at)) = p.account.password_reset.as_ref().filter(|_| p.quarantined) else {
-        return String::new();
-    };
-    let Ok(at) = at.parse::<jiff::Timestamp>() else {
-        return String::new();
-    };
-    let who = s
-        .store
-        .read()
-        .ok()
-        .and_then(|rx| rx.get(&auth::ACCOUNTS, by).ok().flatten())
-        .map_or_else(|| by.clone(), |a| a.full_name);
-    let tz = school::time_zone();
-    let until = at + jiff::SignedDuration::from_hours(auth::RESET_QUARANTINE_DAYS * 24);
-    format!(
-        "Mật khẩu tài khoản này do {who} đặt lúc {}. Đến {}, tài khoản chưa ký duyệt hay góp ý kế hoạch bài dạy, khoá sổ, duyệt sửa điểm, tạo khoá ký hay đổi tài khoản Ban giám hiệu. Nếu bạn không yêu cầu việc này, báo ngay Hiệu trưởng.",
-        at.to_zoned(tz.clone()).strftime("%H:%M %d/%m/%Y"),
-        until.to_zoned(tz).strftime("%H:%M %d/%m/%Y"),
-    )
-}
-
-pub(crate) fn chrome(s: &Shared, u: &super::ApiUser, headers: &HeaderMap) -> Chrome {
-    let p = &u.principal;
-    if s.hub {
-        // The district hub: its own pages, and its staff accounts.
-        let mut nav = vec![("/district", "district.title")];
-        if auth::permits(p, Action::ManageAccounts) {
-            nav.push(("/admin/accounts", "nav.accounts"));
-        }
-        return Chrome {
-            t: I18n::from_headers(headers),
-            csrf: u.session.csrf.clone(),
-            school_name: "Trạm — Phòng/Sở GD&ĐT".into(),
-            user_name: p.account.full_name.clone(),
-            nav,
-            quarantine: String::new(),
-        };
-    }
-    let mut nav = vec![
-        ("/grades", "nav.grades"),
-        ("/lessons", "nav.lessons"),
-        ("/library", "nav.library"),
-    ];
-    if auth::permits(p, Action::ManageAccounts) {
-        nav.push(("/admin/accounts", "nav.accounts"));
-    }
-    nav.push(("/admin/classes", "nav.classes"));
-    nav.push(("/admin/students", "nav.students"));
-    nav.push(("/admin/subjects", "nav.subjects"));
-    nav.push(("/admin/assignments", "nav.assignments"));
-    if auth::permits(p, Action::ImportExport) {
-        nav.push(("/admin/import", "nav.import"));
-    }
-    if auth::permits(p, Action::ManageDevice) {
-        nav.push(("/admin/device", "nav.device"));
-    }
-    let school_name = s
-        .store
-        .read()
-        .ok()
-        .and_then(|rx| school::school_info(&rx).ok().flatten())
-        .map(|i| i.name)
-        .unwrap_or_default();
-    Chrome {
-        t: I18n::from_headers(headers),
-        csrf: u.session.csrf.clone(),
-        school_name,
-        user_name: p.account.full_name.clone(),
-        nav,
-        quarantine: quarantine_notice(s, p),
-    }
-}
-
-macro_rules! page {
-    ($name:ident, $path:literal { $($field:ident : $ty:ty),* $(,)? }) => {
-        #[derive(askama::Template)]
-        #[template(path = $path)]
-        struct $name {
-            t: $crate::web::I18n,
-            csrf: String,
-            school_name: String,
-            user_name: String,
-            nav: Vec<(&'static str, &'static str)>,
-            quarantine: String,
-            $($field: $ty),*
-        }
-        impl $name {
-            #[allow(clippy::too_many_arguments)]
-            fn new(c: $crate::net::pages::Chrome, $($field: $ty),*) -> Self {
-                $name { t: c.t, csrf: c.csrf, school_name: c.school_name, user_name: c.user_name, nav: c.nav, quarantine: c.quarantine, $($field),* }
-            }
-        }
-    };
-}
-
-pub(crate) use page;
 
 fn qr_svg(text: &str) -> String {
     match qrcode::QrCode::new(text.as_bytes()) {
@@ -198,7 +82,7 @@ pub(crate) struct RelayCard {
     missing: Vec<String>,
 }
 
-fn relay_card(s: &super::AppState) -> RelayCard {
+fn relay_card(s: &crate::http::AppState) -> RelayCard {
     let v = crate::relay::status(&s.store);
     let when = |x: &serde_json::Value| {
         x.as_str()
@@ -254,8 +138,12 @@ pub(crate) struct BackupCard {
     redo: Vec<String>,
 }
 
-fn backup_card(s: &super::AppState) -> BackupCard {
+fn backup_card(s: &crate::http::AppState) -> BackupCard {
     let sum = crate::backup::schedule::summary(s.store.dir(), jiff::Timestamp::now());
+    let fallback = crate::backup::schedule::Config::default_for(s.store.dir());
+    let cfg = s
+        .part::<crate::backup::schedule::Config>()
+        .unwrap_or(&fallback);
     BackupCard {
         last: sum.last_good_at.map(|t| {
             t.to_zoned(crate::school::time_zone())
@@ -266,19 +154,14 @@ fn backup_card(s: &super::AppState) -> BackupCard {
         stale: sum.stale,
         error: sum.last_error_vi.filter(|m| !m.is_empty()),
         running: sum.running,
-        enabled: s.backup.enabled,
-        at: s.backup.at.strftime("%H:%M").to_string(),
-        targets: s
-            .backup
+        enabled: cfg.enabled,
+        at: cfg.at.strftime("%H:%M").to_string(),
+        targets: cfg
             .targets
             .iter()
             .map(|t| t.display().to_string())
             .collect(),
-        internal_only: s
-            .backup
-            .targets
-            .iter()
-            .all(|t| t.starts_with(s.store.dir())),
+        internal_only: cfg.targets.iter().all(|t| t.starts_with(s.store.dir())),
         redo: crate::backup::settings::outstanding(s.store.dir())
             .iter()
             .map(|r| r.text_vi())
@@ -923,7 +806,10 @@ pub async fn bootstrap_page(State(s): State<Shared>, headers: HeaderMap) -> Resp
         t: I18n::from_headers(&headers),
         school_name: school_name(&s),
         urls: s.urls.iter().map(|u| (u.clone(), qr_svg(u))).collect(),
-        fingerprint: s.ca.as_ref().map(|(_, der)| super::tls::fingerprint(der)),
+        fingerprint: s
+            .ca
+            .as_ref()
+            .map(|(_, der)| crate::pki::tls::fingerprint(der)),
     })
 }
 

@@ -26,7 +26,7 @@ pub fn announce(
     let props = [
         ("school", name.as_str()),
         ("code", code.as_str()),
-        ("version", crate::net::VERSION),
+        ("version", crate::http::VERSION),
         ("path", "/"),
     ];
     let host = format!("{host_name}.");
