@@ -179,7 +179,8 @@ fn resolve_key(
 }
 
 pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
-    use tram::backup::{self, BackupKey, Kind, control};
+    use tram::backup::{self, BackupKey, Kind};
+    use tram::control;
     match cmd {
         BackupCmd::Now {
             data,
@@ -249,7 +250,7 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            println!("{}", control::describe(&report));
+            println!("{}", describe(&report));
             Ok(ExitCode::SUCCESS)
         }
         BackupCmd::Verify {
@@ -323,4 +324,36 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints the same summary whether the CLI or the server made the backup.
+fn describe(r: &tram::backup::Report) -> String {
+    let mut s = format!(
+        "backup {} written to {}\n  database: {} records{}\n  files: {} ({} new objects, {:.1} MB written)\n  took {:.1} s",
+        r.id,
+        r.target.display(),
+        r.records,
+        if r.database_changed {
+            ""
+        } else {
+            " (unchanged, reused)"
+        },
+        r.blobs,
+        r.new_objects,
+        r.new_bytes as f64 / 1e6,
+        r.seconds
+    );
+    if r.pruned_backups > 0 {
+        s += &format!(
+            "\n  retention removed {} old backups ({} files no longer needed)",
+            r.pruned_backups, r.pruned_objects
+        );
+    }
+    if let Some(v) = &r.verified {
+        s += &format!(
+            "\n  restore check: ok ({} audit events verify, {} files decrypt to their hashes)",
+            v.audit_events, v.blobs
+        );
+    }
+    s
 }

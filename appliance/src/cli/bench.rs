@@ -127,8 +127,24 @@ pub fn relay_hub(args: BenchRelayHubArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let t = std::time::Instant::now();
+    // The running hub holds its database: its control socket issues the tokens.
+    let issue_token = |code: &str, name: &str| {
+        let req = tram::control::Request {
+            op: "district-token".into(),
+            to: PathBuf::new(),
+            options: None,
+            args: vec![code.to_string(), name.to_string()],
+        };
+        tram::control::ask(&hub_data, &req)?
+            .text
+            .ok_or_else(|| anyhow::anyhow!("no token"))
+    };
     let mut lat = rt.block_on(tram::relay::bench_hub(
-        &hub, &hub_data, schools, batches, entries,
+        &hub,
+        issue_token,
+        schools,
+        batches,
+        entries,
     ))?;
     let secs = t.elapsed().as_secs_f64();
     lat.sort_by(|a, b| a.total_cmp(b));

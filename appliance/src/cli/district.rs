@@ -117,7 +117,7 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             rt.block_on(async {
                 let s2 = store.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = tram::backup::control::serve(s2, Default::default()).await {
+                    if let Err(e) = tram::control::serve(s2, Default::default()).await {
                         tracing::warn!(error = %e, "control socket unavailable");
                     }
                 });

@@ -60,13 +60,13 @@ pub fn here_or_server(
     match Store::open(data_dir) {
         Ok(store) => local(store),
         Err(tram::store::StoreError::InUse) => {
-            let req = tram::backup::control::Request {
+            let req = tram::control::Request {
                 op: op.into(),
                 to: PathBuf::new(),
                 options: None,
                 args,
             };
-            let resp = tram::backup::control::ask(data_dir, &req).map_err(|e| {
+            let resp = tram::control::ask(data_dir, &req).map_err(|e| {
                 anyhow::anyhow!("the database is in use and the server's control socket does not answer ({e}); stop the server and try again")
             })?;
             match resp.text {
