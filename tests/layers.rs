@@ -314,10 +314,16 @@ fn the_documented_uses_have_no_cycle() {
         .filter(|(k, _)| !k.contains('/'))
         .collect();
     if let Some(c) = cycle(&uses) {
-        panic!("the capabilities use each other in a circle: {}", c.join(" → "));
+        panic!(
+            "the capabilities use each other in a circle: {}",
+            c.join(" → ")
+        );
     }
     let mut with_cycle = uses.clone();
-    with_cycle.entry("auth".into()).or_default().insert("lessons".into());
+    with_cycle
+        .entry("auth".into())
+        .or_default()
+        .insert("lessons".into());
     assert!(cycle(&with_cycle).is_some(), "the cycle check finds one");
 }
 

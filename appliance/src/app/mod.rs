@@ -289,7 +289,7 @@ pub async fn serve(
         let store = store.clone();
         let relay = opts.relay.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::backup::control::serve(store, relay).await {
+            if let Err(e) = crate::control::serve(store, relay).await {
                 tracing::warn!(error = %e, "control socket unavailable; `tram backup now` needs the server stopped");
             }
         });

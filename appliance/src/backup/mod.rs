@@ -16,7 +16,6 @@
 //! every file decrypts to the content its name claims. `restore` does the same into an empty
 //! data directory and moves it into place only when everything checked out.
 
-pub mod control;
 pub mod key;
 pub mod retention;
 pub mod routes;

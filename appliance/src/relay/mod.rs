@@ -1253,11 +1253,12 @@ pub fn status_text(v: &serde_json::Value) -> String {
 }
 
 /// The hub benchmark (`tram bench-relay-hub`): `schools` made-up schools enrol with tokens from
-/// the running hub at `hub_data`, then all send `batches` batches of `entries` result records at
-/// once, each batch in one request. Returns the acknowledgement latencies in milliseconds.
+/// the running hub (`issue_token(code, name)` returns what the hub printed when asked for one),
+/// then all send `batches` batches of `entries` result records at once, each batch in one
+/// request. Returns the acknowledgement latencies in milliseconds.
 pub async fn bench_hub(
     hub: &str,
-    hub_data: &Path,
+    issue_token: impl Fn(&str, &str) -> anyhow::Result<String>,
     schools: usize,
     batches: u64,
     entries: u64,
@@ -1266,15 +1267,7 @@ pub async fn bench_hub(
     let mut senders = Vec::new();
     for i in 0..schools {
         let code = format!("bench{i:03}");
-        let req = crate::backup::control::Request {
-            op: "district-token".into(),
-            to: PathBuf::new(),
-            options: None,
-            args: vec![code.clone(), format!("Trường {i}")],
-        };
-        let text = crate::backup::control::ask(hub_data, &req)?
-            .text
-            .ok_or_else(|| anyhow::anyhow!("no token"))?;
+        let text = issue_token(&code, &format!("Trường {i}"))?;
         let token = text
             .lines()
             .find(|l| l.contains("use once"))

@@ -1,7 +1,8 @@
-//! The local control socket (`DATA_DIR/control.sock`, mode 0600): while `tram serve` holds the
-//! database, `tram backup now` asks the server to make the backup instead of opening the file
-//! itself; `tram lessons verify` asks it to check the lesson-plan signatures the same way.
-//! One JSON request line, one JSON response line.
+//! The local control socket (`DATA_DIR/control.sock`, mode 0600): while `tram serve` (or
+//! `tram district serve`) holds the database, the CLI asks the server instead of opening the
+//! file itself — a backup, lessons or audit verification, relay status and export, the support
+//! bundle, the district's tokens, imports and publications. It sits above the capabilities and
+//! dispatches to each; none of them knows it. One JSON request line, one JSON response line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Options, Report};
+use crate::backup::{Options, Report};
 use crate::store::Store;
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -195,7 +196,7 @@ fn answer(store: &Store, req: Request) -> Response {
     if fault == "before" {
         std::process::abort();
     }
-    let done = super::schedule::backup_once(store, &req.to, options);
+    let done = crate::backup::schedule::backup_once(store, &req.to, options);
     if fault == "after" {
         std::process::abort();
     }
@@ -221,7 +222,7 @@ pub fn never_reached(e: &std::io::Error) -> bool {
     )
 }
 
-/// Client side: asks the running server to make the backup.
+/// Client side: asks the running server to carry out `req`.
 pub fn ask(data_dir: &Path, req: &Request) -> std::io::Result<Response> {
     let mut s = std::os::unix::net::UnixStream::connect(socket_path(data_dir))?;
     let mut line = serde_json::to_vec(req).expect("serialisable");
@@ -230,36 +231,4 @@ pub fn ask(data_dir: &Path, req: &Request) -> std::io::Result<Response> {
     let mut out = String::new();
     BufReader::new(s).read_line(&mut out)?;
     serde_json::from_str(&out).map_err(std::io::Error::other)
-}
-
-/// Prints the same summary whether the CLI or the server made the backup.
-pub fn describe(r: &Report) -> String {
-    let mut s = format!(
-        "backup {} written to {}\n  database: {} records{}\n  files: {} ({} new objects, {:.1} MB written)\n  took {:.1} s",
-        r.id,
-        r.target.display(),
-        r.records,
-        if r.database_changed {
-            ""
-        } else {
-            " (unchanged, reused)"
-        },
-        r.blobs,
-        r.new_objects,
-        r.new_bytes as f64 / 1e6,
-        r.seconds
-    );
-    if r.pruned_backups > 0 {
-        s += &format!(
-            "\n  retention removed {} old backups ({} files no longer needed)",
-            r.pruned_backups, r.pruned_objects
-        );
-    }
-    if let Some(v) = &r.verified {
-        s += &format!(
-            "\n  restore check: ok ({} audit events verify, {} files decrypt to their hashes)",
-            v.audit_events, v.blobs
-        );
-    }
-    s
 }

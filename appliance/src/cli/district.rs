@@ -1,0 +1,302 @@
+//! `tram district …`: the hub's server and the staff commands (publish, key reset, courier
+//! import, enrolment tokens), each of which asks the running hub through its control socket.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use std::sync::Arc;
+
+use tram::{auth, logging, store::Store};
+
+use super::{DataArgs, HEAP_TRIM_PERIOD, here_or_server, shutdown_signal, trim_heap_every};
+
+#[derive(Subcommand)]
+pub enum DistrictCmd {
+    /// Run the hub (same binary, its own data directory).
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, env = "TRAM_LISTEN", default_value = "127.0.0.1:9443")]
+        listen: SocketAddr,
+        /// Plain HTTP (tests, or behind a TLS-terminating proxy).
+        #[arg(long)]
+        http_only: bool,
+        #[arg(long)]
+        journald: bool,
+        /// The database's own page cache, in MB. A district server has the memory for the
+        /// 64 MB its 100-school load was measured with.
+        #[arg(long, env = "TRAM_DB_CACHE_MB", default_value_t = 64,
+              value_parser = clap::value_parser!(u64).range(1..=4096))]
+        db_cache_mb: u64,
+    },
+    /// Send a signed update bundle down to every school (each checks the signature with its own
+    /// release key before installing). Works while the hub runs.
+    PublishUpdate {
+        #[command(flatten)]
+        data: DataArgs,
+        bundle: PathBuf,
+        /// The release public key the bundle must verify against (default: release-key.pub in
+        /// the hub's data directory, else /etc/tram/release-key.pub).
+        #[arg(long, env = "TRAM_RELEASE_KEY")]
+        release_key: Option<PathBuf>,
+    },
+    /// Share a file down to every school's library (Kho học liệu dùng chung). Works while the
+    /// hub runs.
+    PublishLibrary {
+        #[command(flatten)]
+        data: DataArgs,
+        file: PathBuf,
+        #[arg(long)]
+        title: String,
+        /// ebook, video, audio, question_bank, recorded_lesson.
+        #[arg(long, default_value = "ebook")]
+        kind: String,
+        /// Subject id (e.g. toan).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        grade: Option<u8>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Reset the signing key of a school's only BGH member in office, whose PIN is forgotten
+    /// (where a school has two, the other resets it). Goes down the relay to that school.
+    KeyReset {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The school's code (mã trường).
+        #[arg(long)]
+        school: String,
+        /// The account id at the school (e.g. u-hieutruong).
+        #[arg(long)]
+        account: String,
+        /// Why (the school sees it beside the reset).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Courier mode: import the batches schools wrote to a USB stick (`tram relay export`);
+    /// each is verified and stored exactly once. Works while the hub runs.
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Issue a one-time enrolment token for a school; prints it (and the certificate pin the
+    /// school needs over HTTPS). Works while the hub runs.
+    Token {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Mã trường.
+        #[arg(long)]
+        school: String,
+        /// The school's name as district staff know it.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DistrictCmd::Serve {
+            data,
+            listen,
+            http_only,
+            journald,
+            db_cache_mb,
+        } => {
+            logging::init(journald);
+            let store = Arc::new(Store::open_with_cache(&data.data_dir, db_cache_mb)?);
+            hub_admin(&store)?;
+            trim_heap_every(HEAP_TRIM_PERIOD);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let s2 = store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = tram::control::serve(s2, Default::default()).await {
+                        tracing::warn!(error = %e, "control socket unavailable");
+                    }
+                });
+                tram::app::hub::serve(store, listen, http_only, shutdown_signal()).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::PublishUpdate {
+            data,
+            bundle,
+            release_key,
+        } => {
+            let bundle = std::path::absolute(&bundle)?;
+            let key = match release_key {
+                Some(k) => std::path::absolute(&k)?,
+                None => {
+                    let here = data.data_dir.join("release-key.pub");
+                    if here.exists() {
+                        std::path::absolute(&here)?
+                    } else {
+                        PathBuf::from(tram::update::DEFAULT_RELEASE_KEY)
+                    }
+                }
+            };
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-publish",
+                vec![bundle.display().to_string(), key.display().to_string()],
+                |store| {
+                    let p = tram::district::publish_update(
+                        &store,
+                        &bundle,
+                        &key,
+                        jiff::Timestamp::now(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                    Ok((true, p.line()))
+                },
+            )?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::PublishLibrary {
+            data,
+            file,
+            title,
+            kind,
+            subject,
+            grade,
+            description,
+        } => {
+            let file = std::path::absolute(&file)?;
+            let kind: tram::library::ItemKind = serde_json::from_value(serde_json::json!(kind))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "--kind must be ebook, video, audio, question_bank or recorded_lesson"
+                    )
+                })?;
+            let item = tram::district::SharedItem {
+                title,
+                kind,
+                subject,
+                grade,
+                description,
+                file_name: file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            };
+            let meta = serde_json::to_string(&item)?;
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-publish-library",
+                vec![file.display().to_string(), meta],
+                |store| {
+                    let p = tram::district::publish_library(
+                        &store,
+                        &file,
+                        item,
+                        jiff::Timestamp::now(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                    Ok((true, p.line()))
+                },
+            )?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::Import { data, from } => {
+            let from = std::path::absolute(&from)?;
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-import",
+                vec![from.display().to_string()],
+                |store| {
+                    let lines = tram::district::import(&Arc::new(store), &from)?;
+                    Ok((true, lines.join("\n") + "\n"))
+                },
+            )?;
+            print!("{text}");
+            // Exit 0 only when every file is stored (now or before); 3 when any was refused.
+            if text.lines().any(|l| l.contains("REJECTED")) {
+                let n = text.lines().filter(|l| l.contains("REJECTED")).count();
+                eprintln!("{n} file(s) refused: see above");
+                return Ok(ExitCode::from(3));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::KeyReset {
+            data,
+            school,
+            account,
+            reason,
+        } => {
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-key-reset",
+                vec![school.clone(), account.clone(), reason.clone()],
+                |store| {
+                    let p = tram::district::publish_key_reset(
+                        &store,
+                        &school,
+                        &account,
+                        &reason,
+                        jiff::Timestamp::now(),
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                    Ok((true, p.line()))
+                },
+            )?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::Token { data, school, name } => {
+            let (_, text) = here_or_server(
+                &data.data_dir,
+                "district-token",
+                vec![school.clone(), name.clone()],
+                |store| {
+                    Ok((
+                        true,
+                        tram::district::token_text(&Arc::new(store), &school, &name)?,
+                    ))
+                },
+            )?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The hub's first staff account (admin), with TRAM_ADMIN_PASSWORD or a printed password.
+fn hub_admin(store: &Store) -> anyhow::Result<()> {
+    if !auth::list_accounts(&store.read()?)?.is_empty() {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("TRAM_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (auth::routes::temporary_password(), true),
+    };
+    auth::check_password_policy("admin", &password)
+        .map_err(|e| anyhow::anyhow!("TRAM_ADMIN_PASSWORD: {e} (at least 8 characters)"))?;
+    let phc = auth::hash_password(&password);
+    let actor = tram::store::Actor::system(jiff::Timestamp::now());
+    store.write(&actor, |tx| {
+        auth::create_account_tx(
+            tx,
+            auth::NewAccount {
+                username: "admin".into(),
+                full_name: "Quản trị Phòng GD".into(),
+                roles: vec![auth::Role::Admin],
+                department: None,
+                password_phc: phc,
+                must_change_password: generated,
+            },
+        )
+    })?;
+    if generated {
+        eprintln!("hub admin password (shown once): {password}  — log in as admin");
+    }
+    Ok(())
+}

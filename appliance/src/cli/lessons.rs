@@ -1,0 +1,57 @@
+//! `tram lessons verify`: every lesson-plan signature, here or by the running server, or an
+//! exported ZIP on its own.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::{DataArgs, here_or_server};
+
+#[derive(Subcommand)]
+pub enum LessonsCmd {
+    /// Check every lesson-plan signature against the plan and files as stored now (each file
+    /// re-read). Prints "N valid"; exits 3 and lists the invalid ones otherwise. Works while the
+    /// server runs (it asks the server). With --export, checks an exported ZIP offline instead.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+        /// An export ZIP (from the dashboard) to check with nothing but its own contents.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+}
+
+pub fn run(cmd: LessonsCmd) -> anyhow::Result<ExitCode> {
+    let LessonsCmd::Verify { data, export } = cmd;
+    let data_dir = data.data_dir;
+    if let Some(zip) = export {
+        let f = std::fs::File::open(&zip)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", zip.display()))?;
+        let c = tram::lessons::export::verify_zip(std::io::BufReader::new(f))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", zip.display()))?;
+        for p in &c.problems {
+            println!("INVALID {p}");
+        }
+        println!(
+            "{} plans, {} valid, {} invalid",
+            c.plans,
+            c.valid,
+            c.problems.len()
+        );
+        return Ok(if c.problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(3)
+        });
+    }
+    let (ok, text) = here_or_server(&data_dir, "lessons-verify", vec![], |store| {
+        Ok(tram::lessons::verify_text(&store)?)
+    })?;
+    print!("{text}");
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
