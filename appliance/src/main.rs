@@ -813,7 +813,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 store: std::sync::Arc::new(Store::open(&hub_data)?),
             };
             let rows =
-                tram::relay::tally(&store, &hub, &e.school, &tram::relay::Privacy::default())?;
+                tram::district::tally(&store, &hub, &e.school, &tram::relay::Privacy::default())?;
             println!(
                 "{:<16} {:>8} {:>8} {:>8} {:>9} {:>12}",
                 "kind", "school", "hub", "equal", "missing*", "unexplained"

@@ -15,6 +15,7 @@
 pub mod batch;
 pub mod downlink;
 pub mod routes;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{OutboxEntry, Store};
+use wire::HeldRecord;
 
 /// The school's device key (made on first use).
 pub fn device_key(data_dir: &Path) -> std::io::Result<SigningKey> {
@@ -684,7 +686,7 @@ async fn held_page(
     e: &Enrolment,
     after: u64,
     cursor: Option<&str>,
-) -> anyhow::Result<(Vec<crate::district::HeldRecord>, Option<String>)> {
+) -> anyhow::Result<(Vec<HeldRecord>, Option<String>)> {
     let mut q = vec![
         ("after", after.to_string()),
         ("limit", HELD_PAGE.to_string()),
@@ -708,7 +710,7 @@ async fn held_page(
 struct HeldProgress {
     from: u64,
     cursor: Option<String>,
-    records: Vec<crate::district::HeldRecord>,
+    records: Vec<HeldRecord>,
 }
 
 /// Everything the hub holds above `from`, page by page, resuming from `relay-held.partial`.
@@ -717,7 +719,7 @@ async fn held_after(
     e: &Enrolment,
     data_dir: &Path,
     from: u64,
-) -> anyhow::Result<Vec<crate::district::HeldRecord>> {
+) -> anyhow::Result<Vec<HeldRecord>> {
     let partial = data_dir.join("relay-held.partial.json");
     let mut p: HeldProgress = std::fs::read(&partial)
         .ok()
@@ -746,7 +748,7 @@ pub struct RestoreReport {
     pub at: String,
     /// Records the hub holds (newer than this box's last receipt) with a content this box does
     /// not have.
-    pub missing: Vec<crate::district::HeldRecord>,
+    pub missing: Vec<HeldRecord>,
     /// Records the hub holds that this box has too (sent again, harmlessly).
     pub matched: usize,
     /// What each missing record is, in words staff can act on (same order as `missing`).
@@ -755,7 +757,7 @@ pub struct RestoreReport {
 }
 
 /// A held record in words: whose result, which plan, which class — what staff re-enter.
-fn label_for(rx: &crate::store::Rx, h: &crate::district::HeldRecord) -> String {
+fn label_for(rx: &crate::store::Rx, h: &HeldRecord) -> String {
     let r = h.record.clone().unwrap_or_default();
     let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
     let deleted = if h.op == "delete" { " (đã xoá)" } else { "" };
@@ -799,7 +801,7 @@ fn compare_held(store: &Store, data_dir: &Path, privacy: &Privacy) -> anyhow::Re
     let Ok(bytes) = std::fs::read(held_path(data_dir)) else {
         return Ok(());
     };
-    let (from, held): (u64, Vec<crate::district::HeldRecord>) = serde_json::from_slice(&bytes)?;
+    let (from, held): (u64, Vec<HeldRecord>) = serde_json::from_slice(&bytes)?;
     // (kind, key) → every (op, record) this box would send for it.
     type Sent = Vec<(String, Option<serde_json::Value>)>;
     let mut mine: std::collections::HashMap<(String, String), Sent> =
@@ -840,78 +842,6 @@ fn compare_held(store: &Store, data_dir: &Path, privacy: &Privacy) -> anyhow::Re
     )?;
     let _ = std::fs::remove_file(held_path(data_dir));
     Ok(())
-}
-
-/// One relayed kind, the school's side against the hub's (bench/restored-box.sh).
-#[derive(Debug, Default, Serialize)]
-pub struct KindTally {
-    pub kind: String,
-    /// Keys this box's outbox holds (privacy applied), each at its latest content.
-    pub school: usize,
-    /// Keys the hub holds for this school.
-    pub hub: usize,
-    /// Keys whose latest content is the same on both sides.
-    pub equal: usize,
-    /// Keys the hub holds differently or alone that this box's restore report names (the old
-    /// box's work after its backup, shown to the staff to re-enter).
-    pub reported_missing: usize,
-    /// Keys that differ and nothing explains: a lost or altered record.
-    pub unexplained: usize,
-}
-
-/// Compares, kind by kind, the latest content of every key this box has relayed with what the
-/// hub holds for it. Run with both stopped. Every hub key must be equal or named in the
-/// restore report; every key of this box must be equal.
-pub fn tally(
-    store: &Store,
-    hub: &dyn crate::district::HubStorage,
-    school: &str,
-    privacy: &Privacy,
-) -> anyhow::Result<Vec<KindTally>> {
-    use std::collections::{BTreeMap, HashMap, HashSet};
-    type Latest = (String, Option<serde_json::Value>);
-    let mut mine: HashMap<(String, String), Latest> = HashMap::new();
-    for e in store.outbox(0, usize::MAX)? {
-        if let Some(e) = privacy.apply(e) {
-            mine.insert((e.kind, e.key), (e.op, e.record));
-        }
-    }
-    let theirs: HashMap<(String, String), Latest> = hub
-        .records_after(school, 0, None, usize::MAX)?
-        .into_iter()
-        .map(|h| ((h.kind, h.key), (h.op, h.record)))
-        .collect();
-    let reported: HashSet<(String, String)> = restore_report(store.dir())
-        .map(|r| r.missing.into_iter().map(|h| (h.kind, h.key)).collect())
-        .unwrap_or_default();
-    let mut out: BTreeMap<String, KindTally> = BTreeMap::new();
-    fn row<'a>(out: &'a mut BTreeMap<String, KindTally>, kind: &str) -> &'a mut KindTally {
-        out.entry(kind.to_string()).or_insert_with(|| KindTally {
-            kind: kind.to_string(),
-            ..KindTally::default()
-        })
-    }
-    for (k, v) in &mine {
-        let t = row(&mut out, &k.0);
-        t.school += 1;
-        match theirs.get(k) {
-            Some(h) if h == v => t.equal += 1,
-            _ if reported.contains(k) => t.reported_missing += 1,
-            _ => t.unexplained += 1,
-        }
-    }
-    for k in theirs.keys() {
-        let t = row(&mut out, &k.0);
-        t.hub += 1;
-        if !mine.contains_key(k) {
-            if reported.contains(k) {
-                t.reported_missing += 1;
-            } else {
-                t.unexplained += 1;
-            }
-        }
-    }
-    Ok(out.into_values().collect())
 }
 
 /// The chunk size the link currently takes (see [`upload`]).
