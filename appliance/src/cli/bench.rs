@@ -87,7 +87,7 @@ pub fn tally(args: BenchTallyArgs) -> anyhow::Result<ExitCode> {
     let hub = tram::district::RedbHub {
         store: std::sync::Arc::new(Store::open(&hub_data)?),
     };
-    let rows = tram::relay::tally(&store, &hub, &e.school, &tram::relay::Privacy::default())?;
+    let rows = tram::district::tally(&store, &hub, &e.school, &tram::relay::Privacy::default())?;
     println!(
         "{:<16} {:>8} {:>8} {:>8} {:>9} {:>12}",
         "kind", "school", "hub", "equal", "missing*", "unexplained"

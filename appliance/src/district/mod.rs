@@ -11,6 +11,7 @@
 //! `routes.rs`: the upload API and the staff pages.
 
 pub mod routes;
+mod tally;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::relay::batch::{self, BatchError, Envelope};
+pub use crate::relay::wire::{HeldRecord, SharedItem};
 use crate::store::{Actor, AuditPolicy, Collection, OutboxEntry, Read, Store, StoreError};
+pub use tally::{KindTally, tally};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -207,19 +210,6 @@ impl Published {
     }
 }
 
-/// What district staff say about a library item they share down ("Kho học liệu dùng chung").
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SharedItem {
-    pub title: String,
-    pub kind: crate::library::ItemKind,
-    pub subject: Option<String>,
-    pub grade: Option<u8>,
-    #[serde(default)]
-    pub description: String,
-    /// The file's name as schools will show it (its type is judged from its bytes too).
-    pub file_name: String,
-}
-
 /// Shares a file down to every school's library.
 pub fn publish_library(
     store: &Store,
@@ -292,17 +282,6 @@ pub fn downlink(store: &Store) -> Result<Vec<Published>, StoreError> {
         .collect();
     v.sort_by(|a, b| a.published_at.cmp(&b.published_at));
     Ok(v)
-}
-
-/// A record as the hub holds it for a school, with the outbox number it came under.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct HeldRecord {
-    pub kind: String,
-    pub key: String,
-    pub op: String,
-    pub outbox_seq: u64,
-    pub at: String,
-    pub record: Option<serde_json::Value>,
 }
 
 /// Where relayed data lives. One implementation per storage engine.

@@ -2,6 +2,7 @@
 //! the demo school (gv01 heads "Khoa học tự nhiên – Công nghệ", gv04 and gv05 teach in it
 //! without demo plans of their own, gv07 heads another department).
 
+use super::dashboard::state_index;
 use super::sign::{DeviceKey, KEYS, new_keys_sharing_secret};
 use super::*;
 use crate::store::{Actor, Store};

@@ -283,7 +283,7 @@ async fn download(
 /// and its bytes must agree on the type).
 fn add_to_library(store: &crate::store::Store, it: &Item, part: &Path) -> Result<String, String> {
     use crate::library::{self, FileRef, ItemKind, Visibility};
-    let meta: crate::district::SharedItem = it
+    let meta: super::wire::SharedItem = it
         .meta
         .clone()
         .and_then(|m| serde_json::from_value(m).ok())

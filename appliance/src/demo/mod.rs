@@ -1,0 +1,370 @@
+//! `--demo`: seeds a realistic lower-secondary school (grades 6–9, 12 classes of about 40
+//! students with Vietnamese names, departments, teachers, subjects with the 2018-programme
+//! periods, teaching assignments). Runs once: a database that already has a school is left alone.
+
+mod bench;
+mod catalogue;
+mod people;
+mod plans;
+
+use std::collections::BTreeMap;
+
+use crate::auth::{self, NewAccount, Role};
+use crate::school::{
+    self, Assignment, NewClass, NewSubject, SchoolInfo, SchoolYear, Student, SubjectKind, Term,
+};
+use crate::store::{Actor, Store, StoreError};
+
+pub use bench::{bench_fill, bench_lessons, bench_library, bench_relay};
+use catalogue::{demo_pdf, seed_library};
+use people::{Lcg, demo_profile, person};
+pub use plans::DEMO_PIN;
+use plans::seed_lessons;
+
+/// Department, subject, kind, periods per year for grades 6, 7, 8, 9 (DOMAIN.md §1.2).
+const SUBJECTS: &[(&str, &str, SubjectKind, [u16; 4])] = &[
+    (
+        "Tổ Toán – Tin",
+        "Toán",
+        SubjectKind::Scored,
+        [140, 140, 140, 140],
+    ),
+    (
+        "Tổ Toán – Tin",
+        "Tin học",
+        SubjectKind::Scored,
+        [35, 35, 35, 35],
+    ),
+    (
+        "Tổ Ngữ văn – Sử – Địa – GDCD",
+        "Ngữ văn",
+        SubjectKind::Scored,
+        [140, 140, 140, 140],
+    ),
+    (
+        "Tổ Ngữ văn – Sử – Địa – GDCD",
+        "Lịch sử và Địa lí",
+        SubjectKind::Scored,
+        [105, 105, 105, 105],
+    ),
+    (
+        "Tổ Ngữ văn – Sử – Địa – GDCD",
+        "Giáo dục công dân",
+        SubjectKind::Scored,
+        [35, 35, 35, 35],
+    ),
+    (
+        "Tổ Ngoại ngữ",
+        "Ngoại ngữ 1",
+        SubjectKind::Scored,
+        [105, 105, 105, 105],
+    ),
+    (
+        "Tổ Khoa học tự nhiên – Công nghệ",
+        "Khoa học tự nhiên",
+        SubjectKind::Scored,
+        [140, 140, 140, 140],
+    ),
+    (
+        "Tổ Khoa học tự nhiên – Công nghệ",
+        "Công nghệ",
+        SubjectKind::Scored,
+        [35, 35, 52, 52],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Giáo dục thể chất",
+        SubjectKind::Comment,
+        [70, 70, 70, 70],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Nghệ thuật",
+        SubjectKind::Comment,
+        [70, 70, 70, 70],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Hoạt động trải nghiệm, hướng nghiệp",
+        SubjectKind::Comment,
+        [105, 105, 105, 105],
+    ),
+    (
+        "Tổ Nghệ thuật – Thể chất",
+        "Nội dung giáo dục của địa phương",
+        SubjectKind::Comment,
+        [35, 35, 35, 35],
+    ),
+];
+
+pub struct DemoOutcome {
+    pub created: bool,
+    pub students: usize,
+}
+
+/// Seeds the demo school. `password_phc` is the argon2id hash every demo account gets.
+pub fn seed(
+    store: &Store,
+    password_phc: &str,
+    students_total: usize,
+    now: jiff::Timestamp,
+) -> anyhow::Result<DemoOutcome> {
+    seed_with_class_size(store, password_phc, students_total, 40, now)
+}
+
+/// As [`seed`], with `per_class` students in each class (benchmarks use 45, the legal maximum).
+pub fn seed_with_class_size(
+    store: &Store,
+    password_phc: &str,
+    students_total: usize,
+    per_class: usize,
+    now: jiff::Timestamp,
+) -> anyhow::Result<DemoOutcome> {
+    if school::school_info(&store.read()?)?.is_some() {
+        return Ok(DemoOutcome {
+            created: false,
+            students: 0,
+        });
+    }
+    let actor = Actor::system(now);
+    let year = "2026-2027";
+    let mut rng = Lcg(20_261_123);
+    store.write(&actor, |tx| -> anyhow::Result<()> {
+        tx.put(
+            &school::INFO,
+            "school",
+            &SchoolInfo {
+                name: "Trường THCS Nguyễn Du (demo)".into(),
+                code: "79000701".into(),
+                level: "THCS".into(),
+                authority: "Sở GD&ĐT (demo)".into(),
+                current_year: year.into(),
+            },
+            "school.provision",
+        )?;
+        tx.put(
+            &school::YEARS,
+            year,
+            &SchoolYear {
+                id: year.into(),
+                terms: vec![
+                    Term {
+                        id: "hk1".into(),
+                        name: "Học kì I".into(),
+                        start: "2026-09-05".into(),
+                        end: "2027-01-16".into(),
+                    },
+                    Term {
+                        id: "hk2".into(),
+                        name: "Học kì II".into(),
+                        start: "2027-01-18".into(),
+                        end: "2027-05-31".into(),
+                    },
+                ],
+            },
+            "year.create",
+        )?;
+        let admin = auth::create_account_tx(
+            tx,
+            NewAccount {
+                username: "admin".into(),
+                full_name: "Quản trị Trạm".into(),
+                roles: vec![Role::Admin],
+                department: None,
+                password_phc: password_phc.into(),
+                must_change_password: false,
+            },
+        )?;
+        let _ = admin;
+        let mut dept_ids = BTreeMap::new();
+        for (dept, _, _, _) in SUBJECTS {
+            if !dept_ids.contains_key(dept) {
+                let d = school::upsert_department(tx, dept)?;
+                dept_ids.insert(*dept, d.id);
+            }
+        }
+        let mut subject_ids = Vec::new();
+        for (dept, name, kind, periods) in SUBJECTS {
+            let s = school::upsert_subject(
+                tx,
+                NewSubject {
+                    name: (*name).into(),
+                    kind: *kind,
+                    periods_per_year: (6u8..=9).zip(periods.iter().copied()).collect(),
+                    department: Some(dept_ids[dept].clone()),
+                },
+            )?;
+            subject_ids.push((dept_ids[dept].clone(), s.id));
+        }
+        // BGH
+        let mk = |tx: &mut crate::store::Tx<'_>,
+                  username: &str,
+                  name: String,
+                  roles: Vec<Role>,
+                  dept: Option<String>| {
+            auth::create_account_tx(
+                tx,
+                NewAccount {
+                    username: username.into(),
+                    full_name: name,
+                    roles,
+                    department: dept,
+                    password_phc: password_phc.into(),
+                    must_change_password: false,
+                },
+            )
+        };
+        mk(
+            tx,
+            "hieutruong",
+            "Trần Văn Hùng".into(),
+            vec![Role::Principal],
+            None,
+        )?;
+        mk(
+            tx,
+            "phohieutruong",
+            "Lê Thị Thu Hà".into(),
+            vec![Role::VicePrincipal, Role::Teacher],
+            Some(dept_ids["Tổ Toán – Tin"].clone()),
+        )?;
+        // Teachers: per department, enough to cover 12 classes.
+        let mut teachers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut n = 0;
+        for (dept, id) in &dept_ids {
+            let count = match *dept {
+                "Tổ Toán – Tin" | "Tổ Ngữ văn – Sử – Địa – GDCD" => 7,
+                "Tổ Khoa học tự nhiên – Công nghệ" => 6,
+                _ => 5,
+            };
+            for i in 0..count {
+                n += 1;
+                let female = !rng.next().is_multiple_of(3);
+                let username = format!("gv{n:02}");
+                let roles = if i == 0 {
+                    vec![Role::DeptHead, Role::Teacher]
+                } else {
+                    vec![Role::Teacher]
+                };
+                let a = mk(
+                    tx,
+                    &username,
+                    person(&mut rng, female),
+                    roles,
+                    Some(id.clone()),
+                )?;
+                teachers.entry(id.clone()).or_default().push(a.id);
+            }
+        }
+        // Classes: grades 6–9, three classes each (more when a bigger school is asked for).
+        let per_class = per_class.max(1);
+        let class_count = students_total.div_ceil(per_class).max(12);
+        let per_grade = class_count.div_ceil(4);
+        let mut classes = Vec::new();
+        let all_teachers: Vec<String> = teachers.values().flatten().cloned().collect();
+        for g in 6u8..=9 {
+            for k in 1..=per_grade {
+                let homeroom = all_teachers[classes.len() % all_teachers.len()].clone();
+                let c = school::create_class(
+                    tx,
+                    year,
+                    NewClass {
+                        name: format!("{g}A{k}"),
+                        grade: g,
+                        homeroom: Some(homeroom),
+                    },
+                )?;
+                classes.push(c);
+            }
+        }
+        for (ci, c) in classes.iter().enumerate() {
+            for (si, (dept, subject)) in subject_ids.iter().enumerate() {
+                let pool = &teachers[dept];
+                let teacher = pool[(ci + si) % pool.len()].clone();
+                school::assign(
+                    tx,
+                    Assignment {
+                        class: c.id.clone(),
+                        subject: subject.clone(),
+                        teacher,
+                    },
+                )?;
+            }
+        }
+        let mut made = 0usize;
+        // The học bạ's identity details come from a generator of their own, so the names and
+        // dates drawn from `rng` stay what they were before these details existed.
+        let mut family = Lcg(20_270_531);
+        'outer: for c in &classes {
+            for _ in 0..per_class {
+                if made >= students_total {
+                    break 'outer;
+                }
+                made += 1;
+                let female = rng.next().is_multiple_of(2);
+                let birth_year = 2026 - c.grade as i16 - 6;
+                let dob = jiff::civil::Date::new(
+                    birth_year - 1 + (rng.next() % 2) as i16,
+                    (rng.next() % 12 + 1) as i8,
+                    (rng.next() % 28 + 1) as i8,
+                )?;
+                let ma = format!(
+                    "079{:01}{:02}{:06}",
+                    if female { 3 } else { 2 },
+                    dob.year() % 100,
+                    made
+                );
+                let st = school::add_student(
+                    tx,
+                    Student {
+                        id: String::new(),
+                        full_name: person(&mut rng, female),
+                        dob: dob.to_string(),
+                        gender: if female { "Nữ" } else { "Nam" }.into(),
+                        ma_dinh_danh: ma,
+                        class_id: c.id.clone(),
+                    },
+                )?;
+                school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name))?;
+            }
+        }
+        Ok(())
+    })?;
+    seed_library(store, now)?;
+    seed_lessons(store, now)?;
+    Ok(DemoOutcome {
+        created: true,
+        students: students_total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_school_is_realistic_and_seeded_once() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        assert!(seed(&s, "x", 480, now).unwrap().created);
+        assert!(!seed(&s, "x", 480, now).unwrap().created);
+        let rx = s.read().unwrap();
+        let classes = school::list(&rx, &school::CLASSES).unwrap();
+        assert_eq!(classes.len(), 12);
+        assert_eq!(rx.count(&school::STUDENTS).unwrap(), 480);
+        for c in &classes {
+            assert!((6..=9).contains(&c.grade));
+            assert!(c.homeroom.is_some());
+            assert_eq!(school::students_of_class(&rx, &c.id).unwrap().len(), 40);
+        }
+        let staff = auth::list_accounts(&rx).unwrap();
+        assert!(staff.len() >= 30);
+        assert!(staff.iter().any(|a| a.has(Role::DeptHead)));
+        // every class has every subject assigned
+        let assignments = school::list(&rx, &school::ASSIGNMENTS).unwrap();
+        assert_eq!(assignments.len(), 12 * SUBJECTS.len());
+        drop(rx);
+        assert!(s.verify_audit().unwrap().is_intact());
+    }
+}

@@ -1,0 +1,305 @@
+//! The demo's lesson plans: titles per subject, plans in every state of the workflow, signed
+//! with keys under [`DEMO_PIN`].
+
+use super::*;
+
+/// The demo signing PIN of every demo account (README).
+pub const DEMO_PIN: &str = "123456";
+
+/// Realistic lesson titles (2018 programme, grades 6–9) by subject name.
+fn lesson_titles(subject: &str) -> &'static [&'static str] {
+    match subject {
+        "Toán" => &[
+            "Bài 1. Tập hợp",
+            "Bài 2. Cách ghi số tự nhiên",
+            "Bài 6. Luỹ thừa với số mũ tự nhiên",
+            "Bài 8. Dấu hiệu chia hết cho 2, cho 5",
+        ],
+        "Tin học" => &["Bài 1. Thông tin và dữ liệu", "Bài 2. Xử lí thông tin"],
+        "Ngữ văn" => &[
+            "Bài 1. Thánh Gióng",
+            "Bài học đường đời đầu tiên",
+            "Viết bài văn kể lại một trải nghiệm của em",
+        ],
+        "Lịch sử và Địa lí" => &[
+            "Bài 2. Thời gian trong lịch sử",
+            "Bài 3. Nguồn gốc loài người",
+        ],
+        "Giáo dục công dân" => &["Tự hào về truyền thống gia đình, dòng họ"],
+        "Ngoại ngữ 1" => &["Unit 1: My New School", "Unit 2: My House"],
+        "Khoa học tự nhiên" => &[
+            "Bài 3. Quy định an toàn trong phòng thực hành",
+            "Bài 5. Đo chiều dài",
+        ],
+        "Công nghệ" => &["Bài 1. Nhà ở đối với con người"],
+        _ => &["Chủ đề 1. Em với nhà trường", "Chủ đề 2. Khám phá bản thân"],
+    }
+}
+
+/// Lesson plans in every state for a dozen teachers over this month and the last: drafts (one
+/// past its teaching day), submitted, reviewed, returned with a comment, approved and signed by
+/// the principal (one with an attached PDF, one being amended as version 2).
+pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
+    use crate::lessons::{self, Activity, Fields, PlanInput, sign};
+    let rx = store.read()?;
+    let accounts = auth::list_accounts(&rx)?;
+    let principal = accounts
+        .iter()
+        .find(|a| a.has(Role::Principal))
+        .ok_or_else(|| anyhow::anyhow!("demo principal missing"))?
+        .clone();
+    let heads: BTreeMap<String, auth::Account> = accounts
+        .iter()
+        .filter(|a| a.has(Role::DeptHead))
+        .filter_map(|a| a.department.clone().map(|d| (d, a.clone())))
+        .collect();
+    // Two teachers (not heads) from each department write plans.
+    let mut writers: Vec<auth::Account> = Vec::new();
+    for d in heads.keys() {
+        writers.extend(
+            accounts
+                .iter()
+                .filter(|a| {
+                    a.department.as_ref() == Some(d)
+                        && a.has(Role::Teacher)
+                        && !a.has(Role::DeptHead)
+                        && !a.has(Role::VicePrincipal)
+                })
+                .take(2)
+                .cloned(),
+        );
+    }
+    let mut signers: Vec<String> = writers.iter().map(|a| a.id.clone()).collect();
+    signers.push(principal.id.clone());
+    let stamp = now.to_string();
+    let mut keys: BTreeMap<String, sign::DeviceKey> = BTreeMap::new();
+    store.write(
+        &Actor::system(now),
+        |tx| -> Result<(), crate::store::StoreError> {
+            for (rec, key) in sign::new_keys_sharing_secret(&signers, DEMO_PIN, &stamp) {
+                keys.insert(rec.account.clone(), key);
+                sign::register(tx, rec)?;
+            }
+            Ok(())
+        },
+    )?;
+    let subjects = school::list(&rx, &school::SUBJECTS)?;
+    let assignments = school::list(&rx, &school::ASSIGNMENTS)?;
+    let classes: BTreeMap<String, u8> = school::list(&rx, &school::CLASSES)?
+        .into_iter()
+        .map(|c: school::Class| (c.id, c.grade))
+        .collect();
+    drop(rx);
+    let today = now.to_zoned(school::time_zone()).date();
+    let this_month = today.first_of_month();
+    let last_month = this_month.yesterday()?.first_of_month();
+    let pdf = demo_pdf(
+        "Phiếu học tập",
+        &[
+            "Nhiệm vụ 1: Quan sát hình và trả lời câu hỏi.",
+            "Nhiệm vụ 2: Thảo luận nhóm đôi.",
+        ],
+    );
+    let (blob, size) = store.blobs.put(&pdf[..])?;
+    let worksheet = crate::library::FileRef {
+        blob,
+        size,
+        mime: "application/pdf".into(),
+        name: "phieu-hoc-tap.pdf".into(),
+    };
+    let at = |hours_ago: i64| now - jiff::SignedDuration::from_hours(hours_ago);
+    // Per plan: (writer index, month start, day offset, final state).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Goal {
+        Draft,
+        Submitted,
+        Reviewed,
+        Returned,
+        Approved,
+        Amended,
+    }
+    let mut made: Vec<(String, String, Goal)> = Vec::new(); // (plan, teacher, goal)
+    for (wi, w) in writers.iter().enumerate() {
+        let p = school::principal_for(&store.read()?, w.clone())?;
+        let (class, subject) = assignments
+            .iter()
+            .find(|a| a.teacher == w.id)
+            .map(|a| (a.class.clone(), a.subject.clone()))
+            .ok_or_else(|| anyhow::anyhow!("demo teacher without a class"))?;
+        let grade = classes.get(&class).copied().unwrap_or(6);
+        let subject_name = subjects
+            .iter()
+            .find(|s| s.id == subject)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        let titles = lesson_titles(&subject_name);
+        let goals = [
+            (last_month, 3, Goal::Approved),
+            (
+                last_month,
+                10,
+                if wi % 3 == 0 {
+                    Goal::Amended
+                } else {
+                    Goal::Approved
+                },
+            ),
+            (
+                this_month,
+                2,
+                match wi % 4 {
+                    0 => Goal::Reviewed,
+                    1 => Goal::Submitted,
+                    2 => Goal::Returned,
+                    _ => Goal::Approved,
+                },
+            ),
+            (
+                this_month,
+                9,
+                if wi % 2 == 0 {
+                    Goal::Draft
+                } else {
+                    Goal::Submitted
+                },
+            ),
+        ];
+        let key = &keys[&w.id];
+        let actor = crate::store::Actor {
+            id: w.id.clone(),
+            now: at(72),
+        };
+        let plans = store.write(&actor, |tx| -> Result<Vec<(String, Goal)>, lessons::LessonError> {
+            let mut out = Vec::new();
+            for (k, (month, day, goal)) in goals.iter().enumerate() {
+                let teach_on = month
+                    .checked_add(jiff::Span::new().days(*day + wi as i64 % 3))
+                    .unwrap_or(*month);
+                let title = titles[k % titles.len()];
+                let plan = lessons::create(
+                    tx,
+                    &p,
+                    PlanInput {
+                        title: title.to_string(),
+                        subject: subject.clone(),
+                        grade,
+                        periods: 1 + (k as u8 % 2),
+                        teach_on,
+                        layout: None,
+                        fields: Fields {
+                            knowledge: format!("Nắm được nội dung chính của “{title}”."),
+                            competences: "Năng lực tự chủ và tự học; giao tiếp và hợp tác; năng lực đặc thù của môn học.".into(),
+                            qualities: "Chăm chỉ, trung thực, trách nhiệm.".into(),
+                            materials: "SGK, máy chiếu, phiếu học tập.".into(),
+                            activities: ["Mở đầu", "Hình thành kiến thức mới", "Luyện tập", "Vận dụng"]
+                                .iter()
+                                .enumerate()
+                                .map(|(i, n)| Activity {
+                                    name: format!("Hoạt động {}: {n}", i + 1),
+                                    objective: "Học sinh xác định được nhiệm vụ học tập.".into(),
+                                    content: "Học sinh làm việc theo nhóm với phiếu học tập.".into(),
+                                    product: "Câu trả lời của học sinh.".into(),
+                                    organisation: "Giao nhiệm vụ → thực hiện nhiệm vụ → báo cáo, thảo luận → kết luận, nhận định.".into(),
+                                    ..Activity::default()
+                                })
+                                .collect(),
+                            adjustments: String::new(),
+                        },
+                    },
+                )?;
+                if k == 0 {
+                    lessons::attach(tx, &p, &plan.id, worksheet.clone())?;
+                }
+                if *goal != Goal::Draft {
+                    lessons::submit(tx, &p, &plan.id, key)?;
+                }
+                out.push((plan.id, *goal));
+            }
+            Ok(out)
+        })?;
+        made.extend(plans.into_iter().map(|(id, g)| (id, w.id.clone(), g)));
+    }
+    // Department heads review (pass or return), one transaction each.
+    for head in heads.values() {
+        let p = school::principal_for(&store.read()?, head.clone())?;
+        let mine: Vec<(String, Goal)> = made
+            .iter()
+            .filter(|(_, t, _)| {
+                writers
+                    .iter()
+                    .any(|w| w.id == *t && w.department == head.department)
+            })
+            .filter(|(_, _, g)| *g != Goal::Draft && *g != Goal::Submitted)
+            .map(|(id, _, g)| (id.clone(), *g))
+            .collect();
+        let actor = crate::store::Actor {
+            id: head.id.clone(),
+            now: at(48),
+        };
+        store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
+            for (id, g) in &mine {
+                if *g == Goal::Returned {
+                    lessons::review(
+                        tx,
+                        &p,
+                        id,
+                        false,
+                        "Mục tiêu về năng lực cần cụ thể hơn; bổ sung sản phẩm của Hoạt động 3.",
+                    )?;
+                } else {
+                    lessons::review(tx, &p, id, true, "")?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    // The principal approves and signs.
+    let p = school::principal_for(&store.read()?, principal.clone())?;
+    let key = &keys[&principal.id];
+    let actor = crate::store::Actor {
+        id: principal.id.clone(),
+        now: at(24),
+    };
+    store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
+        for (id, _, g) in &made {
+            if matches!(g, Goal::Approved | Goal::Amended) {
+                lessons::approve(tx, &p, id, key)?;
+            }
+        }
+        Ok(())
+    })?;
+    // One approved plan is being amended: version 2 is a draft, version 1 stays approved.
+    for (id, teacher, g) in &made {
+        if *g == Goal::Amended {
+            let w = writers.iter().find(|w| w.id == *teacher).expect("writer");
+            let p = school::principal_for(&store.read()?, w.clone())?;
+            let actor = crate::store::Actor {
+                id: w.id.clone(),
+                now: at(2),
+            };
+            store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
+                let v = tx
+                    .get(&lessons::VERSIONS, &lessons::version_key(id, 1))?
+                    .ok_or(lessons::LessonError::NotFound)?;
+                let mut fields = v.fields.clone();
+                fields.adjustments = "Bổ sung bài tập vận dụng cho học sinh khá, giỏi.".into();
+                lessons::edit(
+                    tx,
+                    &p,
+                    id,
+                    PlanInput {
+                        title: v.title,
+                        subject: v.subject,
+                        grade: v.grade,
+                        periods: v.periods,
+                        teach_on: v.teach_on,
+                        layout: Some(v.layout),
+                        fields,
+                    },
+                )?;
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}

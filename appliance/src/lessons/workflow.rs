@@ -1,0 +1,351 @@
+//! The approval workflow: what a signature covers, submitting a version, the reviewer's
+//! verdict, approving one plan or a whole month.
+
+use super::*;
+
+#[derive(Serialize)]
+struct SignedFile<'a> {
+    name: &'a str,
+    mime: &'a str,
+    size: u64,
+    blake3: &'a str,
+}
+
+#[derive(Serialize)]
+struct SignedContent<'a> {
+    format: &'static str,
+    plan: &'a str,
+    version: u32,
+    teacher: &'a str,
+    layout: Layout,
+    title: &'a str,
+    subject: &'a str,
+    grade: u8,
+    periods: u8,
+    teach_on: String,
+    fields: &'a Fields,
+    files: Vec<SignedFile<'a>>,
+}
+
+/// The exact bytes a version's digest is taken over (JSON, fields in a fixed order), with each
+/// file named by `hashes[i]` (the stored content hash, or one computed afresh).
+pub fn signed_content(v: &Version, hashes: &[String]) -> Vec<u8> {
+    let c = SignedContent {
+        format: "tram.lesson-plan/1",
+        plan: &v.plan,
+        version: v.number,
+        teacher: &v.teacher,
+        layout: v.layout,
+        title: &v.title,
+        subject: &v.subject,
+        grade: v.grade,
+        periods: v.periods,
+        teach_on: v.teach_on.to_string(),
+        fields: &v.fields,
+        files: v
+            .files
+            .iter()
+            .zip(hashes)
+            .map(|(f, h)| SignedFile {
+                name: &f.name,
+                mime: &f.mime,
+                size: f.size,
+                blake3: h,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&c).expect("serialisable")
+}
+
+/// The digest as recorded: files named by their stored content hash.
+pub fn digest(v: &Version) -> String {
+    let hashes: Vec<String> = v.files.iter().map(|f| f.blob.clone()).collect();
+    blake3::hash(&signed_content(v, &hashes))
+        .to_hex()
+        .to_string()
+}
+
+/// The signer's key must be the one registered to the person signing.
+fn check_signer(tx: &Tx<'_>, p: &Principal, signer: &dyn Signer) -> Result<(), LessonError> {
+    let rec = tx.get(&KEYS, p.id())?.ok_or(LessonError::NoKey)?;
+    if rec.public_key != hex::encode(signer.public_key()) {
+        return Err(LessonError::NoKey);
+    }
+    Ok(())
+}
+
+/// The teacher hands in the current draft, signing its digest.
+pub fn submit(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    signer: &dyn Signer,
+) -> Result<Plan, LessonError> {
+    let (mut plan, mut v) = load(tx, id)?;
+    if plan.teacher != p.id() {
+        return Err(LessonError::Forbidden(
+            "Chỉ giáo viên soạn kế hoạch này mới nộp được.".into(),
+        ));
+    }
+    if v.state != State::Draft {
+        return Err(LessonError::State(format!(
+            "Kế hoạch đang ở trạng thái “{}”; chỉ nộp được bản nháp.",
+            v.state.label()
+        )));
+    }
+    if v.fields.knowledge.is_empty() && v.fields.competences.is_empty() && v.files.is_empty() {
+        return Err(invalid(
+            "Kế hoạch còn trống: ghi mục tiêu hoặc đính kèm tệp kế hoạch trước khi nộp.",
+        ));
+    }
+    check_signer(tx, p, signer)?;
+    let now = now_str(tx);
+    let d = digest(&v);
+    let sig = sign::sign(
+        signer,
+        SignAction::Submit,
+        &plan.id,
+        v.number,
+        (p.id(), &p.account.full_name),
+        &now,
+        &d,
+    );
+    v.digest = Some(d.clone());
+    v.signatures.push(sig);
+    v.state = State::Submitted;
+    v.updated_at = now.clone();
+    let old = plan.clone();
+    sync_head(&mut plan, &v, &now);
+    plan.submitted_at = Some(now);
+    plan.comment = None;
+    tx.put(&VERSIONS, &version_key(id, v.number), &v, "lessons.submit")?;
+    save_plan(tx, Some(&old), &plan, "lessons.submit")?;
+    tx.event(
+        "lessons.submit",
+        id,
+        Some(serde_json::json!({ "version": v.number, "blake3": d })),
+    );
+    Ok(plan)
+}
+
+fn not_own(plan: &Plan, p: &Principal, what: &str) -> Result<(), LessonError> {
+    if plan.teacher == p.id() {
+        return Err(LessonError::Forbidden(format!(
+            "Không được tự {what} kế hoạch của chính mình."
+        )));
+    }
+    Ok(())
+}
+
+/// The department head passes a submitted plan on to BGH, or returns it with comments.
+pub fn review(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    passed: bool,
+    comment: &str,
+) -> Result<Plan, LessonError> {
+    let (mut plan, mut v) = load(tx, id)?;
+    let dept = plan.department.clone().unwrap_or_default();
+    refuse(
+        p,
+        Action::ReviewLessonPlans { department: &dept },
+        "Chỉ tổ trưởng của tổ này (hoặc Ban giám hiệu) duyệt kế hoạch này.",
+    )?;
+    not_own(&plan, p, "duyệt")?;
+    if v.state != State::Submitted {
+        return Err(LessonError::State(format!(
+            "Kế hoạch đang ở trạng thái “{}”; tổ chỉ duyệt kế hoạch vừa nộp.",
+            v.state.label()
+        )));
+    }
+    let comment = nfc(comment.trim());
+    if !passed && comment.is_empty() {
+        return Err(invalid("Ghi nhận xét để giáo viên biết cần sửa gì."));
+    }
+    if comment.chars().count() > 5000 {
+        return Err(invalid("Nhận xét tối đa 5000 ký tự."));
+    }
+    let now = now_str(tx);
+    v.review = Some(Review {
+        by: p.id().into(),
+        name: p.account.full_name.clone(),
+        at: now.clone(),
+        passed,
+        comment: comment.clone(),
+    });
+    v.state = if passed {
+        State::Reviewed
+    } else {
+        State::Returned
+    };
+    v.updated_at = now.clone();
+    let old = plan.clone();
+    sync_head(&mut plan, &v, &now);
+    plan.comment = (!passed).then_some(comment.clone());
+    let action = if passed {
+        "lessons.review"
+    } else {
+        "lessons.return"
+    };
+    tx.put(&VERSIONS, &version_key(id, v.number), &v, action)?;
+    save_plan(tx, Some(&old), &plan, action)?;
+    tx.event(
+        action,
+        id,
+        Some(serde_json::json!({ "version": v.number, "comment": comment })),
+    );
+    Ok(plan)
+}
+
+fn approve_one(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    signer: &dyn Signer,
+    now: &str,
+) -> Result<Plan, LessonError> {
+    let (mut plan, mut v) = load(tx, id)?;
+    not_own(&plan, p, "phê duyệt")?;
+    match v.state {
+        State::Reviewed => {}
+        State::Submitted => {
+            return Err(LessonError::State(
+                "Kế hoạch chưa được tổ trưởng duyệt; chưa phê duyệt được.".into(),
+            ));
+        }
+        s => {
+            return Err(LessonError::State(format!(
+                "Kế hoạch đang ở trạng thái “{}”; chỉ phê duyệt kế hoạch tổ đã duyệt.",
+                s.label()
+            )));
+        }
+    }
+    let d = digest(&v);
+    if v.digest.as_deref() != Some(d.as_str()) {
+        return Err(LessonError::State(
+            "Nội dung kế hoạch khác với bản giáo viên đã ký nộp; không phê duyệt.".into(),
+        ));
+    }
+    let sig = sign::sign(
+        signer,
+        SignAction::Approve,
+        id,
+        v.number,
+        (p.id(), &p.account.full_name),
+        now,
+        &d,
+    );
+    v.signatures.push(sig);
+    v.state = State::Approved;
+    v.updated_at = now.to_string();
+    let old = plan.clone();
+    sync_head(&mut plan, &v, now);
+    plan.approved_version = Some(v.number);
+    plan.approved_at = Some(now.to_string());
+    tx.put(&VERSIONS, &version_key(id, v.number), &v, "lessons.approve")?;
+    save_plan(tx, Some(&old), &plan, "lessons.approve")?;
+    tx.event(
+        "lessons.approve",
+        id,
+        Some(serde_json::json!({ "version": v.number, "blake3": d })),
+    );
+    Ok(plan)
+}
+
+fn require_approver(p: &Principal) -> Result<(), LessonError> {
+    refuse(
+        p,
+        Action::ApproveLessonPlans,
+        "Chỉ Hiệu trưởng hoặc Phó hiệu trưởng phê duyệt kế hoạch.",
+    )
+}
+
+/// The principal (or a vice principal) approves one reviewed plan, signing its digest.
+pub fn approve(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    signer: &dyn Signer,
+) -> Result<Plan, LessonError> {
+    require_approver(p)?;
+    check_signer(tx, p, signer)?;
+    let now = now_str(tx);
+    approve_one(tx, p, id, signer, &now)
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchOutcome {
+    pub approved: Vec<String>,
+    /// Reviewed plans left out, with why (the approver's own plans).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Approves every reviewed plan taught in `month` (optionally one department), each signed, in
+/// one transaction: all of them or none.
+pub fn approve_month(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    month: &str,
+    department: Option<&str>,
+    signer: &dyn Signer,
+) -> Result<BatchOutcome, LessonError> {
+    require_approver(p)?;
+    check_signer(tx, p, signer)?;
+    parse_month(month)?;
+    let now = now_str(tx);
+    let mut out = BatchOutcome {
+        approved: vec![],
+        skipped: vec![],
+    };
+    let plans = tx.scan(&MONTHS, &format!("{month}/"))?;
+    for (_, plan) in plans {
+        if plan.state != State::Reviewed
+            || department.is_some_and(|d| plan.department.as_deref() != Some(d))
+        {
+            continue;
+        }
+        if plan.teacher == p.id() {
+            out.skipped.push((
+                plan.id.clone(),
+                "kế hoạch của chính người duyệt".to_string(),
+            ));
+            continue;
+        }
+        approve_one(tx, p, &plan.id, signer, &now)?;
+        out.approved.push(plan.id);
+    }
+    if out.approved.is_empty() {
+        return Err(LessonError::State(format!(
+            "Không có kế hoạch nào của tháng {} đang chờ phê duyệt.",
+            month_label(month)
+        )));
+    }
+    tx.event(
+        "lessons.approve_month",
+        month,
+        Some(serde_json::json!({ "count": out.approved.len(), "department": department })),
+    );
+    Ok(out)
+}
+
+/// "2026-11" → the first day of that month.
+pub fn parse_month(m: &str) -> Result<Date, LessonError> {
+    let bad = || invalid(format!("Tháng “{m}” không hợp lệ (dạng 2026-11)."));
+    let (y, mo) = m.split_once('-').ok_or_else(bad)?;
+    let (y, mo): (i16, i8) = (
+        y.parse().map_err(|_| bad())?,
+        mo.parse().map_err(|_| bad())?,
+    );
+    if !(2000..=2100).contains(&y) || y.to_string().len() != 4 || m.len() != 7 {
+        return Err(bad());
+    }
+    Date::new(y, mo, 1).map_err(|_| bad())
+}
+
+pub fn month_label(m: &str) -> String {
+    match m.split_once('-') {
+        Some((y, mo)) => format!("{mo}/{y}"),
+        None => m.to_string(),
+    }
+}
