@@ -1,6 +1,7 @@
 //! Trạm — the school appliance. The binary (`main.rs`) only parses the command line and wires
 //! these capabilities together; see ARCHITECTURE.md for the map and the import rules.
 
+pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod config;

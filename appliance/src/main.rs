@@ -639,10 +639,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db_cache_mb,
         } => {
             logging::init(journald);
-            let store = Arc::new(Store::open_with_cache(&data.data_dir, db_cache_mb)?);
+            let store = Arc::new(Store::open_with_cache(
+                &data.data_dir,
+                &tram::app::schema::schema(),
+                db_cache_mb,
+            )?);
             let settings =
                 tram::config::Settings::load(&data.data_dir).map_err(anyhow::Error::msg)?;
-            let mut schedule = settings.backup_schedule(&data.data_dir);
+            let mut schedule =
+                tram::backup::schedule::Config::from_settings(&settings, &data.data_dir);
             if !backup.backup_to.is_empty() {
                 schedule.targets = backup.backup_to;
             }
@@ -762,7 +767,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     user,
                 },
         } => {
-            let store = Store::open(&data.data_dir)?;
+            let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
             let rx = store.read()?;
             let p = tram::school::principal_by_username(&rx, &user)?
                 .ok_or_else(|| anyhow::anyhow!("no account named {user:?}"))?;
@@ -798,7 +803,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lesson_plans,
             relay_changes,
         } => {
-            let store = Store::open(&data.data_dir)?;
+            let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
             tram::demo::bench_fill(&store, db_mb, files_mb)?;
             tram::demo::bench_library(&store, library_items, video_mb)?;
             tram::demo::bench_lessons(&store, lesson_teachers, lesson_plans)?;
@@ -806,11 +811,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::BenchTally { data, hub_data } => {
-            let store = Store::open(&data.data_dir)?;
+            let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
             let e = tram::relay::enrolment(&data.data_dir)
                 .ok_or_else(|| anyhow::anyhow!("this box is not enrolled"))?;
             let hub = tram::district::RedbHub {
-                store: std::sync::Arc::new(Store::open(&hub_data)?),
+                store: std::sync::Arc::new(Store::open(&hub_data, &tram::app::schema::schema())?),
             };
             let rows =
                 tram::relay::tally(&store, &hub, &e.school, &tram::relay::Privacy::default())?;
@@ -863,6 +868,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &data_dir,
                 backup.as_deref(),
                 old_data_dir.as_deref(),
+                &tram::app::schema::schema(),
             )?;
             println!(
                 "restored backup {} (made {}) into {}",
@@ -943,7 +949,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::User {
             cmd: UserCmd::ResetPassword { username, data },
         } => {
-            let store = Store::open(&data.data_dir)?;
+            let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
             let acc = auth::find_by_username(&store.read()?, &username)?
                 .ok_or_else(|| anyhow::anyhow!("no account named {username:?}"))?;
             let temp = auth::routes::temporary_password();
@@ -967,7 +973,7 @@ fn here_or_server(
     args: Vec<String>,
     local: impl FnOnce(Store) -> anyhow::Result<(bool, String)>,
 ) -> anyhow::Result<(bool, String)> {
-    match Store::open(data_dir) {
+    match Store::open(data_dir, &tram::app::schema::schema()) {
         Ok(store) => local(store),
         Err(tram::store::StoreError::InUse) => {
             let req = tram::backup::control::Request {
@@ -1048,7 +1054,11 @@ fn district_cmd(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             db_cache_mb,
         } => {
             logging::init(journald);
-            let store = Arc::new(Store::open_with_cache(&data.data_dir, db_cache_mb)?);
+            let store = Arc::new(Store::open_with_cache(
+                &data.data_dir,
+                &tram::app::schema::schema(),
+                db_cache_mb,
+            )?);
             hub_admin(&store)?;
             trim_heap_every(HEAP_TRIM_PERIOD);
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1370,7 +1380,7 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 create_target: true,
                 verify: !no_verify,
             };
-            let report = match Store::open(&data.data_dir) {
+            let report = match Store::open(&data.data_dir, &tram::app::schema::schema()) {
                 Ok(store) => backup::schedule::backup_once(&store, &to, &opts)?,
                 Err(tram::store::StoreError::InUse) => {
                     eprintln!(
@@ -1436,7 +1446,14 @@ fn backup_cmd(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 _ => backup::Which::Newest,
             };
             let scratch = std::env::temp_dir().join(format!("tram-verify-{}", std::process::id()));
-            let r = backup::verify(&from, key.as_ref(), which, &scratch, Some(&data_dir))?;
+            let r = backup::verify(
+                &from,
+                key.as_ref(),
+                which,
+                &scratch,
+                Some(&data_dir),
+                &tram::app::schema::schema(),
+            )?;
             println!(
                 "{} backups, {} stored files ({:.1} MB) checked",
                 r.backups,
@@ -1539,7 +1556,13 @@ fn provision_cmd(
             }
         })
     };
-    let out = provision::provision(&file, data_dir, jiff::Timestamp::now(), &enrol)?;
+    let out = provision::provision(
+        &file,
+        data_dir,
+        jiff::Timestamp::now(),
+        &enrol,
+        &tram::app::schema::schema(),
+    )?;
     if let Some(user) = owner {
         provision::chown_tree(data_dir, &user)?;
     }
@@ -1576,6 +1599,7 @@ fn update_options(o: UpdateArgs, force: bool) -> tram::update::ApplyOptions {
         health_timeout: std::time::Duration::from_secs(o.health_timeout),
         service: o.service,
         health_url: o.health_url,
+        schema: tram::app::schema::schema(),
     }
 }
 
@@ -1712,7 +1736,7 @@ fn release_cmd(cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
 /// Opens (and so migrates) the data, serves it over plain HTTP on a loopback port and checks
 /// its own /healthz answers "ok".
 fn self_check(data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let store = Arc::new(Store::open(data_dir)?);
+    let store = Arc::new(Store::open(data_dir, &tram::app::schema::schema())?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

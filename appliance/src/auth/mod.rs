@@ -1,6 +1,7 @@
 //! Accounts, roles, passwords (argon2id), server-side sessions and the one permission function.
 //! Domain code here is synchronous and takes time as an argument; routes live in `routes.rs`.
 
+pub mod migrate;
 pub mod permission;
 pub mod ratelimit;
 pub mod routes;
@@ -797,7 +798,7 @@ mod tests {
 
     fn setup() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path()).unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
         s.write(&Actor::system(t(0)), |tx| {
             create_account_tx(
                 tx,

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 pub use key::BackupKey;
 pub use retention::Retention;
 
-use crate::store::{SCHEMA_VERSION, Store, StoreError};
+use crate::store::{Schema, Store, StoreError};
 
 const FORMAT: u32 = 1;
 const CODEC_RAW: u8 = 0;
@@ -1395,7 +1395,7 @@ pub fn run(
         }
     };
     let verified = if opts.verify {
-        let check = restore_check(&tgt, key, &manifest, &scratch, false)
+        let check = restore_check(&tgt, key, &manifest, &scratch, false, store.schema())
             .map_err(after("its restore check (it is not counted as verified)"))?;
         tgt.mark_verified(&manifest.id)
             .map_err(after("recording it as verified"))?;
@@ -1515,8 +1515,9 @@ fn restore_into(
     m: &Manifest,
     dir: &Path,
     write: bool,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
-    restore_into_skipping(tgt, key, m, dir, write, &BTreeSet::new())
+    restore_into_skipping(tgt, key, m, dir, write, &BTreeSet::new(), schema)
 }
 
 /// As [`restore_into`], leaving out the file objects named in `skip` (damaged on the target).
@@ -1527,12 +1528,13 @@ fn restore_into_skipping(
     dir: &Path,
     write: bool,
     skip: &BTreeSet<String>,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
     use base64::Engine;
-    if m.schema_version > SCHEMA_VERSION {
+    if m.schema_version > schema.version {
         return Err(BackupError::NewerSchema {
             found: m.schema_version,
-            known: SCHEMA_VERSION,
+            known: schema.version,
         });
     }
     ctx(fs::create_dir_all(dir), dir, "creating the restore folder")?;
@@ -1594,7 +1596,7 @@ fn restore_into_skipping(
     } else if write {
         redo = ctx(settings::put_back(dir, None), dir, "restoring the settings")?;
     }
-    let store = Store::open(dir).map_err(|e| match e {
+    let store = Store::open(dir, schema).map_err(|e| match e {
         StoreError::NewerSchema { found, known } => BackupError::NewerSchema { found, known },
         e => BackupError::Corrupt(format!("the database does not open: {e}")),
     })?;
@@ -1660,9 +1662,10 @@ fn restore_check(
     m: &Manifest,
     scratch_parent: &Path,
     write_blobs: bool,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
     let dir = scratch_parent.join(format!("verify-{:08x}", rand::random::<u32>()));
-    let r = restore_into(tgt, key, m, &dir, write_blobs);
+    let r = restore_into(tgt, key, m, &dir, write_blobs, schema);
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir(scratch_parent);
     r
@@ -1693,13 +1696,15 @@ pub struct VerifyReport {
 /// Checks a target. Without a key: every file's stored hash against its sealed manifest, the
 /// chain of manifests and the box's memory of the newest (`memory`: the box's data directory).
 /// With it: also the manifests' MACs and a full restore drill of the backups `which` selects.
-/// A damaged copy of `target.json` is rebuilt (with the key) and reported.
+/// A damaged copy of `target.json` is rebuilt (with the key) and reported. The drill opens each
+/// restored database with `schema` (this build's), as the box would.
 pub fn verify(
     target: &Path,
     key: Option<&BackupKey>,
     which: Which,
     scratch_parent: &Path,
     memory: Option<&Path>,
+    schema: &Schema,
 ) -> Result<VerifyReport, BackupError> {
     let tgt = Target::open_read(target)?;
     let mut rep = VerifyReport {
@@ -1795,7 +1800,7 @@ pub fn verify(
             if m.objects().any(|o| damaged.contains(o.object.as_str())) {
                 continue;
             }
-            match restore_check(&tgt, k, m, scratch_parent, false) {
+            match restore_check(&tgt, k, m, scratch_parent, false, schema) {
                 Ok(c) => rep.restored.push(c),
                 Err(e) => rep.problems.push(format!("backup {}: {e}", m.id)),
             }
@@ -1809,13 +1814,15 @@ pub fn verify(
 /// out, so an interrupted or failed restore leaves `dest` as it was. The settings are put back
 /// and what could not be is listed (`redo`). `memory` is the data directory of a box that wrote
 /// to this target (the old one, when it still exists): if the newest backup it wrote is
-/// missing, nothing is restored unless `id` names the backup to take.
+/// missing, nothing is restored unless `id` names the backup to take. The restored database is
+/// opened (migrated) with `schema`.
 pub fn restore(
     target: &Path,
     key: &BackupKey,
     dest: &Path,
     id: Option<&str>,
     memory: Option<&Path>,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
     if dest.exists() {
         let empty = fs::read_dir(dest)
@@ -1902,7 +1909,7 @@ pub fn restore(
         dest.file_name().and_then(|n| n.to_str()).unwrap_or("data"),
         rand::random::<u32>()
     ));
-    let r = restore_into_skipping(&tgt, key, m, &staging, true, &skip).and_then(|c| {
+    let r = restore_into_skipping(&tgt, key, m, &staging, true, &skip, schema).and_then(|c| {
         // The restored box remembers the newest backup on the target as its own, so its next
         // backup continues the chain and a later deletion of it is noticed.
         if let Some(newest) = good.last() {

@@ -17,6 +17,7 @@
 //! - `routes.rs`, `pages.rs`: the API, the live BGH dashboard and the pages.
 
 pub mod export;
+pub mod migrate;
 pub mod pages;
 pub mod routes;
 pub mod sign;

@@ -1,32 +1,116 @@
-//! Forward schema migrations, run at start in one write transaction each.
+//! The schema engine: the schema version in `store.meta.v1`, and the forward migrations the
+//! capabilities hand over in a [`Schema`], run at start in order, one write transaction each.
 //! A schema change is a new table version plus a copy migration (redb's own advice); the old
 //! table is deleted in the same transaction, so a crash leaves either the old or the new schema.
-//!
-//! History:
-//! - 1: accounts had a single `role` (`auth.accounts.v1`).
-//! - 2: accounts carry a set of `roles` (`auth.accounts.v2`): a vice principal or a department
-//!   head also teaches.
-//! - 3: the class roll index (`school.roll.v1`, "{class}/{student}") so a class's students are
-//!   read without scanning the whole school.
-//! - 4: the lesson-plan review queue (`lessons.waiting.v1`, "{state}/{department}/{plan}") so a
-//!   reviewer's home page does not read every plan of the year.
-//! - 5: opaque student ids. Up to schema 4 a student's id was "hs-" + the mã định danh, so
-//!   every teacher read the number in class lists, sheets and URLs; each student now gets a
-//!   random id, every key and value naming a student is rewritten, and the index
-//!   `school.codes.v1` (mã định danh → id) is built.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Each step's body lives with the capability whose tables it changes and reaches the rows only
+//! through [`MigrationTx`], so no capability touches redb.
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Actor, META, SCHEMA_VERSION, StoreError, audit};
+use super::{AUDIT, Actor, META, OUTBOX, StoreError, audit};
 
 const VERSION_KEY: &str = "schema_version";
 
-/// Table definitions of earlier schemas, kept so that old databases can be read and migrated.
-pub mod legacy {
-    use redb::TableDefinition;
-    pub const ACCOUNTS_V1: TableDefinition<&str, &[u8]> = TableDefinition::new("auth.accounts.v1");
+/// What a build knows of the database: the version it writes, every table it registers and
+/// the steps that bring an older database up to that version.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    /// The schema version this build writes. Older databases are migrated forward at start, a
+    /// newer one is refused.
+    pub version: u64,
+    /// The capabilities' tables. Start-up refuses a database holding any table not listed here
+    /// (or the store's own), so that no backup silently misses one.
+    pub tables: Vec<&'static str>,
+    /// One step per version after the first, in any order: the engine runs them by `to`.
+    pub migrations: Vec<Migration>,
+}
+
+/// One step of the schema: from version `to - 1` to `to`.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    pub to: u64,
+    /// What the step does, for the log.
+    pub name: &'static str,
+    /// The step's body; what it returns is written into its `schema.migrate` audit event.
+    pub run: fn(&MigrationTx<'_>) -> Result<String, StoreError>,
+}
+
+impl Schema {
+    /// Every table this build knows: the store's own, then the capabilities'.
+    pub fn registered_tables(&self) -> Vec<&'static str> {
+        let mut v = vec![META.name(), AUDIT.name(), OUTBOX.name()];
+        v.extend(&self.tables);
+        v
+    }
+}
+
+use redb::TableHandle;
+
+/// A migration's view of the database: raw JSON rows by table name, inside the step's one
+/// write transaction. Nothing it does is audited or queued for the district; the step is one
+/// audit event of its own.
+pub struct MigrationTx<'a> {
+    w: &'a redb::WriteTransaction,
+}
+
+type Raw<'n> = TableDefinition<'n, &'static str, &'static [u8]>;
+
+impl MigrationTx<'_> {
+    /// Every row of `table` (key, JSON bytes), or none if the table was never made.
+    pub fn rows(&self, table: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        match self.w.open_table(Raw::new(table)) {
+            Ok(t) => t
+                .iter()?
+                .map(|r| {
+                    let (k, v) = r?;
+                    Ok((k.value().to_string(), v.value().to_vec()))
+                })
+                .collect(),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(vec![]),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `rows` into `table`, which is made (empty) even when there are none.
+    pub fn insert<K: AsRef<str>, V: AsRef<[u8]>>(
+        &self,
+        table: &str,
+        rows: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.w.open_table(Raw::new(table))?;
+        for (k, v) in rows {
+            t.insert(k.as_ref(), v.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Removes `keys` from `table`.
+    pub fn remove<K: AsRef<str>>(
+        &self,
+        table: &str,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.w.open_table(Raw::new(table))?;
+        for k in keys {
+            t.remove(k.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a table of an earlier schema.
+    pub fn delete_table(&self, table: &str) -> Result<(), StoreError> {
+        self.w.delete_table(Raw::new(table))?;
+        Ok(())
+    }
+}
+
+/// A stored row that does not decode.
+pub fn corrupt(table: &str, key: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        table: table.into(),
+        key: key.into(),
+        reason: e.to_string(),
+    }
 }
 
 pub(crate) fn schema_version(db: &Database) -> Result<u64, StoreError> {
@@ -49,30 +133,29 @@ fn set_version(wtx: &redb::WriteTransaction, v: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(crate) fn run(db: &Database) -> Result<(), StoreError> {
+pub(crate) fn run(db: &Database, schema: &Schema) -> Result<(), StoreError> {
     let mut current = schema_version(db)?;
-    if current > SCHEMA_VERSION {
+    if current > schema.version {
         return Err(StoreError::NewerSchema {
             found: current,
-            known: SCHEMA_VERSION,
+            known: schema.version,
         });
     }
     if current == 0 {
         // A new database starts at the current schema.
         let w = db.begin_write()?;
-        set_version(&w, SCHEMA_VERSION)?;
+        set_version(&w, schema.version)?;
         w.commit()?;
         return Ok(());
     }
-    while current < SCHEMA_VERSION {
+    while current < schema.version {
         let w = db.begin_write()?;
-        let detail = match current {
-            1 => v1_to_v2(&w)?,
-            2 => v2_to_v3(&w)?,
-            3 => v3_to_v4(&w)?,
-            4 => v4_to_v5(&w)?,
-            other => return Err(StoreError::Db(format!("no migration from schema {other}"))),
+        let Some(step) = schema.migrations.iter().find(|m| m.to == current + 1) else {
+            return Err(StoreError::Db(format!(
+                "no migration from schema {current}"
+            )));
         };
+        let detail = (step.run)(&MigrationTx { w: &w })?;
         let now = jiff::Timestamp::now();
         audit::append(
             &w,
@@ -86,329 +169,26 @@ pub(crate) fn run(db: &Database) -> Result<(), StoreError> {
         )?;
         set_version(&w, current + 1)?;
         w.commit()?;
-        tracing::info!(from = current, to = current + 1, "migrated database schema");
+        tracing::info!(
+            from = current,
+            to = current + 1,
+            step = step.name,
+            "migrated database schema"
+        );
         current += 1;
     }
     Ok(())
 }
 
-fn v1_to_v2(w: &redb::WriteTransaction) -> Result<String, StoreError> {
-    let new: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::auth::ACCOUNTS.name);
-    let mut n = 0;
-    {
-        let old = w.open_table(legacy::ACCOUNTS_V1)?;
-        let mut newt = w.open_table(new)?;
-        for row in old.iter()? {
-            let (k, v) = row?;
-            let mut rec: serde_json::Value =
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                    table: legacy::ACCOUNTS_V1.to_string(),
-                    key: k.value().into(),
-                    reason: e.to_string(),
-                })?;
-            if let Some(obj) = rec.as_object_mut() {
-                let role = obj.remove("role").unwrap_or(serde_json::Value::Null);
-                let roles = match role {
-                    serde_json::Value::String(r) => vec![serde_json::Value::String(r)],
-                    _ => vec![],
-                };
-                obj.insert("roles".into(), serde_json::Value::Array(roles));
-            }
-            let bytes = serde_json::to_vec(&rec).map_err(|e| StoreError::Db(e.to_string()))?;
-            newt.insert(k.value(), bytes.as_slice())?;
-            n += 1;
-        }
-    }
-    w.delete_table(legacy::ACCOUNTS_V1)?;
-    Ok(format!("{n} accounts: role -> roles"))
-}
-
-fn v2_to_v3(w: &redb::WriteTransaction) -> Result<String, StoreError> {
-    let students: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::school::STUDENTS.name);
-    let roll: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::school::ROLL.name);
-    let mut n = 0;
-    let mut entries = Vec::new();
-    match w.open_table(students) {
-        Ok(t) => {
-            for row in t.iter()? {
-                let (k, v) = row?;
-                let rec: serde_json::Value =
-                    serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                        table: crate::school::STUDENTS.name.into(),
-                        key: k.value().into(),
-                        reason: e.to_string(),
-                    })?;
-                let class = rec["class_id"].as_str().unwrap_or_default().to_string();
-                entries.push((format!("{class}/{}", k.value()), k.value().to_string()));
-            }
-        }
-        Err(redb::TableError::TableDoesNotExist(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let mut t = w.open_table(roll)?;
-    for (key, id) in entries {
-        let bytes = serde_json::to_vec(&id).map_err(|e| StoreError::Db(e.to_string()))?;
-        t.insert(key.as_str(), bytes.as_slice())?;
-        n += 1;
-    }
-    Ok(format!("{n} students indexed by class"))
-}
-
-fn v3_to_v4(w: &redb::WriteTransaction) -> Result<String, StoreError> {
-    let plans: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::lessons::PLANS.name);
-    let waiting: TableDefinition<&str, &[u8]> = TableDefinition::new(crate::lessons::WAITING.name);
-    let mut entries = Vec::new();
-    match w.open_table(plans) {
-        Ok(t) => {
-            for row in t.iter()? {
-                let (k, v) = row?;
-                let plan: crate::lessons::Plan =
-                    serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
-                        table: crate::lessons::PLANS.name.into(),
-                        key: k.value().into(),
-                        reason: e.to_string(),
-                    })?;
-                if let Some(key) = crate::lessons::waiting_key(&plan) {
-                    entries.push((key, v.value().to_vec()));
-                }
-            }
-        }
-        Err(redb::TableError::TableDoesNotExist(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let n = entries.len();
-    let mut t = w.open_table(waiting)?;
-    for (key, bytes) in entries {
-        t.insert(key.as_str(), bytes.as_slice())?;
-    }
-    Ok(format!("{n} plans waiting for review indexed"))
-}
-
-/// The schema-4 student ids, each with its new opaque id.
-struct StudentIds {
-    map: BTreeMap<String, String>,
-    taken: BTreeSet<String>,
-}
-
-impl StudentIds {
-    fn fresh(&mut self) -> String {
-        loop {
-            let id = crate::school::new_student_id();
-            if self.taken.insert(id.clone()) {
-                return id;
-            }
-        }
-    }
-
-    /// The new id of `old`: a student's, or a fresh one for a schema-4 id ("hs-" + 12 digits)
-    /// whose student is gone, so no key or value keeps a mã định danh. None: not a student id.
-    fn new_id(&mut self, old: &str) -> Option<String> {
-        if let Some(n) = self.map.get(old) {
-            return Some(n.clone());
-        }
-        let legacy = old
-            .strip_prefix("hs-")
-            .is_some_and(|d| d.len() == 12 && d.bytes().all(|b| b.is_ascii_digit()));
-        if !legacy {
-            return None;
-        }
-        let n = self.fresh();
-        self.map.insert(old.to_string(), n.clone());
-        Some(n)
-    }
-}
-
-type Raw = TableDefinition<'static, &'static str, &'static [u8]>;
-
-fn corrupt(table: &str, key: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        table: table.into(),
-        key: key.into(),
-        reason: e.to_string(),
-    }
-}
-
-/// Every row of `name`, or none if the table was never made.
-fn rows(
-    w: &redb::WriteTransaction,
-    name: &'static str,
-) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    match w.open_table(Raw::new(name)) {
-        Ok(t) => t
-            .iter()?
-            .map(|r| {
-                let (k, v) = r?;
-                Ok((k.value().to_string(), v.value().to_vec()))
-            })
-            .collect(),
-        Err(redb::TableError::TableDoesNotExist(_)) => Ok(vec![]),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Rewrites one table: the student segment of each key (the last one) and the `field` of each
-/// value that names a student. Returns how many rows changed.
-fn rewrite(
-    w: &redb::WriteTransaction,
-    name: &'static str,
-    rekey: bool,
-    field: Option<&str>,
-    ids: &mut StudentIds,
-) -> Result<usize, StoreError> {
-    let mut changed = Vec::new();
-    for (k, v) in rows(w, name)? {
-        let mut key = k.clone();
-        if rekey {
-            let (head, last) = k.rsplit_once('/').unwrap_or(("", k.as_str()));
-            if let Some(n) = ids.new_id(last) {
-                key = if head.is_empty() {
-                    n
-                } else {
-                    format!("{head}/{n}")
-                };
-            }
-        }
-        let mut value = v.clone();
-        if let Some(f) = field {
-            let mut rec: serde_json::Value =
-                serde_json::from_slice(&v).map_err(|e| corrupt(name, &k, e))?;
-            if let Some(n) = rec[f].as_str().and_then(|old| ids.new_id(old)) {
-                rec[f] = serde_json::Value::String(n);
-                value = serde_json::to_vec(&rec).map_err(|e| StoreError::Db(e.to_string()))?;
-            }
-        }
-        if key != k || value != v {
-            changed.push((k, key, value));
-        }
-    }
-    let n = changed.len();
-    if n > 0 {
-        let mut t = w.open_table(Raw::new(name))?;
-        // Removed first: a new key never equals an old one, but a batch of moves must not
-        // remove a row it has just written.
-        for (old, _, _) in &changed {
-            t.remove(old.as_str())?;
-        }
-        for (_, new, value) in &changed {
-            t.insert(new.as_str(), value.as_slice())?;
-        }
-    }
-    Ok(n)
-}
-
-/// Schema 5: every student gets an opaque id. One transaction (the caller's) rewrites the
-/// students, the class roll, the new mã định danh index, and every gradebook and library row
-/// that names a student. The audit log keeps its past events as they were (they are history,
-/// and the hash chain covers them); this step is one event of its own. Nothing is queued for
-/// the district: the relayed key of a student or a result is the mã định danh, unchanged
-/// ([`crate::school::student_relay_key`]), so the hub neither gets the whole school again nor
-/// ends up with two records for one student.
-fn v4_to_v5(w: &redb::WriteTransaction) -> Result<String, StoreError> {
-    use crate::{gradebook, library, school};
-    let students_name = school::STUDENTS.name;
-    let students = rows(w, students_name)?;
-    let mut ids = StudentIds {
-        map: BTreeMap::new(),
-        taken: BTreeSet::new(),
-    };
-    let mut moved = Vec::new();
-    for (k, v) in &students {
-        let mut rec: serde_json::Value =
-            serde_json::from_slice(v).map_err(|e| corrupt(students_name, k, e))?;
-        let new = ids.fresh();
-        ids.map.insert(k.clone(), new.clone());
-        rec["id"] = serde_json::Value::String(new.clone());
-        moved.push((k.clone(), new, rec));
-    }
-    // Students, then the roll and the index built from them.
-    let mut codes: BTreeMap<String, String> = BTreeMap::new();
-    let mut duplicates = 0;
-    {
-        let mut t = w.open_table(Raw::new(students_name))?;
-        for (old, _, _) in &moved {
-            t.remove(old.as_str())?;
-        }
-        for (_, new, rec) in &moved {
-            let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Db(e.to_string()))?;
-            t.insert(new.as_str(), bytes.as_slice())?;
-            let ma = rec["ma_dinh_danh"].as_str().unwrap_or_default().to_string();
-            if ma.is_empty() {
-                continue;
-            }
-            match codes.entry(ma) {
-                std::collections::btree_map::Entry::Occupied(_) => duplicates += 1,
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(new.clone());
-                }
-            }
-        }
-    }
-    if duplicates > 0 {
-        tracing::warn!(
-            duplicates,
-            "students sharing a mã định danh: the index names the first of each"
-        );
-    }
-    let roll_name = school::ROLL.name;
-    {
-        let old_roll: Vec<String> = rows(w, roll_name)?.into_iter().map(|(k, _)| k).collect();
-        let mut t = w.open_table(Raw::new(roll_name))?;
-        for k in &old_roll {
-            t.remove(k.as_str())?;
-        }
-        for (_, new, rec) in &moved {
-            let class = rec["class_id"].as_str().unwrap_or_default();
-            let bytes = serde_json::to_vec(new).map_err(|e| StoreError::Db(e.to_string()))?;
-            t.insert(format!("{class}/{new}").as_str(), bytes.as_slice())?;
-        }
-        let mut c = w.open_table(Raw::new(school::CODES.name))?;
-        for (ma, id) in &codes {
-            let bytes = serde_json::to_vec(id).map_err(|e| StoreError::Db(e.to_string()))?;
-            c.insert(ma.as_str(), bytes.as_slice())?;
-        }
-    }
-    let rows_n = rewrite(w, gradebook::ROWS.name, true, None, &mut ids)?;
-    let records = rewrite(w, gradebook::RECORDS.name, true, None, &mut ids)?;
-    let summer = rewrite(w, gradebook::SUMMER.name, true, None, &mut ids)?;
-    let results = rewrite(
-        w,
-        gradebook::RESULTS.name,
-        true,
-        Some("mahocsinh"),
-        &mut ids,
-    )?;
-    let corrections = rewrite(
-        w,
-        gradebook::CORRECTIONS.name,
-        false,
-        Some("student"),
-        &mut ids,
-    )?;
-    let loans = rewrite(w, library::LOANS.name, false, Some("student"), &mut ids)?;
-    let orphans = ids.map.len() - moved.len();
-    Ok(format!(
-        "{} students given opaque ids ({} indexed by mã định danh{}); rewritten: {rows_n} score rows, \
-         {records} term records, {summer} summer records, {results} stored results, \
-         {corrections} corrections, {loans} loans{}",
-        moved.len(),
-        codes.len(),
-        if duplicates > 0 {
-            format!(", {duplicates} sharing a number")
-        } else {
-            String::new()
-        },
-        if orphans > 0 {
-            format!("; {orphans} ids of students no longer on the roll replaced")
-        } else {
-            String::new()
-        },
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    //! The steps' tests, over the whole schema of this build (`app::schema`).
     use super::*;
+    use crate::app::schema::{SCHEMA_VERSION, schema};
     use crate::store::Store;
+
+    const ACCOUNTS_V1: TableDefinition<&str, &[u8]> =
+        TableDefinition::new(crate::auth::migrate::ACCOUNTS_V1);
 
     /// A database written by schema 1 opens, migrates, and its accounts keep working.
     #[test]
@@ -419,7 +199,7 @@ mod tests {
             let w = db.begin_write().unwrap();
             set_version(&w, 1).unwrap();
             {
-                let mut t = w.open_table(legacy::ACCOUNTS_V1).unwrap();
+                let mut t = w.open_table(ACCOUNTS_V1).unwrap();
                 let v1 = serde_json::json!({
                     "id": "gv-lan", "username": "lan", "full_name": "Nguyễn Thị Lan",
                     "role": "teacher", "department": null, "disabled": false,
@@ -430,7 +210,7 @@ mod tests {
             }
             w.commit().unwrap();
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let acc = s
             .read()
@@ -447,7 +227,7 @@ mod tests {
         let steps = (SCHEMA_VERSION - 1) as usize;
         assert_eq!(s.audit_tail(10).unwrap().len(), steps);
         drop(s);
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(s.audit_tail(10).unwrap().len(), steps);
     }
 
@@ -485,7 +265,7 @@ mod tests {
             }
             w.commit().unwrap();
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema()).unwrap();
         let rx = s.read().unwrap();
         assert_eq!(
             crate::school::students_of_class(&rx, "2026-6a1")
@@ -523,7 +303,7 @@ mod tests {
     #[test]
     fn schema_3_database_gets_the_review_queue() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema()).unwrap();
         crate::demo::seed(&s, "x", 10, jiff::Timestamp::now()).unwrap();
         let expected: Vec<String> = s
             .read()
@@ -545,7 +325,7 @@ mod tests {
             set_version(&w, 3).unwrap();
             w.commit().unwrap();
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let got: Vec<String> = s
             .read()
@@ -713,7 +493,7 @@ mod tests {
             w.commit().unwrap();
         }
 
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let rx = s.read().unwrap();
         let mut ids = Vec::new();
@@ -798,6 +578,14 @@ mod tests {
         assert_eq!(tail.len(), 1);
         assert_eq!(tail[0].action, "schema.migrate");
         assert_eq!(tail[0].target, "schema/5");
+        // The detail names what each capability's rows were (the school's step is handed the
+        // gradebook's and the library's tables by app::schema, in this order).
+        assert_eq!(
+            tail[0].after.as_ref().unwrap()["detail"],
+            "3 students given opaque ids (3 indexed by mã định danh); rewritten: 4 score rows, \
+             3 term records, 1 summer records, 3 stored results, 1 corrections, 1 loans; \
+             1 ids of students no longer on the roll replaced"
+        );
         assert!(s.verify_audit().unwrap().is_intact());
 
         // Afterwards the district still knows the students by the same key: a moved student is
@@ -834,7 +622,7 @@ mod tests {
             Err(school::SchoolError::Invalid(_))
         ));
         drop(s);
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(
             s.audit_tail(10).unwrap().len(),
             2,
@@ -858,13 +646,13 @@ mod tests {
         tar::Archive::new(zstd::Decoder::new(f).unwrap())
             .unpack(dir.path())
             .unwrap();
-        let school = Store::open(dir.path()).unwrap();
+        let school = Store::open(dir.path(), &schema()).unwrap();
         // What schema 4 queued (the migration adds nothing): students and results by number.
         let before = school.outbox(0, 100_000).unwrap();
         assert!(before.iter().any(|e| e.key == "hs-079212000251"));
         let hub_dir = tempfile::tempdir().unwrap();
         let hub = RedbHub {
-            store: std::sync::Arc::new(Store::open(hub_dir.path()).unwrap()),
+            store: std::sync::Arc::new(Store::open(hub_dir.path(), &schema()).unwrap()),
         };
         let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
         let token = hub.issue_token("79000701", "THCS (demo)").unwrap();
@@ -914,6 +702,80 @@ mod tests {
         assert_eq!(renamed, 480);
     }
 
+    fn toy_copy(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
+        let rows = tx.rows("toy.a.v1")?;
+        let n = rows.len();
+        tx.insert("toy.b.v1", rows)?;
+        tx.delete_table("toy.a.v1")?;
+        Ok(format!("{n} copied"))
+    }
+
+    fn toy_mark(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
+        // Runs after the copy or finds nothing to mark.
+        let rows = tx.rows("toy.b.v1")?;
+        tx.insert(
+            "toy.b.v1",
+            rows.iter().map(|(k, _)| (k, b"\"marked\"".as_slice())),
+        )?;
+        Ok(format!("{} marked", rows.len()))
+    }
+
+    /// The engine knows no capability: a schema's steps run by their version whatever order
+    /// they are listed in, each one audit event; a missing step stops the start, changing nothing.
+    #[test]
+    fn steps_run_by_version_and_a_missing_one_is_refused() {
+        let toy = |migrations: Vec<Migration>| Schema {
+            version: 3,
+            tables: vec!["toy.b.v1"],
+            migrations,
+        };
+        let copy = Migration {
+            to: 2,
+            name: "copy",
+            run: toy_copy,
+        };
+        let mark = Migration {
+            to: 3,
+            name: "mark",
+            run: toy_mark,
+        };
+        let old = |dir: &std::path::Path| {
+            let db = Database::create(dir.join("tram.redb")).unwrap();
+            let w = db.begin_write().unwrap();
+            set_version(&w, 1).unwrap();
+            MigrationTx { w: &w }
+                .insert("toy.a.v1", [("k1", b"1".as_slice()), ("k2", b"2")])
+                .unwrap();
+            w.commit().unwrap();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        old(dir.path());
+        match Store::open(dir.path(), &toy(vec![mark])) {
+            Err(StoreError::Db(m)) => assert_eq!(m, "no migration from schema 1"),
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("opened without the step from schema 1"),
+        }
+        let s = Store::open(dir.path(), &toy(vec![mark, copy])).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 3);
+        let tail = s.audit_tail(10).unwrap();
+        let steps: Vec<(&str, String)> = tail
+            .iter()
+            .map(|e| {
+                (
+                    e.target.as_str(),
+                    e.after.as_ref().unwrap()["detail"].to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("schema/3", "\"2 marked\"".to_string()),
+                ("schema/2", "\"2 copied\"".to_string())
+            ]
+        );
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -924,7 +786,7 @@ mod tests {
             w.commit().unwrap();
         }
         assert!(matches!(
-            Store::open(dir.path()),
+            Store::open(dir.path(), &schema()),
             Err(StoreError::NewerSchema { .. })
         ));
     }
