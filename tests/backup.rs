@@ -650,7 +650,7 @@ fn verify_names_what_a_damaged_object_holds_and_every_backup_that_shares_it() {
     let target = dir.path().join("t");
     let ids = three_backups(&data, &target);
     let (title, blob) = {
-        let store = tram::store::Store::open(&data).unwrap();
+        let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
         let rx = store.read().unwrap();
         let items = rx.scan(&tram::library::ITEMS, "").unwrap();
         let item = items
@@ -693,7 +693,7 @@ fn verify_names_what_a_damaged_object_holds_and_every_backup_that_shares_it() {
         .find(|l| l.contains("NOT restored"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(not.contains(&title), "{not}");
-    let restored = tram::store::Store::open(&dest).unwrap();
+    let restored = tram::store::Store::open(&dest, &tram::app::schema::schema()).unwrap();
     assert!(restored.verify_audit().unwrap().broken.is_none());
     drop(restored);
 

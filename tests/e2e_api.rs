@@ -111,7 +111,7 @@ fn contract_health_login_and_audit_verify() {
 
     // tamper with one event: verify fails and names it
     {
-        let store = tram::store::Store::open(dir.path()).unwrap();
+        let store = tram::store::Store::open(dir.path(), &tram::app::schema::schema()).unwrap();
         tram::store::audit::tamper_for_test(store.raw_db(), 5, |e| e.actor = "intruder".into())
             .unwrap();
     }

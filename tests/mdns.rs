@@ -10,7 +10,9 @@ use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent};
 #[test]
 fn announcement_is_found_by_a_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(tram::store::Store::open(dir.path()).unwrap());
+    let store = std::sync::Arc::new(
+        tram::store::Store::open(dir.path(), &tram::app::schema::schema()).unwrap(),
+    );
     tram::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
     let info = tram::school::school_info(&store.read().unwrap()).unwrap();
     let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();

@@ -12,7 +12,7 @@ use tram::{auth, school};
 
 fn school_of_1500() -> (tempfile::TempDir, Store, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), &tram::app::schema::schema()).unwrap();
     let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
     tram::demo::seed(&store, "x", 1500, now).unwrap();
     let rx = store.read().unwrap();

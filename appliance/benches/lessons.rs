@@ -9,7 +9,7 @@ use tram::store::{Actor, Store};
 
 fn school(plans: u64) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), &tram::app::schema::schema()).unwrap();
     tram::demo::seed(&store, "x", 480, jiff::Timestamp::now()).unwrap();
     tram::demo::bench_lessons(&store, 60, plans).unwrap();
     (dir, store)

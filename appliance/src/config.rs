@@ -120,24 +120,4 @@ impl Settings {
         );
         write_atomic(&Self::path(data_dir), text.as_bytes())
     }
-
-    /// The backup schedule these settings describe, over the defaults for `data_dir`.
-    pub fn backup_schedule(&self, data_dir: &Path) -> crate::backup::schedule::Config {
-        let mut c = crate::backup::schedule::Config::default_for(data_dir);
-        if !self.backup.targets.is_empty() {
-            c.targets = self.backup.targets.clone();
-        }
-        if let Some(t) = self
-            .backup
-            .at
-            .as_deref()
-            .and_then(|a| jiff::civil::Time::strptime("%H:%M", a).ok())
-        {
-            c.at = t;
-        }
-        if let Some(k) = self.backup.keep.as_deref().and_then(|k| k.parse().ok()) {
-            c.retention = k;
-        }
-        c
-    }
 }

@@ -29,7 +29,7 @@ fn fixture() -> &'static Fixture {
         let dir = std::env::temp_dir().join(format!("tram-fuzz-score-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open(&dir, &tram::app::schema::schema()).unwrap();
         let phc = tram::auth::hash_password("fuzz-password-1");
         tram::demo::seed(&store, &phc, 80, jiff::Timestamp::now()).unwrap();
         let rx = store.read().unwrap();

@@ -15,7 +15,7 @@ fn store() -> &'static Store {
         // harness catches it and aborts).
         std::panic::set_hook(Box::new(|_| {}));
         let d = tempfile_dir::Dir::new();
-        let s = Store::open(&d.0).unwrap();
+        let s = Store::open(&d.0, &tram::app::schema::schema()).unwrap();
         let phc = tram::auth::hash_password("fuzz-password-1");
         tram::demo::seed(&s, &phc, 80, jiff::Timestamp::now()).unwrap();
         (d, s)

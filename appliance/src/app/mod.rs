@@ -7,6 +7,7 @@
 pub mod hub;
 pub mod mdns;
 pub mod pages;
+pub mod schema;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! Domain code here is synchronous and takes time as an argument; routes live in `routes.rs`.
 
 pub mod extract;
+pub mod migrate;
 pub mod pages;
 pub mod permission;
 pub mod ratelimit;
@@ -799,7 +800,7 @@ mod tests {
 
     fn setup() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path()).unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
         s.write(&Actor::system(t(0)), |tx| {
             create_account_tx(
                 tx,

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 pub use key::BackupKey;
 pub use retention::Retention;
 
-use crate::store::{SCHEMA_VERSION, Store, StoreError};
+use crate::store::{Schema, Store, StoreError};
 
 pub use manifest::{Kind, Link, Manifest, ObjectRef, Remembered, remembered};
 use manifest::{

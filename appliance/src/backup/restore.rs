@@ -34,8 +34,9 @@ fn restore_into(
     m: &Manifest,
     dir: &Path,
     write: bool,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
-    restore_into_skipping(tgt, key, m, dir, write, &BTreeSet::new())
+    restore_into_skipping(tgt, key, m, dir, write, &BTreeSet::new(), schema)
 }
 
 /// As [`restore_into`], leaving out the file objects named in `skip` (damaged on the target).
@@ -46,12 +47,13 @@ fn restore_into_skipping(
     dir: &Path,
     write: bool,
     skip: &BTreeSet<String>,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
     use base64::Engine;
-    if m.schema_version > SCHEMA_VERSION {
+    if m.schema_version > schema.version {
         return Err(BackupError::NewerSchema {
             found: m.schema_version,
-            known: SCHEMA_VERSION,
+            known: schema.version,
         });
     }
     ctx(fs::create_dir_all(dir), dir, "creating the restore folder")?;
@@ -113,7 +115,7 @@ fn restore_into_skipping(
     } else if write {
         redo = ctx(settings::put_back(dir, None), dir, "restoring the settings")?;
     }
-    let store = Store::open(dir).map_err(|e| match e {
+    let store = Store::open(dir, schema).map_err(|e| match e {
         StoreError::NewerSchema { found, known } => BackupError::NewerSchema { found, known },
         e => BackupError::Corrupt(format!("the database does not open: {e}")),
     })?;
@@ -179,9 +181,10 @@ pub(super) fn restore_check(
     m: &Manifest,
     scratch_parent: &Path,
     write_blobs: bool,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
     let dir = scratch_parent.join(format!("verify-{:08x}", rand::random::<u32>()));
-    let r = restore_into(tgt, key, m, &dir, write_blobs);
+    let r = restore_into(tgt, key, m, &dir, write_blobs, schema);
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir(scratch_parent);
     r
@@ -192,13 +195,15 @@ pub(super) fn restore_check(
 /// out, so an interrupted or failed restore leaves `dest` as it was. The settings are put back
 /// and what could not be is listed (`redo`). `memory` is the data directory of a box that wrote
 /// to this target (the old one, when it still exists): if the newest backup it wrote is
-/// missing, nothing is restored unless `id` names the backup to take.
+/// missing, nothing is restored unless `id` names the backup to take. The restored database is
+/// opened (migrated) with `schema`.
 pub fn restore(
     target: &Path,
     key: &BackupKey,
     dest: &Path,
     id: Option<&str>,
     memory: Option<&Path>,
+    schema: &Schema,
 ) -> Result<RestoreCheck, BackupError> {
     if dest.exists() {
         let empty = fs::read_dir(dest)
@@ -285,7 +290,7 @@ pub fn restore(
         dest.file_name().and_then(|n| n.to_str()).unwrap_or("data"),
         rand::random::<u32>()
     ));
-    let r = restore_into_skipping(&tgt, key, m, &staging, true, &skip).and_then(|c| {
+    let r = restore_into_skipping(&tgt, key, m, &staging, true, &skip, schema).and_then(|c| {
         // The restored box remembers the newest backup on the target as its own, so its next
         // backup continues the chain and a later deletion of it is noticed.
         if let Some(newest) = good.last() {

@@ -348,7 +348,7 @@ pub fn run(
         }
     };
     let verified = if opts.verify {
-        let check = restore_check(&tgt, key, &manifest, &scratch, false)
+        let check = restore_check(&tgt, key, &manifest, &scratch, false, store.schema())
             .map_err(after("its restore check (it is not counted as verified)"))?;
         tgt.mark_verified(&manifest.id)
             .map_err(after("recording it as verified"))?;

@@ -48,6 +48,26 @@ impl Config {
             enabled: true,
         }
     }
+
+    /// The schedule `settings` (`tram.toml`) describe, over the defaults for `data_dir`.
+    pub fn from_settings(settings: &crate::config::Settings, data_dir: &Path) -> Config {
+        let mut c = Config::default_for(data_dir);
+        let wanted = &settings.backup;
+        if !wanted.targets.is_empty() {
+            c.targets = wanted.targets.clone();
+        }
+        if let Some(t) = wanted
+            .at
+            .as_deref()
+            .and_then(|a| jiff::civil::Time::strptime("%H:%M", a).ok())
+        {
+            c.at = t;
+        }
+        if let Some(k) = wanted.keep.as_deref().and_then(|k| k.parse().ok()) {
+            c.retention = k;
+        }
+        c
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

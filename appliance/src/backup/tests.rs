@@ -1,4 +1,5 @@
 use super::*;
+use crate::app::schema::{SCHEMA_VERSION, schema};
 use crate::store::Actor;
 
 struct Fixture {
@@ -11,7 +12,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let store = Store::open(&root.join("data")).unwrap();
+    let store = Store::open(&root.join("data"), &schema()).unwrap();
     let key = BackupKey::load_or_create(store.dir()).unwrap();
     write_event(&store, "first");
     store
@@ -106,6 +107,7 @@ fn backup_restore_round_trip_and_second_run_writes_nothing_new() {
         Which::All,
         &f.root.join("scratch"),
         None,
+        &schema(),
     )
     .unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
@@ -114,9 +116,9 @@ fn backup_restore_round_trip_and_second_run_writes_nothing_new() {
 
     // Restore the newest into a fresh folder: the store opens, the chain and the files are back.
     let dest = f.root.join("new-box");
-    let c = restore(&target, &f.key, &dest, None, None).unwrap();
+    let c = restore(&target, &f.key, &dest, None, None, &schema()).unwrap();
     assert_eq!(c.audit_events, 2);
-    let back = Store::open(&dest).unwrap();
+    let back = Store::open(&dest, &schema()).unwrap();
     assert!(back.verify_audit().unwrap().is_intact());
     assert_eq!(back.blobs.list().unwrap(), f.store.blobs.list().unwrap());
     assert!(
@@ -125,9 +127,17 @@ fn backup_restore_round_trip_and_second_run_writes_nothing_new() {
     );
     // An older backup by id.
     let dest1 = f.root.join("as-of-r1");
-    let c1 = restore(&target, &f.key, &dest1, Some(&r1.id), None).unwrap();
+    let c1 = restore(&target, &f.key, &dest1, Some(&r1.id), None, &schema()).unwrap();
     assert_eq!(c1.audit_events, 1);
-    assert_eq!(Store::open(&dest1).unwrap().blobs.list().unwrap().len(), 2);
+    assert_eq!(
+        Store::open(&dest1, &schema())
+            .unwrap()
+            .blobs
+            .list()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -149,7 +159,14 @@ fn any_changed_byte_fails_verify_even_without_the_key() {
             let mut b = orig.clone();
             b[pos] ^= 0x01;
             fs::write(&p, &b).unwrap();
-            let keyless = verify(&target, None, Which::Newest, &f.root.join("s"), None);
+            let keyless = verify(
+                &target,
+                None,
+                Which::Newest,
+                &f.root.join("s"),
+                None,
+                &schema(),
+            );
             assert!(
                 keyless.map(|r| !r.problems.is_empty()).unwrap_or(true),
                 "keyless verify missed a flipped byte at {pos} in {}",
@@ -161,6 +178,7 @@ fn any_changed_byte_fails_verify_even_without_the_key() {
                 Which::Newest,
                 &f.root.join("s"),
                 None,
+                &schema(),
             );
             assert!(
                 keyed.map(|r| !r.problems.is_empty()).unwrap_or(true),
@@ -171,9 +189,16 @@ fn any_changed_byte_fails_verify_even_without_the_key() {
         // Truncation too.
         fs::write(&p, &orig[..orig.len() - 1]).unwrap();
         assert!(
-            verify(&target, None, Which::Newest, &f.root.join("s"), None)
-                .map(|r| !r.problems.is_empty())
-                .unwrap_or(true)
+            verify(
+                &target,
+                None,
+                Which::Newest,
+                &f.root.join("s"),
+                None,
+                &schema()
+            )
+            .map(|r| !r.problems.is_empty())
+            .unwrap_or(true)
         );
         fs::write(&p, &orig).unwrap();
     }
@@ -183,6 +208,7 @@ fn any_changed_byte_fails_verify_even_without_the_key() {
         Which::Newest,
         &f.root.join("s"),
         None,
+        &schema(),
     )
     .unwrap();
     assert!(ok.problems.is_empty(), "{:?}", ok.problems);
@@ -208,7 +234,7 @@ fn wrong_key_damaged_backup_and_non_empty_destination_are_refused_without_change
     let other = BackupKey::generate();
     let dest = f.root.join("dest");
     assert!(matches!(
-        restore(&target, &other, &dest, None, None),
+        restore(&target, &other, &dest, None, None, &schema()),
         Err(BackupError::WrongKey | BackupError::OtherKey { .. })
     ));
     assert!(!dest.exists());
@@ -221,7 +247,7 @@ fn wrong_key_damaged_backup_and_non_empty_destination_are_refused_without_change
     fs::create_dir_all(&dest).unwrap();
     fs::write(dest.join("notes.txt"), "keep me").unwrap();
     assert!(matches!(
-        restore(&target, &f.key, &dest, None, None),
+        restore(&target, &f.key, &dest, None, None, &schema()),
         Err(BackupError::NotEmpty(_))
     ));
     assert_eq!(
@@ -243,7 +269,7 @@ fn wrong_key_damaged_backup_and_non_empty_destination_are_refused_without_change
     fs::write(&obj, &b).unwrap();
     let dest2 = f.root.join("dest2");
     assert!(matches!(
-        restore(&target, &f.key, &dest2, None, None),
+        restore(&target, &f.key, &dest2, None, None, &schema()),
         Err(BackupError::Corrupt(_))
     ));
     assert!(!dest2.exists());
@@ -268,7 +294,7 @@ fn a_backup_from_a_newer_schema_is_refused() {
     m.schema_version = SCHEMA_VERSION + 1;
     fs::write(&mp, seal(&serde_json::to_vec(&m).unwrap(), &f.key)).unwrap();
     let dest = f.root.join("dest");
-    let e = restore(&target, &f.key, &dest, None, None).unwrap_err();
+    let e = restore(&target, &f.key, &dest, None, None, &schema()).unwrap_err();
     assert!(matches!(e, BackupError::NewerSchema { .. }), "{e}");
     assert!(e.to_string().contains("update Trạm first"));
     assert!(!dest.exists());
@@ -305,7 +331,15 @@ fn retention_prunes_old_backups_but_never_a_file_a_kept_backup_needs() {
     assert_eq!(kept.len(), 2);
     assert!(kept[0].id.starts_with("20261103") && kept[1].id.starts_with("20261104"));
     // The first blobs, shared by all backups, are still there; every kept backup verifies.
-    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
+    let rep = verify(
+        &target,
+        Some(&f.key),
+        Which::All,
+        &f.root.join("s"),
+        None,
+        &schema(),
+    )
+    .unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.restored.len(), 2);
     let objects = walk(&target.join("objects")).len();
@@ -367,7 +401,15 @@ fn an_interrupted_run_leaves_earlier_backups_intact_and_the_next_completes() {
     .unwrap();
     assert!(r.verified.is_some());
     assert!(!target.join("tmp").join("half-written").exists());
-    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
+    let rep = verify(
+        &target,
+        Some(&f.key),
+        Which::All,
+        &f.root.join("s"),
+        None,
+        &schema(),
+    )
+    .unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.backups, 2);
 }
@@ -445,9 +487,25 @@ fn a_target_written_before_chains_still_verifies_and_restores() {
     fs::write(&mp, seal(&serde_json::to_vec(&m).unwrap(), &f.key)).unwrap();
     let id = m["id"].as_str().unwrap().to_string();
 
-    let keyless = verify(&target, None, Which::Newest, &f.root.join("s"), None).unwrap();
+    let keyless = verify(
+        &target,
+        None,
+        Which::Newest,
+        &f.root.join("s"),
+        None,
+        &schema(),
+    )
+    .unwrap();
     assert!(keyless.problems.is_empty(), "{:?}", keyless.problems);
-    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
+    let rep = verify(
+        &target,
+        Some(&f.key),
+        Which::All,
+        &f.root.join("s"),
+        None,
+        &schema(),
+    )
+    .unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
     assert_eq!(rep.restored.len(), 1);
     assert!(
@@ -457,12 +515,20 @@ fn a_target_written_before_chains_still_verifies_and_restores() {
         "{:?}",
         rep.notes
     );
-    let c = restore(&target, &f.key, &f.root.join("dest"), None, None).unwrap();
+    let c = restore(&target, &f.key, &f.root.join("dest"), None, None, &schema()).unwrap();
     assert_eq!(c.redo, vec![settings::Redo::Settings]);
     // The next backup continues the chain from it.
     run(&f.store, &f.key, &target, &opts(), Timestamp::now()).unwrap();
     assert!(target.join("target.json.bak").exists());
-    let rep = verify(&target, Some(&f.key), Which::All, &f.root.join("s"), None).unwrap();
+    let rep = verify(
+        &target,
+        Some(&f.key),
+        Which::All,
+        &f.root.join("s"),
+        None,
+        &schema(),
+    )
+    .unwrap();
     assert!(rep.problems.is_empty(), "{:?}", rep.problems);
 }
 
@@ -492,7 +558,7 @@ fn restore_takes_the_newest_complete_backup_and_names_the_incomplete_newer_one()
             .join(&m.database.object[2..]),
     )
     .unwrap();
-    let c = restore(&target, &f.key, &f.root.join("dest"), None, None).unwrap();
+    let c = restore(&target, &f.key, &f.root.join("dest"), None, None, &schema()).unwrap();
     assert_eq!(c.id, first.id);
     assert!(
         c.notes.iter().any(|n| n.contains(&format!(

@@ -28,13 +28,15 @@ pub struct VerifyReport {
 /// Checks a target. Without a key: every file's stored hash against its sealed manifest, the
 /// chain of manifests and the box's memory of the newest (`memory`: the box's data directory).
 /// With it: also the manifests' MACs and a full restore drill of the backups `which` selects.
-/// A damaged copy of `target.json` is rebuilt (with the key) and reported.
+/// A damaged copy of `target.json` is rebuilt (with the key) and reported. The drill opens each
+/// restored database with `schema` (this build's), as the box would.
 pub fn verify(
     target: &Path,
     key: Option<&BackupKey>,
     which: Which,
     scratch_parent: &Path,
     memory: Option<&Path>,
+    schema: &Schema,
 ) -> Result<VerifyReport, BackupError> {
     let tgt = Target::open_read(target)?;
     let mut rep = VerifyReport {
@@ -130,7 +132,7 @@ pub fn verify(
             if m.objects().any(|o| damaged.contains(o.object.as_str())) {
                 continue;
             }
-            match restore_check(&tgt, k, m, scratch_parent, false) {
+            match restore_check(&tgt, k, m, scratch_parent, false, schema) {
                 Ok(c) => rep.restored.push(c),
                 Err(e) => rep.problems.push(format!("backup {}: {e}", m.id)),
             }

@@ -74,7 +74,7 @@ pub fn library(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
         commit,
         user,
     } = cmd;
-    let store = Store::open(&data.data_dir)?;
+    let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
     let rx = store.read()?;
     let p = tram::school::principal_by_username(&rx, &user)?
         .ok_or_else(|| anyhow::anyhow!("no account named {user:?}"))?;
@@ -103,7 +103,7 @@ pub fn library(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
 
 pub fn user(cmd: UserCmd) -> anyhow::Result<ExitCode> {
     let UserCmd::ResetPassword { username, data } = cmd;
-    let store = Store::open(&data.data_dir)?;
+    let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
     let acc = auth::find_by_username(&store.read()?, &username)?
         .ok_or_else(|| anyhow::anyhow!("no account named {username:?}"))?;
     let temp = auth::routes::temporary_password();

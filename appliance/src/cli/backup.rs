@@ -110,6 +110,7 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         &data_dir,
         backup.as_deref(),
         old_data_dir.as_deref(),
+        &tram::app::schema::schema(),
     )?;
     println!(
         "restored backup {} (made {}) into {}",
@@ -201,7 +202,7 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 create_target: true,
                 verify: !no_verify,
             };
-            let report = match Store::open(&data.data_dir) {
+            let report = match Store::open(&data.data_dir, &tram::app::schema::schema()) {
                 Ok(store) => backup::schedule::backup_once(&store, &to, &opts)?,
                 Err(tram::store::StoreError::InUse) => {
                     eprintln!(
@@ -267,7 +268,14 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 _ => backup::Which::Newest,
             };
             let scratch = std::env::temp_dir().join(format!("tram-verify-{}", std::process::id()));
-            let r = backup::verify(&from, key.as_ref(), which, &scratch, Some(&data_dir))?;
+            let r = backup::verify(
+                &from,
+                key.as_ref(),
+                which,
+                &scratch,
+                Some(&data_dir),
+                &tram::app::schema::schema(),
+            )?;
             println!(
                 "{} backups, {} stored files ({:.1} MB) checked",
                 r.backups,

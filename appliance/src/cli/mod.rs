@@ -57,7 +57,7 @@ pub fn here_or_server(
     args: Vec<String>,
     local: impl FnOnce(Store) -> anyhow::Result<(bool, String)>,
 ) -> anyhow::Result<(bool, String)> {
-    match Store::open(data_dir) {
+    match Store::open(data_dir, &tram::app::schema::schema()) {
         Ok(store) => local(store),
         Err(tram::store::StoreError::InUse) => {
             let req = tram::control::Request {

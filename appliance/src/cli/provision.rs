@@ -68,7 +68,13 @@ pub fn run(args: ProvisionArgs) -> anyhow::Result<ExitCode> {
             }
         })
     };
-    let out = provision::provision(&file, data_dir, jiff::Timestamp::now(), &enrol)?;
+    let out = provision::provision(
+        &file,
+        data_dir,
+        jiff::Timestamp::now(),
+        &enrol,
+        &tram::app::schema::schema(),
+    )?;
     if let Some(user) = owner {
         provision::chown_tree(data_dir, &user)?;
     }

@@ -101,6 +101,7 @@ fn update_options(o: UpdateArgs, force: bool) -> tram::update::ApplyOptions {
         health_timeout: std::time::Duration::from_secs(o.health_timeout),
         service: o.service,
         health_url: o.health_url,
+        schema: tram::app::schema::schema(),
     }
 }
 

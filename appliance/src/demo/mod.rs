@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn demo_school_is_realistic_and_seeded_once() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path()).unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
         let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
         assert!(seed(&s, "x", 480, now).unwrap().created);
         assert!(!seed(&s, "x", 480, now).unwrap().created);

@@ -6,7 +6,7 @@ use ed25519_dalek::SigningKey;
 
 fn hub() -> (tempfile::TempDir, RedbHub) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let store = Arc::new(Store::open(dir.path(), &crate::app::schema::schema()).unwrap());
     (dir, RedbHub { store })
 }
 

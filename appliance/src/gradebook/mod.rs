@@ -8,6 +8,7 @@
 pub mod check;
 pub mod excel;
 pub mod forms;
+pub mod migrate;
 pub mod pages;
 pub mod pdf;
 pub mod routes;

@@ -32,7 +32,7 @@ fn principal(store: &Store, id: &str) -> Principal {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
     crate::demo::seed(&store, "x", 480, now()).unwrap();
     let rx = store.read().unwrap();
     let class = school::list(&rx, &school::CLASSES)
@@ -762,7 +762,7 @@ fn the_exported_class_book_imports_back_unchanged() {
 #[test]
 fn a_primary_class_gets_its_tt27_year_result() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
     crate::demo::seed(&store, "x", 40, now()).unwrap();
     let actor = Actor::system(now());
     let teacher_id = "u-gv01".to_string();

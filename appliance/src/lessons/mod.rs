@@ -19,6 +19,7 @@
 mod dashboard;
 mod drafts;
 pub mod export;
+pub mod migrate;
 pub mod pages;
 mod queue;
 pub mod routes;

@@ -26,7 +26,7 @@ fn who(store: &Store, username: &str) -> Principal {
 
 fn fixture() -> F {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
     crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
     let ps: Vec<Principal> = ["gv04", "gv05", "gv01", "gv07", "hieutruong"]
         .iter()

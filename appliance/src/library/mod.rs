@@ -8,6 +8,7 @@
 //! - `routes.rs`, `pages.rs`: the API, file streaming (Range, ETag) and the pages.
 
 pub mod import;
+pub mod migrate;
 pub mod opds;
 pub mod pages;
 pub mod routes;

@@ -19,7 +19,7 @@ fn who(store: &Store, username: &str) -> Principal {
 
 fn fixture() -> F {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
     crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
     F {
         admin: who(&store, "admin"),

@@ -88,12 +88,13 @@ impl Outcome {
 
 /// Provisions `data_dir` from `file`. `enrol` is asked to enrol with the hub when the file
 /// names one and the box is not enrolled yet (the CLI passes the real one; it may fail: the
-/// server then finishes it when the link is up).
+/// server then finishes it when the link is up). The database is opened with `schema`.
 pub fn provision(
     file: &Path,
     data_dir: &Path,
     now: jiff::Timestamp,
     enrol: &dyn Fn(&Path, &file::HubTarget) -> Result<String, String>,
+    schema: &crate::store::Schema,
 ) -> Result<Outcome, ProvisionError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| ProvisionError::Io(format!("cannot read {}: {e}", file.display())))?;
@@ -122,7 +123,7 @@ pub fn provision(
         identity::Check::Same => {}
     }
 
-    let store = Store::open(data_dir)?;
+    let store = Store::open(data_dir, schema)?;
     let admin_password = school_and_admin(&store, &p, now, &mut changed)?;
     drop(store);
 
@@ -193,7 +194,7 @@ pub fn provision(
     };
 
     let id = identity::load(data_dir);
-    let schedule = settings.backup_schedule(data_dir);
+    let schedule = crate::backup::schedule::Config::from_settings(&settings, data_dir);
     let urls: Vec<String> = std::iter::once(format!("https://{host}/"))
         .chain(
             ips.iter()

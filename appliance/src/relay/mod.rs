@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn a_reenrolled_box_numbers_its_outbox_above_what_the_hub_holds() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
         crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
         let mine = store.outbox_count_after(0).unwrap();
         assert!(mine > 100);
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn a_restored_box_renumbers_what_the_hub_never_receipted_instead_of_skipping_it() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
         crate::demo::seed(&store, "x", 40, jiff::Timestamp::now()).unwrap();
         let mine = store.outbox_count_after(0).unwrap();
         // The backup knew the hub had stored up to mine - 10; the dead box went on to mine + 50.

@@ -776,7 +776,7 @@ mod tests {
 
     fn store_with_class() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::open(d.path()).unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
         s.write(&Actor::system(jiff::Timestamp::UNIX_EPOCH), |tx| {
             super::super::create_class(
                 tx,

@@ -3,6 +3,7 @@
 //! (teacher × class × subject) and students. Spreadsheet import/export lives in `import.rs`.
 
 pub mod import;
+pub mod migrate;
 pub mod routes;
 pub mod sheet;
 

@@ -288,7 +288,7 @@ mod tests {
 
     fn store_with_events(n: u32) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &crate::store::tests::schema_of(&[NOTES.name])).unwrap();
         for i in 0..n {
             let a = Actor {
                 id: "gv01".into(),

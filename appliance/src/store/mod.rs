@@ -2,6 +2,8 @@
 //! every mutation runs inside [`Store::write`], which commits the change, its audit
 //! events (hash-chained) and its outbox entries in one durable redb transaction.
 //! No other module touches redb; capabilities declare [`Collection`]s and go through [`Tx`].
+//! The store knows no capability: their tables and migrations come in the [`Schema`] that
+//! [`Store::open`] is handed (the one list is assembled at the top of the crate).
 
 pub mod audit;
 pub mod blob;
@@ -16,9 +18,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use audit::{AuditEvent, ChainReport};
 pub use blob::BlobStore;
+pub use migrate::{Migration, MigrationTx, Schema};
 
-/// The schema version this build writes. Older databases are migrated forward at start.
-pub const SCHEMA_VERSION: u64 = 5;
 /// redb's own page cache (its default is 1 GiB), counted in the server's memory. The kernel's
 /// page cache holds the file as well — shared and given back under pressure — so a small
 /// private cache costs a read syscall per miss, not a disk read. Measured on a mid-year
@@ -125,18 +126,6 @@ impl<T> Collection<T> {
     }
 }
 
-/// Every table this build knows. Start-up refuses a database holding any other table.
-pub fn registered_tables() -> Vec<&'static str> {
-    let mut v = vec![META.name(), AUDIT.name(), OUTBOX.name()];
-    v.extend(crate::auth::TABLES);
-    v.extend(crate::school::TABLES);
-    v.extend(crate::gradebook::TABLES);
-    v.extend(crate::library::TABLES);
-    v.extend(crate::lessons::TABLES);
-    v.extend(crate::district::TABLES);
-    v
-}
-
 use redb::TableHandle;
 
 /// Who is acting, and when: the edge supplies both so domain code never reads the clock.
@@ -159,6 +148,8 @@ pub struct Store {
     db: Database,
     pub blobs: BlobStore,
     dir: PathBuf,
+    /// What this database was opened with: a restore check opens its copy with the same.
+    schema: Schema,
     /// Where the last walk of the audit chain found it intact (see [`Store::audit_status`]).
     audit_checked: std::sync::Mutex<Option<audit::Checkpoint>>,
 }
@@ -174,14 +165,18 @@ pub struct OutboxEntry {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir`, migrates it forward and checks that it holds
-    /// only registered tables.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::open_with_cache(dir, DEFAULT_CACHE_MB)
+    /// Opens (or creates) the database in `dir`, migrates it forward to `schema` and checks
+    /// that it holds only the tables `schema` registers.
+    pub fn open(dir: &Path, schema: &Schema) -> Result<Store, StoreError> {
+        Store::open_with_cache(dir, schema, DEFAULT_CACHE_MB)
     }
 
     /// As [`Store::open`], with redb's page cache capped at `cache_mb` MB.
-    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+    pub fn open_with_cache(
+        dir: &Path,
+        schema: &Schema,
+        cache_mb: u64,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("tram.redb");
         let db = Database::builder()
@@ -191,11 +186,12 @@ impl Store {
                 redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse,
                 e => e.into(),
             })?;
-        migrate::run(&db)?;
+        migrate::run(&db, schema)?;
         let store = Store {
             db,
             blobs: BlobStore::open(&dir.join("blobs"))?,
             dir: dir.to_path_buf(),
+            schema: schema.clone(),
             audit_checked: std::sync::Mutex::new(None),
         };
         store.check_tables()?;
@@ -206,8 +202,12 @@ impl Store {
         &self.dir
     }
 
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
     fn check_tables(&self) -> Result<(), StoreError> {
-        let known = registered_tables();
+        let known = self.schema.registered_tables();
         let rtx = self.db.begin_read()?;
         for t in rtx.list_tables()? {
             if !known.contains(&t.name()) {
@@ -794,6 +794,15 @@ mod tests {
     const THINGS: Collection<Thing> =
         Collection::new("auth.accounts.v2", AuditPolicy::Values, Some("thing"));
 
+    /// A schema of one table: the store needs no capability to work.
+    pub(crate) fn schema_of(tables: &[&'static str]) -> Schema {
+        Schema {
+            version: 1,
+            tables: tables.to_vec(),
+            migrations: vec![],
+        }
+    }
+
     fn actor() -> Actor {
         Actor {
             id: "u1".into(),
@@ -804,7 +813,7 @@ mod tests {
     #[test]
     fn write_path_audits_and_queues_outbox_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path(), &schema_of(&[THINGS.name])).unwrap();
         s.write(&actor(), |tx| {
             tx.put(&THINGS, "a", &Thing { n: 1 }, "thing.create")
         })
@@ -843,7 +852,7 @@ mod tests {
                 .unwrap();
             w.commit().unwrap();
         }
-        match Store::open(dir.path()) {
+        match Store::open(dir.path(), &schema_of(&[THINGS.name])) {
             Err(StoreError::UnknownTable(t)) => assert_eq!(t, "stray.v1"),
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("opened a database with an unregistered table"),

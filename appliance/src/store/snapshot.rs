@@ -168,7 +168,8 @@ mod tests {
     #[test]
     fn snapshot_copies_every_table_and_digest_tracks_content() {
         let d = tempfile::tempdir().unwrap();
-        let store = Store::open(&d.path().join("data")).unwrap();
+        let store =
+            Store::open(&d.path().join("data"), &crate::store::tests::schema_of(&[])).unwrap();
         let actor = Actor::system(jiff::Timestamp::now());
         store
             .write(&actor, |tx| {
@@ -199,7 +200,7 @@ mod tests {
         let copy = d.path().join("copy");
         std::fs::create_dir_all(&copy).unwrap();
         std::fs::copy(d.path().join("c.redb"), copy.join("tram.redb")).unwrap();
-        let restored = Store::open(&copy).unwrap();
+        let restored = Store::open(&copy, &crate::store::tests::schema_of(&[])).unwrap();
         let r = restored.verify_audit().unwrap();
         assert!(r.is_intact());
         assert_eq!(r.events, 2);

@@ -91,6 +91,8 @@ pub struct ApplyOptions {
     pub service: Option<String>,
     /// Also check this URL answers 200 after the service started (the device: https://127.0.0.1/healthz).
     pub health_url: Option<String>,
+    /// This build's schema, for the pre-update backup (the new version migrates with its own).
+    pub schema: crate::store::Schema,
 }
 
 /// What happened, written to DATA_DIR/update/status.json.
@@ -244,7 +246,7 @@ fn apply_inner(
             let _ = systemctl("start", unit);
         }
     };
-    match pre_update_backup(&o.data_dir) {
+    match pre_update_backup(&o.data_dir, &o.schema) {
         Ok(id) => st.backup = id,
         Err(e) => {
             restart_old(o);
@@ -377,21 +379,22 @@ fn check_space(dir: &Path, need: u64, what: &str) -> Result<(), UpdateError> {
     }
 }
 
-fn pre_update_backup(data_dir: &Path) -> Result<Option<String>, UpdateError> {
+fn pre_update_backup(
+    data_dir: &Path,
+    schema: &crate::store::Schema,
+) -> Result<Option<String>, UpdateError> {
     if !data_dir.join("tram.redb").exists() {
         return Ok(None);
     }
-    let store = crate::store::Store::open(data_dir).map_err(|e| match e {
+    let store = crate::store::Store::open(data_dir, schema).map_err(|e| match e {
         crate::store::StoreError::InUse => UpdateError::Busy(
             "the appliance is running on this data directory; stop it first or pass --service"
                 .into(),
         ),
         e => UpdateError::Backup(e.to_string()),
     })?;
-    let targets = crate::config::Settings::load(data_dir)
-        .map_err(UpdateError::Backup)?
-        .backup_schedule(data_dir)
-        .targets;
+    let settings = crate::config::Settings::load(data_dir).map_err(UpdateError::Backup)?;
+    let targets = crate::backup::schedule::Config::from_settings(&settings, data_dir).targets;
     // A USB target that is not plugged in is skipped; the box's own disk always takes one.
     let targets: Vec<PathBuf> = targets
         .into_iter()
