@@ -116,7 +116,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(keep) = backup.backup_keep {
         schedule.retention = keep;
     }
-    tram::provision::identity::ensure(&data.data_dir, jiff::Timestamp::now());
+    tram::pki::identity::ensure(&data.data_dir, jiff::Timestamp::now());
     tram::device::note_start(&data.data_dir, jiff::Timestamp::now());
     schedule.enabled = !backup.no_backup;
     schedule.first_check_after = std::time::Duration::from_secs(backup.backup_first_check);

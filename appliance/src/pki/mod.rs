@@ -1,8 +1,10 @@
 //! Keys and signatures the box checks: the per-device certificate authority and the TLS server
-//! configuration (`tls`), and the signed update bundle format (`bundle`), which the updater, the
-//! relay's downlink, the device page and the hub all verify.
+//! configuration (`tls`), the signed update bundle format (`bundle`), which the updater, the
+//! relay's downlink, the device page and the hub all verify, and the box's hardware identity
+//! (`identity`: a copied disk is not the box it was provisioned on).
 
 pub mod bundle;
+pub mod identity;
 pub mod tls;
 
 use std::net::IpAddr;

@@ -4,7 +4,7 @@
 //! looks at what is there, so running it again changes nothing.
 
 pub mod file;
-pub mod identity;
+pub use crate::pki::identity;
 
 use std::path::{Path, PathBuf};
 

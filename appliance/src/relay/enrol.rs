@@ -260,7 +260,7 @@ pub async fn enrol(
             "an HTTPS hub needs --pin SHA256 (printed by `tram district token` on the hub)"
         );
     }
-    use crate::provision::identity;
+    use crate::pki::identity;
     let clone = identity::check(data_dir) == identity::Check::Clone;
     if clone {
         // A copied disk: this box gets a key of its own, never the original's.

@@ -12,7 +12,7 @@ pub fn status(store: &Store) -> serde_json::Value {
         "enrolled": e.is_some(),
         "enrolment_pending": e.is_none() && pending(dir).is_some(),
         "downlink": downlink::seen(dir).items,
-        "clone_suspected": crate::provision::identity::check(dir) == crate::provision::identity::Check::Clone,
+        "clone_suspected": crate::pki::identity::check(dir) == crate::pki::identity::Check::Clone,
         "hub": e.as_ref().map(|e| e.hub.clone()),
         "school": e.as_ref().map(|e| e.school.clone()),
         "queued": backlog(store, dir).unwrap_or(0),

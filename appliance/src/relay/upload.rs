@@ -227,7 +227,7 @@ pub(super) async fn checked(r: reqwest::Response) -> anyhow::Result<reqwest::Res
 /// One round: send every waiting batch the budget allows now. Returns how many were stored.
 pub async fn send_pending(store: &Store, budget: &Budget) -> anyhow::Result<u64> {
     let dir = store.dir().to_path_buf();
-    if crate::provision::identity::check(&dir) == crate::provision::identity::Check::Clone {
+    if crate::pki::identity::check(&dir) == crate::pki::identity::Check::Clone {
         anyhow::bail!(
             "this box's data was provisioned on other hardware (a copied disk?); it does not relay until the district enrols it again (tram relay enroll with a new token)"
         );
