@@ -127,14 +127,7 @@ fn crate_paths(code: &str) -> Vec<(String, Option<String>)> {
                     '}' => depth -= 1,
                     ',' if depth == 0 => item_start = true,
                     c if item_start && (c.is_ascii_alphanumeric() || c == '_') => {
-                        let first = ident_at(&group[j..]);
-                        let after = &group[j + first.len()..];
-                        let second = after
-                            .strip_prefix("::")
-                            .map(ident_at)
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_string);
-                        out.push((first.to_string(), second));
+                        out.push(two_segments(&group[j..]));
                         item_start = false;
                     }
                     _ => {}
@@ -142,19 +135,22 @@ fn crate_paths(code: &str) -> Vec<(String, Option<String>)> {
             }
             continue;
         }
-        let first = ident_at(rest);
-        if first.is_empty() {
-            continue;
+        if !ident_at(rest).is_empty() {
+            out.push(two_segments(rest));
         }
-        let after = &rest[first.len()..];
-        let second = after
-            .strip_prefix("::")
-            .map(ident_at)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        out.push((first.to_string(), second));
     }
     out
+}
+
+/// The first two segments of a path: "gradebook::routes::api" → ("gradebook", Some("routes")).
+fn two_segments(path: &str) -> (String, Option<String>) {
+    let first = ident_at(path);
+    let second = path[first.len()..]
+        .strip_prefix("::")
+        .map(ident_at)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    (first.to_string(), second)
 }
 
 /// ARCHITECTURE.md's "What may import what" list: "- `gradebook` uses: auth, school".

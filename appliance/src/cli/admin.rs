@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use tram::{auth, store::Store};
+use tram::auth;
 
 use super::{DataArgs, here_or_server};
 
@@ -58,12 +58,7 @@ pub fn audit(cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     let (ok, text) = here_or_server(&data.data_dir, "audit-verify", vec![], |store| {
         Ok(store.verify_audit_text()?)
     })?;
-    print!("{text}");
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    Ok(super::report(ok, &text))
 }
 
 pub fn library(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
@@ -74,7 +69,7 @@ pub fn library(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
         commit,
         user,
     } = cmd;
-    let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
+    let store = super::open_store(&data.data_dir)?;
     let rx = store.read()?;
     let p = tram::school::principal_by_username(&rx, &user)?
         .ok_or_else(|| anyhow::anyhow!("no account named {user:?}"))?;
@@ -103,7 +98,7 @@ pub fn library(cmd: LibraryCmd) -> anyhow::Result<ExitCode> {
 
 pub fn user(cmd: UserCmd) -> anyhow::Result<ExitCode> {
     let UserCmd::ResetPassword { username, data } = cmd;
-    let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
+    let store = super::open_store(&data.data_dir)?;
     let acc = auth::find_by_username(&store.read()?, &username)?
         .ok_or_else(|| anyhow::anyhow!("no account named {username:?}"))?;
     let temp = auth::routes::temporary_password();

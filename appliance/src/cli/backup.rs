@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use tram::{config, store::Store};
+use tram::config;
 
 use super::DataArgs;
 
@@ -202,7 +202,7 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 create_target: true,
                 verify: !no_verify,
             };
-            let report = match Store::open(&data.data_dir, &tram::app::schema::schema()) {
+            let report = match super::open_store(&data.data_dir) {
                 Ok(store) => backup::schedule::backup_once(&store, &to, &opts)?,
                 Err(tram::store::StoreError::InUse) => {
                     eprintln!(

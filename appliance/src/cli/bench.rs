@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tram::store::Store;
-
 use super::DataArgs;
 
 #[derive(clap::Args)]
@@ -71,7 +69,7 @@ pub fn fill(args: BenchFillArgs) -> anyhow::Result<ExitCode> {
         lesson_plans,
         relay_changes,
     } = args;
-    let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
+    let store = super::open_store(&data.data_dir)?;
     tram::demo::bench_fill(&store, db_mb, files_mb)?;
     tram::demo::bench_library(&store, library_items, video_mb)?;
     tram::demo::bench_lessons(&store, lesson_teachers, lesson_plans)?;
@@ -81,11 +79,11 @@ pub fn fill(args: BenchFillArgs) -> anyhow::Result<ExitCode> {
 
 pub fn tally(args: BenchTallyArgs) -> anyhow::Result<ExitCode> {
     let BenchTallyArgs { data, hub_data } = args;
-    let store = Store::open(&data.data_dir, &tram::app::schema::schema())?;
+    let store = super::open_store(&data.data_dir)?;
     let e = tram::relay::enrolment(&data.data_dir)
         .ok_or_else(|| anyhow::anyhow!("this box is not enrolled"))?;
     let hub = tram::district::RedbHub {
-        store: std::sync::Arc::new(Store::open(&hub_data, &tram::app::schema::schema())?),
+        store: std::sync::Arc::new(super::open_store(&hub_data)?),
     };
     let rows = tram::district::tally(&store, &hub, &e.school, &tram::relay::Privacy::default())?;
     println!(

@@ -108,11 +108,7 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             db_cache_mb,
         } => {
             logging::init(journald);
-            let store = Arc::new(Store::open_with_cache(
-                &data.data_dir,
-                &tram::app::schema::schema(),
-                db_cache_mb,
-            )?);
+            let store = super::open_shared(&data.data_dir, db_cache_mb)?;
             hub_admin(&store)?;
             trim_heap_every(HEAP_TRIM_PERIOD);
             let rt = tokio::runtime::Builder::new_multi_thread()

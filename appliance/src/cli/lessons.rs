@@ -48,10 +48,5 @@ pub fn run(cmd: LessonsCmd) -> anyhow::Result<ExitCode> {
     let (ok, text) = here_or_server(&data_dir, "lessons-verify", vec![], |store| {
         Ok(tram::lessons::verify_text(&store)?)
     })?;
-    print!("{text}");
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    Ok(super::report(ok, &text))
 }

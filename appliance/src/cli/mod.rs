@@ -17,7 +17,8 @@ pub mod update;
 
 use std::path::PathBuf;
 
-use tram::{config, store::Store};
+use tram::config;
+use tram::store::{Store, StoreError};
 
 #[derive(clap::Args, Clone)]
 pub struct DataArgs {
@@ -57,7 +58,7 @@ pub fn here_or_server(
     args: Vec<String>,
     local: impl FnOnce(Store) -> anyhow::Result<(bool, String)>,
 ) -> anyhow::Result<(bool, String)> {
-    match Store::open(data_dir, &tram::app::schema::schema()) {
+    match open_store(data_dir) {
         Ok(store) => local(store),
         Err(tram::store::StoreError::InUse) => {
             let req = tram::control::Request {
@@ -94,5 +95,29 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// The database of `dir`, opened with every capability's tables and migrations.
+pub fn open_store(dir: &std::path::Path) -> Result<Store, StoreError> {
+    Store::open(dir, &tram::app::schema::schema())
+}
+
+/// As [`open_store`], with redb's page cache capped at `cache_mb` MB, shared by a server's tasks.
+pub fn open_shared(dir: &std::path::Path, cache_mb: u64) -> anyhow::Result<std::sync::Arc<Store>> {
+    Ok(std::sync::Arc::new(Store::open_with_cache(
+        dir,
+        &tram::app::schema::schema(),
+        cache_mb,
+    )?))
+}
+
+/// Prints a check's report and exits 0 when it passed, 3 when it found a problem.
+pub fn report(ok: bool, text: &str) -> std::process::ExitCode {
+    print!("{text}");
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(3)
     }
 }

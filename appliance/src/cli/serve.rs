@@ -100,11 +100,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         db_cache_mb,
     } = args;
     logging::init(journald);
-    let store = Arc::new(Store::open_with_cache(
-        &data.data_dir,
-        &tram::app::schema::schema(),
-        db_cache_mb,
-    )?);
+    let store = super::open_shared(&data.data_dir, db_cache_mb)?;
     let settings = tram::config::Settings::load(&data.data_dir).map_err(anyhow::Error::msg)?;
     let mut schedule = tram::backup::schedule::Config::from_settings(&settings, &data.data_dir);
     if !backup.backup_to.is_empty() {
@@ -203,7 +199,7 @@ fn relay_budget(rate: u64, hours: &str) -> anyhow::Result<tram::relay::Budget> {
 /// Opens (and so migrates) the data, serves it over plain HTTP on a loopback port and checks
 /// its own /healthz answers "ok".
 pub fn self_check(data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let store = Arc::new(Store::open(data_dir, &tram::app::schema::schema())?);
+    let store = Arc::new(super::open_store(data_dir)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

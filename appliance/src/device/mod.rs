@@ -92,8 +92,7 @@ pub fn health(d: &Path) -> Health {
     Health {
         version: env!("CARGO_PKG_VERSION"),
         device_id: crate::pki::identity::load(d).map(|i| i.device_id),
-        clone_suspected: crate::pki::identity::check(d)
-            == crate::pki::identity::Check::Clone,
+        clone_suspected: crate::pki::identity::check(d) == crate::pki::identity::Check::Clone,
         system_uptime_s: fs::read_to_string("/proc/uptime")
             .ok()
             .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())

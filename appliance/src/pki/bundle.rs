@@ -27,7 +27,8 @@ pub enum BundleError {
 }
 
 impl BundleError {
-    fn from_io_disk(e: io::Error) -> BundleError {
+    /// An io error, as "not enough disk space" when it is one.
+    pub fn from_io_disk(e: io::Error) -> BundleError {
         if e.raw_os_error() == Some(libc::ENOSPC) {
             BundleError::DiskFull(e.to_string())
         } else {

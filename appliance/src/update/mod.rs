@@ -28,16 +28,12 @@ pub use crate::config::DEFAULT_RELEASE_KEY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
-    #[error("{0}")]
-    Key(String),
-    #[error("refused: {0}")]
-    BadSignature(String),
-    #[error("refused: {0}")]
-    Invalid(String),
+    /// The bundle or the release key was refused, or the disk filled while unpacking (in the
+    /// bundle's own words).
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
     #[error("refused: {0}")]
     Version(String),
-    #[error("not enough disk space: {0}")]
-    DiskFull(String),
     #[error("{0}")]
     Busy(String),
     #[error(
@@ -51,31 +47,15 @@ pub enum UpdateError {
 }
 
 impl UpdateError {
+    /// An io error, as "not enough disk space" when it is one.
     fn from_io_disk(e: io::Error) -> UpdateError {
-        if e.raw_os_error() == Some(libc::ENOSPC) {
-            UpdateError::DiskFull(e.to_string())
-        } else {
-            UpdateError::Io(e)
-        }
-    }
-}
-
-impl From<bundle::BundleError> for UpdateError {
-    fn from(e: bundle::BundleError) -> Self {
-        use bundle::BundleError as B;
-        match e {
-            B::Key(m) => UpdateError::Key(m),
-            B::BadSignature(m) => UpdateError::BadSignature(m),
-            B::Invalid(m) => UpdateError::Invalid(m),
-            B::DiskFull(m) => UpdateError::DiskFull(m),
-            B::Io(e) => UpdateError::Io(e),
-        }
+        bundle::BundleError::from_io_disk(e).into()
     }
 }
 
 impl From<std::io::ErrorKind> for UpdateError {
     fn from(k: std::io::ErrorKind) -> Self {
-        UpdateError::Io(k.into())
+        bundle::BundleError::from(k).into()
     }
 }
 
@@ -183,10 +163,12 @@ fn apply_inner(
         e
     };
     if m.arch != std::env::consts::ARCH {
-        return Err(cleanup(UpdateError::Invalid(format!(
-            "the bundle is for {}, this box is {}",
-            m.arch,
-            std::env::consts::ARCH
+        return Err(cleanup(UpdateError::from(bundle::BundleError::Invalid(
+            format!(
+                "the bundle is for {}, this box is {}",
+                m.arch,
+                std::env::consts::ARCH
+            ),
         ))));
     }
     let (new, cur) = (
@@ -336,8 +318,9 @@ pub fn recover(data_dir: &Path, install_root: &Path) -> Result<Option<String>, U
     let Ok(bytes) = fs::read(data_dir.join(IN_PROGRESS)) else {
         return Ok(None);
     };
-    let m: InProgress = serde_json::from_slice(&bytes)
-        .map_err(|e| UpdateError::Invalid(format!("{IN_PROGRESS}: {e}")))?;
+    let m: InProgress = serde_json::from_slice(&bytes).map_err(|e| {
+        UpdateError::from(bundle::BundleError::Invalid(format!("{IN_PROGRESS}: {e}")))
+    })?;
     restore_data(&data_dir.join("update/rollback"), data_dir)?;
     match &m.previous {
         Some(p) => switch_link(install_root, "current", p)?,
@@ -370,11 +353,13 @@ pub fn recover(data_dir: &Path, install_root: &Path) -> Result<Option<String>, U
 
 fn check_space(dir: &Path, need: u64, what: &str) -> Result<(), UpdateError> {
     match crate::config::free_disk_bytes(dir) {
-        Some(free) if free < need => Err(UpdateError::DiskFull(format!(
-            "{what} has {} MB free, the update needs {} MB",
-            free >> 20,
-            need.div_ceil(1 << 20)
-        ))),
+        Some(free) if free < need => {
+            Err(UpdateError::from(bundle::BundleError::DiskFull(format!(
+                "{what} has {} MB free, the update needs {} MB",
+                free >> 20,
+                need.div_ceil(1 << 20)
+            ))))
+        }
         _ => Ok(()),
     }
 }
