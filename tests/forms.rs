@@ -749,4 +749,102 @@ fn hoc_ba_tieu_hoc() {
     ] {
         assert!(!lists.contains(gone), "{gone}: {lists}");
     }
+    // The class page, the class PDF and the school summary are TT27's: "Kết quả giáo dục", the
+    // qualities and competences, no conduct, no summer, no TT22 footnote (domain review r2,
+    // items 2 and 11).
+    let head = page
+        .split("<thead>")
+        .nth(1)
+        .unwrap()
+        .split("</thead>")
+        .next()
+        .unwrap();
+    assert!(head.contains("Kết quả giáo dục"), "{head}");
+    for gone in ["Kết quả học tập", "Kết quả rèn luyện"] {
+        assert!(!head.contains(gone), "{gone}: {head}");
+    }
+    assert!(
+        !page.contains("Điều 9 khoản 3"),
+        "the TT22 footnote on a primary page"
+    );
+    let Some((_, class_raw)) = sc.pdf(homeroom, &format!("/grades/class/{class}/pdf?term=cn"))
+    else {
+        return;
+    };
+    has_all(
+        &class_raw,
+        "bảng tổng hợp của lớp tiểu học",
+        &[
+            "BẢNG TỔNG HỢP KẾT QUẢ ĐÁNH GIÁ GIÁO DỤC CỦA LỚP 4A1",
+            "Phẩm chất chủ yếu",
+            "Năng lực",
+            "YN: Yêu nước",
+            "TCh: Thể chất",
+            "Kết quả giáo dục",
+            "Khen thưởng",
+            "Hoàn thành chương trình lớp 4",
+            "GIÁO VIÊN CHỦ NHIỆM",
+            "HIỆU TRƯỞNG",
+        ],
+    );
+    has_none(
+        &class_raw,
+        "bảng tổng hợp của lớp tiểu học",
+        &[
+            "SỔ THEO DÕI",
+            "Kết quả học tập",
+            "rèn luyện",
+            "Thông tư 22",
+            "Lên lớp",
+            "kiểm tra lại",
+            "đánh giá lại",
+        ],
+    );
+    let Some((_, term_raw)) = sc.pdf(homeroom, &format!("/grades/class/{class}/pdf?term=hk1"))
+    else {
+        return;
+    };
+    has_none(
+        &term_raw,
+        "bảng tổng hợp học kì I của lớp tiểu học",
+        &["SỔ THEO DÕI", "Kết quả học tập", "rèn luyện", "Thông tư 22"],
+    );
+    let summary = sc
+        .get("hieutruong", "/grades/school?term=cn")
+        .text()
+        .unwrap();
+    let table = summary.split("<table").nth(1).unwrap();
+    for want in [
+        "Kết quả giáo dục",
+        "HTXS",
+        "HTT",
+        "CHT",
+        "Hoàn thành chương trình",
+    ] {
+        assert!(table.contains(want), "{want}: {table}");
+    }
+    for gone in [
+        "Kết quả học tập",
+        "Kết quả rèn luyện",
+        "Rèn luyện hè",
+        "Kiểm tra lại",
+    ] {
+        assert!(!table.contains(gone), "{gone}: {table}");
+    }
+    // 4A1's one pupil has every result: counted under HT (Đạo đức is H), never as "?".
+    let row = table
+        .split("<tr>")
+        .find(|r| r.contains(">4A1<"))
+        .unwrap_or_else(|| panic!("no 4A1 row: {table}"));
+    let cells: Vec<&str> = row
+        .split("<td>")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap_or(""))
+        .collect();
+    // Sĩ số, HTXS, HTT, HT, CHT, ?, completed, not completed, awards
+    assert_eq!(
+        cells,
+        ["1", "0", "0", "1", "0", "0", "1", "0", "0"],
+        "{row}"
+    );
 }

@@ -107,6 +107,63 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
     })
 }
 
+/// Who signs a class's summary and where: the homeroom teacher's and the principal's full
+/// names ("" when unknown) and the place of the date line.
+pub struct ClassSigners {
+    pub homeroom: String,
+    pub principal: String,
+    /// The school's locality for "…, ngày … tháng … năm …", when the authority names one.
+    pub place: Option<String>,
+}
+
+pub fn class_signers(r: &impl Read, book: &ClassBook) -> Result<ClassSigners, StoreError> {
+    let accounts: Vec<crate::auth::Account> = school::list(r, &crate::auth::ACCOUNTS)?;
+    let homeroom = book
+        .class
+        .homeroom
+        .as_deref()
+        .and_then(|id| accounts.iter().find(|a| a.id == id))
+        .map(|a| a.full_name.clone())
+        .unwrap_or_default();
+    let principal = accounts
+        .iter()
+        .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
+        .map(|a| a.full_name.clone())
+        .unwrap_or_default();
+    let place = school::school_info(r)?.and_then(|i| locality(&i.authority));
+    Ok(ClassSigners {
+        homeroom,
+        principal,
+        place,
+    })
+}
+
+/// The place a form is dated at, read from the school's authority: "Phòng GD&ĐT Quận 1" →
+/// "Quận 1", "Sở Giáo dục và Đào tạo Hà Nội" → "Hà Nội". None when it names no place (the
+/// line then keeps dots for the hand to fill).
+pub fn locality(authority: &str) -> Option<String> {
+    let a = authority.trim();
+    let rest = ["GD&ĐT", "GDĐT", "Giáo dục và Đào tạo", "GD và ĐT"]
+        .iter()
+        .find_map(|k| a.find(k).map(|i| &a[i + k.len()..]))?
+        .trim();
+    // A note in brackets ("Quận 1 (demo)") is not part of the place.
+    let rest = match rest.rfind(" (") {
+        Some(i) if rest.ends_with(')') => rest[..i].trim(),
+        _ => rest,
+    };
+    (!rest.is_empty()).then(|| rest.to_string())
+}
+
+/// "Quận 1, ngày … tháng … năm …" (or the date when known), the line above the signatures.
+pub fn date_line(place: Option<&str>, date: Option<&str>) -> String {
+    format!(
+        "{}, {}",
+        place.unwrap_or("…………"),
+        date.unwrap_or("ngày …… tháng …… năm ……")
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wording: the one place an outcome becomes printed words.
 
