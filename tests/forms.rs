@@ -495,6 +495,12 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "Cả năm · Năm học 2026-2027",
             "Số buổi nghỉ cả năm: 8 (có phép: 8, không phép: 0)",
             "Kết quả cuối năm: Được lên lớp sau khi kiểm tra, đánh giá lại",
+            // The re-assessment and the levels after it, so "Chưa đạt" never stands alone
+            // beside "lên lớp" (domain review r2, item 8).
+            "Đánh giá lại",
+            "6,5",
+            "5,5",
+            "Sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại: Kết quả học tập:",
         ],
     );
     insta::assert_snapshot!("phieu_lien_lac_ca_nam", without_dates(&year));
@@ -518,6 +524,90 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     );
     let r = sc.as_user(&homeroom).get(url).send().unwrap();
     assert_eq!(r.status(), 400, "July is in no term");
+
+    // The class PDF of the year is the Sổ theo dõi's: the levels after the summer and the
+    // re-assessment scores beside the year's Chưa đạt, the title, the date line, both signature
+    // blocks with names, every abbreviation explained (domain review r2, item 7).
+    let (class_pdf, class_raw) = sc
+        .pdf(&homeroom, &format!("/grades/class/{CLASS}/pdf?term=cn"))
+        .unwrap();
+    let homeroom_name = {
+        let accounts = sc.get("admin", "/api/v1/accounts").json::<Value>().unwrap();
+        accounts["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["username"] == homeroom.as_str())
+            .unwrap()["full_name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    has_all(
+        &class_raw,
+        "class PDF (year)",
+        &[
+            "Sau hè: điểm,",
+            "KQRL",
+            "KQHT",
+            "Danh hiệu",
+            "Ngữ văn 5,5; Toán 6,5",
+            "Sau hè: mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại",
+            "KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện.",
+            "HĐTNHN: Hoạt động trải nghiệm, hướng nghiệp",
+            "NDGDĐP: Nội dung giáo dục của địa phương",
+            "ngày …… tháng …… năm ……",
+            "GIÁO VIÊN CHỦ NHIỆM",
+            "HIỆU TRƯỞNG",
+            "(Kí, ghi rõ họ tên)",
+            &homeroom_name,
+            "Trần Văn Hùng",
+        ],
+    );
+    // The re-assessed student's row: the year's Chưa đạt, the scores and levels after the
+    // summer, and the decision that says after what.
+    let row = class_pdf
+        .lines()
+        .find(|l| l.contains(names[1].as_str()))
+        .unwrap_or_else(|| panic!("no row for {}: {class_pdf}", names[1]));
+    for want in ["Chưa", "Ngữ văn 5,5;", "Khá", "Lên lớp sau"] {
+        assert!(row.contains(want), "{want}: {row}");
+    }
+    // The Excel summary sheet carries the same columns.
+    let bytes = sc
+        .get(&homeroom, &format!("/api/v1/grades/export/{CLASS}.xlsx"))
+        .bytes()
+        .unwrap();
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut wb, "Tổng hợp").unwrap();
+    let cells: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(ToString::to_string).collect())
+        .collect();
+    let head = cells
+        .iter()
+        .find(|r| r.iter().any(|c| c == "Họ và tên"))
+        .unwrap();
+    let col = |h: &str| {
+        head.iter()
+            .position(|c| c == h)
+            .unwrap_or_else(|| panic!("no {h:?} column: {head:?}"))
+    };
+    let (redo, kqrl, kqht) = (
+        col("Sau hè: điểm, mức đánh giá lại"),
+        col("Sau hè: kết quả rèn luyện"),
+        col("Sau hè: kết quả học tập"),
+    );
+    let second = cells.iter().find(|r| r.contains(&names[1])).unwrap();
+    assert_eq!(second[redo], "Ngữ văn 5,5; Toán 6,5", "{second:?}");
+    assert_eq!(second[kqrl], "Khá", "{second:?}");
+    assert!(!second[kqht].is_empty(), "{second:?}");
+    let first = cells.iter().find(|r| r.contains(&names[0])).unwrap();
+    assert!(
+        first[redo].is_empty() && first[kqht].is_empty(),
+        "{first:?}"
+    );
 }
 
 /// A primary school (the demo box provisioned again as TH): a grade-4 class, three subjects,

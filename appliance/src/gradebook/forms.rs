@@ -148,7 +148,7 @@ pub fn locality(authority: &str) -> Option<String> {
         .find_map(|k| a.find(k).map(|i| &a[i + k.len()..]))?
         .trim();
     // A note in brackets ("Quận 1 (demo)") is not part of the place.
-    let rest = match rest.rfind(" (") {
+    let rest = match rest.rfind('(') {
         Some(i) if rest.ends_with(')') => rest[..i].trim(),
         _ => rest,
     };
@@ -206,6 +206,35 @@ pub fn decision_wording(y: &StudentYear, grade: u8) -> (String, Option<String>) 
         Some(_) => format!("Ở lại lớp sau khi {path}"),
     };
     (end, Some(after))
+}
+
+/// The re-assessment mark of subject `si` (id `subject`) when the year sent it to one and it
+/// was given, else "". A score stands for the year's average: one decimal like it ("5,0"
+/// beside "4,0", not "5").
+pub fn reassessed_text(y: &StudentYear, si: usize, subject: &str) -> String {
+    y.summer
+        .reassessed
+        .get(subject)
+        .filter(|_| y.reassess.contains(&si))
+        .map(|m| match m {
+            Mark::Score(t) => t.vi(),
+            m => m.text(),
+        })
+        .unwrap_or_default()
+}
+
+/// "Toán 6,5; Ngữ văn 5,5": every re-assessment given, subjects named as `name` gives them.
+pub fn reassessed_list(book: &ClassBook, i: usize, name: impl Fn(&str) -> String) -> String {
+    let y = &book.year[i];
+    y.reassess
+        .iter()
+        .filter_map(|si| {
+            let spec = book.subjects.get(*si)?;
+            let t = reassessed_text(y, *si, &spec.id);
+            (!t.is_empty()).then(|| format!("{} {t}", name(&spec.name)))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A primary student's completion line (TT27 Đ11): of the class, or of primary school in
@@ -378,18 +407,7 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
         .iter()
         .enumerate()
         .map(|(si, spec)| {
-            let redo = y
-                .summer
-                .reassessed
-                .get(&spec.id)
-                .filter(|_| y.reassess.contains(&si))
-                // A re-assessment score stands for the year's average: one decimal like it
-                // ("5,0" beside "4,0", not "5").
-                .map(|m| match m {
-                    Mark::Score(t) => t.vi(),
-                    m => m.text(),
-                })
-                .unwrap_or_default();
+            let redo = reassessed_text(y, si, &spec.id);
             let note = [TermId::Hk2, TermId::Hk1]
                 .iter()
                 .find_map(|t| book.row(&spec.id, *t, &st.id).and_then(|r| r.note.clone()))
@@ -807,28 +825,51 @@ pub fn notice(
         widths.push((l.width - 2.0 * l.margin - used).max(110.0));
         l.table(&widths, &header, &rows, 8.0);
     } else {
+        // A student sent to re-assessment gets its column, so the year's mark is never read
+        // alone (TT22 Đ14: the re-assessment result replaces it).
+        let redo = !book.year[i].reassess.is_empty();
         let rows: Vec<Vec<String>> = book
             .subjects
             .iter()
             .enumerate()
             .map(|(si, spec)| {
-                vec![
+                let mut row = vec![
                     spec.name.clone(),
                     book.hk1[i].subjects[si].text(),
                     book.hk2[i].subjects[si].text(),
                     book.year[i].subjects[si].text(),
+                ];
+                if redo {
+                    row.push(reassessed_text(&book.year[i], si, &spec.id));
+                }
+                row.push(
                     book.row(&spec.id, TermId::Hk2, &st.id)
                         .and_then(|r| r.note.clone())
                         .unwrap_or_default(),
-                ]
+                );
+                row
             })
             .collect();
-        l.table(
-            &[150.0, 55.0, 55.0, 55.0, 210.0],
-            &["Môn học", "HK I", "HK II", "Cả năm", "Nhận xét"].map(String::from),
-            &rows,
-            9.0,
-        );
+        let (widths, header): (Vec<f32>, Vec<&str>) = if redo {
+            (
+                vec![140.0, 48.0, 48.0, 48.0, 62.0, 177.0],
+                vec![
+                    "Môn học",
+                    "HK I",
+                    "HK II",
+                    "Cả năm",
+                    "Đánh giá lại",
+                    "Nhận xét",
+                ],
+            )
+        } else {
+            (
+                vec![150.0, 55.0, 55.0, 55.0, 210.0],
+                vec!["Môn học", "HK I", "HK II", "Cả năm", "Nhận xét"],
+            )
+        };
+        let header: Vec<String> = header.into_iter().map(String::from).collect();
+        l.table(&widths, &header, &rows, 9.0);
     }
     l.gap(6.0);
     let primary = book.is_primary();
@@ -880,6 +921,22 @@ pub fn notice(
                         or_dots(&conduct_label(y.conduct))
                     ),
                 );
+                if let Some(a) = y.after_summer {
+                    l.line(
+                        10.5,
+                        false,
+                        "Sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại:",
+                    );
+                    l.line(
+                        10.5,
+                        false,
+                        &format!(
+                            "Kết quả học tập: {}    Kết quả rèn luyện: {}",
+                            a.level.label(),
+                            a.conduct.label()
+                        ),
+                    );
+                }
                 let (end, after) = decision_wording(y, book.class.grade);
                 l.paragraph(
                     10.5,

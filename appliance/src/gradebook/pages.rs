@@ -1117,17 +1117,43 @@ async fn class_pdf(
         }
         let mut l = super::pdf::Layout::new(true);
         l.line(9.0, false, &school_name);
-        l.centred(13.0, true, &format!("SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH — LỚP {} — {} — NĂM HỌC {}", book.class.name, label.to_uppercase(), book.class.year));
+        l.centred(
+            13.0,
+            true,
+            &format!(
+                "SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH — LỚP {} — {} — NĂM HỌC {}",
+                book.class.name,
+                label.to_uppercase(),
+                book.class.year
+            ),
+        );
         l.gap(6.0);
+        let year = per == Period::Year;
         let mut header = vec!["STT".to_string(), "Họ và tên".to_string()];
-        header.extend(book.subjects.iter().map(|s| super::pdf::abbreviation(&s.name)));
-        header.extend(["Kết quả học tập", "Kết quả rèn luyện", "Nghỉ"].map(String::from));
-        let mut widths = vec![22.0, 120.0];
-        widths.extend(book.subjects.iter().map(|_| 40.0));
-        widths.extend([48.0, 48.0, 28.0]);
-        if per == Period::Year {
-            header.push("Kết quả".into());
-            widths.push(70.0);
+        header.extend(
+            book.subjects
+                .iter()
+                .map(|s| super::pdf::abbreviation(&s.name)),
+        );
+        header.extend(["KQHT", "KQRL", "Nghỉ"].map(String::from));
+        let mut widths = vec![24.0, 88.0];
+        widths.extend(book.subjects.iter().map(|_| 36.0));
+        widths.extend([38.0, 38.0, 28.0]);
+        if year {
+            // The Sổ theo dõi's "Mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh
+            // giá lại" (TT22 Đ13–14), then the decision and the title, so the year's Chưa đạt
+            // is never read beside a promotion without the level after the summer.
+            header.extend(
+                [
+                    "Sau hè: điểm, mức đánh giá lại",
+                    "Sau hè: KQRL",
+                    "Sau hè: KQHT",
+                    "Kết quả",
+                    "Danh hiệu",
+                ]
+                .map(String::from),
+            );
+            widths.extend([62.0, 34.0, 34.0, 60.0, 50.0]);
         }
         let body: Vec<Vec<String>> = rows
             .iter()
@@ -1138,24 +1164,59 @@ async fn class_pdf(
                 v.push(format!("{}{}", r.level, if r.adjusted { "*" } else { "" }));
                 v.push(r.conduct.clone());
                 v.push(r.absences.to_string());
-                if per == Period::Year {
+                if year {
+                    let y = &book.year[n];
+                    v.push(super::forms::reassessed_list(
+                        &book,
+                        n,
+                        super::pdf::abbreviation,
+                    ));
+                    let after = y.after_summer;
+                    v.push(
+                        after
+                            .map(|a| a.conduct.label().to_string())
+                            .unwrap_or_default(),
+                    );
+                    v.push(
+                        after
+                            .map(|a| a.level.label().to_string())
+                            .unwrap_or_default(),
+                    );
                     v.push(r.outcome.clone());
+                    v.push(r.award.clone());
                 }
                 v
             })
             .collect();
-        l.table(&widths, &header, &body, 7.0);
+        l.table_with(&widths, &header, &body, 7.0, Some(6.0));
         l.gap(4.0);
-        let legend: Vec<String> = book
+        let subjects: Vec<String> = book
             .subjects
             .iter()
             .map(|s| (super::pdf::abbreviation(&s.name), &s.name))
             .filter(|(a, n)| a != *n)
             .map(|(a, n)| format!("{a}: {n}"))
             .collect();
-        l.line(7.5, false, &legend.join("; "));
-        l.line(7.5, false, "* mức được điều chỉnh lên một mức vì chỉ một môn kéo xuống (Điều 9 khoản 3, Thông tư 22/2021).");
-        l.signatures(&["Giáo viên chủ nhiệm"], &["Hiệu trưởng", "(kí, đóng dấu)"]);
+        let mut legend = vec![];
+        if !subjects.is_empty() {
+            legend.push(format!("{}.", subjects.join("; ")));
+        }
+        legend.push("KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện.".to_string());
+        if year {
+            legend.push(
+                "Sau hè: mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại \
+                 (Điều 13, 14 Thông tư 22/2021)."
+                    .into(),
+            );
+        }
+        legend.push(
+            "* mức được điều chỉnh lên một mức vì chỉ một môn kéo xuống (Điều 9 khoản 3, Thông \
+             tư 22/2021)."
+                .into(),
+        );
+        // Wrapped, never cut: every abbreviation of the table is explained.
+        l.paragraph(7.5, false, 0.0, &legend.join("\n"));
+        class_signatures(&mut l, &signers);
         l.finish()
     })
     .await?
