@@ -168,6 +168,7 @@ fn demo_profile(rng: &mut Lcg, full_name: &str) -> school::StudentProfile {
         father: format!("{surname} {father_given}"),
         mother: person(rng, true),
         guardian: String::new(),
+        ..Default::default()
     }
 }
 

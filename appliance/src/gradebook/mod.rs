@@ -588,6 +588,10 @@ pub enum GradeError {
     ExcusedOverTotal { excused: u16, total: u16 },
     #[error("{0}")]
     Import(String),
+    #[error(
+        "Môn {0} không được miễn (M): Thông tư 22 Điều 10 chỉ miễn phần thực hành môn Giáo dục thể chất (và GDQP-AN ở THPT); học sinh khuyết tật (Điều 11) cần được ghi trong hồ sơ học sinh"
+    )]
+    NotExemptible(String),
 }
 
 impl GradeError {
@@ -624,6 +628,7 @@ impl GradeError {
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
             GradeError::NothingToSave => "nothing_to_save",
+            GradeError::NotExemptible(_) => "not_exemptible",
         }
     }
 }
@@ -1493,6 +1498,14 @@ pub fn save_cell(
         return Err(GradeError::UnknownColumn(edit.column));
     }
     let mark = parse_cell(&edit.input, &spec, &edit.column, &st)?;
+    // Đ10 exempts GDTC (GDQP-AN at THPT) only; any other subject only for a student with a
+    // disability (Đ11), the same rule `tram grades check` applies.
+    if mark == Mark::Exempt
+        && !tt22::exemptible(&spec.name, class.grade)
+        && !school::student_profile(tx, &edit.student)?.disability
+    {
+        return Err(GradeError::NotExemptible(spec.name));
+    }
     let reason = clean_reason(edit.reason)?;
     let key = row_key(class_id, subject_id, term, &edit.student);
     let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();

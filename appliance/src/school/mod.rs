@@ -160,6 +160,10 @@ pub struct StudentProfile {
     pub mother: String,
     /// Người giám hộ (when not a parent).
     pub guardian: String,
+    /// Học sinh khuyết tật assessed by an individual plan (TT22 Đ11): a subject may be left
+    /// unassessed ("M"), and the principal then decides the year (Đ12 k4). Without it only
+    /// Đ10's subjects (GDTC, GDQP-AN at THPT) take an exemption.
+    pub disability: bool,
 }
 
 pub fn student_profile(
@@ -193,6 +197,7 @@ pub fn save_profile(
         father: clean("Họ tên cha", p.father)?,
         mother: clean("Họ tên mẹ", p.mother)?,
         guardian: clean("Người giám hộ", p.guardian)?,
+        disability: p.disability,
     };
     tx.put(&PROFILES, student, &p, "student.profile")?;
     Ok(p)
