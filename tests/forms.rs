@@ -57,6 +57,20 @@ fn pdf_texts(pdf: &[u8]) -> Option<(String, String)> {
     Some((run(true)?, run(false)?))
 }
 
+/// How many pages poppler reads in a PDF (pdftotext ends each page with a form feed); None
+/// without poppler, as [`pdf_texts`].
+fn page_count(pdf: &[u8]) -> Option<usize> {
+    let mut child = Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Some(out.stdout.iter().filter(|b| **b == 0x0c).count())
+}
+
 fn has_all(text: &str, what: &str, needles: &[&str]) {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for n in needles {
@@ -279,6 +293,16 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
                     );
                 }
             }
+            // A long comment in every subject: the phiếu of term I must still fit one page, the
+            // date and signatures included (they spilled onto page 2; domain review r2).
+            if term == "hk1" {
+                sc.put(
+                    &teacher,
+                    &path,
+                    json!({"student": students[0], "column": "nx", "expected_version": 0,
+                           "input": "Tiến bộ rõ ở các bài thực hành; cần rèn thêm kĩ năng trình bày, đọc kĩ đề và kiểm tra lại kết quả trước khi nộp bài. Có năng khiếu, tích cực phát biểu xây dựng bài."}),
+                );
+            }
             if name == "Toán" && term == "hk2" {
                 sc.put(
                     &teacher,
@@ -469,7 +493,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "TX4",
             "GK",
             "CK",
-            "ĐTBmhk",
+            "ĐTBmhk / Mức",
             "Số buổi nghỉ: 3 (có phép: 2, không phép: 1)",
             "Nhận xét của giáo viên chủ nhiệm: Chăm chỉ",
             "Giáo viên chủ nhiệm",
@@ -481,6 +505,18 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
         has_none(&term_raw, "phiếu liên lạc", &[other.as_str()]);
     }
     insta::assert_snapshot!("phieu_lien_lac_hk1", without_dates(&term));
+    let bytes = sc
+        .get(
+            &homeroom,
+            &format!("/grades/notice/{}/pdf?term=hk1", students[0]),
+        )
+        .bytes()
+        .unwrap();
+    assert_eq!(
+        page_count(&bytes),
+        Some(1),
+        "the phiếu of term I is one page"
+    );
 
     let (year, year_raw) = sc
         .pdf(
@@ -505,19 +541,52 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     );
     insta::assert_snapshot!("phieu_lien_lac_ca_nam", without_dates(&year));
 
-    // The monthly notice keeps to the month's term, under the same labelled columns.
-    for (month, label) in [
-        ("2026-11", "Tháng 11/2026 (Học kì I)"),
-        ("2027-03", "Tháng 3/2027 (Học kì II)"),
-    ] {
-        let (_, m) = sc
-            .pdf(
-                &homeroom,
-                &format!("/grades/notice/{}/pdf?month={month}", students[0]),
-            )
-            .unwrap();
-        has_all(&m, "monthly phiếu", &[label, "TX1", "GK", "CK", "ĐTBmhk"]);
+    // The monthly notice keeps to the month's term, under the same labelled columns, on one
+    // page. Everything above was entered this month (when this month is in a term).
+    let now = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    let month = format!("{:04}-{:02}", now.year(), now.month());
+    let url = format!(
+        "{}/grades/notice/{}/pdf?month={month}",
+        sc.base, students[0]
+    );
+    let r = sc.as_user(&homeroom).get(url).send().unwrap();
+    if r.status() == 200 {
+        let bytes = r.bytes().unwrap();
+        let (_, m) = pdf_texts(&bytes).unwrap();
+        has_all(
+            &m,
+            "monthly phiếu",
+            &[
+                &format!("Tháng {}/{}", now.month(), now.year()),
+                "TX1",
+                "GK",
+                "CK",
+                "ĐTBmhk / Mức",
+            ],
+        );
+        assert_eq!(page_count(&bytes), Some(1), "the monthly phiếu is one page");
     }
+    // A month of the year with nothing entered says so, and shows no term result as if it
+    // were that month's (domain review r2).
+    let empty = if month == "2027-03" {
+        "2026-11"
+    } else {
+        "2027-03"
+    };
+    let (_, m) = sc
+        .pdf(
+            &homeroom,
+            &format!("/grades/notice/{}/pdf?month={empty}", students[0]),
+        )
+        .unwrap();
+    has_all(
+        &m,
+        "empty monthly phiếu",
+        &["Trong tháng này chưa có điểm hay nhận xét nào"],
+    );
+    has_none(&m, "empty monthly phiếu", &["ĐTBmhk", "8,1", "TX1"]);
     let url = format!(
         "{}/grades/notice/{}/pdf?month=2027-07",
         sc.base, students[0]
@@ -817,6 +886,20 @@ fn hoc_ba_tieu_hoc() {
         ],
     );
     insta::assert_snapshot!("hocba_tieu_hoc", hocba);
+    // The primary phiếu of a term carries the qualities and competences (TT27 Đ7).
+    let (_, notice) = sc
+        .pdf(homeroom, &format!("/grades/notice/{student}/pdf?term=hk2"))
+        .unwrap();
+    has_all(
+        &notice,
+        "phiếu liên lạc tiểu học",
+        &[
+            "Phẩm chất chủ yếu — Yêu nước: Tốt",
+            "Năng lực chung — Tự chủ và tự học: Tốt",
+            "Năng lực đặc thù — Ngôn ngữ: Tốt",
+            "Thể chất: Tốt",
+        ],
+    );
     // The class page's end-of-year lists are TT27's too: completion, no summer, no "Chưa đủ
     // kết quả" for a pupil with every result (domain review, session 9).
     let page = sc

@@ -728,6 +728,29 @@ pub fn notice(
     of: NoticeOf,
     today: &str,
 ) -> Result<Layout, StoreError> {
+    // A phiếu is one sheet sent home: long comments shrink the table's type until the date and
+    // signatures fit on the first page (they spilled alone onto page 2; domain review r2).
+    let mut last = None;
+    for size in [8.0, 7.0, 6.0, 5.5] {
+        let l = notice_sized(r, book, i, ctx, of, today, size)?;
+        if l.page_count() == 1 {
+            return Ok(l);
+        }
+        last = Some(l);
+    }
+    Ok(last.expect("tried at least one size"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn notice_sized(
+    r: &impl Read,
+    book: &ClassBook,
+    i: usize,
+    ctx: &FormContext,
+    of: NoticeOf,
+    today: &str,
+    size: f32,
+) -> Result<Layout, StoreError> {
     let st = &book.students[i];
     let mut l = Layout::new(false);
     l.line(9.5, false, &ctx.authority.to_uppercase());
@@ -786,6 +809,8 @@ pub fn notice(
             _ => true,
         };
         let mut rows = vec![];
+        // Whether the month has any mark or comment at all (a term notice always shows).
+        let mut any = !matches!(of, NoticeOf::Month(..));
         for (si, spec) in book.subjects.iter().enumerate() {
             let stored = r.get(
                 &super::ROWS,
@@ -797,6 +822,7 @@ pub fn notice(
                     .as_ref()
                     .and_then(|s| s.cells.get(c))
                     .filter(|c| in_month(c.at) && c.mark != Mark::Pending);
+                any |= cell.is_some();
                 row.push(cell.map(|c| c.mark.text()).unwrap_or_default());
             }
             row.push(book.term(t)[i].subjects[si].text());
@@ -806,24 +832,38 @@ pub fn notice(
                 .filter(|n| in_month(n.at))
                 .map(|n| n.text.clone())
                 .unwrap_or_default();
+            any |= !note.is_empty();
             row.push(note);
             rows.push(row);
         }
         let mut header = vec!["Môn học".to_string()];
         header.extend(cols.iter().map(|c| column_label(c)));
+        // The column holds ĐTBmhk for a scored subject and Đ/CĐ for a comment one.
         header.push(if book.is_primary() {
             "Kết quả".into()
         } else {
-            "ĐTBmhk".into()
+            "ĐTBmhk / Mức".into()
         });
         header.push("Nhận xét".into());
         let mut widths = vec![100.0];
         widths.extend(cols.iter().map(|_| 27.0));
-        widths.push(42.0);
+        widths.push(46.0);
         // The comment takes what the marks leave of the line.
         let used: f32 = widths.iter().sum();
         widths.push((l.width - 2.0 * l.margin - used).max(110.0));
-        l.table(&widths, &header, &rows, 8.0);
+        if any {
+            // Headers wrapped as bold, so "ĐTBmhk / Mức" keeps off the comment column.
+            l.table_with(&widths, &header, &rows, size, Some(size));
+        } else {
+            // Nothing was entered this month: no table, and no term result that would read
+            // as this month's.
+            l.paragraph(
+                10.5,
+                false,
+                0.0,
+                "Trong tháng này chưa có điểm hay nhận xét nào được ghi vào sổ.",
+            );
+        }
     } else {
         // A student sent to re-assessment gets its column, so the year's mark is never read
         // alone (TT22 Đ14: the re-assessment result replaces it).
@@ -869,14 +909,37 @@ pub fn notice(
             )
         };
         let header: Vec<String> = header.into_iter().map(String::from).collect();
-        l.table(&widths, &header, &rows, 9.0);
+        l.table(&widths, &header, &rows, size + 1.0);
     }
     l.gap(6.0);
     let primary = book.is_primary();
     match of {
         NoticeOf::Term(t) => {
             let x = &book.term(t)[i];
-            if !primary {
+            if primary {
+                // TT27 Đ7: qualities and competences are assessed at the end of each term.
+                let levels = |names: &[&str]| {
+                    names
+                        .iter()
+                        .map(|n| {
+                            let lv = x.qualities.get(*n).map_or("……", |l| l.label());
+                            format!("{n}: {lv}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                l.paragraph(
+                    10.0,
+                    false,
+                    0.0,
+                    &format!(
+                        "Phẩm chất chủ yếu — {}.\nNăng lực chung — {}.\nNăng lực đặc thù — {}.",
+                        levels(&tt27::QUALITIES),
+                        levels(&tt27::COMPETENCES[..3]),
+                        levels(&tt27::COMPETENCES[3..])
+                    ),
+                );
+            } else {
                 l.line(
                     10.5,
                     false,
@@ -965,8 +1028,16 @@ pub fn notice(
         }
         NoticeOf::Month(..) => {}
     }
+    // The date line and the signatures stay together.
+    l.ensure(120.0);
     l.gap(10.0);
-    l.state_header(&[], &[(&format!("…………, {today}"), false)]);
+    l.state_header(
+        &[],
+        &[(
+            &date_line(locality(&ctx.authority).as_deref(), Some(today)),
+            false,
+        )],
+    );
     l.gap(-16.0);
     l.signatures(
         &["Cha mẹ học sinh", "(Kí, ghi rõ họ tên)", ""],

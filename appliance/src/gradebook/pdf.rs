@@ -115,6 +115,11 @@ impl Layout {
         self.pages.last_mut().expect("a page")
     }
 
+    /// How many pages the layout has so far.
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
     pub fn new_page(&mut self) {
         self.pages.push(vec![]);
         self.y = self.margin;
