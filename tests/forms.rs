@@ -454,9 +454,31 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     );
     insta::assert_snapshot!("hocba_thcs", hocba);
 
+    // The identity page's occupations and the Quá trình học tập's register number and date of
+    // enrolment, entered by the office (domain review r2, item 9).
+    sc.put(
+        "admin",
+        &format!("/api/v1/students/{}/profile", students[1]),
+        json!({"father": "Ngô Văn Tâm", "father_job": "Kĩ sư xây dựng",
+               "mother": "Lê Thị Hạnh", "mother_job": "Giáo viên",
+               "registry_number": "124/2025", "enrolled_on": "05/09/2025"}),
+    );
     let (reassessed, reassessed_raw) = sc
         .pdf(&homeroom, &format!("/grades/hocba/{}/pdf", students[1]))
         .unwrap();
+    has_all(
+        &reassessed_raw,
+        "học bạ THCS (identity and Quá trình học tập)",
+        &[
+            "Họ và tên cha: Ngô Văn Tâm Nghề nghiệp: Kĩ sư xây dựng",
+            "Họ và tên mẹ: Lê Thị Hạnh Nghề nghiệp: Giáo viên",
+            "Người giám hộ (nếu có):",
+            "Số đăng bộ",
+            "Ngày nhập học / chuyển đến",
+            "124/2025",
+            "05/09/2025",
+        ],
+    );
     has_all(
         &reassessed_raw,
         "re-assessed student's học bạ",
@@ -868,6 +890,8 @@ fn hoc_ba_tieu_hoc() {
             "6. Hoàn thành chương trình lớp học / chương trình tiểu học: Hoàn thành chương trình lớp 4",
             "Giáo viên chủ nhiệm",
             "HIỆU TRƯỞNG",
+            // The place of the date line, read from the authority "Phòng GD&ĐT Quận 1".
+            "Quận 1, ngày …… tháng …… năm ……",
         ],
     );
     // TT27 records no conduct and no promotion line.

@@ -324,33 +324,34 @@ fn identity_page(l: &mut Layout, book: &ClassBook, i: usize, ctx: &FormContext, 
         false,
         &format!("Mã định danh cá nhân: {}", or_dots(&st.ma_dinh_danh)),
     );
-    l.line(
+    // Wrapped, not cut: an address may take 200 characters.
+    l.paragraph(
         11.0,
         false,
+        0.0,
         &format!("Chỗ ở hiện tại: {}", or_dots(&p.address)),
     );
-    l.line(
-        11.0,
-        false,
-        &format!("Họ và tên cha: {}", or_dots(&p.father)),
-    );
-    l.line(
-        11.0,
-        false,
-        &format!("Họ và tên mẹ: {}", or_dots(&p.mother)),
-    );
-    l.line(
-        11.0,
-        false,
-        &format!("Người giám hộ (nếu có): {}", or_dots(&p.guardian)),
-    );
+    // Each parent or guardian with their occupation on the same line, in a column of its own
+    // as on the template.
+    for (who, name, job) in [
+        ("Họ và tên cha", &p.father, &p.father_job),
+        ("Họ và tên mẹ", &p.mother, &p.mother_job),
+        ("Người giám hộ (nếu có)", &p.guardian, &p.guardian_job),
+    ] {
+        l.line(11.0, false, &format!("{who}: {}", or_dots(name)));
+        let (x, y) = (
+            l.margin + 0.58 * (l.width - 2.0 * l.margin),
+            l.y - 11.0 * 0.4,
+        );
+        l.text_at(x, y, 11.0, false, &format!("Nghề nghiệp: {}", or_dots(job)));
+    }
 }
 
 fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
-    let date = match &ctx.confirmed_on {
-        Some(d) => format!("…………, {d}"),
-        None => "…………, ngày …… tháng …… năm ……".into(),
-    };
+    let date = date_line(
+        locality(&ctx.authority).as_deref(),
+        ctx.confirmed_on.as_deref(),
+    );
     // The place and date stand above the principal's block, as on the paper form.
     l.gap(10.0);
     l.state_header(&[], &[(&date, false)]);
@@ -380,12 +381,21 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
     l.centred(13.0, true, "QUÁ TRÌNH HỌC TẬP");
     l.gap(4.0);
     l.table(
-        &[90.0, 70.0, 360.0],
-        &["Năm học", "Lớp", "Tên trường"].map(String::from),
+        &[70.0, 50.0, 230.0, 70.0, 100.0],
+        &[
+            "Năm học",
+            "Lớp",
+            "Tên trường",
+            "Số đăng bộ",
+            "Ngày nhập học / chuyển đến",
+        ]
+        .map(String::from),
         &[vec![
             book.class.year.clone(),
             book.class.name.clone(),
             ctx.school.clone(),
+            ctx.profile.registry_number.clone(),
+            ctx.profile.enrolled_on.clone(),
         ]],
         9.5,
     );
@@ -1099,6 +1109,26 @@ mod tests {
         assert_eq!(term_of_month(&terms, 2027, 1), Some(TermId::Hk1));
         assert_eq!(term_of_month(&terms, 2027, 3), Some(TermId::Hk2));
         assert_eq!(term_of_month(&terms, 2027, 7), None);
+    }
+
+    #[test]
+    fn the_date_line_takes_its_place_from_the_authority() {
+        assert_eq!(locality("Phòng GD&ĐT Quận 1").as_deref(), Some("Quận 1"));
+        assert_eq!(
+            locality("Sở Giáo dục và Đào tạo Hà Nội").as_deref(),
+            Some("Hà Nội")
+        );
+        assert_eq!(
+            locality("Phòng GD&ĐT Quận 1 (demo)").as_deref(),
+            Some("Quận 1")
+        );
+        assert_eq!(locality("Sở GD&ĐT (demo)"), None);
+        assert_eq!(locality("UBND huyện"), None);
+        assert_eq!(date_line(None, None), "…………, ngày …… tháng …… năm ……");
+        assert_eq!(
+            date_line(Some("Quận 1"), Some("ngày 6 tháng 12 năm 2026")),
+            "Quận 1, ngày 6 tháng 12 năm 2026"
+        );
     }
 
     #[test]
