@@ -853,7 +853,9 @@ fn hoc_ba_tieu_hoc() {
         homeroom,
         &format!("/api/v1/grades/records/{class}/hk2"),
         json!({"student": student, "qualities": qualities, "absences": 1, "excused": 1,
-               "comment": "Ngoan, tích cực phát biểu"}),
+               "comment": "Ngoan, tích cực phát biểu",
+               "quality_comments": {"Yêu nước": "Kính trọng thầy cô, yêu quê hương",
+                                    "Thể chất": "Khoẻ mạnh, tích cực vận động"}}),
     );
     let Some((hocba, hocba_raw)) = sc.pdf(homeroom, &format!("/grades/hocba/{student}/pdf")) else {
         return;
@@ -908,6 +910,26 @@ fn hoc_ba_tieu_hoc() {
             "Kiểm tra lại",
             "hè",
         ],
+    );
+    // The qualities' and competences' comments (domain review r2, item 10)…
+    has_all(
+        &hocba_raw,
+        "học bạ tiểu học",
+        &[
+            "Kính trọng thầy cô, yêu quê hương",
+            "Khoẻ mạnh, tích cực vận động",
+        ],
+    );
+    // …and the subjects in the template's order: Tiếng Việt, …, Đạo đức, …, Khoa học.
+    let line_of = |start: &str| {
+        hocba
+            .lines()
+            .position(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} row: {hocba}"))
+    };
+    assert!(
+        line_of("Tiếng Việt") < line_of("Đạo đức") && line_of("Đạo đức") < line_of("Khoa học"),
+        "{hocba}"
     );
     insta::assert_snapshot!("hocba_tieu_hoc", hocba);
     // The primary phiếu of a term carries the qualities and competences (TT27 Đ7).

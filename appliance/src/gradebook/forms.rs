@@ -577,6 +577,33 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
 
 /// The học bạ tiểu học of student `i`: the end of the year only (TT27 Phụ lục 1). No conduct
 /// and no promotion line: TT27 records completion instead.
+/// Where a subject stands on TT27's học bạ: Tiếng Việt, Toán, Ngoại ngữ 1, Đạo đức, Tự nhiên
+/// và Xã hội / Lịch sử và Địa lí, Khoa học, Tin học và Công nghệ, Giáo dục thể chất, Nghệ thuật
+/// (Âm nhạc, Mĩ thuật), Hoạt động trải nghiệm; a subject the template does not name comes
+/// last (the sort is stable, so those keep the school's order).
+fn primary_template_rank(name: &str) -> usize {
+    const ORDER: [&[&str]; 13] = [
+        &["tieng viet"],
+        &["toan"],
+        &["ngoai ngu", "tieng anh"],
+        &["dao duc"],
+        &["tu nhien va xa hoi"],
+        &["lich su va dia li", "lich su va dia ly"],
+        &["khoa hoc"],
+        &["tin hoc", "cong nghe"],
+        &["giao duc the chat"],
+        &["nghe thuat"],
+        &["am nhac"],
+        &["mi thuat", "my thuat"],
+        &["hoat dong trai nghiem"],
+    ];
+    let f = crate::text::fold(name);
+    ORDER
+        .iter()
+        .position(|keys| keys.iter().any(|k| f.starts_with(k)))
+        .unwrap_or(ORDER.len())
+}
+
 pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
     let st = &book.students[i];
     let y = &book.year[i];
@@ -593,10 +620,11 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
     );
     l.gap(4.0);
     l.line(11.0, true, "1. Môn học và hoạt động giáo dục");
-    let rows: Vec<Vec<String>> = book
-        .subjects
-        .iter()
-        .enumerate()
+    let mut order: Vec<usize> = (0..book.subjects.len()).collect();
+    order.sort_by_key(|si| primary_template_rank(&book.subjects[*si].name));
+    let rows: Vec<Vec<String>> = order
+        .into_iter()
+        .map(|si| (si, &book.subjects[si]))
         .map(|(si, spec)| {
             let (level, test) = match y.subjects[si] {
                 SubjectOutcome::Primary(lv, t) => (
@@ -626,6 +654,7 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
         9.0,
     );
     let q = &book.hk2[i].qualities;
+    let notes = &book.hk2[i].quality_comments;
     let group = |names: &[&str]| -> Vec<Vec<String>> {
         names
             .iter()
@@ -633,7 +662,7 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
                 vec![
                     n.to_string(),
                     q.get(*n).map(|l| l.label().to_string()).unwrap_or_default(),
-                    String::new(),
+                    notes.get(*n).cloned().unwrap_or_default(),
                 ]
             })
             .collect()

@@ -379,6 +379,10 @@ pub struct TermRecord {
     /// Primary (TT27): quality and competence levels, by name (tt27::QUALITIES, COMPETENCES).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qualities: BTreeMap<String, QualityLevel>,
+    /// Primary: the GVCN's comment on a quality or competence, by name (the học bạ's Nhận xét
+    /// column, TT27's template).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quality_comments: BTreeMap<String, String>,
     /// Primary, term II: the class collective recognised the student for "Học sinh Tiêu biểu
     /// hoàn thành tốt trong học tập và rèn luyện" (TT27 Đ13 k1 a), recorded by the GVCN.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -1043,6 +1047,8 @@ pub struct StudentTerm {
     pub comment: String,
     /// Primary: quality and competence levels (phẩm chất, năng lực) by name.
     pub qualities: BTreeMap<String, QualityLevel>,
+    /// Primary: the comment on each quality or competence, by name.
+    pub quality_comments: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -1258,6 +1264,7 @@ pub fn compute_book(
                 excused: rec.and_then(|r| r.excused),
                 comment: rec.map(|r| r.comment.clone()).unwrap_or_default(),
                 qualities: rec.map(|r| r.qualities.clone()).unwrap_or_default(),
+                quality_comments: rec.map(|r| r.quality_comments.clone()).unwrap_or_default(),
             });
         }
     }
@@ -1777,6 +1784,10 @@ pub struct RecordEdit {
     /// Primary: quality or competence name → "Tốt" / "Đạt" / "Cần cố gắng" ("" clears).
     #[serde(default)]
     pub qualities: Option<BTreeMap<String, String>>,
+    /// Primary: quality or competence name → the GVCN's comment ("" clears). Beside
+    /// `qualities`, so the levels-only body of earlier clients keeps its meaning.
+    #[serde(default)]
+    pub quality_comments: Option<BTreeMap<String, String>>,
     /// Primary, term II: the class's recognition for "Học sinh Tiêu biểu" (TT27 Đ13 k1 a).
     #[serde(default)]
     pub recognised_by_class: Option<bool>,
@@ -1849,6 +1860,25 @@ pub fn save_record(
             } else {
                 let l = QualityLevel::parse(&level).ok_or(GradeError::BadQuality(level))?;
                 rec.qualities.insert(name, l);
+            }
+        }
+    }
+    if let Some(q) = e.quality_comments {
+        for (name, comment) in q {
+            let name = crate::text::nfc(name.trim());
+            if !tt27::QUALITIES.contains(&name.as_str())
+                && !tt27::COMPETENCES.contains(&name.as_str())
+            {
+                return Err(GradeError::UnknownQuality(name));
+            }
+            let c = crate::text::nfc(comment.trim());
+            if c.chars().count() > 500 {
+                return Err(GradeError::NoteTooLong);
+            }
+            if c.is_empty() {
+                rec.quality_comments.remove(&name);
+            } else {
+                rec.quality_comments.insert(name, c);
             }
         }
     }

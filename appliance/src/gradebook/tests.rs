@@ -327,6 +327,7 @@ fn fill_class(f: &Fixture, term: TermId) {
                     excused: None,
                     comment: None,
                     qualities: None,
+                    quality_comments: None,
                     recognised_by_class: None,
                 };
                 save_record(tx, &f.homeroom, &f.class.id, term, e)?;
@@ -920,6 +921,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         excused: None,
         comment: None,
         qualities: Some(all),
+        quality_comments: None,
         recognised_by_class: None,
     };
     store
@@ -938,6 +940,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
                 .into_iter()
                 .collect(),
         ),
+        quality_comments: None,
         recognised_by_class: None,
     };
     assert!(matches!(
@@ -978,6 +981,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         excused: None,
         comment: None,
         qualities: None,
+        quality_comments: None,
         recognised_by_class: Some(true),
     };
     assert!(matches!(
