@@ -57,6 +57,20 @@ fn pdf_texts(pdf: &[u8]) -> Option<(String, String)> {
     Some((run(true)?, run(false)?))
 }
 
+/// How many pages poppler reads in a PDF (pdftotext ends each page with a form feed); None
+/// without poppler, as [`pdf_texts`].
+fn page_count(pdf: &[u8]) -> Option<usize> {
+    let mut child = Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Some(out.stdout.iter().filter(|b| **b == 0x0c).count())
+}
+
 fn has_all(text: &str, what: &str, needles: &[&str]) {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for n in needles {
@@ -279,6 +293,16 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
                     );
                 }
             }
+            // A long comment in every subject: the phiếu of term I must still fit one page, the
+            // date and signatures included (they spilled onto page 2; domain review r2).
+            if term == "hk1" {
+                sc.put(
+                    &teacher,
+                    &path,
+                    json!({"student": students[0], "column": "nx", "expected_version": 0,
+                           "input": "Tiến bộ rõ ở các bài thực hành; cần rèn thêm kĩ năng trình bày, đọc kĩ đề và kiểm tra lại kết quả trước khi nộp bài. Có năng khiếu, tích cực phát biểu xây dựng bài."}),
+                );
+            }
             if name == "Toán" && term == "hk2" {
                 sc.put(
                     &teacher,
@@ -430,9 +454,31 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     );
     insta::assert_snapshot!("hocba_thcs", hocba);
 
+    // The identity page's occupations and the Quá trình học tập's register number and date of
+    // enrolment, entered by the office (domain review r2, item 9).
+    sc.put(
+        "admin",
+        &format!("/api/v1/students/{}/profile", students[1]),
+        json!({"father": "Ngô Văn Tâm", "father_job": "Kĩ sư xây dựng",
+               "mother": "Lê Thị Hạnh", "mother_job": "Giáo viên",
+               "registry_number": "124/2025", "enrolled_on": "05/09/2025"}),
+    );
     let (reassessed, reassessed_raw) = sc
         .pdf(&homeroom, &format!("/grades/hocba/{}/pdf", students[1]))
         .unwrap();
+    has_all(
+        &reassessed_raw,
+        "học bạ THCS (identity and Quá trình học tập)",
+        &[
+            "Họ và tên cha: Ngô Văn Tâm Nghề nghiệp: Kĩ sư xây dựng",
+            "Họ và tên mẹ: Lê Thị Hạnh Nghề nghiệp: Giáo viên",
+            "Người giám hộ (nếu có):",
+            "Số đăng bộ",
+            "Ngày nhập học / chuyển đến",
+            "124/2025",
+            "05/09/2025",
+        ],
+    );
     has_all(
         &reassessed_raw,
         "re-assessed student's học bạ",
@@ -469,7 +515,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "TX4",
             "GK",
             "CK",
-            "ĐTBmhk",
+            "ĐTBmhk / Mức",
             "Số buổi nghỉ: 3 (có phép: 2, không phép: 1)",
             "Nhận xét của giáo viên chủ nhiệm: Chăm chỉ",
             "Giáo viên chủ nhiệm",
@@ -481,6 +527,18 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
         has_none(&term_raw, "phiếu liên lạc", &[other.as_str()]);
     }
     insta::assert_snapshot!("phieu_lien_lac_hk1", without_dates(&term));
+    let bytes = sc
+        .get(
+            &homeroom,
+            &format!("/grades/notice/{}/pdf?term=hk1", students[0]),
+        )
+        .bytes()
+        .unwrap();
+    assert_eq!(
+        page_count(&bytes),
+        Some(1),
+        "the phiếu of term I is one page"
+    );
 
     let (year, year_raw) = sc
         .pdf(
@@ -495,29 +553,152 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "Cả năm · Năm học 2026-2027",
             "Số buổi nghỉ cả năm: 8 (có phép: 8, không phép: 0)",
             "Kết quả cuối năm: Được lên lớp sau khi kiểm tra, đánh giá lại",
+            // The re-assessment and the levels after it, so "Chưa đạt" never stands alone
+            // beside "lên lớp" (domain review r2, item 8).
+            "Đánh giá lại",
+            "6,5",
+            "5,5",
+            "Sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại: Kết quả học tập:",
         ],
     );
     insta::assert_snapshot!("phieu_lien_lac_ca_nam", without_dates(&year));
 
-    // The monthly notice keeps to the month's term, under the same labelled columns.
-    for (month, label) in [
-        ("2026-11", "Tháng 11/2026 (Học kì I)"),
-        ("2027-03", "Tháng 3/2027 (Học kì II)"),
-    ] {
-        let (_, m) = sc
-            .pdf(
-                &homeroom,
-                &format!("/grades/notice/{}/pdf?month={month}", students[0]),
-            )
-            .unwrap();
-        has_all(&m, "monthly phiếu", &[label, "TX1", "GK", "CK", "ĐTBmhk"]);
+    // The monthly notice keeps to the month's term, under the same labelled columns, on one
+    // page. Everything above was entered this month (when this month is in a term).
+    let now = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    let month = format!("{:04}-{:02}", now.year(), now.month());
+    let url = format!(
+        "{}/grades/notice/{}/pdf?month={month}",
+        sc.base, students[0]
+    );
+    let r = sc.as_user(&homeroom).get(url).send().unwrap();
+    if r.status() == 200 {
+        let bytes = r.bytes().unwrap();
+        let (_, m) = pdf_texts(&bytes).unwrap();
+        has_all(
+            &m,
+            "monthly phiếu",
+            &[
+                &format!("Tháng {}/{}", now.month(), now.year()),
+                "TX1",
+                "GK",
+                "CK",
+                "ĐTBmhk / Mức",
+            ],
+        );
+        assert_eq!(page_count(&bytes), Some(1), "the monthly phiếu is one page");
     }
+    // A month of the year with nothing entered says so, and shows no term result as if it
+    // were that month's (domain review r2).
+    let empty = if month == "2027-03" {
+        "2026-11"
+    } else {
+        "2027-03"
+    };
+    let (_, m) = sc
+        .pdf(
+            &homeroom,
+            &format!("/grades/notice/{}/pdf?month={empty}", students[0]),
+        )
+        .unwrap();
+    has_all(
+        &m,
+        "empty monthly phiếu",
+        &["Trong tháng này chưa có điểm hay nhận xét nào"],
+    );
+    has_none(&m, "empty monthly phiếu", &["ĐTBmhk", "8,1", "TX1"]);
     let url = format!(
         "{}/grades/notice/{}/pdf?month=2027-07",
         sc.base, students[0]
     );
     let r = sc.as_user(&homeroom).get(url).send().unwrap();
     assert_eq!(r.status(), 400, "July is in no term");
+
+    // The class PDF of the year is the Sổ theo dõi's: the levels after the summer and the
+    // re-assessment scores beside the year's Chưa đạt, the title, the date line, both signature
+    // blocks with names, every abbreviation explained (domain review r2, item 7).
+    let (class_pdf, class_raw) = sc
+        .pdf(&homeroom, &format!("/grades/class/{CLASS}/pdf?term=cn"))
+        .unwrap();
+    let homeroom_name = {
+        let accounts = sc.get("admin", "/api/v1/accounts").json::<Value>().unwrap();
+        accounts["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["username"] == homeroom.as_str())
+            .unwrap()["full_name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    has_all(
+        &class_raw,
+        "class PDF (year)",
+        &[
+            "Sau hè: điểm,",
+            "KQRL",
+            "KQHT",
+            "Danh hiệu",
+            "Ngữ văn 5,5; Toán 6,5",
+            "Sau hè: mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại",
+            "KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện.",
+            "HĐTNHN: Hoạt động trải nghiệm, hướng nghiệp",
+            "NDGDĐP: Nội dung giáo dục của địa phương",
+            "ngày …… tháng …… năm ……",
+            "GIÁO VIÊN CHỦ NHIỆM",
+            "HIỆU TRƯỞNG",
+            "(Kí, ghi rõ họ tên)",
+            &homeroom_name,
+            "Trần Văn Hùng",
+        ],
+    );
+    // The re-assessed student's row: the year's Chưa đạt, the scores and levels after the
+    // summer, and the decision that says after what.
+    let row = class_pdf
+        .lines()
+        .find(|l| l.contains(names[1].as_str()))
+        .unwrap_or_else(|| panic!("no row for {}: {class_pdf}", names[1]));
+    for want in ["Chưa", "Ngữ văn 5,5;", "Khá", "Lên lớp sau"] {
+        assert!(row.contains(want), "{want}: {row}");
+    }
+    // The Excel summary sheet carries the same columns.
+    let bytes = sc
+        .get(&homeroom, &format!("/api/v1/grades/export/{CLASS}.xlsx"))
+        .bytes()
+        .unwrap();
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut wb, "Tổng hợp").unwrap();
+    let cells: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(ToString::to_string).collect())
+        .collect();
+    let head = cells
+        .iter()
+        .find(|r| r.iter().any(|c| c == "Họ và tên"))
+        .unwrap();
+    let col = |h: &str| {
+        head.iter()
+            .position(|c| c == h)
+            .unwrap_or_else(|| panic!("no {h:?} column: {head:?}"))
+    };
+    let (redo, kqrl, kqht) = (
+        col("Sau hè: điểm, mức đánh giá lại"),
+        col("Sau hè: kết quả rèn luyện"),
+        col("Sau hè: kết quả học tập"),
+    );
+    let second = cells.iter().find(|r| r.contains(&names[1])).unwrap();
+    assert_eq!(second[redo], "Ngữ văn 5,5; Toán 6,5", "{second:?}");
+    assert_eq!(second[kqrl], "Khá", "{second:?}");
+    assert!(!second[kqht].is_empty(), "{second:?}");
+    let first = cells.iter().find(|r| r.contains(&names[0])).unwrap();
+    assert!(
+        first[redo].is_empty() && first[kqht].is_empty(),
+        "{first:?}"
+    );
 }
 
 /// A primary school (the demo box provisioned again as TH): a grade-4 class, three subjects,
@@ -672,7 +853,9 @@ fn hoc_ba_tieu_hoc() {
         homeroom,
         &format!("/api/v1/grades/records/{class}/hk2"),
         json!({"student": student, "qualities": qualities, "absences": 1, "excused": 1,
-               "comment": "Ngoan, tích cực phát biểu"}),
+               "comment": "Ngoan, tích cực phát biểu",
+               "quality_comments": {"Yêu nước": "Kính trọng thầy cô, yêu quê hương",
+                                    "Thể chất": "Khoẻ mạnh, tích cực vận động"}}),
     );
     let Some((hocba, hocba_raw)) = sc.pdf(homeroom, &format!("/grades/hocba/{student}/pdf")) else {
         return;
@@ -709,6 +892,8 @@ fn hoc_ba_tieu_hoc() {
             "6. Hoàn thành chương trình lớp học / chương trình tiểu học: Hoàn thành chương trình lớp 4",
             "Giáo viên chủ nhiệm",
             "HIỆU TRƯỞNG",
+            // The place of the date line, read from the authority "Phòng GD&ĐT Quận 1".
+            "Quận 1, ngày …… tháng …… năm ……",
         ],
     );
     // TT27 records no conduct and no promotion line.
@@ -726,7 +911,41 @@ fn hoc_ba_tieu_hoc() {
             "hè",
         ],
     );
+    // The qualities' and competences' comments (domain review r2, item 10)…
+    has_all(
+        &hocba_raw,
+        "học bạ tiểu học",
+        &[
+            "Kính trọng thầy cô, yêu quê hương",
+            "Khoẻ mạnh, tích cực vận động",
+        ],
+    );
+    // …and the subjects in the template's order: Tiếng Việt, …, Đạo đức, …, Khoa học.
+    let line_of = |start: &str| {
+        hocba
+            .lines()
+            .position(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} row: {hocba}"))
+    };
+    assert!(
+        line_of("Tiếng Việt") < line_of("Đạo đức") && line_of("Đạo đức") < line_of("Khoa học"),
+        "{hocba}"
+    );
     insta::assert_snapshot!("hocba_tieu_hoc", hocba);
+    // The primary phiếu of a term carries the qualities and competences (TT27 Đ7).
+    let (_, notice) = sc
+        .pdf(homeroom, &format!("/grades/notice/{student}/pdf?term=hk2"))
+        .unwrap();
+    has_all(
+        &notice,
+        "phiếu liên lạc tiểu học",
+        &[
+            "Phẩm chất chủ yếu — Yêu nước: Tốt",
+            "Năng lực chung — Tự chủ và tự học: Tốt",
+            "Năng lực đặc thù — Ngôn ngữ: Tốt",
+            "Thể chất: Tốt",
+        ],
+    );
     // The class page's end-of-year lists are TT27's too: completion, no summer, no "Chưa đủ
     // kết quả" for a pupil with every result (domain review, session 9).
     let page = sc
@@ -749,4 +968,102 @@ fn hoc_ba_tieu_hoc() {
     ] {
         assert!(!lists.contains(gone), "{gone}: {lists}");
     }
+    // The class page, the class PDF and the school summary are TT27's: "Kết quả giáo dục", the
+    // qualities and competences, no conduct, no summer, no TT22 footnote (domain review r2,
+    // items 2 and 11).
+    let head = page
+        .split("<thead>")
+        .nth(1)
+        .unwrap()
+        .split("</thead>")
+        .next()
+        .unwrap();
+    assert!(head.contains("Kết quả giáo dục"), "{head}");
+    for gone in ["Kết quả học tập", "Kết quả rèn luyện"] {
+        assert!(!head.contains(gone), "{gone}: {head}");
+    }
+    assert!(
+        !page.contains("Điều 9 khoản 3"),
+        "the TT22 footnote on a primary page"
+    );
+    let Some((_, class_raw)) = sc.pdf(homeroom, &format!("/grades/class/{class}/pdf?term=cn"))
+    else {
+        return;
+    };
+    has_all(
+        &class_raw,
+        "bảng tổng hợp của lớp tiểu học",
+        &[
+            "BẢNG TỔNG HỢP KẾT QUẢ ĐÁNH GIÁ GIÁO DỤC CỦA LỚP 4A1",
+            "Phẩm chất chủ yếu",
+            "Năng lực",
+            "YN: Yêu nước",
+            "TCh: Thể chất",
+            "Kết quả giáo dục",
+            "Khen thưởng",
+            "Hoàn thành chương trình lớp 4",
+            "GIÁO VIÊN CHỦ NHIỆM",
+            "HIỆU TRƯỞNG",
+        ],
+    );
+    has_none(
+        &class_raw,
+        "bảng tổng hợp của lớp tiểu học",
+        &[
+            "SỔ THEO DÕI",
+            "Kết quả học tập",
+            "rèn luyện",
+            "Thông tư 22",
+            "Lên lớp",
+            "kiểm tra lại",
+            "đánh giá lại",
+        ],
+    );
+    let Some((_, term_raw)) = sc.pdf(homeroom, &format!("/grades/class/{class}/pdf?term=hk1"))
+    else {
+        return;
+    };
+    has_none(
+        &term_raw,
+        "bảng tổng hợp học kì I của lớp tiểu học",
+        &["SỔ THEO DÕI", "Kết quả học tập", "rèn luyện", "Thông tư 22"],
+    );
+    let summary = sc
+        .get("hieutruong", "/grades/school?term=cn")
+        .text()
+        .unwrap();
+    let table = summary.split("<table").nth(1).unwrap();
+    for want in [
+        "Kết quả giáo dục",
+        "HTXS",
+        "HTT",
+        "CHT",
+        "Hoàn thành chương trình",
+    ] {
+        assert!(table.contains(want), "{want}: {table}");
+    }
+    for gone in [
+        "Kết quả học tập",
+        "Kết quả rèn luyện",
+        "Rèn luyện hè",
+        "Kiểm tra lại",
+    ] {
+        assert!(!table.contains(gone), "{gone}: {table}");
+    }
+    // 4A1's one pupil has every result: counted under HT (Đạo đức is H), never as "?".
+    let row = table
+        .split("<tr>")
+        .find(|r| r.contains(">4A1<"))
+        .unwrap_or_else(|| panic!("no 4A1 row: {table}"));
+    let cells: Vec<&str> = row
+        .split("<td>")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap_or(""))
+        .collect();
+    // Sĩ số, HTXS, HTT, HT, CHT, ?, completed, not completed, awards
+    assert_eq!(
+        cells,
+        ["1", "0", "0", "1", "0", "0", "1", "0", "0"],
+        "{row}"
+    );
 }

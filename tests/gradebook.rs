@@ -91,6 +91,24 @@ fn grades_check_contract() {
     let (code, out) = check(&not_owed.to_string());
     assert_eq!(code, 2, "{out}");
     assert_eq!(out["error"]["field"], json!("conduct.summer"));
+
+    // An exemption (TT22 Đ10) only for GDTC (GDQP-AN at THPT): Toán exempt in term I is
+    // refused with the field named, unless the student has a disability (Đ11, Đ12 k4).
+    let mut exempt = input.clone();
+    exempt["subjects"][0] = json!({"name":"Toán","kind":"scored","periods_per_year":140,
+        "exempt":"term1","term2":{"tx":[8,8,8,8],"gk":8.5,"ck":8}});
+    let (code, out) = check(&exempt.to_string());
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["field"], json!("subjects[0].exempt"));
+    exempt["disability"] = json!(true);
+    let (code, out) = check(&exempt.to_string());
+    assert_eq!(code, 0, "{out}");
+    let mut gdtc = input.clone();
+    gdtc["subjects"][1] = json!({"name":"Giáo dục thể chất","kind":"comment",
+        "periods_per_year":70,"exempt":"term1","term2":{"tx":["Đ","Đ"],"gk":"Đ","ck":"Đ"}});
+    let (code, out) = check(&gdtc.to_string());
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["subjects"][1]["year"], json!("Đ"));
 }
 
 const CLASS: &str = "2026-8a1";

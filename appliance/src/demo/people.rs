@@ -85,5 +85,6 @@ pub(super) fn demo_profile(rng: &mut Lcg, full_name: &str) -> school::StudentPro
         father: format!("{surname} {father_given}"),
         mother: person(rng, true),
         guardian: String::new(),
+        ..Default::default()
     }
 }

@@ -215,17 +215,39 @@ fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
         obj,
         "",
         &[
-            "rules", "grade", "subjects", "conduct", "absences", "config",
+            "rules",
+            "grade",
+            "subjects",
+            "conduct",
+            "absences",
+            "config",
+            "disability",
         ],
     )?;
     let grade = grade(obj, 6..=12)?;
     let cfg: Tt22Config = config(obj)?;
+    // A student with a disability (Đ11) may be left unassessed in any subject; the principal
+    // then decides the year (Đ12 k4).
+    let disability = match obj.get("disability") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(CheckError::new("disability", "expected true or false")),
+    };
     let subjects_v = subject_array(obj)?;
     let mut subjects = Vec::new();
     let mut names = std::collections::HashSet::new();
     for (i, sv) in subjects_v.iter().enumerate() {
         let path = format!("subjects[{i}]");
         let s = tt22_subject(sv, &path, &cfg)?;
+        if s.exemption != Exemption::None && !disability && !tt22::exemptible(&s.name, grade) {
+            return Err(CheckError::new(
+                &join(&path, "exempt"),
+                format!(
+                    "\"{}\" cannot be exempted: an exemption (TT22 Đ10) covers only the practical part of Giáo dục thể chất, and of GDQP-AN at THPT; a student with a disability left unassessed in a subject (Đ11, the principal decides, Đ12 k4) is marked with \"disability\": true",
+                    s.name
+                ),
+            ));
+        }
         if !names.insert(crate::text::fold(&s.name)) {
             return Err(CheckError::new(
                 &join(&path, "name"),
@@ -1035,12 +1057,37 @@ mod tests {
             "term II stands for the year"
         );
         assert_eq!(out["year"]["outcome"], json!("promoted"));
-        // A scored subject exempt for the year: the principal decides (Đ12 k4).
+        // A scored subject exempt for the year is the disability case: refused unless the
+        // student is marked so, then the principal decides (Đ11, Đ12 k4).
         let mut disabled = input.clone();
         disabled["subjects"][7] =
             json!({"name":"Môn 7","kind":"scored","periods_per_year":140,"exempt":true});
+        assert_eq!(
+            check(&disabled.to_string()).unwrap_err().field,
+            "subjects[7].exempt"
+        );
+        disabled["disability"] = json!(true);
         let out = check(&disabled.to_string()).unwrap();
         assert_eq!(out["year"]["outcome"], json!("principal_decides"));
+        // Đ10 covers GDTC (and GDQP-AN at THPT) only: a term exemption of Toán is refused with
+        // the field named (domain review r2, item 4); at THPT GDQP-AN is accepted.
+        let mut toan = input.clone();
+        toan["subjects"][0] = json!({"name":"Toán","kind":"scored","periods_per_year":140,"regular_count":2,
+            "exempt":"term1","term2":t(8.0)});
+        let e = check(&toan.to_string()).unwrap_err();
+        assert_eq!(e.field, "subjects[0].exempt");
+        assert!(e.message.contains("Toán"), "{}", e.message);
+        toan["disability"] = json!(true);
+        assert!(check(&toan.to_string()).is_ok());
+        let mut qp = input.clone();
+        qp["grade"] = json!(10);
+        qp["subjects"][8]["name"] = json!("Giáo dục quốc phòng và an ninh");
+        assert!(check(&qp.to_string()).is_ok());
+        qp["grade"] = json!(9);
+        assert_eq!(
+            check(&qp.to_string()).unwrap_err().field,
+            "subjects[8].exempt"
+        );
         // Scores in an exempt term are refused.
         let mut both = input.clone();
         both["subjects"][8]["term1"] = t(8.0);

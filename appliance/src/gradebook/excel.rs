@@ -110,6 +110,11 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
             "Kết quả học tập CN",
             "Kết quả rèn luyện CN",
             "Nghỉ (buổi)",
+            // TT22 Đ13–14: the levels after the summer, so the year's Chưa đạt is never read
+            // beside a promotion without them.
+            "Sau hè: điểm, mức đánh giá lại",
+            "Sau hè: kết quả rèn luyện",
+            "Sau hè: kết quả học tập",
             "Kết quả",
             "Danh hiệu",
         ]
@@ -147,6 +152,11 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
         cells.push(XCell::Mark(f64::from(y.absences)));
         cells.extend(
             [
+                super::forms::reassessed_list(book, i, str::to_string),
+                cd(y.after_summer.map(|a| a.conduct)),
+                y.after_summer
+                    .map(|a| a.level.label().to_string())
+                    .unwrap_or_default(),
                 y.outcome_label(),
                 y.award_label()
                     .map(String::from)

@@ -107,6 +107,63 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
     })
 }
 
+/// Who signs a class's summary and where: the homeroom teacher's and the principal's full
+/// names ("" when unknown) and the place of the date line.
+pub struct ClassSigners {
+    pub homeroom: String,
+    pub principal: String,
+    /// The school's locality for "…, ngày … tháng … năm …", when the authority names one.
+    pub place: Option<String>,
+}
+
+pub fn class_signers(r: &impl Read, book: &ClassBook) -> Result<ClassSigners, StoreError> {
+    let accounts: Vec<crate::auth::Account> = school::list(r, &crate::auth::ACCOUNTS)?;
+    let homeroom = book
+        .class
+        .homeroom
+        .as_deref()
+        .and_then(|id| accounts.iter().find(|a| a.id == id))
+        .map(|a| a.full_name.clone())
+        .unwrap_or_default();
+    let principal = accounts
+        .iter()
+        .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
+        .map(|a| a.full_name.clone())
+        .unwrap_or_default();
+    let place = school::school_info(r)?.and_then(|i| locality(&i.authority));
+    Ok(ClassSigners {
+        homeroom,
+        principal,
+        place,
+    })
+}
+
+/// The place a form is dated at, read from the school's authority: "Phòng GD&ĐT Quận 1" →
+/// "Quận 1", "Sở Giáo dục và Đào tạo Hà Nội" → "Hà Nội". None when it names no place (the
+/// line then keeps dots for the hand to fill).
+pub fn locality(authority: &str) -> Option<String> {
+    let a = authority.trim();
+    let rest = ["GD&ĐT", "GDĐT", "Giáo dục và Đào tạo", "GD và ĐT"]
+        .iter()
+        .find_map(|k| a.find(k).map(|i| &a[i + k.len()..]))?
+        .trim();
+    // A note in brackets ("Quận 1 (demo)") is not part of the place.
+    let rest = match rest.rfind('(') {
+        Some(i) if rest.ends_with(')') => rest[..i].trim(),
+        _ => rest,
+    };
+    (!rest.is_empty()).then(|| rest.to_string())
+}
+
+/// "Quận 1, ngày … tháng … năm …" (or the date when known), the line above the signatures.
+pub fn date_line(place: Option<&str>, date: Option<&str>) -> String {
+    format!(
+        "{}, {}",
+        place.unwrap_or("…………"),
+        date.unwrap_or("ngày …… tháng …… năm ……")
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wording: the one place an outcome becomes printed words.
 
@@ -149,6 +206,35 @@ pub fn decision_wording(y: &StudentYear, grade: u8) -> (String, Option<String>) 
         Some(_) => format!("Ở lại lớp sau khi {path}"),
     };
     (end, Some(after))
+}
+
+/// The re-assessment mark of subject `si` (id `subject`) when the year sent it to one and it
+/// was given, else "". A score stands for the year's average: one decimal like it ("5,0"
+/// beside "4,0", not "5").
+pub fn reassessed_text(y: &StudentYear, si: usize, subject: &str) -> String {
+    y.summer
+        .reassessed
+        .get(subject)
+        .filter(|_| y.reassess.contains(&si))
+        .map(|m| match m {
+            Mark::Score(t) => t.vi(),
+            m => m.text(),
+        })
+        .unwrap_or_default()
+}
+
+/// "Toán 6,5; Ngữ văn 5,5": every re-assessment given, subjects named as `name` gives them.
+pub fn reassessed_list(book: &ClassBook, i: usize, name: impl Fn(&str) -> String) -> String {
+    let y = &book.year[i];
+    y.reassess
+        .iter()
+        .filter_map(|si| {
+            let spec = book.subjects.get(*si)?;
+            let t = reassessed_text(y, *si, &spec.id);
+            (!t.is_empty()).then(|| format!("{} {t}", name(&spec.name)))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A primary student's completion line (TT27 Đ11): of the class, or of primary school in
@@ -238,33 +324,34 @@ fn identity_page(l: &mut Layout, book: &ClassBook, i: usize, ctx: &FormContext, 
         false,
         &format!("Mã định danh cá nhân: {}", or_dots(&st.ma_dinh_danh)),
     );
-    l.line(
+    // Wrapped, not cut: an address may take 200 characters.
+    l.paragraph(
         11.0,
         false,
+        0.0,
         &format!("Chỗ ở hiện tại: {}", or_dots(&p.address)),
     );
-    l.line(
-        11.0,
-        false,
-        &format!("Họ và tên cha: {}", or_dots(&p.father)),
-    );
-    l.line(
-        11.0,
-        false,
-        &format!("Họ và tên mẹ: {}", or_dots(&p.mother)),
-    );
-    l.line(
-        11.0,
-        false,
-        &format!("Người giám hộ (nếu có): {}", or_dots(&p.guardian)),
-    );
+    // Each parent or guardian with their occupation on the same line, in a column of its own
+    // as on the template.
+    for (who, name, job) in [
+        ("Họ và tên cha", &p.father, &p.father_job),
+        ("Họ và tên mẹ", &p.mother, &p.mother_job),
+        ("Người giám hộ (nếu có)", &p.guardian, &p.guardian_job),
+    ] {
+        l.line(11.0, false, &format!("{who}: {}", or_dots(name)));
+        let (x, y) = (
+            l.margin + 0.58 * (l.width - 2.0 * l.margin),
+            l.y - 11.0 * 0.4,
+        );
+        l.text_at(x, y, 11.0, false, &format!("Nghề nghiệp: {}", or_dots(job)));
+    }
 }
 
 fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
-    let date = match &ctx.confirmed_on {
-        Some(d) => format!("…………, {d}"),
-        None => "…………, ngày …… tháng …… năm ……".into(),
-    };
+    let date = date_line(
+        locality(&ctx.authority).as_deref(),
+        ctx.confirmed_on.as_deref(),
+    );
     // The place and date stand above the principal's block, as on the paper form.
     l.gap(10.0);
     l.state_header(&[], &[(&date, false)]);
@@ -294,12 +381,21 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
     l.centred(13.0, true, "QUÁ TRÌNH HỌC TẬP");
     l.gap(4.0);
     l.table(
-        &[90.0, 70.0, 360.0],
-        &["Năm học", "Lớp", "Tên trường"].map(String::from),
+        &[70.0, 50.0, 230.0, 70.0, 100.0],
+        &[
+            "Năm học",
+            "Lớp",
+            "Tên trường",
+            "Số đăng bộ",
+            "Ngày nhập học / chuyển đến",
+        ]
+        .map(String::from),
         &[vec![
             book.class.year.clone(),
             book.class.name.clone(),
             ctx.school.clone(),
+            ctx.profile.registry_number.clone(),
+            ctx.profile.enrolled_on.clone(),
         ]],
         9.5,
     );
@@ -321,18 +417,7 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
         .iter()
         .enumerate()
         .map(|(si, spec)| {
-            let redo = y
-                .summer
-                .reassessed
-                .get(&spec.id)
-                .filter(|_| y.reassess.contains(&si))
-                // A re-assessment score stands for the year's average: one decimal like it
-                // ("5,0" beside "4,0", not "5").
-                .map(|m| match m {
-                    Mark::Score(t) => t.vi(),
-                    m => m.text(),
-                })
-                .unwrap_or_default();
+            let redo = reassessed_text(y, si, &spec.id);
             let note = [TermId::Hk2, TermId::Hk1]
                 .iter()
                 .find_map(|t| book.row(&spec.id, *t, &st.id).and_then(|r| r.note.clone()))
@@ -492,6 +577,33 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
 
 /// The học bạ tiểu học of student `i`: the end of the year only (TT27 Phụ lục 1). No conduct
 /// and no promotion line: TT27 records completion instead.
+/// Where a subject stands on TT27's học bạ: Tiếng Việt, Toán, Ngoại ngữ 1, Đạo đức, Tự nhiên
+/// và Xã hội / Lịch sử và Địa lí, Khoa học, Tin học và Công nghệ, Giáo dục thể chất, Nghệ thuật
+/// (Âm nhạc, Mĩ thuật), Hoạt động trải nghiệm; a subject the template does not name comes
+/// last (the sort is stable, so those keep the school's order).
+fn primary_template_rank(name: &str) -> usize {
+    const ORDER: [&[&str]; 13] = [
+        &["tieng viet"],
+        &["toan"],
+        &["ngoai ngu", "tieng anh"],
+        &["dao duc"],
+        &["tu nhien va xa hoi"],
+        &["lich su va dia li", "lich su va dia ly"],
+        &["khoa hoc"],
+        &["tin hoc", "cong nghe"],
+        &["giao duc the chat"],
+        &["nghe thuat"],
+        &["am nhac"],
+        &["mi thuat", "my thuat"],
+        &["hoat dong trai nghiem"],
+    ];
+    let f = crate::text::fold(name);
+    ORDER
+        .iter()
+        .position(|keys| keys.iter().any(|k| f.starts_with(k)))
+        .unwrap_or(ORDER.len())
+}
+
 pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
     let st = &book.students[i];
     let y = &book.year[i];
@@ -508,10 +620,11 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
     );
     l.gap(4.0);
     l.line(11.0, true, "1. Môn học và hoạt động giáo dục");
-    let rows: Vec<Vec<String>> = book
-        .subjects
-        .iter()
-        .enumerate()
+    let mut order: Vec<usize> = (0..book.subjects.len()).collect();
+    order.sort_by_key(|si| primary_template_rank(&book.subjects[*si].name));
+    let rows: Vec<Vec<String>> = order
+        .into_iter()
+        .map(|si| (si, &book.subjects[si]))
         .map(|(si, spec)| {
             let (level, test) = match y.subjects[si] {
                 SubjectOutcome::Primary(lv, t) => (
@@ -541,6 +654,7 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
         9.0,
     );
     let q = &book.hk2[i].qualities;
+    let notes = &book.hk2[i].quality_comments;
     let group = |names: &[&str]| -> Vec<Vec<String>> {
         names
             .iter()
@@ -548,7 +662,7 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
                 vec![
                     n.to_string(),
                     q.get(*n).map(|l| l.label().to_string()).unwrap_or_default(),
-                    String::new(),
+                    notes.get(*n).cloned().unwrap_or_default(),
                 ]
             })
             .collect()
@@ -653,6 +767,29 @@ pub fn notice(
     of: NoticeOf,
     today: &str,
 ) -> Result<Layout, StoreError> {
+    // A phiếu is one sheet sent home: long comments shrink the table's type until the date and
+    // signatures fit on the first page (they spilled alone onto page 2; domain review r2).
+    let mut last = None;
+    for size in [8.0, 7.0, 6.0, 5.5] {
+        let l = notice_sized(r, book, i, ctx, of, today, size)?;
+        if l.page_count() == 1 {
+            return Ok(l);
+        }
+        last = Some(l);
+    }
+    Ok(last.expect("tried at least one size"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn notice_sized(
+    r: &impl Read,
+    book: &ClassBook,
+    i: usize,
+    ctx: &FormContext,
+    of: NoticeOf,
+    today: &str,
+    size: f32,
+) -> Result<Layout, StoreError> {
     let st = &book.students[i];
     let mut l = Layout::new(false);
     l.line(9.5, false, &ctx.authority.to_uppercase());
@@ -711,6 +848,8 @@ pub fn notice(
             _ => true,
         };
         let mut rows = vec![];
+        // Whether the month has any mark or comment at all (a term notice always shows).
+        let mut any = !matches!(of, NoticeOf::Month(..));
         for (si, spec) in book.subjects.iter().enumerate() {
             let stored = r.get(
                 &super::ROWS,
@@ -722,6 +861,7 @@ pub fn notice(
                     .as_ref()
                     .and_then(|s| s.cells.get(c))
                     .filter(|c| in_month(c.at) && c.mark != Mark::Pending);
+                any |= cell.is_some();
                 row.push(cell.map(|c| c.mark.text()).unwrap_or_default());
             }
             row.push(book.term(t)[i].subjects[si].text());
@@ -731,54 +871,114 @@ pub fn notice(
                 .filter(|n| in_month(n.at))
                 .map(|n| n.text.clone())
                 .unwrap_or_default();
+            any |= !note.is_empty();
             row.push(note);
             rows.push(row);
         }
         let mut header = vec!["Môn học".to_string()];
         header.extend(cols.iter().map(|c| column_label(c)));
+        // The column holds ĐTBmhk for a scored subject and Đ/CĐ for a comment one.
         header.push(if book.is_primary() {
             "Kết quả".into()
         } else {
-            "ĐTBmhk".into()
+            "ĐTBmhk / Mức".into()
         });
         header.push("Nhận xét".into());
         let mut widths = vec![100.0];
         widths.extend(cols.iter().map(|_| 27.0));
-        widths.push(42.0);
+        widths.push(46.0);
         // The comment takes what the marks leave of the line.
         let used: f32 = widths.iter().sum();
         widths.push((l.width - 2.0 * l.margin - used).max(110.0));
-        l.table(&widths, &header, &rows, 8.0);
+        if any {
+            // Headers wrapped as bold, so "ĐTBmhk / Mức" keeps off the comment column.
+            l.table_with(&widths, &header, &rows, size, Some(size));
+        } else {
+            // Nothing was entered this month: no table, and no term result that would read
+            // as this month's.
+            l.paragraph(
+                10.5,
+                false,
+                0.0,
+                "Trong tháng này chưa có điểm hay nhận xét nào được ghi vào sổ.",
+            );
+        }
     } else {
+        // A student sent to re-assessment gets its column, so the year's mark is never read
+        // alone (TT22 Đ14: the re-assessment result replaces it).
+        let redo = !book.year[i].reassess.is_empty();
         let rows: Vec<Vec<String>> = book
             .subjects
             .iter()
             .enumerate()
             .map(|(si, spec)| {
-                vec![
+                let mut row = vec![
                     spec.name.clone(),
                     book.hk1[i].subjects[si].text(),
                     book.hk2[i].subjects[si].text(),
                     book.year[i].subjects[si].text(),
+                ];
+                if redo {
+                    row.push(reassessed_text(&book.year[i], si, &spec.id));
+                }
+                row.push(
                     book.row(&spec.id, TermId::Hk2, &st.id)
                         .and_then(|r| r.note.clone())
                         .unwrap_or_default(),
-                ]
+                );
+                row
             })
             .collect();
-        l.table(
-            &[150.0, 55.0, 55.0, 55.0, 210.0],
-            &["Môn học", "HK I", "HK II", "Cả năm", "Nhận xét"].map(String::from),
-            &rows,
-            9.0,
-        );
+        let (widths, header): (Vec<f32>, Vec<&str>) = if redo {
+            (
+                vec![140.0, 48.0, 48.0, 48.0, 62.0, 177.0],
+                vec![
+                    "Môn học",
+                    "HK I",
+                    "HK II",
+                    "Cả năm",
+                    "Đánh giá lại",
+                    "Nhận xét",
+                ],
+            )
+        } else {
+            (
+                vec![150.0, 55.0, 55.0, 55.0, 210.0],
+                vec!["Môn học", "HK I", "HK II", "Cả năm", "Nhận xét"],
+            )
+        };
+        let header: Vec<String> = header.into_iter().map(String::from).collect();
+        l.table(&widths, &header, &rows, size + 1.0);
     }
     l.gap(6.0);
     let primary = book.is_primary();
     match of {
         NoticeOf::Term(t) => {
             let x = &book.term(t)[i];
-            if !primary {
+            if primary {
+                // TT27 Đ7: qualities and competences are assessed at the end of each term.
+                let levels = |names: &[&str]| {
+                    names
+                        .iter()
+                        .map(|n| {
+                            let lv = x.qualities.get(*n).map_or("……", |l| l.label());
+                            format!("{n}: {lv}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                l.paragraph(
+                    10.0,
+                    false,
+                    0.0,
+                    &format!(
+                        "Phẩm chất chủ yếu — {}.\nNăng lực chung — {}.\nNăng lực đặc thù — {}.",
+                        levels(&tt27::QUALITIES),
+                        levels(&tt27::COMPETENCES[..3]),
+                        levels(&tt27::COMPETENCES[3..])
+                    ),
+                );
+            } else {
                 l.line(
                     10.5,
                     false,
@@ -823,6 +1023,22 @@ pub fn notice(
                         or_dots(&conduct_label(y.conduct))
                     ),
                 );
+                if let Some(a) = y.after_summer {
+                    l.line(
+                        10.5,
+                        false,
+                        "Sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại:",
+                    );
+                    l.line(
+                        10.5,
+                        false,
+                        &format!(
+                            "Kết quả học tập: {}    Kết quả rèn luyện: {}",
+                            a.level.label(),
+                            a.conduct.label()
+                        ),
+                    );
+                }
                 let (end, after) = decision_wording(y, book.class.grade);
                 l.paragraph(
                     10.5,
@@ -851,8 +1067,16 @@ pub fn notice(
         }
         NoticeOf::Month(..) => {}
     }
+    // The date line and the signatures stay together.
+    l.ensure(120.0);
     l.gap(10.0);
-    l.state_header(&[], &[(&format!("…………, {today}"), false)]);
+    l.state_header(
+        &[],
+        &[(
+            &date_line(locality(&ctx.authority).as_deref(), Some(today)),
+            false,
+        )],
+    );
     l.gap(-16.0);
     l.signatures(
         &["Cha mẹ học sinh", "(Kí, ghi rõ họ tên)", ""],
@@ -914,6 +1138,26 @@ mod tests {
         assert_eq!(term_of_month(&terms, 2027, 1), Some(TermId::Hk1));
         assert_eq!(term_of_month(&terms, 2027, 3), Some(TermId::Hk2));
         assert_eq!(term_of_month(&terms, 2027, 7), None);
+    }
+
+    #[test]
+    fn the_date_line_takes_its_place_from_the_authority() {
+        assert_eq!(locality("Phòng GD&ĐT Quận 1").as_deref(), Some("Quận 1"));
+        assert_eq!(
+            locality("Sở Giáo dục và Đào tạo Hà Nội").as_deref(),
+            Some("Hà Nội")
+        );
+        assert_eq!(
+            locality("Phòng GD&ĐT Quận 1 (demo)").as_deref(),
+            Some("Quận 1")
+        );
+        assert_eq!(locality("Sở GD&ĐT (demo)"), None);
+        assert_eq!(locality("UBND huyện"), None);
+        assert_eq!(date_line(None, None), "…………, ngày …… tháng …… năm ……");
+        assert_eq!(
+            date_line(Some("Quận 1"), Some("ngày 6 tháng 12 năm 2026")),
+            "Quận 1, ngày 6 tháng 12 năm 2026"
+        );
     }
 
     #[test]

@@ -380,6 +380,10 @@ pub struct TermRecord {
     /// Primary (TT27): quality and competence levels, by name (tt27::QUALITIES, COMPETENCES).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub qualities: BTreeMap<String, QualityLevel>,
+    /// Primary: the GVCN's comment on a quality or competence, by name (the học bạ's Nhận xét
+    /// column, TT27's template).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quality_comments: BTreeMap<String, String>,
     /// Primary, term II: the class collective recognised the student for "Học sinh Tiêu biểu
     /// hoàn thành tốt trong học tập và rèn luyện" (TT27 Đ13 k1 a), recorded by the GVCN.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -589,6 +593,10 @@ pub enum GradeError {
     ExcusedOverTotal { excused: u16, total: u16 },
     #[error("{0}")]
     Import(String),
+    #[error(
+        "Môn {0} không được miễn (M): Thông tư 22 Điều 10 chỉ miễn phần thực hành môn Giáo dục thể chất (và GDQP-AN ở THPT); học sinh khuyết tật (Điều 11) cần được ghi trong hồ sơ học sinh"
+    )]
+    NotExemptible(String),
 }
 
 impl GradeError {
@@ -625,6 +633,7 @@ impl GradeError {
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
             GradeError::NothingToSave => "nothing_to_save",
+            GradeError::NotExemptible(_) => "not_exemptible",
         }
     }
 }
@@ -1039,6 +1048,8 @@ pub struct StudentTerm {
     pub comment: String,
     /// Primary: quality and competence levels (phẩm chất, năng lực) by name.
     pub qualities: BTreeMap<String, QualityLevel>,
+    /// Primary: the comment on each quality or competence, by name.
+    pub quality_comments: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -1254,6 +1265,7 @@ pub fn compute_book(
                 excused: rec.and_then(|r| r.excused),
                 comment: rec.map(|r| r.comment.clone()).unwrap_or_default(),
                 qualities: rec.map(|r| r.qualities.clone()).unwrap_or_default(),
+                quality_comments: rec.map(|r| r.quality_comments.clone()).unwrap_or_default(),
             });
         }
     }
@@ -1494,6 +1506,14 @@ pub fn save_cell(
         return Err(GradeError::UnknownColumn(edit.column));
     }
     let mark = parse_cell(&edit.input, &spec, &edit.column, &st)?;
+    // Đ10 exempts GDTC (GDQP-AN at THPT) only; any other subject only for a student with a
+    // disability (Đ11), the same rule `tram grades check` applies.
+    if mark == Mark::Exempt
+        && !tt22::exemptible(&spec.name, class.grade)
+        && !school::student_profile(tx, &edit.student)?.disability
+    {
+        return Err(GradeError::NotExemptible(spec.name));
+    }
     let reason = clean_reason(edit.reason)?;
     let key = row_key(class_id, subject_id, term, &edit.student);
     let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
@@ -1765,6 +1785,10 @@ pub struct RecordEdit {
     /// Primary: quality or competence name → "Tốt" / "Đạt" / "Cần cố gắng" ("" clears).
     #[serde(default)]
     pub qualities: Option<BTreeMap<String, String>>,
+    /// Primary: quality or competence name → the GVCN's comment ("" clears). Beside
+    /// `qualities`, so the levels-only body of earlier clients keeps its meaning.
+    #[serde(default)]
+    pub quality_comments: Option<BTreeMap<String, String>>,
     /// Primary, term II: the class's recognition for "Học sinh Tiêu biểu" (TT27 Đ13 k1 a).
     #[serde(default)]
     pub recognised_by_class: Option<bool>,
@@ -1837,6 +1861,25 @@ pub fn save_record(
             } else {
                 let l = QualityLevel::parse(&level).ok_or(GradeError::BadQuality(level))?;
                 rec.qualities.insert(name, l);
+            }
+        }
+    }
+    if let Some(q) = e.quality_comments {
+        for (name, comment) in q {
+            let name = crate::text::nfc(name.trim());
+            if !tt27::QUALITIES.contains(&name.as_str())
+                && !tt27::COMPETENCES.contains(&name.as_str())
+            {
+                return Err(GradeError::UnknownQuality(name));
+            }
+            let c = crate::text::nfc(comment.trim());
+            if c.chars().count() > 500 {
+                return Err(GradeError::NoteTooLong);
+            }
+            if c.is_empty() {
+                rec.quality_comments.remove(&name);
+            } else {
+                rec.quality_comments.insert(name, c);
             }
         }
     }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::rules::{self, tt22::Outcome};
+use super::rules::{self, tt22::Outcome, tt27};
 use super::{ClassBook, GradeError, Marks, TermId};
 use crate::auth::Action;
 use crate::auth::extract::PageUser;
@@ -1095,13 +1095,16 @@ async fn class_pdf(
     Path(class): Path<String>,
     Query(q): Query<TermQuery>,
 ) -> Result<Response, ApiError> {
-    let (book, school_name) = {
+    let (book, school_name, signers) = {
         let rx = s.store.read()?;
+        let book = super::class_book_for(&rx, &u.principal, &class)?;
+        let signers = super::forms::class_signers(&rx, &book)?;
         (
-            super::class_book_for(&rx, &u.principal, &class)?,
+            book,
             school::school_info(&rx)?
                 .map(|i| i.name)
                 .unwrap_or_default(),
+            signers,
         )
     };
     let per = period(&q.term)?;
@@ -1111,19 +1114,48 @@ async fn class_pdf(
             Period::Term(t) => t.label(),
             Period::Year => "Cả năm",
         };
+        if book.is_primary() {
+            return primary_class_layout(&book, per, &rows, &school_name, &signers).finish();
+        }
         let mut l = super::pdf::Layout::new(true);
         l.line(9.0, false, &school_name);
-        l.centred(13.0, true, &format!("SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH — LỚP {} — {} — NĂM HỌC {}", book.class.name, label.to_uppercase(), book.class.year));
+        l.centred(
+            13.0,
+            true,
+            &format!(
+                "SỔ THEO DÕI VÀ ĐÁNH GIÁ HỌC SINH — LỚP {} — {} — NĂM HỌC {}",
+                book.class.name,
+                label.to_uppercase(),
+                book.class.year
+            ),
+        );
         l.gap(6.0);
+        let year = per == Period::Year;
         let mut header = vec!["STT".to_string(), "Họ và tên".to_string()];
-        header.extend(book.subjects.iter().map(|s| super::pdf::abbreviation(&s.name)));
-        header.extend(["Kết quả học tập", "Kết quả rèn luyện", "Nghỉ"].map(String::from));
-        let mut widths = vec![22.0, 120.0];
-        widths.extend(book.subjects.iter().map(|_| 40.0));
-        widths.extend([48.0, 48.0, 28.0]);
-        if per == Period::Year {
-            header.push("Kết quả".into());
-            widths.push(70.0);
+        header.extend(
+            book.subjects
+                .iter()
+                .map(|s| super::pdf::abbreviation(&s.name)),
+        );
+        header.extend(["KQHT", "KQRL", "Nghỉ"].map(String::from));
+        let mut widths = vec![24.0, 88.0];
+        widths.extend(book.subjects.iter().map(|_| 36.0));
+        widths.extend([38.0, 38.0, 28.0]);
+        if year {
+            // The Sổ theo dõi's "Mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh
+            // giá lại" (TT22 Đ13–14), then the decision and the title, so the year's Chưa đạt
+            // is never read beside a promotion without the level after the summer.
+            header.extend(
+                [
+                    "Sau hè: điểm, mức đánh giá lại",
+                    "Sau hè: KQRL",
+                    "Sau hè: KQHT",
+                    "Kết quả",
+                    "Danh hiệu",
+                ]
+                .map(String::from),
+            );
+            widths.extend([62.0, 34.0, 34.0, 60.0, 50.0]);
         }
         let body: Vec<Vec<String>> = rows
             .iter()
@@ -1134,24 +1166,59 @@ async fn class_pdf(
                 v.push(format!("{}{}", r.level, if r.adjusted { "*" } else { "" }));
                 v.push(r.conduct.clone());
                 v.push(r.absences.to_string());
-                if per == Period::Year {
+                if year {
+                    let y = &book.year[n];
+                    v.push(super::forms::reassessed_list(
+                        &book,
+                        n,
+                        super::pdf::abbreviation,
+                    ));
+                    let after = y.after_summer;
+                    v.push(
+                        after
+                            .map(|a| a.conduct.label().to_string())
+                            .unwrap_or_default(),
+                    );
+                    v.push(
+                        after
+                            .map(|a| a.level.label().to_string())
+                            .unwrap_or_default(),
+                    );
                     v.push(r.outcome.clone());
+                    v.push(r.award.clone());
                 }
                 v
             })
             .collect();
-        l.table(&widths, &header, &body, 7.0);
+        l.table_with(&widths, &header, &body, 7.0, Some(6.0));
         l.gap(4.0);
-        let legend: Vec<String> = book
+        let subjects: Vec<String> = book
             .subjects
             .iter()
             .map(|s| (super::pdf::abbreviation(&s.name), &s.name))
             .filter(|(a, n)| a != *n)
             .map(|(a, n)| format!("{a}: {n}"))
             .collect();
-        l.line(7.5, false, &legend.join("; "));
-        l.line(7.5, false, "* mức được điều chỉnh lên một mức vì chỉ một môn kéo xuống (Điều 9 khoản 3, Thông tư 22/2021).");
-        l.signatures(&["Giáo viên chủ nhiệm"], &["Hiệu trưởng", "(kí, đóng dấu)"]);
+        let mut legend = vec![];
+        if !subjects.is_empty() {
+            legend.push(format!("{}.", subjects.join("; ")));
+        }
+        legend.push("KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện.".to_string());
+        if year {
+            legend.push(
+                "Sau hè: mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại \
+                 (Điều 13, 14 Thông tư 22/2021)."
+                    .into(),
+            );
+        }
+        legend.push(
+            "* mức được điều chỉnh lên một mức vì chỉ một môn kéo xuống (Điều 9 khoản 3, Thông \
+             tư 22/2021)."
+                .into(),
+        );
+        // Wrapped, never cut: every abbreviation of the table is explained.
+        l.paragraph(7.5, false, 0.0, &legend.join("\n"));
+        class_signatures(&mut l, &signers);
         l.finish()
     })
     .await?
@@ -1160,6 +1227,182 @@ async fn class_pdf(
         bytes,
         &format!("so-theo-doi-{class}-{}.pdf", period_code(per)),
     ))
+}
+
+/// Short column headings for the qualities and competences of TT27 Đ5 (the paper form prints
+/// them upright in narrow columns; a landscape A4 has no room for the full names).
+const QUALITY_ABBR: [(&str, &str); 15] = [
+    ("Yêu nước", "YN"),
+    ("Nhân ái", "NA"),
+    ("Chăm chỉ", "CC"),
+    ("Trung thực", "TTh"),
+    ("Trách nhiệm", "TNh"),
+    ("Tự chủ và tự học", "TCH"),
+    ("Giao tiếp và hợp tác", "GHT"),
+    ("Giải quyết vấn đề và sáng tạo", "GQS"),
+    ("Ngôn ngữ", "NgN"),
+    ("Tính toán", "TTo"),
+    ("Khoa học", "KHo"),
+    ("Công nghệ", "CNg"),
+    ("Tin học", "THo"),
+    ("Thẩm mĩ", "TMĩ"),
+    ("Thể chất", "TCh"),
+];
+
+fn quality_abbr(name: &str) -> &str {
+    QUALITY_ABBR
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(name, |(_, a)| a)
+}
+
+/// A primary class's "Bảng tổng hợp kết quả đánh giá giáo dục của lớp" (TT27 Đ9, the form of
+/// the appendix): per pupil each subject's level and test score, the level of each quality and
+/// competence, and at the end of the year the education result, the award and the completion.
+/// No conduct, no summer and no TT22 adjustment: TT27 has none of them.
+fn primary_class_layout(
+    book: &ClassBook,
+    per: Period,
+    rows: &[SummaryRow],
+    school_name: &str,
+    signers: &super::forms::ClassSigners,
+) -> super::pdf::Layout {
+    let when = match per {
+        Period::Term(t) => format!("{} — NĂM HỌC", t.label().to_uppercase()),
+        Period::Year => "CUỐI NĂM HỌC".into(),
+    };
+    let mut l = super::pdf::Layout::new(true);
+    l.line(9.0, false, school_name);
+    l.centred(
+        12.0,
+        true,
+        &format!(
+            "BẢNG TỔNG HỢP KẾT QUẢ ĐÁNH GIÁ GIÁO DỤC CỦA LỚP {} — {when} {}",
+            book.class.name, book.class.year
+        ),
+    );
+    l.gap(6.0);
+    let year = per == Period::Year;
+    let mut header = vec!["STT".to_string(), "Họ và tên".to_string()];
+    let mut widths = vec![20.0, 105.0];
+    header.extend(
+        book.subjects
+            .iter()
+            .map(|s| super::pdf::abbreviation(&s.name)),
+    );
+    widths.extend(book.subjects.iter().map(|_| 30.0));
+    header.extend(QUALITY_ABBR.iter().map(|(_, a)| a.to_string()));
+    widths.extend(QUALITY_ABBR.iter().map(|_| 20.0));
+    header.push("Nghỉ".into());
+    widths.push(24.0);
+    if year {
+        header.extend(
+            [
+                "Kết quả giáo dục",
+                "Khen thưởng",
+                "Hoàn thành chương trình lớp học / tiểu học",
+            ]
+            .map(String::from),
+        );
+        widths.extend([42.0, 64.0, 72.0]);
+    }
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let mut v = vec![(n + 1).to_string(), r.name.clone()];
+            v.extend(r.subjects.iter().cloned());
+            // Tốt / Đạt / Cần cố gắng as T / Đ / C, as the form's cells hold them.
+            v.extend(r.qualities.iter().map(|(_, lv)| match lv.as_str() {
+                "Tốt" => "T".to_string(),
+                "Đạt" => "Đ".to_string(),
+                "Cần cố gắng" => "C".to_string(),
+                other => other.to_string(),
+            }));
+            v.push(r.absences.to_string());
+            if year {
+                let y = &book.year[n];
+                v.push(y.primary.map(|p| p.code().to_string()).unwrap_or_default());
+                v.push(r.award.clone());
+                v.push(
+                    y.primary
+                        .map(|p| super::forms::completion_wording(p, y.grade))
+                        .unwrap_or_default(),
+                );
+            }
+            v
+        })
+        .collect();
+    l.table(&widths, &header, &body, 6.5);
+    l.gap(4.0);
+    let subjects: Vec<String> = book
+        .subjects
+        .iter()
+        .map(|s| (super::pdf::abbreviation(&s.name), &s.name))
+        .filter(|(a, n)| a != *n)
+        .map(|(a, n)| format!("{a}: {n}"))
+        .collect();
+    let named = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("{}: {n}", quality_abbr(n)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut legend = vec![];
+    if !subjects.is_empty() {
+        legend.push(format!(
+            "Môn học và hoạt động giáo dục — {}.",
+            subjects.join("; ")
+        ));
+    }
+    legend.push(format!(
+        "Phẩm chất chủ yếu — {}.",
+        named(&rules::tt27::QUALITIES)
+    ));
+    legend.push(format!(
+        "Năng lực chung — {}. Năng lực đặc thù — {}.",
+        named(&rules::tt27::COMPETENCES[..3]),
+        named(&rules::tt27::COMPETENCES[3..])
+    ));
+    legend.push(
+        "Mức đạt được: T = Hoàn thành tốt, H = Hoàn thành, C = Chưa hoàn thành, kèm điểm bài \
+         kiểm tra định kì; phẩm chất, năng lực: T = Tốt, Đ = Đạt, C = Cần cố gắng."
+            .into(),
+    );
+    if year {
+        legend.push(
+            "Kết quả giáo dục: HTXS = Hoàn thành xuất sắc, HTT = Hoàn thành tốt, HT = Hoàn \
+             thành, CHT = Chưa hoàn thành."
+                .into(),
+        );
+    }
+    l.paragraph(7.5, false, 0.0, &legend.join("\n"));
+    class_signatures(&mut l, signers);
+    l
+}
+
+/// The date line and the homeroom teacher's and principal's blocks under a class summary.
+fn class_signatures(l: &mut super::pdf::Layout, signers: &super::forms::ClassSigners) {
+    // The date line, its blocks and the names stay on one page.
+    l.ensure(110.0);
+    l.gap(6.0);
+    let date = super::forms::date_line(signers.place.as_deref(), None);
+    l.state_header(&[], &[(&date, false)]);
+    l.gap(-16.0);
+    let dots = "………………………";
+    let name = |n: &str| {
+        if n.trim().is_empty() {
+            dots.to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    let (gv, ht) = (name(&signers.homeroom), name(&signers.principal));
+    l.signatures(
+        &["GIÁO VIÊN CHỦ NHIỆM", "(Kí, ghi rõ họ tên)", &gv],
+        &["HIỆU TRƯỞNG", "(Kí, ghi rõ họ tên và đóng dấu)", &ht],
+    );
 }
 
 /// One class's counts in the school summary.
@@ -1173,9 +1416,16 @@ pub struct ClassCounts {
     /// Lên lớp, rèn luyện hè, kiểm tra lại, ở lại (year only)
     pub outcomes: [usize; 6],
     pub awards: usize,
+    /// Primary, year (TT27 Đ9): HTXS, HTT, HT, CHT, not yet complete.
+    pub primary: [usize; 5],
+    /// Primary, year (TT27 Đ11): completed the grade (or primary school), not completed.
+    pub completion: [usize; 2],
+    /// Primary, term: pupils with a subject or activity at C, pupils not yet complete.
+    pub primary_term: [usize; 2],
 }
 
 page!(SchoolPage, "school_summary.html" {
+    primary: bool,
     period_code: &'static str,
     period_label: &'static str,
     classes: Vec<ClassCounts>,
@@ -1199,22 +1449,20 @@ async fn school_summary(
         return Err(GradeError::Forbidden.into());
     }
     let per = period(&q.term)?;
-    let mut books = {
+    let (mut books, primary) = {
         let rx = s.store.read()?;
         let st = super::settings(&rx)?;
         let year = school::school_info(&rx)?
             .map(|i| i.current_year)
             .unwrap_or_default();
-        super::school_books(&rx, &year, &st)?
+        (
+            super::school_books(&rx, &year, &st)?,
+            super::is_primary(&rx)?,
+        )
     };
     let mut total = ClassCounts {
-        id: String::new(),
         name: "Toàn trường".into(),
-        students: 0,
-        learning: [0; 5],
-        conduct: [0; 5],
-        outcomes: [0; 6],
-        awards: 0,
+        ..total_zero()
     };
     let mut classes = vec![];
     books.sort_by(|a, b| (a.class.grade, &a.class.name).cmp(&(b.class.grade, &b.class.name)));
@@ -1226,6 +1474,35 @@ async fn school_summary(
         };
         c.students = b.students.len();
         for i in 0..b.students.len() {
+            if b.is_primary() {
+                // TT27: the education result and completion at the end of the year (Đ9, Đ11);
+                // a term has no overall result, only each subject's level.
+                match per {
+                    Period::Year => {
+                        let y = &b.year[i];
+                        let slot = match y.primary {
+                            Some(tt27::EducationResult::Htxs) => 0,
+                            Some(tt27::EducationResult::Htt) => 1,
+                            Some(tt27::EducationResult::Ht) => 2,
+                            Some(tt27::EducationResult::Cht) => 3,
+                            None => 4,
+                        };
+                        c.primary[slot] += 1;
+                        if let Some(r) = y.primary {
+                            c.completion[usize::from(!r.completed())] += 1;
+                        }
+                        c.awards += usize::from(y.award_label().is_some());
+                    }
+                    Period::Term(t) => {
+                        let has_c = b.term(t)[i].subjects.iter().any(|o| {
+                            matches!(o, super::SubjectOutcome::Primary(tt27::SubjectLevel::C, _))
+                        });
+                        c.primary_term[0] += usize::from(has_c);
+                        c.primary_term[1] += usize::from(!b.is_complete(t, i));
+                    }
+                }
+                continue;
+            }
             let (level, conduct) = match per {
                 Period::Term(t) => (b.term(t)[i].level.map(|l| l.level), b.term(t)[i].conduct),
                 Period::Year => (b.year[i].level.map(|l| l.level), b.year[i].conduct),
@@ -1255,6 +1532,13 @@ async fn school_summary(
         for k in 0..6 {
             total.outcomes[k] += c.outcomes[k];
         }
+        for k in 0..5 {
+            total.primary[k] += c.primary[k];
+        }
+        for k in 0..2 {
+            total.completion[k] += c.completion[k];
+            total.primary_term[k] += c.primary_term[k];
+        }
         total.awards += c.awards;
         classes.push(c);
     }
@@ -1264,6 +1548,7 @@ async fn school_summary(
     };
     Ok(render(SchoolPage::new(
         chrome(&s, &u, &headers),
+        primary,
         period_code(per),
         label,
         classes,
@@ -1280,5 +1565,8 @@ fn total_zero() -> ClassCounts {
         conduct: [0; 5],
         outcomes: [0; 6],
         awards: 0,
+        primary: [0; 5],
+        completion: [0; 2],
+        primary_term: [0; 2],
     }
 }

@@ -115,6 +115,11 @@ impl Layout {
         self.pages.last_mut().expect("a page")
     }
 
+    /// How many pages the layout has so far.
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
     pub fn new_page(&mut self) {
         self.pages.push(vec![]);
         self.y = self.margin;
@@ -187,20 +192,37 @@ impl Layout {
 
     /// A bordered table; long cells wrap onto more lines, the header repeats on every page.
     pub fn table(&mut self, widths: &[f32], header: &[String], rows: &[Vec<String>], size: f32) {
+        self.table_with(widths, header, rows, size, None);
+    }
+
+    /// A table whose header is set at `head_size` and wrapped as bold capitals (about a third
+    /// wider than `approx_width` guesses), so that short upper-case headings such as "HĐTNHN"
+    /// stay inside their narrow columns.
+    pub fn table_with(
+        &mut self,
+        widths: &[f32],
+        header: &[String],
+        rows: &[Vec<String>],
+        size: f32,
+        head_size: Option<f32>,
+    ) {
         let total: f32 = widths.iter().sum();
         let scale = ((self.width - 2.0 * self.margin) / total).min(1.0);
         let widths: Vec<f32> = widths.iter().map(|w| w * scale).collect();
-        let line_h = size * 1.25;
-        let layout_row = |cells: &[String]| -> (Vec<Vec<String>>, f32) {
+        let layout_row = |cells: &[String], size: f32, squeeze: f32| -> (Vec<Vec<String>>, f32) {
             let lines: Vec<Vec<String>> = widths
                 .iter()
                 .enumerate()
-                .map(|(i, w)| wrap(cells.get(i).map_or("", String::as_str), w - 5.0, size))
+                .map(|(i, w)| {
+                    let text = cells.get(i).map_or("", String::as_str);
+                    wrap(text, (w - 5.0) / squeeze, size)
+                })
                 .collect();
             let n = lines.iter().map(Vec::len).max().unwrap_or(1).max(1);
-            (lines, size * 1.9 + (n - 1) as f32 * line_h)
+            (lines, size * 1.9 + (n - 1) as f32 * size * 1.25)
         };
-        let draw_row = |l: &mut Layout, lines: &[Vec<String>], h: f32, bold: bool| {
+        let draw_row = |l: &mut Layout, lines: &[Vec<String>], h: f32, bold: bool, size: f32| {
+            let line_h = size * 1.25;
             let top = l.y;
             let right = l.margin + widths.iter().sum::<f32>();
             l.rule(l.margin, top, right, top);
@@ -216,15 +238,19 @@ impl Layout {
             l.y = top + h;
             l.rule(l.margin, l.y, right, l.y);
         };
-        let (head, head_h) = layout_row(header);
+        let (head, head_h) = match head_size {
+            Some(hs) => layout_row(header, hs, 1.3),
+            None => layout_row(header, size, 1.0),
+        };
+        let hs = head_size.unwrap_or(size);
         self.ensure(head_h * 2.0);
-        draw_row(self, &head, head_h, true);
+        draw_row(self, &head, head_h, true, hs);
         for r in rows {
-            let (lines, h) = layout_row(r);
+            let (lines, h) = layout_row(r, size, 1.0);
             if self.ensure(h) {
-                draw_row(self, &head, head_h, true);
+                draw_row(self, &head, head_h, true, hs);
             }
-            draw_row(self, &lines, h, false);
+            draw_row(self, &lines, h, false, size);
         }
     }
 

@@ -252,6 +252,29 @@ fn states_make_up_zero_and_exempt() {
         spec_row(&f),
         SubjectOutcome::Done(SubjectResult::Scored(Tenths::new(69).unwrap()))
     );
+    // Đ10 exempts GDTC only (GDQP-AN at THPT): "M" in Toán is refused, naming the subject, as
+    // `tram grades check` refuses it (domain review r2, item 4)…
+    match f.save(&f.teacher, &f.toan, TermId::Hk1, 1, "tx1", "M", 1) {
+        Err(e @ GradeError::NotExemptible(_)) => assert!(e.to_string().contains("Toán"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    f.save(&f.gdtc_teacher, &f.gdtc, TermId::Hk1, 1, "tx1", "M", 0)
+        .unwrap();
+    // …unless the student has a disability (Đ11): then the principal decides the year.
+    let student = f.students[1].id.clone();
+    f.store
+        .write(
+            &Actor {
+                id: "office".into(),
+                now: now(),
+            },
+            |tx| {
+                let mut p = school::student_profile(tx, &student)?;
+                p.disability = true;
+                school::save_profile(tx, &student, p)
+            },
+        )
+        .unwrap();
     for col in ["tx1", "tx2", "tx3", "tx4", "gk", "ck"] {
         let version = if col == "tx2" { 2 } else { 1 };
         f.save(&f.teacher, &f.toan, TermId::Hk1, 1, col, "M", version)
@@ -304,6 +327,7 @@ fn fill_class(f: &Fixture, term: TermId) {
                     excused: None,
                     comment: None,
                     qualities: None,
+                    quality_comments: None,
                     recognised_by_class: None,
                 };
                 save_record(tx, &f.homeroom, &f.class.id, term, e)?;
@@ -897,6 +921,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         excused: None,
         comment: None,
         qualities: Some(all),
+        quality_comments: None,
         recognised_by_class: None,
     };
     store
@@ -915,6 +940,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
                 .into_iter()
                 .collect(),
         ),
+        quality_comments: None,
         recognised_by_class: None,
     };
     assert!(matches!(
@@ -955,6 +981,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
         excused: None,
         comment: None,
         qualities: None,
+        quality_comments: None,
         recognised_by_class: Some(true),
     };
     assert!(matches!(
@@ -1340,7 +1367,10 @@ fn cli_input(st: &RandomStudent, owed: Option<(&[usize], bool)>) -> serde_json::
     if let Some((_, true)) = owed {
         conduct["summer"] = json!(st.summer_conduct.label());
     }
-    json!({"rules": "tt22", "grade": 8, "subjects": subjects, "conduct": conduct, "absences": st.absences})
+    // Random subjects ("Môn i") are exempt at random: only a student with a disability (Đ11)
+    // may be, on the CLI as at the server's cell entry; the decision is the same either way.
+    json!({"rules": "tt22", "grade": 8, "subjects": subjects, "conduct": conduct,
+           "absences": st.absences, "disability": true})
 }
 
 /// The same student through the server's class book (`compute_book`, pure).

@@ -161,6 +161,18 @@ pub struct StudentProfile {
     pub mother: String,
     /// Người giám hộ (when not a parent).
     pub guardian: String,
+    /// Nghề nghiệp of the father, the mother and the guardian (the học bạ's identity page).
+    pub father_job: String,
+    pub mother_job: String,
+    pub guardian_job: String,
+    /// Số đăng bộ: the student's number in the school's register (sổ đăng bộ).
+    pub registry_number: String,
+    /// Ngày nhập học / chuyển đến, as the office writes it ("05/09/2026").
+    pub enrolled_on: String,
+    /// Học sinh khuyết tật assessed by an individual plan (TT22 Đ11): a subject may be left
+    /// unassessed ("M"), and the principal then decides the year (Đ12 k4). Without it only
+    /// Đ10's subjects (GDTC, GDQP-AN at THPT) take an exemption.
+    pub disability: bool,
 }
 
 pub fn student_profile(
@@ -194,6 +206,12 @@ pub fn save_profile(
         father: clean("Họ tên cha", p.father)?,
         mother: clean("Họ tên mẹ", p.mother)?,
         guardian: clean("Người giám hộ", p.guardian)?,
+        father_job: clean("Nghề nghiệp của cha", p.father_job)?,
+        mother_job: clean("Nghề nghiệp của mẹ", p.mother_job)?,
+        guardian_job: clean("Nghề nghiệp của người giám hộ", p.guardian_job)?,
+        registry_number: clean("Số đăng bộ", p.registry_number)?,
+        enrolled_on: clean("Ngày nhập học / chuyển đến", p.enrolled_on)?,
+        disability: p.disability,
     };
     tx.put(&PROFILES, student, &p, "student.profile")?;
     Ok(p)

@@ -241,6 +241,18 @@ pub fn classify(results: &[SubjectResult], cfg: &Tt22Config) -> Classification {
     }
 }
 
+/// Whether Đ10's exemption can apply to a subject: it excuses the practical part of Giáo dục
+/// thể chất, and of Giáo dục quốc phòng và an ninh at THPT (grades 10–12), for a term or the
+/// year; the theory assessments replace the practical ones (DOMAIN.md §1.7). [C] lawnet.vn
+/// "…exempted-from-physical-education…1007747". Any other subject left unassessed is the
+/// disability case (Đ11, the principal decides, Đ12 k4), which needs the student marked so.
+pub fn exemptible(subject: &str, grade: u8) -> bool {
+    let f = crate::text::fold(subject);
+    f == "giao duc the chat"
+        || f == "gdtc"
+        || (grade >= 10 && (f.starts_with("giao duc quoc phong") || f.starts_with("gdqp")))
+}
+
 /// Year conduct from the two term levels (Đ8 k3).
 pub fn conduct_year(term1: Level, term2: Level) -> Level {
     use Level::*;
@@ -636,6 +648,23 @@ mod tests {
 
     fn t(x: f64) -> Tenths {
         super::super::score_from_f64(x).unwrap()
+    }
+
+    #[test]
+    fn only_gdtc_and_gdqp_an_at_thpt_are_exemptible() {
+        assert!(exemptible("Giáo dục thể chất", 6));
+        assert!(exemptible("giáo dục  thể chất", 9));
+        assert!(exemptible("Giáo dục quốc phòng và an ninh", 10));
+        assert!(!exemptible("Giáo dục quốc phòng và an ninh", 9));
+        for other in [
+            "Toán",
+            "Ngữ văn",
+            "Nghệ thuật",
+            "Hoạt động trải nghiệm, hướng nghiệp",
+        ] {
+            assert!(!exemptible(other, 8), "{other}");
+            assert!(!exemptible(other, 11), "{other}");
+        }
     }
     fn scored(xs: &[f64]) -> Vec<SubjectResult> {
         xs.iter().map(|x| SubjectResult::Scored(t(*x))).collect()
