@@ -63,7 +63,7 @@ fn place_of_file(rel: &Path) -> Option<Place> {
         .iter()
         .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
         .collect();
-    if parts.last().map(String::as_str) == Some("tests") {
+    if parts.iter().any(|p| p == "tests") {
         return None;
     }
     if parts.len() == 1 && (parts[0] == "main" || parts[0] == "lib") {
@@ -105,19 +105,45 @@ fn ident_at(s: &str) -> &str {
     &s[..end]
 }
 
-/// Every module a file's code reaches through `crate::`: (first segment, second segment).
-fn crate_paths(code: &str) -> Vec<(String, Option<String>)> {
+/// Every module a file's code reaches through `crate::` or `super::` (resolved from `module`,
+/// the file's own module path, e.g. `["gradebook", "pages"]`): its first two segments.
+fn crate_paths(code: &str, module: &[String]) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
     let mut rest = code;
-    while let Some(i) = rest.find("crate::") {
+    loop {
+        let next = [("crate::", true), ("super::", false)]
+            .into_iter()
+            .filter_map(|(word, root)| rest.find(word).map(|i| (i, word, root)))
+            .min();
+        let Some((i, word, root)) = next else {
+            break;
+        };
         // `tram_crate::` or `$crate::` are not ours.
         let before = rest[..i].chars().last();
-        rest = &rest[i + "crate::".len()..];
-        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+        rest = &rest[i + word.len()..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == ':') {
             continue;
         }
+        let mut base: Vec<String> = if root {
+            Vec::new()
+        } else {
+            module[..module.len().saturating_sub(1)].to_vec()
+        };
+        while let Some(r) = rest.strip_prefix("super::") {
+            base.pop();
+            rest = r;
+        }
+        let mut push = |path: &str| {
+            let mut segs = base.clone();
+            let (first, second) = two_segments(path);
+            segs.push(first);
+            segs.extend(second);
+            if !segs.is_empty() && !segs[0].is_empty() {
+                out.push((segs[0].clone(), segs.get(1).cloned()));
+            }
+        };
         if let Some(group) = rest.strip_prefix('{') {
-            // use crate::{a, b::c, d::{e, f}}: the first segment of each top-level item.
+            // use crate::{a, b::c, d::{e, f}}: the first segments of each top-level item.
             let mut depth = 0;
             let mut item_start = true;
             for (j, c) in group.char_indices() {
@@ -127,16 +153,15 @@ fn crate_paths(code: &str) -> Vec<(String, Option<String>)> {
                     '}' => depth -= 1,
                     ',' if depth == 0 => item_start = true,
                     c if item_start && (c.is_ascii_alphanumeric() || c == '_') => {
-                        out.push(two_segments(&group[j..]));
+                        push(&group[j..]);
                         item_start = false;
                     }
                     _ => {}
                 }
             }
-            continue;
-        }
-        if !ident_at(rest).is_empty() {
-            out.push(two_segments(rest));
+        } else {
+            // `use super::*` names the parent module itself.
+            push(if rest.starts_with('*') { "" } else { rest });
         }
     }
     out
@@ -232,8 +257,13 @@ fn violations(src: &Path, uses: &BTreeMap<String, BTreeSet<String>>) -> Vec<Stri
             continue;
         };
         let code = code_of(&std::fs::read_to_string(&f).unwrap());
+        let module: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+            .filter(|p| p != "mod")
+            .collect();
         let mut seen = BTreeSet::new();
-        for (first, second) in crate_paths(&code) {
+        for (first, second) in crate_paths(&code, &module) {
             let to = place_of_module(&first, second.as_deref());
             if let Some(why) = forbidden(&from, &to, uses)
                 && seen.insert(format!("{first}::{}", second.clone().unwrap_or_default()))
@@ -347,6 +377,14 @@ fn the_check_finds_a_forbidden_import() {
     );
     w("http/mod.rs", "use crate::auth::Principal;\n");
     w("app/mod.rs", "use crate::school::routes;\n");
+    w(
+        "school/forms.rs",
+        "use super::*;\nfn f() { super::pages::x(); }\n",
+    );
+    w(
+        "school/pages/list.rs",
+        "use super::*;\nuse super::super::Student;\n",
+    );
     let mut v = violations(d.path(), &uses);
     v.sort();
     assert_eq!(
@@ -354,6 +392,7 @@ fn the_check_finds_a_forbidden_import() {
         vec![
             "auth/mod.rs: crate::school::x — Domain(\"auth\") is not documented to use Domain(\"school\") (ARCHITECTURE.md, What may import what)",
             "http/mod.rs: crate::auth::Principal — the http kernel knows no capability (Domain(\"auth\"))",
+            "school/forms.rs: crate::school::pages — Routes(\"school\") is a layer above Domain(\"school\")",
             "school/routes.rs: crate::app — Top is a layer above Routes(\"school\")",
             "store/mod.rs: crate::school::Student — Domain(\"school\") is a layer above Store",
         ]

@@ -310,7 +310,7 @@ fn identity_page(l: &mut Layout, book: &ClassBook, i: usize, ctx: &FormContext, 
         &format!(
             "Giới tính: {}    Ngày sinh: {}",
             or_dots(&st.gender),
-            super::pages::vi_date(&st.dob)
+            vi_date(&st.dob)
         ),
     );
     l.line(
@@ -813,7 +813,7 @@ fn notice_sized(
         &format!(
             "Học sinh: {}    Ngày sinh: {}    Lớp: {}",
             st.full_name,
-            super::pages::vi_date(&st.dob),
+            vi_date(&st.dob),
             book.class.name
         ),
     );
@@ -1113,6 +1113,14 @@ pub fn term_of_month(terms: &[school::Term], y: i16, m: i8) -> Option<TermId> {
         }
     }
     best.map(|(_, t)| t)
+}
+
+/// An ISO date as printed on the forms: "2012-09-05" → "05/09/2012" (anything else as it is).
+pub fn vi_date(iso: &str) -> String {
+    match crate::school::parse_date(iso) {
+        Some(d) => format!("{:02}/{:02}/{}", d.day(), d.month(), d.year()),
+        None => iso.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,375 @@
+//! Locking a term: the results stored with the rule version that computed them (relayed to
+//! the district), the incomplete classes a lock waits for, unlocking, recomputing stored
+//! results under a new rule version, and the school's gradebook settings.
+
+use super::*;
+
+/// The sector-database code of a level (mahocluc, mahanhkiem): 1 Tốt, 2 Khá, 3 Đạt, 4 Chưa đạt.
+pub fn level_code(l: Level) -> u8 {
+    match l {
+        Level::Tot => 1,
+        Level::Kha => 2,
+        Level::Dat => 3,
+        Level::ChuaDat => 4,
+    }
+}
+
+/// The stored results a class's book gives for a term (and the year, after term II).
+pub(super) fn results_of(
+    book: &ClassBook,
+    term: TermId,
+    matruong: &str,
+    rule: RuleVersion,
+) -> Vec<(String, StoredResult)> {
+    let year = &book.class.year;
+    let mut out = Vec::new();
+    for (i, s) in book.students.iter().enumerate() {
+        let diem = |outcomes: &[SubjectOutcome]| {
+            book.subjects
+                .iter()
+                .zip(outcomes)
+                .map(|(sp, o)| (sp.id.clone(), o.relay_value()))
+                .collect()
+        };
+        let t = &book.term(term)[i];
+        let base = StoredResult {
+            rule_version: rule,
+            matruong: matruong.into(),
+            makhoi: book.class.grade,
+            malop: book.class.id.clone(),
+            mahocsinh: s.id.clone(),
+            sodinhdanh: s.ma_dinh_danh.clone(),
+            hocky: if term == TermId::Hk1 { "1" } else { "2" }.into(),
+            diemmon: diem(&t.subjects),
+            mahocluc: t.level.map(|c| level_code(c.level)),
+            mahanhkiem: t.conduct.map(level_code),
+            songaynghi: t.absences,
+            danhhieu: None,
+            ketqua: None,
+            colenlop: None,
+            corenluyenlai: None,
+            nhanxet: t.comment.clone(),
+            phienban: 1,
+        };
+        out.push((format!("{year}/{}/{}", term.code(), s.id), base.clone()));
+        if term == TermId::Hk2 {
+            let y = &book.year[i];
+            out.push((
+                format!("{year}/cn/{}", s.id),
+                StoredResult {
+                    hocky: "CN".into(),
+                    diemmon: diem(&y.subjects),
+                    mahocluc: y
+                        .after_summer
+                        .map(|a| level_code(a.level))
+                        .or(y.level.map(|c| level_code(c.level))),
+                    mahanhkiem: y
+                        .after_summer
+                        .map(|a| level_code(a.conduct))
+                        .or(y.conduct.map(level_code)),
+                    songaynghi: y.absences,
+                    danhhieu: y.award_label().map(String::from),
+                    // The decision that stands: after the summer once it is recorded.
+                    ketqua: y
+                        .final_outcome()
+                        .map(|o| o.code().to_string())
+                        .or_else(|| y.primary.map(|r| r.code().to_string())),
+                    // Undecided while the principal has not ruled (Đ12 k4).
+                    colenlop: y
+                        .final_outcome()
+                        .filter(|o| *o != Outcome::PrincipalDecides)
+                        .map(|o| o == Outcome::Promoted)
+                        .or_else(|| y.primary.map(|r| r.completed())),
+                    corenluyenlai: y
+                        .outcome
+                        .map(|o| matches!(o, Outcome::SummerConduct | Outcome::SummerBoth)),
+                    nhanxet: String::new(),
+                    ..base
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Rewrites the stored results of one class for a locked term, only where they changed (each
+/// changed one gets a higher `phienban` and goes to the outbox). Returns how many changed.
+pub(super) fn refresh_results(
+    tx: &mut Tx<'_>,
+    class: &Class,
+    term: TermId,
+) -> Result<usize, GradeError> {
+    let Some(lock) = term_lock(tx, &class.year, term)? else {
+        return Ok(0);
+    };
+    let st = settings(tx)?;
+    let book = class_book(tx, &class.id, &st)?;
+    store_results(tx, &book, term, lock.rule_version)
+}
+
+/// Writes the results of one class book, only where they changed.
+pub(super) fn store_results(
+    tx: &mut Tx<'_>,
+    book: &ClassBook,
+    term: TermId,
+    rule: RuleVersion,
+) -> Result<usize, GradeError> {
+    let matruong = school::school_info(tx)?.map(|i| i.code).unwrap_or_default();
+    let mut changed = 0;
+    for (key, mut fresh) in results_of(book, term, &matruong, rule) {
+        let old = tx.get(&RESULTS, &key)?;
+        if let Some(old) = &old {
+            fresh.phienban = old.phienban;
+            if *old == fresh {
+                continue;
+            }
+            fresh.phienban = old.phienban + 1;
+        }
+        tx.put(&RESULTS, &key, &fresh, "grades.result")?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+#[derive(Serialize, Debug)]
+pub struct LockReport {
+    pub classes: usize,
+    pub students: usize,
+    pub incomplete: usize,
+    pub results_written: usize,
+    pub rule_version: RuleVersion,
+}
+
+pub(super) fn classes_of_year(r: &impl Read, year: &str) -> Result<Vec<Class>, StoreError> {
+    Ok(school::list(r, &school::CLASSES)?
+        .into_iter()
+        .filter(|c| c.year == year)
+        .collect())
+}
+
+/// How many students of these books still have an incomplete term (subjects, and conduct or
+/// qualities).
+pub(super) fn count_incomplete(books: &[ClassBook], term: TermId) -> usize {
+    books
+        .iter()
+        .map(|b| {
+            (0..b.students.len())
+                .filter(|i| !b.is_complete(term, *i))
+                .count()
+        })
+        .sum()
+}
+
+/// What one class still lacks before a term lock (issue 20 item 11): the subjects with missing
+/// marks, and how many students lack their conduct (secondary) or qualities (primary, term II).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct IncompleteClass {
+    pub class: String,
+    pub class_name: String,
+    /// Students with anything missing.
+    pub students: usize,
+    /// Subject names with at least one student's marks missing, in the book's order.
+    pub subjects: Vec<String>,
+    /// Students whose subjects are all in but whose conduct (or qualities) is not.
+    pub without_record: usize,
+}
+
+/// The classes of these books with an incomplete term, in the books' order.
+pub fn incomplete_classes(books: &[ClassBook], term: TermId) -> Vec<IncompleteClass> {
+    let mut out = vec![];
+    for b in books {
+        let mut subjects = vec![false; b.subjects.len()];
+        let (mut students, mut without_record) = (0, 0);
+        for i in 0..b.students.len() {
+            if b.is_complete(term, i) {
+                continue;
+            }
+            students += 1;
+            let mut subjects_in = true;
+            for (j, o) in b.term(term)[i].subjects.iter().enumerate() {
+                let done = if b.is_primary() {
+                    matches!(o, SubjectOutcome::Primary(..) | SubjectOutcome::Exempt)
+                } else {
+                    !matches!(o, SubjectOutcome::Incomplete(_))
+                };
+                if !done {
+                    subjects[j] = true;
+                    subjects_in = false;
+                }
+            }
+            without_record += usize::from(subjects_in);
+        }
+        if students > 0 {
+            out.push(IncompleteClass {
+                class: b.class.id.clone(),
+                class_name: b.class.name.clone(),
+                students,
+                subjects: b
+                    .subjects
+                    .iter()
+                    .zip(&subjects)
+                    .filter(|(_, m)| **m)
+                    .map(|(s, _)| s.name.clone())
+                    .collect(),
+                without_record,
+            });
+        }
+    }
+    out
+}
+
+/// BGH locks a term for the whole school: results are computed by the current rule version,
+/// stored and queued for the district. Refuses while students are incomplete unless `force`.
+pub fn lock_term(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    year: &str,
+    term: TermId,
+    force: bool,
+) -> Result<LockReport, GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    if is_locked(tx, year, term)? {
+        return Err(GradeError::AlreadyLocked(term.label()));
+    }
+    let st = settings(tx)?;
+    // One pass over the school: the same books are counted and then stored.
+    let books = school_books(tx, year, &st)?;
+    let incomplete = count_incomplete(&books, term);
+    if incomplete > 0 && !force {
+        return Err(GradeError::Incomplete(incomplete));
+    }
+    let (classes, students) = (books.len(), books.iter().map(|b| b.students.len()).sum());
+    let rule_version = RuleVersion::current_for_primary(is_primary(tx)?);
+    let lock = TermLock {
+        locked: true,
+        rule_version,
+        by: p.id().into(),
+        at: tx.now(),
+        reason: None,
+    };
+    tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.lock")?;
+    let mut results_written = 0;
+    for book in &books {
+        results_written += store_results(tx, book, term, rule_version)?;
+    }
+    Ok(LockReport {
+        classes,
+        students,
+        incomplete,
+        results_written,
+        rule_version,
+    })
+}
+
+/// BGH reopens a locked term, with a reason (audited).
+pub fn unlock_term(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    year: &str,
+    term: TermId,
+    reason: Option<String>,
+) -> Result<(), GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    let reason = clean_reason(reason)?.ok_or(GradeError::ReasonRequired)?;
+    let mut lock = term_lock(tx, year, term)?
+        .filter(|l| l.locked)
+        .ok_or(GradeError::NotLocked(term.label()))?;
+    lock.locked = false;
+    lock.by = p.id().into();
+    lock.at = tx.now();
+    lock.reason = Some(reason);
+    tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.unlock")?;
+    Ok(())
+}
+
+/// One stored result that a recomputation would change.
+#[derive(Serialize, Debug)]
+pub struct ResultChange {
+    pub key: String,
+    pub student: String,
+    pub before: Option<StoredResult>,
+    pub after: StoredResult,
+}
+
+/// What recomputing a locked term with `rule` would change — shown to BGH before applying.
+pub fn recompute_preview(
+    r: &impl Read,
+    year: &str,
+    term: TermId,
+    rule: RuleVersion,
+) -> Result<Vec<ResultChange>, GradeError> {
+    if !is_locked(r, year, term)? {
+        return Err(GradeError::NotLocked(term.label()));
+    }
+    let st = settings(r)?;
+    let matruong = school::school_info(r)?.map(|i| i.code).unwrap_or_default();
+    let mut out = Vec::new();
+    for book in school_books(r, year, &st)? {
+        for (key, mut fresh) in results_of(&book, term, &matruong, rule) {
+            let old = r.get(&RESULTS, &key)?;
+            if let Some(o) = &old {
+                fresh.phienban = o.phienban;
+            }
+            if old.as_ref() != Some(&fresh) {
+                let student = fresh.mahocsinh.clone();
+                out.push(ResultChange {
+                    key,
+                    student,
+                    before: old,
+                    after: fresh,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Applies a recomputation BGH asked for: the term now records `rule`.
+pub fn recompute_apply(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    year: &str,
+    term: TermId,
+    rule: RuleVersion,
+) -> Result<usize, GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    let mut lock = term_lock(tx, year, term)?
+        .filter(|l| l.locked)
+        .ok_or(GradeError::NotLocked(term.label()))?;
+    lock.rule_version = rule;
+    lock.by = p.id().into();
+    lock.at = tx.now();
+    tx.put(
+        &LOCKS,
+        &lock_key(year, term),
+        &lock,
+        "grades.term.recompute",
+    )?;
+    let st = settings(tx)?;
+    let mut n = 0;
+    for book in school_books(tx, year, &st)? {
+        n += store_results(tx, &book, term, rule)?;
+    }
+    Ok(n)
+}
+
+pub fn save_settings(tx: &mut Tx<'_>, p: &Principal, s: Settings) -> Result<(), GradeError> {
+    if !permits(p, Action::LockTerm) {
+        return Err(GradeError::Forbidden);
+    }
+    if !(1..=10).contains(&s.tt22.comment_regular_count)
+        || s.regular_count.values().any(|n| !(1..=10).contains(n))
+    {
+        return Err(GradeError::Import(
+            "Số lần đánh giá thường xuyên phải từ 1 đến 10".into(),
+        ));
+    }
+    tx.put(&SETTINGS, "school", &s, "grades.settings")?;
+    Ok(())
+}

@@ -1,0 +1,778 @@
+//! Gradebook pages: the teacher's list of sheets, the score grid, the class summary with
+//! conduct and the end-of-year lists, the parent notice (phiếu liên lạc) and the học bạ.
+//! Everything shown is computed by the domain functions; templates only lay it out.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::rules::{self, tt22::Outcome, tt27};
+use super::{ClassBook, GradeError, Marks, TermId};
+use crate::auth::Action;
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
+use crate::http::render;
+use crate::http::{ApiError, Shared};
+use crate::school;
+
+mod class_pdf;
+mod student;
+
+use class_pdf::*;
+use student::*;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/grades", get(index))
+        .route("/grades/sheet/{class}/{subject}/{term}", get(grid))
+        .route("/grades/class/{class}", get(class_summary))
+        .route("/grades/class/{class}/pdf", get(class_pdf))
+        .route("/grades/school", get(school_summary))
+        .route("/grades/notice/{student}", get(notice))
+        .route("/grades/notice/{student}/pdf", get(notice_pdf))
+        .route("/grades/hocba/{student}", get(hocba))
+        .route("/grades/hocba/{student}/pdf", get(hocba_pdf))
+}
+
+pub struct SheetLink {
+    pub class: String,
+    pub class_name: String,
+    pub subject: String,
+    pub subject_name: String,
+}
+
+pub struct TermState {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub locked: bool,
+    pub rule: String,
+    /// Before the lock: each incomplete class with what it lacks, one line each.
+    pub incomplete: Vec<String>,
+}
+
+pub struct CorrectionView {
+    pub id: String,
+    pub what: String,
+    pub change: String,
+    pub reason: String,
+    pub can_decide: bool,
+}
+
+page!(IndexPage, "grades.html" {
+    sheets: Vec<SheetLink>,
+    classes: Vec<(String, String)>,
+    bgh: bool,
+    terms: Vec<TermState>,
+    corrections: Vec<CorrectionView>,
+});
+
+async fn index(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let p = &u.principal;
+    let classes = school::list(&rx, &school::CLASSES)?;
+    let subjects = school::list(&rx, &school::SUBJECTS)?;
+    let cname = |id: &str| {
+        classes
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(id.to_string(), |c| c.name.clone())
+    };
+    let sname = |id: &str| {
+        subjects
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(id.to_string(), |c| c.name.clone())
+    };
+    let mut sheets: Vec<SheetLink> = p
+        .teaches
+        .iter()
+        .map(|(c, sub)| SheetLink {
+            class: c.clone(),
+            class_name: cname(c),
+            subject: sub.clone(),
+            subject_name: sname(sub),
+        })
+        .collect();
+    sheets.sort_by(|a, b| {
+        a.class_name
+            .cmp(&b.class_name)
+            .then(a.subject_name.cmp(&b.subject_name))
+    });
+    let bgh = crate::auth::may_see(p, Action::LockTerm);
+    let mut mine: Vec<&school::Class> = classes
+        .iter()
+        .filter(|c| super::may_view_class(p, &c.id))
+        .collect();
+    // the same order as the admin class list: grade, then name
+    mine.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+    let visible: Vec<(String, String)> = mine
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    let year = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let mut terms = vec![];
+    // BGH sees, before locking, which classes and subjects are still incomplete — the same
+    // books and test the lock itself uses.
+    let mut books = None;
+    for t in TermId::BOTH {
+        let lock = super::term_lock(&rx, &year, t)?;
+        let locked = lock.as_ref().is_some_and(|l| l.locked);
+        let mut incomplete = vec![];
+        if bgh && !locked {
+            if books.is_none() {
+                let mut b = super::school_books(&rx, &year, &super::settings(&rx)?)?;
+                b.sort_by(|x, y| {
+                    (x.class.grade, &x.class.name).cmp(&(y.class.grade, &y.class.name))
+                });
+                books = Some(b);
+            }
+            let primary = super::is_primary(&rx)?;
+            for c in super::incomplete_classes(books.as_deref().unwrap_or_default(), t) {
+                incomplete.push(incomplete_line(&c, primary));
+            }
+        }
+        terms.push(TermState {
+            code: t.code(),
+            label: t.label(),
+            locked,
+            rule: lock
+                .map(|l| l.rule_version.code().to_string())
+                .unwrap_or_default(),
+            incomplete,
+        });
+    }
+    let students = school::list(&rx, &school::STUDENTS)?;
+    let corrections = super::pending_corrections(&rx, p)?
+        .into_iter()
+        .map(|c| {
+            let student = students
+                .iter()
+                .find(|s| s.id == c.student)
+                .map_or(c.student.clone(), |s| s.full_name.clone());
+            CorrectionView {
+                what: format!(
+                    "{} · {} · {} · {} · {}",
+                    cname(&c.class),
+                    sname(&c.subject),
+                    c.term.label(),
+                    student,
+                    c.column.to_uppercase()
+                ),
+                change: format!("{} → {}", or_dash(c.from.text()), or_dash(c.to.text())),
+                reason: c.reason.clone(),
+                can_decide: p.homeroom.contains(&c.class),
+                id: c.id,
+            }
+        })
+        .collect();
+    Ok(render(IndexPage::new(
+        chrome(&s, &u, &headers),
+        sheets,
+        visible,
+        bgh,
+        terms,
+        corrections,
+    )))
+}
+
+/// "8A1: 3 học sinh chưa đủ — môn Toán, Ngữ văn; 1 chưa có kết quả rèn luyện".
+fn incomplete_line(c: &super::IncompleteClass, primary: bool) -> String {
+    let mut parts = vec![];
+    if !c.subjects.is_empty() {
+        parts.push(format!("môn {}", c.subjects.join(", ")));
+    }
+    if c.without_record > 0 {
+        let what = if primary {
+            "chưa đủ phẩm chất, năng lực"
+        } else {
+            "chưa có kết quả rèn luyện"
+        };
+        parts.push(format!("{} {what}", c.without_record));
+    }
+    format!(
+        "{}: {} học sinh chưa đủ — {}",
+        c.class_name,
+        c.students,
+        parts.join("; ")
+    )
+}
+
+fn or_dash(s: String) -> String {
+    if s.is_empty() { "—".into() } else { s }
+}
+
+page!(GridPage, "grid.html" {
+    sheet: super::Sheet,
+    other_term: &'static str,
+    scored: bool,
+    kind: &'static str,
+    api: String,
+});
+
+async fn grid(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path((class, subject, term)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let term = TermId::parse(&term)?;
+    let sheet = super::sheet(&s.store.read()?, &u.principal, &class, &subject, term)?;
+    let other_term = if term == TermId::Hk1 { "hk2" } else { "hk1" };
+    let kind = match (sheet.subject.primary, sheet.subject.kind) {
+        (Some(_), _) => "primary",
+        (None, school::SubjectKind::Scored) => "scored",
+        (None, school::SubjectKind::Comment) => "comment",
+    };
+    let scored = kind == "scored";
+    let api = format!("/api/v1/grades/sheet/{class}/{subject}/{}", term.code());
+    Ok(render(GridPage::new(
+        chrome(&s, &u, &headers),
+        sheet,
+        other_term,
+        scored,
+        kind,
+        api,
+    )))
+}
+
+#[derive(Deserialize)]
+struct TermQuery {
+    term: Option<String>,
+    /// A parent notice for one month: "2026-11".
+    month: Option<String>,
+}
+
+/// A period of the class summary: a term or the whole year ("cn").
+#[derive(Clone, Copy, PartialEq)]
+enum Period {
+    Term(TermId),
+    Year,
+}
+
+fn period(q: &Option<String>) -> Result<Period, GradeError> {
+    match q.as_deref() {
+        None | Some("cn") => Ok(Period::Year),
+        Some(t) => TermId::parse(t).map(Period::Term),
+    }
+}
+
+pub struct SummaryRow {
+    /// Primary: every quality and competence with its recorded level ("" when not yet).
+    pub qualities: Vec<(&'static str, String)>,
+    /// Primary, term II: recognised by the class for "Học sinh Tiêu biểu" (TT27 Đ13 k1 a).
+    pub recognised: bool,
+    pub student: String,
+    pub name: String,
+    pub subjects: Vec<String>,
+    pub level: String,
+    pub adjusted: bool,
+    pub conduct: String,
+    pub absences: u16,
+    /// Of the absences, có phép ("" when only the total was entered).
+    pub excused: String,
+    pub outcome: String,
+    pub award: String,
+}
+
+pub struct StudentList {
+    pub title: &'static str,
+    pub entries: Vec<String>,
+}
+
+/// A student the year sent to the summer, with what has been recorded since.
+pub struct SummerRow {
+    pub student: String,
+    pub name: String,
+    pub conduct_needed: bool,
+    pub conduct: String,
+    /// (subject id, subject name, year result, re-assessment as typed)
+    pub subjects: Vec<(String, String, String, String)>,
+    pub outcome: String,
+}
+
+page!(ClassPage, "class_summary.html" {
+    class_id: String,
+    class_name: String,
+    period_code: &'static str,
+    period_label: &'static str,
+    subjects: Vec<(String, String)>,
+    rows: Vec<SummaryRow>,
+    lists: Vec<StudentList>,
+    editable: bool,
+    locked: bool,
+    conduct_levels: Vec<&'static str>,
+    primary: bool,
+    quality_levels: Vec<&'static str>,
+    summer: Vec<SummerRow>,
+    summer_editable: bool,
+    month: String,
+});
+
+fn level_text(c: Option<super::Classification>) -> (String, bool) {
+    c.map_or((String::new(), false), |c| {
+        (c.level.label().to_string(), c.adjusted_for.is_some())
+    })
+}
+
+async fn class_summary(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path(class): Path<String>,
+    Query(q): Query<TermQuery>,
+) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let book = super::class_book_for(&rx, &u.principal, &class)?;
+    let per = period(&q.term)?;
+    let subjects: Vec<(String, String)> = book
+        .subjects
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    let mut lists = vec![];
+    let (period_code, period_label, locked) = match per {
+        Period::Term(t) => (
+            t.code(),
+            t.label(),
+            super::is_locked(&rx, &book.class.year, t)?,
+        ),
+        Period::Year => (
+            "cn",
+            "Cả năm",
+            super::is_locked(&rx, &book.class.year, TermId::Hk2)?,
+        ),
+    };
+    let rows = summary_rows(&book, per);
+    if per == Period::Year {
+        lists = year_lists(&book);
+    }
+    let editable =
+        u.principal.homeroom.contains(&class) && matches!(per, Period::Term(_)) && !locked;
+    let conduct_levels = super::Level::ALL.iter().map(|l| l.label()).collect();
+    let summer = if per == Period::Year {
+        summer_rows(&book)
+    } else {
+        vec![]
+    };
+    let summer_editable = per == Period::Year && u.principal.homeroom.contains(&class);
+    Ok(render(ClassPage::new(
+        chrome(&s, &u, &headers),
+        book.class.id.clone(),
+        book.class.name.clone(),
+        period_code,
+        period_label,
+        subjects,
+        rows,
+        lists,
+        editable,
+        locked,
+        conduct_levels,
+        book.is_primary(),
+        vec!["Tốt", "Đạt", "Cần cố gắng"],
+        summer,
+        summer_editable,
+        this_month(),
+    )))
+}
+
+fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
+    let mut rows = vec![];
+    for (i, st) in book.students.iter().enumerate() {
+        let (outcomes, level, conduct, absences, outcome, award) = match per {
+            Period::Term(t) => {
+                let x = &book.term(t)[i];
+                (
+                    &x.subjects,
+                    x.level,
+                    x.conduct,
+                    x.absences,
+                    String::new(),
+                    String::new(),
+                )
+            }
+            Period::Year => {
+                let y = &book.year[i];
+                // No title but one the levels would give: say why (a school setting).
+                let award = y
+                    .award_label()
+                    .map(String::from)
+                    .or_else(|| y.award_note())
+                    .unwrap_or_default();
+                (
+                    &y.subjects,
+                    y.level,
+                    y.conduct,
+                    y.absences,
+                    y.outcome_label(),
+                    award,
+                )
+            }
+        };
+        let excused = match per {
+            Period::Term(t) => book.term(t)[i].excused,
+            Period::Year => book.hk1[i]
+                .excused
+                .zip(book.hk2[i].excused)
+                .map(|(a, b)| a + b),
+        };
+        let (mut level, adjusted) = level_text(level);
+        let mut qualities = vec![];
+        if book.is_primary() {
+            let term = match per {
+                Period::Term(t) => t,
+                Period::Year => TermId::Hk2,
+            };
+            qualities = quality_list(&book.term(term)[i].qualities);
+            if let (Period::Year, Some(r)) = (per, book.year[i].primary) {
+                level = r.label().to_string();
+            }
+        }
+        let recognised = book.is_primary() && book.year[i].recognised_by_class;
+        rows.push(SummaryRow {
+            qualities,
+            recognised,
+            student: st.id.clone(),
+            name: st.full_name.clone(),
+            subjects: outcomes.iter().map(|o| o.text()).collect(),
+            level,
+            adjusted,
+            conduct: conduct.map(|c| c.label().to_string()).unwrap_or_default(),
+            absences,
+            excused: excused.map(|x| x.to_string()).unwrap_or_default(),
+            outcome,
+            award,
+        });
+    }
+    rows
+}
+
+/// Every quality and competence (TT27 Đ5) with its recorded level, "" when not yet recorded.
+fn quality_list(
+    q: &std::collections::BTreeMap<String, rules::tt27::QualityLevel>,
+) -> Vec<(&'static str, String)> {
+    rules::tt27::QUALITIES
+        .iter()
+        .chain(rules::tt27::COMPETENCES.iter())
+        .map(|n| {
+            (
+                *n,
+                q.get(*n).map(|l| l.label().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn summer_rows(book: &ClassBook) -> Vec<SummerRow> {
+    let mut out = vec![];
+    for (i, s) in book.students.iter().enumerate() {
+        let y = &book.year[i];
+        if !y.outcome.is_some_and(Outcome::is_summer) {
+            continue;
+        }
+        out.push(SummerRow {
+            student: s.id.clone(),
+            name: s.full_name.clone(),
+            conduct_needed: matches!(
+                y.outcome,
+                Some(Outcome::SummerConduct | Outcome::SummerBoth)
+            ),
+            conduct: y
+                .summer
+                .conduct
+                .map(|c| c.label().to_string())
+                .unwrap_or_default(),
+            subjects: y
+                .reassess
+                .iter()
+                .map(|j| {
+                    let spec = &book.subjects[*j];
+                    let typed = y
+                        .summer
+                        .reassessed
+                        .get(&spec.id)
+                        .map(|m| m.text())
+                        .unwrap_or_default();
+                    (
+                        spec.id.clone(),
+                        spec.name.clone(),
+                        y.subjects[*j].text(),
+                        typed,
+                    )
+                })
+                .collect(),
+            outcome: y
+                .after_summer
+                .map(|a| a.outcome.label_for(y.grade).to_string())
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
+/// The end-of-year lists the homeroom teacher draws up and BGH approves (TT22 Đ18, Đ20; TT27
+/// Đ11, Đ13 for primary). The summer lists say who was *sent* to the summer, and stay so once
+/// the results are in; the promoted and retained lists hold the decision that stands.
+fn year_lists(book: &ClassBook) -> Vec<StudentList> {
+    let lists = |titles: Vec<&'static str>| -> Vec<StudentList> {
+        titles
+            .into_iter()
+            .map(|title| StudentList {
+                title,
+                entries: vec![],
+            })
+            .collect()
+    };
+    if book.is_primary() {
+        // TT27: completion of the class (or of primary school in grade 5), no summer, no
+        // conduct; a pupil without every result is listed apart.
+        let done = if book.class.grade == 5 {
+            "Hoàn thành chương trình tiểu học"
+        } else {
+            "Hoàn thành chương trình lớp học"
+        };
+        let mut l = lists(vec![
+            done,
+            "Chưa hoàn thành",
+            "Khen thưởng",
+            "Chưa đủ kết quả",
+        ]);
+        for (i, s) in book.students.iter().enumerate() {
+            let y = &book.year[i];
+            match y.primary {
+                Some(r) if r.completed() => l[0].entries.push(s.full_name.clone()),
+                Some(_) => l[1].entries.push(s.full_name.clone()),
+                None => l[3].entries.push(s.full_name.clone()),
+            }
+            if let Some(a) = y.award_label() {
+                l[2].entries.push(format!("{} — {a}", s.full_name));
+            }
+        }
+        return l;
+    }
+    let mut l = lists(vec![
+        Outcome::Promoted.label_for(book.class.grade),
+        "Rèn luyện trong kì nghỉ hè",
+        "Kiểm tra, đánh giá lại",
+        Outcome::Retained.label_for(book.class.grade),
+        "Khen thưởng",
+        "Chưa đủ kết quả",
+        "Hiệu trưởng xem xét, quyết định (Điều 12 khoản 4)",
+        "Không xét khen thưởng",
+    ]);
+    for (i, s) in book.students.iter().enumerate() {
+        let y = &book.year[i];
+        let after = if y.after_summer.is_some() {
+            " (sau hè)"
+        } else {
+            ""
+        };
+        let reassess = || {
+            let subj: Vec<&str> = y
+                .reassess
+                .iter()
+                .map(|j| book.subjects[*j].name.as_str())
+                .collect();
+            format!("{} ({})", s.full_name, subj.join(", "))
+        };
+        // Sent to the summer at the end of the year (a student on both paths is on both).
+        match y.outcome {
+            Some(Outcome::SummerConduct) => l[1].entries.push(s.full_name.clone()),
+            Some(Outcome::SummerBoth) => {
+                l[1].entries.push(s.full_name.clone());
+                l[2].entries.push(reassess());
+            }
+            Some(Outcome::ReAssessment) => l[2].entries.push(reassess()),
+            _ => {}
+        }
+        match y.final_outcome() {
+            Some(Outcome::Promoted) => l[0].entries.push(format!("{}{after}", s.full_name)),
+            Some(Outcome::Retained) => l[3].entries.push(format!("{}{after}", s.full_name)),
+            Some(Outcome::PrincipalDecides) => l[6].entries.push(s.full_name.clone()),
+            // Waiting for the summer: on the summer lists above.
+            Some(Outcome::SummerConduct | Outcome::SummerBoth | Outcome::ReAssessment) => {}
+            None => l[5].entries.push(s.full_name.clone()),
+        }
+        if let Some(a) = y.award_label() {
+            l[4].entries.push(format!("{} — {a}", s.full_name));
+        }
+        if let Some(note) = y.award_note() {
+            l[7].entries.push(format!("{} — {note}", s.full_name));
+        }
+    }
+    l
+}
+
+/// One class's counts in the school summary.
+pub struct ClassCounts {
+    pub id: String,
+    pub name: String,
+    pub students: usize,
+    /// Tốt, Khá, Đạt, Chưa đạt, not yet complete
+    pub learning: [usize; 5],
+    pub conduct: [usize; 5],
+    /// Lên lớp, rèn luyện hè, kiểm tra lại, ở lại (year only)
+    pub outcomes: [usize; 6],
+    pub awards: usize,
+    /// Primary, year (TT27 Đ9): HTXS, HTT, HT, CHT, not yet complete.
+    pub primary: [usize; 5],
+    /// Primary, year (TT27 Đ11): completed the grade (or primary school), not completed.
+    pub completion: [usize; 2],
+    /// Primary, term: pupils with a subject or activity at C, pupils not yet complete.
+    pub primary_term: [usize; 2],
+}
+
+page!(SchoolPage, "school_summary.html" {
+    primary: bool,
+    period_code: &'static str,
+    period_label: &'static str,
+    classes: Vec<ClassCounts>,
+    total: ClassCounts,
+});
+
+/// Column of the school summary: Tốt, Khá, Đạt, Chưa đạt, then "not yet".
+fn level_slot(l: Option<super::Level>) -> usize {
+    l.map_or(4, |l| usize::from(super::level_code(l)) - 1)
+}
+
+/// The whole school at a glance for BGH: per class, how many students at each level, conduct
+/// and end-of-year outcome. Counts only — names are in each class's lists.
+async fn school_summary(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Query(q): Query<TermQuery>,
+) -> Result<Response, ApiError> {
+    if !crate::auth::may_see(&u.principal, Action::LockTerm) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let per = period(&q.term)?;
+    let (mut books, primary) = {
+        let rx = s.store.read()?;
+        let st = super::settings(&rx)?;
+        let year = school::school_info(&rx)?
+            .map(|i| i.current_year)
+            .unwrap_or_default();
+        (
+            super::school_books(&rx, &year, &st)?,
+            super::is_primary(&rx)?,
+        )
+    };
+    let mut total = ClassCounts {
+        name: "Toàn trường".into(),
+        ..total_zero()
+    };
+    let mut classes = vec![];
+    books.sort_by(|a, b| (a.class.grade, &a.class.name).cmp(&(b.class.grade, &b.class.name)));
+    for b in &books {
+        let mut c = ClassCounts {
+            id: b.class.id.clone(),
+            name: b.class.name.clone(),
+            ..total_zero()
+        };
+        c.students = b.students.len();
+        for i in 0..b.students.len() {
+            if b.is_primary() {
+                // TT27: the education result and completion at the end of the year (Đ9, Đ11);
+                // a term has no overall result, only each subject's level.
+                match per {
+                    Period::Year => {
+                        let y = &b.year[i];
+                        let slot = match y.primary {
+                            Some(tt27::EducationResult::Htxs) => 0,
+                            Some(tt27::EducationResult::Htt) => 1,
+                            Some(tt27::EducationResult::Ht) => 2,
+                            Some(tt27::EducationResult::Cht) => 3,
+                            None => 4,
+                        };
+                        c.primary[slot] += 1;
+                        if let Some(r) = y.primary {
+                            c.completion[usize::from(!r.completed())] += 1;
+                        }
+                        c.awards += usize::from(y.award_label().is_some());
+                    }
+                    Period::Term(t) => {
+                        let has_c = b.term(t)[i].subjects.iter().any(|o| {
+                            matches!(o, super::SubjectOutcome::Primary(tt27::SubjectLevel::C, _))
+                        });
+                        c.primary_term[0] += usize::from(has_c);
+                        c.primary_term[1] += usize::from(!b.is_complete(t, i));
+                    }
+                }
+                continue;
+            }
+            let (level, conduct) = match per {
+                Period::Term(t) => (b.term(t)[i].level.map(|l| l.level), b.term(t)[i].conduct),
+                Period::Year => (b.year[i].level.map(|l| l.level), b.year[i].conduct),
+            };
+            c.learning[level_slot(level)] += 1;
+            c.conduct[level_slot(conduct)] += 1;
+            if per == Period::Year {
+                // Each student once, by the decision that stands (TT22 Đ12–14: after the summer
+                // when it is complete); the summer columns hold those still waiting for it.
+                match b.year[i].final_outcome() {
+                    Some(Outcome::Promoted) => c.outcomes[0] += 1,
+                    Some(Outcome::SummerConduct) => c.outcomes[1] += 1,
+                    Some(Outcome::ReAssessment) => c.outcomes[2] += 1,
+                    Some(Outcome::SummerBoth) => c.outcomes[3] += 1,
+                    Some(Outcome::Retained) => c.outcomes[4] += 1,
+                    Some(Outcome::PrincipalDecides) => c.outcomes[5] += 1,
+                    None => {}
+                }
+                c.awards += usize::from(b.year[i].award_label().is_some());
+            }
+        }
+        total.students += c.students;
+        for k in 0..5 {
+            total.learning[k] += c.learning[k];
+            total.conduct[k] += c.conduct[k];
+        }
+        for k in 0..6 {
+            total.outcomes[k] += c.outcomes[k];
+        }
+        for k in 0..5 {
+            total.primary[k] += c.primary[k];
+        }
+        for k in 0..2 {
+            total.completion[k] += c.completion[k];
+            total.primary_term[k] += c.primary_term[k];
+        }
+        total.awards += c.awards;
+        classes.push(c);
+    }
+    let label = match per {
+        Period::Term(t) => t.label(),
+        Period::Year => "Cả năm",
+    };
+    Ok(render(SchoolPage::new(
+        chrome(&s, &u, &headers),
+        primary,
+        period_code(per),
+        label,
+        classes,
+        total,
+    )))
+}
+
+fn total_zero() -> ClassCounts {
+    ClassCounts {
+        id: String::new(),
+        name: String::new(),
+        students: 0,
+        learning: [0; 5],
+        conduct: [0; 5],
+        outcomes: [0; 6],
+        awards: 0,
+        primary: [0; 5],
+        completion: [0; 2],
+        primary_term: [0; 2],
+    }
+}
