@@ -2066,7 +2066,7 @@ fn registered_pages() -> std::collections::BTreeSet<(String, String)> {
             "app/pages.rs",
             &["pub fn sign_in_routes()", "pub fn routes()"][..],
         ),
-        ("gradebook/pages.rs", &["pub fn routes()"][..]),
+        ("gradebook/pages/mod.rs", &["pub fn routes()"][..]),
         ("library/pages.rs", &["pub fn routes()"][..]),
         ("lessons/pages.rs", &["pub fn routes()"][..]),
         ("device/routes.rs", &["pub fn pages()"][..]),

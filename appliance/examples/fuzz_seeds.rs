@@ -112,7 +112,7 @@ fn main() {
     fs::write(tmp.join("tram"), b"#!/bin/sh\necho tram 9.9.9\n").unwrap();
     fs::write(tmp.join("notes.txt"), "Trạm 9.9.9\n").unwrap();
     let b = tmp.join("b.bundle");
-    tram::update::bundle::build(
+    tram::pki::bundle::build(
         &key,
         "9.9.9",
         "x86_64",

@@ -10,10 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let file = dir.join("in.bundle");
     std::fs::write(&file, data).unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&[42; 32]).verifying_key();
-    let _ = tram::update::bundle::read_manifest_unverified(&file);
+    let _ = tram::pki::bundle::read_manifest_unverified(&file);
     let staging = dir.join("staging");
     let _ = std::fs::remove_dir_all(&staging);
-    if let Ok(v) = tram::update::bundle::verify(&file, &key, &staging) {
+    if let Ok(v) = tram::pki::bundle::verify(&file, &key, &staging) {
         let out = dir.join("out");
         let _ = std::fs::remove_dir_all(&out);
         let _ = v.unpack(&out);

@@ -204,21 +204,6 @@ struct CreateBody {
     password: Option<String>,
 }
 
-/// A temporary password that is easy to read aloud and type on a phone.
-pub fn temporary_password() -> String {
-    const WORDS: &[&str] = &[
-        "mai", "dao", "sen", "lua", "tre", "que", "song", "nui", "may", "gio", "hoa", "la",
-    ];
-    let r: [u8; 3] = rand::random();
-    let n: u16 = rand::random::<u16>() % 9000 + 1000;
-    format!(
-        "{}-{}-{}-{n}",
-        WORDS[r[0] as usize % WORDS.len()],
-        WORDS[r[1] as usize % WORDS.len()],
-        WORDS[r[2] as usize % WORDS.len()]
-    )
-}
-
 async fn create(
     State(s): State<Shared>,
     u: ApiUser,
@@ -240,7 +225,7 @@ async fn create(
             super::check_password_policy(&username, &p)?;
             (p, false)
         }
-        None => (temporary_password(), true),
+        None => (super::temporary_password(), true),
     };
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let shown = temporary.then(|| password.clone());
@@ -320,7 +305,7 @@ async fn reset_password(
     u: ApiUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageAccounts)?;
-    let temp = temporary_password();
+    let temp = super::temporary_password();
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let actor = u.actor();

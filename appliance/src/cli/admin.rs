@@ -101,7 +101,7 @@ pub fn user(cmd: UserCmd) -> anyhow::Result<ExitCode> {
     let store = super::open_store(&data.data_dir)?;
     let acc = auth::find_by_username(&store.read()?, &username)?
         .ok_or_else(|| anyhow::anyhow!("no account named {username:?}"))?;
-    let temp = auth::routes::temporary_password();
+    let temp = auth::temporary_password();
     let actor = tram::store::Actor {
         id: "cli".into(),
         now: jiff::Timestamp::now(),

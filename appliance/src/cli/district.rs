@@ -276,7 +276,7 @@ fn hub_admin(store: &Store) -> anyhow::Result<()> {
     }
     let (password, generated) = match std::env::var("TRAM_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
-        _ => (auth::routes::temporary_password(), true),
+        _ => (auth::temporary_password(), true),
     };
     auth::check_password_policy("admin", &password)
         .map_err(|e| anyhow::anyhow!("TRAM_ADMIN_PASSWORD: {e} (at least 8 characters)"))?;

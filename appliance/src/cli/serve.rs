@@ -243,7 +243,7 @@ pub fn self_check(data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
 fn seed_demo(store: &Store, students: usize, per_class: usize) -> anyhow::Result<()> {
     let (password, generated) = match std::env::var("TRAM_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
-        _ => (auth::routes::temporary_password(), true),
+        _ => (auth::temporary_password(), true),
     };
     if tram::school::school_info(&store.read()?)?.is_some() {
         return Ok(());

@@ -173,7 +173,7 @@ pub fn run(cmd: UpdateCmd) -> anyhow::Result<ExitCode> {
 }
 
 pub fn release(cmd: ReleaseCmd) -> anyhow::Result<ExitCode> {
-    use tram::update::bundle;
+    use tram::pki::bundle;
     match cmd {
         ReleaseCmd::Keygen { out } => {
             let secret = out.join("release.key");

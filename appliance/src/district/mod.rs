@@ -576,7 +576,7 @@ pub fn token_text(store: &Arc<Store>, school: &str, name: &str) -> Result<String
     };
     let token = hub.issue_token(school, name)?;
     let mut out = format!("enrolment token for school {school} (use once): {token}\n");
-    match routes::certificate_pin(store) {
+    match certificate_pin(store) {
         Some(pin) => {
             out += &format!(
                 "hub certificate pin (SHA-256): {pin}\non the school: tram relay enroll --hub https://HUB:PORT --token {token} --pin {pin}\n"
@@ -789,6 +789,14 @@ pub fn stats(hub: &dyn HubStorage) -> Result<Stats, HubError> {
         }
     })?;
     Ok(st)
+}
+
+/// SHA-256 of the hub's certificate authority, which schools pin at enrolment (None until the
+/// hub has served HTTPS once).
+pub fn certificate_pin(store: &Store) -> Option<String> {
+    let pem = std::fs::read_to_string(store.dir().join("tls").join("ca.pem")).ok()?;
+    let der = crate::pki::tls::pem_der(&pem).ok()?;
+    Some(crate::relay::sha256_hex(&der))
 }
 
 #[cfg(test)]

@@ -646,11 +646,3 @@ async fn xlsx(
     )
         .into_response())
 }
-
-/// SHA-256 of the hub's certificate authority, which schools pin at enrolment (None until the
-/// hub has served HTTPS once).
-pub fn certificate_pin(store: &Store) -> Option<String> {
-    let pem = std::fs::read_to_string(store.dir().join("tls").join("ca.pem")).ok()?;
-    let der = crate::pki::tls::pem_der(&pem).ok()?;
-    Some(crate::relay::sha256_hex(&der))
-}

@@ -1,10 +1,10 @@
 //! Provisioning: turns a provisioning file (file.rs) into a working box — the school, its
-//! admin, this device's own keys and CA, its recorded hardware (identity.rs), the backup
+//! admin, this device's own keys and CA, its recorded hardware (`pki::identity`), the backup
 //! settings and the district enrolment — and writes the one-page summary. Every step first
 //! looks at what is there, so running it again changes nothing.
 
 pub mod file;
-pub use crate::pki::identity;
+use crate::pki::identity;
 
 use std::path::{Path, PathBuf};
 
@@ -307,7 +307,7 @@ fn school_and_admin(
             wanted: p.school_code.clone(),
         });
     }
-    let password = (!admin_exists).then(auth::routes::temporary_password);
+    let password = (!admin_exists).then(auth::temporary_password);
     let phc = password.as_deref().map(auth::hash_password);
     if info.as_ref() == Some(&wanted) && year_exists && phc.is_none() {
         return Ok(None);

@@ -370,7 +370,7 @@ async fn import_staff(
         let mut creds = Vec::new();
         for r in &plan.rows {
             if crate::auth::find_by_username(&rx, &r.username)?.is_none() {
-                let p = crate::auth::routes::temporary_password();
+                let p = crate::auth::temporary_password();
                 creds.push((p.clone(), crate::auth::hash_password(&p)));
             }
         }

@@ -11,7 +11,7 @@
 //! DATA_DIR/updates/spool/                     bundles waiting for tram-update.service
 //! ```
 
-pub use crate::pki::bundle;
+use crate::pki::bundle;
 
 use std::fs;
 use std::io;
