@@ -456,6 +456,18 @@ pub fn verify(pdf: &[u8], anchor: &Certificate) -> Result<Vec<SignatureReport>, 
     }
     // In signing order: the revision each signature covers ends earlier for the first signer.
     reports.sort_by_key(|r| r.signed_until);
+    // An update appended after the last signature could change what every earlier signature is
+    // shown over (a new page content, another field value) while their bytes still match: the
+    // newest signature must cover the whole file. (What the revisions *between* signatures
+    // change is not analysed here; pyHanko's difference analysis does that.)
+    if let Some(last) = reports.last_mut()
+        && !last.covers_whole_file
+    {
+        last.problems.push(format!(
+            "{} bytes were added after the last signature (an unsigned revision)",
+            pdf.len().saturating_sub(last.signed_until)
+        ));
+    }
     Ok(reports)
 }
 
@@ -758,6 +770,13 @@ mod tests {
             reports.iter().all(|r| !r.bytes_intact && !r.valid()),
             "{reports:?}"
         );
+
+        // An unsigned revision appended after the last signature is reported.
+        let mut appended = twice.clone();
+        appended.extend_from_slice(b"\n% an unsigned update\n");
+        let reports = verify(&appended, &ca.cert).unwrap();
+        assert!(reports[0].valid() && !reports[1].valid(), "{reports:?}");
+        assert!(reports[1].problems[0].contains("added after the last signature"));
 
         // Another school's CA is no anchor for these signatures.
         let other = tempfile::tempdir().unwrap();
