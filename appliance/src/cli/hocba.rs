@@ -26,18 +26,22 @@ pub enum HocbaCmd {
         #[arg(long)]
         role: String,
     },
-    /// Sign a PDF as the account's certificate holder (PIN as for `signer`); the signature is
-    /// appended, so earlier signatures stay valid.
+    /// Sign PDFs as the account's certificate holder (PIN as for `signer`, asked once for all
+    /// the files); each signature is appended, so earlier signatures stay valid.
     Sign {
         #[command(flatten)]
         data: DataArgs,
         #[arg(long)]
         user: String,
-        /// The PDF to sign.
-        file: PathBuf,
-        /// Where to write the signed PDF.
+        /// The PDFs to sign.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the signed PDF (one file).
+        #[arg(long, conflicts_with = "out_dir", required_unless_present = "out_dir")]
+        out: Option<PathBuf>,
+        /// The folder to write the signed PDFs in, under their own names.
         #[arg(long)]
-        out: PathBuf,
+        out_dir: Option<PathBuf>,
     },
     /// Check every signature of a PDF: signer, role, chain to the school signing CA (--ca, else
     /// DATA_DIR/keys/signing-ca.crt), signing time, whether the signed bytes still match.
@@ -94,9 +98,25 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
         HocbaCmd::Sign {
             data,
             user,
-            file,
+            files,
             out,
+            out_dir,
         } => {
+            // Where each file goes, decided before the PIN is asked for.
+            let targets: Vec<(PathBuf, PathBuf)> = match (out, out_dir) {
+                (Some(out), _) if files.len() == 1 => vec![(files[0].clone(), out)],
+                (Some(_), _) => anyhow::bail!("--out takes one file; use --out-dir for several"),
+                (None, Some(dir)) => files
+                    .iter()
+                    .map(|f| {
+                        let name = f
+                            .file_name()
+                            .with_context(|| format!("{} is not a file", f.display()))?;
+                        Ok((f.clone(), dir.join(name)))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                (None, None) => anyhow::bail!("--out FILE or --out-dir DIR is needed"),
+            };
             let store = super::open_store(&data.data_dir)?;
             let account = tram::auth::find_by_username(&store.read()?, &user)?
                 .with_context(|| format!("no account {user:?}"))?;
@@ -105,14 +125,17 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
             let rec = signing::signer_record(&data.data_dir, &account.id)?;
             let signer = signing::unlock(&rec, &pin()?)?;
-            let pdf =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let signed = pades::sign(&pdf, &signer, &ca.cert, jiff::Timestamp::now())?;
-            tram::config::write_atomic(&out, &signed)
-                .with_context(|| format!("writing {}", out.display()))?;
+            for (file, out) in &targets {
+                let pdf =
+                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+                let signed = pades::sign(&pdf, &signer, &ca.cert, jiff::Timestamp::now())
+                    .with_context(|| format!("signing {}", file.display()))?;
+                tram::config::write_atomic(out, &signed)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
             println!(
-                "signed {} as {} ({})",
-                out.display(),
+                "signed {} file(s) as {} ({})",
+                targets.len(),
                 rec.full_name,
                 rec.role
             );
