@@ -41,6 +41,8 @@ pub enum PadesError {
     Pdf(String),
     #[error("Không tạo được chữ ký: {0}")]
     Cms(String),
+    #[error("Không ký được: {0}.")]
+    Certificate(String),
 }
 
 /// Room reserved for the CMS in /Contents: two P-256 certificates and a signature need ~1.5 KB;
@@ -102,6 +104,17 @@ pub fn sign(
     ca: &Certificate,
     at: jiff::Timestamp,
 ) -> Result<Vec<u8>, PadesError> {
+    // A signature no reader could accept is refused before anything is written.
+    if !issued_by(&signer.cert, ca) {
+        return Err(PadesError::Certificate(
+            "chứng thư của người ký không do CA ký số của trường cấp".into(),
+        ));
+    }
+    if !valid_at(&signer.cert, at) || !valid_at(ca, at) {
+        return Err(PadesError::Certificate(
+            "chứng thư đã hết hạn hoặc chưa có hiệu lực".into(),
+        ));
+    }
     let mut out = append_signature_revision(pdf, &signer.cert, at)?;
     let (contents_start, contents_end, range_at, range_len) = find_placeholders(&out, pdf.len())?;
     let byte_range = [0, contents_start, contents_end, out.len() - contents_end];
@@ -619,13 +632,7 @@ fn verify_one(
     r.bytes_intact = digest_ok && sig_ok;
 
     // The chain: issued by the anchor (one level, the school signing CA), valid at /M.
-    let issued = cert.tbs_certificate.issuer == anchor.tbs_certificate.subject
-        && cert
-            .tbs_certificate
-            .to_der()
-            .ok()
-            .zip(cert.signature.as_bytes())
-            .is_some_and(|(tbs, s)| verify_ecdsa(anchor, &tbs, s));
+    let issued = issued_by(cert, anchor);
     if !issued {
         r.problems
             .push("the signer's certificate was not issued by the trusted CA".into());
@@ -634,17 +641,31 @@ fn verify_one(
         .signing_time
         .as_deref()
         .and_then(parse_pdf_date)
-        .is_some_and(|t| {
-            let v = &cert.tbs_certificate.validity;
-            let st = std::time::SystemTime::from(t);
-            v.not_before.to_system_time() <= st && st <= v.not_after.to_system_time()
-        });
+        .is_some_and(|t| valid_at(cert, t));
     if !within {
         r.problems
             .push("the signing time (/M) is missing or outside the certificate's validity".into());
     }
     r.chain_ok = issued && within;
     r
+}
+
+/// `cert` names `issuer` as its issuer and carries its signature.
+fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
+    cert.tbs_certificate.issuer == issuer.tbs_certificate.subject
+        && cert
+            .tbs_certificate
+            .to_der()
+            .ok()
+            .zip(cert.signature.as_bytes())
+            .is_some_and(|(tbs, s)| verify_ecdsa(issuer, &tbs, s))
+}
+
+/// `at` lies within the certificate's validity.
+fn valid_at(cert: &Certificate, at: jiff::Timestamp) -> bool {
+    let v = &cert.tbs_certificate.validity;
+    let t = std::time::SystemTime::from(at);
+    v.not_before.to_system_time() <= t && t <= v.not_after.to_system_time()
 }
 
 /// Verifies an ECDSA P-256/SHA-256 signature (DER) by the key of `cert`.
@@ -786,6 +807,17 @@ mod tests {
             reports.iter().all(|r| r.bytes_intact && !r.chain_ok),
             "{reports:?}"
         );
+
+        // Nothing is signed with a certificate of another CA, or out of its validity.
+        assert!(matches!(
+            sign(&pdf, &gvcn, &foreign.cert, now),
+            Err(PadesError::Certificate(_))
+        ));
+        let later = now + jiff::SignedDuration::from_hours(24 * 366 * 6);
+        assert!(matches!(
+            sign(&pdf, &gvcn, &ca.cert, later),
+            Err(PadesError::Certificate(_))
+        ));
     }
 
     #[test]
@@ -802,6 +834,16 @@ mod tests {
             signing::issue_signer(dir.path(), &ca, "gv-2", "A", "B", "123", now),
             Err(signing::SigningError::WeakPin)
         ));
+        // The CA is name-constrained to the school (critical, as RFC 5280 asks).
+        let name_constraints = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.30");
+        assert!(
+            ca.cert
+                .tbs_certificate
+                .extensions
+                .iter()
+                .flatten()
+                .any(|e| e.extn_id == name_constraints && e.critical)
+        );
         // The CA is made once: a second load returns the same certificate.
         let again = signing::load_or_create_ca(dir.path(), "Tên khác", now).unwrap();
         assert_eq!(again.cert_der(), ca.cert_der());

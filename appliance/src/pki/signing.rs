@@ -1,7 +1,8 @@
 //! The school signing CA and the signers' certificates behind học bạ số (PAdES signatures).
 //!
-//! The CA is separate from the TLS CA (`tls.rs`): ECDSA P-256, named for the school, allowed to
-//! sign certificates only (basicConstraints CA, keyUsage keyCertSign), its key in
+//! The CA is separate from the TLS CA (`tls.rs`): ECDSA P-256, named for the school and
+//! name-constrained to it (directoryName C=VN, O=school), allowed to sign certificates only
+//! (basicConstraints CA, keyUsage keyCertSign), its key in
 //! `keys/signing-ca.key` (0600, like the device keys, so every backup carries it) beside
 //! `keys/signing-ca.crt`. Each signer gets a P-256 certificate (CN = full name, O = school,
 //! OU and title = role, keyUsage digitalSignature + nonRepudiation) and keeps the private key
@@ -146,7 +147,22 @@ pub fn load_or_create_ca(
         (O, school),
         (CN, &format!("{school} — CA ký số học bạ")),
     ])?;
-    let builder = CertificateBuilder::new(
+    // Name-constrained to the school: whoever gets hold of this key can still only vouch for
+    // names under "C=VN, O=<school>", never for another school's or a public CA's subjects.
+    let constraints = x509_cert::ext::pkix::constraints::name::NameConstraints {
+        permitted_subtrees: Some(vec![
+            x509_cert::ext::pkix::constraints::name::GeneralSubtree {
+                base: x509_cert::ext::pkix::name::GeneralName::DirectoryName(name(&[
+                    (C, "VN"),
+                    (O, school),
+                ])?),
+                minimum: 0,
+                maximum: None,
+            },
+        ]),
+        excluded_subtrees: None,
+    };
+    let mut builder = CertificateBuilder::new(
         Profile::Root,
         serial(),
         validity(now, CA_YEARS)?,
@@ -155,6 +171,9 @@ pub fn load_or_create_ca(
         &key,
     )
     .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    builder
+        .add_extension(&constraints)
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
     let cert = builder
         .build::<DerSignature>()
         .map_err(|e| SigningError::Certificate(e.to_string()))?;
