@@ -539,6 +539,17 @@ fn verify_one(
     }
     r.covers_whole_file = end == pdf.len();
     r.signed_until = end;
+    // The gap must hold this dictionary's own /Contents, not some other signature's.
+    let gap: Vec<u8> = pdf[a + 1..b - 1]
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if hex::decode(&gap).ok().as_deref() != Some(contents.as_slice()) {
+        r.problems
+            .push("the bytes left out of /ByteRange are not this signature's /Contents".into());
+        return r;
+    }
 
     let mut reader = match der::SliceReader::new(&contents) {
         Ok(rd) => rd,
