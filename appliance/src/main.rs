@@ -47,6 +47,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::grades::GradesCmd,
     },
+    /// Học bạ số: signing certificates, PAdES signatures on PDFs, verification.
+    Hocba {
+        #[command(subcommand)]
+        cmd: cli::hocba::HocbaCmd,
+    },
     /// Library tools.
     Library {
         #[command(subcommand)]
@@ -149,6 +154,7 @@ fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Restore(a) => cli::backup::restore(a),
         Cmd::Audit { cmd } => cli::admin::audit(cmd),
         Cmd::Grades { cmd } => cli::grades::run(cmd),
+        Cmd::Hocba { cmd } => cli::hocba::run(cmd),
         Cmd::User { cmd } => cli::admin::user(cmd),
     }
 }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod device;
 pub mod district;
 pub mod grades;
+pub mod hocba;
 pub mod lessons;
 pub mod provision;
 pub mod relay;

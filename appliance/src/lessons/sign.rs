@@ -266,14 +266,6 @@ pub enum KeyError {
     WasReset,
 }
 
-fn stretch(secret: &str, salt: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    argon2::Argon2::default()
-        .hash_password_into(secret.as_bytes(), salt, &mut out)
-        .expect("argon2 parameters are valid");
-    out
-}
-
 fn aad(account: &str, public_key: &str) -> Vec<u8> {
     format!("tram lesson-plan key v1\n{account}\n{public_key}").into_bytes()
 }
@@ -285,19 +277,9 @@ fn seal(
     account: &str,
     now: &str,
 ) -> (KeyRecord, DeviceKey) {
-    use chacha20poly1305::aead::{Aead, Payload};
     let sk = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
-    let nonce: [u8; 12] = rand::random();
     let public_key = hex::encode(sk.verifying_key().to_bytes());
-    let sealed = cipher
-        .encrypt(
-            (&nonce).into(),
-            Payload {
-                msg: sk.as_bytes(),
-                aad: &aad(account, &public_key),
-            },
-        )
-        .expect("sealing 32 bytes cannot fail");
+    let (nonce, sealed) = crate::pki::seal::seal(cipher, sk.as_bytes(), &aad(account, &public_key));
     let rec = KeyRecord {
         account: account.into(),
         public_key,
@@ -313,8 +295,7 @@ fn seal(
 }
 
 fn cipher_for(secret: &str, salt: &[u8]) -> chacha20poly1305::ChaCha20Poly1305 {
-    use chacha20poly1305::aead::KeyInit;
-    chacha20poly1305::ChaCha20Poly1305::new((&stretch(secret, salt)).into())
+    crate::pki::seal::cipher_for(secret, salt)
 }
 
 /// Makes a new key for `account`, sealed under `secret` (argon2id: ~0.1 s of CPU).
@@ -343,7 +324,6 @@ pub fn new_keys_sharing_secret(
 
 /// Opens a stored key with the person's secret (argon2id: ~0.1 s of CPU).
 pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
-    use chacha20poly1305::aead::{Aead, Payload};
     if rec.reset {
         return Err(KeyError::WasReset);
     }
@@ -353,15 +333,13 @@ pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
         .and_then(|n| n.try_into().ok())
         .ok_or(KeyError::Damaged)?;
     let sealed = hex::decode(&rec.sealed).map_err(|_| KeyError::Damaged)?;
-    let plain = cipher_for(secret, &salt)
-        .decrypt(
-            (&nonce).into(),
-            Payload {
-                msg: &sealed,
-                aad: &aad(&rec.account, &rec.public_key),
-            },
-        )
-        .map_err(|_| KeyError::WrongSecret)?;
+    let plain = crate::pki::seal::open(
+        &cipher_for(secret, &salt),
+        &nonce,
+        &sealed,
+        &aad(&rec.account, &rec.public_key),
+    )
+    .ok_or(KeyError::WrongSecret)?;
     let bytes: [u8; 32] = plain.try_into().map_err(|_| KeyError::Damaged)?;
     let sk = SigningKey::from_bytes(&bytes);
     if hex::encode(sk.verifying_key().to_bytes()) != rec.public_key {

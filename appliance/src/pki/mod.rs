@@ -5,6 +5,9 @@
 
 pub mod bundle;
 pub mod identity;
+pub mod pades;
+pub mod seal;
+pub mod signing;
 pub mod tls;
 
 use std::net::IpAddr;

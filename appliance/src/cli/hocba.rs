@@ -1,0 +1,220 @@
+//! `tram hocba`: học bạ số — issue a signer's certificate from the school signing CA, sign a PDF
+//! (PAdES, as an incremental update), verify every signature of a PDF.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use tram::pki::{pades, signing};
+
+use super::DataArgs;
+
+#[derive(Subcommand)]
+pub enum HocbaCmd {
+    /// Issue a signing certificate for an account (made by the school signing CA, created on
+    /// first use), its key sealed under the signer's PIN (TRAM_SIGNING_PIN, else read from the
+    /// first line of standard input). The server must be stopped (it reads the database).
+    Signer {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The account's username.
+        #[arg(long)]
+        user: String,
+        /// The role printed in the certificate, e.g. "Giáo viên chủ nhiệm" or "Hiệu trưởng".
+        #[arg(long)]
+        role: String,
+    },
+    /// Sign PDFs as the account's certificate holder (PIN as for `signer`, asked once for all
+    /// the files); each signature is appended, so earlier signatures stay valid.
+    Sign {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        user: String,
+        /// The PDFs to sign.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the signed PDF (one file).
+        #[arg(long, conflicts_with = "out_dir", required_unless_present = "out_dir")]
+        out: Option<PathBuf>,
+        /// The folder to write the signed PDFs in, under their own names.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Check every signature of a PDF: signer, role, chain to the school signing CA (--ca, else
+    /// DATA_DIR/keys/signing-ca.crt), signing time, whether the signed bytes still match.
+    /// Exits 0 when every signature is valid, 3 otherwise.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The trust anchor (PEM): the school signing CA certificate.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        file: PathBuf,
+    },
+}
+
+fn pin() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("TRAM_SIGNING_PIN") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        HocbaCmd::Signer { data, user, role } => {
+            let store = super::open_store(&data.data_dir)?;
+            let rx = store.read()?;
+            let school = tram::school::school_info(&rx)?
+                .context("this box has no school yet (provision it first)")?;
+            let account = tram::auth::find_by_username(&rx, &user)?
+                .with_context(|| format!("no account {user:?}"))?;
+            drop(rx);
+            drop(store);
+            let now = jiff::Timestamp::now();
+            let ca = signing::load_or_create_ca(&data.data_dir, &school.name, now)?;
+            let rec = signing::issue_signer(
+                &data.data_dir,
+                &ca,
+                &account.id,
+                &account.full_name,
+                &role,
+                &pin()?,
+                now,
+            )?;
+            println!(
+                "issued a signing certificate for {} ({}) by the school signing CA {}",
+                rec.full_name,
+                rec.role,
+                signing::ca_cert_path(&data.data_dir).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        HocbaCmd::Sign {
+            data,
+            user,
+            files,
+            out,
+            out_dir,
+        } => {
+            // Where each file goes, decided before the PIN is asked for.
+            let targets: Vec<(PathBuf, PathBuf)> = match (out, out_dir) {
+                (Some(out), _) if files.len() == 1 => vec![(files[0].clone(), out)],
+                (Some(_), _) => anyhow::bail!("--out takes one file; use --out-dir for several"),
+                (None, Some(dir)) => files
+                    .iter()
+                    .map(|f| {
+                        let name = f
+                            .file_name()
+                            .with_context(|| format!("{} is not a file", f.display()))?;
+                        Ok((f.clone(), dir.join(name)))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                (None, None) => anyhow::bail!("--out FILE or --out-dir DIR is needed"),
+            };
+            let store = super::open_store(&data.data_dir)?;
+            let account = tram::auth::find_by_username(&store.read()?, &user)?
+                .with_context(|| format!("no account {user:?}"))?;
+            drop(store);
+            let ca = signing::load_ca(&data.data_dir)?
+                .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
+            let rec = signing::signer_record(&data.data_dir, &account.id)?;
+            let signer = signing::unlock(&rec, &pin()?)?;
+            for (file, out) in &targets {
+                let pdf =
+                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+                let signed = pades::sign(&pdf, &signer, &ca.cert, jiff::Timestamp::now())
+                    .with_context(|| format!("signing {}", file.display()))?;
+                tram::config::write_atomic(out, &signed)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            println!(
+                "signed {} file(s) as {} ({})",
+                targets.len(),
+                rec.full_name,
+                rec.role
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        HocbaCmd::Verify { data, ca, file } => {
+            let ca_path = ca.unwrap_or_else(|| signing::ca_cert_path(&data.data_dir));
+            let pem = std::fs::read_to_string(&ca_path)
+                .with_context(|| format!("reading the trust anchor {}", ca_path.display()))?;
+            let anchor = signing::cert_from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", ca_path.display()))?;
+            let pdf =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let reports = match pades::verify(&pdf, &anchor) {
+                Ok(r) => r,
+                Err(e) => {
+                    println!("INVALID {}: {e}", file.display());
+                    return Ok(ExitCode::from(3));
+                }
+            };
+            let mut ok = !reports.is_empty();
+            if reports.is_empty() {
+                println!("INVALID {}: no signature", file.display());
+            }
+            for (i, r) in reports.iter().enumerate() {
+                ok &= r.valid();
+                println!(
+                    "signature {} ({}): {}",
+                    i + 1,
+                    r.field,
+                    if r.valid() { "VALID" } else { "INVALID" }
+                );
+                println!(
+                    "  signer: {}{}",
+                    r.signer,
+                    r.role
+                        .as_ref()
+                        .map(|x| format!(" — {x}"))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "  certificate: issued by {} ({})",
+                    r.issuer,
+                    if r.chain_ok {
+                        "chains to the trusted CA"
+                    } else {
+                        "does NOT chain to the trusted CA"
+                    }
+                );
+                println!(
+                    "  signing time: {}",
+                    r.signing_time
+                        .as_deref()
+                        .and_then(pades::parse_pdf_date)
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "none".into())
+                );
+                println!(
+                    "  signed bytes: {}{}",
+                    if r.bytes_intact {
+                        "unchanged"
+                    } else {
+                        "CHANGED"
+                    },
+                    if r.covers_whole_file {
+                        ", cover the whole file"
+                    } else {
+                        ", later revisions appended (further signatures)"
+                    }
+                );
+                for p in &r.problems {
+                    println!("  problem: {p}");
+                }
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+    }
+}

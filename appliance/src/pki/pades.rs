@@ -1,0 +1,862 @@
+//! PAdES signatures on PDF files (học bạ số): a baseline B-B signature added as an incremental
+//! update, and its verification.
+//!
+//! Signing appends one revision to the file as it is: the signature dictionary (SubFilter
+//! `ETSI.CAdES.detached`, /M the signing time), a signature field with an invisible widget on
+//! the first page, the catalog's /AcroForm and the page's /Annots, a new cross-reference
+//! section with /Prev — written by lopdf's `IncrementalDocument`, in the cross-reference style
+//! of the file it extends. /Contents is written as a zero placeholder and /ByteRange as a fixed
+//! width one; both are filled in place after the bytes around /Contents are hashed, so the
+//! signature covers every byte of its revision but the signature itself. A second signature is
+//! a further revision: the first one's /ByteRange still covers exactly the bytes it signed.
+//!
+//! The CMS (RustCrypto `cms`) is SignedData, detached, SHA-256, ECDSA P-256, with the signed
+//! attributes contentType, messageDigest and ESS signingCertificateV2, and the signer's and the
+//! CA's certificates. The CMS signing-time attribute is left out on purpose: PAdES baseline
+//! (ETSI EN 319 142-1, 5.3) forbids it and puts the claimed time in /M, which lies inside the
+//! signed byte range.
+
+use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
+use der::{Decode, Encode, Sequence};
+use lopdf::{Dictionary, Object, ObjectId, StringFormat};
+use p256::ecdsa::{DerSignature, VerifyingKey, signature::Verifier};
+use p256::pkcs8::DecodePublicKey;
+use sha2::{Digest, Sha256};
+use x509_cert::attr::Attribute;
+use x509_cert::certificate::Certificate;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::AlgorithmIdentifierOwned;
+
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::ContentInfo;
+use cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerIdentifier};
+
+use super::signing::{Signer, subject_name_and_role};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PadesError {
+    #[error("Không đọc được tệp PDF: {0}")]
+    Pdf(String),
+    #[error("Không tạo được chữ ký: {0}")]
+    Cms(String),
+    #[error("Không ký được: {0}.")]
+    Certificate(String),
+}
+
+/// Room reserved for the CMS in /Contents: two P-256 certificates and a signature need ~1.5 KB;
+/// the rest is for a time-stamp token added later (PAdES B-T) or a longer public CA chain.
+const CONTENTS_BYTES: usize = 12 * 1024;
+/// The /ByteRange placeholder: wide enough for any offset of a file under 10 GB.
+const RANGE_PLACEHOLDER: i64 = 9_999_999_999;
+
+const ID_SHA_256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+/// id-aa-signingCertificateV2 (RFC 5035).
+const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+
+/// ESS IssuerSerial (RFC 5035).
+#[derive(Clone, Debug, Sequence)]
+struct IssuerSerial {
+    issuer: Vec<GeneralName>,
+    serial_number: SerialNumber,
+}
+
+/// ESS ESSCertIDv2; hashAlgorithm is left out, which means its DEFAULT, SHA-256.
+#[derive(Clone, Debug, Sequence)]
+struct EssCertIdV2 {
+    cert_hash: OctetString,
+    issuer_serial: IssuerSerial,
+}
+
+#[derive(Clone, Debug, Sequence)]
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
+}
+
+fn sha256_alg() -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned {
+        oid: ID_SHA_256,
+        parameters: None,
+    }
+}
+
+fn cms_err(e: impl std::fmt::Display) -> PadesError {
+    PadesError::Cms(e.to_string())
+}
+
+fn pdf_err(e: impl std::fmt::Display) -> PadesError {
+    PadesError::Pdf(e.to_string())
+}
+
+/// "D:20261206102400+00'00'", the PDF date form of `at` (UTC).
+fn pdf_date(at: jiff::Timestamp) -> String {
+    format!("D:{}+00'00'", at.strftime("%Y%m%d%H%M%S"))
+}
+
+/// The PDF `pdf` with one more signature, by `signer`, whose certificate chains to `ca`.
+pub fn sign(
+    pdf: &[u8],
+    signer: &Signer,
+    ca: &Certificate,
+    at: jiff::Timestamp,
+) -> Result<Vec<u8>, PadesError> {
+    // A signature no reader could accept is refused before anything is written.
+    if !issued_by(&signer.cert, ca) {
+        return Err(PadesError::Certificate(
+            "chứng thư của người ký không do CA ký số của trường cấp".into(),
+        ));
+    }
+    if !valid_at(&signer.cert, at) || !valid_at(ca, at) {
+        return Err(PadesError::Certificate(
+            "chứng thư đã hết hạn hoặc chưa có hiệu lực".into(),
+        ));
+    }
+    let mut out = append_signature_revision(pdf, &signer.cert, at)?;
+    let (contents_start, contents_end, range_at, range_len) = find_placeholders(&out, pdf.len())?;
+    let byte_range = [0, contents_start, contents_end, out.len() - contents_end];
+    let mut range_text = format!(
+        "[{} {} {} {}]",
+        byte_range[0], byte_range[1], byte_range[2], byte_range[3]
+    )
+    .into_bytes();
+    if range_text.len() > range_len {
+        return Err(PadesError::Pdf("file too large to sign".into()));
+    }
+    // Pad inside the brackets so the array keeps its width and stays a valid array.
+    let close = range_text.pop().expect("a closing bracket");
+    range_text.resize(range_len - 1, b' ');
+    range_text.push(close);
+    out[range_at..range_at + range_len].copy_from_slice(&range_text);
+
+    let mut hasher = Sha256::new();
+    hasher.update(&out[..contents_start]);
+    hasher.update(&out[contents_end..]);
+    let digest = hasher.finalize();
+
+    let cms = signed_data(signer, ca, &digest)?;
+    let hex = hex::encode_upper(&cms);
+    // The placeholder is "<" + 2 × CONTENTS_BYTES zeros + ">".
+    if hex.len() > contents_end - contents_start - 2 {
+        return Err(PadesError::Cms(
+            "signature larger than its placeholder".into(),
+        ));
+    }
+    out[contents_start + 1..contents_start + 1 + hex.len()].copy_from_slice(hex.as_bytes());
+    Ok(out)
+}
+
+/// The CMS SignedData (DER) over a PDF's byte-range digest.
+fn signed_data(signer: &Signer, ca: &Certificate, digest: &[u8]) -> Result<Vec<u8>, PadesError> {
+    let eci = EncapsulatedContentInfo {
+        econtent_type: ID_DATA,
+        econtent: None,
+    };
+    let tbs = &signer.cert.tbs_certificate;
+    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+        issuer: tbs.issuer.clone(),
+        serial_number: tbs.serial_number.clone(),
+    });
+    let ess = SigningCertificateV2 {
+        certs: vec![EssCertIdV2 {
+            cert_hash: OctetString::new(Sha256::digest(&signer.cert_der).to_vec())
+                .map_err(cms_err)?,
+            issuer_serial: IssuerSerial {
+                issuer: vec![GeneralName::DirectoryName(tbs.issuer.clone())],
+                serial_number: tbs.serial_number.clone(),
+            },
+        }],
+    };
+    let mut values = SetOfVec::new();
+    values
+        .insert(der::Any::encode_from(&ess).map_err(cms_err)?)
+        .map_err(cms_err)?;
+    let ess_attr = Attribute {
+        oid: ID_SIGNING_CERTIFICATE_V2,
+        values,
+    };
+    let mut info = SignerInfoBuilder::new(&signer.key, sid, sha256_alg(), &eci, Some(digest))
+        .map_err(cms_err)?;
+    info.add_signed_attribute(ess_attr).map_err(cms_err)?;
+    let content = SignedDataBuilder::new(&eci)
+        .add_digest_algorithm(sha256_alg())
+        .map_err(cms_err)?
+        .add_certificate(CertificateChoices::Certificate(signer.cert.clone()))
+        .map_err(cms_err)?
+        .add_certificate(CertificateChoices::Certificate(ca.clone()))
+        .map_err(cms_err)?
+        .add_signer_info::<_, DerSignature>(info)
+        .map_err(cms_err)?
+        .build()
+        .map_err(cms_err)?;
+    content.to_der().map_err(cms_err)
+}
+
+/// Writes the new revision with placeholders: the file's bytes, then the update.
+fn append_signature_revision(
+    pdf: &[u8],
+    cert: &Certificate,
+    at: jiff::Timestamp,
+) -> Result<Vec<u8>, PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    let root_id = doc
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .map_err(pdf_err)?;
+    let page_id = *doc
+        .get_pages()
+        .values()
+        .next()
+        .ok_or_else(|| PadesError::Pdf("no page".into()))?;
+    let existing = signature_fields(&doc).len();
+    let (signer_name, _) = subject_name_and_role(cert);
+
+    let mut inc = lopdf::IncrementalDocument::create_from(pdf.to_vec(), doc);
+    let new = &mut inc.new_document;
+    let mut sig = Dictionary::new();
+    sig.set("Type", Object::Name(b"Sig".to_vec()));
+    sig.set("Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
+    sig.set("SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
+    sig.set(
+        "ByteRange",
+        Object::Array(vec![
+            Object::Integer(0),
+            Object::Integer(RANGE_PLACEHOLDER),
+            Object::Integer(RANGE_PLACEHOLDER),
+            Object::Integer(RANGE_PLACEHOLDER),
+        ]),
+    );
+    sig.set(
+        "Contents",
+        Object::String(vec![0; CONTENTS_BYTES], StringFormat::Hexadecimal),
+    );
+    sig.set("M", Object::string_literal(pdf_date(at)));
+    sig.set(
+        "Name",
+        Object::String(text_string(&signer_name), StringFormat::Hexadecimal),
+    );
+    let sig_id = new.add_object(sig);
+
+    let mut field = Dictionary::new();
+    field.set("Type", Object::Name(b"Annot".to_vec()));
+    field.set("Subtype", Object::Name(b"Widget".to_vec()));
+    field.set("FT", Object::Name(b"Sig".to_vec()));
+    field.set(
+        "T",
+        Object::string_literal(format!("Signature{}", existing + 1)),
+    );
+    field.set("V", Object::Reference(sig_id));
+    // Invisible (zero rectangle) and printed/locked flags (4 Print + 128 Locked).
+    field.set(
+        "Rect",
+        Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()]),
+    );
+    field.set("F", Object::Integer(132));
+    field.set("P", Object::Reference(page_id));
+    let field_id = new.add_object(field);
+
+    add_to_array_in(&mut inc, root_id, b"AcroForm", Some(b"Fields"), field_id)?;
+    add_to_array_in(&mut inc, page_id, b"Annots", None, field_id)?;
+
+    let mut out = Vec::with_capacity(pdf.len() + 2 * CONTENTS_BYTES + 4096);
+    inc.save_to(&mut out).map_err(pdf_err)?;
+    Ok(out)
+}
+
+/// A PDF text string: UTF-16BE with its byte-order mark (names are Vietnamese).
+fn text_string(s: &str) -> Vec<u8> {
+    let mut v = vec![0xfe, 0xff];
+    for u in s.encode_utf16() {
+        v.extend_from_slice(&u.to_be_bytes());
+    }
+    v
+}
+
+/// Adds `item` to an array in object `owner`: `owner[key]` when `inner` is None (a page's
+/// /Annots), else `owner[key][inner]` (the catalog's /AcroForm /Fields). Each of them may be
+/// inline or a reference; whatever is changed is copied into the new revision first.
+fn add_to_array_in(
+    inc: &mut lopdf::IncrementalDocument,
+    owner: ObjectId,
+    key: &[u8],
+    inner: Option<&[u8]>,
+    item: ObjectId,
+) -> Result<(), PadesError> {
+    inc.opt_clone_object_to_new_document(owner)
+        .map_err(pdf_err)?;
+    let owner_dict = inc
+        .new_document
+        .get_object_mut(owner)
+        .and_then(Object::as_dict_mut)
+        .map_err(pdf_err)?;
+    // Follow a reference in the owner to the object really changed.
+    let (target_id, target_key): (ObjectId, Vec<u8>) = match inner {
+        None => match owner_dict.get(key) {
+            Ok(Object::Reference(id)) => (*id, vec![]),
+            _ => (owner, key.to_vec()),
+        },
+        Some(inner_key) => match owner_dict.get(key) {
+            Ok(Object::Reference(id)) => (*id, inner_key.to_vec()),
+            Ok(Object::Dictionary(_)) => (owner, vec![]),
+            _ => {
+                let mut form = Dictionary::new();
+                form.set(inner_key.to_vec(), Object::Array(vec![]));
+                owner_dict.set(key.to_vec(), Object::Dictionary(form));
+                (owner, vec![])
+            }
+        },
+    };
+    if target_id != owner {
+        inc.opt_clone_object_to_new_document(target_id)
+            .map_err(pdf_err)?;
+    }
+    let obj = inc
+        .new_document
+        .get_object_mut(target_id)
+        .map_err(pdf_err)?;
+    // Find the array (or the reference to it) to extend.
+    let slot: &mut Object = match (inner, target_id == owner, target_key.is_empty()) {
+        // /Annots array object itself.
+        (None, false, _) => obj,
+        (None, true, _) => {
+            let d = obj.as_dict_mut().map_err(pdf_err)?;
+            if d.get(key).is_err() {
+                d.set(key.to_vec(), Object::Array(vec![]));
+            }
+            d.get_mut(key).map_err(pdf_err)?
+        }
+        (Some(inner_key), true, _) => {
+            let form = obj
+                .as_dict_mut()
+                .map_err(pdf_err)?
+                .get_mut(key)
+                .and_then(Object::as_dict_mut)
+                .map_err(pdf_err)?;
+            if form.get(inner_key).is_err() {
+                form.set(inner_key.to_vec(), Object::Array(vec![]));
+            }
+            form.set("SigFlags", Object::Integer(3));
+            form.get_mut(inner_key).map_err(pdf_err)?
+        }
+        (Some(inner_key), false, _) => {
+            let form = obj.as_dict_mut().map_err(pdf_err)?;
+            if form.get(inner_key).is_err() {
+                form.set(inner_key.to_vec(), Object::Array(vec![]));
+            }
+            form.set("SigFlags", Object::Integer(3));
+            form.get_mut(inner_key).map_err(pdf_err)?
+        }
+    };
+    if let Object::Reference(array_id) = slot {
+        let array_id = *array_id;
+        inc.opt_clone_object_to_new_document(array_id)
+            .map_err(pdf_err)?;
+        let arr = inc
+            .new_document
+            .get_object_mut(array_id)
+            .and_then(Object::as_array_mut)
+            .map_err(pdf_err)?;
+        arr.push(Object::Reference(item));
+        return Ok(());
+    }
+    slot.as_array_mut()
+        .map_err(pdf_err)?
+        .push(Object::Reference(item));
+    Ok(())
+}
+
+/// Where the placeholders landed in the new revision (everything after `prev_len`): the
+/// /Contents hex string (start of "<", end after ">") and the /ByteRange array (start, length).
+fn find_placeholders(
+    out: &[u8],
+    prev_len: usize,
+) -> Result<(usize, usize, usize, usize), PadesError> {
+    let tail = &out[prev_len..];
+    let mut zeros = Vec::with_capacity(2 * CONTENTS_BYTES + 2);
+    zeros.push(b'<');
+    zeros.resize(2 * CONTENTS_BYTES + 1, b'0');
+    zeros.push(b'>');
+    let c = find(tail, &zeros).ok_or_else(|| PadesError::Pdf("no /Contents placeholder".into()))?;
+    let p = RANGE_PLACEHOLDER.to_string();
+    let needle = format!("{p} {p} {p}");
+    let r = find(tail, needle.as_bytes())
+        .ok_or_else(|| PadesError::Pdf("no /ByteRange placeholder".into()))?;
+    let open = tail[..r]
+        .iter()
+        .rposition(|&b| b == b'[')
+        .ok_or_else(|| PadesError::Pdf("no /ByteRange array".into()))?;
+    let close = r + tail[r..]
+        .iter()
+        .position(|&b| b == b']')
+        .ok_or_else(|| PadesError::Pdf("no /ByteRange array".into()))?;
+    Ok((
+        prev_len + c,
+        prev_len + c + zeros.len(),
+        prev_len + open,
+        close + 1 - open,
+    ))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The signature dictionaries of a document: (field name, signature dictionary).
+fn signature_fields(doc: &lopdf::Document) -> Vec<(String, Dictionary)> {
+    let mut out = Vec::new();
+    for obj in doc.objects.values() {
+        let Ok(d) = obj.as_dict() else { continue };
+        let is_sig_field = matches!(d.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig");
+        if !is_sig_field {
+            continue;
+        }
+        let name = match d.get(b"T") {
+            Ok(Object::String(s, _)) => String::from_utf8_lossy(s).into_owned(),
+            _ => String::new(),
+        };
+        let v = match d.get(b"V") {
+            Ok(Object::Reference(id)) => doc.get_object(*id).ok().and_then(|o| o.as_dict().ok()),
+            Ok(Object::Dictionary(d)) => Some(d),
+            _ => None,
+        };
+        if let Some(v) = v {
+            out.push((name, v.clone()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// What a reader learns about one signature.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignatureReport {
+    pub field: String,
+    pub signer: String,
+    pub role: Option<String>,
+    pub issuer: String,
+    /// /M, as written (PDF date).
+    pub signing_time: Option<String>,
+    /// The signed bytes hash to the signed messageDigest and the CMS signature verifies.
+    pub bytes_intact: bool,
+    /// The signer's certificate was issued by the trust anchor and valid at the signing time.
+    pub chain_ok: bool,
+    /// The signature's byte range ends where the file ends (later signatures are revisions
+    /// appended after it).
+    pub covers_whole_file: bool,
+    /// Where the signed revision ends (the second range's end).
+    #[serde(skip)]
+    signed_until: usize,
+    /// Everything found wrong, in English (CLI and logs).
+    pub problems: Vec<String>,
+}
+
+impl SignatureReport {
+    pub fn valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks every signature of `pdf` against the trust anchor `anchor` (the school signing CA).
+pub fn verify(pdf: &[u8], anchor: &Certificate) -> Result<Vec<SignatureReport>, PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    let mut reports = Vec::new();
+    for (field, sig) in signature_fields(&doc) {
+        reports.push(verify_one(pdf, field, &sig, anchor));
+    }
+    // In signing order: the revision each signature covers ends earlier for the first signer.
+    reports.sort_by_key(|r| r.signed_until);
+    // An update appended after the last signature could change what every earlier signature is
+    // shown over (a new page content, another field value) while their bytes still match: the
+    // newest signature must cover the whole file. (What the revisions *between* signatures
+    // change is not analysed here; pyHanko's difference analysis does that.)
+    if let Some(last) = reports.last_mut()
+        && !last.covers_whole_file
+    {
+        last.problems.push(format!(
+            "{} bytes were added after the last signature (an unsigned revision)",
+            pdf.len().saturating_sub(last.signed_until)
+        ));
+    }
+    Ok(reports)
+}
+
+fn verify_one(
+    pdf: &[u8],
+    field: String,
+    sig: &Dictionary,
+    anchor: &Certificate,
+) -> SignatureReport {
+    let mut r = SignatureReport {
+        field,
+        signer: String::new(),
+        role: None,
+        issuer: String::new(),
+        signing_time: match sig.get(b"M") {
+            Ok(Object::String(s, _)) => Some(String::from_utf8_lossy(s).into_owned()),
+            _ => None,
+        },
+        bytes_intact: false,
+        chain_ok: false,
+        covers_whole_file: false,
+        signed_until: 0,
+        problems: vec![],
+    };
+    let sub = match sig.get(b"SubFilter") {
+        Ok(Object::Name(n)) => String::from_utf8_lossy(n).into_owned(),
+        _ => String::new(),
+    };
+    if sub != "ETSI.CAdES.detached" {
+        r.problems
+            .push(format!("SubFilter is {sub:?}, not ETSI.CAdES.detached"));
+    }
+    let range: Vec<usize> = match sig.get(b"ByteRange").and_then(Object::as_array) {
+        Ok(a) => a
+            .iter()
+            .filter_map(|o| o.as_i64().ok().and_then(|i| usize::try_from(i).ok()))
+            .collect(),
+        Err(_) => vec![],
+    };
+    let contents = match sig.get(b"Contents") {
+        Ok(Object::String(s, _)) => s.clone(),
+        _ => vec![],
+    };
+    let [start, a, b, c] = range[..] else {
+        r.problems.push("no usable /ByteRange".into());
+        return r;
+    };
+    let Some(end) = b.checked_add(c) else {
+        r.problems.push("/ByteRange out of the file".into());
+        return r;
+    };
+    if start != 0 || a >= b || end > pdf.len() || pdf.get(a) != Some(&b'<') || pdf[b - 1] != b'>' {
+        r.problems
+            .push("/ByteRange does not exclude exactly the /Contents string".into());
+        return r;
+    }
+    r.covers_whole_file = end == pdf.len();
+    r.signed_until = end;
+    // The gap must hold this dictionary's own /Contents, not some other signature's.
+    let gap: Vec<u8> = pdf[a + 1..b - 1]
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if hex::decode(&gap).ok().as_deref() != Some(contents.as_slice()) {
+        r.problems
+            .push("the bytes left out of /ByteRange are not this signature's /Contents".into());
+        return r;
+    }
+
+    let mut reader = match der::SliceReader::new(&contents) {
+        Ok(rd) => rd,
+        Err(e) => {
+            r.problems.push(format!("unreadable CMS: {e}"));
+            return r;
+        }
+    };
+    // The CMS is followed by the placeholder's zero padding: read one value, ignore the rest.
+    let signed = ContentInfo::decode(&mut reader)
+        .map_err(|e| e.to_string())
+        .and_then(|ci| {
+            ci.content
+                .decode_as::<SignedData>()
+                .map_err(|e| e.to_string())
+        });
+    let signed = match signed {
+        Ok(s) => s,
+        Err(e) => {
+            r.problems.push(format!("unreadable CMS: {e}"));
+            return r;
+        }
+    };
+    let Some(info) = signed.signer_infos.0.iter().next() else {
+        r.problems.push("CMS without a signer".into());
+        return r;
+    };
+    let certs: Vec<&Certificate> = signed
+        .certificates
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let SignerIdentifier::IssuerAndSerialNumber(ias) = &info.sid else {
+        r.problems
+            .push("signer named by key identifier, not supported".into());
+        return r;
+    };
+    let Some(cert) = certs.iter().find(|c| {
+        c.tbs_certificate.issuer == ias.issuer
+            && c.tbs_certificate.serial_number == ias.serial_number
+    }) else {
+        r.problems
+            .push("the signer's certificate is not in the CMS".into());
+        return r;
+    };
+    let (name, role) = subject_name_and_role(cert);
+    r.signer = name;
+    r.role = role;
+    r.issuer = cert.tbs_certificate.issuer.to_string();
+
+    // The bytes: digest of the two ranges against the signed messageDigest.
+    let mut hasher = Sha256::new();
+    hasher.update(&pdf[..a]);
+    hasher.update(&pdf[b..end]);
+    let digest = hasher.finalize();
+    let attrs = info.signed_attrs.as_ref();
+    let attr_value = |oid: ObjectIdentifier| {
+        attrs.and_then(|a| {
+            a.iter()
+                .find(|x| x.oid == oid)
+                .and_then(|x| x.values.iter().next())
+        })
+    };
+    let md = attr_value(ID_MESSAGE_DIGEST).and_then(|v| v.decode_as::<OctetString>().ok());
+    let digest_ok = md
+        .as_ref()
+        .is_some_and(|m| m.as_bytes() == digest.as_slice());
+    if !digest_ok {
+        r.problems
+            .push("the signed bytes changed: their SHA-256 is not the signed messageDigest".into());
+    }
+    let cert_der = cert.to_der().unwrap_or_default();
+    let ess_ok = attr_value(ID_SIGNING_CERTIFICATE_V2)
+        .and_then(|v| v.decode_as::<SigningCertificateV2>().ok())
+        .and_then(|s| s.certs.into_iter().next())
+        .is_some_and(|id| id.cert_hash.as_bytes() == Sha256::digest(&cert_der).as_slice());
+    if !ess_ok {
+        r.problems
+            .push("signingCertificateV2 is missing or names another certificate".into());
+    }
+    let sig_ok = attrs
+        .and_then(|a| a.to_der().ok())
+        .is_some_and(|signed_der| verify_ecdsa(cert, &signed_der, info.signature.as_bytes()));
+    if !sig_ok {
+        r.problems.push("the CMS signature does not verify".into());
+    }
+    r.bytes_intact = digest_ok && sig_ok;
+
+    // The chain: issued by the anchor (one level, the school signing CA), valid at /M.
+    let issued = issued_by(cert, anchor);
+    if !issued {
+        r.problems
+            .push("the signer's certificate was not issued by the trusted CA".into());
+    }
+    let within = r
+        .signing_time
+        .as_deref()
+        .and_then(parse_pdf_date)
+        .is_some_and(|t| valid_at(cert, t));
+    if !within {
+        r.problems
+            .push("the signing time (/M) is missing or outside the certificate's validity".into());
+    }
+    r.chain_ok = issued && within;
+    r
+}
+
+/// `cert` names `issuer` as its issuer and carries its signature.
+fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
+    cert.tbs_certificate.issuer == issuer.tbs_certificate.subject
+        && cert
+            .tbs_certificate
+            .to_der()
+            .ok()
+            .zip(cert.signature.as_bytes())
+            .is_some_and(|(tbs, s)| verify_ecdsa(issuer, &tbs, s))
+}
+
+/// `at` lies within the certificate's validity.
+fn valid_at(cert: &Certificate, at: jiff::Timestamp) -> bool {
+    let v = &cert.tbs_certificate.validity;
+    let t = std::time::SystemTime::from(at);
+    v.not_before.to_system_time() <= t && t <= v.not_after.to_system_time()
+}
+
+/// Verifies an ECDSA P-256/SHA-256 signature (DER) by the key of `cert`.
+fn verify_ecdsa(cert: &Certificate, message: &[u8], signature: &[u8]) -> bool {
+    let Ok(spki) = cert.tbs_certificate.subject_public_key_info.to_der() else {
+        return false;
+    };
+    let Ok(key) = VerifyingKey::from_public_key_der(&spki) else {
+        return false;
+    };
+    let Ok(sig) = DerSignature::try_from(signature) else {
+        return false;
+    };
+    key.verify(message, &sig).is_ok()
+}
+
+/// "D:20261206102400+00'00'" (or with Z, or another offset) as a timestamp.
+pub fn parse_pdf_date(s: &str) -> Option<jiff::Timestamp> {
+    let s = s.strip_prefix("D:")?;
+    let digits: String = s.chars().take(14).collect();
+    if digits.len() != 14 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let rest = &s[14..];
+    let offset = match rest.chars().next() {
+        None | Some('Z') => "+00:00".to_string(),
+        Some(sign @ ('+' | '-')) => {
+            let h: String = rest[1..].chars().filter(|c| c.is_ascii_digit()).collect();
+            if h.len() < 4 {
+                return None;
+            }
+            format!("{sign}{}:{}", &h[..2], &h[2..4])
+        }
+        _ => return None,
+    };
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}{}",
+        &digits[..4],
+        &digits[4..6],
+        &digits[6..8],
+        &digits[8..10],
+        &digits[10..12],
+        &digits[12..14],
+        offset
+    );
+    iso.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::signing;
+
+    /// A one-page PDF as lopdf writes it (classic cross-reference table).
+    fn one_page_pdf() -> Vec<u8> {
+        use lopdf::dictionary;
+        let mut doc = lopdf::Document::with_version("1.7");
+        let pages_id = doc.new_object_id();
+        let content = doc.add_object(lopdf::Stream::new(
+            dictionary! {},
+            b"0 0 m 10 10 l S".to_vec(),
+        ));
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        });
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+            ),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    fn signer(
+        dir: &std::path::Path,
+        ca: &signing::SigningCa,
+        id: &str,
+        name: &str,
+        role: &str,
+    ) -> signing::Signer {
+        let rec = signing::issue_signer(dir, ca, id, name, role, "135792", jiff::Timestamp::now())
+            .unwrap();
+        signing::unlock(&rec, "135792").unwrap()
+    }
+
+    #[test]
+    fn two_signatures_stay_valid_and_one_changed_byte_breaks_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = jiff::Timestamp::now();
+        let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
+        let gvcn = signer(
+            dir.path(),
+            &ca,
+            "gv-1",
+            "Nguyễn Thị Hoa",
+            "Giáo viên chủ nhiệm",
+        );
+        let ht = signer(dir.path(), &ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
+        let pdf = one_page_pdf();
+        let once = sign(&pdf, &gvcn, &ca.cert, now).unwrap();
+        let twice = sign(&once, &ht, &ca.cert, now).unwrap();
+        assert!(twice.starts_with(&once) && once.starts_with(&pdf));
+
+        let reports = verify(&twice, &ca.cert).unwrap();
+        assert_eq!(reports.len(), 2, "{reports:?}");
+        assert!(reports.iter().all(SignatureReport::valid), "{reports:?}");
+        assert_eq!(reports[0].signer, "Nguyễn Thị Hoa");
+        assert_eq!(reports[0].role.as_deref(), Some("Giáo viên chủ nhiệm"));
+        assert!(!reports[0].covers_whole_file && reports[1].covers_whole_file);
+
+        // A byte of the original page content, covered by both signatures.
+        let at = pdf.windows(4).position(|w| w == b"10 l").unwrap();
+        let mut bad = twice.clone();
+        bad[at] = b'9';
+        let reports = verify(&bad, &ca.cert).unwrap();
+        assert!(
+            reports.iter().all(|r| !r.bytes_intact && !r.valid()),
+            "{reports:?}"
+        );
+
+        // An unsigned revision appended after the last signature is reported.
+        let mut appended = twice.clone();
+        appended.extend_from_slice(b"\n% an unsigned update\n");
+        let reports = verify(&appended, &ca.cert).unwrap();
+        assert!(reports[0].valid() && !reports[1].valid(), "{reports:?}");
+        assert!(reports[1].problems[0].contains("added after the last signature"));
+
+        // Another school's CA is no anchor for these signatures.
+        let other = tempfile::tempdir().unwrap();
+        let foreign = signing::load_or_create_ca(other.path(), "Trường Khác", now).unwrap();
+        let reports = verify(&twice, &foreign.cert).unwrap();
+        assert!(
+            reports.iter().all(|r| r.bytes_intact && !r.chain_ok),
+            "{reports:?}"
+        );
+
+        // Nothing is signed with a certificate of another CA, or out of its validity.
+        assert!(matches!(
+            sign(&pdf, &gvcn, &foreign.cert, now),
+            Err(PadesError::Certificate(_))
+        ));
+        let later = now + jiff::SignedDuration::from_hours(24 * 366 * 6);
+        assert!(matches!(
+            sign(&pdf, &gvcn, &ca.cert, later),
+            Err(PadesError::Certificate(_))
+        ));
+    }
+
+    #[test]
+    fn a_wrong_pin_does_not_open_the_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = jiff::Timestamp::now();
+        let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
+        let rec = signing::issue_signer(dir.path(), &ca, "gv-1", "A", "B", "135792", now).unwrap();
+        assert!(matches!(
+            signing::unlock(&rec, "135793"),
+            Err(signing::SigningError::WrongPin)
+        ));
+        assert!(matches!(
+            signing::issue_signer(dir.path(), &ca, "gv-2", "A", "B", "123", now),
+            Err(signing::SigningError::WeakPin)
+        ));
+        // The CA is name-constrained to the school (critical, as RFC 5280 asks).
+        let name_constraints = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.30");
+        assert!(
+            ca.cert
+                .tbs_certificate
+                .extensions
+                .iter()
+                .flatten()
+                .any(|e| e.extn_id == name_constraints && e.critical)
+        );
+        // The CA is made once: a second load returns the same certificate.
+        let again = signing::load_or_create_ca(dir.path(), "Tên khác", now).unwrap();
+        assert_eq!(again.cert_der(), ca.cert_der());
+    }
+}

@@ -1,0 +1,272 @@
+//! Học bạ số: a học bạ PDF printed by the real server is signed by the homeroom teacher, then by
+//! the principal (`tram hocba sign`, each signature an incremental update), and two independent
+//! validators — poppler's `pdfsig` with the school signing CA in a scratch NSS database, and
+//! pyHanko with the CA as its trust root — must find both signatures valid; `tram hocba verify`
+//! must agree. One changed byte inside the signed ranges makes all three report them invalid.
+//! `scripts/test` installs poppler-utils, libnss3-tools and pyHanko (venv, `TRAM_PYHANKO`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{Server, bin, homeroom_of};
+
+const CLASS: &str = "2026-8a1";
+const PIN: &str = "135792";
+
+fn pyhanko() -> Option<PathBuf> {
+    let path = std::env::var_os("TRAM_PYHANKO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/venv-pyhanko/bin/pyhanko")
+        });
+    path.exists().then_some(path)
+}
+
+fn on_path(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn hocba(args: &[&str], data: &Path) -> Output {
+    Command::new(bin())
+        .arg("hocba")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("TRAM_SIGNING_PIN", PIN)
+        .output()
+        .expect("run tram hocba")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// One học bạ of the demo class, as the principal downloads it.
+fn hocba_pdf(data: &Path) -> (Vec<u8>, String) {
+    let mut s = Server::start(data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    let bgh = s.login("hieutruong");
+    let roll: serde_json::Value = bgh
+        .get(format!("{}/api/v1/students?class={CLASS}", s.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let student = roll["students"][0]["id"].as_str().unwrap().to_string();
+    let r = bgh
+        .get(format!("{}/grades/hocba/{student}/pdf", s.base()))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pdf = r.bytes().unwrap().to_vec();
+    assert!(pdf.starts_with(b"%PDF-"));
+    // The signing commands read the database, which the server holds.
+    s.stop();
+    (pdf, homeroom)
+}
+
+/// pdfsig's report with `ca` as the only trusted root (a scratch NSS database).
+fn pdfsig(file: &Path, ca: &Path, scratch: &Path) -> String {
+    let db = scratch.join("nss");
+    if !db.exists() {
+        std::fs::create_dir_all(&db).unwrap();
+        let dbarg = format!("sql:{}", db.display());
+        let o = Command::new("certutil")
+            .args(["-N", "--empty-password", "-d", &dbarg])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let o = Command::new("certutil")
+            .args([
+                "-A",
+                "-d",
+                &dbarg,
+                "-n",
+                "school-signing-ca",
+                "-t",
+                "CT,C,C",
+                "-i",
+            ])
+            .arg(ca)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = Command::new("pdfsig")
+        .arg("-nssdir")
+        .arg(format!("sql:{}", db.display()))
+        .arg(file)
+        .output()
+        .unwrap();
+    text(&o)
+}
+
+/// pyHanko's validation of every signature, and whether it exited 0.
+fn pyhanko_validate(tool: &Path, file: &Path, ca: &Path) -> (bool, String) {
+    let o = Command::new(tool)
+        // The school CA as the only trust root; the test CA publishes no revocation service.
+        .args([
+            "sign",
+            "validate",
+            "--no-revocation-check",
+            "--trust-replace",
+            "--trust",
+        ])
+        .arg(ca)
+        .arg(file)
+        .output()
+        .unwrap();
+    (o.status.success(), text(&o))
+}
+
+#[test]
+fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko() {
+    let missing: Vec<&str> = ["pdfsig", "certutil"]
+        .into_iter()
+        .filter(|t| !on_path(t))
+        .collect();
+    let Some(pyhanko) = pyhanko() else {
+        eprintln!("SKIPPED: pyHanko is not installed (scripts/test installs it: TRAM_PYHANKO)");
+        return;
+    };
+    if !missing.is_empty() {
+        eprintln!(
+            "SKIPPED: {missing:?} not installed (scripts/test installs poppler-utils, libnss3-tools)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (pdf, homeroom) = hocba_pdf(&data);
+    let unsigned = tmp.path().join("hocba.pdf");
+    std::fs::write(&unsigned, &pdf).unwrap();
+
+    for (user, role) in [
+        (homeroom.as_str(), "Giáo viên chủ nhiệm"),
+        ("hieutruong", "Hiệu trưởng"),
+    ] {
+        let o = hocba(&["signer", "--user", user, "--role", role], &data);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let ca = data.join("keys/signing-ca.crt");
+    let ca_pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(
+        ca_pem.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{ca_pem}"
+    );
+
+    // A wrong PIN signs nothing.
+    let wrong = Command::new(bin())
+        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .arg(tmp.path().join("wrong.pdf"))
+        .arg(&unsigned)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", "000000")
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "{}", text(&wrong));
+    assert!(!tmp.path().join("wrong.pdf").exists());
+
+    let once = tmp.path().join("hocba-gvcn.pdf");
+    let twice = tmp.path().join("hocba-gvcn-ht.pdf");
+    let o = hocba(
+        &[
+            "sign",
+            "--user",
+            &homeroom,
+            "--out",
+            once.to_str().unwrap(),
+            unsigned.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = hocba(
+        &[
+            "sign",
+            "--user",
+            "hieutruong",
+            "--out",
+            twice.to_str().unwrap(),
+            once.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let signed = std::fs::read(&twice).unwrap();
+    // Incremental updates: each signed file begins with the bytes it was made from.
+    assert!(signed.starts_with(&std::fs::read(&once).unwrap()));
+    assert!(signed.starts_with(&pdf));
+
+    // Our own verifier.
+    let o = hocba(&["verify", twice.to_str().unwrap()], &data);
+    let report = text(&o);
+    assert!(o.status.success(), "{report}");
+    assert_eq!(report.matches(": VALID").count(), 2, "{report}");
+    // The homeroom teacher signed first, the principal over her signature.
+    let (gvcn, ht) = (
+        report.find("Giáo viên chủ nhiệm"),
+        report.find("Hiệu trưởng"),
+    );
+    assert!(gvcn.zip(ht).is_some_and(|(g, h)| g < h), "{report}");
+    assert_eq!(
+        report.matches("chains to the trusted CA").count(),
+        2,
+        "{report}"
+    );
+
+    // poppler: both signatures valid, both certificates trusted through the school CA.
+    let poppler = pdfsig(&twice, &ca, tmp.path());
+    assert_eq!(
+        poppler.matches("Signature is Valid").count(),
+        2,
+        "{poppler}"
+    );
+    assert_eq!(
+        poppler.matches("Certificate is Trusted").count(),
+        2,
+        "{poppler}"
+    );
+    assert!(poppler.contains("ETSI.CAdES.detached"), "{poppler}");
+
+    // pyHanko: every signature intact and trusted.
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &twice, &ca);
+    assert!(ok, "{hanko}");
+    assert_eq!(hanko.matches(":INTACT:TRUSTED,").count(), 2, "{hanko}");
+    assert!(
+        !hanko.contains("INVALID") && !hanko.contains("UNTRUSTED"),
+        "{hanko}"
+    );
+
+    // One changed byte inside both signed ranges: a letter of the original file's own
+    // bytes (its /Producer or, failing that, a byte in the middle of the first revision).
+    let mut tampered = signed.clone();
+    let at = find(&pdf, b"krilla").map_or(pdf.len() / 2, |i| i + 1);
+    tampered[at] ^= 0x01;
+    let bad = tmp.path().join("tampered.pdf");
+    std::fs::write(&bad, &tampered).unwrap();
+
+    let o = hocba(&["verify", bad.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("CHANGED"), "{}", text(&o));
+    let poppler = pdfsig(&bad, &ca, tmp.path());
+    assert!(!poppler.contains("Signature is Valid"), "{poppler}");
+    assert_eq!(poppler.matches("Digest Mismatch").count(), 2, "{poppler}");
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &bad, &ca);
+    assert!(!ok, "{hanko}");
+    assert_eq!(hanko.matches(":INVALID").count(), 2, "{hanko}");
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
