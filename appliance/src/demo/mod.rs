@@ -325,7 +325,7 @@ pub fn seed_with_class_size(
                         class_id: c.id.clone(),
                     },
                 )?;
-                school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name))?;
+                school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name).into())?;
             }
         }
         Ok(())

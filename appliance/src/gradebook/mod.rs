@@ -602,6 +602,9 @@ pub enum GradeError {
     ExcusedOverTotal { excused: u16, total: u16 },
     #[error("{0}")]
     Import(String),
+    /// The rule settings sent cannot be read or are out of range.
+    #[error("{0}")]
+    BadSettings(String),
     #[error(
         "Môn {0} không được miễn (M): Thông tư 22 Điều 10 chỉ miễn phần thực hành môn Giáo dục thể chất (và GDQP-AN ở THPT); học sinh khuyết tật (Điều 11) cần được ghi trong hồ sơ học sinh"
     )]
@@ -641,6 +644,7 @@ impl GradeError {
             GradeError::UnknownQuality(_) => "unknown_quality",
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
+            GradeError::BadSettings(_) => "bad_settings",
             GradeError::NothingToSave => "nothing_to_save",
             GradeError::NotExemptible(_) => "not_exemptible",
         }

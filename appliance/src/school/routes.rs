@@ -417,12 +417,12 @@ async fn export_staff(State(s): State<Shared>, u: ApiUser) -> Result<Response, A
     Ok(xlsx_response("can-bo.xlsx", bytes))
 }
 
-/// The học bạ's identity details of one student: nơi sinh, dân tộc, chỗ ở, parents, guardian.
+/// Changes the học bạ's identity details of one student: the fields sent, the others kept.
 async fn put_profile(
     State(s): State<Shared>,
     u: ApiUser,
     Path(student): Path<String>,
-    b: JsonBody<super::StudentProfile>,
+    b: JsonBody<super::ProfilePatch>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let p = json_body(b)?;
