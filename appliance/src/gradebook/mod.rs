@@ -605,6 +605,16 @@ pub enum GradeError {
     /// The rule settings sent cannot be read or are out of range.
     #[error("{0}")]
     BadSettings(String),
+    /// "M" beside a mark in the same term row, or a mark beside "M": an exemption (Đ10) is
+    /// for a whole term of the subject, as `tram grades check` models it (`exempt: "term1"`).
+    #[error(
+        "Miễn (M) là cho cả học kì của môn (Thông tư 22 Điều 10), không cho một lần đánh giá: cột {0} của học kì này đã có điểm. Muốn miễn cả học kì: xoá các điểm rồi nhập M vào mọi cột. Điểm kiểm tra lí thuyết thay phần thực hành thì nhập như điểm thường, không dùng M."
+    )]
+    ExemptBesideMarks(String),
+    #[error(
+        "Học kì này của môn đang được miễn (M ở cột {0}): xoá M ở mọi cột của học kì trước khi nhập điểm."
+    )]
+    MarkBesideExempt(String),
     #[error(
         "Môn {0} không được miễn (M): Thông tư 22 Điều 10 chỉ miễn phần thực hành môn Giáo dục thể chất (và GDQP-AN ở THPT); học sinh khuyết tật (Điều 11) cần được ghi trong hồ sơ học sinh"
     )]
@@ -645,6 +655,9 @@ impl GradeError {
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
             GradeError::BadSettings(_) => "bad_settings",
+            GradeError::ExemptBesideMarks(_) | GradeError::MarkBesideExempt(_) => {
+                "exempt_whole_term"
+            }
             GradeError::NothingToSave => "nothing_to_save",
             GradeError::NotExemptible(_) => "not_exemptible",
         }

@@ -86,6 +86,25 @@ pub fn save_cell(
     let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
     let current = row.cells.get(&edit.column).cloned();
     let current_mark = current.as_ref().map_or(Mark::Pending, |c| c.mark);
+    // An exemption is for a whole term of the subject (Đ10; the CLI's `exempt: "term1"`): a
+    // row is all "M" or has none. A lone "M" beside marks used to be saved and leave the term
+    // incomplete with no word why. Empty cells may sit beside either while the row is typed.
+    let other = |want: fn(Mark) -> bool| {
+        spec.columns()
+            .into_iter()
+            .filter(|c| *c != edit.column)
+            .find(|c| row.cells.get(c).is_some_and(|x| want(x.mark)))
+    };
+    if mark == Mark::Exempt
+        && let Some(c) = other(|m| !matches!(m, Mark::Pending | Mark::Exempt))
+    {
+        return Err(GradeError::ExemptBesideMarks(c.to_uppercase()));
+    }
+    if !matches!(mark, Mark::Pending | Mark::Exempt)
+        && let Some(c) = other(|m| m == Mark::Exempt)
+    {
+        return Err(GradeError::MarkBesideExempt(c.to_uppercase()));
+    }
     let current_version = current.as_ref().map_or(0, |c| c.version);
     let locked = is_locked(tx, &class.year, term)?;
     if current_mark == mark && !locked {

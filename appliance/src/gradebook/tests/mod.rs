@@ -280,11 +280,56 @@ fn states_make_up_zero_and_exempt() {
         )
         .unwrap();
     for col in ["tx1", "tx2", "tx3", "tx4", "gk", "ck"] {
+        // The row's marks are cleared first: "M" is for the whole term, never beside a mark.
         let version = if col == "tx2" { 2 } else { 1 };
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 1, col, "", version)
+            .unwrap();
+    }
+    for col in ["tx1", "tx2", "tx3", "tx4", "gk", "ck"] {
+        let version = if col == "tx2" { 3 } else { 2 };
         f.save(&f.teacher, &f.toan, TermId::Hk1, 1, col, "M", version)
             .unwrap();
     }
     assert_eq!(spec_row(&f), SubjectOutcome::Exempt);
+}
+
+/// Domain review r4, item 4: "M" typed into one GDTC cell beside Đ marks was saved and left
+/// the term (and the year) incomplete with no word; the CLI refuses the same record. An
+/// exemption is for the whole term: "M" beside a mark is refused, and so is a mark beside "M".
+#[test]
+fn an_exemption_is_for_the_whole_term_row() {
+    let f = fixture();
+    let g = &f.gdtc_teacher;
+    for col in ["tx2", "gk", "ck"] {
+        f.save(g, &f.gdtc, TermId::Hk1, 0, col, "Đ", 0).unwrap();
+    }
+    let e = f
+        .save(g, &f.gdtc, TermId::Hk1, 0, "tx1", "M", 0)
+        .unwrap_err();
+    assert_eq!(e.code(), "exempt_whole_term");
+    assert!(e.to_string().contains("cả học kì"), "{e}");
+    // Nothing was written: the cell is still empty.
+    let rx = f.store.read().unwrap();
+    let key = row_key(&f.class.id, &f.gdtc, TermId::Hk1, &f.students[0].id);
+    assert_eq!(
+        rx.get(&ROWS, &key).unwrap().unwrap().mark("tx1"),
+        Mark::Pending
+    );
+    drop(rx);
+    // A row of "M" only is the exempt term; a mark typed beside it is refused.
+    let cols = ["tx1", "tx2", "gk", "ck"];
+    for col in cols {
+        f.save(g, &f.gdtc, TermId::Hk1, 1, col, "M", 0).unwrap();
+    }
+    let e = f
+        .save(g, &f.gdtc, TermId::Hk1, 1, "gk", "Đ", 1)
+        .unwrap_err();
+    assert_eq!(e.code(), "exempt_whole_term");
+    assert!(e.to_string().contains("đang được miễn"), "{e}");
+    let rx = f.store.read().unwrap();
+    let book = class_book(&rx, &f.class.id, &Settings::default()).unwrap();
+    let i = book.subjects.iter().position(|s| s.id == f.gdtc).unwrap();
+    assert_eq!(book.hk1[1].subjects[i], SubjectOutcome::Exempt);
 }
 
 fn fill_class(f: &Fixture, term: TermId) {
