@@ -946,6 +946,30 @@ fn hoc_ba_tieu_hoc() {
             "Thể chất: Tốt",
         ],
     );
+    // …and so does the year's, the end of the year being TT27's main assessment of them; its
+    // subjects follow the học bạ's template order (domain review r4, item 6).
+    let (year_notice, year_notice_raw) = sc
+        .pdf(homeroom, &format!("/grades/notice/{student}/pdf?term=cn"))
+        .unwrap();
+    has_all(
+        &year_notice_raw,
+        "phiếu liên lạc tiểu học, cả năm",
+        &[
+            "Phẩm chất chủ yếu — Yêu nước: Tốt",
+            "Năng lực chung — Tự chủ và tự học: Tốt",
+            "Năng lực đặc thù — Ngôn ngữ: Tốt",
+        ],
+    );
+    let row_of = |start: &str| {
+        year_notice
+            .lines()
+            .position(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} row: {year_notice}"))
+    };
+    assert!(
+        row_of("Tiếng Việt") < row_of("Đạo đức") && row_of("Đạo đức") < row_of("Khoa học"),
+        "{year_notice}"
+    );
     // The class page's end-of-year lists are TT27's too: completion, no summer, no "Chưa đủ
     // kết quả" for a pupil with every result (domain review, session 9).
     let page = sc

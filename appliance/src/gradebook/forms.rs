@@ -822,6 +822,12 @@ fn notice_sized(
         NoticeOf::Term(t) | NoticeOf::Month(_, _, t) => Some(t),
         NoticeOf::Year => None,
     };
+    // A primary phiếu lists the subjects in the học bạ's (template's) order, as the học bạ
+    // does; a secondary one in the class book's.
+    let mut order: Vec<usize> = (0..book.subjects.len()).collect();
+    if book.is_primary() {
+        order.sort_by_key(|si| primary_template_rank(&book.subjects[*si].name));
+    }
     if let Some(t) = term {
         // One column per assessment any subject has, so every row reads under the same labels.
         let mut cols: Vec<String> = vec![];
@@ -850,7 +856,8 @@ fn notice_sized(
         let mut rows = vec![];
         // Whether the month has any mark or comment at all (a term notice always shows).
         let mut any = !matches!(of, NoticeOf::Month(..));
-        for (si, spec) in book.subjects.iter().enumerate() {
+        for &si in &order {
+            let spec = &book.subjects[si];
             let stored = r.get(
                 &super::ROWS,
                 &super::row_key(&book.class.id, &spec.id, t, &st.id),
@@ -907,11 +914,10 @@ fn notice_sized(
         // A student sent to re-assessment gets its column, so the year's mark is never read
         // alone (TT22 Đ14: the re-assessment result replaces it).
         let redo = !book.year[i].reassess.is_empty();
-        let rows: Vec<Vec<String>> = book
-            .subjects
+        let rows: Vec<Vec<String>> = order
             .iter()
-            .enumerate()
-            .map(|(si, spec)| {
+            .map(|&si| {
+                let spec = &book.subjects[si];
                 let mut row = vec![
                     spec.name.clone(),
                     book.hk1[i].subjects[si].text(),
@@ -929,9 +935,12 @@ fn notice_sized(
                 row
             })
             .collect();
-        let (widths, header): (Vec<f32>, Vec<&str>) = if redo {
+        // The marks are short: the comment takes what they leave of the line, so long
+        // comments wrap onto fewer lines (the year phiếu of a re-assessed student spilled its
+        // date and signatures onto page 2; domain review r4).
+        let (mut widths, header): (Vec<f32>, Vec<&str>) = if redo {
             (
-                vec![140.0, 48.0, 48.0, 48.0, 62.0, 177.0],
+                vec![120.0, 40.0, 40.0, 40.0, 56.0],
                 vec![
                     "Môn học",
                     "HK I",
@@ -943,10 +952,12 @@ fn notice_sized(
             )
         } else {
             (
-                vec![150.0, 55.0, 55.0, 55.0, 210.0],
+                vec![130.0, 45.0, 45.0, 45.0],
                 vec!["Môn học", "HK I", "HK II", "Cả năm", "Nhận xét"],
             )
         };
+        let used: f32 = widths.iter().sum();
+        widths.push((l.width - 2.0 * l.margin - used).max(150.0));
         let header: Vec<String> = header.into_iter().map(String::from).collect();
         l.table(&widths, &header, &rows, size + 1.0);
     }
@@ -957,27 +968,7 @@ fn notice_sized(
             let x = &book.term(t)[i];
             if primary {
                 // TT27 Đ7: qualities and competences are assessed at the end of each term.
-                let levels = |names: &[&str]| {
-                    names
-                        .iter()
-                        .map(|n| {
-                            let lv = x.qualities.get(*n).map_or("……", |l| l.label());
-                            format!("{n}: {lv}")
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                };
-                l.paragraph(
-                    10.0,
-                    false,
-                    0.0,
-                    &format!(
-                        "Phẩm chất chủ yếu — {}.\nNăng lực chung — {}.\nNăng lực đặc thù — {}.",
-                        levels(&tt27::QUALITIES),
-                        levels(&tt27::COMPETENCES[..3]),
-                        levels(&tt27::COMPETENCES[3..])
-                    ),
-                );
+                qualities_paragraph(&mut l, x);
             } else {
                 l.line(
                     10.5,
@@ -1004,6 +995,9 @@ fn notice_sized(
         NoticeOf::Year => {
             let y = &book.year[i];
             if let Some(r) = y.primary {
+                // The end of the year is TT27's main assessment of qualities and competences
+                // (Đ7), recorded with term II; the term phiếu show them too.
+                qualities_paragraph(&mut l, &book.hk2[i]);
                 l.line(
                     10.5,
                     false,
@@ -1087,6 +1081,32 @@ fn notice_sized(
         ],
     );
     Ok(l)
+}
+
+/// The levels of the five qualities, the general and the specific competences of a primary
+/// phiếu (TT27 Đ7), "……" where none is recorded.
+fn qualities_paragraph(l: &mut Layout, x: &super::StudentTerm) {
+    let levels = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| {
+                let lv = x.qualities.get(*n).map_or("……", |l| l.label());
+                format!("{n}: {lv}")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    l.paragraph(
+        10.0,
+        false,
+        0.0,
+        &format!(
+            "Phẩm chất chủ yếu — {}.\nNăng lực chung — {}.\nNăng lực đặc thù — {}.",
+            levels(&tt27::QUALITIES),
+            levels(&tt27::COMPETENCES[..3]),
+            levels(&tt27::COMPETENCES[3..])
+        ),
+    );
 }
 
 /// The term a month belongs to: the one its days overlap most (January, shared by both terms,

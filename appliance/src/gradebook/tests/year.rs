@@ -137,6 +137,36 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
                     }
                 }
             }
+            // Every teacher's comment as long as the review's (they made the year phiếu two
+            // pages, domain review r4 item 8).
+            for spec in &specs {
+                let t = assignments
+                    .iter()
+                    .find(|a| a.class == f.class.id && a.subject == spec.id)
+                    .unwrap();
+                let p = principal_in(tx, &t.teacher);
+                let edit = CellEdit {
+                    student: f.students[0].id.clone(),
+                    column: NOTE_COLUMN.into(),
+                    input: LONG_NOTE.into(),
+                    expected_version: 0,
+                    reason: None,
+                };
+                save_cell(tx, &p, &f.class.id, &spec.id, TermId::Hk2, edit)?;
+            }
+            let e = RecordEdit {
+                student: f.students[0].id.clone(),
+                conduct: None,
+                absences: None,
+                excused: None,
+                comment: Some(
+                    "Em ngoan, lễ phép, có ý thức tự giác trong học tập; cần mạnh dạn hơn khi phát biểu trước lớp.".into(),
+                ),
+                qualities: None,
+                quality_comments: None,
+                recognised_by_class: None,
+            };
+            save_record(tx, &f.homeroom, &f.class.id, TermId::Hk2, e)?;
             Ok(())
         })
         .unwrap();
@@ -231,7 +261,24 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     );
     assert_eq!(after.mahocluc, Some(level_code(Level::Dat)));
     assert!(after.phienban > before.phienban);
+    // The year phiếu with the re-assessment column, the levels after the summer and long
+    // comments is still one sheet: the date and the signatures do not spill onto page 2.
+    let rx = f.store.read().unwrap();
+    let b = book(&f);
+    let ctx = forms::context(&rx, &b, 0).unwrap();
+    let l = forms::notice(
+        &rx,
+        &b,
+        0,
+        &ctx,
+        forms::NoticeOf::Year,
+        "ngày 6 tháng 7 năm 2027",
+    )
+    .unwrap();
+    assert_eq!(l.page_count(), 1, "the year phiếu is one page");
 }
+
+const LONG_NOTE: &str = "Tiến bộ rõ ở các bài thực hành; cần rèn thêm kĩ năng trình bày, đọc kĩ đề và kiểm tra lại kết quả trước khi nộp bài. Có năng khiếu, tích cực phát biểu xây dựng bài.";
 
 /// A subject teacher knows a student by the opaque id (the sheet's `student`), not by the mã
 /// định danh: a "Mã học sinh" column of those ids imports too.
