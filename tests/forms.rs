@@ -795,6 +795,29 @@ fn hoc_ba_tieu_hoc() {
                "address": "12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh",
                "father": "Lê Văn Tài", "mother": "Trần Thị Hoa"}),
     );
+    // Số đăng bộ and the date of enrolment, sent later and alone: the fields above stay
+    // (domain review r4, item 1), the date is stored in the form the học bạ prints (item 2)…
+    let saved = sc.put(
+        "admin",
+        &format!("/api/v1/students/{student}/profile"),
+        json!({"registry_number": "128/2026", "enrolled_on": "5/9/2026"}),
+    );
+    assert_eq!(saved["profile"]["enrolled_on"], "05/09/2026", "{saved}");
+    assert_eq!(saved["profile"]["ethnicity"], "Kinh", "{saved}");
+    // …and a date that does not exist is refused, naming the field.
+    let profile_url = format!("{}/api/v1/students/{student}/profile", sc.base);
+    for bad in ["31/02/2024", "hôm qua"] {
+        let r = sc
+            .as_user("admin")
+            .put(&profile_url)
+            .json(&json!({"enrolled_on": bad}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 422, "{bad}");
+        let body: Value = r.json().unwrap();
+        let msg = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("Ngày nhập học"), "{bad}: {body}");
+    }
     let url = format!("{}/api/v1/students/hs-nobody/profile", sc.base);
     let r = sc
         .as_user("admin")
@@ -875,6 +898,14 @@ fn hoc_ba_tieu_hoc() {
             "Chỗ ở hiện tại: 12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh",
             "Họ và tên cha: Lê Văn Tài",
             "Họ và tên mẹ: Trần Thị Hoa",
+            // The identity page's Quá trình học tập and the principal's confirmation, as on
+            // the THCS học bạ (domain review r4, item 7).
+            "QUÁ TRÌNH HỌC TẬP",
+            "Số đăng bộ",
+            "Ngày nhập học / chuyển đến",
+            "128/2026",
+            "05/09/2026",
+            "(Kí, ghi rõ họ tên và đóng dấu)",
             "1. Môn học và hoạt động giáo dục",
             "Mức đạt được",
             "Điểm KTĐK",

@@ -366,17 +366,10 @@ fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
     );
 }
 
-/// The học bạ THCS/THPT of student `i` for the book's year.
-pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
-    let st = &book.students[i];
-    let y = &book.year[i];
-    let level_name = if book.class.grade >= 10 {
-        "HỌC BẠ TRUNG HỌC PHỔ THÔNG"
-    } else {
-        "HỌC BẠ TRUNG HỌC CƠ SỞ"
-    };
-    let mut l = Layout::new(false);
-    identity_page(&mut l, book, i, ctx, level_name);
+/// The identity page's Quá trình học tập (Năm học, Lớp, Tên trường, Số đăng bộ, Ngày nhập học /
+/// chuyển đến) and the principal's confirmation beneath it: the same on the học bạ tiểu học
+/// (TT27) as on the THCS/THPT one.
+fn learning_history(l: &mut Layout, book: &ClassBook, ctx: &FormContext) {
     l.gap(14.0);
     l.centred(13.0, true, "QUÁ TRÌNH HỌC TẬP");
     l.gap(4.0);
@@ -399,7 +392,21 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
         ]],
         9.5,
     );
-    confirmation(&mut l, ctx, &[]);
+    confirmation(l, ctx, &[]);
+}
+
+/// The học bạ THCS/THPT of student `i` for the book's year.
+pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
+    let st = &book.students[i];
+    let y = &book.year[i];
+    let level_name = if book.class.grade >= 10 {
+        "HỌC BẠ TRUNG HỌC PHỔ THÔNG"
+    } else {
+        "HỌC BẠ TRUNG HỌC CƠ SỞ"
+    };
+    let mut l = Layout::new(false);
+    identity_page(&mut l, book, i, ctx, level_name);
+    learning_history(&mut l, book, ctx);
 
     // The year's page.
     l.new_page();
@@ -609,6 +616,7 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
     let y = &book.year[i];
     let mut l = Layout::new(false);
     identity_page(&mut l, book, i, ctx, "HỌC BẠ TIỂU HỌC");
+    learning_history(&mut l, book, ctx);
     l.new_page();
     l.line(
         11.0,
