@@ -963,6 +963,39 @@ fn hoc_ba_tieu_hoc() {
         "{hocba}"
     );
     insta::assert_snapshot!("hocba_tieu_hoc", hocba);
+    // The date line's place is the school's own setting when it has one, before the one read
+    // from the authority (domain review r4, item 12); emptied, the authority's comes back.
+    let saved = sc.put(
+        "admin",
+        "/api/v1/school",
+        json!({"locality": "Phường Sài Gòn"}),
+    );
+    assert_eq!(saved["school"]["locality"], "Phường Sài Gòn", "{saved}");
+    for (path, what) in [
+        (format!("/grades/hocba/{student}/pdf"), "học bạ"),
+        (
+            format!("/grades/notice/{student}/pdf?term=hk2"),
+            "phiếu liên lạc",
+        ),
+        (
+            format!("/grades/class/{class}/pdf?term=cn"),
+            "bảng tổng hợp",
+        ),
+    ] {
+        let (_, raw) = sc.pdf(homeroom, &path).unwrap();
+        has_all(&raw, what, &["Phường Sài Gòn, ngày"]);
+        has_none(&raw, what, &["Quận 1, ngày"]);
+    }
+    let home = sc.get("admin", "/").text().unwrap();
+    assert!(
+        home.contains("id=\"school-locality\""),
+        "the admin home has the field"
+    );
+    sc.put("admin", "/api/v1/school", json!({"locality": null}));
+    let (_, raw) = sc
+        .pdf(homeroom, &format!("/grades/hocba/{student}/pdf"))
+        .unwrap();
+    has_all(&raw, "học bạ", &["Quận 1, ngày"]);
     // The primary phiếu of a term carries the qualities and competences (TT27 Đ7).
     let (_, notice) = sc
         .pdf(homeroom, &format!("/grades/notice/{student}/pdf?term=hk2"))

@@ -139,6 +139,8 @@ pub fn seed_with_class_size(
                 level: "THCS".into(),
                 authority: "Sở GD&ĐT (demo)".into(),
                 current_year: year.into(),
+                // The date line's place is read from the authority, which names none here.
+                locality: String::new(),
             },
             "school.provision",
         )?;

@@ -29,6 +29,8 @@ pub struct FormContext {
     pub corrected_subjects: Vec<String>,
     /// "ngày 31 tháng 5 năm 2027": when the year was locked; None leaves it to be written by hand.
     pub confirmed_on: Option<String>,
+    /// The place of the date line ([`place`]); None keeps dots for the hand.
+    pub place: Option<String>,
 }
 
 /// Reads the context of student `i` of `book`. The caller has checked that its user may see
@@ -41,6 +43,7 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
         level: String::new(),
         authority: String::new(),
         current_year: String::new(),
+        locality: String::new(),
     });
     let accounts: Vec<crate::auth::Account> = school::list(r, &crate::auth::ACCOUNTS)?;
     let name_of = |id: &str| {
@@ -87,6 +90,7 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
             format!("ngày {} tháng {} năm {}", d.day(), d.month(), d.year())
         });
     Ok(FormContext {
+        place: place(&info),
         authority: info.authority,
         school: info.name,
         principal,
@@ -112,7 +116,7 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
 pub struct ClassSigners {
     pub homeroom: String,
     pub principal: String,
-    /// The school's locality for "…, ngày … tháng … năm …", when the authority names one.
+    /// The place of "…, ngày … tháng … năm …" ([`place`]).
     pub place: Option<String>,
 }
 
@@ -130,12 +134,23 @@ pub fn class_signers(r: &impl Read, book: &ClassBook) -> Result<ClassSigners, St
         .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
         .map(|a| a.full_name.clone())
         .unwrap_or_default();
-    let place = school::school_info(r)?.and_then(|i| locality(&i.authority));
+    let place = school::school_info(r)?.and_then(|i| place(&i));
     Ok(ClassSigners {
         homeroom,
         principal,
         place,
     })
+}
+
+/// The place every form is dated at: the school's own địa danh when it set one, else the one
+/// read from its authority's name ([`locality`]).
+pub fn place(info: &school::SchoolInfo) -> Option<String> {
+    let own = info.locality.trim();
+    if own.is_empty() {
+        locality(&info.authority)
+    } else {
+        Some(own.to_string())
+    }
 }
 
 /// The place a form is dated at, read from the school's authority: "Phòng GD&ĐT Quận 1" →
@@ -348,10 +363,7 @@ fn identity_page(l: &mut Layout, book: &ClassBook, i: usize, ctx: &FormContext, 
 }
 
 fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
-    let date = date_line(
-        locality(&ctx.authority).as_deref(),
-        ctx.confirmed_on.as_deref(),
-    );
+    let date = date_line(ctx.place.as_deref(), ctx.confirmed_on.as_deref());
     // The place and date stand above the principal's block, as on the paper form.
     l.gap(10.0);
     l.state_header(&[], &[(&date, false)]);
@@ -1074,10 +1086,7 @@ fn notice_sized(
     l.gap(10.0);
     l.state_header(
         &[],
-        &[(
-            &date_line(locality(&ctx.authority).as_deref(), Some(today)),
-            false,
-        )],
+        &[(&date_line(ctx.place.as_deref(), Some(today)), false)],
     );
     l.gap(-16.0);
     l.signatures(
@@ -1189,6 +1198,18 @@ mod tests {
         );
         assert_eq!(locality("Sở GD&ĐT (demo)"), None);
         assert_eq!(locality("UBND huyện"), None);
+        // The school's own địa danh comes first; without it, the authority's.
+        let mut info = school::SchoolInfo {
+            name: String::new(),
+            code: String::new(),
+            level: String::new(),
+            authority: "Sở GD&ĐT Hà Nội".into(),
+            current_year: String::new(),
+            locality: String::new(),
+        };
+        assert_eq!(place(&info).as_deref(), Some("Hà Nội"));
+        info.locality = "Phường Ba Đình".into();
+        assert_eq!(place(&info).as_deref(), Some("Phường Ba Đình"));
         assert_eq!(date_line(None, None), "…………, ngày …… tháng …… năm ……");
         assert_eq!(
             date_line(Some("Quận 1"), Some("ngày 6 tháng 12 năm 2026")),

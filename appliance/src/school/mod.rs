@@ -24,6 +24,48 @@ pub struct SchoolInfo {
     /// The supervising authority data is relayed to (configurable, DOMAIN.md §0.2).
     pub authority: String,
     pub current_year: String,
+    /// Địa danh of the forms' date line ("Quận 3", "Hà Nội"), set by the school; "" = read
+    /// it from the authority's name. Under two-tier local government most schools report to
+    /// a Sở, whose name gives the province, never the school's own ward or commune.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub locality: String,
+}
+
+/// A change to the school's details from the admin page or the API: a field left out stays.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchoolPatch {
+    /// Địa danh of the date line; "" or null (an emptied field of the page's form) goes back
+    /// to the one read from the authority; left out, it stays.
+    #[serde(deserialize_with = "present")]
+    pub locality: Option<Option<String>>,
+}
+
+/// A field that is present, null included (`Some(None)`), told from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Changes the school's details (only the fields given).
+pub fn update_school(tx: &mut Tx<'_>, patch: SchoolPatch) -> Result<SchoolInfo, SchoolError> {
+    let mut info = school_info(tx)?
+        .ok_or_else(|| SchoolError::Invalid("Trường chưa được khai báo.".into()))?;
+    if let Some(l) = patch.locality {
+        info.locality = clean_locality(l.as_deref().unwrap_or_default())?;
+    }
+    tx.put(&INFO, "school", &info, "school.update")?;
+    Ok(info)
+}
+
+/// The địa danh as stored: NFC, trimmed, 100 characters at most, one line.
+pub fn clean_locality(raw: &str) -> Result<String, SchoolError> {
+    let l = crate::text::nfc(raw.trim());
+    if l.chars().count() > 100 || l.chars().any(char::is_control) {
+        return Err(SchoolError::Invalid(
+            "Địa danh ghi ở dòng ngày tháng: một dòng, tối đa 100 kí tự.".into(),
+        ));
+    }
+    Ok(l)
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
