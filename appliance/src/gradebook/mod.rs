@@ -594,8 +594,9 @@ pub enum GradeError {
     UnknownQuality(String),
     #[error("Mức phẩm chất, năng lực phải là Tốt, Đạt hoặc Cần cố gắng: nhận được \"{0}\"")]
     BadQuality(String),
-    #[error("{0}: không thuộc diện rèn luyện hè hoặc kiểm tra lại")]
-    NotInSummer(String),
+    /// `why` is "" or the reason the year gives, as the CLI says it (" (…)").
+    #[error("{who}: không thuộc diện rèn luyện hè hoặc kiểm tra lại{why}")]
+    NotInSummer { who: String, why: String },
     #[error("Số buổi nghỉ phải từ 0 đến 365")]
     BadAbsences,
     #[error("Số buổi nghỉ có phép ({excused}) nhiều hơn tổng số buổi nghỉ ({total})")]
@@ -605,6 +606,9 @@ pub enum GradeError {
     /// The rule settings sent cannot be read or are out of range.
     #[error("{0}")]
     BadSettings(String),
+    /// The class's recognition for Học sinh Tiêu biểu is voted at the end of the year.
+    #[error("Lớp bình chọn học sinh tiêu biểu vào cuối năm học: ghi ở học kì II")]
+    RecognitionInTermTwo,
     /// "M" beside a mark in the same term row, or a mark beside "M": an exemption (Đ10) is
     /// for a whole term of the subject, as `tram grades check` models it (`exempt: "term1"`).
     #[error(
@@ -650,11 +654,12 @@ impl GradeError {
             GradeError::Incomplete(_) => "incomplete",
             GradeError::BadConduct(_) => "bad_conduct",
             GradeError::BadAbsences | GradeError::ExcusedOverTotal { .. } => "bad_absences",
-            GradeError::NotInSummer(_) => "not_in_summer",
+            GradeError::NotInSummer { .. } => "not_in_summer",
             GradeError::UnknownQuality(_) => "unknown_quality",
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
             GradeError::BadSettings(_) => "bad_settings",
+            GradeError::RecognitionInTermTwo => "recognition_in_term_ii",
             GradeError::ExemptBesideMarks(_) | GradeError::MarkBesideExempt(_) => {
                 "exempt_whole_term"
             }

@@ -472,9 +472,7 @@ pub fn save_record(
     if let Some(b) = e.recognised_by_class {
         // The recognition is of the school year, voted at its end: term II's record holds it.
         if term != TermId::Hk2 {
-            return Err(GradeError::Import(
-                "Lớp bình chọn học sinh tiêu biểu vào cuối năm học (học kì II)".into(),
-            ));
+            return Err(GradeError::RecognitionInTermTwo);
         }
         rec.recognised_by_class = b;
     }
@@ -524,6 +522,16 @@ pub fn save_summer(
     if e.conduct.is_none() && e.subject.is_none() {
         return Err(GradeError::NothingToSave);
     }
+    // Why the year owes no summer, when it is a retention for absences: the teacher otherwise
+    // sees a bare refusal beside a Chưa đạt that looks like it owes one (the CLI says why).
+    let why = if y.outcome == Some(Outcome::Retained) && y.absences > st.tt22.max_absences {
+        format!(
+            " (nghỉ {} buổi, quá {} buổi: ở lại lớp, không rèn luyện hè hay kiểm tra lại)",
+            y.absences, st.tt22.max_absences
+        )
+    } else {
+        String::new()
+    };
     let mut rec = y.summer.clone();
     if let Some(c) = e.conduct {
         if !homeroom {
@@ -535,7 +543,10 @@ pub fn save_summer(
             y.outcome,
             Some(Outcome::SummerConduct | Outcome::SummerBoth)
         ) {
-            return Err(GradeError::NotInSummer(book.students[i].full_name.clone()));
+            return Err(GradeError::NotInSummer {
+                who: book.students[i].full_name.clone(),
+                why,
+            });
         }
         rec.conduct = if c.trim().is_empty() {
             None
@@ -561,10 +572,13 @@ pub fn save_summer(
             return Err(GradeError::NotYourClass);
         }
         if !y.reassess.contains(&si) {
-            return Err(GradeError::NotInSummer(format!(
-                "{} — {}",
-                book.students[i].full_name, book.subjects[si].name
-            )));
+            return Err(GradeError::NotInSummer {
+                who: format!(
+                    "{} — {}",
+                    book.students[i].full_name, book.subjects[si].name
+                ),
+                why,
+            });
         }
         let input = e.input.unwrap_or_default();
         match parse_mark(&input, book.subjects[si].kind)? {

@@ -1041,7 +1041,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
             TermId::Hk1,
             recognise()
         )),
-        Err(GradeError::Import(_))
+        Err(GradeError::RecognitionInTermTwo)
     ));
     let rec = store
         .write(&h_actor, |tx| {

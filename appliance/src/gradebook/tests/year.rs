@@ -218,7 +218,7 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     assert!(matches!(
         f.store
             .write(&h, |tx| save_summer(tx, &f.homeroom, &f.class.id, e)),
-        Err(GradeError::NotInSummer(_))
+        Err(GradeError::NotInSummer { .. })
     ));
     let e = SummerEdit {
         student: f.students[0].id.clone(),
@@ -591,4 +591,67 @@ fn the_lock_panel_lists_incomplete_classes_and_subjects() {
         after.iter().map(|c| c.students).sum::<usize>(),
         count_incomplete(&books, TermId::Hk1)
     );
+}
+
+/// Domain review r4, item 13: a summer result for a student retained for absences was refused
+/// with no reason; item 9: the Tiêu biểu input on term I was refused as an import error.
+#[test]
+fn refusals_say_why_with_their_own_codes() {
+    let f = fixture();
+    fill_class(&f, TermId::Hk1);
+    fill_class(&f, TermId::Hk2);
+    let h = Actor {
+        id: f.homeroom.id().into(),
+        now: now(),
+    };
+    let record = |absences: Option<u16>, recognised: Option<bool>| RecordEdit {
+        student: f.students[0].id.clone(),
+        conduct: None,
+        absences,
+        excused: None,
+        comment: None,
+        qualities: None,
+        quality_comments: None,
+        recognised_by_class: recognised,
+    };
+    // 2 buổi in term I (fill_class) + 44 = 46 > 45: retained, no summer.
+    f.store
+        .write(&h, |tx| {
+            save_record(
+                tx,
+                &f.homeroom,
+                &f.class.id,
+                TermId::Hk2,
+                record(Some(44), None),
+            )
+        })
+        .unwrap();
+    let e = SummerEdit {
+        student: f.students[0].id.clone(),
+        conduct: Some("Đạt".into()),
+        subject: None,
+        input: None,
+    };
+    let err = f
+        .store
+        .write(&h, |tx| save_summer(tx, &f.homeroom, &f.class.id, e))
+        .unwrap_err();
+    assert_eq!(err.code(), "not_in_summer");
+    assert!(
+        err.to_string().contains("nghỉ 46 buổi, quá 45 buổi"),
+        "{err}"
+    );
+    let err = f
+        .store
+        .write(&h, |tx| {
+            save_record(
+                tx,
+                &f.homeroom,
+                &f.class.id,
+                TermId::Hk1,
+                record(None, Some(true)),
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "recognition_in_term_ii");
 }
