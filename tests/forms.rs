@@ -644,7 +644,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "Danh hiệu",
             "Ngữ văn 5,5; Toán 6,5",
             "Sau hè: mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại",
-            "KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện.",
+            "KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện; Nghỉ: số buổi nghỉ học.",
             "HĐTNHN: Hoạt động trải nghiệm, hướng nghiệp",
             "NDGDĐP: Nội dung giáo dục của địa phương",
             "ngày …… tháng …… năm ……",
@@ -1083,6 +1083,8 @@ fn hoc_ba_tieu_hoc() {
         "bảng tổng hợp của lớp tiểu học",
         &[
             "BẢNG TỔNG HỢP KẾT QUẢ ĐÁNH GIÁ GIÁO DỤC CỦA LỚP 4A1",
+            // The absences column is explained in the legend (domain review r4, item 9).
+            "Nghỉ: số buổi nghỉ học (có phép và không phép).",
             "Phẩm chất chủ yếu",
             "Năng lực",
             "YN: Yêu nước",
