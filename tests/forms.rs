@@ -1034,6 +1034,23 @@ fn hoc_ba_tieu_hoc() {
         row_of("Tiếng Việt") < row_of("Đạo đức") && row_of("Đạo đức") < row_of("Khoa học"),
         "{year_notice}"
     );
+    // The class book itself — and so its page, PDF and Excel — lists the subjects in the
+    // template's order (domain review r4, item 6).
+    let cb: Value = sc
+        .get(homeroom, &format!("/api/v1/grades/class/{class}"))
+        .json()
+        .unwrap();
+    let names: Vec<&str> = cb["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(
+        at("Tiếng Việt") < at("Đạo đức") && at("Đạo đức") < at("Khoa học"),
+        "{names:?}"
+    );
     // The class page's end-of-year lists are TT27's too: completion, no summer, no "Chưa đủ
     // kết quả" for a pupil with every result (domain review, session 9).
     let page = sc

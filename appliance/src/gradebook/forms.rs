@@ -600,7 +600,7 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
 /// và Xã hội / Lịch sử và Địa lí, Khoa học, Tin học và Công nghệ, Giáo dục thể chất, Nghệ thuật
 /// (Âm nhạc, Mĩ thuật), Hoạt động trải nghiệm; a subject the template does not name comes
 /// last (the sort is stable, so those keep the school's order).
-fn primary_template_rank(name: &str) -> usize {
+pub(super) fn primary_template_rank(name: &str) -> usize {
     const ORDER: [&[&str]; 13] = [
         &["tieng viet"],
         &["toan"],

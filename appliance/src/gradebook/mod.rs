@@ -741,7 +741,8 @@ pub fn settings(r: &impl Read) -> Result<Settings, StoreError> {
     Ok(r.get(&SETTINGS, "school")?.unwrap_or_default())
 }
 
-/// The subjects a grade studies (periods > 0), scored subjects first, then by name.
+/// The subjects a grade studies (periods > 0): scored subjects first, in the programme's order;
+/// at a primary school, the học bạ template's order.
 pub fn subjects_for_grade(
     r: &impl Read,
     grade: u8,
@@ -778,6 +779,11 @@ pub fn subjects_for_grade(
         .collect();
     v.sort_by_cached_key(|s| {
         let f = crate::text::fold(&s.name);
+        // A primary school's book, pages, PDFs and Excel follow TT27's học bạ template (TV,
+        // Toán, NN1, Đạo đức, …), so no form lists the subjects in another order.
+        if primary {
+            return (false, forms::primary_template_rank(&s.name), f);
+        }
         let rank = SUBJECT_ORDER
             .iter()
             .position(|x| *x == f)
