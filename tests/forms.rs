@@ -644,7 +644,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "Danh hiệu",
             "Ngữ văn 5,5; Toán 6,5",
             "Sau hè: mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại",
-            "KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện.",
+            "KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện; Nghỉ: số buổi nghỉ học.",
             "HĐTNHN: Hoạt động trải nghiệm, hướng nghiệp",
             "NDGDĐP: Nội dung giáo dục của địa phương",
             "ngày …… tháng …… năm ……",
@@ -795,6 +795,29 @@ fn hoc_ba_tieu_hoc() {
                "address": "12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh",
                "father": "Lê Văn Tài", "mother": "Trần Thị Hoa"}),
     );
+    // Số đăng bộ and the date of enrolment, sent later and alone: the fields above stay
+    // (domain review r4, item 1), the date is stored in the form the học bạ prints (item 2)…
+    let saved = sc.put(
+        "admin",
+        &format!("/api/v1/students/{student}/profile"),
+        json!({"registry_number": "128/2026", "enrolled_on": "5/9/2026"}),
+    );
+    assert_eq!(saved["profile"]["enrolled_on"], "05/09/2026", "{saved}");
+    assert_eq!(saved["profile"]["ethnicity"], "Kinh", "{saved}");
+    // …and a date that does not exist is refused, naming the field.
+    let profile_url = format!("{}/api/v1/students/{student}/profile", sc.base);
+    for bad in ["31/02/2024", "hôm qua"] {
+        let r = sc
+            .as_user("admin")
+            .put(&profile_url)
+            .json(&json!({"enrolled_on": bad}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 422, "{bad}");
+        let body: Value = r.json().unwrap();
+        let msg = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("Ngày nhập học"), "{bad}: {body}");
+    }
     let url = format!("{}/api/v1/students/hs-nobody/profile", sc.base);
     let r = sc
         .as_user("admin")
@@ -875,6 +898,14 @@ fn hoc_ba_tieu_hoc() {
             "Chỗ ở hiện tại: 12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh",
             "Họ và tên cha: Lê Văn Tài",
             "Họ và tên mẹ: Trần Thị Hoa",
+            // The identity page's Quá trình học tập and the principal's confirmation, as on
+            // the THCS học bạ (domain review r4, item 7).
+            "QUÁ TRÌNH HỌC TẬP",
+            "Số đăng bộ",
+            "Ngày nhập học / chuyển đến",
+            "128/2026",
+            "05/09/2026",
+            "(Kí, ghi rõ họ tên và đóng dấu)",
             "1. Môn học và hoạt động giáo dục",
             "Mức đạt được",
             "Điểm KTĐK",
@@ -932,6 +963,39 @@ fn hoc_ba_tieu_hoc() {
         "{hocba}"
     );
     insta::assert_snapshot!("hocba_tieu_hoc", hocba);
+    // The date line's place is the school's own setting when it has one, before the one read
+    // from the authority (domain review r4, item 12); emptied, the authority's comes back.
+    let saved = sc.put(
+        "admin",
+        "/api/v1/school",
+        json!({"locality": "Phường Sài Gòn"}),
+    );
+    assert_eq!(saved["school"]["locality"], "Phường Sài Gòn", "{saved}");
+    for (path, what) in [
+        (format!("/grades/hocba/{student}/pdf"), "học bạ"),
+        (
+            format!("/grades/notice/{student}/pdf?term=hk2"),
+            "phiếu liên lạc",
+        ),
+        (
+            format!("/grades/class/{class}/pdf?term=cn"),
+            "bảng tổng hợp",
+        ),
+    ] {
+        let (_, raw) = sc.pdf(homeroom, &path).unwrap();
+        has_all(&raw, what, &["Phường Sài Gòn, ngày"]);
+        has_none(&raw, what, &["Quận 1, ngày"]);
+    }
+    let home = sc.get("admin", "/").text().unwrap();
+    assert!(
+        home.contains("id=\"school-locality\""),
+        "the admin home has the field"
+    );
+    sc.put("admin", "/api/v1/school", json!({"locality": null}));
+    let (_, raw) = sc
+        .pdf(homeroom, &format!("/grades/hocba/{student}/pdf"))
+        .unwrap();
+    has_all(&raw, "học bạ", &["Quận 1, ngày"]);
     // The primary phiếu of a term carries the qualities and competences (TT27 Đ7).
     let (_, notice) = sc
         .pdf(homeroom, &format!("/grades/notice/{student}/pdf?term=hk2"))
@@ -945,6 +1009,47 @@ fn hoc_ba_tieu_hoc() {
             "Năng lực đặc thù — Ngôn ngữ: Tốt",
             "Thể chất: Tốt",
         ],
+    );
+    // …and so does the year's, the end of the year being TT27's main assessment of them; its
+    // subjects follow the học bạ's template order (domain review r4, item 6).
+    let (year_notice, year_notice_raw) = sc
+        .pdf(homeroom, &format!("/grades/notice/{student}/pdf?term=cn"))
+        .unwrap();
+    has_all(
+        &year_notice_raw,
+        "phiếu liên lạc tiểu học, cả năm",
+        &[
+            "Phẩm chất chủ yếu — Yêu nước: Tốt",
+            "Năng lực chung — Tự chủ và tự học: Tốt",
+            "Năng lực đặc thù — Ngôn ngữ: Tốt",
+        ],
+    );
+    let row_of = |start: &str| {
+        year_notice
+            .lines()
+            .position(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no {start:?} row: {year_notice}"))
+    };
+    assert!(
+        row_of("Tiếng Việt") < row_of("Đạo đức") && row_of("Đạo đức") < row_of("Khoa học"),
+        "{year_notice}"
+    );
+    // The class book itself — and so its page, PDF and Excel — lists the subjects in the
+    // template's order (domain review r4, item 6).
+    let cb: Value = sc
+        .get(homeroom, &format!("/api/v1/grades/class/{class}"))
+        .json()
+        .unwrap();
+    let names: Vec<&str> = cb["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(
+        at("Tiếng Việt") < at("Đạo đức") && at("Đạo đức") < at("Khoa học"),
+        "{names:?}"
     );
     // The class page's end-of-year lists are TT27's too: completion, no summer, no "Chưa đủ
     // kết quả" for a pupil with every result (domain review, session 9).
@@ -995,6 +1100,8 @@ fn hoc_ba_tieu_hoc() {
         "bảng tổng hợp của lớp tiểu học",
         &[
             "BẢNG TỔNG HỢP KẾT QUẢ ĐÁNH GIÁ GIÁO DỤC CỦA LỚP 4A1",
+            // The absences column is explained in the legend (domain review r4, item 9).
+            "Nghỉ: số buổi nghỉ học (có phép và không phép).",
             "Phẩm chất chủ yếu",
             "Năng lực",
             "YN: Yêu nước",

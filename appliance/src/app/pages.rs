@@ -69,6 +69,8 @@ page!(HomePage, "home.html" {
     backup: Option<BackupCard>,
     relay: Option<RelayCard>,
     plans_waiting: Option<usize>,
+    // The date line's địa danh, for those who may change it (the office, BGH).
+    locality: Option<String>,
 });
 
 /// The relay to the district as school IT sees it on the home page.
@@ -221,6 +223,15 @@ async fn home(
         None
     };
     let key_changes = crate::lessons::sign::recent_changes(&rx, p.id(), jiff::Timestamp::now())?;
+    let locality = if auth::permits(p, Action::ManageSchool) {
+        Some(
+            school::school_info(&rx)?
+                .map(|i| i.locality)
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
     Ok(render(HomePage::new(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
@@ -235,6 +246,7 @@ async fn home(
         backup,
         relay,
         plans_waiting,
+        locality,
     )))
 }
 

@@ -139,6 +139,8 @@ pub fn seed_with_class_size(
                 level: "THCS".into(),
                 authority: "Sở GD&ĐT (demo)".into(),
                 current_year: year.into(),
+                // The date line's place is read from the authority, which names none here.
+                locality: String::new(),
             },
             "school.provision",
         )?;
@@ -325,7 +327,7 @@ pub fn seed_with_class_size(
                         class_id: c.id.clone(),
                     },
                 )?;
-                school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name))?;
+                school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name).into())?;
             }
         }
         Ok(())

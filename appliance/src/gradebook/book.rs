@@ -136,12 +136,14 @@ pub fn subject_year(t1: SubjectOutcome, t2: SubjectOutcome) -> SubjectOutcome {
     }
 }
 
-/// The TT22 view of one subject's year outcome.
-pub(crate) fn year_subject(o: SubjectOutcome, kind: SubjectKind) -> YearSubject {
+/// The TT22 view of one subject's year outcome. An exemption of a subject Đ10 covers (the
+/// practical part of GDTC, of GDQP-AN at THPT) is left out of the level, scored or not; any
+/// other subject exempt is the disability case of Đ11 (the principal decides, Đ12 k4).
+pub(crate) fn year_subject(o: SubjectOutcome, subject: &str, grade: u8) -> YearSubject {
     match o {
         SubjectOutcome::Done(r) => YearSubject::Result(r),
         SubjectOutcome::Exempt => YearSubject::Exempt {
-            scored: kind == SubjectKind::Scored,
+            individual_plan: !tt22::exemptible(subject, grade),
         },
         SubjectOutcome::Incomplete(_) | SubjectOutcome::Primary(..) => YearSubject::Incomplete,
     }
@@ -173,7 +175,7 @@ pub fn tt22_year_input(
         subjects: subjects
             .iter()
             .zip(specs)
-            .map(|(o, sp)| year_subject(*o, sp.kind))
+            .map(|(o, sp)| year_subject(*o, &sp.name, grade))
             .collect(),
         conduct,
         absences: Some(absences),

@@ -8,7 +8,6 @@ use super::rules::tt22::{self, Level, Pass, SubjectResult, Tt22Config, YearInput
 use super::rules::tt27::{self, QualityLevel, SubjectLevel, Tt27Config};
 use super::rules::{RuleVersion, ScoreError, Tenths, parse_score, score_from_f64};
 use super::{SubjectOutcome, TermId};
-use crate::school::SubjectKind;
 
 /// A refusal: which field, and why (English, for the CLI).
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +178,6 @@ enum Exemption {
 
 struct Tt22Subject {
     name: String,
-    kind: SubjectKind,
     exemption: Exemption,
     term1: Option<SubjectResult>,
     term2: Option<SubjectResult>,
@@ -199,9 +197,11 @@ impl Tt22Subject {
                 matches!(self.exemption, Exemption::Term2 | Exemption::Year),
             ),
         };
+        // Đ10 exempts the practical part only: the theory assessments that replace it, when
+        // given, are the term's result (DOMAIN.md §1.7); without them the term is left out.
         match (r, exempt) {
-            (_, true) => SubjectOutcome::Exempt,
-            (Some(r), false) => SubjectOutcome::Done(r),
+            (Some(r), _) => SubjectOutcome::Done(r),
+            (None, true) => SubjectOutcome::Exempt,
             (None, false) => SubjectOutcome::Incomplete(1),
         }
     }
@@ -295,7 +295,7 @@ fn check_tt22(obj: &Map<String, Value>) -> R<Value> {
         subjects: years
             .iter()
             .zip(&subjects)
-            .map(|(o, s)| super::year_subject(*o, s.kind))
+            .map(|(o, s)| super::year_subject(*o, &s.name, grade))
             .collect(),
         conduct: conduct_year,
         absences,
@@ -476,13 +476,6 @@ fn tt22_subject(sv: &Value, path: &str, cfg: &Tt22Config) -> R<Tt22Subject> {
                 ));
             }
         };
-        let exempt_here = match key {
-            "term1" => matches!(exemption, Exemption::Term1 | Exemption::Year),
-            _ => matches!(exemption, Exemption::Term2 | Exemption::Year),
-        };
-        if exempt_here {
-            return Err(CheckError::new(&tpath, "an exempt term has no assessments"));
-        }
         known_fields(t, &tpath, &["tx", "gk", "ck"])?;
         let tx = req(t, &tpath, "tx")?
             .as_array()
@@ -537,10 +530,6 @@ fn tt22_subject(sv: &Value, path: &str, cfg: &Tt22Config) -> R<Tt22Subject> {
     };
     Ok(Tt22Subject {
         name,
-        kind: match kind {
-            Kind::Scored => SubjectKind::Scored,
-            Kind::Comment => SubjectKind::Comment,
-        },
         exemption,
         term1,
         term2,
@@ -1088,13 +1077,50 @@ mod tests {
             check(&qp.to_string()).unwrap_err().field,
             "subjects[8].exempt"
         );
-        // Scores in an exempt term are refused.
+        // An exempt term's assessments are the theory ones replacing the practical part (Đ10,
+        // DOMAIN.md §1.7): they are its result, checked like any other.
         let mut both = input.clone();
         both["subjects"][8]["term1"] = t(8.0);
         assert_eq!(
             check(&both.to_string()).unwrap_err().field,
-            "subjects[8].term1"
+            "subjects[8].term1.tx[0]"
         );
+    }
+
+    /// Domain review r4, item 3: Đ10 exempts only the practical part of GDTC and GDQP-AN. A
+    /// grade-12 GDQP-AN exemption (a scored subject) without a disability is not the
+    /// principal's decision and withholds no award; a year-exempt GDTC with theory results
+    /// keeps them in the levels.
+    #[test]
+    fn a_d10_exemption_keeps_the_theory_result_and_is_never_the_principals_decision() {
+        let mut subjects: Vec<Value> = (0..8)
+            .map(|i| full_subject(&format!("Môn {i}"), [8.0, 8.0]))
+            .collect();
+        subjects.push(
+            json!({"name":"Giáo dục quốc phòng và an ninh","kind":"scored",
+            "periods_per_year":35,"exempt":true}),
+        );
+        let input = json!({"rules":"tt22","grade":12,"subjects":subjects,
+            "conduct":{"term1":"Tốt","term2":"Tốt"},"absences":0});
+        let out = check(&input.to_string()).unwrap();
+        assert_eq!(out["year"]["outcome"], json!("promoted"), "{out}");
+        assert!(out["year"]["award"].is_string(), "{out}");
+        assert!(out["year"]["award_withheld"].is_null(), "{out}");
+        // GDTC exempt for the year, assessed on theory: a CĐ theory result is a CĐ year.
+        let cd = json!({"tx":["CĐ","CĐ"],"gk":"CĐ","ck":"CĐ"});
+        let mut gdtc = input.clone();
+        gdtc["grade"] = json!(8);
+        gdtc["subjects"][8] = json!({"name":"Giáo dục thể chất","kind":"comment",
+            "periods_per_year":70,"exempt":true,"term1":cd,"term2":cd});
+        let out = check(&gdtc.to_string()).unwrap();
+        assert_eq!(out["subjects"][8]["year"], json!("CĐ"), "{out}");
+        assert_ne!(out["year"]["level"], json!("Tốt"), "the CĐ counts: {out}");
+        // Without theory results it is left out of the level, and the year is not the
+        // principal's either.
+        gdtc["subjects"][8] = json!({"name":"Giáo dục thể chất","kind":"comment",
+            "periods_per_year":70,"exempt":true});
+        let out = check(&gdtc.to_string()).unwrap();
+        assert_eq!(out["year"]["outcome"], json!("promoted"), "{out}");
     }
 
     #[test]

@@ -28,12 +28,14 @@ fn column_header(col: &str, term: TermId) -> String {
 }
 
 /// Excel sheet names: at most 31 characters, none of []:*?/\, unique in the workbook.
+/// A name too long is its abbreviation (the class PDF's legend: "HĐTNHN"), not a word cut.
 fn sheet_name(name: &str, taken: &mut Vec<String>) -> String {
-    let clean: String = name
-        .chars()
-        .filter(|c| !"[]:*?/\\".contains(*c))
-        .take(28)
-        .collect();
+    let clean: String = name.chars().filter(|c| !"[]:*?/\\".contains(*c)).collect();
+    let clean: String = if clean.chars().count() > 28 {
+        super::pdf::abbreviation(&clean).chars().take(28).collect()
+    } else {
+        clean
+    };
     let mut candidate = clean.clone();
     let mut n = 2;
     while taken.iter().any(|t| t.eq_ignore_ascii_case(&candidate)) {
@@ -117,6 +119,7 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
             "Sau hè: kết quả học tập",
             "Kết quả",
             "Danh hiệu",
+            "Ghi chú",
         ]
         .map(String::from),
     );
@@ -133,8 +136,13 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
             XCell::Text(s.full_name.clone()),
         ];
         cells.extend(y.subjects.iter().map(|o| XCell::outcome(*o)));
+        // "Đạt*": raised one level for a single subject (Đ9 k3), as the PDF and the page show.
         let lvl = |c: Option<super::Classification>| {
-            c.map(|c| c.level.label().to_string()).unwrap_or_default()
+            c.map(|c| {
+                let star = if c.adjusted_for.is_some() { "*" } else { "" };
+                format!("{}{star}", c.level.label())
+            })
+            .unwrap_or_default()
         };
         let cd = |c: Option<super::Level>| c.map(|c| c.label().to_string()).unwrap_or_default();
         cells.extend(
@@ -158,10 +166,9 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
                     .map(|a| a.level.label().to_string())
                     .unwrap_or_default(),
                 y.outcome_label(),
-                y.award_label()
-                    .map(String::from)
-                    .or_else(|| y.award_note())
-                    .unwrap_or_default(),
+                y.award_label().map(String::from).unwrap_or_default(),
+                // Why a title the levels would give is withheld, beside the title, not in it.
+                y.award_note().unwrap_or_default(),
             ]
             .map(XCell::Text),
         );
@@ -199,7 +206,7 @@ pub fn export_class_book(book: &ClassBook) -> Result<Vec<u8>, rust_xlsxwriter::X
         for (i, s) in book.students.iter().enumerate() {
             let r = (i + 3) as u32;
             let mut cells: Vec<XCell> = vec![
-                XCell::Text((i + 1).to_string()),
+                XCell::Mark((i + 1) as f64),
                 XCell::Text(s.ma_dinh_danh.clone()),
                 XCell::Text(s.full_name.clone()),
             ];
@@ -773,8 +780,17 @@ mod tests {
     #[test]
     fn sheet_names_fit_excel() {
         let mut taken = vec![];
+        // Too long: the legend's abbreviation, never a cut word ("…, hướng"; domain review r4).
         let a = sheet_name("Hoạt động trải nghiệm, hướng nghiệp", &mut taken);
-        assert!(a.chars().count() <= 31);
+        assert_eq!(a, "HĐTNHN");
+        assert_eq!(
+            sheet_name("Nội dung giáo dục của địa phương", &mut taken),
+            "NDGDĐP"
+        );
+        assert_eq!(
+            sheet_name("Khoa học tự nhiên", &mut taken),
+            "Khoa học tự nhiên"
+        );
         let b = sheet_name("Hoạt động trải nghiệm, hướng nghiệp", &mut taken);
         assert_ne!(a, b);
         assert_eq!(sheet_name("Toán/Tin", &mut taken), "ToánTin");

@@ -29,6 +29,8 @@ pub struct FormContext {
     pub corrected_subjects: Vec<String>,
     /// "ngày 31 tháng 5 năm 2027": when the year was locked; None leaves it to be written by hand.
     pub confirmed_on: Option<String>,
+    /// The place of the date line ([`place`]); None keeps dots for the hand.
+    pub place: Option<String>,
 }
 
 /// Reads the context of student `i` of `book`. The caller has checked that its user may see
@@ -41,6 +43,7 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
         level: String::new(),
         authority: String::new(),
         current_year: String::new(),
+        locality: String::new(),
     });
     let accounts: Vec<crate::auth::Account> = school::list(r, &crate::auth::ACCOUNTS)?;
     let name_of = |id: &str| {
@@ -87,6 +90,7 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
             format!("ngày {} tháng {} năm {}", d.day(), d.month(), d.year())
         });
     Ok(FormContext {
+        place: place(&info),
         authority: info.authority,
         school: info.name,
         principal,
@@ -112,7 +116,7 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
 pub struct ClassSigners {
     pub homeroom: String,
     pub principal: String,
-    /// The school's locality for "…, ngày … tháng … năm …", when the authority names one.
+    /// The place of "…, ngày … tháng … năm …" ([`place`]).
     pub place: Option<String>,
 }
 
@@ -130,12 +134,23 @@ pub fn class_signers(r: &impl Read, book: &ClassBook) -> Result<ClassSigners, St
         .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
         .map(|a| a.full_name.clone())
         .unwrap_or_default();
-    let place = school::school_info(r)?.and_then(|i| locality(&i.authority));
+    let place = school::school_info(r)?.and_then(|i| place(&i));
     Ok(ClassSigners {
         homeroom,
         principal,
         place,
     })
+}
+
+/// The place every form is dated at: the school's own địa danh when it set one, else the one
+/// read from its authority's name ([`locality`]).
+pub fn place(info: &school::SchoolInfo) -> Option<String> {
+    let own = info.locality.trim();
+    if own.is_empty() {
+        locality(&info.authority)
+    } else {
+        Some(own.to_string())
+    }
 }
 
 /// The place a form is dated at, read from the school's authority: "Phòng GD&ĐT Quận 1" →
@@ -348,10 +363,7 @@ fn identity_page(l: &mut Layout, book: &ClassBook, i: usize, ctx: &FormContext, 
 }
 
 fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
-    let date = date_line(
-        locality(&ctx.authority).as_deref(),
-        ctx.confirmed_on.as_deref(),
-    );
+    let date = date_line(ctx.place.as_deref(), ctx.confirmed_on.as_deref());
     // The place and date stand above the principal's block, as on the paper form.
     l.gap(10.0);
     l.state_header(&[], &[(&date, false)]);
@@ -366,17 +378,10 @@ fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
     );
 }
 
-/// The học bạ THCS/THPT of student `i` for the book's year.
-pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
-    let st = &book.students[i];
-    let y = &book.year[i];
-    let level_name = if book.class.grade >= 10 {
-        "HỌC BẠ TRUNG HỌC PHỔ THÔNG"
-    } else {
-        "HỌC BẠ TRUNG HỌC CƠ SỞ"
-    };
-    let mut l = Layout::new(false);
-    identity_page(&mut l, book, i, ctx, level_name);
+/// The identity page's Quá trình học tập (Năm học, Lớp, Tên trường, Số đăng bộ, Ngày nhập học /
+/// chuyển đến) and the principal's confirmation beneath it: the same on the học bạ tiểu học
+/// (TT27) as on the THCS/THPT one.
+fn learning_history(l: &mut Layout, book: &ClassBook, ctx: &FormContext) {
     l.gap(14.0);
     l.centred(13.0, true, "QUÁ TRÌNH HỌC TẬP");
     l.gap(4.0);
@@ -399,7 +404,21 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
         ]],
         9.5,
     );
-    confirmation(&mut l, ctx, &[]);
+    confirmation(l, ctx, &[]);
+}
+
+/// The học bạ THCS/THPT of student `i` for the book's year.
+pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
+    let st = &book.students[i];
+    let y = &book.year[i];
+    let level_name = if book.class.grade >= 10 {
+        "HỌC BẠ TRUNG HỌC PHỔ THÔNG"
+    } else {
+        "HỌC BẠ TRUNG HỌC CƠ SỞ"
+    };
+    let mut l = Layout::new(false);
+    identity_page(&mut l, book, i, ctx, level_name);
+    learning_history(&mut l, book, ctx);
 
     // The year's page.
     l.new_page();
@@ -581,7 +600,7 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
 /// và Xã hội / Lịch sử và Địa lí, Khoa học, Tin học và Công nghệ, Giáo dục thể chất, Nghệ thuật
 /// (Âm nhạc, Mĩ thuật), Hoạt động trải nghiệm; a subject the template does not name comes
 /// last (the sort is stable, so those keep the school's order).
-fn primary_template_rank(name: &str) -> usize {
+pub(super) fn primary_template_rank(name: &str) -> usize {
     const ORDER: [&[&str]; 13] = [
         &["tieng viet"],
         &["toan"],
@@ -609,6 +628,7 @@ pub fn hocba_primary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout {
     let y = &book.year[i];
     let mut l = Layout::new(false);
     identity_page(&mut l, book, i, ctx, "HỌC BẠ TIỂU HỌC");
+    learning_history(&mut l, book, ctx);
     l.new_page();
     l.line(
         11.0,
@@ -822,6 +842,12 @@ fn notice_sized(
         NoticeOf::Term(t) | NoticeOf::Month(_, _, t) => Some(t),
         NoticeOf::Year => None,
     };
+    // A primary phiếu lists the subjects in the học bạ's (template's) order, as the học bạ
+    // does; a secondary one in the class book's.
+    let mut order: Vec<usize> = (0..book.subjects.len()).collect();
+    if book.is_primary() {
+        order.sort_by_key(|si| primary_template_rank(&book.subjects[*si].name));
+    }
     if let Some(t) = term {
         // One column per assessment any subject has, so every row reads under the same labels.
         let mut cols: Vec<String> = vec![];
@@ -850,7 +876,8 @@ fn notice_sized(
         let mut rows = vec![];
         // Whether the month has any mark or comment at all (a term notice always shows).
         let mut any = !matches!(of, NoticeOf::Month(..));
-        for (si, spec) in book.subjects.iter().enumerate() {
+        for &si in &order {
+            let spec = &book.subjects[si];
             let stored = r.get(
                 &super::ROWS,
                 &super::row_key(&book.class.id, &spec.id, t, &st.id),
@@ -907,11 +934,10 @@ fn notice_sized(
         // A student sent to re-assessment gets its column, so the year's mark is never read
         // alone (TT22 Đ14: the re-assessment result replaces it).
         let redo = !book.year[i].reassess.is_empty();
-        let rows: Vec<Vec<String>> = book
-            .subjects
+        let rows: Vec<Vec<String>> = order
             .iter()
-            .enumerate()
-            .map(|(si, spec)| {
+            .map(|&si| {
+                let spec = &book.subjects[si];
                 let mut row = vec![
                     spec.name.clone(),
                     book.hk1[i].subjects[si].text(),
@@ -929,9 +955,12 @@ fn notice_sized(
                 row
             })
             .collect();
-        let (widths, header): (Vec<f32>, Vec<&str>) = if redo {
+        // The marks are short: the comment takes what they leave of the line, so long
+        // comments wrap onto fewer lines (the year phiếu of a re-assessed student spilled its
+        // date and signatures onto page 2; domain review r4).
+        let (mut widths, header): (Vec<f32>, Vec<&str>) = if redo {
             (
-                vec![140.0, 48.0, 48.0, 48.0, 62.0, 177.0],
+                vec![120.0, 40.0, 40.0, 40.0, 56.0],
                 vec![
                     "Môn học",
                     "HK I",
@@ -943,10 +972,12 @@ fn notice_sized(
             )
         } else {
             (
-                vec![150.0, 55.0, 55.0, 55.0, 210.0],
+                vec![130.0, 45.0, 45.0, 45.0],
                 vec!["Môn học", "HK I", "HK II", "Cả năm", "Nhận xét"],
             )
         };
+        let used: f32 = widths.iter().sum();
+        widths.push((l.width - 2.0 * l.margin - used).max(150.0));
         let header: Vec<String> = header.into_iter().map(String::from).collect();
         l.table(&widths, &header, &rows, size + 1.0);
     }
@@ -957,27 +988,7 @@ fn notice_sized(
             let x = &book.term(t)[i];
             if primary {
                 // TT27 Đ7: qualities and competences are assessed at the end of each term.
-                let levels = |names: &[&str]| {
-                    names
-                        .iter()
-                        .map(|n| {
-                            let lv = x.qualities.get(*n).map_or("……", |l| l.label());
-                            format!("{n}: {lv}")
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                };
-                l.paragraph(
-                    10.0,
-                    false,
-                    0.0,
-                    &format!(
-                        "Phẩm chất chủ yếu — {}.\nNăng lực chung — {}.\nNăng lực đặc thù — {}.",
-                        levels(&tt27::QUALITIES),
-                        levels(&tt27::COMPETENCES[..3]),
-                        levels(&tt27::COMPETENCES[3..])
-                    ),
-                );
+                qualities_paragraph(&mut l, x);
             } else {
                 l.line(
                     10.5,
@@ -1004,6 +1015,9 @@ fn notice_sized(
         NoticeOf::Year => {
             let y = &book.year[i];
             if let Some(r) = y.primary {
+                // The end of the year is TT27's main assessment of qualities and competences
+                // (Đ7), recorded with term II; the term phiếu show them too.
+                qualities_paragraph(&mut l, &book.hk2[i]);
                 l.line(
                     10.5,
                     false,
@@ -1072,10 +1086,7 @@ fn notice_sized(
     l.gap(10.0);
     l.state_header(
         &[],
-        &[(
-            &date_line(locality(&ctx.authority).as_deref(), Some(today)),
-            false,
-        )],
+        &[(&date_line(ctx.place.as_deref(), Some(today)), false)],
     );
     l.gap(-16.0);
     l.signatures(
@@ -1087,6 +1098,32 @@ fn notice_sized(
         ],
     );
     Ok(l)
+}
+
+/// The levels of the five qualities, the general and the specific competences of a primary
+/// phiếu (TT27 Đ7), "……" where none is recorded.
+fn qualities_paragraph(l: &mut Layout, x: &super::StudentTerm) {
+    let levels = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| {
+                let lv = x.qualities.get(*n).map_or("……", |l| l.label());
+                format!("{n}: {lv}")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    l.paragraph(
+        10.0,
+        false,
+        0.0,
+        &format!(
+            "Phẩm chất chủ yếu — {}.\nNăng lực chung — {}.\nNăng lực đặc thù — {}.",
+            levels(&tt27::QUALITIES),
+            levels(&tt27::COMPETENCES[..3]),
+            levels(&tt27::COMPETENCES[3..])
+        ),
+    );
 }
 
 /// The term a month belongs to: the one its days overlap most (January, shared by both terms,
@@ -1161,6 +1198,18 @@ mod tests {
         );
         assert_eq!(locality("Sở GD&ĐT (demo)"), None);
         assert_eq!(locality("UBND huyện"), None);
+        // The school's own địa danh comes first; without it, the authority's.
+        let mut info = school::SchoolInfo {
+            name: String::new(),
+            code: String::new(),
+            level: String::new(),
+            authority: "Sở GD&ĐT Hà Nội".into(),
+            current_year: String::new(),
+            locality: String::new(),
+        };
+        assert_eq!(place(&info).as_deref(), Some("Hà Nội"));
+        info.locality = "Phường Ba Đình".into();
+        assert_eq!(place(&info).as_deref(), Some("Phường Ba Đình"));
         assert_eq!(date_line(None, None), "…………, ngày …… tháng …… năm ……");
         assert_eq!(
             date_line(Some("Quận 1"), Some("ngày 6 tháng 12 năm 2026")),

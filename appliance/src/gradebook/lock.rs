@@ -359,17 +359,57 @@ pub fn recompute_apply(
     Ok(n)
 }
 
-pub fn save_settings(tx: &mut Tx<'_>, p: &Principal, s: Settings) -> Result<(), GradeError> {
+pub fn save_settings(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    patch: serde_json::Value,
+) -> Result<Settings, GradeError> {
     if !permits(p, Action::LockTerm) {
         return Err(GradeError::Forbidden);
     }
+    // A JSON merge patch (RFC 7396) over the stored settings: a BGH member who changes one
+    // reading (`{"tt22": {"max_absences": 45}}`) must not reset every other one to its
+    // default, as a whole-record PUT did. Objects merge key by key, null removes a key (its
+    // default comes back), anything else replaces.
+    if !patch.is_object() {
+        return Err(GradeError::BadSettings(
+            "Cài đặt phải là một đối tượng JSON".into(),
+        ));
+    }
+    let mut merged = serde_json::to_value(settings(tx)?)
+        .map_err(|e| GradeError::BadSettings(format!("Không đọc được cài đặt đang lưu: {e}")))?;
+    merge_patch(&mut merged, patch);
+    let s: Settings = serde_json::from_value(merged)
+        .map_err(|e| GradeError::BadSettings(format!("Cài đặt không hợp lệ: {e}")))?;
     if !(1..=10).contains(&s.tt22.comment_regular_count)
         || s.regular_count.values().any(|n| !(1..=10).contains(n))
     {
-        return Err(GradeError::Import(
+        return Err(GradeError::BadSettings(
             "Số lần đánh giá thường xuyên phải từ 1 đến 10".into(),
         ));
     }
     tx.put(&SETTINGS, "school", &s, "grades.settings")?;
-    Ok(())
+    Ok(s)
+}
+
+/// RFC 7396: `patch` applied to `target`.
+fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
+    use serde_json::Value;
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Default::default());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(&k);
+                    } else {
+                        merge_patch(t.entry(k).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other,
+    }
 }

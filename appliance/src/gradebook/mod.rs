@@ -594,14 +594,31 @@ pub enum GradeError {
     UnknownQuality(String),
     #[error("Mức phẩm chất, năng lực phải là Tốt, Đạt hoặc Cần cố gắng: nhận được \"{0}\"")]
     BadQuality(String),
-    #[error("{0}: không thuộc diện rèn luyện hè hoặc kiểm tra lại")]
-    NotInSummer(String),
+    /// `why` is "" or the reason the year gives, as the CLI says it (" (…)").
+    #[error("{who}: không thuộc diện rèn luyện hè hoặc kiểm tra lại{why}")]
+    NotInSummer { who: String, why: String },
     #[error("Số buổi nghỉ phải từ 0 đến 365")]
     BadAbsences,
     #[error("Số buổi nghỉ có phép ({excused}) nhiều hơn tổng số buổi nghỉ ({total})")]
     ExcusedOverTotal { excused: u16, total: u16 },
     #[error("{0}")]
     Import(String),
+    /// The rule settings sent cannot be read or are out of range.
+    #[error("{0}")]
+    BadSettings(String),
+    /// The class's recognition for Học sinh Tiêu biểu is voted at the end of the year.
+    #[error("Lớp bình chọn học sinh tiêu biểu vào cuối năm học: ghi ở học kì II")]
+    RecognitionInTermTwo,
+    /// "M" beside a mark in the same term row, or a mark beside "M": an exemption (Đ10) is
+    /// for a whole term of the subject, as `tram grades check` models it (`exempt: "term1"`).
+    #[error(
+        "Miễn (M) là cho cả học kì của môn (Thông tư 22 Điều 10), không cho một lần đánh giá: cột {0} của học kì này đã có điểm. Muốn miễn cả học kì: xoá các điểm rồi nhập M vào mọi cột. Điểm kiểm tra lí thuyết thay phần thực hành thì nhập như điểm thường, không dùng M."
+    )]
+    ExemptBesideMarks(String),
+    #[error(
+        "Học kì này của môn đang được miễn (M ở cột {0}): xoá M ở mọi cột của học kì trước khi nhập điểm."
+    )]
+    MarkBesideExempt(String),
     #[error(
         "Môn {0} không được miễn (M): Thông tư 22 Điều 10 chỉ miễn phần thực hành môn Giáo dục thể chất (và GDQP-AN ở THPT); học sinh khuyết tật (Điều 11) cần được ghi trong hồ sơ học sinh"
     )]
@@ -637,10 +654,15 @@ impl GradeError {
             GradeError::Incomplete(_) => "incomplete",
             GradeError::BadConduct(_) => "bad_conduct",
             GradeError::BadAbsences | GradeError::ExcusedOverTotal { .. } => "bad_absences",
-            GradeError::NotInSummer(_) => "not_in_summer",
+            GradeError::NotInSummer { .. } => "not_in_summer",
             GradeError::UnknownQuality(_) => "unknown_quality",
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
+            GradeError::BadSettings(_) => "bad_settings",
+            GradeError::RecognitionInTermTwo => "recognition_in_term_ii",
+            GradeError::ExemptBesideMarks(_) | GradeError::MarkBesideExempt(_) => {
+                "exempt_whole_term"
+            }
             GradeError::NothingToSave => "nothing_to_save",
             GradeError::NotExemptible(_) => "not_exemptible",
         }
@@ -719,7 +741,8 @@ pub fn settings(r: &impl Read) -> Result<Settings, StoreError> {
     Ok(r.get(&SETTINGS, "school")?.unwrap_or_default())
 }
 
-/// The subjects a grade studies (periods > 0), scored subjects first, then by name.
+/// The subjects a grade studies (periods > 0): scored subjects first, in the programme's order;
+/// at a primary school, the học bạ template's order.
 pub fn subjects_for_grade(
     r: &impl Read,
     grade: u8,
@@ -756,6 +779,11 @@ pub fn subjects_for_grade(
         .collect();
     v.sort_by_cached_key(|s| {
         let f = crate::text::fold(&s.name);
+        // A primary school's book, pages, PDFs and Excel follow TT27's học bạ template (TV,
+        // Toán, NN1, Đạo đức, …), so no form lists the subjects in another order.
+        if primary {
+            return (false, forms::primary_template_rank(&s.name), f);
+        }
         let rank = SUBJECT_ORDER
             .iter()
             .position(|x| *x == f)

@@ -292,13 +292,13 @@ async fn get_settings(State(s): State<Shared>, u: ApiUser) -> Result<Json<Settin
 async fn put_settings(
     State(s): State<Shared>,
     u: ApiUser,
-    b: JsonBody<Settings>,
+    b: JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     u.require(crate::auth::Action::LockTerm)?;
-    let st = json_body(b)?;
+    let patch = json_body(b)?;
     let p = u.principal.clone();
-    write(&s, &u, move |tx| super::save_settings(tx, &p, st)).await?;
-    Ok(Json(json!({"saved": true})))
+    let st = write(&s, &u, move |tx| super::save_settings(tx, &p, patch)).await?;
+    Ok(Json(json!({"saved": true, "settings": st})))
 }
 
 /// `{class}.xlsx` — the class book; `{class}.csv` — the class's results for machines.

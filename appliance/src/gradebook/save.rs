@@ -86,6 +86,25 @@ pub fn save_cell(
     let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
     let current = row.cells.get(&edit.column).cloned();
     let current_mark = current.as_ref().map_or(Mark::Pending, |c| c.mark);
+    // An exemption is for a whole term of the subject (Đ10; the CLI's `exempt: "term1"`): a
+    // row is all "M" or has none. A lone "M" beside marks used to be saved and leave the term
+    // incomplete with no word why. Empty cells may sit beside either while the row is typed.
+    let other = |want: fn(Mark) -> bool| {
+        spec.columns()
+            .into_iter()
+            .filter(|c| *c != edit.column)
+            .find(|c| row.cells.get(c).is_some_and(|x| want(x.mark)))
+    };
+    if mark == Mark::Exempt
+        && let Some(c) = other(|m| !matches!(m, Mark::Pending | Mark::Exempt))
+    {
+        return Err(GradeError::ExemptBesideMarks(c.to_uppercase()));
+    }
+    if !matches!(mark, Mark::Pending | Mark::Exempt)
+        && let Some(c) = other(|m| m == Mark::Exempt)
+    {
+        return Err(GradeError::MarkBesideExempt(c.to_uppercase()));
+    }
     let current_version = current.as_ref().map_or(0, |c| c.version);
     let locked = is_locked(tx, &class.year, term)?;
     if current_mark == mark && !locked {
@@ -453,9 +472,7 @@ pub fn save_record(
     if let Some(b) = e.recognised_by_class {
         // The recognition is of the school year, voted at its end: term II's record holds it.
         if term != TermId::Hk2 {
-            return Err(GradeError::Import(
-                "Lớp bình chọn học sinh tiêu biểu vào cuối năm học (học kì II)".into(),
-            ));
+            return Err(GradeError::RecognitionInTermTwo);
         }
         rec.recognised_by_class = b;
     }
@@ -505,6 +522,16 @@ pub fn save_summer(
     if e.conduct.is_none() && e.subject.is_none() {
         return Err(GradeError::NothingToSave);
     }
+    // Why the year owes no summer, when it is a retention for absences: the teacher otherwise
+    // sees a bare refusal beside a Chưa đạt that looks like it owes one (the CLI says why).
+    let why = if y.outcome == Some(Outcome::Retained) && y.absences > st.tt22.max_absences {
+        format!(
+            " (nghỉ {} buổi, quá {} buổi: ở lại lớp, không rèn luyện hè hay kiểm tra lại)",
+            y.absences, st.tt22.max_absences
+        )
+    } else {
+        String::new()
+    };
     let mut rec = y.summer.clone();
     if let Some(c) = e.conduct {
         if !homeroom {
@@ -516,7 +543,10 @@ pub fn save_summer(
             y.outcome,
             Some(Outcome::SummerConduct | Outcome::SummerBoth)
         ) {
-            return Err(GradeError::NotInSummer(book.students[i].full_name.clone()));
+            return Err(GradeError::NotInSummer {
+                who: book.students[i].full_name.clone(),
+                why,
+            });
         }
         rec.conduct = if c.trim().is_empty() {
             None
@@ -542,10 +572,13 @@ pub fn save_summer(
             return Err(GradeError::NotYourClass);
         }
         if !y.reassess.contains(&si) {
-            return Err(GradeError::NotInSummer(format!(
-                "{} — {}",
-                book.students[i].full_name, book.subjects[si].name
-            )));
+            return Err(GradeError::NotInSummer {
+                who: format!(
+                    "{} — {}",
+                    book.students[i].full_name, book.subjects[si].name
+                ),
+                why,
+            });
         }
         let input = e.input.unwrap_or_default();
         match parse_mark(&input, book.subjects[si].kind)? {

@@ -25,6 +25,8 @@ struct RawSchool {
     code: Spanned<String>,
     level: Spanned<String>,
     authority: Spanned<String>,
+    #[serde(default)]
+    locality: Option<Spanned<String>>,
     year: Spanned<String>,
     time_zone: Spanned<String>,
 }
@@ -66,6 +68,9 @@ pub struct Provisioning {
     pub school_code: String,
     pub level: String,
     pub authority: String,
+    /// Địa danh of the forms' date line; "" when the file gives none (then the one the
+    /// school set on its admin page stays, or the authority's name gives it).
+    pub locality: String,
     pub year: String,
     pub time_zone: String,
     pub admin_username: String,
@@ -131,6 +136,19 @@ pub fn parse(text: &str, base: &Path) -> Result<Provisioning, FileErrors> {
         bad(
             s.level.span(),
             format!("school.level {level:?} must be TH, THCS or TH&THCS"),
+        );
+    }
+    let locality = s
+        .locality
+        .as_ref()
+        .map_or(String::new(), |l| crate::text::nfc(l.get_ref().trim()));
+    if let Some(l) = &s.locality
+        && crate::school::clean_locality(l.get_ref()).is_err()
+    {
+        bad(
+            l.span(),
+            "school.locality is the place of the forms' date line (one line, at most 100 characters)"
+                .into(),
         );
     }
     if s.authority.get_ref().trim().is_empty() {
@@ -267,6 +285,7 @@ pub fn parse(text: &str, base: &Path) -> Result<Provisioning, FileErrors> {
         school_code: code.to_string(),
         level: level.to_string(),
         authority: s.authority.get_ref().trim().to_string(),
+        locality,
         year: year.to_string(),
         time_zone: "Asia/Ho_Chi_Minh".into(),
         admin_username: username,

@@ -297,6 +297,14 @@ fn school_and_admin(
         level: p.level.clone(),
         authority: p.authority.clone(),
         current_year: p.year.clone(),
+        // A file without a locality keeps the one the school set on its admin page.
+        locality: if p.locality.is_empty() {
+            info.as_ref()
+                .map(|i| i.locality.clone())
+                .unwrap_or_default()
+        } else {
+            p.locality.clone()
+        },
     };
     if let Some(i) = &info
         && i.code != p.school_code

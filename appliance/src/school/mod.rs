@@ -24,6 +24,48 @@ pub struct SchoolInfo {
     /// The supervising authority data is relayed to (configurable, DOMAIN.md §0.2).
     pub authority: String,
     pub current_year: String,
+    /// Địa danh of the forms' date line ("Quận 3", "Hà Nội"), set by the school; "" = read
+    /// it from the authority's name. Under two-tier local government most schools report to
+    /// a Sở, whose name gives the province, never the school's own ward or commune.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub locality: String,
+}
+
+/// A change to the school's details from the admin page or the API: a field left out stays.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchoolPatch {
+    /// Địa danh of the date line; "" or null (an emptied field of the page's form) goes back
+    /// to the one read from the authority; left out, it stays.
+    #[serde(deserialize_with = "present")]
+    pub locality: Option<Option<String>>,
+}
+
+/// A field that is present, null included (`Some(None)`), told from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Changes the school's details (only the fields given).
+pub fn update_school(tx: &mut Tx<'_>, patch: SchoolPatch) -> Result<SchoolInfo, SchoolError> {
+    let mut info = school_info(tx)?
+        .ok_or_else(|| SchoolError::Invalid("Trường chưa được khai báo.".into()))?;
+    if let Some(l) = patch.locality {
+        info.locality = clean_locality(l.as_deref().unwrap_or_default())?;
+    }
+    tx.put(&INFO, "school", &info, "school.update")?;
+    Ok(info)
+}
+
+/// The địa danh as stored: NFC, trimmed, 100 characters at most, one line.
+pub fn clean_locality(raw: &str) -> Result<String, SchoolError> {
+    let l = crate::text::nfc(raw.trim());
+    if l.chars().count() > 100 || l.chars().any(char::is_control) {
+        return Err(SchoolError::Invalid(
+            "Địa danh ghi ở dòng ngày tháng: một dòng, tối đa 100 kí tự.".into(),
+        ));
+    }
+    Ok(l)
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -182,39 +224,105 @@ pub fn student_profile(
     Ok(rx.get(&PROFILES, student)?.unwrap_or_default())
 }
 
-/// Records a student's identity-page details (NFC, trimmed, 200 characters a field at most).
+/// A change to a student's [`StudentProfile`]: a field left out (or null) stays as stored, an
+/// empty string clears it. The office sends one field at a time (the disability flag alone,
+/// a late date of enrolment), so a body naming some fields must never wipe the others.
+#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfilePatch {
+    pub birthplace: Option<String>,
+    pub ethnicity: Option<String>,
+    pub address: Option<String>,
+    pub father: Option<String>,
+    pub mother: Option<String>,
+    pub guardian: Option<String>,
+    pub father_job: Option<String>,
+    pub mother_job: Option<String>,
+    pub guardian_job: Option<String>,
+    pub registry_number: Option<String>,
+    pub enrolled_on: Option<String>,
+    pub disability: Option<bool>,
+}
+
+impl From<StudentProfile> for ProfilePatch {
+    /// Every field given: the whole profile is written as it is.
+    fn from(p: StudentProfile) -> Self {
+        ProfilePatch {
+            birthplace: Some(p.birthplace),
+            ethnicity: Some(p.ethnicity),
+            address: Some(p.address),
+            father: Some(p.father),
+            mother: Some(p.mother),
+            guardian: Some(p.guardian),
+            father_job: Some(p.father_job),
+            mother_job: Some(p.mother_job),
+            guardian_job: Some(p.guardian_job),
+            registry_number: Some(p.registry_number),
+            enrolled_on: Some(p.enrolled_on),
+            disability: Some(p.disability),
+        }
+    }
+}
+
+/// Records the given identity-page details over the stored ones (NFC, trimmed, 200 characters
+/// a field at most; the date of enrolment a real date, stored as dd/mm/yyyy).
 pub fn save_profile(
     tx: &mut Tx<'_>,
     student: &str,
-    p: StudentProfile,
+    patch: ProfilePatch,
 ) -> Result<StudentProfile, SchoolError> {
     tx.get(&STUDENTS, student)?
         .ok_or_else(|| SchoolError::NoSuchStudent(student.to_string()))?;
-    let clean = |label: &str, v: String| -> Result<String, SchoolError> {
+    let mut p = student_profile(tx, student)?;
+    let clean = |label: &str, field: &mut String, v: Option<String>| -> Result<(), SchoolError> {
+        let Some(v) = v else { return Ok(()) };
         let v = crate::text::nfc(v.trim());
         if v.chars().count() > 200 {
             return Err(SchoolError::Invalid(format!(
                 "{label} quá dài (tối đa 200 kí tự)."
             )));
         }
-        Ok(v)
+        *field = v;
+        Ok(())
     };
-    let p = StudentProfile {
-        birthplace: clean("Nơi sinh", p.birthplace)?,
-        ethnicity: clean("Dân tộc", p.ethnicity)?,
-        address: clean("Chỗ ở hiện tại", p.address)?,
-        father: clean("Họ tên cha", p.father)?,
-        mother: clean("Họ tên mẹ", p.mother)?,
-        guardian: clean("Người giám hộ", p.guardian)?,
-        father_job: clean("Nghề nghiệp của cha", p.father_job)?,
-        mother_job: clean("Nghề nghiệp của mẹ", p.mother_job)?,
-        guardian_job: clean("Nghề nghiệp của người giám hộ", p.guardian_job)?,
-        registry_number: clean("Số đăng bộ", p.registry_number)?,
-        enrolled_on: clean("Ngày nhập học / chuyển đến", p.enrolled_on)?,
-        disability: p.disability,
-    };
+    clean("Nơi sinh", &mut p.birthplace, patch.birthplace)?;
+    clean("Dân tộc", &mut p.ethnicity, patch.ethnicity)?;
+    clean("Chỗ ở hiện tại", &mut p.address, patch.address)?;
+    clean("Họ tên cha", &mut p.father, patch.father)?;
+    clean("Họ tên mẹ", &mut p.mother, patch.mother)?;
+    clean("Người giám hộ", &mut p.guardian, patch.guardian)?;
+    clean("Nghề nghiệp của cha", &mut p.father_job, patch.father_job)?;
+    clean("Nghề nghiệp của mẹ", &mut p.mother_job, patch.mother_job)?;
+    clean(
+        "Nghề nghiệp của người giám hộ",
+        &mut p.guardian_job,
+        patch.guardian_job,
+    )?;
+    clean("Số đăng bộ", &mut p.registry_number, patch.registry_number)?;
+    if let Some(d) = patch.enrolled_on {
+        p.enrolled_on = profile_date("Ngày nhập học / chuyển đến", &d)?;
+    }
+    if let Some(d) = patch.disability {
+        p.disability = d;
+    }
     tx.put(&PROFILES, student, &p, "student.profile")?;
     Ok(p)
+}
+
+/// A date of the profile in the one form the học bạ prints, dd/mm/yyyy ("" stays empty).
+/// Written by hand it was "31/02/2024" or "hôm qua" on a legal record; any of the forms
+/// [`parse_date`] reads is accepted and rewritten, so every stored date looks the same.
+fn profile_date(label: &str, raw: &str) -> Result<String, SchoolError> {
+    let raw = crate::text::nfc(raw.trim());
+    if raw.is_empty() {
+        return Ok(raw);
+    }
+    match parse_date(&raw) {
+        Some(d) if (1900..=2200).contains(&d.year()) => Ok(d.strftime("%d/%m/%Y").to_string()),
+        _ => Err(SchoolError::Invalid(format!(
+            "{label} \"{raw}\" không phải là một ngày có thật; hãy ghi ngày/tháng/năm, ví dụ 05/09/2026."
+        ))),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ use crate::http::{ApiError, JsonBody, Shared, json_body};
 
 pub fn api() -> Router<Shared> {
     Router::new()
-        .route("/school", get(get_school))
+        .route("/school", get(get_school).put(put_school))
         .route("/classes", get(list_classes).post(create_class))
         .route("/subjects", get(list_subjects).post(save_subject))
         .route("/departments", get(list_departments).post(save_department))
@@ -53,6 +53,18 @@ async fn get_school(
     Ok(Json(
         json!({ "school": super::school_info(&rx)?, "years": super::list(&rx, &super::YEARS)? }),
     ))
+}
+
+/// Changes the school's own details (today the date line's địa danh): the fields sent only.
+async fn put_school(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<super::SchoolPatch>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let p = json_body(b)?;
+    let x = write(&s, &u, move |tx| super::update_school(tx, p)).await?;
+    Ok(Json(json!({ "school": x })))
 }
 
 async fn list_classes(
@@ -417,12 +429,12 @@ async fn export_staff(State(s): State<Shared>, u: ApiUser) -> Result<Response, A
     Ok(xlsx_response("can-bo.xlsx", bytes))
 }
 
-/// The học bạ's identity details of one student: nơi sinh, dân tộc, chỗ ở, parents, guardian.
+/// Changes the học bạ's identity details of one student: the fields sent, the others kept.
 async fn put_profile(
     State(s): State<Shared>,
     u: ApiUser,
     Path(student): Path<String>,
-    b: JsonBody<super::StudentProfile>,
+    b: JsonBody<super::ProfilePatch>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let p = json_body(b)?;

@@ -118,7 +118,9 @@ pub(super) async fn class_pdf(
         if !subjects.is_empty() {
             legend.push(format!("{}.", subjects.join("; ")));
         }
-        legend.push("KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện.".to_string());
+        legend.push(
+            "KQHT: Kết quả học tập; KQRL: Kết quả rèn luyện; Nghỉ: số buổi nghỉ học.".to_string(),
+        );
         if year {
             legend.push(
                 "Sau hè: mức đánh giá sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại \
@@ -131,6 +133,15 @@ pub(super) async fn class_pdf(
              tư 22/2021)."
                 .into(),
         );
+        // Why a title the levels would give is not given: a note under the table, never a
+        // sentence in the Danh hiệu cell (it ran to 12 lines; domain review r4).
+        if year {
+            for (n, st) in book.students.iter().enumerate() {
+                if let Some(note) = book.year[n].award_note() {
+                    legend.push(format!("Ghi chú — {}. {}: {note}.", n + 1, st.full_name));
+                }
+            }
+        }
         // Wrapped, never cut: every abbreviation of the table is explained.
         l.paragraph(7.5, false, 0.0, &legend.join("\n"));
         class_signatures(&mut l, &signers);
@@ -199,7 +210,7 @@ pub(super) fn primary_class_layout(
     l.gap(6.0);
     let year = per == Period::Year;
     let mut header = vec!["STT".to_string(), "Họ và tên".to_string()];
-    let mut widths = vec![20.0, 105.0];
+    let mut widths = vec![20.0, 99.0];
     header.extend(
         book.subjects
             .iter()
@@ -208,8 +219,9 @@ pub(super) fn primary_class_layout(
     widths.extend(book.subjects.iter().map(|_| 30.0));
     header.extend(QUALITY_ABBR.iter().map(|(_, a)| a.to_string()));
     widths.extend(QUALITY_ABBR.iter().map(|_| 20.0));
+    // Wide enough for its heading whole ("Ng…" at 24 pt; domain review r4).
     header.push("Nghỉ".into());
-    widths.push(24.0);
+    widths.push(30.0);
     if year {
         header.extend(
             [
@@ -285,6 +297,7 @@ pub(super) fn primary_class_layout(
          kiểm tra định kì; phẩm chất, năng lực: T = Tốt, Đ = Đạt, C = Cần cố gắng."
             .into(),
     );
+    legend.push("Nghỉ: số buổi nghỉ học (có phép và không phép).".into());
     if year {
         legend.push(
             "Kết quả giáo dục: HTXS = Hoàn thành xuất sắc, HTT = Hoàn thành tốt, HT = Hoàn \

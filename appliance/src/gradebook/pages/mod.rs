@@ -401,12 +401,9 @@ fn summary_rows(book: &ClassBook, per: Period) -> Vec<SummaryRow> {
             }
             Period::Year => {
                 let y = &book.year[i];
-                // No title but one the levels would give: say why (a school setting).
-                let award = y
-                    .award_label()
-                    .map(String::from)
-                    .or_else(|| y.award_note())
-                    .unwrap_or_default();
+                // The title only: why one the levels would give is withheld is a note of its
+                // own (the page's list, the PDF's note under the table), never this cell.
+                let award = y.award_label().map(String::from).unwrap_or_default();
                 (
                     &y.subjects,
                     y.level,

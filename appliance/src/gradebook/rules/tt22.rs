@@ -432,8 +432,13 @@ pub fn award(conduct: Level, learning: Level, year: &[SubjectResult]) -> Option<
 // - Đ10 (miễn học phần thực hành GDTC/GDQP-AN) is granted for a term or the year; a term
 //   exempt leaves the year to the other term. Đ11 + Đ12 k4: a student with a disability who is
 //   not assessed in a subject is promoted or not by the principal's decision. [C] lawnet.vn
-//   "…exempted-from-physical-education…1007747", "…45-excused-absences…3768". Reading [S]:
-//   a scored subject left out for the whole year only happens under Đ11, so it is that case.
+//   "…exempted-from-physical-education…1007747", "…45-excused-absences…3768". Đ10 exempts
+//   only the practical part: the theory assessments replace it, so the subject keeps a result
+//   (DOMAIN.md §1.7 [C]) and an exemption of GDTC or GDQP-AN is never the principal's
+//   decision, scored or not. Only a subject Đ10 does not cover, left out for a disability
+//   (Đ11), sends the year to the principal. A Đ10 exemption recorded with no theory result
+//   at all ("M" in every cell) is left out of the level [U]: the subject's other term, if
+//   any, stands for the year (the class book and the CLI treat it alike).
 // - An award for a student who is not promoted is not settled by the text [U]: a school
 //   setting, `award_requires_promotion`, default true (no award unless promoted).
 
@@ -442,9 +447,10 @@ pub fn award(conduct: Level, learning: Level, year: &[SubjectResult]) -> Option<
 pub enum YearSubject {
     /// ĐTBmcn, or Đ/CĐ of a comment subject.
     Result(SubjectResult),
-    /// Exempt for the whole year. A comment subject (the practical part of GDTC, Đ10) is left
-    /// out of the level; a scored subject left out is the disability case of Đ11.
-    Exempt { scored: bool },
+    /// Exempt for the whole year with no result. `individual_plan`: the subject is not one
+    /// Đ10 covers (GDTC; GDQP-AN at THPT), so it was left out for a disability (Đ11) and the
+    /// principal decides the year (Đ12 k4); otherwise it is only left out of the level.
+    Exempt { individual_plan: bool },
     /// Assessments still missing.
     Incomplete,
 }
@@ -536,11 +542,11 @@ impl YearDecision {
 pub fn decide_year(input: &YearInput, cfg: &Tt22Config) -> Result<YearDecision, YearInputError> {
     let mut results = Vec::with_capacity(input.subjects.len());
     let mut complete = true;
-    let mut scored_left_out = false;
+    let mut left_out_for_disability = false;
     for s in &input.subjects {
         match s {
             YearSubject::Result(r) => results.push(*r),
-            YearSubject::Exempt { scored } => scored_left_out |= *scored,
+            YearSubject::Exempt { individual_plan } => left_out_for_disability |= *individual_plan,
             YearSubject::Incomplete => complete = false,
         }
     }
@@ -554,7 +560,7 @@ pub fn decide_year(input: &YearInput, cfg: &Tt22Config) -> Result<YearDecision, 
     let (Some(l), Some(conduct), Some(absences)) = (level, input.conduct, input.absences) else {
         return Ok(d);
     };
-    let outcome = if scored_left_out {
+    let outcome = if left_out_for_disability {
         Outcome::PrincipalDecides
     } else {
         outcome(conduct, l.level, absences, Stage::EndOfYear, cfg)
@@ -996,17 +1002,21 @@ mod tests {
     }
 
     #[test]
-    fn a_scored_subject_left_out_is_the_principals_decision_a_comment_one_is_not() {
+    fn a_subject_left_out_for_a_disability_is_the_principals_decision_a_d10_one_is_not() {
         let cfg = Tt22Config::default();
         let mut input = y_input(Level::Tot);
         input.subjects = with_comments(scored(&[8.0; 8]), 0)
             .into_iter()
             .map(YearSubject::Result)
             .collect();
-        input.subjects[11] = YearSubject::Exempt { scored: false };
+        input.subjects[11] = YearSubject::Exempt {
+            individual_plan: false,
+        };
         let d = decide_year(&input, &cfg).unwrap();
         assert_eq!(d.outcome, Some(Outcome::Promoted));
-        input.subjects[7] = YearSubject::Exempt { scored: true };
+        input.subjects[7] = YearSubject::Exempt {
+            individual_plan: true,
+        };
         let d = decide_year(&input, &cfg).unwrap();
         assert_eq!(d.outcome, Some(Outcome::PrincipalDecides));
         assert!(d.reassess.is_empty());

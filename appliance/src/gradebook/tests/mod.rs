@@ -271,18 +271,65 @@ fn states_make_up_zero_and_exempt() {
                 now: now(),
             },
             |tx| {
-                let mut p = school::student_profile(tx, &student)?;
-                p.disability = true;
+                let p = school::ProfilePatch {
+                    disability: Some(true),
+                    ..Default::default()
+                };
                 school::save_profile(tx, &student, p)
             },
         )
         .unwrap();
     for col in ["tx1", "tx2", "tx3", "tx4", "gk", "ck"] {
+        // The row's marks are cleared first: "M" is for the whole term, never beside a mark.
         let version = if col == "tx2" { 2 } else { 1 };
+        f.save(&f.teacher, &f.toan, TermId::Hk1, 1, col, "", version)
+            .unwrap();
+    }
+    for col in ["tx1", "tx2", "tx3", "tx4", "gk", "ck"] {
+        let version = if col == "tx2" { 3 } else { 2 };
         f.save(&f.teacher, &f.toan, TermId::Hk1, 1, col, "M", version)
             .unwrap();
     }
     assert_eq!(spec_row(&f), SubjectOutcome::Exempt);
+}
+
+/// Domain review r4, item 4: "M" typed into one GDTC cell beside Đ marks was saved and left
+/// the term (and the year) incomplete with no word; the CLI refuses the same record. An
+/// exemption is for the whole term: "M" beside a mark is refused, and so is a mark beside "M".
+#[test]
+fn an_exemption_is_for_the_whole_term_row() {
+    let f = fixture();
+    let g = &f.gdtc_teacher;
+    for col in ["tx2", "gk", "ck"] {
+        f.save(g, &f.gdtc, TermId::Hk1, 0, col, "Đ", 0).unwrap();
+    }
+    let e = f
+        .save(g, &f.gdtc, TermId::Hk1, 0, "tx1", "M", 0)
+        .unwrap_err();
+    assert_eq!(e.code(), "exempt_whole_term");
+    assert!(e.to_string().contains("cả học kì"), "{e}");
+    // Nothing was written: the cell is still empty.
+    let rx = f.store.read().unwrap();
+    let key = row_key(&f.class.id, &f.gdtc, TermId::Hk1, &f.students[0].id);
+    assert_eq!(
+        rx.get(&ROWS, &key).unwrap().unwrap().mark("tx1"),
+        Mark::Pending
+    );
+    drop(rx);
+    // A row of "M" only is the exempt term; a mark typed beside it is refused.
+    let cols = ["tx1", "tx2", "gk", "ck"];
+    for col in cols {
+        f.save(g, &f.gdtc, TermId::Hk1, 1, col, "M", 0).unwrap();
+    }
+    let e = f
+        .save(g, &f.gdtc, TermId::Hk1, 1, "gk", "Đ", 1)
+        .unwrap_err();
+    assert_eq!(e.code(), "exempt_whole_term");
+    assert!(e.to_string().contains("đang được miễn"), "{e}");
+    let rx = f.store.read().unwrap();
+    let book = class_book(&rx, &f.class.id, &Settings::default()).unwrap();
+    let i = book.subjects.iter().position(|s| s.id == f.gdtc).unwrap();
+    assert_eq!(book.hk1[1].subjects[i], SubjectOutcome::Exempt);
 }
 
 fn fill_class(f: &Fixture, term: TermId) {
@@ -772,6 +819,12 @@ fn the_exported_class_book_imports_back_unchanged() {
         let sheet = wb.worksheet_range("Toán").unwrap();
         let first = sheet.rows().nth(3).unwrap();
         assert!(matches!(first[3], Data::Float(_)), "tx1 is {:?}", first[3]);
+        // STT is a number too, and the long subject names are sheets named by abbreviation
+        // (domain review r4).
+        assert!(matches!(first[0], Data::Float(_)), "STT is {:?}", first[0]);
+        let names = wb.sheet_names();
+        assert!(names.iter().any(|n| n == "HĐTNHN"), "{names:?}");
+        assert!(header.contains(&"Ghi chú".to_string()), "{header:?}");
         assert!(first.iter().filter(|d| matches!(d, Data::Float(_))).count() >= 7);
     }
     let plan = f.plan(&bytes, None).unwrap();
@@ -994,7 +1047,7 @@ fn a_primary_class_gets_its_tt27_year_result() {
             TermId::Hk1,
             recognise()
         )),
-        Err(GradeError::Import(_))
+        Err(GradeError::RecognitionInTermTwo)
     ));
     let rec = store
         .write(&h_actor, |tx| {
@@ -1015,4 +1068,114 @@ fn a_primary_class_gets_its_tt27_year_result() {
         excel::plan_import(&rx, &teacher, &class.id, &tv, TermId::Hk2, &bytes, None).unwrap();
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     assert_eq!((plan.cells.len(), plan.changes), (4, 0));
+}
+
+fn office() -> Actor {
+    Actor {
+        id: "office".into(),
+        now: now(),
+    }
+}
+
+/// Domain review r4, item 1: `{"disability": true}` alone wiped nơi sinh, parents, Số đăng
+/// bộ… A field left out stays, an empty string clears.
+#[test]
+fn a_profile_change_keeps_the_fields_it_does_not_name() {
+    let f = fixture();
+    let student = f.students[0].id.clone();
+    let full: school::ProfilePatch = serde_json::from_value(serde_json::json!({
+        "birthplace": "Bệnh viện Từ Dũ", "ethnicity": "Kinh", "address": "12 Lý Tự Trọng",
+        "father": "Lê Văn Tài", "father_job": "Kĩ sư", "mother": "Trần Thị Hoa",
+        "registry_number": "124/2025", "enrolled_on": "05/09/2025"
+    }))
+    .unwrap();
+    let patch =
+        |v: serde_json::Value| -> school::ProfilePatch { serde_json::from_value(v).unwrap() };
+    let save = |p: school::ProfilePatch| {
+        let s = student.clone();
+        f.store
+            .write(&office(), move |tx| school::save_profile(tx, &s, p))
+    };
+    save(full).unwrap();
+    let p = save(patch(serde_json::json!({"disability": true}))).unwrap();
+    assert!(p.disability);
+    assert_eq!(p.birthplace, "Bệnh viện Từ Dũ");
+    assert_eq!(p.father, "Lê Văn Tài");
+    assert_eq!(p.father_job, "Kĩ sư");
+    assert_eq!(p.registry_number, "124/2025");
+    assert_eq!(p.enrolled_on, "05/09/2025");
+    let p = save(patch(
+        serde_json::json!({"enrolled_on": "6/9/2025", "father_job": ""}),
+    ))
+    .unwrap();
+    assert_eq!(p.enrolled_on, "06/09/2025", "one printed form");
+    assert_eq!(p.father_job, "", "an empty string clears");
+    assert!(p.disability, "kept");
+    assert_eq!(p.mother, "Trần Thị Hoa");
+    let rx = f.store.read().unwrap();
+    assert_eq!(school::student_profile(&rx, &student).unwrap(), p);
+}
+
+/// Domain review r4, item 2: "31/02/2024" and "hôm qua" were printed on the học bạ.
+#[test]
+fn a_profile_date_is_a_real_date_in_one_form() {
+    let f = fixture();
+    let student = f.students[0].id.clone();
+    let save = |d: &str| {
+        let (s, d) = (student.clone(), d.to_string());
+        f.store.write(&office(), move |tx| {
+            school::save_profile(
+                tx,
+                &s,
+                school::ProfilePatch {
+                    enrolled_on: Some(d),
+                    ..Default::default()
+                },
+            )
+        })
+    };
+    for bad in ["31/02/2024", "hôm qua", "5/9", "00/01/2024", "05/09/0025"] {
+        let e = save(bad).expect_err(bad).to_string();
+        assert!(
+            e.contains("Ngày nhập học / chuyển đến") && e.contains(bad),
+            "{bad}: {e}"
+        );
+    }
+    for (good, stored) in [
+        ("05/09/2025", "05/09/2025"),
+        ("5/9/2025", "05/09/2025"),
+        ("2025-09-05", "05/09/2025"),
+        (" 05.09.2025 ", "05/09/2025"),
+        ("", ""),
+    ] {
+        assert_eq!(save(good).unwrap().enrolled_on, stored, "{good}");
+    }
+}
+
+/// The same defect in the other whole-record PUT: rule settings sent in part reset every
+/// reading left out to its default.
+#[test]
+fn a_settings_change_keeps_the_readings_it_does_not_name() {
+    let f = fixture();
+    let save = |v: serde_json::Value| {
+        let p = f.bgh.clone();
+        f.store.write(&office(), move |tx| save_settings(tx, &p, v))
+    };
+    save(serde_json::json!({
+        "tt22": {"max_absences": 40, "award_requires_promotion": false},
+        "regular_count": {"toan": 3}
+    }))
+    .unwrap();
+    let s = save(serde_json::json!({"tt22": {"comment_regular_count": 3}})).unwrap();
+    assert_eq!(s.tt22.comment_regular_count, 3);
+    assert_eq!(s.tt22.max_absences, 40, "kept");
+    assert!(!s.tt22.award_requires_promotion, "kept");
+    assert_eq!(s.regular_count.get("toan"), Some(&3), "kept");
+    let s = save(serde_json::json!({"regular_count": {"toan": null}})).unwrap();
+    assert!(s.regular_count.is_empty(), "null removes");
+    assert_eq!(settings(&f.store.read().unwrap()).unwrap(), s);
+    let e = save(serde_json::json!({"tt22": {"max_absense": 3}})).unwrap_err();
+    assert_eq!(e.code(), "bad_settings");
+    let e = save(serde_json::json!({"regular_count": {"toan": 0}})).unwrap_err();
+    assert_eq!(e.code(), "bad_settings");
 }

@@ -137,6 +137,36 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
                     }
                 }
             }
+            // Every teacher's comment as long as the review's (they made the year phiếu two
+            // pages, domain review r4 item 8).
+            for spec in &specs {
+                let t = assignments
+                    .iter()
+                    .find(|a| a.class == f.class.id && a.subject == spec.id)
+                    .unwrap();
+                let p = principal_in(tx, &t.teacher);
+                let edit = CellEdit {
+                    student: f.students[0].id.clone(),
+                    column: NOTE_COLUMN.into(),
+                    input: LONG_NOTE.into(),
+                    expected_version: 0,
+                    reason: None,
+                };
+                save_cell(tx, &p, &f.class.id, &spec.id, TermId::Hk2, edit)?;
+            }
+            let e = RecordEdit {
+                student: f.students[0].id.clone(),
+                conduct: None,
+                absences: None,
+                excused: None,
+                comment: Some(
+                    "Em ngoan, lễ phép, có ý thức tự giác trong học tập; cần mạnh dạn hơn khi phát biểu trước lớp.".into(),
+                ),
+                qualities: None,
+                quality_comments: None,
+                recognised_by_class: None,
+            };
+            save_record(tx, &f.homeroom, &f.class.id, TermId::Hk2, e)?;
             Ok(())
         })
         .unwrap();
@@ -188,7 +218,7 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     assert!(matches!(
         f.store
             .write(&h, |tx| save_summer(tx, &f.homeroom, &f.class.id, e)),
-        Err(GradeError::NotInSummer(_))
+        Err(GradeError::NotInSummer { .. })
     ));
     let e = SummerEdit {
         student: f.students[0].id.clone(),
@@ -231,7 +261,24 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     );
     assert_eq!(after.mahocluc, Some(level_code(Level::Dat)));
     assert!(after.phienban > before.phienban);
+    // The year phiếu with the re-assessment column, the levels after the summer and long
+    // comments is still one sheet: the date and the signatures do not spill onto page 2.
+    let rx = f.store.read().unwrap();
+    let b = book(&f);
+    let ctx = forms::context(&rx, &b, 0).unwrap();
+    let l = forms::notice(
+        &rx,
+        &b,
+        0,
+        &ctx,
+        forms::NoticeOf::Year,
+        "ngày 6 tháng 7 năm 2027",
+    )
+    .unwrap();
+    assert_eq!(l.page_count(), 1, "the year phiếu is one page");
 }
+
+const LONG_NOTE: &str = "Tiến bộ rõ ở các bài thực hành; cần rèn thêm kĩ năng trình bày, đọc kĩ đề và kiểm tra lại kết quả trước khi nộp bài. Có năng khiếu, tích cực phát biểu xây dựng bài.";
 
 /// A subject teacher knows a student by the opaque id (the sheet's `student`), not by the mã
 /// định danh: a "Mã học sinh" column of those ids imports too.
@@ -544,4 +591,67 @@ fn the_lock_panel_lists_incomplete_classes_and_subjects() {
         after.iter().map(|c| c.students).sum::<usize>(),
         count_incomplete(&books, TermId::Hk1)
     );
+}
+
+/// Domain review r4, item 13: a summer result for a student retained for absences was refused
+/// with no reason; item 9: the Tiêu biểu input on term I was refused as an import error.
+#[test]
+fn refusals_say_why_with_their_own_codes() {
+    let f = fixture();
+    fill_class(&f, TermId::Hk1);
+    fill_class(&f, TermId::Hk2);
+    let h = Actor {
+        id: f.homeroom.id().into(),
+        now: now(),
+    };
+    let record = |absences: Option<u16>, recognised: Option<bool>| RecordEdit {
+        student: f.students[0].id.clone(),
+        conduct: None,
+        absences,
+        excused: None,
+        comment: None,
+        qualities: None,
+        quality_comments: None,
+        recognised_by_class: recognised,
+    };
+    // 2 buổi in term I (fill_class) + 44 = 46 > 45: retained, no summer.
+    f.store
+        .write(&h, |tx| {
+            save_record(
+                tx,
+                &f.homeroom,
+                &f.class.id,
+                TermId::Hk2,
+                record(Some(44), None),
+            )
+        })
+        .unwrap();
+    let e = SummerEdit {
+        student: f.students[0].id.clone(),
+        conduct: Some("Đạt".into()),
+        subject: None,
+        input: None,
+    };
+    let err = f
+        .store
+        .write(&h, |tx| save_summer(tx, &f.homeroom, &f.class.id, e))
+        .unwrap_err();
+    assert_eq!(err.code(), "not_in_summer");
+    assert!(
+        err.to_string().contains("nghỉ 46 buổi, quá 45 buổi"),
+        "{err}"
+    );
+    let err = f
+        .store
+        .write(&h, |tx| {
+            save_record(
+                tx,
+                &f.homeroom,
+                &f.class.id,
+                TermId::Hk1,
+                record(None, Some(true)),
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "recognition_in_term_ii");
 }
