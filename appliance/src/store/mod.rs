@@ -12,6 +12,7 @@ pub mod snapshot;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
@@ -152,6 +153,13 @@ pub struct Store {
     schema: Schema,
     /// Where the last walk of the audit chain found it intact (see [`Store::audit_status`]).
     audit_checked: std::sync::Mutex<Option<audit::Checkpoint>>,
+    /// Commits of [`Store::write`] since open: only they append audit events.
+    writes: std::sync::atomic::AtomicU64,
+    /// The last status answer and the `writes` it was taken at: with no write since, the chain
+    /// cannot have grown, so the admin home answers without opening the audit table.
+    audit_answer: std::sync::Mutex<Option<(u64, ChainReport)>>,
+    /// Walks of the chain (full or incremental) since open, for the test that the cache holds.
+    audit_walks: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -193,6 +201,9 @@ impl Store {
             dir: dir.to_path_buf(),
             schema: schema.clone(),
             audit_checked: std::sync::Mutex::new(None),
+            writes: std::sync::atomic::AtomicU64::new(0),
+            audit_answer: std::sync::Mutex::new(None),
+            audit_walks: std::sync::atomic::AtomicU64::new(0),
         };
         store.check_tables()?;
         Ok(store)
@@ -247,6 +258,7 @@ impl Store {
         audit::append(&wtx, actor, events)?;
         append_outbox(&wtx, actor, outbox)?;
         wtx.commit().map_err(StoreError::from)?;
+        self.writes.fetch_add(1, Ordering::Release);
         Ok(r)
     }
 
@@ -259,8 +271,12 @@ impl Store {
 
     /// Walks the whole audit chain (backups, restores, the CLI, support bundles).
     pub fn verify_audit(&self) -> Result<ChainReport, StoreError> {
+        let writes = self.writes.load(Ordering::Acquire);
+        self.audit_walks.fetch_add(1, Ordering::Relaxed);
         let (report, end) = audit::verify_after(&self.db, None)?;
         *self.audit_checked.lock().unwrap_or_else(|e| e.into_inner()) = end;
+        *self.audit_answer.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((writes, report.clone()));
         Ok(report)
     }
 
@@ -269,11 +285,27 @@ impl Store {
     /// redb locks the file and the write path only appends, so events already found intact
     /// cannot change underneath; a change made while the appliance was stopped is found by the
     /// first walk after start.
+    /// With no write since the last answer, that answer is given again without reading the
+    /// database. A write committing during a walk only makes the next call walk again.
     pub fn audit_status(&self) -> Result<ChainReport, StoreError> {
+        let writes = self.writes.load(Ordering::Acquire);
+        if let Some((at, report)) = &*self.audit_answer.lock().unwrap_or_else(|e| e.into_inner())
+            && *at == writes
+        {
+            return Ok(report.clone());
+        }
         let mut checked = self.audit_checked.lock().unwrap_or_else(|e| e.into_inner());
+        self.audit_walks.fetch_add(1, Ordering::Relaxed);
         let (report, end) = audit::verify_after(&self.db, checked.as_ref())?;
         *checked = end;
+        *self.audit_answer.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((writes, report.clone()));
         Ok(report)
+    }
+
+    /// How many times the audit chain was walked since open (tests of the status cache).
+    pub fn audit_walks(&self) -> u64 {
+        self.audit_walks.load(Ordering::Relaxed)
     }
 
     /// `tram audit verify`'s answer: (intact, what to print).
