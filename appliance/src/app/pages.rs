@@ -90,8 +90,19 @@ pub(crate) struct RelayCard {
     missing: Vec<String>,
 }
 
+/// Reads only what the card shows: `relay::status` also re-hashes the hardware serials (the
+/// clone check, sysfs reads on every view) and the downlink's record, which the card never
+/// prints and which made up a third of the admin home's CPU (issue 24 item 10).
 fn relay_card(s: &crate::http::AppState) -> RelayCard {
-    let v = crate::relay::status(&s.store);
+    let dir = s.store.dir();
+    let st = crate::relay::state(dir);
+    let v = serde_json::json!({
+        "hub": crate::relay::enrolment(dir).map(|e| e.hub),
+        "queued": crate::relay::backlog(&s.store, dir).unwrap_or(0),
+        "last_success": st.last_success,
+        "last_error": st.last_error,
+        "link_bytes_per_second": st.link_bps,
+    });
     let when = |x: &serde_json::Value| {
         x.as_str()
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())

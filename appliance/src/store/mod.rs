@@ -153,13 +153,17 @@ pub struct Store {
     schema: Schema,
     /// Where the last walk of the audit chain found it intact (see [`Store::audit_status`]).
     audit_checked: std::sync::Mutex<Option<audit::Checkpoint>>,
-    /// Commits of [`Store::write`] since open: only they append audit events.
+    /// Commits of [`Store::write`] (and of the outbox renumbering) since open: only they append
+    /// audit events or change the outbox.
     writes: std::sync::atomic::AtomicU64,
     /// The last status answer and the `writes` it was taken at: with no write since, the chain
     /// cannot have grown, so the admin home answers without opening the audit table.
     audit_answer: std::sync::Mutex<Option<(u64, ChainReport)>>,
     /// Walks of the chain (full or incremental) since open, for the test that the cache holds.
     audit_walks: std::sync::atomic::AtomicU64,
+    /// The last outbox count (`writes`, after, count): the admin home shows the backlog on every
+    /// view, and counting walks every entry not yet relayed.
+    outbox_counted: std::sync::Mutex<Option<(u64, u64, u64)>>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -204,6 +208,7 @@ impl Store {
             writes: std::sync::atomic::AtomicU64::new(0),
             audit_answer: std::sync::Mutex::new(None),
             audit_walks: std::sync::atomic::AtomicU64::new(0),
+            outbox_counted: std::sync::Mutex::new(None),
         };
         store.check_tables()?;
         Ok(store)
@@ -381,6 +386,8 @@ impl Store {
             }
         };
         wtx.commit()?;
+        // The outbox changed: counts cached against `writes` are stale.
+        self.writes.fetch_add(1, Ordering::Release);
         Ok(moved)
     }
 
@@ -409,11 +416,31 @@ impl Store {
             }
         };
         wtx.commit()?;
+        // The outbox changed: counts cached against `writes` are stale.
+        self.writes.fetch_add(1, Ordering::Release);
         Ok(moved)
     }
 
     /// How many outbox entries come after `after`.
     pub fn outbox_count_after(&self, after: u64) -> Result<u64, StoreError> {
+        let writes = self.writes.load(Ordering::Acquire);
+        if let Some((w, a, n)) = *self
+            .outbox_counted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            && (w, a) == (writes, after)
+        {
+            return Ok(n);
+        }
+        let n = self.count_outbox_after(after)?;
+        *self
+            .outbox_counted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((writes, after, n));
+        Ok(n)
+    }
+
+    fn count_outbox_after(&self, after: u64) -> Result<u64, StoreError> {
         let rtx = self.db.begin_read()?;
         let t = match rtx.open_table(OUTBOX) {
             Ok(t) => t,
@@ -872,6 +899,33 @@ mod tests {
         assert_eq!(ob.len(), 2);
         assert_eq!(ob[1].op, "update");
         assert!(s.verify_audit().unwrap().is_intact());
+    }
+
+    /// The backlog count is remembered between writes (the admin home asks on every view); every
+    /// way the outbox changes makes the next count fresh.
+    #[test]
+    fn the_outbox_count_follows_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), &schema_of(&[THINGS.name])).unwrap();
+        let put = |k: &str| {
+            s.write(&actor(), |tx| {
+                tx.put(&THINGS, k, &Thing { n: 1 }, "thing.create")
+            })
+            .unwrap()
+        };
+        put("a");
+        put("b");
+        assert_eq!(s.outbox_count_after(0).unwrap(), 2);
+        assert_eq!(s.outbox_count_after(1).unwrap(), 1);
+        put("c");
+        assert_eq!(s.outbox_count_after(1).unwrap(), 2);
+        // Reserving above the hub's numbers adds a marker entry.
+        assert!(s.outbox_reserve(10).unwrap());
+        assert_eq!(s.outbox_count_after(1).unwrap(), 3);
+        // Renumbering what the hub never receipted above its mark keeps the count.
+        s.outbox_continue_above(0, 20).unwrap();
+        assert_eq!(s.outbox_count_after(0).unwrap(), 4);
+        assert_eq!(s.outbox_count_after(20).unwrap(), 4);
     }
 
     #[test]
