@@ -149,6 +149,18 @@ fn backup_while_serving_then_restore_onto_a_new_box() {
         "home shows the backup card"
     );
     assert!(home.contains("đã thử khôi phục thành công"));
+    // What it wrote reads as a person reads a size ("1,2 MB"; issue 24 item 7).
+    let added = home
+        .split("id=\"backup-added\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the card shows what the backup wrote");
+    let (number, unit) = added.split_once(' ').expect("a number and a unit");
+    assert!(["B", "KB", "MB", "GB"].contains(&unit), "{added}");
+    assert!(
+        !number.contains('.') && number.replace(',', "").parse::<u32>().is_ok(),
+        "{added}"
+    );
 
     // Verify: with the box's key (found through --data-dir) a full restore check runs.
     let o = verify(&target, &data, &[]);

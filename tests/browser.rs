@@ -646,7 +646,7 @@ fn teacher_writes_and_signs_a_plan_while_the_principal_watches_live() {
         }
         let sigs = wait_for(&c, "#signatures").await.text().await.unwrap();
         assert!(
-            sigs.contains("Hợp lệ") && sigs.contains("Giáo viên ký nộp"),
+            sigs.contains("Đã ký") && sigs.contains("Giáo viên ký nộp"),
             "{sigs}"
         );
 

@@ -211,3 +211,32 @@ fn device_page_health_support_bundle_power_and_update_upload() {
         "the page shows the waiting bundle"
     );
 }
+
+/// Issue 24 item 6: the last update's time is the school's clock, not the stored UTC.
+#[test]
+fn the_device_page_tells_times_in_the_schools_zone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fs::create_dir_all(data.join("update")).unwrap();
+    fs::write(
+        data.join("update/status.json"),
+        r#"{"at": "2026-12-06T01:54:26Z", "bundle": "tram-0.2.0.tar", "from_version": "0.1.0",
+            "to_version": "0.2.0", "outcome": "installed", "message": "ok"}"#,
+    )
+    .unwrap();
+    let s = Server::start(&data, false);
+    let admin = s.login("admin");
+    let page = admin
+        .get(format!("{}/admin/device", s.base()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let line = page
+        .split("id=\"last-update\">")
+        .nth(1)
+        .and_then(|l| l.split("</p>").next())
+        .expect("the last update");
+    assert!(line.contains("08:54 06/12/2026"), "{line}");
+    assert!(!line.contains("01:54"), "{line}");
+}

@@ -903,3 +903,125 @@ fn https_with_the_device_ca_and_bootstrap_page() {
         format!("https://tram.local:{}/x", s.port)
     );
 }
+
+/// The rows of an xlsx export's first sheet, as text.
+fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let name = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&name).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+/// Issue 24 item 3: "Xuất Excel" under the class selector exports that class, and the staff
+/// export writes department names (what the staff import reads back), not ids.
+#[test]
+fn the_students_page_exports_its_class_and_staff_rows_name_departments() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let c = srv.login("admin");
+    let classes: Value = c
+        .get(format!("{base}/api/v1/classes"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let class = &classes["classes"][1];
+    let (id, name) = (
+        class["id"].as_str().unwrap(),
+        class["name"].as_str().unwrap(),
+    );
+    let page = c
+        .get(format!("{base}/admin/students?class={id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let href = page
+        .split("id=\"export-class\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the export under the class selector")
+        .replace("&amp;", "&");
+    let x = c.get(format!("{base}{href}")).send().unwrap();
+    assert_eq!(x.status(), 200);
+    let rows = xlsx_rows(&x.bytes().unwrap());
+    let st: Value = c
+        .get(format!("{base}/api/v1/students?class={id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let n = st["students"].as_array().unwrap().len();
+    assert!(n > 0);
+    assert_eq!(rows.len() - 1, n, "the class's students only");
+    assert!(rows[1..].iter().all(|r| r[5] == name), "{rows:?}");
+    assert_eq!(
+        c.get(format!("{base}/api/v1/export/students.xlsx?class=khong-co"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let depts: Value = c
+        .get(format!("{base}/api/v1/departments"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let depts = depts["departments"].as_array().unwrap();
+    let x = c
+        .get(format!("{base}/api/v1/export/staff.xlsx"))
+        .send()
+        .unwrap();
+    let staff = xlsx_rows(&x.bytes().unwrap());
+    let named: Vec<&String> = staff[1..]
+        .iter()
+        .map(|r| &r[3])
+        .filter(|d| !d.is_empty())
+        .collect();
+    assert!(!named.is_empty());
+    for d in named {
+        assert!(
+            depts.iter().any(|x| x["name"] == d.as_str()),
+            "{d} is not a department's name ({depts:?})"
+        );
+    }
+}
+
+/// Issue 24 item 5: the home page's "Lớp tôi dạy" entries open the score grid.
+#[test]
+fn a_teachers_classes_on_the_home_page_open_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let c = srv.login("gv01");
+    let home = c.get(format!("{base}/")).send().unwrap().text().unwrap();
+    let list = home
+        .split("<ul id=\"my-classes\">")
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .expect("the teacher's classes");
+    let links: Vec<&str> = list
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert!(!links.is_empty(), "{list}");
+    assert_eq!(
+        links.len(),
+        list.matches("<li>").count(),
+        "every entry is a link"
+    );
+    for l in links {
+        assert!(l.starts_with("/grades/sheet/"), "{l}");
+        let r = c.get(format!("{base}{l}")).send().unwrap();
+        assert_eq!(r.status(), 200, "{l}");
+    }
+}

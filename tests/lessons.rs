@@ -214,11 +214,32 @@ fn write_sign_review_approve_verify_export_publish() {
         .text()
         .unwrap();
     assert_eq!(
-        page.matches("Hợp lệ").count(),
+        page.matches("Đã ký").count(),
         2,
         "two valid signatures shown"
     );
     assert!(!page.contains("KHÔNG hợp lệ"));
+    assert!(
+        page.contains("BLAKE3"),
+        "BGH see the details the verify page checks"
+    );
+    // The teacher sees who signed and when, not hashes and key ids (issue 24 item 5).
+    let mine = teacher
+        .get(format!("{base}/lessons/plan/{id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let sigs = mine
+        .split("<ul id=\"signatures\">")
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .expect("the signatures");
+    assert_eq!(sigs.matches("Đã ký").count(), 2, "{sigs}");
+    assert!(
+        !mine.contains("BLAKE3") && !sigs.contains("<code>"),
+        "{sigs}"
+    );
 
     // The CLI while the server runs: every signature valid, two more than the demo's.
     let data = dir.path().to_str().unwrap();
@@ -323,6 +344,24 @@ fn a_month_batch_is_approved_in_one_action() {
         home.contains(&format!("{reviewed} kế hoạch bài dạy đang chờ bạn duyệt")),
         "the principal's home page says what waits"
     );
+    // The form lists what it will sign before the PIN (issue 24 item 6).
+    let page = principal
+        .get(format!("{base}/lessons/dashboard?month={month}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let listed = page
+        .split("<ul id=\"batch-plans\">")
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .expect("the batch form lists the plans it signs")
+        .to_string();
+    assert!(
+        page.find("id=\"batch-plans\"") < page.find("id=\"b-pin\""),
+        "the list comes before the PIN"
+    );
+    assert_eq!(listed.matches("<li>").count() as u64, reviewed, "{listed}");
     let (s, e) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
@@ -336,6 +375,25 @@ fn a_month_batch_is_approved_in_one_action() {
     );
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["approved"].as_array().unwrap().len() as u64, reviewed);
+    for id in r["approved"].as_array().unwrap() {
+        let p: Value = principal
+            .get(format!(
+                "{base}/api/v1/lessons/plans/{}",
+                id.as_str().unwrap()
+            ))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let (title, teacher) = (
+            p["plan"]["title"].as_str().unwrap(),
+            p["plan"]["teacher_name"].as_str().unwrap(),
+        );
+        assert!(
+            listed.contains(&format!("<strong>{title}</strong> — {teacher} · ")),
+            "{title} by {teacher} was signed but not listed: {listed}"
+        );
+    }
     let d: Value = principal
         .get(format!("{base}/api/v1/lessons/dashboard"))
         .send()
@@ -370,5 +428,54 @@ fn a_month_batch_is_approved_in_one_action() {
     assert!(
         e["error"]["message"].as_str().unwrap().contains("phút"),
         "{e}"
+    );
+}
+
+/// Issue 24 item 6: the dashboard's "cập nhật …" is the school's clock, whatever the browser's
+/// is (the server says it with each change; a phone or kiosk on UTC showed 01:54 for 08:54).
+#[test]
+fn the_dashboard_says_when_it_changed_in_the_schools_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let d: Value = principal
+        .get(format!("{base}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let g = d["generation"].as_u64().unwrap();
+    let hour = || {
+        jiff::Timestamp::now()
+            .to_zoned(tram::school::time_zone())
+            .hour()
+    };
+    let before = hour();
+    // Any generation other than the current one answers at once.
+    let v: Value = principal
+        .get(format!("{base}/api/v1/lessons/changes?after={}", g + 1))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let after = hour();
+    let updated = v["updated"].as_str().expect("the server says when");
+    let h: i8 = updated[..2].parse().unwrap();
+    assert!(
+        h == before || h == after,
+        "{updated}: the school's hour is {before}"
+    );
+    assert_eq!(updated.len(), 8, "HH:MM:SS: {updated}");
+    let js = srv
+        .client()
+        .get(format!("{base}/static/lessons.js"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        js.contains("d.updated") && !js.contains("new Date().toLocaleTimeString"),
+        "the page shows the server's time, not the browser's"
     );
 }

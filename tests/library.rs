@@ -399,3 +399,60 @@ fn bulk_import_over_the_api_previews_then_imports_everything() {
         403
     );
 }
+
+/// Issue 24 items 5 and 7: a 35 KB file reads "35 KB", not "0.0 MB", and the grade filter of a
+/// THCS school offers grades 6–9 only.
+#[test]
+fn the_library_page_shows_human_sizes_and_only_the_schools_grades() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let c = srv.login("gv01");
+
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.resize(35_000, b'x');
+    let r: Value = c
+        .post(format!("{base}/api/v1/library/uploads"))
+        .json(&json!({"name": "Đề kiểm tra ngắn.pdf", "size": pdf.len()}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = r["id"].as_str().unwrap().to_string();
+    let r = c
+        .patch(format!("{base}/api/v1/library/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .header("X-CSRF-Token", csrf(&c, &base))
+        .body(pdf)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{base}/api/v1/library/items"))
+        .json(&json!({"title": "Đề kiểm tra ngắn", "kind": "ebook", "upload": id, "grade": 7}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let page = c
+        .get(format!("{base}/library?q=de%20kiem%20tra%20ngan"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Lớp 7 · 35 KB"), "{page}");
+    assert!(!page.contains("0.0 MB"), "{page}");
+
+    let select = page
+        .split("<select name=\"grade\"")
+        .nth(1)
+        .and_then(|s| s.split("</select>").next())
+        .expect("the grade filter");
+    let offered: Vec<&str> = select
+        .split("<option value=\"")
+        .skip(1)
+        .filter_map(|o| o.split('"').next())
+        .filter(|v| !v.is_empty())
+        .collect();
+    assert_eq!(offered, ["6", "7", "8", "9"], "{select}");
+}

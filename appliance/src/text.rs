@@ -67,9 +67,38 @@ pub fn html_escape(s: &str) -> String {
     o
 }
 
+/// A size as a person reads it on a Vietnamese page: decimal units (as a phone or Windows
+/// shows a file), one decimal at most, the decimal comma — "35,8 KB", "1,2 MB", "512 B".
+/// A small file never shows as "0.0 MB".
+pub fn human_size(bytes: u64) -> String {
+    human_size_en(bytes).replace('.', ",")
+}
+
+/// The same size for English text (the CLI, logs): "35.8 KB".
+pub fn human_size_en(bytes: u64) -> String {
+    let options = humansize::FormatSizeOptions::from(humansize::DECIMAL).decimal_places(1);
+    // humansize writes the SI "kB"; every other unit and what schools see elsewhere is "KB".
+    // A value that rounds to a whole number (35.96 kB) prints "36.0": drop the ".0".
+    humansize::format_size(bytes, options)
+        .replace(".0 ", " ")
+        .replace("kB", "KB")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_a_person_expects() {
+        assert_eq!(human_size(35_840), "35,8 KB");
+        assert_eq!(human_size(35_000), "35 KB");
+        assert_eq!(human_size(1_234_567), "1,2 MB");
+        assert_eq!(human_size(35_960), "36 KB");
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(3_000_000_000), "3 GB");
+        assert_eq!(human_size_en(1_234_567), "1.2 MB");
+    }
 
     #[test]
     fn legacy_font_text_is_recognised() {

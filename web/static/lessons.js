@@ -85,7 +85,7 @@
             const body = await fetch("/lessons/dashboard?fragment=true&month=" + encodeURIComponent(month), { credentials: "same-origin" });
             if (body.ok) {
               document.getElementById("dash-body").innerHTML = await body.text();
-              live.textContent = "cập nhật " + new Date().toLocaleTimeString("vi-VN");
+              live.textContent = "cập nhật " + d.updated; // the school's clock, from the server
             }
           }
         } catch (e) {

@@ -46,14 +46,22 @@ pub fn routes() -> Router<Shared> {
         .route("/tram-ca.pem", get(ca_pem))
 }
 
+/// The QR code of one of the box's addresses, made once: the admin home shows each address on
+/// every view, and choosing the QR mask was most of that page's CPU (issue 24 item 10). The
+/// addresses are fixed while the process runs, so the cache holds a handful of entries.
 fn qr_svg(text: &str) -> String {
-    match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color>()
-            .min_dimensions(144, 144)
-            .build(),
-        Err(_) => String::new(),
-    }
+    static MADE: std::sync::Mutex<std::collections::BTreeMap<String, String>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    made.entry(text.to_string())
+        .or_insert_with(|| match qrcode::QrCode::new(text.as_bytes()) {
+            Ok(code) => code
+                .render::<qrcode::render::svg::Color>()
+                .min_dimensions(144, 144)
+                .build(),
+            Err(_) => String::new(),
+        })
+        .clone()
 }
 
 page!(HomePage, "home.html" {
@@ -62,8 +70,8 @@ page!(HomePage, "home.html" {
     classes: usize,
     students: u64,
     staff: usize,
-    teaching: Vec<String>,
-    homeroom: Vec<String>,
+    teaching: Vec<(String, String)>,
+    homeroom: Vec<(String, String)>,
     audit: Option<(u64, bool)>,
     urls: Vec<(String, String)>,
     backup: Option<BackupCard>,
@@ -84,8 +92,19 @@ pub(crate) struct RelayCard {
     missing: Vec<String>,
 }
 
+/// Reads only what the card shows: `relay::status` also re-hashes the hardware serials (the
+/// clone check, sysfs reads on every view) and the downlink's record, which the card never
+/// prints and which made up a third of the admin home's CPU (issue 24 item 10).
 fn relay_card(s: &crate::http::AppState) -> RelayCard {
-    let v = crate::relay::status(&s.store);
+    let dir = s.store.dir();
+    let st = crate::relay::state(dir);
+    let v = serde_json::json!({
+        "hub": crate::relay::enrolment(dir).map(|e| e.hub),
+        "queued": crate::relay::backlog(&s.store, dir).unwrap_or(0),
+        "last_success": st.last_success,
+        "last_error": st.last_error,
+        "link_bytes_per_second": st.link_bps,
+    });
     let when = |x: &serde_json::Value| {
         x.as_str()
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())
@@ -130,6 +149,8 @@ pub(crate) struct BackupCard {
     last: Option<String>,
     checked: bool,
     stale: bool,
+    /// What the last good backup wrote, as a person reads it ("1,2 MB").
+    added: Option<String>,
     error: Option<String>,
     running: bool,
     enabled: bool,
@@ -154,6 +175,7 @@ fn backup_card(s: &crate::http::AppState) -> BackupCard {
         }),
         checked: sum.restore_checked,
         stale: sum.stale,
+        added: sum.last_good_new_bytes.map(crate::text::human_size),
         error: sum.last_error_vi.filter(|m| !m.is_empty()),
         running: sum.running,
         enabled: cfg.enabled,
@@ -194,12 +216,34 @@ async fn home(
             .unwrap_or_else(|| id.into())
     };
     let p = &u.principal;
+    // Each class opens on the term the school is in today (its year's dates; HK I when the
+    // year names none), so a teacher reaches the score grid in one tap.
+    let today = jiff::Timestamp::now()
+        .to_zoned(crate::school::time_zone())
+        .date();
+    let terms = school::school_info(&rx)?
+        .and_then(|i| rx.get(&school::YEARS, &i.current_year).transpose())
+        .transpose()?
+        .map(|y| y.terms)
+        .unwrap_or_default();
+    let term = crate::gradebook::forms::term_of_month(&terms, today.year(), today.month())
+        .unwrap_or(crate::gradebook::TermId::Hk1)
+        .code();
     let teaching = p
         .teaches
         .iter()
-        .map(|(c, sub)| format!("{} — {}", cname(c), sname(sub)))
+        .map(|(c, sub)| {
+            (
+                format!("{} — {}", cname(c), sname(sub)),
+                format!("/grades/sheet/{c}/{sub}/{term}"),
+            )
+        })
         .collect();
-    let homeroom = p.homeroom.iter().map(|c| cname(c)).collect();
+    let homeroom = p
+        .homeroom
+        .iter()
+        .map(|c| (cname(c), format!("/grades/class/{c}?term={term}")))
+        .collect();
     let audit = if auth::permits(p, Action::ViewAudit) {
         let store = s.store.clone();
         let r = tokio::task::spawn_blocking(move || store.audit_status()).await??;

@@ -170,6 +170,8 @@ fn write_status(data_dir: &Path, s: &Status) {
 pub struct Summary {
     pub last_good_at: Option<Timestamp>,
     pub last_good_id: Option<String>,
+    /// What the last good backup added to its target (unchanged files are stored once).
+    pub last_good_new_bytes: Option<u64>,
     pub age_hours: Option<i64>,
     pub restore_checked: bool,
     /// No good backup, or the last one is older than 48 hours.
@@ -188,6 +190,7 @@ pub fn summary(data_dir: &Path, now: Timestamp) -> Summary {
     Summary {
         last_good_at: s.last_good.as_ref().map(|g| g.at),
         last_good_id: s.last_good.as_ref().map(|g| g.id.clone()),
+        last_good_new_bytes: s.last_good.as_ref().map(|g| g.new_bytes),
         age_hours,
         restore_checked: s.last_good.as_ref().is_some_and(|g| g.restore_checked),
         stale: age_hours.is_none_or(|h| h > STALE_AFTER_HOURS),

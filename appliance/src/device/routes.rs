@@ -48,16 +48,6 @@ page!(DevicePage, "device.html" {
     summary: Option<String>,
 });
 
-fn mb(b: u64) -> String {
-    if b >= 10 << 30 {
-        format!("{:.0} GB", b as f64 / (1u64 << 30) as f64)
-    } else if b >= 1 << 30 {
-        format!("{:.1} GB", b as f64 / (1u64 << 30) as f64)
-    } else {
-        format!("{} MB", b >> 20)
-    }
-}
-
 fn duration(s: u64) -> String {
     let (d, h, m) = (s / 86400, s / 3600 % 24, s / 60 % 60);
     if d > 0 {
@@ -114,7 +104,11 @@ async fn device_page(
     if let (Some(t), Some(f)) = (h.disk_total, h.disk_free) {
         facts.push(Fact {
             label: "Ổ dữ liệu",
-            value: format!("còn trống {} / {}", mb(f), mb(t)),
+            value: format!(
+                "còn trống {} / {}",
+                crate::text::human_size(f),
+                crate::text::human_size(t)
+            ),
             warn: f < t / 10,
         });
     }
@@ -123,9 +117,11 @@ async fn device_page(
             label: "Bộ nhớ",
             value: format!(
                 "còn trống {} / {} (Trạm dùng {})",
-                mb(a),
-                mb(t),
-                h.process_rss.map(mb).unwrap_or_else(na)
+                crate::text::human_size(a),
+                crate::text::human_size(t),
+                h.process_rss
+                    .map(crate::text::human_size)
+                    .unwrap_or_else(na)
             ),
             warn: a < t / 10,
         });
@@ -187,7 +183,16 @@ async fn device_page(
         facts,
         h.clone_suspected,
         crate::update::installed_version(std::path::Path::new(crate::update::DEFAULT_INSTALL_ROOT)),
-        crate::update::status(&dir),
+        // Stored in UTC; a person reads the school's clock.
+        crate::update::status(&dir).map(|mut u| {
+            if let Ok(t) = u.at.parse::<jiff::Timestamp>() {
+                u.at = t
+                    .to_zoned(crate::school::time_zone())
+                    .strftime("%H:%M %d/%m/%Y")
+                    .to_string();
+            }
+            u
+        }),
         spooled,
         logs,
         summary,

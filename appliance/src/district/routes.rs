@@ -445,7 +445,7 @@ fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
                 name: s.name,
                 batches: s.batches,
                 records: s.records,
-                bytes: format!("{:.1} MB", s.bytes as f64 / 1e6),
+                bytes: crate::text::human_size(s.bytes),
                 backlog: s.backlog,
                 errors: s.errors.len(),
                 last_error: s
@@ -531,7 +531,7 @@ async fn schools_csv(
             csv_field(&r.last_contact),
             r.batches.to_string(),
             r.records.to_string(),
-            r.bytes.clone(),
+            csv_field(&r.bytes),
             r.backlog.to_string(),
             csv_field(&r.last_error),
         ]

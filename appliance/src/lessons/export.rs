@@ -241,9 +241,9 @@ pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Pl
                 false,
                 12.0,
                 &format!(
-                    "{} ({:.1} MB) · BLAKE3 {}",
+                    "{} ({}) · BLAKE3 {}",
                     file.name,
-                    file.size as f64 / 1_048_576.0,
+                    crate::text::human_size(file.size),
                     file.blob
                 ),
             );

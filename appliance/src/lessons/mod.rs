@@ -53,8 +53,8 @@ pub use verify::{
     FileHasher, Verdict, VerifyReport, digest_now, verify_all, verify_text, verify_version,
 };
 pub use workflow::{
-    BatchOutcome, approve, approve_month, digest, month_label, parse_month, review, signed_content,
-    submit,
+    BatchOutcome, approve, approve_month, digest, month_label, month_to_approve, parse_month,
+    review, signed_content, submit,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -161,6 +161,7 @@ page!(PlanPage, "lesson_plan.html" {
     can_publish: bool,
     can_delete: bool,
     has_key: bool,
+    details: bool,
 });
 
 #[derive(Deserialize)]
@@ -280,7 +281,7 @@ async fn plan_page(
         .iter()
         .map(|f| FileView {
             name: f.name.clone(),
-            size: format!("{:.1} MB", f.size as f64 / 1_048_576.0),
+            size: crate::text::human_size(f.size),
             url: format!("/lessons/file/{}/{}/{}", plan.id, v.number, f.blob),
         })
         .collect();
@@ -320,6 +321,9 @@ async fn plan_page(
         can_publish,
         can_delete,
         has_key,
+        // Hashes and key ids mean nothing to a teacher: they see who signed and when, and those
+        // who may open the verify page (BGH, school IT) also see the details it checks.
+        p.is_bgh() || permits(p, Action::ManageDevice),
     )))
 }
 
@@ -386,7 +390,7 @@ fn edit_view(
             (
                 f.blob.clone(),
                 f.name.clone(),
-                format!("{:.1} MB", f.size as f64 / 1_048_576.0),
+                crate::text::human_size(f.size),
             )
         })
         .collect();
@@ -478,7 +482,16 @@ page!(DashPage, "lessons_dashboard.html" {
     has_key: bool,
     is_bgh: bool,
     waiting: usize,
+    to_sign: Vec<ToSign>,
 });
+
+/// A plan "Ký duyệt cả tháng" will sign, as the form lists it before the PIN.
+struct ToSign {
+    title: String,
+    teacher: String,
+    subject: String,
+    department: String,
+}
 
 #[derive(Deserialize)]
 struct DashQ {
@@ -530,10 +543,33 @@ async fn dashboard_page(
     if q.fragment {
         return Ok(Html(body).into_response());
     }
-    let departments = crate::school::list(&rx, &crate::school::DEPARTMENTS)?
+    let departments: Vec<(String, String)> = crate::school::list(&rx, &crate::school::DEPARTMENTS)?
         .into_iter()
         .map(|d| (d.id, d.name))
         .collect();
+    let can_approve = permits(&u.principal, Action::ApproveLessonPlans);
+    let to_sign = if can_approve {
+        let subjects = crate::school::list(&rx, &crate::school::SUBJECTS)?;
+        super::month_to_approve(&rx, &u.principal, &month)?
+            .into_iter()
+            .map(|p| ToSign {
+                subject: subjects
+                    .iter()
+                    .find(|x| x.id == p.subject)
+                    .map_or_else(|| p.subject.clone(), |x| x.name.clone()),
+                department: p
+                    .department
+                    .as_ref()
+                    .and_then(|d| departments.iter().find(|x| &x.0 == d))
+                    .map(|x| x.1.clone())
+                    .unwrap_or_default(),
+                title: p.title,
+                teacher: p.teacher_name,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(render(DashPage::new(
         chrome(&s, &u, &headers),
         body,
@@ -542,10 +578,11 @@ async fn dashboard_page(
         cadence,
         super::config(&rx)?,
         departments,
-        permits(&u.principal, Action::ApproveLessonPlans),
+        can_approve,
         rx.get(&KEYS, u.principal.id())?.is_some_and(|r| !r.reset),
         u.principal.is_bgh(),
         waiting as usize,
+        to_sign,
     )))
 }
 

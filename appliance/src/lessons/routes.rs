@@ -555,7 +555,15 @@ async fn changes(
         let wait = rx.wait_for(|g| *g != q.after);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(25), wait).await;
     }
-    Ok(Json(json!({ "generation": live.generation() })))
+    // The page says when it last changed in the school's time, not the browser's (a phone or a
+    // kiosk set to UTC showed "cập nhật 01:54:26" for 08:54).
+    let updated = jiff::Timestamp::now()
+        .to_zoned(crate::school::time_zone())
+        .strftime("%H:%M:%S")
+        .to_string();
+    Ok(Json(
+        json!({ "generation": live.generation(), "updated": updated }),
+    ))
 }
 
 async fn verify(State(s): State<Shared>, u: ApiUser) -> Result<Json<serde_json::Value>, ApiError> {

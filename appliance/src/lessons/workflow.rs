@@ -298,13 +298,7 @@ pub fn approve_month(
         approved: vec![],
         skipped: vec![],
     };
-    let plans = tx.scan(&MONTHS, &format!("{month}/"))?;
-    for (_, plan) in plans {
-        if plan.state != State::Reviewed
-            || department.is_some_and(|d| plan.department.as_deref() != Some(d))
-        {
-            continue;
-        }
+    for plan in reviewed_in_month(tx, month, department)? {
         if plan.teacher == p.id() {
             out.skipped.push((
                 plan.id.clone(),
@@ -327,6 +321,36 @@ pub fn approve_month(
         Some(serde_json::json!({ "count": out.approved.len(), "department": department })),
     );
     Ok(out)
+}
+
+/// The plans of a month (of one department, or all) a reviewer has passed: what
+/// `approve_month` signs, less the approver's own.
+fn reviewed_in_month(
+    r: &impl Read,
+    month: &str,
+    department: Option<&str>,
+) -> Result<Vec<Plan>, StoreError> {
+    Ok(r.scan(&MONTHS, &format!("{month}/"))?
+        .into_iter()
+        .map(|(_, plan)| plan)
+        .filter(|plan| {
+            plan.state == State::Reviewed
+                && department.is_none_or(|d| plan.department.as_deref() == Some(d))
+        })
+        .collect())
+}
+
+/// What "Ký duyệt cả tháng" will sign, listed on its form before the PIN is asked for: the same
+/// selection as `approve_month`, so the list and the signatures cannot differ.
+pub fn month_to_approve(
+    r: &impl Read,
+    p: &Principal,
+    month: &str,
+) -> Result<Vec<Plan>, StoreError> {
+    Ok(reviewed_in_month(r, month, None)?
+        .into_iter()
+        .filter(|plan| plan.teacher != p.id())
+        .collect())
 }
 
 /// "2026-11" → the first day of that month.

@@ -62,7 +62,7 @@ fn row(i: &Item, subjects: &[(String, String)]) -> Row {
         meta.push(y.to_string());
     }
     if let Some(f) = &i.file {
-        meta.push(format!("{:.1} MB", f.size as f64 / 1_048_576.0));
+        meta.push(crate::text::human_size(f.size));
     }
     Row {
         id: i.id.clone(),
@@ -78,6 +78,7 @@ page!(LibraryPage, "library.html" {
     q: String,
     subject: String,
     grade: String,
+    grades: Vec<u8>,
     kind: String,
     total: usize,
     rows: Vec<Row>,
@@ -98,11 +99,15 @@ async fn library(
     let subjects = subject_names(&rx)?;
     let hits = super::search(&rx, Some(&u.principal), &q)?;
     let rows = hits.items.iter().map(|i| row(i, &subjects)).collect();
+    let grades = crate::school::school_info(&rx)?
+        .map(|i| i.grades())
+        .unwrap_or_else(|| (1..=12).collect());
     Ok(render(LibraryPage::new(
         chrome(&s, &u, &headers),
         q.q.clone(),
         q.subject.clone().unwrap_or_default(),
         q.grade.map(|g| g.to_string()).unwrap_or_default(),
+        grades,
         q.kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
         hits.total,
         rows,

@@ -499,9 +499,13 @@ pub fn apply_students(
     Ok(done)
 }
 
-pub fn export_students(rx: &Rx) -> Result<Vec<u8>, anyhow::Error> {
+/// The students of one class (the class picked on /admin/students) or of the whole school.
+pub fn export_students(rx: &Rx, class: Option<&str>) -> Result<Vec<u8>, anyhow::Error> {
     let classes: HashMap<String, super::Class> = rx.scan(&CLASSES, "")?.into_iter().collect();
-    let mut students = super::list(rx, &STUDENTS)?;
+    let mut students = match class {
+        Some(c) => super::students_of_class(rx, c)?,
+        None => super::list(rx, &STUDENTS)?,
+    };
     students.sort_by(|a, b| {
         let ca = classes.get(&a.class_id).map(|c| (c.grade, c.name.clone()));
         let cb = classes.get(&b.class_id).map(|c| (c.grade, c.name.clone()));
@@ -715,7 +719,13 @@ pub fn apply_staff(
     Ok(issued)
 }
 
+/// Departments by name, as the staff import reads them back.
 pub fn export_staff(rx: &Rx) -> Result<Vec<u8>, anyhow::Error> {
+    let departments: HashMap<String, String> = rx
+        .scan(&super::DEPARTMENTS, "")?
+        .into_iter()
+        .map(|(id, d)| (id, d.name))
+        .collect();
     let rows: Vec<Vec<String>> = auth::list_accounts(rx)?
         .into_iter()
         .map(|a| {
@@ -727,7 +737,9 @@ pub fn export_staff(rx: &Rx) -> Result<Vec<u8>, anyhow::Error> {
                     .map(|r| r.label_vi())
                     .collect::<Vec<_>>()
                     .join(", "),
-                a.department.unwrap_or_default(),
+                a.department
+                    .map(|d| departments.get(&d).cloned().unwrap_or(d))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
@@ -832,7 +844,7 @@ mod tests {
         let actor = Actor::system(jiff::Timestamp::UNIX_EPOCH);
         s.write(&actor, |tx| apply_students(tx, &plan, &BTreeSet::new()))
             .unwrap();
-        let out = export_students(&s.read().unwrap()).unwrap();
+        let out = export_students(&s.read().unwrap(), None).unwrap();
         let again = plan_students(&s.read().unwrap(), "2026-2027", &out).unwrap();
         assert!(again.is_clean(), "{:?}", again.problems);
         // The export read back changes nothing: no row would write.

@@ -68,6 +68,31 @@ pub fn clean_locality(raw: &str) -> Result<String, SchoolError> {
     Ok(l)
 }
 
+impl SchoolInfo {
+    /// The grades this school teaches, from its level (tiểu học 1–5, THCS 6–9, THPT 10–12;
+    /// "TH&THCS" both), so a filter never offers a grade nobody here is in. An unknown level
+    /// offers them all rather than hide a grade.
+    pub fn grades(&self) -> Vec<u8> {
+        let mut grades: Vec<u8> = self
+            .level
+            .split('&')
+            .filter_map(|part| match part.trim() {
+                "TH" => Some(1..=5),
+                "THCS" => Some(6..=9),
+                "THPT" => Some(10..=12),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if grades.is_empty() {
+            grades = (1..=12).collect();
+        }
+        grades.sort_unstable();
+        grades.dedup();
+        grades
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Term {
     pub id: String,

@@ -414,12 +414,37 @@ fn xlsx_response(name: &str, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-async fn export_students(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+struct ExportQuery {
+    /// One class (the page's class selector); the whole school when absent.
+    #[serde(default)]
+    class: Option<String>,
+}
+
+async fn export_students(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
+    let class = q.class.filter(|c| !c.is_empty());
+    let rx = s.store.read()?;
+    let name = match &class {
+        Some(c) => {
+            let class = rx
+                .get(&super::CLASSES, c)?
+                .ok_or_else(ApiError::not_found)?;
+            format!("hoc-sinh-{}.xlsx", super::slug(&class.name))
+        }
+        None => "hoc-sinh.xlsx".to_string(),
+    };
+    drop(rx);
     let store = s.store.clone();
-    let bytes =
-        tokio::task::spawn_blocking(move || import::export_students(&store.read()?)).await??;
-    Ok(xlsx_response("hoc-sinh.xlsx", bytes))
+    let bytes = tokio::task::spawn_blocking(move || {
+        import::export_students(&store.read()?, class.as_deref())
+    })
+    .await??;
+    Ok(xlsx_response(&name, bytes))
 }
 
 async fn export_staff(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {

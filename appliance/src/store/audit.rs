@@ -350,6 +350,29 @@ mod tests {
         assert_eq!(s.verify_audit().unwrap().broken.unwrap().0, 9);
     }
 
+    /// The admin home asks for the status on every view: with no write since the last answer
+    /// it is given again without a walk; the next write makes the next look walk (issue 24).
+    #[test]
+    fn the_status_is_walked_once_per_write() {
+        let (_d, s) = store_with_events(3);
+        assert_eq!(s.audit_status().unwrap().events, 3);
+        let walks = s.audit_walks();
+        for _ in 0..5 {
+            assert_eq!(s.audit_status().unwrap().events, 3);
+        }
+        assert_eq!(s.audit_walks(), walks, "no write, no walk");
+        let a = Actor {
+            id: "gv01".into(),
+            now: jiff::Timestamp::from_second(1_900_000_000).unwrap(),
+        };
+        s.write(&a, |tx| {
+            tx.put(&NOTES, "k3", &serde_json::json!({"v": 3}), "note.put")
+        })
+        .unwrap();
+        assert_eq!(s.audit_status().unwrap().events, 4);
+        assert_eq!(s.audit_walks(), walks + 1);
+    }
+
     /// A change behind the checkpoint (impossible while the appliance holds the file) is still
     /// found by the full walk, and from then on by the status walk too.
     #[test]

@@ -12,6 +12,7 @@ pub mod snapshot;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
@@ -152,6 +153,17 @@ pub struct Store {
     schema: Schema,
     /// Where the last walk of the audit chain found it intact (see [`Store::audit_status`]).
     audit_checked: std::sync::Mutex<Option<audit::Checkpoint>>,
+    /// Commits of [`Store::write`] (and of the outbox renumbering) since open: only they append
+    /// audit events or change the outbox.
+    writes: std::sync::atomic::AtomicU64,
+    /// The last status answer and the `writes` it was taken at: with no write since, the chain
+    /// cannot have grown, so the admin home answers without opening the audit table.
+    audit_answer: std::sync::Mutex<Option<(u64, ChainReport)>>,
+    /// Walks of the chain (full or incremental) since open, for the test that the cache holds.
+    audit_walks: std::sync::atomic::AtomicU64,
+    /// The last outbox count (`writes`, after, count): the admin home shows the backlog on every
+    /// view, and counting walks every entry not yet relayed.
+    outbox_counted: std::sync::Mutex<Option<(u64, u64, u64)>>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -193,6 +205,10 @@ impl Store {
             dir: dir.to_path_buf(),
             schema: schema.clone(),
             audit_checked: std::sync::Mutex::new(None),
+            writes: std::sync::atomic::AtomicU64::new(0),
+            audit_answer: std::sync::Mutex::new(None),
+            audit_walks: std::sync::atomic::AtomicU64::new(0),
+            outbox_counted: std::sync::Mutex::new(None),
         };
         store.check_tables()?;
         Ok(store)
@@ -247,6 +263,7 @@ impl Store {
         audit::append(&wtx, actor, events)?;
         append_outbox(&wtx, actor, outbox)?;
         wtx.commit().map_err(StoreError::from)?;
+        self.writes.fetch_add(1, Ordering::Release);
         Ok(r)
     }
 
@@ -259,8 +276,12 @@ impl Store {
 
     /// Walks the whole audit chain (backups, restores, the CLI, support bundles).
     pub fn verify_audit(&self) -> Result<ChainReport, StoreError> {
+        let writes = self.writes.load(Ordering::Acquire);
+        self.audit_walks.fetch_add(1, Ordering::Relaxed);
         let (report, end) = audit::verify_after(&self.db, None)?;
         *self.audit_checked.lock().unwrap_or_else(|e| e.into_inner()) = end;
+        *self.audit_answer.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((writes, report.clone()));
         Ok(report)
     }
 
@@ -269,11 +290,27 @@ impl Store {
     /// redb locks the file and the write path only appends, so events already found intact
     /// cannot change underneath; a change made while the appliance was stopped is found by the
     /// first walk after start.
+    /// With no write since the last answer, that answer is given again without reading the
+    /// database. A write committing during a walk only makes the next call walk again.
     pub fn audit_status(&self) -> Result<ChainReport, StoreError> {
+        let writes = self.writes.load(Ordering::Acquire);
+        if let Some((at, report)) = &*self.audit_answer.lock().unwrap_or_else(|e| e.into_inner())
+            && *at == writes
+        {
+            return Ok(report.clone());
+        }
         let mut checked = self.audit_checked.lock().unwrap_or_else(|e| e.into_inner());
+        self.audit_walks.fetch_add(1, Ordering::Relaxed);
         let (report, end) = audit::verify_after(&self.db, checked.as_ref())?;
         *checked = end;
+        *self.audit_answer.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((writes, report.clone()));
         Ok(report)
+    }
+
+    /// How many times the audit chain was walked since open (tests of the status cache).
+    pub fn audit_walks(&self) -> u64 {
+        self.audit_walks.load(Ordering::Relaxed)
     }
 
     /// `tram audit verify`'s answer: (intact, what to print).
@@ -349,6 +386,8 @@ impl Store {
             }
         };
         wtx.commit()?;
+        // The outbox changed: counts cached against `writes` are stale.
+        self.writes.fetch_add(1, Ordering::Release);
         Ok(moved)
     }
 
@@ -377,11 +416,31 @@ impl Store {
             }
         };
         wtx.commit()?;
+        // The outbox changed: counts cached against `writes` are stale.
+        self.writes.fetch_add(1, Ordering::Release);
         Ok(moved)
     }
 
     /// How many outbox entries come after `after`.
     pub fn outbox_count_after(&self, after: u64) -> Result<u64, StoreError> {
+        let writes = self.writes.load(Ordering::Acquire);
+        if let Some((w, a, n)) = *self
+            .outbox_counted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            && (w, a) == (writes, after)
+        {
+            return Ok(n);
+        }
+        let n = self.count_outbox_after(after)?;
+        *self
+            .outbox_counted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((writes, after, n));
+        Ok(n)
+    }
+
+    fn count_outbox_after(&self, after: u64) -> Result<u64, StoreError> {
         let rtx = self.db.begin_read()?;
         let t = match rtx.open_table(OUTBOX) {
             Ok(t) => t,
@@ -840,6 +899,33 @@ mod tests {
         assert_eq!(ob.len(), 2);
         assert_eq!(ob[1].op, "update");
         assert!(s.verify_audit().unwrap().is_intact());
+    }
+
+    /// The backlog count is remembered between writes (the admin home asks on every view); every
+    /// way the outbox changes makes the next count fresh.
+    #[test]
+    fn the_outbox_count_follows_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), &schema_of(&[THINGS.name])).unwrap();
+        let put = |k: &str| {
+            s.write(&actor(), |tx| {
+                tx.put(&THINGS, k, &Thing { n: 1 }, "thing.create")
+            })
+            .unwrap()
+        };
+        put("a");
+        put("b");
+        assert_eq!(s.outbox_count_after(0).unwrap(), 2);
+        assert_eq!(s.outbox_count_after(1).unwrap(), 1);
+        put("c");
+        assert_eq!(s.outbox_count_after(1).unwrap(), 2);
+        // Reserving above the hub's numbers adds a marker entry.
+        assert!(s.outbox_reserve(10).unwrap());
+        assert_eq!(s.outbox_count_after(1).unwrap(), 3);
+        // Renumbering what the hub never receipted above its mark keeps the count.
+        s.outbox_continue_above(0, 20).unwrap();
+        assert_eq!(s.outbox_count_after(0).unwrap(), 4);
+        assert_eq!(s.outbox_count_after(20).unwrap(), 4);
     }
 
     #[test]
