@@ -37,8 +37,8 @@ kill -TERM %1; wait %1 || true
 mkdir -p "$work/class" "$work/gvcn" "$work/ht"
 for i in $(seq -w 1 45); do cp "$work/hocba.pdf" "$work/class/hocba-$i.pdf"; done
 echo "one học bạ: $(stat -c %s "$work/hocba.pdf") bytes"
-$BIN hocba signer --data-dir "$D" --user hieutruong --role "Hiệu trưởng" >/dev/null
-$BIN hocba signer --data-dir "$D" --user "$homeroom" --role "Giáo viên chủ nhiệm" >/dev/null
+$BIN hocba signer --data-dir "$D" --user hieutruong --role hieu-truong >/dev/null
+$BIN hocba signer --data-dir "$D" --user "$homeroom" --role gvcn >/dev/null
 t0=$(date +%s.%N)
 $BIN hocba sign --data-dir "$D" --user "$homeroom" --out-dir "$work/gvcn" "$work"/class/*.pdf >/dev/null
 t1=$(date +%s.%N)

@@ -986,6 +986,37 @@ fn hoc_ba_tieu_hoc() {
         has_all(&raw, what, &["Phường Sài Gòn, ngày"]);
         has_none(&raw, what, &["Quận 1, ngày"]);
     }
+    // A right-to-left override would reorder the printed place: refused, nothing changed.
+    let url = format!("{}/api/v1/school", sc.base);
+    let r = sc
+        .as_user("admin")
+        .put(url)
+        .json(&json!({"locality": "Quận\u{202E} 1"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    // A long địa danh wraps; it never cuts the date off (outside review r6, item 4).
+    let long = "Phường Bến Thành, Thành phố Hồ Chí Minh, Việt Nam";
+    sc.put("admin", "/api/v1/school", json!({ "locality": long }));
+    for (path, what) in [
+        (format!("/grades/hocba/{student}/pdf"), "học bạ"),
+        (
+            format!("/grades/notice/{student}/pdf?term=hk2"),
+            "phiếu liên lạc",
+        ),
+        (
+            format!("/grades/class/{class}/pdf?term=cn"),
+            "bảng tổng hợp",
+        ),
+    ] {
+        let (_, raw) = sc.pdf(homeroom, &path).unwrap();
+        has_all(
+            &raw,
+            what,
+            &["Phường Bến Thành,", "Thành phố Hồ Chí Minh", "Việt Nam,"],
+        );
+        has_none(&raw, what, &["Bến Thành…", "Hồ Chí…"]);
+    }
     let home = sc.get("admin", "/").text().unwrap();
     assert!(
         home.contains("id=\"school-locality\""),

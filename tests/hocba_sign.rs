@@ -150,13 +150,32 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
     let unsigned = tmp.path().join("hocba.pdf");
     std::fs::write(&unsigned, &pdf).unwrap();
 
-    for (user, role) in [
-        (homeroom.as_str(), "Giáo viên chủ nhiệm"),
-        ("hieutruong", "Hiệu trưởng"),
-    ] {
+    // The certificate names the role the account holds, never one the command line claims.
+    let o = hocba(
+        &["signer", "--user", &homeroom, "--role", "hieu-truong"],
+        &data,
+    );
+    assert!(
+        !o.status.success(),
+        "a teacher became principal: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("does not hold the role"), "{}", text(&o));
+    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
         let o = hocba(&["signer", "--user", user, "--role", role], &data);
         assert!(o.status.success(), "{}", text(&o));
     }
+    // An existing key is never silently replaced.
+    let o = hocba(
+        &["signer", "--user", "hieutruong", "--role", "hieu-truong"],
+        &data,
+    );
+    assert!(
+        !o.status.success(),
+        "replaced without --replace: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("--replace"), "{}", text(&o));
     let ca = data.join("keys/signing-ca.crt");
     let ca_pem = std::fs::read_to_string(&ca).unwrap();
     assert!(
@@ -203,6 +222,19 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
         &data,
     );
     assert!(o.status.success(), "{}", text(&o));
+    // A bare file name is written in the current folder (it used to be written, then reported
+    // as an error by the fsync of the empty parent path).
+    let bare = Command::new(bin())
+        .args(["hocba", "sign", "--user", "hieutruong", "--out", "bare.pdf"])
+        .arg(&once)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", PIN)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(bare.status.success(), "{}", text(&bare));
+    assert!(tmp.path().join("bare.pdf").exists());
     let signed = std::fs::read(&twice).unwrap();
     // Incremental updates: each signed file begins with the bytes it was made from.
     assert!(signed.starts_with(&std::fs::read(&once).unwrap()));

@@ -34,7 +34,11 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name ("s1.pdf") has the empty path as its parent: the current folder.
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp",

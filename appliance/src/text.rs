@@ -84,8 +84,27 @@ pub fn human_size_en(bytes: u64) -> String {
         .replace("kB", "KB")
 }
 
+/// A character that must not be stored in a printed field: control characters (newline, NUL)
+/// and the bidirectional overrides and isolates, which would reorder a name or a place on the
+/// forms (U+202A–U+202E, U+2066–U+2069).
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unprintable_characters_are_named() {
+        for c in ['\n', '\0', '\u{202E}', '\u{2066}', '\u{202A}'] {
+            assert!(super::is_unprintable(c), "{c:?}");
+        }
+        for c in ['a', 'ệ', ' ', '\u{200B}', '–'] {
+            assert!(!super::is_unprintable(c), "{c:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

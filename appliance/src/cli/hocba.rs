@@ -22,9 +22,15 @@ pub enum HocbaCmd {
         /// The account's username.
         #[arg(long)]
         user: String,
-        /// The role printed in the certificate, e.g. "Giáo viên chủ nhiệm" or "Hiệu trưởng".
-        #[arg(long)]
+        /// The role the certificate names, which the account must hold: hieu-truong (the
+        /// principal), pho-hieu-truong (a vice principal) or gvcn (the homeroom teacher of a
+        /// class).
+        #[arg(long, value_parser = ["hieu-truong", "pho-hieu-truong", "gvcn"])]
         role: String,
+        /// Replace the account's existing signing certificate and key (a forgotten PIN, a new
+        /// device): recorded in the audit log. Without it an existing one is never replaced.
+        #[arg(long)]
+        replace: bool,
     },
     /// Sign PDFs as the account's certificate holder (PIN as for `signer`, asked once for all
     /// the files); each signature is appended, so earlier signatures stay valid.
@@ -67,23 +73,66 @@ fn pin() -> anyhow::Result<String> {
 
 pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        HocbaCmd::Signer { data, user, role } => {
+        HocbaCmd::Signer {
+            data,
+            user,
+            role,
+            replace,
+        } => {
             let store = super::open_store(&data.data_dir)?;
             let rx = store.read()?;
             let school = tram::school::school_info(&rx)?
                 .context("this box has no school yet (provision it first)")?;
-            let account = tram::auth::find_by_username(&rx, &user)?
+            let principal = tram::school::principal_by_username(&rx, &user)?
                 .with_context(|| format!("no account {user:?}"))?;
             drop(rx);
-            drop(store);
+            let account = principal.account.clone();
+            if account.disabled {
+                anyhow::bail!(
+                    "the account {user:?} is disabled: it cannot hold a signing certificate"
+                );
+            }
+            // The certificate says what the account is, never what the command line claims.
+            use tram::auth::Role;
+            let role = match role.as_str() {
+                "hieu-truong" if account.roles.contains(&Role::Principal) => "Hiệu trưởng",
+                "pho-hieu-truong" if account.roles.contains(&Role::VicePrincipal) => {
+                    "Phó hiệu trưởng"
+                }
+                "gvcn" if !principal.homeroom.is_empty() => "Giáo viên chủ nhiệm",
+                r => anyhow::bail!(
+                    "the account {user:?} does not hold the role {r} (its roles: {:?}; homeroom of {:?})",
+                    account.roles,
+                    principal.homeroom
+                ),
+            };
+            let exists = signing::signer_record(&data.data_dir, &account.id).is_ok();
+            if exists && !replace {
+                anyhow::bail!(
+                    "{user:?} already has a signing certificate; --replace issues a new one (its earlier signatures stay valid, the old PIN stops working)"
+                );
+            }
             let now = jiff::Timestamp::now();
+            store.write(&tram::store::Actor::system(now), |tx| {
+                tx.event(
+                    if exists {
+                        "hocba.signer_replaced"
+                    } else {
+                        "hocba.signer_issued"
+                    },
+                    &account.id,
+                    Some(serde_json::json!({ "role": role })),
+                );
+                Ok::<_, tram::store::StoreError>(())
+            })?;
+            drop(store);
             let ca = signing::load_or_create_ca(&data.data_dir, &school.name, now)?;
             let rec = signing::issue_signer(
                 &data.data_dir,
                 &ca,
                 &account.id,
                 &account.full_name,
-                &role,
+                role,
                 &pin()?,
                 now,
             )?;
@@ -121,6 +170,9 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             let account = tram::auth::find_by_username(&store.read()?, &user)?
                 .with_context(|| format!("no account {user:?}"))?;
             drop(store);
+            if account.disabled {
+                anyhow::bail!("the account {user:?} is disabled: it cannot sign");
+            }
             let ca = signing::load_ca(&data.data_dir)?
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
             let rec = signing::signer_record(&data.data_dir, &account.id)?;

@@ -179,6 +179,34 @@ pub fn date_line(place: Option<&str>, date: Option<&str>) -> String {
     )
 }
 
+/// The date line set above the signatures, in the right half of the page: on one line when it
+/// fits, else the place wrapped at word boundaries with the date on its own line — a long địa
+/// danh ("Phường Bến Thành, Thành phố Hồ Chí Minh") is never cut, nor the date lost.
+pub fn date_header(l: &mut super::pdf::Layout, place: Option<&str>, date: Option<&str>) {
+    const FITS: usize = 44;
+    let whole = date_line(place, date);
+    let lines: Vec<String> = if whole.chars().count() <= FITS {
+        vec![whole]
+    } else {
+        let mut lines = Vec::new();
+        let mut cur = String::new();
+        for w in format!("{},", place.unwrap_or("…………")).split_whitespace() {
+            if !cur.is_empty() && cur.chars().count() + 1 + w.chars().count() > FITS {
+                lines.push(std::mem::take(&mut cur));
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(w);
+        }
+        lines.push(cur);
+        lines.push(date.unwrap_or("ngày …… tháng …… năm ……").to_string());
+        lines
+    };
+    let rows: Vec<(&str, bool)> = lines.iter().map(|t| (t.as_str(), false)).collect();
+    l.state_header(&[], &rows);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wording: the one place an outcome becomes printed words.
 
@@ -363,10 +391,9 @@ fn identity_page(l: &mut Layout, book: &ClassBook, i: usize, ctx: &FormContext, 
 }
 
 fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
-    let date = date_line(ctx.place.as_deref(), ctx.confirmed_on.as_deref());
     // The place and date stand above the principal's block, as on the paper form.
     l.gap(10.0);
-    l.state_header(&[], &[(&date, false)]);
+    date_header(l, ctx.place.as_deref(), ctx.confirmed_on.as_deref());
     l.gap(-16.0);
     l.signatures(
         left,
@@ -1084,10 +1111,7 @@ fn notice_sized(
     // The date line and the signatures stay together.
     l.ensure(120.0);
     l.gap(10.0);
-    l.state_header(
-        &[],
-        &[(&date_line(ctx.place.as_deref(), Some(today)), false)],
-    );
+    date_header(&mut l, ctx.place.as_deref(), Some(today));
     l.gap(-16.0);
     l.signatures(
         &["Cha mẹ học sinh", "(Kí, ghi rõ họ tên)", ""],

@@ -388,6 +388,11 @@ pub fn save_settings(
             "Số lần đánh giá thường xuyên phải từ 1 đến 10".into(),
         ));
     }
+    if s.tt27.min_test_score > 10 {
+        return Err(GradeError::BadSettings(
+            "Điểm bài kiểm tra thấp nhất (tiểu học) phải từ 0 đến 10".into(),
+        ));
+    }
     tx.put(&SETTINGS, "school", &s, "grades.settings")?;
     Ok(s)
 }

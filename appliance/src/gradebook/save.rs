@@ -86,25 +86,7 @@ pub fn save_cell(
     let mut row = tx.get(&ROWS, &key)?.unwrap_or_default();
     let current = row.cells.get(&edit.column).cloned();
     let current_mark = current.as_ref().map_or(Mark::Pending, |c| c.mark);
-    // An exemption is for a whole term of the subject (Đ10; the CLI's `exempt: "term1"`): a
-    // row is all "M" or has none. A lone "M" beside marks used to be saved and leave the term
-    // incomplete with no word why. Empty cells may sit beside either while the row is typed.
-    let other = |want: fn(Mark) -> bool| {
-        spec.columns()
-            .into_iter()
-            .filter(|c| *c != edit.column)
-            .find(|c| row.cells.get(c).is_some_and(|x| want(x.mark)))
-    };
-    if mark == Mark::Exempt
-        && let Some(c) = other(|m| !matches!(m, Mark::Pending | Mark::Exempt))
-    {
-        return Err(GradeError::ExemptBesideMarks(c.to_uppercase()));
-    }
-    if !matches!(mark, Mark::Pending | Mark::Exempt)
-        && let Some(c) = other(|m| m == Mark::Exempt)
-    {
-        return Err(GradeError::MarkBesideExempt(c.to_uppercase()));
-    }
+    whole_term(&row, &spec.columns(), &edit.column, mark)?;
     let current_version = current.as_ref().map_or(0, |c| c.version);
     let locked = is_locked(tx, &class.year, term)?;
     if current_mark == mark && !locked {
@@ -279,6 +261,36 @@ pub fn may_decide_correction(
 }
 
 /// The homeroom teacher (or BGH) verifies (applies) or rejects a correction to a locked term.
+/// An exemption is for a whole term of the subject (Đ10; the CLI's `exempt: "term1"`): a row is
+/// all "M" or has none. A lone "M" beside marks used to be saved and leave the term incomplete
+/// with no word why. Empty cells may sit beside either while the row is typed. Checked when a
+/// cell is saved and again when a correction is approved (two pending corrections, each fine
+/// alone, must not make a mixed row).
+fn whole_term(
+    row: &ScoreRow,
+    columns: &[String],
+    column: &str,
+    mark: Mark,
+) -> Result<(), GradeError> {
+    let other = |want: fn(Mark) -> bool| {
+        columns
+            .iter()
+            .filter(|c| *c != column)
+            .find(|c| row.cells.get(*c).is_some_and(|x| want(x.mark)))
+    };
+    if mark == Mark::Exempt
+        && let Some(c) = other(|m| !matches!(m, Mark::Pending | Mark::Exempt))
+    {
+        return Err(GradeError::ExemptBesideMarks(c.to_uppercase()));
+    }
+    if !matches!(mark, Mark::Pending | Mark::Exempt)
+        && let Some(c) = other(|m| m == Mark::Exempt)
+    {
+        return Err(GradeError::MarkBesideExempt(c.to_uppercase()));
+    }
+    Ok(())
+}
+
 pub fn decide_correction(
     tx: &mut Tx<'_>,
     p: &Principal,
@@ -307,6 +319,8 @@ pub fn decide_correction(
         if current.as_ref().map_or(Mark::Pending, |x| x.mark) != c.from {
             return Err(GradeError::Conflict { current });
         }
+        let (_, _, spec) = class_subject(tx, &c.class, &c.subject)?;
+        whole_term(&row, &spec.columns(), &c.column, c.to)?;
         let version = current.map_or(0, |x| x.version) + 1;
         row.cells.insert(
             c.column.clone(),

@@ -226,7 +226,7 @@ fn store_draft(
     Ok(plan)
 }
 
-/// Changes the owner's draft (or starts a new version of a returned or approved plan).
+/// Changes the owner's draft (or starts a new version of a returned or approved plan) to `input`.
 pub fn edit(
     tx: &mut Tx<'_>,
     p: &Principal,
@@ -245,6 +245,56 @@ pub fn edit(
     }
     v.fields = input.fields;
     store_draft(tx, plan, v, "lessons.edit")
+}
+
+/// As [`edit`], from what the API sent: `patch` holds what changes — any of title, subject,
+/// grade, periods, teach_on, layout and fields, the fields object merged key by key — and
+/// everything it leaves out stays as it is (a body without `fields` used to empty the plan's
+/// content and reset its periods to 1).
+pub fn edit_patch(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    patch: serde_json::Value,
+) -> Result<Plan, LessonError> {
+    if !patch.is_object() {
+        return Err(invalid("Dữ liệu gửi lên phải là một đối tượng JSON."));
+    }
+    let (_, v) = editable(tx, p, id)?;
+    let mut current = serde_json::json!({
+        "title": v.title,
+        "subject": v.subject,
+        "grade": v.grade,
+        "periods": v.periods,
+        "teach_on": v.teach_on,
+        "layout": v.layout,
+        "fields": v.fields,
+    });
+    merge(&mut current, patch);
+    let input: PlanInput = serde_json::from_value(current)
+        .map_err(|e| invalid(format!("Dữ liệu gửi lên không hợp lệ: {e}")))?;
+    edit(tx, p, id, input)
+}
+
+/// `patch` over `base`: objects key by key, anything else replaced; a null keeps what is there.
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+    match (base, patch) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    continue;
+                }
+                match b.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, p) if !p.is_null() => *b = p,
+        _ => {}
+    }
 }
 
 /// Whether a file of this type and size may be attached (documents, slides, video, audio,

@@ -45,7 +45,7 @@ pub use dashboard::{Dashboard, DeptRow, Live, RecentRow, TeacherRow, dashboard, 
 pub(crate) use drafts::save_plan;
 pub use drafts::{
     ATTACHMENT_QUOTA, PlanInput, attach, attached_bytes, check_attachment, create, delete, detach,
-    edit,
+    edit, edit_patch,
 };
 use drafts::{load, now_str, sync_head};
 pub use queue::{Query, search, seen_by, sees_work, versions, waiting_for};

@@ -140,11 +140,11 @@ async fn edit(
     State(s): State<Shared>,
     u: ApiUser,
     Path(id): Path<String>,
-    b: JsonBody<PlanInput>,
+    b: JsonBody<serde_json::Value>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let input = crate::http::json_body(b)?;
+    let patch = crate::http::json_body(b)?;
     let p = u.principal.clone();
-    let plan = write(&s, &u, move |tx| super::edit(tx, &p, &id, input)).await?;
+    let plan = write(&s, &u, move |tx| super::edit_patch(tx, &p, &id, patch)).await?;
     Ok(Json(json!({ "plan": plan })))
 }
 

@@ -147,6 +147,32 @@ fn day(s: &str) -> Date {
     s.parse().unwrap()
 }
 
+/// An edit through the API changes what it sends and keeps the rest: a body with only a title
+/// used to empty the plan's content and reset its periods to 1.
+#[test]
+fn an_edit_keeps_what_it_does_not_send() {
+    let f = fixture();
+    let plan = f.create(&f.teacher, "Bài 1", day("2026-11-03"));
+    let patch =
+        serde_json::json!({"title": "Bài 1 (sửa)", "fields": {"materials": "Phiếu học tập"}});
+    let edited = f
+        .store
+        .write(&as_(&f.teacher), |tx| {
+            edit_patch(tx, &f.teacher, &plan.id, patch)
+        })
+        .unwrap();
+    assert_eq!(edited.title, "Bài 1 (sửa)");
+    let vs = versions(&f.store.read().unwrap(), &plan.id).unwrap();
+    let v = vs.last().unwrap();
+    assert_eq!(v.periods, 2);
+    assert_eq!(v.fields.knowledge, "Nêu được các quy định an toàn.");
+    assert_eq!(v.fields.materials, "Phiếu học tập");
+    let bad = f.store.write(&as_(&f.teacher), |tx| {
+        edit_patch(tx, &f.teacher, &plan.id, serde_json::json!({"periods": 0}))
+    });
+    assert!(matches!(bad, Err(LessonError::Invalid(_))), "{bad:?}");
+}
+
 #[test]
 fn the_whole_workflow_is_signed_audited_and_versions_never_change() {
     let f = fixture();

@@ -60,7 +60,7 @@ pub fn update_school(tx: &mut Tx<'_>, patch: SchoolPatch) -> Result<SchoolInfo, 
 /// The địa danh as stored: NFC, trimmed, 100 characters at most, one line.
 pub fn clean_locality(raw: &str) -> Result<String, SchoolError> {
     let l = crate::text::nfc(raw.trim());
-    if l.chars().count() > 100 || l.chars().any(char::is_control) {
+    if l.chars().count() > 100 || l.chars().any(crate::text::is_unprintable) {
         return Err(SchoolError::Invalid(
             "Địa danh ghi ở dòng ngày tháng: một dòng, tối đa 100 kí tự.".into(),
         ));
@@ -305,6 +305,11 @@ pub fn save_profile(
         if v.chars().count() > 200 {
             return Err(SchoolError::Invalid(format!(
                 "{label} quá dài (tối đa 200 kí tự)."
+            )));
+        }
+        if v.chars().any(crate::text::is_unprintable) {
+            return Err(SchoolError::Invalid(format!(
+                "{label}: chỉ một dòng chữ, không có kí tự điều khiển."
             )));
         }
         *field = v;

@@ -318,8 +318,7 @@ pub(super) fn class_signatures(
     // The date line, its blocks and the names stay on one page.
     l.ensure(110.0);
     l.gap(6.0);
-    let date = crate::gradebook::forms::date_line(signers.place.as_deref(), None);
-    l.state_header(&[], &[(&date, false)]);
+    crate::gradebook::forms::date_header(l, signers.place.as_deref(), None);
     l.gap(-16.0);
     let dots = "………………………";
     let name = |n: &str| {

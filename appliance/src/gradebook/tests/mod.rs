@@ -332,6 +332,71 @@ fn an_exemption_is_for_the_whole_term_row() {
     assert_eq!(book.hk1[1].subjects[i], SubjectOutcome::Exempt);
 }
 
+/// Two corrections of a locked row, each fine alone ("M" in one empty cell, "Đ" in another),
+/// must not make a mixed row when both are approved: the second approval is refused.
+#[test]
+fn approving_corrections_keeps_an_exempt_row_whole() {
+    let f = fixture();
+    let year = f.class.year.clone();
+    let bgh_actor = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    f.store
+        .write(&bgh_actor, |tx| {
+            lock_term(tx, &f.bgh, &year, TermId::Hk1, true)
+        })
+        .unwrap();
+    let g = &f.gdtc_teacher;
+    let g_actor = Actor {
+        id: g.id().into(),
+        now: now(),
+    };
+    let mut pending = Vec::new();
+    for (col, input) in [("tx1", "M"), ("tx2", "Đ")] {
+        let edit = CellEdit {
+            student: f.students[2].id.clone(),
+            column: col.into(),
+            input: input.into(),
+            expected_version: 0,
+            reason: Some("Bổ sung".into()),
+        };
+        let saved = f
+            .store
+            .write(&g_actor, |tx| {
+                save_cell(tx, g, &f.class.id, &f.gdtc, TermId::Hk1, edit)
+            })
+            .unwrap();
+        let Saved::CorrectionPending { correction } = saved else {
+            panic!("not a correction: {saved:?}")
+        };
+        pending.push(correction.id);
+    }
+    let h_actor = Actor {
+        id: f.homeroom.id().into(),
+        now: now(),
+    };
+    f.store
+        .write(&h_actor, |tx| {
+            decide_correction(tx, &f.homeroom, &pending[0], true)
+        })
+        .unwrap();
+    let e = f
+        .store
+        .write(&h_actor, |tx| {
+            decide_correction(tx, &f.homeroom, &pending[1], true)
+        })
+        .unwrap_err();
+    assert_eq!(e.code(), "exempt_whole_term");
+    let rx = f.store.read().unwrap();
+    let key = row_key(&f.class.id, &f.gdtc, TermId::Hk1, &f.students[2].id);
+    let row = rx.get(&ROWS, &key).unwrap().unwrap();
+    assert_eq!(
+        (row.mark("tx1"), row.mark("tx2")),
+        (Mark::Exempt, Mark::Pending)
+    );
+}
+
 fn fill_class(f: &Fixture, term: TermId) {
     // Every subject, every student: scored 8 everywhere, comment Đ; conduct Tốt.
     let rx = f.store.read().unwrap();
