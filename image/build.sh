@@ -105,6 +105,9 @@ cat > "$r/etc/fstab" <<FSTAB
 LABEL=tram-root  /              ext4  defaults,noatime,errors=remount-ro  0 1
 LABEL=TRAM-ESP   /boot/efi      vfat  umask=0077,noauto,x-systemd.automount  0 2
 LABEL=tram-data  /var/lib/tram  ext4  defaults,noatime,nosuid,nodev,noexec  0 2
+# A USB backup disk named TRAM-BACKUP (exFAT or FAT32, as Windows formats it), mounted when the
+# backup first touches /media/tram-backup; nofail: the box boots and serves without it.
+LABEL=TRAM-BACKUP  /media/tram-backup  exfat,vfat  nofail,noauto,x-systemd.automount,x-systemd.device-timeout=5s,x-systemd.idle-timeout=300,uid=tram,gid=tram,umask=0077,nosuid,nodev,noexec  0 0
 FSTAB
 for u in tram.service tram-firstboot.service tram-update-recover.service tram-update.path tram-power.path \
          systemd-networkd.service systemd-resolved.service systemd-timesyncd.service; do

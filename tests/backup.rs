@@ -820,3 +820,111 @@ fn restore_brings_back_the_settings_and_the_home_page_warns_until_the_rest_is_re
     assert!(redo(&h).is_none(), "{h}");
     assert!(!new_box.join("restore-redo.json").exists());
 }
+
+/// Issue 24 item 4: the backups page lists what is on each target (time, size, the restore
+/// check) and says when the USB disk is missing; the backup key is shown only after the person
+/// types their password again, to school IT and BGH, never to a teacher, each showing audited.
+#[test]
+fn the_backups_page_lists_backups_and_shows_the_key_only_after_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let usb = dir.path().join("usb");
+    let absent = dir.path().join("not-plugged-in");
+    std::fs::create_dir_all(&usb).unwrap();
+    let targets = format!("{},{}", s(&usb), s(&absent));
+    let srv = Server::start_with(&data, false, &["--backup-to", &targets]);
+    let c = srv.login("admin");
+    let base = srv.base();
+    let r = c
+        .post(format!("{base}/api/v1/backup/run"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !c
+        .get(format!("{base}/api/v1/backup/status"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["status"]["last_error"]
+        .is_string()
+        && backup_ids(&usb).is_empty()
+    {
+        assert!(Instant::now() < deadline, "no backup within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    while c
+        .get(format!("{base}/api/v1/backup/status"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["status"]["running"]
+        == true
+    {
+        assert!(Instant::now() < deadline, "the backup did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let page = c
+        .get(format!("{base}/admin/backups"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    // The backup on the USB folder is listed with its kind and a human size; the absent one
+    // is called missing.
+    assert!(page.contains("Sao lưu ngay</td>"), "{page}");
+    assert!(
+        page.contains(" kB</td>") || page.contains(" MB</td>"),
+        "{page}"
+    );
+    assert!(page.contains("ổ USB chưa cắm"), "{page}");
+    assert!(page.contains("id=\"key-form\""));
+
+    let key_file = std::fs::read_to_string(data.join("keys/backup.key")).unwrap();
+    let ask = |who: &reqwest::blocking::Client, pw: &str| {
+        let r = who
+            .post(format!("{base}/api/v1/backup/key"))
+            .json(&json!({ "password": pw }))
+            .send()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let (code, v) = ask(&c, "not-my-password");
+    assert_eq!(code, 403, "{v}");
+    assert!(v.get("key").is_none());
+    assert!(v["error"]["message"].as_str().unwrap().contains("Mật khẩu"));
+    let (code, v) = ask(&c, common::PASSWORD);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["key"].as_str().unwrap(), key_file);
+    assert!(v["qr_svg"].as_str().unwrap().starts_with("<?xml"));
+    // The principal keeps the key in the safe: allowed; a teacher is not.
+    let (code, _) = ask(&srv.login("hieutruong"), common::PASSWORD);
+    assert_eq!(code, 200);
+    let teacher = srv.login("gv02");
+    let (code, v) = ask(&teacher, common::PASSWORD);
+    assert_eq!(code, 403);
+    assert!(v.get("key").is_none());
+    assert_eq!(
+        teacher
+            .get(format!("{base}/admin/backups"))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+    // Each showing is in the audit log (two: the admin's and the principal's; not the refused).
+    let mut srv = srv;
+    srv.stop();
+    let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+    let shown = store
+        .audit_tail(500)
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "backup.key.show")
+        .count();
+    assert_eq!(shown, 2);
+}

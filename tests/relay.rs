@@ -1058,3 +1058,106 @@ fn a_chunk_cut_half_way_keeps_the_bytes_that_arrived() {
     assert_eq!(v["stored"], true, "{v}");
     assert_eq!(school_row(&hub)["records"], 200);
 }
+
+/// Issue 24 item 4: school IT enrols with the district from the device page, with the checks of
+/// `tram relay enroll` — a missing or wrong pin, a bad address are refused in Vietnamese and
+/// nothing is enrolled; the right one enrols, the running server then relays, and a second
+/// enrolment needs the explicit "enrol again".
+#[test]
+fn school_it_enrols_from_the_device_page_with_the_checks_of_the_cli() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start_https(hub_dir.path());
+    let out = tram(&[
+        "district",
+        "token",
+        "--data-dir",
+        hub_dir.path().to_str().unwrap(),
+        "--school",
+        "79000702",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let word_after = |label: &str| {
+        text.lines()
+            .find(|l| l.contains(label))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .to_string()
+    };
+    let (token, pin) = (word_after("use once"), word_after("pin (SHA-256)"));
+    let school = Server::start_with(dir.path(), false, &["--relay-school-hours", "off"]);
+    let admin = school.login("admin");
+    let base = school.base();
+    let page = admin
+        .get(format!("{base}/admin/device"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("id=\"enrol-form\"") && page.contains("id=\"not-enrolled\""));
+    let post = |body: Value| {
+        let r = admin
+            .post(format!("{base}/api/v1/relay/enrol"))
+            .json(&body)
+            .send()
+            .unwrap();
+        let code = r.status().as_u16();
+        (code, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let wrong = "0".repeat(64);
+    for (body, says) in [
+        (json!({"hub": hub.base(), "token": token}), "mã pin"),
+        (
+            json!({"hub": hub.base(), "token": token, "pin": "abc"}),
+            "64",
+        ),
+        (
+            json!({"hub": "ftp://10.0.0.5", "token": token, "pin": pin}),
+            "http://",
+        ),
+        (
+            json!({"hub": hub.base(), "token": "  ", "pin": pin}),
+            "mã ghi danh",
+        ),
+        (
+            json!({"hub": hub.base(), "token": token, "pin": wrong}),
+            "không khớp mã pin",
+        ),
+    ] {
+        let (code, v) = post(body.clone());
+        assert_eq!(code, 422, "{body}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(says), "{body}: {msg}");
+        assert!(
+            !dir.path().join("relay.json").exists(),
+            "{body} enrolled the box"
+        );
+    }
+    // The refusals did not use the token up.
+    let (code, v) = post(json!({"hub": hub.base(), "token": token, "pin": pin}));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["school"], "79000702");
+    assert!(v["message"].as_str().unwrap().contains("79000702"));
+    relayed(dir.path(), 90, "nothing relayed after the page's enrolment");
+    let page = admin
+        .get(format!("{base}/admin/device"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("id=\"enrolled\"") && page.contains("79000702"));
+    // Never the upload secret.
+    let enrolment: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("relay.json")).unwrap()).unwrap();
+    let secret = enrolment["secret"].as_str().unwrap();
+    assert!(secret.len() > 16 && !page.contains(secret));
+    // Enrolled: a second enrolment must say so and change nothing unless asked.
+    let before = std::fs::read(dir.path().join("relay.json")).unwrap();
+    let (code, v) = post(json!({"hub": hub.base(), "token": "another", "pin": pin}));
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(
+        std::fs::read(dir.path().join("relay.json")).unwrap(),
+        before
+    );
+    assert!(v["error"]["message"].as_str().unwrap().contains("79000702"));
+}

@@ -159,6 +159,9 @@ fn a_teacher_stays_in_their_own_classes_and_out_of_the_admin_routes() {
         ("POST", "/api/v1/device/update"),
         ("POST", "/api/v1/backup/run"),
         ("GET", "/api/v1/backup/status"),
+        ("POST", "/api/v1/backup/key"),
+        ("POST", "/api/v1/backup/usb"),
+        ("POST", "/api/v1/relay/enrol"),
         ("POST", "/api/v1/import/students?mode=preview"),
         ("POST", "/api/v1/lessons/approve-month"),
     ] {
@@ -171,7 +174,12 @@ fn a_teacher_stays_in_their_own_classes_and_out_of_the_admin_routes() {
         assert_eq!(r.status(), 403, "{m} {p} let a teacher in");
     }
     assert!(!dir.path().join("power/request").exists());
-    for p in ["/admin/accounts", "/admin/device", "/admin/import"] {
+    for p in [
+        "/admin/accounts",
+        "/admin/device",
+        "/admin/import",
+        "/admin/backups",
+    ] {
         assert_eq!(
             t.get(format!("{b}{p}")).send().unwrap().status(),
             403,

@@ -33,6 +33,11 @@ pub static STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/static/lessons.js"),
     ),
     (
+        "backups.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/backups.js"),
+    ),
+    (
         "device.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/static/device.js"),

@@ -652,6 +652,24 @@ pub fn logout_everywhere(
     })
 }
 
+/// Asks a signed-in person for their password again before a grave act (showing the backup
+/// key): `Ok` when `password` is theirs. Slow (argon2): call it on a blocking thread.
+pub fn confirm_password(store: &Store, account_id: &str, password: &str) -> Result<(), AuthError> {
+    let rx = store.read()?;
+    let phc = rx
+        .get(&CREDENTIALS, account_id)?
+        .map(|c| c.phc)
+        .unwrap_or_default();
+    drop(rx);
+    if password.chars().count() > MAX_PASSWORD_CHARS
+        || phc.is_empty()
+        || verify_password(password, &phc) == Verified::No
+    {
+        return Err(AuthError::WrongCurrentPassword);
+    }
+    Ok(())
+}
+
 /// The user changes their own password; every other session is closed.
 pub fn change_password(
     store: &Store,

@@ -77,6 +77,9 @@ pub fn chrome(s: &Shared, u: &ApiUser, headers: &HeaderMap) -> Chrome {
     if auth::permits(p, Action::ImportExport) {
         nav.push(("/admin/import", "nav.import"));
     }
+    if auth::permits(p, Action::ViewBackups) {
+        nav.push(("/admin/backups", "nav.backups"));
+    }
     if auth::permits(p, Action::ManageDevice) {
         nav.push(("/admin/device", "nav.device"));
     }

@@ -42,6 +42,9 @@ pub enum Action<'a> {
     ViewAudit,
     /// Device pages: health, backups, updates, logs.
     ManageDevice,
+    /// See the backups and show the backup key (school IT and BGH: the key is kept in the
+    /// principal's safe, and whoever restores a dead box needs it).
+    ViewBackups,
     /// Enter scores for a class × subject.
     EnterScores { class: &'a str, subject: &'a str },
     /// See every subject of a class (homeroom teacher, BGH).
@@ -68,7 +71,10 @@ impl Action<'_> {
     pub fn carries_trust(&self) -> bool {
         matches!(
             self,
-            Action::LockTerm | Action::ReviewLessonPlans { .. } | Action::ApproveLessonPlans
+            Action::LockTerm
+                | Action::ReviewLessonPlans { .. }
+                | Action::ApproveLessonPlans
+                | Action::ViewBackups
         )
     }
 }
@@ -93,7 +99,7 @@ fn role_allows(p: &Principal, action: Action<'_>) -> bool {
     let teaches_any = p.has(Role::Teacher) || p.has(Role::DeptHead) || bgh;
     match action {
         Action::ManageAccounts | Action::ManageDevice => admin,
-        Action::ManageSchool | Action::ImportExport => admin || bgh,
+        Action::ManageSchool | Action::ImportExport | Action::ViewBackups => admin || bgh,
         Action::ViewSchool | Action::UseLibrary => true,
         Action::ViewAudit => admin || p.has(Role::Principal),
         Action::EnterScores { class, subject } => {
@@ -152,6 +158,7 @@ mod tests {
         let rows: Vec<(Action, [bool; 5])> = vec![
             (ManageAccounts,                                     [true,  false, false, false, false]),
             (ManageDevice,                                       [true,  false, false, false, false]),
+            (ViewBackups,                                        [true,  true,  true,  false, false]),
             (ManageSchool,                                       [true,  true,  true,  false, false]),
             (ImportExport,                                       [true,  true,  true,  false, false]),
             (ViewSchool,                                         [true,  true,  true,  true,  true ]),

@@ -18,6 +18,7 @@
 
 pub mod key;
 mod manifest;
+pub mod pages;
 mod restore;
 pub mod retention;
 pub mod routes;

@@ -46,6 +46,9 @@ page!(DevicePage, "device.html" {
     spooled: Vec<String>,
     logs: Option<String>,
     summary: Option<String>,
+    // (hub, school code, since): never the upload secret.
+    enrolled: Option<(String, String, String)>,
+    enrol_pending: bool,
 });
 
 fn duration(s: u64) -> String {
@@ -196,6 +199,19 @@ async fn device_page(
         spooled,
         logs,
         summary,
+        crate::relay::enrolment(&dir).map(|e| {
+            let since = e
+                .enrolled_at
+                .parse::<jiff::Timestamp>()
+                .map(|t| {
+                    t.to_zoned(crate::school::time_zone())
+                        .strftime("%H:%M %d/%m/%Y")
+                        .to_string()
+                })
+                .unwrap_or(e.enrolled_at);
+            (e.hub, e.school, since)
+        }),
+        crate::relay::pending(&dir).is_some(),
     )))
 }
 

@@ -247,27 +247,88 @@ pub fn sha256_hex(der: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, der))
 }
 
+/// Why an enrolment did not happen (nothing was changed on the box). The English text is what
+/// the CLI and the logs say; [`EnrolError::message_vi`] is what the admin page says.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrolError {
+    #[error("the hub address must start with http:// or https://, e.g. https://10.0.0.5:9443")]
+    BadAddress,
+    #[error("the enrolment token is empty")]
+    NoToken,
+    #[error("an HTTPS hub needs --pin SHA256 (printed by `tram district token` on the hub)")]
+    PinNeeded,
+    #[error("the pin must be the 64 hexadecimal digits printed by `tram district token`")]
+    BadPin,
+    #[error(
+        "{0} — check the pin printed by `tram district token` on the hub (nothing was enrolled)"
+    )]
+    PinMismatch(String),
+    #[error("cannot reach the hub at {hub}: {why}")]
+    Unreachable { hub: String, why: String },
+    #[error("the hub refused the enrolment: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Local(#[from] std::io::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl EnrolError {
+    /// What the admin page shows.
+    pub fn message_vi(&self) -> String {
+        match self {
+            EnrolError::BadAddress => "Địa chỉ hub phải bắt đầu bằng http:// hoặc https://, ví dụ https://10.0.0.5:9443.".into(),
+            EnrolError::NoToken => "Hãy dán mã ghi danh (token) do Phòng GD&ĐT cấp.".into(),
+            EnrolError::PinNeeded => "Hub dùng HTTPS: hãy dán cả mã pin (SHA-256) in cùng mã ghi danh.".into(),
+            EnrolError::BadPin => "Mã pin phải gồm đúng 64 chữ số thập lục phân (0–9, a–f) như Phòng GD&ĐT gửi.".into(),
+            EnrolError::PinMismatch(_) => "Chứng chỉ của hub không khớp mã pin: kiểm tra lại mã pin Phòng GD&ĐT gửi (chưa ghi danh gì).".into(),
+            EnrolError::Unreachable { hub, .. } => format!("Không kết nối được hub tại {hub}: kiểm tra địa chỉ và đường mạng rồi thử lại (chưa ghi danh gì)."),
+            EnrolError::Refused(why) => format!("Hub từ chối ghi danh: {why}"),
+            EnrolError::Local(_) | EnrolError::Other(_) => format!("Không ghi danh được: {self}"),
+        }
+    }
+}
+
 /// Enrols this school with a hub using a one-time token from district staff.
 pub async fn enrol(
     data_dir: &Path,
     hub: &str,
     token: &str,
     pin_sha256: Option<&str>,
-) -> anyhow::Result<Enrolment> {
-    let hub = hub.trim_end_matches('/').to_string();
-    if hub.starts_with("https://") && pin_sha256.is_none() {
-        anyhow::bail!(
-            "an HTTPS hub needs --pin SHA256 (printed by `tram district token` on the hub)"
-        );
+) -> Result<Enrolment, EnrolError> {
+    let hub = hub.trim().trim_end_matches('/').to_string();
+    let scheme_ok = ["http://", "https://"].iter().any(|p| {
+        hub.len() > p.len()
+            && hub
+                .get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    });
+    if !scheme_ok || hub.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(EnrolError::BadAddress);
+    }
+    if token.trim().is_empty() {
+        return Err(EnrolError::NoToken);
+    }
+    let pin_sha256 = pin_sha256.map(str::trim).filter(|p| !p.is_empty());
+    if let Some(p) = pin_sha256
+        && (p.len() != 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(EnrolError::BadPin);
+    }
+    let https = hub
+        .get(..8)
+        .is_some_and(|h| h.eq_ignore_ascii_case("https://"));
+    if https && pin_sha256.is_none() {
+        return Err(EnrolError::PinNeeded);
     }
     use crate::pki::identity;
     let clone = identity::check(data_dir) == identity::Check::Clone;
+    let c = client(pin_sha256)?;
     if clone {
         // A copied disk: this box gets a key of its own, never the original's.
         let _ = std::fs::remove_file(data_dir.join("keys").join("device.key"));
     }
     let key = device_key(data_dir)?;
-    let c = client(pin_sha256)?;
     let r = c
         .post(format!("{hub}/relay/v1/enrol"))
         .json(&serde_json::json!({
@@ -279,22 +340,24 @@ pub async fn enrol(
         .map_err(|e| {
             let chain = error_chain(&e);
             match chain.find(PIN_MISMATCH) {
-                Some(i) => anyhow::anyhow!(
-                    "{} — check the pin printed by `tram district token` on the hub (nothing was enrolled)",
-                    chain[i..].trim_end_matches(['"', ' ', ')'])
+                Some(i) => EnrolError::PinMismatch(
+                    chain[i..].trim_end_matches(['"', ' ', ')']).to_string(),
                 ),
-                None => anyhow::anyhow!("cannot reach the hub at {hub}: {chain}"),
+                None => EnrolError::Unreachable {
+                    hub: hub.clone(),
+                    why: chain,
+                },
             }
         })?;
     let status = r.status();
     let body: serde_json::Value = r.json().await.unwrap_or_default();
     if !status.is_success() {
-        anyhow::bail!(
-            "the hub refused the enrolment: {}",
+        return Err(EnrolError::Refused(
             body["error"]["message"]
                 .as_str()
                 .unwrap_or("unknown reason")
-        );
+                .to_string(),
+        ));
     }
     let e = Enrolment {
         hub,

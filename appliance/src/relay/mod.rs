@@ -35,8 +35,8 @@ use wire::HeldRecord;
 
 pub use courier::{export, export_text};
 pub use enrol::{
-    Enrolment, HUB_NAME, Pending, RelayState, client, device_key, enrol, enrolment, enrolment_path,
-    pending, save_pending, sha256_hex, state,
+    EnrolError, Enrolment, HUB_NAME, Pending, RelayState, client, device_key, enrol, enrolment,
+    enrolment_path, pending, save_pending, sha256_hex, state,
 };
 use enrol::{pending_path, save_state};
 pub use resync::{HELD_PAGE, RestoreReport, restore_report};
