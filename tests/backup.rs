@@ -875,7 +875,7 @@ fn the_backups_page_lists_backups_and_shows_the_key_only_after_the_password() {
     // is called missing.
     assert!(page.contains("Sao lưu ngay</td>"), "{page}");
     assert!(
-        page.contains(" kB</td>") || page.contains(" MB</td>"),
+        page.contains(" KB</td>") || page.contains(" MB</td>"),
         "{page}"
     );
     assert!(page.contains("ổ USB chưa cắm"), "{page}");

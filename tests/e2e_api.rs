@@ -1036,3 +1036,77 @@ fn a_teachers_classes_on_the_home_page_open_the_grid() {
         assert_eq!(r.status(), 200, "{l}");
     }
 }
+
+/// Issue 24 item 8: a student list typed with an ABC (TCVN3) font — headers and names — or a
+/// VNI font is converted on import: the preview shows each converted cell beside its original,
+/// and the commit stores Unicode (searchable without diacritics like any other name).
+#[test]
+fn a_list_typed_in_tcvn3_or_vni_is_converted_with_the_original_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let c = s.login("admin");
+    let base = s.base();
+    let post = |mode: &str, body: Vec<u8>| -> Value {
+        c.post(format!("{base}/api/v1/import/students?mode={mode}"))
+            .header("Content-Type", "application/octet-stream")
+            .header("X-CSRF-Token", csrf(&c, &base))
+            .body(body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    for (file, names) in [
+        (
+            xlsx(&[
+                &["Hä vµ tªn", "Ngµy sinh", "Giíi tÝnh", "M· ®Þnh danh", "Líp"],
+                &["TrÇn ThÞ Thuû", "12/03/2014", "N÷", "079314999011", "6A1"],
+                &["§Æng Quèc ViÖt", "01/09/2014", "Nam", "079214999012", "6A1"],
+            ]),
+            [
+                ("TrÇn ThÞ Thuû", "Trần Thị Thuỷ"),
+                ("§Æng Quèc ViÖt", "Đặng Quốc Việt"),
+            ],
+        ),
+        (
+            xlsx(&[
+                &["Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
+                &["Leâ Thò Nga", "02/02/2014", "Nöõ", "079314999013", "6A1"],
+                &["Ngoâ Vaên Töù", "03/03/2014", "Nam", "079214999014", "6A1"],
+            ]),
+            [
+                ("Leâ Thò Nga", "Lê Thị Nga"),
+                ("Ngoâ Vaên Töù", "Ngô Văn Tứ"),
+            ],
+        ),
+    ] {
+        let p = post("preview", file.clone());
+        assert_eq!(p["clean"], true, "{p}");
+        let notes = p["notes"].to_string();
+        for (original, unicode) in names {
+            assert!(
+                notes.contains(&format!("\\\"{original}\\\" → \\\"{unicode}\\\"")),
+                "{notes}"
+            );
+        }
+        let token = p["preview"].as_str().unwrap();
+        let r = post(&format!("commit&preview={token}"), file);
+        assert_eq!(r["committed"], true, "{r}");
+        let list: Value = c
+            .get(format!("{base}/api/v1/students"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        for (_, unicode) in names {
+            assert!(
+                list["students"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["full_name"] == unicode),
+                "{unicode} not stored"
+            );
+        }
+    }
+}

@@ -51,6 +51,112 @@ pub fn legacy_encoding(s: &str) -> Option<&'static str> {
     foreign.then_some("VNI")
 }
 
+/// A legacy Vietnamese font encoding (before Unicode, 1990s–2000s), which Excel files typed
+/// with the ABC (.VnTime) or VNI fonts still carry: read as Unicode, the cells show Latin-1
+/// letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Legacy {
+    /// TCVN 5712:1993 (the "ABC" fonts: .VnTime, .VnArial…).
+    Tcvn3,
+    /// VNI Windows (the VNI-Times… fonts): a base letter followed by its marks.
+    Vni,
+}
+
+impl Legacy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Legacy::Tcvn3 => "TCVN3 (ABC)",
+            Legacy::Vni => "VNI",
+        }
+    }
+}
+
+/// TCVN 5712:1993 bytes 0xA1–0xFF, as glibc's iconv `TCVN5712-1` decodes them (the unit test
+/// checks this table against `iconv` itself). The ABC fonts use this range; 0xB0–0xB4 are
+/// combining tone marks, composed by the NFC that follows.
+const TCVN3_A1_FF: &str = "ĂÂÊÔƠƯĐăâêôơưđẰ\u{0300}\u{0309}\u{0303}\u{0301}\u{0323}àảãáạẲằẳẵắẴẮẦẨẪẤỀặầẩẫấậèỂẻẽéẹềểễếệìỉỄẾỒĩíịòỔỏõóọồổỗốộờởỡớợùỖủũúụừửữứựỳỷỹýỵỐ";
+
+/// The text a cell typed in `enc` means, in NFC. Characters outside the encoding's letters
+/// (ASCII, digits, punctuation) are kept as they are.
+pub fn from_legacy(s: &str, enc: Legacy) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    match enc {
+        Legacy::Tcvn3 => {
+            for c in s.chars() {
+                match c as u32 {
+                    0xA1..=0xFF => out.extend(TCVN3_A1_FF.chars().nth(c as usize - 0xA1)),
+                    _ => out.push(c),
+                }
+            }
+        }
+        Legacy::Vni => {
+            // Each mark follows the vowel it belongs to; a mark with no vowel before it is
+            // kept as typed.
+            let mut prev_vowel = false;
+            for c in s.chars() {
+                let marks: &[char] = match c.to_lowercase().next().unwrap_or(c) {
+                    'ù' => &['\u{301}'],
+                    'ø' => &['\u{300}'],
+                    'û' => &['\u{309}'],
+                    'õ' => &['\u{303}'],
+                    'ï' => &['\u{323}'],
+                    'â' => &['\u{302}'],
+                    'á' => &['\u{302}', '\u{301}'],
+                    'à' => &['\u{302}', '\u{300}'],
+                    'å' => &['\u{302}', '\u{309}'],
+                    'ã' => &['\u{302}', '\u{303}'],
+                    'ä' => &['\u{302}', '\u{323}'],
+                    'ê' => &['\u{306}'],
+                    'é' => &['\u{306}', '\u{301}'],
+                    'è' => &['\u{306}', '\u{300}'],
+                    'ú' => &['\u{306}', '\u{309}'],
+                    'ü' => &['\u{306}', '\u{303}'],
+                    'ë' => &['\u{306}', '\u{323}'],
+                    _ => &[],
+                };
+                if prev_vowel && !marks.is_empty() {
+                    out.extend(marks);
+                    continue;
+                }
+                let letter = match c {
+                    'Ô' => 'Ơ',
+                    'ô' => 'ơ',
+                    'Ö' => 'Ư',
+                    'ö' => 'ư',
+                    'Ñ' => 'Đ',
+                    'ñ' => 'đ',
+                    'Æ' => 'Ỉ',
+                    'æ' => 'ỉ',
+                    'Ó' => 'Ĩ',
+                    'ó' => 'ĩ',
+                    'Ò' => 'Ị',
+                    'ò' => 'ị',
+                    'Î' => 'Ỵ',
+                    'î' => 'ỵ',
+                    other => other,
+                };
+                prev_vowel = "aeouyAEOUYơƠưƯ".contains(letter);
+                out.push(letter);
+            }
+        }
+    }
+    nfc(&out)
+}
+
+/// The encoding of a whole file's text, judged from all of it (one cell can look like
+/// Unicode — "Thá" is TCVN3 for "Thỏ" — when its neighbours cannot).
+pub fn legacy_of<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<Legacy> {
+    let mut found = None;
+    for t in texts {
+        match legacy_encoding(t) {
+            Some(n) if n == Legacy::Tcvn3.name() => return Some(Legacy::Tcvn3),
+            Some(_) => found = Some(Legacy::Vni),
+            None => {}
+        }
+    }
+    found
+}
+
 /// Escapes text for HTML (used where a template cannot: inline SVG, JSON-in-HTML).
 pub fn html_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -127,6 +233,64 @@ mod tests {
         assert_eq!(legacy_encoding("Nguyễn Văn Hùng"), None);
         assert_eq!(legacy_encoding("Hoà Thuý Quân Tiên"), None);
         assert_eq!(legacy_encoding("Toán 8,5"), None);
+    }
+
+    #[test]
+    fn legacy_font_text_is_converted() {
+        assert_eq!(from_legacy("Ph¹m V¨n Hïng", Legacy::Tcvn3), "Phạm Văn Hùng");
+        assert_eq!(
+            from_legacy("NguyÔn ThÞ Lan", Legacy::Tcvn3),
+            "Nguyễn Thị Lan"
+        );
+        assert_eq!(
+            from_legacy("Tr\u{AD}êng THCS §inh Tiªn Hoµng", Legacy::Tcvn3),
+            "Trường THCS Đinh Tiên Hoàng"
+        );
+        assert_eq!(
+            from_legacy("Nguyeãn Vaên Huøng", Legacy::Vni),
+            "Nguyễn Văn Hùng"
+        );
+        assert_eq!(
+            from_legacy("Tröôøng THCS Ñinh Tieân Hoaøng", Legacy::Vni),
+            "Trường THCS Đinh Tiên Hoàng"
+        );
+        assert_eq!(
+            from_legacy("NGUYEÃN THÒ LAN", Legacy::Vni),
+            "NGUYỄN THỊ LAN"
+        );
+        assert_eq!(
+            from_legacy("Lyù Thò Myõ Leä, 8,5", Legacy::Vni),
+            "Lý Thị Mỹ Lệ, 8,5"
+        );
+        // A whole file decides: "Thá" alone looks like Unicode, beside "ThÞ" it is TCVN3.
+        assert_eq!(legacy_of(["Thá", "NguyÔn ThÞ"]), Some(Legacy::Tcvn3));
+        assert_eq!(legacy_of(["Nguyễn Văn An", "Toán"]), None);
+        assert_eq!(legacy_of(["Nguyeãn", "Huøng"]), Some(Legacy::Vni));
+    }
+
+    /// The TCVN3 table is glibc's TCVN5712-1, byte for byte (iconv is part of every Debian).
+    #[test]
+    fn the_tcvn3_table_is_iconvs() {
+        for b in 0xA1u8..=0xFF {
+            let out = std::process::Command::new("iconv")
+                .args(["-f", "TCVN5712-1", "-t", "UTF-8"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut c| {
+                    use std::io::Write;
+                    c.stdin.take().unwrap().write_all(&[b])?;
+                    c.wait_with_output()
+                })
+                .expect("iconv runs");
+            let want = String::from_utf8(out.stdout).unwrap();
+            let ours: String = TCVN3_A1_FF
+                .chars()
+                .nth(b as usize - 0xA1)
+                .into_iter()
+                .collect();
+            assert_eq!(ours, want, "byte {b:#x}");
+        }
     }
 
     #[test]

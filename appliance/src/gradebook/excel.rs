@@ -332,6 +332,9 @@ pub struct ImportPlan {
     pub cells: Vec<PlannedCell>,
     pub problems: Vec<ImportProblem>,
     pub changes: usize,
+    /// Not problems: names converted from a legacy font encoding (TCVN3, VNI), original
+    /// beside the result, for the teacher to confirm in the preview.
+    pub notes: Vec<ImportProblem>,
 }
 
 fn problem(row: usize, column: &str, message: impl Into<String>) -> ImportProblem {
@@ -585,7 +588,19 @@ pub fn plan_import(
         .collect();
 
     let mut cells = vec![];
+    let mut notes = vec![];
     let mut seen_students: HashMap<String, usize> = HashMap::new();
+    // A sheet typed with an ABC or VNI font: its names are converted (the whole column decides
+    // the encoding) and matched as Unicode; the preview shows each conversion.
+    let legacy = cols.get("name").and_then(|c| {
+        let names: Vec<String> = rows
+            .iter()
+            .skip(header_row + 1)
+            .filter_map(|r| r.get(*c))
+            .map(cell_text)
+            .collect();
+        crate::text::legacy_of(names.iter().map(String::as_str))
+    });
     let text_at = |row: &[Data], c: Option<&usize>| {
         c.and_then(|c| row.get(*c))
             .map(cell_text)
@@ -613,11 +628,23 @@ pub fn plan_import(
             }
             continue;
         }
-        if let Some(enc) = crate::text::legacy_encoding(&name) {
-            return Err(GradeError::Import(format!(
-                "Tệp dùng bảng mã cũ ({enc}) ở dòng {excel_row}: \"{name}\". Hãy chuyển sang Unicode (Unikey → Công cụ chuyển mã) rồi nhập lại."
-            )));
-        }
+        let name = match legacy {
+            Some(enc) => {
+                let converted = crate::text::from_legacy(&name, enc);
+                if converted != name {
+                    notes.push(problem(
+                        excel_row,
+                        "name",
+                        format!(
+                            "Chuyển từ bảng mã {} sang Unicode: \"{name}\" → \"{converted}\"",
+                            enc.name()
+                        ),
+                    ));
+                }
+                converted
+            }
+            None => name,
+        };
         let student = if !id.is_empty() {
             by_id.get(id.as_str()).copied()
         } else {
@@ -711,6 +738,7 @@ pub fn plan_import(
         cells,
         problems,
         changes,
+        notes,
     })
 }
 

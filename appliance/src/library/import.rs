@@ -81,7 +81,7 @@ fn visibility_of(s: &str) -> Option<Visibility> {
 /// Checks the sheet against the folder and the database. Nothing is written.
 pub fn plan(rx: &Rx, folder: &Path, sheet: &[u8]) -> Result<ImportPlan<Row>, StoreError> {
     let mut problems = Vec::new();
-    let (header_row, cols, rows) = match read_table(sheet, FIELDS, &["title"]) {
+    let (header_row, cols, rows, notes) = match read_table(sheet, FIELDS, &["title"]) {
         Ok(t) => t,
         Err(p) => {
             return Ok(ImportPlan::unreadable(p));
@@ -265,6 +265,7 @@ pub fn plan(rx: &Rx, folder: &Path, sheet: &[u8]) -> Result<ImportPlan<Row>, Sto
         rows: out,
         problems,
         updates: 0,
+        notes,
     })
 }
 

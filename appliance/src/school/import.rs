@@ -28,6 +28,9 @@ pub struct ImportPlan<T> {
     pub problems: Vec<RowProblem>,
     /// Rows that update an existing record rather than add one.
     pub updates: usize,
+    /// What the preview tells the user that is not a problem: text converted from a legacy
+    /// font encoding (TCVN3, VNI), original beside the result.
+    pub notes: Vec<RowProblem>,
 }
 
 impl<T> ImportPlan<T> {
@@ -37,6 +40,7 @@ impl<T> ImportPlan<T> {
             rows: vec![],
             problems: vec![p],
             updates: 0,
+            notes: vec![],
         }
     }
 
@@ -91,8 +95,42 @@ pub(crate) fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) ->
         .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
 }
 
-/// The header row's number, the column of each recognised field, and the rows below it.
-pub(crate) type Table = (usize, HashMap<&'static str, usize>, Vec<Vec<Data>>);
+/// The header row's number, the column of each recognised field, the rows below it, and a note
+/// for each cell converted from a legacy font encoding.
+pub(crate) type Table = (
+    usize,
+    HashMap<&'static str, usize>,
+    Vec<Vec<Data>>,
+    Vec<RowProblem>,
+);
+
+/// Converts every text cell of a sheet typed with a legacy Vietnamese font (TCVN3 / ABC, VNI),
+/// judged from the whole sheet, to Unicode in place; returns (row index, column, original,
+/// converted, encoding) for each cell that changed.
+fn convert_legacy(
+    rows: &mut [Vec<Data>],
+) -> Vec<(usize, usize, String, String, crate::text::Legacy)> {
+    let texts = rows.iter().flatten().filter_map(|d| match d {
+        Data::String(s) => Some(s.as_str()),
+        _ => None,
+    });
+    let Some(enc) = crate::text::legacy_of(texts) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for (i, row) in rows.iter_mut().enumerate() {
+        for (c, cell) in row.iter_mut().enumerate() {
+            if let Data::String(s) = cell {
+                let converted = crate::text::from_legacy(s, enc);
+                if converted != *s {
+                    let original = std::mem::replace(s, converted.clone());
+                    out.push((i, c, original, converted, enc));
+                }
+            }
+        }
+    }
+    out
+}
 
 /// Reads the first worksheet (through the bounded reader, [`super::sheet`]) and finds the
 /// header row (schools put titles above it).
@@ -103,6 +141,8 @@ pub(crate) fn read_table(
 ) -> Result<Table, RowProblem> {
     let sheet = super::sheet::read(bytes, |_| 0).map_err(|e| file_problem(e.to_string()))?;
     let (mut rows, first_row) = (sheet.rows, sheet.origin.0 as usize);
+    // Before the header is looked for: "Hä vµ tªn" is "Họ và tên" typed with an ABC font.
+    let converted = convert_legacy(&mut rows);
     for i in 0..rows.len().min(15) {
         let mut map: HashMap<&'static str, usize> = HashMap::new();
         let mut dup = None;
@@ -118,7 +158,31 @@ pub(crate) fn read_table(
             if let Some(d) = dup {
                 return Err(file_problem(format!("Cột \"{d}\" xuất hiện hai lần.")));
             }
-            return Ok((first_row + i + 1, map, rows.split_off(i + 1)));
+            let label = |col: usize| {
+                rows[i]
+                    .get(col)
+                    .map(cell_text)
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| format!("cột {}", col + 1))
+            };
+            let notes = converted
+                .iter()
+                .filter(|(r, ..)| *r > i)
+                .map(|(r, c, original, new, enc)| RowProblem {
+                    row: first_row + r + 1,
+                    field: map
+                        .iter()
+                        .find(|(_, col)| **col == *c)
+                        .map(|(f, _)| f.to_string())
+                        .unwrap_or_default(),
+                    message: format!(
+                        "{}: chuyển từ bảng mã {} sang Unicode: \"{original}\" → \"{new}\"",
+                        label(*c),
+                        enc.name()
+                    ),
+                })
+                .collect();
+            return Ok((first_row + i + 1, map, rows.split_off(i + 1), notes));
         }
     }
     Err(file_problem(format!(
@@ -208,6 +272,8 @@ pub struct StudentRow {
 pub struct StudentPlan {
     pub rows: Vec<StudentRow>,
     pub problems: Vec<RowProblem>,
+    /// Cells converted from a legacy font encoding (see [`ImportPlan::notes`]).
+    pub converted: Vec<RowProblem>,
 }
 
 impl StudentPlan {
@@ -236,8 +302,10 @@ impl StudentPlan {
 
     /// What the preview tells the user about single rows that is not a problem.
     pub fn notes(&self) -> Vec<RowProblem> {
-        self.rows
+        self.converted
             .iter()
+            .cloned()
+            .chain(self.rows.iter()
             .filter(|r| r.restored_zero)
             .map(|r| RowProblem {
                 row: r.row,
@@ -247,7 +315,7 @@ impl StudentPlan {
                     &r.student.ma_dinh_danh[1..],
                     r.student.ma_dinh_danh
                 ),
-            })
+            }))
             .collect()
     }
 
@@ -292,11 +360,12 @@ pub fn plan_student_sheet(
     year: &str,
     sheet: &StudentSheet,
 ) -> Result<StudentPlan, StoreError> {
-    let (header_row, cols, rows) = match sheet {
+    let (header_row, cols, rows, converted) = match sheet {
         Ok(t) => t,
         Err(p) => {
             return Ok(StudentPlan {
                 rows: vec![],
+                converted: vec![],
                 problems: vec![p.clone()],
             });
         }
@@ -316,6 +385,7 @@ pub fn plan_student_sheet(
     let mut plan = StudentPlan {
         rows: vec![],
         problems: vec![],
+        converted: converted.clone(),
     };
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
@@ -572,7 +642,7 @@ impl StaffRow {
 }
 
 pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreError> {
-    let (header_row, cols, rows) =
+    let (header_row, cols, rows, notes) =
         match read_table(bytes, STAFF_FIELDS, &["username", "ho_ten", "vai_tro"]) {
             Ok(t) => t,
             Err(p) => {
@@ -593,6 +663,7 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
         rows: vec![],
         problems: vec![],
         updates: 0,
+        notes,
     };
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {

@@ -372,7 +372,7 @@ async fn import_staff(
         let unchanged = plan.rows.iter().filter(|r| r.action == import::RowAction::Unchanged).count();
         let changes = plan.rows.len() - unchanged;
         if !commit {
-            return Ok(json!({ "clean": plan.is_clean(), "rows": plan.rows.len(), "changes": changes, "added": changes - plan.updates, "updates": plan.updates, "unchanged": unchanged, "problems": plan.problems }));
+            return Ok(json!({ "clean": plan.is_clean(), "rows": plan.rows.len(), "changes": changes, "added": changes - plan.updates, "updates": plan.updates, "unchanged": unchanged, "notes": plan.notes, "problems": plan.problems }));
         }
         if !plan.is_clean() {
             return Err(import_problems_error(&plan.problems));

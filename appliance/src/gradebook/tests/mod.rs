@@ -845,7 +845,16 @@ fn a_bad_import_lists_every_problem_and_writes_nothing() {
         row(&["STT", "Hä vµ tªn", "Họ và tên", "TX1"]),
         row(&["1", "x", "NguyÔn V¨n An", "8"]),
     ]);
-    assert!(matches!(f.plan(&legacy, None), Err(GradeError::Import(m)) if m.contains("TCVN3")));
+    // A sheet typed with an ABC font is converted (issue 24 item 8), each name shown beside
+    // its original in the preview.
+    let plan = f.plan(&legacy, None).expect("converted, not refused");
+    assert!(
+        plan.notes.iter().any(|n| n.row == 4
+            && n.message.contains("TCVN3")
+            && n.message.contains("\"NguyÔn V¨n An\" → \"Nguyễn Văn An\"")),
+        "{:?}",
+        plan.notes
+    );
     assert!(matches!(
         f.plan(b"not a spreadsheet", None),
         Err(GradeError::Import(_))
