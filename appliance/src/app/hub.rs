@@ -40,6 +40,7 @@ pub async fn serve(
     store: Arc<Store>,
     listen: SocketAddr,
     http_only: bool,
+    silent_days: i64,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let tls = if http_only {
@@ -60,7 +61,9 @@ pub async fn serve(
         crate::backup::schedule::Config::default_for(store.dir()),
         true,
     ));
-    let hub = Arc::new(Hub::new(store.clone()));
+    let mut hub = Hub::new(store.clone());
+    hub.silent_days = silent_days;
+    let hub = Arc::new(hub);
     let app = router(state, hub).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let mut tasks = tokio::task::JoinSet::new();

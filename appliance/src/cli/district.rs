@@ -30,6 +30,10 @@ pub enum DistrictCmd {
         #[arg(long, env = "TRAM_DB_CACHE_MB", default_value_t = 64,
               value_parser = clap::value_parser!(u64).range(1..=4096))]
         db_cache_mb: u64,
+        /// Days without contact after which the staff page warns about a school.
+        #[arg(long, env = "TRAM_HUB_SILENT_DAYS", default_value_t = 7,
+              value_parser = clap::value_parser!(i64).range(1..=365))]
+        silent_days: i64,
     },
     /// Send a signed update bundle down to every school (each checks the signature with its own
     /// release key before installing). Works while the hub runs.
@@ -106,6 +110,7 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             http_only,
             journald,
             db_cache_mb,
+            silent_days,
         } => {
             logging::init(journald);
             let store = super::open_shared(&data.data_dir, db_cache_mb)?;
@@ -121,7 +126,8 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                         tracing::warn!(error = %e, "control socket unavailable");
                     }
                 });
-                tram::app::hub::serve(store, listen, http_only, shutdown_signal()).await
+                tram::app::hub::serve(store, listen, http_only, silent_days, shutdown_signal())
+                    .await
             })?;
             Ok(ExitCode::SUCCESS)
         }
