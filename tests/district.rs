@@ -494,3 +494,162 @@ fn a_school_box_relays_and_its_own_csdl_export_matches_the_hubs() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// The hub's accounts hold the district's roles, never a school's: the district admin makes a
+/// read-only staff account, which reads every report and changes nothing; a school refuses the
+/// district's roles.
+#[test]
+fn district_admin_and_read_only_district_staff_not_school_roles() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let b = hub.base();
+    let admin = hub.staff();
+    let me: Value = get(&admin, format!("{b}/api/v1/me")).json().unwrap();
+    assert_eq!(me["user"]["roles"], json!(["district_admin"]), "{me}");
+    let create = |roles: Value, user: &str| {
+        admin
+            .post(format!("{b}/api/v1/accounts"))
+            .json(
+                &json!({"username": user, "full_name": "Chuyên viên A", "roles": roles,
+                          "password": "mat-khau-chuyen-vien-1"}),
+            )
+            .send()
+            .unwrap()
+    };
+    for school_role in ["teacher", "admin", "principal"] {
+        let r = create(json!([school_role]), "cv-sai");
+        assert_eq!(r.status(), 422, "{school_role} on the hub");
+        assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "role_not_here");
+    }
+    assert_eq!(create(json!(["district_staff"]), "cv-a").status(), 201);
+    let accounts_page = get(&admin, format!("{b}/admin/accounts")).text().unwrap();
+    assert!(accounts_page.contains("Chuyên viên Phòng/Sở (chỉ xem)"));
+    assert!(
+        !accounts_page.contains("Hiệu trưởng"),
+        "no school roles offered"
+    );
+
+    let staff = reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = staff
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "cv-a", "password": "mat-khau-chuyen-vien-1"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for p in [
+        "/district",
+        "/district/district.xlsx",
+        "/district/reports/si-so.csv",
+        "/district/csdl.xlsx",
+        "/district/api/schools",
+    ] {
+        get(&staff, format!("{b}{p}"));
+    }
+    // Read-only: no accounts.
+    let r = staff
+        .post(format!("{b}/api/v1/accounts"))
+        .json(&json!({"username": "cv-b", "full_name": "B", "roles": ["district_admin"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = staff.get(format!("{b}/admin/accounts")).send().unwrap();
+    assert_eq!(r.status(), 403);
+
+    // A school refuses the district's roles.
+    let dir = tempfile::tempdir().unwrap();
+    let school = Server::start(dir.path(), false);
+    let r = school
+        .login("admin")
+        .post(format!("{}/api/v1/accounts", school.base()))
+        .json(&json!({"username": "cv-c", "full_name": "C", "roles": ["district_admin"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}
+
+/// Over HTTPS the hub's certificate names its current addresses and `tram-hub.local`, and its
+/// port-80 page hands out the certificate authority with its fingerprint, as a school box does.
+#[test]
+fn the_hubs_certificate_names_its_addresses_and_its_port_80_page_shows_the_fingerprint() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let (port, boot) = (common::free_port(), common::free_port());
+    let mut child = std::process::Command::new(common::bin())
+        .args(["district", "serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--bootstrap-listen", &format!("127.0.0.1:{boot}")])
+        .env("TRAM_ADMIN_PASSWORD", common::PASSWORD)
+        .env("TRAM_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _k = Kill(&mut child);
+    let plain = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let page = loop {
+        match plain.get(format!("http://127.0.0.1:{boot}/")).send() {
+            Ok(r) if r.status() == 200 => break r.text().unwrap(),
+            _ => {
+                assert!(std::time::Instant::now() < deadline, "no port-80 page");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    };
+    let der = get(&plain, format!("http://127.0.0.1:{boot}/tram-ca.crt"))
+        .bytes()
+        .unwrap();
+    let fp = tram::pki::tls::fingerprint(&der);
+    assert!(
+        page.contains(&fp),
+        "the page shows the CA's fingerprint {fp}"
+    );
+    // Everything else on port 80 goes to HTTPS.
+    let r = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{boot}/district"))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("https://127.0.0.1:{port}/district").as_str()
+    );
+
+    // The served certificate's names, read by openssl.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{port} </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName"
+        ))
+        .output()
+        .expect("openssl");
+    let names = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(names.contains("DNS:tram-hub.local"), "{names}");
+    // Every private address it has now (the CA is name-constrained to private ranges, so a
+    // public address could never be vouched for: such a hub runs behind a proxy's certificate).
+    let private = |ip: &std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        _ => false,
+    };
+    let ips: Vec<_> = tram::pki::local_ips().into_iter().filter(private).collect();
+    assert!(!ips.is_empty());
+    for ip in ips {
+        assert!(
+            names.contains(&format!("IP Address:{ip}")),
+            "{ip} not in {names}"
+        );
+    }
+}

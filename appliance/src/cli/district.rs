@@ -23,6 +23,11 @@ pub enum DistrictCmd {
         /// Plain HTTP (tests, or behind a TLS-terminating proxy).
         #[arg(long)]
         http_only: bool,
+        /// Address of the plain-HTTP certificate page (the CA to install, its fingerprint, the
+        /// hub's addresses) and the redirect to HTTPS, as a school box serves. On a LAN:
+        /// 0.0.0.0:80. None by default; ignored with --http-only.
+        #[arg(long, env = "TRAM_HUB_BOOTSTRAP_LISTEN")]
+        bootstrap_listen: Option<SocketAddr>,
         #[arg(long)]
         journald: bool,
         /// The database's own page cache, in MB. A district server has the memory for the
@@ -108,6 +113,7 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             data,
             listen,
             http_only,
+            bootstrap_listen,
             journald,
             db_cache_mb,
             silent_days,
@@ -126,8 +132,17 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                         tracing::warn!(error = %e, "control socket unavailable");
                     }
                 });
-                tram::app::hub::serve(store, listen, http_only, silent_days, shutdown_signal())
-                    .await
+                tram::app::hub::serve(
+                    store,
+                    tram::app::hub::Options {
+                        listen,
+                        bootstrap_listen,
+                        http_only,
+                        silent_days,
+                    },
+                    shutdown_signal(),
+                )
+                .await
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -294,7 +309,7 @@ fn hub_admin(store: &Store) -> anyhow::Result<()> {
             auth::NewAccount {
                 username: "admin".into(),
                 full_name: "Quản trị Phòng GD".into(),
-                roles: vec![auth::Role::Admin],
+                roles: vec![auth::Role::DistrictAdmin],
                 department: None,
                 password_phc: phc,
                 must_change_password: generated,
