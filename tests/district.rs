@@ -429,6 +429,15 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 500);
+    let e: Value = r.json().unwrap();
+    assert_eq!(e["error"]["code"], "csdl_codes", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("csdl-codes.toml"),
+        "{e}"
+    );
 }
 
 /// A real school box (the demo school) relays to the hub over loopback: the hub's reports name

@@ -476,11 +476,24 @@ page!(StaffPage, "district.html" {
     terms: [(&'static str, &'static str); 3],
 });
 
+/// A district's code file that does not parse: said in words staff can act on, and nothing is
+/// exported with half a list.
+fn codes_error(e: super::csdl::CodesError) -> ApiError {
+    tracing::warn!(error = %e, "the CSDL code lists do not parse");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "csdl_codes",
+        format!(
+            "Tệp danh mục mã CSDL ngành sai, chưa xuất được: {e}. Sửa tệp (xem mẫu csdl-codes.toml trong tài liệu) hoặc xoá nó để dùng danh mục mặc định."
+        ),
+    )
+}
+
 /// Every report for `filter`, computed off the async threads (it reads every record).
 async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Reports, ApiError> {
     let (hub, filter) = (hub.clone(), filter.clone());
     tokio::task::spawn_blocking(move || {
-        let codes = super::csdl::Codes::load(&hub.dir).map_err(ApiError::internal)?;
+        let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
         Ok(super::reports::reports(
             hub.storage.as_ref(),
             &filter,
@@ -564,7 +577,7 @@ async fn csdl_tables(
 ) -> Result<Vec<super::reports::Table>, ApiError> {
     let hub = hub.clone();
     tokio::task::spawn_blocking(move || {
-        let codes = super::csdl::Codes::load(&hub.dir).map_err(ApiError::internal)?;
+        let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
         let records = super::csdl::Records::from_hub(hub.storage.as_ref())?;
         Ok(super::csdl::export(&records, &codes, year.as_deref()))
     })
@@ -606,7 +619,7 @@ async fn school_tables(
 ) -> Result<Vec<super::reports::Table>, ApiError> {
     let store = st.store.clone();
     tokio::task::spawn_blocking(move || {
-        let codes = super::csdl::Codes::load(store.dir()).map_err(ApiError::internal)?;
+        let codes = super::csdl::Codes::load(store.dir()).map_err(codes_error)?;
         let records = super::csdl::Records::from_school(&store.read()?)?;
         Ok(super::csdl::export(&records, &codes, year.as_deref()))
     })
