@@ -453,6 +453,9 @@ fn the_hub_shows_its_pages_to_its_staff_and_its_relay_routes_to_enrolled_schools
         "/district/api/stats",
         "/district/schools.csv",
         "/district/district.xlsx",
+        "/district/reports/ket-qua.csv",
+        "/district/csdl.xlsx",
+        "/district/csdl/ketquahoctap.csv",
     ] {
         let r = anon.get(format!("{b}{p}")).send().unwrap();
         assert!(

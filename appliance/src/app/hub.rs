@@ -35,14 +35,47 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
         .with_state(state)
 }
 
+/// How the hub serves (`tram district serve`'s flags).
+pub struct Options {
+    pub listen: SocketAddr,
+    /// The port-80 certificate page, as a school box serves it (HTTPS only).
+    pub bootstrap_listen: Option<SocketAddr>,
+    pub http_only: bool,
+    /// Days without contact after which the staff page warns about a school.
+    pub silent_days: i64,
+}
+
+/// The addresses staff open the hub at: each of its current IP addresses (only the one it
+/// listens on when that is not every interface) and `tram-hub.local`.
+fn urls(opts: &Options, ips: &[std::net::IpAddr]) -> Vec<String> {
+    let listen_ip = opts.listen.ip();
+    let scheme = if opts.http_only { "http" } else { "https" };
+    let port = match (opts.http_only, opts.listen.port()) {
+        (false, 443) | (true, 80) => String::new(),
+        (_, p) => format!(":{p}"),
+    };
+    let mut urls: Vec<String> = if listen_ip.is_unspecified() {
+        ips.iter()
+            .filter(|ip| !ip.is_loopback())
+            .map(|ip| format!("{scheme}://{ip}{port}/"))
+            .collect()
+    } else {
+        vec![format!("{scheme}://{listen_ip}{port}/")]
+    };
+    urls.push(format!("{scheme}://{}{port}/", crate::relay::HUB_NAME));
+    urls
+}
+
 /// Runs the hub until `shutdown` resolves.
 pub async fn serve(
     store: Arc<Store>,
-    listen: SocketAddr,
-    http_only: bool,
+    opts: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let tls = if http_only {
+    // The certificate names every address the hub has now (re-issued at each start, as a
+    // school box's is): staff open it by its LAN address as often as by name.
+    let ips = crate::pki::local_ips();
+    let tls = if opts.http_only {
         None
     } else {
         let names = vec![crate::relay::HUB_NAME.to_string(), "localhost".to_string()];
@@ -50,21 +83,29 @@ pub async fn serve(
             &store.dir().join("tls"),
             "district-hub",
             &names,
-            &crate::pki::local_ips(),
+            &ips,
         )?)
     };
     let state: Shared = Arc::new(super::state(
         store.clone(),
         tls.as_ref(),
-        vec![],
+        urls(&opts, &ips),
         crate::backup::schedule::Config::default_for(store.dir()),
         true,
     ));
-    let hub = Arc::new(Hub::new(store.clone()));
-    let app = router(state, hub).into_make_service_with_connect_info::<SocketAddr>();
+    let mut hub = Hub::new(store.clone());
+    hub.silent_days = opts.silent_days;
+    let hub = Arc::new(hub);
+    let app = router(state.clone(), hub).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let mut tasks = tokio::task::JoinSet::new();
-    crate::http::spawn_app(&mut tasks, listen, tls.as_ref(), &handle, app);
+    crate::http::spawn_app(&mut tasks, opts.listen, tls.as_ref(), &handle, app);
+    if let (Some(b), false) = (opts.bootstrap_listen, opts.http_only) {
+        let boot = super::bootstrap_router(state, opts.listen.port())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let srv = axum_server::bind(b).handle(handle.clone());
+        tasks.spawn(async move { srv.serve(boot).await });
+    }
     if let Some(addr) = handle.listening().await {
         tracing::info!(%addr, "district hub is listening");
     }

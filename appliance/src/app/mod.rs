@@ -130,6 +130,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::lessons::routes::api())
         .merge(crate::relay::routes::api())
         .merge(crate::device::routes::api())
+        .merge(crate::district::routes::school_export())
         .route(
             "/openapi.json",
             get(|| async {

@@ -495,7 +495,10 @@ pub(crate) async fn accounts_page(
             disabled: a.disabled,
         })
         .collect();
-    let roles = Role::ALL.iter().map(|r| (r.code(), r.label_vi())).collect();
+    let roles = Role::for_server(s.hub)
+        .iter()
+        .map(|r| (r.code(), r.label_vi()))
+        .collect();
     Ok(render(AccountsPage::new(
         chrome(&s, &u, &headers),
         accounts,

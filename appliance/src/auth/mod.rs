@@ -28,6 +28,10 @@ pub enum Role {
     DeptHead,
     /// Giáo viên
     Teacher,
+    /// Quản trị của Phòng/Sở GD&ĐT on the district hub: its accounts and everything staff see.
+    DistrictAdmin,
+    /// Chuyên viên Phòng/Sở on the district hub: reads the reports and exports, changes nothing.
+    DistrictStaff,
 }
 
 impl Role {
@@ -45,6 +49,8 @@ impl Role {
             Role::VicePrincipal => "vice_principal",
             Role::DeptHead => "dept_head",
             Role::Teacher => "teacher",
+            Role::DistrictAdmin => "district_admin",
+            Role::DistrictStaff => "district_staff",
         }
     }
     pub fn label_vi(self) -> &'static str {
@@ -54,7 +60,18 @@ impl Role {
             Role::VicePrincipal => "Phó hiệu trưởng",
             Role::DeptHead => "Tổ trưởng",
             Role::Teacher => "Giáo viên",
+            Role::DistrictAdmin => "Quản trị Phòng/Sở",
+            Role::DistrictStaff => "Chuyên viên Phòng/Sở (chỉ xem)",
         }
+    }
+    /// The district hub's roles: the only ones its accounts hold, and never a school's.
+    pub const DISTRICT: [Role; 2] = [Role::DistrictAdmin, Role::DistrictStaff];
+    pub fn is_district(self) -> bool {
+        Role::DISTRICT.contains(&self)
+    }
+    /// The roles an account may hold on this server: a school's (`ALL`) or the hub's.
+    pub fn for_server(hub: bool) -> &'static [Role] {
+        if hub { &Role::DISTRICT } else { &Role::ALL }
     }
     /// Parses a role from its code or its Vietnamese name (as typed in a spreadsheet).
     pub fn parse(s: &str) -> Option<Role> {
@@ -757,10 +774,17 @@ pub struct AccountPatch {
     pub disabled: Option<bool>,
 }
 
+/// The roles of an account from their codes: a school's (also by their Vietnamese names, as a
+/// spreadsheet gives them) or the district hub's (by code; [`Role::for_server`] says which the
+/// server accepts).
 pub fn parse_roles(codes: &[String]) -> Result<Vec<Role>, AuthError> {
     codes
         .iter()
-        .map(|c| Role::parse(c).ok_or_else(|| AuthError::UnknownRole(c.clone())))
+        .map(|c| {
+            Role::parse(c)
+                .or_else(|| Role::DISTRICT.into_iter().find(|r| r.code() == c.trim()))
+                .ok_or_else(|| AuthError::UnknownRole(c.clone()))
+        })
         .collect()
 }
 

@@ -64,6 +64,8 @@ pub enum Action<'a> {
     UseLibrary,
     /// Add, edit, remove library items.
     ManageLibrary,
+    /// Read the district hub's reports and exports (district admin and staff).
+    ViewDistrict,
 }
 
 impl Action<'_> {
@@ -98,7 +100,12 @@ fn role_allows(p: &Principal, action: Action<'_>) -> bool {
     let bgh = p.is_bgh();
     let teaches_any = p.has(Role::Teacher) || p.has(Role::DeptHead) || bgh;
     match action {
-        Action::ManageAccounts | Action::ManageDevice => admin,
+        // A district admin exists only on the hub (the accounts API refuses hub roles at a
+        // school, and a school's roles at the hub), where accounts are the only thing to manage.
+        Action::ManageAccounts => admin || p.has(Role::DistrictAdmin),
+        Action::ManageDevice => admin,
+        // `admin`: a hub made before the district roles, whose first account is a school admin.
+        Action::ViewDistrict => admin || p.has(Role::DistrictAdmin) || p.has(Role::DistrictStaff),
         Action::ManageSchool | Action::ImportExport | Action::ViewBackups => admin || bgh,
         Action::ViewSchool | Action::UseLibrary => true,
         Action::ViewAudit => admin || p.has(Role::Principal),

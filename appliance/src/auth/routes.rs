@@ -204,6 +204,28 @@ struct CreateBody {
     password: Option<String>,
 }
 
+/// A school's roles at a school, the district's on the hub: a district account at a school (or
+/// a teacher on the hub) would hold powers nobody there meant to give.
+fn roles_for_server(s: &Shared, roles: &[super::Role]) -> Result<(), ApiError> {
+    let allowed = super::Role::for_server(s.hub);
+    match roles.iter().find(|r| !allowed.contains(r)) {
+        None => Ok(()),
+        Some(r) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "role_not_here",
+            format!(
+                "Vai trò “{}” không dùng được trên máy chủ này. Chọn một trong: {}.",
+                r.label_vi(),
+                allowed
+                    .iter()
+                    .map(|r| r.label_vi())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
 async fn create(
     State(s): State<Shared>,
     u: ApiUser,
@@ -212,6 +234,7 @@ async fn create(
     u.require(Action::ManageAccounts)?;
     let Json(b) = body?;
     let roles = super::parse_roles(&b.roles)?;
+    roles_for_server(&s, &roles)?;
     if roles.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -282,6 +305,9 @@ async fn update(
             .get(&super::ACCOUNTS, &id)?
             .ok_or_else(ApiError::not_found)?;
         let wanted = p.roles.as_deref().map(super::parse_roles).transpose()?;
+        if let Some(w) = &wanted {
+            roles_for_server(&s, w)?;
+        }
         let other_roles_change = wanted.as_ref().is_some_and(|w| {
             let (mut a, mut b) = (bgh_only(w), bgh_only(&current.roles));
             a.sort();

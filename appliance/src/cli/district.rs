@@ -23,6 +23,11 @@ pub enum DistrictCmd {
         /// Plain HTTP (tests, or behind a TLS-terminating proxy).
         #[arg(long)]
         http_only: bool,
+        /// Address of the plain-HTTP certificate page (the CA to install, its fingerprint, the
+        /// hub's addresses) and the redirect to HTTPS, as a school box serves. On a LAN:
+        /// 0.0.0.0:80. None by default; ignored with --http-only.
+        #[arg(long, env = "TRAM_HUB_BOOTSTRAP_LISTEN")]
+        bootstrap_listen: Option<SocketAddr>,
         #[arg(long)]
         journald: bool,
         /// The database's own page cache, in MB. A district server has the memory for the
@@ -30,6 +35,10 @@ pub enum DistrictCmd {
         #[arg(long, env = "TRAM_DB_CACHE_MB", default_value_t = 64,
               value_parser = clap::value_parser!(u64).range(1..=4096))]
         db_cache_mb: u64,
+        /// Days without contact after which the staff page warns about a school.
+        #[arg(long, env = "TRAM_HUB_SILENT_DAYS", default_value_t = 7,
+              value_parser = clap::value_parser!(i64).range(1..=365))]
+        silent_days: i64,
     },
     /// Send a signed update bundle down to every school (each checks the signature with its own
     /// release key before installing). Works while the hub runs.
@@ -104,8 +113,10 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             data,
             listen,
             http_only,
+            bootstrap_listen,
             journald,
             db_cache_mb,
+            silent_days,
         } => {
             logging::init(journald);
             let store = super::open_shared(&data.data_dir, db_cache_mb)?;
@@ -121,7 +132,17 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                         tracing::warn!(error = %e, "control socket unavailable");
                     }
                 });
-                tram::app::hub::serve(store, listen, http_only, shutdown_signal()).await
+                tram::app::hub::serve(
+                    store,
+                    tram::app::hub::Options {
+                        listen,
+                        bootstrap_listen,
+                        http_only,
+                        silent_days,
+                    },
+                    shutdown_signal(),
+                )
+                .await
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -288,7 +309,7 @@ fn hub_admin(store: &Store) -> anyhow::Result<()> {
             auth::NewAccount {
                 username: "admin".into(),
                 full_name: "Quản trị Phòng GD".into(),
-                roles: vec![auth::Role::Admin],
+                roles: vec![auth::Role::DistrictAdmin],
                 department: None,
                 password_phc: phc,
                 must_change_password: generated,

@@ -10,6 +10,8 @@
 //! Storage is behind [`HubStorage`] (redb here; PostgreSQL can serve a province later).
 //! `routes.rs`: the upload API and the staff pages.
 
+pub mod csdl;
+pub mod reports;
 pub mod routes;
 mod tally;
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -14,6 +14,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::reports::Filter;
 use super::{HubError, HubStorage, RedbHub, secret_hash};
 use crate::auth::Action;
 use crate::auth::extract::PageUser;
@@ -30,6 +31,8 @@ pub struct Hub {
     pub dir: PathBuf,
     /// Partial uploads: DATA_DIR/incoming/{school}/{seq}.part
     pub incoming: PathBuf,
+    /// A school not heard from for more days than this is flagged on the staff page.
+    pub silent_days: i64,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -39,6 +42,7 @@ impl Hub {
             dir: store.dir().to_path_buf(),
             incoming: store.dir().join("incoming"),
             storage: Arc::new(RedbHub { store }),
+            silent_days: DEFAULT_SILENT_DAYS,
             locks: Mutex::new(HashMap::new()),
         }
     }
@@ -70,6 +74,9 @@ impl From<HubError> for ApiError {
     }
 }
 
+/// The days of silence after which the staff page warns about a school (`--silent-days`).
+pub const DEFAULT_SILENT_DAYS: i64 = 7;
+
 /// The most one upload part of a batch may carry.
 pub const MAX_BATCH_CHUNK: usize = 2 << 20;
 
@@ -96,6 +103,9 @@ pub fn staff() -> Router<Shared> {
         .route("/district/api/stats", get(stats_json))
         .route("/district/schools.csv", get(schools_csv))
         .route("/district/district.xlsx", get(xlsx))
+        .route("/district/reports/{file}", get(report_csv))
+        .route("/district/csdl.xlsx", get(csdl_xlsx))
+        .route("/district/csdl/{file}", get(csdl_csv))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -402,8 +412,7 @@ async fn batch_append(
 }
 
 fn require_staff(u: &crate::auth::extract::ApiUser) -> Result<(), ApiError> {
-    u.require(Action::ManageAccounts)
-        .or_else(|_| u.require(Action::ViewAudit))
+    u.require(Action::ViewDistrict)
 }
 
 /// A school as the staff table shows it.
@@ -459,23 +468,183 @@ fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
 }
 
 page!(StaffPage, "district.html" {
-    schools: Vec<Row>,
-    stats: super::Stats,
+    tables: Vec<super::reports::Table>,
+    choices: super::reports::Choices,
+    silent: Vec<String>,
+    filter: Filter,
+    query: String,
+    terms: [(&'static str, &'static str); 3],
 });
+
+/// A district's code file that does not parse: said in words staff can act on, and nothing is
+/// exported with half a list.
+fn codes_error(e: super::csdl::CodesError) -> ApiError {
+    tracing::warn!(error = %e, "the CSDL code lists do not parse");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "csdl_codes",
+        format!(
+            "Tệp danh mục mã CSDL ngành sai, chưa xuất được: {e}. Sửa tệp (xem mẫu csdl-codes.toml trong tài liệu) hoặc xoá nó để dùng danh mục mặc định."
+        ),
+    )
+}
+
+/// Every report for `filter`, computed off the async threads (it reads every record).
+async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Reports, ApiError> {
+    let (hub, filter) = (hub.clone(), filter.clone());
+    tokio::task::spawn_blocking(move || {
+        let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
+        Ok(super::reports::reports(
+            hub.storage.as_ref(),
+            &filter,
+            hub.silent_days,
+            &codes.subject_names(),
+            jiff::Timestamp::now(),
+        )?)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
 
 async fn staff_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
     Extension(hub): Extension<Arc<Hub>>,
+    Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    let stats = super::stats(hub.storage.as_ref())?;
+    let r = compute(&hub, &filter).await?;
     Ok(render(StaffPage::new(
         chrome(&s, &u, &headers),
-        rows(&hub)?,
-        stats,
+        r.tables,
+        r.choices,
+        r.silent,
+        filter.clone(),
+        filter.query(),
+        [("1", "Học kì I"), ("2", "Học kì II"), ("CN", "Cả năm")],
     )))
+}
+
+fn download(content_type: &'static str, name: String, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+const CSV: &str = "text/csv; charset=utf-8";
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The one table named `file` ("si-so.csv") of `tables`.
+fn csv_of(tables: &[super::reports::Table], file: &str) -> Result<Response, ApiError> {
+    let t = file
+        .strip_suffix(".csv")
+        .and_then(|id| tables.iter().find(|t| t.id == id))
+        .ok_or_else(ApiError::not_found)?;
+    Ok(download(CSV, file.to_string(), t.csv().into_bytes()))
+}
+
+async fn report_csv(
+    u: crate::auth::extract::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path(file): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    csv_of(&compute(&hub, &filter).await?.tables, &file)
+}
+
+async fn xlsx_of(tables: Vec<super::reports::Table>, name: String) -> Result<Response, ApiError> {
+    let bytes = tokio::task::spawn_blocking(move || super::reports::xlsx(&tables))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(download(XLSX, name, bytes))
+}
+
+/// The sector-database tables of every school for the year asked (all years if none).
+async fn csdl_tables(
+    hub: &Arc<Hub>,
+    year: Option<String>,
+) -> Result<Vec<super::reports::Table>, ApiError> {
+    let hub = hub.clone();
+    tokio::task::spawn_blocking(move || {
+        let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
+        let records = super::csdl::Records::from_hub(hub.storage.as_ref())?;
+        Ok(super::csdl::export(&records, &codes, year.as_deref()))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+async fn csdl_xlsx(
+    u: crate::auth::extract::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    let name = format!("csdl-{}.xlsx", filter.year.as_deref().unwrap_or("tat-ca"));
+    xlsx_of(csdl_tables(&hub, filter.year).await?, name).await
+}
+
+async fn csdl_csv(
+    u: crate::auth::extract::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path(file): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    csv_of(&csdl_tables(&hub, filter.year).await?, &file)
+}
+
+/// A school's own sector-database export (`/api/v1/csdl.xlsx`, `/api/v1/csdl/{table}.csv`),
+/// read from its tables through the same layout as the hub's.
+pub fn school_export() -> Router<Shared> {
+    Router::new()
+        .route("/csdl.xlsx", get(school_csdl_xlsx))
+        .route("/csdl/{file}", get(school_csdl_csv))
+}
+
+async fn school_tables(
+    st: &Shared,
+    year: Option<String>,
+) -> Result<Vec<super::reports::Table>, ApiError> {
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let codes = super::csdl::Codes::load(store.dir()).map_err(codes_error)?;
+        let records = super::csdl::Records::from_school(&store.read()?)?;
+        Ok(super::csdl::export(&records, &codes, year.as_deref()))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+async fn school_csdl_xlsx(
+    State(st): State<Shared>,
+    u: crate::auth::extract::ApiUser,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    let name = format!("csdl-{}.xlsx", filter.year.as_deref().unwrap_or("tat-ca"));
+    xlsx_of(school_tables(&st, filter.year).await?, name).await
+}
+
+async fn school_csdl_csv(
+    State(st): State<Shared>,
+    u: crate::auth::extract::ApiUser,
+    Path(file): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    csv_of(&school_tables(&st, filter.year).await?, &file)
 }
 
 async fn schools_json(
@@ -551,98 +720,13 @@ async fn schools_csv(
         .into_response())
 }
 
+/// Every report as one workbook, a sheet each, for the filter asked.
 async fn xlsx(
     u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
+    Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    let rows = rows(&hub)?;
-    let stats = super::stats(hub.storage.as_ref())?;
-    let bytes =
-        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-            let mut wb = rust_xlsxwriter::Workbook::new();
-            let ws = wb.add_worksheet().set_name("Trường")?;
-            for (c, h) in [
-                "Mã trường",
-                "Tên trường",
-                "Liên lạc lần cuối",
-                "Số lô",
-                "Số bản ghi",
-                "Còn chờ gửi",
-                "Lỗi gần nhất",
-            ]
-            .iter()
-            .enumerate()
-            {
-                ws.write(0, c as u16, *h)?;
-            }
-            for (i, r) in rows.iter().enumerate() {
-                let y = i as u32 + 1;
-                ws.write(y, 0, &r.code)?;
-                ws.write(y, 1, &r.name)?;
-                ws.write(y, 2, &r.last_contact)?;
-                ws.write(y, 3, r.batches as f64)?;
-                ws.write(y, 4, r.records as f64)?;
-                ws.write(y, 5, r.backlog as f64)?;
-                ws.write(y, 6, &r.last_error)?;
-            }
-            let ws = wb.add_worksheet().set_name("Sĩ số theo khối")?;
-            ws.write(0, 0, "Mã trường")?;
-            ws.write(0, 1, "Khối")?;
-            ws.write(0, 2, "Số học sinh")?;
-            let mut y = 1;
-            for (school, grades) in &stats.enrolment {
-                for (g, n) in grades {
-                    ws.write(y, 0, school)?;
-                    ws.write(y, 1, *g as f64)?;
-                    ws.write(y, 2, *n as f64)?;
-                    y += 1;
-                }
-            }
-            let ws = wb.add_worksheet().set_name("Kết quả")?;
-            ws.write(0, 0, "Môn / học kì")?;
-            ws.write(0, 1, "Mức")?;
-            ws.write(0, 2, "Số lượt")?;
-            let mut y = 1;
-            for (k, levels) in &stats.levels {
-                for (l, n) in levels {
-                    ws.write(y, 0, k)?;
-                    ws.write(y, 1, l)?;
-                    ws.write(y, 2, *n as f64)?;
-                    y += 1;
-                }
-            }
-            let ws = wb.add_worksheet().set_name("Kế hoạch bài dạy")?;
-            for (c, h) in ["Mã trường", "Kế hoạch", "Đã nộp", "Đã phê duyệt"]
-                .iter()
-                .enumerate()
-            {
-                ws.write(0, c as u16, *h)?;
-            }
-            for (i, (school, (n, handed, approved))) in stats.lesson_plans.iter().enumerate() {
-                let y = i as u32 + 1;
-                ws.write(y, 0, school)?;
-                ws.write(y, 1, *n as f64)?;
-                ws.write(y, 2, *handed as f64)?;
-                ws.write(y, 3, *approved as f64)?;
-            }
-            wb.save_to_buffer()
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"phong-gd.xlsx\"",
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    let tables = compute(&hub, &filter).await?.tables;
+    xlsx_of(tables, "phong-gd.xlsx".into()).await
 }

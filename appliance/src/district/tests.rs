@@ -91,3 +91,29 @@ fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
         "old key"
     );
 }
+
+/// The staff page warns about a school silent for more than the setting's days, and only then.
+#[test]
+fn a_school_silent_longer_than_the_setting_is_flagged() {
+    let (_d, h) = hub();
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let token = h.issue_token("79000701", "THCS Nguyễn Du").unwrap();
+    h.enrol(&token, &hex::encode(key.verifying_key().to_bytes()))
+        .unwrap();
+    let b1 = batch::build(&key, "79000701", 1, &entries(1, 3, "class"), 0, "t");
+    accept(&h, "79000701", 1, &b1).unwrap();
+    let names = std::collections::BTreeMap::new();
+    let f = reports::Filter::default();
+    let day = jiff::SignedDuration::from_hours(24);
+    let at = |days: i32| jiff::Timestamp::now() + day * days;
+    let contact = |r: &reports::Reports| r.tables.last().unwrap().rows[0][9].shown();
+    let r = reports::reports(&h, &f, 7, &names, at(6)).unwrap();
+    assert!(r.silent.is_empty(), "{:?}", r.silent);
+    assert_eq!(contact(&r), "");
+    let r = reports::reports(&h, &f, 7, &names, at(9)).unwrap();
+    assert_eq!(r.silent.len(), 1);
+    assert_eq!(contact(&r), "Không liên lạc 9 ngày (quá 7)");
+    // The setting decides: three days is already too long for a district that says so.
+    let r = reports::reports(&h, &f, 2, &names, at(3)).unwrap();
+    assert_eq!(contact(&r), "Không liên lạc 3 ngày (quá 2)");
+}

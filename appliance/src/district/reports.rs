@@ -1,0 +1,785 @@
+//! The district staff's reports, computed from the relayed records through
+//! [`HubStorage::each_record`] (so any storage engine feeds them): learning and conduct levels
+//! per school × grade × term with district totals, TT27 results of primary schools, results
+//! per subject, lesson-plan rates per school and month, enrolment per grade, and each school's
+//! contact. Each report is a [`Table`] of names, never codes: the page, its CSV and the xlsx
+//! sheet are drawn from the same table, so they cannot disagree.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use super::{HubError, HubStorage};
+
+/// What the staff narrowed the reports to (the page's query string). Empty = everything.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Filter {
+    #[serde(default, deserialize_with = "empty_none")]
+    pub school: Option<String>,
+    #[serde(default, deserialize_with = "empty_none")]
+    pub grade: Option<String>,
+    /// "1", "2" or "CN".
+    #[serde(default, deserialize_with = "empty_none")]
+    pub term: Option<String>,
+    /// "2026-2027".
+    #[serde(default, deserialize_with = "empty_none")]
+    pub year: Option<String>,
+}
+
+/// A form's empty select ("Tất cả") means no filter, not a filter on "".
+fn empty_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+}
+
+impl Filter {
+    fn school(&self, code: &str) -> bool {
+        self.school.as_deref().is_none_or(|s| s == code)
+    }
+    fn grade(&self, g: u8) -> bool {
+        self.grade.as_deref().is_none_or(|s| s == g.to_string())
+    }
+    fn term(&self, t: &str) -> bool {
+        self.term
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case(t))
+    }
+    fn year(&self, y: &str) -> bool {
+        self.year.as_deref().is_none_or(|s| s == y)
+    }
+    /// The query string that keeps this filter on a download link.
+    pub fn query(&self) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("school", &self.school),
+            ("grade", &self.grade),
+            ("term", &self.term),
+            ("year", &self.year),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={}", urlencode(v)));
+            }
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Num(u64),
+    /// A share in percent, one decimal; None when there is nothing to divide by.
+    Pct(Option<f64>),
+}
+
+impl Cell {
+    /// As a person reads it (the page, the CSV): "12,5 %", "—".
+    pub fn shown(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Num(n) => n.to_string(),
+            Cell::Pct(Some(p)) => format!("{:.1} %", p).replace('.', ","),
+            Cell::Pct(None) => "—".into(),
+        }
+    }
+    pub fn is_num(&self) -> bool {
+        !matches!(self, Cell::Text(_))
+    }
+}
+
+fn text(s: impl Into<String>) -> Cell {
+    Cell::Text(s.into())
+}
+
+fn pct(part: u64, whole: u64) -> Cell {
+    Cell::Pct((whole > 0).then(|| part as f64 * 100.0 / whole as f64))
+}
+
+/// One report: the page's table, a CSV file and an xlsx sheet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Table {
+    /// The file name of its CSV and the anchor on the page.
+    pub id: &'static str,
+    /// Also the xlsx sheet's name (at most 31 characters).
+    pub title: &'static str,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Rows to draw attention to (a silent school).
+    pub marked: BTreeSet<usize>,
+    /// The district's total rows.
+    pub totals: BTreeSet<usize>,
+    /// An SVG bar chart where a picture reads better than the table.
+    pub chart: Option<String>,
+}
+
+impl Table {
+    pub fn new(id: &'static str, title: &'static str, headers: Vec<&'static str>) -> Table {
+        Table {
+            id,
+            title,
+            headers,
+            rows: vec![],
+            marked: BTreeSet::new(),
+            totals: BTreeSet::new(),
+            chart: None,
+        }
+    }
+
+    /// The CSV file: UTF-8 with a BOM so Excel opens Vietnamese correctly.
+    pub fn csv(&self) -> String {
+        let mut out = String::from("\u{feff}");
+        out += &self
+            .headers
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push('\n');
+        for r in &self.rows {
+            out += &r
+                .iter()
+                .map(|c| csv_field(&c.shown()))
+                .collect::<Vec<_>>()
+                .join(",");
+            out.push('\n');
+        }
+        out
+    }
+}
+
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Every report in one workbook, one sheet each.
+pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for t in tables {
+        let ws = wb.add_worksheet().set_name(t.title)?;
+        for (c, h) in t.headers.iter().enumerate() {
+            ws.write_with_format(0, c as u16, *h, &bold)?;
+        }
+        for (i, r) in t.rows.iter().enumerate() {
+            let y = i as u32 + 1;
+            for (c, cell) in r.iter().enumerate() {
+                let x = c as u16;
+                match cell {
+                    Cell::Text(s) => ws.write(y, x, s)?,
+                    Cell::Num(n) => ws.write(y, x, *n as f64)?,
+                    Cell::Pct(Some(p)) => ws.write(y, x, (p * 10.0).round() / 10.0)?,
+                    Cell::Pct(None) => ws.write(y, x, "")?,
+                };
+            }
+        }
+        ws.autofit();
+    }
+    wb.save_to_buffer()
+}
+
+/// A horizontal bar chart drawn on the server (no script): one bar per (label, value).
+pub fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
+    const ROW: usize = 26;
+    let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    let h = ROW * bars.len() + 30;
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 360 {h}\" width=\"100%\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title>",
+        esc(title),
+        esc(title)
+    );
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let y = 10 + i * ROW;
+        let w = (*v as f64 / max as f64 * 170.0).round() as u64;
+        svg += &format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect x=\"130\" y=\"{}\" width=\"{w}\" height=\"16\" fill=\"#2f6f9f\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{v}</text>",
+            y + 13,
+            esc(&shorten(label, 20)),
+            y + 1,
+            135 + w,
+            y + 13,
+        );
+    }
+    svg + "</svg>"
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The TT22 level of a code (mahocluc, mahanhkiem: Điều 8, 9).
+pub fn level_name(code: u64) -> &'static str {
+    match code {
+        1 => "Tốt",
+        2 => "Khá",
+        3 => "Đạt",
+        4 => "Chưa đạt",
+        _ => "Chưa đánh giá",
+    }
+}
+
+/// A subject's name for its id (the school's slug of the name): the 2018 programme's subjects
+/// by name; an unknown id is shown as it came, never dropped.
+pub fn subject_name(id: &str, names: &BTreeMap<String, String>) -> String {
+    names.get(id).cloned().unwrap_or_else(|| id.to_string())
+}
+
+fn term_name(t: &str) -> &'static str {
+    match t {
+        "1" => "Học kì I",
+        "2" => "Học kì II",
+        "CN" | "cn" => "Cả năm",
+        _ => "Khác",
+    }
+}
+
+/// A subject result counted in one column of the per-subject report.
+fn subject_column(v: &str) -> Option<usize> {
+    // Primary (TT27): "T", "H", "C", with the test score after a space.
+    match v.split_whitespace().next().unwrap_or("") {
+        "T" => return Some(7),
+        "H" => return Some(8),
+        "C" => return Some(9),
+        "Đ" => return Some(5),
+        "CĐ" => return Some(6),
+        _ => {}
+    }
+    let d: f64 = v.replace(',', ".").parse().ok()?;
+    Some(match d {
+        d if d >= 8.0 => 0,
+        d if d >= 6.5 => 1,
+        d if d >= 5.0 => 2,
+        d if d >= 3.5 => 3,
+        _ => 4,
+    })
+}
+
+const SUBJECT_COLUMNS: [&str; 10] = [
+    "8–10",
+    "6,5–7,9",
+    "5–6,4",
+    "3,5–4,9",
+    "Dưới 3,5",
+    "Đạt",
+    "Chưa đạt",
+    "Hoàn thành tốt",
+    "Hoàn thành",
+    "Chưa hoàn thành",
+];
+
+/// TT27 year results (ketqua) in the order the report shows them.
+const TT27: [(&str, &str); 4] = [
+    ("HTXS", "Hoàn thành xuất sắc"),
+    ("HTT", "Hoàn thành tốt"),
+    ("HT", "Hoàn thành"),
+    ("CHT", "Chưa hoàn thành"),
+];
+
+/// The school year a date falls in: from August ("2026-09-14" → "2026-2027").
+fn school_year_of(date: &str) -> Option<String> {
+    let y: i32 = date.get(0..4)?.parse().ok()?;
+    let m: u8 = date.get(5..7)?.parse().ok()?;
+    Some(if m >= 8 {
+        format!("{y}-{}", y + 1)
+    } else {
+        format!("{}-{y}", y - 1)
+    })
+}
+
+/// What the page needs besides the tables: the choices of the filter form.
+#[derive(Debug, Default)]
+pub struct Choices {
+    /// (code, name)
+    pub schools: Vec<(String, String)>,
+    pub grades: Vec<u8>,
+    pub years: Vec<String>,
+}
+
+/// The reports and the filter's choices.
+pub struct Reports {
+    pub tables: Vec<Table>,
+    pub choices: Choices,
+    /// Schools silent longer than the limit: "Tên (mã): 9 ngày".
+    pub silent: Vec<String>,
+}
+
+/// Computes every report for `filter`. `silent_days`: a school not heard from for longer is
+/// flagged. `now` is passed in (the page's clock), so the warning is testable.
+pub fn reports(
+    hub: &dyn HubStorage,
+    filter: &Filter,
+    silent_days: i64,
+    subject_names: &BTreeMap<String, String>,
+    now: jiff::Timestamp,
+) -> Result<Reports, HubError> {
+    let schools = hub.schools()?;
+    // A school's name: what it calls itself (its relayed details), else what the district
+    // typed at enrolment, else its code.
+    let mut names: BTreeMap<String, String> = schools
+        .iter()
+        .map(|s| {
+            let n = if s.name.trim().is_empty() {
+                s.code.clone()
+            } else {
+                s.name.clone()
+            };
+            (s.code.clone(), n)
+        })
+        .collect();
+    hub.each_record("school", &mut |school, r| {
+        if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
+            names.insert(school.to_string(), n.to_string());
+        }
+    })?;
+    let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
+
+    // (school, class id) → (grade, year)
+    let mut classes: BTreeMap<(String, String), (u8, String)> = BTreeMap::new();
+    hub.each_record("class", &mut |school, r| {
+        if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
+            let year = r["year"].as_str().unwrap_or_default().to_string();
+            classes.insert((school.to_string(), id.to_string()), (g as u8, year));
+        }
+    })?;
+    let mut choices = Choices {
+        schools: names.iter().map(|(c, n)| (c.clone(), n.clone())).collect(),
+        ..Choices::default()
+    };
+    let grades: BTreeSet<u8> = classes.values().map(|v| v.0).collect();
+    let years: BTreeSet<String> = classes
+        .values()
+        .map(|v| v.1.clone())
+        .filter(|y| !y.is_empty())
+        .collect();
+    choices.grades = grades.into_iter().collect();
+    choices.years = years.into_iter().rev().collect();
+
+    // Enrolment: school → grade → students.
+    let mut enrolment: BTreeMap<String, BTreeMap<u8, u64>> = BTreeMap::new();
+    hub.each_record("student", &mut |school, r| {
+        let class = r["class_id"].as_str().unwrap_or_default();
+        let Some((g, y)) = classes.get(&(school.to_string(), class.to_string())) else {
+            return;
+        };
+        if filter.school(school) && filter.grade(*g) && filter.year(y) {
+            *enrolment
+                .entry(school.to_string())
+                .or_default()
+                .entry(*g)
+                .or_default() += 1;
+        }
+    })?;
+
+    // Results: (school, grade, term) → [learning 1..4, none][conduct 1..4, none], TT27 counts.
+    #[derive(Default, Clone)]
+    struct Counts {
+        students: u64,
+        learning: [u64; 5],
+        conduct: [u64; 5],
+        tt27: [u64; 4],
+    }
+    let mut results: BTreeMap<(String, u8, String), Counts> = BTreeMap::new();
+    // (subject, term) → columns
+    let mut subjects: BTreeMap<(String, String), [u64; 10]> = BTreeMap::new();
+    hub.each_record("result", &mut |school, r| {
+        let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
+        let term = r["hocky"].as_str().unwrap_or("?").to_uppercase();
+        let year = r["malop"]
+            .as_str()
+            .and_then(|c| classes.get(&(school.to_string(), c.to_string())))
+            .map(|c| c.1.as_str())
+            .unwrap_or("");
+        if !(filter.school(school) && filter.grade(grade) && filter.term(&term))
+            || (filter.year.is_some() && !filter.year(year))
+        {
+            return;
+        }
+        let c = results
+            .entry((school.to_string(), grade, term.clone()))
+            .or_default();
+        c.students += 1;
+        let slot = |v: &serde_json::Value| match v.as_u64() {
+            Some(n @ 1..=4) => n as usize - 1,
+            _ => 4,
+        };
+        c.learning[slot(&r["mahocluc"])] += 1;
+        c.conduct[slot(&r["mahanhkiem"])] += 1;
+        if let Some(k) = r["ketqua"].as_str()
+            && let Some(i) = TT27.iter().position(|(code, _)| *code == k)
+        {
+            c.tt27[i] += 1;
+        }
+        if let Some(m) = r["diemmon"].as_object() {
+            for (subject, v) in m {
+                if let Some(col) = v.as_str().and_then(subject_column) {
+                    subjects
+                        .entry((subject.clone(), term.clone()))
+                        .or_insert([0; 10])[col] += 1;
+                }
+            }
+        }
+    })?;
+
+    // Lesson plans: (school, month) → (plans, handed in, approved).
+    let mut plans: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    hub.each_record("lesson_plan", &mut |school, r| {
+        let date = r["teach_on"].as_str().unwrap_or_default();
+        let month = date.get(0..7).unwrap_or("?").to_string();
+        let grade_ok = r["grade"].as_u64().is_none_or(|g| filter.grade(g as u8));
+        let year_ok =
+            filter.year.is_none() || school_year_of(date).is_some_and(|y| filter.year(&y));
+        if !(filter.school(school) && grade_ok && year_ok) {
+            return;
+        }
+        let e = plans.entry((school.to_string(), month)).or_default();
+        e.0 += 1;
+        let approved = !r["approved_version"].is_null();
+        let state = r["state"].as_str().unwrap_or_default();
+        if approved || matches!(state, "submitted" | "reviewed" | "approved") {
+            e.1 += 1;
+        }
+        if approved {
+            e.2 += 1;
+        }
+    })?;
+
+    let mut tables = Vec::new();
+
+    // Learning and conduct levels.
+    let mut t = Table::new(
+        "ket-qua",
+        "Kết quả học tập, rèn luyện",
+        vec![
+            "Trường",
+            "Khối",
+            "Học kì",
+            "Số học sinh",
+            "Học tập: Tốt",
+            "Học tập: Khá",
+            "Học tập: Đạt",
+            "Học tập: Chưa đạt",
+            "Rèn luyện: Tốt",
+            "Rèn luyện: Khá",
+            "Rèn luyện: Đạt",
+            "Rèn luyện: Chưa đạt",
+        ],
+    );
+    let mut totals: BTreeMap<(u8, String), Counts> = BTreeMap::new();
+    let row = |who: String, g: u8, term: &str, c: &Counts| -> Vec<Cell> {
+        let mut v = vec![
+            text(who),
+            Cell::Num(g as u64),
+            text(term_name(term)),
+            Cell::Num(c.students),
+        ];
+        v.extend(c.learning[..4].iter().map(|n| Cell::Num(*n)));
+        v.extend(c.conduct[..4].iter().map(|n| Cell::Num(*n)));
+        v
+    };
+    // TT22 results only: a primary school's rows have no learning level and go to TT27's table.
+    let tt22 = |c: &Counts| {
+        c.learning[..4]
+            .iter()
+            .chain(&c.conduct[..4])
+            .any(|n| *n > 0)
+    };
+    for ((school, g, term), c) in &results {
+        if !tt22(c) {
+            continue;
+        }
+        t.rows.push(row(name(school), *g, term, c));
+        let tot = totals.entry((*g, term.clone())).or_default();
+        tot.students += c.students;
+        for i in 0..5 {
+            tot.learning[i] += c.learning[i];
+            tot.conduct[i] += c.conduct[i];
+        }
+    }
+    let mut district = [0u64; 4];
+    for ((g, term), c) in &totals {
+        t.totals.insert(t.rows.len());
+        t.rows.push(row("Toàn huyện".into(), *g, term, c));
+        for (d, n) in district.iter_mut().zip(&c.learning) {
+            *d += n;
+        }
+    }
+    if district.iter().any(|n| *n > 0) {
+        t.chart = Some(bar_chart(
+            "Kết quả học tập toàn huyện (lượt)",
+            &(1..=4)
+                .map(|l| (level_name(l).to_string(), district[l as usize - 1]))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    tables.push(t);
+
+    // Primary schools (TT27): the year's result.
+    let mut t = Table::new(
+        "tieu-hoc",
+        "Kết quả tiểu học (TT27)",
+        vec![
+            "Trường",
+            "Khối",
+            "Học kì",
+            "Hoàn thành xuất sắc",
+            "Hoàn thành tốt",
+            "Hoàn thành",
+            "Chưa hoàn thành",
+        ],
+    );
+    let mut tt27_totals: BTreeMap<(u8, String), [u64; 4]> = BTreeMap::new();
+    for ((school, g, term), c) in &results {
+        if c.tt27.iter().all(|n| *n == 0) {
+            continue;
+        }
+        let mut v = vec![
+            text(name(school)),
+            Cell::Num(*g as u64),
+            text(term_name(term)),
+        ];
+        v.extend(c.tt27.iter().map(|n| Cell::Num(*n)));
+        t.rows.push(v);
+        let tot = tt27_totals.entry((*g, term.clone())).or_default();
+        for (d, n) in tot.iter_mut().zip(&c.tt27) {
+            *d += n;
+        }
+    }
+    for ((g, term), c) in &tt27_totals {
+        t.totals.insert(t.rows.len());
+        let mut v = vec![
+            text("Toàn huyện"),
+            Cell::Num(*g as u64),
+            text(term_name(term)),
+        ];
+        v.extend(c.iter().map(|n| Cell::Num(*n)));
+        t.rows.push(v);
+    }
+    tables.push(t);
+
+    // Per subject.
+    let mut headers = vec!["Môn học", "Học kì"];
+    headers.extend(SUBJECT_COLUMNS);
+    let mut t = Table::new("mon-hoc", "Kết quả theo môn", headers);
+    let mut by_name: Vec<(String, String, [u64; 10])> = subjects
+        .into_iter()
+        .map(|((s, term), c)| (subject_name(&s, subject_names), term, c))
+        .collect();
+    by_name.sort_by(|a, b| (crate::text::fold(&a.0), &a.1).cmp(&(crate::text::fold(&b.0), &b.1)));
+    for (s, term, c) in by_name {
+        let mut v = vec![text(s), text(term_name(&term))];
+        v.extend(c.iter().map(|n| Cell::Num(*n)));
+        t.rows.push(v);
+    }
+    tables.push(t);
+
+    // Lesson plans.
+    let mut t = Table::new(
+        "ke-hoach",
+        "Kế hoạch bài dạy",
+        vec![
+            "Trường",
+            "Tháng",
+            "Số kế hoạch",
+            "Đã nộp",
+            "Đã phê duyệt",
+            "Tỉ lệ nộp",
+            "Tỉ lệ phê duyệt",
+        ],
+    );
+    let mut per_school: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for ((school, month), (n, handed, approved)) in &plans {
+        let shown_month = match month.split_once('-') {
+            Some((y, m)) => format!("{m}/{y}"),
+            None => month.clone(),
+        };
+        t.rows.push(vec![
+            text(name(school)),
+            text(shown_month),
+            Cell::Num(*n),
+            Cell::Num(*handed),
+            Cell::Num(*approved),
+            pct(*handed, *n),
+            pct(*approved, *n),
+        ]);
+        let e = per_school.entry(school.clone()).or_default();
+        e.0 += n;
+        e.1 += approved;
+    }
+    if !per_school.is_empty() {
+        t.chart = Some(bar_chart(
+            "Kế hoạch đã phê duyệt (%)",
+            &per_school
+                .iter()
+                .map(|(s, (n, a))| (name(s), if *n == 0 { 0 } else { a * 100 / n }))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    tables.push(t);
+
+    // Enrolment.
+    let mut t = Table::new(
+        "si-so",
+        "Sĩ số theo khối",
+        vec!["Trường", "Khối", "Số học sinh"],
+    );
+    let mut per_grade: BTreeMap<u8, u64> = BTreeMap::new();
+    for (school, grades) in &enrolment {
+        for (g, n) in grades {
+            t.rows.push(vec![
+                text(name(school)),
+                Cell::Num(*g as u64),
+                Cell::Num(*n),
+            ]);
+            *per_grade.entry(*g).or_default() += n;
+        }
+    }
+    for (g, n) in &per_grade {
+        t.totals.insert(t.rows.len());
+        t.rows.push(vec![
+            text("Toàn huyện"),
+            Cell::Num(*g as u64),
+            Cell::Num(*n),
+        ]);
+    }
+    if !per_grade.is_empty() {
+        t.chart = Some(bar_chart(
+            "Học sinh theo khối",
+            &per_grade
+                .iter()
+                .map(|(g, n)| (format!("Khối {g}"), *n))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    tables.push(t);
+
+    // Contact.
+    let mut t = Table::new(
+        "lien-lac",
+        "Liên lạc của các trường",
+        vec![
+            "Trường",
+            "Mã trường",
+            "Liên lạc lần cuối",
+            "Số ngày không liên lạc",
+            "Còn chờ gửi",
+            "Số lô",
+            "Dung lượng",
+            "Lần bị từ chối",
+            "Lỗi gần nhất",
+            "Cảnh báo",
+        ],
+    );
+    let mut silent = Vec::new();
+    for s in schools.iter().filter(|s| filter.school(&s.code)) {
+        let last = s
+            .last_contact
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let days = last.map(|t| (now - t).get_seconds().max(0) / 86_400);
+        let warning = match days {
+            Some(d) if d > silent_days => format!("Không liên lạc {d} ngày (quá {silent_days})"),
+            None => "Chưa gửi dữ liệu lần nào".into(),
+            _ => String::new(),
+        };
+        if !warning.is_empty() {
+            t.marked.insert(t.rows.len());
+            silent.push(format!("{} ({}): {warning}", name(&s.code), s.code));
+        }
+        t.rows.push(vec![
+            text(name(&s.code)),
+            text(&s.code),
+            text(
+                last.map(|t| {
+                    t.to_zoned(crate::school::time_zone())
+                        .strftime("%H:%M %d/%m/%Y")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "chưa liên lạc".into()),
+            ),
+            days.map_or(text("—"), |d| Cell::Num(d as u64)),
+            Cell::Num(s.backlog),
+            Cell::Num(s.batches),
+            text(crate::text::human_size(s.bytes)),
+            Cell::Num(s.errors.len() as u64),
+            text(
+                s.errors
+                    .last()
+                    .map(|(at, why)| format!("{at}: {why}"))
+                    .unwrap_or_default(),
+            ),
+            text(warning),
+        ]);
+    }
+    tables.push(t);
+
+    Ok(Reports {
+        tables,
+        choices,
+        silent,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_results_fall_in_ordered_columns() {
+        assert_eq!(subject_column("8.0"), Some(0));
+        assert_eq!(subject_column("7.9"), Some(1));
+        assert_eq!(subject_column("6.5"), Some(1));
+        assert_eq!(subject_column("5.0"), Some(2));
+        assert_eq!(subject_column("3.4"), Some(4));
+        assert_eq!(subject_column("Đ"), Some(5));
+        assert_eq!(subject_column("CĐ"), Some(6));
+        assert_eq!(subject_column("T 9"), Some(7));
+        assert_eq!(subject_column("C"), Some(9));
+        assert_eq!(subject_column(""), None);
+    }
+
+    #[test]
+    fn a_date_belongs_to_the_school_year_starting_in_august() {
+        assert_eq!(school_year_of("2026-09-14").as_deref(), Some("2026-2027"));
+        assert_eq!(school_year_of("2027-05-02").as_deref(), Some("2026-2027"));
+        assert_eq!(school_year_of("x"), None);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        let mut t = Table::new("x", "X", vec!["Tên", "Số"]);
+        t.rows
+            .push(vec![text("Trường \"A\", xã B"), Cell::Pct(Some(12.25))]);
+        assert_eq!(
+            t.csv(),
+            "\u{feff}Tên,Số\n\"Trường \"\"A\"\", xã B\",\"12,2 %\"\n"
+        );
+    }
+}

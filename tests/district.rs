@@ -1,0 +1,664 @@
+//! The district hub's reports and its sector-database export, against the real binary: schools
+//! relay signed batches (made up here, or a real demo school box over loopback), district
+//! staff read the page, download each report as CSV and the whole set as xlsx (parsed back with
+//! calamine), and the CSDL ngành export from the hub and from the school.
+
+mod common;
+
+use calamine::{Data, Reader};
+use common::{Hub, Server, enroll, relayed};
+use serde_json::{Value, json};
+use tram::relay::batch;
+
+/// Enrols a made-up school directly: (its key, its upload secret).
+fn enrol(hub: &Hub, code: &str) -> (ed25519_dalek::SigningKey, String) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+    let r: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/relay/v1/enrol", hub.base()))
+        .json(&json!({"token": hub.token(code), "public_key": hex::encode(key.verifying_key().to_bytes())}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    (key, r["secret"].as_str().unwrap().to_string())
+}
+
+/// Relays `records` ((kind, key, record)) as the school's batch 1.
+fn relay(hub: &Hub, code: &str, records: &[(&str, String, Value)]) {
+    let (key, secret) = enrol(hub, code);
+    let entries: Vec<tram::store::OutboxEntry> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, k, r))| tram::store::OutboxEntry {
+            seq: i as u64 + 1,
+            kind: kind.to_string(),
+            key: k.clone(),
+            op: "create".into(),
+            record: Some(r.clone()),
+            at: "2026-10-20T01:00:00Z".into(),
+        })
+        .collect();
+    let bytes = batch::build(&key, code, 1, &entries, 0, "2026-10-20T01:00:00Z");
+    let r = reqwest::blocking::Client::new()
+        .patch(format!("{}/relay/v1/batches/{code}/1", hub.base()))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("upload-offset", "0")
+        .header("upload-length", bytes.len().to_string())
+        .body(bytes)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+}
+
+fn result(class: &str, grade: u8, n: u32, term: &str, extra: Value) -> Value {
+    let mut r = json!({
+        "rule_version": "tt22-v1", "matruong": "x", "makhoi": grade, "malop": class,
+        "mahocsinh": format!("hs-{class}-{n}"), "sodinhdanh": format!("0792000000{n:02}"),
+        "hocky": term, "diemmon": {}, "mahocluc": null, "mahanhkiem": null, "songaynghi": 0,
+        "danhhieu": null, "ketqua": null, "colenlop": null, "corenluyenlai": null,
+        "nhanxet": "", "phienban": 1,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    r
+}
+
+fn student(class: &str, n: u32) -> (&'static str, String, Value) {
+    (
+        "student",
+        format!("hs-0792000000{n:02}"),
+        json!({"id": format!("hs-{class}-{n}"), "full_name": format!("Học sinh {n}"),
+               "dob": "2014-03-02", "gender": "Nữ", "ma_dinh_danh": format!("0792000000{n:02}"),
+               "class_id": class}),
+    )
+}
+
+fn get(c: &reqwest::blocking::Client, url: String) -> reqwest::blocking::Response {
+    let r = c.get(&url).send().unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r
+}
+
+type Sheets = Vec<(String, Vec<Vec<String>>)>;
+
+fn sheets(bytes: &[u8]) -> Sheets {
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let names = wb.sheet_names().to_vec();
+    names
+        .into_iter()
+        .map(|n| {
+            let range = wb.worksheet_range(&n).unwrap();
+            let rows = range
+                .rows()
+                .map(|r| {
+                    r.iter()
+                        .map(|c| match c {
+                            Data::Float(f) => f.to_string(),
+                            Data::Int(i) => i.to_string(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect();
+            (n, rows)
+        })
+        .collect()
+}
+
+fn sheet<'a>(s: &'a Sheets, name: &str) -> &'a Vec<Vec<String>> {
+    &s.iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no sheet {name}: {:?}",
+                s.iter().map(|x| &x.0).collect::<Vec<_>>()
+            )
+        })
+        .1
+}
+
+fn row_of<'a>(rows: &'a [Vec<String>], first: &[&str]) -> &'a Vec<String> {
+    rows.iter()
+        .find(|r| r.iter().zip(first).all(|(a, b)| a == b))
+        .unwrap_or_else(|| panic!("no row starting {first:?} in {rows:?}"))
+}
+
+#[test]
+fn district_staff_read_names_totals_and_charts_and_download_every_report() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    // A lower secondary school: two grade-6 and one grade-7 students' term I results, two
+    // lesson plans in October (one approved).
+    let mut thcs = vec![
+        (
+            "school",
+            "school".to_string(),
+            json!({"name": "THCS Lê Lợi", "code": "79000701", "level": "THCS",
+                   "authority": "Phòng GD&ĐT Quận 3", "current_year": "2026-2027"}),
+        ),
+        (
+            "class",
+            "2026-6a1".into(),
+            json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027", "homeroom": null}),
+        ),
+        (
+            "class",
+            "2026-7a1".into(),
+            json!({"id": "2026-7a1", "name": "7A1", "grade": 7, "year": "2026-2027", "homeroom": null}),
+        ),
+        student("2026-6a1", 1),
+        student("2026-6a1", 2),
+        student("2026-7a1", 3),
+    ];
+    for (class, grade, n, hl, hk, cn) in [
+        ("2026-6a1", 6, 1, 1, 1, "8.5"),
+        ("2026-6a1", 6, 2, 4, 2, "3.0"),
+        ("2026-7a1", 7, 3, 2, 1, "7.0"),
+    ] {
+        thcs.push((
+            "result",
+            format!("2026-2027/1/hs-{n}"),
+            result(
+                class,
+                grade,
+                n,
+                "1",
+                json!({"mahocluc": hl, "mahanhkiem": hk,
+                       "diemmon": {"cong-nghe": cn, "giao-duc-the-chat": "Đ"}}),
+            ),
+        ));
+    }
+    for (id, state, approved) in [("p1", "approved", json!(1)), ("p2", "draft", Value::Null)] {
+        thcs.push((
+            "lesson_plan",
+            id.into(),
+            json!({"id": id, "teacher": "u1", "teacher_name": "GV", "department": null,
+                   "subject": "toan", "grade": 6, "title": "Bài 1", "teach_on": "2026-10-05",
+                   "state": state, "version": 1, "approved_version": approved}),
+        ));
+    }
+    relay(&hub, "79000701", &thcs);
+    // A primary school (TT27): the year's results.
+    let mut th = vec![
+        (
+            "school",
+            "school".to_string(),
+            json!({"name": "TH Kim Đồng", "code": "79000702", "level": "TH",
+                   "authority": "Phòng GD&ĐT Quận 3", "current_year": "2026-2027"}),
+        ),
+        (
+            "class",
+            "2026-5a".into(),
+            json!({"id": "2026-5a", "name": "5A", "grade": 5, "year": "2026-2027", "homeroom": null}),
+        ),
+        student("2026-5a", 4),
+    ];
+    th.push((
+        "result",
+        "2026-2027/cn/hs-4".into(),
+        result(
+            "2026-5a",
+            5,
+            4,
+            "CN",
+            json!({"rule_version": "tt27-v1", "ketqua": "HTXS", "diemmon": {"tieng-viet": "T 9"}}),
+        ),
+    ));
+    relay(&hub, "79000702", &th);
+    // A school enrolled that has never sent anything.
+    enrol(&hub, "79000703");
+
+    let staff = hub.staff();
+    let b = hub.base();
+    let page = get(&staff, format!("{b}/district")).text().unwrap();
+    for shown in [
+        "THCS Lê Lợi",
+        "TH Kim Đồng",
+        "Công nghệ",
+        "Giáo dục thể chất",
+        "Tiếng Việt",
+        "Học tập: Tốt",
+        "Rèn luyện: Chưa đạt",
+        "Hoàn thành xuất sắc",
+        "Toàn huyện",
+        "Học kì I",
+        "Cả năm",
+        "10/2026",
+        "50,0 %",
+        "<svg",
+        "79000703",
+        "Chưa gửi dữ liệu lần nào",
+    ] {
+        assert!(page.contains(shown), "the page lacks {shown:?}");
+    }
+    // Names, never the machine's codes.
+    for code in [
+        "cong-nghe",
+        "giao-duc-the-chat",
+        "hocluc/",
+        "tieng-viet",
+        "— →",
+    ] {
+        assert!(!page.contains(code), "the page shows the code {code:?}");
+    }
+    // The silent school is called out above the reports.
+    assert!(page.contains("class=\"msg warn silent\""));
+
+    // Every report as one workbook, a sheet each, parsed back.
+    let x = get(&staff, format!("{b}/district/district.xlsx"))
+        .bytes()
+        .unwrap();
+    let s = sheets(&x);
+    let names: Vec<&str> = s.iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Kết quả học tập, rèn luyện",
+            "Kết quả tiểu học (TT27)",
+            "Kết quả theo môn",
+            "Kế hoạch bài dạy",
+            "Sĩ số theo khối",
+            "Liên lạc của các trường"
+        ]
+    );
+    let kq = sheet(&s, "Kết quả học tập, rèn luyện");
+    assert_eq!(
+        row_of(kq, &["THCS Lê Lợi", "6"]),
+        &[
+            "THCS Lê Lợi",
+            "6",
+            "Học kì I",
+            "2",
+            "1",
+            "0",
+            "0",
+            "1",
+            "1",
+            "1",
+            "0",
+            "0"
+        ]
+    );
+    assert_eq!(
+        row_of(kq, &["Toàn huyện", "7"]),
+        &[
+            "Toàn huyện",
+            "7",
+            "Học kì I",
+            "1",
+            "0",
+            "1",
+            "0",
+            "0",
+            "1",
+            "0",
+            "0",
+            "0"
+        ]
+    );
+    let tt27 = sheet(&s, "Kết quả tiểu học (TT27)");
+    assert_eq!(row_of(tt27, &["TH Kim Đồng"])[3], "1");
+    let mon = sheet(&s, "Kết quả theo môn");
+    // Công nghệ, term I: one 8–10, one 6,5–7,9, one under 3,5.
+    assert_eq!(row_of(mon, &["Công nghệ"])[2..7], ["1", "1", "0", "0", "1"]);
+    assert_eq!(row_of(mon, &["Tiếng Việt"])[9], "1");
+    let kh = sheet(&s, "Kế hoạch bài dạy");
+    assert_eq!(
+        row_of(kh, &["THCS Lê Lợi"]),
+        &["THCS Lê Lợi", "10/2026", "2", "1", "1", "50", "50"]
+    );
+    let ss = sheet(&s, "Sĩ số theo khối");
+    assert_eq!(row_of(ss, &["Toàn huyện", "6"])[2], "2");
+    assert_eq!(row_of(ss, &["TH Kim Đồng", "5"])[2], "1");
+    let ll = sheet(&s, "Liên lạc của các trường");
+    assert_eq!(row_of(ll, &["THCS Lê Lợi"])[9], "");
+    assert_eq!(row_of(ll, &["79000703"])[9], "Chưa gửi dữ liệu lần nào");
+
+    // Filters narrow every report: grade 7 only, and one school.
+    let csv = get(&staff, format!("{b}/district/reports/ket-qua.csv?grade=7"))
+        .text()
+        .unwrap();
+    assert!(csv.starts_with('\u{feff}'));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.contains(",7,")), "{csv}");
+    let csv = get(
+        &staff,
+        format!("{b}/district/reports/si-so.csv?school=79000702"),
+    )
+    .text()
+    .unwrap();
+    assert!(
+        !csv.contains("Lê Lợi") && csv.contains("TH Kim Đồng"),
+        "{csv}"
+    );
+    let csv = get(&staff, format!("{b}/district/reports/ket-qua.csv?term=2"))
+        .text()
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1, "term II has nothing yet: {csv}");
+    let r = staff
+        .get(format!("{b}/district/reports/nothing.csv"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // The sector-database export, for the year, in its own field layout.
+    let x = get(&staff, format!("{b}/district/csdl.xlsx?year=2026-2027"))
+        .bytes()
+        .unwrap();
+    let s = sheets(&x);
+    let kq = sheet(&s, "ketquahoctap");
+    let h = &kq[0];
+    for f in [
+        "mahocluc",
+        "mahanhkiem",
+        "madanhhieu",
+        "colenlop",
+        "sodinhdanh",
+    ] {
+        assert!(h.contains(&f.to_string()), "{h:?}");
+    }
+    assert_eq!(kq.len(), 5, "four results and the header: {kq:?}");
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let first = row_of(
+        kq,
+        &[
+            "2026-2027",
+            "03",
+            "79000701",
+            "6",
+            "2026-6a1",
+            "hs-2026-6a1-1",
+        ],
+    );
+    assert_eq!(first[col("mahocluc")], "1");
+    assert_eq!(first[col("sodinhdanh")], "079200000001");
+    let primary = row_of(kq, &["2026-2027", "02", "79000702"]);
+    assert_eq!(primary[col("ketquatieuhoc")], "1", "HTXS by the code list");
+    let dm = sheet(&s, "diemmon");
+    let cn = row_of(
+        dm,
+        &[
+            "2026-2027",
+            "79000701",
+            "hs-2026-6a1-1",
+            "079200000001",
+            "1",
+            "CONGNGHE",
+        ],
+    );
+    assert_eq!(cn[6..], ["Công nghệ", "8.5", ""]);
+    let tv = row_of(dm, &["2026-2027", "79000702"]);
+    assert_eq!(tv[5..], ["TIENGVIET", "Tiếng Việt", "9", "T"]);
+    assert_eq!(sheet(&s, "hocsinh").len(), 5);
+
+    // A year with no data: the files with their headers, not an error.
+    let x = get(&staff, format!("{b}/district/csdl.xlsx?year=2019-2020"))
+        .bytes()
+        .unwrap();
+    let s = sheets(&x);
+    assert_eq!(s.len(), 3);
+    assert!(s.iter().all(|(_, rows)| rows.len() == 1), "{s:?}");
+    let csv = get(
+        &staff,
+        format!("{b}/district/csdl/ketquahoctap.csv?year=2019-2020"),
+    )
+    .text()
+    .unwrap();
+    assert_eq!(
+        csv.trim_end(),
+        "\u{feff}namhoc,manhomcaphoc,matruong,makhoi,malop,mahocsinh,sodinhdanh,hocky,mahocluc,mahanhkiem,madanhhieu,ketquatieuhoc,songaynghi,colenlop,corenluyenlai,phienban"
+    );
+
+    // The district's own code list replaces the default (read at each export).
+    let mine = tram::district::csdl::DEFAULT_CODES.replace("\"CONGNGHE\"", "\"CN-SO-79\"");
+    std::fs::write(hub_dir.path().join("csdl-codes.toml"), mine).unwrap();
+    let csv = get(&staff, format!("{b}/district/csdl/diemmon.csv"))
+        .text()
+        .unwrap();
+    assert!(csv.contains(",CN-SO-79,Công nghệ,8.5,"), "{csv}");
+    // A broken file is reported, not half-used.
+    std::fs::write(
+        hub_dir.path().join("csdl-codes.toml"),
+        "[mon.toan]\nten = 1\n",
+    )
+    .unwrap();
+    let r = staff
+        .get(format!("{b}/district/csdl/diemmon.csv"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let e: Value = r.json().unwrap();
+    assert_eq!(e["error"]["code"], "csdl_codes", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("csdl-codes.toml"),
+        "{e}"
+    );
+}
+
+/// A real school box (the demo school) relays to the hub over loopback: the hub's reports name
+/// its school, subjects and grades, and the school's own CSDL export and the hub's agree row for
+/// row on its students, so nothing is typed twice.
+#[test]
+fn a_school_box_relays_and_its_own_csdl_export_matches_the_hubs() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let token = hub.token("79000701");
+    let out = enroll(dir.path().to_str().unwrap(), &hub.base(), &token);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let school = Server::start_with(
+        dir.path(),
+        false,
+        &["--relay-rate", "1048576", "--relay-school-hours", "off"],
+    );
+    relayed(dir.path(), 120, "the demo school did not relay");
+
+    let staff = hub.staff();
+    let b = hub.base();
+    let page = get(&staff, format!("{b}/district")).text().unwrap();
+    let admin = school.login("admin");
+    let info: Value = get(&admin, format!("{}/api/v1/school", school.base()))
+        .json()
+        .unwrap();
+    let name = info["school"]["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{info}"));
+    assert!(page.contains(name), "the hub names the school {name}");
+
+    let mine = sheets(
+        &get(&admin, format!("{}/api/v1/csdl.xlsx", school.base()))
+            .bytes()
+            .unwrap(),
+    );
+    let hubs = sheets(
+        &get(&staff, format!("{b}/district/csdl.xlsx"))
+            .bytes()
+            .unwrap(),
+    );
+    let students = sheet(&mine, "hocsinh");
+    assert!(students.len() > 10, "{students:?}");
+    for name in ["hocsinh", "ketquahoctap", "diemmon"] {
+        let (a, b) = (sheet(&mine, name), sheet(&hubs, name));
+        let first = a.iter().zip(b).find(|(x, y)| x != y);
+        assert!(
+            a.len() == b.len() && first.is_none(),
+            "{name}: {} rows at the school, {} at the hub; first difference {first:?}",
+            a.len(),
+            b.len()
+        );
+    }
+    // Only the school's own staff who export lists may take it.
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/csdl.xlsx", school.base()))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// The hub's accounts hold the district's roles, never a school's: the district admin makes a
+/// read-only staff account, which reads every report and changes nothing; a school refuses the
+/// district's roles.
+#[test]
+fn district_admin_and_read_only_district_staff_not_school_roles() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let b = hub.base();
+    let admin = hub.staff();
+    let me: Value = get(&admin, format!("{b}/api/v1/me")).json().unwrap();
+    assert_eq!(me["user"]["roles"], json!(["district_admin"]), "{me}");
+    let create = |roles: Value, user: &str| {
+        admin
+            .post(format!("{b}/api/v1/accounts"))
+            .json(
+                &json!({"username": user, "full_name": "Chuyên viên A", "roles": roles,
+                          "password": "mat-khau-chuyen-vien-1"}),
+            )
+            .send()
+            .unwrap()
+    };
+    for school_role in ["teacher", "admin", "principal"] {
+        let r = create(json!([school_role]), "cv-sai");
+        assert_eq!(r.status(), 422, "{school_role} on the hub");
+        assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "role_not_here");
+    }
+    assert_eq!(create(json!(["district_staff"]), "cv-a").status(), 201);
+    let accounts_page = get(&admin, format!("{b}/admin/accounts")).text().unwrap();
+    assert!(accounts_page.contains("Chuyên viên Phòng/Sở (chỉ xem)"));
+    assert!(
+        !accounts_page.contains("Hiệu trưởng"),
+        "no school roles offered"
+    );
+
+    let staff = reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = staff
+        .post(format!("{b}/api/v1/login"))
+        .json(&json!({"username": "cv-a", "password": "mat-khau-chuyen-vien-1"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for p in [
+        "/district",
+        "/district/district.xlsx",
+        "/district/reports/si-so.csv",
+        "/district/csdl.xlsx",
+        "/district/api/schools",
+    ] {
+        get(&staff, format!("{b}{p}"));
+    }
+    // Read-only: no accounts.
+    let r = staff
+        .post(format!("{b}/api/v1/accounts"))
+        .json(&json!({"username": "cv-b", "full_name": "B", "roles": ["district_admin"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = staff.get(format!("{b}/admin/accounts")).send().unwrap();
+    assert_eq!(r.status(), 403);
+
+    // A school refuses the district's roles.
+    let dir = tempfile::tempdir().unwrap();
+    let school = Server::start(dir.path(), false);
+    let r = school
+        .login("admin")
+        .post(format!("{}/api/v1/accounts", school.base()))
+        .json(&json!({"username": "cv-c", "full_name": "C", "roles": ["district_admin"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}
+
+/// Over HTTPS the hub's certificate names its current addresses and `tram-hub.local`, and its
+/// port-80 page hands out the certificate authority with its fingerprint, as a school box does.
+#[test]
+fn the_hubs_certificate_names_its_addresses_and_its_port_80_page_shows_the_fingerprint() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let (port, boot) = (common::free_port(), common::free_port());
+    let mut child = std::process::Command::new(common::bin())
+        .args(["district", "serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--bootstrap-listen", &format!("127.0.0.1:{boot}")])
+        .env("TRAM_ADMIN_PASSWORD", common::PASSWORD)
+        .env("TRAM_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _k = Kill(&mut child);
+    let plain = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let page = loop {
+        match plain.get(format!("http://127.0.0.1:{boot}/")).send() {
+            Ok(r) if r.status() == 200 => break r.text().unwrap(),
+            _ => {
+                assert!(std::time::Instant::now() < deadline, "no port-80 page");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    };
+    let der = get(&plain, format!("http://127.0.0.1:{boot}/tram-ca.crt"))
+        .bytes()
+        .unwrap();
+    let fp = tram::pki::tls::fingerprint(&der);
+    assert!(
+        page.contains(&fp),
+        "the page shows the CA's fingerprint {fp}"
+    );
+    // Everything else on port 80 goes to HTTPS.
+    let r = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{boot}/district"))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("https://127.0.0.1:{port}/district").as_str()
+    );
+
+    // The served certificate's names, read by openssl.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{port} </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName"
+        ))
+        .output()
+        .expect("openssl");
+    let names = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(names.contains("DNS:tram-hub.local"), "{names}");
+    // Every private address it has now (the CA is name-constrained to private ranges, so a
+    // public address could never be vouched for: such a hub runs behind a proxy's certificate).
+    let private = |ip: &std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        _ => false,
+    };
+    let ips: Vec<_> = tram::pki::local_ips().into_iter().filter(private).collect();
+    assert!(!ips.is_empty());
+    for ip in ips {
+        assert!(
+            names.contains(&format!("IP Address:{ip}")),
+            "{ip} not in {names}"
+        );
+    }
+}
