@@ -378,16 +378,40 @@ fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
         // Enter moves down the column; 11 and "abc" are refused inline and never sent.
         to_start(c.clone()).await;
         click(&c, &cell(2, "tx1")).await;
+        // The refusal is shown beside its cell, in the cell's own box — not under the grid,
+        // where the phone's keyboard covers it (issue 24 item 5).
+        let beside = |row: usize, col: &str| -> &'static str {
+            Box::leak(format!("#grid tbody tr:nth-child({row}) td:has(input[data-col='{col}']) .cell-err").into_boxed_str())
+        };
         c.active_element().await.unwrap().send_keys("11\u{E007}").await.unwrap();
-        let m = wait_text("#cell-msg", "Điểm phải từ 0 đến 10").await;
+        let m = wait_text(beside(2, "tx1"), "Điểm phải từ 0 đến 10").await;
         assert!(m.contains("nhận được 11"), "{m}");
         wait_class(cell(2, "tx1"), "invalid").await;
         to_start(c.clone()).await;
         click(&c, &cell(3, "tx1")).await;
         c.active_element().await.unwrap().send_keys("abc\u{E007}").await.unwrap();
-        wait_text("#cell-msg", "không phải là điểm số").await;
+        wait_text(beside(3, "tx1"), "không phải là điểm số").await;
+        let under = c.find(Locator::Css("#cell-msg")).await.unwrap().text().await.unwrap();
+        assert_eq!(under, "", "nothing said under the grid");
         assert_eq!(cell_text(&api, &s, 1, "tx1"), "");
         assert_eq!(cell_text(&api, &s, 2, "tx1"), "");
+        // Nothing is waiting to be sent, but two cells are refused: leaving the page asks first
+        // (a synthetic beforeunload, as the browser's own would, is cancelled by the page).
+        let leave = "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented";
+        let stays = c.execute(leave, vec![]).await.unwrap();
+        assert_eq!(stays, serde_json::json!(true), "leaving with refused cells does not warn");
+        // Corrected, the cells save, their messages go, and leaving no longer asks.
+        for row in [2, 3] {
+            to_start(c.clone()).await;
+            // focusing a cell selects its text, so typing replaces it
+            click(&c, &cell(row, "tx1")).await;
+            c.active_element().await.unwrap().send_keys("7\u{E007}").await.unwrap();
+            let v = c.find(Locator::Css(&cell(row, "tx1"))).await.unwrap().prop("value").await.unwrap();
+            assert_eq!(v.as_deref(), Some("7"));
+            wait_class(cell(row, "tx1"), "saved").await;
+        }
+        assert!(c.find_all(Locator::Css(".cell-err")).await.unwrap().is_empty());
+        assert_eq!(c.execute(leave, vec![]).await.unwrap(), serde_json::json!(false));
 
         // The Wi-Fi drops: cells typed now are kept, flagged, and not lost.
         proxy.set_down(true);
@@ -426,7 +450,7 @@ fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
         click(&c, &cell(6, "gk")).await;
         c.active_element().await.unwrap().send_keys("6\u{E007}").await.unwrap();
         wait_class(cell(6, "gk"), "conflict").await;
-        wait_text("#cell-msg", "vừa được người khác sửa").await;
+        wait_text(beside(6, "gk"), "vừa được người khác sửa").await;
         let shown = c.find(Locator::Css(&cell(6, "gk"))).await.unwrap().prop("value").await.unwrap();
         assert_eq!(shown.as_deref(), Some("5"));
         assert_eq!(cell_text(&api, &s, 5, "gk"), "5", "the other edit was not overwritten");
