@@ -881,3 +881,91 @@ fn every_page_fits_a_phone_for_every_role() {
     });
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Issue 24 item 5: the lesson-plan editor on a 360-px phone — its text boxes span the form in
+/// the page's font (they were ~200 px of monospace), and an activity's title is a box that wraps.
+#[test]
+fn the_lesson_plan_editor_fits_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let edit = reachable_pages(&s, "gv02", &page_patterns())
+        .remove("/lessons/plan/{id}/edit")
+        .expect("gv02 has a plan to edit");
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port, caps) = browser(home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = connect(port, caps).await;
+        log_in(&c, &s.base(), "gv02").await;
+        c.goto(&format!("{}{edit}", s.base())).await.unwrap();
+        wait_for(&c, "#plan-form").await;
+        let m = c
+            .execute(
+                r##"const form = document.getElementById("plan-form").getBoundingClientRect().width;
+                const body = getComputedStyle(document.body).fontFamily;
+                const boxes = [...document.querySelectorAll("#plan-form textarea")].map((t) => ({
+                  width: t.getBoundingClientRect().width, font: getComputedStyle(t).fontFamily }));
+                const titles = [...document.querySelectorAll("fieldset.activity legend [data-a=name]")].map((t) => t.tagName);
+                return { form, body, boxes, titles };"##,
+                vec![],
+            )
+            .await
+            .unwrap();
+        let form = m["form"].as_f64().unwrap();
+        let boxes = m["boxes"].as_array().unwrap();
+        assert!(!boxes.is_empty(), "{m}");
+        for b in boxes {
+            assert!(
+                b["width"].as_f64().unwrap() >= form * 0.8,
+                "a text box narrower than the form: {m}"
+            );
+            assert_eq!(b["font"], m["body"], "a text box not in the page font: {m}");
+        }
+        let titles = m["titles"].as_array().unwrap();
+        assert!(!titles.is_empty(), "{m}");
+        assert!(titles.iter().all(|t| t == "TEXTAREA"), "{m}");
+        c.close().await.unwrap();
+    });
+}
+
+/// Issue 24 item 2 on the page: an account made through the form shows its temporary password
+/// once in a labelled panel, the form is emptied and the new row is in the list without a
+/// reload; the list filters by name.
+#[test]
+fn accounts_page_creates_filters_and_shows_the_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port, caps) = browser(home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = connect(port, caps).await;
+        log_in(&c, &s.base(), "admin").await;
+        c.goto(&format!("{}/admin/accounts", s.base())).await.unwrap();
+        click(&c, "#new-account summary").await;
+        typ(&c, "#a-username", "gvmoi").await;
+        typ(&c, "#a-name", "Đặng Thu Hà").await;
+        click(&c, "#create-form input[name=roles][value=teacher]").await;
+        click(&c, "#create-form button[type=submit]").await;
+        let panel = wait_for(&c, "#temp-panel:not([hidden])").await;
+        let text = panel.text().await.unwrap();
+        assert!(text.contains("Mật khẩu tạm thời — chỉ hiện một lần"), "{text}");
+        assert!(text.contains("gvmoi"), "{text}");
+        let pw = c.find(Locator::Css("#temp-password")).await.unwrap().prop("value").await.unwrap();
+        assert!(pw.is_some_and(|p| p.len() >= 10), "no password shown");
+        c.find(Locator::Css("#temp-copy")).await.unwrap();
+        c.find(Locator::Css("#temp-print")).await.unwrap();
+        let name = c.find(Locator::Css("#a-name")).await.unwrap().prop("value").await.unwrap();
+        assert_eq!(name.as_deref(), Some(""), "the form is emptied");
+        // the list was read again: the new row is there without a reload
+        wait_for(&c, "#accounts tr[data-username=gvmoi]").await;
+        // without diacritics, as typed on a phone
+        typ(&c, "#f-text", "dang thu ha").await;
+        let shown = c
+            .execute("return [...document.querySelectorAll('#accounts tbody tr')].filter((r) => !r.hidden).map((r) => r.dataset.username)", vec![])
+            .await
+            .unwrap();
+        assert_eq!(shown, serde_json::json!(["gvmoi"]));
+        c.close().await.unwrap();
+    });
+}
