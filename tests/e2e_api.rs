@@ -1110,3 +1110,132 @@ fn a_list_typed_in_tcvn3_or_vni_is_converted_with_the_original_shown() {
         }
     }
 }
+
+/// Issue 24 item 2: an account's roles, department and homeroom classes change after creation,
+/// in one audited transaction, with the creation's checks (a role at least, a GVCN is an
+/// active teacher, a known class); a refused edit writes nothing; only the admin edits them.
+#[test]
+fn account_roles_department_and_homeroom_are_edited_after_creation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let r = admin
+        .post(format!("{b}/api/v1/accounts"))
+        .json(&json!({"username": "gvmoi", "full_name": "Đặng Thu Hà", "roles": ["teacher"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |path: &str| -> Value {
+        admin
+            .get(format!("{b}/api/v1/{path}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let account = || -> Value {
+        get("accounts")["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id.as_str())
+            .unwrap()
+            .clone()
+    };
+    let homeroom_of = |class: &str| -> Value {
+        get("classes")["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == class)
+            .unwrap()["homeroom"]
+            .clone()
+    };
+    let dept = get("departments")["departments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let classes = get("classes");
+    let class = classes["classes"][0]["id"].as_str().unwrap().to_string();
+    let patch = |c: &reqwest::blocking::Client, body: Value| {
+        let r = c
+            .patch(format!("{b}/api/v1/accounts/{id}"))
+            .json(&body)
+            .send()
+            .unwrap();
+        let st = r.status().as_u16();
+        (st, r.json::<Value>().unwrap_or(Value::Null))
+    };
+
+    let events = audit_events(dir.path());
+    let (st, v) = patch(
+        &admin,
+        json!({"roles": ["dept_head", "teacher"], "department": dept, "homeroom": [class]}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["homeroom"], json!([class]), "{v}");
+    let a = account();
+    assert_eq!(a["roles"], json!(["dept_head", "teacher"]), "{a}");
+    assert_eq!(a["department"], dept.as_str());
+    assert_eq!(homeroom_of(&class), id.as_str(), "the class's GVCN changed");
+    assert!(
+        audit_events(dir.path()) >= events + 2,
+        "the account and the class change are audited"
+    );
+
+    // Refused, and nothing written: no role; an unknown class (with a role change in the same
+    // request); a GVCN who is not a teacher.
+    let events = audit_events(dir.path());
+    let (st, v) = patch(&admin, json!({"roles": []}));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("no_roles")),
+        "{v}"
+    );
+    let (st, v) = patch(
+        &admin,
+        json!({"roles": ["teacher"], "homeroom": [class, "2026-khong-co"]}),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("no_such_class")),
+        "{v}"
+    );
+    let (st, v) = patch(&admin, json!({"roles": ["admin"], "homeroom": [class]}));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("not_a_teacher")),
+        "{v}"
+    );
+    assert_eq!(account()["roles"], json!(["dept_head", "teacher"]));
+    assert_eq!(homeroom_of(&class), id.as_str());
+    assert_eq!(
+        audit_events(dir.path()),
+        events,
+        "a refused edit writes nothing"
+    );
+
+    // Not the admin's: a teacher, and a BGH member (who may change BGH roles only).
+    for user in ["gv02", "phohieutruong"] {
+        let (st, _) = patch(&s.login(user), json!({"homeroom": []}));
+        assert_eq!(st, 403, "{user}");
+    }
+    assert_eq!(homeroom_of(&class), id.as_str());
+
+    // An empty list gives the class up; the page's own list shows the change.
+    let (st, v) = patch(&admin, json!({"homeroom": []}));
+    assert_eq!(st, 200, "{v}");
+    assert!(homeroom_of(&class).is_null());
+    let page = admin
+        .get(format!("{b}/admin/accounts"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains(&format!("data-id=\"{id}\"")), "{page}");
+}

@@ -246,6 +246,27 @@ fn lock_correction_notice_and_export_over_http() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 409);
+    // The refusal says which classes and how many students each (issue 24 item 6), in words
+    // and in the details the page can list.
+    let refused: Value = r.json().unwrap();
+    let message = refused["error"]["message"].as_str().unwrap();
+    let classes = refused["error"]["details"]["classes"].as_array().unwrap();
+    assert!(!classes.is_empty(), "{refused}");
+    for c in classes {
+        let (name, n) = (c["class_name"].as_str().unwrap(), &c["students"]);
+        assert!(
+            message.contains(&format!("lớp {name} ({n} học sinh)")),
+            "{message}"
+        );
+    }
+    let total: u64 = classes
+        .iter()
+        .map(|c| c["students"].as_u64().unwrap())
+        .sum();
+    assert!(
+        message.starts_with(&format!("Còn {total} học sinh")),
+        "{message}"
+    );
     let r = bgh
         .post(format!("{base}/api/v1/grades/terms/hk1/lock"))
         .json(&json!({"force": true}))

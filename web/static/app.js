@@ -153,6 +153,106 @@
     if (ev.target.matches("select[data-autosubmit]")) ev.target.form.submit();
   });
 
+  // The accounts page (issue 24 item 2): filter the list, create and edit accounts, and show a
+  // temporary password once in its own panel. After a change the table is read again from the
+  // page, so the panel and the filter stay as they are.
+  const accounts = document.getElementById("accounts");
+  if (accounts) {
+    const fold = (x) => x.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+    const fText = document.getElementById("f-text"), fRole = document.getElementById("f-role"), fDept = document.getElementById("f-dept");
+    const count = document.getElementById("f-count");
+    const filter = () => {
+      const q = fold(fText.value.trim()), role = fRole.value, dept = fDept.value;
+      const rows = [...accounts.tBodies[0].rows];
+      let shown = 0;
+      for (const tr of rows) {
+        const ok = (!q || fold(tr.dataset.name + " " + tr.dataset.username).includes(q))
+          && (!role || tr.dataset.roles.split(" ").includes(role))
+          && (!dept || tr.dataset.dept === dept);
+        tr.hidden = !ok;
+        if (ok) shown += 1;
+      }
+      count.textContent = shown === rows.length ? `${rows.length} tài khoản` : `Đang hiện ${shown} / ${rows.length} tài khoản`;
+    };
+    for (const el of [fText, fRole, fDept]) el.addEventListener("input", filter);
+    filter();
+    const refresh = async () => {
+      try {
+        const res = await fetch(location.pathname, { credentials: "same-origin" });
+        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+        const body = doc.querySelector("#accounts tbody");
+        if (body) accounts.tBodies[0].replaceWith(body);
+      } catch (e) { /* the list is refreshed at the next visit */ }
+      filter();
+    };
+    const panel = document.getElementById("temp-panel"), pw = document.getElementById("temp-password");
+    const showTemp = (username, password) => {
+      document.getElementById("temp-user").textContent = username;
+      pw.value = password;
+      document.getElementById("temp-copied").hidden = true;
+      panel.hidden = false;
+      panel.scrollIntoView({ block: "start" });
+    };
+    document.getElementById("temp-copy").addEventListener("click", async () => {
+      // The clipboard API needs a secure context; a box reached at http://<ip> falls back.
+      try { await navigator.clipboard.writeText(pw.value); } catch (e) { pw.select(); document.execCommand("copy"); }
+      document.getElementById("temp-copied").hidden = false;
+    });
+    document.getElementById("temp-print").addEventListener("click", () => {
+      document.body.classList.add("print-temp");
+      window.print();
+      document.body.classList.remove("print-temp");
+    });
+    document.getElementById("temp-close").addEventListener("click", () => { pw.value = ""; panel.hidden = true; });
+
+    const create = document.getElementById("create-form");
+    create.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const msg = create.querySelector("[data-msg]");
+      const r = await call("/api/v1/accounts", "POST", JSON.stringify(formJson(create)), true);
+      if (!r.ok) { show(msg, (r.data.error && r.data.error.message) || "Lỗi " + r.status, false); return; }
+      create.reset();
+      show(msg, `Đã tạo tài khoản ${r.data.account.username}.`, true);
+      if (r.data.temporary_password) showTemp(r.data.account.username, r.data.temporary_password);
+      await refresh();
+    });
+
+    const dialog = document.getElementById("edit-dialog"), edit = document.getElementById("edit-form");
+    const emsg = document.getElementById("e-msg");
+    let editing = null;
+    accounts.addEventListener("click", async (ev) => {
+      const tr = ev.target.closest("tr[data-id]");
+      if (!tr) return;
+      if (ev.target.closest("button[data-reset]")) {
+        if (!confirm(`Đặt lại mật khẩu của ${tr.dataset.username}?`)) return;
+        const r = await call(`/api/v1/accounts/${tr.dataset.id}/reset-password`, "POST", "{}", true);
+        if (r.ok) showTemp(tr.dataset.username, r.data.temporary_password);
+        else alert((r.data.error && r.data.error.message) || "Lỗi " + r.status);
+        return;
+      }
+      if (!ev.target.closest("button[data-edit]")) return;
+      editing = tr.dataset.id;
+      document.getElementById("e-username").textContent = tr.dataset.username;
+      edit.elements.full_name.value = tr.dataset.name;
+      const roles = tr.dataset.roles.split(" "), homeroom = tr.dataset.homeroom.split(" ");
+      for (const c of edit.querySelectorAll("input[name=roles]")) c.checked = roles.includes(c.value);
+      for (const c of edit.querySelectorAll("input[name=homeroom]")) c.checked = homeroom.includes(c.value);
+      edit.elements.department.value = tr.dataset.dept;
+      emsg.textContent = ""; emsg.className = "msg";
+      dialog.showModal();
+    });
+    document.getElementById("e-cancel").addEventListener("click", () => dialog.close());
+    edit.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = formJson(edit);
+      body.department = body.department || "";
+      const r = await call(`/api/v1/accounts/${editing}`, "PATCH", JSON.stringify(body), true);
+      if (!r.ok) { show(emsg, (r.data.error && r.data.error.message) || "Lỗi " + r.status, false); return; }
+      dialog.close();
+      await refresh();
+    });
+  }
+
   // Spreadsheet import: preview first, commit only a clean file. The student preview lists
   // each change old → new; a row whose number belongs to another child (other name or birth
   // date) gets a checkbox and is applied only when ticked; the commit carries the preview's

@@ -87,6 +87,26 @@
       inp.classList.remove("unsaved", "saved", "invalid", "conflict", "correction");
       if (state) inp.classList.add(state);
       inp.setAttribute("aria-invalid", state === "invalid" || state === "conflict" ? "true" : "false");
+      if (state !== "invalid" && state !== "conflict") cellError(inp, "");
+    }
+
+    // A refused or collided cell says why right beside it (issue 24 item 5): a message under
+    // the grid was hidden by the phone's keyboard while Enter moved on.
+    function cellError(inp, text) {
+      const td = inp.closest("td");
+      const old = td.querySelector(".cell-err");
+      if (!text) {
+        if (old) old.remove();
+        inp.removeAttribute("aria-describedby");
+        return;
+      }
+      const el = old || document.createElement("span");
+      el.className = "cell-err";
+      el.setAttribute("role", "alert");
+      el.id = "err-" + td.closest("tr").dataset.student + "-" + inp.dataset.col;
+      el.textContent = text;
+      if (!old) td.append(el);
+      inp.setAttribute("aria-describedby", el.id);
     }
 
     function retryLater() {
@@ -122,7 +142,9 @@
       if (res.ok) {
         offline = false;
         if (data.status === "saved") {
-          inp.dataset.version = data.cell.version;
+          // the stored cell's version is "v" (gradebook::Cell): ".version" was undefined, so
+          // the next edit of the cell sent no version and was refused
+          inp.dataset.version = data.cell.v;
           inp.dataset.saved = data.text;
           if (!newer) { inp.value = data.text; setState(inp, "saved"); }
           const avg = inp.closest("tr").querySelector("[data-avg]");
@@ -162,7 +184,7 @@
         inp.value = cur.text;
         inp.title = "Bạn đã nhập: " + item.input;
         setState(inp, "conflict");
-        say(`${nameOf(inp)}, cột ${item.column.toUpperCase()}: ô này vừa được người khác sửa thành "${cur.text || "(trống)"}". Giá trị bạn nhập "${item.input}" chưa được lưu — nhập lại nếu vẫn muốn thay.`, false);
+        cellError(inp, `Ô này vừa được người khác sửa thành "${cur.text || "(trống)"}". Giá trị bạn nhập "${item.input}" chưa được lưu — nhập lại nếu vẫn muốn thay.`);
       } else if (err.code === "reason_required") {
         const reason = prompt("Học kì đã khoá sổ. Lí do sửa điểm:");
         if (reason && reason.trim()) { item.reason = reason.trim(); persist(); send(k); return; }
@@ -170,7 +192,7 @@
         setState(inp, null);
       } else {
         setState(inp, "invalid");
-        say(err.message || ("Lỗi " + res.status), false);
+        cellError(inp, err.message || ("Lỗi " + res.status));
       }
       delete pending[k];
       persist();
@@ -186,7 +208,7 @@
       const problem = validate(kind, value, col);
       if (problem) {
         setState(inp, "invalid");
-        say(`${nameOf(inp)}, cột ${col.toUpperCase()}: ${problem}`, false);
+        cellError(inp, problem);
         return;
       }
       const item = { student, column: col, input: value, expected_version: Number(inp.dataset.version) };
@@ -245,8 +267,13 @@
       }
     });
     window.addEventListener("online", () => { offline = false; flush(); });
+    // Leaving with cells not yet saved, or refused and still red, asks first: a refused value
+    // is in no queue, so leaving silently lost it.
     window.addEventListener("beforeunload", (e) => {
-      if (Object.keys(pending).length) { e.preventDefault(); e.returnValue = ""; }
+      if (Object.keys(pending).length || grid.querySelector("input.cell.invalid, input.cell.conflict")) {
+        e.preventDefault();
+        e.returnValue = "";
+      }
     });
 
     // Cells typed before a reload or a lost connection are shown and sent again.

@@ -450,7 +450,13 @@ struct AccountRow {
     username: String,
     full_name: String,
     roles: String,
+    /// The role codes, space-separated, for the page's filter and edit form.
+    role_codes: String,
     department: String,
+    department_id: String,
+    /// The classes of this year the account is GVCN of: names, and ids space-separated.
+    homeroom: String,
+    homeroom_ids: String,
     disabled: bool,
 }
 
@@ -458,6 +464,8 @@ page!(AccountsPage, "accounts.html" {
     accounts: Vec<AccountRow>,
     roles: Vec<(&'static str, &'static str)>,
     departments: Vec<school::Department>,
+    // This year's classes (id, name), for the homeroom choice.
+    classes: Vec<(String, String)>,
 });
 
 pub(crate) async fn accounts_page(
@@ -479,31 +487,61 @@ pub(crate) async fn accounts_page(
             })
             .unwrap_or_default()
     };
+    let year = school::school_info(&rx)?.map(|i| i.current_year);
+    let classes: Vec<school::Class> = school::list(&rx, &school::CLASSES)?
+        .into_iter()
+        .filter(|c| Some(&c.year) == year.as_ref())
+        .collect();
     let accounts = auth::list_accounts(&rx)?
         .into_iter()
-        .map(|a| AccountRow {
-            roles: a
-                .roles
+        .map(|a| {
+            let homeroom: Vec<&school::Class> = classes
                 .iter()
-                .map(|r| r.label_vi())
-                .collect::<Vec<_>>()
-                .join(", "),
-            department: dname(&a.department),
-            id: a.id,
-            username: a.username,
-            full_name: a.full_name,
-            disabled: a.disabled,
+                .filter(|c| c.homeroom.as_deref() == Some(a.id.as_str()))
+                .collect();
+            AccountRow {
+                roles: a
+                    .roles
+                    .iter()
+                    .map(|r| r.label_vi())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                role_codes: a
+                    .roles
+                    .iter()
+                    .map(|r| r.code())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                department: dname(&a.department),
+                department_id: a.department.clone().unwrap_or_default(),
+                homeroom: homeroom
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                homeroom_ids: homeroom
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                id: a.id,
+                username: a.username,
+                full_name: a.full_name,
+                disabled: a.disabled,
+            }
         })
         .collect();
     let roles = Role::for_server(s.hub)
         .iter()
         .map(|r| (r.code(), r.label_vi()))
         .collect();
+    let classes = classes.into_iter().map(|c| (c.id, c.name)).collect();
     Ok(render(AccountsPage::new(
         chrome(&s, &u, &headers),
         accounts,
         roles,
         departments,
+        classes,
     )))
 }
 

@@ -286,6 +286,8 @@ pub enum AuthError {
     NoSuchAccount(String),
     #[error("Họ tên không được để trống.")]
     EmptyName,
+    #[error("Cần chọn ít nhất một vai trò.")]
+    NoRoles,
     #[error("Không thể tự khoá hoặc bỏ quyền quản trị của chính mình.")]
     SelfLockout,
     #[error(
@@ -321,6 +323,7 @@ impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::BadCredentials => "bad_credentials",
+            AuthError::NoRoles => "no_roles",
             AuthError::Disabled => "account_disabled",
             AuthError::SessionExpired => "session_expired",
             AuthError::UsernameTaken(_) => "username_taken",
@@ -794,42 +797,56 @@ pub fn update_account(
     account_id: &str,
     patch: AccountPatch,
 ) -> Result<Account, AuthError> {
+    store.write(actor, |tx| update_account_tx(tx, account_id, patch))
+}
+
+/// An account's edit inside the caller's transaction (the accounts API changes the homeroom
+/// classes in the same one). The checks are the creation's: a name, at least one role, the
+/// separation of duties for BGH.
+pub fn update_account_tx(
+    tx: &mut crate::store::Tx<'_>,
+    account_id: &str,
+    patch: AccountPatch,
+) -> Result<Account, AuthError> {
     let roles = patch.roles.as_deref().map(parse_roles).transpose()?;
-    store.write(actor, |tx| {
-        let mut a = tx
-            .get(&ACCOUNTS, account_id)?
-            .ok_or_else(|| AuthError::NoSuchAccount(account_id.into()))?;
-        let before = a.clone();
-        if let Some(n) = &patch.full_name {
-            if n.trim().is_empty() {
-                return Err(AuthError::EmptyName);
-            }
-            a.full_name = crate::text::nfc(n.trim());
+    let actor_id = tx.actor_id().to_string();
+    let mut a = tx
+        .get(&ACCOUNTS, account_id)?
+        .ok_or_else(|| AuthError::NoSuchAccount(account_id.into()))?;
+    let before = a.clone();
+    if let Some(n) = &patch.full_name {
+        if n.trim().is_empty() {
+            return Err(AuthError::EmptyName);
         }
-        if let Some(mut r) = roles {
-            r.sort();
-            r.dedup();
-            if account_id == actor.id && a.has(Role::Admin) && !r.contains(&Role::Admin) {
-                return Err(AuthError::SelfLockout);
-            }
-            a.roles = r;
+        a.full_name = crate::text::nfc(n.trim());
+    }
+    if let Some(mut r) = roles {
+        r.sort();
+        r.dedup();
+        // Creation refuses an account without a role; an edit must not make one.
+        if r.is_empty() {
+            return Err(AuthError::NoRoles);
         }
-        if let Some(d) = patch.department {
-            a.department = d.filter(|d| !d.is_empty());
+        if account_id == actor_id && a.has(Role::Admin) && !r.contains(&Role::Admin) {
+            return Err(AuthError::SelfLockout);
         }
-        if let Some(dis) = patch.disabled {
-            if dis && account_id == actor.id {
-                return Err(AuthError::SelfLockout);
-            }
-            a.disabled = dis;
-            if dis {
-                close_all_sessions(tx, account_id)?;
-            }
+        a.roles = r;
+    }
+    if let Some(d) = patch.department {
+        a.department = d.filter(|d| !d.is_empty());
+    }
+    if let Some(dis) = patch.disabled {
+        if dis && account_id == actor_id {
+            return Err(AuthError::SelfLockout);
         }
-        check_bgh_change(tx, Some(&before), &a)?;
-        tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
-        Ok(a)
-    })
+        a.disabled = dis;
+        if dis {
+            close_all_sessions(tx, account_id)?;
+        }
+    }
+    check_bgh_change(tx, Some(&before), &a)?;
+    tx.put(&ACCOUNTS, &a.id, &a, "account.update")?;
+    Ok(a)
 }
 
 /// A temporary password that is easy to read aloud and type on a phone.

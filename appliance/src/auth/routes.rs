@@ -278,11 +278,20 @@ async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// An account's edit: its own fields, and the classes of this year it is the homeroom teacher
+/// (GVCN) of — the whole list, so a class left out is given up, in the same transaction.
+#[derive(Deserialize)]
+struct PatchBody {
+    #[serde(flatten)]
+    account: AccountPatch,
+    homeroom: Option<Vec<String>>,
+}
+
 async fn update(
     State(s): State<Shared>,
     Path(id): Path<String>,
     u: ApiUser,
-    body: Result<Json<AccountPatch>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<PatchBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     // The admin manages accounts; a BGH member may also grant, remove or disable the BGH roles
     // (which the admin may not once the school has a BGH member in office) and nothing else.
@@ -290,7 +299,10 @@ async fn update(
     if !admin && !u.principal.is_bgh() {
         return Err(ApiError::forbidden());
     }
-    let Json(p) = body?;
+    let Json(PatchBody {
+        account: p,
+        homeroom,
+    }) = body?;
     if !admin {
         let bgh_only = |roles: &[super::Role]| {
             roles
@@ -314,15 +326,61 @@ async fn update(
             b.sort();
             a != b
         });
-        if p.full_name.is_some() || p.department.is_some() || other_roles_change {
+        if p.full_name.is_some()
+            || p.department.is_some()
+            || other_roles_change
+            || homeroom.is_some()
+        {
             return Err(ApiError::forbidden());
         }
     }
     let store = s.store.clone();
     let actor = u.actor();
-    let a = tokio::task::spawn_blocking(move || super::update_account(&store, &actor, &id, p))
-        .await??;
-    Ok(Json(json!({ "account": account_json(&a) })))
+    let (a, classes) = tokio::task::spawn_blocking(move || {
+        store.write(&actor, |tx| -> Result<_, ApiError> {
+            let a = super::update_account_tx(tx, &id, p)?;
+            let Some(wanted) = homeroom else {
+                return Ok((a, None));
+            };
+            // Only this year's classes: a past year's GVCN is history, not an assignment.
+            let year = crate::school::school_info(tx)?.map(|i| i.current_year);
+            if !wanted.is_empty()
+                && (a.disabled || a.roles.iter().all(|r| *r == super::Role::Admin))
+            {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not_a_teacher",
+                    "Chỉ giáo viên đang hoạt động mới làm chủ nhiệm lớp.",
+                ));
+            }
+            let mut now = vec![];
+            for c in crate::school::list(tx, &crate::school::CLASSES)? {
+                let keep = wanted.contains(&c.id);
+                let had = c.homeroom.as_deref() == Some(id.as_str());
+                if Some(&c.year) != year.as_ref() {
+                    continue;
+                }
+                if keep && !had {
+                    crate::school::set_homeroom(tx, &c.id, Some(id.clone()))?;
+                } else if had && !keep {
+                    crate::school::set_homeroom(tx, &c.id, None)?;
+                }
+                if keep {
+                    now.push(c.id.clone());
+                }
+            }
+            if let Some(unknown) = wanted.iter().find(|w| !now.contains(w)) {
+                return Err(crate::school::SchoolError::NoSuchClass(unknown.clone()).into());
+            }
+            Ok((a, Some(now)))
+        })
+    })
+    .await??;
+    let mut body = json!({ "account": account_json(&a) });
+    if let Some(c) = classes {
+        body["homeroom"] = json!(c);
+    }
+    Ok(Json(body))
 }
 
 async fn reset_password(

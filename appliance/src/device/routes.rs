@@ -85,7 +85,8 @@ async fn device_page(
             warn: false,
         },
         Fact {
-            label: "Dấu vân tay CA (SHA-256)",
+            // A non-breaking hyphen: on a phone the label never splits "SHA-256" in two.
+            label: "Dấu vân tay CA (SHA\u{2011}256)",
             value: s
                 .ca
                 .as_ref()

@@ -238,7 +238,10 @@ pub fn lock_term(
     let books = school_books(tx, year, &st)?;
     let incomplete = count_incomplete(&books, term);
     if incomplete > 0 && !force {
-        return Err(GradeError::Incomplete(incomplete));
+        return Err(GradeError::Incomplete {
+            students: incomplete,
+            classes: incomplete_classes(&books, term),
+        });
     }
     let (classes, students) = (books.len(), books.iter().map(|b| b.students.len()).sum());
     let rule_version = RuleVersion::current_for_primary(is_primary(tx)?);

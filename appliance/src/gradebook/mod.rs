@@ -584,10 +584,16 @@ pub enum GradeError {
     AlreadyLocked(&'static str),
     #[error("{0} chưa khoá sổ")]
     NotLocked(&'static str),
+    /// The refusal names the classes and how many students each still lacks (issue 24 item 6):
+    /// a bare count sent BGH looking through every class book.
     #[error(
-        "Còn {0} học sinh chưa đủ điểm hoặc chưa có kết quả rèn luyện; kiểm tra lại hoặc chọn khoá sổ dù chưa đủ"
+        "Còn {students} học sinh chưa đủ điểm hoặc chưa có kết quả rèn luyện: {}; kiểm tra lại hoặc chọn khoá sổ dù chưa đủ",
+        classes.iter().map(|c| format!("lớp {} ({} học sinh)", c.class_name, c.students)).collect::<Vec<_>>().join(", ")
     )]
-    Incomplete(usize),
+    Incomplete {
+        students: usize,
+        classes: Vec<IncompleteClass>,
+    },
     #[error("Kết quả rèn luyện phải là Tốt, Khá, Đạt hoặc Chưa đạt: nhận được \"{0}\"")]
     BadConduct(String),
     #[error("Không có phẩm chất hay năng lực nào tên \"{0}\"")]
@@ -651,7 +657,7 @@ impl GradeError {
             GradeError::CorrectionDecided => "correction_decided",
             GradeError::AlreadyLocked(_) => "term_locked",
             GradeError::NotLocked(_) => "term_not_locked",
-            GradeError::Incomplete(_) => "incomplete",
+            GradeError::Incomplete { .. } => "incomplete",
             GradeError::BadConduct(_) => "bad_conduct",
             GradeError::BadAbsences | GradeError::ExcusedOverTotal { .. } => "bad_absences",
             GradeError::NotInSummer { .. } => "not_in_summer",

@@ -55,7 +55,7 @@ impl From<GradeError> for ApiError {
             | GradeError::AlreadyLocked(_)
             | GradeError::NotLocked(_)
             | GradeError::CorrectionDecided
-            | GradeError::Incomplete(_) => StatusCode::CONFLICT,
+            | GradeError::Incomplete { .. } => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let details = match &e {
@@ -65,6 +65,7 @@ impl From<GradeError> for ApiError {
             GradeError::NoteConflict { current } => Some(json!({
                 "current": current.as_ref().map(|n| json!({"text": n.text, "version": n.version, "by": n.by, "at": n.at})),
             })),
+            GradeError::Incomplete { classes, .. } => Some(json!({ "classes": classes })),
             _ => None,
         };
         let mut a = ApiError::new(status, e.code(), e.to_string());

@@ -483,10 +483,20 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
             lock_term(tx, &f.bgh, &year, TermId::Hk1, false)
         })
         .unwrap_err();
-    assert!(
-        matches!(e, GradeError::Incomplete(n) if n == 480 - 40),
-        "{e:?}"
-    );
+    // The refusal names every class still incomplete with its count, not only the total.
+    let GradeError::Incomplete { students, classes } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(*students, 480 - 40);
+    assert_eq!(classes.iter().map(|c| c.students).sum::<usize>(), 480 - 40);
+    assert!(classes.iter().all(|c| c.class != f.class.id), "{classes:?}");
+    let text = e.to_string();
+    for c in classes {
+        assert!(
+            text.contains(&format!("lớp {} ({} học sinh)", c.class_name, c.students)),
+            "{text}"
+        );
+    }
     assert!(matches!(
         f.store.write(&bgh_actor, |tx| lock_term(
             tx,
