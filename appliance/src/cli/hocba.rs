@@ -106,35 +106,23 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     principal.homeroom
                 ),
             };
-            let exists = signing::signer_record(&data.data_dir, &account.id).is_ok();
+            let now = jiff::Timestamp::now();
+            tram::gradebook::hocba::adopt_signer_files(&store, &data.data_dir, now)?;
+            let exists = tram::gradebook::hocba::signer(&store.read()?, &account.id)?.is_some();
             if exists && !replace {
                 anyhow::bail!(
                     "{user:?} already has a signing certificate; --replace issues a new one (its earlier signatures stay valid, the old PIN stops working)"
                 );
             }
-            let now = jiff::Timestamp::now();
-            store.write(&tram::store::Actor::system(now), |tx| {
-                tx.event(
-                    if exists {
-                        "hocba.signer_replaced"
-                    } else {
-                        "hocba.signer_issued"
-                    },
-                    &account.id,
-                    Some(serde_json::json!({ "role": role })),
-                );
-                Ok::<_, tram::store::StoreError>(())
-            })?;
-            drop(store);
             let ca = signing::load_or_create_ca(&data.data_dir, &school.name, now)?;
-            let rec = signing::issue_signer(
-                &data.data_dir,
-                &ca,
-                &account.id,
-                &account.full_name,
-                role,
-                &pin()?,
-                now,
+            let rec =
+                signing::issue_signer(&ca, &account.id, &account.full_name, role, &pin()?, now)?;
+            // The certificate, its sealed key and the audit event commit together.
+            tram::gradebook::hocba::store_signer(
+                &store,
+                &tram::store::Actor::system(now),
+                &rec,
+                replace,
             )?;
             println!(
                 "issued a signing certificate for {} ({}) by the school signing CA {}",
@@ -167,15 +155,23 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 (None, None) => anyhow::bail!("--out FILE or --out-dir DIR is needed"),
             };
             let store = super::open_store(&data.data_dir)?;
-            let account = tram::auth::find_by_username(&store.read()?, &user)?
+            tram::gradebook::hocba::adopt_signer_files(
+                &store,
+                &data.data_dir,
+                jiff::Timestamp::now(),
+            )?;
+            let rx = store.read()?;
+            let account = tram::auth::find_by_username(&rx, &user)?
                 .with_context(|| format!("no account {user:?}"))?;
+            let rec = tram::gradebook::hocba::signer(&rx, &account.id)?;
+            drop(rx);
             drop(store);
             if account.disabled {
                 anyhow::bail!("the account {user:?} is disabled: it cannot sign");
             }
             let ca = signing::load_ca(&data.data_dir)?
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
-            let rec = signing::signer_record(&data.data_dir, &account.id)?;
+            let rec = rec.ok_or(signing::SigningError::NoSigner)?;
             let signer = signing::unlock(&rec, &pin()?)?;
             for (file, out) in &targets {
                 let pdf =

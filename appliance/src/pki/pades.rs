@@ -756,15 +756,9 @@ mod tests {
         out
     }
 
-    fn signer(
-        dir: &std::path::Path,
-        ca: &signing::SigningCa,
-        id: &str,
-        name: &str,
-        role: &str,
-    ) -> signing::Signer {
-        let rec = signing::issue_signer(dir, ca, id, name, role, "135792", jiff::Timestamp::now())
-            .unwrap();
+    fn signer(ca: &signing::SigningCa, id: &str, name: &str, role: &str) -> signing::Signer {
+        let rec =
+            signing::issue_signer(ca, id, name, role, "135792", jiff::Timestamp::now()).unwrap();
         signing::unlock(&rec, "135792").unwrap()
     }
 
@@ -773,14 +767,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = jiff::Timestamp::now();
         let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
-        let gvcn = signer(
-            dir.path(),
-            &ca,
-            "gv-1",
-            "Nguyễn Thị Hoa",
-            "Giáo viên chủ nhiệm",
-        );
-        let ht = signer(dir.path(), &ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
+        let gvcn = signer(&ca, "gv-1", "Nguyễn Thị Hoa", "Giáo viên chủ nhiệm");
+        let ht = signer(&ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
         let pdf = one_page_pdf();
         let once = sign(&pdf, &gvcn, &ca.cert, now).unwrap();
         let twice = sign(&once, &ht, &ca.cert, now).unwrap();
@@ -836,13 +824,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = jiff::Timestamp::now();
         let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
-        let rec = signing::issue_signer(dir.path(), &ca, "gv-1", "A", "B", "135792", now).unwrap();
+        let rec = signing::issue_signer(&ca, "gv-1", "A", "B", "135792", now).unwrap();
         assert!(matches!(
             signing::unlock(&rec, "135793"),
             Err(signing::SigningError::WrongPin)
         ));
         assert!(matches!(
-            signing::issue_signer(dir.path(), &ca, "gv-2", "A", "B", "123", now),
+            signing::issue_signer(&ca, "gv-2", "A", "B", "123", now),
             Err(signing::SigningError::WeakPin)
         ));
         // The CA is name-constrained to the school (critical, as RFC 5280 asks).
