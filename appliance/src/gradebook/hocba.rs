@@ -1,9 +1,17 @@
 //! Học bạ số on the box: the signers (each a certificate from the school signing CA with its
 //! private key sealed under the signer's PIN, `pki::signing`) kept in the database, so the one
-//! write path audits every change and every backup carries them.
+//! write path audits every change and every backup carries them; the whole-class signing
+//! (homeroom teacher, then principal) and the signed versions it stores.
 
 use std::path::Path;
 
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::{GradeError, TermId};
+use crate::auth::{Principal, Role};
+use crate::pki::pades::{self, PadesError};
 use crate::pki::signing::{self, SignerRecord, SigningError};
 use crate::store::{Actor, AuditPolicy, Collection, Read, Store, StoreError};
 
@@ -12,7 +20,61 @@ use crate::store::{Actor, AuditPolicy, Collection, Read, Store, StoreError};
 pub const SIGNERS: Collection<SignerRecord> =
     Collection::new("gradebook.hocba_signers.v1", AuditPolicy::Digest, None);
 
-pub const TABLES: [&str; 1] = [SIGNERS.name];
+/// Every signed học bạ, one row per signature: "{class}/{student}/{version:04}/{1|2}" (1 the
+/// homeroom teacher's, 2 the principal's over it). Rows are never rewritten: a correction
+/// after signing makes the next version. The PDF is in the row, so backups carry it; the
+/// audit log keeps its digest, not megabytes of it.
+pub const SIGNED: Collection<SignedHocba> =
+    Collection::new("gradebook.hocba_signed.v1", AuditPolicy::Digest, None);
+
+pub const TABLES: [&str; 2] = [SIGNERS.name, SIGNED.name];
+
+/// Who signs at which step: the homeroom teacher (GVCN) first, then the principal or a vice
+/// principal (BGH) over her signature.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Gvcn,
+    Principal,
+}
+
+impl Stage {
+    fn key_part(self) -> &'static str {
+        match self {
+            Stage::Gvcn => "1",
+            Stage::Principal => "2",
+        }
+    }
+}
+
+/// One signature of one student's học bạ, with the file as it stood after it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SignedHocba {
+    pub class: String,
+    pub student: String,
+    pub version: u32,
+    pub stage: Stage,
+    pub at: jiff::Timestamp,
+    /// The signer's account id and the name and role of the certificate.
+    pub signer: String,
+    pub signer_name: String,
+    pub signer_role: String,
+    /// The year lock (its time) the version was printed under: a lock made again after an
+    /// unlock is another record, so it gets another version.
+    pub lock_at: jiff::Timestamp,
+    /// SHA-256 of the PDF, hex.
+    pub sha256: String,
+    /// The signed PDF, base64.
+    pub pdf: String,
+}
+
+impl SignedHocba {
+    pub fn pdf_bytes(&self) -> Result<Vec<u8>, HocbaError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.pdf)
+            .map_err(|e| HocbaError::Damaged(e.to_string()))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum HocbaError {
@@ -20,8 +82,61 @@ pub enum HocbaError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Signing(#[from] SigningError),
+    #[error(transparent)]
+    Grade(#[from] GradeError),
+    #[error("Không ký được tệp PDF: {0}")]
+    Pades(#[from] PadesError),
+    #[error("Không in được học bạ: {0}")]
+    Print(String),
+    #[error("Bản học bạ đã lưu bị hỏng ({0}).")]
+    Damaged(String),
     #[error("Tài khoản này đã có chứng thư ký học bạ; muốn cấp lại phải chọn thay thế.")]
     SignerExists,
+    #[error("Năm học {0} chưa khoá sổ học kì II: chỉ ký học bạ sau khi khoá sổ cả năm.")]
+    YearNotLocked(String),
+    #[error("Chỉ giáo viên chủ nhiệm của lớp mới ký học bạ ở bước này.")]
+    NotHomeroom,
+    #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng mới ký học bạ ở bước này.")]
+    NotPrincipal,
+    #[error("Giáo viên chủ nhiệm chưa ký học bạ của lớp (bản mới nhất); Ban giám hiệu ký sau.")]
+    HomeroomFirst,
+    #[error("Học bạ của lớp đã được ký ở bước này; không có gì để ký thêm.")]
+    AlreadySigned,
+    #[error("Chứng thư ký của bạn ghi vai trò \"{0}\", không dùng được cho bước ký này.")]
+    WrongRole(String),
+    #[error("Trường chưa có CA ký số học bạ (tram hocba signer tạo khi cấp chứng thư đầu tiên).")]
+    NoCa,
+    #[error("{}", crate::auth::AuthError::Quarantined)]
+    Quarantined,
+    #[error("Khoá sổ năm học vừa thay đổi trong lúc ký; hãy ký lại.")]
+    LockChanged,
+}
+
+impl HocbaError {
+    /// A stable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HocbaError::Store(_) => "store",
+            HocbaError::Signing(SigningError::WrongPin) => "wrong_pin",
+            HocbaError::Signing(SigningError::WeakPin) => "weak_pin",
+            HocbaError::Signing(SigningError::NoSigner) => "no_signer",
+            HocbaError::Signing(_) => "signer_damaged",
+            HocbaError::Grade(e) => e.code(),
+            HocbaError::Pades(_) => "signature_refused",
+            HocbaError::Print(_) => "print_failed",
+            HocbaError::Damaged(_) => "damaged",
+            HocbaError::SignerExists => "signer_exists",
+            HocbaError::YearNotLocked(_) => "year_not_locked",
+            HocbaError::NotHomeroom => "not_homeroom",
+            HocbaError::NotPrincipal => "not_principal",
+            HocbaError::HomeroomFirst => "homeroom_first",
+            HocbaError::AlreadySigned => "already_signed",
+            HocbaError::WrongRole(_) => "wrong_role",
+            HocbaError::NoCa => "no_signing_ca",
+            HocbaError::Quarantined => "quarantined",
+            HocbaError::LockChanged => "lock_changed",
+        }
+    }
 }
 
 /// The signer record of `account`, if it has one.
@@ -87,6 +202,225 @@ pub fn adopt_signer_files(
         }
     }
     Ok(moved)
+}
+
+/// Who may sign `class` at `stage`, and the year lock it would sign under: refused before a
+/// PIN is asked for or a page printed.
+pub fn check_may_sign(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+    stage: Stage,
+) -> Result<(SignerRecord, jiff::Timestamp), HocbaError> {
+    let class = super::class_of(r, class_id)?;
+    match stage {
+        Stage::Gvcn if class.homeroom.as_deref() != Some(p.account.id.as_str()) => {
+            return Err(HocbaError::NotHomeroom);
+        }
+        Stage::Principal
+            if !p.account.roles.contains(&Role::Principal)
+                && !p.account.roles.contains(&Role::VicePrincipal) =>
+        {
+            return Err(HocbaError::NotPrincipal);
+        }
+        _ => {}
+    }
+    if p.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    let lock = super::term_lock(r, &class.year, TermId::Hk2)?
+        .filter(|l| l.locked)
+        .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
+    let rec = signer(r, &p.account.id)?.ok_or(SigningError::NoSigner)?;
+    // The certificate's role is what a reader sees beside the signature: a GVCN certificate
+    // does not sign as the school's head, nor the other way round.
+    let fits = match stage {
+        Stage::Gvcn => rec.role == "Giáo viên chủ nhiệm",
+        Stage::Principal => rec.role == "Hiệu trưởng" || rec.role == "Phó hiệu trưởng",
+    };
+    if !fits {
+        return Err(HocbaError::WrongRole(rec.role.clone()));
+    }
+    Ok((rec, lock.at))
+}
+
+/// What one student's học bạ needs at `stage` under the lock of `lock_at`: `None` when it is
+/// already signed at that stage, else (the version, the file to sign over — `None` for a fresh
+/// print).
+fn plan_student(
+    rows: &[(String, SignedHocba)],
+    stage: Stage,
+    lock_at: jiff::Timestamp,
+) -> Result<Option<(u32, Option<&SignedHocba>)>, HocbaError> {
+    let latest = rows
+        .iter()
+        .map(|(_, r)| r)
+        .max_by_key(|r| (r.version, r.stage as u8));
+    match (stage, latest) {
+        (Stage::Gvcn, Some(l)) if l.lock_at == lock_at => Ok(None),
+        (Stage::Gvcn, l) => Ok(Some((l.map_or(1, |l| l.version + 1), None))),
+        (Stage::Principal, Some(l)) if l.lock_at == lock_at => match l.stage {
+            Stage::Principal => Ok(None),
+            Stage::Gvcn => Ok(Some((l.version, Some(l)))),
+        },
+        (Stage::Principal, _) => Err(HocbaError::HomeroomFirst),
+    }
+}
+
+/// What a class signing did.
+#[derive(Serialize, Debug)]
+pub struct ClassSigned {
+    pub class: String,
+    pub stage: Stage,
+    pub signed: usize,
+    pub already: usize,
+}
+
+/// Signs the học bạ of every student of `class` at `stage`, all or nothing: the PIN opens the
+/// signer's key once, every file is printed and signed in memory, and one transaction stores
+/// them all (after checking the year lock is still the one they were printed under).
+pub fn sign_class(
+    store: &Store,
+    data_dir: &Path,
+    p: &Principal,
+    class_id: &str,
+    stage: Stage,
+    pin: &str,
+    now: jiff::Timestamp,
+) -> Result<ClassSigned, HocbaError> {
+    adopt_signer_files(store, data_dir, now)?;
+    let rx = store.read()?;
+    let (rec, lock_at) = check_may_sign(&rx, p, class_id, stage)?;
+    let book = super::class_book_for(&rx, p, class_id)?;
+    let mut plans = Vec::new();
+    let mut already = 0;
+    for (i, st) in book.students.iter().enumerate() {
+        let rows = rx.scan(&SIGNED, &format!("{class_id}/{}/", st.id))?;
+        match plan_student(&rows, stage, lock_at)? {
+            None => already += 1,
+            Some((version, over)) => plans.push((i, version, over.cloned())),
+        }
+    }
+    if plans.is_empty() {
+        return Err(HocbaError::AlreadySigned);
+    }
+    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let key = signing::unlock(&rec, pin)?;
+    let mut rows = Vec::with_capacity(plans.len());
+    for (i, version, over) in plans {
+        let st = &book.students[i];
+        let unsigned = match &over {
+            Some(prev) => prev.pdf_bytes()?,
+            None => print(&rx, &book, i)?,
+        };
+        let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
+        rows.push(SignedHocba {
+            class: class_id.to_string(),
+            student: st.id.clone(),
+            version,
+            stage,
+            at: now,
+            signer: p.account.id.clone(),
+            signer_name: rec.full_name.clone(),
+            signer_role: rec.role.clone(),
+            lock_at,
+            sha256: hex::encode(sha2::Sha256::digest(&signed)),
+            pdf: base64::engine::general_purpose::STANDARD.encode(&signed),
+        });
+    }
+    drop(rx);
+    let class = book.class.clone();
+    let signed = rows.len();
+    store.write(
+        &Actor {
+            id: p.account.id.clone(),
+            now,
+        },
+        |tx| {
+            let lock = super::term_lock(tx, &class.year, TermId::Hk2)?;
+            if !lock.is_some_and(|l| l.locked && l.at == lock_at) {
+                return Err(HocbaError::LockChanged);
+            }
+            for r in &rows {
+                let key = format!(
+                    "{}/{}/{:04}/{}",
+                    r.class,
+                    r.student,
+                    r.version,
+                    r.stage.key_part()
+                );
+                if tx.get(&SIGNED, &key)?.is_some() {
+                    // Signed meanwhile by a second click: this batch is not needed.
+                    return Err(HocbaError::AlreadySigned);
+                }
+                tx.put(&SIGNED, &key, r, "hocba.signed")?;
+            }
+            tx.event(
+                "hocba.class_signed",
+                &class.id,
+                Some(serde_json::json!({ "stage": stage, "files": rows.len() })),
+            );
+            Ok(())
+        },
+    )?;
+    Ok(ClassSigned {
+        class: class_id.to_string(),
+        stage,
+        signed,
+        already,
+    })
+}
+
+/// The unsigned học bạ of student `i` of the book, as its page prints it.
+fn print(r: &impl Read, book: &super::ClassBook, i: usize) -> Result<Vec<u8>, HocbaError> {
+    let ctx = super::forms::context(r, book, i)?;
+    let layout = if book.is_primary() {
+        super::forms::hocba_primary(book, i, &ctx)
+    } else {
+        super::forms::hocba_secondary(book, i, &ctx)
+    };
+    layout
+        .finish()
+        .map_err(|e| HocbaError::Print(e.to_string()))
+}
+
+/// One signed version as a list shows it (no bytes).
+#[derive(Serialize, Debug, Clone)]
+pub struct VersionInfo {
+    pub student: String,
+    pub version: u32,
+    pub stage: Stage,
+    pub at: jiff::Timestamp,
+    pub signer_name: String,
+    pub signer_role: String,
+    pub sha256: String,
+}
+
+/// Every signature stored for `class`, in key order (student, version, stage).
+pub fn class_versions(r: &impl Read, class_id: &str) -> Result<Vec<VersionInfo>, StoreError> {
+    Ok(r.scan(&SIGNED, &format!("{class_id}/"))?
+        .into_iter()
+        .map(|(_, s)| VersionInfo {
+            student: s.student,
+            version: s.version,
+            stage: s.stage,
+            at: s.at,
+            signer_name: s.signer_name,
+            signer_role: s.signer_role,
+            sha256: s.sha256,
+        })
+        .collect())
+}
+
+/// The newest signed file of one student (the last signature of the newest version).
+pub fn latest(
+    r: &impl Read,
+    class_id: &str,
+    student: &str,
+) -> Result<Option<SignedHocba>, StoreError> {
+    Ok(r.scan(&SIGNED, &format!("{class_id}/{student}/"))?
+        .pop()
+        .map(|(_, s)| s))
 }
 
 #[cfg(test)]
