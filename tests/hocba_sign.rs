@@ -473,6 +473,12 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         report.find("Hiệu trưởng"),
     );
     assert!(g.zip(h).is_some_and(|(g, h)| g < h), "{report}");
+    // The học bạ's data is inside the signed bytes; verify compares it with the box's records
+    // only when it can read the database, which the server holds now (checked below).
+    assert!(
+        report.contains("1 embedded file(s); not compared"),
+        "{report}"
+    );
     if on_path("pdfsig") && on_path("certutil") {
         let poppler = pdfsig(&file, &ca, tmp.path());
         assert_eq!(
@@ -527,6 +533,24 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let newest = download(&bgh, &students[0]);
     assert_ne!(newest, signed);
     s.stop();
+    std::fs::write(&file, &newest).unwrap();
+    let o = hocba(&["verify", file.to_str().unwrap()], &data);
+    let report = text(&o);
+    assert!(o.status.success(), "{report}");
+    assert!(
+        report.contains("embedded, matches this box's records"),
+        "{report}"
+    );
+
+    // poppler reads the same data out of the file (an associated file, PDF 2.0 /AF).
+    if on_path("pdfdetach") {
+        let o = Command::new("pdfdetach")
+            .arg("-list")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(text(&o).contains("hoc-ba.json"), "{}", text(&o));
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

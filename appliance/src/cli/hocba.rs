@@ -258,6 +258,33 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     println!("  problem: {p}");
                 }
             }
+            // The embedded học bạ data against this box's own records, when its database can
+            // be read (a running server holds it; the page does the same check then).
+            let data_line = match super::open_store(&data.data_dir) {
+                Ok(store) => {
+                    use tram::gradebook::hocba::{DataCheck, check_data};
+                    match check_data(&store.read()?, &pdf)? {
+                        DataCheck::Absent => "none embedded".to_string(),
+                        DataCheck::UnknownStudent => {
+                            "embedded, for a student this box does not have".to_string()
+                        }
+                        DataCheck::Matches { student } => {
+                            format!("embedded, matches this box's records ({student})")
+                        }
+                        DataCheck::Differs { student } => {
+                            ok = false;
+                            format!(
+                                "embedded, DIFFERS from this box's records ({student}): the record changed after signing"
+                            )
+                        }
+                    }
+                }
+                Err(e) => {
+                    let n = pades::embedded_data(&pdf).map(|d| d.len()).unwrap_or(0);
+                    format!("{n} embedded file(s); not compared with the box's records ({e:#})")
+                }
+            };
+            println!("học bạ data: {data_line}");
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

@@ -371,14 +371,86 @@ pub fn sign_class(
     })
 }
 
-/// The unsigned học bạ of student `i` of the book, as its page prints it.
+/// The name of the structured data inside a signed học bạ.
+pub const DATA_FILE: &str = "hoc-ba.json";
+
+/// The học bạ's structured data: the student's stored results for term I, term II and the
+/// year in the sector database's fields (DOMAIN.md §5.3, `StoredResult`), as this box holds
+/// them now. Embedded before the first signature, so the signatures cover it.
+pub fn record_json(
+    r: &impl Read,
+    year: &str,
+    class: &str,
+    student: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let get = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{student}"));
+    let doc = serde_json::json!({
+        "format": "tram.hocba.v1",
+        "namhoc": year,
+        "lop": class,
+        "hocsinh": student,
+        "hk1": get("hk1")?,
+        "hk2": get("hk2")?,
+        "cn": get("cn")?,
+    });
+    Ok(serde_json::to_vec_pretty(&doc).expect("JSON values serialize"))
+}
+
+/// Whether a PDF's embedded học bạ data is still what this box holds.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DataCheck {
+    /// No structured data inside (a file printed, not signed, by Trạm, or another's).
+    Absent,
+    /// The data names a student this box does not have.
+    UnknownStudent,
+    Matches {
+        student: String,
+    },
+    /// The box's records changed after the file was made (a correction): a new version is due.
+    Differs {
+        student: String,
+    },
+}
+
+/// Compares the embedded data of `pdf` with this box's records.
+pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
+    let data = pades::embedded_data(pdf)?;
+    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
+        return Ok(DataCheck::Absent);
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(DataCheck::Absent);
+    };
+    let field = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
+    let (year, class, student) = (field("namhoc"), field("lop"), field("hocsinh"));
+    if student.is_empty() || r.get(&crate::school::STUDENTS, &student)?.is_none() {
+        return Ok(DataCheck::UnknownStudent);
+    }
+    let ours: serde_json::Value = serde_json::from_slice(&record_json(r, &year, &class, &student)?)
+        .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+    Ok(if ours == doc {
+        DataCheck::Matches { student }
+    } else {
+        DataCheck::Differs { student }
+    })
+}
+
+/// The unsigned học bạ of student `i` of the book, as its page prints it, with its structured
+/// data embedded.
 fn print(r: &impl Read, book: &super::ClassBook, i: usize) -> Result<Vec<u8>, HocbaError> {
     let ctx = super::forms::context(r, book, i)?;
-    let layout = if book.is_primary() {
+    let mut layout = if book.is_primary() {
         super::forms::hocba_primary(book, i, &ctx)
     } else {
         super::forms::hocba_secondary(book, i, &ctx)
     };
+    let st = &book.students[i];
+    layout.attach_json(
+        DATA_FILE,
+        "Dữ liệu học bạ (trường thông tin CSDL ngành): học kì I, học kì II, cả năm",
+        record_json(r, &book.class.year, &book.class.id, &st.id)?,
+    );
     layout
         .finish()
         .map_err(|e| HocbaError::Print(e.to_string()))
