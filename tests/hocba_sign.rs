@@ -489,6 +489,42 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     } else {
         eprintln!("pdfsig/certutil not installed: checked with tram hocba verify only");
     }
+    // The export, while the server runs (it writes the files): one signed PDF per student
+    // and a manifest whose hashes and signers match.
+    let out = tmp.path().join("export");
+    let o = Command::new(bin())
+        .args(["hocba", "export", "--class", CLASS, "--to"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), students.len(), "{manifest}");
+    for f in files {
+        let bytes = std::fs::read(out.join(f["file"].as_str().unwrap())).unwrap();
+        use sha2::Digest;
+        assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
+        assert_eq!(f["signers"].as_array().unwrap().len(), 2, "{f}");
+        assert_eq!(f["version"], 1);
+    }
+    let first = out.join(files[0]["file"].as_str().unwrap());
+    let o = hocba(&["verify", first.to_str().unwrap()], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    // The class page offers the same as one ZIP.
+    let zip = gvcn
+        .get(format!("{b}/grades/class/{CLASS}/hocba.zip"))
+        .send()
+        .unwrap();
+    assert_eq!(zip.status(), 200);
+    let zip = zip.bytes().unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert_eq!(archive.len(), students.len() + 1);
+    assert!(archive.by_name("manifest.json").is_ok());
+
     // Another class's teacher sees none of it.
     let r = stranger
         .get(format!("{b}/grades/hocba/{}/signed", students[0]))

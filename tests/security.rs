@@ -2014,6 +2014,7 @@ const PAGES: &[(&str, &str, Gate)] = &[
     ("get", "/grades/hocba/{student}", Gate::Any),
     ("get", "/grades/hocba/{student}/pdf", Gate::Any),
     ("get", "/grades/hocba/{student}/signed", Gate::Any),
+    ("get", "/grades/class/{class}/hocba.zip", Gate::Any),
     ("get", "/library", Gate::Any),
     ("get", "/library/item/{id}", Gate::Any),
     ("get", "/lessons", Gate::Any),

@@ -49,6 +49,19 @@ pub enum HocbaCmd {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// Write the signed học bạ of a class (the newest version of each student's, with every
+    /// signature it carries) and manifest.json (file, student, version, SHA-256, signers) into
+    /// a folder; while the server runs, it does the export.
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The class id (e.g. 2026-9a1).
+        #[arg(long)]
+        class: String,
+        /// The folder to write into (made if missing).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Check every signature of a PDF: signer, role, chain to the school signing CA (--ca, else
     /// DATA_DIR/keys/signing-ca.crt), signing time, whether the signed bytes still match.
     /// Exits 0 when every signature is valid, 3 otherwise.
@@ -188,6 +201,28 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 rec.role
             );
             Ok(ExitCode::SUCCESS)
+        }
+        HocbaCmd::Export { data, class, to } => {
+            // The server writes the files when it holds the database: give it a full path.
+            let to =
+                std::path::absolute(&to).with_context(|| format!("the folder {}", to.display()))?;
+            let (ok, text) = super::here_or_server(
+                &data.data_dir,
+                "hocba-export",
+                vec![class.clone(), to.display().to_string()],
+                |store| {
+                    Ok((
+                        true,
+                        tram::gradebook::hocba::export_to(&store, &class, &to)?,
+                    ))
+                },
+            )?;
+            println!("{}", text.trim_end());
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
         HocbaCmd::Verify { data, ca, file } => {
             let ca_path = ca.unwrap_or_else(|| signing::ca_cert_path(&data.data_dir));

@@ -110,6 +110,8 @@ pub enum HocbaError {
     Quarantined,
     #[error("Khoá sổ năm học vừa thay đổi trong lúc ký; hãy ký lại.")]
     LockChanged,
+    #[error("Lớp {0} chưa có học bạ nào được ký.")]
+    NothingSigned(String),
 }
 
 impl HocbaError {
@@ -135,6 +137,7 @@ impl HocbaError {
             HocbaError::NoCa => "no_signing_ca",
             HocbaError::Quarantined => "quarantined",
             HocbaError::LockChanged => "lock_changed",
+            HocbaError::NothingSigned(_) => "nothing_signed",
         }
     }
 }
@@ -493,6 +496,95 @@ pub fn latest(
     Ok(r.scan(&SIGNED, &format!("{class_id}/{student}/"))?
         .pop()
         .map(|(_, s)| s))
+}
+
+/// The export of a class: one signed PDF per student (the newest version, with every signature
+/// it has) and `manifest.json` naming each file's student, version, SHA-256 and signers.
+pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8>)>, HocbaError> {
+    let class = super::class_of(r, class_id)?;
+    let rows = r.scan(&SIGNED, &format!("{class_id}/"))?;
+    // Keys sort student, version, stage: the last row of a student is the newest file, and the
+    // rows of its version before it are the signatures it carries.
+    let mut newest: Vec<(SignedHocba, Vec<&SignedHocba>)> = Vec::new();
+    for (_, row) in &rows {
+        match newest.last_mut() {
+            Some((last, signers)) if last.student == row.student => {
+                if row.version != last.version {
+                    signers.clear();
+                }
+                *last = row.clone();
+                signers.push(row);
+            }
+            _ => newest.push((row.clone(), vec![row])),
+        }
+    }
+    if newest.is_empty() {
+        return Err(HocbaError::NothingSigned(class.name));
+    }
+    let mut files = Vec::new();
+    let mut manifest = Vec::new();
+    for (row, signers) in &newest {
+        let name = r
+            .get(&crate::school::STUDENTS, &row.student)?
+            .map(|s| s.full_name)
+            .unwrap_or_default();
+        let file = format!("hoc-ba-{}-v{}.pdf", row.student, row.version);
+        let bytes = row.pdf_bytes()?;
+        manifest.push(serde_json::json!({
+            "file": file,
+            "student": row.student,
+            "student_name": name,
+            "version": row.version,
+            "sha256": hex::encode(sha2::Sha256::digest(&bytes)),
+            "signers": signers.iter().map(|s| serde_json::json!({
+                "stage": s.stage, "name": s.signer_name, "role": s.signer_role, "at": s.at,
+            })).collect::<Vec<_>>(),
+        }));
+        files.push((file, bytes));
+    }
+    let manifest = serde_json::json!({
+        "format": "tram.hocba.export.v1",
+        "class": class.id,
+        "class_name": class.name,
+        "year": class.year,
+        "files": manifest,
+    });
+    files.push((
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&manifest).expect("JSON values serialize"),
+    ));
+    Ok(files)
+}
+
+/// Writes the export of `class` into the folder `to` (made if missing); the summary line.
+pub fn export_to(store: &Store, class_id: &str, to: &Path) -> Result<String, HocbaError> {
+    let files = export_files(&store.read()?, class_id)?;
+    std::fs::create_dir_all(to).map_err(SigningError::from)?;
+    for (name, bytes) in &files {
+        crate::config::write_atomic(&to.join(name), bytes).map_err(SigningError::from)?;
+    }
+    Ok(format!(
+        "exported {} signed học bạ of {class_id} and manifest.json to {}",
+        files.len() - 1,
+        to.display()
+    ))
+}
+
+/// The export of `class` as one ZIP (the class page's download).
+pub fn export_zip(r: &impl Read, class_id: &str) -> Result<Vec<u8>, HocbaError> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let files = export_files(r, class_id)?;
+    let ze = |e: zip::result::ZipError| HocbaError::Damaged(e.to_string());
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // Signed PDFs are compressed already; the manifest is text.
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in &files {
+        z.start_file(name.as_str(), stored).map_err(ze)?;
+        z.write_all(bytes)
+            .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+    }
+    Ok(z.finish().map_err(ze)?.into_inner())
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ impl From<super::hocba::HocbaError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             H::SignerExists => StatusCode::CONFLICT,
+            H::NothingSigned(_) => StatusCode::NOT_FOUND,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

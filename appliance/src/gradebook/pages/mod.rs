@@ -36,6 +36,7 @@ pub fn routes() -> Router<Shared> {
         .route("/grades/hocba/{student}", get(hocba))
         .route("/grades/hocba/{student}/pdf", get(hocba_pdf))
         .route("/grades/hocba/{student}/signed", get(hocba_signed))
+        .route("/grades/class/{class}/hocba.zip", get(hocba_zip))
 }
 
 pub struct SheetLink {
@@ -327,6 +328,35 @@ pub struct HocbaPanel {
     /// (student name, version, stage, time, signer — role, SHA-256 prefix), oldest first per
     /// student.
     pub versions: Vec<(String, u32, &'static str, String, String, String)>,
+}
+
+/// The class's signed học bạ as one ZIP: the newest version of each and manifest.json.
+async fn hocba_zip(
+    State(s): State<Shared>,
+    PageUser(u): PageUser,
+    Path(class): Path<String>,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    let rx = s.store.read()?;
+    super::class_of(&rx, &class)?;
+    if !super::may_view_class(&u.principal, &class) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let bytes = super::hocba::export_zip(&rx, &class)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/zip".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"hoc-ba-{class}.zip\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 fn hocba_panel(
