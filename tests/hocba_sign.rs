@@ -525,6 +525,36 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     assert_eq!(archive.len(), students.len() + 1);
     assert!(archive.by_name("manifest.json").is_ok());
 
+    // The verify page's check, for BGH and the office: both signatures, the data matches; a
+    // changed byte is reported; a teacher is refused.
+    let check = |c: &reqwest::blocking::Client, pdf: Vec<u8>| {
+        let r = c
+            .post(format!("{b}/api/v1/hocba/verify"))
+            .header("Content-Type", "application/pdf")
+            .header("X-CSRF-Token", common::csrf(c, &b))
+            .body(pdf)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+    };
+    let (code, v) = check(&bgh, signed.clone());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["signatures"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["signatures"][0]["role"], "Giáo viên chủ nhiệm", "{v}");
+    assert_eq!(v["signatures"][1]["role"], "Hiệu trưởng", "{v}");
+    assert_eq!(v["data"]["state"], "matches", "{v}");
+    let mut tampered = signed.clone();
+    let at = find(&signed, b"/Producer").map_or(signed.len() / 3, |i| i + 2);
+    tampered[at] ^= 0x01;
+    let (code, v) = check(&bgh, tampered);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["valid"], false, "{v}");
+    let (code, _) = check(&stranger, signed.clone());
+    assert_eq!(code, 403);
+    let page = bgh.get(format!("{b}/grades/hocba-verify")).send().unwrap();
+    assert_eq!(page.status(), 200);
+
     // Another class's teacher sees none of it.
     let r = stranger
         .get(format!("{b}/grades/hocba/{}/signed", students[0]))

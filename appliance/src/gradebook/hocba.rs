@@ -587,6 +587,34 @@ pub fn export_zip(r: &impl Read, class_id: &str) -> Result<Vec<u8>, HocbaError> 
     Ok(z.finish().map_err(ze)?.into_inner())
 }
 
+/// What the verify page shows of an uploaded file: each signature (signer, role, chain to the
+/// school signing CA, time, bytes intact) and whether its học bạ data matches this box.
+#[derive(Serialize, Debug)]
+pub struct Verification {
+    pub valid: bool,
+    pub signatures: Vec<pades::SignatureReport>,
+    pub data: DataCheck,
+}
+
+/// Verifies an uploaded PDF against this box's school signing CA and records.
+pub fn verify_upload(
+    r: &impl Read,
+    data_dir: &Path,
+    pdf: &[u8],
+) -> Result<Verification, HocbaError> {
+    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let signatures = pades::verify(pdf, &ca.cert)?;
+    let data = check_data(r, pdf)?;
+    let valid = !signatures.is_empty()
+        && signatures.iter().all(|s| s.valid())
+        && !matches!(data, DataCheck::Differs { .. });
+    Ok(Verification {
+        valid,
+        signatures,
+        data,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,7 @@ pub fn api() -> Router<Shared> {
         .route("/grades/import/{class}/{subject}/{term}", post(import))
         .route("/hocba/classes/{class}", get(hocba_versions))
         .route("/hocba/classes/{class}/sign", post(hocba_sign))
+        .route("/hocba/verify", post(hocba_verify))
 }
 
 impl From<super::hocba::HocbaError> for ApiError {
@@ -82,6 +83,41 @@ async fn hocba_versions(
     }
     let versions = super::hocba::class_versions(&rx, &class)?;
     Ok(Json(json!({ "class": class, "versions": versions })))
+}
+
+/// A PDF someone brought (a transfer, a file from the district): its signatures against the
+/// school signing CA and its data against the box's records — for BGH and the office.
+async fn hocba_verify(
+    State(s): State<Shared>,
+    u: ApiUser,
+    bytes: Bytes,
+) -> Result<Json<super::hocba::Verification>, ApiError> {
+    use crate::auth::Role;
+    let roles = &u.principal.account.roles;
+    if ![Role::Principal, Role::VicePrincipal, Role::Admin]
+        .iter()
+        .any(|r| roles.contains(r))
+    {
+        return Err(GradeError::Forbidden.into());
+    }
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(ApiError::bad_request("Tệp tải lên không phải PDF."));
+    }
+    let store = s.store.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        super::hocba::verify_upload(&store.read()?, store.dir(), &bytes)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match done {
+        // A file that does not parse is the uploader's problem, not the box's.
+        Err(super::hocba::HocbaError::Pades(e)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_pdf",
+            e.to_string(),
+        )),
+        other => Ok(Json(other?)),
+    }
 }
 
 #[derive(Deserialize)]

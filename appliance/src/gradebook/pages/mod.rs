@@ -37,6 +37,7 @@ pub fn routes() -> Router<Shared> {
         .route("/grades/hocba/{student}/pdf", get(hocba_pdf))
         .route("/grades/hocba/{student}/signed", get(hocba_signed))
         .route("/grades/class/{class}/hocba.zip", get(hocba_zip))
+        .route("/grades/hocba-verify", get(hocba_verify_page))
 }
 
 pub struct SheetLink {
@@ -357,6 +358,26 @@ async fn hocba_zip(
         bytes,
     )
         .into_response())
+}
+
+page!(HocbaVerifyPage, "hocba_verify.html" {});
+
+/// Kiểm tra học bạ số: upload a signed học bạ, see each signature and whether its data
+/// matches (the page's script posts the file to `/api/v1/hocba/verify`).
+async fn hocba_verify_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    use crate::auth::Role;
+    let roles = &u.principal.account.roles;
+    if ![Role::Principal, Role::VicePrincipal, Role::Admin]
+        .iter()
+        .any(|r| roles.contains(r))
+    {
+        return Err(GradeError::Forbidden.into());
+    }
+    Ok(render(HocbaVerifyPage::new(chrome(&s, &u, &headers))))
 }
 
 fn hocba_panel(
