@@ -662,4 +662,70 @@ mod tests {
         ));
         assert!(store_signer(&store, &Actor::system(now), &again, true).unwrap());
     }
+
+    /// The data embedded before signing is read back out of the signed file and compared with
+    /// the box's stored results: equal → matches; the stored result changed afterwards (a
+    /// correction) → differs; a file without data → absent.
+    #[test]
+    fn embedded_data_is_compared_with_the_stored_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
+        let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
+        let student: crate::school::Student = serde_json::from_value(serde_json::json!({
+            "id": "hs-a", "full_name": "Lê An", "dob": "2012-01-01", "gender": "Nữ",
+            "ma_dinh_danh": "079212000001", "class_id": "2026-9a1"
+        }))
+        .unwrap();
+        let mut result: super::super::StoredResult = serde_json::from_value(serde_json::json!({
+            "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": 9, "malop": "2026-9a1",
+            "mahocsinh": "hs-a", "sodinhdanh": "079212000001", "hocky": "CN",
+            "diemmon": {"toan": "7.5"}, "mahocluc": 2, "mahanhkiem": 1, "songaynghi": 0,
+            "danhhieu": null, "ketqua": "Lên lớp", "colenlop": true, "corenluyenlai": false,
+            "nhanxet": "", "phienban": 1
+        }))
+        .unwrap();
+        let put = |r: &super::super::StoredResult| {
+            store
+                .write(&Actor::system(now), |tx| {
+                    tx.put(&crate::school::STUDENTS, "hs-a", &student, "t")?;
+                    tx.put(&super::super::RESULTS, "2026/cn/hs-a", r, "t")
+                })
+                .unwrap()
+        };
+        put(&result);
+        let mut layout = super::super::pdf::Layout::new(false);
+        layout.line(10.0, false, "Học bạ");
+        let plain = layout.finish().unwrap();
+        let mut layout = super::super::pdf::Layout::new(false);
+        layout.line(10.0, false, "Học bạ");
+        let json = record_json(&store.read().unwrap(), "2026", "2026-9a1", "hs-a").unwrap();
+        layout.attach_json(DATA_FILE, "test", json);
+        let pdf = layout.finish().unwrap();
+
+        let ca = signing::load_or_create_ca(dir.path(), "THCS Thử", now).unwrap();
+        let rec =
+            signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
+                .unwrap();
+        let key = signing::unlock(&rec, "135792").unwrap();
+        let signed = pades::sign(&pdf, &key, &ca.cert, now).unwrap();
+
+        let rx = store.read().unwrap();
+        assert_eq!(check_data(&rx, &plain).unwrap(), DataCheck::Absent);
+        assert_eq!(
+            check_data(&rx, &signed).unwrap(),
+            DataCheck::Matches {
+                student: "hs-a".into()
+            }
+        );
+        drop(rx);
+        result.mahocluc = Some(1);
+        result.phienban = 2;
+        put(&result);
+        assert_eq!(
+            check_data(&store.read().unwrap(), &signed).unwrap(),
+            DataCheck::Differs {
+                student: "hs-a".into()
+            }
+        );
+    }
 }
