@@ -619,6 +619,61 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     }
 }
 
+/// A refusal that never tried the PIN (the principal on a class its GVCN has not signed) does
+/// not clear the count of wrong PINs: four wrong guesses, that refusal, and the next attempt —
+/// even with the right PIN — is locked out (it used to be let through, the count cleared).
+#[test]
+fn a_refusal_does_not_clear_the_wrong_pin_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    s.stop();
+    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
+        let o = hocba(&["signer", "--user", user, "--role", role], &data);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    for term in ["hk1", "hk2"] {
+        let url = format!("{b}/api/v1/grades/terms/{term}/lock");
+        let (code, e) = post(&bgh, url, serde_json::json!({"force": true}));
+        assert_eq!(code, 200, "{e}");
+    }
+    let gvcn = s.login(&homeroom);
+    let sign = |c: &reqwest::blocking::Client, class: &str, stage: &str, pin: &str| {
+        post(
+            c,
+            format!("{b}/api/v1/hocba/classes/{class}/sign"),
+            serde_json::json!({"stage": stage, "pin": pin}),
+        )
+    };
+    let (code, e) = sign(&gvcn, CLASS, "gvcn", PIN);
+    assert_eq!(code, 200, "{e}");
+    for _ in 0..4 {
+        let (code, e) = sign(&bgh, CLASS, "principal", "000000");
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (422, Some("wrong_pin")),
+            "{e}"
+        );
+    }
+    let (code, e) = sign(&bgh, "2026-6a1", "principal", PIN);
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("homeroom_first")),
+        "{e}"
+    );
+    let (code, e) = sign(&bgh, CLASS, "principal", PIN);
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (429, Some("pin_locked")),
+        "{e}"
+    );
+    s.stop();
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }

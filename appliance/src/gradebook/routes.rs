@@ -167,11 +167,10 @@ async fn hocba_sign(
                     .into(),
             )
         }
-        Err(e) => {
-            // Any answer but a wrong PIN means the PIN was right (or never tried).
-            s.part::<PinGuard>()?.succeeded(&who);
-            Err(e.into())
-        }
+        // Any other refusal counts against the guesses like a wrong PIN: only a signing that
+        // went through clears them, so a refusal that never tried the PIN (a class already
+        // signed) cannot be used to reset the count between guesses.
+        Err(e) => Err(e.into()),
         Ok(done) => {
             s.part::<PinGuard>()?.succeeded(&who);
             Ok(Json(done))
