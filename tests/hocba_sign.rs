@@ -299,6 +299,381 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
     assert_eq!(hanko.matches(":INVALID").count(), 2, "{hanko}");
 }
 
+/// POST `body` as JSON; the status and the answer.
+fn post(
+    c: &reqwest::blocking::Client,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = c.post(url).json(&body).send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+/// The whole class on the web: after the year is locked the homeroom teacher signs every
+/// học bạ of the class with her PIN in one action, then the principal signs them all over her
+/// signature; each file keeps both signatures valid for pdfsig. Refused, with nothing stored:
+/// before the lock, without a certificate, by another class's teacher, the principal first, a
+/// wrong PIN. Unlocking and locking the year again makes a version 2; version 1 is kept.
+#[test]
+fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let homeroom = homeroom_of(&s, CLASS);
+    let other = homeroom_of(&s, "2026-6a1");
+    assert_ne!(homeroom, other);
+    let sign_url = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let gvcn_body = serde_json::json!({"stage": "gvcn", "pin": PIN});
+    let ht_body = serde_json::json!({"stage": "principal", "pin": PIN});
+
+    let (code, e) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("year_not_locked")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("chưa khoá sổ"),
+        "{e}"
+    );
+    for term in ["hk1", "hk2"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{b}/api/v1/grades/terms/{term}/lock"),
+            serde_json::json!({"force": true}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    let (code, e) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("no_signer")),
+        "{e}"
+    );
+
+    // Certificates are issued on the box (the command reads the database the server holds).
+    s.stop();
+    for (user, role) in [
+        (homeroom.as_str(), "gvcn"),
+        ("hieutruong", "hieu-truong"),
+        (other.as_str(), "gvcn"),
+    ] {
+        let o = hocba(&["signer", "--user", user, "--role", role], &data);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let sign_url = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let versions_url = format!("{b}/api/v1/hocba/classes/{CLASS}");
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let stranger = s.login(&other);
+    let versions = |c: &reqwest::blocking::Client| -> Vec<serde_json::Value> {
+        let v: serde_json::Value = c.get(&versions_url).send().unwrap().json().unwrap();
+        v["versions"].as_array().unwrap().clone()
+    };
+
+    let (code, e) = post(&stranger, sign_url.clone(), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("not_homeroom")),
+        "{e}"
+    );
+    let (code, e) = post(&gvcn, sign_url.clone(), ht_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("not_principal")),
+        "{e}"
+    );
+    let (code, e) = post(&bgh, sign_url.clone(), ht_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("homeroom_first")),
+        "{e}"
+    );
+    let (code, e) = post(
+        &gvcn,
+        sign_url.clone(),
+        serde_json::json!({"stage": "gvcn", "pin": "000000"}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("wrong_pin")),
+        "{e}"
+    );
+    assert!(versions(&bgh).is_empty(), "a refusal stored something");
+
+    let roll: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/students?class={CLASS}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let students: Vec<String> = roll["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| st["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(students.len() > 1);
+    let (code, done) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["signed"], students.len(), "{done}");
+    let (code, e) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("already_signed")),
+        "{e}"
+    );
+    let (code, done) = post(&bgh, sign_url.clone(), ht_body.clone());
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["signed"], students.len(), "{done}");
+    let v = versions(&gvcn);
+    assert_eq!(v.len(), 2 * students.len(), "{v:?}");
+    assert!(v.iter().all(|r| r["version"] == 1));
+    // The class page's year view lists both signatures of every student.
+    let page = bgh
+        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Học bạ số"), "{page}");
+    assert_eq!(
+        page.matches("— Giáo viên chủ nhiệm").count(),
+        students.len()
+    );
+    assert_eq!(page.matches("— Hiệu trưởng").count(), students.len());
+
+    let ca = data.join("keys/signing-ca.crt");
+    let file = tmp.path().join("signed.pdf");
+    let download = |c: &reqwest::blocking::Client, student: &str| {
+        let r = c
+            .get(format!("{b}/grades/hocba/{student}/signed"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().unwrap().to_vec()
+    };
+    let signed = download(&gvcn, &students[0]);
+    std::fs::write(&file, &signed).unwrap();
+    let o = hocba(&["verify", file.to_str().unwrap()], &data);
+    let report = text(&o);
+    assert!(o.status.success(), "{report}");
+    assert_eq!(report.matches(": VALID").count(), 2, "{report}");
+    let (g, h) = (
+        report.find("Giáo viên chủ nhiệm"),
+        report.find("Hiệu trưởng"),
+    );
+    assert!(g.zip(h).is_some_and(|(g, h)| g < h), "{report}");
+    // The học bạ's data is inside the signed bytes; verify compares it with the box's records
+    // only when it can read the database, which the server holds now (checked below).
+    assert!(
+        report.contains("1 embedded file(s); not compared"),
+        "{report}"
+    );
+    if on_path("pdfsig") && on_path("certutil") {
+        let poppler = pdfsig(&file, &ca, tmp.path());
+        assert_eq!(
+            poppler.matches("Signature is Valid").count(),
+            2,
+            "{poppler}"
+        );
+    } else {
+        eprintln!("pdfsig/certutil not installed: checked with tram hocba verify only");
+    }
+    // The export, while the server runs (it writes the files): one signed PDF per student
+    // and a manifest whose hashes and signers match.
+    let out = tmp.path().join("export");
+    let o = Command::new(bin())
+        .args(["hocba", "export", "--class", CLASS, "--to"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), students.len(), "{manifest}");
+    for f in files {
+        let bytes = std::fs::read(out.join(f["file"].as_str().unwrap())).unwrap();
+        use sha2::Digest;
+        assert_eq!(f["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
+        assert_eq!(f["signers"].as_array().unwrap().len(), 2, "{f}");
+        assert_eq!(f["version"], 1);
+    }
+    let first = out.join(files[0]["file"].as_str().unwrap());
+    let o = hocba(&["verify", first.to_str().unwrap()], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    // The class page offers the same as one ZIP.
+    let zip = gvcn
+        .get(format!("{b}/grades/class/{CLASS}/hocba.zip"))
+        .send()
+        .unwrap();
+    assert_eq!(zip.status(), 200);
+    let zip = zip.bytes().unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert_eq!(archive.len(), students.len() + 1);
+    assert!(archive.by_name("manifest.json").is_ok());
+
+    // The verify page's check, for BGH and the office: both signatures, the data matches; a
+    // changed byte is reported; a teacher is refused.
+    let check = |c: &reqwest::blocking::Client, pdf: Vec<u8>| {
+        let r = c
+            .post(format!("{b}/api/v1/hocba/verify"))
+            .header("Content-Type", "application/pdf")
+            .header("X-CSRF-Token", common::csrf(c, &b))
+            .body(pdf)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+    };
+    let (code, v) = check(&bgh, signed.clone());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["signatures"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["signatures"][0]["role"], "Giáo viên chủ nhiệm", "{v}");
+    assert_eq!(v["signatures"][1]["role"], "Hiệu trưởng", "{v}");
+    assert_eq!(v["data"]["state"], "matches", "{v}");
+    let mut tampered = signed.clone();
+    let at = find(&signed, b"/Producer").map_or(signed.len() / 3, |i| i + 2);
+    tampered[at] ^= 0x01;
+    let (code, v) = check(&bgh, tampered);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["valid"], false, "{v}");
+    let (code, _) = check(&stranger, signed.clone());
+    assert_eq!(code, 403);
+    let page = bgh.get(format!("{b}/grades/hocba-verify")).send().unwrap();
+    assert_eq!(page.status(), 200);
+
+    // Another class's teacher sees none of it.
+    let r = stranger
+        .get(format!("{b}/grades/hocba/{}/signed", students[0]))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // A correction after signing: the year unlocked and locked again is a new version.
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/unlock"),
+        serde_json::json!({"reason": "Phúc khảo"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("year_not_locked")),
+        "{e}"
+    );
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/lock"),
+        serde_json::json!({"force": true}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = post(&bgh, sign_url.clone(), ht_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("homeroom_first")),
+        "{e}"
+    );
+    let (code, done) = post(&gvcn, sign_url.clone(), gvcn_body);
+    assert_eq!(code, 200, "{done}");
+    let v = versions(&bgh);
+    assert_eq!(v.len(), 3 * students.len(), "{v:?}");
+    assert_eq!(
+        v.iter().filter(|r| r["version"] == 2).count(),
+        students.len()
+    );
+    // The newest version is what the download gives now; version 1 is still stored.
+    let newest = download(&bgh, &students[0]);
+    assert_ne!(newest, signed);
+    s.stop();
+    std::fs::write(&file, &newest).unwrap();
+    let o = hocba(&["verify", file.to_str().unwrap()], &data);
+    let report = text(&o);
+    assert!(o.status.success(), "{report}");
+    assert!(
+        report.contains("embedded, matches this box's records"),
+        "{report}"
+    );
+
+    // poppler reads the same data out of the file (an associated file, PDF 2.0 /AF).
+    if on_path("pdfdetach") {
+        let o = Command::new("pdfdetach")
+            .arg("-list")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(text(&o).contains("hoc-ba.json"), "{}", text(&o));
+    }
+}
+
+/// A refusal that never tried the PIN (the principal on a class its GVCN has not signed) does
+/// not clear the count of wrong PINs: four wrong guesses, that refusal, and the next attempt —
+/// even with the right PIN — is locked out (it used to be let through, the count cleared).
+#[test]
+fn a_refusal_does_not_clear_the_wrong_pin_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    s.stop();
+    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
+        let o = hocba(&["signer", "--user", user, "--role", role], &data);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    for term in ["hk1", "hk2"] {
+        let url = format!("{b}/api/v1/grades/terms/{term}/lock");
+        let (code, e) = post(&bgh, url, serde_json::json!({"force": true}));
+        assert_eq!(code, 200, "{e}");
+    }
+    let gvcn = s.login(&homeroom);
+    let sign = |c: &reqwest::blocking::Client, class: &str, stage: &str, pin: &str| {
+        post(
+            c,
+            format!("{b}/api/v1/hocba/classes/{class}/sign"),
+            serde_json::json!({"stage": stage, "pin": pin}),
+        )
+    };
+    let (code, e) = sign(&gvcn, CLASS, "gvcn", PIN);
+    assert_eq!(code, 200, "{e}");
+    for _ in 0..4 {
+        let (code, e) = sign(&bgh, CLASS, "principal", "000000");
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (422, Some("wrong_pin")),
+            "{e}"
+        );
+    }
+    let (code, e) = sign(&bgh, "2026-6a1", "principal", PIN);
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("homeroom_first")),
+        "{e}"
+    );
+    let (code, e) = sign(&bgh, CLASS, "principal", PIN);
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (429, Some("pin_locked")),
+        "{e}"
+    );
+    s.stop();
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }

@@ -2024,6 +2024,13 @@ const PAGES: &[(&str, &str, Gate)] = &[
     ("get", "/grades/notice/{student}/pdf", Gate::Any),
     ("get", "/grades/hocba/{student}", Gate::Any),
     ("get", "/grades/hocba/{student}/pdf", Gate::Any),
+    ("get", "/grades/hocba/{student}/signed", Gate::Any),
+    ("get", "/grades/class/{class}/hocba.zip", Gate::Any),
+    (
+        "get",
+        "/grades/hocba-verify",
+        Gate::Roles(&["admin", "principal", "vice_principal"]),
+    ),
     ("get", "/library", Gate::Any),
     ("get", "/library/item/{id}", Gate::Any),
     ("get", "/lessons", Gate::Any),

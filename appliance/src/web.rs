@@ -38,6 +38,11 @@ pub static STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/static/backups.js"),
     ),
     (
+        "hocba.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/hocba.js"),
+    ),
+    (
         "device.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/static/device.js"),

@@ -25,6 +25,7 @@ pub fn schema() -> Schema {
             library::TABLES,
             lessons::TABLES,
             district::TABLES,
+            &gradebook::hocba::TABLES,
         ]
         .concat(),
         migrations: vec![

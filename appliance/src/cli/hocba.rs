@@ -49,6 +49,19 @@ pub enum HocbaCmd {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// Write the signed học bạ of a class (the newest version of each student's, with every
+    /// signature it carries) and manifest.json (file, student, version, SHA-256, signers) into
+    /// a folder; while the server runs, it does the export.
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The class id (e.g. 2026-9a1).
+        #[arg(long)]
+        class: String,
+        /// The folder to write into (made if missing).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Check every signature of a PDF: signer, role, chain to the school signing CA (--ca, else
     /// DATA_DIR/keys/signing-ca.crt), signing time, whether the signed bytes still match.
     /// Exits 0 when every signature is valid, 3 otherwise.
@@ -106,35 +119,23 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     principal.homeroom
                 ),
             };
-            let exists = signing::signer_record(&data.data_dir, &account.id).is_ok();
+            let now = jiff::Timestamp::now();
+            tram::gradebook::hocba::adopt_signer_files(&store, &data.data_dir, now)?;
+            let exists = tram::gradebook::hocba::signer(&store.read()?, &account.id)?.is_some();
             if exists && !replace {
                 anyhow::bail!(
                     "{user:?} already has a signing certificate; --replace issues a new one (its earlier signatures stay valid, the old PIN stops working)"
                 );
             }
-            let now = jiff::Timestamp::now();
-            store.write(&tram::store::Actor::system(now), |tx| {
-                tx.event(
-                    if exists {
-                        "hocba.signer_replaced"
-                    } else {
-                        "hocba.signer_issued"
-                    },
-                    &account.id,
-                    Some(serde_json::json!({ "role": role })),
-                );
-                Ok::<_, tram::store::StoreError>(())
-            })?;
-            drop(store);
             let ca = signing::load_or_create_ca(&data.data_dir, &school.name, now)?;
-            let rec = signing::issue_signer(
-                &data.data_dir,
-                &ca,
-                &account.id,
-                &account.full_name,
-                role,
-                &pin()?,
-                now,
+            let rec =
+                signing::issue_signer(&ca, &account.id, &account.full_name, role, &pin()?, now)?;
+            // The certificate, its sealed key and the audit event commit together.
+            tram::gradebook::hocba::store_signer(
+                &store,
+                &tram::store::Actor::system(now),
+                &rec,
+                replace,
             )?;
             println!(
                 "issued a signing certificate for {} ({}) by the school signing CA {}",
@@ -167,15 +168,23 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 (None, None) => anyhow::bail!("--out FILE or --out-dir DIR is needed"),
             };
             let store = super::open_store(&data.data_dir)?;
-            let account = tram::auth::find_by_username(&store.read()?, &user)?
+            tram::gradebook::hocba::adopt_signer_files(
+                &store,
+                &data.data_dir,
+                jiff::Timestamp::now(),
+            )?;
+            let rx = store.read()?;
+            let account = tram::auth::find_by_username(&rx, &user)?
                 .with_context(|| format!("no account {user:?}"))?;
+            let rec = tram::gradebook::hocba::signer(&rx, &account.id)?;
+            drop(rx);
             drop(store);
             if account.disabled {
                 anyhow::bail!("the account {user:?} is disabled: it cannot sign");
             }
             let ca = signing::load_ca(&data.data_dir)?
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
-            let rec = signing::signer_record(&data.data_dir, &account.id)?;
+            let rec = rec.ok_or(signing::SigningError::NoSigner)?;
             let signer = signing::unlock(&rec, &pin()?)?;
             for (file, out) in &targets {
                 let pdf =
@@ -192,6 +201,28 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 rec.role
             );
             Ok(ExitCode::SUCCESS)
+        }
+        HocbaCmd::Export { data, class, to } => {
+            // The server writes the files when it holds the database: give it a full path.
+            let to =
+                std::path::absolute(&to).with_context(|| format!("the folder {}", to.display()))?;
+            let (ok, text) = super::here_or_server(
+                &data.data_dir,
+                "hocba-export",
+                vec![class.clone(), to.display().to_string()],
+                |store| {
+                    Ok((
+                        true,
+                        tram::gradebook::hocba::export_to(&store, &class, &to)?,
+                    ))
+                },
+            )?;
+            println!("{}", text.trim_end());
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
         HocbaCmd::Verify { data, ca, file } => {
             let ca_path = ca.unwrap_or_else(|| signing::ca_cert_path(&data.data_dir));
@@ -262,6 +293,33 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     println!("  problem: {p}");
                 }
             }
+            // The embedded học bạ data against this box's own records, when its database can
+            // be read (a running server holds it; the page does the same check then).
+            let data_line = match super::open_store(&data.data_dir) {
+                Ok(store) => {
+                    use tram::gradebook::hocba::{DataCheck, check_data};
+                    match check_data(&store.read()?, &pdf)? {
+                        DataCheck::Absent => "none embedded".to_string(),
+                        DataCheck::UnknownStudent => {
+                            "embedded, for a student this box does not have".to_string()
+                        }
+                        DataCheck::Matches { student } => {
+                            format!("embedded, matches this box's records ({student})")
+                        }
+                        DataCheck::Differs { student } => {
+                            ok = false;
+                            format!(
+                                "embedded, DIFFERS from this box's records ({student}): the record changed after signing"
+                            )
+                        }
+                    }
+                }
+                Err(e) => {
+                    let n = pades::embedded_data(&pdf).map(|d| d.len()).unwrap_or(0);
+                    format!("{n} embedded file(s); not compared with the box's records ({e:#})")
+                }
+            };
+            println!("học bạ data: {data_line}");
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

@@ -97,6 +97,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "district-publish"
                             | "district-publish-library"
                             | "district-key-reset"
+                            | "hocba-export"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -146,6 +147,12 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 jiff::Timestamp::now(),
                             )
                             .map(|p| p.line()),
+                            "hocba-export" => crate::gradebook::hocba::export_to(
+                                &store,
+                                &arg(0),
+                                std::path::Path::new(&arg(1)),
+                            )
+                            .map_err(|e| e.to_string()),
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

@@ -11,6 +11,7 @@ mod book;
 pub mod check;
 pub mod excel;
 pub mod forms;
+pub mod hocba;
 mod lock;
 pub mod migrate;
 pub mod pages;

@@ -51,6 +51,9 @@ pub struct Layout {
     pub margin: f32,
     /// The baseline cursor.
     pub y: f32,
+    /// Files embedded as the document's associated data (PDF/A-3 style /AF, AFRelationship
+    /// /Data): (name, description, JSON bytes).
+    data: Vec<(String, String, Vec<u8>)>,
 }
 
 /// DejaVu Sans averages a little over half an em per character; enough to fit table cells.
@@ -108,7 +111,15 @@ impl Layout {
             height,
             margin: 36.0,
             y: 36.0,
+            data: vec![],
         }
+    }
+
+    /// Embeds `json` as the structured data the printed pages show (a receiving school reads
+    /// the record from the file itself, like an invoice's embedded XML); inside the signed
+    /// bytes once the file is signed.
+    pub fn attach_json(&mut self, name: &str, description: &str, json: Vec<u8>) {
+        self.data.push((name.into(), description.into(), json));
     }
 
     fn ops(&mut self) -> &mut Vec<Op> {
@@ -299,7 +310,32 @@ impl Layout {
     pub fn finish(self) -> Result<Vec<u8>, PdfError> {
         let regular = REGULAR.clone().ok_or_else(|| PdfError("font".into()))?;
         let bold = BOLD.clone().ok_or_else(|| PdfError("bold font".into()))?;
-        let mut doc = Document::new();
+        // Associated files (/AF) are PDF 2.0 (or PDF/A-3): a file that carries data says so.
+        let mut doc = if self.data.is_empty() {
+            Document::new()
+        } else {
+            let configuration = krilla::configure::ConfigurationBuilder::new()
+                .with_version(krilla::configure::PdfVersion::Pdf20)
+                .finish()
+                .map_err(|e| PdfError(format!("{e:?}")))?;
+            Document::new_with(krilla::SerializeSettings {
+                configuration,
+                ..Default::default()
+            })
+        };
+        for (name, description, json) in self.data.iter().cloned() {
+            doc.embed_file(krilla::embed::EmbeddedFile {
+                path: name,
+                mime_type: krilla::embed::MimeType::new("application/json"),
+                description: Some(description),
+                association_kind: krilla::embed::AssociationKind::Data,
+                data: json.into(),
+                modification_date: None,
+                compress: Some(true),
+                location: None,
+            })
+            .ok_or_else(|| PdfError("embedded file".into()))?;
+        }
         for ops in &self.pages {
             let settings = PageSettings::from_wh(self.width, self.height)
                 .ok_or_else(|| PdfError("page size".into()))?;

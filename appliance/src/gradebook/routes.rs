@@ -13,6 +13,7 @@ use super::rules::RuleVersion;
 use super::{CellEdit, GradeError, RecordEdit, Settings, TermId};
 use crate::auth::extract::ApiUser;
 use crate::http::{ApiError, JsonBody, Shared, json_body};
+use crate::lessons::sign::PinGuard;
 use crate::school::routes::current_year;
 use crate::store::Tx;
 
@@ -36,6 +37,145 @@ pub fn api() -> Router<Shared> {
         .route("/grades/settings", get(get_settings).put(put_settings))
         .route("/grades/export/{file}", get(export))
         .route("/grades/import/{class}/{subject}/{term}", post(import))
+        .route("/hocba/classes/{class}", get(hocba_versions))
+        .route("/hocba/classes/{class}/sign", post(hocba_sign))
+        .route("/hocba/verify", post(hocba_verify))
+}
+
+impl From<super::hocba::HocbaError> for ApiError {
+    fn from(e: super::hocba::HocbaError) -> Self {
+        use super::hocba::HocbaError as H;
+        use crate::pki::signing::SigningError as S;
+        let status = match &e {
+            H::Store(s) => return ApiError::internal(s),
+            H::Grade(_) => {
+                let H::Grade(g) = e else { unreachable!() };
+                return g.into();
+            }
+            H::NotHomeroom | H::NotPrincipal | H::Quarantined | H::WrongRole(_) => {
+                StatusCode::FORBIDDEN
+            }
+            H::YearNotLocked(_) | H::HomeroomFirst | H::AlreadySigned | H::LockChanged => {
+                StatusCode::CONFLICT
+            }
+            H::Signing(S::NoSigner) | H::NoCa => StatusCode::CONFLICT,
+            H::Signing(S::WrongPin | S::WeakPin) => StatusCode::UNPROCESSABLE_ENTITY,
+            H::Signing(_) | H::Pades(_) | H::Print(_) | H::Damaged(_) => {
+                tracing::error!("học bạ signing: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            H::SignerExists => StatusCode::CONFLICT,
+            H::NothingSigned(_) => StatusCode::NOT_FOUND,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+async fn hocba_versions(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(class): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rx = s.store.read()?;
+    super::class_of(&rx, &class)?;
+    if !super::may_view_class(&u.principal, &class) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let versions = super::hocba::class_versions(&rx, &class)?;
+    Ok(Json(json!({ "class": class, "versions": versions })))
+}
+
+/// A PDF someone brought (a transfer, a file from the district): its signatures against the
+/// school signing CA and its data against the box's records — for BGH and the office.
+async fn hocba_verify(
+    State(s): State<Shared>,
+    u: ApiUser,
+    bytes: Bytes,
+) -> Result<Json<super::hocba::Verification>, ApiError> {
+    use crate::auth::Role;
+    let roles = &u.principal.account.roles;
+    if ![Role::Principal, Role::VicePrincipal, Role::Admin]
+        .iter()
+        .any(|r| roles.contains(r))
+    {
+        return Err(GradeError::Forbidden.into());
+    }
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(ApiError::bad_request("Tệp tải lên không phải PDF."));
+    }
+    let store = s.store.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        super::hocba::verify_upload(&store.read()?, store.dir(), &bytes)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match done {
+        // A file that does not parse is the uploader's problem, not the box's.
+        Err(super::hocba::HocbaError::Pades(e)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_pdf",
+            e.to_string(),
+        )),
+        other => Ok(Json(other?)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignClass {
+    stage: super::hocba::Stage,
+    pin: String,
+}
+
+/// The whole class's học bạ signed at one stage with the signer's PIN. The PIN checks share
+/// the lesson plans' guard: one budget of guesses per person, whichever key they unlock.
+async fn hocba_sign(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(class): Path<String>,
+    b: JsonBody<SignClass>,
+) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
+    let body = json_body(b)?;
+    // Refusals that need no PIN come first, so they never spend a guess.
+    super::hocba::check_may_sign(&s.store.read()?, &u.principal, &class, body.stage)?;
+    if body.pin.is_empty() {
+        return Err(ApiError::bad_request("Nhập mã PIN ký."));
+    }
+    let who = u.principal.id().to_string();
+    s.part::<PinGuard>()?.begin(&who).map_err(|minutes| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pin_locked",
+            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
+        )
+    })?;
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let p = u.principal.clone();
+    let now = jiff::Timestamp::now();
+    let done = tokio::task::spawn_blocking(move || {
+        let dir = store.dir().to_path_buf();
+        super::hocba::sign_class(&store, &dir, &p, &class, body.stage, &body.pin, now)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match done {
+        Err(super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)) => {
+            tracing::warn!(account = %who, "wrong học bạ signing PIN");
+            Err(
+                super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)
+                    .into(),
+            )
+        }
+        // Any other refusal counts against the guesses like a wrong PIN: only a signing that
+        // went through clears them, so a refusal that never tried the PIN (a class already
+        // signed) cannot be used to reset the count between guesses.
+        Err(e) => Err(e.into()),
+        Ok(done) => {
+            s.part::<PinGuard>()?.succeeded(&who);
+            Ok(Json(done))
+        }
+    }
 }
 
 impl From<GradeError> for ApiError {

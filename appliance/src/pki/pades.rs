@@ -461,6 +461,56 @@ impl SignatureReport {
 }
 
 /// Checks every signature of `pdf` against the trust anchor `anchor` (the school signing CA).
+/// The files a PDF carries as associated data (the catalog's /AF, PDF/A-3 style, with
+/// AFRelationship /Data): (name, bytes). What a signature covers is checked by [`verify`]; this
+/// only reads them.
+pub fn embedded_data(pdf: &[u8]) -> Result<Vec<(String, Vec<u8>)>, PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    let deref = |o: &Object| -> Option<Object> {
+        match o {
+            Object::Reference(id) => doc.get_object(*id).ok().cloned(),
+            other => Some(other.clone()),
+        }
+    };
+    let mut out = Vec::new();
+    let Some(af) = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"AF").ok())
+        .and_then(deref)
+    else {
+        return Ok(out);
+    };
+    for spec in af.as_array().map(|a| a.to_vec()).unwrap_or_default() {
+        let Some(Object::Dictionary(spec)) = deref(&spec) else {
+            continue;
+        };
+        if spec.get(b"AFRelationship").and_then(|r| r.as_name()).ok() != Some(&b"Data"[..]) {
+            continue;
+        }
+        let name = spec
+            .get(b"UF")
+            .or_else(|_| spec.get(b"F"))
+            .ok()
+            .and_then(|n| n.as_str().ok())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let stream = spec.get(b"EF").ok().and_then(deref).and_then(|ef| {
+            ef.as_dict()
+                .ok()
+                .and_then(|d| d.get(b"F").ok())
+                .and_then(deref)
+        });
+        if let Some(Object::Stream(st)) = stream {
+            let bytes = st
+                .decompressed_content()
+                .unwrap_or_else(|_| st.content.clone());
+            out.push((name, bytes));
+        }
+    }
+    Ok(out)
+}
+
 pub fn verify(pdf: &[u8], anchor: &Certificate) -> Result<Vec<SignatureReport>, PadesError> {
     let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
     let mut reports = Vec::new();
@@ -756,15 +806,9 @@ mod tests {
         out
     }
 
-    fn signer(
-        dir: &std::path::Path,
-        ca: &signing::SigningCa,
-        id: &str,
-        name: &str,
-        role: &str,
-    ) -> signing::Signer {
-        let rec = signing::issue_signer(dir, ca, id, name, role, "135792", jiff::Timestamp::now())
-            .unwrap();
+    fn signer(ca: &signing::SigningCa, id: &str, name: &str, role: &str) -> signing::Signer {
+        let rec =
+            signing::issue_signer(ca, id, name, role, "135792", jiff::Timestamp::now()).unwrap();
         signing::unlock(&rec, "135792").unwrap()
     }
 
@@ -773,14 +817,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = jiff::Timestamp::now();
         let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
-        let gvcn = signer(
-            dir.path(),
-            &ca,
-            "gv-1",
-            "Nguyễn Thị Hoa",
-            "Giáo viên chủ nhiệm",
-        );
-        let ht = signer(dir.path(), &ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
+        let gvcn = signer(&ca, "gv-1", "Nguyễn Thị Hoa", "Giáo viên chủ nhiệm");
+        let ht = signer(&ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
         let pdf = one_page_pdf();
         let once = sign(&pdf, &gvcn, &ca.cert, now).unwrap();
         let twice = sign(&once, &ht, &ca.cert, now).unwrap();
@@ -836,13 +874,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let now = jiff::Timestamp::now();
         let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
-        let rec = signing::issue_signer(dir.path(), &ca, "gv-1", "A", "B", "135792", now).unwrap();
+        let rec = signing::issue_signer(&ca, "gv-1", "A", "B", "135792", now).unwrap();
         assert!(matches!(
             signing::unlock(&rec, "135793"),
             Err(signing::SigningError::WrongPin)
         ));
         assert!(matches!(
-            signing::issue_signer(dir.path(), &ca, "gv-2", "A", "B", "123", now),
+            signing::issue_signer(&ca, "gv-2", "A", "B", "123", now),
             Err(signing::SigningError::WeakPin)
         ));
         // The CA is name-constrained to the school (critical, as RFC 5280 asks).

@@ -6,7 +6,9 @@
 //! `keys/signing-ca.key` (0600, like the device keys, so every backup carries it) beside
 //! `keys/signing-ca.crt`. Each signer gets a P-256 certificate (CN = full name, O = school,
 //! OU and title = role, keyUsage digitalSignature + nonRepudiation) and keeps the private key
-//! sealed under their PIN (`pki::seal`) in `keys/hocba-signer-{account}.json`.
+//! sealed under their PIN (`pki::seal`); the record is stored by the gradebook
+//! (`gradebook::hocba`, in the database). Boxes signed before that kept it in
+//! `keys/hocba-signer-{account}.json`: [`legacy_signer_files`] reads those once.
 
 use std::path::{Path, PathBuf};
 
@@ -55,18 +57,31 @@ pub fn ca_cert_path(data_dir: &Path) -> PathBuf {
     data_dir.join("keys").join("signing-ca.crt")
 }
 
-fn signer_path(data_dir: &Path, account: &str) -> Result<PathBuf, SigningError> {
-    // Account ids become file names: only the characters ids are made of.
-    if account.is_empty()
-        || !account
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(SigningError::NoSigner);
-    }
-    Ok(data_dir
-        .join("keys")
-        .join(format!("hocba-signer-{account}.json")))
+/// Signer records an earlier version kept as files in `keys/` (`hocba-signer-{account}.json`),
+/// each with what reading it gave: the gradebook moves them into its table once.
+pub fn legacy_signer_files(data_dir: &Path) -> Vec<(PathBuf, Result<SignerRecord, SigningError>)> {
+    let Ok(dir) = std::fs::read_dir(data_dir.join("keys")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = dir
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("hocba-signer-") && n.ends_with(".json"))
+        })
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .map(|p| {
+            let rec = std::fs::read(&p).map_err(SigningError::from).and_then(|b| {
+                serde_json::from_slice::<SignerRecord>(&b)
+                    .map_err(|e| SigningError::Damaged(e.to_string()))
+            });
+            (p, rec)
+        })
+        .collect()
 }
 
 /// The school signing CA, unlocked (its key lives on the box like the device keys).
@@ -211,7 +226,7 @@ pub fn cert_from_pem(pem: &str) -> Result<Certificate, String> {
 }
 
 /// A signer's certificate and sealed key, as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignerRecord {
     pub account: String,
     pub full_name: String,
@@ -240,11 +255,10 @@ pub struct Signer {
     pub cert_der: Vec<u8>,
 }
 
-/// Issues a certificate for `full_name` in `role` and seals its key under `pin`; the record is
-/// written to `keys/` (replacing an earlier one: what the old key signed stays valid, its
+/// Issues a certificate for `full_name` in `role` and seals its key under `pin`; the caller
+/// stores the record (replacing an earlier one: what the old key signed stays valid, its
 /// certificate travels in each signature).
 pub fn issue_signer(
-    data_dir: &Path,
     ca: &SigningCa,
     account: &str,
     full_name: &str,
@@ -255,7 +269,6 @@ pub fn issue_signer(
     if pin.chars().count() < MIN_PIN {
         return Err(SigningError::WeakPin);
     }
-    let path = signer_path(data_dir, account)?;
     let school = ca_organisation(&ca.cert).unwrap_or_default();
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let subject = name(&[
@@ -304,20 +317,7 @@ pub fn issue_signer(
         sealed: hex::encode(sealed),
         created_at: now.to_string(),
     };
-    let json = serde_json::to_vec_pretty(&rec).expect("a record serializes");
-    crate::config::write_secret(&path, &json)?;
     Ok(rec)
-}
-
-/// The stored signer record of `account`.
-pub fn signer_record(data_dir: &Path, account: &str) -> Result<SignerRecord, SigningError> {
-    let path = signer_path(data_dir, account)?;
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SigningError::NoSigner),
-        Err(e) => return Err(e.into()),
-    };
-    serde_json::from_slice(&bytes).map_err(|e| SigningError::Damaged(e.to_string()))
 }
 
 /// Opens a signer's key with the PIN (argon2id: ~0.1 s of CPU).

@@ -35,6 +35,9 @@ pub fn routes() -> Router<Shared> {
         .route("/grades/notice/{student}/pdf", get(notice_pdf))
         .route("/grades/hocba/{student}", get(hocba))
         .route("/grades/hocba/{student}/pdf", get(hocba_pdf))
+        .route("/grades/hocba/{student}/signed", get(hocba_signed))
+        .route("/grades/class/{class}/hocba.zip", get(hocba_zip))
+        .route("/grades/hocba-verify", get(hocba_verify_page))
 }
 
 pub struct SheetLink {
@@ -315,7 +318,109 @@ page!(ClassPage, "class_summary.html" {
     summer: Vec<SummerRow>,
     summer_editable: bool,
     month: String,
+    hocba: Option<HocbaPanel>,
 });
+
+/// Học bạ số on the class page's year view: who may sign now, and every stored version.
+pub struct HocbaPanel {
+    pub locked: bool,
+    pub gvcn: bool,
+    pub bgh: bool,
+    /// (student name, version, stage, time, signer — role, SHA-256 prefix), oldest first per
+    /// student.
+    pub versions: Vec<(String, u32, &'static str, String, String, String)>,
+}
+
+/// The class's signed học bạ as one ZIP: the newest version of each and manifest.json.
+async fn hocba_zip(
+    State(s): State<Shared>,
+    PageUser(u): PageUser,
+    Path(class): Path<String>,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    let rx = s.store.read()?;
+    super::class_of(&rx, &class)?;
+    if !super::may_view_class(&u.principal, &class) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let bytes = super::hocba::export_zip(&rx, &class)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/zip".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"hoc-ba-{class}.zip\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+page!(HocbaVerifyPage, "hocba_verify.html" {});
+
+/// Kiểm tra học bạ số: upload a signed học bạ, see each signature and whether its data
+/// matches (the page's script posts the file to `/api/v1/hocba/verify`).
+async fn hocba_verify_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    use crate::auth::Role;
+    let roles = &u.principal.account.roles;
+    if ![Role::Principal, Role::VicePrincipal, Role::Admin]
+        .iter()
+        .any(|r| roles.contains(r))
+    {
+        return Err(GradeError::Forbidden.into());
+    }
+    Ok(render(HocbaVerifyPage::new(chrome(&s, &u, &headers))))
+}
+
+fn hocba_panel(
+    rx: &crate::store::Rx,
+    p: &crate::auth::Principal,
+    book: &ClassBook,
+    locked: bool,
+) -> Result<HocbaPanel, ApiError> {
+    use crate::auth::Role;
+    let names: std::collections::HashMap<&str, &str> = book
+        .students
+        .iter()
+        .map(|s| (s.id.as_str(), s.full_name.as_str()))
+        .collect();
+    let tz = crate::school::time_zone();
+    let versions = super::hocba::class_versions(rx, &book.class.id)?
+        .into_iter()
+        .map(|v| {
+            (
+                names
+                    .get(v.student.as_str())
+                    .map_or(v.student.clone(), |n| n.to_string()),
+                v.version,
+                match v.stage {
+                    super::hocba::Stage::Gvcn => "GVCN",
+                    super::hocba::Stage::Principal => "BGH",
+                },
+                v.at.to_zoned(tz.clone())
+                    .strftime("%d/%m/%Y %H:%M")
+                    .to_string(),
+                format!("{} — {}", v.signer_name, v.signer_role),
+                v.sha256.chars().take(16).collect(),
+            )
+        })
+        .collect();
+    Ok(HocbaPanel {
+        locked,
+        gvcn: book.class.homeroom.as_deref() == Some(p.account.id.as_str()),
+        bgh: p.account.roles.contains(&Role::Principal)
+            || p.account.roles.contains(&Role::VicePrincipal),
+        versions,
+    })
+}
 
 fn level_text(c: Option<super::Classification>) -> (String, bool) {
     c.map_or((String::new(), false), |c| {
@@ -364,6 +469,10 @@ async fn class_summary(
         vec![]
     };
     let summer_editable = per == Period::Year && u.principal.homeroom.contains(&class);
+    let hocba = match per {
+        Period::Year => Some(hocba_panel(&rx, &u.principal, &book, locked)?),
+        Period::Term(_) => None,
+    };
     Ok(render(ClassPage::new(
         chrome(&s, &u, &headers),
         book.class.id.clone(),
@@ -381,6 +490,7 @@ async fn class_summary(
         summer,
         summer_editable,
         this_month(),
+        hocba,
     )))
 }
 

@@ -489,3 +489,26 @@ pub(super) async fn hocba_pdf(
         .map_err(ApiError::internal)?;
     Ok(pdf_response(bytes, &format!("hoc-ba-{student}.pdf")))
 }
+
+/// The newest signed học bạ of a student (học bạ số), as stored: the file both signatures
+/// cover, byte for byte, for whoever may see the class's results.
+pub(super) async fn hocba_signed(
+    State(s): State<Shared>,
+    PageUser(u): PageUser,
+    Path(student): Path<String>,
+) -> Result<Response, ApiError> {
+    let rx = s.store.read()?;
+    let st = rx
+        .get(&school::STUDENTS, &student)?
+        .ok_or_else(ApiError::not_found)?;
+    if !crate::gradebook::may_view_class(&u.principal, &st.class_id) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let signed = crate::gradebook::hocba::latest(&rx, &st.class_id, &student)?
+        .ok_or_else(ApiError::not_found)?;
+    let bytes = signed.pdf_bytes()?;
+    Ok(pdf_response(
+        bytes,
+        &format!("hoc-ba-{student}-v{}.pdf", signed.version),
+    ))
+}

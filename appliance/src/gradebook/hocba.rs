@@ -1,0 +1,731 @@
+//! Học bạ số on the box: the signers (each a certificate from the school signing CA with its
+//! private key sealed under the signer's PIN, `pki::signing`) kept in the database, so the one
+//! write path audits every change and every backup carries them; the whole-class signing
+//! (homeroom teacher, then principal) and the signed versions it stores.
+
+use std::path::Path;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::{GradeError, TermId};
+use crate::auth::{Principal, Role};
+use crate::pki::pades::{self, PadesError};
+use crate::pki::signing::{self, SignerRecord, SigningError};
+use crate::store::{Actor, AuditPolicy, Collection, Read, Store, StoreError};
+
+/// One signer per account, keyed by account id. The sealed key is a secret even sealed (a
+/// PIN is short): the audit log keeps digests of it, never the value.
+pub const SIGNERS: Collection<SignerRecord> =
+    Collection::new("gradebook.hocba_signers.v1", AuditPolicy::Digest, None);
+
+/// Every signed học bạ, one row per signature: "{class}/{student}/{version:04}/{1|2}" (1 the
+/// homeroom teacher's, 2 the principal's over it). Rows are never rewritten: a correction
+/// after signing makes the next version. The PDF is in the row, so backups carry it; the
+/// audit log keeps its digest, not megabytes of it.
+pub const SIGNED: Collection<SignedHocba> =
+    Collection::new("gradebook.hocba_signed.v1", AuditPolicy::Digest, None);
+
+pub const TABLES: [&str; 2] = [SIGNERS.name, SIGNED.name];
+
+/// Who signs at which step: the homeroom teacher (GVCN) first, then the principal or a vice
+/// principal (BGH) over her signature.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Gvcn,
+    Principal,
+}
+
+impl Stage {
+    fn key_part(self) -> &'static str {
+        match self {
+            Stage::Gvcn => "1",
+            Stage::Principal => "2",
+        }
+    }
+}
+
+/// One signature of one student's học bạ, with the file as it stood after it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SignedHocba {
+    pub class: String,
+    pub student: String,
+    pub version: u32,
+    pub stage: Stage,
+    pub at: jiff::Timestamp,
+    /// The signer's account id and the name and role of the certificate.
+    pub signer: String,
+    pub signer_name: String,
+    pub signer_role: String,
+    /// The year lock (its time) the version was printed under: a lock made again after an
+    /// unlock is another record, so it gets another version.
+    pub lock_at: jiff::Timestamp,
+    /// SHA-256 of the PDF, hex.
+    pub sha256: String,
+    /// The signed PDF, base64.
+    pub pdf: String,
+}
+
+impl SignedHocba {
+    pub fn pdf_bytes(&self) -> Result<Vec<u8>, HocbaError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.pdf)
+            .map_err(|e| HocbaError::Damaged(e.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HocbaError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    #[error(transparent)]
+    Grade(#[from] GradeError),
+    #[error("Không ký được tệp PDF: {0}")]
+    Pades(#[from] PadesError),
+    #[error("Không in được học bạ: {0}")]
+    Print(String),
+    #[error("Bản học bạ đã lưu bị hỏng ({0}).")]
+    Damaged(String),
+    #[error("Tài khoản này đã có chứng thư ký học bạ; muốn cấp lại phải chọn thay thế.")]
+    SignerExists,
+    #[error("Năm học {0} chưa khoá sổ học kì II: chỉ ký học bạ sau khi khoá sổ cả năm.")]
+    YearNotLocked(String),
+    #[error("Chỉ giáo viên chủ nhiệm của lớp mới ký học bạ ở bước này.")]
+    NotHomeroom,
+    #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng mới ký học bạ ở bước này.")]
+    NotPrincipal,
+    #[error("Giáo viên chủ nhiệm chưa ký học bạ của lớp (bản mới nhất); Ban giám hiệu ký sau.")]
+    HomeroomFirst,
+    #[error("Học bạ của lớp đã được ký ở bước này; không có gì để ký thêm.")]
+    AlreadySigned,
+    #[error("Chứng thư ký của bạn ghi vai trò \"{0}\", không dùng được cho bước ký này.")]
+    WrongRole(String),
+    #[error("Trường chưa có CA ký số học bạ (tram hocba signer tạo khi cấp chứng thư đầu tiên).")]
+    NoCa,
+    #[error("{}", crate::auth::AuthError::Quarantined)]
+    Quarantined,
+    #[error("Khoá sổ năm học vừa thay đổi trong lúc ký; hãy ký lại.")]
+    LockChanged,
+    #[error("Lớp {0} chưa có học bạ nào được ký.")]
+    NothingSigned(String),
+}
+
+impl HocbaError {
+    /// A stable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HocbaError::Store(_) => "store",
+            HocbaError::Signing(SigningError::WrongPin) => "wrong_pin",
+            HocbaError::Signing(SigningError::WeakPin) => "weak_pin",
+            HocbaError::Signing(SigningError::NoSigner) => "no_signer",
+            HocbaError::Signing(_) => "signer_damaged",
+            HocbaError::Grade(e) => e.code(),
+            HocbaError::Pades(_) => "signature_refused",
+            HocbaError::Print(_) => "print_failed",
+            HocbaError::Damaged(_) => "damaged",
+            HocbaError::SignerExists => "signer_exists",
+            HocbaError::YearNotLocked(_) => "year_not_locked",
+            HocbaError::NotHomeroom => "not_homeroom",
+            HocbaError::NotPrincipal => "not_principal",
+            HocbaError::HomeroomFirst => "homeroom_first",
+            HocbaError::AlreadySigned => "already_signed",
+            HocbaError::WrongRole(_) => "wrong_role",
+            HocbaError::NoCa => "no_signing_ca",
+            HocbaError::Quarantined => "quarantined",
+            HocbaError::LockChanged => "lock_changed",
+            HocbaError::NothingSigned(_) => "nothing_signed",
+        }
+    }
+}
+
+/// The signer record of `account`, if it has one.
+pub fn signer(r: &impl Read, account: &str) -> Result<Option<SignerRecord>, StoreError> {
+    r.get(&SIGNERS, account)
+}
+
+/// Stores a newly issued signer; an existing one is replaced only when `replace` says so
+/// (checked in the same transaction, so two issuers cannot both think they were first).
+pub fn store_signer(
+    store: &Store,
+    actor: &Actor,
+    rec: &SignerRecord,
+    replace: bool,
+) -> Result<bool, HocbaError> {
+    store.write(actor, |tx| {
+        let existed = tx.get(&SIGNERS, &rec.account)?.is_some();
+        if existed && !replace {
+            return Err(HocbaError::SignerExists);
+        }
+        let action = if existed {
+            "hocba.signer_replaced"
+        } else {
+            "hocba.signer_issued"
+        };
+        tx.put(&SIGNERS, &rec.account, rec, action)?;
+        Ok(existed)
+    })
+}
+
+/// Moves the signer files of an earlier version (`keys/hocba-signer-*.json`) into the table,
+/// once: a file is removed after its record committed. A record already in the table wins
+/// (it was issued later, or moved before a crash left the file behind). A file that cannot be
+/// read is left where it is and named in the log, so nobody's signer silently disappears.
+pub fn adopt_signer_files(
+    store: &Store,
+    data_dir: &Path,
+    now: jiff::Timestamp,
+) -> Result<usize, HocbaError> {
+    let mut found = Vec::new();
+    for (path, rec) in signing::legacy_signer_files(data_dir) {
+        match rec {
+            Ok(rec) => found.push((path, rec)),
+            Err(e) => tracing::warn!("signer file {} not moved: {e}", path.display()),
+        }
+    }
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let moved = store.write(&Actor::system(now), |tx| {
+        let mut moved = 0;
+        for (_, rec) in &found {
+            if tx.get(&SIGNERS, &rec.account)?.is_none() {
+                tx.put(&SIGNERS, &rec.account, rec, "hocba.signer_moved")?;
+                moved += 1;
+            }
+        }
+        Ok::<_, HocbaError>(moved)
+    })?;
+    for (path, _) in &found {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!("moved signer file {} not removed: {e}", path.display());
+        }
+    }
+    Ok(moved)
+}
+
+/// Who may sign `class` at `stage`, and the year lock it would sign under: refused before a
+/// PIN is asked for or a page printed.
+pub fn check_may_sign(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+    stage: Stage,
+) -> Result<(SignerRecord, jiff::Timestamp), HocbaError> {
+    let class = super::class_of(r, class_id)?;
+    match stage {
+        Stage::Gvcn if class.homeroom.as_deref() != Some(p.account.id.as_str()) => {
+            return Err(HocbaError::NotHomeroom);
+        }
+        Stage::Principal
+            if !p.account.roles.contains(&Role::Principal)
+                && !p.account.roles.contains(&Role::VicePrincipal) =>
+        {
+            return Err(HocbaError::NotPrincipal);
+        }
+        _ => {}
+    }
+    if p.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    let lock = super::term_lock(r, &class.year, TermId::Hk2)?
+        .filter(|l| l.locked)
+        .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
+    let rec = signer(r, &p.account.id)?.ok_or(SigningError::NoSigner)?;
+    // The certificate's role is what a reader sees beside the signature: a GVCN certificate
+    // does not sign as the school's head, nor the other way round.
+    let fits = match stage {
+        Stage::Gvcn => rec.role == "Giáo viên chủ nhiệm",
+        Stage::Principal => rec.role == "Hiệu trưởng" || rec.role == "Phó hiệu trưởng",
+    };
+    if !fits {
+        return Err(HocbaError::WrongRole(rec.role.clone()));
+    }
+    Ok((rec, lock.at))
+}
+
+/// What one student's học bạ needs at `stage` under the lock of `lock_at`: `None` when it is
+/// already signed at that stage, else (the version, the file to sign over — `None` for a fresh
+/// print).
+fn plan_student(
+    rows: &[(String, SignedHocba)],
+    stage: Stage,
+    lock_at: jiff::Timestamp,
+) -> Result<Option<(u32, Option<&SignedHocba>)>, HocbaError> {
+    let latest = rows
+        .iter()
+        .map(|(_, r)| r)
+        .max_by_key(|r| (r.version, r.stage as u8));
+    match (stage, latest) {
+        (Stage::Gvcn, Some(l)) if l.lock_at == lock_at => Ok(None),
+        (Stage::Gvcn, l) => Ok(Some((l.map_or(1, |l| l.version + 1), None))),
+        (Stage::Principal, Some(l)) if l.lock_at == lock_at => match l.stage {
+            Stage::Principal => Ok(None),
+            Stage::Gvcn => Ok(Some((l.version, Some(l)))),
+        },
+        (Stage::Principal, _) => Err(HocbaError::HomeroomFirst),
+    }
+}
+
+/// What a class signing did.
+#[derive(Serialize, Debug)]
+pub struct ClassSigned {
+    pub class: String,
+    pub stage: Stage,
+    pub signed: usize,
+    pub already: usize,
+}
+
+/// Signs the học bạ of every student of `class` at `stage`, all or nothing: the PIN opens the
+/// signer's key once, every file is printed and signed in memory, and one transaction stores
+/// them all (after checking the year lock is still the one they were printed under).
+pub fn sign_class(
+    store: &Store,
+    data_dir: &Path,
+    p: &Principal,
+    class_id: &str,
+    stage: Stage,
+    pin: &str,
+    now: jiff::Timestamp,
+) -> Result<ClassSigned, HocbaError> {
+    adopt_signer_files(store, data_dir, now)?;
+    let rx = store.read()?;
+    let (rec, lock_at) = check_may_sign(&rx, p, class_id, stage)?;
+    let book = super::class_book_for(&rx, p, class_id)?;
+    let mut plans = Vec::new();
+    let mut already = 0;
+    for (i, st) in book.students.iter().enumerate() {
+        let rows = rx.scan(&SIGNED, &format!("{class_id}/{}/", st.id))?;
+        match plan_student(&rows, stage, lock_at)? {
+            None => already += 1,
+            Some((version, over)) => plans.push((i, version, over.cloned())),
+        }
+    }
+    if plans.is_empty() {
+        return Err(HocbaError::AlreadySigned);
+    }
+    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let key = signing::unlock(&rec, pin)?;
+    let mut rows = Vec::with_capacity(plans.len());
+    for (i, version, over) in plans {
+        let st = &book.students[i];
+        let unsigned = match &over {
+            Some(prev) => prev.pdf_bytes()?,
+            None => print(&rx, &book, i)?,
+        };
+        let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
+        rows.push(SignedHocba {
+            class: class_id.to_string(),
+            student: st.id.clone(),
+            version,
+            stage,
+            at: now,
+            signer: p.account.id.clone(),
+            signer_name: rec.full_name.clone(),
+            signer_role: rec.role.clone(),
+            lock_at,
+            sha256: hex::encode(sha2::Sha256::digest(&signed)),
+            pdf: base64::engine::general_purpose::STANDARD.encode(&signed),
+        });
+    }
+    drop(rx);
+    let class = book.class.clone();
+    let signed = rows.len();
+    store.write(
+        &Actor {
+            id: p.account.id.clone(),
+            now,
+        },
+        |tx| {
+            let lock = super::term_lock(tx, &class.year, TermId::Hk2)?;
+            if !lock.is_some_and(|l| l.locked && l.at == lock_at) {
+                return Err(HocbaError::LockChanged);
+            }
+            for r in &rows {
+                let key = format!(
+                    "{}/{}/{:04}/{}",
+                    r.class,
+                    r.student,
+                    r.version,
+                    r.stage.key_part()
+                );
+                if tx.get(&SIGNED, &key)?.is_some() {
+                    // Signed meanwhile by a second click: this batch is not needed.
+                    return Err(HocbaError::AlreadySigned);
+                }
+                tx.put(&SIGNED, &key, r, "hocba.signed")?;
+            }
+            tx.event(
+                "hocba.class_signed",
+                &class.id,
+                Some(serde_json::json!({ "stage": stage, "files": rows.len() })),
+            );
+            Ok(())
+        },
+    )?;
+    Ok(ClassSigned {
+        class: class_id.to_string(),
+        stage,
+        signed,
+        already,
+    })
+}
+
+/// The name of the structured data inside a signed học bạ.
+pub const DATA_FILE: &str = "hoc-ba.json";
+
+/// The học bạ's structured data: the student's stored results for term I, term II and the
+/// year in the sector database's fields (DOMAIN.md §5.3, `StoredResult`), as this box holds
+/// them now. Embedded before the first signature, so the signatures cover it.
+pub fn record_json(
+    r: &impl Read,
+    year: &str,
+    class: &str,
+    student: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let get = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{student}"));
+    let doc = serde_json::json!({
+        "format": "tram.hocba.v1",
+        "namhoc": year,
+        "lop": class,
+        "hocsinh": student,
+        "hk1": get("hk1")?,
+        "hk2": get("hk2")?,
+        "cn": get("cn")?,
+    });
+    Ok(serde_json::to_vec_pretty(&doc).expect("JSON values serialize"))
+}
+
+/// Whether a PDF's embedded học bạ data is still what this box holds.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DataCheck {
+    /// No structured data inside (a file printed, not signed, by Trạm, or another's).
+    Absent,
+    /// The data names a student this box does not have.
+    UnknownStudent,
+    Matches {
+        student: String,
+    },
+    /// The box's records changed after the file was made (a correction): a new version is due.
+    Differs {
+        student: String,
+    },
+}
+
+/// Compares the embedded data of `pdf` with this box's records.
+pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
+    let data = pades::embedded_data(pdf)?;
+    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
+        return Ok(DataCheck::Absent);
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(DataCheck::Absent);
+    };
+    let field = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
+    let (year, class, student) = (field("namhoc"), field("lop"), field("hocsinh"));
+    if student.is_empty() || r.get(&crate::school::STUDENTS, &student)?.is_none() {
+        return Ok(DataCheck::UnknownStudent);
+    }
+    let ours: serde_json::Value = serde_json::from_slice(&record_json(r, &year, &class, &student)?)
+        .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+    Ok(if ours == doc {
+        DataCheck::Matches { student }
+    } else {
+        DataCheck::Differs { student }
+    })
+}
+
+/// The unsigned học bạ of student `i` of the book, as its page prints it, with its structured
+/// data embedded.
+fn print(r: &impl Read, book: &super::ClassBook, i: usize) -> Result<Vec<u8>, HocbaError> {
+    let ctx = super::forms::context(r, book, i)?;
+    let mut layout = if book.is_primary() {
+        super::forms::hocba_primary(book, i, &ctx)
+    } else {
+        super::forms::hocba_secondary(book, i, &ctx)
+    };
+    let st = &book.students[i];
+    layout.attach_json(
+        DATA_FILE,
+        "Dữ liệu học bạ (trường thông tin CSDL ngành): học kì I, học kì II, cả năm",
+        record_json(r, &book.class.year, &book.class.id, &st.id)?,
+    );
+    layout
+        .finish()
+        .map_err(|e| HocbaError::Print(e.to_string()))
+}
+
+/// One signed version as a list shows it (no bytes).
+#[derive(Serialize, Debug, Clone)]
+pub struct VersionInfo {
+    pub student: String,
+    pub version: u32,
+    pub stage: Stage,
+    pub at: jiff::Timestamp,
+    pub signer_name: String,
+    pub signer_role: String,
+    pub sha256: String,
+}
+
+/// Every signature stored for `class`, in key order (student, version, stage).
+pub fn class_versions(r: &impl Read, class_id: &str) -> Result<Vec<VersionInfo>, StoreError> {
+    Ok(r.scan(&SIGNED, &format!("{class_id}/"))?
+        .into_iter()
+        .map(|(_, s)| VersionInfo {
+            student: s.student,
+            version: s.version,
+            stage: s.stage,
+            at: s.at,
+            signer_name: s.signer_name,
+            signer_role: s.signer_role,
+            sha256: s.sha256,
+        })
+        .collect())
+}
+
+/// The newest signed file of one student (the last signature of the newest version).
+pub fn latest(
+    r: &impl Read,
+    class_id: &str,
+    student: &str,
+) -> Result<Option<SignedHocba>, StoreError> {
+    Ok(r.scan(&SIGNED, &format!("{class_id}/{student}/"))?
+        .pop()
+        .map(|(_, s)| s))
+}
+
+/// The export of a class: one signed PDF per student (the newest version, with every signature
+/// it has) and `manifest.json` naming each file's student, version, SHA-256 and signers.
+pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8>)>, HocbaError> {
+    let class = super::class_of(r, class_id)?;
+    let rows = r.scan(&SIGNED, &format!("{class_id}/"))?;
+    // Keys sort student, version, stage: the last row of a student is the newest file, and the
+    // rows of its version before it are the signatures it carries.
+    let mut newest: Vec<(SignedHocba, Vec<&SignedHocba>)> = Vec::new();
+    for (_, row) in &rows {
+        match newest.last_mut() {
+            Some((last, signers)) if last.student == row.student => {
+                if row.version != last.version {
+                    signers.clear();
+                }
+                *last = row.clone();
+                signers.push(row);
+            }
+            _ => newest.push((row.clone(), vec![row])),
+        }
+    }
+    if newest.is_empty() {
+        return Err(HocbaError::NothingSigned(class.name));
+    }
+    let mut files = Vec::new();
+    let mut manifest = Vec::new();
+    for (row, signers) in &newest {
+        let name = r
+            .get(&crate::school::STUDENTS, &row.student)?
+            .map(|s| s.full_name)
+            .unwrap_or_default();
+        let file = format!("hoc-ba-{}-v{}.pdf", row.student, row.version);
+        let bytes = row.pdf_bytes()?;
+        manifest.push(serde_json::json!({
+            "file": file,
+            "student": row.student,
+            "student_name": name,
+            "version": row.version,
+            "sha256": hex::encode(sha2::Sha256::digest(&bytes)),
+            "signers": signers.iter().map(|s| serde_json::json!({
+                "stage": s.stage, "name": s.signer_name, "role": s.signer_role, "at": s.at,
+            })).collect::<Vec<_>>(),
+        }));
+        files.push((file, bytes));
+    }
+    let manifest = serde_json::json!({
+        "format": "tram.hocba.export.v1",
+        "class": class.id,
+        "class_name": class.name,
+        "year": class.year,
+        "files": manifest,
+    });
+    files.push((
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&manifest).expect("JSON values serialize"),
+    ));
+    Ok(files)
+}
+
+/// Writes the export of `class` into the folder `to` (made if missing); the summary line.
+pub fn export_to(store: &Store, class_id: &str, to: &Path) -> Result<String, HocbaError> {
+    let files = export_files(&store.read()?, class_id)?;
+    std::fs::create_dir_all(to).map_err(SigningError::from)?;
+    for (name, bytes) in &files {
+        crate::config::write_atomic(&to.join(name), bytes).map_err(SigningError::from)?;
+    }
+    Ok(format!(
+        "exported {} signed học bạ of {class_id} and manifest.json to {}",
+        files.len() - 1,
+        to.display()
+    ))
+}
+
+/// The export of `class` as one ZIP (the class page's download).
+pub fn export_zip(r: &impl Read, class_id: &str) -> Result<Vec<u8>, HocbaError> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let files = export_files(r, class_id)?;
+    let ze = |e: zip::result::ZipError| HocbaError::Damaged(e.to_string());
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // Signed PDFs are compressed already; the manifest is text.
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in &files {
+        z.start_file(name.as_str(), stored).map_err(ze)?;
+        z.write_all(bytes)
+            .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+    }
+    Ok(z.finish().map_err(ze)?.into_inner())
+}
+
+/// What the verify page shows of an uploaded file: each signature (signer, role, chain to the
+/// school signing CA, time, bytes intact) and whether its học bạ data matches this box.
+#[derive(Serialize, Debug)]
+pub struct Verification {
+    pub valid: bool,
+    pub signatures: Vec<pades::SignatureReport>,
+    pub data: DataCheck,
+}
+
+/// Verifies an uploaded PDF against this box's school signing CA and records.
+pub fn verify_upload(
+    r: &impl Read,
+    data_dir: &Path,
+    pdf: &[u8],
+) -> Result<Verification, HocbaError> {
+    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let signatures = pades::verify(pdf, &ca.cert)?;
+    let data = check_data(r, pdf)?;
+    let valid = !signatures.is_empty()
+        && signatures.iter().all(|s| s.valid())
+        && !matches!(data, DataCheck::Differs { .. });
+    Ok(Verification {
+        valid,
+        signatures,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A box whose signers were files under `keys/` keeps them: each is moved into the table
+    /// once, still opens with its PIN, and the file is gone; a record already in the table is
+    /// not overwritten by a stale file.
+    #[test]
+    fn signer_files_move_into_the_table_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
+        let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
+        let ca = signing::load_or_create_ca(dir.path(), "THCS Thử", now).unwrap();
+        let old =
+            signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
+                .unwrap();
+        let file = dir.path().join("keys/hocba-signer-gv-1.json");
+        std::fs::write(&file, serde_json::to_vec(&old).unwrap()).unwrap();
+        // A later signer already in the table, and a stale file for the same account.
+        let newer =
+            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "246810", now).unwrap();
+        store_signer(&store, &Actor::system(now), &newer, false).unwrap();
+        let stale =
+            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "000000", now).unwrap();
+        let stale_file = dir.path().join("keys/hocba-signer-ht-1.json");
+        std::fs::write(&stale_file, serde_json::to_vec(&stale).unwrap()).unwrap();
+
+        assert_eq!(adopt_signer_files(&store, dir.path(), now).unwrap(), 1);
+        assert!(!file.exists() && !stale_file.exists());
+        let rx = store.read().unwrap();
+        let moved = signer(&rx, "gv-1").unwrap().expect("moved");
+        assert_eq!(moved, old);
+        assert!(signing::unlock(&moved, "135792").is_ok());
+        assert_eq!(signer(&rx, "ht-1").unwrap(), Some(newer));
+        drop(rx);
+        // Nothing left to move: nothing written.
+        assert_eq!(adopt_signer_files(&store, dir.path(), now).unwrap(), 0);
+        // Replacing needs to be asked for.
+        let again =
+            signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
+                .unwrap();
+        assert!(matches!(
+            store_signer(&store, &Actor::system(now), &again, false),
+            Err(HocbaError::SignerExists)
+        ));
+        assert!(store_signer(&store, &Actor::system(now), &again, true).unwrap());
+    }
+
+    /// The data embedded before signing is read back out of the signed file and compared with
+    /// the box's stored results: equal → matches; the stored result changed afterwards (a
+    /// correction) → differs; a file without data → absent.
+    #[test]
+    fn embedded_data_is_compared_with_the_stored_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
+        let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
+        let student: crate::school::Student = serde_json::from_value(serde_json::json!({
+            "id": "hs-a", "full_name": "Lê An", "dob": "2012-01-01", "gender": "Nữ",
+            "ma_dinh_danh": "079212000001", "class_id": "2026-9a1"
+        }))
+        .unwrap();
+        let mut result: super::super::StoredResult = serde_json::from_value(serde_json::json!({
+            "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": 9, "malop": "2026-9a1",
+            "mahocsinh": "hs-a", "sodinhdanh": "079212000001", "hocky": "CN",
+            "diemmon": {"toan": "7.5"}, "mahocluc": 2, "mahanhkiem": 1, "songaynghi": 0,
+            "danhhieu": null, "ketqua": "Lên lớp", "colenlop": true, "corenluyenlai": false,
+            "nhanxet": "", "phienban": 1
+        }))
+        .unwrap();
+        let put = |r: &super::super::StoredResult| {
+            store
+                .write(&Actor::system(now), |tx| {
+                    tx.put(&crate::school::STUDENTS, "hs-a", &student, "t")?;
+                    tx.put(&super::super::RESULTS, "2026/cn/hs-a", r, "t")
+                })
+                .unwrap()
+        };
+        put(&result);
+        let mut layout = super::super::pdf::Layout::new(false);
+        layout.line(10.0, false, "Học bạ");
+        let plain = layout.finish().unwrap();
+        let mut layout = super::super::pdf::Layout::new(false);
+        layout.line(10.0, false, "Học bạ");
+        let json = record_json(&store.read().unwrap(), "2026", "2026-9a1", "hs-a").unwrap();
+        layout.attach_json(DATA_FILE, "test", json);
+        let pdf = layout.finish().unwrap();
+
+        let ca = signing::load_or_create_ca(dir.path(), "THCS Thử", now).unwrap();
+        let rec =
+            signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
+                .unwrap();
+        let key = signing::unlock(&rec, "135792").unwrap();
+        let signed = pades::sign(&pdf, &key, &ca.cert, now).unwrap();
+
+        let rx = store.read().unwrap();
+        assert_eq!(check_data(&rx, &plain).unwrap(), DataCheck::Absent);
+        assert_eq!(
+            check_data(&rx, &signed).unwrap(),
+            DataCheck::Matches {
+                student: "hs-a".into()
+            }
+        );
+        drop(rx);
+        result.mahocluc = Some(1);
+        result.phienban = 2;
+        put(&result);
+        assert_eq!(
+            check_data(&store.read().unwrap(), &signed).unwrap(),
+            DataCheck::Differs {
+                student: "hs-a".into()
+            }
+        );
+    }
+}

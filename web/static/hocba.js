@@ -1,0 +1,48 @@
+// Kiểm tra học bạ số: posts the chosen PDF to /api/v1/hocba/verify and shows each signature
+// and the data check. Text goes in with textContent only: names come from the uploaded file.
+(() => {
+  const input = document.getElementById("hocba-file");
+  const out = document.getElementById("hocba-result");
+  const table = document.getElementById("hocba-signatures");
+  const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
+  const dataText = {
+    absent: "Tệp không có dữ liệu học bạ kèm theo.",
+    unknown_student: "Dữ liệu học bạ kèm theo là của học sinh không có trong trường.",
+    matches: "Dữ liệu học bạ kèm theo khớp với hồ sơ của trường.",
+    differs: "Dữ liệu học bạ kèm theo KHÁC hồ sơ hiện nay của trường (đã sửa sau khi ký).",
+  };
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    out.textContent = "Đang kiểm tra…";
+    const res = await fetch("/api/v1/hocba/verify", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/pdf" }, body: file,
+    });
+    let d = {};
+    try { d = await res.json(); } catch (e) { /* no body */ }
+    const body = table.querySelector("tbody");
+    body.replaceChildren();
+    if (!res.ok) {
+      table.hidden = true;
+      out.textContent = (d.error && d.error.message) || ("Lỗi " + res.status);
+      return;
+    }
+    (d.signatures || []).forEach((s, i) => {
+      const tr = document.createElement("tr");
+      const ok = s.problems.length === 0;
+      [String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do CA của trường cấp" : "KHÔNG do CA của trường cấp",
+       s.signing_time || "", s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
+       ok ? "Hợp lệ" : "Không hợp lệ: " + s.problems.join("; ")].forEach((t) => {
+        const td = document.createElement("td");
+        td.textContent = t;
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    table.hidden = (d.signatures || []).length === 0;
+    const head = d.valid ? "Tệp hợp lệ." : "Tệp KHÔNG hợp lệ.";
+    const sigs = (d.signatures || []).length ? "" : " Không có chữ ký nào.";
+    out.textContent = head + sigs + " " + (dataText[d.data && d.data.state] || "");
+  });
+})();
