@@ -370,6 +370,8 @@ pub fn plan_student_sheet(
             gender,
             ma_dinh_danh: ma.digits,
             class_id,
+            arrived: None,
+            left: None,
         };
         // An existing student is found by the mã định danh; a new one gets its opaque id when
         // the plan is applied.
@@ -381,6 +383,9 @@ pub fn plan_student_sheet(
             None => (RowAction::Add, vec![], None),
             Some(old) => {
                 student.id = old.id.clone();
+                // The sheet says nothing of transfers: what the office recorded stays.
+                student.arrived = old.arrived.clone();
+                student.left = old.left.clone();
                 if *old == student {
                     (RowAction::Unchanged, vec![], None)
                 } else {

@@ -958,6 +958,8 @@ fn a_primary_class_gets_its_tt27_year_result() {
                     gender: "Nam".into(),
                     ma_dinh_danh: format!("00121600000{i}"),
                     class_id: class.id.clone(),
+                    arrived: None,
+                    left: None,
                 };
                 school::save_student(tx, st.clone(), "test")
                     .map_err(|e| GradeError::Import(e.to_string()))?;
