@@ -304,6 +304,15 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
             .iter()
             .all(|r| r["student"] != trang.as_str())
     );
+    // Her records stay: the homeroom teacher still opens her học bạ, with the score.
+    let gvcn = s.login(&common::homeroom_of(&s, TO));
+    let r = gvcn
+        .get(format!("{b}/grades/hocba/{trang}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "the học bạ of a student who left");
+    let hocba = r.text().unwrap();
+    assert!(hocba.contains("Lê Thu Trang Anh"), "{hocba}");
     let (st, msg) = error_message(
         admin
             .post(format!("{b}/api/v1/students/{trang}/move"))

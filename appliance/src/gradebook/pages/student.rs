@@ -52,7 +52,7 @@ pub(super) fn student_book(
     let st = rx
         .get(&school::STUDENTS, student)?
         .ok_or_else(ApiError::not_found)?;
-    let book = crate::gradebook::class_book_for(&rx, &u.principal, &st.class_id)?;
+    let book = crate::gradebook::class_book_for_student(&rx, &u.principal, &st)?;
     let homeroom = match &book.class.homeroom {
         Some(h) => rx
             .get(&crate::auth::ACCOUNTS, h)?
