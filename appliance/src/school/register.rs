@@ -301,3 +301,83 @@ impl RegisterRow {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::school::{self, INFO, NewClass, SchoolInfo};
+    use crate::store::{Actor, Store};
+
+    fn info(year: &str) -> SchoolInfo {
+        SchoolInfo {
+            name: "THCS Thử".into(),
+            code: "79000701".into(),
+            level: "THCS".into(),
+            authority: "Sở GD&ĐT".into(),
+            current_year: year.into(),
+            locality: String::new(),
+        }
+    }
+
+    fn student(ma: &str) -> Student {
+        Student {
+            id: String::new(),
+            full_name: "Nguyễn Văn An".into(),
+            dob: "2014-09-05".into(),
+            gender: "Nam".into(),
+            ma_dinh_danh: ma.into(),
+            class_id: "2026-6a1".into(),
+            arrived: None,
+            left: None,
+        }
+    }
+
+    /// Numbers are given once and never again (a struck line keeps its number); once the
+    /// school moved to the next year, last year's lines are refused with the reason, and
+    /// nothing changes.
+    #[test]
+    fn numbers_are_never_reused_and_a_closed_years_line_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+        let now = "2026-10-01T03:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        let actor = Actor::system(now);
+        let (a, b) = s
+            .write(&actor, |tx| -> Result<_, SchoolError> {
+                tx.put(&INFO, "school", &info("2026-2027"), "school.create")?;
+                let class = NewClass {
+                    name: "6A1".into(),
+                    grade: 6,
+                    homeroom: None,
+                };
+                school::create_class(tx, "2026-2027", class)?;
+                let a = school::add_student(tx, student("079214000001"))?;
+                strike(tx, 1, "Nhập nhầm")?;
+                let b = school::add_student(tx, student("079214000002"))?;
+                Ok((a, b))
+            })
+            .unwrap();
+        let rx = s.read().unwrap();
+        assert_eq!(line_of(&rx, &a.id).unwrap().unwrap().number, 1);
+        assert_eq!(line_of(&rx, &b.id).unwrap().unwrap().number, 2);
+        let lines = rows(&rx, "2026-2027").unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].struck, "Nhập nhầm");
+        drop(rx);
+
+        s.write(&actor, |tx| {
+            tx.put(&INFO, "school", &info("2027-2028"), "school.update")
+        })
+        .unwrap();
+        let before = s.read().unwrap().get(&REGISTER, &key(2)).unwrap();
+        let e = s.write(&actor, |tx| strike(tx, 2, "Nhầm")).unwrap_err();
+        assert!(
+            e.to_string().contains("năm học 2026-2027, đã khoá sổ"),
+            "{e}"
+        );
+        let e = s
+            .write(&actor, |tx| date_entry(tx, &b.id, "05/09/2026"))
+            .unwrap_err();
+        assert!(e.to_string().contains("đã khoá sổ"), "{e}");
+        assert_eq!(s.read().unwrap().get(&REGISTER, &key(2)).unwrap(), before);
+    }
+}
