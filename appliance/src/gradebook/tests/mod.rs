@@ -484,7 +484,8 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
         })
         .unwrap_err();
     assert!(
-        matches!(e, GradeError::Incomplete(n) if n == 480 - 40),
+        // 479 on the rolls: the demo's last class lost two and gained one (demo/register.rs).
+        matches!(e, GradeError::Incomplete(n) if n == 479 - 40),
         "{e:?}"
     );
     assert!(matches!(
@@ -505,9 +506,9 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
         })
         .unwrap();
     assert_eq!(report.rule_version, RuleVersion::Tt22V1);
-    assert_eq!(report.results_written, 480);
+    assert_eq!(report.results_written, 479);
     let outbox = f.store.outbox(0, 100_000).unwrap();
-    assert_eq!(outbox.len() - outbox_before, 480);
+    assert_eq!(outbox.len() - outbox_before, 479);
     let rx = f.store.read().unwrap();
     let r = rx
         .get(&RESULTS, &format!("{year}/hk1/{}", f.students[0].id))
