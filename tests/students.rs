@@ -313,6 +313,10 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
     assert_eq!(r.status(), 200, "the học bạ of a student who left");
     let hocba = r.text().unwrap();
     assert!(hocba.contains("Lê Thu Trang Anh"), "{hocba}");
+    assert!(
+        hocba.contains("Chuyển trường ngày") && hocba.contains("THCS Lê Lợi"),
+        "the học bạ shows that she left: {hocba}"
+    );
     let (st, msg) = error_message(
         admin
             .post(format!("{b}/api/v1/students/{trang}/move"))

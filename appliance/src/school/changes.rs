@@ -83,6 +83,13 @@ pub fn change_date(
             raw.trim()
         ))
     })?;
+    // A typo such as 05/09/0226 is a real date to the parser, not to a school.
+    if d.year() < 2000 {
+        return Err(SchoolError::Invalid(format!(
+            "{label} {} không hợp lý.",
+            d.strftime("%d/%m/%Y")
+        )));
+    }
     if d > today {
         return Err(SchoolError::Invalid(format!(
             "{label} {} ở tương lai (hôm nay là {}).",
