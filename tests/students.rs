@@ -544,3 +544,151 @@ fn the_register_keeps_every_line_prints_and_exports() {
         403
     );
 }
+
+/// chromedriver + headless Chromium as a 360-px phone (as tests/browser.rs drives it).
+struct Driver(std::process::Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// At 360 px the students page is no wider than the screen outside its table's scroll
+/// container, and a withdrawal typed into its form moves the student to the list of those
+/// who left, with the status.
+#[test]
+fn the_students_page_records_a_withdrawal_on_a_phone() {
+    use fantoccini::{ClientBuilder, Locator};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let base = s.base();
+    let admin = s.login("admin");
+    let student = admin
+        .get(format!("{base}/api/v1/students?class={FROM}"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["students"][0]
+        .clone();
+    let id = student["id"].as_str().unwrap().to_string();
+    let name = student["full_name"].as_str().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let _driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian chromium-driver) is installed"),
+    );
+    let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 760, "pixelRatio": 2.0, "touch": true}},
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-dev-shm-usage",
+                     format!("--user-data-dir={}", home.path().join("chrome").display())]
+        }
+    }))
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let c = loop {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "chromedriver: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let find = |css: &'static str| {
+            let c = c.clone();
+            async move {
+                c.wait()
+                    .at_most(Duration::from_secs(20))
+                    .for_element(Locator::Css(css))
+                    .await
+                    .unwrap_or_else(|e| panic!("{css}: {e}"))
+            }
+        };
+        c.goto(&format!("{base}/login")).await.unwrap();
+        find("#username").await.send_keys("admin").await.unwrap();
+        find("#password")
+            .await
+            .send_keys(common::PASSWORD)
+            .await
+            .unwrap();
+        find("#login-submit").await.click().await.unwrap();
+        find("#welcome").await;
+        c.goto(&format!("{base}/admin/students?class={FROM}"))
+            .await
+            .unwrap();
+        find("#add-student").await;
+        let width = c
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert!(
+            width.as_u64().unwrap() <= 360,
+            "the page is {width} px wide"
+        );
+        // Open the student's section, fill the withdrawal, send it.
+        c.find(Locator::Css(&format!("#manage-{id} summary")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let form = c
+            .find(Locator::Css(&format!(
+                "#manage-{id} form[data-api-form$=\"/withdraw\"]"
+            )))
+            .await
+            .unwrap();
+        let today = today().strftime("%d/%m/%Y").to_string();
+        form.find(Locator::Css("input[name=date]"))
+            .await
+            .unwrap()
+            .send_keys(&today)
+            .await
+            .unwrap();
+        form.find(Locator::Css("input[name=reason]"))
+            .await
+            .unwrap()
+            .send_keys("Gia đình chuyển vào Nam")
+            .await
+            .unwrap();
+        form.find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The page reloads with the student among those who left.
+        let left = find("#students-left").await;
+        let text = left.text().await.unwrap();
+        assert!(
+            text.contains(&name) && text.contains("Thôi học ngày"),
+            "{text}"
+        );
+        let width = c
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert!(
+            width.as_u64().unwrap() <= 360,
+            "the page is {width} px wide"
+        );
+        c.close().await.unwrap();
+    });
+}
