@@ -692,3 +692,105 @@ fn the_students_page_records_a_withdrawal_on_a_phone() {
         c.close().await.unwrap();
     });
 }
+
+/// A class change typed into the student sheet and imported keeps the student's scores, as
+/// the page's move does.
+#[test]
+fn a_class_change_in_the_imported_sheet_keeps_the_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let teacher = s.login(&teacher_of(&s, FROM, "toan"));
+    let sheet: Value = teacher
+        .get(format!("{b}/api/v1/grades/sheet/{FROM}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let student = sheet["rows"][0]["student"].as_str().unwrap().to_string();
+    let r = teacher
+        .put(format!("{b}/api/v1/grades/sheet/{FROM}/toan/hk1"))
+        .json(&json!({"student": student, "column": "tx1", "input": "9", "expected_version": 0}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let ma = admin
+        .get(format!("{b}/api/v1/students?class={FROM}"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == student.as_str())
+        .unwrap()["ma_dinh_danh"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The class's export, with this student's class changed to 6A2.
+    let bytes = admin
+        .get(format!("{b}/api/v1/export/students.xlsx?class={FROM}"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let rows = xlsx_rows(&bytes);
+    let col = rows[0]
+        .iter()
+        .position(|h| h == "Lớp")
+        .expect("a Lớp column");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        let moved = row.contains(&ma);
+        for (c, v) in row.iter().enumerate() {
+            let v = if moved && c == col { "6A2" } else { v.as_str() };
+            ws.write_string(r as u32, c as u16, v).unwrap();
+        }
+    }
+    let file = wb.save_to_buffer().unwrap();
+    let preview: Value = admin
+        .post(format!("{b}/api/v1/import/students"))
+        .body(file.clone())
+        .header("Content-Type", "application/octet-stream")
+        .header("X-CSRF-Token", common::csrf(&admin, &b))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(preview["updates"], 1, "{preview}");
+    let digest = preview["preview"].as_str().unwrap();
+    let r = admin
+        .post(format!(
+            "{b}/api/v1/import/students?mode=commit&preview={digest}"
+        ))
+        .body(file)
+        .header("Content-Type", "application/octet-stream")
+        .header("X-CSRF-Token", common::csrf(&admin, &b))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let teacher2 = s.login(&teacher_of(&s, TO, "toan"));
+    let sheet: Value = teacher2
+        .get(format!("{b}/api/v1/grades/sheet/{TO}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let row = sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["student"] == student.as_str())
+        .expect("the student is in 6A2's sheet")
+        .clone();
+    let tx1 = row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "tx1")
+        .unwrap();
+    assert_eq!(tx1["text"], "9", "{row}");
+}

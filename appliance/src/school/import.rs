@@ -476,6 +476,21 @@ pub fn apply_students(
     plan: &StudentPlan,
     confirmed: &BTreeSet<usize>,
 ) -> Result<AppliedStudents, super::SchoolError> {
+    apply_students_moving(tx, plan, confirmed, &|_, _, _| Ok(()))
+}
+
+/// Moves a student (id) to another class (id) with what is kept by class — the score rows,
+/// which are the gradebook's: the route hands `gradebook::moves` in.
+pub type Mover = dyn Fn(&mut Tx<'_>, &str, &str) -> Result<(), super::SchoolError>;
+
+/// [`apply_students`], with a row that changes a student's class first handed to `mover`, so
+/// a class change in the sheet keeps the student's scores as the students page's move does.
+pub fn apply_students_moving(
+    tx: &mut Tx<'_>,
+    plan: &StudentPlan,
+    confirmed: &BTreeSet<usize>,
+    mover: &Mover,
+) -> Result<AppliedStudents, super::SchoolError> {
     let mut done = AppliedStudents {
         written: 0,
         skipped: vec![],
@@ -496,7 +511,14 @@ pub fn apply_students(
             RowAction::Add => {
                 super::add_student(tx, r.student.clone())?;
             }
-            RowAction::Update => super::save_student(tx, r.student.clone(), "student.update")?,
+            RowAction::Update => {
+                if let Some(old) = tx.get(&STUDENTS, &r.student.id)?
+                    && old.class_id != r.student.class_id
+                {
+                    mover(tx, &r.student.id, &r.student.class_id)?;
+                }
+                super::save_student(tx, r.student.clone(), "student.update")?
+            }
             RowAction::Unchanged => continue,
         }
         done.written += 1;

@@ -376,7 +376,21 @@ async fn import_students(
             if plan.digest() != seen {
                 return Err(SchoolError::StalePreview);
             }
-            import::apply_students(tx, &plan, &confirmed)
+            // A class change within the year carries the scores (gradebook::moves); into
+            // another year's class (next year's lists) the old year's rows stay where they are.
+            import::apply_students_moving(tx, &plan, &confirmed, &|tx, id, to| {
+                let same_year = match (tx.get(&super::STUDENTS, id)?, tx.get(&super::CLASSES, to)?)
+                {
+                    (Some(st), Some(to)) => tx
+                        .get(&super::CLASSES, &st.class_id)?
+                        .is_some_and(|from| from.year == to.year),
+                    _ => false,
+                };
+                if same_year {
+                    crate::gradebook::moves::move_student(tx, id, to)?;
+                }
+                Ok(())
+            })
         })?;
         let mut out = student_plan_json(&plan);
         out["committed"] = json!(true);
