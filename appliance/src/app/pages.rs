@@ -723,18 +723,25 @@ async fn assignments_page(
 }
 
 struct StudentRow {
+    id: String,
     full_name: String,
     dob: String,
     gender: String,
     ma_dinh_danh: String,
+    /// Chuyển trường / thôi học, with the date ("" while at the school).
+    status: String,
 }
 
 page!(StudentsPage, "students.html" {
     classes: Vec<(String, String)>,
     selected: String,
     students: Vec<StudentRow>,
+    left: Vec<StudentRow>,
+    // the classes a student of the selected class may move to (same school year)
+    same_year: Vec<(String, String)>,
     show_ids: bool,
     can_export: bool,
+    can_edit: bool,
 });
 
 #[derive(Deserialize)]
@@ -760,31 +767,52 @@ async fn students_page(
     let show_ids = u
         .require(Action::ViewPersonalIds { class: &selected })
         .is_ok();
+    let row = |st: school::Student| StudentRow {
+        id: st.id,
+        dob: st
+            .dob
+            .parse::<jiff::civil::Date>()
+            .map(|d| d.strftime("%d/%m/%Y").to_string())
+            .unwrap_or(st.dob),
+        full_name: st.full_name,
+        gender: st.gender,
+        ma_dinh_danh: if show_ids {
+            st.ma_dinh_danh
+        } else {
+            String::new()
+        },
+        status: st.left.map(|d| d.describe()).unwrap_or_default(),
+    };
     let students = school::students_of_class(&rx, &selected)?
         .into_iter()
-        .map(|st| StudentRow {
-            dob: st
-                .dob
-                .parse::<jiff::civil::Date>()
-                .map(|d| d.strftime("%d/%m/%Y").to_string())
-                .unwrap_or(st.dob),
-            full_name: st.full_name,
-            gender: st.gender,
-            ma_dinh_danh: if show_ids {
-                st.ma_dinh_danh
-            } else {
-                String::new()
-            },
-        })
+        .map(row)
         .collect();
+    let left = school::students_who_left(&rx, &selected)?
+        .into_iter()
+        .map(row)
+        .collect();
+    let year = classes
+        .iter()
+        .find(|c| c.id == selected)
+        .map(|c| c.year.clone())
+        .unwrap_or_default();
+    let same_year = classes
+        .iter()
+        .filter(|c| c.year == year)
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    let can_edit = u.require(Action::ManageSchool).is_ok();
     let can_export = u.require(Action::ImportExport).is_ok();
     Ok(render(StudentsPage::new(
         chrome(&s, &u, &headers),
         classes.into_iter().map(|c| (c.id, c.name)).collect(),
         selected,
         students,
+        left,
+        same_year,
         show_ids,
         can_export,
+        can_edit,
     )))
 }
 

@@ -6,6 +6,7 @@ mod bench;
 mod catalogue;
 mod people;
 mod plans;
+mod register;
 
 use std::collections::BTreeMap;
 
@@ -325,6 +326,8 @@ pub fn seed_with_class_size(
                         gender: if female { "Nữ" } else { "Nam" }.into(),
                         ma_dinh_danh: ma,
                         class_id: c.id.clone(),
+                        arrived: None,
+                        left: None,
                     },
                 )?;
                 school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name).into())?;
@@ -334,6 +337,7 @@ pub fn seed_with_class_size(
     })?;
     seed_library(store, now)?;
     seed_lessons(store, now)?;
+    register::seed_register(store, now)?;
     Ok(DemoOutcome {
         created: true,
         students: students_total,
@@ -354,12 +358,23 @@ mod tests {
         let rx = s.read().unwrap();
         let classes = school::list(&rx, &school::CLASSES).unwrap();
         assert_eq!(classes.len(), 12);
-        assert_eq!(rx.count(&school::STUDENTS).unwrap(), 480);
+        // 480 and the one who transferred in; the last class lost two (register.rs).
+        assert_eq!(rx.count(&school::STUDENTS).unwrap(), 481);
         for c in &classes {
             assert!((6..=9).contains(&c.grade));
             assert!(c.homeroom.is_some());
-            assert_eq!(school::students_of_class(&rx, &c.id).unwrap().len(), 40);
+            let on_roll = if c.name == "9A3" { 39 } else { 40 };
+            assert_eq!(
+                school::students_of_class(&rx, &c.id).unwrap().len(),
+                on_roll
+            );
         }
+        let year = school::school_info(&rx).unwrap().unwrap().current_year;
+        let register = school::register::rows(&rx, &year).unwrap();
+        assert_eq!(register.len(), 481);
+        assert!(register.iter().any(|r| r.left.starts_with("Chuyển trường")));
+        assert!(register.iter().any(|r| r.left.starts_with("Thôi học")));
+        assert!(register.iter().any(|r| !r.arrived_from.is_empty()));
         let staff = auth::list_accounts(&rx).unwrap();
         assert!(staff.len() >= 30);
         assert!(staff.iter().any(|a| a.has(Role::DeptHead)));

@@ -374,9 +374,23 @@ pub(super) fn row_suffix_into(buf: &mut String, subject: &str, term: TermId, stu
 
 /// Builds a class's book from storage.
 pub fn class_book(r: &impl Read, class_id: &str, st: &Settings) -> Result<ClassBook, GradeError> {
+    class_book_with(r, class_id, st, false)
+}
+
+/// A class's book; `with_left` adds the students who left it (transferred out, withdrew),
+/// whose rows stay under the class: their học bạ and phiếu are still drawn from it.
+fn class_book_with(
+    r: &impl Read,
+    class_id: &str,
+    st: &Settings,
+    with_left: bool,
+) -> Result<ClassBook, GradeError> {
     let class = class_of(r, class_id)?;
     let subjects = subjects_for_grade(r, class.grade, st)?;
-    let students = school::students_of_class(r, class_id)?;
+    let mut students = school::students_of_class(r, class_id)?;
+    if with_left {
+        students.extend(school::students_who_left(r, class_id)?);
+    }
     let prefix = format!("{class_id}/");
     let mut rows = RowIndex::new();
     r.scan_each(&ROW_MARKS, &prefix, &mut |k, row| {
@@ -403,10 +417,29 @@ pub fn class_book_for(
     p: &Principal,
     class_id: &str,
 ) -> Result<ClassBook, GradeError> {
+    class_book_for_with(r, p, class_id, false)
+}
+
+/// The book a student's own pages (học bạ, phiếu) are drawn from: for a student who left the
+/// school, their class's book with them in it.
+pub fn class_book_for_student(
+    r: &impl Read,
+    p: &Principal,
+    student: &Student,
+) -> Result<ClassBook, GradeError> {
+    class_book_for_with(r, p, &student.class_id, student.left.is_some())
+}
+
+fn class_book_for_with(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+    with_left: bool,
+) -> Result<ClassBook, GradeError> {
     if !may_view_class(p, class_id) {
         return Err(GradeError::Forbidden);
     }
-    let mut book = class_book(r, class_id, &settings(r)?)?;
+    let mut book = class_book_with(r, class_id, &settings(r)?, with_left)?;
     // Everything drawn from the book (its JSON, the học bạ, the xlsx and CSV exports) shows
     // the mã định danh only to whom the permission function allows, whoever else may one day
     // view a class.

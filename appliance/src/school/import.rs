@@ -440,6 +440,8 @@ pub fn plan_student_sheet(
             gender,
             ma_dinh_danh: ma.digits,
             class_id,
+            arrived: None,
+            left: None,
         };
         // An existing student is found by the mã định danh; a new one gets its opaque id when
         // the plan is applied.
@@ -451,6 +453,9 @@ pub fn plan_student_sheet(
             None => (RowAction::Add, vec![], None),
             Some(old) => {
                 student.id = old.id.clone();
+                // The sheet says nothing of transfers: what the office recorded stays.
+                student.arrived = old.arrived.clone();
+                student.left = old.left.clone();
                 if *old == student {
                     (RowAction::Unchanged, vec![], None)
                 } else {
@@ -541,6 +546,21 @@ pub fn apply_students(
     plan: &StudentPlan,
     confirmed: &BTreeSet<usize>,
 ) -> Result<AppliedStudents, super::SchoolError> {
+    apply_students_moving(tx, plan, confirmed, &|_, _, _| Ok(()))
+}
+
+/// Moves a student (id) to another class (id) with what is kept by class — the score rows,
+/// which are the gradebook's: the route hands `gradebook::moves` in.
+pub type Mover = dyn Fn(&mut Tx<'_>, &str, &str) -> Result<(), super::SchoolError>;
+
+/// [`apply_students`], with a row that changes a student's class first handed to `mover`, so
+/// a class change in the sheet keeps the student's scores as the students page's move does.
+pub fn apply_students_moving(
+    tx: &mut Tx<'_>,
+    plan: &StudentPlan,
+    confirmed: &BTreeSet<usize>,
+    mover: &Mover,
+) -> Result<AppliedStudents, super::SchoolError> {
     let mut done = AppliedStudents {
         written: 0,
         skipped: vec![],
@@ -561,7 +581,14 @@ pub fn apply_students(
             RowAction::Add => {
                 super::add_student(tx, r.student.clone())?;
             }
-            RowAction::Update => super::save_student(tx, r.student.clone(), "student.update")?,
+            RowAction::Update => {
+                if let Some(old) = tx.get(&STUDENTS, &r.student.id)?
+                    && old.class_id != r.student.class_id
+                {
+                    mover(tx, &r.student.id, &r.student.class_id)?;
+                }
+                super::save_student(tx, r.student.clone(), "student.update")?
+            }
             RowAction::Unchanged => continue,
         }
         done.written += 1;

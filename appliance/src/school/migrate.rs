@@ -548,6 +548,8 @@ mod tests {
             gender: "Nữ".into(),
             ma_dinh_danh: people[1].0.into(),
             class_id: "2026-6a1".into(),
+            arrived: None,
+            left: None,
         };
         assert!(matches!(
             s.write(&actor, |tx| school::add_student(tx, twin)),

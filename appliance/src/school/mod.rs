@@ -2,10 +2,14 @@
 //! with periods per year, classes with their homeroom teacher (GVCN), teaching assignments
 //! (teacher × class × subject) and students. Spreadsheet import/export lives in `import.rs`.
 
+pub mod changes;
 pub mod import;
 pub mod migrate;
+pub mod register;
 pub mod routes;
 pub mod sheet;
+
+pub use changes::{Arrival, Departure, DepartureKind};
 
 use std::collections::BTreeMap;
 
@@ -164,6 +168,12 @@ pub struct Student {
     /// Mã định danh cá nhân: 12 digits
     pub ma_dinh_danh: String,
     pub class_id: String,
+    /// Chuyển đến: the student came from another school (absent for one who entered here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived: Option<Arrival>,
+    /// Chuyển đi or thôi học: the student left; absent while they are at the school.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<Departure>,
 }
 
 pub const INFO: Collection<SchoolInfo> =
@@ -195,7 +205,12 @@ pub const CODES: Collection<String> = Collection::new("school.codes.v1", AuditPo
 pub const PROFILES: Collection<StudentProfile> =
     Collection::new("school.profiles.v1", AuditPolicy::Values, None);
 
-pub const TABLES: [&str; 10] = [
+/// Students who left the school, by the class they left from: "{class}/{student}" → id. The
+/// roll holds only those still at the school (class lists, score grids); the students page
+/// lists these beside them with their status. Written only by [`save_student`].
+pub const LEFT: Collection<String> = Collection::new("school.left.v1", AuditPolicy::None, None);
+
+pub const TABLES: [&str; 14] = [
     PROFILES.name,
     CODES.name,
     ROLL.name,
@@ -206,6 +221,10 @@ pub const TABLES: [&str; 10] = [
     CLASSES.name,
     ASSIGNMENTS.name,
     STUDENTS.name,
+    LEFT.name,
+    register::REGISTER.name,
+    register::REGISTER_OF.name,
+    register::REGISTER_NEXT.name,
 ];
 
 /// What the học bạ's identity page asks beyond [`Student`]: nơi sinh, dân tộc, chỗ ở, cha, mẹ,
@@ -463,6 +482,21 @@ pub fn students_of_class(
 ) -> Result<Vec<Student>, StoreError> {
     let mut v = Vec::new();
     for (_, id) in rx.scan(&ROLL, &format!("{class_id}/"))? {
+        if let Some(s) = rx.get(&STUDENTS, &id)? {
+            v.push(s);
+        }
+    }
+    v.sort_by_cached_key(|s| vietnamese_name_key(&s.full_name));
+    Ok(v)
+}
+
+/// The students who left the school from this class (transferred out, withdrawn), by name.
+pub fn students_who_left(
+    rx: &impl crate::store::Read,
+    class_id: &str,
+) -> Result<Vec<Student>, StoreError> {
+    let mut v = Vec::new();
+    for (_, id) in rx.scan(&LEFT, &format!("{class_id}/"))? {
         if let Some(s) = rx.get(&STUDENTS, &id)? {
             v.push(s);
         }
@@ -793,10 +827,12 @@ pub fn add_student(tx: &mut Tx<'_>, mut s: Student) -> Result<Student, SchoolErr
     Ok(s)
 }
 
-/// Adds or updates a student, with the class roll and the mã định danh index in the same
+/// Adds or updates a student, with the class roll (or, once they left, the list of those who
+/// left), the mã định danh index and, for a new student, the register line, in the same
 /// transaction. A mã định danh belongs to one student only.
 pub fn save_student(tx: &mut Tx<'_>, s: Student, action: &str) -> Result<(), SchoolError> {
-    tx.get(&CLASSES, &s.class_id)?
+    let class = tx
+        .get(&CLASSES, &s.class_id)?
         .ok_or_else(|| SchoolError::NoSuchClass(s.class_id.clone()))?;
     if let Some(other) = student_by_code(tx, &s.ma_dinh_danh)?
         && other != s.id
@@ -806,21 +842,26 @@ pub fn save_student(tx: &mut Tx<'_>, s: Student, action: &str) -> Result<(), Sch
             s.ma_dinh_danh
         )));
     }
-    if let Some(old) = tx.get(&STUDENTS, &s.id)? {
-        if old.class_id != s.class_id {
-            tx.delete(&ROLL, &format!("{}/{}", old.class_id, s.id), "school.roll")?;
+    match tx.get(&STUDENTS, &s.id)? {
+        Some(old) => {
+            let old_key = format!("{}/{}", old.class_id, s.id);
+            tx.delete(&ROLL, &old_key, "school.roll")?;
+            tx.delete(&LEFT, &old_key, "school.left")?;
+            if old.ma_dinh_danh != s.ma_dinh_danh {
+                tx.delete(&CODES, &old.ma_dinh_danh, "school.codes")?;
+            }
         }
-        if old.ma_dinh_danh != s.ma_dinh_danh {
-            tx.delete(&CODES, &old.ma_dinh_danh, "school.codes")?;
+        None => {
+            register::enter(tx, &s, &class.year, &class.name)?;
         }
     }
     tx.put(&CODES, &s.ma_dinh_danh, &s.id, "school.codes")?;
-    tx.put(
-        &ROLL,
-        &format!("{}/{}", s.class_id, s.id),
-        &s.id,
-        "school.roll",
-    )?;
+    let key = format!("{}/{}", s.class_id, s.id);
+    if s.left.is_some() {
+        tx.put(&LEFT, &key, &s.id, "school.left")?;
+    } else {
+        tx.put(&ROLL, &key, &s.id, "school.roll")?;
+    }
     tx.put(&STUDENTS, &s.id, &s, action)?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -29,7 +29,15 @@ pub fn api() -> Router<Shared> {
                 .delete(delete_assignment),
         )
         .route("/students", get(list_students).post(create_student))
+        .route("/students/{student}", patch(edit_student))
         .route("/students/{student}/profile", put(put_profile))
+        .route("/students/{student}/move", post(move_student))
+        .route("/students/{student}/transfer-out", post(transfer_out))
+        .route("/students/{student}/withdraw", post(withdraw))
+        .route("/register", get(get_register))
+        .route("/register/{number}/strike", post(strike_line))
+        .route("/export/register.xlsx", get(export_register_xlsx))
+        .route("/export/register.pdf", get(export_register_pdf))
         .route("/import/students", post(import_students))
         .route("/import/staff", post(import_staff))
         .route("/export/students.xlsx", get(export_students))
@@ -213,6 +221,18 @@ struct NewStudent {
     gender: String,
     ma_dinh_danh: String,
     class_id: String,
+    /// Chuyển đến: the date and the school the student comes from.
+    #[serde(default)]
+    arrived: Option<NewArrival>,
+}
+
+/// The page's form sends the two fields empty for a student who starts here: that is no
+/// arrival, not a malformed one.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NewArrival {
+    date: String,
+    from_school: String,
 }
 
 async fn create_student(
@@ -248,9 +268,22 @@ async fn create_student(
         gender,
         ma_dinh_danh: ma,
         class_id: n.class_id,
+        arrived: None,
+        left: None,
     };
-    // add_student draws the opaque id; save_student refuses a mã định danh another student has.
-    let st = write(&s, &u, move |tx| super::add_student(tx, st)).await?;
+    // add_student draws the opaque id; save_student refuses a mã định danh another student has
+    // and opens the register line (dated the arrival for a student who transferred in).
+    let arrived = n.arrived;
+    let st = write(&s, &u, move |tx| {
+        let mut st = st;
+        if let Some(a) =
+            arrived.filter(|a| !(a.date.trim().is_empty() && a.from_school.trim().is_empty()))
+        {
+            st.arrived = Some(super::changes::arrival(tx, &a.date, &a.from_school)?);
+        }
+        super::add_student(tx, st)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({ "student": st }))).into_response())
 }
 
@@ -343,7 +376,21 @@ async fn import_students(
             if plan.digest() != seen {
                 return Err(SchoolError::StalePreview);
             }
-            import::apply_students(tx, &plan, &confirmed)
+            // A class change within the year carries the scores (gradebook::moves); into
+            // another year's class (next year's lists) the old year's rows stay where they are.
+            import::apply_students_moving(tx, &plan, &confirmed, &|tx, id, to| {
+                let same_year = match (tx.get(&super::STUDENTS, id)?, tx.get(&super::CLASSES, to)?)
+                {
+                    (Some(st), Some(to)) => tx
+                        .get(&super::CLASSES, &st.class_id)?
+                        .is_some_and(|from| from.year == to.year),
+                    _ => false,
+                };
+                if same_year {
+                    crate::gradebook::moves::move_student(tx, id, to)?;
+                }
+                Ok(())
+            })
         })?;
         let mut out = student_plan_json(&plan);
         out["committed"] = json!(true);
@@ -465,6 +512,176 @@ async fn put_profile(
     let p = json_body(b)?;
     let x = write(&s, &u, move |tx| super::save_profile(tx, &student, p)).await?;
     Ok(Json(json!({ "profile": x })))
+}
+
+/// Sửa thông tin học sinh: the fields sent, the others kept.
+async fn edit_student(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(student): Path<String>,
+    b: JsonBody<super::changes::StudentEdit>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let e = json_body(b)?;
+    let x = write(&s, &u, move |tx| {
+        super::changes::edit_student(tx, &student, e)
+    })
+    .await?;
+    Ok(Json(json!({ "student": x })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    class_id: String,
+}
+
+/// Chuyển lớp: the student's score rows and records go with them (`gradebook::moves`).
+async fn move_student(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(student): Path<String>,
+    b: JsonBody<MoveBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let m = json_body(b)?;
+    let x = write(&s, &u, move |tx| {
+        crate::gradebook::moves::move_student(tx, &student, &m.class_id)
+    })
+    .await?;
+    Ok(Json(json!({ "student": x })))
+}
+
+async fn transfer_out(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(student): Path<String>,
+    b: JsonBody<super::changes::TransferOut>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let t = json_body(b)?;
+    let x = write(&s, &u, move |tx| {
+        super::changes::transfer_out(tx, &student, t)
+    })
+    .await?;
+    Ok(Json(json!({ "student": x })))
+}
+
+async fn withdraw(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(student): Path<String>,
+    b: JsonBody<super::changes::Withdrawal>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let w = json_body(b)?;
+    let x = write(&s, &u, move |tx| super::changes::withdraw(tx, &student, w)).await?;
+    Ok(Json(json!({ "student": x })))
+}
+
+#[derive(Deserialize)]
+struct YearQuery {
+    /// "2026-2027"; the current year when absent.
+    year: Option<String>,
+}
+
+/// The year asked for, or the current one; (the school, the year).
+fn register_year(s: &Shared, q: YearQuery) -> Result<(super::SchoolInfo, String), ApiError> {
+    let info = crate::school::school_info(&s.store.read()?)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "not_provisioned",
+            "Trường chưa được khai báo (chạy tram provision hoặc --demo).",
+        )
+    })?;
+    let year = q
+        .year
+        .filter(|y| !y.is_empty())
+        .unwrap_or_else(|| info.current_year.clone());
+    Ok((info, year))
+}
+
+/// Sổ đăng bộ of a year (the lines of the students who entered in it).
+async fn get_register(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<YearQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ImportExport)?;
+    let (_, year) = register_year(&s, q)?;
+    let rows = super::register::rows(&s.store.read()?, &year)?;
+    Ok(Json(json!({ "year": year, "lines": rows })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrikeBody {
+    reason: String,
+}
+
+/// Gạch bỏ a line opened by mistake (it stays in the register, struck, with the reason).
+async fn strike_line(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(number): Path<String>,
+    b: JsonBody<StrikeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let body = json_body(b)?;
+    let number: u32 = number.trim().parse().map_err(|_| {
+        ApiError::from(SchoolError::Invalid(format!(
+            "Số đăng bộ không hợp lệ: \"{number}\"."
+        )))
+    })?;
+    let x = write(&s, &u, move |tx| {
+        super::register::strike(tx, number, &body.reason)
+    })
+    .await?;
+    Ok(Json(json!({ "line": x })))
+}
+
+async fn export_register_xlsx(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    let (info, year) = register_year(&s, q)?;
+    let store = s.store.clone();
+    let y = year.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let rows = super::register::rows(&store.read()?, &y)?;
+        Ok(super::register::xlsx(&rows, &info.name, &y)?)
+    })
+    .await??;
+    Ok(xlsx_response(&format!("so-dang-bo-{year}.xlsx"), bytes))
+}
+
+async fn export_register_pdf(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    let (info, year) = register_year(&s, q)?;
+    let store = s.store.clone();
+    let y = year.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let rows = super::register::rows(&store.read()?, &y)?;
+        crate::gradebook::register::register_pdf(&info, &y, &rows).map_err(ApiError::internal)
+    })
+    .await??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"so-dang-bo-{year}.pdf\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 impl From<crate::school::SchoolError> for ApiError {

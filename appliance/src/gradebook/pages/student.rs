@@ -52,7 +52,7 @@ pub(super) fn student_book(
     let st = rx
         .get(&school::STUDENTS, student)?
         .ok_or_else(ApiError::not_found)?;
-    let book = crate::gradebook::class_book_for(&rx, &u.principal, &st.class_id)?;
+    let book = crate::gradebook::class_book_for_student(&rx, &u.principal, &st)?;
     let homeroom = match &book.class.homeroom {
         Some(h) => rx
             .get(&crate::auth::ACCOUNTS, h)?
@@ -385,6 +385,8 @@ pub struct HocbaView {
     pub homeroom_name: String,
     /// Primary: the five qualities and ten competences at the end of the year.
     pub qualities: Vec<(&'static str, String)>,
+    /// Chuyển đến / chuyển trường / thôi học, as the students page says it ("" otherwise).
+    pub status: String,
 }
 
 page!(HocbaPage, "hocba.html" { v: HocbaView, pdf: String });
@@ -409,7 +411,22 @@ pub(super) fn hocba_view(sb: &StudentBook) -> HocbaView {
     let y = &book.year[i];
     let cd =
         |c: Option<crate::gradebook::Level>| c.map(|c| c.label().to_string()).unwrap_or_default();
+    let status = [
+        st.arrived.as_ref().map(|a| {
+            format!(
+                "Chuyển đến ngày {} từ {}",
+                crate::gradebook::forms::vi_date(&a.date),
+                a.from_school
+            )
+        }),
+        st.left.as_ref().map(|d| d.describe()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(". ");
     HocbaView {
+        status,
         school: sb.school.clone(),
         student_name: st.full_name.clone(),
         dob: crate::gradebook::forms::vi_date(&st.dob),

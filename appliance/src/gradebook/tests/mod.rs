@@ -483,12 +483,13 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
             lock_term(tx, &f.bgh, &year, TermId::Hk1, false)
         })
         .unwrap_err();
+    // 479 on the rolls: the demo's last class lost two and gained one (demo/register.rs).
     // The refusal names every class still incomplete with its count, not only the total.
     let GradeError::Incomplete { students, classes } = &e else {
         panic!("{e:?}")
     };
-    assert_eq!(*students, 480 - 40);
-    assert_eq!(classes.iter().map(|c| c.students).sum::<usize>(), 480 - 40);
+    assert_eq!(*students, 479 - 40);
+    assert_eq!(classes.iter().map(|c| c.students).sum::<usize>(), 479 - 40);
     assert!(classes.iter().all(|c| c.class != f.class.id), "{classes:?}");
     let text = e.to_string();
     for c in classes {
@@ -515,9 +516,9 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
         })
         .unwrap();
     assert_eq!(report.rule_version, RuleVersion::Tt22V1);
-    assert_eq!(report.results_written, 480);
+    assert_eq!(report.results_written, 479);
     let outbox = f.store.outbox(0, 100_000).unwrap();
-    assert_eq!(outbox.len() - outbox_before, 480);
+    assert_eq!(outbox.len() - outbox_before, 479);
     let rx = f.store.read().unwrap();
     let r = rx
         .get(&RESULTS, &format!("{year}/hk1/{}", f.students[0].id))
@@ -977,6 +978,8 @@ fn a_primary_class_gets_its_tt27_year_result() {
                     gender: "Nam".into(),
                     ma_dinh_danh: format!("00121600000{i}"),
                     class_id: class.id.clone(),
+                    arrived: None,
+                    left: None,
                 };
                 school::save_student(tx, st.clone(), "test")
                     .map_err(|e| GradeError::Import(e.to_string()))?;

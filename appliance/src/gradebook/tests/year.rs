@@ -425,6 +425,8 @@ fn server_year(st: &RandomStudent, owed: Option<(&[usize], bool)>) -> StudentYea
         gender: "Nam".into(),
         ma_dinh_danh: String::new(),
         class_id: "c1".into(),
+        arrived: None,
+        left: None,
     };
     let specs = prop_specs();
     let mut rows = RowIndex::new();

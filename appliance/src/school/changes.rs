@@ -1,0 +1,261 @@
+//! A student's life at the school after the first import: details edited, a transfer in
+//! (chuyển đến), a transfer out (chuyển trường đi) and a withdrawal (thôi học). Each goes
+//! through [`super::save_student`], so the class roll, the mã định danh index, the register
+//! and the relay (students are a relayed kind) follow in the same transaction. Moving to
+//! another class also moves the student's score rows, which this capability does not own:
+//! `gradebook::move_student` does it and calls [`check_move`] and `save_student` here.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CLASSES, STUDENTS, SchoolError, Student, Tx};
+
+/// Chuyển đến: the student came from another school on this date.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Arrival {
+    /// ISO date.
+    pub date: String,
+    /// Trường chuyển đến từ (the origin school).
+    pub from_school: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DepartureKind {
+    /// Chuyển trường đi.
+    TransferOut,
+    /// Thôi học.
+    Withdrawn,
+}
+
+/// The student left the school on this date; their records stay (học bạ, grades) and show it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Departure {
+    pub kind: DepartureKind,
+    /// ISO date.
+    pub date: String,
+    /// Trường chuyển đến (transfer out only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to_school: String,
+    /// Lý do.
+    pub reason: String,
+}
+
+impl Departure {
+    /// "Chuyển trường ngày 03/03/2027 (đến THCS Lê Lợi)", as the pages and the register say it.
+    pub fn describe(&self) -> String {
+        let on = vi_date(&self.date);
+        match self.kind {
+            DepartureKind::TransferOut => {
+                format!(
+                    "Chuyển trường ngày {on} (đến {}): {}",
+                    self.to_school, self.reason
+                )
+            }
+            DepartureKind::Withdrawn => format!("Thôi học ngày {on}: {}", self.reason),
+        }
+    }
+}
+
+/// dd/mm/yyyy of an ISO date (the stored text when it is not one).
+pub fn vi_date(iso: &str) -> String {
+    iso.parse::<jiff::civil::Date>()
+        .map(|d| d.strftime("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_string())
+}
+
+/// Today in the school's zone, from the write's own time (domain code never reads the clock).
+pub fn today(tx: &Tx<'_>) -> jiff::civil::Date {
+    tx.now().to_zoned(super::time_zone()).date()
+}
+
+/// A date a person typed for a change: a real date, not after today, not before the student
+/// entered the school (`since`, ISO; None for a new student).
+pub fn change_date(
+    label: &str,
+    raw: &str,
+    today: jiff::civil::Date,
+    since: Option<&str>,
+) -> Result<String, SchoolError> {
+    let d = super::parse_date(raw).ok_or_else(|| {
+        SchoolError::Invalid(format!(
+            "{label} \"{}\" không phải là một ngày có thật; hãy ghi ngày/tháng/năm, ví dụ 05/09/2026.",
+            raw.trim()
+        ))
+    })?;
+    // A typo such as 05/09/0226 is a real date to the parser, not to a school.
+    if d.year() < 2000 {
+        return Err(SchoolError::Invalid(format!(
+            "{label} {} không hợp lý.",
+            d.strftime("%d/%m/%Y")
+        )));
+    }
+    if d > today {
+        return Err(SchoolError::Invalid(format!(
+            "{label} {} ở tương lai (hôm nay là {}).",
+            d.strftime("%d/%m/%Y"),
+            today.strftime("%d/%m/%Y")
+        )));
+    }
+    if let Some(since) = since.and_then(|s| s.parse::<jiff::civil::Date>().ok())
+        && d < since
+    {
+        return Err(SchoolError::Invalid(format!(
+            "{label} {} trước ngày học sinh vào trường ({}).",
+            d.strftime("%d/%m/%Y"),
+            since.strftime("%d/%m/%Y")
+        )));
+    }
+    Ok(d.to_string())
+}
+
+/// A short free-text field (a school's name, a reason): one line, NFC, 1–200 characters.
+fn text(label: &str, raw: &str) -> Result<String, SchoolError> {
+    let v = crate::text::nfc(raw.trim());
+    if v.is_empty() {
+        return Err(SchoolError::Invalid(format!(
+            "{label} không được để trống."
+        )));
+    }
+    if v.chars().count() > 200 || v.chars().any(crate::text::is_unprintable) {
+        return Err(SchoolError::Invalid(format!(
+            "{label}: một dòng chữ, tối đa 200 kí tự."
+        )));
+    }
+    Ok(v)
+}
+
+fn active_student(tx: &Tx<'_>, id: &str) -> Result<Student, SchoolError> {
+    let s = tx
+        .get(&STUDENTS, id)?
+        .ok_or_else(|| SchoolError::NoSuchStudent(id.to_string()))?;
+    if let Some(d) = &s.left {
+        return Err(SchoolError::Invalid(format!(
+            "Học sinh {} đã rời trường ({}); không thay đổi được nữa.",
+            s.full_name,
+            d.describe()
+        )));
+    }
+    Ok(s)
+}
+
+/// The date the student entered the school (ISO), from their register line.
+fn entered_on(tx: &Tx<'_>, id: &str) -> Result<Option<String>, SchoolError> {
+    Ok(super::register::line_of(tx, id)?.map(|l| l.entered_on))
+}
+
+/// A change to a student's details: a field left out stays.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StudentEdit {
+    pub full_name: Option<String>,
+    pub dob: Option<String>,
+    pub gender: Option<String>,
+    pub ma_dinh_danh: Option<String>,
+}
+
+/// Edits a student's name, birth date, gender or mã định danh with the rules of the form; a
+/// number another student holds is refused by `save_student`.
+pub fn edit_student(tx: &mut Tx<'_>, id: &str, e: StudentEdit) -> Result<Student, SchoolError> {
+    let mut s = active_student(tx, id)?;
+    let (name, dob, gender, ma) = super::validate_student(
+        e.full_name.as_deref().unwrap_or(&s.full_name),
+        e.dob.as_deref().unwrap_or(&s.dob),
+        e.gender.as_deref().unwrap_or(&s.gender),
+        e.ma_dinh_danh.as_deref().unwrap_or(&s.ma_dinh_danh),
+    )
+    .map_err(|errs| {
+        SchoolError::Invalid(
+            errs.into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    })?;
+    (s.full_name, s.dob, s.gender, s.ma_dinh_danh) = (name, dob, gender, ma);
+    super::save_student(tx, s.clone(), "student.edit")?;
+    Ok(s)
+}
+
+/// What moving a student to `to_class` needs: an active student, a class of the same school
+/// year, not the one they are in. Returns (the student, their current class id).
+pub fn check_move(tx: &Tx<'_>, id: &str, to_class: &str) -> Result<(Student, String), SchoolError> {
+    let s = active_student(tx, id)?;
+    let from = tx
+        .get(&CLASSES, &s.class_id)?
+        .ok_or_else(|| SchoolError::NoSuchClass(s.class_id.clone()))?;
+    let to = tx
+        .get(&CLASSES, to_class)?
+        .ok_or_else(|| SchoolError::NoSuchClass(to_class.to_string()))?;
+    if to.id == from.id {
+        return Err(SchoolError::Invalid(format!(
+            "Học sinh {} đã ở lớp {}.",
+            s.full_name, to.name
+        )));
+    }
+    if to.year != from.year {
+        return Err(SchoolError::Invalid(format!(
+            "Lớp {} thuộc năm học {}, học sinh đang học năm {}: chỉ chuyển lớp trong cùng năm học.",
+            to.name, to.year, from.year
+        )));
+    }
+    let from_id = s.class_id.clone();
+    Ok((s, from_id))
+}
+
+/// Chuyển trường đi.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOut {
+    pub date: String,
+    pub to_school: String,
+    pub reason: String,
+}
+
+/// Thôi học.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Withdrawal {
+    pub date: String,
+    pub reason: String,
+}
+
+/// Records that the student left the school: from then on they are in no class list or score
+/// grid (the roll drops them), while every record of theirs stays and shows the departure.
+fn depart(tx: &mut Tx<'_>, id: &str, d: Departure, action: &str) -> Result<Student, SchoolError> {
+    let mut s = active_student(tx, id)?;
+    s.left = Some(d);
+    super::save_student(tx, s.clone(), action)?;
+    Ok(s)
+}
+
+pub fn transfer_out(tx: &mut Tx<'_>, id: &str, t: TransferOut) -> Result<Student, SchoolError> {
+    let since = entered_on(tx, id)?;
+    let d = Departure {
+        kind: DepartureKind::TransferOut,
+        date: change_date("Ngày chuyển đi", &t.date, today(tx), since.as_deref())?,
+        to_school: text("Trường chuyển đến", &t.to_school)?,
+        reason: text("Lý do chuyển trường", &t.reason)?,
+    };
+    depart(tx, id, d, "student.transfer_out")
+}
+
+pub fn withdraw(tx: &mut Tx<'_>, id: &str, w: Withdrawal) -> Result<Student, SchoolError> {
+    let since = entered_on(tx, id)?;
+    let d = Departure {
+        kind: DepartureKind::Withdrawn,
+        date: change_date("Ngày thôi học", &w.date, today(tx), since.as_deref())?,
+        to_school: String::new(),
+        reason: text("Lý do thôi học", &w.reason)?,
+    };
+    depart(tx, id, d, "student.withdraw")
+}
+
+/// The arrival of a new student from another school, checked: a real date not in the future,
+/// the origin named.
+pub fn arrival(tx: &Tx<'_>, date: &str, from_school: &str) -> Result<Arrival, SchoolError> {
+    Ok(Arrival {
+        date: change_date("Ngày chuyển đến", date, today(tx), None)?,
+        from_school: text("Trường chuyển đi", from_school)?,
+    })
+}

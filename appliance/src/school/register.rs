@@ -1,0 +1,383 @@
+//! Sổ đăng bộ: the school's register of every student ever enrolled. A line is opened when a
+//! student is first saved (in `save_student`'s transaction) with the next number, which is
+//! never reused; a line is never deleted — one opened by mistake is struck with a reason. The
+//! rest of a line (name, birth, family, transfers, withdrawal) is read from the student's
+//! records when the register is shown, so it never disagrees with them.
+
+use serde::{Deserialize, Serialize};
+
+use super::{SchoolError, Student, Tx};
+use crate::store::{AuditPolicy, Collection, Read, StoreError};
+
+/// One line of the register, by number ("000012").
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RegisterLine {
+    /// Số đăng bộ.
+    pub number: u32,
+    pub student: String,
+    /// The school year the student entered in ("2026-2027").
+    pub year: String,
+    /// Ngày vào trường, ISO.
+    pub entered_on: String,
+    /// Lớp vào trường: the class's name then (its id may be reused next year).
+    pub class_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub struck: Option<Strike>,
+}
+
+/// Gạch bỏ: the line was opened by mistake; it stays, struck, with why.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Strike {
+    pub reason: String,
+    /// ISO date.
+    pub on: String,
+}
+
+pub const REGISTER: Collection<RegisterLine> =
+    Collection::new("school.register.v1", AuditPolicy::Values, None);
+/// Student id → number of their line (derived, written with the line).
+pub const REGISTER_OF: Collection<u32> =
+    Collection::new("school.register.students.v1", AuditPolicy::None, None);
+/// The next number ("next"): numbers are never reused, so it only grows.
+pub const REGISTER_NEXT: Collection<u32> =
+    Collection::new("school.register.next.v1", AuditPolicy::None, None);
+
+fn key(number: u32) -> String {
+    format!("{number:06}")
+}
+
+pub fn line_of(rx: &impl Read, student: &str) -> Result<Option<RegisterLine>, StoreError> {
+    match rx.get(&REGISTER_OF, student)? {
+        Some(n) => rx.get(&REGISTER, &key(n)),
+        None => Ok(None),
+    }
+}
+
+/// Opens the register line of a student saved for the first time (numbers from 1).
+pub fn enter(
+    tx: &mut Tx<'_>,
+    s: &Student,
+    year: &str,
+    class_name: &str,
+) -> Result<u32, StoreError> {
+    if let Some(n) = tx.get(&REGISTER_OF, &s.id)? {
+        return Ok(n);
+    }
+    let number = tx.get(&REGISTER_NEXT, "next")?.unwrap_or(1);
+    let entered_on = match &s.arrived {
+        Some(a) => a.date.clone(),
+        None => super::changes::today(tx).to_string(),
+    };
+    let line = RegisterLine {
+        number,
+        student: s.id.clone(),
+        year: year.to_string(),
+        entered_on,
+        class_name: class_name.to_string(),
+        struck: None,
+    };
+    tx.put(&REGISTER, &key(number), &line, "register.enter")?;
+    tx.put(&REGISTER_OF, &s.id, &number, "register.enter")?;
+    tx.put(&REGISTER_NEXT, "next", &(number + 1), "register.enter")?;
+    Ok(number)
+}
+
+/// Whether a school year's register is closed: every year before the current one is.
+fn closed(tx: &Tx<'_>, year: &str) -> Result<bool, SchoolError> {
+    let current = super::school_info(tx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    Ok(year < current.as_str())
+}
+
+/// Records the real date a student entered (a list imported in December for pupils who came
+/// in September); refused for a line of a closed year, a date in the future, or one after the
+/// student left.
+pub fn date_entry(tx: &mut Tx<'_>, student: &str, date: &str) -> Result<RegisterLine, SchoolError> {
+    let mut line =
+        line_of(tx, student)?.ok_or_else(|| SchoolError::NoSuchStudent(student.to_string()))?;
+    if closed(tx, &line.year)? {
+        return Err(SchoolError::Invalid(format!(
+            "Dòng số {} thuộc năm học {}, đã khoá sổ: không sửa được.",
+            line.number, line.year
+        )));
+    }
+    let date =
+        super::changes::change_date("Ngày vào trường", date, super::changes::today(tx), None)?;
+    if let Some(left) = tx.get(&super::STUDENTS, student)?.and_then(|s| s.left)
+        && left.date < date
+    {
+        return Err(SchoolError::Invalid(format!(
+            "Ngày vào trường {} sau ngày học sinh rời trường ({}).",
+            super::changes::vi_date(&date),
+            super::changes::vi_date(&left.date)
+        )));
+    }
+    line.entered_on = date;
+    tx.put(&REGISTER, &key(line.number), &line, "register.entry_date")?;
+    Ok(line)
+}
+
+/// Strikes a line opened by mistake (the line stays, with the reason). A line of a closed
+/// year is the paper record of that year and is refused.
+pub fn strike(tx: &mut Tx<'_>, number: u32, reason: &str) -> Result<RegisterLine, SchoolError> {
+    let mut line = tx
+        .get(&REGISTER, &key(number))?
+        .ok_or_else(|| SchoolError::Invalid(format!("Sổ đăng bộ không có dòng số {number}.")))?;
+    if closed(tx, &line.year)? {
+        return Err(SchoolError::Invalid(format!(
+            "Dòng số {number} thuộc năm học {}, đã khoá sổ: không sửa được. Ghi việc điều chỉnh vào năm học hiện tại.",
+            line.year
+        )));
+    }
+    if line.struck.is_some() {
+        return Err(SchoolError::Invalid(format!(
+            "Dòng số {number} đã bị gạch bỏ."
+        )));
+    }
+    let reason = crate::text::nfc(reason.trim());
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(SchoolError::Invalid(
+            "Hãy ghi lý do gạch bỏ (một dòng, tối đa 200 kí tự).".into(),
+        ));
+    }
+    line.struck = Some(Strike {
+        reason,
+        on: super::changes::today(tx).to_string(),
+    });
+    tx.put(&REGISTER, &key(number), &line, "register.strike")?;
+    Ok(line)
+}
+
+/// A register line as printed: the line and what the student's records say now.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct RegisterRow {
+    pub number: u32,
+    pub student: String,
+    pub full_name: String,
+    /// dd/mm/yyyy
+    pub dob: String,
+    pub gender: String,
+    pub birthplace: String,
+    pub ethnicity: String,
+    /// "Cha: …; Mẹ: …" (and the guardian).
+    pub parents: String,
+    pub address: String,
+    /// dd/mm/yyyy
+    pub entered_on: String,
+    pub entered_class: String,
+    /// Chuyển đến từ.
+    pub arrived_from: String,
+    /// Chuyển đi / thôi học, with the date.
+    pub left: String,
+    /// Tốt nghiệp (not recorded yet: printed blank to be filled by hand).
+    pub graduation: String,
+    /// Gạch bỏ: the reason.
+    pub struck: String,
+}
+
+/// The lines of the students who entered in `year`, by number.
+pub fn rows(rx: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
+    let mut out = Vec::new();
+    rx.scan_each(&REGISTER, "", &mut |_, line: RegisterLine| {
+        if line.year != year {
+            return Ok(());
+        }
+        let s = rx.get(&super::STUDENTS, &line.student)?;
+        let p = super::student_profile(rx, &line.student)?;
+        let mut parents = Vec::new();
+        for (label, name) in [
+            ("Cha", &p.father),
+            ("Mẹ", &p.mother),
+            ("Giám hộ", &p.guardian),
+        ] {
+            if !name.is_empty() {
+                parents.push(format!("{label}: {name}"));
+            }
+        }
+        out.push(RegisterRow {
+            number: line.number,
+            student: line.student.clone(),
+            full_name: s.as_ref().map(|s| s.full_name.clone()).unwrap_or_default(),
+            dob: s
+                .as_ref()
+                .map(|s| super::changes::vi_date(&s.dob))
+                .unwrap_or_default(),
+            gender: s.as_ref().map(|s| s.gender.clone()).unwrap_or_default(),
+            birthplace: p.birthplace,
+            ethnicity: p.ethnicity,
+            parents: parents.join("; "),
+            address: p.address,
+            entered_on: super::changes::vi_date(&line.entered_on),
+            entered_class: line.class_name,
+            arrived_from: s
+                .as_ref()
+                .and_then(|s| s.arrived.as_ref())
+                .map(|a| a.from_school.clone())
+                .unwrap_or_default(),
+            left: s
+                .as_ref()
+                .and_then(|s| s.left.as_ref())
+                .map(|d| d.describe())
+                .unwrap_or_default(),
+            graduation: String::new(),
+            struck: line.struck.map(|k| k.reason).unwrap_or_default(),
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The register of a year as a spreadsheet (one row per line, struck lines marked).
+pub fn xlsx(rows: &[RegisterRow], school: &str, year: &str) -> Result<Vec<u8>, SchoolError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let fail = |e: rust_xlsxwriter::XlsxError| {
+        SchoolError::Invalid(format!("Không tạo được tệp Excel: {e}"))
+    };
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("So dang bo").map_err(fail)?;
+    let bold = Format::new().set_bold();
+    ws.write_string_with_format(
+        0,
+        0,
+        format!("SỔ ĐĂNG BỘ — {school} — năm học {year}"),
+        &bold,
+    )
+    .map_err(fail)?;
+    for (c, h) in HEADERS.iter().enumerate() {
+        ws.write_string_with_format(2, c as u16, *h, &bold)
+            .map_err(fail)?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = 3 + i as u32;
+        ws.write_number(row, 0, f64::from(r.number)).map_err(fail)?;
+        for (c, v) in r.cells().iter().enumerate() {
+            ws.write_string(row, 1 + c as u16, v).map_err(fail)?;
+        }
+    }
+    wb.save_to_buffer().map_err(fail)
+}
+
+/// The register's columns, in the order of the paper book.
+pub const HEADERS: [&str; 14] = [
+    "Số đăng bộ",
+    "Họ và tên",
+    "Ngày sinh",
+    "Giới tính",
+    "Nơi sinh",
+    "Dân tộc",
+    "Họ tên cha, mẹ (người giám hộ)",
+    "Chỗ ở",
+    "Ngày vào trường",
+    "Lớp",
+    "Chuyển đến từ",
+    "Chuyển đi, thôi học",
+    "Tốt nghiệp",
+    "Ghi chú",
+];
+
+impl RegisterRow {
+    /// Every column after the number, as text.
+    pub fn cells(&self) -> [String; 13] {
+        [
+            self.full_name.clone(),
+            self.dob.clone(),
+            self.gender.clone(),
+            self.birthplace.clone(),
+            self.ethnicity.clone(),
+            self.parents.clone(),
+            self.address.clone(),
+            self.entered_on.clone(),
+            self.entered_class.clone(),
+            self.arrived_from.clone(),
+            self.left.clone(),
+            self.graduation.clone(),
+            if self.struck.is_empty() {
+                String::new()
+            } else {
+                format!("Gạch bỏ: {}", self.struck)
+            },
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::school::{self, INFO, NewClass, SchoolInfo};
+    use crate::store::{Actor, Store};
+
+    fn info(year: &str) -> SchoolInfo {
+        SchoolInfo {
+            name: "THCS Thử".into(),
+            code: "79000701".into(),
+            level: "THCS".into(),
+            authority: "Sở GD&ĐT".into(),
+            current_year: year.into(),
+            locality: String::new(),
+        }
+    }
+
+    fn student(ma: &str) -> Student {
+        Student {
+            id: String::new(),
+            full_name: "Nguyễn Văn An".into(),
+            dob: "2014-09-05".into(),
+            gender: "Nam".into(),
+            ma_dinh_danh: ma.into(),
+            class_id: "2026-6a1".into(),
+            arrived: None,
+            left: None,
+        }
+    }
+
+    /// Numbers are given once and never again (a struck line keeps its number); once the
+    /// school moved to the next year, last year's lines are refused with the reason, and
+    /// nothing changes.
+    #[test]
+    fn numbers_are_never_reused_and_a_closed_years_line_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+        let now = "2026-10-01T03:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        let actor = Actor::system(now);
+        let (a, b) = s
+            .write(&actor, |tx| -> Result<_, SchoolError> {
+                tx.put(&INFO, "school", &info("2026-2027"), "school.create")?;
+                let class = NewClass {
+                    name: "6A1".into(),
+                    grade: 6,
+                    homeroom: None,
+                };
+                school::create_class(tx, "2026-2027", class)?;
+                let a = school::add_student(tx, student("079214000001"))?;
+                strike(tx, 1, "Nhập nhầm")?;
+                let b = school::add_student(tx, student("079214000002"))?;
+                Ok((a, b))
+            })
+            .unwrap();
+        let rx = s.read().unwrap();
+        assert_eq!(line_of(&rx, &a.id).unwrap().unwrap().number, 1);
+        assert_eq!(line_of(&rx, &b.id).unwrap().unwrap().number, 2);
+        let lines = rows(&rx, "2026-2027").unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].struck, "Nhập nhầm");
+        drop(rx);
+
+        s.write(&actor, |tx| {
+            tx.put(&INFO, "school", &info("2027-2028"), "school.update")
+        })
+        .unwrap();
+        let before = s.read().unwrap().get(&REGISTER, &key(2)).unwrap();
+        let e = s.write(&actor, |tx| strike(tx, 2, "Nhầm")).unwrap_err();
+        assert!(
+            e.to_string().contains("năm học 2026-2027, đã khoá sổ"),
+            "{e}"
+        );
+        let e = s
+            .write(&actor, |tx| date_entry(tx, &b.id, "05/09/2026"))
+            .unwrap_err();
+        assert!(e.to_string().contains("đã khoá sổ"), "{e}");
+        assert_eq!(s.read().unwrap().get(&REGISTER, &key(2)).unwrap(), before);
+    }
+}

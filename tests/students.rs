@@ -1,0 +1,796 @@
+//! Issue 24 item 3 and issue 25 item 3 on the real binary: a student added, edited, moved to
+//! another class (their scores follow), transferred out, transferred in and withdrawn — each
+//! refused with a clear Vietnamese message when it makes no sense, audited, and relayed to a
+//! real hub; the sổ đăng bộ built from those records, printed (pdftotext) and exported
+//! (calamine), its lines never erased.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Hub, Server, enroll, relayed, teacher_of};
+use serde_json::{Value, json};
+
+const FROM: &str = "2026-6a1";
+const TO: &str = "2026-6a2";
+
+fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date()
+}
+
+/// Every record the hub holds for the school, paged through.
+fn hub_records(hub_url: &str, secret: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{hub_url}/relay/v1/records/79000701?after=0");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={}", urlencode(c)));
+        }
+        let page: Value = reqwest::blocking::Client::new()
+            .get(url)
+            .bearer_auth(secret)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        out.extend(page["records"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(n) => cursor = Some(n.to_string()),
+            None => return out,
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The audit chain's length (`tram audit verify` asks the running server).
+fn audit_len(dir: &std::path::Path) -> u64 {
+    let out = common::tram(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "audit verify: {text}");
+    text.split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {text}"))
+}
+
+fn pdftotext(pdf: &[u8]) -> Option<String> {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let mut child = match Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "pdftotext is missing ({e})"
+            );
+            eprintln!("skipped: pdftotext is not installed");
+            return None;
+        }
+    };
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let name = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&name).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+fn error_message(r: reqwest::blocking::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let v: Value = r.json().unwrap_or(Value::Null);
+    (
+        status,
+        v["error"]["message"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[test]
+fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let url = format!("http://127.0.0.1:{}", hub.port);
+    let out = enroll(data, &url, &hub.token("79000701"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let relay = ["--relay-rate", "10000000", "--relay-school-hours", "off"];
+    let s = Server::start_with(dir.path(), false, &relay);
+    let b = s.base();
+    let admin = s.login("admin");
+    let today = today();
+    let iso = |d: jiff::civil::Date| d.strftime("%d/%m/%Y").to_string();
+    let roll = |class: &str| -> Vec<Value> {
+        admin
+            .get(format!("{b}/api/v1/students?class={class}"))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()["students"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+
+    // Add: two students; a duplicate mã định danh and an unknown class are refused.
+    let add = |name: &str, ma: &str, class: &str, arrived: Option<Value>| {
+        let mut body = json!({"full_name": name, "dob": "14/03/2014", "gender": "Nữ",
+                              "ma_dinh_danh": ma, "class_id": class});
+        if let Some(a) = arrived {
+            body["arrived"] = a;
+        }
+        admin
+            .post(format!("{b}/api/v1/students"))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let r = add("Lê Thu Trang", "079314888001", FROM, None);
+    assert_eq!(r.status(), 201);
+    let trang = r.json::<Value>().unwrap()["student"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = add("Hồ Minh Khôi", "079214888002", FROM, None);
+    assert_eq!(r.status(), 201);
+    let khoi = r.json::<Value>().unwrap()["student"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = audit_len(dir.path());
+    let (st, msg) = error_message(add("Người Khác", "079314888001", FROM, None));
+    assert_eq!(st, 422);
+    assert!(
+        msg.contains("Đã có học sinh với mã định danh 079314888001"),
+        "{msg}"
+    );
+    let (st, msg) = error_message(add("Người Khác", "079314888009", "2026-6z9", None));
+    assert_eq!(st, 422);
+    assert!(msg.contains("Không tìm thấy lớp"), "{msg}");
+    // Transfer in from the future: refused.
+    let (st, msg) = error_message(add(
+        "Người Khác",
+        "079314888009",
+        FROM,
+        Some(json!({"date": iso(today + jiff::ToSpan::days(3)), "from_school": "THCS A"})),
+    ));
+    assert_eq!(st, 422);
+    assert!(msg.contains("ở tương lai"), "{msg}");
+    assert_eq!(audit_len(dir.path()), before, "a refusal wrote nothing");
+
+    // Transfer in: the student arrives with the date and the origin school.
+    let r = add(
+        "Đặng Quốc Bảo",
+        "079214888003",
+        FROM,
+        Some(json!({"date": iso(today), "from_school": "Trường THCS Nguyễn Du"})),
+    );
+    assert_eq!(r.status(), 201);
+    let bao = r.json::<Value>().unwrap()["student"].clone();
+    assert_eq!(bao["arrived"]["from_school"], "Trường THCS Nguyễn Du");
+    let bao = bao["id"].as_str().unwrap().to_string();
+
+    // Edit: the name changes, another student's number is refused.
+    let r = admin
+        .patch(format!("{b}/api/v1/students/{trang}"))
+        .json(&json!({"full_name": "Lê Thu Trang Anh"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (st, msg) = error_message(
+        admin
+            .patch(format!("{b}/api/v1/students/{trang}"))
+            .json(&json!({"ma_dinh_danh": "079214888002"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("Đã có học sinh với mã định danh"), "{msg}");
+
+    // A score for Trang in 6A1, then she moves to 6A2: the score is in 6A2's sheet.
+    let teacher = s.login(&teacher_of(&s, FROM, "toan"));
+    let r = teacher
+        .put(format!("{b}/api/v1/grades/sheet/{FROM}/toan/hk1"))
+        .json(&json!({"student": trang, "column": "tx1", "input": "7,5", "expected_version": 0}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/students/{trang}/move"))
+            .json(&json!({"class_id": "2026-6z9"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("Không tìm thấy lớp"), "{msg}");
+    let r = admin
+        .post(format!("{b}/api/v1/students/{trang}/move"))
+        .json(&json!({"class_id": TO}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(audit_len(dir.path()) > before, "the move is audited");
+    assert!(roll(FROM).iter().all(|x| x["id"] != trang.as_str()));
+    assert!(roll(TO).iter().any(|x| x["id"] == trang.as_str()));
+    let teacher2 = s.login(&teacher_of(&s, TO, "toan"));
+    let sheet: Value = teacher2
+        .get(format!("{b}/api/v1/grades/sheet/{TO}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let row = sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["student"] == trang.as_str())
+        .expect("Trang is in 6A2's sheet")
+        .clone();
+    let tx1 = row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "tx1")
+        .unwrap_or_else(|| panic!("{row}"));
+    assert!(tx1["text"] == "7,5" || tx1["text"] == "7.5", "{row}");
+
+    // Transfer out: not in the future, not before she entered; then she leaves the class list
+    // and the score grid, and cannot be moved any more.
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/students/{trang}/transfer-out"))
+            .json(&json!({"date": iso(today + jiff::ToSpan::days(1)), "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("ở tương lai"), "{msg}");
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/students/{trang}/transfer-out"))
+            .json(&json!({"date": iso(today - jiff::ToSpan::days(1)), "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("trước ngày học sinh vào trường"), "{msg}");
+    let r = admin
+        .post(format!("{b}/api/v1/students/{trang}/transfer-out"))
+        .json(&json!({"date": iso(today), "to_school": "THCS Lê Lợi", "reason": "Gia đình chuyển nhà"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(roll(TO).iter().all(|x| x["id"] != trang.as_str()));
+    let sheet: Value = teacher2
+        .get(format!("{b}/api/v1/grades/sheet/{TO}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        sheet["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["student"] != trang.as_str())
+    );
+    // Her records stay: the homeroom teacher still opens her học bạ, with the score.
+    let gvcn = s.login(&common::homeroom_of(&s, TO));
+    let r = gvcn
+        .get(format!("{b}/grades/hocba/{trang}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "the học bạ of a student who left");
+    let hocba = r.text().unwrap();
+    assert!(hocba.contains("Lê Thu Trang Anh"), "{hocba}");
+    assert!(
+        hocba.contains("Chuyển trường ngày") && hocba.contains("THCS Lê Lợi"),
+        "the học bạ shows that she left: {hocba}"
+    );
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/students/{trang}/move"))
+            .json(&json!({"class_id": FROM}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("đã rời trường"), "{msg}");
+
+    // Withdrawal: Khôi leaves; withdrawing him again is refused.
+    let r = admin
+        .post(format!("{b}/api/v1/students/{khoi}/withdraw"))
+        .json(&json!({"date": iso(today), "reason": "Theo gia đình vào Bình Dương"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/students/{khoi}/withdraw"))
+            .json(&json!({"date": iso(today), "reason": "lần nữa"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("đã rời trường"), "{msg}");
+
+    // The students page shows who left, with the status.
+    let page = admin
+        .get(format!("{b}/admin/students?class={FROM}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Hồ Minh Khôi") && page.contains("Thôi học ngày"),
+        "{page}"
+    );
+
+    // Every change reached the hub, keyed by the mã định danh.
+    relayed(dir.path(), 120, "the relay did not finish");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let enrolment: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("relay.json")).unwrap()).unwrap();
+    let secret = enrolment["secret"].as_str().unwrap().to_string();
+    loop {
+        let held = hub_records(&url, &secret);
+        let find = |ma: &str| {
+            held.iter()
+                .find(|r| r["kind"] == "student" && r["key"] == format!("hs-{ma}"))
+                .cloned()
+        };
+        let trang = find("079314888001");
+        let khoi = find("079214888002");
+        let bao = find("079214888003");
+        let done = matches!((&trang, &khoi, &bao), (Some(t), Some(k), Some(b))
+            if t["record"]["left"]["kind"] == "transfer_out"
+                && t["record"]["full_name"] == "Lê Thu Trang Anh"
+                && t["record"]["class_id"] == TO
+                && k["record"]["left"]["kind"] == "withdrawn"
+                && b["record"]["arrived"]["from_school"] == "Trường THCS Nguyễn Du");
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hub holds {trang:?} {khoi:?} {bao:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = bao;
+}
+
+#[test]
+fn the_register_keeps_every_line_prints_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    // The demo's register: a transfer in, a transfer out and a withdrawal among its lines.
+    let reg: Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let lines = reg["lines"].as_array().unwrap().clone();
+    assert!(lines.len() > 400, "{}", lines.len());
+    let numbers: Vec<u64> = lines
+        .iter()
+        .map(|l| l["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+    let transferred = lines
+        .iter()
+        .find(|l| l["left"].as_str().unwrap().starts_with("Chuyển trường"))
+        .expect("a transfer out")
+        .clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["left"].as_str().unwrap().starts_with("Thôi học"))
+    );
+    assert!(lines.iter().any(|l| l["arrived_from"] != ""));
+
+    // A line opened by mistake is struck with its reason, never erased; its number is not
+    // given again.
+    let r = admin
+        .post(format!("{b}/api/v1/students"))
+        .json(
+            &json!({"full_name": "Nhập Nhầm", "dob": "01/01/2014", "gender": "Nam",
+                      "ma_dinh_danh": "079214777001", "class_id": FROM}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reg: Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mistake = reg["lines"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(mistake["full_name"], "Nhập Nhầm");
+    let n = mistake["number"].as_u64().unwrap();
+    assert_eq!(n, numbers.len() as u64 + 1);
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/register/{n}/strike"))
+            .json(&json!({"reason": "  "}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("lý do"), "{msg}");
+    let r = admin
+        .post(format!("{b}/api/v1/register/{n}/strike"))
+        .json(&json!({"reason": "Nhập nhầm hồ sơ của trường khác"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let r = admin
+        .post(format!("{b}/api/v1/students"))
+        .json(
+            &json!({"full_name": "Vào Sau", "dob": "02/02/2014", "gender": "Nữ",
+                      "ma_dinh_danh": "079314777002", "class_id": FROM}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reg: Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let last = reg["lines"].as_array().unwrap();
+    let struck = last
+        .iter()
+        .find(|l| l["number"] == n)
+        .expect("the struck line stays");
+    assert_eq!(struck["struck"], "Nhập nhầm hồ sơ của trường khác");
+    assert_eq!(last.last().unwrap()["number"].as_u64().unwrap(), n + 1);
+    assert_eq!(last.last().unwrap()["full_name"], "Vào Sau");
+
+    // A number the register never gave is named as such.
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/register/999999/strike"))
+            .json(&json!({"reason": "x"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("không có dòng số 999999"), "{msg}");
+
+    // Printed: the title and a student's name; exported: the same lines, parsed back.
+    let r = admin
+        .get(format!("{b}/api/v1/export/register.pdf"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pdf = r.bytes().unwrap();
+    if let Some(text) = pdftotext(&pdf) {
+        assert!(text.contains("SỔ ĐĂNG BỘ"), "{text}");
+        let name = transferred["full_name"].as_str().unwrap();
+        let given = name.rsplit(' ').next().unwrap();
+        assert!(text.contains(given), "{name} not printed");
+        assert!(text.contains("Chuyển trường"), "the transfer is printed");
+    }
+    let r = admin
+        .get(format!("{b}/api/v1/export/register.xlsx"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rows = xlsx_rows(&r.bytes().unwrap());
+    assert!(rows[0][0].contains("SỔ ĐĂNG BỘ"), "{:?}", rows[0]);
+    assert_eq!(rows[2][0], "Số đăng bộ");
+    let body = &rows[3..];
+    assert_eq!(body.len(), last.len());
+    assert!(
+        body.iter()
+            .any(|r| r[1] == transferred["full_name"].as_str().unwrap()
+                && r[11].starts_with("Chuyển trường"))
+    );
+    assert!(
+        body.iter()
+            .any(|r| r[1] == "Nhập Nhầm" && r[13].contains("Gạch bỏ"))
+    );
+
+    // A teacher may not read or print the register (parents, addresses).
+    let t = s.login(&teacher_of(&s, FROM, "toan"));
+    assert_eq!(
+        t.get(format!("{b}/api/v1/register"))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        t.get(format!("{b}/api/v1/export/register.pdf"))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+}
+
+/// chromedriver + headless Chromium as a 360-px phone (as tests/browser.rs drives it).
+struct Driver(std::process::Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// At 360 px the students page is no wider than the screen outside its table's scroll
+/// container, and a withdrawal typed into its form moves the student to the list of those
+/// who left, with the status.
+#[test]
+fn the_students_page_records_a_withdrawal_on_a_phone() {
+    use fantoccini::{ClientBuilder, Locator};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let base = s.base();
+    let admin = s.login("admin");
+    let student = admin
+        .get(format!("{base}/api/v1/students?class={FROM}"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["students"][0]
+        .clone();
+    let id = student["id"].as_str().unwrap().to_string();
+    let name = student["full_name"].as_str().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let _driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian chromium-driver) is installed"),
+    );
+    let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "mobileEmulation": {"deviceMetrics": {"width": 360, "height": 760, "pixelRatio": 2.0, "touch": true}},
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-dev-shm-usage",
+                     format!("--user-data-dir={}", home.path().join("chrome").display())]
+        }
+    }))
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let c = loop {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "chromedriver: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let find = |css: &'static str| {
+            let c = c.clone();
+            async move {
+                c.wait()
+                    .at_most(Duration::from_secs(20))
+                    .for_element(Locator::Css(css))
+                    .await
+                    .unwrap_or_else(|e| panic!("{css}: {e}"))
+            }
+        };
+        c.goto(&format!("{base}/login")).await.unwrap();
+        find("#username").await.send_keys("admin").await.unwrap();
+        find("#password")
+            .await
+            .send_keys(common::PASSWORD)
+            .await
+            .unwrap();
+        find("#login-submit").await.click().await.unwrap();
+        find("#welcome").await;
+        c.goto(&format!("{base}/admin/students?class={FROM}"))
+            .await
+            .unwrap();
+        find("#add-student").await;
+        let width = c
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert!(
+            width.as_u64().unwrap() <= 360,
+            "the page is {width} px wide"
+        );
+        // Open the student's section, fill the withdrawal, send it.
+        c.find(Locator::Css(&format!("#manage-{id} summary")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let form = c
+            .find(Locator::Css(&format!(
+                "#manage-{id} form[data-api-form$=\"/withdraw\"]"
+            )))
+            .await
+            .unwrap();
+        let today = today().strftime("%d/%m/%Y").to_string();
+        form.find(Locator::Css("input[name=date]"))
+            .await
+            .unwrap()
+            .send_keys(&today)
+            .await
+            .unwrap();
+        form.find(Locator::Css("input[name=reason]"))
+            .await
+            .unwrap()
+            .send_keys("Gia đình chuyển vào Nam")
+            .await
+            .unwrap();
+        form.find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The page reloads with the student among those who left.
+        let left = find("#students-left").await;
+        let text = left.text().await.unwrap();
+        assert!(
+            text.contains(&name) && text.contains("Thôi học ngày"),
+            "{text}"
+        );
+        let width = c
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert!(
+            width.as_u64().unwrap() <= 360,
+            "the page is {width} px wide"
+        );
+        c.close().await.unwrap();
+    });
+}
+
+/// A class change typed into the student sheet and imported keeps the student's scores, as
+/// the page's move does.
+#[test]
+fn a_class_change_in_the_imported_sheet_keeps_the_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let teacher = s.login(&teacher_of(&s, FROM, "toan"));
+    let sheet: Value = teacher
+        .get(format!("{b}/api/v1/grades/sheet/{FROM}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let student = sheet["rows"][0]["student"].as_str().unwrap().to_string();
+    let r = teacher
+        .put(format!("{b}/api/v1/grades/sheet/{FROM}/toan/hk1"))
+        .json(&json!({"student": student, "column": "tx1", "input": "9", "expected_version": 0}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let ma = admin
+        .get(format!("{b}/api/v1/students?class={FROM}"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == student.as_str())
+        .unwrap()["ma_dinh_danh"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The class's export, with this student's class changed to 6A2.
+    let bytes = admin
+        .get(format!("{b}/api/v1/export/students.xlsx?class={FROM}"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let rows = xlsx_rows(&bytes);
+    let col = rows[0]
+        .iter()
+        .position(|h| h == "Lớp")
+        .expect("a Lớp column");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        let moved = row.contains(&ma);
+        for (c, v) in row.iter().enumerate() {
+            let v = if moved && c == col { "6A2" } else { v.as_str() };
+            ws.write_string(r as u32, c as u16, v).unwrap();
+        }
+    }
+    let file = wb.save_to_buffer().unwrap();
+    let preview: Value = admin
+        .post(format!("{b}/api/v1/import/students"))
+        .body(file.clone())
+        .header("Content-Type", "application/octet-stream")
+        .header("X-CSRF-Token", common::csrf(&admin, &b))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(preview["updates"], 1, "{preview}");
+    let digest = preview["preview"].as_str().unwrap();
+    let r = admin
+        .post(format!(
+            "{b}/api/v1/import/students?mode=commit&preview={digest}"
+        ))
+        .body(file)
+        .header("Content-Type", "application/octet-stream")
+        .header("X-CSRF-Token", common::csrf(&admin, &b))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let teacher2 = s.login(&teacher_of(&s, TO, "toan"));
+    let sheet: Value = teacher2
+        .get(format!("{b}/api/v1/grades/sheet/{TO}/toan/hk1"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let row = sheet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["student"] == student.as_str())
+        .expect("the student is in 6A2's sheet")
+        .clone();
+    let tx1 = row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "tx1")
+        .unwrap();
+    assert_eq!(tx1["text"], "9", "{row}");
+}
