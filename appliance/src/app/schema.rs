@@ -8,12 +8,14 @@
 //! - 4: the lesson-plan review queue (`lessons::migrate::REVIEW_QUEUE`).
 //! - 5: opaque student ids ([`school::migrate::opaque_student_ids`]), rewriting the gradebook's
 //!   and the library's rows that name a student.
+//! - 6: a line in the sổ đăng bộ for every student already stored
+//!   ([`school::migrate::REGISTER_LINES`]).
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
 use crate::{auth, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 pub fn schema() -> Schema {
     Schema {
@@ -33,6 +35,7 @@ pub fn schema() -> Schema {
             school::migrate::ROLL,
             lessons::migrate::REVIEW_QUEUE,
             OPAQUE_STUDENT_IDS,
+            school::migrate::REGISTER_LINES,
         ],
     }
 }

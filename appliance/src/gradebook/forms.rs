@@ -100,7 +100,17 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
             .as_deref()
             .map(name_of)
             .unwrap_or_default(),
-        profile: school::student_profile(r, &st.id)?,
+        profile: {
+            // Số đăng bộ: what the office typed, else the number of the student's line in the
+            // school's register (school::register), so the học bạ and the register agree.
+            let mut p = school::student_profile(r, &st.id)?;
+            if p.registry_number.is_empty()
+                && let Some(line) = school::register::line_of(r, &st.id)?
+            {
+                p.registry_number = line.number.to_string();
+            }
+            p
+        },
         teachers,
         corrections,
         corrected_subjects: corrected

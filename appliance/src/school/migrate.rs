@@ -29,6 +29,103 @@ fn build_roll(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
     Ok(format!("{n} students indexed by class"))
 }
 
+/// Schema 6: the sổ đăng bộ opens a line when a student is first saved; the students a box
+/// already holds get theirs here, numbered in the order they entered (school year, the
+/// profile's ngày nhập học, class, name), so an upgraded school's register lists everyone.
+pub const REGISTER_LINES: Migration = Migration {
+    to: 6,
+    name: "students: a line in the sổ đăng bộ for each",
+    run: open_register_lines,
+};
+
+fn open_register_lines(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
+    use super::register::{REGISTER, REGISTER_NEXT, REGISTER_OF, RegisterLine};
+    fn parse<T: serde::de::DeserializeOwned>(
+        table: &str,
+        k: &str,
+        v: &[u8],
+    ) -> Result<T, StoreError> {
+        serde_json::from_slice(v).map_err(|e| corrupt(table, k, e))
+    }
+    let mut classes = BTreeMap::new();
+    for (k, v) in tx.rows(super::CLASSES.name)? {
+        let c: super::Class = parse(super::CLASSES.name, &k, &v)?;
+        classes.insert(k, c);
+    }
+    let mut entered = BTreeMap::new();
+    for (k, v) in tx.rows(super::PROFILES.name)? {
+        let p: super::StudentProfile = parse(super::PROFILES.name, &k, &v)?;
+        if let Some(d) = super::parse_date(&p.enrolled_on) {
+            entered.insert(k, d.to_string());
+        }
+    }
+    let has_line: BTreeSet<String> = tx
+        .rows(REGISTER_OF.name)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let mut next: u32 = match tx.rows(REGISTER_NEXT.name)?.into_iter().next() {
+        Some((k, v)) => parse(REGISTER_NEXT.name, &k, &v)?,
+        None => 1,
+    };
+    let mut todo = Vec::new();
+    for (k, v) in tx.rows(super::STUDENTS.name)? {
+        if has_line.contains(&k) {
+            continue;
+        }
+        let s: super::Student = parse(super::STUDENTS.name, &k, &v)?;
+        let class = classes.get(&s.class_id);
+        let on = entered
+            .get(&k)
+            .cloned()
+            .or_else(|| s.arrived.as_ref().map(|a| a.date.clone()))
+            .unwrap_or_default();
+        let year = class.map(|c| c.year.clone()).unwrap_or_default();
+        let class_name = class.map(|c| c.name.clone()).unwrap_or_default();
+        // An unknown date sorts after the known ones of its year.
+        let order = (
+            year.clone(),
+            if on.is_empty() {
+                "~".to_string()
+            } else {
+                on.clone()
+            },
+            class_name.clone(),
+            crate::text::fold(&s.full_name),
+            k.clone(),
+        );
+        todo.push((
+            order,
+            RegisterLine {
+                number: 0,
+                student: k,
+                year,
+                entered_on: on,
+                class_name,
+                struck: None,
+            },
+        ));
+    }
+    todo.sort_by(|a, b| a.0.cmp(&b.0));
+    let (mut lines, mut of) = (Vec::new(), Vec::new());
+    for (_, mut line) in todo {
+        line.number = next;
+        next += 1;
+        let bytes = serde_json::to_vec(&line).map_err(|e| StoreError::Db(e.to_string()))?;
+        let n = serde_json::to_vec(&line.number).map_err(|e| StoreError::Db(e.to_string()))?;
+        of.push((line.student.clone(), n));
+        lines.push((format!("{:06}", line.number), bytes));
+    }
+    let opened = lines.len();
+    tx.insert(REGISTER.name, lines)?;
+    tx.insert(REGISTER_OF.name, of)?;
+    let next = serde_json::to_vec(&next).map_err(|e| StoreError::Db(e.to_string()))?;
+    tx.insert(REGISTER_NEXT.name, vec![("next".to_string(), next)])?;
+    Ok(format!(
+        "{opened} register lines opened for the students already stored"
+    ))
+}
+
 /// A table outside the school's own that names students, as the schema-5 step rewrites it.
 pub struct StudentRefs {
     pub table: &'static str,
@@ -219,6 +316,111 @@ mod tests {
     use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
     type Raw = TableDefinition<'static, &'static str, &'static [u8]>;
+
+    /// A schema-5 school (students, no sổ đăng bộ) gets a register line for every student, in
+    /// the order they entered (year, ngày nhập học, class, name), each once; the next student
+    /// saved gets the next number; the học bạ prints the line's number when the office typed
+    /// none.
+    #[test]
+    fn schema_5_students_get_their_register_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::store::migrate::old_database(dir.path(), 5, |w| {
+            let put = |w: &redb::WriteTransaction, t: &str, k: &str, v: serde_json::Value| {
+                let def: TableDefinition<&str, &[u8]> = TableDefinition::new(t);
+                let mut t = w.open_table(def).unwrap();
+                t.insert(k, serde_json::to_vec(&v).unwrap().as_slice())
+                    .unwrap();
+            };
+            for (id, name, year) in [
+                ("2025-7a1", "7A1", "2025-2026"),
+                ("2026-6a1", "6A1", "2026-2027"),
+            ] {
+                put(
+                    w,
+                    crate::school::CLASSES.name,
+                    id,
+                    serde_json::json!({"id": id, "name": name, "grade": 6, "year": year, "homeroom": null}),
+                );
+            }
+            for (id, class, ma, name) in [
+                (
+                    "hs-aaaaaaaaaaaaaaaa",
+                    "2026-6a1",
+                    "001214000001",
+                    "Trần Bình",
+                ),
+                (
+                    "hs-bbbbbbbbbbbbbbbb",
+                    "2026-6a1",
+                    "001214000002",
+                    "An Khang",
+                ),
+                ("hs-cccccccccccccccc", "2025-7a1", "001214000003", "Lê Chi"),
+            ] {
+                put(
+                    w,
+                    crate::school::STUDENTS.name,
+                    id,
+                    serde_json::json!({"id": id, "full_name": name, "dob": "2014-01-01",
+                        "gender": "Nam", "ma_dinh_danh": ma, "class_id": class}),
+                );
+            }
+            put(
+                w,
+                crate::school::PROFILES.name,
+                "hs-aaaaaaaaaaaaaaaa",
+                serde_json::json!({"enrolled_on": "01/09/2026"}),
+            );
+        });
+        let s = Store::open(dir.path(), &schema()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let rx = s.read().unwrap();
+        let line = |id: &str| {
+            crate::school::register::line_of(&rx, id)
+                .unwrap()
+                .expect("a line")
+        };
+        // Last year's student first, then this year's: the dated one before the undated one.
+        assert_eq!(line("hs-cccccccccccccccc").number, 1);
+        assert_eq!(line("hs-aaaaaaaaaaaaaaaa").number, 2);
+        assert_eq!(line("hs-aaaaaaaaaaaaaaaa").entered_on, "2026-09-01");
+        assert_eq!(line("hs-aaaaaaaaaaaaaaaa").class_name, "6A1");
+        assert_eq!(line("hs-bbbbbbbbbbbbbbbb").number, 3);
+        assert_eq!(line("hs-cccccccccccccccc").year, "2025-2026");
+        assert_eq!(
+            crate::school::register::rows(&rx, "2026-2027")
+                .unwrap()
+                .len(),
+            2
+        );
+        drop(rx);
+        // A new student continues the numbers.
+        s.write(&Actor::system(jiff::Timestamp::UNIX_EPOCH), |tx| {
+            crate::school::save_student(
+                tx,
+                crate::school::Student {
+                    id: "hs-dddddddddddddddd".into(),
+                    full_name: "Phạm Dũng".into(),
+                    dob: "2014-02-02".into(),
+                    gender: "Nam".into(),
+                    ma_dinh_danh: "001214000004".into(),
+                    class_id: "2026-6a1".into(),
+                    arrived: None,
+                    left: None,
+                },
+                "test",
+            )
+        })
+        .unwrap();
+        let rx = s.read().unwrap();
+        assert_eq!(
+            crate::school::register::line_of(&rx, "hs-dddddddddddddddd")
+                .unwrap()
+                .unwrap()
+                .number,
+            4
+        );
+    }
 
     /// A schema-2 database (students, no class roll) gets its roll built, and moving a student
     /// afterwards keeps the roll right.
@@ -504,9 +706,13 @@ mod tests {
                 "{table}: {k} = {v} keeps a schema-4 id"
             );
         }
-        // Nothing queued for the district; one audit event, the chain intact.
+        // Nothing queued for the district; one audit event per step (5, then 6 — the sổ đăng
+        // bộ), the chain intact.
         assert_eq!(s.outbox(0, 10).unwrap().len(), 1);
         let tail = s.audit_tail(10).unwrap();
+        assert_eq!(tail.len(), 2);
+        assert!(tail.iter().any(|e| e.target == "schema/6"));
+        let tail: Vec<_> = tail.into_iter().filter(|e| e.target == "schema/5").collect();
         assert_eq!(tail.len(), 1);
         assert_eq!(tail[0].action, "schema.migrate");
         assert_eq!(tail[0].target, "schema/5");
@@ -559,8 +765,8 @@ mod tests {
         let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(
             s.audit_tail(10).unwrap().len(),
-            2,
-            "opening again changes nothing"
+            3,
+            "opening again changes nothing (schema 5, schema 6, the student's update)"
         );
     }
 
