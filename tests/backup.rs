@@ -901,6 +901,15 @@ fn the_backups_page_lists_backups_and_shows_the_key_only_after_the_password() {
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["key"].as_str().unwrap(), key_file);
     assert!(v["qr_svg"].as_str().unwrap().starts_with("<?xml"));
+    // Guessing is bounded as at sign-in: after five wrong passwords even the right one waits
+    // (the principal's account, so the admin's showing above is unaffected).
+    let principal = srv.login("phohieutruong");
+    for _ in 0..5 {
+        assert_eq!(ask(&principal, "doan-thu").0, 403);
+    }
+    let (code, v) = ask(&principal, common::PASSWORD);
+    assert_eq!(code, 429, "{v}");
+    assert!(v.get("key").is_none());
     // The principal keeps the key in the safe: allowed; a teacher is not.
     let (code, _) = ask(&srv.login("hieutruong"), common::PASSWORD);
     assert_eq!(code, 200);
@@ -927,4 +936,12 @@ fn the_backups_page_lists_backups_and_shows_the_key_only_after_the_password() {
         .filter(|e| e.action == "backup.key.show")
         .count();
     assert_eq!(shown, 2);
+    // The wrong passwords are in it too.
+    let refused = store
+        .audit_tail(500)
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "backup.key.refused")
+        .count();
+    assert_eq!(refused, 6);
 }

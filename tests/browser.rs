@@ -696,17 +696,20 @@ fn teacher_writes_and_signs_a_plan_while_the_principal_watches_live() {
 fn page_patterns() -> Vec<String> {
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
     let mut out = std::collections::BTreeSet::new();
-    for (file, f) in [
-        ("app/pages.rs", "pub fn routes()"),
-        ("gradebook/pages/mod.rs", "pub fn routes()"),
-        ("library/pages.rs", "pub fn routes()"),
-        ("lessons/pages.rs", "pub fn routes()"),
-        ("device/routes.rs", "pub fn pages()"),
-    ] {
+    // Every page router the app merges (read from app::router itself); `files()` routers
+    // serve downloads.
+    let routers: Vec<(String, String)> = tram::web::app_routers(std::path::Path::new(src))
+        .into_iter()
+        .filter(|(_, f, api)| !api && !f.contains("files()"))
+        .map(|(file, f, _)| (file, f))
+        .collect();
+    assert!(routers.len() >= 6, "{routers:?}");
+    for (file, f) in &routers {
+        let (file, f) = (file.as_str(), f.as_str());
         let text = std::fs::read_to_string(format!("{src}/{file}")).unwrap();
         assert!(text.contains(f), "{file}: no {f}");
         for (method, path) in tram::web::routes_in_source(&text, f, "") {
-            let download = [".pdf", "/pdf", ".zip", ".crt", ".pem"]
+            let download = [".pdf", "/pdf", ".zip", ".crt", ".pem", "/signed"]
                 .iter()
                 .any(|x| path.ends_with(x));
             let skipped = ["/static/", "/lang/", "/login", "/logout"]

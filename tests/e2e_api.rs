@@ -1069,6 +1069,25 @@ fn a_list_typed_in_tcvn3_or_vni_is_converted_with_the_original_shown() {
             ],
         ),
         (
+            // The school's Unicode template over rows typed with an ABC font; capitals with
+            // tone marks arrive as cp1252 characters ("ƒ" is the byte for "Á").
+            xlsx(&[
+                &["Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
+                &[
+                    "Ph¹m \u{192}nh D\u{AD}¬ng",
+                    "04/04/2014",
+                    "Nam",
+                    "079214999015",
+                    "6A1",
+                ],
+                &["Lª Hµ", "05/05/2014", "N÷", "079314999016", "6A1"],
+            ]),
+            [
+                ("Ph¹m \u{192}nh D\u{AD}¬ng", "Phạm Ánh Dương"),
+                ("Lª Hµ", "Lê Hà"),
+            ],
+        ),
+        (
             xlsx(&[
                 &["Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
                 &["Leâ Thò Nga", "02/02/2014", "Nöõ", "079314999013", "6A1"],
@@ -1109,6 +1128,44 @@ fn a_list_typed_in_tcvn3_or_vni_is_converted_with_the_original_shown() {
             );
         }
     }
+    // Unicode and TCVN3 rows in one file: Unicode names are kept as they are, a name that
+    // reads both ways ("Lê Thu Hà" is also TCVN3 for "Lờ Thu HỔ") is a problem, nothing is
+    // stored until the file is one encoding.
+    let count = || {
+        c.get(format!("{base}/api/v1/students"))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()["students"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = count();
+    let mixed = xlsx(&[
+        &["Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
+        &["NguyÔn ThÞ Lan", "01/01/2014", "N÷", "079314999021", "6A1"],
+        &[
+            "Trần Thị Bích Ngọc",
+            "02/01/2014",
+            "Nữ",
+            "079314999022",
+            "6A1",
+        ],
+        &["Lê Thu Hà", "03/01/2014", "Nữ", "079314999023", "6A1"],
+    ]);
+    let p = post("preview", mixed.clone());
+    assert_eq!(p["clean"], false, "{p}");
+    let problems = p["problems"].to_string();
+    assert!(
+        problems.contains("Lê Thu Hà") && problems.contains("cả như Unicode"),
+        "{problems}"
+    );
+    assert!(!problems.contains("Bích Ngọc"), "{problems}");
+    assert!(!p["notes"].to_string().contains("Bớch"), "{p}");
+    let r = post("commit", mixed);
+    assert!(r["committed"] != true, "{r}");
+    assert_eq!(count(), before, "nothing stored from a mixed file");
 }
 
 /// Issue 24 item 2: an account's roles, department and homeroom classes change after creation,

@@ -1133,6 +1133,37 @@ fn school_it_enrols_from_the_device_page_with_the_checks_of_the_cli() {
             "{body} enrolled the box"
         );
     }
+    // Something else answering 200 on that address is not taken for the hub: plain text, or
+    // JSON naming another school than the token's (review r7).
+    for answer in [
+        "ok".to_string(),
+        json!({"school": "79000999", "secret": "x".repeat(48)}).to_string(),
+    ] {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let fake = format!("http://{}", l.local_addr().unwrap());
+        let t = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut c, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        });
+        let (code, v) = post(json!({"hub": fake, "token": token}));
+        t.join().unwrap();
+        assert_eq!(code, 422, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("không trả lời như hub"),
+            "{v}"
+        );
+        assert!(!dir.path().join("relay.json").exists());
+    }
     // The refusals did not use the token up.
     let (code, v) = post(json!({"hub": hub.base(), "token": token, "pin": pin}));
     assert_eq!(code, 200, "{v}");

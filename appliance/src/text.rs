@@ -76,6 +76,60 @@ impl Legacy {
 /// combining tone marks, composed by the NFC that follows.
 const TCVN3_A1_FF: &str = "ĂÂÊÔƠƯĐăâêôơưđẰ\u{0300}\u{0309}\u{0303}\u{0301}\u{0323}àảãáạẲằẳẵắẴẮẦẨẪẤỀặầẩẫấậèỂẻẽéẹềểễếệìỉỄẾỒĩíịòỔỏõóọồổỗốộờởỡớợùỖủũúụừửữứựỳỷỹýỵỐ";
 
+/// TCVN 5712:1993 bytes 0x80–0x9F (capitals with tone marks), as glibc decodes them, and the
+/// characters Excel holds for those bytes: a cell typed with an ABC font went through the
+/// Windows code page (cp1252), so byte 0x83 arrives as "ƒ" (0x81, 0x8D, 0x8F, 0x90, 0x9D, which
+/// cp1252 leaves undefined, as the C1 control of the same number).
+const CP1252_80_9F: &str = "\u{20AC}\u{0081}\u{201A}\u{0192}\u{201E}\u{2026}\u{2020}\u{2021}\u{02C6}\u{2030}\u{0160}\u{2039}\u{0152}\u{008D}\u{017D}\u{008F}\u{0090}\u{2018}\u{2019}\u{201C}\u{201D}\u{2022}\u{2013}\u{2014}\u{02DC}\u{2122}\u{0161}\u{203A}\u{0153}\u{009D}\u{017E}\u{0178}";
+const TCVN3_80_9F: &str = "ÀẢÃÁẠẶẬÈẺẼÉẸỆÌỈĨÍỊÒỎÕÓỌỘỜỞỠỚỢÙỦŨ";
+
+/// The letter a TCVN3 character stands for, if it is one of the encoding's.
+fn tcvn3_char(c: char) -> Option<char> {
+    match c as u32 {
+        0xA1..=0xFF => TCVN3_A1_FF.chars().nth(c as usize - 0xA1),
+        _ => CP1252_80_9F
+            .chars()
+            .position(|x| x == c)
+            .and_then(|i| TCVN3_80_9F.chars().nth(i)),
+    }
+}
+
+/// Text no legacy font produces: a letter beyond Latin-1 ("ầ", "ơ", "đ") that is not one of
+/// the cp1252 characters an ABC-font cell arrives as. Such a cell is Unicode already.
+pub fn clearly_unicode(s: &str) -> bool {
+    s.chars()
+        .any(|c| c as u32 > 0xFF && !CP1252_80_9F.contains(c))
+}
+
+/// What to do with one cell of a sheet judged to be in `enc`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CellFix {
+    /// ASCII, or Unicode already: as it is.
+    Keep,
+    Convert(String),
+    /// Latin-1 letters that read as Unicode and as `enc` alike, in a sheet that holds both
+    /// Unicode and legacy cells: converting could garble a Unicode name ("Lê Thu Hà" → "Lờ
+    /// Thu HỔ"), keeping it could keep a legacy one; the person must say.
+    Ambiguous,
+}
+
+/// The fix for one cell; `mixed`: some cell of the sheet is [`clearly_unicode`].
+pub fn fix_cell(s: &str, enc: Legacy, mixed: bool) -> CellFix {
+    if s.is_ascii() || clearly_unicode(s) {
+        return CellFix::Keep;
+    }
+    let marked = legacy_encoding(s).is_some();
+    if mixed && !marked {
+        return CellFix::Ambiguous;
+    }
+    let converted = from_legacy(s, enc);
+    if converted == s {
+        CellFix::Keep
+    } else {
+        CellFix::Convert(converted)
+    }
+}
+
 /// The text a cell typed in `enc` means, in NFC. Characters outside the encoding's letters
 /// (ASCII, digits, punctuation) are kept as they are.
 pub fn from_legacy(s: &str, enc: Legacy) -> String {
@@ -83,10 +137,7 @@ pub fn from_legacy(s: &str, enc: Legacy) -> String {
     match enc {
         Legacy::Tcvn3 => {
             for c in s.chars() {
-                match c as u32 {
-                    0xA1..=0xFF => out.extend(TCVN3_A1_FF.chars().nth(c as usize - 0xA1)),
-                    _ => out.push(c),
-                }
+                out.push(tcvn3_char(c).unwrap_or(c));
             }
         }
         Legacy::Vni => {
@@ -268,10 +319,41 @@ mod tests {
         assert_eq!(legacy_of(["Nguyeãn", "Huøng"]), Some(Legacy::Vni));
     }
 
-    /// The TCVN3 table is glibc's TCVN5712-1, byte for byte (iconv is part of every Debian).
+    #[test]
+    fn a_mixed_sheet_keeps_unicode_and_asks_about_what_reads_both_ways() {
+        // Capitals typed with an ABC font arrive as cp1252 characters.
+        assert_eq!(
+            from_legacy("Ph¹m \u{192}nh D\u{AD}¬ng", Legacy::Tcvn3),
+            "Phạm Ánh Dương"
+        );
+        assert_eq!(
+            fix_cell("Trần Thị Bích Ngọc", Legacy::Tcvn3, true),
+            CellFix::Keep
+        );
+        assert_eq!(
+            fix_cell("Trần Thị Bích Ngọc", Legacy::Tcvn3, false),
+            CellFix::Keep
+        );
+        assert_eq!(
+            fix_cell("Lê Thu Hà", Legacy::Tcvn3, true),
+            CellFix::Ambiguous
+        );
+        assert_eq!(
+            fix_cell("NguyÔn ThÞ Lan", Legacy::Tcvn3, true),
+            CellFix::Convert("Nguyễn Thị Lan".into())
+        );
+        assert_eq!(fix_cell("12/03/2014", Legacy::Tcvn3, true), CellFix::Keep);
+        assert_eq!(
+            fix_cell("Hµ", Legacy::Tcvn3, false),
+            CellFix::Convert("Hà".into())
+        );
+    }
+
+    /// The TCVN3 table is glibc's TCVN5712-1, byte for byte (iconv is part of every Debian),
+    /// 0x80–0x9F as the cp1252 characters Excel holds for them.
     #[test]
     fn the_tcvn3_table_is_iconvs() {
-        for b in 0xA1u8..=0xFF {
+        for b in (0x80u8..=0xFF).filter(|b| *b != 0xA0) {
             let out = std::process::Command::new("iconv")
                 .args(["-f", "TCVN5712-1", "-t", "UTF-8"])
                 .stdin(std::process::Stdio::piped())
@@ -284,11 +366,12 @@ mod tests {
                 })
                 .expect("iconv runs");
             let want = String::from_utf8(out.stdout).unwrap();
-            let ours: String = TCVN3_A1_FF
-                .chars()
-                .nth(b as usize - 0xA1)
-                .into_iter()
-                .collect();
+            let arrives = if b < 0xA0 {
+                CP1252_80_9F.chars().nth(b as usize - 0x80).unwrap()
+            } else {
+                b as char
+            };
+            let ours: String = tcvn3_char(arrives).into_iter().collect();
             assert_eq!(ours, want, "byte {b:#x}");
         }
     }

@@ -104,7 +104,13 @@ fn targets(data_dir: &Path, cfg: &schedule::Config, last_checked: Option<&str>) 
                 more: 0,
             };
             if !t.is_dir() {
-                view.state = TargetState::Missing;
+                // The box's own folder is made by its first backup; only an outside disk can
+                // be "not plugged in".
+                view.state = if internal {
+                    TargetState::Empty
+                } else {
+                    TargetState::Missing
+                };
                 return view;
             }
             match super::target::list(t, key.as_ref()) {
@@ -190,7 +196,38 @@ struct KeyAsk {
     password: String,
 }
 
-/// The backup key, after the person re-enters their password; each showing is audited.
+/// Wrong passwords for the key allowed per account before it waits (as sign-in does).
+const KEY_TRIES: u32 = 5;
+const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Wrong passwords for the backup key per account: (count, since). A browser left signed in
+/// must not be a way to guess the password, then read the key that opens every backup.
+static KEY_FAILURES: std::sync::Mutex<
+    std::collections::BTreeMap<String, (u32, std::time::Instant)>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn key_tries_left(account: &str) -> bool {
+    let mut f = KEY_FAILURES.lock().unwrap_or_else(|e| e.into_inner());
+    match f.get(account) {
+        Some((_, since)) if since.elapsed() > KEY_WAIT => {
+            f.remove(account);
+            true
+        }
+        Some((n, _)) => *n < KEY_TRIES,
+        None => true,
+    }
+}
+
+fn key_failed(account: &str) {
+    let mut f = KEY_FAILURES.lock().unwrap_or_else(|e| e.into_inner());
+    let e = f
+        .entry(account.to_string())
+        .or_insert((0, std::time::Instant::now()));
+    e.0 += 1;
+}
+
+/// The backup key, after the person re-enters their password; each showing, and each wrong
+/// password, is audited; after [`KEY_TRIES`] wrong ones the account waits [`KEY_WAIT`].
 async fn show_key(
     State(s): State<Shared>,
     u: ApiUser,
@@ -200,14 +237,30 @@ async fn show_key(
     let ask = json_body(body)?;
     let store = s.store.clone();
     let who = u.actor();
+    if !key_tries_left(&who.id) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_tries",
+            "Nhập sai mật khẩu quá nhiều lần: khoá sao lưu tạm không hiển thị, thử lại sau 15 phút.",
+        ));
+    }
     let text = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
-        crate::auth::confirm_password(&store, &who.id, &ask.password).map_err(|_| {
-            ApiError::new(
+        if crate::auth::confirm_password(&store, &who.id, &ask.password).is_err() {
+            key_failed(&who.id);
+            store.write(&who, |tx| {
+                tx.event("backup.key.refused", "backup-key", None);
+                Ok::<_, ApiError>(())
+            })?;
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "wrong_password",
                 "Mật khẩu không đúng: khoá sao lưu không được hiển thị.",
-            )
-        })?;
+            ));
+        }
+        KEY_FAILURES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&who.id);
         let key = super::BackupKey::load(store.dir())
             .map_err(ApiError::internal)?
             .ok_or_else(|| {

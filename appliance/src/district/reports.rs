@@ -33,6 +33,40 @@ fn empty_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
 }
 
 impl Filter {
+    /// Refuses values no report could match, with the reason in Vietnamese; a year also names
+    /// the downloaded file, so only "2026-2027" shapes pass.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(y) = &self.year
+            && !crate::school::is_school_year(y)
+        {
+            return Err(format!(
+                "Năm học \"{}\" không hợp lệ: ghi dạng 2026-2027.",
+                y.chars().take(20).collect::<String>()
+            ));
+        }
+        if let Some(g) = &self.grade
+            && !g.parse::<u8>().is_ok_and(|g| (1..=12).contains(&g))
+        {
+            return Err(format!(
+                "Khối \"{}\" không hợp lệ: từ 1 đến 12.",
+                g.chars().take(20).collect::<String>()
+            ));
+        }
+        if let Some(t) = &self.term
+            && !["1", "2", "CN"].iter().any(|k| k.eq_ignore_ascii_case(t))
+        {
+            return Err(format!(
+                "Học kì \"{}\" không hợp lệ: 1, 2 hoặc CN (cả năm).",
+                t.chars().take(20).collect::<String>()
+            ));
+        }
+        if let Some(c) = &self.school
+            && !(c.len() <= 16 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err("Mã trường không hợp lệ.".into());
+        }
+        Ok(())
+    }
     fn school(&self, code: &str) -> bool {
         self.school.as_deref().is_none_or(|s| s == code)
     }

@@ -514,6 +514,7 @@ async fn staff_page(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
+    filter.check().map_err(bad_filter)?;
     let r = compute(&hub, &filter).await?;
     Ok(render(StaffPage::new(
         chrome(&s, &u, &headers),
@@ -559,6 +560,7 @@ async fn report_csv(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
+    filter.check().map_err(bad_filter)?;
     csv_of(&compute(&hub, &filter).await?.tables, &file)
 }
 
@@ -585,12 +587,19 @@ async fn csdl_tables(
     .map_err(ApiError::internal)?
 }
 
+/// A filter that names no year, grade, term or school code the reports know: said, not
+/// silently ignored (an unknown value used to show every school's figures as if filtered).
+fn bad_filter(why: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_filter", why)
+}
+
 async fn csdl_xlsx(
     u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
+    filter.check().map_err(bad_filter)?;
     let name = format!("csdl-{}.xlsx", filter.year.as_deref().unwrap_or("tat-ca"));
     xlsx_of(csdl_tables(&hub, filter.year).await?, name).await
 }
@@ -602,6 +611,7 @@ async fn csdl_csv(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
+    filter.check().map_err(bad_filter)?;
     csv_of(&csdl_tables(&hub, filter.year).await?, &file)
 }
 
@@ -633,6 +643,7 @@ async fn school_csdl_xlsx(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
+    filter.check().map_err(bad_filter)?;
     let name = format!("csdl-{}.xlsx", filter.year.as_deref().unwrap_or("tat-ca"));
     xlsx_of(school_tables(&st, filter.year).await?, name).await
 }
@@ -644,6 +655,7 @@ async fn school_csdl_csv(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
+    filter.check().map_err(bad_filter)?;
     csv_of(&school_tables(&st, filter.year).await?, &file)
 }
 
@@ -727,6 +739,7 @@ async fn xlsx(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
+    filter.check().map_err(bad_filter)?;
     let tables = compute(&hub, &filter).await?.tables;
     xlsx_of(tables, "phong-gd.xlsx".into()).await
 }

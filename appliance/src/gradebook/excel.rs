@@ -599,7 +599,10 @@ pub fn plan_import(
             .filter_map(|r| r.get(*c))
             .map(cell_text)
             .collect();
-        crate::text::legacy_of(names.iter().map(String::as_str))
+        let enc = crate::text::legacy_of(names.iter().map(String::as_str))?;
+        // Some names Unicode, some not: a name that reads both ways is asked about, not guessed.
+        let mixed = names.iter().any(|n| crate::text::clearly_unicode(n));
+        Some((enc, mixed))
     });
     let text_at = |row: &[Data], c: Option<&usize>| {
         c.and_then(|c| row.get(*c))
@@ -628,22 +631,32 @@ pub fn plan_import(
             }
             continue;
         }
-        let name = match legacy {
-            Some(enc) => {
-                let converted = crate::text::from_legacy(&name, enc);
-                if converted != name {
-                    notes.push(problem(
-                        excel_row,
-                        "name",
-                        format!(
-                            "Chuyển từ bảng mã {} sang Unicode: \"{name}\" → \"{converted}\"",
-                            enc.name()
-                        ),
-                    ));
-                }
+        let name = match legacy.map(|(enc, mixed)| (enc, crate::text::fix_cell(&name, enc, mixed)))
+        {
+            Some((enc, crate::text::CellFix::Convert(converted))) => {
+                notes.push(problem(
+                    excel_row,
+                    "name",
+                    format!(
+                        "Chuyển từ bảng mã {} sang Unicode: \"{name}\" → \"{converted}\"",
+                        enc.name()
+                    ),
+                ));
                 converted
             }
-            None => name,
+            Some((enc, crate::text::CellFix::Ambiguous)) => {
+                problems.push(problem(
+                    excel_row,
+                    "name",
+                    format!(
+                        "\"{name}\" đọc được cả như Unicode lẫn như bảng mã {} — tệp có cả chữ Unicode và chữ {}: hãy chuyển cả tệp sang Unicode (Unikey → Công cụ chuyển mã) rồi nhập lại.",
+                        enc.name(),
+                        enc.name()
+                    ),
+                ));
+                continue;
+            }
+            _ => name,
         };
         let student = if !id.is_empty() {
             by_id.get(id.as_str()).copied()

@@ -261,11 +261,12 @@ pub fn plan(rx: &Rx, folder: &Path, sheet: &[u8]) -> Result<ImportPlan<Row>, Sto
     if out.is_empty() && problems.is_empty() {
         problems.push(file_problem("Bảng tính không có dòng nào.".into()));
     }
+    problems.extend(notes.problems);
     Ok(ImportPlan {
         rows: out,
         problems,
         updates: 0,
-        notes,
+        notes: notes.notes,
     })
 }
 

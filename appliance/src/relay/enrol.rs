@@ -267,6 +267,8 @@ pub enum EnrolError {
     Unreachable { hub: String, why: String },
     #[error("the hub refused the enrolment: {0}")]
     Refused(String),
+    #[error("{0} did not answer as a district hub ({1}); nothing was enrolled")]
+    NotAHub(String, &'static str),
     #[error(transparent)]
     Local(#[from] std::io::Error),
     #[error(transparent)]
@@ -284,6 +286,7 @@ impl EnrolError {
             EnrolError::PinMismatch(_) => "Chứng chỉ của hub không khớp mã pin: kiểm tra lại mã pin Phòng GD&ĐT gửi (chưa ghi danh gì).".into(),
             EnrolError::Unreachable { hub, .. } => format!("Không kết nối được hub tại {hub}: kiểm tra địa chỉ và đường mạng rồi thử lại (chưa ghi danh gì)."),
             EnrolError::Refused(why) => format!("Hub từ chối ghi danh: {why}"),
+            EnrolError::NotAHub(hub, _) => format!("Máy tại {hub} không trả lời như hub của Phòng GD&ĐT: kiểm tra lại địa chỉ (chưa ghi danh gì)."),
             EnrolError::Local(_) | EnrolError::Other(_) => format!("Không ghi danh được: {self}"),
         }
     }
@@ -359,10 +362,27 @@ pub async fn enrol(
                 .to_string(),
         ));
     }
+    // Whatever answered 200 is not trusted as the hub until its answer is one: a school code,
+    // the same the token was issued for, and an upload secret.
+    let school = body["school"].as_str().unwrap_or_default().to_string();
+    let secret = body["secret"].as_str().unwrap_or_default().to_string();
+    let token_school = token.trim().split_once('-').map(|(s, _)| s);
+    let why = if school.is_empty() || !school.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Some("no school code in its answer")
+    } else if token_school.is_some_and(|t| !t.eq_ignore_ascii_case(&school)) {
+        Some("its answer names another school than the token")
+    } else if secret.len() < 16 {
+        Some("no upload secret in its answer")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(EnrolError::NotAHub(hub, why));
+    }
     let e = Enrolment {
         hub,
-        school: body["school"].as_str().unwrap_or_default().to_string(),
-        secret: body["secret"].as_str().unwrap_or_default().to_string(),
+        school,
+        secret,
         pin_sha256: pin_sha256.map(str::to_lowercase),
         courier_recipient: body["courier_recipient"].as_str().map(String::from),
         enrolled_at: jiff::Timestamp::now().to_string(),

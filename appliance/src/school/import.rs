@@ -95,37 +95,67 @@ pub(crate) fn row_is_blank(cols: &HashMap<&'static str, usize>, row: &[Data]) ->
         .all(|c| row.get(*c).is_none_or(|d| cell_text(d).is_empty()))
 }
 
-/// The header row's number, the column of each recognised field, the rows below it, and a note
-/// for each cell converted from a legacy font encoding.
+/// Cells of a sheet typed with a legacy Vietnamese font (TCVN3 / ABC, VNI): each converted
+/// one as a note (original beside the result), each that reads both ways in a sheet holding
+/// Unicode too as a problem (the import is then refused: nothing is guessed).
+#[derive(Debug, Default, Clone)]
+pub struct Converted {
+    pub notes: Vec<RowProblem>,
+    pub problems: Vec<RowProblem>,
+}
+
+/// The header row's number, the column of each recognised field, the rows below it, and what
+/// was converted from a legacy font encoding.
 pub(crate) type Table = (
     usize,
     HashMap<&'static str, usize>,
     Vec<Vec<Data>>,
-    Vec<RowProblem>,
+    Converted,
 );
 
-/// Converts every text cell of a sheet typed with a legacy Vietnamese font (TCVN3 / ABC, VNI),
-/// judged from the whole sheet, to Unicode in place; returns (row index, column, original,
-/// converted, encoding) for each cell that changed.
+/// Converts the data rows of a sheet judged to be in a legacy encoding, in place. The header
+/// row is not judged with them: a school's Unicode template over rows typed in TCVN3 is a
+/// TCVN3 sheet, not a mixed one.
 fn convert_legacy(
     rows: &mut [Vec<Data>],
-) -> Vec<(usize, usize, String, String, crate::text::Legacy)> {
-    let texts = rows.iter().flatten().filter_map(|d| match d {
-        Data::String(s) => Some(s.as_str()),
-        _ => None,
+    enc: crate::text::Legacy,
+    first_row: usize,
+    label: impl Fn(usize) -> String,
+    field: impl Fn(usize) -> String,
+) -> Converted {
+    use crate::text::CellFix;
+    let mixed = rows.iter().flatten().any(|d| match d {
+        Data::String(s) => crate::text::clearly_unicode(s),
+        _ => false,
     });
-    let Some(enc) = crate::text::legacy_of(texts) else {
-        return vec![];
-    };
-    let mut out = vec![];
+    let mut out = Converted::default();
     for (i, row) in rows.iter_mut().enumerate() {
         for (c, cell) in row.iter_mut().enumerate() {
-            if let Data::String(s) = cell {
-                let converted = crate::text::from_legacy(s, enc);
-                if converted != *s {
-                    let original = std::mem::replace(s, converted.clone());
-                    out.push((i, c, original, converted, enc));
+            let Data::String(s) = cell else { continue };
+            match crate::text::fix_cell(s, enc, mixed) {
+                CellFix::Keep => {}
+                CellFix::Convert(new) => {
+                    out.notes.push(RowProblem {
+                        row: first_row + i,
+                        field: field(c),
+                        message: format!(
+                            "{}: chuyển từ bảng mã {} sang Unicode: \"{s}\" → \"{new}\"",
+                            label(c),
+                            enc.name()
+                        ),
+                    });
+                    *s = new;
                 }
+                CellFix::Ambiguous => out.problems.push(RowProblem {
+                    row: first_row + i,
+                    field: field(c),
+                    message: format!(
+                        "{}: \"{s}\" đọc được cả như Unicode lẫn như bảng mã {} — tệp có cả chữ Unicode và chữ {}: hãy chuyển cả tệp sang Unicode (Unikey → Công cụ chuyển mã) rồi nhập lại.",
+                        label(c),
+                        enc.name(),
+                        enc.name()
+                    ),
+                }),
             }
         }
     }
@@ -141,14 +171,24 @@ pub(crate) fn read_table(
 ) -> Result<Table, RowProblem> {
     let sheet = super::sheet::read(bytes, |_| 0).map_err(|e| file_problem(e.to_string()))?;
     let (mut rows, first_row) = (sheet.rows, sheet.origin.0 as usize);
-    // Before the header is looked for: "Hä vµ tªn" is "Họ và tên" typed with an ABC font.
-    let converted = convert_legacy(&mut rows);
+    // The encoding is judged from every text cell; a header typed with an ABC font ("Hä vµ
+    // tªn") is found by its converted text as well as its own.
+    let enc = crate::text::legacy_of(rows.iter().flatten().filter_map(|d| match d {
+        Data::String(s) => Some(s.as_str()),
+        _ => None,
+    }));
+    let header_text = |cell: &Data| {
+        let raw = cell_text(cell);
+        let converted = enc.map(|e| crate::text::fold(&crate::text::from_legacy(&raw, e)));
+        (crate::text::fold(&raw), converted)
+    };
     for i in 0..rows.len().min(15) {
         let mut map: HashMap<&'static str, usize> = HashMap::new();
         let mut dup = None;
         for (col, cell) in rows[i].iter().enumerate() {
-            let h = crate::text::fold(&cell_text(cell));
-            if let Some((field, _)) = fields.iter().find(|(_, names)| names.contains(&h.as_str()))
+            let (h, hc) = header_text(cell);
+            let known = |h: &str| fields.iter().find(|(_, names)| names.contains(&h));
+            if let Some((field, _)) = known(&h).or_else(|| hc.as_deref().and_then(known))
                 && map.insert(field, col).is_some()
             {
                 dup = Some(cell_text(cell));
@@ -158,31 +198,41 @@ pub(crate) fn read_table(
             if let Some(d) = dup {
                 return Err(file_problem(format!("Cột \"{d}\" xuất hiện hai lần.")));
             }
-            let label = |col: usize| {
-                rows[i]
-                    .get(col)
-                    .map(cell_text)
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(|| format!("cột {}", col + 1))
-            };
-            let notes = converted
+            let header: Vec<String> = rows[i]
                 .iter()
-                .filter(|(r, ..)| *r > i)
-                .map(|(r, c, original, new, enc)| RowProblem {
-                    row: first_row + r + 1,
-                    field: map
-                        .iter()
-                        .find(|(_, col)| **col == *c)
-                        .map(|(f, _)| f.to_string())
-                        .unwrap_or_default(),
-                    message: format!(
-                        "{}: chuyển từ bảng mã {} sang Unicode: \"{original}\" → \"{new}\"",
-                        label(*c),
-                        enc.name()
-                    ),
+                .map(|c| {
+                    let t = cell_text(c);
+                    match enc {
+                        Some(e) if !crate::text::clearly_unicode(&t) => {
+                            crate::text::from_legacy(&t, e)
+                        }
+                        _ => t,
+                    }
                 })
                 .collect();
-            return Ok((first_row + i + 1, map, rows.split_off(i + 1), notes));
+            let mut data = rows.split_off(i + 1);
+            let converted = match enc {
+                Some(e) => convert_legacy(
+                    &mut data,
+                    e,
+                    first_row + i + 2,
+                    |col| {
+                        header
+                            .get(col)
+                            .filter(|h| !h.is_empty())
+                            .cloned()
+                            .unwrap_or_else(|| format!("cột {}", col + 1))
+                    },
+                    |col| {
+                        map.iter()
+                            .find(|(_, c)| **c == col)
+                            .map(|(f, _)| f.to_string())
+                            .unwrap_or_default()
+                    },
+                ),
+                None => Converted::default(),
+            };
+            return Ok((first_row + i + 1, map, data, converted));
         }
     }
     Err(file_problem(format!(
@@ -384,8 +434,8 @@ pub fn plan_student_sheet(
     };
     let mut plan = StudentPlan {
         rows: vec![],
-        problems: vec![],
-        converted: converted.clone(),
+        problems: converted.problems.clone(),
+        converted: converted.notes.clone(),
     };
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {
@@ -688,9 +738,9 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
         .collect();
     let mut plan = ImportPlan {
         rows: vec![],
-        problems: vec![],
+        problems: notes.problems,
         updates: 0,
-        notes,
+        notes: notes.notes,
     };
     let mut seen = HashSet::new();
     for (i, row) in rows.iter().enumerate() {

@@ -712,7 +712,10 @@ mod tests {
         let tail = s.audit_tail(10).unwrap();
         assert_eq!(tail.len(), 2);
         assert!(tail.iter().any(|e| e.target == "schema/6"));
-        let tail: Vec<_> = tail.into_iter().filter(|e| e.target == "schema/5").collect();
+        let tail: Vec<_> = tail
+            .into_iter()
+            .filter(|e| e.target == "schema/5")
+            .collect();
         assert_eq!(tail.len(), 1);
         assert_eq!(tail[0].action, "schema.migrate");
         assert_eq!(tail[0].target, "schema/5");

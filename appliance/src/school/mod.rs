@@ -770,6 +770,19 @@ pub fn validate_person(
 }
 
 /// Dates as schools type them: dd/mm/yyyy, d-m-yyyy, or ISO yyyy-mm-dd.
+/// A school year as every record names it: "2026-2027" (two consecutive years).
+pub fn is_school_year(s: &str) -> bool {
+    let Some((a, b)) = s.split_once('-') else {
+        return false;
+    };
+    let num = |x: &str| {
+        (x.len() == 4 && x.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| x.parse::<u16>().ok())
+            .flatten()
+    };
+    matches!((num(a), num(b)), (Some(a), Some(b)) if b == a + 1)
+}
+
 pub fn parse_date(s: &str) -> Option<jiff::civil::Date> {
     let s = s.trim();
     if let Ok(d) = s.parse::<jiff::civil::Date>() {

@@ -598,6 +598,14 @@ fn register_year(s: &Shared, q: YearQuery) -> Result<(super::SchoolInfo, String)
         .year
         .filter(|y| !y.is_empty())
         .unwrap_or_else(|| info.current_year.clone());
+    // The year names the downloaded file too: only "2026-2027" shapes.
+    if !super::is_school_year(&year) {
+        return Err(SchoolError::Invalid(format!(
+            "Năm học \"{}\" không hợp lệ: ghi dạng 2026-2027.",
+            year.chars().take(20).collect::<String>()
+        ))
+        .into());
+    }
     Ok((info, year))
 }
 
