@@ -36,8 +36,10 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
 }
 
 /// Runs the hub until `shutdown` resolves.
+/// `storage`: where relayed data lives (None: the data directory's redb, beside the accounts).
 pub async fn serve(
     store: Arc<Store>,
+    storage: Option<Arc<dyn crate::district::HubStorage>>,
     listen: SocketAddr,
     http_only: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -60,7 +62,10 @@ pub async fn serve(
         crate::backup::schedule::Config::default_for(store.dir()),
         true,
     ));
-    let hub = Arc::new(Hub::new(store.clone()));
+    let hub = Arc::new(match storage {
+        Some(storage) => Hub::with_storage(store.clone(), storage),
+        None => Hub::new(store.clone()),
+    });
     let app = router(state, hub).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let mut tasks = tokio::task::JoinSet::new();
