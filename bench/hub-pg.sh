@@ -12,6 +12,7 @@ schools=${1:-100}
 [ -n "${TRAM_BIN:-}" ] || cargo build --release -q
 BIN=$(realpath "${TRAM_BIN:-target/release/tram}")
 work=$(mktemp -d /var/tmp/tram-hubpg.XXXXXX)
+chmod 711 "$work" # the cluster runs as postgres and must reach its folder inside
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 as_pg=()
 [ "$(id -u)" -ne 0 ] || as_pg=(runuser -u postgres --)
