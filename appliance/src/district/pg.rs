@@ -38,7 +38,18 @@ const CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const MIGRATION_LOCK: i64 = 0x7472_616d_6875_62; // "tramhub"
 
 pub struct PgHub {
-    pool: Pool,
+    /// Always Some; taken only by Drop.
+    pool: Option<Pool>,
+}
+
+impl Drop for PgHub {
+    /// A client's destructor blocks on its connection: the last hub handle is often dropped on
+    /// a runtime worker as the server shuts down, where that would panic (and abort).
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            blocking(move || drop(pool));
+        }
+    }
 }
 
 /// A database error: the database unreachable, gone or shutting down is `Unavailable` (the
@@ -145,14 +156,14 @@ impl PgHub {
                 .build(manager)
         })
         .map_err(pool_error)?;
-        let hub = PgHub { pool };
+        let hub = PgHub { pool: Some(pool) };
         hub.migrate()?;
         Ok(hub)
     }
 
     fn migrate(&self) -> Result<(), HubError> {
         blocking(|| {
-            let mut c = self.pool.get().map_err(pool_error)?;
+            let mut c = self.conn()?;
             c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
                 .map_err(db)?;
             let done = embedded::migrations::runner()
@@ -165,7 +176,11 @@ impl PgHub {
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, HubError> {
-        self.pool.get().map_err(pool_error)
+        self.pool
+            .as_ref()
+            .ok_or_else(|| HubError::Unavailable("closed".into()))?
+            .get()
+            .map_err(pool_error)
     }
 }
 
