@@ -259,9 +259,7 @@ pub fn fresh_database(cluster: &str) -> String {
     c.batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create a test database");
     // postgres://user@host:port/db?options: the same with another database.
-    let (base, query) = cluster
-        .split_once('?')
-        .map_or((cluster, ""), |(b, q)| (b, q));
+    let (base, query) = cluster.split_once('?').unwrap_or((cluster, ""));
     let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
     let mut url = format!("{server}/{name}");
     if !query.is_empty() {

@@ -35,7 +35,7 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 const CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Any two nodes migrating at once take turns on this advisory lock.
-const MIGRATION_LOCK: i64 = 0x7472_616d_6875_62; // "tramhub"
+const MIGRATION_LOCK: i64 = 0x0074_7261_6d68_7562; // "tramhub"
 
 pub struct PgHub {
     /// Always Some; taken only by Drop.
@@ -138,10 +138,9 @@ impl PgHub {
     /// Connects (failing within a few seconds when the database cannot be reached) and brings
     /// the schema up to date.
     pub fn connect(url: &str) -> Result<PgHub, HubError> {
-        let config: postgres::Config = url
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e| HubError::Database(format!("not a PostgreSQL URL ({e})")))?;
-        let mut config = config;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CHECKOUT_TIMEOUT);
         }
