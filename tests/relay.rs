@@ -11,11 +11,23 @@ use common::{BadLink, Hub, PASSWORD, Server, enroll, relayed, status, tram};
 use serde_json::{Value, json};
 use tram::relay::batch;
 
+// Every hub test runs twice: `name::redb` and `name::postgres` (the hub on PostgreSQL).
+on_both_storages!(
+    nothing_lost_nothing_duplicated_over_a_bad_link_through_restarts,
+    the_hub_refuses_a_signed_decompression_bomb_without_unpacking_it,
+    the_hub_rejects_forged_replayed_reordered_oversized_and_garbage_batches,
+    over_https_the_school_pins_the_hubs_certificate_authority,
+    courier_mode_carries_batches_on_a_usb_stick_exactly_once,
+    the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link,
+    a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost,
+    the_district_resets_the_key_of_a_schools_only_bgh_member,
+    a_chunk_cut_half_way_keeps_the_bytes_that_arrived,
+);
+
 fn school_row(hub: &Hub) -> Value {
     hub.schools()["schools"][0].clone()
 }
 
-#[test]
 fn nothing_lost_nothing_duplicated_over_a_bad_link_through_restarts() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -159,7 +171,6 @@ fn peak_rss_kb(pid: u32) -> u64 {
 /// 300 KB payload unpacks to 300 MB while it claims 100 bytes. The real hub refuses it as it
 /// reads (its peak memory stays far below what unpacking would take), stores nothing, and
 /// takes the school's honest batch 1 afterwards.
-#[test]
 fn the_hub_refuses_a_signed_decompression_bomb_without_unpacking_it() {
     let hub_dir = tempfile::tempdir().unwrap();
     let hub = Hub::start(hub_dir.path());
@@ -213,7 +224,6 @@ fn the_hub_refuses_a_signed_decompression_bomb_without_unpacking_it() {
     assert_eq!(school_row(&hub)["records"], 10);
 }
 
-#[test]
 fn the_hub_rejects_forged_replayed_reordered_oversized_and_garbage_batches() {
     let hub_dir = tempfile::tempdir().unwrap();
     let hub = Hub::start(hub_dir.path());
@@ -350,7 +360,6 @@ fn the_hub_rejects_forged_replayed_reordered_oversized_and_garbage_batches() {
     let _ = PASSWORD;
 }
 
-#[test]
 fn over_https_the_school_pins_the_hubs_certificate_authority() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let hub_dir = tempfile::tempdir().unwrap();
@@ -421,7 +430,6 @@ fn over_https_the_school_pins_the_hubs_certificate_authority() {
     drop(school);
 }
 
-#[test]
 fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -541,7 +549,6 @@ fn courier_mode_carries_batches_on_a_usb_stick_exactly_once() {
     drop(school);
 }
 
-#[test]
 fn the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -724,7 +731,6 @@ fn the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link()
 /// writes new work before and after it is enrolled again; every one of those changes reaches
 /// the hub (nothing is skipped under numbers the hub already holds from the old box), and the
 /// school's status names what the district holds that the restored box no longer has.
-#[test]
 fn a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -887,7 +893,6 @@ fn a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost() {
 /// be the second person, so the district resets the key through the hub. The order reaches that
 /// school only, is refused while the school has another BGH member in office, and is applied —
 /// as the district's doing, shown to the owner — once she is the only one.
-#[test]
 fn the_district_resets_the_key_of_a_schools_only_bgh_member() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -999,7 +1004,6 @@ fn the_district_resets_the_key_of_a_schools_only_bgh_member() {
 /// flight — the hub keeps the bytes that arrived and the next status request resumes after
 /// them. Before, the hub read the whole chunk before writing any of it, so every cut cost the
 /// entire chunk (1.34× the batch bytes on a 32 KB/s link cut every 3–8 s).
-#[test]
 fn a_chunk_cut_half_way_keeps_the_bytes_that_arrived() {
     use std::io::Write as _;
     let hub_dir = tempfile::tempdir().unwrap();
@@ -1191,4 +1195,141 @@ fn school_it_enrols_from_the_device_page_with_the_checks_of_the_cli() {
         before
     );
     assert!(v["error"]["message"].as_str().unwrap().contains("79000702"));
+}
+
+/// A province runs several hub processes on one PostgreSQL database behind a load balancer.
+/// Two hubs receive from twelve schools at once, and every batch is sent to both at the same
+/// moment (a school retrying through the other node): each batch is stored exactly once — both
+/// answers carry the same receipt, and the database holds each school's batches 1..=3 and its
+/// 150 records, no more, no fewer.
+#[test]
+fn two_hubs_on_one_database_store_every_batch_exactly_once() {
+    common::on_postgres(|| {
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let hubs = [Hub::start(d1.path()), Hub::start(d2.path())];
+        let schools: Vec<(String, ed25519_dalek::SigningKey, String)> = (0..12)
+            .map(|i| {
+                let code = format!("7900{i:04}");
+                let (key, secret) = enrol(&hubs[i % 2], &code);
+                (code, key, secret)
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for (code, key, secret) in &schools {
+                let hubs = &hubs;
+                scope.spawn(move || {
+                    for seq in 1..=3u64 {
+                        let b = batch::build(key, code, seq, &entries(seq * 100, 50), 0, "t");
+                        let answers: Vec<(u16, Value)> = std::thread::scope(|both| {
+                            let sent: Vec<_> = hubs
+                                .iter()
+                                .map(|h| both.spawn(|| put(h, code, secret, seq, &b)))
+                                .collect();
+                            sent.into_iter().map(|t| t.join().unwrap()).collect()
+                        });
+                        for (status, body) in &answers {
+                            assert_eq!(*status, 200, "{code} batch {seq}: {body}");
+                        }
+                        assert_eq!(
+                            answers[0].1["receipt"], answers[1].1["receipt"],
+                            "{code} batch {seq}: both hubs answer with the one stored receipt"
+                        );
+                    }
+                });
+            }
+        });
+        let url = common::hub_database().unwrap();
+        let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        for (code, _, _) in &schools {
+            let seqs: Vec<i64> = db
+                .query(
+                    "SELECT seq FROM hub_receipts WHERE school = $1 ORDER BY seq",
+                    &[code],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(seqs, vec![1, 2, 3], "{code}: no gap, no duplicate");
+            let records: i64 = db
+                .query_one(
+                    "SELECT count(*) FROM hub_records WHERE school = $1",
+                    &[code],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(records, 150, "{code}");
+        }
+        for hub in &hubs {
+            for s in hub.schools()["schools"].as_array().unwrap() {
+                assert_eq!(
+                    (&s["batches"], &s["records"]),
+                    (&json!(3), &json!(150)),
+                    "{s}"
+                );
+            }
+        }
+    });
+}
+
+/// The hub's PostgreSQL goes away while it runs: an upload answers 503 (the school retries),
+/// nothing is stored; once the database is back the same batch is stored once.
+#[test]
+fn the_hub_answers_503_while_its_database_is_away_and_stores_the_retry_once() {
+    let Some(cluster) = common::test_cluster() else {
+        return;
+    };
+    let direct = common::fresh_database(&cluster);
+    let config: postgres::Config = direct.parse().unwrap();
+    let port = config.get_ports()[0];
+    let link = common::Proxy::start(port);
+    let through = direct.replacen(&format!(":{port}/"), &format!(":{}/", link.port), 1);
+    assert_ne!(
+        through, direct,
+        "the URL names the cluster's port: {direct}"
+    );
+    common::on_database(&through, || {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::start(dir.path());
+        let (key, secret) = enrol(&hub, "79000701");
+        let one = batch::build(&key, "79000701", 1, &entries(1, 10), 0, "t");
+        link.set_down(true);
+        let (status, body) = put(&hub, "79000701", &secret, 1, &one);
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+        link.set_down(false);
+        let (status, body) = put(&hub, "79000701", &secret, 1, &one);
+        assert_eq!(status, 200, "{body}");
+        let row = school_row(&hub);
+        assert_eq!((&row["batches"], &row["records"]), (&json!(1), &json!(10)));
+    });
+}
+
+/// A hub told to use a database that does not answer says so in words and exits non-zero,
+/// rather than starting without its storage.
+#[test]
+fn the_hub_refuses_to_start_when_its_database_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let out = tram(&[
+        "district",
+        "serve",
+        "--http-only",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &format!("postgres://tram:secret-pw@127.0.0.1:{port}/hub"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("cannot use the hub's PostgreSQL database at 127.0.0.1"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret-pw"),
+        "the password is not printed: {err}"
+    );
 }

@@ -210,7 +210,95 @@ pub fn csrf(c: &reqwest::blocking::Client, base: &str) -> String {
 }
 
 pub fn tram(args: &[&str]) -> std::process::Output {
-    Command::new(bin()).args(args).output().expect("run tram")
+    let mut cmd = Command::new(bin());
+    with_hub_database(&mut cmd);
+    cmd.args(args).output().expect("run tram")
+}
+
+thread_local! {
+    /// The PostgreSQL database this test's hub keeps its data in (None: the hub's redb). Set by
+    /// [`on_postgres`]; every `tram` this test thread runs gets it as TRAM_HUB_DATABASE_URL, so
+    /// `tram district token/import` reach the same database as the hub.
+    static HUB_DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+fn with_hub_database(cmd: &mut Command) {
+    if let Some(url) = hub_database() {
+        cmd.env("TRAM_HUB_DATABASE_URL", url);
+    }
+}
+
+/// The database the hub of the running test uses, if it is on PostgreSQL.
+pub fn hub_database() -> Option<String> {
+    HUB_DATABASE.with(|d| d.borrow().clone())
+}
+
+/// The throw-away cluster scripts/test starts (TRAM_TEST_DATABASE_URL), or None after saying
+/// loudly that the PostgreSQL half is skipped. Under CI a missing cluster is a failure.
+pub fn test_cluster() -> Option<String> {
+    match std::env::var("TRAM_TEST_DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "TRAM_TEST_DATABASE_URL is not set under CI: run the tests through scripts/test, which starts PostgreSQL"
+            );
+            eprintln!(
+                "SKIPPED on PostgreSQL: TRAM_TEST_DATABASE_URL is not set (scripts/test starts a throw-away cluster)"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh database in the test cluster for one test, by URL (the cluster is thrown away whole).
+pub fn fresh_database(cluster: &str) -> String {
+    let name = format!("tram_t_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let mut c =
+        postgres::Client::connect(cluster, postgres::NoTls).expect("connect to the test cluster");
+    c.batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    // postgres://user@host:port/db?options: the same with another database.
+    let (base, query) = cluster.split_once('?').unwrap_or((cluster, ""));
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    let mut url = format!("{server}/{name}");
+    if !query.is_empty() {
+        url = format!("{url}?{query}");
+    }
+    url
+}
+
+/// Runs `test` with its hub on a fresh PostgreSQL database (skipped, loudly, without a cluster).
+pub fn on_postgres(test: impl FnOnce()) {
+    let Some(cluster) = test_cluster() else {
+        return;
+    };
+    on_database(&fresh_database(&cluster), test);
+}
+
+/// Runs `test` with its hub on the database at `url`.
+pub fn on_database(url: &str, test: impl FnOnce()) {
+    HUB_DATABASE.with(|d| *d.borrow_mut() = Some(url.to_string()));
+    test();
+    HUB_DATABASE.with(|d| *d.borrow_mut() = None);
+}
+
+/// A relay test run twice: `name::redb` with the hub's embedded store, `name::postgres` with
+/// the hub on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_storages {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn redb() {
+                super::$name()
+            }
+            #[test]
+            fn postgres() {
+                super::common::on_postgres(super::$name)
+            }
+        }
+    )*};
 }
 
 /// A user-space TCP proxy that can drop the link on demand: how the tests simulate a school
@@ -457,6 +545,7 @@ impl Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut cmd = Command::new(bin());
         cmd.envs(env.iter().copied());
+        with_hub_database(&mut cmd);
         cmd.args(["district", "serve", "--data-dir"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])

@@ -67,8 +67,10 @@ fn urls(opts: &Options, ips: &[std::net::IpAddr]) -> Vec<String> {
 }
 
 /// Runs the hub until `shutdown` resolves.
+/// `storage`: where relayed data lives (None: the data directory's redb, beside the accounts).
 pub async fn serve(
     store: Arc<Store>,
+    storage: Option<Arc<dyn crate::district::HubStorage>>,
     opts: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -93,7 +95,10 @@ pub async fn serve(
         crate::backup::schedule::Config::default_for(store.dir()),
         true,
     ));
-    let mut hub = Hub::new(store.clone());
+    let mut hub = match storage {
+        Some(storage) => Hub::with_storage(store.clone(), storage),
+        None => Hub::new(store.clone()),
+    };
     hub.silent_days = opts.silent_days;
     let hub = Arc::new(hub);
     let app = router(state.clone(), hub).into_make_service_with_connect_info::<SocketAddr>();

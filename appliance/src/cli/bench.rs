@@ -56,6 +56,9 @@ pub struct BenchRelayHubArgs {
     batches: u64,
     #[arg(long, default_value_t = 500)]
     entries: u64,
+    /// The hub's PostgreSQL (a hub on PostgreSQL): tokens are issued there, not by the socket.
+    #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 pub fn fill(args: BenchFillArgs) -> anyhow::Result<ExitCode> {
@@ -120,13 +123,21 @@ pub fn relay_hub(args: BenchRelayHubArgs) -> anyhow::Result<ExitCode> {
         schools,
         batches,
         entries,
+        database_url,
     } = args;
+    let pg = match &database_url {
+        Some(url) => Some(tram::district::pg::PgHub::connect(url)?),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let t = std::time::Instant::now();
     // The running hub holds its database: its control socket issues the tokens.
     let issue_token = |code: &str, name: &str| {
+        if let Some(pg) = &pg {
+            return Ok(tram::district::token_text_in(pg, &hub_data, code, name)?);
+        }
         let req = tram::control::Request {
             op: "district-token".into(),
             to: PathBuf::new(),

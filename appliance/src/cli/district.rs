@@ -30,6 +30,10 @@ pub enum DistrictCmd {
         bootstrap_listen: Option<SocketAddr>,
         #[arg(long)]
         journald: bool,
+        /// Keep the relayed data in PostgreSQL (postgres://user:pass@host/db) instead of the data
+        /// directory's database: for a province, or several hub processes on one database.
+        #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
+        database_url: Option<String>,
         /// The database's own page cache, in MB. A district server has the memory for the
         /// 64 MB its 100-school load was measured with.
         #[arg(long, env = "TRAM_DB_CACHE_MB", default_value_t = 64,
@@ -90,6 +94,10 @@ pub enum DistrictCmd {
     Import {
         #[command(flatten)]
         data: DataArgs,
+        /// Keep the relayed data in PostgreSQL (postgres://user:pass@host/db) instead of the data
+        /// directory's database: for a province, or several hub processes on one database.
+        #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
+        database_url: Option<String>,
         #[arg(long)]
         from: PathBuf,
     },
@@ -98,6 +106,10 @@ pub enum DistrictCmd {
     Token {
         #[command(flatten)]
         data: DataArgs,
+        /// Keep the relayed data in PostgreSQL (postgres://user:pass@host/db) instead of the data
+        /// directory's database: for a province, or several hub processes on one database.
+        #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
+        database_url: Option<String>,
         /// Mã trường.
         #[arg(long)]
         school: String,
@@ -115,11 +127,18 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             http_only,
             bootstrap_listen,
             journald,
+            database_url,
             db_cache_mb,
             silent_days,
         } => {
             logging::init(journald);
+            // The database first: a hub that cannot reach it must not start half-way.
+            let storage = match &database_url {
+                Some(url) => Some(postgres_hub(url)? as Arc<dyn tram::district::HubStorage>),
+                None => None,
+            };
             let store = super::open_shared(&data.data_dir, db_cache_mb)?;
+            mark_postgres(&data.data_dir, database_url.is_some())?;
             hub_admin(&store)?;
             trim_heap_every(HEAP_TRIM_PERIOD);
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -134,6 +153,7 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 });
                 tram::app::hub::serve(
                     store,
+                    storage,
                     tram::app::hub::Options {
                         listen,
                         bootstrap_listen,
@@ -227,17 +247,31 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        DistrictCmd::Import { data, from } => {
+        DistrictCmd::Import {
+            data,
+            from,
+            database_url,
+        } => {
             let from = std::path::absolute(&from)?;
-            let (_, text) = here_or_server(
-                &data.data_dir,
-                "district-import",
-                vec![from.display().to_string()],
-                |store| {
-                    let lines = tram::district::import(&Arc::new(store), &from)?;
-                    Ok((true, lines.join("\n") + "\n"))
-                },
-            )?;
+            not_on_postgres(&data.data_dir, &database_url)?;
+            // On PostgreSQL the CLI stores the batches itself: the database takes any number
+            // of writers, the data directory gives only the courier key.
+            let (_, text) = match database_url {
+                Some(url) => {
+                    let lines =
+                        tram::district::import_into(&*postgres_hub(&url)?, &data.data_dir, &from)?;
+                    (true, lines.join("\n") + "\n")
+                }
+                None => here_or_server(
+                    &data.data_dir,
+                    "district-import",
+                    vec![from.display().to_string()],
+                    |store| {
+                        let lines = tram::district::import(&Arc::new(store), &from)?;
+                        Ok((true, lines.join("\n") + "\n"))
+                    },
+                )?,
+            };
             print!("{text}");
             // Exit 0 only when every file is stored (now or before); 3 when any was refused.
             if text.lines().any(|l| l.contains("REJECTED")) {
@@ -272,7 +306,23 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        DistrictCmd::Token { data, school, name } => {
+        DistrictCmd::Token {
+            data,
+            school,
+            name,
+            database_url,
+        } => {
+            not_on_postgres(&data.data_dir, &database_url)?;
+            if let Some(url) = database_url {
+                let text = tram::district::token_text_in(
+                    &*postgres_hub(&url)?,
+                    &data.data_dir,
+                    &school,
+                    &name,
+                )?;
+                print!("{text}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let (_, text) = here_or_server(
                 &data.data_dir,
                 "district-token",
@@ -288,6 +338,42 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Marks a data directory whose hub keeps relayed data in PostgreSQL (removed when it is served
+/// on redb again): the commands that write relayed data refuse to write them to the data
+/// directory's redb, where the hub would never read them.
+const ON_POSTGRES: &str = "hub-on-postgresql";
+
+fn mark_postgres(data_dir: &std::path::Path, on: bool) -> anyhow::Result<()> {
+    let mark = data_dir.join(ON_POSTGRES);
+    if on {
+        std::fs::write(
+            &mark,
+            "this hub keeps relayed data in PostgreSQL (tram district serve --database-url)\n",
+        )?;
+    } else if mark.exists() {
+        std::fs::remove_file(&mark)?;
+    }
+    Ok(())
+}
+
+fn not_on_postgres(data_dir: &std::path::Path, url: &Option<String>) -> anyhow::Result<()> {
+    if url.is_none() && data_dir.join(ON_POSTGRES).exists() {
+        anyhow::bail!(
+            "the hub of {} keeps its relayed data in PostgreSQL: pass --database-url (or TRAM_HUB_DATABASE_URL)",
+            data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The hub's PostgreSQL storage, or an error naming the database (not its password).
+fn postgres_hub(url: &str) -> anyhow::Result<Arc<tram::district::pg::PgHub>> {
+    let shown = url.rsplit_once('@').map_or(url, |(_, host)| host);
+    tram::district::pg::PgHub::connect(url)
+        .map(Arc::new)
+        .map_err(|e| anyhow::anyhow!("cannot use the hub's PostgreSQL database at {shown}: {e}"))
 }
 
 /// The hub's first staff account (admin), with TRAM_ADMIN_PASSWORD or a printed password.

@@ -7,10 +7,12 @@
 //! once — records and receipt in one transaction; a batch sent again is answered with the same
 //! receipt and changes nothing.
 //!
-//! Storage is behind [`HubStorage`] (redb here; PostgreSQL can serve a province later).
+//! Storage is behind [`HubStorage`]: [`RedbHub`], embedded, the default for a district, and
+//! [`pg::PgHub`] on PostgreSQL for a province (several hub processes on one database).
 //! `routes.rs`: the upload API and the staff pages.
 
 pub mod csdl;
+pub mod pg;
 pub mod reports;
 pub mod routes;
 mod tally;
@@ -49,6 +51,11 @@ pub enum HubError {
     Batch(#[from] BatchError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The hub's PostgreSQL cannot be reached (or is shutting down): the school retries.
+    #[error("the hub's database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -563,6 +570,19 @@ impl HubStorage for RedbHub {
 
 /// What `tram district token` prints: the token, and the certificate pin for HTTPS.
 pub fn token_text(store: &Arc<Store>, school: &str, name: &str) -> Result<String, HubError> {
+    let hub = RedbHub {
+        store: store.clone(),
+    };
+    token_text_in(&hub, store.dir(), school, name)
+}
+
+/// [`token_text`] for any storage; `dir` is the hub's data directory (its certificate).
+pub fn token_text_in(
+    hub: &dyn HubStorage,
+    dir: &std::path::Path,
+    school: &str,
+    name: &str,
+) -> Result<String, HubError> {
     let school = school.trim();
     if school.is_empty()
         || !school
@@ -573,12 +593,9 @@ pub fn token_text(store: &Arc<Store>, school: &str, name: &str) -> Result<String
             "{school:?} (a school code is letters, digits, - or _)"
         )));
     }
-    let hub = RedbHub {
-        store: store.clone(),
-    };
     let token = hub.issue_token(school, name)?;
     let mut out = format!("enrolment token for school {school} (use once): {token}\n");
-    match certificate_pin(store) {
+    match certificate_pin_in(dir) {
         Some(pin) => {
             out += &format!(
                 "hub certificate pin (SHA-256): {pin}\non the school: tram relay enroll --hub https://HUB:PORT --token {token} --pin {pin}\n"
@@ -636,11 +653,20 @@ pub fn courier_key(data_dir: &std::path::Path) -> std::io::Result<age::x25519::I
 /// order), each decrypted with the courier key, verified and stored exactly once like an upload.
 /// Returns a line per file.
 pub fn import(store: &Arc<Store>, from: &std::path::Path) -> Result<Vec<String>, HubError> {
-    use std::io::Read as _;
-    let id = courier_key(store.dir()).map_err(StoreError::from)?;
     let hub = RedbHub {
         store: store.clone(),
     };
+    import_into(&hub, store.dir(), from)
+}
+
+/// [`import`] into any storage; `dir` is the hub's data directory (its courier key).
+pub fn import_into(
+    hub: &dyn HubStorage,
+    dir: &std::path::Path,
+    from: &std::path::Path,
+) -> Result<Vec<String>, HubError> {
+    use std::io::Read as _;
+    let id = courier_key(dir).map_err(StoreError::from)?;
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(from)
         .map_err(StoreError::from)?
         .flatten()
@@ -690,7 +716,7 @@ pub fn import(store: &Arc<Store>, from: &std::path::Path) -> Result<Vec<String>,
                         env.seq, env.school
                     )
                 }
-                Ok((env, _)) => match accept(&hub, &env.school, env.seq, &b) {
+                Ok((env, _)) => match accept(hub, &env.school, env.seq, &b) {
                     Ok(r) => format!(
                         "{name}: stored as batch {} of {} ({} records, received {})",
                         r.seq, r.school, r.entries, r.received_at
@@ -796,7 +822,12 @@ pub fn stats(hub: &dyn HubStorage) -> Result<Stats, HubError> {
 /// SHA-256 of the hub's certificate authority, which schools pin at enrolment (None until the
 /// hub has served HTTPS once).
 pub fn certificate_pin(store: &Store) -> Option<String> {
-    let pem = std::fs::read_to_string(store.dir().join("tls").join("ca.pem")).ok()?;
+    certificate_pin_in(store.dir())
+}
+
+/// [`certificate_pin`] of the hub whose data directory is `dir`.
+pub fn certificate_pin_in(dir: &std::path::Path) -> Option<String> {
+    let pem = std::fs::read_to_string(dir.join("tls").join("ca.pem")).ok()?;
     let der = crate::pki::tls::pem_der(&pem).ok()?;
     Some(crate::relay::sha256_hex(&der))
 }

@@ -38,10 +38,14 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(store: Arc<Store>) -> Hub {
+        Hub::with_storage(store.clone(), Arc::new(RedbHub { store }))
+    }
+    /// The hub over `storage` (PostgreSQL); `store` still holds its accounts, keys and downlink.
+    pub fn with_storage(store: Arc<Store>, storage: Arc<dyn HubStorage>) -> Hub {
         Hub {
             dir: store.dir().to_path_buf(),
             incoming: store.dir().join("incoming"),
-            storage: Arc::new(RedbHub { store }),
+            storage,
             silent_days: DEFAULT_SILENT_DAYS,
             locks: Mutex::new(HashMap::new()),
         }
@@ -60,6 +64,16 @@ impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
         let (status, code) = match &e {
             HubError::Store(s) => return ApiError::internal(s),
+            HubError::Database(s) => return ApiError::internal(s),
+            // The school's upload keeps its place and is retried; nothing was stored.
+            HubError::Unavailable(why) => {
+                tracing::warn!(error = %why, "the hub's database is unavailable");
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the hub's database is unavailable; retry later",
+                );
+            }
             HubError::BadToken => (StatusCode::FORBIDDEN, "bad_token"),
             HubError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             HubError::UnknownSchool(_) => (StatusCode::NOT_FOUND, "unknown_school"),

@@ -26,6 +26,11 @@ fn entries(from: u64, n: u64, kind: &str) -> Vec<OutboxEntry> {
 #[test]
 fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
     let (_d, h) = hub();
+    exactly_once_in_order(&h);
+}
+
+/// The storage's guarantees, for every implementation (pg.rs runs it on PostgreSQL).
+pub(super) fn exactly_once_in_order(h: &dyn HubStorage) {
     let key = SigningKey::from_bytes(&[3; 32]);
     let pk = hex::encode(key.verifying_key().to_bytes());
     let token = h.issue_token("79000701", "THCS Nguyễn Du").unwrap();
@@ -42,28 +47,28 @@ fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
     let b1 = batch::build(&key, "79000701", 1, &entries(1, 20, "class"), 5, "t");
     let b2 = batch::build(&key, "79000701", 2, &entries(21, 20, "class"), 0, "t");
     assert!(matches!(
-        accept(&h, "79000701", 2, &b2),
+        accept(h, "79000701", 2, &b2),
         Err(HubError::Gap {
             expected: 1,
             got: 2
         })
     ));
-    let r1 = accept(&h, "79000701", 1, &b1).unwrap();
+    let r1 = accept(h, "79000701", 1, &b1).unwrap();
     assert_eq!(
-        accept(&h, "79000701", 1, &b1).unwrap(),
+        accept(h, "79000701", 1, &b1).unwrap(),
         r1,
         "a repeat: same receipt"
     );
     let fork = batch::build(&key, "79000701", 1, &entries(1, 3, "class"), 0, "t2");
     assert!(matches!(
-        accept(&h, "79000701", 1, &fork),
+        accept(h, "79000701", 1, &fork),
         Err(HubError::Conflict(1))
     ));
     assert!(matches!(
-        accept(&h, "79000701", 3, &b2),
+        accept(h, "79000701", 3, &b2),
         Err(HubError::Mismatch(..))
     ));
-    accept(&h, "79000701", 2, &b2).unwrap();
+    accept(h, "79000701", 2, &b2).unwrap();
     let s = h.school("79000701").unwrap().unwrap();
     assert_eq!(
         (s.last_seq, s.last_outbox, s.records, s.batches),
@@ -87,7 +92,7 @@ fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
     assert_eq!(s.last_seq, 2);
     let b3 = batch::build(&key, "79000701", 3, &entries(41, 1, "class"), 0, "t");
     assert!(
-        matches!(accept(&h, "79000701", 3, &b3), Err(HubError::Batch(_))),
+        matches!(accept(h, "79000701", 3, &b3), Err(HubError::Batch(_))),
         "old key"
     );
 }
