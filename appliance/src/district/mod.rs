@@ -29,7 +29,9 @@ pub use tally::{KindTally, tally};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
-    #[error("unknown or already used enrolment token")]
+    #[error(
+        "unknown, already used or replaced enrolment token (a newer token for the school cancels the older ones)"
+    )]
     BadToken,
     #[error("school {0} is not enrolled")]
     UnknownSchool(String),
@@ -364,8 +366,19 @@ impl HubStorage for RedbHub {
             used_at: None,
         };
         let h = secret_hash(&token);
-        self.store
-            .write(&actor(), |tx| tx.put(&TOKENS, &h, &t, "district.token"))?;
+        self.store.write(&actor(), |tx| -> Result<(), HubError> {
+            // A new token cancels the school's unused older ones: a token left over from an
+            // earlier attempt must not enrol another key over the box that is working.
+            let now = tx.now().to_string();
+            for (k, mut old) in tx.scan(&TOKENS, "")? {
+                if old.school == t.school && old.used_at.is_none() {
+                    old.used_at = Some(format!("replaced {now}"));
+                    tx.put(&TOKENS, &k, &old, "district.token.replace")?;
+                }
+            }
+            tx.put(&TOKENS, &h, &t, "district.token")?;
+            Ok(())
+        })?;
         Ok(token)
     }
 

@@ -190,18 +190,22 @@ impl HubStorage for PgHub {
             crate::school::slug(school),
             hex::encode(rand::random::<[u8; 12]>())
         );
-        blocking(|| {
-            self.conn()?
-                .execute(
-                    "INSERT INTO hub_tokens (hash, school, name, issued_at) VALUES ($1, $2, $3, $4)",
-                    &[
-                        &secret_hash(&token),
-                        &school.trim(),
-                        &name.trim(),
-                        &jiff::Timestamp::now().to_string(),
-                    ],
-                )
-                .map_err(db)
+        let now = jiff::Timestamp::now().to_string();
+        blocking(|| -> Result<(), HubError> {
+            let mut c = self.conn()?;
+            let mut tx = c.transaction().map_err(db)?;
+            // A new token cancels the school's unused older ones, as on redb.
+            tx.execute(
+                "UPDATE hub_tokens SET used_at = 'replaced ' || $2 WHERE school = $1 AND used_at IS NULL",
+                &[&school.trim(), &now],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO hub_tokens (hash, school, name, issued_at) VALUES ($1, $2, $3, $4)",
+                &[&secret_hash(&token), &school.trim(), &name.trim(), &now],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
         })?;
         Ok(token)
     }

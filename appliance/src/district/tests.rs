@@ -33,7 +33,15 @@ fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
 pub(super) fn exactly_once_in_order(h: &dyn HubStorage) {
     let key = SigningKey::from_bytes(&[3; 32]);
     let pk = hex::encode(key.verifying_key().to_bytes());
+    // A newer token for the school cancels the older unused one (review r7: a stale token
+    // enrolled an attacker's key over the working box); another school's token is untouched.
+    let stale = h.issue_token("79000701", "THCS Nguyễn Du").unwrap();
+    let other = h.issue_token("79000702", "THCS Lê Lợi").unwrap();
     let token = h.issue_token("79000701", "THCS Nguyễn Du").unwrap();
+    assert!(matches!(h.enrol(&stale, &pk), Err(HubError::BadToken)));
+    let other_key = SigningKey::from_bytes(&[4; 32]);
+    h.enrol(&other, &hex::encode(other_key.verifying_key().to_bytes()))
+        .expect("another school's token still enrols");
     assert!(matches!(h.enrol("nope", &pk), Err(HubError::BadToken)));
     assert!(matches!(h.enrol(&token, "zz"), Err(HubError::BadKey)));
     let (s, secret) = h.enrol(&token, &pk).unwrap();
