@@ -92,7 +92,9 @@ pub enum HocbaError {
     Damaged(String),
     #[error("Tài khoản này đã có chứng thư ký học bạ; muốn cấp lại phải chọn thay thế.")]
     SignerExists,
-    #[error("Năm học {0} chưa khoá sổ học kì II: chỉ ký học bạ sau khi khoá sổ cả năm.")]
+    #[error(
+        "Năm học {0} chưa khoá sổ cả hai học kì: chỉ ký học bạ sau khi khoá sổ học kì I và học kì II."
+    )]
     YearNotLocked(String),
     #[error("Chỉ giáo viên chủ nhiệm của lớp mới ký học bạ ở bước này.")]
     NotHomeroom,
@@ -232,6 +234,11 @@ pub fn check_may_sign(
         return Err(HocbaError::Quarantined);
     }
     let lock = super::term_lock(r, &class.year, TermId::Hk2)?
+        .filter(|l| l.locked)
+        .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
+    // Both terms: a học bạ printed with term I never locked has no term I results (review r8
+    // signed 39 empty ones).
+    super::term_lock(r, &class.year, TermId::Hk1)?
         .filter(|l| l.locked)
         .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
     let rec = signer(r, &p.account.id)?.ok_or(SigningError::NoSigner)?;
