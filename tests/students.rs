@@ -317,6 +317,19 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
         hocba.contains("Chuyển trường ngày") && hocba.contains("THCS Lê Lợi"),
         "the học bạ shows that she left: {hocba}"
     );
+    // The printed học bạ says so too (review r8: only the page did), for a transfer dossier.
+    let pdf = gvcn
+        .get(format!("{b}/grades/hocba/{trang}/pdf"))
+        .send()
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    if let Some(text) = pdftotext(&pdf.bytes().unwrap()) {
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("Chuyển trường ngày") && flat.contains("THCS Lê Lợi"),
+            "{flat}"
+        );
+    }
     let (st, msg) = error_message(
         admin
             .post(format!("{b}/api/v1/students/{trang}/move"))

@@ -31,6 +31,9 @@ pub struct FormContext {
     pub confirmed_on: Option<String>,
     /// The place of the date line ([`place`]); None keeps dots for the hand.
     pub place: Option<String>,
+    /// "Chuyển đến ngày … từ …. Thôi học ngày …: …": printed under Quá trình học tập, so the
+    /// paper (and a signed file in a transfer dossier) says what the page says.
+    pub status: String,
 }
 
 /// Reads the context of student `i` of `book`. The caller has checked that its user may see
@@ -106,11 +109,29 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
             let mut p = school::student_profile(r, &st.id)?;
             if p.registry_number.is_empty()
                 && let Some(line) = school::register::line_of(r, &st.id)?
+                && line.struck.is_none()
             {
                 p.registry_number = line.number.to_string();
             }
+            // Ngày chuyển đến of a student who came from another school, when the office
+            // typed no date.
+            if p.enrolled_on.is_empty()
+                && let Some(a) = &st.arrived
+            {
+                p.enrolled_on = vi_date(&a.date);
+            }
             p
         },
+        status: [
+            st.arrived
+                .as_ref()
+                .map(|a| format!("Chuyển đến ngày {} từ {}", vi_date(&a.date), a.from_school)),
+            st.left.as_ref().map(|d| d.describe()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(". "),
         teachers,
         corrections,
         corrected_subjects: corrected
@@ -441,6 +462,10 @@ fn learning_history(l: &mut Layout, book: &ClassBook, ctx: &FormContext) {
         ]],
         9.5,
     );
+    if !ctx.status.is_empty() {
+        l.gap(4.0);
+        l.paragraph(10.0, true, 0.0, &ctx.status);
+    }
     confirmation(l, ctx, &[]);
 }
 
