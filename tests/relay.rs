@@ -762,7 +762,11 @@ fn a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let key = dir.path().join("keys/backup.key");
-    let key_copy = target.path().join("../saved-backup.key");
+    // Kept away from the box and the backup disk, in a folder of this test's own: a fixed
+    // path beside the temporary folders was shared by the redb and PostgreSQL runs of this
+    // test, which then restored with the other run's key.
+    let saved = tempfile::tempdir().unwrap();
+    let key_copy = saved.path().join("saved-backup.key");
     std::fs::copy(&key, &key_copy).unwrap();
 
     // The old box works on after the backup and relays it: three new classes.
