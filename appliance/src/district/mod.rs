@@ -332,6 +332,26 @@ pub trait HubStorage: Send + Sync {
     ) -> Result<(), HubError>;
 }
 
+/// A fresh enrolment token for `school` ("{school}-{24 hex}"): the school's code first, so the
+/// box can check the hub's answer names the same school. Every storage issues these.
+pub fn new_token(school: &str) -> String {
+    format!(
+        "{}-{}",
+        crate::school::slug(school),
+        hex::encode(rand::random::<[u8; 12]>())
+    )
+}
+
+/// Checks an enrolling box's Ed25519 public key (hex), for every storage.
+pub fn check_public_key(public_key: &str) -> Result<(), HubError> {
+    let pk: [u8; 32] = hex::decode(public_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(HubError::BadKey)?;
+    ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| HubError::BadKey)?;
+    Ok(())
+}
+
 pub fn secret_hash(secret: &str) -> String {
     blake3::hash(secret.as_bytes()).to_hex().to_string()
 }
@@ -354,11 +374,7 @@ fn receipt_key(school: &str, seq: u64) -> String {
 
 impl HubStorage for RedbHub {
     fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError> {
-        let token = format!(
-            "{}-{}",
-            crate::school::slug(school),
-            hex::encode(rand::random::<[u8; 12]>())
-        );
+        let token = new_token(school);
         let t = Token {
             school: school.trim().into(),
             name: name.trim().into(),
@@ -383,11 +399,7 @@ impl HubStorage for RedbHub {
     }
 
     fn enrol(&self, token: &str, public_key: &str) -> Result<(School, String), HubError> {
-        let pk: [u8; 32] = hex::decode(public_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(HubError::BadKey)?;
-        ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| HubError::BadKey)?;
+        check_public_key(public_key)?;
         let h = secret_hash(token.trim());
         let secret = hex::encode(rand::random::<[u8; 24]>());
         let sh = secret_hash(&secret);

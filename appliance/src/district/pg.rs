@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{HeldRecord, HubError, HubStorage, Receipt, School, secret_hash};
+use super::{
+    HeldRecord, HubError, HubStorage, Receipt, School, check_public_key, new_token, secret_hash,
+};
 use crate::relay::batch::Envelope;
 use crate::store::OutboxEntry;
 
@@ -185,11 +187,7 @@ impl PgHub {
 
 impl HubStorage for PgHub {
     fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError> {
-        let token = format!(
-            "{}-{}",
-            crate::school::slug(school),
-            hex::encode(rand::random::<[u8; 12]>())
-        );
+        let token = new_token(school);
         let now = jiff::Timestamp::now().to_string();
         blocking(|| -> Result<(), HubError> {
             let mut c = self.conn()?;
@@ -211,11 +209,7 @@ impl HubStorage for PgHub {
     }
 
     fn enrol(&self, token: &str, public_key: &str) -> Result<(School, String), HubError> {
-        let pk: [u8; 32] = hex::decode(public_key)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(HubError::BadKey)?;
-        ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| HubError::BadKey)?;
+        check_public_key(public_key)?;
         let h = secret_hash(token.trim());
         let secret = hex::encode(rand::random::<[u8; 24]>());
         let sh = secret_hash(&secret);
