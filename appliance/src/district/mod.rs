@@ -330,6 +330,14 @@ pub trait HubStorage: Send + Sync {
         kind: &str,
         f: &mut dyn FnMut(&str, &serde_json::Value),
     ) -> Result<(), HubError>;
+    /// Calls `f` with every live record of `kind` one school holds (the reports' per-school
+    /// parts: a key range on both storages, not a walk of the province).
+    fn each_record_of(
+        &self,
+        school: &str,
+        kind: &str,
+        f: &mut dyn FnMut(&serde_json::Value),
+    ) -> Result<(), HubError>;
 }
 
 /// A fresh enrolment token for `school` ("{school}-{24 hex}"): the school's code first, so the
@@ -586,6 +594,23 @@ impl HubStorage for RedbHub {
                 && let Some(r) = &row.record
             {
                 f(school, r);
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn each_record_of(
+        &self,
+        school: &str,
+        kind: &str,
+        f: &mut dyn FnMut(&serde_json::Value),
+    ) -> Result<(), HubError> {
+        let rx = self.store.read()?;
+        let prefix = format!("{school}\u{1}{kind}\u{1}");
+        rx.scan_each(&RECORDS, &prefix, &mut |_, row: RecordRow| {
+            if let Some(r) = &row.record {
+                f(r);
             }
             Ok(())
         })?;

@@ -482,6 +482,31 @@ impl HubStorage for PgHub {
             Ok(())
         })
     }
+
+    fn each_record_of(
+        &self,
+        school: &str,
+        kind: &str,
+        f: &mut dyn FnMut(&serde_json::Value),
+    ) -> Result<(), HubError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        blocking(|| {
+            let mut c = self.conn()?;
+            // The primary key's prefix (school, kind): one school's share, streamed.
+            let mut rows = c
+                .query_raw(
+                    "SELECT record FROM hub_records \
+                     WHERE school = $1 AND kind = $2 AND record IS NOT NULL ORDER BY key",
+                    [school, kind],
+                )
+                .map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let record: serde_json::Value = r.get(0);
+                f(&record);
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

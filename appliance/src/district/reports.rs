@@ -1,15 +1,17 @@
 //! The district staff's reports, computed from the relayed records through
-//! [`HubStorage::each_record`] (so any storage engine feeds them): learning and conduct levels
+//! [`HubStorage::each_record_of`], one school at a time and kept per school until its next batch
+//! ([`PartCache`]; so any storage engine feeds them): learning and conduct levels
 //! per school × grade × term with district totals, TT27 results of primary schools, results
 //! per subject, lesson-plan rates per school and month, enrolment per grade, and each school's
 //! contact. Each report is a [`Table`] of names, never codes: the page, its CSV and the xlsx
 //! sheet are drawn from the same table, so they cannot disagree.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::{HubError, HubStorage};
+use super::{HubError, HubStorage, School};
 
 /// What the staff narrowed the reports to (the page's query string). Empty = everything.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -367,143 +369,253 @@ pub struct Reports {
 
 /// Computes every report for `filter`. `silent_days`: a school not heard from for longer is
 /// flagged. `now` is passed in (the page's clock), so the warning is testable.
+/// Counts of one (school, grade, term, year): learning and conduct levels 1..4 and "none",
+/// TT27 results.
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    students: u64,
+    learning: [u64; 5],
+    conduct: [u64; 5],
+    tt27: [u64; 4],
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.students += o.students;
+        for i in 0..5 {
+            self.learning[i] += o.learning[i];
+            self.conduct[i] += o.conduct[i];
+        }
+        for i in 0..4 {
+            self.tt27[i] += o.tt27[i];
+        }
+    }
+}
+
+/// One school's relayed records reduced to what the reports count, before any filter: every
+/// dimension a filter can narrow by stays in the keys. A province holds millions of records,
+/// but a school's part changes only when one of its batches is stored, so [`PartCache`] keeps
+/// each part until then and a report adds up two thousand small parts instead of reading
+/// every record (bench/RESULTS.md "reports at province scale").
+#[derive(Debug, Default)]
+pub struct SchoolPart {
+    /// The name the school's relayed details give, if any.
+    name: Option<String>,
+    /// Class id → (grade, school year).
+    classes: BTreeMap<String, (u8, String)>,
+    /// (grade, year) → students.
+    enrolment: BTreeMap<(u8, String), u64>,
+    /// (grade, term, year — "" when the class is unknown) → counts.
+    results: BTreeMap<(u8, String, String), Counts>,
+    /// (subject, term, grade, year) → score band columns.
+    subjects: BTreeMap<(String, String, u8, String), [u64; 10]>,
+    /// (month, grade, school year of the teaching date) → (plans, handed in, approved).
+    plans: BTreeMap<PlanKey, (u64, u64, u64)>,
+}
+
+/// (month, grade, school year of the teaching date).
+type PlanKey = (String, Option<u8>, Option<String>);
+
+impl SchoolPart {
+    /// Reads the school's records of each kind the reports use.
+    pub fn read(hub: &dyn HubStorage, school: &str) -> Result<SchoolPart, HubError> {
+        let mut p = SchoolPart::default();
+        hub.each_record_of(school, "school", &mut |r| {
+            if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
+                p.name = Some(n.to_string());
+            }
+        })?;
+        hub.each_record_of(school, "class", &mut |r| {
+            if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
+                let year = r["year"].as_str().unwrap_or_default().to_string();
+                p.classes.insert(id.to_string(), (g as u8, year));
+            }
+        })?;
+        let classes = &p.classes;
+        let enrolment = &mut p.enrolment;
+        hub.each_record_of(school, "student", &mut |r| {
+            let class = r["class_id"].as_str().unwrap_or_default();
+            if let Some((g, y)) = classes.get(class) {
+                *enrolment.entry((*g, y.clone())).or_default() += 1;
+            }
+        })?;
+        let (results, subjects) = (&mut p.results, &mut p.subjects);
+        hub.each_record_of(school, "result", &mut |r| {
+            let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
+            let term = r["hocky"].as_str().unwrap_or("?").to_uppercase();
+            let year = r["malop"]
+                .as_str()
+                .and_then(|c| classes.get(c))
+                .map(|c| c.1.clone())
+                .unwrap_or_default();
+            let c = results
+                .entry((grade, term.clone(), year.clone()))
+                .or_default();
+            c.students += 1;
+            let slot = |v: &serde_json::Value| match v.as_u64() {
+                Some(n @ 1..=4) => n as usize - 1,
+                _ => 4,
+            };
+            c.learning[slot(&r["mahocluc"])] += 1;
+            c.conduct[slot(&r["mahanhkiem"])] += 1;
+            if let Some(k) = r["ketqua"].as_str()
+                && let Some(i) = TT27.iter().position(|(code, _)| *code == k)
+            {
+                c.tt27[i] += 1;
+            }
+            if let Some(m) = r["diemmon"].as_object() {
+                for (subject, v) in m {
+                    if let Some(col) = v.as_str().and_then(subject_column) {
+                        subjects
+                            .entry((subject.clone(), term.clone(), grade, year.clone()))
+                            .or_insert([0; 10])[col] += 1;
+                    }
+                }
+            }
+        })?;
+        let plans = &mut p.plans;
+        hub.each_record_of(school, "lesson_plan", &mut |r| {
+            let date = r["teach_on"].as_str().unwrap_or_default();
+            let month = date.get(0..7).unwrap_or("?").to_string();
+            let grade = r["grade"].as_u64().map(|g| g as u8);
+            let e = plans
+                .entry((month, grade, school_year_of(date)))
+                .or_default();
+            e.0 += 1;
+            let approved = !r["approved_version"].is_null();
+            let state = r["state"].as_str().unwrap_or_default();
+            if approved || matches!(state, "submitted" | "reviewed" | "approved") {
+                e.1 += 1;
+            }
+            if approved {
+                e.2 += 1;
+            }
+        })?;
+        Ok(p)
+    }
+}
+
+/// Each school's [`SchoolPart`], kept until the school's next stored batch. The version read
+/// from the storage on every report (the school's last batch, record count and enrolment)
+/// decides, so two hubs on one database never serve each other's stale parts.
+#[derive(Default)]
+pub struct PartCache(Mutex<HashMap<String, (String, Arc<SchoolPart>)>>);
+
+impl PartCache {
+    fn part(&self, hub: &dyn HubStorage, s: &School) -> Result<Arc<SchoolPart>, HubError> {
+        let version = format!("{}/{}/{}", s.enrolled_at, s.last_seq, s.records);
+        if let Some((v, p)) = self.lock().get(&s.code)
+            && *v == version
+        {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(SchoolPart::read(hub, &s.code)?);
+        self.lock().insert(s.code.clone(), (version, p.clone()));
+        Ok(p)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SchoolPart>)>> {
+        // A panic while holding the map leaves only cached sums behind: start again.
+        self.0.lock().unwrap_or_else(|e| {
+            let mut g = e.into_inner();
+            g.clear();
+            g
+        })
+    }
+}
+
 pub fn reports(
     hub: &dyn HubStorage,
+    cache: &PartCache,
     filter: &Filter,
     silent_days: i64,
     subject_names: &BTreeMap<String, String>,
     now: jiff::Timestamp,
 ) -> Result<Reports, HubError> {
     let schools = hub.schools()?;
+    let mut parts = Vec::with_capacity(schools.len());
+    for s in &schools {
+        parts.push((s.code.as_str(), cache.part(hub, s)?));
+    }
     // A school's name: what it calls itself (its relayed details), else what the district
     // typed at enrolment, else its code.
-    let mut names: BTreeMap<String, String> = schools
+    let names: BTreeMap<String, String> = schools
         .iter()
-        .map(|s| {
-            let n = if s.name.trim().is_empty() {
-                s.code.clone()
-            } else {
-                s.name.clone()
+        .zip(&parts)
+        .map(|(s, (_, p))| {
+            let n = match &p.name {
+                Some(n) => n.clone(),
+                None if s.name.trim().is_empty() => s.code.clone(),
+                None => s.name.clone(),
             };
             (s.code.clone(), n)
         })
         .collect();
-    hub.each_record("school", &mut |school, r| {
-        if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
-            names.insert(school.to_string(), n.to_string());
-        }
-    })?;
     let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
 
-    // (school, class id) → (grade, year)
-    let mut classes: BTreeMap<(String, String), (u8, String)> = BTreeMap::new();
-    hub.each_record("class", &mut |school, r| {
-        if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
-            let year = r["year"].as_str().unwrap_or_default().to_string();
-            classes.insert((school.to_string(), id.to_string()), (g as u8, year));
-        }
-    })?;
     let mut choices = Choices {
         schools: names.iter().map(|(c, n)| (c.clone(), n.clone())).collect(),
         ..Choices::default()
     };
-    let grades: BTreeSet<u8> = classes.values().map(|v| v.0).collect();
+    let classes = parts.iter().flat_map(|(_, p)| p.classes.values());
+    let grades: BTreeSet<u8> = classes.clone().map(|v| v.0).collect();
     let years: BTreeSet<String> = classes
-        .values()
         .map(|v| v.1.clone())
         .filter(|y| !y.is_empty())
         .collect();
     choices.grades = grades.into_iter().collect();
     choices.years = years.into_iter().rev().collect();
 
+    // The parts added up under the filter: the same maps the tables below are drawn from.
     // Enrolment: school → grade → students.
     let mut enrolment: BTreeMap<String, BTreeMap<u8, u64>> = BTreeMap::new();
-    hub.each_record("student", &mut |school, r| {
-        let class = r["class_id"].as_str().unwrap_or_default();
-        let Some((g, y)) = classes.get(&(school.to_string(), class.to_string())) else {
-            return;
-        };
-        if filter.school(school) && filter.grade(*g) && filter.year(y) {
-            *enrolment
-                .entry(school.to_string())
-                .or_default()
-                .entry(*g)
-                .or_default() += 1;
-        }
-    })?;
-
-    // Results: (school, grade, term) → [learning 1..4, none][conduct 1..4, none], TT27 counts.
-    #[derive(Default, Clone)]
-    struct Counts {
-        students: u64,
-        learning: [u64; 5],
-        conduct: [u64; 5],
-        tt27: [u64; 4],
-    }
+    // (school, grade, term) → counts.
     let mut results: BTreeMap<(String, u8, String), Counts> = BTreeMap::new();
     // (subject, term) → columns
     let mut subjects: BTreeMap<(String, String), [u64; 10]> = BTreeMap::new();
-    hub.each_record("result", &mut |school, r| {
-        let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
-        let term = r["hocky"].as_str().unwrap_or("?").to_uppercase();
-        let year = r["malop"]
-            .as_str()
-            .and_then(|c| classes.get(&(school.to_string(), c.to_string())))
-            .map(|c| c.1.as_str())
-            .unwrap_or("");
-        if !(filter.school(school) && filter.grade(grade) && filter.term(&term))
-            || (filter.year.is_some() && !filter.year(year))
-        {
-            return;
+    // (school, month) → (plans, handed in, approved).
+    let mut plans: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    for (school, p) in parts.iter().filter(|(s, _)| filter.school(s)) {
+        for ((g, y), n) in &p.enrolment {
+            if filter.grade(*g) && filter.year(y) {
+                *enrolment
+                    .entry(school.to_string())
+                    .or_default()
+                    .entry(*g)
+                    .or_default() += n;
+            }
         }
-        let c = results
-            .entry((school.to_string(), grade, term.clone()))
-            .or_default();
-        c.students += 1;
-        let slot = |v: &serde_json::Value| match v.as_u64() {
-            Some(n @ 1..=4) => n as usize - 1,
-            _ => 4,
-        };
-        c.learning[slot(&r["mahocluc"])] += 1;
-        c.conduct[slot(&r["mahanhkiem"])] += 1;
-        if let Some(k) = r["ketqua"].as_str()
-            && let Some(i) = TT27.iter().position(|(code, _)| *code == k)
-        {
-            c.tt27[i] += 1;
+        for ((g, term, y), c) in &p.results {
+            if filter.grade(*g) && filter.term(term) && (filter.year.is_none() || filter.year(y)) {
+                results
+                    .entry((school.to_string(), *g, term.clone()))
+                    .or_default()
+                    .add(c);
+            }
         }
-        if let Some(m) = r["diemmon"].as_object() {
-            for (subject, v) in m {
-                if let Some(col) = v.as_str().and_then(subject_column) {
-                    subjects
-                        .entry((subject.clone(), term.clone()))
-                        .or_insert([0; 10])[col] += 1;
+        for ((subject, term, g, y), cols) in &p.subjects {
+            if filter.grade(*g) && filter.term(term) && (filter.year.is_none() || filter.year(y)) {
+                let e = subjects
+                    .entry((subject.clone(), term.clone()))
+                    .or_insert([0; 10]);
+                for (d, n) in e.iter_mut().zip(cols) {
+                    *d += n;
                 }
             }
         }
-    })?;
-
-    // Lesson plans: (school, month) → (plans, handed in, approved).
-    let mut plans: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
-    hub.each_record("lesson_plan", &mut |school, r| {
-        let date = r["teach_on"].as_str().unwrap_or_default();
-        let month = date.get(0..7).unwrap_or("?").to_string();
-        let grade_ok = r["grade"].as_u64().is_none_or(|g| filter.grade(g as u8));
-        let year_ok =
-            filter.year.is_none() || school_year_of(date).is_some_and(|y| filter.year(&y));
-        if !(filter.school(school) && grade_ok && year_ok) {
-            return;
+        for ((month, g, y), (n, handed, approved)) in &p.plans {
+            let grade_ok = g.is_none_or(|g| filter.grade(g));
+            let year_ok = filter.year.is_none() || y.as_deref().is_some_and(|y| filter.year(y));
+            if grade_ok && year_ok {
+                let e = plans
+                    .entry((school.to_string(), month.clone()))
+                    .or_default();
+                e.0 += n;
+                e.1 += handed;
+                e.2 += approved;
+            }
         }
-        let e = plans.entry((school.to_string(), month)).or_default();
-        e.0 += 1;
-        let approved = !r["approved_version"].is_null();
-        let state = r["state"].as_str().unwrap_or_default();
-        if approved || matches!(state, "submitted" | "reviewed" | "approved") {
-            e.1 += 1;
-        }
-        if approved {
-            e.2 += 1;
-        }
-    })?;
+    }
 
     let mut tables = Vec::new();
 

@@ -34,6 +34,8 @@ pub struct Hub {
     /// A school not heard from for more days than this is flagged on the staff page.
     pub silent_days: i64,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each school's share of the reports, kept until its next batch.
+    parts: super::reports::PartCache,
 }
 
 impl Hub {
@@ -48,6 +50,7 @@ impl Hub {
             storage,
             silent_days: DEFAULT_SILENT_DAYS,
             locks: Mutex::new(HashMap::new()),
+            parts: Default::default(),
         }
     }
     fn lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -510,6 +513,7 @@ async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Repo
         let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
         Ok(super::reports::reports(
             hub.storage.as_ref(),
+            &hub.parts,
             &filter,
             hub.silent_days,
             &codes.subject_names(),

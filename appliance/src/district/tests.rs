@@ -91,6 +91,15 @@ pub(super) fn exactly_once_in_order(h: &dyn HubStorage) {
     })
     .unwrap();
     assert_eq!((n, newest), (7, 40));
+    // One school's share is a key range of its own (the reports' per-school parts).
+    let (mut mine, mut others) = (0, 0);
+    h.each_record_of("79000701", "class", &mut |_| mine += 1)
+        .unwrap();
+    h.each_record_of("79000702", "class", &mut |_| others += 1)
+        .unwrap();
+    h.each_record_of("79000701", "student", &mut |_| others += 1)
+        .unwrap();
+    assert_eq!((mine, others), (7, 0));
     // A replaced box re-enrols with a new token and continues the sequence.
     let token = h.issue_token("79000701", "").unwrap();
     let key2 = SigningKey::from_bytes(&[4; 32]);
@@ -120,13 +129,71 @@ fn a_school_silent_longer_than_the_setting_is_flagged() {
     let day = jiff::SignedDuration::from_hours(24);
     let at = |days: i32| jiff::Timestamp::now() + day * days;
     let contact = |r: &reports::Reports| r.tables.last().unwrap().rows[0][9].shown();
-    let r = reports::reports(&h, &f, 7, &names, at(6)).unwrap();
+    let r = reports::reports(&h, &Default::default(), &f, 7, &names, at(6)).unwrap();
     assert!(r.silent.is_empty(), "{:?}", r.silent);
     assert_eq!(contact(&r), "");
-    let r = reports::reports(&h, &f, 7, &names, at(9)).unwrap();
+    let r = reports::reports(&h, &Default::default(), &f, 7, &names, at(9)).unwrap();
     assert_eq!(r.silent.len(), 1);
     assert_eq!(contact(&r), "Không liên lạc 9 ngày (quá 7)");
     // The setting decides: three days is already too long for a district that says so.
-    let r = reports::reports(&h, &f, 2, &names, at(3)).unwrap();
+    let r = reports::reports(&h, &Default::default(), &f, 2, &names, at(3)).unwrap();
     assert_eq!(contact(&r), "Không liên lạc 3 ngày (quá 2)");
+}
+
+/// The reports keep each school's share until the school's next batch: a report after a new
+/// batch counts it (the cached share of the old batch is not served again), and another
+/// school's share is not read again.
+#[test]
+fn reports_count_a_new_batch_with_the_cache_in_place() {
+    let (_d, h) = hub();
+    let key = SigningKey::from_bytes(&[6; 32]);
+    let token = h.issue_token("79000701", "THCS Nguyễn Du").unwrap();
+    h.enrol(&token, &hex::encode(key.verifying_key().to_bytes()))
+        .unwrap();
+    let rec = |seq: u64, kind: &str, key: &str, r: serde_json::Value| OutboxEntry {
+        seq,
+        kind: kind.into(),
+        key: key.into(),
+        op: "update".into(),
+        record: Some(r),
+        at: "t".into(),
+    };
+    let class = serde_json::json!({"id": "6a1", "grade": 6, "year": "2026-2027"});
+    let student = |id: &str| serde_json::json!({"id": id, "class_id": "6a1"});
+    let b1 = batch::build(
+        &key,
+        "79000701",
+        1,
+        &[
+            rec(1, "class", "6a1", class),
+            rec(2, "student", "s1", student("s1")),
+            rec(3, "student", "s2", student("s2")),
+        ],
+        0,
+        "t",
+    );
+    accept(&h, "79000701", 1, &b1).unwrap();
+    let cache = reports::PartCache::default();
+    let (f, names) = (
+        reports::Filter::default(),
+        std::collections::BTreeMap::new(),
+    );
+    let pupils = |r: &reports::Reports| {
+        let t = r.tables.iter().find(|t| t.id == "si-so").unwrap();
+        t.rows[0][2].shown()
+    };
+    let now = jiff::Timestamp::now();
+    let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
+    assert_eq!(pupils(&r), "2");
+    let b2 = batch::build(
+        &key,
+        "79000701",
+        2,
+        &[rec(4, "student", "s3", student("s3"))],
+        0,
+        "t",
+    );
+    accept(&h, "79000701", 2, &b2).unwrap();
+    let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
+    assert_eq!(pupils(&r), "3", "the new batch is counted");
 }
