@@ -160,6 +160,8 @@ pub struct Table {
     pub totals: BTreeSet<usize>,
     /// An SVG bar chart where a picture reads better than the table.
     pub chart: Option<String>,
+    /// Rows left out of the page by [`Table::for_page`] (the CSV and xlsx have them all).
+    pub hidden: usize,
 }
 
 impl Table {
@@ -172,7 +174,32 @@ impl Table {
             marked: BTreeSet::new(),
             totals: BTreeSet::new(),
             chart: None,
+            hidden: 0,
         }
+    }
+
+    /// The table as the page shows it: a province's two thousand schools make tens of
+    /// thousands of rows no one reads on a screen (and megabytes a phone must load), so past
+    /// `limit` rows the page keeps the district's totals and the marked rows (silent schools,
+    /// at most `limit`) and says how many rows the CSV and xlsx hold besides.
+    pub fn for_page(mut self, limit: usize) -> Table {
+        if self.rows.len() <= limit {
+            return self;
+        }
+        let (mut rows, mut marked, mut totals) = (Vec::new(), BTreeSet::new(), BTreeSet::new());
+        let n = self.rows.len();
+        for (i, r) in std::mem::take(&mut self.rows).into_iter().enumerate() {
+            if self.totals.contains(&i) {
+                totals.insert(rows.len());
+                rows.push(r);
+            } else if self.marked.contains(&i) && marked.len() < limit {
+                marked.insert(rows.len());
+                rows.push(r);
+            }
+        }
+        self.hidden = n - rows.len();
+        (self.rows, self.marked, self.totals) = (rows, marked, totals);
+        self
     }
 
     /// The CSV file: UTF-8 with a BOM so Excel opens Vietnamese correctly.
@@ -351,7 +378,7 @@ fn school_year_of(date: &str) -> Option<String> {
 }
 
 /// What the page needs besides the tables: the choices of the filter form.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Choices {
     /// (code, name)
     pub schools: Vec<(String, String)>,
@@ -499,11 +526,37 @@ impl SchoolPart {
 /// from the storage on every report (the school's last batch, record count and enrolment)
 /// decides, so two hubs on one database never serve each other's stale parts.
 #[derive(Default)]
-pub struct PartCache(Mutex<HashMap<String, (String, Arc<SchoolPart>)>>);
+pub struct PartCache {
+    parts: Mutex<HashMap<String, (String, Arc<SchoolPart>)>>,
+    /// The last few pages' sums by (filter, names, every school's version).
+    sums: Mutex<Vec<(blake3::Hash, Arc<Sums>)>>,
+}
+
+/// What a school's part depends on: only a stored batch changes a school's records.
+fn version(s: &School) -> String {
+    format!("{}/{}/{}", s.enrolled_at, s.last_seq, s.records)
+}
+
+/// Sums kept for this many filters (the overview and a few drill-downs).
+const KEPT_SUMS: usize = 16;
 
 impl PartCache {
+    fn sums(&self, key: &blake3::Hash) -> Option<Arc<Sums>> {
+        let kept = self.sums.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().find(|(k, _)| k == key).map(|(_, s)| s.clone())
+    }
+
+    fn keep_sums(&self, key: blake3::Hash, sums: Arc<Sums>) {
+        let mut kept = self.sums.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(k, _)| *k != key);
+        if kept.len() >= KEPT_SUMS {
+            kept.remove(0);
+        }
+        kept.push((key, sums));
+    }
+
     fn part(&self, hub: &dyn HubStorage, s: &School) -> Result<Arc<SchoolPart>, HubError> {
-        let version = format!("{}/{}/{}", s.enrolled_at, s.last_seq, s.records);
+        let version = version(s);
         if let Some((v, p)) = self.lock().get(&s.code)
             && *v == version
         {
@@ -516,7 +569,7 @@ impl PartCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SchoolPart>)>> {
         // A panic while holding the map leaves only cached sums behind: start again.
-        self.0.lock().unwrap_or_else(|e| {
+        self.parts.lock().unwrap_or_else(|e| {
             let mut g = e.into_inner();
             g.clear();
             g
@@ -524,17 +577,16 @@ impl PartCache {
     }
 }
 
-pub fn reports(
+/// Every report but the schools' contact, added up from the schools' parts under `filter`.
+fn sums(
     hub: &dyn HubStorage,
     cache: &PartCache,
+    schools: &[School],
     filter: &Filter,
-    silent_days: i64,
     subject_names: &BTreeMap<String, String>,
-    now: jiff::Timestamp,
-) -> Result<Reports, HubError> {
-    let schools = hub.schools()?;
+) -> Result<Sums, HubError> {
     let mut parts = Vec::with_capacity(schools.len());
-    for s in &schools {
+    for s in schools {
         parts.push((s.code.as_str(), cache.part(hub, s)?));
     }
     // A school's name: what it calls itself (its relayed details), else what the district
@@ -826,6 +878,55 @@ pub fn reports(
     }
     tables.push(t);
 
+    Ok(Sums {
+        tables,
+        choices,
+        names,
+    })
+}
+
+/// What [`sums`] gives: kept by [`PartCache`] for the next view.
+struct Sums {
+    tables: Vec<Table>,
+    choices: Choices,
+    /// School code → the name shown.
+    names: BTreeMap<String, String>,
+}
+
+pub fn reports(
+    hub: &dyn HubStorage,
+    cache: &PartCache,
+    filter: &Filter,
+    silent_days: i64,
+    subject_names: &BTreeMap<String, String>,
+    now: jiff::Timestamp,
+) -> Result<Reports, HubError> {
+    let schools = hub.schools()?;
+    // The sums depend on the filter, the code file's names and each school's version: while
+    // none of them changes (no batch stored), the page is served from the last sums. The
+    // contact report depends on the clock and is drawn afresh below.
+    let mut key = blake3::Hasher::new();
+    key.update(filter.query().as_bytes());
+    key.update(format!("{subject_names:?}").as_bytes());
+    for s in &schools {
+        key.update(format!("{}\u{1}{}\u{1}{}\u{1}", s.code, s.name, version(s)).as_bytes());
+    }
+    let key = key.finalize();
+    let sums = match cache.sums(&key) {
+        Some(sums) => sums,
+        None => {
+            let sums = Arc::new(sums(hub, cache, &schools, filter, subject_names)?);
+            cache.keep_sums(key, sums.clone());
+            sums
+        }
+    };
+    let mut tables = sums.tables.clone();
+    let name = |code: &str| {
+        sums.names
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    };
     // Contact.
     let mut t = Table::new(
         "lien-lac",
@@ -888,7 +989,7 @@ pub fn reports(
 
     Ok(Reports {
         tables,
-        choices,
+        choices: sums.choices.clone(),
         silent,
     })
 }
@@ -916,6 +1017,27 @@ mod tests {
         assert_eq!(school_year_of("2026-09-14").as_deref(), Some("2026-2027"));
         assert_eq!(school_year_of("2027-05-02").as_deref(), Some("2026-2027"));
         assert_eq!(school_year_of("x"), None);
+    }
+
+    #[test]
+    fn a_long_table_keeps_its_totals_and_marked_rows_on_the_page() {
+        let mut t = Table::new("t", "T", vec!["a"]);
+        for i in 0..10u64 {
+            if i == 3 {
+                t.marked.insert(t.rows.len());
+            }
+            if i == 9 {
+                t.totals.insert(t.rows.len());
+            }
+            t.rows.push(vec![Cell::Num(i)]);
+        }
+        let short = t.clone().for_page(10);
+        assert_eq!((short.rows.len(), short.hidden), (10, 0));
+        let page = t.for_page(5);
+        let shown: Vec<String> = page.rows.iter().map(|r| r[0].shown()).collect();
+        assert_eq!(shown, ["3", "9"]);
+        assert_eq!(page.hidden, 8);
+        assert!(page.marked.contains(&0) && page.totals.contains(&1));
     }
 
     #[test]

@@ -524,6 +524,10 @@ async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Repo
     .map_err(ApiError::internal)?
 }
 
+/// Rows of one report the staff page shows before it keeps only the totals (see
+/// [`super::reports::Table::for_page`]): a district's thirty schools fit, a province's do not.
+const PAGE_ROWS: usize = 400;
+
 async fn staff_page(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -536,7 +540,10 @@ async fn staff_page(
     let r = compute(&hub, &filter).await?;
     Ok(render(StaffPage::new(
         chrome(&s, &u, &headers),
-        r.tables,
+        r.tables
+            .into_iter()
+            .map(|t| t.for_page(PAGE_ROWS))
+            .collect(),
         r.choices,
         r.silent,
         filter.clone(),

@@ -196,4 +196,14 @@ fn reports_count_a_new_batch_with_the_cache_in_place() {
     accept(&h, "79000701", 2, &b2).unwrap();
     let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
     assert_eq!(pupils(&r), "3", "the new batch is counted");
+    // The kept sums are the filter's own: another filter is added up afresh.
+    let grade7 = reports::Filter {
+        grade: Some("7".into()),
+        ..Default::default()
+    };
+    let r = reports::reports(&h, &cache, &grade7, 7, &names, now).unwrap();
+    let t = r.tables.iter().find(|t| t.id == "si-so").unwrap();
+    assert!(t.rows.is_empty(), "{:?}", t.rows);
+    let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
+    assert_eq!(pupils(&r), "3");
 }
