@@ -712,31 +712,6 @@ fn upload(c: &reqwest::blocking::Client, b: &str, name: &str, bytes: &[u8]) -> S
     id.to_string()
 }
 
-/// A signed update bundle of `version` made with the release key in `keys` (tram release).
-fn bundle(w: &std::path::Path, keys: &str, version: &str) -> std::path::PathBuf {
-    if !w.join(keys).join("release.key").exists() {
-        let o = common::tram(&["release", "keygen", "--out", w.join(keys).to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let script = w.join("tram-script");
-    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
-    let out = w.join(format!("{version}.bundle"));
-    let o = common::tram(&[
-        "release",
-        "bundle",
-        "--key",
-        w.join(keys).join("release.key").to_str().unwrap(),
-        "--version",
-        version,
-        "--binary",
-        script.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
-}
-
 fn published(c: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
     get(c, format!("{b}/district/api/published"))
         .json::<Value>()
@@ -755,8 +730,8 @@ fn published(c: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
 fn the_district_admin_publishes_an_update_and_a_library_item_from_the_page() {
     let hub_dir = tempfile::tempdir().unwrap();
     let w = tempfile::tempdir().unwrap();
-    let good = bundle(w.path(), "keys", "7.1.0");
-    let forged = bundle(w.path(), "other", "7.1.1");
+    let good = common::release_bundle(w.path(), "keys", "7.1.0", 0);
+    let forged = common::release_bundle(w.path(), "other", "7.1.1", 0);
     // The district's release key, where `tram district publish-update` looks by default.
     std::fs::copy(
         w.path().join("keys/release-key.pub"),
