@@ -855,23 +855,7 @@ fn the_district_admin_publishes_an_update_and_a_library_item_from_the_page() {
     assert_eq!(down["items"].as_array().unwrap().len(), 2, "{down}");
 
     // Read-only district staff: the list, no forms, no uploads, no publishing.
-    let r = admin
-        .post(format!("{b}/api/v1/accounts"))
-        .json(&json!({"username": "cv-a", "full_name": "Chuyên viên A",
-                      "roles": ["district_staff"], "password": "mat-khau-chuyen-vien-1"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let staff = reqwest::blocking::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = staff
-        .post(format!("{b}/api/v1/login"))
-        .json(&json!({"username": "cv-a", "password": "mat-khau-chuyen-vien-1"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let staff = hub.read_only_staff();
     let page = get(&staff, format!("{b}/district/publish")).text().unwrap();
     assert!(page.contains("Trạm 7.1.0") && !page.contains("pub-update"));
     assert_eq!(published(&staff, &b).len(), 2);

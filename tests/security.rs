@@ -2512,23 +2512,7 @@ fn the_hubs_role_matrix_holds_on_its_pages_and_json_routes() {
     let hub = common::Hub::start(dir.path());
     let b = hub.base();
     let admin = hub.staff();
-    let r = admin
-        .post(format!("{b}/api/v1/accounts"))
-        .json(&json!({"username": "cv-a", "full_name": "Chuyên viên A",
-                      "roles": ["district_staff"], "password": "mat-khau-chuyen-vien-1"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let staff = reqwest::blocking::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = staff
-        .post(format!("{b}/api/v1/login"))
-        .json(&json!({"username": "cv-a", "password": "mat-khau-chuyen-vien-1"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let staff = hub.read_only_staff();
     // A real upload of the admin's, so an id names something.
     let up: Value = admin
         .post(format!("{b}/district/api/uploads"))

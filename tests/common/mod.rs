@@ -619,6 +619,30 @@ impl Hub {
         assert_eq!(r.status(), 200);
         c
     }
+    /// A read-only district staff account (`cv-a`), made by the admin, signed in.
+    pub fn read_only_staff(&self) -> reqwest::blocking::Client {
+        let r = self
+            .staff()
+            .post(format!("{}/api/v1/accounts", self.base()))
+            .json(
+                &serde_json::json!({"username": "cv-a", "full_name": "Chuyên viên A",
+                          "roles": ["district_staff"], "password": "mat-khau-chuyen-vien-1"}),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let c = reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = c
+            .post(format!("{}/api/v1/login", self.base()))
+            .json(&serde_json::json!({"username": "cv-a", "password": "mat-khau-chuyen-vien-1"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        c
+    }
     /// The hub's school list as its staff see it (/district/api/schools).
     pub fn schools(&self) -> serde_json::Value {
         self.staff()

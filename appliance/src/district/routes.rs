@@ -845,17 +845,7 @@ async fn upload_append(
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_publisher(&u)?;
-    let offset: u64 = headers
-        .get("upload-offset")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| ApiError::bad_request("Thiếu tiêu đề Upload-Offset."))?;
-    let store = s.store.clone();
-    let owner = u.principal.id().to_string();
-    let (sess, have) =
-        tokio::task::spawn_blocking(move || upload::append(&store, &owner, &id, offset, &body))
-            .await
-            .map_err(ApiError::internal)??;
+    let (sess, have) = crate::library::routes::append_chunk(&s, &u, id, &headers, body).await?;
     Ok(upload_json(&sess, have))
 }
 
