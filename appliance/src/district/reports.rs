@@ -367,6 +367,21 @@ const TT27: [(&str, &str); 4] = [
 ];
 
 /// The school year a date falls in: from August ("2026-09-14" → "2026-2027").
+/// "Đăng ký lại 06/12/2026" for a school a box enrolled again for (a new or restored box),
+/// else empty: staff see at a glance that the box answering for a school has changed.
+pub fn reenrolled(s: &super::School) -> String {
+    s.reenrolled_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| {
+            format!(
+                "Đăng ký lại {}",
+                t.to_zoned(crate::school::time_zone()).strftime("%d/%m/%Y")
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn school_year_of(date: &str) -> Option<String> {
     let y: i32 = date.get(0..4)?.parse().ok()?;
     let m: u8 = date.get(5..7)?.parse().ok()?;
@@ -669,6 +684,25 @@ fn sums(
         }
     }
 
+    // A student a school sent without a result for a term the reports show is counted as not
+    // yet graded (chưa đánh giá), so each row's levels add up to its students. TT22 grades only
+    // (6–12): a primary school's year goes to TT27's table.
+    let reported_terms: BTreeSet<String> = results
+        .keys()
+        .filter(|k| k.1 >= 6)
+        .map(|k| k.2.clone())
+        .collect();
+    for (school, grades) in &enrolment {
+        for (g, n) in grades.iter().filter(|(g, _)| **g >= 6) {
+            for term in &reported_terms {
+                let c = results
+                    .entry((school.clone(), *g, term.clone()))
+                    .or_default();
+                c.students = c.students.max(*n);
+            }
+        }
+    }
+
     let mut tables = Vec::new();
 
     // Learning and conduct levels.
@@ -684,10 +718,12 @@ fn sums(
             "Học tập: Khá",
             "Học tập: Đạt",
             "Học tập: Chưa đạt",
+            "Học tập: Chưa đánh giá",
             "Rèn luyện: Tốt",
             "Rèn luyện: Khá",
             "Rèn luyện: Đạt",
             "Rèn luyện: Chưa đạt",
+            "Rèn luyện: Chưa đánh giá",
         ],
     );
     let mut totals: BTreeMap<(u8, String), Counts> = BTreeMap::new();
@@ -698,19 +734,23 @@ fn sums(
             text(term_name(term)),
             Cell::Num(c.students),
         ];
+        let graded = |levels: &[u64]| levels[..4].iter().sum::<u64>();
         v.extend(c.learning[..4].iter().map(|n| Cell::Num(*n)));
+        v.push(Cell::Num(c.students.saturating_sub(graded(&c.learning))));
         v.extend(c.conduct[..4].iter().map(|n| Cell::Num(*n)));
+        v.push(Cell::Num(c.students.saturating_sub(graded(&c.conduct))));
         v
     };
     // TT22 results only: a primary school's rows have no learning level and go to TT27's table.
-    let tt22 = |c: &Counts| {
-        c.learning[..4]
-            .iter()
-            .chain(&c.conduct[..4])
-            .any(|n| *n > 0)
+    let tt22 = |g: u8, c: &Counts| {
+        g >= 6
+            || c.learning[..4]
+                .iter()
+                .chain(&c.conduct[..4])
+                .any(|n| *n > 0)
     };
     for ((school, g, term), c) in &results {
-        if !tt22(c) {
+        if !tt22(*g, c) {
             continue;
         }
         t.rows.push(row(name(school), *g, term, c));
@@ -942,6 +982,7 @@ pub fn reports(
             "Lần bị từ chối",
             "Lỗi gần nhất",
             "Cảnh báo",
+            "Đăng ký lại",
         ],
     );
     let mut silent = Vec::new();
@@ -983,6 +1024,7 @@ pub fn reports(
                     .unwrap_or_default(),
             ),
             text(warning),
+            text(reenrolled(s)),
         ]);
     }
     tables.push(t);

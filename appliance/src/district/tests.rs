@@ -29,6 +29,39 @@ fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
     exactly_once_in_order(&h);
 }
 
+#[test]
+fn an_expired_token_enrols_nothing_and_a_reenrolment_is_recorded() {
+    let (_d, h) = hub();
+    tokens_expire_and_reenrolments_are_recorded(&h);
+}
+
+/// For every storage (pg.rs runs it on PostgreSQL): a token past its validity is refused with
+/// the date it expired and enrols nothing; a school enrolled again keeps its first enrolment
+/// date and records when it came back.
+pub(super) fn tokens_expire_and_reenrolments_are_recorded(h: &dyn HubStorage) {
+    let pk = |n: u8| hex::encode(SigningKey::from_bytes(&[n; 32]).verifying_key().to_bytes());
+    let past = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let old = h.issue_token_until("79000801", "THCS A", past).unwrap();
+    match h.enrol(&old, &pk(7)) {
+        Err(e @ HubError::TokenExpired(_)) => {
+            assert!(e.to_string().contains("expired on"), "{e}")
+        }
+        other => panic!("an expired token: {other:?}"),
+    }
+    assert!(h.school("79000801").unwrap().is_none(), "nothing enrolled");
+    let token = h.issue_token("79000801", "THCS A").unwrap();
+    let (first, _) = h.enrol(&token, &pk(7)).unwrap();
+    assert_eq!(first.reenrolled_at, None);
+    let token = h.issue_token("79000801", "THCS A").unwrap();
+    let (again, _) = h.enrol(&token, &pk(8)).unwrap();
+    assert_eq!(again.enrolled_at, first.enrolled_at);
+    assert!(again.reenrolled_at.is_some(), "{again:?}");
+    assert_eq!(
+        h.school("79000801").unwrap().unwrap().reenrolled_at,
+        again.reenrolled_at
+    );
+}
+
 /// The storage's guarantees, for every implementation (pg.rs runs it on PostgreSQL).
 pub(super) fn exactly_once_in_order(h: &dyn HubStorage) {
     let key = SigningKey::from_bytes(&[3; 32]);
