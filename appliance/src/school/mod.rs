@@ -2,6 +2,7 @@
 //! with periods per year, classes with their homeroom teacher (GVCN), teaching assignments
 //! (teacher × class × subject) and students. Spreadsheet import/export lives in `import.rs`.
 
+pub mod archive;
 pub mod changes;
 pub mod import;
 pub mod migrate;
