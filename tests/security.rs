@@ -1673,7 +1673,7 @@ fn the_hub_holds_only_what_the_school_chose_to_relay() {
         .post(format!("{b}/api/v1/students"))
         .json(
             &json!({"full_name": name, "dob": "05/09/2014", "gender": "Nữ",
-                      "ma_dinh_danh": "079214007777", "class_id": "2026-6a1"}),
+                      "ma_dinh_danh": "079314007777", "class_id": "2026-6a1"}),
         )
         .send()
         .unwrap();
