@@ -248,6 +248,48 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
     );
     assert_eq!(st, 422);
     assert!(msg.contains("ghi Nữ, sinh năm 2014"), "{msg}");
+    // Review r8 #5: a birth date in the future, one that makes a grade-6 pupil 21, and a
+    // transfer in dated before the class's school year are refused with the reason.
+    let post = |body: Value| {
+        error_message(
+            admin
+                .post(format!("{b}/api/v1/students"))
+                .json(&body)
+                .send()
+                .unwrap(),
+        )
+    };
+    let (st, msg) = post(
+        json!({"full_name": "Sinh Sau", "dob": "01/01/2030", "gender": "Nữ",
+                                "ma_dinh_danh": "079330888078", "class_id": FROM}),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("Ngày sinh 01/01/2030 ở tương lai"), "{msg}");
+    let (st, msg) = post(
+        json!({"full_name": "Quá Tuổi", "dob": "01/01/2005", "gender": "Nữ",
+                                "ma_dinh_danh": "079305888079", "class_id": FROM}),
+    );
+    assert_eq!(st, 422);
+    assert!(
+        msg.contains("21 tuổi") && msg.contains("từ 10 đến 20 tuổi"),
+        "{msg}"
+    );
+    let (st, msg) = post(
+        json!({"full_name": "Đến Sớm", "dob": "14/03/2014", "gender": "Nữ",
+                                "ma_dinh_danh": "079314888080", "class_id": FROM,
+                                "arrived": {"date": "01/01/2020", "from_school": "THCS A"}}),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("trước năm học 2026-2027"), "{msg}");
+    let (st, msg) = error_message(
+        admin
+            .patch(format!("{b}/api/v1/students/{trang}"))
+            .json(&json!({"dob": "2027-01-01", "ma_dinh_danh": "079327888001"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("ở tương lai"), "{msg}");
 
     // A score for Trang in 6A1, then she moves to 6A2: the score is in 6A2's sheet.
     let teacher = s.login(&teacher_of(&s, FROM, "toan"));
