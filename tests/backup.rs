@@ -83,6 +83,7 @@ fn first_class(c: &reqwest::blocking::Client, base: &str) -> String {
     classes["classes"][0]["id"].as_str().unwrap().to_string()
 }
 
+/// `ma` codes a girl born in 2014 ("3" then "14"), as the record says.
 fn add_student(c: &reqwest::blocking::Client, base: &str, class: &str, ma: &str) -> bool {
     matches!(
         c.post(format!("{base}/api/v1/students"))
@@ -104,7 +105,7 @@ fn backup_while_serving_then_restore_onto_a_new_box() {
     let base = srv.base();
     let class = first_class(&c, &base);
     for i in 0..5 {
-        assert!(add_student(&c, &base, &class, &format!("07915000{i:04}")));
+        assert!(add_student(&c, &base, &class, &format!("0793145{i:05}")));
     }
 
     // Writers keep going while `tram backup now` runs against the live data directory.
@@ -116,7 +117,7 @@ fn backup_while_serving_then_restore_onto_a_new_box() {
         std::thread::spawn(move || {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
-                let ma = format!("07916000{i:04}");
+                let ma = format!("0793146{i:05}");
                 if add_student(&c, &base, &class, &ma) {
                     acked.lock().unwrap().push(ma);
                 }
@@ -197,7 +198,7 @@ fn backup_while_serving_then_restore_onto_a_new_box() {
     let have = students.to_string();
     for i in 0..5 {
         assert!(
-            have.contains(&format!("07915000{i:04}")),
+            have.contains(&format!("0793145{i:05}")),
             "student {i} restored"
         );
     }

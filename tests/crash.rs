@@ -26,7 +26,8 @@ fn burst_then_kill(s: &mut Server, round: usize, acked: &Arc<Mutex<Vec<String>>>
         let (base, class_id, acked) = (base.clone(), class_id.clone(), acked.clone());
         handles.push(std::thread::spawn(move || {
             for i in 0..10_000 {
-                let ma = format!("0999{round:02}{w:01}{i:05}");
+                // Province digits carry the round; "214": a boy born in 2014, as the record says.
+                let ma = format!("0{round:02}214{w:01}{i:05}");
                 let r = c
                     .post(format!("{base}/api/v1/students"))
                     .json(

@@ -143,7 +143,13 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
 
     // Add: two students; a duplicate mã định danh and an unknown class are refused.
     let add = |name: &str, ma: &str, class: &str, arrived: Option<Value>| {
-        let mut body = json!({"full_name": name, "dob": "14/03/2014", "gender": "Nữ",
+        // The gender the number's 4th digit codes (3: a girl born in the 2000s, 2: a boy).
+        let gender = if ma.as_bytes().get(3) == Some(&b'3') {
+            "Nữ"
+        } else {
+            "Nam"
+        };
+        let mut body = json!({"full_name": name, "dob": "14/03/2014", "gender": gender,
                               "ma_dinh_danh": ma, "class_id": class});
         if let Some(a) = arrived {
             body["arrived"] = a;
@@ -208,13 +214,82 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
     assert_eq!(r.status(), 200);
     let (st, msg) = error_message(
         admin
-            .patch(format!("{b}/api/v1/students/{trang}"))
-            .json(&json!({"ma_dinh_danh": "079214888002"}))
+            .patch(format!("{b}/api/v1/students/{khoi}"))
+            .json(&json!({"ma_dinh_danh": "079214888003"}))
             .send()
             .unwrap(),
     );
     assert_eq!(st, 422);
     assert!(msg.contains("Đã có học sinh với mã định danh"), "{msg}");
+    // Review r8: a number that reads another gender or birth year than the record is refused
+    // with both readings (a girl born 2014 with a boy's 2009 number; a birth year of 2009 for
+    // a 2014 number).
+    let (st, msg) = error_message(
+        admin
+            .patch(format!("{b}/api/v1/students/{trang}"))
+            .json(&json!({"ma_dinh_danh": "079209888001"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(
+        msg.contains("ghi Nam, sinh năm 2009") && msg.contains("hồ sơ ghi Nữ, sinh năm 2014"),
+        "{msg}"
+    );
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/students"))
+            .json(
+                &json!({"full_name": "Sai Năm", "dob": "14/03/2009", "gender": "Nữ",
+                          "ma_dinh_danh": "079314888077", "class_id": FROM}),
+            )
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("ghi Nữ, sinh năm 2014"), "{msg}");
+    // Review r8 #5: a birth date in the future, one that makes a grade-6 pupil 21, and a
+    // transfer in dated before the class's school year are refused with the reason.
+    let post = |body: Value| {
+        error_message(
+            admin
+                .post(format!("{b}/api/v1/students"))
+                .json(&body)
+                .send()
+                .unwrap(),
+        )
+    };
+    let (st, msg) = post(
+        json!({"full_name": "Sinh Sau", "dob": "01/01/2030", "gender": "Nữ",
+                                "ma_dinh_danh": "079330888078", "class_id": FROM}),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("Ngày sinh 01/01/2030 ở tương lai"), "{msg}");
+    let (st, msg) = post(
+        json!({"full_name": "Quá Tuổi", "dob": "01/01/2005", "gender": "Nữ",
+                                "ma_dinh_danh": "079305888079", "class_id": FROM}),
+    );
+    assert_eq!(st, 422);
+    assert!(
+        msg.contains("21 tuổi") && msg.contains("từ 10 đến 20 tuổi"),
+        "{msg}"
+    );
+    let (st, msg) = post(
+        json!({"full_name": "Đến Sớm", "dob": "14/03/2014", "gender": "Nữ",
+                                "ma_dinh_danh": "079314888080", "class_id": FROM,
+                                "arrived": {"date": "01/01/2020", "from_school": "THCS A"}}),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("trước năm học 2026-2027"), "{msg}");
+    let (st, msg) = error_message(
+        admin
+            .patch(format!("{b}/api/v1/students/{trang}"))
+            .json(&json!({"dob": "2027-01-01", "ma_dinh_danh": "079327888001"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("ở tương lai"), "{msg}");
 
     // A score for Trang in 6A1, then she moves to 6A2: the score is in 6A2's sheet.
     let teacher = s.login(&teacher_of(&s, FROM, "toan"));

@@ -52,6 +52,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cli::hocba::HocbaCmd,
     },
+    /// The school's electronic records of a year (sổ đăng bộ, class books, học bạ, lesson plans).
+    Records {
+        #[command(subcommand)]
+        cmd: cli::records::RecordsCmd,
+    },
     /// Library tools.
     Library {
         #[command(subcommand)]
@@ -155,6 +160,7 @@ fn run(args: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Audit { cmd } => cli::admin::audit(cmd),
         Cmd::Grades { cmd } => cli::grades::run(cmd),
         Cmd::Hocba { cmd } => cli::hocba::run(cmd),
+        Cmd::Records { cmd } => cli::records::run(cmd),
         Cmd::User { cmd } => cli::admin::user(cmd),
     }
 }

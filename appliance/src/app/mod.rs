@@ -7,6 +7,7 @@
 pub mod hub;
 pub mod mdns;
 pub mod pages;
+pub mod records;
 pub mod schema;
 
 use std::net::{IpAddr, SocketAddr};
@@ -131,6 +132,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::relay::routes::api())
         .merge(crate::device::routes::api())
         .merge(crate::district::routes::school_export())
+        .merge(records::api())
         .route(
             "/openapi.json",
             get(|| async {

@@ -12,6 +12,7 @@ pub mod grades;
 pub mod hocba;
 pub mod lessons;
 pub mod provision;
+pub mod records;
 pub mod relay;
 pub mod serve;
 pub mod update;

@@ -98,6 +98,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "district-publish-library"
                             | "district-key-reset"
                             | "hocba-export"
+                            | "records-export"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -153,6 +154,11 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 std::path::Path::new(&arg(1)),
                             )
                             .map_err(|e| e.to_string()),
+                            "records-export" => crate::app::records::export_to(
+                                &store,
+                                Some(arg(0).as_str()),
+                                std::path::Path::new(&arg(1)),
+                            ),
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

@@ -58,7 +58,9 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
                 full_name: "Phạm Gia Hân".into(),
                 dob: format!("{}-03-14", 2026 - i16::from(last.grade) - 6),
                 gender: "Nữ".into(),
-                ma_dinh_danh: "079313999001".into(),
+                // 3 = a girl born in the 2000s, then the birth year's last two digits: the
+                // number agrees with the record (`school::id_agrees`).
+                ma_dinh_danh: format!("0793{:02}999001", (2026 - i16::from(last.grade) - 6) % 100),
                 class_id: last.id.clone(),
                 arrived: Some(arrived),
                 left: None,

@@ -379,7 +379,7 @@ pub fn class_book(r: &impl Read, class_id: &str, st: &Settings) -> Result<ClassB
 
 /// A class's book; `with_left` adds the students who left it (transferred out, withdrew),
 /// whose rows stay under the class: their học bạ and phiếu are still drawn from it.
-fn class_book_with(
+pub(super) fn class_book_with(
     r: &impl Read,
     class_id: &str,
     st: &Settings,

@@ -448,7 +448,11 @@ pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
 
 /// The unsigned học bạ of student `i` of the book, as its page prints it, with its structured
 /// data embedded.
-fn print(r: &impl Read, book: &super::ClassBook, i: usize) -> Result<Vec<u8>, HocbaError> {
+pub(super) fn print(
+    r: &impl Read,
+    book: &super::ClassBook,
+    i: usize,
+) -> Result<Vec<u8>, HocbaError> {
     let ctx = super::forms::context(r, book, i)?;
     let mut layout = if book.is_primary() {
         super::forms::hocba_primary(book, i, &ctx)

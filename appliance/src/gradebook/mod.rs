@@ -7,6 +7,7 @@
 //! are the HTTP edge,
 //! `excel.rs` the spreadsheets, `check.rs` the `tram grades check` contract.
 
+pub mod archive;
 mod book;
 pub mod check;
 pub mod excel;

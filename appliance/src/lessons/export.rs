@@ -399,6 +399,39 @@ file's BLAKE3, which must match the file under files/; each signature is Ed25519
 Or run: tram lessons verify --export FILE.zip
 ";
 
+/// A plan's entry in a signature manifest: its signed content's place and digest, its files and
+/// each signature with the exact statement signed.
+fn manifest_plan(
+    plan: &Plan,
+    v: &Version,
+    content: String,
+    files: Vec<ManifestFile>,
+) -> ManifestPlan {
+    ManifestPlan {
+        plan: plan.id.clone(),
+        version: v.number,
+        title: v.title.clone(),
+        teacher: plan.teacher_name.clone(),
+        state: v.state.as_str().into(),
+        content,
+        blake3: v.digest.clone(),
+        files,
+        signatures: v
+            .signatures
+            .iter()
+            .map(|s| ManifestSignature {
+                action: s.action,
+                by: s.by.clone(),
+                name: s.name.clone(),
+                at: s.at.clone(),
+                public_key: s.public_key.clone(),
+                signature: s.signature.clone(),
+                statement: sign::statement(s.action, &plan.id, v.number, &s.by, &s.at, &s.digest),
+            })
+            .collect(),
+    }
+}
+
 /// Writes the ZIP: README, manifest.json, the PDF, and per plan its content.json and files.
 pub fn zip<W: Write + Seek>(
     out: W,
@@ -451,31 +484,9 @@ pub fn zip<W: Write + Seek>(
                 blake3: f.blob.clone(),
             });
         }
-        manifest.plans.push(ManifestPlan {
-            plan: plan.id.clone(),
-            version: v.number,
-            title: v.title.clone(),
-            teacher: plan.teacher_name.clone(),
-            state: v.state.as_str().into(),
-            content: format!("{dir}/content.json"),
-            blake3: v.digest.clone(),
-            files,
-            signatures: v
-                .signatures
-                .iter()
-                .map(|s| ManifestSignature {
-                    action: s.action,
-                    by: s.by.clone(),
-                    name: s.name.clone(),
-                    at: s.at.clone(),
-                    public_key: s.public_key.clone(),
-                    signature: s.signature.clone(),
-                    statement: sign::statement(
-                        s.action, &plan.id, v.number, &s.by, &s.at, &s.digest,
-                    ),
-                })
-                .collect(),
-        });
+        manifest
+            .plans
+            .push(manifest_plan(plan, v, format!("{dir}/content.json"), files));
     }
     z.start_file(format!("{}.pdf", scope.file_stem()), stored)
         .map_err(ze)?;
@@ -594,6 +605,127 @@ pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> 
                 )),
             }
         }
+    }
+    Ok(out)
+}
+
+/// The approved lesson plans of a school year for the school's archive (`app::records`): per
+/// department (tổ) and month, the PDF of the approved versions with their signatures, each
+/// plan's signed content (content.json), and one signature manifest per department in the
+/// export ZIP's format — attached files are named by their BLAKE3, not copied (a year of videos
+/// is not paper). A plan counts in the month its approved version is taught.
+pub fn archive(
+    store: &crate::store::Store,
+    year: &str,
+) -> Result<Vec<crate::school::archive::RecordFile>, String> {
+    use crate::school::archive::RecordFile;
+    let (from, to) = year_bounds(year).map_err(|e| e.to_string())?;
+    let rx = store.read().map_err(|e| e.to_string())?;
+    let names = Names::load(&rx).map_err(|e| e.to_string())?;
+    // department id ("" for none) → month → plans, in the order `select` prints them.
+    let mut by: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, Vec<(Plan, Version)>>,
+    > = Default::default();
+    let mut approved = Vec::new();
+    rx.scan_each(&PLANS, "", &mut |_, plan: Plan| {
+        if let Some(n) = plan.approved_version {
+            approved.push((plan, n));
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    for (plan, n) in approved {
+        let Some(v) = rx
+            .get(&super::VERSIONS, &version_key(&plan.id, n))
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        if v.teach_on < from || v.teach_on > to {
+            continue;
+        }
+        let month = format!("{:04}-{:02}", v.teach_on.year(), v.teach_on.month());
+        by.entry(plan.department.clone().unwrap_or_default())
+            .or_default()
+            .entry(month)
+            .or_default()
+            .push((plan, v));
+    }
+    let now = jiff::Timestamp::now().to_string();
+    let mut out = Vec::new();
+    for (dept, months) in by {
+        let dept_name = names.department(Some(&dept));
+        let folder = if dept_name.is_empty() {
+            "khong-thuoc-to".to_string()
+        } else {
+            crate::school::slug(&dept_name)
+        };
+        let department = (!dept_name.is_empty()).then(|| dept_name.clone());
+        let mut manifest = Manifest {
+            format: "tram.lesson-export/1".into(),
+            school: names.school.clone(),
+            scope: format!("năm học {year} — {dept_name}"),
+            created_at: now.clone(),
+            plans: vec![],
+        };
+        for (month, mut plans) in months {
+            plans.sort_by(|a, b| {
+                (&a.0.teacher_name, a.1.teach_on, &a.0.id).cmp(&(
+                    &b.0.teacher_name,
+                    b.1.teach_on,
+                    &b.0.id,
+                ))
+            });
+            let title = format!(
+                "KẾ HOẠCH BÀI DẠY — THÁNG {}",
+                super::month_label(&month).to_uppercase()
+            );
+            out.push(RecordFile {
+                path: format!("ke-hoach-bai-day/{folder}/ke-hoach-bai-day-{month}.pdf"),
+                kind: "ke-hoach-bai-day",
+                title: "KẾ HOẠCH BÀI DẠY".into(),
+                class: None,
+                department: department.clone(),
+                signed: false,
+                bytes: pdf(&names, &title, &plans).map_err(|e| e.to_string())?,
+            });
+            for (plan, v) in &plans {
+                let hashes: Vec<String> = v.files.iter().map(|f| f.blob.clone()).collect();
+                let dir = format!("plans/{}-v{}", plan.id, v.number);
+                let files = v
+                    .files
+                    .iter()
+                    .map(|f| ManifestFile {
+                        name: f.name.clone(),
+                        path: String::new(),
+                        size: f.size,
+                        blake3: f.blob.clone(),
+                    })
+                    .collect();
+                manifest
+                    .plans
+                    .push(manifest_plan(plan, v, format!("{dir}/content.json"), files));
+                out.push(RecordFile {
+                    path: format!("ke-hoach-bai-day/{folder}/{dir}/content.json"),
+                    kind: "ke-hoach-bai-day-noi-dung-ky",
+                    title: v.title.clone(),
+                    class: None,
+                    department: department.clone(),
+                    signed: !v.signatures.is_empty(),
+                    bytes: super::signed_content(v, &hashes),
+                });
+            }
+        }
+        out.push(RecordFile {
+            path: format!("ke-hoach-bai-day/{folder}/manifest.json"),
+            kind: "ke-hoach-bai-day-chu-ky",
+            title: "tram.lesson-export/1".into(),
+            class: None,
+            department,
+            signed: true,
+            bytes: serde_json::to_vec_pretty(&manifest).expect("serialisable"),
+        });
     }
     Ok(out)
 }

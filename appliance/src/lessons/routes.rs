@@ -671,16 +671,8 @@ async fn export_zip(
     let p = u.principal.clone();
     let (name, file) = blocking(move || {
         let out = export::prepare(&store.read()?, &p, &scope)?;
-        let path = store
-            .dir()
-            .join(format!(".export-{:016x}.zip", rand::random::<u64>()));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(ApiError::internal)?;
-        let _ = std::fs::remove_file(&path);
+        let f =
+            crate::http::unlinked_file(store.dir(), "export.zip").map_err(ApiError::internal)?;
         let now = jiff::Timestamp::now().to_string();
         let mut f = export::zip(
             f,

@@ -109,6 +109,80 @@ pub fn change_date(
     Ok(d.to_string())
 }
 
+/// The first day of a school year "2026-2027": 1 August 2026 (the lessons' year bounds too).
+fn year_start(year: &str) -> Option<jiff::civil::Date> {
+    let first: i16 = year.split_once('-')?.0.parse().ok()?;
+    jiff::civil::Date::new(first, 8, 1).ok()
+}
+
+/// Age at entry by level: a pupil of grade g is g + 5 in the calendar year the school year
+/// starts, and schools take them from a year early to nine years late (grade 6: 10–20 — late
+/// entries, repeated years and returns included); anything outside is a typo.
+const AGE_EARLY: i16 = 1;
+const AGE_LATE: i16 = 9;
+
+/// A birth date that fits the class the student is in: not in the future, an age at the start
+/// of the class's school year that the grade allows. A class that does not exist is left to
+/// the caller's own refusal.
+pub fn check_birth(tx: &Tx<'_>, dob_iso: &str, class_id: &str) -> Result<(), SchoolError> {
+    let Ok(dob) = dob_iso.parse::<jiff::civil::Date>() else {
+        return Ok(());
+    };
+    let today = today(tx);
+    if dob > today {
+        return Err(SchoolError::Invalid(format!(
+            "Ngày sinh {} ở tương lai (hôm nay là {}).",
+            dob.strftime("%d/%m/%Y"),
+            today.strftime("%d/%m/%Y")
+        )));
+    }
+    let Some(class) = tx.get(&super::CLASSES, class_id)? else {
+        return Ok(());
+    };
+    let Some(start) = year_start(&class.year) else {
+        return Ok(());
+    };
+    let age = start.year() - dob.year();
+    let usual = i16::from(class.grade) + 5;
+    let (min, max) = (usual - AGE_EARLY, usual + AGE_LATE);
+    if age < min || age > max {
+        return Err(SchoolError::Invalid(format!(
+            "Ngày sinh {}: học sinh {age} tuổi vào năm học {} — lớp {} nhận học sinh từ {min} đến {max} tuổi.",
+            dob.strftime("%d/%m/%Y"),
+            class.year,
+            class.name
+        )));
+    }
+    Ok(())
+}
+
+/// A date of the class's school year (a transfer in): not before its first day (1 August).
+pub fn check_in_year(
+    tx: &Tx<'_>,
+    label: &str,
+    date_iso: &str,
+    class_id: &str,
+) -> Result<(), SchoolError> {
+    let (Ok(d), Some(class)) = (
+        date_iso.parse::<jiff::civil::Date>(),
+        tx.get(&super::CLASSES, class_id)?,
+    ) else {
+        return Ok(());
+    };
+    if let Some(start) = year_start(&class.year)
+        && d < start
+    {
+        return Err(SchoolError::Invalid(format!(
+            "{label} {} trước năm học {} của lớp {} (từ {}).",
+            d.strftime("%d/%m/%Y"),
+            class.year,
+            class.name,
+            start.strftime("%d/%m/%Y")
+        )));
+    }
+    Ok(())
+}
+
 /// A short free-text field (a school's name, a reason): one line, NFC, 1–200 characters.
 fn text(label: &str, raw: &str) -> Result<String, SchoolError> {
     let v = crate::text::nfc(raw.trim());
@@ -172,6 +246,7 @@ pub fn edit_student(tx: &mut Tx<'_>, id: &str, e: StudentEdit) -> Result<Student
                 .join(" "),
         )
     })?;
+    check_birth(tx, &dob, &s.class_id)?;
     (s.full_name, s.dob, s.gender, s.ma_dinh_danh) = (name, dob, gender, ma);
     super::save_student(tx, s.clone(), "student.edit")?;
     Ok(s)

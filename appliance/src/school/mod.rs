@@ -2,6 +2,7 @@
 //! with periods per year, classes with their homeroom teacher (GVCN), teaching assignments
 //! (teacher × class × subject) and students. Spreadsheet import/export lives in `import.rs`.
 
+pub mod archive;
 pub mod changes;
 pub mod import;
 pub mod migrate;
@@ -704,13 +705,49 @@ pub fn validate_student(
         Err(m) => Err(("ma_dinh_danh", m)),
     };
     match (person, ma) {
-        (Ok((name, dob, g)), Ok(ma)) => Ok((name, dob, g, ma)),
+        (Ok((name, dob, g)), Ok(ma)) => match id_agrees(&ma, &dob, &g) {
+            Ok(()) => Ok((name, dob, g, ma)),
+            Err(m) => Err(vec![("ma_dinh_danh", m)]),
+        },
         (person, ma) => {
             let mut errs = person.err().unwrap_or_default();
             errs.extend(ma.err());
             Err(errs)
         }
     }
+}
+
+/// Whether a 12-digit mã định danh agrees with the gender and birth year on the record: its
+/// 4th digit codes century and gender (0/1: born in the 1900s, male/female; 2/3: 2000s), its
+/// 5th–6th the last two digits of the birth year (Nghị định 137/2015, Điều 7). A typo in either
+/// would follow the student into the sector database, so it is refused with both readings.
+pub fn id_agrees(ma: &str, dob_iso: &str, gender: &str) -> Result<(), String> {
+    let d: Vec<u32> = ma.chars().filter_map(|c| c.to_digit(10)).collect();
+    let Ok(dob) = dob_iso.parse::<jiff::civil::Date>() else {
+        return Ok(());
+    };
+    if d.len() != 12 {
+        return Ok(());
+    }
+    let (code, yy) = (d[3], d[4] * 10 + d[5]);
+    let (century, female) = match code {
+        0 | 1 => (1900, code == 1),
+        2 | 3 => (2000, code == 3),
+        _ => {
+            return Err(format!(
+                "Mã định danh {ma}: chữ số thứ 4 ({code}) không phải mã thế kỉ và giới tính (0–3)."
+            ));
+        }
+    };
+    let year = century + yy as i16;
+    let read = format!("{}, sinh năm {year}", if female { "Nữ" } else { "Nam" });
+    if year != dob.year() || female != (gender == "Nữ") {
+        return Err(format!(
+            "Mã định danh {ma} ghi {read}, nhưng hồ sơ ghi {gender}, sinh năm {}: hãy kiểm tra lại mã, giới tính hoặc ngày sinh.",
+            dob.year()
+        ));
+    }
+    Ok(())
 }
 
 /// (full name, ISO date of birth, gender), normalised.
@@ -924,6 +961,13 @@ mod tests {
             assert!(e.contains(said), "{raw}: {e}");
         }
         // The form takes exactly 12 digits: no 0 is restored for a person typing.
+        // The number's 4th digit and birth year against the record (review r8: Nữ, 2009 with a
+        // male 2014 number was stored).
+        let e = validate_student("Lê Thu Hà", "05/09/2009", "Nữ", "079214000123").unwrap_err();
+        assert!(e[0].1.contains("ghi Nam, sinh năm 2014"), "{e:?}");
+        assert!(validate_student("Lê Thu Hà", "05/09/2014", "Nữ", "079314000123").is_ok());
+        assert!(validate_student("Lê Văn Ba", "05/09/1999", "Nam", "079099000123").is_ok());
+        assert!(validate_student("Lê Văn Ba", "05/09/2014", "Nam", "079714000123").is_err());
         let e = validate_student("Nguyễn Văn An", "05/09/2013", "Nam", "79213000123").unwrap_err();
         assert_eq!(e[0].0, "ma_dinh_danh");
         assert!(e[0].1.contains("11 chữ số"), "{e:?}");

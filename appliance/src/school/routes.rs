@@ -279,8 +279,11 @@ async fn create_student(
         if let Some(a) =
             arrived.filter(|a| !(a.date.trim().is_empty() && a.from_school.trim().is_empty()))
         {
-            st.arrived = Some(super::changes::arrival(tx, &a.date, &a.from_school)?);
+            let a = super::changes::arrival(tx, &a.date, &a.from_school)?;
+            super::changes::check_in_year(tx, "Ngày chuyển đến", &a.date, &st.class_id)?;
+            st.arrived = Some(a);
         }
+        super::changes::check_birth(tx, &st.dob, &st.class_id)?;
         super::add_student(tx, st)
     })
     .await?;

@@ -21,6 +21,7 @@ use crate::school;
 mod class_pdf;
 mod student;
 
+pub use class_pdf::class_books;
 use class_pdf::*;
 use student::*;
 

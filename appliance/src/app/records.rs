@@ -1,0 +1,247 @@
+//! The school's electronic archive of a school year (TT 28/2020, TT 32/2020 Điều 21: records kept
+//! electronically instead of on paper): [`SOURCES`], the one list of who contributes which
+//! records — each capability builds its own files with a function it owns —, the manifest
+//! (every file with its SHA-256, kind, class or department, and whether it is signed), and its
+//! two outlets: a folder (`tram records export`, through the control socket while the server
+//! runs) and the admin's ZIP (`GET /api/v1/export/records.zip`, admin and BGH, audited).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use sha2::Digest;
+
+use crate::auth::Action;
+use crate::auth::extract::ApiUser;
+use crate::http::{ApiError, Shared};
+use crate::school::archive::{RecordFile, Source};
+use crate::store::{Actor, Store};
+
+/// Every record the archive holds, in the order the manifest lists them. A capability that keeps
+/// a record of its own (the department plans and minutes, for one) adds one line here: its kind
+/// of source and its function `fn(&Store, year) -> Result<Vec<RecordFile>, String>`.
+pub const SOURCES: &[(&str, Source)] = &[
+    ("sổ đăng bộ", crate::gradebook::archive::register),
+    (
+        "sổ theo dõi và đánh giá học sinh",
+        crate::gradebook::pages::class_books,
+    ),
+    ("học bạ", crate::gradebook::archive::hocba),
+    ("kế hoạch bài dạy", crate::lessons::export::archive),
+];
+
+/// What an export gathered: the files and the manifest that lists them.
+pub struct Archive {
+    pub year: String,
+    pub files: Vec<RecordFile>,
+    pub manifest: Vec<u8>,
+}
+
+/// The year asked for, or the school's current one; an error a person can act on.
+fn year_of(store: &Store, year: Option<&str>) -> Result<(String, String), String> {
+    let info = crate::school::school_info(&store.read().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?
+        .ok_or("this box has no school yet (provision it first)")?;
+    let year = year
+        .filter(|y| !y.is_empty())
+        .map(str::to_string)
+        .unwrap_or(info.current_year);
+    // The year names folders and the downloaded file: only "2026-2027" shapes.
+    if !crate::school::is_school_year(&year) {
+        return Err(format!(
+            "the school year {:?} is not of the form 2026-2027",
+            year.chars().take(20).collect::<String>()
+        ));
+    }
+    Ok((info.name, year))
+}
+
+/// Gathers every source's files of `year` (the current one when `None`) and the manifest.
+pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
+    let (school, year) = year_of(store, year)?;
+    let mut files = Vec::new();
+    for (what, source) in SOURCES {
+        let mut got = source(store, &year).map_err(|e| format!("{what}: {e}"))?;
+        files.append(&mut got);
+    }
+    for f in &files {
+        // Paths come from our own code, but a slug of a name is still a name: nothing that
+        // climbs out of the folder or names the manifest itself.
+        let plain = f.path.split('/').all(|p| {
+            !p.is_empty() && p != "." && p != ".." && !p.contains('\\') && !p.contains('\0')
+        });
+        if !plain || f.path == "manifest.json" {
+            return Err(format!("a record file has an unusable path: {:?}", f.path));
+        }
+    }
+    let listed: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "path": f.path,
+                "kind": f.kind,
+                "title": f.title,
+                "class": f.class,
+                "department": f.department,
+                "signed": f.signed,
+                "size": f.bytes.len(),
+                "sha256": hex::encode(sha2::Sha256::digest(&f.bytes)),
+            })
+        })
+        .collect();
+    let message = if files.is_empty() {
+        format!("Năm học {year} chưa có hồ sơ nào trên Trạm.")
+    } else {
+        format!("Hồ sơ điện tử năm học {year}: {} tệp.", files.len())
+    };
+    let manifest = serde_json::json!({
+        "format": "tram.records.v1",
+        "school": school,
+        "year": year,
+        "created_at": jiff::Timestamp::now().to_string(),
+        "message": message,
+        "files": listed,
+    });
+    Ok(Archive {
+        year,
+        files,
+        manifest: serde_json::to_vec_pretty(&manifest).expect("JSON values serialize"),
+    })
+}
+
+/// Writes the archive of `year` into the folder `to` (made if missing): each file under its
+/// path, then manifest.json. The line the CLI prints.
+pub fn export_to(
+    store: &Store,
+    year: Option<&str>,
+    to: &std::path::Path,
+) -> Result<String, String> {
+    let a = gather(store, year)?;
+    let io = |p: &std::path::Path, e: std::io::Error| format!("writing {}: {e}", p.display());
+    for f in &a.files {
+        let path = to.join(&f.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        }
+        crate::config::write_atomic(&path, &f.bytes).map_err(|e| io(&path, e))?;
+    }
+    std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
+    let manifest = to.join("manifest.json");
+    crate::config::write_atomic(&manifest, &a.manifest).map_err(|e| io(&manifest, e))?;
+    Ok(if a.files.is_empty() {
+        format!(
+            "the school year {} has no records on this box: wrote manifest.json with no files to {}",
+            a.year,
+            to.display()
+        )
+    } else {
+        format!(
+            "exported {} record file(s) of the school year {} and manifest.json to {}",
+            a.files.len(),
+            a.year,
+            to.display()
+        )
+    })
+}
+
+/// The archive as one ZIP, written to `out`.
+pub fn zip<W: std::io::Write + std::io::Seek>(a: &Archive, out: W) -> Result<W, String> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let ze = |e: zip::result::ZipError| format!("writing the ZIP: {e}");
+    let mut z = zip::ZipWriter::new(out);
+    // PDFs are compressed already; JSON and xlsx are small.
+    let stored = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for f in &a.files {
+        z.start_file(f.path.as_str(), stored).map_err(ze)?;
+        z.write_all(&f.bytes)
+            .map_err(|e| format!("writing the ZIP: {e}"))?;
+    }
+    z.start_file("manifest.json", stored).map_err(ze)?;
+    z.write_all(&a.manifest)
+        .map_err(|e| format!("writing the ZIP: {e}"))?;
+    z.finish().map_err(ze)
+}
+
+pub fn api() -> Router<Shared> {
+    Router::new().route("/export/records.zip", get(export_zip))
+}
+
+#[derive(Deserialize)]
+struct YearQuery {
+    year: Option<String>,
+}
+
+/// Hồ sơ điện tử of a school year as one ZIP (admin and BGH). The download is audited: it carries
+/// every student's records out of the box.
+async fn export_zip(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, ApiError> {
+    u.require(Action::ImportExport)?;
+    let store = s.store.clone();
+    let who = u.principal.account.id.clone();
+    let (year, file) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let bad = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e);
+        if crate::school::school_info(&store.read()?)?.is_none() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_provisioned",
+                "Trường chưa được khai báo (chạy tram provision hoặc --demo).",
+            ));
+        }
+        if let Some(y) = q.year.as_deref().filter(|y| !y.is_empty())
+            && !crate::school::is_school_year(y)
+        {
+            return Err(bad(format!(
+                "Năm học \"{}\" không hợp lệ: ghi dạng 2026-2027.",
+                y.chars().take(20).collect::<String>()
+            )));
+        }
+        let a = gather(&store, q.year.as_deref()).map_err(ApiError::internal)?;
+        let f =
+            crate::http::unlinked_file(store.dir(), "records.zip").map_err(ApiError::internal)?;
+        let mut f = zip(&a, f).map_err(ApiError::internal)?;
+        std::io::Seek::rewind(&mut f).map_err(ApiError::internal)?;
+        store.write(
+            &Actor {
+                id: who,
+                now: jiff::Timestamp::now(),
+            },
+            |tx| {
+                tx.event(
+                    "records.exported",
+                    &a.year,
+                    Some(serde_json::json!({
+                        "files": a.files.len(),
+                        "manifest_sha256": hex::encode(sha2::Sha256::digest(&a.manifest)),
+                    })),
+                );
+                Ok::<_, crate::store::StoreError>(())
+            },
+        )?;
+        Ok((a.year, f))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"ho-so-{year}.zip\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
