@@ -53,8 +53,8 @@ pub use verify::{
     FileHasher, Verdict, VerifyReport, digest_now, verify_all, verify_text, verify_version,
 };
 pub use workflow::{
-    BatchOutcome, approve, approve_month, digest, month_label, month_to_approve, parse_month,
-    review, signed_content, submit,
+    BatchOutcome, Signable, approve, approve_month, check_document, content_digest, digest,
+    month_label, month_to_approve, parse_month, review, sign_document, signed_content, submit,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -234,7 +234,11 @@ struct SecretBody {
 }
 
 /// Opens the user's device key with their signing secret (argon2 behind the shared semaphore).
-async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceKey, ApiError> {
+pub(crate) async fn unlock(
+    s: &Shared,
+    u: &ApiUser,
+    secret: String,
+) -> Result<sign::DeviceKey, ApiError> {
     let rec = s
         .store
         .read()?

@@ -59,10 +59,95 @@ pub fn signed_content(v: &Version, hashes: &[String]) -> Vec<u8> {
 
 /// The digest as recorded: files named by their stored content hash.
 pub fn digest(v: &Version) -> String {
-    let hashes: Vec<String> = v.files.iter().map(|f| f.blob.clone()).collect();
-    blake3::hash(&signed_content(v, &hashes))
-        .to_hex()
-        .to_string()
+    content_digest(v)
+}
+
+/// A document that goes through the signing workflow: a lesson plan's version, and the
+/// department's plans and minutes (`dept`), so every kind is signed, checked and recorded by the
+/// same code. Each kind names itself inside its signed content (`format`), so a signature over
+/// one kind can never be read as another.
+pub trait Signable {
+    /// The id the signature statement names (a plan's, a department plan's, a minutes').
+    fn doc_id(&self) -> &str;
+    fn number(&self) -> u32;
+    /// The exact bytes the digest is taken over.
+    fn content(&self) -> Vec<u8>;
+    /// The digest recorded when the version was handed in, if it was.
+    fn recorded_digest(&self) -> Option<&str>;
+    /// Records a signature: the digest it covers, the signature, the state it leads to.
+    fn record(&mut self, digest: String, sig: Signature, state: State, at: &str);
+}
+
+impl Signable for Version {
+    fn doc_id(&self) -> &str {
+        &self.plan
+    }
+    fn number(&self) -> u32 {
+        self.number
+    }
+    fn content(&self) -> Vec<u8> {
+        let hashes: Vec<String> = self.files.iter().map(|f| f.blob.clone()).collect();
+        signed_content(self, &hashes)
+    }
+    fn recorded_digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+    fn record(&mut self, digest: String, sig: Signature, state: State, at: &str) {
+        self.digest = Some(digest);
+        self.signatures.push(sig);
+        self.state = state;
+        self.updated_at = at.to_string();
+    }
+}
+
+/// BLAKE3 of a document's signed content.
+pub fn content_digest(d: &impl Signable) -> String {
+    blake3::hash(&d.content()).to_hex().to_string()
+}
+
+/// Signs a document's content as `p` with the key registered to them and records the signature
+/// and the state it leads to. A version handed in earlier must still hold what was handed in:
+/// a second signature never covers other content than the first.
+pub fn sign_document(
+    tx: &Tx<'_>,
+    doc: &mut impl Signable,
+    p: &Principal,
+    signer: &dyn Signer,
+    action: SignAction,
+    to: State,
+    now: &str,
+) -> Result<String, LessonError> {
+    check_signer(tx, p, signer)?;
+    let d = content_digest(doc);
+    if action != SignAction::Submit && doc.recorded_digest().is_some_and(|r| r != d) {
+        return Err(LessonError::State(
+            "Nội dung khác với bản đã ký nộp; không ký được.".into(),
+        ));
+    }
+    let sig = sign::sign(
+        signer,
+        action,
+        doc.doc_id(),
+        doc.number(),
+        (p.id(), &p.account.full_name),
+        now,
+        &d,
+    );
+    doc.record(d.clone(), sig, to, now);
+    Ok(d)
+}
+
+/// Checks every signature of a document against its content as stored now: (signature, what
+/// is wrong) for each that fails; empty when all verify.
+pub fn check_document(doc: &impl Signable, sigs: &[Signature]) -> Vec<(Signature, String)> {
+    let d = content_digest(doc);
+    sigs.iter()
+        .filter_map(|s| {
+            sign::check(s, doc.doc_id(), doc.number(), &d)
+                .err()
+                .map(|e| (s.clone(), e))
+        })
+        .collect()
 }
 
 /// The signer's key must be the one registered to the person signing.
@@ -98,22 +183,16 @@ pub fn submit(
             "Kế hoạch còn trống: ghi mục tiêu hoặc đính kèm tệp kế hoạch trước khi nộp.",
         ));
     }
-    check_signer(tx, p, signer)?;
     let now = now_str(tx);
-    let d = digest(&v);
-    let sig = sign::sign(
+    let d = sign_document(
+        tx,
+        &mut v,
+        p,
         signer,
         SignAction::Submit,
-        &plan.id,
-        v.number,
-        (p.id(), &p.account.full_name),
+        State::Submitted,
         &now,
-        &d,
-    );
-    v.digest = Some(d.clone());
-    v.signatures.push(sig);
-    v.state = State::Submitted;
-    v.updated_at = now.clone();
+    )?;
     let old = plan.clone();
     sync_head(&mut plan, &v, &now);
     plan.submitted_at = Some(now);
@@ -221,24 +300,20 @@ fn approve_one(
             )));
         }
     }
-    let d = digest(&v);
-    if v.digest.as_deref() != Some(d.as_str()) {
+    if v.digest.is_none() {
         return Err(LessonError::State(
-            "Nội dung kế hoạch khác với bản giáo viên đã ký nộp; không phê duyệt.".into(),
+            "Kế hoạch chưa được giáo viên ký nộp; không phê duyệt.".into(),
         ));
     }
-    let sig = sign::sign(
+    let d = sign_document(
+        tx,
+        &mut v,
+        p,
         signer,
         SignAction::Approve,
-        id,
-        v.number,
-        (p.id(), &p.account.full_name),
+        State::Approved,
         now,
-        &d,
-    );
-    v.signatures.push(sig);
-    v.state = State::Approved;
-    v.updated_at = now.to_string();
+    )?;
     let old = plan.clone();
     sync_head(&mut plan, &v, now);
     plan.approved_version = Some(v.number);
