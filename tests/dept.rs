@@ -588,3 +588,150 @@ fn minutes_are_signed_only_by_the_chair_locked_and_corrected_as_a_new_version() 
     let r = head.get(format!("{b}/dept/minutes/{id}")).send().unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[test]
+fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lessons() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let api = format!("{b}/api/v1/dept");
+    let who = people(&srv);
+    let principal = srv.login("hieutruong");
+    let teacher = srv.login(&who.members[0].0);
+    let other = srv.login(&who.members[1].0);
+    let head = srv.login(&who.head);
+    ensure_key(&teacher, &b);
+    ensure_key(&other, &b);
+
+    let row = |c: &reqwest::blocking::Client| -> Value {
+        let d = get(c, &format!("{api}/dashboard"));
+        d["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["department"] == who.dept.as_str())
+            .unwrap()
+            .clone()
+    };
+    // Only BGH see the dashboard.
+    assert_eq!(
+        head.get(format!("{api}/dashboard"))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+    let before = row(&principal);
+    // The demo's approved PL I: ten chapters.
+    assert_eq!(before["pl1_lessons"], 10, "{before}");
+    assert_eq!(before["pl3_lessons"], 0, "{before}");
+    assert_eq!(before["linked"], 0, "{before}");
+
+    // The teacher's approved PL III of 35 lessons.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": "6A1",
+               "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let pl3 = e["plan"]["id"].as_str().unwrap().to_string();
+    // Not approved yet: nothing to point at.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans"),
+        json!({"title": "Bài 3. Thứ tự trong tập hợp các số tự nhiên", "subject": who.toan,
+               "grade": 6, "periods": 2, "teach_on": "2026-12-10",
+               "fields": {"knowledge": "So sánh hai số tự nhiên."}}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let lesson = e["plan"]["id"].as_str().unwrap().to_string();
+    let link = |c: &reqwest::blocking::Client, line: Value| {
+        send(
+            c,
+            "PUT",
+            &format!("{api}/links"),
+            json!({"lesson_plan": lesson, "line": line}),
+        )
+    };
+    let (st, e) = link(&teacher, json!(format!("{pl3}#3")));
+    assert_eq!(st, 422, "{e}");
+    for (c, action) in [(&teacher, "submit"), (&principal, "approve")] {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{api}/plans/{pl3}/{action}"),
+            json!({"secret": PIN}),
+        );
+        assert_eq!(st, 200, "{e}");
+    }
+    assert_eq!(row(&principal)["pl3_lessons"], 35);
+
+    // A line that is not there, another teacher's plan, another teacher's lesson: refused.
+    let (st, e) = link(&teacher, json!(format!("{pl3}#36")));
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("35 dòng"),
+        "{e}"
+    );
+    let (st, e) = link(&other, json!(format!("{pl3}#3")));
+    assert_eq!(st, 422, "{e}");
+    let demo_pl1 = get(&principal, &format!("{api}/plans"))["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "pl1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, e) = link(&teacher, json!(format!("{demo_pl1}#1")));
+    assert_eq!(st, 422, "only a PL III line: {e}");
+    // Its own line: kept on the lesson plan, shown on the PL III's line.
+    let (st, e) = link(&teacher, json!(format!("{pl3}#3")));
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["plan_line"], format!("{pl3}#3"));
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(lp["versions"][0]["plan_line"], format!("{pl3}#3"));
+    let page = teacher
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"link-form\""),
+        "the author links from the page"
+    );
+
+    // Handed in: counted, and linked; the teacher's signature covers the link.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let after = row(&principal);
+    assert_eq!(
+        after["handed_in"].as_u64().unwrap(),
+        before["handed_in"].as_u64().unwrap() + 1,
+        "{before} → {after}"
+    );
+    assert_eq!(after["linked"], 1, "{after}");
+    let v = get(&principal, &format!("{b}/api/v1/lessons/verify"));
+    assert_eq!(v["all_valid"], true, "{v}");
+    // Handed in, the link is part of what was signed: it is not changed under the signature.
+    let (st, e) = link(&teacher, Value::Null);
+    assert_eq!(st, 409, "{e}");
+    // The principal's page shows the numbers.
+    let page = principal
+        .get(format!("{b}/dept"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("id=\"dept-progress\""), "{page}");
+}

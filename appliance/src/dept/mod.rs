@@ -38,9 +38,10 @@ pub enum DeptError {
     Forbidden(String),
     #[error("{0}")]
     State(String),
-    /// The signing workflow's own refusals (no key, wrong PIN, content changed).
+    /// The lesson plans' own refusals: the signing workflow's (no key, a wrong PIN, content
+    /// changed) and a lesson plan's (not the teacher's, waiting for review).
     #[error(transparent)]
-    Sign(#[from] LessonError),
+    Lessons(#[from] LessonError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -1190,4 +1191,174 @@ pub fn department_name(r: &impl Read, id: &str) -> Result<String, StoreError> {
     Ok(r.get(&DEPARTMENTS, id)?
         .map(|d| d.name)
         .unwrap_or_else(|| id.to_string()))
+}
+
+// ---- the link from lesson plans, and the dashboard ----
+
+/// Points a teacher's lesson plan at line `line` ("{plan}#{n}", 1-based) of their own approved
+/// Phụ lục III, or at none. The lesson plan keeps the link (and its teacher signs it with the
+/// plan); this checks that the line exists.
+pub fn link_lesson(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    lesson_plan: &str,
+    line: Option<&str>,
+) -> Result<crate::lessons::Plan, DeptError> {
+    let line = match line.map(str::trim).filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => {
+            let bad = || invalid(format!("Dòng kế hoạch “{l}” không hợp lệ."));
+            let (id, n) = l.split_once('#').ok_or_else(bad)?;
+            let n: usize = n.parse().map_err(|_| bad())?;
+            let plan = tx.get(&PLANS, id)?.ok_or_else(bad)?;
+            if plan.kind != Kind::Pl3 || plan.author != p.id() {
+                return Err(invalid(
+                    "Chỉ gắn với một dòng trong kế hoạch giáo dục (Phụ lục III) của chính bạn.",
+                ));
+            }
+            let approved = plan.approved_version.ok_or_else(|| {
+                invalid("Kế hoạch giáo dục này chưa được phê duyệt; chưa gắn được.")
+            })?;
+            let v = tx
+                .get(&PLAN_VERSIONS, &key(id, approved))?
+                .ok_or(DeptError::NotFound)?;
+            if n == 0 || n > v.lines.len() {
+                return Err(invalid(format!(
+                    "Kế hoạch giáo dục có {} dòng; không có dòng {n}.",
+                    v.lines.len()
+                )));
+            }
+            Some(format!("{id}#{n}"))
+        }
+    };
+    Ok(crate::lessons::set_plan_line(tx, p, lesson_plan, line)?)
+}
+
+/// One department on the principal's dashboard: the lessons its approved plans hold against
+/// the lesson plans its teachers handed in this school year.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub department: String,
+    pub name: String,
+    /// Lines (bài học / chủ đề) of the department's approved Phụ lục I.
+    pub pl1_lessons: usize,
+    /// Lines of its teachers' approved Phụ lục III.
+    pub pl3_lessons: usize,
+    /// Lesson plans handed in (waiting or approved) taught this school year.
+    pub handed_in: usize,
+    /// Of those, the ones pointing at a line of an approved Phụ lục III.
+    pub linked: usize,
+}
+
+/// Whether `d` falls in school year "2026-2027" (1 August to 31 July).
+fn in_year(year: &str, d: jiff::civil::Date) -> bool {
+    let Some(start) = year
+        .split_once('-')
+        .and_then(|(y, _)| y.parse::<i16>().ok())
+    else {
+        return false;
+    };
+    let from = jiff::civil::date(start, 8, 1);
+    let to = jiff::civil::date(start.saturating_add(1), 8, 1);
+    from <= d && d < to
+}
+
+pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError> {
+    let plans: Vec<Plan> = r
+        .scan(&PLANS, "")?
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.year == year && p.approved_version.is_some())
+        .collect();
+    let mut lines_of = std::collections::HashMap::new();
+    for p in &plans {
+        if let Some(n) = p.approved_version
+            && let Some(v) = r.get(&PLAN_VERSIONS, &key(&p.id, n))?
+        {
+            lines_of.insert(p.id.clone(), v.lines.len());
+        }
+    }
+    let lessons = crate::lessons::every_plan(r)?;
+    let mut out = vec![];
+    for (id, d) in r.scan(&DEPARTMENTS, "")? {
+        let count = |kind: Kind| -> usize {
+            plans
+                .iter()
+                .filter(|p| p.kind == kind && p.department == id)
+                .map(|p| lines_of.get(&p.id).copied().unwrap_or(0))
+                .sum()
+        };
+        let handed: Vec<&crate::lessons::Plan> = lessons
+            .iter()
+            .filter(|l| {
+                l.department.as_deref() == Some(id.as_str())
+                    && l.handed_in()
+                    && in_year(year, l.teach_on)
+            })
+            .collect();
+        let linked = handed
+            .iter()
+            .filter(|l| {
+                l.plan_line.as_deref().is_some_and(|pl| {
+                    pl.split_once('#').is_some_and(|(pid, _)| {
+                        plans
+                            .iter()
+                            .any(|p| p.id == pid && p.kind == Kind::Pl3 && p.department == id)
+                    })
+                })
+            })
+            .count();
+        out.push(Progress {
+            pl1_lessons: count(Kind::Pl1),
+            pl3_lessons: count(Kind::Pl3),
+            handed_in: handed.len(),
+            linked,
+            department: id,
+            name: d.name,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_compared_with_the_programme_and_the_difference_named() {
+        assert_eq!(periods_mismatch(140, 140), None);
+        assert_eq!(
+            periods_mismatch(137, 140).as_deref(),
+            Some("Tổng số tiết 137, chương trình quy định 140: thiếu 3 tiết.")
+        );
+        assert_eq!(
+            periods_mismatch(141, 140).as_deref(),
+            Some("Tổng số tiết 141, chương trình quy định 140: thừa 1 tiết.")
+        );
+    }
+
+    #[test]
+    fn the_text_box_reads_each_kind_of_line() {
+        let l = parse_lines(Kind::Pl1, "Bài 1 | 2 | Tuần 1 | Máy chiếu | Lớp học\n\n").unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].periods, l[0].place.as_str()), (2, "Lớp học"));
+        let l = parse_lines(
+            Kind::Pl2,
+            "Ngày hội | Yêu thích | 3 | Tháng 3 | Tổ | Đoàn | Sân",
+        )
+        .unwrap();
+        assert_eq!((l[0].periods, l[0].lead.as_str()), (3, "Tổ"));
+        let e = parse_lines(Kind::Pl1, "Bài 1 | hai | Tuần 1").unwrap_err();
+        assert!(e.to_string().contains("Dòng 1"), "{e}");
+    }
+
+    #[test]
+    fn a_school_year_runs_from_august_to_july() {
+        let d = |y, m, dd| jiff::civil::date(y, m, dd);
+        assert!(in_year("2026-2027", d(2026, 9, 5)));
+        assert!(in_year("2026-2027", d(2027, 7, 31)));
+        assert!(!in_year("2026-2027", d(2027, 8, 1)));
+        assert!(!in_year("2026-2027", d(2026, 7, 31)));
+        assert!(!in_year("xx", d(2026, 9, 5)));
+    }
 }

@@ -50,6 +50,7 @@ page!(IndexPage, "dept.html" {
     may_pl2: bool,
     may_pl3: bool,
     may_minutes: bool,
+    progress: Vec<super::Progress>,
 });
 
 fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
@@ -114,6 +115,11 @@ async fn index_page(
     let members = super::members(&rx, &department)?;
     let is_head = super::heads(p, &department);
     let may_minutes = !department.is_empty() && super::writes_minutes(&rx, p, &department)?;
+    // The principal's view: per department, the plans' lessons against lesson plans handed in.
+    let progress = match crate::school::school_info(&rx)? {
+        Some(info) if p.is_bgh() => super::dashboard(&rx, &info.current_year)?,
+        _ => vec![],
+    };
     let t = IndexPage::new(
         chrome(&s, &u, &headers),
         plans,
@@ -126,6 +132,7 @@ async fn index_page(
         is_head || permits(p, Action::ApproveLessonPlans),
         !department.is_empty() && permits(p, Action::SubmitLessonPlans),
         may_minutes,
+        progress,
     );
     Ok(render(t))
 }
@@ -133,6 +140,8 @@ async fn index_page(
 struct LineRow {
     n: usize,
     line: Line,
+    /// Lesson plans pointing at this line (PL III).
+    lessons: usize,
 }
 
 page!(PlanPage, "dept_plan.html" {
@@ -151,6 +160,8 @@ page!(PlanPage, "dept_plan.html" {
     can_submit: bool,
     can_decide: bool,
     has_key: bool,
+    // The author's lesson plans that may be linked to a line (PL III, approved).
+    my_lessons: Vec<(String, String)>,
 });
 
 /// The lines as the edit box shows them, the way [`super::parse_lines`] reads them back.
@@ -187,6 +198,25 @@ async fn plan_page(
         .map_or(v.subject.clone(), |x| x.name);
     let own = plan.author == p.id();
     let has_key = rx.get(&KEYS, p.id())?.is_some_and(|r| !r.reset);
+    let lessons = crate::lessons::every_plan(&rx)?;
+    let pointing = |n: usize| {
+        let want = format!("{}#{n}", plan.id);
+        lessons
+            .iter()
+            .filter(|l| l.plan_line.as_deref() == Some(want.as_str()))
+            .count()
+    };
+    let my_lessons = if own && v.kind == Kind::Pl3 && plan.approved_version == Some(v.number) {
+        lessons
+            .iter()
+            .filter(|l| {
+                l.teacher == p.id() && !matches!(l.state, DocState::Submitted | DocState::Reviewed)
+            })
+            .map(|l| (l.id.clone(), l.title.clone()))
+            .collect()
+    } else {
+        vec![]
+    };
     let t = PlanPage::new(
         chrome(&s, &u, &headers),
         plan.clone(),
@@ -200,6 +230,7 @@ async fn plan_page(
             .map(|(i, l)| LineRow {
                 n: i + 1,
                 line: l.clone(),
+                lessons: pointing(i + 1),
             })
             .collect(),
         v.lines.iter().map(|l| u32::from(l.periods)).sum(),
@@ -211,6 +242,7 @@ async fn plan_page(
         own && v.state == DocState::Draft,
         !own && v.state == DocState::Submitted && permits(p, Action::ApproveLessonPlans),
         has_key,
+        my_lessons,
     );
     Ok(render(t))
 }

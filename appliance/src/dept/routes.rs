@@ -25,6 +25,8 @@ pub fn api() -> Router<Shared> {
         .route("/dept/minutes/{id}/sign", post(sign_minutes))
         .route("/dept/minutes/{id}/correct", post(correct_minutes))
         .route("/dept/secretary", put(name_secretary))
+        .route("/dept/links", put(link_lesson))
+        .route("/dept/dashboard", get(dashboard))
 }
 
 /// Outside `/api/v1`: the printable PDFs the browser opens directly.
@@ -39,7 +41,7 @@ impl From<DeptError> for ApiError {
         match e {
             DeptError::Store(s) => ApiError::internal(s),
             // No key, a wrong PIN, content changed: answered as lesson plans answer them.
-            DeptError::Sign(l) => l.into(),
+            DeptError::Lessons(l) => l.into(),
             other => {
                 let (status, code) = match &other {
                     DeptError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -293,6 +295,40 @@ async fn name_secretary(
     })
     .await?;
     Ok(Json(json!({ "message": "Đã chỉ định thư ký." })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    lesson_plan: String,
+    #[serde(default)]
+    line: Option<String>,
+}
+
+async fn link_lesson(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<LinkBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = crate::http::json_body(b)?;
+    let p = u.principal.clone();
+    let plan = crate::auth::extract::write_as(&s, &u, move |tx| {
+        super::link_lesson(tx, &p, &b.lesson_plan, b.line.as_deref())
+    })
+    .await?;
+    Ok(Json(json!({ "plan": plan })))
+}
+
+async fn dashboard(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(crate::auth::Action::ApproveLessonPlans)?;
+    let year = crate::school::routes::current_year(&s)?;
+    let rx = s.store.read()?;
+    Ok(Json(
+        json!({ "year": year, "departments": super::dashboard(&rx, &year)? }),
+    ))
 }
 
 fn pdf_response(name: String, bytes: Vec<u8>) -> Response {

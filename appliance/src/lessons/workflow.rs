@@ -25,6 +25,9 @@ struct SignedContent<'a> {
     teach_on: String,
     fields: &'a Fields,
     files: Vec<SignedFile<'a>>,
+    /// Only when set, so a plan without the link signs exactly the bytes it always did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan_line: Option<&'a str>,
 }
 
 /// The exact bytes a version's digest is taken over (JSON, fields in a fixed order), with each
@@ -53,6 +56,7 @@ pub fn signed_content(v: &Version, hashes: &[String]) -> Vec<u8> {
                 blake3: h,
             })
             .collect(),
+        plan_line: v.plan_line.as_deref(),
     };
     serde_json::to_vec(&c).expect("serialisable")
 }
@@ -446,5 +450,42 @@ pub fn month_label(m: &str) -> String {
     match m.split_once('-') {
         Some((y, mo)) => format!("{mo}/{y}"),
         None => m.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod signed_bytes {
+    use super::*;
+
+    fn version(plan_line: Option<&str>) -> Version {
+        serde_json::from_value(serde_json::json!({
+            "plan": "kh-1", "number": 1, "teacher": "u-a", "layout": "secondary",
+            "title": "Bài 1", "subject": "toan", "grade": 6, "periods": 2,
+            "teach_on": "2026-09-21", "fields": {"knowledge": "K"}, "state": "draft",
+            "created_at": "t", "updated_at": "t", "digest": null, "review": null,
+            "plan_line": plan_line,
+        }))
+        .unwrap()
+    }
+
+    /// The bytes a lesson plan's signatures cover, as every build before the Phụ lục III link
+    /// wrote them: a plan without the link signs exactly these, so old signatures verify.
+    #[test]
+    fn a_plan_without_a_link_signs_the_bytes_it_always_did() {
+        let old = r#"{"format":"tram.lesson-plan/1","plan":"kh-1","version":1,"teacher":"u-a","layout":"secondary","title":"Bài 1","subject":"toan","grade":6,"periods":2,"teach_on":"2026-09-21","fields":{"knowledge":"K","competences":"","qualities":"","materials":"","activities":[],"adjustments":""},"files":[]}"#;
+        let v = version(None);
+        assert_eq!(String::from_utf8(v.content()).unwrap(), old);
+        assert_eq!(
+            digest(&v),
+            blake3::hash(old.as_bytes()).to_hex().to_string()
+        );
+        // A link is signed with the plan.
+        let linked = version(Some("pl3-1#3"));
+        assert!(
+            String::from_utf8(linked.content())
+                .unwrap()
+                .ends_with(r#","files":[],"plan_line":"pl3-1#3"}"#)
+        );
+        assert_ne!(digest(&linked), digest(&v));
     }
 }
