@@ -674,17 +674,7 @@ pub fn submit_plan(
     signer: &dyn Signer,
 ) -> Result<Plan, DeptError> {
     let (mut plan, mut v) = load_plan(tx, id)?;
-    if plan.author != p.id() {
-        return Err(DeptError::Forbidden(
-            "Chỉ người soạn kế hoạch này mới nộp được.".into(),
-        ));
-    }
-    if v.state != State::Draft {
-        return Err(DeptError::State(format!(
-            "Kế hoạch đang ở trạng thái “{}”; chỉ nộp được bản nháp.",
-            v.state.label()
-        )));
-    }
+    crate::lessons::may_hand_in(&plan.author, p, v.state, "người")?;
     if v.lines.is_empty() {
         return Err(invalid("Kế hoạch chưa có dòng nào."));
     }

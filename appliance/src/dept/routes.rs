@@ -1,9 +1,10 @@
 //! The department records' API under `/api/v1/dept/…` (plans, minutes, the secretary) and the
 //! printable PDFs. Signing opens the person's key with their PIN exactly as lesson plans do.
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -11,7 +12,9 @@ use serde_json::json;
 
 use super::{DeptError, MinutesInput, PlanInput};
 use crate::auth::extract::ApiUser;
+// The lesson plans' own helpers: signing here is theirs, so is the shape of its requests.
 use crate::http::{ApiError, JsonBody, Shared};
+use crate::lessons::routes::{SecretBody, attachment, blocking};
 
 pub fn api() -> Router<Shared> {
     Router::new()
@@ -53,14 +56,6 @@ impl From<DeptError> for ApiError {
             }
         }
     }
-}
-
-async fn blocking<R: Send + 'static>(
-    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
-) -> Result<R, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
 }
 
 async fn list_plans(
@@ -122,12 +117,6 @@ async fn edit_plan(
         crate::auth::extract::write_as(&s, &u, move |tx| super::edit_plan(tx, &p, &id, input))
             .await?;
     Ok(Json(json!({ "plan": plan })))
-}
-
-#[derive(Deserialize)]
-struct SecretBody {
-    #[serde(default)]
-    secret: String,
 }
 
 async fn submit_plan(
@@ -331,21 +320,6 @@ async fn dashboard(
     ))
 }
 
-fn pdf_response(name: String, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 async fn plan_pdf(
     State(s): State<Shared>,
     crate::auth::extract::PageUser(u): crate::auth::extract::PageUser,
@@ -360,7 +334,11 @@ async fn plan_pdf(
         super::pdf::plan(&rx, &plan, v).map_err(ApiError::internal)
     })
     .await?;
-    Ok(pdf_response("ke-hoach.pdf".into(), bytes))
+    Ok(attachment(
+        "ke-hoach.pdf",
+        "application/pdf",
+        Body::from(bytes),
+    ))
 }
 
 async fn minutes_pdf(
@@ -377,5 +355,9 @@ async fn minutes_pdf(
         super::pdf::minutes(&rx, &m, v).map_err(ApiError::internal)
     })
     .await?;
-    Ok(pdf_response("bien-ban.pdf".into(), bytes))
+    Ok(attachment(
+        "bien-ban.pdf",
+        "application/pdf",
+        Body::from(bytes),
+    ))
 }

@@ -54,7 +54,8 @@ pub use verify::{
 };
 pub use workflow::{
     BatchOutcome, Signable, approve, approve_month, check_document, content_digest, digest,
-    month_label, month_to_approve, parse_month, review, sign_document, signed_content, submit,
+    may_hand_in, month_label, month_to_approve, parse_month, review, sign_document, signed_content,
+    submit,
 };
 
 #[derive(Debug, thiserror::Error)]

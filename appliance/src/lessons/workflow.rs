@@ -163,6 +163,28 @@ fn check_signer(tx: &Tx<'_>, p: &Principal, signer: &dyn Signer) -> Result<(), L
     Ok(())
 }
 
+/// Who hands a document in and when: only its author (`author_word`: "giáo viên", "người"), only
+/// a draft.
+pub fn may_hand_in(
+    author: &str,
+    p: &Principal,
+    state: State,
+    author_word: &str,
+) -> Result<(), LessonError> {
+    if author != p.id() {
+        return Err(LessonError::Forbidden(format!(
+            "Chỉ {author_word} soạn kế hoạch này mới nộp được."
+        )));
+    }
+    if state != State::Draft {
+        return Err(LessonError::State(format!(
+            "Kế hoạch đang ở trạng thái “{}”; chỉ nộp được bản nháp.",
+            state.label()
+        )));
+    }
+    Ok(())
+}
+
 /// The teacher hands in the current draft, signing its digest.
 pub fn submit(
     tx: &mut Tx<'_>,
@@ -171,17 +193,7 @@ pub fn submit(
     signer: &dyn Signer,
 ) -> Result<Plan, LessonError> {
     let (mut plan, mut v) = load(tx, id)?;
-    if plan.teacher != p.id() {
-        return Err(LessonError::Forbidden(
-            "Chỉ giáo viên soạn kế hoạch này mới nộp được.".into(),
-        ));
-    }
-    if v.state != State::Draft {
-        return Err(LessonError::State(format!(
-            "Kế hoạch đang ở trạng thái “{}”; chỉ nộp được bản nháp.",
-            v.state.label()
-        )));
-    }
+    may_hand_in(&plan.teacher, p, v.state, "giáo viên")?;
     if v.fields.knowledge.is_empty() && v.fields.competences.is_empty() && v.files.is_empty() {
         return Err(invalid(
             "Kế hoạch còn trống: ghi mục tiêu hoặc đính kèm tệp kế hoạch trước khi nộp.",
