@@ -840,7 +840,7 @@ pub fn check_signatures(v: &impl Signable, sigs: &[Signature]) -> Vec<SignatureC
         .map(|s| {
             let problem = bad.iter().find(|(b, _)| b == s).map(|(_, e)| e.clone());
             SignatureCheck {
-                action: s.action.label(),
+                action: action_label(s.action),
                 name: s.name.clone(),
                 at: s.at.clone(),
                 valid: problem.is_none(),
@@ -848,6 +848,15 @@ pub fn check_signatures(v: &impl Signable, sigs: &[Signature]) -> Vec<SignatureC
             }
         })
         .collect()
+}
+
+/// What a signature attests, in the department's words: its author hands a plan in — the head
+/// or a teacher, not only "giáo viên" as on a lesson plan.
+pub fn action_label(a: SignAction) -> &'static str {
+    match a {
+        SignAction::Submit => "Người soạn ký nộp",
+        other => other.label(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

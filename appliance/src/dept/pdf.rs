@@ -38,7 +38,7 @@ fn signed_lines(l: &mut Layout, sigs: &[Signature]) {
             0.0,
             &format!(
                 "{}: {} · {} · BLAKE3 {}",
-                s.action.label(),
+                super::action_label(s.action),
                 s.name,
                 crate::lessons::export::when(&s.at),
                 &s.digest[..s.digest.len().min(16)]
@@ -54,7 +54,7 @@ pub fn plan(r: &impl Read, plan: &Plan, v: &PlanVersion) -> Result<Vec<u8>, Dept
     let dept = department_name(r, &v.department)?;
     l.state_header(
         &[
-            (&format!("TRƯỜNG: {school}"), false),
+            (&school.to_uppercase(), false),
             (&format!("TỔ: {dept}"), true),
         ],
         &[
@@ -193,7 +193,7 @@ pub fn minutes(r: &impl Read, m: &Minutes, v: &MinutesVersion) -> Result<Vec<u8>
     let dept = department_name(r, &m.department)?;
     l.state_header(
         &[
-            (&format!("TRƯỜNG: {school}"), false),
+            (&school.to_uppercase(), false),
             (&format!("TỔ: {dept}"), true),
         ],
         &[
