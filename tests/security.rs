@@ -2050,6 +2050,11 @@ const PAGES: &[(&str, &str, Gate)] = &[
     ("get", "/lessons/file/{id}/{version}/{blob}", Gate::Any),
     ("get", "/lessons/export.pdf", Gate::Any),
     ("get", "/lessons/export.zip", Gate::Any),
+    ("get", "/dept", Gate::Any),
+    ("get", "/dept/plan/{id}", Gate::Any),
+    ("get", "/dept/plan/{id}/pdf", Gate::Any),
+    ("get", "/dept/minutes/{id}", Gate::Any),
+    ("get", "/dept/minutes/{id}/pdf", Gate::Any),
     ("get", "/admin/accounts", Gate::Roles(&["admin"])),
     ("get", "/admin/device", Gate::Roles(&["admin"])),
     (

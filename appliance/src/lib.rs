@@ -7,6 +7,7 @@ pub mod backup;
 pub mod config;
 pub mod control;
 pub mod demo;
+pub mod dept;
 pub mod device;
 pub mod district;
 pub mod gradebook;

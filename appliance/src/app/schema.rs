@@ -12,7 +12,7 @@
 //!   ([`school::migrate::REGISTER_LINES`]).
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
-use crate::{auth, district, gradebook, lessons, library, school};
+use crate::{auth, dept, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
 pub const SCHEMA_VERSION: u64 = 6;
@@ -28,6 +28,7 @@ pub fn schema() -> Schema {
             lessons::TABLES,
             district::TABLES,
             &gradebook::hocba::TABLES,
+            dept::TABLES,
         ]
         .concat(),
         migrations: vec![

@@ -4,6 +4,7 @@
 
 mod bench;
 mod catalogue;
+mod dept;
 mod people;
 mod plans;
 mod register;
@@ -337,6 +338,7 @@ pub fn seed_with_class_size(
     })?;
     seed_library(store, now)?;
     seed_lessons(store, now)?;
+    dept::seed_dept(store, now)?;
     register::seed_register(store, now)?;
     Ok(DemoOutcome {
         created: true,

@@ -93,7 +93,33 @@ pub(super) fn sync_head(plan: &mut Plan, v: &Version, now: &str) {
     plan.teach_on = v.teach_on;
     plan.state = v.state;
     plan.version = v.number;
+    plan.plan_line = v.plan_line.clone();
     plan.updated_at = now.to_string();
+}
+
+/// Points the teacher's current draft at the line of their Phụ lục III it implements (or at
+/// none). Only a draft: the link is part of what the teacher signs when handing it in. Whether
+/// the line exists is `dept`'s to check before calling this.
+pub fn set_plan_line(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    line: Option<String>,
+) -> Result<Plan, LessonError> {
+    let (mut plan, mut v) = editable(tx, p, id)?;
+    let old = plan.clone();
+    let now = now_str(tx);
+    v.plan_line = line.clone();
+    v.updated_at = now.clone();
+    sync_head(&mut plan, &v, &now);
+    tx.put(&VERSIONS, &version_key(id, v.number), &v, "lessons.link")?;
+    save_plan(tx, Some(&old), &plan, "lessons.link")?;
+    tx.event(
+        "lessons.link",
+        id,
+        Some(serde_json::json!({ "line": line })),
+    );
+    Ok(plan)
 }
 
 /// A new plan (version 1, a draft) for the signed-in teacher.
@@ -142,6 +168,7 @@ pub fn create(tx: &mut Tx<'_>, p: &Principal, mut input: PlanInput) -> Result<Pl
         digest: None,
         signatures: vec![],
         review: None,
+        plan_line: None,
     };
     let mut plan = Plan {
         id: id.clone(),
@@ -161,6 +188,7 @@ pub fn create(tx: &mut Tx<'_>, p: &Principal, mut input: PlanInput) -> Result<Pl
         approved_at: None,
         comment: None,
         library_item: None,
+        plan_line: None,
     };
     sync_head(&mut plan, &v, &now);
     tx.put(

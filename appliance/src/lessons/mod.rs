@@ -45,16 +45,17 @@ pub use dashboard::{Dashboard, DeptRow, Live, RecentRow, TeacherRow, dashboard, 
 pub(crate) use drafts::save_plan;
 pub use drafts::{
     ATTACHMENT_QUOTA, PlanInput, attach, attached_bytes, check_attachment, create, delete, detach,
-    edit, edit_patch,
+    edit, edit_patch, set_plan_line,
 };
 use drafts::{load, now_str, sync_head};
-pub use queue::{Query, search, seen_by, sees_work, versions, waiting_for};
+pub use queue::{Query, every_plan, search, seen_by, sees_work, versions, waiting_for};
 pub use verify::{
     FileHasher, Verdict, VerifyReport, digest_now, verify_all, verify_text, verify_version,
 };
 pub use workflow::{
-    BatchOutcome, approve, approve_month, digest, month_label, month_to_approve, parse_month,
-    review, signed_content, submit,
+    BatchOutcome, Signable, approve, approve_month, check_document, content_digest, digest,
+    may_hand_in, month_label, month_to_approve, parse_month, review, sign_document, signed_content,
+    submit,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -333,6 +334,10 @@ pub struct Version {
     #[serde(default)]
     pub signatures: Vec<Signature>,
     pub review: Option<Review>,
+    /// The line of the teacher's Phụ lục III this lesson implements ("{plan}#{line}", set by
+    /// `dept`); none on plans made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_line: Option<String>,
 }
 
 /// The plan as lists and the dashboard see it (the current version's summary).
@@ -360,6 +365,9 @@ pub struct Plan {
     pub comment: Option<String>,
     /// The library item it was published as.
     pub library_item: Option<String>,
+    /// The current version's line of the teacher's Phụ lục III ([`Version::plan_line`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_line: Option<String>,
 }
 
 impl Plan {

@@ -226,3 +226,9 @@ pub fn versions(rx: &impl Read, id: &str) -> Result<Vec<Version>, StoreError> {
         .map(|(_, v)| v)
         .collect())
 }
+
+/// Every plan's summary (its current version's head), for the counts other capabilities keep —
+/// the department records' dashboard.
+pub fn every_plan(r: &impl Read) -> Result<Vec<Plan>, StoreError> {
+    Ok(r.scan(&PLANS, "")?.into_iter().map(|(_, p)| p).collect())
+}

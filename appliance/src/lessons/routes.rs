@@ -49,7 +49,7 @@ pub fn files() -> Router<Shared> {
         .route("/lessons/export.zip", get(export_zip))
 }
 
-async fn blocking<R: Send + 'static>(
+pub(crate) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
 ) -> Result<R, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -228,13 +228,17 @@ async fn detach(
 }
 
 #[derive(Deserialize)]
-struct SecretBody {
+pub(crate) struct SecretBody {
     #[serde(default)]
-    secret: String,
+    pub(crate) secret: String,
 }
 
 /// Opens the user's device key with their signing secret (argon2 behind the shared semaphore).
-async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceKey, ApiError> {
+pub(crate) async fn unlock(
+    s: &Shared,
+    u: &ApiUser,
+    secret: String,
+) -> Result<sign::DeviceKey, ApiError> {
     let rec = s
         .store
         .read()?
@@ -628,7 +632,7 @@ fn scope_of(s: &Shared, q: ExportQuery) -> Result<export::Scope, ApiError> {
     }
 }
 
-fn attachment(name: &str, mime: &'static str, body: Body) -> Response {
+pub(crate) fn attachment(name: &str, mime: &'static str, body: Body) -> Response {
     (
         [
             (header::CONTENT_TYPE, mime.to_string()),

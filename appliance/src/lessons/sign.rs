@@ -394,6 +394,8 @@ pub enum SignAction {
     Submit,
     /// The principal (or a vice principal) approves it.
     Approve,
+    /// The chair of a department meeting (its head) signs the minutes (`dept`).
+    Chair,
 }
 
 impl SignAction {
@@ -401,12 +403,14 @@ impl SignAction {
         match self {
             SignAction::Submit => "submit",
             SignAction::Approve => "approve",
+            SignAction::Chair => "chair",
         }
     }
     pub fn label(self) -> &'static str {
         match self {
             SignAction::Submit => "Giáo viên ký nộp",
             SignAction::Approve => "Hiệu trưởng ký duyệt",
+            SignAction::Chair => "Chủ trì (tổ trưởng) ký biên bản",
         }
     }
 }

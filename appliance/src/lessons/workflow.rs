@@ -25,6 +25,9 @@ struct SignedContent<'a> {
     teach_on: String,
     fields: &'a Fields,
     files: Vec<SignedFile<'a>>,
+    /// Only when set, so a plan without the link signs exactly the bytes it always did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan_line: Option<&'a str>,
 }
 
 /// The exact bytes a version's digest is taken over (JSON, fields in a fixed order), with each
@@ -53,16 +56,102 @@ pub fn signed_content(v: &Version, hashes: &[String]) -> Vec<u8> {
                 blake3: h,
             })
             .collect(),
+        plan_line: v.plan_line.as_deref(),
     };
     serde_json::to_vec(&c).expect("serialisable")
 }
 
 /// The digest as recorded: files named by their stored content hash.
 pub fn digest(v: &Version) -> String {
-    let hashes: Vec<String> = v.files.iter().map(|f| f.blob.clone()).collect();
-    blake3::hash(&signed_content(v, &hashes))
-        .to_hex()
-        .to_string()
+    content_digest(v)
+}
+
+/// A document that goes through the signing workflow: a lesson plan's version, and the
+/// department's plans and minutes (`dept`), so every kind is signed, checked and recorded by the
+/// same code. Each kind names itself inside its signed content (`format`), so a signature over
+/// one kind can never be read as another.
+pub trait Signable {
+    /// The id the signature statement names (a plan's, a department plan's, a minutes').
+    fn doc_id(&self) -> &str;
+    fn number(&self) -> u32;
+    /// The exact bytes the digest is taken over.
+    fn content(&self) -> Vec<u8>;
+    /// The digest recorded when the version was handed in, if it was.
+    fn recorded_digest(&self) -> Option<&str>;
+    /// Records a signature: the digest it covers, the signature, the state it leads to.
+    fn record(&mut self, digest: String, sig: Signature, state: State, at: &str);
+}
+
+impl Signable for Version {
+    fn doc_id(&self) -> &str {
+        &self.plan
+    }
+    fn number(&self) -> u32 {
+        self.number
+    }
+    fn content(&self) -> Vec<u8> {
+        let hashes: Vec<String> = self.files.iter().map(|f| f.blob.clone()).collect();
+        signed_content(self, &hashes)
+    }
+    fn recorded_digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+    fn record(&mut self, digest: String, sig: Signature, state: State, at: &str) {
+        self.digest = Some(digest);
+        self.signatures.push(sig);
+        self.state = state;
+        self.updated_at = at.to_string();
+    }
+}
+
+/// BLAKE3 of a document's signed content.
+pub fn content_digest(d: &impl Signable) -> String {
+    blake3::hash(&d.content()).to_hex().to_string()
+}
+
+/// Signs a document's content as `p` with the key registered to them and records the signature
+/// and the state it leads to. A version handed in earlier must still hold what was handed in:
+/// a second signature never covers other content than the first.
+pub fn sign_document(
+    tx: &Tx<'_>,
+    doc: &mut impl Signable,
+    p: &Principal,
+    signer: &dyn Signer,
+    action: SignAction,
+    to: State,
+    now: &str,
+) -> Result<String, LessonError> {
+    check_signer(tx, p, signer)?;
+    let d = content_digest(doc);
+    if action != SignAction::Submit && doc.recorded_digest().is_some_and(|r| r != d) {
+        return Err(LessonError::State(
+            "Nội dung khác với bản đã ký nộp; không ký được.".into(),
+        ));
+    }
+    let sig = sign::sign(
+        signer,
+        action,
+        doc.doc_id(),
+        doc.number(),
+        (p.id(), &p.account.full_name),
+        now,
+        &d,
+    );
+    doc.record(d.clone(), sig, to, now);
+    Ok(d)
+}
+
+/// Checks every signature of a document against its content as stored now: (signature, what
+/// is wrong) for each that fails; empty when all verify.
+pub fn check_document(doc: &impl Signable, sigs: &[Signature]) -> Vec<(Signature, String)> {
+    let d = content_digest(doc);
+    sigs.iter()
+        .filter_map(|s| {
+            sign::check(s, doc.doc_id(), doc.number(), &d)
+                .err()
+                .map(|e| (s.clone(), e))
+        })
+        .collect()
 }
 
 /// The signer's key must be the one registered to the person signing.
@@ -70,6 +159,28 @@ fn check_signer(tx: &Tx<'_>, p: &Principal, signer: &dyn Signer) -> Result<(), L
     let rec = tx.get(&KEYS, p.id())?.ok_or(LessonError::NoKey)?;
     if rec.public_key != hex::encode(signer.public_key()) {
         return Err(LessonError::NoKey);
+    }
+    Ok(())
+}
+
+/// Who hands a document in and when: only its author (`author_word`: "giáo viên", "người"), only
+/// a draft.
+pub fn may_hand_in(
+    author: &str,
+    p: &Principal,
+    state: State,
+    author_word: &str,
+) -> Result<(), LessonError> {
+    if author != p.id() {
+        return Err(LessonError::Forbidden(format!(
+            "Chỉ {author_word} soạn kế hoạch này mới nộp được."
+        )));
+    }
+    if state != State::Draft {
+        return Err(LessonError::State(format!(
+            "Kế hoạch đang ở trạng thái “{}”; chỉ nộp được bản nháp.",
+            state.label()
+        )));
     }
     Ok(())
 }
@@ -82,38 +193,22 @@ pub fn submit(
     signer: &dyn Signer,
 ) -> Result<Plan, LessonError> {
     let (mut plan, mut v) = load(tx, id)?;
-    if plan.teacher != p.id() {
-        return Err(LessonError::Forbidden(
-            "Chỉ giáo viên soạn kế hoạch này mới nộp được.".into(),
-        ));
-    }
-    if v.state != State::Draft {
-        return Err(LessonError::State(format!(
-            "Kế hoạch đang ở trạng thái “{}”; chỉ nộp được bản nháp.",
-            v.state.label()
-        )));
-    }
+    may_hand_in(&plan.teacher, p, v.state, "giáo viên")?;
     if v.fields.knowledge.is_empty() && v.fields.competences.is_empty() && v.files.is_empty() {
         return Err(invalid(
             "Kế hoạch còn trống: ghi mục tiêu hoặc đính kèm tệp kế hoạch trước khi nộp.",
         ));
     }
-    check_signer(tx, p, signer)?;
     let now = now_str(tx);
-    let d = digest(&v);
-    let sig = sign::sign(
+    let d = sign_document(
+        tx,
+        &mut v,
+        p,
         signer,
         SignAction::Submit,
-        &plan.id,
-        v.number,
-        (p.id(), &p.account.full_name),
+        State::Submitted,
         &now,
-        &d,
-    );
-    v.digest = Some(d.clone());
-    v.signatures.push(sig);
-    v.state = State::Submitted;
-    v.updated_at = now.clone();
+    )?;
     let old = plan.clone();
     sync_head(&mut plan, &v, &now);
     plan.submitted_at = Some(now);
@@ -221,24 +316,20 @@ fn approve_one(
             )));
         }
     }
-    let d = digest(&v);
-    if v.digest.as_deref() != Some(d.as_str()) {
+    if v.digest.is_none() {
         return Err(LessonError::State(
-            "Nội dung kế hoạch khác với bản giáo viên đã ký nộp; không phê duyệt.".into(),
+            "Kế hoạch chưa được giáo viên ký nộp; không phê duyệt.".into(),
         ));
     }
-    let sig = sign::sign(
+    let d = sign_document(
+        tx,
+        &mut v,
+        p,
         signer,
         SignAction::Approve,
-        id,
-        v.number,
-        (p.id(), &p.account.full_name),
+        State::Approved,
         now,
-        &d,
-    );
-    v.signatures.push(sig);
-    v.state = State::Approved;
-    v.updated_at = now.to_string();
+    )?;
     let old = plan.clone();
     sync_head(&mut plan, &v, now);
     plan.approved_version = Some(v.number);
@@ -371,5 +462,42 @@ pub fn month_label(m: &str) -> String {
     match m.split_once('-') {
         Some((y, mo)) => format!("{mo}/{y}"),
         None => m.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod signed_bytes {
+    use super::*;
+
+    fn version(plan_line: Option<&str>) -> Version {
+        serde_json::from_value(serde_json::json!({
+            "plan": "kh-1", "number": 1, "teacher": "u-a", "layout": "secondary",
+            "title": "Bài 1", "subject": "toan", "grade": 6, "periods": 2,
+            "teach_on": "2026-09-21", "fields": {"knowledge": "K"}, "state": "draft",
+            "created_at": "t", "updated_at": "t", "digest": null, "review": null,
+            "plan_line": plan_line,
+        }))
+        .unwrap()
+    }
+
+    /// The bytes a lesson plan's signatures cover, as every build before the Phụ lục III link
+    /// wrote them: a plan without the link signs exactly these, so old signatures verify.
+    #[test]
+    fn a_plan_without_a_link_signs_the_bytes_it_always_did() {
+        let old = r#"{"format":"tram.lesson-plan/1","plan":"kh-1","version":1,"teacher":"u-a","layout":"secondary","title":"Bài 1","subject":"toan","grade":6,"periods":2,"teach_on":"2026-09-21","fields":{"knowledge":"K","competences":"","qualities":"","materials":"","activities":[],"adjustments":""},"files":[]}"#;
+        let v = version(None);
+        assert_eq!(String::from_utf8(v.content()).unwrap(), old);
+        assert_eq!(
+            digest(&v),
+            blake3::hash(old.as_bytes()).to_hex().to_string()
+        );
+        // A link is signed with the plan.
+        let linked = version(Some("pl3-1#3"));
+        assert!(
+            String::from_utf8(linked.content())
+                .unwrap()
+                .ends_with(r#","files":[],"plan_line":"pl3-1#3"}"#)
+        );
+        assert_ne!(digest(&linked), digest(&v));
     }
 }

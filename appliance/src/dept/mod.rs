@@ -1,0 +1,1363 @@
+//! The department's records (hồ sơ tổ chuyên môn): the annual education plans of CV 5512 —
+//! Phụ lục I (the department's teaching plan of a subject and grade), Phụ lục II (the school's
+//! educational activities) and Phụ lục III (a teacher's plan) — and the minutes of the
+//! department's meetings (sổ ghi chép sinh hoạt chuyên môn).
+//!
+//! Plans and minutes are signed by `lessons`' workflow ([`crate::lessons::sign_document`]): the
+//! same device keys, statements, states and checks as lesson plans; each kind names itself in
+//! its signed content (`format`). Every version is kept; a signed one never changes.
+//!
+//! ```text
+//! plan:    Draft --submit (author signs)--> Submitted --approve (BGH signs)--> Approved
+//!                                                    \--return with reason--> Returned
+//!          Returned / Approved --edit--> a new Draft version
+//! minutes: Draft --sign (the chair: the department head)--> Approved (locked)
+//!          Approved --correct--> a new Draft version, signed again; the old one kept
+//! ```
+
+pub mod pages;
+pub mod pdf;
+pub mod routes;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{ACCOUNTS, Action, Principal, Role, permits};
+use crate::lessons::sign::{SignAction, Signature, Signer};
+use crate::lessons::{LessonError, Signable, State};
+use crate::school::{DEPARTMENTS, SUBJECTS};
+use crate::store::{AuditPolicy, Collection, Read, StoreError, Tx};
+use crate::text::nfc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeptError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Không tìm thấy hồ sơ của tổ.")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    State(String),
+    /// The lesson plans' own refusals: the signing workflow's (no key, a wrong PIN, content
+    /// changed) and a lesson plan's (not the teacher's, waiting for review).
+    #[error(transparent)]
+    Lessons(#[from] LessonError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn invalid(m: impl Into<String>) -> DeptError {
+    DeptError::Invalid(m.into())
+}
+
+/// Which form of CV 5512 a plan is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Phụ lục I: kế hoạch dạy học môn học của tổ chuyên môn.
+    Pl1,
+    /// Phụ lục II: kế hoạch tổ chức các hoạt động giáo dục.
+    Pl2,
+    /// Phụ lục III: kế hoạch giáo dục của giáo viên.
+    Pl3,
+}
+
+impl Kind {
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Pl1 => "KẾ HOẠCH DẠY HỌC CỦA TỔ CHUYÊN MÔN",
+            Kind::Pl2 => "KẾ HOẠCH TỔ CHỨC CÁC HOẠT ĐỘNG GIÁO DỤC",
+            Kind::Pl3 => "KẾ HOẠCH GIÁO DỤC CỦA GIÁO VIÊN",
+        }
+    }
+    pub fn short(self) -> &'static str {
+        match self {
+            Kind::Pl1 => "Phụ lục I",
+            Kind::Pl2 => "Phụ lục II",
+            Kind::Pl3 => "Phụ lục III",
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Pl1 => "pl1",
+            Kind::Pl2 => "pl2",
+            Kind::Pl3 => "pl3",
+        }
+    }
+    /// Whether the lines must add up to the subject's periods per year (PL I, PL III).
+    fn counts_periods(self) -> bool {
+        !matches!(self, Kind::Pl2)
+    }
+}
+
+/// One line of a plan. PL I and III fill bài học / chủ đề, số tiết, thời điểm, thiết bị dạy
+/// học and địa điểm; PL II fills chủ đề / hoạt động, yêu cầu cần đạt, số tiết, thời điểm, chủ
+/// trì, phối hợp and điều kiện thực hiện.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Line {
+    pub topic: String,
+    pub requirement: String,
+    pub periods: u16,
+    /// Thời điểm: "Tuần 1", "Tháng 9".
+    pub when: String,
+    pub equipment: String,
+    pub place: String,
+    pub lead: String,
+    pub partners: String,
+    pub conditions: String,
+}
+
+/// One version of a plan: its header and lines, what signed it, its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanVersion {
+    pub plan: String,
+    pub number: u32,
+    pub kind: Kind,
+    pub author: String,
+    pub year: String,
+    pub department: String,
+    /// Empty for PL II.
+    pub subject: String,
+    pub grade: u8,
+    /// PL III: the class taught.
+    pub class: String,
+    /// PL II: the plan's own title (the school's activities of a year).
+    pub title: String,
+    pub lines: Vec<Line>,
+    pub state: State,
+    pub created_at: String,
+    pub updated_at: String,
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub signatures: Vec<Signature>,
+    /// Why BGH returned it.
+    pub returned: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PlanContent<'a> {
+    format: &'static str,
+    kind: Kind,
+    plan: &'a str,
+    version: u32,
+    author: &'a str,
+    year: &'a str,
+    department: &'a str,
+    subject: &'a str,
+    grade: u8,
+    class: &'a str,
+    title: &'a str,
+    lines: &'a [Line],
+}
+
+impl Signable for PlanVersion {
+    fn doc_id(&self) -> &str {
+        &self.plan
+    }
+    fn number(&self) -> u32 {
+        self.number
+    }
+    fn content(&self) -> Vec<u8> {
+        serde_json::to_vec(&PlanContent {
+            format: "tram.dept-plan/1",
+            kind: self.kind,
+            plan: &self.plan,
+            version: self.number,
+            author: &self.author,
+            year: &self.year,
+            department: &self.department,
+            subject: &self.subject,
+            grade: self.grade,
+            class: &self.class,
+            title: &self.title,
+            lines: &self.lines,
+        })
+        .expect("serialisable")
+    }
+    fn recorded_digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+    fn record(&mut self, digest: String, sig: Signature, state: State, at: &str) {
+        self.digest = Some(digest);
+        self.signatures.push(sig);
+        self.state = state;
+        self.updated_at = at.to_string();
+    }
+}
+
+/// A plan as lists see it: the current version's summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: String,
+    pub kind: Kind,
+    pub author: String,
+    pub author_name: String,
+    pub year: String,
+    pub department: String,
+    pub subject: String,
+    pub grade: u8,
+    pub class: String,
+    pub title: String,
+    pub state: State,
+    pub version: u32,
+    pub approved_version: Option<u32>,
+    /// The reason BGH gave when it was returned.
+    pub returned: Option<String>,
+    pub updated_at: String,
+}
+
+/// Minutes of one meeting (biên bản sinh hoạt chuyên môn), one version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinutesVersion {
+    pub minutes: String,
+    pub number: u32,
+    pub department: String,
+    /// The meeting's day, "2026-09-14".
+    pub date: String,
+    /// Account ids, each a member of the department.
+    pub attendees: Vec<String>,
+    pub agenda: String,
+    pub content: String,
+    pub conclusions: String,
+    /// Who wrote this version (the head or the secretary).
+    pub writer: String,
+    pub state: State,
+    pub created_at: String,
+    pub updated_at: String,
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub signatures: Vec<Signature>,
+}
+
+#[derive(Serialize)]
+struct MinutesContent<'a> {
+    format: &'static str,
+    minutes: &'a str,
+    version: u32,
+    department: &'a str,
+    date: &'a str,
+    attendees: &'a [String],
+    agenda: &'a str,
+    content: &'a str,
+    conclusions: &'a str,
+    writer: &'a str,
+}
+
+impl Signable for MinutesVersion {
+    fn doc_id(&self) -> &str {
+        &self.minutes
+    }
+    fn number(&self) -> u32 {
+        self.number
+    }
+    fn content(&self) -> Vec<u8> {
+        serde_json::to_vec(&MinutesContent {
+            format: "tram.dept-minutes/1",
+            minutes: &self.minutes,
+            version: self.number,
+            department: &self.department,
+            date: &self.date,
+            attendees: &self.attendees,
+            agenda: &self.agenda,
+            content: &self.content,
+            conclusions: &self.conclusions,
+            writer: &self.writer,
+        })
+        .expect("serialisable")
+    }
+    fn recorded_digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+    fn record(&mut self, digest: String, sig: Signature, state: State, at: &str) {
+        self.digest = Some(digest);
+        self.signatures.push(sig);
+        self.state = state;
+        self.updated_at = at.to_string();
+    }
+}
+
+/// Minutes as lists see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Minutes {
+    pub id: String,
+    pub department: String,
+    pub date: String,
+    pub agenda: String,
+    pub state: State,
+    pub version: u32,
+    /// The newest signed version.
+    pub signed_version: Option<u32>,
+    pub updated_at: String,
+}
+
+pub const PLANS: Collection<Plan> = Collection::new("dept.plans.v1", AuditPolicy::Values, None);
+/// "{plan}/{version:04}". Audited by digest: the transitions carry their own events.
+pub const PLAN_VERSIONS: Collection<PlanVersion> =
+    Collection::new("dept.plan_versions.v1", AuditPolicy::Digest, None);
+pub const MINUTES: Collection<Minutes> =
+    Collection::new("dept.minutes.v1", AuditPolicy::Values, None);
+/// "{minutes}/{version:04}".
+pub const MINUTES_VERSIONS: Collection<MinutesVersion> =
+    Collection::new("dept.minutes_versions.v1", AuditPolicy::Digest, None);
+/// Department id → the account the head named secretary (thư ký) of its meetings.
+pub const SECRETARIES: Collection<String> =
+    Collection::new("dept.secretaries.v1", AuditPolicy::Values, None);
+
+pub const TABLES: &[&str] = &[
+    PLANS.name,
+    PLAN_VERSIONS.name,
+    MINUTES.name,
+    MINUTES_VERSIONS.name,
+    SECRETARIES.name,
+];
+
+fn key(id: &str, n: u32) -> String {
+    format!("{id}/{n:04}")
+}
+
+fn now_str(tx: &Tx<'_>) -> String {
+    tx.now().to_string()
+}
+
+/// Whether `p` heads `department` (and may act as its head now: not in quarantine).
+pub(crate) fn heads(p: &Principal, department: &str) -> bool {
+    p.has(Role::DeptHead)
+        && p.account.department.as_deref() == Some(department)
+        && permits(p, Action::ReviewLessonPlans { department })
+}
+
+/// The accounts of a department (its members), enabled ones only.
+pub fn members(r: &impl Read, department: &str) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(r.scan(&ACCOUNTS, "")?
+        .into_iter()
+        .filter(|(_, a)| !a.disabled && a.department.as_deref() == Some(department))
+        .map(|(id, a)| (id, a.full_name))
+        .collect())
+}
+
+fn name_of(r: &impl Read, id: &str) -> Result<String, StoreError> {
+    Ok(r.get(&ACCOUNTS, id)?
+        .map(|a| a.full_name)
+        .unwrap_or_else(|| id.to_string()))
+}
+
+// ---- plans ----
+
+/// What the author types: the header and the lines.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanInput {
+    pub kind: Option<Kind>,
+    pub year: String,
+    pub department: Option<String>,
+    pub subject: String,
+    pub grade: u8,
+    pub class: String,
+    pub title: String,
+    pub lines: Vec<Line>,
+    /// The lines as the page's text box gives them: one a line, the columns split by "|".
+    pub lines_text: Option<String>,
+}
+
+/// "Bài 1: Tập hợp | 2 | Tuần 1 | Máy chiếu | Lớp học" → a line (PL I, III); PL II's columns
+/// are chủ đề | yêu cầu cần đạt | số tiết | thời điểm | chủ trì | phối hợp | điều kiện.
+pub fn parse_lines(kind: Kind, text: &str) -> Result<Vec<Line>, DeptError> {
+    let mut out = vec![];
+    for (i, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let c: Vec<String> = raw.split('|').map(|x| x.trim().to_string()).collect();
+        let cell = |k: usize| c.get(k).cloned().unwrap_or_default();
+        let periods_at = if kind == Kind::Pl2 { 2 } else { 1 };
+        let p = cell(periods_at);
+        let periods: u16 = p.parse().map_err(|_| {
+            invalid(format!(
+                "Dòng {}: số tiết “{p}” phải là một số nguyên.",
+                i + 1
+            ))
+        })?;
+        out.push(match kind {
+            Kind::Pl2 => Line {
+                topic: cell(0),
+                requirement: cell(1),
+                periods,
+                when: cell(3),
+                lead: cell(4),
+                partners: cell(5),
+                conditions: cell(6),
+                ..Line::default()
+            },
+            _ => Line {
+                topic: cell(0),
+                periods,
+                when: cell(2),
+                equipment: cell(3),
+                place: cell(4),
+                ..Line::default()
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn clean(s: &mut String, what: &str, max: usize) -> Result<(), DeptError> {
+    *s = nfc(s.trim());
+    if s.chars().count() > max {
+        return Err(invalid(format!("{what}: tối đa {max} ký tự.")));
+    }
+    Ok(())
+}
+
+fn check_lines(lines: &mut [Line]) -> Result<(), DeptError> {
+    if lines.len() > 400 {
+        return Err(invalid("Tối đa 400 dòng trong một kế hoạch."));
+    }
+    for (i, l) in lines.iter_mut().enumerate() {
+        for (s, what) in [
+            (&mut l.topic, "Bài học / chủ đề"),
+            (&mut l.requirement, "Yêu cầu cần đạt"),
+            (&mut l.when, "Thời điểm"),
+            (&mut l.equipment, "Thiết bị dạy học"),
+            (&mut l.place, "Địa điểm"),
+            (&mut l.lead, "Chủ trì"),
+            (&mut l.partners, "Phối hợp"),
+            (&mut l.conditions, "Điều kiện thực hiện"),
+        ] {
+            clean(s, what, 2000)?;
+        }
+        if l.topic.is_empty() {
+            return Err(invalid(format!(
+                "Dòng {}: ghi tên bài học / chủ đề.",
+                i + 1
+            )));
+        }
+        if l.periods > 200 {
+            return Err(invalid(format!(
+                "Dòng {}: số tiết {} quá lớn.",
+                i + 1,
+                l.periods
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The subject's periods per year for a grade, from the school's subject table (the admin's
+/// subjects page; defaults from the 2018 programme, DOMAIN.md §1 — [U], configurable).
+pub fn required_periods(
+    r: &impl Read,
+    subject: &str,
+    grade: u8,
+) -> Result<Option<u16>, StoreError> {
+    Ok(r.get(&SUBJECTS, subject)?
+        .and_then(|s| s.periods_per_year.get(&grade).copied()))
+}
+
+/// "Tổng số tiết 137, chương trình quy định 140: thiếu 3 tiết" — `None` when they agree.
+pub fn periods_mismatch(total: u32, required: u32) -> Option<String> {
+    use std::cmp::Ordering::*;
+    match total.cmp(&required) {
+        Equal => None,
+        Less => Some(format!(
+            "Tổng số tiết {total}, chương trình quy định {required}: thiếu {} tiết.",
+            required - total
+        )),
+        Greater => Some(format!(
+            "Tổng số tiết {total}, chương trình quy định {required}: thừa {} tiết.",
+            total - required
+        )),
+    }
+}
+
+fn load_plan(r: &impl Read, id: &str) -> Result<(Plan, PlanVersion), DeptError> {
+    let plan = r.get(&PLANS, id)?.ok_or(DeptError::NotFound)?;
+    let v = r
+        .get(&PLAN_VERSIONS, &key(id, plan.version))?
+        .ok_or(DeptError::NotFound)?;
+    Ok((plan, v))
+}
+
+fn head_of(plan: &mut Plan, v: &PlanVersion) {
+    plan.state = v.state;
+    plan.version = v.number;
+    plan.subject = v.subject.clone();
+    plan.grade = v.grade;
+    plan.class = v.class.clone();
+    plan.title = v.title.clone();
+    plan.updated_at = v.updated_at.clone();
+}
+
+fn fill(tx: &Tx<'_>, v: &mut PlanVersion, mut input: PlanInput) -> Result<(), DeptError> {
+    let mut lines = match input.lines_text.take() {
+        Some(t) if input.lines.is_empty() => parse_lines(v.kind, &t)?,
+        _ => std::mem::take(&mut input.lines),
+    };
+    check_lines(&mut lines)?;
+    clean(&mut input.title, "Tên kế hoạch", 300)?;
+    clean(&mut input.class, "Lớp", 50)?;
+    if v.kind != Kind::Pl2 {
+        let subject = input.subject.trim();
+        let s = tx
+            .get(&SUBJECTS, subject)?
+            .ok_or_else(|| invalid(format!("Không có môn “{subject}”.")))?;
+        if !(1..=12).contains(&input.grade) {
+            return Err(invalid("Khối lớp phải từ 1 đến 12."));
+        }
+        v.subject = s.id;
+        v.grade = input.grade;
+    }
+    if v.kind == Kind::Pl3 && input.class.is_empty() {
+        return Err(invalid("Ghi lớp dạy của kế hoạch giáo dục."));
+    }
+    if !input.year.trim().is_empty() {
+        if !crate::school::is_school_year(input.year.trim()) {
+            return Err(invalid("Năm học dạng 2026-2027."));
+        }
+        v.year = input.year.trim().to_string();
+    }
+    v.class = input.class;
+    v.title = input.title;
+    v.lines = lines;
+    Ok(())
+}
+
+/// A new plan drafted by its author: PL I by the department's head, PL II by BGH or a head, PL
+/// III by a teacher of the department.
+pub fn create_plan(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    year: &str,
+    mut input: PlanInput,
+) -> Result<Plan, DeptError> {
+    let kind = input.kind.ok_or_else(|| invalid("Chọn loại kế hoạch."))?;
+    let department = input
+        .department
+        .take()
+        .or_else(|| p.account.department.clone())
+        .unwrap_or_default();
+    match kind {
+        Kind::Pl1 if !heads(p, &department) => {
+            return Err(DeptError::Forbidden(
+                "Chỉ tổ trưởng của tổ này soạn kế hoạch dạy học của tổ (Phụ lục I).".into(),
+            ));
+        }
+        Kind::Pl2 if !(permits(p, Action::ApproveLessonPlans) || heads(p, &department)) => {
+            return Err(DeptError::Forbidden(
+                "Chỉ Ban giám hiệu hoặc tổ trưởng soạn kế hoạch hoạt động giáo dục (Phụ lục II)."
+                    .into(),
+            ));
+        }
+        Kind::Pl3
+            if !(permits(p, Action::SubmitLessonPlans)
+                && p.account.department.as_deref() == Some(department.as_str())) =>
+        {
+            return Err(DeptError::Forbidden(
+                "Kế hoạch giáo dục (Phụ lục III) do giáo viên của tổ tự soạn.".into(),
+            ));
+        }
+        _ => {}
+    }
+    if kind != Kind::Pl2 || !department.is_empty() {
+        tx.get(&DEPARTMENTS, &department)?
+            .ok_or_else(|| invalid(format!("Không có tổ “{department}”.")))?;
+    }
+    let now = now_str(tx);
+    let id = format!("{}-{:012x}", kind.as_str(), rand::random::<u64>() >> 16);
+    let mut v = PlanVersion {
+        plan: id.clone(),
+        number: 1,
+        kind,
+        author: p.id().into(),
+        year: year.into(),
+        department: department.clone(),
+        subject: String::new(),
+        grade: 0,
+        class: String::new(),
+        title: String::new(),
+        lines: vec![],
+        state: State::Draft,
+        created_at: now.clone(),
+        updated_at: now.clone(),
+        digest: None,
+        signatures: vec![],
+        returned: None,
+    };
+    fill(tx, &mut v, input)?;
+    let mut plan = Plan {
+        id: id.clone(),
+        kind,
+        author: p.id().into(),
+        author_name: p.account.full_name.clone(),
+        year: v.year.clone(),
+        department,
+        subject: String::new(),
+        grade: 0,
+        class: String::new(),
+        title: String::new(),
+        state: State::Draft,
+        version: 1,
+        approved_version: None,
+        returned: None,
+        updated_at: now,
+    };
+    head_of(&mut plan, &v);
+    tx.put(&PLAN_VERSIONS, &key(&id, 1), &v, "dept.plan.create")?;
+    tx.put(&PLANS, &id, &plan, "dept.plan.create")?;
+    Ok(plan)
+}
+
+/// The author edits a draft in place, or starts a new draft version from a returned or
+/// approved one (the signed version never changes).
+pub fn edit_plan(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    input: PlanInput,
+) -> Result<Plan, DeptError> {
+    let (mut plan, old) = load_plan(tx, id)?;
+    if plan.author != p.id() {
+        return Err(DeptError::Forbidden(
+            "Chỉ người soạn kế hoạch này mới sửa được.".into(),
+        ));
+    }
+    let now = now_str(tx);
+    let mut v = match old.state {
+        State::Draft => old,
+        State::Returned | State::Approved => PlanVersion {
+            number: old.number + 1,
+            state: State::Draft,
+            created_at: now.clone(),
+            digest: None,
+            signatures: vec![],
+            returned: None,
+            ..old
+        },
+        s => {
+            return Err(DeptError::State(format!(
+                "Kế hoạch đang ở trạng thái “{}”; chờ Ban giám hiệu xem xong mới sửa được.",
+                s.label()
+            )));
+        }
+    };
+    fill(tx, &mut v, input)?;
+    v.updated_at = now;
+    head_of(&mut plan, &v);
+    plan.returned = None;
+    tx.put(&PLAN_VERSIONS, &key(id, v.number), &v, "dept.plan.edit")?;
+    tx.put(&PLANS, id, &plan, "dept.plan.edit")?;
+    Ok(plan)
+}
+
+/// The lines' total against the programme: the refusal text when they differ.
+pub fn periods_problem(r: &impl Read, v: &PlanVersion) -> Result<Option<String>, DeptError> {
+    if !v.kind.counts_periods() {
+        return Ok(None);
+    }
+    let total: u32 = v.lines.iter().map(|l| u32::from(l.periods)).sum();
+    let required = required_periods(r, &v.subject, v.grade)?.ok_or_else(|| {
+        invalid(format!(
+            "Chưa đặt số tiết/năm của môn này cho khối {} (trang Môn học).",
+            v.grade
+        ))
+    })?;
+    Ok(periods_mismatch(total, u32::from(required)))
+}
+
+/// The author signs and hands in the current draft. A PL I or III whose periods do not add up
+/// to the subject's periods per year is refused, with the difference.
+pub fn submit_plan(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    signer: &dyn Signer,
+) -> Result<Plan, DeptError> {
+    let (mut plan, mut v) = load_plan(tx, id)?;
+    crate::lessons::may_hand_in(&plan.author, p, v.state, "người")?;
+    if v.lines.is_empty() {
+        return Err(invalid("Kế hoạch chưa có dòng nào."));
+    }
+    if let Some(why) = periods_problem(tx, &v)? {
+        return Err(invalid(why));
+    }
+    let now = now_str(tx);
+    let d = crate::lessons::sign_document(
+        tx,
+        &mut v,
+        p,
+        signer,
+        SignAction::Submit,
+        State::Submitted,
+        &now,
+    )?;
+    head_of(&mut plan, &v);
+    tx.put(&PLAN_VERSIONS, &key(id, v.number), &v, "dept.plan.submit")?;
+    tx.put(&PLANS, id, &plan, "dept.plan.submit")?;
+    tx.event(
+        "dept.plan.submit",
+        id,
+        Some(serde_json::json!({ "version": v.number, "blake3": d })),
+    );
+    Ok(plan)
+}
+
+fn bgh_decides(p: &Principal, plan: &Plan, v: &PlanVersion) -> Result<(), DeptError> {
+    if !permits(p, Action::ApproveLessonPlans) {
+        return Err(DeptError::Forbidden(
+            "Chỉ Hiệu trưởng hoặc Phó hiệu trưởng phê duyệt kế hoạch của tổ.".into(),
+        ));
+    }
+    if plan.author == p.id() {
+        return Err(DeptError::Forbidden(
+            "Không được tự phê duyệt kế hoạch của chính mình.".into(),
+        ));
+    }
+    if v.state != State::Submitted {
+        return Err(DeptError::State(format!(
+            "Kế hoạch đang ở trạng thái “{}”; chỉ phê duyệt kế hoạch đã nộp.",
+            v.state.label()
+        )));
+    }
+    Ok(())
+}
+
+/// The principal (or a vice principal) approves a handed-in plan, signing it.
+pub fn approve_plan(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    signer: &dyn Signer,
+) -> Result<Plan, DeptError> {
+    let (mut plan, mut v) = load_plan(tx, id)?;
+    bgh_decides(p, &plan, &v)?;
+    let now = now_str(tx);
+    let d = crate::lessons::sign_document(
+        tx,
+        &mut v,
+        p,
+        signer,
+        SignAction::Approve,
+        State::Approved,
+        &now,
+    )?;
+    head_of(&mut plan, &v);
+    plan.approved_version = Some(v.number);
+    tx.put(&PLAN_VERSIONS, &key(id, v.number), &v, "dept.plan.approve")?;
+    tx.put(&PLANS, id, &plan, "dept.plan.approve")?;
+    tx.event(
+        "dept.plan.approve",
+        id,
+        Some(serde_json::json!({ "version": v.number, "blake3": d })),
+    );
+    Ok(plan)
+}
+
+/// BGH return a handed-in plan to its author with the reason.
+pub fn return_plan(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    reason: &str,
+) -> Result<Plan, DeptError> {
+    let (mut plan, mut v) = load_plan(tx, id)?;
+    bgh_decides(p, &plan, &v)?;
+    let reason = nfc(reason.trim());
+    if reason.is_empty() {
+        return Err(invalid("Ghi lý do trả lại để người soạn biết cần sửa gì."));
+    }
+    if reason.chars().count() > 5000 {
+        return Err(invalid("Lý do tối đa 5000 ký tự."));
+    }
+    let now = now_str(tx);
+    v.state = State::Returned;
+    v.returned = Some(reason.clone());
+    v.updated_at = now;
+    head_of(&mut plan, &v);
+    plan.returned = Some(reason.clone());
+    tx.put(&PLAN_VERSIONS, &key(id, v.number), &v, "dept.plan.return")?;
+    tx.put(&PLANS, id, &plan, "dept.plan.return")?;
+    tx.event(
+        "dept.plan.return",
+        id,
+        Some(serde_json::json!({ "version": v.number, "reason": reason })),
+    );
+    Ok(plan)
+}
+
+/// Whether `p` sees a plan's work in progress (drafts, returned versions): its author, BGH,
+/// the department's head. Everyone else sees its approved versions only.
+pub fn sees_work(p: &Principal, plan: &Plan) -> bool {
+    plan.author == p.id()
+        || p.is_bgh()
+        || (p.has(Role::DeptHead) && p.account.department.as_deref() == Some(&plan.department))
+}
+
+pub fn plan_versions(r: &impl Read, id: &str) -> Result<Vec<PlanVersion>, StoreError> {
+    Ok(r.scan(&PLAN_VERSIONS, &format!("{id}/"))?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// A plan and the versions `p` may see, or `NotFound`.
+pub fn plan_for(
+    r: &impl Read,
+    p: &Principal,
+    id: &str,
+) -> Result<(Plan, Vec<PlanVersion>), DeptError> {
+    let plan = r.get(&PLANS, id)?.ok_or(DeptError::NotFound)?;
+    let all = plan_versions(r, id)?;
+    if sees_work(p, &plan) {
+        return Ok((plan, all));
+    }
+    let approved: Vec<PlanVersion> = all
+        .into_iter()
+        .filter(|v| v.state == State::Approved)
+        .collect();
+    if approved.is_empty() {
+        return Err(DeptError::NotFound);
+    }
+    Ok((plan, approved))
+}
+
+/// The plans `p` may see, newest first.
+pub fn list_plans(r: &impl Read, p: &Principal) -> Result<Vec<Plan>, StoreError> {
+    let mut out: Vec<Plan> = r
+        .scan(&PLANS, "")?
+        .into_iter()
+        .map(|(_, plan)| plan)
+        .filter(|plan| sees_work(p, plan) || plan.approved_version.is_some())
+        .collect();
+    out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    Ok(out)
+}
+
+/// Each signature of a version checked against its content as stored now: (who, what, ok).
+pub fn check_signatures(v: &impl Signable, sigs: &[Signature]) -> Vec<SignatureCheck> {
+    let bad = crate::lessons::check_document(v, sigs);
+    sigs.iter()
+        .map(|s| {
+            let problem = bad.iter().find(|(b, _)| b == s).map(|(_, e)| e.clone());
+            SignatureCheck {
+                action: action_label(s.action),
+                name: s.name.clone(),
+                at: s.at.clone(),
+                valid: problem.is_none(),
+                problem,
+            }
+        })
+        .collect()
+}
+
+/// What a signature attests, in the department's words: its author hands a plan in — the head
+/// or a teacher, not only "giáo viên" as on a lesson plan.
+pub fn action_label(a: SignAction) -> &'static str {
+    match a {
+        SignAction::Submit => "Người soạn ký nộp",
+        other => other.label(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureCheck {
+    pub action: &'static str,
+    pub name: String,
+    pub at: String,
+    pub valid: bool,
+    pub problem: Option<String>,
+}
+
+// ---- minutes ----
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MinutesInput {
+    pub department: Option<String>,
+    pub date: String,
+    pub attendees: Vec<String>,
+    pub agenda: String,
+    pub content: String,
+    pub conclusions: String,
+}
+
+/// Whether `p` writes the minutes of `department`: its head, or the secretary the head named.
+pub(crate) fn writes_minutes(
+    r: &impl Read,
+    p: &Principal,
+    department: &str,
+) -> Result<bool, StoreError> {
+    Ok(heads(p, department)
+        || (p.account.department.as_deref() == Some(department)
+            && r.get(&SECRETARIES, department)?.as_deref() == Some(p.id())))
+}
+
+fn fill_minutes(
+    r: &impl Read,
+    v: &mut MinutesVersion,
+    mut input: MinutesInput,
+) -> Result<(), DeptError> {
+    let date = input.date.trim();
+    date.parse::<jiff::civil::Date>()
+        .map_err(|_| invalid(format!("Ngày họp “{date}” không hợp lệ (dạng 2026-09-14).")))?;
+    v.date = date.to_string();
+    let members = members(r, &v.department)?;
+    input.attendees.sort();
+    input.attendees.dedup();
+    for a in &input.attendees {
+        if !members.iter().any(|(id, _)| id == a) {
+            return Err(invalid(format!(
+                "“{a}” không phải thành viên của tổ; chỉ chọn người dự trong tổ."
+            )));
+        }
+    }
+    if input.attendees.is_empty() {
+        return Err(invalid("Chọn những người dự họp."));
+    }
+    clean(&mut input.agenda, "Nội dung chương trình", 5000)?;
+    clean(&mut input.content, "Diễn biến", 50_000)?;
+    clean(&mut input.conclusions, "Kết luận", 20_000)?;
+    if input.agenda.is_empty() {
+        return Err(invalid("Ghi nội dung chương trình buổi sinh hoạt."));
+    }
+    v.attendees = input.attendees;
+    v.agenda = input.agenda;
+    v.content = input.content;
+    v.conclusions = input.conclusions;
+    Ok(())
+}
+
+fn minutes_head(m: &mut Minutes, v: &MinutesVersion) {
+    m.date = v.date.clone();
+    m.agenda = v.agenda.clone();
+    m.state = v.state;
+    m.version = v.number;
+    m.updated_at = v.updated_at.clone();
+}
+
+fn refuse_writer(r: &impl Read, p: &Principal, department: &str) -> Result<(), DeptError> {
+    if writes_minutes(r, p, department)? {
+        Ok(())
+    } else {
+        Err(DeptError::Forbidden(
+            "Chỉ tổ trưởng hoặc thư ký do tổ trưởng chỉ định ghi biên bản của tổ.".into(),
+        ))
+    }
+}
+
+/// The head names a member the secretary of the department's meetings.
+pub fn name_secretary(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    department: &str,
+    account: &str,
+) -> Result<(), DeptError> {
+    if !heads(p, department) {
+        return Err(DeptError::Forbidden(
+            "Chỉ tổ trưởng của tổ này chỉ định thư ký.".into(),
+        ));
+    }
+    if !members(tx, department)?.iter().any(|(id, _)| id == account) {
+        return Err(invalid("Thư ký phải là thành viên của tổ."));
+    }
+    tx.put(
+        &SECRETARIES,
+        department,
+        &account.to_string(),
+        "dept.secretary",
+    )?;
+    Ok(())
+}
+
+pub fn create_minutes(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    mut input: MinutesInput,
+) -> Result<Minutes, DeptError> {
+    let department = input
+        .department
+        .take()
+        .or_else(|| p.account.department.clone())
+        .unwrap_or_default();
+    refuse_writer(tx, p, &department)?;
+    let now = now_str(tx);
+    let id = format!("bb-{:012x}", rand::random::<u64>() >> 16);
+    let mut v = MinutesVersion {
+        minutes: id.clone(),
+        number: 1,
+        department: department.clone(),
+        date: String::new(),
+        attendees: vec![],
+        agenda: String::new(),
+        content: String::new(),
+        conclusions: String::new(),
+        writer: p.id().into(),
+        state: State::Draft,
+        created_at: now.clone(),
+        updated_at: now.clone(),
+        digest: None,
+        signatures: vec![],
+    };
+    fill_minutes(tx, &mut v, input)?;
+    let mut m = Minutes {
+        id: id.clone(),
+        department,
+        date: String::new(),
+        agenda: String::new(),
+        state: State::Draft,
+        version: 1,
+        signed_version: None,
+        updated_at: now,
+    };
+    minutes_head(&mut m, &v);
+    tx.put(&MINUTES_VERSIONS, &key(&id, 1), &v, "dept.minutes.create")?;
+    tx.put(&MINUTES, &id, &m, "dept.minutes.create")?;
+    Ok(m)
+}
+
+fn load_minutes(r: &impl Read, id: &str) -> Result<(Minutes, MinutesVersion), DeptError> {
+    let m = r.get(&MINUTES, id)?.ok_or(DeptError::NotFound)?;
+    let v = r
+        .get(&MINUTES_VERSIONS, &key(id, m.version))?
+        .ok_or(DeptError::NotFound)?;
+    Ok((m, v))
+}
+
+/// Edits unsigned minutes. Signed minutes are locked: a change is a correction
+/// ([`correct_minutes`]), a new version signed again.
+pub fn edit_minutes(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    input: MinutesInput,
+) -> Result<Minutes, DeptError> {
+    let (mut m, mut v) = load_minutes(tx, id)?;
+    refuse_writer(tx, p, &m.department)?;
+    if v.state != State::Draft {
+        return Err(DeptError::State(
+            "Biên bản đã được chủ trì ký và đã khoá; muốn sửa, lập bản đính chính (một phiên bản mới, ký lại)."
+                .into(),
+        ));
+    }
+    fill_minutes(tx, &mut v, input)?;
+    v.writer = p.id().into();
+    v.updated_at = now_str(tx);
+    minutes_head(&mut m, &v);
+    tx.put(
+        &MINUTES_VERSIONS,
+        &key(id, v.number),
+        &v,
+        "dept.minutes.edit",
+    )?;
+    tx.put(&MINUTES, id, &m, "dept.minutes.edit")?;
+    Ok(m)
+}
+
+/// A correction of signed minutes: a new draft version with the corrected text; the signed one
+/// is kept as it was.
+pub fn correct_minutes(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    input: MinutesInput,
+) -> Result<Minutes, DeptError> {
+    let (mut m, old) = load_minutes(tx, id)?;
+    refuse_writer(tx, p, &m.department)?;
+    if old.state != State::Approved {
+        return Err(DeptError::State(
+            "Biên bản chưa ký: sửa trực tiếp, không cần bản đính chính.".into(),
+        ));
+    }
+    let now = now_str(tx);
+    let mut v = MinutesVersion {
+        number: old.number + 1,
+        writer: p.id().into(),
+        state: State::Draft,
+        created_at: now.clone(),
+        updated_at: now,
+        digest: None,
+        signatures: vec![],
+        ..old
+    };
+    fill_minutes(tx, &mut v, input)?;
+    minutes_head(&mut m, &v);
+    tx.put(
+        &MINUTES_VERSIONS,
+        &key(id, v.number),
+        &v,
+        "dept.minutes.correct",
+    )?;
+    tx.put(&MINUTES, id, &m, "dept.minutes.correct")?;
+    Ok(m)
+}
+
+/// Only the chair — the department's head — signs a department's minutes; anyone else is told
+/// who may.
+pub fn check_chair(r: &impl Read, p: &Principal, m: &Minutes) -> Result<(), DeptError> {
+    if heads(p, &m.department) {
+        return Ok(());
+    }
+    let dept = department_name(r, &m.department)?;
+    Err(DeptError::Forbidden(format!(
+        "Chỉ tổ trưởng {dept} — người chủ trì buổi sinh hoạt — ký biên bản; {} không phải tổ trưởng của tổ này.",
+        p.account.full_name
+    )))
+}
+
+/// The chair — the department's head — signs the minutes, which locks them. Anyone else is
+/// refused with the reason.
+pub fn sign_minutes(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    id: &str,
+    signer: &dyn Signer,
+) -> Result<Minutes, DeptError> {
+    let (mut m, mut v) = load_minutes(tx, id)?;
+    check_chair(tx, p, &m)?;
+    if v.state != State::Draft {
+        return Err(DeptError::State("Biên bản này đã ký và đã khoá.".into()));
+    }
+    let now = now_str(tx);
+    let d = crate::lessons::sign_document(
+        tx,
+        &mut v,
+        p,
+        signer,
+        SignAction::Chair,
+        State::Approved,
+        &now,
+    )?;
+    minutes_head(&mut m, &v);
+    m.signed_version = Some(v.number);
+    tx.put(
+        &MINUTES_VERSIONS,
+        &key(id, v.number),
+        &v,
+        "dept.minutes.sign",
+    )?;
+    tx.put(&MINUTES, id, &m, "dept.minutes.sign")?;
+    tx.event(
+        "dept.minutes.sign",
+        id,
+        Some(serde_json::json!({ "version": v.number, "blake3": d })),
+    );
+    Ok(m)
+}
+
+pub fn minutes_versions(r: &impl Read, id: &str) -> Result<Vec<MinutesVersion>, StoreError> {
+    Ok(r.scan(&MINUTES_VERSIONS, &format!("{id}/"))?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// Minutes are read by the school's staff who belong to the department, and BGH.
+fn reads_minutes(p: &Principal, department: &str) -> bool {
+    p.is_bgh() || p.account.department.as_deref() == Some(department)
+}
+
+pub fn minutes_for(
+    r: &impl Read,
+    p: &Principal,
+    id: &str,
+) -> Result<(Minutes, Vec<MinutesVersion>), DeptError> {
+    let m = r.get(&MINUTES, id)?.ok_or(DeptError::NotFound)?;
+    if !reads_minutes(p, &m.department) {
+        return Err(DeptError::NotFound);
+    }
+    let all = minutes_versions(r, id)?;
+    Ok((m, all))
+}
+
+pub fn list_minutes(r: &impl Read, p: &Principal) -> Result<Vec<Minutes>, StoreError> {
+    let mut out: Vec<Minutes> = r
+        .scan(&MINUTES, "")?
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| reads_minutes(p, &m.department))
+        .collect();
+    out.sort_by(|a, b| b.date.cmp(&a.date));
+    Ok(out)
+}
+
+/// Attendee ids as names, for pages and the PDF.
+pub fn attendee_names(r: &impl Read, v: &MinutesVersion) -> Result<Vec<String>, StoreError> {
+    v.attendees.iter().map(|a| name_of(r, a)).collect()
+}
+
+/// The name of a department.
+pub fn department_name(r: &impl Read, id: &str) -> Result<String, StoreError> {
+    Ok(r.get(&DEPARTMENTS, id)?
+        .map(|d| d.name)
+        .unwrap_or_else(|| id.to_string()))
+}
+
+// ---- the link from lesson plans, and the dashboard ----
+
+/// Points a teacher's lesson plan at line `line` ("{plan}#{n}", 1-based) of their own approved
+/// Phụ lục III, or at none. The lesson plan keeps the link (and its teacher signs it with the
+/// plan); this checks that the line exists.
+pub fn link_lesson(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    lesson_plan: &str,
+    line: Option<&str>,
+) -> Result<crate::lessons::Plan, DeptError> {
+    let line = match line.map(str::trim).filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => {
+            let bad = || invalid(format!("Dòng kế hoạch “{l}” không hợp lệ."));
+            let (id, n) = l.split_once('#').ok_or_else(bad)?;
+            let n: usize = n.parse().map_err(|_| bad())?;
+            let plan = tx.get(&PLANS, id)?.ok_or_else(bad)?;
+            if plan.kind != Kind::Pl3 || plan.author != p.id() {
+                return Err(invalid(
+                    "Chỉ gắn với một dòng trong kế hoạch giáo dục (Phụ lục III) của chính bạn.",
+                ));
+            }
+            let approved = plan.approved_version.ok_or_else(|| {
+                invalid("Kế hoạch giáo dục này chưa được phê duyệt; chưa gắn được.")
+            })?;
+            let v = tx
+                .get(&PLAN_VERSIONS, &key(id, approved))?
+                .ok_or(DeptError::NotFound)?;
+            if n == 0 || n > v.lines.len() {
+                return Err(invalid(format!(
+                    "Kế hoạch giáo dục có {} dòng; không có dòng {n}.",
+                    v.lines.len()
+                )));
+            }
+            Some(format!("{id}#{n}"))
+        }
+    };
+    Ok(crate::lessons::set_plan_line(tx, p, lesson_plan, line)?)
+}
+
+/// One department on the principal's dashboard: the lessons its approved plans hold against
+/// the lesson plans its teachers handed in this school year.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub department: String,
+    pub name: String,
+    /// Lines (bài học / chủ đề) of the department's approved Phụ lục I.
+    pub pl1_lessons: usize,
+    /// Lines of its teachers' approved Phụ lục III.
+    pub pl3_lessons: usize,
+    /// Lesson plans handed in (waiting or approved) taught this school year.
+    pub handed_in: usize,
+    /// Of those, the ones pointing at a line of an approved Phụ lục III.
+    pub linked: usize,
+}
+
+/// Whether `d` falls in school year "2026-2027" (1 August to 31 July).
+fn in_year(year: &str, d: jiff::civil::Date) -> bool {
+    let Some(start) = year
+        .split_once('-')
+        .and_then(|(y, _)| y.parse::<i16>().ok())
+    else {
+        return false;
+    };
+    let from = jiff::civil::date(start, 8, 1);
+    let to = jiff::civil::date(start.saturating_add(1), 8, 1);
+    from <= d && d < to
+}
+
+pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError> {
+    let plans: Vec<Plan> = r
+        .scan(&PLANS, "")?
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.year == year && p.approved_version.is_some())
+        .collect();
+    let mut lines_of = std::collections::HashMap::new();
+    for p in &plans {
+        if let Some(n) = p.approved_version
+            && let Some(v) = r.get(&PLAN_VERSIONS, &key(&p.id, n))?
+        {
+            lines_of.insert(p.id.clone(), v.lines.len());
+        }
+    }
+    let lessons = crate::lessons::every_plan(r)?;
+    let mut out = vec![];
+    for (id, d) in r.scan(&DEPARTMENTS, "")? {
+        let count = |kind: Kind| -> usize {
+            plans
+                .iter()
+                .filter(|p| p.kind == kind && p.department == id)
+                .map(|p| lines_of.get(&p.id).copied().unwrap_or(0))
+                .sum()
+        };
+        let handed: Vec<&crate::lessons::Plan> = lessons
+            .iter()
+            .filter(|l| {
+                l.department.as_deref() == Some(id.as_str())
+                    && l.handed_in()
+                    && in_year(year, l.teach_on)
+            })
+            .collect();
+        let linked = handed
+            .iter()
+            .filter(|l| {
+                l.plan_line.as_deref().is_some_and(|pl| {
+                    pl.split_once('#').is_some_and(|(pid, _)| {
+                        plans
+                            .iter()
+                            .any(|p| p.id == pid && p.kind == Kind::Pl3 && p.department == id)
+                    })
+                })
+            })
+            .count();
+        out.push(Progress {
+            pl1_lessons: count(Kind::Pl1),
+            pl3_lessons: count(Kind::Pl3),
+            handed_in: handed.len(),
+            linked,
+            department: id,
+            name: d.name,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_compared_with_the_programme_and_the_difference_named() {
+        assert_eq!(periods_mismatch(140, 140), None);
+        assert_eq!(
+            periods_mismatch(137, 140).as_deref(),
+            Some("Tổng số tiết 137, chương trình quy định 140: thiếu 3 tiết.")
+        );
+        assert_eq!(
+            periods_mismatch(141, 140).as_deref(),
+            Some("Tổng số tiết 141, chương trình quy định 140: thừa 1 tiết.")
+        );
+    }
+
+    #[test]
+    fn the_text_box_reads_each_kind_of_line() {
+        let l = parse_lines(Kind::Pl1, "Bài 1 | 2 | Tuần 1 | Máy chiếu | Lớp học\n\n").unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].periods, l[0].place.as_str()), (2, "Lớp học"));
+        let l = parse_lines(
+            Kind::Pl2,
+            "Ngày hội | Yêu thích | 3 | Tháng 3 | Tổ | Đoàn | Sân",
+        )
+        .unwrap();
+        assert_eq!((l[0].periods, l[0].lead.as_str()), (3, "Tổ"));
+        let e = parse_lines(Kind::Pl1, "Bài 1 | hai | Tuần 1").unwrap_err();
+        assert!(e.to_string().contains("Dòng 1"), "{e}");
+    }
+
+    #[test]
+    fn a_school_year_runs_from_august_to_july() {
+        let d = |y, m, dd| jiff::civil::date(y, m, dd);
+        assert!(in_year("2026-2027", d(2026, 9, 5)));
+        assert!(in_year("2026-2027", d(2027, 7, 31)));
+        assert!(!in_year("2026-2027", d(2027, 8, 1)));
+        assert!(!in_year("2026-2027", d(2026, 7, 31)));
+        assert!(!in_year("xx", d(2026, 9, 5)));
+    }
+}

@@ -1,0 +1,301 @@
+//! The department records' pages: the index (plans, minutes, the forms that start them), one
+//! plan (its lines in the official columns, signatures checked, the workflow's forms) and one
+//! minutes. Every change goes through `/api/v1/dept/…`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+
+use super::{Kind, Line, Minutes, MinutesVersion, Plan, PlanVersion, SignatureCheck};
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
+use crate::auth::{Action, Role, permits};
+use crate::http::{ApiError, Shared, render};
+use crate::lessons::State as DocState;
+use crate::lessons::sign::KEYS;
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/dept", get(index_page))
+        .route("/dept/plan/{id}", get(plan_page))
+        .route("/dept/minutes/{id}", get(minutes_page))
+}
+
+struct PlanRow {
+    id: String,
+    title: String,
+    meta: String,
+    state: &'static str,
+    state_code: &'static str,
+}
+
+struct MinutesRow {
+    id: String,
+    date: String,
+    agenda: String,
+    department: String,
+    signed: bool,
+}
+
+page!(IndexPage, "dept.html" {
+    plans: Vec<PlanRow>,
+    minutes: Vec<MinutesRow>,
+    department: String,
+    department_name: String,
+    subjects: Vec<(String, String)>,
+    members: Vec<(String, String)>,
+    is_head: bool,
+    may_pl2: bool,
+    may_pl3: bool,
+    may_minutes: bool,
+    progress: Vec<super::Progress>,
+});
+
+fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
+    match p.kind {
+        Kind::Pl2 => format!("{}: {}", p.kind.short(), p.title),
+        _ => {
+            let subject = r
+                .get(&crate::school::SUBJECTS, &p.subject)
+                .ok()
+                .flatten()
+                .map_or(p.subject.clone(), |s| s.name);
+            let class = if p.class.is_empty() {
+                String::new()
+            } else {
+                format!(", lớp {}", p.class)
+            };
+            format!("{}: {subject} khối {}{class}", p.kind.short(), p.grade)
+        }
+    }
+}
+
+async fn index_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    let p = &u.principal;
+    let rx = s.store.read()?;
+    let plans = super::list_plans(&rx, p)?
+        .iter()
+        .map(|x| PlanRow {
+            id: x.id.clone(),
+            title: plan_title(&rx, x),
+            meta: format!(
+                "{} · năm học {} · phiên bản {}",
+                x.author_name, x.year, x.version
+            ),
+            state: x.state.label(),
+            state_code: x.state.as_str(),
+        })
+        .collect();
+    let minutes = super::list_minutes(&rx, p)?
+        .iter()
+        .map(|m| {
+            Ok(MinutesRow {
+                id: m.id.clone(),
+                date: m.date.clone(),
+                agenda: m.agenda.clone(),
+                department: super::department_name(&rx, &m.department)?,
+                signed: m.signed_version.is_some(),
+            })
+        })
+        .collect::<Result<_, crate::store::StoreError>>()?;
+    let department = p.account.department.clone().unwrap_or_default();
+    let department_name = super::department_name(&rx, &department)?;
+    let subjects = rx
+        .scan(&crate::school::SUBJECTS, "")?
+        .into_iter()
+        .filter(|(_, x)| x.department.as_deref() == Some(department.as_str()))
+        .map(|(id, x)| (id, x.name))
+        .collect();
+    let members = super::members(&rx, &department)?;
+    let is_head = super::heads(p, &department);
+    let may_minutes = !department.is_empty() && super::writes_minutes(&rx, p, &department)?;
+    // The principal's view: per department, the plans' lessons against lesson plans handed in.
+    let progress = match crate::school::school_info(&rx)? {
+        Some(info) if p.is_bgh() => super::dashboard(&rx, &info.current_year)?,
+        _ => vec![],
+    };
+    let t = IndexPage::new(
+        chrome(&s, &u, &headers),
+        plans,
+        minutes,
+        department.clone(),
+        department_name,
+        subjects,
+        members,
+        is_head,
+        is_head || permits(p, Action::ApproveLessonPlans),
+        !department.is_empty() && permits(p, Action::SubmitLessonPlans),
+        may_minutes,
+        progress,
+    );
+    Ok(render(t))
+}
+
+struct LineRow {
+    n: usize,
+    line: Line,
+    /// Lesson plans pointing at this line (PL III).
+    lessons: usize,
+}
+
+page!(PlanPage, "dept_plan.html" {
+    plan: Plan,
+    v: PlanVersion,
+    kind_title: &'static str,
+    subject: String,
+    department: String,
+    lines: Vec<LineRow>,
+    total: u32,
+    problem: Option<String>,
+    signatures: Vec<SignatureCheck>,
+    lines_text: String,
+    pl2: bool,
+    can_edit: bool,
+    can_submit: bool,
+    can_decide: bool,
+    has_key: bool,
+    // The author's lesson plans that may be linked to a line (PL III, approved).
+    my_lessons: Vec<(String, String)>,
+});
+
+/// The lines as the edit box shows them, the way [`super::parse_lines`] reads them back.
+fn lines_text(kind: Kind, lines: &[Line]) -> String {
+    lines
+        .iter()
+        .map(|l| match kind {
+            Kind::Pl2 => format!(
+                "{} | {} | {} | {} | {} | {} | {}",
+                l.topic, l.requirement, l.periods, l.when, l.lead, l.partners, l.conditions
+            ),
+            _ => format!(
+                "{} | {} | {} | {} | {}",
+                l.topic, l.periods, l.when, l.equipment, l.place
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn plan_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let p = &u.principal;
+    let rx = s.store.read()?;
+    let (plan, versions) = super::plan_for(&rx, p, &id)?;
+    let v = versions.last().cloned().ok_or_else(ApiError::not_found)?;
+    let problem = super::periods_problem(&rx, &v).unwrap_or_else(|e| Some(e.to_string()));
+    let subject = rx
+        .get(&crate::school::SUBJECTS, &v.subject)?
+        .map_or(v.subject.clone(), |x| x.name);
+    let own = plan.author == p.id();
+    let has_key = rx.get(&KEYS, p.id())?.is_some_and(|r| !r.reset);
+    let lessons = crate::lessons::every_plan(&rx)?;
+    let pointing = |n: usize| {
+        let want = format!("{}#{n}", plan.id);
+        lessons
+            .iter()
+            .filter(|l| l.plan_line.as_deref() == Some(want.as_str()))
+            .count()
+    };
+    let my_lessons = if own && v.kind == Kind::Pl3 && plan.approved_version == Some(v.number) {
+        lessons
+            .iter()
+            .filter(|l| {
+                l.teacher == p.id() && !matches!(l.state, DocState::Submitted | DocState::Reviewed)
+            })
+            .map(|l| (l.id.clone(), l.title.clone()))
+            .collect()
+    } else {
+        vec![]
+    };
+    let t = PlanPage::new(
+        chrome(&s, &u, &headers),
+        plan.clone(),
+        v.clone(),
+        v.kind.title(),
+        subject,
+        super::department_name(&rx, &v.department)?,
+        v.lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LineRow {
+                n: i + 1,
+                line: l.clone(),
+                lessons: pointing(i + 1),
+            })
+            .collect(),
+        v.lines.iter().map(|l| u32::from(l.periods)).sum(),
+        problem,
+        super::check_signatures(&v, &v.signatures),
+        lines_text(v.kind, &v.lines),
+        v.kind == Kind::Pl2,
+        own && v.state != DocState::Submitted,
+        own && v.state == DocState::Draft,
+        !own && v.state == DocState::Submitted && permits(p, Action::ApproveLessonPlans),
+        has_key,
+        my_lessons,
+    );
+    Ok(render(t))
+}
+
+page!(MinutesPage, "dept_minutes.html" {
+    m: Minutes,
+    v: MinutesVersion,
+    department: String,
+    attendees: Vec<String>,
+    members: Vec<(String, String, bool)>,
+    signatures: Vec<SignatureCheck>,
+    older: Vec<u32>,
+    can_write: bool,
+    can_sign: bool,
+    has_key: bool,
+});
+
+async fn minutes_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let p = &u.principal;
+    let rx = s.store.read()?;
+    let (m, versions) = super::minutes_for(&rx, p, &id)?;
+    let v = versions.last().cloned().ok_or_else(ApiError::not_found)?;
+    let members = super::members(&rx, &m.department)?
+        .into_iter()
+        .map(|(id, name)| {
+            let present = v.attendees.contains(&id);
+            (id, name, present)
+        })
+        .collect();
+    let can_write = super::writes_minutes(&rx, p, &m.department)?;
+    let is_chair = p.has(Role::DeptHead) && super::heads(p, &m.department);
+    let has_key = rx.get(&KEYS, p.id())?.is_some_and(|r| !r.reset);
+    let t = MinutesPage::new(
+        chrome(&s, &u, &headers),
+        m.clone(),
+        v.clone(),
+        super::department_name(&rx, &m.department)?,
+        super::attendee_names(&rx, &v)?,
+        members,
+        super::check_signatures(&v, &v.signatures),
+        versions
+            .iter()
+            .filter(|x| x.number != v.number)
+            .map(|x| x.number)
+            .collect(),
+        can_write,
+        is_chair && v.state == DocState::Draft,
+        has_key,
+    );
+    Ok(render(t))
+}

@@ -1,0 +1,737 @@
+//! The department's records against the real binary: Phụ lục I, II and III drafted, signed and
+//! handed in, returned with a reason and approved by the principal through the lesson plans'
+//! signing workflow; a plan whose periods do not add up refused with the difference; minutes
+//! written by the head or the secretary, signed only by the chair, locked, corrected as a new
+//! signed version; every signature checked by the server and again here (Ed25519 over the
+//! statement it names); the printed plan and minutes read back with pdftotext.
+
+mod common;
+
+use common::Server;
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde_json::{Value, json};
+
+const PIN: &str = "123456";
+
+fn send(c: &reqwest::blocking::Client, method: &str, url: &str, body: Value) -> (u16, Value) {
+    let r = c
+        .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+fn get(c: &reqwest::blocking::Client, url: &str) -> Value {
+    let r = c.get(url).send().unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.json().unwrap()
+}
+
+/// The demo school's people around the Toán – Tin department.
+struct People {
+    dept: String,
+    toan: String,
+    head: String,
+    /// Two members who are not its head.
+    members: Vec<(String, String)>,
+    /// A teacher of another department.
+    outsider: (String, String),
+}
+
+fn people(s: &Server) -> People {
+    let admin = s.login("admin");
+    let b = s.base();
+    let subjects = get(&admin, &format!("{b}/api/v1/subjects"));
+    let toan = subjects["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Toán")
+        .unwrap()
+        .clone();
+    let dept = toan["department"].as_str().unwrap().to_string();
+    let accounts = get(&admin, &format!("{b}/api/v1/accounts"));
+    let all = accounts["accounts"].as_array().unwrap();
+    let roles = |a: &Value| -> Vec<String> {
+        a["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect()
+    };
+    let pair = |a: &Value| {
+        (
+            a["username"].as_str().unwrap().to_string(),
+            a["id"].as_str().unwrap().to_string(),
+        )
+    };
+    let head = all
+        .iter()
+        .find(|a| a["department"] == dept.as_str() && roles(a).contains(&"dept_head".into()))
+        .map(|a| a["username"].as_str().unwrap().to_string())
+        .unwrap();
+    let members = all
+        .iter()
+        .filter(|a| a["department"] == dept.as_str() && roles(a) == ["teacher"])
+        .take(2)
+        .map(pair)
+        .collect();
+    let outsider = all
+        .iter()
+        .find(|a| a["department"] != dept.as_str() && roles(a) == ["teacher"])
+        .map(pair)
+        .unwrap();
+    People {
+        dept,
+        toan: toan["id"].as_str().unwrap().to_string(),
+        head,
+        members,
+        outsider,
+    }
+}
+
+/// A signing key under the demo PIN for an account that may have none yet.
+fn ensure_key(c: &reqwest::blocking::Client, b: &str) {
+    let k = get(c, &format!("{b}/api/v1/lessons/key"));
+    if k["has_key"] != true {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{b}/api/v1/lessons/key"),
+            json!({"secret": PIN, "confirm": PIN}),
+        );
+        assert_eq!(st, 201, "{e}");
+    }
+}
+
+/// Each signature of `doc`'s versions: valid by the server's check, and its Ed25519 signature
+/// verifies here over the statement rebuilt from its fields. Returns the actions seen.
+fn signatures_verify(detail: &Value, id: &str) -> Vec<String> {
+    let mut actions = vec![];
+    for (i, v) in detail["versions"].as_array().unwrap().iter().enumerate() {
+        for (j, sig) in v["signatures"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(
+                detail["signatures"][i][j]["valid"], true,
+                "server check of {id} v{}: {}",
+                v["number"], detail["signatures"][i][j]
+            );
+            assert_eq!(
+                sig["digest"], v["digest"],
+                "{id}: a signature over another content"
+            );
+            let statement = format!(
+                "tram lesson-plan signature v1\naction: {}\nplan: {id}\nversion: {}\nby: {}\nat: {}\nblake3: {}\n",
+                sig["action"].as_str().unwrap(),
+                v["number"],
+                sig["by"].as_str().unwrap(),
+                sig["at"].as_str().unwrap(),
+                sig["digest"].as_str().unwrap()
+            );
+            let pk: [u8; 32] = hex::decode(sig["public_key"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap();
+            let raw: [u8; 64] = hex::decode(sig["signature"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap();
+            VerifyingKey::from_bytes(&pk)
+                .unwrap()
+                .verify_strict(statement.as_bytes(), &Signature::from_bytes(&raw))
+                .unwrap_or_else(|_| panic!("{id}: Ed25519 signature does not verify"));
+            actions.push(sig["action"].as_str().unwrap().to_string());
+        }
+    }
+    actions
+}
+
+fn pdf_text(c: &reqwest::blocking::Client, url: &str) -> String {
+    let r = c.get(url).send().unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.pdf");
+    std::fs::write(&f, r.bytes().unwrap()).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&f)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `n` lines adding up to `total` periods.
+fn lines(n: u16, total: u16) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let p = total / n + u16::from(i < total % n);
+            json!({"topic": format!("Chủ đề {}", i + 1), "periods": p, "when": format!("Tuần {}", i + 1),
+                   "equipment": "Máy chiếu", "place": "Lớp học"})
+        })
+        .collect()
+}
+
+#[test]
+fn plans_are_signed_returned_and_approved_and_refused_when_periods_do_not_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let api = format!("{b}/api/v1/dept");
+    let who = people(&srv);
+    let head = srv.login(&who.head);
+    let principal = srv.login("hieutruong");
+    let teacher = srv.login(&who.members[0].0);
+    let outsider = srv.login(&who.outsider.0);
+
+    // The demo holds one approved PL I, signed by the head and the principal.
+    let list = get(&principal, &format!("{api}/plans"));
+    let demo = list["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "pl1" && p["state"] == "approved")
+        .expect("a demo PL I")
+        .clone();
+    let demo_id = demo["id"].as_str().unwrap();
+    let detail = get(&principal, &format!("{api}/plans/{demo_id}"));
+    assert_eq!(signatures_verify(&detail, demo_id), ["submit", "approve"]);
+    // Its periods add up to the programme's.
+    assert_eq!(detail["periods_problem"], Value::Null);
+    let text = pdf_text(&principal, &format!("{b}/dept/plan/{demo_id}/pdf"));
+    assert!(
+        text.contains("KẾ HOẠCH DẠY HỌC CỦA TỔ CHUYÊN MÔN"),
+        "{text}"
+    );
+    assert!(text.contains("Thiết bị dạy học"), "{text}");
+    // Other staff see an approved plan; a teacher of another department too.
+    assert_eq!(
+        outsider
+            .get(format!("{api}/plans/{demo_id}"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Only the head drafts the department's PL I.
+    let input = json!({"kind": "pl1", "department": who.dept, "subject": who.toan, "grade": 7,
+                       "lines": lines(35, 137)});
+    let (st, e) = send(&teacher, "POST", &format!("{api}/plans"), input.clone());
+    assert_eq!(st, 403, "{e}");
+    let (st, e) = send(&head, "POST", &format!("{api}/plans"), input);
+    assert_eq!(st, 201, "{e}");
+    let id = e["plan"]["id"].as_str().unwrap().to_string();
+    ensure_key(&head, &b);
+
+    // 137 periods where the programme has 140: refused with the difference, nothing changed.
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/plans/{id}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "Tổng số tiết 137, chương trình quy định 140: thiếu 3 tiết."
+    );
+    let d = get(&head, &format!("{api}/plans/{id}"));
+    assert_eq!(d["plan"]["state"], "draft");
+    assert_eq!(d["versions"][0]["signatures"], json!([]));
+    // Too many is refused too.
+    let (st, _) = send(
+        &head,
+        "PUT",
+        &format!("{api}/plans/{id}"),
+        json!({"subject": who.toan, "grade": 7, "lines": lines(35, 142)}),
+    );
+    assert_eq!(st, 200);
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/plans/{id}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 422);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("thừa 2 tiết"),
+        "{e}"
+    );
+
+    // The page's text box form: "topic | periods | when | equipment | place".
+    let text: String = (1..=35)
+        .map(|i| format!("Bài {i} | 4 | Tuần {i} | Máy chiếu | Lớp học\n"))
+        .collect();
+    let (st, e) = send(
+        &head,
+        "PUT",
+        &format!("{api}/plans/{id}"),
+        json!({"subject": who.toan, "grade": 7, "lines_text": text}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/plans/{id}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["state"], "submitted");
+    // Handed in: its author can no longer edit it.
+    let (st, _) = send(
+        &head,
+        "PUT",
+        &format!("{api}/plans/{id}"),
+        json!({"subject": who.toan, "grade": 7, "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 409);
+
+    // Only BGH decide; a return carries its reason.
+    let (st, _) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans/{id}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 403);
+    let (st, _) = send(
+        &principal,
+        "POST",
+        &format!("{api}/plans/{id}/return"),
+        json!({"reason": " "}),
+    );
+    assert_eq!(st, 422);
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{api}/plans/{id}/return"),
+        json!({"reason": "Thiếu thiết bị cho tiết thực hành."}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["state"], "returned");
+    assert_eq!(e["plan"]["returned"], "Thiếu thiết bị cho tiết thực hành.");
+
+    // The head edits (a new version), hands it in again, the principal approves.
+    let (st, e) = send(
+        &head,
+        "PUT",
+        &format!("{api}/plans/{id}"),
+        json!({"subject": who.toan, "grade": 7, "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["version"], 2);
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/plans/{id}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{api}/plans/{id}/approve"),
+        json!({"secret": "000000"}),
+    );
+    assert_eq!(st, 422, "a wrong PIN signs nothing: {e}");
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{api}/plans/{id}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["state"], "approved");
+    assert_eq!(e["plan"]["approved_version"], 2);
+    let d = get(&principal, &format!("{api}/plans/{id}"));
+    assert_eq!(d["versions"][0]["state"], "returned");
+    assert_eq!(
+        d["versions"][0]["returned"],
+        "Thiếu thiết bị cho tiết thực hành."
+    );
+    assert_eq!(d["versions"][1]["state"], "approved");
+    assert_eq!(signatures_verify(&d, &id), ["submit", "submit", "approve"]);
+
+    // PL III: a teacher's own plan for a class, signed the same way.
+    ensure_key(&teacher, &b);
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": "6A1",
+               "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let pl3 = e["plan"]["id"].as_str().unwrap().to_string();
+    // Drafts are the author's, the head's and BGH's: another department does not see it.
+    assert_eq!(
+        outsider
+            .get(format!("{api}/plans/{pl3}"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans/{pl3}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{api}/plans/{pl3}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let d = get(&head, &format!("{api}/plans/{pl3}"));
+    assert_eq!(signatures_verify(&d, &pl3), ["submit", "approve"]);
+    let text = pdf_text(&head, &format!("{b}/dept/plan/{pl3}/pdf"));
+    assert!(text.contains("KẾ HOẠCH GIÁO DỤC CỦA GIÁO VIÊN"), "{text}");
+
+    // PL II: the school's activities, drafted by a head, no periods total to match.
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl2", "title": "Hoạt động giáo dục của tổ Toán – Tin",
+               "lines_text": "Ngày hội Toán học | Yêu thích môn Toán | 3 | Tháng 3 | Tổ Toán – Tin | Đoàn Đội | Sân trường, loa"}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let pl2 = e["plan"]["id"].as_str().unwrap().to_string();
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/plans/{pl2}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{api}/plans/{pl2}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let d = get(&principal, &format!("{api}/plans/{pl2}"));
+    assert_eq!(d["versions"][0]["lines"][0]["lead"], "Tổ Toán – Tin");
+    assert_eq!(signatures_verify(&d, &pl2), ["submit", "approve"]);
+    let text = pdf_text(&principal, &format!("{b}/dept/plan/{pl2}/pdf"));
+    assert!(text.contains("Yêu cầu cần đạt"), "{text}");
+
+    // The pages render for the people who use them.
+    for (c, url) in [
+        (&head, format!("{b}/dept")),
+        (&principal, format!("{b}/dept/plan/{id}")),
+        (&teacher, format!("{b}/dept/plan/{pl3}")),
+    ] {
+        let r = c.get(&url).send().unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+    }
+}
+
+#[test]
+fn minutes_are_signed_only_by_the_chair_locked_and_corrected_as_a_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let api = format!("{b}/api/v1/dept");
+    let who = people(&srv);
+    let head = srv.login(&who.head);
+    let principal = srv.login("hieutruong");
+    let secretary = srv.login(&who.members[0].0);
+    let member = srv.login(&who.members[1].0);
+
+    // The demo's minutes: signed by the chair, its signature valid.
+    let list = get(&head, &format!("{api}/minutes"));
+    let demo = list["minutes"][0]["id"].as_str().unwrap().to_string();
+    let d = get(&head, &format!("{api}/minutes/{demo}"));
+    assert_eq!(d["minutes"]["state"], "approved");
+    assert_eq!(signatures_verify(&d, &demo), ["chair"]);
+    let text = pdf_text(&head, &format!("{b}/dept/minutes/{demo}/pdf"));
+    assert!(text.contains("BIÊN BẢN SINH HOẠT CHUYÊN MÔN"), "{text}");
+
+    let attendees = json!([who.members[0].1, who.members[1].1]);
+    let meeting = json!({"date": "2026-10-05", "attendees": attendees,
+        "agenda": "Rút kinh nghiệm tiết dạy", "content": "Cô giáo trình bày.", "conclusions": "Thống nhất."});
+    // A member who is not the head nor the secretary does not write the minutes.
+    let (st, e) = send(
+        &secretary,
+        "POST",
+        &format!("{api}/minutes"),
+        meeting.clone(),
+    );
+    assert_eq!(st, 403, "{e}");
+    // Attendees come from the department.
+    let mut outside = meeting.clone();
+    outside["attendees"] = json!([who.outsider.1]);
+    let (st, e) = send(&head, "POST", &format!("{api}/minutes"), outside);
+    assert_eq!(st, 422, "{e}");
+    // The head names a secretary, who then writes them.
+    let (st, e) = send(
+        &member,
+        "PUT",
+        &format!("{api}/secretary"),
+        json!({"department": who.dept, "account": who.members[0].1}),
+    );
+    assert_eq!(st, 403, "{e}");
+    let (st, e) = send(
+        &head,
+        "PUT",
+        &format!("{api}/secretary"),
+        json!({"department": who.dept, "account": who.members[0].1}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &secretary,
+        "POST",
+        &format!("{api}/minutes"),
+        meeting.clone(),
+    );
+    assert_eq!(st, 201, "{e}");
+    let id = e["minutes"]["id"].as_str().unwrap().to_string();
+
+    // Signed by someone who is not the department's head: refused with the reason, before any
+    // PIN is asked for.
+    ensure_key(&secretary, &b);
+    for c in [&secretary, &principal] {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{api}/minutes/{id}/sign"),
+            json!({"secret": PIN}),
+        );
+        assert_eq!(st, 403, "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("không phải tổ trưởng của tổ này"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        get(&head, &format!("{api}/minutes/{id}"))["versions"][0]["signatures"],
+        json!([])
+    );
+
+    // The chair signs: locked.
+    ensure_key(&head, &b);
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/minutes/{id}/sign"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["minutes"]["state"], "approved");
+    let signed = get(&head, &format!("{api}/minutes/{id}"));
+    let mut edited = meeting.clone();
+    edited["conclusions"] = json!("Thống nhất; bổ sung dự giờ tuần 6.");
+    for c in [&secretary, &head] {
+        let (st, e) = send(c, "PUT", &format!("{api}/minutes/{id}"), edited.clone());
+        assert_eq!(st, 409, "{e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains("đã khoá"),
+            "{e}"
+        );
+    }
+    assert_eq!(get(&head, &format!("{api}/minutes/{id}")), signed);
+
+    // A correction is a new version, signed again; the signed one stays as it was.
+    let (st, e) = send(
+        &secretary,
+        "POST",
+        &format!("{api}/minutes/{id}/correct"),
+        edited,
+    );
+    assert_eq!(st, 201, "{e}");
+    assert_eq!(e["minutes"]["version"], 2);
+    assert_eq!(e["minutes"]["state"], "draft");
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/minutes/{id}/sign"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let d = get(&head, &format!("{api}/minutes/{id}"));
+    assert_eq!(
+        d["versions"][0], signed["versions"][0],
+        "the signed version kept"
+    );
+    assert_eq!(
+        d["versions"][1]["conclusions"],
+        "Thống nhất; bổ sung dự giờ tuần 6."
+    );
+    assert_eq!(d["versions"][1]["number"], 2);
+    assert_eq!(signatures_verify(&d, &id), ["chair", "chair"]);
+    // Another department's teacher does not read them.
+    let outsider = srv.login(&who.outsider.0);
+    assert_eq!(
+        outsider
+            .get(format!("{api}/minutes/{id}"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = head.get(format!("{b}/dept/minutes/{id}")).send().unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lessons() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let api = format!("{b}/api/v1/dept");
+    let who = people(&srv);
+    let principal = srv.login("hieutruong");
+    let teacher = srv.login(&who.members[0].0);
+    let other = srv.login(&who.members[1].0);
+    let head = srv.login(&who.head);
+    ensure_key(&teacher, &b);
+    ensure_key(&other, &b);
+
+    let row = |c: &reqwest::blocking::Client| -> Value {
+        let d = get(c, &format!("{api}/dashboard"));
+        d["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["department"] == who.dept.as_str())
+            .unwrap()
+            .clone()
+    };
+    // Only BGH see the dashboard.
+    assert_eq!(
+        head.get(format!("{api}/dashboard"))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+    let before = row(&principal);
+    // The demo's approved PL I: ten chapters.
+    assert_eq!(before["pl1_lessons"], 10, "{before}");
+    assert_eq!(before["pl3_lessons"], 0, "{before}");
+    assert_eq!(before["linked"], 0, "{before}");
+
+    // The teacher's approved PL III of 35 lessons.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": "6A1",
+               "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let pl3 = e["plan"]["id"].as_str().unwrap().to_string();
+    // Not approved yet: nothing to point at.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans"),
+        json!({"title": "Bài 3. Thứ tự trong tập hợp các số tự nhiên", "subject": who.toan,
+               "grade": 6, "periods": 2, "teach_on": "2026-12-10",
+               "fields": {"knowledge": "So sánh hai số tự nhiên."}}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let lesson = e["plan"]["id"].as_str().unwrap().to_string();
+    let link = |c: &reqwest::blocking::Client, line: Value| {
+        send(
+            c,
+            "PUT",
+            &format!("{api}/links"),
+            json!({"lesson_plan": lesson, "line": line}),
+        )
+    };
+    let (st, e) = link(&teacher, json!(format!("{pl3}#3")));
+    assert_eq!(st, 422, "{e}");
+    for (c, action) in [(&teacher, "submit"), (&principal, "approve")] {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{api}/plans/{pl3}/{action}"),
+            json!({"secret": PIN}),
+        );
+        assert_eq!(st, 200, "{e}");
+    }
+    assert_eq!(row(&principal)["pl3_lessons"], 35);
+
+    // A line that is not there, another teacher's plan, another teacher's lesson: refused.
+    let (st, e) = link(&teacher, json!(format!("{pl3}#36")));
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("35 dòng"),
+        "{e}"
+    );
+    let (st, e) = link(&other, json!(format!("{pl3}#3")));
+    assert_eq!(st, 422, "{e}");
+    let demo_pl1 = get(&principal, &format!("{api}/plans"))["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "pl1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, e) = link(&teacher, json!(format!("{demo_pl1}#1")));
+    assert_eq!(st, 422, "only a PL III line: {e}");
+    // Its own line: kept on the lesson plan, shown on the PL III's line.
+    let (st, e) = link(&teacher, json!(format!("{pl3}#3")));
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["plan_line"], format!("{pl3}#3"));
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(lp["versions"][0]["plan_line"], format!("{pl3}#3"));
+    let page = teacher
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"link-form\""),
+        "the author links from the page"
+    );
+
+    // Handed in: counted, and linked; the teacher's signature covers the link.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let after = row(&principal);
+    assert_eq!(
+        after["handed_in"].as_u64().unwrap(),
+        before["handed_in"].as_u64().unwrap() + 1,
+        "{before} → {after}"
+    );
+    assert_eq!(after["linked"], 1, "{after}");
+    let v = get(&principal, &format!("{b}/api/v1/lessons/verify"));
+    assert_eq!(v["all_valid"], true, "{v}");
+    // Handed in, the link is part of what was signed: it is not changed under the signature.
+    let (st, e) = link(&teacher, Value::Null);
+    assert_eq!(st, 409, "{e}");
+    // The principal's page shows the numbers.
+    let page = principal
+        .get(format!("{b}/dept"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("id=\"dept-progress\""), "{page}");
+}
