@@ -891,3 +891,125 @@ openssl pkcs12 -export -nokeys -in good.crt -certfile chain.pem -passout pass:ma
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("does NOT chain"), "{}", text(&o));
 }
+
+/// The month's reviewed plans approved in one action ("Ký duyệt cả tháng") as the principal;
+/// the answer and the stored approval PDF.
+fn approve_month(data: &Path, body: serde_json::Value) -> (u16, serde_json::Value, Vec<u8>) {
+    let mut s = Server::start(data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let d: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let month = d["month"].as_str().unwrap().to_string();
+    let mut body = body;
+    body["month"] = month.clone().into();
+    let (code, answer) = post(&bgh, format!("{b}/api/v1/lessons/approve-month"), body);
+    let r = bgh
+        .get(format!("{b}/lessons/approval.pdf?month={month}"))
+        .send()
+        .unwrap();
+    let pdf = if r.status() == 200 {
+        r.bytes().unwrap().to_vec()
+    } else {
+        Vec::new()
+    };
+    s.stop();
+    (code, answer, pdf)
+}
+
+/// Issue 22 item 7: when the principal approves a month and holds a PAdES certificate, the
+/// month's approval PDF is signed by her (her certificate's PIN, here not her plan-signing
+/// PIN) and served signed: pdfsig and pyHanko find the signature valid and trusted through the
+/// school signing CA, and one changed byte breaks it. A wrong certificate PIN approves nothing.
+/// Without a certificate the PDF is stored unsigned and says so.
+#[test]
+fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
+    let Some(pyhanko) = pyhanko() else {
+        eprintln!("SKIPPED: pyHanko is not installed (scripts/test installs it: TRAM_PYHANKO)");
+        return;
+    };
+    if !["pdfsig", "certutil", "pdftotext"]
+        .iter()
+        .all(|t| on_path(t))
+    {
+        eprintln!("SKIPPED: poppler-utils or certutil not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // No certificate: approved, the PDF unsigned with a note.
+    let plain = tmp.path().join("plain");
+    let (code, r, pdf) = approve_month(&plain, serde_json::json!({"secret": "123456"}));
+    assert_eq!(code, 200, "{r}");
+    assert!(r["approval_pdf"]["signed_by"].is_null(), "{r}");
+    assert!(pdf.starts_with(b"%PDF-"), "no approval PDF served");
+    let file = tmp.path().join("plain.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let o = Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("không có chữ ký số PAdES"),
+        "{}",
+        text(&o)
+    );
+
+    let data = tmp.path().join("data");
+    Server::start(&data, false).stop();
+    let o = hocba(
+        &["signer", "--user", "hieutruong", "--role", "hieu-truong"],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, r, _) = approve_month(
+        &data,
+        serde_json::json!({"secret": "123456", "pades_pin": "000000"}),
+    );
+    assert_eq!(
+        (code, r["error"]["code"].as_str()),
+        (422, Some("wrong_pin")),
+        "{r}"
+    );
+    let (code, r, pdf) = approve_month(
+        &data,
+        serde_json::json!({"secret": "123456", "pades_pin": PIN}),
+    );
+    assert_eq!(code, 200, "{r}");
+    assert!(
+        !r["approved"].as_array().unwrap().is_empty(),
+        "the wrong PIN approved the month already: {r}"
+    );
+    assert_eq!(r["approval_pdf"]["signed_by"], "Trần Văn Hùng", "{r}");
+    let signed = tmp.path().join("approval.pdf");
+    std::fs::write(&signed, &pdf).unwrap();
+    let ca = data.join("keys/signing-ca.crt");
+    let poppler = pdfsig(&signed, &ca, tmp.path());
+    assert_eq!(
+        poppler.matches("Signature is Valid").count(),
+        1,
+        "{poppler}"
+    );
+    assert_eq!(
+        poppler.matches("Certificate is Trusted").count(),
+        1,
+        "{poppler}"
+    );
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &signed, &ca);
+    assert!(ok, "{hanko}");
+    assert_eq!(hanko.matches(":INTACT:TRUSTED,").count(), 1, "{hanko}");
+
+    let mut tampered = pdf.clone();
+    let at = find(&pdf, b"krilla").map_or(pdf.len() / 3, |i| i + 1);
+    tampered[at] ^= 0x01;
+    let bad = tmp.path().join("tampered-approval.pdf");
+    std::fs::write(&bad, &tampered).unwrap();
+    let poppler = pdfsig(&bad, &ca, tmp.path());
+    assert!(!poppler.contains("Signature is Valid"), "{poppler}");
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &bad, &ca);
+    assert!(!ok, "{hanko}");
+}

@@ -2039,6 +2039,7 @@ const PAGES: &[(&str, &str, Gate)] = &[
     ("get", "/lessons/file/{id}/{version}/{blob}", Gate::Any),
     ("get", "/lessons/export.pdf", Gate::Any),
     ("get", "/lessons/export.zip", Gate::Any),
+    ("get", "/lessons/approval.pdf", Gate::Any),
     ("get", "/admin/accounts", Gate::Roles(&["admin"])),
     ("get", "/admin/device", Gate::Roles(&["admin"])),
     (

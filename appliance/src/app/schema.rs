@@ -28,6 +28,7 @@ pub fn schema() -> Schema {
             lessons::TABLES,
             district::TABLES,
             &gradebook::hocba::TABLES,
+            &[lessons::export::APPROVALS.name],
         ]
         .concat(),
         migrations: vec![
