@@ -81,7 +81,13 @@ pub fn select(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Vec<(Plan, Versio
             out.push((plan, v));
         }
     }
-    out.sort_by(|a, b| {
+    sort_plans(&mut out);
+    Ok(out)
+}
+
+/// The order every export prints: department, teacher, teaching day.
+fn sort_plans(plans: &mut [(Plan, Version)]) {
+    plans.sort_by(|a, b| {
         (
             a.0.department.as_deref(),
             &a.0.teacher_name,
@@ -95,7 +101,6 @@ pub fn select(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Vec<(Plan, Versio
                 &b.0.id,
             ))
     });
-    Ok(out)
 }
 
 /// Names the PDF and pages show for ids (subjects, departments).
@@ -405,20 +410,7 @@ fn approved_in_month(r: &impl Read, month: &str) -> Result<Vec<(Plan, Version)>,
             out.push((plan, v));
         }
     }
-    out.sort_by(|a, b| {
-        (
-            a.0.department.as_deref(),
-            &a.0.teacher_name,
-            a.0.teach_on,
-            &a.0.id,
-        )
-            .cmp(&(
-                b.0.department.as_deref(),
-                &b.0.teacher_name,
-                b.0.teach_on,
-                &b.0.id,
-            ))
-    });
+    sort_plans(&mut out);
     Ok(out)
 }
 

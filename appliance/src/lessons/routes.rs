@@ -235,6 +235,17 @@ struct SecretBody {
 }
 
 /// Opens the user's device key with their signing secret (argon2 behind the shared semaphore).
+/// Counts a PIN check before it runs, so parallel guesses cannot outrun the lockout.
+fn pin_attempt(s: &Shared, who: &str) -> Result<(), ApiError> {
+    s.part::<sign::PinGuard>()?.begin(who).map_err(|minutes| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pin_locked",
+            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
+        )
+    })
+}
+
 async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceKey, ApiError> {
     let rec = s
         .store
@@ -245,14 +256,7 @@ async fn unlock(s: &Shared, u: &ApiUser, secret: String) -> Result<sign::DeviceK
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
-    // Counted before it is checked, so parallel guesses cannot outrun the lockout.
-    s.part::<sign::PinGuard>()?.begin(&who).map_err(|minutes| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "pin_locked",
-            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
-        )
-    })?;
+    pin_attempt(s, &who)?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let opened = tokio::task::spawn_blocking(move || sign::unlock(&rec, &secret))
         .await
@@ -357,13 +361,7 @@ async fn unlock_pades(
         return Ok(None);
     }
     let who = u.principal.id().to_string();
-    s.part::<sign::PinGuard>()?.begin(&who).map_err(|minutes| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "pin_locked",
-            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
-        )
-    })?;
+    pin_attempt(s, &who)?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let dir = s.store.dir().to_path_buf();
     let opened = tokio::task::spawn_blocking(move || {
