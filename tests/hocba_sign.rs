@@ -686,3 +686,330 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// Runs a shell script in `dir` (the test's throw-away CA is made with openssl).
+fn sh(dir: &Path, script: &str) {
+    let o = Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{script}\n{}", text(&o));
+}
+
+/// `tram hocba signer import` for the principal, with the file's password.
+fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output {
+    Command::new(bin())
+        .args([
+            "hocba",
+            "signer",
+            "import",
+            "--account",
+            "hieutruong",
+            "--p12",
+        ])
+        .arg(p12)
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .env("TRAM_P12_PASSWORD", password)
+        .env("TRAM_SIGNING_PIN", PIN)
+        .output()
+        .unwrap()
+}
+
+/// The principal imports a PKCS#12 from a licensed CA (a throw-away root → issuing CA → RSA 2048
+/// holder, as Vietnamese public CAs issue) instead of a school certificate. Refused with a clear
+/// message and nothing stored: a wrong password, an expired certificate, one not for signing, a
+/// file without the private key, another person's name unless confirmed. The accepted one signs
+/// a học bạ over the homeroom teacher's school signature; pdfsig and pyHanko, given both roots,
+/// find both signatures valid and trusted, the principal's through the licensed CA's chain.
+#[test]
+fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
+    let Some(pyhanko) = pyhanko() else {
+        eprintln!("SKIPPED: pyHanko is not installed (scripts/test installs it: TRAM_PYHANKO)");
+        return;
+    };
+    if !["pdfsig", "certutil", "openssl"].iter().all(|t| on_path(t)) {
+        eprintln!("SKIPPED: pdfsig, certutil or openssl not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ca_dir = tmp.path().join("licensed-ca");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    let (pdf, homeroom) = hocba_pdf(&data);
+    let unsigned = tmp.path().join("hocba.pdf");
+    std::fs::write(&unsigned, &pdf).unwrap();
+    // A root, an issuing CA under it, and holders' certificates: the principal's (signing
+    // usage, his name without diacritics as public CAs write it), an expired one, one for key
+    // encipherment only, one in another person's name.
+    sh(
+        &ca_dir,
+        r#"
+cat > ca.ext <<X
+basicConstraints=critical,CA:true
+keyUsage=critical,keyCertSign,cRLSign
+X
+cat > sign.ext <<X
+keyUsage=critical,digitalSignature,nonRepudiation
+X
+cat > enc.ext <<X
+keyUsage=critical,keyEncipherment
+X
+openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.crt -days 3650 \
+  -subj "/C=VN/O=Bo Thong tin Test/CN=Test National Root CA" -addext "keyUsage=critical,keyCertSign,cRLSign"
+openssl req -newkey rsa:2048 -nodes -keyout sub.key -out sub.csr -subj "/C=VN/O=Test CA JSC/CN=Test Licensed CA"
+openssl x509 -req -in sub.csr -CA root.crt -CAkey root.key -days 3650 -extfile ca.ext -out sub.crt
+cat sub.crt root.crt > chain.pem
+holder() { # name subject days ext
+  openssl req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr -subj "$2"
+  openssl x509 -req -in $1.csr -CA sub.crt -CAkey sub.key -days $3 -extfile $4 -out $1.crt
+  openssl pkcs12 -export -inkey $1.key -in $1.crt -certfile chain.pem -passout pass:mat-khau -out $1.p12
+}
+holder good "/C=VN/ST=Ha Noi/CN=TRAN VAN HUNG" 365 sign.ext
+holder expired "/C=VN/CN=TRAN VAN HUNG" -1 sign.ext
+holder enc "/C=VN/CN=TRAN VAN HUNG" 365 enc.ext
+holder other "/C=VN/CN=NGUYEN THI HOA" 365 sign.ext
+openssl pkcs12 -export -nokeys -in good.crt -certfile chain.pem -passout pass:mat-khau -out nokey.p12
+"#,
+    );
+    // The homeroom teacher's certificate comes from the school signing CA (made now).
+    let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    let p12 = |n: &str| ca_dir.join(format!("{n}.p12"));
+    let refused = |o: &Output, words: &str| {
+        assert!(!o.status.success(), "imported: {}", text(o));
+        assert!(text(o).contains(words), "{}", text(o));
+    };
+    refused(
+        &import_p12(&data, &p12("good"), "sai-mat-khau", &[]),
+        "Sai mật khẩu",
+    );
+    refused(
+        &import_p12(&data, &p12("expired"), "mat-khau", &[]),
+        "hết hạn",
+    );
+    refused(
+        &import_p12(&data, &p12("enc"), "mat-khau", &[]),
+        "không được phép dùng để ký",
+    );
+    refused(
+        &import_p12(&data, &p12("nokey"), "mat-khau", &[]),
+        "không có khoá bí mật",
+    );
+    let o = import_p12(&data, &p12("other"), "mat-khau", &[]);
+    refused(&o, "NGUYEN THI HOA");
+    assert!(text(&o).contains("--confirm-name"), "{}", text(&o));
+    // Nothing was stored by any of them: the principal still has no certificate to sign with.
+    let o = hocba(
+        &[
+            "sign",
+            "--user",
+            "hieutruong",
+            "--out",
+            "x.pdf",
+            unsigned.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Chưa có chứng thư"), "{}", text(&o));
+
+    let o = import_p12(&data, &p12("good"), "mat-khau", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Test Licensed CA"), "{}", text(&o));
+    let once = tmp.path().join("once.pdf");
+    let twice = tmp.path().join("twice.pdf");
+    for (user, from, to) in [
+        (&*homeroom, &unsigned, &once),
+        ("hieutruong", &once, &twice),
+    ] {
+        let o = hocba(
+            &[
+                "sign",
+                "--user",
+                user,
+                "--out",
+                to.to_str().unwrap(),
+                from.to_str().unwrap(),
+            ],
+            &data,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+
+    // pyHanko trusts both roots: the school's for the homeroom teacher, the licensed one for
+    // the principal.
+    let school_ca = data.join("keys/signing-ca.crt");
+    let poppler = pdfsig(&twice, &ca_dir.join("root.crt"), tmp.path());
+    assert_eq!(
+        poppler.matches("Signature is Valid").count(),
+        2,
+        "{poppler}"
+    );
+    // The scratch database trusts only the licensed root: the principal's signature is
+    // trusted, the homeroom teacher's (school CA) is not — each chain is judged on its own.
+    assert_eq!(
+        poppler.matches("Certificate is Trusted").count(),
+        1,
+        "{poppler}"
+    );
+    assert!(poppler.contains("TRAN VAN HUNG"), "{poppler}");
+    let o = Command::new(&pyhanko)
+        .args([
+            "sign",
+            "validate",
+            "--no-revocation-check",
+            "--trust-replace",
+        ])
+        .arg("--trust")
+        .arg(&school_ca)
+        .arg("--trust")
+        .arg(ca_dir.join("root.crt"))
+        .arg(&twice)
+        .output()
+        .unwrap();
+    let hanko = text(&o);
+    assert!(o.status.success(), "{hanko}");
+    assert_eq!(hanko.matches(":INTACT:TRUSTED,").count(), 2, "{hanko}");
+    let o = hocba(
+        &[
+            "verify",
+            "--ca",
+            school_ca.to_str().unwrap(),
+            "--ca",
+            ca_dir.join("root.crt").to_str().unwrap(),
+            twice.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(text(&o).matches(": VALID").count(), 2, "{}", text(&o));
+    // The school CA alone does not vouch for the licensed certificate.
+    let o = hocba(&["verify", twice.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("does NOT chain"), "{}", text(&o));
+}
+
+/// The month's reviewed plans approved in one action ("Ký duyệt cả tháng") as the principal;
+/// the answer and the stored approval PDF.
+fn approve_month(data: &Path, body: serde_json::Value) -> (u16, serde_json::Value, Vec<u8>) {
+    let mut s = Server::start(data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let d: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let month = d["month"].as_str().unwrap().to_string();
+    let mut body = body;
+    body["month"] = month.clone().into();
+    let (code, answer) = post(&bgh, format!("{b}/api/v1/lessons/approve-month"), body);
+    let r = bgh
+        .get(format!("{b}/lessons/approval.pdf?month={month}"))
+        .send()
+        .unwrap();
+    let pdf = if r.status() == 200 {
+        r.bytes().unwrap().to_vec()
+    } else {
+        Vec::new()
+    };
+    s.stop();
+    (code, answer, pdf)
+}
+
+/// Issue 22 item 7: when the principal approves a month and holds a PAdES certificate, the
+/// month's approval PDF is signed by her (her certificate's PIN, here not her plan-signing
+/// PIN) and served signed: pdfsig and pyHanko find the signature valid and trusted through the
+/// school signing CA, and one changed byte breaks it. A wrong certificate PIN approves nothing.
+/// Without a certificate the PDF is stored unsigned and says so.
+#[test]
+fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
+    let Some(pyhanko) = pyhanko() else {
+        eprintln!("SKIPPED: pyHanko is not installed (scripts/test installs it: TRAM_PYHANKO)");
+        return;
+    };
+    if !["pdfsig", "certutil", "pdftotext"]
+        .iter()
+        .all(|t| on_path(t))
+    {
+        eprintln!("SKIPPED: poppler-utils or certutil not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // No certificate: approved, the PDF unsigned with a note.
+    let plain = tmp.path().join("plain");
+    let (code, r, pdf) = approve_month(&plain, serde_json::json!({"secret": "123456"}));
+    assert_eq!(code, 200, "{r}");
+    assert!(r["approval_pdf"]["signed_by"].is_null(), "{r}");
+    assert!(pdf.starts_with(b"%PDF-"), "no approval PDF served");
+    let file = tmp.path().join("plain.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let o = Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("không có chữ ký số PAdES"),
+        "{}",
+        text(&o)
+    );
+
+    let data = tmp.path().join("data");
+    Server::start(&data, false).stop();
+    let o = hocba(
+        &["signer", "--user", "hieutruong", "--role", "hieu-truong"],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (code, r, _) = approve_month(
+        &data,
+        serde_json::json!({"secret": "123456", "pades_pin": "000000"}),
+    );
+    assert_eq!(
+        (code, r["error"]["code"].as_str()),
+        (422, Some("wrong_pin")),
+        "{r}"
+    );
+    let (code, r, pdf) = approve_month(
+        &data,
+        serde_json::json!({"secret": "123456", "pades_pin": PIN}),
+    );
+    assert_eq!(code, 200, "{r}");
+    assert!(
+        !r["approved"].as_array().unwrap().is_empty(),
+        "the wrong PIN approved the month already: {r}"
+    );
+    assert_eq!(r["approval_pdf"]["signed_by"], "Trần Văn Hùng", "{r}");
+    let signed = tmp.path().join("approval.pdf");
+    std::fs::write(&signed, &pdf).unwrap();
+    let ca = data.join("keys/signing-ca.crt");
+    let poppler = pdfsig(&signed, &ca, tmp.path());
+    assert_eq!(
+        poppler.matches("Signature is Valid").count(),
+        1,
+        "{poppler}"
+    );
+    assert_eq!(
+        poppler.matches("Certificate is Trusted").count(),
+        1,
+        "{poppler}"
+    );
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &signed, &ca);
+    assert!(ok, "{hanko}");
+    assert_eq!(hanko.matches(":INTACT:TRUSTED,").count(), 1, "{hanko}");
+
+    let mut tampered = pdf.clone();
+    let at = find(&pdf, b"krilla").map_or(pdf.len() / 3, |i| i + 1);
+    tampered[at] ^= 0x01;
+    let bad = tmp.path().join("tampered-approval.pdf");
+    std::fs::write(&bad, &tampered).unwrap();
+    let poppler = pdfsig(&bad, &ca, tmp.path());
+    assert!(!poppler.contains("Signature is Valid"), "{poppler}");
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &bad, &ca);
+    assert!(!ok, "{hanko}");
+}

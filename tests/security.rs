@@ -2055,6 +2055,7 @@ const PAGES: &[(&str, &str, Gate)] = &[
     ("get", "/dept/plan/{id}/pdf", Gate::Any),
     ("get", "/dept/minutes/{id}", Gate::Any),
     ("get", "/dept/minutes/{id}/pdf", Gate::Any),
+    ("get", "/lessons/approval.pdf", Gate::Any),
     ("get", "/admin/accounts", Gate::Roles(&["admin"])),
     ("get", "/admin/device", Gate::Roles(&["admin"])),
     (

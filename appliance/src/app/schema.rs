@@ -29,6 +29,7 @@ pub fn schema() -> Schema {
             district::TABLES,
             &gradebook::hocba::TABLES,
             dept::TABLES,
+            &[lessons::export::APPROVALS.name],
         ]
         .concat(),
         migrations: vec![

@@ -16,17 +16,21 @@ pub enum HocbaCmd {
     /// Issue a signing certificate for an account (made by the school signing CA, created on
     /// first use), its key sealed under the signer's PIN (TRAM_SIGNING_PIN, else read from the
     /// first line of standard input). The server must be stopped (it reads the database).
+    /// `signer import` takes a licensed CA's PKCS#12 instead.
+    #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
     Signer {
+        #[command(subcommand)]
+        import: Option<SignerCmd>,
         #[command(flatten)]
         data: DataArgs,
         /// The account's username.
-        #[arg(long)]
-        user: String,
+        #[arg(long, required = true)]
+        user: Option<String>,
         /// The role the certificate names, which the account must hold: hieu-truong (the
         /// principal), pho-hieu-truong (a vice principal) or gvcn (the homeroom teacher of a
         /// class).
-        #[arg(long, value_parser = ["hieu-truong", "pho-hieu-truong", "gvcn"])]
-        role: String,
+        #[arg(long, required = true, value_parser = ["hieu-truong", "pho-hieu-truong", "gvcn"])]
+        role: Option<String>,
         /// Replace the account's existing signing certificate and key (a forgotten PIN, a new
         /// device): recorded in the audit log. Without it an existing one is never replaced.
         #[arg(long)]
@@ -68,15 +72,42 @@ pub enum HocbaCmd {
     Verify {
         #[command(flatten)]
         data: DataArgs,
-        /// The trust anchor (PEM): the school signing CA certificate.
+        /// The trust anchor (PEM): the school signing CA certificate; repeat it to trust a
+        /// licensed CA too (a principal's imported certificate chains to it).
         #[arg(long)]
-        ca: Option<PathBuf>,
+        ca: Vec<PathBuf>,
         file: PathBuf,
     },
 }
 
-fn pin() -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var("TRAM_SIGNING_PIN") {
+#[derive(Subcommand)]
+pub enum SignerCmd {
+    /// Import the principal's (or a vice principal's) certificate from a licensed CA's PKCS#12
+    /// (.p12/.pfx) instead of one from the school signing CA. The file's password is read from
+    /// TRAM_P12_PASSWORD, else the first line of standard input; the new PIN that seals the key
+    /// from TRAM_SIGNING_PIN, else the next line. Nothing is stored unless every check passes.
+    /// The server must be stopped.
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The account's username.
+        #[arg(long)]
+        account: String,
+        /// The PKCS#12 file.
+        #[arg(long)]
+        p12: PathBuf,
+        /// Import although the certificate names someone other than the account's full name.
+        #[arg(long)]
+        confirm_name: bool,
+        /// Replace the account's existing signing certificate (recorded in the audit log).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+/// One secret: from `var`, else the next line of standard input.
+fn secret(var: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(var) {
         return Ok(p);
     }
     let mut line = String::new();
@@ -84,14 +115,102 @@ fn pin() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// `tram hocba signer import`: every check before anything is written.
+fn import(
+    data: DataArgs,
+    account: String,
+    p12: PathBuf,
+    confirm_name: bool,
+    replace: bool,
+) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&p12).with_context(|| format!("reading {}", p12.display()))?;
+    let store = super::open_store(&data.data_dir)?;
+    let rx = store.read()?;
+    let found = tram::auth::find_by_username(&rx, &account)?
+        .with_context(|| format!("no account {account:?}"))?;
+    drop(rx);
+    use tram::auth::Role;
+    // A public CA's certificate signs as the school's head: the principal or a vice principal.
+    let role = if found.roles.contains(&Role::Principal) {
+        "Hiệu trưởng"
+    } else if found.roles.contains(&Role::VicePrincipal) {
+        "Phó hiệu trưởng"
+    } else {
+        anyhow::bail!(
+            "the account {account:?} is neither the principal nor a vice principal (its roles: {:?})",
+            found.roles
+        );
+    };
+    if found.disabled {
+        anyhow::bail!("the account {account:?} is disabled: it cannot hold a signing certificate");
+    }
+    let now = jiff::Timestamp::now();
+    tram::gradebook::hocba::adopt_signer_files(&store, &data.data_dir, now)?;
+    if !replace && tram::gradebook::hocba::signer(&store.read()?, &found.id)?.is_some() {
+        anyhow::bail!(
+            "{account:?} already has a signing certificate; --replace imports this one instead (its earlier signatures stay valid)"
+        );
+    }
+    let password = secret("TRAM_P12_PASSWORD")?;
+    let pin = secret("TRAM_SIGNING_PIN")?;
+    let who = signing::SignerName {
+        account: &found.id,
+        full_name: &found.full_name,
+        role,
+    };
+    let rec = match tram::pki::p12::import(&bytes, &password, &who, &pin, confirm_name, now) {
+        Ok(rec) => rec,
+        Err(e @ tram::pki::p12::P12Error::NameDiffers { .. }) => {
+            anyhow::bail!("{e} (--confirm-name)")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tram::gradebook::hocba::store_signer(&store, &tram::store::Actor::system(now), &rec, replace)?;
+    let cert = hex::decode(&rec.cert)
+        .ok()
+        .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok());
+    let (name, issuer) = cert
+        .map(|c| {
+            (
+                signing::subject_name_and_role(&c).0,
+                c.tbs_certificate.issuer.to_string(),
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "imported the signing certificate of {name} issued by {issuer} for {} ({}); its key is sealed under the new PIN",
+        rec.full_name, rec.role
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pin() -> anyhow::Result<String> {
+    secret("TRAM_SIGNING_PIN")
+}
+
 pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         HocbaCmd::Signer {
+            import:
+                Some(SignerCmd::Import {
+                    data,
+                    account,
+                    p12,
+                    confirm_name,
+                    replace,
+                }),
+            ..
+        } => import(data, account, p12, confirm_name, replace),
+        HocbaCmd::Signer {
+            import: None,
             data,
             user,
             role,
             replace,
         } => {
+            let (Some(user), Some(role)) = (user, role) else {
+                anyhow::bail!("--user and --role are needed");
+            };
             let store = super::open_store(&data.data_dir)?;
             let rx = store.read()?;
             let school = tram::school::school_info(&rx)?
@@ -225,14 +344,23 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             })
         }
         HocbaCmd::Verify { data, ca, file } => {
-            let ca_path = ca.unwrap_or_else(|| signing::ca_cert_path(&data.data_dir));
-            let pem = std::fs::read_to_string(&ca_path)
-                .with_context(|| format!("reading the trust anchor {}", ca_path.display()))?;
-            let anchor = signing::cert_from_pem(&pem)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", ca_path.display()))?;
+            let paths = if ca.is_empty() {
+                vec![signing::ca_cert_path(&data.data_dir)]
+            } else {
+                ca
+            };
+            let mut anchors = Vec::new();
+            for ca_path in &paths {
+                let pem = std::fs::read_to_string(ca_path)
+                    .with_context(|| format!("reading the trust anchor {}", ca_path.display()))?;
+                anchors.push(
+                    signing::cert_from_pem(&pem)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", ca_path.display()))?,
+                );
+            }
             let pdf =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let reports = match pades::verify(&pdf, &anchor) {
+            let reports = match pades::verify_anchored(&pdf, &anchors) {
                 Ok(r) => r,
                 Err(e) => {
                     println!("INVALID {}: {e}", file.display());

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::sign::{self, SignAction};
 use super::{LessonError, MONTHS, PLANS, Plan, Version, version_key};
 use crate::auth::Principal;
-use crate::store::{Read, Rx, StoreError, blob::BlobStore};
+use crate::store::{AuditPolicy, Collection, Read, Rx, StoreError, blob::BlobStore};
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -81,7 +81,13 @@ pub fn select(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Vec<(Plan, Versio
             out.push((plan, v));
         }
     }
-    out.sort_by(|a, b| {
+    sort_plans(&mut out);
+    Ok(out)
+}
+
+/// The order every export prints: department, teacher, teaching day.
+fn sort_plans(plans: &mut [(Plan, Version)]) {
+    plans.sort_by(|a, b| {
         (
             a.0.department.as_deref(),
             &a.0.teacher_name,
@@ -95,7 +101,6 @@ pub fn select(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Vec<(Plan, Versio
                 &b.0.id,
             ))
     });
-    Ok(out)
 }
 
 /// Names the PDF and pages show for ids (subjects, departments).
@@ -292,9 +297,23 @@ pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Pl
 
 /// The PDF of a selection, one plan per page (or more when long).
 pub fn pdf(names: &Names, title: &str, plans: &[(Plan, Version)]) -> Result<Vec<u8>, LessonError> {
+    pdf_with_note(names, title, None, plans)
+}
+
+/// [`pdf`], with a note under the title (what signs the file, or why nothing does).
+fn pdf_with_note(
+    names: &Names,
+    title: &str,
+    note: Option<&str>,
+    plans: &[(Plan, Version)],
+) -> Result<Vec<u8>, LessonError> {
     let mut l = crate::gradebook::pdf::Layout::new(false);
     l.centred(14.0, true, &names.school);
     l.centred(13.0, true, title);
+    if let Some(note) = note {
+        l.gap(4.0);
+        l.paragraph(9.5, false, 0.0, note);
+    }
     l.gap(8.0);
     if plans.is_empty() {
         l.line(10.0, false, "Không có kế hoạch bài dạy nào.");
@@ -337,6 +356,133 @@ pub fn prepare(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Prepared, Lesson
     let title = format!("KẾ HOẠCH BÀI DẠY — {}", scope.label().to_uppercase());
     let pdf = pdf(&names, &title, &plans)?;
     Ok(Prepared { plans, names, pdf })
+}
+
+/// The approval PDF of a month, one row per "Ký duyệt cả tháng": "{yyyy-mm}/{nnnn}". The file
+/// lists every plan of the month approved so far, at its approved version, and carries the
+/// approver's PAdES signature when she holds a signing certificate (`gradebook::hocba`'s
+/// signers: the school CA's or a licensed CA's); the Ed25519 statements stay on each plan for
+/// the box's own checks. The audit log keeps the PDF's digest.
+pub const APPROVALS: Collection<MonthApproval> =
+    Collection::new("lessons.month_approvals.v1", AuditPolicy::Digest, None);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MonthApproval {
+    pub month: String,
+    pub version: u32,
+    pub at: String,
+    pub by: String,
+    pub by_name: String,
+    /// Who signed the PDF (PAdES), as the certificate says; `None`: the file is unsigned.
+    pub signed_by: Option<String>,
+    /// "{plan}/v{n}" of every plan in the file.
+    pub plans: Vec<String>,
+    /// SHA-256 of the PDF, hex.
+    pub sha256: String,
+    /// The PDF, base64.
+    pub pdf: String,
+}
+
+impl MonthApproval {
+    pub fn pdf_bytes(&self) -> Result<Vec<u8>, LessonError> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.pdf)
+            .map_err(|e| LessonError::File(format!("Bản PDF phê duyệt đã lưu bị hỏng ({e}).")))
+    }
+}
+
+/// The approver's PAdES key for one approval, unlocked by the route with her PIN, and the
+/// school signing CA the school's certificates chain to (an imported one brings its own).
+pub struct PadesKey {
+    pub signer: crate::pki::signing::Signer,
+    pub ca: x509_cert::Certificate,
+}
+
+/// The plans of `month` approved so far, each at its approved version.
+fn approved_in_month(r: &impl Read, month: &str) -> Result<Vec<(Plan, Version)>, LessonError> {
+    let mut out = Vec::new();
+    for (_, plan) in r.scan(&MONTHS, &format!("{month}/"))? {
+        let Some(n) = plan.approved_version else {
+            continue;
+        };
+        if let Some(v) = r.get(&super::VERSIONS, &version_key(&plan.id, n))? {
+            out.push((plan, v));
+        }
+    }
+    sort_plans(&mut out);
+    Ok(out)
+}
+
+/// Prints the month's approval PDF, signs it with `key` when the approver has one, and stores
+/// it as the month's next version — in the approval's own transaction, so the file lists
+/// exactly what was approved and an approval never commits without its file.
+pub fn record_month_approval(
+    tx: &mut crate::store::Tx<'_>,
+    p: &Principal,
+    month: &str,
+    key: Option<&PadesKey>,
+) -> Result<MonthApproval, LessonError> {
+    let now = tx.now();
+    let plans = approved_in_month(tx, month)?;
+    let names = Names::load(tx)?;
+    let at = when(&now.to_string());
+    let note = match key {
+        Some(k) => {
+            let (name, role) = crate::pki::signing::subject_name_and_role(&k.signer.cert);
+            format!(
+                "Ký số (PAdES) bởi {name}{} lúc {at}: mở tệp bằng trình đọc PDF để xem chữ ký. \
+                 Chữ ký phê duyệt Ed25519 của từng kế hoạch ghi ở trang của kế hoạch.",
+                role.map(|r| format!(", {r}")).unwrap_or_default()
+            )
+        }
+        None => format!(
+            "Bản này không có chữ ký số PAdES: {} chưa có chứng thư ký số. Phê duyệt lúc {at}; \
+             chữ ký Ed25519 của từng kế hoạch ghi ở trang của kế hoạch (Trạm kiểm tra được).",
+            p.account.full_name
+        ),
+    };
+    let title = format!(
+        "PHÊ DUYỆT KẾ HOẠCH BÀI DẠY — THÁNG {}",
+        super::month_label(month)
+    );
+    let mut bytes = pdf_with_note(&names, &title, Some(&note), &plans)?;
+    if let Some(k) = key {
+        bytes = crate::pki::pades::sign(&bytes, &k.signer, &k.ca, now)
+            .map_err(|e| LessonError::State(e.to_string()))?;
+    }
+    let version = tx.scan(&APPROVALS, &format!("{month}/"))?.len() as u32 + 1;
+    use base64::Engine;
+    use sha2::Digest;
+    let row = MonthApproval {
+        month: month.to_string(),
+        version,
+        at: now.to_string(),
+        by: p.id().to_string(),
+        by_name: p.account.full_name.clone(),
+        signed_by: key.map(|k| crate::pki::signing::subject_name_and_role(&k.signer.cert).0),
+        plans: plans
+            .iter()
+            .map(|(plan, v)| format!("{}/v{}", plan.id, v.number))
+            .collect(),
+        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        pdf: base64::engine::general_purpose::STANDARD.encode(&bytes),
+    };
+    tx.put(
+        &APPROVALS,
+        &format!("{month}/{version:04}"),
+        &row,
+        "lessons.month_approval_pdf",
+    )?;
+    Ok(row)
+}
+
+/// The newest approval PDF of `month`, if it was approved as a month.
+pub fn month_approval(r: &impl Read, month: &str) -> Result<Option<MonthApproval>, LessonError> {
+    super::parse_month(month)?;
+    Ok(r.scan(&APPROVALS, &format!("{month}/"))?
+        .pop()
+        .map(|(_, a)| a))
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -47,6 +47,7 @@ pub fn files() -> Router<Shared> {
         .route("/lessons/file/{id}/{version}/{blob}", get(file))
         .route("/lessons/export.pdf", get(export_pdf))
         .route("/lessons/export.zip", get(export_zip))
+        .route("/lessons/approval.pdf", get(approval_pdf))
 }
 
 pub(crate) async fn blocking<R: Send + 'static>(
@@ -234,6 +235,17 @@ pub(crate) struct SecretBody {
 }
 
 /// Opens the user's device key with their signing secret (argon2 behind the shared semaphore).
+/// Counts a PIN check before it runs, so parallel guesses cannot outrun the lockout.
+fn pin_attempt(s: &Shared, who: &str) -> Result<(), ApiError> {
+    s.part::<sign::PinGuard>()?.begin(who).map_err(|minutes| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pin_locked",
+            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
+        )
+    })
+}
+
 pub(crate) async fn unlock(
     s: &Shared,
     u: &ApiUser,
@@ -248,14 +260,7 @@ pub(crate) async fn unlock(
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
-    // Counted before it is checked, so parallel guesses cannot outrun the lockout.
-    s.part::<sign::PinGuard>()?.begin(&who).map_err(|minutes| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "pin_locked",
-            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
-        )
-    })?;
+    pin_attempt(s, &who)?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let opened = tokio::task::spawn_blocking(move || sign::unlock(&rec, &secret))
         .await
@@ -339,6 +344,61 @@ struct MonthBody {
     department: Option<String>,
     #[serde(default)]
     secret: String,
+    /// The PIN of the approver's PAdES signing certificate, when it is not `secret`.
+    #[serde(default)]
+    pades_pin: Option<String>,
+}
+
+/// The approver's PAdES signing key, opened with `pin` behind the PIN guard: `None` when she
+/// holds no BGH signing certificate (the month's PDF is then unsigned, with a note). A wrong
+/// PIN refuses the approval: nothing is approved with a PDF she meant to sign.
+async fn unlock_pades(
+    s: &Shared,
+    u: &ApiUser,
+    pin: String,
+) -> Result<Option<export::PadesKey>, ApiError> {
+    use crate::pki::signing;
+    let Some(rec) = crate::gradebook::hocba::signer(&s.store.read()?, u.principal.id())? else {
+        return Ok(None);
+    };
+    if rec.role != "Hiệu trưởng" && rec.role != "Phó hiệu trưởng" {
+        return Ok(None);
+    }
+    let who = u.principal.id().to_string();
+    pin_attempt(s, &who)?;
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let dir = s.store.dir().to_path_buf();
+    let opened = tokio::task::spawn_blocking(move || {
+        let signer = signing::unlock(&rec, &pin)?;
+        // An imported certificate brings its chain; the school's chain to the school CA.
+        let ca = match signing::load_ca(&dir)? {
+            Some(ca) => ca.cert,
+            None => signer.chain.first().unwrap_or(&signer.cert).clone(),
+        };
+        Ok::<_, signing::SigningError>(export::PadesKey { signer, ca })
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match opened {
+        Ok(key) => {
+            s.part::<sign::PinGuard>()?.succeeded(&who);
+            Ok(Some(key))
+        }
+        Err(signing::SigningError::WrongPin) => {
+            tracing::warn!(account = %who, "wrong PAdES signing PIN");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_pin",
+                "Mã PIN không mở được chứng thư ký số (PAdES) của bạn; chưa phê duyệt gì. \
+                 Nếu chứng thư có mã PIN khác, nhập mã đó vào ô mã PIN chứng thư.",
+            ))
+        }
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signer_damaged",
+            e.to_string(),
+        )),
+    }
 }
 
 async fn approve_month(
@@ -349,21 +409,39 @@ async fn approve_month(
     let b = crate::http::json_body(b)?;
     u.require(Action::ApproveLessonPlans)?;
     super::parse_month(&b.month)?;
+    let pades_pin = b
+        .pades_pin
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| b.secret.clone());
     let key = unlock(&s, &u, b.secret).await?;
+    let pades = unlock_pades(&s, &u, pades_pin).await?;
     let p = u.principal.clone();
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
-    let out = write(&s, &u, move |tx| {
-        super::approve_month(tx, &p, &month, dept.as_deref(), &key)
+    let (out, approval) = write(&s, &u, move |tx| {
+        let out = super::approve_month(tx, &p, &month, dept.as_deref(), &key)?;
+        let approval = export::record_month_approval(tx, &p, &month, pades.as_ref())?;
+        Ok((out, approval))
     })
     .await?;
     let message = format!(
-        "Đã ký phê duyệt {} kế hoạch của tháng {}.",
+        "Đã ký phê duyệt {} kế hoạch của tháng {}. {}",
         out.approved.len(),
-        super::month_label(&b.month)
+        super::month_label(&b.month),
+        if approval.signed_by.is_some() {
+            "Bản PDF phê duyệt của tháng đã được ký số (PAdES)."
+        } else {
+            "Bản PDF phê duyệt của tháng không có chữ ký số PAdES (chưa có chứng thư ký số)."
+        }
     );
     Ok(Json(json!({
         "approved": out.approved, "skipped": out.skipped, "message": message,
+        "approval_pdf": {
+            "version": approval.version,
+            "signed_by": approval.signed_by,
+            "sha256": approval.sha256,
+            "url": format!("/lessons/approval.pdf?month={}", approval.month),
+        },
     })))
 }
 
@@ -661,6 +739,31 @@ async fn export_pdf(
     })
     .await?;
     Ok(attachment(&name, "application/pdf", Body::from(bytes)))
+}
+
+#[derive(Deserialize)]
+struct ApprovalQuery {
+    month: String,
+}
+
+/// The newest approval PDF of a month as stored ("Ký duyệt cả tháng"), signed PAdES by the
+/// approver when she held a certificate. It shows approved plans only, which everyone may read.
+async fn approval_pdf(
+    State(s): State<Shared>,
+    _u: ApiUser,
+    Query(q): Query<ApprovalQuery>,
+) -> Result<Response, ApiError> {
+    let row =
+        export::month_approval(&s.store.read()?, &q.month)?.ok_or_else(ApiError::not_found)?;
+    let name = format!(
+        "phe-duyet-ke-hoach-bai-day-{}-v{}.pdf",
+        row.month, row.version
+    );
+    Ok(attachment(
+        &name,
+        "application/pdf",
+        Body::from(row.pdf_bytes()?),
+    ))
 }
 
 /// The ZIP is written to a file in the data directory, opened, unlinked and streamed: a month of

@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod identity;
+pub mod p12;
 pub mod pades;
 pub mod seal;
 pub mod signing;

@@ -33,7 +33,7 @@ use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::ContentInfo;
 use cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerIdentifier};
 
-use super::signing::{Signer, subject_name_and_role};
+use super::signing::{Signer, SignerKey, subject_name_and_role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PadesError {
@@ -104,13 +104,25 @@ pub fn sign(
     ca: &Certificate,
     at: jiff::Timestamp,
 ) -> Result<Vec<u8>, PadesError> {
-    // A signature no reader could accept is refused before anything is written.
-    if !issued_by(&signer.cert, ca) {
-        return Err(PadesError::Certificate(
-            "chứng thư của người ký không do CA ký số của trường cấp".into(),
-        ));
+    // A signature no reader could accept is refused before anything is written. A certificate
+    // imported from a licensed CA brings its own chain; the school's signers chain to `ca`.
+    let chain: Vec<&Certificate> = if signer.chain.is_empty() {
+        vec![ca]
+    } else {
+        signer.chain.iter().collect()
+    };
+    let mut below = &signer.cert;
+    for issuer in &chain {
+        if !issued_by(below, issuer) {
+            return Err(PadesError::Certificate(if signer.chain.is_empty() {
+                "chứng thư của người ký không do CA ký số của trường cấp".into()
+            } else {
+                "chuỗi chứng thư nhập từ tệp PKCS#12 không liền mạch".into()
+            }));
+        }
+        below = issuer;
     }
-    if !valid_at(&signer.cert, at) || !valid_at(ca, at) {
+    if !valid_at(&signer.cert, at) || chain.iter().any(|c| !valid_at(c, at)) {
         return Err(PadesError::Certificate(
             "chứng thư đã hết hạn hoặc chưa có hiệu lực".into(),
         ));
@@ -137,7 +149,7 @@ pub fn sign(
     hasher.update(&out[contents_end..]);
     let digest = hasher.finalize();
 
-    let cms = signed_data(signer, ca, &digest)?;
+    let cms = signed_data(signer, &chain, &digest)?;
     let hex = hex::encode_upper(&cms);
     // The placeholder is "<" + 2 × CONTENTS_BYTES zeros + ">".
     if hex.len() > contents_end - contents_start - 2 {
@@ -149,8 +161,13 @@ pub fn sign(
     Ok(out)
 }
 
-/// The CMS SignedData (DER) over a PDF's byte-range digest.
-fn signed_data(signer: &Signer, ca: &Certificate, digest: &[u8]) -> Result<Vec<u8>, PadesError> {
+/// The CMS SignedData (DER) over a PDF's byte-range digest, carrying the signer's certificate
+/// and the `chain` above it.
+fn signed_data(
+    signer: &Signer,
+    chain: &[&Certificate],
+    digest: &[u8],
+) -> Result<Vec<u8>, PadesError> {
     let eci = EncapsulatedContentInfo {
         econtent_type: ID_DATA,
         econtent: None,
@@ -178,20 +195,34 @@ fn signed_data(signer: &Signer, ca: &Certificate, digest: &[u8]) -> Result<Vec<u
         oid: ID_SIGNING_CERTIFICATE_V2,
         values,
     };
-    let mut info = SignerInfoBuilder::new(&signer.key, sid, sha256_alg(), &eci, Some(digest))
-        .map_err(cms_err)?;
-    info.add_signed_attribute(ess_attr).map_err(cms_err)?;
-    let content = SignedDataBuilder::new(&eci)
+    let mut builder = SignedDataBuilder::new(&eci);
+    builder
         .add_digest_algorithm(sha256_alg())
         .map_err(cms_err)?
         .add_certificate(CertificateChoices::Certificate(signer.cert.clone()))
-        .map_err(cms_err)?
-        .add_certificate(CertificateChoices::Certificate(ca.clone()))
-        .map_err(cms_err)?
-        .add_signer_info::<_, DerSignature>(info)
-        .map_err(cms_err)?
-        .build()
         .map_err(cms_err)?;
+    for c in chain {
+        builder
+            .add_certificate(CertificateChoices::Certificate((*c).clone()))
+            .map_err(cms_err)?;
+    }
+    let content = match &signer.key {
+        SignerKey::P256(key) => {
+            let mut info = SignerInfoBuilder::new(key, sid, sha256_alg(), &eci, Some(digest))
+                .map_err(cms_err)?;
+            info.add_signed_attribute(ess_attr).map_err(cms_err)?;
+            builder.add_signer_info::<_, DerSignature>(info)
+        }
+        SignerKey::Rsa(key) => {
+            let mut info = SignerInfoBuilder::new(&**key, sid, sha256_alg(), &eci, Some(digest))
+                .map_err(cms_err)?;
+            info.add_signed_attribute(ess_attr).map_err(cms_err)?;
+            builder.add_signer_info::<_, rsa::pkcs1v15::Signature>(info)
+        }
+    }
+    .map_err(cms_err)?
+    .build()
+    .map_err(cms_err)?;
     content.to_der().map_err(cms_err)
 }
 
@@ -512,10 +543,19 @@ pub fn embedded_data(pdf: &[u8]) -> Result<Vec<(String, Vec<u8>)>, PadesError> {
 }
 
 pub fn verify(pdf: &[u8], anchor: &Certificate) -> Result<Vec<SignatureReport>, PadesError> {
+    verify_anchored(pdf, std::slice::from_ref(anchor))
+}
+
+/// Checks every signature of `pdf` against several trust anchors: the school signing CA and the
+/// licensed CAs whose certificates a principal imported (each signature needs to reach one).
+pub fn verify_anchored(
+    pdf: &[u8],
+    anchors: &[Certificate],
+) -> Result<Vec<SignatureReport>, PadesError> {
     let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
     let mut reports = Vec::new();
     for (field, sig) in signature_fields(&doc) {
-        reports.push(verify_one(pdf, field, &sig, anchor));
+        reports.push(verify_one(pdf, field, &sig, anchors));
     }
     // In signing order: the revision each signature covers ends earlier for the first signer.
     reports.sort_by_key(|r| r.signed_until);
@@ -538,7 +578,7 @@ fn verify_one(
     pdf: &[u8],
     field: String,
     sig: &Dictionary,
-    anchor: &Certificate,
+    anchors: &[Certificate],
 ) -> SignatureReport {
     let mut r = SignatureReport {
         field,
@@ -686,29 +726,62 @@ fn verify_one(
     }
     let sig_ok = attrs
         .and_then(|a| a.to_der().ok())
-        .is_some_and(|signed_der| verify_ecdsa(cert, &signed_der, info.signature.as_bytes()));
+        .is_some_and(|signed_der| {
+            verify_signature(
+                cert,
+                &info.signature_algorithm.oid,
+                &signed_der,
+                info.signature.as_bytes(),
+            )
+        });
     if !sig_ok {
         r.problems.push("the CMS signature does not verify".into());
     }
     r.bytes_intact = digest_ok && sig_ok;
 
-    // The chain: issued by the anchor (one level, the school signing CA), valid at /M.
-    let issued = issued_by(cert, anchor);
+    // The chain: to an anchor — directly (the school signing CA) or through the intermediate
+    // certificates the CMS carries (a licensed CA's) —, every link valid at /M.
+    let at = r.signing_time.as_deref().and_then(parse_pdf_date);
+    let issued = anchors.iter().any(|a| chains_to(cert, &certs, a, at));
     if !issued {
         r.problems
             .push("the signer's certificate was not issued by the trusted CA".into());
     }
-    let within = r
-        .signing_time
-        .as_deref()
-        .and_then(parse_pdf_date)
-        .is_some_and(|t| valid_at(cert, t));
+    let within = at.is_some_and(|t| valid_at(cert, t));
     if !within {
         r.problems
             .push("the signing time (/M) is missing or outside the certificate's validity".into());
     }
     r.chain_ok = issued && within;
     r
+}
+
+/// `cert` reaches `anchor` through `pool` (each link issued by the next, valid at `at` when
+/// given); a licensed CA's chain is a few levels deep at most.
+fn chains_to(
+    cert: &Certificate,
+    pool: &[&Certificate],
+    anchor: &Certificate,
+    at: Option<jiff::Timestamp>,
+) -> bool {
+    let mut current = cert;
+    for _ in 0..6 {
+        if issued_by(current, anchor) {
+            return true;
+        }
+        let Some(next) = pool.iter().find(|c| {
+            c.tbs_certificate.subject == current.tbs_certificate.issuer
+                && **c != current
+                && issued_by(current, c)
+        }) else {
+            return false;
+        };
+        if at.is_some_and(|t| !valid_at(next, t)) {
+            return false;
+        }
+        current = next;
+    }
+    false
 }
 
 /// `cert` names `issuer` as its issuer and carries its signature.
@@ -719,7 +792,57 @@ fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
             .to_der()
             .ok()
             .zip(cert.signature.as_bytes())
-            .is_some_and(|(tbs, s)| verify_ecdsa(issuer, &tbs, s))
+            .is_some_and(|(tbs, s)| {
+                verify_signature(issuer, &cert.signature_algorithm.oid, &tbs, s)
+            })
+}
+
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+
+/// Verifies `signature` over `message` by the key of `cert`: ECDSA P-256/SHA-256 (the school's
+/// certificates), or RSA PKCS#1 v1.5 with SHA-2 (`algorithm` names which; a licensed CA's).
+fn verify_signature(
+    cert: &Certificate,
+    algorithm: &ObjectIdentifier,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    if spki.algorithm.oid == ID_EC_PUBLIC_KEY {
+        return verify_ecdsa(cert, message, signature);
+    }
+    if spki.algorithm.oid != RSA_ENCRYPTION {
+        return false;
+    }
+    use rsa::pkcs8::DecodePublicKey as _;
+    let Some(key) = spki
+        .to_der()
+        .ok()
+        .and_then(|d| rsa::RsaPublicKey::from_public_key_der(&d).ok())
+    else {
+        return false;
+    };
+    let Ok(sig) = rsa::pkcs1v15::Signature::try_from(signature) else {
+        return false;
+    };
+    use rsa::pkcs1v15::VerifyingKey;
+    // rsaEncryption as a CMS signature algorithm leaves the hash to digestAlgorithm: SHA-256.
+    match *algorithm {
+        RSA_ENCRYPTION | SHA256_WITH_RSA => VerifyingKey::<Sha256>::new(key)
+            .verify(message, &sig)
+            .is_ok(),
+        SHA384_WITH_RSA => VerifyingKey::<sha2::Sha384>::new(key)
+            .verify(message, &sig)
+            .is_ok(),
+        SHA512_WITH_RSA => VerifyingKey::<sha2::Sha512>::new(key)
+            .verify(message, &sig)
+            .is_ok(),
+        _ => false,
+    }
 }
 
 /// `at` lies within the certificate's validity.

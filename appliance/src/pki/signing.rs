@@ -241,6 +241,11 @@ pub struct SignerRecord {
     /// The PKCS#8 private key sealed under the PIN, hex.
     pub sealed: String,
     pub created_at: String,
+    /// The certificates above the signer's, DER as hex, issuer first: empty for a certificate of
+    /// the school signing CA; for one imported from a licensed CA's PKCS#12 (`pki::p12`), the
+    /// chain that came with it, which every signature then carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<String>,
 }
 
 fn aad(account: &str, cert_hex: &str) -> Vec<u8> {
@@ -248,11 +253,44 @@ fn aad(account: &str, cert_hex: &str) -> Vec<u8> {
     format!("tram hocba signer v1\n{account}\n{digest}").into_bytes()
 }
 
+/// A signer's private key: P-256 from the school signing CA, or what a licensed CA issued
+/// (Vietnamese public CAs issue RSA 2048 keys, signed PKCS#1 v1.5 with SHA-256).
+pub enum SignerKey {
+    P256(SigningKey),
+    /// Boxed: an RSA key is three times the size of a P-256 one.
+    Rsa(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>),
+}
+
+impl SignerKey {
+    /// A PKCS#8 private key of either kind; `None` for any other algorithm or curve.
+    pub fn from_pkcs8(der: &[u8]) -> Option<SignerKey> {
+        if let Ok(k) = SigningKey::from_pkcs8_der(der) {
+            return Some(SignerKey::P256(k));
+        }
+        rsa::RsaPrivateKey::from_pkcs8_der(der)
+            .ok()
+            .map(|k| SignerKey::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k))))
+    }
+
+    /// The public half, as a certificate names it.
+    pub fn spki(&self) -> Result<SubjectPublicKeyInfoOwned, SigningError> {
+        let der = match self {
+            SignerKey::P256(k) => k.verifying_key().to_public_key_der(),
+            SignerKey::Rsa(k) => rsa::RsaPublicKey::from((**k).as_ref()).to_public_key_der(),
+        }
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+        SubjectPublicKeyInfoOwned::from_der(der.as_bytes())
+            .map_err(|e| SigningError::Certificate(e.to_string()))
+    }
+}
+
 /// A signer, unlocked by the PIN for the length of one signing action.
 pub struct Signer {
-    pub key: SigningKey,
+    pub key: SignerKey,
     pub cert: Certificate,
     pub cert_der: Vec<u8>,
+    /// The certificates above `cert` when it is not the school signing CA's (issuer first).
+    pub chain: Vec<Certificate>,
 }
 
 /// Issues a certificate for `full_name` in `role` and seals its key under `pin`; the caller
@@ -294,30 +332,58 @@ pub fn issue_signer(
     let cert = builder
         .build::<DerSignature>()
         .map_err(|e| SigningError::Certificate(e.to_string()))?;
-    let cert_hex = hex::encode(
-        cert.to_der()
-            .map_err(|e| SigningError::Certificate(e.to_string()))?,
-    );
+    let cert_der = cert
+        .to_der()
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
     let pkcs8 = key
         .to_pkcs8_der()
         .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    let who = SignerName {
+        account,
+        full_name,
+        role,
+    };
+    seal_signer(&who, &cert_der, &[], pkcs8.as_bytes(), pin, now)
+}
+
+/// Whose a signer record is: the account, the name shown, the role signed as.
+pub struct SignerName<'a> {
+    pub account: &'a str,
+    pub full_name: &'a str,
+    pub role: &'a str,
+}
+
+/// The record of a certificate (DER), the chain above it and its PKCS#8 private key sealed
+/// under `pin` — one path for keys the school CA issued and keys imported from a PKCS#12.
+pub fn seal_signer(
+    who: &SignerName<'_>,
+    cert_der: &[u8],
+    chain: &[Vec<u8>],
+    pkcs8: &[u8],
+    pin: &str,
+    now: jiff::Timestamp,
+) -> Result<SignerRecord, SigningError> {
+    if pin.chars().count() < MIN_PIN {
+        return Err(SigningError::WeakPin);
+    }
+    let cert_hex = hex::encode(cert_der);
     let salt: [u8; 16] = rand::random();
     let (nonce, sealed) = super::seal::seal(
         &super::seal::cipher_for(pin, &salt),
-        pkcs8.as_bytes(),
-        &aad(account, &cert_hex),
+        pkcs8,
+        &aad(who.account, &cert_hex),
     );
-    let rec = SignerRecord {
-        account: account.into(),
-        full_name: full_name.into(),
-        role: role.into(),
+    Ok(SignerRecord {
+        account: who.account.into(),
+        full_name: who.full_name.into(),
+        role: who.role.into(),
         cert: cert_hex,
         salt: hex::encode(salt),
         nonce: hex::encode(nonce),
         sealed: hex::encode(sealed),
         created_at: now.to_string(),
-    };
-    Ok(rec)
+        chain: chain.iter().map(hex::encode).collect(),
+    })
 }
 
 /// Opens a signer's key with the PIN (argon2id: ~0.1 s of CPU).
@@ -336,18 +402,29 @@ pub fn unlock(rec: &SignerRecord, pin: &str) -> Result<Signer, SigningError> {
         &aad(&rec.account, &rec.cert),
     )
     .ok_or(SigningError::WrongPin)?;
-    let key = SigningKey::from_pkcs8_der(&plain).map_err(|_| damaged("private key"))?;
+    let key = SignerKey::from_pkcs8(&plain).ok_or_else(|| damaged("private key"))?;
     let cert_der = hex::decode(&rec.cert).map_err(|_| damaged("certificate"))?;
     let cert = Certificate::from_der(&cert_der).map_err(|_| damaged("certificate"))?;
     // The key must be the certificate's: a record pieced together from two would sign with a
     // key no reader could tie to the name shown.
-    if cert.tbs_certificate.subject_public_key_info != spki(&key)? {
+    if cert.tbs_certificate.subject_public_key_info != key.spki()? {
         return Err(damaged("key and certificate differ"));
     }
+    let chain = rec
+        .chain
+        .iter()
+        .map(|h| {
+            hex::decode(h)
+                .ok()
+                .and_then(|d| Certificate::from_der(&d).ok())
+                .ok_or_else(|| damaged("certificate chain"))
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Signer {
         key,
         cert,
         cert_der,
+        chain,
     })
 }
 
