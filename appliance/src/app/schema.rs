@@ -28,6 +28,7 @@ pub fn schema() -> Schema {
             lessons::TABLES,
             district::TABLES,
             &gradebook::hocba::TABLES,
+            &[gradebook::hocba::STAMP_WAITING.name],
         ]
         .concat(),
         migrations: vec![

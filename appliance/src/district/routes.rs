@@ -34,6 +34,8 @@ pub struct Hub {
     /// A school not heard from for more days than this is flagged on the staff page.
     pub silent_days: i64,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The time-stamping authority (`keys/tsa.key`, `keys/tsa.crt`), loaded once.
+    tsa: Mutex<Option<Arc<crate::pki::tsa::Tsa>>>,
 }
 
 impl Hub {
@@ -48,7 +50,22 @@ impl Hub {
             storage,
             silent_days: DEFAULT_SILENT_DAYS,
             locks: Mutex::new(HashMap::new()),
+            tsa: Mutex::new(None),
         }
+    }
+    /// The hub's time-stamping authority, its key and certificate issued on first use (the hub's
+    /// start calls this, so a hub has them from its first run).
+    pub fn tsa(&self) -> Result<Arc<crate::pki::tsa::Tsa>, crate::pki::tsa::TsaError> {
+        let mut slot = self.tsa.lock().expect("not poisoned");
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(crate::pki::tsa::load_or_create(
+            &self.dir,
+            jiff::Timestamp::now(),
+        )?);
+        *slot = Some(t.clone());
+        Ok(t)
     }
     fn lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.locks
@@ -105,6 +122,50 @@ pub fn relay() -> Router<Shared> {
         .route("/records/{school}", get(records_after))
         .route("/downlink/{school}", get(downlink_list))
         .route("/downlink/{school}/{id}", get(downlink_file))
+        .route("/timestamp/{school}", post(timestamp))
+}
+
+/// The most a TimeStampReq may be: a SHA-512 imprint, a policy, a nonce and a few extensions
+/// fit in far less.
+const MAX_TIMESTAMP_QUERY: usize = 4096;
+
+/// RFC 3161 over HTTP (RFC 3161 3.4): an enrolled school posts a TimeStampReq
+/// (application/timestamp-query) with its upload secret and gets a TimeStampResp
+/// (application/timestamp-reply). A request the TSA cannot honour is still answered 200 with a
+/// rejection inside, as the protocol says; only who may ask is decided by HTTP status.
+async fn timestamp(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(school): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    authorised(&hub, &headers, &school)?;
+    let is_query = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/timestamp-query"))
+        });
+    if !is_query {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send an RFC 3161 TimeStampReq as application/timestamp-query",
+        ));
+    }
+    if body.len() > MAX_TIMESTAMP_QUERY {
+        return Err(HubError::TooLarge(body.len() as u64).into());
+    }
+    let tsa = hub.tsa().map_err(ApiError::internal)?;
+    let reply = tsa.respond(&body, jiff::Timestamp::now());
+    tracing::info!(%school, "time-stamp issued");
+    Ok((
+        [(header::CONTENT_TYPE, "application/timestamp-reply")],
+        reply,
+    )
+        .into_response())
 }
 
 /// The district staff's pages and downloads, and the hub's health check.
