@@ -3,8 +3,9 @@
 //! time-stamp from the hub's TSA in its unsigned attributes, the signed bytes unchanged. A
 //! signature made while the link is down gets its time-stamp when the link comes back, without
 //! signing again. pdfsig still finds every signature valid; pyHanko, trusting the school's
-//! signing CA and the hub's TSA certificate, reports the time-stamp. The hub's TSA answers
-//! enrolled schools only.
+//! signing CA and the hub's TSA certificate, reports the time-stamp. The box sends its signing
+//! CA to the hub, which then verifies the school's files (and refuses one from a school whose
+//! CA it does not have: "không rõ trường"). The hub's TSA answers enrolled schools only.
 
 mod common;
 
@@ -106,56 +107,90 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
         &hub.token("79000701"),
     );
     assert!(o.status.success(), "{}", text(&o));
+    // The link is down from the start: nothing reaches the hub, not even the signing CA.
+    link.set_down(true);
     let s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
     let b = s.base();
     let gvcn = s.login(&homeroom);
     let bgh = s.login("hieutruong");
     let sign = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let download = |student: &str| {
+        gvcn.get(format!("{b}/grades/hocba/{student}/signed"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+            .to_vec()
+    };
 
-    // Online: the homeroom teacher's signatures are time-stamped.
+    // Offline: the homeroom teacher signs; nothing is time-stamped while the link is down.
     let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
     assert_eq!(code, 200, "{done}");
     let students = done["signed"].as_u64().unwrap() as usize;
-    until_stamped(&s, &bgh, "gvcn");
-
-    // Offline: the principal signs; nothing can be stamped while the link is down.
-    link.set_down(true);
-    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
-    assert_eq!(code, 200, "{done}");
     let v = versions(&s, &bgh);
-    assert_eq!(v.len(), 2 * students);
-    assert!(
-        v.iter()
-            .filter(|r| r["stage"] == "principal")
-            .all(|r| r["timestamp"].is_null()),
-        "{v:?}"
-    );
+    assert_eq!(v.len(), students);
+    assert!(v.iter().all(|r| r["timestamp"].is_null()), "{v:?}");
     let student = v[0]["student"].as_str().unwrap().to_string();
-    let offline = gvcn
-        .get(format!("{b}/grades/hocba/{student}/signed"))
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap()
-        .to_vec();
+    let offline = download(&student);
+    // The hub has not heard of this school's signing CA: it cannot say whose file this is.
+    let staff = hub.staff();
+    let token = common::csrf(&staff, &hub.base());
+    let hub_verify = |pdf: Vec<u8>| {
+        let r = staff
+            .post(format!("{}/district/api/hocba/verify", hub.base()))
+            .header("content-type", "application/pdf")
+            .header("X-CSRF-Token", &token)
+            .body(pdf)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let (code, e) = hub_verify(offline.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("unknown_school")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Không rõ trường"),
+        "{e}"
+    );
 
-    // The link is back: the principal's signatures get theirs, without signing again.
+    // The link is back: the signatures get their time-stamps, without signing again, and the
+    // signing CA reaches the hub.
     link.set_down(false);
-    let v = until_stamped(&s, &bgh, "principal");
-    assert_eq!(v.len(), 2 * students, "no new signature: {v:?}");
-    let stamped = gvcn
-        .get(format!("{b}/grades/hocba/{student}/signed"))
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap()
-        .to_vec();
+    let v = until_stamped(&s, &bgh, "gvcn");
+    assert_eq!(v.len(), students, "no new signature: {v:?}");
+    let stamped = download(&student);
     assert_eq!(
         stamped.len(),
         offline.len(),
         "the token went into reserved space"
     );
     assert_ne!(stamped, offline);
+
+    // Online: the principal's signatures are time-stamped too.
+    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    until_stamped(&s, &bgh, "principal");
+    let stamped = download(&student);
+
+    // The hub verifies the school's file against the CA the school sent.
+    let (code, r) = hub_verify(stamped.clone());
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["school"], "79000701", "{r}");
+    assert_eq!(r["valid"], true, "{r}");
+    let sigs = r["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{r}");
+    assert!(sigs.iter().all(|s| s["timestamp"].is_string()), "{r}");
+    let mut tampered = stamped.clone();
+    let at = stamped.len() / 3;
+    tampered[at] ^= 0x01;
+    let (code, r) = hub_verify(tampered);
+    assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
 
     let file = tmp.path().join("stamped.pdf");
     std::fs::write(&file, &stamped).unwrap();

@@ -129,12 +129,18 @@ pub const RECORDS: Collection<RecordRow> =
 pub const DOWNLINK: Collection<Published> =
     Collection::new("district.downlink.v1", AuditPolicy::Values, None);
 
+/// Each school's học bạ signing CA certificate (PEM), by school code: what the hub verifies
+/// the school's signed học bạ against.
+pub const SIGNING_CAS: Collection<String> =
+    Collection::new("district.signing_cas.v1", AuditPolicy::Values, None);
+
 pub const TABLES: &[&str] = &[
     SCHOOLS.name,
     TOKENS.name,
     RECEIPTS.name,
     RECORDS.name,
     DOWNLINK.name,
+    SIGNING_CAS.name,
 ];
 
 /// A file published for the schools to fetch (today: update bundles).
@@ -330,6 +336,10 @@ pub trait HubStorage: Send + Sync {
         kind: &str,
         f: &mut dyn FnMut(&str, &serde_json::Value),
     ) -> Result<(), HubError>;
+    /// Keeps `pem` as the school's học bạ signing CA (replacing the one it sent before).
+    fn set_signing_ca(&self, school: &str, pem: &str) -> Result<(), HubError>;
+    /// Every school's signing CA: (school code, PEM), by code.
+    fn signing_cas(&self) -> Result<Vec<(String, String)>, HubError>;
 }
 
 /// A fresh enrolment token for `school` ("{school}-{24 hex}"): the school's code first, so the
@@ -591,6 +601,82 @@ impl HubStorage for RedbHub {
         })?;
         Ok(())
     }
+
+    fn set_signing_ca(&self, school: &str, pem: &str) -> Result<(), HubError> {
+        self.store.write(&actor(), |tx| {
+            if tx.get(&SCHOOLS, school)?.is_none() {
+                return Err(HubError::UnknownSchool(school.into()));
+            }
+            tx.put(
+                &SIGNING_CAS,
+                school,
+                &pem.to_string(),
+                "district.signing_ca",
+            )?;
+            Ok(())
+        })
+    }
+
+    fn signing_cas(&self) -> Result<Vec<(String, String)>, HubError> {
+        Ok(self.store.read()?.scan(&SIGNING_CAS, "")?)
+    }
+}
+
+/// Why the hub cannot check a học bạ file.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("Tệp không có chữ ký số nào.")]
+    Unsigned,
+    #[error(
+        "Không rõ trường: chữ ký không thuộc CA ký số của trường nào đã ghi danh và gửi chứng thư CA về Phòng."
+    )]
+    UnknownSchool,
+    #[error("{0}")]
+    Pdf(#[from] crate::pki::pades::PadesError),
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+/// The hub's check of a signed học bạ (`tram district verify-hocba`, the staff's API): the
+/// school whose signing CA its signatures chain to, and each signature as the school's own
+/// verify reports it (bytes, chain, time, time-stamp). A file no known school's CA signed is
+/// refused ("không rõ trường").
+pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Value, VerifyError> {
+    use crate::pki::{pades, signing};
+    let mut any = false;
+    for (school, pem) in hub.signing_cas()? {
+        let Ok(ca) = signing::cert_from_pem(&pem) else {
+            continue;
+        };
+        let reports = pades::verify(pdf, &ca)?;
+        if reports.is_empty() {
+            return Err(VerifyError::Unsigned);
+        }
+        any = true;
+        if reports.iter().any(|r| r.chain_ok) {
+            let name = hub.school(&school)?.map(|s| s.name).unwrap_or_default();
+            return Ok(serde_json::json!({
+                "school": school,
+                "school_name": name,
+                "valid": reports.iter().all(|r| r.valid()),
+                "signatures": reports,
+            }));
+        }
+    }
+    if !any && !pdf_has_signature(pdf)? {
+        return Err(VerifyError::Unsigned);
+    }
+    Err(VerifyError::UnknownSchool)
+}
+
+/// Whether the file carries any signature (checked against a throw-away anchor).
+fn pdf_has_signature(pdf: &[u8]) -> Result<bool, VerifyError> {
+    let doc = lopdf::Document::load_mem(pdf)
+        .map_err(|e| crate::pki::pades::PadesError::Pdf(e.to_string()))?;
+    Ok(doc.objects.values().any(|o| {
+        o.as_dict()
+            .is_ok_and(|d| matches!(d.get(b"FT"), Ok(lopdf::Object::Name(n)) if n == b"Sig"))
+    }))
 }
 
 /// What `tram district token` prints: the token, and the certificate pin for HTTPS.

@@ -123,6 +123,29 @@ pub fn relay() -> Router<Shared> {
         .route("/downlink/{school}", get(downlink_list))
         .route("/downlink/{school}/{id}", get(downlink_file))
         .route("/timestamp/{school}", post(timestamp))
+        .route("/signing-ca/{school}", axum::routing::put(signing_ca))
+}
+
+/// The school's học bạ signing CA (PEM), sent by the box when it enrols and whenever it
+/// changes: kept per school so the hub can verify the school's signed học bạ.
+async fn signing_ca(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(school): Path<String>,
+    body: String,
+) -> Result<StatusCode, ApiError> {
+    authorised(&hub, &headers, &school)?;
+    let cert = crate::pki::signing::cert_from_pem(&body)
+        .map_err(|e| ApiError::bad_request(format!("not a PEM certificate: {e}")))?;
+    // A CA names itself as its issuer; a signer's certificate or anything else is no anchor.
+    if cert.tbs_certificate.issuer != cert.tbs_certificate.subject {
+        return Err(ApiError::bad_request("not a self-issued CA certificate"));
+    }
+    let storage = hub.storage.clone();
+    tokio::task::spawn_blocking(move || storage.set_signing_ca(&school, body.trim()))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The most a TimeStampReq may be: a SHA-512 imprint, a policy, a nonce and a few extensions
@@ -176,6 +199,7 @@ pub fn staff() -> Router<Shared> {
         .route("/district", get(staff_page))
         .route("/district/api/schools", get(schools_json))
         .route("/district/api/stats", get(stats_json))
+        .route("/district/api/hocba/verify", post(verify_hocba))
         .route("/district/schools.csv", get(schools_csv))
         .route("/district/district.xlsx", get(xlsx))
         .route("/district/reports/{file}", get(report_csv))
@@ -732,6 +756,34 @@ async fn school_csdl_csv(
     u.require(Action::ImportExport)?;
     filter.check().map_err(bad_filter)?;
     csv_of(&school_tables(&st, filter.year).await?, &file)
+}
+
+/// "Kiểm tra học bạ số": staff post a signed học bạ PDF (raw body) and get the school it
+/// chains to and each signature; 422 `unknown_school` when no enrolled school's CA signed it.
+async fn verify_hocba(
+    u: crate::auth::extract::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_staff(&u)?;
+    let storage = hub.storage.clone();
+    let r = tokio::task::spawn_blocking(move || super::verify_hocba(storage.as_ref(), &body))
+        .await
+        .map_err(ApiError::internal)?;
+    match r {
+        Ok(v) => Ok(Json(v)),
+        Err(super::VerifyError::Hub(e)) => Err(e.into()),
+        Err(e @ super::VerifyError::UnknownSchool) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_school",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_verifiable",
+            e.to_string(),
+        )),
+    }
 }
 
 async fn schools_json(

@@ -32,6 +32,36 @@ pub async fn request(
     Ok(tsa::check_reply(&reply, digest, &nonce)?)
 }
 
+/// Where the box notes the SHA-256 of the signing CA the hub last accepted.
+fn ca_sent_path(dir: &Path) -> PathBuf {
+    dir.join("relay").join("signing-ca.sent")
+}
+
+/// Sends the school's học bạ signing CA to the hub when the hub does not have this one yet
+/// (first contact after enrolment, a CA made later, a hub enrolled again): the hub verifies the
+/// school's signed học bạ against it.
+pub async fn send_signing_ca(c: &reqwest::Client, e: &Enrolment, dir: &Path) -> anyhow::Result<()> {
+    let Ok(pem) = std::fs::read_to_string(crate::pki::signing::ca_cert_path(dir)) else {
+        return Ok(());
+    };
+    let mark = format!("{} {}", e.hub, sha256_hex(pem.as_bytes()));
+    if std::fs::read_to_string(ca_sent_path(dir)).is_ok_and(|m| m == mark) {
+        return Ok(());
+    }
+    checked(
+        c.put(format!("{}/relay/v1/signing-ca/{}", e.hub, e.school))
+            .header("authorization", format!("Bearer {}", e.secret))
+            .header("content-type", "application/x-pem-file")
+            .body(pem)
+            .send()
+            .await?,
+    )
+    .await?;
+    crate::config::write_atomic(&ca_sent_path(dir), mark.as_bytes())?;
+    tracing::info!("the học bạ signing CA was sent to the district hub");
+    Ok(())
+}
+
 /// One pass over the waiting signatures. Stops at the first failure to reach the hub (the
 /// rest waits for the next pass); returns how many files were stamped.
 pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
@@ -39,12 +69,13 @@ pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
     let Some(e) = enrolment(&dir) else {
         return Ok(0);
     };
+    let c = client(e.pin_sha256.as_deref())?;
+    send_signing_ca(&c, &e, &dir).await?;
     let s = store.clone();
     let keys = tokio::task::spawn_blocking(move || hocba::stamp_waiting(&s.read()?)).await??;
     if keys.is_empty() {
         return Ok(0);
     }
-    let c = client(e.pin_sha256.as_deref())?;
     let mut done = 0;
     for key in keys {
         let s = store.clone();
