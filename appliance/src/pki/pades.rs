@@ -61,25 +61,24 @@ const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
 
 /// ESS IssuerSerial (RFC 5035).
 #[derive(Clone, Debug, Sequence)]
-pub(crate) struct IssuerSerial {
-    pub(crate) issuer: Vec<GeneralName>,
-    pub(crate) serial_number: SerialNumber,
+struct IssuerSerial {
+    issuer: Vec<GeneralName>,
+    serial_number: SerialNumber,
 }
 
 /// ESS ESSCertIDv2; hashAlgorithm is left out, which means its DEFAULT, SHA-256.
 #[derive(Clone, Debug, Sequence)]
-pub(crate) struct EssCertIdV2 {
-    pub(crate) cert_hash: OctetString,
-    pub(crate) issuer_serial: IssuerSerial,
+struct EssCertIdV2 {
+    cert_hash: OctetString,
+    issuer_serial: IssuerSerial,
 }
 
-/// ESS SigningCertificateV2 (RFC 5035), also in the hub's time-stamp tokens (`tsa.rs`).
 #[derive(Clone, Debug, Sequence)]
-pub(crate) struct SigningCertificateV2 {
-    pub(crate) certs: Vec<EssCertIdV2>,
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
 }
 
-fn sha256_alg() -> AlgorithmIdentifierOwned {
+pub(crate) fn sha256_alg() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned {
         oid: ID_SHA_256,
         parameters: None,
@@ -151,21 +150,21 @@ pub fn sign(
     Ok(out)
 }
 
-/// The CMS SignedData (DER) over a PDF's byte-range digest.
-fn signed_data(signer: &Signer, ca: &Certificate, digest: &[u8]) -> Result<Vec<u8>, PadesError> {
-    let eci = EncapsulatedContentInfo {
-        econtent_type: ID_DATA,
-        econtent: None,
-    };
-    let tbs = &signer.cert.tbs_certificate;
+/// How a SignerInfo names `cert` (DER `cert_der`): issuer and serial, and the ESS
+/// signingCertificateV2 attribute with its SHA-256 — in the PAdES signatures and in the hub's
+/// time-stamp tokens (`tsa.rs`).
+pub(crate) fn signer_id_and_ess(
+    cert: &Certificate,
+    cert_der: &[u8],
+) -> der::Result<(SignerIdentifier, Attribute)> {
+    let tbs = &cert.tbs_certificate;
     let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
         issuer: tbs.issuer.clone(),
         serial_number: tbs.serial_number.clone(),
     });
     let ess = SigningCertificateV2 {
         certs: vec![EssCertIdV2 {
-            cert_hash: OctetString::new(Sha256::digest(&signer.cert_der).to_vec())
-                .map_err(cms_err)?,
+            cert_hash: OctetString::new(Sha256::digest(cert_der).to_vec())?,
             issuer_serial: IssuerSerial {
                 issuer: vec![GeneralName::DirectoryName(tbs.issuer.clone())],
                 serial_number: tbs.serial_number.clone(),
@@ -173,13 +172,23 @@ fn signed_data(signer: &Signer, ca: &Certificate, digest: &[u8]) -> Result<Vec<u
         }],
     };
     let mut values = SetOfVec::new();
-    values
-        .insert(der::Any::encode_from(&ess).map_err(cms_err)?)
-        .map_err(cms_err)?;
-    let ess_attr = Attribute {
-        oid: ID_SIGNING_CERTIFICATE_V2,
-        values,
+    values.insert(der::Any::encode_from(&ess)?)?;
+    Ok((
+        sid,
+        Attribute {
+            oid: ID_SIGNING_CERTIFICATE_V2,
+            values,
+        },
+    ))
+}
+
+/// The CMS SignedData (DER) over a PDF's byte-range digest.
+fn signed_data(signer: &Signer, ca: &Certificate, digest: &[u8]) -> Result<Vec<u8>, PadesError> {
+    let eci = EncapsulatedContentInfo {
+        econtent_type: ID_DATA,
+        econtent: None,
     };
+    let (sid, ess_attr) = signer_id_and_ess(&signer.cert, &signer.cert_der).map_err(cms_err)?;
     let mut info = SignerInfoBuilder::new(&signer.key, sid, sha256_alg(), &eci, Some(digest))
         .map_err(cms_err)?;
     info.add_signed_attribute(ess_attr).map_err(cms_err)?;

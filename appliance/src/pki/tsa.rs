@@ -11,22 +11,21 @@
 use std::path::{Path, PathBuf};
 
 use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
-use cms::signed_data::{EncapsulatedContentInfo, SignedData, SignerIdentifier};
-use der::asn1::{GeneralizedTime, Int, ObjectIdentifier, OctetString, SetOfVec};
+use cms::signed_data::{EncapsulatedContentInfo, SignedData};
+use der::asn1::{GeneralizedTime, Int, ObjectIdentifier, OctetString};
 use der::{Decode, Encode, EncodePem, Sequence};
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use sha2::{Digest, Sha256};
-use x509_cert::attr::Attribute;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 use x509_cert::certificate::Certificate;
 use x509_cert::ext::Extensions;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 
-use super::pades::{EssCertIdV2, IssuerSerial, SigningCertificateV2};
+use super::pades::sha256_alg;
 use super::signing::{name, serial, spki, validity};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +48,6 @@ pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const ID_SHA_256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 /// The policy the hub's time-stamps are issued under. A UUID-style arc (ITU-T X.667, 2.25)
 /// until the district registers an OID of its own.
 const TSA_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.25.31612026");
@@ -133,13 +130,6 @@ const GRANTED: u8 = 0;
 const REJECTION: u8 = 2;
 const BAD_ALG: usize = 0;
 const BAD_DATA_FORMAT: usize = 5;
-
-fn sha256_alg() -> AlgorithmIdentifierOwned {
-    AlgorithmIdentifierOwned {
-        oid: ID_SHA_256,
-        parameters: None,
-    }
-}
 
 fn key_err(e: impl std::fmt::Display) -> TsaError {
     TsaError::Key(e.to_string())
@@ -275,35 +265,13 @@ impl Tsa {
                     .map_err(key_err)?,
             ),
         };
-        let tbs = &self.cert.tbs_certificate;
-        let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-            issuer: tbs.issuer.clone(),
-            serial_number: tbs.serial_number.clone(),
-        });
         // RFC 3161 2.4.1 / RFC 5816: the token names the TSA's certificate (ESS v2, SHA-256).
-        let ess = SigningCertificateV2 {
-            certs: vec![EssCertIdV2 {
-                cert_hash: OctetString::new(
-                    Sha256::digest(self.cert.to_der().map_err(key_err)?).to_vec(),
-                )
-                .map_err(key_err)?,
-                issuer_serial: IssuerSerial {
-                    issuer: vec![GeneralName::DirectoryName(tbs.issuer.clone())],
-                    serial_number: tbs.serial_number.clone(),
-                },
-            }],
-        };
-        let mut values = SetOfVec::new();
-        values
-            .insert(der::Any::encode_from(&ess).map_err(key_err)?)
-            .map_err(key_err)?;
+        let cert_der = self.cert.to_der().map_err(key_err)?;
+        let (sid, ess_attr) =
+            super::pades::signer_id_and_ess(&self.cert, &cert_der).map_err(key_err)?;
         let mut info =
             SignerInfoBuilder::new(&self.key, sid, sha256_alg(), &eci, None).map_err(key_err)?;
-        info.add_signed_attribute(Attribute {
-            oid: ID_SIGNING_CERTIFICATE_V2,
-            values,
-        })
-        .map_err(key_err)?;
+        info.add_signed_attribute(ess_attr).map_err(key_err)?;
         let mut b = SignedDataBuilder::new(&eci);
         b.add_digest_algorithm(sha256_alg()).map_err(key_err)?;
         // Always sent, asked for or not: a school's file then carries what a reader needs.
