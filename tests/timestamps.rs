@@ -145,6 +145,17 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
             .unwrap();
         (r.status().as_u16(), r.json::<Value>().unwrap())
     };
+    let unknown = tmp.path().join("unknown.pdf");
+    std::fs::write(&unknown, &offline).unwrap();
+    let o = common::tram(&[
+        "district",
+        "verify-hocba",
+        "--data-dir",
+        hub_dir.path().to_str().unwrap(),
+        unknown.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("unknown school"), "{}", text(&o));
     let (code, e) = hub_verify(offline.clone());
     assert_eq!(
         (code, e["error"]["code"].as_str()),
@@ -189,8 +200,32 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     let mut tampered = stamped.clone();
     let at = stamped.len() / 3;
     tampered[at] ^= 0x01;
-    let (code, r) = hub_verify(tampered);
+    let (code, r) = hub_verify(tampered.clone());
     assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
+    // The same check from the hub's command line, while the hub runs: exit 0 valid, 3 not.
+    let hub_data = hub_dir.path().to_str().unwrap();
+    let good = tmp.path().join("good.pdf");
+    let bad = tmp.path().join("bad.pdf");
+    std::fs::write(&good, &stamped).unwrap();
+    std::fs::write(&bad, &tampered).unwrap();
+    let o = common::tram(&[
+        "district",
+        "verify-hocba",
+        "--data-dir",
+        hub_data,
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).starts_with("school 79000701"), "{}", text(&o));
+    assert_eq!(text(&o).matches("time-stamp 20").count(), 2, "{}", text(&o));
+    let o = common::tram(&[
+        "district",
+        "verify-hocba",
+        "--data-dir",
+        hub_data,
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 
     let file = tmp.path().join("stamped.pdf");
     std::fs::write(&file, &stamped).unwrap();

@@ -98,6 +98,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "district-publish-library"
                             | "district-key-reset"
                             | "hocba-export"
+                            | "district-verify-hocba"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -153,6 +154,12 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 std::path::Path::new(&arg(1)),
                             )
                             .map_err(|e| e.to_string()),
+                            "district-verify-hocba" => Ok(crate::district::verify_hocba_text(
+                                &crate::district::RedbHub {
+                                    store: store.clone(),
+                                },
+                                std::path::Path::new(&arg(0)),
+                            )),
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

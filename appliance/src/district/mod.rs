@@ -669,6 +669,58 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
     Err(VerifyError::UnknownSchool)
 }
 
+/// What `tram district verify-hocba FILE` prints (English): the school, then a line per
+/// signature; the last line "VALID", "INVALID" or the reason none could be checked.
+pub fn verify_hocba_text(hub: &dyn HubStorage, file: &std::path::Path) -> String {
+    let pdf = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return format!("{}: {e}\nNOT CHECKED\n", file.display()),
+    };
+    match verify_hocba(hub, &pdf) {
+        Ok(v) => {
+            let mut out = format!(
+                "school {} ({})\n",
+                v["school"].as_str().unwrap_or_default(),
+                v["school_name"].as_str().unwrap_or_default()
+            );
+            for s in v["signatures"].as_array().into_iter().flatten() {
+                out += &format!(
+                    "{} — {}: signed {}, time-stamp {}, bytes {}, chain {}{}\n",
+                    s["signer"].as_str().unwrap_or_default(),
+                    s["role"].as_str().unwrap_or("-"),
+                    s["signing_time"].as_str().unwrap_or("-"),
+                    s["timestamp"].as_str().unwrap_or("none"),
+                    if s["bytes_intact"] == true {
+                        "intact"
+                    } else {
+                        "CHANGED"
+                    },
+                    if s["chain_ok"] == true {
+                        "ok"
+                    } else {
+                        "NOT OK"
+                    },
+                    s["problems"]
+                        .as_array()
+                        .filter(|p| !p.is_empty())
+                        .map(|p| format!(" ({})", serde_json::Value::from(p.clone())))
+                        .unwrap_or_default(),
+                );
+            }
+            out + if v["valid"] == true {
+                "VALID\n"
+            } else {
+                "INVALID\n"
+            }
+        }
+        Err(VerifyError::UnknownSchool) => {
+            "unknown school: no enrolled school's signing CA signed this file\nINVALID\n".into()
+        }
+        Err(VerifyError::Unsigned) => "the file carries no signature\nINVALID\n".into(),
+        Err(e) => format!("{e}\nNOT CHECKED\n"),
+    }
+}
+
 /// Whether the file carries any signature (checked against a throw-away anchor).
 fn pdf_has_signature(pdf: &[u8]) -> Result<bool, VerifyError> {
     let doc = lopdf::Document::load_mem(pdf)
