@@ -70,7 +70,10 @@ pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
         return Ok(0);
     };
     let c = client(e.pin_sha256.as_deref())?;
-    send_signing_ca(&c, &e, &dir).await?;
+    // A hub that refuses the CA (an older hub) still time-stamps: the two are independent.
+    if let Err(err) = send_signing_ca(&c, &e, &dir).await {
+        tracing::warn!(error = %err, "the học bạ signing CA did not reach the district hub; will retry");
+    }
     let s = store.clone();
     let keys = tokio::task::spawn_blocking(move || hocba::stamp_waiting(&s.read()?)).await??;
     if keys.is_empty() {
