@@ -113,6 +113,9 @@ pub async fn serve(
         None => Hub::new(store.clone()),
     };
     hub.silent_days = opts.silent_days;
+    // The time-stamping authority's key and certificate are issued at the hub's first start.
+    hub.tsa()
+        .map_err(|e| anyhow::anyhow!("the hub's time-stamping authority: {e}"))?;
     let hub = Arc::new(hub);
     let app = router(state.clone(), hub).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();

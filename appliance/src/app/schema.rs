@@ -30,6 +30,7 @@ pub fn schema() -> Schema {
             &gradebook::hocba::TABLES,
             dept::TABLES,
             &[lessons::export::APPROVALS.name],
+            &[gradebook::hocba::STAMP_WAITING.name],
         ]
         .concat(),
         migrations: vec![

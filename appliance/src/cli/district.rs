@@ -101,6 +101,16 @@ pub enum DistrictCmd {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Check a signed học bạ PDF against every enrolled school's signing CA: the school it
+    /// chains to and each signature. Exit 0 valid, 3 invalid or from an unknown school. Works
+    /// while the hub runs.
+    VerifyHocba {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
+        database_url: Option<String>,
+        file: PathBuf,
+    },
     /// Issue a one-time enrolment token for a school; prints it (and the certificate pin the
     /// school needs over HTTPS). Works while the hub runs.
     Token {
@@ -276,6 +286,39 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(3));
             }
             Ok(ExitCode::SUCCESS)
+        }
+        DistrictCmd::VerifyHocba {
+            data,
+            database_url,
+            file,
+        } => {
+            let file = std::path::absolute(&file)?;
+            not_on_postgres(&data.data_dir, &database_url)?;
+            let text = match database_url {
+                Some(url) => tram::district::verify_hocba_text(&*postgres_hub(&url)?, &file),
+                None => {
+                    here_or_server(
+                        &data.data_dir,
+                        "district-verify-hocba",
+                        vec![file.display().to_string()],
+                        |store| {
+                            let hub = tram::district::RedbHub {
+                                store: Arc::new(store),
+                            };
+                            Ok((true, tram::district::verify_hocba_text(&hub, &file)))
+                        },
+                    )?
+                    .1
+                }
+            };
+            print!("{text}");
+            Ok(
+                if text.ends_with("VALID\n") && !text.ends_with("INVALID\n") {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(3)
+                },
+            )
         }
         DistrictCmd::KeyReset {
             data,

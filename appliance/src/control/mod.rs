@@ -99,6 +99,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "district-key-reset"
                             | "hocba-export"
                             | "records-export"
+                            | "district-verify-hocba"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -159,6 +160,12 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 Some(arg(0).as_str()),
                                 std::path::Path::new(&arg(1)),
                             ),
+                            "district-verify-hocba" => Ok(crate::district::verify_hocba_text(
+                                &crate::district::RedbHub {
+                                    store: store.clone(),
+                                },
+                                std::path::Path::new(&arg(0)),
+                            )),
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

@@ -158,12 +158,18 @@ pub const RECORDS: Collection<RecordRow> =
 pub const DOWNLINK: Collection<Published> =
     Collection::new("district.downlink.v1", AuditPolicy::Values, None);
 
+/// Each school's học bạ signing CA certificate (PEM), by school code: what the hub verifies
+/// the school's signed học bạ against.
+pub const SIGNING_CAS: Collection<String> =
+    Collection::new("district.signing_cas.v1", AuditPolicy::Values, None);
+
 pub const TABLES: &[&str] = &[
     SCHOOLS.name,
     TOKENS.name,
     RECEIPTS.name,
     RECORDS.name,
     DOWNLINK.name,
+    SIGNING_CAS.name,
 ];
 
 /// A file published for the schools to fetch (today: update bundles).
@@ -452,6 +458,10 @@ pub trait HubStorage: Send + Sync {
         kind: &str,
         f: &mut dyn FnMut(&serde_json::Value),
     ) -> Result<(), HubError>;
+    /// Keeps `pem` as the school's học bạ signing CA (replacing the one it sent before).
+    fn set_signing_ca(&self, school: &str, pem: &str) -> Result<(), HubError>;
+    /// Every school's signing CA: (school code, PEM), by code.
+    fn signing_cas(&self) -> Result<Vec<(String, String)>, HubError>;
 }
 
 /// A fresh enrolment token for `school` ("{school}-{24 hex}"): the school's code first, so the
@@ -739,6 +749,133 @@ impl HubStorage for RedbHub {
         })?;
         Ok(())
     }
+    fn set_signing_ca(&self, school: &str, pem: &str) -> Result<(), HubError> {
+        self.store.write(&actor(), |tx| {
+            if tx.get(&SCHOOLS, school)?.is_none() {
+                return Err(HubError::UnknownSchool(school.into()));
+            }
+            tx.put(
+                &SIGNING_CAS,
+                school,
+                &pem.to_string(),
+                "district.signing_ca",
+            )?;
+            Ok(())
+        })
+    }
+
+    fn signing_cas(&self) -> Result<Vec<(String, String)>, HubError> {
+        Ok(self.store.read()?.scan(&SIGNING_CAS, "")?)
+    }
+}
+
+/// Why the hub cannot check a học bạ file.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("Tệp không có chữ ký số nào.")]
+    Unsigned,
+    #[error(
+        "Không rõ trường: chữ ký không thuộc CA ký số của trường nào đã ghi danh và gửi chứng thư CA về Phòng."
+    )]
+    UnknownSchool,
+    #[error("{0}")]
+    Pdf(#[from] crate::pki::pades::PadesError),
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+/// The hub's check of a signed học bạ (`tram district verify-hocba`, the staff's API): the
+/// school whose signing CA its signatures chain to, and each signature as the school's own
+/// verify reports it (bytes, chain, time, time-stamp). A file no known school's CA signed is
+/// refused ("không rõ trường").
+pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Value, VerifyError> {
+    use crate::pki::{pades, signing};
+    let mut any = false;
+    for (school, pem) in hub.signing_cas()? {
+        let Ok(ca) = signing::cert_from_pem(&pem) else {
+            continue;
+        };
+        let reports = pades::verify(pdf, &ca)?;
+        if reports.is_empty() {
+            return Err(VerifyError::Unsigned);
+        }
+        any = true;
+        if reports.iter().any(|r| r.chain_ok) {
+            let name = hub.school(&school)?.map(|s| s.name).unwrap_or_default();
+            return Ok(serde_json::json!({
+                "school": school,
+                "school_name": name,
+                "valid": reports.iter().all(|r| r.valid()),
+                "signatures": reports,
+            }));
+        }
+    }
+    if !any && !pdf_has_signature(pdf)? {
+        return Err(VerifyError::Unsigned);
+    }
+    Err(VerifyError::UnknownSchool)
+}
+
+/// What `tram district verify-hocba FILE` prints (English): the school, then a line per
+/// signature; the last line "VALID", "INVALID" or the reason none could be checked.
+pub fn verify_hocba_text(hub: &dyn HubStorage, file: &std::path::Path) -> String {
+    let pdf = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return format!("{}: {e}\nNOT CHECKED\n", file.display()),
+    };
+    match verify_hocba(hub, &pdf) {
+        Ok(v) => {
+            let mut out = format!(
+                "school {} ({})\n",
+                v["school"].as_str().unwrap_or_default(),
+                v["school_name"].as_str().unwrap_or_default()
+            );
+            for s in v["signatures"].as_array().into_iter().flatten() {
+                out += &format!(
+                    "{} — {}: signed {}, time-stamp {}, bytes {}, chain {}{}\n",
+                    s["signer"].as_str().unwrap_or_default(),
+                    s["role"].as_str().unwrap_or("-"),
+                    s["signing_time"].as_str().unwrap_or("-"),
+                    s["timestamp"].as_str().unwrap_or("none"),
+                    if s["bytes_intact"] == true {
+                        "intact"
+                    } else {
+                        "CHANGED"
+                    },
+                    if s["chain_ok"] == true {
+                        "ok"
+                    } else {
+                        "NOT OK"
+                    },
+                    s["problems"]
+                        .as_array()
+                        .filter(|p| !p.is_empty())
+                        .map(|p| format!(" ({})", serde_json::Value::from(p.clone())))
+                        .unwrap_or_default(),
+                );
+            }
+            out + if v["valid"] == true {
+                "VALID\n"
+            } else {
+                "INVALID\n"
+            }
+        }
+        Err(VerifyError::UnknownSchool) => {
+            "unknown school: no enrolled school's signing CA signed this file\nINVALID\n".into()
+        }
+        Err(VerifyError::Unsigned) => "the file carries no signature\nINVALID\n".into(),
+        Err(e) => format!("{e}\nNOT CHECKED\n"),
+    }
+}
+
+/// Whether the file carries any signature (checked against a throw-away anchor).
+fn pdf_has_signature(pdf: &[u8]) -> Result<bool, VerifyError> {
+    let doc = lopdf::Document::load_mem(pdf)
+        .map_err(|e| crate::pki::pades::PadesError::Pdf(e.to_string()))?;
+    Ok(doc.objects.values().any(|o| {
+        o.as_dict()
+            .is_ok_and(|d| matches!(d.get(b"FT"), Ok(lopdf::Object::Name(n)) if n == b"Sig"))
+    }))
 }
 
 /// What `tram district token` prints: the token, and the certificate pin for HTTPS.

@@ -527,6 +527,40 @@ impl HubStorage for PgHub {
             Ok(())
         })
     }
+
+    fn set_signing_ca(&self, school: &str, pem: &str) -> Result<(), HubError> {
+        let now = jiff::Timestamp::now().to_string();
+        blocking(|| {
+            let n = self
+                .conn()?
+                .execute(
+                    "INSERT INTO hub_signing_cas (school, pem, at) \
+                     SELECT code, $2, $3 FROM hub_schools WHERE code = $1 \
+                     ON CONFLICT (school) DO UPDATE SET pem = EXCLUDED.pem, at = EXCLUDED.at",
+                    &[&school, &pem, &now],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Err(HubError::UnknownSchool(school.into()));
+            }
+            Ok(())
+        })
+    }
+
+    fn signing_cas(&self) -> Result<Vec<(String, String)>, HubError> {
+        blocking(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT school, pem FROM hub_signing_cas ORDER BY school",
+                    &[],
+                )
+                .map_err(db)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
 }
 
 #[cfg(test)]

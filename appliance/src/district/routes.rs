@@ -39,6 +39,8 @@ pub struct Hub {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Each school's share of the reports, kept until its next batch.
     parts: super::reports::PartCache,
+    /// The time-stamping authority (`keys/tsa.key`, `keys/tsa.crt`), loaded once.
+    tsa: Mutex<Option<Arc<crate::pki::tsa::Tsa>>>,
 }
 
 impl Hub {
@@ -54,7 +56,22 @@ impl Hub {
             silent_days: DEFAULT_SILENT_DAYS,
             locks: Mutex::new(HashMap::new()),
             parts: Default::default(),
+            tsa: Mutex::new(None),
         }
+    }
+    /// The hub's time-stamping authority, its key and certificate issued on first use (the hub's
+    /// start calls this, so a hub has them from its first run).
+    pub fn tsa(&self) -> Result<Arc<crate::pki::tsa::Tsa>, crate::pki::tsa::TsaError> {
+        let mut slot = self.tsa.lock().expect("not poisoned");
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(crate::pki::tsa::load_or_create(
+            &self.dir,
+            jiff::Timestamp::now(),
+        )?);
+        *slot = Some(t.clone());
+        Ok(t)
     }
     fn lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.locks
@@ -112,6 +129,73 @@ pub fn relay() -> Router<Shared> {
         .route("/records/{school}", get(records_after))
         .route("/downlink/{school}", get(downlink_list))
         .route("/downlink/{school}/{id}", get(downlink_file))
+        .route("/timestamp/{school}", post(timestamp))
+        .route("/signing-ca/{school}", axum::routing::put(signing_ca))
+}
+
+/// The school's học bạ signing CA (PEM), sent by the box when it enrols and whenever it
+/// changes: kept per school so the hub can verify the school's signed học bạ.
+async fn signing_ca(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(school): Path<String>,
+    body: String,
+) -> Result<StatusCode, ApiError> {
+    authorised(&hub, &headers, &school)?;
+    let cert = crate::pki::signing::cert_from_pem(&body)
+        .map_err(|e| ApiError::bad_request(format!("not a PEM certificate: {e}")))?;
+    // A CA names itself as its issuer; a signer's certificate or anything else is no anchor.
+    if cert.tbs_certificate.issuer != cert.tbs_certificate.subject {
+        return Err(ApiError::bad_request("not a self-issued CA certificate"));
+    }
+    let storage = hub.storage.clone();
+    tokio::task::spawn_blocking(move || storage.set_signing_ca(&school, body.trim()))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The most a TimeStampReq may be: a SHA-512 imprint, a policy, a nonce and a few extensions
+/// fit in far less.
+const MAX_TIMESTAMP_QUERY: usize = 4096;
+
+/// RFC 3161 over HTTP (RFC 3161 3.4): an enrolled school posts a TimeStampReq
+/// (application/timestamp-query) with its upload secret and gets a TimeStampResp
+/// (application/timestamp-reply). A request the TSA cannot honour is still answered 200 with a
+/// rejection inside, as the protocol says; only who may ask is decided by HTTP status.
+async fn timestamp(
+    Extension(hub): Extension<Arc<Hub>>,
+    headers: HeaderMap,
+    Path(school): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    authorised(&hub, &headers, &school)?;
+    let is_query = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/timestamp-query"))
+        });
+    if !is_query {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send an RFC 3161 TimeStampReq as application/timestamp-query",
+        ));
+    }
+    if body.len() > MAX_TIMESTAMP_QUERY {
+        return Err(HubError::TooLarge(body.len() as u64).into());
+    }
+    let tsa = hub.tsa().map_err(ApiError::internal)?;
+    let reply = tsa.respond(&body, jiff::Timestamp::now());
+    tracing::info!(%school, "time-stamp issued");
+    Ok((
+        [(header::CONTENT_TYPE, "application/timestamp-reply")],
+        reply,
+    )
+        .into_response())
 }
 
 /// The district staff's pages and downloads, and the hub's health check.
@@ -122,6 +206,7 @@ pub fn staff() -> Router<Shared> {
         .route("/district", get(staff_page))
         .route("/district/api/schools", get(schools_json))
         .route("/district/api/stats", get(stats_json))
+        .route("/district/api/hocba/verify", post(verify_hocba))
         .route("/district/schools.csv", get(schools_csv))
         .route("/district/district.xlsx", get(xlsx))
         .route("/district/reports/{file}", get(report_csv))
@@ -705,6 +790,34 @@ async fn school_csdl_csv(
     u.require(Action::ImportExport)?;
     filter.check().map_err(bad_filter)?;
     csv_of(&school_tables(&st, filter.year).await?, &file)
+}
+
+/// "Kiểm tra học bạ số": staff post a signed học bạ PDF (raw body) and get the school it
+/// chains to and each signature; 422 `unknown_school` when no enrolled school's CA signed it.
+async fn verify_hocba(
+    u: crate::auth::extract::ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_staff(&u)?;
+    let storage = hub.storage.clone();
+    let r = tokio::task::spawn_blocking(move || super::verify_hocba(storage.as_ref(), &body))
+        .await
+        .map_err(ApiError::internal)?;
+    match r {
+        Ok(v) => Ok(Json(v)),
+        Err(super::VerifyError::Hub(e)) => Err(e.into()),
+        Err(e @ super::VerifyError::UnknownSchool) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_school",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_verifiable",
+            e.to_string(),
+        )),
+    }
 }
 
 async fn schools_json(

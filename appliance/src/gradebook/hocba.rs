@@ -29,6 +29,17 @@ pub const SIGNED: Collection<SignedHocba> =
 
 pub const TABLES: [&str; 2] = [SIGNERS.name, SIGNED.name];
 
+/// The signatures still waiting for the district's time-stamp (PAdES B-T), by the key of their
+/// row in [`SIGNED`]: only the newest signature of a version, since a time-stamp rewrites the
+/// signature's unsigned part and the next signer's byte range covers it. The relay's stamper
+/// (`relay::stamp`) works through it while the link is up; listed in `app/schema.rs`.
+pub const STAMP_WAITING: Collection<String> =
+    Collection::new("gradebook.hocba_unstamped.v1", AuditPolicy::Values, None);
+
+/// Wakes the stamper when a class was signed, so a box online stamps at once.
+pub static STAMP_WAKE: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
 /// Who signs at which step: the homeroom teacher (GVCN) first, then the principal or a vice
 /// principal (BGH) over her signature.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +77,10 @@ pub struct SignedHocba {
     pub sha256: String,
     /// The signed PDF, base64.
     pub pdf: String,
+    /// The time the district's time-stamp (PAdES B-T) gives this signature, once it has one;
+    /// the row's PDF and SHA-256 are then the time-stamped file (same signed bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<jiff::Timestamp>,
 }
 
 impl SignedHocba {
@@ -336,6 +351,7 @@ pub fn sign_class(
             lock_at,
             sha256: hex::encode(sha2::Sha256::digest(&signed)),
             pdf: base64::engine::general_purpose::STANDARD.encode(&signed),
+            timestamp: None,
         });
     }
     drop(rx);
@@ -364,6 +380,13 @@ pub fn sign_class(
                     return Err(HocbaError::AlreadySigned);
                 }
                 tx.put(&SIGNED, &key, r, "hocba.signed")?;
+                // The new signature waits for its time-stamp; the one it was signed over can
+                // no longer get one (see STAMP_WAITING).
+                tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
+                if r.stage == Stage::Principal {
+                    let under = format!("{}/{}/{:04}/1", r.class, r.student, r.version);
+                    tx.delete(&STAMP_WAITING, &under, "hocba.stamp_waiting")?;
+                }
             }
             tx.event(
                 "hocba.class_signed",
@@ -373,6 +396,7 @@ pub fn sign_class(
             Ok(())
         },
     )?;
+    STAMP_WAKE.notify_one();
     Ok(ClassSigned {
         class: class_id.to_string(),
         stage,
@@ -480,6 +504,8 @@ pub struct VersionInfo {
     pub signer_name: String,
     pub signer_role: String,
     pub sha256: String,
+    /// The district's time-stamp of this signature, once it has one.
+    pub timestamp: Option<jiff::Timestamp>,
 }
 
 /// Every signature stored for `class`, in key order (student, version, stage).
@@ -494,6 +520,7 @@ pub fn class_versions(r: &impl Read, class_id: &str) -> Result<Vec<VersionInfo>,
             signer_name: s.signer_name,
             signer_role: s.signer_role,
             sha256: s.sha256,
+            timestamp: s.timestamp,
         })
         .collect())
 }
@@ -623,6 +650,69 @@ pub fn verify_upload(
         valid,
         signatures,
         data,
+    })
+}
+
+/// The signatures waiting for a time-stamp (keys of [`SIGNED`]), oldest first.
+pub fn stamp_waiting(r: &impl Read) -> Result<Vec<String>, StoreError> {
+    Ok(r.scan(&STAMP_WAITING, "")?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect())
+}
+
+/// Stores the time-stamped file of signature `key` in place of `was` (its SHA-256): the same
+/// signed bytes with the token in the signature's unsigned part. Nothing is stored when the row
+/// changed meanwhile or another signer signed over it (then it can no longer be stamped).
+/// Returns whether the file was stored.
+pub fn store_stamp(
+    store: &Store,
+    key: &str,
+    was: &str,
+    pdf: &[u8],
+    at: jiff::Timestamp,
+) -> Result<bool, StoreError> {
+    let actor = Actor {
+        id: "relay".into(),
+        now: jiff::Timestamp::now(),
+    };
+    store.write(&actor, |tx| {
+        let Some(mut row) = tx.get(&SIGNED, key)? else {
+            tx.delete(&STAMP_WAITING, key, "hocba.stamp_waiting")?;
+            return Ok(false);
+        };
+        let over = row.stage == Stage::Gvcn
+            && tx
+                .get(
+                    &SIGNED,
+                    &format!("{}/{}/{:04}/2", row.class, row.student, row.version),
+                )?
+                .is_some();
+        if row.sha256 != was || over {
+            if over {
+                tx.delete(&STAMP_WAITING, key, "hocba.stamp_waiting")?;
+            }
+            return Ok(false);
+        }
+        row.sha256 = hex::encode(sha2::Sha256::digest(pdf));
+        row.pdf = base64::engine::general_purpose::STANDARD.encode(pdf);
+        row.timestamp = Some(at);
+        tx.put(&SIGNED, key, &row, "hocba.timestamped")?;
+        tx.delete(&STAMP_WAITING, key, "hocba.stamp_waiting")?;
+        Ok(true)
+    })
+}
+
+/// Drops a signature from the waiting list when its file cannot be time-stamped (logged by
+/// the caller): retrying would fail the same way.
+pub fn drop_stamp_waiting(store: &Store, key: &str) -> Result<(), StoreError> {
+    let actor = Actor {
+        id: "relay".into(),
+        now: jiff::Timestamp::now(),
+    };
+    store.write(&actor, |tx| {
+        tx.delete(&STAMP_WAITING, key, "hocba.stamp_waiting")?;
+        Ok::<_, StoreError>(())
     })
 }
 

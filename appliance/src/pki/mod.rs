@@ -10,6 +10,7 @@ pub mod pades;
 pub mod seal;
 pub mod signing;
 pub mod tls;
+pub mod tsa;
 
 use std::net::IpAddr;
 

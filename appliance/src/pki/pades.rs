@@ -53,7 +53,8 @@ const RANGE_PLACEHOLDER: i64 = 9_999_999_999;
 
 const ID_SHA_256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+pub(crate) const ID_MESSAGE_DIGEST: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 /// id-aa-signingCertificateV2 (RFC 5035).
 const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
@@ -77,7 +78,7 @@ struct SigningCertificateV2 {
     certs: Vec<EssCertIdV2>,
 }
 
-fn sha256_alg() -> AlgorithmIdentifierOwned {
+pub(crate) fn sha256_alg() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned {
         oid: ID_SHA_256,
         parameters: None,
@@ -161,6 +162,38 @@ pub fn sign(
     Ok(out)
 }
 
+/// How a SignerInfo names `cert` (DER `cert_der`): issuer and serial, and the ESS
+/// signingCertificateV2 attribute with its SHA-256 — in the PAdES signatures and in the hub's
+/// time-stamp tokens (`tsa.rs`).
+pub(crate) fn signer_id_and_ess(
+    cert: &Certificate,
+    cert_der: &[u8],
+) -> der::Result<(SignerIdentifier, Attribute)> {
+    let tbs = &cert.tbs_certificate;
+    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+        issuer: tbs.issuer.clone(),
+        serial_number: tbs.serial_number.clone(),
+    });
+    let ess = SigningCertificateV2 {
+        certs: vec![EssCertIdV2 {
+            cert_hash: OctetString::new(Sha256::digest(cert_der).to_vec())?,
+            issuer_serial: IssuerSerial {
+                issuer: vec![GeneralName::DirectoryName(tbs.issuer.clone())],
+                serial_number: tbs.serial_number.clone(),
+            },
+        }],
+    };
+    let mut values = SetOfVec::new();
+    values.insert(der::Any::encode_from(&ess)?)?;
+    Ok((
+        sid,
+        Attribute {
+            oid: ID_SIGNING_CERTIFICATE_V2,
+            values,
+        },
+    ))
+}
+
 /// The CMS SignedData (DER) over a PDF's byte-range digest, carrying the signer's certificate
 /// and the `chain` above it.
 fn signed_data(
@@ -172,29 +205,7 @@ fn signed_data(
         econtent_type: ID_DATA,
         econtent: None,
     };
-    let tbs = &signer.cert.tbs_certificate;
-    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-        issuer: tbs.issuer.clone(),
-        serial_number: tbs.serial_number.clone(),
-    });
-    let ess = SigningCertificateV2 {
-        certs: vec![EssCertIdV2 {
-            cert_hash: OctetString::new(Sha256::digest(&signer.cert_der).to_vec())
-                .map_err(cms_err)?,
-            issuer_serial: IssuerSerial {
-                issuer: vec![GeneralName::DirectoryName(tbs.issuer.clone())],
-                serial_number: tbs.serial_number.clone(),
-            },
-        }],
-    };
-    let mut values = SetOfVec::new();
-    values
-        .insert(der::Any::encode_from(&ess).map_err(cms_err)?)
-        .map_err(cms_err)?;
-    let ess_attr = Attribute {
-        oid: ID_SIGNING_CERTIFICATE_V2,
-        values,
-    };
+    let (sid, ess_attr) = signer_id_and_ess(&signer.cert, &signer.cert_der).map_err(cms_err)?;
     let mut builder = SignedDataBuilder::new(&eci);
     builder
         .add_digest_algorithm(sha256_alg())
@@ -478,6 +489,9 @@ pub struct SignatureReport {
     /// The signature's byte range ends where the file ends (later signatures are revisions
     /// appended after it).
     pub covers_whole_file: bool,
+    /// The time of the signature's RFC 3161 time-stamp (PAdES B-T), when it has one whose
+    /// token dates this signature's value and verifies with the certificate it carries.
+    pub timestamp: Option<jiff::Timestamp>,
     /// Where the signed revision ends (the second range's end).
     #[serde(skip)]
     signed_until: usize,
@@ -592,6 +606,7 @@ fn verify_one(
         bytes_intact: false,
         chain_ok: false,
         covers_whole_file: false,
+        timestamp: None,
         signed_until: 0,
         problems: vec![],
     };
@@ -738,6 +753,7 @@ fn verify_one(
         r.problems.push("the CMS signature does not verify".into());
     }
     r.bytes_intact = digest_ok && sig_ok;
+    r.timestamp = signature_timestamp(info);
 
     // The chain: to an anchor — directly (the school signing CA) or through the intermediate
     // certificates the CMS carries (a licensed CA's) —, every link valid at /M.
@@ -853,7 +869,7 @@ fn valid_at(cert: &Certificate, at: jiff::Timestamp) -> bool {
 }
 
 /// Verifies an ECDSA P-256/SHA-256 signature (DER) by the key of `cert`.
-fn verify_ecdsa(cert: &Certificate, message: &[u8], signature: &[u8]) -> bool {
+pub(crate) fn verify_ecdsa(cert: &Certificate, message: &[u8], signature: &[u8]) -> bool {
     let Ok(spki) = cert.tbs_certificate.subject_public_key_info.to_der() else {
         return false;
     };
@@ -896,6 +912,123 @@ pub fn parse_pdf_date(s: &str) -> Option<jiff::Timestamp> {
         offset
     );
     iso.parse().ok()
+}
+
+/// The time of a signer's time-stamp (id-aa-signatureTimeStampToken), if its token dates the
+/// SHA-256 of this signature value and its TSA signature verifies.
+fn signature_timestamp(info: &cms::signed_data::SignerInfo) -> Option<jiff::Timestamp> {
+    let attr = info
+        .unsigned_attrs
+        .as_ref()?
+        .iter()
+        .find(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)?;
+    let token: ContentInfo = attr.values.iter().next()?.decode_as().ok()?;
+    let (tst, _) = super::tsa::token_info(&token).ok()?;
+    let imprint = Sha256::digest(info.signature.as_bytes());
+    (tst.message_imprint.hashed_message.as_bytes() == imprint.as_slice())
+        .then(|| super::tsa::gen_time(&tst).ok())
+        .flatten()
+}
+
+/// The newest signature of a file that ends with it: where its /Contents string lies (the "<"
+/// and one past the ">") and its SignedData.
+fn last_signature(pdf: &[u8]) -> Result<(usize, usize, SignedData), PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    let mut newest: Option<(usize, usize)> = None;
+    for (_, sig) in signature_fields(&doc) {
+        let range: Vec<usize> = sig
+            .get(b"ByteRange")
+            .and_then(Object::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| o.as_i64().ok().and_then(|i| usize::try_from(i).ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let [0, a, b, c] = range[..]
+            && b.checked_add(c) == Some(pdf.len())
+            && a < b
+            && pdf.get(a) == Some(&b'<')
+            && pdf.get(b - 1) == Some(&b'>')
+        {
+            newest = Some((a, b));
+        }
+    }
+    // Only a signature no later revision covers may have its unsigned part rewritten: the
+    // next signer's byte range would include these bytes.
+    let (a, b) = newest.ok_or_else(|| {
+        PadesError::Pdf(
+            "the file does not end with a signature (an update was added after it)".into(),
+        )
+    })?;
+    let contents = hex::decode(
+        pdf[a + 1..b - 1]
+            .iter()
+            .copied()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect::<Vec<u8>>(),
+    )
+    .map_err(pdf_err)?;
+    let mut reader = der::SliceReader::new(&contents).map_err(cms_err)?;
+    let ci = ContentInfo::decode(&mut reader).map_err(cms_err)?;
+    let sd = ci.content.decode_as::<SignedData>().map_err(cms_err)?;
+    Ok((a, b, sd))
+}
+
+/// What a time-stamp of the file's newest signature must date: the SHA-256 of its signature
+/// value (PAdES B-T, as ETSI EN 319 122-1 5.3 asks). None when it already has one.
+pub fn signature_to_stamp(pdf: &[u8]) -> Result<Option<[u8; 32]>, PadesError> {
+    let (_, _, sd) = last_signature(pdf)?;
+    let info = sd
+        .signer_infos
+        .0
+        .iter()
+        .next()
+        .ok_or_else(|| PadesError::Cms("CMS without a signer".into()))?;
+    let stamped = info.unsigned_attrs.as_ref().is_some_and(|u| {
+        u.iter()
+            .any(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
+    });
+    Ok((!stamped).then(|| Sha256::digest(info.signature.as_bytes()).into()))
+}
+
+/// The file with `token` (an RFC 3161 TimeStampToken, DER) added to its newest signature as the
+/// unsigned attribute id-aa-signatureTimeStampToken. Unsigned attributes are outside what the
+/// signature covers and the CMS lives in the reserved /Contents space, so the CMS is rewritten
+/// in place: the file keeps its length, its /ByteRange and every signed byte — the signature
+/// is not made again. Refused when the larger CMS does not fit the reserved space.
+pub fn add_signature_timestamp(pdf: &[u8], token: &[u8]) -> Result<Vec<u8>, PadesError> {
+    let (a, b, mut sd) = last_signature(pdf)?;
+    let value = der::Any::from_der(token).map_err(cms_err)?;
+    let mut infos = sd.signer_infos.0.into_vec();
+    let info = infos
+        .first_mut()
+        .ok_or_else(|| PadesError::Cms("CMS without a signer".into()))?;
+    let mut values = SetOfVec::new();
+    values.insert(value).map_err(cms_err)?;
+    let mut unsigned = info.unsigned_attrs.take().unwrap_or_default();
+    unsigned
+        .insert(Attribute {
+            oid: super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN,
+            values,
+        })
+        .map_err(cms_err)?;
+    info.unsigned_attrs = Some(unsigned);
+    sd.signer_infos = cms::signed_data::SignerInfos(SetOfVec::try_from(infos).map_err(cms_err)?);
+    let ci = ContentInfo {
+        content_type: der::oid::db::rfc5911::ID_SIGNED_DATA,
+        content: der::Any::encode_from(&sd).map_err(cms_err)?,
+    };
+    let hex = hex::encode_upper(ci.to_der().map_err(cms_err)?);
+    if hex.len() > b - a - 2 {
+        return Err(PadesError::Cms(
+            "the time-stamp does not fit the space reserved for the signature".into(),
+        ));
+    }
+    let mut out = pdf.to_vec();
+    out[a + 1..b - 1].fill(b'0');
+    out[a + 1..a + 1 + hex.len()].copy_from_slice(hex.as_bytes());
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ impl SigningCa {
 }
 
 /// A name of UTF-8 attributes in the order given (C, O, OU, title, CN).
-fn name(parts: &[(der::asn1::ObjectIdentifier, &str)]) -> Result<Name, SigningError> {
+pub(super) fn name(parts: &[(der::asn1::ObjectIdentifier, &str)]) -> Result<Name, SigningError> {
     let mut rdns = Vec::new();
     for (oid, value) in parts {
         let value = der::Any::from(
@@ -111,7 +111,7 @@ fn name(parts: &[(der::asn1::ObjectIdentifier, &str)]) -> Result<Name, SigningEr
     Ok(RdnSequence(rdns))
 }
 
-fn validity(now: jiff::Timestamp, years: i64) -> Result<Validity, SigningError> {
+pub(super) fn validity(now: jiff::Timestamp, years: i64) -> Result<Validity, SigningError> {
     let to_time = |t: jiff::Timestamp| {
         let st = std::time::SystemTime::from(t);
         Time::try_from(st).map_err(|e| SigningError::Certificate(e.to_string()))
@@ -129,14 +129,14 @@ fn validity(now: jiff::Timestamp, years: i64) -> Result<Validity, SigningError> 
     })
 }
 
-fn serial() -> SerialNumber {
+pub(super) fn serial() -> SerialNumber {
     let mut bytes: [u8; 16] = rand::random();
     bytes[0] &= 0x7f; // positive, as RFC 5280 asks
     bytes[0] |= 0x01; // and never a shorter encoding
     SerialNumber::new(&bytes).expect("16 bytes make a serial number")
 }
 
-fn spki(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, SigningError> {
+pub(super) fn spki(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, SigningError> {
     let der = key
         .verifying_key()
         .to_public_key_der()

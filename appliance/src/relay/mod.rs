@@ -18,6 +18,7 @@ pub mod downlink;
 mod enrol;
 mod resync;
 pub mod routes;
+pub mod stamp;
 mod status;
 mod upload;
 pub mod wire;

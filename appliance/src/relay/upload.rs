@@ -309,6 +309,8 @@ static DOWNLINK_EVERY: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(
 });
 
 pub async fn run(store: Arc<Store>, budget: Budget) {
+    // The time-stamps of signed học bạ travel the same link, on their own schedule.
+    tokio::spawn(super::stamp::run(store.clone()));
     let dir = store.dir().to_path_buf();
     let mut failures = 0u32;
     let mut last_downlink: Option<std::time::Instant> = None;
@@ -317,6 +319,8 @@ pub async fn run(store: Arc<Store>, budget: Budget) {
         let wait = match send_pending(&store, &budget).await {
             Ok(_) => {
                 failures = 0;
+                // The link is up: signatures waiting for a time-stamp can get one now.
+                crate::gradebook::hocba::STAMP_WAKE.notify_one();
                 // Then what the district sends down (update bundles), at most once a minute.
                 if last_downlink.is_none_or(|t: std::time::Instant| t.elapsed() >= *DOWNLINK_EVERY)
                     && let Some(e) = enrolment(&dir)

@@ -1,0 +1,355 @@
+//! Time-stamps by the district hub (issue 22 item 4, PAdES B-T): a school enrolled with a hub
+//! (both hub storages) signs a class's học bạ; each newest signature gets an RFC 3161
+//! time-stamp from the hub's TSA in its unsigned attributes, the signed bytes unchanged. A
+//! signature made while the link is down gets its time-stamp when the link comes back, without
+//! signing again. pdfsig still finds every signature valid; pyHanko, trusting the school's
+//! signing CA and the hub's TSA certificate, reports the time-stamp. The box sends its signing
+//! CA to the hub, which then verifies the school's files (and refuses one from a school whose
+//! CA it does not have: "không rõ trường"). The hub's TSA answers enrolled schools only.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{Hub, Proxy, Server, bin, enroll, homeroom_of};
+use serde_json::{Value, json};
+
+const CLASS: &str = "2026-8a1";
+const PIN: &str = "135792";
+
+on_both_storages!(
+    a_class_signed_online_and_offline_is_time_stamped_by_the_hub,
+    the_hubs_time_stamping_authority_answers_enrolled_schools_only,
+);
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn post(c: &reqwest::blocking::Client, url: String, body: Value) -> (u16, Value) {
+    let r = c.post(url).json(&body).send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// The signatures stored for the class, (stage, timestamp) per row.
+fn versions(s: &Server, c: &reqwest::blocking::Client) -> Vec<Value> {
+    let v: Value = c
+        .get(format!("{}/api/v1/hocba/classes/{CLASS}", s.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["versions"].as_array().unwrap().clone()
+}
+
+/// Waits until every signature of `stage` has a time-stamp (the stamper runs in the
+/// background; the deadline only bounds a failure, nothing asserts how long it took).
+fn until_stamped(s: &Server, c: &reqwest::blocking::Client, stage: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let v = versions(s, c);
+        let rows: Vec<&Value> = v.iter().filter(|r| r["stage"] == stage).collect();
+        if !rows.is_empty() && rows.iter().all(|r| r["timestamp"].is_string()) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not time-stamped: {v:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let hub = Hub::start(hub_dir.path());
+    let link = Proxy::start(hub.port);
+
+    // The year locked, the signers' certificates issued, the box enrolled (through the link).
+    let mut s = Server::start(&data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    let bgh = s.login("hieutruong");
+    for term in ["hk2", "hk1"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
+            json!({"force": true}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    s.stop();
+    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
+        let o = Command::new(bin())
+            .args([
+                "hocba",
+                "signer",
+                "--user",
+                user,
+                "--role",
+                role,
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("TRAM_SIGNING_PIN", PIN)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = enroll(
+        data.to_str().unwrap(),
+        &format!("http://127.0.0.1:{}", link.port),
+        &hub.token("79000701"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // The link is down from the start: nothing reaches the hub, not even the signing CA.
+    link.set_down(true);
+    let s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
+    let b = s.base();
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let sign = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let download = |student: &str| {
+        gvcn.get(format!("{b}/grades/hocba/{student}/signed"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+            .to_vec()
+    };
+
+    // Offline: the homeroom teacher signs; nothing is time-stamped while the link is down.
+    let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let students = done["signed"].as_u64().unwrap() as usize;
+    let v = versions(&s, &bgh);
+    assert_eq!(v.len(), students);
+    assert!(v.iter().all(|r| r["timestamp"].is_null()), "{v:?}");
+    let student = v[0]["student"].as_str().unwrap().to_string();
+    let offline = download(&student);
+    // The hub has not heard of this school's signing CA: it cannot say whose file this is.
+    let staff = hub.staff();
+    let token = common::csrf(&staff, &hub.base());
+    let hub_verify = |pdf: Vec<u8>| {
+        let r = staff
+            .post(format!("{}/district/api/hocba/verify", hub.base()))
+            .header("content-type", "application/pdf")
+            .header("X-CSRF-Token", &token)
+            .body(pdf)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let unknown = tmp.path().join("unknown.pdf");
+    std::fs::write(&unknown, &offline).unwrap();
+    let o = common::tram(&[
+        "district",
+        "verify-hocba",
+        "--data-dir",
+        hub_dir.path().to_str().unwrap(),
+        unknown.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("unknown school"), "{}", text(&o));
+    let (code, e) = hub_verify(offline.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("unknown_school")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Không rõ trường"),
+        "{e}"
+    );
+
+    // The link is back: the signatures get their time-stamps, without signing again, and the
+    // signing CA reaches the hub.
+    link.set_down(false);
+    let v = until_stamped(&s, &bgh, "gvcn");
+    assert_eq!(v.len(), students, "no new signature: {v:?}");
+    let stamped = download(&student);
+    assert_eq!(
+        stamped.len(),
+        offline.len(),
+        "the token went into reserved space"
+    );
+    assert_ne!(stamped, offline);
+
+    // Online: the principal's signatures are time-stamped too.
+    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    until_stamped(&s, &bgh, "principal");
+    let stamped = download(&student);
+
+    // The hub verifies the school's file against the CA the school sent.
+    let (code, r) = hub_verify(stamped.clone());
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["school"], "79000701", "{r}");
+    assert_eq!(r["valid"], true, "{r}");
+    let sigs = r["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{r}");
+    assert!(sigs.iter().all(|s| s["timestamp"].is_string()), "{r}");
+    let mut tampered = stamped.clone();
+    let at = stamped.len() / 3;
+    tampered[at] ^= 0x01;
+    let (code, r) = hub_verify(tampered.clone());
+    assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
+    // The same check from the hub's command line, while the hub runs: exit 0 valid, 3 not.
+    let hub_data = hub_dir.path().to_str().unwrap();
+    let good = tmp.path().join("good.pdf");
+    let bad = tmp.path().join("bad.pdf");
+    std::fs::write(&good, &stamped).unwrap();
+    std::fs::write(&bad, &tampered).unwrap();
+    let o = common::tram(&[
+        "district",
+        "verify-hocba",
+        "--data-dir",
+        hub_data,
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).starts_with("school 79000701"), "{}", text(&o));
+    assert_eq!(text(&o).matches("time-stamp 20").count(), 2, "{}", text(&o));
+    let o = common::tram(&[
+        "district",
+        "verify-hocba",
+        "--data-dir",
+        hub_data,
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
+    let file = tmp.path().join("stamped.pdf");
+    std::fs::write(&file, &stamped).unwrap();
+    let ca = data.join("keys/signing-ca.crt");
+    let tsa = hub_dir.path().join("keys/tsa.crt");
+    assert!(tsa.exists(), "the hub issued its TSA certificate at start");
+    check_with_validators(&file, &ca, &tsa, tmp.path());
+}
+
+/// pdfsig: both signatures still valid; pyHanko: valid, trusted and time-stamped.
+fn check_with_validators(file: &Path, ca: &Path, tsa: &Path, scratch: &Path) {
+    let on_path = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if on_path("pdfsig") && on_path("certutil") {
+        let db = scratch.join("nss");
+        std::fs::create_dir_all(&db).unwrap();
+        let dbarg = format!("sql:{}", db.display());
+        let o = Command::new("certutil")
+            .args(["-N", "--empty-password", "-d", &dbarg])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let o = Command::new("certutil")
+            .args(["-A", "-d", &dbarg, "-n", "ca", "-t", "CT,C,C", "-i"])
+            .arg(ca)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let o = Command::new("pdfsig")
+            .args(["-nssdir", &dbarg])
+            .arg(file)
+            .output()
+            .unwrap();
+        let report = text(&o);
+        assert_eq!(report.matches("Signature is Valid").count(), 2, "{report}");
+    } else {
+        eprintln!("pdfsig/certutil not installed: pdfsig not run");
+    }
+    let pyhanko = std::env::var_os("TRAM_PYHANKO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv-pyhanko/bin/pyhanko")
+        });
+    if !pyhanko.exists() {
+        eprintln!("pyHanko not installed: not run");
+        return;
+    }
+    let o = Command::new(&pyhanko)
+        .args([
+            "sign",
+            "validate",
+            "--no-revocation-check",
+            "--pretty-print",
+            "--trust-replace",
+            "--trust",
+        ])
+        .arg(ca)
+        .arg("--trust")
+        .arg(tsa)
+        .arg(file)
+        .output()
+        .unwrap();
+    let report = text(&o);
+    assert!(o.status.success(), "{report}");
+    // Both signatures: the one stamped online and the one stamped after the link came back.
+    assert_eq!(
+        report.matches("Signature timestamp token:").count(),
+        2,
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("The TSA certificate is trusted.").count(),
+        2,
+        "{report}"
+    );
+    assert_eq!(report.matches("judged VALID").count(), 2, "{report}");
+}
+
+fn the_hubs_time_stamping_authority_answers_enrolled_schools_only() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+    let r: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/relay/v1/enrol", hub.base()))
+        .json(&json!({"token": hub.token("79000702"), "public_key": hex::encode(key.verifying_key().to_bytes())}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let secret = r["secret"].as_str().unwrap().to_string();
+    let digest: [u8; 32] = rand::random();
+    let (req, nonce) = tram::pki::tsa::request(&digest).unwrap();
+    let ask = |school: &str, secret: &str, ctype: &str, body: Vec<u8>| {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/relay/v1/timestamp/{school}", hub.base()))
+            .header("authorization", format!("Bearer {secret}"))
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .unwrap();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        (r.status().as_u16(), ct, r.bytes().unwrap().to_vec())
+    };
+    let q = "application/timestamp-query";
+    assert_eq!(ask("79000702", "wrong", q, req.clone()).0, 401);
+    assert_eq!(ask("79000799", &secret, q, req.clone()).0, 404);
+    assert_eq!(
+        ask("79000702", &secret, "application/json", req.clone()).0,
+        415
+    );
+    let (code, ct, reply) = ask("79000702", &secret, q, req);
+    assert_eq!(code, 200);
+    assert_eq!(ct.as_deref(), Some("application/timestamp-reply"));
+    let (_, at) = tram::pki::tsa::check_reply(&reply, &digest, &nonce).unwrap();
+    assert!(at <= jiff::Timestamp::now());
+    // Garbage is answered by the protocol: a rejection, no token.
+    let (code, _, reply) = ask("79000702", &secret, q, b"not DER".to_vec());
+    assert_eq!(code, 200);
+    assert!(tram::pki::tsa::check_reply(&reply, &digest, &nonce).is_err());
+}
