@@ -66,6 +66,9 @@ pub enum Action<'a> {
     ManageLibrary,
     /// Read the district hub's reports and exports (district admin and staff).
     ViewDistrict,
+    /// Check a signed học bạ someone brought against the school's CA and records (BGH and
+    /// the office, which works as the IT admin).
+    VerifyHocba,
 }
 
 impl Action<'_> {
@@ -122,7 +125,7 @@ fn role_allows(p: &Principal, action: Action<'_>) -> bool {
                 && p.account.department.as_deref() == Some(department))
         }
         Action::SubmitLessonPlans => teaches_any,
-        Action::ManageLibrary => admin || bgh,
+        Action::ManageLibrary | Action::VerifyHocba => admin || bgh,
     }
 }
 
