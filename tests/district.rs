@@ -275,8 +275,10 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
             "0",
             "0",
             "1",
+            "0",
             "1",
             "1",
+            "0",
             "0",
             "0"
         ]
@@ -292,7 +294,9 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
             "1",
             "0",
             "0",
+            "0",
             "1",
+            "0",
             "0",
             "0",
             "0"
@@ -661,4 +665,457 @@ fn the_hubs_certificate_names_its_addresses_and_its_port_80_page_shows_the_finge
             "{ip} not in {names}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 23 item 4 (publishing from the hub's page) and the hub's leftovers from earlier reviews.
+
+on_both_storages!(
+    the_district_admin_publishes_an_update_and_a_library_item_from_the_page,
+    the_school_list_names_every_school_and_shows_a_reenrolment,
+    a_year_without_data_exports_headers_only,
+);
+
+/// Sends `bytes` through the hub's resumable upload in two chunks, the second first (refused
+/// with the offset the hub holds, as after a dropped link), then in order; returns the upload.
+fn upload(c: &reqwest::blocking::Client, b: &str, name: &str, bytes: &[u8]) -> String {
+    let r = c
+        .post(format!("{b}/district/api/uploads"))
+        .json(&json!({"name": name, "size": bytes.len()}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let s: Value = r.json().unwrap();
+    let (id, url) = (s["id"].as_str().unwrap(), s["url"].as_str().unwrap());
+    let csrf = common::csrf(c, b);
+    let half = bytes.len() / 2;
+    let patch = |offset: usize, part: &[u8]| {
+        c.patch(format!("{b}{url}"))
+            .header("x-csrf-token", &csrf)
+            .header("upload-offset", offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(part.to_vec())
+            .send()
+            .unwrap()
+    };
+    let r = patch(half, &bytes[half..]);
+    assert_eq!(r.status(), 409);
+    assert_eq!(r.json::<Value>().unwrap()["error"]["details"]["offset"], 0);
+    assert_eq!(patch(0, &bytes[..half]).status(), 200);
+    let st: Value = get(c, format!("{b}{url}")).json().unwrap();
+    assert_eq!(
+        (st["offset"].as_u64(), st["done"].as_bool()),
+        (Some(half as u64), Some(false))
+    );
+    let done: Value = patch(half, &bytes[half..]).json().unwrap();
+    assert_eq!(done["done"], true, "{done}");
+    id.to_string()
+}
+
+fn published(c: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
+    get(c, format!("{b}/district/api/published"))
+        .json::<Value>()
+        .unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The district admin uploads an update bundle and a shared library item from the hub's page
+/// (resumable, the upload continues where the hub stopped); the bundle is checked against the
+/// district's release key by the command line's own function, a bundle signed by another key
+/// or a disguised file is refused with the reason in Vietnamese and nothing is published; the
+/// list says what went out, to whom and by whom, and an enrolled school's downlink offers it.
+/// Read-only district staff see the list and can neither upload nor publish.
+fn the_district_admin_publishes_an_update_and_a_library_item_from_the_page() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let w = tempfile::tempdir().unwrap();
+    let good = common::release_bundle(w.path(), "keys", "7.1.0", 0);
+    let forged = common::release_bundle(w.path(), "other", "7.1.1", 0);
+    // The district's release key, where `tram district publish-update` looks by default.
+    std::fs::copy(
+        w.path().join("keys/release-key.pub"),
+        hub_dir.path().join("release-key.pub"),
+    )
+    .unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let b = hub.base();
+    let admin = hub.staff();
+    let (_, secret) = enrol(&hub, "79000701");
+
+    // A bundle signed by another key: refused, in Vietnamese, and nothing is published.
+    let id = upload(&admin, &b, "7.1.1.bundle", &std::fs::read(&forged).unwrap());
+    let r = admin
+        .post(format!("{b}/district/api/publish/update"))
+        .json(&json!({"upload": id}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().unwrap();
+    assert_eq!(e["error"]["code"], "not_published", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("không đúng chữ ký"),
+        "{e}"
+    );
+    assert!(published(&admin, &b).is_empty());
+    // The command line refuses it the same way.
+    let o = common::tram(&[
+        "district",
+        "publish-update",
+        "--data-dir",
+        hub_dir.path().to_str().unwrap(),
+        forged.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(published(&admin, &b).is_empty());
+
+    // The good bundle is published for every school, as the admin.
+    let id = upload(&admin, &b, "7.1.0.bundle", &std::fs::read(&good).unwrap());
+    let r = admin
+        .post(format!("{b}/district/api/publish/update"))
+        .json(&json!({"upload": id}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let p: Value = r.json::<Value>().unwrap()["published"].clone();
+    assert_eq!(
+        p["name"],
+        "tram-7.1.0-x86_64.bundle".replace("x86_64", std::env::consts::ARCH)
+    );
+    assert_eq!(p["to"], "Mọi trường");
+    let me: Value = get(&admin, format!("{b}/api/v1/me")).json().unwrap();
+    assert_eq!(p["by"], me["user"]["id"], "{p} {me}");
+    // The same file as the command line would have published: its BLAKE3 is its id.
+    let hash = blake3::hash(&std::fs::read(&good).unwrap())
+        .to_hex()
+        .to_string();
+    assert_eq!(p["id"], hash.as_str());
+    // The upload is used up.
+    let r = admin
+        .post(format!("{b}/district/api/publish/update"))
+        .json(&json!({"upload": id}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A shared library item; an executable named .pdf is refused and not shared.
+    let mut pdf = b"%PDF-1.4\n% Phan so lop 6\n".to_vec();
+    pdf.extend(std::iter::repeat_n(b'x', 40_000));
+    let share = |bytes: &[u8], name: &str| {
+        let id = upload(&admin, &b, name, bytes);
+        admin
+            .post(format!("{b}/district/api/publish/library"))
+            .json(
+                &json!({"upload": id, "title": "Phân số lớp 6", "kind": "ebook",
+                          "subject": "toan", "grade": 6}),
+            )
+            .send()
+            .unwrap()
+    };
+    let mut exe = b"\x7fELF\x02\x01\x01".to_vec();
+    exe.extend(std::iter::repeat_n(0u8, 5_000));
+    let r = share(&exe, "bai-tap.pdf");
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Chưa chia sẻ"),
+        "{e}"
+    );
+    let r = share(&pdf, "phan-so.pdf");
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+
+    let list = published(&admin, &b);
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["title"], "Phân số lớp 6");
+    assert_eq!(list[1]["version"], "7.1.0");
+    // The page lists them, with whom they went to and who published them.
+    let page = get(&admin, format!("{b}/district/publish")).text().unwrap();
+    for shown in [
+        "Trạm 7.1.0",
+        "Phân số lớp 6 — phan-so.pdf",
+        "Mọi trường",
+        "pub-update",
+    ] {
+        assert!(page.contains(shown), "the page lacks {shown:?}");
+    }
+    // An enrolled school's downlink offers both.
+    let down: Value = reqwest::blocking::Client::new()
+        .get(format!("{b}/relay/v1/downlink/79000701"))
+        .header("authorization", format!("Bearer {secret}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(down["items"].as_array().unwrap().len(), 2, "{down}");
+
+    // Read-only district staff: the list, no forms, no uploads, no publishing.
+    let staff = hub.read_only_staff();
+    let page = get(&staff, format!("{b}/district/publish")).text().unwrap();
+    assert!(page.contains("Trạm 7.1.0") && !page.contains("pub-update"));
+    assert_eq!(published(&staff, &b).len(), 2);
+    let r = staff
+        .post(format!("{b}/district/api/uploads"))
+        .json(&json!({"name": "x.bundle", "size": 10}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = staff
+        .post(format!("{b}/district/api/publish/update"))
+        .json(&json!({"upload": "0".repeat(24)}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(published(&admin, &b).len(), 2);
+}
+
+/// Review leftovers: a school enrolled without a name is listed by its code in schools.csv,
+/// never an empty cell; a box enrolling again for a school (a new or restored box) is shown
+/// on the school list with its date, on the page, in the CSV and in the JSON.
+fn the_school_list_names_every_school_and_shows_a_reenrolment() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let b = hub.base();
+    let staff = hub.staff();
+    enrol(&hub, "79000701");
+    enrol(&hub, "79000702");
+    let schools = hub.schools();
+    assert!(
+        schools["schools"][0]["reenrolled_at"].is_null(),
+        "{schools}"
+    );
+    // A new box for 79000702.
+    enrol(&hub, "79000702");
+    let schools = hub.schools();
+    let again = schools["schools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "79000702")
+        .unwrap();
+    assert!(again["reenrolled_at"].is_string(), "{schools}");
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap())
+        .strftime("%d/%m/%Y")
+        .to_string();
+    let csv = get(&staff, format!("{b}/district/schools.csv"))
+        .text()
+        .unwrap();
+    let line = |code: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(code))
+            .unwrap_or_else(|| panic!("{code} not in {csv}"))
+            .split(',')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("79000701")[1], "79000701", "{csv}");
+    assert_eq!(line("79000701")[2], "", "{csv}");
+    assert_eq!(line("79000702")[2], format!("Đăng ký lại {today}"), "{csv}");
+    let page = get(&staff, format!("{b}/district")).text().unwrap();
+    assert!(
+        page.contains(&format!("Đăng ký lại {today}")),
+        "the page lacks the re-enrolment"
+    );
+}
+
+/// A CSDL export asked for a year with no data is a file with its headers and no rows (not an
+/// error page), on a hub holding another year's results and on an empty hub.
+fn a_year_without_data_exports_headers_only() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let b = hub.base();
+    let staff = hub.staff();
+    let empty = |staff: &reqwest::blocking::Client| {
+        let s = sheets(
+            &get(staff, format!("{b}/district/csdl.xlsx?year=2019-2020"))
+                .bytes()
+                .unwrap(),
+        );
+        assert_eq!(s.len(), 3);
+        assert!(s.iter().all(|(_, rows)| rows.len() == 1), "{s:?}");
+        for t in ["hocsinh", "ketquahoctap", "diemmon"] {
+            let csv = get(staff, format!("{b}/district/csdl/{t}.csv?year=2019-2020"))
+                .text()
+                .unwrap();
+            assert_eq!(csv.trim_end().lines().count(), 1, "{t}: {csv}");
+        }
+    };
+    empty(&staff);
+    relay(
+        &hub,
+        "79000701",
+        &[
+            (
+                "class",
+                "2026-6a1".into(),
+                json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
+            ),
+            student("2026-6a1", 1),
+            (
+                "result",
+                "2026-2027/1/hs-1".into(),
+                result(
+                    "2026-6a1",
+                    6,
+                    1,
+                    "1",
+                    json!({"mahocluc": 1, "mahanhkiem": 1}),
+                ),
+            ),
+        ],
+    );
+    empty(&staff);
+    let s = sheets(
+        &get(&staff, format!("{b}/district/csdl.xlsx?year=2026-2027"))
+            .bytes()
+            .unwrap(),
+    );
+    assert_eq!(sheet(&s, "ketquahoctap").len(), 2, "{s:?}");
+}
+
+/// Review leftover: a school that sent its students but not all their results — the learning
+/// and conduct report counts the missing ones as "chưa đánh giá", so each row's levels add up
+/// to its students, and the district's totals too.
+#[test]
+fn students_without_results_are_counted_as_not_yet_graded() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let mut records = vec![(
+        "class",
+        "2026-6a1".to_string(),
+        json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
+    )];
+    for n in 1..=3 {
+        records.push(student("2026-6a1", n));
+    }
+    records.push((
+        "result",
+        "2026-2027/1/hs-1".into(),
+        result(
+            "2026-6a1",
+            6,
+            1,
+            "1",
+            json!({"mahocluc": 1, "mahanhkiem": 2}),
+        ),
+    ));
+    relay(&hub, "79000701", &records);
+    let staff = hub.staff();
+    let s = sheets(
+        &get(&staff, format!("{}/district/district.xlsx", hub.base()))
+            .bytes()
+            .unwrap(),
+    );
+    let kq = sheet(&s, "Kết quả học tập, rèn luyện");
+    assert!(
+        kq[0].contains(&"Học tập: Chưa đánh giá".to_string()),
+        "{:?}",
+        kq[0]
+    );
+    // Students 3: learning Tốt 1 + chưa đánh giá 2; conduct Khá 1 + chưa đánh giá 2.
+    for who in ["79000701", "Toàn huyện"] {
+        assert_eq!(
+            row_of(kq, &[who, "6"]),
+            &[
+                who,
+                "6",
+                "Học kì I",
+                "3",
+                "1",
+                "0",
+                "0",
+                "0",
+                "2",
+                "0",
+                "1",
+                "0",
+                "0",
+                "2"
+            ]
+        );
+    }
+}
+
+/// Review leftover: the hub's write routes keep the school's same-origin rule — a JSON POST
+/// another site makes with the district admin's cookie is refused and changes nothing.
+#[test]
+fn the_hub_refuses_a_cross_site_write_that_carries_the_cookie() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let b = hub.base();
+    let admin = hub.staff();
+    let account = |user: &str| json!({"username": user, "full_name": "Kẻ lạ", "roles": ["district_admin"], "password": "mat-khau-ke-la-123"});
+    for (header, value) in [
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = admin
+            .post(format!("{b}/api/v1/accounts"))
+            .header(header, value)
+            .json(&account("ke-la"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{header}: {value}");
+        assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "cross_site");
+        let r = admin
+            .post(format!("{b}/district/api/uploads"))
+            .header(header, value)
+            .json(&json!({"name": "x.bundle", "size": 10}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{header}: {value}");
+    }
+    let accounts: Value = get(&admin, format!("{b}/api/v1/accounts")).json().unwrap();
+    assert!(!accounts.to_string().contains("ke-la"), "{accounts}");
+    // The same request from the hub's own page goes through.
+    let r = admin
+        .post(format!("{b}/api/v1/accounts"))
+        .header("origin", &b)
+        .json(&account("cv-b"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+/// Review leftover: an enrolment token says how long it is good (`--valid-days`, 7 by
+/// default); the expiry itself is checked on both storages in district/tests.rs.
+#[test]
+fn an_enrolment_token_says_until_when_it_is_good() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let data = hub_dir.path().to_str().unwrap();
+    let o = common::tram(&[
+        "district",
+        "token",
+        "--data-dir",
+        data,
+        "--school",
+        "79000701",
+        "--valid-days",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        text.contains("valid until") && text.contains("(2 days"),
+        "{text}"
+    );
+    let o = common::tram(&[
+        "district",
+        "token",
+        "--data-dir",
+        data,
+        "--school",
+        "79000701",
+        "--valid-days",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    drop(hub);
 }

@@ -567,42 +567,7 @@ fn the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link()
         String::from_utf8_lossy(&out.stderr)
     );
 
-    for k in ["keys", "other"] {
-        let o = tram(&["release", "keygen", "--out", w.join(k).to_str().unwrap()]);
-        assert!(o.status.success());
-    }
-    let script = w.join("tram-script");
-    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
-    let noise = w.join("noise.dat");
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let bytes: Vec<u8> = (0..300_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(&noise, bytes).unwrap();
-    let bundle = |key: &str, version: &str| {
-        let out = w.join(format!("{version}.bundle"));
-        let o = tram(&[
-            "release",
-            "bundle",
-            "--key",
-            w.join(key).join("release.key").to_str().unwrap(),
-            "--version",
-            version,
-            "--binary",
-            script.to_str().unwrap(),
-            "--file",
-            &format!("share/noise.dat={}", noise.display()),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        out
-    };
+    let bundle = |key: &str, version: &str| common::release_bundle(w, key, version, 300_000);
     let good = bundle("keys", "7.0.0");
     let forged = bundle("other", "7.0.1");
     // District staff publish while the hub runs; the hub checks each bundle against the release

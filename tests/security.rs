@@ -1354,6 +1354,10 @@ fn the_role_matrix_holds_on_every_api_route() {
         .unwrap();
     let mut ops = Vec::new();
     for (path, o) in api["paths"].as_object().unwrap() {
+        // The hub's operations (tag `hub`) are not served here: the hub's matrix walks them.
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
         for (method, op) in o.as_object().unwrap() {
             if let Some(roles) = op["x-roles"].as_array() {
                 let roles: Vec<String> = roles
@@ -2450,4 +2454,150 @@ fn the_staff_import_makes_no_bgh_member_the_accounts_page_could_not() {
         !gv05["roles"].to_string().contains("principal"),
         "the import made a principal: {gv05}"
     );
+}
+
+/// The hub's own matrix (its pages and its JSON routes are not the school's): every route its
+/// staff router registers under `/district/api` is documented in web/openapi.json (tag `hub`)
+/// with the hub's roles, and on a running hub anonymous callers get 401 (pages: the login
+/// page), read-only district staff get 403 wherever `x-roles` leaves them out — with real
+/// bodies, and nothing is published — and pass where it names them; the publishing page shows
+/// them the list without the forms.
+#[test]
+fn the_hubs_role_matrix_holds_on_its_pages_and_json_routes() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/district/routes.rs");
+    let text = std::fs::read_to_string(src).unwrap();
+    let registered = tram::web::routes_in_source(&text, "pub fn staff()", "");
+    let api: Value = serde_json::from_str(tram::web::OPENAPI).unwrap();
+    let mut documented = std::collections::BTreeSet::new();
+    let mut ops = Vec::new();
+    for (path, o) in api["paths"].as_object().unwrap() {
+        for (method, op) in o.as_object().unwrap() {
+            let hub = op["tags"]
+                .as_array()
+                .is_some_and(|t| t.contains(&json!("hub")));
+            assert_eq!(
+                hub,
+                path.starts_with("/district/"),
+                "{method} {path}: tag hub"
+            );
+            if hub {
+                documented.insert((method.clone(), path.clone()));
+                let roles: Vec<String> = op["x-roles"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{method} {path}: x-roles"))
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect();
+                assert!(
+                    roles
+                        .iter()
+                        .all(|r| ["district_admin", "district_staff"].contains(&r.as_str())),
+                    "{method} {path}: {roles:?}"
+                );
+                ops.push((method.to_uppercase(), path.clone(), roles));
+            }
+        }
+    }
+    let json_routes: std::collections::BTreeSet<_> = registered
+        .iter()
+        .filter(|(_, p)| p.starts_with("/district/api/"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        json_routes, documented,
+        "the hub's JSON routes and the document differ"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let hub = common::Hub::start(dir.path());
+    let b = hub.base();
+    let admin = hub.staff();
+    let staff = hub.read_only_staff();
+    // A real upload of the admin's, so an id names something.
+    let up: Value = admin
+        .post(format!("{b}/district/api/uploads"))
+        .json(&json!({"name": "x.bundle", "size": 10}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = up["id"].as_str().unwrap().to_string();
+    let anon = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let body = json!({"upload": id, "name": "x.bundle", "size": 10, "title": "T", "kind": "ebook"});
+    let staff_csrf = common::csrf(&staff, &b);
+    for (m, path, roles) in &ops {
+        let url = format!("{b}{}", path.replace("{id}", &id));
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let code = anon
+            .request(method.clone(), &url)
+            .json(&body)
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(code, 401, "{m} {path} anonymous");
+        let code = staff
+            .request(method, &url)
+            .header("x-csrf-token", &staff_csrf)
+            .header("upload-offset", "0")
+            .json(&body)
+            .send()
+            .unwrap()
+            .status();
+        if roles.iter().any(|r| r == "district_staff") {
+            assert!(code.is_success(), "{m} {path} as district_staff: {code}");
+        } else {
+            assert_eq!(code, 403, "{m} {path} as district_staff");
+        }
+    }
+    // The admin's upload is still there, untouched, and nothing was published.
+    let st: Value = admin
+        .get(format!("{b}/district/api/uploads/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(st["offset"], 0, "{st}");
+    let list: Value = admin
+        .get(format!("{b}/district/api/published"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(list["items"], json!([]));
+    // The pages: anonymous to the login page, both roles pass; the forms for the admin only.
+    let pages: Vec<_> = registered
+        .iter()
+        .filter(|(m, p)| m == "get" && !p.starts_with("/district/api/") && !p.contains('{'))
+        .filter(|(_, p)| p.starts_with("/district"))
+        .collect();
+    assert!(pages.len() >= 5, "{pages:?}");
+    for (_, p) in pages {
+        let r = anon.get(format!("{b}{p}")).send().unwrap();
+        let to_login = r.status() == 303
+            && r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/login");
+        assert!(
+            to_login || r.status() == 401,
+            "{p} anonymous: {}",
+            r.status()
+        );
+        for c in [&admin, &staff] {
+            let s = c.get(format!("{b}{p}")).send().unwrap().status();
+            assert!(s.is_success(), "{p}: {s}");
+        }
+    }
+    let page = |c: &reqwest::blocking::Client| {
+        c.get(format!("{b}/district/publish"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    assert!(page(&admin).contains("id=\"pub-update\""));
+    assert!(!page(&staff).contains("id=\"pub-update\""));
 }

@@ -28,6 +28,11 @@ pub static STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/static/library.js"),
     ),
     (
+        "district.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/static/district.js"),
+    ),
+    (
         "lessons.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/static/lessons.js"),

@@ -619,6 +619,30 @@ impl Hub {
         assert_eq!(r.status(), 200);
         c
     }
+    /// A read-only district staff account (`cv-a`), made by the admin, signed in.
+    pub fn read_only_staff(&self) -> reqwest::blocking::Client {
+        let r = self
+            .staff()
+            .post(format!("{}/api/v1/accounts", self.base()))
+            .json(
+                &serde_json::json!({"username": "cv-a", "full_name": "Chuyên viên A",
+                          "roles": ["district_staff"], "password": "mat-khau-chuyen-vien-1"}),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let c = reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = c
+            .post(format!("{}/api/v1/login", self.base()))
+            .json(&serde_json::json!({"username": "cv-a", "password": "mat-khau-chuyen-vien-1"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        c
+    }
     /// The hub's school list as its staff see it (/district/api/schools).
     pub fn schools(&self) -> serde_json::Value {
         self.staff()
@@ -676,4 +700,44 @@ pub fn relayed(dir: &std::path::Path, secs: u64, what: &str) -> serde_json::Valu
         assert!(Instant::now() < deadline, "{what}: {st}");
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// A signed update bundle of `version` made with the release key in `w/keys` (made by
+/// `tram release keygen` if missing), carrying `noise` bytes that do not compress (so a
+/// bundle can span several upload chunks).
+pub fn release_bundle(w: &Path, keys: &str, version: &str, noise: usize) -> PathBuf {
+    if !w.join(keys).join("release.key").exists() {
+        let o = tram(&["release", "keygen", "--out", w.join(keys).to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let script = w.join("tram-script");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    let data = w.join(format!("noise-{version}.dat"));
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let bytes: Vec<u8> = (0..noise)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&data, bytes).unwrap();
+    let out = w.join(format!("{version}.bundle"));
+    let o = tram(&[
+        "release",
+        "bundle",
+        "--key",
+        w.join(keys).join("release.key").to_str().unwrap(),
+        "--version",
+        version,
+        "--binary",
+        script.to_str().unwrap(),
+        "--file",
+        &format!("share/noise.dat={}", data.display()),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
 }

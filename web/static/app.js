@@ -107,13 +107,15 @@
       body: JSON.stringify({ name: file.name, size: file.size }),
     });
     if (!r.res.ok) throw new Error(errText(r.data, r.res.status));
+    // Chunks go where the session says (the hub's publishing keeps its own), else the library's.
     const id = r.data.id, chunk = r.data.chunk || 2097152;
+    const at = r.data.url || ("/api/v1/library/uploads/" + id);
     let offset = 0, failures = 0;
     if (bar) bar.hidden = false;
     while (offset < file.size) {
       const part = file.slice(offset, Math.min(offset + chunk, file.size));
       try {
-        r = await api("/api/v1/library/uploads/" + id, {
+        r = await api(at, {
           method: "PATCH", headers: { "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" },
           body: part,
         });
@@ -124,7 +126,7 @@
         say("Mất kết nối, đang thử lại…", false);
         await sleep(Math.min(1000 * failures, 10000));
         try {
-          const st = await api("/api/v1/library/uploads/" + id, { method: "GET" });
+          const st = await api(at, { method: "GET" });
           if (st.res.ok) offset = st.data.offset;
         } catch (e2) { /* still offline */ }
         continue;

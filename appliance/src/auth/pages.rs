@@ -49,7 +49,10 @@ pub fn chrome(s: &Shared, u: &ApiUser, headers: &HeaderMap) -> Chrome {
     let p = &u.principal;
     if s.hub {
         // The district hub: its own pages, and its staff accounts.
-        let mut nav = vec![("/district", "district.title")];
+        let mut nav = vec![
+            ("/district", "district.title"),
+            ("/district/publish", "district.publish"),
+        ];
         if auth::permits(p, Action::ManageAccounts) {
             nav.push(("/admin/accounts", "nav.accounts"));
         }

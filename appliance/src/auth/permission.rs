@@ -66,6 +66,9 @@ pub enum Action<'a> {
     ManageLibrary,
     /// Read the district hub's reports and exports (district admin and staff).
     ViewDistrict,
+    /// Publish update bundles and shared library items from the hub's page (district admin;
+    /// district staff are read-only).
+    PublishDistrict,
     /// Check a signed học bạ someone brought against the school's CA and records (BGH and
     /// the office, which works as the IT admin).
     VerifyHocba,
@@ -109,6 +112,7 @@ fn role_allows(p: &Principal, action: Action<'_>) -> bool {
         Action::ManageDevice => admin,
         // `admin`: a hub made before the district roles, whose first account is a school admin.
         Action::ViewDistrict => admin || p.has(Role::DistrictAdmin) || p.has(Role::DistrictStaff),
+        Action::PublishDistrict => admin || p.has(Role::DistrictAdmin),
         Action::ManageSchool | Action::ImportExport | Action::ViewBackups => admin || bgh,
         Action::ViewSchool | Action::UseLibrary => true,
         Action::ViewAudit => admin || p.has(Role::Principal),

@@ -19,7 +19,7 @@ use crate::auth::extract::{ApiUser, PageUser};
 use crate::auth::pages::{chrome, page};
 use crate::http::{ApiError, JsonBody, Shared, json_body, render};
 
-/// Newest backups listed per target (retention keeps about 23).
+/// Newest backups listed per target (retention keeps about 23 nightly ones, and manual ones apart).
 const LISTED: usize = 40;
 
 pub fn pages() -> Router<Shared> {

@@ -1,6 +1,7 @@
 //! Which backups to keep: the newest of each of the last `daily` days, `weekly` ISO weeks and
-//! `monthly` months that have a backup (in the school's time zone), plus the newest
-//! `pre_update` backups made before updates. The newest backup is always kept.
+//! `monthly` months that have a backup (in the school's time zone) — nightly and manual backups
+//! each by their own calendar —, plus the newest `pre_update` backups made before updates. The
+//! newest backup is always kept.
 
 use std::collections::BTreeSet;
 
@@ -74,7 +75,9 @@ pub struct Candidate {
 /// The ids to keep. The newest backup is always kept; in each calendar bucket kept, the newest
 /// backup and — while that one is not verified — every earlier one down to the newest verified
 /// one, so a second backup on the same day never pushes out an earlier one unless it was itself
-/// proved to restore. Pre-update
+/// proved to restore. Nightly and manual backups fill their buckets apart: a "Sao lưu ngay" at
+/// 10:00 is the newest of its day too, and sharing the day's bucket made it push out that
+/// night's verified backup. Pre-update
 /// backups are counted apart: the newest `pre_update`, and the newest of each of the last two
 /// distinct versions updated from, so failed attempts at one update cannot push out the backup
 /// taken before the last good one.
@@ -85,10 +88,6 @@ pub fn keep(backups: &[Candidate], r: &Retention, tz: &TimeZone) -> BTreeSet<Str
     if let Some(newest) = sorted.first() {
         kept.insert(newest.id.clone());
     }
-    let regular: Vec<&&Candidate> = sorted
-        .iter()
-        .filter(|b| b.kind != Kind::PreUpdate)
-        .collect();
     let buckets: [(usize, Bucket); 3] = [
         (r.daily, |d| (d.year(), d.day_of_year())),
         (r.weekly, |d| {
@@ -97,10 +96,13 @@ pub fn keep(backups: &[Candidate], r: &Retention, tz: &TimeZone) -> BTreeSet<Str
         }),
         (r.monthly, |d| (d.year(), d.month() as i16)),
     ];
-    for (limit, bucket) in buckets {
+    for (kind, (limit, bucket)) in [Kind::Nightly, Kind::Manual]
+        .into_iter()
+        .flat_map(|k| buckets.map(|b| (k, b)))
+    {
         // bucket → whether a verified backup is kept in it yet
         let mut seen: std::collections::BTreeMap<(i16, i16), bool> = Default::default();
-        for b in &regular {
+        for b in sorted.iter().filter(|b| b.kind == kind) {
             let key = bucket(&b.created.to_zoned(tz.clone()).date());
             match seen.get(&key).copied() {
                 None => {
@@ -221,7 +223,7 @@ mod tests {
     #[test]
     fn a_second_backup_the_same_day_keeps_the_verified_first_until_it_is_verified() {
         let t: Timestamp = "2025-03-01T18:30:00Z".parse().unwrap();
-        let mut first = c("a".into(), t, Kind::Nightly);
+        let mut first = c("a".into(), t, Kind::Manual);
         let mut second = c(
             "b".into(),
             t + jiff::SignedDuration::from_hours(3),

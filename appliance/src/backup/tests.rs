@@ -569,3 +569,59 @@ fn restore_takes_the_newest_complete_backup_and_names_the_incomplete_newer_one()
         c.notes
     );
 }
+
+/// "Sao lưu ngay" at 10:00 the morning after the 01:30 nightly: both are verified and on the
+/// target afterwards. Before, the manual backup was the newest of that day, week and month, so
+/// retention deleted the verified nightly one.
+#[test]
+fn a_manual_backup_the_same_day_never_prunes_the_nightly_one() {
+    let f = fixture();
+    let target = f.root.join("t");
+    let nightly = Options {
+        kind: Kind::Nightly,
+        ..opts()
+    };
+    // 01:30 and 10:00 on 21 November, Vietnam time.
+    let night = run(
+        &f.store,
+        &f.key,
+        &target,
+        &nightly,
+        at("2026-11-20T18:30:00Z"),
+    )
+    .unwrap();
+    assert!(night.verified.is_some());
+    write_event(&f.store, "after the night");
+    let manual = run(
+        &f.store,
+        &f.key,
+        &target,
+        &opts(),
+        at("2026-11-21T03:00:00Z"),
+    )
+    .unwrap();
+    assert!(manual.verified.is_some());
+    assert_eq!(manual.pruned_backups, 0);
+    let kept: Vec<String> = list(&target, Some(&f.key))
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(kept, [night.id.clone(), manual.id.clone()]);
+    // A second manual backup that day supersedes the first manual one, never the nightly.
+    write_event(&f.store, "later that morning");
+    let again = run(
+        &f.store,
+        &f.key,
+        &target,
+        &opts(),
+        at("2026-11-21T04:00:00Z"),
+    )
+    .unwrap();
+    let kept: Vec<String> = list(&target, Some(&f.key))
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(kept, [night.id, again.id]);
+}

@@ -116,6 +116,10 @@ pub enum DistrictCmd {
         /// The school's name as district staff know it.
         #[arg(long, default_value = "")]
         name: String,
+        /// Days the token stays good; after that it enrols nothing.
+        #[arg(long, default_value_t = tram::district::TOKEN_VALID_DAYS,
+              value_parser = clap::value_parser!(i64).range(1..=365))]
+        valid_days: i64,
     },
 }
 
@@ -172,17 +176,9 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             release_key,
         } => {
             let bundle = std::path::absolute(&bundle)?;
-            let key = match release_key {
-                Some(k) => std::path::absolute(&k)?,
-                None => {
-                    let here = data.data_dir.join("release-key.pub");
-                    if here.exists() {
-                        std::path::absolute(&here)?
-                    } else {
-                        PathBuf::from(tram::update::DEFAULT_RELEASE_KEY)
-                    }
-                }
-            };
+            let key = std::path::absolute(
+                release_key.unwrap_or_else(|| tram::district::release_key_path(&data.data_dir)),
+            )?;
             let (_, text) = here_or_server(
                 &data.data_dir,
                 "district-publish",
@@ -311,14 +307,16 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             school,
             name,
             database_url,
+            valid_days,
         } => {
             not_on_postgres(&data.data_dir, &database_url)?;
             if let Some(url) = database_url {
-                let text = tram::district::token_text_in(
+                let text = tram::district::token_text_for(
                     &*postgres_hub(&url)?,
                     &data.data_dir,
                     &school,
                     &name,
+                    valid_days,
                 )?;
                 print!("{text}");
                 return Ok(ExitCode::SUCCESS);
@@ -326,11 +324,11 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             let (_, text) = here_or_server(
                 &data.data_dir,
                 "district-token",
-                vec![school.clone(), name.clone()],
+                vec![school.clone(), name.clone(), valid_days.to_string()],
                 |store| {
                     Ok((
                         true,
-                        tram::district::token_text(&Arc::new(store), &school, &name)?,
+                        tram::district::token_text(&Arc::new(store), &school, &name, valid_days)?,
                     ))
                 },
             )?;

@@ -158,8 +158,13 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                     .map(|lines| lines.join("\n") + "\n")
                                     .map_err(|e| e.to_string())
                             }
-                            _ => crate::district::token_text(&store, &arg(0), &arg(1))
-                                .map_err(|e| e.to_string()),
+                            _ => crate::district::token_text(
+                                &store,
+                                &arg(0),
+                                &arg(1),
+                                arg(2).parse().unwrap_or(crate::district::TOKEN_VALID_DAYS),
+                            )
+                            .map_err(|e| e.to_string()),
                         };
                         match text {
                             Ok(t) => Response {

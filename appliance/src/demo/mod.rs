@@ -387,4 +387,62 @@ mod tests {
         drop(rx);
         assert!(s.verify_audit().unwrap().is_intact());
     }
+
+    /// Issue 24 item 9: the library of a THCS school holds grade 6–9 works tagged with the
+    /// school's own subjects (no "Tiếng Việt 6", no grade-12 poem tagged grade 9), of every kind
+    /// the catalogue has, each in a collection.
+    #[test]
+    fn the_demo_library_is_a_lower_secondary_library() {
+        use crate::library::{ITEMS, ItemKind, Visibility};
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        seed(&s, "x", 40, now).unwrap();
+        let rx = s.read().unwrap();
+        let items: Vec<_> = rx
+            .scan(&ITEMS, "")
+            .unwrap()
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect();
+        let subjects: Vec<String> = SUBJECTS
+            .iter()
+            .map(|(_, n, _, _)| school::slug(n))
+            .collect();
+        for i in &items {
+            let grade = i.grade.unwrap_or_default();
+            assert!((6..=9).contains(&grade), "{}: grade {grade}", i.title);
+            assert!(
+                i.title.contains(&grade.to_string()),
+                "{}: grade {grade}",
+                i.title
+            );
+            let subject = i.subject.clone().unwrap_or_default();
+            assert!(subjects.contains(&subject), "{}: {subject}", i.title);
+            assert!(!i.title.contains("Tiếng Việt"), "{}", i.title);
+            assert_eq!(i.collections.len(), 1, "{}", i.title);
+        }
+        for kind in [
+            ItemKind::Book,
+            ItemKind::Ebook,
+            ItemKind::Video,
+            ItemKind::RecordedLesson,
+            ItemKind::QuestionBank,
+        ] {
+            assert!(items.iter().any(|i| i.kind == kind), "no {kind:?}");
+        }
+        assert!(items.iter().any(|i| i.title.starts_with("Sách giáo viên")));
+        let count = |v: Visibility| items.iter().filter(|i| i.visibility == v).count();
+        assert_eq!(count(Visibility::District), 1);
+        assert!(count(Visibility::Teachers) >= 3);
+        // The question banks hold answers: teachers only.
+        assert!(
+            items
+                .iter()
+                .filter(|i| i.kind == ItemKind::QuestionBank)
+                .all(|i| i.visibility == Visibility::Teachers)
+        );
+        let lent = items.iter().find(|i| i.id == "li-demo01").unwrap();
+        assert_eq!((lent.kind, lent.copies), (ItemKind::Book, 5));
+    }
 }

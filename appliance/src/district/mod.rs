@@ -33,6 +33,12 @@ pub enum HubError {
         "unknown, already used or replaced enrolment token (a newer token for the school cancels the older ones)"
     )]
     BadToken,
+    /// Past its validity (`tram district token --valid-days`, 7 by default): a token printed
+    /// long ago and left on a desk must not enrol whoever finds it.
+    #[error(
+        "the enrolment token expired on {0}: ask the district for a new one (tram district token)"
+    )]
+    TokenExpired(String),
     #[error("school {0} is not enrolled")]
     UnknownSchool(String),
     #[error("wrong upload secret for school {0}")]
@@ -69,6 +75,9 @@ pub struct School {
     /// BLAKE3 of the upload secret.
     pub secret_hash: String,
     pub enrolled_at: String,
+    /// When a box enrolled again for this school (a new or restored box), the latest time.
+    #[serde(default)]
+    pub reenrolled_at: Option<String>,
     /// The last batch stored (0: none yet).
     pub last_seq: u64,
     pub last_outbox: u64,
@@ -89,6 +98,26 @@ pub struct Token {
     pub name: String,
     pub issued_at: String,
     pub used_at: Option<String>,
+    /// After this the token enrols nothing (None: a token issued before tokens expired).
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// How long an enrolment token stays good unless `--valid-days` says otherwise.
+pub const TOKEN_VALID_DAYS: i64 = 7;
+
+/// Refuses a token whose validity has passed (`expires_at`, RFC 3339).
+pub fn check_not_expired(expires_at: Option<&str>, now: jiff::Timestamp) -> Result<(), HubError> {
+    if let Some(exp) = expires_at.and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        && exp <= now
+    {
+        let shown = exp
+            .to_zoned(crate::school::time_zone())
+            .strftime("%H:%M %d/%m/%Y")
+            .to_string();
+        return Err(HubError::TokenExpired(shown));
+    }
+    Ok(())
 }
 
 /// What the hub gives back for a stored batch (and again, unchanged, for a repeat).
@@ -151,43 +180,95 @@ pub struct Published {
     /// A library item's catalogue entry (title, kind, subject, grade, description, file name).
     #[serde(default)]
     pub meta: Option<serde_json::Value>,
+    /// The hub account that published it from the page (None: the command line).
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
-/// Puts an update bundle on the downlink: copied into the blob store, listed for every school.
-/// The hub reads the bundle's manifest but does not vouch for it: each school checks the
-/// signature with its own release key before installing.
+/// Why a file was not published. `Display` is the command line's English; [`PublishError::vi`]
+/// is what the hub's page shows. Nothing is listed on the downlink when either is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot read the release key {0}: {1} (name it with --release-key)")]
+    ReleaseKey(String, String),
+    #[error("not published: the bundle does not verify against the release key {0}: {1}")]
+    NotVerified(String, String),
+    #[error("a shared item needs a title")]
+    NoTitle,
+    /// The library's own check of the file (its message is already Vietnamese).
+    #[error("{0}")]
+    File(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl PublishError {
+    /// The reason in Vietnamese, for the district's staff.
+    pub fn vi(&self) -> String {
+        match self {
+            PublishError::ReleaseKey(path, why) => format!(
+                "Chưa phát hành: Phòng chưa có khoá phát hành để kiểm tra gói ({path}: {why}). Đặt release-key.pub vào thư mục dữ liệu của máy chủ Phòng."
+            ),
+            PublishError::NotVerified(_, why) => format!(
+                "Chưa phát hành: gói cập nhật không đúng chữ ký của khoá phát hành của Phòng ({why}). Gói có thể bị sửa, bị cắt ngắn hoặc do người khác ký."
+            ),
+            PublishError::NoTitle => "Tài liệu dùng chung cần có tên.".into(),
+            PublishError::File(why) => format!("Chưa chia sẻ: {why}"),
+            PublishError::Io(why) => format!("Chưa phát hành: lỗi khi lưu tệp ({why})."),
+        }
+    }
+}
+
+fn io_error(e: impl std::fmt::Display) -> PublishError {
+    PublishError::Io(e.to_string())
+}
+
+/// The release key a hub checks bundles against when none is named: `release-key.pub` in its
+/// data directory, else the system's (`/etc/tram/release-key.pub`). The command line and the
+/// page use the same one.
+pub fn release_key_path(data_dir: &std::path::Path) -> std::path::PathBuf {
+    let here = data_dir.join("release-key.pub");
+    if here.exists() {
+        here
+    } else {
+        std::path::PathBuf::from(crate::config::DEFAULT_RELEASE_KEY)
+    }
+}
+
 /// Publishes an update bundle for every school, after checking it against the release key the
 /// district names (`release_key`, a public key file): a bundle signed by any other key is
 /// refused here, before a school downloads it (each school checks it again with its own key).
+/// The command line's form of [`publish_update_as`].
 pub fn publish_update(
     store: &Store,
     bundle: &std::path::Path,
     release_key: &std::path::Path,
     now: jiff::Timestamp,
 ) -> Result<Published, String> {
-    let key = crate::pki::bundle::load_public_key(release_key).map_err(|e| {
-        format!(
-            "cannot read the release key {}: {e} (name it with --release-key)",
-            release_key.display()
-        )
-    })?;
+    publish_update_as(store, bundle, release_key, &Actor::system(now)).map_err(|e| e.to_string())
+}
+
+/// [`publish_update`] done by `by` (the page's district admin; audited as theirs).
+pub fn publish_update_as(
+    store: &Store,
+    bundle: &std::path::Path,
+    release_key: &std::path::Path,
+    by: &Actor,
+) -> Result<Published, PublishError> {
+    let key = crate::pki::bundle::load_public_key(release_key)
+        .map_err(|e| PublishError::ReleaseKey(release_key.display().to_string(), e.to_string()))?;
     let staging = store.dir().join("tmp").join(format!(
         "publish-{}",
         hex::encode(rand::random::<[u8; 6]>())
     ));
-    std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&staging).map_err(io_error)?;
     let checked = crate::pki::bundle::verify(bundle, &key, &staging);
     let _ = std::fs::remove_dir_all(&staging);
     let m = checked
-        .map_err(|e| {
-            format!(
-                "not published: the bundle does not verify against the release key {}: {e}",
-                release_key.display()
-            )
-        })?
+        .map_err(|e| PublishError::NotVerified(release_key.display().to_string(), e.to_string()))?
         .manifest;
-    let f = std::fs::File::open(bundle).map_err(|e| e.to_string())?;
-    let (id, len) = store.blobs.put(f).map_err(|e| e.to_string())?;
+    let f = std::fs::File::open(bundle).map_err(io_error)?;
+    let (id, len) = store.blobs.put(f).map_err(io_error)?;
     let p = Published {
         id: id.clone(),
         kind: "update".into(),
@@ -195,18 +276,17 @@ pub fn publish_update(
         version: m.version,
         arch: m.arch,
         len,
-        published_at: now.to_string(),
+        published_at: by.now.to_string(),
         meta: None,
+        by: Some(by.id.clone()),
     };
-    publish(store, p, now)
+    publish(store, p, by).map_err(io_error)
 }
 
 /// Lists `p` on the downlink (its file is already in the blob store).
-fn publish(store: &Store, p: Published, now: jiff::Timestamp) -> Result<Published, String> {
+fn publish(store: &Store, p: Published, by: &Actor) -> Result<Published, String> {
     store
-        .write(&crate::store::Actor::system(now), |tx| {
-            tx.put(&DOWNLINK, &p.id, &p, "downlink.publish")
-        })
+        .write(by, |tx| tx.put(&DOWNLINK, &p.id, &p, "downlink.publish"))
         .map_err(|e| e.to_string())?;
     Ok(p)
 }
@@ -219,22 +299,43 @@ impl Published {
             self.name, self.len, self.id
         )
     }
+
+    /// Whom it goes to: one school for a key reset, every school otherwise.
+    pub fn audience(&self) -> String {
+        match self.meta.as_ref().and_then(|m| m["school"].as_str()) {
+            Some(school) if self.kind == "key-reset" => format!("Trường {school}"),
+            _ => "Mọi trường".into(),
+        }
+    }
 }
 
 /// Shares a file down to every school's library.
+/// The command line's form of [`publish_library_as`].
 pub fn publish_library(
     store: &Store,
     file: &std::path::Path,
     item: SharedItem,
     now: jiff::Timestamp,
 ) -> Result<Published, String> {
+    publish_library_as(store, file, item, &Actor::system(now)).map_err(|e| e.to_string())
+}
+
+/// [`publish_library`] done by `by`.
+pub fn publish_library_as(
+    store: &Store,
+    file: &std::path::Path,
+    item: SharedItem,
+    by: &Actor,
+) -> Result<Published, PublishError> {
     if item.title.trim().is_empty() {
-        return Err("a shared item needs a title".into());
+        return Err(PublishError::NoTitle);
     }
-    let name = crate::library::upload::check_name(&item.file_name).map_err(|e| e.to_string())?;
-    crate::library::upload::check_file(&name, file).map_err(|e| e.to_string())?;
-    let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    let (id, len) = store.blobs.put(f).map_err(|e| e.to_string())?;
+    let name = crate::library::upload::check_name(&item.file_name)
+        .map_err(|e| PublishError::File(e.to_string()))?;
+    crate::library::upload::check_file(&name, file)
+        .map_err(|e| PublishError::File(e.to_string()))?;
+    let f = std::fs::File::open(file).map_err(io_error)?;
+    let (id, len) = store.blobs.put(f).map_err(io_error)?;
     let p = Published {
         id: id.clone(),
         kind: "library".into(),
@@ -242,10 +343,11 @@ pub fn publish_library(
         version: String::new(),
         arch: String::new(),
         len,
-        published_at: now.to_string(),
-        meta: Some(serde_json::to_value(&item).map_err(|e| e.to_string())?),
+        published_at: by.now.to_string(),
+        meta: Some(serde_json::to_value(&item).map_err(io_error)?),
+        by: Some(by.id.clone()),
     };
-    publish(store, p, now)
+    publish(store, p, by).map_err(io_error)
 }
 
 /// The district resets a signing key whose PIN is forgotten in a school with a single BGH member
@@ -280,8 +382,9 @@ pub fn publish_key_reset(
         len,
         published_at: now.to_string(),
         meta: Some(order),
+        by: None,
     };
-    publish(store, p, now)
+    publish(store, p, &Actor::system(now))
 }
 
 pub fn downlink(store: &Store) -> Result<Vec<Published>, StoreError> {
@@ -297,8 +400,19 @@ pub fn downlink(store: &Store) -> Result<Vec<Published>, StoreError> {
 
 /// Where relayed data lives. One implementation per storage engine.
 pub trait HubStorage: Send + Sync {
-    /// A one-time token for a school (printed for district staff).
-    fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError>;
+    /// A one-time token for a school (printed for district staff), good for the default days.
+    fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError> {
+        let until =
+            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * TOKEN_VALID_DAYS);
+        self.issue_token_until(school, name, until)
+    }
+    /// A one-time token for a school that enrols nothing after `expires_at`.
+    fn issue_token_until(
+        &self,
+        school: &str,
+        name: &str,
+        expires_at: jiff::Timestamp,
+    ) -> Result<String, HubError>;
     /// Enrols the school holding `token` with its device key; returns it and its upload secret.
     fn enrol(&self, token: &str, public_key: &str) -> Result<(School, String), HubError>;
     fn school(&self, code: &str) -> Result<Option<School>, HubError>;
@@ -329,6 +443,14 @@ pub trait HubStorage: Send + Sync {
         &self,
         kind: &str,
         f: &mut dyn FnMut(&str, &serde_json::Value),
+    ) -> Result<(), HubError>;
+    /// Calls `f` with every live record of `kind` one school holds (the reports' per-school
+    /// parts: a key range on both storages, not a walk of the province).
+    fn each_record_of(
+        &self,
+        school: &str,
+        kind: &str,
+        f: &mut dyn FnMut(&serde_json::Value),
     ) -> Result<(), HubError>;
 }
 
@@ -373,13 +495,19 @@ fn receipt_key(school: &str, seq: u64) -> String {
 }
 
 impl HubStorage for RedbHub {
-    fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError> {
+    fn issue_token_until(
+        &self,
+        school: &str,
+        name: &str,
+        expires_at: jiff::Timestamp,
+    ) -> Result<String, HubError> {
         let token = new_token(school);
         let t = Token {
             school: school.trim().into(),
             name: name.trim().into(),
             issued_at: jiff::Timestamp::now().to_string(),
             used_at: None,
+            expires_at: Some(expires_at.to_string()),
         };
         let h = secret_hash(&token);
         self.store.write(&actor(), |tx| -> Result<(), HubError> {
@@ -410,6 +538,7 @@ impl HubStorage for RedbHub {
                 if t.used_at.is_some() {
                     return Err(HubError::BadToken);
                 }
+                check_not_expired(t.expires_at.as_deref(), tx.now())?;
                 let now = tx.now().to_string();
                 t.used_at = Some(now.clone());
                 tx.put(&TOKENS, &h, &t, "district.token.use")?;
@@ -419,6 +548,7 @@ impl HubStorage for RedbHub {
                     Some(mut s) => {
                         s.public_key = public_key.into();
                         s.secret_hash = sh.clone();
+                        s.reenrolled_at = Some(now);
                         s
                     }
                     None => School {
@@ -427,6 +557,7 @@ impl HubStorage for RedbHub {
                         public_key: public_key.into(),
                         secret_hash: sh.clone(),
                         enrolled_at: now,
+                        reenrolled_at: None,
                         last_seq: 0,
                         last_outbox: 0,
                         last_contact: None,
@@ -591,14 +722,36 @@ impl HubStorage for RedbHub {
         })?;
         Ok(())
     }
+
+    fn each_record_of(
+        &self,
+        school: &str,
+        kind: &str,
+        f: &mut dyn FnMut(&serde_json::Value),
+    ) -> Result<(), HubError> {
+        let rx = self.store.read()?;
+        let prefix = format!("{school}\u{1}{kind}\u{1}");
+        rx.scan_each(&RECORDS, &prefix, &mut |_, row: RecordRow| {
+            if let Some(r) = &row.record {
+                f(r);
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
 }
 
 /// What `tram district token` prints: the token, and the certificate pin for HTTPS.
-pub fn token_text(store: &Arc<Store>, school: &str, name: &str) -> Result<String, HubError> {
+pub fn token_text(
+    store: &Arc<Store>,
+    school: &str,
+    name: &str,
+    valid_days: i64,
+) -> Result<String, HubError> {
     let hub = RedbHub {
         store: store.clone(),
     };
-    token_text_in(&hub, store.dir(), school, name)
+    token_text_for(&hub, store.dir(), school, name, valid_days)
 }
 
 /// [`token_text`] for any storage; `dir` is the hub's data directory (its certificate).
@@ -607,6 +760,17 @@ pub fn token_text_in(
     dir: &std::path::Path,
     school: &str,
     name: &str,
+) -> Result<String, HubError> {
+    token_text_for(hub, dir, school, name, TOKEN_VALID_DAYS)
+}
+
+/// [`token_text_in`] for a token good for `valid_days` (`--valid-days`).
+pub fn token_text_for(
+    hub: &dyn HubStorage,
+    dir: &std::path::Path,
+    school: &str,
+    name: &str,
+    valid_days: i64,
 ) -> Result<String, HubError> {
     let school = school.trim();
     if school.is_empty()
@@ -618,8 +782,15 @@ pub fn token_text_in(
             "{school:?} (a school code is letters, digits, - or _)"
         )));
     }
-    let token = hub.issue_token(school, name)?;
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * valid_days);
+    let token = hub.issue_token_until(school, name, until)?;
     let mut out = format!("enrolment token for school {school} (use once): {token}\n");
+    out += &format!(
+        "valid until {} ({valid_days} days; --valid-days to change)\n",
+        until
+            .to_zoned(crate::school::time_zone())
+            .strftime("%H:%M %d/%m/%Y")
+    );
     match certificate_pin_in(dir) {
         Some(pin) => {
             out += &format!(

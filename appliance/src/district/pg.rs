@@ -22,7 +22,8 @@ use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
-    HeldRecord, HubError, HubStorage, Receipt, School, check_public_key, new_token, secret_hash,
+    HeldRecord, HubError, HubStorage, Receipt, School, check_not_expired, check_public_key,
+    new_token, secret_hash,
 };
 use crate::relay::batch::Envelope;
 use crate::store::OutboxEntry;
@@ -93,7 +94,7 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 }
 
 const SCHOOL_COLUMNS: &str = "code, name, public_key, secret_hash, enrolled_at, last_seq, \
-     last_outbox, last_contact, bytes, batches, records, backlog, errors";
+     last_outbox, last_contact, bytes, batches, records, backlog, errors, reenrolled_at";
 
 fn school_row(r: &postgres::Row) -> Result<School, HubError> {
     let errors: serde_json::Value = r.get(12);
@@ -112,6 +113,7 @@ fn school_row(r: &postgres::Row) -> Result<School, HubError> {
         backlog: r.get::<_, i64>(11) as u64,
         errors: serde_json::from_value(errors)
             .map_err(|e| HubError::Database(format!("hub_schools.errors: {e}")))?,
+        reenrolled_at: r.get(13),
     })
 }
 
@@ -186,8 +188,14 @@ impl PgHub {
 }
 
 impl HubStorage for PgHub {
-    fn issue_token(&self, school: &str, name: &str) -> Result<String, HubError> {
+    fn issue_token_until(
+        &self,
+        school: &str,
+        name: &str,
+        expires_at: jiff::Timestamp,
+    ) -> Result<String, HubError> {
         let token = new_token(school);
+        let expires_at = expires_at.to_string();
         let now = jiff::Timestamp::now().to_string();
         blocking(|| -> Result<(), HubError> {
             let mut c = self.conn()?;
@@ -199,8 +207,15 @@ impl HubStorage for PgHub {
             )
             .map_err(db)?;
             tx.execute(
-                "INSERT INTO hub_tokens (hash, school, name, issued_at) VALUES ($1, $2, $3, $4)",
-                &[&secret_hash(&token), &school.trim(), &name.trim(), &now],
+                "INSERT INTO hub_tokens (hash, school, name, issued_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &secret_hash(&token),
+                    &school.trim(),
+                    &name.trim(),
+                    &now,
+                    &expires_at,
+                ],
             )
             .map_err(db)?;
             tx.commit().map_err(db)
@@ -220,7 +235,7 @@ impl HubStorage for PgHub {
             // The token's row lock: two nodes offered the same token enrol one school once.
             let t = tx
                 .query_opt(
-                    "SELECT school, name, used_at FROM hub_tokens WHERE hash = $1 FOR UPDATE",
+                    "SELECT school, name, used_at, expires_at FROM hub_tokens WHERE hash = $1 FOR UPDATE",
                     &[&h],
                 )
                 .map_err(db)?
@@ -228,6 +243,10 @@ impl HubStorage for PgHub {
             if t.get::<_, Option<String>>(2).is_some() {
                 return Err(HubError::BadToken);
             }
+            check_not_expired(
+                t.get::<_, Option<String>>(3).as_deref(),
+                jiff::Timestamp::now(),
+            )?;
             let (code, name): (String, String) = (t.get(0), t.get(1));
             tx.execute(
                 "UPDATE hub_tokens SET used_at = $2 WHERE hash = $1",
@@ -240,7 +259,8 @@ impl HubStorage for PgHub {
                     &format!(
                         "INSERT INTO hub_schools (code, name, public_key, secret_hash, enrolled_at) \
                          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO UPDATE SET \
-                         public_key = excluded.public_key, secret_hash = excluded.secret_hash \
+                         public_key = excluded.public_key, secret_hash = excluded.secret_hash, \
+                         reenrolled_at = excluded.enrolled_at \
                          RETURNING {SCHOOL_COLUMNS}"
                     ),
                     &[&code, &name, &public_key, &sh, &now],
@@ -482,6 +502,31 @@ impl HubStorage for PgHub {
             Ok(())
         })
     }
+
+    fn each_record_of(
+        &self,
+        school: &str,
+        kind: &str,
+        f: &mut dyn FnMut(&serde_json::Value),
+    ) -> Result<(), HubError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        blocking(|| {
+            let mut c = self.conn()?;
+            // The primary key's prefix (school, kind): one school's share, streamed.
+            let mut rows = c
+                .query_raw(
+                    "SELECT record FROM hub_records \
+                     WHERE school = $1 AND kind = $2 AND record IS NOT NULL ORDER BY key",
+                    [school, kind],
+                )
+                .map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let record: serde_json::Value = r.get(0);
+                f(&record);
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -512,6 +557,13 @@ mod tests {
     fn batches_are_stored_exactly_once_in_order_on_postgresql() {
         if let Some(h) = fresh() {
             crate::district::tests::exactly_once_in_order(&h);
+        }
+    }
+
+    #[test]
+    fn tokens_expire_and_reenrolments_are_recorded_on_postgresql() {
+        if let Some(h) = fresh() {
+            crate::district::tests::tokens_expire_and_reenrolments_are_recorded(&h);
         }
     }
 

@@ -1,15 +1,17 @@
 //! The district staff's reports, computed from the relayed records through
-//! [`HubStorage::each_record`] (so any storage engine feeds them): learning and conduct levels
+//! [`HubStorage::each_record_of`], one school at a time and kept per school until its next batch
+//! ([`PartCache`]; so any storage engine feeds them): learning and conduct levels
 //! per school × grade × term with district totals, TT27 results of primary schools, results
 //! per subject, lesson-plan rates per school and month, enrolment per grade, and each school's
 //! contact. Each report is a [`Table`] of names, never codes: the page, its CSV and the xlsx
 //! sheet are drawn from the same table, so they cannot disagree.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::{HubError, HubStorage};
+use super::{HubError, HubStorage, School};
 
 /// What the staff narrowed the reports to (the page's query string). Empty = everything.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -158,6 +160,8 @@ pub struct Table {
     pub totals: BTreeSet<usize>,
     /// An SVG bar chart where a picture reads better than the table.
     pub chart: Option<String>,
+    /// Rows left out of the page by [`Table::for_page`] (the CSV and xlsx have them all).
+    pub hidden: usize,
 }
 
 impl Table {
@@ -170,7 +174,32 @@ impl Table {
             marked: BTreeSet::new(),
             totals: BTreeSet::new(),
             chart: None,
+            hidden: 0,
         }
+    }
+
+    /// The table as the page shows it: a province's two thousand schools make tens of
+    /// thousands of rows no one reads on a screen (and megabytes a phone must load), so past
+    /// `limit` rows the page keeps the district's totals and the marked rows (silent schools,
+    /// at most `limit`) and says how many rows the CSV and xlsx hold besides.
+    pub fn for_page(mut self, limit: usize) -> Table {
+        if self.rows.len() <= limit {
+            return self;
+        }
+        let (mut rows, mut marked, mut totals) = (Vec::new(), BTreeSet::new(), BTreeSet::new());
+        let n = self.rows.len();
+        for (i, r) in std::mem::take(&mut self.rows).into_iter().enumerate() {
+            if self.totals.contains(&i) {
+                totals.insert(rows.len());
+                rows.push(r);
+            } else if self.marked.contains(&i) && marked.len() < limit {
+                marked.insert(rows.len());
+                rows.push(r);
+            }
+        }
+        self.hidden = n - rows.len();
+        (self.rows, self.marked, self.totals) = (rows, marked, totals);
+        self
     }
 
     /// The CSV file: UTF-8 with a BOM so Excel opens Vietnamese correctly.
@@ -338,6 +367,21 @@ const TT27: [(&str, &str); 4] = [
 ];
 
 /// The school year a date falls in: from August ("2026-09-14" → "2026-2027").
+/// "Đăng ký lại 06/12/2026" for a school a box enrolled again for (a new or restored box),
+/// else empty: staff see at a glance that the box answering for a school has changed.
+pub fn reenrolled(s: &super::School) -> String {
+    s.reenrolled_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| {
+            format!(
+                "Đăng ký lại {}",
+                t.to_zoned(crate::school::time_zone()).strftime("%d/%m/%Y")
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn school_year_of(date: &str) -> Option<String> {
     let y: i32 = date.get(0..4)?.parse().ok()?;
     let m: u8 = date.get(5..7)?.parse().ok()?;
@@ -349,7 +393,7 @@ fn school_year_of(date: &str) -> Option<String> {
 }
 
 /// What the page needs besides the tables: the choices of the filter form.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Choices {
     /// (code, name)
     pub schools: Vec<(String, String)>,
@@ -367,143 +411,297 @@ pub struct Reports {
 
 /// Computes every report for `filter`. `silent_days`: a school not heard from for longer is
 /// flagged. `now` is passed in (the page's clock), so the warning is testable.
-pub fn reports(
+/// Counts of one (school, grade, term, year): learning and conduct levels 1..4 and "none",
+/// TT27 results.
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    students: u64,
+    learning: [u64; 5],
+    conduct: [u64; 5],
+    tt27: [u64; 4],
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.students += o.students;
+        for i in 0..5 {
+            self.learning[i] += o.learning[i];
+            self.conduct[i] += o.conduct[i];
+        }
+        for i in 0..4 {
+            self.tt27[i] += o.tt27[i];
+        }
+    }
+}
+
+/// One school's relayed records reduced to what the reports count, before any filter: every
+/// dimension a filter can narrow by stays in the keys. A province holds millions of records,
+/// but a school's part changes only when one of its batches is stored, so [`PartCache`] keeps
+/// each part until then and a report adds up two thousand small parts instead of reading
+/// every record (bench/RESULTS.md "reports at province scale").
+#[derive(Debug, Default)]
+pub struct SchoolPart {
+    /// The name the school's relayed details give, if any.
+    name: Option<String>,
+    /// Class id → (grade, school year).
+    classes: BTreeMap<String, (u8, String)>,
+    /// (grade, year) → students.
+    enrolment: BTreeMap<(u8, String), u64>,
+    /// (grade, term, year — "" when the class is unknown) → counts.
+    results: BTreeMap<(u8, String, String), Counts>,
+    /// (subject, term, grade, year) → score band columns.
+    subjects: BTreeMap<(String, String, u8, String), [u64; 10]>,
+    /// (month, grade, school year of the teaching date) → (plans, handed in, approved).
+    plans: BTreeMap<PlanKey, (u64, u64, u64)>,
+}
+
+/// (month, grade, school year of the teaching date).
+type PlanKey = (String, Option<u8>, Option<String>);
+
+impl SchoolPart {
+    /// Reads the school's records of each kind the reports use.
+    pub fn read(hub: &dyn HubStorage, school: &str) -> Result<SchoolPart, HubError> {
+        let mut p = SchoolPart::default();
+        hub.each_record_of(school, "school", &mut |r| {
+            if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
+                p.name = Some(n.to_string());
+            }
+        })?;
+        hub.each_record_of(school, "class", &mut |r| {
+            if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
+                let year = r["year"].as_str().unwrap_or_default().to_string();
+                p.classes.insert(id.to_string(), (g as u8, year));
+            }
+        })?;
+        let classes = &p.classes;
+        let enrolment = &mut p.enrolment;
+        hub.each_record_of(school, "student", &mut |r| {
+            let class = r["class_id"].as_str().unwrap_or_default();
+            if let Some((g, y)) = classes.get(class) {
+                *enrolment.entry((*g, y.clone())).or_default() += 1;
+            }
+        })?;
+        let (results, subjects) = (&mut p.results, &mut p.subjects);
+        hub.each_record_of(school, "result", &mut |r| {
+            let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
+            let term = r["hocky"].as_str().unwrap_or("?").to_uppercase();
+            let year = r["malop"]
+                .as_str()
+                .and_then(|c| classes.get(c))
+                .map(|c| c.1.clone())
+                .unwrap_or_default();
+            let c = results
+                .entry((grade, term.clone(), year.clone()))
+                .or_default();
+            c.students += 1;
+            let slot = |v: &serde_json::Value| match v.as_u64() {
+                Some(n @ 1..=4) => n as usize - 1,
+                _ => 4,
+            };
+            c.learning[slot(&r["mahocluc"])] += 1;
+            c.conduct[slot(&r["mahanhkiem"])] += 1;
+            if let Some(k) = r["ketqua"].as_str()
+                && let Some(i) = TT27.iter().position(|(code, _)| *code == k)
+            {
+                c.tt27[i] += 1;
+            }
+            if let Some(m) = r["diemmon"].as_object() {
+                for (subject, v) in m {
+                    if let Some(col) = v.as_str().and_then(subject_column) {
+                        subjects
+                            .entry((subject.clone(), term.clone(), grade, year.clone()))
+                            .or_insert([0; 10])[col] += 1;
+                    }
+                }
+            }
+        })?;
+        let plans = &mut p.plans;
+        hub.each_record_of(school, "lesson_plan", &mut |r| {
+            let date = r["teach_on"].as_str().unwrap_or_default();
+            let month = date.get(0..7).unwrap_or("?").to_string();
+            let grade = r["grade"].as_u64().map(|g| g as u8);
+            let e = plans
+                .entry((month, grade, school_year_of(date)))
+                .or_default();
+            e.0 += 1;
+            let approved = !r["approved_version"].is_null();
+            let state = r["state"].as_str().unwrap_or_default();
+            if approved || matches!(state, "submitted" | "reviewed" | "approved") {
+                e.1 += 1;
+            }
+            if approved {
+                e.2 += 1;
+            }
+        })?;
+        Ok(p)
+    }
+}
+
+/// Each school's [`SchoolPart`], kept until the school's next stored batch. The version read
+/// from the storage on every report (the school's last batch, record count and enrolment)
+/// decides, so two hubs on one database never serve each other's stale parts.
+#[derive(Default)]
+pub struct PartCache {
+    parts: Mutex<HashMap<String, (String, Arc<SchoolPart>)>>,
+    /// The last few pages' sums by (filter, names, every school's version).
+    sums: Mutex<Vec<(blake3::Hash, Arc<Sums>)>>,
+}
+
+/// What a school's part depends on: only a stored batch changes a school's records.
+fn version(s: &School) -> String {
+    format!("{}/{}/{}", s.enrolled_at, s.last_seq, s.records)
+}
+
+/// Sums kept for this many filters (the overview and a few drill-downs).
+const KEPT_SUMS: usize = 16;
+
+impl PartCache {
+    fn sums(&self, key: &blake3::Hash) -> Option<Arc<Sums>> {
+        let kept = self.sums.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().find(|(k, _)| k == key).map(|(_, s)| s.clone())
+    }
+
+    fn keep_sums(&self, key: blake3::Hash, sums: Arc<Sums>) {
+        let mut kept = self.sums.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(k, _)| *k != key);
+        if kept.len() >= KEPT_SUMS {
+            kept.remove(0);
+        }
+        kept.push((key, sums));
+    }
+
+    fn part(&self, hub: &dyn HubStorage, s: &School) -> Result<Arc<SchoolPart>, HubError> {
+        let version = version(s);
+        if let Some((v, p)) = self.lock().get(&s.code)
+            && *v == version
+        {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(SchoolPart::read(hub, &s.code)?);
+        self.lock().insert(s.code.clone(), (version, p.clone()));
+        Ok(p)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SchoolPart>)>> {
+        // A panic while holding the map leaves only cached sums behind: start again.
+        self.parts.lock().unwrap_or_else(|e| {
+            let mut g = e.into_inner();
+            g.clear();
+            g
+        })
+    }
+}
+
+/// Every report but the schools' contact, added up from the schools' parts under `filter`.
+fn sums(
     hub: &dyn HubStorage,
+    cache: &PartCache,
+    schools: &[School],
     filter: &Filter,
-    silent_days: i64,
     subject_names: &BTreeMap<String, String>,
-    now: jiff::Timestamp,
-) -> Result<Reports, HubError> {
-    let schools = hub.schools()?;
+) -> Result<Sums, HubError> {
+    let mut parts = Vec::with_capacity(schools.len());
+    for s in schools {
+        parts.push((s.code.as_str(), cache.part(hub, s)?));
+    }
     // A school's name: what it calls itself (its relayed details), else what the district
     // typed at enrolment, else its code.
-    let mut names: BTreeMap<String, String> = schools
+    let names: BTreeMap<String, String> = schools
         .iter()
-        .map(|s| {
-            let n = if s.name.trim().is_empty() {
-                s.code.clone()
-            } else {
-                s.name.clone()
+        .zip(&parts)
+        .map(|(s, (_, p))| {
+            let n = match &p.name {
+                Some(n) => n.clone(),
+                None if s.name.trim().is_empty() => s.code.clone(),
+                None => s.name.clone(),
             };
             (s.code.clone(), n)
         })
         .collect();
-    hub.each_record("school", &mut |school, r| {
-        if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
-            names.insert(school.to_string(), n.to_string());
-        }
-    })?;
     let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
 
-    // (school, class id) → (grade, year)
-    let mut classes: BTreeMap<(String, String), (u8, String)> = BTreeMap::new();
-    hub.each_record("class", &mut |school, r| {
-        if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
-            let year = r["year"].as_str().unwrap_or_default().to_string();
-            classes.insert((school.to_string(), id.to_string()), (g as u8, year));
-        }
-    })?;
     let mut choices = Choices {
         schools: names.iter().map(|(c, n)| (c.clone(), n.clone())).collect(),
         ..Choices::default()
     };
-    let grades: BTreeSet<u8> = classes.values().map(|v| v.0).collect();
+    let classes = parts.iter().flat_map(|(_, p)| p.classes.values());
+    let grades: BTreeSet<u8> = classes.clone().map(|v| v.0).collect();
     let years: BTreeSet<String> = classes
-        .values()
         .map(|v| v.1.clone())
         .filter(|y| !y.is_empty())
         .collect();
     choices.grades = grades.into_iter().collect();
     choices.years = years.into_iter().rev().collect();
 
+    // The parts added up under the filter: the same maps the tables below are drawn from.
     // Enrolment: school → grade → students.
     let mut enrolment: BTreeMap<String, BTreeMap<u8, u64>> = BTreeMap::new();
-    hub.each_record("student", &mut |school, r| {
-        let class = r["class_id"].as_str().unwrap_or_default();
-        let Some((g, y)) = classes.get(&(school.to_string(), class.to_string())) else {
-            return;
-        };
-        if filter.school(school) && filter.grade(*g) && filter.year(y) {
-            *enrolment
-                .entry(school.to_string())
-                .or_default()
-                .entry(*g)
-                .or_default() += 1;
-        }
-    })?;
-
-    // Results: (school, grade, term) → [learning 1..4, none][conduct 1..4, none], TT27 counts.
-    #[derive(Default, Clone)]
-    struct Counts {
-        students: u64,
-        learning: [u64; 5],
-        conduct: [u64; 5],
-        tt27: [u64; 4],
-    }
+    // (school, grade, term) → counts.
     let mut results: BTreeMap<(String, u8, String), Counts> = BTreeMap::new();
     // (subject, term) → columns
     let mut subjects: BTreeMap<(String, String), [u64; 10]> = BTreeMap::new();
-    hub.each_record("result", &mut |school, r| {
-        let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
-        let term = r["hocky"].as_str().unwrap_or("?").to_uppercase();
-        let year = r["malop"]
-            .as_str()
-            .and_then(|c| classes.get(&(school.to_string(), c.to_string())))
-            .map(|c| c.1.as_str())
-            .unwrap_or("");
-        if !(filter.school(school) && filter.grade(grade) && filter.term(&term))
-            || (filter.year.is_some() && !filter.year(year))
-        {
-            return;
+    // (school, month) → (plans, handed in, approved).
+    let mut plans: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    for (school, p) in parts.iter().filter(|(s, _)| filter.school(s)) {
+        for ((g, y), n) in &p.enrolment {
+            if filter.grade(*g) && filter.year(y) {
+                *enrolment
+                    .entry(school.to_string())
+                    .or_default()
+                    .entry(*g)
+                    .or_default() += n;
+            }
         }
-        let c = results
-            .entry((school.to_string(), grade, term.clone()))
-            .or_default();
-        c.students += 1;
-        let slot = |v: &serde_json::Value| match v.as_u64() {
-            Some(n @ 1..=4) => n as usize - 1,
-            _ => 4,
-        };
-        c.learning[slot(&r["mahocluc"])] += 1;
-        c.conduct[slot(&r["mahanhkiem"])] += 1;
-        if let Some(k) = r["ketqua"].as_str()
-            && let Some(i) = TT27.iter().position(|(code, _)| *code == k)
-        {
-            c.tt27[i] += 1;
+        for ((g, term, y), c) in &p.results {
+            if filter.grade(*g) && filter.term(term) && (filter.year.is_none() || filter.year(y)) {
+                results
+                    .entry((school.to_string(), *g, term.clone()))
+                    .or_default()
+                    .add(c);
+            }
         }
-        if let Some(m) = r["diemmon"].as_object() {
-            for (subject, v) in m {
-                if let Some(col) = v.as_str().and_then(subject_column) {
-                    subjects
-                        .entry((subject.clone(), term.clone()))
-                        .or_insert([0; 10])[col] += 1;
+        for ((subject, term, g, y), cols) in &p.subjects {
+            if filter.grade(*g) && filter.term(term) && (filter.year.is_none() || filter.year(y)) {
+                let e = subjects
+                    .entry((subject.clone(), term.clone()))
+                    .or_insert([0; 10]);
+                for (d, n) in e.iter_mut().zip(cols) {
+                    *d += n;
                 }
             }
         }
-    })?;
+        for ((month, g, y), (n, handed, approved)) in &p.plans {
+            let grade_ok = g.is_none_or(|g| filter.grade(g));
+            let year_ok = filter.year.is_none() || y.as_deref().is_some_and(|y| filter.year(y));
+            if grade_ok && year_ok {
+                let e = plans
+                    .entry((school.to_string(), month.clone()))
+                    .or_default();
+                e.0 += n;
+                e.1 += handed;
+                e.2 += approved;
+            }
+        }
+    }
 
-    // Lesson plans: (school, month) → (plans, handed in, approved).
-    let mut plans: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
-    hub.each_record("lesson_plan", &mut |school, r| {
-        let date = r["teach_on"].as_str().unwrap_or_default();
-        let month = date.get(0..7).unwrap_or("?").to_string();
-        let grade_ok = r["grade"].as_u64().is_none_or(|g| filter.grade(g as u8));
-        let year_ok =
-            filter.year.is_none() || school_year_of(date).is_some_and(|y| filter.year(&y));
-        if !(filter.school(school) && grade_ok && year_ok) {
-            return;
+    // A student a school sent without a result for a term the reports show is counted as not
+    // yet graded (chưa đánh giá), so each row's levels add up to its students. TT22 grades only
+    // (6–12): a primary school's year goes to TT27's table.
+    let reported_terms: BTreeSet<String> = results
+        .keys()
+        .filter(|k| k.1 >= 6)
+        .map(|k| k.2.clone())
+        .collect();
+    for (school, grades) in &enrolment {
+        for (g, n) in grades.iter().filter(|(g, _)| **g >= 6) {
+            for term in &reported_terms {
+                let c = results
+                    .entry((school.clone(), *g, term.clone()))
+                    .or_default();
+                c.students = c.students.max(*n);
+            }
         }
-        let e = plans.entry((school.to_string(), month)).or_default();
-        e.0 += 1;
-        let approved = !r["approved_version"].is_null();
-        let state = r["state"].as_str().unwrap_or_default();
-        if approved || matches!(state, "submitted" | "reviewed" | "approved") {
-            e.1 += 1;
-        }
-        if approved {
-            e.2 += 1;
-        }
-    })?;
+    }
 
     let mut tables = Vec::new();
 
@@ -520,10 +718,12 @@ pub fn reports(
             "Học tập: Khá",
             "Học tập: Đạt",
             "Học tập: Chưa đạt",
+            "Học tập: Chưa đánh giá",
             "Rèn luyện: Tốt",
             "Rèn luyện: Khá",
             "Rèn luyện: Đạt",
             "Rèn luyện: Chưa đạt",
+            "Rèn luyện: Chưa đánh giá",
         ],
     );
     let mut totals: BTreeMap<(u8, String), Counts> = BTreeMap::new();
@@ -534,19 +734,23 @@ pub fn reports(
             text(term_name(term)),
             Cell::Num(c.students),
         ];
+        let graded = |levels: &[u64]| levels[..4].iter().sum::<u64>();
         v.extend(c.learning[..4].iter().map(|n| Cell::Num(*n)));
+        v.push(Cell::Num(c.students.saturating_sub(graded(&c.learning))));
         v.extend(c.conduct[..4].iter().map(|n| Cell::Num(*n)));
+        v.push(Cell::Num(c.students.saturating_sub(graded(&c.conduct))));
         v
     };
     // TT22 results only: a primary school's rows have no learning level and go to TT27's table.
-    let tt22 = |c: &Counts| {
-        c.learning[..4]
-            .iter()
-            .chain(&c.conduct[..4])
-            .any(|n| *n > 0)
+    let tt22 = |g: u8, c: &Counts| {
+        g >= 6
+            || c.learning[..4]
+                .iter()
+                .chain(&c.conduct[..4])
+                .any(|n| *n > 0)
     };
     for ((school, g, term), c) in &results {
-        if !tt22(c) {
+        if !tt22(*g, c) {
             continue;
         }
         t.rows.push(row(name(school), *g, term, c));
@@ -714,6 +918,55 @@ pub fn reports(
     }
     tables.push(t);
 
+    Ok(Sums {
+        tables,
+        choices,
+        names,
+    })
+}
+
+/// What [`sums`] gives: kept by [`PartCache`] for the next view.
+struct Sums {
+    tables: Vec<Table>,
+    choices: Choices,
+    /// School code → the name shown.
+    names: BTreeMap<String, String>,
+}
+
+pub fn reports(
+    hub: &dyn HubStorage,
+    cache: &PartCache,
+    filter: &Filter,
+    silent_days: i64,
+    subject_names: &BTreeMap<String, String>,
+    now: jiff::Timestamp,
+) -> Result<Reports, HubError> {
+    let schools = hub.schools()?;
+    // The sums depend on the filter, the code file's names and each school's version: while
+    // none of them changes (no batch stored), the page is served from the last sums. The
+    // contact report depends on the clock and is drawn afresh below.
+    let mut key = blake3::Hasher::new();
+    key.update(filter.query().as_bytes());
+    key.update(format!("{subject_names:?}").as_bytes());
+    for s in &schools {
+        key.update(format!("{}\u{1}{}\u{1}{}\u{1}", s.code, s.name, version(s)).as_bytes());
+    }
+    let key = key.finalize();
+    let sums = match cache.sums(&key) {
+        Some(sums) => sums,
+        None => {
+            let sums = Arc::new(sums(hub, cache, &schools, filter, subject_names)?);
+            cache.keep_sums(key, sums.clone());
+            sums
+        }
+    };
+    let mut tables = sums.tables.clone();
+    let name = |code: &str| {
+        sums.names
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    };
     // Contact.
     let mut t = Table::new(
         "lien-lac",
@@ -729,6 +982,7 @@ pub fn reports(
             "Lần bị từ chối",
             "Lỗi gần nhất",
             "Cảnh báo",
+            "Đăng ký lại",
         ],
     );
     let mut silent = Vec::new();
@@ -770,13 +1024,14 @@ pub fn reports(
                     .unwrap_or_default(),
             ),
             text(warning),
+            text(reenrolled(s)),
         ]);
     }
     tables.push(t);
 
     Ok(Reports {
         tables,
-        choices,
+        choices: sums.choices.clone(),
         silent,
     })
 }
@@ -804,6 +1059,27 @@ mod tests {
         assert_eq!(school_year_of("2026-09-14").as_deref(), Some("2026-2027"));
         assert_eq!(school_year_of("2027-05-02").as_deref(), Some("2026-2027"));
         assert_eq!(school_year_of("x"), None);
+    }
+
+    #[test]
+    fn a_long_table_keeps_its_totals_and_marked_rows_on_the_page() {
+        let mut t = Table::new("t", "T", vec!["a"]);
+        for i in 0..10u64 {
+            if i == 3 {
+                t.marked.insert(t.rows.len());
+            }
+            if i == 9 {
+                t.totals.insert(t.rows.len());
+            }
+            t.rows.push(vec![Cell::Num(i)]);
+        }
+        let short = t.clone().for_page(10);
+        assert_eq!((short.rows.len(), short.hidden), (10, 0));
+        let page = t.for_page(5);
+        let shown: Vec<String> = page.rows.iter().map(|r| r[0].shown()).collect();
+        assert_eq!(shown, ["3", "9"]);
+        assert_eq!(page.hidden, 8);
+        assert!(page.marked.contains(&0) && page.totals.contains(&1));
     }
 
     #[test]

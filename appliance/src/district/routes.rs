@@ -1,6 +1,8 @@
 //! The hub's HTTP side: enrolment and resumable batch uploads for schools (`/relay/v1`), and the
 //! staff pages (`/district`: schools with last contact, backlog, bytes, errors; statistics;
-//! CSV and xlsx exports). Staff sign in with the hub's own accounts.
+//! CSV and xlsx exports; `/district/publish`: update bundles and shared library items uploaded
+//! with the library's resumable uploads and published by the same functions as the command
+//! line). Staff sign in with the hub's own accounts.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,10 +19,11 @@ use serde_json::json;
 use super::reports::Filter;
 use super::{HubError, HubStorage, RedbHub, secret_hash};
 use crate::auth::Action;
-use crate::auth::extract::PageUser;
+use crate::auth::extract::{ApiUser, PageUser};
 use crate::auth::pages::{chrome, page};
 use crate::http::render;
 use crate::http::{ApiError, JsonBody, Shared};
+use crate::library::upload;
 use crate::relay::batch;
 use crate::store::Store;
 
@@ -34,6 +37,8 @@ pub struct Hub {
     /// A school not heard from for more days than this is flagged on the staff page.
     pub silent_days: i64,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each school's share of the reports, kept until its next batch.
+    parts: super::reports::PartCache,
 }
 
 impl Hub {
@@ -48,6 +53,7 @@ impl Hub {
             storage,
             silent_days: DEFAULT_SILENT_DAYS,
             locks: Mutex::new(HashMap::new()),
+            parts: Default::default(),
         }
     }
     fn lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -75,6 +81,7 @@ impl From<HubError> for ApiError {
                 );
             }
             HubError::BadToken => (StatusCode::FORBIDDEN, "bad_token"),
+            HubError::TokenExpired(_) => (StatusCode::FORBIDDEN, "token_expired"),
             HubError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             HubError::UnknownSchool(_) => (StatusCode::NOT_FOUND, "unknown_school"),
             HubError::Gap { .. } => (StatusCode::CONFLICT, "sequence_gap"),
@@ -120,6 +127,17 @@ pub fn staff() -> Router<Shared> {
         .route("/district/reports/{file}", get(report_csv))
         .route("/district/csdl.xlsx", get(csdl_xlsx))
         .route("/district/csdl/{file}", get(csdl_csv))
+        .route("/district/publish", get(publish_page))
+        .route("/district/api/published", get(published_json))
+        .route("/district/api/uploads", post(start_upload))
+        .route(
+            "/district/api/uploads/{id}",
+            get(upload_status)
+                .patch(upload_append)
+                .delete(upload_cancel),
+        )
+        .route("/district/api/publish/update", post(publish_update))
+        .route("/district/api/publish/library", post(publish_library))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -434,6 +452,8 @@ fn require_staff(u: &crate::auth::extract::ApiUser) -> Result<(), ApiError> {
 pub(crate) struct Row {
     code: String,
     name: String,
+    /// "đăng ký lại 06/12/2026" when a box enrolled again for the school, else empty.
+    reenrolled: String,
     last_contact: String,
     silent_days: Option<i64>,
     batches: u64,
@@ -464,8 +484,14 @@ fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
                     })
                     .unwrap_or_else(|| "chưa liên lạc".into()),
                 silent_days: last.map(|t| (now - t).get_seconds() / 86_400),
+                reenrolled: super::reports::reenrolled(&s),
+                // Never an empty cell: a school enrolled without a name is known by its code.
+                name: if s.name.trim().is_empty() {
+                    s.code.clone()
+                } else {
+                    s.name
+                },
                 code: s.code,
-                name: s.name,
                 batches: s.batches,
                 records: s.records,
                 bytes: crate::text::human_size(s.bytes),
@@ -510,6 +536,7 @@ async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Repo
         let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
         Ok(super::reports::reports(
             hub.storage.as_ref(),
+            &hub.parts,
             &filter,
             hub.silent_days,
             &codes.subject_names(),
@@ -519,6 +546,10 @@ async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Repo
     .await
     .map_err(ApiError::internal)?
 }
+
+/// Rows of one report the staff page shows before it keeps only the totals (see
+/// [`super::reports::Table::for_page`]): a district's thirty schools fit, a province's do not.
+const PAGE_ROWS: usize = 400;
 
 async fn staff_page(
     State(s): State<Shared>,
@@ -532,7 +563,10 @@ async fn staff_page(
     let r = compute(&hub, &filter).await?;
     Ok(render(StaffPage::new(
         chrome(&s, &u, &headers),
-        r.tables,
+        r.tables
+            .into_iter()
+            .map(|t| t.for_page(PAGE_ROWS))
+            .collect(),
         r.choices,
         r.silent,
         filter.clone(),
@@ -685,6 +719,7 @@ async fn schools_json(
         .map(|s| {
             json!({
                 "code": s.code, "name": s.name, "enrolled_at": s.enrolled_at,
+                "reenrolled_at": s.reenrolled_at,
                 "last_seq": s.last_seq, "last_outbox": s.last_outbox,
                 "last_contact": s.last_contact, "bytes": s.bytes, "batches": s.batches,
                 "records": s.records, "backlog": s.backlog, "errors": s.errors,
@@ -717,12 +752,13 @@ async fn schools_csv(
     require_staff(&u)?;
     // UTF-8 with a BOM so Excel opens Vietnamese correctly.
     let mut out = String::from(
-        "\u{feff}Mã trường,Tên trường,Liên lạc lần cuối,Số lô,Số bản ghi,Dung lượng,Còn chờ gửi,Lỗi\n",
+        "\u{feff}Mã trường,Tên trường,Đăng ký lại,Liên lạc lần cuối,Số lô,Số bản ghi,Dung lượng,Còn chờ gửi,Lỗi\n",
     );
     for r in rows(&hub)? {
         out += &[
             csv_field(&r.code),
             csv_field(&r.name),
+            csv_field(&r.reenrolled),
             csv_field(&r.last_contact),
             r.batches.to_string(),
             r.records.to_string(),
@@ -756,4 +792,283 @@ async fn xlsx(
     filter.check().map_err(bad_filter)?;
     let tables = compute(&hub, &filter).await?.tables;
     xlsx_of(tables, "phong-gd.xlsx".into()).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publishing from the page (issue 23 item 4): the district admin uploads a file with the
+// library's resumable uploads (a raw session: the hub checks the file itself), then publishes
+// it with the functions `tram district publish-update` / `publish-library` call, as themselves.
+
+fn require_publisher(u: &ApiUser) -> Result<(), ApiError> {
+    u.require(Action::PublishDistrict)
+}
+
+/// A refused file: the reason in Vietnamese, nothing listed on the downlink.
+fn not_published(e: super::PublishError) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_published", e.vi())
+}
+
+#[derive(Deserialize)]
+struct StartUpload {
+    name: String,
+    size: u64,
+}
+
+fn upload_json(sess: &upload::Session, offset: u64) -> Json<serde_json::Value> {
+    Json(json!({
+        "id": sess.id, "name": sess.name, "size": sess.size, "offset": offset,
+        "done": offset == sess.size, "url": format!("/district/api/uploads/{}", sess.id),
+        "chunk": upload::CHUNK,
+    }))
+}
+
+async fn start_upload(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<StartUpload>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    require_publisher(&u)?;
+    let b = crate::http::json_body(b)?;
+    let store = s.store.clone();
+    let owner = u.principal.id().to_string();
+    let sess =
+        tokio::task::spawn_blocking(move || upload::start_raw(&store, &owner, &b.name, b.size))
+            .await
+            .map_err(ApiError::internal)??;
+    Ok((StatusCode::CREATED, upload_json(&sess, 0)))
+}
+
+async fn upload_status(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_publisher(&u)?;
+    let (sess, have) = upload::status(&s.store, u.principal.id(), &id)?;
+    Ok(upload_json(&sess, have))
+}
+
+async fn upload_append(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_publisher(&u)?;
+    let (sess, have) = crate::library::routes::append_chunk(&s, &u, id, &headers, body).await?;
+    Ok(upload_json(&sess, have))
+}
+
+async fn upload_cancel(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_publisher(&u)?;
+    upload::status(&s.store, u.principal.id(), &id)?;
+    upload::remove(&s.store, &id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Publishes the finished upload `id` with `publish`, as `u`. The upload ends either way (a
+/// refused file is not kept); a refusal is audited with its reason.
+async fn publish_upload(
+    s: &Shared,
+    u: &ApiUser,
+    id: String,
+    publish: impl FnOnce(
+        &crate::store::Store,
+        &std::path::Path,
+        &str,
+        &crate::store::Actor,
+    ) -> Result<super::Published, super::PublishError>
+    + Send
+    + 'static,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let store = s.store.clone();
+    let owner = u.principal.id().to_string();
+    let actor = u.actor();
+    let p = tokio::task::spawn_blocking(move || -> Result<super::Published, ApiError> {
+        let (sess, _) = upload::status(&store, &owner, &id)?;
+        let file = upload::take_raw(&store, &owner, &id)?;
+        let done = publish(&store, &file, &sess.name, &actor);
+        upload::remove(&store, &id);
+        match done {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                tracing::warn!(file = %sess.name, error = %e, "not published");
+                let detail = json!({"file": sess.name, "size": sess.size, "why": e.to_string()});
+                store.write(&actor, |tx| -> Result<(), crate::store::StoreError> {
+                    tx.event("downlink.refuse", &sess.name, Some(detail));
+                    Ok(())
+                })?;
+                Err(not_published(e))
+            }
+        }
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    tracing::info!(name = %p.name, by = %u.principal.id(), "published from the page");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "published": published_row(&p) })),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PublishUpdate {
+    upload: String,
+}
+
+async fn publish_update(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+    b: JsonBody<PublishUpdate>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    require_publisher(&u)?;
+    let b = crate::http::json_body(b)?;
+    let key = super::release_key_path(&hub.dir);
+    publish_upload(&s, &u, b.upload, move |store, file, _, by| {
+        super::publish_update_as(store, file, &key, by)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct PublishLibrary {
+    upload: String,
+    title: String,
+    kind: crate::library::ItemKind,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    grade: Option<u8>,
+    #[serde(default)]
+    description: String,
+}
+
+async fn publish_library(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<PublishLibrary>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    require_publisher(&u)?;
+    let b = crate::http::json_body(b)?;
+    publish_upload(&s, &u, b.upload, move |store, file, name, by| {
+        let item = super::SharedItem {
+            title: b.title,
+            kind: b.kind,
+            subject: b.subject.filter(|x| !x.trim().is_empty()),
+            grade: b.grade,
+            description: b.description,
+            file_name: name.to_string(),
+        };
+        super::publish_library_as(store, file, item, by)
+    })
+    .await
+}
+
+/// One published file as the page and the API show it: what, to whom, when, by whom.
+fn published_row(p: &super::Published) -> serde_json::Value {
+    let title = p
+        .meta
+        .as_ref()
+        .and_then(|m| m["title"].as_str())
+        .unwrap_or_default();
+    json!({
+        "id": p.id, "kind": p.kind, "name": p.name, "title": title, "version": p.version,
+        "arch": p.arch, "size": p.len, "published_at": p.published_at, "by": p.by,
+        "to": p.audience(),
+    })
+}
+
+async fn published_json(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_staff(&u)?;
+    let items: Vec<_> = super::downlink(&s.store)?
+        .iter()
+        .rev()
+        .map(published_row)
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// A published file as the page's table shows it.
+pub(crate) struct PublishedRow {
+    what: String,
+    kind: &'static str,
+    to: String,
+    at: String,
+    by: String,
+    size: String,
+}
+
+page!(PublishPage, "district_publish.html" {
+    rows: Vec<PublishedRow>,
+    can_publish: bool,
+    kinds: Vec<(&'static str, &'static str)>,
+    release_key: String,
+});
+
+async fn publish_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    let rows = super::downlink(&s.store)?
+        .into_iter()
+        .rev()
+        .map(|p| PublishedRow {
+            what: match p.kind.as_str() {
+                "update" => format!("Trạm {} ({})", p.version, p.arch),
+                "library" => {
+                    let title = p
+                        .meta
+                        .as_ref()
+                        .and_then(|m| m["title"].as_str())
+                        .unwrap_or_default();
+                    format!("{title} — {}", p.name)
+                }
+                _ => p.name.clone(),
+            },
+            kind: match p.kind.as_str() {
+                "update" => "Bản cập nhật",
+                "library" => "Học liệu dùng chung",
+                "key-reset" => "Đặt lại khoá ký",
+                _ => "Khác",
+            },
+            to: p.audience(),
+            at: p
+                .published_at
+                .parse::<jiff::Timestamp>()
+                .map(|t| {
+                    t.to_zoned(crate::school::time_zone())
+                        .strftime("%H:%M %d/%m/%Y")
+                        .to_string()
+                })
+                .unwrap_or(p.published_at.clone()),
+            by: p.by.clone().unwrap_or_else(|| "dòng lệnh".into()),
+            size: crate::text::human_size(p.len),
+        })
+        .collect();
+    let can_publish = crate::auth::permits(&u.principal, Action::PublishDistrict);
+    let kinds = crate::library::ItemKind::ALL
+        .iter()
+        .filter(|k| !matches!(k, crate::library::ItemKind::Book))
+        .map(|k| (k.as_str(), k.label()))
+        .collect();
+    let release_key = super::release_key_path(&hub.dir).display().to_string();
+    Ok(render(PublishPage::new(
+        chrome(&s, &u, &headers),
+        rows,
+        can_publish,
+        kinds,
+        release_key,
+    )))
 }

@@ -29,6 +29,39 @@ fn a_token_enrols_once_and_batches_are_stored_exactly_once_in_order() {
     exactly_once_in_order(&h);
 }
 
+#[test]
+fn an_expired_token_enrols_nothing_and_a_reenrolment_is_recorded() {
+    let (_d, h) = hub();
+    tokens_expire_and_reenrolments_are_recorded(&h);
+}
+
+/// For every storage (pg.rs runs it on PostgreSQL): a token past its validity is refused with
+/// the date it expired and enrols nothing; a school enrolled again keeps its first enrolment
+/// date and records when it came back.
+pub(super) fn tokens_expire_and_reenrolments_are_recorded(h: &dyn HubStorage) {
+    let pk = |n: u8| hex::encode(SigningKey::from_bytes(&[n; 32]).verifying_key().to_bytes());
+    let past = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let old = h.issue_token_until("79000801", "THCS A", past).unwrap();
+    match h.enrol(&old, &pk(7)) {
+        Err(e @ HubError::TokenExpired(_)) => {
+            assert!(e.to_string().contains("expired on"), "{e}")
+        }
+        other => panic!("an expired token: {other:?}"),
+    }
+    assert!(h.school("79000801").unwrap().is_none(), "nothing enrolled");
+    let token = h.issue_token("79000801", "THCS A").unwrap();
+    let (first, _) = h.enrol(&token, &pk(7)).unwrap();
+    assert_eq!(first.reenrolled_at, None);
+    let token = h.issue_token("79000801", "THCS A").unwrap();
+    let (again, _) = h.enrol(&token, &pk(8)).unwrap();
+    assert_eq!(again.enrolled_at, first.enrolled_at);
+    assert!(again.reenrolled_at.is_some(), "{again:?}");
+    assert_eq!(
+        h.school("79000801").unwrap().unwrap().reenrolled_at,
+        again.reenrolled_at
+    );
+}
+
 /// The storage's guarantees, for every implementation (pg.rs runs it on PostgreSQL).
 pub(super) fn exactly_once_in_order(h: &dyn HubStorage) {
     let key = SigningKey::from_bytes(&[3; 32]);
@@ -91,6 +124,15 @@ pub(super) fn exactly_once_in_order(h: &dyn HubStorage) {
     })
     .unwrap();
     assert_eq!((n, newest), (7, 40));
+    // One school's share is a key range of its own (the reports' per-school parts).
+    let (mut mine, mut others) = (0, 0);
+    h.each_record_of("79000701", "class", &mut |_| mine += 1)
+        .unwrap();
+    h.each_record_of("79000702", "class", &mut |_| others += 1)
+        .unwrap();
+    h.each_record_of("79000701", "student", &mut |_| others += 1)
+        .unwrap();
+    assert_eq!((mine, others), (7, 0));
     // A replaced box re-enrols with a new token and continues the sequence.
     let token = h.issue_token("79000701", "").unwrap();
     let key2 = SigningKey::from_bytes(&[4; 32]);
@@ -120,13 +162,81 @@ fn a_school_silent_longer_than_the_setting_is_flagged() {
     let day = jiff::SignedDuration::from_hours(24);
     let at = |days: i32| jiff::Timestamp::now() + day * days;
     let contact = |r: &reports::Reports| r.tables.last().unwrap().rows[0][9].shown();
-    let r = reports::reports(&h, &f, 7, &names, at(6)).unwrap();
+    let r = reports::reports(&h, &Default::default(), &f, 7, &names, at(6)).unwrap();
     assert!(r.silent.is_empty(), "{:?}", r.silent);
     assert_eq!(contact(&r), "");
-    let r = reports::reports(&h, &f, 7, &names, at(9)).unwrap();
+    let r = reports::reports(&h, &Default::default(), &f, 7, &names, at(9)).unwrap();
     assert_eq!(r.silent.len(), 1);
     assert_eq!(contact(&r), "Không liên lạc 9 ngày (quá 7)");
     // The setting decides: three days is already too long for a district that says so.
-    let r = reports::reports(&h, &f, 2, &names, at(3)).unwrap();
+    let r = reports::reports(&h, &Default::default(), &f, 2, &names, at(3)).unwrap();
     assert_eq!(contact(&r), "Không liên lạc 3 ngày (quá 2)");
+}
+
+/// The reports keep each school's share until the school's next batch: a report after a new
+/// batch counts it (the cached share of the old batch is not served again), and another
+/// school's share is not read again.
+#[test]
+fn reports_count_a_new_batch_with_the_cache_in_place() {
+    let (_d, h) = hub();
+    let key = SigningKey::from_bytes(&[6; 32]);
+    let token = h.issue_token("79000701", "THCS Nguyễn Du").unwrap();
+    h.enrol(&token, &hex::encode(key.verifying_key().to_bytes()))
+        .unwrap();
+    let rec = |seq: u64, kind: &str, key: &str, r: serde_json::Value| OutboxEntry {
+        seq,
+        kind: kind.into(),
+        key: key.into(),
+        op: "update".into(),
+        record: Some(r),
+        at: "t".into(),
+    };
+    let class = serde_json::json!({"id": "6a1", "grade": 6, "year": "2026-2027"});
+    let student = |id: &str| serde_json::json!({"id": id, "class_id": "6a1"});
+    let b1 = batch::build(
+        &key,
+        "79000701",
+        1,
+        &[
+            rec(1, "class", "6a1", class),
+            rec(2, "student", "s1", student("s1")),
+            rec(3, "student", "s2", student("s2")),
+        ],
+        0,
+        "t",
+    );
+    accept(&h, "79000701", 1, &b1).unwrap();
+    let cache = reports::PartCache::default();
+    let (f, names) = (
+        reports::Filter::default(),
+        std::collections::BTreeMap::new(),
+    );
+    let pupils = |r: &reports::Reports| {
+        let t = r.tables.iter().find(|t| t.id == "si-so").unwrap();
+        t.rows[0][2].shown()
+    };
+    let now = jiff::Timestamp::now();
+    let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
+    assert_eq!(pupils(&r), "2");
+    let b2 = batch::build(
+        &key,
+        "79000701",
+        2,
+        &[rec(4, "student", "s3", student("s3"))],
+        0,
+        "t",
+    );
+    accept(&h, "79000701", 2, &b2).unwrap();
+    let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
+    assert_eq!(pupils(&r), "3", "the new batch is counted");
+    // The kept sums are the filter's own: another filter is added up afresh.
+    let grade7 = reports::Filter {
+        grade: Some("7".into()),
+        ..Default::default()
+    };
+    let r = reports::reports(&h, &cache, &grade7, 7, &names, now).unwrap();
+    let t = r.tables.iter().find(|t| t.id == "si-so").unwrap();
+    assert!(t.rows.is_empty(), "{:?}", t.rows);
+    let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
+    assert_eq!(pupils(&r), "3");
 }

@@ -223,6 +223,19 @@ async fn append(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let (sess, have) = append_chunk(&s, &u, id, &headers, body).await?;
+    Ok(session_json(&sess, have))
+}
+
+/// A chunk of `u`'s upload `id` at the offset its Upload-Offset header names: the library's
+/// route and the district hub's publishing route both take chunks this way.
+pub(crate) async fn append_chunk(
+    s: &Shared,
+    u: &ApiUser,
+    id: String,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(upload::Session, u64), ApiError> {
     let offset: u64 = headers
         .get("upload-offset")
         .and_then(|v| v.to_str().ok())
@@ -230,11 +243,11 @@ async fn append(
         .ok_or_else(|| ApiError::bad_request("Thiếu tiêu đề Upload-Offset."))?;
     let store = s.store.clone();
     let owner = u.principal.id().to_string();
-    let (sess, have) =
+    Ok(
         tokio::task::spawn_blocking(move || upload::append(&store, &owner, &id, offset, &body))
             .await
-            .map_err(ApiError::internal)??;
-    Ok(session_json(&sess, have))
+            .map_err(ApiError::internal)??,
+    )
 }
 
 async fn cancel(

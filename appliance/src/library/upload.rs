@@ -7,6 +7,11 @@
 //! Sessions live beside the data (`DATA_DIR/uploads/<id>.json` + `<id>.part`), not in the
 //! database: a chunk is fsynced before it is acknowledged, so an interrupted upload resumes from
 //! the last acknowledged byte, even after a power cut.
+//!
+//! A *raw* upload (`start_raw`, the district hub's publishing) uses the same sessions and chunks
+//! but is not a library file: no type check, and the finished file stays where it was assembled
+//! for its caller to check and consume (`take_raw`) — an update bundle is judged by its
+//! signature, which only the caller knows how to check.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -35,6 +40,9 @@ pub struct Session {
     pub created: jiff::Timestamp,
     /// Set once the last chunk arrived and the file is in the blob store.
     pub done: Option<FileRef>,
+    /// A raw upload: kept as the assembled file, never typed nor stored as a blob.
+    #[serde(default)]
+    pub raw: bool,
 }
 
 fn dir(store: &Store) -> PathBuf {
@@ -51,6 +59,17 @@ fn paths(store: &Store, id: &str) -> Option<(PathBuf, PathBuf)> {
 
 /// A file name as given, refused if it could name a path or hide its type.
 pub fn check_name(name: &str) -> Result<String, LibraryError> {
+    let n = check_plain_name(name)?;
+    if extension_mime(&n).is_none() {
+        return Err(LibraryError::Upload(format!(
+            "Không nhận loại tệp “{n}”. Nhận: PDF, EPUB, DOCX, PPTX, XLSX, MP4, WEBM, MP3, M4A, OGG, JPG, PNG, TXT."
+        )));
+    }
+    Ok(n)
+}
+
+/// A file name that names no path and hides nothing (any type: a raw upload's).
+pub fn check_plain_name(name: &str) -> Result<String, LibraryError> {
     let n = crate::text::nfc(name.trim());
     let bad = n.is_empty()
         || n.contains(['/', '\\', '\0'])
@@ -63,11 +82,6 @@ pub fn check_name(name: &str) -> Result<String, LibraryError> {
         return Err(LibraryError::Upload(
             "Tên tệp không hợp lệ (không được chứa / \\ hoặc bắt đầu bằng dấu chấm).".into(),
         ));
-    }
-    if extension_mime(&n).is_none() {
-        return Err(LibraryError::Upload(format!(
-            "Không nhận loại tệp “{n}”. Nhận: PDF, EPUB, DOCX, PPTX, XLSX, MP4, WEBM, MP3, M4A, OGG, JPG, PNG, TXT."
-        )));
     }
     Ok(n)
 }
@@ -219,8 +233,30 @@ pub fn start(
     size: u64,
     quota: Option<Quota>,
 ) -> Result<Session, LibraryError> {
-    let _opening = OPENING.lock().unwrap_or_else(|e| e.into_inner());
     let name = check_name(name)?;
+    open(store, owner, name, size, quota, false)
+}
+
+/// Opens a raw upload (see the module's comment): any plain file name, no quota.
+pub fn start_raw(
+    store: &Store,
+    owner: &str,
+    name: &str,
+    size: u64,
+) -> Result<Session, LibraryError> {
+    let name = check_plain_name(name)?;
+    open(store, owner, name, size, None, true)
+}
+
+fn open(
+    store: &Store,
+    owner: &str,
+    name: String,
+    size: u64,
+    quota: Option<Quota>,
+    raw: bool,
+) -> Result<Session, LibraryError> {
+    let _opening = OPENING.lock().unwrap_or_else(|e| e.into_inner());
     if size == 0 {
         return Err(LibraryError::Upload(
             "Tệp rỗng (0 byte): không có gì để lưu.".into(),
@@ -260,6 +296,7 @@ pub fn start(
         size,
         created: jiff::Timestamp::now(),
         done: None,
+        raw,
     };
     let (json, part) = paths(store, &id).expect("fresh id is valid");
     fs::create_dir_all(dir(store)).map_err(io)?;
@@ -308,7 +345,7 @@ pub fn append(
         ));
     }
     let (json, part) = paths(store, id).expect("checked");
-    if offset == 0 && !chunk.is_empty() {
+    if offset == 0 && !chunk.is_empty() && !s.raw {
         // Check the type as soon as the first bytes arrive: no point receiving 2 GB of an .exe.
         check_type(&s.name, chunk)?;
     }
@@ -318,7 +355,7 @@ pub fn append(
         f.sync_data().map_err(io)?;
     }
     let now = have + chunk.len() as u64;
-    if now == s.size {
+    if now == s.size && !s.raw {
         let file = finish(store, &s, &part)?;
         s.done = Some(file);
         crate::config::write_atomic(&json, &serde_json::to_vec(&s).expect("serialisable"))
@@ -381,6 +418,21 @@ pub fn take(store: &Store, owner: &str, id: &str) -> Result<FileRef, LibraryErro
         )));
     };
     Ok(file)
+}
+
+/// The assembled file of a finished raw upload (the caller removes the session when done).
+pub fn take_raw(store: &Store, owner: &str, id: &str) -> Result<PathBuf, LibraryError> {
+    let (s, have) = status(store, owner, id)?;
+    if !s.raw {
+        return Err(gone());
+    }
+    if have < s.size {
+        return Err(LibraryError::Upload(format!(
+            "Tệp “{}” chưa tải lên xong ({have}/{} byte).",
+            s.name, s.size
+        )));
+    }
+    Ok(paths(store, id).expect("checked").1)
 }
 
 /// Ends a session (after `take`, or to cancel).

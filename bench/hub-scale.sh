@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The district hub at province scale (issue 23's read targets): N schools (default 2,000) of
+# 5,000 stored records each (20 classes, 1,000 students, 2,000 term results with 10 subject
+# scores, 1,980 lesson plans) written straight into the hub's PostgreSQL tables, then the
+# staff's reports read through the running hub: the first (cold) report, which reads every
+# school's records once, and then at 8 connections the district overview and one school's
+# report (p50/p99), and the reports' xlsx download.
+# Usage: bench/hub-scale.sh [schools]   (TRAM_BIN=path skips the build; needs wrk, curl, psql)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+schools=${1:-2000}
+[ -n "${TRAM_BIN:-}" ] || cargo build --release -q
+BIN=$(realpath "${TRAM_BIN:-target/release/tram}")
+for t in wrk curl; do command -v $t >/dev/null || { echo "install $t"; exit 1; }; done
+work=$(mktemp -d /var/tmp/tram-hubscale.XXXXXX)
+chmod 711 "$work"
+pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+as_pg=()
+[ "$(id -u)" -ne 0 ] || as_pg=(runuser -u postgres --)
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  [ ! -d "$work/pg" ] || "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export TRAM_ADMIN_PASSWORD=bench-password-1 TRAM_LOG=warn
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; binary: $BIN"
+pport=18797
+mkdir -p "$work/pg"; [ "$(id -u)" -ne 0 ] || chown postgres "$work/pg"
+"${as_pg[@]}" "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+  -o "-p $pport -k $work/pg -c listen_addresses=127.0.0.1 -c shared_buffers=1GB" start >/dev/null
+psql() { "$pg_bin/psql" -v ON_ERROR_STOP=1 -q -h 127.0.0.1 -p $pport -U postgres "$@"; }
+psql -c 'CREATE DATABASE tramhub'
+url="postgres://postgres@127.0.0.1:$pport/tramhub"
+port=18796; B=http://127.0.0.1:$port
+start_hub() {
+  $BIN district serve --http-only --data-dir "$work/hub" --listen 127.0.0.1:$port --database-url "$url" >>"$work/hub.log" 2>&1 &
+  hub=$!
+  for _ in $(seq 1 3000); do curl -fs -o /dev/null $B/healthz && return; sleep 0.05; done
+  echo "the hub did not start"; cat "$work/hub.log"; exit 1
+}
+start_hub; kill -TERM $hub; wait $hub || true   # creates the tables (migrations)
+
+echo "== writing $schools schools x 5,000 records into PostgreSQL =="
+t0=$(date +%s)
+psql -d tramhub <<SQL
+INSERT INTO hub_schools (code, name, public_key, secret_hash, enrolled_at, last_seq, last_outbox, last_contact, batches, records)
+  SELECT '79' || lpad(i::text, 6, '0'), 'Trường THCS số ' || i, repeat('0', 64), 'bench', '2026-09-01T00:00:00Z',
+         1, 5000, '2026-12-01T00:00:00Z', 1, 5000
+  FROM generate_series(1, $schools) i;
+INSERT INTO hub_records (school, kind, key, op, record, outbox_seq, at)
+  SELECT s.code, 'class', 'c' || c, 'update',
+         jsonb_build_object('id', 'c' || c, 'grade', 6 + c % 4, 'year', '2026-2027', 'name', (6 + c % 4) || 'A' || c),
+         c + 1, 't'
+  FROM hub_schools s, generate_series(0, 19) c;
+INSERT INTO hub_records (school, kind, key, op, record, outbox_seq, at)
+  SELECT s.code, 'student', 'hs' || n, 'update',
+         jsonb_build_object('id', 'hs' || n, 'class_id', 'c' || n % 20, 'full_name', 'Học sinh ' || n),
+         100 + n, 't'
+  FROM hub_schools s, generate_series(0, 999) n;
+INSERT INTO hub_records (school, kind, key, op, record, outbox_seq, at)
+  SELECT s.code, 'result', 'hs' || n || '/' || t, 'update',
+         jsonb_build_object('mahocsinh', 'hs' || n, 'malop', 'c' || n % 20, 'makhoi', 6 + (n % 20) % 4, 'hocky', t,
+           'mahocluc', 1 + n % 4, 'mahanhkiem', 1 + (n / 4) % 4,
+           'diemmon', jsonb_build_object('toan', (4 + n % 7) || '.0', 'ngu-van', (5 + n % 5) || '.5', 'tieng-anh', (3 + n % 8) || '.0',
+             'khtn', (6 + n % 4) || '.0', 'lich-su-dia-li', (5 + n % 6) || '.0', 'gdcd', 'Đ', 'tin-hoc', (7 + n % 3) || '.0',
+             'cong-nghe', (6 + n % 4) || '.5', 'gdtc', 'Đ', 'nghe-thuat', 'Đ')),
+         2000 + n * 2 + (t = '2')::int, 't'
+  FROM hub_schools s, generate_series(0, 999) n, (VALUES ('1'), ('2')) AS terms(t);
+INSERT INTO hub_records (school, kind, key, op, record, outbox_seq, at)
+  SELECT s.code, 'lesson_plan', 'kh' || p, 'update',
+         jsonb_build_object('id', 'kh' || p, 'grade', 6 + p % 4, 'teach_on', '2026-' || lpad((9 + p % 4)::text, 2, '0') || '-' || lpad((1 + p % 28)::text, 2, '0'),
+           'state', CASE WHEN p % 5 = 0 THEN 'draft' ELSE 'approved' END,
+           'approved_version', CASE WHEN p % 5 = 0 THEN NULL ELSE 1 END),
+         5000 + p, 't'
+  FROM hub_schools s, generate_series(0, 1979) p;
+ANALYZE;
+SQL
+echo "  $(psql -d tramhub -At -c 'SELECT count(*) FROM hub_records') records in $(( $(date +%s) - t0 )) s; database $(psql -d tramhub -At -c "SELECT pg_size_pretty(pg_database_size('tramhub'))")"
+
+start_hub
+curl -fs -c "$work/jar" -H 'content-type: application/json' \
+  -d '{"username":"admin","password":"bench-password-1"}' $B/api/v1/login >/dev/null
+cookie=$(awk '$6=="tram_session"{print $7}' "$work/jar")
+timed() { curl -fs -o /dev/null -b "$work/jar" -w '%{time_total}' "$1"; }
+echo "== the first report after start (reads every school's records once) =="
+echo "  GET /district: $(timed $B/district) s; RSS $(( $(awk '/VmRSS/{print $2}' /proc/$hub/status) / 1024 )) MB"
+for path in "/district" "/district?school=79000001" "/district?grade=7&term=2"; do
+  out=$(wrk -t2 -c8 -d15s --latency -H "Cookie: tram_session=$cookie" "$B$path")
+  printf '  %-28s %8s req/s  p50 %8s  p99 %8s\n' "$path" \
+    "$(echo "$out" | awk '/Requests\/sec/{print $2}')" \
+    "$(echo "$out" | awk '/ 50%/{print $2}')" "$(echo "$out" | awk '/ 99%/{print $2}')"
+  if echo "$out" | grep -q Non-2xx; then echo "  $(echo "$out" | grep Non-2xx)"; fi
+done
+echo "  reports xlsx (/district/district.xlsx): $(timed $B/district/district.xlsx) s"
+echo "  RSS after: $(( $(awk '/VmRSS/{print $2}' /proc/$hub/status) / 1024 )) MB"
