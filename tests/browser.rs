@@ -1066,3 +1066,101 @@ fn district_admin_publishes_an_update_from_the_hub_page_on_a_phone() {
         .to_string();
     assert_eq!(list["items"][0]["id"], hash.as_str(), "{list}");
 }
+
+/// Học bạ số on a phone: the demo's 9A2 (every mark entered) is locked for that class; its
+/// homeroom teacher types her PIN in the class page's "Học bạ số" section and signs the whole
+/// class, then the principal signs at his stage on the same page, and the versions list shows
+/// both signatures of every student.
+#[test]
+fn the_class_is_signed_on_its_page_by_the_homeroom_teacher_then_the_principal() {
+    const CLASS: &str = "2026-9a2";
+    const PIN: &str = "123456";
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(dir.path(), false);
+    let homeroom = common::homeroom_of(&s, CLASS);
+    s.stop();
+    // The homeroom teacher's certificate (the demo's principal has one under the demo PIN).
+    let o = Command::new(common::bin())
+        .args([
+            "hocba",
+            "signer",
+            "--user",
+            &homeroom,
+            "--role",
+            "gvcn",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("TRAM_SIGNING_PIN", PIN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = Server::start(dir.path(), false);
+    let base = s.base();
+    let bgh_api = s.login("hieutruong");
+    for term in ["hk1", "hk2"] {
+        let r = bgh_api
+            .post(format!("{base}/api/v1/grades/terms/{term}/lock"))
+            .json(&serde_json::json!({"class": CLASS}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    }
+    let roll: serde_json::Value = bgh_api
+        .get(format!("{base}/api/v1/students?class={CLASS}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let students = roll["students"].as_array().unwrap().len();
+    assert!(students > 1);
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port, caps) = browser(home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = connect(port, caps).await;
+        let page = format!("{base}/grades/class/{CLASS}?term=cn");
+        // Signs at one stage through the section's form, and waits for the reloaded list to
+        // show `role` beside every student.
+        let sign = |stage: &'static str, role: &'static str| {
+            let c = c.clone();
+            let page = page.clone();
+            async move {
+                c.goto(&page).await.unwrap();
+                let form = format!("#hocba-so form:has(input[name=stage][value={stage}])");
+                wait_for(&c, &format!("{form} input[name=pin]")).await;
+                typ(&c, &format!("{form} input[name=pin]"), PIN).await;
+                click(&c, &format!("{form} button")).await;
+                let deadline = Instant::now() + Duration::from_secs(120);
+                loop {
+                    let src = c.source().await.unwrap();
+                    if src.matches(&format!("— {role}")).count() == students {
+                        return src;
+                    }
+                    let msg = c
+                        .find(Locator::Css(&format!("{form} [data-msg]")))
+                        .await
+                        .ok();
+                    if let Some(m) = msg {
+                        let t = m.text().await.unwrap_or_default();
+                        assert!(!t.contains("Lỗi") && !t.contains("không"), "{t}");
+                    }
+                    assert!(Instant::now() < deadline, "not signed at {stage}:\n{src}");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        };
+        log_in(&c, &base, &homeroom).await;
+        sign("gvcn", "Giáo viên chủ nhiệm").await;
+        c.delete_all_cookies().await.unwrap();
+        log_in(&c, &base, "hieutruong").await;
+        let src = sign("principal", "Hiệu trưởng").await;
+        assert_eq!(src.matches("— Giáo viên chủ nhiệm").count(), students);
+        let w = c
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert!(w.as_u64().unwrap() <= 360, "the section is {w} px wide");
+        c.close().await.unwrap();
+    });
+}

@@ -12,7 +12,12 @@ use std::process::{Command, Output};
 
 use common::{Server, bin, homeroom_of};
 
-const CLASS: &str = "2026-8a1";
+/// The demo's class with every mark entered and its year open (2026-9a1, also complete, is
+/// locked and signed in the demo).
+const CLASS: &str = "2026-9a2";
+/// The demo's signed class and its signers' PIN.
+const SIGNED: &str = "2026-9a1";
+const DEMO_PIN: &str = "123456";
 const PIN: &str = "135792";
 
 fn pyhanko() -> Option<PathBuf> {
@@ -40,6 +45,16 @@ fn hocba(args: &[&str], data: &Path) -> Output {
         .env("TRAM_SIGNING_PIN", PIN)
         .output()
         .expect("run tram hocba")
+}
+
+/// Issues a signer certificate under [`PIN`]; the demo's principal already has one (the
+/// signed demo class), which is replaced.
+fn issue(user: &str, role: &str, data: &Path) -> Output {
+    let mut args = vec!["signer", "--user", user, "--role", role];
+    if user == "hieutruong" {
+        args.push("--replace");
+    }
+    hocba(&args, data)
 }
 
 fn text(o: &Output) -> String {
@@ -162,7 +177,7 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
     );
     assert!(text(&o).contains("does not hold the role"), "{}", text(&o));
     for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
-        let o = hocba(&["signer", "--user", user, "--role", role], &data);
+        let o = issue(user, role, &data);
         assert!(o.status.success(), "{}", text(&o));
     }
     // An existing key is never silently replaced.
@@ -374,7 +389,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         ("hieutruong", "hieu-truong"),
         (other.as_str(), "gvcn"),
     ] {
-        let o = hocba(&["signer", "--user", user, "--role", role], &data);
+        let o = issue(user, role, &data);
         assert!(o.status.success(), "{}", text(&o));
     }
     let mut s = Server::start(&data, false);
@@ -520,6 +535,13 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         assert_eq!(f["signers"].as_array().unwrap().len(), 2, "{f}");
         assert_eq!(f["version"], 1);
     }
+    // Named by class, student and mã định danh (review r8 #10), never by the internal id.
+    for f in files {
+        let name = f["file"].as_str().unwrap();
+        let id = f["student"].as_str().unwrap();
+        assert!(name.starts_with("hoc-ba-9a2-") && name.is_ascii(), "{name}");
+        assert!(!name.contains(id), "{name}");
+    }
     let first = out.join(files[0]["file"].as_str().unwrap());
     let o = hocba(&["verify", first.to_str().unwrap()], &data);
     assert!(o.status.success(), "{}", text(&o));
@@ -553,12 +575,25 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     assert_eq!(v["signatures"][0]["role"], "Giáo viên chủ nhiệm", "{v}");
     assert_eq!(v["signatures"][1]["role"], "Hiệu trưởng", "{v}");
     assert_eq!(v["data"]["state"], "matches", "{v}");
+    // The page's words (review r8 #10): a time as the school reads it, not a PDF date.
+    let time = v["signatures"][0]["time"].as_str().unwrap_or_default();
+    let shape: String = time
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert_eq!(shape, "99/99/9999 99:99", "{v}");
+    assert!(v["newer_version"].is_null(), "{v}");
     let mut tampered = signed.clone();
     let at = find(&signed, b"/Producer").map_or(signed.len() / 3, |i| i + 2);
     tampered[at] ^= 0x01;
     let (code, v) = check(&bgh, tampered);
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["valid"], false, "{v}");
+    let problems = v["signatures"][0]["problems_vi"].to_string();
+    assert!(
+        problems.contains("Nội dung tệp đã bị thay đổi sau khi ký"),
+        "{v}"
+    );
     let (code, _) = check(&stranger, signed.clone());
     assert_eq!(code, 403);
     let page = bgh.get(format!("{b}/grades/hocba-verify")).send().unwrap();
@@ -607,6 +642,16 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     // The newest version is what the download gives now; version 1 is still stored.
     let newest = download(&bgh, &students[0]);
     assert_ne!(newest, signed);
+    // Version 1 still verifies, and says it has been replaced.
+    let (code, v) = check(&bgh, signed.clone());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["newer_version"], 2, "{v}");
+    assert!(
+        v["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("đã có phiên bản mới hơn (v2)")),
+        "{v}"
+    );
     s.stop();
     std::fs::write(&file, &newest).unwrap();
     let o = hocba(&["verify", file.to_str().unwrap()], &data);
@@ -628,7 +673,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     }
 }
 
-/// A refusal that never tried the PIN (the principal on a class its GVCN has not signed) does
+/// A refusal that never tried the PIN (the principal on the demo's class signed already) does
 /// not clear the count of wrong PINs: four wrong guesses, that refusal, and the next attempt —
 /// even with the right PIN — is locked out (it used to be let through, the count cleared).
 #[test]
@@ -639,7 +684,7 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
     let homeroom = homeroom_of(&s, CLASS);
     s.stop();
     for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
-        let o = hocba(&["signer", "--user", user, "--role", role], &data);
+        let o = issue(user, role, &data);
         assert!(o.status.success(), "{}", text(&o));
     }
     let mut s = Server::start(&data, false);
@@ -668,10 +713,10 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
             "{e}"
         );
     }
-    let (code, e) = sign(&bgh, "2026-6a1", "principal", PIN);
+    let (code, e) = sign(&bgh, SIGNED, "principal", PIN);
     assert_eq!(
         (code, e["error"]["code"].as_str()),
-        (409, Some("homeroom_first")),
+        (409, Some("already_signed")),
         "{e}"
     );
     let (code, e) = sign(&bgh, CLASS, "principal", PIN);
@@ -685,6 +730,308 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The students of `class` on its roll (ids, names), as BGH sees them.
+fn roll(c: &reqwest::blocking::Client, b: &str, class: &str) -> Vec<(String, String)> {
+    let roll: serde_json::Value = c
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    roll["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| {
+            (
+                st["id"].as_str().unwrap().to_string(),
+                st["full_name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The demo ships a signed class (issue 22 item 8): 2026-9a1's year is locked for that class
+/// alone and every học bạ of it carries its homeroom teacher's and the principal's signatures,
+/// valid and matching the records. What review r8 did to a signed class is refused: the admin
+/// handing it to another teacher (#1) and moving a student out of it (#6) — both name BGH's
+/// unlock as the way. The rest of the school stays open. After BGH reopens the class alone, the
+/// reassignment goes through, and once locked again only the new teacher of the lock may sign.
+#[test]
+fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let admin = s.login("admin");
+    let students = roll(&bgh, &b, SIGNED);
+    assert!(students.len() > 1);
+    let v: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/hocba/classes/{SIGNED}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let versions = v["versions"].as_array().unwrap();
+    for stage in ["gvcn", "principal"] {
+        assert_eq!(
+            versions.iter().filter(|r| r["stage"] == stage).count(),
+            students.len(),
+            "{v}"
+        );
+    }
+    let pdf = bgh
+        .get(format!("{b}/grades/hocba/{}/signed", students[0].0))
+        .send()
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    let pdf = pdf.bytes().unwrap().to_vec();
+    let r: serde_json::Value = bgh
+        .post(format!("{b}/api/v1/hocba/verify"))
+        .header("Content-Type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(&bgh, &b))
+        .body(pdf)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["valid"], true, "{r}");
+    assert_eq!(r["signatures"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(r["data"]["state"], "matches", "{r}");
+
+    // r8 #1: the class keeps the homeroom teacher it was locked and signed with.
+    let gvcn = homeroom_of(&s, SIGNED);
+    let other = homeroom_of(&s, "2026-6a1");
+    let patch = |who: &str, classes: serde_json::Value| {
+        let r = admin
+            .patch(format!("{b}/api/v1/accounts/u-{who}"))
+            .json(&serde_json::json!({ "homeroom": classes }))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+    };
+    let (code, e) = patch(&other, serde_json::json!(["2026-6a1", SIGNED]));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("homeroom_locked")),
+        "{e}"
+    );
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("9A1") && msg.contains("Ban giám hiệu mở khoá sổ"),
+        "{msg}"
+    );
+    let (code, e) = patch(&gvcn, serde_json::json!([]));
+    assert_eq!(code, 409, "{e}");
+    assert_eq!(homeroom_of(&s, SIGNED), gvcn);
+    // r8 #6: nobody leaves (or joins) a class whose year is locked.
+    let (code, e) = post(
+        &admin,
+        format!("{b}/api/v1/students/{}/move", students[0].0),
+        serde_json::json!({"class_id": CLASS}),
+    );
+    assert!(code >= 400, "moved out of a signed class: {e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("khoá sổ cả năm"),
+        "{e}"
+    );
+    assert!(roll(&bgh, &b, SIGNED).contains(&students[0]));
+    // The lock is the class's own: another class's marks are still open to its teacher.
+    let sheet: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/grades/sheet/{CLASS}/toan/hk2"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(sheet["locked"], false, "{sheet}");
+    let sheet: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/grades/sheet/{SIGNED}/toan/hk2"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(sheet["locked"], true, "{sheet}");
+
+    // BGH reopens this class alone (with a reason); then the homeroom can change, and the
+    // lock made afterwards names the new teacher: the old one no longer signs it.
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/unlock"),
+        serde_json::json!({"class": SIGNED, "reason": "Đổi giáo viên chủ nhiệm"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = patch(&other, serde_json::json!(["2026-6a1", SIGNED]));
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/lock"),
+        serde_json::json!({"class": SIGNED}),
+    );
+    assert_eq!(code, 200, "{e}");
+    assert_eq!(e["classes"], 1, "{e}");
+    let old = s.login(&gvcn);
+    let (code, e) = post(
+        &old,
+        format!("{b}/api/v1/hocba/classes/{SIGNED}/sign"),
+        serde_json::json!({"stage": "gvcn", "pin": DEMO_PIN}),
+    );
+    assert_eq!(code, 403, "{e}");
+    assert!(
+        matches!(
+            e["error"]["code"].as_str(),
+            Some("not_homeroom" | "not_homeroom_at_lock")
+        ),
+        "{e}"
+    );
+}
+
+/// Review r8 #2: a year locked with `force` over missing marks does not make signable học bạ.
+/// With both terms locked, the homeroom teacher of a class whose marks were never entered is
+/// refused — the message names students and the subjects they lack — and nothing is stored.
+#[test]
+fn an_incomplete_class_is_not_signed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let class = "2026-8a1";
+    let mut s = Server::start(&data, false);
+    let homeroom = homeroom_of(&s, class);
+    s.stop();
+    let o = issue(&homeroom, "gvcn", &data);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    for term in ["hk1", "hk2"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{b}/api/v1/grades/terms/{term}/lock"),
+            serde_json::json!({"force": true}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    let gvcn = s.login(&homeroom);
+    let (code, e) = post(
+        &gvcn,
+        format!("{b}/api/v1/hocba/classes/{class}/sign"),
+        serde_json::json!({"stage": "gvcn", "pin": PIN}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("results_incomplete")),
+        "{e}"
+    );
+    let msg = e["error"]["message"].as_str().unwrap();
+    let students = roll(&bgh, &b, class);
+    assert!(
+        students.iter().any(|(_, n)| msg.contains(n.as_str())),
+        "{msg}"
+    );
+    assert!(msg.contains("Học kì I: chưa có kết quả môn nào"), "{msg}");
+    assert!(msg.contains("kết quả cả năm"), "{msg}");
+    let v: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/hocba/classes/{class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(v["versions"].as_array().unwrap().is_empty(), "{v}");
+}
+
+/// Review r8 #8: when a vice principal locks the year and signs at the principal's stage, the
+/// học bạ reads "KT. HIỆU TRƯỞNG / PHÓ HIỆU TRƯỞNG" over her name — the page is printed before
+/// that signature, so the signer is the BGH member who locked the year, and the principal
+/// cannot sign under her printed name.
+#[test]
+fn a_vice_principal_signs_on_the_principals_behalf_and_the_page_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    s.stop();
+    for (user, role) in [
+        (homeroom.as_str(), "gvcn"),
+        ("phohieutruong", "pho-hieu-truong"),
+    ] {
+        let o = issue(user, role, &data);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let vp = s.login("phohieutruong");
+    let head = s.login("hieutruong");
+    for term in ["hk1", "hk2"] {
+        let (code, e) = post(
+            &vp,
+            format!("{b}/api/v1/grades/terms/{term}/lock"),
+            serde_json::json!({"class": CLASS}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    let sign_url = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let gvcn = s.login(&homeroom);
+    let (code, e) = post(
+        &gvcn,
+        sign_url.clone(),
+        serde_json::json!({"stage": "gvcn", "pin": PIN}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = post(
+        &head,
+        sign_url.clone(),
+        serde_json::json!({"stage": "principal", "pin": DEMO_PIN}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("not_the_locker")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Lê Thị Thu Hà"),
+        "{e}"
+    );
+    let (code, e) = post(
+        &vp,
+        sign_url,
+        serde_json::json!({"stage": "principal", "pin": PIN}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let student = roll(&head, &b, CLASS)[0].0.clone();
+    let pdf = head
+        .get(format!("{b}/grades/hocba/{student}/signed"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap()
+        .to_vec();
+    let file = tmp.path().join("vp.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let Ok(o) = Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&file)
+        .arg("-")
+        .output()
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "pdftotext (poppler-utils) is missing"
+        );
+        eprintln!("SKIPPED the print check: pdftotext is not installed");
+        return;
+    };
+    let page = String::from_utf8_lossy(&o.stdout);
+    for line in ["KT. HIỆU TRƯỞNG", "PHÓ HIỆU TRƯỞNG", "Lê Thị Thu Hà"] {
+        assert!(page.contains(line), "{line} missing:\n{page}");
+    }
+    assert!(!page.contains("Trần Văn Hùng"), "{page}");
 }
 
 /// Runs a shell script in `dir` (the test's throw-away CA is made with openssl).

@@ -30,10 +30,10 @@
     }
     (d.signatures || []).forEach((s, i) => {
       const tr = document.createElement("tr");
-      const ok = s.problems.length === 0;
+      const ok = s.problems_vi.length === 0;
       [String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do CA của trường cấp" : "KHÔNG do CA của trường cấp",
-       s.signing_time || "", s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
-       ok ? "Hợp lệ" : "Không hợp lệ: " + s.problems.join("; ")].forEach((t) => {
+       s.time || "", s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
+       ok ? "Hợp lệ" : "Không hợp lệ: " + s.problems_vi.join(" ")].forEach((t) => {
         const td = document.createElement("td");
         td.textContent = t;
         tr.appendChild(td);
@@ -43,6 +43,7 @@
     table.hidden = (d.signatures || []).length === 0;
     const head = d.valid ? "Tệp hợp lệ." : "Tệp KHÔNG hợp lệ.";
     const sigs = (d.signatures || []).length ? "" : " Không có chữ ký nào.";
-    out.textContent = head + sigs + " " + (dataText[d.data && d.data.state] || "");
+    const newer = d.note ? " " + d.note : "";
+    out.textContent = head + sigs + newer + " " + (dataText[d.data && d.data.state] || "");
   });
 })();

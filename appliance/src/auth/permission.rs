@@ -69,6 +69,9 @@ pub enum Action<'a> {
     /// Publish update bundles and shared library items from the hub's page (district admin;
     /// district staff are read-only).
     PublishDistrict,
+    /// Check a signed học bạ someone brought against the school's CA and records (BGH and
+    /// the office, which works as the IT admin).
+    VerifyHocba,
 }
 
 impl Action<'_> {
@@ -126,7 +129,7 @@ fn role_allows(p: &Principal, action: Action<'_>) -> bool {
                 && p.account.department.as_deref() == Some(department))
         }
         Action::SubmitLessonPlans => teaches_any,
-        Action::ManageLibrary => admin || bgh,
+        Action::ManageLibrary | Action::VerifyHocba => admin || bgh,
     }
 }
 

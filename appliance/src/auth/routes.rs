@@ -360,6 +360,20 @@ async fn update(
                 if Some(&c.year) != year.as_ref() {
                     continue;
                 }
+                // A class whose year is locked keeps the homeroom teacher its học bạ are
+                // signed by (review r8 #1): the change waits for BGH to reopen the year.
+                if keep != had
+                    && crate::gradebook::is_class_locked(tx, &c, crate::gradebook::TermId::Hk2)?
+                {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "homeroom_locked",
+                        format!(
+                            "Lớp {} đã khoá sổ cả năm: không đổi giáo viên chủ nhiệm được. Ban giám hiệu mở khoá sổ học kì II của lớp (có lí do) rồi mới đổi; học bạ sẽ ký lại thành phiên bản mới.",
+                            c.name
+                        ),
+                    ));
+                }
                 if keep && !had {
                     crate::school::set_homeroom(tx, &c.id, Some(id.clone()))?;
                 } else if had && !keep {

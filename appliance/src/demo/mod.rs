@@ -8,6 +8,7 @@ mod dept;
 mod people;
 mod plans;
 mod register;
+mod signed;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ use catalogue::{demo_pdf, seed_library};
 use people::{Lcg, demo_profile, person};
 pub use plans::DEMO_PIN;
 use plans::seed_lessons;
+pub use signed::{COMPLETE_CLASS, SIGNED_CLASS};
 
 /// Department, subject, kind, periods per year for grades 6, 7, 8, 9 (DOMAIN.md §1.2).
 const SUBJECTS: &[(&str, &str, SubjectKind, [u16; 4])] = &[
@@ -340,6 +342,7 @@ pub fn seed_with_class_size(
     seed_lessons(store, now)?;
     dept::seed_dept(store, now)?;
     register::seed_register(store, now)?;
+    signed::seed_signed_class(store, now)?;
     Ok(DemoOutcome {
         created: true,
         students: students_total,

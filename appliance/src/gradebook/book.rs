@@ -656,7 +656,7 @@ pub fn sheet(
         })
         .collect();
     Ok(Sheet {
-        locked: is_locked(r, &class.year, term)?,
+        locked: is_class_locked(r, &class, term)?,
         class,
         subject,
         term,

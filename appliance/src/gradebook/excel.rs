@@ -438,7 +438,7 @@ pub fn plan_import(
         return Err(GradeError::NotYourClass);
     }
     let (class, st, spec) = super::class_subject(r, class_id, subject_id)?;
-    if super::is_locked(r, &class.year, term)? {
+    if super::is_class_locked(r, &class, term)? {
         return Err(GradeError::AlreadyLocked(term.label()));
     }
     // The exported class book has a sheet per subject; a teacher's own file usually has one.

@@ -20,6 +20,9 @@ pub struct FormContext {
     pub authority: String,
     pub school: String,
     pub principal: String,
+    /// The principal's blocks are signed by a vice principal on the principal's behalf: they
+    /// read "KT. HIỆU TRƯỞNG / PHÓ HIỆU TRƯỞNG" over `principal` (review r8 #8).
+    pub deputy: bool,
     pub homeroom: String,
     pub profile: StudentProfile,
     /// Subject teacher's full name, by the book's subject index.
@@ -56,11 +59,28 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
             .map(|a| a.full_name.clone())
             .unwrap_or_default()
     };
-    let principal = accounts
-        .iter()
-        .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
-        .map(|a| a.full_name.clone())
-        .unwrap_or_default();
+    let bgh = |a: &&crate::auth::Account| {
+        !a.disabled
+            && (a.roles.contains(&Role::Principal) || a.roles.contains(&Role::VicePrincipal))
+    };
+    // Once the year is locked, the BGH member who locked it is the one who signs the học bạ
+    // at the principal stage (`hocba::check_may_sign`): the page is printed before that
+    // signature, so it names them now — a vice principal signing on the principal's behalf.
+    let year_lock = super::class_term_lock(r, &book.class, TermId::Hk2)?.filter(|l| l.locked);
+    let locker = year_lock
+        .as_ref()
+        .and_then(|l| accounts.iter().filter(bgh).find(|a| a.id == l.by));
+    let (principal, deputy) = match locker {
+        Some(a) => (a.full_name.clone(), !a.roles.contains(&Role::Principal)),
+        None => (
+            accounts
+                .iter()
+                .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
+                .map(|a| a.full_name.clone())
+                .unwrap_or_default(),
+            false,
+        ),
+    };
     let mut teachers = vec![];
     for spec in &book.subjects {
         let prefix = format!("{}/{}/", book.class.id, spec.id);
@@ -86,17 +106,16 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
             }
         }
     }
-    let confirmed_on = super::term_lock(r, &book.class.year, TermId::Hk2)?
-        .filter(|l| l.locked)
-        .map(|l| {
-            let d = l.at.to_zoned(school::time_zone()).date();
-            format!("ngày {} tháng {} năm {}", d.day(), d.month(), d.year())
-        });
+    let confirmed_on = year_lock.map(|l| {
+        let d = l.at.to_zoned(school::time_zone()).date();
+        format!("ngày {} tháng {} năm {}", d.day(), d.month(), d.year())
+    });
     Ok(FormContext {
         place: place(&info),
         authority: info.authority,
         school: info.name,
         principal,
+        deputy,
         homeroom: book
             .class
             .homeroom
@@ -426,14 +445,25 @@ fn confirmation(l: &mut Layout, ctx: &FormContext, left: &[&str]) {
     l.gap(10.0);
     date_header(l, ctx.place.as_deref(), ctx.confirmed_on.as_deref());
     l.gap(-16.0);
-    l.signatures(
-        left,
-        &[
-            "HIỆU TRƯỞNG",
-            "(Kí, ghi rõ họ tên và đóng dấu)",
-            or_dots(&ctx.principal),
-        ],
-    );
+    if ctx.deputy {
+        l.signatures(
+            left,
+            &[
+                "KT. HIỆU TRƯỞNG",
+                "PHÓ HIỆU TRƯỞNG",
+                or_dots(&ctx.principal),
+            ],
+        );
+    } else {
+        l.signatures(
+            left,
+            &[
+                "HIỆU TRƯỞNG",
+                "(Kí, ghi rõ họ tên và đóng dấu)",
+                or_dots(&ctx.principal),
+            ],
+        );
+    }
 }
 
 /// The identity page's Quá trình học tập (Năm học, Lớp, Tên trường, Số đăng bộ, Ngày nhập học /
@@ -553,7 +583,11 @@ pub fn hocba_secondary(book: &ClassBook, i: usize, ctx: &FormContext) -> Layout 
         ],
         &[
             "Xác nhận của Hiệu trưởng",
-            "(Kí, ghi rõ họ tên và đóng dấu)",
+            if ctx.deputy {
+                "KT. HIỆU TRƯỞNG – PHÓ HIỆU TRƯỞNG"
+            } else {
+                "(Kí, ghi rõ họ tên và đóng dấu)"
+            },
             or_dots(&ctx.principal),
         ],
     );

@@ -113,6 +113,18 @@ pub enum HocbaError {
     YearNotLocked(String),
     #[error("Chỉ giáo viên chủ nhiệm của lớp mới ký học bạ ở bước này.")]
     NotHomeroom,
+    #[error(
+        "Lớp đã đổi giáo viên chủ nhiệm sau khi khoá sổ: chỉ giáo viên chủ nhiệm lúc khoá sổ ký học bạ của năm học này. Muốn người mới ký, Ban giám hiệu mở khoá sổ học kì II của lớp rồi khoá lại."
+    )]
+    NotHomeroomAtLock,
+    #[error(
+        "Học bạ của lớp in tên {0} ở phần xác nhận của Hiệu trưởng (người khoá sổ học kì II): chỉ người đó ký ở bước này. Muốn người khác ký, người ấy mở khoá rồi khoá sổ lại để học bạ in tên mình."
+    )]
+    NotLocker(String),
+    #[error(
+        "Chưa ký được: kết quả học tập của {count} học sinh chưa đủ — {list}. Nhập đủ rồi Ban giám hiệu khoá sổ lại."
+    )]
+    ResultsIncomplete { count: usize, list: String },
     #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng mới ký học bạ ở bước này.")]
     NotPrincipal,
     #[error("Giáo viên chủ nhiệm chưa ký học bạ của lớp (bản mới nhất); Ban giám hiệu ký sau.")]
@@ -148,6 +160,9 @@ impl HocbaError {
             HocbaError::YearNotLocked(_) => "year_not_locked",
             HocbaError::NotHomeroom => "not_homeroom",
             HocbaError::NotPrincipal => "not_principal",
+            HocbaError::NotHomeroomAtLock => "not_homeroom_at_lock",
+            HocbaError::NotLocker(_) => "not_the_locker",
+            HocbaError::ResultsIncomplete { .. } => "results_incomplete",
             HocbaError::HomeroomFirst => "homeroom_first",
             HocbaError::AlreadySigned => "already_signed",
             HocbaError::WrongRole(_) => "wrong_role",
@@ -248,14 +263,40 @@ pub fn check_may_sign(
     if p.quarantined {
         return Err(HocbaError::Quarantined);
     }
-    let lock = super::term_lock(r, &class.year, TermId::Hk2)?
+    let lock = super::class_term_lock(r, &class, TermId::Hk2)?
         .filter(|l| l.locked)
         .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
     // Both terms: a học bạ printed with term I never locked has no term I results (review r8
     // signed 39 empty ones).
-    super::term_lock(r, &class.year, TermId::Hk1)?
+    super::class_term_lock(r, &class, TermId::Hk1)?
         .filter(|l| l.locked)
         .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
+    // The homeroom teacher of the lock, not of today: a class handed to another teacher after
+    // the lock cannot be signed again by her without BGH reopening the year (review r8 #1).
+    if stage == Stage::Gvcn
+        && let Some(then) = lock.homerooms.get(&class.id)
+        && *then != p.account.id
+    {
+        return Err(HocbaError::NotHomeroomAtLock);
+    }
+    // The học bạ print names the BGH member who locked the year in the principal's blocks
+    // (`forms::context`), so only they sign over it (review r8 #8: a vice principal signed
+    // under the principal's printed name).
+    if stage == Stage::Principal
+        && lock.by != p.account.id
+        && let Some(locker) = r.get(&crate::auth::ACCOUNTS, &lock.by)?
+        && !locker.disabled
+        && (locker.roles.contains(&Role::Principal) || locker.roles.contains(&Role::VicePrincipal))
+    {
+        return Err(HocbaError::NotLocker(locker.full_name));
+    }
+    let missing = missing_results(&super::class_book(r, class_id, &super::settings(r)?)?);
+    if !missing.is_empty() {
+        return Err(HocbaError::ResultsIncomplete {
+            count: missing.len(),
+            list: name_some(&missing),
+        });
+    }
     let rec = signer(r, &p.account.id)?.ok_or(SigningError::NoSigner)?;
     // The certificate's role is what a reader sees beside the signature: a GVCN certificate
     // does not sign as the school's head, nor the other way round.
@@ -267,6 +308,56 @@ pub fn check_may_sign(
         return Err(HocbaError::WrongRole(rec.role.clone()));
     }
     Ok((rec, lock.at))
+}
+
+/// What each student of the book still lacks for a học bạ worth signing: "name (Học kì I:
+/// Toán, Ngữ văn; kết quả cả năm)". A signed học bạ with empty tables is a record of nothing
+/// (review r8 #2), and a forced lock lets a term close with gaps.
+fn missing_results(book: &super::ClassBook) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, st) in book.students.iter().enumerate() {
+        let mut lacks = Vec::new();
+        for term in TermId::BOTH {
+            if book.is_complete(term, i) {
+                continue;
+            }
+            let subjects: Vec<&str> = super::missing_subjects(book, term, i)
+                .into_iter()
+                .map(|j| book.subjects[j].name.as_str())
+                .collect();
+            lacks.push(if subjects.is_empty() {
+                format!("{}: đánh giá rèn luyện", term.label())
+            } else if subjects.len() == book.subjects.len() {
+                // Nothing entered: naming all twelve subjects would bury the other students.
+                format!("{}: chưa có kết quả môn nào", term.label())
+            } else {
+                format!("{}: {}", term.label(), subjects.join(", "))
+            });
+        }
+        let year = &book.year[i];
+        if year.final_outcome().is_none() && year.primary.is_none() {
+            lacks.push("kết quả cả năm".into());
+        }
+        if !lacks.is_empty() {
+            out.push(format!("{} ({})", st.full_name, lacks.join("; ")));
+        }
+    }
+    out
+}
+
+/// The first few of a long list, and how many more: an error message stays readable.
+fn name_some(all: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = all
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if all.len() > SHOWN {
+        s.push_str(&format!(" và {} học sinh khác", all.len() - SHOWN));
+    }
+    s
 }
 
 /// What one student's học bạ needs at `stage` under the lock of `lock_at`: `None` when it is
@@ -363,7 +454,7 @@ pub fn sign_class(
             now,
         },
         |tx| {
-            let lock = super::term_lock(tx, &class.year, TermId::Hk2)?;
+            let lock = super::class_term_lock(tx, &class, TermId::Hk2)?;
             if !lock.is_some_and(|l| l.locked && l.at == lock_at) {
                 return Err(HocbaError::LockChanged);
             }
@@ -562,11 +653,18 @@ pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8
     let mut files = Vec::new();
     let mut manifest = Vec::new();
     for (row, signers) in &newest {
-        let name = r
-            .get(&crate::school::STUDENTS, &row.student)?
-            .map(|s| s.full_name)
-            .unwrap_or_default();
-        let file = format!("hoc-ba-{}-v{}.pdf", row.student, row.version);
+        let st = r.get(&crate::school::STUDENTS, &row.student)?;
+        let name = st.as_ref().map(|s| s.full_name.clone()).unwrap_or_default();
+        // Named as the office files them: class, student (ASCII, any system reads it) and
+        // mã định danh — the internal id says nothing to a receiving school (review r8 #10).
+        let file = format!(
+            "hoc-ba-{}-{}-{}-v{}.pdf",
+            crate::school::slug(&class.name),
+            crate::school::slug(&name),
+            st.as_ref()
+                .map_or(row.student.as_str(), |s| s.ma_dinh_danh.as_str()),
+            row.version
+        );
         let bytes = row.pdf_bytes()?;
         manifest.push(serde_json::json!({
             "file": file,
@@ -630,8 +728,113 @@ pub fn export_zip(r: &impl Read, class_id: &str) -> Result<Vec<u8>, HocbaError> 
 #[derive(Serialize, Debug)]
 pub struct Verification {
     pub valid: bool,
-    pub signatures: Vec<pades::SignatureReport>,
+    pub signatures: Vec<SignatureView>,
     pub data: DataCheck,
+    /// The newest version this box holds of the same học bạ, when the file is an older one
+    /// (still validly signed, but replaced by a correction).
+    pub newer_version: Option<u32>,
+    /// "… đã có phiên bản mới hơn (vN)" for the page.
+    pub note: Option<String>,
+}
+
+/// One signature as the page shows it: the report, its problems in Vietnamese and its time
+/// as the school reads a clock.
+#[derive(Serialize, Debug)]
+pub struct SignatureView {
+    #[serde(flatten)]
+    pub report: pades::SignatureReport,
+    /// The problems, in Vietnamese (`problems` stays in English for the CLI and logs).
+    pub problems_vi: Vec<String>,
+    /// dd/mm/yyyy HH:MM in the school's time zone.
+    pub time: Option<String>,
+}
+
+/// A verifier's finding (`pades::verify`, English) in the page's words.
+fn problem_vi(en: &str) -> String {
+    const KNOWN: &[(&str, &str)] = &[
+        (
+            "SubFilter is",
+            "Chữ ký không theo chuẩn PAdES (ETSI.CAdES.detached).",
+        ),
+        (
+            "no usable /ByteRange",
+            "Chữ ký không chỉ rõ phần nội dung được ký.",
+        ),
+        ("/ByteRange", "Phần nội dung được ký không khớp với tệp."),
+        (
+            "the bytes left out",
+            "Phần nội dung được ký không khớp với tệp.",
+        ),
+        ("unreadable CMS", "Không đọc được dữ liệu chữ ký."),
+        ("CMS without a signer", "Dữ liệu chữ ký không có người ký."),
+        (
+            "signer named by key identifier",
+            "Không nhận ra người ký (kiểu chữ ký không hỗ trợ).",
+        ),
+        (
+            "the signer's certificate is not in the CMS",
+            "Chữ ký không kèm chứng thư của người ký.",
+        ),
+        (
+            "the signed bytes changed",
+            "Nội dung tệp đã bị thay đổi sau khi ký.",
+        ),
+        (
+            "signingCertificateV2",
+            "Chữ ký không gắn đúng chứng thư của người ký.",
+        ),
+        (
+            "the CMS signature does not verify",
+            "Chữ ký không đúng (không khớp khoá của người ký).",
+        ),
+        (
+            "the signer's certificate was not issued by the trusted CA",
+            "Chứng thư của người ký không do CA ký số của trường cấp.",
+        ),
+        (
+            "the signing time",
+            "Thời gian ký không có hoặc nằm ngoài thời hạn của chứng thư.",
+        ),
+    ];
+    if en.contains("bytes were added after the last signature") {
+        return "Tệp có phần được thêm vào sau chữ ký cuối cùng (chưa được ký).".into();
+    }
+    KNOWN
+        .iter()
+        .find(|(prefix, _)| en.starts_with(prefix))
+        .map_or_else(|| format!("Lỗi chữ ký: {en}"), |(_, vi)| (*vi).to_string())
+}
+
+/// A PDF date (/M) as dd/mm/yyyy HH:MM in the school's time zone.
+fn local_time(pdf_date: &str) -> Option<String> {
+    let t = pades::parse_pdf_date(pdf_date)?;
+    Some(
+        t.to_zoned(crate::school::time_zone())
+            .strftime("%d/%m/%Y %H:%M")
+            .to_string(),
+    )
+}
+
+/// The newest version stored of the học bạ `pdf` is a signed copy of, when it is newer than
+/// the copy: found by the file's SHA-256 among the rows of its student.
+fn newer_version(r: &impl Read, pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
+    let sha = hex::encode(sha2::Sha256::digest(pdf));
+    let data = pades::embedded_data(pdf)?;
+    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
+        return Ok(None);
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(None);
+    };
+    let (Some(class), Some(student)) = (doc["lop"].as_str(), doc["hocsinh"].as_str()) else {
+        return Ok(None);
+    };
+    let rows = r.scan(&SIGNED, &format!("{class}/{student}/"))?;
+    let Some(this) = rows.iter().find(|(_, s)| s.sha256 == sha) else {
+        return Ok(None);
+    };
+    let newest = rows.iter().map(|(_, s)| s.version).max().unwrap_or(0);
+    Ok((newest > this.1.version).then_some(newest))
 }
 
 /// Verifies an uploaded PDF against this box's school signing CA and records.
@@ -641,15 +844,26 @@ pub fn verify_upload(
     pdf: &[u8],
 ) -> Result<Verification, HocbaError> {
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
-    let signatures = pades::verify(pdf, &ca.cert)?;
+    let reports = pades::verify(pdf, &ca.cert)?;
     let data = check_data(r, pdf)?;
-    let valid = !signatures.is_empty()
-        && signatures.iter().all(|s| s.valid())
+    let valid = !reports.is_empty()
+        && reports.iter().all(|s| s.valid())
         && !matches!(data, DataCheck::Differs { .. });
+    let newer_version = newer_version(r, pdf)?;
+    let signatures = reports
+        .into_iter()
+        .map(|report| SignatureView {
+            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
+            time: report.signing_time.as_deref().and_then(local_time),
+            report,
+        })
+        .collect();
     Ok(Verification {
         valid,
         signatures,
         data,
+        newer_version,
+        note: newer_version.map(|v| format!("Học bạ này đã có phiên bản mới hơn (v{v}).")),
     })
 }
 

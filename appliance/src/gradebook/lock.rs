@@ -99,7 +99,7 @@ pub(super) fn refresh_results(
     class: &Class,
     term: TermId,
 ) -> Result<usize, GradeError> {
-    let Some(lock) = term_lock(tx, &class.year, term)? else {
+    let Some(lock) = class_term_lock(tx, class, term)? else {
         return Ok(0);
     };
     let st = settings(tx)?;
@@ -174,6 +174,23 @@ pub struct IncompleteClass {
     pub without_record: usize,
 }
 
+/// The subjects (indexes into the book's) in which student `i` has no final result for `term`.
+pub fn missing_subjects(b: &ClassBook, term: TermId, i: usize) -> Vec<usize> {
+    b.term(term)[i]
+        .subjects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            if b.is_primary() {
+                !matches!(o, SubjectOutcome::Primary(..) | SubjectOutcome::Exempt)
+            } else {
+                matches!(o, SubjectOutcome::Incomplete(_))
+            }
+        })
+        .map(|(j, _)| j)
+        .collect()
+}
+
 /// The classes of these books with an incomplete term, in the books' order.
 pub fn incomplete_classes(books: &[ClassBook], term: TermId) -> Vec<IncompleteClass> {
     let mut out = vec![];
@@ -185,19 +202,11 @@ pub fn incomplete_classes(books: &[ClassBook], term: TermId) -> Vec<IncompleteCl
                 continue;
             }
             students += 1;
-            let mut subjects_in = true;
-            for (j, o) in b.term(term)[i].subjects.iter().enumerate() {
-                let done = if b.is_primary() {
-                    matches!(o, SubjectOutcome::Primary(..) | SubjectOutcome::Exempt)
-                } else {
-                    !matches!(o, SubjectOutcome::Incomplete(_))
-                };
-                if !done {
-                    subjects[j] = true;
-                    subjects_in = false;
-                }
+            let missing = missing_subjects(b, term, i);
+            for j in &missing {
+                subjects[*j] = true;
             }
-            without_record += usize::from(subjects_in);
+            without_record += usize::from(missing.is_empty());
         }
         if students > 0 {
             out.push(IncompleteClass {
@@ -218,24 +227,56 @@ pub fn incomplete_classes(books: &[ClassBook], term: TermId) -> Vec<IncompleteCl
     out
 }
 
-/// BGH locks a term for the whole school: results are computed by the current rule version,
-/// stored and queued for the district. Refuses while students are incomplete unless `force`.
+/// BGH locks a term for the whole school, or for one class (`class`): results are computed by
+/// the current rule version, stored and queued for the district. Refuses while students are
+/// incomplete unless `force`. A school lock leaves a class locked on its own as it is (its
+/// results and lock time, which its signed học bạ name, stay) and ends a class's own reopening.
 pub fn lock_term(
     tx: &mut Tx<'_>,
     p: &Principal,
     year: &str,
     term: TermId,
+    class: Option<&str>,
     force: bool,
 ) -> Result<LockReport, GradeError> {
     if !permits(p, Action::LockTerm) {
         return Err(GradeError::Forbidden);
     }
-    if is_locked(tx, year, term)? {
-        return Err(GradeError::AlreadyLocked(term.label()));
-    }
     let st = settings(tx)?;
-    // One pass over the school: the same books are counted and then stored.
-    let books = school_books(tx, year, &st)?;
+    let one = class.map(|c| class_of(tx, c)).transpose()?;
+    let mut books = Vec::new();
+    match &one {
+        Some(c) => {
+            if c.year != year {
+                return Err(GradeError::UnknownClass(c.id.clone()));
+            }
+            if is_class_locked(tx, c, term)? {
+                return Err(GradeError::AlreadyLocked(term.label()));
+            }
+            books.push(class_book(tx, &c.id, &st)?);
+        }
+        None => {
+            if is_locked(tx, year, term)? {
+                return Err(GradeError::AlreadyLocked(term.label()));
+            }
+            // One pass over the school: the same books are counted and then stored.
+            for book in school_books(tx, year, &st)? {
+                let own = tx.get(&LOCKS, &class_lock_key(&book.class, term))?;
+                match own {
+                    Some(l) if l.locked => continue,
+                    Some(_) => {
+                        tx.delete(
+                            &LOCKS,
+                            &class_lock_key(&book.class, term),
+                            "grades.term.lock",
+                        )?;
+                    }
+                    None => {}
+                }
+                books.push(book);
+            }
+        }
+    }
     let incomplete = count_incomplete(&books, term);
     if incomplete > 0 && !force {
         return Err(GradeError::Incomplete {
@@ -251,8 +292,16 @@ pub fn lock_term(
         by: p.id().into(),
         at: tx.now(),
         reason: None,
+        homerooms: books
+            .iter()
+            .filter_map(|b| Some((b.class.id.clone(), b.class.homeroom.clone()?)))
+            .collect(),
     };
-    tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.lock")?;
+    let key = match &one {
+        Some(c) => class_lock_key(c, term),
+        None => lock_key(year, term),
+    };
+    tx.put(&LOCKS, &key, &lock, "grades.term.lock")?;
     let mut results_written = 0;
     for book in &books {
         results_written += store_results(tx, book, term, rule_version)?;
@@ -266,26 +315,36 @@ pub fn lock_term(
     })
 }
 
-/// BGH reopens a locked term, with a reason (audited).
+/// BGH reopens a locked term, for the whole school or one class, with a reason (audited). A
+/// school unlock leaves classes locked on their own locked; a class reopened inside a school
+/// lock gets a record of its own.
 pub fn unlock_term(
     tx: &mut Tx<'_>,
     p: &Principal,
     year: &str,
     term: TermId,
+    class: Option<&str>,
     reason: Option<String>,
 ) -> Result<(), GradeError> {
     if !permits(p, Action::LockTerm) {
         return Err(GradeError::Forbidden);
     }
     let reason = clean_reason(reason)?.ok_or(GradeError::ReasonRequired)?;
-    let mut lock = term_lock(tx, year, term)?
+    let (key, lock) = match class {
+        Some(c) => {
+            let c = class_of(tx, c)?;
+            (class_lock_key(&c, term), class_term_lock(tx, &c, term)?)
+        }
+        None => (lock_key(year, term), term_lock(tx, year, term)?),
+    };
+    let mut lock = lock
         .filter(|l| l.locked)
         .ok_or(GradeError::NotLocked(term.label()))?;
     lock.locked = false;
     lock.by = p.id().into();
     lock.at = tx.now();
     lock.reason = Some(reason);
-    tx.put(&LOCKS, &lock_key(year, term), &lock, "grades.term.unlock")?;
+    tx.put(&LOCKS, &key, &lock, "grades.term.unlock")?;
     Ok(())
 }
 

@@ -416,7 +416,9 @@ pub struct SummerRecord {
 
 pub use rules::tt22::AfterSummer;
 
-/// The state of a term for the whole school year.
+/// The state of a term for the whole school year ("{year}/{term}"), or for one class of it
+/// ("{year}/{term}/{class}": a class locked or reopened on its own — classes finish at
+/// different times; a class's own record holds over the school's).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct TermLock {
     pub locked: bool,
@@ -425,6 +427,11 @@ pub struct TermLock {
     pub at: jiff::Timestamp,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Class id → its homeroom teacher when the term was locked: only she signs the class's
+    /// học bạ at the GVCN stage, so a reassignment after the lock cannot make a new signed
+    /// version (review r8 #1). Empty in locks made before this was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub homerooms: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -832,6 +839,9 @@ fn record_key(class: &str, term: TermId, student: &str) -> String {
 fn lock_key(year: &str, term: TermId) -> String {
     format!("{year}/{}", term.code())
 }
+fn class_lock_key(class: &Class, term: TermId) -> String {
+    format!("{}/{}/{}", class.year, term.code(), class.id)
+}
 
 pub fn class_of(r: &impl Read, class_id: &str) -> Result<Class, GradeError> {
     r.get(&school::CLASSES, class_id)?
@@ -844,6 +854,23 @@ pub fn term_lock(r: &impl Read, year: &str, term: TermId) -> Result<Option<TermL
 
 pub fn is_locked(r: &impl Read, year: &str, term: TermId) -> Result<bool, StoreError> {
     Ok(term_lock(r, year, term)?.is_some_and(|l| l.locked))
+}
+
+/// The lock that holds for one class: its own record (the term locked or reopened for that
+/// class alone), else the school's.
+pub fn class_term_lock(
+    r: &impl Read,
+    class: &Class,
+    term: TermId,
+) -> Result<Option<TermLock>, StoreError> {
+    match r.get(&LOCKS, &class_lock_key(class, term))? {
+        Some(own) => Ok(Some(own)),
+        None => term_lock(r, &class.year, term),
+    }
+}
+
+pub fn is_class_locked(r: &impl Read, class: &Class, term: TermId) -> Result<bool, StoreError> {
+    Ok(class_term_lock(r, class, term)?.is_some_and(|l| l.locked))
 }
 
 /// Whether this person may see the whole class's results (homeroom teacher, BGH).

@@ -36,7 +36,8 @@ fn rekey<T: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 /// Moves a student to another class of the same year, with their score rows and records.
-/// Refused while a correction of theirs waits for a decision (it names the old class).
+/// Refused while a correction of theirs waits for a decision (it names the old class), and
+/// while either class's year is locked.
 pub fn move_student(tx: &mut Tx<'_>, id: &str, to_class: &str) -> Result<Student, SchoolError> {
     let (mut s, from) = school::changes::check_move(tx, id, to_class)?;
     let waiting = tx
@@ -48,6 +49,18 @@ pub fn move_student(tx: &mut Tx<'_>, id: &str, to_class: &str) -> Result<Student
             "Học sinh {} còn đề nghị sửa điểm đang chờ duyệt; hãy duyệt xong rồi chuyển lớp.",
             s.full_name
         )));
+    }
+    // A locked year is what the học bạ are signed under: a move would leave a signed copy
+    // naming the old class while the student's records sit in the new one (review r8 #6).
+    for class_id in [from.as_str(), to_class] {
+        let class =
+            super::class_of(tx, class_id).map_err(|_| SchoolError::NoSuchClass(class_id.into()))?;
+        if super::is_class_locked(tx, &class, super::TermId::Hk2)? {
+            return Err(SchoolError::Invalid(format!(
+                "Lớp {} đã khoá sổ cả năm (học bạ ký theo lớp này): không chuyển lớp được. Ban giám hiệu mở khoá sổ học kì II của lớp trước.",
+                class.name
+            )));
+        }
     }
     rekey(tx, &ROWS, &from, to_class, id)?;
     rekey(tx, &RECORDS, &from, to_class, id)?;

@@ -52,12 +52,17 @@ impl From<super::hocba::HocbaError> for ApiError {
                 let H::Grade(g) = e else { unreachable!() };
                 return g.into();
             }
-            H::NotHomeroom | H::NotPrincipal | H::Quarantined | H::WrongRole(_) => {
-                StatusCode::FORBIDDEN
-            }
-            H::YearNotLocked(_) | H::HomeroomFirst | H::AlreadySigned | H::LockChanged => {
-                StatusCode::CONFLICT
-            }
+            H::NotHomeroom
+            | H::NotHomeroomAtLock
+            | H::NotLocker(_)
+            | H::NotPrincipal
+            | H::Quarantined
+            | H::WrongRole(_) => StatusCode::FORBIDDEN,
+            H::YearNotLocked(_)
+            | H::HomeroomFirst
+            | H::AlreadySigned
+            | H::LockChanged
+            | H::ResultsIncomplete { .. } => StatusCode::CONFLICT,
             H::Signing(S::NoSigner) | H::NoCa => StatusCode::CONFLICT,
             H::Signing(S::WrongPin | S::WeakPin) => StatusCode::UNPROCESSABLE_ENTITY,
             H::Signing(_) | H::Pades(_) | H::Print(_) | H::Damaged(_) => {
@@ -92,12 +97,7 @@ async fn hocba_verify(
     u: ApiUser,
     bytes: Bytes,
 ) -> Result<Json<super::hocba::Verification>, ApiError> {
-    use crate::auth::Role;
-    let roles = &u.principal.account.roles;
-    if ![Role::Principal, Role::VicePrincipal, Role::Admin]
-        .iter()
-        .any(|r| roles.contains(r))
-    {
+    if !crate::auth::permits(&u.principal, crate::auth::Action::VerifyHocba) {
         return Err(GradeError::Forbidden.into());
     }
     if !bytes.starts_with(b"%PDF-") {
@@ -301,6 +301,9 @@ async fn put_summer(
 struct LockBody {
     #[serde(default)]
     force: bool,
+    /// One class only (its id); absent: the whole school.
+    #[serde(default)]
+    class: Option<String>,
 }
 
 async fn lock(
@@ -312,12 +315,12 @@ async fn lock(
     // The gate before the body: a caller who may not lock learns nothing from its validation.
     u.require(crate::auth::Action::LockTerm)?;
     let term = TermId::parse(&term)?;
-    let force = json_body(b)?.force;
+    let LockBody { force, class } = json_body(b)?;
     let year = current_year(&s)?;
     let p = u.principal.clone();
     Ok(Json(
         write(&s, &u, move |tx| {
-            super::lock_term(tx, &p, &year, term, force)
+            super::lock_term(tx, &p, &year, term, class.as_deref(), force)
         })
         .await?,
     ))
@@ -327,6 +330,9 @@ async fn lock(
 #[serde(deny_unknown_fields)]
 struct ReasonBody {
     reason: Option<String>,
+    /// One class only (its id); absent: the whole school.
+    #[serde(default)]
+    class: Option<String>,
 }
 
 async fn unlock(
@@ -337,11 +343,11 @@ async fn unlock(
 ) -> Result<Json<Value>, ApiError> {
     u.require(crate::auth::Action::LockTerm)?;
     let term = TermId::parse(&term)?;
-    let reason = json_body(b)?.reason;
+    let ReasonBody { reason, class } = json_body(b)?;
     let year = current_year(&s)?;
     let p = u.principal.clone();
     write(&s, &u, move |tx| {
-        super::unlock_term(tx, &p, &year, term, reason)
+        super::unlock_term(tx, &p, &year, term, class.as_deref(), reason)
     })
     .await?;
     Ok(Json(json!({"unlocked": true})))

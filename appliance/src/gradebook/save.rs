@@ -88,7 +88,7 @@ pub fn save_cell(
     let current_mark = current.as_ref().map_or(Mark::Pending, |c| c.mark);
     whole_term(&row, &spec.columns(), &edit.column, mark)?;
     let current_version = current.as_ref().map_or(0, |c| c.version);
-    let locked = is_locked(tx, &class.year, term)?;
+    let locked = is_class_locked(tx, &class, term)?;
     if current_mark == mark && !locked {
         // A retry of a save that already landed, or a no-op: nothing to write.
         let cell = current.unwrap_or(Cell {
@@ -202,7 +202,7 @@ pub(super) fn save_note(
         return Err(GradeError::NoteConflict { current });
     }
     let reason = clean_reason(edit.reason)?;
-    if is_locked(tx, &class.year, term)? && reason.is_none() {
+    if is_class_locked(tx, class, term)? && reason.is_none() {
         return Err(GradeError::ReasonRequired);
     }
     row.note = (!text.is_empty()).then(|| Note {
@@ -406,7 +406,7 @@ pub fn save_record(
         return Err(GradeError::NotHomeroom);
     }
     let class = class_of(tx, class_id)?;
-    if is_locked(tx, &class.year, term)? {
+    if is_class_locked(tx, &class, term)? {
         return Err(GradeError::AlreadyLocked(term.label()));
     }
     match tx.get(&school::STUDENTS, &e.student)? {

@@ -449,12 +449,12 @@ async fn class_summary(
         Period::Term(t) => (
             t.code(),
             t.label(),
-            super::is_locked(&rx, &book.class.year, t)?,
+            super::is_class_locked(&rx, &book.class, t)?,
         ),
         Period::Year => (
             "cn",
             "Cả năm",
-            super::is_locked(&rx, &book.class.year, TermId::Hk2)?,
+            super::is_class_locked(&rx, &book.class, TermId::Hk2)?,
         ),
     };
     let rows = summary_rows(&book, per);

@@ -61,7 +61,7 @@ fn subject_comments_are_versioned_and_need_a_reason_after_the_lock() {
     };
     f.store
         .write(&bgh, |tx| {
-            lock_term(tx, &f.bgh, &f.class.year, TermId::Hk1, true)
+            lock_term(tx, &f.bgh, &f.class.year, TermId::Hk1, None, true)
         })
         .unwrap();
     assert!(matches!(
@@ -185,7 +185,7 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     };
     f.store
         .write(&bgh, |tx| {
-            lock_term(tx, &f.bgh, &f.class.year, TermId::Hk2, true)
+            lock_term(tx, &f.bgh, &f.class.year, TermId::Hk2, None, true)
         })
         .unwrap();
     let stored = |f: &Fixture| {

@@ -1,0 +1,156 @@
+//! The demo's signed class (issue 22 item 8): 2026-9a1 with every mark and conduct entered,
+//! its year locked for that class alone (the other classes stay open for trying things), and
+//! its học bạ signed by its homeroom teacher and then the principal — so a newcomer opens a
+//! signed document at once. Both signers' certificates come from the school signing CA, their
+//! keys sealed under [`DEMO_PIN`]. 2026-9a2 is complete too, its year open: the class to try
+//! locking and signing on.
+
+use super::*;
+use crate::gradebook::{self, Cell, RecordEdit, ScoreRow, TermId, hocba};
+use crate::pki::signing;
+
+/// The class whose year is locked and signed in the demo.
+pub const SIGNED_CLASS: &str = "2026-9a1";
+/// A class with every mark entered and its year still open: the one to try locking and
+/// signing on (and the tests' complete class).
+pub const COMPLETE_CLASS: &str = "2026-9a2";
+
+pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let rx = store.read()?;
+    let accounts = auth::list_accounts(&rx)?;
+    let head = accounts
+        .iter()
+        .find(|a| a.has(Role::Principal))
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("demo principal missing"))?;
+    let head = school::principal_for(&rx, head)?;
+    let school_name = school::school_info(&rx)?
+        .map(|i| i.name)
+        .unwrap_or_default();
+    drop(rx);
+    let mut rng = Lcg(20_270_601);
+    let Some(gvcn) = fill_class(store, SIGNED_CLASS, &mut rng, now)? else {
+        // A demo smaller than one class per grade (tests seed 10 or 40 students): nothing to sign.
+        return Ok(());
+    };
+    fill_class(store, COMPLETE_CLASS, &mut rng, now)?;
+    let actor = Actor::system(now);
+    store.write(&actor, |tx| -> anyhow::Result<()> {
+        let class = gradebook::class_of(tx, SIGNED_CLASS)?;
+        for term in TermId::BOTH {
+            gradebook::lock_term(tx, &head, &class.year, term, Some(&class.id), false)?;
+        }
+        Ok(())
+    })?;
+    let ca = signing::load_or_create_ca(store.dir(), &school_name, now)?;
+    for (p, role) in [(&gvcn, "Giáo viên chủ nhiệm"), (&head, "Hiệu trưởng")] {
+        let rec = signing::issue_signer(
+            &ca,
+            &p.account.id,
+            &p.account.full_name,
+            role,
+            DEMO_PIN,
+            now,
+        )?;
+        hocba::store_signer(store, &actor, &rec, false)?;
+    }
+    let mut signed = 0;
+    for (p, stage) in [
+        (&gvcn, hocba::Stage::Gvcn),
+        (&head, hocba::Stage::Principal),
+    ] {
+        signed +=
+            hocba::sign_class(store, store.dir(), p, SIGNED_CLASS, stage, DEMO_PIN, now)?.signed;
+    }
+    // Start-up time is what a newcomer waits for: the log says what this part cost.
+    tracing::info!(
+        "demo: {SIGNED_CLASS} and {COMPLETE_CLASS} marked, {SIGNED_CLASS} locked and signed ({signed} signatures) in {:?}",
+        t0.elapsed()
+    );
+    Ok(())
+}
+
+/// Enters every mark (6 to 9.5; Đ for the commented subjects) and a conduct of Tốt or Khá for
+/// both terms of `class_id`: every student is promoted, nobody waits for the summer, so each
+/// học bạ has a complete year. Returns the class's homeroom teacher, or None for a class with
+/// no students.
+fn fill_class(
+    store: &Store,
+    class_id: &str,
+    rng: &mut Lcg,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Option<crate::auth::Principal>> {
+    let rx = store.read()?;
+    let class = gradebook::class_of(&rx, class_id)?;
+    let students = school::students_of_class(&rx, &class.id)?;
+    if students.is_empty() {
+        return Ok(None);
+    }
+    let st = gradebook::settings(&rx)?;
+    let subjects = gradebook::subjects_for_grade(&rx, class.grade, &st)?;
+    let teacher_of: BTreeMap<String, String> = school::list(&rx, &school::ASSIGNMENTS)?
+        .into_iter()
+        .filter(|a| a.class == class.id)
+        .map(|a| (a.subject, a.teacher))
+        .collect();
+    let homeroom = class.homeroom.clone().unwrap_or_default();
+    let gvcn = auth::list_accounts(&rx)?
+        .into_iter()
+        .find(|a| a.id == homeroom)
+        .ok_or_else(|| anyhow::anyhow!("demo homeroom teacher of {class_id} missing"))?;
+    let gvcn = school::principal_for(&rx, gvcn)?;
+    drop(rx);
+    store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
+        for term in TermId::BOTH {
+            for s in &students {
+                for spec in &subjects {
+                    let by = teacher_of.get(&spec.id).cloned().unwrap_or_default();
+                    let mut row = ScoreRow::default();
+                    for col in spec.columns() {
+                        let input = match spec.kind {
+                            SubjectKind::Scored => {
+                                format!("{},{}", 6 + rng.next() % 4, rng.next() % 2 * 5)
+                            }
+                            _ => "Đ".to_string(),
+                        };
+                        let mark = gradebook::parse_cell(&input, spec, &col, &st)?;
+                        let cell = Cell {
+                            mark,
+                            version: 1,
+                            by: by.clone(),
+                            at: now,
+                            reason: None,
+                        };
+                        row.cells.insert(col, cell);
+                    }
+                    let key = gradebook::row_key(&class.id, &spec.id, term, &s.id);
+                    tx.put(&gradebook::ROWS, &key, &row, "grades.cell")?;
+                }
+                let conduct = if rng.next().is_multiple_of(4) {
+                    "Khá"
+                } else {
+                    "Tốt"
+                };
+                gradebook::save_record(
+                    tx,
+                    &gvcn,
+                    &class.id,
+                    term,
+                    RecordEdit {
+                        student: s.id.clone(),
+                        conduct: Some(conduct.into()),
+                        absences: Some((rng.next() % 3) as u16),
+                        excused: None,
+                        comment: None,
+                        qualities: None,
+                        quality_comments: None,
+                        recognised_by_class: None,
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Some(gvcn))
+}
