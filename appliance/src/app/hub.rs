@@ -117,6 +117,7 @@ pub async fn serve(
     hub.tsa()
         .map_err(|e| anyhow::anyhow!("the hub's time-stamping authority: {e}"))?;
     let hub = Arc::new(hub);
+    crate::district::routes::warm_reports(&hub);
     let app = router(state.clone(), hub).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let mut tasks = tokio::task::JoinSet::new();

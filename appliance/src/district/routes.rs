@@ -614,6 +614,19 @@ fn codes_error(e: super::csdl::CodesError) -> ApiError {
     )
 }
 
+/// Reads every school's share of the reports once, in the background, when the hub starts:
+/// a province's first staff view would otherwise wait for all of it (bench/hub-scale.sh).
+pub fn warm_reports(hub: &Arc<Hub>) {
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        match compute(&hub, &Filter::default()).await {
+            Ok(_) => tracing::info!(took = ?t.elapsed(), "the reports' per-school sums are ready"),
+            Err(e) => tracing::warn!(error = ?e, "the reports could not be read at start"),
+        }
+    });
+}
+
 /// Every report for `filter`, computed off the async threads (it reads every record).
 async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Reports, ApiError> {
     let (hub, filter) = (hub.clone(), filter.clone());
