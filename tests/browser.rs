@@ -973,8 +973,8 @@ fn accounts_page_creates_filters_and_shows_the_password_once() {
             .await
             .unwrap();
         assert_eq!(shown, serde_json::json!(["gvmoi"]));
-        // The edit dialog at 360 px: each checkbox on the line of its label's first words
-        // (review r9: they sat on a line above them).
+        // The edit dialog at 360 px: each checkbox level with its label's first line (review
+        // r9: they sat above them, the text on the box's bottom edge).
         c.find(Locator::Css("#accounts tr[data-username=gvmoi] button[data-edit]")).await.unwrap().click().await.unwrap();
         wait_for(&c, "#edit-dialog[open]").await;
         let apart = c
@@ -984,7 +984,8 @@ fn accounts_page_creates_filters_and_shows_the_password_once() {
                    const r = document.createRange();
                    r.selectNodeContents(l.lastChild);
                    const first = r.getClientRects()[0];
-                   return !first || first.top >= box.bottom || first.bottom <= box.top;
+                   // beside, not baseline-aligned under a 44-px box's bottom edge
+                   return !first || Math.abs((first.top + first.bottom) / 2 - (box.top + box.bottom) / 2) > 4;
                  }).map((l) => l.textContent.trim())",
                 vec![],
             )
