@@ -395,6 +395,9 @@ fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
         assert_eq!(under, "", "nothing said under the grid");
         assert_eq!(cell_text(&api, &s, 1, "tx1"), "");
         assert_eq!(cell_text(&api, &s, 2, "tx1"), "");
+        // The line above the grid does not say all is saved beside two red cells (review r9).
+        let line = wait_text("#sync", "Còn 2 ô chưa lưu được").await;
+        assert!(!line.contains("Đã lưu tất cả"), "{line}");
         // Nothing is waiting to be sent, but two cells are refused: leaving the page asks first
         // (a synthetic beforeunload, as the browser's own would, is cancelled by the page).
         let leave = "const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented";
@@ -411,6 +414,7 @@ fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
             wait_class(cell(row, "tx1"), "saved").await;
         }
         assert!(c.find_all(Locator::Css(".cell-err")).await.unwrap().is_empty());
+        wait_text("#sync", "Đã lưu tất cả").await;
         assert_eq!(c.execute(leave, vec![]).await.unwrap(), serde_json::json!(false));
 
         // The Wi-Fi drops: cells typed now are kept, flagged, and not lost.
@@ -969,6 +973,27 @@ fn accounts_page_creates_filters_and_shows_the_password_once() {
             .await
             .unwrap();
         assert_eq!(shown, serde_json::json!(["gvmoi"]));
+        // The edit dialog at 360 px: each checkbox level with its label's first line (review
+        // r9: they sat above them, the text on the box's bottom edge).
+        c.find(Locator::Css("#accounts tr[data-username=gvmoi] button[data-edit]")).await.unwrap().click().await.unwrap();
+        wait_for(&c, "#edit-dialog[open]").await;
+        let apart = c
+            .execute(
+                "return [...document.querySelectorAll('#edit-dialog label.inline')].filter((l) => {
+                   const box = l.querySelector('input').getBoundingClientRect();
+                   const r = document.createRange();
+                   r.selectNodeContents(l.lastChild);
+                   const first = r.getClientRects()[0];
+                   // beside, not baseline-aligned under a 44-px box's bottom edge
+                   return !first || Math.abs((first.top + first.bottom) / 2 - (box.top + box.bottom) / 2) > 4;
+                 }).map((l) => l.textContent.trim())",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(apart, serde_json::json!([]), "checkboxes apart from their labels");
+        let labels = c.find_all(Locator::Css("#edit-dialog label.inline")).await.unwrap();
+        assert!(labels.len() > 3, "no checkboxes in the dialog");
         c.close().await.unwrap();
     });
 }

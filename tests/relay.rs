@@ -1068,6 +1068,15 @@ fn school_it_enrols_from_the_device_page_with_the_checks_of_the_cli() {
         .text()
         .unwrap();
     assert!(page.contains("id=\"enrol-form\"") && page.contains("id=\"not-enrolled\""));
+    // The pin box holds the colon form (95 characters); it cut it at 80.
+    let max: usize = page
+        .split("id=\"enrol-pin\"")
+        .nth(1)
+        .and_then(|t| t.split("maxlength=\"").nth(1))
+        .and_then(|t| t.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    assert!(max >= 95, "maxlength {max}");
     let post = |body: Value| {
         let r = admin
             .post(format!("{base}/api/v1/relay/enrol"))
@@ -1096,11 +1105,18 @@ fn school_it_enrols_from_the_device_page_with_the_checks_of_the_cli() {
             json!({"hub": hub.base(), "token": token, "pin": wrong}),
             "không khớp mã pin",
         ),
+        // The hub's own refusal, said in Vietnamese from its code (review r9: it came through
+        // in the hub's English, "unknown, already used or replaced enrolment token").
+        (
+            json!({"hub": hub.base(), "token": "79000702-000000000000000000000000", "pin": pin}),
+            "mã ghi danh không đúng, đã được dùng",
+        ),
     ] {
         let (code, v) = post(body.clone());
         assert_eq!(code, 422, "{body}: {v}");
         let msg = v["error"]["message"].as_str().unwrap_or_default();
         assert!(msg.contains(says), "{body}: {msg}");
+        assert!(!msg.contains("enrolment token"), "{body}: English in {msg}");
         assert!(
             !dir.path().join("relay.json").exists(),
             "{body} enrolled the box"
@@ -1137,8 +1153,17 @@ fn school_it_enrols_from_the_device_page_with_the_checks_of_the_cli() {
         );
         assert!(!dir.path().join("relay.json").exists());
     }
-    // The refusals did not use the token up.
-    let (code, v) = post(json!({"hub": hub.base(), "token": token, "pin": pin}));
+    // The refusals did not use the token up. The pin pasted as a browser or `openssl
+    // -fingerprint` prints it (uppercase pairs and colons, 95 characters) is the same pin.
+    let colons = pin
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|p| String::from_utf8_lossy(p).to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    assert_eq!(colons.len(), 95);
+    let (code, v) = post(json!({"hub": hub.base(), "token": token, "pin": colons}));
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["school"], "79000702");
     assert!(v["message"].as_str().unwrap().contains("79000702"));
@@ -1153,6 +1178,7 @@ fn school_it_enrols_from_the_device_page_with_the_checks_of_the_cli() {
     // Never the upload secret.
     let enrolment: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("relay.json")).unwrap()).unwrap();
+    assert_eq!(enrolment["pin_sha256"], pin.to_lowercase());
     let secret = enrolment["secret"].as_str().unwrap();
     assert!(secret.len() > 16 && !page.contains(secret));
     // Enrolled: a second enrolment must say so and change nothing unless asked.

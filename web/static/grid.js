@@ -70,10 +70,20 @@
 
     function persist() {
       try { localStorage.setItem(storeKey, JSON.stringify(pending)); } catch (e) { /* private mode: memory only */ }
+      showSync();
+    }
+
+    // "Đã lưu tất cả." only when nothing is queued and no cell is refused or collided: a red
+    // cell's value is in no queue, and the line said all was saved beside it (issue 24).
+    function showSync() {
       const n = Object.keys(pending).length;
-      if (n === 0) {
+      const refused = grid.querySelectorAll("input.cell.invalid, input.cell.conflict").length;
+      if (n === 0 && refused === 0) {
         sync.textContent = sync.dataset.saved;
         sync.className = "sync ok";
+      } else if (n === 0) {
+        sync.textContent = `Còn ${refused} ô chưa lưu được: sửa các ô tô đỏ.`;
+        sync.className = "sync err";
       } else if (offline) {
         sync.textContent = `Mất kết nối: còn ${n} ô chưa lưu, sẽ tự gửi lại khi có mạng. Đừng đóng trang.`;
         sync.className = "sync err";
@@ -88,6 +98,7 @@
       if (state) inp.classList.add(state);
       inp.setAttribute("aria-invalid", state === "invalid" || state === "conflict" ? "true" : "false");
       if (state !== "invalid" && state !== "conflict") cellError(inp, "");
+      showSync();
     }
 
     // A refused or collided cell says why right beside it (issue 24 item 5): a message under

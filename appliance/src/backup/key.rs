@@ -91,6 +91,18 @@ impl BackupKey {
         )
     }
 
+    /// The same identity file with its comments in Vietnamese, for the backups page that
+    /// BGH prints and keeps: the key line is unchanged, and `parse` (and `age -i`) skip the
+    /// comments, so the printed text restores exactly as the file on the box does.
+    pub fn file_text_vi(&self) -> String {
+        format!(
+            "# Khoá sao lưu Trạm — cất một bản ở nơi khác máy; không có khoá này thì không khôi phục được bản sao lưu nào.\n\
+             # khoá công khai: {}\n{}\n",
+            self.recipient(),
+            self.identity.to_string().expose_secret()
+        )
+    }
+
     /// The public key (`age1…`) the backups are encrypted to.
     pub fn recipient(&self) -> String {
         self.recipient.to_string()

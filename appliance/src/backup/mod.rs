@@ -53,7 +53,7 @@ use restore::restore_check;
 pub use restore::{RestoreCheck, restore};
 pub use run::{Options, Report, run};
 use target::Target;
-pub use target::list;
+pub use target::{list, restore_checked};
 pub use verify::{VerifyReport, Which, verify};
 
 const FORMAT: u32 = 1;

@@ -132,7 +132,10 @@ fn targets(data_dir: &Path, cfg: &schedule::Config, last_checked: Option<&str>) 
                                 size: crate::text::human_size(size),
                                 added: crate::text::human_size(m.new_bytes),
                                 records: m.records,
-                                checked: last_checked == Some(m.id.as_str()),
+                                // The status file names only the newest good backup; every other
+                                // one's check is recorded on the target itself.
+                                checked: last_checked == Some(m.id.as_str())
+                                    || super::restore_checked(t, &m.id),
                             }
                         })
                         .collect();
@@ -274,7 +277,7 @@ async fn show_key(
             tx.event("backup.key.show", "backup-key", None);
             Ok::<_, ApiError>(())
         })?;
-        Ok(key.file_text())
+        Ok(key.file_text_vi())
     })
     .await??;
     let qr = qrcode::QrCode::new(text.trim().as_bytes())

@@ -6,7 +6,10 @@
 //!   clock boots in 1970) nothing runs;
 //! - a box that was off at 01:30 backs up soon after it starts (a missed slot is caught up);
 //! - a slot recorded in the future (the clock was wrong, then corrected) counts as missed;
-//! - a failed run is retried after an hour, not every 30 s.
+//! - a failed run (the USB disk not plugged in, a full disk) is retried after [`RETRY_SOON`], so
+//!   a disk plugged in the morning is backed up within minutes, for [`RETRY_SOON_FOR`] after the
+//!   first failure; after that once an hour, not every 30 s (each retry backs up every target
+//!   again, the box's own folder included).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +27,11 @@ use crate::store::Store;
 pub const CLOCK_FLOOR: &str = "2026-01-01T00:00:00Z";
 /// The admin page and `/healthz` warn when the last good backup is older than this.
 pub const STALE_AFTER_HOURS: i64 = 48;
+/// How soon a failed backup is tried again while the failures are recent.
+pub const RETRY_SOON: SignedDuration = SignedDuration::from_mins(10);
+/// How long after the first failure the retries stay [`RETRY_SOON`] apart (a night's window:
+/// a backup at 01:30 keeps being retried every 10 minutes until 07:30); hourly after that.
+pub const RETRY_SOON_FOR: SignedDuration = SignedDuration::from_hours(6);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -76,6 +84,9 @@ pub struct Status {
     pub last_attempt: Option<Attempt>,
     /// The scheduled slot the nightly job last ran for.
     pub last_slot: Option<Timestamp>,
+    /// The first of the failed attempts since the last good one (None after a success).
+    #[serde(default)]
+    pub failing_since: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -229,9 +240,16 @@ pub fn due(now: Timestamp, status: &Status, at: Time) -> bool {
     if let Some(a) = &status.last_attempt
         && !a.ok
         && a.at <= now
-        && now.duration_since(a.at) < SignedDuration::from_hours(1)
     {
-        return false;
+        let since = status.failing_since.filter(|s| *s <= a.at).unwrap_or(a.at);
+        let wait = if a.at.duration_since(since) < RETRY_SOON_FOR {
+            RETRY_SOON
+        } else {
+            SignedDuration::from_hours(1)
+        };
+        if now.duration_since(a.at) < wait {
+            return false;
+        }
     }
     let slot = last_slot(now, at);
     match status.last_slot {
@@ -348,6 +366,11 @@ fn record(
         });
     }
     let ok_run = error.is_none();
+    s.failing_since = if ok_run {
+        None
+    } else {
+        s.failing_since.or(Some(now))
+    };
     let (message, message_vi) = error.unwrap_or_else(|| ("ok".into(), String::new()));
     s.last_attempt = Some(Attempt {
         at: now,
@@ -432,7 +455,8 @@ mod tests {
             ..Default::default()
         };
         assert!(due(ts("2026-11-23T10:00:00Z"), &future, AT));
-        // A failure is retried after an hour, not every 30 s.
+        // A failure is retried after 10 minutes (not every 30 s, and not an hour later when
+        // the USB disk was only missing: issue 24)…
         let failed = Status {
             last_attempt: Some(Attempt {
                 at: ts("2026-11-23T10:00:00Z"),
@@ -456,6 +480,41 @@ mod tests {
             AT
         ));
         assert!(due(ts("2026-11-23T19:40:00Z"), &failed, AT));
+        let missing_disk = Status {
+            last_attempt: Some(Attempt {
+                at: ts("2026-11-23T18:35:00Z"),
+                ok: false,
+                message: "no disk".into(),
+                message_vi: String::new(),
+            }),
+            failing_since: Some(ts("2026-11-23T18:30:00Z")),
+            ..ran.clone()
+        };
+        assert!(due(ts("2026-11-23T18:46:00Z"), &missing_disk, AT));
+        // …for six hours after the first failure; then once an hour.
+        let long_failing = Status {
+            failing_since: Some(ts("2026-11-23T10:00:00Z")),
+            ..missing_disk.clone()
+        };
+        assert!(!due(ts("2026-11-23T18:46:00Z"), &long_failing, AT));
+        assert!(due(ts("2026-11-23T19:36:00Z"), &long_failing, AT));
+    }
+
+    #[test]
+    fn a_success_ends_the_failing_streak() {
+        let d = tempfile::tempdir().unwrap();
+        let t0 = ts("2026-11-23T18:30:00Z");
+        record(d.path(), t0, None, &[], Some(("x".into(), "y".into())));
+        record(
+            d.path(),
+            ts("2026-11-23T18:40:00Z"),
+            None,
+            &[],
+            Some(("x".into(), "y".into())),
+        );
+        assert_eq!(read_status(d.path()).failing_since, Some(t0));
+        record(d.path(), ts("2026-11-23T18:50:00Z"), None, &[], None);
+        assert_eq!(read_status(d.path()).failing_since, None);
     }
 
     #[test]

@@ -487,6 +487,12 @@ impl Target {
     }
 }
 
+/// Whether backup `id` on `target` passed its restore check (its `verified/<id>` marker, written
+/// by the run that made it): the admin page marks every such backup, not only the newest.
+pub fn restore_checked(target: &Path, id: &str) -> bool {
+    target.join("verified").join(id).exists()
+}
+
 /// Lists a target's backups, oldest first (for the CLI and the admin page).
 pub fn list(target: &Path, key: Option<&BackupKey>) -> Result<Vec<Manifest>, BackupError> {
     Ok(Target::open_read(target)?.readable_manifests(key))

@@ -121,11 +121,11 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         data_dir.display()
     );
     println!(
-        "  {} records, audit chain intact ({} events), {} files ({:.1} MB)",
+        "  {} records, audit chain intact ({} events), {} files ({})",
         c.records,
         c.audit_events,
         c.blobs,
-        c.bytes as f64 / 1e6
+        tram::text::human_size_en(c.bytes)
     );
     for n in &c.notes {
         println!("  note: {n}");
@@ -277,10 +277,10 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                 &tram::app::schema::schema(),
             )?;
             println!(
-                "{} backups, {} stored files ({:.1} MB) checked",
+                "{} backups, {} stored files ({}) checked",
                 r.backups,
                 r.objects,
-                r.stored_bytes as f64 / 1e6
+                tram::text::human_size_en(r.stored_bytes)
             );
             for c in &r.restored {
                 println!(
@@ -310,7 +310,7 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
         BackupCmd::List { from } => {
             for m in backup::list(&from, None)? {
                 println!(
-                    "{}  {}  schema {}  {} records  {} files  {:.1} MB new",
+                    "{}  {}  schema {}  {} records  {} files  {} new",
                     m.id,
                     m.created
                         .to_zoned(tram::school::time_zone())
@@ -318,7 +318,8 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
                     m.schema_version,
                     m.records,
                     m.blobs.len(),
-                    m.new_bytes as f64 / 1e6
+                    // "0.0 MB" said nothing of a small backup's few KB.
+                    tram::text::human_size_en(m.new_bytes)
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -337,7 +338,7 @@ pub fn run(cmd: BackupCmd) -> anyhow::Result<ExitCode> {
 /// Prints the same summary whether the CLI or the server made the backup.
 fn describe(r: &tram::backup::Report) -> String {
     let mut s = format!(
-        "backup {} written to {}\n  database: {} records{}\n  files: {} ({} new objects, {:.1} MB written)\n  took {:.1} s",
+        "backup {} written to {}\n  database: {} records{}\n  files: {} ({} new objects, {} written)\n  took {:.1} s",
         r.id,
         r.target.display(),
         r.records,
@@ -348,7 +349,7 @@ fn describe(r: &tram::backup::Report) -> String {
         },
         r.blobs,
         r.new_objects,
-        r.new_bytes as f64 / 1e6,
+        tram::text::human_size_en(r.new_bytes),
         r.seconds
     );
     if r.pruned_backups > 0 {

@@ -257,7 +257,9 @@ pub enum EnrolError {
     NoToken,
     #[error("an HTTPS hub needs --pin SHA256 (printed by `tram district token` on the hub)")]
     PinNeeded,
-    #[error("the pin must be the 64 hexadecimal digits printed by `tram district token`")]
+    #[error(
+        "the pin must be the 64 hexadecimal digits printed by `tram district token` (colons and spaces are allowed)"
+    )]
     BadPin,
     #[error(
         "{0} — check the pin printed by `tram district token` on the hub (nothing was enrolled)"
@@ -265,8 +267,9 @@ pub enum EnrolError {
     PinMismatch(String),
     #[error("cannot reach the hub at {hub}: {why}")]
     Unreachable { hub: String, why: String },
-    #[error("the hub refused the enrolment: {0}")]
-    Refused(String),
+    /// The hub's answer: its error code (`bad_token`, `token_expired`, …) and its English text.
+    #[error("the hub refused the enrolment: {message}")]
+    Refused { code: String, message: String },
     #[error("{0} did not answer as a district hub ({1}); nothing was enrolled")]
     NotAHub(String, &'static str),
     #[error(transparent)]
@@ -282,14 +285,35 @@ impl EnrolError {
             EnrolError::BadAddress => "Địa chỉ hub phải bắt đầu bằng http:// hoặc https://, ví dụ https://10.0.0.5:9443.".into(),
             EnrolError::NoToken => "Hãy dán mã ghi danh (token) do Phòng GD&ĐT cấp.".into(),
             EnrolError::PinNeeded => "Hub dùng HTTPS: hãy dán cả mã pin (SHA-256) in cùng mã ghi danh.".into(),
-            EnrolError::BadPin => "Mã pin phải gồm đúng 64 chữ số thập lục phân (0–9, a–f) như Phòng GD&ĐT gửi.".into(),
+            EnrolError::BadPin => "Mã pin phải gồm đúng 64 chữ số thập lục phân (0–9, a–f) như Phòng GD&ĐT gửi (được có dấu hai chấm hoặc dấu cách giữa các cặp chữ số).".into(),
             EnrolError::PinMismatch(_) => "Chứng chỉ của hub không khớp mã pin: kiểm tra lại mã pin Phòng GD&ĐT gửi (chưa ghi danh gì).".into(),
             EnrolError::Unreachable { hub, .. } => format!("Không kết nối được hub tại {hub}: kiểm tra địa chỉ và đường mạng rồi thử lại (chưa ghi danh gì)."),
-            EnrolError::Refused(why) => format!("Hub từ chối ghi danh: {why}"),
+            // The hub answers in English (its own logs and the CLI): its codes are said here.
+            EnrolError::Refused { code, message } => match code.as_str() {
+                "bad_token" => "Hub từ chối: mã ghi danh không đúng, đã được dùng, hoặc đã bị thay bằng một mã mới hơn (mỗi mã mới huỷ các mã cũ của trường). Hãy xin Phòng GD&ĐT cấp mã mới (chưa ghi danh gì).".into(),
+                "token_expired" => "Hub từ chối: mã ghi danh đã hết hạn. Hãy xin Phòng GD&ĐT cấp mã mới (chưa ghi danh gì).".into(),
+                "rejected" => "Hub từ chối khoá của thiết bị này: thử lại; nếu vẫn lỗi, báo Phòng GD&ĐT (chưa ghi danh gì).".into(),
+                "unavailable" => "Cơ sở dữ liệu của hub đang tạm ngừng: thử lại sau ít phút (chưa ghi danh gì).".into(),
+                _ => format!("Hub từ chối ghi danh (mã lỗi {code}): {message}"),
+            },
             EnrolError::NotAHub(hub, _) => format!("Máy tại {hub} không trả lời như hub của Phòng GD&ĐT: kiểm tra lại địa chỉ (chưa ghi danh gì)."),
             EnrolError::Local(_) | EnrolError::Other(_) => format!("Không ghi danh được: {self}"),
         }
     }
+}
+
+/// The pin as stored and compared: lowercase hex. Accepts the forms people paste — uppercase,
+/// pairs separated by colons as browsers and `openssl x509 -fingerprint` print it
+/// (`67:B5:…`), or by spaces.
+pub fn normalise_pin(pin: &str) -> Result<String, EnrolError> {
+    let hex: String = pin
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(EnrolError::BadPin);
+    }
+    Ok(hex.to_ascii_lowercase())
 }
 
 /// Enrols this school with a hub using a one-time token from district staff.
@@ -312,12 +336,10 @@ pub async fn enrol(
     if token.trim().is_empty() {
         return Err(EnrolError::NoToken);
     }
-    let pin_sha256 = pin_sha256.map(str::trim).filter(|p| !p.is_empty());
-    if let Some(p) = pin_sha256
-        && (p.len() != 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(EnrolError::BadPin);
-    }
+    let pin_sha256 = match pin_sha256.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Some(normalise_pin(p)?),
+        None => None,
+    };
     let https = hub
         .get(..8)
         .is_some_and(|h| h.eq_ignore_ascii_case("https://"));
@@ -326,7 +348,7 @@ pub async fn enrol(
     }
     use crate::pki::identity;
     let clone = identity::check(data_dir) == identity::Check::Clone;
-    let c = client(pin_sha256)?;
+    let c = client(pin_sha256.as_deref())?;
     if clone {
         // A copied disk: this box gets a key of its own, never the original's.
         let _ = std::fs::remove_file(data_dir.join("keys").join("device.key"));
@@ -355,12 +377,16 @@ pub async fn enrol(
     let status = r.status();
     let body: serde_json::Value = r.json().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(EnrolError::Refused(
-            body["error"]["message"]
+        return Err(EnrolError::Refused {
+            code: body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            message: body["error"]["message"]
                 .as_str()
                 .unwrap_or("unknown reason")
                 .to_string(),
-        ));
+        });
     }
     // Whatever answered 200 is not trusted as the hub until its answer is one: a school code,
     // the same the token was issued for, and an upload secret.
@@ -383,7 +409,7 @@ pub async fn enrol(
         hub,
         school,
         secret,
-        pin_sha256: pin_sha256.map(str::to_lowercase),
+        pin_sha256,
         courier_recipient: body["courier_recipient"].as_str().map(String::from),
         enrolled_at: jiff::Timestamp::now().to_string(),
     };
@@ -420,4 +446,25 @@ pub async fn enrol(
         tracing::warn!(%err, "could not ask the hub what it holds after this box's last receipt; the relay asks again before it sends");
     }
     Ok(e)
+}
+
+#[cfg(test)]
+mod pin_tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_is_read_in_the_forms_people_paste() {
+        let hex = "67b5".repeat(16);
+        let colons = "67:B5:".repeat(16);
+        let colons = colons.trim_end_matches(':');
+        assert_eq!(normalise_pin(&hex).unwrap(), hex);
+        assert_eq!(normalise_pin(&hex.to_uppercase()).unwrap(), hex);
+        assert_eq!(normalise_pin(colons).unwrap(), hex);
+        assert_eq!(normalise_pin(&colons.replace(':', " ")).unwrap(), hex);
+        assert!(matches!(normalise_pin(&hex[..62]), Err(EnrolError::BadPin)));
+        assert!(matches!(
+            normalise_pin(&format!("{}zz", &hex[..62])),
+            Err(EnrolError::BadPin)
+        ));
+    }
 }
