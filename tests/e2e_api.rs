@@ -492,7 +492,18 @@ fn student_import_never_silently_overwrites_another_student() {
     let students = all_students(&c, &base);
     let (a, b) = (&students[0], &students[1]);
     let a_class = class_name(a["class_id"].as_str().unwrap());
-    // another class of the current year for A and B
+    // another class of the current year and of A's and B's grade (a move mid-year stays in
+    // the grade, review r9 #4)
+    let grade_of = |v: &Value| {
+        classes["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == v["class_id"])
+            .map(|k| k["grade"].clone())
+            .unwrap()
+    };
+    assert_eq!(grade_of(a), grade_of(b));
     let other = classes["classes"]
         .as_array()
         .unwrap()
@@ -501,6 +512,7 @@ fn student_import_never_silently_overwrites_another_student() {
             k["id"] != a["class_id"]
                 && k["id"] != b["class_id"]
                 && k["year"] == classes["classes"][0]["year"]
+                && k["grade"] == grade_of(a)
         })
         .unwrap();
     let other_name = other["name"].as_str().unwrap().to_string();
