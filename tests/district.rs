@@ -1119,3 +1119,57 @@ fn an_enrolment_token_says_until_when_it_is_good() {
     assert!(!o.status.success());
     drop(hub);
 }
+
+/// Review r9 #2: a student who transferred out or withdrew (the relayed record carries `left`)
+/// is not counted in the hub's sĩ số, and the CSDL hocsinh export lists them with their status
+/// and date, not as enrolled.
+#[test]
+fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let mut records = vec![(
+        "class",
+        "2026-6a1".to_string(),
+        json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
+    )];
+    for n in 1..=4 {
+        records.push(student("2026-6a1", n));
+    }
+    records[2].2["left"] = json!({"kind": "transfer_out", "date": "2026-12-05",
+                                  "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"});
+    records[3].2["left"] =
+        json!({"kind": "withdrawn", "date": "2026-11-20", "reason": "Theo gia đình"});
+    relay(&hub, "79000701", &records);
+    let staff = hub.staff();
+    let b = hub.base();
+    let csv = get(&staff, format!("{b}/district/reports/si-so.csv"))
+        .text()
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(
+        rows.iter().any(|l| l.ends_with(",6,2")) && !rows.iter().any(|l| l.ends_with(",6,4")),
+        "two of the four are still at the school: {csv}"
+    );
+    let s = sheets(
+        &get(&staff, format!("{b}/district/csdl.xlsx"))
+            .bytes()
+            .unwrap(),
+    );
+    let hs = sheet(&s, "hocsinh");
+    let col = |name: &str| {
+        hs[0]
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", hs[0]))
+    };
+    let (status, who) = (col("matrangthaihientai"), col("hoten"));
+    let status_of = |name: &str| {
+        hs.iter()
+            .find(|r| r[who] == name)
+            .unwrap_or_else(|| panic!("{name} not in {hs:?}"))[status]
+            .clone()
+    };
+    assert_eq!(status_of("Học sinh 1"), "Đang học");
+    assert_eq!(status_of("Học sinh 2"), "Chuyển trường 2026-12-05");
+    assert_eq!(status_of("Học sinh 3"), "Thôi học 2026-11-20");
+}

@@ -492,7 +492,18 @@ fn student_import_never_silently_overwrites_another_student() {
     let students = all_students(&c, &base);
     let (a, b) = (&students[0], &students[1]);
     let a_class = class_name(a["class_id"].as_str().unwrap());
-    // another class of the current year for A and B
+    // another class of the current year and of A's and B's grade (a move mid-year stays in
+    // the grade, review r9 #4)
+    let grade_of = |v: &Value| {
+        classes["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == v["class_id"])
+            .map(|k| k["grade"].clone())
+            .unwrap()
+    };
+    assert_eq!(grade_of(a), grade_of(b));
     let other = classes["classes"]
         .as_array()
         .unwrap()
@@ -501,6 +512,7 @@ fn student_import_never_silently_overwrites_another_student() {
             k["id"] != a["class_id"]
                 && k["id"] != b["class_id"]
                 && k["year"] == classes["classes"][0]["year"]
+                && k["grade"] == grade_of(a)
         })
         .unwrap();
     let other_name = other["name"].as_str().unwrap().to_string();
@@ -1229,15 +1241,108 @@ fn account_roles_department_and_homeroom_are_edited_after_creation() {
         (st, r.json::<Value>().unwrap_or(Value::Null))
     };
 
+    // Review r9 #3, refused with nothing written: an unknown department (edit and creation),
+    // a second tổ trưởng of a department (naming the one in office), a class another GVCN
+    // holds unless the request says to replace them (naming them), a BGH-only account as GVCN.
     let events = audit_events(dir.path());
+    let (st, v) = patch(&admin, json!({"department": "to-khong-co"}));
+    assert_eq!(st, 400, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("Không có tổ chuyên môn “to-khong-co”"), "{v}");
+    let r = admin
+        .post(format!("{b}/api/v1/accounts"))
+        .json(
+            &json!({"username": "gvmoi2", "full_name": "Lê Văn Tổ", "roles": ["teacher"],
+                      "department": "khong-co"}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400, "{:?}", r.text());
+    let accounts = get("accounts")["accounts"].as_array().unwrap().clone();
+    let name_of = |id: &str| -> String {
+        accounts
+            .iter()
+            .find(|a| a["id"] == id)
+            .and_then(|a| a["full_name"].as_str())
+            .unwrap_or_else(|| panic!("no account {id}"))
+            .to_string()
+    };
+    let head = accounts
+        .iter()
+        .find(|a| a["department"] == dept.as_str() && a["roles"].to_string().contains("dept_head"))
+        .expect("the demo's department has a head");
     let (st, v) = patch(
         &admin,
-        json!({"roles": ["dept_head", "teacher"], "department": dept, "homeroom": [class]}),
+        json!({"roles": ["dept_head", "teacher"], "department": dept}),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("dept_head_taken")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(head["full_name"].as_str().unwrap()),
+        "{v}"
+    );
+    let gvcn = homeroom_of(&class)
+        .as_str()
+        .expect("the demo's class has a GVCN")
+        .to_string();
+    let (st, v) = patch(
+        &admin,
+        json!({"roles": ["teacher"], "department": dept, "homeroom": [class]}),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("homeroom_taken")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&name_of(&gvcn)),
+        "{v}"
+    );
+    let principal = accounts
+        .iter()
+        .find(|a| a["username"] == "hieutruong")
+        .and_then(|a| a["id"].as_str())
+        .unwrap()
+        .to_string();
+    let r = admin
+        .patch(format!("{b}/api/v1/accounts/{principal}"))
+        .json(&json!({"homeroom": [class], "replace_homeroom": true}))
+        .send()
+        .unwrap();
+    let (st, v) = (
+        r.status().as_u16(),
+        r.json::<Value>().unwrap_or(Value::Null),
+    );
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (422, Some("not_a_teacher")),
+        "{v}"
+    );
+    assert_eq!(homeroom_of(&class), gvcn.as_str());
+    assert_eq!(
+        audit_events(dir.path()),
+        events,
+        "a refused edit writes nothing"
+    );
+
+    let (st, v) = patch(
+        &admin,
+        json!({"roles": ["teacher"], "department": dept, "homeroom": [class],
+               "replace_homeroom": true}),
     );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["homeroom"], json!([class]), "{v}");
     let a = account();
-    assert_eq!(a["roles"], json!(["dept_head", "teacher"]), "{a}");
+    assert_eq!(a["roles"], json!(["teacher"]), "{a}");
     assert_eq!(a["department"], dept.as_str());
     assert_eq!(homeroom_of(&class), id.as_str(), "the class's GVCN changed");
     assert!(
@@ -1269,7 +1374,7 @@ fn account_roles_department_and_homeroom_are_edited_after_creation() {
         (422, Some("not_a_teacher")),
         "{v}"
     );
-    assert_eq!(account()["roles"], json!(["dept_head", "teacher"]));
+    assert_eq!(account()["roles"], json!(["teacher"]));
     assert_eq!(homeroom_of(&class), id.as_str());
     assert_eq!(
         audit_events(dir.path()),
@@ -1295,4 +1400,69 @@ fn account_roles_department_and_homeroom_are_edited_after_creation() {
         .text()
         .unwrap();
     assert!(page.contains(&format!("data-id=\"{id}\"")), "{page}");
+}
+
+/// Review r9 #6: the staff import finds a department however a list writes its name (hyphen
+/// or en dash, with or without "Tổ", no diacritics), and refuses a name two departments fit,
+/// naming both.
+#[test]
+fn the_staff_import_matches_department_names_by_their_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let sheet = |rows: &[[&str; 4]]| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in ["Tên đăng nhập", "Họ và tên", "Vai trò", "Tổ"]
+            .iter()
+            .enumerate()
+        {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32 + 1, c as u16, *v).unwrap();
+            }
+        }
+        wb.save_to_buffer().unwrap()
+    };
+    let preview = |body: Vec<u8>| -> Value {
+        admin
+            .post(format!("{b}/api/v1/import/staff?mode=preview"))
+            .header("Content-Type", "application/octet-stream")
+            .header("X-CSRF-Token", csrf(&admin, &b))
+            .body(body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let v = preview(sheet(&[
+        ["gvtoan1", "Nguyễn Văn Một", "Giáo viên", "Tổ Toán - Tin"],
+        ["gvtoan2", "Nguyễn Văn Hai", "Giáo viên", "Toán – Tin"],
+        ["gvtoan3", "Nguyễn Văn Ba", "Giáo viên", "to toan tin"],
+    ]));
+    let problems = v["problems"].as_array().cloned().unwrap_or_default();
+    assert!(problems.is_empty() && v["error"].is_null(), "{v}");
+    assert_eq!(v["rows"], 3, "{v}");
+    let r = admin
+        .post(format!("{b}/api/v1/departments"))
+        .json(&json!({"name": "Toán Tin"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let v = preview(sheet(&[[
+        "gvtoan4",
+        "Nguyễn Văn Bốn",
+        "Giáo viên",
+        "to toan tin",
+    ]]));
+    let text = v.to_string();
+    assert!(
+        text.contains("khớp với nhiều tổ")
+            && text.contains("Tổ Toán – Tin")
+            && text.contains("Toán Tin"),
+        "{v}"
+    );
 }

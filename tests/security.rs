@@ -2614,3 +2614,43 @@ fn the_hubs_role_matrix_holds_on_its_pages_and_json_routes() {
     assert!(page(&admin).contains("id=\"pub-update\""));
     assert!(!page(&staff).contains("id=\"pub-update\""));
 }
+
+/// Review r9 #8: a page a browser opens and may not see (403) or that does not exist (404)
+/// answers an HTML page in the site's layout with the Vietnamese message, not bare JSON; the
+/// API keeps its JSON even for a client that asks for HTML.
+#[test]
+fn a_refused_page_is_an_html_page_and_the_api_stays_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let gv = s.login("gv02");
+    let open = |path: &str| {
+        gv.get(format!("{b}{path}"))
+            .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+            .unwrap()
+    };
+    for (path, status, says) in [
+        ("/admin/accounts", 403, "Bạn không có quyền"),
+        ("/grades/school", 403, "Bạn không có quyền"),
+        ("/khong-co-trang-nay", 404, "Không tìm thấy"),
+    ] {
+        let r = open(path);
+        assert_eq!(r.status(), status, "{path}");
+        let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+        let page = r.text().unwrap();
+        assert!(
+            page.contains("name=\"viewport\"")
+                && page.contains("/static/app.css")
+                && page.contains("lang=\"vi\"")
+                && page.contains(says)
+                && page.contains("href=\"/\""),
+            "{path}: {page}"
+        );
+    }
+    let r = open("/api/v1/accounts");
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().expect("the API answers JSON");
+    assert_eq!(v["error"]["code"], "forbidden", "{v}");
+}

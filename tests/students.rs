@@ -882,3 +882,99 @@ fn a_class_change_in_the_imported_sheet_keeps_the_scores() {
         .unwrap();
     assert_eq!(tx1["text"], "9", "{row}");
 }
+
+/// Review r9 #2, #4 and #5 on the demo school: a move to a class of another grade is refused
+/// and the move form offers only the same grade; a student added without a transfer in entered
+/// at the start of the school year (so a withdrawal dated before today is accepted); the home
+/// page counts only the students still at the school.
+#[test]
+fn moves_keep_the_grade_entry_is_the_years_start_and_leavers_are_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let today = today();
+    let iso = |d: jiff::civil::Date| d.strftime("%d/%m/%Y").to_string();
+    let home_count = || -> u64 {
+        let home = admin.get(format!("{b}/")).send().unwrap().text().unwrap();
+        let at = home
+            .find(" học sinh")
+            .expect("the home page counts students");
+        home[..at]
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count before “học sinh”: {home}"))
+    };
+    let enrolled_before = home_count();
+
+    let r = admin
+        .post(format!("{b}/api/v1/students"))
+        .json(
+            &json!({"full_name": "Đinh Thị Mới", "dob": "14/03/2014", "gender": "Nữ",
+                      "ma_dinh_danh": "079314666001", "class_id": FROM}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let moi = r.json::<Value>().unwrap()["student"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(home_count(), enrolled_before + 1);
+    // Her register line says she entered when the demo's year began (its first term starts
+    // 05/09/2026), not today.
+    let reg: Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let line = reg["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["full_name"] == "Đinh Thị Mới")
+        .expect("her register line")
+        .clone();
+    assert_eq!(line["entered_on"], "05/09/2026", "{line}");
+
+    // A move to 9A1 mid-year is refused; the form lists 6A2 but no class of another grade.
+    let (st, msg) = error_message(
+        admin
+            .post(format!("{b}/api/v1/students/{moi}/move"))
+            .json(&json!({"class_id": "2026-9a1"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains("Chỉ chuyển sang lớp cùng khối"), "{msg}");
+    let page = admin
+        .get(format!("{b}/admin/students?class={FROM}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let form = &page[page.find("/move\"").expect("the move form")..];
+    let select = &form[..form.find("</select>").unwrap()];
+    assert!(select.contains("value=\"2026-6a2\""), "{select}");
+    assert!(
+        !select.contains("2026-7a1") && !select.contains("2026-9a1"),
+        "{select}"
+    );
+    let r = admin
+        .post(format!("{b}/api/v1/students/{moi}/move"))
+        .json(&json!({"class_id": TO}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+
+    // Withdrawn yesterday: accepted (she entered in September); she is no longer counted.
+    let r = admin
+        .post(format!("{b}/api/v1/students/{moi}/withdraw"))
+        .json(&json!({"date": iso(today - jiff::ToSpan::days(1)), "reason": "Theo gia đình"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert_eq!(home_count(), enrolled_before);
+}

@@ -248,7 +248,12 @@
       ev.preventDefault();
       const body = formJson(edit);
       body.department = body.department || "";
-      const r = await call(`/api/v1/accounts/${editing}`, "PATCH", JSON.stringify(body), true);
+      let r = await call(`/api/v1/accounts/${editing}`, "PATCH", JSON.stringify(body), true);
+      // A class that has another GVCN is taken from them only when the admin confirms it.
+      if (!r.ok && r.data.error && r.data.error.code === "homeroom_taken" && confirm(r.data.error.message)) {
+        body.replace_homeroom = true;
+        r = await call(`/api/v1/accounts/${editing}`, "PATCH", JSON.stringify(body), true);
+      }
       if (!r.ok) { show(emsg, (r.data.error && r.data.error.message) || "Lỗi " + r.status, false); return; }
       dialog.close();
       await refresh();

@@ -35,6 +35,7 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
             BODY_LIMITS,
             limit_body,
         ))
+        .layer(axum::middleware::from_fn(crate::http::page_errors_as_html))
         .layer(DefaultBodyLimit::disable())
         .layer(Extension(hub))
         // The school's rule for every state-changing request (review: the hub had none, so a

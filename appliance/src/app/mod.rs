@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::http::{
     AppState, BodyLimits, Shared, VERSION, api_errors_as_json, fallback, limit_body,
-    request_timeout, same_origin_only, security_headers, spawn_app,
+    page_errors_as_html, request_timeout, same_origin_only, security_headers, spawn_app,
 };
 use crate::pki::tls;
 use crate::store::Store;
@@ -159,6 +159,7 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::backup::pages::pages())
         .route_layer(middleware::from_fn_with_state(BODY_LIMITS, limit_body))
         .fallback(fallback)
+        .layer(middleware::from_fn(page_errors_as_html))
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(same_origin_only))
         .layer(middleware::from_fn(security_headers))

@@ -257,7 +257,9 @@ async fn home(
         vec![]
     };
     let staff = auth::list_accounts(&rx)?.len();
-    let students = rx.count(&school::STUDENTS)?;
+    // The roll holds only students still at the school: one who transferred out or withdrew
+    // is in `school.left.v1` instead, so is not counted as enrolled (review r9 #2).
+    let students = rx.count(&school::ROLL)?;
     let backup = auth::permits(p, Action::ManageDevice).then(|| backup_card(&s));
     let relay = auth::permits(p, Action::ManageDevice).then(|| relay_card(&s));
     let reviews = p.is_bgh() || p.has(auth::Role::DeptHead);
@@ -791,14 +793,15 @@ async fn students_page(
         .into_iter()
         .map(row)
         .collect();
-    let year = classes
+    let (year, grade) = classes
         .iter()
         .find(|c| c.id == selected)
-        .map(|c| c.year.clone())
+        .map(|c| (c.year.clone(), c.grade))
         .unwrap_or_default();
+    // The move dialog offers only what a move accepts: this year's classes of the same grade.
     let same_year = classes
         .iter()
-        .filter(|c| c.year == year)
+        .filter(|c| c.year == year && c.grade == grade)
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
     let can_edit = u.require(Action::ManageSchool).is_ok();

@@ -255,9 +255,10 @@ async fn create(
     let phc = tokio::task::spawn_blocking(move || super::hash_password(&password)).await?;
     let store = s.store.clone();
     let actor = u.actor();
+    let on_hub = s.hub;
     let acc = tokio::task::spawn_blocking(move || {
-        store.write(&actor, |tx| {
-            super::create_account_tx(
+        store.write(&actor, |tx| -> Result<_, ApiError> {
+            let a = super::create_account_tx(
                 tx,
                 NewAccount {
                     username,
@@ -267,7 +268,11 @@ async fn create(
                     password_phc: phc,
                     must_change_password: temporary,
                 },
-            )
+            )?;
+            if !on_hub {
+                check_department(tx, None, &a)?;
+            }
+            Ok(a)
         })
     })
     .await??;
@@ -278,13 +283,68 @@ async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// An account's department, when it changes or is set: one the school has (review r9 #3: a
+/// raw unknown id showed in the table and took the teacher out of their head's view), and for
+/// a tổ trưởng, a department without another tổ trưởng in office. One head per department is
+/// the rule: their view, the plans they sign and the dashboard are the department's, so a
+/// second head is refused naming the first — the admin removes that role first (no confirm:
+/// a tổ phó is a teacher of the department, not a second head).
+fn check_department(
+    tx: &crate::store::Tx<'_>,
+    before: Option<&Account>,
+    a: &Account,
+) -> Result<(), ApiError> {
+    let Some(dept_id) = a.department.as_deref() else {
+        return Ok(());
+    };
+    let dept = tx.get(&crate::school::DEPARTMENTS, dept_id)?;
+    if before.is_none_or(|b| b.department != a.department) && dept.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "Không có tổ chuyên môn “{dept_id}”: chọn một tổ trong danh sách của trường."
+        )));
+    }
+    let was_head_here = before.is_some_and(|b| {
+        b.has(super::Role::DeptHead) && !b.disabled && b.department == a.department
+    });
+    if !a.has(super::Role::DeptHead) || a.disabled || was_head_here {
+        return Ok(());
+    }
+    let other = tx
+        .scan(&super::ACCOUNTS, "")?
+        .into_iter()
+        .map(|(_, o)| o)
+        .find(|o| {
+            o.id != a.id
+                && !o.disabled
+                && o.has(super::Role::DeptHead)
+                && o.department == a.department
+        });
+    match other {
+        None => Ok(()),
+        Some(o) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "dept_head_taken",
+            format!(
+                "{} đã có tổ trưởng là {}. Mỗi tổ một tổ trưởng: hãy bỏ vai trò Tổ trưởng của {} trước.",
+                dept.map(|d| d.name).unwrap_or_else(|| dept_id.to_string()),
+                o.full_name,
+                o.full_name
+            ),
+        )),
+    }
+}
+
 /// An account's edit: its own fields, and the classes of this year it is the homeroom teacher
-/// (GVCN) of — the whole list, so a class left out is given up, in the same transaction.
+/// (GVCN) of — the whole list, so a class left out is given up, in the same transaction. A
+/// class that has another GVCN is taken from them only with `replace_homeroom` (the edit
+/// dialog asks first, naming them).
 #[derive(Deserialize)]
 struct PatchBody {
     #[serde(flatten)]
     account: AccountPatch,
     homeroom: Option<Vec<String>>,
+    #[serde(default)]
+    replace_homeroom: bool,
 }
 
 async fn update(
@@ -302,6 +362,7 @@ async fn update(
     let Json(PatchBody {
         account: p,
         homeroom,
+        replace_homeroom,
     }) = body?;
     if !admin {
         let bgh_only = |roles: &[super::Role]| {
@@ -336,21 +397,27 @@ async fn update(
     }
     let store = s.store.clone();
     let actor = u.actor();
+    let on_hub = s.hub;
     let (a, classes) = tokio::task::spawn_blocking(move || {
         store.write(&actor, |tx| -> Result<_, ApiError> {
+            let before = tx.get(&super::ACCOUNTS, &id)?;
             let a = super::update_account_tx(tx, &id, p)?;
+            if !on_hub {
+                check_department(tx, before.as_ref(), &a)?;
+            }
             let Some(wanted) = homeroom else {
                 return Ok((a, None));
             };
             // Only this year's classes: a past year's GVCN is history, not an assignment.
             let year = crate::school::school_info(tx)?.map(|i| i.current_year);
-            if !wanted.is_empty()
-                && (a.disabled || a.roles.iter().all(|r| *r == super::Role::Admin))
-            {
+            // A GVCN is a teacher of the school (a tổ trưởng is one too): a BGH-only or
+            // admin-only account is refused (review r9 #3: the principal became GVCN of 7A1).
+            let teaches = a.has(super::Role::Teacher) || a.has(super::Role::DeptHead);
+            if !wanted.is_empty() && (a.disabled || !teaches) {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "not_a_teacher",
-                    "Chỉ giáo viên đang hoạt động mới làm chủ nhiệm lớp.",
+                    "Chỉ tài khoản có vai trò Giáo viên (đang hoạt động) mới làm chủ nhiệm lớp.",
                 ));
             }
             let mut now = vec![];
@@ -373,6 +440,28 @@ async fn update(
                             c.name
                         ),
                     ));
+                }
+                // Another teacher's class is not taken silently (review r9 #3): the caller
+                // names the replacement; the class's audited change records who was replaced.
+                if keep
+                    && !had
+                    && !replace_homeroom
+                    && let Some(current) = c.homeroom.as_deref()
+                {
+                    let name = tx
+                        .get(&super::ACCOUNTS, current)?
+                        .map(|o| o.full_name)
+                        .unwrap_or_else(|| current.to_string());
+                    let mut e = ApiError::new(
+                        StatusCode::CONFLICT,
+                        "homeroom_taken",
+                        format!(
+                            "Lớp {} đang có giáo viên chủ nhiệm {name}. Xác nhận thay giáo viên chủ nhiệm nếu muốn giao lớp này cho {}.",
+                            c.name, a.full_name
+                        ),
+                    );
+                    e.details = Some(json!({"class": c.id, "current": current, "current_name": name}));
+                    return Err(e);
                 }
                 if keep && !had {
                     crate::school::set_homeroom(tx, &c.id, Some(id.clone()))?;

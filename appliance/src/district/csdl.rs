@@ -140,6 +140,16 @@ fn nhom_cap_hoc(grade: u64) -> &'static str {
     }
 }
 
+/// A student's current status in words: "Đang học", or "Chuyển trường 2026-12-05" /
+/// "Thôi học 2026-12-05" from the relayed `left`.
+fn status(left: &serde_json::Value) -> String {
+    match left["kind"].as_str() {
+        None => "Đang học".into(),
+        Some("transfer_out") => format!("Chuyển trường {}", s(&left["date"])),
+        Some(_) => format!("Thôi học {}", s(&left["date"])),
+    }
+}
+
 fn s(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
@@ -184,6 +194,8 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
             "hoten",
             "ngaysinh",
             "gioitinh",
+            "matrangthaihientai",
+            "malydothoihoc",
         ],
     );
     let mut students: Vec<&(String, serde_json::Value)> = records.students.iter().collect();
@@ -218,6 +230,11 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
                 s(&st["dob"]),
                 // The schema's 0/1/2 coding is unconfirmed [U]: the words, until the Sở says.
                 s(&st["gender"]),
+                // matrangthaihientai's codes are unconfirmed too: the words, with the date the
+                // student left (the layout has no field of its own for it), so a student who
+                // left is listed but not read as enrolled (review r9 #2).
+                status(&st["left"]),
+                s(&st["left"]["reason"]),
             ]
             .into_iter()
             .map(Cell::Text)

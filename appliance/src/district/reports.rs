@@ -476,6 +476,11 @@ impl SchoolPart {
         let classes = &p.classes;
         let enrolment = &mut p.enrolment;
         hub.each_record_of(school, "student", &mut |r| {
+            // A student who transferred out or withdrew keeps their record (and `left`, with
+            // the date) but is no longer enrolled: sĩ số counts those still at the school.
+            if !r["left"].is_null() {
+                return;
+            }
             let class = r["class_id"].as_str().unwrap_or_default();
             if let Some((g, y)) = classes.get(class) {
                 *enrolment.entry((*g, y.clone())).or_default() += 1;

@@ -376,6 +376,57 @@ pub async fn api_errors_as_json(req: Request, next: Next) -> Response {
     e
 }
 
+/// A page a browser opened (GET or HEAD outside /api/, asking for text/html) that is refused
+/// (403) or not found (404) gets the message as an HTML page with the site's stylesheet, not
+/// the API's bare JSON shown 980 px wide on a phone (review r9 #8). The API, and any client
+/// that does not ask for HTML (scripts, the relay, the tests' role matrix), keeps the JSON.
+pub async fn page_errors_as_html(req: Request, next: Next) -> Response {
+    let wants_page = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !req.uri().path().starts_with("/api/")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    let res = next.run(req).await;
+    let status = res.status();
+    if !wants_page
+        || !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
+        || !is_json(res.headers())
+    {
+        return res;
+    }
+    let body = axum::body::to_bytes(res.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let title = if status == StatusCode::FORBIDDEN {
+        "Không có quyền xem trang này"
+    } else {
+        "Không tìm thấy trang"
+    };
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| title.to_string());
+    (status, Html(error_page(title, &message))).into_response()
+}
+
+/// The error page: the site's header and stylesheet, the message, and the way home.
+fn error_page(title: &str, message: &str) -> String {
+    let (title, message) = (
+        crate::text::html_escape(title),
+        crate::text::html_escape(message),
+    );
+    format!(
+        "<!doctype html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title} · Trạm</title>\n<link rel=\"stylesheet\" href=\"/static/app.css\">\n\
+         </head>\n<body>\n<header class=\"top\"><a class=\"brand\" href=\"/\">Trạm</a></header>\n\
+         <main id=\"error-page\">\n<h1>{title}</h1>\n<p class=\"msg err\" role=\"alert\">{message}</p>\n\
+         <p><a class=\"button\" href=\"/\">Về trang chủ</a></p>\n</main>\n</body>\n</html>\n"
+    )
+}
+
 /// The largest body a request may carry when its route says nothing else.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 

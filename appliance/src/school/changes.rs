@@ -109,6 +109,20 @@ pub fn change_date(
     Ok(d.to_string())
 }
 
+/// The day a student who did not transfer in entered (ISO): the first day of the school year's
+/// first term as the school set it up ("để trống nếu học sinh học từ đầu năm" — review r9 #5),
+/// else 1 August of the year; today only for a year the school never set up.
+pub fn entry_default(tx: &Tx<'_>, year: &str) -> Result<String, crate::store::StoreError> {
+    let first_term = tx
+        .get(&super::YEARS, year)?
+        .and_then(|y| y.terms.iter().map(|t| t.start.clone()).min())
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+    Ok(first_term
+        .or_else(|| year_start(year))
+        .unwrap_or_else(|| today(tx))
+        .to_string())
+}
+
 /// The first day of a school year "2026-2027": 1 August 2026 (the lessons' year bounds too).
 fn year_start(year: &str) -> Option<jiff::civil::Date> {
     let first: i16 = year.split_once('-')?.0.parse().ok()?;
@@ -253,7 +267,7 @@ pub fn edit_student(tx: &mut Tx<'_>, id: &str, e: StudentEdit) -> Result<Student
 }
 
 /// What moving a student to `to_class` needs: an active student, a class of the same school
-/// year, not the one they are in. Returns (the student, their current class id).
+/// year and grade, not the one they are in, for which their birth date is plausible. Returns (the student, their current class id).
 pub fn check_move(tx: &Tx<'_>, id: &str, to_class: &str) -> Result<(Student, String), SchoolError> {
     let s = active_student(tx, id)?;
     let from = tx
@@ -274,6 +288,15 @@ pub fn check_move(tx: &Tx<'_>, id: &str, to_class: &str) -> Result<(Student, Str
             to.name, to.year, from.year
         )));
     }
+    // A class of another grade has another programme: the scores of grade 6 would stand in a
+    // grade-9 book (review r9 #4). Grades change only with the year, by promotion.
+    if to.grade != from.grade {
+        return Err(SchoolError::Invalid(format!(
+            "Chỉ chuyển sang lớp cùng khối trong năm học: học sinh {} đang học lớp {} (khối {}), lớp {} thuộc khối {}.",
+            s.full_name, from.name, from.grade, to.name, to.grade
+        )));
+    }
+    check_birth(tx, &s.dob, &to.id)?;
     let from_id = s.class_id.clone();
     Ok((s, from_id))
 }

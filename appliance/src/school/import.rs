@@ -718,6 +718,52 @@ impl StaffRow {
     }
 }
 
+/// A department's name as a staff list may write it, reduced to its words: no diacritics, case,
+/// spacing or dash kind ("Tổ Toán - Tin", "Toán – Tin", "to toan tin" → "toan tin" — TCVN3
+/// has no en dash), and without the leading "Tổ" a list may leave out (review r9 #6).
+fn department_key(name: &str) -> String {
+    let folded = crate::text::fold(name);
+    let words: Vec<&str> = folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let words = match words.split_first() {
+        Some((&"to", rest)) if !rest.is_empty() => rest,
+        _ => &words[..],
+    };
+    words.join(" ")
+}
+
+/// The department a staff row names, by its id or its name's words; a name that fits two
+/// departments is refused with both, and an unknown one with the school's list.
+fn find_department(depts: &[super::Department], written: &str) -> Result<String, String> {
+    if let Some(d) = depts.iter().find(|d| d.id == written.trim()) {
+        return Ok(d.id.clone());
+    }
+    let key = department_key(written);
+    let fits: Vec<&super::Department> = depts
+        .iter()
+        .filter(|d| !key.is_empty() && department_key(&d.name) == key)
+        .collect();
+    let names = |ds: &[&super::Department]| {
+        ds.iter()
+            .map(|d| format!("\"{}\"", d.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match fits.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(format!(
+            "Không có tổ \"{written}\". Các tổ của trường: {}.",
+            names(&depts.iter().collect::<Vec<_>>())
+        )),
+        many => Err(format!(
+            "Tên tổ \"{written}\" khớp với nhiều tổ: {}. Hãy ghi đúng tên một tổ.",
+            names(many)
+        )),
+    }
+}
+
 pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreError> {
     let (header_row, cols, rows, notes) =
         match read_table(bytes, STAFF_FIELDS, &["username", "ho_ten", "vai_tro"]) {
@@ -726,15 +772,10 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
                 return Ok(ImportPlan::unreadable(p));
             }
         };
-    let depts: HashMap<String, String> = rx
+    let all_depts: Vec<super::Department> = rx
         .scan(&super::DEPARTMENTS, "")?
         .into_iter()
-        .flat_map(|(_, d)| {
-            [
-                (crate::text::fold(&d.name), d.id.clone()),
-                (d.id.clone(), d.id),
-            ]
-        })
+        .map(|(_, d)| d)
         .collect();
     let mut plan = ImportPlan {
         rows: vec![],
@@ -784,10 +825,10 @@ pub fn plan_staff(rx: &Rx, bytes: &[u8]) -> Result<ImportPlan<StaffRow>, StoreEr
         let department = if dept_name.is_empty() {
             None
         } else {
-            match depts.get(&crate::text::fold(&dept_name)) {
-                Some(id) => Some(id.clone()),
-                None => {
-                    problems.push(("to", format!("Không có tổ \"{dept_name}\".")));
+            match find_department(&all_depts, &dept_name) {
+                Ok(id) => Some(id),
+                Err(m) => {
+                    problems.push(("to", m));
                     None
                 }
             }
@@ -920,6 +961,43 @@ fn write_xlsx(
 mod tests {
     use super::*;
     use crate::store::{Actor, Store};
+
+    #[test]
+    fn department_names_match_by_their_words() {
+        let d = |id: &str, name: &str| super::super::Department {
+            id: id.into(),
+            name: name.into(),
+        };
+        let depts = [
+            d("to-toan-tin", "Tổ Toán – Tin"),
+            d("to-ngu-van", "Tổ Ngữ văn"),
+        ];
+        for written in [
+            "Tổ Toán – Tin",
+            "Tổ Toán - Tin",
+            "Toán – Tin",
+            "to toan tin",
+            "TỔ  TOÁN—TIN",
+            "to-toan-tin",
+        ] {
+            assert_eq!(
+                find_department(&depts, written).as_deref(),
+                Ok("to-toan-tin"),
+                "{written}"
+            );
+        }
+        let e = find_department(&depts, "Toán").unwrap_err();
+        assert!(
+            e.contains("Không có tổ \"Toán\"") && e.contains("Tổ Ngữ văn"),
+            "{e}"
+        );
+        let twins = [d("a", "Tổ Toán – Tin"), d("b", "Toán Tin")];
+        let e = find_department(&twins, "toan tin").unwrap_err();
+        assert!(
+            e.contains("khớp với nhiều tổ") && e.contains("\"Toán Tin\""),
+            "{e}"
+        );
+    }
 
     fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
         let mut wb = rust_xlsxwriter::Workbook::new();

@@ -66,7 +66,7 @@ pub fn enter(
     let number = tx.get(&REGISTER_NEXT, "next")?.unwrap_or(1);
     let entered_on = match &s.arrived {
         Some(a) => a.date.clone(),
-        None => super::changes::today(tx).to_string(),
+        None => super::changes::entry_default(tx, year)?,
     };
     let line = RegisterLine {
         number,
