@@ -485,8 +485,12 @@ page!(DashPage, "lessons_dashboard.html" {
     to_sign: Vec<ToSign>,
 });
 
-/// A plan "Ký duyệt cả tháng" will sign, as the form lists it before the PIN.
+/// A plan "Ký duyệt cả tháng" will sign, as the form lists it before the PIN; the page's script
+/// sends back the id and version of each plan still shown (the department picked).
 struct ToSign {
+    id: String,
+    version: u32,
+    department_id: String,
     title: String,
     teacher: String,
     subject: String,
@@ -550,9 +554,12 @@ async fn dashboard_page(
     let can_approve = permits(&u.principal, Action::ApproveLessonPlans);
     let to_sign = if can_approve {
         let subjects = crate::school::list(&rx, &crate::school::SUBJECTS)?;
-        super::month_to_approve(&rx, &u.principal, &month)?
+        super::month_to_approve(&rx, &u.principal, &month, None)?
             .into_iter()
             .map(|p| ToSign {
+                id: p.id.clone(),
+                version: p.version,
+                department_id: p.department.clone().unwrap_or_default(),
                 subject: subjects
                     .iter()
                     .find(|x| x.id == p.subject)
