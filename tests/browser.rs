@@ -909,7 +909,8 @@ fn the_lesson_plan_editor_fits_a_phone() {
                 const boxes = [...document.querySelectorAll("#plan-form textarea")].map((t) => ({
                   width: t.getBoundingClientRect().width, font: getComputedStyle(t).fontFamily }));
                 const titles = [...document.querySelectorAll("fieldset.activity legend [data-a=name]")].map((t) => t.tagName);
-                return { form, body, boxes, titles };"##,
+                const weights = [...document.querySelectorAll("fieldset.activity label textarea")].map((t) => getComputedStyle(t).fontWeight);
+                return { form, body, boxes, titles, weights };"##,
                 vec![],
             )
             .await
@@ -927,6 +928,10 @@ fn the_lesson_plan_editor_fits_a_phone() {
         let titles = m["titles"].as_array().unwrap();
         assert!(!titles.is_empty(), "{m}");
         assert!(titles.iter().all(|t| t == "TEXTAREA"), "{m}");
+        // Review r9 item 8: what is typed in an activity's boxes is body text, not bold.
+        let weights = m["weights"].as_array().unwrap();
+        assert!(!weights.is_empty(), "{m}");
+        assert!(weights.iter().all(|w| w == "400"), "{m}");
         c.close().await.unwrap();
     });
 }

@@ -598,3 +598,106 @@ fn the_dashboard_says_when_it_changed_in_the_schools_time() {
         "the page shows the server's time, not the browser's"
     );
 }
+
+/// Review r9 item 8: a demo plan's page says who made the signing key in Vietnamese ("bởi hệ
+/// thống", not "system"), and the demo's keys are dated before the signatures they made.
+#[test]
+fn the_demo_keys_predate_their_signatures_and_are_made_by_the_system_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let key: Value = principal
+        .get(format!("{base}/api/v1/lessons/key"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let made = key["created_at"].as_str().unwrap()[..19].to_string();
+    let approved: Value = principal
+        .get(format!("{base}/api/v1/lessons/plans?state=approved"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = approved["plans"][0]["id"].as_str().unwrap().to_string();
+    let plan: Value = principal
+        .get(format!("{base}/api/v1/lessons/plans/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let me = key_owner(&principal, &base);
+    let mut checked = 0;
+    for v in plan["versions"].as_array().unwrap() {
+        for sg in v["signatures"].as_array().unwrap() {
+            if sg["by"] == me {
+                let at = &sg["at"].as_str().unwrap()[..19];
+                assert!(made.as_str() <= at, "key made {made}, used at {at}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 0,
+        "the principal signed the approved plan: {plan}"
+    );
+    let page = principal
+        .get(format!("{base}/lessons/plan/{id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("bởi hệ thống"), "{page}");
+    assert!(!page.contains("bởi system"), "{page}");
+}
+
+fn key_owner(c: &reqwest::blocking::Client, base: &str) -> Value {
+    let me: Value = c
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    me["user"]["id"].clone()
+}
+
+/// Review r9 item 8: the signature check's `<title>` is its name only (it held the key-change
+/// list's raw HTML), and the plan search's Khối filter offers the school's grades (6–9 for the
+/// demo THCS), not 1–12.
+#[test]
+fn the_verify_title_is_plain_and_the_grade_filter_offers_the_schools_grades() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let page = principal
+        .get(format!("{base}/lessons/verify"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let title = page
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap();
+    assert!(!title.contains('<') && !title.contains("&lt;"), "{title}");
+    let list = srv
+        .login("gv04")
+        .get(format!("{base}/lessons"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let grades: Vec<&str> = list
+        .split("<select name=\"grade\"")
+        .nth(1)
+        .and_then(|s| s.split("</select>").next())
+        .unwrap()
+        .split("<option value=\"")
+        .skip(2)
+        .filter_map(|o| o.split('"').next())
+        .collect();
+    assert_eq!(grades, ["6", "7", "8", "9"]);
+}

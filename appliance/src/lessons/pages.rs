@@ -61,6 +61,7 @@ page!(ListPage, "lessons.html" {
     q: String,
     subject: String,
     grade: String,
+    grades: Vec<u8>,
     state: String,
     rows: Vec<Row>,
     waiting: Vec<Row>,
@@ -95,14 +96,18 @@ async fn list_page(
     let waiting = super::waiting_for(&rx, &u.principal)?;
     let mut subjects: Vec<(String, String)> = names.subjects.clone().into_iter().collect();
     subjects.sort_by(|a, b| a.1.cmp(&b.1));
-    let year = crate::school::school_info(&rx)?
-        .map(|i| i.current_year)
+    let info = crate::school::school_info(&rx)?;
+    let year = info
+        .as_ref()
+        .map(|i| i.current_year.clone())
         .unwrap_or_default();
     Ok(render(ListPage::new(
         chrome(&s, &u, &headers),
         q.q.clone(),
         q.subject.clone().unwrap_or_default(),
         q.grade.map(|g| g.to_string()).unwrap_or_default(),
+        info.map(|i| i.grades())
+            .unwrap_or_else(|| (1..=12).collect()),
         q.state.clone().unwrap_or_default(),
         hits.iter().map(|p| row(p, &names, today)).collect(),
         waiting.iter().map(|p| row(p, &names, today)).collect(),
