@@ -63,9 +63,14 @@ kill $editor 2>/dev/null || true
 echo "  /lessons/dashboard: $(echo "$out" | awk '/Requests\/sec/{print $2}') req/s, p50 $(echo "$out" | awk '/ 50%/{print $2}'), p99 $(echo "$out" | awk '/ 99%/{print $2}')"
 
 echo "== approve the month: $plans plans in one action =="
+# The body names the plans the form lists (id and version), read here from the plan list.
+curl -fs -b "$work/jar" "$B/api/v1/lessons/plans?month=$month&state=reviewed&limit=5000" | python3 -c '
+import json,sys
+plans=[{"id": p["id"], "version": p["version"]} for p in json.load(sys.stdin)["plans"]]
+print(json.dumps({"month": sys.argv[1], "secret": "123456", "plans": plans}))' "$month" > "$work/batch.json"
 for _ in 1; do
   t=$(curl -fs -o "$work/out.json" -w '%{time_total}' -b "$work/jar" -H 'content-type: application/json' \
-      -d "{\"month\":\"$month\",\"secret\":\"123456\"}" $B/api/v1/lessons/approve-month)
+      -d "@$work/batch.json" $B/api/v1/lessons/approve-month)
   n=$(python3 -c "import json; print(len(json.load(open('$work/out.json'))['approved']))")
   echo "  approved and signed $n plans in $t s (including the PIN's argon2id unlock)"
 done

@@ -913,7 +913,8 @@ fn the_lesson_plan_editor_fits_a_phone() {
                 const boxes = [...document.querySelectorAll("#plan-form textarea")].map((t) => ({
                   width: t.getBoundingClientRect().width, font: getComputedStyle(t).fontFamily }));
                 const titles = [...document.querySelectorAll("fieldset.activity legend [data-a=name]")].map((t) => t.tagName);
-                return { form, body, boxes, titles };"##,
+                const weights = [...document.querySelectorAll("fieldset.activity label textarea")].map((t) => getComputedStyle(t).fontWeight);
+                return { form, body, boxes, titles, weights };"##,
                 vec![],
             )
             .await
@@ -931,8 +932,82 @@ fn the_lesson_plan_editor_fits_a_phone() {
         let titles = m["titles"].as_array().unwrap();
         assert!(!titles.is_empty(), "{m}");
         assert!(titles.iter().all(|t| t == "TEXTAREA"), "{m}");
+        // Review r9 item 8: what is typed in an activity's boxes is body text, not bold.
+        let weights = m["weights"].as_array().unwrap();
+        assert!(!weights.is_empty(), "{m}");
+        assert!(weights.iter().all(|w| w == "400"), "{m}");
         c.close().await.unwrap();
     });
+}
+
+/// Review r9 item 1 on the page: picking a tổ in "Ký duyệt cả tháng" lists only that tổ's
+/// plans, and signing sends that list: exactly the plans shown are approved, the others still
+/// wait, and the message names what was signed.
+#[test]
+fn the_month_batch_form_signs_the_departments_plans_it_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let base = s.base();
+    let api = s.login("hieutruong");
+    let waiting = || -> u64 {
+        let d: serde_json::Value = api
+            .get(format!("{base}/api/v1/lessons/dashboard"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        d["totals"][2].as_u64().unwrap()
+    };
+    let before = waiting();
+    let home = tempfile::tempdir().unwrap();
+    let (_driver, port, caps) = browser(home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let signed = rt.block_on(async {
+        let c = connect(port, caps).await;
+        log_in(&c, &base, "hieutruong").await;
+        c.goto(&format!("{base}/lessons/dashboard")).await.unwrap();
+        wait_for(&c, "#batch-form").await;
+        let listed = |c: &fantoccini::Client| {
+            let c = c.clone();
+            async move {
+                c.execute(
+                    "return [...document.querySelectorAll('#batch-plans li')].filter((li) => !li.hidden)\
+                     .map((li) => [li.dataset.department, li.querySelector('strong').textContent])",
+                    vec![],
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let all = listed(&c).await;
+        let all = all.as_array().unwrap().clone();
+        let dep = all[0][0].as_str().unwrap().to_string();
+        let of_dep: Vec<&serde_json::Value> = all.iter().filter(|x| x[0] == dep.as_str()).collect();
+        assert!(of_dep.len() < all.len(), "the demo waits in more than one tổ: {all:?}");
+        click(&c, &format!("#b-dept option[value='{dep}']")).await;
+        let shown = listed(&c).await;
+        assert_eq!(shown.as_array().unwrap().len(), of_dep.len(), "{shown}");
+        assert!(shown.as_array().unwrap().iter().all(|x| x[0] == dep.as_str()), "{shown}");
+        let count = wait_for(&c, "#batch-count").await.text().await.unwrap();
+        assert_eq!(count, of_dep.len().to_string());
+        typ(&c, "#b-pin", "123456").await;
+        click(&c, "#batch-form button[type=submit]").await;
+        let msg = wait_for(&c, "#batch-form .msg.ok").await.text().await.unwrap();
+        assert!(
+            msg.contains(&format!("Đã ký phê duyệt {} kế hoạch", of_dep.len())),
+            "{msg}"
+        );
+        for x in &of_dep {
+            assert!(msg.contains(&format!("«{}»", x[1].as_str().unwrap())), "{msg}");
+        }
+        c.close().await.unwrap();
+        of_dep.len() as u64
+    });
+    assert_eq!(
+        waiting(),
+        before - signed,
+        "only the tổ's plans were signed"
+    );
 }
 
 /// Issue 24 item 2 on the page: an account made through the form shows its temporary password

@@ -1252,8 +1252,24 @@ fn approve_month(data: &Path, body: serde_json::Value) -> (u16, serde_json::Valu
         .json()
         .unwrap();
     let month = d["month"].as_str().unwrap().to_string();
+    // The plans the form would list (the principal writes none): what waits, id and version.
+    let waiting: serde_json::Value = bgh
+        .get(format!(
+            "{b}/api/v1/lessons/plans?month={month}&state=reviewed"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let plans: Vec<serde_json::Value> = waiting["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::json!({"id": p["id"], "version": p["version"]}))
+        .collect();
     let mut body = body;
     body["month"] = month.clone().into();
+    body["plans"] = plans.into();
     let (code, answer) = post(&bgh, format!("{b}/api/v1/lessons/approve-month"), body);
     let r = bgh
         .get(format!("{b}/lessons/approval.pdf?month={month}"))

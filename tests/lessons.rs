@@ -11,6 +11,15 @@ use std::time::{Duration, Instant};
 use common::{Server, csrf, tram};
 use serde_json::{Value, json};
 
+/// The lesson dashboard's JSON (`query`: "" or "?month=…").
+fn dashboard(c: &reqwest::blocking::Client, base: &str, query: &str) -> Value {
+    c.get(format!("{base}/api/v1/lessons/dashboard{query}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
 fn post(c: &reqwest::blocking::Client, url: &str, body: Value) -> (u16, Value) {
     let r = c.post(url).json(&body).send().unwrap();
     let status = r.status().as_u16();
@@ -330,12 +339,7 @@ fn a_month_batch_is_approved_in_one_action() {
     let srv = Server::start(dir.path(), false);
     let base = srv.base();
     let principal = srv.login("hieutruong");
-    let d: Value = principal
-        .get(format!("{base}/api/v1/lessons/dashboard"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let d = dashboard(&principal, &base, "");
     let month = d["month"].as_str().unwrap().to_string();
     let reviewed = d["totals"][2].as_u64().unwrap();
     assert!(reviewed > 0, "the demo leaves plans waiting for BGH: {d}");
@@ -361,17 +365,18 @@ fn a_month_batch_is_approved_in_one_action() {
         page.find("id=\"batch-plans\"") < page.find("id=\"b-pin\""),
         "the list comes before the PIN"
     );
-    assert_eq!(listed.matches("<li>").count() as u64, reviewed, "{listed}");
+    let plans = form_list(&page);
+    assert_eq!(plans.as_array().unwrap().len() as u64, reviewed, "{listed}");
     let (s, e) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "000000"}),
+        json!({"month": month, "secret": "000000", "plans": plans}),
     );
     assert_eq!(s, 422, "{e}");
     let (s, r) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456"}),
+        json!({"month": month, "secret": "123456", "plans": plans}),
     );
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["approved"].as_array().unwrap().len() as u64, reviewed);
@@ -394,19 +399,14 @@ fn a_month_batch_is_approved_in_one_action() {
             "{title} by {teacher} was signed but not listed: {listed}"
         );
     }
-    let d: Value = principal
-        .get(format!("{base}/api/v1/lessons/dashboard"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let d = dashboard(&principal, &base, "");
     assert_eq!(d["totals"][2], 0);
     // A teacher may not.
     let teacher = srv.login("gv04");
     let (s, _) = post(
         &teacher,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456"}),
+        json!({"month": month, "secret": "123456", "plans": []}),
     );
     assert_eq!(s, 403);
 
@@ -415,19 +415,143 @@ fn a_month_batch_is_approved_in_one_action() {
         let (s, _) = post(
             &principal,
             &format!("{base}/api/v1/lessons/approve-month"),
-            json!({"month": month, "secret": "000000"}),
+            json!({"month": month, "secret": "000000", "plans": []}),
         );
         assert_eq!(s, 422);
     }
     let (s, e) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456"}),
+        json!({"month": month, "secret": "123456", "plans": []}),
     );
     assert_eq!(s, 429, "{e}");
     assert!(
         e["error"]["message"].as_str().unwrap().contains("phút"),
         "{e}"
+    );
+}
+
+/// The plans the approval form lists, as its script sends them: [{id, version}].
+fn form_list(page: &str) -> Value {
+    let list = page
+        .split("<ul id=\"batch-plans\">")
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .expect("the batch form's list");
+    let attr = |li: &str, name: &str| -> String {
+        li.split(&format!("{name}=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    Value::Array(
+        list.split("<li ")
+            .skip(1)
+            .map(|li| json!({"id": attr(li, "data-plan"), "version": attr(li, "data-version").parse::<u32>().unwrap()}))
+            .collect(),
+    )
+}
+
+/// Review r9 item 1: "Ký duyệt cả tháng" signs what its form listed. The principal reads the
+/// list, a vice principal then passes another plan of the month; the approval sent with the old
+/// list is refused (409, naming the plan) and signs nothing; read again, the list signs every
+/// plan on it, and the answer names them.
+#[test]
+fn the_month_batch_signs_the_list_it_showed_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let vice = srv.login("phohieutruong");
+    let d = dashboard(&principal, &base, "");
+    let month = d["month"].as_str().unwrap().to_string();
+    let page = |c: &reqwest::blocking::Client| {
+        c.get(format!("{base}/lessons/dashboard?month={month}"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let old = form_list(&page(&principal));
+    assert!(
+        !old.as_array().unwrap().is_empty(),
+        "the demo leaves plans to sign"
+    );
+    // Another plan of the month is passed after the list was read.
+    let submitted: Value = principal
+        .get(format!(
+            "{base}/api/v1/lessons/plans?month={month}&state=submitted"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let late = submitted["plans"][0].clone();
+    let late_id = late["id"]
+        .as_str()
+        .expect("the demo has a submitted plan")
+        .to_string();
+    let late_title = late["title"].as_str().unwrap().to_string();
+    let (s, r) = post(
+        &vice,
+        &format!("{base}/api/v1/lessons/plans/{late_id}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_eq!(s, 200, "{r}");
+    let reviewed_before =
+        dashboard(&principal, &base, &format!("?month={month}"))["totals"][2].clone();
+    let (s, e) = post(
+        &principal,
+        &format!("{base}/api/v1/lessons/approve-month"),
+        json!({"month": month, "secret": "123456", "plans": old}),
+    );
+    assert_eq!(s, 409, "{e}");
+    assert_eq!(e["error"]["code"], "list_changed", "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("Danh sách đã thay đổi")
+            && m.contains(&format!("«{late_title}» vừa được tổ duyệt"))
+            && m.contains("tải lại trang"),
+        "{m}"
+    );
+    let after = dashboard(&principal, &base, &format!("?month={month}"));
+    assert_eq!(after["totals"][2], reviewed_before, "nothing was signed");
+    assert_eq!(after["totals"][4], d["totals"][4], "nothing was approved");
+    // The list read again holds the new plan and signs exactly it and the rest.
+    let new = form_list(&page(&principal));
+    assert_eq!(
+        new.as_array().unwrap().len(),
+        old.as_array().unwrap().len() + 1
+    );
+    let (s, r) = post(
+        &principal,
+        &format!("{base}/api/v1/lessons/approve-month"),
+        json!({"month": month, "secret": "123456", "plans": new}),
+    );
+    assert_eq!(s, 200, "{r}");
+    let mut signed: Vec<&str> = r["approved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    let mut sent: Vec<&str> = new
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    signed.sort();
+    sent.sort();
+    assert_eq!(signed, sent);
+    let m = r["message"].as_str().unwrap();
+    assert!(
+        m.contains(&format!("Đã ký phê duyệt {} kế hoạch", sent.len()))
+            && m.contains(&format!("«{late_title}»")),
+        "{m}"
     );
 }
 
@@ -439,12 +563,7 @@ fn the_dashboard_says_when_it_changed_in_the_schools_time() {
     let srv = Server::start(dir.path(), false);
     let base = srv.base();
     let principal = srv.login("hieutruong");
-    let d: Value = principal
-        .get(format!("{base}/api/v1/lessons/dashboard"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let d = dashboard(&principal, &base, "");
     let g = d["generation"].as_u64().unwrap();
     let hour = || {
         jiff::Timestamp::now()
@@ -478,4 +597,107 @@ fn the_dashboard_says_when_it_changed_in_the_schools_time() {
         js.contains("d.updated") && !js.contains("new Date().toLocaleTimeString"),
         "the page shows the server's time, not the browser's"
     );
+}
+
+/// Review r9 item 8: a demo plan's page says who made the signing key in Vietnamese ("bởi hệ
+/// thống", not "system"), and the demo's keys are dated before the signatures they made.
+#[test]
+fn the_demo_keys_predate_their_signatures_and_are_made_by_the_system_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let key: Value = principal
+        .get(format!("{base}/api/v1/lessons/key"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let made = key["created_at"].as_str().unwrap()[..19].to_string();
+    let approved: Value = principal
+        .get(format!("{base}/api/v1/lessons/plans?state=approved"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = approved["plans"][0]["id"].as_str().unwrap().to_string();
+    let plan: Value = principal
+        .get(format!("{base}/api/v1/lessons/plans/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let me = key_owner(&principal, &base);
+    let mut checked = 0;
+    for v in plan["versions"].as_array().unwrap() {
+        for sg in v["signatures"].as_array().unwrap() {
+            if sg["by"] == me {
+                let at = &sg["at"].as_str().unwrap()[..19];
+                assert!(made.as_str() <= at, "key made {made}, used at {at}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 0,
+        "the principal signed the approved plan: {plan}"
+    );
+    let page = principal
+        .get(format!("{base}/lessons/plan/{id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("bởi hệ thống"), "{page}");
+    assert!(!page.contains("bởi system"), "{page}");
+}
+
+fn key_owner(c: &reqwest::blocking::Client, base: &str) -> Value {
+    let me: Value = c
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    me["user"]["id"].clone()
+}
+
+/// Review r9 item 8: the signature check's `<title>` is its name only (it held the key-change
+/// list's raw HTML), and the plan search's Khối filter offers the school's grades (6–9 for the
+/// demo THCS), not 1–12.
+#[test]
+fn the_verify_title_is_plain_and_the_grade_filter_offers_the_schools_grades() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let page = principal
+        .get(format!("{base}/lessons/verify"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let title = page
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap();
+    assert!(!title.contains('<') && !title.contains("&lt;"), "{title}");
+    let list = srv
+        .login("gv04")
+        .get(format!("{base}/lessons"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let grades: Vec<&str> = list
+        .split("<select name=\"grade\"")
+        .nth(1)
+        .and_then(|s| s.split("</select>").next())
+        .unwrap()
+        .split("<option value=\"")
+        .skip(2)
+        .filter_map(|o| o.split('"').next())
+        .collect();
+    assert_eq!(grades, ["6", "7", "8", "9"]);
 }

@@ -69,6 +69,40 @@
     });
   }
 
+  // "Ký duyệt cả tháng": the list shows the picked department's plans, and the request names
+  // exactly the plans shown (id and version), so the server signs those or, if what waits has
+  // changed since the page was drawn, nothing.
+  const batch = document.getElementById("batch-form");
+  if (batch) {
+    const items = () => [...batch.querySelectorAll("#batch-plans li")];
+    const dept = document.getElementById("b-dept");
+    const shown = () => items().filter((li) => !li.hidden);
+    const redraw = () => {
+      for (const li of items()) li.hidden = dept.value !== "" && li.dataset.department !== dept.value;
+      const n = shown().length;
+      document.getElementById("batch-count").textContent = n;
+      document.getElementById("batch-plans-head").hidden = n === 0;
+      document.getElementById("batch-plans-none").hidden = n !== 0;
+    };
+    dept.addEventListener("change", redraw);
+    redraw();
+    batch.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const f = batch.elements;
+      const r = await json("/api/v1/lessons/approve-month", "POST", {
+        month: f.month.value, department: dept.value || null, secret: f.secret.value,
+        plans: shown().map((li) => ({ id: li.dataset.plan, version: Number(li.dataset.version) })),
+      });
+      say(batch.querySelector("[data-msg]"), r.ok ? r.data.message : errOf(r), r.ok);
+      if (r.ok) {
+        // What was signed leaves the list; the rest of the month still waits.
+        for (const li of items()) if (r.data.approved.includes(li.dataset.plan)) li.remove();
+        f.secret.value = "";
+        redraw();
+      }
+    });
+  }
+
   // The dashboard: wait for a change, then fetch the new table.
   const live = document.getElementById("live");
   if (live) {

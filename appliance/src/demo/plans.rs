@@ -71,10 +71,13 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
     }
     let mut signers: Vec<String> = writers.iter().map(|a| a.id.clone()).collect();
     signers.push(principal.id.clone());
-    let stamp = now.to_string();
+    // The keys are made before the first plan is signed with them (three days ago, below), so
+    // a plan's page never shows a key dated after its signatures.
+    let keys_made = now - jiff::SignedDuration::from_hours(96);
+    let stamp = keys_made.to_string();
     let mut keys: BTreeMap<String, sign::DeviceKey> = BTreeMap::new();
     store.write(
-        &Actor::system(now),
+        &Actor::system(keys_made),
         |tx| -> Result<(), crate::store::StoreError> {
             for (rec, key) in sign::new_keys_sharing_secret(&signers, DEMO_PIN, &stamp) {
                 keys.insert(rec.account.clone(), key);

@@ -53,7 +53,7 @@ pub use verify::{
     FileHasher, Verdict, VerifyReport, digest_now, verify_all, verify_text, verify_version,
 };
 pub use workflow::{
-    BatchOutcome, Signable, approve, approve_month, check_document, content_digest, digest,
+    BatchOutcome, Listed, Signable, approve, approve_month, check_document, content_digest, digest,
     may_hand_in, month_label, month_to_approve, parse_month, review, sign_document, signed_content,
     submit,
 };
@@ -70,6 +70,11 @@ pub enum LessonError {
     State(String),
     #[error("{0}")]
     File(String),
+    /// The plans waiting to be approved are not the ones the approval form listed.
+    #[error(
+        "Danh sách đã thay đổi: {0} — tải lại trang để xem danh sách mới. Chưa ký kế hoạch nào."
+    )]
+    ListChanged(String),
     #[error("Bạn chưa có khoá ký số. Tạo khoá (đặt mã PIN ký) trước khi ký.")]
     NoKey,
     /// Allowed by the role, refused by the week after someone else set the password.
@@ -89,6 +94,7 @@ impl LessonError {
             LessonError::Forbidden(_) => "forbidden",
             LessonError::State(_) => "wrong_state",
             LessonError::File(_) => "file",
+            LessonError::ListChanged(_) => "list_changed",
             LessonError::NoKey => "no_key",
             LessonError::Quarantined => "recently_reset",
             LessonError::Key(KeyError::WrongSecret) => "wrong_secret",

@@ -61,6 +61,7 @@ page!(ListPage, "lessons.html" {
     q: String,
     subject: String,
     grade: String,
+    grades: Vec<u8>,
     state: String,
     rows: Vec<Row>,
     waiting: Vec<Row>,
@@ -95,14 +96,18 @@ async fn list_page(
     let waiting = super::waiting_for(&rx, &u.principal)?;
     let mut subjects: Vec<(String, String)> = names.subjects.clone().into_iter().collect();
     subjects.sort_by(|a, b| a.1.cmp(&b.1));
-    let year = crate::school::school_info(&rx)?
-        .map(|i| i.current_year)
+    let info = crate::school::school_info(&rx)?;
+    let year = info
+        .as_ref()
+        .map(|i| i.current_year.clone())
         .unwrap_or_default();
     Ok(render(ListPage::new(
         chrome(&s, &u, &headers),
         q.q.clone(),
         q.subject.clone().unwrap_or_default(),
         q.grade.map(|g| g.to_string()).unwrap_or_default(),
+        info.map(|i| i.grades())
+            .unwrap_or_else(|| (1..=12).collect()),
         q.state.clone().unwrap_or_default(),
         hits.iter().map(|p| row(p, &names, today)).collect(),
         waiting.iter().map(|p| row(p, &names, today)).collect(),
@@ -485,8 +490,12 @@ page!(DashPage, "lessons_dashboard.html" {
     to_sign: Vec<ToSign>,
 });
 
-/// A plan "Ký duyệt cả tháng" will sign, as the form lists it before the PIN.
+/// A plan "Ký duyệt cả tháng" will sign, as the form lists it before the PIN; the page's script
+/// sends back the id and version of each plan still shown (the department picked).
 struct ToSign {
+    id: String,
+    version: u32,
+    department_id: String,
     title: String,
     teacher: String,
     subject: String,
@@ -550,9 +559,12 @@ async fn dashboard_page(
     let can_approve = permits(&u.principal, Action::ApproveLessonPlans);
     let to_sign = if can_approve {
         let subjects = crate::school::list(&rx, &crate::school::SUBJECTS)?;
-        super::month_to_approve(&rx, &u.principal, &month)?
+        super::month_to_approve(&rx, &u.principal, &month, None)?
             .into_iter()
             .map(|p| ToSign {
+                id: p.id.clone(),
+                version: p.version,
+                department_id: p.department.clone().unwrap_or_default(),
                 subject: subjects
                     .iter()
                     .find(|x| x.id == p.subject)

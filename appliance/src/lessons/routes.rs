@@ -347,6 +347,10 @@ struct MonthBody {
     /// The PIN of the approver's PAdES signing certificate, when it is not `secret`.
     #[serde(default)]
     pades_pin: Option<String>,
+    /// The plans the form listed (id and version): exactly these are signed, or none. Optional
+    /// only so that a body without it is answered after the permission check.
+    #[serde(default)]
+    plans: Option<Vec<super::Listed>>,
 }
 
 /// The approver's PAdES signing key, opened with `pin` behind the PIN guard: `None` when she
@@ -409,6 +413,15 @@ async fn approve_month(
     let b = crate::http::json_body(b)?;
     u.require(Action::ApproveLessonPlans)?;
     super::parse_month(&b.month)?;
+    // Without the list the server would sign whatever waits now, which nobody was shown.
+    let listed = b.plans.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "Thiếu danh sách kế hoạch (plans: mã và phiên bản) mà biểu mẫu đã liệt kê; \
+             tải lại trang rồi ký lại.",
+        )
+    })?;
     let pades_pin = b
         .pades_pin
         .filter(|p| !p.is_empty())
@@ -419,15 +432,21 @@ async fn approve_month(
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
     let (out, approval) = write(&s, &u, move |tx| {
-        let out = super::approve_month(tx, &p, &month, dept.as_deref(), &key)?;
+        let out = super::approve_month(tx, &p, &month, dept.as_deref(), &listed, &key)?;
         let approval = export::record_month_approval(tx, &p, &month, pades.as_ref())?;
         Ok((out, approval))
     })
     .await?;
+    let titles: Vec<String> = out
+        .approved
+        .iter()
+        .map(|x| format!("«{}»", x.title))
+        .collect();
     let message = format!(
-        "Đã ký phê duyệt {} kế hoạch của tháng {}. {}",
+        "Đã ký phê duyệt {} kế hoạch của tháng {}: {}. {}",
         out.approved.len(),
         super::month_label(&b.month),
+        titles.join("; "),
         if approval.signed_by.is_some() {
             "Bản PDF phê duyệt của tháng đã được ký số (PAdES)."
         } else {
@@ -435,7 +454,8 @@ async fn approve_month(
         }
     );
     Ok(Json(json!({
-        "approved": out.approved, "skipped": out.skipped, "message": message,
+        "approved": out.approved.iter().map(|x| &x.id).collect::<Vec<_>>(),
+        "skipped": out.skipped, "message": message,
         "approval_pdf": {
             "version": approval.version,
             "signed_by": approval.signed_by,
@@ -898,9 +918,10 @@ impl From<crate::lessons::LessonError> for ApiError {
             L::Store(s) => return ApiError::internal(s),
             L::NotFound => StatusCode::NOT_FOUND,
             L::Forbidden(_) | L::Quarantined => StatusCode::FORBIDDEN,
-            L::State(_) | L::NoKey | L::Key(crate::lessons::sign::KeyError::WasReset) => {
-                StatusCode::CONFLICT
-            }
+            L::State(_)
+            | L::ListChanged(_)
+            | L::NoKey
+            | L::Key(crate::lessons::sign::KeyError::WasReset) => StatusCode::CONFLICT,
             L::Invalid(_) | L::File(_) | L::Key(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, e.code(), e.to_string())

@@ -75,6 +75,8 @@ impl KeyChange {
     pub fn describe(&self, r: &impl crate::store::Read) -> String {
         let by = match self.by.as_str() {
             "district" => "Phòng/Sở GD&ĐT (qua Trạm quận/huyện)".to_string(),
+            // The store's own actor (the demo school, migrations): not a person's id to show.
+            "system" => "hệ thống".to_string(),
             id => r
                 .get(&crate::auth::ACCOUNTS, id)
                 .ok()

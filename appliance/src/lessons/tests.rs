@@ -479,13 +479,26 @@ fn the_month_batch_signs_every_reviewed_plan_but_the_approvers_own() {
     f.review(&who(&f.store, "phohieutruong"), &own.id, true)
         .unwrap();
 
+    let listed = listed(&f, None);
+    assert_eq!(
+        listed.len(),
+        5,
+        "the form lists the five, not the approver's own"
+    );
     let out = f
         .store
         .write(&as_(&f.principal), |tx| {
-            approve_month(tx, &f.principal, "2026-10", None, f.key(&f.principal))
+            approve_month(
+                tx,
+                &f.principal,
+                "2026-10",
+                None,
+                &listed,
+                f.key(&f.principal),
+            )
         })
         .unwrap();
-    let mut got = out.approved.clone();
+    let mut got: Vec<String> = out.approved.iter().map(|p| p.id.clone()).collect();
     got.sort();
     ids.sort();
     assert_eq!(got, ids);
@@ -509,16 +522,88 @@ fn the_month_batch_signs_every_reviewed_plan_but_the_approvers_own() {
     let e = f
         .store
         .write(&as_(&f.principal), |tx| {
-            approve_month(tx, &f.principal, "2026-10", None, f.key(&f.principal))
+            approve_month(tx, &f.principal, "2026-10", None, &[], f.key(&f.principal))
         })
         .unwrap_err();
     assert!(e.to_string().contains("10/2026"), "{e}");
     assert!(matches!(
         f.store.write(&as_(&f.principal), |tx| {
-            approve_month(tx, &f.principal, "2026-13", None, f.key(&f.principal))
+            approve_month(tx, &f.principal, "2026-13", None, &[], f.key(&f.principal))
         }),
         Err(LessonError::Invalid(_))
     ));
+}
+
+/// What the approval form lists for October 2026 (id and version of each plan).
+fn listed(f: &F, department: Option<&str>) -> Vec<Listed> {
+    month_to_approve(
+        &f.store.read().unwrap(),
+        &f.principal,
+        "2026-10",
+        department,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|p| Listed {
+        id: p.id,
+        version: p.version,
+    })
+    .collect()
+}
+
+/// Issue 24 (review r9, item 1): the batch signs exactly the plans and versions its form
+/// listed; a plan reviewed, or handed in again, since the list was read refuses the whole batch,
+/// naming the plan, and signs nothing.
+#[test]
+fn the_month_batch_refuses_a_list_that_is_no_longer_what_waits() {
+    let f = fixture();
+    let a = f.create(&f.teacher, "Bài A", day("2026-10-05"));
+    f.submit(&f.teacher, &a.id).unwrap();
+    f.review(&f.head, &a.id, true).unwrap();
+    let b = f.create(&f.teacher, "Bài B", day("2026-10-06"));
+    f.submit(&f.teacher, &b.id).unwrap();
+    let old = listed(&f, None);
+    assert_eq!(old.len(), 1);
+    // Reviewed after the form was drawn.
+    f.review(&f.head, &b.id, true).unwrap();
+    let refuse = |list: &[Listed]| {
+        f.store
+            .write(&as_(&f.principal), |tx| {
+                approve_month(tx, &f.principal, "2026-10", None, list, f.key(&f.principal))
+            })
+            .unwrap_err()
+    };
+    let e = refuse(&old);
+    assert!(matches!(e, LessonError::ListChanged(_)), "{e}");
+    assert!(e.to_string().contains("«Bài B» vừa được tổ duyệt"), "{e}");
+    let rx = f.store.read().unwrap();
+    assert_eq!(
+        rx.get(&PLANS, &a.id).unwrap().unwrap().state,
+        State::Reviewed
+    );
+    drop(rx);
+    // A version the form never showed is refused too.
+    let mut wrong = listed(&f, None);
+    wrong[0].version += 1;
+    let e = refuse(&wrong);
+    assert!(e.to_string().contains("phiên bản"), "{e}");
+    // One department's list is that department's plans only.
+    let other = listed(&f, Some("khong-co-to"));
+    assert!(other.is_empty());
+    let e = refuse(&listed(&f, None)[..1]);
+    assert!(matches!(e, LessonError::ListChanged(_)), "{e}");
+    // The list as it is now signs both.
+    let now = listed(&f, None);
+    let out = f
+        .store
+        .write(&as_(&f.principal), |tx| {
+            approve_month(tx, &f.principal, "2026-10", None, &now, f.key(&f.principal))
+        })
+        .unwrap();
+    assert_eq!(out.approved.len(), 2);
+    // The old list again: both were just approved, and it says so.
+    let e = refuse(&now);
+    assert!(e.to_string().contains("vừa được phê duyệt"), "{e}");
 }
 
 /// The review queue read from every plan, as `waiting_for` did before the index: the reference

@@ -367,55 +367,111 @@ pub fn approve(
 
 #[derive(Debug, Serialize)]
 pub struct BatchOutcome {
-    pub approved: Vec<String>,
+    /// The plans signed, in the order of the month's index.
+    pub approved: Vec<Plan>,
     /// Reviewed plans left out, with why (the approver's own plans).
     pub skipped: Vec<(String, String)>,
 }
 
-/// Approves every reviewed plan taught in `month` (optionally one department), each signed, in
-/// one transaction: all of them or none.
+/// A plan as the approval form listed it: its id and the version shown, so the signatures cover
+/// what the approver read and nothing handed in since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    pub id: String,
+    pub version: u32,
+}
+
+/// Approves the reviewed plans of `month` (optionally one department) that the form listed,
+/// each signed, in one transaction: all of them or none. The list must be exactly what waits
+/// now — a plan reviewed, approved, returned or handed in again since the form was drawn
+/// refuses the whole batch, naming it, so no one signs a plan they were never shown.
 pub fn approve_month(
     tx: &mut Tx<'_>,
     p: &Principal,
     month: &str,
     department: Option<&str>,
+    listed: &[Listed],
     signer: &dyn Signer,
 ) -> Result<BatchOutcome, LessonError> {
     require_approver(p)?;
     check_signer(tx, p, signer)?;
     parse_month(month)?;
-    let now = now_str(tx);
-    let mut out = BatchOutcome {
-        approved: vec![],
-        skipped: vec![],
-    };
-    for plan in reviewed_in_month(tx, month, department)? {
-        if plan.teacher == p.id() {
-            out.skipped.push((
-                plan.id.clone(),
-                "kế hoạch của chính người duyệt".to_string(),
-            ));
-            continue;
-        }
-        approve_one(tx, p, &plan.id, signer, &now)?;
-        out.approved.push(plan.id);
+    let waiting = month_to_approve(tx, p, month, department)?;
+    let changed = list_changes(tx, p, &waiting, listed)?;
+    if !changed.is_empty() {
+        return Err(LessonError::ListChanged(changed.join("; ")));
     }
-    if out.approved.is_empty() {
+    if waiting.is_empty() {
         return Err(LessonError::State(format!(
             "Không có kế hoạch nào của tháng {} đang chờ phê duyệt.",
             month_label(month)
         )));
     }
+    let now = now_str(tx);
+    let skipped = reviewed_in_month(tx, month, department)?
+        .into_iter()
+        .filter(|plan| plan.teacher == p.id())
+        .map(|plan| (plan.id, "kế hoạch của chính người duyệt".to_string()))
+        .collect();
+    let mut approved = Vec::with_capacity(waiting.len());
+    for plan in waiting {
+        approved.push(approve_one(tx, p, &plan.id, signer, &now)?);
+    }
     tx.event(
         "lessons.approve_month",
         month,
-        Some(serde_json::json!({ "count": out.approved.len(), "department": department })),
+        Some(serde_json::json!({
+            "count": approved.len(),
+            "department": department,
+            "plans": approved.iter().map(|x| (&x.id, x.version)).collect::<Vec<_>>(),
+        })),
     );
+    Ok(BatchOutcome { approved, skipped })
+}
+
+/// How the plans waiting now differ from the form's list, one phrase per plan ("«Bài 1»
+/// vừa được tổ duyệt"); empty when they are the same plans at the same versions.
+fn list_changes(
+    r: &impl Read,
+    p: &Principal,
+    waiting: &[Plan],
+    listed: &[Listed],
+) -> Result<Vec<String>, StoreError> {
+    let sent: BTreeMap<&str, u32> = listed.iter().map(|l| (l.id.as_str(), l.version)).collect();
+    let mut out = Vec::new();
+    for plan in waiting {
+        match sent.get(plan.id.as_str()) {
+            None => out.push(format!("«{}» vừa được tổ duyệt, chờ phê duyệt", plan.title)),
+            Some(&v) if v != plan.version => out.push(format!(
+                "«{}» vừa được nộp lại (phiên bản {})",
+                plan.title, plan.version
+            )),
+            Some(_) => {}
+        }
+    }
+    for l in listed {
+        if waiting.iter().any(|w| w.id == l.id) {
+            continue;
+        }
+        out.push(match r.get(&PLANS, &l.id)? {
+            None => format!("kế hoạch {} không còn", l.id),
+            Some(plan) => {
+                let why = match plan.state {
+                    State::Approved => "vừa được phê duyệt",
+                    State::Returned => "vừa bị trả lại",
+                    State::Draft => "đang được sửa",
+                    State::Submitted => "vừa được nộp lại, chờ tổ duyệt",
+                    State::Reviewed if plan.teacher == p.id() => "là kế hoạch của chính bạn",
+                    State::Reviewed => "không thuộc tháng hoặc tổ đã chọn",
+                };
+                format!("«{}» {why}", plan.title)
+            }
+        });
+    }
     Ok(out)
 }
 
-/// The plans of a month (of one department, or all) a reviewer has passed: what
-/// `approve_month` signs, less the approver's own.
+/// The plans of a month (of one department, or all) a reviewer has passed.
 fn reviewed_in_month(
     r: &impl Read,
     month: &str,
@@ -431,14 +487,16 @@ fn reviewed_in_month(
         .collect())
 }
 
-/// What "Ký duyệt cả tháng" will sign, listed on its form before the PIN is asked for: the same
-/// selection as `approve_month`, so the list and the signatures cannot differ.
+/// What "Ký duyệt cả tháng" signs for `p` (the month's reviewed plans of one department, or
+/// all, less the approver's own): the form lists it, and `approve_month` refuses a list that is
+/// not this one.
 pub fn month_to_approve(
     r: &impl Read,
     p: &Principal,
     month: &str,
+    department: Option<&str>,
 ) -> Result<Vec<Plan>, StoreError> {
-    Ok(reviewed_in_month(r, month, None)?
+    Ok(reviewed_in_month(r, month, department)?
         .into_iter()
         .filter(|plan| plan.teacher != p.id())
         .collect())
