@@ -1044,7 +1044,8 @@ fn sh(dir: &Path, script: &str) {
     assert!(o.status.success(), "{script}\n{}", text(&o));
 }
 
-/// `tram hocba signer import` for the principal, with the file's password.
+/// `tram hocba signer import` for the principal, with the file's password; `--replace`, since
+/// the demo's principal holds a school certificate (she signed class 9A1).
 fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output {
     Command::new(bin())
         .args([
@@ -1053,6 +1054,7 @@ fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output
             "import",
             "--account",
             "hieutruong",
+            "--replace",
             "--p12",
         ])
         .arg(p12)
@@ -1063,6 +1065,28 @@ fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output
         .env("TRAM_SIGNING_PIN", PIN)
         .output()
         .unwrap()
+}
+
+/// `unsigned` signed by the homeroom teacher, then the principal (`tram hocba sign`, [`PIN`]):
+/// the file with both signatures, in `dir`.
+fn sign_in_turn(data: &Path, homeroom: &str, unsigned: &Path, dir: &Path) -> PathBuf {
+    let once = dir.join("once.pdf");
+    let twice = dir.join("twice.pdf");
+    for (user, from, to) in [(homeroom, unsigned, &once), ("hieutruong", &once, &twice)] {
+        let o = hocba(
+            &[
+                "sign",
+                "--user",
+                user,
+                "--out",
+                to.to_str().unwrap(),
+                from.to_str().unwrap(),
+            ],
+            data,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    twice
 }
 
 /// A throw-away licensed CA (root → issuing CA "Test Licensed CA") and holders' PKCS#12 files
@@ -1151,43 +1175,26 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     let o = import_p12(&data, &p12("other"), "mat-khau", &[]);
     refused(&o, "NGUYEN THI HOA");
     assert!(text(&o).contains("--confirm-name"), "{}", text(&o));
-    // Nothing was stored by any of them: the principal still has no certificate to sign with.
-    let o = hocba(
-        &[
-            "sign",
-            "--user",
-            "hieutruong",
-            "--out",
-            "x.pdf",
-            unsigned.to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(!o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("Chưa có chứng thư"), "{}", text(&o));
+    // Nothing was stored by any of them: the principal still signs with the demo's school
+    // certificate (its PIN), which the school CA alone vouches for.
+    let kept = tmp.path().join("kept.pdf");
+    let o = Command::new(bin())
+        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .arg(&kept)
+        .arg(&unsigned)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", DEMO_PIN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = hocba(&["verify", kept.to_str().unwrap()], &data);
+    assert!(o.status.success(), "{}", text(&o));
 
     let o = import_p12(&data, &p12("good"), "mat-khau", &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("Test Licensed CA"), "{}", text(&o));
-    let once = tmp.path().join("once.pdf");
-    let twice = tmp.path().join("twice.pdf");
-    for (user, from, to) in [
-        (&*homeroom, &unsigned, &once),
-        ("hieutruong", &once, &twice),
-    ] {
-        let o = hocba(
-            &[
-                "sign",
-                "--user",
-                user,
-                "--out",
-                to.to_str().unwrap(),
-                from.to_str().unwrap(),
-            ],
-            &data,
-        );
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    let twice = sign_in_turn(&data, &homeroom, &unsigned, tmp.path());
 
     // pyHanko trusts both roots: the school's for the homeroom teacher, the licensed one for
     // the principal.
@@ -1469,27 +1476,9 @@ fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
     std::fs::write(&unsigned, &pdf).unwrap();
     let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
     assert!(o.status.success(), "{}", text(&o));
-    let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &["--replace"]);
+    let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let once = tmp.path().join("once.pdf");
-    let twice = tmp.path().join("twice.pdf");
-    for (user, from, to) in [
-        (&*homeroom, &unsigned, &once),
-        ("hieutruong", &once, &twice),
-    ] {
-        let o = hocba(
-            &[
-                "sign",
-                "--user",
-                user,
-                "--out",
-                to.to_str().unwrap(),
-                from.to_str().unwrap(),
-            ],
-            &data,
-        );
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    let twice = sign_in_turn(&data, &homeroom, &unsigned, tmp.path());
     let signed = std::fs::read(&twice).unwrap();
 
     let s = Server::start(&data, false);
