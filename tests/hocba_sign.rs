@@ -1456,15 +1456,19 @@ fn the_lock_panel_locks_and_reopens_one_class() {
     assert!(!page(&gvcn).contains("class-locks"));
 }
 
-/// Issue 22 item 2: the box's verify page trusts the chain recorded with a signer imported from
-/// a licensed CA's PKCS#12, besides the school signing CA, and says which CA vouches for each
-/// signature — the homeroom teacher's "CA của trường", the principal's "CA công cộng: Test
-/// Licensed CA" — so a học bạ signed with the imported certificate is valid on the box.
-#[test]
-fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
+/// A demo box's data with one học bạ of [`CLASS`] downloaded unsigned, and the throw-away
+/// licensed CA of [`LICENSED_CA`] beside it; none without openssl.
+struct Licensed {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+    ca_dir: PathBuf,
+    unsigned: PathBuf,
+    homeroom: String,
+}
+
+fn licensed() -> Option<Licensed> {
     if !on_path("openssl") {
-        eprintln!("SKIPPED: openssl not installed");
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -1474,6 +1478,32 @@ fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
     let (pdf, homeroom) = hocba_pdf(&data);
     let unsigned = tmp.path().join("hocba.pdf");
     std::fs::write(&unsigned, &pdf).unwrap();
+    Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        homeroom,
+    })
+}
+
+/// Issue 22 item 2: the box's verify page trusts the chain recorded with a signer imported from
+/// a licensed CA's PKCS#12, besides the school signing CA, and says which CA vouches for each
+/// signature — the homeroom teacher's "CA của trường", the principal's "CA công cộng: Test
+/// Licensed CA" — so a học bạ signed with the imported certificate is valid on the box.
+#[test]
+fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
+    let Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        homeroom,
+    }) = licensed()
+    else {
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    };
     let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
     assert!(o.status.success(), "{}", text(&o));
     let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &[]);
@@ -1524,18 +1554,17 @@ fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
 #[test]
 fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     use base64::Engine;
-    if !on_path("openssl") {
+    let Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        ..
+    }) = licensed()
+    else {
         eprintln!("SKIPPED: openssl not installed");
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let ca_dir = tmp.path().join("licensed-ca");
-    std::fs::create_dir_all(&ca_dir).unwrap();
-    sh(&ca_dir, LICENSED_CA);
-    let (pdf, _) = hocba_pdf(&data);
-    let unsigned = tmp.path().join("hocba.pdf");
-    std::fs::write(&unsigned, &pdf).unwrap();
+    };
     let mut s = Server::start(&data, false);
     let b = s.base();
     let head = s.login("hieutruong");
