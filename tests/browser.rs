@@ -1100,6 +1100,16 @@ fn district_admin_publishes_an_update_from_the_hub_page_on_a_phone() {
         typ(&c, "#password", PASSWORD).await;
         click(&c, "#login-submit").await;
         wait_for(&c, "#filters").await;
+        // The hub's "Kiểm tra học bạ số" page fits the phone too (issue 22 item 3).
+        c.goto(&format!("{base}/district/hocba-verify"))
+            .await
+            .unwrap();
+        wait_for(&c, "#hocba-file").await;
+        let m = c.execute(MEASURE, vec![]).await.unwrap();
+        assert!(
+            m["scroll"].as_u64() <= m["inner"].as_u64(),
+            "the hub's học bạ page is wider than the phone: {m}"
+        );
         c.goto(&format!("{base}/district/publish")).await.unwrap();
         c.find(Locator::Css("#pu-file"))
             .await

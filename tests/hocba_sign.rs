@@ -1044,7 +1044,8 @@ fn sh(dir: &Path, script: &str) {
     assert!(o.status.success(), "{script}\n{}", text(&o));
 }
 
-/// `tram hocba signer import` for the principal, with the file's password.
+/// `tram hocba signer import` for the principal, with the file's password; `--replace`, since
+/// the demo's principal holds a school certificate (she signed class 9A1).
 fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output {
     Command::new(bin())
         .args([
@@ -1053,6 +1054,7 @@ fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output
             "import",
             "--account",
             "hieutruong",
+            "--replace",
             "--p12",
         ])
         .arg(p12)
@@ -1064,6 +1066,60 @@ fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output
         .output()
         .unwrap()
 }
+
+/// `unsigned` signed by the homeroom teacher, then the principal (`tram hocba sign`, [`PIN`]):
+/// the file with both signatures, in `dir`.
+fn sign_in_turn(data: &Path, homeroom: &str, unsigned: &Path, dir: &Path) -> PathBuf {
+    let once = dir.join("once.pdf");
+    let twice = dir.join("twice.pdf");
+    for (user, from, to) in [(homeroom, unsigned, &once), ("hieutruong", &once, &twice)] {
+        let o = hocba(
+            &[
+                "sign",
+                "--user",
+                user,
+                "--out",
+                to.to_str().unwrap(),
+                from.to_str().unwrap(),
+            ],
+            data,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    twice
+}
+
+/// A throw-away licensed CA (root → issuing CA "Test Licensed CA") and holders' PKCS#12 files
+/// (password "mat-khau"): good (the principal's, signing usage, his name without diacritics as
+/// public CAs write it), expired, enc (key encipherment only), other (another person's name),
+/// nokey (no private key).
+const LICENSED_CA: &str = r#"
+cat > ca.ext <<X
+basicConstraints=critical,CA:true
+keyUsage=critical,keyCertSign,cRLSign
+X
+cat > sign.ext <<X
+keyUsage=critical,digitalSignature,nonRepudiation
+X
+cat > enc.ext <<X
+keyUsage=critical,keyEncipherment
+X
+openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.crt -days 3650 \
+  -subj "/C=VN/O=Bo Thong tin Test/CN=Test National Root CA" -addext "keyUsage=critical,keyCertSign,cRLSign"
+openssl req -newkey rsa:2048 -nodes -keyout sub.key -out sub.csr -subj "/C=VN/O=Test CA JSC/CN=Test Licensed CA"
+openssl x509 -req -in sub.csr -CA root.crt -CAkey root.key -days 3650 -extfile ca.ext -out sub.crt
+cat sub.crt root.crt > chain.pem
+holder() { # name subject days ext
+  openssl req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr -subj "$2"
+  openssl x509 -req -in $1.csr -CA sub.crt -CAkey sub.key -days $3 -extfile $4 -out $1.crt
+  openssl pkcs12 -export -inkey $1.key -in $1.crt -certfile chain.pem -passout pass:mat-khau -out $1.p12
+}
+holder good "/C=VN/ST=Ha Noi/CN=TRAN VAN HUNG" 365 sign.ext
+holder expired "/C=VN/CN=TRAN VAN HUNG" -1 sign.ext
+holder enc "/C=VN/CN=TRAN VAN HUNG" 365 enc.ext
+holder other "/C=VN/CN=NGUYEN THI HOA" 365 sign.ext
+openssl pkcs12 -export -nokeys -in good.crt -certfile chain.pem -passout pass:mat-khau -out nokey.p12
+"#;
 
 /// The principal imports a PKCS#12 from a licensed CA (a throw-away root → issuing CA → RSA 2048
 /// holder, as Vietnamese public CAs issue) instead of a school certificate. Refused with a clear
@@ -1091,36 +1147,7 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     // A root, an issuing CA under it, and holders' certificates: the principal's (signing
     // usage, his name without diacritics as public CAs write it), an expired one, one for key
     // encipherment only, one in another person's name.
-    sh(
-        &ca_dir,
-        r#"
-cat > ca.ext <<X
-basicConstraints=critical,CA:true
-keyUsage=critical,keyCertSign,cRLSign
-X
-cat > sign.ext <<X
-keyUsage=critical,digitalSignature,nonRepudiation
-X
-cat > enc.ext <<X
-keyUsage=critical,keyEncipherment
-X
-openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.crt -days 3650 \
-  -subj "/C=VN/O=Bo Thong tin Test/CN=Test National Root CA" -addext "keyUsage=critical,keyCertSign,cRLSign"
-openssl req -newkey rsa:2048 -nodes -keyout sub.key -out sub.csr -subj "/C=VN/O=Test CA JSC/CN=Test Licensed CA"
-openssl x509 -req -in sub.csr -CA root.crt -CAkey root.key -days 3650 -extfile ca.ext -out sub.crt
-cat sub.crt root.crt > chain.pem
-holder() { # name subject days ext
-  openssl req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr -subj "$2"
-  openssl x509 -req -in $1.csr -CA sub.crt -CAkey sub.key -days $3 -extfile $4 -out $1.crt
-  openssl pkcs12 -export -inkey $1.key -in $1.crt -certfile chain.pem -passout pass:mat-khau -out $1.p12
-}
-holder good "/C=VN/ST=Ha Noi/CN=TRAN VAN HUNG" 365 sign.ext
-holder expired "/C=VN/CN=TRAN VAN HUNG" -1 sign.ext
-holder enc "/C=VN/CN=TRAN VAN HUNG" 365 enc.ext
-holder other "/C=VN/CN=NGUYEN THI HOA" 365 sign.ext
-openssl pkcs12 -export -nokeys -in good.crt -certfile chain.pem -passout pass:mat-khau -out nokey.p12
-"#,
-    );
+    sh(&ca_dir, LICENSED_CA);
     // The homeroom teacher's certificate comes from the school signing CA (made now).
     let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
     assert!(o.status.success(), "{}", text(&o));
@@ -1148,43 +1175,26 @@ openssl pkcs12 -export -nokeys -in good.crt -certfile chain.pem -passout pass:ma
     let o = import_p12(&data, &p12("other"), "mat-khau", &[]);
     refused(&o, "NGUYEN THI HOA");
     assert!(text(&o).contains("--confirm-name"), "{}", text(&o));
-    // Nothing was stored by any of them: the principal still has no certificate to sign with.
-    let o = hocba(
-        &[
-            "sign",
-            "--user",
-            "hieutruong",
-            "--out",
-            "x.pdf",
-            unsigned.to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(!o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("Chưa có chứng thư"), "{}", text(&o));
+    // Nothing was stored by any of them: the principal still signs with the demo's school
+    // certificate (its PIN), which the school CA alone vouches for.
+    let kept = tmp.path().join("kept.pdf");
+    let o = Command::new(bin())
+        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .arg(&kept)
+        .arg(&unsigned)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", DEMO_PIN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = hocba(&["verify", kept.to_str().unwrap()], &data);
+    assert!(o.status.success(), "{}", text(&o));
 
     let o = import_p12(&data, &p12("good"), "mat-khau", &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("Test Licensed CA"), "{}", text(&o));
-    let once = tmp.path().join("once.pdf");
-    let twice = tmp.path().join("twice.pdf");
-    for (user, from, to) in [
-        (&*homeroom, &unsigned, &once),
-        ("hieutruong", &once, &twice),
-    ] {
-        let o = hocba(
-            &[
-                "sign",
-                "--user",
-                user,
-                "--out",
-                to.to_str().unwrap(),
-                from.to_str().unwrap(),
-            ],
-            &data,
-        );
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    let twice = sign_in_turn(&data, &homeroom, &unsigned, tmp.path());
 
     // pyHanko trusts both roots: the school's for the homeroom teacher, the licensed one for
     // the principal.
@@ -1375,4 +1385,295 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     assert!(!poppler.contains("Signature is Valid"), "{poppler}");
     let (ok, hanko) = pyhanko_validate(&pyhanko, &bad, &ca);
     assert!(!ok, "{hanko}");
+}
+
+/// One class's cell for a term on BGH's lock panel (`/grades`, table `class-locks`): its text
+/// and the (data-api, data-body) of its button.
+fn lock_cell(page: &str, class: &str, term: &str) -> (String, String, String) {
+    let row = page
+        .split(&format!("id=\"class-lock-{class}\""))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no lock row for {class}: {page}"));
+    let cell = row
+        .split(&format!("data-term=\"{term}\""))
+        .nth(1)
+        .and_then(|c| c.split("</td>").next())
+        .unwrap_or_else(|| panic!("no {term} cell for {class}: {row}"));
+    let attr = |open: &str, close: char| {
+        cell.split(open)
+            .nth(1)
+            .and_then(|a| a.split(close).next())
+            .unwrap_or_else(|| panic!("no {open} in {cell}"))
+            .to_string()
+    };
+    (
+        cell.to_string(),
+        attr("data-api=\"", '"'),
+        attr("data-body='", '\''),
+    )
+}
+
+/// Issue 22 item 5: the lock panel shows each class's lock state — the demo's 9A1 locked for
+/// itself alone, 9A2 open — and its buttons lock and reopen one class (the page's own request,
+/// as app.js sends it: the button's body, with the reason added for a reopening) while the
+/// other classes stay as they were.
+#[test]
+fn the_lock_panel_locks_and_reopens_one_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let page = |c: &reqwest::blocking::Client| {
+        let r = c.get(format!("{b}/grades")).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().unwrap()
+    };
+    let p = page(&bgh);
+    let (signed, _, _) = lock_cell(&p, SIGNED, "hk2");
+    assert!(
+        signed.contains("data-locked=\"true\"") && signed.contains("Đã khoá sổ (riêng lớp)"),
+        "{signed}"
+    );
+    let (open, api, body) = lock_cell(&p, CLASS, "hk2");
+    assert!(
+        open.contains("data-locked=\"false\"") && open.contains("Đang mở"),
+        "{open}"
+    );
+    assert_eq!(api, "/api/v1/grades/terms/hk2/lock");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["class"], CLASS, "{body}");
+    let (code, e) = post(&bgh, format!("{b}{api}"), body);
+    assert_eq!(code, 200, "{e}");
+
+    let p = page(&bgh);
+    let (locked, api, body) = lock_cell(&p, CLASS, "hk2");
+    assert!(
+        locked.contains("data-locked=\"true\"") && locked.contains("(riêng lớp)"),
+        "{locked}"
+    );
+    // The school's term stays open, and so does another class.
+    assert!(p.contains("Đang mở <button data-api=\"/api/v1/grades/terms/hk2/lock\" data-body='{\"force\":false}'"), "{p}");
+    let (other, _, _) = lock_cell(&p, "2026-9a3", "hk2");
+    assert!(other.contains("data-locked=\"false\""), "{other}");
+    assert_eq!(api, "/api/v1/grades/terms/hk2/unlock");
+    let mut body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    body["reason"] = "Phúc khảo".into();
+    let (code, e) = post(&bgh, format!("{b}{api}"), body);
+    assert_eq!(code, 200, "{e}");
+    let (reopened, _, _) = lock_cell(&page(&bgh), CLASS, "hk2");
+    assert!(reopened.contains("data-locked=\"false\""), "{reopened}");
+    let (signed, _, _) = lock_cell(&page(&bgh), SIGNED, "hk2");
+    assert!(signed.contains("data-locked=\"true\""), "{signed}");
+
+    // A teacher's page has no lock panel.
+    let gvcn = s.login(&homeroom_of(&s, CLASS));
+    assert!(!page(&gvcn).contains("class-locks"));
+}
+
+/// A demo box's data with one học bạ of [`CLASS`] downloaded unsigned, and the throw-away
+/// licensed CA of [`LICENSED_CA`] beside it; none without openssl.
+struct Licensed {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+    ca_dir: PathBuf,
+    unsigned: PathBuf,
+    homeroom: String,
+}
+
+fn licensed() -> Option<Licensed> {
+    if !on_path("openssl") {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ca_dir = tmp.path().join("licensed-ca");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    sh(&ca_dir, LICENSED_CA);
+    let (pdf, homeroom) = hocba_pdf(&data);
+    let unsigned = tmp.path().join("hocba.pdf");
+    std::fs::write(&unsigned, &pdf).unwrap();
+    Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        homeroom,
+    })
+}
+
+/// Issue 22 item 2: the box's verify page trusts the chain recorded with a signer imported from
+/// a licensed CA's PKCS#12, besides the school signing CA, and says which CA vouches for each
+/// signature — the homeroom teacher's "CA của trường", the principal's "CA công cộng: Test
+/// Licensed CA" — so a học bạ signed with the imported certificate is valid on the box.
+#[test]
+fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
+    let Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        homeroom,
+    }) = licensed()
+    else {
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    };
+    let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let twice = sign_in_turn(&data, &homeroom, &unsigned, tmp.path());
+    let signed = std::fs::read(&twice).unwrap();
+
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let check = |pdf: Vec<u8>| {
+        let r = bgh
+            .post(format!("{b}/api/v1/hocba/verify"))
+            .header("Content-Type", "application/pdf")
+            .header("X-CSRF-Token", common::csrf(&bgh, &b))
+            .body(pdf)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
+    };
+    let (code, v) = check(signed.clone());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["valid"], true, "{v}");
+    let sigs = v["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{v}");
+    assert_eq!(sigs[0]["trusted_by"], "CA của trường", "{v}");
+    assert_eq!(sigs[1]["signer"], "TRAN VAN HUNG", "{v}");
+    assert_eq!(
+        sigs[1]["trusted_by"], "CA công cộng: Test Licensed CA",
+        "{v}"
+    );
+    assert!(sigs.iter().all(|s| s["chain_ok"] == true), "{v}");
+    // One changed byte still makes the file invalid, whichever CA vouches.
+    let mut tampered = signed.clone();
+    let at = find(&signed, b"/Producer").map_or(signed.len() / 3, |i| i + 2);
+    tampered[at] ^= 0x01;
+    let (code, v) = check(tampered);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["valid"], false, "{v}");
+}
+
+/// Issue 22 item 1: the principal imports her licensed CA's PKCS#12 on the web (the verify
+/// page's form posts to `/api/v1/hocba/signer/p12`) while the server runs. The same refusals as
+/// the command, in Vietnamese, each leaving her school certificate in place: a wrong password,
+/// an expired certificate, another person's name unless confirmed, an existing certificate not
+/// asked to be replaced. Nobody imports for someone else: the admin and a teacher are refused.
+/// The accepted one is hers at once (the page names its CA) and signs with the new PIN.
+#[test]
+fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
+    use base64::Engine;
+    let Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        ..
+    }) = licensed()
+    else {
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    };
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let head = s.login("hieutruong");
+    let file = |n: &str| {
+        base64::engine::general_purpose::STANDARD
+            .encode(std::fs::read(ca_dir.join(format!("{n}.p12"))).unwrap())
+    };
+    let import = |c: &reqwest::blocking::Client, body: serde_json::Value| {
+        post(c, format!("{b}/api/v1/hocba/signer/p12"), body)
+    };
+    let body = |n: &str, password: &str| serde_json::json!({"p12": file(n), "password": password, "pin": PIN});
+    let page = |c: &reqwest::blocking::Client| {
+        c.get(format!("{b}/grades/hocba-verify"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    assert!(page(&head).contains("id=\"p12-form\""));
+    let school = "Chứng thư do CA ký số của trường cấp.";
+    assert!(page(&head).contains(school));
+    let refused = |(code, e): (u16, serde_json::Value), want: u16, words: &str| {
+        assert_eq!(code, want, "{e}");
+        let msg = e["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(words), "{e}");
+    };
+    let mut replace = body("good", "sai-mat-khau");
+    replace["replace"] = true.into();
+    refused(import(&head, replace), 422, "Sai mật khẩu");
+    let mut expired = body("expired", "mat-khau");
+    expired["replace"] = true.into();
+    refused(import(&head, expired), 422, "hết hạn");
+    let mut other = body("other", "mat-khau");
+    other["replace"] = true.into();
+    refused(import(&head, other), 422, "NGUYEN THI HOA");
+    refused(
+        import(&head, body("good", "mat-khau")),
+        409,
+        "đã có chứng thư",
+    );
+    // Not for someone else, and not for anyone but the school's head.
+    let admin = s.login("admin");
+    let mut good = body("good", "mat-khau");
+    good["replace"] = true.into();
+    refused(import(&admin, good.clone()), 403, "Hiệu trưởng");
+    let teacher = s.login(&homeroom_of(&s, CLASS));
+    refused(import(&teacher, good.clone()), 403, "Hiệu trưởng");
+    assert!(!page(&admin).contains("id=\"p12-form\""));
+    // Nothing stored by any of them.
+    assert!(page(&head).contains(school));
+
+    let (code, done) = import(&head, good);
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["issuer"], "Test Licensed CA", "{done}");
+    assert_eq!(done["name"], "TRAN VAN HUNG", "{done}");
+    assert!(
+        page(&head).contains("Chứng thư số công cộng do Test Licensed CA cấp."),
+        "{}",
+        page(&head)
+    );
+    // The holder's name confirmed: the vice principal imports a certificate in another name.
+    let vp = s.login("phohieutruong");
+    let mut confirmed = body("other", "mat-khau");
+    confirmed["confirm_name"] = true.into();
+    confirmed["replace"] = true.into();
+    let (code, done) = import(&vp, confirmed);
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["role"], "Phó hiệu trưởng", "{done}");
+    s.stop();
+
+    // The imported key signs with the new PIN, its chain to the licensed CA.
+    let out = tmp.path().join("signed.pdf");
+    let o = hocba(
+        &[
+            "sign",
+            "--user",
+            "hieutruong",
+            "--out",
+            out.to_str().unwrap(),
+            unsigned.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = hocba(
+        &[
+            "verify",
+            "--ca",
+            ca_dir.join("root.crt").to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("TRAN VAN HUNG"), "{}", text(&o));
 }

@@ -2560,7 +2560,13 @@ fn the_hubs_role_matrix_holds_on_its_pages_and_json_routes() {
             .unwrap()
             .status();
         if roles.iter().any(|r| r == "district_staff") {
-            assert!(code.is_success(), "{m} {path} as district_staff: {code}");
+            // The học bạ check takes a PDF: this JSON body passes the gate and is refused as
+            // no PDF it can check (422), not as a caller it refuses.
+            let checked = path == "/district/api/hocba/verify" && code == 422;
+            assert!(
+                code.is_success() || checked,
+                "{m} {path} as district_staff: {code}"
+            );
         } else {
             assert_eq!(code, 403, "{m} {path} as district_staff");
         }

@@ -353,3 +353,61 @@ fn the_hubs_time_stamping_authority_answers_enrolled_schools_only() {
     assert_eq!(code, 200);
     assert!(tram::pki::tsa::check_reply(&reply, &digest, &nonce).is_err());
 }
+
+/// Issue 22 item 3: the hub's staff page "Kiểm tra học bạ số" is in the hub's menu and posts
+/// the chosen PDF to `/district/api/hocba/verify`; a signed học bạ of a school whose CA the hub
+/// never received (the demo box's class 9A1, not enrolled) is answered "Không rõ trường".
+#[test]
+fn the_hubs_verify_page_names_an_unknown_school() {
+    let tmp = tempfile::tempdir().unwrap();
+    let box_data = tmp.path().join("box");
+    let s = Server::start(&box_data, false);
+    let bgh = s.login("hieutruong");
+    // A student of the demo's signed class, from its versions.
+    let signed_class: Value = bgh
+        .get(format!("{}/api/v1/hocba/classes/2026-9a1", s.base()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let student = signed_class["versions"][0]["student"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = bgh
+        .get(format!("{}/grades/hocba/{student}/signed", s.base()))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let signed = r.bytes().unwrap().to_vec();
+
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let staff = hub.staff();
+    let page = staff
+        .get(format!("{}/district/hocba-verify", hub.base()))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().unwrap();
+    assert!(
+        page.contains("data-api=\"/district/api/hocba/verify\"")
+            && page.contains("href=\"/district/hocba-verify\""),
+        "{page}"
+    );
+    let r = staff
+        .post(format!("{}/district/api/hocba/verify", hub.base()))
+        .header("content-type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(&staff, &hub.base()))
+        .body(signed)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let e: Value = r.json().unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Không rõ trường")),
+        "{e}"
+    );
+}

@@ -72,12 +72,13 @@
     if (b.dataset.prompt) {
       const reason = prompt(b.dataset.prompt);
       if (!reason || !reason.trim()) return;
-      body = JSON.stringify({ reason: reason.trim() });
+      // The button's own fields (a class to reopen alone) go along with the reason.
+      body = JSON.stringify(Object.assign(JSON.parse(b.dataset.body || "{}"), { reason: reason.trim() }));
     }
     let r = await call(b.dataset.api, b.dataset.method || "POST", body, true);
     // Locking a term with students still incomplete: say how many and ask once more.
     if (!r.ok && r.data.error && r.data.error.code === "incomplete" && confirm(r.data.error.message + "\n\nVẫn khoá sổ?")) {
-      r = await call(b.dataset.api, "POST", JSON.stringify({ force: true }), true);
+      r = await call(b.dataset.api, "POST", JSON.stringify(Object.assign(JSON.parse(body), { force: true })), true);
     }
     if (r.ok) {
       if (b.dataset.show && r.data[b.dataset.show]) { alert(r.data[b.dataset.show]); }

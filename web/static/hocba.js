@@ -15,7 +15,8 @@
     const file = input.files[0];
     if (!file) return;
     out.textContent = "Đang kiểm tra…";
-    const res = await fetch("/api/v1/hocba/verify", {
+    // The district hub's page posts to its own API (data-api), which names the school too.
+    const res = await fetch(input.dataset.api || "/api/v1/hocba/verify", {
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/pdf" }, body: file,
     });
@@ -31,8 +32,8 @@
     (d.signatures || []).forEach((s, i) => {
       const tr = document.createElement("tr");
       const ok = s.problems_vi.length === 0;
-      [String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do CA của trường cấp" : "KHÔNG do CA của trường cấp",
-       s.time || "", s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
+      [String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do " + (s.trusted_by || "CA của trường") + " cấp" : "KHÔNG do CA đáng tin cậy cấp",
+       (s.time || "") + (s.timestamp ? " (dấu thời gian " + s.timestamp + ")" : ""), s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
        ok ? "Hợp lệ" : "Không hợp lệ: " + s.problems_vi.join(" ")].forEach((t) => {
         const td = document.createElement("td");
         td.textContent = t;
@@ -44,6 +45,39 @@
     const head = d.valid ? "Tệp hợp lệ." : "Tệp KHÔNG hợp lệ.";
     const sigs = (d.signatures || []).length ? "" : " Không có chữ ký nào.";
     const newer = d.note ? " " + d.note : "";
-    out.textContent = head + sigs + newer + " " + (dataText[d.data && d.data.state] || "");
+    const school = d.school_name ? " Trường: " + d.school_name + " (" + d.school + ")." : "";
+    out.textContent = head + school + sigs + newer + " " + (dataText[d.data && d.data.state] || "");
   });
+
+  // The principal's own PKCS#12: the file goes up base64 in JSON with its password and the new
+  // PIN; the password and PIN fields are cleared whatever the answer.
+  const form = document.getElementById("p12-form");
+  if (form) {
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const msg = document.getElementById("p12-result");
+      const file = form.elements.p12.files[0];
+      if (!file) return;
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      let bin = "";
+      bytes.forEach((b) => { bin += String.fromCharCode(b); });
+      const body = {
+        p12: btoa(bin), password: form.elements.password.value, pin: form.elements.pin.value,
+        confirm_name: form.elements.confirm_name.checked,
+        replace: form.elements.replace ? form.elements.replace.checked : false,
+      };
+      form.elements.password.value = "";
+      form.elements.pin.value = "";
+      msg.textContent = "Đang nhập…";
+      const res = await fetch("/api/v1/hocba/signer/p12", {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      let d = {};
+      try { d = await res.json(); } catch (e) { /* no body */ }
+      msg.textContent = res.ok ? d.message : ((d.error && d.error.message) || ("Lỗi " + res.status));
+      msg.className = "msg " + (res.ok ? "ok" : "err");
+      if (res.ok) setTimeout(() => location.reload(), 1500);
+    });
+  }
 })();

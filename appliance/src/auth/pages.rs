@@ -52,6 +52,7 @@ pub fn chrome(s: &Shared, u: &ApiUser, headers: &HeaderMap) -> Chrome {
         let mut nav = vec![
             ("/district", "district.title"),
             ("/district/publish", "district.publish"),
+            ("/district/hocba-verify", "district.hocba_verify"),
         ];
         if auth::permits(p, Action::ManageAccounts) {
             nav.push(("/admin/accounts", "nav.accounts"));

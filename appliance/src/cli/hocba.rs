@@ -129,18 +129,13 @@ fn import(
     let found = tram::auth::find_by_username(&rx, &account)?
         .with_context(|| format!("no account {account:?}"))?;
     drop(rx);
-    use tram::auth::Role;
     // A public CA's certificate signs as the school's head: the principal or a vice principal.
-    let role = if found.roles.contains(&Role::Principal) {
-        "Hiệu trưởng"
-    } else if found.roles.contains(&Role::VicePrincipal) {
-        "Phó hiệu trưởng"
-    } else {
+    if tram::gradebook::hocba::head_role(&found.roles).is_none() {
         anyhow::bail!(
             "the account {account:?} is neither the principal nor a vice principal (its roles: {:?})",
             found.roles
         );
-    };
+    }
     if found.disabled {
         anyhow::bail!("the account {account:?} is disabled: it cannot hold a signing certificate");
     }
@@ -153,19 +148,25 @@ fn import(
     }
     let password = secret("TRAM_P12_PASSWORD")?;
     let pin = secret("TRAM_SIGNING_PIN")?;
-    let who = signing::SignerName {
-        account: &found.id,
-        full_name: &found.full_name,
-        role,
+    let req = tram::gradebook::hocba::P12Import {
+        p12: &bytes,
+        password: &password,
+        pin: &pin,
+        confirm_name,
+        replace,
     };
-    let rec = match tram::pki::p12::import(&bytes, &password, &who, &pin, confirm_name, now) {
+    let actor = tram::store::Actor::system(now);
+    let rec = match tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now) {
         Ok(rec) => rec,
-        Err(e @ tram::pki::p12::P12Error::NameDiffers { .. }) => {
+        Err(
+            e @ tram::gradebook::hocba::HocbaError::P12(tram::pki::p12::P12Error::NameDiffers {
+                ..
+            }),
+        ) => {
             anyhow::bail!("{e} (--confirm-name)")
         }
         Err(e) => return Err(e.into()),
     };
-    tram::gradebook::hocba::store_signer(&store, &tram::store::Actor::system(now), &rec, replace)?;
     let cert = hex::decode(&rec.cert)
         .ok()
         .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok());

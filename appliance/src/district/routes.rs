@@ -213,6 +213,7 @@ pub fn staff() -> Router<Shared> {
         .route("/district/csdl.xlsx", get(csdl_xlsx))
         .route("/district/csdl/{file}", get(csdl_csv))
         .route("/district/publish", get(publish_page))
+        .route("/district/hocba-verify", get(hocba_verify_page))
         .route("/district/api/published", get(published_json))
         .route("/district/api/uploads", post(start_upload))
         .route(
@@ -1131,6 +1132,19 @@ pub(crate) struct PublishedRow {
     at: String,
     by: String,
     size: String,
+}
+
+page!(HocbaVerifyPage, "district_hocba.html" {});
+
+/// "Kiểm tra học bạ số" for the district's staff: the page's script posts the chosen PDF to
+/// `/district/api/hocba/verify` and shows the school and each signature.
+async fn hocba_verify_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    require_staff(&u)?;
+    Ok(render(HocbaVerifyPage::new(chrome(&s, &u, &headers))))
 }
 
 page!(PublishPage, "district_publish.html" {

@@ -141,6 +141,10 @@ pub enum HocbaError {
     LockChanged,
     #[error("Lớp {0} chưa có học bạ nào được ký.")]
     NothingSigned(String),
+    #[error(transparent)]
+    P12(#[from] crate::pki::p12::P12Error),
+    #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng mới nhập chứng thư số công cộng để ký học bạ.")]
+    NotHead,
 }
 
 impl HocbaError {
@@ -170,6 +174,11 @@ impl HocbaError {
             HocbaError::Quarantined => "quarantined",
             HocbaError::LockChanged => "lock_changed",
             HocbaError::NothingSigned(_) => "nothing_signed",
+            HocbaError::P12(crate::pki::p12::P12Error::Signing(SigningError::WeakPin)) => {
+                "weak_pin"
+            }
+            HocbaError::P12(e) => e.code(),
+            HocbaError::NotHead => "not_principal",
         }
     }
 }
@@ -200,6 +209,57 @@ pub fn store_signer(
         tx.put(&SIGNERS, &rec.account, rec, action)?;
         Ok(existed)
     })
+}
+
+/// A licensed CA's PKCS#12 and what its import needs besides the account.
+pub struct P12Import<'a> {
+    pub p12: &'a [u8],
+    /// The file's password.
+    pub password: &'a str,
+    /// The new signing PIN the key is sealed under.
+    pub pin: &'a str,
+    /// The holder named in the certificate is this account's person though the names differ.
+    pub confirm_name: bool,
+    /// Replace the account's existing signing certificate.
+    pub replace: bool,
+}
+
+/// The role a public CA's certificate signs as: the school's head, the principal or a vice
+/// principal; none for anyone else.
+pub fn head_role(roles: &[Role]) -> Option<&'static str> {
+    if roles.contains(&Role::Principal) {
+        Some("Hiệu trưởng")
+    } else if roles.contains(&Role::VicePrincipal) {
+        Some("Phó hiệu trưởng")
+    } else {
+        None
+    }
+}
+
+/// Imports a licensed CA's PKCS#12 as `account`'s signing certificate (`tram hocba signer
+/// import` and the web form of the principal or vice principal herself): every check
+/// (`pki::p12::import`) comes before the one write, which goes through `Store::write` like any
+/// change — audited as the signer issued or replaced, and safe while the server runs. Nothing
+/// is stored on any refusal.
+pub fn import_p12(
+    store: &Store,
+    actor: &Actor,
+    account: &crate::auth::Account,
+    req: &P12Import<'_>,
+    now: jiff::Timestamp,
+) -> Result<SignerRecord, HocbaError> {
+    let role = head_role(&account.roles).ok_or(HocbaError::NotHead)?;
+    if !req.replace && signer(&store.read()?, &account.id)?.is_some() {
+        return Err(HocbaError::SignerExists);
+    }
+    let who = signing::SignerName {
+        account: &account.id,
+        full_name: &account.full_name,
+        role,
+    };
+    let rec = crate::pki::p12::import(req.p12, req.password, &who, req.pin, req.confirm_name, now)?;
+    store_signer(store, actor, &rec, req.replace)?;
+    Ok(rec)
 }
 
 /// Moves the signer files of an earlier version (`keys/hocba-signer-*.json`) into the table,
@@ -747,6 +807,10 @@ pub struct SignatureView {
     pub problems_vi: Vec<String>,
     /// dd/mm/yyyy HH:MM in the school's time zone.
     pub time: Option<String>,
+    /// Which trusted CA issued the signer's certificate: "CA của trường" (the school signing
+    /// CA) or "CA công cộng: <name>" (a licensed CA whose chain came with an imported
+    /// signer); none when no trusted CA did.
+    pub trusted_by: Option<String>,
 }
 
 /// A verifier's finding (`pades::verify`, English) in the page's words.
@@ -789,7 +853,7 @@ fn problem_vi(en: &str) -> String {
         ),
         (
             "the signer's certificate was not issued by the trusted CA",
-            "Chứng thư của người ký không do CA ký số của trường cấp.",
+            "Chứng thư của người ký không do CA của trường hay CA công cộng mà trường đã nhập cấp.",
         ),
         (
             "the signing time",
@@ -837,14 +901,64 @@ fn newer_version(r: &impl Read, pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
     Ok((newest > this.1.version).then_some(newest))
 }
 
-/// Verifies an uploaded PDF against this box's school signing CA and records.
+/// The CAs this box trusts for học bạ signatures, with how the page names them: the school
+/// signing CA, then the top of each chain recorded with a signer imported from a licensed CA's
+/// PKCS#12 (the principal chose that CA; its certificates came with her file).
+fn trust_anchors(
+    r: &impl Read,
+    school: x509_cert::Certificate,
+) -> Result<Vec<(x509_cert::Certificate, String)>, HocbaError> {
+    use der::Decode;
+    let mut out = vec![(school, "CA của trường".to_string())];
+    for (_, rec) in r.scan(&SIGNERS, "")? {
+        // Issuer first: the first certificate names the licensed CA, the last is the top.
+        let chain: Vec<x509_cert::Certificate> = rec
+            .chain
+            .iter()
+            .filter_map(|h| hex::decode(h).ok())
+            .filter_map(|d| x509_cert::Certificate::from_der(&d).ok())
+            .collect();
+        let (Some(issuer), Some(top)) = (chain.first(), chain.last()) else {
+            continue;
+        };
+        if out.iter().any(|(c, _)| c == top) {
+            continue;
+        }
+        let name = signing::subject_name_and_role(issuer).0;
+        out.push((top.clone(), format!("CA công cộng: {name}")));
+    }
+    Ok(out)
+}
+
+/// Verifies an uploaded PDF against the CAs this box trusts ([`trust_anchors`]) and its records.
 pub fn verify_upload(
     r: &impl Read,
     data_dir: &Path,
     pdf: &[u8],
 ) -> Result<Verification, HocbaError> {
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
-    let reports = pades::verify(pdf, &ca.cert)?;
+    let anchors = trust_anchors(r, ca.cert)?;
+    let certs: Vec<_> = anchors.iter().map(|(c, _)| c.clone()).collect();
+    let reports = pades::verify_anchored(pdf, &certs)?;
+    // Which anchor vouches for each signature: each checked alone (a few anchors, one small
+    // file), since the report says only that some anchor did. The order of the signatures is
+    // the file's, the same in every pass.
+    let mut trusted_by: Vec<Option<String>> = vec![None; reports.len()];
+    for (cert, label) in &anchors {
+        for (i, alone) in pades::verify(pdf, cert)?.iter().enumerate() {
+            let issued = !alone.signer.is_empty()
+                && !alone
+                    .problems
+                    .iter()
+                    .any(|p| p.starts_with("the signer's certificate was not issued"));
+            if let Some(slot) = trusted_by.get_mut(i)
+                && slot.is_none()
+                && issued
+            {
+                *slot = Some(label.clone());
+            }
+        }
+    }
     let data = check_data(r, pdf)?;
     let valid = !reports.is_empty()
         && reports.iter().all(|s| s.valid())
@@ -852,10 +966,12 @@ pub fn verify_upload(
     let newer_version = newer_version(r, pdf)?;
     let signatures = reports
         .into_iter()
-        .map(|report| SignatureView {
+        .zip(trusted_by)
+        .map(|(report, trusted_by)| SignatureView {
             problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
             time: report.signing_time.as_deref().and_then(local_time),
             report,
+            trusted_by,
         })
         .collect();
     Ok(Verification {

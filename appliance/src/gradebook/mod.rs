@@ -863,10 +863,19 @@ pub fn class_term_lock(
     class: &Class,
     term: TermId,
 ) -> Result<Option<TermLock>, StoreError> {
-    match r.get(&LOCKS, &class_lock_key(class, term))? {
+    match class_own_lock(r, class, term)? {
         Some(own) => Ok(Some(own)),
         None => term_lock(r, &class.year, term),
     }
+}
+
+/// The lock record a class has of its own for a term (locked or reopened for it alone), if any.
+pub fn class_own_lock(
+    r: &impl Read,
+    class: &Class,
+    term: TermId,
+) -> Result<Option<TermLock>, StoreError> {
+    r.get(&LOCKS, &class_lock_key(class, term))
 }
 
 pub fn is_class_locked(r: &impl Read, class: &Class, term: TermId) -> Result<bool, StoreError> {

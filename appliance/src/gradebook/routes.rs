@@ -40,6 +40,7 @@ pub fn api() -> Router<Shared> {
         .route("/hocba/classes/{class}", get(hocba_versions))
         .route("/hocba/classes/{class}/sign", post(hocba_sign))
         .route("/hocba/verify", post(hocba_verify))
+        .route("/hocba/signer/p12", post(hocba_import_p12))
 }
 
 impl From<super::hocba::HocbaError> for ApiError {
@@ -70,6 +71,9 @@ impl From<super::hocba::HocbaError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             H::SignerExists => StatusCode::CONFLICT,
+            H::NotHead => StatusCode::FORBIDDEN,
+            // The file, its password or the PIN: the importer's to fix.
+            H::P12(_) => StatusCode::UNPROCESSABLE_ENTITY,
             H::NothingSigned(_) => StatusCode::NOT_FOUND,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -118,6 +122,83 @@ async fn hocba_verify(
         )),
         other => Ok(Json(other?)),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportP12 {
+    /// The .p12/.pfx file, base64.
+    p12: String,
+    password: String,
+    pin: String,
+    #[serde(default)]
+    confirm_name: bool,
+    #[serde(default)]
+    replace: bool,
+}
+
+/// The principal or a vice principal imports her own licensed CA's PKCS#12 as her học bạ
+/// signing certificate — the same function and refusals as `tram hocba signer import`. There
+/// is no account in the body: nobody, the admin included, imports a key for someone else.
+async fn hocba_import_p12(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<ImportP12>,
+) -> Result<Json<Value>, ApiError> {
+    // The gates before the body: a caller who may not import learns nothing from its
+    // validation.
+    if super::hocba::head_role(&u.principal.account.roles).is_none() {
+        return Err(super::hocba::HocbaError::NotHead.into());
+    }
+    // A signing key carries trust: not in the week after someone else set the password.
+    if u.principal.quarantined {
+        return Err(super::hocba::HocbaError::Quarantined.into());
+    }
+    let body = json_body(b)?;
+    use base64::Engine;
+    let p12 = base64::engine::general_purpose::STANDARD
+        .decode(body.p12.trim())
+        .map_err(|_| ApiError::bad_request("Tệp PKCS#12 gửi lên không đọc được (base64)."))?;
+    if p12.is_empty() {
+        return Err(ApiError::bad_request("Chọn tệp chứng thư .p12/.pfx."));
+    }
+    if body.pin.is_empty() {
+        return Err(ApiError::bad_request("Nhập mã PIN ký mới."));
+    }
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let actor = u.actor();
+    let account = u.principal.account.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let req = super::hocba::P12Import {
+            p12: &p12,
+            password: &body.password,
+            pin: &body.pin,
+            confirm_name: body.confirm_name,
+            replace: body.replace,
+        };
+        super::hocba::import_p12(&store, &actor, &account, &req, actor.now)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let cert = hex::decode(&done.cert)
+        .ok()
+        .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok());
+    let (name, issuer) = cert.map_or_else(Default::default, |c| {
+        (
+            crate::pki::signing::subject_name_and_role(&c).0,
+            crate::pki::signing::name_part(&c.tbs_certificate.issuer, der::oid::db::rfc4519::CN)
+                .unwrap_or_else(|| c.tbs_certificate.issuer.to_string()),
+        )
+    });
+    tracing::info!(account = %done.account, %issuer, "học bạ signer imported from a PKCS#12 on the web");
+    Ok(Json(json!({
+        "imported": true,
+        "name": name,
+        "issuer": issuer,
+        "role": done.role,
+        "message": format!("Đã nhập chứng thư của {name} do {issuer} cấp; khoá bí mật được niêm phong bằng mã PIN mới."),
+    })))
 }
 
 #[derive(Deserialize)]

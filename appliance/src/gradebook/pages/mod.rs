@@ -57,6 +57,21 @@ pub struct TermState {
     pub incomplete: Vec<String>,
 }
 
+/// One class's lock state for a term, on BGH's lock panel: its own lock or reopening, else the
+/// school's.
+pub struct ClassLockCell {
+    pub code: &'static str,
+    pub locked: bool,
+    /// The class has a lock record of its own (locked or reopened for it alone).
+    pub own: bool,
+}
+
+pub struct ClassLockRow {
+    pub id: String,
+    pub name: String,
+    pub terms: Vec<ClassLockCell>,
+}
+
 pub struct CorrectionView {
     pub id: String,
     pub what: String,
@@ -70,6 +85,7 @@ page!(IndexPage, "grades.html" {
     classes: Vec<(String, String)>,
     bgh: bool,
     terms: Vec<TermState>,
+    class_locks: Vec<ClassLockRow>,
     corrections: Vec<CorrectionView>,
 });
 
@@ -154,6 +170,29 @@ async fn index(
             incomplete,
         });
     }
+    // Each class of the year with the lock that holds for it per term, so BGH can lock or reopen
+    // one class (a class finished early, a correction in one class) without the school's lock.
+    let mut class_locks = vec![];
+    if bgh {
+        let mut of_year: Vec<&school::Class> = classes.iter().filter(|c| c.year == year).collect();
+        of_year.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+        for c in of_year {
+            let mut cells = vec![];
+            for t in TermId::BOTH {
+                let own = super::class_own_lock(&rx, c, t)?;
+                cells.push(ClassLockCell {
+                    code: t.code(),
+                    locked: super::is_class_locked(&rx, c, t)?,
+                    own: own.is_some(),
+                });
+            }
+            class_locks.push(ClassLockRow {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                terms: cells,
+            });
+        }
+    }
     let students = school::list(&rx, &school::STUDENTS)?;
     let corrections = super::pending_corrections(&rx, p)?
         .into_iter()
@@ -184,6 +223,7 @@ async fn index(
         visible,
         bgh,
         terms,
+        class_locks,
         corrections,
     )))
 }
@@ -361,7 +401,10 @@ async fn hocba_zip(
         .into_response())
 }
 
-page!(HocbaVerifyPage, "hocba_verify.html" {});
+page!(HocbaVerifyPage, "hocba_verify.html" {
+    head: bool,
+    current: Option<String>,
+});
 
 /// Kiểm tra học bạ số: upload a signed học bạ, see each signature and whether its data
 /// matches (the page's script posts the file to `/api/v1/hocba/verify`).
@@ -378,7 +421,32 @@ async fn hocba_verify_page(
     {
         return Err(GradeError::Forbidden.into());
     }
-    Ok(render(HocbaVerifyPage::new(chrome(&s, &u, &headers))))
+    // The principal or a vice principal imports her own licensed CA's certificate here; the
+    // page says which certificate she signs with now.
+    let head = super::hocba::head_role(roles).is_some();
+    let current = if head {
+        super::hocba::signer(&s.store.read()?, u.principal.id())?.map(|rec| {
+            if rec.chain.is_empty() {
+                "Chứng thư do CA ký số của trường cấp.".to_string()
+            } else {
+                let issuer = rec
+                    .chain
+                    .first()
+                    .and_then(|h| hex::decode(h).ok())
+                    .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok())
+                    .map(|c| crate::pki::signing::subject_name_and_role(&c).0)
+                    .unwrap_or_default();
+                format!("Chứng thư số công cộng do {issuer} cấp.")
+            }
+        })
+    } else {
+        None
+    };
+    Ok(render(HocbaVerifyPage::new(
+        chrome(&s, &u, &headers),
+        head,
+        current,
+    )))
 }
 
 fn hocba_panel(
