@@ -127,6 +127,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .max_blocking_threads(64)
         .build()?;
+    let shutdown = {
+        let _in_runtime = rt.enter();
+        shutdown_signal()
+    };
     rt.block_on(app::serve(
         store,
         app::ServeOptions {
@@ -140,7 +144,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 ..relay_budget(relay_rate, &relay_school_hours)?
             },
         },
-        shutdown_signal(),
+        shutdown,
     ))?;
     tram::device::note_clean_stop(&data.data_dir);
     Ok(ExitCode::SUCCESS)
