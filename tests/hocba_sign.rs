@@ -808,7 +808,8 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
     let patch = |who: &str, classes: serde_json::Value| {
         let r = admin
             .patch(format!("{b}/api/v1/accounts/u-{who}"))
-            .json(&serde_json::json!({ "homeroom": classes }))
+            // Taking a class that has a homeroom teacher is confirmed (`replace_homeroom`).
+            .json(&serde_json::json!({ "homeroom": classes, "replace_homeroom": true }))
             .send()
             .unwrap();
         (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
@@ -1251,10 +1252,20 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
 
 /// The month's reviewed plans approved in one action ("Ký duyệt cả tháng") as the principal;
 /// the answer and the stored approval PDF.
-fn approve_month(data: &Path, body: serde_json::Value) -> (u16, serde_json::Value, Vec<u8>) {
+fn approve_month(
+    data: &Path,
+    who: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value, Vec<u8>) {
     let mut s = Server::start(data, false);
     let b = s.base();
-    let bgh = s.login("hieutruong");
+    let bgh = s.login(who);
+    // A plan-signing key for a BGH member the demo gave none (a second call finds it made).
+    let _ = post(
+        &bgh,
+        format!("{b}/api/v1/lessons/key"),
+        serde_json::json!({"secret": "123456", "confirm": "123456"}),
+    );
     let d: serde_json::Value = bgh
         .get(format!("{b}/api/v1/lessons/dashboard"))
         .send()
@@ -1313,9 +1324,14 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    // No certificate: approved, the PDF unsigned with a note.
+    // No certificate (the vice principal: the demo gives the principal one, for its signed
+    // class): approved, the PDF unsigned with a note.
     let plain = tmp.path().join("plain");
-    let (code, r, pdf) = approve_month(&plain, serde_json::json!({"secret": "123456"}));
+    let (code, r, pdf) = approve_month(
+        &plain,
+        "phohieutruong",
+        serde_json::json!({"secret": "123456"}),
+    );
     assert_eq!(code, 200, "{r}");
     assert!(r["approval_pdf"]["signed_by"].is_null(), "{r}");
     assert!(pdf.starts_with(b"%PDF-"), "no approval PDF served");
@@ -1334,13 +1350,22 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
 
     let data = tmp.path().join("data");
     Server::start(&data, false).stop();
+    // A certificate of her own with a PIN other than her plan-signing PIN (replacing the demo's).
     let o = hocba(
-        &["signer", "--user", "hieutruong", "--role", "hieu-truong"],
+        &[
+            "signer",
+            "--user",
+            "hieutruong",
+            "--role",
+            "hieu-truong",
+            "--replace",
+        ],
         &data,
     );
     assert!(o.status.success(), "{}", text(&o));
     let (code, r, _) = approve_month(
         &data,
+        "hieutruong",
         serde_json::json!({"secret": "123456", "pades_pin": "000000"}),
     );
     assert_eq!(
@@ -1350,6 +1375,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     );
     let (code, r, pdf) = approve_month(
         &data,
+        "hieutruong",
         serde_json::json!({"secret": "123456", "pades_pin": PIN}),
     );
     assert_eq!(code, 200, "{r}");

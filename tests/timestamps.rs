@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use common::{Hub, Proxy, Server, bin, enroll, homeroom_of};
 use serde_json::{Value, json};
 
-const CLASS: &str = "2026-8a1";
+/// The demo's complete class left open to sign (9A1 comes signed).
+const CLASS: &str = "2026-9a2";
 const PIN: &str = "135792";
 
 on_both_storages!(
@@ -93,6 +94,8 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
                 user,
                 "--role",
                 role,
+                // The demo's principal holds a certificate already (its signed class).
+                "--replace",
                 "--data-dir",
             ])
             .arg(&data)
