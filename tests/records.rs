@@ -121,6 +121,19 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
     assert!(hocba.iter().all(|f| f["class"].is_string()));
     let lessons = of_kind("ke-hoach-bai-day");
     assert!(!lessons.is_empty());
+    // The tổ's records: the demo's approved Phụ lục I and its signed minutes, each under its
+    // department (the titles are checked in the PDFs' text by check_folder).
+    let plans = of_kind("ke-hoach-to-chuyen-mon");
+    let minutes = of_kind("bien-ban-sinh-hoat-chuyen-mon");
+    assert_eq!((plans.len(), minutes.len()), (1, 1), "{files:?}");
+    assert!(
+        plans
+            .iter()
+            .chain(&minutes)
+            .all(|f| f["department"].is_string()
+                && f["path"].as_str().unwrap().starts_with("to-chuyen-mon/")),
+        "{files:?}"
+    );
     assert!(lessons.iter().all(|f| f["department"].is_string()));
     // The lessons' signature manifest: every plan's signed content is in the folder with the
     // BLAKE3 the signatures name, and each plan carries its approval signature.

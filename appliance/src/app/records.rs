@@ -31,6 +31,10 @@ pub const SOURCES: &[(&str, Source)] = &[
     ),
     ("học bạ", crate::gradebook::archive::hocba),
     ("kế hoạch bài dạy", crate::lessons::export::archive),
+    (
+        "kế hoạch và biên bản của tổ chuyên môn",
+        crate::dept::archive::archive,
+    ),
 ];
 
 /// What an export gathered: the files and the manifest that lists them.

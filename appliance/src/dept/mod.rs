@@ -15,6 +15,7 @@
 //!          Approved --correct--> a new Draft version, signed again; the old one kept
 //! ```
 
+pub mod archive;
 pub mod pages;
 pub mod pdf;
 pub mod routes;
