@@ -504,9 +504,10 @@ fn student_import_never_silently_overwrites_another_student() {
     // A and B: two students of one grade outside the demo's signed class 9A1, whose locked
     // year refuses moves (the roll's order need not keep a grade together).
     const SIGNED: &str = "2026-9a1";
+    // Grade 6: three open classes, so a third one to move to always exists.
     let open: Vec<&Value> = students
         .iter()
-        .filter(|s| s["class_id"] != SIGNED)
+        .filter(|s| s["class_id"] != SIGNED && grade_of(s) == 6)
         .collect();
     let a = open[0];
     let b = open[1..]

@@ -71,15 +71,39 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         let mut got = source(store, &year).map_err(|e| format!("{what}: {e}"))?;
         files.append(&mut got);
     }
-    for f in &files {
-        // Paths come from our own code, but a slug of a name is still a name: nothing that
-        // climbs out of the folder or names the manifest itself.
-        let plain = f.path.split('/').all(|p| {
-            !p.is_empty() && p != "." && p != ".." && !p.contains('\\') && !p.contains('\0')
-        });
-        if !plain || f.path == "manifest.json" {
-            return Err(format!("a record file has an unusable path: {:?}", f.path));
+    // Paths come from our own code, but a slug of a name is still a name: a name of symbols
+    // only slugs to nothing, two students may share a name, so each path is made plain (no
+    // empty part, nothing that climbs out of the folder or names the manifest) and unique —
+    // a repeated one gets "-2", "-3" before its extension instead of overwriting the first
+    // file in the folder or failing the ZIP.
+    let mut seen = std::collections::HashSet::new();
+    for f in &mut files {
+        let mut path = f
+            .path
+            .split('/')
+            .map(|p| {
+                let p = p.replace(['\\', '\0'], "_");
+                if p.is_empty() || p == "." || p == ".." {
+                    "_".to_string()
+                } else {
+                    p
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        if path == "manifest.json" {
+            path = "_manifest.json".into();
         }
+        let (stem, ext) = match path.rfind('.').filter(|i| !path[*i..].contains('/')) {
+            Some(i) => (path[..i].to_string(), path[i..].to_string()),
+            None => (path.clone(), String::new()),
+        };
+        let mut n = 1;
+        while !seen.insert(path.clone()) {
+            n += 1;
+            path = format!("{stem}-{n}{ext}");
+        }
+        f.path = path;
     }
     let listed: Vec<serde_json::Value> = files
         .iter()
