@@ -56,7 +56,14 @@ fn school_of_1500() -> (tempfile::TempDir, Store, Vec<String>) {
                                     expected_version: 0,
                                     reason: None,
                                 };
-                                gradebook::save_cell(tx, &p, &c.id, &spec.id, term, edit)?;
+                                // The demo marks 9A1 and 9A2 itself (its signed class): a cell
+                                // it filled keeps its mark.
+                                match gradebook::save_cell(tx, &p, &c.id, &spec.id, term, edit) {
+                                    Err(gradebook::GradeError::Conflict { .. }) => {}
+                                    r => {
+                                        r?;
+                                    }
+                                }
                             }
                         }
                     }
