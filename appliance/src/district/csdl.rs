@@ -8,11 +8,10 @@
 //! list's provenance written there), replaced by `DATA_DIR/csdl-codes.toml` when present.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use serde::Deserialize;
-
-use super::reports::{Cell, Table};
 
 /// The default code lists (see the file's header for sources).
 pub const DEFAULT_CODES: &str = include_str!("csdl-codes.toml");
@@ -77,58 +76,6 @@ impl Codes {
     }
 }
 
-/// Relayed records by kind: (school, record), in the form the school relays them.
-#[derive(Default)]
-pub struct Records {
-    pub schools: Vec<(String, serde_json::Value)>,
-    pub classes: Vec<(String, serde_json::Value)>,
-    pub students: Vec<(String, serde_json::Value)>,
-    pub results: Vec<(String, serde_json::Value)>,
-}
-
-impl Records {
-    /// Everything the hub holds.
-    pub fn from_hub(hub: &dyn super::HubStorage) -> Result<Records, super::HubError> {
-        let mut r = Records::default();
-        for (kind, into) in [
-            ("school", &mut r.schools),
-            ("class", &mut r.classes),
-            ("student", &mut r.students),
-            ("result", &mut r.results),
-        ] {
-            hub.each_record(kind, &mut |school, v| {
-                into.push((school.to_string(), v.clone()))
-            })?;
-        }
-        Ok(r)
-    }
-
-    /// A school's own tables, as it would relay them (its code names the school).
-    pub fn from_school(rx: &impl crate::store::Read) -> Result<Records, crate::store::StoreError> {
-        let info = crate::school::school_info(rx)?;
-        let code = info.as_ref().map(|i| i.code.clone()).unwrap_or_default();
-        let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or_default();
-        let mut r = Records::default();
-        if let Some(i) = info {
-            r.schools
-                .push((code.clone(), json(serde_json::to_value(i))));
-        }
-        for (_, c) in rx.scan(&crate::school::CLASSES, "")? {
-            r.classes
-                .push((code.clone(), json(serde_json::to_value(c))));
-        }
-        for (_, s) in rx.scan(&crate::school::STUDENTS, "")? {
-            r.students
-                .push((code.clone(), json(serde_json::to_value(s))));
-        }
-        for (_, x) in rx.scan(&crate::gradebook::RESULTS, "")? {
-            r.results
-                .push((code.clone(), json(serde_json::to_value(x))));
-        }
-        Ok(r)
-    }
-}
-
 /// The school-level group (manhomcaphoc): 02 tiểu học, 03 THCS, 04 THPT — by the grade, so a
 /// TH&THCS school's rows each get their own.
 fn nhom_cap_hoc(grade: u64) -> &'static str {
@@ -159,30 +106,85 @@ fn s(v: &serde_json::Value) -> String {
     }
 }
 
-/// The three tables of the export for `year` ("2026-2027"; None: every year). A year with no
-/// data gives the tables with their headers and no rows.
-pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table> {
-    // (school, class id) → (year, grade, name)
-    let classes: BTreeMap<(String, String), (String, u64, String)> = records
-        .classes
-        .iter()
-        .filter_map(|(school, c)| {
-            Some((
-                (school.clone(), c["id"].as_str()?.to_string()),
-                (
-                    s(&c["year"]),
-                    c["grade"].as_u64().unwrap_or(0),
-                    s(&c["name"]),
-                ),
-            ))
-        })
-        .collect();
-    let in_year = |y: &str| year.is_none_or(|want| want == y);
+/// One school's relayed records of the kinds the export reads, in the form the school relays
+/// them. The export holds one school's at a time, so a province's millions of records never
+/// sit in memory together.
+#[derive(Default)]
+pub struct SchoolRecords {
+    /// The school's code (mã trường).
+    pub code: String,
+    pub classes: Vec<serde_json::Value>,
+    pub students: Vec<serde_json::Value>,
+    pub results: Vec<serde_json::Value>,
+}
 
-    let mut hocsinh = Table::new(
+impl SchoolRecords {
+    /// What the hub holds for `school` (a key range on both storages).
+    pub fn from_hub(
+        hub: &dyn super::HubStorage,
+        school: &str,
+    ) -> Result<SchoolRecords, super::HubError> {
+        let mut r = SchoolRecords {
+            code: school.to_string(),
+            ..Default::default()
+        };
+        for (kind, into) in [
+            ("class", &mut r.classes),
+            ("student", &mut r.students),
+            ("result", &mut r.results),
+        ] {
+            hub.each_record_of(school, kind, &mut |v| into.push(v.clone()))?;
+        }
+        Ok(r)
+    }
+
+    /// A school's own tables, as it would relay them (its code names the school).
+    pub fn from_school(
+        rx: &impl crate::store::Read,
+    ) -> Result<SchoolRecords, crate::store::StoreError> {
+        let info = crate::school::school_info(rx)?;
+        let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or_default();
+        let mut r = SchoolRecords {
+            code: info.map(|i| i.code).unwrap_or_default(),
+            ..Default::default()
+        };
+        for (_, c) in rx.scan(&crate::school::CLASSES, "")? {
+            r.classes.push(json(serde_json::to_value(c)));
+        }
+        for (_, s) in rx.scan(&crate::school::STUDENTS, "")? {
+            r.students.push(json(serde_json::to_value(s)));
+        }
+        for (_, x) in rx.scan(&crate::gradebook::RESULTS, "")? {
+            r.results.push(json(serde_json::to_value(x)));
+        }
+        Ok(r)
+    }
+}
+
+/// Where an export reads: each school's records in turn, by code.
+pub enum Source<'a> {
+    /// Every school the hub holds, each read and dropped before the next.
+    Hub(&'a dyn super::HubStorage),
+    /// A school box's own records.
+    School(SchoolRecords),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Hub(#[from] super::HubError),
+    #[error("writing the xlsx file: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("writing the export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The export's tables: the file name of each one's CSV (and its sheet's name) and its
+/// fields, in the sector database's order.
+pub const TABLES: [(&str, &[&str]); 3] = [
+    (
         "hocsinh",
-        "hocsinh",
-        vec![
+        &[
             "namhoc",
             "manhomcaphoc",
             "matruong",
@@ -197,55 +199,10 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
             "matrangthaihientai",
             "malydothoihoc",
         ],
-    );
-    let mut students: Vec<&(String, serde_json::Value)> = records.students.iter().collect();
-    // Two students may share a name: the id breaks the tie, so every source gives one order.
-    students.sort_by_key(|(school, st)| {
-        (
-            school.clone(),
-            s(&st["class_id"]),
-            s(&st["full_name"]),
-            s(&st["id"]),
-        )
-    });
-    for (school, st) in students {
-        let class_id = s(&st["class_id"]);
-        let Some((y, grade, class_name)) = classes.get(&(school.clone(), class_id.clone())) else {
-            continue;
-        };
-        if !in_year(y) {
-            continue;
-        }
-        hocsinh.rows.push(
-            [
-                y.clone(),
-                nhom_cap_hoc(*grade).into(),
-                school.clone(),
-                grade.to_string(),
-                class_id,
-                class_name.clone(),
-                s(&st["id"]),
-                s(&st["ma_dinh_danh"]),
-                s(&st["full_name"]),
-                s(&st["dob"]),
-                // The schema's 0/1/2 coding is unconfirmed [U]: the words, until the Sở says.
-                s(&st["gender"]),
-                // matrangthaihientai's codes are unconfirmed too: the words, with the date the
-                // student left (the layout has no field of its own for it), so a student who
-                // left is listed but not read as enrolled (review r9 #2).
-                status(&st["left"]),
-                s(&st["left"]["reason"]),
-            ]
-            .into_iter()
-            .map(Cell::Text)
-            .collect(),
-        );
-    }
-
-    let mut ketqua = Table::new(
+    ),
+    (
         "ketquahoctap",
-        "ketquahoctap",
-        vec![
+        &[
             "namhoc",
             "manhomcaphoc",
             "matruong",
@@ -263,11 +220,10 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
             "corenluyenlai",
             "phienban",
         ],
-    );
-    let mut diemmon = Table::new(
+    ),
+    (
         "diemmon",
-        "diemmon",
-        vec![
+        &[
             "namhoc",
             "matruong",
             "mahocsinh",
@@ -278,19 +234,102 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
             "diem",
             "mucdanhgia",
         ],
-    );
-    let mut results: Vec<&(String, serde_json::Value)> = records.results.iter().collect();
-    results.sort_by_key(|(school, r)| {
-        (
-            school.clone(),
-            s(&r["malop"]),
-            s(&r["mahocsinh"]),
-            s(&r["hocky"]),
-        )
-    });
-    for (school, r) in results {
+    ),
+];
+
+/// Where the rows go: `table` indexes [`TABLES`].
+pub trait Sink {
+    fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError>;
+}
+
+/// Writes every row of `source` for `year` ("2026-2027"; None: every year) into `sink`: one
+/// school after another by code, each school's rows in a fixed order (class, name, id), so the
+/// hub's file and a school's own agree row for row. A year with no data gives no rows.
+pub fn write_rows(
+    source: Source,
+    codes: &Codes,
+    year: Option<&str>,
+    sink: &mut dyn Sink,
+) -> Result<(), ExportError> {
+    match source {
+        Source::School(r) => school_rows(&r, codes, year, sink),
+        Source::Hub(hub) => {
+            let mut schools: Vec<String> = hub.schools()?.into_iter().map(|s| s.code).collect();
+            schools.sort();
+            for code in schools {
+                let r = SchoolRecords::from_hub(hub, &code)?;
+                school_rows(&r, codes, year, sink)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The rows of one school's records: the one place a record becomes the sector's fields.
+fn school_rows(
+    r: &SchoolRecords,
+    codes: &Codes,
+    year: Option<&str>,
+    sink: &mut dyn Sink,
+) -> Result<(), ExportError> {
+    let school = &r.code;
+    // class id → (year, grade, name)
+    let classes: BTreeMap<String, (String, u64, String)> = r
+        .classes
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c["id"].as_str()?.to_string(),
+                (
+                    s(&c["year"]),
+                    c["grade"].as_u64().unwrap_or(0),
+                    s(&c["name"]),
+                ),
+            ))
+        })
+        .collect();
+    let in_year = |y: &str| year.is_none_or(|want| want == y);
+
+    let mut students: Vec<&serde_json::Value> = r.students.iter().collect();
+    // Two students may share a name: the id breaks the tie, so every source gives one order.
+    students.sort_by_key(|st| (s(&st["class_id"]), s(&st["full_name"]), s(&st["id"])));
+    for st in students {
+        let class_id = s(&st["class_id"]);
+        let Some((y, grade, class_name)) = classes.get(&class_id) else {
+            continue;
+        };
+        if !in_year(y) {
+            continue;
+        }
+        sink.row(
+            0,
+            vec![
+                y.clone(),
+                nhom_cap_hoc(*grade).into(),
+                school.clone(),
+                grade.to_string(),
+                class_id,
+                class_name.clone(),
+                s(&st["id"]),
+                s(&st["ma_dinh_danh"]),
+                s(&st["full_name"]),
+                s(&st["dob"]),
+                // The schema's 0/1/2 coding is unconfirmed [U]: the words, until the Sở says.
+                s(&st["gender"]),
+                // matrangthaihientai's codes are unconfirmed too: the words, with the date the
+                // student left (the layout has no field of its own for it), so a student who
+                // left is listed but not read as enrolled (review r9 #2).
+                status(&st["left"]),
+                s(&st["left"]["reason"]),
+            ],
+        )?;
+    }
+
+    let mut results: Vec<&serde_json::Value> = r.results.iter().collect();
+    results.sort_by_key(|r| (s(&r["malop"]), s(&r["mahocsinh"]), s(&r["hocky"])));
+    for r in results {
         let y = classes
-            .get(&(school.clone(), s(&r["malop"])))
+            .get(&s(&r["malop"]))
             .map(|c| c.0.clone())
             .unwrap_or_default();
         if !in_year(&y) {
@@ -301,8 +340,9 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
             let v = s(v);
             list.get(&v).cloned().unwrap_or(v)
         };
-        ketqua.rows.push(
-            [
+        sink.row(
+            1,
+            vec![
                 y.clone(),
                 nhom_cap_hoc(grade).into(),
                 school.clone(),
@@ -319,11 +359,8 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
                 s(&r["colenlop"]),
                 s(&r["corenluyenlai"]),
                 s(&r["phienban"]),
-            ]
-            .into_iter()
-            .map(Cell::Text)
-            .collect(),
-        );
+            ],
+        )?;
         if let Some(m) = r["diemmon"].as_object() {
             for (subject, v) in m {
                 let v = s(v);
@@ -342,8 +379,9 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
                     .get(subject)
                     .map(|c| (c.ten.clone(), c.mamonhoc.clone()))
                     .unwrap_or_else(|| (subject.clone(), subject.clone()));
-                diemmon.rows.push(
-                    [
+                sink.row(
+                    2,
+                    vec![
                         y.clone(),
                         school.clone(),
                         s(&r["mahocsinh"]),
@@ -353,15 +391,171 @@ pub fn export(records: &Records, codes: &Codes, year: Option<&str>) -> Vec<Table
                         name,
                         score,
                         level,
-                    ]
-                    .into_iter()
-                    .map(Cell::Text)
-                    .collect(),
-                );
+                    ],
+                )?;
             }
         }
     }
-    vec![hocsinh, ketqua, diemmon]
+    Ok(())
+}
+
+/// Rows in one sheet, the header's included: Excel's limit.
+pub const SHEET_ROWS: u32 = 1_048_576;
+
+/// The xlsx sink: one constant-memory worksheet per table — each row goes to the sheet's
+/// temporary file as soon as the next is begun, so memory does not grow with the province —
+/// continued on "ketquahoctap (2)", "(3)"… with the same header when a sheet is full.
+struct XlsxSink {
+    wb: rust_xlsxwriter::Workbook,
+    /// Per table: its sheets' places in the workbook, the current one last.
+    sheets: Vec<Vec<usize>>,
+    /// Per table: rows written to its current sheet, the header's included.
+    rows: Vec<u32>,
+    limit: u32,
+    bold: rust_xlsxwriter::Format,
+}
+
+impl XlsxSink {
+    fn new(tmp: &Path, limit: u32) -> Result<XlsxSink, ExportError> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        // The sheets' temporary files go where the caller says (the data partition), not to a
+        // /tmp that may be memory.
+        wb.set_tempdir(tmp)?;
+        let mut x = XlsxSink {
+            wb,
+            sheets: vec![vec![]; TABLES.len()],
+            rows: vec![0; TABLES.len()],
+            limit: limit.max(2),
+            bold: rust_xlsxwriter::Format::new().set_bold(),
+        };
+        for t in 0..TABLES.len() {
+            x.add_sheet(t)?;
+        }
+        Ok(x)
+    }
+
+    /// Begins a sheet for `table` with its header.
+    fn add_sheet(&mut self, table: usize) -> Result<(), ExportError> {
+        let (id, headers) = TABLES[table];
+        let name = match self.sheets[table].len() {
+            0 => id.to_string(),
+            n => format!("{id} ({})", n + 1),
+        };
+        self.sheets[table].push(self.wb.worksheets().len());
+        let ws = self.wb.add_worksheet_with_constant_memory();
+        ws.set_name(name)?;
+        for (c, h) in headers.iter().enumerate() {
+            // A constant-memory sheet keeps no cells to autofit from: widths by the field.
+            let width = match *h {
+                "hoten" => 28.0,
+                "matrangthaihientai" => 24.0,
+                "tenlop" | "tenmonhoc" | "malydothoihoc" => 18.0,
+                h => (h.len() as f64 + 2.0).max(10.0),
+            };
+            ws.set_column_width(c as u16, width)?;
+            ws.write_with_format(0, c as u16, *h, &self.bold)?;
+        }
+        self.rows[table] = 1;
+        Ok(())
+    }
+
+    /// The workbook with each table's sheets together, in [`TABLES`]' order.
+    fn finish(mut self, out: &mut std::fs::File) -> Result<(), ExportError> {
+        let mut all: Vec<Option<rust_xlsxwriter::Worksheet>> =
+            std::mem::take(self.wb.worksheets_mut())
+                .into_iter()
+                .map(Some)
+                .collect();
+        let ordered: Vec<rust_xlsxwriter::Worksheet> = self
+            .sheets
+            .iter()
+            .flatten()
+            .filter_map(|&i| all.get_mut(i).and_then(Option::take))
+            .collect();
+        *self.wb.worksheets_mut() = ordered;
+        self.wb.save_to_writer(out)?;
+        Ok(())
+    }
+}
+
+impl Sink for XlsxSink {
+    fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError> {
+        if self.rows[table] >= self.limit {
+            self.add_sheet(table)?;
+        }
+        let y = self.rows[table];
+        let at = *self.sheets[table].last().unwrap_or(&0);
+        let ws = &mut self.wb.worksheets_mut()[at];
+        for (c, v) in cells.iter().enumerate() {
+            // An empty field is left blank: millions of empty strings would only fill the file.
+            if !v.is_empty() {
+                ws.write(y, c as u16, v)?;
+            }
+        }
+        self.rows[table] += 1;
+        Ok(())
+    }
+}
+
+/// The export as one xlsx workbook written to `out`, a sheet per table, each split every
+/// `sheet_rows` rows ([`SHEET_ROWS`] but in tests); `tmp` holds the sheets while they grow.
+pub fn write_xlsx(
+    source: Source,
+    codes: &Codes,
+    year: Option<&str>,
+    tmp: &Path,
+    sheet_rows: u32,
+    out: &mut std::fs::File,
+) -> Result<(), ExportError> {
+    let mut sink = XlsxSink::new(tmp, sheet_rows)?;
+    write_rows(source, codes, year, &mut sink)?;
+    sink.finish(out)
+}
+
+/// One table's CSV (UTF-8 with a BOM, as every report's) written as its rows come.
+struct CsvSink<W: Write> {
+    table: usize,
+    out: W,
+}
+
+impl<W: Write> Sink for CsvSink<W> {
+    fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError> {
+        if table == self.table {
+            csv_line(&mut self.out, cells.iter().map(String::as_str))?;
+        }
+        Ok(())
+    }
+}
+
+fn csv_line<'a>(out: &mut impl Write, cells: impl Iterator<Item = &'a str>) -> std::io::Result<()> {
+    let line: Vec<String> = cells.map(super::reports::csv_field).collect();
+    out.write_all(line.join(",").as_bytes())?;
+    out.write_all(b"\n")
+}
+
+/// The table whose CSV is `file` ("ketquahoctap.csv"), if the export has one.
+pub fn table_of(file: &str) -> Option<usize> {
+    let id = file.strip_suffix(".csv")?;
+    TABLES.iter().position(|(t, _)| *t == id)
+}
+
+/// One table of the export (see [`table_of`]) as CSV written to `out`.
+pub fn write_csv(
+    source: Source,
+    codes: &Codes,
+    year: Option<&str>,
+    table: usize,
+    out: impl Write,
+) -> Result<(), ExportError> {
+    let mut sink = CsvSink {
+        table,
+        out: std::io::BufWriter::new(out),
+    };
+    sink.out.write_all("\u{feff}".as_bytes())?;
+    csv_line(&mut sink.out, TABLES[table].1.iter().copied())?;
+    write_rows(source, codes, year, &mut sink)?;
+    sink.out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -378,27 +572,104 @@ mod tests {
         assert!(Codes::parse("[mon.toan]\nten = \"Toán\"\nmamonhoc = \"T\"\nbad = 1\n").is_err());
     }
 
+    /// Collects the rows, per table.
+    #[derive(Default)]
+    struct Rows(Vec<Vec<Vec<String>>>);
+
+    impl Sink for Rows {
+        fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError> {
+            self.0.resize(TABLES.len(), vec![]);
+            self.0[table].push(cells);
+            Ok(())
+        }
+    }
+
+    fn school_6a1() -> SchoolRecords {
+        SchoolRecords {
+            code: "79000701".into(),
+            classes: vec![
+                serde_json::json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
+            ],
+            students: vec![],
+            results: vec![
+                serde_json::json!({"malop": "2026-6a1", "makhoi": 6, "hocky": "1",
+                "diemmon": {"toan": "8.5", "giao-duc-the-chat": "Đ"}, "mahocluc": 1}),
+            ],
+        }
+    }
+
     #[test]
     fn a_year_without_data_gives_headers_only() {
-        let mut r = Records::default();
-        r.classes.push((
-            "79000701".into(),
-            serde_json::json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
-        ));
-        r.results.push((
-            "79000701".into(),
-            serde_json::json!({"malop": "2026-6a1", "makhoi": 6, "hocky": "1",
-                "diemmon": {"toan": "8.5", "giao-duc-the-chat": "Đ"}, "mahocluc": 1}),
-        ));
-        let t = export(&r, &Codes::defaults(), Some("2026-2027"));
-        assert_eq!(t[1].rows.len(), 1);
-        assert_eq!(t[2].rows.len(), 2);
-        let empty = export(&r, &Codes::defaults(), Some("2020-2021"));
-        assert!(empty.iter().all(|t| t.rows.is_empty()));
+        let mut t = Rows::default();
+        let r = Source::School(school_6a1());
+        write_rows(r, &Codes::defaults(), Some("2026-2027"), &mut t).unwrap();
+        assert_eq!(t.0[1].len(), 1);
+        assert_eq!(t.0[2].len(), 2);
+        let mut empty = Rows::default();
+        let r = Source::School(school_6a1());
+        write_rows(r, &Codes::defaults(), Some("2020-2021"), &mut empty).unwrap();
+        assert!(empty.0.iter().all(|t| t.is_empty()));
+        let mut csv = Vec::new();
+        let r = Source::School(school_6a1());
+        write_csv(r, &Codes::defaults(), Some("2020-2021"), 1, &mut csv).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
         assert!(
-            empty[1]
-                .csv()
-                .starts_with("\u{feff}namhoc,manhomcaphoc,matruong")
+            csv.starts_with("\u{feff}namhoc,manhomcaphoc,matruong"),
+            "{csv}"
         );
+        assert_eq!(csv.lines().count(), 1, "{csv}");
+    }
+
+    /// A sheet that reaches its limit continues on "(2)", "(3)"… with the same header, right
+    /// after its first sheet; read back, every row is there once, in order.
+    #[test]
+    fn a_full_sheet_continues_on_the_next_with_the_same_header() {
+        let mut school = school_6a1();
+        school.students = (0..23)
+            .map(|i| {
+                serde_json::json!({"id": format!("hs-{i:02}"), "class_id": "2026-6a1",
+                "full_name": format!("Học sinh {i:02}")})
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        write_xlsx(
+            Source::School(school),
+            &Codes::defaults(),
+            None,
+            dir.path(),
+            10,
+            &mut f,
+        )
+        .unwrap();
+        use calamine::Reader;
+        use std::io::Seek;
+        f.rewind().unwrap();
+        let mut wb = calamine::Xlsx::new(std::io::BufReader::new(f)).unwrap();
+        assert_eq!(
+            wb.sheet_names(),
+            [
+                "hocsinh",
+                "hocsinh (2)",
+                "hocsinh (3)",
+                "ketquahoctap",
+                "diemmon"
+            ]
+        );
+        let mut ids = Vec::new();
+        for name in ["hocsinh", "hocsinh (2)", "hocsinh (3)"] {
+            let range = wb.worksheet_range(name).unwrap();
+            let rows: Vec<Vec<String>> = range
+                .rows()
+                .map(|r| r.iter().map(|c| c.to_string()).collect())
+                .collect();
+            assert_eq!(rows[0], TABLES[0].1, "{name}'s header");
+            assert!(rows.len() <= 10, "{name}: {} rows", rows.len());
+            ids.extend(rows[1..].iter().map(|r| r[6].clone()));
+        }
+        let want: Vec<String> = (0..23).map(|i| format!("hs-{i:02}")).collect();
+        assert_eq!(ids, want, "every student once, in order");
+        let dm = wb.worksheet_range("diemmon").unwrap();
+        assert_eq!(dm.rows().count(), 3, "the header and two subjects");
     }
 }

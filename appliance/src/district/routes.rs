@@ -719,19 +719,119 @@ async fn xlsx_of(tables: Vec<super::reports::Table>, name: String) -> Result<Res
     Ok(download(XLSX, name, bytes))
 }
 
-/// The sector-database tables of every school for the year asked (all years if none).
-async fn csdl_tables(
-    hub: &Arc<Hub>,
-    year: Option<String>,
-) -> Result<Vec<super::reports::Table>, ApiError> {
-    let hub = hub.clone();
-    tokio::task::spawn_blocking(move || {
-        let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
-        let records = super::csdl::Records::from_hub(hub.storage.as_ref())?;
-        Ok(super::csdl::export(&records, &codes, year.as_deref()))
+/// A CSDL download, built off the async threads in an unlinked file of `dir`'s `tmp/` and then
+/// streamed: a province's workbook is hundreds of megabytes, so neither its rows nor the file
+/// sit in memory (the sheets grow in temporary files there too; the zip needs a file it can
+/// seek in, so the xlsx cannot go straight to the socket — the CSV is built the same way so
+/// a failure is still an error answer, not a cut-off file).
+async fn csdl_download(
+    dir: PathBuf,
+    content_type: &'static str,
+    name: String,
+    write: impl FnOnce(&std::path::Path, &mut std::fs::File) -> Result<(), ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let file = tokio::task::spawn_blocking(move || {
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(ApiError::internal)?;
+        let mut f = crate::http::unlinked_file(&tmp, "csdl").map_err(ApiError::internal)?;
+        write(&tmp, &mut f)?;
+        std::io::Seek::rewind(&mut f).map_err(ApiError::internal)?;
+        Ok::<_, ApiError>(f)
     })
     .await
-    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)??;
+    let len = file.metadata().map_err(ApiError::internal)?.len();
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn export_error(e: super::csdl::ExportError) -> ApiError {
+    match e {
+        super::csdl::ExportError::Hub(e) => e.into(),
+        e => ApiError::internal(e),
+    }
+}
+
+/// What a CSDL download asks for: the workbook, or one table's CSV.
+#[derive(Clone, Copy)]
+enum CsdlFile {
+    Xlsx,
+    Csv(usize),
+}
+
+impl CsdlFile {
+    /// The CSV named `file` ("ketquahoctap.csv"); 404 for a table the export lacks.
+    fn csv(file: &str) -> Result<CsdlFile, ApiError> {
+        super::csdl::table_of(file)
+            .map(CsdlFile::Csv)
+            .ok_or_else(ApiError::not_found)
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            CsdlFile::Xlsx => XLSX,
+            CsdlFile::Csv(_) => CSV,
+        }
+    }
+
+    fn name(self, year: Option<&str>) -> String {
+        let year = year.unwrap_or("tat-ca");
+        match self {
+            CsdlFile::Xlsx => format!("csdl-{year}.xlsx"),
+            CsdlFile::Csv(t) => format!("{}.csv", super::csdl::TABLES[t].0),
+        }
+    }
+
+    /// Writes `source`'s export of `year` into `out`.
+    fn write(
+        self,
+        source: super::csdl::Source,
+        codes: &super::csdl::Codes,
+        year: Option<&str>,
+        tmp: &std::path::Path,
+        out: &mut std::fs::File,
+    ) -> Result<(), ApiError> {
+        match self {
+            CsdlFile::Xlsx => {
+                super::csdl::write_xlsx(source, codes, year, tmp, super::csdl::SHEET_ROWS, out)
+            }
+            CsdlFile::Csv(t) => super::csdl::write_csv(source, codes, year, t, out),
+        }
+        .map_err(export_error)
+    }
+}
+
+/// The sector-database export of every school for the year asked (all years if none).
+async fn hub_csdl(
+    hub: &Arc<Hub>,
+    year: Option<String>,
+    file: CsdlFile,
+) -> Result<Response, ApiError> {
+    let h = hub.clone();
+    let name = file.name(year.as_deref());
+    csdl_download(
+        hub.dir.clone(),
+        file.content_type(),
+        name,
+        move |tmp, out| {
+            let codes = super::csdl::Codes::load(&h.dir).map_err(codes_error)?;
+            let source = super::csdl::Source::Hub(h.storage.as_ref());
+            file.write(source, &codes, year.as_deref(), tmp, out)
+        },
+    )
+    .await
 }
 
 /// A filter that names no year, grade, term or school code the reports know: said, not
@@ -747,8 +847,7 @@ async fn csdl_xlsx(
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
     filter.check().map_err(bad_filter)?;
-    let name = format!("csdl-{}.xlsx", filter.year.as_deref().unwrap_or("tat-ca"));
-    xlsx_of(csdl_tables(&hub, filter.year).await?, name).await
+    hub_csdl(&hub, filter.year, CsdlFile::Xlsx).await
 }
 
 async fn csdl_csv(
@@ -759,7 +858,7 @@ async fn csdl_csv(
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
     filter.check().map_err(bad_filter)?;
-    csv_of(&csdl_tables(&hub, filter.year).await?, &file)
+    hub_csdl(&hub, filter.year, CsdlFile::csv(&file)?).await
 }
 
 /// A school's own sector-database export (`/api/v1/csdl.xlsx`, `/api/v1/csdl/{table}.csv`),
@@ -770,18 +869,26 @@ pub fn school_export() -> Router<Shared> {
         .route("/csdl/{file}", get(school_csdl_csv))
 }
 
-async fn school_tables(
+/// The school's own export, through the same writer as the hub's.
+async fn school_csdl(
     st: &Shared,
     year: Option<String>,
-) -> Result<Vec<super::reports::Table>, ApiError> {
+    file: CsdlFile,
+) -> Result<Response, ApiError> {
     let store = st.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let codes = super::csdl::Codes::load(store.dir()).map_err(codes_error)?;
-        let records = super::csdl::Records::from_school(&store.read()?)?;
-        Ok(super::csdl::export(&records, &codes, year.as_deref()))
-    })
+    let name = file.name(year.as_deref());
+    csdl_download(
+        store.dir().to_path_buf(),
+        file.content_type(),
+        name,
+        move |tmp, out| {
+            let codes = super::csdl::Codes::load(store.dir()).map_err(codes_error)?;
+            let records = super::csdl::SchoolRecords::from_school(&store.read()?)?;
+            let source = super::csdl::Source::School(records);
+            file.write(source, &codes, year.as_deref(), tmp, out)
+        },
+    )
     .await
-    .map_err(ApiError::internal)?
 }
 
 async fn school_csdl_xlsx(
@@ -791,8 +898,7 @@ async fn school_csdl_xlsx(
 ) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
     filter.check().map_err(bad_filter)?;
-    let name = format!("csdl-{}.xlsx", filter.year.as_deref().unwrap_or("tat-ca"));
-    xlsx_of(school_tables(&st, filter.year).await?, name).await
+    school_csdl(&st, filter.year, CsdlFile::Xlsx).await
 }
 
 async fn school_csdl_csv(
@@ -803,7 +909,7 @@ async fn school_csdl_csv(
 ) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
     filter.check().map_err(bad_filter)?;
-    csv_of(&school_tables(&st, filter.year).await?, &file)
+    school_csdl(&st, filter.year, CsdlFile::csv(&file)?).await
 }
 
 /// "Kiểm tra học bạ số": staff post a signed học bạ PDF (raw body) and get the school it
