@@ -1084,71 +1084,14 @@ pub struct Stats {
     pub lesson_plans: BTreeMap<String, (u64, u64, u64)>,
 }
 
-/// Computes the statistics from the relayed records.
-pub fn stats(hub: &dyn HubStorage) -> Result<Stats, HubError> {
+/// Adds up the statistics from each school's [`reports::SchoolPart`] — one key range per
+/// school, kept in `parts` until its next batch and shared with the reports — instead of
+/// walking the province's records on every call.
+pub fn stats(hub: &dyn HubStorage, parts: &reports::PartCache) -> Result<Stats, HubError> {
     let mut st = Stats::default();
-    let mut class_grade: BTreeMap<(String, String), u8> = BTreeMap::new();
-    hub.each_record("class", &mut |school, r| {
-        if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
-            class_grade.insert((school.to_string(), id.to_string()), g as u8);
-        }
-    })?;
-    hub.each_record("student", &mut |school, r| {
-        let class = r["class_id"].as_str().unwrap_or_default();
-        let g = class_grade
-            .get(&(school.to_string(), class.to_string()))
-            .copied()
-            .unwrap_or(0);
-        *st.enrolment
-            .entry(school.to_string())
-            .or_default()
-            .entry(g)
-            .or_default() += 1;
-    })?;
-    hub.each_record("result", &mut |_, r| {
-        let term = r["hocky"].as_str().unwrap_or("?");
-        let level = r["mahocluc"]
-            .as_u64()
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "—".into());
-        *st.levels
-            .entry(format!("hocluc/{term}"))
-            .or_default()
-            .entry(level)
-            .or_default() += 1;
-        if let Some(m) = r["diemmon"].as_object() {
-            for (subject, v) in m {
-                let band = match v.as_str() {
-                    Some(x) => match x.parse::<f64>() {
-                        Ok(d) if d >= 8.0 => "≥ 8",
-                        Ok(d) if d >= 6.5 => "6,5–8",
-                        Ok(d) if d >= 5.0 => "5–6,5",
-                        Ok(_) => "< 5",
-                        Err(_) => x,
-                    },
-                    None => "—",
-                };
-                *st.levels
-                    .entry(format!("{subject}/{term}"))
-                    .or_default()
-                    .entry(band.to_string())
-                    .or_default() += 1;
-            }
-        }
-    })?;
-    hub.each_record("lesson_plan", &mut |school, r| {
-        let e = st.lesson_plans.entry(school.to_string()).or_default();
-        e.0 += 1;
-        let state = r["state"].as_str().unwrap_or_default();
-        if matches!(state, "submitted" | "reviewed" | "approved")
-            || !r["approved_version"].is_null()
-        {
-            e.1 += 1;
-        }
-        if !r["approved_version"].is_null() {
-            e.2 += 1;
-        }
-    })?;
+    for s in hub.schools()? {
+        parts.part(hub, &s)?.add_stats(&s.code, &mut st);
+    }
     Ok(st)
 }
 

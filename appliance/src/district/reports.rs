@@ -453,6 +453,35 @@ pub struct SchoolPart {
     subjects: BTreeMap<(String, String, u8, String), [u64; 10]>,
     /// (month, grade, school year of the teaching date) → (plans, handed in, approved).
     plans: BTreeMap<PlanKey, (u64, u64, u64)>,
+    /// The school's share of `/district/api/stats`, counted in the same pass.
+    stats: StatsPart,
+}
+
+/// One school's share of [`super::Stats`], which counts by its own rules (every student
+/// record, the left included; its own score bands), so it is kept beside the reports' counts
+/// rather than derived from them.
+#[derive(Debug, Default)]
+struct StatsPart {
+    /// grade (0: class unknown) → student records.
+    enrolment: BTreeMap<u8, u64>,
+    /// "hocluc/{term}" or "{subject}/{term}" → level or band → count.
+    levels: BTreeMap<String, BTreeMap<String, u64>>,
+    /// (plans, handed in, approved); None when the school relayed no plan.
+    lesson_plans: Option<(u64, u64, u64)>,
+}
+
+/// The band of a subject result in [`super::Stats`]: a score by its range, a level as itself.
+fn stats_band(v: &serde_json::Value) -> String {
+    match v.as_str() {
+        Some(x) => match x.parse::<f64>() {
+            Ok(d) if d >= 8.0 => "≥ 8".into(),
+            Ok(d) if d >= 6.5 => "6,5–8".into(),
+            Ok(d) if d >= 5.0 => "5–6,5".into(),
+            Ok(_) => "< 5".into(),
+            Err(_) => x.into(),
+        },
+        None => "—".into(),
+    }
 }
 
 /// (month, grade, school year of the teaching date).
@@ -475,7 +504,11 @@ impl SchoolPart {
         })?;
         let classes = &p.classes;
         let enrolment = &mut p.enrolment;
+        let stats = &mut p.stats;
         hub.each_record_of(school, "student", &mut |r| {
+            let class = r["class_id"].as_str().unwrap_or_default();
+            let g = classes.get(class).map_or(0, |c| c.0);
+            *stats.enrolment.entry(g).or_default() += 1;
             // A student who transferred out or withdrew keeps their record (and `left`, with
             // the date) but is no longer enrolled: sĩ số counts those still at the school.
             if !r["left"].is_null() {
@@ -488,6 +521,25 @@ impl SchoolPart {
         })?;
         let (results, subjects) = (&mut p.results, &mut p.subjects);
         hub.each_record_of(school, "result", &mut |r| {
+            let raw_term = r["hocky"].as_str().unwrap_or("?");
+            let level = r["mahocluc"]
+                .as_u64()
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "—".into());
+            *stats
+                .levels
+                .entry(format!("hocluc/{raw_term}"))
+                .or_default()
+                .entry(level)
+                .or_default() += 1;
+            for (subject, v) in r["diemmon"].as_object().into_iter().flatten() {
+                *stats
+                    .levels
+                    .entry(format!("{subject}/{raw_term}"))
+                    .or_default()
+                    .entry(stats_band(v))
+                    .or_default() += 1;
+            }
             let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
             let term = r["hocky"].as_str().unwrap_or("?").to_uppercase();
             let year = r["malop"]
@@ -537,8 +589,38 @@ impl SchoolPart {
             if approved {
                 e.2 += 1;
             }
+            let t = stats.lesson_plans.get_or_insert_default();
+            t.0 += 1;
+            if approved || matches!(state, "submitted" | "reviewed" | "approved") {
+                t.1 += 1;
+            }
+            if approved {
+                t.2 += 1;
+            }
         })?;
         Ok(p)
+    }
+}
+
+impl SchoolPart {
+    /// Adds the school's share to the district's [`super::Stats`].
+    pub(super) fn add_stats(&self, school: &str, st: &mut super::Stats) {
+        if !self.stats.enrolment.is_empty() {
+            let e = st.enrolment.entry(school.to_string()).or_default();
+            for (g, n) in &self.stats.enrolment {
+                *e.entry(*g).or_default() += n;
+            }
+        }
+        for (key, counts) in &self.stats.levels {
+            let l = st.levels.entry(key.clone()).or_default();
+            for (level, n) in counts {
+                *l.entry(level.clone()).or_default() += n;
+            }
+        }
+        if let Some((a, b, c)) = self.stats.lesson_plans {
+            let e = st.lesson_plans.entry(school.to_string()).or_default();
+            (e.0, e.1, e.2) = (e.0 + a, e.1 + b, e.2 + c);
+        }
     }
 }
 
@@ -575,7 +657,11 @@ impl PartCache {
         kept.push((key, sums));
     }
 
-    fn part(&self, hub: &dyn HubStorage, s: &School) -> Result<Arc<SchoolPart>, HubError> {
+    pub(super) fn part(
+        &self,
+        hub: &dyn HubStorage,
+        s: &School,
+    ) -> Result<Arc<SchoolPart>, HubError> {
         let version = version(s);
         if let Some((v, p)) = self.lock().get(&s.code)
             && *v == version

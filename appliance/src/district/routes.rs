@@ -967,7 +967,10 @@ async fn stats_json(
     Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Json<super::Stats>, ApiError> {
     require_staff(&u)?;
-    Ok(Json(super::stats(hub.storage.as_ref())?))
+    let st = tokio::task::spawn_blocking(move || super::stats(hub.storage.as_ref(), &hub.parts))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(st))
 }
 
 fn csv_field(s: &str) -> String {

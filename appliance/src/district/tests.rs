@@ -240,3 +240,152 @@ fn reports_count_a_new_batch_with_the_cache_in_place() {
     let r = reports::reports(&h, &cache, &f, 7, &names, now).unwrap();
     assert_eq!(pupils(&r), "3");
 }
+
+/// The statistics as they were computed before the per-school parts, by a walk of every
+/// record: what [`stats`] must still answer.
+fn walked_stats(hub: &dyn HubStorage) -> Result<Stats, HubError> {
+    let mut st = Stats::default();
+    let mut class_grade: BTreeMap<(String, String), u8> = BTreeMap::new();
+    hub.each_record("class", &mut |school, r| {
+        if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
+            class_grade.insert((school.to_string(), id.to_string()), g as u8);
+        }
+    })?;
+    hub.each_record("student", &mut |school, r| {
+        let class = r["class_id"].as_str().unwrap_or_default();
+        let g = class_grade
+            .get(&(school.to_string(), class.to_string()))
+            .copied()
+            .unwrap_or(0);
+        *st.enrolment
+            .entry(school.to_string())
+            .or_default()
+            .entry(g)
+            .or_default() += 1;
+    })?;
+    hub.each_record("result", &mut |_, r| {
+        let term = r["hocky"].as_str().unwrap_or("?");
+        let level = r["mahocluc"]
+            .as_u64()
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "—".into());
+        *st.levels
+            .entry(format!("hocluc/{term}"))
+            .or_default()
+            .entry(level)
+            .or_default() += 1;
+        if let Some(m) = r["diemmon"].as_object() {
+            for (subject, v) in m {
+                let band = match v.as_str() {
+                    Some(x) => match x.parse::<f64>() {
+                        Ok(d) if d >= 8.0 => "≥ 8",
+                        Ok(d) if d >= 6.5 => "6,5–8",
+                        Ok(d) if d >= 5.0 => "5–6,5",
+                        Ok(_) => "< 5",
+                        Err(_) => x,
+                    },
+                    None => "—",
+                };
+                *st.levels
+                    .entry(format!("{subject}/{term}"))
+                    .or_default()
+                    .entry(band.to_string())
+                    .or_default() += 1;
+            }
+        }
+    })?;
+    hub.each_record("lesson_plan", &mut |school, r| {
+        let e = st.lesson_plans.entry(school.to_string()).or_default();
+        e.0 += 1;
+        let state = r["state"].as_str().unwrap_or_default();
+        if matches!(state, "submitted" | "reviewed" | "approved")
+            || !r["approved_version"].is_null()
+        {
+            e.1 += 1;
+        }
+        if !r["approved_version"].is_null() {
+            e.2 += 1;
+        }
+    })?;
+    Ok(st)
+}
+
+/// `/district/api/stats` from the per-school parts answers what the walk of every record did,
+/// on a fixture with what the counts turn on: two schools, a student who left, one whose class
+/// is unknown, levels that are not 1–4, scores with a comma, primary levels with a test score,
+/// a result's subjects empty, and lesson plans in every state.
+#[test]
+fn stats_from_the_parts_equal_the_walk_of_every_record() {
+    let (_d, h) = hub();
+    let rec = |seq: u64, kind: &str, r: serde_json::Value| OutboxEntry {
+        seq,
+        kind: kind.into(),
+        key: format!("{kind}-{seq}"),
+        op: "update".into(),
+        record: Some(r),
+        at: "t".into(),
+    };
+
+    for (n, code) in [(7u8, "79000701"), (8, "79000702")] {
+        let key = SigningKey::from_bytes(&[n; 32]);
+        let token = h.issue_token(code, "").unwrap();
+        h.enrol(&token, &hex::encode(key.verifying_key().to_bytes()))
+            .unwrap();
+        let mut records = vec![
+            serde_json::json!({"id": "6a1", "grade": 6, "year": "2026-2027"}),
+            serde_json::json!({"id": "1a", "grade": 1, "year": "2026-2027"}),
+            serde_json::json!({"id": "nograde"}),
+        ]
+        .into_iter()
+        .map(|r| ("class", r))
+        .collect::<Vec<_>>();
+        records.extend(
+            [
+                serde_json::json!({"id": "s1", "class_id": "6a1"}),
+                serde_json::json!({"id": "s2", "class_id": "6a1", "left": {"kind": "transfer_out", "date": "2026-11-02"}}),
+                serde_json::json!({"id": "s3", "class_id": "1a"}),
+                serde_json::json!({"id": "s4", "class_id": "gone"}),
+            ]
+            .map(|r| ("student", r)),
+        );
+        records.extend(
+            [
+                serde_json::json!({"malop": "6a1", "makhoi": 6, "hocky": "1", "mahocluc": 1, "mahanhkiem": 2,
+                    "diemmon": {"toan": "8.5", "ngu-van": "6,5", "the-duc": "Đ", "tin": 7, "cn": ""}}),
+                serde_json::json!({"malop": "6a1", "makhoi": 6, "hocky": "CN", "mahocluc": 5,
+                    "diemmon": {"toan": "4.9", "ngu-van": "5"}}),
+                serde_json::json!({"malop": "1a", "makhoi": 1, "hocky": "cn", "ketqua": "HTXS",
+                    "diemmon": {"tieng-viet": "T 9", "toan": "H"}}),
+                serde_json::json!({"malop": "x", "hocky": 2, "mahocluc": "1"}),
+            ]
+            .map(|r| ("result", r)),
+        );
+        if n == 7 {
+            records.extend(
+                [
+                    serde_json::json!({"teach_on": "2026-10-05", "grade": 6, "state": "draft"}),
+                    serde_json::json!({"teach_on": "2026-10-06", "state": "submitted"}),
+                    serde_json::json!({"teach_on": "2026-11-01", "state": "approved", "approved_version": 2}),
+                    serde_json::json!({"teach_on": "bad", "approved_version": 1}),
+                ]
+                .map(|r| ("lesson_plan", r)),
+            );
+        }
+        let entries: Vec<OutboxEntry> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (kind, r))| rec(i as u64 + 1, kind, r))
+            .collect();
+        let b = batch::build(&key, code, 1, &entries, 0, "t");
+        accept(&h, code, 1, &b).unwrap();
+    }
+    let cache = reports::PartCache::default();
+    let want = serde_json::to_value(walked_stats(&h).unwrap()).unwrap();
+    let got = serde_json::to_value(stats(&h, &cache).unwrap()).unwrap();
+    assert_eq!(got, want);
+    assert!(want["lesson_plans"]["79000701"].is_array(), "{want}");
+    assert_eq!(want["enrolment"]["79000702"]["0"], 1, "{want}");
+    // Served again from the kept parts: the same answer.
+    let again = serde_json::to_value(stats(&h, &cache).unwrap()).unwrap();
+    assert_eq!(again, want);
+}
