@@ -4,7 +4,8 @@
 # scores, 1,980 lesson plans) written straight into the hub's PostgreSQL tables, then the
 # staff's reports read through the running hub: the first (cold) report, which reads every
 # school's records once, and then at 8 connections the district overview and one school's
-# report (p50/p99), and the reports' xlsx download.
+# report (p50/p99), the reports' xlsx download, and the province CSDL export (time, size and
+# the hub's peak RSS while it is written).
 # Usage: bench/hub-scale.sh [schools]   (TRAM_BIN=path skips the build; needs wrk, curl, psql)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,3 +96,11 @@ for path in "/district" "/district?school=79000001" "/district?grade=7&term=2"; 
 done
 echo "  reports xlsx (/district/district.xlsx): $(timed $B/district/district.xlsx) s"
 echo "  RSS after: $(( $(awk '/VmRSS/{print $2}' /proc/$hub/status) / 1024 )) MB"
+echo "== the province CSDL ngành export (/district/csdl.xlsx, every school, one year) =="
+# VmHWM is the process's peak RSS; writing 5 to clear_refs resets it (Linux >= 4.0), so the
+# figure is the export's own peak, not the reports' above.
+if { echo 5 >/proc/$hub/clear_refs; } 2>/dev/null; then hwm_note=""; else hwm_note=" (not reset: includes the reports above)"; fi
+read -r secs bytes < <(curl -fs -o "$work/csdl.xlsx" -b "$work/jar" -w '%{time_total} %{size_download}\n' \
+  "$B/district/csdl.xlsx?year=2026-2027")
+echo "  $secs s, $(( bytes / 1000000 )) MB; hub peak RSS (VmHWM) $(( $(awk '/VmHWM/{print $2}' /proc/$hub/status) / 1024 )) MB$hwm_note"
+rm -f "$work/csdl.xlsx"
