@@ -292,7 +292,7 @@ fn school_rows(
 
     let mut students: Vec<&serde_json::Value> = r.students.iter().collect();
     // Two students may share a name: the id breaks the tie, so every source gives one order.
-    students.sort_by_key(|st| (s(&st["class_id"]), s(&st["full_name"]), s(&st["id"])));
+    students.sort_by_cached_key(|st| (s(&st["class_id"]), s(&st["full_name"]), s(&st["id"])));
     for st in students {
         let class_id = s(&st["class_id"]);
         let Some((y, grade, class_name)) = classes.get(&class_id) else {
@@ -326,7 +326,7 @@ fn school_rows(
     }
 
     let mut results: Vec<&serde_json::Value> = r.results.iter().collect();
-    results.sort_by_key(|r| (s(&r["malop"]), s(&r["mahocsinh"]), s(&r["hocky"])));
+    results.sort_by_cached_key(|r| (s(&r["malop"]), s(&r["mahocsinh"]), s(&r["hocky"])));
     for r in results {
         let y = classes
             .get(&s(&r["malop"]))
