@@ -473,6 +473,10 @@ impl XlsxSink {
             .filter_map(|&i| all.get_mut(i).and_then(Option::take))
             .collect();
         *self.wb.worksheets_mut() = ordered;
+        // A province that fills a sheet makes a file of gigabytes: past 4 GB a zip needs its
+        // ZIP64 records, which every reader of xlsx (Excel, LibreOffice, calamine) takes.
+        let split = self.sheets.iter().any(|s| s.len() > 1);
+        self.wb.use_zip_large_file(split);
         self.wb.save_to_writer(out)?;
         Ok(())
     }
