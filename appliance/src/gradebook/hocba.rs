@@ -443,6 +443,26 @@ fn plan_student(
     }
 }
 
+/// [`check_may_sign`], and whether any học bạ of the class still waits for `stage`: a class
+/// already signed at that stage is refused before the PIN is asked for, so such a request
+/// never spends one of the signer's PIN guesses (review r10 #7).
+pub fn check_before_pin(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+    stage: Stage,
+) -> Result<(), HocbaError> {
+    let (_, lock_at) = check_may_sign(r, p, class_id, stage)?;
+    let book = super::class_book_for(r, p, class_id)?;
+    for st in &book.students {
+        let rows = r.scan(&SIGNED, &format!("{class_id}/{}/", st.id))?;
+        if plan_student(&rows, stage, lock_at)?.is_some() {
+            return Ok(());
+        }
+    }
+    Err(HocbaError::AlreadySigned)
+}
+
 /// What a class signing did.
 #[derive(Serialize, Debug)]
 pub struct ClassSigned {
