@@ -1169,20 +1169,26 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     };
     refused(
         &import_p12(&data, &p12("good"), "sai-mat-khau", &[]),
-        "Sai mật khẩu",
+        "wrong PKCS#12 password",
     );
     refused(
         &import_p12(&data, &p12("expired"), "mat-khau", &[]),
-        "hết hạn",
+        "expired on",
     );
     refused(
         &import_p12(&data, &p12("enc"), "mat-khau", &[]),
-        "không được phép dùng để ký",
+        "may not sign",
     );
     refused(
         &import_p12(&data, &p12("nokey"), "mat-khau", &[]),
-        "không có khoá bí mật",
+        "holds no private key",
     );
+    // In English, without the parser's internals (review r10 #6), however broken the file.
+    let junk = tmp.path().join("junk.p12");
+    std::fs::write(&junk, [0u8; 64]).unwrap();
+    let o = import_p12(&data, &junk, "mat-khau", &[]);
+    refused(&o, "the .p12/.pfx file cannot be read");
+    assert!(!text(&o).contains("ASN.1"), "{}", text(&o));
     let o = import_p12(&data, &p12("other"), "mat-khau", &[]);
     refused(&o, "NGUYEN THI HOA");
     assert!(text(&o).contains("--confirm-name"), "{}", text(&o));
@@ -1646,6 +1652,21 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     let mut replace = body("good", "sai-mat-khau");
     replace["replace"] = true.into();
     refused(import(&head, replace), 422, "Sai mật khẩu");
+    // A file that is no PKCS#12 at all: said plainly, no parser internals (review r10 #6:
+    // "…(.p12/.pfx): unknown/unsupported ASN.1 DER tag: 0x00").
+    let junk = serde_json::json!({
+        "p12": base64::engine::general_purpose::STANDARD.encode([0u8; 64]),
+        "password": "mat-khau", "pin": PIN, "replace": true,
+    });
+    let (code, e) = import(&head, junk);
+    assert_eq!(
+        (code, e["error"]["message"].as_str()),
+        (
+            422,
+            Some("Tệp .p12/.pfx không đọc được — có thể không phải tệp chứng thư số hoặc bị hỏng.")
+        ),
+        "{e}"
+    );
     let mut expired = body("expired", "mat-khau");
     expired["replace"] = true.into();
     refused(import(&head, expired), 422, "hết hạn");

@@ -158,13 +158,13 @@ fn import(
     let actor = tram::store::Actor::system(now);
     let rec = match tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now) {
         Ok(rec) => rec,
-        Err(
-            e @ tram::gradebook::hocba::HocbaError::P12(tram::pki::p12::P12Error::NameDiffers {
-                ..
-            }),
-        ) => {
-            anyhow::bail!("{e} (--confirm-name)")
+        Err(tram::gradebook::hocba::HocbaError::P12(
+            e @ tram::pki::p12::P12Error::NameDiffers { .. },
+        )) => {
+            anyhow::bail!("{} (--confirm-name)", e.english())
         }
+        // The error's own text is the web page's Vietnamese.
+        Err(tram::gradebook::hocba::HocbaError::P12(e)) => anyhow::bail!("{}", e.english()),
         Err(e) => return Err(e.into()),
     };
     let cert = hex::decode(&rec.cert)
