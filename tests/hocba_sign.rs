@@ -1589,6 +1589,9 @@ fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
     assert_eq!(sigs.len(), 2, "{v}");
     assert_eq!(sigs[0]["trusted_by"], "CA của trường", "{v}");
     assert_eq!(sigs[1]["signer"], "TRAN VAN HUNG", "{v}");
+    // The licensed CA's certificate names no role: the page shows the one the box recorded
+    // at import (review r10 #6: null).
+    assert_eq!(sigs[1]["role"], "Hiệu trưởng", "{v}");
     assert_eq!(
         sigs[1]["trusted_by"], "CA công cộng: Test Licensed CA",
         "{v}"
@@ -1732,5 +1735,9 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
         &data,
     );
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("TRAN VAN HUNG"), "{}", text(&o));
+    assert!(
+        text(&o).contains("signer: TRAN VAN HUNG — Hiệu trưởng"),
+        "{}",
+        text(&o)
+    );
 }

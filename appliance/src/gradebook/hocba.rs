@@ -827,6 +827,8 @@ pub struct SignatureView {
     pub problems_vi: Vec<String>,
     /// dd/mm/yyyy HH:MM in the school's time zone.
     pub time: Option<String>,
+    /// The district's time-stamp the same way (`timestamp` stays UTC for programs).
+    pub timestamp_time: Option<String>,
     /// Which trusted CA issued the signer's certificate: "CA của trường" (the school signing
     /// CA) or "CA công cộng: <name>" (a licensed CA whose chain came with an imported
     /// signer); none when no trusted CA did.
@@ -889,14 +891,36 @@ fn problem_vi(en: &str) -> String {
         .map_or_else(|| format!("Lỗi chữ ký: {en}"), |(_, vi)| (*vi).to_string())
 }
 
-/// A PDF date (/M) as dd/mm/yyyy HH:MM in the school's time zone.
-fn local_time(pdf_date: &str) -> Option<String> {
-    let t = pades::parse_pdf_date(pdf_date)?;
-    Some(
-        t.to_zoned(crate::school::time_zone())
-            .strftime("%d/%m/%Y %H:%M")
-            .to_string(),
-    )
+/// A moment as people at the school read it — pages, the hub's page, both CLIs: dd/mm/yyyy
+/// HH:MM in the school's time zone, never UTC ISO nor a PDF date (review r10 #6).
+pub fn local_time(t: jiff::Timestamp) -> String {
+    t.to_zoned(crate::school::time_zone())
+        .strftime("%d/%m/%Y %H:%M")
+        .to_string()
+}
+
+/// A PDF date (/M, "D:20261206182149+00'00'") as [`local_time`] shows it.
+pub fn pdf_local_time(pdf_date: &str) -> Option<String> {
+    pades::parse_pdf_date(pdf_date).map(local_time)
+}
+
+/// The role the box's signer record gives the holder of the certificate a signature names
+/// (subject and issuer): a certificate from a licensed CA names no role (its subject is the
+/// person), so the reader is told the one the school recorded at import (review r10 #6).
+pub fn recorded_role(
+    r: &impl Read,
+    signer: &str,
+    issuer: &str,
+) -> Result<Option<String>, StoreError> {
+    use der::Decode;
+    Ok(r.scan(&SIGNERS, "")?.into_iter().find_map(|(_, rec)| {
+        let cert = hex::decode(&rec.cert)
+            .ok()
+            .and_then(|d| x509_cert::Certificate::from_der(&d).ok())?;
+        (signing::subject_name_and_role(&cert).0 == signer
+            && cert.tbs_certificate.issuer.to_string() == issuer)
+            .then_some(rec.role)
+    }))
 }
 
 /// The newest version stored of the học bạ `pdf` is a signed copy of, when it is newer than
@@ -987,13 +1011,19 @@ pub fn verify_upload(
     let signatures = reports
         .into_iter()
         .zip(trusted_by)
-        .map(|(report, trusted_by)| SignatureView {
-            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
-            time: report.signing_time.as_deref().and_then(local_time),
-            report,
-            trusted_by,
+        .map(|(mut report, trusted_by)| {
+            if report.role.is_none() {
+                report.role = recorded_role(r, &report.signer, &report.issuer)?;
+            }
+            Ok(SignatureView {
+                problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
+                time: report.signing_time.as_deref().and_then(pdf_local_time),
+                timestamp_time: report.timestamp.map(local_time),
+                report,
+                trusted_by,
+            })
         })
-        .collect();
+        .collect::<Result<_, StoreError>>()?;
     Ok(Verification {
         valid,
         signatures,
