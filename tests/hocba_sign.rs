@@ -555,6 +555,27 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     assert_eq!(archive.len(), students.len() + 1);
     assert!(archive.by_name("manifest.json").is_ok());
+    // Each file dated when it was last signed, by the school's clock (review r10 #6: every
+    // entry said 1980-01-01).
+    let listed: serde_json::Value =
+        serde_json::from_reader(archive.by_name("manifest.json").unwrap()).unwrap();
+    for f in listed["files"].as_array().unwrap() {
+        let at: jiff::Timestamp = f["signers"][1]["at"].as_str().unwrap().parse().unwrap();
+        let at = at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)));
+        let entry = archive.by_name(f["file"].as_str().unwrap()).unwrap();
+        let m = entry.last_modified().unwrap();
+        assert_eq!(
+            (m.year(), m.month(), m.day(), m.hour(), m.minute()),
+            (
+                at.year() as u16,
+                at.month() as u8,
+                at.day() as u8,
+                at.hour() as u8,
+                at.minute() as u8
+            ),
+            "{f}"
+        );
+    }
 
     // The verify page's check, for BGH and the office: both signatures, the data matches; a
     // changed byte is reported; a teacher is refused.
