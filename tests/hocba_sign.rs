@@ -463,12 +463,14 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     assert_eq!(v.len(), 2 * students.len(), "{v:?}");
     assert!(v.iter().all(|r| r["version"] == 1));
     // The class page's year view lists both signatures of every student.
-    let page = bgh
-        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let class_page = || {
+        bgh.get(format!("{b}/grades/class/{CLASS}?term=cn"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let page = class_page();
     assert!(page.contains("Học bạ số"), "{page}");
     assert_eq!(
         page.matches("— Giáo viên chủ nhiệm").count(),
@@ -660,6 +662,44 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         v.iter().filter(|r| r["version"] == 2).count(),
         students.len()
     );
+    // The class page lists them per student in name order (review r10 #6: one flat row per
+    // signature, 240 for a class of 40): the newest version with its signatures and their
+    // times, the older one folded away.
+    let page = class_page();
+    let section = page
+        .split("id=\"hocba-so\"")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap();
+    let names: Vec<&str> = section
+        .split("<li><b>")
+        .skip(1)
+        .filter_map(|s| s.split("</b>").next())
+        .collect();
+    assert_eq!(names.len(), students.len(), "{section}");
+    let mut ordered = names.clone();
+    ordered.sort_by(|a, b| tram::school::vietnamese_name_order(a, b));
+    assert_eq!(names, ordered, "not in name order");
+    assert_eq!(
+        section.matches(" · bản 2<ul>").count(),
+        students.len(),
+        "{section}"
+    );
+    assert_eq!(
+        section
+            .matches("<details><summary>Các bản cũ (1)</summary>")
+            .count(),
+        students.len(),
+        "{section}"
+    );
+    assert!(!section.contains("<table"), "{section}");
+    // No hub here: every signature says it has no time-stamp yet, each dated.
+    assert_eq!(
+        section.matches("chưa có dấu thời gian").count(),
+        3 * students.len(),
+        "{section}"
+    );
+
     // The newest version is what the download gives now; version 1 is still stored.
     let newest = download(&bgh, &students[0]);
     assert_ne!(newest, signed);
