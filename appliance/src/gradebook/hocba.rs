@@ -1223,8 +1223,13 @@ mod tests {
         assert_eq!(pdf_local_time("yesterday"), None);
     }
 
-    #[test]
-    fn the_year_result_reads_as_the_print_and_old_files_still_match() {
+    /// An empty store, the time the tests write at, and a student (hs-a of 2026-9a1) to store.
+    fn one_student() -> (
+        tempfile::TempDir,
+        Store,
+        jiff::Timestamp,
+        crate::school::Student,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
         let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
@@ -1233,6 +1238,12 @@ mod tests {
             "ma_dinh_danh": "079212000001", "class_id": "2026-9a1"
         }))
         .unwrap();
+        (dir, store, now, student)
+    }
+
+    #[test]
+    fn the_year_result_reads_as_the_print_and_old_files_still_match() {
+        let (_dir, store, now, student) = one_student();
         let result = |grade: u8, ketqua: &str, colenlop: bool| -> super::super::StoredResult {
             serde_json::from_value(serde_json::json!({
                 "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": grade,
@@ -1360,14 +1371,7 @@ mod tests {
     /// correction) → differs; a file without data → absent.
     #[test]
     fn embedded_data_is_compared_with_the_stored_results() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
-        let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
-        let student: crate::school::Student = serde_json::from_value(serde_json::json!({
-            "id": "hs-a", "full_name": "Lê An", "dob": "2012-01-01", "gender": "Nữ",
-            "ma_dinh_danh": "079212000001", "class_id": "2026-9a1"
-        }))
-        .unwrap();
+        let (dir, store, now, student) = one_student();
         let mut result: super::super::StoredResult = serde_json::from_value(serde_json::json!({
             "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": 9, "malop": "2026-9a1",
             "mahocsinh": "hs-a", "sodinhdanh": "079212000001", "hocky": "CN",
