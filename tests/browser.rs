@@ -1271,6 +1271,20 @@ fn the_class_is_signed_on_its_page_by_the_homeroom_teacher_then_the_principal() 
             .await
             .unwrap();
         assert!(w.as_u64().unwrap() <= 360, "the section is {w} px wide");
+        // The versions list as the phone shows it, for people to look at.
+        let shots = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into())
+            .join("screenshots/360");
+        std::fs::create_dir_all(&shots).unwrap();
+        c.execute(
+            "document.querySelector('#hocba-so .hocba-versions').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(shots.join("hocba-versions.png"), png).unwrap();
         c.close().await.unwrap();
     });
 }

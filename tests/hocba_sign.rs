@@ -463,12 +463,14 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     assert_eq!(v.len(), 2 * students.len(), "{v:?}");
     assert!(v.iter().all(|r| r["version"] == 1));
     // The class page's year view lists both signatures of every student.
-    let page = bgh
-        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let class_page = || {
+        bgh.get(format!("{b}/grades/class/{CLASS}?term=cn"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let page = class_page();
     assert!(page.contains("Học bạ số"), "{page}");
     assert_eq!(
         page.matches("— Giáo viên chủ nhiệm").count(),
@@ -555,6 +557,27 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     assert_eq!(archive.len(), students.len() + 1);
     assert!(archive.by_name("manifest.json").is_ok());
+    // Each file dated when it was last signed, by the school's clock (review r10 #6: every
+    // entry said 1980-01-01).
+    let listed: serde_json::Value =
+        serde_json::from_reader(archive.by_name("manifest.json").unwrap()).unwrap();
+    for f in listed["files"].as_array().unwrap() {
+        let at: jiff::Timestamp = f["signers"][1]["at"].as_str().unwrap().parse().unwrap();
+        let at = at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)));
+        let entry = archive.by_name(f["file"].as_str().unwrap()).unwrap();
+        let m = entry.last_modified().unwrap();
+        assert_eq!(
+            (m.year(), m.month(), m.day(), m.hour(), m.minute()),
+            (
+                at.year() as u16,
+                at.month() as u8,
+                at.day() as u8,
+                at.hour() as u8,
+                at.minute() as u8
+            ),
+            "{f}"
+        );
+    }
 
     // The verify page's check, for BGH and the office: both signatures, the data matches; a
     // changed byte is reported; a teacher is refused.
@@ -639,6 +662,44 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         v.iter().filter(|r| r["version"] == 2).count(),
         students.len()
     );
+    // The class page lists them per student in name order (review r10 #6: one flat row per
+    // signature, 240 for a class of 40): the newest version with its signatures and their
+    // times, the older one folded away.
+    let page = class_page();
+    let section = page
+        .split("id=\"hocba-so\"")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap();
+    let names: Vec<&str> = section
+        .split("<li><b>")
+        .skip(1)
+        .filter_map(|s| s.split("</b>").next())
+        .collect();
+    assert_eq!(names.len(), students.len(), "{section}");
+    let mut ordered = names.clone();
+    ordered.sort_by(|a, b| tram::school::vietnamese_name_order(a, b));
+    assert_eq!(names, ordered, "not in name order");
+    assert_eq!(
+        section.matches(" · bản 2<ul>").count(),
+        students.len(),
+        "{section}"
+    );
+    assert_eq!(
+        section
+            .matches("<details><summary>Các bản cũ (1)</summary>")
+            .count(),
+        students.len(),
+        "{section}"
+    );
+    assert!(!section.contains("<table"), "{section}");
+    // No hub here: every signature says it has no time-stamp yet, each dated.
+    assert_eq!(
+        section.matches("chưa có dấu thời gian").count(),
+        3 * students.len(),
+        "{section}"
+    );
+
     // The newest version is what the download gives now; version 1 is still stored.
     let newest = download(&bgh, &students[0]);
     assert_ne!(newest, signed);
@@ -673,9 +734,11 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     }
 }
 
-/// A refusal that never tried the PIN (the principal on the demo's class signed already) does
-/// not clear the count of wrong PINs: four wrong guesses, that refusal, and the next attempt —
-/// even with the right PIN — is locked out (it used to be let through, the count cleared).
+/// A class already signed at the stage is refused before the PIN is looked at: the refusal
+/// neither counts as a guess (review r10 #7: two of them after four wrong PINs locked the
+/// principal out for 15 minutes) nor clears the count of wrong PINs — the fifth wrong guess is
+/// still answered, and the next attempt, even with the right PIN, is locked out (a refusal
+/// used to be let through, the count cleared).
 #[test]
 fn a_refusal_does_not_clear_the_wrong_pin_count() {
     let tmp = tempfile::tempdir().unwrap();
@@ -713,11 +776,19 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
             "{e}"
         );
     }
-    let (code, e) = sign(&bgh, SIGNED, "principal", PIN);
+    for pin in [PIN, "000000"] {
+        let (code, e) = sign(&bgh, SIGNED, "principal", pin);
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (409, Some("already_signed")),
+            "{e}"
+        );
+    }
+    let (code, e) = sign(&bgh, CLASS, "principal", "000000");
     assert_eq!(
         (code, e["error"]["code"].as_str()),
-        (409, Some("already_signed")),
-        "{e}"
+        (422, Some("wrong_pin")),
+        "the refusals counted as guesses: {e}"
     );
     let (code, e) = sign(&bgh, CLASS, "principal", PIN);
     assert_eq!(
@@ -1159,20 +1230,26 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     };
     refused(
         &import_p12(&data, &p12("good"), "sai-mat-khau", &[]),
-        "Sai mật khẩu",
+        "wrong PKCS#12 password",
     );
     refused(
         &import_p12(&data, &p12("expired"), "mat-khau", &[]),
-        "hết hạn",
+        "expired on",
     );
     refused(
         &import_p12(&data, &p12("enc"), "mat-khau", &[]),
-        "không được phép dùng để ký",
+        "may not sign",
     );
     refused(
         &import_p12(&data, &p12("nokey"), "mat-khau", &[]),
-        "không có khoá bí mật",
+        "holds no private key",
     );
+    // In English, without the parser's internals (review r10 #6), however broken the file.
+    let junk = tmp.path().join("junk.p12");
+    std::fs::write(&junk, [0u8; 64]).unwrap();
+    let o = import_p12(&data, &junk, "mat-khau", &[]);
+    refused(&o, "the .p12/.pfx file cannot be read");
+    assert!(!text(&o).contains("ASN.1"), "{}", text(&o));
     let o = import_p12(&data, &p12("other"), "mat-khau", &[]);
     refused(&o, "NGUYEN THI HOA");
     assert!(text(&o).contains("--confirm-name"), "{}", text(&o));
@@ -1573,6 +1650,9 @@ fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
     assert_eq!(sigs.len(), 2, "{v}");
     assert_eq!(sigs[0]["trusted_by"], "CA của trường", "{v}");
     assert_eq!(sigs[1]["signer"], "TRAN VAN HUNG", "{v}");
+    // The licensed CA's certificate names no role: the page shows the one the box recorded
+    // at import (review r10 #6: null).
+    assert_eq!(sigs[1]["role"], "Hiệu trưởng", "{v}");
     assert_eq!(
         sigs[1]["trusted_by"], "CA công cộng: Test Licensed CA",
         "{v}"
@@ -1636,6 +1716,21 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     let mut replace = body("good", "sai-mat-khau");
     replace["replace"] = true.into();
     refused(import(&head, replace), 422, "Sai mật khẩu");
+    // A file that is no PKCS#12 at all: said plainly, no parser internals (review r10 #6:
+    // "…(.p12/.pfx): unknown/unsupported ASN.1 DER tag: 0x00").
+    let junk = serde_json::json!({
+        "p12": base64::engine::general_purpose::STANDARD.encode([0u8; 64]),
+        "password": "mat-khau", "pin": PIN, "replace": true,
+    });
+    let (code, e) = import(&head, junk);
+    assert_eq!(
+        (code, e["error"]["message"].as_str()),
+        (
+            422,
+            Some("Tệp .p12/.pfx không đọc được — có thể không phải tệp chứng thư số hoặc bị hỏng.")
+        ),
+        "{e}"
+    );
     let mut expired = body("expired", "mat-khau");
     expired["replace"] = true.into();
     refused(import(&head, expired), 422, "hết hạn");
@@ -1701,5 +1796,9 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
         &data,
     );
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("TRAN VAN HUNG"), "{}", text(&o));
+    assert!(
+        text(&o).contains("signer: TRAN VAN HUNG — Hiệu trưởng"),
+        "{}",
+        text(&o)
+    );
 }

@@ -219,8 +219,25 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
         good.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).starts_with("school 79000701"), "{}", text(&o));
-    assert_eq!(text(&o).matches("time-stamp 20").count(), 2, "{}", text(&o));
+    // Named and timed as people read them (review r10 #6): the school's relayed name, each
+    // time-stamp as dd/mm/yyyy HH:MM.
+    assert!(
+        text(&o).starts_with("school: Trường THCS Nguyễn Du (demo) (79000701)\n"),
+        "{}",
+        text(&o)
+    );
+    let shape = |t: &str| -> String {
+        t.chars()
+            .take(16)
+            .map(|c| if c.is_ascii_digit() { '9' } else { c })
+            .collect()
+    };
+    let stamps = text(&o)
+        .split(", time-stamp ")
+        .skip(1)
+        .filter(|rest| shape(rest) == "99/99/9999 99:99")
+        .count();
+    assert_eq!(stamps, 2, "{}", text(&o));
     let o = common::tram(&[
         "district",
         "verify-hocba",

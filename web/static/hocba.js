@@ -31,12 +31,13 @@
     }
     (d.signatures || []).forEach((s, i) => {
       const tr = document.createElement("tr");
-      // The hub's answer carries the verifier's own fields (problems in English, the PDF's
-      // time); the box's adds problems_vi and the local time. Both are shown.
+      // The hub's answer carries the verifier's own problems (English); the box's adds
+      // problems_vi. Both give the times as the school reads a clock (time, timestamp_time):
+      // the raw UTC and PDF dates are for programs, never shown.
       const problems = s.problems_vi || s.problems || [];
       const ok = problems.length === 0;
       [String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do " + (s.trusted_by || "CA của trường") + " cấp" : "KHÔNG do CA đáng tin cậy cấp",
-       (s.time || s.signing_time || "") + (s.timestamp ? " (dấu thời gian " + s.timestamp + ")" : ""), s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
+       (s.time || "") + (s.timestamp_time ? " (dấu thời gian " + s.timestamp_time + ")" : ""), s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
        ok ? "Hợp lệ" : "Không hợp lệ: " + problems.join(" ")].forEach((t) => {
         const td = document.createElement("td");
         td.textContent = t;

@@ -158,13 +158,13 @@ fn import(
     let actor = tram::store::Actor::system(now);
     let rec = match tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now) {
         Ok(rec) => rec,
-        Err(
-            e @ tram::gradebook::hocba::HocbaError::P12(tram::pki::p12::P12Error::NameDiffers {
-                ..
-            }),
-        ) => {
-            anyhow::bail!("{e} (--confirm-name)")
+        Err(tram::gradebook::hocba::HocbaError::P12(
+            e @ tram::pki::p12::P12Error::NameDiffers { .. },
+        )) => {
+            anyhow::bail!("{} (--confirm-name)", e.english())
         }
+        // The error's own text is the web page's Vietnamese.
+        Err(tram::gradebook::hocba::HocbaError::P12(e)) => anyhow::bail!("{}", e.english()),
         Err(e) => return Err(e.into()),
     };
     let cert = hex::decode(&rec.cert)
@@ -368,6 +368,9 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(3));
                 }
             };
+            // The box's database, when it can be read (a running server holds it; the page
+            // does the same checks then): the roles it recorded and its học bạ records.
+            let store = super::open_store(&data.data_dir);
             let mut ok = !reports.is_empty();
             if reports.is_empty() {
                 println!("INVALID {}: no signature", file.display());
@@ -380,13 +383,18 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     r.field,
                     if r.valid() { "VALID" } else { "INVALID" }
                 );
+                // A licensed CA's certificate names no role: the one recorded at its import.
+                let role = match (&r.role, &store) {
+                    (Some(role), _) => Some(role.clone()),
+                    (None, Ok(store)) => {
+                        tram::gradebook::hocba::recorded_role(&store.read()?, &r.signer, &r.issuer)?
+                    }
+                    (None, Err(_)) => None,
+                };
                 println!(
                     "  signer: {}{}",
                     r.signer,
-                    r.role
-                        .as_ref()
-                        .map(|x| format!(" — {x}"))
-                        .unwrap_or_default()
+                    role.map(|x| format!(" — {x}")).unwrap_or_default()
                 );
                 println!(
                     "  certificate: issued by {} ({})",
@@ -401,8 +409,13 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     "  signing time: {}",
                     r.signing_time
                         .as_deref()
-                        .and_then(pades::parse_pdf_date)
-                        .map(|t| t.to_string())
+                        .and_then(tram::gradebook::hocba::pdf_local_time)
+                        .unwrap_or_else(|| "none".into())
+                );
+                println!(
+                    "  time-stamp: {}",
+                    r.timestamp
+                        .map(tram::gradebook::hocba::local_time)
                         .unwrap_or_else(|| "none".into())
                 );
                 println!(
@@ -422,9 +435,8 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     println!("  problem: {p}");
                 }
             }
-            // The embedded học bạ data against this box's own records, when its database can
-            // be read (a running server holds it; the page does the same check then).
-            let data_line = match super::open_store(&data.data_dir) {
+            // The embedded học bạ data against this box's own records.
+            let data_line = match store {
                 Ok(store) => {
                     use tram::gradebook::hocba::{DataCheck, check_data};
                     match check_data(&store.read()?, &pdf)? {

@@ -801,12 +801,44 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
         }
         any = true;
         if reports.iter().any(|r| r.chain_ok) {
-            let name = hub.school(&school)?.map(|s| s.name).unwrap_or_default();
+            // Named as the reports name a school: what it calls itself (its relayed
+            // details), else what the district typed at enrolment, else its code.
+            let mut name = None;
+            hub.each_record_of(&school, "school", &mut |r| {
+                if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
+                    name = Some(n.to_string());
+                }
+            })?;
+            let name = match name {
+                Some(n) => n,
+                None => hub
+                    .school(&school)?
+                    .map(|s| s.name)
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| school.clone()),
+            };
+            let valid = reports.iter().all(|r| r.valid());
+            // Each report with its times as the school's people read them (the page and the
+            // CLI show those; `signing_time` and `timestamp` stay for programs).
+            let signatures: Vec<serde_json::Value> = reports
+                .into_iter()
+                .map(|r| {
+                    let time = r
+                        .signing_time
+                        .as_deref()
+                        .and_then(crate::gradebook::hocba::pdf_local_time);
+                    let stamp = r.timestamp.map(crate::gradebook::hocba::local_time);
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    v["time"] = time.into();
+                    v["timestamp_time"] = stamp.into();
+                    v
+                })
+                .collect();
             return Ok(serde_json::json!({
                 "school": school,
                 "school_name": name,
-                "valid": reports.iter().all(|r| r.valid()),
-                "signatures": reports,
+                "valid": valid,
+                "signatures": signatures,
             }));
         }
     }
@@ -824,47 +856,56 @@ pub fn verify_hocba_text(hub: &dyn HubStorage, file: &std::path::Path) -> String
         Err(e) => return format!("{}: {e}\nNOT CHECKED\n", file.display()),
     };
     match verify_hocba(hub, &pdf) {
-        Ok(v) => {
-            let mut out = format!(
-                "school {} ({})\n",
-                v["school"].as_str().unwrap_or_default(),
-                v["school_name"].as_str().unwrap_or_default()
-            );
-            for s in v["signatures"].as_array().into_iter().flatten() {
-                out += &format!(
-                    "{} — {}: signed {}, time-stamp {}, bytes {}, chain {}{}\n",
-                    s["signer"].as_str().unwrap_or_default(),
-                    s["role"].as_str().unwrap_or("-"),
-                    s["signing_time"].as_str().unwrap_or("-"),
-                    s["timestamp"].as_str().unwrap_or("none"),
-                    if s["bytes_intact"] == true {
-                        "intact"
-                    } else {
-                        "CHANGED"
-                    },
-                    if s["chain_ok"] == true {
-                        "ok"
-                    } else {
-                        "NOT OK"
-                    },
-                    s["problems"]
-                        .as_array()
-                        .filter(|p| !p.is_empty())
-                        .map(|p| format!(" ({})", serde_json::Value::from(p.clone())))
-                        .unwrap_or_default(),
-                );
-            }
-            out + if v["valid"] == true {
-                "VALID\n"
-            } else {
-                "INVALID\n"
-            }
-        }
+        Ok(v) => checked_text(&v),
         Err(VerifyError::UnknownSchool) => {
             "unknown school: no enrolled school's signing CA signed this file\nINVALID\n".into()
         }
         Err(VerifyError::Unsigned) => "the file carries no signature\nINVALID\n".into(),
         Err(e) => format!("{e}\nNOT CHECKED\n"),
+    }
+}
+
+/// The lines of [`verify_hocba_text`] for a file the hub could check ([`verify_hocba`]'s
+/// answer): the school by name and code, each signature with its times in the school's zone.
+fn checked_text(v: &serde_json::Value) -> String {
+    let mut out = format!(
+        "school: {} ({})\n",
+        v["school_name"].as_str().unwrap_or_default(),
+        v["school"].as_str().unwrap_or_default()
+    );
+    for s in v["signatures"].as_array().into_iter().flatten() {
+        out += &format!(
+            "{}{}: signed {}, time-stamp {}, bytes {}, chain {}{}\n",
+            s["signer"].as_str().unwrap_or_default(),
+            // A licensed CA's certificate names no role, and the hub has no signer
+            // record to read one from: nothing rather than a bare "-".
+            s["role"]
+                .as_str()
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default(),
+            s["time"].as_str().unwrap_or("(no time)"),
+            s["timestamp_time"].as_str().unwrap_or("none"),
+            if s["bytes_intact"] == true {
+                "intact"
+            } else {
+                "CHANGED"
+            },
+            if s["chain_ok"] == true {
+                "ok"
+            } else {
+                "NOT OK"
+            },
+            s["problems"]
+                .as_array()
+                .filter(|p| !p.is_empty())
+                .map(|p| format!(" ({})", serde_json::Value::from(p.clone())))
+                .unwrap_or_default(),
+        );
+    }
+    out + if v["valid"] == true {
+        "VALID\n"
+    } else {
+        "INVALID\n"
     }
 }
 

@@ -193,14 +193,63 @@ pub fn class_signers(r: &impl Read, book: &ClassBook) -> Result<ClassSigners, St
 }
 
 /// The place every form is dated at: the school's own địa danh when it set one, else the one
-/// read from its authority's name ([`locality`]).
+/// read from its authority's name ([`locality`]), else the province its mã trường begins with
+/// ([`province`]; review r10 #6: the demo's học bạ was dated "…………, ngày 7 tháng 12").
 pub fn place(info: &school::SchoolInfo) -> Option<String> {
     let own = info.locality.trim();
     if own.is_empty() {
-        locality(&info.authority)
+        locality(&info.authority).or_else(|| province(&info.code).map(str::to_string))
     } else {
         Some(own.to_string())
     }
+}
+
+/// The province a mã trường names: its first two digits are the province's code (DOMAIN.md
+/// §5.2, "Mã sở + Mã Phường/Xã + STT"), as a date line writes the place. The 34 provinces and
+/// cities since 1 July 2025 under their QĐ 19/2025/QĐ-TTg codes; a code of a province merged
+/// away (a mã trường older than the reform) names none, and the line keeps its dots.
+pub fn province(code: &str) -> Option<&'static str> {
+    const PROVINCES: [(&str, &str); 34] = [
+        ("01", "Hà Nội"),
+        ("04", "Cao Bằng"),
+        ("08", "Tuyên Quang"),
+        ("11", "Điện Biên"),
+        ("12", "Lai Châu"),
+        ("14", "Sơn La"),
+        ("15", "Lào Cai"),
+        ("19", "Thái Nguyên"),
+        ("20", "Lạng Sơn"),
+        ("22", "Quảng Ninh"),
+        ("24", "Bắc Ninh"),
+        ("25", "Phú Thọ"),
+        ("31", "Hải Phòng"),
+        ("33", "Hưng Yên"),
+        ("37", "Ninh Bình"),
+        ("38", "Thanh Hóa"),
+        ("40", "Nghệ An"),
+        ("42", "Hà Tĩnh"),
+        ("44", "Quảng Trị"),
+        ("46", "Huế"),
+        ("48", "Đà Nẵng"),
+        ("51", "Quảng Ngãi"),
+        ("52", "Gia Lai"),
+        ("56", "Khánh Hòa"),
+        ("66", "Đắk Lắk"),
+        ("68", "Lâm Đồng"),
+        ("75", "Đồng Nai"),
+        ("79", "TP. Hồ Chí Minh"),
+        ("80", "Tây Ninh"),
+        ("82", "Đồng Tháp"),
+        ("86", "Vĩnh Long"),
+        ("91", "An Giang"),
+        ("92", "Cần Thơ"),
+        ("96", "Cà Mau"),
+    ];
+    let prefix = code.get(..2)?;
+    PROVINCES
+        .iter()
+        .find(|(c, _)| *c == prefix)
+        .map(|(_, name)| *name)
 }
 
 /// The place a form is dated at, read from the school's authority: "Phòng GD&ĐT Quận 1" →
@@ -1303,6 +1352,16 @@ mod tests {
         assert_eq!(place(&info).as_deref(), Some("Hà Nội"));
         info.locality = "Phường Ba Đình".into();
         assert_eq!(place(&info).as_deref(), Some("Phường Ba Đình"));
+        // No place set and an authority naming none (the demo's "Sở GD&ĐT (demo)"): the
+        // province of the mã trường (review r10 #6), else dots.
+        info.locality = String::new();
+        info.authority = "Sở GD&ĐT (demo)".into();
+        info.code = "79000701".into();
+        assert_eq!(place(&info).as_deref(), Some("TP. Hồ Chí Minh"));
+        info.code = "74000123".into();
+        assert_eq!(place(&info), None);
+        info.code = "7".into();
+        assert_eq!(place(&info), None);
         assert_eq!(date_line(None, None), "…………, ngày …… tháng …… năm ……");
         assert_eq!(
             date_line(Some("Quận 1"), Some("ngày 6 tháng 12 năm 2026")),

@@ -443,6 +443,26 @@ fn plan_student(
     }
 }
 
+/// [`check_may_sign`], and whether any học bạ of the class still waits for `stage`: a class
+/// already signed at that stage is refused before the PIN is asked for, so such a request
+/// never spends one of the signer's PIN guesses (review r10 #7).
+pub fn check_before_pin(
+    r: &impl Read,
+    p: &Principal,
+    class_id: &str,
+    stage: Stage,
+) -> Result<(), HocbaError> {
+    let (_, lock_at) = check_may_sign(r, p, class_id, stage)?;
+    let book = super::class_book_for(r, p, class_id)?;
+    for st in &book.students {
+        let rows = r.scan(&SIGNED, &format!("{class_id}/{}/", st.id))?;
+        if plan_student(&rows, stage, lock_at)?.is_some() {
+            return Ok(());
+        }
+    }
+    Err(HocbaError::AlreadySigned)
+}
+
 /// What a class signing did.
 #[derive(Serialize, Debug)]
 pub struct ClassSigned {
@@ -559,18 +579,42 @@ pub fn sign_class(
 /// The name of the structured data inside a signed học bạ.
 pub const DATA_FILE: &str = "hoc-ba.json";
 
+/// The format of the data files made now ([`record_json`]).
+const DATA_FORMAT: &str = "tram.hocba.v2";
+
 /// The học bạ's structured data: the student's stored results for term I, term II and the
 /// year in the sector database's fields (DOMAIN.md §5.3, `StoredResult`), as this box holds
-/// them now. Embedded before the first signature, so the signatures cover it.
+/// them now, the year's decision in the words of the print ([`year_result_as_printed`]).
+/// Embedded before the first signature, so the signatures cover it.
 pub fn record_json(
     r: &impl Read,
     year: &str,
     class: &str,
     student: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    let get = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{student}"));
+    record_json_as(r, DATA_FORMAT, year, class, student)
+}
+
+/// [`record_json`] in `format`: "tram.hocba.v1", what files signed before review r10 carry
+/// (the stored results as they are), is still made to compare those files with the records —
+/// a signed file keeps the data it was signed with.
+fn record_json_as(
+    r: &impl Read,
+    format: &str,
+    year: &str,
+    class: &str,
+    student: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let get = |period: &str| -> Result<serde_json::Value, StoreError> {
+        let row = r.get(&super::RESULTS, &format!("{year}/{period}/{student}"))?;
+        let mut v = serde_json::to_value(row).expect("JSON values serialize");
+        if format != "tram.hocba.v1" && period == "cn" {
+            year_result_as_printed(&mut v);
+        }
+        Ok(v)
+    };
     let doc = serde_json::json!({
-        "format": "tram.hocba.v1",
+        "format": format,
         "namhoc": year,
         "lop": class,
         "hocsinh": student,
@@ -579,6 +623,47 @@ pub fn record_json(
         "cn": get("cn")?,
     });
     Ok(serde_json::to_vec_pretty(&doc).expect("JSON values serialize"))
+}
+
+/// The year's decision of a stored result (`ketqua`, `colenlop`) as a receiving school reads
+/// it, matching the print (`forms::decision_wording`): the rules' English codes become the
+/// decision's Vietnamese words without diacritics ("promoted" → "len_lop"), and completing the
+/// level's last grade — 9 (THCS) and 12 (THPT) promoted, 5 (TH) completed — is
+/// "hoan_thanh_chuong_trinh" with no `colenlop` (there is no next class: the schema's
+/// lên lớp flag does not apply; DOMAIN.md §5.3). A primary result keeps its TT27 level (HTXS,
+/// HTT, HT, CHT — the CSDL list of `district/csdl-codes.toml`) in `ketqua`. Review r10 #6: the
+/// file said `"ketqua":"promoted"`, `"colenlop":true` under "Hoàn thành chương trình THCS".
+fn year_result_as_printed(v: &mut serde_json::Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    let grade = obj.get("makhoi").and_then(|g| g.as_u64()).unwrap_or(0);
+    let code = obj
+        .get("ketqua")
+        .and_then(|k| k.as_str())
+        .map(str::to_string);
+    let primary = matches!(code.as_deref(), Some("HTXS" | "HTT" | "HT" | "CHT"));
+    let completes_level = match code.as_deref() {
+        Some("promoted") => grade == 9 || grade == 12,
+        Some("HTXS" | "HTT" | "HT") => grade == 5,
+        _ => false,
+    };
+    let words = match code.as_deref() {
+        _ if completes_level && !primary => Some("hoan_thanh_chuong_trinh"),
+        Some("promoted") => Some("len_lop"),
+        Some("summer_conduct") => Some("ren_luyen_he"),
+        Some("summer_conduct_and_re_assessment") => Some("ren_luyen_he_va_kiem_tra_lai"),
+        Some("re_assessment") => Some("kiem_tra_danh_gia_lai"),
+        Some("retained") => Some("o_lai_lop"),
+        Some("principal_decides") => Some("hieu_truong_quyet_dinh"),
+        _ => None,
+    };
+    if let Some(w) = words {
+        obj.insert("ketqua".into(), w.into());
+    }
+    if completes_level {
+        obj.remove("colenlop");
+    }
 }
 
 /// Whether a PDF's embedded học bạ data is still what this box holds.
@@ -612,8 +697,15 @@ pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
     if student.is_empty() || r.get(&crate::school::STUDENTS, &student)?.is_none() {
         return Ok(DataCheck::UnknownStudent);
     }
-    let ours: serde_json::Value = serde_json::from_slice(&record_json(r, &year, &class, &student)?)
-        .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+    // Compared in the format the file was made in: a file signed before the format changed
+    // still matches the same records.
+    let format = match doc["format"].as_str() {
+        Some("tram.hocba.v1") => "tram.hocba.v1",
+        _ => DATA_FORMAT,
+    };
+    let ours: serde_json::Value =
+        serde_json::from_slice(&record_json_as(r, format, &year, &class, &student)?)
+            .map_err(|e| HocbaError::Damaged(e.to_string()))?;
     Ok(if ours == doc {
         DataCheck::Matches { student }
     } else {
@@ -690,6 +782,17 @@ pub fn latest(
 /// The export of a class: one signed PDF per student (the newest version, with every signature
 /// it has) and `manifest.json` naming each file's student, version, SHA-256 and signers.
 pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8>)>, HocbaError> {
+    Ok(export_dated(r, class_id)?
+        .into_iter()
+        .map(|(name, bytes, _)| (name, bytes))
+        .collect())
+}
+
+/// [`export_files`], each file with the time it was last signed (the manifest: the newest).
+fn export_dated(
+    r: &impl Read,
+    class_id: &str,
+) -> Result<Vec<(String, Vec<u8>, jiff::Timestamp)>, HocbaError> {
     let class = super::class_of(r, class_id)?;
     let rows = r.scan(&SIGNED, &format!("{class_id}/"))?;
     // Keys sort student, version, stage: the last row of a student is the newest file, and the
@@ -736,8 +839,13 @@ pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8
                 "stage": s.stage, "name": s.signer_name, "role": s.signer_role, "at": s.at,
             })).collect::<Vec<_>>(),
         }));
-        files.push((file, bytes));
+        files.push((file, bytes, row.at));
     }
+    let newest = files
+        .iter()
+        .map(|(_, _, at)| *at)
+        .max()
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let manifest = serde_json::json!({
         "format": "tram.hocba.export.v1",
         "class": class.id,
@@ -748,6 +856,7 @@ pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8
     files.push((
         "manifest.json".into(),
         serde_json::to_vec_pretty(&manifest).expect("JSON values serialize"),
+        newest,
     ));
     Ok(files)
 }
@@ -770,17 +879,38 @@ pub fn export_to(store: &Store, class_id: &str, to: &Path) -> Result<String, Hoc
 pub fn export_zip(r: &impl Read, class_id: &str) -> Result<Vec<u8>, HocbaError> {
     use std::io::Write;
     use zip::write::SimpleFileOptions;
-    let files = export_files(r, class_id)?;
+    let files = export_dated(r, class_id)?;
     let ze = |e: zip::result::ZipError| HocbaError::Damaged(e.to_string());
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     // Signed PDFs are compressed already; the manifest is text.
     let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, bytes) in &files {
-        z.start_file(name.as_str(), stored).map_err(ze)?;
+    for (name, bytes, at) in &files {
+        // Dated when signed, as the school's clock read (review r10 #6: every entry said
+        // 1980-01-01, the format's "no date", so an unzipped folder sorted nothing).
+        let dated = match zip_time(*at) {
+            Some(t) => stored.last_modified_time(t),
+            None => stored,
+        };
+        z.start_file(name.as_str(), dated).map_err(ze)?;
         z.write_all(bytes)
             .map_err(|e| HocbaError::Damaged(e.to_string()))?;
     }
     Ok(z.finish().map_err(ze)?.into_inner())
+}
+
+/// A ZIP entry's date (local, no zone, to the even second) for `t` in the school's time zone;
+/// none outside the years the format holds (1980–2107).
+fn zip_time(t: jiff::Timestamp) -> Option<zip::DateTime> {
+    let z = t.to_zoned(crate::school::time_zone());
+    zip::DateTime::from_date_and_time(
+        u16::try_from(z.year()).ok()?,
+        u8::try_from(z.month()).ok()?,
+        u8::try_from(z.day()).ok()?,
+        u8::try_from(z.hour()).ok()?,
+        u8::try_from(z.minute()).ok()?,
+        u8::try_from(z.second()).ok()?,
+    )
+    .ok()
 }
 
 /// What the verify page shows of an uploaded file: each signature (signer, role, chain to the
@@ -807,6 +937,8 @@ pub struct SignatureView {
     pub problems_vi: Vec<String>,
     /// dd/mm/yyyy HH:MM in the school's time zone.
     pub time: Option<String>,
+    /// The district's time-stamp the same way (`timestamp` stays UTC for programs).
+    pub timestamp_time: Option<String>,
     /// Which trusted CA issued the signer's certificate: "CA của trường" (the school signing
     /// CA) or "CA công cộng: <name>" (a licensed CA whose chain came with an imported
     /// signer); none when no trusted CA did.
@@ -869,14 +1001,36 @@ fn problem_vi(en: &str) -> String {
         .map_or_else(|| format!("Lỗi chữ ký: {en}"), |(_, vi)| (*vi).to_string())
 }
 
-/// A PDF date (/M) as dd/mm/yyyy HH:MM in the school's time zone.
-fn local_time(pdf_date: &str) -> Option<String> {
-    let t = pades::parse_pdf_date(pdf_date)?;
-    Some(
-        t.to_zoned(crate::school::time_zone())
-            .strftime("%d/%m/%Y %H:%M")
-            .to_string(),
-    )
+/// A moment as people at the school read it — pages, the hub's page, both CLIs: dd/mm/yyyy
+/// HH:MM in the school's time zone, never UTC ISO nor a PDF date (review r10 #6).
+pub fn local_time(t: jiff::Timestamp) -> String {
+    t.to_zoned(crate::school::time_zone())
+        .strftime("%d/%m/%Y %H:%M")
+        .to_string()
+}
+
+/// A PDF date (/M, "D:20261206182149+00'00'") as [`local_time`] shows it.
+pub fn pdf_local_time(pdf_date: &str) -> Option<String> {
+    pades::parse_pdf_date(pdf_date).map(local_time)
+}
+
+/// The role the box's signer record gives the holder of the certificate a signature names
+/// (subject and issuer): a certificate from a licensed CA names no role (its subject is the
+/// person), so the reader is told the one the school recorded at import (review r10 #6).
+pub fn recorded_role(
+    r: &impl Read,
+    signer: &str,
+    issuer: &str,
+) -> Result<Option<String>, StoreError> {
+    use der::Decode;
+    Ok(r.scan(&SIGNERS, "")?.into_iter().find_map(|(_, rec)| {
+        let cert = hex::decode(&rec.cert)
+            .ok()
+            .and_then(|d| x509_cert::Certificate::from_der(&d).ok())?;
+        (signing::subject_name_and_role(&cert).0 == signer
+            && cert.tbs_certificate.issuer.to_string() == issuer)
+            .then_some(rec.role)
+    }))
 }
 
 /// The newest version stored of the học bạ `pdf` is a signed copy of, when it is newer than
@@ -967,13 +1121,19 @@ pub fn verify_upload(
     let signatures = reports
         .into_iter()
         .zip(trusted_by)
-        .map(|(report, trusted_by)| SignatureView {
-            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
-            time: report.signing_time.as_deref().and_then(local_time),
-            report,
-            trusted_by,
+        .map(|(mut report, trusted_by)| {
+            if report.role.is_none() {
+                report.role = recorded_role(r, &report.signer, &report.issuer)?;
+            }
+            Ok(SignatureView {
+                problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
+                time: report.signing_time.as_deref().and_then(pdf_local_time),
+                timestamp_time: report.timestamp.map(local_time),
+                report,
+                trusted_by,
+            })
         })
-        .collect();
+        .collect::<Result<_, StoreError>>()?;
     Ok(Verification {
         valid,
         signatures,
@@ -1050,6 +1210,118 @@ pub fn drop_stamp_waiting(store: &Store, key: &str) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn times_are_shown_in_the_schools_zone_as_people_write_them() {
+        // Review r10 #6: the page showed "(dấu thời gian 2026-12-06T18:21:52Z)" beside
+        // "07/12/2026 01:21", the hub CLI "signed D:20261206182149+00'00'".
+        let t: jiff::Timestamp = "2026-12-06T18:21:52Z".parse().unwrap();
+        assert_eq!(local_time(t), "07/12/2026 01:21");
+        assert_eq!(
+            pdf_local_time("D:20261206182149+00'00'").as_deref(),
+            Some("07/12/2026 01:21")
+        );
+        assert_eq!(pdf_local_time("yesterday"), None);
+    }
+
+    /// An empty store, the time the tests write at, and a student (hs-a of 2026-9a1) to store.
+    fn one_student() -> (
+        tempfile::TempDir,
+        Store,
+        jiff::Timestamp,
+        crate::school::Student,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
+        let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
+        let student: crate::school::Student = serde_json::from_value(serde_json::json!({
+            "id": "hs-a", "full_name": "Lê An", "dob": "2012-01-01", "gender": "Nữ",
+            "ma_dinh_danh": "079212000001", "class_id": "2026-9a1"
+        }))
+        .unwrap();
+        (dir, store, now, student)
+    }
+
+    #[test]
+    fn the_year_result_reads_as_the_print_and_old_files_still_match() {
+        let (_dir, store, now, student) = one_student();
+        let result = |grade: u8, ketqua: &str, colenlop: bool| -> super::super::StoredResult {
+            serde_json::from_value(serde_json::json!({
+                "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": grade,
+                "malop": "2026-9a1", "mahocsinh": "hs-a", "sodinhdanh": "079212000001",
+                "hocky": "CN", "diemmon": {"toan": "7.5"}, "mahocluc": 2, "mahanhkiem": 1,
+                "songaynghi": 0, "danhhieu": null, "ketqua": ketqua, "colenlop": colenlop,
+                "corenluyenlai": false, "nhanxet": "", "phienban": 1
+            }))
+            .unwrap()
+        };
+        let cn = |grade: u8, ketqua: &str, colenlop: bool| {
+            store
+                .write(&Actor::system(now), |tx| {
+                    tx.put(&crate::school::STUDENTS, "hs-a", &student, "t")?;
+                    tx.put(
+                        &super::super::RESULTS,
+                        "2026/cn/hs-a",
+                        &result(grade, ketqua, colenlop),
+                        "t",
+                    )
+                })
+                .unwrap();
+            let json = record_json(&store.read().unwrap(), "2026", "2026-9a1", "hs-a").unwrap();
+            serde_json::from_slice::<serde_json::Value>(&json).unwrap()
+        };
+        // Grade 9 promoted is printed "Hoàn thành chương trình trung học cơ sở" (review r10 #6:
+        // the file said "promoted", colenlop true).
+        let nine = cn(9, "promoted", true);
+        assert_eq!(nine["cn"]["ketqua"], "hoan_thanh_chuong_trinh", "{nine}");
+        assert!(nine["cn"].get("colenlop").is_none(), "{nine}");
+        assert!(!nine.to_string().contains("promoted"), "{nine}");
+        let eight = cn(8, "promoted", true);
+        assert_eq!(
+            (&eight["cn"]["ketqua"], &eight["cn"]["colenlop"]),
+            (&"len_lop".into(), &true.into())
+        );
+        assert_eq!(cn(8, "retained", false)["cn"]["ketqua"], "o_lai_lop");
+        // Primary: the TT27 level stays; grade 5 completes the level.
+        let five = cn(5, "HT", true);
+        assert_eq!(five["cn"]["ketqua"], "HT");
+        assert!(five["cn"].get("colenlop").is_none(), "{five}");
+        assert_eq!(cn(4, "HT", true)["cn"]["colenlop"], true);
+
+        // A file made in the old format still matches the same records.
+        cn(9, "promoted", true);
+        let rx = store.read().unwrap();
+        let old = record_json_as(&rx, "tram.hocba.v1", "2026", "2026-9a1", "hs-a").unwrap();
+        assert!(String::from_utf8_lossy(&old).contains("\"promoted\""));
+        let mut layout = super::super::pdf::Layout::new(false);
+        layout.line(10.0, false, "Học bạ");
+        layout.attach_json(DATA_FILE, "test", old);
+        let pdf = layout.finish().unwrap();
+        assert_eq!(
+            check_data(&rx, &pdf).unwrap(),
+            DataCheck::Matches {
+                student: "hs-a".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_zip_entry_is_dated_by_the_schools_clock() {
+        let t: jiff::Timestamp = "2026-12-06T18:21:52Z".parse().unwrap();
+        let z = zip_time(t).unwrap();
+        assert_eq!(
+            (
+                z.year(),
+                z.month(),
+                z.day(),
+                z.hour(),
+                z.minute(),
+                z.second()
+            ),
+            (2026, 12, 7, 1, 21, 52)
+        );
+        assert!(zip_time(jiff::Timestamp::UNIX_EPOCH).is_none());
+    }
+
     /// A box whose signers were files under `keys/` keeps them: each is moved into the table
     /// once, still opens with its PIN, and the file is gone; a record already in the table is
     /// not overwritten by a stale file.
@@ -1099,14 +1371,7 @@ mod tests {
     /// correction) → differs; a file without data → absent.
     #[test]
     fn embedded_data_is_compared_with_the_stored_results() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
-        let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
-        let student: crate::school::Student = serde_json::from_value(serde_json::json!({
-            "id": "hs-a", "full_name": "Lê An", "dob": "2012-01-01", "gender": "Nữ",
-            "ma_dinh_danh": "079212000001", "class_id": "2026-9a1"
-        }))
-        .unwrap();
+        let (dir, store, now, student) = one_student();
         let mut result: super::super::StoredResult = serde_json::from_value(serde_json::json!({
             "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": 9, "malop": "2026-9a1",
             "mahocsinh": "hs-a", "sodinhdanh": "079212000001", "hocky": "CN",

@@ -218,7 +218,7 @@ async fn hocba_sign(
 ) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
     let body = json_body(b)?;
     // Refusals that need no PIN come first, so they never spend a guess.
-    super::hocba::check_may_sign(&s.store.read()?, &u.principal, &class, body.stage)?;
+    super::hocba::check_before_pin(&s.store.read()?, &u.principal, &class, body.stage)?;
     if body.pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }

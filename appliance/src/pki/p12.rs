@@ -14,7 +14,9 @@ use super::signing::{self, SignerKey, SignerName, SignerRecord, SigningError};
 pub enum P12Error {
     #[error("Sai mật khẩu tệp PKCS#12 (hoặc tệp bị hỏng).")]
     WrongPassword,
-    #[error("Không đọc được tệp PKCS#12 (.p12/.pfx): {0}")]
+    /// The parser's detail (ASN.1 tags and the like) is logged, never shown: it tells the
+    /// principal nothing she can act on (review r10 #6).
+    #[error("Tệp .p12/.pfx không đọc được — có thể không phải tệp chứng thư số hoặc bị hỏng.")]
     Unreadable(String),
     #[error(
         "Tệp PKCS#12 không có khoá bí mật đi kèm chứng thư: chỉ có chứng thư thì không ký được."
@@ -66,6 +68,47 @@ impl P12Error {
     }
 }
 
+impl P12Error {
+    /// The refusal in English, for `tram hocba signer import` (the `Display` text is the web
+    /// page's Vietnamese); no parser internals either.
+    pub fn english(&self) -> String {
+        match self {
+            P12Error::WrongPassword => "wrong PKCS#12 password (or a damaged file)".into(),
+            P12Error::Unreadable(_) => {
+                "the .p12/.pfx file cannot be read: it may not be a certificate file, or it is damaged".into()
+            }
+            P12Error::NoPrivateKey => {
+                "the PKCS#12 holds no private key with the certificate: it cannot sign".into()
+            }
+            P12Error::Expired(d) => format!("the certificate expired on {d}; renew it with the CA"),
+            P12Error::NotYetValid(d) => format!("the certificate is valid only from {d}"),
+            P12Error::NoSigningUsage => {
+                "the certificate may not sign (keyUsage lacks digitalSignature/nonRepudiation)".into()
+            }
+            P12Error::UnsupportedKey => {
+                "the key is neither RSA nor ECDSA P-256: Trạm cannot sign with it".into()
+            }
+            P12Error::KeyMismatch => "the private key does not match the certificate".into(),
+            P12Error::NoChain => {
+                "the PKCS#12 lacks the issuing CA's certificate (the chain); export it again with the chain".into()
+            }
+            P12Error::NameDiffers { cert, account } => format!(
+                "the certificate names {cert:?}, not the account's {account:?}; confirm it is yours to import"
+            ),
+            P12Error::Signing(SigningError::WeakPin) => {
+                "the signing PIN must have at least 6 characters".into()
+            }
+            P12Error::Signing(e) => e.to_string(),
+        }
+    }
+}
+
+/// Logs why a file could not be read (for whoever looks into it) and says so plainly.
+fn unreadable(detail: impl std::fmt::Display) -> P12Error {
+    tracing::warn!(detail = %detail, "unreadable PKCS#12 file");
+    P12Error::Unreadable(detail.to_string())
+}
+
 /// What the file holds: the holder's certificate, the chain above it, the PKCS#8 key.
 struct Contents {
     cert: Certificate,
@@ -80,12 +123,12 @@ fn read(p12: &[u8], password: &str) -> Result<Contents, P12Error> {
         p12_keystore::error::Error::MacError(_) | p12_keystore::error::Error::UnpadError => {
             P12Error::WrongPassword
         }
-        other => P12Error::Unreadable(other.to_string()),
+        other => unreadable(other),
     })?;
     let (_, chain) = store.private_key_chain().ok_or(P12Error::NoPrivateKey)?;
     let mut certs = chain.chain().iter().map(|c| c.as_der().to_vec());
     let cert_der = certs.next().ok_or(P12Error::NoPrivateKey)?;
-    let cert = Certificate::from_der(&cert_der).map_err(|e| P12Error::Unreadable(e.to_string()))?;
+    let cert = Certificate::from_der(&cert_der).map_err(unreadable)?;
     Ok(Contents {
         cert,
         cert_der,
@@ -132,9 +175,7 @@ pub fn import(
         return Err(P12Error::NotYetValid(date_vi(&tbs.validity.not_before)));
     }
     // keyUsage, when present, must allow signing (RFC 5280: absent means unrestricted).
-    let usage = tbs
-        .get::<KeyUsage>()
-        .map_err(|e| P12Error::Unreadable(e.to_string()))?;
+    let usage = tbs.get::<KeyUsage>().map_err(unreadable)?;
     if let Some((_, KeyUsage(flags))) = usage
         && !flags.contains(KeyUsages::DigitalSignature)
         && !flags.contains(KeyUsages::NonRepudiation)
@@ -196,5 +237,14 @@ mod tests {
             jiff::Timestamp::now(),
         );
         assert!(matches!(e, Err(P12Error::Unreadable(_))), "{e:?}");
+        // Said plainly on the page and in the CLI, without the parser's ASN.1 detail (review
+        // r10 #6: "…(.p12/.pfx): unknown/unsupported ASN.1 DER tag: 0x00").
+        let e = e.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Tệp .p12/.pfx không đọc được — có thể không phải tệp chứng thư số hoặc bị hỏng."
+        );
+        assert!(!e.english().contains("ASN.1"), "{}", e.english());
+        assert!(e.english().starts_with("the .p12/.pfx file cannot be read"));
     }
 }

@@ -362,14 +362,42 @@ page!(ClassPage, "class_summary.html" {
     hocba: Option<HocbaPanel>,
 });
 
-/// Học bạ số on the class page's year view: who may sign now, and every stored version.
+/// Học bạ số on the class page's year view: who may sign now, and every stored version —
+/// grouped per student in name order, the newest version shown and the older ones folded
+/// (review r10 #6: 240 flat rows for 40 students, in no name order, without time-stamps).
 pub struct HocbaPanel {
     pub locked: bool,
     pub gvcn: bool,
     pub bgh: bool,
-    /// (student name, version, stage, time, signer — role, SHA-256 prefix), oldest first per
-    /// student.
-    pub versions: Vec<(String, u32, &'static str, String, String, String)>,
+    pub students: Vec<HocbaStudent>,
+}
+
+/// One student's signed học bạ on the class page.
+pub struct HocbaStudent {
+    pub name: String,
+    pub newest: HocbaVersion,
+    /// Older versions, newest first (kept, replaced by a correction).
+    pub older: Vec<HocbaVersion>,
+}
+
+pub struct HocbaVersion {
+    pub version: u32,
+    pub signatures: Vec<HocbaSignature>,
+}
+
+/// One signature as the list shows it.
+pub struct HocbaSignature {
+    /// "GVCN" or "BGH".
+    pub stage: &'static str,
+    /// "name — role".
+    pub signer: String,
+    /// dd/mm/yyyy HH:MM, the school's clock.
+    pub time: String,
+    /// The district's time-stamp, the same way; none yet (offline, or signed over).
+    pub timestamp: Option<String>,
+    /// The file's SHA-256, first 16 hex digits (the manifest has it whole): the item's title,
+    /// so a phone's line stays short.
+    pub sha: String,
 }
 
 /// The class's signed học bạ as one ZIP: the newest version of each and manifest.json.
@@ -455,39 +483,65 @@ fn hocba_panel(
     book: &ClassBook,
     locked: bool,
 ) -> Result<HocbaPanel, ApiError> {
+    use super::hocba::local_time;
     use crate::auth::Role;
     let names: std::collections::HashMap<&str, &str> = book
         .students
         .iter()
         .map(|s| (s.id.as_str(), s.full_name.as_str()))
         .collect();
-    let tz = crate::school::time_zone();
-    let versions = super::hocba::class_versions(rx, &book.class.id)?
-        .into_iter()
-        .map(|v| {
-            (
-                names
-                    .get(v.student.as_str())
-                    .map_or(v.student.clone(), |n| n.to_string()),
-                v.version,
-                match v.stage {
-                    super::hocba::Stage::Gvcn => "GVCN",
-                    super::hocba::Stage::Principal => "BGH",
+    // Rows come in key order — student id, version, stage — so each student's are together,
+    // oldest version first.
+    let mut students: Vec<HocbaStudent> = Vec::new();
+    let mut last: Option<String> = None;
+    for v in super::hocba::class_versions(rx, &book.class.id)? {
+        let sig = HocbaSignature {
+            stage: match v.stage {
+                super::hocba::Stage::Gvcn => "GVCN",
+                super::hocba::Stage::Principal => "BGH",
+            },
+            signer: format!("{} — {}", v.signer_name, v.signer_role),
+            time: local_time(v.at),
+            timestamp: v.timestamp.map(local_time),
+            sha: v.sha256.chars().take(16).collect(),
+        };
+        let fresh = HocbaVersion {
+            version: v.version,
+            signatures: Vec::new(),
+        };
+        let st = match students.last_mut() {
+            Some(st) if last.as_deref() == Some(v.student.as_str()) => st,
+            _ => {
+                students.push(HocbaStudent {
+                    name: names
+                        .get(v.student.as_str())
+                        .map_or(v.student.clone(), |n| n.to_string()),
+                    newest: fresh,
+                    older: Vec::new(),
+                });
+                last = Some(v.student.clone());
+                students.last_mut().expect("just pushed")
+            }
+        };
+        if st.newest.version != v.version {
+            let was = std::mem::replace(
+                &mut st.newest,
+                HocbaVersion {
+                    version: v.version,
+                    signatures: Vec::new(),
                 },
-                v.at.to_zoned(tz.clone())
-                    .strftime("%d/%m/%Y %H:%M")
-                    .to_string(),
-                format!("{} — {}", v.signer_name, v.signer_role),
-                v.sha256.chars().take(16).collect(),
-            )
-        })
-        .collect();
+            );
+            st.older.insert(0, was);
+        }
+        st.newest.signatures.push(sig);
+    }
+    students.sort_by_cached_key(|st| crate::school::vietnamese_name_key(&st.name));
     Ok(HocbaPanel {
         locked,
         gvcn: book.class.homeroom.as_deref() == Some(p.account.id.as_str()),
         bgh: p.account.roles.contains(&Role::Principal)
             || p.account.roles.contains(&Role::VicePrincipal),
-        versions,
+        students,
     })
 }
 
