@@ -388,6 +388,8 @@ fn stats_from_the_parts_equal_the_walk_of_every_record() {
     // Served again from the kept parts: the same answer.
     let again = serde_json::to_value(stats(&h, &cache).unwrap()).unwrap();
     assert_eq!(again, want);
+}
+
 /// `tram district verify-hocba` names the school and gives times as the school reads a clock
 /// (review r10 #6 printed "school 79000701 ()", "signed D:20261206182149+00'00'" and a bare
 /// "-" for a role the certificate does not name).
