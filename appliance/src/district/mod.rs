@@ -789,6 +789,7 @@ pub enum VerifyError {
 /// verify reports it (bytes, chain, time, time-stamp). A file no known school's CA signed is
 /// refused ("không rõ trường").
 pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Value, VerifyError> {
+    use crate::gradebook::hocba;
     use crate::pki::{pades, signing};
     let mut any = false;
     for (school, pem) in hub.signing_cas()? {
@@ -802,11 +803,47 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
         any = true;
         if reports.iter().any(|r| r.chain_ok) {
             let name = hub.school(&school)?.map(|s| s.name).unwrap_or_default();
+            // The register the school relayed, for the student the file names: a signature
+            // chaining to the school's CA is the school's only if the school made it (review
+            // r10 #5: a certificate minted with a stolen CA key chains too).
+            let mut reports = reports;
+            let mut register = Vec::new();
+            if let Some((class, student)) = hocba::file_student(pdf).map_err(|e| match e {
+                hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
+                other => VerifyError::Pdf(pades::PadesError::Pdf(other.to_string())),
+            })? {
+                hub.each_record_of(&school, "hocba_signature", &mut |r| {
+                    if let Ok(e) = serde_json::from_value::<hocba::RegisterEntry>(r.clone())
+                        && e.class == class
+                        && e.student == student
+                    {
+                        register.push(e);
+                    }
+                })?;
+            }
+            let (findings, pending) = hocba::check_relayed(&mut reports, &register);
+            let valid = reports.iter().all(|r| r.valid()) && findings.is_empty();
+            let signatures: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    v["problems_vi"] = r
+                        .problems
+                        .iter()
+                        .map(|p| hocba::problem_vi(p))
+                        .collect::<Vec<_>>()
+                        .into();
+                    v
+                })
+                .collect();
             return Ok(serde_json::json!({
                 "school": school,
                 "school_name": name,
-                "valid": reports.iter().all(|r| r.valid()),
-                "signatures": reports,
+                "valid": valid,
+                "register_pending": pending,
+                "problems": findings.iter().map(|f| f.en.clone()).collect::<Vec<_>>(),
+                "problems_vi": findings.iter().map(|f| f.vi.clone()).collect::<Vec<_>>(),
+                "signatures": signatures,
             }));
         }
     }
@@ -854,8 +891,13 @@ pub fn verify_hocba_text(hub: &dyn HubStorage, file: &std::path::Path) -> String
                         .unwrap_or_default(),
                 );
             }
+            for p in v["problems"].as_array().into_iter().flatten() {
+                out += &format!("{}\n", p.as_str().unwrap_or_default());
+            }
             out + if v["valid"] == true {
                 "VALID\n"
+            } else if v["register_pending"] == true {
+                "NOT CONFIRMED (the school's signature register has not arrived)\n"
             } else {
                 "INVALID\n"
             }

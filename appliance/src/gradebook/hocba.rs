@@ -968,7 +968,7 @@ pub struct SignatureView {
 }
 
 /// A verifier's finding (`pades::verify`, English) in the page's words.
-fn problem_vi(en: &str) -> String {
+pub fn problem_vi(en: &str) -> String {
     const KNOWN: &[(&str, &str)] = &[
         (
             "SubFilter is",
@@ -1016,6 +1016,9 @@ fn problem_vi(en: &str) -> String {
     ];
     if en == NOT_IN_REGISTER {
         return "Chữ ký không có trong sổ ký của trường.".into();
+    }
+    if en == NOT_IN_RELAYED_REGISTER {
+        return "Chữ ký không có trong sổ ký trường gửi lên.".into();
     }
     if en.contains("bytes were added after the last signature") {
         return "Tệp có phần được thêm vào sau chữ ký cuối cùng (chưa được ký).".into();
@@ -1149,6 +1152,74 @@ pub fn stage_findings(stages: &[Option<Stage>]) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// What a signature not in the register a school relayed is called at the hub.
+pub const NOT_IN_RELAYED_REGISTER: &str =
+    "the signature is not in the signature register the school relayed";
+
+/// The hub's check of a file's signatures (`reports`, in signing order) against the register
+/// its school relayed (`register`: the lines of the student the file's data names). Adds to
+/// each signature the school does not list [`NOT_IN_RELAYED_REGISTER`] and sets its role from
+/// the register; the stage findings and whether the register has not arrived yet for this
+/// version — then nothing is called forged, the file is just not confirmed. Pure.
+pub fn check_relayed(
+    reports: &mut [pades::SignatureReport],
+    register: &[RegisterEntry],
+) -> (Vec<Finding>, bool) {
+    let mut pending = false;
+    let mut stages = Vec::with_capacity(reports.len());
+    // The version the homeroom teacher's signature (the first) belongs to, once found.
+    let mut version = None;
+    for (i, rep) in reports.iter_mut().enumerate() {
+        let entry = register.iter().find(|e| {
+            e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
+        });
+        if let Some(e) = entry {
+            if i == 0 {
+                version = Some(e.version);
+            }
+            rep.role = Some(e.signer_role.clone());
+            stages.push(Some(e.stage));
+            continue;
+        }
+        stages.push(rep.role.as_deref().and_then(Stage::of_role));
+        if rep.signature_sha256.is_empty() {
+            continue;
+        }
+        // Not listed: the school's lines may still be on their way (a version signed since the
+        // last relay round) — unless the school already sent this stage of this version, or
+        // anything at all of the student while the first signature is unknown.
+        let stage_sent = match (i, version) {
+            (0, _) => !register.is_empty(),
+            (_, Some(v)) => register
+                .iter()
+                .any(|e| e.version == v && e.stage == Stage::Principal),
+            (_, None) => true,
+        };
+        if stage_sent {
+            rep.problems.push(NOT_IN_RELAYED_REGISTER.into());
+        } else {
+            pending = true;
+        }
+    }
+    let mut findings = if reports.is_empty() {
+        vec![]
+    } else {
+        stage_findings(&stages)
+    };
+    if pending {
+        findings.push(finding(
+            "the school's signature register for this version has not arrived yet",
+            "Chưa nhận được sổ ký của trường cho phiên bản này: chưa xác nhận được học bạ.",
+        ));
+    }
+    (findings, pending)
+}
+
+/// The class and student a file's embedded data names (see [`data_names`]).
+pub fn file_student(pdf: &[u8]) -> Result<Option<(String, String)>, HocbaError> {
+    data_names(pdf)
 }
 
 /// The register lines of the student a file's embedded data names; for a file without data,
@@ -1448,6 +1519,53 @@ mod tests {
         );
         assert_eq!(vi(&[Some(Gvcn), Some(Principal), Some(Principal)]).len(), 1);
         assert!(vi(&[]).is_empty());
+    }
+
+    /// The hub's check against a school's relayed register: a listed signature takes the
+    /// register's stage; an unlisted one is "not in the register" when the school already sent
+    /// that stage of the version (a forgery), "not arrived yet" when it has not.
+    #[test]
+    fn the_hub_tells_a_forged_signature_from_a_register_still_on_its_way() {
+        let report = |sig: &str| {
+            let mut r = pades::SignatureReport::default();
+            r.signature_sha256 = sig.into();
+            r.cert_sha256 = format!("cert-{sig}");
+            r
+        };
+        let line = |sig: &str, version, stage| RegisterEntry {
+            class: "c".into(),
+            student: "s".into(),
+            version,
+            stage,
+            signer_role: match stage {
+                Stage::Gvcn => "Giáo viên chủ nhiệm".into(),
+                Stage::Principal => "Phó hiệu trưởng".into(),
+            },
+            cert_sha256: format!("cert-{sig}"),
+            signature_sha256: sig.into(),
+        };
+        let both = [line("g1", 1, Stage::Gvcn), line("p1", 1, Stage::Principal)];
+        let mut reps = [report("g1"), report("p1")];
+        let (f, pending) = check_relayed(&mut reps, &both);
+        assert!(f.is_empty() && !pending, "{f:?}");
+        assert!(reps.iter().all(|r| r.problems.is_empty()));
+        assert_eq!(reps[1].role.as_deref(), Some("Phó hiệu trưởng"));
+        // Another principal-stage signature over the real GVCN one: forged.
+        let mut reps = [report("g1"), report("minted")];
+        let (_, pending) = check_relayed(&mut reps, &both);
+        assert!(!pending);
+        assert_eq!(reps[1].problems, [NOT_IN_RELAYED_REGISTER]);
+        // The school has sent only the GVCN line of version 1: not arrived yet.
+        let mut reps = [report("g1"), report("p1")];
+        let (f, pending) = check_relayed(&mut reps, &both[..1]);
+        assert!(pending && reps[1].problems.is_empty(), "{f:?}");
+        // Nothing of the student yet: pending too; a first signature the school never listed
+        // while it listed others of the student: forged.
+        let mut reps = [report("g9"), report("p9")];
+        assert!(check_relayed(&mut reps, &[]).1);
+        let mut reps = [report("g9"), report("p1")];
+        check_relayed(&mut reps, &both);
+        assert_eq!(reps[0].problems, [NOT_IN_RELAYED_REGISTER]);
     }
 
     /// The data embedded before signing is read back out of the signed file and compared with

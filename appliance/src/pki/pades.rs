@@ -474,7 +474,7 @@ fn signature_fields(doc: &lopdf::Document) -> Vec<(String, Dictionary)> {
 }
 
 /// What a reader learns about one signature.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SignatureReport {
     pub field: String,
     pub signer: String,
