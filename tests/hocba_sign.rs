@@ -1733,20 +1733,6 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 }
 
-/// Where the first signature's /ByteRange ends: the file as it stood after the homeroom
-/// teacher signed (review r10 #2 cut there with `head -c`).
-fn end_of_first_byte_range(pdf: &[u8]) -> usize {
-    let at = find(pdf, b"/ByteRange").expect("a signature") + b"/ByteRange".len();
-    let open = at + pdf[at..].iter().position(|&c| c == b'[').unwrap() + 1;
-    let close = open + pdf[open..].iter().position(|&c| c == b']').unwrap();
-    let n: Vec<usize> = std::str::from_utf8(&pdf[open..close])
-        .unwrap()
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect();
-    n[2] + n[3]
-}
-
 /// Review r10 #2 and #5: a học bạ is valid only with the homeroom teacher's signature and the
 /// principal's over it, each one the box's signature register holds. The demo's signed file
 /// cut after the first signature is "Chưa đủ chữ ký" on the page and exits 3 in `tram hocba
@@ -1768,7 +1754,7 @@ fn a_hocba_needs_both_stages_and_signatures_from_the_schools_register() {
         .bytes()
         .unwrap()
         .to_vec();
-    let gvcn_only = full[..end_of_first_byte_range(&full)].to_vec();
+    let gvcn_only = full[..common::end_of_first_byte_range(&full)].to_vec();
     assert!(gvcn_only.len() < full.len());
     let check = |s: &Server, pdf: &[u8]| -> serde_json::Value {
         let c = s.login("hieutruong");

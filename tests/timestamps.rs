@@ -249,21 +249,7 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     // Review r10 #2 and #5 at the hub: the file cut after the homeroom teacher's signature is
     // incomplete; the same signed over with a "Hiệu trưởng" certificate minted from the CA key
     // in the box's data folder chains to the school's CA but is not in its relayed register.
-    let first = {
-        let at = stamped
-            .windows(10)
-            .position(|w| w == b"/ByteRange")
-            .unwrap();
-        let open = at + stamped[at..].iter().position(|&c| c == b'[').unwrap() + 1;
-        let close = open + stamped[open..].iter().position(|&c| c == b']').unwrap();
-        let n: Vec<usize> = std::str::from_utf8(&stamped[open..close])
-            .unwrap()
-            .split_whitespace()
-            .map(|x| x.parse().unwrap())
-            .collect();
-        n[2] + n[3]
-    };
-    let gvcn_only = stamped[..first].to_vec();
+    let gvcn_only = stamped[..common::end_of_first_byte_range(&stamped)].to_vec();
     let (code, r) = hub_verify(gvcn_only.clone());
     assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
     assert!(

@@ -984,17 +984,21 @@ fn last_signature(pdf: &[u8]) -> Result<(usize, usize, SignedData), PadesError> 
     Ok((a, b, sd))
 }
 
+/// The one signer of a PAdES signature's CMS.
+fn first_signer(sd: &SignedData) -> Result<&cms::signed_data::SignerInfo, PadesError> {
+    sd.signer_infos
+        .0
+        .iter()
+        .next()
+        .ok_or_else(|| PadesError::Cms("CMS without a signer".into()))
+}
+
 /// How a register knows the newest signature of a file that ends with it: the SHA-256 of its
 /// signer's certificate (DER) and of its signature value, hex (as [`SignatureReport`] names
 /// them).
 pub fn newest_signature_ids(pdf: &[u8]) -> Result<(String, String), PadesError> {
     let (_, _, sd) = last_signature(pdf)?;
-    let info = sd
-        .signer_infos
-        .0
-        .iter()
-        .next()
-        .ok_or_else(|| PadesError::Cms("CMS without a signer".into()))?;
+    let info = first_signer(&sd)?;
     let SignerIdentifier::IssuerAndSerialNumber(ias) = &info.sid else {
         return Err(PadesError::Cms("signer named by key identifier".into()));
     };
@@ -1023,12 +1027,7 @@ pub fn newest_signature_ids(pdf: &[u8]) -> Result<(String, String), PadesError> 
 /// value (PAdES B-T, as ETSI EN 319 122-1 5.3 asks). None when it already has one.
 pub fn signature_to_stamp(pdf: &[u8]) -> Result<Option<[u8; 32]>, PadesError> {
     let (_, _, sd) = last_signature(pdf)?;
-    let info = sd
-        .signer_infos
-        .0
-        .iter()
-        .next()
-        .ok_or_else(|| PadesError::Cms("CMS without a signer".into()))?;
+    let info = first_signer(&sd)?;
     let stamped = info.unsigned_attrs.as_ref().is_some_and(|u| {
         u.iter()
             .any(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
