@@ -192,8 +192,24 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     until_stamped(&s, &bgh, "principal");
     let stamped = download(&student);
 
-    // The hub verifies the school's file against the CA the school sent.
-    let (code, r) = hub_verify(stamped.clone());
+    // The hub verifies the school's file against the CA the school sent and the signature
+    // register it relayed (its lines travel with the relay rounds: until they arrive the
+    // hub says so — the deadline only bounds a failure).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (code, r) = loop {
+        let (code, r) = hub_verify(stamped.clone());
+        if r["register_pending"] != true {
+            break (code, r);
+        }
+        assert!(
+            r["problems_vi"]
+                .to_string()
+                .contains("Chưa nhận được sổ ký của trường cho phiên bản này"),
+            "{r}"
+        );
+        assert!(Instant::now() < deadline, "the register never arrived: {r}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
     assert_eq!(code, 200, "{r}");
     assert_eq!(r["school"], "79000701", "{r}");
     assert_eq!(r["valid"], true, "{r}");
@@ -246,6 +262,48 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
         bad.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
+    // Review r10 #2 and #5 at the hub: the file cut after the homeroom teacher's signature is
+    // incomplete; the same signed over with a "Hiệu trưởng" certificate minted from the CA key
+    // in the box's data folder chains to the school's CA but is not in its relayed register.
+    let gvcn_only = stamped[..common::end_of_first_byte_range(&stamped)].to_vec();
+    let (code, r) = hub_verify(gvcn_only.clone());
+    assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
+    assert!(
+        r["problems_vi"]
+            .to_string()
+            .contains("Chưa đủ chữ ký: thiếu chữ ký của Hiệu trưởng"),
+        "{r}"
+    );
+    let now = jiff::Timestamp::now();
+    let ca = tram::pki::signing::load_ca(&data).unwrap().unwrap();
+    let minted =
+        tram::pki::signing::issue_signer(&ca, "x", "Trần Văn Hùng", "Hiệu trưởng", "975318", now)
+            .unwrap();
+    let key = tram::pki::signing::unlock(&minted, "975318").unwrap();
+    let forged = tram::pki::pades::sign(&gvcn_only, &key, &ca.cert, now).unwrap();
+    let (code, r) = hub_verify(forged.clone());
+    assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
+    assert_eq!(r["signatures"][1]["chain_ok"], true, "{r}");
+    assert!(
+        r["signatures"][1]["problems_vi"]
+            .to_string()
+            .contains("Chữ ký không có trong sổ ký trường gửi lên"),
+        "{r}"
+    );
+    assert_eq!(r["signatures"][0]["problems"], json!([]), "{r}");
+    for (name, pdf) in [("gvcn.pdf", &gvcn_only), ("minted.pdf", &forged)] {
+        let f = tmp.path().join(name);
+        std::fs::write(&f, pdf).unwrap();
+        let o = common::tram(&[
+            "district",
+            "verify-hocba",
+            "--data-dir",
+            hub_data,
+            f.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{name}: {}", text(&o));
+    }
 
     let file = tmp.path().join("stamped.pdf");
     std::fs::write(&file, &stamped).unwrap();

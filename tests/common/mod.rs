@@ -741,3 +741,21 @@ pub fn release_bundle(w: &Path, keys: &str, version: &str, noise: usize) -> Path
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     out
 }
+
+/// Where the first signature's /ByteRange of a signed PDF ends: the file as it stood after the
+/// homeroom teacher signed (review r10 #2 cut a học bạ there with `head -c`).
+pub fn end_of_first_byte_range(pdf: &[u8]) -> usize {
+    let at = pdf
+        .windows(10)
+        .position(|w| w == b"/ByteRange")
+        .expect("a signature")
+        + 10;
+    let open = at + pdf[at..].iter().position(|&c| c == b'[').unwrap() + 1;
+    let close = open + pdf[open..].iter().position(|&c| c == b']').unwrap();
+    let n: Vec<usize> = std::str::from_utf8(&pdf[open..close])
+        .unwrap()
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    n[2] + n[3]
+}

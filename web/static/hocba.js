@@ -49,8 +49,10 @@
     const head = d.valid ? "Tệp hợp lệ." : "Tệp KHÔNG hợp lệ.";
     const sigs = (d.signatures || []).length ? "" : " Không có chữ ký nào.";
     const newer = d.note ? " " + d.note : "";
+    // What is wrong with the file as a whole (a stage missing): the box's and the hub's answer.
+    const whole = (d.problems_vi || []).map((p) => " " + p).join("");
     const school = d.school_name ? " Trường: " + d.school_name + " (" + d.school + ")." : "";
-    out.textContent = head + school + sigs + newer + " " + (dataText[d.data && d.data.state] || "");
+    out.textContent = head + school + sigs + whole + newer + " " + (dataText[d.data && d.data.state] || "");
   });
 
   // The principal's own PKCS#12: the file goes up base64 in JSON with its password and the new

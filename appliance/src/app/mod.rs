@@ -284,6 +284,18 @@ pub async fn serve(
     ));
     tokio::spawn(crate::relay::run(store.clone(), opts.relay.clone()));
     {
+        // Signatures stored before the signature register existed get their lines (and so
+        // reach the hub); a no-op once done.
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            match crate::gradebook::hocba::fill_register(&store, jiff::Timestamp::now()) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(signatures = n, "học bạ signature register filled"),
+                Err(e) => tracing::warn!(error = %e, "học bạ signature register not filled"),
+            }
+        });
+    }
+    {
         // The audit chain is walked once now, in the background, so the first look at the home
         // page does not wait for a year of events; later looks walk only the new ones.
         let store = store.clone();

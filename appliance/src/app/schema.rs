@@ -31,6 +31,7 @@ pub fn schema() -> Schema {
             dept::TABLES,
             &[lessons::export::APPROVALS.name],
             &[gradebook::hocba::STAMP_WAITING.name],
+            &[gradebook::hocba::REGISTER.name],
         ]
         .concat(),
         migrations: vec![

@@ -306,12 +306,30 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
             let rec = rec.ok_or(signing::SigningError::NoSigner)?;
             let signer = signing::unlock(&rec, &pin()?)?;
-            for (file, out) in &targets {
+            let mut signed_files = Vec::with_capacity(targets.len());
+            for (file, _) in &targets {
                 let pdf =
                     std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-                let signed = pades::sign(&pdf, &signer, &ca.cert, jiff::Timestamp::now())
-                    .with_context(|| format!("signing {}", file.display()))?;
-                tram::config::write_atomic(out, &signed)
+                signed_files.push(
+                    pades::sign(&pdf, &signer, &ca.cert, jiff::Timestamp::now())
+                        .with_context(|| format!("signing {}", file.display()))?,
+                );
+            }
+            // The box made these signatures: into its register before any file is written, so
+            // none it hands out is unknown to its own verify.
+            let store = super::open_store(&data.data_dir)?;
+            tram::gradebook::hocba::register_signed_by_hand(
+                &store,
+                &tram::store::Actor {
+                    id: account.id.clone(),
+                    now: jiff::Timestamp::now(),
+                },
+                &rec.role,
+                &signed_files,
+            )?;
+            drop(store);
+            for ((_, out), signed) in targets.iter().zip(&signed_files) {
+                tram::config::write_atomic(out, signed)
                     .with_context(|| format!("writing {}", out.display()))?;
             }
             println!(
@@ -435,32 +453,43 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     println!("  problem: {p}");
                 }
             }
-            // The embedded học bạ data against this box's own records.
-            let data_line = match store {
-                Ok(store) => {
-                    use tram::gradebook::hocba::{DataCheck, check_data};
-                    match check_data(&store.read()?, &pdf)? {
-                        DataCheck::Absent => "none embedded".to_string(),
-                        DataCheck::UnknownStudent => {
-                            "embedded, for a student this box does not have".to_string()
-                        }
-                        DataCheck::Matches { student } => {
-                            format!("embedded, matches this box's records ({student})")
-                        }
-                        DataCheck::Differs { student } => {
-                            ok = false;
-                            format!(
-                                "embedded, DIFFERS from this box's records ({student}): the record changed after signing"
-                            )
-                        }
-                    }
+            // The box's own records: the signature register (a signature the box never made
+            // is not the school's, however well it chains), the two stages and the embedded
+            // data — from the database, or from the running server that holds it.
+            drop(store); // one process opens the database once
+            let file = std::path::absolute(&file)
+                .with_context(|| format!("the file {}", file.display()))?;
+            let checked = super::here_or_server(
+                &data.data_dir,
+                "hocba-verify",
+                vec![file.display().to_string()],
+                |store| {
+                    Ok(tram::gradebook::hocba::verify_text(
+                        &store.read()?,
+                        &data.data_dir,
+                        &pdf,
+                    ))
+                },
+            );
+            match checked {
+                Ok((fine, text)) => {
+                    ok &= fine;
+                    print!("{text}");
                 }
                 Err(e) => {
-                    let n = pades::embedded_data(&pdf).map(|d| d.len()).unwrap_or(0);
-                    format!("{n} embedded file(s); not compared with the box's records ({e:#})")
+                    // No records to compare with: the stages from the certificates' roles.
+                    use tram::gradebook::hocba::{Stage, stage_findings};
+                    let stages: Vec<_> = reports
+                        .iter()
+                        .map(|r| r.role.as_deref().and_then(Stage::of_role))
+                        .collect();
+                    for f in stage_findings(&stages) {
+                        ok = false;
+                        println!("stages: INCOMPLETE: {}", f.en);
+                    }
+                    println!("register: not checked ({e:#})");
                 }
-            };
-            println!("học bạ data: {data_line}");
+            }
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

@@ -151,13 +151,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn relay_privacy(kinds: Vec<String>, comments: bool) -> anyhow::Result<tram::relay::Privacy> {
-    const KNOWN: [&str; 6] = [
+    const KNOWN: [&str; 7] = [
         "school",
         "class",
         "student",
         "result",
         "library_item",
         "lesson_plan",
+        "hocba_signature",
     ];
     let kinds: Vec<String> = kinds
         .into_iter()

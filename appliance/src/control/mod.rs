@@ -98,12 +98,14 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "district-publish-library"
                             | "district-key-reset"
                             | "hocba-export"
+                            | "hocba-verify"
                             | "records-export"
                             | "district-verify-hocba"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
                         let arg = |i: usize| req.args.get(i).cloned().unwrap_or_default();
+                        let mut valid = true;
                         let text = match req.op.as_str() {
                             "relay-status" => {
                                 serde_json::to_string_pretty(&crate::relay::status(&store))
@@ -155,6 +157,19 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 std::path::Path::new(&arg(1)),
                             )
                             .map_err(|e| e.to_string()),
+                            // Answers ok=false with its text when the file is not valid.
+                            "hocba-verify" => std::fs::read(arg(0))
+                                .map_err(|e| format!("{}: {e}", arg(0)))
+                                .and_then(|pdf| {
+                                    let rx = store.read().map_err(|e| e.to_string())?;
+                                    let (fine, text) = crate::gradebook::hocba::verify_text(
+                                        &rx,
+                                        store.dir(),
+                                        &pdf,
+                                    );
+                                    valid = fine;
+                                    Ok(text)
+                                }),
                             "records-export" => crate::app::records::export_to(
                                 &store,
                                 Some(arg(0).as_str()),
@@ -181,7 +196,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                         };
                         match text {
                             Ok(t) => Response {
-                                ok: true,
+                                ok: valid,
                                 error: None,
                                 report: None,
                                 text: Some(t),

@@ -789,6 +789,7 @@ pub enum VerifyError {
 /// verify reports it (bytes, chain, time, time-stamp). A file no known school's CA signed is
 /// refused ("không rõ trường").
 pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Value, VerifyError> {
+    use crate::gradebook::hocba;
     use crate::pki::{pades, signing};
     let mut any = false;
     for (school, pem) in hub.signing_cas()? {
@@ -817,12 +818,31 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| school.clone()),
             };
-            let valid = reports.iter().all(|r| r.valid());
-            // Each report with its times as the school's people read them (the page and the
-            // CLI show those; `signing_time` and `timestamp` stay for programs).
+            // The register the school relayed, for the student the file names: a signature
+            // chaining to the school's CA is the school's only if the school made it (review
+            // r10 #5: a certificate minted with a stolen CA key chains too).
+            let mut reports = reports;
+            let mut register = Vec::new();
+            if let Some((class, student)) = hocba::file_student(pdf).map_err(|e| match e {
+                hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
+                other => VerifyError::Pdf(pades::PadesError::Pdf(other.to_string())),
+            })? {
+                hub.each_record_of(&school, "hocba_signature", &mut |r| {
+                    if let Ok(e) = serde_json::from_value::<hocba::RegisterEntry>(r.clone())
+                        && e.class == class
+                        && e.student == student
+                    {
+                        register.push(e);
+                    }
+                })?;
+            }
+            let (findings, pending) = hocba::check_relayed(&mut reports, &register);
+            let valid = reports.iter().all(|r| r.valid()) && findings.is_empty();
             let signatures: Vec<serde_json::Value> = reports
-                .into_iter()
+                .iter()
                 .map(|r| {
+                    // Times as the school's people read them (the page and the CLI show
+                    // those; `signing_time` and `timestamp` stay for programs).
                     let time = r
                         .signing_time
                         .as_deref()
@@ -831,6 +851,12 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
                     let mut v = serde_json::to_value(r).unwrap_or_default();
                     v["time"] = time.into();
                     v["timestamp_time"] = stamp.into();
+                    v["problems_vi"] = r
+                        .problems
+                        .iter()
+                        .map(|p| hocba::problem_vi(p))
+                        .collect::<Vec<_>>()
+                        .into();
                     v
                 })
                 .collect();
@@ -838,6 +864,9 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
                 "school": school,
                 "school_name": name,
                 "valid": valid,
+                "register_pending": pending,
+                "problems": findings.iter().map(|f| f.en.clone()).collect::<Vec<_>>(),
+                "problems_vi": findings.iter().map(|f| f.vi.clone()).collect::<Vec<_>>(),
                 "signatures": signatures,
             }));
         }
@@ -902,8 +931,13 @@ fn checked_text(v: &serde_json::Value) -> String {
                 .unwrap_or_default(),
         );
     }
+    for p in v["problems"].as_array().into_iter().flatten() {
+        out += &format!("{}\n", p.as_str().unwrap_or_default());
+    }
     out + if v["valid"] == true {
         "VALID\n"
+    } else if v["register_pending"] == true {
+        "NOT CONFIRMED (the school's signature register has not arrived)\n"
     } else {
         "INVALID\n"
     }

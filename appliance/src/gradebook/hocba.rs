@@ -29,6 +29,74 @@ pub const SIGNED: Collection<SignedHocba> =
 
 pub const TABLES: [&str; 2] = [SIGNERS.name, SIGNED.name];
 
+/// The school's signature register (sổ ký): one entry per signature the box made, keyed like
+/// [`SIGNED`], naming the signer's certificate and the signature value by their SHA-256 — no
+/// marks, no file. Verification compares every signature of a file with it, so a signature the
+/// box never made (a certificate minted with a stolen CA key) is not taken as the school's even
+/// when its chain checks out. Relayed as `hocba_signature`, so the hub does the same check for
+/// its schools. Written in the transaction that stores the signature; listed in `app/schema.rs`.
+pub const REGISTER: Collection<RegisterEntry> = Collection::new(
+    "gradebook.hocba_register.v1",
+    AuditPolicy::Values,
+    Some("hocba_signature"),
+);
+
+/// One line of the signature register.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RegisterEntry {
+    pub class: String,
+    pub student: String,
+    pub version: u32,
+    pub stage: Stage,
+    /// The role the signature was made in ("Giáo viên chủ nhiệm", "Hiệu trưởng", …).
+    pub signer_role: String,
+    /// SHA-256 of the signer's certificate (DER), hex.
+    pub cert_sha256: String,
+    /// SHA-256 of the CMS signature value, hex (a time-stamp added later leaves it as it is).
+    pub signature_sha256: String,
+}
+
+impl RegisterEntry {
+    /// The register line of a stored signature (its file ends with that signature).
+    pub fn of(row: &SignedHocba) -> Result<Self, HocbaError> {
+        let (cert_sha256, signature_sha256) = pades::newest_signature_ids(&row.pdf_bytes()?)?;
+        Ok(Self {
+            class: row.class.clone(),
+            student: row.student.clone(),
+            version: row.version,
+            stage: row.stage,
+            signer_role: row.signer_role.clone(),
+            cert_sha256,
+            signature_sha256,
+        })
+    }
+}
+
+/// Adds the register line of every stored signature that has none (signed before the register
+/// existed), so old files verify and the hub receives them too. Run at start; a no-op after.
+pub fn fill_register(store: &Store, now: jiff::Timestamp) -> Result<usize, HocbaError> {
+    let rx = store.read()?;
+    let mut missing = Vec::new();
+    for (key, row) in rx.scan(&SIGNED, "")? {
+        if rx.get(&REGISTER, &key)?.is_none() {
+            missing.push((key, RegisterEntry::of(&row)?));
+        }
+    }
+    drop(rx);
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    store.write(&Actor::system(now), |tx| {
+        for (key, entry) in &missing {
+            if tx.get(&REGISTER, key)?.is_none() {
+                tx.put(&REGISTER, key, entry, "hocba.registered")?;
+            }
+        }
+        Ok::<_, HocbaError>(())
+    })?;
+    Ok(missing.len())
+}
+
 /// The signatures still waiting for the district's time-stamp (PAdES B-T), by the key of their
 /// row in [`SIGNED`]: only the newest signature of a version, since a time-stamp rewrites the
 /// signature's unsigned part and the next signer's byte range covers it. The relay's stamper
@@ -50,6 +118,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stage a certificate's role signs at.
+    pub fn of_role(role: &str) -> Option<Stage> {
+        match role {
+            "Giáo viên chủ nhiệm" => Some(Stage::Gvcn),
+            "Hiệu trưởng" | "Phó hiệu trưởng" => Some(Stage::Principal),
+            _ => None,
+        }
+    }
+
     fn key_part(self) -> &'static str {
         match self {
             Stage::Gvcn => "1",
@@ -299,6 +376,68 @@ pub fn adopt_signer_files(
     Ok(moved)
 }
 
+/// Records in the signature register the files `account` signed by hand (`tram hocba sign`,
+/// with her PIN, outside the class signing): the box made those signatures, so they are the
+/// school's. Keyed under the student the file's data names, "m" and the signature's digest in
+/// place of a version (version 0): no stored version holds them. One audited write.
+pub fn register_signed_by_hand(
+    store: &Store,
+    actor: &Actor,
+    role: &str,
+    files: &[Vec<u8>],
+) -> Result<usize, HocbaError> {
+    let stage = Stage::of_role(role).ok_or_else(|| HocbaError::WrongRole(role.to_string()))?;
+    let mut lines = Vec::new();
+    for pdf in files {
+        let (cert_sha256, signature_sha256) = pades::newest_signature_ids(pdf)?;
+        let (class, student) = data_names(pdf)?.unwrap_or_else(|| ("-".into(), "-".into()));
+        let key = format!(
+            "{class}/{student}/m{}/{}",
+            &signature_sha256[..16],
+            stage.key_part()
+        );
+        lines.push((
+            key,
+            RegisterEntry {
+                class,
+                student,
+                version: 0,
+                stage,
+                signer_role: role.to_string(),
+                cert_sha256,
+                signature_sha256,
+            },
+        ));
+    }
+    store.write(actor, |tx| {
+        for (key, line) in &lines {
+            tx.put(&REGISTER, key, line, "hocba.registered")?;
+        }
+        Ok::<_, HocbaError>(())
+    })?;
+    Ok(lines.len())
+}
+
+/// The class and student a file's embedded học bạ data names, when it has data naming both
+/// (neither holding a "/", which separates the parts of a register key).
+fn data_names(pdf: &[u8]) -> Result<Option<(String, String)>, HocbaError> {
+    let data = pades::embedded_data(pdf)?;
+    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
+        return Ok(None);
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(None);
+    };
+    Ok(match (doc["lop"].as_str(), doc["hocsinh"].as_str()) {
+        (Some(c), Some(s))
+            if !c.contains('/') && !s.contains('/') && !c.is_empty() && !s.is_empty() =>
+        {
+            Some((c.to_string(), s.to_string()))
+        }
+        _ => None,
+    })
+}
+
 /// Who may sign `class` at `stage`, and the year lock it would sign under: refused before a
 /// PIN is asked for or a page printed.
 pub fn check_may_sign(
@@ -503,6 +642,7 @@ pub fn sign_class(
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
     let key = signing::unlock(&rec, pin)?;
     let mut rows = Vec::with_capacity(plans.len());
+    let mut entries = Vec::with_capacity(plans.len());
     for (i, version, over) in plans {
         let st = &book.students[i];
         let unsigned = match &over {
@@ -510,6 +650,16 @@ pub fn sign_class(
             None => print(&rx, &book, i)?,
         };
         let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
+        let (cert_sha256, signature_sha256) = pades::newest_signature_ids(&signed)?;
+        entries.push(RegisterEntry {
+            class: class_id.to_string(),
+            student: st.id.clone(),
+            version,
+            stage,
+            signer_role: rec.role.clone(),
+            cert_sha256,
+            signature_sha256,
+        });
         rows.push(SignedHocba {
             class: class_id.to_string(),
             student: st.id.clone(),
@@ -538,7 +688,7 @@ pub fn sign_class(
             if !lock.is_some_and(|l| l.locked && l.at == lock_at) {
                 return Err(HocbaError::LockChanged);
             }
-            for r in &rows {
+            for (r, entry) in rows.iter().zip(&entries) {
                 let key = format!(
                     "{}/{}/{:04}/{}",
                     r.class,
@@ -551,6 +701,7 @@ pub fn sign_class(
                     return Err(HocbaError::AlreadySigned);
                 }
                 tx.put(&SIGNED, &key, r, "hocba.signed")?;
+                tx.put(&REGISTER, &key, entry, "hocba.registered")?;
                 // The new signature waits for its time-stamp; the one it was signed over can
                 // no longer get one (see STAMP_WAITING).
                 tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
@@ -925,6 +1076,9 @@ pub struct Verification {
     pub newer_version: Option<u32>,
     /// "… đã có phiên bản mới hơn (vN)" for the page.
     pub note: Option<String>,
+    /// What is wrong with the file as a whole (a missing stage), in English and Vietnamese.
+    pub problems: Vec<String>,
+    pub problems_vi: Vec<String>,
 }
 
 /// One signature as the page shows it: the report, its problems in Vietnamese and its time
@@ -946,7 +1100,7 @@ pub struct SignatureView {
 }
 
 /// A verifier's finding (`pades::verify`, English) in the page's words.
-fn problem_vi(en: &str) -> String {
+pub fn problem_vi(en: &str) -> String {
     const KNOWN: &[(&str, &str)] = &[
         (
             "SubFilter is",
@@ -992,6 +1146,12 @@ fn problem_vi(en: &str) -> String {
             "Thời gian ký không có hoặc nằm ngoài thời hạn của chứng thư.",
         ),
     ];
+    if en == NOT_IN_REGISTER {
+        return "Chữ ký không có trong sổ ký của trường.".into();
+    }
+    if en == NOT_IN_RELAYED_REGISTER {
+        return "Chữ ký không có trong sổ ký trường gửi lên.".into();
+    }
     if en.contains("bytes were added after the last signature") {
         return "Tệp có phần được thêm vào sau chữ ký cuối cùng (chưa được ký).".into();
     }
@@ -1084,16 +1244,161 @@ fn trust_anchors(
     Ok(out)
 }
 
-/// Verifies an uploaded PDF against the CAs this box trusts ([`trust_anchors`]) and its records.
+/// Something found wrong with a file as a whole: in English for the CLI and logs, in Vietnamese
+/// for the page.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub en: String,
+    pub vi: String,
+}
+
+fn finding(en: impl Into<String>, vi: impl Into<String>) -> Finding {
+    Finding {
+        en: en.into(),
+        vi: vi.into(),
+    }
+}
+
+/// What a signature not in the school's register is called (the page's words in `problem_vi`).
+pub const NOT_IN_REGISTER: &str =
+    "the signature is not in the school's signature register (the box never made it)";
+
+/// Whether the signatures of a file, in signing order, are the two a học bạ needs: the
+/// homeroom teacher's, then the principal's (or a vice principal's) over it. `stages` is the
+/// stage each signature was made at as far as is known (the register, or the certificate's
+/// role); an unknown one fits no stage. Pure: the box, the CLI and the hub all ask it.
+pub fn stage_findings(stages: &[Option<Stage>]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    const WANT: [(Stage, &str, &str); 2] = [
+        (Stage::Gvcn, "the homeroom teacher's", "giáo viên chủ nhiệm"),
+        (
+            Stage::Principal,
+            "the principal's or a vice principal's",
+            "Hiệu trưởng hoặc Phó hiệu trưởng",
+        ),
+    ];
+    for (i, (stage, en, vi)) in WANT.iter().enumerate() {
+        if let Some(got) = stages.get(i)
+            && *got != Some(*stage)
+        {
+            out.push(finding(
+                format!("signature {} is not {en}", i + 1),
+                format!("Chữ ký thứ {} không phải của {vi}.", i + 1),
+            ));
+        }
+    }
+    if stages.len() == 1 {
+        out.push(finding(
+            "incomplete: the principal's signature is missing",
+            "Chưa đủ chữ ký: thiếu chữ ký của Hiệu trưởng.",
+        ));
+    }
+    if stages.len() > 2 {
+        out.push(finding(
+            format!(
+                "{} signatures: a học bạ carries the homeroom teacher's and then the principal's only",
+                stages.len()
+            ),
+            format!(
+                "Học bạ có {} chữ ký: chỉ được có chữ ký của giáo viên chủ nhiệm rồi của Hiệu trưởng.",
+                stages.len()
+            ),
+        ));
+    }
+    out
+}
+
+/// What a signature not in the register a school relayed is called at the hub.
+pub const NOT_IN_RELAYED_REGISTER: &str =
+    "the signature is not in the signature register the school relayed";
+
+/// The hub's check of a file's signatures (`reports`, in signing order) against the register
+/// its school relayed (`register`: the lines of the student the file's data names). Adds to
+/// each signature the school does not list [`NOT_IN_RELAYED_REGISTER`] and sets its role from
+/// the register; the stage findings and whether the register has not arrived yet for this
+/// version — then nothing is called forged, the file is just not confirmed. Pure.
+pub fn check_relayed(
+    reports: &mut [pades::SignatureReport],
+    register: &[RegisterEntry],
+) -> (Vec<Finding>, bool) {
+    let mut pending = false;
+    let mut stages = Vec::with_capacity(reports.len());
+    // The version the homeroom teacher's signature (the first) belongs to, once found.
+    let mut version = None;
+    for (i, rep) in reports.iter_mut().enumerate() {
+        let entry = register.iter().find(|e| {
+            e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
+        });
+        if let Some(e) = entry {
+            if i == 0 {
+                version = Some(e.version);
+            }
+            rep.role = Some(e.signer_role.clone());
+            stages.push(Some(e.stage));
+            continue;
+        }
+        stages.push(rep.role.as_deref().and_then(Stage::of_role));
+        if rep.signature_sha256.is_empty() {
+            continue;
+        }
+        // Not listed: the school's lines may still be on their way (a version signed since the
+        // last relay round) — unless the school already sent this stage of this version, or
+        // anything at all of the student while the first signature is unknown.
+        let stage_sent = match (i, version) {
+            (0, _) => !register.is_empty(),
+            (_, Some(v)) => register
+                .iter()
+                .any(|e| e.version == v && e.stage == Stage::Principal),
+            (_, None) => true,
+        };
+        if stage_sent {
+            rep.problems.push(NOT_IN_RELAYED_REGISTER.into());
+        } else {
+            pending = true;
+        }
+    }
+    let mut findings = if reports.is_empty() {
+        vec![]
+    } else {
+        stage_findings(&stages)
+    };
+    if pending {
+        findings.push(finding(
+            "the school's signature register for this version has not arrived yet",
+            "Chưa nhận được sổ ký của trường cho phiên bản này: chưa xác nhận được học bạ.",
+        ));
+    }
+    (findings, pending)
+}
+
+/// The class and student a file's embedded data names (see [`data_names`]).
+pub fn file_student(pdf: &[u8]) -> Result<Option<(String, String)>, HocbaError> {
+    data_names(pdf)
+}
+
+/// The register lines of the student a file's embedded data names; for a file without data,
+/// those of files signed by hand without data ("-/-/…", [`register_signed_by_hand`]).
+fn register_of(r: &impl Read, pdf: &[u8]) -> Result<Vec<RegisterEntry>, HocbaError> {
+    let (class, student) = data_names(pdf)?.unwrap_or_else(|| ("-".into(), "-".into()));
+    Ok(r.scan(&REGISTER, &format!("{class}/{student}/"))?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+/// Verifies an uploaded PDF against the CAs this box trusts ([`trust_anchors`]) and its records:
+/// each signature must be one the box's register holds (the same certificate and signature
+/// value) and the two must be the homeroom teacher's, then the principal's.
 pub fn verify_upload(
     r: &impl Read,
     data_dir: &Path,
     pdf: &[u8],
 ) -> Result<Verification, HocbaError> {
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let school_ca = ca.cert.tbs_certificate.subject.to_string();
     let anchors = trust_anchors(r, ca.cert)?;
     let certs: Vec<_> = anchors.iter().map(|(c, _)| c.clone()).collect();
-    let reports = pades::verify_anchored(pdf, &certs)?;
+    let mut reports = pades::verify_anchored(pdf, &certs)?;
     // Which anchor vouches for each signature: each checked alone (a few anchors, one small
     // file), since the report says only that some anchor did. The order of the signatures is
     // the file's, the same in every pass.
@@ -1113,9 +1418,48 @@ pub fn verify_upload(
             }
         }
     }
+    // The register: a chain that checks out is not enough — whoever holds the CA key (or a
+    // signer's key outside the workflow) can make one (review r10 #5).
+    let register = register_of(r, pdf)?;
+    let signers = r.scan(&SIGNERS, "")?;
+    let mut stages = Vec::with_capacity(reports.len());
+    for rep in &mut reports {
+        let entry = register.iter().find(|e| {
+            e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
+        });
+        if entry.is_none() && !rep.signature_sha256.is_empty() {
+            rep.problems.push(NOT_IN_REGISTER.into());
+        }
+        // The role: what the register says it was signed as; else the school CA's certificate
+        // (which names the role); else the signer record holding that certificate (a licensed
+        // CA's certificate names no school role).
+        let role = match entry {
+            Some(e) => Some(e.signer_role.clone()),
+            None if rep.issuer == school_ca => rep.role.clone(),
+            None => signers
+                .iter()
+                .find(|(_, s)| {
+                    hex::decode(&s.cert)
+                        .is_ok_and(|d| hex::encode(sha2::Sha256::digest(d)) == rep.cert_sha256)
+                })
+                .map(|(_, s)| s.role.clone()),
+        };
+        stages.push(
+            entry
+                .map(|e| e.stage)
+                .or_else(|| role.as_deref().and_then(Stage::of_role)),
+        );
+        rep.role = role;
+    }
+    let findings = if reports.is_empty() {
+        vec![]
+    } else {
+        stage_findings(&stages)
+    };
     let data = check_data(r, pdf)?;
     let valid = !reports.is_empty()
         && reports.iter().all(|s| s.valid())
+        && findings.is_empty()
         && !matches!(data, DataCheck::Differs { .. });
     let newer_version = newer_version(r, pdf)?;
     let signatures = reports
@@ -1140,7 +1484,55 @@ pub fn verify_upload(
         data,
         newer_version,
         note: newer_version.map(|v| format!("Học bạ này đã có phiên bản mới hơn (v{v}).")),
+        problems: findings.iter().map(|f| f.en.clone()).collect(),
+        problems_vi: findings.into_iter().map(|f| f.vi).collect(),
     })
+}
+
+/// What `tram hocba verify` prints from the box's own records (English): each signature
+/// against the signature register, the stages, the embedded data; and whether all is well.
+/// Run where the database is open — by the CLI, or by the server through its control socket.
+pub fn verify_text(r: &impl Read, data_dir: &Path, pdf: &[u8]) -> (bool, String) {
+    let v = match verify_upload(r, data_dir, pdf) {
+        Ok(v) => v,
+        Err(e) => return (false, format!("register: not checked ({e})\n")),
+    };
+    let mut out = String::new();
+    for (i, s) in v.signatures.iter().enumerate() {
+        let known = !s.report.problems.iter().any(|p| p == NOT_IN_REGISTER);
+        out += &format!(
+            "register: signature {} {} ({})\n",
+            i + 1,
+            if known {
+                "is in the school's signature register"
+            } else {
+                "is NOT in the school's signature register: the box never made it"
+            },
+            s.report.role.as_deref().unwrap_or("role unknown"),
+        );
+    }
+    if v.problems.is_empty() {
+        if !v.signatures.is_empty() {
+            out += "stages: complete (homeroom teacher, then principal)\n";
+        }
+    } else {
+        for p in &v.problems {
+            out += &format!("stages: INCOMPLETE: {p}\n");
+        }
+    }
+    out += &format!(
+        "học bạ data: {}\n",
+        match &v.data {
+            DataCheck::Absent => "none embedded".to_string(),
+            DataCheck::UnknownStudent => "embedded, for a student this box does not have".into(),
+            DataCheck::Matches { student } =>
+                format!("embedded, matches this box's records ({student})"),
+            DataCheck::Differs { student } => format!(
+                "embedded, DIFFERS from this box's records ({student}): the record changed after signing"
+            ),
+        }
+    );
+    (v.valid, out)
 }
 
 /// The signatures waiting for a time-stamp (keys of [`SIGNED`]), oldest first.
@@ -1364,6 +1756,88 @@ mod tests {
             Err(HocbaError::SignerExists)
         ));
         assert!(store_signer(&store, &Actor::system(now), &again, true).unwrap());
+    }
+
+    /// The stages a học bạ needs, in order: the homeroom teacher's, then the head's; anything
+    /// else names what is wrong (review r10 #2: the GVCN's alone passed as valid).
+    #[test]
+    fn a_hocba_needs_the_homeroom_teachers_then_the_heads_signature() {
+        use Stage::{Gvcn, Principal};
+        let vi = |stages: &[Option<Stage>]| -> Vec<String> {
+            stage_findings(stages).into_iter().map(|f| f.vi).collect()
+        };
+        assert!(vi(&[Some(Gvcn), Some(Principal)]).is_empty());
+        assert_eq!(
+            vi(&[Some(Gvcn)]),
+            ["Chưa đủ chữ ký: thiếu chữ ký của Hiệu trưởng."]
+        );
+        assert_eq!(
+            vi(&[Some(Principal)]),
+            [
+                "Chữ ký thứ 1 không phải của giáo viên chủ nhiệm.",
+                "Chưa đủ chữ ký: thiếu chữ ký của Hiệu trưởng."
+            ]
+        );
+        assert_eq!(
+            vi(&[Some(Principal), Some(Gvcn)]),
+            [
+                "Chữ ký thứ 1 không phải của giáo viên chủ nhiệm.",
+                "Chữ ký thứ 2 không phải của Hiệu trưởng hoặc Phó hiệu trưởng."
+            ]
+        );
+        assert_eq!(
+            vi(&[Some(Gvcn), None]),
+            ["Chữ ký thứ 2 không phải của Hiệu trưởng hoặc Phó hiệu trưởng."]
+        );
+        assert_eq!(vi(&[Some(Gvcn), Some(Principal), Some(Principal)]).len(), 1);
+        assert!(vi(&[]).is_empty());
+    }
+
+    /// The hub's check against a school's relayed register: a listed signature takes the
+    /// register's stage; an unlisted one is "not in the register" when the school already sent
+    /// that stage of the version (a forgery), "not arrived yet" when it has not.
+    #[test]
+    fn the_hub_tells_a_forged_signature_from_a_register_still_on_its_way() {
+        let report = |sig: &str| {
+            let mut r = pades::SignatureReport::default();
+            r.signature_sha256 = sig.into();
+            r.cert_sha256 = format!("cert-{sig}");
+            r
+        };
+        let line = |sig: &str, version, stage| RegisterEntry {
+            class: "c".into(),
+            student: "s".into(),
+            version,
+            stage,
+            signer_role: match stage {
+                Stage::Gvcn => "Giáo viên chủ nhiệm".into(),
+                Stage::Principal => "Phó hiệu trưởng".into(),
+            },
+            cert_sha256: format!("cert-{sig}"),
+            signature_sha256: sig.into(),
+        };
+        let both = [line("g1", 1, Stage::Gvcn), line("p1", 1, Stage::Principal)];
+        let mut reps = [report("g1"), report("p1")];
+        let (f, pending) = check_relayed(&mut reps, &both);
+        assert!(f.is_empty() && !pending, "{f:?}");
+        assert!(reps.iter().all(|r| r.problems.is_empty()));
+        assert_eq!(reps[1].role.as_deref(), Some("Phó hiệu trưởng"));
+        // Another principal-stage signature over the real GVCN one: forged.
+        let mut reps = [report("g1"), report("minted")];
+        let (_, pending) = check_relayed(&mut reps, &both);
+        assert!(!pending);
+        assert_eq!(reps[1].problems, [NOT_IN_RELAYED_REGISTER]);
+        // The school has sent only the GVCN line of version 1: not arrived yet.
+        let mut reps = [report("g1"), report("p1")];
+        let (f, pending) = check_relayed(&mut reps, &both[..1]);
+        assert!(pending && reps[1].problems.is_empty(), "{f:?}");
+        // Nothing of the student yet: pending too; a first signature the school never listed
+        // while it listed others of the student: forged.
+        let mut reps = [report("g9"), report("p9")];
+        assert!(check_relayed(&mut reps, &[]).1);
+        let mut reps = [report("g9"), report("p1")];
+        check_relayed(&mut reps, &both);
+        assert_eq!(reps[0].problems, [NOT_IN_RELAYED_REGISTER]);
     }
 
     /// The data embedded before signing is read back out of the signed file and compared with

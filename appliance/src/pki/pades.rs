@@ -474,7 +474,7 @@ fn signature_fields(doc: &lopdf::Document) -> Vec<(String, Dictionary)> {
 }
 
 /// What a reader learns about one signature.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SignatureReport {
     pub field: String,
     pub signer: String,
@@ -492,6 +492,11 @@ pub struct SignatureReport {
     /// The time of the signature's RFC 3161 time-stamp (PAdES B-T), when it has one whose
     /// token dates this signature's value and verifies with the certificate it carries.
     pub timestamp: Option<jiff::Timestamp>,
+    /// SHA-256 of the signer's certificate (DER) and of the CMS signature value, hex: what a
+    /// signature register (`gradebook::hocba::REGISTER`) knows a signature by — the value
+    /// stays the same when a time-stamp is added to the signature's unsigned part.
+    pub cert_sha256: String,
+    pub signature_sha256: String,
     /// Where the signed revision ends (the second range's end).
     #[serde(skip)]
     signed_until: usize,
@@ -607,6 +612,8 @@ fn verify_one(
         chain_ok: false,
         covers_whole_file: false,
         timestamp: None,
+        cert_sha256: String::new(),
+        signature_sha256: String::new(),
         signed_until: 0,
         problems: vec![],
     };
@@ -731,6 +738,8 @@ fn verify_one(
             .push("the signed bytes changed: their SHA-256 is not the signed messageDigest".into());
     }
     let cert_der = cert.to_der().unwrap_or_default();
+    r.cert_sha256 = hex::encode(Sha256::digest(&cert_der));
+    r.signature_sha256 = hex::encode(Sha256::digest(info.signature.as_bytes()));
     let ess_ok = attr_value(ID_SIGNING_CERTIFICATE_V2)
         .and_then(|v| v.decode_as::<SigningCertificateV2>().ok())
         .and_then(|s| s.certs.into_iter().next())
@@ -975,16 +984,50 @@ fn last_signature(pdf: &[u8]) -> Result<(usize, usize, SignedData), PadesError> 
     Ok((a, b, sd))
 }
 
+/// The one signer of a PAdES signature's CMS.
+fn first_signer(sd: &SignedData) -> Result<&cms::signed_data::SignerInfo, PadesError> {
+    sd.signer_infos
+        .0
+        .iter()
+        .next()
+        .ok_or_else(|| PadesError::Cms("CMS without a signer".into()))
+}
+
+/// How a register knows the newest signature of a file that ends with it: the SHA-256 of its
+/// signer's certificate (DER) and of its signature value, hex (as [`SignatureReport`] names
+/// them).
+pub fn newest_signature_ids(pdf: &[u8]) -> Result<(String, String), PadesError> {
+    let (_, _, sd) = last_signature(pdf)?;
+    let info = first_signer(&sd)?;
+    let SignerIdentifier::IssuerAndSerialNumber(ias) = &info.sid else {
+        return Err(PadesError::Cms("signer named by key identifier".into()));
+    };
+    let cert = sd
+        .certificates
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .find_map(|c| match c {
+            CertificateChoices::Certificate(c)
+                if c.tbs_certificate.issuer == ias.issuer
+                    && c.tbs_certificate.serial_number == ias.serial_number =>
+            {
+                Some(c)
+            }
+            _ => None,
+        })
+        .ok_or_else(|| PadesError::Cms("the signer's certificate is not in the CMS".into()))?;
+    let der = cert.to_der().map_err(cms_err)?;
+    Ok((
+        hex::encode(Sha256::digest(&der)),
+        hex::encode(Sha256::digest(info.signature.as_bytes())),
+    ))
+}
+
 /// What a time-stamp of the file's newest signature must date: the SHA-256 of its signature
 /// value (PAdES B-T, as ETSI EN 319 122-1 5.3 asks). None when it already has one.
 pub fn signature_to_stamp(pdf: &[u8]) -> Result<Option<[u8; 32]>, PadesError> {
     let (_, _, sd) = last_signature(pdf)?;
-    let info = sd
-        .signer_infos
-        .0
-        .iter()
-        .next()
-        .ok_or_else(|| PadesError::Cms("CMS without a signer".into()))?;
+    let info = first_signer(&sd)?;
     let stamped = info.unsigned_attrs.as_ref().is_some_and(|u| {
         u.iter()
             .any(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
