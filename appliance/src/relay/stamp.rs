@@ -38,12 +38,26 @@ fn ca_sent_path(dir: &Path) -> PathBuf {
 }
 
 /// Sends the school's học bạ signing CA to the hub when the hub does not have this one yet
-/// (first contact after enrolment, a CA made later, a hub enrolled again): the hub verifies the
-/// school's signed học bạ against it.
-pub async fn send_signing_ca(c: &reqwest::Client, e: &Enrolment, dir: &Path) -> anyhow::Result<()> {
-    let Ok(pem) = std::fs::read_to_string(crate::pki::signing::ca_cert_path(dir)) else {
+/// (first contact after enrolment, a CA made later, a hub enrolled again), followed by the
+/// chains of the signers imported from licensed CAs (so a new import is sent again): the hub
+/// verifies the school's signed học bạ against the CA and its own licensed roots.
+pub async fn send_signing_ca(
+    c: &reqwest::Client,
+    e: &Enrolment,
+    store: &Arc<Store>,
+) -> anyhow::Result<()> {
+    let dir = store.dir().to_path_buf();
+    let Ok(ca) = std::fs::read_to_string(crate::pki::signing::ca_cert_path(&dir)) else {
         return Ok(());
     };
+    let s = store.clone();
+    let chains =
+        tokio::task::spawn_blocking(move || hocba::imported_chains_pem(&s.read()?, s.dir()))
+            .await??;
+    let mut pem = ca.trim_end().to_string();
+    pem.push('\n');
+    pem += &chains;
+    let dir = dir.as_path();
     let mark = format!("{} {}", e.hub, sha256_hex(pem.as_bytes()));
     if std::fs::read_to_string(ca_sent_path(dir)).is_ok_and(|m| m == mark) {
         return Ok(());
@@ -71,7 +85,7 @@ pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
     };
     let c = client(e.pin_sha256.as_deref())?;
     // A hub that refuses the CA (an older hub) still time-stamps: the two are independent.
-    if let Err(err) = send_signing_ca(&c, &e, &dir).await {
+    if let Err(err) = send_signing_ca(&c, &e, store).await {
         tracing::warn!(error = %err, "the học bạ signing CA did not reach the district hub; will retry");
     }
     let s = store.clone();
