@@ -670,3 +670,97 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     assert!(!valid && !trusted, "{v}");
     assert!(v["signatures"][1]["trusted_by"].is_null(), "{v}");
 }
+
+/// Issue 22 item 3 (review r10 item 4): with the hub up, the principal signs the class at once
+/// after the homeroom teacher — no waiting for the stamper in between. Only the newest
+/// signature of a file can take a time-stamp, so the principal's signing first has the GVCN
+/// signatures stamped; every signature of every student's final file then carries one (the
+/// box's verify page reads them from the file itself).
+#[test]
+fn every_signature_is_time_stamped_when_the_principal_signs_right_after_the_homeroom_teacher() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let hub = Hub::start(hub_dir.path());
+    let mut s = Server::start(&data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    let bgh = s.login("hieutruong");
+    for term in ["hk2", "hk1"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
+            json!({"force": true}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    s.stop();
+    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
+        let o = Command::new(bin())
+            .args([
+                "hocba",
+                "signer",
+                "--user",
+                user,
+                "--role",
+                role,
+                "--replace",
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .env("TRAM_SIGNING_PIN", PIN)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = enroll(data.to_str().unwrap(), &hub.base(), &hub.token("79000701"));
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
+    let b = s.base();
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let sign = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let v = until_stamped(&s, &bgh, "principal");
+    let students: std::collections::BTreeSet<String> = v
+        .iter()
+        .map(|r| r["student"].as_str().unwrap().to_string())
+        .collect();
+    assert!(students.len() > 20, "{v:?}");
+    let token = common::csrf(&bgh, &b);
+    let mut unstamped = Vec::new();
+    for student in &students {
+        let pdf = bgh
+            .get(format!("{b}/grades/hocba/{student}/signed"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+            .to_vec();
+        let r: Value = bgh
+            .post(format!("{b}/api/v1/hocba/verify"))
+            .header("content-type", "application/pdf")
+            .header("X-CSRF-Token", &token)
+            .body(pdf)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let sigs = r["signatures"].as_array().unwrap();
+        assert_eq!(sigs.len(), 2, "{r}");
+        assert_eq!(r["valid"], true, "{r}");
+        for sig in sigs {
+            if !sig["timestamp"].is_string() {
+                unstamped.push(format!("{student} {}", sig["field"]));
+            }
+        }
+    }
+    assert!(
+        unstamped.is_empty(),
+        "{} of {} signatures without a time-stamp: {unstamped:?}",
+        unstamped.len(),
+        2 * students.len()
+    );
+}

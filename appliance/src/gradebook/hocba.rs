@@ -40,6 +40,61 @@ pub const STAMP_WAITING: Collection<String> =
 pub static STAMP_WAKE: std::sync::LazyLock<tokio::sync::Notify> =
     std::sync::LazyLock::new(tokio::sync::Notify::new);
 
+/// A stamping pass asked for by [`stamp_first`]: the number of the newest request, and of the
+/// newest request a finished pass had seen when it started (so it covered the rows waiting then).
+static STAMP_ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static STAMP_COVERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Whether a stamper runs (a box enrolled with a hub): nobody waits for a pass otherwise.
+pub static STAMPER_RUNS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static STAMP_DONE: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
+/// The stamper, as a pass starts: the requests it will cover.
+pub fn stamp_pass_starts() -> u64 {
+    STAMP_ASKED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The stamper, once a pass ended (stamped all, or stopped at a failure): wakes [`stamp_first`].
+pub fn stamp_pass_ended(covered: u64) {
+    STAMP_COVERED.fetch_max(covered, std::sync::atomic::Ordering::SeqCst);
+    STAMP_DONE.notify_waiters();
+}
+
+/// Before the principal signs `class` over its homeroom teacher's signatures: while any of the
+/// class's signatures still waits for a time-stamp and the box has a stamper, asks for a pass
+/// now and waits for it, at most `limit`. Only the newest signature of a file can take a stamp
+/// (the next signer's byte range covers the earlier /Contents), so a principal signing seconds
+/// after the GVCN left part of the GVCN signatures unstamped for good (review r10: 23/40). A
+/// hub out of reach costs at most `limit`; those signatures then stay without (see README).
+pub async fn stamp_first(store: &Store, class: &str, limit: std::time::Duration) {
+    use std::sync::atomic::Ordering;
+    if !STAMPER_RUNS.load(Ordering::SeqCst) {
+        return;
+    }
+    let prefix = format!("{class}/");
+    let waiting = store
+        .read()
+        .and_then(|r| stamp_waiting(&r))
+        .is_ok_and(|keys| keys.iter().any(|k| k.starts_with(&prefix)));
+    if !waiting {
+        return;
+    }
+    let want = STAMP_ASKED.fetch_add(1, Ordering::SeqCst) + 1;
+    STAMP_WAKE.notify_one();
+    let _ = tokio::time::timeout(limit, async {
+        loop {
+            let done = STAMP_DONE.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if STAMP_COVERED.load(Ordering::SeqCst) >= want {
+                return;
+            }
+            done.await;
+        }
+    })
+    .await;
+}
+
 /// Who signs at which step: the homeroom teacher (GVCN) first, then the principal or a vice
 /// principal (BGH) over her signature.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]

@@ -136,8 +136,12 @@ pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
 /// Stamps waiting signatures for as long as the server runs: when a class was signed, and
 /// every minute (a link that came back, a box enrolled after signing).
 pub async fn run(store: Arc<Store>) {
+    hocba::STAMPER_RUNS.store(true, std::sync::atomic::Ordering::SeqCst);
     loop {
-        match stamp_waiting(&store).await {
+        let covers = hocba::stamp_pass_starts();
+        let pass = stamp_waiting(&store).await;
+        hocba::stamp_pass_ended(covers);
+        match pass {
             Ok(0) => {}
             Ok(n) => tracing::info!(files = n, "signed học bạ time-stamped by the district hub"),
             Err(err) => {
