@@ -764,3 +764,82 @@ fn every_signature_is_time_stamped_when_the_principal_signs_right_after_the_home
         2 * students.len()
     );
 }
+
+/// Issue 22 item 4 (review r10 item 7): on a box enrolled with the hub, the month's approval
+/// PDF the principal signs (PAdES, `/lessons/approval.pdf`) gets the hub's time-stamp in its
+/// signature too, like a học bạ signature — read back from the served file by the box's
+/// verify page.
+#[test]
+fn the_approval_pdf_is_time_stamped_when_enrolled() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let hub = Hub::start(hub_dir.path());
+    let mut s = Server::start(&data, false);
+    s.stop();
+    let o = enroll(data.to_str().unwrap(), &hub.base(), &hub.token("79000701"));
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let d: Value = bgh
+        .get(format!("{b}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let month = d["month"].as_str().unwrap().to_string();
+    let waiting: Value = bgh
+        .get(format!(
+            "{b}/api/v1/lessons/plans?month={month}&state=reviewed"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let plans: Vec<Value> = waiting["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!({"id": p["id"], "version": p["version"]}))
+        .collect();
+    assert!(!plans.is_empty(), "{waiting}");
+    // The demo's principal signs plans and PDFs under the demo PIN.
+    let (code, r) = post(
+        &bgh,
+        format!("{b}/api/v1/lessons/approve-month"),
+        json!({"month": month, "plans": plans, "secret": "123456", "pades_pin": "123456"}),
+    );
+    assert_eq!(code, 200, "{r}");
+    let token = common::csrf(&bgh, &b);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let pdf = bgh
+            .get(format!("{b}/lessons/approval.pdf?month={month}"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+            .to_vec();
+        let v: Value = bgh
+            .post(format!("{b}/api/v1/hocba/verify"))
+            .header("content-type", "application/pdf")
+            .header("X-CSRF-Token", &token)
+            .body(pdf)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let sigs = v["signatures"].as_array().cloned().unwrap_or_default();
+        assert_eq!(sigs.len(), 1, "{v}");
+        if sigs[0]["timestamp"].is_string() {
+            assert!(sigs[0]["bytes_intact"] == true, "{v}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the approval PDF was not time-stamped: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

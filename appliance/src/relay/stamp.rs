@@ -90,10 +90,7 @@ pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
     }
     let s = store.clone();
     let keys = tokio::task::spawn_blocking(move || hocba::stamp_waiting(&s.read()?)).await??;
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    let mut done = 0;
+    let mut done = stamp_approvals(store, &c, &e).await?;
     for key in keys {
         let s = store.clone();
         let k = key.clone();
@@ -124,6 +121,45 @@ pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
         let s = store.clone();
         if tokio::task::spawn_blocking(move || {
             hocba::store_stamp(&s, &key, &row.sha256, &stamped, at)
+        })
+        .await??
+        {
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+/// The principal's signed approval PDFs of lesson plans (`/lessons/approval.pdf`) take the same
+/// time-stamp as a học bạ signature: each is one signature, the newest in its file, so it can
+/// be stamped whenever the link is up. Returns how many were stamped.
+async fn stamp_approvals(
+    store: &Arc<Store>,
+    c: &reqwest::Client,
+    e: &Enrolment,
+) -> anyhow::Result<usize> {
+    let s = store.clone();
+    let rows =
+        tokio::task::spawn_blocking(move || crate::lessons::export::approvals_to_stamp(&s.read()?))
+            .await??;
+    let mut done = 0;
+    for (key, row) in rows {
+        let pdf = row.pdf_bytes()?;
+        let Ok(Some(digest)) = pades::signature_to_stamp(&pdf) else {
+            // Already stamped or not stampable: nothing to ask for.
+            continue;
+        };
+        let (token, at) = request(c, e, &digest).await?;
+        let stamped = match pades::add_signature_timestamp(&pdf, &token) {
+            Ok(p) => p,
+            Err(err) => {
+                tracing::warn!(%key, error = %err, "the time-stamp could not be added to the approval PDF");
+                continue;
+            }
+        };
+        let s = store.clone();
+        if tokio::task::spawn_blocking(move || {
+            crate::lessons::export::store_approval_stamp(&s, &key, &row.sha256, &stamped, at)
         })
         .await??
         {
