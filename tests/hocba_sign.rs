@@ -1055,27 +1055,9 @@ fn list_root(data: &Path, ca_dir: &Path) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
-/// `tram hocba signer import` for the principal, with the file's password; `--replace`, since
-/// the demo's principal holds a school certificate (she signed class 9A1).
+/// `tram hocba signer import` for the principal under [`PIN`].
 fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output {
-    Command::new(bin())
-        .args([
-            "hocba",
-            "signer",
-            "import",
-            "--account",
-            "hieutruong",
-            "--replace",
-            "--p12",
-        ])
-        .arg(p12)
-        .args(extra)
-        .arg("--data-dir")
-        .arg(data)
-        .env("TRAM_P12_PASSWORD", password)
-        .env("TRAM_SIGNING_PIN", PIN)
-        .output()
-        .unwrap()
+    common::import_p12(data, p12, password, PIN, extra)
 }
 
 /// `unsigned` signed by the homeroom teacher, then the principal (`tram hocba sign`, [`PIN`]):

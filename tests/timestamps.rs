@@ -39,6 +39,84 @@ fn post(c: &reqwest::blocking::Client, url: String, body: Value) -> (u16, Value)
     (status, r.json().unwrap_or(Value::Null))
 }
 
+/// The box of `data` (its year locked, the signers ready) enrolled with `hub` and serving; the
+/// class signed on the web by its homeroom teacher, then at once by the principal; the server,
+/// the principal's session and the class's signatures once the principal's are time-stamped.
+fn enrol_and_sign(
+    data: &Path,
+    hub: &Hub,
+    homeroom: &str,
+) -> (Server, reqwest::blocking::Client, Vec<Value>) {
+    let o = enroll(data.to_str().unwrap(), &hub.base(), &hub.token("79000701"));
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start_with(data, false, &["--relay-school-hours", "off"]);
+    let gvcn = s.login(homeroom);
+    let bgh = s.login("hieutruong");
+    let sign = format!("{}/api/v1/hocba/classes/{CLASS}/sign", s.base());
+    let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let v = until_stamped(&s, &bgh, "principal");
+    (s, bgh, v)
+}
+
+/// The body of a GET.
+fn bytes(c: &reqwest::blocking::Client, url: String) -> Vec<u8> {
+    c.get(url).send().unwrap().bytes().unwrap().to_vec()
+}
+
+/// The box's verify page's answer for `pdf` (`POST /api/v1/hocba/verify`).
+fn box_verify(c: &reqwest::blocking::Client, base: &str, csrf: &str, pdf: Vec<u8>) -> Value {
+    c.post(format!("{base}/api/v1/hocba/verify"))
+        .header("content-type", "application/pdf")
+        .header("X-CSRF-Token", csrf)
+        .body(pdf)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// The demo box of `data` with the class's year locked (both terms, forced); its homeroom
+/// teacher. The server is stopped again.
+fn lock_year(data: &Path) -> String {
+    let mut s = Server::start(data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    let bgh = s.login("hieutruong");
+    for term in ["hk2", "hk1"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
+            json!({"force": true}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    s.stop();
+    homeroom
+}
+
+/// A signer's certificate from the school signing CA under [`PIN`], server stopped;
+/// `--replace`: the demo's principal holds one already (its signed class).
+fn issue_signer(data: &Path, user: &str, role: &str) {
+    let o = Command::new(bin())
+        .args([
+            "hocba",
+            "signer",
+            "--user",
+            user,
+            "--role",
+            role,
+            "--replace",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("TRAM_SIGNING_PIN", PIN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 /// The signatures stored for the class, (stage, timestamp) per row.
 fn versions(s: &Server, c: &reqwest::blocking::Client) -> Vec<Value> {
     let v: Value = c
@@ -73,37 +151,9 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     let link = Proxy::start(hub.port);
 
     // The year locked, the signers' certificates issued, the box enrolled (through the link).
-    let mut s = Server::start(&data, false);
-    let homeroom = homeroom_of(&s, CLASS);
-    let bgh = s.login("hieutruong");
-    for term in ["hk2", "hk1"] {
-        let (code, e) = post(
-            &bgh,
-            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
-            json!({"force": true}),
-        );
-        assert_eq!(code, 200, "{e}");
-    }
-    s.stop();
-    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
-        let o = Command::new(bin())
-            .args([
-                "hocba",
-                "signer",
-                "--user",
-                user,
-                "--role",
-                role,
-                // The demo's principal holds a certificate already (its signed class).
-                "--replace",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .env("TRAM_SIGNING_PIN", PIN)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    let homeroom = lock_year(&data);
+    issue_signer(&data, &homeroom, "gvcn");
+    issue_signer(&data, "hieutruong", "hieu-truong");
     let o = enroll(
         data.to_str().unwrap(),
         &format!("http://127.0.0.1:{}", link.port),
@@ -479,45 +529,9 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     let root = ca_dir.join("root.crt");
     let hub = Hub::start(hub_dir.path());
 
-    let mut s = Server::start(&data, false);
-    let homeroom = homeroom_of(&s, CLASS);
-    let bgh = s.login("hieutruong");
-    for term in ["hk2", "hk1"] {
-        let (code, e) = post(
-            &bgh,
-            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
-            json!({"force": true}),
-        );
-        assert_eq!(code, 200, "{e}");
-    }
-    s.stop();
-    let o = Command::new(bin())
-        .args(["hocba", "signer", "--user", &homeroom, "--role", "gvcn"])
-        .arg("--data-dir")
-        .arg(&data)
-        .env("TRAM_SIGNING_PIN", PIN)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let import = |p12: &str| {
-        Command::new(bin())
-            .args([
-                "hocba",
-                "signer",
-                "import",
-                "--account",
-                "hieutruong",
-                "--replace",
-                "--p12",
-            ])
-            .arg(ca_dir.join(p12))
-            .arg("--data-dir")
-            .arg(&data)
-            .env("TRAM_P12_PASSWORD", "mat-khau")
-            .env("TRAM_SIGNING_PIN", PIN)
-            .output()
-            .unwrap()
-    };
+    let homeroom = lock_year(&data);
+    issue_signer(&data, &homeroom, "gvcn");
+    let import = |p12: &str| common::import_p12(&data, &ca_dir.join(p12), "mat-khau", PIN, &[]);
     let refused_as_unlicensed = |o: &Output| {
         assert!(!o.status.success(), "imported: {}", text(o));
         assert!(
@@ -559,27 +573,11 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
 
-    let o = enroll(&box_data, &hub.base(), &hub.token("79000701"));
-    assert!(o.status.success(), "{}", text(&o));
-    let mut s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
-    let b = s.base();
-    let gvcn = s.login(&homeroom);
-    let bgh = s.login("hieutruong");
-    let sign = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
-    let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
-    assert_eq!(code, 200, "{done}");
-    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
-    assert_eq!(code, 200, "{done}");
     // The stamper sends the school's CA and its imported chains before it stamps.
-    let v = until_stamped(&s, &bgh, "principal");
+    let (mut s, bgh, v) = enrol_and_sign(&data, &hub, &homeroom);
+    let b = s.base();
     let student = v[0]["student"].as_str().unwrap().to_string();
-    let signed = bgh
-        .get(format!("{b}/grades/hocba/{student}/signed"))
-        .send()
-        .unwrap()
-        .bytes()
-        .unwrap()
-        .to_vec();
+    let signed = bytes(&bgh, format!("{b}/grades/hocba/{student}/signed"));
     let file = tmp.path().join("signed.pdf");
     std::fs::write(&file, &signed).unwrap();
 
@@ -682,48 +680,11 @@ fn every_signature_is_time_stamped_when_the_principal_signs_right_after_the_home
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let hub = Hub::start(hub_dir.path());
-    let mut s = Server::start(&data, false);
-    let homeroom = homeroom_of(&s, CLASS);
-    let bgh = s.login("hieutruong");
-    for term in ["hk2", "hk1"] {
-        let (code, e) = post(
-            &bgh,
-            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
-            json!({"force": true}),
-        );
-        assert_eq!(code, 200, "{e}");
-    }
-    s.stop();
-    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
-        let o = Command::new(bin())
-            .args([
-                "hocba",
-                "signer",
-                "--user",
-                user,
-                "--role",
-                role,
-                "--replace",
-            ])
-            .arg("--data-dir")
-            .arg(&data)
-            .env("TRAM_SIGNING_PIN", PIN)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-    }
-    let o = enroll(data.to_str().unwrap(), &hub.base(), &hub.token("79000701"));
-    assert!(o.status.success(), "{}", text(&o));
-    let s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
+    let homeroom = lock_year(&data);
+    issue_signer(&data, &homeroom, "gvcn");
+    issue_signer(&data, "hieutruong", "hieu-truong");
+    let (s, bgh, v) = enrol_and_sign(&data, &hub, &homeroom);
     let b = s.base();
-    let gvcn = s.login(&homeroom);
-    let bgh = s.login("hieutruong");
-    let sign = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
-    let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
-    assert_eq!(code, 200, "{done}");
-    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
-    assert_eq!(code, 200, "{done}");
-    let v = until_stamped(&s, &bgh, "principal");
     let students: std::collections::BTreeSet<String> = v
         .iter()
         .map(|r| r["student"].as_str().unwrap().to_string())
@@ -732,22 +693,8 @@ fn every_signature_is_time_stamped_when_the_principal_signs_right_after_the_home
     let token = common::csrf(&bgh, &b);
     let mut unstamped = Vec::new();
     for student in &students {
-        let pdf = bgh
-            .get(format!("{b}/grades/hocba/{student}/signed"))
-            .send()
-            .unwrap()
-            .bytes()
-            .unwrap()
-            .to_vec();
-        let r: Value = bgh
-            .post(format!("{b}/api/v1/hocba/verify"))
-            .header("content-type", "application/pdf")
-            .header("X-CSRF-Token", &token)
-            .body(pdf)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let pdf = bytes(&bgh, format!("{b}/grades/hocba/{student}/signed"));
+        let r = box_verify(&bgh, &b, &token, pdf);
         let sigs = r["signatures"].as_array().unwrap();
         assert_eq!(sigs.len(), 2, "{r}");
         assert_eq!(r["valid"], true, "{r}");
@@ -814,22 +761,8 @@ fn the_approval_pdf_is_time_stamped_when_enrolled() {
     let token = common::csrf(&bgh, &b);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let pdf = bgh
-            .get(format!("{b}/lessons/approval.pdf?month={month}"))
-            .send()
-            .unwrap()
-            .bytes()
-            .unwrap()
-            .to_vec();
-        let v: Value = bgh
-            .post(format!("{b}/api/v1/hocba/verify"))
-            .header("content-type", "application/pdf")
-            .header("X-CSRF-Token", &token)
-            .body(pdf)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let pdf = bytes(&bgh, format!("{b}/lessons/approval.pdf?month={month}"));
+        let v = box_verify(&bgh, &b, &token, pdf);
         let sigs = v["signatures"].as_array().cloned().unwrap_or_default();
         assert_eq!(sigs.len(), 1, "{v}");
         if sigs[0]["timestamp"].is_string() {

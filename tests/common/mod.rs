@@ -741,3 +741,33 @@ pub fn release_bundle(w: &Path, keys: &str, version: &str, noise: usize) -> Path
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     out
 }
+
+/// `tram hocba signer import` of a PKCS#12 for the demo's principal (`--replace`: she holds a
+/// school certificate, her signed class), the file's password and the new PIN `pin` given as
+/// the command reads them.
+pub fn import_p12(
+    data: &Path,
+    p12: &Path,
+    password: &str,
+    pin: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(bin())
+        .args([
+            "hocba",
+            "signer",
+            "import",
+            "--account",
+            "hieutruong",
+            "--replace",
+            "--p12",
+        ])
+        .arg(p12)
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .env("TRAM_P12_PASSWORD", password)
+        .env("TRAM_SIGNING_PIN", pin)
+        .output()
+        .unwrap()
+}
