@@ -1129,27 +1129,19 @@ fn sh(dir: &Path, script: &str) {
     assert!(o.status.success(), "{script}\n{}", text(&o));
 }
 
-/// `tram hocba signer import` for the principal, with the file's password; `--replace`, since
-/// the demo's principal holds a school certificate (she signed class 9A1).
+/// Lists the throw-away licensed CA's root among the box's licensed roots (`tram hocba roots
+/// add`): a PKCS#12 under a root not listed is refused.
+fn list_root(data: &Path, ca_dir: &Path) {
+    let o = hocba(
+        &["roots", "add", ca_dir.join("root.crt").to_str().unwrap()],
+        data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// `tram hocba signer import` for the principal under [`PIN`].
 fn import_p12(data: &Path, p12: &Path, password: &str, extra: &[&str]) -> Output {
-    Command::new(bin())
-        .args([
-            "hocba",
-            "signer",
-            "import",
-            "--account",
-            "hieutruong",
-            "--replace",
-            "--p12",
-        ])
-        .arg(p12)
-        .args(extra)
-        .arg("--data-dir")
-        .arg(data)
-        .env("TRAM_P12_PASSWORD", password)
-        .env("TRAM_SIGNING_PIN", PIN)
-        .output()
-        .unwrap()
+    common::import_p12(data, p12, password, PIN, extra)
 }
 
 /// `unsigned` signed by the homeroom teacher, then the principal (`tram hocba sign`, [`PIN`]):
@@ -1233,6 +1225,7 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     // usage, his name without diacritics as public CAs write it), an expired one, one for key
     // encipherment only, one in another person's name.
     sh(&ca_dir, LICENSED_CA);
+    list_root(&data, &ca_dir);
     // The homeroom teacher's certificate comes from the school signing CA (made now).
     let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
     assert!(o.status.success(), "{}", text(&o));
@@ -1342,8 +1335,19 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(text(&o).matches(": VALID").count(), 2, "{}", text(&o));
-    // The school CA alone does not vouch for the licensed certificate.
+    // Without --ca, the box's own anchors: the school CA and the listed roots.
     let o = hocba(&["verify", twice.to_str().unwrap()], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    // The school CA alone does not vouch for the licensed certificate.
+    let o = hocba(
+        &[
+            "verify",
+            "--ca",
+            school_ca.to_str().unwrap(),
+            twice.to_str().unwrap(),
+        ],
+        &data,
+    );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("does NOT chain"), "{}", text(&o));
 }
@@ -1616,6 +1620,7 @@ fn licensed() -> Option<Licensed> {
     std::fs::create_dir_all(&ca_dir).unwrap();
     sh(&ca_dir, LICENSED_CA);
     let (pdf, homeroom) = hocba_pdf(&data);
+    list_root(&data, &ca_dir);
     let unsigned = tmp.path().join("hocba.pdf");
     std::fs::write(&unsigned, &pdf).unwrap();
     Some(Licensed {

@@ -39,6 +39,84 @@ fn post(c: &reqwest::blocking::Client, url: String, body: Value) -> (u16, Value)
     (status, r.json().unwrap_or(Value::Null))
 }
 
+/// The box of `data` (its year locked, the signers ready) enrolled with `hub` and serving; the
+/// class signed on the web by its homeroom teacher, then at once by the principal; the server,
+/// the principal's session and the class's signatures once the principal's are time-stamped.
+fn enrol_and_sign(
+    data: &Path,
+    hub: &Hub,
+    homeroom: &str,
+) -> (Server, reqwest::blocking::Client, Vec<Value>) {
+    let o = enroll(data.to_str().unwrap(), &hub.base(), &hub.token("79000701"));
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start_with(data, false, &["--relay-school-hours", "off"]);
+    let gvcn = s.login(homeroom);
+    let bgh = s.login("hieutruong");
+    let sign = format!("{}/api/v1/hocba/classes/{CLASS}/sign", s.base());
+    let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let v = until_stamped(&s, &bgh, "principal");
+    (s, bgh, v)
+}
+
+/// The body of a GET.
+fn bytes(c: &reqwest::blocking::Client, url: String) -> Vec<u8> {
+    c.get(url).send().unwrap().bytes().unwrap().to_vec()
+}
+
+/// The box's verify page's answer for `pdf` (`POST /api/v1/hocba/verify`).
+fn box_verify(c: &reqwest::blocking::Client, base: &str, csrf: &str, pdf: Vec<u8>) -> Value {
+    c.post(format!("{base}/api/v1/hocba/verify"))
+        .header("content-type", "application/pdf")
+        .header("X-CSRF-Token", csrf)
+        .body(pdf)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// The demo box of `data` with the class's year locked (both terms, forced); its homeroom
+/// teacher. The server is stopped again.
+fn lock_year(data: &Path) -> String {
+    let mut s = Server::start(data, false);
+    let homeroom = homeroom_of(&s, CLASS);
+    let bgh = s.login("hieutruong");
+    for term in ["hk2", "hk1"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
+            json!({"force": true}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    s.stop();
+    homeroom
+}
+
+/// A signer's certificate from the school signing CA under [`PIN`], server stopped;
+/// `--replace`: the demo's principal holds one already (its signed class).
+fn issue_signer(data: &Path, user: &str, role: &str) {
+    let o = Command::new(bin())
+        .args([
+            "hocba",
+            "signer",
+            "--user",
+            user,
+            "--role",
+            role,
+            "--replace",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("TRAM_SIGNING_PIN", PIN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 /// The signatures stored for the class, (stage, timestamp) per row.
 fn versions(s: &Server, c: &reqwest::blocking::Client) -> Vec<Value> {
     let v: Value = c
@@ -73,37 +151,9 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     let link = Proxy::start(hub.port);
 
     // The year locked, the signers' certificates issued, the box enrolled (through the link).
-    let mut s = Server::start(&data, false);
-    let homeroom = homeroom_of(&s, CLASS);
-    let bgh = s.login("hieutruong");
-    for term in ["hk2", "hk1"] {
-        let (code, e) = post(
-            &bgh,
-            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
-            json!({"force": true}),
-        );
-        assert_eq!(code, 200, "{e}");
-    }
-    s.stop();
-    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
-        let o = Command::new(bin())
-            .args([
-                "hocba",
-                "signer",
-                "--user",
-                user,
-                "--role",
-                role,
-                // The demo's principal holds a certificate already (its signed class).
-                "--replace",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .env("TRAM_SIGNING_PIN", PIN)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    let homeroom = lock_year(&data);
+    issue_signer(&data, &homeroom, "gvcn");
+    issue_signer(&data, "hieutruong", "hieu-truong");
     let o = enroll(
         data.to_str().unwrap(),
         &format!("http://127.0.0.1:{}", link.port),
@@ -488,4 +538,316 @@ fn the_hubs_verify_page_names_an_unknown_school() {
             .is_some_and(|m| m.contains("Không rõ trường")),
         "{e}"
     );
+}
+
+/// A throw-away licensed CA for [`a_licensed_signature_gets_one_verdict_from_box_cli_and_hub`]:
+/// a root "Test National Root CA" → issuing CA "Test Licensed CA" → the principal's RSA
+/// certificate (his name as public CAs write it) in good.p12 (password "mat-khau"); and a
+/// look-alike root of the same names, made by anyone with openssl, above fake.p12.
+const LICENSED_CA: &str = r#"
+cat > ca.ext <<X
+basicConstraints=critical,CA:true
+keyUsage=critical,keyCertSign,cRLSign
+X
+cat > sign.ext <<X
+keyUsage=critical,digitalSignature,nonRepudiation
+X
+tree() { # prefix holder
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout $1root.key -out $1root.crt -days 3650 \
+    -subj "/C=VN/O=Bo Thong tin Test/CN=Test National Root CA" \
+    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign"
+  openssl req -newkey rsa:2048 -nodes -keyout $1sub.key -out $1sub.csr -subj "/C=VN/O=Test CA JSC/CN=Test Licensed CA"
+  openssl x509 -req -in $1sub.csr -CA $1root.crt -CAkey $1root.key -days 3650 -extfile ca.ext -out $1sub.crt
+  cat $1sub.crt $1root.crt > $1chain.pem
+  openssl req -newkey rsa:2048 -nodes -keyout $2.key -out $2.csr -subj "/C=VN/CN=TRAN VAN HUNG"
+  openssl x509 -req -in $2.csr -CA $1sub.crt -CAkey $1sub.key -days 365 -extfile sign.ext -out $2.crt
+  openssl pkcs12 -export -inkey $2.key -in $2.crt -certfile $1chain.pem -passout pass:mat-khau -out $2.p12
+}
+tree "" good
+tree fake- fake
+"#;
+
+/// Issue 22 items 1 and 2 (review r10 item 3). Only a listed root makes a public CA's
+/// certificate acceptable: the principal's PKCS#12 is refused while its root is not in the
+/// box's list of licensed roots ("không do tổ chức … được cấp phép phát hành"), and a look-alike
+/// root of the same names stays refused after the real one is listed. Once the root is listed
+/// at both ends (`tram hocba roots add`, on the box and on the hub), a class signed by the
+/// homeroom teacher (school CA) and the principal (the imported certificate) on the web gets the
+/// same verdict from the box's page, `tram hocba verify --data-dir` with the server stopped, and
+/// the hub (its API and `tram district verify-hocba`): valid. With the root taken off both
+/// lists, all three say the principal's signature is not trusted.
+#[test]
+fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
+    let on_path = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !on_path("openssl") {
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    }
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub_data = hub_dir.path().to_str().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let box_data = data.to_str().unwrap().to_string();
+    let ca_dir = tmp.path().join("ca");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    let o = Command::new("sh")
+        .args(["-ec", LICENSED_CA])
+        .current_dir(&ca_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let root = ca_dir.join("root.crt");
+    let hub = Hub::start(hub_dir.path());
+
+    let homeroom = lock_year(&data);
+    issue_signer(&data, &homeroom, "gvcn");
+    let import = |p12: &str| common::import_p12(&data, &ca_dir.join(p12), "mat-khau", PIN, &[]);
+    let refused_as_unlicensed = |o: &Output| {
+        assert!(!o.status.success(), "imported: {}", text(o));
+        assert!(
+            text(o).contains("Chứng thư không do tổ chức cung cấp dịch vụ chứng thực chữ ký số công cộng được cấp phép phát hành"),
+            "{}",
+            text(o)
+        );
+    };
+    // Not listed yet: refused, whatever the root calls itself.
+    refused_as_unlicensed(&import("good.p12"));
+    let o = common::tram(&[
+        "hocba",
+        "roots",
+        "add",
+        "--data-dir",
+        &box_data,
+        root.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Test National Root CA"), "{}", text(&o));
+    let o = common::tram(&["hocba", "roots", "list", "--data-dir", &box_data]);
+    assert!(
+        text(&o).contains("Vietnam National Root CA") && text(&o).contains("added"),
+        "{}",
+        text(&o)
+    );
+    // A look-alike of the listed root (same names, another key) is no licensed root.
+    refused_as_unlicensed(&import("fake.p12"));
+    let o = import("good.p12");
+    assert!(o.status.success(), "{}", text(&o));
+    // The district lists the same root on the hub (while it runs).
+    let o = common::tram(&[
+        "hocba",
+        "roots",
+        "add",
+        "--data-dir",
+        &hub_data,
+        root.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The stamper sends the school's CA and its imported chains before it stamps.
+    let (mut s, bgh, v) = enrol_and_sign(&data, &hub, &homeroom);
+    let b = s.base();
+    let student = v[0]["student"].as_str().unwrap().to_string();
+    let signed = bytes(&bgh, format!("{b}/grades/hocba/{student}/signed"));
+    let file = tmp.path().join("signed.pdf");
+    std::fs::write(&file, &signed).unwrap();
+
+    // The three checkers, each answering (valid, the principal's signature trusted).
+    let box_page = |s: &Server| {
+        let bgh = s.login("hieutruong");
+        let r = bgh
+            .post(format!("{}/api/v1/hocba/verify", s.base()))
+            .header("content-type", "application/pdf")
+            .header("X-CSRF-Token", common::csrf(&bgh, &s.base()))
+            .body(signed.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().unwrap();
+        let sigs = v["signatures"].as_array().unwrap().clone();
+        assert_eq!(sigs.len(), 2, "{v}");
+        assert_eq!(sigs[1]["signer"], "TRAN VAN HUNG", "{v}");
+        (v["valid"] == true, sigs[1]["chain_ok"] == true, v)
+    };
+    let staff = hub.staff();
+    let hub_api = || {
+        let r = staff
+            .post(format!("{}/district/api/hocba/verify", hub.base()))
+            .header("content-type", "application/pdf")
+            .header("X-CSRF-Token", common::csrf(&staff, &hub.base()))
+            .body(signed.clone())
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["school"], "79000701", "{v}");
+        let sigs = v["signatures"].as_array().unwrap().clone();
+        assert_eq!(sigs.len(), 2, "{v}");
+        (v["valid"] == true, sigs[1]["chain_ok"] == true, v)
+    };
+    let hub_cli = || {
+        let o = common::tram(&[
+            "district",
+            "verify-hocba",
+            "--data-dir",
+            &hub_data,
+            file.to_str().unwrap(),
+        ]);
+        (o.status.code(), text(&o))
+    };
+    let box_cli = || {
+        let o = common::tram(&[
+            "hocba",
+            "verify",
+            "--data-dir",
+            &box_data,
+            file.to_str().unwrap(),
+        ]);
+        (o.status.code(), text(&o))
+    };
+
+    let (valid, trusted, v) = box_page(&s);
+    assert!(valid && trusted, "{v}");
+    assert_eq!(
+        v["signatures"][1]["trusted_by"], "CA công cộng: Test Licensed CA",
+        "{v}"
+    );
+    let (valid, trusted, v) = hub_api();
+    assert!(valid && trusted, "{v}");
+    let (code, out) = hub_cli();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("INVALID") && !out.contains("NOT OK"), "{out}");
+    s.stop();
+    let (code, out) = box_cli();
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches(": VALID").count(), 2, "{out}");
+
+    // The root taken off both lists: nobody trusts the principal's signature any more.
+    for dir in [&data, &hub_dir.path().to_path_buf()] {
+        std::fs::remove_file(dir.join("keys/hocba-roots.pem")).unwrap();
+    }
+    let (code, out) = box_cli();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("does NOT chain"), "{out}");
+    let (code, out) = hub_cli();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("chain NOT OK"), "{out}");
+    let (valid, trusted, v) = hub_api();
+    assert!(!valid && !trusted, "{v}");
+    let s = Server::start(&data, false);
+    let (valid, trusted, v) = box_page(&s);
+    assert!(!valid && !trusted, "{v}");
+    assert!(v["signatures"][1]["trusted_by"].is_null(), "{v}");
+}
+
+/// Issue 22 item 3 (review r10 item 4): with the hub up, the principal signs the class at once
+/// after the homeroom teacher — no waiting for the stamper in between. Only the newest
+/// signature of a file can take a time-stamp, so the principal's signing first has the GVCN
+/// signatures stamped; every signature of every student's final file then carries one (the
+/// box's verify page reads them from the file itself).
+#[test]
+fn every_signature_is_time_stamped_when_the_principal_signs_right_after_the_homeroom_teacher() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let hub = Hub::start(hub_dir.path());
+    let homeroom = lock_year(&data);
+    issue_signer(&data, &homeroom, "gvcn");
+    issue_signer(&data, "hieutruong", "hieu-truong");
+    let (s, bgh, v) = enrol_and_sign(&data, &hub, &homeroom);
+    let b = s.base();
+    let students: std::collections::BTreeSet<String> = v
+        .iter()
+        .map(|r| r["student"].as_str().unwrap().to_string())
+        .collect();
+    assert!(students.len() > 20, "{v:?}");
+    let token = common::csrf(&bgh, &b);
+    let mut unstamped = Vec::new();
+    for student in &students {
+        let pdf = bytes(&bgh, format!("{b}/grades/hocba/{student}/signed"));
+        let r = box_verify(&bgh, &b, &token, pdf);
+        let sigs = r["signatures"].as_array().unwrap();
+        assert_eq!(sigs.len(), 2, "{r}");
+        assert_eq!(r["valid"], true, "{r}");
+        for sig in sigs {
+            if !sig["timestamp"].is_string() {
+                unstamped.push(format!("{student} {}", sig["field"]));
+            }
+        }
+    }
+    assert!(
+        unstamped.is_empty(),
+        "{} of {} signatures without a time-stamp: {unstamped:?}",
+        unstamped.len(),
+        2 * students.len()
+    );
+}
+
+/// Issue 22 item 4 (review r10 item 7): on a box enrolled with the hub, the month's approval
+/// PDF the principal signs (PAdES, `/lessons/approval.pdf`) gets the hub's time-stamp in its
+/// signature too, like a học bạ signature — read back from the served file by the box's
+/// verify page.
+#[test]
+fn the_approval_pdf_is_time_stamped_when_enrolled() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let hub = Hub::start(hub_dir.path());
+    let mut s = Server::start(&data, false);
+    s.stop();
+    let o = enroll(data.to_str().unwrap(), &hub.base(), &hub.token("79000701"));
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let d: Value = bgh
+        .get(format!("{b}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let month = d["month"].as_str().unwrap().to_string();
+    let waiting: Value = bgh
+        .get(format!(
+            "{b}/api/v1/lessons/plans?month={month}&state=reviewed"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let plans: Vec<Value> = waiting["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!({"id": p["id"], "version": p["version"]}))
+        .collect();
+    assert!(!plans.is_empty(), "{waiting}");
+    // The demo's principal signs plans and PDFs under the demo PIN.
+    let (code, r) = post(
+        &bgh,
+        format!("{b}/api/v1/lessons/approve-month"),
+        json!({"month": month, "plans": plans, "secret": "123456", "pades_pin": "123456"}),
+    );
+    assert_eq!(code, 200, "{r}");
+    let token = common::csrf(&bgh, &b);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let pdf = bytes(&bgh, format!("{b}/lessons/approval.pdf?month={month}"));
+        let v = box_verify(&bgh, &b, &token, pdf);
+        let sigs = v["signatures"].as_array().cloned().unwrap_or_default();
+        assert_eq!(sigs.len(), 1, "{v}");
+        if sigs[0]["timestamp"].is_string() {
+            assert!(sigs[0]["bytes_intact"] == true, "{v}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the approval PDF was not time-stamped: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

@@ -759,3 +759,33 @@ pub fn end_of_first_byte_range(pdf: &[u8]) -> usize {
         .collect();
     n[2] + n[3]
 }
+
+/// `tram hocba signer import` of a PKCS#12 for the demo's principal (`--replace`: she holds a
+/// school certificate, her signed class), the file's password and the new PIN `pin` given as
+/// the command reads them.
+pub fn import_p12(
+    data: &Path,
+    p12: &Path,
+    password: &str,
+    pin: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(bin())
+        .args([
+            "hocba",
+            "signer",
+            "import",
+            "--account",
+            "hieutruong",
+            "--replace",
+            "--p12",
+        ])
+        .arg(p12)
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .env("TRAM_P12_PASSWORD", password)
+        .env("TRAM_SIGNING_PIN", pin)
+        .output()
+        .unwrap()
+}

@@ -295,17 +295,20 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
             let file = std::path::absolute(&file)?;
             not_on_postgres(&data.data_dir, &database_url)?;
             let text = match database_url {
-                Some(url) => tram::district::verify_hocba_text(&*postgres_hub(&url)?, &file),
+                Some(url) => {
+                    tram::district::verify_hocba_text(&*postgres_hub(&url)?, &data.data_dir, &file)
+                }
                 None => {
                     here_or_server(
                         &data.data_dir,
                         "district-verify-hocba",
                         vec![file.display().to_string()],
                         |store| {
+                            let dir = store.dir().to_path_buf();
                             let hub = tram::district::RedbHub {
                                 store: Arc::new(store),
                             };
-                            Ok((true, tram::district::verify_hocba_text(&hub, &file)))
+                            Ok((true, tram::district::verify_hocba_text(&hub, &dir, &file)))
                         },
                     )?
                     .1

@@ -53,6 +53,9 @@ pub enum HocbaCmd {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// The licensed roots a principal's imported certificate must chain to.
+    #[command(subcommand)]
+    Roots(RootsCmd),
     /// Write the signed học bạ of a class (the newest version of each student's, with every
     /// signature it carries) and manifest.json (file, student, version, SHA-256, signers) into
     /// a folder; while the server runs, it does the export.
@@ -66,17 +69,39 @@ pub enum HocbaCmd {
         #[arg(long)]
         to: PathBuf,
     },
-    /// Check every signature of a PDF: signer, role, chain to the school signing CA (--ca, else
-    /// DATA_DIR/keys/signing-ca.crt), signing time, whether the signed bytes still match.
+    /// Check every signature of a PDF: signer, role, chain to a trusted CA (--ca, else
+    /// DATA_DIR/keys/signing-ca.crt and the licensed roots, `tram hocba roots list`), signing
+    /// time, whether the signed bytes still match.
     /// Exits 0 when every signature is valid, 3 otherwise.
     Verify {
         #[command(flatten)]
         data: DataArgs,
-        /// The trust anchor (PEM): the school signing CA certificate; repeat it to trust a
-        /// licensed CA too (a principal's imported certificate chains to it).
+        /// The trust anchor (PEM), instead of the data directory's: the school signing CA
+        /// certificate; repeat it to trust a licensed root too.
         #[arg(long)]
         ca: Vec<PathBuf>,
         file: PathBuf,
+    },
+}
+
+/// The licensed roots (`pki::roots`): the national root built in, and those added here.
+#[derive(Subcommand)]
+pub enum RootsCmd {
+    /// Add a root certificate (PEM or DER) to this data directory's licensed roots: a
+    /// certificate a principal's PKCS#12 chains to is accepted only under a listed root, and
+    /// signatures are trusted only to them. Run it on each school box and on the district hub
+    /// (with the hub's --data-dir) so all three checkers agree. Check the fingerprint it prints
+    /// against the publisher's (rootca.gov.vn) first. Safe while the server runs.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The root's certificate file.
+        file: PathBuf,
+    },
+    /// List the licensed roots: name, SHA-256 fingerprint, validity, built in or added.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -189,8 +214,42 @@ fn pin() -> anyhow::Result<String> {
     secret("TRAM_SIGNING_PIN")
 }
 
+fn roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
+    use tram::pki::roots;
+    match cmd {
+        RootsCmd::Add { data, file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let r = roots::add(&data.data_dir, &bytes)?;
+            println!(
+                "licensed root: {} (SHA-256 {}); listed in {}",
+                r.name,
+                r.sha256,
+                roots::added_path(&data.data_dir).display()
+            );
+        }
+        RootsCmd::List { data } => {
+            for r in roots::load(&data.data_dir) {
+                let until = jiff::Timestamp::try_from(
+                    r.cert.tbs_certificate.validity.not_after.to_system_time(),
+                )
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+                println!(
+                    "{} — SHA-256 {} — valid until {until} — {}",
+                    r.name,
+                    r.sha256,
+                    if r.built_in { "built in" } else { "added" }
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        HocbaCmd::Roots(cmd) => roots(cmd),
         HocbaCmd::Signer {
             import:
                 Some(SignerCmd::Import {
@@ -363,20 +422,31 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             })
         }
         HocbaCmd::Verify { data, ca, file } => {
-            let paths = if ca.is_empty() {
-                vec![signing::ca_cert_path(&data.data_dir)]
+            // Without --ca, the anchors the box's verify page uses: the school signing CA and
+            // the licensed roots of this data directory — one verdict, server running or not.
+            let anchors: Vec<x509_cert::Certificate> = if ca.is_empty() {
+                let path = signing::ca_cert_path(&data.data_dir);
+                let pem = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading the trust anchor {}", path.display()))?;
+                let school = signing::cert_from_pem(&pem)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                tram::gradebook::hocba::trust_anchors(&data.data_dir, school)
+                    .into_iter()
+                    .map(|(c, _)| c)
+                    .collect()
             } else {
-                ca
+                let mut anchors = Vec::new();
+                for ca_path in &ca {
+                    let pem = std::fs::read_to_string(ca_path).with_context(|| {
+                        format!("reading the trust anchor {}", ca_path.display())
+                    })?;
+                    anchors.push(
+                        signing::cert_from_pem(&pem)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", ca_path.display()))?,
+                    );
+                }
+                anchors
             };
-            let mut anchors = Vec::new();
-            for ca_path in &paths {
-                let pem = std::fs::read_to_string(ca_path)
-                    .with_context(|| format!("reading the trust anchor {}", ca_path.display()))?;
-                anchors.push(
-                    signing::cert_from_pem(&pem)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", ca_path.display()))?,
-                );
-            }
             let pdf =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let reports = match pades::verify_anchored(&pdf, &anchors) {

@@ -179,6 +179,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 &crate::district::RedbHub {
                                     store: store.clone(),
                                 },
+                                store.dir(),
                                 std::path::Path::new(&arg(0)),
                             )),
                             "district-import" => {

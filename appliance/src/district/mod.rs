@@ -788,20 +788,34 @@ pub enum VerifyError {
 /// school whose signing CA its signatures chain to, and each signature as the school's own
 /// verify reports it (bytes, chain, time, time-stamp). A file no known school's CA signed is
 /// refused ("không rõ trường").
-pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Value, VerifyError> {
+pub fn verify_hocba(
+    hub: &dyn HubStorage,
+    dir: &std::path::Path,
+    pdf: &[u8],
+) -> Result<serde_json::Value, VerifyError> {
     use crate::gradebook::hocba;
-    use crate::pki::{pades, signing};
+    use crate::pki::{pades, roots};
+    let licensed = roots::certificates(dir);
     let mut any = false;
     for (school, pem) in hub.signing_cas()? {
-        let Ok(ca) = signing::cert_from_pem(&pem) else {
+        // The school's signing CA first, then the chains of its imported signers (what the box
+        // sent with it: intermediates, and roots the box lists — never anchors here).
+        let certs = roots::pem_certs(&pem);
+        let Some((ca, chains)) = certs.split_first() else {
             continue;
         };
-        let reports = pades::verify(pdf, &ca)?;
+        let reports = pades::verify(pdf, ca)?;
         if reports.is_empty() {
             return Err(VerifyError::Unsigned);
         }
         any = true;
+        // The school is the one whose CA vouches for a signature (the homeroom teacher's); then
+        // every signature is judged against that CA and the hub's own licensed roots, as the
+        // box judges them against its CA and its list.
         if reports.iter().any(|r| r.chain_ok) {
+            let mut anchors = vec![ca.clone()];
+            anchors.extend(licensed.iter().cloned());
+            let reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
             // Named as the reports name a school: what it calls itself (its relayed
             // details), else what the district typed at enrolment, else its code.
             let mut name = None;
@@ -837,7 +851,8 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
                 })?;
             }
             let (findings, pending) = hocba::check_relayed(&mut reports, &register);
-            let valid = reports.iter().all(|r| r.valid()) && findings.is_empty();
+            let valid =
+                !reports.is_empty() && reports.iter().all(|r| r.valid()) && findings.is_empty();
             let signatures: Vec<serde_json::Value> = reports
                 .iter()
                 .map(|r| {
@@ -879,12 +894,16 @@ pub fn verify_hocba(hub: &dyn HubStorage, pdf: &[u8]) -> Result<serde_json::Valu
 
 /// What `tram district verify-hocba FILE` prints (English): the school, then a line per
 /// signature; the last line "VALID", "INVALID" or the reason none could be checked.
-pub fn verify_hocba_text(hub: &dyn HubStorage, file: &std::path::Path) -> String {
+pub fn verify_hocba_text(
+    hub: &dyn HubStorage,
+    dir: &std::path::Path,
+    file: &std::path::Path,
+) -> String {
     let pdf = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => return format!("{}: {e}\nNOT CHECKED\n", file.display()),
     };
-    match verify_hocba(hub, &pdf) {
+    match verify_hocba(hub, dir, &pdf) {
         Ok(v) => checked_text(&v),
         Err(VerifyError::UnknownSchool) => {
             "unknown school: no enrolled school's signing CA signed this file\nINVALID\n".into()

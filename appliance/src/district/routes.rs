@@ -134,7 +134,10 @@ pub fn relay() -> Router<Shared> {
 }
 
 /// The school's học bạ signing CA (PEM), sent by the box when it enrols and whenever it
-/// changes: kept per school so the hub can verify the school's signed học bạ.
+/// changes, followed by the chains of the school's signers imported from licensed CAs (their
+/// certificates and intermediates): kept per school so the hub can verify the school's signed
+/// học bạ. Only the first is an anchor; the rest only helps build a chain to the hub's own
+/// licensed roots.
 async fn signing_ca(
     Extension(hub): Extension<Arc<Hub>>,
     headers: HeaderMap,
@@ -142,8 +145,10 @@ async fn signing_ca(
     body: String,
 ) -> Result<StatusCode, ApiError> {
     authorised(&hub, &headers, &school)?;
-    let cert = crate::pki::signing::cert_from_pem(&body)
-        .map_err(|e| ApiError::bad_request(format!("not a PEM certificate: {e}")))?;
+    let cert = crate::pki::roots::pem_certs(&body)
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::bad_request("not a PEM certificate"))?;
     // A CA names itself as its issuer; a signer's certificate or anything else is no anchor.
     if cert.tbs_certificate.issuer != cert.tbs_certificate.subject {
         return Err(ApiError::bad_request("not a self-issued CA certificate"));
@@ -921,7 +926,8 @@ async fn verify_hocba(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_staff(&u)?;
     let storage = hub.storage.clone();
-    let r = tokio::task::spawn_blocking(move || super::verify_hocba(storage.as_ref(), &body))
+    let dir = hub.dir.clone();
+    let r = tokio::task::spawn_blocking(move || super::verify_hocba(storage.as_ref(), &dir, &body))
         .await
         .map_err(ApiError::internal)?;
     match r {

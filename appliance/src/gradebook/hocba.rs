@@ -108,6 +108,61 @@ pub const STAMP_WAITING: Collection<String> =
 pub static STAMP_WAKE: std::sync::LazyLock<tokio::sync::Notify> =
     std::sync::LazyLock::new(tokio::sync::Notify::new);
 
+/// A stamping pass asked for by [`stamp_first`]: the number of the newest request, and of the
+/// newest request a finished pass had seen when it started (so it covered the rows waiting then).
+static STAMP_ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static STAMP_COVERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Whether a stamper runs (a box enrolled with a hub): nobody waits for a pass otherwise.
+pub static STAMPER_RUNS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static STAMP_DONE: std::sync::LazyLock<tokio::sync::Notify> =
+    std::sync::LazyLock::new(tokio::sync::Notify::new);
+
+/// The stamper, as a pass starts: the requests it will cover.
+pub fn stamp_pass_starts() -> u64 {
+    STAMP_ASKED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The stamper, once a pass ended (stamped all, or stopped at a failure): wakes [`stamp_first`].
+pub fn stamp_pass_ended(covered: u64) {
+    STAMP_COVERED.fetch_max(covered, std::sync::atomic::Ordering::SeqCst);
+    STAMP_DONE.notify_waiters();
+}
+
+/// Before the principal signs `class` over its homeroom teacher's signatures: while any of the
+/// class's signatures still waits for a time-stamp and the box has a stamper, asks for a pass
+/// now and waits for it, at most `limit`. Only the newest signature of a file can take a stamp
+/// (the next signer's byte range covers the earlier /Contents), so a principal signing seconds
+/// after the GVCN left part of the GVCN signatures unstamped for good (review r10: 23/40). A
+/// hub out of reach costs at most `limit`; those signatures then stay without (see README).
+pub async fn stamp_first(store: &Store, class: &str, limit: std::time::Duration) {
+    use std::sync::atomic::Ordering;
+    if !STAMPER_RUNS.load(Ordering::SeqCst) {
+        return;
+    }
+    let prefix = format!("{class}/");
+    let waiting = store
+        .read()
+        .and_then(|r| stamp_waiting(&r))
+        .is_ok_and(|keys| keys.iter().any(|k| k.starts_with(&prefix)));
+    if !waiting {
+        return;
+    }
+    let want = STAMP_ASKED.fetch_add(1, Ordering::SeqCst) + 1;
+    STAMP_WAKE.notify_one();
+    let _ = tokio::time::timeout(limit, async {
+        loop {
+            let done = STAMP_DONE.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if STAMP_COVERED.load(Ordering::SeqCst) >= want {
+                return;
+            }
+            done.await;
+        }
+    })
+    .await;
+}
+
 /// Who signs at which step: the homeroom teacher (GVCN) first, then the principal or a vice
 /// principal (BGH) over her signature.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -334,7 +389,16 @@ pub fn import_p12(
         full_name: &account.full_name,
         role,
     };
-    let rec = crate::pki::p12::import(req.p12, req.password, &who, req.pin, req.confirm_name, now)?;
+    let roots = crate::pki::roots::load(store.dir());
+    let rec = crate::pki::p12::import(
+        req.p12,
+        req.password,
+        &who,
+        req.pin,
+        req.confirm_name,
+        &roots,
+        now,
+    )?;
     store_signer(store, actor, &rec, req.replace)?;
     Ok(rec)
 }
@@ -1215,33 +1279,40 @@ fn newer_version(r: &impl Read, pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
     Ok((newest > this.1.version).then_some(newest))
 }
 
+/// What the page says of a signature a licensed root vouches for, before the issuing CA's name.
+const PUBLIC_CA: &str = "CA công cộng";
+
 /// The CAs this box trusts for học bạ signatures, with how the page names them: the school
-/// signing CA, then the top of each chain recorded with a signer imported from a licensed CA's
-/// PKCS#12 (the principal chose that CA; its certificates came with her file).
-fn trust_anchors(
-    r: &impl Read,
+/// signing CA, then the licensed roots (`pki::roots`: the national root and those school IT or
+/// the district added). A root a BGH member's PKCS#12 carried is no anchor by itself: only a
+/// listed one is. The same list for the page and `tram hocba verify --data-dir`, so both give
+/// one verdict.
+pub fn trust_anchors(
+    data_dir: &Path,
     school: x509_cert::Certificate,
-) -> Result<Vec<(x509_cert::Certificate, String)>, HocbaError> {
-    use der::Decode;
+) -> Vec<(x509_cert::Certificate, String)> {
     let mut out = vec![(school, "CA của trường".to_string())];
-    for (_, rec) in r.scan(&SIGNERS, "")? {
-        // Issuer first: the first certificate names the licensed CA, the last is the top.
-        let chain: Vec<x509_cert::Certificate> = rec
-            .chain
-            .iter()
-            .filter_map(|h| hex::decode(h).ok())
-            .filter_map(|d| x509_cert::Certificate::from_der(&d).ok())
-            .collect();
-        let (Some(issuer), Some(top)) = (chain.first(), chain.last()) else {
-            continue;
-        };
-        if out.iter().any(|(c, _)| c == top) {
-            continue;
-        }
-        let name = signing::subject_name_and_role(issuer).0;
-        out.push((top.clone(), format!("CA công cộng: {name}")));
+    out.extend(
+        crate::pki::roots::certificates(data_dir)
+            .into_iter()
+            .map(|c| (c, PUBLIC_CA.to_string())),
+    );
+    out
+}
+
+/// How the page names the CA that vouches for `report`: "CA của trường", or "CA công cộng:
+/// <issuing CA>" (the licensed provider that issued the signer's certificate, which says more
+/// to a reader than the national root above it).
+fn anchor_label(label: &str, report: &pades::SignatureReport) -> String {
+    if label != PUBLIC_CA {
+        return label.to_string();
     }
-    Ok(out)
+    let issuer = report
+        .issuer
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("CN="))
+        .unwrap_or(&report.issuer);
+    format!("{PUBLIC_CA}: {issuer}")
 }
 
 /// Something found wrong with a file as a whole: in English for the CLI and logs, in Vietnamese
@@ -1396,7 +1467,7 @@ pub fn verify_upload(
 ) -> Result<Verification, HocbaError> {
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
     let school_ca = ca.cert.tbs_certificate.subject.to_string();
-    let anchors = trust_anchors(r, ca.cert)?;
+    let anchors = trust_anchors(data_dir, ca.cert);
     let certs: Vec<_> = anchors.iter().map(|(c, _)| c.clone()).collect();
     let mut reports = pades::verify_anchored(pdf, &certs)?;
     // Which anchor vouches for each signature: each checked alone (a few anchors, one small
@@ -1414,7 +1485,7 @@ pub fn verify_upload(
                 && slot.is_none()
                 && issued
             {
-                *slot = Some(label.clone());
+                *slot = Some(anchor_label(label, alone));
             }
         }
     }
@@ -1533,6 +1604,38 @@ pub fn verify_text(r: &impl Read, data_dir: &Path, pdf: &[u8]) -> (bool, String)
         }
     );
     (v.valid, out)
+}
+
+/// The certificates of the signers imported from licensed CAs, as PEM, for the hub (sent after
+/// the school signing CA, `relay::stamp`): each holder's certificate and the intermediates it
+/// came with; a root only when this box lists it (`pki::roots`) — a root is the hub's to list,
+/// and the hub never takes these as anchors anyway.
+pub fn imported_chains_pem(r: &impl Read, data_dir: &Path) -> Result<String, StoreError> {
+    use der::{Decode, EncodePem};
+    let listed = crate::pki::roots::load(data_dir);
+    let mut seen: Vec<x509_cert::Certificate> = Vec::new();
+    for (_, rec) in r.scan(&SIGNERS, "")? {
+        if rec.chain.is_empty() {
+            continue;
+        }
+        for h in std::iter::once(&rec.cert).chain(&rec.chain) {
+            let Some(cert) = hex::decode(h)
+                .ok()
+                .and_then(|d| x509_cert::Certificate::from_der(&d).ok())
+            else {
+                continue;
+            };
+            let tbs = &cert.tbs_certificate;
+            let unlisted_root = tbs.issuer == tbs.subject && !listed.iter().any(|l| l.cert == cert);
+            if !unlisted_root && !seen.contains(&cert) {
+                seen.push(cert);
+            }
+        }
+    }
+    Ok(seen
+        .iter()
+        .filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok())
+        .collect())
 }
 
 /// The signatures waiting for a time-stamp (keys of [`SIGNED`]), oldest first.

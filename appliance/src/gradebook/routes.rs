@@ -210,6 +210,9 @@ struct SignClass {
 
 /// The whole class's học bạ signed at one stage with the signer's PIN. The PIN checks share
 /// the lesson plans' guard: one budget of guesses per person, whichever key they unlock.
+/// The longest the principal's signing waits for the GVCN signatures' time-stamps.
+const STAMP_FIRST_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 async fn hocba_sign(
     State(s): State<Shared>,
     u: ApiUser,
@@ -230,6 +233,11 @@ async fn hocba_sign(
             format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
         )
     })?;
+    // The homeroom teacher's signatures take their time-stamps before the principal's cover
+    // them (bounded: a hub out of reach delays the signing by at most this).
+    if body.stage == super::hocba::Stage::Principal {
+        super::hocba::stamp_first(&s.store, &class, STAMP_FIRST_LIMIT).await;
+    }
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let p = u.principal.clone();

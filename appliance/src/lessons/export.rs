@@ -381,6 +381,10 @@ pub struct MonthApproval {
     pub sha256: String,
     /// The PDF, base64.
     pub pdf: String,
+    /// When the district hub's time-stamp (PAdES B-T, `relay::stamp`) was added to its
+    /// signature; absent while it waits (or on a box not enrolled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<jiff::Timestamp>,
 }
 
 impl MonthApproval {
@@ -467,6 +471,7 @@ pub fn record_month_approval(
             .collect(),
         sha256: hex::encode(sha2::Sha256::digest(&bytes)),
         pdf: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        timestamp: None,
     };
     tx.put(
         &APPROVALS,
@@ -475,6 +480,41 @@ pub fn record_month_approval(
         "lessons.month_approval_pdf",
     )?;
     Ok(row)
+}
+
+/// The signed approval PDFs still without a time-stamp (key, row), for the relay's stamper.
+pub fn approvals_to_stamp(r: &impl Read) -> Result<Vec<(String, MonthApproval)>, StoreError> {
+    Ok(r.scan(&APPROVALS, "")?
+        .into_iter()
+        .filter(|(_, a)| a.signed_by.is_some() && a.timestamp.is_none())
+        .collect())
+}
+
+/// Stores the time-stamped approval PDF `key` in place of `was` (its SHA-256): the same signed
+/// bytes with the token in the signature's unsigned part. Nothing is stored when the row
+/// changed meanwhile. Returns whether it was stored.
+pub fn store_approval_stamp(
+    store: &crate::store::Store,
+    key: &str,
+    was: &str,
+    pdf: &[u8],
+    at: jiff::Timestamp,
+) -> Result<bool, StoreError> {
+    use base64::Engine;
+    use sha2::Digest;
+    store.write(&crate::store::Actor::system(at), |tx| {
+        let Some(mut row) = tx.get(&APPROVALS, key)? else {
+            return Ok(false);
+        };
+        if row.sha256 != was {
+            return Ok(false);
+        }
+        row.sha256 = hex::encode(sha2::Sha256::digest(pdf));
+        row.pdf = base64::engine::general_purpose::STANDARD.encode(pdf);
+        row.timestamp = Some(at);
+        tx.put(&APPROVALS, key, &row, "lessons.month_approval_stamped")?;
+        Ok(true)
+    })
 }
 
 /// The newest approval PDF of `month`, if it was approved as a month.

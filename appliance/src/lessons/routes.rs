@@ -437,6 +437,10 @@ async fn approve_month(
         Ok((out, approval))
     })
     .await?;
+    if approval.signed_by.is_some() {
+        // An enrolled box's stamper adds the hub's time-stamp to the signed file now.
+        crate::gradebook::hocba::STAMP_WAKE.notify_one();
+    }
     let titles: Vec<String> = out
         .approved
         .iter()

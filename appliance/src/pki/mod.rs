@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod identity;
 pub mod p12;
 pub mod pades;
+pub mod roots;
 pub mod seal;
 pub mod signing;
 pub mod tls;

@@ -40,6 +40,12 @@ pub enum P12Error {
         "Tệp PKCS#12 không kèm chứng thư của CA đã cấp (chuỗi chứng thư); hãy xuất lại tệp kèm cả chuỗi."
     )]
     NoChain,
+    /// The chain that came with the certificate reaches none of the licensed roots
+    /// (`pki::roots`): a self-made or foreign CA, whatever it calls itself.
+    #[error(
+        "Chứng thư không do tổ chức cung cấp dịch vụ chứng thực chữ ký số công cộng được cấp phép phát hành (chuỗi chứng thư không dẫn tới CA gốc quốc gia hay CA gốc mà trường đã khai báo)."
+    )]
+    NotLicensed,
     #[error(
         "Chứng thư đứng tên \"{cert}\", khác tên tài khoản \"{account}\". Nếu đúng là chứng thư của bạn, hãy xác nhận để nhập."
     )]
@@ -61,6 +67,7 @@ impl P12Error {
             P12Error::UnsupportedKey => "unsupported_key",
             P12Error::KeyMismatch => "key_mismatch",
             P12Error::NoChain => "p12_no_chain",
+            P12Error::NotLicensed => "not_licensed",
             P12Error::NameDiffers { .. } => "name_differs",
             P12Error::Signing(SigningError::WeakPin) => "weak_pin",
             P12Error::Signing(_) => "signer_damaged",
@@ -91,6 +98,9 @@ impl P12Error {
             P12Error::KeyMismatch => "the private key does not match the certificate".into(),
             P12Error::NoChain => {
                 "the PKCS#12 lacks the issuing CA's certificate (the chain); export it again with the chain".into()
+            }
+            P12Error::NotLicensed => {
+                "the certificate's chain reaches no licensed root (the Vietnam National Root CA or one added with `tram hocba roots add`)".into()
             }
             P12Error::NameDiffers { cert, account } => format!(
                 "the certificate names {cert:?}, not the account's {account:?}; confirm it is yours to import"
@@ -156,13 +166,16 @@ fn same_person(cert_name: &str, full_name: &str) -> bool {
 }
 
 /// Reads and checks a PKCS#12 for `who` and seals its key under `pin`. A subject name unlike the
-/// account's full name is refused with [`P12Error::NameDiffers`] unless `name_confirmed`.
+/// account's full name is refused with [`P12Error::NameDiffers`] unless `name_confirmed`; a
+/// chain that reaches none of `roots` (the licensed roots, `pki::roots::load`) with
+/// [`P12Error::NotLicensed`].
 pub fn import(
     p12: &[u8],
     password: &str,
     who: &SignerName<'_>,
     pin: &str,
     name_confirmed: bool,
+    roots: &[super::roots::Root],
     now: jiff::Timestamp,
 ) -> Result<SignerRecord, P12Error> {
     let c = read(p12, password)?;
@@ -190,6 +203,14 @@ pub fn import(
     // checks the chain link by link before it signs.
     if c.chain.is_empty() {
         return Err(P12Error::NoChain);
+    }
+    let chain: Vec<Certificate> = c
+        .chain
+        .iter()
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    if super::roots::reached(&c.cert, &chain, roots).is_none() {
+        return Err(P12Error::NotLicensed);
     }
     let (cert_name, _) = signing::subject_name_and_role(&c.cert);
     if !name_confirmed && !same_person(&cert_name, who.full_name) {
@@ -234,6 +255,7 @@ mod tests {
             &who,
             "135792",
             false,
+            &[],
             jiff::Timestamp::now(),
         );
         assert!(matches!(e, Err(P12Error::Unreadable(_))), "{e:?}");

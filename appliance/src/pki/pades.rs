@@ -571,10 +571,22 @@ pub fn verify_anchored(
     pdf: &[u8],
     anchors: &[Certificate],
 ) -> Result<Vec<SignatureReport>, PadesError> {
+    verify_with_intermediates(pdf, anchors, &[])
+}
+
+/// [`verify_anchored`] with further intermediate certificates to build chains through, beside
+/// those each CMS carries: the hub holds the chains a school's imported signers came with, for
+/// a file whose CMS lacks one. An intermediate is never an anchor: trust still ends at one of
+/// `anchors`.
+pub fn verify_with_intermediates(
+    pdf: &[u8],
+    anchors: &[Certificate],
+    intermediates: &[Certificate],
+) -> Result<Vec<SignatureReport>, PadesError> {
     let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
     let mut reports = Vec::new();
     for (field, sig) in signature_fields(&doc) {
-        reports.push(verify_one(pdf, field, &sig, anchors));
+        reports.push(verify_one(pdf, field, &sig, anchors, intermediates));
     }
     // In signing order: the revision each signature covers ends earlier for the first signer.
     reports.sort_by_key(|r| r.signed_until);
@@ -598,6 +610,7 @@ fn verify_one(
     field: String,
     sig: &Dictionary,
     anchors: &[Certificate],
+    intermediates: &[Certificate],
 ) -> SignatureReport {
     let mut r = SignatureReport {
         field,
@@ -767,7 +780,9 @@ fn verify_one(
     // The chain: to an anchor — directly (the school signing CA) or through the intermediate
     // certificates the CMS carries (a licensed CA's) —, every link valid at /M.
     let at = r.signing_time.as_deref().and_then(parse_pdf_date);
-    let issued = anchors.iter().any(|a| chains_to(cert, &certs, a, at));
+    let mut pool = certs.clone();
+    pool.extend(intermediates);
+    let issued = anchors.iter().any(|a| chains_to(cert, &pool, a, at));
     if !issued {
         r.problems
             .push("the signer's certificate was not issued by the trusted CA".into());
@@ -783,7 +798,7 @@ fn verify_one(
 
 /// `cert` reaches `anchor` through `pool` (each link issued by the next, valid at `at` when
 /// given); a licensed CA's chain is a few levels deep at most.
-fn chains_to(
+pub(crate) fn chains_to(
     cert: &Certificate,
     pool: &[&Certificate],
     anchor: &Certificate,
@@ -810,7 +825,7 @@ fn chains_to(
 }
 
 /// `cert` names `issuer` as its issuer and carries its signature.
-fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
+pub(crate) fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
     cert.tbs_certificate.issuer == issuer.tbs_certificate.subject
         && cert
             .tbs_certificate

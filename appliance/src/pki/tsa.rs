@@ -48,9 +48,23 @@ pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const ID_SHA_256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-/// The policy the hub's time-stamps are issued under. A UUID-style arc (ITU-T X.667, 2.25)
-/// until the district registers an OID of its own.
-const TSA_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.25.31612026");
+/// The policy the hub's time-stamps are issued under when the district sets none: Trạm's own,
+/// under ITU-T X.667's 2.25 arc (an integer any project may take without registering; this one
+/// is fixed for Trạm, so every Trạm hub's tokens name the same policy: "time of receipt at the
+/// district hub, clock as the hub's system clock"). A district with an arc of its own (an IANA
+/// Private Enterprise Number 1.3.6.1.4.1.N, or one its Sở/Bộ assigns) sets [`POLICY_VAR`].
+pub const DEFAULT_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.25.31612026");
+/// The environment variable naming the hub's TSA policy OID (dotted), read at the hub's start.
+pub const POLICY_VAR: &str = "TRAM_TSA_POLICY";
+
+/// The TSA policy `value` names (dotted decimal), or [`DEFAULT_POLICY`] when none is set.
+pub fn policy_from(value: Option<&str>) -> Result<ObjectIdentifier, TsaError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_POLICY),
+        Some(v) => ObjectIdentifier::new(v)
+            .map_err(|e| TsaError::Key(format!("{POLICY_VAR}={v:?} is not an OID: {e}"))),
+    }
+}
 /// The TSA's certificate outlives every signature it dates for a school's records.
 const TSA_YEARS: i64 = 20;
 
@@ -143,6 +157,8 @@ fn reply_err(e: impl std::fmt::Display) -> TsaError {
 pub struct Tsa {
     key: SigningKey,
     pub cert: Certificate,
+    /// The policy its tokens name ([`policy_from`]).
+    pub policy: ObjectIdentifier,
 }
 
 fn key_path(dir: &Path) -> PathBuf {
@@ -154,15 +170,17 @@ pub fn cert_path(dir: &Path) -> PathBuf {
     dir.join("keys").join("tsa.crt")
 }
 
-/// Loads the hub's TSA, issuing its key and certificate on first use (hub start).
+/// Loads the hub's TSA, issuing its key and certificate on first use (hub start); its policy
+/// is [`POLICY_VAR`]'s, else [`DEFAULT_POLICY`] (a malformed one stops the hub's start).
 pub fn load_or_create(dir: &Path, now: jiff::Timestamp) -> Result<Tsa, TsaError> {
+    let policy = policy_from(std::env::var(POLICY_VAR).ok().as_deref())?;
     if let (Ok(key_pem), Ok(cert_pem)) = (
         std::fs::read_to_string(key_path(dir)),
         std::fs::read_to_string(cert_path(dir)),
     ) {
         let key = SigningKey::from_pkcs8_pem(&key_pem).map_err(key_err)?;
         let cert = super::signing::cert_from_pem(&cert_pem).map_err(TsaError::Key)?;
-        return Ok(Tsa { key, cert });
+        return Ok(Tsa { key, cert, policy });
     }
     use der::oid::db::rfc4519::{C, CN, O};
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
@@ -197,7 +215,7 @@ pub fn load_or_create(dir: &Path, now: jiff::Timestamp) -> Result<Tsa, TsaError>
     let cert_pem = cert.to_pem(LineEnding::LF).map_err(key_err)?;
     crate::config::write_secret(&key_path(dir), key_pem.as_bytes())?;
     crate::config::write_atomic(&cert_path(dir), cert_pem.as_bytes())?;
-    Ok(Tsa { key, cert })
+    Ok(Tsa { key, cert, policy })
 }
 
 /// A TimeStampResp carrying only a refusal.
@@ -248,7 +266,7 @@ impl Tsa {
             GeneralizedTime::from_system_time(std::time::SystemTime::from(now)).map_err(key_err)?;
         let info = TstInfo {
             version: 1,
-            policy: TSA_POLICY,
+            policy: self.policy,
             message_imprint: req.message_imprint.clone(),
             serial_number: Int::new(serial().as_bytes()).map_err(key_err)?,
             gen_time,
@@ -385,4 +403,27 @@ pub fn token_info(token: &ContentInfo) -> Result<(TstInfo, SignedData), TsaError
 /// The time a TSTInfo states.
 pub fn gen_time(info: &TstInfo) -> Result<jiff::Timestamp, TsaError> {
     jiff::Timestamp::try_from(info.gen_time.to_system_time()).map_err(reply_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The policy is the district's when it sets one, Trạm's otherwise, and the tokens name it.
+    #[test]
+    fn tokens_name_the_configured_policy() {
+        assert_eq!(policy_from(None).unwrap(), DEFAULT_POLICY);
+        assert_eq!(policy_from(Some(" ")).unwrap(), DEFAULT_POLICY);
+        assert!(policy_from(Some("not an oid")).is_err());
+        let own = policy_from(Some("1.3.6.1.4.1.99999.1.1")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut tsa = load_or_create(dir.path(), jiff::Timestamp::now()).unwrap();
+        tsa.policy = own;
+        let digest = [7u8; 32];
+        let (req, nonce) = request(&digest).unwrap();
+        let reply = tsa.respond(&req, jiff::Timestamp::now());
+        let (token, _) = check_reply(&reply, &digest, &nonce).unwrap();
+        let token = ContentInfo::from_der(&token).unwrap();
+        assert_eq!(token_info(&token).unwrap().0.policy, own);
+    }
 }
