@@ -33,6 +33,7 @@ pub fn schema() -> Schema {
             dept::TABLES,
             &[lessons::export::APPROVALS.name],
             &[gradebook::hocba::STAMP_WAITING.name],
+            &[district::hold::HOLDS.name],
         ]
         .concat(),
         migrations: vec![
