@@ -414,22 +414,7 @@ fn the_library_page_shows_human_sizes_and_only_the_schools_grades() {
 
     let mut pdf = b"%PDF-1.4\n".to_vec();
     pdf.resize(35_000, b'x');
-    let r: Value = c
-        .post(format!("{base}/api/v1/library/uploads"))
-        .json(&json!({"name": "Đề kiểm tra ngắn.pdf", "size": pdf.len()}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let id = r["id"].as_str().unwrap().to_string();
-    let r = c
-        .patch(format!("{base}/api/v1/library/uploads/{id}"))
-        .header("Upload-Offset", "0")
-        .header("X-CSRF-Token", csrf(&c, &base))
-        .body(pdf)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let id = uploaded(&c, &base, "Đề kiểm tra ngắn.pdf", pdf);
     let r = c
         .post(format!("{base}/api/v1/library/items"))
         .json(&json!({"title": "Đề kiểm tra ngắn", "kind": "ebook", "upload": id, "grade": 7}))
@@ -500,9 +485,13 @@ fn accounts_with(
         .collect()
 }
 
-/// A finished upload of a small PDF, its session id.
-fn uploaded_pdf(c: &reqwest::blocking::Client, base: &str, name: &str) -> String {
-    let pdf = b"%PDF-1.4\n% tai lieu tham dinh\n".to_vec();
+/// The body of a GET.
+fn text(c: &reqwest::blocking::Client, url: String) -> String {
+    c.get(url).send().unwrap().text().unwrap()
+}
+
+/// A finished upload of `pdf` in one chunk, its session id.
+fn uploaded(c: &reqwest::blocking::Client, base: &str, name: &str, pdf: Vec<u8>) -> String {
     let r: Value = c
         .post(format!("{base}/api/v1/library/uploads"))
         .json(&json!({"name": name, "size": pdf.len()}))
@@ -524,7 +513,8 @@ fn uploaded_pdf(c: &reqwest::blocking::Client, base: &str, name: &str) -> String
 
 /// A teacher's new item (a PDF) shared with `visibility`; the item as answered.
 fn share(c: &reqwest::blocking::Client, base: &str, title: &str, visibility: &str) -> Value {
-    let upload = uploaded_pdf(c, base, "de-on-tap.pdf");
+    let pdf = b"%PDF-1.4\n% tai lieu tham dinh\n".to_vec();
+    let upload = uploaded(c, base, "de-on-tap.pdf", pdf);
     let r = c
         .post(format!("{base}/api/v1/library/items"))
         .json(&json!({"title": title, "kind": "ebook", "upload": upload,
@@ -634,32 +624,17 @@ fn a_shared_item_waits_for_its_department_head_and_the_district_for_bgh() {
         404
     );
     for feed in ["/opds/new", "/opds/search?q=quyttam"] {
-        let xml = anon
-            .get(format!("{base}{feed}"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let xml = text(&anon, format!("{base}{feed}"));
         assert!(!xml.contains("Quyttam"), "{feed} lists a waiting item");
     }
-    let page = t
-        .get(format!("{base}/library/item/{id}"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = text(&t, format!("{base}/library/item/{id}"));
     assert!(page.contains("chờ thẩm định"), "{page}");
     assert!(queue_ids(&h, &base).contains(&id), "the head's queue");
     assert!(
         !queue_ids(&h2, &base).contains(&id),
         "not another tổ's head"
     );
-    let queue_page = h
-        .get(format!("{base}/library/review"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let queue_page = text(&h, format!("{base}/library/review"));
     assert!(
         queue_page.contains("Đề ôn tập Quyttam số một"),
         "{queue_page}"
@@ -679,12 +654,7 @@ fn a_shared_item_waits_for_its_department_head_and_the_district_for_bgh() {
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["item"]["review"]["state"], "accepted");
     assert!(found(&o, &base, "quyttam", &id));
-    let xml = anon
-        .get(format!("{base}/opds/search?q=quyttam"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let xml = text(&anon, format!("{base}/opds/search?q=quyttam"));
     assert!(xml.contains("Quyttam"), "{xml}");
     let (code, _) = decide(&h, &base, &id, json!({"accept": true}));
     assert_eq!(code, 409, "decided once");
@@ -711,12 +681,7 @@ fn a_shared_item_waits_for_its_department_head_and_the_district_for_bgh() {
         404,
         "a returned item is its owner's only"
     );
-    let page = t
-        .get(format!("{base}/library/item/{back}"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = text(&t, format!("{base}/library/item/{back}"));
     assert!(page.contains("Thiếu đáp án phần tự luận"), "{page}");
     assert!(page.contains("trả lại"), "{page}");
 
@@ -820,20 +785,10 @@ fn items_shared_before_vetting_stay_visible_marked_not_yet_vetted() {
         .expect("a school item with a file");
     let id = item["id"].as_str().unwrap().to_string();
     let title = item["title"].as_str().unwrap().to_string();
-    let page = teacher
-        .get(format!("{base}/library/item/{id}"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = text(&teacher, format!("{base}/library/item/{id}"));
     assert!(page.contains("chưa thẩm định"), "{page}");
     let anon = srv.client();
-    let feed = anon
-        .get(format!("{base}/opds/new"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let feed = text(&anon, format!("{base}/opds/new"));
     assert!(
         feed.contains(&format!("urn:tram:item:{id}")),
         "{title} left the open catalogue: {feed}"
