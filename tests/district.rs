@@ -1173,3 +1173,108 @@ fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
     assert_eq!(status_of("Học sinh 2"), "Chuyển trường 2026-12-05");
     assert_eq!(status_of("Học sinh 3"), "Thôi học 2026-11-20");
 }
+
+/// Issue 25 item 4: what a school shares up waits on the hub ("chờ duyệt") until a district
+/// admin approves it or refuses it with a reason; read-only staff see the hold but do not decide.
+#[test]
+fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let b = hub.base();
+    let item = |id: &str, title: &str| {
+        json!({"id": id, "kind": "ebook", "title": title, "visibility": "district",
+               "owner": "u-gv01", "review": {"state": "accepted"}})
+    };
+    relay(
+        &hub,
+        "79001",
+        &[
+            (
+                "library_item",
+                "li-1".into(),
+                item("li-1", "Chuyên đề phân số"),
+            ),
+            (
+                "library_item",
+                "li-2".into(),
+                item("li-2", "Đề kiểm tra chưa đạt"),
+            ),
+        ],
+    );
+    let admin = hub.staff();
+    let states = || -> Vec<(String, String, Value)> {
+        let v: Value = get(&admin, format!("{b}/district/api/shared"))
+            .json()
+            .unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["item"].as_str().unwrap().to_string(),
+                    i["state"].as_str().unwrap().to_string(),
+                    i["reason"].clone(),
+                )
+            })
+            .collect()
+    };
+    let mut got = states();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            ("li-1".to_string(), "waiting".to_string(), Value::Null),
+            ("li-2".to_string(), "waiting".to_string(), Value::Null),
+        ]
+    );
+    let decide = |c: &reqwest::blocking::Client, item: &str, body: Value| {
+        c.post(format!("{b}/district/api/shared/79001/{item}"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // Read-only staff see the hold, never decide.
+    let staff = hub.read_only_staff();
+    assert_eq!(
+        get(&staff, format!("{b}/district/api/shared")).status(),
+        200
+    );
+    assert_eq!(decide(&staff, "li-1", json!({"approve": true})), 403);
+
+    assert_eq!(decide(&admin, "li-1", json!({"approve": true})), 200);
+    assert_eq!(
+        decide(&admin, "li-1", json!({"approve": false, "reason": "x"})),
+        409
+    );
+    assert_eq!(
+        decide(&admin, "li-2", json!({"approve": false})),
+        422,
+        "a refusal needs its reason"
+    );
+    assert_eq!(
+        decide(
+            &admin,
+            "li-2",
+            json!({"approve": false, "reason": "Trùng tài liệu của Phòng"})
+        ),
+        200
+    );
+    assert_eq!(decide(&admin, "li-9", json!({"approve": true})), 404);
+    let mut got = states();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got[0].1, "approved");
+    assert_eq!(got[1].1, "refused");
+    assert_eq!(got[1].2, "Trùng tài liệu của Phòng");
+    let page = get(&admin, format!("{b}/district/publish")).text().unwrap();
+    for want in [
+        "Chuyên đề phân số",
+        "đã duyệt",
+        "từ chối",
+        "Trùng tài liệu của Phòng",
+    ] {
+        assert!(page.contains(want), "{want}: {page}");
+    }
+}

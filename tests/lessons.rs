@@ -311,6 +311,22 @@ fn write_sign_review_approve_verify_export_publish() {
         .json()
         .unwrap();
     assert_eq!(hits["items"][0]["lesson_plan"], id.as_str(), "{hits}");
+    // Vetted like any item the teacher shares: her department head accepts it for the school.
+    assert_eq!(hits["items"][0]["review"]["state"], "waiting", "{hits}");
+    let item = hits["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, r) = post(
+        &other_head,
+        &format!("{base}/api/v1/library/items/{item}/review"),
+        json!({"accept": true}),
+    );
+    assert_eq!(s, 403, "another tổ's head: {r}");
+    let (s, r) = post(
+        &head,
+        &format!("{base}/api/v1/library/items/{item}/review"),
+        json!({"accept": true}),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["item"]["review"]["state"], "accepted", "{r}");
     let (s, _) = post(&teacher, &format!("{api}/plans/{id}/publish"), json!({}));
     assert_eq!(s, 409, "published once");
 

@@ -414,22 +414,7 @@ fn the_library_page_shows_human_sizes_and_only_the_schools_grades() {
 
     let mut pdf = b"%PDF-1.4\n".to_vec();
     pdf.resize(35_000, b'x');
-    let r: Value = c
-        .post(format!("{base}/api/v1/library/uploads"))
-        .json(&json!({"name": "Đề kiểm tra ngắn.pdf", "size": pdf.len()}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let id = r["id"].as_str().unwrap().to_string();
-    let r = c
-        .patch(format!("{base}/api/v1/library/uploads/{id}"))
-        .header("Upload-Offset", "0")
-        .header("X-CSRF-Token", csrf(&c, &base))
-        .body(pdf)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let id = uploaded(&c, &base, "Đề kiểm tra ngắn.pdf", pdf);
     let r = c
         .post(format!("{base}/api/v1/library/items"))
         .json(&json!({"title": "Đề kiểm tra ngắn", "kind": "ebook", "upload": id, "grade": 7}))
@@ -458,4 +443,360 @@ fn the_library_page_shows_human_sizes_and_only_the_schools_grades() {
         .filter(|v| !v.is_empty())
         .collect();
     assert_eq!(offered, ["6", "7", "8", "9"], "{select}");
+}
+
+// ───────────────────────── vetting before sharing (issue 25 item 4) ─────────────────────────
+
+/// (username, id, department) of the demo's accounts with exactly these roles.
+fn accounts_with(
+    admin: &reqwest::blocking::Client,
+    base: &str,
+    roles: &[&str],
+) -> Vec<[String; 3]> {
+    let r: Value = admin
+        .get(format!("{base}/api/v1/accounts"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    r["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            let mut have: Vec<&str> = a["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            have.sort();
+            let mut want = roles.to_vec();
+            want.sort();
+            have == want && a["disabled"] != true
+        })
+        .map(|a| {
+            [
+                a["username"].as_str().unwrap().to_string(),
+                a["id"].as_str().unwrap().to_string(),
+                a["department"].as_str().unwrap_or_default().to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// The body of a GET.
+fn text(c: &reqwest::blocking::Client, url: String) -> String {
+    c.get(url).send().unwrap().text().unwrap()
+}
+
+/// A finished upload of `pdf` in one chunk, its session id.
+fn uploaded(c: &reqwest::blocking::Client, base: &str, name: &str, pdf: Vec<u8>) -> String {
+    let r: Value = c
+        .post(format!("{base}/api/v1/library/uploads"))
+        .json(&json!({"name": name, "size": pdf.len()}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = r["id"].as_str().unwrap().to_string();
+    let r = c
+        .patch(format!("{base}/api/v1/library/uploads/{id}"))
+        .header("Upload-Offset", "0")
+        .header("X-CSRF-Token", csrf(c, base))
+        .body(pdf)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    id
+}
+
+/// A teacher's new item (a PDF) shared with `visibility`; the item as answered.
+fn share(c: &reqwest::blocking::Client, base: &str, title: &str, visibility: &str) -> Value {
+    let pdf = b"%PDF-1.4\n% tai lieu tham dinh\n".to_vec();
+    let upload = uploaded(c, base, "de-on-tap.pdf", pdf);
+    let r = c
+        .post(format!("{base}/api/v1/library/items"))
+        .json(&json!({"title": title, "kind": "ebook", "upload": upload,
+                      "visibility": visibility}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().unwrap()["item"].clone()
+}
+
+fn found(c: &reqwest::blocking::Client, base: &str, q: &str, id: &str) -> bool {
+    let r: Value = c
+        .get(format!("{base}/api/v1/library/search?q={q}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    r["items"].as_array().unwrap().iter().any(|i| i["id"] == id)
+}
+
+fn decide(c: &reqwest::blocking::Client, base: &str, id: &str, body: Value) -> (u16, Value) {
+    let r = c
+        .post(format!("{base}/api/v1/library/items/{id}/review"))
+        .json(&body)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+fn queue_ids(c: &reqwest::blocking::Client, base: &str) -> Vec<String> {
+    let r: Value = c
+        .get(format!("{base}/api/v1/library/review"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The store of a stopped server: its outbox entries for a library item and its audit events.
+fn outbox_has(dir: &std::path::Path, item: &str) -> bool {
+    let store = tram::store::Store::open(dir, &tram::app::schema::schema()).unwrap();
+    store
+        .outbox(0, 1_000_000)
+        .unwrap()
+        .iter()
+        .any(|e| e.kind == "library_item" && e.key == item)
+}
+
+#[test]
+fn a_shared_item_waits_for_its_department_head_and_the_district_for_bgh() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let admin = srv.login("admin");
+    let heads = accounts_with(&admin, &base, &["dept_head", "teacher"]);
+    let teachers = accounts_with(&admin, &base, &["teacher"]);
+    let head = heads[0].clone();
+    let other_head = heads
+        .iter()
+        .find(|h| h[2] != head[2])
+        .expect("two departments")
+        .clone();
+    let teacher = teachers
+        .iter()
+        .find(|t| t[2] == head[2])
+        .expect("a teacher in the head's department")
+        .clone();
+    let colleague = teachers
+        .iter()
+        .find(|t| t[2] != head[2])
+        .expect("a teacher of another department")
+        .clone();
+    let t = srv.login(&teacher[0]);
+    let h = srv.login(&head[0]);
+    let h2 = srv.login(&other_head[0]);
+    let o = srv.login(&colleague[0]);
+    let anon = srv.client();
+    let principal = accounts_with(&admin, &base, &["principal"])[0].clone();
+
+    // The teacher shares with the school: waiting, seen by her and her head only.
+    let item = share(&t, &base, "Đề ôn tập Quyttam số một", "school");
+    let id = item["id"].as_str().unwrap().to_string();
+    assert_eq!(item["review"]["state"], "waiting", "{item}");
+    assert!(found(&t, &base, "quyttam", &id), "the owner finds her item");
+    assert!(
+        !found(&o, &base, "quyttam", &id),
+        "another teacher does not"
+    );
+    assert_eq!(
+        o.get(format!("{base}/api/v1/library/items/{id}"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        anon.get(format!("{base}/library/file/{id}"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    for feed in ["/opds/new", "/opds/search?q=quyttam"] {
+        let xml = text(&anon, format!("{base}{feed}"));
+        assert!(!xml.contains("Quyttam"), "{feed} lists a waiting item");
+    }
+    let page = text(&t, format!("{base}/library/item/{id}"));
+    assert!(page.contains("chờ thẩm định"), "{page}");
+    assert!(queue_ids(&h, &base).contains(&id), "the head's queue");
+    assert!(
+        !queue_ids(&h2, &base).contains(&id),
+        "not another tổ's head"
+    );
+    let queue_page = text(&h, format!("{base}/library/review"));
+    assert!(
+        queue_page.contains("Đề ôn tập Quyttam số một"),
+        "{queue_page}"
+    );
+
+    // Nobody else decides: a teacher, the head of another tổ — 403 in Vietnamese.
+    for who in [&o, &h2] {
+        let (code, v) = decide(who, &base, &id, json!({"accept": true}));
+        assert_eq!(code, 403, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("tổ trưởng"), "{v}");
+    }
+    assert!(!found(&o, &base, "quyttam", &id));
+
+    // The head accepts: the school sees it, the open catalogue too.
+    let (code, v) = decide(&h, &base, &id, json!({"accept": true}));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["item"]["review"]["state"], "accepted");
+    assert!(found(&o, &base, "quyttam", &id));
+    let xml = text(&anon, format!("{base}/opds/search?q=quyttam"));
+    assert!(xml.contains("Quyttam"), "{xml}");
+    let (code, _) = decide(&h, &base, &id, json!({"accept": true}));
+    assert_eq!(code, 409, "decided once");
+
+    // Returned with a reason: back with the owner only, the reason shown to her.
+    let item = share(&t, &base, "Phiếu bài tập Quyttam hai", "school");
+    let back = item["id"].as_str().unwrap().to_string();
+    let (code, _) = decide(&h, &base, &back, json!({"accept": false, "reason": "  "}));
+    assert_eq!(code, 422, "a return needs its reason");
+    let (code, v) = decide(
+        &h,
+        &base,
+        &back,
+        json!({"accept": false, "reason": "Thiếu đáp án phần tự luận"}),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["item"]["review"]["state"], "returned");
+    assert!(!found(&o, &base, "quyttam", &back));
+    assert_eq!(
+        h.get(format!("{base}/api/v1/library/items/{back}"))
+            .send()
+            .unwrap()
+            .status(),
+        404,
+        "a returned item is its owner's only"
+    );
+    let page = text(&t, format!("{base}/library/item/{back}"));
+    assert!(page.contains("Thiếu đáp án phần tự luận"), "{page}");
+    assert!(page.contains("trả lại"), "{page}");
+
+    // Shared with the district: the head's acceptance opens it to the school, not the relay.
+    let item = share(&t, &base, "Chuyên đề Quyttam ba", "district");
+    let up = item["id"].as_str().unwrap().to_string();
+    let (code, v) = decide(&h, &base, &up, json!({"accept": true}));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["item"]["review"]["state"], "school");
+    assert!(found(&o, &base, "quyttam", &up));
+    let (code, v) = decide(&h, &base, &up, json!({"accept": true}));
+    assert_eq!(code, 403, "the district's level is BGH's: {v}");
+    srv.stop();
+    assert!(!outbox_has(dir.path(), &up), "relayed before BGH accepted");
+    let mut srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let bgh = srv.login(&principal[0]);
+    assert!(queue_ids(&bgh, &base).contains(&up));
+    let (code, v) = decide(&bgh, &base, &up, json!({"accept": true}));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["item"]["review"]["state"], "accepted");
+    srv.stop();
+    assert!(outbox_has(dir.path(), &up), "relayed once BGH accepted");
+
+    // Every decision is in the audit chain, as its reviewer's.
+    let store = tram::store::Store::open(dir.path(), &tram::app::schema::schema()).unwrap();
+    let events = store.audit_tail(500).unwrap();
+    let has = |action: &str, target: &str, actor: &str| {
+        events
+            .iter()
+            .any(|e| e.action == action && e.target == target && e.actor == actor)
+    };
+    assert!(has("library.vet.accept", &id, &head[1]));
+    assert!(has("library.vet.return", &back, &head[1]));
+    assert!(has("library.vet.accept", &up, &principal[1]));
+    assert!(store.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn a_department_heads_own_item_is_accepted_as_shared_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let admin = srv.login("admin");
+    let head = accounts_with(&admin, &base, &["dept_head", "teacher"])[0].clone();
+    let other = accounts_with(&admin, &base, &["teacher"])
+        .into_iter()
+        .find(|t| t[2] != head[2])
+        .unwrap();
+    let h = srv.login(&head[0]);
+    let item = share(&h, &base, "Tài liệu Quyttam của tổ trưởng", "school");
+    let id = item["id"].as_str().unwrap().to_string();
+    assert_eq!(item["review"]["state"], "accepted", "{item}");
+    assert!(found(&srv.login(&other[0]), &base, "quyttam", &id));
+    // Shared with the district by the head: still waits for BGH.
+    let item = share(&h, &base, "Tài liệu Quyttam gửi Phòng", "district");
+    assert_eq!(item["review"]["state"], "school", "{item}");
+    srv.stop();
+    let store = tram::store::Store::open(dir.path(), &tram::app::schema::schema()).unwrap();
+    assert!(
+        store
+            .audit_tail(200)
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "library.vet.auto" && e.target == id && e.actor == head[1])
+    );
+}
+
+/// A school from before vetting (the schema-4 fixture): its items stay visible as they were,
+/// marked "chưa thẩm định", and BGH finds them in the review queue.
+#[test]
+fn items_shared_before_vetting_stay_visible_marked_not_yet_vetted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let f = std::fs::File::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/schema4-demo.tar.zst"
+    ))
+    .unwrap();
+    tar::Archive::new(zstd::Decoder::new(f).unwrap())
+        .unpack(&data)
+        .unwrap();
+    let srv = Server::start(&data, false);
+    let base = srv.base();
+    let teacher = srv.login("gv02");
+    let r: Value = teacher
+        .get(format!("{base}/api/v1/library/search?limit=200"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let items = r["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{r}");
+    for i in items {
+        assert_eq!(i["review"]["state"], "unvetted", "{i}");
+    }
+    let item = items
+        .iter()
+        .find(|i| i["file"].is_object() && i["visibility"] == "school")
+        .expect("a school item with a file");
+    let id = item["id"].as_str().unwrap().to_string();
+    let title = item["title"].as_str().unwrap().to_string();
+    let page = text(&teacher, format!("{base}/library/item/{id}"));
+    assert!(page.contains("chưa thẩm định"), "{page}");
+    let anon = srv.client();
+    let feed = text(&anon, format!("{base}/opds/new"));
+    assert!(
+        feed.contains(&format!("urn:tram:item:{id}")),
+        "{title} left the open catalogue: {feed}"
+    );
+    let bgh = srv.login("hieutruong");
+    assert!(queue_ids(&bgh, &base).contains(&id), "BGH's queue");
+    let (code, v) = decide(&bgh, &base, &id, json!({"accept": true}));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["item"]["review"]["state"], "accepted");
+    assert!(!queue_ids(&bgh, &base).contains(&id));
 }

@@ -2076,6 +2076,11 @@ const PAGES: &[(&str, &str, Gate)] = &[
     ),
     (
         "get",
+        "/library/review",
+        Gate::Roles(&["principal", "vice_principal", "dept_head"]),
+    ),
+    (
+        "get",
         "/lessons/new",
         Gate::Roles(&["principal", "vice_principal", "dept_head", "teacher"]),
     ),

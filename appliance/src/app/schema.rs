@@ -10,12 +10,14 @@
 //!   and the library's rows that name a student.
 //! - 6: a line in the sổ đăng bộ for every student already stored
 //!   ([`school::migrate::REGISTER_LINES`]).
+//! - 7: library items already shared marked "chưa thẩm định" (not yet vetted)
+//!   ([`library::migrate::VETTING`]).
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
 use crate::{auth, dept, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 6;
+pub const SCHEMA_VERSION: u64 = 7;
 
 pub fn schema() -> Schema {
     Schema {
@@ -32,6 +34,7 @@ pub fn schema() -> Schema {
             &[lessons::export::APPROVALS.name],
             &[gradebook::hocba::STAMP_WAITING.name],
             &[gradebook::hocba::REGISTER.name],
+            &[district::hold::HOLDS.name],
         ]
         .concat(),
         migrations: vec![
@@ -40,6 +43,7 @@ pub fn schema() -> Schema {
             lessons::migrate::REVIEW_QUEUE,
             OPAQUE_STUDENT_IDS,
             school::migrate::REGISTER_LINES,
+            library::migrate::VETTING,
         ],
     }
 }

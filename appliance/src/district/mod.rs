@@ -12,6 +12,7 @@
 //! `routes.rs`: the upload API and the staff pages.
 
 pub mod csdl;
+pub mod hold;
 pub mod pg;
 pub mod reports;
 pub mod routes;

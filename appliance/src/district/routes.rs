@@ -229,6 +229,76 @@ pub fn staff() -> Router<Shared> {
         )
         .route("/district/api/publish/update", post(publish_update))
         .route("/district/api/publish/library", post(publish_library))
+        .route("/district/api/shared", get(shared_json))
+        .route("/district/api/shared/{school}/{item}", post(shared_decide))
+}
+
+/// What the schools share up, with the district's hold on each (`hold.rs`).
+async fn shared_json(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_staff(&u)?;
+    let store = s.store.clone();
+    let items = tokio::task::spawn_blocking(move || super::hold::shared_up(&*hub.storage, &store))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+struct HoldDecision {
+    approve: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// A district admin approves a school's shared item or refuses it with a reason.
+async fn shared_decide(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path((school, item)): Path<(String, String)>,
+    b: JsonBody<HoldDecision>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_publisher(&u)?;
+    let b = crate::http::json_body(b)?;
+    let store = s.store.clone();
+    let by = u.actor();
+    let hold = tokio::task::spawn_blocking(move || {
+        super::hold::decide(
+            &*hub.storage,
+            &store,
+            &by,
+            &school,
+            &item,
+            b.approve,
+            b.reason.as_deref(),
+        )
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let message = if b.approve {
+        "Đã duyệt tài liệu."
+    } else {
+        "Đã từ chối tài liệu."
+    };
+    Ok(Json(json!({ "hold": hold, "message": message })))
+}
+
+impl From<super::hold::HoldError> for ApiError {
+    fn from(e: super::hold::HoldError) -> Self {
+        use super::hold::HoldError as H;
+        let (status, code) = match &e {
+            H::Hub(h) => return ApiError::internal(h),
+            H::Store(s) => return ApiError::internal(s),
+            H::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            H::NoReason => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            H::Decided(_) => (StatusCode::CONFLICT, "decided"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -1264,6 +1334,7 @@ async fn hocba_verify_page(
 
 page!(PublishPage, "district_publish.html" {
     rows: Vec<PublishedRow>,
+    shared: Vec<super::hold::SharedUp>,
     can_publish: bool,
     kinds: Vec<(&'static str, &'static str)>,
     release_key: String,
@@ -1319,9 +1390,15 @@ async fn publish_page(
         .map(|k| (k.as_str(), k.label()))
         .collect();
     let release_key = super::release_key_path(&hub.dir).display().to_string();
+    let store = s.store.clone();
+    let storage = hub.storage.clone();
+    let shared = tokio::task::spawn_blocking(move || super::hold::shared_up(&*storage, &store))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(render(PublishPage::new(
         chrome(&s, &u, &headers),
         rows,
+        shared,
         can_publish,
         kinds,
         release_key,

@@ -900,8 +900,8 @@ async fn publish(
         item.file = Some(file);
         item.lesson_plan = Some(head.id.clone());
         item.visibility = crate::library::Visibility::Teachers;
-        let _ = &p;
-        crate::library::store_new(tx, &item)?;
+        // Vetted like any item shared with the school: the publisher's rank decides.
+        crate::library::vetting::share_new(tx, &p, item)?;
         let old = fresh;
         head = old.clone();
         head.library_item = Some(item_id.clone());

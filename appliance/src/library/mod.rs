@@ -5,6 +5,7 @@
 //! - `upload.rs`: resumable chunked uploads, file types checked by content;
 //! - `import.rs`: bulk import from a folder with a spreadsheet of metadata;
 //! - `opds.rs`: the OPDS 1.2 catalogue for e-reader apps;
+//! - `vetting.rs`: vetting before sharing (thẩm định) by the department head and BGH;
 //! - `routes.rs`, `pages.rs`: the API, file streaming (Range, ETag) and the pages.
 
 pub mod import;
@@ -13,6 +14,9 @@ pub mod opds;
 pub mod pages;
 pub mod routes;
 pub mod upload;
+pub mod vetting;
+
+pub use vetting::{Review, ReviewState};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -42,6 +46,12 @@ pub enum LibraryError {
     OutOfOrder(u64),
     #[error("Sách “{0}” đã cho mượn hết bản.")]
     NoCopies(String),
+    /// A decision the item's vetting state does not allow (already decided, the district's).
+    #[error("{0}")]
+    Review(String),
+    /// Someone who is not the item's reviewer tried to accept or return it.
+    #[error("{0}")]
+    NotReviewer(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,6 +67,8 @@ impl LibraryError {
             LibraryError::UploadGone => "upload_gone",
             LibraryError::OutOfOrder(_) => "upload_offset",
             LibraryError::NoCopies(_) => "no_copies",
+            LibraryError::Review(_) => "review_state",
+            LibraryError::NotReviewer(_) => "not_reviewer",
             LibraryError::Store(_) => "internal",
         }
     }
@@ -159,6 +171,9 @@ pub struct Item {
     pub owner: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Vetting before sharing (`vetting.rs`); a row without it was shared before vetting.
+    #[serde(default)]
+    pub review: Review,
 }
 
 impl Item {
@@ -186,13 +201,17 @@ impl Item {
             owner: owner.to_string(),
             created_at: now.to_string(),
             updated_at: now.to_string(),
+            review: Review::default(),
         }
     }
 
-    /// Shared with the district by this school (mirrored into the relayed collection); an item
-    /// the district shared down is not sent back.
+    /// Shared with the district by this school (mirrored into the relayed collection) once BGH
+    /// accepted it (or it was shared before vetting); an item the district shared down is not
+    /// sent back.
     pub fn shared_by_school(&self) -> bool {
-        self.visibility == Visibility::District && !self.from_district
+        self.visibility == Visibility::District
+            && !self.from_district
+            && vetting::cleared_for_district(self)
     }
 }
 
@@ -359,6 +378,11 @@ fn index_entries(item: &Item) -> BTreeSet<String> {
     for c in &item.collections {
         facets.push(facet("c", &fold(c)));
     }
+    // Items not (or not yet) vetted, so the search hides the waiting ones and the review queue
+    // finds its items without reading the library.
+    if !item.from_district && item.review.state != ReviewState::Accepted {
+        facets.push(facet("r", item.review.state.as_str()));
+    }
     for f in facets {
         out.insert(format!("{f}-{}", item.id));
     }
@@ -373,8 +397,24 @@ pub(crate) fn visibility_str(v: Visibility) -> &'static str {
     }
 }
 
+/// The index key an item of that vetting state carries (schema 7 writes it for the items
+/// already shared).
+pub(crate) fn review_key(state: ReviewState, id: &str) -> String {
+    format!("{}-{id}", facet("r", state.as_str()))
+}
+
+/// The ids of the items in a vetting state (not `Accepted`, which has no facet).
+fn ids_with_state(rx: &Rx, state: ReviewState) -> Result<Vec<String>, StoreError> {
+    Ok(ids_under(rx, &facet("r", state.as_str()), None)?
+        .into_keys()
+        .collect())
+}
+
 /// Whether `p` (None: not logged in, e.g. an e-reader on the OPDS feed) may see `item`.
 pub fn visible(p: Option<&Principal>, item: &Item) -> bool {
+    if vetting::hidden(item) {
+        return p.is_some_and(|p| vetting::sees(p, item));
+    }
     match item.visibility {
         Visibility::School | Visibility::District => true,
         Visibility::Teachers => p.is_some_and(|p| permits(p, Action::UseLibrary)),
@@ -461,7 +501,7 @@ pub fn save_item(
             .collect()
     };
     let opt = |s: Option<String>| s.map(|s| clean(&s)).filter(|s| !s.is_empty());
-    let item = Item {
+    let mut item = Item {
         kind: input.kind.unwrap_or(base.kind),
         title: input.title.map(|t| clean(&t)).unwrap_or(base.title.clone()),
         authors: if input.authors.is_empty() && existing.is_some() {
@@ -516,6 +556,8 @@ pub fn save_item(
             title,
         });
     }
+    // A new item, or a changed one, is vetted (again) before the school sees it.
+    vetting::review_on_save(tx, p, existing.as_ref(), &mut item);
     write_item(tx, existing.as_ref(), &item)?;
     Ok(item)
 }
@@ -806,6 +848,15 @@ pub fn search(rx: &Rx, p: Option<&Principal>, q: &Query) -> Result<Hits, StoreEr
         _ => ids_under(rx, &facet("v", "teachers"), None)?,
     };
     cand.retain(|id, _| !hidden.contains_key(id));
+    // Items waiting for their vetting or returned: only for their owner and reviewers.
+    for state in [ReviewState::Waiting, ReviewState::Returned] {
+        for id in ids_with_state(rx, state)? {
+            if cand.contains_key(&id) && !rx.get(&ITEMS, &id)?.is_some_and(|item| visible(p, &item))
+            {
+                cand.remove(&id);
+            }
+        }
+    }
     let total = cand.len();
     let mut ranked: Vec<(u32, String)> = cand.into_iter().map(|(id, s)| (s, id)).collect();
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));

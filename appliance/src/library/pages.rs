@@ -19,6 +19,7 @@ pub fn routes() -> Router<Shared> {
         .route("/library", get(library))
         .route("/library/item/{id}", get(item_page))
         .route("/library/loans", get(loans_page))
+        .route("/library/review", get(review_page))
 }
 
 /// (id, name) of the school's subjects, for filters and rows.
@@ -26,6 +27,14 @@ fn subject_names(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiErro
     Ok(crate::school::list(rx, &crate::school::SUBJECTS)?
         .into_iter()
         .map(|x| (x.id, x.name))
+        .collect())
+}
+
+/// Account id → full name, for who shared and who decided.
+fn names(rx: &crate::store::Rx) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    Ok(crate::auth::list_accounts(rx)?
+        .into_iter()
+        .map(|a| (a.id, a.full_name))
         .collect())
 }
 
@@ -37,6 +46,8 @@ pub(crate) struct Row {
     kind: &'static str,
     meta: String,
     cover: bool,
+    /// The vetting badge ("chờ thẩm định", "chưa thẩm định"…; empty: none).
+    badge: &'static str,
 }
 
 fn row(i: &Item, subjects: &[(String, String)]) -> Row {
@@ -71,6 +82,7 @@ fn row(i: &Item, subjects: &[(String, String)]) -> Row {
         kind: i.kind.label(),
         meta: meta.join(" · "),
         cover: i.cover.is_some(),
+        badge: super::vetting::badge(i),
     }
 }
 
@@ -130,6 +142,8 @@ page!(ItemPage, "library_item.html" {
     subjects: Vec<(String, String)>,
     visibilities: Vec<(&'static str, &'static str)>,
     current_visibility: &'static str,
+    can_vet: bool,
+    reviewer: String,
 });
 
 async fn item_page(
@@ -152,6 +166,14 @@ async fn item_page(
     let can_edit = permits(&u.principal, Action::ManageLibrary) || item.owner == u.principal.id();
     let r = row(&item, &subjects);
     let current_visibility = super::visibility_str(item.visibility);
+    let can_vet = super::vetting::is_reviewer(&u.principal)
+        && super::vetting::queue(&rx, &u.principal)?
+            .iter()
+            .any(|i| i.id == item.id);
+    let reviewer = match &item.review.by {
+        Some(id) => names(&rx)?.remove(id).unwrap_or_else(|| id.clone()),
+        None => String::new(),
+    };
     Ok(render(ItemPage::new(
         chrome(&s, &u, &headers),
         item,
@@ -165,7 +187,40 @@ async fn item_page(
             ("district", "library.vis_district"),
         ],
         current_visibility,
+        can_vet,
+        reviewer,
     )))
+}
+
+// Each item waiting, with the name of who shared it.
+page!(ReviewPage, "library_review.html" {
+    rows: Vec<(Row, String)>,
+});
+
+/// The review queue (thẩm định) of a department head or a BGH member.
+async fn review_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    if !super::vetting::is_reviewer(&u.principal) {
+        return Err(super::LibraryError::NotReviewer(
+            "Chỉ tổ trưởng chuyên môn và Ban giám hiệu được thẩm định tài liệu.".into(),
+        )
+        .into());
+    }
+    let rx = s.store.read()?;
+    let subjects = subject_names(&rx)?;
+    let items = super::vetting::queue(&rx, &u.principal)?;
+    let names = names(&rx)?;
+    let rows = items
+        .iter()
+        .map(|i| {
+            let owner = names.get(&i.owner).cloned();
+            (row(i, &subjects), owner.unwrap_or_else(|| i.owner.clone()))
+        })
+        .collect();
+    Ok(render(ReviewPage::new(chrome(&s, &u, &headers), rows)))
 }
 
 pub(crate) struct LoanRow {

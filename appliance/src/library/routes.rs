@@ -23,6 +23,8 @@ pub fn api() -> Router<Shared> {
             "/library/items/{id}",
             get(get_item).put(update).delete(delete),
         )
+        .route("/library/items/{id}/review", post(review))
+        .route("/library/review", get(review_queue))
         .route("/library/uploads", post(start_upload))
         .route(
             "/library/uploads/{id}",
@@ -162,6 +164,48 @@ async fn delete(
     let item =
         crate::auth::extract::write_as(&s, &u, move |tx| super::delete_item(tx, &p, &id)).await?;
     Ok(Json(json!({ "deleted": item.id })))
+}
+
+/// Refused before the body is read: only department heads and BGH vet items.
+fn require_reviewer(u: &ApiUser) -> Result<(), ApiError> {
+    if super::vetting::is_reviewer(&u.principal) {
+        return Ok(());
+    }
+    Err(super::LibraryError::NotReviewer(
+        "Chỉ tổ trưởng chuyên môn và Ban giám hiệu được thẩm định tài liệu.".into(),
+    )
+    .into())
+}
+
+/// What waits for the signed-in reviewer.
+async fn review_queue(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_reviewer(&u)?;
+    let items = super::vetting::queue(&s.store.read()?, &u.principal)?;
+    Ok(Json(json!({ "items": items })))
+}
+
+/// Accepts an item or returns it to its owner with a reason.
+async fn review(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(id): Path<String>,
+    d: JsonBody<super::vetting::Decision>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_reviewer(&u)?;
+    let d = crate::http::json_body(d)?;
+    let p = u.principal.clone();
+    let item =
+        crate::auth::extract::write_as(&s, &u, move |tx| super::vetting::decide(tx, &p, &id, d))
+            .await?;
+    let message = if item.review.state == super::ReviewState::Returned {
+        "Đã trả lại tài liệu cho người đăng."
+    } else {
+        "Đã thẩm định tài liệu."
+    };
+    Ok(Json(json!({ "item": item, "message": message })))
 }
 
 #[derive(Deserialize)]
@@ -438,8 +482,10 @@ impl From<crate::library::LibraryError> for ApiError {
         let status = match &e {
             L::Store(s) => return ApiError::internal(s),
             L::NotFound | L::UploadGone => StatusCode::NOT_FOUND,
-            L::Forbidden => StatusCode::FORBIDDEN,
-            L::DuplicateIsbn { .. } | L::NoCopies(_) | L::OutOfOrder(_) => StatusCode::CONFLICT,
+            L::Forbidden | L::NotReviewer(_) => StatusCode::FORBIDDEN,
+            L::DuplicateIsbn { .. } | L::NoCopies(_) | L::OutOfOrder(_) | L::Review(_) => {
+                StatusCode::CONFLICT
+            }
             L::Invalid(_) | L::Upload(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let mut err = ApiError::new(status, e.code(), e.to_string());

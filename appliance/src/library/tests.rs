@@ -215,14 +215,27 @@ fn isbns_are_checked_and_unique() {
 }
 
 #[test]
-fn district_sharing_goes_through_the_outbox() {
+fn district_sharing_goes_through_the_outbox_once_bgh_accepted_it() {
     let f = fixture();
     let before = f.store.outbox(0, 100_000).unwrap().len();
     let mut i = input("Tài liệu chia sẻ");
     i.visibility = Some(Visibility::District);
+    // The admin's own catalogue is the school's, but the district's level is BGH's.
     let item = f
         .store
         .write(&actor(), |tx| save_item(tx, &f.admin, None, i, None, None))
+        .unwrap();
+    assert_eq!(item.review.state, ReviewState::School);
+    assert_eq!(f.store.outbox(0, 100_000).unwrap().len(), before);
+    let principal = who(&f.store, "hieutruong");
+    let accept = vetting::Decision {
+        accept: true,
+        reason: None,
+    };
+    f.store
+        .write(&actor(), |tx| {
+            vetting::decide(tx, &principal, &item.id, accept)
+        })
         .unwrap();
     let out = f.store.outbox(0, 100_000).unwrap();
     assert_eq!(out.len(), before + 1);

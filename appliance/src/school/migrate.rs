@@ -707,10 +707,10 @@ mod tests {
             );
         }
         // Nothing queued for the district; one audit event per step (5, then 6 — the sổ đăng
-        // bộ), the chain intact.
+        // bộ —, then 7 — the library's vetting marks), the chain intact.
         assert_eq!(s.outbox(0, 10).unwrap().len(), 1);
         let tail = s.audit_tail(10).unwrap();
-        assert_eq!(tail.len(), 2);
+        assert_eq!(tail.len(), 3);
         assert!(tail.iter().any(|e| e.target == "schema/6"));
         let tail: Vec<_> = tail
             .into_iter()
@@ -768,8 +768,8 @@ mod tests {
         let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(
             s.audit_tail(10).unwrap().len(),
-            3,
-            "opening again changes nothing (schema 5, schema 6, the student's update)"
+            4,
+            "opening again changes nothing (schemas 5, 6 and 7, the student's update)"
         );
     }
 
