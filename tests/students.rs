@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Hub, Server, enroll, relayed, teacher_of};
+use common::{Hub, Server, enroll, homeroom_of, relayed, teacher_of};
 use serde_json::{Value, json};
 
 const FROM: &str = "2026-6a1";
@@ -994,4 +994,224 @@ fn moves_keep_the_grade_entry_is_the_years_start_and_leavers_are_not_counted() {
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
     assert_eq!(home_count(), enrolled_before);
+}
+
+/// The register's lines as the API lists them for the current year.
+fn register_lines(admin: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
+    let reg: Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    reg["lines"].as_array().unwrap().clone()
+}
+
+fn line_no(lines: &[Value], n: u64) -> Value {
+    lines
+        .iter()
+        .find(|l| l["number"] == n)
+        .unwrap_or_else(|| panic!("no line {n}"))
+        .clone()
+}
+
+fn roll_ids(admin: &reqwest::blocking::Client, b: &str, class: &str) -> Vec<String> {
+    let v: Value = admin
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Review r8 #3 and #7: the học bạ's Số đăng bộ and Ngày nhập học / chuyển đến come from the
+/// register — the profile refuses them as free text, a struck line's student prints the new
+/// line's number, a transfer in prints its arrival date; a struck line is frozen (a later edit
+/// of the student changes none of its printed data); a line struck as opened by mistake takes
+/// the student off the roll; a pupil who withdrew comes back under the same mã định danh on a
+/// new line, the old one kept with the withdrawal.
+#[test]
+fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let homeroom = s.login(&homeroom_of(&s, FROM));
+    let today = today().strftime("%d/%m/%Y").to_string();
+    let add = |name: &str, dob: &str, gender: &str, ma: &str, arrived: Value| -> String {
+        let r = admin
+            .post(format!("{b}/api/v1/students"))
+            .json(&json!({"full_name": name, "dob": dob, "gender": gender,
+                          "ma_dinh_danh": ma, "class_id": FROM, "arrived": arrived}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201, "{name}");
+        let v: Value = r.json().unwrap();
+        v["student"]["id"].as_str().unwrap().to_string()
+    };
+    let hocba = |id: &str| -> Option<String> {
+        let r = homeroom
+            .get(format!("{b}/grades/hocba/{id}/pdf"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        pdftotext(&r.bytes().unwrap())
+    };
+    let post = |path: &str, body: Value| {
+        admin
+            .post(format!("{b}/api/v1{path}"))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+
+    // Free text for the register's number and date is refused, pointing to the register.
+    let an = add(
+        "Lê Văn Sai",
+        "03/04/2014",
+        "Nam",
+        "079214888001",
+        Value::Null,
+    );
+    let n = register_lines(&admin, &b).last().unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    for body in [
+        json!({"registry_number": "999"}),
+        json!({"enrolled_on": "01/01/2000"}),
+    ] {
+        let (st, msg) = error_message(
+            admin
+                .put(format!("{b}/api/v1/students/{an}/profile"))
+                .json(&body)
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(st, 422, "{body}");
+        assert!(
+            msg.contains("sổ đăng bộ") && msg.contains(&format!("dòng số {n}")),
+            "{msg}"
+        );
+    }
+
+    // Struck as written wrong: the line stays, frozen; the student gets the next number and
+    // the học bạ prints it.
+    let r = post(
+        &format!("/register/{n}/strike"),
+        json!({"reason": "Ghi sai ngày sinh", "after": "new_line"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let r = admin
+        .patch(format!("{b}/api/v1/students/{an}"))
+        .json(&json!({"dob": "04/04/2014"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let lines = register_lines(&admin, &b);
+    let struck = line_no(&lines, n);
+    assert_eq!(struck["struck"], "Ghi sai ngày sinh");
+    assert_eq!(struck["dob"], "03/04/2014", "the struck line is frozen");
+    let fresh = line_no(&lines, n + 1);
+    assert_eq!(fresh["student"], an.as_str());
+    assert_eq!(fresh["dob"], "04/04/2014");
+    assert_eq!(fresh["struck"], "");
+    assert!(roll_ids(&admin, &b, FROM).contains(&an));
+    if let Some(text) = hocba(&an) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert!(words.contains(&(n + 1).to_string().as_str()), "{text}");
+        assert!(!words.contains(&n.to_string().as_str()), "{text}");
+    }
+
+    // Struck as opened by mistake: the student leaves the roll, the line stays.
+    let ghost = add(
+        "Nhập Nhầm Hồ Sơ",
+        "05/05/2014",
+        "Nữ",
+        "079314888002",
+        Value::Null,
+    );
+    let g = n + 2;
+    assert_eq!(
+        line_no(&register_lines(&admin, &b), g)["student"],
+        ghost.as_str()
+    );
+    let r = post(
+        &format!("/register/{g}/strike"),
+        json!({"reason": "Hồ sơ của trường khác"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(!roll_ids(&admin, &b, FROM).contains(&ghost));
+    assert_eq!(
+        line_no(&register_lines(&admin, &b), g)["struck"],
+        "Hồ sơ của trường khác"
+    );
+
+    // A transfer in prints its arrival date as Ngày nhập học / chuyển đến.
+    let came = add(
+        "Đỗ Gia Đến",
+        "06/06/2014",
+        "Nam",
+        "079214888003",
+        json!({"date": today, "from_school": "Trường THCS Nguyễn Du"}),
+    );
+    let c = register_lines(&admin, &b).last().unwrap()["number"].clone();
+    if let Some(text) = hocba(&came) {
+        // Quá trình học tập's row: …, Số đăng bộ, Ngày nhập học / chuyển đến.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("Ngày nhập học / chuyển đến"), "{text}");
+        assert!(text.contains(&format!(" {c} {today}")), "{text}");
+    }
+
+    // Withdrawn, then back: the number is not a duplicate but the same person; a new line
+    // opens and the old one keeps the withdrawal.
+    let r = post(
+        &format!("/students/{an}/withdraw"),
+        json!({"date": today, "reason": "Theo gia đình đi làm ăn xa"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let (st, msg) = error_message(post(
+        "/students",
+        json!({"full_name": "Lê Văn Sai", "dob": "04/04/2014", "gender": "Nam",
+               "ma_dinh_danh": "079214888001", "class_id": FROM}),
+    ));
+    assert_eq!(st, 422);
+    assert!(msg.contains("Nhập học lại"), "{msg}");
+    let (st, msg) = error_message(post(
+        &format!("/students/{came}/reenrol"),
+        json!({"class_id": FROM, "date": today}),
+    ));
+    assert_eq!(st, 422, "a student at the school is not re-enrolled");
+    assert!(msg.contains("đang học"), "{msg}");
+    let r = post(
+        &format!("/students/{an}/reenrol"),
+        json!({"class_id": FROM, "date": today}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(roll_ids(&admin, &b, FROM).contains(&an));
+    let lines = register_lines(&admin, &b);
+    let back = lines.last().unwrap();
+    assert_eq!(back["student"], an.as_str());
+    assert_eq!(back["entered_on"], today.as_str());
+    assert_eq!(back["left"], "");
+    let old = line_no(&lines, n + 1);
+    assert!(
+        old["left"].as_str().unwrap().starts_with("Thôi học"),
+        "{old}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l["student"] == an.as_str()).count(),
+        3,
+        "every line of the student is kept"
+    );
+    if let Some(text) = hocba(&an) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let number = back["number"].as_u64().unwrap().to_string();
+        assert!(words.contains(&number.as_str()), "{text}");
+    }
 }
