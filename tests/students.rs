@@ -1215,3 +1215,94 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
         assert!(words.contains(&number.as_str()), "{text}");
     }
 }
+
+/// Review r8 #5 for the Excel import: a row the form would refuse — a mã định danh whose
+/// gender and birth-year digits contradict the row, a birth date no pupil of the grade has —
+/// is refused with its row number and the Vietnamese reason, and nothing of the file is
+/// imported, the good row included.
+#[test]
+fn the_student_import_runs_the_forms_checks_and_imports_nothing_on_a_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in [
+        ["Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
+        [
+            "Đúng Hết Mọi Thứ",
+            "10/10/2014",
+            "Nam",
+            "079214666001",
+            "6A1",
+        ],
+        // 079 2 14: a boy born in 2014, written down as a girl born in 2009.
+        ["Trần Thị Lệch", "10/10/2009", "Nữ", "079214666002", "6A1"],
+        // A four-year-old in grade 6 (the number agrees: a girl born in 2022).
+        ["Bé Quá Tuổi", "01/02/2022", "Nữ", "079322666003", "6A1"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    let file = wb.save_to_buffer().unwrap();
+    let send = |query: &str| {
+        admin
+            .post(format!("{b}/api/v1/import/students{query}"))
+            .body(file.clone())
+            .header("Content-Type", "application/octet-stream")
+            .header("X-CSRF-Token", common::csrf(&admin, &b))
+            .send()
+            .unwrap()
+    };
+    let preview: Value = send("").json().unwrap();
+    assert_eq!(preview["clean"], false, "{preview}");
+    let problems: Vec<(u64, String, String)> = preview["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["row"].as_u64().unwrap(),
+                p["field"].as_str().unwrap().to_string(),
+                p["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!((problems[0].0, problems[0].1.as_str()), (3, "ma_dinh_danh"));
+    assert!(
+        problems[0].2.contains("ghi Nam, sinh năm 2014")
+            && problems[0].2.contains("hồ sơ ghi Nữ, sinh năm 2009"),
+        "{problems:?}"
+    );
+    assert_eq!((problems[1].0, problems[1].1.as_str()), (4, "ngay_sinh"));
+    assert!(
+        problems[1].2.contains("4 tuổi") && problems[1].2.contains("lớp 6A1"),
+        "{problems:?}"
+    );
+    let digest = preview["preview"].as_str().unwrap().to_string();
+    let (st, msg) = error_message(send(&format!("?mode=commit&preview={digest}")));
+    assert_eq!(st, 422);
+    assert!(msg.contains("chưa nhập dòng nào"), "{msg}");
+    let all: Value = admin
+        .get(format!("{b}/api/v1/students"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for ma in ["079214666001", "079214666002", "079322666003"] {
+        assert!(
+            !all["students"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|st| st["ma_dinh_danh"] == ma),
+            "{ma} was imported"
+        );
+    }
+}
