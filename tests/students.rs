@@ -572,6 +572,17 @@ fn the_register_keeps_every_line_prints_and_exports() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
+    let later: Value = r.json().unwrap();
+    let later = later["student"]["id"].as_str().unwrap().to_string();
+    // The paper book's columns (review r8 #9): the parents' occupations and đối tượng chính
+    // sách, from the student's profile.
+    let r = admin
+        .put(format!("{b}/api/v1/students/{later}/profile"))
+        .json(&json!({"father": "Lê Văn Cha", "father_job": "Kĩ sư",
+                      "mother_job": "Nông dân", "policy": "Hộ nghèo"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
     let reg: Value = admin
         .get(format!("{b}/api/v1/register"))
         .send()
@@ -607,6 +618,16 @@ fn the_register_keeps_every_line_prints_and_exports() {
     let pdf = r.bytes().unwrap();
     if let Some(text) = pdftotext(&pdf) {
         assert!(text.contains("SỔ ĐĂNG BỘ"), "{text}");
+        // The certification as on paper, with the count filled in (one form feed a page).
+        let pages = text.matches('\u{c}').count();
+        assert!(pages > 1, "{pages}");
+        assert!(
+            text.contains(&format!(
+                "Sổ này có {pages} trang, đánh số từ 1 đến {pages}."
+            )),
+            "{text}"
+        );
+        assert!(text.contains("Hộ nghèo"), "đối tượng chính sách printed");
         let name = transferred["full_name"].as_str().unwrap();
         let given = name.rsplit(' ').next().unwrap();
         assert!(text.contains(given), "{name} not printed");
@@ -625,11 +646,18 @@ fn the_register_keeps_every_line_prints_and_exports() {
     assert!(
         body.iter()
             .any(|r| r[1] == transferred["full_name"].as_str().unwrap()
-                && r[11].starts_with("Chuyển trường"))
+                && r[13].starts_with("Chuyển trường"))
     );
     assert!(
         body.iter()
-            .any(|r| r[1] == "Nhập Nhầm" && r[13].contains("Gạch bỏ"))
+            .any(|r| r[1] == "Nhập Nhầm" && r[15].contains("Gạch bỏ"))
+    );
+    assert_eq!(rows[2][7], "Nghề nghiệp cha, mẹ (người giám hộ)");
+    assert_eq!(rows[2][9], "Đối tượng chính sách");
+    let row = body.iter().find(|r| r[1] == "Vào Sau").expect("Vào Sau");
+    assert_eq!(
+        (row[6].as_str(), row[7].as_str(), row[9].as_str()),
+        ("Cha: Lê Văn Cha", "Cha: Kĩ sư; Mẹ: Nông dân", "Hộ nghèo")
     );
 
     // A teacher may not read or print the register (parents, addresses).

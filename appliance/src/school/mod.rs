@@ -252,6 +252,9 @@ pub struct StudentProfile {
     pub father_job: String,
     pub mother_job: String,
     pub guardian_job: String,
+    /// Đối tượng chính sách (con thương binh, liệt sĩ; hộ nghèo; dân tộc thiểu số ở vùng khó
+    /// khăn…), printed in the sổ đăng bộ; "" for none.
+    pub policy: String,
     /// Số đăng bộ as typed before the register existed: no longer taken nor printed (the
     /// học bạ prints the register's line); kept so older stored profiles still read.
     pub registry_number: String,
@@ -285,6 +288,7 @@ pub struct ProfilePatch {
     pub father_job: Option<String>,
     pub mother_job: Option<String>,
     pub guardian_job: Option<String>,
+    pub policy: Option<String>,
     pub registry_number: Option<String>,
     pub enrolled_on: Option<String>,
     pub disability: Option<bool>,
@@ -303,6 +307,7 @@ impl From<StudentProfile> for ProfilePatch {
             father_job: Some(p.father_job),
             mother_job: Some(p.mother_job),
             guardian_job: Some(p.guardian_job),
+            policy: Some(p.policy),
             registry_number: Some(p.registry_number),
             enrolled_on: Some(p.enrolled_on),
             disability: Some(p.disability),
@@ -349,6 +354,7 @@ pub fn save_profile(
         &mut p.guardian_job,
         patch.guardian_job,
     )?;
+    clean("Đối tượng chính sách", &mut p.policy, patch.policy)?;
     // Số đăng bộ and the date of entry are the register's (review r8 #3: a number and a date
     // typed here printed on the học bạ against the register). Only clearing an old typed
     // value is taken; the học bạ prints the register's line either way.

@@ -261,7 +261,11 @@ pub struct RegisterRow {
     pub ethnicity: String,
     /// "Cha: …; Mẹ: …" (and the guardian).
     pub parents: String,
+    /// Nghề nghiệp of each parent named, in the same order ("Cha: …; Mẹ: …").
+    pub parents_jobs: String,
     pub address: String,
+    /// Đối tượng chính sách (con liệt sĩ, hộ nghèo…), as the office recorded it.
+    pub policy: String,
     /// dd/mm/yyyy
     pub entered_on: String,
     pub entered_class: String,
@@ -303,14 +307,17 @@ pub fn row_of(rx: &impl Read, line: &RegisterLine) -> Result<RegisterRow, StoreE
     }
     let s = rx.get(&super::STUDENTS, &line.student)?;
     let p = super::student_profile(rx, &line.student)?;
-    let mut parents = Vec::new();
-    for (label, name) in [
-        ("Cha", &p.father),
-        ("Mẹ", &p.mother),
-        ("Giám hộ", &p.guardian),
+    let (mut parents, mut jobs) = (Vec::new(), Vec::new());
+    for (label, name, job) in [
+        ("Cha", &p.father, &p.father_job),
+        ("Mẹ", &p.mother, &p.mother_job),
+        ("Giám hộ", &p.guardian, &p.guardian_job),
     ] {
         if !name.is_empty() {
             parents.push(format!("{label}: {name}"));
+        }
+        if !job.is_empty() {
+            jobs.push(format!("{label}: {job}"));
         }
     }
     Ok(RegisterRow {
@@ -325,7 +332,9 @@ pub fn row_of(rx: &impl Read, line: &RegisterLine) -> Result<RegisterRow, StoreE
         birthplace: p.birthplace,
         ethnicity: p.ethnicity,
         parents: parents.join("; "),
+        parents_jobs: jobs.join("; "),
         address: p.address,
+        policy: p.policy,
         entered_on: super::changes::vi_date(&line.entered_on),
         entered_class: line.class_name.clone(),
         arrived_from: s
@@ -377,7 +386,7 @@ pub fn xlsx(rows: &[RegisterRow], school: &str, year: &str) -> Result<Vec<u8>, S
 }
 
 /// The register's columns, in the order of the paper book.
-pub const HEADERS: [&str; 14] = [
+pub const HEADERS: [&str; 16] = [
     "Số đăng bộ",
     "Họ và tên",
     "Ngày sinh",
@@ -385,7 +394,9 @@ pub const HEADERS: [&str; 14] = [
     "Nơi sinh",
     "Dân tộc",
     "Họ tên cha, mẹ (người giám hộ)",
+    "Nghề nghiệp cha, mẹ (người giám hộ)",
     "Chỗ ở",
+    "Đối tượng chính sách",
     "Ngày vào trường",
     "Lớp",
     "Chuyển đến từ",
@@ -396,7 +407,7 @@ pub const HEADERS: [&str; 14] = [
 
 impl RegisterRow {
     /// Every column after the number, as text.
-    pub fn cells(&self) -> [String; 13] {
+    pub fn cells(&self) -> [String; 15] {
         [
             self.full_name.clone(),
             self.dob.clone(),
@@ -404,7 +415,9 @@ impl RegisterRow {
             self.birthplace.clone(),
             self.ethnicity.clone(),
             self.parents.clone(),
+            self.parents_jobs.clone(),
             self.address.clone(),
+            self.policy.clone(),
             self.entered_on.clone(),
             self.entered_class.clone(),
             self.arrived_from.clone(),
