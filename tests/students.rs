@@ -502,13 +502,7 @@ fn the_register_keeps_every_line_prints_and_exports() {
     let b = s.base();
     let admin = s.login("admin");
     // The demo's register: a transfer in, a transfer out and a withdrawal among its lines.
-    let reg: Value = admin
-        .get(format!("{b}/api/v1/register"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let lines = reg["lines"].as_array().unwrap().clone();
+    let lines = register_lines(&admin, &b);
     assert!(lines.len() > 400, "{}", lines.len());
     let numbers: Vec<u64> = lines
         .iter()
@@ -538,13 +532,7 @@ fn the_register_keeps_every_line_prints_and_exports() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
-    let reg: Value = admin
-        .get(format!("{b}/api/v1/register"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let mistake = reg["lines"].as_array().unwrap().last().unwrap().clone();
+    let mistake = register_lines(&admin, &b).last().unwrap().clone();
     assert_eq!(mistake["full_name"], "Nhập Nhầm");
     let n = mistake["number"].as_u64().unwrap();
     assert_eq!(n, numbers.len() as u64 + 1);
@@ -583,13 +571,7 @@ fn the_register_keeps_every_line_prints_and_exports() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    let reg: Value = admin
-        .get(format!("{b}/api/v1/register"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let last = reg["lines"].as_array().unwrap();
+    let last = register_lines(&admin, &b);
     let struck = last
         .iter()
         .find(|l| l["number"] == n)
