@@ -658,6 +658,42 @@ fn the_register_keeps_every_line_prints_and_exports() {
             .status(),
         403
     );
+
+    // Continuing a paper book: the next number is set (numbers only grow), and the next
+    // student gets it; a smaller one is refused, naming the smallest allowed.
+    let top = register_lines(&admin, &b).last().unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    let next = top + 1000;
+    let r = admin
+        .put(format!("{b}/api/v1/register/next"))
+        .json(&json!({"next": next}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let r = admin
+        .post(format!("{b}/api/v1/students"))
+        .json(
+            &json!({"full_name": "Tiếp Sổ Cũ", "dob": "03/03/2014", "gender": "Nam",
+                      "ma_dinh_danh": "079214777003", "class_id": FROM}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let newest = register_lines(&admin, &b).last().unwrap().clone();
+    assert_eq!(
+        (newest["number"].as_u64(), newest["full_name"].as_str()),
+        (Some(next), Some("Tiếp Sổ Cũ"))
+    );
+    let (st, msg) = error_message(
+        admin
+            .put(format!("{b}/api/v1/register/next"))
+            .json(&json!({"next": 5}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains(&format!("từ {} trở lên", next + 1)), "{msg}");
 }
 
 /// chromedriver + headless Chromium as a 360-px phone (as tests/browser.rs drives it).

@@ -131,6 +131,20 @@ pub fn valid_line(rx: &impl Read, student: &str) -> Result<Option<RegisterLine>,
     Ok(line_of(rx, student)?.filter(|l| l.struck.is_none()))
 }
 
+/// Continues a paper book: the number the next line gets (a school whose paper sổ đăng bộ
+/// ended at 1233 sets 1234 before entering its students). Numbers only grow — a number at or
+/// below one already given could be given twice — so a smaller one is refused with the next.
+pub fn set_next(tx: &mut Tx<'_>, next: u32) -> Result<u32, SchoolError> {
+    let now = tx.get(&REGISTER_NEXT, "next")?.unwrap_or(1);
+    if next < now || next > 9_999_999 {
+        return Err(SchoolError::Invalid(format!(
+            "Số đăng bộ tiếp theo phải từ {now} trở lên (số đã cấp không cấp lại) và tối đa 9999999: nhận được {next}."
+        )));
+    }
+    tx.put(&REGISTER_NEXT, "next", &next, "register.next")?;
+    Ok(next)
+}
+
 /// Whether a school year's register is closed: every year before the current one is.
 fn closed(tx: &Tx<'_>, year: &str) -> Result<bool, SchoolError> {
     let current = super::school_info(tx)?

@@ -37,6 +37,7 @@ pub fn api() -> Router<Shared> {
         .route("/students/{student}/reenrol", post(re_enrol))
         .route("/register", get(get_register))
         .route("/register/{number}/strike", post(strike_line))
+        .route("/register/next", put(set_register_next))
         .route("/export/register.xlsx", get(export_register_xlsx))
         .route("/export/register.pdf", get(export_register_pdf))
         .route("/import/students", post(import_students))
@@ -581,6 +582,24 @@ async fn withdraw(
     let w = json_body(b)?;
     let x = write(&s, &u, move |tx| super::changes::withdraw(tx, &student, w)).await?;
     Ok(Json(json!({ "student": x })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NextBody {
+    next: u32,
+}
+
+/// The number the register's next line gets (continuing a paper book).
+async fn set_register_next(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<NextBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let body = json_body(b)?;
+    let x = write(&s, &u, move |tx| super::register::set_next(tx, body.next)).await?;
+    Ok(Json(json!({ "next": x })))
 }
 
 /// Nhập học lại: a student who left comes back, on a new register line.
