@@ -523,15 +523,12 @@ fn the_register_keeps_every_line_prints_and_exports() {
 
     // A line opened by mistake is struck with its reason, never erased; its number is not
     // given again.
-    let r = admin
-        .post(format!("{b}/api/v1/students"))
-        .json(
-            &json!({"full_name": "Nhập Nhầm", "dob": "01/01/2014", "gender": "Nam",
-                      "ma_dinh_danh": "079214777001", "class_id": FROM}),
-        )
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    add_to_from(
+        &admin,
+        &b,
+        ["Nhập Nhầm", "01/01/2014", "Nam", "079214777001"],
+        Value::Null,
+    );
     let mistake = register_lines(&admin, &b).last().unwrap().clone();
     assert_eq!(mistake["full_name"], "Nhập Nhầm");
     let n = mistake["number"].as_u64().unwrap();
@@ -551,17 +548,12 @@ fn the_register_keeps_every_line_prints_and_exports() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    let r = admin
-        .post(format!("{b}/api/v1/students"))
-        .json(
-            &json!({"full_name": "Vào Sau", "dob": "02/02/2014", "gender": "Nữ",
-                      "ma_dinh_danh": "079314777002", "class_id": FROM}),
-        )
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let later: Value = r.json().unwrap();
-    let later = later["student"]["id"].as_str().unwrap().to_string();
+    let later = add_to_from(
+        &admin,
+        &b,
+        ["Vào Sau", "02/02/2014", "Nữ", "079314777002"],
+        Value::Null,
+    );
     // The paper book's columns (review r8 #9): the parents' occupations and đối tượng chính
     // sách, from the student's profile.
     let r = admin
@@ -671,15 +663,12 @@ fn the_register_keeps_every_line_prints_and_exports() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    let r = admin
-        .post(format!("{b}/api/v1/students"))
-        .json(
-            &json!({"full_name": "Tiếp Sổ Cũ", "dob": "03/03/2014", "gender": "Nam",
-                      "ma_dinh_danh": "079214777003", "class_id": FROM}),
-        )
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    add_to_from(
+        &admin,
+        &b,
+        ["Tiếp Sổ Cũ", "03/03/2014", "Nam", "079214777003"],
+        Value::Null,
+    );
     let newest = register_lines(&admin, &b).last().unwrap().clone();
     assert_eq!(
         (newest["number"].as_u64(), newest["full_name"].as_str()),
@@ -1042,6 +1031,25 @@ fn moves_keep_the_grade_entry_is_the_years_start_and_leavers_are_not_counted() {
     assert_eq!(home_count(), enrolled_before);
 }
 
+/// Adds a student to FROM as the office's form does; the new student's id.
+fn add_to_from(
+    admin: &reqwest::blocking::Client,
+    b: &str,
+    person: [&str; 4],
+    arrived: Value,
+) -> String {
+    let [name, dob, gender, ma] = person;
+    let r = admin
+        .post(format!("{b}/api/v1/students"))
+        .json(&json!({"full_name": name, "dob": dob, "gender": gender,
+                      "ma_dinh_danh": ma, "class_id": FROM, "arrived": arrived}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{name}");
+    let v: Value = r.json().unwrap();
+    v["student"]["id"].as_str().unwrap().to_string()
+}
+
 /// The register's lines as the API lists them for the current year.
 fn register_lines(admin: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
     let reg: Value = admin
@@ -1090,16 +1098,8 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
     let admin = s.login("admin");
     let homeroom = s.login(&homeroom_of(&s, FROM));
     let today = today().strftime("%d/%m/%Y").to_string();
-    let add = |name: &str, dob: &str, gender: &str, ma: &str, arrived: Value| -> String {
-        let r = admin
-            .post(format!("{b}/api/v1/students"))
-            .json(&json!({"full_name": name, "dob": dob, "gender": gender,
-                          "ma_dinh_danh": ma, "class_id": FROM, "arrived": arrived}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 201, "{name}");
-        let v: Value = r.json().unwrap();
-        v["student"]["id"].as_str().unwrap().to_string()
+    let add = |name: &str, dob: &str, gender: &str, ma: &str, arrived: Value| {
+        add_to_from(&admin, &b, [name, dob, gender, ma], arrived)
     };
     let hocba = |id: &str| -> Option<String> {
         let r = homeroom
