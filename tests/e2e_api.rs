@@ -538,10 +538,22 @@ fn student_import_never_silently_overwrites_another_student() {
         b["ma_dinh_danh"].as_str().unwrap().to_string(),
     );
     let b_dob = dob(b);
+    let a_gender = a["gender"].as_str().unwrap().to_string();
+    // Another day of A's birth year.
+    let a_other_dob = {
+        let d = dob(a);
+        let other = if d.starts_with("01/01/") {
+            "02/01/"
+        } else {
+            "01/01/"
+        };
+        format!("{other}{}", &d[6..])
+    };
     let f = xlsx(&[
         HEAD,
         // row 2: A's number with another child's name, birth date and class
-        &["Trần Thị Khác", "01/01/2013", "Nữ", &a_ma, &other_name],
+        // (same gender and birth year, which the number's digits carry and the import checks)
+        &["Trần Thị Khác", &a_other_dob, &a_gender, &a_ma, &other_name],
         // row 3: B moves to another class (same name and birth date: an ordinary update)
         &[
             b["full_name"].as_str().unwrap(),
@@ -597,7 +609,7 @@ fn student_import_never_silently_overwrites_another_student() {
             "Trần Thị Khác".to_string()
         )
     );
-    assert_eq!(field(&ra, "ngay_sinh"), (dob(a), "01/01/2013".to_string()));
+    assert_eq!(field(&ra, "ngay_sinh"), (dob(a), a_other_dob.clone()));
     assert_eq!(field(&ra, "lop"), (a_class.clone(), other_name.clone()));
     let rb = row(3);
     assert_eq!(rb["suspect"], false, "{rb}");
@@ -731,10 +743,12 @@ fn student_import_ids_are_twelve_digits_and_only_eleven_are_restored() {
             let r = r as u32 + 1;
             ws.write_string(r, 0, *name).unwrap();
             ws.write_string(r, 1, "03/04/2014").unwrap();
-            ws.write_string(r, 2, "Nam").unwrap();
+            // Lê Thị Số's number reads a girl born in 2014, as the import now checks.
+            ws.write_string(r, 2, if ma.is_empty() { "Nữ" } else { "Nam" })
+                .unwrap();
             if ma.is_empty() {
-                // a number cell Excel shows as 7.93E+10: the digits are 79300000000
-                ws.write_number(r, 3, 7.93e10).unwrap();
+                // a number cell Excel shows as 7.9314E+10: the digits are 79314000000
+                ws.write_number(r, 3, 7.9314e10).unwrap();
             } else if numbers {
                 ws.write_number(r, 3, ma.parse::<f64>().unwrap()).unwrap();
             } else {
@@ -780,7 +794,7 @@ fn student_import_ids_are_twelve_digits_and_only_eleven_are_restored() {
     assert!(student_by_ma(&c, &base, "000000000793").is_none());
     assert!(student_by_ma(&c, &base, "079214777002").is_none());
 
-    // Number cells: 11 digits restored (and said so), 7.93e10 read as the 11 digits it is.
+    // Number cells: 11 digits restored (and said so), 7.9314e10 read as the 11 digits it is.
     let p: Value = import(&c, &base, "students", "mode=preview", book(true))
         .json()
         .unwrap();
@@ -806,7 +820,7 @@ fn student_import_ids_are_twelve_digits_and_only_eleven_are_restored() {
         student_by_ma(&c, &base, "079214777001").unwrap()["full_name"],
         "Lê Văn Mười Một"
     );
-    assert!(student_by_ma(&c, &base, "079300000000").is_some());
+    assert!(student_by_ma(&c, &base, "079314000000").is_some());
 }
 
 /// Re-importing an unchanged list is "0 changes": no audit events, no outbox entries (it

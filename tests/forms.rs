@@ -454,14 +454,26 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     );
     insta::assert_snapshot!("hocba_thcs", hocba);
 
-    // The identity page's occupations and the Quá trình học tập's register number and date of
-    // enrolment, entered by the office (domain review r2, item 9).
+    // The identity page's occupations, entered by the office (domain review r2, item 9), and
+    // the Quá trình học tập's register number and date of entry, from the sổ đăng bộ (review
+    // r8 #3).
     sc.put(
         "admin",
         &format!("/api/v1/students/{}/profile", students[1]),
         json!({"father": "Ngô Văn Tâm", "father_job": "Kĩ sư xây dựng",
-               "mother": "Lê Thị Hạnh", "mother_job": "Giáo viên",
-               "registry_number": "124/2025", "enrolled_on": "05/09/2025"}),
+               "mother": "Lê Thị Hạnh", "mother_job": "Giáo viên"}),
+    );
+    let register = sc.get("admin", "/api/v1/register").json::<Value>().unwrap();
+    let line = register["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["student"] == students[1].as_str())
+        .expect("the student's register line")
+        .clone();
+    let (number, entered) = (
+        line["number"].to_string(),
+        line["entered_on"].as_str().unwrap().to_string(),
     );
     let (reassessed, reassessed_raw) = sc
         .pdf(&homeroom, &format!("/grades/hocba/{}/pdf", students[1]))
@@ -475,8 +487,8 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "Người giám hộ (nếu có):",
             "Số đăng bộ",
             "Ngày nhập học / chuyển đến",
-            "124/2025",
-            "05/09/2025",
+            &number,
+            &entered,
         ],
     );
     has_all(
@@ -795,29 +807,42 @@ fn hoc_ba_tieu_hoc() {
                "address": "12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh",
                "father": "Lê Văn Tài", "mother": "Trần Thị Hoa"}),
     );
-    // Số đăng bộ and the date of enrolment, sent later and alone: the fields above stay
-    // (domain review r4, item 1), the date is stored in the form the học bạ prints (item 2)…
-    let saved = sc.put(
-        "admin",
-        &format!("/api/v1/students/{student}/profile"),
-        json!({"registry_number": "128/2026", "enrolled_on": "5/9/2026"}),
-    );
-    assert_eq!(saved["profile"]["enrolled_on"], "05/09/2026", "{saved}");
-    assert_eq!(saved["profile"]["ethnicity"], "Kinh", "{saved}");
-    // …and a date that does not exist is refused, naming the field.
+    // Số đăng bộ and the date of entry are the register's (review r8 #3): typed into the
+    // profile they are refused, pointing to the register, and the fields above stay.
     let profile_url = format!("{}/api/v1/students/{student}/profile", sc.base);
-    for bad in ["31/02/2024", "hôm qua"] {
+    for body in [
+        json!({"registry_number": "128/2026"}),
+        json!({"enrolled_on": "5/9/2026"}),
+    ] {
         let r = sc
             .as_user("admin")
             .put(&profile_url)
-            .json(&json!({"enrolled_on": bad}))
+            .json(&body)
             .send()
             .unwrap();
-        assert_eq!(r.status(), 422, "{bad}");
-        let body: Value = r.json().unwrap();
-        let msg = body["error"]["message"].as_str().unwrap_or_default();
-        assert!(msg.contains("Ngày nhập học"), "{bad}: {body}");
+        assert_eq!(r.status(), 422, "{body}");
+        let answer: Value = r.json().unwrap();
+        let msg = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("sổ đăng bộ"), "{body}: {answer}");
     }
+    let saved = sc.put(
+        "admin",
+        &format!("/api/v1/students/{student}/profile"),
+        json!({"address": "12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh"}),
+    );
+    assert_eq!(saved["profile"]["ethnicity"], "Kinh", "{saved}");
+    let register = sc.get("admin", "/api/v1/register").json::<Value>().unwrap();
+    let line = register["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["student"] == student.as_str())
+        .expect("the student's register line")
+        .clone();
+    let (number, entered) = (
+        line["number"].to_string(),
+        line["entered_on"].as_str().unwrap().to_string(),
+    );
     let url = format!("{}/api/v1/students/hs-nobody/profile", sc.base);
     let r = sc
         .as_user("admin")
@@ -903,8 +928,8 @@ fn hoc_ba_tieu_hoc() {
             "QUÁ TRÌNH HỌC TẬP",
             "Số đăng bộ",
             "Ngày nhập học / chuyển đến",
-            "128/2026",
-            "05/09/2026",
+            &number,
+            &entered,
             "(Kí, ghi rõ họ tên và đóng dấu)",
             "1. Môn học và hoạt động giáo dục",
             "Mức đạt được",

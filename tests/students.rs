@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Hub, Server, enroll, relayed, teacher_of};
+use common::{Hub, Server, enroll, homeroom_of, relayed, teacher_of};
 use serde_json::{Value, json};
 
 const FROM: &str = "2026-6a1";
@@ -502,13 +502,7 @@ fn the_register_keeps_every_line_prints_and_exports() {
     let b = s.base();
     let admin = s.login("admin");
     // The demo's register: a transfer in, a transfer out and a withdrawal among its lines.
-    let reg: Value = admin
-        .get(format!("{b}/api/v1/register"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let lines = reg["lines"].as_array().unwrap().clone();
+    let lines = register_lines(&admin, &b);
     assert!(lines.len() > 400, "{}", lines.len());
     let numbers: Vec<u64> = lines
         .iter()
@@ -529,22 +523,13 @@ fn the_register_keeps_every_line_prints_and_exports() {
 
     // A line opened by mistake is struck with its reason, never erased; its number is not
     // given again.
-    let r = admin
-        .post(format!("{b}/api/v1/students"))
-        .json(
-            &json!({"full_name": "Nhập Nhầm", "dob": "01/01/2014", "gender": "Nam",
-                      "ma_dinh_danh": "079214777001", "class_id": FROM}),
-        )
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let reg: Value = admin
-        .get(format!("{b}/api/v1/register"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let mistake = reg["lines"].as_array().unwrap().last().unwrap().clone();
+    add_to_from(
+        &admin,
+        &b,
+        ["Nhập Nhầm", "01/01/2014", "Nam", "079214777001"],
+        Value::Null,
+    );
+    let mistake = register_lines(&admin, &b).last().unwrap().clone();
     assert_eq!(mistake["full_name"], "Nhập Nhầm");
     let n = mistake["number"].as_u64().unwrap();
     assert_eq!(n, numbers.len() as u64 + 1);
@@ -563,22 +548,22 @@ fn the_register_keeps_every_line_prints_and_exports() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
+    let later = add_to_from(
+        &admin,
+        &b,
+        ["Vào Sau", "02/02/2014", "Nữ", "079314777002"],
+        Value::Null,
+    );
+    // The paper book's columns (review r8 #9): the parents' occupations and đối tượng chính
+    // sách, from the student's profile.
     let r = admin
-        .post(format!("{b}/api/v1/students"))
-        .json(
-            &json!({"full_name": "Vào Sau", "dob": "02/02/2014", "gender": "Nữ",
-                      "ma_dinh_danh": "079314777002", "class_id": FROM}),
-        )
+        .put(format!("{b}/api/v1/students/{later}/profile"))
+        .json(&json!({"father": "Lê Văn Cha", "father_job": "Kĩ sư",
+                      "mother_job": "Nông dân", "policy": "Hộ nghèo"}))
         .send()
         .unwrap();
-    assert_eq!(r.status(), 201);
-    let reg: Value = admin
-        .get(format!("{b}/api/v1/register"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let last = reg["lines"].as_array().unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let last = register_lines(&admin, &b);
     let struck = last
         .iter()
         .find(|l| l["number"] == n)
@@ -607,6 +592,16 @@ fn the_register_keeps_every_line_prints_and_exports() {
     let pdf = r.bytes().unwrap();
     if let Some(text) = pdftotext(&pdf) {
         assert!(text.contains("SỔ ĐĂNG BỘ"), "{text}");
+        // The certification as on paper, with the count filled in (one form feed a page).
+        let pages = text.matches('\u{c}').count();
+        assert!(pages > 1, "{pages}");
+        assert!(
+            text.contains(&format!(
+                "Sổ này có {pages} trang, đánh số từ 1 đến {pages}."
+            )),
+            "{text}"
+        );
+        assert!(text.contains("Hộ nghèo"), "đối tượng chính sách printed");
         let name = transferred["full_name"].as_str().unwrap();
         let given = name.rsplit(' ').next().unwrap();
         assert!(text.contains(given), "{name} not printed");
@@ -625,11 +620,18 @@ fn the_register_keeps_every_line_prints_and_exports() {
     assert!(
         body.iter()
             .any(|r| r[1] == transferred["full_name"].as_str().unwrap()
-                && r[11].starts_with("Chuyển trường"))
+                && r[13].starts_with("Chuyển trường"))
     );
     assert!(
         body.iter()
-            .any(|r| r[1] == "Nhập Nhầm" && r[13].contains("Gạch bỏ"))
+            .any(|r| r[1] == "Nhập Nhầm" && r[15].contains("Gạch bỏ"))
+    );
+    assert_eq!(rows[2][7], "Nghề nghiệp cha, mẹ (người giám hộ)");
+    assert_eq!(rows[2][9], "Đối tượng chính sách");
+    let row = body.iter().find(|r| r[1] == "Vào Sau").expect("Vào Sau");
+    assert_eq!(
+        (row[6].as_str(), row[7].as_str(), row[9].as_str()),
+        ("Cha: Lê Văn Cha", "Cha: Kĩ sư; Mẹ: Nông dân", "Hộ nghèo")
     );
 
     // A teacher may not read or print the register (parents, addresses).
@@ -648,6 +650,39 @@ fn the_register_keeps_every_line_prints_and_exports() {
             .status(),
         403
     );
+
+    // Continuing a paper book: the next number is set (numbers only grow), and the next
+    // student gets it; a smaller one is refused, naming the smallest allowed.
+    let top = register_lines(&admin, &b).last().unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    let next = top + 1000;
+    let r = admin
+        .put(format!("{b}/api/v1/register/next"))
+        .json(&json!({"next": next}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    add_to_from(
+        &admin,
+        &b,
+        ["Tiếp Sổ Cũ", "03/03/2014", "Nam", "079214777003"],
+        Value::Null,
+    );
+    let newest = register_lines(&admin, &b).last().unwrap().clone();
+    assert_eq!(
+        (newest["number"].as_u64(), newest["full_name"].as_str()),
+        (Some(next), Some("Tiếp Sổ Cũ"))
+    );
+    let (st, msg) = error_message(
+        admin
+            .put(format!("{b}/api/v1/register/next"))
+            .json(&json!({"next": 5}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(st, 422);
+    assert!(msg.contains(&format!("từ {} trở lên", next + 1)), "{msg}");
 }
 
 /// chromedriver + headless Chromium as a 360-px phone (as tests/browser.rs drives it).
@@ -994,4 +1029,326 @@ fn moves_keep_the_grade_entry_is_the_years_start_and_leavers_are_not_counted() {
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
     assert_eq!(home_count(), enrolled_before);
+}
+
+/// Adds a student to FROM as the office's form does; the new student's id.
+fn add_to_from(
+    admin: &reqwest::blocking::Client,
+    b: &str,
+    person: [&str; 4],
+    arrived: Value,
+) -> String {
+    let [name, dob, gender, ma] = person;
+    let r = admin
+        .post(format!("{b}/api/v1/students"))
+        .json(&json!({"full_name": name, "dob": dob, "gender": gender,
+                      "ma_dinh_danh": ma, "class_id": FROM, "arrived": arrived}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{name}");
+    let v: Value = r.json().unwrap();
+    v["student"]["id"].as_str().unwrap().to_string()
+}
+
+/// The register's lines as the API lists them for the current year.
+fn register_lines(admin: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
+    let reg: Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    reg["lines"].as_array().unwrap().clone()
+}
+
+fn line_no(lines: &[Value], n: u64) -> Value {
+    lines
+        .iter()
+        .find(|l| l["number"] == n)
+        .unwrap_or_else(|| panic!("no line {n}"))
+        .clone()
+}
+
+fn roll_ids(admin: &reqwest::blocking::Client, b: &str, class: &str) -> Vec<String> {
+    let v: Value = admin
+        .get(format!("{b}/api/v1/students?class={class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Review r8 #3 and #7: the học bạ's Số đăng bộ and Ngày nhập học / chuyển đến come from the
+/// register — the profile refuses them as free text, a struck line's student prints the new
+/// line's number, a transfer in prints its arrival date; a struck line is frozen (a later edit
+/// of the student changes none of its printed data); a line struck as opened by mistake takes
+/// the student off the roll; a pupil who withdrew comes back under the same mã định danh on a
+/// new line, the old one kept with the withdrawal.
+#[test]
+fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let homeroom = s.login(&homeroom_of(&s, FROM));
+    let today = today().strftime("%d/%m/%Y").to_string();
+    let add = |name: &str, dob: &str, gender: &str, ma: &str, arrived: Value| {
+        add_to_from(&admin, &b, [name, dob, gender, ma], arrived)
+    };
+    let hocba = |id: &str| -> Option<String> {
+        let r = homeroom
+            .get(format!("{b}/grades/hocba/{id}/pdf"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        pdftotext(&r.bytes().unwrap())
+    };
+    let post = |path: &str, body: Value| {
+        admin
+            .post(format!("{b}/api/v1{path}"))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+
+    // Free text for the register's number and date is refused, pointing to the register.
+    let an = add(
+        "Lê Văn Sai",
+        "03/04/2014",
+        "Nam",
+        "079214888001",
+        Value::Null,
+    );
+    let n = register_lines(&admin, &b).last().unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    for body in [
+        json!({"registry_number": "999"}),
+        json!({"enrolled_on": "01/01/2000"}),
+    ] {
+        let (st, msg) = error_message(
+            admin
+                .put(format!("{b}/api/v1/students/{an}/profile"))
+                .json(&body)
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(st, 422, "{body}");
+        assert!(
+            msg.contains("sổ đăng bộ") && msg.contains(&format!("dòng số {n}")),
+            "{msg}"
+        );
+    }
+
+    // Struck as written wrong: the line stays, frozen; the student gets the next number and
+    // the học bạ prints it.
+    let r = post(
+        &format!("/register/{n}/strike"),
+        json!({"reason": "Ghi sai ngày sinh", "after": "new_line"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let r = admin
+        .patch(format!("{b}/api/v1/students/{an}"))
+        .json(&json!({"dob": "04/04/2014"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let lines = register_lines(&admin, &b);
+    let struck = line_no(&lines, n);
+    assert_eq!(struck["struck"], "Ghi sai ngày sinh");
+    assert_eq!(struck["dob"], "03/04/2014", "the struck line is frozen");
+    let fresh = line_no(&lines, n + 1);
+    assert_eq!(fresh["student"], an.as_str());
+    assert_eq!(fresh["dob"], "04/04/2014");
+    assert_eq!(fresh["struck"], "");
+    assert!(roll_ids(&admin, &b, FROM).contains(&an));
+    if let Some(text) = hocba(&an) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert!(words.contains(&(n + 1).to_string().as_str()), "{text}");
+        assert!(!words.contains(&n.to_string().as_str()), "{text}");
+    }
+
+    // Struck as opened by mistake: the student leaves the roll, the line stays.
+    let ghost = add(
+        "Nhập Nhầm Hồ Sơ",
+        "05/05/2014",
+        "Nữ",
+        "079314888002",
+        Value::Null,
+    );
+    let g = n + 2;
+    assert_eq!(
+        line_no(&register_lines(&admin, &b), g)["student"],
+        ghost.as_str()
+    );
+    let r = post(
+        &format!("/register/{g}/strike"),
+        json!({"reason": "Hồ sơ của trường khác"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(!roll_ids(&admin, &b, FROM).contains(&ghost));
+    assert_eq!(
+        line_no(&register_lines(&admin, &b), g)["struck"],
+        "Hồ sơ của trường khác"
+    );
+
+    // A transfer in prints its arrival date as Ngày nhập học / chuyển đến.
+    let came = add(
+        "Đỗ Gia Đến",
+        "06/06/2014",
+        "Nam",
+        "079214888003",
+        json!({"date": today, "from_school": "Trường THCS Nguyễn Du"}),
+    );
+    let c = register_lines(&admin, &b).last().unwrap()["number"].clone();
+    if let Some(text) = hocba(&came) {
+        // Quá trình học tập's row: …, Số đăng bộ, Ngày nhập học / chuyển đến.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains("Ngày nhập học / chuyển đến"), "{text}");
+        assert!(text.contains(&format!(" {c} {today}")), "{text}");
+    }
+
+    // Withdrawn, then back: the number is not a duplicate but the same person; a new line
+    // opens and the old one keeps the withdrawal.
+    let r = post(
+        &format!("/students/{an}/withdraw"),
+        json!({"date": today, "reason": "Theo gia đình đi làm ăn xa"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let (st, msg) = error_message(post(
+        "/students",
+        json!({"full_name": "Lê Văn Sai", "dob": "04/04/2014", "gender": "Nam",
+               "ma_dinh_danh": "079214888001", "class_id": FROM}),
+    ));
+    assert_eq!(st, 422);
+    assert!(msg.contains("Nhập học lại"), "{msg}");
+    let (st, msg) = error_message(post(
+        &format!("/students/{came}/reenrol"),
+        json!({"class_id": FROM, "date": today}),
+    ));
+    assert_eq!(st, 422, "a student at the school is not re-enrolled");
+    assert!(msg.contains("đang học"), "{msg}");
+    let r = post(
+        &format!("/students/{an}/reenrol"),
+        json!({"class_id": FROM, "date": today}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(roll_ids(&admin, &b, FROM).contains(&an));
+    let lines = register_lines(&admin, &b);
+    let back = lines.last().unwrap();
+    assert_eq!(back["student"], an.as_str());
+    assert_eq!(back["entered_on"], today.as_str());
+    assert_eq!(back["left"], "");
+    let old = line_no(&lines, n + 1);
+    assert!(
+        old["left"].as_str().unwrap().starts_with("Thôi học"),
+        "{old}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l["student"] == an.as_str()).count(),
+        3,
+        "every line of the student is kept"
+    );
+    if let Some(text) = hocba(&an) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let number = back["number"].as_u64().unwrap().to_string();
+        assert!(words.contains(&number.as_str()), "{text}");
+    }
+}
+
+/// Review r8 #5 for the Excel import: a row the form would refuse — a mã định danh whose
+/// gender and birth-year digits contradict the row, a birth date no pupil of the grade has —
+/// is refused with its row number and the Vietnamese reason, and nothing of the file is
+/// imported, the good row included.
+#[test]
+fn the_student_import_runs_the_forms_checks_and_imports_nothing_on_a_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in [
+        ["Họ và tên", "Ngày sinh", "Giới tính", "Mã định danh", "Lớp"],
+        [
+            "Đúng Hết Mọi Thứ",
+            "10/10/2014",
+            "Nam",
+            "079214666001",
+            "6A1",
+        ],
+        // 079 2 14: a boy born in 2014, written down as a girl born in 2009.
+        ["Trần Thị Lệch", "10/10/2009", "Nữ", "079214666002", "6A1"],
+        // A four-year-old in grade 6 (the number agrees: a girl born in 2022).
+        ["Bé Quá Tuổi", "01/02/2022", "Nữ", "079322666003", "6A1"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    let file = wb.save_to_buffer().unwrap();
+    let send = |query: &str| {
+        admin
+            .post(format!("{b}/api/v1/import/students{query}"))
+            .body(file.clone())
+            .header("Content-Type", "application/octet-stream")
+            .header("X-CSRF-Token", common::csrf(&admin, &b))
+            .send()
+            .unwrap()
+    };
+    let preview: Value = send("").json().unwrap();
+    assert_eq!(preview["clean"], false, "{preview}");
+    let problems: Vec<(u64, String, String)> = preview["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["row"].as_u64().unwrap(),
+                p["field"].as_str().unwrap().to_string(),
+                p["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!((problems[0].0, problems[0].1.as_str()), (3, "ma_dinh_danh"));
+    assert!(
+        problems[0].2.contains("ghi Nam, sinh năm 2014")
+            && problems[0].2.contains("hồ sơ ghi Nữ, sinh năm 2009"),
+        "{problems:?}"
+    );
+    assert_eq!((problems[1].0, problems[1].1.as_str()), (4, "ngay_sinh"));
+    assert!(
+        problems[1].2.contains("4 tuổi") && problems[1].2.contains("lớp 6A1"),
+        "{problems:?}"
+    );
+    let digest = preview["preview"].as_str().unwrap().to_string();
+    let (st, msg) = error_message(send(&format!("?mode=commit&preview={digest}")));
+    assert_eq!(st, 422);
+    assert!(msg.contains("chưa nhập dòng nào"), "{msg}");
+    let all: Value = admin
+        .get(format!("{b}/api/v1/students"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for ma in ["079214666001", "079214666002", "079322666003"] {
+        assert!(
+            !all["students"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|st| st["ma_dinh_danh"] == ma),
+            "{ma} was imported"
+        );
+    }
 }

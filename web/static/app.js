@@ -52,6 +52,8 @@
     const form = ev.target.closest("form[data-api-form]");
     if (!form) return;
     ev.preventDefault();
+    // An act that cannot be undone (striking a register line) asks first.
+    if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
     const msg = form.querySelector("[data-msg]");
     const r = await call(form.dataset.apiForm, form.dataset.method || "POST", JSON.stringify(formJson(form)), true);
     if (r.ok) {

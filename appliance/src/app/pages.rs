@@ -732,6 +732,8 @@ struct StudentRow {
     ma_dinh_danh: String,
     /// Chuyển trường / thôi học, with the date ("" while at the school).
     status: String,
+    /// The number of the student's valid register line ("" when none), for the strike control.
+    register_number: String,
 }
 
 page!(StudentsPage, "students.html" {
@@ -741,6 +743,8 @@ page!(StudentsPage, "students.html" {
     left: Vec<StudentRow>,
     // the classes a student of the selected class may move to (same school year)
     same_year: Vec<(String, String)>,
+    // the classes a student who left may come back to (the current year's)
+    this_year: Vec<(String, String)>,
     show_ids: bool,
     can_export: bool,
     can_edit: bool,
@@ -770,6 +774,11 @@ async fn students_page(
         .require(Action::ViewPersonalIds { class: &selected })
         .is_ok();
     let row = |st: school::Student| StudentRow {
+        register_number: school::register::valid_line(&rx, &st.id)
+            .ok()
+            .flatten()
+            .map(|l| l.number.to_string())
+            .unwrap_or_default(),
         id: st.id,
         dob: st
             .dob
@@ -804,6 +813,15 @@ async fn students_page(
         .filter(|c| c.year == year && c.grade == grade)
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
+    // Nhập học lại takes any class of the current year (a pupil may come back a grade up).
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let this_year = classes
+        .iter()
+        .filter(|c| c.year == current)
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
     let can_edit = u.require(Action::ManageSchool).is_ok();
     let can_export = u.require(Action::ImportExport).is_ok();
     Ok(render(StudentsPage::new(
@@ -813,6 +831,7 @@ async fn students_page(
         students,
         left,
         same_year,
+        this_year,
         show_ids,
         can_export,
         can_edit,

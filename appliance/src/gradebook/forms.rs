@@ -123,22 +123,19 @@ pub fn context(r: &impl Read, book: &ClassBook, i: usize) -> Result<FormContext,
             .map(name_of)
             .unwrap_or_default(),
         profile: {
-            // Số đăng bộ: what the office typed, else the number of the student's line in the
-            // school's register (school::register), so the học bạ and the register agree.
+            // Số đăng bộ and Ngày nhập học / chuyển đến: the student's valid line in the
+            // school's register (school::register) — its entry date is the arrival's for a
+            // transfer in — so the học bạ and the register never disagree (review r8 #3).
             let mut p = school::student_profile(r, &st.id)?;
-            if p.registry_number.is_empty()
-                && let Some(line) = school::register::line_of(r, &st.id)?
-                && line.struck.is_none()
-            {
-                p.registry_number = line.number.to_string();
-            }
-            // Ngày chuyển đến of a student who came from another school, when the office
-            // typed no date.
-            if p.enrolled_on.is_empty()
-                && let Some(a) = &st.arrived
-            {
-                p.enrolled_on = vi_date(&a.date);
-            }
+            let line = school::register::valid_line(r, &st.id)?;
+            p.registry_number = line
+                .as_ref()
+                .map(|l| l.number.to_string())
+                .unwrap_or_default();
+            p.enrolled_on = line
+                .as_ref()
+                .map(|l| vi_date(&l.entered_on))
+                .unwrap_or_default();
             p
         },
         status: [

@@ -26,6 +26,9 @@ pub enum DepartureKind {
     TransferOut,
     /// Thôi học.
     Withdrawn,
+    /// Gạch tên: the student's register line was struck as opened by mistake and they left
+    /// the roll by it (`register::strike`).
+    Struck,
 }
 
 /// The student left the school on this date; their records stay (học bạ, grades) and show it.
@@ -53,6 +56,9 @@ impl Departure {
                 )
             }
             DepartureKind::Withdrawn => format!("Thôi học ngày {on}: {}", self.reason),
+            DepartureKind::Struck => {
+                format!("Gạch tên khỏi sổ đăng bộ ngày {on}: {}", self.reason)
+            }
         }
     }
 }
@@ -153,6 +159,12 @@ pub fn check_birth(tx: &Tx<'_>, dob_iso: &str, class_id: &str) -> Result<(), Sch
     let Some(class) = tx.get(&super::CLASSES, class_id)? else {
         return Ok(());
     };
+    birth_fits(&dob, &class).map_err(SchoolError::Invalid)
+}
+
+/// The age rule of [`check_birth`] alone (no clock: an age the grade allows is never a future
+/// birth date), for the student import, which checks every row before writing any.
+pub fn birth_fits(dob: &jiff::civil::Date, class: &super::Class) -> Result<(), String> {
     let Some(start) = year_start(&class.year) else {
         return Ok(());
     };
@@ -160,12 +172,12 @@ pub fn check_birth(tx: &Tx<'_>, dob_iso: &str, class_id: &str) -> Result<(), Sch
     let usual = i16::from(class.grade) + 5;
     let (min, max) = (usual - AGE_EARLY, usual + AGE_LATE);
     if age < min || age > max {
-        return Err(SchoolError::Invalid(format!(
+        return Err(format!(
             "Ngày sinh {}: học sinh {age} tuổi vào năm học {} — lớp {} nhận học sinh từ {min} đến {max} tuổi.",
             dob.strftime("%d/%m/%Y"),
             class.year,
             class.name
-        )));
+        ));
     }
     Ok(())
 }
@@ -356,4 +368,69 @@ pub fn arrival(tx: &Tx<'_>, date: &str, from_school: &str) -> Result<Arrival, Sc
         date: change_date("Ngày chuyển đến", date, today(tx), None)?,
         from_school: text("Trường chuyển đi", from_school)?,
     })
+}
+
+/// Nhập học lại: a student who left comes back.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ReEnrolment {
+    pub class_id: String,
+    /// Ngày nhập học lại.
+    pub date: String,
+    /// The school they come back from, if they studied elsewhere meanwhile ("" or absent: none).
+    #[serde(default)]
+    pub from_school: Option<String>,
+}
+
+/// Enrols again a student who left (withdrew, transferred out, or was struck off): the same
+/// person under the same mã định danh — not a new student, which the number would refuse as a
+/// duplicate — back on a class roll, with a new register line; the old line keeps the
+/// departure as it was printed. The date is a real day of the class's year, not in the future
+/// and not before the student left; the birth date must fit the class.
+pub fn re_enrol(tx: &mut Tx<'_>, id: &str, r: ReEnrolment) -> Result<Student, SchoolError> {
+    let mut s = tx
+        .get(&STUDENTS, id)?
+        .ok_or_else(|| SchoolError::NoSuchStudent(id.to_string()))?;
+    let Some(left) = s.left.clone() else {
+        return Err(SchoolError::Invalid(format!(
+            "Học sinh {} đang học ở trường: không cần nhập học lại.",
+            s.full_name
+        )));
+    };
+    let class = tx
+        .get(&CLASSES, &r.class_id)?
+        .ok_or_else(|| SchoolError::NoSuchClass(r.class_id.clone()))?;
+    let current = super::school_info(tx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    if class.year != current {
+        return Err(SchoolError::Invalid(format!(
+            "Lớp {} thuộc năm học {}: chỉ nhập học lại vào một lớp của năm học hiện tại ({current}).",
+            class.name, class.year
+        )));
+    }
+    let date = change_date("Ngày nhập học lại", &r.date, today(tx), None)?;
+    if date < left.date {
+        return Err(SchoolError::Invalid(format!(
+            "Ngày nhập học lại {} trước ngày học sinh rời trường ({}).",
+            vi_date(&date),
+            vi_date(&left.date)
+        )));
+    }
+    check_in_year(tx, "Ngày nhập học lại", &date, &class.id)?;
+    check_birth(tx, &s.dob, &class.id)?;
+    let from = r
+        .from_school
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| text("Trường học trước khi trở lại", &f))
+        .transpose()?;
+    super::register::enter_again(tx, &s.id, &class.year, &date, &class.name)?;
+    s.left = None;
+    s.class_id = class.id.clone();
+    s.arrived = from.map(|from_school| Arrival {
+        date: date.clone(),
+        from_school,
+    });
+    super::save_student(tx, s.clone(), "student.reenrol")?;
+    Ok(s)
 }

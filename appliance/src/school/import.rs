@@ -472,6 +472,20 @@ pub fn plan_student_sheet(
                 None
             }
         };
+        // The form's checks on the person (review r8 #5): the number's gender and birth year
+        // digits agree with the row, and the birth date fits the class's grade.
+        if let (Ok((_, dob, gender)), Some(m)) = (&person, &ma) {
+            if let Err(e) = super::id_agrees(&m.digits, dob, gender) {
+                problems.push(("ma_dinh_danh", e));
+            }
+            if let (Ok(d), Some(class)) = (
+                dob.parse::<jiff::civil::Date>(),
+                class_id.as_ref().and_then(|id| all_classes.get(id)),
+            ) && let Err(e) = super::changes::birth_fits(&d, class)
+            {
+                problems.push(("ngay_sinh", e));
+            }
+        }
         let (Ok((full_name, dob, gender)), Some(ma), Some(class_id), true) =
             (person, ma, class_id, problems.is_empty())
         else {
@@ -1055,14 +1069,14 @@ mod tests {
                 "Trần Thị Bích",
                 "2014-01-20",
                 "nữ",
-                // Excel dropped the leading 0 of "001214000002": 11 digits, restored.
-                "01214000002",
+                // Excel dropped the leading 0 of "001314000002": 11 digits, restored.
+                "01314000002",
                 "6a1",
             ],
         ]);
         let plan = plan_students(&s.read().unwrap(), "2026-2027", &f).unwrap();
         assert!(plan.is_clean(), "{:?}", plan.problems);
-        assert_eq!(plan.rows[1].student.ma_dinh_danh, "001214000002");
+        assert_eq!(plan.rows[1].student.ma_dinh_danh, "001314000002");
         assert!(plan.rows[1].restored_zero && !plan.rows[0].restored_zero);
         assert_eq!(plan.notes().len(), 1);
         assert_eq!(plan.rows[1].student.gender, "Nữ");
@@ -1124,15 +1138,15 @@ mod tests {
         let first = xlsx(&[
             head,
             &["Nguyễn Văn An", "05/09/2014", "Nam", "001214000001", "6A1"],
-            &["Trần Thị Bích", "20/01/2014", "Nữ", "001214000002", "6A1"],
+            &["Trần Thị Bích", "20/01/2014", "Nữ", "001314000002", "6A1"],
         ]);
         let plan = plan_students(&s.read().unwrap(), "2026-2027", &first).unwrap();
         s.write(&actor, |tx| apply_students(tx, &plan, &BTreeSet::new()))
             .unwrap();
         let second = xlsx(&[
             head,
-            &["Lê Văn Khác", "01/01/2013", "Nam", "001214000001", "6A2"],
-            &["Trần Thị Bích", "20/01/2014", "Nữ", "001214000002", "6A2"],
+            &["Lê Văn Khác", "01/01/2014", "Nam", "001214000001", "6A2"],
+            &["Trần Thị Bích", "20/01/2014", "Nữ", "001314000002", "6A2"],
         ]);
         let plan = plan_students(&s.read().unwrap(), "2026-2027", &second).unwrap();
         assert!(plan.is_clean(), "{:?}", plan.problems);
@@ -1146,7 +1160,7 @@ mod tests {
             fields,
             [
                 ("ho_ten", "Nguyễn Văn An", "Lê Văn Khác"),
-                ("ngay_sinh", "05/09/2014", "01/01/2013"),
+                ("ngay_sinh", "05/09/2014", "01/01/2014"),
                 ("lop", "6A1", "6A2")
             ]
         );

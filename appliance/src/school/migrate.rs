@@ -103,6 +103,7 @@ fn open_register_lines(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
                 entered_on: on,
                 class_name,
                 struck: None,
+                frozen: None,
             },
         ));
     }

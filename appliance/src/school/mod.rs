@@ -252,9 +252,13 @@ pub struct StudentProfile {
     pub father_job: String,
     pub mother_job: String,
     pub guardian_job: String,
-    /// Số đăng bộ: the student's number in the school's register (sổ đăng bộ).
+    /// Đối tượng chính sách (con thương binh, liệt sĩ; hộ nghèo; dân tộc thiểu số ở vùng khó
+    /// khăn…), printed in the sổ đăng bộ; "" for none.
+    pub policy: String,
+    /// Số đăng bộ as typed before the register existed: no longer taken nor printed (the
+    /// học bạ prints the register's line); kept so older stored profiles still read.
     pub registry_number: String,
-    /// Ngày nhập học / chuyển đến, as the office writes it ("05/09/2026").
+    /// Ngày nhập học / chuyển đến as typed before the register: likewise.
     pub enrolled_on: String,
     /// Học sinh khuyết tật assessed by an individual plan (TT22 Đ11): a subject may be left
     /// unassessed ("M"), and the principal then decides the year (Đ12 k4). Without it only
@@ -284,6 +288,7 @@ pub struct ProfilePatch {
     pub father_job: Option<String>,
     pub mother_job: Option<String>,
     pub guardian_job: Option<String>,
+    pub policy: Option<String>,
     pub registry_number: Option<String>,
     pub enrolled_on: Option<String>,
     pub disability: Option<bool>,
@@ -302,6 +307,7 @@ impl From<StudentProfile> for ProfilePatch {
             father_job: Some(p.father_job),
             mother_job: Some(p.mother_job),
             guardian_job: Some(p.guardian_job),
+            policy: Some(p.policy),
             registry_number: Some(p.registry_number),
             enrolled_on: Some(p.enrolled_on),
             disability: Some(p.disability),
@@ -310,7 +316,7 @@ impl From<StudentProfile> for ProfilePatch {
 }
 
 /// Records the given identity-page details over the stored ones (NFC, trimmed, 200 characters
-/// a field at most; the date of enrolment a real date, stored as dd/mm/yyyy).
+/// a field at most); the register number and the entry date are the register's, refused here.
 pub fn save_profile(
     tx: &mut Tx<'_>,
     student: &str,
@@ -348,31 +354,40 @@ pub fn save_profile(
         &mut p.guardian_job,
         patch.guardian_job,
     )?;
-    clean("Số đăng bộ", &mut p.registry_number, patch.registry_number)?;
-    if let Some(d) = patch.enrolled_on {
-        p.enrolled_on = profile_date("Ngày nhập học / chuyển đến", &d)?;
+    clean("Đối tượng chính sách", &mut p.policy, patch.policy)?;
+    // Số đăng bộ and the date of entry are the register's (review r8 #3: a number and a date
+    // typed here printed on the học bạ against the register). Only clearing an old typed
+    // value is taken; the học bạ prints the register's line either way.
+    let line = register::valid_line(tx, student)?;
+    let from_register = |what: &str| match &line {
+        Some(l) => SchoolError::Invalid(format!(
+            "{what} lấy từ sổ đăng bộ, không ghi tay: học sinh này ở dòng số {}, vào trường ngày {}. Dòng ghi sai thì gạch bỏ dòng đó ở trang Học sinh và mở dòng mới.",
+            l.number,
+            changes::vi_date(&l.entered_on)
+        )),
+        None => SchoolError::Invalid(format!(
+            "{what} lấy từ sổ đăng bộ, không ghi tay: học sinh này chưa có dòng nào còn hiệu lực trong sổ."
+        )),
+    };
+    for (what, v, field) in [
+        ("Số đăng bộ", patch.registry_number, &mut p.registry_number),
+        (
+            "Ngày nhập học / chuyển đến",
+            patch.enrolled_on,
+            &mut p.enrolled_on,
+        ),
+    ] {
+        match v.map(|v| v.trim().to_string()) {
+            Some(v) if !v.is_empty() => return Err(from_register(what)),
+            Some(_) => field.clear(),
+            None => {}
+        }
     }
     if let Some(d) = patch.disability {
         p.disability = d;
     }
     tx.put(&PROFILES, student, &p, "student.profile")?;
     Ok(p)
-}
-
-/// A date of the profile in the one form the học bạ prints, dd/mm/yyyy ("" stays empty).
-/// Written by hand it was "31/02/2024" or "hôm qua" on a legal record; any of the forms
-/// [`parse_date`] reads is accepted and rewritten, so every stored date looks the same.
-fn profile_date(label: &str, raw: &str) -> Result<String, SchoolError> {
-    let raw = crate::text::nfc(raw.trim());
-    if raw.is_empty() {
-        return Ok(raw);
-    }
-    match parse_date(&raw) {
-        Some(d) if (1900..=2200).contains(&d.year()) => Ok(d.strftime("%d/%m/%Y").to_string()),
-        _ => Err(SchoolError::Invalid(format!(
-            "{label} \"{raw}\" không phải là một ngày có thật; hãy ghi ngày/tháng/năm, ví dụ 05/09/2026."
-        ))),
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -887,6 +902,18 @@ pub fn save_student(tx: &mut Tx<'_>, s: Student, action: &str) -> Result<(), Sch
     if let Some(other) = student_by_code(tx, &s.ma_dinh_danh)?
         && other != s.id
     {
+        // A pupil who left and comes back is the same person: point at the way back rather
+        // than call the number a duplicate (review r8 #7).
+        if let Some(o) = tx.get(&STUDENTS, &other)?
+            && let Some(d) = &o.left
+        {
+            return Err(SchoolError::Invalid(format!(
+                "Mã định danh {} là của học sinh {} đã rời trường ({}). Nếu em trở lại học, hãy dùng \"Nhập học lại\" ở danh sách học sinh đã rời lớp: sổ đăng bộ mở dòng mới cho em, giữ dòng cũ.",
+                s.ma_dinh_danh,
+                o.full_name,
+                d.describe()
+            )));
+        }
         return Err(SchoolError::Invalid(format!(
             "Đã có học sinh với mã định danh {}.",
             s.ma_dinh_danh

@@ -2,7 +2,9 @@
 //! student is first saved (in `save_student`'s transaction) with the next number, which is
 //! never reused; a line is never deleted — one opened by mistake is struck with a reason. The
 //! rest of a line (name, birth, family, transfers, withdrawal) is read from the student's
-//! records when the register is shown, so it never disagrees with them.
+//! records when the register is shown, so it never disagrees with them — until the line is
+//! closed: a struck line, or the line of a student who came back under a new one, keeps the
+//! row as it was printed then (`frozen`), so a later edit of the student changes no closed line.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,10 @@ pub struct RegisterLine {
     pub class_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub struck: Option<Strike>,
+    /// The row as printed when the line was closed (struck, or the student re-enrolled under
+    /// a new line): from then on it is printed from here, not from the student's records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<RegisterRow>,
 }
 
 /// Gạch bỏ: the line was opened by mistake; it stays, struck, with why.
@@ -75,11 +81,68 @@ pub fn enter(
         entered_on,
         class_name: class_name.to_string(),
         struck: None,
+        frozen: None,
     };
-    tx.put(&REGISTER, &key(number), &line, "register.enter")?;
-    tx.put(&REGISTER_OF, &s.id, &number, "register.enter")?;
-    tx.put(&REGISTER_NEXT, "next", &(number + 1), "register.enter")?;
+    open_line(tx, line, "register.enter")
+}
+
+/// Writes a new line under the next number and makes it the student's current one.
+fn open_line(tx: &mut Tx<'_>, mut line: RegisterLine, action: &str) -> Result<u32, StoreError> {
+    let number = tx.get(&REGISTER_NEXT, "next")?.unwrap_or(1);
+    line.number = number;
+    tx.put(&REGISTER, &key(number), &line, action)?;
+    tx.put(&REGISTER_OF, &line.student, &number, action)?;
+    tx.put(&REGISTER_NEXT, "next", &(number + 1), action)?;
     Ok(number)
+}
+
+/// A student who left comes back (nhập học lại): their last line is frozen as it reads now
+/// (with the departure), and a new line opens under the next number, dated `entered_on`
+/// (ISO) into `class_name` of `year`. Called by `changes::re_enrol` before the student's
+/// record loses its departure.
+pub fn enter_again(
+    tx: &mut Tx<'_>,
+    student: &str,
+    year: &str,
+    entered_on: &str,
+    class_name: &str,
+) -> Result<u32, StoreError> {
+    if let Some(mut old) = line_of(tx, student)?
+        && old.frozen.is_none()
+    {
+        old.frozen = Some(row_of(tx, &old)?);
+        tx.put(&REGISTER, &key(old.number), &old, "register.close")?;
+    }
+    let line = RegisterLine {
+        number: 0,
+        student: student.to_string(),
+        year: year.to_string(),
+        entered_on: entered_on.to_string(),
+        class_name: class_name.to_string(),
+        struck: None,
+        frozen: None,
+    };
+    open_line(tx, line, "register.reenter")
+}
+
+/// The register line the học bạ prints in "Quá trình học tập": the student's current line,
+/// unless it is struck (a struck line's number belongs to nobody).
+pub fn valid_line(rx: &impl Read, student: &str) -> Result<Option<RegisterLine>, StoreError> {
+    Ok(line_of(rx, student)?.filter(|l| l.struck.is_none()))
+}
+
+/// Continues a paper book: the number the next line gets (a school whose paper sổ đăng bộ
+/// ended at 1233 sets 1234 before entering its students). Numbers only grow — a number at or
+/// below one already given could be given twice — so a smaller one is refused with the next.
+pub fn set_next(tx: &mut Tx<'_>, next: u32) -> Result<u32, SchoolError> {
+    let now = tx.get(&REGISTER_NEXT, "next")?.unwrap_or(1);
+    if next < now || next > 9_999_999 {
+        return Err(SchoolError::Invalid(format!(
+            "Số đăng bộ tiếp theo phải từ {now} trở lên (số đã cấp không cấp lại) và tối đa 9999999: nhận được {next}."
+        )));
+    }
+    tx.put(&REGISTER_NEXT, "next", &next, "register.next")?;
+    Ok(next)
 }
 
 /// Whether a school year's register is closed: every year before the current one is.
@@ -118,9 +181,28 @@ pub fn date_entry(tx: &mut Tx<'_>, student: &str, date: &str) -> Result<Register
     Ok(line)
 }
 
-/// Strikes a line opened by mistake (the line stays, with the reason). A line of a closed
-/// year is the paper record of that year and is refused.
-pub fn strike(tx: &mut Tx<'_>, number: u32, reason: &str) -> Result<RegisterLine, SchoolError> {
+/// What happens to the student of a struck line that was their current one.
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterStrike {
+    /// The line was opened for someone who is not a pupil here (a wrong file, a duplicate):
+    /// the student leaves the roll — no class list or grid shows them — and their records stay.
+    #[default]
+    LeaveRoll,
+    /// The pupil is real and the line was wrong: a new line opens under the next number.
+    NewLine,
+}
+
+/// Strikes a line opened by mistake (the line stays, with the reason, frozen as it read then).
+/// A line of a closed year is the paper record of that year and is refused. When the line was
+/// the student's current one, the student either leaves the roll or gets a new line (`after`):
+/// a pupil left on the roll with no valid line would be taught without a number (review r8 #7).
+pub fn strike(
+    tx: &mut Tx<'_>,
+    number: u32,
+    reason: &str,
+    after: AfterStrike,
+) -> Result<RegisterLine, SchoolError> {
     let mut line = tx
         .get(&REGISTER, &key(number))?
         .ok_or_else(|| SchoolError::Invalid(format!("Sổ đăng bộ không có dòng số {number}.")))?;
@@ -141,16 +223,47 @@ pub fn strike(tx: &mut Tx<'_>, number: u32, reason: &str) -> Result<RegisterLine
             "Hãy ghi lý do gạch bỏ (một dòng, tối đa 200 kí tự).".into(),
         ));
     }
+    if line.frozen.is_none() {
+        line.frozen = Some(row_of(tx, &line)?);
+    }
+    let today = super::changes::today(tx).to_string();
     line.struck = Some(Strike {
-        reason,
-        on: super::changes::today(tx).to_string(),
+        reason: reason.clone(),
+        on: today.clone(),
     });
     tx.put(&REGISTER, &key(number), &line, "register.strike")?;
+    if tx.get(&REGISTER_OF, &line.student)? == Some(number) {
+        match after {
+            AfterStrike::NewLine => {
+                let again = RegisterLine {
+                    struck: None,
+                    frozen: None,
+                    ..line.clone()
+                };
+                open_line(tx, again, "register.reenter")?;
+            }
+            AfterStrike::LeaveRoll => {
+                if let Some(mut s) = tx.get(&super::STUDENTS, &line.student)?
+                    && s.left.is_none()
+                {
+                    s.left = Some(super::Departure {
+                        kind: super::DepartureKind::Struck,
+                        date: today,
+                        to_school: String::new(),
+                        reason,
+                    });
+                    super::save_student(tx, s, "student.struck")?;
+                }
+            }
+        }
+    }
     Ok(line)
 }
 
-/// A register line as printed: the line and what the student's records say now.
-#[derive(Serialize, Clone, Debug, PartialEq)]
+/// A register line as printed: the line and what the student's records say now (or said
+/// when the line was closed).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(default)]
 pub struct RegisterRow {
     pub number: u32,
     pub student: String,
@@ -162,7 +275,11 @@ pub struct RegisterRow {
     pub ethnicity: String,
     /// "Cha: …; Mẹ: …" (and the guardian).
     pub parents: String,
+    /// Nghề nghiệp of each parent named, in the same order ("Cha: …; Mẹ: …").
+    pub parents_jobs: String,
     pub address: String,
+    /// Đối tượng chính sách (con liệt sĩ, hộ nghèo…), as the office recorded it.
+    pub policy: String,
     /// dd/mm/yyyy
     pub entered_on: String,
     pub entered_class: String,
@@ -178,54 +295,77 @@ pub struct RegisterRow {
 
 /// The lines of the students who entered in `year`, by number.
 pub fn rows(rx: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
-    let mut out = Vec::new();
+    let mut lines = Vec::new();
     rx.scan_each(&REGISTER, "", &mut |_, line: RegisterLine| {
-        if line.year != year {
-            return Ok(());
+        if line.year == year {
+            lines.push(line);
         }
-        let s = rx.get(&super::STUDENTS, &line.student)?;
-        let p = super::student_profile(rx, &line.student)?;
-        let mut parents = Vec::new();
-        for (label, name) in [
-            ("Cha", &p.father),
-            ("Mẹ", &p.mother),
-            ("Giám hộ", &p.guardian),
-        ] {
-            if !name.is_empty() {
-                parents.push(format!("{label}: {name}"));
-            }
-        }
-        out.push(RegisterRow {
-            number: line.number,
-            student: line.student.clone(),
-            full_name: s.as_ref().map(|s| s.full_name.clone()).unwrap_or_default(),
-            dob: s
-                .as_ref()
-                .map(|s| super::changes::vi_date(&s.dob))
-                .unwrap_or_default(),
-            gender: s.as_ref().map(|s| s.gender.clone()).unwrap_or_default(),
-            birthplace: p.birthplace,
-            ethnicity: p.ethnicity,
-            parents: parents.join("; "),
-            address: p.address,
-            entered_on: super::changes::vi_date(&line.entered_on),
-            entered_class: line.class_name,
-            arrived_from: s
-                .as_ref()
-                .and_then(|s| s.arrived.as_ref())
-                .map(|a| a.from_school.clone())
-                .unwrap_or_default(),
-            left: s
-                .as_ref()
-                .and_then(|s| s.left.as_ref())
-                .map(|d| d.describe())
-                .unwrap_or_default(),
-            graduation: String::new(),
-            struck: line.struck.map(|k| k.reason).unwrap_or_default(),
-        });
         Ok(())
     })?;
-    Ok(out)
+    lines.iter().map(|l| row_of(rx, l)).collect()
+}
+
+/// One line as printed: a closed line as it was frozen, an open one from the student's
+/// records now.
+pub fn row_of(rx: &impl Read, line: &RegisterLine) -> Result<RegisterRow, StoreError> {
+    let struck = line
+        .struck
+        .as_ref()
+        .map(|k| k.reason.clone())
+        .unwrap_or_default();
+    if let Some(row) = &line.frozen {
+        return Ok(RegisterRow {
+            struck,
+            ..row.clone()
+        });
+    }
+    let s = rx.get(&super::STUDENTS, &line.student)?;
+    let p = super::student_profile(rx, &line.student)?;
+    let (mut parents, mut jobs) = (Vec::new(), Vec::new());
+    for (label, name, job) in [
+        ("Cha", &p.father, &p.father_job),
+        ("Mẹ", &p.mother, &p.mother_job),
+        ("Giám hộ", &p.guardian, &p.guardian_job),
+    ] {
+        if !name.is_empty() {
+            parents.push(format!("{label}: {name}"));
+        }
+        if !job.is_empty() {
+            jobs.push(format!("{label}: {job}"));
+        }
+    }
+    Ok(RegisterRow {
+        number: line.number,
+        student: line.student.clone(),
+        full_name: s.as_ref().map(|s| s.full_name.clone()).unwrap_or_default(),
+        dob: s
+            .as_ref()
+            .map(|s| super::changes::vi_date(&s.dob))
+            .unwrap_or_default(),
+        gender: s.as_ref().map(|s| s.gender.clone()).unwrap_or_default(),
+        birthplace: p.birthplace,
+        ethnicity: p.ethnicity,
+        parents: parents.join("; "),
+        parents_jobs: jobs.join("; "),
+        address: p.address,
+        policy: p.policy,
+        entered_on: super::changes::vi_date(&line.entered_on),
+        entered_class: line.class_name.clone(),
+        arrived_from: s
+            .as_ref()
+            .and_then(|s| s.arrived.as_ref())
+            .map(|a| a.from_school.clone())
+            .unwrap_or_default(),
+        // A struck line (the student left the roll by it) says so in its note, not here.
+        left: s
+            .as_ref()
+            .and_then(|s| s.left.as_ref())
+            .filter(|d| d.kind != super::DepartureKind::Struck)
+            .map(|d| d.describe())
+            .unwrap_or_default(),
+        graduation: String::new(),
+        struck,
+    })
 }
 
 /// The register of a year as a spreadsheet (one row per line, struck lines marked).
@@ -260,7 +400,7 @@ pub fn xlsx(rows: &[RegisterRow], school: &str, year: &str) -> Result<Vec<u8>, S
 }
 
 /// The register's columns, in the order of the paper book.
-pub const HEADERS: [&str; 14] = [
+pub const HEADERS: [&str; 16] = [
     "Số đăng bộ",
     "Họ và tên",
     "Ngày sinh",
@@ -268,7 +408,9 @@ pub const HEADERS: [&str; 14] = [
     "Nơi sinh",
     "Dân tộc",
     "Họ tên cha, mẹ (người giám hộ)",
+    "Nghề nghiệp cha, mẹ (người giám hộ)",
     "Chỗ ở",
+    "Đối tượng chính sách",
     "Ngày vào trường",
     "Lớp",
     "Chuyển đến từ",
@@ -279,7 +421,7 @@ pub const HEADERS: [&str; 14] = [
 
 impl RegisterRow {
     /// Every column after the number, as text.
-    pub fn cells(&self) -> [String; 13] {
+    pub fn cells(&self) -> [String; 15] {
         [
             self.full_name.clone(),
             self.dob.clone(),
@@ -287,7 +429,9 @@ impl RegisterRow {
             self.birthplace.clone(),
             self.ethnicity.clone(),
             self.parents.clone(),
+            self.parents_jobs.clone(),
             self.address.clone(),
+            self.policy.clone(),
             self.entered_on.clone(),
             self.entered_class.clone(),
             self.arrived_from.clone(),
@@ -351,7 +495,7 @@ mod tests {
                 };
                 school::create_class(tx, "2026-2027", class)?;
                 let a = school::add_student(tx, student("079214000001"))?;
-                strike(tx, 1, "Nhập nhầm")?;
+                strike(tx, 1, "Nhập nhầm", AfterStrike::LeaveRoll)?;
                 let b = school::add_student(tx, student("079214000002"))?;
                 Ok((a, b))
             })
@@ -369,7 +513,9 @@ mod tests {
         })
         .unwrap();
         let before = s.read().unwrap().get(&REGISTER, &key(2)).unwrap();
-        let e = s.write(&actor, |tx| strike(tx, 2, "Nhầm")).unwrap_err();
+        let e = s
+            .write(&actor, |tx| strike(tx, 2, "Nhầm", AfterStrike::NewLine))
+            .unwrap_err();
         assert!(
             e.to_string().contains("năm học 2026-2027, đã khoá sổ"),
             "{e}"

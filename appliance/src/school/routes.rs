@@ -34,8 +34,10 @@ pub fn api() -> Router<Shared> {
         .route("/students/{student}/move", post(move_student))
         .route("/students/{student}/transfer-out", post(transfer_out))
         .route("/students/{student}/withdraw", post(withdraw))
+        .route("/students/{student}/reenrol", post(re_enrol))
         .route("/register", get(get_register))
         .route("/register/{number}/strike", post(strike_line))
+        .route("/register/next", put(set_register_next))
         .route("/export/register.xlsx", get(export_register_xlsx))
         .route("/export/register.pdf", get(export_register_pdf))
         .route("/import/students", post(import_students))
@@ -583,6 +585,37 @@ async fn withdraw(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NextBody {
+    next: u32,
+}
+
+/// The number the register's next line gets (continuing a paper book).
+async fn set_register_next(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<NextBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let body = json_body(b)?;
+    let x = write(&s, &u, move |tx| super::register::set_next(tx, body.next)).await?;
+    Ok(Json(json!({ "next": x })))
+}
+
+/// Nhập học lại: a student who left comes back, on a new register line.
+async fn re_enrol(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(student): Path<String>,
+    b: JsonBody<super::changes::ReEnrolment>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    let r = json_body(b)?;
+    let x = write(&s, &u, move |tx| super::changes::re_enrol(tx, &student, r)).await?;
+    Ok(Json(json!({ "student": x })))
+}
+
+#[derive(Deserialize)]
 struct YearQuery {
     /// "2026-2027"; the current year when absent.
     year: Option<String>,
@@ -628,6 +661,9 @@ async fn get_register(
 #[serde(deny_unknown_fields)]
 struct StrikeBody {
     reason: String,
+    /// The student of the line: off the roll (the default) or on a new line.
+    #[serde(default)]
+    after: super::register::AfterStrike,
 }
 
 /// Gạch bỏ a line opened by mistake (it stays in the register, struck, with the reason).
@@ -645,7 +681,7 @@ async fn strike_line(
         )))
     })?;
     let x = write(&s, &u, move |tx| {
-        super::register::strike(tx, number, &body.reason)
+        super::register::strike(tx, number, &body.reason, body.after)
     })
     .await?;
     Ok(Json(json!({ "line": x })))

@@ -1185,8 +1185,7 @@ fn a_profile_change_keeps_the_fields_it_does_not_name() {
     let student = f.students[0].id.clone();
     let full: school::ProfilePatch = serde_json::from_value(serde_json::json!({
         "birthplace": "Bệnh viện Từ Dũ", "ethnicity": "Kinh", "address": "12 Lý Tự Trọng",
-        "father": "Lê Văn Tài", "father_job": "Kĩ sư", "mother": "Trần Thị Hoa",
-        "registry_number": "124/2025", "enrolled_on": "05/09/2025"
+        "father": "Lê Văn Tài", "father_job": "Kĩ sư", "mother": "Trần Thị Hoa"
     }))
     .unwrap();
     let patch =
@@ -1202,13 +1201,7 @@ fn a_profile_change_keeps_the_fields_it_does_not_name() {
     assert_eq!(p.birthplace, "Bệnh viện Từ Dũ");
     assert_eq!(p.father, "Lê Văn Tài");
     assert_eq!(p.father_job, "Kĩ sư");
-    assert_eq!(p.registry_number, "124/2025");
-    assert_eq!(p.enrolled_on, "05/09/2025");
-    let p = save(patch(
-        serde_json::json!({"enrolled_on": "6/9/2025", "father_job": ""}),
-    ))
-    .unwrap();
-    assert_eq!(p.enrolled_on, "06/09/2025", "one printed form");
+    let p = save(patch(serde_json::json!({"father_job": ""}))).unwrap();
     assert_eq!(p.father_job, "", "an empty string clears");
     assert!(p.disability, "kept");
     assert_eq!(p.mother, "Trần Thị Hoa");
@@ -1216,40 +1209,45 @@ fn a_profile_change_keeps_the_fields_it_does_not_name() {
     assert_eq!(school::student_profile(&rx, &student).unwrap(), p);
 }
 
-/// Domain review r4, item 2: "31/02/2024" and "hôm qua" were printed on the học bạ.
+/// Review r8 #3: a number and a date typed into the profile printed on the học bạ against
+/// the register. They are the register's now: any typed value is refused, naming the line,
+/// and nothing is written; "" only clears what older versions stored.
 #[test]
-fn a_profile_date_is_a_real_date_in_one_form() {
+fn the_register_number_and_entry_date_are_not_typed_into_the_profile() {
     let f = fixture();
     let student = f.students[0].id.clone();
-    let save = |d: &str| {
-        let (s, d) = (student.clone(), d.to_string());
-        f.store.write(&office(), move |tx| {
-            school::save_profile(
-                tx,
-                &s,
-                school::ProfilePatch {
-                    enrolled_on: Some(d),
-                    ..Default::default()
-                },
-            )
-        })
+    let save = |p: school::ProfilePatch| {
+        let s = student.clone();
+        f.store
+            .write(&office(), move |tx| school::save_profile(tx, &s, p))
     };
-    for bad in ["31/02/2024", "hôm qua", "5/9", "00/01/2024", "05/09/0025"] {
-        let e = save(bad).expect_err(bad).to_string();
-        assert!(
-            e.contains("Ngày nhập học / chuyển đến") && e.contains(bad),
-            "{bad}: {e}"
-        );
-    }
-    for (good, stored) in [
-        ("05/09/2025", "05/09/2025"),
-        ("5/9/2025", "05/09/2025"),
-        ("2025-09-05", "05/09/2025"),
-        (" 05.09.2025 ", "05/09/2025"),
-        ("", ""),
+    let before = school::student_profile(&f.store.read().unwrap(), &student).unwrap();
+    for patch in [
+        school::ProfilePatch {
+            registry_number: Some("999".into()),
+            ..Default::default()
+        },
+        school::ProfilePatch {
+            enrolled_on: Some("01/01/2000".into()),
+            ethnicity: Some("Kinh".into()),
+            ..Default::default()
+        },
     ] {
-        assert_eq!(save(good).unwrap().enrolled_on, stored, "{good}");
+        let e = save(patch).expect_err("typed").to_string();
+        assert!(e.contains("lấy từ sổ đăng bộ"), "{e}");
     }
+    let after = school::student_profile(&f.store.read().unwrap(), &student).unwrap();
+    assert_eq!(after, before, "nothing written");
+    let p = save(school::ProfilePatch {
+        registry_number: Some(String::new()),
+        enrolled_on: Some(" ".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        (p.registry_number.as_str(), p.enrolled_on.as_str()),
+        ("", "")
+    );
 }
 
 /// The same defect in the other whole-record PUT: rule settings sent in part reset every
