@@ -9,30 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 schools=${1:-100}
-[ -n "${TRAM_BIN:-}" ] || cargo build --release -q
-BIN=$(realpath "${TRAM_BIN:-target/release/tram}")
-work=$(mktemp -d /var/tmp/tram-hubpg.XXXXXX)
-chmod 711 "$work" # the cluster runs as postgres and must reach its folder inside
-pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-as_pg=()
-[ "$(id -u)" -ne 0 ] || as_pg=(runuser -u postgres --)
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  [ ! -d "$work/pg" ] || "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export TRAM_ADMIN_PASSWORD=bench-password-1 TRAM_LOG=warn
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; binary: $BIN"
+. bench/pg-common.sh hubpg
 
 url=${TRAM_BENCH_DATABASE_URL:-}
 if [ -z "$url" ]; then
   pport=18799
-  mkdir -p "$work/pg"; [ "$(id -u)" -ne 0 ] || chown postgres "$work/pg"
-  "${as_pg[@]}" "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
   # Durable as in production (fsync on): the comparison is with redb's Durability::Immediate.
-  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-    -o "-p $pport -k $work/pg -c listen_addresses=127.0.0.1" start >/dev/null
+  pg_start $pport
   "$pg_bin/psql" -q -h 127.0.0.1 -p $pport -U postgres -c 'CREATE DATABASE tramhub'
   url="postgres://postgres@127.0.0.1:$pport/tramhub"
   echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on loopback, fsync on"

@@ -10,27 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 schools=${1:-2000}
-[ -n "${TRAM_BIN:-}" ] || cargo build --release -q
-BIN=$(realpath "${TRAM_BIN:-target/release/tram}")
 for t in wrk curl; do command -v $t >/dev/null || { echo "install $t"; exit 1; }; done
-work=$(mktemp -d /var/tmp/tram-hubscale.XXXXXX)
-chmod 711 "$work"
-pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-as_pg=()
-[ "$(id -u)" -ne 0 ] || as_pg=(runuser -u postgres --)
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  [ ! -d "$work/pg" ] || "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export TRAM_ADMIN_PASSWORD=bench-password-1 TRAM_LOG=warn
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; binary: $BIN"
+. bench/pg-common.sh hubscale
 pport=18797
-mkdir -p "$work/pg"; [ "$(id -u)" -ne 0 ] || chown postgres "$work/pg"
-"${as_pg[@]}" "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-  -o "-p $pport -k $work/pg -c listen_addresses=127.0.0.1 -c shared_buffers=1GB" start >/dev/null
+pg_start $pport shared_buffers=1GB
 psql() { "$pg_bin/psql" -v ON_ERROR_STOP=1 -q -h 127.0.0.1 -p $pport -U postgres "$@"; }
 psql -c 'CREATE DATABASE tramhub'
 url="postgres://postgres@127.0.0.1:$pport/tramhub"

@@ -56,6 +56,9 @@ pub struct BenchRelayHubArgs {
     batches: u64,
     #[arg(long, default_value_t = 500)]
     entries: u64,
+    /// At most this many schools sending at once (0: every school at once).
+    #[arg(long, default_value_t = 0)]
+    concurrency: usize,
     /// The hub's PostgreSQL (a hub on PostgreSQL): tokens are issued there, not by the socket.
     #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
     database_url: Option<String>,
@@ -123,6 +126,7 @@ pub fn relay_hub(args: BenchRelayHubArgs) -> anyhow::Result<ExitCode> {
         schools,
         batches,
         entries,
+        concurrency,
         database_url,
     } = args;
     let pg = match &database_url {
@@ -132,7 +136,6 @@ pub fn relay_hub(args: BenchRelayHubArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let t = std::time::Instant::now();
     // The running hub holds its database: its control socket issues the tokens.
     let issue_token = |code: &str, name: &str| {
         if let Some(pg) = &pg {
@@ -148,21 +151,27 @@ pub fn relay_hub(args: BenchRelayHubArgs) -> anyhow::Result<ExitCode> {
             .text
             .ok_or_else(|| anyhow::anyhow!("no token"))
     };
-    let mut lat = rt.block_on(tram::relay::bench_hub(
+    let (mut lat, secs) = rt.block_on(tram::relay::bench_hub(
         &hub,
         issue_token,
         schools,
         batches,
         entries,
+        concurrency,
     ))?;
-    let secs = t.elapsed().as_secs_f64();
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     println!(
-        "{} batches ({} schools x {batches}, {entries} records each) in {secs:.1} s: {:.0} batches/s, ack latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{} batches ({} schools x {batches}, {entries} records each, {} at a time) in {secs:.1} s: {:.0} batches/s, {:.0} records/s, ack latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         lat.len(),
         schools,
+        if concurrency == 0 {
+            schools
+        } else {
+            concurrency
+        },
         lat.len() as f64 / secs,
+        lat.len() as f64 * entries as f64 / secs,
         pct(0.5),
         pct(0.99),
         lat.last().copied().unwrap_or(0.0)

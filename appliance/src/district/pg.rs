@@ -333,7 +333,9 @@ impl HubStorage for PgHub {
             kinds.push(*kind);
             keys.push(*key);
             ops.push(e.op.as_str());
-            records.push(e.record.clone());
+            // Borrowed, not cloned: a deep copy of every record was a good share of the hub's
+            // CPU on a 6,000-record batch (allocation and memmove in `perf`, bench/hub-ingest.sh).
+            records.push(e.record.as_ref());
             seqs.push(i(e.seq));
             ats.push(e.at.as_str());
         }
