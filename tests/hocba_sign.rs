@@ -1703,3 +1703,96 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("TRAN VAN HUNG"), "{}", text(&o));
 }
+
+/// The versions stored for `class` (student, version, stage, SHA-256), as BGH sees them.
+fn versions(c: &reqwest::blocking::Client, b: &str, class: &str) -> Vec<String> {
+    let v: serde_json::Value = c
+        .get(format!("{b}/api/v1/hocba/classes/{class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["student"], r["version"], r["stage"], r["sha256"]
+            )
+        })
+        .collect()
+}
+
+/// What the box's verify API says of `pdf`.
+fn verify(c: &reqwest::blocking::Client, b: &str, pdf: Vec<u8>) -> serde_json::Value {
+    c.post(format!("{b}/api/v1/hocba/verify"))
+        .header("Content-Type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(c, b))
+        .body(pdf)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// A recompute leaves a class locked on its own alone: the demo's 9A1 has its year locked for
+/// itself and signed; BGH locks term II for the school (forced) and recomputes it under another
+/// rule version. The preview and the recompute touch the classes the school's lock holds (9A2
+/// is recomputed), never 9A1 — its stored results still match its signed học bạ, whose
+/// versions are unchanged. Before the fix the recompute rewrote 9A1's results under the school
+/// lock's rule and the signed files no longer matched the box.
+#[test]
+fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("data"), false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let signed = roll(&bgh, &b, SIGNED);
+    let open = roll(&bgh, &b, CLASS);
+    let before = versions(&bgh, &b, SIGNED);
+    assert_eq!(before.len(), 2 * signed.len(), "{before:?}");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/lock"),
+        serde_json::json!({"force": true}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let rule = "tt27-2020.1";
+    let preview: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/grades/terms/hk2/recompute?rule={rule}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let changes = preview["changes"].as_array().unwrap();
+    let touches = |students: &[(String, String)]| {
+        changes
+            .iter()
+            .filter(|c| students.iter().any(|(id, _)| c["student"] == id.as_str()))
+            .count()
+    };
+    assert_eq!(touches(&signed), 0, "9A1 in the recompute: {preview}");
+    assert!(touches(&open) > 0, "9A2 not recomputed: {preview}");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/recompute"),
+        serde_json::json!({ "rule": rule }),
+    );
+    assert_eq!(code, 200, "{e}");
+    assert_eq!(e["changed"].as_u64(), Some(changes.len() as u64), "{e}");
+    assert_eq!(versions(&bgh, &b, SIGNED), before);
+    for (id, name) in &signed {
+        let pdf = bgh
+            .get(format!("{b}/grades/hocba/{id}/signed"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+            .to_vec();
+        let r = verify(&bgh, &b, pdf);
+        assert_eq!(r["valid"], true, "{name}: {r}");
+        assert_eq!(r["data"]["state"], "matches", "{name}: {r}");
+    }
+}
