@@ -1796,3 +1796,103 @@ fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
         assert_eq!(r["data"]["state"], "matches", "{name}: {r}");
     }
 }
+
+/// A student who transferred out during the year gets a signed học bạ for the hồ sơ chuyển
+/// trường (issue 22): from her học bạ page the homeroom teacher of her class signs her file
+/// alone, then the principal over it; the file carries both signatures valid (the box's verify
+/// and pdfsig), data matching the box, and the print says "Chuyển trường ngày …". A student
+/// still on the roll is refused with the reason (signed with the class), and the principal
+/// cannot sign first.
+#[test]
+fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let homeroom = homeroom_of(&s, CLASS);
+    let admin = s.login("admin");
+    let bgh = s.login("hieutruong");
+    let students = roll(&bgh, &b, CLASS);
+    let (leaver, staying) = (&students[0], &students[1]);
+    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
+    let (code, e) = post(
+        &admin,
+        format!("{b}/api/v1/students/{}/transfer-out", leaver.0),
+        serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    // Her homeroom teacher's certificate is issued on the box (the command reads the database).
+    s.stop();
+    let o = issue(&homeroom, "gvcn", &data);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let url = |id: &str| format!("{b}/api/v1/hocba/students/{id}/sign");
+    let gvcn_body = serde_json::json!({"stage": "gvcn", "pin": PIN});
+    let ht_body = serde_json::json!({"stage": "principal", "pin": DEMO_PIN});
+
+    let (code, e) = post(&gvcn, url(&staying.0), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("still_on_roll")),
+        "{e}"
+    );
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&staying.1) && msg.contains("ký cùng cả lớp"),
+        "{msg}"
+    );
+    let (code, e) = post(&bgh, url(&leaver.0), ht_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("homeroom_first")),
+        "{e}"
+    );
+    let (code, e) = post(&gvcn, url(&leaver.0), gvcn_body.clone());
+    assert_eq!(code, 200, "{e}");
+    assert_eq!(e["signed"], 1, "{e}");
+    let (code, e) = post(&gvcn, url(&leaver.0), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("already_signed")),
+        "{e}"
+    );
+    let (code, e) = post(&bgh, url(&leaver.0), ht_body);
+    assert_eq!(code, 200, "{e}");
+
+    let page = gvcn
+        .get(format!("{b}/grades/hocba/{}", leaver.0))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("id=\"hocba-sign-student\""), "{page}");
+    assert!(page.contains("Bản đã ký: v1"), "{page}");
+    let pdf = gvcn
+        .get(format!("{b}/grades/hocba/{}/signed", leaver.0))
+        .send()
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    let pdf = pdf.bytes().unwrap().to_vec();
+    let r = verify(&bgh, &b, pdf.clone());
+    assert_eq!(r["valid"], true, "{r}");
+    assert_eq!(r["signatures"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(r["data"]["state"], "matches", "{r}");
+    let file = tmp.path().join("leaver.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    if on_path("pdftotext") {
+        let o = Command::new("pdftotext")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(t.contains("Chuyển trường ngày"), "{t}");
+    }
+    if on_path("pdfsig") {
+        let out = pdfsig(&file, &data.join("keys/signing-ca.crt"), tmp.path());
+        assert_eq!(out.matches("Signature is Valid").count(), 2, "{out}");
+    }
+}
