@@ -1896,3 +1896,52 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         assert_eq!(out.matches("Signature is Valid").count(), 2, "{out}");
     }
 }
+
+/// `tram serve --demo` answers before its signed class is made (issue 22): the ~80 signatures
+/// of 2026-9a1 held the start-up for seconds; now /healthz answers first and lists the class
+/// while a background task signs it, the class page says "đang ký…" meanwhile, and once the
+/// list is empty every student of 9A1 has both signatures. Before the change the first
+/// /healthz came after the signing and listed nothing.
+#[test]
+fn the_demo_answers_before_its_class_is_signed_and_signs_it_in_the_background() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Server::start_listening(&tmp.path().join("data"));
+    let b = s.base();
+    let first: serde_json::Value = s
+        .client()
+        .get(format!("{b}/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(first["signing"], serde_json::json!([SIGNED]), "{first}");
+    let bgh = s.login("hieutruong");
+    let page = bgh
+        .get(format!("{b}/grades/class/{SIGNED}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let after: serde_json::Value = s
+        .client()
+        .get(format!("{b}/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    // The list only empties: still signing after the page was drawn, the page said so.
+    if after["signing"] == serde_json::json!([SIGNED]) {
+        assert!(page.contains("id=\"hocba-signing\""), "{page}");
+    }
+    s.wait_signed();
+    let students = roll(&bgh, &b, SIGNED);
+    let v = versions(&bgh, &b, SIGNED);
+    assert_eq!(v.len(), 2 * students.len(), "{v:?}");
+    let page = bgh
+        .get(format!("{b}/grades/class/{SIGNED}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!page.contains("id=\"hocba-signing\""), "{page}");
+}

@@ -40,6 +40,28 @@ pub const STAMP_WAITING: Collection<String> =
 pub static STAMP_WAKE: std::sync::LazyLock<tokio::sync::Notify> =
     std::sync::LazyLock::new(tokio::sync::Notify::new);
 
+/// Classes whose học bạ a background task is signing now (the demo's 9A1 after the server
+/// listens, `demo::spawn_signing`): the class page says "đang ký…" and `/healthz` lists them,
+/// so whoever waits for the signed files has a signal to poll rather than a guess.
+static SIGNING_NOW: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Marks `class` as being signed in the background (`on`), or done.
+pub fn set_signing_now(class: &str, on: bool) {
+    let mut set = SIGNING_NOW.lock().unwrap_or_else(|e| e.into_inner());
+    if on {
+        set.insert(class.to_string());
+    } else {
+        set.remove(class);
+    }
+}
+
+/// The classes being signed in the background now.
+pub fn signing_now() -> Vec<String> {
+    let set = SIGNING_NOW.lock().unwrap_or_else(|e| e.into_inner());
+    set.iter().cloned().collect()
+}
+
 /// Who signs at which step: the homeroom teacher (GVCN) first, then the principal or a vice
 /// principal (BGH) over her signature.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,21 +344,7 @@ pub fn check_may_sign(
     stage: Stage,
 ) -> Result<(SignerRecord, jiff::Timestamp), HocbaError> {
     let class = super::class_of(r, class_id)?;
-    match stage {
-        Stage::Gvcn if class.homeroom.as_deref() != Some(p.account.id.as_str()) => {
-            return Err(HocbaError::NotHomeroom);
-        }
-        Stage::Principal
-            if !p.account.roles.contains(&Role::Principal)
-                && !p.account.roles.contains(&Role::VicePrincipal) =>
-        {
-            return Err(HocbaError::NotPrincipal);
-        }
-        _ => {}
-    }
-    if p.quarantined {
-        return Err(HocbaError::Quarantined);
-    }
+    check_stage(&class, p, stage)?;
     let lock = super::class_term_lock(r, &class, TermId::Hk2)?
         .filter(|l| l.locked)
         .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
@@ -387,6 +395,31 @@ fn fitting_signer(r: &impl Read, p: &Principal, stage: Stage) -> Result<SignerRe
         return Err(HocbaError::WrongRole(rec.role.clone()));
     }
     Ok(rec)
+}
+
+/// Whether `p` may sign at `stage` for `class` at all: its homeroom teacher first, a BGH member
+/// over her, nobody in quarantine.
+fn check_stage(
+    class: &crate::school::Class,
+    p: &Principal,
+    stage: Stage,
+) -> Result<(), HocbaError> {
+    match stage {
+        Stage::Gvcn if class.homeroom.as_deref() != Some(p.account.id.as_str()) => {
+            return Err(HocbaError::NotHomeroom);
+        }
+        Stage::Principal
+            if !p.account.roles.contains(&Role::Principal)
+                && !p.account.roles.contains(&Role::VicePrincipal) =>
+        {
+            return Err(HocbaError::NotPrincipal);
+        }
+        _ => {}
+    }
+    if p.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    Ok(())
 }
 
 /// What each student of the book still lacks for a học bạ worth signing: "name (Học kì I:
@@ -538,25 +571,7 @@ pub fn sign_class(
                 return Err(HocbaError::LockChanged);
             }
             for r in &rows {
-                let key = format!(
-                    "{}/{}/{:04}/{}",
-                    r.class,
-                    r.student,
-                    r.version,
-                    r.stage.key_part()
-                );
-                if tx.get(&SIGNED, &key)?.is_some() {
-                    // Signed meanwhile by a second click: this batch is not needed.
-                    return Err(HocbaError::AlreadySigned);
-                }
-                tx.put(&SIGNED, &key, r, "hocba.signed")?;
-                // The new signature waits for its time-stamp; the one it was signed over can
-                // no longer get one (see STAMP_WAITING).
-                tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
-                if r.stage == Stage::Principal {
-                    let under = format!("{}/{}/{:04}/1", r.class, r.student, r.version);
-                    tx.delete(&STAMP_WAITING, &under, "hocba.stamp_waiting")?;
-                }
+                put_signature(tx, r)?;
             }
             tx.event(
                 "hocba.class_signed",
@@ -688,26 +703,13 @@ pub fn sign_student(
         now,
     };
     store.write(&actor, |tx| {
-        let key = format!(
-            "{class_id}/{student_id}/{:04}/{}",
-            version,
-            stage.key_part()
-        );
-        if tx.get(&SIGNED, &key)?.is_some() {
-            return Err(HocbaError::AlreadySigned);
-        }
+        put_signature(tx, &row)?;
         for (k, res) in &fresh {
             // A lock or another signing stored a result meanwhile: the print is stale.
             if tx.get(&super::RESULTS, k)?.is_some() {
                 return Err(HocbaError::RecordChanged);
             }
             tx.put(&super::RESULTS, k, res, "grades.result")?;
-        }
-        tx.put(&SIGNED, &key, &row, "hocba.signed")?;
-        tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
-        if stage == Stage::Principal {
-            let under = format!("{class_id}/{student_id}/{version:04}/1");
-            tx.delete(&STAMP_WAITING, &under, "hocba.stamp_waiting")?;
         }
         tx.event(
             "hocba.student_signed",
@@ -741,21 +743,7 @@ pub fn check_may_sign_student(
     let Some(left) = &st.left else {
         return Err(HocbaError::StillOnRoll(st.full_name, class.name));
     };
-    match stage {
-        Stage::Gvcn if class.homeroom.as_deref() != Some(p.account.id.as_str()) => {
-            return Err(HocbaError::NotHomeroom);
-        }
-        Stage::Principal
-            if !p.account.roles.contains(&Role::Principal)
-                && !p.account.roles.contains(&Role::VicePrincipal) =>
-        {
-            return Err(HocbaError::NotPrincipal);
-        }
-        _ => {}
-    }
-    if p.quarantined {
-        return Err(HocbaError::Quarantined);
-    }
+    check_stage(&class, p, stage)?;
     if stage == Stage::Principal {
         // The print names the BGH member who locked the year, else the principal
         // (`forms::context`): only they sign over it.
@@ -793,6 +781,29 @@ pub fn check_may_sign_student(
         .position(|x| x.id == st.id)
         .ok_or_else(|| GradeError::UnknownStudent(student_id.to_string()))?;
     Ok((fitting_signer(r, p, stage)?, departed, book, i))
+}
+
+/// Stores one signature's row, refused when it is there already (signed meanwhile by a second
+/// click). The new signature waits for its time-stamp; the one it was signed over can no
+/// longer get one (see STAMP_WAITING).
+fn put_signature(tx: &mut crate::store::Tx<'_>, r: &SignedHocba) -> Result<(), HocbaError> {
+    let key = format!(
+        "{}/{}/{:04}/{}",
+        r.class,
+        r.student,
+        r.version,
+        r.stage.key_part()
+    );
+    if tx.get(&SIGNED, &key)?.is_some() {
+        return Err(HocbaError::AlreadySigned);
+    }
+    tx.put(&SIGNED, &key, r, "hocba.signed")?;
+    tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
+    if r.stage == Stage::Principal {
+        let under = format!("{}/{}/{:04}/1", r.class, r.student, r.version);
+        tx.delete(&STAMP_WAITING, &under, "hocba.stamp_waiting")?;
+    }
+    Ok(())
 }
 
 /// The name of the structured data inside a signed học bạ.

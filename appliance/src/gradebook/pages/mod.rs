@@ -367,6 +367,8 @@ pub struct HocbaPanel {
     pub locked: bool,
     pub gvcn: bool,
     pub bgh: bool,
+    /// A background task is signing the class now (the demo's 9A1 just after start-up).
+    pub signing: bool,
     /// (student name, version, stage, time, signer — role, SHA-256 prefix), oldest first per
     /// student.
     pub versions: Vec<(String, u32, &'static str, String, String, String)>,
@@ -487,6 +489,7 @@ fn hocba_panel(
         gvcn: book.class.homeroom.as_deref() == Some(p.account.id.as_str()),
         bgh: p.account.roles.contains(&Role::Principal)
             || p.account.roles.contains(&Role::VicePrincipal),
+        signing: super::hocba::signing_now().contains(&book.class.id),
         versions,
     })
 }
