@@ -1945,3 +1945,43 @@ fn the_demo_answers_before_its_class_is_signed_and_signs_it_in_the_background() 
         .unwrap();
     assert!(!page.contains("id=\"hocba-signing\""), "{page}");
 }
+
+/// Replacing an imported certificate keeps its chain trusted for what it signed: the principal
+/// signs with her licensed CA's certificate, then her signer is replaced by a school-CA one
+/// (`--replace`); the box's verify still finds the earlier signature valid and vouched for by
+/// "CA công cộng: Test Licensed CA". Before, the replace dropped the chain with the record and
+/// the file was reported untrusted.
+#[test]
+fn a_replaced_imported_certificate_keeps_its_earlier_signatures_trusted() {
+    let Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        homeroom,
+    }) = licensed()
+    else {
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    };
+    let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let twice = sign_in_turn(&data, &homeroom, &unsigned, tmp.path());
+    let signed = std::fs::read(&twice).unwrap();
+    let o = issue("hieutruong", "hieu-truong", &data);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let v = verify(&bgh, &b, signed);
+    assert_eq!(v["valid"], true, "{v}");
+    let sigs = v["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{v}");
+    assert_eq!(
+        sigs[1]["trusted_by"], "CA công cộng: Test Licensed CA",
+        "{v}"
+    );
+}

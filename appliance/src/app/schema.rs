@@ -31,6 +31,7 @@ pub fn schema() -> Schema {
             dept::TABLES,
             &[lessons::export::APPROVALS.name],
             &[gradebook::hocba::STAMP_WAITING.name],
+            &[gradebook::hocba::REPLACED_CHAINS.name],
         ]
         .concat(),
         migrations: vec![

@@ -36,6 +36,16 @@ pub const TABLES: [&str; 2] = [SIGNERS.name, SIGNED.name];
 pub const STAMP_WAITING: Collection<String> =
     Collection::new("gradebook.hocba_unstamped.v1", AuditPolicy::Values, None);
 
+/// The chains of licensed-CA certificates that were replaced (`store_signer` with replace),
+/// keyed by the account and the replaced certificate's SHA-256: the signatures already made
+/// with them must still chain to a CA the box trusts (`trust_anchors`), as the certificate no
+/// longer is in [`SIGNERS`]. Only certificates, no key; listed in `app/schema.rs`.
+pub const REPLACED_CHAINS: Collection<Vec<String>> = Collection::new(
+    "gradebook.hocba_replaced_chains.v1",
+    AuditPolicy::Values,
+    None,
+);
+
 /// Wakes the stamper when a class was signed, so a box online stamps at once.
 pub static STAMP_WAKE: std::sync::LazyLock<tokio::sync::Notify> =
     std::sync::LazyLock::new(tokio::sync::Notify::new);
@@ -233,9 +243,19 @@ pub fn store_signer(
     replace: bool,
 ) -> Result<bool, HocbaError> {
     store.write(actor, |tx| {
-        let existed = tx.get(&SIGNERS, &rec.account)?.is_some();
+        let old = tx.get(&SIGNERS, &rec.account)?;
+        let existed = old.is_some();
         if existed && !replace {
             return Err(HocbaError::SignerExists);
+        }
+        // Dropping the old chain with the record left every học bạ it signed untrusted here.
+        if let Some(old) = old.filter(|o| !o.chain.is_empty()) {
+            let key = format!(
+                "{}/{}",
+                rec.account,
+                hex::encode(sha2::Sha256::digest(old.cert.as_bytes()))
+            );
+            tx.put(&REPLACED_CHAINS, &key, &old.chain, "hocba.chain_kept")?;
         }
         let action = if existed {
             "hocba.signer_replaced"
@@ -1190,10 +1210,14 @@ fn trust_anchors(
 ) -> Result<Vec<(x509_cert::Certificate, String)>, HocbaError> {
     use der::Decode;
     let mut out = vec![(school, "CA của trường".to_string())];
-    for (_, rec) in r.scan(&SIGNERS, "")? {
+    let chains = r
+        .scan(&SIGNERS, "")?
+        .into_iter()
+        .map(|(_, rec)| rec.chain)
+        .chain(r.scan(&REPLACED_CHAINS, "")?.into_iter().map(|(_, c)| c));
+    for chain in chains {
         // Issuer first: the first certificate names the licensed CA, the last is the top.
-        let chain: Vec<x509_cert::Certificate> = rec
-            .chain
+        let chain: Vec<x509_cert::Certificate> = chain
             .iter()
             .filter_map(|h| hex::decode(h).ok())
             .filter_map(|d| x509_cert::Certificate::from_der(&d).ok())
