@@ -1958,3 +1958,285 @@ fn a_hocba_needs_both_stages_and_signatures_from_the_schools_register() {
         "{v}"
     );
 }
+
+/// The versions stored for `class` (student, version, stage, SHA-256), as BGH sees them.
+fn versions(c: &reqwest::blocking::Client, b: &str, class: &str) -> Vec<String> {
+    let v: serde_json::Value = c
+        .get(format!("{b}/api/v1/hocba/classes/{class}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["student"], r["version"], r["stage"], r["sha256"]
+            )
+        })
+        .collect()
+}
+
+/// What the box's verify API says of `pdf`.
+fn verify(c: &reqwest::blocking::Client, b: &str, pdf: Vec<u8>) -> serde_json::Value {
+    c.post(format!("{b}/api/v1/hocba/verify"))
+        .header("Content-Type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(c, b))
+        .body(pdf)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// A recompute leaves a class locked on its own alone: the demo's 9A1 has its year locked for
+/// itself and signed; BGH locks term II for the school (forced) and recomputes it under another
+/// rule version. The preview and the recompute touch the classes the school's lock holds (9A2
+/// is recomputed), never 9A1 — its stored results still match its signed học bạ, whose
+/// versions are unchanged. Before the fix the recompute rewrote 9A1's results under the school
+/// lock's rule and the signed files no longer matched the box.
+#[test]
+fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("data"), false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let signed = roll(&bgh, &b, SIGNED);
+    let open = roll(&bgh, &b, CLASS);
+    let before = versions(&bgh, &b, SIGNED);
+    assert_eq!(before.len(), 2 * signed.len(), "{before:?}");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/lock"),
+        serde_json::json!({"force": true}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let rule = "tt27-2020.1";
+    let preview: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/grades/terms/hk2/recompute?rule={rule}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let changes = preview["changes"].as_array().unwrap();
+    let touches = |students: &[(String, String)]| {
+        changes
+            .iter()
+            .filter(|c| students.iter().any(|(id, _)| c["student"] == id.as_str()))
+            .count()
+    };
+    assert_eq!(touches(&signed), 0, "9A1 in the recompute: {preview}");
+    assert!(touches(&open) > 0, "9A2 not recomputed: {preview}");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/recompute"),
+        serde_json::json!({ "rule": rule }),
+    );
+    assert_eq!(code, 200, "{e}");
+    assert_eq!(e["changed"].as_u64(), Some(changes.len() as u64), "{e}");
+    assert_eq!(versions(&bgh, &b, SIGNED), before);
+    for (id, name) in &signed {
+        let pdf = bgh
+            .get(format!("{b}/grades/hocba/{id}/signed"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap()
+            .to_vec();
+        let r = verify(&bgh, &b, pdf);
+        assert_eq!(r["valid"], true, "{name}: {r}");
+        assert_eq!(r["data"]["state"], "matches", "{name}: {r}");
+    }
+}
+
+/// A student who transferred out during the year gets a signed học bạ for the hồ sơ chuyển
+/// trường (issue 22): from her học bạ page the homeroom teacher of her class signs her file
+/// alone, then the principal over it; the file carries both signatures valid (the box's verify
+/// and pdfsig), data matching the box, and the print says "Chuyển trường ngày …". A student
+/// still on the roll is refused with the reason (signed with the class), and the principal
+/// cannot sign first.
+#[test]
+fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let homeroom = homeroom_of(&s, CLASS);
+    let admin = s.login("admin");
+    let bgh = s.login("hieutruong");
+    let students = roll(&bgh, &b, CLASS);
+    let (leaver, staying) = (&students[0], &students[1]);
+    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
+    let (code, e) = post(
+        &admin,
+        format!("{b}/api/v1/students/{}/transfer-out", leaver.0),
+        serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    // Her homeroom teacher's certificate is issued on the box (the command reads the database).
+    s.stop();
+    let o = issue(&homeroom, "gvcn", &data);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let url = |id: &str| format!("{b}/api/v1/hocba/students/{id}/sign");
+    let gvcn_body = serde_json::json!({"stage": "gvcn", "pin": PIN});
+    let ht_body = serde_json::json!({"stage": "principal", "pin": DEMO_PIN});
+
+    let (code, e) = post(&gvcn, url(&staying.0), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("still_on_roll")),
+        "{e}"
+    );
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&staying.1) && msg.contains("ký cùng cả lớp"),
+        "{msg}"
+    );
+    let (code, e) = post(&bgh, url(&leaver.0), ht_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("homeroom_first")),
+        "{e}"
+    );
+    let (code, e) = post(&gvcn, url(&leaver.0), gvcn_body.clone());
+    assert_eq!(code, 200, "{e}");
+    assert_eq!(e["signed"], 1, "{e}");
+    let (code, e) = post(&gvcn, url(&leaver.0), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("already_signed")),
+        "{e}"
+    );
+    let (code, e) = post(&bgh, url(&leaver.0), ht_body);
+    assert_eq!(code, 200, "{e}");
+
+    let page = gvcn
+        .get(format!("{b}/grades/hocba/{}", leaver.0))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("id=\"hocba-sign-student\""), "{page}");
+    assert!(page.contains("Bản đã ký: v1"), "{page}");
+    let pdf = gvcn
+        .get(format!("{b}/grades/hocba/{}/signed", leaver.0))
+        .send()
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    let pdf = pdf.bytes().unwrap().to_vec();
+    let r = verify(&bgh, &b, pdf.clone());
+    assert_eq!(r["valid"], true, "{r}");
+    assert_eq!(r["signatures"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(r["data"]["state"], "matches", "{r}");
+    let file = tmp.path().join("leaver.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    if on_path("pdftotext") {
+        let o = Command::new("pdftotext")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(t.contains("Chuyển trường ngày"), "{t}");
+    }
+    if on_path("pdfsig") {
+        let out = pdfsig(&file, &data.join("keys/signing-ca.crt"), tmp.path());
+        assert_eq!(out.matches("Signature is Valid").count(), 2, "{out}");
+    }
+}
+
+/// `tram serve --demo` answers before its signed class is made (issue 22): the ~80 signatures
+/// of 2026-9a1 held the start-up for seconds; now /healthz answers first and lists the class
+/// while a background task signs it, the class page says "đang ký…" meanwhile, and once the
+/// list is empty every student of 9A1 has both signatures. Before the change the first
+/// /healthz came after the signing and listed nothing.
+#[test]
+fn the_demo_answers_before_its_class_is_signed_and_signs_it_in_the_background() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Server::start_listening(&tmp.path().join("data"));
+    let b = s.base();
+    let first: serde_json::Value = s
+        .client()
+        .get(format!("{b}/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(first["signing"], serde_json::json!([SIGNED]), "{first}");
+    let bgh = s.login("hieutruong");
+    let page = bgh
+        .get(format!("{b}/grades/class/{SIGNED}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let after: serde_json::Value = s
+        .client()
+        .get(format!("{b}/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    // The list only empties: still signing after the page was drawn, the page said so.
+    if after["signing"] == serde_json::json!([SIGNED]) {
+        assert!(page.contains("id=\"hocba-signing\""), "{page}");
+    }
+    s.wait_signed();
+    let students = roll(&bgh, &b, SIGNED);
+    let v = versions(&bgh, &b, SIGNED);
+    assert_eq!(v.len(), 2 * students.len(), "{v:?}");
+    let page = bgh
+        .get(format!("{b}/grades/class/{SIGNED}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!page.contains("id=\"hocba-signing\""), "{page}");
+}
+
+/// Replacing an imported certificate keeps its chain trusted for what it signed: the principal
+/// signs with her licensed CA's certificate, then her signer is replaced by a school-CA one
+/// (`--replace`); the box's verify still finds the earlier signature valid and vouched for by
+/// "CA công cộng: Test Licensed CA". Before, the replace dropped the chain with the record and
+/// the file was reported untrusted.
+#[test]
+fn a_replaced_imported_certificate_keeps_its_earlier_signatures_trusted() {
+    let Some(Licensed {
+        tmp,
+        data,
+        ca_dir,
+        unsigned,
+        homeroom,
+    }) = licensed()
+    else {
+        eprintln!("SKIPPED: openssl not installed");
+        return;
+    };
+    let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let twice = sign_in_turn(&data, &homeroom, &unsigned, tmp.path());
+    let signed = std::fs::read(&twice).unwrap();
+    let o = issue("hieutruong", "hieu-truong", &data);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let v = verify(&bgh, &b, signed);
+    assert_eq!(v["valid"], true, "{v}");
+    let sigs = v["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{v}");
+    assert_eq!(
+        sigs[1]["trusted_by"], "CA công cộng: Test Licensed CA",
+        "{v}"
+    );
+}

@@ -83,6 +83,34 @@ impl Server {
         s
     }
 
+    /// As [`Server::start`], returning as soon as /healthz answers: the demo may still be
+    /// signing 2026-9a1 in the background ([`Server::wait_signed`] waits for it).
+    pub fn start_listening(data: &Path) -> Server {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (port, boot_port) = (free_port(), free_port());
+        let child = Command::new(bin())
+            .args(["serve", "--data-dir"])
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--bootstrap-listen", &format!("127.0.0.1:{boot_port}")])
+            .args(["--demo", "--no-mdns", "--http-only"])
+            .env("TRAM_ADMIN_PASSWORD", PASSWORD)
+            .env("TRAM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn tram");
+        let mut s = Server {
+            child,
+            port,
+            data: data.to_path_buf(),
+            https: false,
+            boot_port,
+        };
+        s.wait_listening();
+        s
+    }
+
     pub fn base(&self) -> String {
         format!(
             "{}://127.0.0.1:{}",
@@ -107,6 +135,11 @@ impl Server {
     }
 
     fn wait_ready(&mut self) {
+        self.wait_listening();
+        self.wait_signed();
+    }
+
+    fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let c = reqwest::blocking::Client::builder()
             .danger_accept_invalid_certs(true)
@@ -127,6 +160,38 @@ impl Server {
                 "tram did not answer /healthz within 60 s"
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until /healthz lists no class still being signed in the background.
+    pub fn wait_signed(&mut self) {
+        let c = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        // The demo signs 2026-9a1 (and fills 9a2) after the server listens; tests read both,
+        // so they wait for /healthz to list no class still being signed.
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let body: serde_json::Value = c
+                .get(format!("{}/healthz", self.base()))
+                .send()
+                .and_then(|r| r.json())
+                .unwrap_or_default();
+            // An older binary (the migration test's) has no list: nothing to wait for.
+            let signing = body["signing"].as_array().cloned().unwrap_or_default();
+            if body.is_object() && signing.is_empty() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("tram exited while the demo was signing {signing:?}: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the demo's background signing of {signing:?} did not finish within 180 s (/healthz: {body})"
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 

@@ -88,6 +88,8 @@ async fn healthz(State(s): State<Shared>) -> Response {
         "free_disk_bytes": crate::config::free_disk_bytes(s.store.dir()),
         "uptime_seconds": s.started.elapsed().as_secs(),
         "backup": backup_health(&s),
+        // Classes a background task is still signing (the demo's 9A1 just after start-up).
+        "signing": crate::gradebook::hocba::signing_now(),
     });
     let code = if ok {
         StatusCode::OK

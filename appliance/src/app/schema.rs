@@ -35,6 +35,7 @@ pub fn schema() -> Schema {
             &[gradebook::hocba::STAMP_WAITING.name],
             &[gradebook::hocba::REGISTER.name],
             &[district::hold::HOLDS.name],
+            &[gradebook::hocba::REPLACED_CHAINS.name],
         ]
         .concat(),
         migrations: vec![

@@ -118,6 +118,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     schedule.first_check_after = std::time::Duration::from_secs(backup.backup_first_check);
     if demo {
         seed_demo(&store, demo_students, demo_class_size)?;
+        // The signed class (~80 signatures) is made beside the server, not before it listens.
+        demo::spawn_signing(store.clone())?;
     }
     trim_heap_every(HEAP_TRIM_PERIOD);
     // Reads, file chunks and hashing run on blocking threads; on a box of 2–4 cores

@@ -23,7 +23,7 @@ use catalogue::{demo_pdf, seed_library};
 use people::{Lcg, demo_profile, person};
 pub use plans::DEMO_PIN;
 use plans::seed_lessons;
-pub use signed::{COMPLETE_CLASS, SIGNED_CLASS};
+pub use signed::{COMPLETE_CLASS, SIGNED_CLASS, spawn_signing};
 
 /// Department, subject, kind, periods per year for grades 6, 7, 8, 9 (DOMAIN.md §1.2).
 const SUBJECTS: &[(&str, &str, SubjectKind, [u16; 4])] = &[
@@ -113,10 +113,16 @@ pub fn seed(
     students_total: usize,
     now: jiff::Timestamp,
 ) -> anyhow::Result<DemoOutcome> {
-    seed_with_class_size(store, password_phc, students_total, 40, now)
+    let out = seed_with_class_size(store, password_phc, students_total, 40, now)?;
+    if out.created {
+        signed::seed_signed_class(store, now)?;
+    }
+    Ok(out)
 }
 
-/// As [`seed`], with `per_class` students in each class (benchmarks use 45, the legal maximum).
+/// As [`seed`], with `per_class` students in each class (benchmarks use 45, the legal maximum),
+/// and without the signed class: `tram serve --demo` signs it after it listens
+/// ([`spawn_signing`]), since its ~80 signatures held the start-up for seconds.
 pub fn seed_with_class_size(
     store: &Store,
     password_phc: &str,
@@ -342,7 +348,6 @@ pub fn seed_with_class_size(
     seed_lessons(store, now)?;
     dept::seed_dept(store, now)?;
     register::seed_register(store, now)?;
-    signed::seed_signed_class(store, now)?;
     Ok(DemoOutcome {
         created: true,
         students: students_total,

@@ -15,6 +15,35 @@ pub const SIGNED_CLASS: &str = "2026-9a1";
 /// signing on (and the tests' complete class).
 pub const COMPLETE_CLASS: &str = "2026-9a2";
 
+/// Signs the demo's class in the background when it is not signed yet (a new demo school, or
+/// a start-up stopped while signing): decided before returning, so `/healthz` lists the class
+/// from the first answer (`hocba::signing_now`) until the thread is done. Every step of
+/// [`seed_signed_class`] is skipped once done, so a run cut short is finished by the next.
+pub fn spawn_signing(store: std::sync::Arc<Store>) -> anyhow::Result<()> {
+    let rx = store.read()?;
+    if school::school_info(&rx)?.is_none() || rx.get(&school::CLASSES, SIGNED_CLASS)?.is_none() {
+        return Ok(());
+    }
+    let done = rx
+        .scan(&hocba::SIGNED, &format!("{SIGNED_CLASS}/"))?
+        .iter()
+        .any(|(_, r)| r.stage == hocba::Stage::Principal);
+    drop(rx);
+    if done {
+        return Ok(());
+    }
+    hocba::set_signing_now(SIGNED_CLASS, true);
+    std::thread::Builder::new()
+        .name("demo-signing".into())
+        .spawn(move || {
+            if let Err(e) = seed_signed_class(&store, jiff::Timestamp::now()) {
+                tracing::warn!("demo: {SIGNED_CLASS} not signed: {e:#}");
+            }
+            hocba::set_signing_now(SIGNED_CLASS, false);
+        })?;
+    Ok(())
+}
+
 pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
     let t0 = std::time::Instant::now();
     let rx = store.read()?;
@@ -28,23 +57,39 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
     let school_name = school::school_info(&rx)?
         .map(|i| i.name)
         .unwrap_or_default();
+    // The marks are entered once: after 9A1 is locked (a run cut short before signing) they
+    // are left as they are, and so are the edits made to 9A2 since.
+    let filled =
+        gradebook::class_own_lock(&rx, &gradebook::class_of(&rx, SIGNED_CLASS)?, TermId::Hk2)?
+            .is_some();
     drop(rx);
     let mut rng = Lcg(20_270_601);
-    let Some(gvcn) = fill_class(store, SIGNED_CLASS, &mut rng, now)? else {
+    let gvcn = if filled {
+        homeroom(store, SIGNED_CLASS)?
+    } else {
+        let gvcn = fill_class(store, SIGNED_CLASS, &mut rng, now)?;
+        fill_class(store, COMPLETE_CLASS, &mut rng, now)?;
+        gvcn
+    };
+    let Some(gvcn) = gvcn else {
         // A demo smaller than one class per grade (tests seed 10 or 40 students): nothing to sign.
         return Ok(());
     };
-    fill_class(store, COMPLETE_CLASS, &mut rng, now)?;
     let actor = Actor::system(now);
     store.write(&actor, |tx| -> anyhow::Result<()> {
         let class = gradebook::class_of(tx, SIGNED_CLASS)?;
         for term in TermId::BOTH {
-            gradebook::lock_term(tx, &head, &class.year, term, Some(&class.id), false)?;
+            if gradebook::class_own_lock(tx, &class, term)?.is_none() {
+                gradebook::lock_term(tx, &head, &class.year, term, Some(&class.id), false)?;
+            }
         }
         Ok(())
     })?;
     let ca = signing::load_or_create_ca(store.dir(), &school_name, now)?;
     for (p, role) in [(&gvcn, "Giáo viên chủ nhiệm"), (&head, "Hiệu trưởng")] {
+        if hocba::signer(&store.read()?, &p.account.id)?.is_some() {
+            continue;
+        }
         let rec = signing::issue_signer(
             &ca,
             &p.account.id,
@@ -60,8 +105,11 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
         (&gvcn, hocba::Stage::Gvcn),
         (&head, hocba::Stage::Principal),
     ] {
-        signed +=
-            hocba::sign_class(store, store.dir(), p, SIGNED_CLASS, stage, DEMO_PIN, now)?.signed;
+        match hocba::sign_class(store, store.dir(), p, SIGNED_CLASS, stage, DEMO_PIN, now) {
+            Ok(done) => signed += done.signed,
+            Err(hocba::HocbaError::AlreadySigned) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     // Start-up time is what a newcomer waits for: the log says what this part cost.
     tracing::info!(
@@ -69,6 +117,22 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
         t0.elapsed()
     );
     Ok(())
+}
+
+/// The homeroom teacher of `class_id` (None for a class with no students), as [`fill_class`]
+/// returns it, for a run that finds the marks entered.
+fn homeroom(store: &Store, class_id: &str) -> anyhow::Result<Option<crate::auth::Principal>> {
+    let rx = store.read()?;
+    let class = gradebook::class_of(&rx, class_id)?;
+    if school::students_of_class(&rx, &class.id)?.is_empty() {
+        return Ok(None);
+    }
+    let id = class.homeroom.clone().unwrap_or_default();
+    let account = auth::list_accounts(&rx)?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| anyhow::anyhow!("demo homeroom teacher of {class_id} missing"))?;
+    Ok(Some(school::principal_for(&rx, account)?))
 }
 
 /// Enters every mark (6 to 9.5; Đ for the commented subjects) and a conduct of Tốt or Khá for

@@ -104,6 +104,16 @@ pub fn fill_register(store: &Store, now: jiff::Timestamp) -> Result<usize, Hocba
 pub const STAMP_WAITING: Collection<String> =
     Collection::new("gradebook.hocba_unstamped.v1", AuditPolicy::Values, None);
 
+/// The chains of licensed-CA certificates that were replaced (`store_signer` with replace),
+/// keyed by the account and the replaced certificate's SHA-256: the signatures already made
+/// with them must still chain to a CA the box trusts (`trust_anchors`), as the certificate no
+/// longer is in [`SIGNERS`]. Only certificates, no key; listed in `app/schema.rs`.
+pub const REPLACED_CHAINS: Collection<Vec<String>> = Collection::new(
+    "gradebook.hocba_replaced_chains.v1",
+    AuditPolicy::Values,
+    None,
+);
+
 /// Wakes the stamper when a class was signed, so a box online stamps at once.
 pub static STAMP_WAKE: std::sync::LazyLock<tokio::sync::Notify> =
     std::sync::LazyLock::new(tokio::sync::Notify::new);
@@ -161,6 +171,28 @@ pub async fn stamp_first(store: &Store, class: &str, limit: std::time::Duration)
         }
     })
     .await;
+}
+
+/// Classes whose học bạ a background task is signing now (the demo's 9A1 after the server
+/// listens, `demo::spawn_signing`): the class page says "đang ký…" and `/healthz` lists them,
+/// so whoever waits for the signed files has a signal to poll rather than a guess.
+static SIGNING_NOW: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Marks `class` as being signed in the background (`on`), or done.
+pub fn set_signing_now(class: &str, on: bool) {
+    let mut set = SIGNING_NOW.lock().unwrap_or_else(|e| e.into_inner());
+    if on {
+        set.insert(class.to_string());
+    } else {
+        set.remove(class);
+    }
+}
+
+/// The classes being signed in the background now.
+pub fn signing_now() -> Vec<String> {
+    let set = SIGNING_NOW.lock().unwrap_or_else(|e| e.into_inner());
+    set.iter().cloned().collect()
 }
 
 /// Who signs at which step: the homeroom teacher (GVCN) first, then the principal or a vice
@@ -277,6 +309,16 @@ pub enum HocbaError {
     P12(#[from] crate::pki::p12::P12Error),
     #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng mới nhập chứng thư số công cộng để ký học bạ.")]
     NotHead,
+    #[error(
+        "{0} vẫn đang học lớp {1}: học bạ của học sinh đang học được ký cùng cả lớp sau khi khoá sổ cả năm. Ký riêng chỉ dành cho học sinh đã chuyển trường hoặc thôi học."
+    )]
+    StillOnRoll(String, String),
+    #[error("{0} chưa có học kì nào đủ kết quả hoặc đã khoá sổ: học bạ chưa có gì để ký.")]
+    NoTermToSign(String),
+    #[error("Học bạ in tên Hiệu trưởng {0} ở phần xác nhận: chỉ người đó ký ở bước này.")]
+    NotNamedPrincipal(String),
+    #[error("Kết quả của học sinh vừa thay đổi trong lúc ký; hãy ký lại.")]
+    RecordChanged,
 }
 
 impl HocbaError {
@@ -311,6 +353,10 @@ impl HocbaError {
             }
             HocbaError::P12(e) => e.code(),
             HocbaError::NotHead => "not_principal",
+            HocbaError::StillOnRoll(..) => "still_on_roll",
+            HocbaError::NoTermToSign(_) => "nothing_to_sign",
+            HocbaError::NotNamedPrincipal(_) => "not_the_locker",
+            HocbaError::RecordChanged => "record_changed",
         }
     }
 }
@@ -329,9 +375,19 @@ pub fn store_signer(
     replace: bool,
 ) -> Result<bool, HocbaError> {
     store.write(actor, |tx| {
-        let existed = tx.get(&SIGNERS, &rec.account)?.is_some();
+        let old = tx.get(&SIGNERS, &rec.account)?;
+        let existed = old.is_some();
         if existed && !replace {
             return Err(HocbaError::SignerExists);
+        }
+        // Dropping the old chain with the record left every học bạ it signed untrusted here.
+        if let Some(old) = old.filter(|o| !o.chain.is_empty()) {
+            let key = format!(
+                "{}/{}",
+                rec.account,
+                hex::encode(sha2::Sha256::digest(old.cert.as_bytes()))
+            );
+            tx.put(&REPLACED_CHAINS, &key, &old.chain, "hocba.chain_kept")?;
         }
         let action = if existed {
             "hocba.signer_replaced"
@@ -511,21 +567,7 @@ pub fn check_may_sign(
     stage: Stage,
 ) -> Result<(SignerRecord, jiff::Timestamp), HocbaError> {
     let class = super::class_of(r, class_id)?;
-    match stage {
-        Stage::Gvcn if class.homeroom.as_deref() != Some(p.account.id.as_str()) => {
-            return Err(HocbaError::NotHomeroom);
-        }
-        Stage::Principal
-            if !p.account.roles.contains(&Role::Principal)
-                && !p.account.roles.contains(&Role::VicePrincipal) =>
-        {
-            return Err(HocbaError::NotPrincipal);
-        }
-        _ => {}
-    }
-    if p.quarantined {
-        return Err(HocbaError::Quarantined);
-    }
+    check_stage(&class, p, stage)?;
     let lock = super::class_term_lock(r, &class, TermId::Hk2)?
         .filter(|l| l.locked)
         .ok_or_else(|| HocbaError::YearNotLocked(class.year.clone()))?;
@@ -560,6 +602,11 @@ pub fn check_may_sign(
             list: name_some(&missing),
         });
     }
+    Ok((fitting_signer(r, p, stage)?, lock.at))
+}
+
+/// The signer record of `p`, when its certificate's role fits `stage`.
+fn fitting_signer(r: &impl Read, p: &Principal, stage: Stage) -> Result<SignerRecord, HocbaError> {
     let rec = signer(r, &p.account.id)?.ok_or(SigningError::NoSigner)?;
     // The certificate's role is what a reader sees beside the signature: a GVCN certificate
     // does not sign as the school's head, nor the other way round.
@@ -570,7 +617,32 @@ pub fn check_may_sign(
     if !fits {
         return Err(HocbaError::WrongRole(rec.role.clone()));
     }
-    Ok((rec, lock.at))
+    Ok(rec)
+}
+
+/// Whether `p` may sign at `stage` for `class` at all: its homeroom teacher first, a BGH member
+/// over her, nobody in quarantine.
+fn check_stage(
+    class: &crate::school::Class,
+    p: &Principal,
+    stage: Stage,
+) -> Result<(), HocbaError> {
+    match stage {
+        Stage::Gvcn if class.homeroom.as_deref() != Some(p.account.id.as_str()) => {
+            return Err(HocbaError::NotHomeroom);
+        }
+        Stage::Principal
+            if !p.account.roles.contains(&Role::Principal)
+                && !p.account.roles.contains(&Role::VicePrincipal) =>
+        {
+            return Err(HocbaError::NotPrincipal);
+        }
+        _ => {}
+    }
+    if p.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    Ok(())
 }
 
 /// What each student of the book still lacks for a học bạ worth signing: "name (Học kì I:
@@ -706,7 +778,6 @@ pub fn sign_class(
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
     let key = signing::unlock(&rec, pin)?;
     let mut rows = Vec::with_capacity(plans.len());
-    let mut entries = Vec::with_capacity(plans.len());
     for (i, version, over) in plans {
         let st = &book.students[i];
         let unsigned = match &over {
@@ -714,16 +785,6 @@ pub fn sign_class(
             None => print(&rx, &book, i)?,
         };
         let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
-        let (cert_sha256, signature_sha256) = pades::newest_signature_ids(&signed)?;
-        entries.push(RegisterEntry {
-            class: class_id.to_string(),
-            student: st.id.clone(),
-            version,
-            stage,
-            signer_role: rec.role.clone(),
-            cert_sha256,
-            signature_sha256,
-        });
         rows.push(SignedHocba {
             class: class_id.to_string(),
             student: st.id.clone(),
@@ -752,27 +813,8 @@ pub fn sign_class(
             if !lock.is_some_and(|l| l.locked && l.at == lock_at) {
                 return Err(HocbaError::LockChanged);
             }
-            for (r, entry) in rows.iter().zip(&entries) {
-                let key = format!(
-                    "{}/{}/{:04}/{}",
-                    r.class,
-                    r.student,
-                    r.version,
-                    r.stage.key_part()
-                );
-                if tx.get(&SIGNED, &key)?.is_some() {
-                    // Signed meanwhile by a second click: this batch is not needed.
-                    return Err(HocbaError::AlreadySigned);
-                }
-                tx.put(&SIGNED, &key, r, "hocba.signed")?;
-                tx.put(&REGISTER, &key, entry, "hocba.registered")?;
-                // The new signature waits for its time-stamp; the one it was signed over can
-                // no longer get one (see STAMP_WAITING).
-                tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
-                if r.stage == Stage::Principal {
-                    let under = format!("{}/{}/{:04}/1", r.class, r.student, r.version);
-                    tx.delete(&STAMP_WAITING, &under, "hocba.stamp_waiting")?;
-                }
+            for r in &rows {
+                put_signature(tx, r)?;
             }
             tx.event(
                 "hocba.class_signed",
@@ -789,6 +831,231 @@ pub fn sign_class(
         signed,
         already,
     })
+}
+
+/// The results one student's học bạ carries when signed alone: for term I, term II and the
+/// year, the stored result when the class's lock stored one (the student was on the roll at
+/// it), else the one the book gives when the student completed the term; none for a term
+/// neither locked nor completed. The second list is what must be stored with the signature.
+type StudentResults = (
+    [Option<super::StoredResult>; 3],
+    Vec<(String, super::StoredResult)>,
+);
+
+fn student_results(
+    r: &impl Read,
+    book: &super::ClassBook,
+    i: usize,
+) -> Result<StudentResults, HocbaError> {
+    let (year, sid) = (&book.class.year, &book.students[i].id);
+    let matruong = crate::school::school_info(r)?
+        .map(|x| x.code)
+        .unwrap_or_default();
+    let mut out: [Option<super::StoredResult>; 3] = [None, None, None];
+    let mut fresh = Vec::new();
+    for term in TermId::BOTH {
+        let stored = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{sid}"));
+        let periods: &[(&str, usize)] = match term {
+            TermId::Hk1 => &[("hk1", 0)],
+            _ => &[("hk2", 1), ("cn", 2)],
+        };
+        if !book.is_complete(term, i) {
+            // A term the student did not finish: only what a lock stored while on the roll.
+            for (period, at) in periods {
+                out[*at] = stored(period)?;
+            }
+            continue;
+        }
+        let rule = super::class_term_lock(r, &book.class, term)?
+            .filter(|l| l.locked)
+            .map_or_else(
+                || super::RuleVersion::current_for_primary(book.is_primary()),
+                |l| l.rule_version,
+            );
+        let computed = super::results_of(book, term, &matruong, rule);
+        for (period, at) in periods {
+            let key = format!("{year}/{period}/{sid}");
+            if let Some(old) = stored(period)? {
+                // Stored by a lock: it stands (a recompute does not reach it either).
+                out[*at] = Some(old);
+            } else if let Some((_, res)) = computed.iter().find(|(k, _)| *k == key) {
+                out[*at] = Some(res.clone());
+                fresh.push((key, res.clone()));
+            }
+        }
+    }
+    Ok((out, fresh))
+}
+
+/// Signs the học bạ of one student who transferred out or withdrew during the year (the hồ sơ
+/// chuyển trường), at `stage`: the same steps as the class — the class's homeroom teacher
+/// first, then the BGH member the print names — over the terms locked for the class while the
+/// student was on it or completed by the student (`student_results`); the print says "Chuyển
+/// trường ngày …" / "Thôi học ngày …". A student still on the roll is signed with the class.
+/// A version is tied to the departure (a student who left is refused any change), so its
+/// record stands in the `lock_at` of the row. The results the file carries that no lock stored
+/// are stored in the same transaction, so the box's check of the file's data agrees.
+pub fn sign_student(
+    store: &Store,
+    data_dir: &Path,
+    p: &Principal,
+    student_id: &str,
+    stage: Stage,
+    pin: &str,
+    now: jiff::Timestamp,
+) -> Result<ClassSigned, HocbaError> {
+    adopt_signer_files(store, data_dir, now)?;
+    let rx = store.read()?;
+    let (rec, lock_at, book, i) = check_may_sign_student(&rx, p, student_id, stage)?;
+    let class_id = book.class.id.clone();
+    let rows = rx.scan(&SIGNED, &format!("{class_id}/{student_id}/"))?;
+    let Some((version, over)) = plan_student(&rows, stage, lock_at)? else {
+        return Err(HocbaError::AlreadySigned);
+    };
+    let (unsigned, fresh) = match over {
+        Some(prev) => (prev.pdf_bytes()?, Vec::new()),
+        None => {
+            let (results, fresh) = student_results(&rx, &book, i)?;
+            if results.iter().all(Option::is_none) {
+                return Err(HocbaError::NoTermToSign(book.students[i].full_name.clone()));
+            }
+            let data = record_doc(
+                DATA_FORMAT,
+                &book.class.year,
+                &class_id,
+                student_id,
+                results,
+            );
+            (print_with(&rx, &book, i, data)?, fresh)
+        }
+    };
+    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let key = signing::unlock(&rec, pin)?;
+    let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
+    let row = SignedHocba {
+        class: class_id.clone(),
+        student: student_id.to_string(),
+        version,
+        stage,
+        at: now,
+        signer: p.account.id.clone(),
+        signer_name: rec.full_name.clone(),
+        signer_role: rec.role.clone(),
+        lock_at,
+        sha256: hex::encode(sha2::Sha256::digest(&signed)),
+        pdf: base64::engine::general_purpose::STANDARD.encode(&signed),
+        timestamp: None,
+    };
+    drop(rx);
+    let actor = Actor {
+        id: p.account.id.clone(),
+        now,
+    };
+    store.write(&actor, |tx| {
+        put_signature(tx, &row)?;
+        for (k, res) in &fresh {
+            // A lock or another signing stored a result meanwhile: the print is stale.
+            if tx.get(&super::RESULTS, k)?.is_some() {
+                return Err(HocbaError::RecordChanged);
+            }
+            tx.put(&super::RESULTS, k, res, "grades.result")?;
+        }
+        tx.event(
+            "hocba.student_signed",
+            student_id,
+            Some(serde_json::json!({ "class": class_id, "stage": stage, "version": version })),
+        );
+        Ok(())
+    })?;
+    STAMP_WAKE.notify_one();
+    Ok(ClassSigned {
+        class: class_id,
+        stage,
+        signed: 1,
+        already: 0,
+    })
+}
+
+/// Who may sign the học bạ of `student_id`, who left the school, at `stage`; refused before a
+/// PIN is asked for. Returns the signer, the departure's time standing for the lock, and the
+/// student's class book (with those who left) and index in it.
+pub fn check_may_sign_student(
+    r: &impl Read,
+    p: &Principal,
+    student_id: &str,
+    stage: Stage,
+) -> Result<(SignerRecord, jiff::Timestamp, super::ClassBook, usize), HocbaError> {
+    let st = r
+        .get(&crate::school::STUDENTS, student_id)?
+        .ok_or_else(|| GradeError::UnknownStudent(student_id.to_string()))?;
+    let class = super::class_of(r, &st.class_id)?;
+    let Some(left) = &st.left else {
+        return Err(HocbaError::StillOnRoll(st.full_name, class.name));
+    };
+    check_stage(&class, p, stage)?;
+    if stage == Stage::Principal {
+        // The print names the BGH member who locked the year, else the principal
+        // (`forms::context`): only they sign over it.
+        let accounts: Vec<crate::auth::Account> = crate::school::list(r, &crate::auth::ACCOUNTS)?;
+        let bgh = |a: &&crate::auth::Account| {
+            !a.disabled
+                && (a.roles.contains(&Role::Principal) || a.roles.contains(&Role::VicePrincipal))
+        };
+        let year_lock = super::class_term_lock(r, &class, TermId::Hk2)?.filter(|l| l.locked);
+        let named = match year_lock {
+            Some(l) => accounts.iter().filter(bgh).find(|a| a.id == l.by),
+            None => None,
+        }
+        .or_else(|| {
+            accounts
+                .iter()
+                .find(|a| !a.disabled && a.roles.contains(&Role::Principal))
+        });
+        if let Some(named) = named
+            && named.id != p.account.id
+        {
+            return Err(HocbaError::NotNamedPrincipal(named.full_name.clone()));
+        }
+    }
+    let departed = left
+        .date
+        .parse::<jiff::civil::Date>()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
+        .map_err(|e| HocbaError::Damaged(format!("ngày rời trường {}: {e}", left.date)))?
+        .timestamp();
+    let book = super::class_book_for_student(r, p, &st)?;
+    let i = book
+        .students
+        .iter()
+        .position(|x| x.id == st.id)
+        .ok_or_else(|| GradeError::UnknownStudent(student_id.to_string()))?;
+    Ok((fitting_signer(r, p, stage)?, departed, book, i))
+}
+
+/// Stores one signature's row, refused when it is there already (signed meanwhile by a second
+/// click). The new signature waits for its time-stamp; the one it was signed over can no
+/// longer get one (see STAMP_WAITING).
+fn put_signature(tx: &mut crate::store::Tx<'_>, r: &SignedHocba) -> Result<(), HocbaError> {
+    let key = format!(
+        "{}/{}/{:04}/{}",
+        r.class,
+        r.student,
+        r.version,
+        r.stage.key_part()
+    );
+    if tx.get(&SIGNED, &key)?.is_some() {
+        return Err(HocbaError::AlreadySigned);
+    }
+    tx.put(&SIGNED, &key, r, "hocba.signed")?;
+    // The signature register line in the same transaction: every signing path (the class, one
+    // student) writes it here, so no signature the box made is missing from the register.
+    tx.put(&REGISTER, &key, &RegisterEntry::of(r)?, "hocba.registered")?;
+    tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
+    if r.stage == Stage::Principal {
+        let under = format!("{}/{}/{:04}/1", r.class, r.student, r.version);
+        tx.delete(&STAMP_WAITING, &under, "hocba.stamp_waiting")?;
+    }
+    Ok(())
 }
 
 /// The name of the structured data inside a signed học bạ.
@@ -820,24 +1087,42 @@ fn record_json_as(
     class: &str,
     student: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    let get = |period: &str| -> Result<serde_json::Value, StoreError> {
-        let row = r.get(&super::RESULTS, &format!("{year}/{period}/{student}"))?;
+    let get = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{student}"));
+    Ok(record_doc(
+        format,
+        year,
+        class,
+        student,
+        [get("hk1")?, get("hk2")?, get("cn")?],
+    ))
+}
+
+/// The document of [`record_json`] in `format` from the results of term I, term II and the year.
+fn record_doc(
+    format: &str,
+    year: &str,
+    class: &str,
+    student: &str,
+    [hk1, hk2, cn]: [Option<super::StoredResult>; 3],
+) -> Vec<u8> {
+    let value = |row: Option<super::StoredResult>, year_end: bool| {
         let mut v = serde_json::to_value(row).expect("JSON values serialize");
-        if format != "tram.hocba.v1" && period == "cn" {
+        if format != "tram.hocba.v1" && year_end {
             year_result_as_printed(&mut v);
         }
-        Ok(v)
+        v
     };
+    let (hk1, hk2, cn) = (value(hk1, false), value(hk2, false), value(cn, true));
     let doc = serde_json::json!({
         "format": format,
         "namhoc": year,
         "lop": class,
         "hocsinh": student,
-        "hk1": get("hk1")?,
-        "hk2": get("hk2")?,
-        "cn": get("cn")?,
+        "hk1": hk1,
+        "hk2": hk2,
+        "cn": cn,
     });
-    Ok(serde_json::to_vec_pretty(&doc).expect("JSON values serialize"))
+    serde_json::to_vec_pretty(&doc).expect("JSON values serialize")
 }
 
 /// The year's decision of a stored result (`ketqua`, `colenlop`) as a receiving school reads
@@ -935,17 +1220,32 @@ pub(super) fn print(
     book: &super::ClassBook,
     i: usize,
 ) -> Result<Vec<u8>, HocbaError> {
+    let st = &book.students[i];
+    print_with(
+        r,
+        book,
+        i,
+        record_json(r, &book.class.year, &book.class.id, &st.id)?,
+    )
+}
+
+/// [`print`] with the structured data `data` embedded.
+fn print_with(
+    r: &impl Read,
+    book: &super::ClassBook,
+    i: usize,
+    data: Vec<u8>,
+) -> Result<Vec<u8>, HocbaError> {
     let ctx = super::forms::context(r, book, i)?;
     let mut layout = if book.is_primary() {
         super::forms::hocba_primary(book, i, &ctx)
     } else {
         super::forms::hocba_secondary(book, i, &ctx)
     };
-    let st = &book.students[i];
     layout.attach_json(
         DATA_FILE,
         "Dữ liệu học bạ (trường thông tin CSDL ngành): học kì I, học kì II, cả năm",
-        record_json(r, &book.class.year, &book.class.id, &st.id)?,
+        data,
     );
     layout
         .finish()

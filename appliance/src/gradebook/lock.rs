@@ -92,19 +92,24 @@ pub(super) fn results_of(
     out
 }
 
-/// Rewrites the stored results of one class for a locked term, only where they changed (each
+/// Rewrites the stored results of one student of a class for a locked term after a change to
+/// that student's record (a verified correction, the summer), only where they changed (each
 /// changed one gets a higher `phienban` and goes to the outbox). Returns how many changed.
+/// Only that student's: the settings may have changed since the lock, and recomputing the
+/// whole class under them rewrote every classmate's locked results — and left their signed
+/// học bạ disagreeing with the box — for one student's correction.
 pub(super) fn refresh_results(
     tx: &mut Tx<'_>,
     class: &Class,
     term: TermId,
+    student: &str,
 ) -> Result<usize, GradeError> {
-    let Some(lock) = class_term_lock(tx, class, term)? else {
+    let Some(lock) = class_term_lock(tx, class, term)?.filter(|l| l.locked) else {
         return Ok(0);
     };
     let st = settings(tx)?;
     let book = class_book(tx, &class.id, &st)?;
-    store_results(tx, &book, term, lock.rule_version)
+    write_results(tx, &book, term, lock.rule_version, Some(student))
 }
 
 /// Writes the results of one class book, only where they changed.
@@ -114,9 +119,23 @@ pub(super) fn store_results(
     term: TermId,
     rule: RuleVersion,
 ) -> Result<usize, GradeError> {
+    write_results(tx, book, term, rule, None)
+}
+
+/// [`store_results`] for every student of the book, or only `only`.
+fn write_results(
+    tx: &mut Tx<'_>,
+    book: &ClassBook,
+    term: TermId,
+    rule: RuleVersion,
+    only: Option<&str>,
+) -> Result<usize, GradeError> {
     let matruong = school::school_info(tx)?.map(|i| i.code).unwrap_or_default();
     let mut changed = 0;
     for (key, mut fresh) in results_of(book, term, &matruong, rule) {
+        if only.is_some_and(|s| s != fresh.mahocsinh) {
+            continue;
+        }
         let old = tx.get(&RESULTS, &key)?;
         if let Some(old) = &old {
             fresh.phienban = old.phienban;
@@ -370,7 +389,7 @@ pub fn recompute_preview(
     let st = settings(r)?;
     let matruong = school::school_info(r)?.map(|i| i.code).unwrap_or_default();
     let mut out = Vec::new();
-    for book in school_books(r, year, &st)? {
+    for book in under_school_lock(r, year, term, &st)? {
         for (key, mut fresh) in results_of(&book, term, &matruong, rule) {
             let old = r.get(&RESULTS, &key)?;
             if let Some(o) = &old {
@@ -415,10 +434,29 @@ pub fn recompute_apply(
     )?;
     let st = settings(tx)?;
     let mut n = 0;
-    for book in school_books(tx, year, &st)? {
+    for book in under_school_lock(tx, year, term, &st)? {
         n += store_results(tx, &book, term, rule)?;
     }
     Ok(n)
+}
+
+/// The books of the classes the school's lock of `term` holds for: not a class with a record
+/// of its own — locked alone (its results, rule version and signed học bạ belong to its own
+/// lock; a recompute rewrote them under the signatures) or reopened alone (open: nothing of it
+/// is stored until it is locked again).
+fn under_school_lock(
+    r: &impl Read,
+    year: &str,
+    term: TermId,
+    st: &Settings,
+) -> Result<Vec<ClassBook>, GradeError> {
+    let mut books = Vec::new();
+    for class in classes_of_year(r, year)? {
+        if class_own_lock(r, &class, term)?.is_none() {
+            books.push(class_book(r, &class.id, st)?);
+        }
+    }
+    Ok(books)
 }
 
 pub fn save_settings(

@@ -39,6 +39,7 @@ pub fn api() -> Router<Shared> {
         .route("/grades/import/{class}/{subject}/{term}", post(import))
         .route("/hocba/classes/{class}", get(hocba_versions))
         .route("/hocba/classes/{class}/sign", post(hocba_sign))
+        .route("/hocba/students/{student}/sign", post(hocba_sign_student))
         .route("/hocba/verify", post(hocba_verify))
         .route("/hocba/signer/p12", post(hocba_import_p12))
 }
@@ -59,6 +60,8 @@ impl From<super::hocba::HocbaError> for ApiError {
             | H::NotPrincipal
             | H::Quarantined
             | H::WrongRole(_) => StatusCode::FORBIDDEN,
+            H::NotNamedPrincipal(_) => StatusCode::FORBIDDEN,
+            H::StillOnRoll(..) | H::NoTermToSign(_) | H::RecordChanged => StatusCode::CONFLICT,
             H::YearNotLocked(_)
             | H::HomeroomFirst
             | H::AlreadySigned
@@ -222,7 +225,50 @@ async fn hocba_sign(
     let body = json_body(b)?;
     // Refusals that need no PIN come first, so they never spend a guess.
     super::hocba::check_before_pin(&s.store.read()?, &u.principal, &class, body.stage)?;
-    if body.pin.is_empty() {
+    // The homeroom teacher's signatures take their time-stamps before the principal's cover
+    // them (bounded: a hub out of reach delays the signing by at most this).
+    if body.stage == super::hocba::Stage::Principal && !body.pin.is_empty() {
+        super::hocba::stamp_first(&s.store, &class, STAMP_FIRST_LIMIT).await;
+    }
+    let pin = body.pin.clone();
+    guarded_signing(&s, &u, &pin, move |store, dir, p, now| {
+        super::hocba::sign_class(store, dir, p, &class, body.stage, &body.pin, now)
+    })
+    .await
+}
+
+/// One student's học bạ signed at one stage (a student who transferred out or withdrew: the
+/// hồ sơ chuyển trường), under the same PIN guard as the class.
+async fn hocba_sign_student(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(student): Path<String>,
+    b: JsonBody<SignClass>,
+) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
+    let body = json_body(b)?;
+    super::hocba::check_may_sign_student(&s.store.read()?, &u.principal, &student, body.stage)?;
+    let pin = body.pin.clone();
+    guarded_signing(&s, &u, &pin, move |store, dir, p, now| {
+        super::hocba::sign_student(store, dir, p, &student, body.stage, &body.pin, now)
+    })
+    .await
+}
+
+/// Runs a signing that unlocks the signer's key with `pin`, counted by the PIN guard.
+async fn guarded_signing(
+    s: &Shared,
+    u: &ApiUser,
+    pin: &str,
+    sign: impl FnOnce(
+        &crate::store::Store,
+        &std::path::Path,
+        &crate::auth::Principal,
+        jiff::Timestamp,
+    ) -> Result<super::hocba::ClassSigned, super::hocba::HocbaError>
+    + Send
+    + 'static,
+) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
+    if pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
@@ -233,18 +279,13 @@ async fn hocba_sign(
             format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
         )
     })?;
-    // The homeroom teacher's signatures take their time-stamps before the principal's cover
-    // them (bounded: a hub out of reach delays the signing by at most this).
-    if body.stage == super::hocba::Stage::Principal {
-        super::hocba::stamp_first(&s.store, &class, STAMP_FIRST_LIMIT).await;
-    }
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let p = u.principal.clone();
     let now = jiff::Timestamp::now();
     let done = tokio::task::spawn_blocking(move || {
         let dir = store.dir().to_path_buf();
-        super::hocba::sign_class(&store, &dir, &p, &class, body.stage, &body.pin, now)
+        sign(&store, &dir, &p, now)
     })
     .await
     .map_err(ApiError::internal)?;

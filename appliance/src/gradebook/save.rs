@@ -334,7 +334,7 @@ pub fn decide_correction(
         );
         tx.put(&ROWS, &key, &row, "grades.cell.corrected")?;
         let class = class_of(tx, &c.class)?;
-        refresh_results(tx, &class, c.term)?;
+        refresh_results(tx, &class, c.term, &c.student)?;
     }
     tx.put(
         &CORRECTIONS,
@@ -616,6 +616,6 @@ pub fn save_summer(
         &rec,
         "grades.summer",
     )?;
-    refresh_results(tx, &class, TermId::Hk2)?;
+    refresh_results(tx, &class, TermId::Hk2, &e.student)?;
     Ok(rec)
 }

@@ -369,6 +369,8 @@ pub struct HocbaPanel {
     pub locked: bool,
     pub gvcn: bool,
     pub bgh: bool,
+    /// A background task is signing the class now (the demo's 9A1 just after start-up).
+    pub signing: bool,
     pub students: Vec<HocbaStudent>,
 }
 
@@ -542,6 +544,7 @@ fn hocba_panel(
         bgh: p.account.roles.contains(&Role::Principal)
             || p.account.roles.contains(&Role::VicePrincipal),
         students,
+        signing: super::hocba::signing_now().contains(&book.class.id),
     })
 }
 

@@ -389,7 +389,49 @@ pub struct HocbaView {
     pub status: String,
 }
 
-page!(HocbaPage, "hocba.html" { v: HocbaView, pdf: String });
+page!(HocbaPage, "hocba.html" { v: HocbaView, pdf: String, sign: Option<StudentSigning> });
+
+/// The học bạ page of a student who left (transfer out, withdrawal): who may sign it alone now
+/// for the hồ sơ chuyển trường, and the newest signed file, if any.
+pub struct StudentSigning {
+    pub student: String,
+    pub gvcn: bool,
+    pub bgh: bool,
+    /// "v1 — Giáo viên chủ nhiệm, Hiệu trưởng" for the newest signed version.
+    pub signed: String,
+}
+
+fn student_signing(
+    s: &Shared,
+    u: &crate::auth::extract::ApiUser,
+    sb: &StudentBook,
+) -> Result<Option<StudentSigning>, ApiError> {
+    if sb.student.left.is_none() {
+        return Ok(None);
+    }
+    let p = &u.principal;
+    let rows = crate::gradebook::hocba::class_versions(&s.store.read()?, &sb.book.class.id)?;
+    let mine: Vec<_> = rows.iter().filter(|v| v.student == sb.student.id).collect();
+    let signed = match mine.last() {
+        Some(last) => format!(
+            "v{} — {}",
+            last.version,
+            mine.iter()
+                .filter(|v| v.version == last.version)
+                .map(|v| v.signer_role.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => String::new(),
+    };
+    Ok(Some(StudentSigning {
+        student: sb.student.id.clone(),
+        gvcn: sb.book.class.homeroom.as_deref() == Some(p.account.id.as_str()),
+        bgh: p.account.roles.contains(&crate::auth::Role::Principal)
+            || p.account.roles.contains(&crate::auth::Role::VicePrincipal),
+        signed,
+    }))
+}
 
 pub(super) fn hocba_view(sb: &StudentBook) -> HocbaView {
     let (book, i, st) = (&sb.book, sb.index, &sb.student);
@@ -482,10 +524,12 @@ pub(super) async fn hocba(
 ) -> Result<Response, ApiError> {
     let sb = student_book(&s, &u, &student)?;
     let pdf = format!("/grades/hocba/{student}/pdf");
+    let sign = student_signing(&s, &u, &sb)?;
     Ok(render(HocbaPage::new(
         chrome(&s, &u, &headers),
         hocba_view(&sb),
         pdf,
+        sign,
     )))
 }
 
