@@ -610,7 +610,8 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     let refused_as_unlicensed = |o: &Output| {
         assert!(!o.status.success(), "imported: {}", text(o));
         assert!(
-            text(o).contains("Chứng thư không do tổ chức cung cấp dịch vụ chứng thực chữ ký số công cộng được cấp phép phát hành"),
+            // The command line speaks English (the web form gives the Vietnamese refusal).
+            text(o).contains("reaches no licensed root"),
             "{}",
             text(o)
         );
