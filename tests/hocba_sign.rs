@@ -1504,6 +1504,35 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     assert!(ok, "{hanko}");
     assert_eq!(hanko.matches(":INTACT:TRUSTED,").count(), 1, "{hanko}");
 
+    // Review r11 #5: the học bạ verify page, given this genuine approval, called its signature
+    // "not in the school's register" and asked for the principal's — it is no học bạ at all.
+    let s = Server::start(&data, false);
+    let (c, b) = (s.login("hieutruong"), s.base());
+    let v: serde_json::Value = c
+        .post(format!("{b}/api/v1/hocba/verify"))
+        .header("Content-Type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(&c, &b))
+        .body(pdf.clone())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(
+        v["problems_vi"]
+            .to_string()
+            .contains("Tệp này không phải học bạ số"),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("sổ ký của trường\""), "{v}");
+    assert!(!v.to_string().contains("thiếu chữ ký"), "{v}");
+    assert_eq!(
+        v["signatures"][0]["problems_vi"],
+        serde_json::json!([]),
+        "{v}"
+    );
+    drop(s);
+
     let mut tampered = pdf.clone();
     let at = find(&pdf, b"krilla").map_or(pdf.len() / 3, |i| i + 1);
     tampered[at] ^= 0x01;

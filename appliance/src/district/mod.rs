@@ -838,10 +838,12 @@ pub fn verify_hocba(
             // r10 #5: a certificate minted with a stolen CA key chains too).
             let mut reports = reports;
             let mut register = Vec::new();
-            if let Some((class, student)) = hocba::file_student(pdf).map_err(|e| match e {
+            let named = hocba::file_student(pdf).map_err(|e| match e {
                 hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
                 other => VerifyError::Pdf(pades::PadesError::Pdf(other.to_string())),
-            })? {
+            })?;
+            let is_hocba = named.is_some();
+            if let Some((class, student)) = named {
                 hub.each_record_of(&school, "hocba_signature", &mut |r| {
                     if let Ok(e) = serde_json::from_value::<hocba::RegisterEntry>(r.clone())
                         && e.class == class
@@ -851,7 +853,13 @@ pub fn verify_hocba(
                     }
                 })?;
             }
-            let (findings, pending) = hocba::check_relayed(&mut reports, &register);
+            // A signed PDF with no học bạ data (a lesson-plan approval) is not one: no register
+            // to wait for (review r11 #5 saw "register_pending").
+            let (findings, pending) = if is_hocba {
+                hocba::check_relayed(&mut reports, &register)
+            } else {
+                (vec![hocba::not_hocba_finding()], false)
+            };
             let valid =
                 !reports.is_empty() && reports.iter().all(|r| r.valid()) && findings.is_empty();
             let signatures: Vec<serde_json::Value> = reports

@@ -1623,6 +1623,14 @@ pub struct Finding {
     pub vi: String,
 }
 
+/// What the box and the hub say of a signed PDF that carries no học bạ data.
+pub fn not_hocba_finding() -> Finding {
+    finding(
+        "not a học bạ: the file carries no học bạ data, so it is not compared with the school's signature register",
+        "Tệp này không phải học bạ số: không có dữ liệu học bạ đi kèm, nên không đối chiếu được với sổ ký của trường (chỉ kiểm tra được chữ ký và chứng thư).",
+    )
+}
+
 fn finding(en: impl Into<String>, vi: impl Into<String>) -> Finding {
     Finding {
         en: en.into(),
@@ -1660,7 +1668,7 @@ pub fn stage_findings(stages: &[Option<Stage>]) -> Vec<Finding> {
     }
     if stages.len() == 1 {
         out.push(finding(
-            "incomplete: the principal's signature is missing",
+            "the principal's signature is missing",
             "Chưa đủ chữ ký: thiếu chữ ký của Hiệu trưởng.",
         ));
     }
@@ -1793,12 +1801,23 @@ pub fn verify_upload(
     // signer's key outside the workflow) can make one (review r10 #5).
     let register = register_of(r, pdf)?;
     let signers = r.scan(&SIGNERS, "")?;
+    // A PDF with no học bạ data inside and none of its signatures in the register (a month's
+    // lesson-plan approval, another program's file) is no học bạ: its signatures are checked,
+    // but neither the register nor the two stages apply — saying "not in the register" would
+    // read as forged (review r11 #5). A print signed by hand (`tram hocba sign`) is in it.
+    let data = check_data(r, pdf)?;
+    let not_hocba = matches!(data, DataCheck::Absent)
+        && !reports.iter().any(|rep| {
+            register.iter().any(|e| {
+                e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
+            })
+        });
     let mut stages = Vec::with_capacity(reports.len());
     for rep in &mut reports {
         let entry = register.iter().find(|e| {
             e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
         });
-        if entry.is_none() && !rep.signature_sha256.is_empty() {
+        if entry.is_none() && !rep.signature_sha256.is_empty() && !not_hocba {
             rep.problems.push(NOT_IN_REGISTER.into());
         }
         // The role: what the register says it was signed as; else the school CA's certificate
@@ -1824,10 +1843,11 @@ pub fn verify_upload(
     }
     let findings = if reports.is_empty() {
         vec![]
+    } else if not_hocba {
+        vec![not_hocba_finding()]
     } else {
         stage_findings(&stages)
     };
-    let data = check_data(r, pdf)?;
     let valid = !reports.is_empty()
         && reports.iter().all(|s| s.valid())
         && findings.is_empty()

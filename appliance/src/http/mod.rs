@@ -188,11 +188,83 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError::new(status, "too_large", "Dữ liệu gửi lên quá lớn.");
         }
-        ApiError::new(
+        let raw = e.body_text();
+        let mut err = ApiError::new(
             status,
             "bad_json",
-            format!("Dữ liệu gửi lên không hợp lệ: {}", e.body_text()),
+            format!("Dữ liệu gửi lên không hợp lệ: {}", json_problem_vi(&raw)),
+        );
+        // serde's own words stay for whoever debugs a client; people read the sentence above.
+        err.details = Some(json!({ "detail": raw }));
+        err
+    }
+}
+
+/// serde_json's reason for refusing a body, in Vietnamese (review r12: "unknown variant
+/// `bogus`, expected …", "missing field `reason`" and "invalid value: integer `-10`" were shown
+/// to people as they are). The field's path stays as serde names it — the API's own names.
+pub fn json_problem_vi(raw: &str) -> String {
+    // "Failed to deserialize the JSON body into the target type: after: unknown variant …"
+    let text = raw
+        .split_once("target type: ")
+        .or_else(|| raw.split_once("as JSON: "))
+        .map(|(_, t)| t)
+        .unwrap_or(raw);
+    let text = text.split(" at line ").next().unwrap_or(text).trim();
+    // A leading "field.path: " says where.
+    let (path, what) = match text.split_once(": ") {
+        Some((p, w)) if !p.contains(' ') => (Some(p), w),
+        _ => (None, text),
+    };
+    let quoted = |s: &str| -> Vec<String> {
+        s.split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1)
+            .map(|(_, q)| q.to_string())
+            .collect()
+    };
+    let q = quoted(what);
+    let at = path.map(|p| format!("trường “{p}”: ")).unwrap_or_default();
+    let said = if what.starts_with("missing field") {
+        format!(
+            "thiếu trường “{}”",
+            q.first().map(String::as_str).unwrap_or("?")
         )
+    } else if what.starts_with("unknown field") {
+        format!(
+            "trường “{}” không có trong yêu cầu này",
+            q.first().map(String::as_str).unwrap_or("?")
+        )
+    } else if what.starts_with("unknown variant") {
+        format!(
+            "giá trị “{}” không hợp lệ; chấp nhận: {}",
+            q.first().map(String::as_str).unwrap_or("?"),
+            q.iter()
+                .skip(1)
+                .map(|v| format!("“{v}”"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else if what.starts_with("invalid value") || what.contains("too large") {
+        format!(
+            "{}giá trị{} nằm ngoài khoảng cho phép",
+            at,
+            q.first().map(|v| format!(" “{v}”")).unwrap_or_default()
+        )
+    } else if what.starts_with("invalid type") {
+        "sai kiểu dữ liệu (ví dụ: cần số mà gửi chữ)".to_string()
+    } else if what.starts_with("EOF") || what.starts_with("expected") || what.contains("syntax") {
+        "nội dung JSON không đọc được".to_string()
+    } else if raw.contains("Content-Type") {
+        "cần gửi JSON (Content-Type: application/json)".to_string()
+    } else {
+        "dữ liệu không đúng dạng".to_string()
+    };
+    // The field is named in these already.
+    if what.starts_with("unknown field") || what.starts_with("invalid value") || at.is_empty() {
+        said
+    } else {
+        format!("{at}{said}")
     }
 }
 
@@ -488,4 +560,44 @@ pub fn client_addr(parts_ext: &axum::http::Extensions) -> String {
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod json_problem_tests {
+    use super::json_problem_vi;
+
+    /// The refusals a person met in review r12, each said in Vietnamese with no serde words.
+    #[test]
+    fn serde_refusals_read_in_vietnamese() {
+        let cases = [
+            (
+                "Failed to deserialize the JSON body into the target type: after: unknown variant `bogus`, expected `leave_roll` or `new_line` at line 1 column 16",
+                "trường “after”: giá trị “bogus” không hợp lệ; chấp nhận: “leave_roll”, “new_line”",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: missing field `reason` at line 1 column 2",
+                "thiếu trường “reason”",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: reason: unknown field `reason`, expected `name` at line 1 column 9",
+                "trường “reason” không có trong yêu cầu này",
+            ),
+            (
+                "Failed to deserialize the JSON body into the target type: periods: invalid value: integer `-10`, expected u16 at line 1 column 14",
+                "trường “periods”: giá trị “-10” nằm ngoài khoảng cho phép",
+            ),
+            (
+                "Failed to parse the request body as JSON: EOF while parsing an object at line 1 column 1",
+                "nội dung JSON không đọc được",
+            ),
+        ];
+        for (raw, want) in cases {
+            let got = json_problem_vi(raw);
+            assert_eq!(got, want, "{raw}");
+            assert!(
+                !got.contains("expected") && !got.contains("variant"),
+                "{got}"
+            );
+        }
+    }
 }
