@@ -2098,6 +2098,14 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
     let bgh = s.login("hieutruong");
     let students = roll(&bgh, &b, CLASS);
     let (leaver, staying) = (&students[0], &students[1]);
+    // Her file carries a term only when it was locked while she was on the roll or ended
+    // before she left (review r11 #1): term I is locked for her class first.
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk1/lock"),
+        serde_json::json!({"class": CLASS, "force": true}),
+    );
+    assert_eq!(code, 200, "{e}");
     let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
     let (code, e) = post(
         &admin,
@@ -2268,4 +2276,82 @@ fn a_replaced_imported_certificate_keeps_its_earlier_signatures_trusted() {
         sigs[1]["trusted_by"], "CA công cộng: Test Licensed CA",
         "{v}"
     );
+}
+
+/// Review r11 #1: a student who left in term I, after her class's year was locked and signed,
+/// got a signed học bạ with term II marks and "Hoàn thành chương trình THCS". Now, with the
+/// year reopened for her class, her file carries term I (locked while she was on the roll)
+/// and leaves term II and the year empty, in the print and in hoc-ba.json.
+#[test]
+fn a_student_who_left_in_term_one_gets_no_term_two_nor_year_decision() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    s.wait_signed();
+    let b = s.base();
+    let homeroom = homeroom_of(&s, SIGNED);
+    let admin = s.login("admin");
+    let bgh = s.login("hieutruong");
+    let gvcn = s.login(&homeroom);
+    let leaver = roll(&bgh, &b, SIGNED)[0].clone();
+    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
+    let (code, e) = post(
+        &admin,
+        format!("{b}/api/v1/students/{}/transfer-out", leaver.0),
+        serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/unlock"),
+        serde_json::json!({"class": SIGNED, "reason": "Phúc khảo"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let url = format!("{b}/api/v1/hocba/students/{}/sign", leaver.0);
+    let (code, e) = post(
+        &gvcn,
+        url.clone(),
+        serde_json::json!({"stage": "gvcn", "pin": DEMO_PIN}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = post(
+        &bgh,
+        url,
+        serde_json::json!({"stage": "principal", "pin": DEMO_PIN}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let pdf = bgh
+        .get(format!("{b}/grades/hocba/{}/signed", leaver.0))
+        .send()
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    let pdf = pdf.bytes().unwrap().to_vec();
+    let r = verify(&bgh, &b, pdf.clone());
+    assert_eq!(r["valid"], true, "{r}");
+    assert_eq!(r["data"]["state"], "matches", "{r}");
+    let files = tram::pki::pades::embedded_data(&pdf).unwrap();
+    let (_, json) = files.iter().find(|(n, _)| n == "hoc-ba.json").unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(json).unwrap();
+    assert!(doc["hk1"].is_object(), "{doc}");
+    assert!(doc["hk2"].is_null(), "{doc}");
+    assert!(doc["cn"].is_null(), "{doc}");
+    if on_path("pdftotext") {
+        let file = tmp.path().join("leaver.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let o = Command::new("pdftotext")
+            .arg("-layout")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(t.contains("Chuyển trường ngày"), "{t}");
+        assert!(!t.contains("Hoàn thành chương trình"), "{t}");
+        // The results table's term II row has no level nor conduct.
+        let hk2 = t
+            .lines()
+            .find(|l| l.trim_start().starts_with("Học kì II"))
+            .unwrap_or_default();
+        assert_eq!(hk2.split_whitespace().count(), 4, "{hk2:?}\n{t}");
+    }
 }

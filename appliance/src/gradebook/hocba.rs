@@ -138,22 +138,24 @@ pub fn stamp_pass_ended(covered: u64) {
     STAMP_DONE.notify_waiters();
 }
 
-/// Before the principal signs `class` over its homeroom teacher's signatures: while any of the
+/// Before the principal signs over its homeroom teacher's signatures: while any of the
 /// class's signatures still waits for a time-stamp and the box has a stamper, asks for a pass
 /// now and waits for it, at most `limit`. Only the newest signature of a file can take a stamp
 /// (the next signer's byte range covers the earlier /Contents), so a principal signing seconds
 /// after the GVCN left part of the GVCN signatures unstamped for good (review r10: 23/40). A
 /// hub out of reach costs at most `limit`; those signatures then stay without (see README).
-pub async fn stamp_first(store: &Store, class: &str, limit: std::time::Duration) {
+/// `prefix` picks the signatures waited for by their key in [`SIGNED`]: "{class}/" for the
+/// class, "{class}/{student}/" for one student who left (review r11 #2: that path signed ~80 ms
+/// after the GVCN without waiting, and the GVCN signature never got its stamp).
+pub async fn stamp_first(store: &Store, prefix: &str, limit: std::time::Duration) {
     use std::sync::atomic::Ordering;
     if !STAMPER_RUNS.load(Ordering::SeqCst) {
         return;
     }
-    let prefix = format!("{class}/");
     let waiting = store
         .read()
         .and_then(|r| stamp_waiting(&r))
-        .is_ok_and(|keys| keys.iter().any(|k| k.starts_with(&prefix)));
+        .is_ok_and(|keys| keys.iter().any(|k| k.starts_with(prefix)));
     if !waiting {
         return;
     }
@@ -915,7 +917,21 @@ pub fn sign_student(
     let (unsigned, fresh) = match over {
         Some(prev) => (prev.pdf_bytes()?, Vec::new()),
         None => {
-            let (results, fresh) = student_results(&rx, &book, i)?;
+            let (mut results, mut fresh) = student_results(&rx, &book, i)?;
+            let [hk1_in, year_in] = covered_terms(&rx, &book.class, &book.students[i])?;
+            let year = &book.class.year;
+            for (on, periods) in [(hk1_in, &["hk1"][..]), (year_in, &["hk2", "cn"][..])] {
+                if !on {
+                    for period in periods {
+                        let at = ["hk1", "hk2", "cn"].iter().position(|p| p == period);
+                        if let Some(at) = at {
+                            results[at] = None;
+                        }
+                        let key = format!("{year}/{period}/{student_id}");
+                        fresh.retain(|(k, _)| *k != key);
+                    }
+                }
+            }
             if results.iter().all(Option::is_none) {
                 return Err(HocbaError::NoTermToSign(book.students[i].full_name.clone()));
             }
@@ -1088,13 +1104,136 @@ fn record_json_as(
     student: &str,
 ) -> Result<Vec<u8>, StoreError> {
     let get = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{student}"));
+    let [hk1_in, year_in] = covered_of(r, format, class, student)?;
+    let keep = |on: bool, period: &str| if on { get(period) } else { Ok(None) };
     Ok(record_doc(
         format,
         year,
         class,
         student,
-        [get("hk1")?, get("hk2")?, get("cn")?],
+        [
+            keep(hk1_in, "hk1")?,
+            keep(year_in, "hk2")?,
+            keep(year_in, "cn")?,
+        ],
     ))
+}
+
+/// [`covered_terms`] for the data in `format`: files signed before review r11 ("tram.hocba.v1"
+/// and the v2 made then) carried every stored result, so only the current format leaves out
+/// what a departed student did not complete.
+fn covered_of(
+    r: &impl Read,
+    format: &str,
+    class: &str,
+    student: &str,
+) -> Result<[bool; 2], StoreError> {
+    if format != DATA_FORMAT {
+        return Ok([true, true]);
+    }
+    let (Some(st), Some(cl)) = (
+        r.get(&crate::school::STUDENTS, student)?,
+        r.get(&crate::school::CLASSES, class)?,
+    ) else {
+        return Ok([true, true]);
+    };
+    covered_terms(r, &cl, &st)
+}
+
+/// Which parts of the year a student's học bạ covers: term I, and term II with the year's
+/// decision. A student on the roll has both. For one who left, a term counts only when its
+/// lock (the class's or the school's) was made by the end of the departure day, or the school's
+/// dates end the term before it: a lock made later (the year locked, then a transfer dated
+/// back into term I) says nothing about what she completed (review r11 #1: term II marks and
+/// "Hoàn thành chương trình" on the file of a student who left in term I).
+pub fn covered_terms(
+    r: &impl Read,
+    class: &crate::school::Class,
+    st: &crate::school::Student,
+) -> Result<[bool; 2], StoreError> {
+    let Some(left) = &st.left else {
+        return Ok([true, true]);
+    };
+    let Ok(date) = left.date.parse::<jiff::civil::Date>() else {
+        // A date the box did not write: nothing is known to be complete.
+        return Ok([false, false]);
+    };
+    // She is on the roll through her departure day: a lock made that day still had her.
+    let departed = date
+        .tomorrow()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .ok();
+    // The school's terms in the order they run: the first is term I.
+    let mut terms = r
+        .get(&crate::school::YEARS, &class.year)?
+        .map(|y| y.terms)
+        .unwrap_or_default();
+    terms.sort_by(|a, b| a.start.cmp(&b.start));
+    let mut out = [false, false];
+    for (at, term) in TermId::BOTH.into_iter().enumerate() {
+        let locked_before = super::class_term_lock(r, class, term)?
+            .filter(|l| l.locked)
+            .zip(departed)
+            .is_some_and(|(l, d)| l.at < d);
+        let ended_before = terms
+            .get(at)
+            .and_then(|t| t.end.parse::<jiff::civil::Date>().ok())
+            .is_some_and(|end| end < date);
+        out[at] = locked_before || ended_before;
+    }
+    // Term II without term I cannot be: the year builds on both.
+    out[1] &= out[0];
+    Ok(out)
+}
+
+/// The book with student `i`'s parts outside [`covered_terms`] left empty, so the print shows
+/// blanks there rather than marks the student never completed.
+fn blank_uncovered(book: &mut super::ClassBook, i: usize, [hk1_in, year_in]: [bool; 2]) {
+    let sid = book.students[i].id.clone();
+    let blank_term = |t: &mut super::book::StudentTerm| {
+        t.subjects
+            .iter_mut()
+            .for_each(|o| *o = super::book::SubjectOutcome::Incomplete(0));
+        t.level = None;
+        t.conduct = None;
+        t.absences = 0;
+        t.excused = None;
+        t.comment.clear();
+        t.qualities.clear();
+        t.quality_comments.clear();
+    };
+    let mut gone = Vec::new();
+    if !hk1_in {
+        blank_term(&mut book.hk1[i]);
+        gone.push(TermId::Hk1);
+    }
+    if !year_in {
+        blank_term(&mut book.hk2[i]);
+        gone.push(TermId::Hk2);
+        let y = &mut book.year[i];
+        y.subjects
+            .iter_mut()
+            .for_each(|o| *o = super::book::SubjectOutcome::Incomplete(0));
+        y.level = None;
+        y.conduct = None;
+        y.absences = 0;
+        y.outcome = None;
+        y.award = None;
+        y.award_withheld = None;
+        y.reassess.clear();
+        y.primary = None;
+        y.primary_award = None;
+        y.recognised_by_class = false;
+        y.summer = Default::default();
+        y.after_summer = None;
+    }
+    // The teachers' notes of a term left out go too.
+    book.rows.retain(|k, _| {
+        !gone
+            .iter()
+            .any(|t| k.ends_with(&format!("/{}/{sid}", t.code())))
+    });
 }
 
 /// The document of [`record_json`] in `format` from the results of term I, term II and the year.
@@ -1237,6 +1376,15 @@ fn print_with(
     data: Vec<u8>,
 ) -> Result<Vec<u8>, HocbaError> {
     let ctx = super::forms::context(r, book, i)?;
+    let covered = covered_terms(r, &book.class, &book.students[i])?;
+    let mut cut;
+    let book = if covered == [true, true] {
+        book
+    } else {
+        cut = book.clone();
+        blank_uncovered(&mut cut, i, covered);
+        &cut
+    };
     let mut layout = if book.is_primary() {
         super::forms::hocba_primary(book, i, &ctx)
     } else {

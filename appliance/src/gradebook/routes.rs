@@ -228,7 +228,7 @@ async fn hocba_sign(
     // The homeroom teacher's signatures take their time-stamps before the principal's cover
     // them (bounded: a hub out of reach delays the signing by at most this).
     if body.stage == super::hocba::Stage::Principal && !body.pin.is_empty() {
-        super::hocba::stamp_first(&s.store, &class, STAMP_FIRST_LIMIT).await;
+        super::hocba::stamp_first(&s.store, &format!("{class}/"), STAMP_FIRST_LIMIT).await;
     }
     let pin = body.pin.clone();
     guarded_signing(&s, &u, &pin, move |store, dir, p, now| {
@@ -246,7 +246,17 @@ async fn hocba_sign_student(
     b: JsonBody<SignClass>,
 ) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
     let body = json_body(b)?;
-    super::hocba::check_may_sign_student(&s.store.read()?, &u.principal, &student, body.stage)?;
+    let class =
+        super::hocba::check_may_sign_student(&s.store.read()?, &u.principal, &student, body.stage)?
+            .2
+            .class
+            .id;
+    // As for the class: the GVCN's signature on this student's file takes its time-stamp
+    // before the principal's covers it.
+    if body.stage == super::hocba::Stage::Principal && !body.pin.is_empty() {
+        let prefix = format!("{class}/{student}/");
+        super::hocba::stamp_first(&s.store, &prefix, STAMP_FIRST_LIMIT).await;
+    }
     let pin = body.pin.clone();
     guarded_signing(&s, &u, &pin, move |store, dir, p, now| {
         super::hocba::sign_student(store, dir, p, &student, body.stage, &body.pin, now)
