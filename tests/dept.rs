@@ -222,6 +222,40 @@ fn plans_are_signed_returned_and_approved_and_refused_when_periods_do_not_add_up
                        "lines": lines(35, 137)});
     let (st, e) = send(&teacher, "POST", &format!("{api}/plans"), input.clone());
     assert_eq!(st, 403, "{e}");
+    // Review r12 #4: the head of one tổ drafted a PL I for another tổ's subject, and one for
+    // grade 12 in a THCS. Each refused with the reason, nothing stored.
+    let subjects = get(&srv.login("admin"), &format!("{b}/api/v1/subjects"));
+    let other = subjects["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["department"].as_str().is_some_and(|d| d != who.dept))
+        .unwrap()
+        .clone();
+    let before = get(&head, &format!("{api}/plans"));
+    let mut wrong_subject = input.clone();
+    wrong_subject["subject"] = other["id"].clone();
+    let (st, e) = send(&head, "POST", &format!("{api}/plans"), wrong_subject);
+    assert_eq!(st, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(other["name"].as_str().unwrap()) && msg.contains("không thuộc"),
+        "{e}"
+    );
+    let mut grade_12 = input.clone();
+    grade_12["grade"] = json!(12);
+    let (st, e) = send(&head, "POST", &format!("{api}/plans"), grade_12);
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("khối 12"),
+        "{e}"
+    );
+    assert_eq!(
+        get(&head, &format!("{api}/plans")),
+        before,
+        "nothing stored"
+    );
+
     let (st, e) = send(&head, "POST", &format!("{api}/plans"), input);
     assert_eq!(st, 201, "{e}");
     let id = e["plan"]["id"].as_str().unwrap().to_string();
@@ -587,6 +621,36 @@ fn minutes_are_signed_only_by_the_chair_locked_and_corrected_as_a_new_version() 
     );
     let r = head.get(format!("{b}/dept/minutes/{id}")).send().unwrap();
     assert_eq!(r.status(), 200);
+
+    // Review r12 #5: minutes of a meeting not yet held were signed and archived. The next
+    // meeting's agenda may be drafted ahead, but signed only once the day has come; a date
+    // months ahead is refused even as a draft.
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    let mut ahead = meeting.clone();
+    ahead["date"] = json!((today + jiff::Span::new().days(90)).to_string());
+    let (st, e) = send(&head, "POST", &format!("{api}/minutes"), ahead);
+    assert_eq!(st, 422, "{e}");
+    let next = today + jiff::Span::new().days(7);
+    let mut agenda = meeting.clone();
+    agenda["date"] = json!(next.to_string());
+    let (st, e) = send(&head, "POST", &format!("{api}/minutes"), agenda);
+    assert_eq!(st, 201, "{e}");
+    let future = e["minutes"]["id"].as_str().unwrap().to_string();
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{api}/minutes/{future}/sign"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 422, "{e}");
+    let want = next.strftime("%d/%m/%Y").to_string();
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(&want) && msg.contains("chưa diễn ra"), "{e}");
+    let d = get(&head, &format!("{api}/minutes/{future}"));
+    assert_eq!(d["minutes"]["state"], "draft", "{d}");
+    assert_eq!(d["versions"][0]["signatures"], json!([]), "{d}");
 }
 
 #[test]

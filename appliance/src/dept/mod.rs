@@ -506,6 +506,26 @@ fn fill(tx: &Tx<'_>, v: &mut PlanVersion, mut input: PlanInput) -> Result<(), De
         if !(1..=12).contains(&input.grade) {
             return Err(invalid("Khối lớp phải từ 1 đến 12."));
         }
+        // Review r12 #4: a plan is for a grade the school teaches (THCS 6–9, TH 1–5)…
+        let grades = crate::school::school_info(tx)?
+            .map(|i| i.grades())
+            .unwrap_or_else(|| (1..=12).collect());
+        if !grades.contains(&input.grade) {
+            return Err(invalid(format!(
+                "Trường không có khối {}: chỉ lập kế hoạch cho khối {}–{}.",
+                input.grade,
+                grades.first().unwrap_or(&1),
+                grades.last().unwrap_or(&12)
+            )));
+        }
+        // …and a tổ's plan (PL I) for a subject the tổ teaches.
+        if v.kind == Kind::Pl1 && s.department.as_deref() != Some(v.department.as_str()) {
+            return Err(invalid(format!(
+                "Môn {} không thuộc {}: tổ chỉ lập kế hoạch cho môn của tổ.",
+                s.name,
+                department_name(tx, &v.department)?
+            )));
+        }
         v.subject = s.id;
         v.grade = input.grade;
     }
@@ -893,16 +913,34 @@ pub(crate) fn writes_minutes(
             && r.get(&SECRETARIES, department)?.as_deref() == Some(p.id())))
 }
 
+/// How far ahead a draft's meeting may be dated: drafting the next meeting's agenda before it
+/// is held is usual (a department meets every two weeks), a date months ahead is a typo.
+const MINUTES_AHEAD_DAYS: i32 = 31;
+
+/// "04/03/2027", as a date reads in a refusal.
+fn vn_date(d: jiff::civil::Date) -> String {
+    format!("{:02}/{:02}/{}", d.day(), d.month(), d.year())
+}
+
 fn fill_minutes(
-    r: &impl Read,
+    tx: &Tx<'_>,
     v: &mut MinutesVersion,
     mut input: MinutesInput,
 ) -> Result<(), DeptError> {
     let date = input.date.trim();
-    date.parse::<jiff::civil::Date>()
+    let day = date
+        .parse::<jiff::civil::Date>()
         .map_err(|_| invalid(format!("Ngày họp “{date}” không hợp lệ (dạng 2026-09-14).")))?;
+    let today = crate::school::changes::today(tx);
+    if day > today.saturating_add(jiff::Span::new().days(MINUTES_AHEAD_DAYS)) {
+        return Err(invalid(format!(
+            "Ngày họp {} còn hơn {MINUTES_AHEAD_DAYS} ngày nữa mới tới (hôm nay {}): kiểm tra lại ngày.",
+            vn_date(day),
+            vn_date(today)
+        )));
+    }
     v.date = date.to_string();
-    let members = members(r, &v.department)?;
+    let members = members(tx, &v.department)?;
     input.attendees.sort();
     input.attendees.dedup();
     for a in &input.attendees {
@@ -1117,6 +1155,18 @@ pub fn sign_minutes(
     check_chair(tx, p, &m)?;
     if v.state != State::Draft {
         return Err(DeptError::State("Biên bản này đã ký và đã khoá.".into()));
+    }
+    // A record of a meeting is signed once the meeting has been held (review r12 #5): a
+    // future date is an agenda, or a wrong date, and would be archived under its year.
+    let today = crate::school::changes::today(tx);
+    if let Ok(day) = v.date.parse::<jiff::civil::Date>()
+        && day > today
+    {
+        return Err(invalid(format!(
+            "Buổi họp ngày {} chưa diễn ra (hôm nay {}): chỉ ký biên bản từ ngày họp trở đi.",
+            vn_date(day),
+            vn_date(today)
+        )));
     }
     let now = now_str(tx);
     let d = crate::lessons::sign_document(

@@ -336,9 +336,17 @@ fn school_rows(
             continue;
         }
         let grade = r["makhoi"].as_u64().unwrap_or(0);
+        // Only the code lists' codes go out: a value with no code (an internal word such as
+        // "promoted") is left empty, never passed on as if it were a code (review r12 #8).
         let code_of = |list: &BTreeMap<String, String>, v: &serde_json::Value| {
-            let v = s(v);
-            list.get(&v).cloned().unwrap_or(v)
+            list.get(&s(v)).cloned().unwrap_or_default()
+        };
+        // ketquatieuhoc is TT27's result, primary only: a THCS year's decision has its own
+        // fields (colenlop, corenluyenlai).
+        let ketqua = if (1..=5).contains(&grade) {
+            code_of(&codes.ketqua, &r["ketqua"])
+        } else {
+            String::new()
         };
         sink.row(
             1,
@@ -354,7 +362,7 @@ fn school_rows(
                 s(&r["mahocluc"]),
                 s(&r["mahanhkiem"]),
                 code_of(&codes.danhhieu, &r["danhhieu"]),
-                code_of(&codes.ketqua, &r["ketqua"]),
+                ketqua,
                 s(&r["songaynghi"]),
                 s(&r["colenlop"]),
                 s(&r["corenluyenlai"]),
@@ -378,7 +386,8 @@ fn school_rows(
                     .mon
                     .get(subject)
                     .map(|c| (c.ten.clone(), c.mamonhoc.clone()))
-                    .unwrap_or_else(|| (subject.clone(), subject.clone()));
+                    // A subject the list lacks: its id names it, and no code is made up.
+                    .unwrap_or_else(|| (subject.clone(), String::new()));
                 sink.row(
                     2,
                     vec![
@@ -398,6 +407,10 @@ fn school_rows(
     }
     Ok(())
 }
+
+/// Fields the xlsx writes as numbers when their text is one. Codes and ids stay text even when
+/// they are digits: "079200000001" would lose its leading zero.
+const NUMERIC: &[&str] = &["diem"];
 
 /// Rows in one sheet, the header's included: Excel's limit.
 pub const SHEET_ROWS: u32 = 1_048_576;
@@ -492,8 +505,20 @@ impl Sink for XlsxSink {
         let ws = &mut self.wb.worksheets_mut()[at];
         for (c, v) in cells.iter().enumerate() {
             // An empty field is left blank: millions of empty strings would only fill the file.
-            if !v.is_empty() {
-                ws.write(y, c as u16, v)?;
+            if v.is_empty() {
+                continue;
+            }
+            // A score is a number cell, so the sheet sums and sorts it (review r12 #8).
+            match v.parse::<f64>() {
+                Ok(n)
+                    if TABLES[table].1.get(c).is_some_and(|h| NUMERIC.contains(h))
+                        && n.is_finite() =>
+                {
+                    ws.write_number(y, c as u16, n)?;
+                }
+                _ => {
+                    ws.write(y, c as u16, v)?;
+                }
             }
         }
         self.rows[table] += 1;
@@ -622,6 +647,78 @@ mod tests {
             "{csv}"
         );
         assert_eq!(csv.lines().count(), 1, "{csv}");
+    }
+
+    /// Review r12 #8: a THCS year's internal "promoted" was written as ketquatieuhoc, and
+    /// diem was a text cell. Read back: THCS's ketquatieuhoc and any uncoded value are empty,
+    /// primary's is its code, and a score is a number cell (a level stays text).
+    #[test]
+    fn the_xlsx_writes_only_codes_and_scores_as_numbers() {
+        let mut school = school_6a1();
+        school.classes.push(
+            serde_json::json!({"id": "2026-5a1", "name": "5A1", "grade": 5, "year": "2026-2027"}),
+        );
+        school.results = vec![
+            serde_json::json!({"malop": "2026-6a1", "mahocsinh": "hs-a", "makhoi": 6,
+                "hocky": "CN", "ketqua": "promoted", "danhhieu": "excellent",
+                "diemmon": {"toan": "8.4", "giao-duc-the-chat": "Đ", "mon-la": "7"}}),
+            serde_json::json!({"malop": "2026-5a1", "mahocsinh": "hs-b", "makhoi": 5,
+                "hocky": "CN", "ketqua": "HT", "diemmon": {"tieng-viet": "T 9"}}),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        let src = Source::School(school);
+        write_xlsx(
+            src,
+            &Codes::defaults(),
+            None,
+            dir.path(),
+            SHEET_ROWS,
+            &mut f,
+        )
+        .unwrap();
+        use calamine::{Data, Reader};
+        use std::io::Seek;
+        f.rewind().unwrap();
+        let mut wb = calamine::Xlsx::new(std::io::BufReader::new(f)).unwrap();
+        let kq = wb.worksheet_range("ketquahoctap").unwrap();
+        let rows: Vec<&[Data]> = kq.rows().collect();
+        let col = |name: &str| TABLES[1].1.iter().position(|h| *h == name).unwrap();
+        let of = |id: &str| {
+            *rows
+                .iter()
+                .find(|r| r[col("mahocsinh")] == Data::String(id.into()))
+                .unwrap()
+        };
+        let thcs = of("hs-a");
+        assert_eq!(
+            thcs.get(col("ketquatieuhoc")),
+            Some(&Data::Empty),
+            "{thcs:?}"
+        );
+        assert_eq!(thcs.get(col("madanhhieu")), Some(&Data::Empty), "{thcs:?}");
+        let th = of("hs-b");
+        assert_eq!(
+            th[col("ketquatieuhoc")],
+            Data::String("3".into()),
+            "HT's code"
+        );
+        let dm = wb.worksheet_range("diemmon").unwrap();
+        let cells: Vec<(String, Data, Data)> = dm
+            .rows()
+            .skip(1)
+            .map(|r| {
+                let at = |i: usize| r.get(i).cloned().unwrap_or(Data::Empty);
+                (at(6).to_string(), at(5), at(7))
+            })
+            .collect();
+        let get = |name: &str| cells.iter().find(|c| c.0 == name).unwrap().clone();
+        assert_eq!(get("Toán").2, Data::Float(8.4));
+        assert_eq!(get("Tiếng Việt").2, Data::Float(9.0));
+        assert_eq!(get("Giáo dục thể chất").2, Data::Empty);
+        // A subject with no code in the list: no made-up mamonhoc.
+        assert_eq!(get("mon-la").1, Data::Empty);
+        assert_eq!(get("mon-la").2, Data::Float(7.0));
     }
 
     /// A sheet that reaches its limit continues on "(2)", "(3)"… with the same header, right
