@@ -1061,6 +1061,20 @@ fn register_lines(admin: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
     reg["lines"].as_array().unwrap().clone()
 }
 
+/// POST `body` as JSON to `/api/v1{path}`.
+fn api_post(
+    admin: &reqwest::blocking::Client,
+    b: &str,
+    path: &str,
+    body: Value,
+) -> reqwest::blocking::Response {
+    admin
+        .post(format!("{b}/api/v1{path}"))
+        .json(&body)
+        .send()
+        .unwrap()
+}
+
 fn line_no(lines: &[Value], n: u64) -> Value {
     lines
         .iter()
@@ -1109,13 +1123,7 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
         assert_eq!(r.status(), 200);
         pdftotext(&r.bytes().unwrap())
     };
-    let post = |path: &str, body: Value| {
-        admin
-            .post(format!("{b}/api/v1{path}"))
-            .json(&body)
-            .send()
-            .unwrap()
-    };
+    let post = |path: &str, body: Value| api_post(&admin, &b, path, body);
 
     // Free text for the register's number and date is refused, pointing to the register.
     let an = add(
@@ -1260,6 +1268,146 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
         let number = back["number"].as_u64().unwrap().to_string();
         assert!(words.contains(&number.as_str()), "{text}");
     }
+}
+
+/// Review r12 #1, #2 and #10: a re-enrolment opened by mistake and struck is undone — the
+/// student is off the roll with the transfer out as it was (date, destination, reason) in the
+/// API, the register and the CSDL export, the học bạ prints the old line again — and a
+/// correct return dated between the transfer and the strike is then accepted; the transfer's
+/// line, now followed by a return, cannot be struck as opened by mistake; a return into
+/// another grade is refused like a move.
+#[test]
+fn a_mistaken_reenrolment_struck_is_undone_and_a_return_keeps_the_grade() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let homeroom = s.login(&homeroom_of(&s, FROM));
+    let vi = |d: jiff::civil::Date| d.strftime("%d/%m/%Y").to_string();
+    let day = |n: i64| today() - jiff::ToSpan::days(n);
+    let post = |path: &str, body: Value| api_post(&admin, &b, path, body);
+    let anh = add_to_from(
+        &admin,
+        &b,
+        ["Phan Hồng Anh", "07/07/2014", "Nữ", "079314888101"],
+        Value::Null,
+    );
+    let r = post(
+        &format!("/students/{anh}/transfer-out"),
+        json!({"date": vi(day(3)), "to_school": "THCS Lê Quý Đôn", "reason": "Gia đình chuyển nhà"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let old = register_lines(&admin, &b).last().unwrap()["number"]
+        .as_u64()
+        .unwrap();
+
+    // Re-enrolled by mistake, the line struck as such.
+    let r = post(
+        &format!("/students/{anh}/reenrol"),
+        json!({"class_id": TO, "date": vi(day(2))}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let wrong = register_lines(&admin, &b).last().unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    assert!(wrong > old);
+    let r = post(
+        &format!("/register/{wrong}/strike"),
+        json!({"reason": "Nhập học lại nhầm", "after": "leave_roll"}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+
+    let all: Value = admin
+        .get(format!("{b}/api/v1/students"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let me = all["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == anh.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(me["left"]["kind"], "transfer_out", "{me}");
+    assert_eq!(me["left"]["date"], day(3).to_string(), "{me}");
+    assert_eq!(me["left"]["to_school"], "THCS Lê Quý Đôn", "{me}");
+    assert_eq!(me["left"]["reason"], "Gia đình chuyển nhà", "{me}");
+    assert_eq!(me["class_id"], FROM, "{me}");
+    assert!(!roll_ids(&admin, &b, TO).contains(&anh));
+    assert!(!roll_ids(&admin, &b, FROM).contains(&anh));
+    let lines = register_lines(&admin, &b);
+    let line = line_no(&lines, old);
+    assert!(
+        line["left"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Chuyển trường ngày {}", vi(day(3)))),
+        "{line}"
+    );
+    assert_eq!(line_no(&lines, wrong)["struck"], "Nhập học lại nhầm");
+
+    // The data sent to the sector database still says the transfer.
+    let x = admin
+        .get(format!("{b}/api/v1/csdl.xlsx"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let sheet = {
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> =
+            calamine::Xlsx::new(std::io::Cursor::new(x.to_vec())).unwrap();
+        wb.worksheet_range("hocsinh").unwrap()
+    };
+    let row: Vec<String> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+        .find(|r| r.contains(&"079314888101".to_string()))
+        .expect("her row in hocsinh");
+    assert!(
+        row.contains(&format!("Chuyển trường {}", day(3))),
+        "{row:?}"
+    );
+    assert!(row.contains(&"Gia đình chuyển nhà".to_string()), "{row:?}");
+    assert!(!row.iter().any(|c| c.contains("Thôi học")), "{row:?}");
+
+    // Her học bạ's Quá trình học tập prints the transfer's line again, not the struck one.
+    let r = homeroom
+        .get(format!("{b}/grades/hocba/{anh}/pdf"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    if let Some(text) = pdftotext(&r.bytes().unwrap()) {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        assert!(words.contains(&old.to_string().as_str()), "{text}");
+        assert!(!words.contains(&wrong.to_string().as_str()), "{text}");
+    }
+
+    // Another grade is refused like a move; the right return, dated after the transfer (and
+    // before the strike), is accepted.
+    let (st, msg) = error_message(post(
+        &format!("/students/{anh}/reenrol"),
+        json!({"class_id": "2026-9a1", "date": vi(day(1))}),
+    ));
+    assert_eq!(st, 422);
+    assert!(msg.contains("Chỉ nhập học lại vào lớp cùng khối"), "{msg}");
+    let r = post(
+        &format!("/students/{anh}/reenrol"),
+        json!({"class_id": FROM, "date": vi(day(1))}),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(roll_ids(&admin, &b, FROM).contains(&anh));
+
+    // The transfer's line is history now, not a line opened by mistake.
+    let (st, msg) = error_message(post(
+        &format!("/register/{old}/strike"),
+        json!({"reason": "Nhầm", "after": "leave_roll"}),
+    ));
+    assert_eq!(st, 422);
+    assert!(msg.contains("nhập học lại"), "{msg}");
+    assert_eq!(line_no(&register_lines(&admin, &b), old)["struck"], "");
 }
 
 /// Review r8 #5 for the Excel import: a row the form would refuse — a mã định danh whose

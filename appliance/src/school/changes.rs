@@ -418,13 +418,14 @@ pub fn re_enrol(tx: &mut Tx<'_>, id: &str, r: ReEnrolment) -> Result<Student, Sc
         )));
     }
     check_in_year(tx, "Ngày nhập học lại", &date, &class.id)?;
+    check_reenrol_grade(tx, &s, &class)?;
     check_birth(tx, &s.dob, &class.id)?;
     let from = r
         .from_school
         .filter(|f| !f.trim().is_empty())
         .map(|f| text("Trường học trước khi trở lại", &f))
         .transpose()?;
-    super::register::enter_again(tx, &s.id, &class.year, &date, &class.name)?;
+    super::register::enter_again(tx, &s, &class.year, &date, &class.name)?;
     s.left = None;
     s.class_id = class.id.clone();
     s.arrived = from.map(|from_school| Arrival {
@@ -433,4 +434,27 @@ pub fn re_enrol(tx: &mut Tx<'_>, id: &str, r: ReEnrolment) -> Result<Student, Sc
     });
     super::save_student(tx, s.clone(), "student.reenrol")?;
     Ok(s)
+}
+
+/// The grade rule of moves, for a return (review r12 #2): back into the grade of the class the
+/// student left, or — when that class was of an earlier school year, so the student may have
+/// finished it — the next grade. Any other grade would put their scores in another
+/// programme's book. A last class that no longer exists leaves the choice to the school.
+fn check_reenrol_grade(tx: &Tx<'_>, s: &Student, to: &super::Class) -> Result<(), SchoolError> {
+    let Some(last) = tx.get(&CLASSES, &s.class_id)? else {
+        return Ok(());
+    };
+    let next_ok = last.year < to.year && to.grade == last.grade + 1;
+    if to.grade == last.grade || next_ok {
+        return Ok(());
+    }
+    let allowed = if last.year < to.year {
+        format!("khối {} hoặc khối {}", last.grade, last.grade + 1)
+    } else {
+        format!("khối {}", last.grade)
+    };
+    Err(SchoolError::Invalid(format!(
+        "Chỉ nhập học lại vào lớp cùng khối với lớp cũ (hoặc khối trên nếu đã học hết năm học trước): học sinh {} rời trường khi học lớp {} (khối {}, năm học {}), lớp {} thuộc khối {}; hãy chọn một lớp {allowed}.",
+        s.full_name, last.name, last.grade, last.year, to.name, to.grade
+    )))
 }

@@ -104,6 +104,7 @@ fn open_register_lines(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
                 class_name,
                 struck: None,
                 frozen: None,
+                reentry: None,
             },
         ));
     }

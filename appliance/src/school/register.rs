@@ -29,6 +29,23 @@ pub struct RegisterLine {
     /// a new line): from then on it is printed from here, not from the student's records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<RegisterRow>,
+    /// A re-enrolment line: what the student was before it, so that striking it as opened by
+    /// mistake puts them back as they were (review r12 #1) instead of writing a new departure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reentry: Option<Reentry>,
+}
+
+/// The student's state just before a re-enrolment (nhập học lại).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Reentry {
+    /// The line the student had before (closed by the re-enrolment).
+    pub previous: u32,
+    /// Whether the re-enrolment froze that line (an open line is opened again on undo).
+    pub froze_previous: bool,
+    pub left: super::Departure,
+    pub class_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived: Option<super::Arrival>,
 }
 
 /// Gạch bỏ: the line was opened by mistake; it stays, struck, with why.
@@ -82,6 +99,7 @@ pub fn enter(
         class_name: class_name.to_string(),
         struck: None,
         frozen: None,
+        reentry: None,
     };
     open_line(tx, line, "register.enter")
 }
@@ -98,29 +116,39 @@ fn open_line(tx: &mut Tx<'_>, mut line: RegisterLine, action: &str) -> Result<u3
 
 /// A student who left comes back (nhập học lại): their last line is frozen as it reads now
 /// (with the departure), and a new line opens under the next number, dated `entered_on`
-/// (ISO) into `class_name` of `year`. Called by `changes::re_enrol` before the student's
-/// record loses its departure.
+/// (ISO) into `class_name` of `year`, remembering the student as they were (`s`, still with
+/// their departure). Called by `changes::re_enrol` before the student's record loses it.
 pub fn enter_again(
     tx: &mut Tx<'_>,
-    student: &str,
+    s: &Student,
     year: &str,
     entered_on: &str,
     class_name: &str,
 ) -> Result<u32, StoreError> {
-    if let Some(mut old) = line_of(tx, student)?
-        && old.frozen.is_none()
-    {
-        old.frozen = Some(row_of(tx, &old)?);
-        tx.put(&REGISTER, &key(old.number), &old, "register.close")?;
+    let mut reentry = None;
+    if let Some(mut old) = line_of(tx, &s.id)? {
+        let froze_previous = old.frozen.is_none();
+        if froze_previous {
+            old.frozen = Some(row_of(tx, &old)?);
+            tx.put(&REGISTER, &key(old.number), &old, "register.close")?;
+        }
+        reentry = s.left.clone().map(|left| Reentry {
+            previous: old.number,
+            froze_previous,
+            left,
+            class_id: s.class_id.clone(),
+            arrived: s.arrived.clone(),
+        });
     }
     let line = RegisterLine {
         number: 0,
-        student: student.to_string(),
+        student: s.id.clone(),
         year: year.to_string(),
         entered_on: entered_on.to_string(),
         class_name: class_name.to_string(),
         struck: None,
         frozen: None,
+        reentry,
     };
     open_line(tx, line, "register.reenter")
 }
@@ -223,6 +251,26 @@ pub fn strike(
             "Hãy ghi lý do gạch bỏ (một dòng, tối đa 200 kí tự).".into(),
         ));
     }
+    // A line the student has a later one after (they left and came back) is real history:
+    // the departure and the return rest on it, so it cannot have been opened by mistake
+    // (review r12 #10). Only the newest line may be struck.
+    let current = tx.get(&REGISTER_OF, &line.student)?;
+    if let Some(later) = current.filter(|c| *c != number) {
+        return Err(SchoolError::Invalid(format!(
+            "Dòng số {number} không gạch bỏ được: học sinh đã rời trường theo dòng này rồi nhập học lại ở dòng số {later}. Nếu việc nhập học lại là nhầm, hãy gạch bỏ dòng số {later}."
+        )));
+    }
+    // Undoing a re-enrolment is refused once the student left again after it: that later
+    // departure would have to go, and it is real history too.
+    let student = tx.get(&super::STUDENTS, &line.student)?;
+    if line.reentry.is_some()
+        && let Some(d) = student.as_ref().and_then(|s| s.left.as_ref())
+    {
+        return Err(SchoolError::Invalid(format!(
+            "Dòng số {number} không gạch bỏ được: sau khi nhập học lại, học sinh đã rời trường lần nữa ({}).",
+            d.describe()
+        )));
+    }
     if line.frozen.is_none() {
         line.frozen = Some(row_of(tx, &line)?);
     }
@@ -232,12 +280,30 @@ pub fn strike(
         on: today.clone(),
     });
     tx.put(&REGISTER, &key(number), &line, "register.strike")?;
-    if tx.get(&REGISTER_OF, &line.student)? == Some(number) {
+    if let (Some(back), Some(mut s)) = (line.reentry.clone(), student.clone()) {
+        // A re-enrolment opened by mistake is undone whatever `after` says: the student is
+        // again as before it — the earlier line current, the earlier departure (its date,
+        // destination and reason) and class kept — never a new "left" dated today.
+        if let Some(mut prev) = tx.get(&REGISTER, &key(back.previous))? {
+            if back.froze_previous {
+                prev.frozen = None;
+                tx.put(&REGISTER, &key(prev.number), &prev, "register.reopen")?;
+            }
+            tx.put(&REGISTER_OF, &line.student, &prev.number, "register.reopen")?;
+        }
+        s.left = Some(back.left);
+        s.class_id = back.class_id;
+        s.arrived = back.arrived;
+        super::save_student(tx, s, "student.reenrol_undone")?;
+        return Ok(line);
+    }
+    if current == Some(number) {
         match after {
             AfterStrike::NewLine => {
                 let again = RegisterLine {
                     struck: None,
                     frozen: None,
+                    reentry: None,
                     ..line.clone()
                 };
                 open_line(tx, again, "register.reenter")?;
