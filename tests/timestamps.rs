@@ -728,6 +728,12 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
     assert!(valid && trusted, "{v}");
+    // The hub names who vouches, as the box does (review r11 #4).
+    assert_eq!(v["signatures"][0]["trusted_by"], "CA của trường", "{v}");
+    assert_eq!(
+        v["signatures"][1]["trusted_by"], "CA công cộng: Test Licensed CA",
+        "{v}"
+    );
     let (code, out) = hub_cli();
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("INVALID") && !out.contains("NOT OK"), "{out}");

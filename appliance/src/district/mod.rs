@@ -814,6 +814,7 @@ pub fn verify_hocba(
         // every signature is judged against that CA and the hub's own licensed roots, as the
         // box judges them against its CA and its list.
         if reports.iter().any(|r| r.chain_ok) {
+            let school_subject = ca.tbs_certificate.subject.to_string();
             let mut anchors = vec![ca.clone()];
             anchors.extend(licensed.iter().cloned());
             let reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
@@ -875,6 +876,7 @@ pub fn verify_hocba(
                     let mut v = serde_json::to_value(r).unwrap_or_default();
                     v["time"] = time.into();
                     v["timestamp_time"] = stamp.into();
+                    v["trusted_by"] = hocba::trusted_label(r, &school_subject).into();
                     v["problems_vi"] = r
                         .problems
                         .iter()

@@ -1751,6 +1751,21 @@ pub fn trust_anchors(
 /// How the page names the CA that vouches for `report`: "CA của trường", or "CA công cộng:
 /// <issuing CA>" (the licensed provider that issued the signer's certificate, which says more
 /// to a reader than the national root above it).
+/// The hub's `trusted_by` for a signature (it checks against one school's CA and its licensed
+/// roots): "CA của trường" when the school's CA issued the certificate, else the licensed
+/// provider; none when the chain does not hold (review r11 #4: the hub's page called a
+/// licensed signature the school's).
+pub fn trusted_label(report: &pades::SignatureReport, school_ca_subject: &str) -> Option<String> {
+    if !report.chain_ok {
+        return None;
+    }
+    Some(if report.issuer == school_ca_subject {
+        "CA của trường".to_string()
+    } else {
+        anchor_label(PUBLIC_CA, report)
+    })
+}
+
 fn anchor_label(label: &str, report: &pades::SignatureReport) -> String {
     if label != PUBLIC_CA {
         return label.to_string();
