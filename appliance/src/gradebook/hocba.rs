@@ -250,6 +250,29 @@ pub struct SignedHocba {
 }
 
 impl SignedHocba {
+    /// The row of a signature just made: (class, student, version, stage) of the file,
+    /// (signer, their record, the lock it stands on, now), and the signed PDF.
+    fn made(
+        (class, student, version, stage): (&str, &str, u32, Stage),
+        (p, rec, lock_at, now): (&Principal, &SignerRecord, jiff::Timestamp, jiff::Timestamp),
+        signed: &[u8],
+    ) -> Self {
+        SignedHocba {
+            class: class.to_string(),
+            student: student.to_string(),
+            version,
+            stage,
+            at: now,
+            signer: p.account.id.clone(),
+            signer_name: rec.full_name.clone(),
+            signer_role: rec.role.clone(),
+            lock_at,
+            sha256: hex::encode(sha2::Sha256::digest(signed)),
+            pdf: base64::engine::general_purpose::STANDARD.encode(signed),
+            timestamp: None,
+        }
+    }
+
     pub fn pdf_bytes(&self) -> Result<Vec<u8>, HocbaError> {
         base64::engine::general_purpose::STANDARD
             .decode(&self.pdf)
@@ -787,20 +810,11 @@ pub fn sign_class(
             None => print(&rx, &book, i)?,
         };
         let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
-        rows.push(SignedHocba {
-            class: class_id.to_string(),
-            student: st.id.clone(),
-            version,
-            stage,
-            at: now,
-            signer: p.account.id.clone(),
-            signer_name: rec.full_name.clone(),
-            signer_role: rec.role.clone(),
-            lock_at,
-            sha256: hex::encode(sha2::Sha256::digest(&signed)),
-            pdf: base64::engine::general_purpose::STANDARD.encode(&signed),
-            timestamp: None,
-        });
+        rows.push(SignedHocba::made(
+            (class_id, &st.id, version, stage),
+            (p, &rec, lock_at, now),
+            &signed,
+        ));
     }
     drop(rx);
     let class = book.class.clone();
@@ -920,16 +934,12 @@ pub fn sign_student(
             let (mut results, mut fresh) = student_results(&rx, &book, i)?;
             let [hk1_in, year_in] = covered_terms(&rx, &book.class, &book.students[i])?;
             let year = &book.class.year;
-            for (on, periods) in [(hk1_in, &["hk1"][..]), (year_in, &["hk2", "cn"][..])] {
+            // `results` is [hk1, hk2, cn]; term II and the year go together.
+            for (at, period, on) in [(0, "hk1", hk1_in), (1, "hk2", year_in), (2, "cn", year_in)] {
                 if !on {
-                    for period in periods {
-                        let at = ["hk1", "hk2", "cn"].iter().position(|p| p == period);
-                        if let Some(at) = at {
-                            results[at] = None;
-                        }
-                        let key = format!("{year}/{period}/{student_id}");
-                        fresh.retain(|(k, _)| *k != key);
-                    }
+                    results[at] = None;
+                    let key = format!("{year}/{period}/{student_id}");
+                    fresh.retain(|(k, _)| *k != key);
                 }
             }
             if results.iter().all(Option::is_none) {
@@ -948,20 +958,11 @@ pub fn sign_student(
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
     let key = signing::unlock(&rec, pin)?;
     let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
-    let row = SignedHocba {
-        class: class_id.clone(),
-        student: student_id.to_string(),
-        version,
-        stage,
-        at: now,
-        signer: p.account.id.clone(),
-        signer_name: rec.full_name.clone(),
-        signer_role: rec.role.clone(),
-        lock_at,
-        sha256: hex::encode(sha2::Sha256::digest(&signed)),
-        pdf: base64::engine::general_purpose::STANDARD.encode(&signed),
-        timestamp: None,
-    };
+    let row = SignedHocba::made(
+        (&class_id, student_id, version, stage),
+        (p, &rec, lock_at, now),
+        &signed,
+    );
     drop(rx);
     let actor = Actor {
         id: p.account.id.clone(),
@@ -1694,15 +1695,20 @@ pub fn recorded_role(
     signer: &str,
     issuer: &str,
 ) -> Result<Option<String>, StoreError> {
+    Ok(role_by_name(&r.scan(&SIGNERS, "")?, signer, issuer))
+}
+
+/// [`recorded_role`] over signer records already read.
+fn role_by_name(signers: &[(String, SignerRecord)], signer: &str, issuer: &str) -> Option<String> {
     use der::Decode;
-    Ok(r.scan(&SIGNERS, "")?.into_iter().find_map(|(_, rec)| {
+    signers.iter().find_map(|(_, rec)| {
         let cert = hex::decode(&rec.cert)
             .ok()
             .and_then(|d| x509_cert::Certificate::from_der(&d).ok())?;
         (signing::subject_name_and_role(&cert).0 == signer
             && cert.tbs_certificate.issuer.to_string() == issuer)
-            .then_some(rec.role)
-    }))
+            .then(|| rec.role.clone())
+    })
 }
 
 /// The newest version stored of the học bạ `pdf` is a signed copy of, when it is newer than
@@ -1850,6 +1856,16 @@ pub fn stage_findings(stages: &[Option<Stage>]) -> Vec<Finding> {
     out
 }
 
+/// The register line of a signature: the same signer certificate and signature value.
+fn register_entry<'a>(
+    register: &'a [RegisterEntry],
+    rep: &pades::SignatureReport,
+) -> Option<&'a RegisterEntry> {
+    register
+        .iter()
+        .find(|e| e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256)
+}
+
 /// What a signature not in the register a school relayed is called at the hub.
 pub const NOT_IN_RELAYED_REGISTER: &str =
     "the signature is not in the signature register the school relayed";
@@ -1868,9 +1884,7 @@ pub fn check_relayed(
     // The version the homeroom teacher's signature (the first) belongs to, once found.
     let mut version = None;
     for (i, rep) in reports.iter_mut().enumerate() {
-        let entry = register.iter().find(|e| {
-            e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
-        });
+        let entry = register_entry(register, rep);
         if let Some(e) = entry {
             if i == 0 {
                 version = Some(e.version);
@@ -1970,16 +1984,12 @@ pub fn verify_upload(
     // read as forged (review r11 #5). A print signed by hand (`tram hocba sign`) is in it.
     let data = check_data(r, pdf)?;
     let not_hocba = matches!(data, DataCheck::Absent)
-        && !reports.iter().any(|rep| {
-            register.iter().any(|e| {
-                e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
-            })
-        });
+        && !reports
+            .iter()
+            .any(|rep| register_entry(&register, rep).is_some());
     let mut stages = Vec::with_capacity(reports.len());
     for rep in &mut reports {
-        let entry = register.iter().find(|e| {
-            e.signature_sha256 == rep.signature_sha256 && e.cert_sha256 == rep.cert_sha256
-        });
+        let entry = register_entry(&register, rep);
         if entry.is_none() && !rep.signature_sha256.is_empty() && !not_hocba {
             rep.problems.push(NOT_IN_REGISTER.into());
         }
@@ -2002,7 +2012,9 @@ pub fn verify_upload(
                 .map(|e| e.stage)
                 .or_else(|| role.as_deref().and_then(Stage::of_role)),
         );
-        rep.role = role;
+        // Shown, not a stage: a record of the same holder from the same CA (a certificate
+        // replaced since the signing) names the role the page prints.
+        rep.role = role.or_else(|| role_by_name(&signers, &rep.signer, &rep.issuer));
     }
     let findings = if reports.is_empty() {
         vec![]
@@ -2019,19 +2031,14 @@ pub fn verify_upload(
     let signatures = reports
         .into_iter()
         .zip(trusted_by)
-        .map(|(mut report, trusted_by)| {
-            if report.role.is_none() {
-                report.role = recorded_role(r, &report.signer, &report.issuer)?;
-            }
-            Ok(SignatureView {
-                problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
-                time: report.signing_time.as_deref().and_then(pdf_local_time),
-                timestamp_time: report.timestamp.map(local_time),
-                report,
-                trusted_by,
-            })
+        .map(|(report, trusted_by)| SignatureView {
+            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
+            time: report.signing_time.as_deref().and_then(pdf_local_time),
+            timestamp_time: report.timestamp.map(local_time),
+            report,
+            trusted_by,
         })
-        .collect::<Result<_, StoreError>>()?;
+        .collect();
     Ok(Verification {
         valid,
         signatures,
