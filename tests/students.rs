@@ -622,9 +622,15 @@ fn the_register_keeps_every_line_prints_and_exports() {
             .any(|r| r[1] == transferred["full_name"].as_str().unwrap()
                 && r[13].starts_with("Chuyển trường"))
     );
+    // The columns after the transfers: a result column per grade the school teaches, then
+    // Tốt nghiệp and Ghi chú (the last).
+    let note = rows[2].len() - 1;
+    assert_eq!(rows[2][note], "Ghi chú");
+    assert_eq!(rows[2][note - 1], "Tốt nghiệp");
+    assert!(rows[2][14].starts_with("Kết quả lớp"), "{:?}", rows[2]);
     assert!(
         body.iter()
-            .any(|r| r[1] == "Nhập Nhầm" && r[15].contains("Gạch bỏ"))
+            .any(|r| r[1] == "Nhập Nhầm" && r.get(note).is_some_and(|n| n.contains("Gạch bỏ")))
     );
     assert_eq!(rows[2][7], "Nghề nghiệp cha, mẹ (người giám hộ)");
     assert_eq!(rows[2][9], "Đối tượng chính sách");

@@ -300,6 +300,7 @@
       if (d.rows !== undefined && !probs.length) {
         const counts = `${d.changes} thay đổi (${d.added} thêm mới, ${d.updates} cập nhật, ${d.unchanged} không đổi)`;
         out.append(el("p", "msg ok", d.committed ? `Đã nhập: ${d.written !== undefined ? d.written : d.changes} dòng được ghi. Tệp có ${d.rows} dòng, ${counts}.` : `Tệp hợp lệ: ${d.rows} dòng, ${counts}.`));
+        if (d.next !== undefined) out.append(el("p", "msg ok", `Số đăng bộ tiếp theo: ${d.next}.`));
         if (d.skipped && d.skipped.length) {
           out.append(el("p", "msg err", "Các dòng sau chưa được xác nhận nên không cập nhật:"));
           out.append(list(d.skipped, (x) => "Dòng " + x.row + ": " + x.message));

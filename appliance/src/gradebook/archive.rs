@@ -12,12 +12,13 @@ pub fn register(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
     let Some(info) = crate::school::school_info(&rx).map_err(|e| e.to_string())? else {
         return Ok(Vec::new());
     };
-    let rows = crate::school::register::rows(&rx, year).map_err(|e| e.to_string())?;
+    let rows = super::register::rows(&rx, year).map_err(|e| e.to_string())?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let pdf = super::register::register_pdf(&info, year, &rows).map_err(|e| e.to_string())?;
-    let xlsx = crate::school::register::xlsx(&rows, &info.name, year).map_err(|e| e.to_string())?;
+    let xlsx = crate::school::register::xlsx(&rows, &info.name, year, &info.grades())
+        .map_err(|e| e.to_string())?;
     let file = |ext: &str, bytes| RecordFile {
         path: format!("so-dang-bo/so-dang-bo-{year}.{ext}"),
         kind: "so-dang-bo",

@@ -316,15 +316,31 @@ fn summer_path(y: &StudentYear) -> Option<&'static str> {
 /// there was one. The rules decide; this only words it (grade 9 and 12 complete their level
 /// instead of "lên lớp"). The rules' owner adapts this one function when outcomes change.
 pub fn decision_wording(y: &StudentYear, grade: u8) -> (String, Option<String>) {
+    let Some(outcome) = y.outcome else {
+        return (String::new(), None);
+    };
+    words(
+        outcome,
+        summer_path(y),
+        y.after_summer.map(|a| a.outcome),
+        grade,
+    )
+}
+
+/// The words of a year's decision: `outcome` at the end of the year, `path` the summer it
+/// sent the student to, `after` the decision after that summer once recorded.
+fn words(
+    outcome: Outcome,
+    path: Option<&str>,
+    after: Option<Outcome>,
+    grade: u8,
+) -> (String, Option<String>) {
     let promoted = match grade {
         9 => "Hoàn thành chương trình trung học cơ sở",
         12 => "Hoàn thành chương trình trung học phổ thông",
         _ => "Được lên lớp",
     };
-    let Some(outcome) = y.outcome else {
-        return (String::new(), None);
-    };
-    let Some(path) = summer_path(y) else {
+    let Some(path) = path else {
         let text = match outcome {
             Outcome::Retained => "Ở lại lớp".to_string(),
             // TT22 Đ12 k4: a student with a disability excused from a scored subject — the
@@ -339,12 +355,74 @@ pub fn decision_wording(y: &StudentYear, grade: u8) -> (String, Option<String>) 
     };
     let mut end: String = path.chars().take(1).flat_map(char::to_uppercase).collect();
     end.push_str(&path[end.len()..]);
-    let after = match y.after_summer.map(|a| a.outcome) {
+    let after = match after {
         None => "chưa có kết quả".to_string(),
         Some(Outcome::Promoted) => format!("{promoted} sau khi {path}"),
         Some(_) => format!("Ở lại lớp sau khi {path}"),
     };
     (end, Some(after))
+}
+
+/// A stored year-end result (`gradebook.results.v1`, "CN") in the words the học bạ prints
+/// for it ([`decision_wording`]), on one line — what the sổ đăng bộ writes in the grade's
+/// column: "Được lên lớp", "Ở lại lớp", "Được lên lớp sau khi rèn luyện trong kì nghỉ hè",
+/// "Rèn luyện trong kì nghỉ hè: chưa có kết quả", and for primary school (TT27) the
+/// completion ("Hoàn thành chương trình lớp học", "Hoàn thành chương trình tiểu học", "Chưa
+/// hoàn thành"). The stored result holds the decision that stands (after the summer once it
+/// is recorded); which summer it went through is read from `corenluyenlai` and the summer
+/// record of its class (re-assessed subjects).
+pub fn stored_decision_wording(
+    r: &impl Read,
+    res: &super::StoredResult,
+) -> Result<String, StoreError> {
+    let code = res.ketqua.as_deref().unwrap_or_default();
+    for level in [
+        EducationResult::Htxs,
+        EducationResult::Htt,
+        EducationResult::Ht,
+        EducationResult::Cht,
+    ] {
+        if level.code() == code {
+            return Ok(level.completion_label(res.makhoi).to_string());
+        }
+    }
+    let all = [
+        Outcome::Promoted,
+        Outcome::SummerConduct,
+        Outcome::SummerBoth,
+        Outcome::ReAssessment,
+        Outcome::Retained,
+        Outcome::PrincipalDecides,
+    ];
+    let Some(outcome) = all.into_iter().find(|o| o.code() == code) else {
+        return Ok(String::new());
+    };
+    let (end, after) = if outcome.summer_path().is_some() {
+        // The summer is not decided yet: the decision is the summer itself.
+        words(outcome, outcome.summer_path(), None, res.makhoi)
+    } else {
+        let conduct = res.corenluyenlai == Some(true);
+        let reassessed = r
+            .get(&super::SUMMER, &format!("{}/{}", res.malop, res.mahocsinh))?
+            .is_some_and(|s| !s.reassessed.is_empty());
+        let went = match (conduct, reassessed) {
+            (true, true) => Some(Outcome::SummerBoth),
+            (true, false) => Some(Outcome::SummerConduct),
+            (false, true) => Some(Outcome::ReAssessment),
+            (false, false) => None,
+        };
+        match went {
+            Some(w) => {
+                let (_, after) = words(w, w.summer_path(), Some(outcome), res.makhoi);
+                (after.unwrap_or_default(), None)
+            }
+            None => words(outcome, None, None, res.makhoi),
+        }
+    };
+    Ok(match after {
+        Some(a) => format!("{end}: {a}"),
+        None => end,
+    })
 }
 
 /// The re-assessment mark of subject `si` (id `subject`) when the year sent it to one and it

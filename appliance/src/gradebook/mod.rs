@@ -12,6 +12,7 @@ mod book;
 pub mod check;
 pub mod excel;
 pub mod forms;
+pub mod graduation;
 pub mod hocba;
 mod lock;
 pub mod migrate;
@@ -528,7 +529,8 @@ pub fn result_relay_key(key: &str, record: &serde_json::Value) -> String {
     }
 }
 
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 8] = [
+    graduation::GRADUATIONS.name,
     ROWS.name,
     SUMMER.name,
     RECORDS.name,
@@ -620,6 +622,9 @@ pub enum GradeError {
     ExcusedOverTotal { excused: u16, total: u16 },
     #[error("{0}")]
     Import(String),
+    /// A graduation list that cannot be recorded (`graduation::record`), every reason named.
+    #[error("{0}")]
+    Graduation(String),
     /// The rule settings sent cannot be read or are out of range.
     #[error("{0}")]
     BadSettings(String),
@@ -675,6 +680,7 @@ impl GradeError {
             GradeError::UnknownQuality(_) => "unknown_quality",
             GradeError::BadQuality(_) => "bad_quality",
             GradeError::Import(_) => "import_invalid",
+            GradeError::Graduation(_) => "graduation_invalid",
             GradeError::BadSettings(_) => "bad_settings",
             GradeError::RecognitionInTermTwo => "recognition_in_term_ii",
             GradeError::ExemptBesideMarks(_) | GradeError::MarkBesideExempt(_) => {

@@ -43,7 +43,7 @@ enum Op {
     },
 }
 
-/// A4 pages (points), portrait or landscape, laid out top to bottom.
+/// A4 pages (points), portrait or landscape, or any size (`sized`), laid out top to bottom.
 pub struct Layout {
     pages: Vec<Vec<Op>>,
     pub width: f32,
@@ -112,6 +112,33 @@ impl Layout {
             margin: 36.0,
             y: 36.0,
             data: vec![],
+        }
+    }
+
+    /// A page of `width` × `height` points (A3 landscape, 1190.55 × 841.89, for a wide book).
+    pub fn sized(width: f32, height: f32) -> Layout {
+        Layout {
+            width,
+            height,
+            ..Layout::new(false)
+        }
+    }
+
+    /// Writes `text(page, pages)` centred at the foot of every page laid out so far (a page
+    /// count: "Trang 3/12"); call it once the layout is complete.
+    pub fn footer(&mut self, size: f32, text: impl Fn(usize, usize) -> String) {
+        let n = self.pages.len();
+        let y = self.height - self.margin / 2.0;
+        for (i, page) in self.pages.iter_mut().enumerate() {
+            let t = text(i + 1, n);
+            let x = (self.width - approx_width(&t, size)) / 2.0;
+            page.push(Op::Text {
+                x,
+                y,
+                size,
+                bold: false,
+                text: t,
+            });
         }
     }
 

@@ -35,6 +35,10 @@ pub fn api() -> Router<Shared> {
         .route("/grades/corrections", get(list_corrections))
         .route("/grades/corrections/{id}", post(decide_correction))
         .route("/grades/settings", get(get_settings).put(put_settings))
+        .route(
+            "/grades/graduation/{year}",
+            get(get_graduation).put(put_graduation),
+        )
         .route("/grades/export/{file}", get(export))
         .route("/grades/import/{class}/{subject}/{term}", post(import))
         .route("/hocba/classes/{class}", get(hocba_versions))
@@ -473,6 +477,47 @@ struct ReasonBody {
     /// One class only (its id); absent: the whole school.
     #[serde(default)]
     class: Option<String>,
+}
+
+/// "2026-2027" or a refusal naming the shape.
+fn school_year(year: &str) -> Result<(), ApiError> {
+    if crate::school::is_school_year(year) {
+        Ok(())
+    } else {
+        Err(GradeError::Graduation(format!(
+            "Năm học \"{}\" không hợp lệ: ghi dạng 2026-2027.",
+            year.chars().take(20).collect::<String>()
+        ))
+        .into())
+    }
+}
+
+/// The students recognised as graduating (THCS/THPT) in a school year.
+async fn get_graduation(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(year): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    u.require(crate::auth::Action::LockTerm)?;
+    school_year(&year)?;
+    let list = super::graduation::of_year(&s.store.read()?, &year)?;
+    Ok(Json(json!({ "year": year, "graduates": list })))
+}
+
+/// Records the year's list of students recognised as graduating (xét công nhận tốt nghiệp),
+/// replacing the one recorded before; BGH, after the last grade's year is locked.
+async fn put_graduation(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(year): Path<String>,
+    b: JsonBody<super::graduation::GraduationList>,
+) -> Result<Json<Value>, ApiError> {
+    u.require(crate::auth::Action::LockTerm)?;
+    school_year(&year)?;
+    let list = json_body(b)?;
+    let y = year.clone();
+    let n = write(&s, &u, move |tx| super::graduation::record(tx, &y, list)).await?;
+    Ok(Json(json!({ "year": year, "recorded": n })))
 }
 
 async fn unlock(

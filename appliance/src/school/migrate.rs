@@ -105,6 +105,7 @@ fn open_register_lines(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
                 struck: None,
                 frozen: None,
                 reentry: None,
+                imported: None,
             },
         ));
     }

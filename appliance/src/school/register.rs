@@ -33,6 +33,10 @@ pub struct RegisterLine {
     /// mistake puts them back as they were (review r12 #1) instead of writing a new departure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reentry: Option<Reentry>,
+    /// A line brought in from the school's paper book (`import_lines`), ISO date of the
+    /// import: it names no student of this box and is printed as it was read (`frozen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<String>,
 }
 
 /// The student's state just before a re-enrolment (nhập học lại).
@@ -100,6 +104,7 @@ pub fn enter(
         struck: None,
         frozen: None,
         reentry: None,
+        imported: None,
     };
     open_line(tx, line, "register.enter")
 }
@@ -149,6 +154,7 @@ pub fn enter_again(
         struck: None,
         frozen: None,
         reentry,
+        imported: None,
     };
     open_line(tx, line, "register.reenter")
 }
@@ -304,6 +310,7 @@ pub fn strike(
                     struck: None,
                     frozen: None,
                     reentry: None,
+                    imported: None,
                     ..line.clone()
                 };
                 open_line(tx, again, "register.reenter")?;
@@ -353,22 +360,48 @@ pub struct RegisterRow {
     pub arrived_from: String,
     /// Chuyển đi / thôi học, with the date.
     pub left: String,
-    /// Tốt nghiệp (not recorded yet: printed blank to be filled by hand).
+    /// The year-end result of each year the student studied here on this line, by grade
+    /// ("Theo dõi kết quả hằng năm"): filled from the gradebook's stored results by
+    /// `gradebook::register::rows`; this module leaves it empty (it knows no results).
+    pub results: Vec<GradeResult>,
+    /// Tốt nghiệp: hoàn thành chương trình tiểu học, or the recognition of THCS/THPT
+    /// graduation with its decision (`gradebook::graduation`); filled as `results` is.
     pub graduation: String,
     /// Gạch bỏ: the reason.
     pub struck: String,
+    /// Ghi chú of a line read from the paper book (other than a strike).
+    pub note: String,
 }
 
-/// The lines of the students who entered in `year`, by number.
+/// One year's result in one grade, as the register prints it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(default)]
+pub struct GradeResult {
+    pub grade: u8,
+    /// "2026-2027"; empty when a paper line did not say.
+    pub year: String,
+    /// The decision in the học bạ's words ("Được lên lớp", "Ở lại lớp", …).
+    pub result: String,
+}
+
+/// The lines of the students who entered in `year`, by number, without the results (which
+/// `gradebook::register::rows` adds: the register as shown, printed and exported).
 pub fn rows(rx: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
+    all_lines(rx)?
+        .iter()
+        .filter(|l| l.year == year)
+        .map(|l| row_of(rx, l))
+        .collect()
+}
+
+/// Every line of the register, by number.
+pub fn all_lines(rx: &impl Read) -> Result<Vec<RegisterLine>, StoreError> {
     let mut lines = Vec::new();
     rx.scan_each(&REGISTER, "", &mut |_, line: RegisterLine| {
-        if line.year == year {
-            lines.push(line);
-        }
+        lines.push(line);
         Ok(())
     })?;
-    lines.iter().map(|l| row_of(rx, l)).collect()
+    Ok(lines)
 }
 
 /// One line as printed: a closed line as it was frozen, an open one from the student's
@@ -429,13 +462,21 @@ pub fn row_of(rx: &impl Read, line: &RegisterLine) -> Result<RegisterRow, StoreE
             .filter(|d| d.kind != super::DepartureKind::Struck)
             .map(|d| d.describe())
             .unwrap_or_default(),
+        results: Vec::new(),
         graduation: String::new(),
         struck,
+        note: String::new(),
     })
 }
 
-/// The register of a year as a spreadsheet (one row per line, struck lines marked).
-pub fn xlsx(rows: &[RegisterRow], school: &str, year: &str) -> Result<Vec<u8>, SchoolError> {
+/// The register of a year as a spreadsheet (one row per line, struck lines marked), in the
+/// columns of [`headers`] for the school's `grades`; [`import_lines`] reads it back.
+pub fn xlsx(
+    rows: &[RegisterRow],
+    school: &str,
+    year: &str,
+    grades: &[u8],
+) -> Result<Vec<u8>, SchoolError> {
     use rust_xlsxwriter::{Format, Workbook};
     let fail = |e: rust_xlsxwriter::XlsxError| {
         SchoolError::Invalid(format!("Không tạo được tệp Excel: {e}"))
@@ -451,22 +492,22 @@ pub fn xlsx(rows: &[RegisterRow], school: &str, year: &str) -> Result<Vec<u8>, S
         &bold,
     )
     .map_err(fail)?;
-    for (c, h) in HEADERS.iter().enumerate() {
-        ws.write_string_with_format(2, c as u16, *h, &bold)
+    for (c, h) in headers(grades).iter().enumerate() {
+        ws.write_string_with_format(2, c as u16, h, &bold)
             .map_err(fail)?;
     }
     for (i, r) in rows.iter().enumerate() {
         let row = 3 + i as u32;
         ws.write_number(row, 0, f64::from(r.number)).map_err(fail)?;
-        for (c, v) in r.cells().iter().enumerate() {
+        for (c, v) in r.cells(grades).iter().enumerate() {
             ws.write_string(row, 1 + c as u16, v).map_err(fail)?;
         }
     }
     wb.save_to_buffer().map_err(fail)
 }
 
-/// The register's columns, in the order of the paper book.
-pub const HEADERS: [&str; 16] = [
+/// The register's columns before the results, in the order of the paper book.
+pub const HEADERS: [&str; 14] = [
     "Số đăng bộ",
     "Họ và tên",
     "Ngày sinh",
@@ -481,14 +522,22 @@ pub const HEADERS: [&str; 16] = [
     "Lớp",
     "Chuyển đến từ",
     "Chuyển đi, thôi học",
-    "Tốt nghiệp",
-    "Ghi chú",
 ];
 
+/// Every column: [`HEADERS`], "Kết quả lớp N" for each grade the school teaches (the paper
+/// book's "theo dõi kết quả hằng năm"), "Tốt nghiệp" and "Ghi chú".
+pub fn headers(grades: &[u8]) -> Vec<String> {
+    let mut h: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+    h.extend(grades.iter().map(|g| format!("Kết quả lớp {g}")));
+    h.push("Tốt nghiệp".into());
+    h.push("Ghi chú".into());
+    h
+}
+
 impl RegisterRow {
-    /// Every column after the number, as text.
-    pub fn cells(&self) -> [String; 15] {
-        [
+    /// Every column after the number, as text, for the school's `grades` ([`headers`]).
+    pub fn cells(&self, grades: &[u8]) -> Vec<String> {
+        let mut c = vec![
             self.full_name.clone(),
             self.dob.clone(),
             self.gender.clone(),
@@ -502,14 +551,376 @@ impl RegisterRow {
             self.entered_class.clone(),
             self.arrived_from.clone(),
             self.left.clone(),
-            self.graduation.clone(),
-            if self.struck.is_empty() {
-                String::new()
-            } else {
-                format!("Gạch bỏ: {}", self.struck)
-            },
-        ]
+        ];
+        c.extend(grades.iter().map(|g| self.result_text(*g)));
+        c.push(self.graduation.clone());
+        let mut note = Vec::new();
+        if !self.struck.is_empty() {
+            note.push(format!("Gạch bỏ: {}", self.struck));
+        }
+        if !self.note.is_empty() {
+            note.push(self.note.clone());
+        }
+        c.push(note.join("; "));
+        c
     }
+
+    /// The results in `grade`, each "2026-2027: Được lên lớp" (a grade repeated after "ở lại
+    /// lớp" has two), joined by "; " — [`parse_results`] reads it back.
+    pub fn result_text(&self, grade: u8) -> String {
+        self.results
+            .iter()
+            .filter(|r| r.grade == grade)
+            .map(|r| {
+                if r.year.is_empty() {
+                    r.result.clone()
+                } else {
+                    format!("{}: {}", r.year, r.result)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// A results cell back into results ([`RegisterRow::result_text`]); a part without a school
+/// year in front ("Lên lớp", as a paper book may say) keeps its words with no year.
+pub fn parse_results(grade: u8, text: &str) -> Vec<GradeResult> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once(':') {
+            Some((y, rest)) if school_year(y.trim()).is_some() => GradeResult {
+                grade,
+                year: y.trim().to_string(),
+                result: rest.trim().to_string(),
+            },
+            _ => GradeResult {
+                grade,
+                year: String::new(),
+                result: p.to_string(),
+            },
+        })
+        .collect()
+}
+
+/// "2019-2020" (two consecutive years) → its first year.
+fn school_year(s: &str) -> Option<i16> {
+    let (a, b) = s.split_once('-')?;
+    let (a, b): (i16, i16) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a >= 1900 && b == a + 1 && s.len() == 9).then_some(a)
+}
+
+// --- Earlier years: the paper book's lines brought in -------------------------------------
+
+/// The recognised columns of a register sheet (folded header text), [`headers`] read back.
+const IMPORT_FIELDS: &[(&str, &[&str])] = &[
+    ("so", &["so dang bo", "so db"]),
+    ("ho_ten", &["ho va ten", "ho ten", "ho va ten hoc sinh"]),
+    ("ngay_sinh", &["ngay sinh", "ngay thang nam sinh"]),
+    ("gioi_tinh", &["gioi tinh", "nam/nu"]),
+    ("noi_sinh", &["noi sinh"]),
+    ("dan_toc", &["dan toc"]),
+    (
+        "cha_me",
+        &[
+            "ho ten cha, me (nguoi giam ho)",
+            "ho ten cha, me",
+            "ho ten cha me",
+        ],
+    ),
+    (
+        "nghe",
+        &[
+            "nghe nghiep cha, me (nguoi giam ho)",
+            "nghe nghiep cha, me",
+            "nghe nghiep",
+        ],
+    ),
+    ("cho_o", &["cho o", "dia chi", "noi o"]),
+    ("chinh_sach", &["doi tuong chinh sach"]),
+    ("ngay_vao", &["ngay vao truong"]),
+    ("lop", &["lop", "lop vao truong", "vao lop"]),
+    ("den_tu", &["chuyen den tu"]),
+    ("di", &["chuyen di, thoi hoc", "chuyen di", "thoi hoc"]),
+    ("kq1", &["ket qua lop 1"]),
+    ("kq2", &["ket qua lop 2"]),
+    ("kq3", &["ket qua lop 3"]),
+    ("kq4", &["ket qua lop 4"]),
+    ("kq5", &["ket qua lop 5"]),
+    ("kq6", &["ket qua lop 6"]),
+    ("kq7", &["ket qua lop 7"]),
+    ("kq8", &["ket qua lop 8"]),
+    ("kq9", &["ket qua lop 9"]),
+    ("kq10", &["ket qua lop 10"]),
+    ("kq11", &["ket qua lop 11"]),
+    ("kq12", &["ket qua lop 12"]),
+    ("tot_nghiep", &["tot nghiep"]),
+    ("ghi_chu", &["ghi chu"]),
+];
+
+/// What an import of earlier lines would write: every line, or every problem by row.
+#[derive(Debug, Serialize)]
+pub struct RegisterImport {
+    #[serde(skip)]
+    pub lines: Vec<RegisterLine>,
+    pub problems: Vec<super::import::RowProblem>,
+    pub notes: Vec<super::import::RowProblem>,
+    /// The next number once the lines are in (raised past the highest imported).
+    pub next: u32,
+}
+
+/// Reads the lines of a paper register from an xlsx in the register's own columns (the
+/// export read back: [`xlsx`]), against the box: nothing is written. Each line needs its
+/// number, name, birth date, entry date and class; its school year is the sheet title's
+/// ("… năm học 2019-2020", as the export writes it) or, without one, the year its entry date
+/// falls in (from August). A number already in the register or twice in the file, or a year
+/// not before the current one (the current year's students are entered as students), is a
+/// problem of its row.
+pub fn plan_import(
+    rx: &impl Read,
+    bytes: &[u8],
+    today: jiff::civil::Date,
+) -> Result<RegisterImport, StoreError> {
+    use super::import::{RowProblem, cell_text, field_text, read_table, row_is_blank};
+    let current = super::school_info(rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let mut out = RegisterImport {
+        lines: Vec::new(),
+        problems: Vec::new(),
+        notes: Vec::new(),
+        next: rx.get(&REGISTER_NEXT, "next")?.unwrap_or(1),
+    };
+    let (header_row, cols, rows, converted) = match read_table(
+        bytes,
+        IMPORT_FIELDS,
+        &["so", "ho_ten", "ngay_sinh", "ngay_vao", "lop"],
+    ) {
+        Ok(t) => t,
+        Err(p) => {
+            out.problems.push(p);
+            return Ok(out);
+        }
+    };
+    out.notes = converted.notes;
+    out.problems = converted.problems;
+    // The export's title names the year of every line under it.
+    let title_year = super::sheet::read(bytes, |_| 0).ok().and_then(|sheet| {
+        sheet.rows.iter().take(header_row).flatten().find_map(|c| {
+            let t = crate::text::fold(&cell_text(c));
+            let at = t.find("nam hoc ")? + "nam hoc ".len();
+            let y = t.get(at..at + 9)?;
+            school_year(y).map(|_| y.to_string())
+        })
+    });
+    let mut seen: std::collections::BTreeMap<u32, usize> = Default::default();
+    let mut existing = std::collections::BTreeSet::new();
+    rx.scan_each(&REGISTER, "", &mut |_, l: RegisterLine| {
+        existing.insert(l.number);
+        Ok(())
+    })?;
+    for (i, row) in rows.iter().enumerate() {
+        if row_is_blank(&cols, row) {
+            continue;
+        }
+        let at = header_row + 1 + i;
+        let mut bad = |field: &str, message: String| {
+            out.problems.push(RowProblem {
+                row: at,
+                field: field.into(),
+                message,
+            })
+        };
+        let text = |f: &str| crate::text::nfc(&field_text(&cols, row, f));
+        let raw = text("so");
+        let number = match raw.parse::<u32>() {
+            Ok(n) if (1..=9_999_999).contains(&n) => n,
+            _ => {
+                bad(
+                    "so",
+                    format!("Số đăng bộ \"{raw}\" phải là số nguyên từ 1 đến 9999999."),
+                );
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert(number, at) {
+            bad(
+                "so",
+                format!("Số đăng bộ {number} trùng với dòng {first} của tệp."),
+            );
+        }
+        if existing.contains(&number) {
+            bad(
+                "so",
+                format!(
+                    "Số đăng bộ {number} đã có trong sổ của trường: số cũ giữ nguyên như sổ giấy, không ghi đè."
+                ),
+            );
+        }
+        let name = text("ho_ten");
+        if name.is_empty() || name.chars().count() > 100 {
+            bad("ho_ten", "Thiếu họ và tên (tối đa 100 kí tự).".into());
+        }
+        let date = |label: &str, raw: &str| -> Result<jiff::civil::Date, String> {
+            match super::parse_date(raw) {
+                Some(d) if d.year() >= 1900 && d <= today => Ok(d),
+                Some(d) => Err(format!(
+                    "{label} {} không hợp lý (trước năm 1900 hoặc ở tương lai).",
+                    d.strftime("%d/%m/%Y")
+                )),
+                None => Err(format!(
+                    "{label} \"{raw}\" không phải là một ngày có thật; hãy ghi ngày/tháng/năm, ví dụ 05/09/2015."
+                )),
+            }
+        };
+        let dob = date("Ngày sinh", &text("ngay_sinh"));
+        let entry = date("Ngày vào trường", &text("ngay_vao"));
+        if let Err(m) = &dob {
+            bad("ngay_sinh", m.clone());
+        }
+        let entry = match entry {
+            Ok(d) => Some(d),
+            Err(m) => {
+                bad("ngay_vao", m);
+                None
+            }
+        };
+        if let (Ok(b), Some(e)) = (&dob, entry)
+            && b >= &e
+        {
+            bad(
+                "ngay_sinh",
+                "Ngày sinh phải trước ngày vào trường.".to_string(),
+            );
+        }
+        let gender = text("gioi_tinh");
+        if !matches!(gender.as_str(), "Nam" | "Nữ" | "") {
+            bad(
+                "gioi_tinh",
+                format!("Giới tính \"{gender}\": ghi Nam hoặc Nữ (hoặc để trống)."),
+            );
+        }
+        let class = text("lop");
+        if class.is_empty() || class.chars().count() > 30 {
+            bad("lop", "Thiếu lớp vào trường (tối đa 30 kí tự).".into());
+        }
+        let year = title_year.clone().or_else(|| {
+            entry.map(|e| {
+                let first = if e.month() >= 8 {
+                    e.year()
+                } else {
+                    e.year() - 1
+                };
+                format!("{first}-{}", first + 1)
+            })
+        });
+        if let Some(y) = &year
+            && !current.is_empty()
+            && y.as_str() >= current.as_str()
+        {
+            bad(
+                "ngay_vao",
+                format!(
+                    "Dòng thuộc năm học {y}: chỉ nhập dòng của các năm học trước {current}; học sinh năm nay được ghi sổ khi thêm vào lớp."
+                ),
+            );
+        }
+        let mut long = None;
+        let mut results = Vec::new();
+        for g in 1..=12u8 {
+            let cell = text(&format!("kq{g}"));
+            results.extend(parse_results(g, &cell));
+        }
+        for f in [
+            "noi_sinh",
+            "dan_toc",
+            "cha_me",
+            "nghe",
+            "cho_o",
+            "chinh_sach",
+            "den_tu",
+            "di",
+            "tot_nghiep",
+            "ghi_chu",
+        ] {
+            if text(f).chars().count() > 500 {
+                long = Some(f);
+            }
+        }
+        if let Some(f) = long {
+            bad(f, "Ô dài quá 500 kí tự.".into());
+        }
+        let note = text("ghi_chu");
+        let (struck, note) = match note.strip_prefix("Gạch bỏ:") {
+            Some(rest) => {
+                let (reason, more) = rest.split_once(';').unwrap_or((rest, ""));
+                (reason.trim().to_string(), more.trim().to_string())
+            }
+            None => (String::new(), note),
+        };
+        let (Ok(dob), Some(entry), Some(year)) = (dob, entry, year) else {
+            continue;
+        };
+        let row = RegisterRow {
+            number,
+            student: String::new(),
+            full_name: name,
+            dob: dob.strftime("%d/%m/%Y").to_string(),
+            gender,
+            birthplace: text("noi_sinh"),
+            ethnicity: text("dan_toc"),
+            parents: text("cha_me"),
+            parents_jobs: text("nghe"),
+            address: text("cho_o"),
+            policy: text("chinh_sach"),
+            entered_on: entry.strftime("%d/%m/%Y").to_string(),
+            entered_class: class.clone(),
+            arrived_from: text("den_tu"),
+            left: text("di"),
+            results,
+            graduation: text("tot_nghiep"),
+            struck: String::new(),
+            note,
+        };
+        out.lines.push(RegisterLine {
+            number,
+            student: String::new(),
+            year,
+            entered_on: entry.to_string(),
+            class_name: class,
+            struck: (!struck.is_empty()).then(|| Strike {
+                reason: struck,
+                on: today.to_string(),
+            }),
+            frozen: Some(row),
+            reentry: None,
+            imported: Some(today.to_string()),
+        });
+    }
+    if out.lines.is_empty() && out.problems.is_empty() {
+        out.problems.push(super::import::file_problem(
+            "Tệp không có dòng sổ đăng bộ nào.".into(),
+        ));
+    }
+    if let Some(top) = out.lines.iter().map(|l| l.number).max() {
+        out.next = out.next.max(top + 1);
+    }
+    Ok(out)
+}
+
+/// Writes the lines of a clean [`plan_import`], all or none: each frozen as read (a paper
+/// line names no student of the box), under its own number, and raises the next number past
+/// them. Planned again by the caller in the same transaction.
+pub fn import_lines(tx: &mut Tx<'_>, plan: &RegisterImport) -> Result<usize, StoreError> {
+    for line in &plan.lines {
+        tx.put(&REGISTER, &key(line.number), line, "register.import")?;
+    }
+    let now = tx.get(&REGISTER_NEXT, "next")?.unwrap_or(1);
+    if plan.next > now {
+        tx.put(&REGISTER_NEXT, "next", &plan.next, "register.import")?;
+    }
+    Ok(plan.lines.len())
 }
 
 #[cfg(test)]
@@ -591,5 +1002,112 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("đã khoá sổ"), "{e}");
         assert_eq!(s.read().unwrap().get(&REGISTER, &key(2)).unwrap(), before);
+    }
+
+    /// The register's own xlsx reads back (round trip): earlier years' lines come in frozen as
+    /// read, under their paper numbers, the next number raised past them; a number already in
+    /// the register, a bad date or a line of the current year refuses the file, each by row.
+    #[test]
+    fn earlier_lines_import_round_trip_and_refusals() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+        let now = "2026-10-01T03:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        let today = jiff::civil::date(2026, 10, 1);
+        let actor = Actor::system(now);
+        s.write(&actor, |tx| {
+            tx.put(&INFO, "school", &info("2026-2027"), "school.create")
+        })
+        .unwrap();
+        let paper = |n: u32, name: &str| RegisterRow {
+            number: n,
+            full_name: name.into(),
+            dob: "05/09/2008".into(),
+            gender: "Nữ".into(),
+            birthplace: "Tây Ninh".into(),
+            ethnicity: "Kinh".into(),
+            parents: "Cha: Lê Văn Cha".into(),
+            entered_on: "05/09/2019".into(),
+            entered_class: "6A".into(),
+            left: String::new(),
+            results: vec![
+                GradeResult {
+                    grade: 6,
+                    year: "2019-2020".into(),
+                    result: "Được lên lớp".into(),
+                },
+                GradeResult {
+                    grade: 7,
+                    year: String::new(),
+                    result: "Ở lại lớp".into(),
+                },
+            ],
+            graduation: "Được công nhận tốt nghiệp THCS năm 2023".into(),
+            note: "Sổ cũ trang 12".into(),
+            ..RegisterRow::default()
+        };
+        let mut struck = paper(7, "Nhập Nhầm");
+        struck.struck = "Trùng dòng 5".into();
+        struck.results.clear();
+        struck.note.clear();
+        let grades = [6, 7, 8, 9];
+        let file = xlsx(
+            &[paper(5, "Lê Thị Cũ"), struck.clone()],
+            "THCS Thử",
+            "2019-2020",
+            &grades,
+        )
+        .unwrap();
+        let plan = plan_import(&s.read().unwrap(), &file, today).unwrap();
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        assert_eq!(plan.next, 8);
+        s.write(&actor, |tx| import_lines(tx, &plan)).unwrap();
+        let back = rows(&s.read().unwrap(), "2019-2020").unwrap();
+        assert_eq!(back, vec![paper(5, "Lê Thị Cũ"), struck]);
+        // The next student gets 8; the same file again clashes on both numbers.
+        assert_eq!(
+            s.read().unwrap().get(&REGISTER_NEXT, "next").unwrap(),
+            Some(8)
+        );
+        let again = plan_import(&s.read().unwrap(), &file, today).unwrap();
+        let rows_refused: Vec<usize> = again.problems.iter().map(|p| p.row).collect();
+        assert_eq!(rows_refused, vec![4, 5], "{:?}", again.problems);
+        assert!(
+            again.problems[0]
+                .message
+                .contains("Số đăng bộ 5 đã có trong sổ")
+        );
+
+        // A line of the current year, a date that does not exist, a number twice.
+        let mut bad = paper(20, "Sai Ngày");
+        bad.dob = "31/02/2008".into();
+        let file = xlsx(
+            &[paper(21, "Năm Nay"), bad, paper(21, "Trùng Số")],
+            "THCS Thử",
+            "2026-2027",
+            &grades,
+        )
+        .unwrap();
+        let plan = plan_import(&s.read().unwrap(), &file, today).unwrap();
+        let msgs: Vec<String> = plan
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.row, p.message))
+            .collect();
+        assert!(
+            msgs.iter().any(
+                |m| m.starts_with("5: Ngày sinh \"31/02/2008\" không phải là một ngày có thật")
+            ),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("6: Số đăng bộ 21 trùng với dòng 4")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("4: Dòng thuộc năm học 2026-2027")),
+            "{msgs:?}"
+        );
     }
 }

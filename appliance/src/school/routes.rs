@@ -41,6 +41,7 @@ pub fn api() -> Router<Shared> {
         .route("/export/register.xlsx", get(export_register_xlsx))
         .route("/export/register.pdf", get(export_register_pdf))
         .route("/import/students", post(import_students))
+        .route("/import/register", post(import_register))
         .route("/import/staff", post(import_staff))
         .route("/export/students.xlsx", get(export_students))
         .route("/export/staff.xlsx", get(export_staff))
@@ -407,6 +408,52 @@ async fn import_students(
     Ok(Json(out))
 }
 
+/// Earlier years' lines of the paper sổ đăng bộ, from an xlsx in the register's own columns:
+/// ?mode=commit writes every line or none (planned again in the write), else a preview.
+async fn import_register(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Query(q): Query<ImportQuery>,
+    bytes: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    u.require(Action::ManageSchool)?;
+    u.require(Action::ImportExport)?;
+    let commit = q.mode.as_deref() == Some("commit");
+    let store = s.store.clone();
+    let actor = u.actor();
+    let today = jiff::Timestamp::now().to_zoned(super::time_zone()).date();
+    let out = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        use super::register::{import_lines, plan_import};
+        let summary = |p: &super::register::RegisterImport| {
+            json!({ "clean": p.problems.is_empty() && !p.lines.is_empty(), "rows": p.lines.len(),
+                    "changes": p.lines.len(), "added": p.lines.len(), "updates": 0, "unchanged": 0,
+                    "next": p.next, "notes": p.notes, "problems": p.problems })
+        };
+        let plan = plan_import(&store.read()?, &bytes, today)?;
+        if !commit {
+            return Ok(summary(&plan));
+        }
+        if !plan.problems.is_empty() || plan.lines.is_empty() {
+            return Err(import_problems_error(&plan.problems));
+        }
+        let plan = store.write(&actor, |tx| -> Result<_, ApiError> {
+            let today = super::changes::today(tx);
+            let plan = plan_import(&*tx, &bytes, today)?;
+            if !plan.problems.is_empty() || plan.lines.is_empty() {
+                return Err(import_problems_error(&plan.problems));
+            }
+            import_lines(tx, &plan)?;
+            Ok(plan)
+        })?;
+        let mut out = summary(&plan);
+        out["committed"] = json!(true);
+        out["written"] = json!(plan.lines.len());
+        Ok(out)
+    })
+    .await??;
+    Ok(Json(out))
+}
+
 async fn import_staff(
     State(s): State<Shared>,
     u: ApiUser,
@@ -653,7 +700,7 @@ async fn get_register(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ImportExport)?;
     let (_, year) = register_year(&s, q)?;
-    let rows = super::register::rows(&s.store.read()?, &year)?;
+    let rows = crate::gradebook::register::rows(&s.store.read()?, &year)?;
     Ok(Json(json!({ "year": year, "lines": rows })))
 }
 
@@ -697,8 +744,13 @@ async fn export_register_xlsx(
     let store = s.store.clone();
     let y = year.clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let rows = super::register::rows(&store.read()?, &y)?;
-        Ok(super::register::xlsx(&rows, &info.name, &y)?)
+        let rows = crate::gradebook::register::rows(&store.read()?, &y)?;
+        Ok(super::register::xlsx(
+            &rows,
+            &info.name,
+            &y,
+            &info.grades(),
+        )?)
     })
     .await??;
     Ok(xlsx_response(&format!("so-dang-bo-{year}.xlsx"), bytes))
@@ -714,7 +766,7 @@ async fn export_register_pdf(
     let store = s.store.clone();
     let y = year.clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let rows = super::register::rows(&store.read()?, &y)?;
+        let rows = crate::gradebook::register::rows(&store.read()?, &y)?;
         crate::gradebook::register::register_pdf(&info, &y, &rows).map_err(ApiError::internal)
     })
     .await??;

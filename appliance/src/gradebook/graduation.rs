@@ -1,0 +1,149 @@
+//! Xét công nhận tốt nghiệp THCS (and THPT): after the last grade's year is locked, the school
+//! records who was recognised as graduating, under the decision that did it (the Phòng GD&ĐT's
+//! quyết định công nhận tốt nghiệp THCS, the Sở's for THPT — who decides is the school's to
+//! name: it types the decision's number and date). Only a student whose stored year-end result
+//! of that grade completes the level ("Hoàn thành chương trình THCS/THPT", DOMAIN.md §1.8: a
+//! student failing a condition is not recognised) may be listed; the list of a year is
+//! replaced as a whole, audited. The sổ đăng bộ prints it (`register::rows`). Primary school has
+//! no recognition: grade 5 completed is "hoàn thành chương trình tiểu học", read from the
+//! stored results.
+
+use serde::{Deserialize, Serialize};
+
+use super::{GradeError, RESULTS, TermId};
+use crate::school;
+use crate::store::{AuditPolicy, Collection, Read, StoreError, Tx};
+
+/// One student recognised as graduating, "{year}/{student}".
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Graduation {
+    pub year: String,
+    pub student: String,
+    /// The class (id) whose year-end result completed the level.
+    pub class: String,
+    pub grade: u8,
+    /// The decision that recognised it ("Quyết định số 45/QĐ-PGDĐT").
+    pub decision: String,
+    /// ISO date of the decision.
+    pub decided_on: String,
+}
+
+pub const GRADUATIONS: Collection<Graduation> =
+    Collection::new("gradebook.graduations.v1", AuditPolicy::Values, None);
+
+/// The last grade of a level that ends with a recognition of graduation.
+pub fn graduating_grade(grade: u8) -> bool {
+    grade == 9 || grade == 12
+}
+
+/// The register's words for a recognition.
+pub fn wording(g: &Graduation) -> String {
+    let level = if g.grade == 12 { "THPT" } else { "THCS" };
+    format!(
+        "Được công nhận tốt nghiệp {level} năm học {} ({}, ngày {})",
+        g.year,
+        g.decision,
+        school::changes::vi_date(&g.decided_on)
+    )
+}
+
+/// What a graduation list asks to record.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct GraduationList {
+    /// "Quyết định số 45/QĐ-PGDĐT".
+    pub decision: String,
+    /// dd/mm/yyyy or ISO.
+    pub decided_on: String,
+    /// Student ids; an empty list clears the year's.
+    pub students: Vec<String>,
+}
+
+/// Replaces the recognised graduates of `year` with `list` (students no longer listed lose
+/// theirs). Each must have a stored year-end result of grade 9 or 12 in `year` that completes
+/// the level, in a class whose term II is locked; anything else refuses the whole list.
+pub fn record(tx: &mut Tx<'_>, year: &str, list: GraduationList) -> Result<usize, GradeError> {
+    let invalid = GradeError::Graduation;
+    let decision = crate::text::nfc(list.decision.trim());
+    if !list.students.is_empty() && (decision.is_empty() || decision.chars().count() > 200) {
+        return Err(invalid(
+            "Hãy ghi số quyết định công nhận tốt nghiệp (một dòng, tối đa 200 kí tự).".into(),
+        ));
+    }
+    let today = school::changes::today(tx);
+    let decided_on = if list.students.is_empty() {
+        String::new()
+    } else {
+        school::changes::change_date("Ngày quyết định", &list.decided_on, today, None)
+            .map_err(|e| GradeError::Graduation(e.to_string()))?
+    };
+    let mut problems = Vec::new();
+    let mut fresh = Vec::new();
+    for id in &list.students {
+        let name = tx
+            .get(&school::STUDENTS, id)?
+            .map(|s| s.full_name)
+            .unwrap_or_else(|| id.clone());
+        let Some(res) = tx.get(&RESULTS, &format!("{year}/cn/{id}"))? else {
+            problems.push(format!("{name}: chưa có kết quả cả năm học {year}"));
+            continue;
+        };
+        let locked = match tx.get(&school::CLASSES, &res.malop)? {
+            Some(c) => super::is_class_locked(&*tx, &c, TermId::Hk2)?,
+            None => false,
+        };
+        if !graduating_grade(res.makhoi) {
+            problems.push(format!(
+                "{name}: học lớp {}, không phải lớp cuối cấp",
+                res.makhoi
+            ));
+        } else if !locked {
+            problems.push(format!("{name}: học kì II của lớp chưa khoá sổ"));
+        } else if res.ketqua.as_deref() != Some("promoted") {
+            problems.push(format!(
+                "{name}: kết quả cả năm chưa hoàn thành chương trình ({})",
+                super::forms::stored_decision_wording(&*tx, &res)?
+            ));
+        } else {
+            fresh.push(Graduation {
+                year: year.to_string(),
+                student: id.clone(),
+                class: res.malop.clone(),
+                grade: res.makhoi,
+                decision: decision.clone(),
+                decided_on: decided_on.clone(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(invalid(format!(
+            "Chưa ghi danh sách công nhận tốt nghiệp: {}.",
+            problems.join("; ")
+        )));
+    }
+    let old: Vec<String> = tx
+        .scan(&GRADUATIONS, &format!("{year}/"))?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    for k in old {
+        if !fresh.iter().any(|g| format!("{year}/{}", g.student) == k) {
+            tx.delete(&GRADUATIONS, &k, "grades.graduation_removed")?;
+        }
+    }
+    for g in &fresh {
+        let k = format!("{year}/{}", g.student);
+        if tx.get(&GRADUATIONS, &k)?.as_ref() != Some(g) {
+            tx.put(&GRADUATIONS, &k, g, "grades.graduation")?;
+        }
+    }
+    Ok(fresh.len())
+}
+
+/// The recognised graduates of `year`.
+pub fn of_year(r: &impl Read, year: &str) -> Result<Vec<Graduation>, StoreError> {
+    Ok(r.scan(&GRADUATIONS, &format!("{year}/"))?
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect())
+}
