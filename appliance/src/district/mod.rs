@@ -846,8 +846,8 @@ fn recount_in(tx: &crate::store::Tx<'_>, school: &str) -> Result<reports::PartCo
     let mut part = reports::PartCounts::default();
     let prefix = format!("{school}\u{1}");
     tx.scan_each(&RECORDS, &prefix, &mut |k, row: RecordRow| {
-        let mut parts = k[prefix.len()..].splitn(2, '\u{1}');
-        if let (Some(kind), Some(key), Some(r)) = (parts.next(), parts.next(), &row.record)
+        if let Some((kind, key)) = k[prefix.len()..].split_once('\u{1}')
+            && let Some(r) = &row.record
             && reports::REPORT_KINDS.contains(&kind)
         {
             part.apply(kind, key, None, Some(r));

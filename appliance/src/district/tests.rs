@@ -452,9 +452,8 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
         record: r,
         at: "t".into(),
     };
-    let j = |v: serde_json::Value| Some(v);
     let result = |class: &str, grade: u8, term: &str, level: u8, toan: &str| {
-        j(
+        Some(
             serde_json::json!({"malop": class, "makhoi": grade, "hocky": term, "mahocluc": level,
             "mahanhkiem": 1, "diemmon": {"toan": toan, "gdtc": "Đ"}}),
         )
@@ -475,43 +474,43 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
             1,
             "school",
             "self",
-            j(serde_json::json!({"name": "THCS Chu Văn An"})),
+            Some(serde_json::json!({"name": "THCS Chu Văn An"})),
         ),
         rec(
             2,
             "class",
             "c1",
-            j(serde_json::json!({"id": "c1", "grade": 6, "year": "2026-2027"})),
+            Some(serde_json::json!({"id": "c1", "grade": 6, "year": "2026-2027"})),
         ),
         rec(
             3,
             "class",
             "c2",
-            j(serde_json::json!({"id": "c2", "grade": 7, "year": "2026-2027"})),
+            Some(serde_json::json!({"id": "c2", "grade": 7, "year": "2026-2027"})),
         ),
         rec(
             4,
             "student",
             "s1",
-            j(serde_json::json!({"id": "s1", "class_id": "c1"})),
+            Some(serde_json::json!({"id": "s1", "class_id": "c1"})),
         ),
         rec(
             5,
             "student",
             "s2",
-            j(serde_json::json!({"id": "s2", "class_id": "c1"})),
+            Some(serde_json::json!({"id": "s2", "class_id": "c1"})),
         ),
         rec(
             6,
             "student",
             "s3",
-            j(serde_json::json!({"id": "s3", "class_id": "c2"})),
+            Some(serde_json::json!({"id": "s3", "class_id": "c2"})),
         ),
         rec(
             7,
             "student",
             "s4",
-            j(serde_json::json!({"id": "s4", "class_id": "c2"})),
+            Some(serde_json::json!({"id": "s4", "class_id": "c2"})),
         ),
         rec(8, "result", "s1/1", result("c1", 6, "1", 1, "8.5")),
         rec(9, "result", "s2/1", result("c1", 6, "1", 2, "6,5")),
@@ -520,19 +519,19 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
             11,
             "lesson_plan",
             "p1",
-            j(serde_json::json!({"teach_on": "2026-10-05", "grade": 6, "state": "draft"})),
+            Some(serde_json::json!({"teach_on": "2026-10-05", "grade": 6, "state": "draft"})),
         ),
         rec(
             12,
             "lesson_plan",
             "p2",
-            j(serde_json::json!({"teach_on": "2026-10-06", "grade": 7, "state": "submitted"})),
+            Some(serde_json::json!({"teach_on": "2026-10-06", "grade": 7, "state": "submitted"})),
         ),
         rec(
             13,
             "library_item",
             "b1",
-            j(serde_json::json!({"title": "not counted"})),
+            Some(serde_json::json!({"title": "not counted"})),
         ),
     ];
     let second = vec![
@@ -541,7 +540,7 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
             14,
             "student",
             "s1",
-            j(
+            Some(
                 serde_json::json!({"id": "s1", "class_id": "c1", "left": {"kind": "transfer_out", "date": "2026-11-02"}}),
             ),
         ),
@@ -549,20 +548,20 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
             15,
             "student",
             "s2",
-            j(serde_json::json!({"id": "s2", "class_id": "c2"})),
+            Some(serde_json::json!({"id": "s2", "class_id": "c2"})),
         ),
         rec(16, "student", "s3", None),
         rec(
             17,
             "student",
             "s4",
-            j(serde_json::json!({"id": "s4", "class_id": "c1"})),
+            Some(serde_json::json!({"id": "s4", "class_id": "c1"})),
         ),
         rec(
             18,
             "student",
             "s4",
-            j(serde_json::json!({"id": "s4", "class_id": "nowhere"})),
+            Some(serde_json::json!({"id": "s4", "class_id": "nowhere"})),
         ),
         rec(19, "result", "s1/1", result("c1", 6, "1", 4, "3.0")),
         rec(20, "result", "s3/1", None),
@@ -571,13 +570,13 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
             22,
             "class",
             "c1",
-            j(serde_json::json!({"id": "c1", "grade": 8, "year": "2026-2027"})),
+            Some(serde_json::json!({"id": "c1", "grade": 8, "year": "2026-2027"})),
         ),
         rec(
             23,
             "lesson_plan",
             "p1",
-            j(
+            Some(
                 serde_json::json!({"teach_on": "2026-10-05", "grade": 6, "state": "approved", "approved_version": 1}),
             ),
         ),
@@ -586,14 +585,14 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
             25,
             "school",
             "self",
-            j(serde_json::json!({"name": "THCS Chu Văn An (mới)"})),
+            Some(serde_json::json!({"name": "THCS Chu Văn An (mới)"})),
         ),
         // No newer than the stored version of c2 (3): skipped, as the records are.
         rec(
             3,
             "class",
             "c2",
-            j(serde_json::json!({"id": "c2", "grade": 9, "year": "1999-2000"})),
+            Some(serde_json::json!({"id": "c2", "grade": 9, "year": "1999-2000"})),
         ),
     ];
     let b1 = batch::build(&ka, "79000901", 1, &first, 0, "t");
@@ -607,13 +606,13 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
                 1,
                 "class",
                 "c1",
-                j(serde_json::json!({"id": "c1", "grade": 9, "year": "2026-2027"})),
+                Some(serde_json::json!({"id": "c1", "grade": 9, "year": "2026-2027"})),
             ),
             rec(
                 2,
                 "student",
                 "s1",
-                j(serde_json::json!({"id": "s1", "class_id": "c1"})),
+                Some(serde_json::json!({"id": "s1", "class_id": "c1"})),
             ),
             rec(3, "result", "s1/CN", result("c1", 9, "CN", 2, "7.0")),
         ],
