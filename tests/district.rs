@@ -372,8 +372,9 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
             "03",
             "79000701",
             "6",
-            "2026-6a1",
-            "hs-2026-6a1-1",
+            // The sector's identifiers: the class's name and the mã định danh, not Trạm's ids.
+            "6A1",
+            "079200000001",
         ],
     );
     assert_eq!(first[col("mahocluc")], "1");
@@ -386,7 +387,7 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
         &[
             "2026-2027",
             "79000701",
-            "hs-2026-6a1-1",
+            "079200000001",
             "079200000001",
             "1",
             "CONGNGHE",

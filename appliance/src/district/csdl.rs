@@ -294,8 +294,7 @@ fn school_rows(
     // Two students may share a name: the id breaks the tie, so every source gives one order.
     students.sort_by_cached_key(|st| (s(&st["class_id"]), s(&st["full_name"]), s(&st["id"])));
     for st in students {
-        let class_id = s(&st["class_id"]);
-        let Some((y, grade, class_name)) = classes.get(&class_id) else {
+        let Some((y, grade, class_name)) = classes.get(&s(&st["class_id"])) else {
             continue;
         };
         if !in_year(y) {
@@ -308,9 +307,12 @@ fn school_rows(
                 nhom_cap_hoc(*grade).into(),
                 school.clone(),
                 grade.to_string(),
-                class_id,
+                // The sector knows a class by its name in the school and year ("6A1") and a
+                // student by the mã định danh (csdl-codes.toml's header): Trạm's internal ids
+                // mean nothing outside the box.
                 class_name.clone(),
-                s(&st["id"]),
+                class_name.clone(),
+                s(&st["ma_dinh_danh"]),
                 s(&st["ma_dinh_danh"]),
                 s(&st["full_name"]),
                 s(&st["dob"]),
@@ -328,9 +330,9 @@ fn school_rows(
     let mut results: Vec<&serde_json::Value> = r.results.iter().collect();
     results.sort_by_cached_key(|r| (s(&r["malop"]), s(&r["mahocsinh"]), s(&r["hocky"])));
     for r in results {
-        let y = classes
+        let (y, class_name) = classes
             .get(&s(&r["malop"]))
-            .map(|c| c.0.clone())
+            .map(|c| (c.0.clone(), c.2.clone()))
             .unwrap_or_default();
         if !in_year(&y) {
             continue;
@@ -355,8 +357,8 @@ fn school_rows(
                 nhom_cap_hoc(grade).into(),
                 school.clone(),
                 grade.to_string(),
-                s(&r["malop"]),
-                s(&r["mahocsinh"]),
+                class_name.clone(),
+                s(&r["sodinhdanh"]),
                 s(&r["sodinhdanh"]),
                 s(&r["hocky"]),
                 s(&r["mahocluc"]),
@@ -393,7 +395,7 @@ fn school_rows(
                     vec![
                         y.clone(),
                         school.clone(),
-                        s(&r["mahocsinh"]),
+                        s(&r["sodinhdanh"]),
                         s(&r["sodinhdanh"]),
                         s(&r["hocky"]),
                         code,
@@ -659,10 +661,10 @@ mod tests {
             serde_json::json!({"id": "2026-5a1", "name": "5A1", "grade": 5, "year": "2026-2027"}),
         );
         school.results = vec![
-            serde_json::json!({"malop": "2026-6a1", "mahocsinh": "hs-a", "makhoi": 6,
+            serde_json::json!({"malop": "2026-6a1", "mahocsinh": "hs-a", "sodinhdanh": "079212000001", "makhoi": 6,
                 "hocky": "CN", "ketqua": "promoted", "danhhieu": "excellent",
                 "diemmon": {"toan": "8.4", "giao-duc-the-chat": "Đ", "mon-la": "7"}}),
-            serde_json::json!({"malop": "2026-5a1", "mahocsinh": "hs-b", "makhoi": 5,
+            serde_json::json!({"malop": "2026-5a1", "mahocsinh": "hs-b", "sodinhdanh": "079212000002", "makhoi": 5,
                 "hocky": "CN", "ketqua": "HT", "diemmon": {"tieng-viet": "T 9"}}),
         ];
         let dir = tempfile::tempdir().unwrap();
@@ -690,14 +692,16 @@ mod tests {
                 .find(|r| r[col("mahocsinh")] == Data::String(id.into()))
                 .unwrap()
         };
-        let thcs = of("hs-a");
+        // The sector's identifiers, not Trạm's ids: the mã định danh and the class's name.
+        let thcs = of("079212000001");
+        assert_eq!(thcs[col("malop")], Data::String("6A1".into()), "{thcs:?}");
         assert_eq!(
             thcs.get(col("ketquatieuhoc")),
             Some(&Data::Empty),
             "{thcs:?}"
         );
         assert_eq!(thcs.get(col("madanhhieu")), Some(&Data::Empty), "{thcs:?}");
-        let th = of("hs-b");
+        let th = of("079212000002");
         assert_eq!(
             th[col("ketquatieuhoc")],
             Data::String("3".into()),
@@ -729,7 +733,7 @@ mod tests {
         school.students = (0..23)
             .map(|i| {
                 serde_json::json!({"id": format!("hs-{i:02}"), "class_id": "2026-6a1",
-                "full_name": format!("Học sinh {i:02}")})
+                "full_name": format!("Học sinh {i:02}"), "ma_dinh_danh": format!("0792120000{i:02}")})
             })
             .collect();
         let dir = tempfile::tempdir().unwrap();
@@ -768,7 +772,8 @@ mod tests {
             assert!(rows.len() <= 10, "{name}: {} rows", rows.len());
             ids.extend(rows[1..].iter().map(|r| r[6].clone()));
         }
-        let want: Vec<String> = (0..23).map(|i| format!("hs-{i:02}")).collect();
+        // mahocsinh: the mã định danh, not Trạm's id.
+        let want: Vec<String> = (0..23).map(|i| format!("0792120000{i:02}")).collect();
         assert_eq!(ids, want, "every student once, in order");
         let dm = wb.worksheet_range("diemmon").unwrap();
         assert_eq!(dm.rows().count(), 3, "the header and two subjects");

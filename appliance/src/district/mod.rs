@@ -159,6 +159,11 @@ pub const RECORDS: Collection<RecordRow> =
 pub const DOWNLINK: Collection<Published> =
     Collection::new("district.downlink.v1", AuditPolicy::Values, None);
 
+/// Each school's report part ([`reports::PartCounts`]), by school code: updated with every
+/// batch the school's records change in, in the same transaction.
+pub const REPORT_PARTS: Collection<reports::PartCounts> =
+    Collection::new("district.report_parts.v1", AuditPolicy::None, None);
+
 /// Each school's học bạ signing CA certificate (PEM), by school code: what the hub verifies
 /// the school's signed học bạ against.
 pub const SIGNING_CAS: Collection<String> =
@@ -171,6 +176,7 @@ pub const TABLES: &[&str] = &[
     RECORDS.name,
     DOWNLINK.name,
     SIGNING_CAS.name,
+    REPORT_PARTS.name,
 ];
 
 /// A file published for the schools to fetch (today: update bundles).
@@ -451,14 +457,33 @@ pub trait HubStorage: Send + Sync {
         kind: &str,
         f: &mut dyn FnMut(&str, &serde_json::Value),
     ) -> Result<(), HubError>;
-    /// Calls `f` with every live record of `kind` one school holds (the reports' per-school
-    /// parts: a key range on both storages, not a walk of the province).
+    /// Calls `f` with every live record of `kind` one school holds (a key range on both
+    /// storages, not a walk of the province).
     fn each_record_of(
         &self,
         school: &str,
         kind: &str,
         f: &mut dyn FnMut(&serde_json::Value),
+    ) -> Result<(), HubError> {
+        self.each_keyed_record_of(school, kind, &mut |_, r| f(r))
+    }
+    /// [`HubStorage::each_record_of`] with each record's key, in key order.
+    fn each_keyed_record_of(
+        &self,
+        school: &str,
+        kind: &str,
+        f: &mut dyn FnMut(&str, &serde_json::Value),
     ) -> Result<(), HubError>;
+    /// The school's stored report part (None: not built yet, a hub upgraded from before parts
+    /// were stored). `store_batch` keeps it up to date in the batch's own transaction.
+    fn report_part(&self, school: &str) -> Result<Option<reports::PartCounts>, HubError>;
+    /// Every stored report part, by school code (a hub's first view after a start).
+    fn report_parts(&self) -> Result<Vec<(String, reports::PartCounts)>, HubError>;
+    /// The codes of schools that stored batches but have no report part (a hub upgraded from
+    /// before parts were stored); a school with no batch yet has nothing to count.
+    fn schools_without_report_part(&self) -> Result<Vec<String>, HubError>;
+    /// Recounts the school's part from its records and stores it, under the school's lock.
+    fn rebuild_report_part(&self, school: &str) -> Result<reports::PartCounts, HubError>;
     /// Keeps `pem` as the school's học bạ signing CA (replacing the one it sent before).
     fn set_signing_ca(&self, school: &str, pem: &str) -> Result<(), HubError>;
     /// Every school's signing CA: (school code, PEM), by code.
@@ -627,12 +652,27 @@ impl HubStorage for RedbHub {
                     });
                 }
                 let now = tx.now().to_string();
+                // The school's report part changes with its records, in this transaction; a
+                // school from before parts were stored gets its part counted first.
+                let mut part = match tx.get(&REPORT_PARTS, &env.school)? {
+                    Some(p) => p,
+                    None => recount_in(tx, &env.school)?,
+                };
                 for e in entries {
                     let key = format!("{}\u{1}{}\u{1}{}", env.school, e.kind, e.key);
-                    if let Some(old) = tx.get(&RECORDS, &key)?
+                    let old = tx.get(&RECORDS, &key)?;
+                    if let Some(old) = &old
                         && old.outbox_seq >= e.seq
                     {
                         continue;
+                    }
+                    if reports::REPORT_KINDS.contains(&e.kind.as_str()) {
+                        part.apply(
+                            &e.kind,
+                            &e.key,
+                            old.as_ref().and_then(|o| o.record.as_ref()),
+                            e.record.as_ref(),
+                        );
                     }
                     let row = RecordRow {
                         op: e.op.clone(),
@@ -666,6 +706,7 @@ impl HubStorage for RedbHub {
                 s.records += env.entries;
                 s.backlog = env.backlog;
                 tx.put(&SCHOOLS, &s.code.clone(), &s, "district.batch")?;
+                tx.put(&REPORT_PARTS, &env.school, &part, "district.report_part")?;
                 Ok(r)
             })
     }
@@ -734,21 +775,51 @@ impl HubStorage for RedbHub {
         Ok(())
     }
 
-    fn each_record_of(
+    fn each_keyed_record_of(
         &self,
         school: &str,
         kind: &str,
-        f: &mut dyn FnMut(&serde_json::Value),
+        f: &mut dyn FnMut(&str, &serde_json::Value),
     ) -> Result<(), HubError> {
         let rx = self.store.read()?;
         let prefix = format!("{school}\u{1}{kind}\u{1}");
-        rx.scan_each(&RECORDS, &prefix, &mut |_, row: RecordRow| {
+        rx.scan_each(&RECORDS, &prefix, &mut |k, row: RecordRow| {
             if let Some(r) = &row.record {
-                f(r);
+                f(&k[prefix.len()..], r);
             }
             Ok(())
         })?;
         Ok(())
+    }
+
+    fn report_part(&self, school: &str) -> Result<Option<reports::PartCounts>, HubError> {
+        Ok(self.store.read()?.get(&REPORT_PARTS, school)?)
+    }
+
+    fn report_parts(&self) -> Result<Vec<(String, reports::PartCounts)>, HubError> {
+        Ok(self.store.read()?.scan(&REPORT_PARTS, "")?)
+    }
+
+    fn schools_without_report_part(&self) -> Result<Vec<String>, HubError> {
+        let rx = self.store.read()?;
+        let mut out = Vec::new();
+        for s in crate::school::list(&rx, &SCHOOLS)? {
+            if s.last_seq > 0 && rx.get(&REPORT_PARTS, &s.code)?.is_none() {
+                out.push(s.code);
+            }
+        }
+        Ok(out)
+    }
+
+    fn rebuild_report_part(&self, school: &str) -> Result<reports::PartCounts, HubError> {
+        // redb has one writer at a time: no batch can change the records while they are
+        // counted here.
+        self.store
+            .write(&actor(), |tx| -> Result<reports::PartCounts, HubError> {
+                let part = recount_in(tx, school)?;
+                tx.put(&REPORT_PARTS, school, &part, "district.report_part")?;
+                Ok(part)
+            })
     }
     fn set_signing_ca(&self, school: &str, pem: &str) -> Result<(), HubError> {
         self.store.write(&actor(), |tx| {
@@ -768,6 +839,22 @@ impl HubStorage for RedbHub {
     fn signing_cas(&self) -> Result<Vec<(String, String)>, HubError> {
         Ok(self.store.read()?.scan(&SIGNING_CAS, "")?)
     }
+}
+
+/// The school's report part counted from its records as the transaction `tx` sees them.
+fn recount_in(tx: &crate::store::Tx<'_>, school: &str) -> Result<reports::PartCounts, HubError> {
+    let mut part = reports::PartCounts::default();
+    let prefix = format!("{school}\u{1}");
+    tx.scan_each(&RECORDS, &prefix, &mut |k, row: RecordRow| {
+        if let Some((kind, key)) = k[prefix.len()..].split_once('\u{1}')
+            && let Some(r) = &row.record
+            && reports::REPORT_KINDS.contains(&kind)
+        {
+            part.apply(kind, key, None, Some(r));
+        }
+        Ok(())
+    })?;
+    Ok(part)
 }
 
 /// Why the hub cannot check a học bạ file.
@@ -1187,6 +1274,8 @@ pub struct Stats {
     pub levels: BTreeMap<String, BTreeMap<String, u64>>,
     /// school → (plans, handed in, approved).
     pub lesson_plans: BTreeMap<String, (u64, u64, u64)>,
+    /// Schools left out while the hub builds their report parts (once, after an upgrade).
+    pub pending: Vec<String>,
 }
 
 /// Adds up the statistics from each school's [`reports::SchoolPart`] — one key range per
@@ -1194,8 +1283,12 @@ pub struct Stats {
 /// walking the province's records on every call.
 pub fn stats(hub: &dyn HubStorage, parts: &reports::PartCache) -> Result<Stats, HubError> {
     let mut st = Stats::default();
-    for s in hub.schools()? {
-        parts.part(hub, &s)?.add_stats(&s.code, &mut st);
+    let schools = hub.schools()?;
+    for (s, p) in schools.iter().zip(parts.parts(hub, &schools)?) {
+        match p {
+            Some(p) => p.add_stats(&s.code, &mut st),
+            None => st.pending.push(s.code.clone()),
+        }
     }
     Ok(st)
 }

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 
+use super::reports::{PartCounts, REPORT_KINDS};
 use super::{
     HeldRecord, HubError, HubStorage, Receipt, School, check_not_expired, check_public_key,
     new_token, secret_hash,
@@ -369,6 +370,51 @@ impl HubStorage for PgHub {
                 });
             }
             let now = jiff::Timestamp::now().to_string();
+            // The school's report part changes with its records, in this transaction (under
+            // the school's row lock): what the stored versions of the reported kinds counted
+            // is taken back, the newer versions' added.
+            let mut part = match read_part(&mut tx, &env.school)? {
+                Some(p) => p,
+                None => recount_in(&mut tx, &env.school)?,
+            };
+            let (mut rkinds, mut rkeys) = (vec![], vec![]);
+            for (kind, key) in newest.keys() {
+                if REPORT_KINDS.contains(kind) {
+                    rkinds.push(*kind);
+                    rkeys.push(*key);
+                }
+            }
+            if !rkinds.is_empty() {
+                let stored = tx
+                    .query(
+                        "SELECT r.kind, r.key, r.outbox_seq, r.record FROM hub_records r \
+                         JOIN UNNEST($2::text[], $3::text[]) AS u(kind, key) \
+                           ON r.kind = u.kind AND r.key = u.key \
+                         WHERE r.school = $1",
+                        &[&env.school, &rkinds, &rkeys],
+                    )
+                    .map_err(db)?;
+                let mut old: BTreeMap<(String, String), (i64, Option<serde_json::Value>)> =
+                    BTreeMap::new();
+                for r in &stored {
+                    old.insert((r.get(0), r.get(1)), (r.get(2), r.get(3)));
+                }
+                for (kind, key) in rkinds.iter().zip(&rkeys) {
+                    let e = newest[&(*kind, *key)];
+                    let before = old.get(&(kind.to_string(), key.to_string()));
+                    // Stored only when newer than what is there (the upsert's WHERE below).
+                    if before.is_some_and(|(seq, _)| *seq >= i(e.seq)) {
+                        continue;
+                    }
+                    part.apply(
+                        kind,
+                        key,
+                        before.and_then(|(_, r)| r.as_ref()),
+                        e.record.as_ref(),
+                    );
+                }
+            }
+            write_part(&mut tx, &env.school, &part)?;
             tx.execute(
                 "INSERT INTO hub_records (school, kind, key, op, record, outbox_seq, at) \
                  SELECT $1::text, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::jsonb[], \
@@ -505,11 +551,11 @@ impl HubStorage for PgHub {
         })
     }
 
-    fn each_record_of(
+    fn each_keyed_record_of(
         &self,
         school: &str,
         kind: &str,
-        f: &mut dyn FnMut(&serde_json::Value),
+        f: &mut dyn FnMut(&str, &serde_json::Value),
     ) -> Result<(), HubError> {
         use postgres::fallible_iterator::FallibleIterator;
         blocking(|| {
@@ -517,16 +563,79 @@ impl HubStorage for PgHub {
             // The primary key's prefix (school, kind): one school's share, streamed.
             let mut rows = c
                 .query_raw(
-                    "SELECT record FROM hub_records \
+                    "SELECT key, record FROM hub_records \
                      WHERE school = $1 AND kind = $2 AND record IS NOT NULL ORDER BY key",
                     [school, kind],
                 )
                 .map_err(db)?;
             while let Some(r) = rows.next().map_err(db)? {
-                let record: serde_json::Value = r.get(0);
-                f(&record);
+                let key: &str = r.get(0);
+                let record: serde_json::Value = r.get(1);
+                f(key, &record);
             }
             Ok(())
+        })
+    }
+
+    fn report_part(&self, school: &str) -> Result<Option<PartCounts>, HubError> {
+        blocking(|| {
+            let mut c = self.conn()?;
+            let mut tx = c.transaction().map_err(db)?;
+            read_part(&mut tx, school)
+        })
+    }
+
+    fn report_parts(&self) -> Result<Vec<(String, PartCounts)>, HubError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        blocking(|| {
+            let mut c = self.conn()?;
+            let mut rows = c
+                .query_raw(
+                    "SELECT school, part FROM hub_report_parts",
+                    std::iter::empty::<&str>(),
+                )
+                .map_err(db)?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(db)? {
+                let school: String = r.get(0);
+                out.push((school.clone(), decode_part(&school, r.get(1))?));
+            }
+            Ok(out)
+        })
+    }
+
+    fn schools_without_report_part(&self) -> Result<Vec<String>, HubError> {
+        blocking(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT code FROM hub_schools s WHERE last_seq > 0 AND NOT EXISTS \
+                     (SELECT 1 FROM hub_report_parts p WHERE p.school = s.code) ORDER BY code",
+                    &[],
+                )
+                .map_err(db)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
+    fn rebuild_report_part(&self, school: &str) -> Result<PartCounts, HubError> {
+        blocking(|| {
+            let mut c = self.conn()?;
+            let mut tx = c.transaction().map_err(db)?;
+            // The school's row lock, as store_batch takes it: no batch of this school changes
+            // its records while they are counted.
+            tx.query_opt(
+                "SELECT code FROM hub_schools WHERE code = $1 FOR UPDATE",
+                &[&school],
+            )
+            .map_err(db)?
+            .ok_or_else(|| HubError::UnknownSchool(school.into()))?;
+            let part = recount_in(&mut tx, school)?;
+            write_part(&mut tx, school, &part)?;
+            tx.commit().map_err(db)?;
+            Ok(part)
         })
     }
 
@@ -565,6 +674,59 @@ impl HubStorage for PgHub {
     }
 }
 
+fn decode_part(school: &str, bytes: &[u8]) -> Result<PartCounts, HubError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| HubError::Database(format!("hub_report_parts of {school}: {e}")))
+}
+
+fn read_part(
+    tx: &mut postgres::Transaction<'_>,
+    school: &str,
+) -> Result<Option<PartCounts>, HubError> {
+    tx.query_opt(
+        "SELECT part FROM hub_report_parts WHERE school = $1",
+        &[&school],
+    )
+    .map_err(db)?
+    .map(|r| decode_part(school, r.get(0)))
+    .transpose()
+}
+
+fn write_part(
+    tx: &mut postgres::Transaction<'_>,
+    school: &str,
+    part: &PartCounts,
+) -> Result<(), HubError> {
+    let bytes = serde_json::to_vec(part).map_err(|e| HubError::Database(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO hub_report_parts (school, part) VALUES ($1, $2) \
+         ON CONFLICT (school) DO UPDATE SET part = EXCLUDED.part",
+        &[&school, &bytes],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The school's report part counted from its records as the transaction sees them, streamed.
+fn recount_in(tx: &mut postgres::Transaction<'_>, school: &str) -> Result<PartCounts, HubError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let kinds: Vec<&str> = REPORT_KINDS.to_vec();
+    let mut part = PartCounts::default();
+    let mut rows = tx
+        .query_raw(
+            "SELECT kind, key, record FROM hub_records \
+             WHERE school = $1 AND kind = ANY($2) AND record IS NOT NULL ORDER BY kind, key",
+            [&school as &(dyn postgres::types::ToSql + Sync), &kinds],
+        )
+        .map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let (kind, key): (&str, &str) = (r.get(0), r.get(1));
+        let record: serde_json::Value = r.get(2);
+        part.apply(kind, key, None, Some(&record));
+    }
+    Ok(part)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,6 +755,20 @@ mod tests {
     fn batches_are_stored_exactly_once_in_order_on_postgresql() {
         if let Some(h) = fresh() {
             crate::district::tests::exactly_once_in_order(&h);
+        }
+    }
+
+    #[test]
+    fn maintained_report_parts_equal_a_recount_on_postgresql() {
+        if let Some(h) = fresh() {
+            crate::district::tests::parts_follow_the_records(&h, &|| {
+                blocking(|| {
+                    h.conn()
+                        .unwrap()
+                        .execute("DELETE FROM hub_report_parts", &[])
+                })
+                .unwrap();
+            });
         }
     }
 

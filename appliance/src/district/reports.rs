@@ -182,24 +182,39 @@ impl Table {
     /// thousands of rows no one reads on a screen (and megabytes a phone must load), so past
     /// `limit` rows the page keeps the district's totals and the marked rows (silent schools,
     /// at most `limit`) and says how many rows the CSV and xlsx hold besides.
-    pub fn for_page(mut self, limit: usize) -> Table {
+    pub fn for_page(self, limit: usize) -> Table {
         if self.rows.len() <= limit {
             return self;
         }
+        self.page(limit)
+    }
+
+    /// [`Table::for_page`] of a kept table: only the rows shown are copied (a province's
+    /// overview holds tens of thousands; copying them all on every view was the page's cost).
+    pub fn page(&self, limit: usize) -> Table {
+        if self.rows.len() <= limit {
+            return self.clone();
+        }
         let (mut rows, mut marked, mut totals) = (Vec::new(), BTreeSet::new(), BTreeSet::new());
-        let n = self.rows.len();
-        for (i, r) in std::mem::take(&mut self.rows).into_iter().enumerate() {
+        for (i, r) in self.rows.iter().enumerate() {
             if self.totals.contains(&i) {
                 totals.insert(rows.len());
-                rows.push(r);
+                rows.push(r.clone());
             } else if self.marked.contains(&i) && marked.len() < limit {
                 marked.insert(rows.len());
-                rows.push(r);
+                rows.push(r.clone());
             }
         }
-        self.hidden = n - rows.len();
-        (self.rows, self.marked, self.totals) = (rows, marked, totals);
-        self
+        Table {
+            id: self.id,
+            title: self.title,
+            headers: self.headers.clone(),
+            hidden: self.hidden + (self.rows.len() - rows.len()),
+            rows,
+            marked,
+            totals,
+            chart: self.chart.clone(),
+        }
     }
 
     /// The CSV file: UTF-8 with a BOM so Excel opens Vietnamese correctly.
@@ -407,13 +422,27 @@ pub struct Reports {
     pub choices: Choices,
     /// Schools silent longer than the limit: "Tên (mã): 9 ngày".
     pub silent: Vec<String>,
+    /// Schools left out because the hub is still building their parts (after an upgrade).
+    pub pending: usize,
+}
+
+impl Reports {
+    /// What the page says while some schools' parts are being built, else nothing.
+    pub fn pending_note(&self) -> Option<String> {
+        (self.pending > 0).then(|| {
+            format!(
+                "Đang tổng hợp số liệu của {} trường (lần đầu sau khi nâng cấp máy chủ Phòng): báo cáo chưa tính những trường này. Thử lại sau ít phút.",
+                self.pending
+            )
+        })
+    }
 }
 
 /// Computes every report for `filter`. `silent_days`: a school not heard from for longer is
 /// flagged. `now` is passed in (the page's clock), so the warning is testable.
 /// Counts of one (school, grade, term, year): learning and conduct levels 1..4 and "none",
 /// TT27 results.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Counts {
     students: u64,
     learning: [u64; 5],
@@ -434,11 +463,229 @@ impl Counts {
     }
 }
 
-/// One school's relayed records reduced to what the reports count, before any filter: every
-/// dimension a filter can narrow by stays in the keys. A province holds millions of records,
-/// but a school's part changes only when one of its batches is stored, so [`PartCache`] keeps
-/// each part until then and a report adds up two thousand small parts instead of reading
-/// every record (bench/RESULTS.md "reports at province scale").
+/// The kinds of relayed record the reports count: a batch changes a school's [`PartCounts`]
+/// only through these.
+pub const REPORT_KINDS: [&str; 5] = ["school", "class", "student", "result", "lesson_plan"];
+
+/// One school's report part as the hub stores it (`district.report_parts.v1` on redb,
+/// `hub_report_parts` on PostgreSQL), updated in the transaction that stores each batch: every
+/// key depends on one record only (a student counts under its class id, a result under its
+/// `malop`), so a record replaced or deleted takes back exactly what it added, whatever else
+/// changed. Joining the class ids to grades and years is [`SchoolPart::resolve`]'s, when the
+/// part is read. A zero count is removed, so a maintained part equals a recount of the records.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartCounts {
+    /// `school` record key → the name it gives (not empty).
+    #[serde(with = "pairs")]
+    names: BTreeMap<String, String>,
+    /// `class` record key → (class id, grade, school year).
+    #[serde(with = "pairs")]
+    classes: BTreeMap<String, (String, u8, String)>,
+    /// Class id ("" none) → (student records, of which still at the school).
+    #[serde(with = "pairs")]
+    students: BTreeMap<String, (u64, u64)>,
+    /// (makhoi, term, malop) → counts.
+    #[serde(with = "pairs")]
+    results: BTreeMap<(u8, String, Option<String>), Counts>,
+    /// (subject, term, makhoi, malop) → score band columns.
+    #[serde(with = "pairs")]
+    subjects: BTreeMap<(String, String, u8, Option<String>), [u64; 10]>,
+    /// ("hocluc/{term}" or "{subject}/{term}", level or band) → count, for the stats API.
+    #[serde(with = "pairs")]
+    levels: BTreeMap<(String, String), u64>,
+    /// (month, grade, school year of the teaching date) → [plans, handed in, approved].
+    #[serde(with = "pairs")]
+    plans: BTreeMap<PlanKey, [u64; 3]>,
+}
+
+/// A map stored as a list of (key, value) pairs: JSON keys are strings, these are tuples.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// Adds `d` (+1 or −1) to a count.
+fn bump(n: &mut u64, d: i64) {
+    *n = n.saturating_add_signed(d);
+}
+
+/// Changes the value at `k` with `f`; a value back at zero is removed.
+fn change<K: Ord, V: Default + PartialEq>(m: &mut BTreeMap<K, V>, k: K, f: impl FnOnce(&mut V)) {
+    use std::collections::btree_map::Entry;
+    match m.entry(k) {
+        Entry::Occupied(mut o) => {
+            f(o.get_mut());
+            if *o.get() == V::default() {
+                o.remove();
+            }
+        }
+        Entry::Vacant(v) => {
+            let mut x = V::default();
+            f(&mut x);
+            if x != V::default() {
+                v.insert(x);
+            }
+        }
+    }
+}
+
+impl PartCounts {
+    /// One record of `kind` stored as `key` changed from `old` to `new` (None: absent or
+    /// deleted): the old version's counts are taken back, the new one's added.
+    pub fn apply(
+        &mut self,
+        kind: &str,
+        key: &str,
+        old: Option<&serde_json::Value>,
+        new: Option<&serde_json::Value>,
+    ) {
+        if let Some(r) = old {
+            self.count(kind, key, r, -1);
+        }
+        if let Some(r) = new {
+            self.count(kind, key, r, 1);
+        }
+    }
+
+    /// Adds (`d` = 1) or takes back (−1) what one record counts.
+    fn count(&mut self, kind: &str, key: &str, r: &serde_json::Value, d: i64) {
+        match kind {
+            "school" => {
+                if d < 0 {
+                    self.names.remove(key);
+                } else if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
+                    self.names.insert(key.to_string(), n.to_string());
+                }
+            }
+            "class" => {
+                if d < 0 {
+                    self.classes.remove(key);
+                } else if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
+                    let year = r["year"].as_str().unwrap_or_default().to_string();
+                    self.classes
+                        .insert(key.to_string(), (id.to_string(), g as u8, year));
+                }
+            }
+            "student" => {
+                let class = r["class_id"].as_str().unwrap_or_default().to_string();
+                // A student who transferred out or withdrew keeps their record (and `left`,
+                // with the date) but is no longer enrolled: sĩ số counts those still there.
+                let here = r["left"].is_null();
+                change(&mut self.students, class, |e| {
+                    bump(&mut e.0, d);
+                    if here {
+                        bump(&mut e.1, d);
+                    }
+                });
+            }
+            "result" => self.count_result(r, d),
+            "lesson_plan" => {
+                let date = r["teach_on"].as_str().unwrap_or_default();
+                let month = date.get(0..7).unwrap_or("?").to_string();
+                let grade = r["grade"].as_u64().map(|g| g as u8);
+                let approved = !r["approved_version"].is_null();
+                let state = r["state"].as_str().unwrap_or_default();
+                let handed = approved || matches!(state, "submitted" | "reviewed" | "approved");
+                change(&mut self.plans, (month, grade, school_year_of(date)), |e| {
+                    bump(&mut e[0], d);
+                    if handed {
+                        bump(&mut e[1], d);
+                    }
+                    if approved {
+                        bump(&mut e[2], d);
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn count_result(&mut self, r: &serde_json::Value, d: i64) {
+        let raw_term = r["hocky"].as_str().unwrap_or("?");
+        let level = r["mahocluc"]
+            .as_u64()
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "—".into());
+        change(
+            &mut self.levels,
+            (format!("hocluc/{raw_term}"), level),
+            |n| bump(n, d),
+        );
+        for (subject, v) in r["diemmon"].as_object().into_iter().flatten() {
+            change(
+                &mut self.levels,
+                (format!("{subject}/{raw_term}"), stats_band(v)),
+                |n| bump(n, d),
+            );
+        }
+        let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
+        let term = raw_term.to_uppercase();
+        let class = r["malop"].as_str().map(str::to_string);
+        let slot = |v: &serde_json::Value| match v.as_u64() {
+            Some(n @ 1..=4) => n as usize - 1,
+            _ => 4,
+        };
+        let tt27 = r["ketqua"]
+            .as_str()
+            .and_then(|k| TT27.iter().position(|(code, _)| *code == k));
+        change(
+            &mut self.results,
+            (grade, term.clone(), class.clone()),
+            |c: &mut Counts| {
+                bump(&mut c.students, d);
+                bump(&mut c.learning[slot(&r["mahocluc"])], d);
+                bump(&mut c.conduct[slot(&r["mahanhkiem"])], d);
+                if let Some(i) = tt27 {
+                    bump(&mut c.tt27[i], d);
+                }
+            },
+        );
+        for (subject, v) in r["diemmon"].as_object().into_iter().flatten() {
+            if let Some(col) = v.as_str().and_then(subject_column) {
+                change(
+                    &mut self.subjects,
+                    (subject.clone(), term.clone(), grade, class.clone()),
+                    |c: &mut [u64; 10]| bump(&mut c[col], d),
+                );
+            }
+        }
+    }
+
+    /// A full recount of one school's records (outside any lock: what the test compares the
+    /// maintained part with; the storages rebuild a part with [`PartCounts::apply`] inside the
+    /// school's lock).
+    pub fn recount(hub: &dyn HubStorage, school: &str) -> Result<PartCounts, HubError> {
+        let mut p = PartCounts::default();
+        for kind in REPORT_KINDS {
+            hub.each_keyed_record_of(school, kind, &mut |key, r| {
+                p.apply(kind, key, None, Some(r))
+            })?;
+        }
+        Ok(p)
+    }
+}
+
+/// One school's records reduced to what the reports count, before any filter: every
+/// dimension a filter can narrow by stays in the keys. Resolved from the stored
+/// [`PartCounts`] (class ids joined to grades and years) and kept by [`PartCache`] until the
+/// school's next batch: a report adds up two thousand small parts instead of reading every
+/// record (bench/RESULTS.md "reports at province scale").
 #[derive(Debug, Default)]
 pub struct SchoolPart {
     /// The name the school's relayed details give, if any.
@@ -453,7 +700,7 @@ pub struct SchoolPart {
     subjects: BTreeMap<(String, String, u8, String), [u64; 10]>,
     /// (month, grade, school year of the teaching date) → (plans, handed in, approved).
     plans: BTreeMap<PlanKey, (u64, u64, u64)>,
-    /// The school's share of `/district/api/stats`, counted in the same pass.
+    /// The school's share of `/district/api/stats`.
     stats: StatsPart,
 }
 
@@ -488,117 +735,66 @@ fn stats_band(v: &serde_json::Value) -> String {
 type PlanKey = (String, Option<u8>, Option<String>);
 
 impl SchoolPart {
-    /// Reads the school's records of each kind the reports use.
-    pub fn read(hub: &dyn HubStorage, school: &str) -> Result<SchoolPart, HubError> {
-        let mut p = SchoolPart::default();
-        hub.each_record_of(school, "school", &mut |r| {
-            if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
-                p.name = Some(n.to_string());
-            }
-        })?;
-        hub.each_record_of(school, "class", &mut |r| {
-            if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
-                let year = r["year"].as_str().unwrap_or_default().to_string();
-                p.classes.insert(id.to_string(), (g as u8, year));
-            }
-        })?;
-        let classes = &p.classes;
-        let enrolment = &mut p.enrolment;
-        let stats = &mut p.stats;
-        hub.each_record_of(school, "student", &mut |r| {
-            let class = r["class_id"].as_str().unwrap_or_default();
-            let g = classes.get(class).map_or(0, |c| c.0);
-            *stats.enrolment.entry(g).or_default() += 1;
-            // A student who transferred out or withdrew keeps their record (and `left`, with
-            // the date) but is no longer enrolled: sĩ số counts those still at the school.
-            if !r["left"].is_null() {
-                return;
-            }
-            let class = r["class_id"].as_str().unwrap_or_default();
-            if let Some((g, y)) = classes.get(class) {
-                *enrolment.entry((*g, y.clone())).or_default() += 1;
-            }
-        })?;
-        let (results, subjects) = (&mut p.results, &mut p.subjects);
-        hub.each_record_of(school, "result", &mut |r| {
-            let raw_term = r["hocky"].as_str().unwrap_or("?");
-            let level = r["mahocluc"]
-                .as_u64()
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "—".into());
-            *stats
-                .levels
-                .entry(format!("hocluc/{raw_term}"))
-                .or_default()
-                .entry(level)
-                .or_default() += 1;
-            for (subject, v) in r["diemmon"].as_object().into_iter().flatten() {
-                *stats
-                    .levels
-                    .entry(format!("{subject}/{raw_term}"))
-                    .or_default()
-                    .entry(stats_band(v))
-                    .or_default() += 1;
-            }
-            let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
-            let term = r["hocky"].as_str().unwrap_or("?").to_uppercase();
-            let year = r["malop"]
-                .as_str()
-                .and_then(|c| classes.get(c))
-                .map(|c| c.1.clone())
-                .unwrap_or_default();
-            let c = results
-                .entry((grade, term.clone(), year.clone()))
-                .or_default();
-            c.students += 1;
-            let slot = |v: &serde_json::Value| match v.as_u64() {
-                Some(n @ 1..=4) => n as usize - 1,
-                _ => 4,
-            };
-            c.learning[slot(&r["mahocluc"])] += 1;
-            c.conduct[slot(&r["mahanhkiem"])] += 1;
-            if let Some(k) = r["ketqua"].as_str()
-                && let Some(i) = TT27.iter().position(|(code, _)| *code == k)
+    /// The stored counts joined up: each class id to its grade and year (a later class record
+    /// with the same id wins, in key order), the school's name from its details.
+    pub fn resolve(c: &PartCounts) -> SchoolPart {
+        let mut p = SchoolPart {
+            name: c.names.values().last().cloned(),
+            ..SchoolPart::default()
+        };
+        for (id, g, y) in c.classes.values() {
+            p.classes.insert(id.clone(), (*g, y.clone()));
+        }
+        for (class, (all, here)) in &c.students {
+            let known = p.classes.get(class);
+            *p.stats
+                .enrolment
+                .entry(known.map_or(0, |k| k.0))
+                .or_default() += all;
+            if let Some((g, y)) = known
+                && *here > 0
             {
-                c.tt27[i] += 1;
+                *p.enrolment.entry((*g, y.clone())).or_default() += here;
             }
-            if let Some(m) = r["diemmon"].as_object() {
-                for (subject, v) in m {
-                    if let Some(col) = v.as_str().and_then(subject_column) {
-                        subjects
-                            .entry((subject.clone(), term.clone(), grade, year.clone()))
-                            .or_insert([0; 10])[col] += 1;
-                    }
-                }
+        }
+        let year = |class: &Option<String>| {
+            class
+                .as_deref()
+                .and_then(|c| p.classes.get(c))
+                .map(|c| c.1.clone())
+                .unwrap_or_default()
+        };
+        let mut results: BTreeMap<(u8, String, String), Counts> = BTreeMap::new();
+        for ((g, term, class), counts) in &c.results {
+            results
+                .entry((*g, term.clone(), year(class)))
+                .or_default()
+                .add(counts);
+        }
+        let mut subjects: BTreeMap<(String, String, u8, String), [u64; 10]> = BTreeMap::new();
+        for ((s, term, g, class), cols) in &c.subjects {
+            let e = subjects
+                .entry((s.clone(), term.clone(), *g, year(class)))
+                .or_insert([0; 10]);
+            for (d, n) in e.iter_mut().zip(cols) {
+                *d += n;
             }
-        })?;
-        let plans = &mut p.plans;
-        hub.each_record_of(school, "lesson_plan", &mut |r| {
-            let date = r["teach_on"].as_str().unwrap_or_default();
-            let month = date.get(0..7).unwrap_or("?").to_string();
-            let grade = r["grade"].as_u64().map(|g| g as u8);
-            let e = plans
-                .entry((month, grade, school_year_of(date)))
-                .or_default();
-            e.0 += 1;
-            let approved = !r["approved_version"].is_null();
-            let state = r["state"].as_str().unwrap_or_default();
-            if approved || matches!(state, "submitted" | "reviewed" | "approved") {
-                e.1 += 1;
-            }
-            if approved {
-                e.2 += 1;
-            }
-            let t = stats.lesson_plans.get_or_insert_default();
-            t.0 += 1;
-            if approved || matches!(state, "submitted" | "reviewed" | "approved") {
-                t.1 += 1;
-            }
-            if approved {
-                t.2 += 1;
-            }
-        })?;
-        Ok(p)
+        }
+        (p.results, p.subjects) = (results, subjects);
+        for ((key, level), n) in &c.levels {
+            *p.stats
+                .levels
+                .entry(key.clone())
+                .or_default()
+                .entry(level.clone())
+                .or_default() += n;
+        }
+        for (k, [n, handed, approved]) in &c.plans {
+            p.plans.insert(k.clone(), (*n, *handed, *approved));
+            let t = p.stats.lesson_plans.get_or_insert_default();
+            (t.0, t.1, t.2) = (t.0 + n, t.1 + handed, t.2 + approved);
+        }
+        p
     }
 }
 
@@ -642,6 +838,10 @@ fn version(s: &School) -> String {
 /// Sums kept for this many filters (the overview and a few drill-downs).
 const KEPT_SUMS: usize = 16;
 
+/// More stale parts than this are read in one query rather than one by one (the first view
+/// after a start reads them all).
+const BULK_READ: usize = 64;
+
 impl PartCache {
     fn sums(&self, key: &blake3::Hash) -> Option<Arc<Sums>> {
         let kept = self.sums.lock().unwrap_or_else(|e| e.into_inner());
@@ -657,20 +857,65 @@ impl PartCache {
         kept.push((key, sums));
     }
 
+    /// The school's part, or None while the hub has not built it yet (a hub upgraded from
+    /// before parts were stored: [`build_missing_parts`] is at work).
     pub(super) fn part(
         &self,
         hub: &dyn HubStorage,
         s: &School,
-    ) -> Result<Arc<SchoolPart>, HubError> {
-        let version = version(s);
-        if let Some((v, p)) = self.lock().get(&s.code)
-            && *v == version
-        {
-            return Ok(p.clone());
+    ) -> Result<Option<Arc<SchoolPart>>, HubError> {
+        Ok(self.parts(hub, std::slice::from_ref(s))?.pop().flatten())
+    }
+
+    /// [`PartCache::part`] of each school, in order; the stale ones read from the storage,
+    /// in one query when there are many.
+    pub(super) fn parts(
+        &self,
+        hub: &dyn HubStorage,
+        schools: &[School],
+    ) -> Result<Vec<Option<Arc<SchoolPart>>>, HubError> {
+        let versions: Vec<String> = schools.iter().map(version).collect();
+        let mut out: Vec<Option<Arc<SchoolPart>>> = {
+            let kept = self.lock();
+            schools
+                .iter()
+                .zip(&versions)
+                .map(|(s, v)| {
+                    kept.get(&s.code)
+                        .filter(|(kv, _)| kv == v)
+                        .map(|(_, p)| p.clone())
+                })
+                .collect()
+        };
+        let stale: Vec<usize> = (0..schools.len()).filter(|i| out[*i].is_none()).collect();
+        if stale.is_empty() {
+            return Ok(out);
         }
-        let p = Arc::new(SchoolPart::read(hub, &s.code)?);
-        self.lock().insert(s.code.clone(), (version, p.clone()));
-        Ok(p)
+        let mut read: HashMap<String, PartCounts> = if stale.len() > BULK_READ {
+            hub.report_parts()?.into_iter().collect()
+        } else {
+            let mut m = HashMap::new();
+            for i in &stale {
+                if let Some(c) = hub.report_part(&schools[*i].code)? {
+                    m.insert(schools[*i].code.clone(), c);
+                }
+            }
+            m
+        };
+        let mut kept = self.lock();
+        for i in stale {
+            // A school that has stored no batch yet has nothing to count, not a part to wait for.
+            let stored = match read.remove(&schools[i].code) {
+                None if schools[i].last_seq == 0 => Some(PartCounts::default()),
+                other => other,
+            };
+            if let Some(c) = stored {
+                let p = Arc::new(SchoolPart::resolve(&c));
+                kept.insert(schools[i].code.clone(), (versions[i].clone(), p.clone()));
+                out[i] = Some(p);
+            }
+        }
+        Ok(out)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Arc<SchoolPart>)>> {
@@ -683,6 +928,23 @@ impl PartCache {
     }
 }
 
+/// The one-time rebuild of a hub upgraded from before report parts were stored: each school
+/// without a part gets one recounted from its records, under the school's lock (a batch
+/// arriving meanwhile waits, then updates the new part). School by school, so a stop loses at
+/// most the school in hand and the next start carries on. `progress(done, total)` is called
+/// after each school. Returns how many were built.
+pub fn build_missing_parts(
+    hub: &dyn HubStorage,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, HubError> {
+    let missing = hub.schools_without_report_part()?;
+    for (i, code) in missing.iter().enumerate() {
+        hub.rebuild_report_part(code)?;
+        progress(i + 1, missing.len());
+    }
+    Ok(missing.len())
+}
+
 /// Every report but the schools' contact, added up from the schools' parts under `filter`.
 fn sums(
     hub: &dyn HubStorage,
@@ -691,24 +953,35 @@ fn sums(
     filter: &Filter,
     subject_names: &BTreeMap<String, String>,
 ) -> Result<Sums, HubError> {
-    let mut parts = Vec::with_capacity(schools.len());
-    for s in schools {
-        parts.push((s.code.as_str(), cache.part(hub, s)?));
+    let mut got = cache.parts(hub, schools)?;
+    // One school asked for and not yet built (the one-time rebuild after an upgrade): built
+    // now, a few thousand records, rather than making its staff wait for the others.
+    if let Some(code) = &filter.school
+        && let Some(i) = schools.iter().position(|s| &s.code == code)
+        && got[i].is_none()
+    {
+        hub.rebuild_report_part(code)?;
+        got[i] = cache.part(hub, &schools[i])?;
     }
     // A school's name: what it calls itself (its relayed details), else what the district
     // typed at enrolment, else its code.
-    let names: BTreeMap<String, String> = schools
-        .iter()
-        .zip(&parts)
-        .map(|(s, (_, p))| {
-            let n = match &p.name {
-                Some(n) => n.clone(),
-                None if s.name.trim().is_empty() => s.code.clone(),
-                None => s.name.clone(),
-            };
-            (s.code.clone(), n)
-        })
-        .collect();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut pending = Vec::new();
+    let mut parts = Vec::with_capacity(schools.len());
+    for (s, p) in schools.iter().zip(got) {
+        let n = match p.as_ref().and_then(|p| p.name.as_ref()) {
+            Some(n) => n.clone(),
+            None if s.name.trim().is_empty() => s.code.clone(),
+            None => s.name.clone(),
+        };
+        names.insert(s.code.clone(), n);
+        match p {
+            Some(p) => parts.push((s.code.as_str(), p)),
+            // Only the schools the filter counts are waited for.
+            None if filter.school(&s.code) => pending.push(s.code.clone()),
+            None => {}
+        }
+    }
     let name = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_string());
 
     let mut choices = Choices {
@@ -1013,6 +1286,7 @@ fn sums(
         tables,
         choices,
         names,
+        pending,
     })
 }
 
@@ -1022,6 +1296,8 @@ struct Sums {
     choices: Choices,
     /// School code → the name shown.
     names: BTreeMap<String, String>,
+    /// Schools whose part the hub has not built yet (left out of the sums).
+    pending: Vec<String>,
 }
 
 pub fn reports(
@@ -1031,6 +1307,20 @@ pub fn reports(
     silent_days: i64,
     subject_names: &BTreeMap<String, String>,
     now: jiff::Timestamp,
+) -> Result<Reports, HubError> {
+    reports_for(hub, cache, filter, silent_days, subject_names, now, None)
+}
+
+/// [`reports`], each table as [`Table::page`] gives it when `page_rows` is set (the staff
+/// page), whole otherwise (the CSV and xlsx).
+pub fn reports_for(
+    hub: &dyn HubStorage,
+    cache: &PartCache,
+    filter: &Filter,
+    silent_days: i64,
+    subject_names: &BTreeMap<String, String>,
+    now: jiff::Timestamp,
+    page_rows: Option<usize>,
 ) -> Result<Reports, HubError> {
     let schools = hub.schools()?;
     // The sums depend on the filter, the code file's names and each school's version: while
@@ -1047,11 +1337,17 @@ pub fn reports(
         Some(sums) => sums,
         None => {
             let sums = Arc::new(sums(hub, cache, &schools, filter, subject_names)?);
-            cache.keep_sums(key, sums.clone());
+            // Not kept while parts are still being built: the next view counts more schools.
+            if sums.pending.is_empty() {
+                cache.keep_sums(key, sums.clone());
+            }
             sums
         }
     };
-    let mut tables = sums.tables.clone();
+    let mut tables: Vec<Table> = match page_rows {
+        Some(n) => sums.tables.iter().map(|t| t.page(n)).collect(),
+        None => sums.tables.clone(),
+    };
     let name = |code: &str| {
         sums.names
             .get(code)
@@ -1124,6 +1420,7 @@ pub fn reports(
         tables,
         choices: sums.choices.clone(),
         silent,
+        pending: sums.pending.len(),
     })
 }
 
@@ -1166,7 +1463,13 @@ mod tests {
         }
         let short = t.clone().for_page(10);
         assert_eq!((short.rows.len(), short.hidden), (10, 0));
+        // A kept table's page copies the same rows.
+        let by_ref = t.page(5);
         let page = t.for_page(5);
+        assert_eq!(
+            (by_ref.rows.clone(), by_ref.hidden),
+            (page.rows.clone(), page.hidden)
+        );
         let shown: Vec<String> = page.rows.iter().map(|r| r[0].shown()).collect();
         assert_eq!(shown, ["3", "9"]);
         assert_eq!(page.hidden, 8);

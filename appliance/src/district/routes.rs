@@ -703,13 +703,40 @@ fn codes_error(e: super::csdl::CodesError) -> ApiError {
     )
 }
 
-/// Reads every school's share of the reports once, in the background, when the hub starts:
-/// a province's first staff view would otherwise wait for all of it (bench/hub-scale.sh).
+/// At the hub's start, in the background while it serves: first the one-time rebuild of the
+/// report parts a hub upgraded from before they were stored lacks (school by school, with a
+/// log line of progress every 10 s; the pages say "đang tổng hợp…" for the schools not yet
+/// done, and a stop resumes at the next start), then every school's part read once, so the
+/// first staff view does not wait for it (bench/hub-scale.sh).
 pub fn warm_reports(hub: &Arc<Hub>) {
     let hub = hub.clone();
     tokio::spawn(async move {
         let t = std::time::Instant::now();
-        match compute(&hub, &Filter::default()).await {
+        let storage = hub.storage.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut last = std::time::Instant::now();
+            super::reports::build_missing_parts(storage.as_ref(), &mut |done, total| {
+                if done == total || last.elapsed() >= std::time::Duration::from_secs(10) {
+                    last = std::time::Instant::now();
+                    tracing::info!(
+                        "building the reports' per-school parts from the stored records: {done} of {total} schools"
+                    );
+                }
+            })
+        })
+        .await;
+        match built {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(schools = n, took = ?t.elapsed(), "the reports' per-school parts are built")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "building the reports' per-school parts stopped; the next start carries on")
+            }
+            Err(e) => tracing::warn!(error = %e, "building the reports' per-school parts failed"),
+        }
+        let t = std::time::Instant::now();
+        match compute(&hub, &Filter::default(), Some(PAGE_ROWS)).await {
             Ok(_) => tracing::info!(took = ?t.elapsed(), "the reports' per-school sums are ready"),
             Err(e) => tracing::warn!(error = ?e, "the reports could not be read at start"),
         }
@@ -717,21 +744,39 @@ pub fn warm_reports(hub: &Arc<Hub>) {
 }
 
 /// Every report for `filter`, computed off the async threads (it reads every record).
-async fn compute(hub: &Arc<Hub>, filter: &Filter) -> Result<super::reports::Reports, ApiError> {
+async fn compute(
+    hub: &Arc<Hub>,
+    filter: &Filter,
+    page_rows: Option<usize>,
+) -> Result<super::reports::Reports, ApiError> {
     let (hub, filter) = (hub.clone(), filter.clone());
     tokio::task::spawn_blocking(move || {
         let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
-        Ok(super::reports::reports(
+        Ok(super::reports::reports_for(
             hub.storage.as_ref(),
             &hub.parts,
             &filter,
             hub.silent_days,
             &codes.subject_names(),
             jiff::Timestamp::now(),
+            page_rows,
         )?)
     })
     .await
     .map_err(ApiError::internal)?
+}
+
+/// A download leaves no school out without saying so: while the hub is still building some
+/// schools' parts (once, after an upgrade) the files wait, with the reason.
+fn complete(r: super::reports::Reports) -> Result<super::reports::Reports, ApiError> {
+    match r.pending_note() {
+        Some(note) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reports_pending",
+            note,
+        )),
+        None => Ok(r),
+    }
 }
 
 /// Rows of one report the staff page shows before it keeps only the totals (see
@@ -747,15 +792,17 @@ async fn staff_page(
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
     filter.check().map_err(bad_filter)?;
-    let r = compute(&hub, &filter).await?;
+    let r = compute(&hub, &filter, Some(PAGE_ROWS)).await?;
+    let notes = r.pending_note().into_iter().chain(r.silent).collect();
     Ok(render(StaffPage::new(
         chrome(&s, &u, &headers),
+        // The sums' tables come trimmed already; the contact table is drawn per view.
         r.tables
             .into_iter()
             .map(|t| t.for_page(PAGE_ROWS))
             .collect(),
         r.choices,
-        r.silent,
+        notes,
         filter.clone(),
         filter.query(),
         [("1", "Học kì I"), ("2", "Học kì II"), ("CN", "Cả năm")],
@@ -796,7 +843,10 @@ async fn report_csv(
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
     filter.check().map_err(bad_filter)?;
-    csv_of(&compute(&hub, &filter).await?.tables, &file)
+    csv_of(
+        &complete(compute(&hub, &filter, None).await?)?.tables,
+        &file,
+    )
 }
 
 async fn xlsx_of(tables: Vec<super::reports::Table>, name: String) -> Result<Response, ApiError> {
@@ -1115,7 +1165,7 @@ async fn xlsx(
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
     filter.check().map_err(bad_filter)?;
-    let tables = compute(&hub, &filter).await?.tables;
+    let tables = complete(compute(&hub, &filter, None).await?)?.tables;
     xlsx_of(tables, "phong-gd.xlsx".into()).await
 }
 

@@ -419,3 +419,283 @@ fn the_hub_cli_names_the_school_and_shows_local_times() {
          VALID\n"
     );
 }
+
+#[test]
+fn maintained_report_parts_equal_a_recount_of_the_records() {
+    let (_d, h) = hub();
+    let store = h.store.clone();
+    parts_follow_the_records(&h, &|| {
+        store
+            .write(&actor(), |tx| -> Result<(), HubError> {
+                for (k, _) in tx.scan(&REPORT_PARTS, "")? {
+                    tx.delete(&REPORT_PARTS, &k, "test")?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    });
+}
+
+/// For every storage (pg.rs runs it on PostgreSQL): the report part `store_batch` maintains
+/// equals a full recount of the school's records after inserts, replacements (a student who
+/// left, one moved to another class, a result regraded, a class regraded), deletions, a record
+/// changed twice in one batch, an entry older than what is stored, two batches of one school
+/// and a batch sent again; a school whose part is missing (a hub from before parts were
+/// stored) is left out of the overview with a note, built on demand for its own report, and
+/// by the one-time rebuild.
+pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn()) {
+    let rec = |seq: u64, kind: &str, key: &str, r: Option<serde_json::Value>| OutboxEntry {
+        seq,
+        kind: kind.into(),
+        key: key.into(),
+        op: if r.is_some() { "update" } else { "delete" }.into(),
+        record: r,
+        at: "t".into(),
+    };
+    let result = |class: &str, grade: u8, term: &str, level: u8, toan: &str| {
+        Some(
+            serde_json::json!({"malop": class, "makhoi": grade, "hocky": term, "mahocluc": level,
+            "mahanhkiem": 1, "diemmon": {"toan": toan, "gdtc": "Đ"}}),
+        )
+    };
+    let (ka, kb) = (
+        SigningKey::from_bytes(&[21; 32]),
+        SigningKey::from_bytes(&[22; 32]),
+    );
+    // A third school enrolled but silent: nothing to count, nothing to wait for.
+    let kc = SigningKey::from_bytes(&[23; 32]);
+    for (code, k) in [("79000901", &ka), ("79000902", &kb), ("79000903", &kc)] {
+        let token = h.issue_token(code, "").unwrap();
+        h.enrol(&token, &hex::encode(k.verifying_key().to_bytes()))
+            .unwrap();
+    }
+    let first = vec![
+        rec(
+            1,
+            "school",
+            "self",
+            Some(serde_json::json!({"name": "THCS Chu Văn An"})),
+        ),
+        rec(
+            2,
+            "class",
+            "c1",
+            Some(serde_json::json!({"id": "c1", "grade": 6, "year": "2026-2027"})),
+        ),
+        rec(
+            3,
+            "class",
+            "c2",
+            Some(serde_json::json!({"id": "c2", "grade": 7, "year": "2026-2027"})),
+        ),
+        rec(
+            4,
+            "student",
+            "s1",
+            Some(serde_json::json!({"id": "s1", "class_id": "c1"})),
+        ),
+        rec(
+            5,
+            "student",
+            "s2",
+            Some(serde_json::json!({"id": "s2", "class_id": "c1"})),
+        ),
+        rec(
+            6,
+            "student",
+            "s3",
+            Some(serde_json::json!({"id": "s3", "class_id": "c2"})),
+        ),
+        rec(
+            7,
+            "student",
+            "s4",
+            Some(serde_json::json!({"id": "s4", "class_id": "c2"})),
+        ),
+        rec(8, "result", "s1/1", result("c1", 6, "1", 1, "8.5")),
+        rec(9, "result", "s2/1", result("c1", 6, "1", 2, "6,5")),
+        rec(10, "result", "s3/1", result("c2", 7, "1", 3, "4.0")),
+        rec(
+            11,
+            "lesson_plan",
+            "p1",
+            Some(serde_json::json!({"teach_on": "2026-10-05", "grade": 6, "state": "draft"})),
+        ),
+        rec(
+            12,
+            "lesson_plan",
+            "p2",
+            Some(serde_json::json!({"teach_on": "2026-10-06", "grade": 7, "state": "submitted"})),
+        ),
+        rec(
+            13,
+            "library_item",
+            "b1",
+            Some(serde_json::json!({"title": "not counted"})),
+        ),
+    ];
+    let second = vec![
+        // s1 left, s2 moved to c2, s3 deleted, s4 changed twice in one batch.
+        rec(
+            14,
+            "student",
+            "s1",
+            Some(
+                serde_json::json!({"id": "s1", "class_id": "c1", "left": {"kind": "transfer_out", "date": "2026-11-02"}}),
+            ),
+        ),
+        rec(
+            15,
+            "student",
+            "s2",
+            Some(serde_json::json!({"id": "s2", "class_id": "c2"})),
+        ),
+        rec(16, "student", "s3", None),
+        rec(
+            17,
+            "student",
+            "s4",
+            Some(serde_json::json!({"id": "s4", "class_id": "c1"})),
+        ),
+        rec(
+            18,
+            "student",
+            "s4",
+            Some(serde_json::json!({"id": "s4", "class_id": "nowhere"})),
+        ),
+        rec(19, "result", "s1/1", result("c1", 6, "1", 4, "3.0")),
+        rec(20, "result", "s3/1", None),
+        rec(21, "result", "s2/2", result("c2", 7, "2", 1, "9.0")),
+        rec(
+            22,
+            "class",
+            "c1",
+            Some(serde_json::json!({"id": "c1", "grade": 8, "year": "2026-2027"})),
+        ),
+        rec(
+            23,
+            "lesson_plan",
+            "p1",
+            Some(
+                serde_json::json!({"teach_on": "2026-10-05", "grade": 6, "state": "approved", "approved_version": 1}),
+            ),
+        ),
+        rec(24, "lesson_plan", "p2", None),
+        rec(
+            25,
+            "school",
+            "self",
+            Some(serde_json::json!({"name": "THCS Chu Văn An (mới)"})),
+        ),
+        // No newer than the stored version of c2 (3): skipped, as the records are.
+        rec(
+            3,
+            "class",
+            "c2",
+            Some(serde_json::json!({"id": "c2", "grade": 9, "year": "1999-2000"})),
+        ),
+    ];
+    let b1 = batch::build(&ka, "79000901", 1, &first, 0, "t");
+    let b2 = batch::build_range(&ka, "79000901", 2, (14, 25), &second, 0, "t");
+    let b3 = batch::build(
+        &kb,
+        "79000902",
+        1,
+        &[
+            rec(
+                1,
+                "class",
+                "c1",
+                Some(serde_json::json!({"id": "c1", "grade": 9, "year": "2026-2027"})),
+            ),
+            rec(
+                2,
+                "student",
+                "s1",
+                Some(serde_json::json!({"id": "s1", "class_id": "c1"})),
+            ),
+            rec(3, "result", "s1/CN", result("c1", 9, "CN", 2, "7.0")),
+        ],
+        0,
+        "t",
+    );
+    let check = |code: &str| {
+        let kept = h.report_part(code).unwrap().expect("a part is stored");
+        let counted = reports::PartCounts::recount(h, code).unwrap();
+        assert_eq!(
+            kept, counted,
+            "{code}: the maintained part equals a recount"
+        );
+        assert_ne!(
+            kept,
+            reports::PartCounts::default(),
+            "{code} counts something"
+        );
+        kept
+    };
+    accept(h, "79000901", 1, &b1).unwrap();
+    let after_first = check("79000901");
+    accept(h, "79000902", 1, &b3).unwrap();
+    accept(h, "79000901", 2, &b2).unwrap();
+    let after_second = check("79000901");
+    assert_ne!(
+        after_first, after_second,
+        "the second batch changed the counts"
+    );
+    check("79000902");
+    // The same batch again: the stored receipt, the part unchanged.
+    accept(h, "79000901", 2, &b2).unwrap();
+    assert_eq!(check("79000901"), after_second);
+
+    // What the reports make of it: s2 in c2 (grade 7), s1 left, s3 deleted, s4 in an unknown
+    // class, so the first school has one pupil enrolled.
+    let cache = reports::PartCache::default();
+    let names = BTreeMap::new();
+    let now = jiff::Timestamp::now();
+    let overview = reports::Filter::default();
+    let r = reports::reports(h, &cache, &overview, 7, &names, now).unwrap();
+    assert_eq!(r.pending, 0);
+    let rows = |r: &reports::Reports, id: &str| -> Vec<String> {
+        let t = r.tables.iter().find(|t| t.id == id).unwrap();
+        t.rows
+            .iter()
+            .map(|row| row.iter().map(|c| c.shown()).collect::<Vec<_>>().join("|"))
+            .collect()
+    };
+    assert_eq!(
+        rows(&r, "si-so"),
+        [
+            "THCS Chu Văn An (mới)|7|1",
+            "79000902|9|1",
+            "Toàn huyện|7|1",
+            "Toàn huyện|9|1"
+        ]
+    );
+    let st = stats(h, &cache).unwrap();
+    assert_eq!(st.lesson_plans["79000901"], (1, 1, 1));
+    assert!(st.pending.is_empty());
+
+    // A school without a stored part: left out of the overview and said so; its own report
+    // builds it; the one-time rebuild builds the rest.
+    forget_parts();
+    let cache = reports::PartCache::default();
+    let r = reports::reports(h, &cache, &overview, 7, &names, now).unwrap();
+    assert_eq!(r.pending, 2);
+    assert!(r.pending_note().unwrap().contains("Đang tổng hợp"));
+    assert_eq!(stats(h, &cache).unwrap().pending.len(), 2);
+    let one = reports::Filter {
+        school: Some("79000902".into()),
+        ..Default::default()
+    };
+    let r = reports::reports(h, &cache, &one, 7, &names, now).unwrap();
+    assert_eq!(r.pending, 0);
+    assert_eq!(h.schools_without_report_part().unwrap(), ["79000901"]);
+    let mut seen = vec![];
+    let n = reports::build_missing_parts(h, &mut |done, total| seen.push((done, total))).unwrap();
+    assert_eq!((n, seen), (1, vec![(1, 1)]));
+    assert_eq!(check("79000901"), after_second);
+    check("79000902");
+    let r = reports::reports(h, &cache, &overview, 7, &names, now).unwrap();
+    assert_eq!(r.pending, 0);
+    assert_eq!(rows(&r, "si-so").len(), 4);
+}

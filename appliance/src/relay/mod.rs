@@ -186,6 +186,8 @@ pub async fn bench_hub(
             (code, secret, list)
         })
     });
+    // Spawned now, awaited below: a lazy `map` awaited in turn built one school at a time.
+    let built: Vec<_> = built.collect();
     let mut work = Vec::new();
     for b in built {
         work.push(b.await?);
