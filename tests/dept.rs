@@ -34,8 +34,12 @@ struct People {
     dept: String,
     toan: String,
     head: String,
-    /// Two members who are not its head.
+    /// Two members who are not its head; the first teaches Toán in a grade 6 class.
     members: Vec<(String, String)>,
+    /// The grade 6 class the first member teaches Toán in (the school's teaching assignments).
+    toan6: String,
+    /// A grade 6 class she does not teach Toán in.
+    not_hers: String,
     /// A teacher of another department.
     outsider: (String, String),
 }
@@ -73,12 +77,56 @@ fn people(s: &Server) -> People {
         .find(|a| a["department"] == dept.as_str() && roles(a).contains(&"dept_head".into()))
         .map(|a| a["username"].as_str().unwrap().to_string())
         .unwrap();
-    let members = all
+    let toan_id = toan["id"].as_str().unwrap().to_string();
+    let classes = get(&admin, &format!("{b}/api/v1/classes"))["classes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let grade6: Vec<(String, String)> = classes
+        .iter()
+        .filter(|c| c["grade"] == 6)
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let assignments = get(&admin, &format!("{b}/api/v1/assignments"))["assignments"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // The grade 6 class where `teacher` teaches Toán, by the assignments.
+    let toan6_of = |teacher: &str| {
+        grade6.iter().find(|(id, _)| {
+            assignments.iter().any(|a| {
+                a["teacher"] == teacher
+                    && a["subject"] == toan_id.as_str()
+                    && a["class"] == id.as_str()
+            })
+        })
+    };
+    let mut members: Vec<(String, String)> = all
         .iter()
         .filter(|a| a["department"] == dept.as_str() && roles(a) == ["teacher"])
-        .take(2)
         .map(pair)
         .collect();
+    members.sort_by_key(|(_, id)| toan6_of(id.as_str()).is_none());
+    members.truncate(2);
+    let (_, toan6) = toan6_of(members[0].1.as_str())
+        .expect("a teacher of Toán 6 in the demo")
+        .clone();
+    let not_hers = grade6
+        .iter()
+        .find(|(id, _)| {
+            !assignments.iter().any(|a| {
+                a["teacher"] == members[0].1.as_str()
+                    && a["subject"] == toan_id.as_str()
+                    && a["class"] == id.as_str()
+            })
+        })
+        .map(|(_, name)| name.clone())
+        .expect("a grade 6 class she does not teach Toán in");
     let outsider = all
         .iter()
         .find(|a| a["department"] != dept.as_str() && roles(a) == ["teacher"])
@@ -89,6 +137,8 @@ fn people(s: &Server) -> People {
         toan: toan["id"].as_str().unwrap().to_string(),
         head,
         members,
+        toan6,
+        not_hers,
         outsider,
     }
 }
@@ -395,15 +445,95 @@ fn plans_are_signed_returned_and_approved_and_refused_when_periods_do_not_add_up
 
     // PL III: a teacher's own plan for a class, signed the same way.
     ensure_key(&teacher, &b);
+    // Review 25 #1: only for a class the school's teaching assignments give her, in that
+    // subject and the class's grade; the refusal names what she teaches, nothing is stored.
+    let before = get(&teacher, &format!("{api}/plans"));
     let (st, e) = send(
         &teacher,
         "POST",
         &format!("{api}/plans"),
-        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": "6A1",
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": who.not_hers,
                "lines": lines(35, 140)}),
     );
+    assert_eq!(st, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("phân công giảng dạy")
+            && msg.contains(&format!("không dạy Toán lớp {}", who.not_hers))
+            && msg.contains(&who.toan6),
+        "{e}"
+    );
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 7, "class": who.toan6,
+               "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("thuộc khối 6, không phải khối 7"),
+        "{e}"
+    );
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": "6Z9",
+               "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("không có lớp này"),
+        "{e}"
+    );
+    assert_eq!(
+        get(&teacher, &format!("{api}/plans")),
+        before,
+        "nothing stored"
+    );
+    // Her periods against the subject's periods per year: PL I's rule, the same words.
+    let lower = who.toan6.to_lowercase();
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": lower,
+               "lines": lines(35, 137)}),
+    );
     assert_eq!(st, 201, "{e}");
+    assert_eq!(
+        e["plan"]["class"],
+        who.toan6.as_str(),
+        "the school's spelling"
+    );
     let pl3 = e["plan"]["id"].as_str().unwrap().to_string();
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans/{pl3}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "Tổng số tiết 137, chương trình quy định 140: thiếu 3 tiết."
+    );
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/plans/{pl3}"),
+        json!({"subject": who.toan, "grade": 6, "class": who.toan6, "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let d = get(&teacher, &format!("{api}/plans/{pl3}"));
+    assert_eq!(d["assignment_problem"], Value::Null, "{d}");
     // Drafts are the author's, the head's and BGH's: another department does not see it.
     assert_eq!(
         outsider
@@ -696,7 +826,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         &teacher,
         "POST",
         &format!("{api}/plans"),
-        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": "6A1",
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": who.toan6,
                "lines": lines(35, 140)}),
     );
     assert_eq!(st, 201, "{e}");
@@ -720,7 +850,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
             json!({"lesson_plan": lesson, "line": line}),
         )
     };
-    let (st, e) = link(&teacher, json!(format!("{pl3}#3")));
+    let (st, e) = link(&teacher, json!(format!("{pl3}#30")));
     assert_eq!(st, 422, "{e}");
     for (c, action) in [(&teacher, "submit"), (&principal, "approve")] {
         let (st, e) = send(
@@ -740,8 +870,57 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         e["error"]["message"].as_str().unwrap().contains("35 dòng"),
         "{e}"
     );
-    let (st, e) = link(&other, json!(format!("{pl3}#3")));
+    // Another teacher does not link this teacher's lesson plan…
+    let (st, e) = link(&other, json!(format!("{pl3}#30")));
+    assert_eq!(st, 403, "{e}");
+    // …nor her own lesson plan to this teacher's PL III (review 25 #2).
+    let (st, e) = send(
+        &other,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans"),
+        json!({"title": "Bài 4. Phép cộng và phép trừ số tự nhiên", "subject": who.toan,
+               "grade": 6, "periods": 1, "teach_on": "2026-12-11"}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let others = e["plan"]["id"].as_str().unwrap().to_string();
+    let (st, e) = send(
+        &other,
+        "PUT",
+        &format!("{api}/links"),
+        json!({"lesson_plan": others, "line": format!("{pl3}#30")}),
+    );
     assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("chỉ gắn với Phụ lục III của chính giáo viên soạn bài"),
+        "{e}"
+    );
+    // A lesson plan of another grade (or subject) than the line's: refused.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans"),
+        json!({"title": "Bài 1. Số hữu tỉ", "subject": who.toan,
+               "grade": 7, "periods": 1, "teach_on": "2026-12-12"}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let grade7 = e["plan"]["id"].as_str().unwrap().to_string();
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/links"),
+        json!({"lesson_plan": grade7, "line": format!("{pl3}#30")}),
+    );
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cùng môn, cùng khối"),
+        "{e}"
+    );
     let demo_pl1 = get(&principal, &format!("{api}/plans"))["plans"]
         .as_array()
         .unwrap()
@@ -754,11 +933,11 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     let (st, e) = link(&teacher, json!(format!("{demo_pl1}#1")));
     assert_eq!(st, 422, "only a PL III line: {e}");
     // Its own line: kept on the lesson plan, shown on the PL III's line.
-    let (st, e) = link(&teacher, json!(format!("{pl3}#3")));
+    let (st, e) = link(&teacher, json!(format!("{pl3}#30")));
     assert_eq!(st, 200, "{e}");
-    assert_eq!(e["plan"]["plan_line"], format!("{pl3}#3"));
+    assert_eq!(e["plan"]["plan_line"], format!("{pl3}#30"));
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
-    assert_eq!(lp["versions"][0]["plan_line"], format!("{pl3}#3"));
+    assert_eq!(lp["versions"][0]["plan_line"], format!("{pl3}#30"));
     let page = teacher
         .get(format!("{b}/dept/plan/{pl3}"))
         .send()
@@ -798,4 +977,45 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .text()
         .unwrap();
     assert!(page.contains("id=\"dept-progress\""), "{page}");
+
+    // The PL III changes: a new approved version of 10 lines. The stored link to line 30 is
+    // kept (signed with the lesson plan) but no longer holds: not counted, shown as broken.
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/plans/{pl3}"),
+        json!({"subject": who.toan, "grade": 6, "class": who.toan6, "lines": lines(10, 140)}),
+    );
+    assert_eq!(st, 200, "{e}");
+    for (c, action) in [(&teacher, "submit"), (&principal, "approve")] {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{api}/plans/{pl3}/{action}"),
+            json!({"secret": PIN}),
+        );
+        assert_eq!(st, 200, "{e}");
+    }
+    let now = row(&principal);
+    assert_eq!(
+        (now["linked"].as_u64(), now["broken"].as_u64()),
+        (Some(0), Some(1)),
+        "{now}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        lp["plan"]["plan_line"],
+        format!("{pl3}#30"),
+        "the data is kept"
+    );
+    let page = head
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"broken-links\"") && page.contains("có 10 dòng; không có dòng 30"),
+        "{page}"
+    );
 }

@@ -48,6 +48,204 @@ fn pdftotext(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+fn pyhanko() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("TRAM_PYHANKO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv-pyhanko/bin/pyhanko")
+        });
+    path.exists().then_some(path)
+}
+
+/// `tram lessons verify --export DIR`, no data directory: exit code and output.
+fn verify_folder(dir: &Path) -> (Option<i32>, String) {
+    let o = Command::new(bin())
+        .args(["lessons", "verify", "--export"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (o.status.code(), text(&o))
+}
+
+/// The archive copied away from the box, checked with what its guide says: every file against
+/// manifest.json, a tổ record's and the lesson plans' Ed25519 signatures by keys their signers
+/// held, the signed học bạ (PAdES) against the school CA in chung-thu/ (pyHanko, when there);
+/// then one changed byte in a tổ's signed content, in a lesson plan's, and a signer's key
+/// swapped in a manifest — each reported INVALID, exit 3.
+fn check_alone(out: &Path, files: &[Value]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("ho-so");
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(out)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(copy.join("manifest.json")).unwrap()).unwrap();
+    // The guide, listed in the manifest, and the manifest's own summary of it.
+    let guide = std::fs::read_to_string(copy.join("HUONG-DAN-KIEM-TRA.txt")).unwrap();
+    assert!(
+        guide.contains("tram lessons verify --export")
+            && guide.contains("chung-thu/ca-ky-so-cua-truong.crt"),
+        "{guide}"
+    );
+    assert_eq!(manifest["verify"]["readme"], "HUONG-DAN-KIEM-TRA.txt");
+    let sig_manifests: Vec<&str> = manifest["verify"]["signature_manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        sig_manifests
+            .iter()
+            .any(|p| p.starts_with("to-chuyen-mon/"))
+            && sig_manifests
+                .iter()
+                .any(|p| p.starts_with("ke-hoach-bai-day/")),
+        "{sig_manifests:?}"
+    );
+    // The tổ's signature manifest: next to each PDF its signed content; the head's and the
+    // principal's keys as of signing.
+    let dept_path = *sig_manifests
+        .iter()
+        .find(|p| p.starts_with("to-chuyen-mon/"))
+        .unwrap();
+    let dept_dir = copy.join(Path::new(dept_path).parent().unwrap());
+    let dept: Value =
+        serde_json::from_slice(&std::fs::read(copy.join(dept_path)).unwrap()).unwrap();
+    let records = dept["plans"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "the demo's PL I and minutes: {dept}");
+    for r in records {
+        let content = r["content"].as_str().unwrap();
+        assert!(content.ends_with(".noi-dung-ky.json"), "{r}");
+        let pdf = content.replace(".noi-dung-ky.json", ".pdf");
+        assert!(dept_dir.join(&pdf).exists(), "{pdf} next to {content}");
+    }
+    let signers: Vec<&str> = dept["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(signers.contains(&"Trần Văn Hùng"), "{signers:?}");
+    // The school CA for the PAdES files, once any học bạ is signed.
+    let ca = copy.join("chung-thu/ca-ky-so-cua-truong.crt");
+    let signed_hocba: Vec<&Value> = files
+        .iter()
+        .filter(|f| f["kind"] == "hoc-ba" && f["signed"] == true)
+        .collect();
+    assert!(!signed_hocba.is_empty(), "the demo signs 9A1");
+    assert!(
+        std::fs::read_to_string(&ca)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+
+    let (code, t) = verify_folder(&copy);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(
+        t.contains(&format!(
+            "checked {dept_path}: 2 records, 3 signatures valid"
+        )),
+        "{t}"
+    );
+    assert!(t.contains("checked ke-hoach-bai-day/"), "{t}");
+    assert!(t.contains(" 0 invalid"), "{t}");
+    let n = files.len();
+    assert!(t.contains(&format!("{n} of {n} files match")), "{t}");
+
+    if let Some(tool) = pyhanko() {
+        let pdf = copy.join(signed_hocba[0]["path"].as_str().unwrap());
+        let o = Command::new(tool)
+            .args(["sign", "validate", "--no-revocation-check", "--trust"])
+            .arg(&ca)
+            .arg(&pdf)
+            .output()
+            .unwrap();
+        let h = text(&o);
+        assert!(o.status.success(), "{h}");
+        assert_eq!(h.matches(":INTACT:TRUSTED,").count(), 2, "{h}");
+    } else {
+        eprintln!(
+            "pyHanko not installed: the PAdES check of the archive is skipped (TRAM_PYHANKO)"
+        );
+    }
+
+    // One changed byte in the tổ's signed content (a PL I line): INVALID, exit 3.
+    let pl1 = records
+        .iter()
+        .find(|r| r["plan"].as_str().unwrap().starts_with("pl1-"))
+        .unwrap();
+    let content = dept_dir.join(pl1["content"].as_str().unwrap());
+    let good = std::fs::read(&content).unwrap();
+    let bad =
+        String::from_utf8(good.clone())
+            .unwrap()
+            .replacen("\"periods\":20", "\"periods\":21", 1);
+    assert_ne!(bad.as_bytes(), good.as_slice());
+    std::fs::write(&content, bad).unwrap();
+    let (code, t) = verify_folder(&copy);
+    assert_eq!(code, Some(3), "{t}");
+    let id = pl1["plan"].as_str().unwrap();
+    assert!(
+        t.contains(&format!("INVALID {id} v")) && t.contains("does not match its BLAKE3"),
+        "{t}"
+    );
+    std::fs::write(&content, &good).unwrap();
+    assert_eq!(verify_folder(&copy).0, Some(0));
+
+    // A lesson plan's signed content changed.
+    let lesson_manifest = *sig_manifests
+        .iter()
+        .find(|p| p.starts_with("ke-hoach-bai-day/"))
+        .unwrap();
+    let lm: Value =
+        serde_json::from_slice(&std::fs::read(copy.join(lesson_manifest)).unwrap()).unwrap();
+    let first = &lm["plans"][0];
+    let lc = copy
+        .join(Path::new(lesson_manifest).parent().unwrap())
+        .join(first["content"].as_str().unwrap());
+    let mut bytes = std::fs::read(&lc).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&lc, bytes).unwrap();
+    let (code, t) = verify_folder(&copy);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains(&format!("INVALID {} v", first["plan"].as_str().unwrap())),
+        "{t}"
+    );
+
+    // A signer's key swapped in the tổ's manifest (its hash in manifest.json fixed up, as a
+    // forger would): the signature is no longer by a key its signer held.
+    let mut forged = dept.clone();
+    for k in forged["keys"].as_array_mut().unwrap() {
+        for span in k["keys"].as_array_mut().unwrap() {
+            span["public_key"] = Value::String("00".repeat(32));
+        }
+    }
+    let forged = serde_json::to_vec_pretty(&forged).unwrap();
+    std::fs::write(copy.join(dept_path), &forged).unwrap();
+    let mut top = manifest.clone();
+    for f in top["files"].as_array_mut().unwrap() {
+        if f["path"] == dept_path {
+            f["sha256"] = Value::String(hex::encode(sha2::Sha256::digest(&forged)));
+            f["size"] = Value::from(forged.len());
+        }
+    }
+    std::fs::write(
+        copy.join("manifest.json"),
+        serde_json::to_vec(&top).unwrap(),
+    )
+    .unwrap();
+    let (code, t) = verify_folder(&copy);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(t.contains("the key is not one"), "{t}");
+}
+
 fn audit_len(dir: &Path) -> u64 {
     let out = common::tram(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]);
     let t = text(&out);
@@ -163,6 +361,9 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
             );
         }
     }
+
+    // Review 25 #3: the folder alone (no database, no box) is enough to check it.
+    check_alone(&out, &files);
 
     // The admin's ZIP: the same files (by path and hash), audited; BGH too; a teacher is refused.
     let admin = s.login("admin");

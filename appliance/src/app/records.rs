@@ -37,6 +37,74 @@ pub const SOURCES: &[(&str, Source)] = &[
     ),
 ];
 
+/// What a reader checks the signed files' PAdES signatures against (`chung-thu/`): added when
+/// the year has any signed file, so a year with no records stays an empty manifest.
+const TRUST: (&str, Source) = (
+    "chứng thư để kiểm tra chữ ký số",
+    crate::gradebook::archive::certificates,
+);
+
+/// The archive's reading guide, beside manifest.json (listed in it like any file).
+pub const README: &str = "HUONG-DAN-KIEM-TRA.txt";
+
+/// The guide a reader without a Trạm box follows to check the archive (Vietnamese; the
+/// commands are the same everywhere). `{school}`, `{year}` and `{ca}` are filled in.
+const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
+{school} — năm học {year}
+
+1. Toàn vẹn của từng tệp
+   manifest.json liệt kê mọi tệp (đường dẫn, loại hồ sơ, kích thước, SHA-256). Tính lại bằng
+   sha256sum <tệp> và so với trường "sha256"; trường "verify" của manifest.json tóm tắt
+   hướng dẫn này.
+
+2. Kế hoạch bài dạy, kế hoạch và biên bản của tổ chuyên môn (chữ ký Ed25519 của Trạm)
+   - Bảng chữ ký: ke-hoach-bai-day/<tổ>/manifest.json và to-chuyen-mon/<tổ>/chu-ky.json. Mỗi
+     hồ sơ ghi tệp nội dung đã ký (content.json, hoặc <tên>.noi-dung-ky.json nằm cạnh bản PDF),
+     BLAKE3 của tệp đó, và từng chữ ký: người ký, thời điểm, khoá công khai, chuỗi "statement"
+     đã ký và chữ ký.
+   - "keys": khoá công khai của từng người ký và khoảng thời gian khoá đó là khoá ký của họ
+     (from … until); chữ ký chỉ hợp lệ khi khoá là của người ký vào lúc ký.
+   - Kiểm tra tự động, không cần cơ sở dữ liệu hay mạng:
+       tram lessons verify --export <thư mục hồ sơ này>
+     In "… 0 invalid" và thoát 0 khi mọi tệp khớp SHA-256 và mọi chữ ký hợp lệ; mỗi sai khác
+     một dòng INVALID và mã thoát 3.
+   - Tự kiểm tra bằng công cụ khác: BLAKE3(tệp nội dung) phải bằng "blake3"; "statement" kết
+     thúc bằng dòng "blake3: <giá trị đó>"; Ed25519.verify(public_key, statement, signature).
+   - Tệp đính kèm của kế hoạch bài dạy không chép vào hồ sơ: nội dung đã ký ghi BLAKE3 của
+     từng tệp; tệp gốc còn trên Trạm và trong bản sao lưu.
+
+3. Học bạ số và bản phê duyệt kế hoạch bài dạy theo tháng (chữ ký PAdES trong tệp PDF)
+{ca}   - chung-thu/goc-ca-cong-cong.pem: các CA gốc chữ ký số công cộng Trạm tin cậy;
+     chung-thu/chuoi-chung-thu-da-nhap.pem (nếu có): chuỗi chứng thư của người ký dùng chữ ký
+     số công cộng.
+   - pyHanko:
+       pyhanko sign validate --no-revocation-check --trust chung-thu/ca-ky-so-cua-truong.crt <tệp.pdf>
+   - Adobe Acrobat Reader: thêm ca-ky-so-cua-truong.crt vào Trusted Certificates rồi mở tệp.
+   - Trên Trạm: trang Kiểm tra học bạ số (/grades/hocba-verify) hoặc tram hocba verify.
+   Học bạ có "signed": true trong manifest.json là bản đã ký ("-ky-vN.pdf"); "-chua-ky.pdf" là
+   bản in chưa ký.
+
+Checking it (English): manifest.json lists every file with its SHA-256; run
+`tram lessons verify --export <this folder>` to check those hashes and every Ed25519 signature
+(no database, no network); check the PAdES PDFs against chung-thu/ca-ky-so-cua-truong.crt, e.g.
+`pyhanko sign validate --no-revocation-check --trust chung-thu/ca-ky-so-cua-truong.crt FILE.pdf`.
+"#;
+
+fn readme(school: &str, year: &str, files: &[RecordFile]) -> String {
+    let ca = if files
+        .iter()
+        .any(|f| f.path == "chung-thu/ca-ky-so-cua-truong.crt")
+    {
+        "   - chung-thu/ca-ky-so-cua-truong.crt: chứng thư CA ký số của trường (tệp keys/signing-ca.crt\n     trên Trạm); học bạ số và bản phê duyệt ký bằng chứng thư của trường được kiểm tra với CA này.\n"
+    } else {
+        "   - Trạm này chưa có CA ký số của trường (chưa ký học bạ hay bản phê duyệt nào bằng chứng\n     thư của trường).\n"
+    };
+    GUIDE
+        .replace("{school}", school)
+        .replace("{year}", year)
+        .replace("{ca}", ca)
+}
+
 /// What an export gathered: the files and the manifest that lists them.
 pub struct Archive {
     pub year: String,
@@ -71,12 +139,17 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         let mut got = source(store, &year).map_err(|e| format!("{what}: {e}"))?;
         files.append(&mut got);
     }
+    if files.iter().any(|f| f.signed) {
+        let (what, source) = TRUST;
+        let mut got = source(store, &year).map_err(|e| format!("{what}: {e}"))?;
+        files.append(&mut got);
+    }
     // Paths come from our own code, but a slug of a name is still a name: a name of symbols
     // only slugs to nothing, two students may share a name, so each path is made plain (no
     // empty part, nothing that climbs out of the folder or names the manifest) and unique —
     // a repeated one gets "-2", "-3" before its extension instead of overwriting the first
     // file in the folder or failing the ZIP.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::from([README.to_string()]);
     for f in &mut files {
         let mut path = f
             .path
@@ -105,6 +178,34 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         }
         f.path = path;
     }
+    let guide = readme(&school, &year, &files);
+    // How to check what was gathered: the signature manifests and the certificates by path.
+    let of = |pred: &dyn Fn(&RecordFile) -> bool| -> Vec<String> {
+        files
+            .iter()
+            .filter(|f| pred(f))
+            .map(|f| f.path.clone())
+            .collect()
+    };
+    let verify = serde_json::json!({
+        "readme": README,
+        "tool": "tram lessons verify --export <this folder>",
+        "signature_manifests": of(&|f| f.kind.ends_with("chu-ky")),
+        "certificates": of(&|f| f.path.starts_with("chung-thu/")),
+        "ed25519": "each signature manifest (format tram.lesson-export/1): BLAKE3 of the file named by \"content\" equals \"blake3\"; \"statement\" ends with that BLAKE3; Ed25519 verify(public_key, statement, signature); the key is listed under \"keys\" for the signer (\"by\") with from <= at <= until",
+        "pades": "pyhanko sign validate --no-revocation-check --trust chung-thu/ca-ky-so-cua-truong.crt FILE.pdf (the school signing CA; licensed signatures chain to chung-thu/goc-ca-cong-cong.pem)",
+    });
+    if !files.is_empty() {
+        files.push(RecordFile {
+            path: README.into(),
+            kind: "huong-dan-kiem-tra",
+            title: "HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ".into(),
+            class: None,
+            department: None,
+            signed: false,
+            bytes: guide.into_bytes(),
+        });
+    }
     let listed: Vec<serde_json::Value> = files
         .iter()
         .map(|f| {
@@ -131,6 +232,7 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         "year": year,
         "created_at": jiff::Timestamp::now().to_string(),
         "message": message,
+        "verify": verify,
         "files": listed,
     });
     Ok(Archive {

@@ -1,10 +1,24 @@
 //! The tổ's records in the school's archive of a year (`app::records::SOURCES`): each approved
 //! plan (Phụ lục I, II, III) at its approved version and each signed meeting minutes at its
-//! newest signed version, printed as the plan and minutes pages print them.
+//! newest signed version, printed as the plan and minutes pages print them; next to each PDF
+//! the signed content (`….noi-dung-ky.json`, the exact bytes the Ed25519 signatures cover),
+//! and per tổ one signature manifest `chu-ky.json` in the lesson plans' export format
+//! (`lessons::export::Manifest`: each signature with its statement, the signers' keys as of
+//! signing), which `tram lessons verify --export FOLDER` checks without a Trạm box.
 
 use super::{Kind, MINUTES, MINUTES_VERSIONS, PLAN_VERSIONS, PLANS, key};
+use crate::lessons::Signable;
+use crate::lessons::export::{Manifest, document_entry, signer_keys};
+use crate::lessons::sign::Signature;
 use crate::school::archive::RecordFile;
 use crate::store::{Read, Store};
+
+/// One tổ's folder while it is gathered: its id, the signature manifest, the signatures seen.
+struct Folder {
+    department: String,
+    manifest: Manifest,
+    signed: Vec<Signature>,
+}
 
 /// The tổ's approved plans of `year` ("2026-2027") and the minutes of meetings held in it.
 pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
@@ -16,7 +30,34 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
     let (from, to) = (format!("{start}-08-01"), format!("{}-07-31", start + 1));
     let rx = store.read().map_err(|e| e.to_string())?;
     let e = |e: crate::store::StoreError| e.to_string();
+    let school = crate::school::school_info(&rx)
+        .map_err(e)?
+        .map(|i| i.name)
+        .unwrap_or_default();
+    let now = jiff::Timestamp::now().to_string();
+    let mut folders: std::collections::BTreeMap<String, Folder> = Default::default();
+    let mut folder_of = |rx: &crate::store::Rx, department: &str| -> String {
+        let name = folder(rx, department);
+        folders.entry(name.clone()).or_insert_with(|| Folder {
+            department: department.to_string(),
+            manifest: Manifest {
+                format: "tram.lesson-export/1".into(),
+                school: school.clone(),
+                scope: format!(
+                    "năm học {year} — {}",
+                    super::department_name(rx, department).unwrap_or_default()
+                ),
+                created_at: now.clone(),
+                plans: vec![],
+                keys: vec![],
+            },
+            signed: vec![],
+        });
+        name
+    };
     let mut out = Vec::new();
+    let mut entries: Vec<(String, crate::lessons::export::ManifestPlan, Vec<Signature>)> =
+        Vec::new();
     for (id, plan) in rx.scan(&PLANS, "").map_err(e)? {
         let Some(n) = plan.approved_version.filter(|_| plan.year == year) else {
             continue;
@@ -29,21 +70,42 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
             Kind::Pl2 => "pl2",
             Kind::Pl3 => "pl3",
         };
+        let dir = folder_of(&rx, &plan.department);
+        let stem = format!("ke-hoach-{kind}-{}-v{n}", crate::school::slug(&id));
         out.push(RecordFile {
-            path: format!(
-                "to-chuyen-mon/{}/ke-hoach-{kind}-{}-v{n}.pdf",
-                folder(&rx, &plan.department),
-                crate::school::slug(&id)
-            ),
+            path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
             kind: "ke-hoach-to-chuyen-mon",
             title: v.kind.title().to_string(),
             class: None,
             department: Some(plan.department.clone()),
-            // The approval is an Ed25519 statement the box verifies (`/dept/plan/{id}`), not a
-            // signature inside this PDF.
+            // The approval is the Ed25519 statements of chu-ky.json over the content next
+            // to it, not a signature inside this PDF.
             signed: false,
             bytes: super::pdf::plan(&rx, &plan, &v).map_err(|e| e.to_string())?,
         });
+        let content = format!("{stem}.noi-dung-ky.json");
+        out.push(RecordFile {
+            path: format!("to-chuyen-mon/{dir}/{content}"),
+            kind: "ke-hoach-to-chuyen-mon-noi-dung-ky",
+            title: v.kind.title().to_string(),
+            class: None,
+            department: Some(plan.department.clone()),
+            signed: !v.signatures.is_empty(),
+            bytes: v.content(),
+        });
+        let title = format!("{} — {}", v.kind.short(), v.kind.title());
+        entries.push((
+            dir,
+            document_entry(
+                &v,
+                v.state,
+                &v.signatures,
+                &title,
+                &plan.author_name,
+                content,
+            ),
+            v.signatures.clone(),
+        ));
     }
     for (id, m) in rx.scan(&MINUTES, "").map_err(e)? {
         let Some(n) = m.signed_version else {
@@ -55,19 +117,51 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
         let Some(v) = rx.get(&MINUTES_VERSIONS, &key(&id, n)).map_err(e)? else {
             continue;
         };
+        let dir = folder_of(&rx, &m.department);
+        let stem = format!("bien-ban-{}-{}-v{n}", m.date, crate::school::slug(&id));
         out.push(RecordFile {
-            path: format!(
-                "to-chuyen-mon/{}/bien-ban-{}-{}-v{n}.pdf",
-                folder(&rx, &m.department),
-                m.date,
-                crate::school::slug(&id)
-            ),
+            path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
             kind: "bien-ban-sinh-hoat-chuyen-mon",
             title: "BIÊN BẢN SINH HOẠT CHUYÊN MÔN".into(),
             class: None,
             department: Some(m.department.clone()),
             signed: false,
             bytes: super::pdf::minutes(&rx, &m, &v).map_err(|e| e.to_string())?,
+        });
+        let content = format!("{stem}.noi-dung-ky.json");
+        out.push(RecordFile {
+            path: format!("to-chuyen-mon/{dir}/{content}"),
+            kind: "bien-ban-noi-dung-ky",
+            title: "BIÊN BẢN SINH HOẠT CHUYÊN MÔN".into(),
+            class: None,
+            department: Some(m.department.clone()),
+            signed: !v.signatures.is_empty(),
+            bytes: v.content(),
+        });
+        let title = format!("Biên bản sinh hoạt chuyên môn ngày {}", m.date);
+        let writer = super::name_of(&rx, &v.writer).map_err(e)?;
+        entries.push((
+            dir,
+            document_entry(&v, v.state, &v.signatures, &title, &writer, content),
+            v.signatures.clone(),
+        ));
+    }
+    for (dir, entry, sigs) in entries {
+        if let Some(f) = folders.get_mut(&dir) {
+            f.manifest.plans.push(entry);
+            f.signed.extend(sigs);
+        }
+    }
+    for (dir, mut f) in folders {
+        f.manifest.keys = signer_keys(&rx, &f.signed).map_err(e)?;
+        out.push(RecordFile {
+            path: format!("to-chuyen-mon/{dir}/chu-ky.json"),
+            kind: "to-chuyen-mon-chu-ky",
+            title: "tram.lesson-export/1".into(),
+            class: None,
+            department: Some(f.department),
+            signed: true,
+            bytes: serde_json::to_vec_pretty(&f.manifest).expect("serialisable"),
         });
     }
     Ok(out)

@@ -498,15 +498,22 @@ fn fill(tx: &Tx<'_>, v: &mut PlanVersion, mut input: PlanInput) -> Result<(), De
     check_lines(&mut lines)?;
     clean(&mut input.title, "Tên kế hoạch", 300)?;
     clean(&mut input.class, "Lớp", 50)?;
+    if !input.year.trim().is_empty() {
+        if !crate::school::is_school_year(input.year.trim()) {
+            return Err(invalid("Năm học dạng 2026-2027."));
+        }
+        v.year = input.year.trim().to_string();
+    }
     if v.kind != Kind::Pl2 {
         let subject = input.subject.trim();
         let s = tx
             .get(&SUBJECTS, subject)?
             .ok_or_else(|| invalid(format!("Không có môn “{subject}”.")))?;
-        if !(1..=12).contains(&input.grade) {
-            return Err(invalid("Khối lớp phải từ 1 đến 12."));
+        // Review r12 #4: a plan is for a grade the school teaches (THCS 6–9, TH 1–5; an
+        // unknown level all of 1–12) — which also refuses a grade outside 1–12.
+        if input.grade == 0 {
+            return Err(invalid("Chọn khối lớp của kế hoạch."));
         }
-        // Review r12 #4: a plan is for a grade the school teaches (THCS 6–9, TH 1–5)…
         let grades = crate::school::school_info(tx)?
             .map(|i| i.grades())
             .unwrap_or_else(|| (1..=12).collect());
@@ -529,19 +536,108 @@ fn fill(tx: &Tx<'_>, v: &mut PlanVersion, mut input: PlanInput) -> Result<(), De
         v.subject = s.id;
         v.grade = input.grade;
     }
-    if v.kind == Kind::Pl3 && input.class.is_empty() {
-        return Err(invalid("Ghi lớp dạy của kế hoạch giáo dục."));
-    }
-    if !input.year.trim().is_empty() {
-        if !crate::school::is_school_year(input.year.trim()) {
-            return Err(invalid("Năm học dạng 2026-2027."));
+    if v.kind == Kind::Pl3 {
+        if input.class.is_empty() {
+            return Err(invalid("Ghi lớp dạy của kế hoạch giáo dục."));
         }
-        v.year = input.year.trim().to_string();
+        // Review 25 #1: a teacher's plan is for a class she is assigned to teach, in that
+        // subject; the class is kept under its name as the school spells it.
+        input.class = teaching_class(tx, &v.author, &v.year, &v.subject, v.grade, &input.class)?;
     }
     v.class = input.class;
     v.title = input.title;
     v.lines = lines;
     Ok(())
+}
+
+/// The class a teacher's plan (PL III) names, as the school spells it, when the school's
+/// teaching assignments (phân công giảng dạy) of `year` have `teacher` teaching `subject` in
+/// it and it is a class of `grade`; otherwise the refusal names what she does teach.
+pub fn teaching_class(
+    r: &impl Read,
+    teacher: &str,
+    year: &str,
+    subject: &str,
+    grade: u8,
+    class: &str,
+) -> Result<String, DeptError> {
+    let classes: std::collections::HashMap<String, crate::school::Class> = r
+        .scan(&crate::school::CLASSES, "")?
+        .into_iter()
+        .filter(|(_, c)| c.year == year)
+        .collect();
+    let wanted = nfc(class.trim()).to_uppercase();
+    let found = classes
+        .values()
+        .find(|c| c.name == wanted || c.id == class.trim());
+    let subject_name = |id: &str| -> Result<String, StoreError> {
+        Ok(r.get(&SUBJECTS, id)?
+            .map_or_else(|| id.to_string(), |s| s.name))
+    };
+    // What she teaches this year: subject → its classes, in name order.
+    let mut taught: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut teaches_here = false;
+    for (_, a) in r.scan(&crate::school::ASSIGNMENTS, "")? {
+        let Some(c) = classes.get(&a.class).filter(|_| a.teacher == teacher) else {
+            continue;
+        };
+        if found.is_some_and(|f| f.id == c.id) && a.subject == subject {
+            teaches_here = true;
+        }
+        taught
+            .entry(subject_name(&a.subject)?)
+            .or_default()
+            .push(c.name.clone());
+    }
+    if let Some(c) = found
+        && teaches_here
+    {
+        if c.grade != grade {
+            return Err(invalid(format!(
+                "Lớp {} thuộc khối {}, không phải khối {grade}: sửa khối hoặc lớp của kế hoạch.",
+                c.name, c.grade
+            )));
+        }
+        return Ok(c.name.clone());
+    }
+    let who = name_of(r, teacher)?;
+    let what = match &found {
+        Some(c) => format!("{} lớp {}", subject_name(subject)?, c.name),
+        None => format!(
+            "lớp “{}” (không có lớp này trong năm học {year})",
+            class.trim()
+        ),
+    };
+    let teaches = if taught.is_empty() {
+        format!(
+            "{who} chưa được phân công dạy lớp nào trong năm học {year}; nhờ Ban giám hiệu phân công giảng dạy trước."
+        )
+    } else {
+        let list: Vec<String> = taught
+            .into_iter()
+            .map(|(s, mut cs)| {
+                cs.sort();
+                format!("{s} lớp {}", cs.join(", "))
+            })
+            .collect();
+        format!("{who} dạy: {}.", list.join("; "))
+    };
+    Err(invalid(format!(
+        "Theo phân công giảng dạy năm học {year}, {who} không dạy {what}. {teaches}"
+    )))
+}
+
+/// Why a teacher's plan (PL III) no longer matches the school's teaching assignments (they
+/// changed after it was drafted), or `None` — also `None` for PL I and II.
+pub fn assignment_problem(r: &impl Read, v: &PlanVersion) -> Result<Option<String>, DeptError> {
+    if v.kind != Kind::Pl3 {
+        return Ok(None);
+    }
+    match teaching_class(r, &v.author, &v.year, &v.subject, v.grade, &v.class) {
+        Ok(_) => Ok(None),
+        Err(DeptError::Invalid(m)) => Ok(Some(m)),
+        Err(e) => Err(e),
+    }
 }
 
 /// A new plan drafted by its author: PL I by the department's head, PL II by BGH or a head, PL
@@ -699,6 +795,9 @@ pub fn submit_plan(
     if v.lines.is_empty() {
         return Err(invalid("Kế hoạch chưa có dòng nào."));
     }
+    if let Some(why) = assignment_problem(tx, &v)? {
+        return Err(invalid(why));
+    }
     if let Some(why) = periods_problem(tx, &v)? {
         return Err(invalid(why));
     }
@@ -752,6 +851,11 @@ pub fn approve_plan(
 ) -> Result<Plan, DeptError> {
     let (mut plan, mut v) = load_plan(tx, id)?;
     bgh_decides(p, &plan, &v)?;
+    // The assignments changed since it was handed in: approving it would sign a plan for a
+    // class its author no longer teaches.
+    if let Some(why) = assignment_problem(tx, &v)? {
+        return Err(invalid(format!("{why} Trả lại kế hoạch để giáo viên sửa.")));
+    }
     let now = now_str(tx);
     let d = crate::lessons::sign_document(
         tx,
@@ -917,9 +1021,9 @@ pub(crate) fn writes_minutes(
 /// is held is usual (a department meets every two weeks), a date months ahead is a typo.
 const MINUTES_AHEAD_DAYS: i32 = 31;
 
-/// "04/03/2027", as a date reads in a refusal.
-fn vn_date(d: jiff::civil::Date) -> String {
-    format!("{:02}/{:02}/{}", d.day(), d.month(), d.year())
+/// "04/03/2027", as a date reads in a refusal (the school's one way, `school::changes`).
+pub(crate) fn vn_date(d: jiff::civil::Date) -> String {
+    crate::school::changes::vi_date(&d.to_string())
 }
 
 fn fill_minutes(
@@ -1245,43 +1349,135 @@ pub fn department_name(r: &impl Read, id: &str) -> Result<String, StoreError> {
 
 // ---- the link from lesson plans, and the dashboard ----
 
+/// Checks links from lesson plans to plan lines ("{plan}#{n}", 1-based), reading each plan
+/// once: the line must be in an approved Phụ lục III of the lesson plan's own teacher, within
+/// that approved version's lines, of the lesson plan's subject and grade, and the lesson taught
+/// in the plan's school year (review 25 #2). A tổ's Phụ lục I is not linked to directly: it is
+/// the tổ's plan, the teacher's PL III carries it to her classes.
+pub struct LinkCheck<'r, R: Read> {
+    r: &'r R,
+    plans: std::collections::HashMap<String, Option<(Plan, Option<PlanVersion>)>>,
+}
+
+impl<'r, R: Read> LinkCheck<'r, R> {
+    pub fn new(r: &'r R) -> Self {
+        LinkCheck {
+            r,
+            plans: Default::default(),
+        }
+    }
+
+    fn plan(&mut self, id: &str) -> Result<Option<&(Plan, Option<PlanVersion>)>, StoreError> {
+        if !self.plans.contains_key(id) {
+            let got = match self.r.get(&PLANS, id)? {
+                Some(plan) => {
+                    let v = match plan.approved_version {
+                        Some(n) => self.r.get(&PLAN_VERSIONS, &key(id, n))?,
+                        None => None,
+                    };
+                    Some((plan, v))
+                }
+                None => None,
+            };
+            self.plans.insert(id.to_string(), got);
+        }
+        Ok(self.plans.get(id).and_then(Option::as_ref))
+    }
+
+    /// Why `lesson`'s link to `line` does not hold, in the words the teacher reads; `None`
+    /// when it does.
+    pub fn problem(
+        &mut self,
+        lesson: &crate::lessons::Plan,
+        line: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let r = self.r;
+        let bad = || Some(format!("Dòng kế hoạch “{line}” không hợp lệ."));
+        let Some((id, n)) = line.split_once('#') else {
+            return Ok(bad());
+        };
+        let Ok(n) = n.parse::<usize>() else {
+            return Ok(bad());
+        };
+        let Some((plan, approved)) = self.plan(id)? else {
+            return Ok(bad());
+        };
+        if plan.kind != Kind::Pl3 {
+            return Ok(Some(format!(
+                "Chỉ gắn với một dòng trong kế hoạch giáo dục (Phụ lục III) của chính giáo viên; {} là kế hoạch của tổ, không gắn trực tiếp với kế hoạch bài dạy.",
+                plan.kind.short()
+            )));
+        }
+        if plan.author != lesson.teacher {
+            return Ok(Some(format!(
+                "Dòng này thuộc Phụ lục III của {}: chỉ gắn với Phụ lục III của chính giáo viên soạn bài ({}).",
+                plan.author_name, lesson.teacher_name
+            )));
+        }
+        let Some(v) = approved else {
+            return Ok(Some(
+                "Kế hoạch giáo dục này chưa được phê duyệt; chưa gắn được.".into(),
+            ));
+        };
+        if n == 0 || n > v.lines.len() {
+            return Ok(Some(format!(
+                "Kế hoạch giáo dục (bản đã duyệt) có {} dòng; không có dòng {n}.",
+                v.lines.len()
+            )));
+        }
+        if v.subject != lesson.subject || v.grade != lesson.grade {
+            let name = |s: &str| -> Result<String, StoreError> {
+                Ok(r.get(&SUBJECTS, s)?
+                    .map_or_else(|| s.to_string(), |x| x.name))
+            };
+            return Ok(Some(format!(
+                "Kế hoạch bài dạy là môn {} khối {}, còn dòng này thuộc Phụ lục III môn {} khối {}: chỉ gắn với dòng cùng môn, cùng khối.",
+                name(&lesson.subject)?,
+                lesson.grade,
+                name(&v.subject)?,
+                v.grade
+            )));
+        }
+        if !in_year(&v.year, lesson.teach_on) {
+            return Ok(Some(format!(
+                "Ngày dạy {} không thuộc năm học {} của Phụ lục III này.",
+                vn_date(lesson.teach_on),
+                v.year
+            )));
+        }
+        Ok(None)
+    }
+}
+
 /// Points a teacher's lesson plan at line `line` ("{plan}#{n}", 1-based) of their own approved
 /// Phụ lục III, or at none. The lesson plan keeps the link (and its teacher signs it with the
-/// plan); this checks that the line exists.
+/// plan); this checks the link ([`LinkCheck`]) first.
 pub fn link_lesson(
     tx: &mut Tx<'_>,
     p: &Principal,
     lesson_plan: &str,
     line: Option<&str>,
 ) -> Result<crate::lessons::Plan, DeptError> {
-    let line = match line.map(str::trim).filter(|l| !l.is_empty()) {
-        None => None,
-        Some(l) => {
-            let bad = || invalid(format!("Dòng kế hoạch “{l}” không hợp lệ."));
-            let (id, n) = l.split_once('#').ok_or_else(bad)?;
-            let n: usize = n.parse().map_err(|_| bad())?;
-            let plan = tx.get(&PLANS, id)?.ok_or_else(bad)?;
-            if plan.kind != Kind::Pl3 || plan.author != p.id() {
-                return Err(invalid(
-                    "Chỉ gắn với một dòng trong kế hoạch giáo dục (Phụ lục III) của chính bạn.",
-                ));
-            }
-            let approved = plan.approved_version.ok_or_else(|| {
-                invalid("Kế hoạch giáo dục này chưa được phê duyệt; chưa gắn được.")
-            })?;
-            let v = tx
-                .get(&PLAN_VERSIONS, &key(id, approved))?
-                .ok_or(DeptError::NotFound)?;
-            if n == 0 || n > v.lines.len() {
-                return Err(invalid(format!(
-                    "Kế hoạch giáo dục có {} dòng; không có dòng {n}.",
-                    v.lines.len()
-                )));
-            }
-            Some(format!("{id}#{n}"))
+    let line = line.map(str::trim).filter(|l| !l.is_empty());
+    if let Some(l) = line {
+        let lesson = tx
+            .get(&crate::lessons::PLANS, lesson_plan)?
+            .ok_or(DeptError::Lessons(LessonError::NotFound))?;
+        if lesson.teacher != p.id() {
+            return Err(DeptError::Forbidden(
+                "Chỉ giáo viên soạn kế hoạch bài dạy này mới gắn nó với kế hoạch giáo dục.".into(),
+            ));
         }
-    };
-    Ok(crate::lessons::set_plan_line(tx, p, lesson_plan, line)?)
+        if let Some(why) = LinkCheck::new(&*tx).problem(&lesson, l)? {
+            return Err(invalid(why));
+        }
+    }
+    Ok(crate::lessons::set_plan_line(
+        tx,
+        p,
+        lesson_plan,
+        line.map(str::to_string),
+    )?)
 }
 
 /// One department on the principal's dashboard: the lessons its approved plans hold against
@@ -1296,8 +1492,11 @@ pub struct Progress {
     pub pl3_lessons: usize,
     /// Lesson plans handed in (waiting or approved) taught this school year.
     pub handed_in: usize,
-    /// Of those, the ones pointing at a line of an approved Phụ lục III.
+    /// Of those, the ones pointing at a line their link may point at ([`LinkCheck`]).
     pub linked: usize,
+    /// Of those, the ones whose stored link breaks the rule (kept, shown as such: made before
+    /// the check, or the plan changed since).
+    pub broken: usize,
 }
 
 /// Whether `d` falls in school year "2026-2027" (1 August to 31 July).
@@ -1329,6 +1528,7 @@ pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError>
         }
     }
     let lessons = crate::lessons::every_plan(r)?;
+    let mut check = LinkCheck::new(r);
     let mut out = vec![];
     for (id, d) in r.scan(&DEPARTMENTS, "")? {
         let count = |kind: Kind| -> usize {
@@ -1346,23 +1546,21 @@ pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError>
                     && in_year(year, l.teach_on)
             })
             .collect();
-        let linked = handed
-            .iter()
-            .filter(|l| {
-                l.plan_line.as_deref().is_some_and(|pl| {
-                    pl.split_once('#').is_some_and(|(pid, _)| {
-                        plans
-                            .iter()
-                            .any(|p| p.id == pid && p.kind == Kind::Pl3 && p.department == id)
-                    })
-                })
-            })
-            .count();
+        let (mut linked, mut broken) = (0, 0);
+        for l in &handed {
+            if let Some(line) = l.plan_line.as_deref() {
+                match check.problem(l, line)? {
+                    None => linked += 1,
+                    Some(_) => broken += 1,
+                }
+            }
+        }
         out.push(Progress {
             pl1_lessons: count(Kind::Pl1),
             pl3_lessons: count(Kind::Pl3),
             handed_in: handed.len(),
             linked,
+            broken,
             department: id,
             name: d.name,
         });

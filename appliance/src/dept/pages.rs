@@ -137,6 +137,13 @@ async fn index_page(
     Ok(render(t))
 }
 
+/// A lesson plan whose stored link to a line of this plan breaks the rule.
+struct BrokenLink {
+    lesson: String,
+    line: String,
+    why: String,
+}
+
 struct LineRow {
     n: usize,
     line: Line,
@@ -162,6 +169,7 @@ page!(PlanPage, "dept_plan.html" {
     has_key: bool,
     // The author's lesson plans that may be linked to a line (PL III, approved).
     my_lessons: Vec<(String, String)>,
+    broken: Vec<BrokenLink>,
 });
 
 /// The lines as the edit box shows them, the way [`super::parse_lines`] reads them back.
@@ -192,20 +200,52 @@ async fn plan_page(
     let rx = s.store.read()?;
     let (plan, versions) = super::plan_for(&rx, p, &id)?;
     let v = versions.last().cloned().ok_or_else(ApiError::not_found)?;
-    let problem = super::periods_problem(&rx, &v).unwrap_or_else(|e| Some(e.to_string()));
+    // What stands in the way of handing it in (or approving it): the teaching assignments
+    // (PL III), then the periods against the programme.
+    let problem = match super::assignment_problem(&rx, &v) {
+        Ok(Some(why)) => Some(why),
+        Ok(None) => super::periods_problem(&rx, &v).unwrap_or_else(|e| Some(e.to_string())),
+        Err(e) => Some(e.to_string()),
+    };
     let subject = rx
         .get(&crate::school::SUBJECTS, &v.subject)?
         .map_or(v.subject.clone(), |x| x.name);
     let own = plan.author == p.id();
     let has_key = rx.get(&KEYS, p.id())?.is_some_and(|r| !r.reset);
     let lessons = crate::lessons::every_plan(&rx)?;
-    let pointing = |n: usize| {
-        let want = format!("{}#{n}", plan.id);
-        lessons
-            .iter()
-            .filter(|l| l.plan_line.as_deref() == Some(want.as_str()))
-            .count()
-    };
+    // The lesson plans pointing at this plan's lines: the links that hold are counted on their
+    // line, the ones that break the rule (stored before it was checked, or the plan changed)
+    // are listed as such for the people who follow the plan — nothing is deleted.
+    let mut check = super::LinkCheck::new(&rx);
+    let mut valid_on: std::collections::HashMap<usize, usize> = Default::default();
+    let mut broken = vec![];
+    let prefix = format!("{}#", plan.id);
+    for l in &lessons {
+        let Some(line) = l.plan_line.as_deref().filter(|x| x.starts_with(&prefix)) else {
+            continue;
+        };
+        match check.problem(l, line)? {
+            None => {
+                if let Ok(n) = line[prefix.len()..].parse::<usize>() {
+                    *valid_on.entry(n).or_default() += 1;
+                }
+            }
+            Some(why) if super::sees_work(p, &plan) => {
+                broken.push(BrokenLink {
+                    lesson: format!(
+                        "{} ({}, dạy ngày {})",
+                        l.title,
+                        l.teacher_name,
+                        super::vn_date(l.teach_on)
+                    ),
+                    line: line[prefix.len()..].to_string(),
+                    why,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let pointing = |n: usize| valid_on.get(&n).copied().unwrap_or(0);
     let my_lessons = if own && v.kind == Kind::Pl3 && plan.approved_version == Some(v.number) {
         lessons
             .iter()
@@ -243,6 +283,7 @@ async fn plan_page(
         !own && v.state == DocState::Submitted && permits(p, Action::ApproveLessonPlans),
         has_key,
         my_lessons,
+        broken,
     );
     Ok(render(t))
 }

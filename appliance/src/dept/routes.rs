@@ -97,11 +97,16 @@ async fn get_plan(
         Some(v) => super::periods_problem(&rx, v).unwrap_or_else(|e| Some(e.to_string())),
         None => None,
     };
+    let assignment = match versions.last() {
+        Some(v) => super::assignment_problem(&rx, v)?,
+        None => None,
+    };
     Ok(Json(json!({
         "plan": plan,
         "versions": versions,
         "signatures": checks,
         "periods_problem": problem,
+        "assignment_problem": assignment,
     })))
 }
 

@@ -76,3 +76,58 @@ pub fn hocba(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
     }
     Ok(out)
 }
+
+/// The certificates a reader needs to check the archive's PAdES signatures (the signed học bạ,
+/// the month approvals of lesson plans) without the box, under `chung-thu/`: the school
+/// signing CA as `keys/signing-ca.crt` holds it, the licensed roots this box trusts
+/// (`pki::roots`), and the chains of signers imported from licensed CAs. Year-independent:
+/// the trust a signature of any year is checked against.
+pub fn certificates(store: &Store, _year: &str) -> Result<Vec<RecordFile>, String> {
+    use der::EncodePem;
+    let dir = store.dir();
+    let file = |path: &str, kind: &'static str, title: &str, bytes: Vec<u8>| RecordFile {
+        path: format!("chung-thu/{path}"),
+        kind,
+        title: title.into(),
+        class: None,
+        department: None,
+        signed: false,
+        bytes,
+    };
+    let mut out = Vec::new();
+    let ca = crate::pki::signing::ca_cert_path(dir);
+    match std::fs::read(&ca) {
+        Ok(bytes) => out.push(file(
+            "ca-ky-so-cua-truong.crt",
+            "chung-thu-ca-truong",
+            "CA ký số của trường",
+            bytes,
+        )),
+        // No học bạ or approval was ever signed with a certificate here.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("reading {}: {e}", ca.display())),
+    }
+    let roots: String = crate::pki::roots::certificates(dir)
+        .iter()
+        .filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok())
+        .collect();
+    if !roots.is_empty() {
+        out.push(file(
+            "goc-ca-cong-cong.pem",
+            "chung-thu-goc-cong-cong",
+            "CA gốc chữ ký số công cộng",
+            roots.into_bytes(),
+        ));
+    }
+    let rx = store.read().map_err(|e| e.to_string())?;
+    let chains = super::hocba::imported_chains_pem(&rx, dir).map_err(|e| e.to_string())?;
+    if !chains.is_empty() {
+        out.push(file(
+            "chuoi-chung-thu-da-nhap.pem",
+            "chung-thu-da-nhap",
+            "Chuỗi chứng thư của người ký dùng chữ ký số công cộng",
+            chains.into_bytes(),
+        ));
+    }
+    Ok(out)
+}

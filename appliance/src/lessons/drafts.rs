@@ -263,6 +263,13 @@ pub fn edit(
 ) -> Result<Plan, LessonError> {
     check_input(tx, &mut input)?;
     let (plan, mut v) = editable(tx, p, id)?;
+    // A link to a plan line is for the subject and grade it was checked against (`dept`):
+    // another subject or grade would keep a link that no longer holds.
+    if v.plan_line.is_some() && (v.subject != input.subject || v.grade != input.grade) {
+        return Err(invalid(
+            "Kế hoạch bài dạy đang gắn với một dòng trong kế hoạch giáo dục (Phụ lục III) của môn và khối hiện tại; bỏ gắn ở trang Phụ lục III trước khi đổi môn hoặc khối.",
+        ));
+    }
     v.title = input.title;
     v.subject = input.subject;
     v.grade = input.grade;

@@ -566,6 +566,95 @@ pub struct Manifest {
     pub scope: String,
     pub created_at: String,
     pub plans: Vec<ManifestPlan>,
+    /// The signers' Ed25519 public keys as the box held them, each with the time it was in
+    /// use (the school's archive writes them: a reader checks that a signature's key was its
+    /// signer's when it signed). Absent from the dashboard's ZIP, whose reader trusts the box.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<SignerKeys>,
+}
+
+/// One signer's keys, current and retired, as of the export.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SignerKeys {
+    /// The account id the signatures name (`by`).
+    pub by: String,
+    pub name: String,
+    pub keys: Vec<KeySpan>,
+}
+
+/// A public key (hex) and when it was its owner's signing key: from `from` until `until`
+/// (retired, or reset for a forgotten PIN), or still in use (`until` absent).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeySpan {
+    pub public_key: String,
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+/// The keys of the accounts that signed `sigs` (each once, in id order), from the box's key
+/// records: every key a person used and its time.
+pub fn signer_keys<'a>(
+    r: &impl Read,
+    sigs: impl IntoIterator<Item = &'a sign::Signature>,
+) -> Result<Vec<SignerKeys>, StoreError> {
+    let mut who: std::collections::BTreeMap<String, String> = Default::default();
+    for s in sigs {
+        who.entry(s.by.clone()).or_insert_with(|| s.name.clone());
+    }
+    let mut out = Vec::new();
+    for (by, name) in who {
+        let Some(rec) = r.get(&sign::KEYS, &by)? else {
+            // No key record: nothing vouches for these signatures' keys (the reader is told).
+            out.push(SignerKeys {
+                by,
+                name,
+                keys: vec![],
+            });
+            continue;
+        };
+        let mut keys: Vec<KeySpan> = rec
+            .retired
+            .iter()
+            .map(|k| KeySpan {
+                public_key: k.public_key.clone(),
+                from: k.created_at.clone(),
+                until: Some(k.retired_at.clone()),
+            })
+            .collect();
+        if !rec.reset && !keys.iter().any(|k| k.public_key == rec.public_key) {
+            keys.push(KeySpan {
+                public_key: rec.public_key.clone(),
+                from: rec.created_at.clone(),
+                until: None,
+            });
+        }
+        out.push(SignerKeys { by, name, keys });
+    }
+    Ok(out)
+}
+
+/// Whether `key` (hex) was `by`'s signing key at `at`, by the manifest's key list: the problem
+/// otherwise, in English for the CLI.
+fn key_problem(keys: &[SignerKeys], by: &str, name: &str, key: &str, at: &str) -> Option<String> {
+    if keys.is_empty() {
+        // A dashboard ZIP: no key list to hold the signature to.
+        return None;
+    }
+    let Some(listed) = keys.iter().find(|k| k.by == by) else {
+        return Some(format!("{name}'s keys are not listed in the manifest"));
+    };
+    let ts = |t: &str| t.parse::<jiff::Timestamp>().ok();
+    let held = listed.keys.iter().any(|k| {
+        k.public_key == key
+            && match (ts(at), ts(&k.from)) {
+                (Some(at), Some(from)) => {
+                    from <= at && k.until.as_deref().and_then(ts).is_none_or(|u| at <= u)
+                }
+                _ => false,
+            }
+    });
+    (!held).then(|| format!("the key is not one {name} held at {at} (manifest keys)"))
 }
 
 const README: &str = "Kế hoạch bài dạy xuất từ Trạm — cách kiểm tra chữ ký (không cần mạng)
@@ -593,17 +682,39 @@ fn manifest_plan(
     content: String,
     files: Vec<ManifestFile>,
 ) -> ManifestPlan {
-    ManifestPlan {
-        plan: plan.id.clone(),
-        version: v.number,
-        title: v.title.clone(),
-        teacher: plan.teacher_name.clone(),
-        state: v.state.as_str().into(),
+    let mut e = document_entry(
+        v,
+        v.state,
+        &v.signatures,
+        &v.title,
+        &plan.teacher_name,
         content,
-        blake3: v.digest.clone(),
-        files,
-        signatures: v
-            .signatures
+    );
+    e.files = files;
+    e
+}
+
+/// The entry of any signed document (`super::Signable`: a lesson plan, a tổ's plan or
+/// minutes) in a signature manifest: `content` is where its signed content
+/// (`Signable::content`) sits, relative to the manifest; each signature with its statement.
+pub fn document_entry(
+    d: &impl super::Signable,
+    state: super::State,
+    signatures: &[sign::Signature],
+    title: &str,
+    author: &str,
+    content: String,
+) -> ManifestPlan {
+    ManifestPlan {
+        plan: d.doc_id().to_string(),
+        version: d.number(),
+        title: title.to_string(),
+        teacher: author.to_string(),
+        state: state.as_str().into(),
+        content,
+        blake3: d.recorded_digest().map(str::to_string),
+        files: vec![],
+        signatures: signatures
             .iter()
             .map(|s| ManifestSignature {
                 action: s.action,
@@ -612,7 +723,14 @@ fn manifest_plan(
                 at: s.at.clone(),
                 public_key: s.public_key.clone(),
                 signature: s.signature.clone(),
-                statement: sign::statement(s.action, &plan.id, v.number, &s.by, &s.at, &s.digest),
+                statement: sign::statement(
+                    s.action,
+                    d.doc_id(),
+                    d.number(),
+                    &s.by,
+                    &s.at,
+                    &s.digest,
+                ),
             })
             .collect(),
     }
@@ -642,6 +760,7 @@ pub fn zip<W: Write + Seek>(
         scope: scope.label(),
         created_at: now.into(),
         plans: vec![],
+        keys: vec![],
     };
     for (plan, v) in plans {
         let dir = format!("plans/{}-v{}", plan.id, v.number);
@@ -685,18 +804,28 @@ pub fn zip<W: Write + Seek>(
     z.finish().map_err(ze)
 }
 
-/// The result of checking an exported ZIP offline.
+/// The result of checking an exported ZIP, or an archive folder, offline.
 #[derive(Debug, Default)]
 pub struct ExportCheck {
+    /// Signed documents listed (lesson plans, a tổ's plans and minutes).
     pub plans: usize,
+    /// Signatures that verify.
     pub valid: usize,
     pub problems: Vec<String>,
+    /// What was checked, one line a signature manifest or the archive's manifest.json.
+    pub checked: Vec<String>,
+    /// What the reader should know but is not a failure (attachments not copied).
+    pub notes: Vec<String>,
 }
 
 #[derive(Deserialize)]
 struct ContentFiles {
+    /// A lesson plan's or a tổ's plan's id; a tổ's minutes name themselves `minutes`.
+    #[serde(alias = "minutes")]
     plan: String,
     version: u32,
+    /// A lesson plan's files; a tổ's records have none.
+    #[serde(default)]
     files: Vec<ContentFile>,
 }
 
@@ -706,27 +835,21 @@ struct ContentFile {
     blake3: String,
 }
 
-/// Checks an exported ZIP with nothing but its own contents: each content.json against its
-/// digest, each file against the hash content.json names, each signature over its statement.
-pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> {
-    let mut z = zip::ZipArchive::new(r).map_err(|e| format!("not a ZIP file: {e}"))?;
-    let read = |z: &mut zip::ZipArchive<R>, name: &str| -> Result<Vec<u8>, String> {
-        let mut f = z
-            .by_name(name)
-            .map_err(|_| format!("{name} is missing from the ZIP"))?;
-        let mut v = Vec::new();
-        f.read_to_end(&mut v).map_err(|e| format!("{name}: {e}"))?;
-        Ok(v)
-    };
-    let manifest: Manifest = serde_json::from_slice(&read(&mut z, "manifest.json")?)
-        .map_err(|e| format!("manifest.json unreadable: {e}"))?;
-    let mut out = ExportCheck {
-        plans: manifest.plans.len(),
-        ..ExportCheck::default()
-    };
+/// Checks one signature manifest (`tram.lesson-export/1`) with `read`, which gives the bytes
+/// of a path relative to the manifest: each content.json against its digest, each file copied
+/// against the hash content.json names, each signature over its statement and, when the
+/// manifest lists the signers' keys, by a key its signer held when signing.
+fn verify_manifest(
+    manifest: &Manifest,
+    read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
+    out: &mut ExportCheck,
+) -> usize {
+    let valid_before = out.valid;
+    out.plans += manifest.plans.len();
+    let mut not_copied = 0;
     for p in &manifest.plans {
         let who = format!("{} v{} “{}”", p.plan, p.version, p.title);
-        let content = match read(&mut z, &p.content) {
+        let content = match read(&p.content) {
             Ok(c) => c,
             Err(e) => {
                 out.problems.push(format!("{who}: {e}"));
@@ -743,8 +866,13 @@ pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> 
         match serde_json::from_slice::<ContentFiles>(&content) {
             Ok(c) if c.plan == p.plan && c.version == p.version => {
                 for (named, listed) in c.files.iter().zip(&p.files) {
-                    let actual =
-                        read(&mut z, &listed.path).map(|b| blake3::hash(&b).to_hex().to_string());
+                    if listed.path.is_empty() {
+                        // The archive names attachments by their BLAKE3 without copying them:
+                        // the signature covers the hash, the file stays on the box.
+                        not_copied += 1;
+                        continue;
+                    }
+                    let actual = read(&listed.path).map(|b| blake3::hash(&b).to_hex().to_string());
                     if actual.as_deref() != Ok(named.blake3.as_str()) {
                         out.problems.push(format!(
                             "{who}: file “{}” has changed or is missing",
@@ -755,13 +883,13 @@ pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> 
                 }
                 if c.files.len() != p.files.len() {
                     out.problems
-                        .push(format!("{who}: files missing from the ZIP"));
+                        .push(format!("{who}: files missing from the export"));
                     ok = false;
                 }
             }
             _ => {
                 out.problems
-                    .push(format!("{who}: content.json does not describe this plan"));
+                    .push(format!("{who}: content.json does not describe this record"));
                 ok = false;
             }
         }
@@ -777,9 +905,14 @@ pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> 
             };
             let expected = sign::statement(s.action, &p.plan, p.version, &s.by, &s.at, &sig.digest);
             let verdict = if expected != s.statement {
-                Err("statement does not match the plan".to_string())
+                Err("statement does not match the record".to_string())
             } else {
-                sign::check(&sig, &p.plan, p.version, &digest)
+                sign::check(&sig, &p.plan, p.version, &digest).and_then(|()| {
+                    match key_problem(&manifest.keys, &s.by, &s.name, &s.public_key, &s.at) {
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    }
+                })
             };
             match verdict {
                 Ok(()) if ok => out.valid += 1,
@@ -792,14 +925,133 @@ pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> 
             }
         }
     }
+    if not_copied > 0 {
+        out.notes.push(format!(
+            "{not_copied} attached file(s) are named by their BLAKE3 only (not copied into the archive); the signatures cover those hashes"
+        ));
+    }
+    out.valid - valid_before
+}
+
+/// Checks an exported ZIP with nothing but its own contents: each content.json against its
+/// digest, each file against the hash content.json names, each signature over its statement.
+pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> {
+    let mut z = zip::ZipArchive::new(r).map_err(|e| format!("not a ZIP file: {e}"))?;
+    let mut read = |name: &str| -> Result<Vec<u8>, String> {
+        let mut f = z
+            .by_name(name)
+            .map_err(|_| format!("{name} is missing from the ZIP"))?;
+        let mut v = Vec::new();
+        f.read_to_end(&mut v).map_err(|e| format!("{name}: {e}"))?;
+        Ok(v)
+    };
+    let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
+        .map_err(|e| format!("manifest.json unreadable: {e}"))?;
+    let mut out = ExportCheck::default();
+    let n = verify_manifest(&manifest, &mut read, &mut out);
+    out.checked.push(format!(
+        "manifest.json: {} records, {n} signatures valid",
+        manifest.plans.len()
+    ));
+    Ok(out)
+}
+
+/// Checks a folder with nothing but its own files: the school's records archive
+/// (`tram records export`, or its ZIP unpacked) — every file its manifest.json lists against
+/// its SHA-256 and size, then every signature manifest in it (the lesson plans', each tổ's) as
+/// [`verify_zip`] does — or an unpacked lesson-plan export.
+pub fn verify_folder(dir: &std::path::Path) -> Result<ExportCheck, String> {
+    use sha2::Digest;
+    let readf = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let top: serde_json::Value = serde_json::from_slice(&readf(&dir.join("manifest.json"))?)
+        .map_err(|e| format!("manifest.json unreadable: {e}"))?;
+    let mut out = ExportCheck::default();
+    let mut manifests = Vec::new();
+    match top["format"].as_str() {
+        Some("tram.records.v1") => {
+            let files = top["files"].as_array().cloned().unwrap_or_default();
+            let mut intact = 0;
+            for f in &files {
+                let path = f["path"].as_str().unwrap_or_default();
+                // Only plain relative paths: the manifest never names anything outside.
+                if path.is_empty()
+                    || path.starts_with('/')
+                    || path
+                        .split('/')
+                        .any(|p| p.is_empty() || p == "." || p == "..")
+                {
+                    out.problems
+                        .push(format!("manifest.json names a bad path {path:?}"));
+                    continue;
+                }
+                match std::fs::read(dir.join(path)) {
+                    Ok(bytes) => {
+                        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+                        if f["sha256"].as_str() != Some(sha.as_str())
+                            || f["size"].as_u64() != Some(bytes.len() as u64)
+                        {
+                            out.problems
+                                .push(format!("{path}: differs from its SHA-256 in manifest.json"));
+                        } else {
+                            intact += 1;
+                        }
+                        if f["kind"].as_str().is_some_and(|k| k.ends_with("chu-ky")) {
+                            manifests.push(path.to_string());
+                        }
+                    }
+                    Err(e) => out.problems.push(format!("{path}: {e}")),
+                }
+            }
+            out.checked.push(format!(
+                "manifest.json: {intact} of {} files match their SHA-256",
+                files.len()
+            ));
+        }
+        Some("tram.lesson-export/1") => manifests.push("manifest.json".into()),
+        other => {
+            return Err(format!(
+                "manifest.json is neither a records archive nor a lesson-plan export (format {other:?})"
+            ));
+        }
+    }
+    for m in manifests {
+        let path = dir.join(&m);
+        let base = path.parent().unwrap_or(dir).to_path_buf();
+        let manifest: Manifest = match readf(&path)
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{m} unreadable: {e}")))
+        {
+            Ok(x) => x,
+            Err(e) => {
+                out.problems.push(e);
+                continue;
+            }
+        };
+        let mut read = |rel: &str| -> Result<Vec<u8>, String> {
+            if rel.is_empty()
+                || rel.starts_with('/')
+                || rel
+                    .split('/')
+                    .any(|p| p.is_empty() || p == "." || p == "..")
+            {
+                return Err(format!("bad path {rel:?}"));
+            }
+            std::fs::read(base.join(rel)).map_err(|_| format!("{rel} is missing"))
+        };
+        let n = verify_manifest(&manifest, &mut read, &mut out);
+        out.checked.push(format!(
+            "{m}: {} records, {n} signatures valid",
+            manifest.plans.len()
+        ));
+    }
     Ok(out)
 }
 
 /// The approved lesson plans of a school year for the school's archive (`app::records`): per
 /// department (tổ) and month, the PDF of the approved versions with their signatures, each
 /// plan's signed content (content.json), and one signature manifest per department in the
-/// export ZIP's format — attached files are named by their BLAKE3, not copied (a year of videos
-/// is not paper). A plan counts in the month its approved version is taught.
+/// export ZIP's format with the signers' keys as of signing ([`signer_keys`]) — attached files
+/// are named by their BLAKE3, not copied (a year of videos is not paper); then the month
+/// approval PDFs. A plan counts in the month its approved version is taught.
 pub fn archive(
     store: &crate::store::Store,
     year: &str,
@@ -854,7 +1106,9 @@ pub fn archive(
             scope: format!("năm học {year} — {dept_name}"),
             created_at: now.clone(),
             plans: vec![],
+            keys: vec![],
         };
+        let mut signed: Vec<sign::Signature> = Vec::new();
         for (month, mut plans) in months {
             plans.sort_by(|a, b| {
                 (&a.0.teacher_name, a.1.teach_on, &a.0.id).cmp(&(
@@ -892,6 +1146,7 @@ pub fn archive(
                 manifest
                     .plans
                     .push(manifest_plan(plan, v, format!("{dir}/content.json"), files));
+                signed.extend(v.signatures.iter().cloned());
                 out.push(RecordFile {
                     path: format!("ke-hoach-bai-day/{folder}/{dir}/content.json"),
                     kind: "ke-hoach-bai-day-noi-dung-ky",
@@ -903,6 +1158,7 @@ pub fn archive(
                 });
             }
         }
+        manifest.keys = signer_keys(&rx, &signed).map_err(|e| e.to_string())?;
         out.push(RecordFile {
             path: format!("ke-hoach-bai-day/{folder}/manifest.json"),
             kind: "ke-hoach-bai-day-chu-ky",
@@ -911,6 +1167,27 @@ pub fn archive(
             department,
             signed: true,
             bytes: serde_json::to_vec_pretty(&manifest).expect("serialisable"),
+        });
+    }
+    // The principal's month approvals ("Ký duyệt cả tháng"), each version as stored: PAdES
+    // signed (and time-stamped) when she held a signing certificate — the school signing CA's
+    // certificate in the archive's chung-thu/ folder is what a reader checks them against.
+    for (_, a) in rx.scan(&APPROVALS, "").map_err(|e| e.to_string())? {
+        let first = format!("{}-01", a.month).parse::<jiff::civil::Date>();
+        if !first.is_ok_and(|d| from <= d && d <= to) {
+            continue;
+        }
+        out.push(RecordFile {
+            path: format!(
+                "ke-hoach-bai-day/phe-duyet-thang/phe-duyet-{}-v{}.pdf",
+                a.month, a.version
+            ),
+            kind: "ke-hoach-bai-day-phe-duyet",
+            title: "PHÊ DUYỆT KẾ HOẠCH BÀI DẠY".into(),
+            class: None,
+            department: None,
+            signed: a.signed_by.is_some(),
+            bytes: a.pdf_bytes().map_err(|e| e.to_string())?,
         });
     }
     Ok(out)

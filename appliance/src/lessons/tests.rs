@@ -173,6 +173,52 @@ fn an_edit_keeps_what_it_does_not_send() {
     assert!(matches!(bad, Err(LessonError::Invalid(_))), "{bad:?}");
 }
 
+/// A lesson plan linked to a line of a Phụ lục III keeps the subject and grade the link was
+/// checked for (`dept::LinkCheck`): changing either is refused, nothing stored; other edits go
+/// through, and unlinked it may change.
+#[test]
+fn a_linked_plan_keeps_its_subject_and_grade() {
+    let f = fixture();
+    let plan = f.create(&f.teacher, "Bài 2", day("2026-11-05"));
+    f.store
+        .write(&as_(&f.teacher), |tx| {
+            set_plan_line(tx, &f.teacher, &plan.id, Some("pl3-x#2".into()))
+        })
+        .unwrap();
+    let edit_grade = |grade: u8| {
+        f.store.write(&as_(&f.teacher), |tx| {
+            edit_patch(
+                tx,
+                &f.teacher,
+                &plan.id,
+                serde_json::json!({"grade": grade}),
+            )
+        })
+    };
+    let bad = edit_grade(7);
+    assert!(
+        matches!(&bad, Err(LessonError::Invalid(m)) if m.contains("bỏ gắn")),
+        "{bad:?}"
+    );
+    let v = versions(&f.store.read().unwrap(), &plan.id).unwrap();
+    assert_eq!((v.len(), v[0].grade), (1, 6), "nothing stored");
+    let ok = f.store.write(&as_(&f.teacher), |tx| {
+        edit_patch(
+            tx,
+            &f.teacher,
+            &plan.id,
+            serde_json::json!({"title": "Bài 2 (sửa)"}),
+        )
+    });
+    assert!(ok.is_ok(), "{ok:?}");
+    f.store
+        .write(&as_(&f.teacher), |tx| {
+            set_plan_line(tx, &f.teacher, &plan.id, None)
+        })
+        .unwrap();
+    assert_eq!(edit_grade(7).unwrap().grade, 7);
+}
+
 #[test]
 fn the_whole_workflow_is_signed_audited_and_versions_never_change() {
     let f = fixture();
