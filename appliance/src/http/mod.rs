@@ -393,6 +393,30 @@ pub fn unlinked_file(dir: &std::path::Path, prefix: &str) -> std::io::Result<std
     Ok(f)
 }
 
+/// A download built in an [`unlinked_file`], streamed from its start: the length, the content
+/// type, `attachment` with the file name, and `no-store` (an export is a copy of the school's
+/// records, not for a cache). The one way the CSDL, lesson-plan and records exports answer.
+pub fn stream_file(
+    mut file: std::fs::File,
+    content_type: &str,
+    name: &str,
+) -> Result<Response, ApiError> {
+    std::io::Seek::rewind(&mut file).map_err(ApiError::internal)?;
+    let len = file.metadata().map_err(ApiError::internal)?.len();
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
+    let headers = [
+        (header::CONTENT_TYPE, content_type.to_string()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ),
+        (header::CONTENT_LENGTH, len.to_string()),
+        (header::CACHE_CONTROL, "no-store".to_string()),
+    ];
+    Ok((headers, axum::body::Body::from_stream(stream)).into_response())
+}
+
 pub fn render(t: impl askama::Template) -> Response {
     match t.render() {
         Ok(h) => Html(h).into_response(),
