@@ -73,12 +73,27 @@ impl RegisterEntry {
 }
 
 /// Adds the register line of every stored signature that has none (signed before the register
-/// existed), so old files verify and the hub receives them too. Run at start; a no-op after.
+/// existed, or by a box upgraded between a signing and the register), so old files verify and
+/// the hub receives them too. Run at every start: the keys of both tables are compared, and
+/// only a signature without its line is read (its PDF gives the line) — once every row has
+/// one, a start reads no PDF. Returns the lines added.
 pub fn fill_register(store: &Store, now: jiff::Timestamp) -> Result<usize, HocbaError> {
     let rx = store.read()?;
-    let mut missing = Vec::new();
-    for (key, row) in rx.scan(&SIGNED, "")? {
-        if rx.get(&REGISTER, &key)?.is_none() {
+    let mut registered = std::collections::BTreeSet::new();
+    rx.keys_while(&REGISTER, "", &mut |k| {
+        registered.insert(k.to_string());
+        true
+    })?;
+    let mut unregistered = Vec::new();
+    rx.keys_while(&SIGNED, "", &mut |k| {
+        if !registered.contains(k) {
+            unregistered.push(k.to_string());
+        }
+        true
+    })?;
+    let mut missing = Vec::with_capacity(unregistered.len());
+    for key in unregistered {
+        if let Some(row) = rx.get(&SIGNED, &key)? {
             missing.push((key, RegisterEntry::of(&row)?));
         }
     }
