@@ -1703,17 +1703,9 @@ pub fn pdf_local_time(pdf_date: &str) -> Option<String> {
 }
 
 /// The role the box's signer record gives the holder of the certificate a signature names
-/// (subject and issuer): a certificate from a licensed CA names no role (its subject is the
-/// person), so the reader is told the one the school recorded at import (review r10 #6).
-pub fn recorded_role(
-    r: &impl Read,
-    signer: &str,
-    issuer: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(role_by_name(&r.scan(&SIGNERS, "")?, signer, issuer))
-}
-
-/// [`recorded_role`] over signer records already read.
+/// (subject and issuer), among `signers` read once: a certificate from a licensed CA names no
+/// role (its subject is the person), so the reader is told the one the school recorded at
+/// import (review r10 #6).
 fn role_by_name(signers: &[(String, SignerRecord)], signer: &str, issuer: &str) -> Option<String> {
     use der::Decode;
     signers.iter().find_map(|(_, rec)| {
@@ -1965,9 +1957,33 @@ pub fn verify_upload(
     data_dir: &Path,
     pdf: &[u8],
 ) -> Result<Verification, HocbaError> {
+    verify_upload_with(r, data_dir, pdf, None)
+}
+
+/// [`verify_upload`], against `anchors` instead of the box's own when given (`tram hocba
+/// verify --ca`): the school's CA among them is "CA của trường", any other a licensed one.
+pub fn verify_upload_with(
+    r: &impl Read,
+    data_dir: &Path,
+    pdf: &[u8],
+    anchors: Option<Vec<x509_cert::Certificate>>,
+) -> Result<Verification, HocbaError> {
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
     let school_ca = ca.cert.tbs_certificate.subject.to_string();
-    let anchors = trust_anchors(data_dir, ca.cert);
+    let anchors = match anchors {
+        None => trust_anchors(data_dir, ca.cert),
+        Some(given) => given
+            .into_iter()
+            .map(|c| {
+                let label = if c.tbs_certificate.subject.to_string() == school_ca {
+                    "CA của trường".to_string()
+                } else {
+                    PUBLIC_CA.to_string()
+                };
+                (c, label)
+            })
+            .collect(),
+    };
     let certs: Vec<_> = anchors.iter().map(|(c, _)| c.clone()).collect();
     let mut reports = pades::verify_anchored(pdf, &certs)?;
     // Which anchor vouches for each signature: each checked alone (a few anchors, one small
@@ -2065,15 +2081,33 @@ pub fn verify_upload(
     })
 }
 
-/// What `tram hocba verify` prints from the box's own records (English): each signature
-/// against the signature register, the stages, the embedded data; and whether all is well.
-/// Run where the database is open — by the CLI, or by the server through its control socket.
-pub fn verify_text(r: &impl Read, data_dir: &Path, pdf: &[u8]) -> (bool, String) {
-    let v = match verify_upload(r, data_dir, pdf) {
-        Ok(v) => v,
-        Err(e) => return (false, format!("register: not checked ({e})\n")),
-    };
+/// What `tram hocba verify` prints (English), the file read and verified once: each signature
+/// (`signature_lines`), then against the signature register, the stages, the embedded data;
+/// and whether all is well. Run where the database is open — by the CLI, or by the server
+/// through its control socket. `name` is the file as the person gave it; `anchors` those of
+/// `--ca`, else the box's own. An error means the records could not be consulted (no signing
+/// CA, an unreadable file): the CLI then verifies against the anchors alone.
+pub fn verify_text(
+    r: &impl Read,
+    data_dir: &Path,
+    name: &str,
+    pdf: &[u8],
+    anchors: Option<Vec<x509_cert::Certificate>>,
+) -> Result<(bool, String), String> {
+    let v = verify_upload_with(r, data_dir, pdf, anchors).map_err(|e| match e {
+        HocbaError::Pades(e) => e.to_string(),
+        e => e.to_string(),
+    })?;
     let mut out = String::new();
+    if v.signatures.is_empty() {
+        out += &format!("INVALID {name}: no signature\n");
+    }
+    let mut fine = !v.signatures.is_empty();
+    for (i, s) in v.signatures.iter().enumerate() {
+        let (lines, ok) = signature_lines(i, &s.report);
+        fine &= ok;
+        out += &lines;
+    }
     for (i, s) in v.signatures.iter().enumerate() {
         let known = !s.report.problems.iter().any(|p| p == NOT_IN_REGISTER);
         out += &format!(
@@ -2108,7 +2142,70 @@ pub fn verify_text(r: &impl Read, data_dir: &Path, pdf: &[u8]) -> (bool, String)
             ),
         }
     );
-    (v.valid, out)
+    Ok((fine && v.valid, out))
+}
+
+/// One signature as `tram hocba verify` prints it (English): valid or not, the signer and role,
+/// the chain, the signing time and time-stamp, the signed bytes, the problems — and whether the
+/// signature itself holds. The register's verdict has its own line, so it is left out here.
+pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
+    let problems: Vec<&String> = r
+        .problems
+        .iter()
+        .filter(|p| *p != NOT_IN_REGISTER)
+        .collect();
+    let ok = problems.is_empty();
+    let mut out = format!(
+        "signature {} ({}): {}\n",
+        i + 1,
+        r.field,
+        if ok { "VALID" } else { "INVALID" }
+    );
+    out += &format!(
+        "  signer: {}{}\n",
+        r.signer,
+        r.role
+            .as_ref()
+            .map(|x| format!(" — {x}"))
+            .unwrap_or_default()
+    );
+    out += &format!(
+        "  certificate: issued by {} ({})\n",
+        r.issuer,
+        if r.chain_ok {
+            "chains to the trusted CA"
+        } else {
+            "does NOT chain to the trusted CA"
+        }
+    );
+    out += &format!(
+        "  signing time: {}\n",
+        r.signing_time
+            .as_deref()
+            .and_then(pdf_local_time)
+            .unwrap_or_else(|| "none".into())
+    );
+    out += &format!(
+        "  time-stamp: {}\n",
+        r.timestamp.map(local_time).unwrap_or_else(|| "none".into())
+    );
+    out += &format!(
+        "  signed bytes: {}{}\n",
+        if r.bytes_intact {
+            "unchanged"
+        } else {
+            "CHANGED"
+        },
+        if r.covers_whole_file {
+            ", cover the whole file"
+        } else {
+            ", later revisions appended (further signatures)"
+        }
+    );
+    for p in problems {
+        out += &format!("  problem: {p}\n");
+    }
+    (out, ok)
 }
 
 /// The certificates of the signers imported from licensed CAs, as PEM, for the hub (sent after
