@@ -466,8 +466,6 @@ struct StatsPart {
     enrolment: BTreeMap<u8, u64>,
     /// "hocluc/{term}" or "{subject}/{term}" → level or band → count.
     levels: BTreeMap<String, BTreeMap<String, u64>>,
-    /// (plans, handed in, approved); None when the school relayed no plan.
-    lesson_plans: Option<(u64, u64, u64)>,
 }
 
 /// The band of a subject result in [`super::Stats`]: a score by its range, a level as itself.
@@ -491,11 +489,7 @@ impl SchoolPart {
     /// Reads the school's records of each kind the reports use.
     pub fn read(hub: &dyn HubStorage, school: &str) -> Result<SchoolPart, HubError> {
         let mut p = SchoolPart::default();
-        hub.each_record_of(school, "school", &mut |r| {
-            if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
-                p.name = Some(n.to_string());
-            }
-        })?;
+        p.name = super::relayed_school_name(hub, school)?;
         hub.each_record_of(school, "class", &mut |r| {
             if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
                 let year = r["year"].as_str().unwrap_or_default().to_string();
@@ -589,14 +583,6 @@ impl SchoolPart {
             if approved {
                 e.2 += 1;
             }
-            let t = stats.lesson_plans.get_or_insert_default();
-            t.0 += 1;
-            if approved || matches!(state, "submitted" | "reviewed" | "approved") {
-                t.1 += 1;
-            }
-            if approved {
-                t.2 += 1;
-            }
         })?;
         Ok(p)
     }
@@ -617,9 +603,13 @@ impl SchoolPart {
                 *l.entry(level.clone()).or_default() += n;
             }
         }
-        if let Some((a, b, c)) = self.stats.lesson_plans {
+        // (plans, handed in, approved): the sum of the months' counts; none when the school
+        // relayed no plan.
+        if !self.plans.is_empty() {
             let e = st.lesson_plans.entry(school.to_string()).or_default();
-            (e.0, e.1, e.2) = (e.0 + a, e.1 + b, e.2 + c);
+            for (a, b, c) in self.plans.values() {
+                (e.0, e.1, e.2) = (e.0 + a, e.1 + b, e.2 + c);
+            }
         }
     }
 }
@@ -695,17 +685,11 @@ fn sums(
     for s in schools {
         parts.push((s.code.as_str(), cache.part(hub, s)?));
     }
-    // A school's name: what it calls itself (its relayed details), else what the district
-    // typed at enrolment, else its code.
     let names: BTreeMap<String, String> = schools
         .iter()
         .zip(&parts)
         .map(|(s, (_, p))| {
-            let n = match &p.name {
-                Some(n) => n.clone(),
-                None if s.name.trim().is_empty() => s.code.clone(),
-                None => s.name.clone(),
-            };
+            let n = super::school_display_name(p.name.as_deref(), &s.name, &s.code);
             (s.code.clone(), n)
         })
         .collect();

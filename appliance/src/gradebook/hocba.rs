@@ -1627,6 +1627,21 @@ pub struct SignatureView {
     pub trusted_by: Option<String>,
 }
 
+impl SignatureView {
+    /// A signature as the box's page and the hub's show it — one shape for both answers: the
+    /// report, its problems in Vietnamese, its times as the school reads a clock, and the CA
+    /// that vouches for it.
+    pub fn of(report: pades::SignatureReport, trusted_by: Option<String>) -> SignatureView {
+        SignatureView {
+            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
+            time: report.signing_time.as_deref().and_then(pdf_local_time),
+            timestamp_time: report.timestamp.map(local_time),
+            report,
+            trusted_by,
+        }
+    }
+}
+
 /// A verifier's finding (`pades::verify`, English) in the page's words.
 pub fn problem_vi(en: &str) -> String {
     const KNOWN: &[(&str, &str)] = &[
@@ -2062,13 +2077,7 @@ pub fn verify_upload_with(
     let signatures = reports
         .into_iter()
         .zip(trusted_by)
-        .map(|(report, trusted_by)| SignatureView {
-            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
-            time: report.signing_time.as_deref().and_then(pdf_local_time),
-            timestamp_time: report.timestamp.map(local_time),
-            report,
-            trusted_by,
-        })
+        .map(|(report, trusted_by)| SignatureView::of(report, trusted_by))
         .collect();
     Ok(Verification {
         valid,
