@@ -119,10 +119,11 @@ pub fn fill_register(store: &Store, now: jiff::Timestamp) -> Result<usize, Hocba
 pub const STAMP_WAITING: Collection<String> =
     Collection::new("gradebook.hocba_unstamped.v1", AuditPolicy::Values, None);
 
-/// The chains of licensed-CA certificates that were replaced (`store_signer` with replace),
-/// keyed by the account and the replaced certificate's SHA-256: the signatures already made
-/// with them must still chain to a CA the box trusts (`trust_anchors`), as the certificate no
-/// longer is in [`SIGNERS`]. Only certificates, no key; listed in `app/schema.rs`.
+/// The chains of licensed-CA certificates replaced by earlier versions of Trạm, which kept
+/// them, keyed by the account and the replaced certificate's SHA-256. Written no more and read
+/// by nothing: a replaced certificate's signatures are trusted through the chain their CMS
+/// carries up to a listed root. Kept, and listed in `app/schema.rs`, so an older box's rows
+/// stay in its database and its backups.
 pub const REPLACED_CHAINS: Collection<Vec<String>> = Collection::new(
     "gradebook.hocba_replaced_chains.v1",
     AuditPolicy::Values,
@@ -420,15 +421,8 @@ pub fn store_signer(
         if existed && !replace {
             return Err(HocbaError::SignerExists);
         }
-        // Dropping the old chain with the record left every học bạ it signed untrusted here.
-        if let Some(old) = old.filter(|o| !o.chain.is_empty()) {
-            let key = format!(
-                "{}/{}",
-                rec.account,
-                hex::encode(sha2::Sha256::digest(old.cert.as_bytes()))
-            );
-            tx.put(&REPLACED_CHAINS, &key, &old.chain, "hocba.chain_kept")?;
-        }
+        // The old chain is not kept: what it signed is trusted through the chain its CMS
+        // carries up to a listed root (`pki::roots`), not through this box's records.
         let action = if existed {
             "hocba.signer_replaced"
         } else {
