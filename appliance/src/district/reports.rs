@@ -488,8 +488,10 @@ type PlanKey = (String, Option<u8>, Option<String>);
 impl SchoolPart {
     /// Reads the school's records of each kind the reports use.
     pub fn read(hub: &dyn HubStorage, school: &str) -> Result<SchoolPart, HubError> {
-        let mut p = SchoolPart::default();
-        p.name = super::relayed_school_name(hub, school)?;
+        let mut p = SchoolPart {
+            name: super::relayed_school_name(hub, school)?,
+            ..SchoolPart::default()
+        };
         hub.each_record_of(school, "class", &mut |r| {
             if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
                 let year = r["year"].as_str().unwrap_or_default().to_string();
