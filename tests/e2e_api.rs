@@ -209,11 +209,6 @@ fn cross_site_csrf_and_limits() {
     // parameter named, axum's English kept under details.detail (the body refusals already were).
     for (path, want, raw) in [
         (
-            "/api/v1/lessons/approval.pdf",
-            "Yêu cầu không hợp lệ: thiếu tham số “month”.",
-            "missing field `month`",
-        ),
-        (
             "/api/v1/lessons/changes?after=abc",
             "Yêu cầu không hợp lệ: tham số “after”: cần một số.",
             "invalid digit",
