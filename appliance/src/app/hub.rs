@@ -25,7 +25,11 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
     Router::new()
         .nest("/relay/v1", crate::district::routes::relay())
         .merge(crate::district::routes::staff())
-        .nest("/api/v1", crate::auth::routes::api())
+        .nest(
+            "/api/v1",
+            crate::auth::routes::api()
+                .layer(axum::middleware::from_fn(crate::http::api_errors_as_json)),
+        )
         .merge(super::pages::sign_in_routes())
         .route(
             "/admin/accounts",
@@ -36,6 +40,7 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
             limit_body,
         ))
         .layer(axum::middleware::from_fn(crate::http::page_errors_as_html))
+        .layer(axum::middleware::from_fn(district_api_errors))
         .layer(DefaultBodyLimit::disable())
         .layer(Extension(hub))
         // The school's rule for every state-changing request (review: the hub had none, so a
@@ -45,6 +50,20 @@ pub fn router(state: Shared, hub: Arc<Hub>) -> Router {
         .layer(axum::middleware::from_fn(same_origin_only))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// The staff's JSON API under `/district/api/` answers axum's own refusals (a query string
+/// that does not parse, a method the route lacks) in the API's one shape and in Vietnamese, as
+/// the school's `/api/v1` does; the pages and the schools' relay routes keep theirs.
+async fn district_api_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.uri().path().starts_with("/district/api/") {
+        crate::http::api_errors_as_json(req, next).await
+    } else {
+        next.run(req).await
+    }
 }
 
 /// How the hub serves (`tram district serve`'s flags).

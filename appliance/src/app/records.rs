@@ -6,10 +6,9 @@
 //! runs) and the admin's ZIP (`GET /api/v1/export/records.zip`, admin and BGH, audited).
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use sha2::Digest;
@@ -337,8 +336,7 @@ async fn export_zip(
         let a = gather(&store, q.year.as_deref()).map_err(ApiError::internal)?;
         let f =
             crate::http::unlinked_file(store.dir(), "records.zip").map_err(ApiError::internal)?;
-        let mut f = zip(&a, f).map_err(ApiError::internal)?;
-        std::io::Seek::rewind(&mut f).map_err(ApiError::internal)?;
+        let f = zip(&a, f).map_err(ApiError::internal)?;
         store.write(
             &Actor {
                 id: who,
@@ -360,18 +358,5 @@ async fn export_zip(
     })
     .await
     .map_err(ApiError::internal)??;
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zip".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"ho-so-{year}.zip\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    crate::http::stream_file(file, "application/zip", &format!("ho-so-{year}.zip"))
 }

@@ -422,132 +422,92 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             })
         }
         HocbaCmd::Verify { data, ca, file } => {
-            // Without --ca, the anchors the box's verify page uses: the school signing CA and
-            // the licensed roots of this data directory — one verdict, server running or not.
-            let anchors: Vec<x509_cert::Certificate> = if ca.is_empty() {
-                let path = signing::ca_cert_path(&data.data_dir);
-                let pem = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading the trust anchor {}", path.display()))?;
-                let school = signing::cert_from_pem(&pem)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                tram::gradebook::hocba::trust_anchors(&data.data_dir, school)
-                    .into_iter()
-                    .map(|(c, _)| c)
-                    .collect()
-            } else {
-                let mut anchors = Vec::new();
-                for ca_path in &ca {
-                    let pem = std::fs::read_to_string(ca_path).with_context(|| {
-                        format!("reading the trust anchor {}", ca_path.display())
-                    })?;
-                    anchors.push(
-                        signing::cert_from_pem(&pem)
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", ca_path.display()))?,
-                    );
-                }
-                anchors
-            };
             let pdf =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let reports = match pades::verify_anchored(&pdf, &anchors) {
-                Ok(r) => r,
-                Err(e) => {
-                    println!("INVALID {}: {e}", file.display());
-                    return Ok(ExitCode::from(3));
-                }
+            let ca = ca
+                .iter()
+                .map(|p| {
+                    std::path::absolute(p).with_context(|| format!("the file {}", p.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let read_anchors = || -> anyhow::Result<Vec<x509_cert::Certificate>> {
+                ca.iter()
+                    .map(|p| {
+                        let pem = std::fs::read_to_string(p)
+                            .with_context(|| format!("reading the trust anchor {}", p.display()))?;
+                        signing::cert_from_pem(&pem)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+                    })
+                    .collect()
             };
-            // The box's database, when it can be read (a running server holds it; the page
-            // does the same checks then): the roles it recorded and its học bạ records.
-            let store = super::open_store(&data.data_dir);
-            let mut ok = !reports.is_empty();
-            if reports.is_empty() {
-                println!("INVALID {}: no signature", file.display());
-            }
-            for (i, r) in reports.iter().enumerate() {
-                ok &= r.valid();
-                println!(
-                    "signature {} ({}): {}",
-                    i + 1,
-                    r.field,
-                    if r.valid() { "VALID" } else { "INVALID" }
-                );
-                // A licensed CA's certificate names no role: the one recorded at its import.
-                let role = match (&r.role, &store) {
-                    (Some(role), _) => Some(role.clone()),
-                    (None, Ok(store)) => {
-                        tram::gradebook::hocba::recorded_role(&store.read()?, &r.signer, &r.issuer)?
-                    }
-                    (None, Err(_)) => None,
-                };
-                println!(
-                    "  signer: {}{}",
-                    r.signer,
-                    role.map(|x| format!(" — {x}")).unwrap_or_default()
-                );
-                println!(
-                    "  certificate: issued by {} ({})",
-                    r.issuer,
-                    if r.chain_ok {
-                        "chains to the trusted CA"
-                    } else {
-                        "does NOT chain to the trusted CA"
-                    }
-                );
-                println!(
-                    "  signing time: {}",
-                    r.signing_time
-                        .as_deref()
-                        .and_then(tram::gradebook::hocba::pdf_local_time)
-                        .unwrap_or_else(|| "none".into())
-                );
-                println!(
-                    "  time-stamp: {}",
-                    r.timestamp
-                        .map(tram::gradebook::hocba::local_time)
-                        .unwrap_or_else(|| "none".into())
-                );
-                println!(
-                    "  signed bytes: {}{}",
-                    if r.bytes_intact {
-                        "unchanged"
-                    } else {
-                        "CHANGED"
-                    },
-                    if r.covers_whole_file {
-                        ", cover the whole file"
-                    } else {
-                        ", later revisions appended (further signatures)"
-                    }
-                );
-                for p in &r.problems {
-                    println!("  problem: {p}");
-                }
-            }
-            // The box's own records: the signature register (a signature the box never made
-            // is not the school's, however well it chains), the two stages and the embedded
-            // data — from the database, or from the running server that holds it.
-            drop(store); // one process opens the database once
-            let file = std::path::absolute(&file)
+            // The file is verified once, with the box's records: the signatures (against the
+            // anchors of --ca, else the box's — the school signing CA and the licensed roots,
+            // as its verify page), the signature register (a signature the box never made is
+            // not the school's, however well it chains), the two stages and the embedded data
+            // — from the database, opened once, or from the running server that holds it.
+            let abs = std::path::absolute(&file)
                 .with_context(|| format!("the file {}", file.display()))?;
+            let name = file.display().to_string();
             let checked = super::here_or_server(
                 &data.data_dir,
                 "hocba-verify",
-                vec![file.display().to_string()],
+                std::iter::once(abs.display().to_string())
+                    .chain(ca.iter().map(|p| p.display().to_string()))
+                    .collect(),
                 |store| {
-                    Ok(tram::gradebook::hocba::verify_text(
+                    let anchors = if ca.is_empty() {
+                        None
+                    } else {
+                        Some(read_anchors()?)
+                    };
+                    tram::gradebook::hocba::verify_text(
                         &store.read()?,
                         &data.data_dir,
+                        &name,
                         &pdf,
-                    ))
+                        anchors,
+                    )
+                    .map_err(anyhow::Error::msg)
                 },
             );
-            match checked {
-                Ok((fine, text)) => {
-                    ok &= fine;
+            let ok = match checked {
+                Ok((ok, text)) => {
                     print!("{text}");
+                    ok
                 }
+                // No records to compare with: the signatures against the anchors alone, the
+                // stages from the certificates' roles.
                 Err(e) => {
-                    // No records to compare with: the stages from the certificates' roles.
+                    let anchors: Vec<x509_cert::Certificate> = if ca.is_empty() {
+                        let path = signing::ca_cert_path(&data.data_dir);
+                        let pem = std::fs::read_to_string(&path).with_context(|| {
+                            format!("reading the trust anchor {}", path.display())
+                        })?;
+                        let school = signing::cert_from_pem(&pem)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                        tram::gradebook::hocba::trust_anchors(&data.data_dir, school)
+                            .into_iter()
+                            .map(|(c, _)| c)
+                            .collect()
+                    } else {
+                        read_anchors()?
+                    };
+                    let reports = match pades::verify_anchored(&pdf, &anchors) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            println!("INVALID {name}: {e}");
+                            return Ok(ExitCode::from(3));
+                        }
+                    };
+                    let mut ok = !reports.is_empty();
+                    if reports.is_empty() {
+                        println!("INVALID {name}: no signature");
+                    }
+                    for (i, r) in reports.iter().enumerate() {
+                        let (lines, fine) = tram::gradebook::hocba::signature_lines(i, r);
+                        ok &= fine;
+                        print!("{lines}");
+                    }
                     use tram::gradebook::hocba::{Stage, stage_findings};
                     let stages: Vec<_> = reports
                         .iter()
@@ -558,8 +518,9 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         println!("stages: INCOMPLETE: {}", f.en);
                     }
                     println!("register: not checked ({e:#})");
+                    ok
                 }
-            }
+            };
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

@@ -158,15 +158,34 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             )
                             .map_err(|e| e.to_string()),
                             // Answers ok=false with its text when the file is not valid.
+                            // The file, then the anchors of `--ca` (PEM files), if any.
                             "hocba-verify" => std::fs::read(arg(0))
                                 .map_err(|e| format!("{}: {e}", arg(0)))
                                 .and_then(|pdf| {
+                                    let anchors =
+                                        req.args.get(1..).filter(|a| !a.is_empty()).map(|paths| {
+                                            paths
+                                                .iter()
+                                                .map(|p| {
+                                                    std::fs::read_to_string(p)
+                                                        .map_err(|e| e.to_string())
+                                                        .and_then(|pem| {
+                                                            crate::pki::signing::cert_from_pem(&pem)
+                                                                .map_err(|e| e.to_string())
+                                                        })
+                                                        .map_err(|e| format!("{p}: {e}"))
+                                                })
+                                                .collect::<Result<Vec<_>, _>>()
+                                        });
+                                    let anchors = anchors.transpose()?;
                                     let rx = store.read().map_err(|e| e.to_string())?;
                                     let (fine, text) = crate::gradebook::hocba::verify_text(
                                         &rx,
                                         store.dir(),
+                                        &arg(0),
                                         &pdf,
-                                    );
+                                        anchors,
+                                    )?;
                                     valid = fine;
                                     Ok(text)
                                 }),

@@ -240,6 +240,10 @@ pub const TABLES: [(&str, &[&str]); 3] = [
 /// Where the rows go: `table` indexes [`TABLES`].
 pub trait Sink {
     fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError>;
+    /// Whether rows of `table` are kept: those of a table not asked for are never built.
+    fn wants(&self, _table: usize) -> bool {
+        true
+    }
 }
 
 /// Writes every row of `source` for `year` ("2026-2027"; None: every year) into `sink`: one
@@ -290,7 +294,11 @@ fn school_rows(
         .collect();
     let in_year = |y: &str| year.is_none_or(|want| want == y);
 
-    let mut students: Vec<&serde_json::Value> = r.students.iter().collect();
+    let mut students: Vec<&serde_json::Value> = if sink.wants(0) {
+        r.students.iter().collect()
+    } else {
+        vec![]
+    };
     // Two students may share a name: the id breaks the tie, so every source gives one order.
     students.sort_by_cached_key(|st| (s(&st["class_id"]), s(&st["full_name"]), s(&st["id"])));
     for st in students {
@@ -327,7 +335,12 @@ fn school_rows(
         )?;
     }
 
-    let mut results: Vec<&serde_json::Value> = r.results.iter().collect();
+    let (want_results, want_scores) = (sink.wants(1), sink.wants(2));
+    let mut results: Vec<&serde_json::Value> = if want_results || want_scores {
+        r.results.iter().collect()
+    } else {
+        vec![]
+    };
     results.sort_by_cached_key(|r| (s(&r["malop"]), s(&r["mahocsinh"]), s(&r["hocky"])));
     for r in results {
         let (y, class_name) = classes
@@ -337,40 +350,12 @@ fn school_rows(
         if !in_year(&y) {
             continue;
         }
-        let grade = r["makhoi"].as_u64().unwrap_or(0);
-        // Only the code lists' codes go out: a value with no code (an internal word such as
-        // "promoted") is left empty, never passed on as if it were a code (review r12 #8).
-        let code_of = |list: &BTreeMap<String, String>, v: &serde_json::Value| {
-            list.get(&s(v)).cloned().unwrap_or_default()
-        };
-        // ketquatieuhoc is TT27's result, primary only: a THCS year's decision has its own
-        // fields (colenlop, corenluyenlai).
-        let ketqua = if (1..=5).contains(&grade) {
-            code_of(&codes.ketqua, &r["ketqua"])
-        } else {
-            String::new()
-        };
-        sink.row(
-            1,
-            vec![
-                y.clone(),
-                nhom_cap_hoc(grade).into(),
-                school.clone(),
-                grade.to_string(),
-                class_name.clone(),
-                s(&r["sodinhdanh"]),
-                s(&r["sodinhdanh"]),
-                s(&r["hocky"]),
-                s(&r["mahocluc"]),
-                s(&r["mahanhkiem"]),
-                code_of(&codes.danhhieu, &r["danhhieu"]),
-                ketqua,
-                s(&r["songaynghi"]),
-                s(&r["colenlop"]),
-                s(&r["corenluyenlai"]),
-                s(&r["phienban"]),
-            ],
-        )?;
+        if want_results {
+            result_row(r, &y, &class_name, school, codes, sink)?;
+        }
+        if !want_scores {
+            continue;
+        }
         if let Some(m) = r["diemmon"].as_object() {
             for (subject, v) in m {
                 let v = s(v);
@@ -407,6 +392,52 @@ fn school_rows(
             }
         }
     }
+    Ok(())
+}
+
+/// One stored result's `ketquahoctap` row.
+fn result_row(
+    r: &serde_json::Value,
+    y: &str,
+    class_name: &str,
+    school: &str,
+    codes: &Codes,
+    sink: &mut dyn Sink,
+) -> Result<(), ExportError> {
+    let grade = r["makhoi"].as_u64().unwrap_or(0);
+    // Only the code lists' codes go out: a value with no code (an internal word such as
+    // "promoted") is left empty, never passed on as if it were a code (review r12 #8).
+    let code_of = |list: &BTreeMap<String, String>, v: &serde_json::Value| {
+        list.get(&s(v)).cloned().unwrap_or_default()
+    };
+    // ketquatieuhoc is TT27's result, primary only: a THCS year's decision has its own
+    // fields (colenlop, corenluyenlai).
+    let ketqua = if (1..=5).contains(&grade) {
+        code_of(&codes.ketqua, &r["ketqua"])
+    } else {
+        String::new()
+    };
+    sink.row(
+        1,
+        vec![
+            y.to_string(),
+            nhom_cap_hoc(grade).into(),
+            school.to_string(),
+            grade.to_string(),
+            class_name.to_string(),
+            s(&r["sodinhdanh"]),
+            s(&r["sodinhdanh"]),
+            s(&r["hocky"]),
+            s(&r["mahocluc"]),
+            s(&r["mahanhkiem"]),
+            code_of(&codes.danhhieu, &r["danhhieu"]),
+            ketqua,
+            s(&r["songaynghi"]),
+            s(&r["colenlop"]),
+            s(&r["corenluyenlai"]),
+            s(&r["phienban"]),
+        ],
+    )?;
     Ok(())
 }
 
@@ -510,15 +541,14 @@ impl Sink for XlsxSink {
             if v.is_empty() {
                 continue;
             }
-            // A score is a number cell, so the sheet sums and sorts it (review r12 #8).
-            match v.parse::<f64>() {
-                Ok(n)
-                    if TABLES[table].1.get(c).is_some_and(|h| NUMERIC.contains(h))
-                        && n.is_finite() =>
-                {
+            // A score is a number cell, so the sheet sums and sorts it (review r12 #8); only a
+            // numeric column's text is read as a number.
+            let numeric = TABLES[table].1.get(c).is_some_and(|h| NUMERIC.contains(h));
+            match v.parse::<f64>().ok().filter(|n| numeric && n.is_finite()) {
+                Some(n) => {
                     ws.write_number(y, c as u16, n)?;
                 }
-                _ => {
+                None => {
                     ws.write(y, c as u16, v)?;
                 }
             }
@@ -555,6 +585,9 @@ impl<W: Write> Sink for CsvSink<W> {
             csv_line(&mut self.out, cells.iter().map(String::as_str))?;
         }
         Ok(())
+    }
+    fn wants(&self, table: usize) -> bool {
+        table == self.table
     }
 }
 
@@ -649,6 +682,41 @@ mod tests {
             "{csv}"
         );
         assert_eq!(csv.lines().count(), 1, "{csv}");
+    }
+
+    /// A sink that wants one table is handed that table's rows only: the others are never
+    /// built (a CSV of one table used to build all three and drop two).
+    #[test]
+    fn one_table_asked_builds_only_its_rows() {
+        struct Only(usize, Vec<usize>);
+        impl Sink for Only {
+            fn row(&mut self, table: usize, _cells: Vec<String>) -> Result<(), ExportError> {
+                self.1.push(table);
+                Ok(())
+            }
+            fn wants(&self, table: usize) -> bool {
+                table == self.0
+            }
+        }
+        let records = || {
+            let mut r = school_6a1();
+            r.students
+                .push(serde_json::json!({"id": "hs-1", "class_id": "2026-6a1",
+                "full_name": "An", "ma_dinh_danh": "079200000001"}));
+            r
+        };
+        for table in 0..TABLES.len() {
+            let mut sink = Only(table, vec![]);
+            write_rows(
+                Source::School(records()),
+                &Codes::defaults(),
+                None,
+                &mut sink,
+            )
+            .unwrap();
+            assert!(!sink.1.is_empty(), "table {table} has rows");
+            assert!(sink.1.iter().all(|&t| t == table), "{table}: {:?}", sink.1);
+        }
     }
 
     /// Review r12 #8: a THCS year's internal "promoted" was written as ketquatieuhoc, and

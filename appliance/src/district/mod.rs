@@ -857,6 +857,28 @@ fn recount_in(tx: &crate::store::Tx<'_>, school: &str) -> Result<reports::PartCo
     Ok(part)
 }
 
+/// The name a school goes by on the hub's pages, reports and verify answers: what it calls
+/// itself (`relayed`, its relayed details), else what the district typed at enrolment
+/// (`typed`), else its code.
+pub fn school_display_name(relayed: Option<&str>, typed: &str, code: &str) -> String {
+    relayed
+        .filter(|n| !n.trim().is_empty())
+        .or(Some(typed).filter(|n| !n.trim().is_empty()))
+        .unwrap_or(code)
+        .to_string()
+}
+
+/// The name in a school's relayed details, if it gave one.
+pub fn relayed_school_name(hub: &dyn HubStorage, school: &str) -> Result<Option<String>, HubError> {
+    let mut name = None;
+    hub.each_record_of(school, "school", &mut |r| {
+        if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
+            name = Some(n.to_string());
+        }
+    })?;
+    Ok(name)
+}
+
 /// Why the hub cannot check a học bạ file.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -905,22 +927,12 @@ pub fn verify_hocba(
             let mut anchors = vec![ca.clone()];
             anchors.extend(licensed.iter().cloned());
             let reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
-            // Named as the reports name a school: what it calls itself (its relayed
-            // details), else what the district typed at enrolment, else its code.
-            let mut name = None;
-            hub.each_record_of(&school, "school", &mut |r| {
-                if let Some(n) = r["name"].as_str().filter(|n| !n.trim().is_empty()) {
-                    name = Some(n.to_string());
-                }
-            })?;
-            let name = match name {
-                Some(n) => n,
-                None => hub
-                    .school(&school)?
-                    .map(|s| s.name)
-                    .filter(|n| !n.trim().is_empty())
-                    .unwrap_or_else(|| school.clone()),
-            };
+            // Named as the reports name a school.
+            let name = school_display_name(
+                relayed_school_name(hub, &school)?.as_deref(),
+                &hub.school(&school)?.map(|s| s.name).unwrap_or_default(),
+                &school,
+            );
             // The register the school relayed, for the student the file names: a signature
             // chaining to the school's CA is the school's only if the school made it (review
             // r10 #5: a certificate minted with a stolen CA key chains too).
@@ -950,27 +962,13 @@ pub fn verify_hocba(
             };
             let valid =
                 !reports.is_empty() && reports.iter().all(|r| r.valid()) && findings.is_empty();
-            let signatures: Vec<serde_json::Value> = reports
-                .iter()
+            // Each signature in the shape of the box's own answer (`SignatureView`): times as
+            // the school's people read them, problems in Vietnamese, who vouches.
+            let signatures: Vec<hocba::SignatureView> = reports
+                .into_iter()
                 .map(|r| {
-                    // Times as the school's people read them (the page and the CLI show
-                    // those; `signing_time` and `timestamp` stay for programs).
-                    let time = r
-                        .signing_time
-                        .as_deref()
-                        .and_then(crate::gradebook::hocba::pdf_local_time);
-                    let stamp = r.timestamp.map(crate::gradebook::hocba::local_time);
-                    let mut v = serde_json::to_value(r).unwrap_or_default();
-                    v["time"] = time.into();
-                    v["timestamp_time"] = stamp.into();
-                    v["trusted_by"] = hocba::trusted_label(r, &school_subject).into();
-                    v["problems_vi"] = r
-                        .problems
-                        .iter()
-                        .map(|p| hocba::problem_vi(p))
-                        .collect::<Vec<_>>()
-                        .into();
-                    v
+                    let trusted_by = hocba::trusted_label(&r, &school_subject);
+                    hocba::SignatureView::of(r, trusted_by)
                 })
                 .collect();
             return Ok(serde_json::json!({

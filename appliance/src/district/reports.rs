@@ -713,8 +713,6 @@ struct StatsPart {
     enrolment: BTreeMap<u8, u64>,
     /// "hocluc/{term}" or "{subject}/{term}" → level or band → count.
     levels: BTreeMap<String, BTreeMap<String, u64>>,
-    /// (plans, handed in, approved); None when the school relayed no plan.
-    lesson_plans: Option<(u64, u64, u64)>,
 }
 
 /// The band of a subject result in [`super::Stats`]: a score by its range, a level as itself.
@@ -791,8 +789,6 @@ impl SchoolPart {
         }
         for (k, [n, handed, approved]) in &c.plans {
             p.plans.insert(k.clone(), (*n, *handed, *approved));
-            let t = p.stats.lesson_plans.get_or_insert_default();
-            (t.0, t.1, t.2) = (t.0 + n, t.1 + handed, t.2 + approved);
         }
         p
     }
@@ -813,9 +809,13 @@ impl SchoolPart {
                 *l.entry(level.clone()).or_default() += n;
             }
         }
-        if let Some((a, b, c)) = self.stats.lesson_plans {
+        // (plans, handed in, approved): the sum of the months' counts; none when the school
+        // relayed no plan.
+        if !self.plans.is_empty() {
             let e = st.lesson_plans.entry(school.to_string()).or_default();
-            (e.0, e.1, e.2) = (e.0 + a, e.1 + b, e.2 + c);
+            for (a, b, c) in self.plans.values() {
+                (e.0, e.1, e.2) = (e.0 + a, e.1 + b, e.2 + c);
+            }
         }
     }
 }
@@ -963,17 +963,15 @@ fn sums(
         hub.rebuild_report_part(code)?;
         got[i] = cache.part(hub, &schools[i])?;
     }
-    // A school's name: what it calls itself (its relayed details), else what the district
-    // typed at enrolment, else its code.
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut pending = Vec::new();
     let mut parts = Vec::with_capacity(schools.len());
     for (s, p) in schools.iter().zip(got) {
-        let n = match p.as_ref().and_then(|p| p.name.as_ref()) {
-            Some(n) => n.clone(),
-            None if s.name.trim().is_empty() => s.code.clone(),
-            None => s.name.clone(),
-        };
+        let n = super::school_display_name(
+            p.as_ref().and_then(|p| p.name.as_deref()),
+            &s.name,
+            &s.code,
+        );
         names.insert(s.code.clone(), n);
         match p {
             Some(p) => parts.push((s.code.as_str(), p)),

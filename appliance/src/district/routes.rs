@@ -873,26 +873,11 @@ async fn csdl_download(
         std::fs::create_dir_all(&tmp).map_err(ApiError::internal)?;
         let mut f = crate::http::unlinked_file(&tmp, "csdl").map_err(ApiError::internal)?;
         write(&tmp, &mut f)?;
-        std::io::Seek::rewind(&mut f).map_err(ApiError::internal)?;
         Ok::<_, ApiError>(f)
     })
     .await
     .map_err(ApiError::internal)??;
-    let len = file.metadata().map_err(ApiError::internal)?.len();
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CONTENT_LENGTH, len.to_string()),
-        ],
-        axum::body::Body::from_stream(stream),
-    )
-        .into_response())
+    crate::http::stream_file(file, content_type, &name)
 }
 
 fn export_error(e: super::csdl::ExportError) -> ApiError {

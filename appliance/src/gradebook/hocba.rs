@@ -73,12 +73,27 @@ impl RegisterEntry {
 }
 
 /// Adds the register line of every stored signature that has none (signed before the register
-/// existed), so old files verify and the hub receives them too. Run at start; a no-op after.
+/// existed, or by a box upgraded between a signing and the register), so old files verify and
+/// the hub receives them too. Run at every start: the keys of both tables are compared, and
+/// only a signature without its line is read (its PDF gives the line) — once every row has
+/// one, a start reads no PDF. Returns the lines added.
 pub fn fill_register(store: &Store, now: jiff::Timestamp) -> Result<usize, HocbaError> {
     let rx = store.read()?;
-    let mut missing = Vec::new();
-    for (key, row) in rx.scan(&SIGNED, "")? {
-        if rx.get(&REGISTER, &key)?.is_none() {
+    let mut registered = std::collections::BTreeSet::new();
+    rx.keys_while(&REGISTER, "", &mut |k| {
+        registered.insert(k.to_string());
+        true
+    })?;
+    let mut unregistered = Vec::new();
+    rx.keys_while(&SIGNED, "", &mut |k| {
+        if !registered.contains(k) {
+            unregistered.push(k.to_string());
+        }
+        true
+    })?;
+    let mut missing = Vec::with_capacity(unregistered.len());
+    for key in unregistered {
+        if let Some(row) = rx.get(&SIGNED, &key)? {
             missing.push((key, RegisterEntry::of(&row)?));
         }
     }
@@ -104,10 +119,11 @@ pub fn fill_register(store: &Store, now: jiff::Timestamp) -> Result<usize, Hocba
 pub const STAMP_WAITING: Collection<String> =
     Collection::new("gradebook.hocba_unstamped.v1", AuditPolicy::Values, None);
 
-/// The chains of licensed-CA certificates that were replaced (`store_signer` with replace),
-/// keyed by the account and the replaced certificate's SHA-256: the signatures already made
-/// with them must still chain to a CA the box trusts (`trust_anchors`), as the certificate no
-/// longer is in [`SIGNERS`]. Only certificates, no key; listed in `app/schema.rs`.
+/// The chains of licensed-CA certificates replaced by earlier versions of Trạm, which kept
+/// them, keyed by the account and the replaced certificate's SHA-256. Written no more and read
+/// by nothing: a replaced certificate's signatures are trusted through the chain their CMS
+/// carries up to a listed root. Kept, and listed in `app/schema.rs`, so an older box's rows
+/// stay in its database and its backups.
 pub const REPLACED_CHAINS: Collection<Vec<String>> = Collection::new(
     "gradebook.hocba_replaced_chains.v1",
     AuditPolicy::Values,
@@ -405,15 +421,8 @@ pub fn store_signer(
         if existed && !replace {
             return Err(HocbaError::SignerExists);
         }
-        // Dropping the old chain with the record left every học bạ it signed untrusted here.
-        if let Some(old) = old.filter(|o| !o.chain.is_empty()) {
-            let key = format!(
-                "{}/{}",
-                rec.account,
-                hex::encode(sha2::Sha256::digest(old.cert.as_bytes()))
-            );
-            tx.put(&REPLACED_CHAINS, &key, &old.chain, "hocba.chain_kept")?;
-        }
+        // The old chain is not kept: what it signed is trusted through the chain its CMS
+        // carries up to a listed root (`pki::roots`), not through this box's records.
         let action = if existed {
             "hocba.signer_replaced"
         } else {
@@ -1612,6 +1621,21 @@ pub struct SignatureView {
     pub trusted_by: Option<String>,
 }
 
+impl SignatureView {
+    /// A signature as the box's page and the hub's show it — one shape for both answers: the
+    /// report, its problems in Vietnamese, its times as the school reads a clock, and the CA
+    /// that vouches for it.
+    pub fn of(report: pades::SignatureReport, trusted_by: Option<String>) -> SignatureView {
+        SignatureView {
+            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
+            time: report.signing_time.as_deref().and_then(pdf_local_time),
+            timestamp_time: report.timestamp.map(local_time),
+            report,
+            trusted_by,
+        }
+    }
+}
+
 /// A verifier's finding (`pades::verify`, English) in the page's words.
 pub fn problem_vi(en: &str) -> String {
     const KNOWN: &[(&str, &str)] = &[
@@ -1688,17 +1712,9 @@ pub fn pdf_local_time(pdf_date: &str) -> Option<String> {
 }
 
 /// The role the box's signer record gives the holder of the certificate a signature names
-/// (subject and issuer): a certificate from a licensed CA names no role (its subject is the
-/// person), so the reader is told the one the school recorded at import (review r10 #6).
-pub fn recorded_role(
-    r: &impl Read,
-    signer: &str,
-    issuer: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(role_by_name(&r.scan(&SIGNERS, "")?, signer, issuer))
-}
-
-/// [`recorded_role`] over signer records already read.
+/// (subject and issuer), among `signers` read once: a certificate from a licensed CA names no
+/// role (its subject is the person), so the reader is told the one the school recorded at
+/// import (review r10 #6).
 fn role_by_name(signers: &[(String, SignerRecord)], signer: &str, issuer: &str) -> Option<String> {
     use der::Decode;
     signers.iter().find_map(|(_, rec)| {
@@ -1950,9 +1966,33 @@ pub fn verify_upload(
     data_dir: &Path,
     pdf: &[u8],
 ) -> Result<Verification, HocbaError> {
+    verify_upload_with(r, data_dir, pdf, None)
+}
+
+/// [`verify_upload`], against `anchors` instead of the box's own when given (`tram hocba
+/// verify --ca`): the school's CA among them is "CA của trường", any other a licensed one.
+pub fn verify_upload_with(
+    r: &impl Read,
+    data_dir: &Path,
+    pdf: &[u8],
+    anchors: Option<Vec<x509_cert::Certificate>>,
+) -> Result<Verification, HocbaError> {
     let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
     let school_ca = ca.cert.tbs_certificate.subject.to_string();
-    let anchors = trust_anchors(data_dir, ca.cert);
+    let anchors = match anchors {
+        None => trust_anchors(data_dir, ca.cert),
+        Some(given) => given
+            .into_iter()
+            .map(|c| {
+                let label = if c.tbs_certificate.subject.to_string() == school_ca {
+                    "CA của trường".to_string()
+                } else {
+                    PUBLIC_CA.to_string()
+                };
+                (c, label)
+            })
+            .collect(),
+    };
     let certs: Vec<_> = anchors.iter().map(|(c, _)| c.clone()).collect();
     let mut reports = pades::verify_anchored(pdf, &certs)?;
     // Which anchor vouches for each signature: each checked alone (a few anchors, one small
@@ -2031,13 +2071,7 @@ pub fn verify_upload(
     let signatures = reports
         .into_iter()
         .zip(trusted_by)
-        .map(|(report, trusted_by)| SignatureView {
-            problems_vi: report.problems.iter().map(|p| problem_vi(p)).collect(),
-            time: report.signing_time.as_deref().and_then(pdf_local_time),
-            timestamp_time: report.timestamp.map(local_time),
-            report,
-            trusted_by,
-        })
+        .map(|(report, trusted_by)| SignatureView::of(report, trusted_by))
         .collect();
     Ok(Verification {
         valid,
@@ -2050,15 +2084,33 @@ pub fn verify_upload(
     })
 }
 
-/// What `tram hocba verify` prints from the box's own records (English): each signature
-/// against the signature register, the stages, the embedded data; and whether all is well.
-/// Run where the database is open — by the CLI, or by the server through its control socket.
-pub fn verify_text(r: &impl Read, data_dir: &Path, pdf: &[u8]) -> (bool, String) {
-    let v = match verify_upload(r, data_dir, pdf) {
-        Ok(v) => v,
-        Err(e) => return (false, format!("register: not checked ({e})\n")),
-    };
+/// What `tram hocba verify` prints (English), the file read and verified once: each signature
+/// (`signature_lines`), then against the signature register, the stages, the embedded data;
+/// and whether all is well. Run where the database is open — by the CLI, or by the server
+/// through its control socket. `name` is the file as the person gave it; `anchors` those of
+/// `--ca`, else the box's own. An error means the records could not be consulted (no signing
+/// CA, an unreadable file): the CLI then verifies against the anchors alone.
+pub fn verify_text(
+    r: &impl Read,
+    data_dir: &Path,
+    name: &str,
+    pdf: &[u8],
+    anchors: Option<Vec<x509_cert::Certificate>>,
+) -> Result<(bool, String), String> {
+    let v = verify_upload_with(r, data_dir, pdf, anchors).map_err(|e| match e {
+        HocbaError::Pades(e) => e.to_string(),
+        e => e.to_string(),
+    })?;
     let mut out = String::new();
+    if v.signatures.is_empty() {
+        out += &format!("INVALID {name}: no signature\n");
+    }
+    let mut fine = !v.signatures.is_empty();
+    for (i, s) in v.signatures.iter().enumerate() {
+        let (lines, ok) = signature_lines(i, &s.report);
+        fine &= ok;
+        out += &lines;
+    }
     for (i, s) in v.signatures.iter().enumerate() {
         let known = !s.report.problems.iter().any(|p| p == NOT_IN_REGISTER);
         out += &format!(
@@ -2093,7 +2145,70 @@ pub fn verify_text(r: &impl Read, data_dir: &Path, pdf: &[u8]) -> (bool, String)
             ),
         }
     );
-    (v.valid, out)
+    Ok((fine && v.valid, out))
+}
+
+/// One signature as `tram hocba verify` prints it (English): valid or not, the signer and role,
+/// the chain, the signing time and time-stamp, the signed bytes, the problems — and whether the
+/// signature itself holds. The register's verdict has its own line, so it is left out here.
+pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
+    let problems: Vec<&String> = r
+        .problems
+        .iter()
+        .filter(|p| *p != NOT_IN_REGISTER)
+        .collect();
+    let ok = problems.is_empty();
+    let mut out = format!(
+        "signature {} ({}): {}\n",
+        i + 1,
+        r.field,
+        if ok { "VALID" } else { "INVALID" }
+    );
+    out += &format!(
+        "  signer: {}{}\n",
+        r.signer,
+        r.role
+            .as_ref()
+            .map(|x| format!(" — {x}"))
+            .unwrap_or_default()
+    );
+    out += &format!(
+        "  certificate: issued by {} ({})\n",
+        r.issuer,
+        if r.chain_ok {
+            "chains to the trusted CA"
+        } else {
+            "does NOT chain to the trusted CA"
+        }
+    );
+    out += &format!(
+        "  signing time: {}\n",
+        r.signing_time
+            .as_deref()
+            .and_then(pdf_local_time)
+            .unwrap_or_else(|| "none".into())
+    );
+    out += &format!(
+        "  time-stamp: {}\n",
+        r.timestamp.map(local_time).unwrap_or_else(|| "none".into())
+    );
+    out += &format!(
+        "  signed bytes: {}{}\n",
+        if r.bytes_intact {
+            "unchanged"
+        } else {
+            "CHANGED"
+        },
+        if r.covers_whole_file {
+            ", cover the whole file"
+        } else {
+            ", later revisions appended (further signatures)"
+        }
+    );
+    for p in problems {
+        out += &format!("  problem: {p}\n");
+    }
+    (out, ok)
 }
 
 /// The certificates of the signers imported from licensed CAs, as PEM, for the hub (sent after

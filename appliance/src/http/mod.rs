@@ -211,28 +211,79 @@ pub fn json_problem_vi(raw: &str) -> String {
         .map(|(_, t)| t)
         .unwrap_or(raw);
     let text = text.split(" at line ").next().unwrap_or(text).trim();
+    serde_problem_vi(text, "trường")
+}
+
+/// A refusal axum wrote in plain text before any handler ran — a query string or a path
+/// segment that does not parse, a body of the wrong type — said in Vietnamese: the parameter
+/// named as the API names it, what is wrong with it in words a person reads. The raw text goes
+/// under `details.detail` ([`api_errors_as_json`]).
+pub fn rejection_vi(raw: &str) -> String {
+    if let Some(rest) = raw.strip_prefix("Failed to deserialize query string: ") {
+        return format!(
+            "Yêu cầu không hợp lệ: {}.",
+            serde_problem_vi(rest.trim(), "tham số")
+        );
+    }
+    if let Some(rest) = raw.strip_prefix("Invalid URL: ") {
+        let q = backquoted(rest);
+        let said = if rest.starts_with("Invalid UTF-8") {
+            format!(
+                "phần “{}” có ký tự không đọc được",
+                q.first().map(String::as_str).unwrap_or("?")
+            )
+        } else if rest.contains(" with value ") {
+            // "Cannot parse `key` with value `value` to a `u32`" / "…: message"
+            format!(
+                "giá trị “{}” của “{}” không hợp lệ",
+                q.get(1).map(String::as_str).unwrap_or("?"),
+                q.first().map(String::as_str).unwrap_or("?")
+            )
+        } else {
+            format!(
+                "giá trị “{}” không hợp lệ",
+                q.first().map(String::as_str).unwrap_or("?")
+            )
+        };
+        return format!("Địa chỉ không hợp lệ: {said}.");
+    }
+    if raw.contains("Content-Type") {
+        return "Yêu cầu không hợp lệ: sai kiểu nội dung gửi lên (Content-Type).".to_string();
+    }
+    if raw.contains("multipart") {
+        return "Yêu cầu không hợp lệ: tệp gửi lên không đọc được (multipart/form-data)."
+            .to_string();
+    }
+    "Yêu cầu không hợp lệ.".to_string()
+}
+
+/// The words serde quotes in backticks: the field, the value, the accepted variants.
+fn backquoted(s: &str) -> Vec<String> {
+    s.split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, q)| q.to_string())
+        .collect()
+}
+
+/// serde's reason ("field.path: what"), in Vietnamese; `noun` is what a field is called where
+/// it came from — a JSON body's "trường", a query string's "tham số".
+fn serde_problem_vi(text: &str, noun: &str) -> String {
     // A leading "field.path: " says where.
     let (path, what) = match text.split_once(": ") {
         Some((p, w)) if !p.contains(' ') => (Some(p), w),
         _ => (None, text),
     };
-    let quoted = |s: &str| -> Vec<String> {
-        s.split('`')
-            .enumerate()
-            .filter(|(i, _)| i % 2 == 1)
-            .map(|(_, q)| q.to_string())
-            .collect()
-    };
-    let q = quoted(what);
-    let at = path.map(|p| format!("trường “{p}”: ")).unwrap_or_default();
+    let q = backquoted(what);
+    let at = path.map(|p| format!("{noun} “{p}”: ")).unwrap_or_default();
     let said = if what.starts_with("missing field") {
         format!(
-            "thiếu trường “{}”",
+            "thiếu {noun} “{}”",
             q.first().map(String::as_str).unwrap_or("?")
         )
     } else if what.starts_with("unknown field") {
         format!(
-            "trường “{}” không có trong yêu cầu này",
+            "{noun} “{}” không có trong yêu cầu này",
             q.first().map(String::as_str).unwrap_or("?")
         )
     } else if what.starts_with("unknown variant") {
@@ -253,9 +304,21 @@ pub fn json_problem_vi(raw: &str) -> String {
         )
     } else if what.starts_with("invalid type") {
         "sai kiểu dữ liệu (ví dụ: cần số mà gửi chữ)".to_string()
+    } else if what.contains("invalid digit")
+        || what.contains("is not a number")
+        || what.contains("invalid float")
+        || what.contains("cannot parse integer")
+    {
+        // A query string's number: std's ParseIntError, or the "is not a number" of
+        // `library::empty_none_num`.
+        "cần một số".to_string()
+    } else if what.contains("number too large") || what.contains("number too small") {
+        "số nằm ngoài khoảng cho phép".to_string()
+    } else if what.contains("`true` or `false`") {
+        "cần “true” hoặc “false”".to_string()
     } else if what.starts_with("EOF") || what.starts_with("expected") || what.contains("syntax") {
         "nội dung JSON không đọc được".to_string()
-    } else if raw.contains("Content-Type") {
+    } else if text.contains("Content-Type") {
         "cần gửi JSON (Content-Type: application/json)".to_string()
     } else {
         "dữ liệu không đúng dạng".to_string()
@@ -328,6 +391,30 @@ pub fn unlinked_file(dir: &std::path::Path, prefix: &str) -> std::io::Result<std
         .open(&path)?;
     let _ = std::fs::remove_file(&path);
     Ok(f)
+}
+
+/// A download built in an [`unlinked_file`], streamed from its start: the length, the content
+/// type, `attachment` with the file name, and `no-store` (an export is a copy of the school's
+/// records, not for a cache). The one way the CSDL, lesson-plan and records exports answer.
+pub fn stream_file(
+    mut file: std::fs::File,
+    content_type: &str,
+    name: &str,
+) -> Result<Response, ApiError> {
+    std::io::Seek::rewind(&mut file).map_err(ApiError::internal)?;
+    let len = file.metadata().map_err(ApiError::internal)?.len();
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
+    let headers = [
+        (header::CONTENT_TYPE, content_type.to_string()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ),
+        (header::CONTENT_LENGTH, len.to_string()),
+        (header::CACHE_CONTROL, "no-store".to_string()),
+    ];
+    Ok((headers, axum::body::Body::from_stream(stream)).into_response())
 }
 
 pub fn render(t: impl askama::Template) -> Response {
@@ -435,11 +522,14 @@ pub async fn api_errors_as_json(req: Request, next: Next) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(status, "too_large", "Dữ liệu gửi lên quá lớn.")
         }
-        _ => ApiError::new(
-            status,
-            "bad_request",
-            format!("Yêu cầu không hợp lệ: {text}"),
-        ),
+        _ => {
+            let mut e = ApiError::new(status, "bad_request", rejection_vi(&text));
+            // axum's own words stay for whoever debugs a client; people read the sentence above.
+            if !text.is_empty() {
+                e.details = Some(json!({ "detail": text }));
+            }
+            e
+        }
     }
     .into_response();
     if let Some(a) = allow {
@@ -597,6 +687,79 @@ mod json_problem_tests {
             assert!(
                 !got.contains("expected") && !got.contains("variant"),
                 "{got}"
+            );
+        }
+    }
+
+    /// Query-string and path refusals axum writes itself, through the API's rewrite: said in
+    /// Vietnamese naming the parameter, axum's words kept under `details.detail`.
+    #[tokio::test]
+    async fn query_and_path_refusals_read_in_vietnamese() {
+        use axum::extract::{Path, Query};
+        use tower::ServiceExt;
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Q {
+            month: String,
+            #[serde(default)]
+            after: u64,
+            #[serde(default, deserialize_with = "crate::library::empty_none_num")]
+            grade: Option<u8>,
+        }
+        let app = axum::Router::new()
+            .route(
+                "/q",
+                axum::routing::get(|Query(_q): Query<Q>| async { "ok" }),
+            )
+            .route(
+                "/p/{id}",
+                axum::routing::get(|Path(_id): Path<String>| async { "ok" }),
+            )
+            .route(
+                "/n/{n}",
+                axum::routing::get(|Path(_n): Path<u32>| async { "ok" }),
+            )
+            .layer(axum::middleware::from_fn(super::api_errors_as_json));
+        let cases = [
+            ("/q?after=1", "Yêu cầu không hợp lệ: thiếu tham số “month”."),
+            (
+                "/q?month=2026-01&after=abc",
+                "Yêu cầu không hợp lệ: tham số “after”: cần một số.",
+            ),
+            (
+                "/q?month=2026-01&grade=x",
+                "Yêu cầu không hợp lệ: tham số “grade”: cần một số.",
+            ),
+            (
+                "/p/%FF",
+                "Địa chỉ không hợp lệ: phần “id” có ký tự không đọc được.",
+            ),
+            (
+                "/n/abc",
+                "Địa chỉ không hợp lệ: giá trị “abc” không hợp lệ.",
+            ),
+        ];
+        for (uri, want) in cases {
+            let res = app
+                .clone()
+                .oneshot(
+                    axum::http::Request::get(uri)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 400, "{uri}");
+            let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], "bad_request", "{uri}");
+            assert_eq!(v["error"]["message"], want, "{uri}: {v}");
+            let detail = v["error"]["details"]["detail"].as_str().unwrap_or("");
+            assert!(
+                detail.starts_with("Failed to deserialize") || detail.starts_with("Invalid URL"),
+                "{uri}: {v}"
             );
         }
     }

@@ -805,7 +805,7 @@ async fn export_zip(
         let f =
             crate::http::unlinked_file(store.dir(), "export.zip").map_err(ApiError::internal)?;
         let now = jiff::Timestamp::now().to_string();
-        let mut f = export::zip(
+        let f = export::zip(
             f,
             &store.blobs,
             &out.names,
@@ -814,17 +814,10 @@ async fn export_zip(
             &out.pdf,
             &now,
         )?;
-        std::io::Seek::rewind(&mut f).map_err(ApiError::internal)?;
         Ok((format!("{}.zip", scope.file_stem()), f))
     })
     .await?;
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 << 10);
-    Ok(attachment(
-        &name,
-        "application/zip",
-        Body::from_stream(stream),
-    ))
+    crate::http::stream_file(file, "application/zip", &name)
 }
 
 /// Publishes the approved version to the library: an item of kind "lesson plan" whose file is

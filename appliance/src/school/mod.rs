@@ -289,6 +289,8 @@ pub struct ProfilePatch {
     pub mother_job: Option<String>,
     pub guardian_job: Option<String>,
     pub policy: Option<String>,
+    /// The register's: only so that a typed number or date is refused pointing to the
+    /// register ([`save_profile`]); never stored.
     pub registry_number: Option<String>,
     pub enrolled_on: Option<String>,
     pub disability: Option<bool>,
@@ -308,8 +310,8 @@ impl From<StudentProfile> for ProfilePatch {
             mother_job: Some(p.mother_job),
             guardian_job: Some(p.guardian_job),
             policy: Some(p.policy),
-            registry_number: Some(p.registry_number),
-            enrolled_on: Some(p.enrolled_on),
+            registry_number: None,
+            enrolled_on: None,
             disability: Some(p.disability),
         }
     }
@@ -356,8 +358,9 @@ pub fn save_profile(
     )?;
     clean("Đối tượng chính sách", &mut p.policy, patch.policy)?;
     // Số đăng bộ and the date of entry are the register's (review r8 #3: a number and a date
-    // typed here printed on the học bạ against the register). Only clearing an old typed
-    // value is taken; the học bạ prints the register's line either way.
+    // typed here printed on the học bạ against the register): a typed one is refused with
+    // where to look instead; an empty one changes nothing (the stored value of an older box
+    // is read only by the migration that built the register, and the học bạ prints the line).
     let line = register::valid_line(tx, student)?;
     let from_register = |what: &str| match &line {
         Some(l) => SchoolError::Invalid(format!(
@@ -369,18 +372,12 @@ pub fn save_profile(
             "{what} lấy từ sổ đăng bộ, không ghi tay: học sinh này chưa có dòng nào còn hiệu lực trong sổ."
         )),
     };
-    for (what, v, field) in [
-        ("Số đăng bộ", patch.registry_number, &mut p.registry_number),
-        (
-            "Ngày nhập học / chuyển đến",
-            patch.enrolled_on,
-            &mut p.enrolled_on,
-        ),
+    for (what, v) in [
+        ("Số đăng bộ", patch.registry_number),
+        ("Ngày nhập học / chuyển đến", patch.enrolled_on),
     ] {
-        match v.map(|v| v.trim().to_string()) {
-            Some(v) if !v.is_empty() => return Err(from_register(what)),
-            Some(_) => field.clear(),
-            None => {}
+        if v.is_some_and(|v| !v.trim().is_empty()) {
+            return Err(from_register(what));
         }
     }
     if let Some(d) = patch.disability {

@@ -90,13 +90,12 @@ pub fn enter(
     if let Some(n) = tx.get(&REGISTER_OF, &s.id)? {
         return Ok(n);
     }
-    let number = tx.get(&REGISTER_NEXT, "next")?.unwrap_or(1);
     let entered_on = match &s.arrived {
         Some(a) => a.date.clone(),
         None => super::changes::entry_default(tx, year)?,
     };
     let line = RegisterLine {
-        number,
+        number: 0, // `open_line` gives it the next number
         student: s.id.clone(),
         year: year.to_string(),
         entered_on,

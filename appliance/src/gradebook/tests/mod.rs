@@ -1177,6 +1177,43 @@ fn office() -> Actor {
     }
 }
 
+/// `hocba::fill_register` runs at every start and reads only the signatures without their
+/// register line: a row that has its line is never decoded (its PDF never read) — here one
+/// whose stored value is no signed học bạ at all, which reading would refuse as corrupt. The
+/// same row without its line is read (and refused).
+#[test]
+fn filling_the_register_reads_no_signature_that_has_its_line() {
+    use crate::store::{AuditPolicy, Collection};
+    const RAW: Collection<serde_json::Value> =
+        Collection::new(hocba::SIGNED.name, AuditPolicy::Values, None);
+    let f = fixture();
+    let key = "2026-6a1/hs-x/0001/1";
+    let entry = hocba::RegisterEntry {
+        class: "2026-6a1".into(),
+        student: "hs-x".into(),
+        version: 1,
+        stage: hocba::Stage::Gvcn,
+        signer_role: "Giáo viên chủ nhiệm".into(),
+        cert_sha256: "00".repeat(32),
+        signature_sha256: "11".repeat(32),
+    };
+    f.store
+        .write(&office(), |tx| {
+            tx.put(&RAW, key, &serde_json::json!("not a signed row"), "test")?;
+            tx.put(&hocba::REGISTER, key, &entry, "test")
+        })
+        .unwrap();
+    assert_eq!(hocba::fill_register(&f.store, now()).unwrap(), 0);
+    assert_eq!(hocba::fill_register(&f.store, now()).unwrap(), 0);
+    // Without its line, the same row is read (and refused here, being no signed row).
+    f.store
+        .write(&office(), |tx| {
+            tx.delete(&hocba::REGISTER, key, "test").map(|_| ())
+        })
+        .unwrap();
+    assert!(hocba::fill_register(&f.store, now()).is_err());
+}
+
 /// Domain review r4, item 1: `{"disability": true}` alone wiped nơi sinh, parents, Số đăng
 /// bộ… A field left out stays, an empty string clears.
 #[test]
@@ -1238,16 +1275,14 @@ fn the_register_number_and_entry_date_are_not_typed_into_the_profile() {
     }
     let after = school::student_profile(&f.store.read().unwrap(), &student).unwrap();
     assert_eq!(after, before, "nothing written");
+    // An empty one is taken and changes nothing: the register's line is what prints.
     let p = save(school::ProfilePatch {
         registry_number: Some(String::new()),
         enrolled_on: Some(" ".into()),
         ..Default::default()
     })
     .unwrap();
-    assert_eq!(
-        (p.registry_number.as_str(), p.enrolled_on.as_str()),
-        ("", "")
-    );
+    assert_eq!(p, before);
 }
 
 /// The same defect in the other whole-record PUT: rule settings sent in part reset every
