@@ -670,8 +670,8 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         students.len()
     );
     // The class page lists them per student in name order (review r10 #6: one flat row per
-    // signature, 240 for a class of 40): the newest version with its signatures and their
-    // times, the older one folded away.
+    // signature, 240 for a class of 40), one line each — the newest version, whether both
+    // signed, the signers — with the signatures' times and the older version folded inside.
     let page = class_page();
     let section = page
         .split("id=\"hocba-so\"")
@@ -679,7 +679,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         .and_then(|s| s.split("</section>").next())
         .unwrap();
     let names: Vec<&str> = section
-        .split("<li><b>")
+        .split("<li><details><summary><b>")
         .skip(1)
         .filter_map(|s| s.split("</b>").next())
         .collect();
@@ -688,7 +688,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     ordered.sort_by(|a, b| tram::school::vietnamese_name_order(a, b));
     assert_eq!(names, ordered, "not in name order");
     assert_eq!(
-        section.matches(" · bản 2<ul>").count(),
+        section.matches("</b> · bản 2 · ").count(),
         students.len(),
         "{section}"
     );
@@ -1531,6 +1531,49 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         serde_json::json!([]),
         "{v}"
     );
+    // Issue 22: the approval's signature is in the school's approval register, and the page
+    // says which month's approval it is; a signature added with a certificate minted from the
+    // CA key in the data folder chains to the school's CA but is not in it.
+    let note = v["note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("Bản phê duyệt kế hoạch bài dạy tháng")
+            && note.ends_with("có trong sổ ký của trường."),
+        "{v}"
+    );
+    let now = jiff::Timestamp::now();
+    let school_ca = tram::pki::signing::load_ca(&data).unwrap().unwrap();
+    let minted = tram::pki::signing::issue_signer(
+        &school_ca,
+        "x",
+        "Trần Văn Hùng",
+        "Hiệu trưởng",
+        "975318",
+        now,
+    )
+    .unwrap();
+    let key = tram::pki::signing::unlock(&minted, "975318").unwrap();
+    let forged = tram::pki::pades::sign(&pdf, &key, &school_ca.cert, now).unwrap();
+    let v: serde_json::Value = c
+        .post(format!("{b}/api/v1/hocba/verify"))
+        .header("Content-Type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(&c, &b))
+        .body(forged)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        v["signatures"][0]["problems_vi"],
+        serde_json::json!([]),
+        "{v}"
+    );
+    assert_eq!(v["signatures"][1]["chain_ok"], true, "{v}");
+    assert!(
+        v["signatures"][1]["problems_vi"].to_string().contains(
+            "Chữ ký không có trong sổ ký của trường (học bạ hay phê duyệt kế hoạch bài dạy)"
+        ),
+        "{v}"
+    );
     drop(s);
 
     let mut tampered = pdf.clone();
@@ -2097,15 +2140,10 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
     let admin = s.login("admin");
     let bgh = s.login("hieutruong");
     let students = roll(&bgh, &b, CLASS);
-    let (leaver, staying) = (&students[0], &students[1]);
+    let (leaver, staying, third) = (&students[0], &students[1], &students[2]);
     // Her file carries a term only when it was locked while she was on the roll or ended
-    // before she left (review r11 #1): term I is locked for her class first.
-    let (code, e) = post(
-        &bgh,
-        format!("{b}/api/v1/grades/terms/hk1/lock"),
-        serde_json::json!({"class": CLASS, "force": true}),
-    );
-    assert_eq!(code, 200, "{e}");
+    // before she left (review r11 #1): she leaves today, and term I is locked for her class
+    // the same day.
     let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
     let (code, e) = post(
         &admin,
@@ -2113,6 +2151,65 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
     );
     assert_eq!(code, 200, "{e}");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk1/lock"),
+        serde_json::json!({"class": CLASS, "force": true}),
+    );
+    assert_eq!(code, 200, "{e}");
+    // Issue 22: with term I locked (the demo's term I runs to 16/01/2027), every way off or
+    // onto the class's roll dated inside it is refused with the lock named and nothing
+    // changed — a transfer out, a withdrawal, a register strike, a re-enrolment.
+    let refused = |(code, e): (u16, serde_json::Value)| {
+        assert_eq!(code, 422, "{e}");
+        let msg = e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            msg.contains("đã khoá sổ học kì I (kết thúc ngày 16/01/2027)")
+                && msg.contains("mở khoá sổ học kì I"),
+            "{msg}"
+        );
+        msg
+    };
+    let msg = refused(post(
+        &admin,
+        format!("{b}/api/v1/students/{}/transfer-out", third.0),
+        serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+    ));
+    assert!(msg.contains(&third.1) && msg.contains("rời lớp"), "{msg}");
+    refused(post(
+        &admin,
+        format!("{b}/api/v1/students/{}/withdraw", third.0),
+        serde_json::json!({"date": today, "reason": "Theo gia đình"}),
+    ));
+    let register: serde_json::Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let number = register["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["full_name"] == third.1.as_str() && l["struck"] == "")
+        .unwrap()["number"]
+        .as_u64()
+        .unwrap();
+    refused(post(
+        &admin,
+        format!("{b}/api/v1/register/{number}/strike"),
+        serde_json::json!({"reason": "Nhập nhầm"}),
+    ));
+    let msg = refused(post(
+        &admin,
+        format!("{b}/api/v1/students/{}/reenrol", leaver.0),
+        serde_json::json!({"class_id": CLASS, "date": today}),
+    ));
+    assert!(msg.contains("vào lớp"), "{msg}");
+    assert_eq!(roll(&bgh, &b, CLASS).len(), students.len() - 1);
     // Her homeroom teacher's certificate is issued on the box (the command reads the database).
     s.stop();
     let o = issue(&homeroom, "gvcn", &data);
@@ -2162,6 +2259,19 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         .unwrap();
     assert!(page.contains("id=\"hocba-sign-student\""), "{page}");
     assert!(page.contains("Bản đã ký: v1"), "{page}");
+    // Her class's page lists her signed file too, marked with the departure (issue 22).
+    let class_page = bgh
+        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let line = format!(
+        "<li><details><summary><b>{}</b> <span class=\"hocba-left\">(đã rời lớp)</span> · bản 1 · đủ chữ ký",
+        leaver.1
+    );
+    assert!(class_page.contains(&line), "{class_page}");
+    assert!(class_page.contains("Chuyển trường ngày"), "{class_page}");
     let pdf = gvcn
         .get(format!("{b}/grades/hocba/{}/signed", leaver.0))
         .send()
@@ -2295,16 +2405,39 @@ fn a_student_who_left_in_term_one_gets_no_term_two_nor_year_decision() {
     let gvcn = s.login(&homeroom);
     let leaver = roll(&bgh, &b, SIGNED)[0].clone();
     let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
-    let (code, e) = post(
-        &admin,
-        format!("{b}/api/v1/students/{}/transfer-out", leaver.0),
-        serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+    let transfer = || {
+        post(
+            &admin,
+            format!("{b}/api/v1/students/{}/transfer-out", leaver.0),
+            serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+        )
+    };
+    // Issue 22: a departure dated inside the locked year is refused (it would change the
+    // signed class book); the school reopens the year for the class first.
+    let (code, e) = transfer();
+    assert_eq!(code, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("đã khoá sổ học kì I"),
+        "{e}"
     );
+    for term in ["hk2", "hk1"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{b}/api/v1/grades/terms/{term}/unlock"),
+            serde_json::json!({"class": SIGNED, "reason": "Phúc khảo"}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    let (code, e) = transfer();
     assert_eq!(code, 200, "{e}");
+    // Term I locked again the same day: she was on its roll.
     let (code, e) = post(
         &bgh,
-        format!("{b}/api/v1/grades/terms/hk2/unlock"),
-        serde_json::json!({"class": SIGNED, "reason": "Phúc khảo"}),
+        format!("{b}/api/v1/grades/terms/hk1/lock"),
+        serde_json::json!({"class": SIGNED, "force": true}),
     );
     assert_eq!(code, 200, "{e}");
     let url = format!("{b}/api/v1/hocba/students/{}/sign", leaver.0);

@@ -153,7 +153,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn relay_privacy(kinds: Vec<String>, comments: bool) -> anyhow::Result<tram::relay::Privacy> {
-    const KNOWN: [&str; 7] = [
+    const KNOWN: [&str; 8] = [
         "school",
         "class",
         "student",
@@ -161,6 +161,7 @@ fn relay_privacy(kinds: Vec<String>, comments: bool) -> anyhow::Result<tram::rel
         "library_item",
         "lesson_plan",
         "hocba_signature",
+        "approval_signature",
     ];
     let kinds: Vec<String> = kinds
         .into_iter()

@@ -956,7 +956,8 @@ pub fn verify_hocba(
             // A signed PDF with no học bạ data (a lesson-plan approval) is not one: no register
             // to wait for (review r11 #5 saw "register_pending").
             let (findings, pending) = if is_hocba {
-                hocba::check_relayed(&mut reports, &register)
+                let version = hocba::data_version(pdf).unwrap_or(None);
+                hocba::check_relayed(&mut reports, &register, version)
             } else {
                 (vec![hocba::not_hocba_finding()], false)
             };

@@ -360,6 +360,10 @@ pub enum HocbaError {
     NotNamedPrincipal(String),
     #[error("Kết quả của học sinh vừa thay đổi trong lúc ký; hãy ký lại.")]
     RecordChanged,
+    #[error(
+        "Học bạ năm học này của {0} đã được ký cùng cả lớp khi khoá sổ (học sinh rời trường sau đó): bản đã ký là học bạ của năm học, không ký thêm bản thứ hai."
+    )]
+    SignedWithClass(String),
 }
 
 impl HocbaError {
@@ -398,6 +402,7 @@ impl HocbaError {
             HocbaError::NoTermToSign(_) => "nothing_to_sign",
             HocbaError::NotNamedPrincipal(_) => "not_the_locker",
             HocbaError::RecordChanged => "record_changed",
+            HocbaError::SignedWithClass(_) => "signed_with_class",
         }
     }
 }
@@ -590,6 +595,22 @@ fn data_names(pdf: &[u8]) -> Result<Option<(String, String)>, HocbaError> {
         }
         _ => None,
     })
+}
+
+/// The version a file's embedded data names (`phienban`; files signed before issue 22 have
+/// none).
+fn file_version(doc: &serde_json::Value) -> Option<u32> {
+    doc["phienban"].as_u64().and_then(|v| u32::try_from(v).ok())
+}
+
+/// The version of the học bạ a file's embedded data names, if it names one.
+pub fn data_version(pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
+    let data = pades::embedded_data(pdf)?;
+    Ok(data
+        .iter()
+        .find(|(n, _)| n == DATA_FILE)
+        .and_then(|(_, b)| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|doc| file_version(&doc)))
 }
 
 /// Who may sign `class` at `stage`, and the year lock it would sign under: refused before a
@@ -816,7 +837,7 @@ pub fn sign_class(
         let st = &book.students[i];
         let unsigned = match &over {
             Some(prev) => prev.pdf_bytes()?,
-            None => print(&rx, &book, i)?,
+            None => print_version(&rx, &book, i, Some(version))?,
         };
         let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
         rows.push(SignedHocba::made(
@@ -935,7 +956,13 @@ pub fn sign_student(
     let class_id = book.class.id.clone();
     let rows = rx.scan(&SIGNED, &format!("{class_id}/{student_id}/"))?;
     let Some((version, over)) = plan_student(&rows, stage, lock_at)? else {
-        return Err(HocbaError::AlreadySigned);
+        let with_class = super::class_term_lock(&rx, &book.class, TermId::Hk2)?
+            .is_some_and(|l| l.locked && l.at == lock_at);
+        return Err(if with_class {
+            HocbaError::SignedWithClass(book.students[i].full_name.clone())
+        } else {
+            HocbaError::AlreadySigned
+        });
     };
     let (unsigned, fresh) = match over {
         Some(prev) => (prev.pdf_bytes()?, Vec::new()),
@@ -960,6 +987,7 @@ pub fn sign_student(
                 &class_id,
                 student_id,
                 results,
+                Some(version),
             );
             (print_with(&rx, &book, i, data)?, fresh)
         }
@@ -1049,13 +1077,32 @@ pub fn check_may_sign_student(
         .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
         .map_err(|e| HocbaError::Damaged(format!("ngày rời trường {}: {e}", left.date)))?
         .timestamp();
+    // A student who left after her class's year (a transfer in the summer, the year locked) was
+    // on the roll the year was locked and signed with — her file covers the whole year
+    // (`covered_terms`): her học bạ of the year is the class's version, under the class's
+    // lock — signed alone only if the class has not signed it yet, never as a second file
+    // with another version (issue 22).
+    let whole_year = covered_terms(r, &class, &st)? == [true, true];
+    let lock_at = match super::class_term_lock(r, &class, TermId::Hk2)? {
+        Some(l) if l.locked && whole_year => l.at,
+        _ => departed,
+    };
     let book = super::class_book_for_student(r, p, &st)?;
     let i = book
         .students
         .iter()
         .position(|x| x.id == st.id)
         .ok_or_else(|| GradeError::UnknownStudent(student_id.to_string()))?;
-    Ok((fitting_signer(r, p, stage)?, departed, book, i))
+    // Refused before the PIN is asked for, as a class already signed is (`check_before_pin`).
+    let rows = r.scan(&SIGNED, &format!("{}/{student_id}/", class.id))?;
+    if plan_student(&rows, stage, lock_at)?.is_none() {
+        return Err(if lock_at != departed {
+            HocbaError::SignedWithClass(st.full_name.clone())
+        } else {
+            HocbaError::AlreadySigned
+        });
+    }
+    Ok((fitting_signer(r, p, stage)?, lock_at, book, i))
 }
 
 /// Stores one signature's row, refused when it is there already (signed meanwhile by a second
@@ -1100,7 +1147,7 @@ pub fn record_json(
     class: &str,
     student: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    record_json_as(r, DATA_FORMAT, year, class, student)
+    record_json_as(r, DATA_FORMAT, year, class, student, None)
 }
 
 /// [`record_json`] in `format`: "tram.hocba.v1", what files signed before review r10 carry
@@ -1112,6 +1159,7 @@ fn record_json_as(
     year: &str,
     class: &str,
     student: &str,
+    version: Option<u32>,
 ) -> Result<Vec<u8>, StoreError> {
     let get = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{student}"));
     let [hk1_in, year_in] = covered_of(r, format, class, student)?;
@@ -1126,6 +1174,7 @@ fn record_json_as(
             keep(year_in, "hk2")?,
             keep(year_in, "cn")?,
         ],
+        version,
     ))
 }
 
@@ -1253,6 +1302,7 @@ fn record_doc(
     class: &str,
     student: &str,
     [hk1, hk2, cn]: [Option<super::StoredResult>; 3],
+    version: Option<u32>,
 ) -> Vec<u8> {
     let value = |row: Option<super::StoredResult>, year_end: bool| {
         let mut v = serde_json::to_value(row).expect("JSON values serialize");
@@ -1262,7 +1312,7 @@ fn record_doc(
         v
     };
     let (hk1, hk2, cn) = (value(hk1, false), value(hk2, false), value(cn, true));
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "format": format,
         "namhoc": year,
         "lop": class,
@@ -1271,6 +1321,11 @@ fn record_doc(
         "hk2": hk2,
         "cn": cn,
     });
+    // The version a signed file is (issue 22): the hub tells a signature whose register line
+    // is still on its way from one the school never made by the school's lines of it.
+    if let Some(v) = version {
+        doc["phienban"] = v.into();
+    }
     serde_json::to_vec_pretty(&doc).expect("JSON values serialize")
 }
 
@@ -1352,9 +1407,15 @@ pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
         Some("tram.hocba.v1") => "tram.hocba.v1",
         _ => DATA_FORMAT,
     };
-    let ours: serde_json::Value =
-        serde_json::from_slice(&record_json_as(r, format, &year, &class, &student)?)
-            .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+    let ours: serde_json::Value = serde_json::from_slice(&record_json_as(
+        r,
+        format,
+        &year,
+        &class,
+        &student,
+        file_version(&doc),
+    )?)
+    .map_err(|e| HocbaError::Damaged(e.to_string()))?;
     Ok(if ours == doc {
         DataCheck::Matches { student }
     } else {
@@ -1369,13 +1430,20 @@ pub(super) fn print(
     book: &super::ClassBook,
     i: usize,
 ) -> Result<Vec<u8>, HocbaError> {
+    print_version(r, book, i, None)
+}
+
+/// [`print`] of the file of `version` to sign: its data names the version.
+fn print_version(
+    r: &impl Read,
+    book: &super::ClassBook,
+    i: usize,
+    version: Option<u32>,
+) -> Result<Vec<u8>, HocbaError> {
     let st = &book.students[i];
-    print_with(
-        r,
-        book,
-        i,
-        record_json(r, &book.class.year, &book.class.id, &st.id)?,
-    )
+    let (y, c) = (&book.class.year, &book.class.id);
+    let data = record_json_as(r, DATA_FORMAT, y, c, &st.id, version)?;
+    print_with(r, book, i, data)
 }
 
 /// [`print`] with the structured data `data` embedded.
@@ -1686,6 +1754,9 @@ pub fn problem_vi(en: &str) -> String {
     if en == NOT_IN_REGISTER {
         return "Chữ ký không có trong sổ ký của trường.".into();
     }
+    if en == NOT_IN_APPROVAL_REGISTER {
+        return "Chữ ký không có trong sổ ký của trường (học bạ hay phê duyệt kế hoạch bài dạy): Trạm của trường không tạo chữ ký này.".into();
+    }
     if en == NOT_IN_RELAYED_REGISTER {
         return "Chữ ký không có trong sổ ký trường gửi lên.".into();
     }
@@ -1823,6 +1894,10 @@ fn finding(en: impl Into<String>, vi: impl Into<String>) -> Finding {
     }
 }
 
+/// What a signature of a file that is no học bạ is called when the approval register of the
+/// lesson plans (`lessons::export::APPROVAL_REGISTER`) does not list it either.
+pub const NOT_IN_APPROVAL_REGISTER: &str = "the signature is not in the school's signature register of lesson-plan approvals (the box never made it)";
+
 /// What a signature not in the school's register is called (the page's words in `problem_vi`).
 pub const NOT_IN_REGISTER: &str =
     "the signature is not in the school's signature register (the box never made it)";
@@ -1887,18 +1962,30 @@ pub const NOT_IN_RELAYED_REGISTER: &str =
     "the signature is not in the signature register the school relayed";
 
 /// The hub's check of a file's signatures (`reports`, in signing order) against the register
-/// its school relayed (`register`: the lines of the student the file's data names). Adds to
-/// each signature the school does not list [`NOT_IN_RELAYED_REGISTER`] and sets its role from
-/// the register; the stage findings and whether the register has not arrived yet for this
-/// version — then nothing is called forged, the file is just not confirmed. Pure.
+/// its school relayed (`register`: the lines of the student the file's data names; `version`:
+/// the version the file's data names, if any). Adds to each signature the school does not list
+/// [`NOT_IN_RELAYED_REGISTER`] and sets its role from the register; the stage findings and
+/// whether the register has not arrived yet for this version — then nothing is called forged,
+/// the file is just not confirmed. Pure.
+///
+/// The relay's order decides (issue 22): the school writes a signature's line in the
+/// transaction that signs, into one outbox numbered in order; the hub stores batches in
+/// sequence, never past a gap (`store_batch`), so holding a line means holding every line the
+/// school wrote before it. A student's lines are written in (version, stage) order — the
+/// principal's over the homeroom teacher's, a new version only after the last. So a signature
+/// of stage `s` of version `v` that is not listed is forged only when the hub holds a line of
+/// the student at (v, s) or after; else it is still on its way. A version not known (neither
+/// the file's data nor its first signature's line names it) proves nothing: pending.
 pub fn check_relayed(
     reports: &mut [pades::SignatureReport],
     register: &[RegisterEntry],
+    version: Option<u32>,
 ) -> (Vec<Finding>, bool) {
     let mut pending = false;
     let mut stages = Vec::with_capacity(reports.len());
-    // The version the homeroom teacher's signature (the first) belongs to, once found.
-    let mut version = None;
+    // The version: the homeroom teacher's (first) signature's line, else the file's data.
+    let mut version = version;
+    let order = |stage: Stage| stage as u8;
     for (i, rep) in reports.iter_mut().enumerate() {
         let entry = register_entry(register, rep);
         if let Some(e) = entry {
@@ -1913,17 +2000,17 @@ pub fn check_relayed(
         if rep.signature_sha256.is_empty() {
             continue;
         }
-        // Not listed: the school's lines may still be on their way (a version signed since the
-        // last relay round) — unless the school already sent this stage of this version, or
-        // anything at all of the student while the first signature is unknown.
-        let stage_sent = match (i, version) {
-            (0, _) => !register.is_empty(),
-            (_, Some(v)) => register
-                .iter()
-                .any(|e| e.version == v && e.stage == Stage::Principal),
-            (_, None) => true,
+        let stage = if i == 0 {
+            Stage::Gvcn
+        } else {
+            Stage::Principal
         };
-        if stage_sent {
+        let passed = version.is_some_and(|v| {
+            register
+                .iter()
+                .any(|e| (e.version, order(e.stage)) >= (v, order(stage)))
+        });
+        if passed {
             rep.problems.push(NOT_IN_RELAYED_REGISTER.into());
         } else {
             pending = true;
@@ -2390,7 +2477,7 @@ mod tests {
         // A file made in the old format still matches the same records.
         cn(9, "promoted", true);
         let rx = store.read().unwrap();
-        let old = record_json_as(&rx, "tram.hocba.v1", "2026", "2026-9a1", "hs-a").unwrap();
+        let old = record_json_as(&rx, "tram.hocba.v1", "2026", "2026-9a1", "hs-a", None).unwrap();
         assert!(String::from_utf8_lossy(&old).contains("\"promoted\""));
         let mut layout = super::super::pdf::Layout::new(false);
         layout.line(10.0, false, "Học bạ");
@@ -2502,8 +2589,10 @@ mod tests {
     }
 
     /// The hub's check against a school's relayed register: a listed signature takes the
-    /// register's stage; an unlisted one is "not in the register" when the school already sent
-    /// that stage of the version (a forgery), "not arrived yet" when it has not.
+    /// register's stage; an unlisted one is "not in the register" only when the hub holds the
+    /// school's lines of the student up to and including that stage of that version (the relay
+    /// keeps the outbox order), "not arrived yet" otherwise — older versions arrived is not
+    /// enough (issue 22).
     #[test]
     fn the_hub_tells_a_forged_signature_from_a_register_still_on_its_way() {
         let report = |sig: &str| {
@@ -2526,26 +2615,62 @@ mod tests {
         };
         let both = [line("g1", 1, Stage::Gvcn), line("p1", 1, Stage::Principal)];
         let mut reps = [report("g1"), report("p1")];
-        let (f, pending) = check_relayed(&mut reps, &both);
+        let (f, pending) = check_relayed(&mut reps, &both, Some(1));
         assert!(f.is_empty() && !pending, "{f:?}");
         assert!(reps.iter().all(|r| r.problems.is_empty()));
         assert_eq!(reps[1].role.as_deref(), Some("Phó hiệu trưởng"));
-        // Another principal-stage signature over the real GVCN one: forged.
-        let mut reps = [report("g1"), report("minted")];
-        let (_, pending) = check_relayed(&mut reps, &both);
-        assert!(!pending);
-        assert_eq!(reps[1].problems, [NOT_IN_RELAYED_REGISTER]);
+        // Another principal-stage signature over the real GVCN one: forged, the school sent
+        // that stage of version 1 — with or without a version in the file's data.
+        for named in [Some(1), None] {
+            let mut reps = [report("g1"), report("minted")];
+            let (_, pending) = check_relayed(&mut reps, &both, named);
+            assert!(!pending);
+            assert_eq!(reps[1].problems, [NOT_IN_RELAYED_REGISTER]);
+        }
         // The school has sent only the GVCN line of version 1: not arrived yet.
         let mut reps = [report("g1"), report("p1")];
-        let (f, pending) = check_relayed(&mut reps, &both[..1]);
+        let (f, pending) = check_relayed(&mut reps, &both[..1], Some(1));
         assert!(pending && reps[1].problems.is_empty(), "{f:?}");
-        // Nothing of the student yet: pending too; a first signature the school never listed
-        // while it listed others of the student: forged.
+        // Nothing of the student yet: pending.
         let mut reps = [report("g9"), report("p9")];
-        assert!(check_relayed(&mut reps, &[]).1);
+        assert!(check_relayed(&mut reps, &[], Some(1)).1);
+        // Version 2 signed since the last relay round: version 1's lines are at the hub, not
+        // version 2's — waiting, never "forged" (the false alarm of issue 22).
+        for sent in [&both[..], &both[..1]] {
+            let mut reps = [report("g2"), report("p2")];
+            let (f, pending) = check_relayed(&mut reps, sent, Some(2));
+            assert!(pending, "{f:?}");
+            assert!(reps.iter().all(|r| r.problems.is_empty()), "{reps:?}");
+        }
+        // Version 2's homeroom line has arrived, not yet its principal's: the first is
+        // confirmed, the second waits.
+        let mut two = both.to_vec();
+        two.push(line("g2", 2, Stage::Gvcn));
+        let mut reps = [report("g2"), report("p2")];
+        let (_, pending) = check_relayed(&mut reps, &two, None);
+        assert!(pending && reps.iter().all(|r| r.problems.is_empty()));
+        // A first signature the school never listed, for a version whose homeroom line (or a
+        // later one) the hub holds: forged. So is a version 1 file once version 2 arrived.
         let mut reps = [report("g9"), report("p1")];
-        check_relayed(&mut reps, &both);
+        check_relayed(&mut reps, &both, Some(1));
         assert_eq!(reps[0].problems, [NOT_IN_RELAYED_REGISTER]);
+        let mut reps = [report("g9"), report("p9")];
+        let (_, pending) = check_relayed(&mut reps, &two, Some(1));
+        assert!(!pending);
+        assert_eq!(reps[0].problems, [NOT_IN_RELAYED_REGISTER]);
+        assert_eq!(reps[1].problems, [NOT_IN_RELAYED_REGISTER]);
+        // A principal's line of version 1 that never existed, version 2 since arrived: the
+        // school wrote nothing more for version 1, so a principal signature of it is forged.
+        let only = [line("g1", 1, Stage::Gvcn), line("g2", 2, Stage::Gvcn)];
+        let mut reps = [report("g1"), report("minted")];
+        let (_, pending) = check_relayed(&mut reps, &only, None);
+        assert!(!pending);
+        assert_eq!(reps[1].problems, [NOT_IN_RELAYED_REGISTER]);
+        // No version known at all (a file signed before files named theirs, first signature
+        // not listed): nothing proves it forged — not confirmed, waiting.
+        let mut reps = [report("g9"), report("p9")];
+        let (_, pending) = check_relayed(&mut reps, &two, None);
+        assert!(pending && reps.iter().all(|r| r.problems.is_empty()));
     }
 
     /// The data embedded before signing is read back out of the signed file and compared with

@@ -69,3 +69,126 @@ pub fn move_student(tx: &mut Tx<'_>, id: &str, to_class: &str) -> Result<Student
     school::save_student(tx, s.clone(), "student.move")?;
     Ok(s)
 }
+
+/// Runs `change` — anything that may change who is on a class's roll: a transfer out, a
+/// withdrawal, a register strike, a re-enrolment, a new student, a sheet import — and refuses
+/// it (so the transaction writes nothing) when it changes the roll of a term locked for the
+/// class. A locked term is what the học bạ are signed under and its results are stored: the
+/// roll drops a student who left, so a departure dated inside a locked term would silently
+/// change the locked class book (issue 22). The roll of a term changes when a student leaves or
+/// enters on or before its last day; a departure after the locked terms (a transfer in the
+/// summer after the year was locked) changes none and stays possible — her signed học bạ of
+/// the year stands. An entry after the last term (the summer) is on the roll of term II.
+/// Moves between classes are [`move_student`]'s (refused while either class's year is locked).
+pub fn guard_roll<R>(
+    tx: &mut Tx<'_>,
+    change: impl FnOnce(&mut Tx<'_>) -> Result<R, SchoolError>,
+) -> Result<R, SchoolError> {
+    let before: std::collections::HashMap<String, Student> =
+        tx.scan(&school::STUDENTS, "")?.into_iter().collect();
+    let out = change(tx)?;
+    for (id, after) in tx.scan(&school::STUDENTS, "")? {
+        let was_on_roll = before.get(&id).filter(|s| s.left.is_none());
+        match (was_on_roll, &after.left) {
+            (Some(was), Some(left)) => {
+                // A line struck as opened by mistake takes the student off every term she was
+                // listed in, from her entry.
+                let date = match left.kind {
+                    school::DepartureKind::Struck => entry_date(tx, &after)?,
+                    _ => left.date.clone(),
+                };
+                check_roll_change(tx, &was.class_id, &was.full_name, &date, Change::Leaves)?;
+            }
+            (None, None) => {
+                let date = entry_date(tx, &after)?;
+                check_roll_change(tx, &after.class_id, &after.full_name, &date, Change::Enters)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Change {
+    Leaves,
+    Enters,
+}
+
+/// The day a student entered the roll she is on (ISO): her current register line's, else her
+/// transfer in's, else today.
+fn entry_date(tx: &Tx<'_>, s: &Student) -> Result<String, SchoolError> {
+    if let Some(line) = school::register::line_of(tx, &s.id)? {
+        return Ok(line.entered_on);
+    }
+    Ok(match &s.arrived {
+        Some(a) => a.date.clone(),
+        None => school::changes::today(tx).to_string(),
+    })
+}
+
+/// The terms of the class's year whose roll a student leaving or entering on `date` changes:
+/// those not ended before that day (a term without a readable last day counts), in order; for
+/// an entry after the last term, term II. Refused when one of them is locked for the class.
+fn check_roll_change(
+    tx: &Tx<'_>,
+    class_id: &str,
+    name: &str,
+    date: &str,
+    change: Change,
+) -> Result<(), SchoolError> {
+    let Ok(class) = super::class_of(tx, class_id) else {
+        return Ok(());
+    };
+    let day = date.parse::<jiff::civil::Date>().ok();
+    let mut terms = tx
+        .get(&school::YEARS, &class.year)?
+        .map(|y| y.terms)
+        .unwrap_or_default();
+    terms.sort_by(|a, b| a.start.cmp(&b.start));
+    let mut touched: Vec<(super::TermId, Option<jiff::civil::Date>)> = Vec::new();
+    for (at, term) in super::TermId::BOTH.into_iter().enumerate() {
+        let end = terms
+            .get(at)
+            .and_then(|t| t.end.parse::<jiff::civil::Date>().ok());
+        let ended_before = matches!((end, day), (Some(end), Some(day)) if end < day);
+        if !ended_before {
+            touched.push((term, end));
+        }
+    }
+    if touched.is_empty() && change == Change::Enters {
+        touched.push((super::TermId::Hk2, None));
+    }
+    for (term, end) in touched {
+        if !super::is_class_locked(tx, &class, term)? {
+            continue;
+        }
+        let till = end
+            .map(|e| format!(" (kết thúc ngày {})", e.strftime("%d/%m/%Y")))
+            .unwrap_or_default();
+        let on = school::changes::vi_date(date);
+        let term_name = match term {
+            super::TermId::Hk1 => "học kì I",
+            super::TermId::Hk2 => "học kì II",
+        };
+        let (what, instead) = match change {
+            Change::Leaves => (
+                format!(
+                    "học sinh {name} rời lớp ngày {on} thì danh sách lớp của {term_name}, kết quả đã lưu và học bạ ký theo đó sẽ bị thay đổi"
+                ),
+                "Nếu học sinh rời trường sau khi học kì kết thúc, hãy ghi đúng ngày đó",
+            ),
+            Change::Enters => (
+                format!(
+                    "học sinh {name} vào lớp ngày {on} thì danh sách lớp của {term_name} đã khoá sẽ bị thay đổi"
+                ),
+                "Nếu học sinh vào lớp sau khi học kì kết thúc, hãy ghi đúng ngày đó",
+            ),
+        };
+        return Err(SchoolError::Invalid(format!(
+            "Lớp {} đã khoá sổ {term_name}{till}: {what}. {instead}; nếu không, Ban giám hiệu mở khoá sổ {term_name} của lớp (có lí do) trước, rồi khoá sổ và ký học bạ lại.",
+            class.name
+        )));
+    }
+    Ok(())
+}

@@ -65,7 +65,9 @@ impl From<super::hocba::HocbaError> for ApiError {
             | H::Quarantined
             | H::WrongRole(_) => StatusCode::FORBIDDEN,
             H::NotNamedPrincipal(_) => StatusCode::FORBIDDEN,
-            H::StillOnRoll(..) | H::NoTermToSign(_) | H::RecordChanged => StatusCode::CONFLICT,
+            H::StillOnRoll(..) | H::NoTermToSign(_) | H::RecordChanged | H::SignedWithClass(_) => {
+                StatusCode::CONFLICT
+            }
             H::YearNotLocked(_)
             | H::HomeroomFirst
             | H::AlreadySigned
@@ -116,7 +118,10 @@ async fn hocba_verify(
     }
     let store = s.store.clone();
     let done = tokio::task::spawn_blocking(move || {
-        super::hocba::verify_upload(&store.read()?, store.dir(), &bytes)
+        let rx = store.read()?;
+        let mut v = super::hocba::verify_upload(&rx, store.dir(), &bytes)?;
+        approval_register(&rx, &mut v)?;
+        Ok(v)
     })
     .await
     .map_err(ApiError::internal)?;
@@ -129,6 +134,56 @@ async fn hocba_verify(
         )),
         other => Ok(Json(other?)),
     }
+}
+
+/// A signed PDF that is no học bạ may be a month's lesson-plan approval (`lessons::export`):
+/// its signatures are looked up in the approval register (issue 22) — one the box made says
+/// which month and tổ it approved, one it did not make is "not in the register", as a học bạ's
+/// would be.
+fn approval_register(
+    rx: &crate::store::Rx,
+    v: &mut super::hocba::Verification,
+) -> Result<(), super::hocba::HocbaError> {
+    if !v.problems.contains(&super::hocba::not_hocba_finding().en) {
+        return Ok(());
+    }
+    let mut found = Vec::new();
+    for sig in &mut v.signatures {
+        let r = &sig.report;
+        match crate::lessons::export::approval_signature(rx, &r.cert_sha256, &r.signature_sha256)? {
+            Some(line) => found.push(line),
+            None if !r.signature_sha256.is_empty() => {
+                sig.report
+                    .problems
+                    .push(super::hocba::NOT_IN_APPROVAL_REGISTER.into());
+                sig.problems_vi.push(super::hocba::problem_vi(
+                    super::hocba::NOT_IN_APPROVAL_REGISTER,
+                ));
+                v.valid = false;
+            }
+            None => {}
+        }
+    }
+    if let Some(line) = found.first() {
+        let month = line
+            .month
+            .split_once('-')
+            .map_or(line.month.clone(), |(y, m)| format!("{m}/{y}"));
+        let dept = match &line.department {
+            Some(d) => {
+                let name = rx
+                    .get(&crate::school::DEPARTMENTS, d)?
+                    .map_or(d.clone(), |x| x.name);
+                format!(", tổ {name}")
+            }
+            None => String::new(),
+        };
+        v.note = Some(format!(
+            "Bản phê duyệt kế hoạch bài dạy tháng {month}{dept} (bản {}): chữ ký của {} có trong sổ ký của trường.",
+            line.version, line.signer
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -396,6 +396,51 @@ impl MonthApproval {
     }
 }
 
+/// The signature register of the approval PDFs (issue 22): one line per PAdES-signed month
+/// approval, keyed like [`APPROVALS`] ("{yyyy-mm}/{nnnn}"), naming the signer's certificate
+/// and the signature value by their SHA-256, the month and the tổ approved — no file. Written
+/// in the transaction that signs, so a principal's signature minted outside the box (a
+/// certificate from a stolen CA key chains too) is told from the school's own on the verify
+/// page. Relayed as `approval_signature`, as the học bạ register is; listed in `app/schema.rs`.
+pub const APPROVAL_REGISTER: Collection<ApprovalSignature> = Collection::new(
+    "lessons.approval_register.v1",
+    AuditPolicy::Values,
+    Some("approval_signature"),
+);
+
+/// One line of [`APPROVAL_REGISTER`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApprovalSignature {
+    /// "yyyy-mm".
+    pub month: String,
+    pub version: u32,
+    /// The tổ whose plans the approval was for; `None`: every tổ of the month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The signer's name as the certificate says it.
+    pub signer: String,
+    /// SHA-256 of the signer's certificate (DER), hex.
+    pub cert_sha256: String,
+    /// SHA-256 of the CMS signature value, hex (a time-stamp added later leaves it as it is).
+    pub signature_sha256: String,
+}
+
+/// The register line of a signature (its certificate's and value's SHA-256), if the box made
+/// it for a month approval.
+pub fn approval_signature(
+    r: &impl Read,
+    cert_sha256: &str,
+    signature_sha256: &str,
+) -> Result<Option<ApprovalSignature>, StoreError> {
+    if cert_sha256.is_empty() || signature_sha256.is_empty() {
+        return Ok(None);
+    }
+    Ok(r.scan(&APPROVAL_REGISTER, "")?
+        .into_iter()
+        .map(|(_, e)| e)
+        .find(|e| e.cert_sha256 == cert_sha256 && e.signature_sha256 == signature_sha256))
+}
+
 /// The approver's PAdES key for one approval, unlocked by the route with her PIN, and the
 /// school signing CA the school's certificates chain to (an imported one brings its own).
 pub struct PadesKey {
@@ -425,6 +470,7 @@ pub fn record_month_approval(
     tx: &mut crate::store::Tx<'_>,
     p: &Principal,
     month: &str,
+    department: Option<&str>,
     key: Option<&PadesKey>,
 ) -> Result<MonthApproval, LessonError> {
     let now = tx.now();
@@ -473,12 +519,26 @@ pub fn record_month_approval(
         pdf: base64::engine::general_purpose::STANDARD.encode(&bytes),
         timestamp: None,
     };
-    tx.put(
-        &APPROVALS,
-        &format!("{month}/{version:04}"),
-        &row,
-        "lessons.month_approval_pdf",
-    )?;
+    let row_key = format!("{month}/{version:04}");
+    tx.put(&APPROVALS, &row_key, &row, "lessons.month_approval_pdf")?;
+    if let Some(signer) = &row.signed_by {
+        let (cert_sha256, signature_sha256) = crate::pki::pades::newest_signature_ids(&bytes)
+            .map_err(|e| LessonError::State(e.to_string()))?;
+        let line = ApprovalSignature {
+            month: month.to_string(),
+            version,
+            department: department.map(str::to_string),
+            signer: signer.clone(),
+            cert_sha256,
+            signature_sha256,
+        };
+        tx.put(
+            &APPROVAL_REGISTER,
+            &row_key,
+            &line,
+            "lessons.approval_registered",
+        )?;
+    }
     Ok(row)
 }
 

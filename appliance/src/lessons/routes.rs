@@ -433,7 +433,8 @@ async fn approve_month(
     let month = b.month.clone();
     let (out, approval) = write(&s, &u, move |tx| {
         let out = super::approve_month(tx, &p, &month, dept.as_deref(), &listed, &key)?;
-        let approval = export::record_month_approval(tx, &p, &month, pades.as_ref())?;
+        let approval =
+            export::record_month_approval(tx, &p, &month, dept.as_deref(), pades.as_ref())?;
         Ok((out, approval))
     })
     .await?;

@@ -287,7 +287,7 @@ async fn create_student(
             st.arrived = Some(a);
         }
         super::changes::check_birth(tx, &st.dob, &st.class_id)?;
-        super::add_student(tx, st)
+        crate::gradebook::moves::guard_roll(tx, |tx| super::add_student(tx, st))
     })
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "student": st }))).into_response())
@@ -384,18 +384,21 @@ async fn import_students(
             }
             // A class change within the year carries the scores (gradebook::moves); into
             // another year's class (next year's lists) the old year's rows stay where they are.
-            import::apply_students_moving(tx, &plan, &confirmed, &|tx, id, to| {
-                let same_year = match (tx.get(&super::STUDENTS, id)?, tx.get(&super::CLASSES, to)?)
-                {
-                    (Some(st), Some(to)) => tx
-                        .get(&super::CLASSES, &st.class_id)?
-                        .is_some_and(|from| from.year == to.year),
-                    _ => false,
-                };
-                if same_year {
-                    crate::gradebook::moves::move_student(tx, id, to)?;
-                }
-                Ok(())
+            // A new or returning student may not enter the roll of a locked term.
+            crate::gradebook::moves::guard_roll(tx, |tx| {
+                import::apply_students_moving(tx, &plan, &confirmed, &|tx, id, to| {
+                    let same_year =
+                        match (tx.get(&super::STUDENTS, id)?, tx.get(&super::CLASSES, to)?) {
+                            (Some(st), Some(to)) => tx
+                                .get(&super::CLASSES, &st.class_id)?
+                                .is_some_and(|from| from.year == to.year),
+                            _ => false,
+                        };
+                    if same_year {
+                        crate::gradebook::moves::move_student(tx, id, to)?;
+                    }
+                    Ok(())
+                })
             })
         })?;
         let mut out = student_plan_json(&plan);
@@ -613,7 +616,7 @@ async fn transfer_out(
     u.require(Action::ManageSchool)?;
     let t = json_body(b)?;
     let x = write(&s, &u, move |tx| {
-        super::changes::transfer_out(tx, &student, t)
+        crate::gradebook::moves::guard_roll(tx, |tx| super::changes::transfer_out(tx, &student, t))
     })
     .await?;
     Ok(Json(json!({ "student": x })))
@@ -627,7 +630,10 @@ async fn withdraw(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let w = json_body(b)?;
-    let x = write(&s, &u, move |tx| super::changes::withdraw(tx, &student, w)).await?;
+    let x = write(&s, &u, move |tx| {
+        crate::gradebook::moves::guard_roll(tx, |tx| super::changes::withdraw(tx, &student, w))
+    })
+    .await?;
     Ok(Json(json!({ "student": x })))
 }
 
@@ -658,7 +664,10 @@ async fn re_enrol(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let r = json_body(b)?;
-    let x = write(&s, &u, move |tx| super::changes::re_enrol(tx, &student, r)).await?;
+    let x = write(&s, &u, move |tx| {
+        crate::gradebook::moves::guard_roll(tx, |tx| super::changes::re_enrol(tx, &student, r))
+    })
+    .await?;
     Ok(Json(json!({ "student": x })))
 }
 
@@ -728,7 +737,9 @@ async fn strike_line(
         )))
     })?;
     let x = write(&s, &u, move |tx| {
-        super::register::strike(tx, number, &body.reason, body.after)
+        crate::gradebook::moves::guard_roll(tx, |tx| {
+            super::register::strike(tx, number, &body.reason, body.after)
+        })
     })
     .await?;
     Ok(Json(json!({ "line": x })))

@@ -377,6 +377,11 @@ pub struct HocbaPanel {
 /// One student's signed học bạ on the class page.
 pub struct HocbaStudent {
     pub name: String,
+    /// The student left the class (her one-student học bạ, the hồ sơ chuyển trường):
+    /// "Chuyển trường ngày …", as the register says it.
+    pub left: Option<String>,
+    /// The student's page (her signed file is downloaded from it).
+    pub id: String,
     pub newest: HocbaVersion,
     /// Older versions, newest first (kept, replaced by a correction).
     pub older: Vec<HocbaVersion>,
@@ -387,12 +392,21 @@ pub struct HocbaVersion {
     pub signatures: Vec<HocbaSignature>,
 }
 
+impl HocbaVersion {
+    /// Both signatures a học bạ needs: the homeroom teacher's and BGH's over it.
+    pub fn complete(&self) -> bool {
+        self.signatures.iter().any(|g| g.stage == "BGH")
+    }
+}
+
 /// One signature as the list shows it.
 pub struct HocbaSignature {
     /// "GVCN" or "BGH".
     pub stage: &'static str,
     /// "name — role".
     pub signer: String,
+    /// The signer's name alone (the one-line summary).
+    pub name: String,
     /// dd/mm/yyyy HH:MM, the school's clock.
     pub time: String,
     /// The district's time-stamp, the same way; none yet (offline, or signed over).
@@ -503,6 +517,7 @@ fn hocba_panel(
                 super::hocba::Stage::Principal => "BGH",
             },
             signer: format!("{} — {}", v.signer_name, v.signer_role),
+            name: v.signer_name.clone(),
             time: local_time(v.at),
             timestamp: v.timestamp.map(local_time),
             sha: v.sha256.chars().take(16).collect(),
@@ -514,10 +529,19 @@ fn hocba_panel(
         let st = match students.last_mut() {
             Some(st) if last.as_deref() == Some(v.student.as_str()) => st,
             _ => {
+                // A student no longer on the roll (she left: her one-student học bạ) is
+                // named from her record and marked with the departure (issue 22).
+                let (name, left) = match names.get(v.student.as_str()) {
+                    Some(n) => (n.to_string(), None),
+                    None => match rx.get(&crate::school::STUDENTS, &v.student)? {
+                        Some(st) => (st.full_name, st.left.map(|d| d.describe())),
+                        None => (v.student.clone(), None),
+                    },
+                };
                 students.push(HocbaStudent {
-                    name: names
-                        .get(v.student.as_str())
-                        .map_or(v.student.clone(), |n| n.to_string()),
+                    name,
+                    left,
+                    id: v.student.clone(),
                     newest: fresh,
                     older: Vec::new(),
                 });

@@ -1312,3 +1312,111 @@ fn a_settings_change_keeps_the_readings_it_does_not_name() {
     let e = save(serde_json::json!({"regular_count": {"toan": 0}})).unwrap_err();
     assert_eq!(e.code(), "bad_settings");
 }
+
+/// Issue 22: who is on the roll of a locked term does not change. The demo's 9A1 has its year
+/// locked and signed; with the school's dates ending term I on 20/12/2026 and term II on
+/// 10/01/2027 (the test's today is 15/01/2027), a transfer out dated inside either term is
+/// refused naming the lock — nothing written —, one dated after the year (the summer) is
+/// accepted, and then her học bạ of the year is the one signed with the class: signing her
+/// file alone is refused rather than making a second version. A re-enrolment into the class
+/// (its current term, the year, is locked) is refused too, and so is a new student.
+#[test]
+fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
+    let f = fixture();
+    let class_id = "2026-9a1";
+    let office = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    let rx = f.store.read().unwrap();
+    let class = class_of(&rx, class_id).unwrap();
+    drop(rx);
+    f.store
+        .write(&office, |tx| {
+            let mut y = tx.get(&school::YEARS, &class.year)?.unwrap();
+            y.terms.sort_by(|a, b| a.start.cmp(&b.start));
+            y.terms[0].end = "2026-12-20".into();
+            y.terms[1].start = "2026-12-21".into();
+            y.terms[1].end = "2027-01-10".into();
+            tx.put(&school::YEARS, &class.year, &y, "test")
+        })
+        .unwrap();
+    let rx = f.store.read().unwrap();
+    let pupils = school::students_of_class(&rx, class_id).unwrap();
+    drop(rx);
+    let out = |date: &str| school::changes::TransferOut {
+        date: date.into(),
+        to_school: "THCS Lê Lợi".into(),
+        reason: "Chuyển nhà".into(),
+    };
+    let leave = |id: &str, date: &str| {
+        f.store.write(&office, |tx| {
+            moves::guard_roll(tx, |tx| school::changes::transfer_out(tx, id, out(date)))
+        })
+    };
+    for (date, term) in [("2026-12-01", "học kì I"), ("2027-01-05", "học kì II")] {
+        let e = leave(&pupils[1].id, date).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("Lớp {} đã khoá sổ {term}", class.name))
+                && e.contains(&pupils[1].full_name),
+            "{e}"
+        );
+    }
+    let rx = f.store.read().unwrap();
+    assert!(
+        rx.get(&school::STUDENTS, &pupils[1].id)
+            .unwrap()
+            .unwrap()
+            .left
+            .is_none()
+    );
+    drop(rx);
+    leave(&pupils[0].id, "2027-01-12").unwrap();
+    let homeroom = principal(&f.store, class.homeroom.as_deref().unwrap());
+    let rx = f.store.read().unwrap();
+    let e = hocba::check_may_sign_student(&rx, &homeroom, &pupils[0].id, hocba::Stage::Gvcn)
+        .err()
+        .unwrap();
+    assert!(matches!(e, hocba::HocbaError::SignedWithClass(_)), "{e}");
+    drop(rx);
+    // Back into the class (its year locked): refused; a new student too.
+    let e = f
+        .store
+        .write(&office, |tx| {
+            moves::guard_roll(tx, |tx| {
+                school::changes::re_enrol(
+                    tx,
+                    &pupils[0].id,
+                    school::changes::ReEnrolment {
+                        class_id: class_id.into(),
+                        date: "2027-01-14".into(),
+                        from_school: None,
+                    },
+                )
+            })
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("đã khoá sổ học kì II") && e.contains("vào lớp"),
+        "{e}"
+    );
+    let newcomer = Student {
+        id: String::new(),
+        full_name: "Lê Văn Mới".into(),
+        dob: pupils[1].dob.clone(),
+        gender: "Nam".into(),
+        ma_dinh_danh: "079212000999".into(),
+        class_id: class_id.into(),
+        arrived: None,
+        left: None,
+    };
+    let e = f
+        .store
+        .write(&office, |tx| {
+            moves::guard_roll(tx, |tx| school::add_student(tx, newcomer))
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("đã khoá sổ học kì I"), "{e}");
+}
