@@ -501,10 +501,15 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         .unwrap_or_else(|| "none".into())
                 );
                 println!(
-                    "  time-stamp: {}",
+                    "  time-stamp: {}{}",
                     r.timestamp
                         .map(tram::gradebook::hocba::local_time)
-                        .unwrap_or_else(|| "none".into())
+                        .unwrap_or_else(|| "none".into()),
+                    if r.timestamp_document {
+                        " (a document time-stamp after the last signature)"
+                    } else {
+                        ""
+                    }
                 );
                 println!(
                     "  signed bytes: {}{}",
