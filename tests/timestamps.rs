@@ -22,6 +22,7 @@ const PIN: &str = "135792";
 
 on_both_storages!(
     a_class_signed_online_and_offline_is_time_stamped_by_the_hub,
+    signatures_signed_over_offline_get_a_document_time_stamp,
     the_hubs_time_stamping_authority_answers_enrolled_schools_only,
 );
 
@@ -436,6 +437,233 @@ fn check_with_validators(file: &Path, ca: &Path, tsa: &Path, scratch: &Path) {
     assert_eq!(report.matches("judged VALID").count(), 2, "{report}");
 }
 
+/// Issue 22: a học bạ signed by the homeroom teacher and then the principal while the link is
+/// down. When it comes back, the principal's signature gets its own token and the homeroom
+/// teacher's — signed over, it can no longer take one — is dated by a document time-stamp
+/// revision after both (PAdES B-LTA's mechanism): no signing again, every signature dated,
+/// the stored file is the exported one. pdfsig keeps both signatures valid and lists the
+/// time-stamp; pyHanko judges both valid and the document time-stamp intact and trusted; one
+/// changed byte breaks all of them. The queue is empty afterwards.
+fn signatures_signed_over_offline_get_a_document_time_stamp() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let hub = Hub::start(hub_dir.path());
+    let link = Proxy::start(hub.port);
+    let homeroom = lock_year(&data);
+    issue_signer(&data, &homeroom, "gvcn");
+    issue_signer(&data, "hieutruong", "hieu-truong");
+    let o = enroll(
+        data.to_str().unwrap(),
+        &format!("http://127.0.0.1:{}", link.port),
+        &hub.token("79000701"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    link.set_down(true);
+    let mut s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
+    let b = s.base();
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let sign = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let (code, done) = post(&gvcn, sign.clone(), json!({"stage": "gvcn", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    // The principal signs over while the hub is out of reach (her signing waits for a pass
+    // at most 15 s, then goes ahead).
+    let (code, done) = post(&bgh, sign, json!({"stage": "principal", "pin": PIN}));
+    assert_eq!(code, 200, "{done}");
+    let v = versions(&s, &bgh);
+    assert!(v.iter().all(|r| r["timestamp"].is_null()), "{v:?}");
+    let student = v[0]["student"].as_str().unwrap().to_string();
+    let signed = bytes(&bgh, format!("{b}/grades/hocba/{student}/signed"));
+
+    link.set_down(false);
+    until_stamped(&s, &bgh, "principal");
+    let v = until_stamped(&s, &bgh, "gvcn");
+    assert_eq!(
+        v.len(),
+        2 * done["signed"].as_u64().unwrap() as usize,
+        "{v:?}"
+    );
+    let stamped = bytes(&bgh, format!("{b}/grades/hocba/{student}/signed"));
+    assert!(
+        stamped.len() > signed.len(),
+        "a document time-stamp revision was appended"
+    );
+    let token = common::csrf(&bgh, &b);
+    let r = box_verify(&bgh, &b, &token, stamped.clone());
+    assert_eq!(r["valid"], true, "{r}");
+    let sigs = r["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "the time-stamp is no third signature: {r}");
+    assert_eq!(
+        (
+            &sigs[0]["timestamp_document"],
+            &sigs[1]["timestamp_document"]
+        ),
+        (&json!(true), &json!(false)),
+        "{r}"
+    );
+    assert!(sigs.iter().all(|s| s["timestamp_time"].is_string()), "{r}");
+    // The class's ZIP carries the same file, its manifest the file's SHA-256.
+    let zip = bytes(&bgh, format!("{b}/grades/class/{CLASS}/hocba.zip"));
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let manifest: Value = serde_json::from_reader(z.by_name("manifest.json").unwrap()).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&stamped))
+    };
+    assert!(manifest.to_string().contains(&sha), "{manifest}");
+    let mut tampered = stamped.clone();
+    // A letter of the printed file's /Producer: inside every signed range and the time-stamp's.
+    let first = common::end_of_first_byte_range(&stamped);
+    let at = stamped[..first]
+        .windows(6)
+        .position(|w| w == b"krilla")
+        .map_or(first / 2, |i| i + 1);
+    tampered[at] ^= 0x01;
+    let r = box_verify(&bgh, &b, &token, tampered.clone());
+    assert_eq!(r["valid"], false, "{r}");
+
+    let file = tmp.path().join("lta.pdf");
+    let bad = tmp.path().join("lta-bad.pdf");
+    std::fs::write(&file, &stamped).unwrap();
+    std::fs::write(&bad, &tampered).unwrap();
+    let ca = data.join("keys/signing-ca.crt");
+    let tsa = hub_dir.path().join("keys/tsa.crt");
+    check_document_timestamp(&file, &bad, &ca, &tsa, tmp.path());
+
+    // Nothing waits any more (read once the server let go of the database).
+    s.stop();
+    let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+    let left = tram::gradebook::hocba::stamp_queue(&store.read().unwrap()).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// pdfsig and pyHanko on a file whose GVCN signature is dated by a document time-stamp: `good`
+/// passes, `bad` (one changed byte inside every signed range) fails in both.
+fn check_document_timestamp(good: &Path, bad: &Path, ca: &Path, tsa: &Path, scratch: &Path) {
+    let on_path = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if on_path("pdfsig") && on_path("certutil") {
+        let db = scratch.join("nss-lta");
+        std::fs::create_dir_all(&db).unwrap();
+        let dbarg = format!("sql:{}", db.display());
+        let o = Command::new("certutil")
+            .args(["-N", "--empty-password", "-d", &dbarg])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        for (nick, cert) in [("ca", ca), ("tsa", tsa)] {
+            let o = Command::new("certutil")
+                .args(["-A", "-d", &dbarg, "-n", nick, "-t", "CT,C,C", "-i"])
+                .arg(cert)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        let pdfsig = |f: &Path| {
+            let o = Command::new("pdfsig")
+                .args(["-nssdir", &dbarg])
+                .arg(f)
+                .output()
+                .unwrap();
+            text(&o)
+        };
+        let report = pdfsig(good);
+        // Poppler lists the document time-stamp as a third signature over the whole file; it
+        // does not validate RFC 3161 document time-stamps itself (pyHanko does, below).
+        assert_eq!(report.matches("Signature is Valid").count(), 2, "{report}");
+        assert!(report.contains("Signature #3:"), "{report}");
+        assert!(
+            report.contains("Trạm hub — dấu thời gian (TSA)"),
+            "{report}"
+        );
+        let report = pdfsig(bad);
+        assert_eq!(report.matches("Signature is Valid").count(), 0, "{report}");
+    } else {
+        eprintln!("pdfsig/certutil not installed: pdfsig not run");
+    }
+    let pyhanko = std::env::var_os("TRAM_PYHANKO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv-pyhanko/bin/pyhanko")
+        });
+    if !pyhanko.exists() {
+        eprintln!("pyHanko not installed: not run");
+        return;
+    }
+    let validate = |f: &Path| {
+        let o = Command::new(&pyhanko)
+            .args([
+                "sign",
+                "validate",
+                "--no-revocation-check",
+                "--pretty-print",
+                "--trust-replace",
+                "--trust",
+            ])
+            .arg(ca)
+            .arg("--trust")
+            .arg(tsa)
+            .arg(f)
+            .output()
+            .unwrap();
+        (o.status.success(), text(&o))
+    };
+    let (ok, report) = validate(good);
+    assert!(ok, "{report}");
+    assert_eq!(report.matches("judged VALID").count(), 2, "{report}");
+    // The principal's signature carries its own token.
+    assert_eq!(
+        report.matches("Signature timestamp token:").count(),
+        1,
+        "{report}"
+    );
+    let (ok, report) = validate(bad);
+    assert!(!ok, "{report}");
+    // pyHanko's CLI validates signatures; its API validates the document time-stamp itself.
+    let python = pyhanko.with_file_name("python");
+    let doc_ts = |f: &Path| {
+        let o = Command::new(&python)
+            .arg("-c")
+            .arg(PYHANKO_DOC_TS)
+            .arg(f)
+            .arg(tsa)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert_eq!(doc_ts(good), "1 INTACT:TRUSTED ENTIRE_FILE");
+    let verdict = doc_ts(bad);
+    assert!(
+        verdict.starts_with("1 ") && !verdict.contains("INTACT"),
+        "{verdict}"
+    );
+}
+
+/// pyHanko's validation of each document time-stamp of a file (argv: file, TSA certificate):
+/// prints how many, then each one's summary and coverage.
+const PYHANKO_DOC_TS: &str = r#"
+import sys
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_timestamp
+from pyhanko_certvalidator import ValidationContext
+from pyhanko.keys import load_cert_from_pemder
+with open(sys.argv[1], 'rb') as f:
+    r = PdfFileReader(f)
+    vc = ValidationContext(trust_roots=[load_cert_from_pemder(sys.argv[2])],
+                           revocation_mode='soft-fail', allow_fetching=False)
+    out = [str(len(r.embedded_timestamp_signatures))]
+    for s in r.embedded_timestamp_signatures:
+        st = validate_pdf_timestamp(s, validation_context=vc)
+        out.append(st.summary() + ' ' + st.coverage.name)
+    print(' '.join(out))
+"#;
+
 fn the_hubs_time_stamping_authority_answers_enrolled_schools_only() {
     let hub_dir = tempfile::tempdir().unwrap();
     let hub = Hub::start(hub_dir.path());
@@ -817,7 +1045,7 @@ fn the_approval_pdf_is_time_stamped_when_enrolled() {
     s.stop();
     let o = enroll(data.to_str().unwrap(), &hub.base(), &hub.token("79000701"));
     assert!(o.status.success(), "{}", text(&o));
-    let s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
+    let mut s = Server::start_with(&data, false, &["--relay-school-hours", "off"]);
     let b = s.base();
     let bgh = s.login("hieutruong");
     let d: Value = bgh
@@ -866,4 +1094,9 @@ fn the_approval_pdf_is_time_stamped_when_enrolled() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // It went through the one stamping queue, and left it once stamped.
+    s.stop();
+    let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+    let left = tram::gradebook::hocba::stamp_queue(&store.read().unwrap()).unwrap();
+    assert!(left.is_empty(), "{left:?}");
 }

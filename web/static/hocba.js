@@ -37,7 +37,7 @@
       const problems = s.problems_vi || s.problems || [];
       const ok = problems.length === 0;
       [String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do " + (s.trusted_by || "CA của trường") + " cấp" : "KHÔNG do CA đáng tin cậy cấp",
-       (s.time || "") + (s.timestamp_time ? " (dấu thời gian " + s.timestamp_time + ")" : ""), s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
+       (s.time || "") + (s.timestamp_time ? " (dấu thời gian " + (s.timestamp_document ? "của tài liệu " : "") + s.timestamp_time + ")" : ""), s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
        ok ? "Hợp lệ" : "Không hợp lệ: " + problems.join(" ")].forEach((t) => {
         const td = document.createElement("td");
         td.textContent = t;

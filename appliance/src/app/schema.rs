@@ -12,12 +12,14 @@
 //!   ([`school::migrate::REGISTER_LINES`]).
 //! - 7: library items already shared marked "chưa thẩm định" (not yet vetted)
 //!   ([`library::migrate::VETTING`]).
+//! - 8: the one stamping queue ([`STAMP_QUEUE`]): the signed month approval PDFs without a
+//!   time-stamp, and the GVCN signatures signed over before they got one, join it.
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
 use crate::{auth, dept, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 7;
+pub const SCHEMA_VERSION: u64 = 8;
 
 pub fn schema() -> Schema {
     Schema {
@@ -46,6 +48,7 @@ pub fn schema() -> Schema {
             OPAQUE_STUDENT_IDS,
             school::migrate::REGISTER_LINES,
             library::migrate::VETTING,
+            STAMP_QUEUE,
         ],
     }
 }
@@ -57,6 +60,48 @@ const OPAQUE_STUDENT_IDS: Migration = Migration {
     name: "students: opaque ids",
     run: opaque_student_ids,
 };
+
+/// Schema 8 spans the gradebook's học bạ and the lesson plans' approval PDFs: both wait for
+/// the hub's time-stamp in one queue (`gradebook::hocba::STAMP_WAITING`). Before, the stamper
+/// rescanned every approval PDF each minute, and a GVCN signature the principal signed over
+/// offline left the queue for good; now a document time-stamp can date it.
+const STAMP_QUEUE: Migration = Migration {
+    to: 8,
+    name: "time-stamps: one queue for học bạ and approval PDFs",
+    run: stamp_queue,
+};
+
+fn stamp_queue(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
+    use crate::store::migrate::corrupt;
+    use gradebook::hocba::{APPROVAL_KIND, SIGNED, STAMP_WAITING};
+    let json = |table: &str, k: &str, v: &[u8]| -> Result<serde_json::Value, StoreError> {
+        serde_json::from_slice(v).map_err(|e| corrupt(table, k, e))
+    };
+    let unstamped = |v: &serde_json::Value| v.get("timestamp").is_none_or(|t| t.is_null());
+    let mut rows: Vec<(String, Vec<u8>)> = Vec::new();
+    for (k, v) in tx.rows(lessons::export::APPROVALS.name)? {
+        let row = json(lessons::export::APPROVALS.name, &k, &v)?;
+        if row.get("signed_by").is_some_and(|s| !s.is_null()) && unstamped(&row) {
+            rows.push((k, serde_json::to_vec(APPROVAL_KIND).expect("a string")));
+        }
+    }
+    let approvals = rows.len();
+    let signed = tx.rows(SIGNED.name)?;
+    let keys: std::collections::BTreeSet<&str> = signed.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, v) in &signed {
+        let Some(version) = k.strip_suffix("/1") else {
+            continue;
+        };
+        if keys.contains(format!("{version}/2").as_str()) && unstamped(&json(SIGNED.name, k, v)?) {
+            rows.push((k.clone(), serde_json::to_vec("").expect("a string")));
+        }
+    }
+    let gvcn = rows.len() - approvals;
+    tx.insert(STAMP_WAITING.name, rows)?;
+    Ok(format!(
+        "{approvals} approval PDFs and {gvcn} signed-over GVCN signatures wait for a time-stamp"
+    ))
+}
 
 fn opaque_student_ids(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
     let others: Vec<&school::migrate::StudentRefs> = gradebook::migrate::STUDENT_REFS

@@ -112,12 +112,23 @@ pub fn fill_register(store: &Store, now: jiff::Timestamp) -> Result<usize, Hocba
     Ok(missing.len())
 }
 
-/// The signatures still waiting for the district's time-stamp (PAdES B-T), by the key of their
-/// row in [`SIGNED`]: only the newest signature of a version, since a time-stamp rewrites the
-/// signature's unsigned part and the next signer's byte range covers it. The relay's stamper
-/// (`relay::stamp`) works through it while the link is up; listed in `app/schema.rs`.
+/// The one queue of signed files waiting for the district's time-stamp, which the relay's
+/// stamper (`relay::stamp`) works through while the link is up: a học bạ signature by the key of
+/// its row in [`SIGNED`] (the value empty — [`HOCBA_KIND`]), a signed month approval PDF of
+/// lesson plans by its key in `lessons::export::APPROVALS` (the value [`APPROVAL_KIND`]; the
+/// keys of the two never look alike: four parts and two). A row is removed when its file is
+/// stamped or can never be; a pass reads only what waits. The newest signature of a file gets
+/// a token of its own (PAdES B-T); one signed over before it could (a GVCN signature made
+/// offline, then the principal's) is dated by a document time-stamp after the last signature.
+/// Listed in `app/schema.rs`.
 pub const STAMP_WAITING: Collection<String> =
     Collection::new("gradebook.hocba_unstamped.v1", AuditPolicy::Values, None);
+
+/// [`STAMP_WAITING`]'s value for a học bạ signature (as rows were written before the queue
+/// was shared).
+pub const HOCBA_KIND: &str = "";
+/// [`STAMP_WAITING`]'s value for a month approval PDF of lesson plans.
+pub const APPROVAL_KIND: &str = "lessons.month_approval";
 
 /// The chains of licensed-CA certificates replaced by earlier versions of Trạm, which kept
 /// them, keyed by the account and the replaced certificate's SHA-256. Written no more and read
@@ -158,8 +169,9 @@ pub fn stamp_pass_ended(covered: u64) {
 /// class's signatures still waits for a time-stamp and the box has a stamper, asks for a pass
 /// now and waits for it, at most `limit`. Only the newest signature of a file can take a stamp
 /// (the next signer's byte range covers the earlier /Contents), so a principal signing seconds
-/// after the GVCN left part of the GVCN signatures unstamped for good (review r10: 23/40). A
-/// hub out of reach costs at most `limit`; those signatures then stay without (see README).
+/// after the GVCN left part of the GVCN signatures without a token of their own (review r10:
+/// 23/40). A hub out of reach costs at most `limit`; those signatures are then dated by a
+/// document time-stamp once the link is back (see STAMP_WAITING).
 /// `prefix` picks the signatures waited for by their key in [`SIGNED`]: "{class}/" for the
 /// class, "{class}/{student}/" for one student who left (review r11 #2: that path signed ~80 ms
 /// after the GVCN without waiting, and the GVCN signature never got its stamp).
@@ -1106,8 +1118,7 @@ pub fn check_may_sign_student(
 }
 
 /// Stores one signature's row, refused when it is there already (signed meanwhile by a second
-/// click). The new signature waits for its time-stamp; the one it was signed over can no
-/// longer get one (see STAMP_WAITING).
+/// click). The new signature waits for its time-stamp (see STAMP_WAITING).
 fn put_signature(tx: &mut crate::store::Tx<'_>, r: &SignedHocba) -> Result<(), HocbaError> {
     let key = format!(
         "{}/{}/{:04}/{}",
@@ -1123,11 +1134,14 @@ fn put_signature(tx: &mut crate::store::Tx<'_>, r: &SignedHocba) -> Result<(), H
     // The signature register line in the same transaction: every signing path (the class, one
     // student) writes it here, so no signature the box made is missing from the register.
     tx.put(&REGISTER, &key, &RegisterEntry::of(r)?, "hocba.registered")?;
-    tx.put(&STAMP_WAITING, &key, &String::new(), "hocba.stamp_waiting")?;
-    if r.stage == Stage::Principal {
-        let under = format!("{}/{}/{:04}/1", r.class, r.student, r.version);
-        tx.delete(&STAMP_WAITING, &under, "hocba.stamp_waiting")?;
-    }
+    // The GVCN signature under a principal's keeps waiting if it does: the document
+    // time-stamp added after the principal's dates it.
+    tx.put(
+        &STAMP_WAITING,
+        &key,
+        &HOCBA_KIND.to_string(),
+        "hocba.stamp_waiting",
+    )?;
     Ok(())
 }
 
@@ -1760,6 +1774,11 @@ pub fn problem_vi(en: &str) -> String {
     if en == NOT_IN_RELAYED_REGISTER {
         return "Chữ ký không có trong sổ ký trường gửi lên.".into();
     }
+    if en.contains("document time-stamp") {
+        return "Dấu thời gian của tài liệu (thêm sau chữ ký cuối) không hợp lệ: tệp đã bị sửa \
+                hoặc dấu thời gian không đúng."
+            .into();
+    }
     if en.contains("bytes were added after the last signature") {
         return "Tệp có phần được thêm vào sau chữ ký cuối cùng (chưa được ký).".into();
     }
@@ -2276,8 +2295,13 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
             .unwrap_or_else(|| "none".into())
     );
     out += &format!(
-        "  time-stamp: {}\n",
-        r.timestamp.map(local_time).unwrap_or_else(|| "none".into())
+        "  time-stamp: {}{}\n",
+        r.timestamp.map(local_time).unwrap_or_else(|| "none".into()),
+        if r.timestamp_document {
+            " (a document time-stamp after the last signature)"
+        } else {
+            ""
+        }
     );
     out += &format!(
         "  signed bytes: {}{}\n",
@@ -2330,58 +2354,77 @@ pub fn imported_chains_pem(r: &impl Read, data_dir: &Path) -> Result<String, Sto
         .collect())
 }
 
-/// The signatures waiting for a time-stamp (keys of [`SIGNED`]), oldest first.
+/// The học bạ signatures waiting for a time-stamp (keys of [`SIGNED`]), in key order.
 pub fn stamp_waiting(r: &impl Read) -> Result<Vec<String>, StoreError> {
     Ok(r.scan(&STAMP_WAITING, "")?
         .into_iter()
+        .filter(|(_, kind)| kind == HOCBA_KIND)
         .map(|(k, _)| k)
         .collect())
 }
 
-/// Stores the time-stamped file of signature `key` in place of `was` (its SHA-256): the same
-/// signed bytes with the token in the signature's unsigned part. Nothing is stored when the row
-/// changed meanwhile or another signer signed over it (then it can no longer be stamped).
-/// Returns whether the file was stored.
+/// Everything waiting for a time-stamp: (key, kind — [`HOCBA_KIND`] or [`APPROVAL_KIND`]).
+pub fn stamp_queue(r: &impl Read) -> Result<Vec<(String, String)>, StoreError> {
+    r.scan(&STAMP_WAITING, "")
+}
+
+/// The newest file of the học bạ version signature `key` belongs to: (its key in [`SIGNED`],
+/// the row) — the principal's when she signed, else the GVCN's. None when the row is gone.
+pub fn version_file(r: &impl Read, key: &str) -> Result<Option<(String, SignedHocba)>, StoreError> {
+    let Some((version, _)) = key.rsplit_once('/') else {
+        return Ok(None);
+    };
+    Ok(r.scan(&SIGNED, &format!("{version}/"))?.pop())
+}
+
+/// Stores the time-stamped file of a học bạ version in place of its newest row `key` whose
+/// file was `was` (SHA-256): the same signed bytes with the newest signature's token in its
+/// unsigned part (`own`: its time) and/or a document time-stamp revision after it (`document`:
+/// its time, which dates every signature of the version without a token of its own). Every
+/// signature of the version leaves the waiting list. Nothing is stored when the row changed
+/// meanwhile or another signer signed over it — it keeps waiting, and the next pass stamps the
+/// new file. Returns whether the file was stored.
 pub fn store_stamp(
     store: &Store,
     key: &str,
     was: &str,
     pdf: &[u8],
-    at: jiff::Timestamp,
+    (own, document): (Option<jiff::Timestamp>, Option<jiff::Timestamp>),
 ) -> Result<bool, StoreError> {
     let actor = Actor {
         id: "relay".into(),
         now: jiff::Timestamp::now(),
     };
     store.write(&actor, |tx| {
-        let Some(mut row) = tx.get(&SIGNED, key)? else {
-            tx.delete(&STAMP_WAITING, key, "hocba.stamp_waiting")?;
+        let Some((version, _)) = key.rsplit_once('/') else {
             return Ok(false);
         };
-        let over = row.stage == Stage::Gvcn
-            && tx
-                .get(
-                    &SIGNED,
-                    &format!("{}/{}/{:04}/2", row.class, row.student, row.version),
-                )?
-                .is_some();
-        if row.sha256 != was || over {
-            if over {
-                tx.delete(&STAMP_WAITING, key, "hocba.stamp_waiting")?;
-            }
-            return Ok(false);
+        let rows = tx.scan(&SIGNED, &format!("{version}/"))?;
+        match rows.last() {
+            Some((newest, row)) if newest == key && row.sha256 == was => {}
+            // Gone, changed or signed over: the next pass sees what is there now.
+            _ => return Ok(false),
         }
-        row.sha256 = hex::encode(sha2::Sha256::digest(pdf));
-        row.pdf = base64::engine::general_purpose::STANDARD.encode(pdf);
-        row.timestamp = Some(at);
-        tx.put(&SIGNED, key, &row, "hocba.timestamped")?;
-        tx.delete(&STAMP_WAITING, key, "hocba.stamp_waiting")?;
+        for (k, mut row) in rows {
+            if k == key {
+                row.sha256 = hex::encode(sha2::Sha256::digest(pdf));
+                row.pdf = base64::engine::general_purpose::STANDARD.encode(pdf);
+                row.timestamp = row.timestamp.or(own).or(document);
+                tx.put(&SIGNED, &k, &row, "hocba.timestamped")?;
+            } else if row.timestamp.is_none() && document.is_some() {
+                // Signed over before it could take a token: the document time-stamp in the
+                // newest file dates it (this row's own file, the version as it then was, stays).
+                row.timestamp = document;
+                tx.put(&SIGNED, &k, &row, "hocba.timestamped")?;
+            }
+            tx.delete(&STAMP_WAITING, &k, "hocba.stamp_waiting")?;
+        }
         Ok(true)
     })
 }
 
-/// Drops a signature from the waiting list when its file cannot be time-stamped (logged by
-/// the caller): retrying would fail the same way.
+/// Drops a file from the waiting list when it cannot be time-stamped or needs nothing more
+/// (logged by the caller): retrying would fail the same way.
 pub fn drop_stamp_waiting(store: &Store, key: &str) -> Result<(), StoreError> {
     let actor = Actor {
         id: "relay".into(),

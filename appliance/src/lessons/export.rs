@@ -538,21 +538,22 @@ pub fn record_month_approval(
             &line,
             "lessons.approval_registered",
         )?;
+        // The stamper's one queue (`hocba::STAMP_WAITING`) holds it until the hub dates it.
+        use crate::gradebook::hocba::{APPROVAL_KIND, STAMP_WAITING};
+        tx.put(
+            &STAMP_WAITING,
+            &row_key,
+            &APPROVAL_KIND.into(),
+            "lessons.stamp_waiting",
+        )?;
     }
     Ok(row)
 }
 
-/// The signed approval PDFs still without a time-stamp (key, row), for the relay's stamper.
-pub fn approvals_to_stamp(r: &impl Read) -> Result<Vec<(String, MonthApproval)>, StoreError> {
-    Ok(r.scan(&APPROVALS, "")?
-        .into_iter()
-        .filter(|(_, a)| a.signed_by.is_some() && a.timestamp.is_none())
-        .collect())
-}
-
 /// Stores the time-stamped approval PDF `key` in place of `was` (its SHA-256): the same signed
-/// bytes with the token in the signature's unsigned part. Nothing is stored when the row
-/// changed meanwhile. Returns whether it was stored.
+/// bytes with the token in the signature's unsigned part (or a document time-stamp after it),
+/// and takes it off the stamper's queue. Nothing is stored when the row changed meanwhile; a
+/// row gone leaves the queue. Returns whether it was stored.
 pub fn store_approval_stamp(
     store: &crate::store::Store,
     key: &str,
@@ -563,7 +564,9 @@ pub fn store_approval_stamp(
     use base64::Engine;
     use sha2::Digest;
     store.write(&crate::store::Actor::system(at), |tx| {
+        use crate::gradebook::hocba::STAMP_WAITING;
         let Some(mut row) = tx.get(&APPROVALS, key)? else {
+            tx.delete(&STAMP_WAITING, key, "lessons.stamp_waiting")?;
             return Ok(false);
         };
         if row.sha256 != was {
@@ -571,8 +574,9 @@ pub fn store_approval_stamp(
         }
         row.sha256 = hex::encode(sha2::Sha256::digest(pdf));
         row.pdf = base64::engine::general_purpose::STANDARD.encode(pdf);
-        row.timestamp = Some(at);
+        row.timestamp = row.timestamp.or(Some(at));
         tx.put(&APPROVALS, key, &row, "lessons.month_approval_stamped")?;
+        tx.delete(&STAMP_WAITING, key, "lessons.stamp_waiting")?;
         Ok(true)
     })
 }

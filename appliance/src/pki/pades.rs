@@ -128,27 +128,19 @@ pub fn sign(
             "chứng thư đã hết hạn hoặc chưa có hiệu lực".into(),
         ));
     }
-    let mut out = append_signature_revision(pdf, &signer.cert, at)?;
-    let (contents_start, contents_end, range_at, range_len) = find_placeholders(&out, pdf.len())?;
-    let byte_range = [0, contents_start, contents_end, out.len() - contents_end];
-    let mut range_text = format!(
-        "[{} {} {} {}]",
-        byte_range[0], byte_range[1], byte_range[2], byte_range[3]
-    )
-    .into_bytes();
-    if range_text.len() > range_len {
-        return Err(PadesError::Pdf("file too large to sign".into()));
-    }
-    // Pad inside the brackets so the array keeps its width and stays a valid array.
-    let close = range_text.pop().expect("a closing bracket");
-    range_text.resize(range_len - 1, b' ');
-    range_text.push(close);
-    out[range_at..range_at + range_len].copy_from_slice(&range_text);
-
-    let mut hasher = Sha256::new();
-    hasher.update(&out[..contents_start]);
-    hasher.update(&out[contents_end..]);
-    let digest = hasher.finalize();
+    let (signer_name, _) = subject_name_and_role(&signer.cert);
+    let mut sig = Dictionary::new();
+    sig.set("Type", Object::Name(b"Sig".to_vec()));
+    sig.set("Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
+    sig.set("SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
+    sig.set("M", Object::string_literal(pdf_date(at)));
+    sig.set(
+        "Name",
+        Object::String(text_string(&signer_name), StringFormat::Hexadecimal),
+    );
+    let mut out = append_signature_revision(pdf, sig, CONTENTS_BYTES)?;
+    let (contents_start, contents_end, digest) =
+        fill_byte_range(&mut out, pdf.len(), CONTENTS_BYTES)?;
 
     let cms = signed_data(signer, &chain, &digest)?;
     let hex = hex::encode_upper(&cms);
@@ -237,11 +229,45 @@ fn signed_data(
     content.to_der().map_err(cms_err)
 }
 
-/// Writes the new revision with placeholders: the file's bytes, then the update.
+/// Fills the /ByteRange placeholder of the revision appended after `prev_len` (the bytes
+/// around its /Contents of `contents_bytes`) and returns where /Contents lies (the "<" and one
+/// past the ">") and the SHA-256 of the bytes the range covers.
+fn fill_byte_range(
+    out: &mut [u8],
+    prev_len: usize,
+    contents_bytes: usize,
+) -> Result<(usize, usize, [u8; 32]), PadesError> {
+    let (contents_start, contents_end, range_at, range_len) =
+        find_placeholders(out, prev_len, contents_bytes)?;
+    let byte_range = [0, contents_start, contents_end, out.len() - contents_end];
+    let mut range_text = format!(
+        "[{} {} {} {}]",
+        byte_range[0], byte_range[1], byte_range[2], byte_range[3]
+    )
+    .into_bytes();
+    if range_text.len() > range_len {
+        return Err(PadesError::Pdf("file too large to sign".into()));
+    }
+    // Pad inside the brackets so the array keeps its width and stays a valid array.
+    let close = range_text.pop().expect("a closing bracket");
+    range_text.resize(range_len - 1, b' ');
+    range_text.push(close);
+    out[range_at..range_at + range_len].copy_from_slice(&range_text);
+
+    let mut hasher = Sha256::new();
+    hasher.update(&out[..contents_start]);
+    hasher.update(&out[contents_end..]);
+    Ok((contents_start, contents_end, hasher.finalize().into()))
+}
+
+/// Writes the new revision with placeholders: the file's bytes, then the update — the
+/// signature dictionary `sig` (a signature's or a document time-stamp's, without /ByteRange
+/// and /Contents: placeholders for those are added, /Contents of `contents_bytes`), its field
+/// and widget.
 fn append_signature_revision(
     pdf: &[u8],
-    cert: &Certificate,
-    at: jiff::Timestamp,
+    mut sig: Dictionary,
+    contents_bytes: usize,
 ) -> Result<Vec<u8>, PadesError> {
     let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
     let root_id = doc
@@ -255,14 +281,9 @@ fn append_signature_revision(
         .next()
         .ok_or_else(|| PadesError::Pdf("no page".into()))?;
     let existing = signature_fields(&doc).len();
-    let (signer_name, _) = subject_name_and_role(cert);
 
     let mut inc = lopdf::IncrementalDocument::create_from(pdf.to_vec(), doc);
     let new = &mut inc.new_document;
-    let mut sig = Dictionary::new();
-    sig.set("Type", Object::Name(b"Sig".to_vec()));
-    sig.set("Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
-    sig.set("SubFilter", Object::Name(b"ETSI.CAdES.detached".to_vec()));
     sig.set(
         "ByteRange",
         Object::Array(vec![
@@ -274,12 +295,7 @@ fn append_signature_revision(
     );
     sig.set(
         "Contents",
-        Object::String(vec![0; CONTENTS_BYTES], StringFormat::Hexadecimal),
-    );
-    sig.set("M", Object::string_literal(pdf_date(at)));
-    sig.set(
-        "Name",
-        Object::String(text_string(&signer_name), StringFormat::Hexadecimal),
+        Object::String(vec![0; contents_bytes], StringFormat::Hexadecimal),
     );
     let sig_id = new.add_object(sig);
 
@@ -304,7 +320,7 @@ fn append_signature_revision(
     add_to_array_in(&mut inc, root_id, b"AcroForm", Some(b"Fields"), field_id)?;
     add_to_array_in(&mut inc, page_id, b"Annots", None, field_id)?;
 
-    let mut out = Vec::with_capacity(pdf.len() + 2 * CONTENTS_BYTES + 4096);
+    let mut out = Vec::with_capacity(pdf.len() + 2 * contents_bytes + 4096);
     inc.save_to(&mut out).map_err(pdf_err)?;
     Ok(out)
 }
@@ -416,11 +432,12 @@ fn add_to_array_in(
 fn find_placeholders(
     out: &[u8],
     prev_len: usize,
+    contents_bytes: usize,
 ) -> Result<(usize, usize, usize, usize), PadesError> {
     let tail = &out[prev_len..];
-    let mut zeros = Vec::with_capacity(2 * CONTENTS_BYTES + 2);
+    let mut zeros = Vec::with_capacity(2 * contents_bytes + 2);
     zeros.push(b'<');
-    zeros.resize(2 * CONTENTS_BYTES + 1, b'0');
+    zeros.resize(2 * contents_bytes + 1, b'0');
     zeros.push(b'>');
     let c = find(tail, &zeros).ok_or_else(|| PadesError::Pdf("no /Contents placeholder".into()))?;
     let p = RANGE_PLACEHOLDER.to_string();
@@ -492,6 +509,9 @@ pub struct SignatureReport {
     /// The time of the signature's RFC 3161 time-stamp (PAdES B-T), when it has one whose
     /// token dates this signature's value and verifies with the certificate it carries.
     pub timestamp: Option<jiff::Timestamp>,
+    /// `timestamp` is a document time-stamp's (a /DocTimeStamp revision after the signature,
+    /// for a signature signed over before it could take a token of its own).
+    pub timestamp_document: bool,
     /// SHA-256 of the signer's certificate (DER) and of the CMS signature value, hex: what a
     /// signature register (`gradebook::hocba::REGISTER`) knows a signature by — the value
     /// stays the same when a time-stamp is added to the signature's unsigned part.
@@ -585,22 +605,47 @@ pub fn verify_with_intermediates(
 ) -> Result<Vec<SignatureReport>, PadesError> {
     let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
     let mut reports = Vec::new();
+    let mut stamps = Vec::new();
     for (field, sig) in signature_fields(&doc) {
-        reports.push(verify_one(pdf, field, &sig, anchors, intermediates));
+        if is_doc_timestamp(&sig) {
+            stamps.push(verify_doc_timestamp(pdf, &sig));
+        } else {
+            reports.push(verify_one(pdf, field, &sig, anchors, intermediates));
+        }
     }
     // In signing order: the revision each signature covers ends earlier for the first signer.
     reports.sort_by_key(|r| r.signed_until);
+    stamps.sort_by_key(|d| d.until);
+    // A document time-stamp dates every signature its byte range covers; a signature keeps
+    // its own token's time (PAdES B-T) when it has one, else takes the earliest such stamp.
+    // One that does not verify is a problem of the newest signature it follows.
+    let mut stamped_until = 0;
+    for d in &stamps {
+        if d.problems.is_empty() {
+            stamped_until = stamped_until.max(d.until);
+            for r in reports.iter_mut().filter(|r| r.signed_until <= d.until) {
+                if r.timestamp.is_none() {
+                    r.timestamp = d.at;
+                    r.timestamp_document = true;
+                }
+            }
+        } else if let Some(r) = reports.iter_mut().rfind(|r| r.signed_until <= d.until) {
+            r.problems.extend(d.problems.iter().cloned());
+        }
+    }
     // An update appended after the last signature could change what every earlier signature is
     // shown over (a new page content, another field value) while their bytes still match: the
-    // newest signature must cover the whole file. (What the revisions *between* signatures
-    // change is not analysed here; pyHanko's difference analysis does that.)
-    if let Some(last) = reports.last_mut()
-        && !last.covers_whole_file
-    {
-        last.problems.push(format!(
-            "{} bytes were added after the last signature (an unsigned revision)",
-            pdf.len().saturating_sub(last.signed_until)
-        ));
+    // newest signature, or a document time-stamp after it, must cover the whole file. (What
+    // the revisions *between* signatures change is not analysed here; pyHanko's difference
+    // analysis does that.)
+    if let Some(last) = reports.last_mut() {
+        let covered = last.signed_until.max(stamped_until);
+        if covered < pdf.len() {
+            last.problems.push(format!(
+                "{} bytes were added after the last signature (an unsigned revision)",
+                pdf.len() - covered
+            ));
+        }
     }
     Ok(reports)
 }
@@ -625,6 +670,7 @@ fn verify_one(
         chain_ok: false,
         covers_whole_file: false,
         timestamp: None,
+        timestamp_document: false,
         cert_sha256: String::new(),
         signature_sha256: String::new(),
         signed_until: 0,
@@ -954,37 +1000,34 @@ fn signature_timestamp(info: &cms::signed_data::SignerInfo) -> Option<jiff::Time
         .flatten()
 }
 
-/// The newest signature of a file that ends with it: where its /Contents string lies (the "<"
-/// and one past the ">") and its SignedData.
-fn last_signature(pdf: &[u8]) -> Result<(usize, usize, SignedData), PadesError> {
-    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
-    let mut newest: Option<(usize, usize)> = None;
-    for (_, sig) in signature_fields(&doc) {
-        let range: Vec<usize> = sig
-            .get(b"ByteRange")
-            .and_then(Object::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|o| o.as_i64().ok().and_then(|i| usize::try_from(i).ok()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let [0, a, b, c] = range[..]
-            && b.checked_add(c) == Some(pdf.len())
-            && a < b
-            && pdf.get(a) == Some(&b'<')
-            && pdf.get(b - 1) == Some(&b'>')
-        {
-            newest = Some((a, b));
-        }
-    }
-    // Only a signature no later revision covers may have its unsigned part rewritten: the
-    // next signer's byte range would include these bytes.
-    let (a, b) = newest.ok_or_else(|| {
-        PadesError::Pdf(
-            "the file does not end with a signature (an update was added after it)".into(),
-        )
-    })?;
+/// A signature dictionary's /ByteRange as offsets: Some((a, b, end)) when it is
+/// [0 a b c] with b + c = end inside the file and the gap [a, b) is a hex string ("<"…">").
+fn byte_range_of(pdf: &[u8], sig: &Dictionary) -> Option<(usize, usize, usize)> {
+    let range: Vec<usize> = sig
+        .get(b"ByteRange")
+        .and_then(Object::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o.as_i64().ok().and_then(|i| usize::try_from(i).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let [0, a, b, c] = range[..] else {
+        return None;
+    };
+    let end = b.checked_add(c)?;
+    (a < b && end <= pdf.len() && pdf.get(a) == Some(&b'<') && pdf.get(b - 1) == Some(&b'>'))
+        .then_some((a, b, end))
+}
+
+/// A signature dictionary is a document time-stamp (PAdES B-LTA's mechanism, ISO 32000-2
+/// 12.8.5): /Type /DocTimeStamp, an RFC 3161 token over the bytes of its byte range.
+fn is_doc_timestamp(sig: &Dictionary) -> bool {
+    matches!(sig.get(b"Type"), Ok(Object::Name(n)) if n == b"DocTimeStamp")
+}
+
+/// The CMS ContentInfo written in /Contents' gap [a, b) (the hex string with its padding).
+fn contents_cms(pdf: &[u8], a: usize, b: usize) -> Result<ContentInfo, PadesError> {
     let contents = hex::decode(
         pdf[a + 1..b - 1]
             .iter()
@@ -994,9 +1037,31 @@ fn last_signature(pdf: &[u8]) -> Result<(usize, usize, SignedData), PadesError> 
     )
     .map_err(pdf_err)?;
     let mut reader = der::SliceReader::new(&contents).map_err(cms_err)?;
-    let ci = ContentInfo::decode(&mut reader).map_err(cms_err)?;
-    let sd = ci.content.decode_as::<SignedData>().map_err(cms_err)?;
-    Ok((a, b, sd))
+    // The CMS is followed by the placeholder's zero padding: read one value, ignore the rest.
+    ContentInfo::decode(&mut reader).map_err(cms_err)
+}
+
+/// The newest signature of a file (document time-stamps aside): where its /Contents string
+/// lies (the "<" and one past the ">"), whether its byte range ends where the file ends, and
+/// its SignedData.
+fn last_signature(pdf: &[u8]) -> Result<(usize, usize, bool, SignedData), PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    let newest = signature_fields(&doc)
+        .iter()
+        .filter(|(_, sig)| !is_doc_timestamp(sig))
+        .filter_map(|(_, sig)| byte_range_of(pdf, sig))
+        .max_by_key(|(_, _, end)| *end)
+        .ok_or_else(|| PadesError::Pdf("the file has no signature".into()))?;
+    let (a, b, end) = newest;
+    let sd = contents_cms(pdf, a, b)?
+        .content
+        .decode_as::<SignedData>()
+        .map_err(cms_err)?;
+    Ok((a, b, end == pdf.len(), sd))
+}
+
+fn ends_without_signature() -> PadesError {
+    PadesError::Pdf("the file does not end with a signature (an update was added after it)".into())
 }
 
 /// The one signer of a PAdES signature's CMS.
@@ -1012,7 +1077,7 @@ fn first_signer(sd: &SignedData) -> Result<&cms::signed_data::SignerInfo, PadesE
 /// signer's certificate (DER) and of its signature value, hex (as [`SignatureReport`] names
 /// them).
 pub fn newest_signature_ids(pdf: &[u8]) -> Result<(String, String), PadesError> {
-    let (_, _, sd) = last_signature(pdf)?;
+    let (_, _, _, sd) = last_signature(pdf)?;
     let info = first_signer(&sd)?;
     let SignerIdentifier::IssuerAndSerialNumber(ias) = &info.sid else {
         return Err(PadesError::Cms("signer named by key identifier".into()));
@@ -1041,7 +1106,10 @@ pub fn newest_signature_ids(pdf: &[u8]) -> Result<(String, String), PadesError> 
 /// What a time-stamp of the file's newest signature must date: the SHA-256 of its signature
 /// value (PAdES B-T, as ETSI EN 319 122-1 5.3 asks). None when it already has one.
 pub fn signature_to_stamp(pdf: &[u8]) -> Result<Option<[u8; 32]>, PadesError> {
-    let (_, _, sd) = last_signature(pdf)?;
+    let (_, _, whole, sd) = last_signature(pdf)?;
+    if !whole {
+        return Err(ends_without_signature());
+    }
     let info = first_signer(&sd)?;
     let stamped = info.unsigned_attrs.as_ref().is_some_and(|u| {
         u.iter()
@@ -1056,7 +1124,12 @@ pub fn signature_to_stamp(pdf: &[u8]) -> Result<Option<[u8; 32]>, PadesError> {
 /// in place: the file keeps its length, its /ByteRange and every signed byte — the signature
 /// is not made again. Refused when the larger CMS does not fit the reserved space.
 pub fn add_signature_timestamp(pdf: &[u8], token: &[u8]) -> Result<Vec<u8>, PadesError> {
-    let (a, b, mut sd) = last_signature(pdf)?;
+    let (a, b, whole, mut sd) = last_signature(pdf)?;
+    // Only a signature no later revision covers may have its unsigned part rewritten: a later
+    // signer's or time-stamp's byte range includes these bytes.
+    if !whole {
+        return Err(ends_without_signature());
+    }
     let value = der::Any::from_der(token).map_err(cms_err)?;
     let mut infos = sd.signer_infos.0.into_vec();
     let info = infos
@@ -1087,6 +1160,165 @@ pub fn add_signature_timestamp(pdf: &[u8], token: &[u8]) -> Result<Vec<u8>, Pade
     out[a + 1..b - 1].fill(b'0');
     out[a + 1..a + 1 + hex.len()].copy_from_slice(hex.as_bytes());
     Ok(out)
+}
+
+/// Room reserved for a document time-stamp's token in /Contents: the hub's token (TSTInfo, the
+/// TSA's P-256 signature and certificate) is ~1 KB.
+const DOC_TS_BYTES: usize = 6 * 1024;
+
+/// The signatures of a file (fields, in signing order) that no time-stamp dates: without a
+/// token of their own (PAdES B-T) and with no document time-stamp after them.
+pub fn unstamped_signatures(pdf: &[u8]) -> Result<Vec<String>, PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    let fields = signature_fields(&doc);
+    let stamped_until = fields
+        .iter()
+        .filter(|(_, sig)| is_doc_timestamp(sig))
+        .filter_map(|(_, sig)| byte_range_of(pdf, sig))
+        .map(|(_, _, end)| end)
+        .max();
+    let mut out = Vec::new();
+    for (field, sig) in fields.iter().filter(|(_, sig)| !is_doc_timestamp(sig)) {
+        let Some((a, b, end)) = byte_range_of(pdf, sig) else {
+            continue;
+        };
+        if stamped_until.is_some_and(|until| until >= end) {
+            continue;
+        }
+        let sd = contents_cms(pdf, a, b)?
+            .content
+            .decode_as::<SignedData>()
+            .map_err(cms_err)?;
+        let own = first_signer(&sd)?.unsigned_attrs.as_ref().is_some_and(|u| {
+            u.iter()
+                .any(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
+        });
+        if !own {
+            out.push((end, field.clone()));
+        }
+    }
+    out.sort();
+    Ok(out.into_iter().map(|(_, f)| f).collect())
+}
+
+/// A document time-stamp revision written with its placeholder, waiting for the token:
+/// `digest` is what the token must date (its messageImprint, SHA-256 of the byte range).
+pub struct DocTimestampDraft {
+    pdf: Vec<u8>,
+    contents: (usize, usize),
+    pub digest: [u8; 32],
+}
+
+/// Appends a document time-stamp revision to `pdf` (ETSI EN 319 142-1 5.4, ISO 32000-2
+/// 12.8.5): a signature dictionary /Type /DocTimeStamp, /SubFilter /ETSI.RFC3161, in a field of
+/// its own, as an incremental update — every earlier signature keeps its bytes. What the
+/// token must date is the draft's `digest`; [`DocTimestampDraft::finish`] writes it in.
+pub fn prepare_document_timestamp(pdf: &[u8]) -> Result<DocTimestampDraft, PadesError> {
+    let mut sig = Dictionary::new();
+    sig.set("Type", Object::Name(b"DocTimeStamp".to_vec()));
+    sig.set("Filter", Object::Name(b"Adobe.PPKLite".to_vec()));
+    sig.set("SubFilter", Object::Name(b"ETSI.RFC3161".to_vec()));
+    let mut out = append_signature_revision(pdf, sig, DOC_TS_BYTES)?;
+    let (a, b, digest) = fill_byte_range(&mut out, pdf.len(), DOC_TS_BYTES)?;
+    Ok(DocTimestampDraft {
+        pdf: out,
+        contents: (a, b),
+        digest,
+    })
+}
+
+impl DocTimestampDraft {
+    /// The file with `token` (an RFC 3161 TimeStampToken, DER, dating [`Self::digest`]) as the
+    /// document time-stamp's /Contents. Refused when the token dates other bytes or does not
+    /// fit the reserved space.
+    pub fn finish(mut self, token: &[u8]) -> Result<Vec<u8>, PadesError> {
+        let ci = ContentInfo::from_der(token).map_err(cms_err)?;
+        let (info, _) = super::tsa::token_info(&ci).map_err(cms_err)?;
+        if info.message_imprint.hash_algorithm.oid != ID_SHA_256
+            || info.message_imprint.hashed_message.as_bytes() != self.digest
+        {
+            return Err(PadesError::Cms("the time-stamp dates other bytes".into()));
+        }
+        let (a, b) = self.contents;
+        let hex = hex::encode_upper(token);
+        if hex.len() > b - a - 2 {
+            return Err(PadesError::Cms(
+                "the time-stamp does not fit the space reserved for it".into(),
+            ));
+        }
+        self.pdf[a + 1..a + 1 + hex.len()].copy_from_slice(hex.as_bytes());
+        Ok(self.pdf)
+    }
+}
+
+/// What a reader learns about one document time-stamp: where its byte range ends, its time
+/// when its token verifies and dates exactly those bytes, else the problems (English).
+struct DocStamp {
+    until: usize,
+    at: Option<jiff::Timestamp>,
+    problems: Vec<String>,
+}
+
+fn verify_doc_timestamp(pdf: &[u8], sig: &Dictionary) -> DocStamp {
+    let mut d = DocStamp {
+        until: 0,
+        at: None,
+        problems: vec![],
+    };
+    if !matches!(sig.get(b"SubFilter"), Ok(Object::Name(n)) if n == b"ETSI.RFC3161") {
+        d.problems
+            .push("the document time-stamp's SubFilter is not ETSI.RFC3161".into());
+    }
+    let Some((a, b, end)) = byte_range_of(pdf, sig) else {
+        d.problems.push(
+            "the document time-stamp's /ByteRange does not exclude exactly its /Contents".into(),
+        );
+        return d;
+    };
+    d.until = end;
+    let contents = match sig.get(b"Contents") {
+        Ok(Object::String(s, _)) => s.clone(),
+        _ => vec![],
+    };
+    let gap: Vec<u8> = pdf[a + 1..b - 1]
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if hex::decode(&gap).ok().as_deref() != Some(contents.as_slice()) {
+        d.problems.push(
+            "the document time-stamp's /ByteRange does not exclude exactly its /Contents".into(),
+        );
+        return d;
+    }
+    let token = match contents_cms(pdf, a, b)
+        .and_then(|ci| super::tsa::token_info(&ci).map_err(|e| PadesError::Cms(e.to_string())))
+    {
+        Ok((info, _)) => info,
+        Err(e) => {
+            d.problems
+                .push(format!("the document time-stamp does not verify: {e}"));
+            return d;
+        }
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(&pdf[..a]);
+    hasher.update(&pdf[b..end]);
+    if token.message_imprint.hash_algorithm.oid != ID_SHA_256
+        || token.message_imprint.hashed_message.as_bytes() != hasher.finalize().as_slice()
+    {
+        d.problems.push(
+            "the bytes the document time-stamp dates changed: their SHA-256 is not its imprint"
+                .into(),
+        );
+        return d;
+    }
+    d.at = super::tsa::gen_time(&token).ok();
+    if d.at.is_none() {
+        d.problems
+            .push("the document time-stamp has no readable time".into());
+    }
+    d
 }
 
 #[cfg(test)]
@@ -1181,6 +1413,98 @@ mod tests {
             sign(&pdf, &gvcn, &ca.cert, later),
             Err(PadesError::Certificate(_))
         ));
+    }
+
+    /// A token from a throw-away TSA over `digest`.
+    fn token_for(tsa: &crate::pki::tsa::Tsa, digest: &[u8; 32]) -> Vec<u8> {
+        let (req, nonce) = crate::pki::tsa::request(digest).unwrap();
+        let reply = tsa.respond(&req, jiff::Timestamp::now());
+        crate::pki::tsa::check_reply(&reply, digest, &nonce)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_document_time_stamp_dates_a_signature_signed_over_before_its_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = jiff::Timestamp::now();
+        let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
+        let tsa = crate::pki::tsa::load_or_create(dir.path(), now).unwrap();
+        let gvcn = signer(&ca, "gv-1", "Nguyễn Thị Hoa", "Giáo viên chủ nhiệm");
+        let ht = signer(&ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
+        let pdf = one_page_pdf();
+        // Both signed offline: neither has a token; only the newest can still take one.
+        let twice = sign(
+            &sign(&pdf, &gvcn, &ca.cert, now).unwrap(),
+            &ht,
+            &ca.cert,
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            unstamped_signatures(&twice).unwrap(),
+            ["Signature1", "Signature2"]
+        );
+        let d = signature_to_stamp(&twice).unwrap().unwrap();
+        let bt = add_signature_timestamp(&twice, &token_for(&tsa, &d)).unwrap();
+        assert_eq!(unstamped_signatures(&bt).unwrap(), ["Signature1"]);
+
+        // The document time-stamp: a revision after both, its token over its byte range.
+        let draft = prepare_document_timestamp(&bt).unwrap();
+        let wrong = token_for(&tsa, &[7; 32]);
+        let digest = draft.digest;
+        let lta = draft.finish(&token_for(&tsa, &digest)).unwrap();
+        assert!(lta.starts_with(&bt), "an incremental update");
+        assert!(unstamped_signatures(&lta).unwrap().is_empty());
+        let reports = verify(&lta, &ca.cert).unwrap();
+        assert_eq!(
+            reports.len(),
+            2,
+            "the time-stamp is no signature: {reports:?}"
+        );
+        assert!(reports.iter().all(SignatureReport::valid), "{reports:?}");
+        assert!(reports[0].timestamp.is_some() && reports[0].timestamp_document);
+        assert!(reports[1].timestamp.is_some() && !reports[1].timestamp_document);
+        // The register's names of the newest signature stay; nothing can be added in place.
+        assert_eq!(
+            newest_signature_ids(&lta).unwrap(),
+            newest_signature_ids(&twice).unwrap()
+        );
+        assert!(signature_to_stamp(&lta).is_err());
+        assert!(add_signature_timestamp(&lta, &wrong).is_err());
+        // A token dating other bytes is refused.
+        let draft = prepare_document_timestamp(&bt).unwrap();
+        assert!(draft.finish(&wrong).is_err());
+
+        // One changed byte in the time-stamp's own revision: the signatures' bytes are intact,
+        // the time-stamp is not — the file is not valid, and dates nothing.
+        let mut bad = lta.clone();
+        let at = bt.len() + find(&lta[bt.len()..], b"(Signature3)").unwrap() + 10;
+        bad[at] = b'4';
+        let reports = verify(&bad, &ca.cert).unwrap();
+        assert!(reports.iter().all(|r| r.bytes_intact), "{reports:?}");
+        assert!(
+            !reports[1].valid() && reports[0].timestamp.is_none(),
+            "{reports:?}"
+        );
+        assert!(
+            reports[1].problems[0].contains("document time-stamp"),
+            "{reports:?}"
+        );
+        // One changed byte of the page: every signature and the time-stamp fail.
+        let mut bad = lta.clone();
+        let at = pdf.windows(4).position(|w| w == b"10 l").unwrap();
+        bad[at] = b'9';
+        let reports = verify(&bad, &ca.cert).unwrap();
+        assert!(reports.iter().all(|r| !r.valid()), "{reports:?}");
+        // An unsigned update after the time-stamp is still reported.
+        let mut appended = lta.clone();
+        appended.extend_from_slice(b"\n% an unsigned update\n");
+        let reports = verify(&appended, &ca.cert).unwrap();
+        assert!(
+            reports[1].problems[0].contains("added after the last signature"),
+            "{reports:?}"
+        );
     }
 
     #[test]

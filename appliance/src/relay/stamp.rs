@@ -1,8 +1,11 @@
-//! The time-stamps of signed học bạ (PAdES B-T): while the link to the district hub is up,
-//! each new signature gets an RFC 3161 time-stamp from the hub's TSA over its signature value,
-//! added to the signature's unsigned attributes in the space reserved for it (the file is not
-//! signed again). A signature made offline waits in `gradebook.hocba_unstamped.v1` and is
-//! stamped when the link comes back.
+//! The time-stamps of signed files — học bạ and the month approval PDFs of lesson plans: while
+//! the link to the district hub is up, each new signature gets an RFC 3161 time-stamp from the
+//! hub's TSA over its signature value, added to the signature's unsigned attributes in the
+//! space reserved for it (PAdES B-T; the file is not signed again). A signature that can no
+//! longer take one — signed over before the link came back — is dated by a document
+//! time-stamp revision after the last signature (PAdES B-LTA's mechanism), its token over the
+//! whole file. Every file waits in one queue (`hocba::STAMP_WAITING`) until it is stamped or
+//! can never be; a pass reads only what waits.
 
 use super::*;
 use crate::gradebook::hocba;
@@ -76,8 +79,63 @@ pub async fn send_signing_ca(
     Ok(())
 }
 
-/// One pass over the waiting signatures. Stops at the first failure to reach the hub (the
-/// rest waits for the next pass); returns how many files were stamped.
+/// What stamping one file came to.
+enum Stamped {
+    /// The new file: the newest signature's own token's time, the document time-stamp's.
+    File(Vec<u8>, Option<jiff::Timestamp>, Option<jiff::Timestamp>),
+    /// Every signature is dated already (or the file has none).
+    Nothing,
+    /// The file cannot be stamped (it does not read as a signed PDF, the token does not fit).
+    Never(String),
+}
+
+/// Dates every signature of `pdf`: the newest, if it ends the file and has no token, gets one
+/// of its own; the signatures still without then get a document time-stamp after the last
+/// one. Err only when the hub is out of reach or answers wrongly (the file keeps waiting).
+async fn stamp_file(c: &reqwest::Client, e: &Enrolment, pdf: &[u8]) -> anyhow::Result<Stamped> {
+    let mut pdf = pdf.to_vec();
+    let mut own = None;
+    // Err: the newest signature is covered by a later revision (signed over, or dated by a
+    // document time-stamp already) — it cannot take a token of its own.
+    if let Ok(Some(digest)) = pades::signature_to_stamp(&pdf) {
+        let (token, at) = request(c, e, &digest).await?;
+        match pades::add_signature_timestamp(&pdf, &token) {
+            Ok(p) => {
+                pdf = p;
+                own = Some(at);
+            }
+            // The document time-stamp below dates it instead.
+            Err(err) => {
+                tracing::warn!(error = %err, "a signature's own time-stamp could not be added")
+            }
+        }
+    }
+    let left = match pades::unstamped_signatures(&pdf) {
+        Ok(left) => left,
+        Err(err) => return Ok(Stamped::Never(err.to_string())),
+    };
+    let mut document = None;
+    if !left.is_empty() {
+        let draft = match pades::prepare_document_timestamp(&pdf) {
+            Ok(d) => d,
+            Err(err) => return Ok(Stamped::Never(err.to_string())),
+        };
+        let (token, at) = request(c, e, &draft.digest).await?;
+        pdf = match draft.finish(&token) {
+            Ok(p) => p,
+            Err(err) => return Ok(Stamped::Never(err.to_string())),
+        };
+        document = Some(at);
+    }
+    Ok(if own.is_none() && document.is_none() {
+        Stamped::Nothing
+    } else {
+        Stamped::File(pdf, own, document)
+    })
+}
+
+/// One pass over the stamping queue, oldest key first. Stops at the first failure to reach the
+/// hub (the rest waits for the next pass); returns how many files were stamped.
 pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
     let dir = store.dir().to_path_buf();
     let Some(e) = enrolment(&dir) else {
@@ -89,88 +147,112 @@ pub async fn stamp_waiting(store: &Arc<Store>) -> anyhow::Result<usize> {
         tracing::warn!(error = %err, "the học bạ signing CA did not reach the district hub; will retry");
     }
     let s = store.clone();
-    let keys = tokio::task::spawn_blocking(move || hocba::stamp_waiting(&s.read()?)).await??;
-    let mut done = stamp_approvals(store, &c, &e).await?;
-    for key in keys {
-        let s = store.clone();
-        let k = key.clone();
-        let row = tokio::task::spawn_blocking(move || s.read()?.get(&hocba::SIGNED, &k)).await??;
-        let Some(row) = row else {
-            hocba::drop_stamp_waiting(store, &key)?;
-            continue;
+    let queue = tokio::task::spawn_blocking(move || hocba::stamp_queue(&s.read()?)).await??;
+    let mut done = 0;
+    for (key, kind) in queue {
+        let stored = if kind == hocba::APPROVAL_KIND {
+            stamp_approval(store, &c, &e, key).await?
+        } else {
+            stamp_hocba(store, &c, &e, key).await?
         };
-        let pdf = row.pdf_bytes()?;
-        let digest = match pades::signature_to_stamp(&pdf) {
-            Ok(Some(d)) => d,
-            // Already stamped, or a file whose last signature cannot take a stamp: leave it.
-            Ok(None) | Err(_) => {
-                tracing::warn!(%key, "a signed học bạ cannot be time-stamped; left without");
-                hocba::drop_stamp_waiting(store, &key)?;
-                continue;
-            }
-        };
-        let (token, at) = request(&c, &e, &digest).await?;
-        let stamped = match pades::add_signature_timestamp(&pdf, &token) {
-            Ok(p) => p,
-            Err(err) => {
-                tracing::warn!(%key, error = %err, "the time-stamp could not be added");
-                hocba::drop_stamp_waiting(store, &key)?;
-                continue;
-            }
-        };
-        let s = store.clone();
-        if tokio::task::spawn_blocking(move || {
-            hocba::store_stamp(&s, &key, &row.sha256, &stamped, at)
-        })
-        .await??
-        {
-            done += 1;
-        }
+        done += usize::from(stored);
     }
     Ok(done)
 }
 
-/// The principal's signed approval PDFs of lesson plans (`/lessons/approval.pdf`) take the same
-/// time-stamp as a học bạ signature: each is one signature, the newest in its file, so it can
-/// be stamped whenever the link is up. Returns how many were stamped.
-async fn stamp_approvals(
+/// A waiting row is done with (already stamped, or never can be): logged and dropped.
+fn give_up(store: &Store, key: &str, what: &str, outcome: Stamped) -> anyhow::Result<bool> {
+    match outcome {
+        Stamped::Never(why) => {
+            tracing::warn!(%key, error = %why, "{what} cannot be time-stamped; left without")
+        }
+        _ => tracing::info!(%key, "{what} needs no further time-stamp; off the queue"),
+    }
+    hocba::drop_stamp_waiting(store, key)?;
+    Ok(false)
+}
+
+/// One học bạ signature of the queue: the newest file of its version is stamped (its own
+/// token for the newest signature, a document time-stamp for one signed over without).
+async fn stamp_hocba(
     store: &Arc<Store>,
     c: &reqwest::Client,
     e: &Enrolment,
-) -> anyhow::Result<usize> {
+    key: String,
+) -> anyhow::Result<bool> {
     let s = store.clone();
-    let rows =
-        tokio::task::spawn_blocking(move || crate::lessons::export::approvals_to_stamp(&s.read()?))
-            .await??;
-    let mut done = 0;
-    for (key, row) in rows {
-        let pdf = row.pdf_bytes()?;
-        let Ok(Some(digest)) = pades::signature_to_stamp(&pdf) else {
-            // Already stamped or not stampable: nothing to ask for.
-            continue;
-        };
-        let (token, at) = request(c, e, &digest).await?;
-        let stamped = match pades::add_signature_timestamp(&pdf, &token) {
-            Ok(p) => p,
-            Err(err) => {
-                tracing::warn!(%key, error = %err, "the time-stamp could not be added to the approval PDF");
-                continue;
-            }
-        };
-        let s = store.clone();
-        if tokio::task::spawn_blocking(move || {
-            crate::lessons::export::store_approval_stamp(&s, &key, &row.sha256, &stamped, at)
-        })
-        .await??
-        {
-            done += 1;
+    let k = key.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let r = s.read()?;
+        // Taken off already by the stamping of another signature of the same version.
+        if r.get(&hocba::STAMP_WAITING, &k)?.is_none() {
+            return Ok::<_, anyhow::Error>(None);
         }
+        Ok(Some(hocba::version_file(&r, &k)?))
+    })
+    .await??;
+    let Some(found) = found else {
+        return Ok(false);
+    };
+    let Some((newest, row)) = found else {
+        return give_up(
+            store,
+            &key,
+            "a signed học bạ that is gone",
+            Stamped::Nothing,
+        );
+    };
+    let pdf = row.pdf_bytes()?;
+    match stamp_file(c, e, &pdf).await? {
+        Stamped::File(stamped, own, document) => {
+            let s = store.clone();
+            Ok(tokio::task::spawn_blocking(move || {
+                hocba::store_stamp(&s, &newest, &row.sha256, &stamped, (own, document))
+            })
+            .await??)
+        }
+        other => give_up(store, &key, "a signed học bạ", other),
     }
-    Ok(done)
 }
 
-/// Stamps waiting signatures for as long as the server runs: when a class was signed, and
-/// every minute (a link that came back, a box enrolled after signing).
+/// One month approval PDF of lesson plans (`/lessons/approval.pdf`): the principal's one
+/// signature, the newest in its file, takes the same time-stamp as a học bạ signature.
+async fn stamp_approval(
+    store: &Arc<Store>,
+    c: &reqwest::Client,
+    e: &Enrolment,
+    key: String,
+) -> anyhow::Result<bool> {
+    let s = store.clone();
+    let k = key.clone();
+    let row =
+        tokio::task::spawn_blocking(move || s.read()?.get(&crate::lessons::export::APPROVALS, &k))
+            .await??;
+    let Some(row) = row else {
+        return give_up(
+            store,
+            &key,
+            "an approval PDF that is gone",
+            Stamped::Nothing,
+        );
+    };
+    let pdf = row.pdf_bytes()?;
+    match stamp_file(c, e, &pdf).await? {
+        Stamped::File(stamped, own, document) => {
+            let at = own.or(document).unwrap_or_else(jiff::Timestamp::now);
+            let s = store.clone();
+            Ok(tokio::task::spawn_blocking(move || {
+                crate::lessons::export::store_approval_stamp(&s, &key, &row.sha256, &stamped, at)
+            })
+            .await??)
+        }
+        other => give_up(store, &key, "an approval PDF", other),
+    }
+}
+
+/// Stamps the waiting files for as long as the server runs: when a class or a month approval
+/// was signed, after each good relay round, and every minute (a link that came back, a box
+/// enrolled after signing).
 pub async fn run(store: Arc<Store>) {
     hocba::STAMPER_RUNS.store(true, std::sync::atomic::Ordering::SeqCst);
     loop {
@@ -179,9 +261,9 @@ pub async fn run(store: Arc<Store>) {
         hocba::stamp_pass_ended(covers);
         match pass {
             Ok(0) => {}
-            Ok(n) => tracing::info!(files = n, "signed học bạ time-stamped by the district hub"),
+            Ok(n) => tracing::info!(files = n, "signed files time-stamped by the district hub"),
             Err(err) => {
-                tracing::warn!(error = %err, "time-stamping signed học bạ failed; will retry")
+                tracing::warn!(error = %err, "time-stamping signed files failed; will retry")
             }
         }
         let _ = tokio::time::timeout(EVERY, hocba::STAMP_WAKE.notified()).await;

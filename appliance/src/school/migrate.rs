@@ -710,10 +710,11 @@ mod tests {
             );
         }
         // Nothing queued for the district; one audit event per step (5, then 6 — the sổ đăng
-        // bộ —, then 7 — the library's vetting marks), the chain intact.
+        // bộ —, then 7 — the library's vetting marks —, then 8 — the stamping queue), the chain
+        // intact.
         assert_eq!(s.outbox(0, 10).unwrap().len(), 1);
         let tail = s.audit_tail(10).unwrap();
-        assert_eq!(tail.len(), 3);
+        assert_eq!(tail.len(), 4);
         assert!(tail.iter().any(|e| e.target == "schema/6"));
         let tail: Vec<_> = tail
             .into_iter()
@@ -771,8 +772,8 @@ mod tests {
         let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(
             s.audit_tail(10).unwrap().len(),
-            4,
-            "opening again changes nothing (schemas 5, 6 and 7, the student's update)"
+            5,
+            "opening again changes nothing (schemas 5, 6, 7 and 8, the student's update)"
         );
     }
 
