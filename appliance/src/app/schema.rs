@@ -12,12 +12,14 @@
 //!   ([`school::migrate::REGISTER_LINES`]).
 //! - 7: library items already shared marked "chưa thẩm định" (not yet vetted)
 //!   ([`library::migrate::VETTING`]).
+//! - 8: index keys of who sees a waiting or returned library item
+//!   ([`library::migrate::HELD_KEYS`]).
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
 use crate::{auth, dept, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 7;
+pub const SCHEMA_VERSION: u64 = 8;
 
 pub fn schema() -> Schema {
     Schema {
@@ -45,6 +47,7 @@ pub fn schema() -> Schema {
             OPAQUE_STUDENT_IDS,
             school::migrate::REGISTER_LINES,
             library::migrate::VETTING,
+            library::migrate::HELD_KEYS,
         ],
     }
 }
