@@ -154,13 +154,16 @@ pub fn decide(
     reason: Option<&str>,
     seen: Option<&str>,
 ) -> Result<Hold, HoldError> {
-    let mut digest = None;
+    let mut found = None;
     storage.each_record_of(school, "library_item", &mut |r| {
         if r["id"] == item {
-            digest = Some(crate::library::vetting::entry_digest(r));
+            found = Some((
+                crate::library::vetting::entry_digest(r),
+                r["title"].as_str().unwrap_or_default().to_string(),
+            ));
         }
     })?;
-    let digest = digest.ok_or(HoldError::NotFound)?;
+    let (digest, title) = found.ok_or(HoldError::NotFound)?;
     if seen.is_some_and(|s| s != digest) {
         return Err(HoldError::Changed);
     }
@@ -183,7 +186,7 @@ pub fn decide(
     };
     // The school's copy of the decision, a small file on the downlink like a key reset.
     let order = serde_json::json!({
-        "school": school, "item": item, "digest": digest, "approved": approve,
+        "school": school, "item": item, "title": title, "digest": digest, "approved": approve,
         "reason": hold.reason, "at": hold.at,
     });
     let bytes = serde_json::to_vec(&order).map_err(|e| StoreError::Blob(e.into()))?;

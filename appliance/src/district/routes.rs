@@ -1392,10 +1392,13 @@ async fn publish_page(
                 }
                 super::LIBRARY_REVIEW => {
                     let m = p.meta.clone().unwrap_or_default();
-                    let item = m["item"].as_str().unwrap_or_default();
+                    let title = m["title"]
+                        .as_str()
+                        .or(m["item"].as_str())
+                        .unwrap_or_default();
                     match m["reason"].as_str() {
-                        Some(r) if m["approved"] != true => format!("Từ chối {item}: {r}"),
-                        _ => format!("Đã duyệt {item}"),
+                        Some(r) if m["approved"] != true => format!("Từ chối “{title}”: {r}"),
+                        _ => format!("Đã duyệt “{title}”"),
                     }
                 }
                 _ => p.name.clone(),
