@@ -25,12 +25,35 @@ fn enrol(hub: &Hub, code: &str) -> (ed25519_dalek::SigningKey, String) {
 
 /// Relays `records` ((kind, key, record)) as the school's batch 1.
 fn relay(hub: &Hub, code: &str, records: &[(&str, String, Value)]) {
+    relay_keep(hub, code, records);
+}
+
+/// [`relay`], returning the school's key and upload secret for later batches.
+fn relay_keep(
+    hub: &Hub,
+    code: &str,
+    records: &[(&str, String, Value)],
+) -> (ed25519_dalek::SigningKey, String) {
     let (key, secret) = enrol(hub, code);
+    relay_batch(hub, code, &key, &secret, 1, 1, records);
+    (key, secret)
+}
+
+/// Batch `seq` of an enrolled school, its outbox entries numbered from `first`.
+fn relay_batch(
+    hub: &Hub,
+    code: &str,
+    key: &ed25519_dalek::SigningKey,
+    secret: &str,
+    seq: u64,
+    first: u64,
+    records: &[(&str, String, Value)],
+) {
     let entries: Vec<tram::store::OutboxEntry> = records
         .iter()
         .enumerate()
         .map(|(i, (kind, k, r))| tram::store::OutboxEntry {
-            seq: i as u64 + 1,
+            seq: i as u64 + first,
             kind: kind.to_string(),
             key: k.clone(),
             op: "create".into(),
@@ -38,9 +61,9 @@ fn relay(hub: &Hub, code: &str, records: &[(&str, String, Value)]) {
             at: "2026-10-20T01:00:00Z".into(),
         })
         .collect();
-    let bytes = batch::build(&key, code, 1, &entries, 0, "2026-10-20T01:00:00Z");
+    let bytes = batch::build(key, code, seq, &entries, 0, "2026-10-20T01:00:00Z");
     let r = reqwest::blocking::Client::new()
-        .patch(format!("{}/relay/v1/batches/{code}/1", hub.base()))
+        .patch(format!("{}/relay/v1/batches/{code}/{seq}", hub.base()))
         .header("authorization", format!("Bearer {secret}"))
         .header("upload-offset", "0")
         .header("upload-length", bytes.len().to_string())
@@ -1186,7 +1209,7 @@ fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
         json!({"id": id, "kind": "ebook", "title": title, "visibility": "district",
                "owner": "u-gv01", "review": {"state": "accepted"}})
     };
-    relay(
+    let (key, secret) = relay_keep(
         &hub,
         "79001",
         &[
@@ -1278,4 +1301,120 @@ fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
     ] {
         assert!(page.contains(want), "{want}: {page}");
     }
+    // Each decision goes down to the school that shared the item, and to no other school.
+    let downlink = |code: &str, secret: &str| -> Vec<Value> {
+        let v: Value = reqwest::blocking::Client::new()
+            .get(format!("{b}/relay/v1/downlink/{code}"))
+            .header("authorization", format!("Bearer {secret}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "library-review")
+            .cloned()
+            .collect()
+    };
+    let mine = downlink("79001", &secret);
+    let mut told: Vec<(String, bool, Value)> = mine
+        .iter()
+        .map(|i| {
+            let m = &i["meta"];
+            (
+                m["item"].as_str().unwrap().to_string(),
+                m["approved"].as_bool().unwrap(),
+                m["reason"].clone(),
+            )
+        })
+        .collect();
+    told.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        told,
+        vec![
+            ("li-1".to_string(), true, Value::Null),
+            ("li-2".to_string(), false, json!("Trùng tài liệu của Phòng")),
+        ]
+    );
+    let (_, other_secret) = enrol(&hub, "79003");
+    assert!(
+        downlink("79003", &other_secret).is_empty(),
+        "another school's decisions"
+    );
+    let file = reqwest::blocking::Client::new()
+        .get(format!(
+            "{b}/relay/v1/downlink/79003/{}",
+            mine[0]["id"].as_str().unwrap()
+        ))
+        .header("authorization", format!("Bearer {other_secret}"))
+        .send()
+        .unwrap();
+    assert_eq!(file.status(), 404, "another school's decision file");
+
+    // The school changes the approved item and relays it again: the approval was of the old
+    // version, so the new one is held again, the earlier decision named.
+    let digest_of = |id: &str| -> String {
+        let v: Value = get(&admin, format!("{b}/district/api/shared"))
+            .json()
+            .unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["item"] == id)
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let approved_digest = digest_of("li-1");
+    relay_batch(
+        &hub,
+        "79001",
+        &key,
+        &secret,
+        2,
+        3,
+        &[(
+            "library_item",
+            "li-1".into(),
+            item("li-1", "Chuyên đề phân số (bản có lời giải sai)"),
+        )],
+    );
+    let got = states();
+    let li1 = got.iter().find(|x| x.0 == "li-1").unwrap();
+    assert_eq!(li1.1, "changed", "{got:?}");
+    assert_eq!(li1.2, "Bản trước đã được duyệt.");
+    assert_ne!(digest_of("li-1"), approved_digest);
+    // A decision on what the page showed before the change is refused; on the new version, taken.
+    assert_eq!(
+        decide(
+            &admin,
+            "li-1",
+            json!({"approve": true, "digest": approved_digest})
+        ),
+        409
+    );
+    let new_digest = digest_of("li-1");
+    assert_eq!(
+        decide(
+            &admin,
+            "li-1",
+            json!({"approve": false, "reason": "Lời giải câu 3 sai", "digest": new_digest})
+        ),
+        200
+    );
+    let got = states();
+    let li1 = got.iter().find(|x| x.0 == "li-1").unwrap();
+    assert_eq!(
+        (li1.1.as_str(), &li1.2),
+        ("refused", &json!("Lời giải câu 3 sai"))
+    );
+    assert_eq!(
+        downlink("79001", &secret).len(),
+        3,
+        "the new decision goes down too"
+    );
 }

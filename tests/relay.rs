@@ -21,6 +21,7 @@ on_both_storages!(
     the_downlink_brings_signed_updates_and_shared_library_items_over_a_bad_link,
     a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost,
     the_district_resets_the_key_of_a_schools_only_bgh_member,
+    the_districts_decision_on_a_shared_item_comes_back_to_the_school,
     a_chunk_cut_half_way_keeps_the_bytes_that_arrived,
 );
 
@@ -867,6 +868,103 @@ fn a_box_restored_from_backup_loses_nothing_it_writes_and_names_what_it_lost() {
 /// be the second person, so the district resets the key through the hub. The order reaches that
 /// school only, is refused while the school has another BGH member in office, and is applied —
 /// as the district's doing, shown to the owner — once she is the only one.
+/// Issue 25: the demo's guide the principal shared with the district goes up; the district
+/// refuses it with a reason; the decision comes down to the school, which shows it on the item.
+fn the_districts_decision_on_a_shared_item_comes_back_to_the_school() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let url = format!("http://127.0.0.1:{}", hub.port);
+    let out = enroll(dir.path().to_str().unwrap(), &url, &hub.token("79000701"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let school = Server::start_env(
+        dir.path(),
+        false,
+        &["--relay-school-hours", "off"],
+        &[("TRAM_DOWNLINK_EVERY", "1")],
+    );
+    let admin = hub.staff();
+    let hb = hub.base();
+    let title = "Khoa học tự nhiên 6 – Hướng dẫn thí nghiệm";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let shared = loop {
+        let v: Value = admin
+            .get(format!("{hb}/district/api/shared"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(i) = v["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["title"] == title))
+        {
+            break i.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shared item did not arrive: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(shared["state"], "waiting");
+    let id = shared["item"].as_str().unwrap().to_string();
+    let r = admin
+        .post(format!("{hb}/district/api/shared/79000701/{id}"))
+        .json(
+            &json!({"approve": false, "reason": "Cần ghi nguồn các hình ảnh",
+                      "digest": shared["digest"]}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let c = school.login("hieutruong");
+    let b = school.base();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let item = loop {
+        let v: Value = c
+            .get(format!("{b}/api/v1/library/items/{id}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if !v["item"]["review"]["district"].is_null() {
+            break v["item"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the decision did not come down: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(item["review"]["district"]["approved"], false);
+    assert_eq!(
+        item["review"]["district"]["reason"],
+        "Cần ghi nguồn các hình ảnh"
+    );
+    assert_eq!(item["review"]["district"]["digest"], shared["digest"]);
+    let page = c
+        .get(format!("{b}/library/item/{id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("trả lại: Cần ghi nguồn các hình ảnh"),
+        "{page}"
+    );
+    let list = c
+        .get(format!("{b}/library?q=huong+dan+thi+nghiem"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(list.contains("Phòng trả lại"), "{list}");
+}
+
 fn the_district_resets_the_key_of_a_schools_only_bgh_member() {
     let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

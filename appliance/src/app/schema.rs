@@ -14,12 +14,14 @@
 //!   ([`library::migrate::VETTING`]).
 //! - 8: the one stamping queue ([`STAMP_QUEUE`]): the signed month approval PDFs without a
 //!   time-stamp, and the GVCN signatures signed over before they got one, join it.
+//! - 9: index keys of who sees a waiting or returned library item
+//!   ([`library::migrate::HELD_KEYS`]).
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
 use crate::{auth, dept, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 8;
+pub const SCHEMA_VERSION: u64 = 9;
 
 pub fn schema() -> Schema {
     Schema {
@@ -49,6 +51,7 @@ pub fn schema() -> Schema {
             school::migrate::REGISTER_LINES,
             library::migrate::VETTING,
             STAMP_QUEUE,
+            library::migrate::HELD_KEYS,
         ],
     }
 }

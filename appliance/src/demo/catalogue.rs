@@ -83,7 +83,8 @@ struct Demo {
 /// read (the open OPDS feed starts with it) and li-demo01 is the paper book with 5 copies the
 /// lending tests borrow.
 pub(super) fn seed_library(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
-    use crate::library::{FileRef, Item, ItemKind, Visibility};
+    use crate::auth::Role;
+    use crate::library::{FileRef, Item, ItemKind, Review, ReviewState, Visibility};
     let file = |name: &str, mime: &str, bytes: Vec<u8>| -> anyhow::Result<Option<FileRef>> {
         let (blob, size) = store.blobs.put(&bytes[..])?;
         Ok(Some(FileRef {
@@ -365,9 +366,78 @@ pub(super) fn seed_library(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
             )
         },
     ];
+    // Who put each item in and where its vetting stands (issue 25), as a newcomer should find
+    // it: the textbooks are the librarian's, accepted as shared; the teachers' own items were
+    // accepted by their tổ trưởng, the one shared with the district by the principal; one
+    // waits for the head of Khoa học tự nhiên – Công nghệ (gv01), one for the head of Ngoại
+    // ngữ, and one went back to its author with the reason.
+    let rx = store.read()?;
+    let accounts = crate::auth::list_accounts(&rx)?;
+    let subjects = school::list(&rx, &school::SUBJECTS)?;
+    drop(rx);
+    let id_of = |pred: &dyn Fn(&crate::auth::Account) -> bool| {
+        accounts
+            .iter()
+            .find(|a| pred(a))
+            .map(|a| a.id.clone())
+            .ok_or_else(|| anyhow::anyhow!("the demo lacks an account the catalogue names"))
+    };
+    let librarian = id_of(&|a| a.has(Role::Admin))?;
+    let principal = id_of(&|a| a.has(Role::Principal))?;
+    let stamp = now.to_string();
+    let vetting = |d: &Demo| -> anyhow::Result<(String, Review)> {
+        let accepted_by = |by: &str, department: Option<String>| Review {
+            state: ReviewState::Accepted,
+            department,
+            by: Some(by.to_string()),
+            at: Some(stamp.clone()),
+            reason: None,
+            district: None,
+        };
+        if d.publisher.is_some() {
+            return Ok((librarian.clone(), accepted_by(&librarian, None)));
+        }
+        let dept = subjects
+            .iter()
+            .find(|s| s.name == d.subject)
+            .and_then(|s| s.department.clone())
+            .ok_or_else(|| anyhow::anyhow!("the demo subject {} has no tổ", d.subject))?;
+        let in_dept = |a: &crate::auth::Account| a.department.as_deref() == Some(dept.as_str());
+        let head = id_of(&|a| a.has(Role::DeptHead) && in_dept(a))?;
+        let author = id_of(&|a| in_dept(a) && !a.has(Role::DeptHead) && !a.is_bgh())?;
+        let review = if d.title.contains("Unit 1") || d.title.contains("Sự nở vì nhiệt") {
+            Review {
+                state: ReviewState::Waiting,
+                department: Some(dept),
+                ..Review::default()
+            }
+        } else if d.title.contains("Số hữu tỉ") {
+            Review {
+                state: ReviewState::Returned,
+                reason: Some(
+                    "Mới có 1 câu. Tổ thống nhất mỗi ngân hàng câu hỏi có ít nhất 20 câu, ghi rõ \
+                     mức độ nhận biết – thông hiểu – vận dụng; bổ sung rồi gửi lại."
+                        .into(),
+                ),
+                ..accepted_by(&head, Some(dept))
+            }
+        } else if d.visibility == Visibility::District {
+            accepted_by(&principal, Some(dept))
+        } else {
+            accepted_by(&head, Some(dept))
+        };
+        Ok((author, review))
+    };
+    let entries: Vec<(Demo, String, Review)> = entries
+        .into_iter()
+        .map(|d| {
+            let (owner, review) = vetting(&d)?;
+            Ok((d, owner, review))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let actor = Actor::system(now);
     store.write(&actor, |tx| -> Result<(), StoreError> {
-        for (n, d) in entries.into_iter().enumerate() {
+        for (n, (d, owner, review)) in entries.into_iter().enumerate() {
             let id = format!("li-demo{n:02}");
             let now = now.to_string();
             let item = Item {
@@ -388,7 +458,8 @@ pub(super) fn seed_library(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
                 file: d.file,
                 visibility: d.visibility,
                 copies: d.copies,
-                ..Item::new(id, d.kind, &d.title, "system", &now)
+                review,
+                ..Item::new(id, d.kind, &d.title, &owner, &now)
             };
             crate::library::store_new(tx, &item)?;
         }

@@ -179,7 +179,12 @@ pub const TABLES: &[&str] = &[
     REPORT_PARTS.name,
 ];
 
-/// A file published for the schools to fetch (today: update bundles).
+/// The downlink's kind of a district decision on an item a school shared up (`hold.rs`): for
+/// that school only.
+pub const LIBRARY_REVIEW: &str = "library-review";
+
+/// A file published for the schools to fetch: update bundles and library items for every
+/// school; a key reset and a decision on a shared item for the school it names.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Published {
     /// BLAKE3 of the file: its blob id and its name on the downlink.
@@ -313,12 +318,30 @@ impl Published {
         )
     }
 
+    /// The one school it is for (a key reset, a decision on a shared item); None: every school.
+    pub fn school(&self) -> Option<&str> {
+        match self.kind.as_str() {
+            "key-reset" | LIBRARY_REVIEW => Some(
+                self.meta
+                    .as_ref()
+                    .and_then(|m| m["school"].as_str())
+                    .unwrap_or(""),
+            ),
+            _ => None,
+        }
+    }
+
     /// Whom it goes to: one school for a key reset, every school otherwise.
     pub fn audience(&self) -> String {
-        match self.meta.as_ref().and_then(|m| m["school"].as_str()) {
-            Some(school) if self.kind == "key-reset" => format!("Trường {school}"),
-            _ => "Mọi trường".into(),
+        match self.school() {
+            Some(school) => format!("Trường {school}"),
+            None => "Mọi trường".into(),
         }
+    }
+
+    /// Whether `school` is to fetch it.
+    pub fn is_for(&self, school: &str) -> bool {
+        self.school().is_none_or(|s| s == school)
     }
 }
 

@@ -264,6 +264,10 @@ struct HoldDecision {
     approve: bool,
     #[serde(default)]
     reason: Option<String>,
+    /// The digest of the version the page showed (`SharedUp.digest`): refused if the school
+    /// has sent a change since.
+    #[serde(default)]
+    digest: Option<String>,
 }
 
 /// A district admin approves a school's shared item or refuses it with a reason.
@@ -287,6 +291,7 @@ async fn shared_decide(
             &item,
             b.approve,
             b.reason.as_deref(),
+            b.digest.as_deref(),
         )
     })
     .await
@@ -308,6 +313,7 @@ impl From<super::hold::HoldError> for ApiError {
             H::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             H::NoReason => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             H::Decided(_) => (StatusCode::CONFLICT, "decided"),
+            H::Changed => (StatusCode::CONFLICT, "changed"),
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -452,7 +458,12 @@ async fn downlink_list(
     Path(school): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorised(&hub, &headers, &school)?;
-    Ok(Json(json!({ "items": super::downlink(&st.store)? })))
+    // What names one school goes to that school only (a key reset, a decision on its item).
+    let items: Vec<super::Published> = super::downlink(&st.store)?
+        .into_iter()
+        .filter(|p| p.is_for(&school))
+        .collect();
+    Ok(Json(json!({ "items": items })))
 }
 
 /// One published file, with Range: a cut download resumes where it stopped.
@@ -463,7 +474,12 @@ async fn downlink_file(
     req: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     authorised(&hub, req.headers(), &school)?;
-    if st.store.read()?.get(&super::DOWNLINK, &id)?.is_none() {
+    if !st
+        .store
+        .read()?
+        .get(&super::DOWNLINK, &id)?
+        .is_some_and(|p| p.is_for(&school))
+    {
         return Err(ApiError::not_found());
     }
     let path = st
@@ -1409,12 +1425,24 @@ async fn publish_page(
                         .unwrap_or_default();
                     format!("{title} — {}", p.name)
                 }
+                super::LIBRARY_REVIEW => {
+                    let m = p.meta.clone().unwrap_or_default();
+                    let title = m["title"]
+                        .as_str()
+                        .or(m["item"].as_str())
+                        .unwrap_or_default();
+                    match m["reason"].as_str() {
+                        Some(r) if m["approved"] != true => format!("Từ chối “{title}”: {r}"),
+                        _ => format!("Đã duyệt “{title}”"),
+                    }
+                }
                 _ => p.name.clone(),
             },
             kind: match p.kind.as_str() {
                 "update" => "Bản cập nhật",
                 "library" => "Học liệu dùng chung",
                 "key-reset" => "Đặt lại khoá ký",
+                super::LIBRARY_REVIEW => "Kết quả duyệt tài liệu",
                 _ => "Khác",
             },
             to: p.audience(),

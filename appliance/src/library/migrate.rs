@@ -1,6 +1,7 @@
 //! The library's part in the schema steps: loans name a student, rewritten when students got
 //! opaque ids (schema 5, `school::migrate::opaque_student_ids`); the items already shared are
-//! marked as not yet vetted (schema 7).
+//! marked as not yet vetted (schema 7); the items waiting or returned get the index keys that
+//! say who sees them (schema 9).
 
 use super::ReviewState;
 use crate::school::migrate::StudentRefs;
@@ -57,4 +58,40 @@ fn mark_unvetted(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
     tx.insert(super::ITEMS.name, items)?;
     tx.insert(super::INDEX.name, keys)?;
     Ok(format!("{n} library items marked as not yet vetted"))
+}
+
+/// Schema 9: the search tells who may see a waiting or returned item from index keys (its
+/// owner's, and the tổ that vets it: `held_keys`) instead of reading the item. The items
+/// waiting or returned since schema 7 get those keys; nothing else changes.
+pub const HELD_KEYS: Migration = Migration {
+    to: 9,
+    name: "library: index keys of who sees a waiting or returned item",
+    run: held_keys,
+};
+
+fn held_keys(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
+    let mut keys = Vec::new();
+    let mut n = 0;
+    for (k, v) in tx.rows(super::ITEMS.name)? {
+        let item: serde_json::Value =
+            serde_json::from_slice(&v).map_err(|e| corrupt(super::ITEMS.name, &k, e))?;
+        if item["from_district"] == true {
+            continue;
+        }
+        let state = match item["review"]["state"].as_str() {
+            Some("waiting") => ReviewState::Waiting,
+            Some("returned") => ReviewState::Returned,
+            _ => continue,
+        };
+        n += 1;
+        let owner = item["owner"].as_str().unwrap_or_default();
+        let department = item["review"]["department"].as_str();
+        for key in super::held_keys(state, owner, department, &k) {
+            keys.push((key, b"1".to_vec()));
+        }
+    }
+    tx.insert(super::INDEX.name, keys)?;
+    Ok(format!(
+        "{n} waiting or returned library items indexed by who sees them"
+    ))
 }

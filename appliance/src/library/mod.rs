@@ -386,7 +386,63 @@ fn index_entries(item: &Item) -> BTreeSet<String> {
     for f in facets {
         out.insert(format!("{f}-{}", item.id));
     }
+    if !item.from_district {
+        out.extend(held_keys(
+            item.review.state,
+            &item.owner,
+            item.review.department.as_deref(),
+            &item.id,
+        ));
+    }
     out
+}
+
+/// The index keys that say who may see an item hidden while it waits or was returned (schema
+/// 8): "\u{2}h:{owner}\u{1}-{item}", and for a waiting one the tổ whose head vets it,
+/// "\u{2}w:{department}\u{1}-{item}" — so a search decides from keys, reading no item.
+pub(crate) fn held_keys(
+    state: ReviewState,
+    owner: &str,
+    department: Option<&str>,
+    id: &str,
+) -> Vec<String> {
+    match state {
+        ReviewState::Waiting => vec![
+            format!("{}-{id}", facet("h", owner)),
+            format!("{}-{id}", facet("w", department.unwrap_or(""))),
+        ],
+        ReviewState::Returned => vec![format!("{}-{id}", facet("h", owner))],
+        _ => vec![],
+    }
+}
+
+/// Of the hidden items `held`, those `p` may see (the owner's; a waiting one for its reviewers,
+/// as [`vetting::sees`]), from the index keys of [`held_keys`] alone.
+fn held_seen(
+    rx: &Rx,
+    p: Option<&Principal>,
+    held: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let Some(p) = p else {
+        return Ok(seen);
+    };
+    if held.is_empty() {
+        return Ok(seen);
+    }
+    seen.extend(ids_under(rx, &facet("h", p.id()), None)?.into_keys());
+    if vetting::is_reviewer(p) {
+        let prefix = "\u{2}w:";
+        rx.keys_while(&INDEX, prefix, &mut |k| {
+            if let Some((dept, id)) = k[prefix.len()..].split_once("\u{1}-")
+                && crate::auth::may_see(p, Action::ReviewLessonPlans { department: dept })
+            {
+                seen.insert(id.to_string());
+            }
+            true
+        })?;
+    }
+    Ok(seen)
 }
 
 pub(crate) fn visibility_str(v: Visibility) -> &'static str {
@@ -848,14 +904,19 @@ pub fn search(rx: &Rx, p: Option<&Principal>, q: &Query) -> Result<Hits, StoreEr
         _ => ids_under(rx, &facet("v", "teachers"), None)?,
     };
     cand.retain(|id, _| !hidden.contains_key(id));
-    // Items waiting for their vetting or returned: only for their owner and reviewers.
+    // Items waiting for their vetting or returned: only for their owner and reviewers, told
+    // apart by index keys, so no item off the page is read.
+    let mut held = Vec::new();
     for state in [ReviewState::Waiting, ReviewState::Returned] {
-        for id in ids_with_state(rx, state)? {
-            if cand.contains_key(&id) && !rx.get(&ITEMS, &id)?.is_some_and(|item| visible(p, &item))
-            {
-                cand.remove(&id);
-            }
-        }
+        held.extend(
+            ids_with_state(rx, state)?
+                .into_iter()
+                .filter(|id| cand.contains_key(id)),
+        );
+    }
+    let seen = held_seen(rx, p, &held)?;
+    for id in held.iter().filter(|id| !seen.contains(*id)) {
+        cand.remove(id);
     }
     let total = cand.len();
     let mut ranked: Vec<(u32, String)> = cand.into_iter().map(|(id, s)| (s, id)).collect();

@@ -144,6 +144,8 @@ page!(ItemPage, "library_item.html" {
     current_visibility: &'static str,
     can_vet: bool,
     reviewer: String,
+    district_note: String,
+    district_refused: bool,
 });
 
 async fn item_page(
@@ -166,10 +168,9 @@ async fn item_page(
     let can_edit = permits(&u.principal, Action::ManageLibrary) || item.owner == u.principal.id();
     let r = row(&item, &subjects);
     let current_visibility = super::visibility_str(item.visibility);
-    let can_vet = super::vetting::is_reviewer(&u.principal)
-        && super::vetting::queue(&rx, &u.principal)?
-            .iter()
-            .any(|i| i.id == item.id);
+    let can_vet = super::vetting::may_decide(&u.principal, &item);
+    let district_note = super::vetting::district_note(&item);
+    let district_refused = item.review.district.as_ref().is_some_and(|d| !d.approved);
     let reviewer = match &item.review.by {
         Some(id) => names(&rx)?.remove(id).unwrap_or_else(|| id.clone()),
         None => String::new(),
@@ -189,10 +190,13 @@ async fn item_page(
         current_visibility,
         can_vet,
         reviewer,
+        district_note,
+        district_refused,
     )))
 }
 
-// Each item waiting, with the name of who shared it.
+// Each item waiting, with the name of who shared it. (The item page's `district_note` is the
+// district's decision on an item shared with it, "" when none.)
 page!(ReviewPage, "library_review.html" {
     rows: Vec<(Row, String)>,
 });
@@ -203,12 +207,7 @@ async fn review_page(
     headers: HeaderMap,
     PageUser(u): PageUser,
 ) -> Result<Response, ApiError> {
-    if !super::vetting::is_reviewer(&u.principal) {
-        return Err(super::LibraryError::NotReviewer(
-            "Chỉ tổ trưởng chuyên môn và Ban giám hiệu được thẩm định tài liệu.".into(),
-        )
-        .into());
-    }
+    super::vetting::require_reviewer(&u.principal)?;
     let rx = s.store.read()?;
     let subjects = subject_names(&rx)?;
     let items = super::vetting::queue(&rx, &u.principal)?;

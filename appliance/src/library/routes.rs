@@ -166,23 +166,12 @@ async fn delete(
     Ok(Json(json!({ "deleted": item.id })))
 }
 
-/// Refused before the body is read: only department heads and BGH vet items.
-fn require_reviewer(u: &ApiUser) -> Result<(), ApiError> {
-    if super::vetting::is_reviewer(&u.principal) {
-        return Ok(());
-    }
-    Err(super::LibraryError::NotReviewer(
-        "Chỉ tổ trưởng chuyên môn và Ban giám hiệu được thẩm định tài liệu.".into(),
-    )
-    .into())
-}
-
 /// What waits for the signed-in reviewer.
 async fn review_queue(
     State(s): State<Shared>,
     u: ApiUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_reviewer(&u)?;
+    super::vetting::require_reviewer(&u.principal)?;
     let items = super::vetting::queue(&s.store.read()?, &u.principal)?;
     Ok(Json(json!({ "items": items })))
 }
@@ -194,7 +183,7 @@ async fn review(
     Path(id): Path<String>,
     d: JsonBody<super::vetting::Decision>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_reviewer(&u)?;
+    super::vetting::require_reviewer(&u.principal)?;
     let d = crate::http::json_body(d)?;
     let p = u.principal.clone();
     let item =

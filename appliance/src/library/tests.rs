@@ -116,12 +116,16 @@ fn filters_and_visibility() {
             "Toán 6, tập một — Kết nối tri thức với cuộc sống",
         ]
     );
-    // The teachers-only question banks: hidden from an anonymous e-reader.
+    // The teachers-only question banks: hidden from an anonymous e-reader. Of the demo's three,
+    // one is accepted, one waits for the head of Ngoại ngữ (BGH sees it too, gv01 does not) and
+    // one went back to its Toán author (she alone sees it).
     let qb = Query {
         q: "ngan hang cau hoi".into(),
         ..Default::default()
     };
-    assert_eq!(search(&rx, Some(&f.teacher), &qb).unwrap().total, 3);
+    assert_eq!(search(&rx, Some(&f.teacher), &qb).unwrap().total, 1);
+    let principal = who(&f.store, "hieutruong");
+    assert_eq!(search(&rx, Some(&principal), &qb).unwrap().total, 2);
     assert_eq!(search(&rx, None, &qb).unwrap().total, 0);
 }
 
@@ -466,4 +470,242 @@ fn bulk_import_checks_every_row_and_imports_all_or_nothing() {
     .items
     .remove(0);
     assert_eq!(item.file.unwrap().mime, "application/pdf");
+}
+
+fn ids(store: &Store, p: Option<&Principal>) -> Vec<String> {
+    let q = Query {
+        limit: Some(200),
+        ..Default::default()
+    };
+    search(&store.read().unwrap(), p, &q)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.id)
+        .collect()
+}
+
+fn decide_as(f: &F, p: &Principal, id: &str, accept: bool) -> Result<Item, LibraryError> {
+    let d = vetting::Decision {
+        accept,
+        reason: (!accept).then(|| "Thiếu đáp án".to_string()),
+    };
+    f.store.write(&actor(), |tx| vetting::decide(tx, p, id, d))
+}
+
+/// Issue 25 item 2: a teacher fixing her accepted item's description keeps it where it was; a
+/// new file sends it back to her tổ trưởng, hidden from the school meanwhile.
+#[test]
+fn an_edit_of_the_entry_keeps_acceptance_and_a_new_file_is_vetted_again() {
+    let f = fixture();
+    // gv02 teaches in gv01's tổ; gv01 is its head.
+    let item = f
+        .store
+        .write(&actor(), |tx| {
+            save_item(
+                tx,
+                &f.other,
+                None,
+                input("Đề cương ôn tập KHTN 8"),
+                None,
+                None,
+            )
+        })
+        .unwrap();
+    assert_eq!(item.review.state, ReviewState::Waiting);
+    assert!(vetting::may_decide(&f.teacher, &item));
+    assert!(!vetting::may_decide(&f.other, &item), "not her own");
+    let item = decide_as(&f, &f.teacher, &item.id, true).unwrap();
+    assert_eq!(item.review.state, ReviewState::Accepted);
+    assert!(!vetting::may_decide(&f.teacher, &item), "decided");
+    assert!(ids(&f.store, None).contains(&item.id));
+
+    let typo = ItemInput {
+        title: Some("Đề cương ôn tập Khoa học tự nhiên 8".into()),
+        description: Some("Sửa lỗi chính tả.".into()),
+        ..Default::default()
+    };
+    let edited = f
+        .store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.other, Some(&item.id), typo, None, None)
+        })
+        .unwrap();
+    assert_eq!(edited.review.state, ReviewState::Accepted);
+    assert_eq!(
+        edited.review.by.as_deref(),
+        Some(f.teacher.id()),
+        "the head's acceptance"
+    );
+    assert!(
+        ids(&f.store, None).contains(&item.id),
+        "still seen by the school"
+    );
+
+    // Widening to the district asks BGH, though the school keeps seeing it.
+    let wider = ItemInput {
+        visibility: Some(Visibility::District),
+        ..Default::default()
+    };
+    let widened = f
+        .store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.other, Some(&item.id), wider, None, None)
+        })
+        .unwrap();
+    assert_eq!(widened.review.state, ReviewState::School);
+    assert!(!widened.shared_by_school(), "not relayed before BGH");
+    let back = ItemInput {
+        visibility: Some(Visibility::School),
+        ..Default::default()
+    };
+    f.store
+        .write(&actor(), |tx| {
+            save_item(tx, &f.other, Some(&item.id), back, None, None)
+        })
+        .unwrap();
+
+    // A new file is new content: back to the head, hidden from others until decided.
+    let (blob, size) = f.store.blobs.put(&b"noi dung moi"[..]).unwrap();
+    let file = FileRef {
+        blob,
+        size,
+        mime: "text/plain; charset=utf-8".into(),
+        name: "de-cuong.txt".into(),
+    };
+    let refiled = f
+        .store
+        .write(&actor(), |tx| {
+            save_item(
+                tx,
+                &f.other,
+                Some(&item.id),
+                ItemInput::default(),
+                Some(file),
+                None,
+            )
+        })
+        .unwrap();
+    assert_eq!(refiled.review.state, ReviewState::Waiting);
+    let third = who(&f.store, "gv03");
+    let principal = who(&f.store, "hieutruong");
+    assert!(!ids(&f.store, None).contains(&item.id), "anonymous");
+    assert!(
+        !ids(&f.store, Some(&third)).contains(&item.id),
+        "a colleague"
+    );
+    assert!(
+        ids(&f.store, Some(&f.other)).contains(&item.id),
+        "its owner"
+    );
+    assert!(
+        ids(&f.store, Some(&f.teacher)).contains(&item.id),
+        "its head"
+    );
+    assert!(ids(&f.store, Some(&principal)).contains(&item.id), "BGH");
+
+    // Returned: its owner alone sees it (the index says so, no item read).
+    decide_as(&f, &f.teacher, &item.id, false).unwrap();
+    assert!(
+        ids(&f.store, Some(&f.other)).contains(&item.id),
+        "its owner"
+    );
+    assert!(
+        !ids(&f.store, Some(&f.teacher)).contains(&item.id),
+        "its head"
+    );
+    assert!(!ids(&f.store, Some(&third)).contains(&item.id));
+}
+
+/// Issue 25 item 3: the demo's catalogue shows vetting as a school lives it.
+#[test]
+fn the_demo_catalogue_shows_accepted_waiting_and_returned_items() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let all: Vec<Item> = rx
+        .scan(&ITEMS, "")
+        .unwrap()
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect();
+    let count = |s: ReviewState| all.iter().filter(|i| i.review.state == s).count();
+    assert_eq!(count(ReviewState::Unvetted), 0);
+    assert_eq!(count(ReviewState::Waiting), 2);
+    assert_eq!(count(ReviewState::Returned), 1);
+    assert!(count(ReviewState::Accepted) >= all.len() - 3);
+    let returned = all
+        .iter()
+        .find(|i| i.review.state == ReviewState::Returned)
+        .unwrap();
+    assert!(
+        returned
+            .review
+            .reason
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+    );
+    // gv01, head of Khoa học tự nhiên – Công nghệ, has one item waiting for her.
+    let mine = vetting::queue(&rx, &f.teacher).unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert!(mine[0].title.contains("Sự nở vì nhiệt"));
+    // The guide shared with the district was accepted by the principal and is relayed.
+    let principal = who(&f.store, "hieutruong");
+    let shared: Vec<Item> = rx
+        .scan(&SHARED, "")
+        .unwrap()
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0].review.by.as_deref(), Some(principal.id()));
+}
+
+/// Issue 25 item 1: the district's decision, sent down, is kept on the item, audited, and read
+/// against the item as it is now.
+#[test]
+fn the_district_decision_is_kept_on_the_item_and_a_change_makes_it_an_earlier_versions() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let item = rx.scan(&SHARED, "").unwrap().remove(0).1;
+    drop(rx);
+    let decision = vetting::DistrictReview {
+        approved: false,
+        reason: Some("Trùng tài liệu của Phòng".into()),
+        at: "2026-11-02T03:00:00Z".into(),
+        digest: vetting::content_digest(&item),
+    };
+    f.store
+        .write(&actor(), |tx| {
+            vetting::record_district(tx, &item.id, decision)
+        })
+        .unwrap();
+    let now = f
+        .store
+        .read()
+        .unwrap()
+        .get(&ITEMS, &item.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(vetting::badge(&now), "Phòng trả lại");
+    assert!(vetting::district_note(&now).contains("Trùng tài liệu của Phòng"));
+    assert_eq!(
+        vetting::content_digest(&now),
+        vetting::content_digest(&item),
+        "the decision is not part of what is reviewed"
+    );
+    // The principal edits the description: the district's refusal was of the earlier version.
+    let edit = ItemInput {
+        description: Some("Bản đã sửa theo góp ý của Phòng.".into()),
+        ..Default::default()
+    };
+    let principal = who(&f.store, "hieutruong");
+    let edited = f
+        .store
+        .write(&actor(), |tx| {
+            save_item(tx, &principal, Some(&item.id), edit, None, None)
+        })
+        .unwrap();
+    assert!(vetting::district_decision(&edited).is_none());
+    assert!(vetting::district_note(&edited).contains("bản sửa chờ Phòng duyệt lại"));
+    assert_eq!(vetting::badge(&edited), "đã thẩm định");
 }

@@ -3,7 +3,8 @@
 //! download from the bytes already on disk, and checked (the file's BLAKE3) before use. A bundle
 //! must also carry a signature from this box's own release key before it goes to the update
 //! spool for tram-update.service; a library item joins the school's library (marked as from the
-//! district, under an id made from its hash, so it is added once).
+//! district, under an id made from its hash, so it is added once); the district's decision on an
+//! item this school shared up is kept on the item (`library::vetting::record_district`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -79,8 +80,31 @@ pub async fn fetch(
     let mut spooled = 0;
     for it in items {
         if done.items.contains_key(&it.id)
-            || !["update", "library", "key-reset"].contains(&it.kind.as_str())
+            || !["update", "library", "key-reset", "library-review"].contains(&it.kind.as_str())
         {
+            continue;
+        }
+        if it.kind == "library-review" {
+            let what = match it.meta.as_ref() {
+                Some(m) if m["school"].as_str() != Some(e.school.as_str()) => {
+                    "not for this school".to_string()
+                }
+                Some(m) => {
+                    let (store, m) = (store.clone(), m.clone());
+                    match tokio::task::spawn_blocking(move || apply_district_review(&store, &m))
+                        .await?
+                    {
+                        Ok(what) => what,
+                        Err(err) => {
+                            // Not noted: the next round tries again.
+                            tracing::warn!(error = %err, "district decision not stored yet");
+                            continue;
+                        }
+                    }
+                }
+                None => "refused: a district decision without its content".to_string(),
+            };
+            note(dir, &it.id, what)?;
             continue;
         }
         if it.kind == "key-reset" {
@@ -227,6 +251,35 @@ fn apply_key_reset(store: &crate::store::Store, order: &serde_json::Value) -> St
         }
         Err(m) => m.to_string(),
     }
+}
+
+/// The district's decision on an item this school shared with it: kept on the item (its page
+/// and the lists say it) and audited, recorded as the district's doing.
+/// Err: the store failed (tried again next round).
+fn apply_district_review(
+    store: &crate::store::Store,
+    m: &serde_json::Value,
+) -> Result<String, crate::store::StoreError> {
+    use crate::library::vetting::{DistrictReview, record_district};
+    let (Some(item), Some(digest), Some(approved), Some(at)) = (
+        m["item"].as_str(),
+        m["digest"].as_str(),
+        m["approved"].as_bool(),
+        m["at"].as_str(),
+    ) else {
+        return Ok("refused: a district decision without its item, digest or time".into());
+    };
+    let decision = DistrictReview {
+        approved,
+        reason: m["reason"].as_str().map(str::to_string),
+        at: at.to_string(),
+        digest: digest.to_string(),
+    };
+    let actor = crate::store::Actor {
+        id: "district".into(),
+        now: jiff::Timestamp::now(),
+    };
+    store.write(&actor, |tx| record_district(tx, item, decision))
 }
 
 /// GET with Range from what `part` already holds, appending (fsynced per chunk), no faster
