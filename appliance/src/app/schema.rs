@@ -36,6 +36,7 @@ pub fn schema() -> Schema {
             &[gradebook::hocba::REGISTER.name],
             &[district::hold::HOLDS.name],
             &[gradebook::hocba::REPLACED_CHAINS.name],
+            &gradebook::hocba::ca::TABLES,
         ]
         .concat(),
         migrations: vec![
