@@ -2540,7 +2540,7 @@ mod tests {
     /// correction) → differs; a file without data → absent.
     #[test]
     fn embedded_data_is_compared_with_the_stored_results() {
-        let (dir, store, now, student) = one_student();
+        let (_dir, store, now, student) = one_student();
         let mut result: super::super::StoredResult = serde_json::from_value(serde_json::json!({
             "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": 9, "malop": "2026-9a1",
             "mahocsinh": "hs-a", "sodinhdanh": "079212000001", "hocky": "CN",

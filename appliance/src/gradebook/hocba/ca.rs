@@ -576,9 +576,9 @@ mod tests {
                 )?;
                 let mut out = Vec::new();
                 for (u, role) in [
-                    ("ht", Role::Principal),
-                    ("pht", Role::VicePrincipal),
-                    ("gv", Role::Teacher),
+                    ("hieu-t", Role::Principal),
+                    ("pho-t", Role::VicePrincipal),
+                    ("gv-lan", Role::Teacher),
                 ] {
                     out.push(
                         crate::auth::create_account_tx(
