@@ -448,7 +448,7 @@ pub fn store_signer(
     rec: &SignerRecord,
     replace: bool,
 ) -> Result<bool, HocbaError> {
-    store.write(actor, |tx| put_signer(tx, rec, replace))
+    store.write(actor, |tx| put_signer(tx, rec, replace, true))
 }
 
 /// [`store_signer`] inside a transaction: also refuses to replace the certificate of the last
@@ -457,13 +457,14 @@ pub(crate) fn put_signer(
     tx: &mut crate::store::Tx<'_>,
     rec: &SignerRecord,
     replace: bool,
+    guard_last_holder: bool,
 ) -> Result<bool, HocbaError> {
     let old = tx.get(&SIGNERS, &rec.account)?;
     let existed = old.is_some();
     if existed && !replace {
         return Err(HocbaError::SignerExists);
     }
-    if let Some(old) = &old {
+    if let Some(old) = old.as_ref().filter(|_| guard_last_holder) {
         let holders = tx.scan(&ca::CA_WRAPS, "")?;
         if old.cert != rec.cert
             && holders.len() == 1
@@ -569,8 +570,9 @@ pub fn import_p12(
         _ => None,
     };
     match opened {
+        // Her wrap moves to the new key in the same write: no last-holder guard needed.
         Some((opened_ca, data_key)) => store.write(actor, |tx| {
-            put_signer(tx, &rec, req.replace)?;
+            put_signer(tx, &rec, req.replace, false)?;
             ca::sync_wraps(tx, &opened_ca.cert_sha256(), &data_key)?;
             Ok::<_, HocbaError>(())
         })?,

@@ -240,7 +240,7 @@ pub fn seal_plain_ca(store: &Store, now: jiff::Timestamp) -> Result<bool, HocbaE
 
 /// Stores a signer record in `tx` (the old chain of a replaced licensed certificate kept).
 fn put_signer(tx: &mut Tx<'_>, rec: &SignerRecord, replace: bool) -> Result<(), HocbaError> {
-    super::put_signer(tx, rec, replace).map(|_| ())
+    super::put_signer(tx, rec, replace, true).map(|_| ())
 }
 
 /// The very first BGH certificate, when no one holds the CA: the CA is made (or the plain key
