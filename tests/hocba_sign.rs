@@ -2505,11 +2505,11 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
         "{list}"
     );
     let approve = format!("{b}/api/v1/hocba/signer/requests/{id}/approve");
-    // A teacher cannot approve, nor list; nobody approves her own request.
+    // A teacher cannot approve (her own request nor another's), nor list.
     let (code, e) = post(&gvcn, approve.clone(), serde_json::json!({"pin": PIN}));
     assert_eq!(
         (code, e["error"]["code"].as_str()),
-        (403, Some("own_request")),
+        (403, Some("not_approver")),
         "{e}"
     );
     let teacher = homeroom_of(&s, "2026-6a1");
