@@ -1198,10 +1198,13 @@ fn the_class_is_signed_on_its_page_by_the_homeroom_teacher_then_the_principal() 
             &homeroom,
             "--role",
             "gvcn",
+            "--by",
+            "hieutruong",
             "--data-dir",
         ])
         .arg(dir.path())
         .env("TRAM_SIGNING_PIN", PIN)
+        .env("TRAM_APPROVER_PIN", PIN)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

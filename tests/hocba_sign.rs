@@ -47,14 +47,54 @@ fn hocba(args: &[&str], data: &Path) -> Output {
         .expect("run tram hocba")
 }
 
-/// Issues a signer certificate under [`PIN`]; the demo's principal already has one (the
+/// Issues a signer certificate under [`PIN`], opening the sealed school signing CA through a
+/// holder (`--by`): the principal (whose PIN is the demo's until a test replaced her
+/// certificate under [`PIN`]); for the principal's own new certificate, a vice principal, who
+/// gets a certificate first (nobody issues her own). The demo's principal already has one (the
 /// signed demo class), which is replaced.
 fn issue(user: &str, role: &str, data: &Path) -> Output {
-    let mut args = vec!["signer", "--user", user, "--role", role];
-    if user == "hieutruong" {
+    let by = if user == "hieutruong" {
+        let o = issue_by(
+            "phohieutruong",
+            "pho-hieu-truong",
+            "hieutruong",
+            false,
+            data,
+        );
+        assert!(
+            o.status.success() || text(&o).contains("already has"),
+            "{}",
+            text(&o)
+        );
+        "phohieutruong"
+    } else {
+        "hieutruong"
+    };
+    issue_by(user, role, by, user == "hieutruong", data)
+}
+
+fn issue_by(user: &str, role: &str, by: &str, replace: bool, data: &Path) -> Output {
+    let mut args = vec!["signer", "--user", user, "--role", role, "--by", by];
+    if replace {
         args.push("--replace");
     }
-    hocba(&args, data)
+    let mut last = None;
+    for approver_pin in [DEMO_PIN, PIN] {
+        let o = Command::new(bin())
+            .arg("hocba")
+            .args(&args)
+            .arg("--data-dir")
+            .arg(data)
+            .env("TRAM_SIGNING_PIN", PIN)
+            .env("TRAM_APPROVER_PIN", approver_pin)
+            .output()
+            .expect("run tram hocba");
+        if o.status.success() || !text(&o).contains("wrong signing PIN") {
+            return o;
+        }
+        last = Some(o);
+    }
+    last.unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -1227,7 +1267,7 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     sh(&ca_dir, LICENSED_CA);
     list_root(&data, &ca_dir);
     // The homeroom teacher's certificate comes from the school signing CA (made now).
-    let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
+    let o = issue(&homeroom, "gvcn", &data);
     assert!(o.status.success(), "{}", text(&o));
     let p12 = |n: &str| ca_dir.join(format!("{n}.p12"));
     let refused = |o: &Output, words: &str| {
@@ -1453,17 +1493,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let data = tmp.path().join("data");
     Server::start(&data, false).stop();
     // A certificate of her own with a PIN other than her plan-signing PIN (replacing the demo's).
-    let o = hocba(
-        &[
-            "signer",
-            "--user",
-            "hieutruong",
-            "--role",
-            "hieu-truong",
-            "--replace",
-        ],
-        &data,
-    );
+    let o = issue("hieutruong", "hieu-truong", &data);
     assert!(o.status.success(), "{}", text(&o));
     let (code, r, _) = approve_month(
         &data,
@@ -1541,7 +1571,26 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         "{v}"
     );
     let now = jiff::Timestamp::now();
-    let school_ca = tram::pki::signing::load_ca(&data).unwrap().unwrap();
+    // The CA key is sealed: the attacker is whoever holds a copy of the data folder and a BGH
+    // member's signing PIN (the server holds the database, so a copy of it is opened).
+    let school_ca = {
+        let copy = tmp.path().join("attacker-copy");
+        std::fs::create_dir_all(copy.join("keys")).unwrap();
+        std::fs::copy(data.join("tram.redb"), copy.join("tram.redb")).unwrap();
+        for e in std::fs::read_dir(data.join("keys")).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), copy.join("keys").join(e.file_name())).unwrap();
+            }
+        }
+        let store = tram::store::Store::open(&copy, &tram::app::schema::schema()).unwrap();
+        let rx = store.read().unwrap();
+        let ht = tram::auth::find_by_username(&rx, "hieutruong")
+            .unwrap()
+            .unwrap()
+            .id;
+        tram::gradebook::hocba::ca::open_ca(&rx, &copy, &ht, DEMO_PIN).unwrap()
+    };
     let minted = tram::pki::signing::issue_signer(
         &school_ca,
         "x",
@@ -1721,7 +1770,7 @@ fn the_verify_page_trusts_the_chain_of_an_imported_signer() {
         eprintln!("SKIPPED: openssl not installed");
         return;
     };
-    let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
+    let o = issue(&homeroom, "gvcn", &data);
     assert!(o.status.success(), "{}", text(&o));
     let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -1851,6 +1900,10 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     // Nothing stored by any of them.
     assert!(page(&head).contains(school));
 
+    // She holds the sealed signing CA: without her current PIN her new key would leave it
+    // with nobody to open it.
+    refused(import(&head, good.clone()), 409, "duy nhất giữ CA");
+    good["current_pin"] = DEMO_PIN.into();
     let (code, done) = import(&head, good);
     assert_eq!(code, 200, "{done}");
     assert_eq!(done["issuer"], "Test Licensed CA", "{done}");
@@ -1988,10 +2041,17 @@ fn a_hocba_needs_both_stages_and_signatures_from_the_schools_register() {
 
     // The attacker's copy: the CA key from the data folder, a "Hiệu trưởng" certificate of
     // their own, the GVCN-only file signed over.
+    // The CA key is sealed: the attacker here is whoever also has a holder's signing PIN.
     let now = jiff::Timestamp::now();
-    let ca = tram::pki::signing::load_ca(&data)
-        .unwrap()
-        .expect("the school signing CA");
+    let ca = {
+        let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+        let rx = store.read().unwrap();
+        let ht = tram::auth::find_by_username(&rx, "hieutruong")
+            .unwrap()
+            .unwrap()
+            .id;
+        tram::gradebook::hocba::ca::open_ca(&rx, &data, &ht, DEMO_PIN).unwrap()
+    };
     let minted =
         tram::pki::signing::issue_signer(&ca, "x", &principal_name, "Hiệu trưởng", "975318", now)
             .unwrap();
@@ -2366,7 +2426,7 @@ fn a_replaced_imported_certificate_keeps_its_earlier_signatures_trusted() {
         eprintln!("SKIPPED: openssl not installed");
         return;
     };
-    let o = hocba(&["signer", "--user", &homeroom, "--role", "gvcn"], &data);
+    let o = issue(&homeroom, "gvcn", &data);
     assert!(o.status.success(), "{}", text(&o));
     let o = import_p12(&data, &ca_dir.join("good.p12"), "mat-khau", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -2487,4 +2547,236 @@ fn a_student_who_left_in_term_one_gets_no_term_two_nor_year_decision() {
             .unwrap_or_default();
         assert_eq!(hk2.split_whitespace().count(), 4, "{hk2:?}\n{t}");
     }
+}
+
+/// Every file under `dir` holding a PEM private key that is the key of `ca` (the school
+/// signing CA): there must be none.
+fn files_with_the_ca_key(dir: &Path, ca: &x509_cert::Certificate) -> Vec<PathBuf> {
+    use p256::pkcs8::{DecodePrivateKey, EncodePublicKey};
+    let want = der::Encode::to_der(&ca.tbs_certificate.subject_public_key_info).unwrap();
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&p) else {
+                continue;
+            };
+            if find(&bytes, b"PRIVATE KEY").is_none() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let is_ca = p256::SecretKey::from_pkcs8_pem(&text).is_ok_and(|k| {
+                k.public_key().to_public_key_der().unwrap().as_bytes() == want.as_slice()
+            }) || p.ends_with("keys/signing-ca.key");
+            if is_ca {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// Issue 22: the school signing CA's key is sealed — the demo leaves none on disk; a box of an
+/// earlier version with a plain key and a BGH signer has it sealed at start, the file gone
+/// (also after a power cut between the commit and the removal). A teacher asks for a
+/// certificate on the web; a teacher cannot approve (403), a wrong BGH PIN issues nothing,
+/// the right one issues it and she signs her class. The CLI needs `--by` once the CA is held.
+#[test]
+fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Server::start(&data, false);
+    s.wait_signed();
+    let b = s.base();
+    let ca = tram::pki::signing::ca_cert(&data)
+        .unwrap()
+        .expect("CA certificate");
+    assert!(!data.join("keys/signing-ca.key").exists());
+    assert_eq!(files_with_the_ca_key(&data, &ca), Vec::<PathBuf>::new());
+
+    let homeroom = homeroom_of(&s, CLASS);
+    let gvcn = s.login(&homeroom);
+    let bgh = s.login("hieutruong");
+    let page = gvcn
+        .get(format!("{b}/grades/hocba-signer"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Bạn chưa có chứng thư ký học bạ."), "{page}");
+    let request = format!("{b}/api/v1/hocba/signer/request");
+    let (code, e) = post(
+        &gvcn,
+        request.clone(),
+        serde_json::json!({"pin": PIN, "pin_again": "135790"}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("pin_mismatch")),
+        "{e}"
+    );
+    // The role is what the account is, never what the form claims.
+    let (code, e) = post(
+        &gvcn,
+        request.clone(),
+        serde_json::json!({"role": "hieu-truong", "pin": PIN, "pin_again": PIN}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("no_signing_role")),
+        "{e}"
+    );
+    let (code, r) = post(
+        &gvcn,
+        request.clone(),
+        serde_json::json!({"pin": PIN, "pin_again": PIN}),
+    );
+    assert_eq!((code, r["issued"].as_bool()), (200, Some(false)), "{r}");
+    assert_eq!(r["role"], "Giáo viên chủ nhiệm", "{r}");
+
+    let list: serde_json::Value = bgh
+        .get(format!("{b}/api/v1/hocba/signer/requests"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let reqs = list["requests"].as_array().unwrap();
+    assert_eq!(reqs.len(), 1, "{list}");
+    let id = reqs[0]["account"].as_str().unwrap().to_string();
+    assert!(
+        list["signers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["role"] == "Hiệu trưởng" && l["ca_holder"] == true),
+        "{list}"
+    );
+    let approve = format!("{b}/api/v1/hocba/signer/requests/{id}/approve");
+    // A teacher cannot approve (her own request nor another's), nor list.
+    let (code, e) = post(&gvcn, approve.clone(), serde_json::json!({"pin": PIN}));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("not_approver")),
+        "{e}"
+    );
+    let teacher = homeroom_of(&s, "2026-6a1");
+    let other = s.login(&teacher);
+    let (code, e) = post(
+        &other,
+        approve.clone(),
+        serde_json::json!({"pin": DEMO_PIN}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("not_approver")),
+        "{e}"
+    );
+    let code = other
+        .get(format!("{b}/api/v1/hocba/signer/requests"))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(code, 403);
+    // A wrong BGH PIN: refused, nothing issued.
+    let (code, e) = post(&bgh, approve.clone(), serde_json::json!({"pin": "000000"}));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("wrong_pin")),
+        "{e}"
+    );
+    let sign_url = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
+    let gvcn_body = serde_json::json!({"stage": "gvcn", "pin": PIN});
+    for term in ["hk2", "hk1"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{b}/api/v1/grades/terms/{term}/lock"),
+            serde_json::json!({"force": true}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
+    let (code, e) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("no_signer")),
+        "{e}"
+    );
+    // The right PIN issues it; she signs her class with the PIN she chose.
+    let (code, r) = post(&bgh, approve.clone(), serde_json::json!({"pin": DEMO_PIN}));
+    assert_eq!(code, 200, "{r}");
+    let (code, r) = post(&gvcn, sign_url.clone(), gvcn_body);
+    assert_eq!(code, 200, "{r}");
+    assert!(r["signed"].as_u64().unwrap() > 0, "{r}");
+    let (code, e) = post(&bgh, approve, serde_json::json!({"pin": DEMO_PIN}));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (404, Some("no_request")),
+        "{e}"
+    );
+    s.stop();
+    assert_eq!(files_with_the_ca_key(&data, &ca), Vec::<PathBuf>::new());
+
+    // The CLI: once the CA is held, not without a holder's PIN.
+    let o = hocba(&["signer", "--user", &teacher, "--role", "gvcn"], &data);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("--by"), "{}", text(&o));
+    let o = issue(&teacher, "gvcn", &data);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A box of an earlier version: the CA key plain on disk (a new CA made with openssl stands
+    // for it), nothing sealed in the database, the principal a signer: sealed at start.
+    if !on_path("openssl") {
+        eprintln!("SKIPPED (the plain-key half): openssl not installed");
+        return;
+    }
+    {
+        use tram::gradebook::hocba::ca::{CA_KEY, CA_WRAPS};
+        let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+        store
+            .write(&tram::store::Actor::system(jiff::Timestamp::now()), |tx| {
+                tx.delete(&CA_KEY, "ca", "test")?;
+                for (k, _) in tx.scan(&CA_WRAPS, "")? {
+                    tx.delete(&CA_WRAPS, &k, "test")?;
+                }
+                Ok::<_, tram::store::StoreError>(())
+            })
+            .unwrap();
+    }
+    let keys = data.join("keys");
+    sh(
+        &keys,
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out signing-ca.key \
+         && openssl req -x509 -new -key signing-ca.key -subj '/C=VN/O=Old/CN=Old CA' -days 30 -out signing-ca.crt",
+    );
+    let plain = std::fs::read(keys.join("signing-ca.key")).unwrap();
+    let old_ca = tram::pki::signing::ca_cert(&data).unwrap().unwrap();
+    // The server's start seals it.
+    let mut s = Server::start(&data, false);
+    s.stop();
+    assert!(!keys.join("signing-ca.key").exists());
+    assert_eq!(files_with_the_ca_key(&data, &old_ca), Vec::<PathBuf>::new());
+    let opened = {
+        let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+        let rx = store.read().unwrap();
+        let ht = tram::auth::find_by_username(&rx, "hieutruong")
+            .unwrap()
+            .unwrap()
+            .id;
+        tram::gradebook::hocba::ca::open_ca(&rx, &data, &ht, DEMO_PIN).unwrap()
+    };
+    assert_eq!(
+        opened.cert_sha256(),
+        tram::pki::signing::cert_sha256(&old_ca)
+    );
+    // The power cut after the commit: the file back, the next command that opens the store
+    // (here `tram hocba signer`, refused for lack of --replace) removes it.
+    std::fs::write(keys.join("signing-ca.key"), &plain).unwrap();
+    let o = hocba(&["signer", "--user", &teacher, "--role", "gvcn"], &data);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(!keys.join("signing-ca.key").exists(), "{}", text(&o));
 }

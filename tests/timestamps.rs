@@ -97,25 +97,53 @@ fn lock_year(data: &Path) -> String {
     homeroom
 }
 
-/// A signer's certificate from the school signing CA under [`PIN`], server stopped;
-/// `--replace`: the demo's principal holds one already (its signed class).
+/// A signer's certificate from the school signing CA under [`PIN`], server stopped, the sealed
+/// CA opened through a holder (`--by`): the principal (under the demo's PIN until replaced
+/// under [`PIN`]); for the principal's own new certificate a vice principal, who gets one first
+/// (nobody issues her own). `--replace`: the demo's principal holds one already.
 fn issue_signer(data: &Path, user: &str, role: &str) {
-    let o = Command::new(bin())
-        .args([
-            "hocba",
-            "signer",
-            "--user",
-            user,
-            "--role",
-            role,
-            "--replace",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .env("TRAM_SIGNING_PIN", PIN)
-        .output()
-        .unwrap();
+    let by = if user == "hieutruong" {
+        let o = issue_by(data, "phohieutruong", "pho-hieu-truong", "hieutruong");
+        assert!(
+            o.status.success() || text(&o).contains("already has"),
+            "{}",
+            text(&o)
+        );
+        "phohieutruong"
+    } else {
+        "hieutruong"
+    };
+    let o = issue_by(data, user, role, by);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+fn issue_by(data: &Path, user: &str, role: &str, by: &str) -> std::process::Output {
+    let mut last = None;
+    for approver_pin in ["123456", PIN] {
+        let o = Command::new(bin())
+            .args([
+                "hocba",
+                "signer",
+                "--user",
+                user,
+                "--role",
+                role,
+                "--by",
+                by,
+                "--replace",
+            ])
+            .arg("--data-dir")
+            .arg(data)
+            .env("TRAM_SIGNING_PIN", PIN)
+            .env("TRAM_APPROVER_PIN", approver_pin)
+            .output()
+            .unwrap();
+        if o.status.success() || !text(&o).contains("wrong signing PIN") {
+            return o;
+        }
+        last = Some(o);
+    }
+    last.unwrap()
 }
 
 /// The signatures stored for the class, (stage, timestamp) per row.
@@ -155,6 +183,17 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     let homeroom = lock_year(&data);
     issue_signer(&data, &homeroom, "gvcn");
     issue_signer(&data, "hieutruong", "hieu-truong");
+    // The CA key is sealed: the attacker further down is whoever also has a holder's PIN
+    // (opened now, while the server is stopped).
+    let ca = {
+        let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+        let rx = store.read().unwrap();
+        let ht = tram::auth::find_by_username(&rx, "hieutruong")
+            .unwrap()
+            .unwrap()
+            .id;
+        tram::gradebook::hocba::ca::open_ca(&rx, &data, &ht, PIN).unwrap()
+    };
     let o = enroll(
         data.to_str().unwrap(),
         &format!("http://127.0.0.1:{}", link.port),
@@ -327,7 +366,6 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
         "{r}"
     );
     let now = jiff::Timestamp::now();
-    let ca = tram::pki::signing::load_ca(&data).unwrap().unwrap();
     let minted =
         tram::pki::signing::issue_signer(&ca, "x", "Trần Văn Hùng", "Hiệu trưởng", "975318", now)
             .unwrap();

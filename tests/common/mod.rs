@@ -851,6 +851,9 @@ pub fn import_p12(
         .arg(data)
         .env("TRAM_P12_PASSWORD", password)
         .env("TRAM_SIGNING_PIN", pin)
+        // The demo's principal holds the sealed signing CA under the demo's PIN: her current
+        // PIN carries her wrap over to the imported key.
+        .env("TRAM_CURRENT_PIN", "123456")
         .output()
         .unwrap()
 }

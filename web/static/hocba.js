@@ -71,7 +71,9 @@
         p12: btoa(bin), password: form.elements.password.value, pin: form.elements.pin.value,
         confirm_name: form.elements.confirm_name.checked,
         replace: form.elements.replace ? form.elements.replace.checked : false,
+        current_pin: form.elements.current_pin ? form.elements.current_pin.value : "",
       };
+      if (form.elements.current_pin) form.elements.current_pin.value = "";
       form.elements.password.value = "";
       form.elements.pin.value = "";
       msg.textContent = "Đang nhập…";

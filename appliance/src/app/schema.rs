@@ -41,6 +41,7 @@ pub fn schema() -> Schema {
             &[district::hold::HOLDS.name],
             &[gradebook::hocba::REPLACED_CHAINS.name],
             &[lessons::export::APPROVAL_REGISTER.name],
+            &gradebook::hocba::ca::TABLES,
         ]
         .concat(),
         migrations: vec![

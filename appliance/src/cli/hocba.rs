@@ -35,6 +35,11 @@ pub enum HocbaCmd {
         /// device): recorded in the audit log. Without it an existing one is never replaced.
         #[arg(long)]
         replace: bool,
+        /// The member of the Ban giám hiệu (username) who opens the school signing CA with her
+        /// signing PIN (TRAM_APPROVER_PIN, else the next line of stdin after the new PIN):
+        /// needed once the CA is sealed, i.e. for every certificate but the very first BGH one.
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Sign PDFs as the account's certificate holder (PIN as for `signer`, asked once for all
     /// the files); each signature is appended, so earlier signatures stay valid.
@@ -173,12 +178,20 @@ fn import(
     }
     let password = secret("TRAM_P12_PASSWORD")?;
     let pin = secret("TRAM_SIGNING_PIN")?;
+    // A holder of the sealed CA gives her current PIN too, so her new key gets its wrap.
+    let current_pin =
+        if replace && tram::gradebook::hocba::ca::holders(&store.read()?)?.contains(&found.id) {
+            Some(secret("TRAM_CURRENT_PIN")?)
+        } else {
+            None
+        };
     let req = tram::gradebook::hocba::P12Import {
         p12: &bytes,
         password: &password,
         pin: &pin,
         confirm_name,
         replace,
+        current_pin: current_pin.as_deref(),
     };
     let actor = tram::store::Actor::system(now);
     let rec = match tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now) {
@@ -267,16 +280,26 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             user,
             role,
             replace,
+            by,
         } => {
             let (Some(user), Some(role)) = (user, role) else {
                 anyhow::bail!("--user and --role are needed");
             };
+            use tram::gradebook::hocba::{self, HocbaError, ca};
             let store = super::open_store(&data.data_dir)?;
             let rx = store.read()?;
-            let school = tram::school::school_info(&rx)?
+            tram::school::school_info(&rx)?
                 .context("this box has no school yet (provision it first)")?;
             let principal = tram::school::principal_by_username(&rx, &user)?
                 .with_context(|| format!("no account {user:?}"))?;
+            let holder = match &by {
+                Some(b) => Some(
+                    tram::school::principal_by_username(&rx, b)?
+                        .with_context(|| format!("no account {b:?} (--by)"))?,
+                ),
+                None => None,
+            };
+            let sealed = ca::ca_sealed(&rx)?;
             drop(rx);
             let account = principal.account.clone();
             if account.disabled {
@@ -285,37 +308,80 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 );
             }
             // The certificate says what the account is, never what the command line claims.
-            use tram::auth::Role;
-            let role = match role.as_str() {
-                "hieu-truong" if account.roles.contains(&Role::Principal) => "Hiệu trưởng",
-                "pho-hieu-truong" if account.roles.contains(&Role::VicePrincipal) => {
-                    "Phó hiệu trưởng"
-                }
-                "gvcn" if !principal.homeroom.is_empty() => "Giáo viên chủ nhiệm",
-                r => anyhow::bail!(
-                    "the account {user:?} does not hold the role {r} (its roles: {:?}; homeroom of {:?})",
+            let role = ca::role_for(&principal, Some(role.as_str())).map_err(|_| {
+                anyhow::anyhow!(
+                    "the account {user:?} does not hold the role {role} (its roles: {:?}; homeroom of {:?})",
                     account.roles,
                     principal.homeroom
-                ),
-            };
+                )
+            })?;
             let now = jiff::Timestamp::now();
-            tram::gradebook::hocba::adopt_signer_files(&store, &data.data_dir, now)?;
-            let exists = tram::gradebook::hocba::signer(&store.read()?, &account.id)?.is_some();
+            hocba::adopt_signer_files(&store, &data.data_dir, now)?;
+            let exists = hocba::signer(&store.read()?, &account.id)?.is_some();
             if exists && !replace {
                 anyhow::bail!(
                     "{user:?} already has a signing certificate; --replace issues a new one (its earlier signatures stay valid, the old PIN stops working)"
                 );
             }
-            let ca = signing::load_or_create_ca(&data.data_dir, &school.name, now)?;
-            let rec =
-                signing::issue_signer(&ca, &account.id, &account.full_name, role, &pin()?, now)?;
-            // The certificate, its sealed key and the audit event commit together.
-            tram::gradebook::hocba::store_signer(
-                &store,
-                &tram::store::Actor::system(now),
-                &rec,
-                replace,
-            )?;
+            let actor = tram::store::Actor::system(now);
+            let rec = match (sealed, holder) {
+                // The very first BGH certificate: the CA is made (or the plain key of an
+                // earlier version taken) and sealed under it.
+                (false, _) => {
+                    if !matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng") {
+                        anyhow::bail!(
+                            "nobody holds the school signing CA yet: the first certificate is the principal's or a vice principal's (--role hieu-truong or pho-hieu-truong)"
+                        );
+                    }
+                    ca::issue_first_head(&store, &actor, &principal, role, &pin()?, replace)?
+                }
+                (true, None) => anyhow::bail!(
+                    "the school signing CA is sealed: --by BGH_USER is needed, a principal or vice principal holding a signing certificate, with her signing PIN (TRAM_APPROVER_PIN)"
+                ),
+                (true, Some(holder)) => {
+                    if holder.account.id == account.id {
+                        anyhow::bail!(
+                            "nobody issues their own certificate: --by names another member of the Ban giám hiệu"
+                        );
+                    }
+                    let who = signing::SignerName {
+                        account: &account.id,
+                        full_name: &account.full_name,
+                        role,
+                    };
+                    let req = signing::request_key(&who, &pin()?, now)?;
+                    let holder_pin = secret("TRAM_APPROVER_PIN")?;
+                    match ca::issue_by_holder(
+                        &store,
+                        &actor,
+                        &holder,
+                        &holder_pin,
+                        &req,
+                        replace,
+                        false,
+                    ) {
+                        Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {
+                            anyhow::bail!(
+                                "wrong signing PIN for {:?} (--by)",
+                                holder.account.username
+                            )
+                        }
+                        Err(HocbaError::NotApprover) => anyhow::bail!(
+                            "{:?} is not a principal or vice principal: only they open the school signing CA",
+                            holder.account.username
+                        ),
+                        Err(HocbaError::NotCaHolder) => anyhow::bail!(
+                            "{:?} holds no wrap of the school signing CA yet (her certificate came after the CA was last opened): --by another member",
+                            holder.account.username
+                        ),
+                        Err(HocbaError::Signing(signing::SigningError::NoSigner)) => anyhow::bail!(
+                            "{:?} has no signing certificate, so cannot open the school signing CA",
+                            holder.account.username
+                        ),
+                        other => other?,
+                    }
+                }
+            };
             println!(
                 "issued a signing certificate for {} ({}) by the school signing CA {}",
                 rec.full_name,
@@ -361,7 +427,7 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             if account.disabled {
                 anyhow::bail!("the account {user:?} is disabled: it cannot sign");
             }
-            let ca = signing::load_ca(&data.data_dir)?
+            let ca = signing::ca_cert(&data.data_dir)?
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
             let rec = rec.ok_or(signing::SigningError::NoSigner)?;
             let signer = signing::unlock(&rec, &pin()?)?;
@@ -370,7 +436,7 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 let pdf =
                     std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
                 signed_files.push(
-                    pades::sign(&pdf, &signer, &ca.cert, jiff::Timestamp::now())
+                    pades::sign(&pdf, &signer, &ca, jiff::Timestamp::now())
                         .with_context(|| format!("signing {}", file.display()))?,
                 );
             }

@@ -121,16 +121,24 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
 
 /// The database of `dir`, opened with every capability's tables and migrations.
 pub fn open_store(dir: &std::path::Path) -> Result<Store, StoreError> {
-    Store::open(dir, &tram::app::schema::schema())
+    let store = Store::open(dir, &tram::app::schema::schema())?;
+    seal_plain_ca(&store);
+    Ok(store)
+}
+
+/// The start-up step of every command that opens the store: a plain school signing CA key left
+/// by an earlier version is sealed (when a BGH signer exists) and its file destroyed.
+fn seal_plain_ca(store: &Store) {
+    if let Err(e) = tram::gradebook::hocba::ca::seal_plain_ca(store, jiff::Timestamp::now()) {
+        tracing::warn!(error = %e, "the plain school signing CA key was not sealed");
+    }
 }
 
 /// As [`open_store`], with redb's page cache capped at `cache_mb` MB, shared by a server's tasks.
 pub fn open_shared(dir: &std::path::Path, cache_mb: u64) -> anyhow::Result<std::sync::Arc<Store>> {
-    Ok(std::sync::Arc::new(Store::open_with_cache(
-        dir,
-        &tram::app::schema::schema(),
-        cache_mb,
-    )?))
+    let store = Store::open_with_cache(dir, &tram::app::schema::schema(), cache_mb)?;
+    seal_plain_ca(&store);
+    Ok(std::sync::Arc::new(store))
 }
 
 /// Prints a check's report and exits 0 when it passed, 3 when it found a problem.

@@ -54,9 +54,6 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("demo principal missing"))?;
     let head = school::principal_for(&rx, head)?;
-    let school_name = school::school_info(&rx)?
-        .map(|i| i.name)
-        .unwrap_or_default();
     // The marks are entered once: after 9A1 is locked (a run cut short before signing) they
     // are left as they are, and so are the edits made to 9A2 since.
     let filled =
@@ -85,20 +82,24 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
         }
         Ok(())
     })?;
-    let ca = signing::load_or_create_ca(store.dir(), &school_name, now)?;
-    for (p, role) in [(&gvcn, "Giáo viên chủ nhiệm"), (&head, "Hiệu trưởng")] {
-        if hocba::signer(&store.read()?, &p.account.id)?.is_some() {
-            continue;
+    // The principal's certificate first: the very first BGH certificate makes the school
+    // signing CA and seals it under her key; the GVCN's is then issued through her wrap,
+    // opened by her PIN — no CA key ever on disk.
+    if hocba::signer(&store.read()?, &head.account.id)?.is_none() {
+        if hocba::ca::ca_sealed(&store.read()?)? {
+            anyhow::bail!("the demo's signing CA is held by someone other than its principal");
         }
-        let rec = signing::issue_signer(
-            &ca,
-            &p.account.id,
-            &p.account.full_name,
-            role,
-            DEMO_PIN,
-            now,
-        )?;
-        hocba::store_signer(store, &actor, &rec, false)?;
+        hocba::ca::issue_first_head(store, &actor, &head, "Hiệu trưởng", DEMO_PIN, false)?;
+    }
+    hocba::ca::seal_plain_ca(store, now)?;
+    if hocba::signer(&store.read()?, &gvcn.account.id)?.is_none() {
+        let who = signing::SignerName {
+            account: &gvcn.account.id,
+            full_name: &gvcn.account.full_name,
+            role: "Giáo viên chủ nhiệm",
+        };
+        let req = signing::request_key(&who, DEMO_PIN, now)?;
+        hocba::ca::issue_by_holder(store, &actor, &head, DEMO_PIN, &req, false, false)?;
     }
     let mut signed = 0;
     for (p, stage) in [

@@ -3,6 +3,8 @@
 //! write path audits every change and every backup carries them; the whole-class signing
 //! (homeroom teacher, then principal) and the signed versions it stores.
 
+pub mod ca;
+
 use std::path::Path;
 
 use base64::Engine;
@@ -376,6 +378,42 @@ pub enum HocbaError {
         "Học bạ năm học này của {0} đã được ký cùng cả lớp khi khoá sổ (học sinh rời trường sau đó): bản đã ký là học bạ của năm học, không ký thêm bản thứ hai."
     )]
     SignedWithClass(String),
+    #[error(
+        "Chứng thư ký học bạ dành cho giáo viên chủ nhiệm và Ban giám hiệu: tài khoản của bạn không giữ vai trò đã chọn."
+    )]
+    NoSigningRole,
+    #[error("Hai lần nhập mã PIN ký không giống nhau.")]
+    PinMismatch,
+    #[error(
+        "Chưa có thành viên Ban giám hiệu nào giữ CA ký số học bạ của trường: Hiệu trưởng hoặc Phó hiệu trưởng xin chứng thư của mình trước, rồi duyệt cho giáo viên."
+    )]
+    NoCaHolder,
+    #[error(
+        "Bạn chưa giữ CA ký số học bạ của trường (chứng thư của bạn được cấp sau lần mở CA gần nhất): nhờ một thành viên Ban giám hiệu khác duyệt."
+    )]
+    NotCaHolder,
+    #[error(
+        "CA ký số học bạ của trường đã có người giữ: chứng thư mới cần một thành viên Ban giám hiệu duyệt bằng mã PIN của mình."
+    )]
+    CaHeld,
+    #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng mới duyệt cấp chứng thư ký học bạ.")]
+    NotApprover,
+    #[error(
+        "Không ai tự duyệt yêu cầu cấp chứng thư của chính mình: một thành viên Ban giám hiệu khác duyệt."
+    )]
+    OwnRequest,
+    #[error("Không có yêu cầu cấp chứng thư nào đang chờ duyệt của tài khoản này.")]
+    NoRequest,
+    #[error(
+        "Tài khoản xin cấp không còn vai trò \"{0}\" (hoặc đã bị khoá): người đó cần gửi lại yêu cầu."
+    )]
+    RoleChanged(String),
+    #[error("Nhập lý do từ chối để người xin cấp biết cần làm gì.")]
+    NeedReason,
+    #[error(
+        "Bạn là người duy nhất giữ CA ký số học bạ của trường: thay chứng thư lúc này sẽ khoá CA lại. Hãy để một thành viên Ban giám hiệu khác có chứng thư trước."
+    )]
+    LastHolder,
 }
 
 impl HocbaError {
@@ -415,6 +453,17 @@ impl HocbaError {
             HocbaError::NotNamedPrincipal(_) => "not_the_locker",
             HocbaError::RecordChanged => "record_changed",
             HocbaError::SignedWithClass(_) => "signed_with_class",
+            HocbaError::NoSigningRole => "no_signing_role",
+            HocbaError::PinMismatch => "pin_mismatch",
+            HocbaError::NoCaHolder => "no_ca_holder",
+            HocbaError::NotCaHolder => "not_ca_holder",
+            HocbaError::CaHeld => "ca_held",
+            HocbaError::NotApprover => "not_approver",
+            HocbaError::OwnRequest => "own_request",
+            HocbaError::NoRequest => "no_request",
+            HocbaError::RoleChanged(_) => "role_changed",
+            HocbaError::NeedReason => "reason_needed",
+            HocbaError::LastHolder => "last_ca_holder",
         }
     }
 }
@@ -432,22 +481,52 @@ pub fn store_signer(
     rec: &SignerRecord,
     replace: bool,
 ) -> Result<bool, HocbaError> {
-    store.write(actor, |tx| {
-        let old = tx.get(&SIGNERS, &rec.account)?;
-        let existed = old.is_some();
-        if existed && !replace {
-            return Err(HocbaError::SignerExists);
+    store.write(actor, |tx| put_signer(tx, rec, replace, true))
+}
+
+/// [`store_signer`] inside a transaction: also refuses to replace the certificate of the last
+/// holder of the sealed CA with another key (her wrap would open with nothing any more).
+pub(crate) fn put_signer(
+    tx: &mut crate::store::Tx<'_>,
+    rec: &SignerRecord,
+    replace: bool,
+    guard_last_holder: bool,
+) -> Result<bool, HocbaError> {
+    let old = tx.get(&SIGNERS, &rec.account)?;
+    let existed = old.is_some();
+    if existed && !replace {
+        return Err(HocbaError::SignerExists);
+    }
+    if let Some(old) = old.as_ref().filter(|_| guard_last_holder) {
+        let holders = tx.scan(&ca::CA_WRAPS, "")?;
+        if old.cert != rec.cert
+            && holders.len() == 1
+            && holders[0].0 == rec.account
+            && !same_key(old, rec)
+        {
+            return Err(HocbaError::LastHolder);
         }
-        // The old chain is not kept: what it signed is trusted through the chain its CMS
-        // carries up to a listed root (`pki::roots`), not through this box's records.
-        let action = if existed {
-            "hocba.signer_replaced"
-        } else {
-            "hocba.signer_issued"
-        };
-        tx.put(&SIGNERS, &rec.account, rec, action)?;
-        Ok(existed)
-    })
+    }
+    // The old chain is not kept: what it signed is trusted through the chain its CMS
+    // carries up to a listed root (`pki::roots`), not through this box's records.
+    let action = if existed {
+        "hocba.signer_replaced"
+    } else {
+        "hocba.signer_issued"
+    };
+    tx.put(&SIGNERS, &rec.account, rec, action)?;
+    Ok(existed)
+}
+
+/// Whether two signer records certify the same public key.
+fn same_key(a: &SignerRecord, b: &SignerRecord) -> bool {
+    let spki = |r: &SignerRecord| {
+        hex::decode(&r.cert)
+            .ok()
+            .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok())
+            .map(|c| c.tbs_certificate.subject_public_key_info)
+    };
+    spki(a).is_some() && spki(a) == spki(b)
 }
 
 /// A licensed CA's PKCS#12 and what its import needs besides the account.
@@ -461,6 +540,9 @@ pub struct P12Import<'a> {
     pub confirm_name: bool,
     /// Replace the account's existing signing certificate.
     pub replace: bool,
+    /// Her current signing PIN, when she holds the school signing CA: it opens the CA's data
+    /// key so her new key gets its wrap at once (without it the last holder is refused).
+    pub current_pin: Option<&'a str>,
 }
 
 /// The role a public CA's certificate signs as: the school's head, the principal or a vice
@@ -506,7 +588,28 @@ pub fn import_p12(
         &roots,
         now,
     )?;
-    store_signer(store, actor, &rec, req.replace)?;
+    // A holder of the sealed CA carries her wrap over to the new key with her current PIN.
+    let opened = match req.current_pin.filter(|p| !p.is_empty()) {
+        Some(pin) if req.replace && ca::holders(&store.read()?)?.contains(&account.id) => Some(
+            ca::open_with_key(&store.read()?, store.dir(), &account.id, pin)?,
+        ),
+        _ => None,
+    };
+    match opened {
+        // Her wrap moves to the new key in the same write: no last-holder guard needed.
+        Some((opened_ca, data_key)) => store.write(actor, |tx| {
+            put_signer(tx, &rec, req.replace, false)?;
+            ca::sync_wraps(tx, &opened_ca.cert_sha256(), &data_key)?;
+            Ok::<_, HocbaError>(())
+        })?,
+        None => {
+            store_signer(store, actor, &rec, req.replace)?;
+        }
+    }
+    // A plain CA key of an earlier version is sealed as soon as a BGH signer exists.
+    if let Err(e) = ca::seal_plain_ca(store, now) {
+        tracing::warn!(error = %e, "signing CA key not sealed after the import");
+    }
     Ok(rec)
 }
 
@@ -842,7 +945,7 @@ pub fn sign_class(
     if plans.is_empty() {
         return Err(HocbaError::AlreadySigned);
     }
-    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let ca = signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
     let key = signing::unlock(&rec, pin)?;
     let mut rows = Vec::with_capacity(plans.len());
     for (i, version, over) in plans {
@@ -851,7 +954,7 @@ pub fn sign_class(
             Some(prev) => prev.pdf_bytes()?,
             None => print_version(&rx, &book, i, Some(version))?,
         };
-        let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
+        let signed = pades::sign(&unsigned, &key, &ca, now)?;
         rows.push(SignedHocba::made(
             (class_id, &st.id, version, stage),
             (p, &rec, lock_at, now),
@@ -1004,9 +1107,9 @@ pub fn sign_student(
             (print_with(&rx, &book, i, data)?, fresh)
         }
     };
-    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let ca = signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
     let key = signing::unlock(&rec, pin)?;
-    let signed = pades::sign(&unsigned, &key, &ca.cert, now)?;
+    let signed = pades::sign(&unsigned, &key, &ca, now)?;
     let row = SignedHocba::made(
         (&class_id, student_id, version, stage),
         (p, &rec, lock_at, now),
@@ -2083,10 +2186,10 @@ pub fn verify_upload_with(
     pdf: &[u8],
     anchors: Option<Vec<x509_cert::Certificate>>,
 ) -> Result<Verification, HocbaError> {
-    let ca = signing::load_ca(data_dir)?.ok_or(HocbaError::NoCa)?;
-    let school_ca = ca.cert.tbs_certificate.subject.to_string();
+    let ca = signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let school_ca = ca.tbs_certificate.subject.to_string();
     let anchors = match anchors {
-        None => trust_anchors(data_dir, ca.cert),
+        None => trust_anchors(data_dir, ca),
         Some(given) => given
             .into_iter()
             .map(|c| {
@@ -2560,7 +2663,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
         let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
-        let ca = signing::load_or_create_ca(dir.path(), "THCS Thử", now).unwrap();
+        let ca = signing::new_ca("THCS Thử", now).unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
         let old =
             signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
                 .unwrap();
@@ -2721,7 +2825,7 @@ mod tests {
     /// correction) → differs; a file without data → absent.
     #[test]
     fn embedded_data_is_compared_with_the_stored_results() {
-        let (dir, store, now, student) = one_student();
+        let (_dir, store, now, student) = one_student();
         let mut result: super::super::StoredResult = serde_json::from_value(serde_json::json!({
             "rule_version": "tt22-2021.1", "matruong": "1", "makhoi": 9, "malop": "2026-9a1",
             "mahocsinh": "hs-a", "sodinhdanh": "079212000001", "hocky": "CN",
@@ -2748,7 +2852,7 @@ mod tests {
         layout.attach_json(DATA_FILE, "test", json);
         let pdf = layout.finish().unwrap();
 
-        let ca = signing::load_or_create_ca(dir.path(), "THCS Thử", now).unwrap();
+        let ca = signing::new_ca("THCS Thử", now).unwrap();
         let rec =
             signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
                 .unwrap();

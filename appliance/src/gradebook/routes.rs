@@ -46,6 +46,16 @@ pub fn api() -> Router<Shared> {
         .route("/hocba/students/{student}/sign", post(hocba_sign_student))
         .route("/hocba/verify", post(hocba_verify))
         .route("/hocba/signer/p12", post(hocba_import_p12))
+        .route("/hocba/signer/request", post(hocba_request_signer))
+        .route("/hocba/signer/requests", get(hocba_signer_requests))
+        .route(
+            "/hocba/signer/requests/{account}/approve",
+            post(hocba_approve_signer),
+        )
+        .route(
+            "/hocba/signer/requests/{account}/decline",
+            post(hocba_decline_signer),
+        )
 }
 
 impl From<super::hocba::HocbaError> for ApiError {
@@ -80,7 +90,12 @@ impl From<super::hocba::HocbaError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             H::SignerExists => StatusCode::CONFLICT,
-            H::NotHead => StatusCode::FORBIDDEN,
+            H::NotHead | H::NotApprover | H::OwnRequest | H::NoSigningRole => StatusCode::FORBIDDEN,
+            H::NoCaHolder | H::NotCaHolder | H::CaHeld | H::RoleChanged(_) | H::LastHolder => {
+                StatusCode::CONFLICT
+            }
+            H::NoRequest => StatusCode::NOT_FOUND,
+            H::PinMismatch | H::NeedReason => StatusCode::UNPROCESSABLE_ENTITY,
             // The file, its password or the PIN: the importer's to fix.
             H::P12(_) => StatusCode::UNPROCESSABLE_ENTITY,
             H::NothingSigned(_) => StatusCode::NOT_FOUND,
@@ -197,6 +212,9 @@ struct ImportP12 {
     confirm_name: bool,
     #[serde(default)]
     replace: bool,
+    /// Her current signing PIN when she holds the school signing CA (carries her wrap over).
+    #[serde(default)]
+    current_pin: String,
 }
 
 /// The principal or a vice principal imports her own licensed CA's PKCS#12 as her học bạ
@@ -227,6 +245,19 @@ async fn hocba_import_p12(
     if body.pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký mới."));
     }
+    let guarded = if body.current_pin.is_empty() {
+        None
+    } else {
+        let who = u.principal.id().to_string();
+        s.part::<PinGuard>()?.begin(&who).map_err(|minutes| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "pin_locked",
+                format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
+            )
+        })?;
+        Some(who)
+    };
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let actor = u.actor();
@@ -238,11 +269,23 @@ async fn hocba_import_p12(
             pin: &body.pin,
             confirm_name: body.confirm_name,
             replace: body.replace,
+            current_pin: Some(body.current_pin.as_str()),
         };
         super::hocba::import_p12(&store, &actor, &account, &req, actor.now)
     })
     .await
-    .map_err(ApiError::internal)??;
+    .map_err(ApiError::internal)?;
+    // A current PIN tried counts like any signing PIN.
+    if let Some(who) = &guarded {
+        match &done {
+            Err(super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)) => {
+                tracing::warn!(account = %who, "wrong current signing PIN on a PKCS#12 import");
+            }
+            Ok(_) => s.part::<PinGuard>()?.succeeded(who),
+            Err(_) => {}
+        }
+    }
+    let done = done?;
     let cert = hex::decode(&done.cert)
         .ok()
         .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok());
@@ -260,6 +303,142 @@ async fn hocba_import_p12(
         "issuer": issuer,
         "role": done.role,
         "message": format!("Đã nhập chứng thư của {name} do {issuer} cấp; khoá bí mật được niêm phong bằng mã PIN mới."),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestSigner {
+    /// "gvcn", "hieu-truong" or "pho-hieu-truong"; none: what the account is.
+    #[serde(default)]
+    role: Option<String>,
+    pin: String,
+    pin_again: String,
+}
+
+/// A teacher or a BGH member asks for her own học bạ signing certificate: the key pair is made
+/// on the box and sealed under the PIN she chose; a BGH member approves. The first BGH member
+/// to ask, while nobody holds the school signing CA, gets hers at once (the CA is made and
+/// sealed under it). No account in the body: nobody asks for someone else.
+async fn hocba_request_signer(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<RequestSigner>,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_body(b)?;
+    if body.pin.is_empty() {
+        return Err(ApiError::bad_request("Nhập mã PIN ký mới."));
+    }
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let actor = u.actor();
+    let p = u.principal.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        super::hocba::ca::request(
+            &store,
+            &actor,
+            &p,
+            body.role.as_deref().filter(|r| !r.is_empty()),
+            &body.pin,
+            &body.pin_again,
+        )
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(match done {
+        super::hocba::ca::Asked::Issued(rec) => {
+            tracing::info!(account = %rec.account, "first BGH học bạ certificate issued; the signing CA is sealed under it");
+            json!({
+                "issued": true,
+                "role": rec.role,
+                "message": format!("Đã cấp chứng thư ký học bạ cho {} ({}). CA ký số của trường được niêm phong: chỉ mã PIN ký của Ban giám hiệu mở được.", rec.full_name, rec.role),
+            })
+        }
+        super::hocba::ca::Asked::Pending(row) => json!({
+            "issued": false,
+            "role": row.request.role,
+            "message": "Đã gửi yêu cầu cấp chứng thư; Ban giám hiệu duyệt rồi bạn ký được bằng mã PIN vừa chọn.",
+        }),
+    }))
+}
+
+/// The pending requests and the current signers (with their certificates' dates): BGH only.
+async fn hocba_signer_requests(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<Value>, ApiError> {
+    if super::hocba::head_role(&u.principal.account.roles).is_none() {
+        return Err(super::hocba::HocbaError::NotApprover.into());
+    }
+    let rx = s.store.read()?;
+    Ok(Json(json!({
+        "requests": super::hocba::ca::request_lines(&rx)?,
+        "signers": super::hocba::ca::signer_lines(&rx)?,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveSigner {
+    pin: String,
+}
+
+/// A BGH member approves a request with her own signing PIN: the CA opens in memory for this
+/// one issuing. The PIN is counted by the same guard as a signing.
+async fn hocba_approve_signer(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(account): Path<String>,
+    b: JsonBody<ApproveSigner>,
+) -> Result<Json<Value>, ApiError> {
+    // Who may not approve learns it before any PIN is spent.
+    if u.principal.account.disabled || super::hocba::head_role(&u.principal.account.roles).is_none()
+    {
+        return Err(super::hocba::HocbaError::NotApprover.into());
+    }
+    if u.principal.id() == account {
+        return Err(super::hocba::HocbaError::OwnRequest.into());
+    }
+    let body = json_body(b)?;
+    let pin = body.pin.clone();
+    let rec = guarded_signing(&s, &u, &pin, move |store, _dir, p, now| {
+        let actor = crate::store::Actor {
+            id: p.id().to_string(),
+            now,
+        };
+        super::hocba::ca::approve(store, &actor, p, &account, &body.pin)
+    })
+    .await?
+    .0;
+    tracing::info!(account = %rec.account, by = %u.principal.id(), "học bạ certificate issued on approval");
+    Ok(Json(json!({
+        "issued": true,
+        "account": rec.account,
+        "role": rec.role,
+        "message": format!("Đã cấp chứng thư ký học bạ cho {} ({}).", rec.full_name, rec.role),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclineSigner {
+    reason: String,
+}
+
+async fn hocba_decline_signer(
+    State(s): State<Shared>,
+    u: ApiUser,
+    Path(account): Path<String>,
+    b: JsonBody<DeclineSigner>,
+) -> Result<Json<Value>, ApiError> {
+    if super::hocba::head_role(&u.principal.account.roles).is_none() {
+        return Err(super::hocba::HocbaError::NotApprover.into());
+    }
+    let body = json_body(b)?;
+    super::hocba::ca::decline(&s.store, &u.actor(), &u.principal, &account, &body.reason)?;
+    Ok(Json(json!({
+        "declined": true,
+        "message": "Đã từ chối yêu cầu; người xin cấp thấy lý do trên trang của mình.",
     })))
 }
 
@@ -324,7 +503,7 @@ async fn hocba_sign_student(
 }
 
 /// Runs a signing that unlocks the signer's key with `pin`, counted by the PIN guard.
-async fn guarded_signing(
+async fn guarded_signing<T: Send + 'static>(
     s: &Shared,
     u: &ApiUser,
     pin: &str,
@@ -333,10 +512,10 @@ async fn guarded_signing(
         &std::path::Path,
         &crate::auth::Principal,
         jiff::Timestamp,
-    ) -> Result<super::hocba::ClassSigned, super::hocba::HocbaError>
+    ) -> Result<T, super::hocba::HocbaError>
     + Send
     + 'static,
-) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
+) -> Result<Json<T>, ApiError> {
     if pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }

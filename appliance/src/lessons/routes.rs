@@ -375,8 +375,8 @@ async fn unlock_pades(
     let opened = tokio::task::spawn_blocking(move || {
         let signer = signing::unlock(&rec, &pin)?;
         // An imported certificate brings its chain; the school's chain to the school CA.
-        let ca = match signing::load_ca(&dir)? {
-            Some(ca) => ca.cert,
+        let ca = match signing::ca_cert(&dir)? {
+            Some(ca) => ca,
             None => signer.chain.first().unwrap_or(&signer.cert).clone(),
         };
         Ok::<_, signing::SigningError>(export::PadesKey { signer, ca })

@@ -1360,9 +1360,8 @@ mod tests {
 
     #[test]
     fn two_signatures_stay_valid_and_one_changed_byte_breaks_both() {
-        let dir = tempfile::tempdir().unwrap();
         let now = jiff::Timestamp::now();
-        let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
+        let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
         let gvcn = signer(&ca, "gv-1", "Nguyễn Thị Hoa", "Giáo viên chủ nhiệm");
         let ht = signer(&ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
         let pdf = one_page_pdf();
@@ -1395,8 +1394,7 @@ mod tests {
         assert!(reports[1].problems[0].contains("added after the last signature"));
 
         // Another school's CA is no anchor for these signatures.
-        let other = tempfile::tempdir().unwrap();
-        let foreign = signing::load_or_create_ca(other.path(), "Trường Khác", now).unwrap();
+        let foreign = signing::new_ca("Trường Khác", now).unwrap();
         let reports = verify(&twice, &foreign.cert).unwrap();
         assert!(
             reports.iter().all(|r| r.bytes_intact && !r.chain_ok),
@@ -1428,7 +1426,7 @@ mod tests {
     fn a_document_time_stamp_dates_a_signature_signed_over_before_its_token() {
         let dir = tempfile::tempdir().unwrap();
         let now = jiff::Timestamp::now();
-        let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
+        let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
         let tsa = crate::pki::tsa::load_or_create(dir.path(), now).unwrap();
         let gvcn = signer(&ca, "gv-1", "Nguyễn Thị Hoa", "Giáo viên chủ nhiệm");
         let ht = signer(&ca, "ht-1", "Trần Văn Hùng", "Hiệu trưởng");
@@ -1509,9 +1507,8 @@ mod tests {
 
     #[test]
     fn a_wrong_pin_does_not_open_the_signing_key() {
-        let dir = tempfile::tempdir().unwrap();
         let now = jiff::Timestamp::now();
-        let ca = signing::load_or_create_ca(dir.path(), "Trường THCS Thử", now).unwrap();
+        let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
         let rec = signing::issue_signer(&ca, "gv-1", "A", "B", "135792", now).unwrap();
         assert!(matches!(
             signing::unlock(&rec, "135793"),
@@ -1531,8 +1528,12 @@ mod tests {
                 .flatten()
                 .any(|e| e.extn_id == name_constraints && e.critical)
         );
-        // The CA is made once: a second load returns the same certificate.
-        let again = signing::load_or_create_ca(dir.path(), "Tên khác", now).unwrap();
-        assert_eq!(again.cert_der(), ca.cert_der());
+        // The certificate written is the one read back (the key is never written).
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        signing::write_ca_cert(dir.path(), &ca.cert).unwrap();
+        let again = signing::ca_cert(dir.path()).unwrap().unwrap();
+        assert_eq!(signing::cert_sha256(&again), ca.cert_sha256());
+        assert!(signing::plain_ca_key(dir.path()).unwrap().is_none());
     }
 }

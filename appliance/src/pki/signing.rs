@@ -2,13 +2,25 @@
 //!
 //! The CA is separate from the TLS CA (`tls.rs`): ECDSA P-256, named for the school and
 //! name-constrained to it (directoryName C=VN, O=school), allowed to sign certificates only
-//! (basicConstraints CA, keyUsage keyCertSign), its key in
-//! `keys/signing-ca.key` (0600, like the device keys, so every backup carries it) beside
-//! `keys/signing-ca.crt`. Each signer gets a P-256 certificate (CN = full name, O = school,
-//! OU and title = role, keyUsage digitalSignature + nonRepudiation) and keeps the private key
-//! sealed under their PIN (`pki::seal`); the record is stored by the gradebook
-//! (`gradebook::hocba`, in the database). Boxes signed before that kept it in
-//! `keys/hocba-signer-{account}.json`: [`legacy_signer_files`] reads those once.
+//! (basicConstraints CA, keyUsage keyCertSign). Its certificate is public, `keys/signing-ca.crt`
+//! ([`ca_cert`], what every verification anchors to). Its private key is never on disk in the
+//! clear: [`seal_ca`] encrypts it (ChaCha20-Poly1305) under a random 32-byte data key, and the
+//! data key is wrapped ([`wrap_data_key`]) to the public key of each member of the Ban giám hiệu
+//! holding a signing certificate — ECIES (ephemeral P-256 ECDH, HKDF-SHA256, ChaCha20-Poly1305)
+//! for a P-256 key, RSA-OAEP-SHA256 for an RSA key imported from a licensed CA — each wrap
+//! bound to its account and the CA certificate's digest. So opening the CA takes a holder's
+//! signing PIN: it opens her key ([`unlock`]), which opens her wrap ([`unwrap_data_key`]), which
+//! opens the CA ([`open_ca`]). The sealed key and the wraps are stored by the gradebook
+//! (`gradebook::hocba`, in the database, so backups carry them); this module is the pure crypto.
+//! Boxes of earlier versions kept the key as plain PKCS#8 in `keys/signing-ca.key`:
+//! [`plain_ca_key`] reads it once so it can be sealed, [`remove_plain_ca_key`] destroys it.
+//!
+//! Each signer gets a P-256 certificate (CN = full name, O = school, OU and title = role,
+//! keyUsage digitalSignature + nonRepudiation) and keeps the private key sealed under their PIN
+//! (`pki::seal`). The key pair is made first ([`request_key`], sealed at once — binding v2, to
+//! the public key), the certificate issued for it later ([`issue_for_request`]); records of
+//! binding v1 (sealed with their certificate) keep opening. Boxes signed before the database
+//! kept records in `keys/hocba-signer-{account}.json`: [`legacy_signer_files`] reads those once.
 
 use std::path::{Path, PathBuf};
 
@@ -84,7 +96,7 @@ pub fn legacy_signer_files(data_dir: &Path) -> Vec<(PathBuf, Result<SignerRecord
         .collect()
 }
 
-/// The school signing CA, unlocked (its key lives on the box like the device keys).
+/// The school signing CA, opened in memory for one issuing.
 pub struct SigningCa {
     key: SigningKey,
     pub cert: Certificate,
@@ -94,6 +106,19 @@ impl SigningCa {
     pub fn cert_der(&self) -> Vec<u8> {
         self.cert.to_der().expect("a parsed certificate encodes")
     }
+
+    /// SHA-256 of the certificate (DER), hex: which CA a sealed key or a wrap belongs to.
+    pub fn cert_sha256(&self) -> String {
+        cert_sha256(&self.cert)
+    }
+}
+
+/// SHA-256 of a certificate's DER, hex.
+pub fn cert_sha256(cert: &Certificate) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        cert.to_der().expect("a parsed certificate encodes"),
+    ))
 }
 
 /// A name of UTF-8 attributes in the order given (C, O, OU, title, CN).
@@ -147,15 +172,9 @@ pub(super) fn spki(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned, Signin
 
 use der::oid::db::rfc4519::{C, CN, O, OU, TITLE};
 
-/// Loads the school signing CA, making it on first use (`school` names it).
-pub fn load_or_create_ca(
-    data_dir: &Path,
-    school: &str,
-    now: jiff::Timestamp,
-) -> Result<SigningCa, SigningError> {
-    if let Some(ca) = load_ca(data_dir)? {
-        return Ok(ca);
-    }
+/// A new school signing CA (`school` names it), in memory: the caller writes its certificate
+/// ([`write_ca_cert`]) and stores its key sealed ([`seal_ca`]) — never in a file.
+pub fn new_ca(school: &str, now: jiff::Timestamp) -> Result<SigningCa, SigningError> {
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let subject = name(&[
         (C, "VN"),
@@ -192,31 +211,311 @@ pub fn load_or_create_ca(
     let cert = builder
         .build::<DerSignature>()
         .map_err(|e| SigningError::Certificate(e.to_string()))?;
-    let key_pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| SigningError::Certificate(e.to_string()))?;
-    let cert_pem = cert
-        .to_pem(LineEnding::LF)
-        .map_err(|e| SigningError::Certificate(e.to_string()))?;
-    // The key first: a certificate without its key would be a CA nobody can use.
-    crate::config::write_secret(&ca_key_path(data_dir), key_pem.as_bytes())?;
-    crate::config::write_atomic(&ca_cert_path(data_dir), cert_pem.as_bytes())?;
     Ok(SigningCa { key, cert })
 }
 
-/// The CA if this box has one.
-pub fn load_ca(data_dir: &Path) -> Result<Option<SigningCa>, SigningError> {
-    let (Ok(key_pem), Ok(cert_pem)) = (
-        std::fs::read_to_string(ca_key_path(data_dir)),
-        std::fs::read_to_string(ca_cert_path(data_dir)),
-    ) else {
-        return Ok(None);
+/// Writes the CA certificate, the public trust anchor, to `keys/signing-ca.crt`.
+pub fn write_ca_cert(data_dir: &Path, cert: &Certificate) -> Result<(), SigningError> {
+    let cert_pem = cert
+        .to_pem(LineEnding::LF)
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    crate::config::write_atomic(&ca_cert_path(data_dir), cert_pem.as_bytes())?;
+    Ok(())
+}
+
+/// The CA certificate if this box has one: what verification anchors to. Opening the CA's key
+/// is another matter ([`open_ca`], through a holder's PIN).
+pub fn ca_cert(data_dir: &Path) -> Result<Option<Certificate>, SigningError> {
+    match std::fs::read_to_string(ca_cert_path(data_dir)) {
+        Ok(pem) => cert_from_pem(&pem)
+            .map(Some)
+            .map_err(|e| SigningError::Damaged(format!("signing-ca.crt: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The CA as an earlier version kept it, its key plain in `keys/signing-ca.key`, if that file
+/// is still there: read only to seal it (`gradebook::hocba::seal_plain_ca`) or to issue the
+/// very first certificate of the Ban giám hiệu.
+pub fn plain_ca_key(data_dir: &Path) -> Result<Option<SigningCa>, SigningError> {
+    let key_pem = match std::fs::read_to_string(ca_key_path(data_dir)) {
+        Ok(k) => k,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
+    let cert = ca_cert(data_dir)?
+        .ok_or_else(|| SigningError::Damaged("signing-ca.key without signing-ca.crt".into()))?;
     let key = SigningKey::from_pkcs8_pem(&key_pem)
         .map_err(|e| SigningError::Damaged(format!("signing-ca.key: {e}")))?;
-    let cert = cert_from_pem(&cert_pem)
-        .map_err(|e| SigningError::Damaged(format!("signing-ca.crt: {e}")))?;
+    if cert.tbs_certificate.subject_public_key_info != spki(&key)? {
+        return Err(SigningError::Damaged(
+            "signing-ca.key is not the key of signing-ca.crt".into(),
+        ));
+    }
     Ok(Some(SigningCa { key, cert }))
+}
+
+/// Whether the plain key file of an earlier version is still there.
+pub fn plain_ca_key_present(data_dir: &Path) -> bool {
+    ca_key_path(data_dir).exists()
+}
+
+/// Destroys the plain CA key file once its sealed form is committed: overwritten with zeros and
+/// flushed, removed, and the directory flushed, so a power cut leaves either the file (removed
+/// at the next start) or nothing. `false` when there was none.
+pub fn remove_plain_ca_key(data_dir: &Path) -> std::io::Result<bool> {
+    use std::io::Write;
+    let path = ca_key_path(data_dir);
+    let len = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+        f.write_all(&vec![0u8; len as usize])?;
+        f.sync_all()?;
+    }
+    std::fs::remove_file(&path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(true)
+}
+
+/// The CA's private key (PKCS#8) encrypted under a data key, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SealedCa {
+    /// SHA-256 of the CA certificate (DER), hex.
+    pub cert_sha256: String,
+    /// ChaCha20-Poly1305 nonce, hex.
+    pub nonce: String,
+    /// The PKCS#8 key encrypted under the data key, hex.
+    pub sealed: String,
+    pub sealed_at: String,
+}
+
+/// The data key a sealed CA opens with: 32 random bytes, only ever in memory.
+pub struct DataKey([u8; 32]);
+
+impl DataKey {
+    fn cipher(&self) -> chacha20poly1305::ChaCha20Poly1305 {
+        use chacha20poly1305::aead::KeyInit;
+        chacha20poly1305::ChaCha20Poly1305::new((&self.0).into())
+    }
+}
+
+impl Drop for DataKey {
+    fn drop(&mut self) {
+        self.0 = [0; 32];
+    }
+}
+
+fn ca_aad(cert_sha256: &str) -> Vec<u8> {
+    format!("tram signing ca v1\n{cert_sha256}").into_bytes()
+}
+
+/// Seals the CA's key under a new random data key; the caller wraps the data key to each
+/// holder and stores all of it in one transaction.
+pub fn seal_ca(ca: &SigningCa, now: jiff::Timestamp) -> Result<(SealedCa, DataKey), SigningError> {
+    let data_key = DataKey(rand::random());
+    let pkcs8 = ca
+        .key
+        .to_pkcs8_der()
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    let digest = ca.cert_sha256();
+    let (nonce, sealed) = super::seal::seal(&data_key.cipher(), pkcs8.as_bytes(), &ca_aad(&digest));
+    Ok((
+        SealedCa {
+            cert_sha256: digest,
+            nonce: hex::encode(nonce),
+            sealed: hex::encode(sealed),
+            sealed_at: now.to_string(),
+        },
+        data_key,
+    ))
+}
+
+/// Opens the sealed CA with its data key; the key must be `cert`'s.
+pub fn open_ca(
+    cert: &Certificate,
+    sealed: &SealedCa,
+    data_key: &DataKey,
+) -> Result<SigningCa, SigningError> {
+    let damaged = |what: &str| SigningError::Damaged(format!("sealed signing CA: {what}"));
+    let digest = cert_sha256(cert);
+    if sealed.cert_sha256 != digest {
+        return Err(damaged("sealed for another CA certificate"));
+    }
+    let nonce: [u8; 12] = hex::decode(&sealed.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| damaged("nonce"))?;
+    let ct = hex::decode(&sealed.sealed).map_err(|_| damaged("key"))?;
+    let plain = super::seal::open(&data_key.cipher(), &nonce, &ct, &ca_aad(&digest))
+        .ok_or_else(|| damaged("does not open with this data key"))?;
+    let key = SigningKey::from_pkcs8_der(&plain).map_err(|_| damaged("key"))?;
+    if cert.tbs_certificate.subject_public_key_info != spki(&key)? {
+        return Err(damaged("not the certificate's key"));
+    }
+    Ok(SigningCa {
+        key,
+        cert: cert.clone(),
+    })
+}
+
+/// The data key wrapped to one holder's public key, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaWrap {
+    /// SHA-256 of the CA certificate this wrap opens, hex.
+    pub ca_sha256: String,
+    /// SHA-256 of the holder's public key (SubjectPublicKeyInfo DER), hex: a new certificate
+    /// with a new key needs a new wrap.
+    pub holder_key: String,
+    /// "p256-ecies" or "rsa-oaep-sha256".
+    pub scheme: String,
+    /// ECIES: the ephemeral public key (SEC1, uncompressed), hex; empty for RSA.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ephemeral: String,
+    /// ECIES: the ChaCha20-Poly1305 nonce, hex; empty for RSA.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
+    /// The wrapped data key, hex.
+    pub wrapped: String,
+    pub wrapped_at: String,
+}
+
+const ECIES: &str = "p256-ecies";
+const RSA_OAEP: &str = "rsa-oaep-sha256";
+
+/// What a wrap is bound to: the account it belongs to and the CA it opens, so a wrap copied to
+/// another account's row, or kept across a new CA, does not open.
+fn wrap_aad(account: &str, ca_sha256: &str) -> String {
+    format!("tram signing ca wrap v1\n{account}\n{ca_sha256}")
+}
+
+/// SHA-256 of a public key (SubjectPublicKeyInfo DER), hex.
+pub fn spki_sha256(spki: &SubjectPublicKeyInfoOwned) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(
+        spki.to_der().expect("a parsed public key encodes"),
+    ))
+}
+
+fn ecies_key(
+    shared: &[u8],
+    ephemeral: &[u8],
+    recipient: &[u8],
+) -> chacha20poly1305::ChaCha20Poly1305 {
+    use chacha20poly1305::aead::KeyInit;
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, shared);
+    let mut info = b"tram signing ca wrap ecies v1".to_vec();
+    info.extend_from_slice(ephemeral);
+    info.extend_from_slice(recipient);
+    let mut key = [0u8; 32];
+    hk.expand(&info, &mut key)
+        .expect("32 bytes is a valid HKDF-SHA256 length");
+    chacha20poly1305::ChaCha20Poly1305::new((&key).into())
+}
+
+/// Wraps the data key to `account`'s public key (from her signer certificate) — no PIN needed.
+pub fn wrap_data_key(
+    data_key: &DataKey,
+    holder: &SubjectPublicKeyInfoOwned,
+    account: &str,
+    ca_sha256: &str,
+    now: jiff::Timestamp,
+) -> Result<CaWrap, SigningError> {
+    use p256::pkcs8::DecodePublicKey;
+    let der = holder
+        .to_der()
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    let aad = wrap_aad(account, ca_sha256);
+    let mut wrap = CaWrap {
+        ca_sha256: ca_sha256.into(),
+        holder_key: spki_sha256(holder),
+        scheme: String::new(),
+        ephemeral: String::new(),
+        nonce: String::new(),
+        wrapped: String::new(),
+        wrapped_at: now.to_string(),
+    };
+    if let Ok(pk) = p256::PublicKey::from_public_key_der(&der) {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let eph = p256::ecdh::EphemeralSecret::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let eph_pub = eph.public_key().to_encoded_point(false);
+        let shared = eph.diffie_hellman(&pk);
+        let recipient = pk.to_encoded_point(false);
+        let cipher = ecies_key(
+            shared.raw_secret_bytes(),
+            eph_pub.as_bytes(),
+            recipient.as_bytes(),
+        );
+        let (nonce, ct) = super::seal::seal(&cipher, &data_key.0, aad.as_bytes());
+        wrap.scheme = ECIES.into();
+        wrap.ephemeral = hex::encode(eph_pub.as_bytes());
+        wrap.nonce = hex::encode(nonce);
+        wrap.wrapped = hex::encode(ct);
+    } else if let Ok(pk) = rsa::RsaPublicKey::from_public_key_der(&der) {
+        let ct = pk
+            .encrypt(
+                &mut rand_core_06(),
+                rsa::Oaep::new_with_label::<sha2::Sha256, _>(aad),
+                &data_key.0,
+            )
+            .map_err(|e| SigningError::Certificate(e.to_string()))?;
+        wrap.scheme = RSA_OAEP.into();
+        wrap.wrapped = hex::encode(ct);
+    } else {
+        return Err(SigningError::Certificate(
+            "the holder's key is neither P-256 nor RSA".into(),
+        ));
+    }
+    Ok(wrap)
+}
+
+fn rand_core_06() -> p256::elliptic_curve::rand_core::OsRng {
+    p256::elliptic_curve::rand_core::OsRng
+}
+
+/// Opens a wrap with the holder's private key (opened by her PIN). `account` and `ca_sha256`
+/// are where the wrap was found and which CA it should open, never what the wrap says: a wrap
+/// moved to another row or kept from another CA does not open.
+pub fn unwrap_data_key(
+    key: &SignerKey,
+    wrap: &CaWrap,
+    account: &str,
+    ca_sha256: &str,
+) -> Result<DataKey, SigningError> {
+    let refused = || SigningError::Damaged("the signing CA's wrap does not open".into());
+    let aad = wrap_aad(account, ca_sha256);
+    let wrapped = hex::decode(&wrap.wrapped).map_err(|_| refused())?;
+    let plain = match (wrap.scheme.as_str(), key) {
+        (ECIES, SignerKey::P256(k)) => {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            let eph_bytes = hex::decode(&wrap.ephemeral).map_err(|_| refused())?;
+            let eph = p256::PublicKey::from_sec1_bytes(&eph_bytes).map_err(|_| refused())?;
+            let secret = p256::SecretKey::from_bytes(&k.to_bytes()).map_err(|_| refused())?;
+            let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), eph.as_affine());
+            let recipient = secret.public_key().to_encoded_point(false);
+            let cipher = ecies_key(shared.raw_secret_bytes(), &eph_bytes, recipient.as_bytes());
+            let nonce: [u8; 12] = hex::decode(&wrap.nonce)
+                .ok()
+                .and_then(|n| n.try_into().ok())
+                .ok_or_else(refused)?;
+            super::seal::open(&cipher, &nonce, &wrapped, aad.as_bytes()).ok_or_else(refused)?
+        }
+        (RSA_OAEP, SignerKey::Rsa(k)) => {
+            let private: &rsa::RsaPrivateKey = (**k).as_ref();
+            private
+                .decrypt(rsa::Oaep::new_with_label::<sha2::Sha256, _>(aad), &wrapped)
+                .map_err(|_| refused())?
+        }
+        _ => return Err(refused()),
+    };
+    let bytes: [u8; 32] = plain.try_into().map_err(|_| refused())?;
+    Ok(DataKey(bytes))
 }
 
 /// A certificate from PEM text.
@@ -246,11 +545,30 @@ pub struct SignerRecord {
     /// chain that came with it, which every signature then carries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<String>,
+    /// What the sealed key is bound to: 1 (absent) its certificate — records sealed with the
+    /// certificate at hand —, 2 its public key (the key pair made before the certificate, by a
+    /// request [`request_key`]).
+    #[serde(default = "binding_v1", skip_serializing_if = "is_binding_v1")]
+    pub binding: u8,
+}
+
+fn binding_v1() -> u8 {
+    1
+}
+
+fn is_binding_v1(b: &u8) -> bool {
+    *b == 1
 }
 
 fn aad(account: &str, cert_hex: &str) -> Vec<u8> {
     let digest = blake3::hash(cert_hex.as_bytes());
     format!("tram hocba signer v1\n{account}\n{digest}").into_bytes()
+}
+
+/// Binding v2: the sealed key bound to its account and its public key (SPKI DER, hex).
+fn aad_v2(account: &str, spki_hex: &str) -> Vec<u8> {
+    let digest = blake3::hash(spki_hex.as_bytes());
+    format!("tram hocba signer v2\n{account}\n{digest}").into_bytes()
 }
 
 /// A signer's private key: P-256 from the school signing CA, or what a licensed CA issued
@@ -293,28 +611,77 @@ pub struct Signer {
     pub chain: Vec<Certificate>,
 }
 
-/// Issues a certificate for `full_name` in `role` and seals its key under `pin`; the caller
-/// stores the record (replacing an earlier one: what the old key signed stays valid, its
-/// certificate travels in each signature).
-pub fn issue_signer(
-    ca: &SigningCa,
-    account: &str,
-    full_name: &str,
-    role: &str,
+/// A certificate request: a key pair made on the box, its private key sealed under the
+/// requester's PIN at once (binding v2), waiting for a holder of the CA to issue its certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignerRequest {
+    pub account: String,
+    pub full_name: String,
+    /// The role the certificate will name — what the account is, never what a form claimed.
+    pub role: String,
+    /// The public key (SubjectPublicKeyInfo DER), hex.
+    pub public_key: String,
+    pub salt: String,
+    pub nonce: String,
+    pub sealed: String,
+    pub requested_at: String,
+}
+
+/// Makes a P-256 key pair for `who` and seals its private key under `pin` (binding v2).
+pub fn request_key(
+    who: &SignerName<'_>,
     pin: &str,
     now: jiff::Timestamp,
-) -> Result<SignerRecord, SigningError> {
+) -> Result<SignerRequest, SigningError> {
     if pin.chars().count() < MIN_PIN {
         return Err(SigningError::WeakPin);
     }
-    let school = ca_organisation(&ca.cert).unwrap_or_default();
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let spki_hex = hex::encode(
+        spki(&key)?
+            .to_der()
+            .map_err(|e| SigningError::Certificate(e.to_string()))?,
+    );
+    let pkcs8 = key
+        .to_pkcs8_der()
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    let salt: [u8; 16] = rand::random();
+    let (nonce, sealed) = super::seal::seal(
+        &super::seal::cipher_for(pin, &salt),
+        pkcs8.as_bytes(),
+        &aad_v2(who.account, &spki_hex),
+    );
+    Ok(SignerRequest {
+        account: who.account.into(),
+        full_name: who.full_name.into(),
+        role: who.role.into(),
+        public_key: spki_hex,
+        salt: hex::encode(salt),
+        nonce: hex::encode(nonce),
+        sealed: hex::encode(sealed),
+        requested_at: now.to_string(),
+    })
+}
+
+/// Issues the certificate a request asked for, for its public key, by the opened CA: the
+/// signer record the gradebook stores (replacing an earlier one: what the old key signed stays
+/// valid, its certificate travels in each signature).
+pub fn issue_for_request(
+    ca: &SigningCa,
+    req: &SignerRequest,
+    now: jiff::Timestamp,
+) -> Result<SignerRecord, SigningError> {
+    let damaged = |what: &str| SigningError::Damaged(format!("certificate request: {what}"));
+    let spki_der = hex::decode(&req.public_key).map_err(|_| damaged("public key"))?;
+    let public =
+        SubjectPublicKeyInfoOwned::from_der(&spki_der).map_err(|_| damaged("public key"))?;
+    let school = ca_organisation(&ca.cert).unwrap_or_default();
     let subject = name(&[
         (C, "VN"),
         (O, &school),
-        (OU, role),
-        (TITLE, role),
-        (CN, full_name),
+        (OU, &req.role),
+        (TITLE, &req.role),
+        (CN, &req.full_name),
     ])?;
     let builder = CertificateBuilder::new(
         Profile::Leaf {
@@ -325,7 +692,7 @@ pub fn issue_signer(
         serial(),
         validity(now, SIGNER_YEARS)?,
         subject,
-        spki(&key)?,
+        public,
         &ca.key,
     )
     .map_err(|e| SigningError::Certificate(e.to_string()))?;
@@ -335,15 +702,36 @@ pub fn issue_signer(
     let cert_der = cert
         .to_der()
         .map_err(|e| SigningError::Certificate(e.to_string()))?;
-    let pkcs8 = key
-        .to_pkcs8_der()
-        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    Ok(SignerRecord {
+        account: req.account.clone(),
+        full_name: req.full_name.clone(),
+        role: req.role.clone(),
+        cert: hex::encode(cert_der),
+        salt: req.salt.clone(),
+        nonce: req.nonce.clone(),
+        sealed: req.sealed.clone(),
+        created_at: now.to_string(),
+        chain: Vec::new(),
+        binding: 2,
+    })
+}
+
+/// Issues a certificate for `full_name` in `role` with a new key sealed under `pin`, at once
+/// (the caller opened the CA): [`request_key`] then [`issue_for_request`].
+pub fn issue_signer(
+    ca: &SigningCa,
+    account: &str,
+    full_name: &str,
+    role: &str,
+    pin: &str,
+    now: jiff::Timestamp,
+) -> Result<SignerRecord, SigningError> {
     let who = SignerName {
         account,
         full_name,
         role,
     };
-    seal_signer(&who, &cert_der, &[], pkcs8.as_bytes(), pin, now)
+    issue_for_request(ca, &request_key(&who, pin, now)?, now)
 }
 
 /// Whose a signer record is: the account, the name shown, the role signed as.
@@ -383,6 +771,7 @@ pub fn seal_signer(
         sealed: hex::encode(sealed),
         created_at: now.to_string(),
         chain: chain.iter().map(hex::encode).collect(),
+        binding: 1,
     })
 }
 
@@ -395,16 +784,29 @@ pub fn unlock(rec: &SignerRecord, pin: &str) -> Result<Signer, SigningError> {
         .and_then(|n| n.try_into().ok())
         .ok_or_else(|| damaged("nonce"))?;
     let sealed = hex::decode(&rec.sealed).map_err(|_| damaged("sealed key"))?;
+    let cert_der = hex::decode(&rec.cert).map_err(|_| damaged("certificate"))?;
+    let cert = Certificate::from_der(&cert_der).map_err(|_| damaged("certificate"))?;
+    let binding = match rec.binding {
+        1 => aad(&rec.account, &rec.cert),
+        2 => aad_v2(
+            &rec.account,
+            &hex::encode(
+                cert.tbs_certificate
+                    .subject_public_key_info
+                    .to_der()
+                    .map_err(|_| damaged("public key"))?,
+            ),
+        ),
+        _ => return Err(damaged("unknown key binding")),
+    };
     let plain = super::seal::open(
         &super::seal::cipher_for(pin, &salt),
         &nonce,
         &sealed,
-        &aad(&rec.account, &rec.cert),
+        &binding,
     )
     .ok_or(SigningError::WrongPin)?;
     let key = SignerKey::from_pkcs8(&plain).ok_or_else(|| damaged("private key"))?;
-    let cert_der = hex::decode(&rec.cert).map_err(|_| damaged("certificate"))?;
-    let cert = Certificate::from_der(&cert_der).map_err(|_| damaged("certificate"))?;
     // The key must be the certificate's: a record pieced together from two would sign with a
     // key no reader could tie to the name shown.
     if cert.tbs_certificate.subject_public_key_info != key.spki()? {
@@ -455,4 +857,124 @@ pub fn subject_name_and_role(cert: &Certificate) -> (String, Option<String>) {
         name_part(s, CN).unwrap_or_else(|| s.to_string()),
         name_part(s, TITLE).or_else(|| name_part(s, OU)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder_p256() -> SignerKey {
+        SignerKey::P256(SigningKey::random(
+            &mut p256::elliptic_curve::rand_core::OsRng,
+        ))
+    }
+
+    fn holder_rsa() -> SignerKey {
+        // 1024 bits keeps a debug-build test quick; the scheme is the same at 2048.
+        let k = rsa::RsaPrivateKey::new(&mut p256::elliptic_curve::rand_core::OsRng, 1024).unwrap();
+        SignerKey::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k)))
+    }
+
+    #[test]
+    fn a_wrap_opens_only_with_its_holders_key_account_and_ca() {
+        let now = jiff::Timestamp::now();
+        let ca = new_ca("THCS Thử", now).unwrap();
+        let (sealed, data_key) = seal_ca(&ca, now).unwrap();
+        let digest = ca.cert_sha256();
+        for (holder, other) in [
+            (holder_p256(), holder_p256()),
+            (holder_rsa(), holder_rsa()),
+            (holder_p256(), holder_rsa()),
+        ] {
+            let wrap =
+                wrap_data_key(&data_key, &holder.spki().unwrap(), "ht", &digest, now).unwrap();
+            assert_eq!(wrap.holder_key, spki_sha256(&holder.spki().unwrap()));
+            let opened = unwrap_data_key(&holder, &wrap, "ht", &digest).unwrap();
+            let reopened = open_ca(&ca.cert, &sealed, &opened).unwrap();
+            assert_eq!(reopened.cert_der(), ca.cert_der());
+            // Another person's key, the wrap moved to another account's row, another CA.
+            assert!(unwrap_data_key(&other, &wrap, "ht", &digest).is_err());
+            assert!(unwrap_data_key(&holder, &wrap, "pht", &digest).is_err());
+            assert!(unwrap_data_key(&holder, &wrap, "ht", &"0".repeat(64)).is_err());
+        }
+        // The sealed key does not open under another data key, nor for another certificate.
+        let (_, other_key) = seal_ca(&ca, now).unwrap();
+        assert!(open_ca(&ca.cert, &sealed, &other_key).is_err());
+        let other_ca = new_ca("THCS Khác", now).unwrap();
+        assert!(open_ca(&other_ca.cert, &sealed, &data_key).is_err());
+    }
+
+    #[test]
+    fn a_requested_key_is_bound_to_its_public_key_and_old_records_still_open() {
+        let now = jiff::Timestamp::now();
+        let ca = new_ca("THCS Thử", now).unwrap();
+        let who = SignerName {
+            account: "gv-1",
+            full_name: "Cô Lan",
+            role: "Giáo viên chủ nhiệm",
+        };
+        assert!(matches!(
+            request_key(&who, "123", now),
+            Err(SigningError::WeakPin)
+        ));
+        let req = request_key(&who, "135792", now).unwrap();
+        let rec = issue_for_request(&ca, &req, now).unwrap();
+        assert_eq!(rec.binding, 2);
+        let signer = unlock(&rec, "135792").unwrap();
+        assert_eq!(
+            hex::encode(
+                signer
+                    .cert
+                    .tbs_certificate
+                    .subject_public_key_info
+                    .to_der()
+                    .unwrap()
+            ),
+            req.public_key
+        );
+        assert_eq!(
+            signer.cert.tbs_certificate.issuer,
+            ca.cert.tbs_certificate.subject
+        );
+        assert!(matches!(
+            unlock(&rec, "135793"),
+            Err(SigningError::WrongPin)
+        ));
+        // The sealed key moved onto another account's record does not open.
+        let moved = SignerRecord {
+            account: "gv-2".into(),
+            ..rec.clone()
+        };
+        assert!(matches!(
+            unlock(&moved, "135792"),
+            Err(SigningError::WrongPin)
+        ));
+        // A record of binding v1 (sealed with its certificate) still opens.
+        let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let v1 = seal_signer(
+            &who,
+            &hex::decode(&rec.cert).unwrap(),
+            &[],
+            key.to_pkcs8_der().unwrap().as_bytes(),
+            "246810",
+            now,
+        )
+        .unwrap();
+        assert_eq!(v1.binding, 1);
+        let json = serde_json::to_value(&v1).unwrap();
+        assert!(
+            json.get("binding").is_none(),
+            "v1 records keep their format"
+        );
+        let back: SignerRecord = serde_json::from_value(json).unwrap();
+        // Opens (the key is not the certificate's here, which unlock then refuses as such).
+        assert!(matches!(
+            unlock(&back, "246810"),
+            Err(SigningError::Damaged(m)) if m.contains("differ")
+        ));
+        assert!(matches!(
+            unlock(&back, "246811"),
+            Err(SigningError::WrongPin)
+        ));
+    }
 }

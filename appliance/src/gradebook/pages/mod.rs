@@ -39,6 +39,7 @@ pub fn routes() -> Router<Shared> {
         .route("/grades/hocba/{student}/signed", get(hocba_signed))
         .route("/grades/class/{class}/hocba.zip", get(hocba_zip))
         .route("/grades/hocba-verify", get(hocba_verify_page))
+        .route("/grades/hocba-signer", get(hocba_signer_page))
 }
 
 pub struct SheetLink {
@@ -490,6 +491,54 @@ async fn hocba_verify_page(
         chrome(&s, &u, &headers),
         head,
         current,
+    )))
+}
+
+page!(HocbaSignerPage, "hocba_signer.html" {
+    own: Option<super::hocba::ca::SignerLine>,
+    request: Option<super::hocba::ca::RequestLine>,
+    roles: Vec<(&'static str, &'static str)>,
+    bootstrap: bool,
+    head: bool,
+    requests: Vec<super::hocba::ca::RequestLine>,
+    signers: Vec<super::hocba::ca::SignerLine>,
+});
+
+/// Chứng thư ký học bạ: each homeroom teacher or BGH member asks for her own certificate
+/// here; the BGH also see the requests waiting (approve with their PIN, decline with a reason)
+/// and the current signers with their certificates' dates.
+async fn hocba_signer_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+) -> Result<Response, ApiError> {
+    use super::hocba::ca;
+    let rx = s.store.read()?;
+    let me = u.principal.id();
+    let signers = ca::signer_lines(&rx)?;
+    let requests = ca::request_lines(&rx)?;
+    let own = signers.iter().find(|l| l.account == me).cloned();
+    let request = requests.iter().find(|l| l.account == me).cloned();
+    // The roles this account may ask a certificate for: what it is, as the API decides.
+    let roles: Vec<_> = [
+        ("hieu-truong", "Hiệu trưởng"),
+        ("pho-hieu-truong", "Phó hiệu trưởng"),
+        ("gvcn", "Giáo viên chủ nhiệm"),
+    ]
+    .into_iter()
+    .filter(|(code, _)| ca::role_for(&u.principal, Some(code)).is_ok())
+    .collect();
+    let head = super::hocba::head_role(&u.principal.account.roles).is_some();
+    let bootstrap = head && !ca::ca_sealed(&rx)?;
+    Ok(render(HocbaSignerPage::new(
+        chrome(&s, &u, &headers),
+        own,
+        request,
+        roles,
+        bootstrap,
+        head,
+        if head { requests } else { Vec::new() },
+        if head { signers } else { Vec::new() },
     )))
 }
 

@@ -1,0 +1,733 @@
+//! The school signing CA's key, sealed (issue 22): stored here, opened only through a member of
+//! the Ban giám hiệu's signing PIN, and the certificate requests it answers.
+//!
+//! [`CA_KEY`] holds the CA's private key encrypted under a data key (`pki::signing::seal_ca`);
+//! [`CA_WRAPS`] the data key wrapped to the public key of each current BGH signer (one row per
+//! account, bound to the account and the CA certificate). Wrapping needs no PIN, so whenever the
+//! CA is open — an issuing, the sealing at start — [`sync_wraps`] adds a wrap for every BGH
+//! signer that lacks one (or whose key changed) and drops the wraps of accounts no longer BGH
+//! or disabled. [`REQUESTS`] holds the certificate requests: the key pair made on the box, its
+//! private key sealed under the requester's PIN at once, waiting for a BGH member's approval.
+//! All three are in the database (the backup carries them), audited as digests, listed in
+//! `app/schema.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{HocbaError, SIGNERS, head_role, signer};
+use crate::auth::{Account, Principal, Role};
+use crate::pki::signing::{
+    self, CaWrap, DataKey, SealedCa, SignerRecord, SignerRequest, SigningCa,
+};
+use crate::store::{Actor, AuditPolicy, Collection, Read, Store, Tx};
+
+/// The sealed CA key, one row "ca".
+pub const CA_KEY: Collection<SealedCa> =
+    Collection::new("gradebook.hocba_ca.v1", AuditPolicy::Digest, None);
+/// The CA's data key wrapped to each holder's public key, keyed by account.
+pub const CA_WRAPS: Collection<CaWrap> =
+    Collection::new("gradebook.hocba_ca_wraps.v1", AuditPolicy::Digest, None);
+/// Certificate requests waiting for a BGH member (or declined, with the reason), by account.
+pub const REQUESTS: Collection<CertRequest> = Collection::new(
+    "gradebook.hocba_cert_requests.v1",
+    AuditPolicy::Digest,
+    None,
+);
+
+pub const TABLES: [&str; 3] = [CA_KEY.name, CA_WRAPS.name, REQUESTS.name];
+
+const CA_ROW: &str = "ca";
+
+/// A request as stored: the sealed key pair and, once declined, who declined it and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertRequest {
+    #[serde(flatten)]
+    pub request: SignerRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined: Option<Declined>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Declined {
+    /// The decliner's full name.
+    pub by: String,
+    pub reason: String,
+    pub at: String,
+}
+
+/// Only one first certificate at a time: the CA certificate file is written before the commit.
+static BOOTSTRAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Whether `a` is a current member of the Ban giám hiệu (principal or vice principal, enabled).
+fn is_head_now(a: &Account) -> bool {
+    !a.disabled && head_role(&a.roles).is_some()
+}
+
+/// The role a certificate for `p` names, from what the account is — never what a form or a
+/// command line claims: `wanted` is "hieu-truong", "pho-hieu-truong" or "gvcn"; none picks the
+/// head's role, else the homeroom teacher's. The CLI and the web share it.
+pub fn role_for(p: &Principal, wanted: Option<&str>) -> Result<&'static str, HocbaError> {
+    let roles = &p.account.roles;
+    let gvcn = !p.homeroom.is_empty();
+    match wanted {
+        Some("hieu-truong") if roles.contains(&Role::Principal) => Ok("Hiệu trưởng"),
+        Some("pho-hieu-truong") if roles.contains(&Role::VicePrincipal) => Ok("Phó hiệu trưởng"),
+        Some("gvcn") if gvcn => Ok("Giáo viên chủ nhiệm"),
+        None => match head_role(roles) {
+            Some(r) => Ok(r),
+            None if gvcn => Ok("Giáo viên chủ nhiệm"),
+            None => Err(HocbaError::NoSigningRole),
+        },
+        Some(_) => Err(HocbaError::NoSigningRole),
+    }
+}
+
+/// Whether `p` still is what `role` (a certificate's role) says.
+fn holds_role(p: &Principal, role: &str) -> bool {
+    match role {
+        "Hiệu trưởng" => p.account.roles.contains(&Role::Principal),
+        "Phó hiệu trưởng" => p.account.roles.contains(&Role::VicePrincipal),
+        "Giáo viên chủ nhiệm" => !p.homeroom.is_empty(),
+        _ => false,
+    }
+}
+
+/// Whether the CA is sealed in the database (then every certificate needs a holder's PIN).
+pub fn ca_sealed(r: &impl Read) -> Result<bool, HocbaError> {
+    Ok(r.get(&CA_KEY, CA_ROW)?.is_some())
+}
+
+/// The accounts holding a wrap of the CA.
+pub fn holders(r: &impl Read) -> Result<Vec<String>, HocbaError> {
+    Ok(r.scan(&CA_WRAPS, "")?.into_iter().map(|(k, _)| k).collect())
+}
+
+/// Adds a wrap for every BGH signer lacking one (or whose key is not the one wrapped to) and
+/// drops the wraps of accounts no longer BGH, disabled or without a signer record. Returns
+/// (added, dropped).
+pub fn sync_wraps(
+    tx: &mut Tx<'_>,
+    ca_sha256: &str,
+    data_key: &DataKey,
+) -> Result<(usize, usize), HocbaError> {
+    let now = tx.now();
+    let mut wanted = BTreeMap::new();
+    for (id, rec) in tx.scan(&SIGNERS, "")? {
+        let Some(account) = tx.get(&crate::auth::ACCOUNTS, &id)? else {
+            continue;
+        };
+        if !is_head_now(&account) {
+            continue;
+        }
+        let cert = record_cert(&rec)?;
+        wanted.insert(id, cert.tbs_certificate.subject_public_key_info);
+    }
+    let (mut added, mut dropped) = (0, 0);
+    for (id, wrap) in tx.scan(&CA_WRAPS, "")? {
+        let current = wanted.get(&id).is_some_and(|spki| {
+            wrap.ca_sha256 == ca_sha256 && wrap.holder_key == signing::spki_sha256(spki)
+        });
+        if current {
+            wanted.remove(&id);
+        } else {
+            tx.delete(&CA_WRAPS, &id, "hocba.ca_wrap_dropped")?;
+            dropped += 1;
+        }
+    }
+    for (id, spki) in wanted {
+        let wrap = signing::wrap_data_key(data_key, &spki, &id, ca_sha256, now)?;
+        tx.put(&CA_WRAPS, &id, &wrap, "hocba.ca_wrap_added")?;
+        added += 1;
+    }
+    Ok((added, dropped))
+}
+
+fn record_cert(rec: &SignerRecord) -> Result<x509_cert::Certificate, HocbaError> {
+    hex::decode(&rec.cert)
+        .ok()
+        .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok())
+        .ok_or_else(|| HocbaError::Damaged(format!("signer certificate of {}", rec.account)))
+}
+
+/// Opens the CA through `account`'s wrap with her signing PIN: her key first (a wrong PIN is
+/// [`signing::SigningError::WrongPin`]), then her wrap, then the sealed key. Also what a test
+/// simulating whoever holds a BGH member's PIN uses.
+pub fn open_ca(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    account: &str,
+    pin: &str,
+) -> Result<SigningCa, HocbaError> {
+    Ok(open_with_key(r, data_dir, account, pin)?.0)
+}
+
+pub(super) fn open_with_key(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    account: &str,
+    pin: &str,
+) -> Result<(SigningCa, DataKey), HocbaError> {
+    let cert = signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
+    let sealed = r.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?;
+    let rec = signer(r, account)?.ok_or(signing::SigningError::NoSigner)?;
+    let unlocked = signing::unlock(&rec, pin)?;
+    let wrap = r.get(&CA_WRAPS, account)?.ok_or(HocbaError::NotCaHolder)?;
+    let digest = signing::cert_sha256(&cert);
+    let data_key = signing::unwrap_data_key(&unlocked.key, &wrap, account, &digest)?;
+    let ca = signing::open_ca(&cert, &sealed, &data_key)?;
+    Ok((ca, data_key))
+}
+
+/// The start-up step for boxes of earlier versions: a plain `keys/signing-ca.key` is sealed at
+/// once when at least one BGH signer exists (wraps need only public keys), committed, then the
+/// file is overwritten and removed. With no BGH signer it stays, with a warning, until the
+/// first BGH certificate is issued. Idempotent: a sealed key already committed (a power cut
+/// between the commit and the removal) only removes the file. Returns whether it sealed or
+/// removed anything.
+pub fn seal_plain_ca(store: &Store, now: jiff::Timestamp) -> Result<bool, HocbaError> {
+    let dir = store.dir();
+    if !signing::plain_ca_key_present(dir) {
+        return Ok(false);
+    }
+    let ca = signing::plain_ca_key(dir)?.ok_or(HocbaError::NoCa)?;
+    let digest = ca.cert_sha256();
+    if let Some(sealed) = store.read()?.get(&CA_KEY, CA_ROW)? {
+        if sealed.cert_sha256 != digest {
+            return Err(HocbaError::Damaged(
+                "keys/signing-ca.key is another CA than the one sealed in the database; left in place"
+                    .into(),
+            ));
+        }
+        signing::remove_plain_ca_key(dir).map_err(signing::SigningError::from)?;
+        tracing::info!("plain signing CA key removed (it was sealed before)");
+        return Ok(true);
+    }
+    let any_head = {
+        let r = store.read()?;
+        let mut any = false;
+        for (id, _) in r.scan(&SIGNERS, "")? {
+            if r.get(&crate::auth::ACCOUNTS, &id)?
+                .is_some_and(|a| is_head_now(&a))
+            {
+                any = true;
+                break;
+            }
+        }
+        any
+    };
+    if !any_head {
+        tracing::warn!(
+            "the school signing CA key is still plain in keys/signing-ca.key: it is sealed when the first certificate of the principal or a vice principal is issued"
+        );
+        return Ok(false);
+    }
+    let (sealed, data_key) = signing::seal_ca(&ca, now)?;
+    let (added, _) = store.write(&Actor::system(now), |tx| {
+        if tx.get(&CA_KEY, CA_ROW)?.is_some() {
+            return Ok::<_, HocbaError>((0, 0));
+        }
+        tx.put(&CA_KEY, CA_ROW, &sealed, "hocba.ca_sealed")?;
+        sync_wraps(tx, &digest, &data_key)
+    })?;
+    signing::remove_plain_ca_key(dir).map_err(signing::SigningError::from)?;
+    tracing::info!(
+        holders = added,
+        "school signing CA key sealed; the plain file is removed"
+    );
+    Ok(true)
+}
+
+/// Stores a signer record in `tx` (the old chain of a replaced licensed certificate kept).
+fn put_signer(tx: &mut Tx<'_>, rec: &SignerRecord, replace: bool) -> Result<(), HocbaError> {
+    super::put_signer(tx, rec, replace, true).map(|_| ())
+}
+
+/// The very first BGH certificate, when no one holds the CA: the CA is made (or the plain key
+/// of an earlier version used), the certificate issued for `p`, the key sealed with her wrap
+/// (and every other BGH signer's), all in one write; then a plain key file is destroyed.
+pub fn issue_first_head(
+    store: &Store,
+    actor: &Actor,
+    p: &Principal,
+    role: &str,
+    pin: &str,
+    replace: bool,
+) -> Result<SignerRecord, HocbaError> {
+    if !is_head_now(&p.account) || !matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng") {
+        return Err(HocbaError::NoCaHolder);
+    }
+    let _one = BOOTSTRAP.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = store.dir();
+    let now = actor.now;
+    let school = {
+        let r = store.read()?;
+        if ca_sealed(&r)? {
+            return Err(HocbaError::CaHeld);
+        }
+        if !replace && signer(&r, p.id())?.is_some() {
+            return Err(HocbaError::SignerExists);
+        }
+        crate::school::school_info(&r)?
+            .map(|s| s.name)
+            .ok_or_else(|| HocbaError::Damaged("this box has no school yet".into()))?
+    };
+    let ca = match signing::plain_ca_key(dir)? {
+        Some(ca) => ca,
+        None => {
+            if signing::ca_cert(dir)?.is_some() {
+                return Err(HocbaError::Damaged(
+                    "keys/signing-ca.crt is there but its key is neither sealed in the database nor in keys/signing-ca.key"
+                        .into(),
+                ));
+            }
+            let ca = signing::new_ca(&school, now)?;
+            signing::write_ca_cert(dir, &ca.cert)?;
+            ca
+        }
+    };
+    let who = signing::SignerName {
+        account: p.id(),
+        full_name: &p.account.full_name,
+        role,
+    };
+    let rec = signing::issue_for_request(&ca, &signing::request_key(&who, pin, now)?, now)?;
+    let (sealed, data_key) = signing::seal_ca(&ca, now)?;
+    let digest = ca.cert_sha256();
+    store.write(actor, |tx| {
+        if tx.get(&CA_KEY, CA_ROW)?.is_some() {
+            return Err(HocbaError::CaHeld);
+        }
+        put_signer(tx, &rec, replace)?;
+        tx.delete(&REQUESTS, p.id(), "hocba.request_withdrawn")?;
+        tx.put(&CA_KEY, CA_ROW, &sealed, "hocba.ca_sealed")?;
+        sync_wraps(tx, &digest, &data_key)?;
+        Ok(())
+    })?;
+    if signing::remove_plain_ca_key(dir).map_err(signing::SigningError::from)? {
+        tracing::info!("plain signing CA key removed: the CA is sealed");
+    }
+    Ok(rec)
+}
+
+/// Issues `req` through `holder`'s wrap opened with her PIN — the web approval and `tram hocba
+/// signer issue --by` —, stores the signer record (replacing an earlier one when `replace`),
+/// drops the request when `stored` says it came from [`REQUESTS`] (and must still be the same),
+/// and brings the wraps up to date, all in one write.
+pub fn issue_by_holder(
+    store: &Store,
+    actor: &Actor,
+    holder: &Principal,
+    holder_pin: &str,
+    req: &SignerRequest,
+    replace: bool,
+    stored: bool,
+) -> Result<SignerRecord, HocbaError> {
+    if !is_head_now(&holder.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    if holder.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    if holder.id() == req.account {
+        return Err(HocbaError::OwnRequest);
+    }
+    let (ca, data_key) = open_with_key(&store.read()?, store.dir(), holder.id(), holder_pin)?;
+    let rec = signing::issue_for_request(&ca, req, actor.now)?;
+    let digest = ca.cert_sha256();
+    store.write(actor, |tx| {
+        if stored {
+            let now_stored = tx.get(&REQUESTS, &req.account)?;
+            if now_stored.as_ref().map(|q| &q.request) != Some(req)
+                || now_stored.is_some_and(|q| q.declined.is_some())
+            {
+                return Err(HocbaError::NoRequest);
+            }
+        }
+        put_signer(tx, &rec, replace)?;
+        tx.delete(&REQUESTS, &req.account, "hocba.request_approved")?;
+        sync_wraps(tx, &digest, &data_key)?;
+        Ok(())
+    })?;
+    Ok(rec)
+}
+
+/// What asking for a certificate did.
+pub enum Asked {
+    /// The first BGH certificate, issued at once (nobody held the CA yet).
+    Issued(SignerRecord),
+    /// Waiting for a BGH member's approval.
+    Pending(CertRequest),
+}
+
+/// A teacher or a BGH member asks for her own certificate, choosing her signing PIN (twice):
+/// the key pair is made and sealed now, the request stored and audited. When nobody holds the
+/// CA yet, a BGH member's request is the bootstrap and issued at once.
+pub fn request(
+    store: &Store,
+    actor: &Actor,
+    p: &Principal,
+    wanted: Option<&str>,
+    pin: &str,
+    pin_again: &str,
+) -> Result<Asked, HocbaError> {
+    if p.account.disabled {
+        return Err(HocbaError::NoSigningRole);
+    }
+    if p.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    let role = role_for(p, wanted)?;
+    if pin != pin_again {
+        return Err(HocbaError::PinMismatch);
+    }
+    if pin.chars().count() < 6 {
+        return Err(signing::SigningError::WeakPin.into());
+    }
+    if !ca_sealed(&store.read()?)? {
+        return if matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng") {
+            issue_first_head(store, actor, p, role, pin, true).map(Asked::Issued)
+        } else {
+            Err(HocbaError::NoCaHolder)
+        };
+    }
+    let who = signing::SignerName {
+        account: p.id(),
+        full_name: &p.account.full_name,
+        role,
+    };
+    let row = CertRequest {
+        request: signing::request_key(&who, pin, actor.now)?,
+        declined: None,
+    };
+    store.write(actor, |tx| {
+        tx.put(&REQUESTS, p.id(), &row, "hocba.cert_requested")?;
+        Ok::<_, HocbaError>(())
+    })?;
+    Ok(Asked::Pending(row))
+}
+
+/// A BGH member approves `account`'s pending request with her own PIN.
+pub fn approve(
+    store: &Store,
+    actor: &Actor,
+    approver: &Principal,
+    account: &str,
+    pin: &str,
+) -> Result<SignerRecord, HocbaError> {
+    if !is_head_now(&approver.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    if approver.id() == account {
+        return Err(HocbaError::OwnRequest);
+    }
+    let r = store.read()?;
+    let row = r
+        .get(&REQUESTS, account)?
+        .filter(|q| q.declined.is_none())
+        .ok_or(HocbaError::NoRequest)?;
+    // The role is checked again: the account may have changed since it asked.
+    let requester = r
+        .get(&crate::auth::ACCOUNTS, account)?
+        .ok_or(HocbaError::NoRequest)?;
+    let requester = crate::school::principal_for(&r, requester)?;
+    if requester.account.disabled || !holds_role(&requester, &row.request.role) {
+        return Err(HocbaError::RoleChanged(row.request.role.clone()));
+    }
+    drop(r);
+    issue_by_holder(store, actor, approver, pin, &row.request, true, true)
+}
+
+/// A BGH member declines `account`'s pending request, with a reason the requester sees.
+pub fn decline(
+    store: &Store,
+    actor: &Actor,
+    approver: &Principal,
+    account: &str,
+    reason: &str,
+) -> Result<(), HocbaError> {
+    if !is_head_now(&approver.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(HocbaError::NeedReason);
+    }
+    store.write(actor, |tx| {
+        let mut row = tx
+            .get(&REQUESTS, account)?
+            .filter(|q| q.declined.is_none())
+            .ok_or(HocbaError::NoRequest)?;
+        row.declined = Some(Declined {
+            by: approver.account.full_name.clone(),
+            reason: reason.chars().take(500).collect(),
+            at: actor.now.to_string(),
+        });
+        tx.put(&REQUESTS, account, &row, "hocba.request_declined")?;
+        Ok(())
+    })
+}
+
+/// One line of the signers' list: who, as what, by whom, valid from/until (dd/mm/yyyy), and
+/// whether she holds the CA.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignerLine {
+    pub account: String,
+    pub full_name: String,
+    pub role: String,
+    pub issuer: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub ca_holder: bool,
+}
+
+/// One pending or declined request as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestLine {
+    pub account: String,
+    pub full_name: String,
+    pub role: String,
+    pub requested_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declined: Option<Declined>,
+}
+
+fn day(t: &x509_cert::time::Time) -> String {
+    jiff::Timestamp::try_from(t.to_system_time())
+        .map(|t| super::local_time(t).chars().take(10).collect())
+        .unwrap_or_default()
+}
+
+/// The current signers with their certificates' dates.
+pub fn signer_lines(r: &impl Read) -> Result<Vec<SignerLine>, HocbaError> {
+    let holders = holders(r)?;
+    let mut out = Vec::new();
+    for (id, rec) in r.scan(&SIGNERS, "")? {
+        let cert = record_cert(&rec)?;
+        let v = &cert.tbs_certificate.validity;
+        out.push(SignerLine {
+            ca_holder: holders.contains(&id),
+            account: id,
+            full_name: rec.full_name,
+            role: rec.role,
+            issuer: signing::name_part(&cert.tbs_certificate.issuer, der::oid::db::rfc4519::CN)
+                .unwrap_or_default(),
+            valid_from: day(&v.not_before),
+            valid_until: day(&v.not_after),
+        });
+    }
+    out.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+    Ok(out)
+}
+
+/// The requests, pending first, oldest first.
+pub fn request_lines(r: &impl Read) -> Result<Vec<RequestLine>, HocbaError> {
+    let mut rows = r.scan(&REQUESTS, "")?;
+    rows.sort_by(|(_, a), (_, b)| {
+        (a.declined.is_some(), &a.request.requested_at)
+            .cmp(&(b.declined.is_some(), &b.request.requested_at))
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, q)| RequestLine {
+            account: id,
+            full_name: q.request.full_name,
+            role: q.request.role,
+            requested_at: q
+                .request
+                .requested_at
+                .parse::<jiff::Timestamp>()
+                .map(super::local_time)
+                .unwrap_or(q.request.requested_at),
+            declined: q.declined,
+        })
+        .collect())
+}
+
+/// `account`'s own request, if any.
+pub fn own_request(r: &impl Read, account: &str) -> Result<Option<CertRequest>, HocbaError> {
+    Ok(r.get(&REQUESTS, account)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::NewAccount;
+
+    fn setup() -> (tempfile::TempDir, Store, Principal, Principal, Principal) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
+        let now = jiff::Timestamp::now();
+        let made = store
+            .write(&Actor::system(now), |tx| {
+                tx.put(
+                    &crate::school::INFO,
+                    "school",
+                    &crate::school::SchoolInfo {
+                        name: "THCS Thử".into(),
+                        code: "79000001".into(),
+                        level: "THCS".into(),
+                        authority: "Phòng GD".into(),
+                        current_year: "2026".into(),
+                        locality: String::new(),
+                    },
+                    "t",
+                )?;
+                let mut out = Vec::new();
+                for (u, role) in [
+                    ("hieu-t", Role::Principal),
+                    ("pho-t", Role::VicePrincipal),
+                    ("gv-lan", Role::Teacher),
+                ] {
+                    out.push(
+                        crate::auth::create_account_tx(
+                            tx,
+                            NewAccount {
+                                username: u.into(),
+                                full_name: format!("Người {u}"),
+                                roles: vec![role],
+                                department: None,
+                                password_phc: "x".into(),
+                                must_change_password: false,
+                            },
+                        )
+                        .map_err(|e| crate::store::StoreError::Db(e.to_string()))?,
+                    );
+                }
+                tx.put(
+                    &crate::school::CLASSES,
+                    "2026-9a1",
+                    &crate::school::Class {
+                        id: "2026-9a1".into(),
+                        name: "9A1".into(),
+                        grade: 9,
+                        year: "2026".into(),
+                        homeroom: Some(out[2].id.clone()),
+                    },
+                    "t",
+                )?;
+                Ok::<_, crate::store::StoreError>(out)
+            })
+            .unwrap();
+        let p = |a: &Account, homeroom: bool| Principal {
+            account: a.clone(),
+            teaches: Vec::new(),
+            homeroom: if homeroom {
+                vec!["2026-9a1".into()]
+            } else {
+                Vec::new()
+            },
+            quarantined: false,
+        };
+        let (ht, pht, gv) = (p(&made[0], false), p(&made[1], false), p(&made[2], true));
+        (dir, store, ht, pht, gv)
+    }
+
+    #[test]
+    fn the_ca_opens_only_through_a_current_bgh_holder_and_her_pin() {
+        let (dir, store, ht, pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        // A teacher cannot be first; the principal's first certificate seals the CA.
+        assert!(matches!(
+            request(&store, &actor, &gv, None, "135792", "135792"),
+            Err(HocbaError::NoCaHolder)
+        ));
+        let first = request(&store, &actor, &ht, None, "246810", "246810").unwrap();
+        assert!(matches!(first, Asked::Issued(_)));
+        assert!(!signing::plain_ca_key_present(dir.path()));
+        let rx = store.read().unwrap();
+        assert!(ca_sealed(&rx).unwrap());
+        assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
+        assert!(open_ca(&rx, dir.path(), ht.id(), "246811").is_err());
+        let ca = open_ca(&rx, dir.path(), ht.id(), "246810").unwrap();
+        drop(rx);
+        // The teacher's request; her role is what she is, never what she asks for.
+        assert!(matches!(
+            request(&store, &actor, &gv, Some("hieu-truong"), "135792", "135792"),
+            Err(HocbaError::NoSigningRole)
+        ));
+        assert!(matches!(
+            request(&store, &actor, &gv, None, "135792", "135793"),
+            Err(HocbaError::PinMismatch)
+        ));
+        assert!(matches!(
+            request(&store, &actor, &gv, None, "135792", "135792").unwrap(),
+            Asked::Pending(_)
+        ));
+        assert!(matches!(
+            approve(&store, &actor, &gv, gv.id(), "135792"),
+            Err(HocbaError::NotApprover)
+        ));
+        // The vice principal holds no certificate, so no wrap: she cannot open the CA.
+        assert!(matches!(
+            approve(&store, &actor, &pht, gv.id(), "246810"),
+            Err(HocbaError::Signing(signing::SigningError::NoSigner))
+        ));
+        assert!(matches!(
+            approve(&store, &actor, &ht, gv.id(), "000000"),
+            Err(HocbaError::Signing(signing::SigningError::WrongPin))
+        ));
+        assert!(signer(&store.read().unwrap(), gv.id()).unwrap().is_none());
+        let rec = approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
+        let key = signing::unlock(&rec, "135792").unwrap();
+        assert_eq!(
+            key.cert.tbs_certificate.issuer,
+            ca.cert.tbs_certificate.subject
+        );
+        assert!(
+            own_request(&store.read().unwrap(), gv.id())
+                .unwrap()
+                .is_none()
+        );
+        // The vice principal asks; the principal approves; she now holds a wrap too.
+        request(&store, &actor, &pht, None, "112233", "112233").unwrap();
+        assert!(matches!(
+            approve(&store, &actor, &pht, pht.id(), "112233"),
+            Err(HocbaError::OwnRequest)
+        ));
+        approve(&store, &actor, &ht, pht.id(), "246810").unwrap();
+        assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
+        assert!(open_ca(&store.read().unwrap(), dir.path(), pht.id(), "112233").is_ok());
+        // A wrap copied onto another account's row does not open.
+        let stolen = store
+            .read()
+            .unwrap()
+            .get(&CA_WRAPS, pht.id())
+            .unwrap()
+            .unwrap();
+        store
+            .write(&actor, |tx| tx.put(&CA_WRAPS, gv.id(), &stolen, "t"))
+            .unwrap();
+        assert!(open_ca(&store.read().unwrap(), dir.path(), gv.id(), "135792").is_err());
+        // The principal disabled: her wrap (and the stray one) dropped at the next opening.
+        store
+            .write(&actor, |tx| {
+                let mut a = tx.get(&crate::auth::ACCOUNTS, ht.id())?.unwrap();
+                a.disabled = true;
+                tx.put(&crate::auth::ACCOUNTS, ht.id(), &a, "t")
+            })
+            .unwrap();
+        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        approve(&store, &actor, &pht, gv.id(), "112233").unwrap();
+        assert_eq!(
+            holders(&store.read().unwrap()).unwrap(),
+            vec![pht.id().to_string()]
+        );
+        // Declined with a reason the teacher sees.
+        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        assert!(matches!(
+            decline(&store, &actor, &pht, gv.id(), "  "),
+            Err(HocbaError::NeedReason)
+        ));
+        decline(&store, &actor, &pht, gv.id(), "Sai lớp").unwrap();
+        let row = own_request(&store.read().unwrap(), gv.id())
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.declined.unwrap().reason, "Sai lớp");
+        assert!(matches!(
+            approve(&store, &actor, &pht, gv.id(), "112233"),
+            Err(HocbaError::NoRequest)
+        ));
+    }
+}
