@@ -710,11 +710,11 @@ mod tests {
             );
         }
         // Nothing queued for the district; one audit event per step (5, then 6 — the sổ đăng
-        // bộ —, then 7 — the library's vetting marks —, then 8 — the stamping queue), the chain
-        // intact.
+        // bộ —, then 7 — the library's vetting marks —, then 8 — the stamping queue —, then 9 —
+        // the library's index keys), the chain intact.
         assert_eq!(s.outbox(0, 10).unwrap().len(), 1);
         let tail = s.audit_tail(10).unwrap();
-        assert_eq!(tail.len(), 4);
+        assert_eq!(tail.len(), 5);
         assert!(tail.iter().any(|e| e.target == "schema/6"));
         let tail: Vec<_> = tail
             .into_iter()
