@@ -2042,6 +2042,7 @@ const PAGES: &[(&str, &str, Gate)] = &[
         "/grades/hocba-verify",
         Gate::Roles(&["admin", "principal", "vice_principal"]),
     ),
+    ("get", "/grades/hocba-signer", Gate::Any),
     ("get", "/library", Gate::Any),
     ("get", "/library/item/{id}", Gate::Any),
     ("get", "/lessons", Gate::Any),

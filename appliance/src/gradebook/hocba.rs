@@ -1921,8 +1921,11 @@ fn role_by_name(signers: &[(String, SignerRecord)], signer: &str, issuer: &str) 
 }
 
 /// The newest version stored of the học bạ `pdf` is a signed copy of, when it is newer than
-/// the copy: found by the file's SHA-256 among the rows of its student.
-fn newer_version(r: &impl Read, pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
+/// the copy. The copy's version is `known` — what the signature register says its signatures
+/// were made for — else found by the file's SHA-256 among the rows of its student. The bytes
+/// alone do not do: a time-stamp added later changes the stored file, so a copy handed out
+/// before it no longer matches (review r13 #2).
+fn newer_version(r: &impl Read, pdf: &[u8], known: Option<u32>) -> Result<Option<u32>, HocbaError> {
     let sha = hex::encode(sha2::Sha256::digest(pdf));
     let data = pades::embedded_data(pdf)?;
     let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
@@ -1935,11 +1938,15 @@ fn newer_version(r: &impl Read, pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
         return Ok(None);
     };
     let rows = r.scan(&SIGNED, &format!("{class}/{student}/"))?;
-    let Some(this) = rows.iter().find(|(_, s)| s.sha256 == sha) else {
-        return Ok(None);
+    let this = match known {
+        Some(v) => v,
+        None => match rows.iter().find(|(_, s)| s.sha256 == sha) {
+            Some((_, s)) => s.version,
+            None => return Ok(None),
+        },
     };
     let newest = rows.iter().map(|(_, s)| s.version).max().unwrap_or(0);
-    Ok((newest > this.1.version).then_some(newest))
+    Ok((newest > this).then_some(newest))
 }
 
 /// What the page says of a signature a licensed root vouches for, before the issuing CA's name.
@@ -2236,6 +2243,12 @@ pub fn verify_upload_with(
         && !reports
             .iter()
             .any(|rep| register_entry(&register, rep).is_some());
+    // The version the register says this copy's signatures were made for.
+    let registered_version = reports
+        .iter()
+        .filter_map(|rep| register_entry(&register, rep))
+        .map(|e| e.version)
+        .max();
     let mut stages = Vec::with_capacity(reports.len());
     for rep in &mut reports {
         let entry = register_entry(&register, rep);
@@ -2276,7 +2289,7 @@ pub fn verify_upload_with(
         && reports.iter().all(|s| s.valid())
         && findings.is_empty()
         && !matches!(data, DataCheck::Differs { .. });
-    let newer_version = newer_version(r, pdf)?;
+    let newer_version = newer_version(r, pdf, registered_version)?;
     let signatures = reports
         .into_iter()
         .zip(trusted_by)

@@ -179,6 +179,17 @@ fn approval_register(
             None => {}
         }
     }
+    // Every signature is one the box made for an approval, and each checks out: the file is a
+    // genuine approval, valid as such — not a failed học bạ (review r13 #4).
+    let genuine = !v.signatures.is_empty()
+        && found.len() == v.signatures.len()
+        && v.signatures.iter().all(|s| s.report.valid());
+    if genuine {
+        let finding = super::hocba::not_hocba_finding();
+        v.problems.retain(|p| *p != finding.en);
+        v.problems_vi.retain(|p| *p != finding.vi);
+        v.valid = v.problems.is_empty();
+    }
     if let Some(line) = found.first() {
         let month = line
             .month
@@ -194,8 +205,14 @@ fn approval_register(
             None => String::new(),
         };
         v.note = Some(format!(
-            "Bản phê duyệt kế hoạch bài dạy tháng {month}{dept} (bản {}): chữ ký của {} có trong sổ ký của trường.",
-            line.version, line.signer
+            "Bản phê duyệt kế hoạch bài dạy tháng {month}{dept} (bản {}): chữ ký của {} có trong sổ ký của trường{}.",
+            line.version,
+            line.signer,
+            if genuine {
+                " — bản phê duyệt hợp lệ (không phải học bạ)"
+            } else {
+                ""
+            }
         ));
     }
     Ok(())
@@ -325,6 +342,17 @@ async fn hocba_request_signer(
     u: ApiUser,
     b: JsonBody<RequestSigner>,
 ) -> Result<Json<Value>, ApiError> {
+    // The gate before the body: only teachers and BGH sign học bạ (the admin, the librarian,
+    // district roles never do), and who may not ask learns nothing from the body's checks.
+    use crate::auth::Role;
+    if !u.principal.account.roles.iter().any(|r| {
+        matches!(
+            r,
+            Role::Principal | Role::VicePrincipal | Role::DeptHead | Role::Teacher
+        )
+    }) {
+        return Err(ApiError::forbidden());
+    }
     let body = json_body(b)?;
     if body.pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký mới."));
