@@ -1356,7 +1356,14 @@ pub fn covered_terms(
             .get(at)
             .and_then(|t| t.end.parse::<jiff::civil::Date>().ok())
             .is_some_and(|end| end < date);
-        out[at] = locked_before || ended_before;
+        // A term that began after she left is none of hers, however it was locked since: a
+        // year reopened, her departure recorded and the year locked again keeps results stored
+        // at the first lock, which must not be signed as hers (review r13 #1).
+        let started = terms
+            .get(at)
+            .and_then(|t| t.start.parse::<jiff::civil::Date>().ok())
+            .is_none_or(|start| start <= date);
+        out[at] = started && (locked_before || ended_before);
     }
     // Term II without term I cannot be: the year builds on both.
     out[1] &= out[0];

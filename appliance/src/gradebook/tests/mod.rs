@@ -1420,3 +1420,75 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
         .to_string();
     assert!(e.contains("đã khoá sổ học kì I"), "{e}");
 }
+
+/// Review r13 #1: a year reopened, a departure recorded inside term I, the year locked again —
+/// the results stored at the first lock are still there, but a term that began after she left
+/// is none of hers: her file covers term I only, never term II nor the year.
+#[test]
+fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
+    let f = fixture();
+    let class_id = "2026-9a1";
+    let early = Actor {
+        id: f.bgh.id().into(),
+        now: "2026-12-05T03:00:00Z".parse().unwrap(),
+    };
+    let office = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    let rx = f.store.read().unwrap();
+    let class = class_of(&rx, class_id).unwrap();
+    let pupil = school::students_of_class(&rx, class_id).unwrap()[0].clone();
+    drop(rx);
+    f.store
+        .write(&office, |tx| {
+            let mut y = tx.get(&school::YEARS, &class.year)?.unwrap();
+            y.terms.sort_by(|a, b| a.start.cmp(&b.start));
+            y.terms[0].start = "2026-09-05".into();
+            y.terms[0].end = "2026-12-20".into();
+            y.terms[1].start = "2026-12-21".into();
+            y.terms[1].end = "2027-05-31".into();
+            tx.put(&school::YEARS, &class.year, &y, "test")
+        })
+        .unwrap();
+    // Reopened and locked again on 05/12, both terms (as a school may, early).
+    f.store
+        .write(&early, |tx| {
+            for t in [TermId::Hk2, TermId::Hk1] {
+                unlock_term(
+                    tx,
+                    &f.bgh,
+                    &class.year,
+                    t,
+                    Some(class_id),
+                    Some("sửa".into()),
+                )?;
+            }
+            for t in [TermId::Hk1, TermId::Hk2] {
+                lock_term(tx, &f.bgh, &class.year, t, Some(class_id), true)?;
+            }
+            Ok::<_, GradeError>(())
+        })
+        .unwrap();
+    // Her departure on 10/12 (recorded without the roll guard, as an older box did).
+    f.store
+        .write(&office, |tx| {
+            school::changes::transfer_out(
+                tx,
+                &pupil.id,
+                school::changes::TransferOut {
+                    date: "2026-12-10".into(),
+                    to_school: "THCS Lê Lợi".into(),
+                    reason: "Chuyển nhà".into(),
+                },
+            )
+        })
+        .unwrap();
+    let rx = f.store.read().unwrap();
+    let st = rx.get(&school::STUDENTS, &pupil.id).unwrap().unwrap();
+    assert_eq!(
+        hocba::covered_terms(&rx, &class, &st).unwrap(),
+        [true, false],
+        "term I locked before she left is hers; term II began after"
+    );
+}
