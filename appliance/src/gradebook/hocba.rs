@@ -1103,6 +1103,7 @@ pub fn sign_student(
                 student_id,
                 results,
                 Some(version),
+                Some(register_fields(&rx, student_id)?),
             );
             (print_with(&rx, &book, i, data)?, fresh)
         }
@@ -1264,12 +1265,13 @@ pub fn record_json(
     class: &str,
     student: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    record_json_as(r, DATA_FORMAT, year, class, student, None)
+    record_json_as(r, DATA_FORMAT, year, class, student, None, true)
 }
 
 /// [`record_json`] in `format`: "tram.hocba.v1", what files signed before review r10 carry
 /// (the stored results as they are), is still made to compare those files with the records —
-/// a signed file keeps the data it was signed with.
+/// a signed file keeps the data it was signed with. `with_register`: with the register line
+/// the print shows ([`register_fields`]), which files made before review r13 lack.
 fn record_json_as(
     r: &impl Read,
     format: &str,
@@ -1277,6 +1279,7 @@ fn record_json_as(
     class: &str,
     student: &str,
     version: Option<u32>,
+    with_register: bool,
 ) -> Result<Vec<u8>, StoreError> {
     let get = |period: &str| r.get(&super::RESULTS, &format!("{year}/{period}/{student}"));
     let [hk1_in, year_in] = covered_of(r, format, class, student)?;
@@ -1292,7 +1295,25 @@ fn record_json_as(
             keep(year_in, "cn")?,
         ],
         version,
+        if with_register {
+            Some(register_fields(r, student)?)
+        } else {
+            None
+        },
     ))
+}
+
+/// What the học bạ prints from the school's register (`forms::context`): the số đăng bộ and
+/// the entry date (ISO) of the student's valid line, empty without one. In the data since
+/// review r13 #5, so a later strike or renumbering shows as "differs" in the data check.
+fn register_fields(r: &impl Read, student: &str) -> Result<[String; 2], StoreError> {
+    let line = crate::school::register::valid_line(r, student)?;
+    Ok([
+        line.as_ref()
+            .map(|l| l.number.to_string())
+            .unwrap_or_default(),
+        line.map(|l| l.entered_on).unwrap_or_default(),
+    ])
 }
 
 /// [`covered_terms`] for the data in `format`: files signed before review r11 ("tram.hocba.v1"
@@ -1427,6 +1448,7 @@ fn record_doc(
     student: &str,
     [hk1, hk2, cn]: [Option<super::StoredResult>; 3],
     version: Option<u32>,
+    register: Option<[String; 2]>,
 ) -> Vec<u8> {
     let value = |row: Option<super::StoredResult>, year_end: bool| {
         let mut v = serde_json::to_value(row).expect("JSON values serialize");
@@ -1449,6 +1471,10 @@ fn record_doc(
     // is still on its way from one the school never made by the school's lines of it.
     if let Some(v) = version {
         doc["phienban"] = v.into();
+    }
+    if let Some([number, entered]) = register {
+        doc["sodangbo"] = number.into();
+        doc["ngaynhaphoc"] = entered.into();
     }
     serde_json::to_vec_pretty(&doc).expect("JSON values serialize")
 }
@@ -1538,9 +1564,19 @@ pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
         &class,
         &student,
         file_version(&doc),
+        doc.get("sodangbo").is_some(),
     )?)
     .map_err(|e| HocbaError::Damaged(e.to_string()))?;
-    Ok(if ours == doc {
+    // The rest of what the file names that the box holds: within the file's year, the class
+    // the student is in (a move after the signing). Her class of a later year is no change.
+    let st = r.get(&crate::school::STUDENTS, &student)?;
+    let moved = match st.map(|s| s.class_id) {
+        Some(now) if now != class => r
+            .get(&crate::school::CLASSES, &now)?
+            .is_some_and(|c| c.year == year),
+        _ => false,
+    };
+    Ok(if ours == doc && !moved {
         DataCheck::Matches { student }
     } else {
         DataCheck::Differs { student }
@@ -1566,7 +1602,7 @@ fn print_version(
 ) -> Result<Vec<u8>, HocbaError> {
     let st = &book.students[i];
     let (y, c) = (&book.class.year, &book.class.id);
-    let data = record_json_as(r, DATA_FORMAT, y, c, &st.id, version)?;
+    let data = record_json_as(r, DATA_FORMAT, y, c, &st.id, version, true)?;
     print_with(r, book, i, data)
 }
 
@@ -2643,7 +2679,16 @@ mod tests {
         // A file made in the old format still matches the same records.
         cn(9, "promoted", true);
         let rx = store.read().unwrap();
-        let old = record_json_as(&rx, "tram.hocba.v1", "2026", "2026-9a1", "hs-a", None).unwrap();
+        let old = record_json_as(
+            &rx,
+            "tram.hocba.v1",
+            "2026",
+            "2026-9a1",
+            "hs-a",
+            None,
+            false,
+        )
+        .unwrap();
         assert!(String::from_utf8_lossy(&old).contains("\"promoted\""));
         let mut layout = super::super::pdf::Layout::new(false);
         layout.line(10.0, false, "Học bạ");

@@ -348,6 +348,96 @@ fn student_plan_json(plan: &import::StudentPlan) -> serde_json::Value {
     })
 }
 
+/// Applies a student list's plan in `tx` as the commit does: a class change within the year
+/// carries the scores (gradebook::moves); into another year's class (next year's lists) the
+/// old year's rows stay where they are. A new or returning student may not enter the roll of
+/// a locked term (`guard_roll_from`, the sheet having no dates).
+fn apply_sheet(
+    tx: &mut crate::store::Tx<'_>,
+    plan: &import::StudentPlan,
+    confirmed: &BTreeSet<usize>,
+) -> Result<import::AppliedStudents, SchoolError> {
+    crate::gradebook::moves::guard_roll_from(tx, crate::gradebook::moves::Source::Sheet, |tx| {
+        import::apply_students_moving(tx, plan, confirmed, &|tx, id, to| {
+            let same_year = match (tx.get(&super::STUDENTS, id)?, tx.get(&super::CLASSES, to)?) {
+                (Some(st), Some(to)) => tx
+                    .get(&super::CLASSES, &st.class_id)?
+                    .is_some_and(|from| from.year == to.year),
+                _ => false,
+            };
+            if same_year {
+                crate::gradebook::moves::move_student(tx, id, to)?;
+            }
+            Ok(())
+        })
+    })
+}
+
+/// How a trial of the commit ended; always an `Err`, so `Store::write` writes nothing.
+enum Trial {
+    Applied,
+    Refused(SchoolError),
+    Store(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for Trial {
+    fn from(e: crate::store::StoreError) -> Self {
+        Trial::Store(e)
+    }
+}
+
+/// The preview's run of the commit: the plan applied in a write transaction that is always
+/// dropped (nothing written, no audit event), every suspect row as if confirmed. When the
+/// whole sheet is refused, each changing row is tried alone so every refused row is listed
+/// with its number; a refusal no single row explains is the file's (row 0).
+fn trial_apply(
+    store: &crate::store::Store,
+    actor: &crate::store::Actor,
+    plan: &import::StudentPlan,
+) -> Result<Vec<import::RowProblem>, ApiError> {
+    let changes: Vec<&import::StudentRow> = plan.changes().collect();
+    if changes.is_empty() {
+        return Ok(vec![]);
+    }
+    let all: BTreeSet<usize> = changes.iter().map(|r| r.row).collect();
+    let attempt = |rows: Vec<import::StudentRow>| -> Result<Option<SchoolError>, ApiError> {
+        let part = import::StudentPlan {
+            rows,
+            problems: vec![],
+            converted: vec![],
+        };
+        match store.write(actor, |tx| match apply_sheet(tx, &part, &all) {
+            Ok(_) => Err::<(), Trial>(Trial::Applied),
+            Err(e) => Err(Trial::Refused(e)),
+        }) {
+            Ok(()) | Err(Trial::Applied) => Ok(None),
+            Err(Trial::Refused(e)) => Ok(Some(e)),
+            Err(Trial::Store(e)) => Err(e.into()),
+        }
+    };
+    let Some(whole) = attempt(changes.iter().map(|r| (*r).clone()).collect())? else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::new();
+    for r in &changes {
+        if let Some(e) = attempt(vec![(*r).clone()])? {
+            out.push(import::RowProblem {
+                row: r.row,
+                field: "lop".into(),
+                message: e.to_string(),
+            });
+        }
+    }
+    if out.is_empty() {
+        out.push(import::RowProblem {
+            row: 0,
+            field: String::new(),
+            message: whole.to_string(),
+        });
+    }
+    Ok(out)
+}
+
 async fn import_students(
     State(s): State<Shared>,
     u: ApiUser,
@@ -364,7 +454,18 @@ async fn import_students(
         let sheet = import::read_students(&bytes);
         let plan = import::plan_student_sheet(&store.read()?, &year, &sheet)?;
         if !commit {
-            return Ok(student_plan_json(&plan));
+            // What the commit would refuse is shown now, by row (review r13 #6): a preview
+            // that says clean is one the commit applies.
+            let refused = trial_apply(&store, &actor, &plan)?;
+            let mut out = student_plan_json(&plan);
+            if !refused.is_empty() {
+                out["clean"] = json!(false);
+                let mut all = plan.problems.clone();
+                all.extend(refused);
+                all.sort_by_key(|p| p.row);
+                out["problems"] = json!(all);
+            }
+            return Ok(out);
         }
         if !plan.is_clean() {
             return Err(import_problems_error(&plan.problems));
@@ -382,24 +483,7 @@ async fn import_students(
             if plan.digest() != seen {
                 return Err(SchoolError::StalePreview);
             }
-            // A class change within the year carries the scores (gradebook::moves); into
-            // another year's class (next year's lists) the old year's rows stay where they are.
-            // A new or returning student may not enter the roll of a locked term.
-            crate::gradebook::moves::guard_roll(tx, |tx| {
-                import::apply_students_moving(tx, &plan, &confirmed, &|tx, id, to| {
-                    let same_year =
-                        match (tx.get(&super::STUDENTS, id)?, tx.get(&super::CLASSES, to)?) {
-                            (Some(st), Some(to)) => tx
-                                .get(&super::CLASSES, &st.class_id)?
-                                .is_some_and(|from| from.year == to.year),
-                            _ => false,
-                        };
-                    if same_year {
-                        crate::gradebook::moves::move_student(tx, id, to)?;
-                    }
-                    Ok(())
-                })
-            })
+            apply_sheet(tx, &plan, &confirmed)
         })?;
         let mut out = student_plan_json(&plan);
         out["committed"] = json!(true);
@@ -737,9 +821,11 @@ async fn strike_line(
         )))
     })?;
     let x = write(&s, &u, move |tx| {
-        crate::gradebook::moves::guard_roll(tx, |tx| {
-            super::register::strike(tx, number, &body.reason, body.after)
-        })
+        crate::gradebook::moves::guard_roll_from(
+            tx,
+            crate::gradebook::moves::Source::Strike,
+            |tx| super::register::strike(tx, number, &body.reason, body.after),
+        )
     })
     .await?;
     Ok(Json(json!({ "line": x })))

@@ -1371,7 +1371,26 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
             .is_none()
     );
     drop(rx);
+    // Review r13 #7: a departure inside term I names both locked terms in one message.
+    let e = leave(&pupils[1].id, "2026-12-01").unwrap_err().to_string();
+    assert!(
+        e.contains("học kì I (kết thúc ngày 20/12/2026) và học kì II (kết thúc ngày 10/01/2027)")
+            && e.contains("mở khoá sổ học kì I và học kì II của lớp"),
+        "{e}"
+    );
+    // Her học bạ of the year as printed before the summer departure still matches after it.
+    let rx = f.store.read().unwrap();
+    let data = hocba::record_json(&rx, &class.year, class_id, &pupils[0].id).unwrap();
+    drop(rx);
+    let mut layout = super::pdf::Layout::new(false);
+    layout.line(10.0, false, "Học bạ");
+    layout.attach_json(hocba::DATA_FILE, "test", data);
+    let before = layout.finish().unwrap();
     leave(&pupils[0].id, "2027-01-12").unwrap();
+    assert!(matches!(
+        hocba::check_data(&f.store.read().unwrap(), &before).unwrap(),
+        hocba::DataCheck::Matches { .. }
+    ));
     let homeroom = principal(&f.store, class.homeroom.as_deref().unwrap());
     let rx = f.store.read().unwrap();
     let e = hocba::check_may_sign_student(&rx, &homeroom, &pupils[0].id, hocba::Stage::Gvcn)
@@ -1419,6 +1438,114 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("đã khoá sổ học kì I"), "{e}");
+}
+
+/// Review r13 #5 and #7 on the demo's 9A1 (its year locked): the học bạ's data carries the số
+/// đăng bộ and entry date it prints, so a later renumbering shows in the data check; a strike
+/// that would renumber a student whose học bạ is signed is refused naming BGH's unlock, and
+/// nothing changes; a strike off the roll is refused once, naming both locked terms, without
+/// asking for a date (a strike takes none).
+#[test]
+fn a_signed_hocba_keeps_its_register_number_and_a_strike_names_every_locked_term() {
+    let f = fixture();
+    let class_id = "2026-9a1";
+    let office = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    let rx = f.store.read().unwrap();
+    let class = class_of(&rx, class_id).unwrap();
+    let pupils = school::students_of_class(&rx, class_id).unwrap();
+    let line_of = |rx: &crate::store::Rx, i: usize| {
+        school::register::valid_line(rx, &pupils[i].id)
+            .unwrap()
+            .unwrap()
+    };
+    let (line0, line1) = (line_of(&rx, 0), line_of(&rx, 1));
+    let file = |rx: &crate::store::Rx, i: usize| {
+        let data = hocba::record_json(rx, &class.year, class_id, &pupils[i].id).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let mut layout = super::pdf::Layout::new(false);
+        layout.line(10.0, false, "Học bạ");
+        layout.attach_json(hocba::DATA_FILE, "test", data);
+        (doc, layout.finish().unwrap())
+    };
+    let (doc0, pdf0) = file(&rx, 0);
+    let (_, pdf1) = file(&rx, 1);
+    drop(rx);
+    assert_eq!(doc0["sodangbo"], line0.number.to_string(), "{doc0}");
+    assert_eq!(doc0["ngaynhaphoc"], line0.entered_on.as_str(), "{doc0}");
+    let check = |pdf: &[u8]| hocba::check_data(&f.store.read().unwrap(), pdf).unwrap();
+    assert!(matches!(check(&pdf0), hocba::DataCheck::Matches { .. }));
+    assert!(matches!(check(&pdf1), hocba::DataCheck::Matches { .. }));
+    // The demo signed the class: each học bạ has its lines in the signature register.
+    let rx = f.store.read().unwrap();
+    for p in &pupils[..2] {
+        let signed = rx
+            .scan(&hocba::REGISTER, &format!("{class_id}/{}/", p.id))
+            .unwrap();
+        assert!(!signed.is_empty(), "{} not signed", p.full_name);
+    }
+    drop(rx);
+    let strike = |number: u32, after| {
+        f.store.write(&office, |tx| {
+            moves::guard_roll_from(tx, moves::Source::Strike, |tx| {
+                school::register::strike(tx, number, "Mở nhầm", after)
+            })
+        })
+    };
+    let e = strike(line0.number, school::register::AfterStrike::NewLine)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("in số đăng bộ {}", line0.number))
+            && e.contains(&pupils[0].full_name)
+            && e.contains("mở khoá sổ học kì II")
+            && e.contains("ký lại học bạ"),
+        "{e}"
+    );
+    assert_eq!(
+        line_of(&f.store.read().unwrap(), 0),
+        line0,
+        "nothing written"
+    );
+    assert!(matches!(check(&pdf0), hocba::DataCheck::Matches { .. }));
+    // Off the roll: both locked terms in one message, and no date asked for.
+    let e = strike(line1.number, school::register::AfterStrike::LeaveRoll)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("Lớp {} đã khoá sổ học kì I", class.name))
+            && e.contains("và học kì II")
+            && e.contains("mở khoá sổ học kì I và học kì II của lớp")
+            && e.contains("Gạch bỏ không ghi ngày"),
+        "{e}"
+    );
+    assert!(!e.contains("ghi đúng ngày"), "{e}");
+    // BGH reopens the year of the class: the signed files no longer stand, a new line is
+    // allowed, and a file printed before it no longer matches the box's records (the number
+    // it prints is gone) — the học bạ is signed again as a new version.
+    f.store
+        .write(&office, |tx| {
+            unlock_term(
+                tx,
+                &f.bgh,
+                &class.year,
+                TermId::Hk2,
+                Some(class_id),
+                Some("Sửa số đăng bộ".into()),
+            )
+        })
+        .unwrap();
+    let struck = strike(line1.number, school::register::AfterStrike::NewLine).unwrap();
+    let now1 = line_of(&f.store.read().unwrap(), 1);
+    assert!(struck.struck.is_some() && now1.number > line1.number);
+    assert!(
+        matches!(check(&pdf1), hocba::DataCheck::Differs { .. }),
+        "{:?}",
+        check(&pdf1)
+    );
+    assert!(matches!(check(&pdf0), hocba::DataCheck::Matches { .. }));
 }
 
 /// Review r13 #1: a year reopened, a departure recorded inside term I, the year locked again —
