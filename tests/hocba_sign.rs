@@ -2778,3 +2778,214 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(!keys.join("signing-ca.key").exists(), "{}", text(&o));
 }
+
+/// The số đăng bộ of a student's valid line in the register (the one her học bạ prints).
+fn register_number(c: &reqwest::blocking::Client, b: &str, name: &str) -> u64 {
+    let register: serde_json::Value = c
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    register["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["full_name"] == name && l["struck"] == "")
+        .filter_map(|l| l["number"].as_u64())
+        .max()
+        .unwrap()
+}
+
+/// Review r13 #5 and #7 on the demo's signed 9A1: a strike that gives a signed student a new
+/// line (a new số đăng bộ, while her signed học bạ prints the old one) is refused naming BGH's
+/// unlock, and nothing changes; a strike off the roll and a transfer out dated inside the year
+/// are refused once, naming both locked terms, the strike without asking for a date. After BGH
+/// reopens the year the renumbering goes through, and the signed file — still intact — no
+/// longer "matches this box's records": its data names the old number.
+#[test]
+fn a_strike_cannot_renumber_a_signed_hocba_and_a_renumbered_one_differs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let bgh = s.login("hieutruong");
+    let students = roll(&bgh, &b, SIGNED);
+    let (id, name) = &students[0];
+    let pdf = bgh
+        .get(format!("{b}/grades/hocba/{id}/signed"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap()
+        .to_vec();
+    let r = verify(&bgh, &b, pdf.clone());
+    assert_eq!(
+        (&r["valid"], &r["data"]["state"]),
+        (&true.into(), &"matches".into()),
+        "{r}"
+    );
+    let number = register_number(&admin, &b, name);
+    let strike = |n: u64, after: &str| {
+        post(
+            &admin,
+            format!("{b}/api/v1/register/{n}/strike"),
+            serde_json::json!({"reason": "Mở nhầm", "after": after}),
+        )
+    };
+    let (code, e) = strike(number, "new_line");
+    assert_eq!(code, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("in số đăng bộ {number}"))
+            && msg.contains(name)
+            && msg.contains("mở khoá sổ học kì II")
+            && msg.contains("ký lại học bạ"),
+        "{msg}"
+    );
+    assert_eq!(register_number(&admin, &b, name), number, "nothing written");
+    let both_terms = |(code, e): (u16, serde_json::Value)| {
+        assert_eq!(code, 422, "{e}");
+        let msg = e["error"]["message"].as_str().unwrap().to_string();
+        assert!(
+            msg.contains("đã khoá sổ học kì I (kết thúc ngày 16/01/2027) và học kì II (kết thúc ngày 31/05/2027)")
+                && msg.contains("mở khoá sổ học kì I và học kì II của lớp"),
+            "{msg}"
+        );
+        msg
+    };
+    let other = register_number(&admin, &b, &students[1].1);
+    let msg = both_terms(strike(other, "leave_roll"));
+    assert!(
+        msg.contains("Gạch bỏ không ghi ngày") && !msg.contains("ghi đúng ngày"),
+        "{msg}"
+    );
+    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
+    both_terms(post(
+        &admin,
+        format!("{b}/api/v1/students/{}/transfer-out", students[1].0),
+        serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+    ));
+    assert_eq!(roll(&bgh, &b, SIGNED), students);
+
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/grades/terms/hk2/unlock"),
+        serde_json::json!({"class": SIGNED, "reason": "Sửa số đăng bộ mở nhầm"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = strike(number, "new_line");
+    assert_eq!(code, 200, "{e}");
+    assert!(register_number(&admin, &b, name) > number);
+    // The signatures are intact; the file is no longer what the box holds (so not valid as
+    // the current học bạ): a new version is to be signed.
+    let r = verify(&bgh, &b, pdf);
+    assert_eq!(
+        (&r["valid"], &r["data"]["state"]),
+        (&false.into(), &"differs".into()),
+        "{r}"
+    );
+    let sigs = r["signatures"].as_array().unwrap();
+    assert!(
+        sigs.len() == 2
+            && sigs
+                .iter()
+                .all(|g| g["bytes_intact"] == true && g["chain_ok"] == true),
+        "{r}"
+    );
+}
+
+/// libfaketime, the test clock of the summer test (Debian's `faketime` package).
+fn libfaketime() -> Option<PathBuf> {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// Issue 22 item 4, which review r13 could not try (its box's clock was December): a transfer
+/// in the summer after the year is locked and signed. The box runs on 10/07/2027 (libfaketime;
+/// the demo's term II ends 31/05/2027). A transfer out dated on the last day of term II is
+/// refused (she was on its roll), one dated 15/06/2027 is accepted; she leaves the roll, and
+/// her học bạ of the year stays the one signed with the class: the same file, still valid and
+/// matching the records, the class's versions unchanged, and signing her file alone refused
+/// rather than making a second one.
+#[test]
+fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
+    let Some(lib) = libfaketime() else {
+        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start_env(
+        &data,
+        false,
+        &[],
+        &[
+            ("LD_PRELOAD", lib.to_str().unwrap()),
+            ("FAKETIME", "@2027-07-10 03:00:00"),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+            ("TZ", "UTC"),
+        ],
+    );
+    let b = s.base();
+    let admin = s.login("admin");
+    let bgh = s.login("hieutruong");
+    let students = roll(&bgh, &b, SIGNED);
+    let (id, name) = students[0].clone();
+    let signed = |id: &str| {
+        let r = bgh
+            .get(format!("{b}/grades/hocba/{id}/signed"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().unwrap().to_vec()
+    };
+    let pdf = signed(&id);
+    let before = versions(&bgh, &b, SIGNED);
+    let out = |date: &str| {
+        post(
+            &admin,
+            format!("{b}/api/v1/students/{id}/transfer-out"),
+            serde_json::json!({"date": date, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+        )
+    };
+    let (code, e) = out("31/05/2027");
+    assert_eq!(code, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("đã khoá sổ học kì II (kết thúc ngày 31/05/2027)")
+            && !msg.contains("học kì I "),
+        "{msg}"
+    );
+    // Not "in the future": the box's clock is the summer's.
+    let (code, e) = out("15/06/2027");
+    assert_eq!(code, 200, "{e}");
+    assert!(
+        !roll(&bgh, &b, SIGNED).iter().any(|(i, _)| *i == id),
+        "{name} left the roll"
+    );
+    assert_eq!(signed(&id), pdf, "her signed file is the class's");
+    let r = verify(&bgh, &b, pdf);
+    assert_eq!(
+        (&r["valid"], &r["data"]["state"]),
+        (&true.into(), &"matches".into()),
+        "{r}"
+    );
+    assert_eq!(versions(&bgh, &b, SIGNED), before, "no second file");
+    let gvcn = s.login(&homeroom_of(&s, SIGNED));
+    let (code, e) = post(
+        &gvcn,
+        format!("{b}/api/v1/hocba/students/{id}/sign"),
+        serde_json::json!({"stage": "gvcn", "pin": DEMO_PIN}),
+    );
+    assert!(code >= 400, "{e}");
+    assert_eq!(e["error"]["code"], "signed_with_class", "{e}");
+    assert_eq!(versions(&bgh, &b, SIGNED), before);
+}

@@ -1541,3 +1541,101 @@ fn the_student_import_runs_the_forms_checks_and_imports_nothing_on_a_bad_row() {
         );
     }
 }
+
+/// Review r13 #6: the student import's preview says what the commit will refuse. On the demo,
+/// 9A1's year is locked and signed. A sheet that moves a 9A1 student to 9A2, and one that adds
+/// a student to 9A1, preview as not clean with the row named — the message the commit then
+/// gives, with nothing written; the new student's row does not ask for a date the sheet cannot
+/// hold. A sheet adding a student to an open class previews clean, and its commit succeeds.
+#[test]
+fn the_import_preview_lists_what_the_commit_refuses_on_a_locked_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let send = |file: &Vec<u8>, query: &str| {
+        admin
+            .post(format!("{b}/api/v1/import/students{query}"))
+            .body(file.clone())
+            .header("Content-Type", "application/octet-stream")
+            .header("X-CSRF-Token", common::csrf(&admin, &b))
+            .send()
+            .unwrap()
+    };
+    let sheet = |rows: &[Vec<String>]| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, v).unwrap();
+            }
+        }
+        wb.save_to_buffer().unwrap()
+    };
+    let locked = "2026-9a1";
+    let before = roll_ids(&admin, &b, locked);
+    let bytes = admin
+        .get(format!("{b}/api/v1/export/students.xlsx?class={locked}"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let mut rows = xlsx_rows(&bytes);
+    let col = rows[0]
+        .iter()
+        .position(|h| h == "Lớp")
+        .expect("a Lớp column");
+    rows[2][col] = "9A2".into();
+    let moving = sheet(&rows);
+    let header = vec![
+        "Họ và tên".to_string(),
+        "Ngày sinh".into(),
+        "Giới tính".into(),
+        "Mã định danh".into(),
+        "Lớp".into(),
+    ];
+    let new_row = |class: &str, ma: &str, dob: &str| {
+        vec![
+            "Lê Văn Mới".to_string(),
+            dob.into(),
+            "Nam".into(),
+            ma.into(),
+            class.into(),
+        ]
+    };
+    let adding = sheet(&[header.clone(), new_row("9A1", "079211777001", "10/10/2011")]);
+    for (file, row, words) in [
+        (&moving, 3, "khoá sổ cả năm"),
+        (&adding, 2, "không có cột ngày"),
+    ] {
+        let preview: Value = send(file, "").json().unwrap();
+        assert_eq!(preview["clean"], false, "{preview}");
+        let problems = preview["problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 1, "{preview}");
+        assert_eq!(problems[0]["row"], row, "{preview}");
+        let said = problems[0]["message"].as_str().unwrap();
+        assert!(
+            said.contains("9A1") && said.contains(words) && !said.contains("ghi đúng ngày"),
+            "{said}"
+        );
+        let digest = preview["preview"].as_str().unwrap();
+        let (code, msg) = error_message(send(file, &format!("?mode=commit&preview={digest}")));
+        assert_eq!(
+            (code, msg.as_str()),
+            (422, said),
+            "the commit refuses what the preview said"
+        );
+        assert_eq!(roll_ids(&admin, &b, locked), before, "nothing written");
+    }
+    // An open class: the preview is clean and the commit applies it.
+    let open = sheet(&[header, new_row("6A1", "079214777002", "10/10/2014")]);
+    let preview: Value = send(&open, "").json().unwrap();
+    assert_eq!(
+        (&preview["clean"], &preview["added"]),
+        (&true.into(), &1.into()),
+        "{preview}"
+    );
+    let digest = preview["preview"].as_str().unwrap();
+    let r = send(&open, &format!("?mode=commit&preview={digest}"));
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+}
