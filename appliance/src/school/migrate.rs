@@ -106,6 +106,7 @@ fn open_register_lines(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
                 frozen: None,
                 reentry: None,
                 imported: None,
+                replaced: Vec::new(),
             },
         ));
     }
