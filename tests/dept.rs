@@ -935,6 +935,47 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     // Its own line: kept on the lesson plan, shown on the PL III's line.
     let (st, e) = link(&teacher, json!(format!("{pl3}#30")));
     assert_eq!(st, 200, "{e}");
+    // A lesson's date is in the current school year or the next, on create and on edit
+    // alike (review r14 #4a); a linked lesson does not move out of its PL III's year.
+    for day in ["2019-01-01", "2035-01-01"] {
+        let (st, bad) = send(
+            &teacher,
+            "POST",
+            &format!("{b}/api/v1/lessons/plans"),
+            json!({"title": "Bài X", "subject": who.toan, "grade": 6, "teach_on": day}),
+        );
+        assert_eq!(st, 422, "{day}: {bad}");
+        assert!(
+            bad["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("chỉ soạn kế hoạch bài dạy cho năm học hiện tại"),
+            "{bad}"
+        );
+        let (st, bad) = send(
+            &teacher,
+            "PUT",
+            &format!("{b}/api/v1/lessons/plans/{grade7}"),
+            json!({"teach_on": day}),
+        );
+        assert_eq!(st, 422, "{day}: {bad}");
+    }
+    let (st, bad) = send(
+        &teacher,
+        "PUT",
+        &format!("{b}/api/v1/lessons/plans/{lesson}"),
+        json!({"teach_on": "2027-10-01"}),
+    );
+    assert_eq!(st, 422, "{bad}");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Bỏ gắn ở trang Phụ lục III trước khi chuyển sang năm học khác"),
+        "{bad}"
+    );
+    let same = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(same["plan"]["teach_on"], "2026-12-10", "nothing changed");
     assert_eq!(e["plan"]["plan_line"], format!("{pl3}#30"));
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(lp["versions"][0]["plan_line"], format!("{pl3}#30"));
@@ -978,30 +1019,69 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .unwrap();
     assert!(page.contains("id=\"dept-progress\""), "{page}");
 
-    // The PL III changes: a new approved version of 10 lines. The stored link to line 30 is
-    // kept (signed with the lesson plan) but no longer holds: not counted, shown as broken.
-    let (st, e) = send(
-        &teacher,
-        "PUT",
-        &format!("{api}/plans/{pl3}"),
-        json!({"subject": who.toan, "grade": 6, "class": who.toan6, "lines": lines(10, 140)}),
-    );
-    assert_eq!(st, 200, "{e}");
-    for (c, action) in [(&teacher, "submit"), (&principal, "approve")] {
+    // The PL III is approved again with its lessons in another order: the link follows its
+    // lesson ("Chủ đề 30", now line 6), not the number (review r14 #4b).
+    let approve_again = |lines: Vec<Value>| {
         let (st, e) = send(
-            c,
-            "POST",
-            &format!("{api}/plans/{pl3}/{action}"),
-            json!({"secret": PIN}),
+            &teacher,
+            "PUT",
+            &format!("{api}/plans/{pl3}"),
+            json!({"subject": who.toan, "grade": 6, "class": who.toan6, "lines": lines}),
         );
         assert_eq!(st, 200, "{e}");
-    }
+        for (c, action) in [(&teacher, "submit"), (&principal, "approve")] {
+            let (st, e) = send(
+                c,
+                "POST",
+                &format!("{api}/plans/{pl3}/{action}"),
+                json!({"secret": PIN}),
+            );
+            assert_eq!(st, 200, "{e}");
+        }
+    };
+    let counts = |r: &Value| {
+        (
+            r["linked"].as_u64(),
+            r["broken"].as_u64(),
+            r["changed"].as_u64(),
+        )
+    };
+    let mut reversed = lines(35, 140);
+    reversed.reverse();
+    approve_again(reversed.clone());
     let now = row(&principal);
-    assert_eq!(
-        (now["linked"].as_u64(), now["broken"].as_u64()),
-        (Some(0), Some(1)),
-        "{now}"
+    assert_eq!(counts(&now), (Some(1), Some(0), Some(0)), "{now}");
+    let page = head
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!page.contains("id=\"broken-links\""), "{page}");
+    assert!(
+        page.contains("<td>6</td><td>Chủ đề 30</td><td>4</td><td>Tuần 30</td><td>Máy chiếu</td><td>Lớp học</td><td>1</td>"),
+        "the lesson counted on its new line: {page}"
     );
+    // Its lesson changed in the plan: kept, counted and listed as "Phụ lục III đã thay đổi".
+    reversed[5]["topic"] = json!("Chủ đề 30. Ôn tập chương");
+    approve_again(reversed);
+    let now = row(&principal);
+    assert_eq!(counts(&now), (Some(0), Some(0), Some(1)), "{now}");
+    let page = head
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"broken-links\"") && page.contains("Phụ lục III đã thay đổi"),
+        "{page}"
+    );
+    // A new approved version of 10 lines: the lesson is gone; the stored link to line 30 is
+    // kept (signed with the lesson plan), listed the same way on the page the dashboard counts.
+    approve_again(lines(10, 140));
+    let now = row(&principal);
+    assert_eq!(counts(&now), (Some(0), Some(0), Some(1)), "{now}");
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(
         lp["plan"]["plan_line"],
@@ -1015,7 +1095,8 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .text()
         .unwrap();
     assert!(
-        page.contains("id=\"broken-links\"") && page.contains("có 10 dòng; không có dòng 30"),
+        page.contains("id=\"broken-links\"") && page.contains("nay không còn dòng này"),
         "{page}"
     );
+    assert_eq!(page.matches("→ dòng 30").count(), 1, "{page}");
 }

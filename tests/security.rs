@@ -2043,6 +2043,11 @@ const PAGES: &[(&str, &str, Gate)] = &[
         Gate::Roles(&["admin", "principal", "vice_principal"]),
     ),
     ("get", "/grades/hocba-signer", Gate::Any),
+    (
+        "get",
+        "/grades/graduation",
+        Gate::Roles(&["principal", "vice_principal"]),
+    ),
     ("get", "/library", Gate::Any),
     ("get", "/library/item/{id}", Gate::Any),
     ("get", "/lessons", Gate::Any),

@@ -1639,3 +1639,75 @@ fn the_import_preview_lists_what_the_commit_refuses_on_a_locked_class() {
     let r = send(&open, &format!("?mode=commit&preview={digest}"));
     assert_eq!(r.status(), 200, "{:?}", r.text());
 }
+
+/// Xét công nhận tốt nghiệp on its page (review r14 #5): BGH see grade 9's students with their
+/// year results and who may be listed; a decision dated before the school year (or in the
+/// future) is refused with the reason and records nothing; a good one is recorded and shown.
+#[test]
+fn graduation_is_recorded_from_its_page_with_a_decision_dated_in_or_after_the_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let head = s.login("hieutruong");
+    let page = |c: &reqwest::blocking::Client| {
+        let r = c.get(format!("{b}/grades/graduation")).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let (st, html) = page(&head);
+    assert_eq!(st, 200, "{html}");
+    assert!(html.contains("id=\"graduation-form\""), "{html}");
+    assert!(html.contains("9A1"), "{html}");
+    assert!(
+        html.contains("Hoàn thành chương trình trung học cơ sở"),
+        "the year results are shown: {html}"
+    );
+    assert_eq!(page(&s.login("admin")).0, 403);
+    // The students who may be listed: their boxes are not disabled.
+    let mut may = Vec::new();
+    for part in html
+        .split("<input type=\"checkbox\" name=\"students\" value=\"")
+        .skip(1)
+    {
+        let (id, rest) = part.split_once('"').unwrap();
+        if !rest.split('>').next().unwrap().contains("disabled") {
+            may.push(id.to_string());
+        }
+    }
+    assert!(!may.is_empty(), "{html}");
+    let year = html
+        .split("Năm học <strong>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_string();
+    let first: i16 = year[..4].parse().unwrap();
+    let put = |date: &str| {
+        head.put(format!("{b}/api/v1/grades/graduation/{year}"))
+            .header("X-CSRF-Token", common::csrf(&head, &b))
+            .json(
+                &json!({"decision": "Quyết định số 45/QĐ-PGDĐT", "decided_on": date,
+                          "students": may}),
+            )
+            .send()
+            .unwrap()
+    };
+    let (st, msg) = error_message(put(&format!("01/06/{first}")));
+    assert_eq!(st, 422, "{msg}");
+    assert!(msg.contains(&format!("trước năm học {year}")), "{msg}");
+    let (st, msg) = error_message(put(&format!("01/06/{}", first + 3)));
+    assert_eq!(st, 422, "{msg}");
+    assert!(msg.contains("ở tương lai"), "{msg}");
+    assert!(!page(&head).1.contains("id=\"graduation-recorded\""));
+    let day = today().strftime("%d/%m/%Y").to_string();
+    let r = put(&day);
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let (_, html) = page(&head);
+    assert!(
+        html.contains(&format!(
+            "Đã ghi {} học sinh theo Quyết định số 45",
+            may.len()
+        )) && html.contains(&format!("ngày {day}.")),
+        "{html}"
+    );
+    assert_eq!(html.matches(" checked").count(), may.len(), "{html}");
+}

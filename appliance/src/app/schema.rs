@@ -16,12 +16,14 @@
 //!   time-stamp, and the GVCN signatures signed over before they got one, join it.
 //! - 9: index keys of who sees a waiting or returned library item
 //!   ([`library::migrate::HELD_KEYS`]).
+//! - 10: what each lesson plan's link to a Phụ lục III line points at
+//!   ([`dept::migrate::LINK_TARGETS`]).
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
 use crate::{auth, dept, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 9;
+pub const SCHEMA_VERSION: u64 = 10;
 
 pub fn schema() -> Schema {
     Schema {
@@ -53,6 +55,7 @@ pub fn schema() -> Schema {
             library::migrate::VETTING,
             STAMP_QUEUE,
             library::migrate::HELD_KEYS,
+            dept::migrate::LINK_TARGETS,
         ],
     }
 }

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod archive;
+pub mod migrate;
 pub mod pages;
 pub mod pdf;
 pub mod routes;
@@ -305,13 +306,50 @@ pub const MINUTES_VERSIONS: Collection<MinutesVersion> =
 pub const SECRETARIES: Collection<String> =
     Collection::new("dept.secretaries.v1", AuditPolicy::Values, None);
 
+/// Lesson plan id → what its link pointed at when it was made ([`LinkTarget`]).
+pub const LINKS: Collection<LinkTarget> =
+    Collection::new("dept.links.v1", AuditPolicy::Values, None);
+
 pub const TABLES: &[&str] = &[
     PLANS.name,
     PLAN_VERSIONS.name,
     MINUTES.name,
     MINUTES_VERSIONS.name,
     SECRETARIES.name,
+    LINKS.name,
 ];
+
+/// What a lesson plan's link ("{plan}#{n}") pointed at when it was made: the approved
+/// version of the Phụ lục III and that line's lesson. A link follows the lesson, not the line
+/// number (review r14 #4b): re-approved with the line changed, the link is shown as "Phụ lục
+/// III đã thay đổi"; the same lesson under another number is followed there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkTarget {
+    /// "{plan}#{n}", as the lesson plan stores it.
+    pub line: String,
+    /// The Phụ lục III's approved version the link was made against.
+    pub version: u32,
+    /// The line's bài học / chủ đề and periods then.
+    pub topic: String,
+    pub periods: u16,
+}
+
+impl LinkTarget {
+    fn of(line: &str, version: u32, l: &Line) -> Self {
+        LinkTarget {
+            line: line.to_string(),
+            version,
+            topic: l.topic.clone(),
+            periods: l.periods,
+        }
+    }
+
+    /// The same lesson: the same bài học (spacing and case aside) and periods.
+    fn same_lesson(&self, l: &Line) -> bool {
+        crate::text::fold(self.topic.trim()) == crate::text::fold(l.topic.trim())
+            && self.periods == l.periods
+    }
+}
 
 fn key(id: &str, n: u32) -> String {
     format!("{id}/{n:04}")
@@ -1350,13 +1388,26 @@ pub fn department_name(r: &impl Read, id: &str) -> Result<String, StoreError> {
 // ---- the link from lesson plans, and the dashboard ----
 
 /// Checks links from lesson plans to plan lines ("{plan}#{n}", 1-based), reading each plan
-/// once: the line must be in an approved Phụ lục III of the lesson plan's own teacher, within
-/// that approved version's lines, of the lesson plan's subject and grade, and the lesson taught
-/// in the plan's school year (review 25 #2). A tổ's Phụ lục I is not linked to directly: it is
-/// the tổ's plan, the teacher's PL III carries it to her classes.
+/// once: the line must be in an approved Phụ lục III of the lesson plan's own teacher, of the
+/// lesson plan's subject and grade, and the lesson taught in the plan's school year (review 25
+/// #2); a new link within the approved version's lines ([`LinkCheck::problem`]), a stored one
+/// to the lesson it was made to ([`LinkCheck::state`], [`LINKS`]). A tổ's Phụ lục I is not
+/// linked to directly: it is the tổ's plan, the teacher's PL III carries it to her classes.
 pub struct LinkCheck<'r, R: Read> {
     r: &'r R,
     plans: std::collections::HashMap<String, Option<(Plan, Option<PlanVersion>)>>,
+}
+
+/// What a stored link comes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkState {
+    /// It holds, on this line (1-based) — the one it was made to, or where its lesson moved.
+    Holds(usize),
+    /// The Phụ lục III was approved again with the lesson changed or gone: the link is kept
+    /// and needs the teacher's attention (why, in Vietnamese).
+    Changed(String),
+    /// It breaks the rule (why, in Vietnamese).
+    Broken(String),
 }
 
 impl<'r, R: Read> LinkCheck<'r, R> {
@@ -1384,15 +1435,15 @@ impl<'r, R: Read> LinkCheck<'r, R> {
         Ok(self.plans.get(id).and_then(Option::as_ref))
     }
 
-    /// Why `lesson`'s link to `line` does not hold, in the words the teacher reads; `None`
-    /// when it does.
-    pub fn problem(
+    /// The approved version `line` may be linked in and its line number, or why not — all
+    /// but whether the number is within its lines.
+    fn target(
         &mut self,
         lesson: &crate::lessons::Plan,
         line: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Result<(PlanVersion, usize), String>, StoreError> {
         let r = self.r;
-        let bad = || Some(format!("Dòng kế hoạch “{line}” không hợp lệ."));
+        let bad = || Err(format!("Dòng kế hoạch “{line}” không hợp lệ."));
         let Some((id, n)) = line.split_once('#') else {
             return Ok(bad());
         };
@@ -1403,34 +1454,28 @@ impl<'r, R: Read> LinkCheck<'r, R> {
             return Ok(bad());
         };
         if plan.kind != Kind::Pl3 {
-            return Ok(Some(format!(
+            return Ok(Err(format!(
                 "Chỉ gắn với một dòng trong kế hoạch giáo dục (Phụ lục III) của chính giáo viên; {} là kế hoạch của tổ, không gắn trực tiếp với kế hoạch bài dạy.",
                 plan.kind.short()
             )));
         }
         if plan.author != lesson.teacher {
-            return Ok(Some(format!(
+            return Ok(Err(format!(
                 "Dòng này thuộc Phụ lục III của {}: chỉ gắn với Phụ lục III của chính giáo viên soạn bài ({}).",
                 plan.author_name, lesson.teacher_name
             )));
         }
-        let Some(v) = approved else {
-            return Ok(Some(
+        let Some(v) = approved.clone() else {
+            return Ok(Err(
                 "Kế hoạch giáo dục này chưa được phê duyệt; chưa gắn được.".into(),
             ));
         };
-        if n == 0 || n > v.lines.len() {
-            return Ok(Some(format!(
-                "Kế hoạch giáo dục (bản đã duyệt) có {} dòng; không có dòng {n}.",
-                v.lines.len()
-            )));
-        }
         if v.subject != lesson.subject || v.grade != lesson.grade {
             let name = |s: &str| -> Result<String, StoreError> {
                 Ok(r.get(&SUBJECTS, s)?
                     .map_or_else(|| s.to_string(), |x| x.name))
             };
-            return Ok(Some(format!(
+            return Ok(Err(format!(
                 "Kế hoạch bài dạy là môn {} khối {}, còn dòng này thuộc Phụ lục III môn {} khối {}: chỉ gắn với dòng cùng môn, cùng khối.",
                 name(&lesson.subject)?,
                 lesson.grade,
@@ -1439,14 +1484,121 @@ impl<'r, R: Read> LinkCheck<'r, R> {
             )));
         }
         if !in_year(&v.year, lesson.teach_on) {
-            return Ok(Some(format!(
+            return Ok(Err(format!(
                 "Ngày dạy {} không thuộc năm học {} của Phụ lục III này.",
                 vn_date(lesson.teach_on),
                 v.year
             )));
         }
-        Ok(None)
+        Ok(Ok((v, n)))
     }
+
+    /// Why a new link of `lesson` to `line` would not hold, in the words the teacher reads;
+    /// `None` when it would.
+    pub fn problem(
+        &mut self,
+        lesson: &crate::lessons::Plan,
+        line: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(match self.target(lesson, line)? {
+            Err(why) => Some(why),
+            Ok((v, n)) if n == 0 || n > v.lines.len() => Some(format!(
+                "Kế hoạch giáo dục (bản đã duyệt) có {} dòng; không có dòng {n}.",
+                v.lines.len()
+            )),
+            Ok(_) => None,
+        })
+    }
+
+    /// What `lesson`'s stored link to `line` comes to now: against the lesson it was made to
+    /// (its [`LINKS`] record), followed to another line number when the Phụ lục III moved it,
+    /// "Phụ lục III đã thay đổi" when it changed or left; a link without a record (none is
+    /// left after schema 10) is read by its number.
+    pub fn state(
+        &mut self,
+        lesson: &crate::lessons::Plan,
+        line: &str,
+    ) -> Result<LinkState, StoreError> {
+        let (v, n) = match self.target(lesson, line)? {
+            Err(why) => return Ok(LinkState::Broken(why)),
+            Ok(t) => t,
+        };
+        let at = |i: usize| (i >= 1).then(|| v.lines.get(i - 1)).flatten();
+        let Some(made) = self.r.get(&LINKS, &lesson.id)?.filter(|t| t.line == line) else {
+            return Ok(match at(n) {
+                Some(_) => LinkState::Holds(n),
+                None => LinkState::Broken(format!(
+                    "Kế hoạch giáo dục (bản đã duyệt) có {} dòng; không có dòng {n}.",
+                    v.lines.len()
+                )),
+            });
+        };
+        if at(n).is_some_and(|l| made.same_lesson(l)) {
+            return Ok(LinkState::Holds(n));
+        }
+        let moved: Vec<usize> = (1..=v.lines.len())
+            .filter(|i| made.same_lesson(&v.lines[i - 1]))
+            .collect();
+        if let [to] = moved[..] {
+            return Ok(LinkState::Holds(to));
+        }
+        let now = match at(n) {
+            Some(l) => format!("nay là “{}” ({} tiết)", l.topic, l.periods),
+            None => "nay không còn dòng này".to_string(),
+        };
+        Ok(LinkState::Changed(format!(
+            "Phụ lục III đã thay đổi: khi gắn (bản {}), dòng {n} là “{}” ({} tiết); bản đã duyệt hiện hành (bản {}) {now}. Giáo viên gắn lại hoặc bỏ gắn.",
+            made.version, made.topic, made.periods, v.number
+        )))
+    }
+}
+
+/// A handed-in lesson plan's stored link to a line of a Phụ lục III of the year, and what it
+/// comes to: [`links_of_year`] makes the one list the dashboard counts and each plan's page
+/// lists, so the two never disagree (review r14 #4a).
+pub struct LessonLink {
+    pub lesson: crate::lessons::Plan,
+    /// The Phụ lục III linked to, its department, and the stored line number.
+    pub plan: String,
+    pub department: String,
+    pub line: usize,
+    pub state: LinkState,
+}
+
+/// Every handed-in lesson plan (waiting or approved) whose stored link names a Phụ lục III of
+/// school year `year`, with its [`LinkState`]: a link counts where its plan is, whatever the
+/// lesson's date says (a date outside the plan's year is a broken link, listed and counted).
+pub fn links_of_year(r: &impl Read, year: &str) -> Result<Vec<LessonLink>, StoreError> {
+    let plans: std::collections::HashMap<String, Plan> = r
+        .scan(&PLANS, "")?
+        .into_iter()
+        .filter(|(_, p)| p.year == year)
+        .collect();
+    let mut check = LinkCheck::new(r);
+    let mut out = vec![];
+    for l in crate::lessons::every_plan(r)? {
+        if !l.handed_in() {
+            continue;
+        }
+        let Some(line) = l.plan_line.clone() else {
+            continue;
+        };
+        let Some((id, n)) = line.split_once('#') else {
+            continue;
+        };
+        let Some(plan) = plans.get(id) else {
+            continue;
+        };
+        let state = check.state(&l, &line)?;
+        out.push(LessonLink {
+            plan: id.to_string(),
+            department: plan.department.clone(),
+            line: n.parse().unwrap_or(0),
+            state,
+            lesson: l,
+        });
+    }
+    Ok(out)
 }
 
 /// Points a teacher's lesson plan at line `line` ("{plan}#{n}", 1-based) of their own approved
@@ -1472,12 +1624,32 @@ pub fn link_lesson(
             return Err(invalid(why));
         }
     }
-    Ok(crate::lessons::set_plan_line(
-        tx,
-        p,
-        lesson_plan,
-        line.map(str::to_string),
-    )?)
+    let plan = crate::lessons::set_plan_line(tx, p, lesson_plan, line.map(str::to_string))?;
+    // What the link points at, so that it follows the lesson ([`LinkCheck::state`]).
+    match line.and_then(|l| Some((l, l.split_once('#')?))) {
+        Some((l, (id, n))) => {
+            let target = tx
+                .get(&PLANS, id)?
+                .and_then(|p| p.approved_version)
+                .map(|v| -> Result<_, StoreError> {
+                    Ok(tx.get(&PLAN_VERSIONS, &key(id, v))?.and_then(|pv| {
+                        let i = n.parse::<usize>().ok()?.checked_sub(1)?;
+                        pv.lines.get(i).map(|x| LinkTarget::of(l, v, x))
+                    }))
+                })
+                .transpose()?
+                .flatten();
+            if let Some(t) = target {
+                tx.put(&LINKS, lesson_plan, &t, "dept.link")?;
+            }
+        }
+        None => {
+            if tx.get(&LINKS, lesson_plan)?.is_some() {
+                tx.delete(&LINKS, lesson_plan, "dept.unlink")?;
+            }
+        }
+    }
+    Ok(plan)
 }
 
 /// One department on the principal's dashboard: the lessons its approved plans hold against
@@ -1497,6 +1669,9 @@ pub struct Progress {
     /// Of those, the ones whose stored link breaks the rule (kept, shown as such: made before
     /// the check, or the plan changed since).
     pub broken: usize,
+    /// Of those, the ones whose lesson the Phụ lục III no longer has as it was linked (approved
+    /// again with the line changed): kept, listed on the plan's page, needing attention.
+    pub changed: usize,
 }
 
 /// Whether `d` falls in school year "2026-2027" (1 August to 31 July).
@@ -1512,6 +1687,9 @@ fn in_year(year: &str, d: jiff::civil::Date) -> bool {
     from <= d && d < to
 }
 
+/// Per department: its approved PL I and III lines, the lesson plans handed in this school
+/// year, and of the links to its Phụ lục III of the year ([`links_of_year`], what the plans'
+/// pages list) how many hold, break the rule, or point at a lesson the plan changed.
 pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError> {
     let plans: Vec<Plan> = r
         .scan(&PLANS, "")?
@@ -1528,7 +1706,7 @@ pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError>
         }
     }
     let lessons = crate::lessons::every_plan(r)?;
-    let mut check = LinkCheck::new(r);
+    let links = links_of_year(r, year)?;
     let mut out = vec![];
     for (id, d) in r.scan(&DEPARTMENTS, "")? {
         let count = |kind: Kind| -> usize {
@@ -1538,29 +1716,29 @@ pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError>
                 .map(|p| lines_of.get(&p.id).copied().unwrap_or(0))
                 .sum()
         };
-        let handed: Vec<&crate::lessons::Plan> = lessons
+        let handed_in = lessons
             .iter()
             .filter(|l| {
                 l.department.as_deref() == Some(id.as_str())
                     && l.handed_in()
                     && in_year(year, l.teach_on)
             })
-            .collect();
-        let (mut linked, mut broken) = (0, 0);
-        for l in &handed {
-            if let Some(line) = l.plan_line.as_deref() {
-                match check.problem(l, line)? {
-                    None => linked += 1,
-                    Some(_) => broken += 1,
-                }
+            .count();
+        let (mut linked, mut broken, mut changed) = (0, 0, 0);
+        for l in links.iter().filter(|l| l.department == id) {
+            match l.state {
+                LinkState::Holds(_) => linked += 1,
+                LinkState::Broken(_) => broken += 1,
+                LinkState::Changed(_) => changed += 1,
             }
         }
         out.push(Progress {
             pl1_lessons: count(Kind::Pl1),
             pl3_lessons: count(Kind::Pl3),
-            handed_in: handed.len(),
+            handed_in,
             linked,
             broken,
+            changed,
             department: id,
             name: d.name,
         });

@@ -213,36 +213,34 @@ async fn plan_page(
     let own = plan.author == p.id();
     let has_key = rx.get(&KEYS, p.id())?.is_some_and(|r| !r.reset);
     let lessons = crate::lessons::every_plan(&rx)?;
-    // The lesson plans pointing at this plan's lines: the links that hold are counted on their
-    // line, the ones that break the rule (stored before it was checked, or the plan changed)
-    // are listed as such for the people who follow the plan — nothing is deleted.
-    let mut check = super::LinkCheck::new(&rx);
+    // The lesson plans pointing at this plan's lines — the one list the dashboard counts
+    // (`links_of_year`): the links that hold are counted on their line (where the lesson
+    // is now, when the plan moved it), the ones that break the rule or whose lesson the plan
+    // changed are listed as such for the people who follow the plan — nothing is deleted.
     let mut valid_on: std::collections::HashMap<usize, usize> = Default::default();
     let mut broken = vec![];
-    let prefix = format!("{}#", plan.id);
-    for l in &lessons {
-        let Some(line) = l.plan_line.as_deref().filter(|x| x.starts_with(&prefix)) else {
-            continue;
+    for l in super::links_of_year(&rx, &plan.year)?
+        .into_iter()
+        .filter(|l| l.plan == plan.id)
+    {
+        let why = match l.state {
+            super::LinkState::Holds(n) => {
+                *valid_on.entry(n).or_default() += 1;
+                continue;
+            }
+            super::LinkState::Broken(why) | super::LinkState::Changed(why) => why,
         };
-        match check.problem(l, line)? {
-            None => {
-                if let Ok(n) = line[prefix.len()..].parse::<usize>() {
-                    *valid_on.entry(n).or_default() += 1;
-                }
-            }
-            Some(why) if super::sees_work(p, &plan) => {
-                broken.push(BrokenLink {
-                    lesson: format!(
-                        "{} ({}, dạy ngày {})",
-                        l.title,
-                        l.teacher_name,
-                        super::vn_date(l.teach_on)
-                    ),
-                    line: line[prefix.len()..].to_string(),
-                    why,
-                });
-            }
-            Some(_) => {}
+        if super::sees_work(p, &plan) {
+            broken.push(BrokenLink {
+                lesson: format!(
+                    "{} ({}, dạy ngày {})",
+                    l.lesson.title,
+                    l.lesson.teacher_name,
+                    super::vn_date(l.lesson.teach_on)
+                ),
+                line: l.line.to_string(),
+                why,
+            });
         }
     }
     let pointing = |n: usize| valid_on.get(&n).copied().unwrap_or(0);

@@ -1381,6 +1381,60 @@ pub fn vi_date(iso: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Every wording the học bạ and the sổ đăng bộ print for a year's result (`words`, as
+    /// `stored_decision_wording` uses it, and TT27's completion) is one the register import
+    /// accepts (`school::register::result_wordings`, which lists them in its refusal): the
+    /// school cannot read the gradebook's words, so this keeps the two lists one.
+    #[test]
+    fn the_register_import_accepts_every_result_wording_the_box_prints() {
+        let all = [
+            Outcome::Promoted,
+            Outcome::SummerConduct,
+            Outcome::SummerBoth,
+            Outcome::ReAssessment,
+            Outcome::Retained,
+            Outcome::PrincipalDecides,
+        ];
+        for grade in 6..=12u8 {
+            let accepted = school::register::result_wordings(grade);
+            let mut printed = Vec::new();
+            for o in all {
+                // Decided without a summer, pending after one, decided after one.
+                let (end, after) = words(o, o.summer_path(), None, grade);
+                printed.push(match after {
+                    Some(a) => format!("{end}: {a}"),
+                    None => end,
+                });
+                if o.summer_path().is_some() {
+                    for then in [Outcome::Promoted, Outcome::Retained] {
+                        printed.push(words(o, o.summer_path(), Some(then), grade).1.unwrap());
+                    }
+                }
+            }
+            for p in printed {
+                assert!(
+                    accepted.contains(&p),
+                    "grade {grade}: «{p}» not in {accepted:?}"
+                );
+            }
+        }
+        for grade in 1..=5u8 {
+            let accepted = school::register::result_wordings(grade);
+            for r in [
+                EducationResult::Htxs,
+                EducationResult::Htt,
+                EducationResult::Ht,
+                EducationResult::Cht,
+            ] {
+                let p = r.completion_label(grade).to_string();
+                assert!(
+                    accepted.contains(&p),
+                    "grade {grade}: «{p}» not in {accepted:?}"
+                );
+            }
+        }
+    }
+
     fn term(id: &str, start: &str, end: &str) -> school::Term {
         school::Term {
             id: id.into(),

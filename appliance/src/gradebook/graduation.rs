@@ -74,45 +74,34 @@ pub fn record(tx: &mut Tx<'_>, year: &str, list: GraduationList) -> Result<usize
     let decided_on = if list.students.is_empty() {
         String::new()
     } else {
-        school::changes::change_date("Ngày quyết định", &list.decided_on, today, None)
-            .map_err(|e| GradeError::Graduation(e.to_string()))?
+        let d = school::changes::change_date("Ngày quyết định", &list.decided_on, today, None)
+            .map_err(|e| GradeError::Graduation(e.to_string()))?;
+        // Review r14 #5: the decision recognises the year's results, so it is dated inside
+        // the school year or after its end, never before it began.
+        if let Some(start) = school::changes::year_start(year)
+            && d.as_str() < start.to_string().as_str()
+        {
+            return Err(invalid(format!(
+                "Ngày quyết định {} trước năm học {year} (năm học bắt đầu {}): quyết định công nhận tốt nghiệp năm học {year} ghi ngày trong hoặc sau năm học đó.",
+                school::changes::vi_date(&d),
+                start.strftime("%d/%m/%Y")
+            )));
+        }
+        d
     };
     let mut problems = Vec::new();
     let mut fresh = Vec::new();
     for id in &list.students {
-        let name = tx
-            .get(&school::STUDENTS, id)?
-            .map(|s| s.full_name)
-            .unwrap_or_else(|| id.clone());
-        let Some(res) = tx.get(&RESULTS, &format!("{year}/cn/{id}"))? else {
-            problems.push(format!("{name}: chưa có kết quả cả năm học {year}"));
-            continue;
-        };
-        let locked = match tx.get(&school::CLASSES, &res.malop)? {
-            Some(c) => super::is_class_locked(&*tx, &c, TermId::Hk2)?,
-            None => false,
-        };
-        if !graduating_grade(res.makhoi) {
-            problems.push(format!(
-                "{name}: học lớp {}, không phải lớp cuối cấp",
-                res.makhoi
-            ));
-        } else if !locked {
-            problems.push(format!("{name}: học kì II của lớp chưa khoá sổ"));
-        } else if res.ketqua.as_deref() != Some("promoted") {
-            problems.push(format!(
-                "{name}: kết quả cả năm chưa hoàn thành chương trình ({})",
-                super::forms::stored_decision_wording(&*tx, &res)?
-            ));
-        } else {
-            fresh.push(Graduation {
+        match standing(&*tx, year, id)? {
+            Err(why) => problems.push(why),
+            Ok((class, grade)) => fresh.push(Graduation {
                 year: year.to_string(),
                 student: id.clone(),
-                class: res.malop.clone(),
-                grade: res.makhoi,
+                class,
+                grade,
                 decision: decision.clone(),
                 decided_on: decided_on.clone(),
-            });
+            }),
         }
     }
     if !problems.is_empty() {
@@ -138,6 +127,93 @@ pub fn record(tx: &mut Tx<'_>, year: &str, list: GraduationList) -> Result<usize
         }
     }
     Ok(fresh.len())
+}
+
+/// Whether student `id` may be recognised as graduating in `year`: her class and grade, or
+/// why not ("{name}: …") — a stored grade-9/12 year result that completes the level, in a
+/// class whose term II is locked. [`record`] and the page's list ([`candidates`]) both ask it.
+fn standing(
+    r: &impl Read,
+    year: &str,
+    id: &str,
+) -> Result<Result<(String, u8), String>, StoreError> {
+    let name = r
+        .get(&school::STUDENTS, id)?
+        .map(|s| s.full_name)
+        .unwrap_or_else(|| id.to_string());
+    let Some(res) = r.get(&RESULTS, &format!("{year}/cn/{id}"))? else {
+        return Ok(Err(format!("{name}: chưa có kết quả cả năm học {year}")));
+    };
+    let locked = match r.get(&school::CLASSES, &res.malop)? {
+        Some(c) => super::is_class_locked(r, &c, TermId::Hk2)?,
+        None => false,
+    };
+    Ok(if !graduating_grade(res.makhoi) {
+        Err(format!(
+            "{name}: học lớp {}, không phải lớp cuối cấp",
+            res.makhoi
+        ))
+    } else if !locked {
+        Err(format!("{name}: học kì II của lớp chưa khoá sổ"))
+    } else if res.ketqua.as_deref() != Some("promoted") {
+        Err(format!(
+            "{name}: kết quả cả năm chưa hoàn thành chương trình ({})",
+            super::forms::stored_decision_wording(r, &res)?
+        ))
+    } else {
+        Ok((res.malop.clone(), res.makhoi))
+    })
+}
+
+/// A student of the last grade on the graduation page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub student: String,
+    pub name: String,
+    pub class_name: String,
+    /// The stored year result in the học bạ's words ("" before the year is decided).
+    pub result: String,
+    /// Why she may not be listed (None: she may).
+    pub blocked: Option<String>,
+    /// Listed in the decision recorded now.
+    pub recorded: bool,
+}
+
+/// The students of `year`'s graduating classes (grade 9 or 12), by class then name, each with
+/// her year result, whether she may be recognised ([`standing`]) and whether she is.
+pub fn candidates(r: &impl Read, year: &str) -> Result<Vec<Candidate>, StoreError> {
+    let recorded: std::collections::HashSet<String> =
+        of_year(r, year)?.into_iter().map(|g| g.student).collect();
+    let mut classes: Vec<school::Class> = r
+        .scan(&school::CLASSES, "")?
+        .into_iter()
+        .map(|(_, c)| c)
+        .filter(|c: &school::Class| c.year == year && graduating_grade(c.grade))
+        .collect();
+    classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
+    let mut out = Vec::new();
+    for c in classes {
+        let students = school::students_of_class(r, &c.id)?;
+        for s in students {
+            let result = match r.get(&RESULTS, &format!("{year}/cn/{}", s.id))? {
+                Some(res) => super::forms::stored_decision_wording(r, &res)?,
+                None => String::new(),
+            };
+            let blocked = standing(r, year, &s.id)?.err().map(|why| {
+                why.split_once(": ")
+                    .map_or(why.clone(), |(_, w)| w.to_string())
+            });
+            out.push(Candidate {
+                recorded: recorded.contains(&s.id),
+                student: s.id,
+                name: s.full_name,
+                class_name: c.name.clone(),
+                result,
+                blocked,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The recognised graduates of `year`.

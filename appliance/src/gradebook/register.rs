@@ -68,6 +68,8 @@ pub fn rows(r: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
     }
     let mut out = Vec::with_capacity(wanted.len());
     for line in wanted {
+        // An imported line struck and imported again: the struck rows first, as printed.
+        out.extend(line.replaced.iter().cloned());
         let mut row = reg::row_of(r, line)?;
         if line.imported.is_some() || line.struck.is_some() {
             out.push(row);

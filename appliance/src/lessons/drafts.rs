@@ -38,10 +38,46 @@ fn check_input(tx: &Tx<'_>, input: &mut PlanInput) -> Result<(), LessonError> {
     if !(1..=20).contains(&input.periods) {
         return Err(invalid("Số tiết phải từ 1 đến 20."));
     }
-    if !(2000..=2100).contains(&input.teach_on.year()) {
-        return Err(invalid("Ngày dạy không hợp lệ."));
-    }
+    check_teach_on(tx, input.teach_on)?;
     input.fields.normalise()
+}
+
+/// The school year "2026-2027" a day falls in (1 August to 31 July).
+pub fn school_year_of(d: Date) -> String {
+    let first = if d.month() >= 8 {
+        d.year()
+    } else {
+        d.year() - 1
+    };
+    format!("{first}-{}", first + 1)
+}
+
+/// The one check of a lesson's date, on create and every edit (review r14 #4a): it falls in
+/// the school's current school year or the next one, which teachers prepare over the summer
+/// — not in a year gone by (a plan for a lesson already taught) nor years ahead. Without a
+/// school year recorded, the year of today stands for the current one.
+pub fn check_teach_on(tx: &Tx<'_>, d: Date) -> Result<(), LessonError> {
+    let current = crate::school::school_info(tx)?
+        .map(|i| i.current_year)
+        .filter(|y| y.len() == 9)
+        .unwrap_or_else(|| school_year_of(crate::school::changes::today(tx)));
+    let Some(first) = current
+        .split_once('-')
+        .and_then(|(a, _)| a.parse::<i16>().ok())
+    else {
+        return Ok(());
+    };
+    let next = format!("{}-{}", first + 1, first + 2);
+    let year = school_year_of(d);
+    if year != current && year != next {
+        return Err(invalid(format!(
+            "Ngày dạy {} thuộc năm học {year}: chỉ soạn kế hoạch bài dạy cho năm học hiện tại {current} (01/08/{} – 31/07/{}) hoặc năm học sau {next}.",
+            d.strftime("%d/%m/%Y"),
+            first,
+            first + 1
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn now_str(tx: &Tx<'_>) -> String {
@@ -269,6 +305,16 @@ pub fn edit(
         return Err(invalid(
             "Kế hoạch bài dạy đang gắn với một dòng trong kế hoạch giáo dục (Phụ lục III) của môn và khối hiện tại; bỏ gắn ở trang Phụ lục III trước khi đổi môn hoặc khối.",
         ));
+    }
+    // Likewise its school year: the link was checked against a Phụ lục III of the year the
+    // lesson was taught in (review r14 #4a: an edit moved a linked lesson a year on).
+    if v.plan_line.is_some() && school_year_of(v.teach_on) != school_year_of(input.teach_on) {
+        return Err(invalid(format!(
+            "Kế hoạch bài dạy đang gắn với Phụ lục III năm học {}; ngày dạy {} thuộc năm học {}. Bỏ gắn ở trang Phụ lục III trước khi chuyển sang năm học khác.",
+            school_year_of(v.teach_on),
+            input.teach_on.strftime("%d/%m/%Y"),
+            school_year_of(input.teach_on)
+        )));
     }
     v.title = input.title;
     v.subject = input.subject;

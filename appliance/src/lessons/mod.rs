@@ -44,8 +44,8 @@ use sign::{KEYS, KeyError, SignAction, Signature, Signer};
 pub use dashboard::{Dashboard, DeptRow, Live, RecentRow, TeacherRow, dashboard, dashboard_for};
 pub(crate) use drafts::save_plan;
 pub use drafts::{
-    ATTACHMENT_QUOTA, PlanInput, attach, attached_bytes, check_attachment, create, delete, detach,
-    edit, edit_patch, set_plan_line,
+    ATTACHMENT_QUOTA, PlanInput, attach, attached_bytes, check_attachment, check_teach_on, create,
+    delete, detach, edit, edit_patch, school_year_of, set_plan_line,
 };
 use drafts::{load, now_str, sync_head};
 pub use queue::{Query, every_plan, search, seen_by, sees_work, versions, waiting_for};

@@ -130,7 +130,7 @@ pub fn entry_default(tx: &Tx<'_>, year: &str) -> Result<String, crate::store::St
 }
 
 /// The first day of a school year "2026-2027": 1 August 2026 (the lessons' year bounds too).
-fn year_start(year: &str) -> Option<jiff::civil::Date> {
+pub fn year_start(year: &str) -> Option<jiff::civil::Date> {
     let first: i16 = year.split_once('-')?.0.parse().ok()?;
     jiff::civil::Date::new(first, 8, 1).ok()
 }
@@ -165,18 +165,27 @@ pub fn check_birth(tx: &Tx<'_>, dob_iso: &str, class_id: &str) -> Result<(), Sch
 /// The age rule of [`check_birth`] alone (no clock: an age the grade allows is never a future
 /// birth date), for the student import, which checks every row before writing any.
 pub fn birth_fits(dob: &jiff::civil::Date, class: &super::Class) -> Result<(), String> {
-    let Some(start) = year_start(&class.year) else {
+    age_fits(dob, &class.year, class.grade, &class.name)
+}
+
+/// [`birth_fits`] for a class known only by its school year, grade and name (a line of the
+/// paper register, whose class is not on the box).
+pub fn age_fits(
+    dob: &jiff::civil::Date,
+    year: &str,
+    grade: u8,
+    class_name: &str,
+) -> Result<(), String> {
+    let Some(start) = year_start(year) else {
         return Ok(());
     };
     let age = start.year() - dob.year();
-    let usual = i16::from(class.grade) + 5;
+    let usual = i16::from(grade) + 5;
     let (min, max) = (usual - AGE_EARLY, usual + AGE_LATE);
     if age < min || age > max {
         return Err(format!(
-            "Ngày sinh {}: học sinh {age} tuổi vào năm học {} — lớp {} nhận học sinh từ {min} đến {max} tuổi.",
+            "Ngày sinh {}: học sinh {age} tuổi vào năm học {year} — lớp {class_name} nhận học sinh từ {min} đến {max} tuổi.",
             dob.strftime("%d/%m/%Y"),
-            class.year,
-            class.name
         ));
     }
     Ok(())

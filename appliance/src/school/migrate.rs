@@ -106,6 +106,7 @@ fn open_register_lines(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
                 frozen: None,
                 reentry: None,
                 imported: None,
+                replaced: Vec::new(),
             },
         ));
     }
@@ -711,10 +712,11 @@ mod tests {
         }
         // Nothing queued for the district; one audit event per step (5, then 6 — the sổ đăng
         // bộ —, then 7 — the library's vetting marks —, then 8 — the stamping queue —, then 9 —
-        // the library's index keys), the chain intact.
+        // the library's index keys —, then 10 — the lesson-plan links' targets), the chain
+        // intact.
         assert_eq!(s.outbox(0, 10).unwrap().len(), 1);
         let tail = s.audit_tail(10).unwrap();
-        assert_eq!(tail.len(), 5);
+        assert_eq!(tail.len(), 6);
         assert!(tail.iter().any(|e| e.target == "schema/6"));
         let tail: Vec<_> = tail
             .into_iter()
@@ -772,8 +774,8 @@ mod tests {
         let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(
             s.audit_tail(10).unwrap().len(),
-            6,
-            "opening again changes nothing (schemas 5, 6, 7, 8 and 9, the student's update)"
+            7,
+            "opening again changes nothing (schemas 5 to 10, the student's update)"
         );
     }
 

@@ -37,6 +37,10 @@ pub struct RegisterLine {
     /// import: it names no student of this box and is printed as it was read (`frozen`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<String>,
+    /// An imported line struck as wrong and imported again under its paper number: the
+    /// struck rows it replaces, oldest first, printed before it (the register deletes nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<RegisterRow>,
 }
 
 /// The student's state just before a re-enrolment (nhập học lại).
@@ -58,6 +62,10 @@ pub struct Strike {
     pub reason: String,
     /// ISO date.
     pub on: String,
+    /// An imported line struck on the box as read wrong: its number may be imported again
+    /// as the line should read (a line struck in the paper book itself may not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reimport: bool,
 }
 
 pub const REGISTER: Collection<RegisterLine> =
@@ -104,6 +112,7 @@ pub fn enter(
         frozen: None,
         reentry: None,
         imported: None,
+        replaced: Vec::new(),
     };
     open_line(tx, line, "register.enter")
 }
@@ -154,6 +163,7 @@ pub fn enter_again(
         frozen: None,
         reentry,
         imported: None,
+        replaced: Vec::new(),
     };
     open_line(tx, line, "register.reenter")
 }
@@ -239,7 +249,10 @@ pub fn strike(
     let mut line = tx
         .get(&REGISTER, &key(number))?
         .ok_or_else(|| SchoolError::Invalid(format!("Sổ đăng bộ không có dòng số {number}.")))?;
-    if closed(tx, &line.year)? {
+    // A line brought in from the paper book that turns out wrong (a misread date, a result
+    // of the wrong year) is struck with the reason and imported again as it should read: the
+    // box's own lines of a closed year are the record of that year and stay.
+    if closed(tx, &line.year)? && line.imported.is_none() {
         return Err(SchoolError::Invalid(format!(
             "Dòng số {number} thuộc năm học {}, đã khoá sổ: không sửa được. Ghi việc điều chỉnh vào năm học hiện tại.",
             line.year
@@ -283,6 +296,7 @@ pub fn strike(
     line.struck = Some(Strike {
         reason: reason.clone(),
         on: today.clone(),
+        reimport: line.imported.is_some(),
     });
     tx.put(&REGISTER, &key(number), &line, "register.strike")?;
     if let (Some(back), Some(mut s)) = (line.reentry.clone(), student.clone()) {
@@ -310,6 +324,7 @@ pub fn strike(
                     frozen: None,
                     reentry: None,
                     imported: None,
+                    replaced: Vec::new(),
                     ..line.clone()
                 };
                 open_line(tx, again, "register.reenter")?;
@@ -386,11 +401,12 @@ pub struct GradeResult {
 /// The lines of the students who entered in `year`, by number, without the results (which
 /// `gradebook::register::rows` adds: the register as shown, printed and exported).
 pub fn rows(rx: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
-    all_lines(rx)?
-        .iter()
-        .filter(|l| l.year == year)
-        .map(|l| row_of(rx, l))
-        .collect()
+    let mut out = Vec::new();
+    for l in all_lines(rx)?.iter().filter(|l| l.year == year) {
+        out.extend(l.replaced.iter().cloned());
+        out.push(row_of(rx, l)?);
+    }
+    Ok(out)
 }
 
 /// Every line of the register, by number.
@@ -658,6 +674,244 @@ const IMPORT_FIELDS: &[(&str, &[&str])] = &[
     ("ghi_chu", &["ghi chu"]),
 ];
 
+/// The grade a class name begins with ("6A1", "Lớp 10A2" → 6, 10), 1 to 12.
+fn class_grade(name: &str) -> Option<u8> {
+    let t = crate::text::fold(name);
+    let t = t.strip_prefix("lop").unwrap_or(&t).trim_start();
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|g| (1..=12).contains(g))
+}
+
+/// The words the box prints for a year-end result in `grade` (the học bạ's and the register's:
+/// `gradebook::forms::decision_wording` / `stored_decision_wording`, which a gradebook test
+/// checks against this list): what a "Kết quả lớp N" of the paper book may say.
+pub fn result_wordings(grade: u8) -> Vec<String> {
+    if grade <= 5 {
+        let done = if grade == 5 {
+            "Hoàn thành chương trình tiểu học"
+        } else {
+            "Hoàn thành chương trình lớp học"
+        };
+        return vec![done.into(), "Chưa hoàn thành".into()];
+    }
+    let promoted = match grade {
+        9 => "Hoàn thành chương trình trung học cơ sở",
+        12 => "Hoàn thành chương trình trung học phổ thông",
+        _ => "Được lên lớp",
+    };
+    let mut w = vec![
+        promoted.to_string(),
+        "Ở lại lớp".to_string(),
+        format!(
+            "Hiệu trưởng xem xét, quyết định (Điều 12 khoản 4 Thông tư 22): {} hoặc ở lại lớp",
+            promoted.to_lowercase()
+        ),
+    ];
+    for path in [
+        "rèn luyện trong kì nghỉ hè",
+        "kiểm tra, đánh giá lại",
+        "rèn luyện trong kì nghỉ hè và kiểm tra, đánh giá lại",
+    ] {
+        w.push(format!("{promoted} sau khi {path}"));
+        w.push(format!("Ở lại lớp sau khi {path}"));
+        let mut end: String = path.chars().take(1).flat_map(char::to_uppercase).collect();
+        end.push_str(&path[path.chars().next().map_or(0, char::len_utf8)..]);
+        w.push(format!("{end}: chưa có kết quả"));
+    }
+    w
+}
+
+/// One imported line's facts that [`plausible`] weighs.
+struct Line<'a> {
+    year: &'a str,
+    entry: jiff::civil::Date,
+    dob: Option<&'a jiff::civil::Date>,
+    grade: Option<u8>,
+    class: &'a str,
+    results: &'a [GradeResult],
+    graduation: &'a str,
+}
+
+/// What a paper line can't have been (review r14 #3): an entry outside the book's school
+/// year, an age the grade does not take (the student form's rule, `changes::age_fits`), a
+/// result without its school year, of a year not yet ended or before the entry, out of the
+/// grades' order, or in words the học bạ does not print; a graduation likewise.
+fn plausible(l: Line<'_>, current_first: i16, bad: &mut impl FnMut(&str, String)) {
+    let Some(first) = school_year(l.year) else {
+        return;
+    };
+    let start = super::changes::year_start(l.year);
+    let end = super::changes::year_start(&format!("{}-{}", first + 1, first + 2));
+    if let (Some(s), Some(e)) = (start, end)
+        && (l.entry < s || l.entry >= e)
+    {
+        bad(
+            "ngay_vao",
+            format!(
+                "Ngày vào trường {} không thuộc năm học {} của sổ (từ 01/08/{} đến 31/07/{}).",
+                l.entry.strftime("%d/%m/%Y"),
+                l.year,
+                first,
+                first + 1
+            ),
+        );
+    }
+    if let (Some(dob), Some(g)) = (l.dob, l.grade)
+        && let Err(m) = super::changes::age_fits(dob, l.year, g, l.class)
+    {
+        bad("ngay_sinh", m);
+    }
+    // Each grade's years in order; a later grade after an earlier one.
+    let mut last: Option<(u8, i16)> = None;
+    let mut sorted: Vec<&GradeResult> = l.results.iter().collect();
+    sorted.sort_by_key(|r| r.grade);
+    for r in sorted {
+        let field = format!("kq{}", r.grade);
+        let label = format!("Kết quả lớp {}", r.grade);
+        let Some(y) = school_year(&r.year) else {
+            bad(
+                &field,
+                format!(
+                    "{label} \"{}\": ghi năm học trước kết quả, ví dụ \"{}-{}: {}\".",
+                    r.result,
+                    first,
+                    first + 1,
+                    result_wordings(r.grade)[0]
+                ),
+            );
+            continue;
+        };
+        let in_time = y < current_first && y >= first;
+        if y >= current_first {
+            bad(
+                &field,
+                format!(
+                    "{label}: năm học {} chưa kết thúc (năm học hiện tại {}-{}); chỉ nhập kết quả các năm đã qua.",
+                    r.year,
+                    current_first,
+                    current_first + 1
+                ),
+            );
+        } else if y < first {
+            bad(
+                &field,
+                format!(
+                    "{label}: năm học {} trước năm học vào trường {}.",
+                    r.year, l.year
+                ),
+            );
+        }
+        if let Some(g) = l.grade
+            && r.grade < g
+        {
+            bad(
+                &field,
+                format!(
+                    "{label}: học sinh vào trường ở lớp {}, không có kết quả lớp {} ở trường.",
+                    l.class, r.grade
+                ),
+            );
+        }
+        if let Some((g, py)) = last
+            && y <= py
+        {
+            let what = if g == r.grade {
+                format!("năm học trước của lớp {g}")
+            } else {
+                format!("kết quả lớp {g}")
+            };
+            bad(
+                &field,
+                format!(
+                    "{label}: năm học {} phải sau {what} ({}-{}).",
+                    r.year,
+                    py,
+                    py + 1
+                ),
+            );
+        }
+        if in_time {
+            last = Some((r.grade, y));
+        }
+        let words = result_wordings(r.grade);
+        if !words.iter().any(|w| w == &r.result) {
+            bad(
+                &field,
+                format!(
+                    "{label} \"{}\": không phải lời ghi của học bạ; ghi một trong: {}.",
+                    r.result,
+                    words.join("; ")
+                ),
+            );
+        }
+    }
+    let g = l.graduation.trim();
+    if g.is_empty() {
+        return;
+    }
+    let primary = "Hoàn thành chương trình tiểu học năm học ";
+    let (level_grade, rest) = if let Some(rest) = g.strip_prefix(primary) {
+        (5, rest)
+    } else if let Some(rest) = g.strip_prefix("Được công nhận tốt nghiệp THCS năm học ")
+    {
+        (9, rest)
+    } else if let Some(rest) = g.strip_prefix("Được công nhận tốt nghiệp THPT năm học ")
+    {
+        (12, rest)
+    } else {
+        bad(
+            "tot_nghiep",
+            format!(
+                "Tốt nghiệp \"{g}\": ghi như sổ in ra — \"Hoàn thành chương trình tiểu học năm học 2019-2020\" hoặc \"Được công nhận tốt nghiệp THCS năm học 2019-2020 (Quyết định số …, ngày …)\"."
+            ),
+        );
+        return;
+    };
+    let gy = rest.get(..9).unwrap_or(rest);
+    let Some(y) = school_year(gy) else {
+        bad(
+            "tot_nghiep",
+            format!("Tốt nghiệp \"{g}\": thiếu năm học (ví dụ 2019-2020)."),
+        );
+        return;
+    };
+    if y >= current_first || y < first {
+        bad(
+            "tot_nghiep",
+            format!(
+                "Tốt nghiệp năm học {gy}: phải là một năm học đã qua, không trước năm học vào trường {}.",
+                l.year
+            ),
+        );
+    }
+    if let Some((lg, ly)) = last
+        && (lg > level_grade || ly > y)
+    {
+        bad(
+            "tot_nghiep",
+            format!(
+                "Tốt nghiệp năm học {gy}: có kết quả lớp {lg} năm học {ly}-{} sau đó.",
+                ly + 1
+            ),
+        );
+    }
+    if let Some(r) = l
+        .results
+        .iter()
+        .find(|r| r.grade == level_grade && school_year(&r.year) == Some(y))
+        && r.result != result_wordings(level_grade)[0]
+    {
+        bad(
+            "tot_nghiep",
+            format!(
+                "Tốt nghiệp năm học {gy}: kết quả lớp {level_grade} năm đó là \"{}\", không phải \"{}\".",
+                r.result,
+                result_wordings(level_grade)[0]
+            ),
+        );
+    }
+}
+
 /// What an import of earlier lines would write: every line, or every problem by row.
 #[derive(Debug, Serialize)]
 pub struct RegisterImport {
@@ -714,11 +968,18 @@ pub fn plan_import(
         })
     });
     let mut seen: std::collections::BTreeMap<u32, usize> = Default::default();
-    let mut existing = std::collections::BTreeSet::new();
+    let mut existing = std::collections::BTreeMap::new();
     rx.scan_each(&REGISTER, "", &mut |_, l: RegisterLine| {
-        existing.insert(l.number);
+        existing.insert(l.number, l);
         Ok(())
     })?;
+    let current_first = school_year(&current).unwrap_or_else(|| {
+        if today.month() >= 8 {
+            today.year()
+        } else {
+            today.year() - 1
+        }
+    });
     for (i, row) in rows.iter().enumerate() {
         if row_is_blank(&cols, row) {
             continue;
@@ -749,13 +1010,21 @@ pub fn plan_import(
                 format!("Số đăng bộ {number} trùng với dòng {first} của tệp."),
             );
         }
-        if existing.contains(&number) {
-            bad(
+        // A line imported earlier and struck as wrong is imported again as it should read,
+        // under its paper number; the struck row stays printed before it.
+        let mut replaced = Vec::new();
+        match existing.get(&number) {
+            Some(old) if old.struck.as_ref().is_some_and(|k| k.reimport) => {
+                replaced = old.replaced.clone();
+                replaced.push(row_of(rx, old)?);
+            }
+            Some(_) => bad(
                 "so",
                 format!(
-                    "Số đăng bộ {number} đã có trong sổ của trường: số cũ giữ nguyên như sổ giấy, không ghi đè."
+                    "Số đăng bộ {number} đã có trong sổ của trường: số cũ giữ nguyên như sổ giấy, không ghi đè. Một dòng đã nhập mà sai thì gạch bỏ (nêu lý do) rồi nhập lại."
                 ),
-            );
+            ),
+            None => {}
         }
         let name = text("ho_ten");
         if name.is_empty() || name.chars().count() > 100 {
@@ -831,6 +1100,28 @@ pub fn plan_import(
             let cell = text(&format!("kq{g}"));
             results.extend(parse_results(g, &cell));
         }
+        let grade = class_grade(&class);
+        if !class.is_empty() && grade.is_none() {
+            bad(
+                "lop",
+                format!("Lớp \"{class}\": tên lớp phải bắt đầu bằng khối lớp (ví dụ 6A1)."),
+            );
+        }
+        if let (Some(y), Some(e)) = (&year, entry) {
+            plausible(
+                Line {
+                    year: y,
+                    entry: e,
+                    dob: dob.as_ref().ok(),
+                    grade,
+                    class: &class,
+                    results: &results,
+                    graduation: &text("tot_nghiep"),
+                },
+                current_first,
+                &mut bad,
+            );
+        }
         for f in [
             "noi_sinh",
             "dan_toc",
@@ -891,10 +1182,12 @@ pub fn plan_import(
             struck: (!struck.is_empty()).then(|| Strike {
                 reason: struck,
                 on: today.to_string(),
+                reimport: false,
             }),
             frozen: Some(row),
             reentry: None,
             imported: Some(today.to_string()),
+            replaced,
         });
     }
     if out.lines.is_empty() && out.problems.is_empty() {
@@ -1017,7 +1310,8 @@ mod tests {
             tx.put(&INFO, "school", &info("2026-2027"), "school.create")
         })
         .unwrap();
-        let paper = |n: u32, name: &str| RegisterRow {
+        let paper = |n: u32, name: &str| {
+            RegisterRow {
             number: n,
             full_name: name.into(),
             dob: "05/09/2008".into(),
@@ -1036,13 +1330,14 @@ mod tests {
                 },
                 GradeResult {
                     grade: 7,
-                    year: String::new(),
+                    year: "2020-2021".into(),
                     result: "Ở lại lớp".into(),
                 },
             ],
-            graduation: "Được công nhận tốt nghiệp THCS năm 2023".into(),
+            graduation: "Được công nhận tốt nghiệp THCS năm học 2023-2024 (Quyết định số 12/QĐ-PGDĐT, ngày 20/06/2024)".into(),
             note: "Sổ cũ trang 12".into(),
             ..RegisterRow::default()
+        }
         };
         let mut struck = paper(7, "Nhập Nhầm");
         struck.struck = "Trùng dòng 5".into();
@@ -1108,5 +1403,131 @@ mod tests {
                 .any(|m| m.starts_with("4: Dòng thuộc năm học 2026-2027")),
             "{msgs:?}"
         );
+    }
+
+    /// Review r14 #3: a paper line that cannot be true is refused by row with the reason — an
+    /// entry outside the book's year, an age the grade does not take, a result of a future
+    /// year, before the entry, out of the grades' order or not in the học bạ's words, a
+    /// graduation of a year not ended — and nothing is imported; an imported line found wrong
+    /// later is struck with a reason (a past year's) and imported again under its number, the
+    /// struck row kept before it.
+    #[test]
+    fn impossible_paper_lines_are_refused_and_a_wrong_import_is_corrected() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+        let now = "2026-10-01T03:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        let today = jiff::civil::date(2026, 10, 1);
+        let actor = Actor::system(now);
+        s.write(&actor, |tx| {
+            tx.put(&INFO, "school", &info("2026-2027"), "school.create")
+        })
+        .unwrap();
+        let good = |n: u32| RegisterRow {
+            number: n,
+            full_name: format!("Học Sinh {n}"),
+            dob: "10/03/2006".into(),
+            gender: "Nam".into(),
+            entered_on: "05/09/2017".into(),
+            entered_class: "6A1".into(),
+            results: vec![
+                GradeResult {
+                    grade: 6,
+                    year: "2017-2018".into(),
+                    result: "Được lên lớp".into(),
+                },
+                GradeResult {
+                    grade: 7,
+                    year: "2018-2019".into(),
+                    result: "Được lên lớp sau khi rèn luyện trong kì nghỉ hè".into(),
+                },
+            ],
+            ..RegisterRow::default()
+        };
+        let mut late = good(9201);
+        late.entered_on = "05/09/2026".into();
+        let mut baby = good(9203);
+        baby.dob = "23/10/2014".into();
+        let mut future = good(9204);
+        future.results[0].year = "2030-2031".into();
+        let mut order = good(9205);
+        order.results[1].year = "2017-2018".into();
+        let mut words = good(9206);
+        words.results[1] = GradeResult {
+            grade: 7,
+            year: "2018-2019".into(),
+            result: "Lên lớp tốt".into(),
+        };
+        let mut noyear = good(9207);
+        noyear.results[1].year = String::new();
+        let mut grad = good(9208);
+        grad.graduation =
+            "Được công nhận tốt nghiệp THCS năm học 2027-2028 (QĐ 1, ngày 01/06/2028)".into();
+        let grades = [6, 7, 8, 9];
+        let file = xlsx(
+            &[good(9200), late, baby, future, order, words, noyear, grad],
+            "THCS Thử",
+            "2017-2018",
+            &grades,
+        )
+        .unwrap();
+        let plan = plan_import(&s.read().unwrap(), &file, today).unwrap();
+        let msgs: Vec<String> = plan
+            .problems
+            .iter()
+            .map(|p| format!("{} {}: {}", p.row, p.field, p.message))
+            .collect();
+        let has = |row: usize, field: &str, text: &str| {
+            assert!(
+                msgs.iter()
+                    .any(|m| m.starts_with(&format!("{row} {field}:")) && m.contains(text)),
+                "row {row} {field} «{text}» not in {msgs:#?}"
+            )
+        };
+        has(5, "ngay_vao", "không thuộc năm học 2017-2018");
+        has(6, "ngay_sinh", "3 tuổi vào năm học 2017-2018");
+        has(7, "kq6", "năm học 2030-2031 chưa kết thúc");
+        has(8, "kq7", "phải sau kết quả lớp 6");
+        has(
+            9,
+            "kq7",
+            "không phải lời ghi của học bạ; ghi một trong: Được lên lớp; Ở lại lớp",
+        );
+        has(10, "kq7", "ghi năm học trước kết quả");
+        has(
+            11,
+            "tot_nghiep",
+            "năm học 2027-2028: phải là một năm học đã qua",
+        );
+        assert!(!msgs.iter().any(|m| m.starts_with("4 ")), "{msgs:#?}");
+        assert_eq!(plan.problems.len(), 7, "{msgs:#?}");
+
+        // The good line in, then found wrong: struck (a past year's imported line), imported
+        // again as it should read; a box line of a past year still cannot be struck.
+        let file = xlsx(&[good(9200)], "THCS Thử", "2017-2018", &grades).unwrap();
+        let plan = plan_import(&s.read().unwrap(), &file, today).unwrap();
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        s.write(&actor, |tx| import_lines(tx, &plan)).unwrap();
+        let e = s
+            .write(&actor, |tx| strike(tx, 9200, " ", AfterStrike::LeaveRoll))
+            .unwrap_err();
+        assert!(e.to_string().contains("lý do"), "{e}");
+        s.write(&actor, |tx| {
+            strike(tx, 9200, "Nhập sai năm sinh", AfterStrike::LeaveRoll)
+        })
+        .unwrap();
+        let mut fixed = good(9200);
+        fixed.dob = "10/03/2005".into();
+        let file = xlsx(&[fixed.clone()], "THCS Thử", "2017-2018", &grades).unwrap();
+        let plan = plan_import(&s.read().unwrap(), &file, today).unwrap();
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        s.write(&actor, |tx| import_lines(tx, &plan)).unwrap();
+        let back = rows(&s.read().unwrap(), "2017-2018").unwrap();
+        assert_eq!(back.len(), 2, "{back:#?}");
+        assert_eq!(back[0].struck, "Nhập sai năm sinh");
+        assert_eq!(back[0].dob, "10/03/2006");
+        assert_eq!(back[1], fixed);
+        // The corrected line is not struck: the same file again clashes.
+        let plan = plan_import(&s.read().unwrap(), &file, today).unwrap();
+        assert_eq!(plan.problems.len(), 1, "{:?}", plan.problems);
     }
 }

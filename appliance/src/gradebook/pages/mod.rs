@@ -19,6 +19,7 @@ use crate::http::{ApiError, Shared};
 use crate::school;
 
 mod class_pdf;
+mod graduation;
 mod student;
 
 pub use class_pdf::class_books;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<Shared> {
         .route("/grades/class/{class}/hocba.zip", get(hocba_zip))
         .route("/grades/hocba-verify", get(hocba_verify_page))
         .route("/grades/hocba-signer", get(hocba_signer_page))
+        .route("/grades/graduation", get(graduation::graduation_page))
 }
 
 pub struct SheetLink {

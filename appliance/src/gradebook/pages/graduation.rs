@@ -1,0 +1,84 @@
+//! Xét công nhận tốt nghiệp: BGH's page over `graduation` — the last grade's students with
+//! their year results, who may be listed and why not, the decision's number and date; it puts
+//! the whole list through `PUT /api/v1/grades/graduation/{year}` (`graduation::record`).
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::super::{GradeError, graduation};
+use crate::auth::Action;
+use crate::auth::extract::PageUser;
+use crate::auth::pages::{chrome, page};
+use crate::http::{ApiError, Shared, render};
+use crate::school;
+
+#[derive(Deserialize)]
+pub(super) struct YearQuery {
+    year: Option<String>,
+}
+
+page!(GraduationPage, "graduation.html" {
+    year: String,
+    years: Vec<String>,
+    groups: Vec<(String, Vec<graduation::Candidate>)>,
+    decision: String,
+    decided_on: String,
+    recorded: usize,
+});
+
+/// `/grades/graduation?year=`: BGH (who lock the terms) only; the current year by default.
+pub(super) async fn graduation_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    PageUser(u): PageUser,
+    Query(q): Query<YearQuery>,
+) -> Result<Response, ApiError> {
+    if !crate::auth::may_see(&u.principal, Action::LockTerm) {
+        return Err(GradeError::Forbidden.into());
+    }
+    let rx = s.store.read()?;
+    let mut years: Vec<String> = school::list(&rx, &school::YEARS)?
+        .into_iter()
+        .map(|y| y.id)
+        .collect();
+    years.sort();
+    years.reverse();
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let year = match q.year.filter(|y| !y.is_empty()) {
+        Some(y) if years.contains(&y) => y,
+        Some(y) => {
+            return Err(GradeError::Graduation(format!(
+                "Trường không có năm học \"{}\".",
+                y.chars().take(20).collect::<String>()
+            ))
+            .into());
+        }
+        None => current,
+    };
+    let list = graduation::of_year(&rx, &year)?;
+    let (decision, decided_on) = list
+        .first()
+        .map(|g| (g.decision.clone(), school::changes::vi_date(&g.decided_on)))
+        .unwrap_or_default();
+    // By class, in the order `candidates` gives (grade, class, name).
+    let mut groups: Vec<(String, Vec<graduation::Candidate>)> = Vec::new();
+    for c in graduation::candidates(&rx, &year)? {
+        match groups.last_mut() {
+            Some((name, list)) if *name == c.class_name => list.push(c),
+            _ => groups.push((c.class_name.clone(), vec![c])),
+        }
+    }
+    Ok(render(GraduationPage::new(
+        chrome(&s, &u, &headers),
+        year,
+        years,
+        groups,
+        decision,
+        decided_on,
+        list.len(),
+    )))
+}
