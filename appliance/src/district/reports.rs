@@ -1543,6 +1543,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_chart_shows_the_filters_term_else_the_newest_years_latest() {
+        let have: Vec<(String, String)> = [
+            ("2025-2026", "1"),
+            ("2025-2026", "CN"),
+            ("2026-2027", "1"),
+            ("2026-2027", "2"),
+        ]
+        .iter()
+        .map(|(y, t)| (y.to_string(), t.to_string()))
+        .collect();
+        let pick = |year: Option<&str>, term: Option<&str>| {
+            let f = Filter {
+                year: year.map(str::to_string),
+                term: term.map(str::to_string),
+                ..Filter::default()
+            };
+            chart_term(&f, have.iter().map(|(y, t)| (y, t)))
+        };
+        let got = |y: &str, t: &str| Some((y.to_string(), t.to_string()));
+        assert_eq!(pick(None, None), got("2026-2027", "2"));
+        assert_eq!(pick(Some("2025-2026"), None), got("2025-2026", "CN"));
+        assert_eq!(pick(None, Some("1")), got("2026-2027", "1"));
+        assert_eq!(pick(Some("2025-2026"), Some("cn")), got("2025-2026", "CN"));
+        // A term the year has no result for: no chart.
+        assert_eq!(pick(None, Some("CN")), None);
+        assert_eq!(pick(Some("2024-2025"), None), None);
+    }
+
+    #[test]
     fn subject_results_fall_in_ordered_columns() {
         assert_eq!(subject_column("8.0"), Some(0));
         assert_eq!(subject_column("7.9"), Some(1));
