@@ -1479,6 +1479,16 @@ async fn publish_page(
                         _ => format!("Đã duyệt “{title}”"),
                     }
                 }
+                // The account as the district typed it (`--account`): the hub holds no names of
+                // a school's staff; the reason is what the school is told.
+                "key-reset" => {
+                    let m = p.meta.clone().unwrap_or_default();
+                    format!(
+                        "Đặt lại khoá ký của tài khoản {}: {}",
+                        m["account"].as_str().unwrap_or_default(),
+                        m["reason"].as_str().unwrap_or_default()
+                    )
+                }
                 _ => p.name.clone(),
             },
             kind: match p.kind.as_str() {
