@@ -300,6 +300,47 @@ fn plans_are_signed_returned_and_approved_and_refused_when_periods_do_not_add_up
         e["error"]["message"].as_str().unwrap().contains("khối 12"),
         "{e}"
     );
+    // Review r14 #10: a PL I is the tổ's plan for a subject and a grade — a class (a grade-6
+    // class id on a grade-7 plan) is refused, not stored; a periods cell that is not a whole
+    // number from 1 asks for one, naming what was typed.
+    let mut with_class = input.clone();
+    with_class["class"] = json!("2026-6a1");
+    let (st, e) = send(&head, "POST", &format!("{api}/plans"), with_class);
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Phụ lục I là kế hoạch của tổ cho một môn và một khối, không ghi lớp"),
+        "{e}"
+    );
+    for (typed, says) in [
+        (
+            "-10",
+            "số tiết “-10” không hợp lệ; ghi số tiết là một số nguyên dương, từ 1 đến 200.",
+        ),
+        (
+            "0",
+            "số tiết “0” không hợp lệ; ghi số tiết là một số nguyên dương",
+        ),
+        ("99999999", "số tiết “99999999” không hợp lệ"),
+        (
+            "hai",
+            "số tiết “hai” không phải là số; ghi số tiết là một số nguyên dương",
+        ),
+        ("", "chưa có số tiết"),
+    ] {
+        let mut typed_in = input.clone();
+        typed_in["lines"] = json!([]);
+        typed_in["lines_text"] = json!(format!("Bài 1 | 4 | Tuần 1\nBài 2 | {typed} | Tuần 2"));
+        let (st, e) = send(&head, "POST", &format!("{api}/plans"), typed_in);
+        assert_eq!(st, 422, "{typed}: {e}");
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("Dòng 2: ") && msg.contains(says),
+            "{typed}: {msg}"
+        );
+    }
     assert_eq!(
         get(&head, &format!("{api}/plans")),
         before,
@@ -368,6 +409,30 @@ fn plans_are_signed_returned_and_approved_and_refused_when_periods_do_not_add_up
     );
     assert_eq!(st, 200, "{e}");
     assert_eq!(e["plan"]["state"], "submitted");
+    // Review r14 #10: the head's own PL I waits for Ban giám hiệu, not "chờ tổ duyệt", and its
+    // signature's time reads dd/mm/yyyy HH:MM in Vietnam time, not the stored UTC instant.
+    let page = head
+        .get(format!("{b}/dept/plan/{id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"plan-state\">Đã nộp, chờ Ban giám hiệu duyệt<"),
+        "{page}"
+    );
+    assert!(!page.contains("chờ tổ duyệt"), "{page}");
+    let d = get(&head, &format!("{api}/plans/{id}"));
+    let at = d["versions"][0]["signatures"][0]["at"].as_str().unwrap();
+    let local = at
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .strftime("%d/%m/%Y %H:%M")
+        .to_string();
+    let sigs = page.split("id=\"signatures\"").nth(1).unwrap();
+    assert!(sigs.contains(&format!("· {local}")), "{local}: {sigs}");
+    assert!(!sigs.contains(&at[..10]), "a raw ISO time: {sigs}");
     // Handed in: its author can no longer edit it.
     let (st, _) = send(
         &head,
@@ -623,6 +688,29 @@ fn minutes_are_signed_only_by_the_chair_locked_and_corrected_as_a_new_version() 
     assert_eq!(signatures_verify(&d, &demo), ["chair"]);
     let text = pdf_text(&head, &format!("{b}/dept/minutes/{demo}/pdf"));
     assert!(text.contains("BIÊN BẢN SINH HOẠT CHUYÊN MÔN"), "{text}");
+    // Its page shows the meeting's day and the signature's time as people read them
+    // (dd/mm/yyyy, Vietnam time), never the stored ISO forms (review r14 #10).
+    let page = head
+        .get(format!("{b}/dept/minutes/{demo}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let day = d["versions"][0]["date"].as_str().unwrap();
+    let (y, rest) = day.split_once('-').unwrap();
+    let (m, dd) = rest.split_once('-').unwrap();
+    assert!(
+        page.contains(&format!("id=\"minutes-date\">{dd}/{m}/{y}<")),
+        "{page}"
+    );
+    let sigs = page.split("id=\"signatures\"").nth(1).unwrap();
+    let sigs = sigs.split("</ul>").next().unwrap();
+    assert!(
+        sigs.split(" · ")
+            .nth(1)
+            .is_some_and(|t| t.len() >= 16 && t.as_bytes()[2] == b'/' && t.as_bytes()[13] == b':'),
+        "{sigs}"
+    );
 
     let attendees = json!([who.members[0].1, who.members[1].1]);
     let meeting = json!({"date": "2026-10-05", "attendees": attendees,
@@ -988,6 +1076,25 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     assert!(
         page.contains("id=\"link-form\""),
         "the author links from the page"
+    );
+    // Review r14 #10: the Gắn list offers only her lesson plans of the line's subject and grade
+    // (not the grade-7 one), named with the subject's name and the teaching day, and says
+    // which line one is linked to.
+    let select = page
+        .split("id=\"l-lesson\"")
+        .nth(1)
+        .and_then(|x| x.split("</select>").next())
+        .unwrap();
+    assert!(
+        select.contains(&format!(
+            "<option value=\"{lesson}\">Bài 3. Thứ tự trong tập hợp các số tự nhiên · Toán 6 · dạy ngày 10/12/2026 (đang gắn dòng 30)</option>"
+        )),
+        "{select}"
+    );
+    assert!(!select.contains(&grade7), "another grade offered: {select}");
+    assert!(
+        !select.contains(&format!(" {} ", who.toan)),
+        "a subject code: {select}"
     );
 
     // Handed in: counted, and linked; the teacher's signature covers the link.

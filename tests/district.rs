@@ -1066,6 +1066,117 @@ fn students_without_results_are_counted_as_not_yet_graded() {
     }
 }
 
+/// The bars of the results chart on the staff page: (caption, [(level, count)]).
+fn results_chart(page: &str) -> (String, Vec<(String, u64)>) {
+    let fig = page
+        .split("id=\"ket-qua\"")
+        .nth(1)
+        .and_then(|x| x.split("<figure class=\"chart\">").nth(1))
+        .and_then(|x| x.split("</figure>").next())
+        .expect("a results chart");
+    let caption = fig
+        .split("<figcaption>")
+        .nth(1)
+        .and_then(|x| x.split("</figcaption>").next())
+        .unwrap()
+        .to_string();
+    let texts: Vec<String> = fig
+        .split("<text ")
+        .skip(1)
+        .map(|t| {
+            t.split_once('>')
+                .unwrap()
+                .1
+                .split("</text>")
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let bars = texts
+        .chunks(2)
+        .map(|c| (c[0].clone(), c[1].parse().unwrap()))
+        .collect();
+    (caption, bars)
+}
+
+/// Review r14 #9: the chart counts each student once — one term of one year, the filter's or
+/// the latest with results (Cả năm after HK II after HK I), with the students not yet graded —
+/// where it added HK I + HK II + Cả năm (3 students drawn as 6) and left "Chưa đánh giá" out.
+#[test]
+fn the_results_chart_counts_one_term_each_student_once() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let mut records = vec![(
+        "class",
+        "2026-6a1".to_string(),
+        json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
+    )];
+    for n in 1..=3 {
+        records.push(student("2026-6a1", n));
+    }
+    // HK I: 1 Tốt, 1 Khá; HK II: 2 Khá; Cả năm: 1 Đạt. The third student has none.
+    for (n, term, level) in [
+        (1, "1", 1),
+        (2, "1", 2),
+        (1, "2", 2),
+        (2, "2", 2),
+        (1, "CN", 3),
+    ] {
+        records.push((
+            "result",
+            format!("2026-2027/{term}/hs-{n}"),
+            result(
+                "2026-6a1",
+                6,
+                n,
+                term,
+                json!({"mahocluc": level, "mahanhkiem": 1}),
+            ),
+        ));
+    }
+    relay(&hub, "79000701", &records);
+    let staff = hub.staff();
+    let b = hub.base();
+    let bars = |levels: [u64; 5]| -> Vec<(String, u64)> {
+        ["Tốt", "Khá", "Đạt", "Chưa đạt", "Chưa đánh giá"]
+            .iter()
+            .zip(levels)
+            .map(|(l, n)| (l.to_string(), n))
+            .collect()
+    };
+    for (query, term, want) in [
+        ("", "Cả năm", [0, 0, 1, 0, 2]),
+        ("?term=1", "Học kì I", [1, 1, 0, 0, 1]),
+        ("?term=2&year=2026-2027", "Học kì II", [0, 2, 0, 0, 1]),
+    ] {
+        let page = get(&staff, format!("{b}/district{query}")).text().unwrap();
+        let (caption, got) = results_chart(&page);
+        assert_eq!(got, bars(want), "{query}: {caption}");
+        assert!(
+            caption.contains(&format!("{term}, năm học 2026-2027"))
+                && caption.contains("3 học sinh, mỗi em tính một lần")
+                && !caption.contains("lượt"),
+            "{query}: {caption}"
+        );
+    }
+    // A term without results draws no chart rather than a bar of nobody graded.
+    let page = get(&staff, format!("{b}/district?year=2025-2026"))
+        .text()
+        .unwrap();
+    assert!(
+        !page
+            .split("id=\"ket-qua\"")
+            .nth(1)
+            .unwrap()
+            .split("</section>")
+            .next()
+            .unwrap()
+            .contains("<figure"),
+        "{page}"
+    );
+}
+
 /// Review leftover: the hub's write routes keep the school's same-origin rule — a JSON POST
 /// another site makes with the district admin's cookie is refused and changes nothing.
 #[test]
@@ -1223,6 +1334,12 @@ fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
                 "li-2".into(),
                 item("li-2", "Đề kiểm tra chưa đạt"),
             ),
+            (
+                "school",
+                "school".into(),
+                json!({"name": "THCS Lê Lợi", "code": "79001", "level": "THCS",
+                       "current_year": "2026-2027"}),
+            ),
         ],
     );
     let admin = hub.staff();
@@ -1300,6 +1417,36 @@ fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
         "Trùng tài liệu của Phòng",
     ] {
         assert!(page.contains(want), "{want}: {page}");
+    }
+    // Review r14 #8: the school by its name, the publisher by hers — the code and the account
+    // id stay for machines, beside them in the API.
+    for want in [
+        "<span class=\"tag\">THCS Lê Lợi</span>",
+        "data-label=\"Gửi tới\">THCS Lê Lợi<",
+        "data-label=\"Người phát hành\">Quản trị Phòng GD<",
+    ] {
+        assert!(page.contains(want), "{want}: {page}");
+    }
+    for code in ["u-admin", ">79001<", "Trường 79001"] {
+        assert!(!page.contains(code), "{code}: {page}");
+    }
+    let v: Value = get(&admin, format!("{b}/district/api/shared"))
+        .json()
+        .unwrap();
+    for i in v["items"].as_array().unwrap() {
+        assert_eq!(
+            (&i["school"], &i["school_name"]),
+            (&json!("79001"), &json!("THCS Lê Lợi"))
+        );
+    }
+    let p: Value = get(&admin, format!("{b}/district/api/published"))
+        .json()
+        .unwrap();
+    for i in p["items"].as_array().unwrap() {
+        assert_eq!(i["to"], "THCS Lê Lợi", "{i}");
+        assert_eq!(i["school"], "79001", "{i}");
+        assert_eq!(i["by"], "u-admin", "{i}");
+        assert_eq!(i["by_name"], "Quản trị Phòng GD", "{i}");
     }
     // Each decision goes down to the school that shared the item, and to no other school.
     let downlink = |code: &str, secret: &str| -> Vec<Value> {

@@ -317,6 +317,38 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
     let hocba = of_kind("hoc-ba");
     assert!(hocba.len() > 400, "{}", hocba.len());
     assert!(hocba.iter().all(|f| f["class"].is_string()));
+    // Review r14 #10: no file is named by Trạm's internal ids (a student's "hs-…", a plan's
+    // "pl1-…", a minutes' "bb-…"): a học bạ by the student's name and mã định danh, a tổ's
+    // record by what it is; every name once.
+    let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    for p in &paths {
+        let name = p.rsplit('/').next().unwrap();
+        let words: Vec<&str> = name.split(['-', '.']).collect();
+        assert!(
+            !words
+                .windows(2)
+                .any(|w| ["hs", "pl1", "pl2", "pl3", "bb"].contains(&w[0])
+                    && w[1].len() >= 12
+                    && w[1].bytes().all(|b| b.is_ascii_alphanumeric())),
+            "an internal id in {p}"
+        );
+    }
+    let unique: std::collections::BTreeSet<&&str> = paths.iter().collect();
+    assert_eq!(unique.len(), paths.len(), "a name given twice");
+    for f in &hocba {
+        let name = f["path"].as_str().unwrap().rsplit('/').next().unwrap();
+        let stem = name
+            .trim_end_matches(".pdf")
+            .trim_end_matches("-chua-ky")
+            .split("-ky-v")
+            .next()
+            .unwrap();
+        let ma = stem.rsplit('-').next().unwrap();
+        assert!(
+            ma.len() == 12 && ma.bytes().all(|b| b.is_ascii_digit()),
+            "no mã định danh in {name}"
+        );
+    }
     let lessons = of_kind("ke-hoach-bai-day");
     assert!(!lessons.is_empty());
     // The tổ's records: the demo's approved Phụ lục I and its signed minutes, each under its
@@ -324,6 +356,14 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
     let plans = of_kind("ke-hoach-to-chuyen-mon");
     let minutes = of_kind("bien-ban-sinh-hoat-chuyen-mon");
     assert_eq!((plans.len(), minutes.len()), (1, 1), "{files:?}");
+    assert!(
+        plans[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/ke-hoach-pl1-toan-khoi-6-v1.pdf"),
+        "{:?}",
+        plans[0]
+    );
     assert!(
         plans
             .iter()

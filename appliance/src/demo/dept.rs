@@ -90,11 +90,16 @@ pub(super) fn seed_dept(store: &Store, now: jiff::Timestamp) -> anyhow::Result<(
         .find(|a| a.has(Role::Principal))
         .ok_or_else(|| anyhow::anyhow!("demo principal missing"))?
         .clone();
-    let principal_key = sign::unlock(
-        &rx.get(&sign::KEYS, &principal.id)?
-            .ok_or_else(|| anyhow::anyhow!("demo principal has no key"))?,
-        DEMO_PIN,
-    )?;
+    // Both keys were made with the lesson plans' (`plans::seed_lessons`: every head has one).
+    let key_of = |id: &str, who: &str| -> anyhow::Result<sign::DeviceKey> {
+        Ok(sign::unlock(
+            &rx.get(&sign::KEYS, id)?
+                .ok_or_else(|| anyhow::anyhow!("demo {who} has no key"))?,
+            DEMO_PIN,
+        )?)
+    };
+    let principal_key = key_of(&principal.id, "principal")?;
+    let head_key = key_of(&head.id, "head of Toán – Tin")?;
     let year = school::school_info(&rx)?
         .map(|i| i.current_year)
         .unwrap_or_default();
@@ -105,10 +110,8 @@ pub(super) fn seed_dept(store: &Store, now: jiff::Timestamp) -> anyhow::Result<(
         .map(|(id, _)| id)
         .collect();
     drop(rx);
-    let (rec, head_key) = sign::new_key(&head.id, DEMO_PIN, &now.to_string())?;
     let meeting = now.to_zoned(school::time_zone()).date() - jiff::Span::new().days(14);
     store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
-        sign::register(tx, rec)?;
         let lines = TOAN_6
             .iter()
             .map(|(topic, periods, when, equipment)| Line {

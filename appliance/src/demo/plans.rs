@@ -69,7 +69,16 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
                 .cloned(),
         );
     }
+    // Every demo account the README says signs has a key under the demo PIN: the teachers
+    // with plans, every tổ trưởng (her Phụ lục I, the minutes she chairs, her own lesson
+    // plans — review r14 #10: gv01's first "Ký và nộp" answered no_key), the vice principals
+    // and the principal.
     let mut signers: Vec<String> = writers.iter().map(|a| a.id.clone()).collect();
+    for a in &accounts {
+        if (a.has(Role::DeptHead) || a.has(Role::VicePrincipal)) && !signers.contains(&a.id) {
+            signers.push(a.id.clone());
+        }
+    }
     signers.push(principal.id.clone());
     // The keys are made before the first plan is signed with them (three days ago, below), so
     // a plan's page never shows a key dated after its signatures.

@@ -56,6 +56,8 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
         name
     };
     let mut out = Vec::new();
+    // The stems given so far, "{folder}/{stem}": two records never share a name.
+    let mut taken = std::collections::HashSet::new();
     let mut entries: Vec<(String, crate::lessons::export::ManifestPlan, Vec<Signature>)> =
         Vec::new();
     for (id, plan) in rx.scan(&PLANS, "").map_err(e)? {
@@ -71,7 +73,12 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
             Kind::Pl3 => "pl3",
         };
         let dir = folder_of(&rx, &plan.department);
-        let stem = format!("ke-hoach-{kind}-{}-v{n}", crate::school::slug(&id));
+        let stem = record_stem(
+            &dir,
+            plan_base(&rx, kind, &v, &plan.author_name),
+            n,
+            &mut taken,
+        );
         out.push(RecordFile {
             path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
             kind: "ke-hoach-to-chuyen-mon",
@@ -118,7 +125,7 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
             continue;
         };
         let dir = folder_of(&rx, &m.department);
-        let stem = format!("bien-ban-{}-{}-v{n}", m.date, crate::school::slug(&id));
+        let stem = record_stem(&dir, format!("bien-ban-{}", m.date), n, &mut taken);
         out.push(RecordFile {
             path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
             kind: "bien-ban-sinh-hoat-chuyen-mon",
@@ -138,7 +145,10 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
             signed: !v.signatures.is_empty(),
             bytes: v.content(),
         });
-        let title = format!("Biên bản sinh hoạt chuyên môn ngày {}", m.date);
+        let title = format!(
+            "Biên bản sinh hoạt chuyên môn ngày {}",
+            crate::school::changes::vi_date(&m.date)
+        );
         let writer = super::name_of(&rx, &v.writer).map_err(e)?;
         entries.push((
             dir,
@@ -167,9 +177,71 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
     Ok(out)
 }
 
+/// A record's file name in its tổ's folder (without the extension), the one naming rule of this
+/// archive: `base` says what it is — kind, subject, grade, class, teacher, or the meeting's day
+/// (`plan_base`, "bien-ban-2026-11-23") —, then its version; never Trạm's internal id, which
+/// tells a reader nothing (review r14 #10: "ke-hoach-pl3-pl3-26691a012c70-v3"). `taken` keeps
+/// two records of one folder apart: the second of a name gets "-2", then "-3"…
+fn record_stem(
+    dir: &str,
+    base: String,
+    version: u32,
+    taken: &mut std::collections::HashSet<String>,
+) -> String {
+    let mut stem = format!("{base}-v{version}");
+    let mut n = 1;
+    while !taken.insert(format!("{dir}/{stem}")) {
+        n += 1;
+        stem = format!("{base}-{n}-v{version}");
+    }
+    stem
+}
+
+/// What a plan is, in its file name: "ke-hoach-pl1-toan-khoi-6", "ke-hoach-pl3-cong-nghe-lop-7a3-
+/// le-thu-ngan", "ke-hoach-pl2-" and its title (at most 60 characters).
+fn plan_base(rx: &impl Read, kind: &str, v: &super::PlanVersion, author: &str) -> String {
+    let slug = crate::school::slug;
+    let subject = rx
+        .get(&crate::school::SUBJECTS, &v.subject)
+        .ok()
+        .flatten()
+        .map_or_else(|| slug(&v.subject), |s| slug(&s.name));
+    let base = match v.kind {
+        Kind::Pl1 => format!("ke-hoach-{kind}-{subject}-khoi-{}", v.grade),
+        Kind::Pl3 => format!(
+            "ke-hoach-{kind}-{subject}-lop-{}-{}",
+            slug(&v.class),
+            slug(author)
+        ),
+        Kind::Pl2 => {
+            let title: String = slug(&v.title).chars().take(60).collect();
+            format!("ke-hoach-{kind}-{}", title.trim_end_matches('-'))
+        }
+    };
+    base.trim_end_matches('-').replace("--", "-")
+}
+
 /// The department's folder: its name in plain ASCII ("to-toan-tin"), else its id.
 fn folder(rx: &impl Read, department: &str) -> String {
     let name = super::department_name(rx, department).unwrap_or_default();
     let s = crate::school::slug(if name.is_empty() { department } else { &name });
     if s.is_empty() { "to".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_stem;
+
+    #[test]
+    fn two_records_of_one_name_in_a_folder_are_told_apart() {
+        let mut taken = Default::default();
+        let a = record_stem("to-toan-tin", "bien-ban-2026-11-23".into(), 1, &mut taken);
+        let b = record_stem("to-toan-tin", "bien-ban-2026-11-23".into(), 1, &mut taken);
+        let c = record_stem("to-toan-tin", "bien-ban-2026-11-23".into(), 1, &mut taken);
+        let other = record_stem("to-ngoai-ngu", "bien-ban-2026-11-23".into(), 1, &mut taken);
+        assert_eq!(a, "bien-ban-2026-11-23-v1");
+        assert_eq!(b, "bien-ban-2026-11-23-2-v1");
+        assert_eq!(c, "bien-ban-2026-11-23-3-v1");
+        assert_eq!(other, "bien-ban-2026-11-23-v1", "another folder");
+    }
 }

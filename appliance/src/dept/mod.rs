@@ -410,13 +410,7 @@ pub fn parse_lines(kind: Kind, text: &str) -> Result<Vec<Line>, DeptError> {
         let c: Vec<String> = raw.split('|').map(|x| x.trim().to_string()).collect();
         let cell = |k: usize| c.get(k).cloned().unwrap_or_default();
         let periods_at = if kind == Kind::Pl2 { 2 } else { 1 };
-        let p = cell(periods_at);
-        let periods: u16 = p.parse().map_err(|_| {
-            invalid(format!(
-                "Dòng {}: số tiết “{p}” phải là một số nguyên.",
-                i + 1
-            ))
-        })?;
+        let periods = parse_periods(kind, i + 1, &cell(periods_at))?;
         out.push(match kind {
             Kind::Pl2 => Line {
                 topic: cell(0),
@@ -441,6 +435,38 @@ pub fn parse_lines(kind: Kind, text: &str) -> Result<Vec<Line>, DeptError> {
     Ok(out)
 }
 
+/// The most periods one line may carry (as before): a chapter takes a few dozen, a THCS
+/// subject's whole year at most 140; more is a typo.
+pub const MAX_LINE_PERIODS: u16 = 200;
+
+/// The periods column of line `n` as typed: a whole number from 1 (0 too in a PL II, whose
+/// activities — a school event — may take no class period) to [`MAX_LINE_PERIODS`]; anything
+/// else is refused saying what to write (review r14 #10: "-10" was told to be "an integer").
+fn parse_periods(kind: Kind, n: usize, typed: &str) -> Result<u16, DeptError> {
+    let least = least_periods(kind);
+    let ask = if least == 0 {
+        format!("ghi số tiết là một số nguyên từ 0 đến {MAX_LINE_PERIODS}")
+    } else {
+        format!("ghi số tiết là một số nguyên dương, từ 1 đến {MAX_LINE_PERIODS}")
+    };
+    let shown: String = typed.chars().take(20).collect();
+    match typed.parse::<i64>() {
+        _ if typed.is_empty() => Err(invalid(format!("Dòng {n}: chưa có số tiết; {ask}."))),
+        Ok(p) if p >= i64::from(least) && p <= i64::from(MAX_LINE_PERIODS) => Ok(p as u16),
+        Ok(_) => Err(invalid(format!(
+            "Dòng {n}: số tiết “{shown}” không hợp lệ; {ask}."
+        ))),
+        Err(_) => Err(invalid(format!(
+            "Dòng {n}: số tiết “{shown}” không phải là số; {ask}."
+        ))),
+    }
+}
+
+/// The fewest periods a line may have: a lesson (PL I, III) takes at least one.
+fn least_periods(kind: Kind) -> u16 {
+    if kind == Kind::Pl2 { 0 } else { 1 }
+}
+
 fn clean(s: &mut String, what: &str, max: usize) -> Result<(), DeptError> {
     *s = nfc(s.trim());
     if s.chars().count() > max {
@@ -449,7 +475,7 @@ fn clean(s: &mut String, what: &str, max: usize) -> Result<(), DeptError> {
     Ok(())
 }
 
-fn check_lines(lines: &mut [Line]) -> Result<(), DeptError> {
+fn check_lines(kind: Kind, lines: &mut [Line]) -> Result<(), DeptError> {
     if lines.len() > 400 {
         return Err(invalid("Tối đa 400 dòng trong một kế hoạch."));
     }
@@ -472,13 +498,8 @@ fn check_lines(lines: &mut [Line]) -> Result<(), DeptError> {
                 i + 1
             )));
         }
-        if l.periods > 200 {
-            return Err(invalid(format!(
-                "Dòng {}: số tiết {} quá lớn.",
-                i + 1,
-                l.periods
-            )));
-        }
+        // The JSON form's lines, held to the text box's rule.
+        parse_periods(kind, i + 1, &l.periods.to_string())?;
     }
     Ok(())
 }
@@ -533,7 +554,7 @@ fn fill(tx: &Tx<'_>, v: &mut PlanVersion, mut input: PlanInput) -> Result<(), De
         Some(t) if input.lines.is_empty() => parse_lines(v.kind, &t)?,
         _ => std::mem::take(&mut input.lines),
     };
-    check_lines(&mut lines)?;
+    check_lines(v.kind, &mut lines)?;
     clean(&mut input.title, "Tên kế hoạch", 300)?;
     clean(&mut input.class, "Lớp", 50)?;
     if !input.year.trim().is_empty() {
@@ -573,6 +594,19 @@ fn fill(tx: &Tx<'_>, v: &mut PlanVersion, mut input: PlanInput) -> Result<(), De
         }
         v.subject = s.id;
         v.grade = input.grade;
+    }
+    // Review r14 #10: a PL I is the tổ's plan for a subject and a grade, a PL II the school's
+    // activities — neither is for one class (a grade-6 class id was stored on a grade-7 PL I).
+    if v.kind != Kind::Pl3 && !input.class.is_empty() {
+        return Err(invalid(format!(
+            "{} là kế hoạch {}, không ghi lớp: để trống ô Lớp (chỉ Phụ lục III ghi lớp dạy).",
+            v.kind.short(),
+            if v.kind == Kind::Pl1 {
+                "của tổ cho một môn và một khối"
+            } else {
+                "tổ chức các hoạt động giáo dục"
+            }
+        )));
     }
     if v.kind == Kind::Pl3 {
         if input.class.is_empty() {
@@ -792,7 +826,7 @@ pub fn edit_plan(
         s => {
             return Err(DeptError::State(format!(
                 "Kế hoạch đang ở trạng thái “{}”; chờ Ban giám hiệu xem xong mới sửa được.",
-                s.label()
+                state_label(s)
             )));
         }
     };
@@ -829,7 +863,7 @@ pub fn submit_plan(
     signer: &dyn Signer,
 ) -> Result<Plan, DeptError> {
     let (mut plan, mut v) = load_plan(tx, id)?;
-    crate::lessons::may_hand_in(&plan.author, p, v.state, "người")?;
+    crate::lessons::may_hand_in(&plan.author, p, v.state, state_label(v.state), "người")?;
     if v.lines.is_empty() {
         return Err(invalid("Kế hoạch chưa có dòng nào."));
     }
@@ -874,7 +908,7 @@ fn bgh_decides(p: &Principal, plan: &Plan, v: &PlanVersion) -> Result<(), DeptEr
     if v.state != State::Submitted {
         return Err(DeptError::State(format!(
             "Kế hoạch đang ở trạng thái “{}”; chỉ phê duyệt kế hoạch đã nộp.",
-            v.state.label()
+            state_label(v.state)
         )));
     }
     Ok(())
@@ -1011,6 +1045,18 @@ pub fn check_signatures(v: &impl Signable, sigs: &[Signature]) -> Vec<SignatureC
             }
         })
         .collect()
+}
+
+/// A department plan's state in words that say whom it waits for: every plan handed in —
+/// the head's PL I as a teacher's PL III — goes to Ban giám hiệu, never to the tổ (review
+/// r14 #10: the head's own PL I read "chờ tổ duyệt", the lesson plans' wording).
+pub fn state_label(s: State) -> &'static str {
+    match s {
+        State::Draft => "Bản nháp, chưa nộp",
+        State::Submitted | State::Reviewed => "Đã nộp, chờ Ban giám hiệu duyệt",
+        State::Returned => "Ban giám hiệu trả lại để sửa",
+        State::Approved => "Đã được Ban giám hiệu phê duyệt",
+    }
 }
 
 /// What a signature attests, in the department's words: its author hands a plan in — the head

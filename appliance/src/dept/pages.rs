@@ -62,7 +62,9 @@ fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
                 .ok()
                 .flatten()
                 .map_or(p.subject.clone(), |s| s.name);
-            let class = if p.class.is_empty() {
+            // Only a teacher's plan (PL III) is for a class; a class stored on a PL I by an
+            // earlier version is not shown (review r14 #10).
+            let class = if p.kind != Kind::Pl3 || p.class.is_empty() {
                 String::new()
             } else {
                 format!(", lớp {}", p.class)
@@ -88,7 +90,7 @@ async fn index_page(
                 "{} · năm học {} · phiên bản {}",
                 x.author_name, x.year, x.version
             ),
-            state: x.state.label(),
+            state: super::state_label(x.state),
             state_code: x.state.as_str(),
         })
         .collect();
@@ -97,7 +99,7 @@ async fn index_page(
         .map(|m| {
             Ok(MinutesRow {
                 id: m.id.clone(),
-                date: m.date.clone(),
+                date: crate::school::changes::vi_date(&m.date),
                 agenda: m.agenda.clone(),
                 department: super::department_name(&rx, &m.department)?,
                 signed: m.signed_version.is_some(),
@@ -137,6 +139,19 @@ async fn index_page(
     Ok(render(t))
 }
 
+/// Each signature checked, its time as people read it (dd/mm/yyyy HH:MM, Vietnam time), not
+/// the stored UTC instant (review r14 #10).
+fn signatures_shown(
+    v: &impl crate::lessons::Signable,
+    sigs: &[crate::lessons::sign::Signature],
+) -> Vec<SignatureCheck> {
+    let mut out = super::check_signatures(v, sigs);
+    for s in &mut out {
+        s.at = crate::lessons::export::when(&s.at);
+    }
+    out
+}
+
 /// A lesson plan whose stored link to a line of this plan breaks the rule.
 struct BrokenLink {
     lesson: String,
@@ -155,6 +170,8 @@ page!(PlanPage, "dept_plan.html" {
     plan: Plan,
     v: PlanVersion,
     kind_title: &'static str,
+    // Whom it waits for (`super::state_label`).
+    state_label: &'static str,
     subject: String,
     department: String,
     lines: Vec<LineRow>,
@@ -245,12 +262,34 @@ async fn plan_page(
     }
     let pointing = |n: usize| valid_on.get(&n).copied().unwrap_or(0);
     let my_lessons = if own && v.kind == Kind::Pl3 && plan.approved_version == Some(v.number) {
+        // Only her lesson plans of this plan's subject and grade are offered — the others could
+        // never be linked to its lines —, named as a teacher reads them (review r14 #10: "Bài D
+        // cong-nghe 7" of any subject and grade): "Bài D · Công nghệ 7 · dạy ngày 10/12/2026".
         lessons
             .iter()
             .filter(|l| {
-                l.teacher == p.id() && !matches!(l.state, DocState::Submitted | DocState::Reviewed)
+                l.teacher == p.id()
+                    && l.subject == v.subject
+                    && l.grade == v.grade
+                    && !matches!(l.state, DocState::Submitted | DocState::Reviewed)
             })
-            .map(|l| (l.id.clone(), l.title.clone()))
+            .map(|l| {
+                let linked = l
+                    .plan_line
+                    .as_deref()
+                    .and_then(|x| x.strip_prefix(&prefix))
+                    .map(|n| format!(" (đang gắn dòng {n})"))
+                    .unwrap_or_default();
+                (
+                    l.id.clone(),
+                    format!(
+                        "{} · {subject} {} · dạy ngày {}{linked}",
+                        l.title,
+                        l.grade,
+                        super::vn_date(l.teach_on)
+                    ),
+                )
+            })
             .collect()
     } else {
         vec![]
@@ -260,6 +299,7 @@ async fn plan_page(
         plan.clone(),
         v.clone(),
         v.kind.title(),
+        super::state_label(v.state),
         subject,
         super::department_name(&rx, &v.department)?,
         v.lines
@@ -273,7 +313,7 @@ async fn plan_page(
             .collect(),
         v.lines.iter().map(|l| u32::from(l.periods)).sum(),
         problem,
-        super::check_signatures(&v, &v.signatures),
+        signatures_shown(&v, &v.signatures),
         lines_text(v.kind, &v.lines),
         v.kind == Kind::Pl2,
         own && v.state != DocState::Submitted,
@@ -289,6 +329,8 @@ async fn plan_page(
 page!(MinutesPage, "dept_minutes.html" {
     m: Minutes,
     v: MinutesVersion,
+    // The meeting's date as people read it (dd/mm/yyyy); the form keeps `v.date`.
+    date_shown: String,
     department: String,
     attendees: Vec<String>,
     members: Vec<(String, String, bool)>,
@@ -323,10 +365,11 @@ async fn minutes_page(
         chrome(&s, &u, &headers),
         m.clone(),
         v.clone(),
+        crate::school::changes::vi_date(&v.date),
         super::department_name(&rx, &m.department)?,
         super::attendee_names(&rx, &v)?,
         members,
-        super::check_signatures(&v, &v.signatures),
+        signatures_shown(&v, &v.signatures),
         versions
             .iter()
             .filter(|x| x.number != v.number)

@@ -166,7 +166,7 @@ pub fn plan(r: &impl Read, plan: &Plan, v: &PlanVersion) -> Result<Vec<u8>, Dept
             "{} · phiên bản {} · {} · người soạn: {}",
             v.kind.short(),
             v.number,
-            v.state.label(),
+            super::state_label(v.state),
             plan.author_name
         ),
     );

@@ -43,7 +43,10 @@ pub struct Hold {
 /// A school's shared item as the hub's page lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SharedUp {
+    /// The mã trường, for machines (the decision's URL names it).
     pub school: String,
+    /// The name the school goes by (`school_display_name`), for people.
+    pub school_name: String,
     pub item: String,
     pub title: String,
     pub kind: String,
@@ -111,13 +114,22 @@ fn open(state: &str) -> bool {
     matches!(state, "waiting" | "changed")
 }
 
-/// Every item the schools share with the district, waiting ones first.
-pub fn shared_up(storage: &dyn HubStorage, store: &Store) -> Result<Vec<SharedUp>, HoldError> {
+/// Every item the schools share with the district, waiting ones first; each school named as
+/// `names` (code → name, [`super::reports::school_names`]) gives it, else by its code.
+pub fn shared_up(
+    storage: &dyn HubStorage,
+    store: &Store,
+    names: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<SharedUp>, HoldError> {
     let mut out = Vec::new();
     storage.each_record("library_item", &mut |school, r| {
         let item = r["id"].as_str().unwrap_or_default().to_string();
         out.push(SharedUp {
             school: school.to_string(),
+            school_name: names
+                .get(school)
+                .cloned()
+                .unwrap_or_else(|| school.to_string()),
             title: r["title"].as_str().unwrap_or_default().to_string(),
             kind: r["kind"].as_str().unwrap_or_default().to_string(),
             item,
@@ -133,7 +145,7 @@ pub fn shared_up(storage: &dyn HubStorage, store: &Store) -> Result<Vec<SharedUp
         (s.state, s.label, s.reason) = standing(h.as_ref(), &s.digest);
     }
     out.sort_by(|a, b| {
-        (!open(a.state), &a.school, &a.title).cmp(&(!open(b.state), &b.school, &b.title))
+        (!open(a.state), &a.school_name, &a.title).cmp(&(!open(b.state), &b.school_name, &b.title))
     });
     Ok(out)
 }

@@ -331,10 +331,14 @@ impl Published {
         }
     }
 
-    /// Whom it goes to: one school for a key reset, every school otherwise.
-    pub fn audience(&self) -> String {
+    /// Whom it goes to: one school for a key reset or a decision on its item, every school
+    /// otherwise; the school by the name `names` (code → name) gives it, its code when unknown.
+    pub fn audience(&self, names: &std::collections::BTreeMap<String, String>) -> String {
         match self.school() {
-            Some(school) => format!("Trường {school}"),
+            Some(school) => match names.get(school) {
+                Some(n) if n != school => n.clone(),
+                _ => format!("Trường mã {school}"),
+            },
             None => "Mọi trường".into(),
         }
     }

@@ -158,8 +158,8 @@ pub struct Table {
     pub marked: BTreeSet<usize>,
     /// The district's total rows.
     pub totals: BTreeSet<usize>,
-    /// An SVG bar chart where a picture reads better than the table.
-    pub chart: Option<String>,
+    /// A bar chart where a picture reads better than the table.
+    pub chart: Option<Chart>,
     /// Rows left out of the page by [`Table::for_page`] (the CSV and xlsx have them all).
     pub hidden: usize,
 }
@@ -273,6 +273,23 @@ pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     wb.save_to_buffer()
 }
 
+/// A chart as the page shows it: its caption — what is counted, over what: one term of one
+/// year, học sinh not lượt — above the SVG.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Chart {
+    pub caption: String,
+    pub svg: String,
+}
+
+impl Chart {
+    pub fn new(caption: String, bars: &[(String, u64)]) -> Chart {
+        Chart {
+            svg: bar_chart(&caption, bars),
+            caption,
+        }
+    }
+}
+
 /// A horizontal bar chart drawn on the server (no script): one bar per (label, value).
 pub fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
     const ROW: usize = 26;
@@ -337,6 +354,34 @@ fn term_name(t: &str) -> &'static str {
         "CN" | "cn" => "Cả năm",
         _ => "Khác",
     }
+}
+
+/// The (year, term) a results chart shows: the filter's year, else the newest with results;
+/// the filter's term, else that year's latest with results (Cả năm after HK II after HK I).
+/// None when that year and term have no result.
+fn chart_term<'a>(
+    filter: &Filter,
+    have: impl Iterator<Item = (&'a String, &'a String)> + Clone,
+) -> Option<(String, String)> {
+    let rank = |t: &str| match t {
+        "1" => 1,
+        "2" => 2,
+        "CN" => 3,
+        _ => 0,
+    };
+    let year = match &filter.year {
+        Some(y) => y.clone(),
+        None => have.clone().map(|(y, _)| y).max()?.clone(),
+    };
+    let in_year = have.filter(|(y, _)| **y == year).map(|(_, t)| t);
+    let term = match &filter.term {
+        Some(t) => {
+            let t = t.to_uppercase();
+            in_year.clone().any(|x| *x == t).then_some(t)?
+        }
+        None => in_year.max_by_key(|t| rank(t))?.clone(),
+    };
+    Some((year, term))
 }
 
 /// A subject result counted in one column of the per-subject report.
@@ -945,6 +990,28 @@ pub fn build_missing_parts(
     Ok(missing.len())
 }
 
+/// Code → the name each enrolled school goes by on the hub ([`super::school_display_name`]:
+/// relayed, else typed at enrolment, else the code), from the kept parts: what a page or an
+/// API shows beside a code (the publish page, the shared items, the schools' list).
+pub fn school_names(
+    hub: &dyn HubStorage,
+    cache: &PartCache,
+) -> Result<BTreeMap<String, String>, HubError> {
+    let schools = hub.schools()?;
+    let parts = cache.parts(hub, &schools)?;
+    Ok(schools
+        .iter()
+        .zip(parts)
+        .map(|(s, p)| {
+            let relayed = p.as_ref().and_then(|p| p.name.clone());
+            (
+                s.code.clone(),
+                super::school_display_name(relayed.as_deref(), &s.name, &s.code),
+            )
+        })
+        .collect())
+}
+
 /// Every report but the schools' contact, added up from the schools' parts under `filter`.
 fn sums(
     hub: &dyn HubStorage,
@@ -1004,6 +1071,10 @@ fn sums(
     let mut subjects: BTreeMap<(String, String), [u64; 10]> = BTreeMap::new();
     // (school, month) → (plans, handed in, approved).
     let mut plans: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    // The chart's counts, which keep the year: (school, grade, year, term) → counts, and
+    // (school, grade, year) → students.
+    let mut chart_results: BTreeMap<(String, u8, String, String), Counts> = BTreeMap::new();
+    let mut chart_enrolment: BTreeMap<(String, u8, String), u64> = BTreeMap::new();
     for (school, p) in parts.iter().filter(|(s, _)| filter.school(s)) {
         for ((g, y), n) in &p.enrolment {
             if filter.grade(*g) && filter.year(y) {
@@ -1011,6 +1082,9 @@ fn sums(
                     .entry(school.to_string())
                     .or_default()
                     .entry(*g)
+                    .or_default() += n;
+                *chart_enrolment
+                    .entry((school.to_string(), *g, y.clone()))
                     .or_default() += n;
             }
         }
@@ -1020,6 +1094,12 @@ fn sums(
                     .entry((school.to_string(), *g, term.clone()))
                     .or_default()
                     .add(c);
+                if !y.is_empty() {
+                    chart_results
+                        .entry((school.to_string(), *g, y.clone(), term.clone()))
+                        .or_default()
+                        .add(c);
+                }
             }
         }
         for ((subject, term, g, y), cols) in &p.subjects {
@@ -1123,21 +1203,57 @@ fn sums(
             tot.conduct[i] += c.conduct[i];
         }
     }
-    let mut district = [0u64; 4];
     for ((g, term), c) in &totals {
         t.totals.insert(t.rows.len());
         t.rows.push(row("Toàn huyện".into(), *g, term, c));
-        for (d, n) in district.iter_mut().zip(&c.learning) {
-            *d += n;
-        }
     }
-    if district.iter().any(|n| *n > 0) {
-        t.chart = Some(bar_chart(
-            "Kết quả học tập toàn huyện (lượt)",
-            &(1..=4)
-                .map(|l| (level_name(l).to_string(), district[l as usize - 1]))
-                .collect::<Vec<_>>(),
-        ));
+    // The chart counts each student once: one term of one year — the filter's, else the newest
+    // year with results and its latest term (Cả năm after HK II after HK I) —, its levels and
+    // those not yet graded (review r14 #9: HK I + HK II + Cả năm added up counted every student
+    // three times, and "Chưa đánh giá" was missing).
+    let scope = match (&filter.school, &filter.grade) {
+        (Some(code), Some(g)) => format!("{}, khối {g}", name(code)),
+        (Some(code), None) => name(code),
+        (None, Some(g)) => format!("toàn huyện, khối {g}"),
+        (None, None) => "toàn huyện".into(),
+    };
+    if let Some((year, term)) = chart_term(filter, chart_results.keys().map(|k| (&k.2, &k.3))) {
+        let mut per: BTreeMap<(&str, u8), Counts> = BTreeMap::new();
+        for ((school, g, y, tm), c) in &chart_results {
+            if *y == year && *tm == term && tt22(*g, c) {
+                per.entry((school.as_str(), *g)).or_default().add(c);
+            }
+        }
+        // A student sent without a result for the term is counted as not yet graded, as in
+        // the table (TT22 grades only).
+        for ((school, g, y), n) in &chart_enrolment {
+            if *y == year && *g >= 6 {
+                let c = per.entry((school.as_str(), *g)).or_default();
+                c.students = c.students.max(*n);
+            }
+        }
+        let mut bars = [0u64; 5];
+        let mut students = 0;
+        for c in per.values() {
+            students += c.students;
+            for (b, n) in bars.iter_mut().zip(&c.learning[..4]) {
+                *b += n;
+            }
+            bars[4] += c
+                .students
+                .saturating_sub(c.learning[..4].iter().sum::<u64>());
+        }
+        if students > 0 {
+            t.chart = Some(Chart::new(
+                format!(
+                    "Kết quả học tập {scope} — {}, năm học {year}: số học sinh theo mức ({students} học sinh, mỗi em tính một lần)",
+                    term_name(&term)
+                ),
+                &(1..=5)
+                    .map(|l| (level_name(l).to_string(), bars[l as usize - 1]))
+                    .collect::<Vec<_>>(),
+            ));
+        }
     }
     tables.push(t);
 
@@ -1234,8 +1350,8 @@ fn sums(
         e.1 += approved;
     }
     if !per_school.is_empty() {
-        t.chart = Some(bar_chart(
-            "Kế hoạch đã phê duyệt (%)",
+        t.chart = Some(Chart::new(
+            "Tỉ lệ kế hoạch bài dạy đã phê duyệt của mỗi trường (%), các tháng đang lọc".into(),
             &per_school
                 .iter()
                 .map(|(s, (n, a))| (name(s), if *n == 0 { 0 } else { a * 100 / n }))
@@ -1270,8 +1386,8 @@ fn sums(
         ]);
     }
     if !per_grade.is_empty() {
-        t.chart = Some(bar_chart(
-            "Học sinh theo khối",
+        t.chart = Some(Chart::new(
+            format!("Số học sinh theo khối, {scope}"),
             &per_grade
                 .iter()
                 .map(|(g, n)| (format!("Khối {g}"), *n))
@@ -1425,6 +1541,35 @@ pub fn reports_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chart_shows_the_filters_term_else_the_newest_years_latest() {
+        let have: Vec<(String, String)> = [
+            ("2025-2026", "1"),
+            ("2025-2026", "CN"),
+            ("2026-2027", "1"),
+            ("2026-2027", "2"),
+        ]
+        .iter()
+        .map(|(y, t)| (y.to_string(), t.to_string()))
+        .collect();
+        let pick = |year: Option<&str>, term: Option<&str>| {
+            let f = Filter {
+                year: year.map(str::to_string),
+                term: term.map(str::to_string),
+                ..Filter::default()
+            };
+            chart_term(&f, have.iter().map(|(y, t)| (y, t)))
+        };
+        let got = |y: &str, t: &str| Some((y.to_string(), t.to_string()));
+        assert_eq!(pick(None, None), got("2026-2027", "2"));
+        assert_eq!(pick(Some("2025-2026"), None), got("2025-2026", "CN"));
+        assert_eq!(pick(None, Some("1")), got("2026-2027", "1"));
+        assert_eq!(pick(Some("2025-2026"), Some("cn")), got("2025-2026", "CN"));
+        // A term the year has no result for: no chart.
+        assert_eq!(pick(None, Some("CN")), None);
+        assert_eq!(pick(Some("2024-2025"), None), None);
+    }
 
     #[test]
     fn subject_results_fall_in_ordered_columns() {

@@ -4,7 +4,7 @@
 //! with the library's resumable uploads and published by the same functions as the command
 //! line). Staff sign in with the hub's own accounts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -253,9 +253,12 @@ async fn shared_json(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_staff(&u)?;
     let store = s.store.clone();
-    let items = tokio::task::spawn_blocking(move || super::hold::shared_up(&*hub.storage, &store))
-        .await
-        .map_err(ApiError::internal)??;
+    let items = tokio::task::spawn_blocking(move || {
+        let names = super::reports::school_names(&*hub.storage, &hub.parts)?;
+        super::hold::shared_up(&*hub.storage, &store, &names)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -301,7 +304,11 @@ async fn shared_decide(
     } else {
         "Đã từ chối tài liệu."
     };
-    Ok(Json(json!({ "hold": hold, "message": message })))
+    // Who decided, by name beside the account id (`hold.by`).
+    let by_name = u.principal.account.full_name.clone();
+    Ok(Json(
+        json!({ "hold": hold, "by_name": by_name, "message": message }),
+    ))
 }
 
 impl From<super::hold::HoldError> for ApiError {
@@ -656,6 +663,9 @@ pub(crate) struct Row {
 
 fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
     let now = jiff::Timestamp::now();
+    // Named as the reports name them: what the school calls itself, else what was typed at
+    // enrolment, never an empty cell (a school known by nothing else shows its code).
+    let names = super::reports::school_names(&*hub.storage, &hub.parts)?;
     Ok(hub
         .storage
         .schools()?
@@ -675,12 +685,10 @@ fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
                     .unwrap_or_else(|| "chưa liên lạc".into()),
                 silent_days: last.map(|t| (now - t).get_seconds() / 86_400),
                 reenrolled: super::reports::reenrolled(&s),
-                // Never an empty cell: a school enrolled without a name is known by its code.
-                name: if s.name.trim().is_empty() {
-                    s.code.clone()
-                } else {
-                    s.name
-                },
+                name: names
+                    .get(&s.code)
+                    .cloned()
+                    .unwrap_or_else(|| s.code.clone()),
                 code: s.code,
                 batches: s.batches,
                 records: s.records,
@@ -1085,13 +1093,20 @@ async fn schools_json(
     Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_staff(&u)?;
+    let names = super::reports::school_names(&*hub.storage, &hub.parts)?;
     let schools: Vec<serde_json::Value> = hub
         .storage
         .schools()?
         .into_iter()
         .map(|s| {
+            // `name`: what was typed at enrolment; `display_name`: what pages show.
+            let display = names
+                .get(&s.code)
+                .cloned()
+                .unwrap_or_else(|| s.code.clone());
             json!({
-                "code": s.code, "name": s.name, "enrolled_at": s.enrolled_at,
+                "code": s.code, "name": s.name, "display_name": display,
+                "enrolled_at": s.enrolled_at,
                 "reenrolled_at": s.reenrolled_at,
                 "last_seq": s.last_seq, "last_outbox": s.last_outbox,
                 "last_contact": s.last_contact, "bytes": s.bytes, "batches": s.batches,
@@ -1288,7 +1303,8 @@ async fn publish_upload(
     tracing::info!(name = %p.name, by = %u.principal.id(), "published from the page");
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "published": published_row(&p) })),
+        // An update or a shared file goes to every school: no school to name.
+        Json(json!({ "published": published_row(&p, &BTreeMap::new(), &people(&s.store)?) })),
     ))
 }
 
@@ -1346,8 +1362,30 @@ async fn publish_library(
     .await
 }
 
-/// One published file as the page and the API show it: what, to whom, when, by whom.
-fn published_row(p: &super::Published) -> serde_json::Value {
+/// Account id → full name of the hub's accounts: who published or decided, as people read it.
+fn people(store: &crate::store::Store) -> Result<HashMap<String, String>, ApiError> {
+    Ok(crate::auth::list_accounts(&store.read()?)?
+        .into_iter()
+        .map(|a| (a.id, a.full_name))
+        .collect())
+}
+
+/// Who published `p`, as the page names them: the account's full name, "dòng lệnh" for the
+/// command line (no account), the id only for an account since removed.
+fn publisher(p: &super::Published, people: &HashMap<String, String>) -> String {
+    match &p.by {
+        None => "dòng lệnh".into(),
+        Some(id) => people.get(id).cloned().unwrap_or_else(|| id.clone()),
+    }
+}
+
+/// One published file as the page and the API show it: what, to whom, when, by whom — names
+/// for people (`to`, `by_name`) beside the codes for machines (`school`, `by`).
+fn published_row(
+    p: &super::Published,
+    names: &BTreeMap<String, String>,
+    people: &HashMap<String, String>,
+) -> serde_json::Value {
     let title = p
         .meta
         .as_ref()
@@ -1356,19 +1394,22 @@ fn published_row(p: &super::Published) -> serde_json::Value {
     json!({
         "id": p.id, "kind": p.kind, "name": p.name, "title": title, "version": p.version,
         "arch": p.arch, "size": p.len, "published_at": p.published_at, "by": p.by,
-        "to": p.audience(),
+        "by_name": publisher(p, people), "to": p.audience(names), "school": p.school(),
     })
 }
 
 async fn published_json(
     State(s): State<Shared>,
     u: ApiUser,
+    Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_staff(&u)?;
+    let names = super::reports::school_names(&*hub.storage, &hub.parts)?;
+    let people = people(&s.store)?;
     let items: Vec<_> = super::downlink(&s.store)?
         .iter()
         .rev()
-        .map(published_row)
+        .map(|p| published_row(p, &names, &people))
         .collect();
     Ok(Json(json!({ "items": items })))
 }
@@ -1411,6 +1452,8 @@ async fn publish_page(
     Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
+    let names = super::reports::school_names(&*hub.storage, &hub.parts)?;
+    let people = people(&s.store)?;
     let rows = super::downlink(&s.store)?
         .into_iter()
         .rev()
@@ -1436,6 +1479,16 @@ async fn publish_page(
                         _ => format!("Đã duyệt “{title}”"),
                     }
                 }
+                // The account as the district typed it (`--account`): the hub holds no names of
+                // a school's staff; the reason is what the school is told.
+                "key-reset" => {
+                    let m = p.meta.clone().unwrap_or_default();
+                    format!(
+                        "Đặt lại khoá ký của tài khoản {}: {}",
+                        m["account"].as_str().unwrap_or_default(),
+                        m["reason"].as_str().unwrap_or_default()
+                    )
+                }
                 _ => p.name.clone(),
             },
             kind: match p.kind.as_str() {
@@ -1445,7 +1498,7 @@ async fn publish_page(
                 super::LIBRARY_REVIEW => "Kết quả duyệt tài liệu",
                 _ => "Khác",
             },
-            to: p.audience(),
+            to: p.audience(&names),
             at: p
                 .published_at
                 .parse::<jiff::Timestamp>()
@@ -1455,7 +1508,7 @@ async fn publish_page(
                         .to_string()
                 })
                 .unwrap_or(p.published_at.clone()),
-            by: p.by.clone().unwrap_or_else(|| "dòng lệnh".into()),
+            by: publisher(&p, &people),
             size: crate::text::human_size(p.len),
         })
         .collect();
@@ -1468,9 +1521,10 @@ async fn publish_page(
     let release_key = super::release_key_path(&hub.dir).display().to_string();
     let store = s.store.clone();
     let storage = hub.storage.clone();
-    let shared = tokio::task::spawn_blocking(move || super::hold::shared_up(&*storage, &store))
-        .await
-        .map_err(ApiError::internal)??;
+    let shared =
+        tokio::task::spawn_blocking(move || super::hold::shared_up(&*storage, &store, &names))
+            .await
+            .map_err(ApiError::internal)??;
     Ok(render(PublishPage::new(
         chrome(&s, &u, &headers),
         rows,

@@ -40,6 +40,7 @@ pub fn hocba(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
     for class in super::lock::classes_of_year(&rx, year).map_err(|e| e.to_string())? {
         let book =
             super::book::class_book_with(&rx, &class.id, &st, true).map_err(|e| e.to_string())?;
+        let mut taken = std::collections::HashSet::new();
         for (i, student) in book.students.iter().enumerate() {
             let signed =
                 super::hocba::latest(&rx, &class.id, &student.id).map_err(|e| e.to_string())?;
@@ -51,20 +52,17 @@ pub fn hocba(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
                     0,
                 ),
             };
-            // The name and the mã định danh say whose file it is without opening it; the
-            // random id keeps two namesakes apart.
-            let name = crate::school::slug(&student.full_name);
+            // Whose file it is, without opening it and without Trạm's internal id: the name
+            // and the mã định danh, else the birth date, unique in the class's folder
+            // (`hocba::student_file_stem`, the class export's rule too).
+            let who = super::hocba::student_file_stem(Some(student), &mut taken);
             let v = if signed {
                 format!("-ky-v{version}")
             } else {
                 "-chua-ky".to_string()
             };
             out.push(RecordFile {
-                path: format!(
-                    "hoc-ba/{}/{name}-{}{v}.pdf",
-                    crate::school::slug(&class.name),
-                    student.id
-                ),
+                path: format!("hoc-ba/{}/{who}{v}.pdf", crate::school::slug(&class.name)),
                 kind: "hoc-ba",
                 title: "HỌC BẠ".into(),
                 class: Some(class.name.clone()),

@@ -1680,6 +1680,46 @@ pub fn latest(
         .map(|(_, s)| s))
 }
 
+/// Whose học bạ a file is, in its name — the one rule of the class export and the records
+/// archive (`gradebook::archive::hocba`): the student's name in ASCII (any system reads it)
+/// and her mã định danh, the national number every register carries, else her birth date
+/// (ddmmyyyy) — never Trạm's internal id, which tells a reader nothing (review r8 #10, r14 #10).
+/// `taken` (the stems already given in the same folder) keeps the names unique: a second
+/// stem the same gets "-2", then "-3"…
+pub fn student_file_stem(
+    st: Option<&crate::school::Student>,
+    taken: &mut std::collections::HashSet<String>,
+) -> String {
+    let base = match st {
+        None => "hoc-sinh".to_string(),
+        Some(s) => {
+            let who = match crate::school::slug(&s.full_name) {
+                n if n.is_empty() => "hoc-sinh".to_string(),
+                n => n,
+            };
+            let ma = s.ma_dinh_danh.trim();
+            let born: String = match s.dob.split('-').collect::<Vec<_>>()[..] {
+                [y, m, d] => format!("{d}{m}{y}"),
+                _ => String::new(),
+            };
+            if !ma.is_empty() && ma.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                format!("{who}-{ma}")
+            } else if !born.is_empty() && born.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{who}-{born}")
+            } else {
+                who
+            }
+        }
+    };
+    let mut stem = base.clone();
+    let mut n = 1;
+    while !taken.insert(stem.clone()) {
+        n += 1;
+        stem = format!("{base}-{n}");
+    }
+    stem
+}
+
 /// The export of a class: one signed PDF per student (the newest version, with every signature
 /// it has) and `manifest.json` naming each file's student, version, SHA-256 and signers.
 pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8>)>, HocbaError> {
@@ -1716,17 +1756,16 @@ fn export_dated(
     }
     let mut files = Vec::new();
     let mut manifest = Vec::new();
+    let mut taken = std::collections::HashSet::new();
     for (row, signers) in &newest {
         let st = r.get(&crate::school::STUDENTS, &row.student)?;
         let name = st.as_ref().map(|s| s.full_name.clone()).unwrap_or_default();
-        // Named as the office files them: class, student (ASCII, any system reads it) and
-        // mã định danh — the internal id says nothing to a receiving school (review r8 #10).
+        // Named as the office files them: class, then whose it is (`student_file_stem`) — the
+        // internal id says nothing to a receiving school (review r8 #10).
         let file = format!(
-            "hoc-ba-{}-{}-{}-v{}.pdf",
+            "hoc-ba-{}-{}-v{}.pdf",
             crate::school::slug(&class.name),
-            crate::school::slug(&name),
-            st.as_ref()
-                .map_or(row.student.as_str(), |s| s.ma_dinh_danh.as_str()),
+            student_file_stem(st.as_ref(), &mut taken),
             row.version
         );
         let bytes = row.pdf_bytes()?;

@@ -116,6 +116,7 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
     let periods = due_periods(&cfg, first, today);
     let departments = crate::school::list(rx, &crate::school::DEPARTMENTS)?;
     let accounts = crate::auth::list_accounts(rx)?;
+    let heads = super::dept_heads(rx)?;
     let plans: Vec<Plan> = rx
         .scan(&MONTHS, &format!("{month}/"))?
         .into_iter()
@@ -212,7 +213,7 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
             teacher_id: p.teacher.clone(),
             title: p.title.clone(),
             teacher: p.teacher_name.clone(),
-            state: p.state.label(),
+            state: p.state_words(&heads),
             at: p.updated_at.clone(),
         })
         .collect();

@@ -135,12 +135,13 @@ impl Names {
     }
 }
 
-/// "2026-11-23T02:00:00Z" → "09:00 23/11/2026" (Vietnam time).
+/// "2026-11-23T02:00:00Z" → "23/11/2026 09:00" (Vietnam time): dd/mm/yyyy HH:MM, as every
+/// page and PDF of the school shows a moment (`gradebook::hocba::local_time`).
 pub fn when(ts: &str) -> String {
     ts.parse::<jiff::Timestamp>()
         .map(|t| {
             t.to_zoned(crate::school::time_zone())
-                .strftime("%H:%M %d/%m/%Y")
+                .strftime("%d/%m/%Y %H:%M")
                 .to_string()
         })
         .unwrap_or_else(|_| ts.to_string())

@@ -390,6 +390,39 @@ impl Plan {
     }
 }
 
+/// The tổ heads, as "{account}/{department}": a plan its own tổ's head hands in is reviewed
+/// by Ban giám hiệu (she cannot review her own), so its state says so ([`state_words`]).
+pub fn dept_heads(r: &Rx) -> Result<std::collections::HashSet<String>, StoreError> {
+    Ok(crate::auth::list_accounts(r)?
+        .into_iter()
+        .filter(|a| a.has(Role::DeptHead))
+        .filter_map(|a| a.department.map(|d| format!("{}/{d}", a.id)))
+        .collect())
+}
+
+/// A plan's state in words that say whom it waits for (review r14 #10): as
+/// [`State::label`], but a plan of the tổ's own head waits for Ban giám hiệu, not the tổ.
+pub fn state_words(
+    state: State,
+    teacher: &str,
+    department: Option<&str>,
+    heads: &std::collections::HashSet<String>,
+) -> &'static str {
+    let by_head = department.is_some_and(|d| heads.contains(&format!("{teacher}/{d}")));
+    match state {
+        State::Submitted if by_head => "Đã nộp, chờ Ban giám hiệu duyệt",
+        State::Reviewed if by_head => "Ban giám hiệu đã duyệt, chờ ký phê duyệt",
+        s => s.label(),
+    }
+}
+
+impl Plan {
+    /// [`state_words`] of the plan's current state.
+    pub fn state_words(&self, heads: &std::collections::HashSet<String>) -> &'static str {
+        state_words(self.state, &self.teacher, self.department.as_deref(), heads)
+    }
+}
+
 pub fn month_of(d: Date) -> String {
     format!("{:04}-{:02}", d.year(), d.month())
 }

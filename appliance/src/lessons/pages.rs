@@ -40,7 +40,12 @@ pub(crate) struct Row {
     late: bool,
 }
 
-fn row(p: &Plan, names: &Names, today: jiff::civil::Date) -> Row {
+fn row(
+    p: &Plan,
+    names: &Names,
+    heads: &std::collections::HashSet<String>,
+    today: jiff::civil::Date,
+) -> Row {
     Row {
         id: p.id.clone(),
         title: p.title.clone(),
@@ -51,7 +56,7 @@ fn row(p: &Plan, names: &Names, today: jiff::civil::Date) -> Row {
             date_vi(p.teach_on)
         ),
         teacher: p.teacher_name.clone(),
-        state: p.state.label(),
+        state: p.state_words(heads),
         state_code: p.state.as_str(),
         late: p.late(today),
     }
@@ -94,6 +99,7 @@ async fn list_page(
     let today = super::routes::today();
     let hits = super::search(&rx, &u.principal, &q, 200)?;
     let waiting = super::waiting_for(&rx, &u.principal)?;
+    let heads = super::dept_heads(&rx)?;
     let mut subjects: Vec<(String, String)> = names.subjects.clone().into_iter().collect();
     subjects.sort_by(|a, b| a.1.cmp(&b.1));
     let info = crate::school::school_info(&rx)?;
@@ -109,8 +115,11 @@ async fn list_page(
         info.map(|i| i.grades())
             .unwrap_or_else(|| (1..=12).collect()),
         q.state.clone().unwrap_or_default(),
-        hits.iter().map(|p| row(p, &names, today)).collect(),
-        waiting.iter().map(|p| row(p, &names, today)).collect(),
+        hits.iter().map(|p| row(p, &names, &heads, today)).collect(),
+        waiting
+            .iter()
+            .map(|p| row(p, &names, &heads, today))
+            .collect(),
         subjects,
         PlanState::ALL
             .iter()
@@ -156,6 +165,8 @@ page!(PlanPage, "lesson_plan.html" {
     activities: Vec<ActivityView>,
     files: Vec<FileView>,
     versions: Vec<(u32, &'static str, String, bool)>,
+    // The shown version's state, saying whom it waits for (`state_words`).
+    state_label: &'static str,
     signatures: Vec<SigRow>,
     review: Option<(String, String, bool, String)>,
     is_current: bool,
@@ -215,7 +226,7 @@ async fn plan_page(
     let store = s.store.clone();
     let pp = p.clone();
     // Files are re-hashed to check the signatures: off the async threads.
-    let (plan, v, all, sigs, names, has_key) = tokio::task::spawn_blocking(move || {
+    let (plan, v, all, sigs, names, has_key, heads) = tokio::task::spawn_blocking(move || {
         let rx = store.read()?;
         let plan = super::routes::readable(&rx, &pp, &id)?;
         let all = super::routes::visible_versions(&rx, &pp, &plan)?;
@@ -228,12 +239,13 @@ async fn plan_page(
         let verdicts = super::verify_version(&rx, &plan, &v, &mut hasher)?;
         let names = Names::load(&rx)?;
         let has_key = rx.get(&KEYS, pp.id())?.is_some_and(|r| !r.reset);
+        let heads = super::dept_heads(&rx)?;
         let origins: Vec<String> = v
             .signatures
             .iter()
             .map(|sg| super::sign::key_origin(&rx, &sg.by, &sg.public_key).unwrap_or_default())
             .collect();
-        Ok::<_, ApiError>((plan, v, all, (verdicts, origins), names, has_key))
+        Ok::<_, ApiError>((plan, v, all, (verdicts, origins), names, has_key, heads))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -290,12 +302,14 @@ async fn plan_page(
             url: format!("/lessons/file/{}/{}/{}", plan.id, v.number, f.blob),
         })
         .collect();
+    let state_label =
+        super::state_words(v.state, &plan.teacher, plan.department.as_deref(), &heads);
     let versions = all
         .iter()
         .map(|x| {
             (
                 x.number,
-                x.state.label(),
+                super::state_words(x.state, &plan.teacher, plan.department.as_deref(), &heads),
                 when(&x.updated_at),
                 x.number == v.number,
             )
@@ -316,6 +330,7 @@ async fn plan_page(
         activity_views(&v),
         files,
         versions,
+        state_label,
         signatures,
         review,
         is_current,

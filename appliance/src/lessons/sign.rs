@@ -71,7 +71,7 @@ pub struct KeyChange {
 }
 
 impl KeyChange {
-    /// "thay khoá ký · 09:00 23/11/2026 · bởi Nguyễn Thị Hoa", for the people who read it.
+    /// "thay khoá ký · 23/11/2026 09:00 · bởi Nguyễn Thị Hoa", for the people who read it.
     pub fn describe(&self, r: &impl crate::store::Read) -> String {
         let by = match self.by.as_str() {
             "district" => "Phòng/Sở GD&ĐT (qua Trạm quận/huyện)".to_string(),

@@ -164,11 +164,12 @@ fn check_signer(tx: &Tx<'_>, p: &Principal, signer: &dyn Signer) -> Result<(), L
 }
 
 /// Who hands a document in and when: only its author (`author_word`: "giáo viên", "người"), only
-/// a draft.
+/// a draft; `shown` is its state as its pages word it (whom it waits for).
 pub fn may_hand_in(
     author: &str,
     p: &Principal,
     state: State,
+    shown: &str,
     author_word: &str,
 ) -> Result<(), LessonError> {
     if author != p.id() {
@@ -178,8 +179,7 @@ pub fn may_hand_in(
     }
     if state != State::Draft {
         return Err(LessonError::State(format!(
-            "Kế hoạch đang ở trạng thái “{}”; chỉ nộp được bản nháp.",
-            state.label()
+            "Kế hoạch đang ở trạng thái “{shown}”; chỉ nộp được bản nháp."
         )));
     }
     Ok(())
@@ -193,7 +193,13 @@ pub fn submit(
     signer: &dyn Signer,
 ) -> Result<Plan, LessonError> {
     let (mut plan, mut v) = load(tx, id)?;
-    may_hand_in(&plan.teacher, p, v.state, "giáo viên")?;
+    // Only its author hands it in: whether she heads its tổ is her own account's.
+    let heads: std::collections::HashSet<String> = match &p.account.department {
+        Some(d) if p.has(Role::DeptHead) => [format!("{}/{d}", p.id())].into(),
+        _ => Default::default(),
+    };
+    let shown = super::state_words(v.state, &plan.teacher, plan.department.as_deref(), &heads);
+    may_hand_in(&plan.teacher, p, v.state, shown, "giáo viên")?;
     if v.fields.knowledge.is_empty() && v.fields.competences.is_empty() && v.files.is_empty() {
         return Err(invalid(
             "Kế hoạch còn trống: ghi mục tiêu hoặc đính kèm tệp kế hoạch trước khi nộp.",
