@@ -261,6 +261,8 @@ async fn plan_page(
         }
     }
     let pointing = |n: usize| valid_on.get(&n).copied().unwrap_or(0);
+    // A lesson plan's stored link ("{plan}#{n}"), shown beside it in the Gắn list.
+    let prefix = format!("{}#", plan.id);
     let my_lessons = if own && v.kind == Kind::Pl3 && plan.approved_version == Some(v.number) {
         // Only her lesson plans of this plan's subject and grade are offered — the others could
         // never be linked to its lines —, named as a teacher reads them (review r14 #10: "Bài D
