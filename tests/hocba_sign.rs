@@ -517,6 +517,24 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         students.len()
     );
     assert_eq!(page.matches("— Hiệu trưởng").count(), students.len());
+    // Everything signed at both stages: no signing button is offered any more, and the
+    // section says the class is done (review r13 #12).
+    assert!(
+        !page.contains("value=\"principal\"")
+            && !page.contains("value=\"gvcn\"")
+            && page.contains("id=\"hocba-all-signed\""),
+        "{page}"
+    );
+    let gvcn_page = gvcn
+        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        !gvcn_page.contains("Ký học bạ cả lớp (GVCN)"),
+        "{gvcn_page}"
+    );
 
     let ca = data.join("keys/signing-ca.crt");
     let file = tmp.path().join("signed.pdf");
@@ -695,6 +713,14 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         serde_json::json!({"force": true}),
     );
     assert_eq!(code, 200, "{e}");
+    // Locked again: a new version waits for the homeroom teacher, so her button is back.
+    let gvcn_page = gvcn
+        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(gvcn_page.contains("Ký học bạ cả lớp (GVCN)"), "{gvcn_page}");
     let (code, e) = post(&bgh, sign_url.clone(), ht_body.clone());
     assert_eq!(
         (code, e["error"]["code"].as_str()),
@@ -728,7 +754,9 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     ordered.sort_by(|a, b| tram::school::vietnamese_name_order(a, b));
     assert_eq!(names, ordered, "not in name order");
     assert_eq!(
-        section.matches("</b> · bản 2 · ").count(),
+        section
+            .matches("</b> <span class=\"hocba-state\">bản 2 · ")
+            .count(),
         students.len(),
         "{section}"
     );
