@@ -1085,19 +1085,12 @@ fn checked_text(v: &serde_json::Value) -> String {
             out += &format!("  problem: {}\n", p.as_str().unwrap_or_default());
         }
     }
-    if let Some(a) = v["approval"].as_object() {
-        out += &format!(
-            "kind: lesson-plan approval of {}{} (version {}), signed by {}: not a học bạ\n",
-            a.get("month").and_then(|m| m.as_str()).unwrap_or_default(),
-            a.get("department")
-                .and_then(|d| d.as_str())
-                .map(|d| format!(", tổ {d}"))
-                .unwrap_or_default(),
-            a.get("version")
-                .and_then(|m| m.as_u64())
-                .unwrap_or_default(),
-            a.get("signer").and_then(|m| m.as_str()).unwrap_or_default(),
-        );
+    // The same words as the box's `tram hocba verify` for an approval.
+    if let Ok(a) =
+        serde_json::from_value::<crate::gradebook::hocba::ApprovalSeen>(v["approval"].clone())
+    {
+        out += &a.line();
+        out += "\n";
     }
     for p in v["problems"].as_array().into_iter().flatten() {
         out += &format!("{}\n", p.as_str().unwrap_or_default());

@@ -2101,13 +2101,13 @@ pub struct ApprovalSignature {
 }
 
 /// The month approval a file's signatures are in the approval register for.
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ApprovalSeen {
     /// "yyyy-mm".
     pub month: String,
     pub version: u32,
     /// The tổ's name (the hub: its code); none for every tổ of the month, or not known.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     pub signer: String,
     /// Every signature is in the register and valid: a genuine approval.
