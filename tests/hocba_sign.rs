@@ -517,6 +517,24 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         students.len()
     );
     assert_eq!(page.matches("— Hiệu trưởng").count(), students.len());
+    // Everything signed at both stages: no signing button is offered any more, and the
+    // section says the class is done (review r13 #12).
+    assert!(
+        !page.contains("value=\"principal\"")
+            && !page.contains("value=\"gvcn\"")
+            && page.contains("id=\"hocba-all-signed\""),
+        "{page}"
+    );
+    let gvcn_page = gvcn
+        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        !gvcn_page.contains("Ký học bạ cả lớp (GVCN)"),
+        "{gvcn_page}"
+    );
 
     let ca = data.join("keys/signing-ca.crt");
     let file = tmp.path().join("signed.pdf");
@@ -695,6 +713,14 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         serde_json::json!({"force": true}),
     );
     assert_eq!(code, 200, "{e}");
+    // Locked again: a new version waits for the homeroom teacher, so her button is back.
+    let gvcn_page = gvcn
+        .get(format!("{b}/grades/class/{CLASS}?term=cn"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(gvcn_page.contains("Ký học bạ cả lớp (GVCN)"), "{gvcn_page}");
     let (code, e) = post(&bgh, sign_url.clone(), ht_body.clone());
     assert_eq!(
         (code, e["error"]["code"].as_str()),
@@ -728,7 +754,9 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     ordered.sort_by(|a, b| tram::school::vietnamese_name_order(a, b));
     assert_eq!(names, ordered, "not in name order");
     assert_eq!(
-        section.matches("</b> · bản 2 · ").count(),
+        section
+            .matches("</b> <span class=\"hocba-state\">bản 2 · ")
+            .count(),
         students.len(),
         "{section}"
     );
@@ -1603,7 +1631,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         .post(format!("{b}/api/v1/hocba/verify"))
         .header("Content-Type", "application/pdf")
         .header("X-CSRF-Token", common::csrf(&c, &b))
-        .body(forged)
+        .body(forged.clone())
         .send()
         .unwrap()
         .json()
@@ -1622,6 +1650,82 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     );
     assert_eq!(v["valid"], false, "{v}");
     drop(s);
+
+    // Review r13 #4: `tram hocba verify` checks the approval register too — the genuine
+    // approval is VALID (exit 0), an approval and not an incomplete học bạ.
+    let o = hocba(&["verify", signed.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("signature 1 is in the school's register of lesson-plan approvals")
+            && text(&o).contains("kind: lesson-plan approval of ")
+            && !text(&o).contains("INCOMPLETE"),
+        "{}",
+        text(&o)
+    );
+    // The signature added with the minted certificate: not in any register, exit 3.
+    let minted = tmp.path().join("minted-approval.pdf");
+    std::fs::write(&minted, &forged).unwrap();
+    let o = hocba(&["verify", minted.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("signature 2 is NOT in the school's signature registers"),
+        "{}",
+        text(&o)
+    );
+    // An approval signed with a foreign key (a CA of its own): refused, exit 3.
+    let foreign_ca = tram::pki::signing::new_ca("Trường Khác", now).unwrap();
+    let foreign = tram::pki::signing::issue_signer(
+        &foreign_ca,
+        "x",
+        "Trần Văn Hùng",
+        "Hiệu trưởng",
+        "975318",
+        now,
+    )
+    .unwrap();
+    let key = tram::pki::signing::unlock(&foreign, "975318").unwrap();
+    let unsigned_again = tmp.path().join("plain.pdf");
+    let foreign_pdf = tram::pki::pades::sign(
+        &std::fs::read(&unsigned_again).unwrap(),
+        &key,
+        &foreign_ca.cert,
+        now,
+    )
+    .unwrap();
+    let foreign_file = tmp.path().join("foreign-approval.pdf");
+    std::fs::write(&foreign_file, &foreign_pdf).unwrap();
+    let o = hocba(&["verify", foreign_file.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("INVALID"), "{}", text(&o));
+    // A box upgraded from before the approval register (schema 9): the approval signed then has
+    // no line. The next start (any command) fills it from the stored PDF, so the old genuine
+    // approval does not read as minted.
+    {
+        let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+        store
+            .write(&tram::store::Actor::system(now), |tx| {
+                for (k, _) in tx.scan(&tram::lessons::export::APPROVAL_REGISTER, "")? {
+                    tx.delete(&tram::lessons::export::APPROVAL_REGISTER, &k, "test")?;
+                }
+                Ok::<_, tram::store::StoreError>(())
+            })
+            .unwrap();
+    }
+    let o = hocba(&["verify", signed.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("kind: lesson-plan approval of "),
+        "{}",
+        text(&o)
+    );
+    let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();
+    let lines = store
+        .read()
+        .unwrap()
+        .scan(&tram::lessons::export::APPROVAL_REGISTER, "")
+        .unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    drop(store);
 
     let mut tampered = pdf.clone();
     let at = find(&pdf, b"krilla").map_or(pdf.len() / 3, |i| i + 1);
@@ -2325,7 +2429,7 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         .text()
         .unwrap();
     let line = format!(
-        "<li><details><summary><b>{}</b> <span class=\"hocba-left\">(đã rời lớp)</span> · bản 1 · đủ chữ ký",
+        "<li><details><summary><b>{}</b> <span class=\"hocba-left\">(đã rời lớp)</span> <span class=\"hocba-state\">bản 1 · đủ chữ ký",
         leaver.1
     );
     assert!(class_page.contains(&line), "{class_page}");
@@ -2636,6 +2740,57 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
     );
     assert_eq!((code, r["issued"].as_bool()), (200, Some(false)), "{r}");
     assert_eq!(r["role"], "Giáo viên chủ nhiệm", "{r}");
+    // Review r13 #9: while it waits, her page shows the request and "Huỷ yêu cầu", not the
+    // form that would send a second one; withdrawn, the form is back and she asks again.
+    let her_page = || {
+        gvcn.get(format!("{b}/grades/hocba-signer"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let page = her_page();
+    assert!(
+        page.contains("id=\"signer-pending\"")
+            && page.contains("Huỷ yêu cầu")
+            && !page.contains("name=\"pin_again\""),
+        "{page}"
+    );
+    let r = gvcn
+        .delete(&request)
+        .header("X-CSRF-Token", common::csrf(&gvcn, &b))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = her_page();
+    assert!(
+        !page.contains("id=\"signer-pending\"") && page.contains("name=\"pin_again\""),
+        "{page}"
+    );
+    let r = gvcn
+        .delete(&request)
+        .header("X-CSRF-Token", common::csrf(&gvcn, &b))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let (code, r) = post(
+        &gvcn,
+        request.clone(),
+        serde_json::json!({"pin": PIN, "pin_again": PIN}),
+    );
+    assert_eq!((code, r["issued"].as_bool()), (200, Some(false)), "{r}");
+    // The principal is the one holder of the demo's CA: her page warns, and says how to add a
+    // second holder, on the page (not "README").
+    let page = bgh
+        .get(format!("{b}/grades/hocba-signer"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"ca-last-holder\"") && !page.contains("README"),
+        "{page}"
+    );
 
     let list: serde_json::Value = bgh
         .get(format!("{b}/api/v1/hocba/signer/requests"))

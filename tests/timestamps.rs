@@ -1132,6 +1132,59 @@ fn the_approval_pdf_is_time_stamped_when_enrolled() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // The hub checks the approval against the approval register the school relayed (review
+    // r13 #4: it said INVALID, a failed học bạ): VALID once the line has arrived, and printed
+    // as an approval. Until then it is NOT CONFIRMED, never INVALID.
+    let pdf = bytes(&bgh, format!("{b}/lessons/approval.pdf?month={month}"));
+    let file = tmp.path().join("approval.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let hub_check = |f: &std::path::Path| {
+        common::tram(&[
+            "district",
+            "verify-hocba",
+            "--data-dir",
+            hub_dir.path().to_str().unwrap(),
+            f.to_str().unwrap(),
+        ])
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let o = hub_check(&file);
+        if o.status.code() == Some(0) {
+            assert!(
+                text(&o).contains("kind: lesson-plan approval of ")
+                    && text(&o).ends_with("VALID\n"),
+                "{}",
+                text(&o)
+            );
+            break;
+        }
+        assert!(text(&o).contains("NOT CONFIRMED"), "{}", text(&o));
+        assert!(Instant::now() < deadline, "never confirmed: {}", text(&o));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Signed with a foreign key (a CA of its own, not the school's): the hub refuses it.
+    let now = jiff::Timestamp::now();
+    let foreign_ca = tram::pki::signing::new_ca("Trường Khác", now).unwrap();
+    let rec = tram::pki::signing::issue_signer(
+        &foreign_ca,
+        "x",
+        "Trần Văn Hùng",
+        "Hiệu trưởng",
+        "975318",
+        now,
+    )
+    .unwrap();
+    let key = tram::pki::signing::unlock(&rec, "975318").unwrap();
+    let minted = tmp.path().join("minted.pdf");
+    std::fs::write(
+        &minted,
+        tram::pki::pades::sign(&pdf, &key, &foreign_ca.cert, now).unwrap(),
+    )
+    .unwrap();
+    let o = hub_check(&minted);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(!text(&o).ends_with("\nVALID\n"), "{}", text(&o));
     // It went through the one stamping queue, and left it once stamped.
     s.stop();
     let store = tram::store::Store::open(&data, &tram::app::schema::schema()).unwrap();

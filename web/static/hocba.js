@@ -52,7 +52,9 @@
     // What is wrong with the file as a whole (a stage missing): the box's and the hub's answer.
     const whole = (d.problems_vi || []).map((p) => " " + p).join("");
     const school = d.school_name ? " Trường: " + d.school_name + " (" + d.school + ")." : "";
-    out.textContent = head + school + sigs + whole + newer + " " + (dataText[d.data && d.data.state] || "");
+    // An approval of lesson plans carries no học bạ data by nature: its note says what it is.
+    const data = d.approval ? "" : " " + (dataText[d.data && d.data.state] || "");
+    out.textContent = head + school + sigs + whole + newer + data;
   });
 
   // The principal's own PKCS#12: the file goes up base64 in JSON with its password and the new

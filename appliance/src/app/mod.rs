@@ -295,6 +295,19 @@ pub async fn serve(
                 Ok(n) => tracing::info!(signatures = n, "học bạ signature register filled"),
                 Err(e) => tracing::warn!(error = %e, "học bạ signature register not filled"),
             }
+            // The signing CA's wraps of accounts no longer in the BGH (changed by an earlier
+            // version, which dropped them only at the next opening).
+            if let Err(e) =
+                crate::gradebook::hocba::ca::drop_stale_wraps_now(&store, jiff::Timestamp::now())
+            {
+                tracing::warn!(error = %e, "stale signing CA wraps not dropped");
+            }
+            // Likewise the month approvals signed before their register (schema 9).
+            match crate::lessons::export::fill_approval_register(&store, jiff::Timestamp::now()) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(signatures = n, "approval signature register filled"),
+                Err(e) => tracing::warn!(error = %e, "approval signature register not filled"),
+            }
         });
     }
     {

@@ -404,6 +404,9 @@ async fn update(
             let a = super::update_account_tx(tx, &id, p)?;
             if !on_hub {
                 check_department(tx, before.as_ref(), &a)?;
+                // A BGH member demoted or disabled no longer holds the school signing CA: her
+                // wrap goes now, so the signer page is true at once (review r13 #8).
+                crate::gradebook::hocba::ca::drop_stale_wraps(tx)?;
             }
             let Some(wanted) = homeroom else {
                 return Ok((a, None));

@@ -370,6 +370,10 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                             "{:?} is not a principal or vice principal: only they open the school signing CA",
                             holder.account.username
                         ),
+                        Err(HocbaError::CaHolderDropped) => anyhow::bail!(
+                            "{:?} holds no wrap of the school signing CA: it was dropped when she stopped being a BGH member; --by another member gives it back",
+                            holder.account.username
+                        ),
                         Err(HocbaError::NotCaHolder) => anyhow::bail!(
                             "{:?} holds no wrap of the school signing CA yet (her certificate came after the CA was last opened): --by another member",
                             holder.account.username

@@ -127,10 +127,23 @@ pub fn open_store(dir: &std::path::Path) -> Result<Store, StoreError> {
 }
 
 /// The start-up step of every command that opens the store: a plain school signing CA key left
-/// by an earlier version is sealed (when a BGH signer exists) and its file destroyed.
+/// by an earlier version is sealed (when a BGH signer exists) and its file destroyed; the
+/// signature registers get the lines of files signed before they existed (học bạ, month
+/// approvals), so `tram hocba verify` on an upgraded box never calls a genuine file minted.
+/// Each is a no-op once done.
 fn seal_plain_ca(store: &Store) {
-    if let Err(e) = tram::gradebook::hocba::ca::seal_plain_ca(store, jiff::Timestamp::now()) {
+    let now = jiff::Timestamp::now();
+    if let Err(e) = tram::gradebook::hocba::ca::seal_plain_ca(store, now) {
         tracing::warn!(error = %e, "the plain school signing CA key was not sealed");
+    }
+    if let Err(e) = tram::gradebook::hocba::ca::drop_stale_wraps_now(store, now) {
+        tracing::warn!(error = %e, "stale signing CA wraps not dropped");
+    }
+    if let Err(e) = tram::gradebook::hocba::fill_register(store, now) {
+        tracing::warn!(error = %e, "học bạ signature register not filled");
+    }
+    if let Err(e) = tram::lessons::export::fill_approval_register(store, now) {
+        tracing::warn!(error = %e, "approval signature register not filled");
     }
 }
 

@@ -915,7 +915,7 @@ pub enum VerifyError {
         "Không rõ trường: chữ ký không thuộc CA ký số của trường nào đã ghi danh và gửi chứng thư CA về Phòng."
     )]
     UnknownSchool,
-    #[error("{0}")]
+    #[error("{}", .0.when_verifying())]
     Pdf(#[from] crate::pki::pades::PadesError),
     #[error(transparent)]
     Hub(#[from] HubError),
@@ -980,13 +980,27 @@ pub fn verify_hocba(
                     }
                 })?;
             }
-            // A signed PDF with no học bạ data (a lesson-plan approval) is not one: no register
-            // to wait for (review r11 #5 saw "register_pending").
+            // A signed PDF with no học bạ data may be a month's lesson-plan approval: its
+            // signatures against the approval register the school relayed, as the box checks
+            // its own (review r13 #4). One not listed is not confirmed — its line may still be
+            // on its way — never called forged nor a failed học bạ.
+            let mut approval = None;
             let (findings, pending) = if is_hocba {
                 let version = hocba::data_version(pdf).unwrap_or(None);
                 hocba::check_relayed(&mut reports, &register, version)
             } else {
-                (vec![hocba::not_hocba_finding()], false)
+                let mut lines = Vec::new();
+                hub.each_record_of(&school, "approval_signature", &mut |r| {
+                    if let Ok(l) = serde_json::from_value::<hocba::ApprovalSignature>(r.clone()) {
+                        lines.push(l);
+                    }
+                })?;
+                approval = hocba::check_approvals(&mut reports, &lines, None);
+                match &approval {
+                    // Judged as an approval: its signatures, no học bạ stages.
+                    Some(_) => (vec![], false),
+                    None => (vec![hocba::approval_pending_finding()], true),
+                }
             };
             let valid =
                 !reports.is_empty() && reports.iter().all(|r| r.valid()) && findings.is_empty();
@@ -1007,6 +1021,8 @@ pub fn verify_hocba(
                 "problems": findings.iter().map(|f| f.en.clone()).collect::<Vec<_>>(),
                 "problems_vi": findings.iter().map(|f| f.vi.clone()).collect::<Vec<_>>(),
                 "signatures": signatures,
+                "note": approval.as_ref().map(|a| a.note()),
+                "approval": approval,
             }));
         }
     }
@@ -1047,7 +1063,7 @@ fn checked_text(v: &serde_json::Value) -> String {
     );
     for s in v["signatures"].as_array().into_iter().flatten() {
         out += &format!(
-            "{}{}: signed {}, time-stamp {}, bytes {}, chain {}{}\n",
+            "{}{}: signed {}, time-stamp {}, bytes {}, chain {}\n",
             s["signer"].as_str().unwrap_or_default(),
             // A licensed CA's certificate names no role, and the hub has no signer
             // record to read one from: nothing rather than a bare "-".
@@ -1067,12 +1083,18 @@ fn checked_text(v: &serde_json::Value) -> String {
             } else {
                 "NOT OK"
             },
-            s["problems"]
-                .as_array()
-                .filter(|p| !p.is_empty())
-                .map(|p| format!(" ({})", serde_json::Value::from(p.clone())))
-                .unwrap_or_default(),
         );
+        // Each problem on a line of its own, in words — never a raw JSON array (review r13 #10).
+        for p in s["problems"].as_array().into_iter().flatten() {
+            out += &format!("  problem: {}\n", p.as_str().unwrap_or_default());
+        }
+    }
+    // The same words as the box's `tram hocba verify` for an approval.
+    if let Ok(a) =
+        serde_json::from_value::<crate::gradebook::hocba::ApprovalSeen>(v["approval"].clone())
+    {
+        out += &a.line();
+        out += "\n";
     }
     for p in v["problems"].as_array().into_iter().flatten() {
         out += &format!("{}\n", p.as_str().unwrap_or_default());

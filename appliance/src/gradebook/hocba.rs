@@ -389,9 +389,13 @@ pub enum HocbaError {
     )]
     NoCaHolder,
     #[error(
-        "Bạn chưa giữ CA ký số học bạ của trường (chứng thư của bạn được cấp sau lần mở CA gần nhất): nhờ một thành viên Ban giám hiệu khác duyệt."
+        "Bạn chưa giữ CA ký số học bạ của trường (bạn có chứng thư Ban giám hiệu sau lần mở CA gần nhất): CA được trao cho bạn khi một thành viên Ban giám hiệu khác duyệt một yêu cầu cấp chứng thư — nhờ người đó duyệt."
     )]
     NotCaHolder,
+    #[error(
+        "Bạn chưa giữ CA ký số học bạ của trường: quyền giữ CA của bạn đã bị gỡ khi bạn thôi là thành viên BGH; một thành viên BGH khác cần duyệt lại để trao lại."
+    )]
+    CaHolderDropped,
     #[error(
         "CA ký số học bạ của trường đã có người giữ: chứng thư mới cần một thành viên Ban giám hiệu duyệt bằng mã PIN của mình."
     )]
@@ -456,7 +460,7 @@ impl HocbaError {
             HocbaError::NoSigningRole => "no_signing_role",
             HocbaError::PinMismatch => "pin_mismatch",
             HocbaError::NoCaHolder => "no_ca_holder",
-            HocbaError::NotCaHolder => "not_ca_holder",
+            HocbaError::NotCaHolder | HocbaError::CaHolderDropped => "not_ca_holder",
             HocbaError::CaHeld => "ca_held",
             HocbaError::NotApprover => "not_approver",
             HocbaError::OwnRequest => "own_request",
@@ -906,6 +910,31 @@ pub fn check_before_pin(
         }
     }
     Err(HocbaError::AlreadySigned)
+}
+
+/// What still waits for each stage of `class_id`'s học bạ under its year lock — the class
+/// page offers a signing button only for that (review r13 #12): (some student on the roll
+/// lacks the homeroom teacher's signature, some student's file signed by her lacks BGH's).
+/// Both false when the year is not locked.
+pub fn class_waiting(
+    r: &impl Read,
+    class_id: &str,
+    students: &[&str],
+) -> Result<(bool, bool), HocbaError> {
+    let class = super::class_of(r, class_id)?;
+    let Some(lock) = super::class_term_lock(r, &class, TermId::Hk2)?.filter(|l| l.locked) else {
+        return Ok((false, false));
+    };
+    let (mut gvcn, mut bgh) = (false, false);
+    for st in students {
+        let rows = r.scan(&SIGNED, &format!("{class_id}/{st}/"))?;
+        gvcn |= plan_student(&rows, Stage::Gvcn, lock.at)?.is_some();
+        bgh |= matches!(plan_student(&rows, Stage::Principal, lock.at), Ok(Some(_)));
+        if gvcn && bgh {
+            break;
+        }
+    }
+    Ok((gvcn, bgh))
 }
 
 /// What a class signing did.
@@ -1868,6 +1897,10 @@ pub struct Verification {
     /// What is wrong with the file as a whole (a missing stage), in English and Vietnamese.
     pub problems: Vec<String>,
     pub problems_vi: Vec<String>,
+    /// The file is no học bạ but a month's lesson-plan approval whose signatures the approval
+    /// register lists ([`check_approvals`]): which one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalSeen>,
 }
 
 /// One signature as the page shows it: the report, its problems in Vietnamese and its time
@@ -2090,12 +2123,152 @@ pub struct Finding {
     pub vi: String,
 }
 
-/// What the box and the hub say of a signed PDF that carries no học bạ data.
+/// What the box says of a signed PDF that carries no học bạ data and none of whose signatures
+/// either register lists (neither a học bạ nor a lesson-plan approval the box made).
 pub fn not_hocba_finding() -> Finding {
     finding(
-        "not a học bạ: the file carries no học bạ data, so it is not compared with the school's signature register",
-        "Tệp này không phải học bạ số: không có dữ liệu học bạ đi kèm, nên không đối chiếu được với sổ ký của trường (chỉ kiểm tra được chữ ký và chứng thư).",
+        "not a học bạ: the file carries no học bạ data, and none of its signatures is in the school's signature registers (học bạ or lesson-plan approvals)",
+        "Tệp này không phải học bạ số, cũng không phải bản phê duyệt kế hoạch bài dạy do Trạm của trường ký: không có dữ liệu học bạ kèm theo và không chữ ký nào có trong sổ ký của trường.",
     )
+}
+
+/// What the hub says of a signed PDF with no học bạ data whose signatures are not (yet) in the
+/// approval register its school relayed: not confirmed, never called forged — the line may be
+/// on its way.
+pub fn approval_pending_finding() -> Finding {
+    finding(
+        "not a học bạ: the file carries no học bạ data, and its signatures are not in the approval register the school relayed (not arrived yet, or the school never made them)",
+        "Tệp này không phải học bạ số: không có dữ liệu học bạ kèm theo, và chữ ký chưa có trong sổ ký phê duyệt kế hoạch bài dạy trường gửi lên (chưa gửi tới, hoặc trường không tạo chữ ký này): chưa xác nhận được.",
+    )
+}
+
+/// The signature register of the lesson-plan approval PDFs (issue 22; written by
+/// `lessons::export::record_month_approval`, which re-exports it): one line per PAdES-signed
+/// month approval, keyed like `lessons::export::APPROVALS` ("{yyyy-mm}/{nnnn}"), naming the
+/// signer's certificate and the signature value by their SHA-256, the month and the tổ
+/// approved — no file. Kept here beside the học bạ's register so one verification
+/// ([`verify_upload_with`]: the verify page and `tram hocba verify`; [`check_approvals`] at
+/// the hub) tells a principal's signature minted outside the box (a certificate from a stolen
+/// CA key chains too) from the school's own. Relayed as `approval_signature`; listed in
+/// `app/schema.rs`.
+pub const APPROVAL_REGISTER: Collection<ApprovalSignature> = Collection::new(
+    "lessons.approval_register.v1",
+    AuditPolicy::Values,
+    Some("approval_signature"),
+);
+
+/// One line of [`APPROVAL_REGISTER`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApprovalSignature {
+    /// "yyyy-mm".
+    pub month: String,
+    pub version: u32,
+    /// The tổ whose plans the approval was for; `None`: every tổ of the month (or not known: a
+    /// line filled in from an approval signed before the register existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The signer's name as the certificate says it.
+    pub signer: String,
+    /// SHA-256 of the signer's certificate (DER), hex.
+    pub cert_sha256: String,
+    /// SHA-256 of the CMS signature value, hex (a time-stamp added later leaves it as it is).
+    pub signature_sha256: String,
+}
+
+/// The month approval a file's signatures are in the approval register for.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ApprovalSeen {
+    /// "yyyy-mm".
+    pub month: String,
+    pub version: u32,
+    /// The tổ's name (the hub: its code); none for every tổ of the month, or not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    pub signer: String,
+    /// Every signature is in the register and valid: a genuine approval.
+    pub genuine: bool,
+}
+
+impl ApprovalSeen {
+    /// "Bản phê duyệt kế hoạch bài dạy tháng 12/2026, tổ Toán (bản 1): chữ ký của … có trong sổ
+    /// ký của trường — …", for the page (the box's and the hub's).
+    pub fn note(&self) -> String {
+        let month = self
+            .month
+            .split_once('-')
+            .map_or(self.month.clone(), |(y, m)| format!("{m}/{y}"));
+        let dept = self
+            .department
+            .as_ref()
+            .map(|d| format!(", tổ {d}"))
+            .unwrap_or_default();
+        format!(
+            "Bản phê duyệt kế hoạch bài dạy tháng {month}{dept} (bản {}): chữ ký của {} có trong sổ ký của trường{}",
+            self.version,
+            self.signer,
+            if self.genuine {
+                " — bản phê duyệt hợp lệ (không phải học bạ)."
+            } else {
+                ", nhưng tệp có vấn đề (xem từng chữ ký)."
+            }
+        )
+    }
+
+    /// The same in English, for both CLIs.
+    pub fn line(&self) -> String {
+        format!(
+            "kind: lesson-plan approval of {}{} (version {}), signed by {}: not a học bạ",
+            self.month,
+            self.department
+                .as_ref()
+                .map(|d| format!(", tổ {d}"))
+                .unwrap_or_default(),
+            self.version,
+            self.signer
+        )
+    }
+}
+
+/// A signed file that is no học bạ, against the approval register (`lines`: the box's own, or
+/// the lines its school relayed to the hub): each signature the register does not list gets
+/// `unlisted` as a problem (none at the hub, where a line may still be on its way). Returns the
+/// approval the listed signatures were made for, and whether the file is a genuine one — every
+/// signature listed and valid; none when no signature is listed. Pure: the box's verify page,
+/// `tram hocba verify` and the hub's `verify-hocba` all ask it (review r13 #4).
+pub fn check_approvals(
+    reports: &mut [pades::SignatureReport],
+    lines: &[ApprovalSignature],
+    unlisted: Option<&str>,
+) -> Option<ApprovalSeen> {
+    let mut first: Option<&ApprovalSignature> = None;
+    let mut listed = 0;
+    for rep in reports.iter_mut() {
+        let line = lines.iter().find(|l| {
+            !rep.signature_sha256.is_empty()
+                && l.cert_sha256 == rep.cert_sha256
+                && l.signature_sha256 == rep.signature_sha256
+        });
+        match line {
+            Some(l) => {
+                listed += 1;
+                first.get_or_insert(l);
+            }
+            None if !rep.signature_sha256.is_empty() => {
+                if let Some(p) = unlisted {
+                    rep.problems.push(p.into());
+                }
+            }
+            None => {}
+        }
+    }
+    let line = first?;
+    Some(ApprovalSeen {
+        month: line.month.clone(),
+        version: line.version,
+        department: line.department.clone(),
+        signer: line.signer.clone(),
+        genuine: listed == reports.len() && reports.iter().all(|r| r.valid()),
+    })
 }
 
 fn finding(en: impl Into<String>, vi: impl Into<String>) -> Finding {
@@ -2331,6 +2504,26 @@ pub fn verify_upload_with(
         .filter_map(|rep| register_entry(&register, rep))
         .map(|e| e.version)
         .max();
+    // No học bạ: a month's lesson-plan approval the approval register lists, or a file the
+    // box never signed (each signature "not in the register").
+    let approval = if not_hocba {
+        let lines: Vec<ApprovalSignature> = r
+            .scan(&APPROVAL_REGISTER, "")?
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        check_approvals(&mut reports, &lines, Some(NOT_IN_APPROVAL_REGISTER)).map(|mut a| {
+            // The tổ by its name, as the page names it.
+            if let Some(d) = &a.department
+                && let Ok(Some(dept)) = r.get(&crate::school::DEPARTMENTS, d)
+            {
+                a.department = Some(dept.name);
+            }
+            a
+        })
+    } else {
+        None
+    };
     let mut stages = Vec::with_capacity(reports.len());
     for rep in &mut reports {
         let entry = register_entry(&register, rep);
@@ -2360,7 +2553,8 @@ pub fn verify_upload_with(
         // replaced since the signing) names the role the page prints.
         rep.role = role.or_else(|| role_by_name(&signers, &rep.signer, &rep.issuer));
     }
-    let findings = if reports.is_empty() {
+    // An approval the register lists is judged as one: its signatures, no học bạ stages.
+    let findings = if reports.is_empty() || approval.is_some() {
         vec![]
     } else if not_hocba {
         vec![not_hocba_finding()]
@@ -2372,6 +2566,10 @@ pub fn verify_upload_with(
         && findings.is_empty()
         && !matches!(data, DataCheck::Differs { .. });
     let newer_version = newer_version(r, pdf, registered_version)?;
+    let note = match &approval {
+        Some(a) => Some(a.note()),
+        None => newer_version.map(|v| format!("Học bạ này đã có phiên bản mới hơn (v{v}).")),
+    };
     let signatures = reports
         .into_iter()
         .zip(trusted_by)
@@ -2382,9 +2580,10 @@ pub fn verify_upload_with(
         signatures,
         data,
         newer_version,
-        note: newer_version.map(|v| format!("Học bạ này đã có phiên bản mới hơn (v{v}).")),
+        note,
         problems: findings.iter().map(|f| f.en.clone()).collect(),
         problems_vi: findings.into_iter().map(|f| f.vi).collect(),
+        approval,
     })
 }
 
@@ -2402,7 +2601,8 @@ pub fn verify_text(
     anchors: Option<Vec<x509_cert::Certificate>>,
 ) -> Result<(bool, String), String> {
     let v = verify_upload_with(r, data_dir, pdf, anchors).map_err(|e| match e {
-        HocbaError::Pades(e) => e.to_string(),
+        // English for the CLI, without the signing error's heading.
+        HocbaError::Pades(e) => e.detail().to_string(),
         e => e.to_string(),
     })?;
     let mut out = String::new();
@@ -2415,22 +2615,41 @@ pub fn verify_text(
         fine &= ok;
         out += &lines;
     }
+    let not_hocba = v.approval.is_some() || v.problems.contains(&not_hocba_finding().en);
     for (i, s) in v.signatures.iter().enumerate() {
-        let known = !s.report.problems.iter().any(|p| p == NOT_IN_REGISTER);
+        let unlisted = s
+            .report
+            .problems
+            .iter()
+            .any(|p| p == NOT_IN_REGISTER || p == NOT_IN_APPROVAL_REGISTER);
+        let said = match (unlisted, not_hocba) {
+            (false, false) => "is in the school's signature register".to_string(),
+            (false, true) => "is in the school's register of lesson-plan approvals".to_string(),
+            (true, false) => {
+                "is NOT in the school's signature register: the box never made it".to_string()
+            }
+            (true, true) => "is NOT in the school's signature registers (học bạ or lesson-plan approvals): the box never made it".to_string(),
+        };
         out += &format!(
-            "register: signature {} {} ({})\n",
+            "register: signature {} {said}{}\n",
             i + 1,
-            if known {
-                "is in the school's signature register"
-            } else {
-                "is NOT in the school's signature register: the box never made it"
+            match (&s.report.role, not_hocba) {
+                (Some(r), _) => format!(" ({r})"),
+                (None, false) => " (role unknown)".into(),
+                (None, true) => String::new(),
             },
-            s.report.role.as_deref().unwrap_or("role unknown"),
         );
     }
-    if v.problems.is_empty() {
+    if let Some(a) = &v.approval {
+        out += &a.line();
+        out += "\n";
+    } else if v.problems.is_empty() {
         if !v.signatures.is_empty() {
             out += "stages: complete (homeroom teacher, then principal)\n";
+        }
+    } else if not_hocba {
+        for p in &v.problems {
+            out += &format!("kind: {p}\n");
         }
     } else {
         for p in &v.problems {
@@ -2459,7 +2678,7 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
     let problems: Vec<&String> = r
         .problems
         .iter()
-        .filter(|p| *p != NOT_IN_REGISTER)
+        .filter(|p| *p != NOT_IN_REGISTER && *p != NOT_IN_APPROVAL_REGISTER)
         .collect();
     let ok = problems.is_empty();
     let mut out = format!(

@@ -46,7 +46,10 @@ pub fn api() -> Router<Shared> {
         .route("/hocba/students/{student}/sign", post(hocba_sign_student))
         .route("/hocba/verify", post(hocba_verify))
         .route("/hocba/signer/p12", post(hocba_import_p12))
-        .route("/hocba/signer/request", post(hocba_request_signer))
+        .route(
+            "/hocba/signer/request",
+            post(hocba_request_signer).delete(hocba_withdraw_request),
+        )
         .route("/hocba/signer/requests", get(hocba_signer_requests))
         .route(
             "/hocba/signer/requests/{account}/approve",
@@ -91,9 +94,12 @@ impl From<super::hocba::HocbaError> for ApiError {
             }
             H::SignerExists => StatusCode::CONFLICT,
             H::NotHead | H::NotApprover | H::OwnRequest | H::NoSigningRole => StatusCode::FORBIDDEN,
-            H::NoCaHolder | H::NotCaHolder | H::CaHeld | H::RoleChanged(_) | H::LastHolder => {
-                StatusCode::CONFLICT
-            }
+            H::NoCaHolder
+            | H::NotCaHolder
+            | H::CaHolderDropped
+            | H::CaHeld
+            | H::RoleChanged(_)
+            | H::LastHolder => StatusCode::CONFLICT,
             H::NoRequest => StatusCode::NOT_FOUND,
             H::PinMismatch | H::NeedReason => StatusCode::UNPROCESSABLE_ENTITY,
             // The file, its password or the PIN: the importer's to fix.
@@ -134,9 +140,7 @@ async fn hocba_verify(
     let store = s.store.clone();
     let done = tokio::task::spawn_blocking(move || {
         let rx = store.read()?;
-        let mut v = super::hocba::verify_upload(&rx, store.dir(), &bytes)?;
-        approval_register(&rx, &mut v)?;
-        Ok(v)
+        super::hocba::verify_upload(&rx, store.dir(), &bytes)
     })
     .await
     .map_err(ApiError::internal)?;
@@ -145,77 +149,10 @@ async fn hocba_verify(
         Err(super::hocba::HocbaError::Pades(e)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_pdf",
-            e.to_string(),
+            e.when_verifying(),
         )),
         other => Ok(Json(other?)),
     }
-}
-
-/// A signed PDF that is no học bạ may be a month's lesson-plan approval (`lessons::export`):
-/// its signatures are looked up in the approval register (issue 22) — one the box made says
-/// which month and tổ it approved, one it did not make is "not in the register", as a học bạ's
-/// would be.
-fn approval_register(
-    rx: &crate::store::Rx,
-    v: &mut super::hocba::Verification,
-) -> Result<(), super::hocba::HocbaError> {
-    if !v.problems.contains(&super::hocba::not_hocba_finding().en) {
-        return Ok(());
-    }
-    let mut found = Vec::new();
-    for sig in &mut v.signatures {
-        let r = &sig.report;
-        match crate::lessons::export::approval_signature(rx, &r.cert_sha256, &r.signature_sha256)? {
-            Some(line) => found.push(line),
-            None if !r.signature_sha256.is_empty() => {
-                sig.report
-                    .problems
-                    .push(super::hocba::NOT_IN_APPROVAL_REGISTER.into());
-                sig.problems_vi.push(super::hocba::problem_vi(
-                    super::hocba::NOT_IN_APPROVAL_REGISTER,
-                ));
-                v.valid = false;
-            }
-            None => {}
-        }
-    }
-    // Every signature is one the box made for an approval, and each checks out: the file is a
-    // genuine approval, valid as such — not a failed học bạ (review r13 #4).
-    let genuine = !v.signatures.is_empty()
-        && found.len() == v.signatures.len()
-        && v.signatures.iter().all(|s| s.report.valid());
-    if genuine {
-        let finding = super::hocba::not_hocba_finding();
-        v.problems.retain(|p| *p != finding.en);
-        v.problems_vi.retain(|p| *p != finding.vi);
-        v.valid = v.problems.is_empty();
-    }
-    if let Some(line) = found.first() {
-        let month = line
-            .month
-            .split_once('-')
-            .map_or(line.month.clone(), |(y, m)| format!("{m}/{y}"));
-        let dept = match &line.department {
-            Some(d) => {
-                let name = rx
-                    .get(&crate::school::DEPARTMENTS, d)?
-                    .map_or(d.clone(), |x| x.name);
-                format!(", tổ {name}")
-            }
-            None => String::new(),
-        };
-        v.note = Some(format!(
-            "Bản phê duyệt kế hoạch bài dạy tháng {month}{dept} (bản {}): chữ ký của {} có trong sổ ký của trường{}.",
-            line.version,
-            line.signer,
-            if genuine {
-                " — bản phê duyệt hợp lệ (không phải học bạ)"
-            } else {
-                ""
-            }
-        ));
-    }
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -342,15 +279,8 @@ async fn hocba_request_signer(
     u: ApiUser,
     b: JsonBody<RequestSigner>,
 ) -> Result<Json<Value>, ApiError> {
-    // The gate before the body: only teachers and BGH sign học bạ (the admin, the librarian,
-    // district roles never do), and who may not ask learns nothing from the body's checks.
-    use crate::auth::Role;
-    if !u.principal.account.roles.iter().any(|r| {
-        matches!(
-            r,
-            Role::Principal | Role::VicePrincipal | Role::DeptHead | Role::Teacher
-        )
-    }) {
+    // The gate before the body: who may not ask learns nothing from the body's checks.
+    if !may_ask_certificate(&u.principal) {
         return Err(ApiError::forbidden());
     }
     let body = json_body(b)?;
@@ -388,6 +318,39 @@ async fn hocba_request_signer(
             "message": "Đã gửi yêu cầu cấp chứng thư; Ban giám hiệu duyệt rồi bạn ký được bằng mã PIN vừa chọn.",
         }),
     }))
+}
+
+/// Only teachers and BGH sign học bạ (the admin, the librarian, district roles never do).
+fn may_ask_certificate(p: &crate::auth::Principal) -> bool {
+    use crate::auth::Role;
+    p.account.roles.iter().any(|r| {
+        matches!(
+            r,
+            Role::Principal | Role::VicePrincipal | Role::DeptHead | Role::Teacher
+        )
+    })
+}
+
+/// The signed-in teacher or BGH member withdraws her own certificate request (pending, or a
+/// declined one she has read): its sealed key pair is deleted, and she may ask again.
+async fn hocba_withdraw_request(
+    State(s): State<Shared>,
+    u: ApiUser,
+) -> Result<Json<Value>, ApiError> {
+    // The same gate as asking: only those who may ask have anything to withdraw.
+    if !may_ask_certificate(&u.principal) {
+        return Err(ApiError::forbidden());
+    }
+    let store = s.store.clone();
+    let actor = u.actor();
+    let p = u.principal.clone();
+    tokio::task::spawn_blocking(move || super::hocba::ca::withdraw(&store, &actor, &p))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(json!({
+        "withdrawn": true,
+        "message": "Đã huỷ yêu cầu cấp chứng thư.",
+    })))
 }
 
 /// The pending requests and the current signers (with their certificates' dates): BGH only.

@@ -397,49 +397,72 @@ impl MonthApproval {
     }
 }
 
-/// The signature register of the approval PDFs (issue 22): one line per PAdES-signed month
-/// approval, keyed like [`APPROVALS`] ("{yyyy-mm}/{nnnn}"), naming the signer's certificate
-/// and the signature value by their SHA-256, the month and the tổ approved — no file. Written
-/// in the transaction that signs, so a principal's signature minted outside the box (a
-/// certificate from a stolen CA key chains too) is told from the school's own on the verify
-/// page. Relayed as `approval_signature`, as the học bạ register is; listed in `app/schema.rs`.
-pub const APPROVAL_REGISTER: Collection<ApprovalSignature> = Collection::new(
-    "lessons.approval_register.v1",
-    AuditPolicy::Values,
-    Some("approval_signature"),
-);
+/// The signature register of the approval PDFs (issue 22), kept beside the học bạ's so one
+/// verification checks both (`gradebook::hocba::APPROVAL_REGISTER`); written here, in the
+/// transaction that signs, and filled in at start for approvals signed before it existed
+/// ([`fill_approval_register`]).
+pub use crate::gradebook::hocba::{APPROVAL_REGISTER, ApprovalSignature};
 
-/// One line of [`APPROVAL_REGISTER`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ApprovalSignature {
-    /// "yyyy-mm".
-    pub month: String,
-    pub version: u32,
-    /// The tổ whose plans the approval was for; `None`: every tổ of the month.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department: Option<String>,
-    /// The signer's name as the certificate says it.
-    pub signer: String,
-    /// SHA-256 of the signer's certificate (DER), hex.
-    pub cert_sha256: String,
-    /// SHA-256 of the CMS signature value, hex (a time-stamp added later leaves it as it is).
-    pub signature_sha256: String,
-}
-
-/// The register line of a signature (its certificate's and value's SHA-256), if the box made
-/// it for a month approval.
-pub fn approval_signature(
-    r: &impl Read,
-    cert_sha256: &str,
-    signature_sha256: &str,
-) -> Result<Option<ApprovalSignature>, StoreError> {
-    if cert_sha256.is_empty() || signature_sha256.is_empty() {
-        return Ok(None);
+/// Adds the register line of every signed month approval that has none — signed before the
+/// approval register existed (a box upgraded from before schema 9) —, read from its stored
+/// PDF, so an old genuine approval does not read as one the box never made, and the hub
+/// receives it too. Run at every start (server and CLI): the keys of the two tables are
+/// compared and only an approval without its line is read, so once all have one a start
+/// reads no PDF. The tổ of such a line is not known (`None`). Returns the lines added.
+pub fn fill_approval_register(
+    store: &crate::store::Store,
+    now: jiff::Timestamp,
+) -> Result<usize, LessonError> {
+    let rx = store.read()?;
+    let mut registered = std::collections::BTreeSet::new();
+    rx.keys_while(&APPROVAL_REGISTER, "", &mut |k| {
+        registered.insert(k.to_string());
+        true
+    })?;
+    let mut unregistered = Vec::new();
+    rx.keys_while(&APPROVALS, "", &mut |k| {
+        if !registered.contains(k) {
+            unregistered.push(k.to_string());
+        }
+        true
+    })?;
+    let mut missing = Vec::new();
+    for key in unregistered {
+        let Some(row) = rx.get(&APPROVALS, &key)? else {
+            continue;
+        };
+        // An approval printed without a PAdES signature has nothing to register.
+        let Some(signer) = row.signed_by.clone() else {
+            continue;
+        };
+        let (cert_sha256, signature_sha256) =
+            crate::pki::pades::newest_signature_ids(&row.pdf_bytes()?)
+                .map_err(|e| LessonError::File(format!("{key}: {e}")))?;
+        missing.push((
+            key,
+            ApprovalSignature {
+                month: row.month.clone(),
+                version: row.version,
+                department: None,
+                signer,
+                cert_sha256,
+                signature_sha256,
+            },
+        ));
     }
-    Ok(r.scan(&APPROVAL_REGISTER, "")?
-        .into_iter()
-        .map(|(_, e)| e)
-        .find(|e| e.cert_sha256 == cert_sha256 && e.signature_sha256 == signature_sha256))
+    drop(rx);
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    store.write(&crate::store::Actor::system(now), |tx| {
+        for (key, line) in &missing {
+            if tx.get(&APPROVAL_REGISTER, key)?.is_none() {
+                tx.put(&APPROVAL_REGISTER, key, line, "lessons.approval_registered")?;
+            }
+        }
+        Ok::<_, LessonError>(())
+    })?;
+    Ok(missing.len())
 }
 
 /// The approver's PAdES key for one approval, unlocked by the route with her PIN, and the

@@ -45,6 +45,25 @@ pub enum PadesError {
     Certificate(String),
 }
 
+impl PadesError {
+    /// What went wrong, without the signing error's heading ("Không tạo được chữ ký: …"): a
+    /// verification reports it in its own words (review r13 #10).
+    pub fn detail(&self) -> &str {
+        match self {
+            PadesError::Pdf(s) | PadesError::Cms(s) | PadesError::Certificate(s) => s,
+        }
+    }
+
+    /// The error as a verification says it (the box's verify page, the hub's): a file that
+    /// does not parse, or a signature that could not be checked — never "could not sign".
+    pub fn when_verifying(&self) -> String {
+        match self {
+            PadesError::Pdf(_) => self.to_string(),
+            _ => format!("Không kiểm tra được chữ ký: {}", self.detail()),
+        }
+    }
+}
+
 /// Room reserved for the CMS in /Contents: two P-256 certificates and a signature need ~1.5 KB;
 /// the rest is for a time-stamp token added later (PAdES B-T) or a longer public CA chain.
 const CONTENTS_BYTES: usize = 12 * 1024;
@@ -620,7 +639,13 @@ pub fn verify_with_intermediates(
     // its own token's time (PAdES B-T) when it has one, else takes the earliest such stamp.
     // One that does not verify is a problem of the newest signature it follows.
     let mut stamped_until = 0;
+    // Where the last document time-stamp that does not verify ends: its revision is named as
+    // such, not as "bytes added after the last signature" (review r13 #10).
+    let mut failed_until = 0;
     for d in &stamps {
+        if !d.problems.is_empty() {
+            failed_until = failed_until.max(d.until);
+        }
         if d.problems.is_empty() {
             stamped_until = stamped_until.max(d.until);
             for r in reports.iter_mut().filter(|r| r.signed_until <= d.until) {
@@ -640,7 +665,9 @@ pub fn verify_with_intermediates(
     // analysis does that.)
     if let Some(last) = reports.last_mut() {
         let covered = last.signed_until.max(stamped_until);
-        if covered < pdf.len() {
+        // A failing document time-stamp's revision ending the file is already a problem of
+        // this signature ("the document time-stamp does not verify…").
+        if covered < pdf.len() && failed_until < pdf.len() {
             last.problems.push(format!(
                 "{} bytes were added after the last signature (an unsigned revision)",
                 pdf.len() - covered
@@ -1291,9 +1318,12 @@ fn verify_doc_timestamp(pdf: &[u8], sig: &Dictionary) -> DocStamp {
         );
         return d;
     }
-    let token = match contents_cms(pdf, a, b)
-        .and_then(|ci| super::tsa::token_info(&ci).map_err(|e| PadesError::Cms(e.to_string())))
-    {
+    // A verification's own words: never the signing error's "Không tạo được chữ ký" heading.
+    let token = match contents_cms(pdf, a, b) {
+        Err(e) => Err(format!("its token is unreadable ({})", e.detail())),
+        Ok(ci) => super::tsa::token_info(&ci).map_err(|e| e.detail().to_string()),
+    };
+    let token = match token {
         Ok((info, _)) => info,
         Err(e) => {
             d.problems
@@ -1488,6 +1518,29 @@ mod tests {
         assert!(
             reports[1].problems[0].contains("document time-stamp"),
             "{reports:?}"
+        );
+        // Its revision is named as the document time-stamp it is, not as bytes added after
+        // the last signature (review r13 #10).
+        assert!(
+            !reports[1]
+                .problems
+                .iter()
+                .any(|p| p.contains("bytes were added")),
+            "{reports:?}"
+        );
+        // A changed byte inside the token: a verification's words, never the signing error's
+        // "Không tạo được chữ ký".
+        let mut bad = lta.clone();
+        let contents = bt.len() + find(&lta[bt.len()..], b"/Contents").unwrap();
+        let at = contents + find(&lta[contents..], b"<").unwrap() + 400;
+        bad[at] = if bad[at] == b'0' { b'1' } else { b'0' };
+        let reports = verify(&bad, &ca.cert).unwrap();
+        let said = reports[1].problems.join(" | ");
+        assert!(
+            said.contains("the document time-stamp does not verify")
+                && !said.contains("Không tạo được")
+                && !said.contains("bytes were added"),
+            "{said}"
         );
         // One changed byte of the page: every signature and the time-stamp fail.
         let mut bad = lta.clone();

@@ -40,6 +40,17 @@ pub enum TsaError {
     Io(#[from] std::io::Error),
 }
 
+impl TsaError {
+    /// What is wrong with a token, without the heading of a request or reply ("time-stamp reply
+    /// unusable: …"): a PDF's verification names the token in its own words.
+    pub fn detail(&self) -> String {
+        match self {
+            TsaError::BadRequest(s) | TsaError::BadReply(s) | TsaError::Key(s) => s.clone(),
+            TsaError::Io(e) => e.to_string(),
+        }
+    }
+}
+
 /// id-ct-TSTInfo (RFC 3161).
 pub const ID_CT_TST_INFO: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");

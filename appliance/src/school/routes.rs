@@ -574,8 +574,11 @@ async fn import_staff(
         }
         drop(rx);
         let creds = std::sync::Mutex::new(creds.into_iter());
-        let issued = store.write(&actor, |tx| {
-            import::apply_staff(tx, &plan.rows, || creds.lock().expect("not poisoned").next().expect("one password per new account"))
+        let issued = store.write(&actor, |tx| -> Result<_, ApiError> {
+            let issued = import::apply_staff(tx, &plan.rows, || creds.lock().expect("not poisoned").next().expect("one password per new account"))?;
+            // A BGH member the sheet demotes or disables holds the signing CA no more.
+            crate::gradebook::hocba::ca::drop_stale_wraps(tx)?;
+            Ok(issued)
         })?;
         Ok(json!({ "clean": true, "committed": true, "rows": plan.rows.len(), "changes": changes, "added": changes - plan.updates, "updates": plan.updates, "unchanged": unchanged, "issued": issued, "problems": [] }))
     })

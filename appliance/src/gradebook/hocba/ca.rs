@@ -35,7 +35,18 @@ pub const REQUESTS: Collection<CertRequest> = Collection::new(
     None,
 );
 
-pub const TABLES: [&str; 3] = [CA_KEY.name, CA_WRAPS.name, REQUESTS.name];
+/// Why an account's wrap was dropped while it was not a current BGH member (demoted or
+/// disabled), by account: her refusal then says so, until a wrap is hers again.
+pub const CA_DROPPED: Collection<DroppedWrap> =
+    Collection::new("gradebook.hocba_ca_dropped.v1", AuditPolicy::Values, None);
+
+pub const TABLES: [&str; 4] = [CA_KEY.name, CA_WRAPS.name, REQUESTS.name, CA_DROPPED.name];
+
+/// A wrap dropped because its holder stopped being a current BGH member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DroppedWrap {
+    pub at: String,
+}
 
 const CA_ROW: &str = "ca";
 
@@ -131,16 +142,84 @@ pub fn sync_wraps(
         if current {
             wanted.remove(&id);
         } else {
-            tx.delete(&CA_WRAPS, &id, "hocba.ca_wrap_dropped")?;
+            drop_wrap(tx, &id)?;
             dropped += 1;
         }
     }
     for (id, spki) in wanted {
         let wrap = signing::wrap_data_key(data_key, &spki, &id, ca_sha256, now)?;
         tx.put(&CA_WRAPS, &id, &wrap, "hocba.ca_wrap_added")?;
+        if tx.get(&CA_DROPPED, &id)?.is_some() {
+            tx.delete(&CA_DROPPED, &id, "hocba.ca_wrap_restored")?;
+        }
         added += 1;
     }
     Ok((added, dropped))
+}
+
+/// Deletes `id`'s wrap, noting why when she is no current BGH member (so her refusal says it).
+fn drop_wrap(tx: &mut Tx<'_>, id: &str) -> Result<(), HocbaError> {
+    tx.delete(&CA_WRAPS, id, "hocba.ca_wrap_dropped")?;
+    let head = tx
+        .get(&crate::auth::ACCOUNTS, id)?
+        .is_some_and(|a| is_head_now(&a));
+    if !head {
+        let at = tx.now().to_string();
+        tx.put(
+            &CA_DROPPED,
+            id,
+            &DroppedWrap { at },
+            "hocba.ca_wrap_dropped",
+        )?;
+    }
+    Ok(())
+}
+
+/// The wraps of accounts no longer current BGH members (demoted, disabled, gone), dropped at
+/// once — removing a wrap needs no key —, in the transaction that changed the account (the
+/// accounts API, the staff import) and at every start, so the signer page is true at once
+/// (review r13 #8). The last wraps are kept while no current member holds one: dropping them
+/// would lose the CA for good; they open nothing until their holder is a member again
+/// (`issue_by_holder` asks for a current member). Returns the wraps dropped.
+pub fn drop_stale_wraps(tx: &mut Tx<'_>) -> Result<usize, HocbaError> {
+    let mut stale = Vec::new();
+    let mut current = 0;
+    for (id, _) in tx.scan(&CA_WRAPS, "")? {
+        let head = tx
+            .get(&crate::auth::ACCOUNTS, &id)?
+            .is_some_and(|a| is_head_now(&a));
+        if head && tx.get(&SIGNERS, &id)?.is_some() {
+            current += 1;
+        } else {
+            stale.push(id);
+        }
+    }
+    if current == 0 {
+        return Ok(0);
+    }
+    for id in &stale {
+        drop_wrap(tx, id)?;
+    }
+    Ok(stale.len())
+}
+
+/// [`drop_stale_wraps`] in a write of its own: the start step of server and CLI (an account
+/// changed by an earlier version, or a power cut between two writes). A no-op when none is
+/// stale.
+pub fn drop_stale_wraps_now(store: &Store, now: jiff::Timestamp) -> Result<usize, HocbaError> {
+    let rx = store.read()?;
+    let mut any = false;
+    for (id, _) in rx.scan(&CA_WRAPS, "")? {
+        let head = rx
+            .get(&crate::auth::ACCOUNTS, &id)?
+            .is_some_and(|a| is_head_now(&a));
+        any |= !head || rx.get(&SIGNERS, &id)?.is_none();
+    }
+    drop(rx);
+    if !any {
+        return Ok(0);
+    }
+    store.write(&Actor::system(now), drop_stale_wraps)
 }
 
 fn record_cert(rec: &SignerRecord) -> Result<x509_cert::Certificate, HocbaError> {
@@ -172,7 +251,15 @@ pub(super) fn open_with_key(
     let sealed = r.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?;
     let rec = signer(r, account)?.ok_or(signing::SigningError::NoSigner)?;
     let unlocked = signing::unlock(&rec, pin)?;
-    let wrap = r.get(&CA_WRAPS, account)?.ok_or(HocbaError::NotCaHolder)?;
+    let Some(wrap) = r.get(&CA_WRAPS, account)? else {
+        // Why she holds none: dropped when she stopped being a BGH member, or her certificate
+        // (or her membership) came after the CA was last opened.
+        return Err(if r.get(&CA_DROPPED, account)?.is_some() {
+            HocbaError::CaHolderDropped
+        } else {
+            HocbaError::NotCaHolder
+        });
+    };
     let digest = signing::cert_sha256(&cert);
     let data_key = signing::unwrap_data_key(&unlocked.key, &wrap, account, &digest)?;
     let ca = signing::open_ca(&cert, &sealed, &data_key)?;
@@ -479,6 +566,9 @@ pub struct SignerLine {
     pub valid_from: String,
     pub valid_until: String,
     pub ca_holder: bool,
+    /// She holds a wrap but is no current BGH member (the last wraps are kept: dropping them
+    /// would lose the CA); it opens nothing until she is one again.
+    pub ca_dormant: bool,
 }
 
 /// One pending or declined request as shown.
@@ -498,15 +588,21 @@ fn day(t: &x509_cert::time::Time) -> String {
         .unwrap_or_default()
 }
 
-/// The current signers with their certificates' dates.
+/// The current signers with their certificates' dates; a holder of the CA only while she is a
+/// current BGH member.
 pub fn signer_lines(r: &impl Read) -> Result<Vec<SignerLine>, HocbaError> {
     let holders = holders(r)?;
     let mut out = Vec::new();
     for (id, rec) in r.scan(&SIGNERS, "")? {
         let cert = record_cert(&rec)?;
         let v = &cert.tbs_certificate.validity;
+        let wrapped = holders.contains(&id);
+        let head = r
+            .get(&crate::auth::ACCOUNTS, &id)?
+            .is_some_and(|a| is_head_now(&a));
         out.push(SignerLine {
-            ca_holder: holders.contains(&id),
+            ca_holder: wrapped && head,
+            ca_dormant: wrapped && !head,
             account: id,
             full_name: rec.full_name,
             role: rec.role,
@@ -542,6 +638,18 @@ pub fn request_lines(r: &impl Read) -> Result<Vec<RequestLine>, HocbaError> {
             declined: q.declined,
         })
         .collect())
+}
+
+/// The requester withdraws her own pending request (or clears a declined one): its sealed key
+/// pair is deleted. Nothing to withdraw is [`HocbaError::NoRequest`].
+pub fn withdraw(store: &Store, actor: &Actor, p: &Principal) -> Result<(), HocbaError> {
+    store.write(actor, |tx| {
+        if tx.get(&REQUESTS, p.id())?.is_none() {
+            return Err(HocbaError::NoRequest);
+        }
+        tx.delete(&REQUESTS, p.id(), "hocba.request_withdrawn")?;
+        Ok(())
+    })
 }
 
 /// `account`'s own request, if any.
@@ -727,6 +835,96 @@ mod tests {
         assert_eq!(row.declined.unwrap().reason, "Sai lớp");
         assert!(matches!(
             approve(&store, &actor, &pht, gv.id(), "112233"),
+            Err(HocbaError::NoRequest)
+        ));
+    }
+
+    /// Review r13 #8: a demoted (or disabled) BGH member's wrap goes at once, in the account's
+    /// own write, without a PIN; after re-promotion her refusal names the real cause; the last
+    /// wraps are never dropped (the CA would be lost); a withdrawn request is gone.
+    #[test]
+    fn a_demoted_holder_loses_her_wrap_at_once_and_is_told_why() {
+        let (dir, store, ht, pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "246810", "246810").unwrap();
+        request(&store, &actor, &pht, None, "112233", "112233").unwrap();
+        approve(&store, &actor, &ht, pht.id(), "246810").unwrap();
+        assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
+        let set_roles = |id: &str, roles: Vec<Role>| {
+            store
+                .write(&actor, |tx| {
+                    let mut a = tx.get(&crate::auth::ACCOUNTS, id)?.unwrap();
+                    a.roles = roles.clone();
+                    tx.put(&crate::auth::ACCOUNTS, id, &a, "t")?;
+                    drop_stale_wraps(tx)
+                })
+                .unwrap()
+        };
+        // Demoted: her wrap is gone now, and the signer list says so.
+        assert_eq!(set_roles(pht.id(), vec![Role::Teacher]), 1);
+        let rx = store.read().unwrap();
+        assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
+        let line = signer_lines(&rx)
+            .unwrap()
+            .into_iter()
+            .find(|l| l.account == pht.id())
+            .unwrap();
+        assert!(!line.ca_holder && !line.ca_dormant, "{line:?}");
+        drop(rx);
+        // Promoted again: her approval is refused with the real cause, until another member's
+        // approval gives the wrap back.
+        set_roles(pht.id(), vec![Role::VicePrincipal]);
+        let mut pht_now = pht.clone();
+        pht_now.account.roles = vec![Role::VicePrincipal];
+        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        let refused = approve(&store, &actor, &pht_now, gv.id(), "112233").unwrap_err();
+        assert!(
+            matches!(refused, HocbaError::CaHolderDropped),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .to_string()
+                .contains("đã bị gỡ khi bạn thôi là thành viên BGH"),
+            "{refused}"
+        );
+        approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
+        assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
+        assert!(
+            store
+                .read()
+                .unwrap()
+                .get(&CA_DROPPED, pht.id())
+                .unwrap()
+                .is_none()
+        );
+        // Both demoted, one after the other: the last wrap stays (dormant), so the CA is not lost.
+        set_roles(pht.id(), vec![Role::Teacher]);
+        assert_eq!(set_roles(ht.id(), vec![Role::Teacher]), 0);
+        let rx = store.read().unwrap();
+        assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
+        let line = signer_lines(&rx)
+            .unwrap()
+            .into_iter()
+            .find(|l| l.account == ht.id())
+            .unwrap();
+        assert!(!line.ca_holder && line.ca_dormant, "{line:?}");
+        drop(rx);
+        assert!(drop_stale_wraps_now(&store, actor.now).is_ok());
+        assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 1);
+        // Back in office, she opens it again.
+        set_roles(ht.id(), vec![Role::Principal]);
+        assert!(open_ca(&store.read().unwrap(), dir.path(), ht.id(), "246810").is_ok());
+        // A request withdrawn by its requester is gone; withdrawing nothing is refused.
+        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        withdraw(&store, &actor, &gv).unwrap();
+        assert!(
+            own_request(&store.read().unwrap(), gv.id())
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            withdraw(&store, &actor, &gv),
             Err(HocbaError::NoRequest)
         ));
     }

@@ -372,6 +372,10 @@ pub struct HocbaPanel {
     pub locked: bool,
     pub gvcn: bool,
     pub bgh: bool,
+    /// Some student's học bạ still waits for the homeroom teacher's signature.
+    pub gvcn_waits: bool,
+    /// Some học bạ signed by the homeroom teacher still waits for BGH's.
+    pub bgh_waits: bool,
     /// A background task is signing the class now (the demo's 9A1 just after start-up).
     pub signing: bool,
     pub students: Vec<HocbaStudent>,
@@ -504,6 +508,8 @@ page!(HocbaSignerPage, "hocba_signer.html" {
     head: bool,
     requests: Vec<super::hocba::ca::RequestLine>,
     signers: Vec<super::hocba::ca::SignerLine>,
+    pending: bool,
+    holders_now: usize,
 });
 
 /// Chứng thư ký học bạ: each homeroom teacher or BGH member asks for her own certificate
@@ -532,6 +538,9 @@ async fn hocba_signer_page(
     .collect();
     let head = super::hocba::head_role(&u.principal.account.roles).is_some();
     let bootstrap = head && !ca::ca_sealed(&rx)?;
+    // A request waiting: the page shows it (and "Huỷ yêu cầu"), not the form again.
+    let pending = request.as_ref().is_some_and(|q| q.declined.is_none());
+    let holders_now = signers.iter().filter(|l| l.ca_holder).count();
     Ok(render(HocbaSignerPage::new(
         chrome(&s, &u, &headers),
         own,
@@ -541,6 +550,8 @@ async fn hocba_signer_page(
         head,
         if head { requests } else { Vec::new() },
         if head { signers } else { Vec::new() },
+        pending,
+        holders_now,
     )))
 }
 
@@ -613,7 +624,11 @@ fn hocba_panel(
         st.newest.signatures.push(sig);
     }
     students.sort_by_cached_key(|st| crate::school::vietnamese_name_key(&st.name));
+    let roll: Vec<&str> = book.students.iter().map(|s| s.id.as_str()).collect();
+    let (gvcn_waits, bgh_waits) = super::hocba::class_waiting(rx, &book.class.id, &roll)?;
     Ok(HocbaPanel {
+        gvcn_waits,
+        bgh_waits,
         locked,
         gvcn: book.class.homeroom.as_deref() == Some(p.account.id.as_str()),
         bgh: p.account.roles.contains(&Role::Principal)
