@@ -897,6 +897,8 @@ pub struct ExportCheck {
     pub unlisted: Vec<String>,
     /// The mã trường a records archive's manifest names.
     pub school_code: Option<String>,
+    /// Attached files named by their BLAKE3 only (the archive does not copy them).
+    pub not_copied: usize,
 }
 
 /// The records archive's signature file, beside its manifest.json (`app::records`).
@@ -1309,6 +1311,12 @@ fn verify_files(files: &mut Files<'_>, expect: Expect<'_>) -> Result<ExportCheck
         key_lists.push((m, manifest.keys));
     }
     compare_keys(&key_lists, signed_keys.as_deref(), &mut out);
+    if out.not_copied > 0 {
+        out.notes.push(format!(
+            "{} attached file(s) are named by their BLAKE3 only (not copied into the archive); the signatures cover those hashes",
+            out.not_copied
+        ));
+    }
     Ok(out)
 }
 
@@ -1485,11 +1493,7 @@ pub fn verify_manifest(
             }
         }
     }
-    if not_copied > 0 {
-        out.notes.push(format!(
-            "{not_copied} attached file(s) are named by their BLAKE3 only (not copied into the archive); the signatures cover those hashes"
-        ));
-    }
+    out.not_copied += not_copied;
     out.valid - valid_before
 }
 
