@@ -64,8 +64,9 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
    - Trên máy chủ của Phòng/Sở (tự so với bản ghi của trường, không cần gõ dấu vân tay):
        tram district verify-export <thư mục hoặc tệp ZIP này>
    - Ở nơi khác:
-       tram lessons verify --export <thư mục hoặc tệp ZIP này> --expect-fingerprint <dấu vân tay Phòng/Sở giữ>
-     Khác dấu vân tay: báo INVALID, mã thoát 3.
+       tram lessons verify --export <thư mục hoặc tệp ZIP này> --expect-fingerprint "<dấu vân tay Phòng/Sở giữ>"
+     (đặt dấu vân tay trong ngoặc kép khi chép cả dấu cách). Khác dấu vân tay: báo INVALID, mã
+     thoát 3.
 
 1. Toàn vẹn của từng tệp
    manifest.json liệt kê mọi tệp (đường dẫn, loại hồ sơ, kích thước, SHA-256). Tính lại bằng
