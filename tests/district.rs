@@ -941,6 +941,26 @@ fn the_school_list_names_every_school_and_shows_a_reenrolment() {
     assert_eq!(line("79000701")[1], "79000701", "{csv}");
     assert_eq!(line("79000701")[2], "", "{csv}");
     assert_eq!(line("79000702")[2], format!("Đăng ký lại {today}"), "{csv}");
+    // Each school's box key fingerprint (what signs its records archive), in the JSON and
+    // the CSV; a box enrolling again has a key of its own.
+    let fp = |code: &str| {
+        schools["schools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["code"] == code)
+            .unwrap()["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(fp("79000701").len(), 64, "{schools}");
+    assert_ne!(fp("79000701"), fp("79000702"), "{schools}");
+    assert_eq!(
+        line("79000702").last().unwrap().replace(' ', ""),
+        fp("79000702"),
+        "{csv}"
+    );
     let page = get(&staff, format!("{b}/district")).text().unwrap();
     assert!(
         page.contains(&format!("Đăng ký lại {today}")),

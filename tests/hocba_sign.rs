@@ -311,6 +311,42 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
         2,
         "{report}"
     );
+    // Review r14 #6b: run in a folder with no --data-dir (an archive copied away from the
+    // box) it opens no database, makes none, and says truthfully what it could not check.
+    let away = tmp.path().join("ban-sao");
+    std::fs::create_dir_all(&away).unwrap();
+    let o = Command::new(bin())
+        .args(["hocba", "verify", "--ca"])
+        .arg(&ca)
+        .arg(&twice)
+        .current_dir(&away)
+        .env_remove("TRAM_DATA_DIR")
+        .output()
+        .unwrap();
+    let alone = text(&o);
+    assert!(o.status.success(), "{alone}");
+    assert_eq!(alone.matches(": VALID").count(), 2, "{alone}");
+    assert!(
+        alone.contains("register: not checked (no box database at ./tram-data"),
+        "{alone}"
+    );
+    assert!(!alone.contains("chưa có CA"), "{alone}");
+    assert_eq!(std::fs::read_dir(&away).unwrap().count(), 0, "nothing made");
+    // Without --ca either: told what to give, nothing made.
+    let o = Command::new(bin())
+        .args(["hocba", "verify"])
+        .arg(&twice)
+        .current_dir(&away)
+        .env_remove("TRAM_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("give the school signing CA's certificate with --ca"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_dir(&away).unwrap().count(), 0, "nothing made");
 
     // poppler: both signatures valid, both certificates trusted through the school CA.
     let poppler = pdfsig(&twice, &ca, tmp.path());

@@ -88,7 +88,15 @@ fn check_alone(out: &Path, files: &[Value]) {
     let guide = std::fs::read_to_string(copy.join("HUONG-DAN-KIEM-TRA.txt")).unwrap();
     assert!(
         guide.contains("tram lessons verify --export")
+            && guide.contains("--expect-fingerprint")
+            && guide.contains("tram district verify-export")
             && guide.contains("chung-thu/ca-ky-so-cua-truong.crt"),
+        "{guide}"
+    );
+    // The fingerprint the guide prints is the box's, in groups of four.
+    let fp = manifest["box"]["fingerprint"].as_str().unwrap();
+    assert!(
+        guide.contains(&format!("{} {}", &fp[..4], &fp[4..8])),
         "{guide}"
     );
     assert_eq!(manifest["verify"]["readme"], "HUONG-DAN-KIEM-TRA.txt");
@@ -259,7 +267,7 @@ fn audit_len(dir: &Path) -> u64 {
 fn check_folder(out: &Path) -> Vec<Value> {
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["format"], "tram.records.v1");
+    assert_eq!(manifest["format"], "tram.records.v2");
     assert_eq!(manifest["year"], "2026-2027");
     let files = manifest["files"].as_array().unwrap().clone();
     for f in &files {
@@ -290,7 +298,8 @@ fn check_folder(out: &Path) -> Vec<Value> {
             }
         }
     }
-    assert_eq!(on_disk, files.len() + 1, "files on disk vs the manifest");
+    // manifest.json and the box's signature of it, manifest.sig.
+    assert_eq!(on_disk, files.len() + 2, "files on disk vs the manifest");
     files
 }
 
@@ -404,6 +413,29 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
 
     // Review 25 #3: the folder alone (no database, no box) is enough to check it.
     check_alone(&out, &files);
+    forged_archives(&out, tmp.path());
+
+    // Review r14 #6a: exported again into the same folder — its own earlier export — it is
+    // written over; a file of someone else's in it is kept and named; a folder holding
+    // something else is refused with nothing written.
+    std::fs::write(out.join("ghi-chu-cua-van-thu.txt"), "giữ lại").unwrap();
+    let o = export(&data, &out, None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("left 1 file(s) in the folder that no export of this box listed")
+            && text(&o).contains("ghi-chu-cua-van-thu.txt"),
+        "{}",
+        text(&o)
+    );
+    assert!(out.join("ghi-chu-cua-van-thu.txt").exists());
+    std::fs::remove_file(out.join("ghi-chu-cua-van-thu.txt")).unwrap();
+    let elsewhere = tmp.path().join("tai-lieu");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("bao-cao.docx"), "x").unwrap();
+    let o = export(&data, &elsewhere, None);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is not empty"), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 1);
 
     // The admin's ZIP: the same files (by path and hash), audited; BGH too; a teacher is refused.
     let admin = s.login("admin");
@@ -436,7 +468,7 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
         .unwrap();
     let manifest: Value = serde_json::from_str(&manifest).unwrap();
     let zfiles = manifest["files"].as_array().unwrap();
-    assert_eq!(z.len(), zfiles.len() + 1);
+    assert_eq!(z.len(), zfiles.len() + 2);
     // The same records (the xlsx and the lessons' manifest carry their creation time, so their
     // bytes differ from the folder's; each is checked against its own manifest below).
     let paths = |v: &[Value]| {
@@ -459,6 +491,20 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
             hex::encode(sha2::Sha256::digest(&bytes))
         );
     }
+    // Review r14 #7: the ZIP is checked as a ZIP, as the folder is, box signature included.
+    let zip_file = tmp.path().join("ho-so.zip");
+    std::fs::write(&zip_file, z.into_inner().into_inner()).unwrap();
+    let (code, t) = verify_with(
+        &zip_file,
+        &[
+            "--expect-fingerprint",
+            manifest["box"]["fingerprint"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{t}");
+    let n = zfiles.len();
+    assert!(t.contains(&format!("{n} of {n} files match")), "{t}");
+    assert!(t.contains("(the expected one"), "{t}");
     let r = principal
         .get(format!("{b}/api/v1/export/records.zip?year=2026-2027"))
         .send()
@@ -503,4 +549,293 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
     let o = export(&data, &bad, Some("2026"));
     assert!(!o.status.success());
     assert!(!bad.exists());
+}
+
+/// `tram lessons verify --export PATH` with more arguments.
+fn verify_with(path: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(bin())
+        .args(["lessons", "verify", "--export"])
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    (o.status.code(), text(&o))
+}
+
+fn copy_of(out: &Path, to: &Path) -> std::path::PathBuf {
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(out)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    to.to_path_buf()
+}
+
+fn json_at(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// Writes `v` to `p` and sets its SHA-256 and size in the archive's manifest `top`.
+fn put(dir: &Path, top: &mut Value, rel: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(rel), bytes).unwrap();
+    let mut found = false;
+    for f in top["files"].as_array_mut().unwrap() {
+        if f["path"] == rel {
+            f["sha256"] = Value::String(hex::encode(sha2::Sha256::digest(bytes)));
+            f["size"] = Value::from(bytes.len());
+            found = true;
+        }
+    }
+    assert!(found, "{rel} not in the manifest");
+}
+
+/// Saves the archive's manifest.json; with `key`, as a forger with a box key of their own
+/// would: the manifest names that key and manifest.sig is its signature.
+fn save_top(dir: &Path, top: &mut Value, key: Option<&ed25519_dalek::SigningKey>) {
+    use ed25519_dalek::Signer as _;
+    if let Some(k) = key {
+        let pk = k.verifying_key().to_bytes();
+        top["box"] = serde_json::json!({
+            "public_key": hex::encode(pk),
+            "fingerprint": hex::encode(sha2::Sha256::digest(pk)),
+        });
+    }
+    let bytes = serde_json::to_vec_pretty(top).unwrap();
+    std::fs::write(dir.join("manifest.json"), &bytes).unwrap();
+    if let Some(k) = key {
+        let mut msg = b"tram.records.v2 manifest.json\n".to_vec();
+        msg.extend_from_slice(&bytes);
+        let pk = hex::encode(k.verifying_key().to_bytes());
+        let sig = serde_json::json!({
+            "format": "tram.records-signature/1",
+            "algorithm": "Ed25519",
+            "signed": "manifest.json",
+            "message": "",
+            "public_key": pk,
+            "fingerprint": "",
+            "signature": hex::encode(k.sign(&msg).to_bytes()),
+        });
+        std::fs::write(dir.join("manifest.sig"), sig.to_string()).unwrap();
+    }
+}
+
+/// Re-signs every signature of `by` in the signature manifest `m` (a tổ's or the lesson
+/// plans') with `key` over the records' current BLAKE3, and lists that key for them there:
+/// what a forger does after changing a signed record.
+fn resign(m: &mut Value, by: &str, key: &ed25519_dalek::SigningKey) -> Value {
+    use ed25519_dalek::Signer as _;
+    let pk = hex::encode(key.verifying_key().to_bytes());
+    for p in m["plans"].as_array_mut().unwrap() {
+        let digest = p["blake3"].as_str().unwrap().to_string();
+        for s in p["signatures"].as_array_mut().unwrap() {
+            if s["by"] != by {
+                continue;
+            }
+            let st = s["statement"].as_str().unwrap();
+            let head = &st[..st.find("blake3: ").unwrap()];
+            let statement = format!("{head}blake3: {digest}\n");
+            s["signature"] = Value::String(hex::encode(key.sign(statement.as_bytes()).to_bytes()));
+            s["statement"] = Value::String(statement);
+            s["public_key"] = Value::String(pk.clone());
+        }
+    }
+    let mut span = Value::Null;
+    for k in m["keys"].as_array_mut().unwrap() {
+        if k["by"] == by {
+            for s in k["keys"].as_array_mut().unwrap() {
+                s["public_key"] = Value::String(pk.clone());
+                span = s.clone();
+            }
+        }
+    }
+    span
+}
+
+/// Review r14 #1: a folder changed by someone who re-signs what they changed with keys of
+/// their own is told apart from the school's — the box signs manifest.json with the device
+/// key the hub enrolled, each signer's key is held to the signed list and compared across
+/// every signature manifest, and the fingerprint is held to the one the district holds.
+fn forged_archives(out: &Path, tmp: &Path) {
+    let real = json_at(&out.join("manifest.json"));
+    let fingerprint = real["box"]["fingerprint"].as_str().unwrap().to_string();
+    assert_eq!(fingerprint.len(), 64, "{real}");
+    let grouped: String = fingerprint
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    // The genuine folder: the fingerprint printed, with what it proves; held to the right
+    // one (typed, or as a key file) it passes, to a wrong one it fails.
+    let (code, t) = verify_with(out, &[]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(
+        t.contains(&format!("box key fingerprint: {grouped}")),
+        "{t}"
+    );
+    assert!(
+        t.contains("only if it is the fingerprint the district holds"),
+        "{t}"
+    );
+    let (code, t) = verify_with(out, &["--expect-fingerprint", &grouped]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains("(the expected one"), "{t}");
+    let keyfile = tmp.join("khoa-truong.txt");
+    std::fs::write(&keyfile, real["box"]["public_key"].as_str().unwrap()).unwrap();
+    let (code, t) = verify_with(out, &["--school-key", keyfile.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{t}");
+    let wrong = format!("{}0", &fingerprint[..63]);
+    let (code, t) = verify_with(out, &["--expect-fingerprint", &wrong]);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(t.contains("not the expected"), "{t}");
+    let (code, t) = verify_with(out, &["--expect-fingerprint", "abc"]);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("64 hex digits"), "{t}");
+
+    // The review's forgery: the tổ's PL I changed and re-signed with fresh keys for its
+    // signers, the new keys in its chu-ky.json, the SHA-256 in manifest.json fixed up.
+    let dept_rel = "to-chuyen-mon/to-toan-tin/chu-ky.json";
+    let dir = copy_of(out, &tmp.join("gia-1"));
+    let mut top = json_at(&dir.join("manifest.json"));
+    let mut dept = json_at(&dir.join(dept_rel));
+    let pl1 = dept["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| r["plan"].as_str().unwrap().starts_with("pl1-"))
+        .unwrap();
+    let content_rel = format!(
+        "to-chuyen-mon/to-toan-tin/{}",
+        dept["plans"][pl1]["content"].as_str().unwrap()
+    );
+    let changed = String::from_utf8(std::fs::read(dir.join(&content_rel)).unwrap())
+        .unwrap()
+        .replacen("\"periods\":20", "\"periods\":21", 1);
+    put(&dir, &mut top, &content_rel, changed.as_bytes());
+    dept["plans"][pl1]["blake3"] =
+        Value::String(blake3::hash(changed.as_bytes()).to_hex().to_string());
+    let signers: Vec<String> = dept["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["by"].as_str().unwrap().to_string())
+        .collect();
+    let mut spans = Vec::new();
+    for by in &signers {
+        let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+        spans.push((by.clone(), resign(&mut dept, by, &key)));
+    }
+    put(
+        &dir,
+        &mut top,
+        dept_rel,
+        &serde_json::to_vec_pretty(&dept).unwrap(),
+    );
+    save_top(&dir, &mut top, None);
+    let (code, t) = verify_with(&dir, &[]);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains("INVALID manifest.sig: the box's signature over manifest.json does not verify"),
+        "{t}"
+    );
+    // … and manifest.json signed again with a box key of the forger's own: the principal's
+    // key in this tổ is not hers in every other signature manifest.
+    let forger = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+    save_top(&dir, &mut top, Some(&forger));
+    let (code, t) = verify_with(&dir, &[]);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains("is not a key the signed manifest.json lists"),
+        "{t}"
+    );
+    // … and the forged keys added to the signed key list too: the same person with two keys
+    // over one period, between this tổ and the lesson plans'.
+    for (by, span) in &spans {
+        for k in top["signer_keys"].as_array_mut().unwrap() {
+            if k["by"] == by.as_str() {
+                k["keys"].as_array_mut().unwrap().push(span.clone());
+            }
+        }
+    }
+    save_top(&dir, &mut top, Some(&forger));
+    let (code, t) = verify_with(&dir, &[]);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains(
+            "Trần Văn Hùng (u-hieutruong) has two different signing keys for the same period"
+        ),
+        "{t}"
+    );
+    assert!(
+        !t.contains(&grouped),
+        "the forger's fingerprint is shown, not the box's: {t}"
+    );
+    // Whatever else a forger makes consistent, the district's fingerprint is not theirs.
+    let (code, t) = verify_with(&dir, &["--expect-fingerprint", &fingerprint]);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(t.contains("not the expected"), "{t}");
+
+    // A printed PDF swapped for another (the minutes' in place of the PL I's), its SHA-256
+    // fixed up in manifest.json: the box's signature no longer holds.
+    let dir = copy_of(out, &tmp.join("gia-2"));
+    let mut top = json_at(&dir.join("manifest.json"));
+    let pdfs: Vec<String> = top["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .filter(|p| p.starts_with("to-chuyen-mon/") && p.ends_with(".pdf"))
+        .collect();
+    assert_eq!(pdfs.len(), 2, "{pdfs:?}");
+    let other = std::fs::read(dir.join(&pdfs[1])).unwrap();
+    put(&dir, &mut top, &pdfs[0], &other);
+    save_top(&dir, &mut top, None);
+    let (code, t) = verify_with(&dir, &[]);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(t.contains("INVALID manifest.sig"), "{t}");
+    let (code, t) = verify_with(&dir, &["--expect-fingerprint", &fingerprint]);
+    assert_eq!(code, Some(3), "{t}");
+
+    // Only the principal's key swapped in one tổ's manifest (the box key the forger's): her
+    // key differs between two signature manifests.
+    let dir = copy_of(out, &tmp.join("gia-3"));
+    let mut top = json_at(&dir.join("manifest.json"));
+    let mut dept = json_at(&dir.join(dept_rel));
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+    let span = resign(&mut dept, "u-hieutruong", &key);
+    put(
+        &dir,
+        &mut top,
+        dept_rel,
+        &serde_json::to_vec_pretty(&dept).unwrap(),
+    );
+    for k in top["signer_keys"].as_array_mut().unwrap() {
+        if k["by"] == "u-hieutruong" {
+            k["keys"].as_array_mut().unwrap().push(span.clone());
+        }
+    }
+    save_top(&dir, &mut top, Some(&forger));
+    let (code, t) = verify_with(&dir, &[]);
+    assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains("has two different signing keys") && t.contains(dept_rel),
+        "{t}"
+    );
+
+    // A file put into the folder that the manifest does not list: named, not part of the
+    // archive; the archive itself still checks.
+    let dir = copy_of(out, &tmp.join("them-tep"));
+    std::fs::write(
+        dir.join("to-chuyen-mon/to-toan-tin/bb-gia.pdf"),
+        b"%PDF-1.4",
+    )
+    .unwrap();
+    let (code, t) = verify_with(&dir, &[]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(
+        t.contains("UNLISTED to-chuyen-mon/to-toan-tin/bb-gia.pdf"),
+        "{t}"
+    );
 }

@@ -400,6 +400,121 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     let tsa = hub_dir.path().join("keys/tsa.crt");
     assert!(tsa.exists(), "the hub issued its TSA certificate at start");
     check_with_validators(&file, &ca, &tsa, tmp.path());
+    records_archive_at_the_hub(&data, hub_data, &tsa, tmp.path());
+}
+
+/// Review r14 #2 and #1: the school's records archive carries the hub's TSA certificate in
+/// chung-thu/, and its guide's pyHanko command — as printed — accepts a stamped học bạ from
+/// the folder alone; the hub lists the box key's fingerprint and checks the archive against
+/// its own record of the school: the genuine folder passes, one signed by another key fails.
+fn records_archive_at_the_hub(data: &Path, hub_data: &str, tsa: &Path, scratch: &Path) {
+    let out = scratch.join("ho-so");
+    let o = common::tram(&[
+        "records",
+        "export",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--to",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let body = |pem: &str| -> String { pem.lines().filter(|l| !l.starts_with("-----")).collect() };
+    let copied = std::fs::read_to_string(out.join("chung-thu/dau-thoi-gian-1.crt")).unwrap();
+    assert_eq!(body(&copied), body(&std::fs::read_to_string(tsa).unwrap()));
+    assert!(
+        !out.join("chung-thu/dau-thoi-gian-2.crt").exists(),
+        "one hub, one TSA"
+    );
+    let guide = std::fs::read_to_string(out.join("HUONG-DAN-KIEM-TRA.txt")).unwrap();
+    let command: Vec<&str> = guide
+        .lines()
+        .find(|l| l.trim_start().starts_with("pyhanko sign validate"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert!(
+        command.contains(&"chung-thu/dau-thoi-gian-1.crt")
+            && command.contains(&"chung-thu/ca-ky-so-cua-truong.crt"),
+        "{command:?}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let stamped = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["signed"] == true && f["path"].as_str().unwrap().starts_with("hoc-ba/9a2/"))
+        .unwrap_or_else(|| panic!("no signed học bạ of 9A2: {manifest}"));
+    let pyhanko = std::env::var_os("TRAM_PYHANKO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv-pyhanko/bin/pyhanko")
+        });
+    if pyhanko.exists() {
+        // The guide's command word for word, the file in place of "<tệp.pdf>", run in the
+        // archive folder.
+        let o = Command::new(&pyhanko)
+            .args(&command[1..command.len() - 1])
+            .arg(stamped["path"].as_str().unwrap())
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{command:?}: {}", text(&o));
+        assert!(!text(&o).contains("UNTRUSTED"), "{}", text(&o));
+    } else {
+        eprintln!("pyHanko not installed: the guide's command not run");
+    }
+
+    // The hub: the school's fingerprint, and the archive held to it with nothing typed.
+    let fp = manifest["box"]["fingerprint"].as_str().unwrap();
+    let o = common::tram(&["district", "schools", "--data-dir", hub_data]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("box key fingerprint: {} {}", &fp[..4], &fp[4..8])),
+        "{}",
+        text(&o)
+    );
+    let verify_export = |dir: &Path| {
+        common::tram(&[
+            "district",
+            "verify-export",
+            "--data-dir",
+            hub_data,
+            dir.to_str().unwrap(),
+        ])
+    };
+    let o = verify_export(&out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("(the expected one"), "{}", text(&o));
+    // The same folder signed again by a key that is not the one the hub enrolled.
+    use ed25519_dalek::Signer as _;
+    use sha2::Digest;
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+    let pk = key.verifying_key().to_bytes();
+    let mut top = manifest.clone();
+    top["box"] = json!({"public_key": hex::encode(pk), "fingerprint": hex::encode(sha2::Sha256::digest(pk))});
+    let bytes = serde_json::to_vec_pretty(&top).unwrap();
+    std::fs::write(out.join("manifest.json"), &bytes).unwrap();
+    let mut msg = b"tram.records.v2 manifest.json\n".to_vec();
+    msg.extend_from_slice(&bytes);
+    std::fs::write(
+        out.join("manifest.sig"),
+        json!({"format": "tram.records-signature/1", "algorithm": "Ed25519",
+               "signed": "manifest.json", "message": "", "public_key": hex::encode(pk),
+               "fingerprint": "", "signature": hex::encode(key.sign(&msg).to_bytes())})
+        .to_string(),
+    )
+    .unwrap();
+    let o = common::tram(&["lessons", "verify", "--export", out.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "consistent with itself: {}",
+        text(&o)
+    );
+    let o = verify_export(&out);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("not the expected"), "{}", text(&o));
 }
 
 /// pdfsig: both signatures still valid; pyHanko: valid, trusted and time-stamped.

@@ -49,12 +49,31 @@ pub const README: &str = "HUONG-DAN-KIEM-TRA.txt";
 /// The guide a reader without a Trạm box follows to check the archive (Vietnamese; the
 /// commands are the same everywhere). `{school}`, `{year}` and `{ca}` are filled in.
 const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
-{school} — năm học {year}
+{school} (mã trường {code}) — năm học {year}
+
+0. Hồ sơ này có đúng do Trạm của trường ghi ra không (kiểm tra trước tiên)
+   manifest.json được Trạm ký bằng khoá thiết bị của trường (Ed25519) — chính khoá mà máy chủ
+   của Phòng/Sở ghi nhận khi Trạm đăng ký chuyển dữ liệu lên. Chữ ký nằm trong manifest.sig.
+   Dấu vân tay (SHA-256 của khoá công khai) của khoá đã ký hồ sơ này:
+       {fingerprint}
+   Chữ ký hợp lệ chỉ chứng minh hồ sơ do Trạm có khoá này ghi ra. Ai cũng có thể tạo khoá mới
+   và ký lại một thư mục đã sửa, nên PHẢI so dấu vân tay này với dấu vân tay Phòng/Sở giữ cho
+   trường: trên máy chủ của Phòng/Sở, lệnh tram district schools; trên Trạm của trường, trang
+   Thiết bị (/admin/device), dòng “Dấu vân tay khoá thiết bị”. Khác nhau thì hồ sơ không phải
+   do Trạm của trường ghi ra (hoặc Trạm đã đăng ký lại với khoá mới sau khi ghi hồ sơ này).
+   - Trên máy chủ của Phòng/Sở (tự so với bản ghi của trường, không cần gõ dấu vân tay):
+       tram district verify-export <thư mục hoặc tệp ZIP này>
+   - Ở nơi khác:
+       tram lessons verify --export <thư mục hoặc tệp ZIP này> --expect-fingerprint "<dấu vân tay Phòng/Sở giữ>"
+     (đặt dấu vân tay trong ngoặc kép khi chép cả dấu cách). Khác dấu vân tay: báo INVALID, mã
+     thoát 3.
 
 1. Toàn vẹn của từng tệp
    manifest.json liệt kê mọi tệp (đường dẫn, loại hồ sơ, kích thước, SHA-256). Tính lại bằng
-   sha256sum <tệp> và so với trường "sha256"; trường "verify" của manifest.json tóm tắt
-   hướng dẫn này.
+   sha256sum <tệp> và so với trường "sha256". Vì manifest.json được ký (mục 0), một tệp bị thay
+   — kể cả bản in PDF — bị phát hiện dù người sửa ghi lại cả SHA-256 trong manifest.json. Tệp
+   có trong thư mục mà manifest.json không liệt kê thì không thuộc hồ sơ: lệnh kiểm tra in
+   từng tệp đó (UNLISTED). Trường "verify" của manifest.json tóm tắt hướng dẫn này.
 
 2. Kế hoạch bài dạy, kế hoạch và biên bản của tổ chuyên môn (chữ ký Ed25519 của Trạm)
    - Bảng chữ ký: ke-hoach-bai-day/<tổ>/manifest.json và to-chuyen-mon/<tổ>/chu-ky.json. Mỗi
@@ -62,13 +81,17 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
      BLAKE3 của tệp đó, và từng chữ ký: người ký, thời điểm, khoá công khai, chuỗi "statement"
      đã ký và chữ ký.
    - "keys": khoá công khai của từng người ký và khoảng thời gian khoá đó là khoá ký của họ
-     (from … until); chữ ký chỉ hợp lệ khi khoá là của người ký vào lúc ký.
-   - Kiểm tra tự động, không cần cơ sở dữ liệu hay mạng:
-       tram lessons verify --export <thư mục hồ sơ này>
-     In "… 0 invalid" và thoát 0 khi mọi tệp khớp SHA-256 và mọi chữ ký hợp lệ; mỗi sai khác
-     một dòng INVALID và mã thoát 3.
+     (from … until). "signer_keys" trong manifest.json (được Trạm ký, mục 0) liệt kê các khoá
+     đó: lệnh kiểm tra đối chiếu khoá của từng chữ ký với danh sách đã ký này, và so khoá của
+     cùng một người giữa mọi bảng chữ ký (mỗi người một khoá trong một khoảng thời gian).
+   - Kiểm tra tự động, không cần cơ sở dữ liệu hay mạng: lệnh ở mục 0. In "… 0 invalid" và
+     thoát 0 khi chữ ký của Trạm, mọi SHA-256 và mọi chữ ký hợp lệ; mỗi sai khác một dòng
+     INVALID và mã thoát 3.
    - Tự kiểm tra bằng công cụ khác: BLAKE3(tệp nội dung) phải bằng "blake3"; "statement" kết
      thúc bằng dòng "blake3: <giá trị đó>"; Ed25519.verify(public_key, statement, signature).
+     Chữ ký của Trạm: Ed25519.verify(public_key của manifest.sig, dòng
+     "tram.records.v2 manifest.json" cùng ký tự xuống dòng rồi đúng các byte của manifest.json,
+     signature).
    - Tệp đính kèm của kế hoạch bài dạy không chép vào hồ sơ: nội dung đã ký ghi BLAKE3 của
      từng tệp; tệp gốc còn trên Trạm và trong bản sao lưu.
 
@@ -76,20 +99,42 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
 {ca}   - chung-thu/goc-ca-cong-cong.pem: các CA gốc chữ ký số công cộng Trạm tin cậy;
      chung-thu/chuoi-chung-thu-da-nhap.pem (nếu có): chuỗi chứng thư của người ký dùng chữ ký
      số công cộng.
-   - pyHanko:
-       pyhanko sign validate --no-revocation-check --trust chung-thu/ca-ky-so-cua-truong.crt <tệp.pdf>
-   - Adobe Acrobat Reader: thêm ca-ky-so-cua-truong.crt vào Trusted Certificates rồi mở tệp.
+{tsa}   - pyHanko (chữ ký và dấu thời gian):
+       pyhanko sign validate --no-revocation-check {trust} <tệp.pdf>
+   - Adobe Acrobat Reader: thêm ca-ky-so-cua-truong.crt (và chứng thư dấu thời gian) vào
+     Trusted Certificates rồi mở tệp.
    - Trên Trạm: trang Kiểm tra học bạ số (/grades/hocba-verify) hoặc tram hocba verify.
    Học bạ có "signed": true trong manifest.json là bản đã ký ("-ky-vN.pdf"); "-chua-ky.pdf" là
    bản in chưa ký.
 
-Checking it (English): manifest.json lists every file with its SHA-256; run
-`tram lessons verify --export <this folder>` to check those hashes and every Ed25519 signature
-(no database, no network); check the PAdES PDFs against chung-thu/ca-ky-so-cua-truong.crt, e.g.
-`pyhanko sign validate --no-revocation-check --trust chung-thu/ca-ky-so-cua-truong.crt FILE.pdf`.
+Checking it (English): first the box's signature. `tram lessons verify --export <this folder>
+--expect-fingerprint <the fingerprint the district holds for the school>` (on the district
+hub: `tram district verify-export <this folder>`); a valid signature proves only that the box
+with that fingerprint wrote the folder, so compare the fingerprint. It checks every file
+against the signed manifest.json's SHA-256 and every Ed25519 signature against the signed key
+list (no database, no network). The PAdES PDFs:
+`pyhanko sign validate --no-revocation-check {trust} FILE.pdf`.
 "#;
 
-fn readme(school: &str, year: &str, files: &[RecordFile]) -> String {
+/// The pyHanko `--trust` arguments for the archive's PAdES files: the school signing CA and
+/// every time-stamping authority whose tokens are in the exported files.
+fn trust_args(files: &[RecordFile]) -> String {
+    let args: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            f.path == "chung-thu/ca-ky-so-cua-truong.crt"
+                || f.path.starts_with("chung-thu/dau-thoi-gian")
+        })
+        .map(|f| format!("--trust {}", f.path))
+        .collect();
+    if args.is_empty() {
+        "--trust chung-thu/ca-ky-so-cua-truong.crt".into()
+    } else {
+        args.join(" ")
+    }
+}
+
+fn readme(school: &str, code: &str, year: &str, fingerprint: &str, files: &[RecordFile]) -> String {
     let ca = if files
         .iter()
         .any(|f| f.path == "chung-thu/ca-ky-so-cua-truong.crt")
@@ -98,10 +143,87 @@ fn readme(school: &str, year: &str, files: &[RecordFile]) -> String {
     } else {
         "   - Trạm này chưa có CA ký số của trường (chưa ký học bạ hay bản phê duyệt nào bằng chứng\n     thư của trường).\n"
     };
+    let tsa: Vec<&str> = files
+        .iter()
+        .filter(|f| f.path.starts_with("chung-thu/dau-thoi-gian"))
+        .map(|f| f.path.as_str())
+        .collect();
+    let tsa = if tsa.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "   - {}: chứng thư của đơn vị cấp dấu thời gian (máy chủ Phòng/Sở) đã đóng dấu thời gian\n     các tệp trong hồ sơ này; pyHanko cần tin cậy cả chứng thư này mới chấp nhận dấu thời gian.\n",
+            tsa.join(", ")
+        )
+    };
     GUIDE
         .replace("{school}", school)
+        .replace("{code}", code)
         .replace("{year}", year)
+        .replace(
+            "{fingerprint}",
+            &crate::pki::fingerprint_groups(fingerprint),
+        )
         .replace("{ca}", ca)
+        .replace("{tsa}", &tsa)
+        .replace("{trust}", &trust_args(files))
+}
+
+/// The time-stamping authorities' certificates (PEM, `chung-thu/dau-thoi-gian-N.crt`) read
+/// from the tokens in the signed PDFs gathered: every TSA that stamped a file of the export.
+fn tsa_certificates(files: &[RecordFile]) -> Vec<RecordFile> {
+    let mut ders: Vec<Vec<u8>> = Vec::new();
+    for f in files
+        .iter()
+        .filter(|f| f.signed && f.path.ends_with(".pdf"))
+    {
+        // A file whose tokens cannot be read adds no TSA; its own check says why.
+        for der in crate::pki::pades::tsa_certificates(&f.bytes).unwrap_or_default() {
+            if !ders.contains(&der) {
+                ders.push(der);
+            }
+        }
+    }
+    ders.iter()
+        .enumerate()
+        .filter_map(|(i, der)| {
+            let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).ok()?;
+            Some(RecordFile {
+                path: format!("chung-thu/dau-thoi-gian-{}.crt", i + 1),
+                kind: "chung-thu-dau-thoi-gian",
+                title: "Chứng thư của đơn vị cấp dấu thời gian".into(),
+                class: None,
+                department: None,
+                signed: false,
+                bytes: pem.into_bytes(),
+            })
+        })
+        .collect()
+}
+
+/// Every signer's keys the signature manifests gathered list (`…chu-ky` files), merged by
+/// account: what the signed manifest.json names, so a key swapped in one of them shows.
+fn signer_keys(files: &[RecordFile]) -> Vec<crate::lessons::export::SignerKeys> {
+    use crate::lessons::export::{Manifest, SignerKeys};
+    let mut by: std::collections::BTreeMap<String, SignerKeys> = Default::default();
+    for f in files.iter().filter(|f| f.kind.ends_with("chu-ky")) {
+        let Ok(m) = serde_json::from_slice::<Manifest>(&f.bytes) else {
+            continue;
+        };
+        for k in m.keys {
+            let e = by.entry(k.by.clone()).or_insert_with(|| SignerKeys {
+                by: k.by.clone(),
+                name: k.name.clone(),
+                keys: vec![],
+            });
+            for span in k.keys {
+                if !e.keys.contains(&span) {
+                    e.keys.push(span);
+                }
+            }
+        }
+    }
+    by.into_values().collect()
 }
 
 /// What an export gathered: the files and the manifest that lists them.
@@ -109,10 +231,14 @@ pub struct Archive {
     pub year: String,
     pub files: Vec<RecordFile>,
     pub manifest: Vec<u8>,
+    /// manifest.sig: the box's device key's signature over `manifest`.
+    pub signature: Vec<u8>,
+    /// The device key's public half, hex.
+    pub public_key: String,
 }
 
 /// The year asked for, or the school's current one; an error a person can act on.
-fn year_of(store: &Store, year: Option<&str>) -> Result<(String, String), String> {
+fn year_of(store: &Store, year: Option<&str>) -> Result<(String, String, String), String> {
     let info = crate::school::school_info(&store.read().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?
         .ok_or("this box has no school yet (provision it first)")?;
@@ -127,12 +253,18 @@ fn year_of(store: &Store, year: Option<&str>) -> Result<(String, String), String
             year.chars().take(20).collect::<String>()
         ));
     }
-    Ok((info.name, year))
+    Ok((info.name, info.code, year))
 }
 
 /// Gathers every source's files of `year` (the current one when `None`) and the manifest.
 pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
-    let (school, year) = year_of(store, year)?;
+    let (school, code, year) = year_of(store, year)?;
+    // The anchor outside the folder: the box's device key, which the hub enrolled for this
+    // school (`relay::device_key`, made on first use; no PIN needed).
+    let key =
+        crate::relay::device_key(store.dir()).map_err(|e| format!("the box's device key: {e}"))?;
+    let public_key = hex::encode(key.verifying_key().to_bytes());
+    let fingerprint = crate::pki::key_fingerprint(&key.verifying_key().to_bytes());
     let mut files = Vec::new();
     for (what, source) in SOURCES {
         let mut got = source(store, &year).map_err(|e| format!("{what}: {e}"))?;
@@ -142,6 +274,8 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         let (what, source) = TRUST;
         let mut got = source(store, &year).map_err(|e| format!("{what}: {e}"))?;
         files.append(&mut got);
+        let mut tsa = tsa_certificates(&files);
+        files.append(&mut tsa);
     }
     // Paths come from our own code, but a slug of a name is still a name: a name of symbols
     // only slugs to nothing, two students may share a name, so each path is made plain (no
@@ -163,8 +297,8 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
             })
             .collect::<Vec<_>>()
             .join("/");
-        if path == "manifest.json" {
-            path = "_manifest.json".into();
+        if path == "manifest.json" || path == crate::lessons::export::RECORDS_SIGNATURE {
+            path = format!("_{path}");
         }
         let (stem, ext) = match path.rfind('.').filter(|i| !path[*i..].contains('/')) {
             Some(i) => (path[..i].to_string(), path[i..].to_string()),
@@ -177,7 +311,9 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         }
         f.path = path;
     }
-    let guide = readme(&school, &year, &files);
+    let guide = readme(&school, &code, &year, &fingerprint, &files);
+    let keys = signer_keys(&files);
+    let trust = trust_args(&files);
     // How to check what was gathered: the signature manifests and the certificates by path.
     let of = |pred: &dyn Fn(&RecordFile) -> bool| -> Vec<String> {
         files
@@ -188,11 +324,13 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
     };
     let verify = serde_json::json!({
         "readme": README,
-        "tool": "tram lessons verify --export <this folder>",
+        "tool": "tram lessons verify --export <this folder> --expect-fingerprint <the fingerprint the district holds>",
+        "hub": "tram district verify-export <this folder>",
+        "box_signature": "manifest.sig: Ed25519 by box.public_key over the line \"tram.records.v2 manifest.json\" and a newline, then the exact bytes of manifest.json; it proves the folder was written by the box with box.fingerprint only if that is the fingerprint the district holds for the school",
         "signature_manifests": of(&|f| f.kind.ends_with("chu-ky")),
         "certificates": of(&|f| f.path.starts_with("chung-thu/")),
-        "ed25519": "each signature manifest (format tram.lesson-export/1): BLAKE3 of the file named by \"content\" equals \"blake3\"; \"statement\" ends with that BLAKE3; Ed25519 verify(public_key, statement, signature); the key is listed under \"keys\" for the signer (\"by\") with from <= at <= until",
-        "pades": "pyhanko sign validate --no-revocation-check --trust chung-thu/ca-ky-so-cua-truong.crt FILE.pdf (the school signing CA; licensed signatures chain to chung-thu/goc-ca-cong-cong.pem)",
+        "ed25519": "each signature manifest (format tram.lesson-export/1): BLAKE3 of the file named by \"content\" equals \"blake3\"; \"statement\" ends with that BLAKE3; Ed25519 verify(public_key, statement, signature); the key is listed under signer_keys (signed) and the manifest's \"keys\" for the signer (\"by\") with from <= at <= until",
+        "pades": format!("pyhanko sign validate --no-revocation-check {trust} FILE.pdf (the school signing CA and the time-stamping authorities; licensed signatures chain to chung-thu/goc-ca-cong-cong.pem)"),
     });
     if !files.is_empty() {
         files.push(RecordFile {
@@ -226,30 +364,195 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         format!("Hồ sơ điện tử năm học {year}: {} tệp.", files.len())
     };
     let manifest = serde_json::json!({
-        "format": "tram.records.v1",
+        "format": crate::lessons::export::RECORDS_FORMAT,
         "school": school,
+        "school_code": code,
         "year": year,
+        "box": {
+            "public_key": public_key,
+            "fingerprint": fingerprint,
+        },
         "created_at": jiff::Timestamp::now().to_string(),
         "message": message,
         "verify": verify,
+        "signer_keys": keys,
         "files": listed,
     });
+    let manifest = serde_json::to_vec_pretty(&manifest).expect("JSON values serialize");
+    use ed25519_dalek::Signer as _;
+    let sig = key.sign(&crate::lessons::export::records_signed_message(&manifest));
+    let signature = crate::lessons::export::RecordsSignature {
+        format: "tram.records-signature/1".into(),
+        algorithm: "Ed25519".into(),
+        signed: "manifest.json".into(),
+        message: "the line \"tram.records.v2 manifest.json\" and a newline, then the exact bytes of manifest.json".into(),
+        public_key: public_key.clone(),
+        fingerprint,
+        signature: hex::encode(sig.to_bytes()),
+    };
     Ok(Archive {
         year,
         files,
-        manifest: serde_json::to_vec_pretty(&manifest).expect("JSON values serialize"),
+        manifest,
+        signature: serde_json::to_vec_pretty(&signature).expect("serialisable"),
+        public_key,
     })
 }
 
+/// What an earlier export left in the folder `to`: None when the folder is missing or empty;
+/// else the files its manifest listed (path → SHA-256). Refused — nothing written — when the
+/// folder holds something that is not an export of this box (`public_key`) of the same year:
+/// writing into it would mix two archives, and removing what it no longer lists would remove
+/// another archive's files.
+fn previous_export(
+    to: &std::path::Path,
+    public_key: &str,
+    year: &str,
+) -> Result<Option<std::collections::HashMap<String, String>>, String> {
+    use crate::lessons::export::{RECORDS_FORMAT, RECORDS_SIGNATURE, RecordsSignature};
+    match std::fs::read_dir(to) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", to.display())),
+        Ok(mut d) => {
+            if d.next().is_none() {
+                return Ok(None);
+            }
+        }
+    }
+    let refuse = |why: &str| {
+        Err(format!(
+            "the folder {} is not empty and {why}: choose an empty folder (nothing was written)",
+            to.display()
+        ))
+    };
+    let Ok(bytes) = std::fs::read(to.join("manifest.json")) else {
+        return refuse("holds no records export (no manifest.json)");
+    };
+    let Ok(top) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return refuse("its manifest.json is not a records export's");
+    };
+    match top["format"].as_str() {
+        Some(RECORDS_FORMAT) => {
+            let ours = std::fs::read(to.join(RECORDS_SIGNATURE))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RecordsSignature>(&b).ok())
+                .filter(|s| s.public_key == public_key)
+                .and_then(|s| {
+                    let key = <[u8; 32]>::try_from(hex::decode(&s.public_key).ok()?).ok()?;
+                    let sig = <[u8; 64]>::try_from(hex::decode(&s.signature).ok()?).ok()?;
+                    ed25519_dalek::VerifyingKey::from_bytes(&key)
+                        .ok()?
+                        .verify_strict(
+                            &crate::lessons::export::records_signed_message(&bytes),
+                            &ed25519_dalek::Signature::from_bytes(&sig),
+                        )
+                        .ok()
+                })
+                .is_some();
+            if !ours {
+                return refuse(
+                    "holds a records export this box did not sign (another box's, or changed since)",
+                );
+            }
+        }
+        // An archive of an earlier Trạm, unsigned: taken for this box's when it names this
+        // school (its name is all it carries).
+        Some("tram.records.v1") => {}
+        _ => return refuse("its manifest.json is not a records export's"),
+    }
+    if top["year"].as_str() != Some(year) {
+        return refuse(&format!(
+            "holds the export of the school year {}",
+            top["year"].as_str().unwrap_or("?")
+        ));
+    }
+    Ok(Some(
+        top["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                Some((
+                    f["path"].as_str()?.to_string(),
+                    f["sha256"].as_str()?.to_string(),
+                ))
+            })
+            .collect(),
+    ))
+}
+
+/// Every file under `dir`, by its "/"-separated path relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, rel)) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push((e.path(), r)),
+                Ok(_) => out.push(r),
+                Err(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Writes the archive of `year` into the folder `to` (made if missing): each file under its
-/// path, then manifest.json. The line the CLI prints.
+/// path, then manifest.json and its signature manifest.sig. Into a previous export of this box
+/// of the same year: the files its manifest listed that the new one does not (a superseded
+/// version) are removed first — only those, and only while unchanged —; anything else in the
+/// folder is kept and named. The line the CLI prints.
 pub fn export_to(
     store: &Store,
     year: Option<&str>,
     to: &std::path::Path,
 ) -> Result<String, String> {
     let a = gather(store, year)?;
+    write_archive(&a, to)
+}
+
+/// [`export_to`]'s writing of a gathered archive into `to`.
+fn write_archive(a: &Archive, to: &std::path::Path) -> Result<String, String> {
+    use sha2::Digest;
+    let previous = previous_export(to, &a.public_key, &a.year)?;
     let io = |p: &std::path::Path, e: std::io::Error| format!("writing {}: {e}", p.display());
+    let listed: std::collections::HashSet<&str> = a.files.iter().map(|f| f.path.as_str()).collect();
+    let mut removed = 0;
+    let mut kept = Vec::new();
+    for (path, sha) in previous.iter().flatten() {
+        if listed.contains(path.as_str())
+            || path
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+        {
+            continue;
+        }
+        let file = to.join(path);
+        match std::fs::read(&file) {
+            Ok(b) if hex::encode(sha2::Sha256::digest(&b)) == *sha => {
+                std::fs::remove_file(&file)
+                    .map_err(|e| format!("removing {}: {e}", file.display()))?;
+                removed += 1;
+                // Its folder too, once empty (never `to` itself).
+                let mut dir = file.parent();
+                while let Some(d) = dir.filter(|d| *d != to && d.starts_with(to)) {
+                    if std::fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+            }
+            Ok(_) => kept.push(path.clone()),
+            Err(_) => {}
+        }
+    }
     for f in &a.files {
         let path = to.join(&f.path);
         if let Some(dir) = path.parent() {
@@ -260,7 +563,10 @@ pub fn export_to(
     std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
     let manifest = to.join("manifest.json");
     crate::config::write_atomic(&manifest, &a.manifest).map_err(|e| io(&manifest, e))?;
-    Ok(if a.files.is_empty() {
+    let sig = to.join(crate::lessons::export::RECORDS_SIGNATURE);
+    crate::config::write_atomic(&sig, &a.signature).map_err(|e| io(&sig, e))?;
+    let fingerprint = crate::pki::key_fingerprint_hex(&a.public_key).unwrap_or_default();
+    let mut text = if a.files.is_empty() {
         format!(
             "the school year {} has no records on this box: wrote manifest.json with no files to {}",
             a.year,
@@ -273,7 +579,66 @@ pub fn export_to(
             a.year,
             to.display()
         )
-    })
+    };
+    text += &format!(
+        "\nmanifest.json signed by this box's key, fingerprint {}",
+        crate::pki::fingerprint_groups(&fingerprint)
+    );
+    if removed > 0 {
+        text +=
+            &format!("\nremoved {removed} file(s) of the earlier export that this one supersedes");
+    }
+    let others: Vec<String> = files_under(to)
+        .into_iter()
+        .filter(|p| {
+            !listed.contains(p.as_str())
+                && p != "manifest.json"
+                && p != crate::lessons::export::RECORDS_SIGNATURE
+                && !kept.contains(p)
+        })
+        .collect();
+    if !kept.is_empty() {
+        text += &format!(
+            "\nkept {} file(s) the earlier export listed but changed since (not part of this export): {}",
+            kept.len(),
+            kept.join(", ")
+        );
+    }
+    if !others.is_empty() {
+        text += &format!(
+            "\nleft {} file(s) in the folder that no export of this box listed (not part of the archive): {}",
+            others.len(),
+            others.join(", ")
+        );
+    }
+    Ok(text)
+}
+
+/// `tram district verify-export` on the hub: a records archive (folder or ZIP) checked as
+/// `tram lessons verify --export` does, its box signature held to the device key the hub
+/// enrolled for the school the manifest names — no fingerprint typed. The report and whether
+/// it passed.
+pub fn verify_for_hub(
+    hub: &dyn crate::district::HubStorage,
+    path: &std::path::Path,
+) -> (bool, String) {
+    use crate::lessons::export::{Expect, export_report, verify_export};
+    let lookup = |code: &str| -> Result<String, String> {
+        if code.is_empty() {
+            return Err("manifest.json names no school code (mã trường): it cannot be held to a school this hub knows".into());
+        }
+        match hub.school(code) {
+            Ok(Some(s)) => Ok(s.public_key),
+            Ok(None) => Err(format!(
+                "the school {code} is not enrolled at this hub: there is no key to hold the archive to"
+            )),
+            Err(e) => Err(format!("the hub's records of the school {code}: {e}")),
+        }
+    };
+    match verify_export(path, Expect::ByCode(&lookup)) {
+        Ok(c) => export_report(&c),
+        Err(e) => (false, format!("INVALID {}: {e}\n", path.display())),
+    }
 }
 
 /// The archive as one ZIP, written to `out`.
@@ -293,6 +658,10 @@ pub fn zip<W: std::io::Write + std::io::Seek>(a: &Archive, out: W) -> Result<W, 
     }
     z.start_file("manifest.json", stored).map_err(ze)?;
     z.write_all(&a.manifest)
+        .map_err(|e| format!("writing the ZIP: {e}"))?;
+    z.start_file(crate::lessons::export::RECORDS_SIGNATURE, stored)
+        .map_err(ze)?;
+    z.write_all(&a.signature)
         .map_err(|e| format!("writing the ZIP: {e}"))?;
     z.finish().map_err(ze)
 }
@@ -359,4 +728,121 @@ async fn export_zip(
     .await
     .map_err(ApiError::internal)??;
     crate::http::stream_file(file, "application/zip", &format!("ho-so-{year}.zip"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::Signer as _;
+
+    /// An archive of `files` (path, bytes) of `year` signed by `key`, as `gather` makes one.
+    fn archive(key: &ed25519_dalek::SigningKey, year: &str, files: &[(&str, &str)]) -> Archive {
+        use sha2::Digest;
+        let public_key = hex::encode(key.verifying_key().to_bytes());
+        let manifest = serde_json::to_vec_pretty(&serde_json::json!({
+            "format": crate::lessons::export::RECORDS_FORMAT,
+            "year": year,
+            "box": {"public_key": public_key},
+            "signer_keys": [],
+            "files": files.iter().map(|(p, b)| serde_json::json!({
+                "path": p,
+                "sha256": hex::encode(sha2::Sha256::digest(b.as_bytes())),
+                "size": b.len(),
+            })).collect::<Vec<_>>(),
+        }))
+        .unwrap();
+        let sig = key.sign(&crate::lessons::export::records_signed_message(&manifest));
+        let signature = serde_json::to_vec(&serde_json::json!({
+            "format": "tram.records-signature/1",
+            "algorithm": "Ed25519",
+            "signed": "manifest.json",
+            "message": "",
+            "public_key": public_key,
+            "fingerprint": "",
+            "signature": hex::encode(sig.to_bytes()),
+        }))
+        .unwrap();
+        Archive {
+            year: year.into(),
+            files: files
+                .iter()
+                .map(|(p, b)| RecordFile {
+                    path: p.to_string(),
+                    kind: "test",
+                    title: String::new(),
+                    class: None,
+                    department: None,
+                    signed: false,
+                    bytes: b.as_bytes().to_vec(),
+                })
+                .collect(),
+            manifest,
+            signature,
+            public_key,
+        }
+    }
+
+    /// Review r14 #6a: a re-export into the same folder removes what the earlier export listed
+    /// and the new one does not (a superseded version), keeps and names anything else, and a
+    /// folder that is not this box's export of the year is refused with nothing written.
+    #[test]
+    fn a_re_export_replaces_the_superseded_files_and_touches_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let to = tmp.path().join("ho-so");
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let first = archive(
+            &key,
+            "2026-2027",
+            &[
+                ("a/bien-ban-v1.pdf", "v1"),
+                ("a/ke-hoach.pdf", "kh"),
+                ("b/cu.pdf", "old"),
+            ],
+        );
+        write_archive(&first, &to).unwrap();
+        std::fs::write(to.join("ghi-chu.txt"), "mine").unwrap();
+        // A file of the earlier export changed since: not ours to remove any more.
+        std::fs::write(to.join("a/ke-hoach.pdf"), "edited").unwrap();
+        let second = archive(&key, "2026-2027", &[("a/bien-ban-v2.pdf", "v2")]);
+        let said = write_archive(&second, &to).unwrap();
+        assert!(!to.join("a/bien-ban-v1.pdf").exists(), "{said}");
+        assert!(!to.join("b").exists(), "an emptied folder goes too: {said}");
+        assert_eq!(std::fs::read(to.join("a/bien-ban-v2.pdf")).unwrap(), b"v2");
+        assert_eq!(std::fs::read(to.join("ghi-chu.txt")).unwrap(), b"mine");
+        assert_eq!(std::fs::read(to.join("a/ke-hoach.pdf")).unwrap(), b"edited");
+        assert!(said.contains("removed 2 file(s)"), "{said}");
+        assert!(
+            said.contains("a/ke-hoach.pdf") && said.contains("ghi-chu.txt"),
+            "{said}"
+        );
+        let check = crate::lessons::export::verify_folder(&to).unwrap();
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        assert_eq!(check.unlisted, ["a/ke-hoach.pdf", "ghi-chu.txt"]);
+
+        // Another box's export, another year's, a folder of something else: refused, untouched.
+        let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+        for (a, why) in [
+            (
+                archive(&other, "2026-2027", &[("x.pdf", "x")]),
+                "did not sign",
+            ),
+            (
+                archive(&key, "2025-2026", &[("x.pdf", "x")]),
+                "school year 2026-2027",
+            ),
+        ] {
+            let e = write_archive(&a, &to).unwrap_err();
+            assert!(e.contains(why) && e.contains("nothing was written"), "{e}");
+            assert!(!to.join("x.pdf").exists());
+            assert!(to.join("a/bien-ban-v2.pdf").exists());
+        }
+        let plain = tmp.path().join("tai-lieu");
+        std::fs::create_dir_all(&plain).unwrap();
+        std::fs::write(plain.join("bao-cao.docx"), "doc").unwrap();
+        let e = write_archive(&second, &plain).unwrap_err();
+        assert!(e.contains("no manifest.json"), "{e}");
+        assert_eq!(std::fs::read_dir(&plain).unwrap().count(), 1);
+        // An empty folder, or none, is written into.
+        write_archive(&second, &tmp.path().join("moi")).unwrap();
+    }
 }

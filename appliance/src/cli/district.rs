@@ -111,6 +111,26 @@ pub enum DistrictCmd {
         database_url: Option<String>,
         file: PathBuf,
     },
+    /// Check a school's records archive (`tram records export`'s folder or the admin's ZIP):
+    /// its manifest must be signed by the device key this hub enrolled for the school it
+    /// names, then every file and signature as `tram lessons verify --export` checks them.
+    /// Exit 0 valid, 3 otherwise. Works while the hub runs.
+    VerifyExport {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
+        database_url: Option<String>,
+        /// The archive: a folder or a ZIP.
+        export: PathBuf,
+    },
+    /// List the enrolled schools with the fingerprint of each box's key (what signs its
+    /// records archive: compare it with the one an archive shows). Works while the hub runs.
+    Schools {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, env = "TRAM_HUB_DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// Issue a one-time enrolment token for a school; prints it (and the certificate pin the
     /// school needs over HTTPS). Works while the hub runs.
     Token {
@@ -322,6 +342,46 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                     ExitCode::from(3)
                 },
             )
+        }
+        DistrictCmd::VerifyExport {
+            data,
+            database_url,
+            export,
+        } => {
+            let export = std::path::absolute(&export)?;
+            not_on_postgres(&data.data_dir, &database_url)?;
+            let (ok, text) = match database_url {
+                Some(url) => tram::app::records::verify_for_hub(&*postgres_hub(&url)?, &export),
+                None => here_or_server(
+                    &data.data_dir,
+                    "district-verify-export",
+                    vec![export.display().to_string()],
+                    |store| {
+                        let hub = tram::district::RedbHub {
+                            store: Arc::new(store),
+                        };
+                        Ok(tram::app::records::verify_for_hub(&hub, &export))
+                    },
+                )?,
+            };
+            Ok(super::report(ok, &text))
+        }
+        DistrictCmd::Schools { data, database_url } => {
+            not_on_postgres(&data.data_dir, &database_url)?;
+            let text = match database_url {
+                Some(url) => tram::district::schools_text(&*postgres_hub(&url)?)?,
+                None => {
+                    here_or_server(&data.data_dir, "district-schools", vec![], |store| {
+                        let hub = tram::district::RedbHub {
+                            store: Arc::new(store),
+                        };
+                        Ok((true, tram::district::schools_text(&hub)?))
+                    })?
+                    .1
+                }
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
         DistrictCmd::KeyReset {
             data,

@@ -518,28 +518,54 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             let abs = std::path::absolute(&file)
                 .with_context(|| format!("the file {}", file.display()))?;
             let name = file.display().to_string();
-            let checked = super::here_or_server(
-                &data.data_dir,
-                "hocba-verify",
-                std::iter::once(abs.display().to_string())
-                    .chain(ca.iter().map(|p| p.display().to_string()))
-                    .collect(),
-                |store| {
-                    let anchors = if ca.is_empty() {
-                        None
-                    } else {
-                        Some(read_anchors()?)
-                    };
-                    tram::gradebook::hocba::verify_text(
-                        &store.read()?,
-                        &data.data_dir,
-                        &name,
-                        &pdf,
-                        anchors,
-                    )
-                    .map_err(anyhow::Error::msg)
-                },
-            );
+            // Only a box's own data directory has records to compare with: without one (no
+            // --data-dir, run inside an archive folder) nothing is opened — let alone made —
+            // and the report says the register was not checked, and why.
+            let db = data.data_dir.join("tram.redb");
+            let without = if !db.exists() {
+                Some(format!(
+                    "no box database at {}: the signatures were checked against the trust anchors alone, without the school's signature register or records",
+                    data.data_dir.display()
+                ))
+            } else if !ca.is_empty() && !signing::ca_cert_path(&data.data_dir).exists() {
+                Some(format!(
+                    "the box at {} has no school signing CA, so no signature register to compare with: the signatures were checked against --ca alone",
+                    data.data_dir.display()
+                ))
+            } else {
+                None
+            };
+            if without.is_some() && ca.is_empty() {
+                anyhow::bail!(
+                    "no --ca given and no school signing CA at {}: give the school signing CA's certificate with --ca (in a records archive: chung-thu/ca-ky-so-cua-truong.crt)",
+                    data.data_dir.display()
+                );
+            }
+            let checked = match without {
+                Some(why) => Err(anyhow::anyhow!(why)),
+                None => super::here_or_server(
+                    &data.data_dir,
+                    "hocba-verify",
+                    std::iter::once(abs.display().to_string())
+                        .chain(ca.iter().map(|p| p.display().to_string()))
+                        .collect(),
+                    |store| {
+                        let anchors = if ca.is_empty() {
+                            None
+                        } else {
+                            Some(read_anchors()?)
+                        };
+                        tram::gradebook::hocba::verify_text(
+                            &store.read()?,
+                            &data.data_dir,
+                            &name,
+                            &pdf,
+                            anchors,
+                        )
+                        .map_err(anyhow::Error::msg)
+                    },
+                ),
+            };
             let ok = match checked {
                 Ok((ok, text)) => {
                     print!("{text}");

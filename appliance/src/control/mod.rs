@@ -101,6 +101,8 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "hocba-verify"
                             | "records-export"
                             | "district-verify-hocba"
+                            | "district-verify-export"
+                            | "district-schools"
                     ) =>
                 {
                     tokio::task::spawn_blocking(move || {
@@ -201,6 +203,22 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                 store.dir(),
                                 std::path::Path::new(&arg(0)),
                             )),
+                            "district-verify-export" => {
+                                let (fine, text) = crate::app::records::verify_for_hub(
+                                    &crate::district::RedbHub {
+                                        store: store.clone(),
+                                    },
+                                    std::path::Path::new(&arg(0)),
+                                );
+                                valid = fine;
+                                Ok(text)
+                            }
+                            "district-schools" => {
+                                crate::district::schools_text(&crate::district::RedbHub {
+                                    store: store.clone(),
+                                })
+                                .map_err(|e| e.to_string())
+                            }
                             "district-import" => {
                                 crate::district::import(&store, std::path::Path::new(&arg(0)))
                                     .map(|lines| lines.join("\n") + "\n")

@@ -95,6 +95,22 @@ async fn device_page(
             warn: false,
         },
         Fact {
+            // The device key the hub enrolled; it signs the records archive (`app::records`).
+            label: "Dấu vân tay khoá thiết bị (ký hồ sơ điện tử)",
+            value: if dir.join("keys").join("device.key").exists() {
+                crate::relay::device_key(&dir)
+                    .map(|k| {
+                        crate::pki::fingerprint_groups(&crate::pki::key_fingerprint(
+                            &k.verifying_key().to_bytes(),
+                        ))
+                    })
+                    .unwrap_or_else(|e| format!("không đọc được: {e}"))
+            } else {
+                "chưa có (tạo khi xuất hồ sơ điện tử hoặc đăng ký với Phòng/Sở)".into()
+            },
+            warn: false,
+        },
+        Fact {
             label: "Máy chạy được",
             value: h.system_uptime_s.map(duration).unwrap_or_else(na),
             warn: false,

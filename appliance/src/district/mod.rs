@@ -1118,6 +1118,39 @@ fn pdf_has_signature(pdf: &[u8]) -> Result<bool, VerifyError> {
     }))
 }
 
+/// What `tram district schools` prints: each enrolled school's code, name, when its box
+/// enrolled (again) and the fingerprint of its device key — the key that signs the school's
+/// records archive, which an officer compares with the one an archive shows.
+pub fn schools_text(hub: &dyn HubStorage) -> Result<String, HubError> {
+    let mut schools = hub.schools()?;
+    schools.sort_by(|a, b| a.code.cmp(&b.code));
+    if schools.is_empty() {
+        return Ok("no school has enrolled at this hub yet\n".into());
+    }
+    let mut out = String::new();
+    for s in &schools {
+        let fp = crate::pki::key_fingerprint_hex(&s.public_key).unwrap_or_default();
+        out += &format!(
+            "{}  {}\n  enrolled {}{}\n  box key fingerprint: {}\n",
+            s.code,
+            if s.name.is_empty() {
+                "(no name)"
+            } else {
+                &s.name
+            },
+            s.enrolled_at,
+            s.reenrolled_at
+                .as_deref()
+                .map(|t| format!(
+                    ", enrolled again {t} (archives written before then carry the earlier key)"
+                ))
+                .unwrap_or_default(),
+            crate::pki::fingerprint_groups(&fp)
+        );
+    }
+    Ok(out)
+}
+
 /// What `tram district token` prints: the token, and the certificate pin for HTTPS.
 pub fn token_text(
     store: &Arc<Store>,

@@ -659,6 +659,8 @@ pub(crate) struct Row {
     backlog: u64,
     errors: usize,
     last_error: String,
+    /// The box key's fingerprint, in fours: what signs the school's records archive.
+    fingerprint: String,
 }
 
 fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
@@ -699,6 +701,9 @@ fn rows(hub: &Hub) -> Result<Vec<Row>, ApiError> {
                     .errors
                     .last()
                     .map(|(at, why)| format!("{at}: {why}"))
+                    .unwrap_or_default(),
+                fingerprint: crate::pki::key_fingerprint_hex(&s.public_key)
+                    .map(|f| crate::pki::fingerprint_groups(&f))
                     .unwrap_or_default(),
             }
         })
@@ -1111,6 +1116,7 @@ async fn schools_json(
                 "last_seq": s.last_seq, "last_outbox": s.last_outbox,
                 "last_contact": s.last_contact, "bytes": s.bytes, "batches": s.batches,
                 "records": s.records, "backlog": s.backlog, "errors": s.errors,
+                "fingerprint": crate::pki::key_fingerprint_hex(&s.public_key),
             })
         })
         .collect();
@@ -1143,7 +1149,7 @@ async fn schools_csv(
     require_staff(&u)?;
     // UTF-8 with a BOM so Excel opens Vietnamese correctly.
     let mut out = String::from(
-        "\u{feff}Mã trường,Tên trường,Đăng ký lại,Liên lạc lần cuối,Số lô,Số bản ghi,Dung lượng,Còn chờ gửi,Lỗi\n",
+        "\u{feff}Mã trường,Tên trường,Đăng ký lại,Liên lạc lần cuối,Số lô,Số bản ghi,Dung lượng,Còn chờ gửi,Lỗi,Dấu vân tay khoá Trạm\n",
     );
     for r in rows(&hub)? {
         out += &[
@@ -1156,6 +1162,7 @@ async fn schools_csv(
             csv_field(&r.bytes),
             r.backlog.to_string(),
             csv_field(&r.last_error),
+            csv_field(&r.fingerprint),
         ]
         .join(",");
         out.push('\n');

@@ -724,7 +724,13 @@ pub fn signer_keys<'a>(
 
 /// Whether `key` (hex) was `by`'s signing key at `at`, by the manifest's key list: the problem
 /// otherwise, in English for the CLI.
-fn key_problem(keys: &[SignerKeys], by: &str, name: &str, key: &str, at: &str) -> Option<String> {
+pub fn key_problem(
+    keys: &[SignerKeys],
+    by: &str,
+    name: &str,
+    key: &str,
+    at: &str,
+) -> Option<String> {
     if keys.is_empty() {
         // A dashboard ZIP: no key list to hold the signature to.
         return None;
@@ -904,6 +910,504 @@ pub struct ExportCheck {
     pub checked: Vec<String>,
     /// What the reader should know but is not a failure (attachments not copied).
     pub notes: Vec<String>,
+    /// The fingerprint ([`crate::pki::key_fingerprint`]) of the box key whose signature over
+    /// the records archive's manifest.json verifies; None when it is not signed or not a
+    /// records archive.
+    pub box_fingerprint: Option<String>,
+    /// Whether an expected fingerprint was given and the signing box's key is that one.
+    pub fingerprint_matches: Option<bool>,
+    /// Files present beside a records archive's manifest that it does not list: not part of
+    /// what the box signed (reported, never a failure by themselves, never deleted here).
+    pub unlisted: Vec<String>,
+    /// The mã trường a records archive's manifest names.
+    pub school_code: Option<String>,
+    /// Attached files named by their BLAKE3 only (the archive does not copy them).
+    pub not_copied: usize,
+}
+
+/// The records archive's signature file, beside its manifest.json (`app::records`).
+pub const RECORDS_SIGNATURE: &str = "manifest.sig";
+/// The records archive's manifest format since it is signed.
+pub const RECORDS_FORMAT: &str = "tram.records.v2";
+/// What the box's device key signs (Ed25519): this line, then the exact bytes of manifest.json.
+/// The line keeps the signature from meaning anything else the device key signs (relay batches).
+pub const RECORDS_SIGNED_PREFIX: &str = "tram.records.v2 manifest.json\n";
+
+/// The bytes the box signs for a records manifest.
+pub fn records_signed_message(manifest: &[u8]) -> Vec<u8> {
+    let mut m = RECORDS_SIGNED_PREFIX.as_bytes().to_vec();
+    m.extend_from_slice(manifest);
+    m
+}
+
+/// manifest.sig of a records archive (JSON).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RecordsSignature {
+    /// "tram.records-signature/1".
+    pub format: String,
+    /// "Ed25519".
+    pub algorithm: String,
+    /// The file signed: "manifest.json".
+    pub signed: String,
+    /// How the signed message is made (for a reader with other tools).
+    pub message: String,
+    /// The box's device key (the key the hub enrolled for the school), hex.
+    pub public_key: String,
+    /// SHA-256 of the 32 key bytes, hex: what the district compares.
+    pub fingerprint: String,
+    /// Ed25519 signature over [`records_signed_message`], hex.
+    pub signature: String,
+}
+
+/// Whether `expected` (as typed: a fingerprint or the public key itself, hex, spaces and colons
+/// allowed) names the key `public_key` (hex).
+pub fn expected_key_matches(expected: &str, public_key: &str) -> bool {
+    let e = crate::pki::normalise_fingerprint(expected);
+    !e.is_empty()
+        && (e == public_key.to_ascii_lowercase()
+            || crate::pki::key_fingerprint_hex(public_key).is_some_and(|f| f == e))
+}
+
+/// Which box key a records archive must be signed by.
+#[derive(Clone, Copy)]
+pub enum Expect<'a> {
+    /// None: the check prints the key's fingerprint for the reader to compare.
+    Nothing,
+    /// A fingerprint or public key (hex) as typed ([`expected_key_matches`]).
+    Key(&'a str),
+    /// The key a register holds for the school code the archive names (the hub's record of
+    /// its enrolled schools): the key (hex), or why there is none.
+    ByCode(&'a dyn Fn(&str) -> Result<String, String>),
+}
+
+trait ReadSeek: std::io::Read + Seek {}
+impl<T: std::io::Read + Seek> ReadSeek for T {}
+
+/// Where an export's files are read from: a folder, or a ZIP — one code path for both, and for
+/// both kinds of export (a records archive, a lesson-plan export).
+enum Files<'a> {
+    Dir(std::path::PathBuf),
+    Zip(zip::ZipArchive<Box<dyn ReadSeek + 'a>>),
+}
+
+/// A path a manifest may name: relative, plain, inside the export.
+fn plain_path(rel: &str) -> bool {
+    !(rel.is_empty()
+        || rel.starts_with('/')
+        || rel.contains('\\')
+        || rel
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == ".."))
+}
+
+impl Files<'_> {
+    fn read(&mut self, rel: &str) -> Result<Vec<u8>, String> {
+        if !plain_path(rel) {
+            return Err(format!("bad path {rel:?}"));
+        }
+        match self {
+            Files::Dir(d) => std::fs::read(d.join(rel)).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => format!("{rel} is missing"),
+                _ => format!("{rel}: {e}"),
+            }),
+            Files::Zip(z) => {
+                let mut f = z
+                    .by_name(rel)
+                    .map_err(|_| format!("{rel} is missing from the ZIP"))?;
+                let mut v = Vec::new();
+                f.read_to_end(&mut v).map_err(|e| format!("{rel}: {e}"))?;
+                Ok(v)
+            }
+        }
+    }
+
+    /// Every file, by its path relative to the top ("/"-separated).
+    fn list(&mut self) -> Vec<String> {
+        match self {
+            Files::Dir(d) => {
+                let mut out = Vec::new();
+                let mut stack = vec![(d.clone(), String::new())];
+                while let Some((dir, rel)) = stack.pop() {
+                    let Ok(entries) = std::fs::read_dir(&dir) else {
+                        continue;
+                    };
+                    for e in entries.flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let r = if rel.is_empty() {
+                            name
+                        } else {
+                            format!("{rel}/{name}")
+                        };
+                        match e.file_type() {
+                            Ok(t) if t.is_dir() => stack.push((e.path(), r)),
+                            Ok(_) => out.push(r),
+                            Err(_) => {}
+                        }
+                    }
+                }
+                out.sort();
+                out
+            }
+            Files::Zip(z) => z
+                .file_names()
+                .filter(|n| !n.ends_with('/'))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
+/// Checks an exported ZIP with nothing but its own contents (see [`verify_export`]).
+pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> {
+    let z = zip::ZipArchive::new(Box::new(r) as Box<dyn ReadSeek>)
+        .map_err(|e| format!("not a ZIP file: {e}"))?;
+    verify_files(&mut Files::Zip(z), Expect::Nothing)
+}
+
+/// Checks a folder with nothing but its own files (see [`verify_export`]).
+pub fn verify_folder(dir: &std::path::Path) -> Result<ExportCheck, String> {
+    verify_files(&mut Files::Dir(dir.to_path_buf()), Expect::Nothing)
+}
+
+/// Checks an export — a folder or a ZIP, the school's records archive (`tram records export`,
+/// the admin's ZIP, or it unpacked) or a lesson-plan export — with nothing but its contents:
+///
+/// - a records archive: manifest.json's Ed25519 signature by the box's device key
+///   ([`RECORDS_SIGNATURE`]; unsigned is INVALID) and that key's fingerprint, held to
+///   `expect` when given (a fingerprint or the key, as the district holds it); every file it
+///   lists against its SHA-256 and size; files it does not list reported ([`ExportCheck::
+///   unlisted`]); every signer key a signature manifest lists, and every signature's key, held
+///   to the key list the signed manifest.json carries, and the same signer's keys compared
+///   across every signature manifest (one key a person at a time);
+/// - then each signature manifest (the lesson plans', each tổ's): content against its BLAKE3,
+///   each signature over its statement by a key its signer held when signing.
+///
+/// A lesson-plan export is not signed by the box: consistent with itself only (with `expect`,
+/// INVALID).
+pub fn verify_export(path: &std::path::Path, expect: Expect<'_>) -> Result<ExportCheck, String> {
+    let mut files = if path.is_dir() {
+        Files::Dir(path.to_path_buf())
+    } else {
+        let f = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+        Files::Zip(
+            zip::ZipArchive::new(Box::new(std::io::BufReader::new(f)) as Box<dyn ReadSeek>)
+                .map_err(|e| format!("neither a folder nor a ZIP file: {e}"))?,
+        )
+    };
+    verify_files(&mut files, expect)
+}
+
+/// A span of time a key was its owner's, for comparing: [from, until), until open = forever.
+fn span_overlap(a: &KeySpan, b: &KeySpan) -> bool {
+    let ts = |t: &str| t.parse::<jiff::Timestamp>().ok();
+    let (Some(af), Some(bf)) = (ts(&a.from), ts(&b.from)) else {
+        // An unreadable time cannot be placed: compare as if always in use.
+        return true;
+    };
+    let au = a.until.as_deref().and_then(ts);
+    let bu = b.until.as_deref().and_then(ts);
+    au.is_none_or(|u| bf < u) && bu.is_none_or(|u| af < u)
+}
+
+fn short_key(k: &str) -> String {
+    k.chars().take(16).collect()
+}
+
+/// Every signer's keys as the signature manifests (`sources`: path, keys) list them: one key a
+/// person at a time — the same account with two different keys over one period is a forgery
+/// (or a folder mixed from two boxes) — and, when the signed manifest lists the signers' keys
+/// (`signed`), each key listed there for that account.
+fn compare_keys(
+    sources: &[(String, Vec<SignerKeys>)],
+    signed: Option<&[SignerKeys]>,
+    out: &mut ExportCheck,
+) {
+    let mut all: std::collections::BTreeMap<&str, Vec<(&str, &str, &KeySpan)>> = Default::default();
+    for (path, keys) in sources {
+        for k in keys {
+            for span in &k.keys {
+                all.entry(k.by.as_str())
+                    .or_default()
+                    .push((path.as_str(), k.name.as_str(), span));
+            }
+        }
+    }
+    if let Some(signed) = signed {
+        for k in signed {
+            for span in &k.keys {
+                all.entry(k.by.as_str()).or_default().push((
+                    "manifest.json",
+                    k.name.as_str(),
+                    span,
+                ));
+            }
+        }
+    }
+    for (by, spans) in &all {
+        let mut told = std::collections::HashSet::new();
+        for (i, (pa, name, a)) in spans.iter().enumerate() {
+            for (pb, _, b) in &spans[i + 1..] {
+                if a.public_key != b.public_key
+                    && span_overlap(a, b)
+                    && told.insert((pa.to_string(), pb.to_string()))
+                {
+                    out.problems.push(format!(
+                        "{name} ({by}) has two different signing keys for the same period: {}… in {pa}, {}… in {pb}",
+                        short_key(&a.public_key),
+                        short_key(&b.public_key)
+                    ));
+                }
+            }
+        }
+        if let Some(signed) = signed {
+            let listed = signed.iter().find(|k| k.by == *by);
+            for (path, name, span) in spans.iter().filter(|(p, _, _)| *p != "manifest.json") {
+                let held = listed.is_some_and(|k| {
+                    k.keys
+                        .iter()
+                        .any(|s| s.public_key == span.public_key && s.from == span.from)
+                });
+                if !held {
+                    out.problems.push(format!(
+                        "{path}: {name}'s key {}… is not a key the signed manifest.json lists for {by}",
+                        short_key(&span.public_key)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn verify_files(files: &mut Files<'_>, expect: Expect<'_>) -> Result<ExportCheck, String> {
+    use sha2::Digest;
+    let top_bytes = files.read("manifest.json")?;
+    let top: serde_json::Value =
+        serde_json::from_slice(&top_bytes).map_err(|e| format!("manifest.json unreadable: {e}"))?;
+    let mut out = ExportCheck::default();
+    let mut manifests = Vec::new();
+    let mut signed_keys: Option<Vec<SignerKeys>> = None;
+    match top["format"].as_str() {
+        Some(f @ ("tram.records.v1" | RECORDS_FORMAT)) => {
+            out.school_code = top["school_code"].as_str().map(str::to_string);
+            let expect = match expect {
+                Expect::Nothing => None,
+                Expect::Key(k) => Some(k.to_string()),
+                Expect::ByCode(lookup) => {
+                    match lookup(out.school_code.as_deref().unwrap_or_default()) {
+                        Ok(k) => Some(k),
+                        Err(e) => {
+                            out.problems.push(e);
+                            out.fingerprint_matches = Some(false);
+                            None
+                        }
+                    }
+                }
+            };
+            let expect = expect.as_deref();
+            if f == RECORDS_FORMAT {
+                check_box_signature(files, &top, &top_bytes, expect, &mut out);
+                match serde_json::from_value::<Vec<SignerKeys>>(top["signer_keys"].clone()) {
+                    Ok(k) => signed_keys = Some(k),
+                    Err(e) => out.problems.push(format!(
+                        "manifest.json: its signer_keys are unreadable: {e}"
+                    )),
+                }
+            } else {
+                out.problems.push(
+                    "manifest.json is not signed (an archive of an earlier Trạm): nothing ties this folder to the school's box; export it again".into(),
+                );
+                if expect.is_some() {
+                    out.fingerprint_matches = Some(false);
+                }
+            }
+            let listed = top["files"].as_array().cloned().unwrap_or_default();
+            let mut intact = 0;
+            let mut known = std::collections::HashSet::from([
+                "manifest.json".to_string(),
+                RECORDS_SIGNATURE.to_string(),
+            ]);
+            for f in &listed {
+                let path = f["path"].as_str().unwrap_or_default();
+                if !plain_path(path) {
+                    out.problems
+                        .push(format!("manifest.json names a bad path {path:?}"));
+                    continue;
+                }
+                known.insert(path.to_string());
+                match files.read(path) {
+                    Ok(bytes) => {
+                        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+                        if f["sha256"].as_str() != Some(sha.as_str())
+                            || f["size"].as_u64() != Some(bytes.len() as u64)
+                        {
+                            out.problems
+                                .push(format!("{path}: differs from its SHA-256 in manifest.json"));
+                        } else {
+                            intact += 1;
+                        }
+                        if f["kind"].as_str().is_some_and(|k| k.ends_with("chu-ky")) {
+                            manifests.push(path.to_string());
+                        }
+                    }
+                    Err(e) => out.problems.push(e),
+                }
+            }
+            out.checked.push(format!(
+                "manifest.json: {intact} of {} files match their SHA-256",
+                listed.len()
+            ));
+            out.unlisted = files
+                .list()
+                .into_iter()
+                .filter(|p| !known.contains(p))
+                .collect();
+        }
+        Some("tram.lesson-export/1") => {
+            manifests.push("manifest.json".into());
+            out.notes.push(
+                "a lesson-plan export is not signed by the box: this check shows only that it is consistent with itself".into(),
+            );
+            if !matches!(expect, Expect::Nothing) {
+                out.fingerprint_matches = Some(false);
+                out.problems.push(
+                    "a lesson-plan export carries no box signature to hold to the expected fingerprint".into(),
+                );
+            }
+        }
+        other => {
+            return Err(format!(
+                "manifest.json is neither a records archive nor a lesson-plan export (format {other:?})"
+            ));
+        }
+    }
+    let mut key_lists = Vec::new();
+    for m in manifests {
+        let base = match m.rfind('/') {
+            Some(i) => m[..=i].to_string(),
+            None => String::new(),
+        };
+        let manifest: Manifest = match files
+            .read(&m)
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{m} unreadable: {e}")))
+        {
+            Ok(x) => x,
+            Err(e) => {
+                out.problems.push(e);
+                continue;
+            }
+        };
+        let mut read = |rel: &str| -> Result<Vec<u8>, String> {
+            if !plain_path(rel) {
+                return Err(format!("bad path {rel:?}"));
+            }
+            files.read(&format!("{base}{rel}"))
+        };
+        let n = verify_manifest(&manifest, &mut read, &mut out);
+        out.checked.push(format!(
+            "{m}: {} records, {n} signatures valid",
+            manifest.plans.len()
+        ));
+        // Every signature's key against the list the box signed, not only the list beside it.
+        if let Some(signed) = &signed_keys {
+            for p in &manifest.plans {
+                for s in &p.signatures {
+                    if let Some(e) = key_problem(signed, &s.by, &s.name, &s.public_key, &s.at)
+                        .or_else(|| {
+                            (signed.is_empty()).then(|| {
+                                format!(
+                                    "{}'s keys are not listed in the signed manifest.json",
+                                    s.name
+                                )
+                            })
+                        })
+                    {
+                        out.problems.push(format!(
+                            "{m}: {} v{}: signature of {} ({}): {e} (signed manifest.json)",
+                            p.plan,
+                            p.version,
+                            s.name,
+                            s.action.as_str()
+                        ));
+                    }
+                }
+            }
+        }
+        key_lists.push((m, manifest.keys));
+    }
+    compare_keys(&key_lists, signed_keys.as_deref(), &mut out);
+    if out.not_copied > 0 {
+        out.notes.push(format!(
+            "{} attached file(s) are named by their BLAKE3 only (not copied into the archive); the signatures cover those hashes",
+            out.not_copied
+        ));
+    }
+    Ok(out)
+}
+
+/// A records archive's manifest.sig: the box key's signature over manifest.json, the key the
+/// manifest names, and (with `expect`) the key the district holds.
+fn check_box_signature(
+    files: &mut Files<'_>,
+    top: &serde_json::Value,
+    top_bytes: &[u8],
+    expect: Option<&str>,
+    out: &mut ExportCheck,
+) {
+    let sig = match files.read(RECORDS_SIGNATURE).and_then(|b| {
+        serde_json::from_slice::<RecordsSignature>(&b)
+            .map_err(|e| format!("{RECORDS_SIGNATURE} unreadable: {e}"))
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            out.problems.push(format!(
+                "manifest.json carries no readable signature of the box ({e}): nothing ties this folder to the school"
+            ));
+            if expect.is_some() {
+                out.fingerprint_matches = Some(false);
+            }
+            return;
+        }
+    };
+    let key = hex::decode(&sig.public_key)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok());
+    let signature = hex::decode(&sig.signature)
+        .ok()
+        .and_then(|s| <[u8; 64]>::try_from(s).ok())
+        .map(|s| ed25519_dalek::Signature::from_bytes(&s));
+    let fingerprint = crate::pki::key_fingerprint_hex(&sig.public_key).unwrap_or_default();
+    let verified = match (key, signature) {
+        (Some(k), Some(s)) => k
+            .verify_strict(&records_signed_message(top_bytes), &s)
+            .is_ok(),
+        _ => false,
+    };
+    if !verified {
+        out.problems.push(format!(
+            "{RECORDS_SIGNATURE}: the box's signature over manifest.json does not verify (the manifest was changed after the box wrote it, or the signature is not the box's)"
+        ));
+    } else if top["box"]["public_key"].as_str() != Some(sig.public_key.as_str()) {
+        out.problems
+            .push("manifest.json names another box key than the one that signed it".into());
+    } else {
+        out.checked.push(format!(
+            "manifest.json: signed by the box key with fingerprint {} (Ed25519)",
+            crate::pki::fingerprint_groups(&fingerprint)
+        ));
+        out.box_fingerprint = Some(fingerprint.clone());
+    }
+    if let Some(e) = expect {
+        let ok = verified && expected_key_matches(e, &sig.public_key);
+        out.fingerprint_matches = Some(ok);
+        if !ok {
+            out.problems.push(format!(
+                "the archive was signed by the box key with fingerprint {}, not the expected {}: it is not the school's archive as the district knows it",
+                crate::pki::fingerprint_groups(&fingerprint),
+                crate::pki::fingerprint_groups(&crate::pki::normalise_fingerprint(e))
+            ));
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -927,7 +1431,7 @@ struct ContentFile {
 /// of a path relative to the manifest: each content.json against its digest, each file copied
 /// against the hash content.json names, each signature over its statement and, when the
 /// manifest lists the signers' keys, by a key its signer held when signing.
-fn verify_manifest(
+pub fn verify_manifest(
     manifest: &Manifest,
     read: &mut dyn FnMut(&str) -> Result<Vec<u8>, String>,
     out: &mut ExportCheck,
@@ -1013,125 +1517,8 @@ fn verify_manifest(
             }
         }
     }
-    if not_copied > 0 {
-        out.notes.push(format!(
-            "{not_copied} attached file(s) are named by their BLAKE3 only (not copied into the archive); the signatures cover those hashes"
-        ));
-    }
+    out.not_copied += not_copied;
     out.valid - valid_before
-}
-
-/// Checks an exported ZIP with nothing but its own contents: each content.json against its
-/// digest, each file against the hash content.json names, each signature over its statement.
-pub fn verify_zip<R: std::io::Read + Seek>(r: R) -> Result<ExportCheck, String> {
-    let mut z = zip::ZipArchive::new(r).map_err(|e| format!("not a ZIP file: {e}"))?;
-    let mut read = |name: &str| -> Result<Vec<u8>, String> {
-        let mut f = z
-            .by_name(name)
-            .map_err(|_| format!("{name} is missing from the ZIP"))?;
-        let mut v = Vec::new();
-        f.read_to_end(&mut v).map_err(|e| format!("{name}: {e}"))?;
-        Ok(v)
-    };
-    let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
-        .map_err(|e| format!("manifest.json unreadable: {e}"))?;
-    let mut out = ExportCheck::default();
-    let n = verify_manifest(&manifest, &mut read, &mut out);
-    out.checked.push(format!(
-        "manifest.json: {} records, {n} signatures valid",
-        manifest.plans.len()
-    ));
-    Ok(out)
-}
-
-/// Checks a folder with nothing but its own files: the school's records archive
-/// (`tram records export`, or its ZIP unpacked) — every file its manifest.json lists against
-/// its SHA-256 and size, then every signature manifest in it (the lesson plans', each tổ's) as
-/// [`verify_zip`] does — or an unpacked lesson-plan export.
-pub fn verify_folder(dir: &std::path::Path) -> Result<ExportCheck, String> {
-    use sha2::Digest;
-    let readf = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let top: serde_json::Value = serde_json::from_slice(&readf(&dir.join("manifest.json"))?)
-        .map_err(|e| format!("manifest.json unreadable: {e}"))?;
-    let mut out = ExportCheck::default();
-    let mut manifests = Vec::new();
-    match top["format"].as_str() {
-        Some("tram.records.v1") => {
-            let files = top["files"].as_array().cloned().unwrap_or_default();
-            let mut intact = 0;
-            for f in &files {
-                let path = f["path"].as_str().unwrap_or_default();
-                // Only plain relative paths: the manifest never names anything outside.
-                if path.is_empty()
-                    || path.starts_with('/')
-                    || path
-                        .split('/')
-                        .any(|p| p.is_empty() || p == "." || p == "..")
-                {
-                    out.problems
-                        .push(format!("manifest.json names a bad path {path:?}"));
-                    continue;
-                }
-                match std::fs::read(dir.join(path)) {
-                    Ok(bytes) => {
-                        let sha = hex::encode(sha2::Sha256::digest(&bytes));
-                        if f["sha256"].as_str() != Some(sha.as_str())
-                            || f["size"].as_u64() != Some(bytes.len() as u64)
-                        {
-                            out.problems
-                                .push(format!("{path}: differs from its SHA-256 in manifest.json"));
-                        } else {
-                            intact += 1;
-                        }
-                        if f["kind"].as_str().is_some_and(|k| k.ends_with("chu-ky")) {
-                            manifests.push(path.to_string());
-                        }
-                    }
-                    Err(e) => out.problems.push(format!("{path}: {e}")),
-                }
-            }
-            out.checked.push(format!(
-                "manifest.json: {intact} of {} files match their SHA-256",
-                files.len()
-            ));
-        }
-        Some("tram.lesson-export/1") => manifests.push("manifest.json".into()),
-        other => {
-            return Err(format!(
-                "manifest.json is neither a records archive nor a lesson-plan export (format {other:?})"
-            ));
-        }
-    }
-    for m in manifests {
-        let path = dir.join(&m);
-        let base = path.parent().unwrap_or(dir).to_path_buf();
-        let manifest: Manifest = match readf(&path)
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{m} unreadable: {e}")))
-        {
-            Ok(x) => x,
-            Err(e) => {
-                out.problems.push(e);
-                continue;
-            }
-        };
-        let mut read = |rel: &str| -> Result<Vec<u8>, String> {
-            if rel.is_empty()
-                || rel.starts_with('/')
-                || rel
-                    .split('/')
-                    .any(|p| p.is_empty() || p == "." || p == "..")
-            {
-                return Err(format!("bad path {rel:?}"));
-            }
-            std::fs::read(base.join(rel)).map_err(|_| format!("{rel} is missing"))
-        };
-        let n = verify_manifest(&manifest, &mut read, &mut out);
-        out.checked.push(format!(
-            "{m}: {} records, {n} signatures valid",
-            manifest.plans.len()
-        ));
-    }
-    Ok(out)
 }
 
 /// The approved lesson plans of a school year for the school's archive (`app::records`): per
@@ -1279,4 +1666,44 @@ pub fn archive(
         });
     }
     Ok(out)
+}
+
+/// `tram lessons verify --export`'s and `tram district verify-export`'s report of a check
+/// (English): what was checked, notes, files not in the signed manifest, each problem, the box
+/// key's fingerprint with what it proves, the count; and whether it passed (exit 0, else 3).
+pub fn export_report(c: &ExportCheck) -> (bool, String) {
+    let mut out = String::new();
+    for line in &c.checked {
+        out += &format!("checked {line}\n");
+    }
+    for n in &c.notes {
+        out += &format!("note: {n}\n");
+    }
+    for u in &c.unlisted {
+        out += &format!(
+            "UNLISTED {u}: in the folder but not in the signed manifest.json (not part of the archive)\n"
+        );
+    }
+    for p in &c.problems {
+        out += &format!("INVALID {p}\n");
+    }
+    if let Some(fp) = &c.box_fingerprint {
+        let fp = crate::pki::fingerprint_groups(fp);
+        out += &match c.fingerprint_matches {
+            Some(true) => format!(
+                "box key fingerprint: {fp} (the expected one: the folder was written by the box the district knows for this school)\n"
+            ),
+            Some(false) => format!("box key fingerprint: {fp} (NOT the expected one)\n"),
+            None => format!(
+                "box key fingerprint: {fp}\n  This proves the folder was written by the box with this fingerprint, and by the school only if it is the fingerprint the district holds for the school (`tram district schools` on the hub, the box's device page, /admin/device): check it with --expect-fingerprint, or run `tram district verify-export` on the hub.\n"
+            ),
+        };
+    }
+    out += &format!(
+        "{} plans, {} valid, {} invalid\n",
+        c.plans,
+        c.valid,
+        c.problems.len()
+    );
+    (c.problems.is_empty(), out)
 }

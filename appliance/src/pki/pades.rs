@@ -1228,6 +1228,53 @@ pub fn unstamped_signatures(pdf: &[u8]) -> Result<Vec<String>, PadesError> {
     Ok(out.into_iter().map(|(_, f)| f).collect())
 }
 
+/// The certificates of the time-stamping authorities whose tokens in `pdf` verify (each
+/// signature's own token and each document time-stamp), DER, each once: what a reader of an
+/// exported file trusts beside the signing CA to accept its time-stamps (the hub's `tsa.crt`).
+pub fn tsa_certificates(pdf: &[u8]) -> Result<Vec<Vec<u8>>, PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for (_, sig) in signature_fields(&doc) {
+        let Some((a, b, _)) = byte_range_of(pdf, &sig) else {
+            continue;
+        };
+        let Ok(ci) = contents_cms(pdf, a, b) else {
+            continue;
+        };
+        let tokens: Vec<ContentInfo> = if is_doc_timestamp(&sig) {
+            vec![ci]
+        } else {
+            let Ok(sd) = ci.content.decode_as::<SignedData>() else {
+                continue;
+            };
+            sd.signer_infos
+                .0
+                .iter()
+                .filter_map(|i| i.unsigned_attrs.as_ref())
+                .flat_map(|u| u.iter())
+                .filter(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
+                .flat_map(|a| a.values.iter())
+                .filter_map(|v| v.decode_as::<ContentInfo>().ok())
+                .collect()
+        };
+        for token in tokens {
+            // Only a token whose TSA signature verifies names its TSA.
+            let Ok((_, sd)) = super::tsa::token_info(&token) else {
+                continue;
+            };
+            for c in sd.certificates.iter().flat_map(|s| s.0.iter()) {
+                if let CertificateChoices::Certificate(c) = c
+                    && let Ok(der) = c.to_der()
+                    && !out.contains(&der)
+                {
+                    out.push(der);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A document time-stamp revision written with its placeholder, waiting for the token:
 /// `digest` is what the token must date (its messageImprint, SHA-256 of the byte range).
 pub struct DocTimestampDraft {
