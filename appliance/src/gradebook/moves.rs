@@ -51,13 +51,22 @@ pub fn move_student(tx: &mut Tx<'_>, id: &str, to_class: &str) -> Result<Student
         )));
     }
     // A locked year is what the học bạ are signed under: a move would leave a signed copy
-    // naming the old class while the student's records sit in the new one (review r8 #6).
+    // naming the old class while the student's records sit in the new one (review r8 #6); a
+    // locked term I is a locked class book all the same.
     for class_id in [from.as_str(), to_class] {
         let class =
             super::class_of(tx, class_id).map_err(|_| SchoolError::NoSuchClass(class_id.into()))?;
         if super::is_class_locked(tx, &class, super::TermId::Hk2)? {
             return Err(SchoolError::Invalid(format!(
                 "Lớp {} đã khoá sổ cả năm (học bạ ký theo lớp này): không chuyển lớp được. Ban giám hiệu mở khoá sổ học kì II của lớp trước.",
+                class.name
+            )));
+        }
+        // Term I locked alone: the move would carry her term I scores into the other class's
+        // locked book and out of this one's — a locked term's roll changed either way.
+        if super::is_class_locked(tx, &class, super::TermId::Hk1)? {
+            return Err(SchoolError::Invalid(format!(
+                "Lớp {} đã khoá sổ học kì I: chuyển lớp sẽ mang điểm học kì I của học sinh sang sổ của lớp khác, làm đổi sổ đã khoá của cả hai lớp. Ban giám hiệu mở khoá sổ học kì I của lớp này (và lớp kia nếu đã khoá) trước, chuyển lớp rồi khoá lại.",
                 class.name
             )));
         }

@@ -1619,3 +1619,65 @@ fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
         "term I locked before she left is hers; term II began after"
     );
 }
+
+/// A locked term I is a locked class book: moving one of its students to another class (which
+/// carries her term I scores along) is refused, naming the lock and what to do; reopened, the
+/// move goes through.
+#[test]
+fn a_move_out_of_a_class_with_term_i_locked_is_refused() {
+    let f = fixture();
+    fill_class(&f, TermId::Hk1);
+    let bgh = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    let year = f.class.year.clone();
+    let to = {
+        let rx = f.store.read().unwrap();
+        school::list(&rx, &school::CLASSES)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.grade == f.class.grade && c.id != f.class.id && c.year == year)
+            .unwrap()
+    };
+    f.store
+        .write(&bgh, |tx| {
+            lock_term(tx, &f.bgh, &year, TermId::Hk1, Some(&f.class.id), true)
+        })
+        .unwrap();
+    let who = f.students[0].id.clone();
+    let e = f
+        .store
+        .write(&bgh, |tx| moves::move_student(tx, &who, &to.id))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("Lớp {} đã khoá sổ học kì I", f.class.name))
+            && e.contains("mở khoá sổ học kì I"),
+        "{e}"
+    );
+    let rx = f.store.read().unwrap();
+    assert_eq!(
+        rx.get(&school::STUDENTS, &who).unwrap().unwrap().class_id,
+        f.class.id,
+        "nothing moved"
+    );
+    drop(rx);
+    f.store
+        .write(&bgh, |tx| {
+            unlock_term(
+                tx,
+                &f.bgh,
+                &year,
+                TermId::Hk1,
+                Some(&f.class.id),
+                Some("Chuyển lớp".into()),
+            )
+        })
+        .unwrap();
+    let moved = f
+        .store
+        .write(&bgh, |tx| moves::move_student(tx, &who, &to.id))
+        .unwrap();
+    assert_eq!(moved.class_id, to.id);
+}
