@@ -461,6 +461,44 @@ fn a_month_batch_is_approved_in_one_action() {
     );
 }
 
+/// A month approval checks two PINs, the plan key's and the PAdES certificate's: a right plan
+/// PIN does not clear the stored count before a wrong certificate PIN, so knowing one PIN does
+/// not give endless guesses at the other (each request would have wiped the count).
+#[test]
+fn a_right_plan_pin_does_not_wipe_the_count_of_wrong_certificate_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let month = dashboard(&principal, &base, "")["month"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{base}/api/v1/lessons/approve-month");
+    for _ in 0..5 {
+        let (s, e) = post(
+            &principal,
+            &url,
+            json!({"month": month, "secret": DEMO_PIN, "pades_pin": "975310", "plans": []}),
+        );
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (422, Some("wrong_pin")),
+            "{e}"
+        );
+    }
+    let (s, e) = post(
+        &principal,
+        &url,
+        json!({"month": month, "secret": DEMO_PIN, "pades_pin": DEMO_PIN, "plans": []}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("pin_locked")),
+        "{e}"
+    );
+}
+
 /// The plans the approval form lists, as its script sends them: [{id, version}].
 fn form_list(page: &str) -> Value {
     let list = page

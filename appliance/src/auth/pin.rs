@@ -133,6 +133,20 @@ pub fn succeeded(store: &Store, actor: &Actor, account: &str) -> Result<(), Stor
     })
 }
 
+/// Gives back a check reserved by [`begin`] that never tried the PIN (a PKCS#12 refused before
+/// its current PIN is looked at): the count is one lower, its time unchanged.
+pub fn refund(store: &Store, actor: &Actor, account: &str) -> Result<(), StoreError> {
+    store.write(actor, |tx| {
+        if let Some(mut t) = tx.get(&PIN_TRIES, account)?
+            && t.failures > 0
+        {
+            t.failures -= 1;
+            tx.put(&PIN_TRIES, account, &t, "auth.pin.unused")?;
+        }
+        Ok(())
+    })
+}
+
 /// The web's reservation for the signed-in person: 429 `pin_locked` while locked.
 pub async fn web_begin(
     s: &crate::http::Shared,
@@ -227,6 +241,10 @@ mod tests {
         );
         succeeded(&store, &actor, "u-a").unwrap();
         assert_eq!(begin(&store, &actor, "u-a").unwrap(), Ok(()));
+        // A check that never tried the PIN is given back.
+        refund(&store, &actor, "u-a").unwrap();
+        let left = store.read().unwrap().get(&PIN_TRIES, "u-a").unwrap();
+        assert_eq!(left.map(|t| t.failures), Some(0));
     }
 
     #[test]

@@ -226,8 +226,16 @@ fn import(
         pin_check(&store, &found)?;
     }
     let done = tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now);
-    if current_pin.is_some() && done.is_ok() {
-        pin_right(&store, &found)?;
+    if current_pin.is_some() {
+        match &done {
+            Ok(_) => pin_right(&store, &found)?,
+            // Refused before the current PIN was looked at: that check is given back.
+            Err(tram::gradebook::hocba::HocbaError::P12(_)) => {
+                let actor = tram::store::Actor::system(jiff::Timestamp::now());
+                tram::auth::pin::refund(&store, &actor, &found.id)?;
+            }
+            Err(_) => {}
+        }
     }
     let rec = match done {
         Ok(rec) => rec,

@@ -297,6 +297,15 @@ async fn hocba_import_p12(
                 tracing::warn!(account = %who, "wrong current signing PIN on a PKCS#12 import");
             }
             Ok(_) => crate::auth::pin::web_succeeded(&s, &u).await?,
+            // The PKCS#12 was refused before the current PIN was looked at: given back.
+            Err(super::hocba::HocbaError::P12(_)) => {
+                let (store, actor) = (s.store.clone(), u.actor());
+                let who = who.clone();
+                tokio::task::spawn_blocking(move || crate::auth::pin::refund(&store, &actor, &who))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)?;
+            }
             Err(_) => {}
         }
     }
