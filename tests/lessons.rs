@@ -475,6 +475,8 @@ fn a_right_plan_pin_does_not_wipe_the_count_of_wrong_certificate_pins() {
         .unwrap()
         .to_string();
     let url = format!("{base}/api/v1/lessons/approve-month");
+    // One request, one check, whichever of its PINs was wrong: five, then locked — not over
+    // and over, as when the right plan PIN cleared the count before each guess.
     for _ in 0..5 {
         let (s, e) = post(
             &principal,

@@ -360,8 +360,8 @@ struct MonthBody {
     plans: Option<Vec<super::Listed>>,
 }
 
-/// The approver's PAdES signing key, opened with `pin`, the check reserved in the stored count
-/// (`auth::pin`; the caller clears it when every PIN of the request was right): `None` when she
+/// The approver's PAdES signing key, opened with `pin` under the check the request reserved in
+/// the stored count (`auth::pin`; the caller clears it when every PIN of the request was right): `None` when she
 /// holds no BGH signing certificate (the month's PDF is then unsigned, with a note). A wrong
 /// PIN refuses the approval: nothing is approved with a PDF she meant to sign.
 async fn unlock_pades(
@@ -377,7 +377,8 @@ async fn unlock_pades(
         return Ok(None);
     }
     let who = u.principal.id().to_string();
-    crate::auth::pin::web_begin(s, u).await?;
+    // No reservation of its own: the request's one check was reserved by the plan PIN's
+    // `unlock_uncleared` just before, and one request is one guess whichever PIN was wrong.
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let dir = s.store.dir().to_path_buf();
     let (store, actor) = (s.store.clone(), u.actor());
