@@ -147,40 +147,6 @@ pub fn refund(store: &Store, actor: &Actor, account: &str) -> Result<(), StoreEr
     })
 }
 
-/// The web's reservation for the signed-in person: 429 `pin_locked` while locked.
-pub async fn web_begin(
-    s: &crate::http::Shared,
-    u: &super::extract::ApiUser,
-) -> Result<(), crate::http::ApiError> {
-    let (store, actor) = (s.store.clone(), u.actor());
-    let now = actor.now;
-    let account = u.principal.id().to_string();
-    tokio::task::spawn_blocking(move || begin(&store, &actor, &account))
-        .await
-        .map_err(crate::http::ApiError::internal)?
-        .map_err(crate::http::ApiError::internal)?
-        .map_err(|l| {
-            crate::http::ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "pin_locked",
-                l.vi(now),
-            )
-        })
-}
-
-/// The web's [`succeeded`] for the signed-in person.
-pub async fn web_succeeded(
-    s: &crate::http::Shared,
-    u: &super::extract::ApiUser,
-) -> Result<(), crate::http::ApiError> {
-    let (store, actor) = (s.store.clone(), u.actor());
-    let account = u.principal.id().to_string();
-    tokio::task::spawn_blocking(move || succeeded(&store, &actor, &account))
-        .await
-        .map_err(crate::http::ApiError::internal)?
-        .map_err(crate::http::ApiError::internal)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

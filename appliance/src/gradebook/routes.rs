@@ -270,7 +270,7 @@ async fn hocba_import_p12(
     let guarded = if body.current_pin.is_empty() {
         None
     } else {
-        crate::auth::pin::web_begin(&s, &u).await?;
+        crate::auth::extract::pin_begin(&s, &u).await?;
         Some(u.principal.id().to_string())
     };
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
@@ -296,7 +296,7 @@ async fn hocba_import_p12(
             Err(super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)) => {
                 tracing::warn!(account = %who, "wrong current signing PIN on a PKCS#12 import");
             }
-            Ok(_) => crate::auth::pin::web_succeeded(&s, &u).await?,
+            Ok(_) => crate::auth::extract::pin_succeeded(&s, &u).await?,
             // The PKCS#12 was refused before the current PIN was looked at: given back.
             Err(super::hocba::HocbaError::P12(_)) => {
                 let (store, actor) = (s.store.clone(), u.actor());
@@ -561,7 +561,7 @@ async fn guarded_signing<T: Send + 'static>(
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
-    crate::auth::pin::web_begin(s, u).await?;
+    crate::auth::extract::pin_begin(s, u).await?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let p = u.principal.clone();
@@ -591,7 +591,7 @@ async fn guarded_signing<T: Send + 'static>(
         // signed) cannot be used to reset the count between guesses.
         Err(e) => Err(e.into()),
         Ok(done) => {
-            crate::auth::pin::web_succeeded(s, u).await?;
+            crate::auth::extract::pin_succeeded(s, u).await?;
             Ok(Json(done))
         }
     }

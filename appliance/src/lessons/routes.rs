@@ -244,7 +244,7 @@ pub(crate) async fn unlock(
     secret: String,
 ) -> Result<sign::DeviceKey, ApiError> {
     let key = unlock_uncleared(s, u, secret).await?;
-    crate::auth::pin::web_succeeded(s, u).await?;
+    crate::auth::extract::pin_succeeded(s, u).await?;
     Ok(key)
 }
 
@@ -265,7 +265,7 @@ async fn unlock_uncleared(
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
-    crate::auth::pin::web_begin(s, u).await?;
+    crate::auth::extract::pin_begin(s, u).await?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let (store, actor) = (s.store.clone(), u.actor());
     let opened = tokio::task::spawn_blocking(move || {
@@ -437,7 +437,7 @@ async fn approve_month(
     let key = unlock_uncleared(&s, &u, b.secret).await?;
     let pades = unlock_pades(&s, &u, pades_pin).await?;
     // Both PINs were right (or she holds no certificate): only now is the count cleared.
-    crate::auth::pin::web_succeeded(&s, &u).await?;
+    crate::auth::extract::pin_succeeded(&s, &u).await?;
     let p = u.principal.clone();
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
