@@ -64,10 +64,12 @@ echo "  /lessons/dashboard: $(echo "$out" | awk '/Requests\/sec/{print $2}') req
 
 echo "== approve the month: $plans plans in one action =="
 # The body names the plans the form lists (id and version), read here from the plan list.
+# The demo's signing PIN (appliance/src/demo/plans.rs, DEMO_PIN).
+pin=${TRAM_DEMO_PIN:-271828}
 curl -fs -b "$work/jar" "$B/api/v1/lessons/plans?month=$month&state=reviewed&limit=5000" | python3 -c '
 import json,sys
 plans=[{"id": p["id"], "version": p["version"]} for p in json.load(sys.stdin)["plans"]]
-print(json.dumps({"month": sys.argv[1], "secret": "123456", "plans": plans}))' "$month" > "$work/batch.json"
+print(json.dumps({"month": sys.argv[1], "secret": sys.argv[2], "plans": plans}))' "$month" "$pin" > "$work/batch.json"
 for _ in 1; do
   t=$(curl -fs -o "$work/out.json" -w '%{time_total}' -b "$work/jar" -H 'content-type: application/json' \
       -d "@$work/batch.json" $B/api/v1/lessons/approve-month)

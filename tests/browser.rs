@@ -606,8 +606,8 @@ fn teacher_writes_and_signs_a_plan_while_the_principal_watches_live() {
         let c = connect(port, caps).await;
         log_in(&c, &base, "gv04").await;
         c.goto(&format!("{base}/lessons")).await.unwrap();
-        typ(&c, "#k-secret", "hoa-sen-9").await;
-        typ(&c, "#k-confirm", "hoa-sen-9").await;
+        typ(&c, "#k-secret", "470258").await;
+        typ(&c, "#k-confirm", "470258").await;
         click(&c, "#key-form button[type=submit]").await;
         wait_for(&c, "#key-form .msg.ok").await;
         c.goto(&format!("{base}/lessons/new")).await.unwrap();
@@ -660,7 +660,7 @@ fn teacher_writes_and_signs_a_plan_while_the_principal_watches_live() {
         assert_eq!(kept, "Nêu được sự đa dạng của chất.");
         click(&c, "#plan-form button[type=submit]").await;
         wait_for(&c, "#submit-form").await;
-        typ(&c, "#s-pin", "hoa-sen-9").await;
+        typ(&c, "#s-pin", "470258").await;
         click(&c, "#submit-form button[type=submit]").await;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -990,7 +990,7 @@ fn the_month_batch_form_signs_the_departments_plans_it_shows() {
         assert!(shown.as_array().unwrap().iter().all(|x| x[0] == dep.as_str()), "{shown}");
         let count = wait_for(&c, "#batch-count").await.text().await.unwrap();
         assert_eq!(count, of_dep.len().to_string());
-        typ(&c, "#b-pin", "123456").await;
+        typ(&c, "#b-pin", common::DEMO_PIN).await;
         click(&c, "#batch-form button[type=submit]").await;
         let msg = wait_for(&c, "#batch-form .msg.ok").await.text().await.unwrap();
         assert!(
@@ -1184,7 +1184,7 @@ fn district_admin_publishes_an_update_from_the_hub_page_on_a_phone() {
 #[test]
 fn the_class_is_signed_on_its_page_by_the_homeroom_teacher_then_the_principal() {
     const CLASS: &str = "2026-9a2";
-    const PIN: &str = "123456";
+    const PIN: &str = common::DEMO_PIN;
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), false);
     let homeroom = common::homeroom_of(&s, CLASS);

@@ -11,7 +11,7 @@ use common::Server;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Value, json};
 
-const PIN: &str = "123456";
+const PIN: &str = common::DEMO_PIN;
 
 fn send(c: &reqwest::blocking::Client, method: &str, url: &str, body: Value) -> (u16, Value) {
     let r = c

@@ -10,14 +10,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Server, bin, homeroom_of};
+use common::{DEMO_PIN, Server, bin, homeroom_of};
 
 /// The demo's class with every mark entered and its year open (2026-9a1, also complete, is
 /// locked and signed in the demo).
 const CLASS: &str = "2026-9a2";
 /// The demo's signed class and its signers' PIN.
 const SIGNED: &str = "2026-9a1";
-const DEMO_PIN: &str = "123456";
 const PIN: &str = "135792";
 
 fn pyhanko() -> Option<PathBuf> {
@@ -855,7 +854,8 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
 /// neither counts as a guess (review r10 #7: two of them after four wrong PINs locked the
 /// principal out for 15 minutes) nor clears the count of wrong PINs — the fifth wrong guess is
 /// still answered, and the next attempt, even with the right PIN, is locked out (a refusal
-/// used to be let through, the count cleared).
+/// used to be let through, the count cleared). The count is stored: the CLI refuses the same
+/// person as an approver, and a restart keeps the lock.
 #[test]
 fn a_refusal_does_not_clear_the_wrong_pin_count() {
     let tmp = tempfile::tempdir().unwrap();
@@ -912,6 +912,44 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
         (code, e["error"]["code"].as_str()),
         (429, Some("pin_locked")),
         "{e}"
+    );
+    s.stop();
+    // The count is stored: the CLI refuses her as the approver (`--by`), her right PIN too,
+    // and says until when; nothing is issued.
+    let o = Command::new(bin())
+        .args(["hocba", "signer", "--user", "phohieutruong", "--role"])
+        .args([
+            "pho-hieu-truong",
+            "--replace",
+            "--by",
+            "hieutruong",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", PIN)
+        .env("TRAM_APPROVER_PIN", PIN)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("too many wrong signing PINs for \"hieutruong\"")
+            && text(&o).contains("refused until"),
+        "{}",
+        text(&o)
+    );
+    // A restart forgets nothing: the web still refuses her right PIN.
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let (code, e) = post(
+        &bgh,
+        format!("{b}/api/v1/hocba/classes/{CLASS}/sign"),
+        serde_json::json!({"stage": "principal", "pin": PIN}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (429, Some("pin_locked")),
+        "after a restart: {e}"
     );
     s.stop();
 }
@@ -1470,7 +1508,7 @@ fn approve_month(
     let _ = post(
         &bgh,
         format!("{b}/api/v1/lessons/key"),
-        serde_json::json!({"secret": "123456", "confirm": "123456"}),
+        serde_json::json!({"secret": DEMO_PIN, "confirm": DEMO_PIN}),
     );
     let d: serde_json::Value = bgh
         .get(format!("{b}/api/v1/lessons/dashboard"))
@@ -1536,7 +1574,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let (code, r, pdf) = approve_month(
         &plain,
         "phohieutruong",
-        serde_json::json!({"secret": "123456"}),
+        serde_json::json!({"secret": DEMO_PIN}),
     );
     assert_eq!(code, 200, "{r}");
     assert!(r["approval_pdf"]["signed_by"].is_null(), "{r}");
@@ -1562,7 +1600,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let (code, r, _) = approve_month(
         &data,
         "hieutruong",
-        serde_json::json!({"secret": "123456", "pades_pin": "000000"}),
+        serde_json::json!({"secret": DEMO_PIN, "pades_pin": "000000"}),
     );
     assert_eq!(
         (code, r["error"]["code"].as_str()),
@@ -1572,7 +1610,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let (code, r, pdf) = approve_month(
         &data,
         "hieutruong",
-        serde_json::json!({"secret": "123456", "pades_pin": PIN}),
+        serde_json::json!({"secret": DEMO_PIN, "pades_pin": PIN}),
     );
     assert_eq!(code, 200, "{r}");
     assert!(

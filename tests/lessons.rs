@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, csrf, tram};
+use common::{DEMO_PIN, Server, csrf, tram};
 use serde_json::{Value, json};
 
 /// The lesson dashboard's JSON (`query`: "" or "?month=…").
@@ -68,10 +68,24 @@ fn write_sign_review_approve_verify_export_publish() {
     // A signing key: a short PIN is refused, then made.
     let (s, e) = post(&teacher, &format!("{api}/key"), json!({"secret": "123"}));
     assert_eq!(s, 422, "{e}");
+    // A trivial one too, named as such: digits only, not a run, a repeat or one digit.
+    for weak in ["123456", "111111", "121212", "abcdef"] {
+        let (s, e) = post(
+            &teacher,
+            &format!("{api}/key"),
+            json!({"secret": weak, "confirm": weak}),
+        );
+        assert_eq!(s, 422, "{weak}: {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains("chữ số")
+                || e["error"]["message"].as_str().unwrap().contains("dễ đoán"),
+            "{e}"
+        );
+    }
     let (s, _) = post(
         &teacher,
         &format!("{api}/key"),
-        json!({"secret": "hoa-sen-9", "confirm": "hoa-sen-9"}),
+        json!({"secret": "470258", "confirm": "470258"}),
     );
     assert_eq!(s, 201);
 
@@ -182,7 +196,7 @@ fn write_sign_review_approve_verify_export_publish() {
     let (s, r) = post(
         &teacher,
         &format!("{api}/plans/{id}/submit"),
-        json!({"secret": "hoa-sen-9"}),
+        json!({"secret": "470258"}),
     );
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["plan"]["state"], "submitted");
@@ -194,7 +208,7 @@ fn write_sign_review_approve_verify_export_publish() {
     let (s, e) = post(
         &principal,
         &format!("{api}/plans/{id}/approve"),
-        json!({"secret": "123456"}),
+        json!({"secret": DEMO_PIN}),
     );
     assert_eq!(s, 409, "{e}");
     let (s, _) = post(
@@ -212,7 +226,7 @@ fn write_sign_review_approve_verify_export_publish() {
     let (s, r) = post(
         &principal,
         &format!("{api}/plans/{id}/approve"),
-        json!({"secret": "123456"}),
+        json!({"secret": DEMO_PIN}),
     );
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["plan"]["state"], "approved");
@@ -392,7 +406,7 @@ fn a_month_batch_is_approved_in_one_action() {
     let (s, r) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456", "plans": plans}),
+        json!({"month": month, "secret": DEMO_PIN, "plans": plans}),
     );
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["approved"].as_array().unwrap().len() as u64, reviewed);
@@ -422,7 +436,7 @@ fn a_month_batch_is_approved_in_one_action() {
     let (s, _) = post(
         &teacher,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456", "plans": []}),
+        json!({"month": month, "secret": DEMO_PIN, "plans": []}),
     );
     assert_eq!(s, 403);
 
@@ -438,11 +452,51 @@ fn a_month_batch_is_approved_in_one_action() {
     let (s, e) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456", "plans": []}),
+        json!({"month": month, "secret": DEMO_PIN, "plans": []}),
     );
     assert_eq!(s, 429, "{e}");
     assert!(
         e["error"]["message"].as_str().unwrap().contains("phút"),
+        "{e}"
+    );
+}
+
+/// A month approval checks two PINs, the plan key's and the PAdES certificate's: a right plan
+/// PIN does not clear the stored count before a wrong certificate PIN, so knowing one PIN does
+/// not give endless guesses at the other (each request would have wiped the count).
+#[test]
+fn a_right_plan_pin_does_not_wipe_the_count_of_wrong_certificate_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let base = srv.base();
+    let principal = srv.login("hieutruong");
+    let month = dashboard(&principal, &base, "")["month"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{base}/api/v1/lessons/approve-month");
+    // One request, one check, whichever of its PINs was wrong: five, then locked — not over
+    // and over, as when the right plan PIN cleared the count before each guess.
+    for _ in 0..5 {
+        let (s, e) = post(
+            &principal,
+            &url,
+            json!({"month": month, "secret": DEMO_PIN, "pades_pin": "975310", "plans": []}),
+        );
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (422, Some("wrong_pin")),
+            "{e}"
+        );
+    }
+    let (s, e) = post(
+        &principal,
+        &url,
+        json!({"month": month, "secret": DEMO_PIN, "pades_pin": DEMO_PIN, "plans": []}),
+    );
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("pin_locked")),
         "{e}"
     );
 }
@@ -522,7 +576,7 @@ fn the_month_batch_signs_the_list_it_showed_or_nothing() {
     let (s, e) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456", "plans": old}),
+        json!({"month": month, "secret": DEMO_PIN, "plans": old}),
     );
     assert_eq!(s, 409, "{e}");
     assert_eq!(e["error"]["code"], "list_changed", "{e}");
@@ -545,7 +599,7 @@ fn the_month_batch_signs_the_list_it_showed_or_nothing() {
     let (s, r) = post(
         &principal,
         &format!("{base}/api/v1/lessons/approve-month"),
-        json!({"month": month, "secret": "123456", "plans": new}),
+        json!({"month": month, "secret": DEMO_PIN, "plans": new}),
     );
     assert_eq!(s, 200, "{r}");
     let mut signed: Vec<&str> = r["approved"]

@@ -135,7 +135,7 @@ values = ["tx1", "tx2", "gk", "ck", "nx"]
 [dictionaries.input]
 values = ["8.5", "7", "10", "Đ", "CĐ", "B", "M", ""]
 [dictionaries.secret]
-values = ["123456"]
+values = ["{pin}"]
 
 [parameters]
 "path.class" = {{ dictionary = "class", probability = 0.8 }}
@@ -153,6 +153,7 @@ values = ["123456"]
         list(&records),
         list(&files),
         list(&students),
+        pin = common::DEMO_PIN,
     );
     let path = dir.join("schemathesis.toml");
     std::fs::write(&path, text).unwrap();

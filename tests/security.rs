@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Server, csrf, teacher_of};
+use common::{DEMO_PIN, Server, csrf, teacher_of};
 use serde_json::{Value, json};
 
 const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
@@ -736,7 +736,7 @@ fn the_signing_pin_lockout_cannot_be_raced() {
     assert!(checked <= 5, "{checked} PINs were checked: {codes:?}");
     let r = bgh
         .post(format!("{b}/api/v1/lessons/plans/{plan}/approve"))
-        .json(&json!({"secret": "123456"}))
+        .json(&json!({"secret": DEMO_PIN}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 429, "the right PIN after the burst");
@@ -766,14 +766,14 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
     if key["has_key"] != true {
         let r = vice
             .post(format!("{b}/api/v1/lessons/key"))
-            .json(&json!({"secret": "123456", "confirm": "123456"}))
+            .json(&json!({"secret": DEMO_PIN, "confirm": DEMO_PIN}))
             .send()
             .unwrap();
         assert_eq!(r.status(), 201);
     }
     let r = vice
         .post(format!("{b}/api/v1/lessons/key"))
-        .json(&json!({"secret": "654321", "confirm": "654321"}))
+        .json(&json!({"secret": "604321", "confirm": "604321"}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 422, "no current PIN");
@@ -808,7 +808,7 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
         .to_string();
     let r = vice
         .post(format!("{b}/api/v1/lessons/plans/{reviewed}/approve"))
-        .json(&json!({"secret": "123456"}))
+        .json(&json!({"secret": DEMO_PIN}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 409, "a reset key signed");
@@ -871,8 +871,8 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
     // The takeover: the admin resets the principal's password and logs in as her.
     let (as_her, _) = s.take_over(&admin, "hieutruong", "quan-tri-gia-mao-77");
     for body in [
-        json!({"secret": "654321", "confirm": "654321"}),
-        json!({"secret": "654321", "confirm": "654321", "current": "111111"}),
+        json!({"secret": "604321", "confirm": "604321"}),
+        json!({"secret": "604321", "confirm": "604321", "current": "111111"}),
     ] {
         let r = as_her
             .post(format!("{b}/api/v1/lessons/key"))
@@ -2372,7 +2372,7 @@ fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() 
     );
     let r = gvmoi
         .post(format!("{b}/api/v1/lessons/key"))
-        .json(&json!({"secret": "202020", "confirm": "202020"}))
+        .json(&json!({"secret": "202027", "confirm": "202027"}))
         .send()
         .unwrap();
     assert_eq!(
@@ -2382,7 +2382,7 @@ fn the_admin_alone_never_reaches_a_signature_and_bgh_changes_keep_a_principal() 
     );
     let r = gvmoi
         .post(format!("{b}/api/v1/lessons/approve-month"))
-        .json(&json!({"month": "2026-12", "secret": "202020"}))
+        .json(&json!({"month": "2026-12", "secret": "202027"}))
         .send()
         .unwrap();
     assert_eq!(code(r), (403, "recently_reset".into()));

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Hub, Proxy, Server, bin, enroll, homeroom_of};
+use common::{DEMO_PIN, Hub, Proxy, Server, bin, enroll, homeroom_of};
 use serde_json::{Value, json};
 
 /// The demo's complete class left open to sign (9A1 comes signed).
@@ -119,7 +119,7 @@ fn issue_signer(data: &Path, user: &str, role: &str) {
 
 fn issue_by(data: &Path, user: &str, role: &str, by: &str) -> std::process::Output {
     let mut last = None;
-    for approver_pin in ["123456", PIN] {
+    for approver_pin in [DEMO_PIN, PIN] {
         let o = Command::new(bin())
             .args([
                 "hocba",
@@ -1227,7 +1227,7 @@ fn the_approval_pdf_is_time_stamped_when_enrolled() {
     let (code, r) = post(
         &bgh,
         format!("{b}/api/v1/lessons/approve-month"),
-        json!({"month": month, "plans": plans, "secret": "123456", "pades_pin": "123456"}),
+        json!({"month": month, "plans": plans, "secret": DEMO_PIN, "pades_pin": DEMO_PIN}),
     );
     assert_eq!(code, 200, "{r}");
     let token = common::csrf(&bgh, &b);

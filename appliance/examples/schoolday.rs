@@ -62,7 +62,7 @@ fn args() -> Args {
         seconds: 180,
         pid: None,
         video: None,
-        pin: "123456".into(),
+        pin: tram::demo::DEMO_PIN.into(),
         ramp_ms: 30_000,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();

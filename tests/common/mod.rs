@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "mat-khau-demo-1";
+/// The demo's signing PIN of every demo account, as the server has it.
+pub const DEMO_PIN: &str = tram::demo::DEMO_PIN;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tram")
@@ -853,7 +855,7 @@ pub fn import_p12(
         .env("TRAM_SIGNING_PIN", pin)
         // The demo's principal holds the sealed signing CA under the demo's PIN: her current
         // PIN carries her wrap over to the imported key.
-        .env("TRAM_CURRENT_PIN", "123456")
+        .env("TRAM_CURRENT_PIN", DEMO_PIN)
         .output()
         .unwrap()
 }

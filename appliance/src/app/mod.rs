@@ -67,7 +67,6 @@ pub fn state(
         .with(crate::auth::ratelimit::LoginLimiter::default())
         .with(backup)
         .with(crate::lessons::Live::default())
-        .with(crate::lessons::sign::PinGuard::default())
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {

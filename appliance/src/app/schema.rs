@@ -30,6 +30,7 @@ pub fn schema() -> Schema {
         version: SCHEMA_VERSION,
         tables: [
             &auth::TABLES[..],
+            &[auth::pin::PIN_TRIES.name],
             &school::TABLES,
             &gradebook::TABLES,
             library::TABLES,

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod migrate;
 pub mod pages;
 pub mod permission;
+pub mod pin;
 pub mod ratelimit;
 pub mod routes;
 

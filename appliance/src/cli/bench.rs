@@ -22,7 +22,7 @@ pub struct BenchFillArgs {
     /// Add one video item of this many MB ("Video benchmark"; download benchmark).
     #[arg(long, default_value_t = 0)]
     video_mb: u64,
-    /// Make the school this many teachers, each with a signing key (PIN 123456).
+    /// Make the school this many teachers, each with a signing key (the demo PIN, `demo::DEMO_PIN`).
     #[arg(long, default_value_t = 0)]
     lesson_teachers: u64,
     /// Add this many lesson plans this month, waiting for the principal (plus a draft and a

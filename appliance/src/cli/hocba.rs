@@ -15,8 +15,10 @@ use super::DataArgs;
 pub enum HocbaCmd {
     /// Issue a signing certificate for an account (made by the school signing CA, created on
     /// first use), its key sealed under the signer's PIN (TRAM_SIGNING_PIN, else read from the
-    /// first line of standard input). The server must be stopped (it reads the database).
-    /// `signer import` takes a licensed CA's PKCS#12 instead.
+    /// first line of standard input): at least 6 digits, digits only, not trivial (one digit
+    /// repeated, a run such as 123456 or 654321, a repeated group such as 121212). The server
+    /// must be stopped (it reads the database). `signer import` takes a licensed CA's PKCS#12
+    /// instead.
     #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
     Signer {
         #[command(subcommand)]
@@ -38,6 +40,7 @@ pub enum HocbaCmd {
         /// The member of the Ban giám hiệu (username) who opens the school signing CA with her
         /// signing PIN (TRAM_APPROVER_PIN, else the next line of stdin after the new PIN):
         /// needed once the CA is sealed, i.e. for every certificate but the very first BGH one.
+        /// Her wrong PINs count with the web's: while she is locked out, this is refused.
         #[arg(long)]
         by: Option<String>,
     },
@@ -145,6 +148,31 @@ fn secret(var: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// A new signing PIN from `var` (else the next line), refused in English when it breaks the
+/// rule (`tram::pki::seal::check_new_pin`) before anything is made.
+fn new_pin(var: &str) -> anyhow::Result<String> {
+    let pin = secret(var)?;
+    tram::pki::seal::check_new_pin(&pin).map_err(|w| anyhow::anyhow!("{var}: {}", w.english()))?;
+    Ok(pin)
+}
+
+/// Reserves one check of `account`'s signing PIN in the stored count of wrong PINs
+/// (`tram::auth::pin`, the web's count too): refused, with the time it unlocks, while locked.
+fn pin_check(store: &tram::store::Store, account: &tram::auth::Account) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    if let Err(l) = tram::auth::pin::begin(store, &tram::store::Actor::system(now), &account.id)? {
+        anyhow::bail!("{}", l.english(&account.username, now));
+    }
+    Ok(())
+}
+
+/// The PIN was right: the count is cleared.
+fn pin_right(store: &tram::store::Store, account: &tram::auth::Account) -> anyhow::Result<()> {
+    let actor = tram::store::Actor::system(jiff::Timestamp::now());
+    tram::auth::pin::succeeded(store, &actor, &account.id)?;
+    Ok(())
+}
+
 /// `tram hocba signer import`: every check before anything is written.
 fn import(
     data: DataArgs,
@@ -177,7 +205,7 @@ fn import(
         );
     }
     let password = secret("TRAM_P12_PASSWORD")?;
-    let pin = secret("TRAM_SIGNING_PIN")?;
+    let pin = new_pin("TRAM_SIGNING_PIN")?;
     // A holder of the sealed CA gives her current PIN too, so her new key gets its wrap.
     let current_pin =
         if replace && tram::gradebook::hocba::ca::holders(&store.read()?)?.contains(&found.id) {
@@ -194,8 +222,26 @@ fn import(
         current_pin: current_pin.as_deref(),
     };
     let actor = tram::store::Actor::system(now);
-    let rec = match tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now) {
+    if current_pin.is_some() {
+        pin_check(&store, &found)?;
+    }
+    let done = tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now);
+    if current_pin.is_some() {
+        match &done {
+            Ok(_) => pin_right(&store, &found)?,
+            // Refused before the current PIN was looked at: that check is given back.
+            Err(tram::gradebook::hocba::HocbaError::P12(_)) => {
+                let actor = tram::store::Actor::system(jiff::Timestamp::now());
+                tram::auth::pin::refund(&store, &actor, &found.id)?;
+            }
+            Err(_) => {}
+        }
+    }
+    let rec = match done {
         Ok(rec) => rec,
+        Err(tram::gradebook::hocba::HocbaError::Signing(signing::SigningError::WrongPin)) => {
+            anyhow::bail!("wrong current signing PIN for {account:?} (TRAM_CURRENT_PIN)")
+        }
         Err(tram::gradebook::hocba::HocbaError::P12(
             e @ tram::pki::p12::P12Error::NameDiffers { .. },
         )) => {
@@ -333,7 +379,14 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                             "nobody holds the school signing CA yet: the first certificate is the principal's or a vice principal's (--role hieu-truong or pho-hieu-truong)"
                         );
                     }
-                    ca::issue_first_head(&store, &actor, &principal, role, &pin()?, replace)?
+                    ca::issue_first_head(
+                        &store,
+                        &actor,
+                        &principal,
+                        role,
+                        &new_pin("TRAM_SIGNING_PIN")?,
+                        replace,
+                    )?
                 }
                 (true, None) => anyhow::bail!(
                     "the school signing CA is sealed: --by BGH_USER is needed, a principal or vice principal holding a signing certificate, with her signing PIN (TRAM_APPROVER_PIN)"
@@ -349,9 +402,10 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         full_name: &account.full_name,
                         role,
                     };
-                    let req = signing::request_key(&who, &pin()?, now)?;
+                    let req = signing::request_key(&who, &new_pin("TRAM_SIGNING_PIN")?, now)?;
                     let holder_pin = secret("TRAM_APPROVER_PIN")?;
-                    match ca::issue_by_holder(
+                    pin_check(&store, &holder.account)?;
+                    let done = ca::issue_by_holder(
                         &store,
                         &actor,
                         &holder,
@@ -359,7 +413,15 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         &req,
                         replace,
                         false,
-                    ) {
+                    );
+                    if done.is_ok() {
+                        pin_right(&store, &holder.account)?;
+                        // Her key, opened: one sealed with an earlier stretch is sealed again.
+                        if let Some(rec) = hocba::signer(&store.read()?, &holder.account.id)? {
+                            hocba::reseal_signer(&store, &actor, &rec, &holder_pin);
+                        }
+                    }
+                    match done {
                         Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {
                             anyhow::bail!(
                                 "wrong signing PIN for {:?} (--by)",
@@ -434,7 +496,19 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             let ca = signing::ca_cert(&data.data_dir)?
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
             let rec = rec.ok_or(signing::SigningError::NoSigner)?;
-            let signer = signing::unlock(&rec, &pin()?)?;
+            let pin = pin()?;
+            let store = super::open_store(&data.data_dir)?;
+            pin_check(&store, &account)?;
+            let signer = match signing::unlock(&rec, &pin) {
+                Err(signing::SigningError::WrongPin) => {
+                    anyhow::bail!("wrong signing PIN for {user:?} (TRAM_SIGNING_PIN)")
+                }
+                other => other?,
+            };
+            pin_right(&store, &account)?;
+            let actor = tram::store::Actor::system(jiff::Timestamp::now());
+            tram::gradebook::hocba::reseal_signer(&store, &actor, &rec, &pin);
+            drop(store);
             let mut signed_files = Vec::with_capacity(targets.len());
             for (file, _) in &targets {
                 let pdf =

@@ -426,7 +426,7 @@ impl HocbaError {
         match self {
             HocbaError::Store(_) => "store",
             HocbaError::Signing(SigningError::WrongPin) => "wrong_pin",
-            HocbaError::Signing(SigningError::WeakPin) => "weak_pin",
+            HocbaError::Signing(SigningError::WeakPin(_)) => "weak_pin",
             HocbaError::Signing(SigningError::NoSigner) => "no_signer",
             HocbaError::Signing(_) => "signer_damaged",
             HocbaError::Grade(e) => e.code(),
@@ -447,7 +447,7 @@ impl HocbaError {
             HocbaError::Quarantined => "quarantined",
             HocbaError::LockChanged => "lock_changed",
             HocbaError::NothingSigned(_) => "nothing_signed",
-            HocbaError::P12(crate::pki::p12::P12Error::Signing(SigningError::WeakPin)) => {
+            HocbaError::P12(crate::pki::p12::P12Error::Signing(SigningError::WeakPin(_))) => {
                 "weak_pin"
             }
             HocbaError::P12(e) => e.code(),
@@ -475,6 +475,30 @@ impl HocbaError {
 /// The signer record of `account`, if it has one.
 pub fn signer(r: &impl Read, account: &str) -> Result<Option<SignerRecord>, StoreError> {
     r.get(&SIGNERS, account)
+}
+
+/// After a right PIN opened `rec`: when its key was sealed with an earlier stretch, the stored
+/// record (still this one: same certificate and sealed bytes) is sealed again with today's
+/// (`pki::seal::KDF`). Never fails the signing that opened it; a failure is logged.
+pub fn reseal_signer(store: &Store, actor: &Actor, rec: &SignerRecord, pin: &str) {
+    let new = match signing::reseal(rec, pin) {
+        Ok(Some(new)) => new,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(account = %rec.account, error = %e, "signing key not sealed again");
+            return;
+        }
+    };
+    let done = store.write(actor, |tx| {
+        let now = tx.get(&SIGNERS, &rec.account)?;
+        if now.is_some_and(|n| n.cert == rec.cert && n.sealed == rec.sealed) {
+            tx.put(&SIGNERS, &rec.account, &new, "hocba.signer.reseal")?;
+        }
+        Ok::<_, StoreError>(())
+    });
+    if let Err(e) = done {
+        tracing::warn!(account = %rec.account, error = %e, "signing key not sealed again");
+    }
 }
 
 /// Stores a newly issued signer; an existing one is replaced only when `replace` says so
@@ -2998,7 +3022,7 @@ mod tests {
             signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "246810", now).unwrap();
         store_signer(&store, &Actor::system(now), &newer, false).unwrap();
         let stale =
-            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "000000", now).unwrap();
+            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "975310", now).unwrap();
         let stale_file = dir.path().join("keys/hocba-signer-ht-1.json");
         std::fs::write(&stale_file, serde_json::to_vec(&stale).unwrap()).unwrap();
 

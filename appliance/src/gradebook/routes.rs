@@ -13,7 +13,6 @@ use super::rules::RuleVersion;
 use super::{CellEdit, GradeError, RecordEdit, Settings, TermId};
 use crate::auth::extract::ApiUser;
 use crate::http::{ApiError, JsonBody, Shared, json_body};
-use crate::lessons::sign::PinGuard;
 use crate::school::routes::current_year;
 use crate::store::Tx;
 
@@ -87,7 +86,7 @@ impl From<super::hocba::HocbaError> for ApiError {
             | H::LockChanged
             | H::ResultsIncomplete { .. } => StatusCode::CONFLICT,
             H::Signing(S::NoSigner) | H::NoCa => StatusCode::CONFLICT,
-            H::Signing(S::WrongPin | S::WeakPin) => StatusCode::UNPROCESSABLE_ENTITY,
+            H::Signing(S::WrongPin | S::WeakPin(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             H::Signing(_) | H::Pades(_) | H::Print(_) | H::Damaged(_) => {
                 tracing::error!("học bạ signing: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -199,18 +198,17 @@ async fn hocba_import_p12(
     if body.pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký mới."));
     }
+    // The new PIN's rule before a current PIN is tried: a refused one spends no guess.
+    crate::pki::seal::check_new_pin(&body.pin).map_err(|w| {
+        ApiError::from(super::hocba::HocbaError::Signing(
+            crate::pki::signing::SigningError::WeakPin(w),
+        ))
+    })?;
     let guarded = if body.current_pin.is_empty() {
         None
     } else {
-        let who = u.principal.id().to_string();
-        s.part::<PinGuard>()?.begin(&who).map_err(|minutes| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "pin_locked",
-                format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
-            )
-        })?;
-        Some(who)
+        crate::auth::extract::pin_begin(&s, &u).await?;
+        Some(u.principal.id().to_string())
     };
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
@@ -235,7 +233,16 @@ async fn hocba_import_p12(
             Err(super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)) => {
                 tracing::warn!(account = %who, "wrong current signing PIN on a PKCS#12 import");
             }
-            Ok(_) => s.part::<PinGuard>()?.succeeded(who),
+            Ok(_) => crate::auth::extract::pin_succeeded(&s, &u).await?,
+            // The PKCS#12 was refused before the current PIN was looked at: given back.
+            Err(super::hocba::HocbaError::P12(_)) => {
+                let (store, actor) = (s.store.clone(), u.actor());
+                let who = who.clone();
+                tokio::task::spawn_blocking(move || crate::auth::pin::refund(&store, &actor, &who))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)?;
+            }
             Err(_) => {}
         }
     }
@@ -287,6 +294,12 @@ async fn hocba_request_signer(
     if body.pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký mới."));
     }
+    // The new PIN's rule before a current PIN is tried: a refused one spends no guess.
+    crate::pki::seal::check_new_pin(&body.pin).map_err(|w| {
+        ApiError::from(super::hocba::HocbaError::Signing(
+            crate::pki::signing::SigningError::WeakPin(w),
+        ))
+    })?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let actor = u.actor();
@@ -511,20 +524,20 @@ async fn guarded_signing<T: Send + 'static>(
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
-    s.part::<PinGuard>()?.begin(&who).map_err(|minutes| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "pin_locked",
-            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
-        )
-    })?;
+    crate::auth::extract::pin_begin(s, u).await?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let p = u.principal.clone();
-    let now = jiff::Timestamp::now();
+    let (now, actor) = (jiff::Timestamp::now(), u.actor());
+    let pin = pin.to_string();
     let done = tokio::task::spawn_blocking(move || {
         let dir = store.dir().to_path_buf();
-        sign(&store, &dir, &p, now)
+        let done = sign(&store, &dir, &p, now)?;
+        // The PIN opened her key: one sealed with an earlier stretch is sealed again.
+        if let Ok(Some(rec)) = store.read().and_then(|r| super::hocba::signer(&r, p.id())) {
+            super::hocba::reseal_signer(&store, &actor, &rec, &pin);
+        }
+        Ok::<_, super::hocba::HocbaError>(done)
     })
     .await
     .map_err(ApiError::internal)?;
@@ -541,7 +554,7 @@ async fn guarded_signing<T: Send + 'static>(
         // signed) cannot be used to reset the count between guesses.
         Err(e) => Err(e.into()),
         Ok(done) => {
-            s.part::<PinGuard>()?.succeeded(&who);
+            crate::auth::extract::pin_succeeded(s, u).await?;
             Ok(Json(done))
         }
     }

@@ -28,7 +28,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub struct AppState {
     pub store: Arc<Store>,
-    /// argon2 takes ~100 ms of CPU and ~19 MiB: at most two at once on a 2-core box.
+    /// argon2 takes ~100 ms of CPU and ~19 MiB for a password, ~0.35 s and 64 MiB for a signing
+    /// PIN (`pki::seal::KDF`): at most two at once on a 2-core box.
     pub hashing: tokio::sync::Semaphore,
     pub started: Instant,
     pub ca: Option<(String, Vec<u8>)>,

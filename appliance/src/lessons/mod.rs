@@ -99,6 +99,7 @@ impl LessonError {
             LessonError::Quarantined => "recently_reset",
             LessonError::Key(KeyError::WrongSecret) => "wrong_secret",
             LessonError::Key(KeyError::WasReset) => "key_reset",
+            LessonError::Key(KeyError::WeakSecret(_)) => "weak_pin",
             LessonError::Key(_) => "key",
             LessonError::Store(_) => "internal",
         }

@@ -234,19 +234,24 @@ pub(crate) struct SecretBody {
     pub(crate) secret: String,
 }
 
-/// Opens the user's device key with their signing secret (argon2 behind the shared semaphore).
-/// Counts a PIN check before it runs, so parallel guesses cannot outrun the lockout.
-fn pin_attempt(s: &Shared, who: &str) -> Result<(), ApiError> {
-    s.part::<sign::PinGuard>()?.begin(who).map_err(|minutes| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "pin_locked",
-            format!("Nhập sai mã PIN ký nhiều lần; thử lại sau {minutes} phút."),
-        )
-    })
+/// Opens the user's device key with their signing secret (argon2 behind the shared semaphore),
+/// the check reserved first in the stored count of wrong PINs (`auth::pin`), so parallel guesses
+/// cannot outrun the lockout and a restart forgets nothing. A key sealed with an earlier stretch
+/// is sealed again with today's on the way out.
+pub(crate) async fn unlock(
+    s: &Shared,
+    u: &ApiUser,
+    secret: String,
+) -> Result<sign::DeviceKey, ApiError> {
+    let key = unlock_uncleared(s, u, secret).await?;
+    crate::auth::extract::pin_succeeded(s, u).await?;
+    Ok(key)
 }
 
-pub(crate) async fn unlock(
+/// [`unlock`] without clearing the count: for a request that checks a second PIN after it
+/// (the month approval's PAdES PIN), which clears it only when both were right — else a known
+/// PIN would wipe the count before each guess of the other.
+async fn unlock_uncleared(
     s: &Shared,
     u: &ApiUser,
     secret: String,
@@ -260,16 +265,18 @@ pub(crate) async fn unlock(
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
     let who = u.principal.id().to_string();
-    pin_attempt(s, &who)?;
+    crate::auth::extract::pin_begin(s, u).await?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
-    let opened = tokio::task::spawn_blocking(move || sign::unlock(&rec, &secret))
-        .await
-        .map_err(ApiError::internal)?;
+    let (store, actor) = (s.store.clone(), u.actor());
+    let opened = tokio::task::spawn_blocking(move || {
+        let key = sign::unlock(&rec, &secret)?;
+        sign::reseal_stored(&store, &actor, &rec, &secret);
+        Ok::<_, sign::KeyError>(key)
+    })
+    .await
+    .map_err(ApiError::internal)?;
     match opened {
-        Ok(key) => {
-            s.part::<sign::PinGuard>()?.succeeded(&who);
-            Ok(key)
-        }
+        Ok(key) => Ok(key),
         Err(e) => {
             if matches!(e, sign::KeyError::WrongSecret) {
                 tracing::warn!(account = %who, "wrong signing PIN");
@@ -353,7 +360,8 @@ struct MonthBody {
     plans: Option<Vec<super::Listed>>,
 }
 
-/// The approver's PAdES signing key, opened with `pin` behind the PIN guard: `None` when she
+/// The approver's PAdES signing key, opened with `pin` under the check the request reserved in
+/// the stored count (`auth::pin`; the caller clears it when every PIN of the request was right): `None` when she
 /// holds no BGH signing certificate (the month's PDF is then unsigned, with a note). A wrong
 /// PIN refuses the approval: nothing is approved with a PDF she meant to sign.
 async fn unlock_pades(
@@ -369,11 +377,14 @@ async fn unlock_pades(
         return Ok(None);
     }
     let who = u.principal.id().to_string();
-    pin_attempt(s, &who)?;
+    // No reservation of its own: the request's one check was reserved by the plan PIN's
+    // `unlock_uncleared` just before, and one request is one guess whichever PIN was wrong.
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let dir = s.store.dir().to_path_buf();
+    let (store, actor) = (s.store.clone(), u.actor());
     let opened = tokio::task::spawn_blocking(move || {
         let signer = signing::unlock(&rec, &pin)?;
+        crate::gradebook::hocba::reseal_signer(&store, &actor, &rec, &pin);
         // An imported certificate brings its chain; the school's chain to the school CA.
         let ca = match signing::ca_cert(&dir)? {
             Some(ca) => ca,
@@ -384,10 +395,7 @@ async fn unlock_pades(
     .await
     .map_err(ApiError::internal)?;
     match opened {
-        Ok(key) => {
-            s.part::<sign::PinGuard>()?.succeeded(&who);
-            Ok(Some(key))
-        }
+        Ok(key) => Ok(Some(key)),
         Err(signing::SigningError::WrongPin) => {
             tracing::warn!(account = %who, "wrong PAdES signing PIN");
             Err(ApiError::new(
@@ -426,8 +434,10 @@ async fn approve_month(
         .pades_pin
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| b.secret.clone());
-    let key = unlock(&s, &u, b.secret).await?;
+    let key = unlock_uncleared(&s, &u, b.secret).await?;
     let pades = unlock_pades(&s, &u, pades_pin).await?;
+    // Both PINs were right (or she holds no certificate): only now is the count cleared.
+    crate::auth::extract::pin_succeeded(&s, &u).await?;
     let p = u.principal.clone();
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
@@ -520,6 +530,9 @@ async fn make_key(
     if u.principal.quarantined && (reviewer || existing.as_ref().is_some_and(|r| r.reset)) {
         return Err(recently_reset());
     }
+    // The new PIN's rule before the current PIN is tried: a refused one spends no guess.
+    crate::pki::seal::check_new_pin(&b.secret)
+        .map_err(|w| LessonError::from(sign::KeyError::WeakSecret(w)))?;
     if existing.as_ref().is_some_and(|r| !r.reset) {
         let current = b.current.clone().unwrap_or_default();
         if current.is_empty() {

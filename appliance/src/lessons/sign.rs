@@ -57,6 +57,9 @@ pub struct KeyRecord {
     /// owner makes a new one without the old PIN.
     #[serde(default)]
     pub reset: bool,
+    /// The stretch the key was sealed with; absent: argon2's defaults (`pki::seal::LEGACY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<crate::pki::seal::Kdf>,
 }
 
 /// One change of a signing key.
@@ -126,7 +129,7 @@ impl KeyRecord {
 pub const KEYS: Collection<KeyRecord> =
     Collection::new("lessons.keys.v1", AuditPolicy::Digest, None);
 
-pub const MIN_SECRET: usize = 6;
+pub const MIN_SECRET: usize = crate::pki::seal::MIN_PIN;
 
 /// Stores a person's new key; a key they had before is kept as retired (signatures made with it
 /// stay valid). Returns whether a key was replaced.
@@ -256,8 +259,8 @@ pub fn reset(
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("Mã PIN ký phải có ít nhất {MIN_SECRET} ký tự.")]
-    WeakSecret,
+    #[error("{0}")]
+    WeakSecret(crate::pki::seal::WeakPin),
     #[error("Mã PIN ký không đúng.")]
     WrongSecret,
     #[error("Khoá ký đã lưu bị hỏng; hãy tạo khoá mới.")]
@@ -292,6 +295,7 @@ fn seal(
         retired: vec![],
         changes: vec![],
         reset: false,
+        kdf: Some(crate::pki::seal::KDF),
     };
     (rec, DeviceKey(sk))
 }
@@ -300,11 +304,10 @@ fn cipher_for(secret: &str, salt: &[u8]) -> chacha20poly1305::ChaCha20Poly1305 {
     crate::pki::seal::cipher_for(secret, salt)
 }
 
-/// Makes a new key for `account`, sealed under `secret` (argon2id: ~0.1 s of CPU).
+/// Makes a new key for `account`, sealed under `secret` (argon2id: ~0.35 s of CPU), which must
+/// pass the rule of a new PIN (`pki::seal::check_new_pin`).
 pub fn new_key(account: &str, secret: &str, now: &str) -> Result<(KeyRecord, DeviceKey), KeyError> {
-    if secret.chars().count() < MIN_SECRET {
-        return Err(KeyError::WeakSecret);
-    }
+    crate::pki::seal::check_new_pin(secret).map_err(KeyError::WeakSecret)?;
     let salt: [u8; 16] = rand::random();
     Ok(seal(&cipher_for(secret, &salt), &salt, account, now))
 }
@@ -324,7 +327,7 @@ pub fn new_keys_sharing_secret(
         .collect()
 }
 
-/// Opens a stored key with the person's secret (argon2id: ~0.1 s of CPU).
+/// Opens a stored key with the person's secret (argon2id with the record's parameters).
 pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
     if rec.reset {
         return Err(KeyError::WasReset);
@@ -336,7 +339,7 @@ pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
         .ok_or(KeyError::Damaged)?;
     let sealed = hex::decode(&rec.sealed).map_err(|_| KeyError::Damaged)?;
     let plain = crate::pki::seal::open(
-        &cipher_for(secret, &salt),
+        &crate::pki::seal::cipher_with(secret, &salt, crate::pki::seal::kdf_of(rec.kdf)),
         &nonce,
         &sealed,
         &aad(&rec.account, &rec.public_key),
@@ -350,41 +353,54 @@ pub fn unlock(rec: &KeyRecord, secret: &str) -> Result<DeviceKey, KeyError> {
     Ok(DeviceKey(sk))
 }
 
-/// PIN checks per account: at most [`PinGuard::MAX_FAILURES`] checks that did not succeed within
-/// [`PinGuard::LOCK`] of each other, after which signing is refused until the window passes (a
-/// stolen session cannot try PINs at argon2 speed for long). An attempt is counted when it is
-/// *reserved*, before the PIN is checked, under one lock: however many requests arrive at once,
-/// no more than the allowed number of checks ever run; a right PIN clears the count. In memory:
-/// a restart clears it, which costs a guesser minutes, not the school its data.
-#[derive(Default)]
-pub struct PinGuard {
-    attempts: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+/// The record sealed again under today's stretch (`pki::seal::KDF`), the same key with a new
+/// salt and nonce, or `None` when it already is.
+pub fn reseal(rec: &KeyRecord, secret: &str) -> Result<Option<KeyRecord>, KeyError> {
+    if rec.kdf == Some(crate::pki::seal::KDF) {
+        return Ok(None);
+    }
+    let key = unlock(rec, secret)?;
+    let salt: [u8; 16] = rand::random();
+    let (nonce, sealed) = crate::pki::seal::seal(
+        &cipher_for(secret, &salt),
+        key.0.as_bytes(),
+        &aad(&rec.account, &rec.public_key),
+    );
+    Ok(Some(KeyRecord {
+        salt: hex::encode(salt),
+        nonce: hex::encode(nonce),
+        sealed: hex::encode(sealed),
+        kdf: Some(crate::pki::seal::KDF),
+        ..rec.clone()
+    }))
 }
 
-impl PinGuard {
-    pub const MAX_FAILURES: u32 = 5;
-    pub const LOCK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-    /// Reserves one PIN check for `account`, or answers the minutes left when the account's
-    /// checks are used up. Call [`PinGuard::succeeded`] when the PIN was right; any other outcome
-    /// leaves the attempt counted.
-    pub fn begin(&self, account: &str) -> Result<(), u64> {
-        let mut f = self.attempts.lock().expect("not poisoned");
-        let now = std::time::Instant::now();
-        let e = f.entry(account.to_string()).or_insert((0, now));
-        if now.duration_since(e.1) > Self::LOCK {
-            *e = (0, now);
+/// After a right secret opened `rec`: when it was sealed with an earlier stretch, the stored
+/// key (still this one: same public key and sealed bytes) is sealed again with today's. Never
+/// fails the signing that opened it; a failure is logged.
+pub fn reseal_stored(
+    store: &crate::store::Store,
+    actor: &crate::store::Actor,
+    rec: &KeyRecord,
+    secret: &str,
+) {
+    let new = match reseal(rec, secret) {
+        Ok(Some(new)) => new,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(account = %rec.account, error = %e, "signing key not sealed again");
+            return;
         }
-        if e.0 >= Self::MAX_FAILURES {
-            let left = Self::LOCK.saturating_sub(now.duration_since(e.1));
-            return Err(left.as_secs().div_ceil(60).max(1));
+    };
+    let done = store.write(actor, |tx| {
+        let now = tx.get(&KEYS, &rec.account)?;
+        if now.is_some_and(|n| n.public_key == rec.public_key && n.sealed == rec.sealed) {
+            tx.put(&KEYS, &rec.account, &new, "lessons.key.reseal")?;
         }
-        e.0 += 1;
-        e.1 = now;
-        Ok(())
-    }
-    pub fn succeeded(&self, account: &str) {
-        self.attempts.lock().expect("not poisoned").remove(account);
+        Ok::<_, crate::store::StoreError>(())
+    });
+    if let Err(e) = done {
+        tracing::warn!(account = %rec.account, error = %e, "signing key not sealed again");
     }
 }
 
@@ -506,52 +522,64 @@ mod tests {
 
     #[test]
     fn sealed_key_opens_only_with_its_secret() {
-        let (rec, key) = new_key("u-a", "123456", "t").unwrap();
+        let (rec, key) = new_key("u-a", "135792", "t").unwrap();
         assert!(matches!(
             new_key("u-a", "12345", "t"),
-            Err(KeyError::WeakSecret)
+            Err(KeyError::WeakSecret(_))
         ));
-        assert!(matches!(unlock(&rec, "654321"), Err(KeyError::WrongSecret)));
-        let again = unlock(&rec, "123456").unwrap();
+        assert!(matches!(
+            new_key("u-a", "111111", "t"),
+            Err(KeyError::WeakSecret(crate::pki::seal::WeakPin::Trivial))
+        ));
+        assert!(matches!(unlock(&rec, "135793"), Err(KeyError::WrongSecret)));
+        let again = unlock(&rec, "135792").unwrap();
         assert_eq!(again.public_key(), key.public_key());
         // The sealed key is bound to its account: moved to another account it does not open.
         let mut moved = rec.clone();
         moved.account = "u-b".into();
-        assert!(unlock(&moved, "123456").is_err());
+        assert!(unlock(&moved, "135792").is_err());
         assert!(!rec.sealed.contains(&hex::encode(key.0.as_bytes())));
     }
 
     #[test]
-    fn five_wrong_pins_lock_signing_for_a_while() {
-        let g = PinGuard::default();
-        for _ in 0..PinGuard::MAX_FAILURES {
-            assert_eq!(g.begin("u-a"), Ok(()));
-        }
-        assert_eq!(g.begin("u-a"), Err(15));
-        assert_eq!(g.begin("u-b"), Ok(()), "per account");
-        g.succeeded("u-a");
-        assert_eq!(g.begin("u-a"), Ok(()));
-    }
-
-    #[test]
-    fn parallel_pin_checks_never_exceed_the_allowed_number() {
-        // Each check is reserved before it runs: of 60 arriving at once, only MAX_FAILURES run.
-        let g = std::sync::Arc::new(PinGuard::default());
-        let ran: u32 = (0..60)
-            .map(|_| {
-                let g = g.clone();
-                std::thread::spawn(move || u32::from(g.begin("u-a").is_ok()))
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .sum();
-        assert_eq!(ran, PinGuard::MAX_FAILURES);
+    fn a_key_sealed_with_the_old_stretch_opens_and_is_sealed_again() {
+        use crate::pki::seal::{KDF, LEGACY, cipher_with};
+        let (rec, key) = new_key("u-a", "135792", "t").unwrap();
+        assert_eq!(rec.kdf, Some(KDF));
+        let salt = [5u8; 16];
+        let (nonce, sealed) = crate::pki::seal::seal(
+            &cipher_with("135792", &salt, LEGACY),
+            key.0.as_bytes(),
+            &aad("u-a", &rec.public_key),
+        );
+        let mut json = serde_json::to_value(KeyRecord {
+            salt: hex::encode(salt),
+            nonce: hex::encode(nonce),
+            sealed: hex::encode(sealed),
+            kdf: None,
+            ..rec.clone()
+        })
+        .unwrap();
+        assert!(json.get("kdf").is_none(), "an earlier version's format");
+        json.as_object_mut().unwrap().remove("kdf");
+        let old: KeyRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            unlock(&old, "135792").unwrap().public_key(),
+            key.public_key()
+        );
+        assert!(matches!(reseal(&old, "135793"), Err(KeyError::WrongSecret)));
+        let new = reseal(&old, "135792").unwrap().unwrap();
+        assert_eq!((new.kdf, &new.public_key), (Some(KDF), &old.public_key));
+        assert_eq!(
+            unlock(&new, "135792").unwrap().public_key(),
+            key.public_key()
+        );
+        assert!(reseal(&new, "135792").unwrap().is_none());
     }
 
     #[test]
     fn signature_covers_statement_and_digest() {
-        let (_, key) = new_key("u-a", "123456", "t").unwrap();
+        let (_, key) = new_key("u-a", "135792", "t").unwrap();
         let d = blake3::hash(b"x").to_hex().to_string();
         let s = sign(&key, SignAction::Submit, "kh-1", 1, ("u-a", "A"), "t", &d);
         check(&s, "kh-1", 1, &d).unwrap();

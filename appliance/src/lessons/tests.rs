@@ -477,7 +477,7 @@ fn a_changed_field_or_a_foreign_key_fails_verification() {
     // A signature made with a key that is not the signer's registered key.
     let f = fixture();
     let plan = f.approved("Bài 2", day("2026-11-04"));
-    let (rec, _) = sign::new_key(f.principal.id(), "654321", "t").unwrap();
+    let (rec, _) = sign::new_key(f.principal.id(), "604321", "t").unwrap();
     f.store
         .write(&actor(), |tx| {
             tx.put(&KEYS, &rec.account.clone(), &rec, "tamper")
@@ -494,7 +494,7 @@ fn a_changed_field_or_a_foreign_key_fails_verification() {
 fn a_replaced_key_keeps_old_signatures_valid() {
     let f = fixture();
     f.approved("Bài 6", day("2026-11-06"));
-    let (rec, _) = sign::new_key(f.principal.id(), "999999", "t2").unwrap();
+    let (rec, _) = sign::new_key(f.principal.id(), "990719", "t2").unwrap();
     let replaced = f
         .store
         .write(&actor(), |tx| sign::register(tx, rec))

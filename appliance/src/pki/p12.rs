@@ -69,7 +69,7 @@ impl P12Error {
             P12Error::NoChain => "p12_no_chain",
             P12Error::NotLicensed => "not_licensed",
             P12Error::NameDiffers { .. } => "name_differs",
-            P12Error::Signing(SigningError::WeakPin) => "weak_pin",
+            P12Error::Signing(SigningError::WeakPin(_)) => "weak_pin",
             P12Error::Signing(_) => "signer_damaged",
         }
     }
@@ -105,9 +105,7 @@ impl P12Error {
             P12Error::NameDiffers { cert, account } => format!(
                 "the certificate names {cert:?}, not the account's {account:?}; confirm it is yours to import"
             ),
-            P12Error::Signing(SigningError::WeakPin) => {
-                "the signing PIN must have at least 6 characters".into()
-            }
+            P12Error::Signing(SigningError::WeakPin(w)) => w.english(),
             P12Error::Signing(e) => e.to_string(),
         }
     }

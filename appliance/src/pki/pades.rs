@@ -1616,7 +1616,7 @@ mod tests {
         ));
         assert!(matches!(
             signing::issue_signer(&ca, "gv-2", "A", "B", "123", now),
-            Err(signing::SigningError::WeakPin)
+            Err(signing::SigningError::WeakPin(_))
         ));
         // The CA is name-constrained to the school (critical, as RFC 5280 asks).
         let name_constraints = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.30");

@@ -1,19 +1,102 @@
 //! Private keys sealed under a person's PIN: ChaCha20-Poly1305 under a key stretched by argon2id
 //! from the PIN (mã PIN ký). One implementation for every key a person signs with — the Ed25519
 //! lesson-plan key (`lessons::sign`) and the P-256 học bạ signing key (`pki::signing`) — so a
-//! change to the stretch or the cipher is made once.
+//! change to the stretch or the cipher is made once. Also the rule a new PIN must pass
+//! ([`check_new_pin`]).
+//!
+//! The stretch's parameters are stored with each seal ([`Kdf`]): a seal without them was made
+//! with argon2's defaults ([`LEGACY`]) and keeps opening; new seals use [`KDF`], and the callers
+//! seal an old one again with it after the next right PIN.
 
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use serde::{Deserialize, Serialize};
 
-/// The stretched PIN as a cipher (argon2id with its default, memory-hard parameters: ~0.1 s of
-/// CPU, ~19 MiB). Callers keep it for several seals when one PIN seals several keys.
+/// argon2id's parameters: memory in KiB, passes, lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kdf {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+/// New seals: 64 MiB, 3 passes, 1 lane — about 0.35 s of one core of the test machine in a
+/// release build (bench/RESULTS.md), where the defaults took 0.07 s: an offline guesser with a
+/// copy of the database pays five times as much per PIN.
+pub const KDF: Kdf = Kdf {
+    m_kib: 64 * 1024,
+    t: 3,
+    p: 1,
+};
+
+/// What a seal stored without parameters was made with: argon2 0.5's defaults (19 MiB, 2, 1).
+pub const LEGACY: Kdf = Kdf {
+    m_kib: 19 * 1024,
+    t: 2,
+    p: 1,
+};
+
+/// The parameters of a stored seal (`None`: one made before they were stored).
+pub fn kdf_of(stored: Option<Kdf>) -> Kdf {
+    stored.unwrap_or(LEGACY)
+}
+
+/// The stretched PIN as a cipher, with today's parameters [`KDF`] (for new seals). Callers keep
+/// it for several seals when one PIN seals several keys.
 pub fn cipher_for(secret: &str, salt: &[u8]) -> ChaCha20Poly1305 {
+    cipher_with(secret, salt, KDF)
+}
+
+/// The stretched PIN as a cipher, with the parameters a seal was made with.
+pub fn cipher_with(secret: &str, salt: &[u8], kdf: Kdf) -> ChaCha20Poly1305 {
     let mut key = [0u8; 32];
-    argon2::Argon2::default()
+    let params = argon2::Params::new(kdf.m_kib, kdf.t, kdf.p, Some(32))
+        .unwrap_or_else(|_| argon2::Params::default());
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
         .hash_password_into(secret.as_bytes(), salt, &mut key)
         .expect("argon2 parameters are valid");
     ChaCha20Poly1305::new((&key).into())
+}
+
+/// Why a new signing PIN is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPin {
+    #[error("Mã PIN ký phải có ít nhất {MIN_PIN} chữ số và chỉ gồm chữ số.")]
+    Short,
+    #[error(
+        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321, hay lặp lại như 121212, 123123). Hãy chọn dãy khác."
+    )]
+    Trivial,
+}
+
+impl WeakPin {
+    /// The CLI's words.
+    pub fn english(self) -> String {
+        match self {
+            WeakPin::Short => format!("a signing PIN is at least {MIN_PIN} digits, digits only"),
+            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321, or a repeated group such as 121212 or 123123): choose another".into(),
+        }
+    }
+}
+
+/// A signing PIN has at least this many digits.
+pub const MIN_PIN: usize = 6;
+
+/// The rule a PIN must pass when it is chosen or changed (those already stored keep working):
+/// digits only, at least [`MIN_PIN`] of them (longer is allowed), not one digit repeated, not a
+/// run up or down (123456, 654321, 012345, 890123 — wrapping past 9), not a group of two or
+/// three repeated (121212, 123123).
+pub fn check_new_pin(pin: &str) -> Result<(), WeakPin> {
+    let d: Vec<u8> = pin.bytes().map(|b| b.wrapping_sub(b'0')).collect();
+    if d.len() < MIN_PIN || d.iter().any(|&x| x > 9) {
+        return Err(WeakPin::Short);
+    }
+    let step = |s: u8| d.windows(2).all(|w| (w[0] + s) % 10 == w[1]);
+    let repeats = |n: usize| d.len().is_multiple_of(n) && d.chunks(n).all(|c| c == &d[..n]);
+    if step(0) || step(1) || step(9) || repeats(2) || repeats(3) {
+        return Err(WeakPin::Trivial);
+    }
+    Ok(())
 }
 
 /// Seals `plain` with a fresh nonce; `aad` binds the sealed key to its owner and public half,
@@ -41,6 +124,50 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trivial_pins_are_refused() {
+        for pin in [
+            "000000",
+            "111111",
+            "999999",
+            "123456",
+            "654321",
+            "012345",
+            "890123",
+            "543210",
+            "121212",
+            "123123",
+            "909090",
+            "1234567890",
+            "98765432",
+        ] {
+            assert_eq!(check_new_pin(pin), Err(WeakPin::Trivial), "{pin}");
+        }
+        for pin in ["12345", "", "abcdef", "12345a", "１２３４５６", "13579 "] {
+            assert_eq!(check_new_pin(pin), Err(WeakPin::Short), "{pin}");
+        }
+        for pin in [
+            "135792", "246810", "112233", "271828", "1212123", "20170905",
+        ] {
+            assert_eq!(check_new_pin(pin), Ok(()), "{pin}");
+        }
+    }
+
+    #[test]
+    fn a_seal_opens_with_the_parameters_it_was_made_with() {
+        let salt = [9u8; 16];
+        let (nonce, sealed) = seal(&cipher_with("246810", &salt, LEGACY), b"k", b"a");
+        // What argon2's defaults made (a seal stored before the parameters were).
+        let mut key = [0u8; 32];
+        argon2::Argon2::default()
+            .hash_password_into(b"246810", &salt, &mut key)
+            .unwrap();
+        let default = ChaCha20Poly1305::new((&key).into());
+        assert!(open(&default, &nonce, &sealed, b"a").is_some());
+        assert!(open(&cipher_for("246810", &salt), &nonce, &sealed, b"a").is_none());
+        assert_eq!(kdf_of(None), LEGACY);
+    }
 
     #[test]
     fn opens_only_with_the_same_pin_and_binding() {

@@ -39,8 +39,8 @@ use x509_cert::time::{Time, Validity};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
-    #[error("Mã PIN ký phải có ít nhất 6 ký tự.")]
-    WeakPin,
+    #[error("{0}")]
+    WeakPin(super::seal::WeakPin),
     #[error("Mã PIN ký không đúng.")]
     WrongPin,
     #[error("Khoá ký học bạ đã lưu bị hỏng ({0}); hãy cấp chứng thư mới.")]
@@ -53,7 +53,6 @@ pub enum SigningError {
     Io(#[from] std::io::Error),
 }
 
-const MIN_PIN: usize = 6;
 /// The CA outlives many school years; a signer's certificate covers a few (a teacher who leaves
 /// stops signing, but what she signed stays verifiable: validity is judged at signing time).
 const CA_YEARS: i64 = 20;
@@ -550,6 +549,9 @@ pub struct SignerRecord {
     /// request [`request_key`]).
     #[serde(default = "binding_v1", skip_serializing_if = "is_binding_v1")]
     pub binding: u8,
+    /// The stretch the key was sealed with; absent: argon2's defaults (`pki::seal::LEGACY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<super::seal::Kdf>,
 }
 
 fn binding_v1() -> u8 {
@@ -625,6 +627,9 @@ pub struct SignerRequest {
     pub nonce: String,
     pub sealed: String,
     pub requested_at: String,
+    /// The stretch the key was sealed with; absent: argon2's defaults (`pki::seal::LEGACY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<super::seal::Kdf>,
 }
 
 /// Makes a P-256 key pair for `who` and seals its private key under `pin` (binding v2).
@@ -633,9 +638,7 @@ pub fn request_key(
     pin: &str,
     now: jiff::Timestamp,
 ) -> Result<SignerRequest, SigningError> {
-    if pin.chars().count() < MIN_PIN {
-        return Err(SigningError::WeakPin);
-    }
+    super::seal::check_new_pin(pin).map_err(SigningError::WeakPin)?;
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let spki_hex = hex::encode(
         spki(&key)?
@@ -660,6 +663,7 @@ pub fn request_key(
         nonce: hex::encode(nonce),
         sealed: hex::encode(sealed),
         requested_at: now.to_string(),
+        kdf: Some(super::seal::KDF),
     })
 }
 
@@ -713,6 +717,7 @@ pub fn issue_for_request(
         created_at: now.to_string(),
         chain: Vec::new(),
         binding: 2,
+        kdf: req.kdf,
     })
 }
 
@@ -751,9 +756,7 @@ pub fn seal_signer(
     pin: &str,
     now: jiff::Timestamp,
 ) -> Result<SignerRecord, SigningError> {
-    if pin.chars().count() < MIN_PIN {
-        return Err(SigningError::WeakPin);
-    }
+    super::seal::check_new_pin(pin).map_err(SigningError::WeakPin)?;
     let cert_hex = hex::encode(cert_der);
     let salt: [u8; 16] = rand::random();
     let (nonce, sealed) = super::seal::seal(
@@ -772,21 +775,14 @@ pub fn seal_signer(
         created_at: now.to_string(),
         chain: chain.iter().map(hex::encode).collect(),
         binding: 1,
+        kdf: Some(super::seal::KDF),
     })
 }
 
-/// Opens a signer's key with the PIN (argon2id: ~0.1 s of CPU).
-pub fn unlock(rec: &SignerRecord, pin: &str) -> Result<Signer, SigningError> {
+/// What a record's sealed key is bound to (its AAD).
+fn binding_of(rec: &SignerRecord, cert: &Certificate) -> Result<Vec<u8>, SigningError> {
     let damaged = |what: &str| SigningError::Damaged(what.to_string());
-    let salt = hex::decode(&rec.salt).map_err(|_| damaged("salt"))?;
-    let nonce: [u8; 12] = hex::decode(&rec.nonce)
-        .ok()
-        .and_then(|n| n.try_into().ok())
-        .ok_or_else(|| damaged("nonce"))?;
-    let sealed = hex::decode(&rec.sealed).map_err(|_| damaged("sealed key"))?;
-    let cert_der = hex::decode(&rec.cert).map_err(|_| damaged("certificate"))?;
-    let cert = Certificate::from_der(&cert_der).map_err(|_| damaged("certificate"))?;
-    let binding = match rec.binding {
+    Ok(match rec.binding {
         1 => aad(&rec.account, &rec.cert),
         2 => aad_v2(
             &rec.account,
@@ -798,14 +794,62 @@ pub fn unlock(rec: &SignerRecord, pin: &str) -> Result<Signer, SigningError> {
             ),
         ),
         _ => return Err(damaged("unknown key binding")),
-    };
+    })
+}
+
+/// The sealed PKCS#8 opened with the PIN, with the stretch the record was sealed with.
+fn open_sealed(
+    rec: &SignerRecord,
+    pin: &str,
+) -> Result<(Vec<u8>, Certificate, Vec<u8>), SigningError> {
+    let damaged = |what: &str| SigningError::Damaged(what.to_string());
+    let salt = hex::decode(&rec.salt).map_err(|_| damaged("salt"))?;
+    let nonce: [u8; 12] = hex::decode(&rec.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| damaged("nonce"))?;
+    let sealed = hex::decode(&rec.sealed).map_err(|_| damaged("sealed key"))?;
+    let cert_der = hex::decode(&rec.cert).map_err(|_| damaged("certificate"))?;
+    let cert = Certificate::from_der(&cert_der).map_err(|_| damaged("certificate"))?;
+    let binding = binding_of(rec, &cert)?;
     let plain = super::seal::open(
-        &super::seal::cipher_for(pin, &salt),
+        &super::seal::cipher_with(pin, &salt, super::seal::kdf_of(rec.kdf)),
         &nonce,
         &sealed,
         &binding,
     )
     .ok_or(SigningError::WrongPin)?;
+    Ok((plain, cert, cert_der))
+}
+
+/// The record sealed again under today's stretch ([`super::seal::KDF`]) — same key, binding and
+/// certificate, a new salt and nonce —, or `None` when it already is. A wrong PIN is
+/// [`SigningError::WrongPin`]; the caller stores the new record after a right one.
+pub fn reseal(rec: &SignerRecord, pin: &str) -> Result<Option<SignerRecord>, SigningError> {
+    if rec.kdf == Some(super::seal::KDF) {
+        return Ok(None);
+    }
+    let (plain, cert, _) = open_sealed(rec, pin)?;
+    let salt: [u8; 16] = rand::random();
+    let (nonce, sealed) = super::seal::seal(
+        &super::seal::cipher_for(pin, &salt),
+        &plain,
+        &binding_of(rec, &cert)?,
+    );
+    Ok(Some(SignerRecord {
+        salt: hex::encode(salt),
+        nonce: hex::encode(nonce),
+        sealed: hex::encode(sealed),
+        kdf: Some(super::seal::KDF),
+        ..rec.clone()
+    }))
+}
+
+/// Opens a signer's key with the PIN (argon2id with the record's parameters: ~0.35 s of CPU for
+/// today's).
+pub fn unlock(rec: &SignerRecord, pin: &str) -> Result<Signer, SigningError> {
+    let damaged = |what: &str| SigningError::Damaged(what.to_string());
+    let (plain, cert, cert_der) = open_sealed(rec, pin)?;
     let key = SignerKey::from_pkcs8(&plain).ok_or_else(|| damaged("private key"))?;
     // The key must be the certificate's: a record pieced together from two would sign with a
     // key no reader could tie to the name shown.
@@ -905,6 +949,53 @@ mod tests {
     }
 
     #[test]
+    fn a_record_sealed_with_the_old_stretch_opens_and_is_sealed_again() {
+        use super::super::seal::{KDF, LEGACY, cipher_with};
+        let now = jiff::Timestamp::now();
+        let ca = new_ca("THCS Thử", now).unwrap();
+        let who = SignerName {
+            account: "gv-1",
+            full_name: "Cô Lan",
+            role: "Giáo viên chủ nhiệm",
+        };
+        let rec = issue_for_request(&ca, &request_key(&who, "135792", now).unwrap(), now).unwrap();
+        assert_eq!(rec.kdf, Some(KDF));
+        // The same key as an earlier version stored it: argon2's defaults, no parameters.
+        let (plain, cert, _) = open_sealed(&rec, "135792").unwrap();
+        let salt = [3u8; 16];
+        let (nonce, sealed) = super::super::seal::seal(
+            &cipher_with("135792", &salt, LEGACY),
+            &plain,
+            &binding_of(&rec, &cert).unwrap(),
+        );
+        let old = SignerRecord {
+            salt: hex::encode(salt),
+            nonce: hex::encode(nonce),
+            sealed: hex::encode(sealed),
+            kdf: None,
+            ..rec.clone()
+        };
+        let json = serde_json::to_value(&old).unwrap();
+        assert!(json.get("kdf").is_none(), "an old record's format");
+        let old: SignerRecord = serde_json::from_value(json).unwrap();
+        assert!(unlock(&old, "135792").is_ok());
+        assert!(matches!(
+            reseal(&old, "135793"),
+            Err(SigningError::WrongPin)
+        ));
+        let new = reseal(&old, "135792").unwrap().unwrap();
+        assert_eq!(new.kdf, Some(KDF));
+        assert_eq!(
+            (&new.cert, &new.account, new.binding),
+            (&old.cert, &old.account, 2)
+        );
+        assert_ne!(new.sealed, old.sealed);
+        assert!(unlock(&new, "135792").is_ok());
+        assert!(unlock(&new, "135793").is_err());
+        assert!(reseal(&new, "135792").unwrap().is_none(), "once");
+    }
+
+    #[test]
     fn a_requested_key_is_bound_to_its_public_key_and_old_records_still_open() {
         let now = jiff::Timestamp::now();
         let ca = new_ca("THCS Thử", now).unwrap();
@@ -915,7 +1006,11 @@ mod tests {
         };
         assert!(matches!(
             request_key(&who, "123", now),
-            Err(SigningError::WeakPin)
+            Err(SigningError::WeakPin(_))
+        ));
+        assert!(matches!(
+            request_key(&who, "123456", now),
+            Err(SigningError::WeakPin(super::super::seal::WeakPin::Trivial))
         ));
         let req = request_key(&who, "135792", now).unwrap();
         let rec = issue_for_request(&ca, &req, now).unwrap();

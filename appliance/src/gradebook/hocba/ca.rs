@@ -468,9 +468,7 @@ pub fn request(
     if pin != pin_again {
         return Err(HocbaError::PinMismatch);
     }
-    if pin.chars().count() < 6 {
-        return Err(signing::SigningError::WeakPin.into());
-    }
+    crate::pki::seal::check_new_pin(pin).map_err(signing::SigningError::WeakPin)?;
     if !ca_sealed(&store.read()?)? {
         return if matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng") {
             issue_first_head(store, actor, p, role, pin, true).map(Asked::Issued)
