@@ -257,11 +257,25 @@ pub fn write_rows(
         Source::Hub(hub) => {
             let mut schools: Vec<String> = hub.schools()?.into_iter().map(|s| s.code).collect();
             schools.sort();
-            for code in schools {
-                let r = SchoolRecords::from_hub(hub, &code)?;
-                school_rows(&r, codes, year, sink)?;
-            }
-            Ok(())
+            // The next school is read (the database's query, the records parsed) on a thread
+            // of its own while this one's rows are written: at most two schools wait in
+            // memory, and a stop on either side stops the other.
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                scope.spawn(move || {
+                    for code in schools {
+                        let r = SchoolRecords::from_hub(hub, &code);
+                        let failed = r.is_err();
+                        if tx.send(r).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+                for r in rx {
+                    school_rows(&r?, codes, year, sink)?;
+                }
+                Ok(())
+            })
         }
     }
 }
