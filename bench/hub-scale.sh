@@ -8,6 +8,9 @@
 # report (p50/p99), the reports' xlsx download, and the province CSDL export (time, size and
 # the hub's peak RSS while it is written).
 # Usage: bench/hub-scale.sh [schools]   (TRAM_BIN=path skips the build; needs wrk, curl, psql)
+#   TRAM_BENCH_WORK=DIR keeps the cluster (see pg-common.sh): a later run with the same DIR
+#   skips the writing, and the rebuild of the parts when they are stored already;
+#   TRAM_BENCH_PREPARE=1 stops after the writing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 schools=${1:-2000}
@@ -16,7 +19,7 @@ for t in wrk curl; do command -v $t >/dev/null || { echo "install $t"; exit 1; }
 pport=18797
 pg_start $pport shared_buffers=1GB
 psql() { "$pg_bin/psql" -v ON_ERROR_STOP=1 -q -h 127.0.0.1 -p $pport -U postgres "$@"; }
-psql -c 'CREATE DATABASE tramhub'
+[ "$reused" = 1 ] || psql -c 'CREATE DATABASE tramhub'
 url="postgres://postgres@127.0.0.1:$pport/tramhub"
 port=18796; B=http://127.0.0.1:$port
 start_hub() {
@@ -25,6 +28,9 @@ start_hub() {
   for _ in $(seq 1 3000); do curl -fs -o /dev/null $B/healthz && return; sleep 0.05; done
   echo "the hub did not start"; cat "$work/hub.log"; exit 1
 }
+if [ "$reused" = 1 ]; then
+  echo "== reusing $work: $(psql -d tramhub -At -c 'SELECT count(*) FROM hub_schools') schools, $(psql -d tramhub -At -c 'SELECT count(*) FROM hub_records') records =="
+else
 start_hub; kill -TERM $hub; wait $hub || true   # creates the tables (migrations)
 
 echo "== writing $schools schools x 5,000 records into PostgreSQL =="
@@ -63,6 +69,9 @@ INSERT INTO hub_records (school, kind, key, op, record, outbox_seq, at)
 ANALYZE;
 SQL
 echo "  $(psql -d tramhub -At -c 'SELECT count(*) FROM hub_records') records in $(( $(date +%s) - t0 )) s; database $(psql -d tramhub -At -c "SELECT pg_size_pretty(pg_database_size('tramhub'))")"
+fi
+[ -z "${TRAM_BENCH_PREPARE:-}" ] || exit 0
+echo "load: $(uptime | sed 's/.*load average: //')"
 
 echo "== the one-time rebuild of the report parts (a hub upgraded from before they were stored) =="
 t0=$(date +%s.%N)
@@ -100,3 +109,4 @@ read -r secs bytes < <(curl -fs -o "$work/csdl.xlsx" -b "$work/jar" -w '%{time_t
   "$B/district/csdl.xlsx?year=2026-2027")
 echo "  $secs s, $(( bytes / 1000000 )) MB; hub peak RSS (VmHWM) $(( $(awk '/VmHWM/{print $2}' /proc/$hub/status) / 1024 )) MB$hwm_note"
 rm -f "$work/csdl.xlsx"
+echo "load after: $(uptime | sed 's/.*load average: //')"

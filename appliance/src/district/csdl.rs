@@ -7,6 +7,7 @@
 //! The code lists DOMAIN.md marks unconfirmed live in `csdl-codes.toml` (compiled in, each
 //! list's provenance written there), replaced by `DATA_DIR/csdl-codes.toml` when present.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -89,20 +90,22 @@ fn nhom_cap_hoc(grade: u64) -> &'static str {
 
 /// A student's current status in words: "Đang học", or "Chuyển trường 2026-12-05" /
 /// "Thôi học 2026-12-05" from the relayed `left`.
-fn status(left: &serde_json::Value) -> String {
+fn status(left: &serde_json::Value) -> Cow<'static, str> {
     match left["kind"].as_str() {
-        None => "Đang học".into(),
-        Some("transfer_out") => format!("Chuyển trường {}", s(&left["date"])),
-        Some(_) => format!("Thôi học {}", s(&left["date"])),
+        None => Cow::Borrowed("Đang học"),
+        Some("transfer_out") => format!("Chuyển trường {}", s(&left["date"])).into(),
+        Some(_) => format!("Thôi học {}", s(&left["date"])).into(),
     }
 }
 
-fn s(v: &serde_json::Value) -> String {
+/// A field's text: borrowed when the record holds it as text (most do), so a province's rows
+/// are not copied field by field.
+fn s(v: &serde_json::Value) -> Cow<'_, str> {
     match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::Bool(b) => if *b { "1" } else { "0" }.into(),
-        _ => String::new(),
+        serde_json::Value::String(s) => Cow::Borrowed(s),
+        serde_json::Value::Number(n) => Cow::Owned(n.to_string()),
+        serde_json::Value::Bool(b) => Cow::Borrowed(if *b { "1" } else { "0" }),
+        _ => Cow::Borrowed(""),
     }
 }
 
@@ -124,18 +127,12 @@ impl SchoolRecords {
         hub: &dyn super::HubStorage,
         school: &str,
     ) -> Result<SchoolRecords, super::HubError> {
-        let mut r = SchoolRecords {
+        Ok(SchoolRecords {
             code: school.to_string(),
-            ..Default::default()
-        };
-        for (kind, into) in [
-            ("class", &mut r.classes),
-            ("student", &mut r.students),
-            ("result", &mut r.results),
-        ] {
-            hub.each_record_of(school, kind, &mut |v| into.push(v.clone()))?;
-        }
-        Ok(r)
+            classes: hub.records_of(school, "class")?,
+            students: hub.records_of(school, "student")?,
+            results: hub.records_of(school, "result")?,
+        })
     }
 
     /// A school's own tables, as it would relay them (its code names the school).
@@ -174,7 +171,7 @@ pub enum ExportError {
     #[error(transparent)]
     Hub(#[from] super::HubError),
     #[error("writing the xlsx file: {0}")]
-    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    Zip(#[from] zip::result::ZipError),
     #[error("writing the export: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -239,7 +236,7 @@ pub const TABLES: [(&str, &[&str]); 3] = [
 
 /// Where the rows go: `table` indexes [`TABLES`].
 pub trait Sink {
-    fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError>;
+    fn row(&mut self, table: usize, cells: &[&str]) -> Result<(), ExportError>;
     /// Whether rows of `table` are kept: those of a table not asked for are never built.
     fn wants(&self, _table: usize) -> bool {
         true
@@ -260,14 +257,31 @@ pub fn write_rows(
         Source::Hub(hub) => {
             let mut schools: Vec<String> = hub.schools()?.into_iter().map(|s| s.code).collect();
             schools.sort();
-            for code in schools {
-                let r = SchoolRecords::from_hub(hub, &code)?;
-                school_rows(&r, codes, year, sink)?;
-            }
-            Ok(())
+            // The next school is read (the database's query, the records parsed) on a thread
+            // of its own while this one's rows are written: at most two schools wait in
+            // memory, and a stop on either side stops the other.
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                scope.spawn(move || {
+                    for code in schools {
+                        let r = SchoolRecords::from_hub(hub, &code);
+                        let failed = r.is_err();
+                        if tx.send(r).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+                for r in rx {
+                    school_rows(&r?, codes, year, sink)?;
+                }
+                Ok(())
+            })
         }
     }
 }
+
+/// A class's year, grade (and as text) and name, borrowed from its record.
+type ClassFields<'a> = (Cow<'a, str>, u64, String, Cow<'a, str>);
 
 /// The rows of one school's records: the one place a record becomes the sector's fields.
 fn school_rows(
@@ -276,19 +290,16 @@ fn school_rows(
     year: Option<&str>,
     sink: &mut dyn Sink,
 ) -> Result<(), ExportError> {
-    let school = &r.code;
-    // class id → (year, grade, name)
-    let classes: BTreeMap<String, (String, u64, String)> = r
+    let school = r.code.as_str();
+    // class id → (year, grade, grade as text, name)
+    let classes: BTreeMap<Cow<str>, ClassFields> = r
         .classes
         .iter()
         .filter_map(|c| {
+            let grade = c["grade"].as_u64().unwrap_or(0);
             Some((
-                c["id"].as_str()?.to_string(),
-                (
-                    s(&c["year"]),
-                    c["grade"].as_u64().unwrap_or(0),
-                    s(&c["name"]),
-                ),
+                Cow::Borrowed(c["id"].as_str()?),
+                (s(&c["year"]), grade, grade.to_string(), s(&c["name"])),
             ))
         })
         .collect();
@@ -302,35 +313,36 @@ fn school_rows(
     // Two students may share a name: the id breaks the tie, so every source gives one order.
     students.sort_by_cached_key(|st| (s(&st["class_id"]), s(&st["full_name"]), s(&st["id"])));
     for st in students {
-        let Some((y, grade, class_name)) = classes.get(&s(&st["class_id"])) else {
+        let Some((y, grade, grade_text, class_name)) = classes.get(&s(&st["class_id"])) else {
             continue;
         };
         if !in_year(y) {
             continue;
         }
+        let ma_dinh_danh = s(&st["ma_dinh_danh"]);
         sink.row(
             0,
-            vec![
-                y.clone(),
-                nhom_cap_hoc(*grade).into(),
-                school.clone(),
-                grade.to_string(),
+            &[
+                y,
+                nhom_cap_hoc(*grade),
+                school,
+                grade_text,
                 // The sector knows a class by its name in the school and year ("6A1") and a
                 // student by the mã định danh (csdl-codes.toml's header): Trạm's internal ids
                 // mean nothing outside the box.
-                class_name.clone(),
-                class_name.clone(),
-                s(&st["ma_dinh_danh"]),
-                s(&st["ma_dinh_danh"]),
-                s(&st["full_name"]),
-                s(&st["dob"]),
+                class_name,
+                class_name,
+                &ma_dinh_danh,
+                &ma_dinh_danh,
+                &s(&st["full_name"]),
+                &s(&st["dob"]),
                 // The schema's 0/1/2 coding is unconfirmed [U]: the words, until the Sở says.
-                s(&st["gender"]),
+                &s(&st["gender"]),
                 // matrangthaihientai's codes are unconfirmed too: the words, with the date the
                 // student left (the layout has no field of its own for it), so a student who
                 // left is listed but not read as enrolled (review r9 #2).
-                status(&st["left"]),
-                s(&st["left"]["reason"]),
+                &status(&st["left"]),
+                &s(&st["left"]["reason"]),
             ],
         )?;
     }
@@ -345,18 +357,19 @@ fn school_rows(
     for r in results {
         let (y, class_name) = classes
             .get(&s(&r["malop"]))
-            .map(|c| (c.0.clone(), c.2.clone()))
+            .map(|c| (&*c.0, &*c.3))
             .unwrap_or_default();
-        if !in_year(&y) {
+        if !in_year(y) {
             continue;
         }
         if want_results {
-            result_row(r, &y, &class_name, school, codes, sink)?;
+            result_row(r, y, class_name, school, codes, sink)?;
         }
         if !want_scores {
             continue;
         }
         if let Some(m) = r["diemmon"].as_object() {
+            let (sodinhdanh, hocky) = (s(&r["sodinhdanh"]), s(&r["hocky"]));
             for (subject, v) in m {
                 let v = s(v);
                 if v.is_empty() {
@@ -365,24 +378,24 @@ fn school_rows(
                 // A score goes in `diem`; a level (Đ/CĐ, T/H/C) in `mucdanhgia`; a primary
                 // level with its test score ("T 9") in both.
                 let (level, score) = match v.split_once(' ') {
-                    Some((l, t)) => (l.to_string(), t.to_string()),
-                    None if v.parse::<f64>().is_ok() => (String::new(), v.clone()),
-                    None => (v.clone(), String::new()),
+                    Some((l, t)) => (l, t),
+                    None if v.parse::<f64>().is_ok() => ("", &*v),
+                    None => (&*v, ""),
                 };
                 let (name, code) = codes
                     .mon
                     .get(subject)
-                    .map(|c| (c.ten.clone(), c.mamonhoc.clone()))
+                    .map(|c| (c.ten.as_str(), c.mamonhoc.as_str()))
                     // A subject the list lacks: its id names it, and no code is made up.
-                    .unwrap_or_else(|| (subject.clone(), String::new()));
+                    .unwrap_or((subject.as_str(), ""));
                 sink.row(
                     2,
-                    vec![
-                        y.clone(),
-                        school.clone(),
-                        s(&r["sodinhdanh"]),
-                        s(&r["sodinhdanh"]),
-                        s(&r["hocky"]),
+                    &[
+                        y,
+                        school,
+                        &sodinhdanh,
+                        &sodinhdanh,
+                        &hocky,
                         code,
                         name,
                         score,
@@ -407,8 +420,8 @@ fn result_row(
     let grade = r["makhoi"].as_u64().unwrap_or(0);
     // Only the code lists' codes go out: a value with no code (an internal word such as
     // "promoted") is left empty, never passed on as if it were a code (review r12 #8).
-    let code_of = |list: &BTreeMap<String, String>, v: &serde_json::Value| {
-        list.get(&s(v)).cloned().unwrap_or_default()
+    let code_of = |list: &'_ BTreeMap<String, String>, v: &serde_json::Value| -> String {
+        list.get(&*s(v)).cloned().unwrap_or_default()
     };
     // ketquatieuhoc is TT27's result, primary only: a THCS year's decision has its own
     // fields (colenlop, corenluyenlai).
@@ -417,25 +430,26 @@ fn result_row(
     } else {
         String::new()
     };
+    let sodinhdanh = s(&r["sodinhdanh"]);
     sink.row(
         1,
-        vec![
-            y.to_string(),
-            nhom_cap_hoc(grade).into(),
-            school.to_string(),
-            grade.to_string(),
-            class_name.to_string(),
-            s(&r["sodinhdanh"]),
-            s(&r["sodinhdanh"]),
-            s(&r["hocky"]),
-            s(&r["mahocluc"]),
-            s(&r["mahanhkiem"]),
-            code_of(&codes.danhhieu, &r["danhhieu"]),
-            ketqua,
-            s(&r["songaynghi"]),
-            s(&r["colenlop"]),
-            s(&r["corenluyenlai"]),
-            s(&r["phienban"]),
+        &[
+            y,
+            nhom_cap_hoc(grade),
+            school,
+            &grade.to_string(),
+            class_name,
+            &sodinhdanh,
+            &sodinhdanh,
+            &s(&r["hocky"]),
+            &s(&r["mahocluc"]),
+            &s(&r["mahanhkiem"]),
+            &code_of(&codes.danhhieu, &r["danhhieu"]),
+            &ketqua,
+            &s(&r["songaynghi"]),
+            &s(&r["colenlop"]),
+            &s(&r["corenluyenlai"]),
+            &s(&r["phienban"]),
         ],
     )?;
     Ok(())
@@ -448,31 +462,208 @@ const NUMERIC: &[&str] = &["diem"];
 /// Rows in one sheet, the header's included: Excel's limit.
 pub const SHEET_ROWS: u32 = 1_048_576;
 
-/// The xlsx sink: one constant-memory worksheet per table — each row goes to the sheet's
-/// temporary file as soon as the next is begun, so memory does not grow with the province —
-/// continued on "ketquahoctap (2)", "(3)"… with the same header when a sheet is full.
+/// Fields whose values come from a short list (years, school and class codes, terms, the
+/// code lists' codes and names): the xlsx keeps each such text once, in its shared strings,
+/// and a cell names it by number. Ids, names and dates stay in their cells.
+const SHARED: &[&str] = &[
+    "namhoc",
+    "manhomcaphoc",
+    "matruong",
+    "makhoi",
+    "malop",
+    "tenlop",
+    "gioitinh",
+    "matrangthaihientai",
+    "malydothoihoc",
+    "hocky",
+    "mahocluc",
+    "mahanhkiem",
+    "madanhhieu",
+    "ketquatieuhoc",
+    "songaynghi",
+    "colenlop",
+    "corenluyenlai",
+    "phienban",
+    "mamonhoc",
+    "tenmonhoc",
+    "mucdanhgia",
+];
+
+/// At most this many shared strings (the memory they take is bounded whatever the province
+/// relays); a value met after the table is full is written in its cell.
+const SHARED_MAX: usize = 100_000;
+
+/// The XML of a sheet is handed to the compressing thread in pieces of about this size.
+const PIECE: usize = 1 << 20;
+
+/// How a field's cells are written.
+#[derive(Clone, Copy, PartialEq)]
+enum Cell {
+    Shared,
+    Inline,
+    Number,
+}
+
+/// The column letters of the export's widest table (16 fields).
+const COLUMNS: [&str; 16] = [
+    "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P",
+];
+
+/// What the writing thread hands the compressing thread: a sheet begun, a piece of its XML,
+/// or its end.
+enum Piece {
+    Begin(usize),
+    Xml(usize, Vec<u8>),
+    End(usize),
+}
+
+/// The xlsx sink, written for a province: each sheet's XML is made row by row into a small
+/// buffer and compressed, on a thread of its own, into a temporary file — so memory does not
+/// grow with the province and the two cores share the work —; a full sheet
+/// ([`SHEET_ROWS`]) continues on "ketquahoctap (2)", "(3)"… with the same header. `finish`
+/// copies the compressed sheets into the workbook as they are (no second compression).
 struct XlsxSink {
-    wb: rust_xlsxwriter::Workbook,
-    /// Per table: its sheets' places in the workbook, the current one last.
+    /// Per table: its sheets (ids in the order begun), the current one last.
     sheets: Vec<Vec<usize>>,
     /// Per table: rows written to its current sheet, the header's included.
     rows: Vec<u32>,
+    /// Per table: how each field is written.
+    kinds: Vec<Vec<Cell>>,
+    /// Per table: its current sheet's XML not handed over yet.
+    bufs: Vec<Vec<u8>>,
     limit: u32,
-    bold: rust_xlsxwriter::Format,
+    next_sheet: usize,
+    shared: std::collections::HashMap<String, u32>,
+    shared_order: Vec<String>,
+    shared_refs: u64,
+    /// The row number being written, as text.
+    row_text: String,
+    tx: Option<std::sync::mpsc::SyncSender<Piece>>,
+    worker: Option<std::thread::JoinHandle<Result<Compressed, ExportError>>>,
 }
+
+/// The compressed sheets, each by its id: a one-file zip in an unlinked file.
+type Compressed = Vec<(usize, std::fs::File)>;
+
+/// Deflate level 1: the sheets' XML repeats itself so much that the fastest level makes a
+/// file barely larger than the default one, several times faster.
+fn zip_options() -> zip::write::SimpleFileOptions {
+    zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .unix_permissions(0o600)
+        .last_modified_time(zip::DateTime::default())
+}
+
+/// The compressing thread: each sheet's XML into a one-file zip in an unlinked file of `tmp`.
+fn compress_sheets(
+    tmp: std::path::PathBuf,
+    rx: std::sync::mpsc::Receiver<Piece>,
+) -> Result<Compressed, ExportError> {
+    let mut open: BTreeMap<usize, zip::ZipWriter<std::io::BufWriter<std::fs::File>>> =
+        BTreeMap::new();
+    let mut done = Vec::new();
+    for piece in rx {
+        match piece {
+            Piece::Begin(id) => {
+                let f = crate::http::unlinked_file(&tmp, "csdl-sheet")?;
+                let mut z = zip::ZipWriter::new(std::io::BufWriter::with_capacity(256 << 10, f));
+                // A sheet of a million rows passes 4 GB of XML: ZIP64 sizes from the start.
+                z.start_file("sheet.xml", zip_options().large_file(true))?;
+                open.insert(id, z);
+            }
+            Piece::Xml(id, xml) => {
+                if let Some(z) = open.get_mut(&id) {
+                    z.write_all(&xml)?;
+                }
+            }
+            Piece::End(id) => {
+                if let Some(z) = open.remove(&id) {
+                    let f = z.finish()?.into_inner().map_err(|e| e.into_error())?;
+                    done.push((id, f));
+                }
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Writes `s` as XML text: `&`, `<`, `>` escaped, and a control character (which XML 1.0
+/// cannot hold) in the spreadsheet's own `_xHHHH_` escape, as Excel writes it.
+fn xml_text(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let mut from = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: Option<std::borrow::Cow<'static, str>> = match c {
+            b'&' => Some("&amp;".into()),
+            b'<' => Some("&lt;".into()),
+            b'>' => Some("&gt;".into()),
+            b'\t' | b'\n' | b'\r' => None,
+            0..=0x1f => Some(format!("_x{c:04X}_").into()),
+            _ => None,
+        };
+        if let Some(e) = esc {
+            out.extend_from_slice(&b[from..i]);
+            out.extend_from_slice(e.as_bytes());
+            from = i + 1;
+        }
+    }
+    out.extend_from_slice(&b[from..]);
+}
+
+/// `<t>` or, when the text begins or ends with white space a reader would drop, `<t
+/// xml:space="preserve">`.
+fn t_open(s: &str) -> &'static [u8] {
+    let ws = |c: Option<char>| c.is_some_and(char::is_whitespace);
+    if ws(s.chars().next()) || ws(s.chars().last()) {
+        br#"<t xml:space="preserve">"#
+    } else {
+        b"<t>"
+    }
+}
+
+const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
+const MAIN_NS: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+const REL_NS: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
 
 impl XlsxSink {
     fn new(tmp: &Path, limit: u32) -> Result<XlsxSink, ExportError> {
-        let mut wb = rust_xlsxwriter::Workbook::new();
-        // The sheets' temporary files go where the caller says (the data partition), not to a
-        // /tmp that may be memory.
-        wb.set_tempdir(tmp)?;
+        // A few pieces in flight: the writer waits for the compressor rather than fill memory.
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let dir = tmp.to_path_buf();
+        let worker = std::thread::Builder::new()
+            .name("csdl-xlsx".into())
+            .spawn(move || compress_sheets(dir, rx))?;
+        let kinds = TABLES
+            .iter()
+            .map(|(_, fields)| {
+                fields
+                    .iter()
+                    .map(|f| {
+                        if NUMERIC.contains(f) {
+                            Cell::Number
+                        } else if SHARED.contains(f) {
+                            Cell::Shared
+                        } else {
+                            Cell::Inline
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         let mut x = XlsxSink {
-            wb,
             sheets: vec![vec![]; TABLES.len()],
             rows: vec![0; TABLES.len()],
+            kinds,
+            bufs: vec![Vec::with_capacity(PIECE + 4096); TABLES.len()],
             limit: limit.max(2),
-            bold: rust_xlsxwriter::Format::new().set_bold(),
+            next_sheet: 0,
+            shared: Default::default(),
+            shared_order: Vec::new(),
+            shared_refs: 0,
+            row_text: String::new(),
+            tx: Some(tx),
+            worker: Some(worker),
         };
         for t in 0..TABLES.len() {
             x.add_sheet(t)?;
@@ -480,80 +671,283 @@ impl XlsxSink {
         Ok(x)
     }
 
+    /// Hands `piece` to the compressing thread; if it stopped, its error.
+    fn send(&mut self, piece: Piece) -> Result<(), ExportError> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(piece).is_ok());
+        if sent == Some(true) {
+            return Ok(());
+        }
+        Err(self.stop().err().unwrap_or_else(|| {
+            ExportError::Io(std::io::Error::other("the xlsx compressor stopped"))
+        }))
+    }
+
+    /// Closes the channel and waits for the compressing thread: its sheets or its error.
+    fn stop(&mut self) -> Result<Compressed, ExportError> {
+        self.tx = None;
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(ExportError::Io(std::io::Error::other(
+                "the xlsx compressor panicked",
+            ))),
+            None => Err(ExportError::Io(std::io::Error::other(
+                "the xlsx compressor stopped",
+            ))),
+        }
+    }
+
+    fn flush(&mut self, table: usize) -> Result<(), ExportError> {
+        let at = *self.sheets[table].last().unwrap_or(&0);
+        let xml = std::mem::replace(&mut self.bufs[table], Vec::with_capacity(PIECE + 4096));
+        self.send(Piece::Xml(at, xml))
+    }
+
+    /// Ends `table`'s current sheet: its last XML, the closing tags.
+    fn end_sheet(&mut self, table: usize) -> Result<(), ExportError> {
+        self.bufs[table].extend_from_slice(b"</sheetData></worksheet>");
+        self.flush(table)?;
+        let at = *self.sheets[table].last().unwrap_or(&0);
+        self.send(Piece::End(at))
+    }
+
     /// Begins a sheet for `table` with its header.
     fn add_sheet(&mut self, table: usize) -> Result<(), ExportError> {
-        let (id, headers) = TABLES[table];
-        let name = match self.sheets[table].len() {
-            0 => id.to_string(),
-            n => format!("{id} ({})", n + 1),
-        };
-        self.sheets[table].push(self.wb.worksheets().len());
-        let ws = self.wb.add_worksheet_with_constant_memory();
-        ws.set_name(name)?;
+        if !self.sheets[table].is_empty() {
+            self.end_sheet(table)?;
+        }
+        let id = self.next_sheet;
+        self.next_sheet += 1;
+        self.sheets[table].push(id);
+        self.send(Piece::Begin(id))?;
+        let headers = TABLES[table].1;
+        let buf = &mut self.bufs[table];
+        let _ = write!(
+            buf,
+            "{XML_HEAD}<worksheet xmlns=\"{MAIN_NS}\" xmlns:r=\"{REL_NS}\">"
+        );
+        // The header stays in view while the rows scroll.
+        buf.extend_from_slice(
+            br#"<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><cols>"#,
+        );
         for (c, h) in headers.iter().enumerate() {
-            // A constant-memory sheet keeps no cells to autofit from: widths by the field.
             let width = match *h {
                 "hoten" => 28.0,
                 "matrangthaihientai" => 24.0,
                 "tenlop" | "tenmonhoc" | "malydothoihoc" => 18.0,
                 h => (h.len() as f64 + 2.0).max(10.0),
             };
-            ws.set_column_width(c as u16, width)?;
-            ws.write_with_format(0, c as u16, *h, &self.bold)?;
+            let _ = write!(
+                buf,
+                r#"<col min="{n}" max="{n}" width="{width}" customWidth="1"/>"#,
+                n = c + 1
+            );
         }
+        buf.extend_from_slice(b"</cols><sheetData><row r=\"1\">");
+        for (c, h) in headers.iter().enumerate() {
+            let _ = write!(
+                buf,
+                r#"<c r="{}1" s="1" t="inlineStr"><is><t>{h}</t></is></c>"#,
+                COLUMNS[c]
+            );
+        }
+        buf.extend_from_slice(b"</row>");
         self.rows[table] = 1;
         Ok(())
     }
 
-    /// The workbook with each table's sheets together, in [`TABLES`]' order.
+    /// The shared string's number for `v`, if it is one or the table has room.
+    fn shared_index(&mut self, v: &str) -> Option<u32> {
+        if let Some(&i) = self.shared.get(v) {
+            return Some(i);
+        }
+        if self.shared_order.len() >= SHARED_MAX {
+            return None;
+        }
+        let i = self.shared_order.len() as u32;
+        self.shared.insert(v.to_string(), i);
+        self.shared_order.push(v.to_string());
+        Some(i)
+    }
+
+    /// The workbook: the small parts, then each table's sheets together in [`TABLES`]' order,
+    /// copied compressed as they are.
     fn finish(mut self, out: &mut std::fs::File) -> Result<(), ExportError> {
-        let mut all: Vec<Option<rust_xlsxwriter::Worksheet>> =
-            std::mem::take(self.wb.worksheets_mut())
-                .into_iter()
-                .map(Some)
-                .collect();
-        let ordered: Vec<rust_xlsxwriter::Worksheet> = self
-            .sheets
-            .iter()
-            .flatten()
-            .filter_map(|&i| all.get_mut(i).and_then(Option::take))
-            .collect();
-        *self.wb.worksheets_mut() = ordered;
-        // A province that fills a sheet makes a file of gigabytes: past 4 GB a zip needs its
-        // ZIP64 records, which every reader of xlsx (Excel, LibreOffice, calamine) takes.
-        let split = self.sheets.iter().any(|s| s.len() > 1);
-        self.wb.use_zip_large_file(split);
-        self.wb.save_to_writer(out)?;
+        for t in 0..TABLES.len() {
+            self.end_sheet(t)?;
+        }
+        let mut files: BTreeMap<usize, std::fs::File> = self.stop()?.into_iter().collect();
+        let mut names = Vec::new();
+        for (t, sheets) in self.sheets.iter().enumerate() {
+            for (n, id) in sheets.iter().enumerate() {
+                let name = match n {
+                    0 => TABLES[t].0.to_string(),
+                    n => format!("{} ({})", TABLES[t].0, n + 1),
+                };
+                names.push((*id, name));
+            }
+        }
+        let mut z = zip::ZipWriter::new(std::io::BufWriter::with_capacity(256 << 10, out));
+        let opts = zip_options();
+        let part = |z: &mut zip::ZipWriter<_>, name: &str, xml: &[u8]| {
+            z.start_file(name, opts)?;
+            z.write_all(xml)?;
+            Ok::<_, ExportError>(())
+        };
+        let mut types = format!(
+            "{XML_HEAD}<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+             <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
+             <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
+             <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
+             <Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>\
+             <Override PartName=\"/xl/sharedStrings.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml\"/>"
+        );
+        for k in 1..=names.len() {
+            let _ = std::fmt::Write::write_fmt(
+                &mut types,
+                format_args!(
+                    "<Override PartName=\"/xl/worksheets/sheet{k}.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
+                ),
+            );
+        }
+        types.push_str("</Types>");
+        part(&mut z, "[Content_Types].xml", types.as_bytes())?;
+        part(
+            &mut z,
+            "_rels/.rels",
+            format!(
+                "{XML_HEAD}<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
+                 <Relationship Id=\"rId1\" Type=\"{REL_NS}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
+            )
+            .as_bytes(),
+        )?;
+        let mut wb = Vec::new();
+        let mut rels = Vec::new();
+        let _ = write!(
+            wb,
+            "{XML_HEAD}<workbook xmlns=\"{MAIN_NS}\" xmlns:r=\"{REL_NS}\"><bookViews><workbookView/></bookViews><sheets>"
+        );
+        let _ = write!(
+            rels,
+            "{XML_HEAD}<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+        );
+        for (k, (_, name)) in names.iter().enumerate() {
+            let k = k + 1;
+            let _ = write!(wb, "<sheet name=\"");
+            xml_text(&mut wb, name);
+            let _ = write!(wb, "\" sheetId=\"{k}\" r:id=\"rId{k}\"/>");
+            let _ = write!(
+                rels,
+                "<Relationship Id=\"rId{k}\" Type=\"{REL_NS}/worksheet\" Target=\"worksheets/sheet{k}.xml\"/>"
+            );
+        }
+        let n = names.len();
+        let _ = write!(wb, "</sheets></workbook>");
+        let _ = write!(
+            rels,
+            "<Relationship Id=\"rId{}\" Type=\"{REL_NS}/styles\" Target=\"styles.xml\"/>\
+             <Relationship Id=\"rId{}\" Type=\"{REL_NS}/sharedStrings\" Target=\"sharedStrings.xml\"/></Relationships>",
+            n + 1,
+            n + 2
+        );
+        part(&mut z, "xl/workbook.xml", &wb)?;
+        part(&mut z, "xl/_rels/workbook.xml.rels", &rels)?;
+        part(
+            &mut z,
+            "xl/styles.xml",
+            format!(
+                "{XML_HEAD}<styleSheet xmlns=\"{MAIN_NS}\">\
+                 <fonts count=\"2\"><font><sz val=\"11\"/><name val=\"Calibri\"/><family val=\"2\"/></font>\
+                 <font><b/><sz val=\"11\"/><name val=\"Calibri\"/><family val=\"2\"/></font></fonts>\
+                 <fills count=\"2\"><fill><patternFill patternType=\"none\"/></fill><fill><patternFill patternType=\"gray125\"/></fill></fills>\
+                 <borders count=\"1\"><border><left/><right/><top/><bottom/><diagonal/></border></borders>\
+                 <cellStyleXfs count=\"1\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\"/></cellStyleXfs>\
+                 <cellXfs count=\"2\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\"/>\
+                 <xf numFmtId=\"0\" fontId=\"1\" fillId=\"0\" borderId=\"0\" xfId=\"0\" applyFont=\"1\"/></cellXfs>\
+                 <cellStyles count=\"1\"><cellStyle name=\"Normal\" xfId=\"0\" builtinId=\"0\"/></cellStyles></styleSheet>"
+            )
+            .as_bytes(),
+        )?;
+        let mut sst = Vec::new();
+        let _ = write!(
+            sst,
+            "{XML_HEAD}<sst xmlns=\"{MAIN_NS}\" count=\"{}\" uniqueCount=\"{}\">",
+            self.shared_refs,
+            self.shared_order.len()
+        );
+        for v in &self.shared_order {
+            sst.extend_from_slice(b"<si>");
+            sst.extend_from_slice(t_open(v));
+            xml_text(&mut sst, v);
+            sst.extend_from_slice(b"</t></si>");
+        }
+        sst.extend_from_slice(b"</sst>");
+        part(&mut z, "xl/sharedStrings.xml", &sst)?;
+        for (k, (id, _)) in names.iter().enumerate() {
+            let Some(mut f) = files.remove(id) else {
+                return Err(ExportError::Io(std::io::Error::other(format!(
+                    "sheet {id} was not written"
+                ))));
+            };
+            std::io::Seek::rewind(&mut f)?;
+            let mut a = zip::ZipArchive::new(std::io::BufReader::with_capacity(256 << 10, f))?;
+            let sheet = a.by_index_raw(0)?;
+            z.raw_copy_file_rename(sheet, format!("xl/worksheets/sheet{}.xml", k + 1))?;
+        }
+        z.finish()?.flush()?;
         Ok(())
     }
 }
 
 impl Sink for XlsxSink {
-    fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError> {
+    fn row(&mut self, table: usize, cells: &[&str]) -> Result<(), ExportError> {
         if self.rows[table] >= self.limit {
             self.add_sheet(table)?;
         }
-        let y = self.rows[table];
-        let at = *self.sheets[table].last().unwrap_or(&0);
-        let ws = &mut self.wb.worksheets_mut()[at];
+        self.rows[table] += 1;
+        self.row_text.clear();
+        let _ =
+            std::fmt::Write::write_fmt(&mut self.row_text, format_args!("{}", self.rows[table]));
+        let mut buf = std::mem::take(&mut self.bufs[table]);
+        buf.extend_from_slice(b"<row r=\"");
+        buf.extend_from_slice(self.row_text.as_bytes());
+        buf.extend_from_slice(b"\">");
         for (c, v) in cells.iter().enumerate() {
             // An empty field is left blank: millions of empty strings would only fill the file.
-            if v.is_empty() {
+            if v.is_empty() || c >= COLUMNS.len() {
                 continue;
             }
+            buf.extend_from_slice(b"<c r=\"");
+            buf.extend_from_slice(COLUMNS[c].as_bytes());
+            buf.extend_from_slice(self.row_text.as_bytes());
+            let kind = self.kinds[table].get(c).copied().unwrap_or(Cell::Inline);
             // A score is a number cell, so the sheet sums and sorts it (review r12 #8); only a
             // numeric column's text is read as a number.
-            let numeric = TABLES[table].1.get(c).is_some_and(|h| NUMERIC.contains(h));
-            match v.parse::<f64>().ok().filter(|n| numeric && n.is_finite()) {
-                Some(n) => {
-                    ws.write_number(y, c as u16, n)?;
-                }
-                None => {
-                    ws.write(y, c as u16, v)?;
-                }
+            let number = match kind {
+                Cell::Number => v.parse::<f64>().ok().filter(|n| n.is_finite()),
+                _ => None,
+            };
+            let shared = match (kind, number) {
+                (Cell::Shared, _) | (Cell::Number, None) => self.shared_index(v),
+                _ => None,
+            };
+            if let Some(n) = number {
+                let _ = write!(buf, "\"><v>{n}</v></c>");
+            } else if let Some(i) = shared {
+                self.shared_refs += 1;
+                let _ = write!(buf, "\" t=\"s\"><v>{i}</v></c>");
+            } else {
+                buf.extend_from_slice(b"\" t=\"inlineStr\"><is>");
+                buf.extend_from_slice(t_open(v));
+                xml_text(&mut buf, v);
+                buf.extend_from_slice(b"</t></is></c>");
             }
         }
-        self.rows[table] += 1;
+        buf.extend_from_slice(b"</row>");
+        let full = buf.len() >= PIECE;
+        self.bufs[table] = buf;
+        if full {
+            self.flush(table)?;
+        }
         Ok(())
     }
 }
@@ -569,7 +963,12 @@ pub fn write_xlsx(
     out: &mut std::fs::File,
 ) -> Result<(), ExportError> {
     let mut sink = XlsxSink::new(tmp, sheet_rows)?;
-    write_rows(source, codes, year, &mut sink)?;
+    let written = write_rows(source, codes, year, &mut sink);
+    if let Err(e) = written {
+        // The compressing thread ends with the channel; its files are unlinked already.
+        let _ = sink.stop();
+        return Err(e);
+    }
     sink.finish(out)
 }
 
@@ -580,9 +979,9 @@ struct CsvSink<W: Write> {
 }
 
 impl<W: Write> Sink for CsvSink<W> {
-    fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError> {
+    fn row(&mut self, table: usize, cells: &[&str]) -> Result<(), ExportError> {
         if table == self.table {
-            csv_line(&mut self.out, cells.iter().map(String::as_str))?;
+            csv_line(&mut self.out, cells.iter().copied())?;
         }
         Ok(())
     }
@@ -641,9 +1040,9 @@ mod tests {
     struct Rows(Vec<Vec<Vec<String>>>);
 
     impl Sink for Rows {
-        fn row(&mut self, table: usize, cells: Vec<String>) -> Result<(), ExportError> {
+        fn row(&mut self, table: usize, cells: &[&str]) -> Result<(), ExportError> {
             self.0.resize(TABLES.len(), vec![]);
-            self.0[table].push(cells);
+            self.0[table].push(cells.iter().map(|c| c.to_string()).collect());
             Ok(())
         }
     }
@@ -690,7 +1089,7 @@ mod tests {
     fn one_table_asked_builds_only_its_rows() {
         struct Only(usize, Vec<usize>);
         impl Sink for Only {
-            fn row(&mut self, table: usize, _cells: Vec<String>) -> Result<(), ExportError> {
+            fn row(&mut self, table: usize, _cells: &[&str]) -> Result<(), ExportError> {
                 self.1.push(table);
                 Ok(())
             }
@@ -791,6 +1190,72 @@ mod tests {
         // A subject with no code in the list: no made-up mamonhoc.
         assert_eq!(get("mon-la").1, Data::Empty);
         assert_eq!(get("mon-la").2, Data::Float(7.0));
+    }
+
+    /// The spreadsheet's escapes: markup characters and a control character XML cannot hold.
+    #[test]
+    fn cell_text_is_escaped_for_xml_and_the_spreadsheet() {
+        let mut out = Vec::new();
+        xml_text(&mut out, "a<b>&c\u{1}d\u{1f}e_x12_\tf");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a&lt;b&gt;&amp;c_x0001_d_x001F_e_x12_\tf"
+        );
+        assert_eq!(t_open(" An"), br#"<t xml:space="preserve">"#);
+        assert_eq!(t_open("An"), b"<t>");
+    }
+
+    /// Read back, a text cell is the text written, whether the sheet names it from the shared
+    /// strings (a gender, a class name) or holds it in the cell (a name with markup, a leading
+    /// space), and a workbook of one school's rows is whole.
+    #[test]
+    fn awkward_text_reads_back_as_written() {
+        let mut school = school_6a1();
+        let names = ["Nguyễn <Văn> & \"An\"", " Lê Thị Bé", "Trần Văn C"];
+        school.students = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                serde_json::json!({"id": format!("hs-{i}"), "class_id": "2026-6a1", "full_name": n,
+                "ma_dinh_danh": format!("07921200000{i}"), "gender": "Nữ", "dob": "2014-03-0{i}"})
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        write_xlsx(
+            Source::School(school),
+            &Codes::defaults(),
+            None,
+            dir.path(),
+            SHEET_ROWS,
+            &mut f,
+        )
+        .unwrap();
+        use calamine::{Data, Reader};
+        use std::io::Seek;
+        f.rewind().unwrap();
+        let mut wb = calamine::Xlsx::new(std::io::BufReader::new(f)).unwrap();
+        let hs = wb.worksheet_range("hocsinh").unwrap();
+        let rows: Vec<Vec<Data>> = hs.rows().map(|r| r.to_vec()).collect();
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        let col = |name: &str| TABLES[0].1.iter().position(|h| *h == name).unwrap();
+        let mut got: Vec<String> = rows[1..]
+            .iter()
+            .map(|r| r[col("hoten")].to_string())
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want);
+        for r in &rows[1..] {
+            assert_eq!(r[col("gioitinh")], Data::String("Nữ".into()));
+            assert_eq!(r[col("tenlop")], Data::String("6A1".into()));
+            assert_eq!(r[col("matruong")], Data::String("79000701".into()));
+            assert_eq!(
+                r[col("matrangthaihientai")],
+                Data::String("Đang học".into())
+            );
+        }
     }
 
     /// A sheet that reaches its limit continues on "(2)", "(3)"… with the same header, right

@@ -494,6 +494,13 @@ pub trait HubStorage: Send + Sync {
     ) -> Result<(), HubError> {
         self.each_keyed_record_of(school, kind, &mut |_, r| f(r))
     }
+    /// Every live record of `kind` one school holds, in key order, owned: what the CSDL
+    /// export keeps of one school at a time (PostgreSQL hands over what it decoded, no copy).
+    fn records_of(&self, school: &str, kind: &str) -> Result<Vec<serde_json::Value>, HubError> {
+        let mut all = Vec::new();
+        self.each_record_of(school, kind, &mut |v| all.push(v.clone()))?;
+        Ok(all)
+    }
     /// [`HubStorage::each_record_of`] with each record's key, in key order.
     fn each_keyed_record_of(
         &self,

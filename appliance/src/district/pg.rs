@@ -577,6 +577,25 @@ impl HubStorage for PgHub {
         })
     }
 
+    fn records_of(&self, school: &str, kind: &str) -> Result<Vec<serde_json::Value>, HubError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        blocking(|| {
+            let mut c = self.conn()?;
+            let mut rows = c
+                .query_raw(
+                    "SELECT record FROM hub_records \
+                     WHERE school = $1 AND kind = $2 AND record IS NOT NULL ORDER BY key",
+                    [school, kind],
+                )
+                .map_err(db)?;
+            let mut all = Vec::new();
+            while let Some(r) = rows.next().map_err(db)? {
+                all.push(r.get::<_, serde_json::Value>(0));
+            }
+            Ok(all)
+        })
+    }
+
     fn report_part(&self, school: &str) -> Result<Option<PartCounts>, HubError> {
         blocking(|| {
             let mut c = self.conn()?;
