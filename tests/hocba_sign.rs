@@ -2437,7 +2437,7 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
     refused(post(
         &admin,
         format!("{b}/api/v1/register/{number}/strike"),
-        serde_json::json!({"reason": "Nhập nhầm"}),
+        serde_json::json!({"reason": "Nhập nhầm", "after": "leave_roll"}),
     ));
     let msg = refused(post(
         &admin,

@@ -544,7 +544,7 @@ fn the_register_keeps_every_line_prints_and_exports() {
     assert!(msg.contains("lý do"), "{msg}");
     let r = admin
         .post(format!("{b}/api/v1/register/{n}/strike"))
-        .json(&json!({"reason": "Nhập nhầm hồ sơ của trường khác"}))
+        .json(&json!({"reason": "Nhập nhầm hồ sơ của trường khác", "after": "leave_roll"}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
@@ -1239,6 +1239,18 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
     let r = post(
         &format!("/register/{g}/strike"),
         json!({"reason": "Hồ sơ của trường khác"}),
+    );
+    // Review r16 #2: striking a pupil's current line asks what becomes of her — no default
+    // takes a child off the roll.
+    let (st, msg) = error_message(r);
+    assert_eq!(st, 422);
+    assert!(
+        msg.contains("rời danh sách lớp") && msg.contains("dòng mới"),
+        "{msg}"
+    );
+    let r = post(
+        &format!("/register/{g}/strike"),
+        json!({"reason": "Hồ sơ của trường khác", "after": "leave_roll"}),
     );
     assert_eq!(r.status(), 200, "{:?}", r.text());
     assert!(!roll_ids(&admin, &b, FROM).contains(&ghost));

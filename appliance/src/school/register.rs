@@ -225,12 +225,11 @@ pub fn date_entry(tx: &mut Tx<'_>, student: &str, date: &str) -> Result<Register
 }
 
 /// What happens to the student of a struck line that was their current one.
-#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum AfterStrike {
     /// The line was opened for someone who is not a pupil here (a wrong file, a duplicate):
     /// the student leaves the roll — no class list or grid shows them — and their records stay.
-    #[default]
     LeaveRoll,
     /// The pupil is real and the line was wrong: a new line opens under the next number.
     NewLine,
@@ -240,12 +239,15 @@ pub enum AfterStrike {
 /// A line of a closed year is the paper record of that year and is refused. When the line was
 /// the student's current one, the student either leaves the roll or gets a new line (`after`):
 /// a pupil left on the roll with no valid line would be taught without a number (review r8 #7).
+/// `after` is asked for, never assumed: `None` on the current line of a pupil still on the roll
+/// is refused (review r16 #2: a bare API strike took a child off the roll).
 pub fn strike(
     tx: &mut Tx<'_>,
     number: u32,
     reason: &str,
-    after: AfterStrike,
+    after: impl Into<Option<AfterStrike>>,
 ) -> Result<RegisterLine, SchoolError> {
+    let after: Option<AfterStrike> = after.into();
     let mut line = tx
         .get(&REGISTER, &key(number))?
         .ok_or_else(|| SchoolError::Invalid(format!("Sổ đăng bộ không có dòng số {number}.")))?;
@@ -317,6 +319,16 @@ pub fn strike(
         return Ok(line);
     }
     if current == Some(number) {
+        let on_roll = student.as_ref().is_some_and(|s| s.left.is_none());
+        let after = match after {
+            Some(a) => a,
+            None if on_roll => {
+                return Err(SchoolError::Invalid(format!(
+                    "Dòng số {number} là dòng hiện tại của học sinh: hãy chọn sau khi gạch bỏ, học sinh rời danh sách lớp (hồ sơ mở nhầm) hay được mở dòng mới với số tiếp theo (ghi sai thông tin)."
+                )));
+            }
+            None => AfterStrike::LeaveRoll,
+        };
         match after {
             AfterStrike::NewLine => {
                 let again = RegisterLine {

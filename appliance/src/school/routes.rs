@@ -804,9 +804,10 @@ async fn get_register(
 #[serde(deny_unknown_fields)]
 struct StrikeBody {
     reason: String,
-    /// The student of the line: off the roll (the default) or on a new line.
+    /// The student of the line, when it is her current one: off the roll or on a new line —
+    /// asked for, never assumed (review r16 #2).
     #[serde(default)]
-    after: super::register::AfterStrike,
+    after: Option<super::register::AfterStrike>,
 }
 
 /// Gạch bỏ a line opened by mistake (it stays in the register, struck, with the reason).
