@@ -93,10 +93,11 @@ fn check_alone(out: &Path, files: &[Value]) {
             && guide.contains("chung-thu/ca-ky-so-cua-truong.crt"),
         "{guide}"
     );
-    // The fingerprint the guide prints is the box's, in groups of four.
+    // The guide prints no fingerprint (review r16 #4): a forger edits the folder's files, so the
+    // only fingerprint a reader should hold is the district's.
     let fp = manifest["box"]["fingerprint"].as_str().unwrap();
     assert!(
-        guide.contains(&format!("{} {}", &fp[..4], &fp[4..8])),
+        !guide.contains(&format!("{} {}", &fp[..4], &fp[4..8])) && !guide.contains(fp),
         "{guide}"
     );
     assert_eq!(manifest["verify"]["readme"], "HUONG-DAN-KIEM-TRA.txt");
@@ -824,8 +825,8 @@ fn forged_archives(out: &Path, tmp: &Path) {
         "{t}"
     );
 
-    // A file put into the folder that the manifest does not list: named, not part of the
-    // archive; the archive itself still checks.
+    // A file put into the folder that the manifest does not list: named and INVALID (review r16
+    // #5: a forged "newer signed version" beside the real one is what a reader would pick up).
     let dir = copy_of(out, &tmp.join("them-tep"));
     std::fs::write(
         dir.join("to-chuyen-mon/to-toan-tin/bb-gia.pdf"),
@@ -833,7 +834,7 @@ fn forged_archives(out: &Path, tmp: &Path) {
     )
     .unwrap();
     let (code, t) = verify_with(&dir, &[]);
-    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(code, Some(3), "{t}");
     assert!(
         t.contains("UNLISTED to-chuyen-mon/to-toan-tin/bb-gia.pdf"),
         "{t}"

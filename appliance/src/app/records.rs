@@ -54,9 +54,9 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
 0. Hồ sơ này có đúng do Trạm của trường ghi ra không (kiểm tra trước tiên)
    manifest.json được Trạm ký bằng khoá thiết bị của trường (Ed25519) — chính khoá mà máy chủ
    của Phòng/Sở ghi nhận khi Trạm đăng ký chuyển dữ liệu lên. Chữ ký nằm trong manifest.sig.
-   Dấu vân tay (SHA-256 của khoá công khai) của khoá đã ký hồ sơ này:
-       {fingerprint}
-   Chữ ký hợp lệ chỉ chứng minh hồ sơ do Trạm có khoá này ghi ra. Ai cũng có thể tạo khoá mới
+   Lệnh kiểm tra (dưới đây) in dấu vân tay (SHA-256 của khoá công khai) của khoá đã ký hồ sơ
+   này. Đừng lấy dấu vân tay từ bất cứ tệp nào trong thư mục này: người sửa hồ sơ sửa được cả
+   chúng. Chữ ký hợp lệ chỉ chứng minh hồ sơ do Trạm có khoá này ghi ra. Ai cũng có thể tạo khoá mới
    và ký lại một thư mục đã sửa, nên PHẢI so dấu vân tay này với dấu vân tay Phòng/Sở giữ cho
    trường: trên máy chủ của Phòng/Sở, lệnh tram district schools; trên Trạm của trường, trang
    Thiết bị (/admin/device), dòng “Dấu vân tay khoá thiết bị”. Khác nhau thì hồ sơ không phải
@@ -73,7 +73,7 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
    sha256sum <tệp> và so với trường "sha256". Vì manifest.json được ký (mục 0), một tệp bị thay
    — kể cả bản in PDF — bị phát hiện dù người sửa ghi lại cả SHA-256 trong manifest.json. Tệp
    có trong thư mục mà manifest.json không liệt kê thì không thuộc hồ sơ: lệnh kiểm tra in
-   từng tệp đó (UNLISTED). Trường "verify" của manifest.json tóm tắt hướng dẫn này.
+   từng tệp đó (UNLISTED) và báo hồ sơ không hợp lệ (mã thoát 3). Trường "verify" của manifest.json tóm tắt hướng dẫn này.
 
 2. Kế hoạch bài dạy, kế hoạch và biên bản của tổ chuyên môn (chữ ký Ed25519 của Trạm)
    - Bảng chữ ký: ke-hoach-bai-day/<tổ>/manifest.json và to-chuyen-mon/<tổ>/chu-ky.json. Mỗi
@@ -134,7 +134,7 @@ fn trust_args(files: &[RecordFile]) -> String {
     }
 }
 
-fn readme(school: &str, code: &str, year: &str, fingerprint: &str, files: &[RecordFile]) -> String {
+fn readme(school: &str, code: &str, year: &str, files: &[RecordFile]) -> String {
     let ca = if files
         .iter()
         .any(|f| f.path == "chung-thu/ca-ky-so-cua-truong.crt")
@@ -160,10 +160,6 @@ fn readme(school: &str, code: &str, year: &str, fingerprint: &str, files: &[Reco
         .replace("{school}", school)
         .replace("{code}", code)
         .replace("{year}", year)
-        .replace(
-            "{fingerprint}",
-            &crate::pki::fingerprint_groups(fingerprint),
-        )
         .replace("{ca}", ca)
         .replace("{tsa}", &tsa)
         .replace("{trust}", &trust_args(files))
@@ -311,7 +307,7 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
         }
         f.path = path;
     }
-    let guide = readme(&school, &code, &year, &fingerprint, &files);
+    let guide = readme(&school, &code, &year, &files);
     let keys = signer_keys(&files);
     let trust = trust_args(&files);
     // How to check what was gathered: the signature manifests and the certificates by path.

@@ -1398,9 +1398,12 @@ fn check_box_signature(
         out.box_fingerprint = Some(fingerprint.clone());
     }
     if let Some(e) = expect {
-        let ok = verified && expected_key_matches(e, &sig.public_key);
+        let same_key = expected_key_matches(e, &sig.public_key);
+        let ok = verified && same_key;
         out.fingerprint_matches = Some(ok);
-        if !ok {
+        // The right key with a signature that does not verify is reported above, once; "X, not
+        // the expected X" would contradict itself (review r16 #9).
+        if !same_key {
             out.problems.push(format!(
                 "the archive was signed by the box key with fingerprint {}, not the expected {}: it is not the school's archive as the district knows it",
                 crate::pki::fingerprint_groups(&fingerprint),
@@ -1681,7 +1684,7 @@ pub fn export_report(c: &ExportCheck) -> (bool, String) {
     }
     for u in &c.unlisted {
         out += &format!(
-            "UNLISTED {u}: in the folder but not in the signed manifest.json (not part of the archive)\n"
+            "INVALID UNLISTED {u}: in the folder but not in the signed manifest.json — not part of the archive the box wrote (a file added later, such as a forged newer version, looks like this): remove it or find out where it came from\n"
         );
     }
     for p in &c.problems {
@@ -1699,11 +1702,13 @@ pub fn export_report(c: &ExportCheck) -> (bool, String) {
             ),
         };
     }
-    out += &format!(
-        "{} plans, {} valid, {} invalid\n",
-        c.plans,
-        c.valid,
-        c.problems.len()
-    );
-    (c.problems.is_empty(), out)
+    let invalid = c.problems.len() + c.unlisted.len();
+    out += &format!("{} plans, {} valid, {invalid} invalid", c.plans, c.valid);
+    // Without an anchor the check proves consistency only (review r16 #4): the summary says
+    // so, so that nobody reads "0 invalid" as "written by the school".
+    if invalid == 0 && c.box_fingerprint.is_some() && c.fingerprint_matches.is_none() {
+        out += " — consistent with itself, NOT compared with the school's fingerprint: not proof that the school wrote it (give --expect-fingerprint, or run `tram district verify-export` on the hub)";
+    }
+    out += "\n";
+    (invalid == 0, out)
 }
