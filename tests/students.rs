@@ -1709,6 +1709,13 @@ fn graduation_is_recorded_from_its_page_with_a_decision_dated_in_or_after_the_ye
     let (st, msg) = error_message(put(&format!("01/06/{}", first + 3)));
     assert_eq!(st, 422, "{msg}");
     assert!(msg.contains("ở tương lai"), "{msg}");
+    // Review r16 #3: inside the year but before the results it rests on were locked.
+    let (st, msg) = error_message(put(&format!("01/08/{first}")));
+    assert_eq!(st, 422, "{msg}");
+    assert!(
+        msg.contains("trước ngày khoá sổ học kì II của lớp"),
+        "{msg}"
+    );
     assert!(!page(&head).1.contains("id=\"graduation-recorded\""));
     let day = today().strftime("%d/%m/%Y").to_string();
     let r = put(&day);

@@ -110,6 +110,31 @@ pub fn record(tx: &mut Tx<'_>, year: &str, list: GraduationList) -> Result<usize
             problems.join("; ")
         )));
     }
+    // Review r16 #3: the decision rests on the year's locked results, so it is dated on or
+    // after the day each listed class's term II was locked — not on a day those results did
+    // not exist yet.
+    let mut classes: Vec<&str> = fresh.iter().map(|g| g.class.as_str()).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    for id in classes {
+        let Some(class) = tx.get(&school::CLASSES, id)? else {
+            continue;
+        };
+        if let Some(lock) = super::class_term_lock(&*tx, &class, TermId::Hk2)?
+            && lock.locked
+        {
+            let locked_on = lock.at.to_zoned(school::time_zone()).date();
+            if decided_on.as_str() < locked_on.to_string().as_str() {
+                return Err(invalid(format!(
+                    "Ngày quyết định {} trước ngày khoá sổ học kì II của lớp {} ({}): quyết định công nhận tốt nghiệp dựa trên kết quả cả năm đã khoá sổ, nên ghi ngày từ {} trở đi.",
+                    school::changes::vi_date(&decided_on),
+                    class.name,
+                    locked_on.strftime("%d/%m/%Y"),
+                    locked_on.strftime("%d/%m/%Y")
+                )));
+            }
+        }
+    }
     let old: Vec<String> = tx
         .scan(&GRADUATIONS, &format!("{year}/"))?
         .into_iter()
