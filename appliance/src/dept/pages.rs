@@ -273,6 +273,8 @@ async fn plan_page(
                 l.teacher == p.id()
                     && l.subject == v.subject
                     && l.grade == v.grade
+                    // taught in this plan's school year: linking refuses any other (r16 #6)
+                    && crate::lessons::school_year_of(l.teach_on) == plan.year
                     && !matches!(l.state, DocState::Submitted | DocState::Reviewed)
             })
             .map(|l| {
