@@ -1381,7 +1381,9 @@ fn people(store: &crate::store::Store) -> Result<HashMap<String, String>, ApiErr
 /// command line (no account), the id only for an account since removed.
 fn publisher(p: &super::Published, people: &HashMap<String, String>) -> String {
     match &p.by {
+        // The CLI writes as the store's "system" actor (review r16 #10: the page said "system").
         None => "dòng lệnh".into(),
+        Some(id) if id == "system" => "dòng lệnh (quản trị máy chủ)".into(),
         Some(id) => people.get(id).cloned().unwrap_or_else(|| id.clone()),
     }
 }
