@@ -2910,6 +2910,21 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
         .status()
         .as_u16();
     assert_eq!(code, 403);
+    // Review r15 #3: approving a request that is not there (withdrawn, or approved by another
+    // member) is refused before her PIN is counted — six times with the right PIN, and her
+    // signing is not locked (the approval below still goes through).
+    for _ in 0..6 {
+        let (code, e) = post(
+            &bgh,
+            format!("{b}/api/v1/hocba/signer/requests/u-khong-co/approve"),
+            serde_json::json!({"pin": DEMO_PIN}),
+        );
+        assert_eq!(
+            e["error"]["code"].as_str(),
+            Some("no_request"),
+            "{code} {e}"
+        );
+    }
     // A wrong BGH PIN: refused, nothing issued.
     let (code, e) = post(&bgh, approve.clone(), serde_json::json!({"pin": "000000"}));
     assert_eq!(

@@ -404,6 +404,8 @@ async fn hocba_approve_signer(
         return Err(super::hocba::HocbaError::OwnRequest.into());
     }
     let body = json_body(b)?;
+    // Every refusal that does not need her PIN comes before the PIN is counted (review r15 #3).
+    super::hocba::ca::approve_precheck(&s.store.read()?, s.store.dir(), &u.principal, &account)?;
     let pin = body.pin.clone();
     let rec = guarded_signing(&s, &u, &pin, move |store, _dir, p, now| {
         let actor = crate::store::Actor {

@@ -64,7 +64,7 @@ pub enum WeakPin {
     #[error("Mã PIN ký phải có ít nhất {MIN_PIN} chữ số và chỉ gồm chữ số.")]
     Short,
     #[error(
-        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321, hay lặp lại như 121212, 123123). Hãy chọn dãy khác."
+        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321, lặp lại như 121212, 123123, hay chỉ có hai chữ số khác nhau như 111222, 100000). Hãy chọn dãy khác."
     )]
     Trivial,
 }
@@ -74,7 +74,7 @@ impl WeakPin {
     pub fn english(self) -> String {
         match self {
             WeakPin::Short => format!("a signing PIN is at least {MIN_PIN} digits, digits only"),
-            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321, or a repeated group such as 121212 or 123123): choose another".into(),
+            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321, a repeated group such as 121212 or 123123, or only two different digits such as 111222): choose another".into(),
         }
     }
 }
@@ -93,7 +93,9 @@ pub fn check_new_pin(pin: &str) -> Result<(), WeakPin> {
     }
     let step = |s: u8| d.windows(2).all(|w| (w[0] + s) % 10 == w[1]);
     let repeats = |n: usize| d.len().is_multiple_of(n) && d.chunks(n).all(|c| c == &d[..n]);
-    if step(0) || step(1) || step(9) || repeats(2) || repeats(3) {
+    // Two digits or fewer (111112, 111222, 000001, 100000: review r15 #6) are guessed first.
+    let distinct = d.iter().collect::<std::collections::HashSet<_>>().len();
+    if step(0) || step(1) || step(9) || repeats(2) || repeats(3) || distinct < 3 {
         return Err(WeakPin::Trivial);
     }
     Ok(())
@@ -139,6 +141,10 @@ mod tests {
             "121212",
             "123123",
             "909090",
+            "111112",
+            "111222",
+            "000001",
+            "100000",
             "1234567890",
             "98765432",
         ] {

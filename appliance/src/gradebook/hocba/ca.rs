@@ -523,6 +523,49 @@ pub fn approve(
     issue_by_holder(store, actor, approver, pin, &row.request, true, true)
 }
 
+/// What [`approve`] refuses without the approver's PIN, checked before the PIN is counted
+/// (review r15 #3: a request withdrawn or approved by another member, or an approver who holds
+/// no CA, spent a PIN try each time with the right PIN — five such refusals, which a teacher
+/// could cause on purpose, locked the principal's signing).
+pub fn approve_precheck(
+    r: &crate::store::Rx,
+    data_dir: &std::path::Path,
+    approver: &Principal,
+    account: &str,
+) -> Result<(), HocbaError> {
+    if !is_head_now(&approver.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    if approver.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    if approver.id() == account {
+        return Err(HocbaError::OwnRequest);
+    }
+    let row = r
+        .get(&REQUESTS, account)?
+        .filter(|q| q.declined.is_none())
+        .ok_or(HocbaError::NoRequest)?;
+    let requester = r
+        .get(&crate::auth::ACCOUNTS, account)?
+        .ok_or(HocbaError::NoRequest)?;
+    let requester = crate::school::principal_for(r, requester)?;
+    if requester.account.disabled || !holds_role(&requester, &row.request.role) {
+        return Err(HocbaError::RoleChanged(row.request.role.clone()));
+    }
+    signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
+    r.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?;
+    signer(r, approver.id())?.ok_or(signing::SigningError::NoSigner)?;
+    if r.get(&CA_WRAPS, approver.id())?.is_none() {
+        return Err(if r.get(&CA_DROPPED, approver.id())?.is_some() {
+            HocbaError::CaHolderDropped
+        } else {
+            HocbaError::NotCaHolder
+        });
+    }
+    Ok(())
+}
+
 /// A BGH member declines `account`'s pending request, with a reason the requester sees.
 pub fn decline(
     store: &Store,
