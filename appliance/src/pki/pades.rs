@@ -848,7 +848,10 @@ fn verify_one(
         r.problems.push("the CMS signature does not verify".into());
     }
     r.bytes_intact = digest_ok && sig_ok;
-    r.timestamp = signature_timestamp(info);
+    match signature_timestamp(info) {
+        Ok(t) => r.timestamp = t,
+        Err(why) => r.problems.push(why),
+    }
 
     // The chain: to an anchor — directly (the school signing CA) or through the intermediate
     // certificates the CMS carries (a licensed CA's) —, every link valid at /M.
@@ -1011,20 +1014,35 @@ pub fn parse_pdf_date(s: &str) -> Option<jiff::Timestamp> {
     iso.parse().ok()
 }
 
-/// The time of a signer's time-stamp (id-aa-signatureTimeStampToken), if its token dates the
-/// SHA-256 of this signature value and its TSA signature verifies.
-fn signature_timestamp(info: &cms::signed_data::SignerInfo) -> Option<jiff::Timestamp> {
-    let attr = info
-        .unsigned_attrs
-        .as_ref()?
+/// The time of a signer's time-stamp (id-aa-signatureTimeStampToken): `Ok(None)` without one,
+/// its time when its token dates the SHA-256 of this signature value and its TSA signature
+/// verifies, and an error when a token is there but does not (review r15 #2: a changed byte in
+/// the token read as "no time-stamp" and the signature as valid — pyHanko calls it INVALID).
+fn signature_timestamp(
+    info: &cms::signed_data::SignerInfo,
+) -> Result<Option<jiff::Timestamp>, String> {
+    let Some(attr) = info.unsigned_attrs.as_ref().and_then(|a| {
+        a.iter()
+            .find(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)
+    }) else {
+        return Ok(None);
+    };
+    let bad = |why: String| format!("the signature's time-stamp token does not verify: {why}");
+    let token: ContentInfo = attr
+        .values
         .iter()
-        .find(|a| a.oid == super::tsa::ID_AA_SIGNATURE_TIME_STAMP_TOKEN)?;
-    let token: ContentInfo = attr.values.iter().next()?.decode_as().ok()?;
-    let (tst, _) = super::tsa::token_info(&token).ok()?;
+        .next()
+        .ok_or_else(|| bad("the attribute is empty".into()))?
+        .decode_as()
+        .map_err(|_| bad("it is not a readable RFC 3161 token (damaged)".into()))?;
+    let (tst, _) = super::tsa::token_info(&token).map_err(|e| bad(e.to_string()))?;
     let imprint = Sha256::digest(info.signature.as_bytes());
-    (tst.message_imprint.hashed_message.as_bytes() == imprint.as_slice())
-        .then(|| super::tsa::gen_time(&tst).ok())
-        .flatten()
+    if tst.message_imprint.hashed_message.as_bytes() != imprint.as_slice() {
+        return Err(bad("it dates other bytes than this signature".into()));
+    }
+    super::tsa::gen_time(&tst)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// A signature dictionary's /ByteRange as offsets: Some((a, b, end)) when it is
@@ -1497,6 +1515,45 @@ mod tests {
         crate::pki::tsa::check_reply(&reply, digest, &nonce)
             .unwrap()
             .0
+    }
+
+    /// Review r15 #2: one changed byte inside a signature's own time-stamp token makes the
+    /// signature invalid with the reason — not "no time-stamp" and valid.
+    #[test]
+    fn a_changed_signature_time_stamp_token_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = jiff::Timestamp::now();
+        let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
+        let tsa = crate::pki::tsa::load_or_create(dir.path(), now).unwrap();
+        let gvcn = signer(&ca, "gv-1", "Nguyễn Thị Hoa", "Giáo viên chủ nhiệm");
+        let signed = sign(&one_page_pdf(), &gvcn, &ca.cert, now).unwrap();
+        let d = signature_to_stamp(&signed).unwrap().unwrap();
+        let token = token_for(&tsa, &d);
+        let bt = add_signature_timestamp(&signed, &token).unwrap();
+        let reports = verify(&bt, &ca.cert).unwrap();
+        assert!(
+            reports[0].valid() && reports[0].timestamp.is_some(),
+            "{reports:?}"
+        );
+        // The token's hex inside /Contents: flip one digit near its end (the TSA's signature).
+        let text = String::from_utf8_lossy(&bt).to_string();
+        let (hex_lower, hex_upper) = (hex::encode(&token), hex::encode_upper(&token));
+        let at = text
+            .find(&hex_lower)
+            .or_else(|| text.find(&hex_upper))
+            .expect("the token is in the file");
+        let mut bad = bt.clone();
+        let i = at + hex_lower.len() - 40;
+        bad[i] = if bad[i] == b'0' { b'1' } else { b'0' };
+        let reports = verify(&bad, &ca.cert).unwrap();
+        assert!(!reports[0].valid(), "{reports:?}");
+        assert!(
+            reports[0]
+                .problems
+                .iter()
+                .any(|p| p.contains("time-stamp token does not verify")),
+            "{reports:?}"
+        );
     }
 
     #[test]
