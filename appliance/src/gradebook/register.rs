@@ -327,7 +327,7 @@ mod tests {
         // Before the year is locked, nobody can be recognised.
         let list = |students: Vec<String>| GraduationList {
             decision: "Quyết định số 45/QĐ-PGDĐT".into(),
-            decided_on: "18/06/2029".into(),
+            decided_on: "20/06/2029".into(),
             students,
         };
         let e = s
@@ -363,7 +363,7 @@ mod tests {
         let la = lines.iter().find(|l| l.student == a.id).unwrap();
         assert_eq!(
             la.graduation,
-            "Được công nhận tốt nghiệp THCS năm học 2028-2029 (Quyết định số 45/QĐ-PGDĐT, ngày 18/06/2029)"
+            "Được công nhận tốt nghiệp THCS năm học 2028-2029 (Quyết định số 45/QĐ-PGDĐT, ngày 20/06/2029)"
         );
         // The list is replaced as a whole: an empty one clears it.
         s.write(&actor, |tx| record(tx, "2028-2029", list(vec![])))
