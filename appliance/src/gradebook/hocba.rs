@@ -1156,7 +1156,7 @@ pub fn sign_student(
                 student_id,
                 results,
                 Some(version),
-                Some(register_fields(&rx, student_id)?),
+                Some(printed_fields(&rx, student_id)?),
             );
             (print_with(&rx, &book, i, data)?, fresh)
         }
@@ -1349,24 +1349,50 @@ fn record_json_as(
         ],
         version,
         if with_register {
-            Some(register_fields(r, student)?)
+            Some(printed_fields(r, student)?)
         } else {
             None
         },
     ))
 }
 
-/// What the học bạ prints from the school's register (`forms::context`): the số đăng bộ and
-/// the entry date (ISO) of the student's valid line, empty without one. In the data since
-/// review r13 #5, so a later strike or renumbering shows as "differs" in the data check.
-fn register_fields(r: &impl Read, student: &str) -> Result<[String; 2], StoreError> {
+/// What the học bạ prints that the box holds and a later edit could change: from the school's
+/// register (`forms::context`) the số đăng bộ and the entry date (ISO) of the student's valid
+/// line, empty without one (review r13 #5), and the student's identity as the file's first
+/// page prints it — name, birth date, gender, mã định danh, birthplace, ethnicity (review r15
+/// #1: a name corrected on the box left the signed copy "matching"). In the data, so a later
+/// change shows as "differs" in the data check. The address and the parents are left out: a
+/// family that moves does not make last year's signed file wrong.
+fn printed_fields(
+    r: &impl Read,
+    student: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
     let line = crate::school::register::valid_line(r, student)?;
-    Ok([
+    let st = r.get(&crate::school::STUDENTS, student)?;
+    let profile = crate::school::student_profile(r, student)?;
+    let mut m = serde_json::Map::new();
+    let mut put = |k: &str, v: String| {
+        m.insert(k.to_string(), v.into());
+    };
+    put(
+        "sodangbo",
         line.as_ref()
             .map(|l| l.number.to_string())
             .unwrap_or_default(),
+    );
+    put(
+        "ngaynhaphoc",
         line.map(|l| l.entered_on).unwrap_or_default(),
-    ])
+    );
+    if let Some(st) = st {
+        put("hoten", st.full_name);
+        put("ngaysinh", st.dob);
+        put("gioitinh", st.gender);
+        put("sodinhdanh", st.ma_dinh_danh);
+    }
+    put("noisinh", profile.birthplace);
+    put("dantoc", profile.ethnicity);
+    Ok(m)
 }
 
 /// [`covered_terms`] for the data in `format`: files signed before review r11 ("tram.hocba.v1"
@@ -1501,7 +1527,7 @@ fn record_doc(
     student: &str,
     [hk1, hk2, cn]: [Option<super::StoredResult>; 3],
     version: Option<u32>,
-    register: Option<[String; 2]>,
+    printed: Option<serde_json::Map<String, serde_json::Value>>,
 ) -> Vec<u8> {
     let value = |row: Option<super::StoredResult>, year_end: bool| {
         let mut v = serde_json::to_value(row).expect("JSON values serialize");
@@ -1525,9 +1551,10 @@ fn record_doc(
     if let Some(v) = version {
         doc["phienban"] = v.into();
     }
-    if let Some([number, entered]) = register {
-        doc["sodangbo"] = number.into();
-        doc["ngaynhaphoc"] = entered.into();
+    if let Some(printed) = printed {
+        for (k, v) in printed {
+            doc[k] = v;
+        }
     }
     serde_json::to_vec_pretty(&doc).expect("JSON values serialize")
 }

@@ -1546,6 +1546,27 @@ fn a_signed_hocba_keeps_its_register_number_and_a_strike_names_every_locked_term
         check(&pdf1)
     );
     assert!(matches!(check(&pdf0), hocba::DataCheck::Matches { .. }));
+    // Review r15 #1: the identity the file prints is in its data too — a name corrected on the
+    // box after the signing makes the signed copy differ from the box's records.
+    assert_eq!(doc0["hoten"], pupils[0].full_name.as_str(), "{doc0}");
+    assert_eq!(
+        doc0["sodinhdanh"],
+        pupils[0].ma_dinh_danh.as_str(),
+        "{doc0}"
+    );
+    f.store
+        .write(&office, |tx| {
+            let mut st = tx.get(&school::STUDENTS, &pupils[0].id)?.unwrap();
+            st.full_name = format!("{} Sửa", st.full_name);
+            school::save_student(tx, st, "student.edit")?;
+            Ok::<_, school::SchoolError>(())
+        })
+        .unwrap();
+    assert!(
+        matches!(check(&pdf0), hocba::DataCheck::Differs { .. }),
+        "{:?}",
+        check(&pdf0)
+    );
 }
 
 /// Review r13 #1: a year reopened, a departure recorded inside term I, the year locked again —
