@@ -824,6 +824,13 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         "{v}"
     );
     s.stop();
+    // Review r15 #4: the CLI says so too, and ends in one verdict.
+    std::fs::write(&file, &signed).unwrap();
+    let old = text(&hocba(&["verify", file.to_str().unwrap()], &data));
+    assert!(
+        old.contains("version: SUPERSEDED") && old.contains("(v2)") && old.contains("=> "),
+        "{old}"
+    );
     std::fs::write(&file, &newest).unwrap();
     let o = hocba(&["verify", file.to_str().unwrap()], &data);
     let report = text(&o);

@@ -2719,7 +2719,16 @@ pub fn verify_text(
             ),
         }
     );
-    Ok((fine && v.valid, out))
+    // Review r15 #4: a superseded copy is said, and the report ends in one verdict a reader
+    // (not only a script's exit code) can take.
+    if let Some(n) = v.newer_version {
+        out += &format!(
+            "version: SUPERSEDED: the school has signed a newer version (v{n}) of this học bạ; ask for it\n"
+        );
+    }
+    let ok = fine && v.valid;
+    out += if ok { "=> VALID\n" } else { "=> INVALID\n" };
+    Ok((ok, out))
 }
 
 /// One signature as `tram hocba verify` prints it (English): valid or not, the signer and role,
