@@ -566,7 +566,7 @@ fn compress_sheets(
     for piece in rx {
         match piece {
             Piece::Begin(id) => {
-                let f = crate::http::unlinked_file(&tmp, "csdl-sheet")?;
+                let f = crate::store::unlinked_file(&tmp, "csdl-sheet")?;
                 let mut z = zip::ZipWriter::new(std::io::BufWriter::with_capacity(256 << 10, f));
                 // A sheet of a million rows passes 4 GB of XML: ZIP64 sizes from the start.
                 z.start_file("sheet.xml", zip_options().large_file(true))?;

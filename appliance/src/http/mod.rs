@@ -380,19 +380,8 @@ pub fn is_json(h: &HeaderMap) -> bool {
 }
 
 /// A rendered askama page, or a 500 when the template fails.
-/// A download built on disk before it is streamed: a file in the data directory, opened, then
-/// unlinked — a large export never sits in memory, and nothing is left behind if the request
-/// dies.
-pub fn unlinked_file(dir: &std::path::Path, prefix: &str) -> std::io::Result<std::fs::File> {
-    let path = dir.join(format!(".{prefix}-{:016x}", rand::random::<u64>()));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    let _ = std::fs::remove_file(&path);
-    Ok(f)
-}
+/// A download built on disk before it is streamed ([`crate::store::unlinked_file`]).
+pub use crate::store::unlinked_file;
 
 /// A download built in an [`unlinked_file`], streamed from its start: the length, the content
 /// type, `attachment` with the file name, and `no-store` (an export is a copy of the school's

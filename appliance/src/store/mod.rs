@@ -842,6 +842,20 @@ impl Rx {
     }
 }
 
+/// A file built on disk in `dir` (the data directory), opened, then unlinked: a large export
+/// (a download, a CSDL sheet) never sits in memory, and nothing is left behind if the work
+/// dies. Here, the lowest layer, so every capability and the http kernel may use it.
+pub fn unlinked_file(dir: &std::path::Path, prefix: &str) -> std::io::Result<std::fs::File> {
+    let path = dir.join(format!(".{prefix}-{:016x}", rand::random::<u64>()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
