@@ -477,29 +477,6 @@ fn previous_export(
     ))
 }
 
-/// Every file under `dir`, by its "/"-separated path relative to it.
-fn files_under(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
-    while let Some((d, rel)) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            match e.file_type() {
-                Ok(t) if t.is_dir() => stack.push((e.path(), r)),
-                Ok(_) => out.push(r),
-                Err(_) => {}
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Writes the archive of `year` into the folder `to` (made if missing): each file under its
 /// path, then manifest.json and its signature manifest.sig. Into a previous export of this box
 /// of the same year: the files its manifest listed that the new one does not (a superseded
@@ -584,7 +561,7 @@ fn write_archive(a: &Archive, to: &std::path::Path) -> Result<String, String> {
         text +=
             &format!("\nremoved {removed} file(s) of the earlier export that this one supersedes");
     }
-    let others: Vec<String> = files_under(to)
+    let others: Vec<String> = crate::lessons::export::files_under(to)
         .into_iter()
         .filter(|p| {
             !listed.contains(p.as_str())

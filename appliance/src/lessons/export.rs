@@ -1024,30 +1024,7 @@ impl Files<'_> {
     /// Every file, by its path relative to the top ("/"-separated).
     fn list(&mut self) -> Vec<String> {
         match self {
-            Files::Dir(d) => {
-                let mut out = Vec::new();
-                let mut stack = vec![(d.clone(), String::new())];
-                while let Some((dir, rel)) = stack.pop() {
-                    let Ok(entries) = std::fs::read_dir(&dir) else {
-                        continue;
-                    };
-                    for e in entries.flatten() {
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        let r = if rel.is_empty() {
-                            name
-                        } else {
-                            format!("{rel}/{name}")
-                        };
-                        match e.file_type() {
-                            Ok(t) if t.is_dir() => stack.push((e.path(), r)),
-                            Ok(_) => out.push(r),
-                            Err(_) => {}
-                        }
-                    }
-                }
-                out.sort();
-                out
-            }
+            Files::Dir(d) => files_under(d),
             Files::Zip(z) => z
                 .file_names()
                 .filter(|n| !n.ends_with('/'))
@@ -1669,6 +1646,30 @@ pub fn archive(
         });
     }
     Ok(out)
+}
+
+/// Every file under `dir`, by its "/"-separated path relative to it, sorted (an unreadable
+/// folder is skipped). The folder check and the records export's re-export both list with it.
+pub fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, rel)) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push((e.path(), r)),
+                Ok(_) => out.push(r),
+                Err(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// `tram lessons verify --export`'s and `tram district verify-export`'s report of a check

@@ -500,26 +500,9 @@ pub fn approve(
     account: &str,
     pin: &str,
 ) -> Result<SignerRecord, HocbaError> {
-    if !is_head_now(&approver.account) {
-        return Err(HocbaError::NotApprover);
-    }
-    if approver.id() == account {
-        return Err(HocbaError::OwnRequest);
-    }
-    let r = store.read()?;
-    let row = r
-        .get(&REQUESTS, account)?
-        .filter(|q| q.declined.is_none())
-        .ok_or(HocbaError::NoRequest)?;
-    // The role is checked again: the account may have changed since it asked.
-    let requester = r
-        .get(&crate::auth::ACCOUNTS, account)?
-        .ok_or(HocbaError::NoRequest)?;
-    let requester = crate::school::principal_for(&r, requester)?;
-    if requester.account.disabled || !holds_role(&requester, &row.request.role) {
-        return Err(HocbaError::RoleChanged(row.request.role.clone()));
-    }
-    drop(r);
+    // The refusals that need no PIN, then the issuing (which checks the request again in its
+    // write: another member may have approved it meanwhile).
+    let row = approve_precheck(&store.read()?, store.dir(), approver, account)?;
     issue_by_holder(store, actor, approver, pin, &row.request, true, true)
 }
 
@@ -532,7 +515,7 @@ pub fn approve_precheck(
     data_dir: &std::path::Path,
     approver: &Principal,
     account: &str,
-) -> Result<(), HocbaError> {
+) -> Result<CertRequest, HocbaError> {
     if !is_head_now(&approver.account) {
         return Err(HocbaError::NotApprover);
     }
@@ -563,7 +546,7 @@ pub fn approve_precheck(
             HocbaError::NotCaHolder
         });
     }
-    Ok(())
+    Ok(row)
 }
 
 /// A BGH member declines `account`'s pending request, with a reason the requester sees.
