@@ -1730,3 +1730,198 @@ fn graduation_is_recorded_from_its_page_with_a_decision_dated_in_or_after_the_ye
     );
     assert_eq!(html.matches(" checked").count(), may.len(), "{html}");
 }
+
+/// Review r16 #1 on the real binary: a paper book's lines whose history cannot be true — kept
+/// back in grade 6 then in grade 7, a withdrawal before the entry, a graduation with no grade-9
+/// result, a grade-12 class in a THCS book, a result after the withdrawal — are refused by row,
+/// each naming its column, and nothing is written; the true line alone previews clean, commits,
+/// and is in the register as read.
+#[test]
+fn the_register_import_refuses_a_history_that_cannot_be_true() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let admin = s.login("admin");
+    let school: Value = admin
+        .get(format!("{b}/api/v1/school"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let current = school["school"]["current_year"].as_str().unwrap();
+    let cf: i32 = current[..4].parse().unwrap();
+    // A book of seven years ago: its students have graduated since.
+    let y0 = cf - 7;
+    let year = |k: i32| format!("{}-{}", y0 + k, y0 + k + 1);
+    let book = year(0);
+    let grades = ["6", "7", "8", "9"];
+    let headers: Vec<String> = [
+        "Số đăng bộ",
+        "Họ và tên",
+        "Ngày sinh",
+        "Giới tính",
+        "Nơi sinh",
+        "Dân tộc",
+        "Họ tên cha, mẹ (người giám hộ)",
+        "Nghề nghiệp cha, mẹ (người giám hộ)",
+        "Chỗ ở",
+        "Đối tượng chính sách",
+        "Ngày vào trường",
+        "Lớp",
+        "Chuyển đến từ",
+        "Chuyển đi, thôi học",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .chain(grades.iter().map(|g| format!("Kết quả lớp {g}")))
+    .chain(["Tốt nghiệp".to_string(), "Ghi chú".to_string()])
+    .collect();
+    let kq = |col: usize| 14 + col; // the column of "Kết quả lớp {6 + col}"
+    let (tot, entered, class, left) = (18, 10, 11, 13);
+    // A true line: entered grade 6, kept back in grade 7, graduated THCS four grades on.
+    let good = |n: u32, name: &str| {
+        let mut r = vec![String::new(); headers.len()];
+        r[0] = n.to_string();
+        r[1] = name.to_string();
+        r[2] = format!("01/02/{}", y0 - 11);
+        r[3] = "Nữ".into();
+        r[entered] = format!("05/09/{y0}");
+        r[class] = "6A1".into();
+        r[kq(0)] = format!("{}: Được lên lớp", year(0));
+        r[kq(1)] = format!("{}: Ở lại lớp; {}: Được lên lớp", year(1), year(2));
+        r[kq(2)] = format!("{}: Được lên lớp", year(3));
+        r[kq(3)] = format!("{}: Hoàn thành chương trình trung học cơ sở", year(4));
+        r[tot] = format!(
+            "Được công nhận tốt nghiệp THCS năm học {} (Quyết định số 12/QĐ-PGDĐT, ngày 20/06/{})",
+            year(4),
+            y0 + 5
+        );
+        r
+    };
+    let mut kept = good(9101, "Giữ Lại Lớp Sáu");
+    kept[kq(0)] = format!("{}: Ở lại lớp", year(0));
+    kept[kq(1)] = format!("{}: Được lên lớp", year(1));
+    kept[kq(2)] = String::new();
+    kept[kq(3)] = String::new();
+    kept[tot] = String::new();
+    let mut early = good(9102, "Thôi Trước Khi Vào");
+    early[left] = format!("Thôi học 01/01/{y0}");
+    let mut no_nine = good(9103, "Chưa Học Lớp Chín");
+    no_nine[kq(1)] = String::new();
+    no_nine[kq(2)] = String::new();
+    no_nine[kq(3)] = String::new();
+    let mut twelve = good(9104, "Lớp Mười Hai");
+    twelve[class] = "12A1".into();
+    let mut after = good(9105, "Học Sau Khi Nghỉ");
+    after[left] = format!("Thôi học ngày 01/12/{y0}");
+    after[kq(2)] = String::new();
+    after[kq(3)] = String::new();
+    after[tot] = String::new();
+    let sheet = |rows: &[Vec<String>]| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(
+            0,
+            0,
+            format!("SỔ ĐĂNG BỘ — THCS Nguyễn Du — năm học {book}"),
+        )
+        .unwrap();
+        for (c, h) in headers.iter().enumerate() {
+            ws.write_string(2, c as u16, h).unwrap();
+        }
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(3 + r as u32, c as u16, v).unwrap();
+            }
+        }
+        wb.save_to_buffer().unwrap()
+    };
+    let send = |file: &[u8], mode: &str| {
+        admin
+            .post(format!("{b}/api/v1/import/register?mode={mode}"))
+            .body(file.to_vec())
+            .header("Content-Type", "application/octet-stream")
+            .header("X-CSRF-Token", common::csrf(&admin, &b))
+            .send()
+            .unwrap()
+    };
+    let lines_of_book = || -> Vec<Value> {
+        let v: Value = admin
+            .get(format!("{b}/api/v1/register?year={book}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["lines"].as_array().cloned().unwrap_or_default()
+    };
+    let file = sheet(&[
+        good(9100, "Lê Thị Thật"),
+        kept,
+        early,
+        no_nine,
+        twelve,
+        after,
+    ]);
+    let preview: Value = send(&file, "preview").json().unwrap();
+    assert_eq!(preview["clean"], false, "{preview}");
+    let problems: Vec<(u64, String, String)> = preview["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["row"].as_u64().unwrap(),
+                p["field"].as_str().unwrap().to_string(),
+                p["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let has = |row: u64, field: &str, text: &str| {
+        assert!(
+            problems
+                .iter()
+                .any(|(r, f, m)| *r == row && f == field && m.contains(text)),
+            "row {row} {field} «{text}» not in {problems:#?}"
+        )
+    };
+    assert!(!problems.iter().any(|p| p.0 == 4), "{problems:#?}");
+    has(5, "kq7", "\"Ở lại lớp\" lớp 6, nên năm sau học lại lớp 6");
+    has(6, "di", &format!("ngày 01/01/{y0} trước ngày vào trường"));
+    has(
+        7,
+        "tot_nghiep",
+        &format!("dòng không có kết quả lớp 9 năm học {}", year(4)),
+    );
+    has(
+        8,
+        "lop",
+        "lớp 12 không thuộc cấp học của trường (THCS — lớp 6 đến 9)",
+    );
+    has(9, "kq7", &format!("học sinh đã rời trường ngày 01/12/{y0}"));
+    let (st, msg) = error_message(send(&file, "commit"));
+    assert_eq!(st, 422);
+    assert!(msg.contains("chưa nhập dòng nào"), "{msg}");
+    assert!(lines_of_book().is_empty(), "{:?}", lines_of_book());
+
+    // The true line alone: clean, committed, in the register as read.
+    let file = sheet(&[good(9100, "Lê Thị Thật")]);
+    let preview: Value = send(&file, "preview").json().unwrap();
+    assert_eq!(preview["clean"], true, "{preview}");
+    let r = send(&file, "commit");
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let done: Value = r.json().unwrap();
+    assert_eq!(done["written"], 1, "{done}");
+    let lines = lines_of_book();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["number"], 9100);
+    assert_eq!(line["entered_class"], "6A1");
+    assert_eq!(line["results"].as_array().unwrap().len(), 5, "{line}");
+    assert!(
+        line["graduation"].as_str().unwrap().starts_with(&format!(
+            "Được công nhận tốt nghiệp THCS năm học {}",
+            year(4)
+        )),
+        "{line}"
+    );
+}

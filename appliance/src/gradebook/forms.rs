@@ -1383,7 +1383,7 @@ mod tests {
 
     /// Every wording the học bạ and the sổ đăng bộ print for a year's result (`words`, as
     /// `stored_decision_wording` uses it, and TT27's completion) is one the register import
-    /// accepts (`school::register::result_wordings`, which lists them in its refusal): the
+    /// accepts (`school::register_rules::result_wordings`, which lists them in its refusal): the
     /// school cannot read the gradebook's words, so this keeps the two lists one.
     #[test]
     fn the_register_import_accepts_every_result_wording_the_box_prints() {
@@ -1395,31 +1395,42 @@ mod tests {
             Outcome::Retained,
             Outcome::PrincipalDecides,
         ];
+        use school::register_rules::{Next, next_after};
+        // What each outcome sends the student to next year, as the import reads its words.
+        let next = |o: Outcome| match o {
+            Outcome::Promoted => Next::Up,
+            Outcome::Retained => Next::Same,
+            _ => Next::Either,
+        };
         for grade in 6..=12u8 {
-            let accepted = school::register::result_wordings(grade);
+            let accepted = school::register_rules::result_wordings(grade);
             let mut printed = Vec::new();
             for o in all {
                 // Decided without a summer, pending after one, decided after one.
                 let (end, after) = words(o, o.summer_path(), None, grade);
                 printed.push(match after {
-                    Some(a) => format!("{end}: {a}"),
-                    None => end,
+                    Some(a) => (format!("{end}: {a}"), Next::Either),
+                    None => (end, next(o)),
                 });
                 if o.summer_path().is_some() {
                     for then in [Outcome::Promoted, Outcome::Retained] {
-                        printed.push(words(o, o.summer_path(), Some(then), grade).1.unwrap());
+                        printed.push((
+                            words(o, o.summer_path(), Some(then), grade).1.unwrap(),
+                            next(then),
+                        ));
                     }
                 }
             }
-            for p in printed {
+            for (p, then) in printed {
                 assert!(
                     accepted.contains(&p),
                     "grade {grade}: «{p}» not in {accepted:?}"
                 );
+                assert_eq!(next_after(grade, &p), Some(then), "grade {grade}: «{p}»");
             }
         }
         for grade in 1..=5u8 {
-            let accepted = school::register::result_wordings(grade);
+            let accepted = school::register_rules::result_wordings(grade);
             for r in [
                 EducationResult::Htxs,
                 EducationResult::Htt,
@@ -1431,6 +1442,13 @@ mod tests {
                     accepted.contains(&p),
                     "grade {grade}: «{p}» not in {accepted:?}"
                 );
+                // Completed: the next grade; not completed: the principal decides.
+                let then = if r == EducationResult::Cht {
+                    Next::Either
+                } else {
+                    Next::Up
+                };
+                assert_eq!(next_after(grade, &p), Some(then), "grade {grade}: «{p}»");
             }
         }
     }

@@ -74,20 +74,10 @@ pub fn record(tx: &mut Tx<'_>, year: &str, list: GraduationList) -> Result<usize
     let decided_on = if list.students.is_empty() {
         String::new()
     } else {
-        let d = school::changes::change_date("Ngày quyết định", &list.decided_on, today, None)
-            .map_err(|e| GradeError::Graduation(e.to_string()))?;
-        // Review r14 #5: the decision recognises the year's results, so it is dated inside
-        // the school year or after its end, never before it began.
-        if let Some(start) = school::changes::year_start(year)
-            && d.as_str() < start.to_string().as_str()
-        {
-            return Err(invalid(format!(
-                "Ngày quyết định {} trước năm học {year} (năm học bắt đầu {}): quyết định công nhận tốt nghiệp năm học {year} ghi ngày trong hoặc sau năm học đó.",
-                school::changes::vi_date(&d),
-                start.strftime("%d/%m/%Y")
-            )));
-        }
-        d
+        // A real date, not ahead, inside the school year or after its end (review r14 #5):
+        // the register import dates a paper line's decision by the same rule.
+        school::register_rules::graduation_decided_on(year, &list.decided_on, today)
+            .map_err(invalid)?
     };
     let mut problems = Vec::new();
     let mut fresh = Vec::new();

@@ -7,6 +7,7 @@ pub mod changes;
 pub mod import;
 pub mod migrate;
 pub mod register;
+pub mod register_rules;
 pub mod routes;
 pub mod sheet;
 
@@ -765,6 +766,20 @@ pub fn id_agrees(ma: &str, dob_iso: &str, gender: &str) -> Result<(), String> {
 /// (full name, ISO date of birth, gender), normalised.
 pub type ValidPerson = (String, String, String);
 
+/// A person's full name as the box holds it (the student form's, the import's and a register
+/// line's rule): not empty, at most 100 characters, no control character nor `<>{}`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        Err("Họ và tên không được để trống.".to_string())
+    } else if name.chars().count() > 100
+        || name.chars().any(|c| c.is_control() || "<>{}".contains(c))
+    {
+        Err(format!("Họ và tên không hợp lệ: \"{name}\"."))
+    } else {
+        Ok(())
+    }
+}
+
 /// The name, birth date and gender rules of [`validate_student`].
 pub fn validate_person(
     full_name: &str,
@@ -779,12 +794,8 @@ pub fn validate_person(
             .join(" ")
             .as_str(),
     );
-    if name.is_empty() {
-        errs.push(("ho_ten", "Họ và tên không được để trống.".to_string()));
-    } else if name.chars().count() > 100
-        || name.chars().any(|c| c.is_control() || "<>{}".contains(c))
-    {
-        errs.push(("ho_ten", format!("Họ và tên không hợp lệ: \"{name}\".")));
+    if let Err(m) = check_name(&name) {
+        errs.push(("ho_ten", m));
     }
     let dob = match parse_date(dob) {
         Some(d) if d.year() >= 1990 && d.year() <= 2030 => d.to_string(),

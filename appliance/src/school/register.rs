@@ -617,11 +617,13 @@ pub fn parse_results(grade: u8, text: &str) -> Vec<GradeResult> {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once(':') {
-            Some((y, rest)) if school_year(y.trim()).is_some() => GradeResult {
-                grade,
-                year: y.trim().to_string(),
-                result: rest.trim().to_string(),
-            },
+            Some((y, rest)) if super::register_rules::school_year(y.trim()).is_some() => {
+                GradeResult {
+                    grade,
+                    year: y.trim().to_string(),
+                    result: rest.trim().to_string(),
+                }
+            }
             _ => GradeResult {
                 grade,
                 year: String::new(),
@@ -629,13 +631,6 @@ pub fn parse_results(grade: u8, text: &str) -> Vec<GradeResult> {
             },
         })
         .collect()
-}
-
-/// "2019-2020" (two consecutive years) → its first year.
-fn school_year(s: &str) -> Option<i16> {
-    let (a, b) = s.split_once('-')?;
-    let (a, b): (i16, i16) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-    (a >= 1900 && b == a + 1 && s.len() == 9).then_some(a)
 }
 
 // --- Earlier years: the paper book's lines brought in -------------------------------------
@@ -686,244 +681,6 @@ const IMPORT_FIELDS: &[(&str, &[&str])] = &[
     ("ghi_chu", &["ghi chu"]),
 ];
 
-/// The grade a class name begins with ("6A1", "Lớp 10A2" → 6, 10), 1 to 12.
-fn class_grade(name: &str) -> Option<u8> {
-    let t = crate::text::fold(name);
-    let t = t.strip_prefix("lop").unwrap_or(&t).trim_start();
-    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok().filter(|g| (1..=12).contains(g))
-}
-
-/// The words the box prints for a year-end result in `grade` (the học bạ's and the register's:
-/// `gradebook::forms::decision_wording` / `stored_decision_wording`, which a gradebook test
-/// checks against this list): what a "Kết quả lớp N" of the paper book may say.
-pub fn result_wordings(grade: u8) -> Vec<String> {
-    if grade <= 5 {
-        let done = if grade == 5 {
-            "Hoàn thành chương trình tiểu học"
-        } else {
-            "Hoàn thành chương trình lớp học"
-        };
-        return vec![done.into(), "Chưa hoàn thành".into()];
-    }
-    let promoted = match grade {
-        9 => "Hoàn thành chương trình trung học cơ sở",
-        12 => "Hoàn thành chương trình trung học phổ thông",
-        _ => "Được lên lớp",
-    };
-    let mut w = vec![
-        promoted.to_string(),
-        "Ở lại lớp".to_string(),
-        format!(
-            "Hiệu trưởng xem xét, quyết định (Điều 12 khoản 4 Thông tư 22): {} hoặc ở lại lớp",
-            promoted.to_lowercase()
-        ),
-    ];
-    for path in [
-        "rèn luyện trong kì nghỉ hè",
-        "kiểm tra, đánh giá lại",
-        "rèn luyện trong kì nghỉ hè và kiểm tra, đánh giá lại",
-    ] {
-        w.push(format!("{promoted} sau khi {path}"));
-        w.push(format!("Ở lại lớp sau khi {path}"));
-        let mut end: String = path.chars().take(1).flat_map(char::to_uppercase).collect();
-        end.push_str(&path[path.chars().next().map_or(0, char::len_utf8)..]);
-        w.push(format!("{end}: chưa có kết quả"));
-    }
-    w
-}
-
-/// One imported line's facts that [`plausible`] weighs.
-struct Line<'a> {
-    year: &'a str,
-    entry: jiff::civil::Date,
-    dob: Option<&'a jiff::civil::Date>,
-    grade: Option<u8>,
-    class: &'a str,
-    results: &'a [GradeResult],
-    graduation: &'a str,
-}
-
-/// What a paper line can't have been (review r14 #3): an entry outside the book's school
-/// year, an age the grade does not take (the student form's rule, `changes::age_fits`), a
-/// result without its school year, of a year not yet ended or before the entry, out of the
-/// grades' order, or in words the học bạ does not print; a graduation likewise.
-fn plausible(l: Line<'_>, current_first: i16, bad: &mut impl FnMut(&str, String)) {
-    let Some(first) = school_year(l.year) else {
-        return;
-    };
-    let start = super::changes::year_start(l.year);
-    let end = super::changes::year_start(&format!("{}-{}", first + 1, first + 2));
-    if let (Some(s), Some(e)) = (start, end)
-        && (l.entry < s || l.entry >= e)
-    {
-        bad(
-            "ngay_vao",
-            format!(
-                "Ngày vào trường {} không thuộc năm học {} của sổ (từ 01/08/{} đến 31/07/{}).",
-                l.entry.strftime("%d/%m/%Y"),
-                l.year,
-                first,
-                first + 1
-            ),
-        );
-    }
-    if let (Some(dob), Some(g)) = (l.dob, l.grade)
-        && let Err(m) = super::changes::age_fits(dob, l.year, g, l.class)
-    {
-        bad("ngay_sinh", m);
-    }
-    // Each grade's years in order; a later grade after an earlier one.
-    let mut last: Option<(u8, i16)> = None;
-    let mut sorted: Vec<&GradeResult> = l.results.iter().collect();
-    sorted.sort_by_key(|r| r.grade);
-    for r in sorted {
-        let field = format!("kq{}", r.grade);
-        let label = format!("Kết quả lớp {}", r.grade);
-        let Some(y) = school_year(&r.year) else {
-            bad(
-                &field,
-                format!(
-                    "{label} \"{}\": ghi năm học trước kết quả, ví dụ \"{}-{}: {}\".",
-                    r.result,
-                    first,
-                    first + 1,
-                    result_wordings(r.grade)[0]
-                ),
-            );
-            continue;
-        };
-        let in_time = y < current_first && y >= first;
-        if y >= current_first {
-            bad(
-                &field,
-                format!(
-                    "{label}: năm học {} chưa kết thúc (năm học hiện tại {}-{}); chỉ nhập kết quả các năm đã qua.",
-                    r.year,
-                    current_first,
-                    current_first + 1
-                ),
-            );
-        } else if y < first {
-            bad(
-                &field,
-                format!(
-                    "{label}: năm học {} trước năm học vào trường {}.",
-                    r.year, l.year
-                ),
-            );
-        }
-        if let Some(g) = l.grade
-            && r.grade < g
-        {
-            bad(
-                &field,
-                format!(
-                    "{label}: học sinh vào trường ở lớp {}, không có kết quả lớp {} ở trường.",
-                    l.class, r.grade
-                ),
-            );
-        }
-        if let Some((g, py)) = last
-            && y <= py
-        {
-            let what = if g == r.grade {
-                format!("năm học trước của lớp {g}")
-            } else {
-                format!("kết quả lớp {g}")
-            };
-            bad(
-                &field,
-                format!(
-                    "{label}: năm học {} phải sau {what} ({}-{}).",
-                    r.year,
-                    py,
-                    py + 1
-                ),
-            );
-        }
-        if in_time {
-            last = Some((r.grade, y));
-        }
-        let words = result_wordings(r.grade);
-        if !words.iter().any(|w| w == &r.result) {
-            bad(
-                &field,
-                format!(
-                    "{label} \"{}\": không phải lời ghi của học bạ; ghi một trong: {}.",
-                    r.result,
-                    words.join("; ")
-                ),
-            );
-        }
-    }
-    let g = l.graduation.trim();
-    if g.is_empty() {
-        return;
-    }
-    let primary = "Hoàn thành chương trình tiểu học năm học ";
-    let (level_grade, rest) = if let Some(rest) = g.strip_prefix(primary) {
-        (5, rest)
-    } else if let Some(rest) = g.strip_prefix("Được công nhận tốt nghiệp THCS năm học ")
-    {
-        (9, rest)
-    } else if let Some(rest) = g.strip_prefix("Được công nhận tốt nghiệp THPT năm học ")
-    {
-        (12, rest)
-    } else {
-        bad(
-            "tot_nghiep",
-            format!(
-                "Tốt nghiệp \"{g}\": ghi như sổ in ra — \"Hoàn thành chương trình tiểu học năm học 2019-2020\" hoặc \"Được công nhận tốt nghiệp THCS năm học 2019-2020 (Quyết định số …, ngày …)\"."
-            ),
-        );
-        return;
-    };
-    let gy = rest.get(..9).unwrap_or(rest);
-    let Some(y) = school_year(gy) else {
-        bad(
-            "tot_nghiep",
-            format!("Tốt nghiệp \"{g}\": thiếu năm học (ví dụ 2019-2020)."),
-        );
-        return;
-    };
-    if y >= current_first || y < first {
-        bad(
-            "tot_nghiep",
-            format!(
-                "Tốt nghiệp năm học {gy}: phải là một năm học đã qua, không trước năm học vào trường {}.",
-                l.year
-            ),
-        );
-    }
-    if let Some((lg, ly)) = last
-        && (lg > level_grade || ly > y)
-    {
-        bad(
-            "tot_nghiep",
-            format!(
-                "Tốt nghiệp năm học {gy}: có kết quả lớp {lg} năm học {ly}-{} sau đó.",
-                ly + 1
-            ),
-        );
-    }
-    if let Some(r) = l
-        .results
-        .iter()
-        .find(|r| r.grade == level_grade && school_year(&r.year) == Some(y))
-        && r.result != result_wordings(level_grade)[0]
-    {
-        bad(
-            "tot_nghiep",
-            format!(
-                "Tốt nghiệp năm học {gy}: kết quả lớp {level_grade} năm đó là \"{}\", không phải \"{}\".",
-                r.result,
-                result_wordings(level_grade)[0]
-            ),
-        );
-    }
-}
-
 /// What an import of earlier lines would write: every line, or every problem by row.
 #[derive(Debug, Serialize)]
 pub struct RegisterImport {
@@ -941,16 +698,26 @@ pub struct RegisterImport {
 /// ("… năm học 2019-2020", as the export writes it) or, without one, the year its entry date
 /// falls in (from August). A number already in the register or twice in the file, or a year
 /// not before the current one (the current year's students are entered as students), is a
-/// problem of its row.
+/// problem of its row; so is every rule of a line the box's register could not hold
+/// (`register_rules::check`) and the same person entered twice with no departure between
+/// (`register_rules::second_line`).
 pub fn plan_import(
     rx: &impl Read,
     bytes: &[u8],
     today: jiff::civil::Date,
 ) -> Result<RegisterImport, StoreError> {
     use super::import::{RowProblem, cell_text, field_text, read_table, row_is_blank};
-    let current = super::school_info(rx)?
-        .map(|i| i.current_year)
+    use super::register_rules::{self as rules, school_year};
+    let info = super::school_info(rx)?;
+    let current = info
+        .as_ref()
+        .map(|i| i.current_year.clone())
         .unwrap_or_default();
+    let level = info.as_ref().map(|i| i.level.clone()).unwrap_or_default();
+    let grades: Vec<u8> = info
+        .as_ref()
+        .map(super::SchoolInfo::grades)
+        .unwrap_or_else(|| (1..=12).collect());
     let mut out = RegisterImport {
         lines: Vec::new(),
         problems: Vec::new(),
@@ -985,13 +752,10 @@ pub fn plan_import(
         existing.insert(l.number, l);
         Ok(())
     })?;
-    let current_first = school_year(&current).unwrap_or_else(|| {
-        if today.month() >= 8 {
-            today.year()
-        } else {
-            today.year() - 1
-        }
-    });
+    let current_first = school_year(&current).unwrap_or_else(|| rules::year_of(today));
+    // The rows not struck, by person (folded name, birth date), for `second_line`.
+    let mut people: std::collections::BTreeMap<(String, String), Vec<(usize, RegisterRow)>> =
+        Default::default();
     for (i, row) in rows.iter().enumerate() {
         if row_is_blank(&cols, row) {
             continue;
@@ -1038,63 +802,10 @@ pub fn plan_import(
             ),
             None => {}
         }
-        let name = text("ho_ten");
-        if name.is_empty() || name.chars().count() > 100 {
-            bad("ho_ten", "Thiếu họ và tên (tối đa 100 kí tự).".into());
-        }
-        let date = |label: &str, raw: &str| -> Result<jiff::civil::Date, String> {
-            match super::parse_date(raw) {
-                Some(d) if d.year() >= 1900 && d <= today => Ok(d),
-                Some(d) => Err(format!(
-                    "{label} {} không hợp lý (trước năm 1900 hoặc ở tương lai).",
-                    d.strftime("%d/%m/%Y")
-                )),
-                None => Err(format!(
-                    "{label} \"{raw}\" không phải là một ngày có thật; hãy ghi ngày/tháng/năm, ví dụ 05/09/2015."
-                )),
-            }
-        };
-        let dob = date("Ngày sinh", &text("ngay_sinh"));
-        let entry = date("Ngày vào trường", &text("ngay_vao"));
-        if let Err(m) = &dob {
-            bad("ngay_sinh", m.clone());
-        }
-        let entry = match entry {
-            Ok(d) => Some(d),
-            Err(m) => {
-                bad("ngay_vao", m);
-                None
-            }
-        };
-        if let (Ok(b), Some(e)) = (&dob, entry)
-            && b >= &e
-        {
-            bad(
-                "ngay_sinh",
-                "Ngày sinh phải trước ngày vào trường.".to_string(),
-            );
-        }
-        let gender = text("gioi_tinh");
-        if !matches!(gender.as_str(), "Nam" | "Nữ" | "") {
-            bad(
-                "gioi_tinh",
-                format!("Giới tính \"{gender}\": ghi Nam hoặc Nữ (hoặc để trống)."),
-            );
-        }
-        let class = text("lop");
-        if class.is_empty() || class.chars().count() > 30 {
-            bad("lop", "Thiếu lớp vào trường (tối đa 30 kí tự).".into());
-        }
-        let year = title_year.clone().or_else(|| {
-            entry.map(|e| {
-                let first = if e.month() >= 8 {
-                    e.year()
-                } else {
-                    e.year() - 1
-                };
-                format!("{first}-{}", first + 1)
-            })
-        });
+        let entry = super::parse_date(&text("ngay_vao"));
+        let year = title_year
+            .clone()
+            .or_else(|| entry.map(|e| format!("{}-{}", rules::year_of(e), rules::year_of(e) + 1)));
         if let Some(y) = &year
             && !current.is_empty()
             && y.as_str() >= current.as_str()
@@ -1106,34 +817,11 @@ pub fn plan_import(
                 ),
             );
         }
-        let mut long = None;
         let mut results = Vec::new();
         for g in 1..=12u8 {
-            let cell = text(&format!("kq{g}"));
-            results.extend(parse_results(g, &cell));
+            results.extend(parse_results(g, &text(&format!("kq{g}"))));
         }
-        let grade = class_grade(&class);
-        if !class.is_empty() && grade.is_none() {
-            bad(
-                "lop",
-                format!("Lớp \"{class}\": tên lớp phải bắt đầu bằng khối lớp (ví dụ 6A1)."),
-            );
-        }
-        if let (Some(y), Some(e)) = (&year, entry) {
-            plausible(
-                Line {
-                    year: y,
-                    entry: e,
-                    dob: dob.as_ref().ok(),
-                    grade,
-                    class: &class,
-                    results: &results,
-                    graduation: &text("tot_nghiep"),
-                },
-                current_first,
-                &mut bad,
-            );
-        }
+        let mut long = None;
         for f in [
             "noi_sinh",
             "dan_toc",
@@ -1157,27 +845,35 @@ pub fn plan_import(
         let (struck, note) = match note.strip_prefix("Gạch bỏ:") {
             Some(rest) => {
                 let (reason, more) = rest.split_once(';').unwrap_or((rest, ""));
-                (reason.trim().to_string(), more.trim().to_string())
+                let reason = reason.trim().to_string();
+                if reason.is_empty() || reason.chars().count() > 200 {
+                    bad(
+                        "ghi_chu",
+                        "Gạch bỏ: ghi lý do gạch bỏ dòng (tối đa 200 kí tự), ví dụ \"Gạch bỏ: trùng dòng 12\".".into(),
+                    );
+                }
+                (reason, more.trim().to_string())
             }
             None => (String::new(), note),
         };
-        let (Ok(dob), Some(entry), Some(year)) = (dob, entry, year) else {
-            continue;
-        };
-        let row = RegisterRow {
+        // The line as read, its name's spaces as the box keeps them; its rules.
+        let mut line = RegisterRow {
             number,
             student: String::new(),
-            full_name: name,
-            dob: dob.strftime("%d/%m/%Y").to_string(),
-            gender,
+            full_name: text("ho_ten")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            dob: text("ngay_sinh"),
+            gender: text("gioi_tinh"),
             birthplace: text("noi_sinh"),
             ethnicity: text("dan_toc"),
             parents: text("cha_me"),
             parents_jobs: text("nghe"),
             address: text("cho_o"),
             policy: text("chinh_sach"),
-            entered_on: entry.strftime("%d/%m/%Y").to_string(),
-            entered_class: class.clone(),
+            entered_on: text("ngay_vao"),
+            entered_class: text("lop"),
             arrived_from: text("den_tu"),
             left: text("di"),
             results,
@@ -1185,23 +881,59 @@ pub fn plan_import(
             struck: String::new(),
             note,
         };
+        let book = rules::Book {
+            year: year.as_deref().unwrap_or_default(),
+            level: &level,
+            grades: &grades,
+            current_first,
+            today,
+        };
+        for (field, message) in rules::check(&line, &book) {
+            bad(&field, message);
+        }
+        let (Some(dob), Some(entry), Some(year)) = (super::parse_date(&line.dob), entry, year)
+        else {
+            continue;
+        };
+        line.dob = dob.strftime("%d/%m/%Y").to_string();
+        line.entered_on = entry.strftime("%d/%m/%Y").to_string();
+        if struck.is_empty() {
+            people
+                .entry((crate::text::fold(&line.full_name), line.dob.clone()))
+                .or_default()
+                .push((at, line.clone()));
+        }
         out.lines.push(RegisterLine {
             number,
             student: String::new(),
             year,
             entered_on: entry.to_string(),
-            class_name: class,
+            class_name: line.entered_class.clone(),
             struck: (!struck.is_empty()).then(|| Strike {
                 reason: struck,
                 on: today.to_string(),
                 reimport: false,
             }),
-            frozen: Some(row),
+            frozen: Some(line),
             reentry: None,
             imported: Some(today.to_string()),
             replaced,
         });
     }
+    // One person twice in the book: the earlier entry's line says the departure.
+    for lines in people.values_mut().filter(|l| l.len() > 1) {
+        lines.sort_by_key(|(_, l)| super::parse_date(&l.entered_on));
+        for pair in lines.windows(2) {
+            if let Some(message) = rules::second_line(&pair[0].1, &pair[1].1) {
+                out.problems.push(RowProblem {
+                    row: pair[1].0,
+                    field: "ho_ten".into(),
+                    message,
+                });
+            }
+        }
+    }
+    out.problems.sort_by_key(|p| p.row);
     if out.lines.is_empty() && out.problems.is_empty() {
         out.problems.push(super::import::file_problem(
             "Tệp không có dòng sổ đăng bộ nào.".into(),
@@ -1345,6 +1077,21 @@ mod tests {
                     year: "2020-2021".into(),
                     result: "Ở lại lớp".into(),
                 },
+                GradeResult {
+                    grade: 7,
+                    year: "2021-2022".into(),
+                    result: "Được lên lớp".into(),
+                },
+                GradeResult {
+                    grade: 8,
+                    year: "2022-2023".into(),
+                    result: "Được lên lớp".into(),
+                },
+                GradeResult {
+                    grade: 9,
+                    year: "2023-2024".into(),
+                    result: "Hoàn thành chương trình trung học cơ sở".into(),
+                },
             ],
             graduation: "Được công nhận tốt nghiệp THCS năm học 2023-2024 (Quyết định số 12/QĐ-PGDĐT, ngày 20/06/2024)".into(),
             note: "Sổ cũ trang 12".into(),
@@ -1354,6 +1101,7 @@ mod tests {
         let mut struck = paper(7, "Nhập Nhầm");
         struck.struck = "Trùng dòng 5".into();
         struck.results.clear();
+        struck.graduation.clear();
         struck.note.clear();
         let grades = [6, 7, 8, 9];
         let file = xlsx(
@@ -1498,7 +1246,7 @@ mod tests {
         has(5, "ngay_vao", "không thuộc năm học 2017-2018");
         has(6, "ngay_sinh", "3 tuổi vào năm học 2017-2018");
         has(7, "kq6", "năm học 2030-2031 chưa kết thúc");
-        has(8, "kq7", "phải sau kết quả lớp 6");
+        has(8, "kq7", "năm học này đã có kết quả lớp 6");
         has(
             9,
             "kq7",
