@@ -69,8 +69,8 @@ pub fn class_grade(name: &str) -> Option<u8> {
 }
 
 /// Whether a class name is one the box gives a class: its grade, then the class's own name
-/// ("6A1", "6A", "6/1"; "Lớp 6A1" as a paper book heads it) — a grade alone ("6") names no
-/// class — at most 16 characters.
+/// ("6A1", "6A", "6/1", "6 Chuyên Anh"; "Lớp 6A1" as a paper book heads it) — a grade alone
+/// ("6") names no class — at most 16 characters (`create_class`'s limit).
 fn class_named(name: &str) -> bool {
     let t = name.trim();
     let t = ["Lớp ", "lớp ", "LỚP "]
@@ -82,13 +82,13 @@ fn class_named(name: &str) -> bool {
     let mut chars = rest.chars();
     let own = match chars.next() {
         Some(c) if c.is_alphabetic() => true,
-        Some('/' | '.' | '-') => chars.next().is_some_and(char::is_alphanumeric),
+        Some(' ' | '/' | '.' | '-') => chars.next().is_some_and(char::is_alphanumeric),
         _ => false,
     };
     own && t.chars().count() <= 16
         && rest
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '/' | '.' | '-'))
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '/' | '.' | '-'))
 }
 
 /// "lớp 6 đến 9" for the grades a school teaches.
@@ -1063,11 +1063,12 @@ mod tests {
             ("6", "\"6\" là khối 6, không phải một lớp"),
             ("6A1-Chiều-Nhóm-Hai", "tối đa 16 kí tự"),
             ("A1", "phải bắt đầu bằng khối lớp (ví dụ 6A1)"),
+            ("6 /A", "ghi khối lớp rồi tên lớp"),
         ] {
             l.entered_class = class.into();
             refused(&l, "lop", text);
         }
-        for class in ["6A1", "6A", "6/1", "Lớp 6A1", "6.2"] {
+        for class in ["6A1", "6A", "6/1", "Lớp 6A1", "6.2", "6 Chuyên Anh"] {
             l.entered_class = class.into();
             accepted(&l);
         }
