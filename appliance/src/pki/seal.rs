@@ -102,9 +102,9 @@ pub fn pin_rule(english: impl std::borrow::Borrow<bool>) -> &'static str {
 /// from a copy of the data costs days for 6 digits, over a year for 8 (README, "Học bạ số").
 pub fn pin_advice_ca(english: impl std::borrow::Borrow<bool>) -> &'static str {
     if *english.borrow() {
-        "Members of the school board (BGH), whose PIN also opens the school's signing CA: choose 8 digits or more."
+        "BGH members should choose 8 digits or more: a CA holder's PIN also opens the school's signing CA."
     } else {
-        "Thành viên Ban giám hiệu (mã PIN ký của người giữ CA còn mở CA ký số của trường): nên chọn mã PIN từ 8 chữ số trở lên."
+        "Ban giám hiệu nên chọn mã PIN từ 8 chữ số trở lên: mã PIN của người giữ CA còn mở CA ký số của trường."
     }
 }
 
