@@ -1035,6 +1035,73 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
     assert_eq!(r["signatures"].as_array().unwrap().len(), 2, "{r}");
     assert_eq!(r["data"]["state"], "matches", "{r}");
 
+    // r15 #8: the class page says the học bạ's state at the top, a link to its section.
+    let page = |c: &reqwest::blocking::Client| {
+        c.get(format!("{b}/grades/class/{SIGNED}?term=cn"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let top = page(&bgh);
+    let all = format!(
+        "<a href=\"#hocba-so\" id=\"jump-hocba\">Học bạ số: đủ chữ ký — {} em</a>",
+        students.len()
+    );
+    assert!(
+        top.contains(&all) && top.contains("id=\"hocba-so\""),
+        "{top}"
+    );
+    assert!(top.find("jump-hocba") < top.find("id=\"summary\""));
+    assert!(!top.contains("hocba-resign"));
+    // r15 #1: an identity detail edited after the signing leaves the signed copy behind: the
+    // edit says so, the class page lists the student as "cần ký lại", the check says differs.
+    let (who, name) = &students[1];
+    let edit = |full_name: &str| {
+        let r = admin
+            .patch(format!("{b}/api/v1/students/{who}"))
+            .header("X-CSRF-Token", common::csrf(&admin, &b))
+            .json(&serde_json::json!({ "full_name": full_name }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<serde_json::Value>().unwrap()
+    };
+    let e = edit(&format!("{name} Mới"));
+    let note = e["hocba_note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("không còn khớp") && note.contains("ký lại"),
+        "{e}"
+    );
+    let top = page(&bgh);
+    assert!(top.contains("Học bạ số: cần ký lại — 1 em"), "{top}");
+    let listed = top.split("id=\"hocba-resign\"").nth(1).unwrap_or_default();
+    assert!(
+        listed.contains(&format!("/grades/hocba/{who}\">{name} Mới<")),
+        "{top}"
+    );
+    let pdf = bgh
+        .get(format!("{b}/grades/hocba/{who}/signed"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap()
+        .to_vec();
+    let r: serde_json::Value = bgh
+        .post(format!("{b}/api/v1/hocba/verify"))
+        .header("Content-Type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(&bgh, &b))
+        .body(pdf)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["data"]["state"], "differs", "{r}");
+    // The name put back: the signed copy matches again, nothing to sign.
+    let e = edit(name);
+    assert!(e["hocba_note"].is_null(), "{e}");
+    assert!(page(&bgh).contains(&all));
+
     // r8 #1: the class keeps the homeroom teacher it was locked and signed with.
     let gvcn = homeroom_of(&s, SIGNED);
     let other = homeroom_of(&s, "2026-6a1");
@@ -2792,7 +2859,36 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
         .text()
         .unwrap();
     assert!(page.contains("Bạn chưa có chứng thư ký học bạ."), "{page}");
+    // Review r15 #6: the form states the rule (in the checking module's words) before any
+    // refusal; the advice for CA holders is on BGH's form, not a teacher's.
+    let rule = tram::pki::seal::pin_rule(false);
+    let advice = tram::pki::seal::pin_advice_ca(false);
+    assert!(page.contains(rule) && !page.contains(advice), "{page}");
+    let theirs = s
+        .login("phohieutruong")
+        .get(format!("{b}/grades/hocba-signer"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(theirs.contains(rule) && theirs.contains(advice), "{theirs}");
     let request = format!("{b}/api/v1/hocba/signer/request");
+    // Two different digits, or a date (a birth date such as 15/03/1987): refused, nothing asked.
+    for weak in [
+        "111112", "111222", "000001", "100000", "150387", "15031987", "19870315",
+    ] {
+        let (code, e) = post(
+            &gvcn,
+            request.clone(),
+            serde_json::json!({"pin": weak, "pin_again": weak}),
+        );
+        let msg = e["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(code, 422, "{weak}: {e}");
+        assert!(
+            msg.contains("dễ đoán") || msg.contains("ngày tháng"),
+            "{weak}: {e}"
+        );
+    }
     let (code, e) = post(
         &gvcn,
         request.clone(),

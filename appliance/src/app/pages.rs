@@ -734,6 +734,9 @@ struct StudentRow {
     status: String,
     /// The number of the student's valid register line ("" when none), for the strike control.
     register_number: String,
+    /// Her học bạ of this class is signed: the edit form says an identity change needs it
+    /// signed again (review r15 #1).
+    signed: bool,
 }
 
 page!(StudentsPage, "students.html" {
@@ -774,6 +777,7 @@ async fn students_page(
         .require(Action::ViewPersonalIds { class: &selected })
         .is_ok();
     let row = |st: school::Student| StudentRow {
+        signed: crate::gradebook::hocba::has_signed(&rx, &selected, &st.id).unwrap_or(false),
         register_number: school::register::valid_line(&rx, &st.id)
             .ok()
             .flatten()

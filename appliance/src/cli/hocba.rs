@@ -15,11 +15,14 @@ use super::DataArgs;
 pub enum HocbaCmd {
     /// Issue a signing certificate for an account (made by the school signing CA, created on
     /// first use), its key sealed under the signer's PIN (TRAM_SIGNING_PIN, else read from the
-    /// first line of standard input): at least 6 digits, digits only, not trivial (one digit
-    /// repeated, a run such as 123456 or 654321, a repeated group such as 121212). The server
+    /// first line of standard input), which must pass the rule of a new PIN (below). The server
     /// must be stopped (it reads the database). `signer import` takes a licensed CA's PKCS#12
     /// instead.
-    #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
+    #[command(
+        subcommand_negates_reqs = true,
+        args_conflicts_with_subcommands = true,
+        after_help = pin_help()
+    )]
     Signer {
         #[command(subcommand)]
         import: Option<SignerCmd>,
@@ -120,6 +123,7 @@ pub enum SignerCmd {
     /// TRAM_P12_PASSWORD, else the first line of standard input; the new PIN that seals the key
     /// from TRAM_SIGNING_PIN, else the next line. Nothing is stored unless every check passes.
     /// The server must be stopped.
+    #[command(after_help = pin_help())]
     Import {
         #[command(flatten)]
         data: DataArgs,
@@ -148,9 +152,27 @@ fn secret(var: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-/// A new signing PIN from `var` (else the next line), refused in English when it breaks the
+/// The rule of a new PIN and the CA holders' advice, in the words of the module that checks
+/// it (`tram::pki::seal`): the `--help` of the commands that set one.
+fn pin_help() -> String {
+    format!(
+        "{}\n{}",
+        tram::pki::seal::pin_rule(true),
+        tram::pki::seal::pin_advice_ca(true)
+    )
+}
+
+/// A new signing PIN from `var` (else the next line, with the rule and, for BGH — `head` —,
+/// the CA holders' advice said on standard error first), refused in English when it breaks the
 /// rule (`tram::pki::seal::check_new_pin`) before anything is made.
-fn new_pin(var: &str) -> anyhow::Result<String> {
+fn new_pin(var: &str, head: bool) -> anyhow::Result<String> {
+    if std::env::var_os(var).is_none() {
+        eprintln!("{}", tram::pki::seal::pin_rule(true));
+        if head {
+            eprintln!("{}", tram::pki::seal::pin_advice_ca(true));
+        }
+        eprintln!("New signing PIN ({var} not set), on the next line of standard input:");
+    }
     let pin = secret(var)?;
     tram::pki::seal::check_new_pin(&pin).map_err(|w| anyhow::anyhow!("{var}: {}", w.english()))?;
     Ok(pin)
@@ -205,7 +227,7 @@ fn import(
         );
     }
     let password = secret("TRAM_P12_PASSWORD")?;
-    let pin = new_pin("TRAM_SIGNING_PIN")?;
+    let pin = new_pin("TRAM_SIGNING_PIN", true)?;
     // A holder of the sealed CA gives her current PIN too, so her new key gets its wrap.
     let current_pin =
         if replace && tram::gradebook::hocba::ca::holders(&store.read()?)?.contains(&found.id) {
@@ -384,7 +406,7 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         &actor,
                         &principal,
                         role,
-                        &new_pin("TRAM_SIGNING_PIN")?,
+                        &new_pin("TRAM_SIGNING_PIN", true)?,
                         replace,
                     )?
                 }
@@ -402,7 +424,14 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         full_name: &account.full_name,
                         role,
                     };
-                    let req = signing::request_key(&who, &new_pin("TRAM_SIGNING_PIN")?, now)?;
+                    let req = signing::request_key(
+                        &who,
+                        &new_pin(
+                            "TRAM_SIGNING_PIN",
+                            hocba::head_role(&account.roles).is_some(),
+                        )?,
+                        now,
+                    )?;
                     let holder_pin = secret("TRAM_APPROVER_PIN")?;
                     pin_check(&store, &holder.account)?;
                     let done = ca::issue_by_holder(

@@ -961,6 +961,90 @@ pub fn class_waiting(
     Ok((gvcn, bgh))
 }
 
+/// [`class_waiting`] counted: how many students' học bạ wait for the homeroom teacher's
+/// signature, and how many signed by her wait for BGH's (the class page's status line).
+pub fn class_waiting_counts(
+    r: &impl Read,
+    class_id: &str,
+    students: &[&str],
+) -> Result<(usize, usize), HocbaError> {
+    let class = super::class_of(r, class_id)?;
+    let Some(lock) = super::class_term_lock(r, &class, TermId::Hk2)?.filter(|l| l.locked) else {
+        return Ok((0, 0));
+    };
+    let (mut gvcn, mut bgh) = (0, 0);
+    for st in students {
+        let rows = r.scan(&SIGNED, &format!("{class_id}/{st}/"))?;
+        if plan_student(&rows, Stage::Gvcn, lock.at)?.is_some() {
+            gvcn += 1;
+        } else if matches!(plan_student(&rows, Stage::Principal, lock.at), Ok(Some(_))) {
+            bgh += 1;
+        }
+    }
+    Ok((gvcn, bgh))
+}
+
+/// The students of `students` (of class `class_id`) whose newest signed học bạ no longer
+/// matches what the box holds ([`check_data`] says `differs`): a printed identity detail —
+/// name, birth date, gender, mã định danh, nơi sinh, dân tộc, số đăng bộ, entry date — or a
+/// result changed after the signing (review r15 #1). Each needs a new signed version: the class
+/// page lists them as "cần ký lại".
+pub fn needs_resigning(
+    r: &impl Read,
+    class_id: &str,
+    students: &[&str],
+) -> Result<Vec<String>, HocbaError> {
+    let mut out = Vec::new();
+    for st in students {
+        if newest_differs(r, class_id, st)?.is_some() {
+            out.push(st.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The version of the newest signed học bạ of `student` in `class_id` when it no longer
+/// matches the box's records; `None` when it matches or none is signed.
+fn newest_differs(r: &impl Read, class_id: &str, student: &str) -> Result<Option<u32>, HocbaError> {
+    let rows = r.scan(&SIGNED, &format!("{class_id}/{student}/"))?;
+    let Some(newest) = rows
+        .iter()
+        .map(|(_, row)| row)
+        .max_by_key(|row| (row.version, row.stage as u8))
+    else {
+        return Ok(None);
+    };
+    Ok(matches!(
+        check_data(r, &newest.pdf_bytes()?)?,
+        DataCheck::Differs { .. }
+    )
+    .then_some(newest.version))
+}
+
+/// Whether `student` has a signed học bạ in `class_id` (read from the signature register: no
+/// files read). The student edit form warns before an identity change.
+pub fn has_signed(r: &impl Read, class_id: &str, student: &str) -> Result<bool, StoreError> {
+    Ok(!r
+        .scan(&REGISTER, &format!("{class_id}/{student}/"))?
+        .is_empty())
+}
+
+/// What an edit of a student's record says when her signed học bạ (of her class now) no
+/// longer matches it (review r15 #1): the signed file keeps what it printed, and a new signed
+/// version is needed. `None` when nothing signed is left behind.
+pub fn resign_note(r: &impl Read, student: &str) -> Result<Option<String>, HocbaError> {
+    let Some(st) = r.get(&crate::school::STUDENTS, student)? else {
+        return Ok(None);
+    };
+    Ok(newest_differs(r, &st.class_id, student)?.map(|v| {
+        format!(
+            "Học bạ số của {} đã ký (bản {v}) in thông tin cũ: bản đã ký không còn khớp với hồ sơ và cần ký lại bản mới. \
+             Ban giám hiệu mở lại sổ học kì II của lớp rồi khoá lại, sau đó giáo viên chủ nhiệm và Ban giám hiệu ký học bạ trên trang lớp (mục Học bạ số, \"cần ký lại\").",
+            st.full_name
+        )
+    }))
+}
+
 /// What a class signing did.
 #[derive(Serialize, Debug)]
 pub struct ClassSigned {

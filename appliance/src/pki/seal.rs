@@ -67,6 +67,10 @@ pub enum WeakPin {
         "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321, lặp lại như 121212, 123123, hay chỉ có hai chữ số khác nhau như 111222, 100000). Hãy chọn dãy khác."
     )]
     Trivial,
+    #[error(
+        "Mã PIN ký là một ngày tháng (như ngày sinh 15/03/1987 viết thành 150387, 031587, 15031987 hay 19870315): người quen đoán ra ngay. Hãy chọn dãy khác."
+    )]
+    Date,
 }
 
 impl WeakPin {
@@ -75,6 +79,7 @@ impl WeakPin {
         match self {
             WeakPin::Short => format!("a signing PIN is at least {MIN_PIN} digits, digits only"),
             WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321, a repeated group such as 121212 or 123123, or only two different digits such as 111222): choose another".into(),
+            WeakPin::Date => "this signing PIN is a date (a birth date such as 15/03/1987 written 150387, 031587, 15031987 or 19870315), which people who know the signer guess first: choose another".into(),
         }
     }
 }
@@ -82,11 +87,43 @@ impl WeakPin {
 /// A signing PIN has at least this many digits.
 pub const MIN_PIN: usize = 6;
 
+/// The rule of a new signing PIN as every form that sets one states it, before any refusal
+/// (review r15 #6): the one text, so forms, prompts and [`check_new_pin`] cannot drift apart.
+/// `english` is borrowed too: templates pass their arguments by reference.
+pub fn pin_rule(english: impl std::borrow::Borrow<bool>) -> &'static str {
+    if *english.borrow() {
+        "A signing PIN is at least 6 digits and not an easy sequence (111111, 123456, 121212, 111222, a date such as a birth date…)."
+    } else {
+        "Mã PIN ký gồm ít nhất 6 chữ số, không phải dãy dễ đoán (111111, 123456, 121212, 111222, ngày sinh hay một ngày tháng…)."
+    }
+}
+
+/// The advice for those whose PIN opens the school signing CA (BGH): a PIN guessed offline
+/// from a copy of the data costs days for 6 digits, over a year for 8 (README, "Học bạ số").
+pub fn pin_advice_ca(english: impl std::borrow::Borrow<bool>) -> &'static str {
+    if *english.borrow() {
+        "BGH members should choose 8 digits or more: a CA holder's PIN also opens the school's signing CA."
+    } else {
+        "Ban giám hiệu nên chọn mã PIN từ 8 chữ số trở lên: mã PIN của người giữ CA còn mở CA ký số của trường."
+    }
+}
+
 /// The rule a PIN must pass when it is chosen or changed (those already stored keep working):
 /// digits only, at least [`MIN_PIN`] of them (longer is allowed), not one digit repeated, not a
 /// run up or down (123456, 654321, 012345, 890123 — wrapping past 9), not a group of two or
-/// three repeated (121212, 123123).
+/// three repeated (121212, 123123), at least three different digits, and not a date
+/// ([`is_date`]) — checked against today's date (UTC).
 pub fn check_new_pin(pin: &str) -> Result<(), WeakPin> {
+    check_new_pin_on(
+        pin,
+        jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date(),
+    )
+}
+
+/// [`check_new_pin`] on the day `today`.
+pub fn check_new_pin_on(pin: &str, today: jiff::civil::Date) -> Result<(), WeakPin> {
     let d: Vec<u8> = pin.bytes().map(|b| b.wrapping_sub(b'0')).collect();
     if d.len() < MIN_PIN || d.iter().any(|&x| x > 9) {
         return Err(WeakPin::Short);
@@ -98,7 +135,34 @@ pub fn check_new_pin(pin: &str) -> Result<(), WeakPin> {
     if step(0) || step(1) || step(9) || repeats(2) || repeats(3) || distinct < 3 {
         return Err(WeakPin::Trivial);
     }
+    if is_date(&d, today) {
+        return Err(WeakPin::Date);
+    }
     Ok(())
+}
+
+/// Whether the digits `d` read as a date between 1 January 1940 and `today` in one of the
+/// ways a birth date is written: 6 digits ddmmyy or mmddyy (yy 40–99 the 1900s, else the
+/// 2000s), 8 digits ddmmyyyy or yyyymmdd. A signer's birth date is the PIN people who know
+/// them try first, and the box does not hold staff birth dates (the accounts have none), so
+/// every such date is refused — about 6 % of 6-digit PINs.
+fn is_date(d: &[u8], today: jiff::civil::Date) -> bool {
+    let n = |i: usize, len: usize| d[i..i + len].iter().fold(0i16, |a, &x| a * 10 + x as i16);
+    let real = |y: i16, m: i16, day: i16| {
+        (1..=12).contains(&m)
+            && (1..=31).contains(&day)
+            && (1940..=today.year()).contains(&y)
+            && jiff::civil::Date::new(y, m as i8, day as i8).is_ok_and(|x| x <= today)
+    };
+    match d.len() {
+        6 => {
+            let yy = n(4, 2);
+            let y = if yy >= 40 { 1900 + yy } else { 2000 + yy };
+            real(y, n(2, 2), n(0, 2)) || real(y, n(0, 2), n(2, 2))
+        }
+        8 => real(n(4, 4), n(2, 2), n(0, 2)) || real(n(0, 4), n(4, 2), n(6, 2)),
+        _ => false,
+    }
 }
 
 /// Seals `plain` with a fresh nonce; `aad` binds the sealed key to its owner and public half,
@@ -154,10 +218,37 @@ mod tests {
             assert_eq!(check_new_pin(pin), Err(WeakPin::Short), "{pin}");
         }
         for pin in [
-            "135792", "246810", "112233", "271828", "1212123", "20170905",
+            "135792", "246810", "112233", "271828", "1212123", "27182818",
         ] {
-            assert_eq!(check_new_pin(pin), Ok(()), "{pin}");
+            // 112233 reads 22/11/2033 (mmddyy): a fixed day keeps the test true after it.
+            assert_eq!(
+                check_new_pin_on(pin, jiff::civil::date(2026, 12, 7)),
+                Ok(()),
+                "{pin}"
+            );
         }
+    }
+
+    #[test]
+    fn dates_are_refused() {
+        let today = jiff::civil::date(2026, 12, 7);
+        // 15/03/1987 as ddmmyy, mmddyy, ddmmyyyy, yyyymmdd; 29/02/2000; 07/12/2026 (today).
+        for pin in [
+            "150387", "031587", "15031987", "19870315", "290200", "29022000", "071226", "01011940",
+            "311299",
+        ] {
+            assert_eq!(check_new_pin_on(pin, today), Err(WeakPin::Date), "{pin}");
+        }
+        // Not a day (32nd, 13th month, 29/02 of 2001), before 1940, after today, 7 digits.
+        for pin in [
+            "320387", "151387", "290201", "29022001", "19390315", "31121939", "081227", "20270101",
+            "1503871", "271828",
+        ] {
+            assert_eq!(check_new_pin_on(pin, today), Ok(()), "{pin}");
+        }
+        // The yy of a 6-digit PIN: 39 is 2039, not yet; 40 is 1940.
+        assert_eq!(check_new_pin_on("150339", today), Ok(()));
+        assert_eq!(check_new_pin_on("150340", today), Err(WeakPin::Date));
     }
 
     #[test]

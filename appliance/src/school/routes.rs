@@ -652,8 +652,10 @@ async fn put_profile(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let p = json_body(b)?;
+    let id = student.clone();
     let x = write(&s, &u, move |tx| super::save_profile(tx, &student, p)).await?;
-    Ok(Json(json!({ "profile": x })))
+    let note = crate::gradebook::hocba::resign_note(&s.store.read()?, &id)?;
+    Ok(Json(json!({ "profile": x, "hocba_note": note })))
 }
 
 /// Sửa thông tin học sinh: the fields sent, the others kept.
@@ -665,11 +667,14 @@ async fn edit_student(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::ManageSchool)?;
     let e = json_body(b)?;
+    let id = student.clone();
     let x = write(&s, &u, move |tx| {
         super::changes::edit_student(tx, &student, e)
     })
     .await?;
-    Ok(Json(json!({ "student": x })))
+    // A signed học bạ that printed the old details says so (review r15 #1).
+    let note = crate::gradebook::hocba::resign_note(&s.store.read()?, &id)?;
+    Ok(Json(json!({ "student": x, "hocba_note": note })))
 }
 
 #[derive(Deserialize)]

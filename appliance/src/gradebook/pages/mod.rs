@@ -379,6 +379,13 @@ pub struct HocbaPanel {
     /// A background task is signing the class now (the demo's 9A1 just after start-up).
     pub signing: bool,
     pub students: Vec<HocbaStudent>,
+    /// Students whose newest signed học bạ no longer matches the box (an identity detail or a
+    /// result changed after the signing): (id, name), "cần ký lại" (review r15 #1).
+    pub resign: Vec<(String, String)>,
+    /// The one-line state at the top of the page, a link to the section (review r15 #8: on a
+    /// phone the section is ~4,500 px below the grid); `None` before the year is locked and
+    /// while nothing is signed.
+    pub status: Option<String>,
 }
 
 /// One student's signed học bạ on the class page.
@@ -390,6 +397,8 @@ pub struct HocbaStudent {
     /// The student's page (her signed file is downloaded from it).
     pub id: String,
     pub newest: HocbaVersion,
+    /// The newest version no longer matches the box's records: "cần ký lại".
+    pub stale: bool,
     /// Older versions, newest first (kept, replaced by a correction).
     pub older: Vec<HocbaVersion>,
 }
@@ -605,6 +614,7 @@ fn hocba_panel(
                     left,
                     id: v.student.clone(),
                     newest: fresh,
+                    stale: false,
                     older: Vec::new(),
                 });
                 last = Some(v.student.clone());
@@ -625,7 +635,26 @@ fn hocba_panel(
     }
     students.sort_by_cached_key(|st| crate::school::vietnamese_name_key(&st.name));
     let roll: Vec<&str> = book.students.iter().map(|s| s.id.as_str()).collect();
-    let (gvcn_waits, bgh_waits) = super::hocba::class_waiting(rx, &book.class.id, &roll)?;
+    let (gvcn_n, bgh_n) = super::hocba::class_waiting_counts(rx, &book.class.id, &roll)?;
+    let (gvcn_waits, bgh_waits) = (gvcn_n > 0, bgh_n > 0);
+    let resign: Vec<(String, String)> = super::hocba::needs_resigning(rx, &book.class.id, &roll)?
+        .into_iter()
+        .map(|id| {
+            let name = names.get(id.as_str()).map_or(id.clone(), |n| n.to_string());
+            (id, name)
+        })
+        .collect();
+    for st in &mut students {
+        st.stale = resign.iter().any(|(id, _)| *id == st.id);
+    }
+    let signing = super::hocba::signing_now().contains(&book.class.id);
+    let status = hocba_status(
+        locked,
+        signing,
+        !students.is_empty(),
+        (gvcn_n, bgh_n, resign.len()),
+        roll.len(),
+    );
     Ok(HocbaPanel {
         gvcn_waits,
         bgh_waits,
@@ -634,8 +663,45 @@ fn hocba_panel(
         bgh: p.account.roles.contains(&Role::Principal)
             || p.account.roles.contains(&Role::VicePrincipal),
         students,
-        signing: super::hocba::signing_now().contains(&book.class.id),
+        signing,
+        resign,
+        status,
     })
+}
+
+/// The học bạ's state in one line for the top of the class page: who must sign, for how many
+/// students, and who needs signing again; `None` until the year is locked or something signed.
+fn hocba_status(
+    locked: bool,
+    signing: bool,
+    any_signed: bool,
+    (gvcn, bgh, resign): (usize, usize, usize),
+    roll: usize,
+) -> Option<String> {
+    if !locked && !any_signed {
+        return None;
+    }
+    if signing {
+        return Some("Học bạ số: đang ký…".into());
+    }
+    let mut parts = Vec::new();
+    if gvcn > 0 {
+        parts.push(format!("chờ GVCN ký — {gvcn} em"));
+    }
+    if bgh > 0 {
+        parts.push(format!("chờ BGH ký — {bgh} em"));
+    }
+    if resign > 0 {
+        parts.push(format!("cần ký lại — {resign} em"));
+    }
+    if parts.is_empty() {
+        parts.push(if locked && roll > 0 {
+            format!("đủ chữ ký — {roll} em")
+        } else {
+            "xem các bản đã ký".to_string()
+        });
+    }
+    Some(format!("Học bạ số: {}", parts.join("; ")))
 }
 
 fn level_text(c: Option<super::Classification>) -> (String, bool) {
