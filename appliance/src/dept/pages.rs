@@ -51,6 +51,8 @@ page!(IndexPage, "dept.html" {
     may_pl3: bool,
     may_minutes: bool,
     progress: Vec<super::Progress>,
+    // Every tổ (BGH) or the tổ trưởng's own.
+    progress_all: bool,
 });
 
 pub(crate) fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
@@ -136,6 +138,7 @@ async fn index_page(
         !department.is_empty() && permits(p, Action::SubmitLessonPlans),
         may_minutes,
         progress,
+        p.is_bgh(),
     );
     Ok(render(t))
 }
@@ -312,7 +315,7 @@ async fn plan_page(
             _ => String::new(),
         };
         let approved = if l.state == DocState::Approved {
-            " · đã duyệt: gắn lại sẽ tạo bản nháp mới, phải ký nộp lại"
+            " · đã duyệt: gắn lại thành bản nháp mới, ký nộp lại"
         } else {
             ""
         };

@@ -178,9 +178,9 @@ page!(PlanPage, "lesson_plan.html" {
     can_delete: bool,
     has_key: bool,
     details: bool,
-    // Which lesson of the teacher's Phụ lục III it is linked to, and a note when the link no
-    // longer reads as it was made (`link_line`).
-    link: Option<(String, Option<String>)>,
+    // Which lesson of the teacher's Phụ lục III it is linked to, a note when the link no
+    // longer reads as it was made, and whether that note is a problem (`link_line`).
+    link: Option<(String, Option<String>, bool)>,
 });
 
 #[derive(Deserialize)]
@@ -372,7 +372,7 @@ async fn plan_page(
 /// The link of version `v` as its page says it: the current version's as it reads now
 /// (`now`, resolved by `dept`), an older one's as it was signed — the lesson by its title and
 /// the Phụ lục III's version, never a bare line number (review r16 #7).
-fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Option<String>)> {
+fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Option<String>, bool)> {
     if let Some(l) = now {
         let note = match l.status {
             "moved" => Some(format!(
@@ -390,6 +390,7 @@ fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Optio
                 l.pl3_title, l.line, l.lesson, l.periods
             ),
             note,
+            matches!(l.status, "changed" | "broken"),
         ));
     }
     match (&v.plan_lesson, &v.plan_line) {
@@ -399,6 +400,7 @@ fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Optio
                 l.version, l.line, l.lesson, l.periods
             ),
             None,
+            false,
         )),
         (None, Some(line)) => Some((
             format!(
@@ -406,6 +408,7 @@ fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Optio
                 line.rsplit_once('#').map_or("?", |x| x.1)
             ),
             None,
+            false,
         )),
         (None, None) => None,
     }
