@@ -895,13 +895,44 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
             .unwrap()
             .clone()
     };
-    // Only BGH see the dashboard.
+    // BGH see every tổ; the tổ trưởng her own only (review r16 #6); a teacher nothing.
+    let all = get(&principal, &format!("{api}/dashboard"))["departments"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(all > 1, "the demo has several tổ");
+    let own = get(&head, &format!("{api}/dashboard"));
+    assert_eq!(own["departments"].as_array().unwrap().len(), 1, "{own}");
+    assert_eq!(row(&head), row(&principal));
     assert_eq!(
-        head.get(format!("{api}/dashboard"))
+        other
+            .get(format!("{api}/dashboard"))
             .send()
             .unwrap()
             .status(),
         403
+    );
+    let page = head
+        .get(format!("{b}/dept"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let table = page
+        .split("id=\"dept-progress\"")
+        .nth(1)
+        .and_then(|x| x.split("</table>").next())
+        .expect("the tổ trưởng's page has the tracking table");
+    assert_eq!(table.matches("<tr><td>").count(), 1, "her tổ only: {table}");
+    let page = other
+        .get(format!("{b}/dept"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        !page.contains("id=\"dept-progress\""),
+        "a teacher: no table"
     );
     let before = row(&principal);
     // The demo's approved PL I: ten chapters.
@@ -1065,8 +1096,43 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     let same = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(same["plan"]["teach_on"], "2026-12-10", "nothing changed");
     assert_eq!(e["plan"]["plan_line"], format!("{pl3}#30"));
+    // The link names its lesson (review r16 #7): the PL III's version and the lesson's title,
+    // in the API and in the version the teacher signs.
+    assert_eq!(e["link"]["status"], "ok", "{e}");
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(lp["versions"][0]["plan_line"], format!("{pl3}#30"));
+    assert_eq!(
+        lp["versions"][0]["plan_lesson"],
+        json!({"pl3": pl3, "version": 1, "line": 30, "lesson": "Chủ đề 30", "periods": 4}),
+        "{lp}"
+    );
+    assert_eq!(
+        (
+            &lp["link"]["pl3"],
+            &lp["link"]["version"],
+            &lp["link"]["line"],
+            &lp["link"]["lesson"],
+            &lp["link"]["status"]
+        ),
+        (
+            &json!(pl3),
+            &json!(1),
+            &json!(30),
+            &json!("Chủ đề 30"),
+            &json!("ok")
+        ),
+        "{lp}"
+    );
+    let page = teacher
+        .get(format!("{b}/lessons/plan/{lesson}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"plan-link\"") && page.contains("dòng 30: Chủ đề 30 (4 tiết)"),
+        "{page}"
+    );
     let page = teacher
         .get(format!("{b}/dept/plan/{pl3}"))
         .send()
@@ -1087,7 +1153,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .unwrap();
     assert!(
         select.contains(&format!(
-            "<option value=\"{lesson}\">Bài 3. Thứ tự trong tập hợp các số tự nhiên · Toán 6 · dạy ngày 10/12/2026 (đang gắn dòng 30)</option>"
+            "<option value=\"{lesson}\">Bài 3. Thứ tự trong tập hợp các số tự nhiên · Toán 6 · dạy ngày 10/12/2026 (đang gắn dòng 30: Chủ đề 30)</option>"
         )),
         "{select}"
     );
@@ -1117,6 +1183,35 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     // Handed in, the link is part of what was signed: it is not changed under the signature.
     let (st, e) = link(&teacher, Value::Null);
     assert_eq!(st, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Đợi duyệt xong (hoặc được trả lại) rồi gắn lại"),
+        "{e}"
+    );
+    // The page agrees: the waiting plan is not offered, and says why and what to do.
+    let page = teacher
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let form = page.split("id=\"link-form\"").nth(1).unwrap();
+    assert!(
+        form.contains("id=\"link-waiting\"")
+            && form.contains("Bài 3. Thứ tự trong tập hợp các số tự nhiên · Toán 6")
+            && form.contains("Đợi duyệt xong"),
+        "{form}"
+    );
+    assert!(
+        !form.split("id=\"l-lesson\"").nth(1).is_some_and(|x| x
+            .split("</select>")
+            .next()
+            .unwrap()
+            .contains(&lesson)),
+        "a waiting plan offered: {form}"
+    );
     // The principal's page shows the numbers.
     let page = principal
         .get(format!("{b}/dept"))
@@ -1169,6 +1264,39 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         page.contains("<td>6</td><td>Chủ đề 30</td><td>4</td><td>Tuần 30</td><td>Máy chiếu</td><td>Lớp học</td><td>1</td>"),
         "the lesson counted on its new line: {page}"
     );
+    // The API and the lesson plan's page say the same (review r16 #7): line 6, "Chủ đề 30",
+    // moved from line 30 of version 1; the signed number is kept as it was signed.
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(lp["plan"]["plan_line"], format!("{pl3}#30"));
+    assert_eq!(
+        (
+            &lp["link"]["line"],
+            &lp["link"]["linked_line"],
+            &lp["link"]["lesson"],
+            &lp["link"]["status"],
+            &lp["link"]["version"],
+            &lp["link"]["current_version"]
+        ),
+        (
+            &json!(6),
+            &json!(30),
+            &json!("Chủ đề 30"),
+            &json!("moved"),
+            &json!(1),
+            &json!(2)
+        ),
+        "{lp}"
+    );
+    let page = head
+        .get(format!("{b}/lessons/plan/{lesson}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("dòng 6: Chủ đề 30 (4 tiết)") && page.contains("đã chuyển sang dòng 6"),
+        "{page}"
+    );
     // Its lesson changed in the plan: kept, counted and listed as "Phụ lục III đã thay đổi".
     reversed[5]["topic"] = json!("Chủ đề 30. Ôn tập chương");
     approve_again(reversed);
@@ -1183,6 +1311,21 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     assert!(
         page.contains("id=\"broken-links\"") && page.contains("Phụ lục III đã thay đổi"),
         "{page}"
+    );
+    // What to do, by the lesson plan's state: it waits for review, so not "gắn lại" now.
+    assert!(
+        page.contains("đang chờ duyệt nên chưa gắn lại được"),
+        "{page}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(lp["link"]["status"], "changed", "{lp}");
+    assert_eq!(lp["link"]["lesson"], "Chủ đề 30", "{lp}");
+    assert!(
+        lp["link"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("đợi duyệt xong"),
+        "{lp}"
     );
     // A new approved version of 10 lines: the lesson is gone; the stored link to line 30 is
     // kept (signed with the lesson plan), listed the same way on the page the dashboard counts.
@@ -1206,4 +1349,65 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "{page}"
     );
     assert_eq!(page.matches("→ dòng 30").count(), 1, "{page}");
+
+    // Approved, the lesson plan may be relinked, but only once the teacher has been told it
+    // becomes a new draft version to sign and hand in again (review r16 #6).
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = link(&teacher, json!(format!("{pl3}#1")));
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("confirm_amend")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("phiên bản nháp mới"),
+        "{e}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (&lp["plan"]["state"], &lp["plan"]["version"]),
+        (&json!("approved"), &json!(1)),
+        "nothing changed: {lp}"
+    );
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/links"),
+        json!({"lesson_plan": lesson, "line": format!("{pl3}#1"), "amend": true}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(
+        (&e["plan"]["state"], &e["plan"]["version"]),
+        (&json!("draft"), &json!(2)),
+        "{e}"
+    );
+    assert_eq!(e["link"]["status"], "ok", "{e}");
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    let v = lp["versions"].as_array().unwrap();
+    assert_eq!(
+        v[0]["plan_line"],
+        format!("{pl3}#30"),
+        "the approved version kept"
+    );
+    assert_eq!(
+        v[1]["plan_lesson"],
+        json!({"pl3": pl3, "version": 4, "line": 1, "lesson": "Chủ đề 1", "periods": 14}),
+        "{lp}"
+    );
 }

@@ -55,7 +55,13 @@
     // An act that cannot be undone (striking a register line) asks first.
     if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
     const msg = form.querySelector("[data-msg]");
-    const r = await call(form.dataset.apiForm, form.dataset.method || "POST", JSON.stringify(formJson(form)), true);
+    let r = await call(form.dataset.apiForm, form.dataset.method || "POST", JSON.stringify(formJson(form)), true);
+    // A change the server explains before making (relinking an approved lesson plan makes a new
+    // draft version): its question asked, then sent again confirmed.
+    const code = form.dataset.confirmCode;
+    if (code && !r.ok && r.data.error && r.data.error.code === code && confirm(r.data.error.message)) {
+      r = await call(form.dataset.apiForm, form.dataset.method || "POST", JSON.stringify(Object.assign(formJson(form), { amend: true })), true);
+    }
     if (r.ok) {
       const extra = form.dataset.show && r.data[form.dataset.show] ? " " + r.data[form.dataset.show] : "";
       show(msg, "Đã lưu." + extra, true);

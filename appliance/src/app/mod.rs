@@ -67,6 +67,7 @@ pub fn state(
         .with(crate::auth::ratelimit::LoginLimiter::default())
         .with(backup)
         .with(crate::lessons::Live::default())
+        .with(crate::lessons::LinkResolver(crate::dept::link_view))
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {

@@ -40,6 +40,9 @@ pub enum DeptError {
     Forbidden(String),
     #[error("{0}")]
     State(String),
+    /// Goes through only when confirmed ([`CONFIRM_AMEND`]): what it will do, as a question.
+    #[error("{0}")]
+    Confirm(String),
     /// The lesson plans' own refusals: the signing workflow's (no key, a wrong PIN, content
     /// changed) and a lesson plan's (not the teacher's, waiting for review).
     #[error(transparent)]
@@ -1593,7 +1596,7 @@ impl<'r, R: Read> LinkCheck<'r, R> {
             None => "nay không còn dòng này".to_string(),
         };
         Ok(LinkState::Changed(format!(
-            "Phụ lục III đã thay đổi: khi gắn (bản {}), dòng {n} là “{}” ({} tiết); bản đã duyệt hiện hành (bản {}) {now}. Giáo viên gắn lại hoặc bỏ gắn.",
+            "Phụ lục III đã thay đổi: khi gắn (bản {}), dòng {n} là “{}” ({} tiết); bản đã duyệt hiện hành (bản {}) {now}.",
             made.version, made.topic, made.periods, v.number
         )))
     }
@@ -1647,48 +1650,106 @@ pub fn links_of_year(r: &impl Read, year: &str) -> Result<Vec<LessonLink>, Store
     Ok(out)
 }
 
+/// What the teacher can do about a link that no longer holds, by the lesson plan's state: a
+/// handed-in plan waits (its link is part of what the teacher signed and the reviewers sign),
+/// an approved one is relinked as a new draft version to sign and hand in again.
+pub fn relink_advice(lesson: &crate::lessons::Plan) -> &'static str {
+    use crate::lessons::State as S;
+    match lesson.state {
+        S::Submitted | S::Reviewed => {
+            "Kế hoạch bài dạy đang chờ duyệt nên chưa gắn lại được: đợi duyệt xong (hoặc được trả lại) rồi gắn lại hoặc bỏ gắn."
+        }
+        S::Approved => {
+            "Giáo viên gắn lại hoặc bỏ gắn; bài đã duyệt khi đó thành phiên bản nháp mới, phải ký nộp lại để được duyệt."
+        }
+        S::Draft | S::Returned => "Giáo viên gắn lại hoặc bỏ gắn.",
+    }
+}
+
+/// Relinking (or unlinking) an approved lesson plan makes a new draft version that must be
+/// signed and handed in again: refused until the teacher confirms it (`amend`), so the page
+/// says so before it happens (review r16 #6).
+pub const CONFIRM_AMEND: &str = "confirm_amend";
+
 /// Points a teacher's lesson plan at line `line` ("{plan}#{n}", 1-based) of their own approved
-/// Phụ lục III, or at none. The lesson plan keeps the link (and its teacher signs it with the
-/// plan); this checks the link ([`LinkCheck`]) first.
+/// Phụ lục III, or at none. The lesson plan keeps the link with the lesson it names
+/// ([`crate::lessons::LinkedLesson`]: the plan's approved version, the line's title) and its
+/// teacher signs it with the plan; this checks the link ([`LinkCheck`]) first. The link is
+/// part of the signed content, so a plan waiting for review is refused (it waits), and an
+/// approved one is changed only with `amend` (it becomes a new draft version).
 pub fn link_lesson(
     tx: &mut Tx<'_>,
     p: &Principal,
     lesson_plan: &str,
     line: Option<&str>,
+    amend: bool,
 ) -> Result<crate::lessons::Plan, DeptError> {
+    use crate::lessons::State as S;
     let line = line.map(str::trim).filter(|l| !l.is_empty());
-    if let Some(l) = line {
-        let lesson = tx
-            .get(&crate::lessons::PLANS, lesson_plan)?
-            .ok_or(DeptError::Lessons(LessonError::NotFound))?;
-        if lesson.teacher != p.id() {
-            return Err(DeptError::Forbidden(
-                "Chỉ giáo viên soạn kế hoạch bài dạy này mới gắn nó với kế hoạch giáo dục.".into(),
-            ));
+    let lesson = tx
+        .get(&crate::lessons::PLANS, lesson_plan)?
+        .ok_or(DeptError::Lessons(LessonError::NotFound))?;
+    if lesson.teacher != p.id() {
+        return Err(DeptError::Forbidden(
+            "Chỉ giáo viên soạn kế hoạch bài dạy này mới gắn nó với kế hoạch giáo dục.".into(),
+        ));
+    }
+    if lesson.plan_line.as_deref() == line {
+        return Ok(lesson);
+    }
+    match lesson.state {
+        S::Submitted | S::Reviewed => {
+            return Err(DeptError::State(format!(
+                "Kế hoạch bài dạy “{}” đang chờ duyệt; liên kết với Phụ lục III là một phần nội dung đã ký nên chưa đổi được. Đợi duyệt xong (hoặc được trả lại) rồi gắn lại.",
+                lesson.title
+            )));
         }
+        S::Approved if !amend => {
+            return Err(DeptError::Confirm(format!(
+                "Kế hoạch bài dạy “{}” đã được duyệt. {} sẽ tạo phiên bản nháp mới (bản đã duyệt vẫn giữ nguyên); phải ký nộp lại để được duyệt. Tiếp tục?",
+                lesson.title,
+                if line.is_some() {
+                    "Gắn lại"
+                } else {
+                    "Bỏ gắn"
+                }
+            )));
+        }
+        _ => {}
+    }
+    let mut named = None;
+    if let Some(l) = line {
         if let Some(why) = LinkCheck::new(&*tx).problem(&lesson, l)? {
             return Err(invalid(why));
         }
-    }
-    let plan = crate::lessons::set_plan_line(tx, p, lesson_plan, line.map(str::to_string))?;
-    // What the link points at, so that it follows the lesson ([`LinkCheck::state`]).
-    match line.and_then(|l| Some((l, l.split_once('#')?))) {
-        Some((l, (id, n))) => {
-            let target = tx
-                .get(&PLANS, id)?
-                .and_then(|p| p.approved_version)
-                .map(|v| -> Result<_, StoreError> {
-                    Ok(tx.get(&PLAN_VERSIONS, &key(id, v))?.and_then(|pv| {
-                        let i = n.parse::<usize>().ok()?.checked_sub(1)?;
-                        pv.lines.get(i).map(|x| LinkTarget::of(l, v, x))
-                    }))
-                })
-                .transpose()?
-                .flatten();
-            if let Some(t) = target {
-                tx.put(&LINKS, lesson_plan, &t, "dept.link")?;
-            }
+        // What the link points at, so that it follows the lesson ([`LinkCheck::state`]) and
+        // the signed content names it.
+        if let Some((id, n)) = l.split_once('#')
+            && let Some(v) = tx.get(&PLANS, id)?.and_then(|p| p.approved_version)
+            && let Some(pv) = tx.get(&PLAN_VERSIONS, &key(id, v))?
+            && let Some(i) = n.parse::<usize>().ok().and_then(|n| n.checked_sub(1))
+            && let Some(x) = pv.lines.get(i)
+        {
+            named = Some((LinkTarget::of(l, v, x), id.to_string(), i + 1));
         }
+    }
+    let plan = crate::lessons::set_plan_line(
+        tx,
+        p,
+        lesson_plan,
+        line.map(str::to_string),
+        named
+            .as_ref()
+            .map(|(t, id, n)| crate::lessons::LinkedLesson {
+                pl3: id.clone(),
+                version: t.version,
+                line: *n,
+                lesson: t.topic.clone(),
+                periods: t.periods,
+            }),
+    )?;
+    match named {
+        Some((t, _, _)) => tx.put(&LINKS, lesson_plan, &t, "dept.link")?,
         None => {
             if tx.get(&LINKS, lesson_plan)?.is_some() {
                 tx.delete(&LINKS, lesson_plan, "dept.unlink")?;
@@ -1696,6 +1757,81 @@ pub fn link_lesson(
         }
     }
     Ok(plan)
+}
+
+/// A lesson plan's link as it reads now ([`crate::lessons::LinkView`]), resolved by
+/// [`LinkCheck::state`] — the resolution the PL III page counts and lists with —, named by
+/// the lesson it was made to ([`LINKS`]; a link without a record by its line now). Put in the
+/// server's state as `lessons::LinkResolver` for the lesson plan's API and page.
+pub fn link_view(
+    r: &crate::store::Rx,
+    lesson: &crate::lessons::Plan,
+) -> Result<Option<crate::lessons::LinkView>, StoreError> {
+    let Some(line) = lesson.plan_line.as_deref() else {
+        return Ok(None);
+    };
+    let (id, n) = match line.split_once('#') {
+        Some((id, n)) => (id, n.parse::<usize>().unwrap_or(0)),
+        None => (line, 0),
+    };
+    let plan = r.get(&PLANS, id)?;
+    let current = plan.as_ref().and_then(|p| p.approved_version);
+    let now = match current {
+        Some(v) => r.get(&PLAN_VERSIONS, &key(id, v))?,
+        None => None,
+    };
+    let made = r.get(&LINKS, &lesson.id)?.filter(|t| t.line == line);
+    let (title, periods, version) = match &made {
+        Some(t) => (t.topic.clone(), t.periods, t.version),
+        None => {
+            let at = now
+                .as_ref()
+                .and_then(|v| v.lines.get(n.checked_sub(1)?))
+                .map(|l| (l.topic.clone(), l.periods));
+            let (t, p) = at.unwrap_or_default();
+            (t, p, current.unwrap_or(0))
+        }
+    };
+    let (status, at, message) = match LinkCheck::new(r).state(lesson, line)? {
+        LinkState::Holds(m) if m == n => ("ok", m, None),
+        LinkState::Holds(m) => ("moved", m, None),
+        LinkState::Changed(why) => ("changed", n, Some(why)),
+        LinkState::Broken(why) => ("broken", n, Some(why)),
+    };
+    let message = message.map(|why| format!("{why} {}", relink_advice(lesson)));
+    Ok(Some(crate::lessons::LinkView {
+        pl3: id.to_string(),
+        pl3_title: match &plan {
+            Some(p) => pages::plan_title(r, p),
+            None => "Phụ lục III (không còn)".to_string(),
+        },
+        version,
+        current_version: current,
+        line: at,
+        linked_line: n,
+        lesson: title,
+        periods,
+        status,
+        message,
+    }))
+}
+
+/// The tracking `p` may see: every department for BGH, their own for a tổ trưởng heading one
+/// (review r16 #6), none for anyone else.
+pub fn dashboard_for(
+    r: &impl Read,
+    p: &Principal,
+    year: &str,
+) -> Result<Option<Vec<Progress>>, StoreError> {
+    if p.is_bgh() {
+        return dashboard(r, year).map(Some);
+    }
+    let Some(own) = p.account.department.as_deref().filter(|d| heads(p, d)) else {
+        return Ok(None);
+    };
+    let mut all = dashboard(r, year)?;
+    all.retain(|x| x.department == own);
+    Ok(Some(all))
 }
 
 /// One department on the principal's dashboard: the lessons its approved plans hold against

@@ -51,9 +51,11 @@ page!(IndexPage, "dept.html" {
     may_pl3: bool,
     may_minutes: bool,
     progress: Vec<super::Progress>,
+    // Every tổ (BGH) or the tổ trưởng's own.
+    progress_all: bool,
 });
 
-fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
+pub(crate) fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
     match p.kind {
         Kind::Pl2 => format!("{}: {}", p.kind.short(), p.title),
         _ => {
@@ -117,10 +119,11 @@ async fn index_page(
     let members = super::members(&rx, &department)?;
     let is_head = super::heads(p, &department);
     let may_minutes = !department.is_empty() && super::writes_minutes(&rx, p, &department)?;
-    // The principal's view: per department, the plans' lessons against lesson plans handed in.
+    // Per department, the plans' lessons against lesson plans handed in: every tổ for BGH,
+    // a tổ trưởng's own (`dashboard_for`).
     let progress = match crate::school::school_info(&rx)? {
-        Some(info) if p.is_bgh() => super::dashboard(&rx, &info.current_year)?,
-        _ => vec![],
+        Some(info) => super::dashboard_for(&rx, p, &info.current_year)?.unwrap_or_default(),
+        None => vec![],
     };
     let t = IndexPage::new(
         chrome(&s, &u, &headers),
@@ -135,6 +138,7 @@ async fn index_page(
         !department.is_empty() && permits(p, Action::SubmitLessonPlans),
         may_minutes,
         progress,
+        p.is_bgh(),
     );
     Ok(render(t))
 }
@@ -187,6 +191,8 @@ page!(PlanPage, "dept_plan.html" {
     // The author's lesson plans that may be linked to a line (PL III, approved).
     my_lessons: Vec<(String, String)>,
     broken: Vec<BrokenLink>,
+    // Her lesson plans of this subject, grade and year waiting for review: not relinkable.
+    waiting: Vec<String>,
 });
 
 /// The lines as the edit box shows them, the way [`super::parse_lines`] reads them back.
@@ -256,48 +262,65 @@ async fn plan_page(
                     super::vn_date(l.lesson.teach_on)
                 ),
                 line: l.line.to_string(),
-                why,
+                why: format!("{why} {}", super::relink_advice(&l.lesson)),
             });
         }
     }
     let pointing = |n: usize| valid_on.get(&n).copied().unwrap_or(0);
     // A lesson plan's stored link ("{plan}#{n}"), shown beside it in the Gắn list.
     let prefix = format!("{}#", plan.id);
-    let my_lessons = if own && v.kind == Kind::Pl3 && plan.approved_version == Some(v.number) {
-        // Only her lesson plans of this plan's subject and grade are offered — the others could
-        // never be linked to its lines —, named as a teacher reads them (review r14 #10: "Bài D
-        // cong-nghe 7" of any subject and grade): "Bài D · Công nghệ 7 · dạy ngày 10/12/2026".
+    let offered = own && v.kind == Kind::Pl3 && plan.approved_version == Some(v.number);
+    // Only her lesson plans of this plan's subject and grade, taught in its school year, are
+    // offered — the others could never be linked to its lines (r16 #6) —, named as a teacher
+    // reads them (review r14 #10): "Bài D · Công nghệ 7 · dạy ngày 10/12/2026". A plan waiting
+    // for review is not offered (its link is part of what was signed): named below the form.
+    let mine: Vec<&crate::lessons::Plan> = if offered {
         lessons
             .iter()
             .filter(|l| {
                 l.teacher == p.id()
                     && l.subject == v.subject
                     && l.grade == v.grade
-                    // taught in this plan's school year: linking refuses any other (r16 #6)
                     && crate::lessons::school_year_of(l.teach_on) == plan.year
-                    && !matches!(l.state, DocState::Submitted | DocState::Reviewed)
-            })
-            .map(|l| {
-                let linked = l
-                    .plan_line
-                    .as_deref()
-                    .and_then(|x| x.strip_prefix(&prefix))
-                    .map(|n| format!(" (đang gắn dòng {n})"))
-                    .unwrap_or_default();
-                (
-                    l.id.clone(),
-                    format!(
-                        "{} · {subject} {} · dạy ngày {}{linked}",
-                        l.title,
-                        l.grade,
-                        super::vn_date(l.teach_on)
-                    ),
-                )
             })
             .collect()
     } else {
         vec![]
     };
+    let named = |l: &crate::lessons::Plan| {
+        format!(
+            "{} · {subject} {} · dạy ngày {}",
+            l.title,
+            l.grade,
+            super::vn_date(l.teach_on)
+        )
+    };
+    let mut check = super::LinkCheck::new(&rx);
+    let mut my_lessons = vec![];
+    let mut waiting = vec![];
+    for l in mine {
+        if matches!(l.state, DocState::Submitted | DocState::Reviewed) {
+            waiting.push(named(l));
+            continue;
+        }
+        // Its link to this plan, where the lesson is now (`LinkCheck::state`, as counted).
+        let linked = match l.plan_line.as_deref() {
+            Some(x) if x.starts_with(&prefix) => match check.state(l, x)? {
+                super::LinkState::Holds(n) => format!(
+                    " (đang gắn dòng {n}: {})",
+                    v.lines.get(n - 1).map_or("", |x| x.topic.as_str())
+                ),
+                _ => " (đang gắn dòng Phụ lục III đã thay đổi)".to_string(),
+            },
+            _ => String::new(),
+        };
+        let approved = if l.state == DocState::Approved {
+            " · đã duyệt: gắn lại thành bản nháp mới, ký nộp lại"
+        } else {
+            ""
+        };
+        my_lessons.push((l.id.clone(), format!("{}{linked}{approved}", named(l))));
+    }
     let t = PlanPage::new(
         chrome(&s, &u, &headers),
         plan.clone(),
@@ -326,6 +349,7 @@ async fn plan_page(
         has_key,
         my_lessons,
         broken,
+        waiting,
     );
     Ok(render(t))
 }

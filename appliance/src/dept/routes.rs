@@ -50,6 +50,7 @@ impl From<DeptError> for ApiError {
                     DeptError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                     DeptError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                     DeptError::State(_) => (StatusCode::CONFLICT, "wrong_state"),
+                    DeptError::Confirm(_) => (StatusCode::CONFLICT, super::CONFIRM_AMEND),
                     _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
                 };
                 ApiError::new(status, code, other.to_string())
@@ -297,6 +298,9 @@ struct LinkBody {
     lesson_plan: String,
     #[serde(default)]
     line: Option<String>,
+    /// Confirms relinking an approved lesson plan, which makes it a new draft version.
+    #[serde(default)]
+    amend: bool,
 }
 
 async fn link_lesson(
@@ -307,22 +311,23 @@ async fn link_lesson(
     let b = crate::http::json_body(b)?;
     let p = u.principal.clone();
     let plan = crate::auth::extract::write_as(&s, &u, move |tx| {
-        super::link_lesson(tx, &p, &b.lesson_plan, b.line.as_deref())
+        super::link_lesson(tx, &p, &b.lesson_plan, b.line.as_deref(), b.amend)
     })
     .await?;
-    Ok(Json(json!({ "plan": plan })))
+    let link = super::link_view(&s.store.read()?, &plan)?;
+    Ok(Json(json!({ "plan": plan, "link": link })))
 }
 
 async fn dashboard(
     State(s): State<Shared>,
     u: ApiUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    u.require(crate::auth::Action::ApproveLessonPlans)?;
     let year = crate::school::routes::current_year(&s)?;
     let rx = s.store.read()?;
-    Ok(Json(
-        json!({ "year": year, "departments": super::dashboard(&rx, &year)? }),
-    ))
+    // BGH sees every tổ, a tổ trưởng their own (review r16 #6), anyone else nothing.
+    let departments =
+        super::dashboard_for(&rx, &u.principal, &year)?.ok_or_else(ApiError::forbidden)?;
+    Ok(Json(json!({ "year": year, "departments": departments })))
 }
 
 async fn plan_pdf(

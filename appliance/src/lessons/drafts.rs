@@ -134,17 +134,21 @@ pub(super) fn sync_head(plan: &mut Plan, v: &Version, now: &str) {
 }
 
 /// Points the teacher's current draft at the line of their Phụ lục III it implements (or at
-/// none). Only a draft: the link is part of what the teacher signs when handing it in. Whether
-/// the line exists is `dept`'s to check before calling this.
+/// none), with the lesson that line is (`lesson`, [`LinkedLesson`]). Only a draft — an
+/// approved or returned plan gets a new draft version, a waiting one is refused: the link is
+/// part of what the teacher signs when handing it in. Whether the line exists is `dept`'s to
+/// check before calling this.
 pub fn set_plan_line(
     tx: &mut Tx<'_>,
     p: &Principal,
     id: &str,
     line: Option<String>,
+    lesson: Option<LinkedLesson>,
 ) -> Result<Plan, LessonError> {
     let (mut plan, mut v) = editable(tx, p, id)?;
     let old = plan.clone();
     let now = now_str(tx);
+    v.plan_lesson = line.as_ref().and(lesson.clone());
     v.plan_line = line.clone();
     v.updated_at = now.clone();
     sync_head(&mut plan, &v, &now);
@@ -153,7 +157,11 @@ pub fn set_plan_line(
     tx.event(
         "lessons.link",
         id,
-        Some(serde_json::json!({ "line": line })),
+        Some(serde_json::json!({
+            "line": line,
+            "version": lesson.as_ref().map(|l| l.version),
+            "lesson": lesson.as_ref().map(|l| &l.lesson),
+        })),
     );
     Ok(plan)
 }
@@ -205,6 +213,7 @@ pub fn create(tx: &mut Tx<'_>, p: &Principal, mut input: PlanInput) -> Result<Pl
         signatures: vec![],
         review: None,
         plan_line: None,
+        plan_lesson: None,
     };
     let mut plan = Plan {
         id: id.clone(),

@@ -345,7 +345,58 @@ pub struct Version {
     /// `dept`); none on plans made before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_line: Option<String>,
+    /// Which lesson that line was when linked: the Phụ lục III's approved version and the
+    /// lesson's title (review r16 #7: a bare number drifts when the plan changes). Signed with
+    /// the version when set; absent on links made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_lesson: Option<LinkedLesson>,
 }
+
+/// The lesson of a Phụ lục III a lesson plan's version is linked to, as it stood when linked
+/// (`dept::link_lesson` fills it from the plan's approved version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedLesson {
+    /// The Phụ lục III's id.
+    pub pl3: String,
+    /// Its approved version the link was made against.
+    pub version: u32,
+    /// The line (1-based) in that version.
+    pub line: usize,
+    /// The line's bài học / chủ đề, and its periods.
+    pub lesson: String,
+    pub periods: u16,
+}
+
+/// A lesson plan's link as it reads now, resolved against the Phụ lục III's current approved
+/// version by `dept` (the one resolution the PL III page counts with): what the API
+/// (`GET /api/v1/lessons/plans/{id}` → `link`) and the lesson plan page show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkView {
+    /// The Phụ lục III's id, and its title as lists show it.
+    pub pl3: String,
+    pub pl3_title: String,
+    /// The approved version the link was made against (the current one for a link made before
+    /// versions were recorded).
+    pub version: u32,
+    /// Its current approved version, when it has one.
+    pub current_version: Option<u32>,
+    /// The line the lesson is on now (where it moved, for `moved`), else the stored one.
+    pub line: usize,
+    /// The line stored with the link ("{plan}#{n}").
+    pub linked_line: usize,
+    /// The lesson as linked, and its periods.
+    pub lesson: String,
+    pub periods: u16,
+    /// `ok` (the same line), `moved` (the lesson is on another line now), `changed` (the plan
+    /// approved again without that lesson), `broken` (the link breaks the rule).
+    pub status: &'static str,
+    /// Why, in Vietnamese, when not `ok`/`moved`; what the teacher can do.
+    pub message: Option<String>,
+}
+
+/// Resolves a lesson plan's link ([`LinkView`]); `dept`'s, put in the server's state by `app`
+/// (`lessons` may not name `dept`, which stands on it).
+pub struct LinkResolver(pub fn(&Rx, &Plan) -> Result<Option<LinkView>, StoreError>);
 
 /// The plan as lists and the dashboard see it (the current version's summary).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -178,6 +178,9 @@ page!(PlanPage, "lesson_plan.html" {
     can_delete: bool,
     has_key: bool,
     details: bool,
+    // Which lesson of the teacher's Phụ lục III it is linked to, a note when the link no
+    // longer reads as it was made, and whether that note is a problem (`link_line`).
+    link: Option<(String, Option<String>, bool)>,
 });
 
 #[derive(Deserialize)]
@@ -226,29 +229,47 @@ async fn plan_page(
     let store = s.store.clone();
     let pp = p.clone();
     // Files are re-hashed to check the signatures: off the async threads.
-    let (plan, v, all, sigs, names, has_key, heads) = tokio::task::spawn_blocking(move || {
-        let rx = store.read()?;
-        let plan = super::routes::readable(&rx, &pp, &id)?;
-        let all = super::routes::visible_versions(&rx, &pp, &plan)?;
-        let v = match q.v {
-            Some(n) => all.iter().find(|v| v.number == n).cloned(),
-            None => all.last().cloned(),
-        }
-        .ok_or_else(ApiError::not_found)?;
-        let mut hasher = super::FileHasher::new(&store.blobs);
-        let verdicts = super::verify_version(&rx, &plan, &v, &mut hasher)?;
-        let names = Names::load(&rx)?;
-        let has_key = rx.get(&KEYS, pp.id())?.is_some_and(|r| !r.reset);
-        let heads = super::dept_heads(&rx)?;
-        let origins: Vec<String> = v
-            .signatures
-            .iter()
-            .map(|sg| super::sign::key_origin(&rx, &sg.by, &sg.public_key).unwrap_or_default())
-            .collect();
-        Ok::<_, ApiError>((plan, v, all, (verdicts, origins), names, has_key, heads))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let resolve = s.part::<super::LinkResolver>()?.0;
+    let (plan, v, all, sigs, names, has_key, heads, link) =
+        tokio::task::spawn_blocking(move || {
+            let rx = store.read()?;
+            let plan = super::routes::readable(&rx, &pp, &id)?;
+            let all = super::routes::visible_versions(&rx, &pp, &plan)?;
+            let v = match q.v {
+                Some(n) => all.iter().find(|v| v.number == n).cloned(),
+                None => all.last().cloned(),
+            }
+            .ok_or_else(ApiError::not_found)?;
+            let link = link_line(
+                &v,
+                (v.number == plan.version)
+                    .then(|| resolve(&rx, &plan))
+                    .transpose()?
+                    .flatten(),
+            );
+            let mut hasher = super::FileHasher::new(&store.blobs);
+            let verdicts = super::verify_version(&rx, &plan, &v, &mut hasher)?;
+            let names = Names::load(&rx)?;
+            let has_key = rx.get(&KEYS, pp.id())?.is_some_and(|r| !r.reset);
+            let heads = super::dept_heads(&rx)?;
+            let origins: Vec<String> = v
+                .signatures
+                .iter()
+                .map(|sg| super::sign::key_origin(&rx, &sg.by, &sg.public_key).unwrap_or_default())
+                .collect();
+            Ok::<_, ApiError>((
+                plan,
+                v,
+                all,
+                (verdicts, origins),
+                names,
+                has_key,
+                heads,
+                link,
+            ))
+        })
+        .await
+        .map_err(ApiError::internal)??;
     let (sigs, origins) = sigs;
     let mut signatures = Vec::new();
     let mut problems: Vec<String> = Vec::new();
@@ -344,7 +365,53 @@ async fn plan_page(
         // Hashes and key ids mean nothing to a teacher: they see who signed and when, and those
         // who may open the verify page (BGH, school IT) also see the details it checks.
         p.is_bgh() || permits(p, Action::ManageDevice),
+        link,
     )))
+}
+
+/// The link of version `v` as its page says it: the current version's as it reads now
+/// (`now`, resolved by `dept`), an older one's as it was signed — the lesson by its title and
+/// the Phụ lục III's version, never a bare line number (review r16 #7).
+fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Option<String>, bool)> {
+    if let Some(l) = now {
+        let note = match l.status {
+            "moved" => Some(format!(
+                "Khi gắn (Phụ lục III bản {}) bài này ở dòng {}; bản hiện hành (bản {}) đã chuyển sang dòng {}.",
+                l.version,
+                l.linked_line,
+                l.current_version.unwrap_or(l.version),
+                l.line
+            )),
+            _ => l.message.clone(),
+        };
+        return Some((
+            format!(
+                "{} · dòng {}: {} ({} tiết)",
+                l.pl3_title, l.line, l.lesson, l.periods
+            ),
+            note,
+            matches!(l.status, "changed" | "broken"),
+        ));
+    }
+    match (&v.plan_lesson, &v.plan_line) {
+        (Some(l), _) => Some((
+            format!(
+                "Phụ lục III (bản {}) · dòng {}: {} ({} tiết)",
+                l.version, l.line, l.lesson, l.periods
+            ),
+            None,
+            false,
+        )),
+        (None, Some(line)) => Some((
+            format!(
+                "Phụ lục III · dòng {}",
+                line.rsplit_once('#').map_or("?", |x| x.1)
+            ),
+            None,
+            false,
+        )),
+        (None, None) => None,
+    }
 }
 
 pub(crate) struct ActivityEdit {

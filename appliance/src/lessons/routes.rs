@@ -134,7 +134,11 @@ async fn get_plan(
     let rx = s.store.read()?;
     let plan = readable(&rx, &u.principal, &id)?;
     let versions = visible_versions(&rx, &u.principal, &plan)?;
-    Ok(Json(json!({ "plan": plan, "versions": versions })))
+    // The link named and resolved as the Phụ lục III page resolves it (review r16 #7).
+    let link = (s.part::<super::LinkResolver>()?.0)(&rx, &plan)?;
+    Ok(Json(
+        json!({ "plan": plan, "versions": versions, "link": link }),
+    ))
 }
 
 async fn edit(

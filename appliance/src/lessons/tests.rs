@@ -182,7 +182,7 @@ fn a_linked_plan_keeps_its_subject_and_grade() {
     let plan = f.create(&f.teacher, "Bài 2", day("2026-11-05"));
     f.store
         .write(&as_(&f.teacher), |tx| {
-            set_plan_line(tx, &f.teacher, &plan.id, Some("pl3-x#2".into()))
+            set_plan_line(tx, &f.teacher, &plan.id, Some("pl3-x#2".into()), None)
         })
         .unwrap();
     let edit_grade = |grade: u8| {
@@ -213,7 +213,7 @@ fn a_linked_plan_keeps_its_subject_and_grade() {
     assert!(ok.is_ok(), "{ok:?}");
     f.store
         .write(&as_(&f.teacher), |tx| {
-            set_plan_line(tx, &f.teacher, &plan.id, None)
+            set_plan_line(tx, &f.teacher, &plan.id, None, None)
         })
         .unwrap();
     assert_eq!(edit_grade(7).unwrap().grade, 7);

@@ -28,6 +28,10 @@ struct SignedContent<'a> {
     /// Only when set, so a plan without the link signs exactly the bytes it always did.
     #[serde(skip_serializing_if = "Option::is_none")]
     plan_line: Option<&'a str>,
+    /// Which lesson that line was (the Phụ lục III's version and the lesson's title), when
+    /// the link recorded it: left out otherwise, so earlier signatures verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan_lesson: Option<&'a LinkedLesson>,
 }
 
 /// The exact bytes a version's digest is taken over (JSON, fields in a fixed order), with each
@@ -57,6 +61,7 @@ pub fn signed_content(v: &Version, hashes: &[String]) -> Vec<u8> {
             })
             .collect(),
         plan_line: v.plan_line.as_deref(),
+        plan_lesson: v.plan_lesson.as_ref(),
     };
     serde_json::to_vec(&c).expect("serialisable")
 }
@@ -563,5 +568,20 @@ mod signed_bytes {
                 .ends_with(r#","files":[],"plan_line":"pl3-1#3"}"#)
         );
         assert_ne!(digest(&linked), digest(&v));
+        // With the lesson it names (review r16 #7): the Phụ lục III's version and the title.
+        let mut named = linked.clone();
+        named.plan_lesson = Some(LinkedLesson {
+            pl3: "pl3-1".into(),
+            version: 2,
+            line: 3,
+            lesson: "Bài 2b. Vật liệu".into(),
+            periods: 2,
+        });
+        assert!(
+            String::from_utf8(named.content()).unwrap().ends_with(
+                r#","plan_line":"pl3-1#3","plan_lesson":{"pl3":"pl3-1","version":2,"line":3,"lesson":"Bài 2b. Vật liệu","periods":2}}"#
+            )
+        );
+        assert_ne!(digest(&named), digest(&linked));
     }
 }
