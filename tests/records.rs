@@ -934,8 +934,15 @@ fn forged_archives(out: &Path, tmp: &Path) {
     let (code, t) = verify_with(&dir, &[]);
     assert_eq!(code, Some(3), "{t}");
     assert!(t.contains("INVALID manifest.sig"), "{t}");
+    // The box's own key with a signature that no longer verifies: the signature failure alone,
+    // not "signed by X, not the expected X" (review r16 #9).
     let (code, t) = verify_with(&dir, &["--expect-fingerprint", &fingerprint]);
     assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains("INVALID manifest.sig: the box's signature over manifest.json does not verify")
+            && !t.contains("not the expected"),
+        "{t}"
+    );
 
     // Only the principal's key swapped in one tổ's manifest (the box key the forger's): her
     // key differs between two signature manifests.
