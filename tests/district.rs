@@ -896,6 +896,35 @@ fn the_district_admin_publishes_an_update_and_a_library_item_from_the_page() {
         .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(published(&admin, &b).len(), 2);
+
+    // Review r16 #10: a file published from the command line is named as such on the page
+    // and in the API, never by the store's "system" actor.
+    let file = w.path().join("huong-dan-su-dung.pdf");
+    let mut guide = b"%PDF-1.4\n% Huong dan su dung\n".to_vec();
+    guide.extend(std::iter::repeat_n(b'x', 4_000));
+    std::fs::write(&file, guide).unwrap();
+    let o = common::tram(&[
+        "district",
+        "publish-library",
+        "--data-dir",
+        hub_dir.path().to_str().unwrap(),
+        file.to_str().unwrap(),
+        "--title",
+        "Hướng dẫn sử dụng Trạm",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let items = published(&admin, &b);
+    let cli = items
+        .iter()
+        .find(|i| i["by"] == "system" || i["by"].is_null())
+        .unwrap_or_else(|| panic!("{items:?}"));
+    assert_eq!(cli["by_name"], "dòng lệnh (quản trị máy chủ)", "{cli}");
+    let page = get(&admin, format!("{b}/district/publish")).text().unwrap();
+    assert!(
+        page.contains("data-label=\"Người phát hành\">dòng lệnh (quản trị máy chủ)<")
+            && !page.contains(">system<"),
+        "{page}"
+    );
 }
 
 /// Review leftovers: a school enrolled without a name is listed by its code in schools.csv,

@@ -153,8 +153,18 @@ fn check_alone(out: &Path, files: &[Value]) {
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
 
+    // No fingerprint given: consistent with itself, exit 2 and a last line that says it was
+    // not compared with the school's key (review r16 #4).
     let (code, t) = verify_folder(&copy);
-    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(code, Some(2), "{t}");
+    assert!(
+        t.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("NOT VERIFIED against the school's key: pass --expect-fingerprint"),
+        "{t}"
+    );
     assert!(
         t.contains(&format!(
             "checked {dept_path}: 2 records, 3 signatures valid"
@@ -204,7 +214,7 @@ fn check_alone(out: &Path, files: &[Value]) {
         "{t}"
     );
     std::fs::write(&content, &good).unwrap();
-    assert_eq!(verify_folder(&copy).0, Some(0));
+    assert_eq!(verify_folder(&copy).0, Some(2));
 
     // A lesson plan's signed content changed.
     let lesson_manifest = *sig_manifests
@@ -269,7 +279,7 @@ fn check_folder(out: &Path) -> Vec<Value> {
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "tram.records.v2");
-    assert_eq!(manifest["year"], "2026-2027");
+    assert_eq!(manifest["year"], common::demo_year());
     let files = manifest["files"].as_array().unwrap().clone();
     for f in &files {
         let path = f["path"].as_str().unwrap();
@@ -456,6 +466,8 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
     );
     let r = admin
         .get(format!("{b}/api/v1/export/records.zip"))
+        // A whole year's archive: more than the client's 30 s on a loaded test machine.
+        .timeout(std::time::Duration::from_secs(300))
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
@@ -507,12 +519,19 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
     assert!(t.contains(&format!("{n} of {n} files match")), "{t}");
     assert!(t.contains("(the expected one"), "{t}");
     let r = principal
-        .get(format!("{b}/api/v1/export/records.zip?year=2026-2027"))
+        .get(format!(
+            "{b}/api/v1/export/records.zip?year={}",
+            common::demo_year()
+        ))
+        // A whole year's archive: more than the client's 30 s on a loaded test machine.
+        .timeout(std::time::Duration::from_secs(300))
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
     let r = teacher
         .get(format!("{b}/api/v1/export/records.zip"))
+        // A whole year's archive: more than the client's 30 s on a loaded test machine.
+        .timeout(std::time::Duration::from_secs(300))
         .send()
         .unwrap();
     assert_eq!(r.status(), 403);
@@ -521,16 +540,127 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 422);
-    assert!(s.stop().success());
     // Two downloads, two audit events (the refused ones none).
     assert_eq!(audit_len(&data), audit_before + 2);
 
+    // Review r16 #8: the tổ's head corrects the demo's signed minutes (a new version, signed
+    // again). Exported again into the same folder, both signed versions are there with their
+    // signatures, the newest marked current; the archive still verifies against the school's
+    // key.
+    let api = format!("{b}/api/v1/dept");
+    let list: Value = principal
+        .get(format!("{api}/minutes"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = list["minutes"][0]["id"].as_str().unwrap().to_string();
+    let department = list["minutes"][0]["department"].as_str().unwrap();
+    let accounts: Value = admin
+        .get(format!("{b}/api/v1/accounts"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let head = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["department"] == department
+                && a["roles"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "dept_head")
+        })
+        .unwrap()["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let head = s.login(&head);
+    let d: Value = head
+        .get(format!("{api}/minutes/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let v1 = &d["versions"][0];
+    let date = v1["date"].as_str().unwrap().to_string();
+    let corrected = serde_json::json!({"date": date, "attendees": v1["attendees"],
+        "agenda": v1["agenda"], "content": v1["content"],
+        "conclusions": "Thống nhất kế hoạch; bổ sung: dự giờ tuần 6."});
+    let r = head
+        .post(format!("{api}/minutes/{id}/correct"))
+        .json(&corrected)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let r = head
+        .post(format!("{api}/minutes/{id}/sign"))
+        .json(&serde_json::json!({"secret": common::DEMO_PIN}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let o = export(&data, &out, None);
+    assert!(o.status.success(), "{}", text(&o));
+    let again = check_folder(&out);
+    let minutes_files: Vec<&Value> = again
+        .iter()
+        .filter(|f| f["kind"] == "bien-ban-sinh-hoat-chuyen-mon")
+        .collect();
+    let stem = format!("bien-ban-{date}-v");
+    let by_version = |n: u32| {
+        minutes_files
+            .iter()
+            .find(|f| {
+                f["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/{stem}{n}.pdf"))
+            })
+            .unwrap_or_else(|| panic!("no minutes v{n} in {minutes_files:?}"))
+    };
+    assert_eq!(minutes_files.len(), 2, "{minutes_files:?}");
+    assert_eq!(by_version(1)["current"], false);
+    assert_eq!(by_version(2)["current"], true);
+    assert!(
+        pdftotext(&std::fs::read(out.join(by_version(1)["path"].as_str().unwrap())).unwrap())
+            .contains("Phân công dự giờ tuần sau"),
+        "the first signed version as it was signed"
+    );
+    assert_eq!(again.len(), files.len() + 2, "v2's PDF and signed content");
+    let guide = std::fs::read_to_string(out.join("HUONG-DAN-KIEM-TRA.txt")).unwrap();
+    assert!(
+        guide.contains("\"current\": true") && guide.contains("trang đính chính"),
+        "{guide}"
+    );
+    let fingerprint = json_at(&out.join("manifest.json"))["box"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, t) = verify_with(&out, &["--expect-fingerprint", &fingerprint]);
+    assert_eq!(code, Some(0), "{t}");
+    let dept_sigs = again
+        .iter()
+        .find(|f| f["kind"] == "to-chuyen-mon-chu-ky")
+        .unwrap()["path"]
+        .as_str()
+        .unwrap();
+    assert!(
+        t.contains(&format!(
+            "checked {dept_sigs}: 3 records, 4 signatures valid"
+        )),
+        "{t}"
+    );
+    assert!(s.stop().success());
+
     // With the server stopped the CLI opens the database itself: the same list.
     let out2 = tmp.path().join("export-offline");
-    let o = export(&data, &out2, Some("2026-2027"));
+    let o = export(&data, &out2, Some(&common::demo_year()));
     assert!(o.status.success(), "{}", text(&o));
     let files2 = check_folder(&out2);
-    assert_eq!(files2.len(), files.len());
+    assert_eq!(files2.len(), again.len());
     assert_eq!(classes * 3, books.len());
 
     // A year with no records: a manifest with no files, a clear line, exit 0.
@@ -671,7 +801,11 @@ fn forged_archives(out: &Path, tmp: &Path) {
     // The genuine folder: the fingerprint printed, with what it proves; held to the right
     // one (typed, or as a key file) it passes, to a wrong one it fails.
     let (code, t) = verify_with(out, &[]);
-    assert_eq!(code, Some(0), "{t}");
+    assert_eq!(code, Some(2), "{t}");
+    assert!(
+        t.contains("consistent with itself only\nNOT VERIFIED"),
+        "{t}"
+    );
     assert!(
         t.contains(&format!("box key fingerprint: {grouped}")),
         "{t}"
@@ -683,6 +817,7 @@ fn forged_archives(out: &Path, tmp: &Path) {
     let (code, t) = verify_with(out, &["--expect-fingerprint", &grouped]);
     assert_eq!(code, Some(0), "{t}");
     assert!(t.contains("(the expected one"), "{t}");
+    assert!(!t.contains("NOT VERIFIED"), "{t}");
     let keyfile = tmp.join("khoa-truong.txt");
     std::fs::write(&keyfile, real["box"]["public_key"].as_str().unwrap()).unwrap();
     let (code, t) = verify_with(out, &["--school-key", keyfile.to_str().unwrap()]);
@@ -799,8 +934,15 @@ fn forged_archives(out: &Path, tmp: &Path) {
     let (code, t) = verify_with(&dir, &[]);
     assert_eq!(code, Some(3), "{t}");
     assert!(t.contains("INVALID manifest.sig"), "{t}");
+    // The box's own key with a signature that no longer verifies: the signature failure alone,
+    // not "signed by X, not the expected X" (review r16 #9).
     let (code, t) = verify_with(&dir, &["--expect-fingerprint", &fingerprint]);
     assert_eq!(code, Some(3), "{t}");
+    assert!(
+        t.contains("INVALID manifest.sig: the box's signature over manifest.json does not verify")
+            && !t.contains("not the expected"),
+        "{t}"
+    );
 
     // Only the principal's key swapped in one tổ's manifest (the box key the forger's): her
     // key differs between two signature manifests.
@@ -842,4 +984,95 @@ fn forged_archives(out: &Path, tmp: &Path) {
         t.contains("UNLISTED to-chuyen-mon/to-toan-tin/bb-gia.pdf"),
         "{t}"
     );
+}
+
+/// libfaketime (Debian's `faketime` package, which scripts/test installs), as the summer
+/// transfer test of hocba_sign.rs finds it.
+fn libfaketime() -> Option<std::path::PathBuf> {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// The demo lives in the school year of the day it first runs: a box started on 15/10/2028
+/// (libfaketime) is a 2028-2029 school — its lesson plans pass the current-or-next-year check,
+/// 9A1 of 2028-2029 is locked and signed, the class pages open, and the records archive of
+/// 2028-2029 verifies against the box's key.
+#[test]
+fn the_demo_started_in_october_2028_is_a_2028_2029_school() {
+    let Some(lib) = libfaketime() else {
+        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start_env(
+        &data,
+        false,
+        &[],
+        &[
+            ("LD_PRELOAD", lib.to_str().unwrap()),
+            ("FAKETIME", "@2028-10-15 03:00:00"),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+            ("TZ", "UTC"),
+        ],
+    );
+    let b = s.base();
+    let year = tram::demo::DemoYear { start: 2028 };
+    let bgh = s.login("hieutruong");
+    let school: Value = bgh
+        .get(format!("{b}/api/v1/school"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(school["school"]["current_year"], "2028-2029", "{school}");
+    for name in [tram::demo::SIGNED_CLASS, tram::demo::COMPLETE_CLASS] {
+        let id = year.class_id(name);
+        let r = bgh.get(format!("{b}/grades/class/{id}")).send().unwrap();
+        assert_eq!(r.status(), 200, "{id}");
+        let page = r.text().unwrap();
+        assert!(page.contains(name), "{id}");
+    }
+    // The lesson plans were made in this month and the last (the seeding's check of their date
+    // passed), and some were approved.
+    let plans: Value = bgh
+        .get(format!("{b}/api/v1/lessons/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let plans = plans["plans"].as_array().unwrap();
+    assert!(
+        plans
+            .iter()
+            .any(|p| p["teach_on"].as_str().unwrap().starts_with("2028-")),
+        "{plans:?}"
+    );
+    let out = tmp.path().join("ho-so-2028");
+    let o = export(&data, &out, None);
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest = json_at(&out.join("manifest.json"));
+    assert_eq!(manifest["year"], "2028-2029");
+    let files = manifest["files"].as_array().unwrap();
+    assert!(
+        files.iter().any(|f| f["kind"] == "hoc-ba"
+            && f["signed"] == true
+            && f["path"].as_str().unwrap().starts_with("hoc-ba/9a1/")),
+        "9A1's signed học bạ"
+    );
+    assert!(files.iter().any(|f| f["kind"] == "ke-hoach-to-chuyen-mon"));
+    assert!(
+        files
+            .iter()
+            .any(|f| f["kind"] == "bien-ban-sinh-hoat-chuyen-mon")
+    );
+    let fingerprint = manifest["box"]["fingerprint"].as_str().unwrap();
+    let (code, t) = verify_with(&out, &["--expect-fingerprint", fingerprint]);
+    assert_eq!(code, Some(0), "{t}");
 }

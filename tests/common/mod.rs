@@ -12,6 +12,18 @@ pub const PASSWORD: &str = "mat-khau-demo-1";
 /// The demo's signing PIN of every demo account, as the server has it.
 pub const DEMO_PIN: &str = tram::demo::DEMO_PIN;
 
+/// The demo school's year ("2026-2027"): `--demo` seeds its school in the school year of the
+/// day it first runs (`tram::demo::DemoYear`), and the tests run today. Tests name the demo's
+/// year and classes through this and [`demo_class`], never a literal year.
+pub fn demo_year() -> String {
+    tram::demo::DemoYear::of(jiff::Timestamp::now()).id()
+}
+
+/// The id of the demo's class `name` in its year ("9A1" → "2026-9a1").
+pub fn demo_class(name: &str) -> String {
+    tram::demo::DemoYear::of(jiff::Timestamp::now()).class_id(name)
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tram")
 }
@@ -86,7 +98,7 @@ impl Server {
     }
 
     /// As [`Server::start`], returning as soon as /healthz answers: the demo may still be
-    /// signing 2026-9a1 in the background ([`Server::wait_signed`] waits for it).
+    /// signing its 9A1 in the background ([`Server::wait_signed`] waits for it).
     pub fn start_listening(data: &Path) -> Server {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (port, boot_port) = (free_port(), free_port());
@@ -172,7 +184,7 @@ impl Server {
             .timeout(Duration::from_secs(2))
             .build()
             .unwrap();
-        // The demo signs 2026-9a1 (and fills 9a2) after the server listens; tests read both,
+        // The demo signs its 9A1 (and fills 9A2) after the server listens; tests read both,
         // so they wait for /healthz to list no class still being signed.
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {

@@ -66,7 +66,8 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
    - Ở nơi khác:
        tram lessons verify --export <thư mục hoặc tệp ZIP này> --expect-fingerprint "<dấu vân tay Phòng/Sở giữ>"
      (đặt dấu vân tay trong ngoặc kép khi chép cả dấu cách). Khác dấu vân tay: báo INVALID, mã
-     thoát 3.
+     thoát 3. Không có --expect-fingerprint: dòng cuối "NOT VERIFIED against the school's key",
+     mã thoát 2 — hồ sơ chỉ khớp với chính nó, chưa chứng minh do trường ghi ra.
 
 1. Toàn vẹn của từng tệp
    manifest.json liệt kê mọi tệp (đường dẫn, loại hồ sơ, kích thước, SHA-256). Tính lại bằng
@@ -85,8 +86,8 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
      đó: lệnh kiểm tra đối chiếu khoá của từng chữ ký với danh sách đã ký này, và so khoá của
      cùng một người giữa mọi bảng chữ ký (mỗi người một khoá trong một khoảng thời gian).
    - Kiểm tra tự động, không cần cơ sở dữ liệu hay mạng: lệnh ở mục 0. In "… 0 invalid" và
-     thoát 0 khi chữ ký của Trạm, mọi SHA-256 và mọi chữ ký hợp lệ; mỗi sai khác một dòng
-     INVALID và mã thoát 3.
+     thoát 0 khi chữ ký của Trạm (đúng dấu vân tay Phòng/Sở giữ), mọi SHA-256 và mọi chữ ký
+     hợp lệ; mỗi sai khác một dòng INVALID và mã thoát 3.
    - Tự kiểm tra bằng công cụ khác: BLAKE3(tệp nội dung) phải bằng "blake3"; "statement" kết
      thúc bằng dòng "blake3: <giá trị đó>"; Ed25519.verify(public_key, statement, signature).
      Chữ ký của Trạm: Ed25519.verify(public_key của manifest.sig, dòng
@@ -94,6 +95,12 @@ const GUIDE: &str = r#"HƯỚNG DẪN KIỂM TRA HỒ SƠ ĐIỆN TỬ
      signature).
    - Tệp đính kèm của kế hoạch bài dạy không chép vào hồ sơ: nội dung đã ký ghi BLAKE3 của
      từng tệp; tệp gốc còn trên Trạm và trong bản sao lưu.
+   - Kế hoạch của tổ (Phụ lục I, II, III) và biên bản sinh hoạt chuyên môn được lưu đủ mọi
+     phiên bản đã duyệt hoặc đã ký ("…-v1", "…-v2", …), mỗi bản kèm nội dung đã ký và chữ ký
+     của nó, như hồ sơ giấy giữ lại trang cũ bên cạnh trang đính chính. Bản hiện hành là bản có
+     "current": true trong manifest.json (số phiên bản lớn nhất); các bản cũ có "current":
+     false, vẫn hợp lệ như khi được ký. Kế hoạch bài dạy gắn với một phiên bản Phụ lục III cũ
+     tìm thấy phiên bản đó ở đây. Xuất lại hồ sơ không xoá bản cũ.
 
 3. Học bạ số và bản phê duyệt kế hoạch bài dạy theo tháng (chữ ký PAdES trong tệp PDF)
 {ca}   - chung-thu/goc-ca-cong-cong.pem: các CA gốc chữ ký số công cộng Trạm tin cậy;
@@ -112,7 +119,10 @@ Checking it (English): first the box's signature. `tram lessons verify --export 
 hub: `tram district verify-export <this folder>`); a valid signature proves only that the box
 with that fingerprint wrote the folder, so compare the fingerprint. It checks every file
 against the signed manifest.json's SHA-256 and every Ed25519 signature against the signed key
-list (no database, no network). The PAdES PDFs:
+list (no database, no network). A tổ's plans and minutes are kept in every approved or signed
+version ("-v1", "-v2", …, each with its signatures); manifest.json marks the newest
+"current": true, the earlier ones false. Exit 0 valid and held to that fingerprint, 2 consistent with
+itself but not compared with the school's key (no --expect-fingerprint), 3 invalid. The PAdES PDFs:
 `pyhanko sign validate --no-revocation-check {trust} FILE.pdf`.
 "#;
 
@@ -191,6 +201,7 @@ fn tsa_certificates(files: &[RecordFile]) -> Vec<RecordFile> {
                 class: None,
                 department: None,
                 signed: false,
+                current: None,
                 bytes: pem.into_bytes(),
             })
         })
@@ -336,13 +347,14 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
             class: None,
             department: None,
             signed: false,
+            current: None,
             bytes: guide.into_bytes(),
         });
     }
     let listed: Vec<serde_json::Value> = files
         .iter()
         .map(|f| {
-            serde_json::json!({
+            let mut entry = serde_json::json!({
                 "path": f.path,
                 "kind": f.kind,
                 "title": f.title,
@@ -351,7 +363,13 @@ pub fn gather(store: &Store, year: Option<&str>) -> Result<Archive, String> {
                 "signed": f.signed,
                 "size": f.bytes.len(),
                 "sha256": hex::encode(sha2::Sha256::digest(&f.bytes)),
-            })
+            });
+            // A record kept in every signed version (a tổ's plans and minutes): whether this
+            // is the newest one.
+            if let Some(current) = f.current {
+                entry["current"] = current.into();
+            }
+            entry
         })
         .collect();
     let message = if files.is_empty() {
@@ -609,7 +627,12 @@ pub fn verify_for_hub(
         }
     };
     match verify_export(path, Expect::ByCode(&lookup)) {
-        Ok(c) => export_report(&c),
+        // The hub always holds the archive to the key it enrolled: anything short of valid
+        // is a failure here.
+        Ok(c) => {
+            let (verdict, text) = export_report(&c);
+            (verdict == crate::lessons::export::Verdict::Valid, text)
+        }
         Err(e) => (false, format!("INVALID {}: {e}\n", path.display())),
     }
 }
@@ -746,6 +769,7 @@ mod tests {
                     class: None,
                     department: None,
                     signed: false,
+                    current: None,
                     bytes: b.as_bytes().to_vec(),
                 })
                 .collect(),

@@ -20,6 +20,11 @@ pub enum LessonsCmd {
     /// records archive is signed by the box's device key: the check prints that key's
     /// fingerprint, which proves who wrote it only when it is the one the district holds for
     /// the school (--expect-fingerprint, or `tram district verify-export` on the hub).
+    ///
+    /// Exit codes with --export: 0 = valid (a records archive: and signed by the expected
+    /// school key); 2 = a records archive consistent with itself but NOT compared with the
+    /// school's key (no --expect-fingerprint/--school-key: anyone can make a folder that is);
+    /// 3 = invalid; 1 = usage error (a bad fingerprint, an unreadable path).
     Verify {
         #[command(flatten)]
         data: DataArgs,
@@ -75,8 +80,9 @@ pub fn run(cmd: LessonsCmd) -> anyhow::Result<ExitCode> {
             },
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let (ok, text) = tram::lessons::export::export_report(&c);
-        return Ok(super::report(ok, &text));
+        let (verdict, text) = tram::lessons::export::export_report(&c);
+        print!("{text}");
+        return Ok(ExitCode::from(verdict.exit_code()));
     }
     let (ok, text) = here_or_server(&data_dir, "lessons-verify", vec![], |store| {
         Ok(tram::lessons::verify_text(&store)?)

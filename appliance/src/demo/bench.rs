@@ -86,9 +86,15 @@ pub fn bench_relay(store: &Store, changes: u64) -> Result<(), StoreError> {
     if changes == 0 {
         return Ok(());
     }
-    let code = school::school_info(&store.read()?)?
-        .map(|i| i.code)
+    let info = school::school_info(&store.read()?)?;
+    let code = info
+        .as_ref()
+        .map(|i| i.code.clone())
         .unwrap_or_else(|| "79000701".into());
+    // The school's year (the demo's is the year it was seeded in, `DemoYear`).
+    let year = info
+        .map(|i| i.current_year)
+        .unwrap_or_else(|| super::DemoYear::of(jiff::Timestamp::now()).id());
     let subjects = ["toan", "nv", "nn1", "khtn", "lsdl", "gdcd", "cn", "tin"];
     let actor = Actor::system(jiff::Timestamp::now());
     let mut done = 0u64;
@@ -125,7 +131,7 @@ pub fn bench_relay(store: &Store, changes: u64) -> Result<(), StoreError> {
                     nhanxet: String::new(),
                     phienban: done + i + 1,
                 };
-                let key = format!("2026-2027/1/{}", r.mahocsinh);
+                let key = format!("{year}/1/{}", r.mahocsinh);
                 tx.put(&RESULTS, &key, &r, "bench.result")?;
             }
             Ok(())

@@ -110,7 +110,10 @@ pub(super) fn seed_dept(store: &Store, now: jiff::Timestamp) -> anyhow::Result<(
         .map(|(id, _)| id)
         .collect();
     drop(rx);
-    let meeting = now.to_zoned(school::time_zone()).date() - jiff::Span::new().days(14);
+    // Two weeks ago, within the demo's school year (the archive of a year holds the meetings
+    // held in it).
+    let meeting = (now.to_zoned(school::time_zone()).date() - jiff::Span::new().days(14))
+        .max(super::DemoYear::of(now).date(8, 1));
     store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
         let lines = TOAN_6
             .iter()

@@ -25,6 +25,12 @@ pub use plans::DEMO_PIN;
 use plans::seed_lessons;
 pub use signed::{COMPLETE_CLASS, SIGNED_CLASS, spawn_signing};
 
+/// The id of the demo's class `name` (one of [`SIGNED_CLASS`], [`COMPLETE_CLASS`]) in the year
+/// the demo in `r` was seeded, or None without a demo school.
+pub fn class_in(r: &impl crate::store::Read, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(DemoYear::seeded(r)?.map(|y| y.class_id(name)))
+}
+
 /// Department, subject, kind, periods per year for grades 6, 7, 8, 9 (DOMAIN.md §1.2).
 const SUBJECTS: &[(&str, &str, SubjectKind, [u16; 4])] = &[
     (
@@ -101,6 +107,61 @@ const SUBJECTS: &[(&str, &str, SubjectKind, [u16; 4])] = &[
     ),
 ];
 
+/// The school year the demo school lives in: the one of the day it is first seeded (a year
+/// runs from 1 August to 31 July), so a demo started in October 2028 is a 2028-2029 school and
+/// its lesson dates, locked terms and signing times agree with the calendar whatever the date.
+/// Every date and id of the demo comes from this one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoYear {
+    /// The calendar year it starts in (2026 for 2026-2027).
+    pub start: i16,
+}
+
+impl DemoYear {
+    /// The school year of `now`, in the school's time zone.
+    pub fn of(now: jiff::Timestamp) -> DemoYear {
+        let d = now.to_zoned(school::time_zone()).date();
+        DemoYear {
+            start: if d.month() >= 8 {
+                d.year()
+            } else {
+                d.year() - 1
+            },
+        }
+    }
+
+    /// The year the demo seeded in `r`: the first school year it holds (the demo makes one; a
+    /// year the school moves on to comes after it). None without a school.
+    pub fn seeded(r: &impl crate::store::Read) -> Result<Option<DemoYear>, StoreError> {
+        Ok(r.scan(&school::YEARS, "")?
+            .into_iter()
+            .filter_map(|(id, _)| id.get(0..4).and_then(|y| y.parse().ok()))
+            .min()
+            .map(|start| DemoYear { start }))
+    }
+
+    /// "2026-2027".
+    pub fn id(self) -> String {
+        format!("{}-{}", self.start, self.start + 1)
+    }
+
+    /// The day `day` of `month` in this school year: August to December in its first calendar
+    /// year, January to July in its second.
+    pub fn date(self, month: i8, day: i8) -> jiff::civil::Date {
+        let y = if month >= 8 {
+            self.start
+        } else {
+            self.start + 1
+        };
+        jiff::civil::date(y, month, day)
+    }
+
+    /// A class's id in this year ("2026-9a1" for 9A1), as `school::create_class` makes it.
+    pub fn class_id(self, name: &str) -> String {
+        format!("{}-{}", self.start, school::slug(name))
+    }
+}
+
 pub struct DemoOutcome {
     pub created: bool,
     pub students: usize,
@@ -137,7 +198,9 @@ pub fn seed_with_class_size(
         });
     }
     let actor = Actor::system(now);
-    let year = "2026-2027";
+    let demo = DemoYear::of(now);
+    let year_id = demo.id();
+    let year = year_id.as_str();
     let mut rng = Lcg(20_261_123);
     store.write(&actor, |tx| -> anyhow::Result<()> {
         tx.put(
@@ -163,14 +226,14 @@ pub fn seed_with_class_size(
                     Term {
                         id: "hk1".into(),
                         name: "Học kì I".into(),
-                        start: "2026-09-05".into(),
-                        end: "2027-01-16".into(),
+                        start: demo.date(9, 5).to_string(),
+                        end: demo.date(1, 16).to_string(),
                     },
                     Term {
                         id: "hk2".into(),
                         name: "Học kì II".into(),
-                        start: "2027-01-18".into(),
-                        end: "2027-05-31".into(),
+                        start: demo.date(1, 18).to_string(),
+                        end: demo.date(5, 31).to_string(),
                     },
                 ],
             },
@@ -314,7 +377,7 @@ pub fn seed_with_class_size(
                 }
                 made += 1;
                 let female = rng.next().is_multiple_of(2);
-                let birth_year = 2026 - c.grade as i16 - 6;
+                let birth_year = demo.start - c.grade as i16 - 6;
                 let dob = jiff::civil::Date::new(
                     birth_year - 1 + (rng.next() % 2) as i16,
                     (rng.next() % 12 + 1) as i8,
@@ -391,6 +454,49 @@ mod tests {
         // every class has every subject assigned
         let assignments = school::list(&rx, &school::ASSIGNMENTS).unwrap();
         assert_eq!(assignments.len(), 12 * SUBJECTS.len());
+        drop(rx);
+        assert!(s.verify_audit().unwrap().is_intact());
+    }
+
+    /// The demo lives in the school year of the day it is seeded: a demo made in October 2028
+    /// is a 2028-2029 school whose lesson plans pass the current-or-next-year check and whose
+    /// 9A1 is signed.
+    #[test]
+    fn the_demo_is_seeded_in_the_school_year_of_its_day() {
+        let at = |iso: &str| {
+            iso.parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .to_zoned(school::time_zone())
+                .unwrap()
+                .timestamp()
+        };
+        assert_eq!(DemoYear::of(at("2028-10-15T09:00")).id(), "2028-2029");
+        assert_eq!(DemoYear::of(at("2029-07-31T23:00")).id(), "2028-2029");
+        assert_eq!(DemoYear::of(at("2029-08-01T00:30")).id(), "2029-2030");
+        let y = DemoYear { start: 2028 };
+        assert_eq!(y.date(9, 5).to_string(), "2028-09-05");
+        assert_eq!(y.date(5, 31).to_string(), "2029-05-31");
+        assert_eq!(y.class_id(SIGNED_CLASS), "2028-9a1");
+
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+        let now = at("2028-10-15T09:00");
+        assert!(seed(&s, "x", 480, now).unwrap().created);
+        let rx = s.read().unwrap();
+        let info = school::school_info(&rx).unwrap().unwrap();
+        assert_eq!(info.current_year, "2028-2029");
+        assert_eq!(DemoYear::seeded(&rx).unwrap(), Some(y));
+        let signed = class_in(&rx, SIGNED_CLASS).unwrap().unwrap();
+        assert_eq!(signed, "2028-9a1");
+        assert!(
+            rx.scan(&crate::gradebook::hocba::SIGNED, &format!("{signed}/"))
+                .unwrap()
+                .iter()
+                .any(|(_, r)| r.stage == crate::gradebook::hocba::Stage::Principal),
+            "9A1 signed"
+        );
+        let plans = rx.count(&crate::lessons::PLANS).unwrap();
+        assert!(plans > 0);
         drop(rx);
         assert!(s.verify_audit().unwrap().is_intact());
     }

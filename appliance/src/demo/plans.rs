@@ -105,7 +105,12 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
     drop(rx);
     let today = now.to_zoned(school::time_zone()).date();
     let this_month = today.first_of_month();
-    let last_month = this_month.yesterday()?.first_of_month();
+    // Last month, unless it was in the school year before (in August): a lesson's date is in
+    // the current school year or the next (`lessons::check_teach_on`).
+    let last_month = this_month
+        .yesterday()?
+        .first_of_month()
+        .max(super::DemoYear::of(now).date(8, 1));
     let pdf = demo_pdf(
         "Phiếu học tập",
         &[

@@ -6,13 +6,9 @@ use crate::store::{Actor, Store};
 
 pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
     let today = now.to_zoned(school::time_zone()).date();
+    let demo = super::DemoYear::of(now);
     // Dates in the year's first term, or today when the clock is earlier (never the future).
-    let on = |iso: &str| -> String {
-        match iso.parse::<jiff::civil::Date>() {
-            Ok(d) if d <= today => d.to_string(),
-            _ => today.to_string(),
-        }
-    };
+    let on = |month: i8, day: i8| -> String { demo.date(month, day).min(today).to_string() };
     let rx = store.read()?;
     let mut classes = school::list(&rx, &school::CLASSES)?;
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
@@ -23,7 +19,7 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
     drop(rx);
     store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
         for s in &students {
-            school::register::date_entry(tx, &s.id, &on("2026-09-05"))?;
+            school::register::date_entry(tx, &s.id, &on(9, 5))?;
         }
         // A small demo (the unit tests' 10 or 40 pupils) leaves the last class empty: it gets
         // no story, so their counts stay what they were.
@@ -36,7 +32,7 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
                 tx,
                 &first.id,
                 changes::TransferOut {
-                    date: on("2026-11-16"),
+                    date: on(11, 16),
                     to_school: "Trường THCS Lê Quý Đôn, Quận 3".into(),
                     reason: "Gia đình chuyển nơi ở".into(),
                 },
@@ -45,22 +41,25 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
                 tx,
                 &second.id,
                 changes::Withdrawal {
-                    date: on("2026-11-30"),
+                    date: on(11, 30),
                     reason: "Gia đình xin cho nghỉ học để theo cha mẹ đi làm ăn xa".into(),
                 },
             )?;
         }
-        let arrived = changes::arrival(tx, &on("2026-10-12"), "Trường THCS Nguyễn Du, Quận 1")?;
+        let arrived = changes::arrival(tx, &on(10, 12), "Trường THCS Nguyễn Du, Quận 1")?;
         let st = school::add_student(
             tx,
             Student {
                 id: String::new(),
                 full_name: "Phạm Gia Hân".into(),
-                dob: format!("{}-03-14", 2026 - i16::from(last.grade) - 6),
+                dob: format!("{}-03-14", demo.start - i16::from(last.grade) - 6),
                 gender: "Nữ".into(),
                 // 3 = a girl born in the 2000s, then the birth year's last two digits: the
                 // number agrees with the record (`school::id_agrees`).
-                ma_dinh_danh: format!("0793{:02}999001", (2026 - i16::from(last.grade) - 6) % 100),
+                ma_dinh_danh: format!(
+                    "0793{:02}999001",
+                    (demo.start - i16::from(last.grade) - 6) % 100
+                ),
                 class_id: last.id.clone(),
                 arrived: Some(arrived),
                 left: None,

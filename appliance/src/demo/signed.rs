@@ -1,19 +1,21 @@
-//! The demo's signed class (issue 22 item 8): 2026-9a1 with every mark and conduct entered,
-//! its year locked for that class alone (the other classes stay open for trying things), and
+//! The demo's signed class (issue 22 item 8): 9A1 of the demo's year (`DemoYear`) with every
+//! mark and conduct entered, its year locked for that class alone (the other classes stay open
+//! for trying things), and
 //! its học bạ signed by its homeroom teacher and then the principal — so a newcomer opens a
 //! signed document at once. Both signers' certificates come from the school signing CA, their
-//! keys sealed under [`DEMO_PIN`]. 2026-9a2 is complete too, its year open: the class to try
+//! keys sealed under [`DEMO_PIN`]. 9A2 is complete too, its year open: the class to try
 //! locking and signing on.
 
 use super::*;
 use crate::gradebook::{self, Cell, RecordEdit, ScoreRow, TermId, hocba};
 use crate::pki::signing;
 
-/// The class whose year is locked and signed in the demo.
-pub const SIGNED_CLASS: &str = "2026-9a1";
+/// The class whose year is locked and signed in the demo (its id in the demo's year:
+/// [`super::class_in`]).
+pub const SIGNED_CLASS: &str = "9A1";
 /// A class with every mark entered and its year still open: the one to try locking and
 /// signing on (and the tests' complete class).
-pub const COMPLETE_CLASS: &str = "2026-9a2";
+pub const COMPLETE_CLASS: &str = "9A2";
 
 /// Signs the demo's class in the background when it is not signed yet (a new demo school, or
 /// a start-up stopped while signing): decided before returning, so `/healthz` lists the class
@@ -21,25 +23,28 @@ pub const COMPLETE_CLASS: &str = "2026-9a2";
 /// [`seed_signed_class`] is skipped once done, so a run cut short is finished by the next.
 pub fn spawn_signing(store: std::sync::Arc<Store>) -> anyhow::Result<()> {
     let rx = store.read()?;
-    if school::school_info(&rx)?.is_none() || rx.get(&school::CLASSES, SIGNED_CLASS)?.is_none() {
+    let Some(signed_class) = super::class_in(&rx, SIGNED_CLASS)? else {
+        return Ok(());
+    };
+    if school::school_info(&rx)?.is_none() || rx.get(&school::CLASSES, &signed_class)?.is_none() {
         return Ok(());
     }
     let done = rx
-        .scan(&hocba::SIGNED, &format!("{SIGNED_CLASS}/"))?
+        .scan(&hocba::SIGNED, &format!("{signed_class}/"))?
         .iter()
         .any(|(_, r)| r.stage == hocba::Stage::Principal);
     drop(rx);
     if done {
         return Ok(());
     }
-    hocba::set_signing_now(SIGNED_CLASS, true);
+    hocba::set_signing_now(&signed_class, true);
     std::thread::Builder::new()
         .name("demo-signing".into())
         .spawn(move || {
             if let Err(e) = seed_signed_class(&store, jiff::Timestamp::now()) {
-                tracing::warn!("demo: {SIGNED_CLASS} not signed: {e:#}");
+                tracing::warn!("demo: {signed_class} not signed: {e:#}");
             }
-            hocba::set_signing_now(SIGNED_CLASS, false);
+            hocba::set_signing_now(&signed_class, false);
         })?;
     Ok(())
 }
@@ -47,6 +52,13 @@ pub fn spawn_signing(store: std::sync::Arc<Store>) -> anyhow::Result<()> {
 pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
     let t0 = std::time::Instant::now();
     let rx = store.read()?;
+    let (Some(signed_class), Some(complete_class)) = (
+        super::class_in(&rx, SIGNED_CLASS)?,
+        super::class_in(&rx, COMPLETE_CLASS)?,
+    ) else {
+        return Ok(());
+    };
+    let (signed_class, complete_class) = (signed_class.as_str(), complete_class.as_str());
     let accounts = auth::list_accounts(&rx)?;
     let head = accounts
         .iter()
@@ -57,15 +69,15 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
     // The marks are entered once: after 9A1 is locked (a run cut short before signing) they
     // are left as they are, and so are the edits made to 9A2 since.
     let filled =
-        gradebook::class_own_lock(&rx, &gradebook::class_of(&rx, SIGNED_CLASS)?, TermId::Hk2)?
+        gradebook::class_own_lock(&rx, &gradebook::class_of(&rx, signed_class)?, TermId::Hk2)?
             .is_some();
     drop(rx);
     let mut rng = Lcg(20_270_601);
     let gvcn = if filled {
-        homeroom(store, SIGNED_CLASS)?
+        homeroom(store, signed_class)?
     } else {
-        let gvcn = fill_class(store, SIGNED_CLASS, &mut rng, now)?;
-        fill_class(store, COMPLETE_CLASS, &mut rng, now)?;
+        let gvcn = fill_class(store, signed_class, &mut rng, now)?;
+        fill_class(store, complete_class, &mut rng, now)?;
         gvcn
     };
     let Some(gvcn) = gvcn else {
@@ -74,7 +86,7 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
     };
     let actor = Actor::system(now);
     store.write(&actor, |tx| -> anyhow::Result<()> {
-        let class = gradebook::class_of(tx, SIGNED_CLASS)?;
+        let class = gradebook::class_of(tx, signed_class)?;
         for term in TermId::BOTH {
             if gradebook::class_own_lock(tx, &class, term)?.is_none() {
                 gradebook::lock_term(tx, &head, &class.year, term, Some(&class.id), false)?;
@@ -106,7 +118,7 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
         (&gvcn, hocba::Stage::Gvcn),
         (&head, hocba::Stage::Principal),
     ] {
-        match hocba::sign_class(store, store.dir(), p, SIGNED_CLASS, stage, DEMO_PIN, now) {
+        match hocba::sign_class(store, store.dir(), p, signed_class, stage, DEMO_PIN, now) {
             Ok(done) => signed += done.signed,
             Err(hocba::HocbaError::AlreadySigned) => {}
             Err(e) => return Err(e.into()),
@@ -114,7 +126,7 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
     }
     // Start-up time is what a newcomer waits for: the log says what this part cost.
     tracing::info!(
-        "demo: {SIGNED_CLASS} and {COMPLETE_CLASS} marked, {SIGNED_CLASS} locked and signed ({signed} signatures) in {:?}",
+        "demo: {signed_class} and {complete_class} marked, {signed_class} locked and signed ({signed} signatures) in {:?}",
         t0.elapsed()
     );
     Ok(())

@@ -1,12 +1,14 @@
-//! The tổ's records in the school's archive of a year (`app::records::SOURCES`): each approved
-//! plan (Phụ lục I, II, III) at its approved version and each signed meeting minutes at its
-//! newest signed version, printed as the plan and minutes pages print them; next to each PDF
-//! the signed content (`….noi-dung-ky.json`, the exact bytes the Ed25519 signatures cover),
+//! The tổ's records in the school's archive of a year (`app::records::SOURCES`): each plan
+//! (Phụ lục I, II, III) in every version BGH approved and each meeting's minutes in every
+//! signed version — the paper archive keeps a corrected page beside the one it corrects, and a
+//! lesson plan linked against an earlier PL III finds that version here —, the newest marked
+//! `current` in manifest.json; printed as the plan and minutes pages print them; next to each
+//! PDF the signed content (`….noi-dung-ky.json`, the exact bytes the Ed25519 signatures cover),
 //! and per tổ one signature manifest `chu-ky.json` in the lesson plans' export format
 //! (`lessons::export::Manifest`: each signature with its statement, the signers' keys as of
 //! signing), which `tram lessons verify --export FOLDER` checks without a Trạm box.
 
-use super::{Kind, MINUTES, MINUTES_VERSIONS, PLAN_VERSIONS, PLANS, key};
+use super::{Kind, MINUTES, PLANS, State, minutes_versions, plan_versions};
 use crate::lessons::Signable;
 use crate::lessons::export::{Manifest, document_entry, signer_keys};
 use crate::lessons::sign::Signature;
@@ -20,7 +22,8 @@ struct Folder {
     signed: Vec<Signature>,
 }
 
-/// The tổ's approved plans of `year` ("2026-2027") and the minutes of meetings held in it.
+/// The tổ's approved plans of `year` ("2026-2027") and the minutes of meetings held in it,
+/// every approved or signed version of each.
 pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
     let start: i32 = year
         .get(0..4)
@@ -61,100 +64,115 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
     let mut entries: Vec<(String, crate::lessons::export::ManifestPlan, Vec<Signature>)> =
         Vec::new();
     for (id, plan) in rx.scan(&PLANS, "").map_err(e)? {
-        let Some(n) = plan.approved_version.filter(|_| plan.year == year) else {
+        let Some(newest) = plan.approved_version.filter(|_| plan.year == year) else {
             continue;
         };
-        let Some(v) = rx.get(&PLAN_VERSIONS, &key(&id, n)).map_err(e)? else {
-            continue;
-        };
-        let kind = match v.kind {
-            Kind::Pl1 => "pl1",
-            Kind::Pl2 => "pl2",
-            Kind::Pl3 => "pl3",
-        };
-        let dir = folder_of(&rx, &plan.department);
-        let stem = record_stem(
-            &dir,
-            plan_base(&rx, kind, &v, &plan.author_name),
-            n,
-            &mut taken,
-        );
-        out.push(RecordFile {
-            path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
-            kind: "ke-hoach-to-chuyen-mon",
-            title: v.kind.title().to_string(),
-            class: None,
-            department: Some(plan.department.clone()),
-            // The approval is the Ed25519 statements of chu-ky.json over the content next
-            // to it, not a signature inside this PDF.
-            signed: false,
-            bytes: super::pdf::plan(&rx, &plan, &v).map_err(|e| e.to_string())?,
-        });
-        let content = format!("{stem}.noi-dung-ky.json");
-        out.push(RecordFile {
-            path: format!("to-chuyen-mon/{dir}/{content}"),
-            kind: "ke-hoach-to-chuyen-mon-noi-dung-ky",
-            title: v.kind.title().to_string(),
-            class: None,
-            department: Some(plan.department.clone()),
-            signed: !v.signatures.is_empty(),
-            bytes: v.content(),
-        });
-        let title = format!("{} — {}", v.kind.short(), v.kind.title());
-        entries.push((
-            dir,
-            document_entry(
-                &v,
-                v.state,
-                &v.signatures,
-                &title,
-                &plan.author_name,
-                content,
-            ),
-            v.signatures.clone(),
-        ));
+        // An approved version stays approved when the plan is edited again: every one of
+        // them up to the newest is a record BGH signed.
+        let approved = plan_versions(&rx, &id)
+            .map_err(e)?
+            .into_iter()
+            .filter(|v| v.state == State::Approved && v.number <= newest);
+        for v in approved {
+            let n = v.number;
+            let kind = match v.kind {
+                Kind::Pl1 => "pl1",
+                Kind::Pl2 => "pl2",
+                Kind::Pl3 => "pl3",
+            };
+            let dir = folder_of(&rx, &plan.department);
+            let stem = record_stem(
+                &dir,
+                plan_base(&rx, kind, &v, &plan.author_name),
+                n,
+                &mut taken,
+            );
+            out.push(RecordFile {
+                path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
+                kind: "ke-hoach-to-chuyen-mon",
+                title: v.kind.title().to_string(),
+                class: None,
+                department: Some(plan.department.clone()),
+                // The approval is the Ed25519 statements of chu-ky.json over the content next
+                // to it, not a signature inside this PDF.
+                signed: false,
+                current: Some(n == newest),
+                bytes: super::pdf::plan(&rx, &plan, &v).map_err(|e| e.to_string())?,
+            });
+            let content = format!("{stem}.noi-dung-ky.json");
+            out.push(RecordFile {
+                path: format!("to-chuyen-mon/{dir}/{content}"),
+                kind: "ke-hoach-to-chuyen-mon-noi-dung-ky",
+                title: v.kind.title().to_string(),
+                class: None,
+                department: Some(plan.department.clone()),
+                signed: !v.signatures.is_empty(),
+                current: Some(n == newest),
+                bytes: v.content(),
+            });
+            let title = format!("{} — {}", v.kind.short(), v.kind.title());
+            entries.push((
+                dir,
+                document_entry(
+                    &v,
+                    v.state,
+                    &v.signatures,
+                    &title,
+                    &plan.author_name,
+                    content,
+                ),
+                v.signatures.clone(),
+            ));
+        }
     }
     for (id, m) in rx.scan(&MINUTES, "").map_err(e)? {
-        let Some(n) = m.signed_version else {
+        let Some(newest) = m.signed_version else {
             continue;
         };
         if m.date < from || m.date > to {
             continue;
         }
-        let Some(v) = rx.get(&MINUTES_VERSIONS, &key(&id, n)).map_err(e)? else {
-            continue;
-        };
-        let dir = folder_of(&rx, &m.department);
-        let stem = record_stem(&dir, format!("bien-ban-{}", m.date), n, &mut taken);
-        out.push(RecordFile {
-            path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
-            kind: "bien-ban-sinh-hoat-chuyen-mon",
-            title: "BIÊN BẢN SINH HOẠT CHUYÊN MÔN".into(),
-            class: None,
-            department: Some(m.department.clone()),
-            signed: false,
-            bytes: super::pdf::minutes(&rx, &m, &v).map_err(|e| e.to_string())?,
-        });
-        let content = format!("{stem}.noi-dung-ky.json");
-        out.push(RecordFile {
-            path: format!("to-chuyen-mon/{dir}/{content}"),
-            kind: "bien-ban-noi-dung-ky",
-            title: "BIÊN BẢN SINH HOẠT CHUYÊN MÔN".into(),
-            class: None,
-            department: Some(m.department.clone()),
-            signed: !v.signatures.is_empty(),
-            bytes: v.content(),
-        });
-        let title = format!(
-            "Biên bản sinh hoạt chuyên môn ngày {}",
-            crate::school::changes::vi_date(&m.date)
-        );
-        let writer = super::name_of(&rx, &v.writer).map_err(e)?;
-        entries.push((
-            dir,
-            document_entry(&v, v.state, &v.signatures, &title, &writer, content),
-            v.signatures.clone(),
-        ));
+        // A correction is a new version signed again; the earlier signed ones stay as signed.
+        let signed = minutes_versions(&rx, &id)
+            .map_err(e)?
+            .into_iter()
+            .filter(|v| v.state == State::Approved && v.number <= newest);
+        for v in signed {
+            let n = v.number;
+            let dir = folder_of(&rx, &m.department);
+            let stem = record_stem(&dir, format!("bien-ban-{}", v.date), n, &mut taken);
+            out.push(RecordFile {
+                path: format!("to-chuyen-mon/{dir}/{stem}.pdf"),
+                kind: "bien-ban-sinh-hoat-chuyen-mon",
+                title: "BIÊN BẢN SINH HOẠT CHUYÊN MÔN".into(),
+                class: None,
+                department: Some(m.department.clone()),
+                signed: false,
+                current: Some(n == newest),
+                bytes: super::pdf::minutes(&rx, &m, &v).map_err(|e| e.to_string())?,
+            });
+            let content = format!("{stem}.noi-dung-ky.json");
+            out.push(RecordFile {
+                path: format!("to-chuyen-mon/{dir}/{content}"),
+                kind: "bien-ban-noi-dung-ky",
+                title: "BIÊN BẢN SINH HOẠT CHUYÊN MÔN".into(),
+                class: None,
+                department: Some(m.department.clone()),
+                signed: !v.signatures.is_empty(),
+                current: Some(n == newest),
+                bytes: v.content(),
+            });
+            let title = format!(
+                "Biên bản sinh hoạt chuyên môn ngày {}",
+                crate::school::changes::vi_date(&v.date)
+            );
+            let writer = super::name_of(&rx, &v.writer).map_err(e)?;
+            entries.push((
+                dir,
+                document_entry(&v, v.state, &v.signatures, &title, &writer, content),
+                v.signatures.clone(),
+            ));
+        }
     }
     for (dir, entry, sigs) in entries {
         if let Some(f) = folders.get_mut(&dir) {
@@ -171,6 +189,7 @@ pub fn archive(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
             class: None,
             department: Some(f.department),
             signed: true,
+            current: None,
             bytes: serde_json::to_vec_pretty(&f.manifest).expect("serialisable"),
         });
     }

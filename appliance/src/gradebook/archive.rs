@@ -26,6 +26,7 @@ pub fn register(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
         class: None,
         department: None,
         signed: false,
+        current: None,
         bytes,
     };
     Ok(vec![file("pdf", pdf), file("xlsx", xlsx)])
@@ -68,6 +69,7 @@ pub fn hocba(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
                 class: Some(class.name.clone()),
                 department: None,
                 signed,
+                current: None,
                 bytes,
             });
         }
@@ -90,6 +92,7 @@ pub fn certificates(store: &Store, _year: &str) -> Result<Vec<RecordFile>, Strin
         class: None,
         department: None,
         signed: false,
+        current: None,
         bytes,
     };
     let mut out = Vec::new();

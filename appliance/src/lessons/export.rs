@@ -1583,6 +1583,7 @@ pub fn archive(
                 class: None,
                 department: department.clone(),
                 signed: false,
+                current: None,
                 bytes: pdf(&names, &title, &plans).map_err(|e| e.to_string())?,
             });
             for (plan, v) in &plans {
@@ -1609,6 +1610,7 @@ pub fn archive(
                     class: None,
                     department: department.clone(),
                     signed: !v.signatures.is_empty(),
+                    current: None,
                     bytes: super::signed_content(v, &hashes),
                 });
             }
@@ -1621,6 +1623,7 @@ pub fn archive(
             class: None,
             department,
             signed: true,
+            current: None,
             bytes: serde_json::to_vec_pretty(&manifest).expect("serialisable"),
         });
     }
@@ -1642,6 +1645,7 @@ pub fn archive(
             class: None,
             department: None,
             signed: a.signed_by.is_some(),
+            current: None,
             bytes: a.pdf_bytes().map_err(|e| e.to_string())?,
         });
     }
@@ -1672,10 +1676,37 @@ pub fn files_under(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
+/// What a check of an export comes to, and `tram lessons verify --export`'s exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every file and signature holds and, for a records archive, its box key is the one
+    /// expected (exit 0).
+    Valid,
+    /// A records archive consistent with itself whose box key was not compared with the
+    /// school's (no --expect-fingerprint): not proof that the school wrote it (exit 2).
+    NotAnchored,
+    /// Something does not hold (exit 3).
+    Invalid,
+}
+
+impl Verdict {
+    /// The exit code the CLI ends with: 0 valid and anchored, 2 consistent but not compared
+    /// with the school's key, 3 invalid (1 is a usage error, before any check).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Valid => 0,
+            Verdict::NotAnchored => 2,
+            Verdict::Invalid => 3,
+        }
+    }
+}
+
 /// `tram lessons verify --export`'s and `tram district verify-export`'s report of a check
 /// (English): what was checked, notes, files not in the signed manifest, each problem, the box
-/// key's fingerprint with what it proves, the count; and whether it passed (exit 0, else 3).
-pub fn export_report(c: &ExportCheck) -> (bool, String) {
+/// key's fingerprint with what it proves, the count; and the verdict. A records archive whose
+/// key was not compared with the school's never reads clean (review r16 #4): its summary says
+/// "consistent with itself only" and its last line "NOT VERIFIED against the school's key".
+pub fn export_report(c: &ExportCheck) -> (Verdict, String) {
     let mut out = String::new();
     for line in &c.checked {
         out += &format!("checked {line}\n");
@@ -1705,11 +1736,15 @@ pub fn export_report(c: &ExportCheck) -> (bool, String) {
     }
     let invalid = c.problems.len() + c.unlisted.len();
     out += &format!("{} plans, {} valid, {invalid} invalid", c.plans, c.valid);
-    // Without an anchor the check proves consistency only (review r16 #4): the summary says
-    // so, so that nobody reads "0 invalid" as "written by the school".
-    if invalid == 0 && c.box_fingerprint.is_some() && c.fingerprint_matches.is_none() {
-        out += " — consistent with itself, NOT compared with the school's fingerprint: not proof that the school wrote it (give --expect-fingerprint, or run `tram district verify-export` on the hub)";
+    if invalid > 0 {
+        out += "\n";
+        return (Verdict::Invalid, out);
+    }
+    if c.box_fingerprint.is_some() && c.fingerprint_matches.is_none() {
+        out += " — consistent with itself only\n";
+        out += "NOT VERIFIED against the school's key: pass --expect-fingerprint <the fingerprint the district holds for the school> (`tram district schools` on the hub, or the box's /admin/device), or run `tram district verify-export` on the hub\n";
+        return (Verdict::NotAnchored, out);
     }
     out += "\n";
-    (invalid == 0, out)
+    (Verdict::Valid, out)
 }

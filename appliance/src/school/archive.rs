@@ -20,6 +20,10 @@ pub struct RecordFile {
     pub department: Option<String>,
     /// Whether the file carries the signatures of the record (PAdES, or the lessons' Ed25519).
     pub signed: bool,
+    /// For a record kept in every signed version (a tổ's plans and minutes): whether this file
+    /// is of the newest one (`true`) or of an earlier one the archive keeps, as the paper
+    /// archive keeps corrected pages (`false`); None for a record archived once.
+    pub current: Option<bool>,
     pub bytes: Vec<u8>,
 }
 

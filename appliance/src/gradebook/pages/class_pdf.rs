@@ -206,6 +206,7 @@ pub fn class_books(
                 class: Some(class.name.clone()),
                 department: None,
                 signed: false,
+                current: None,
                 bytes,
             });
         }
