@@ -249,6 +249,34 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
         .unwrap();
     assert!(!wrong.status.success(), "{}", text(&wrong));
     assert!(!tmp.path().join("wrong.pdf").exists());
+    // Read from standard input, the wrong PIN is named as such, not as a variable nobody set
+    // (review r15 #7).
+    let mut child = Command::new(bin())
+        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .arg(tmp.path().join("wrong.pdf"))
+        .arg(&unsigned)
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("TRAM_SIGNING_PIN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "000000").unwrap();
+    }
+    let wrong = child.wait_with_output().unwrap();
+    assert!(
+        !wrong.status.success()
+            && text(&wrong)
+                .contains("wrong signing PIN for \"hieutruong\" (read from standard input)")
+            && !text(&wrong).contains("TRAM_SIGNING_PIN"),
+        "{}",
+        text(&wrong)
+    );
+    assert!(!tmp.path().join("wrong.pdf").exists());
 
     let once = tmp.path().join("hocba-gvcn.pdf");
     let twice = tmp.path().join("hocba-gvcn-ht.pdf");
@@ -826,9 +854,13 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     s.stop();
     // Review r15 #4: the CLI says so too, and ends in one verdict.
     std::fs::write(&file, &signed).unwrap();
-    let old = text(&hocba(&["verify", file.to_str().unwrap()], &data));
+    let o = hocba(&["verify", file.to_str().unwrap()], &data);
+    let old = text(&o);
+    // One verdict, the hub's words and exit code too (`hocba::verdict`): 4, superseded.
+    assert_eq!(o.status.code(), Some(4), "{old}");
     assert!(
-        old.contains("version: SUPERSEDED") && old.contains("(v2)") && old.contains("=> "),
+        old.contains("version: SUPERSEDED")
+            && old.ends_with("=> SUPERSEDED (v2 is the current signed version)\n"),
         "{old}"
     );
     std::fs::write(&file, &newest).unwrap();
@@ -940,7 +972,8 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("too many wrong signing PINs for \"hieutruong\"")
-            && text(&o).contains("refused until"),
+            && text(&o).contains("refused until")
+            && text(&o).contains("Vietnam time (UTC+7)"),
         "{}",
         text(&o)
     );
