@@ -1619,6 +1619,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     assert_eq!(code, 200, "{r}");
     assert!(r["approval_pdf"]["signed_by"].is_null(), "{r}");
     assert!(pdf.starts_with(b"%PDF-"), "no approval PDF served");
+    let plain_pdf = pdf.clone();
     let file = tmp.path().join("plain.pdf");
     std::fs::write(&file, &pdf).unwrap();
     let o = Command::new("pdftotext")
@@ -1770,7 +1771,8 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let o = hocba(&["verify", signed.to_str().unwrap()], &data);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        text(&o).contains("signature 1 is in the school's register of lesson-plan approvals")
+        text(&o)
+            .contains("signature 1 is in the school's signature register of lesson-plan approvals")
             && text(&o).contains("kind: lesson-plan approval of ")
             && !text(&o).contains("INCOMPLETE"),
         "{}",
@@ -1782,7 +1784,24 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let o = hocba(&["verify", minted.to_str().unwrap()], &data);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
-        text(&o).contains("signature 2 is NOT in the school's signature registers"),
+        text(&o).contains("signature 2 is NOT in the school's signature register of lesson-plan approvals: the school's box did not make it")
+            && text(&o).ends_with("=> INVALID\n"),
+        "{}",
+        text(&o)
+    );
+    // Review r15 #5: an unsigned approval of the month (the same print, from a copy) signed
+    // outside the box with the minted certificate. The file names its month and version
+    // (phe-duyet.json); the box's register does not list the signature: INVALID, in the words
+    // the hub uses once that month's lines have arrived.
+    let resigned = tram::pki::pades::sign(&plain_pdf, &key, &school_ca.cert, now).unwrap();
+    let resigned_file = tmp.path().join("resigned-approval.pdf");
+    std::fs::write(&resigned_file, &resigned).unwrap();
+    let o = hocba(&["verify", resigned_file.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("register: signature 1 is NOT in the school's signature register of lesson-plan approvals: the school's box did not make it")
+            && text(&o).contains("kind: not a học bạ: the file names itself the lesson-plan approval of ")
+            && !text(&o).contains("INCOMPLETE"),
         "{}",
         text(&o)
     );
