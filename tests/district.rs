@@ -1614,3 +1614,164 @@ fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
         "the new decision goes down too"
     );
 }
+
+/// A one-page PDF carrying `data` as the embedded file `name` (as the box prints a học bạ or a
+/// month approval).
+fn pdf_with(name: &str, data: Value) -> Vec<u8> {
+    let mut l = tram::gradebook::pdf::Layout::new(false);
+    l.line(12.0, false, "Tệp thử");
+    l.attach_json(name, "dữ liệu", serde_json::to_vec(&data).unwrap());
+    l.finish().unwrap()
+}
+
+/// `tram district verify-hocba` on `pdf`: (exit code, report).
+fn hub_verify(hub: &Hub, dir: &std::path::Path, name: &str, pdf: &[u8]) -> (i32, String) {
+    let f = dir.join(name);
+    std::fs::write(&f, pdf).unwrap();
+    let o = common::tram(&[
+        "district",
+        "verify-hocba",
+        "--data-dir",
+        hub.data.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+/// Review r15 #4, #5: the hub decides a file as the box does (`hocba::verdict::decide`). A
+/// copy whose student has a newer signed version relayed is SUPERSEDED (exit 4), not VALID; a
+/// month approval signed outside the box, once the school's approval lines of that month have
+/// arrived, is INVALID in the box's words ("the school's box did not make it"), and NOT
+/// CONFIRMED (exit 5) only for a month of which nothing has arrived.
+#[test]
+fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
+    use tram::gradebook::hocba::{ApprovalSignature, RegisterEntry, Stage};
+    use tram::pki::{pades, signing};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path());
+    let code = "79000977";
+    let now = jiff::Timestamp::now();
+    let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
+    let key = |name: &str, role: &str| {
+        let rec = signing::issue_signer(&ca, name, name, role, "975318", now).unwrap();
+        signing::unlock(&rec, "975318").unwrap()
+    };
+    let gvcn = key("Lê Thị Hoa", "Giáo viên chủ nhiệm");
+    let head = key("Trần Văn Hùng", "Hiệu trưởng");
+    // Version n of hs-1's học bạ, signed at both stages, with its two register lines.
+    let hocba = |n: u32| {
+        let pdf = pdf_with(
+            "hoc-ba.json",
+            json!({"lop": "2026-9a1", "hocsinh": "hs-1", "phienban": n}),
+        );
+        let one = pades::sign(&pdf, &gvcn, &ca.cert, now).unwrap();
+        let two = pades::sign(&one, &head, &ca.cert, now).unwrap();
+        let line = |bytes: &[u8], stage: Stage, role: &str| {
+            let (cert_sha256, signature_sha256) = pades::newest_signature_ids(bytes).unwrap();
+            let e = RegisterEntry {
+                class: "2026-9a1".into(),
+                student: "hs-1".into(),
+                version: n,
+                stage,
+                signer_role: role.into(),
+                cert_sha256,
+                signature_sha256,
+            };
+            let k = format!("2026-9a1/hs-1/{n:04}/{}", stage as u8 + 1);
+            ("hocba_signature", k, serde_json::to_value(e).unwrap())
+        };
+        let lines = vec![
+            line(&one, Stage::Gvcn, "Giáo viên chủ nhiệm"),
+            line(&two, Stage::Principal, "Hiệu trưởng"),
+        ];
+        (two, lines)
+    };
+    let (v1, mut records) = hocba(1);
+    let (v3, more) = hocba(3);
+    records.extend(more);
+    // The month approval of 2026-12, version 1, as the box signs and registers it.
+    let unsigned = pdf_with(
+        "phe-duyet.json",
+        json!({"format": "tram.approval.v1", "thang": "2026-12", "phienban": 1, "to": null}),
+    );
+    let approval = pades::sign(&unsigned, &head, &ca.cert, now).unwrap();
+    let (cert_sha256, signature_sha256) = pades::newest_signature_ids(&approval).unwrap();
+    let line = ApprovalSignature {
+        month: "2026-12".into(),
+        version: 1,
+        department: None,
+        signer: "Trần Văn Hùng".into(),
+        cert_sha256,
+        signature_sha256,
+    };
+    records.push((
+        "approval_signature",
+        "2026-12/0001".into(),
+        serde_json::to_value(line).unwrap(),
+    ));
+    let (_, secret) = relay_keep(&hub, code, &records);
+    let pem = der::EncodePem::to_pem(&ca.cert, der::pem::LineEnding::LF).unwrap();
+    let r = reqwest::blocking::Client::new()
+        .put(format!("{}/relay/v1/signing-ca/{code}", hub.base()))
+        .header("authorization", format!("Bearer {secret}"))
+        .body(pem)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+
+    let (rc, text) = hub_verify(&hub, dir.path(), "v3.pdf", &v3);
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.ends_with("=> VALID\n"), "{text}");
+    assert!(
+        text.contains("register: signature 2 is in the school's signature register (Hiệu trưởng)"),
+        "{text}"
+    );
+    let (rc, text) = hub_verify(&hub, dir.path(), "v1.pdf", &v1);
+    assert_eq!(rc, 4, "{text}");
+    assert!(
+        text.ends_with("=> SUPERSEDED (v3 is the current signed version)\n")
+            && text.contains("version: SUPERSEDED: the school has signed a newer version (v3)"),
+        "{text}"
+    );
+
+    // The genuine approval, then the same first revision signed with a certificate minted from
+    // the CA key outside the box (review r15 #5's steps).
+    let (rc, text) = hub_verify(&hub, dir.path(), "approval.pdf", &approval);
+    assert_eq!(rc, 0, "{text}");
+    assert!(
+        text.contains("kind: lesson-plan approval of 2026-12"),
+        "{text}"
+    );
+    let minted = pades::sign(
+        &unsigned,
+        &key("Trần Văn Hùng", "Hiệu trưởng"),
+        &ca.cert,
+        now,
+    )
+    .unwrap();
+    let (rc, text) = hub_verify(&hub, dir.path(), "minted.pdf", &minted);
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains(
+            "register: signature 1 is NOT in the school's signature register of lesson-plan approvals: the school's box did not make it"
+        ) && text.ends_with("=> INVALID\n"),
+        "{text}"
+    );
+    assert!(!text.contains("NOT CONFIRMED"), "{text}");
+    // A month of which nothing has arrived: not confirmed yet, never called forged.
+    let later = pdf_with(
+        "phe-duyet.json",
+        json!({"format": "tram.approval.v1", "thang": "2027-01", "phienban": 1, "to": null}),
+    );
+    let later = pades::sign(&later, &head, &ca.cert, now).unwrap();
+    let (rc, text) = hub_verify(&hub, dir.path(), "later.pdf", &later);
+    assert_eq!(rc, 5, "{text}");
+    assert!(
+        text.ends_with("=> NOT CONFIRMED (the school's signature register has not arrived yet)\n")
+            && text.contains("is not in the school's signature register of lesson-plan approvals the hub holds yet (not arrived)"),
+        "{text}"
+    );
+}

@@ -249,6 +249,34 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
         .unwrap();
     assert!(!wrong.status.success(), "{}", text(&wrong));
     assert!(!tmp.path().join("wrong.pdf").exists());
+    // Read from standard input, the wrong PIN is named as such, not as a variable nobody set
+    // (review r15 #7).
+    let mut child = Command::new(bin())
+        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .arg(tmp.path().join("wrong.pdf"))
+        .arg(&unsigned)
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("TRAM_SIGNING_PIN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "000000").unwrap();
+    }
+    let wrong = child.wait_with_output().unwrap();
+    assert!(
+        !wrong.status.success()
+            && text(&wrong)
+                .contains("wrong signing PIN for \"hieutruong\" (read from standard input)")
+            && !text(&wrong).contains("TRAM_SIGNING_PIN"),
+        "{}",
+        text(&wrong)
+    );
+    assert!(!tmp.path().join("wrong.pdf").exists());
 
     let once = tmp.path().join("hocba-gvcn.pdf");
     let twice = tmp.path().join("hocba-gvcn-ht.pdf");
@@ -826,9 +854,13 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     s.stop();
     // Review r15 #4: the CLI says so too, and ends in one verdict.
     std::fs::write(&file, &signed).unwrap();
-    let old = text(&hocba(&["verify", file.to_str().unwrap()], &data));
+    let o = hocba(&["verify", file.to_str().unwrap()], &data);
+    let old = text(&o);
+    // One verdict, the hub's words and exit code too (`hocba::verdict`): 4, superseded.
+    assert_eq!(o.status.code(), Some(4), "{old}");
     assert!(
-        old.contains("version: SUPERSEDED") && old.contains("(v2)") && old.contains("=> "),
+        old.contains("version: SUPERSEDED")
+            && old.ends_with("=> SUPERSEDED (v2 is the current signed version)\n"),
         "{old}"
     );
     std::fs::write(&file, &newest).unwrap();
@@ -940,7 +972,8 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("too many wrong signing PINs for \"hieutruong\"")
-            && text(&o).contains("refused until"),
+            && text(&o).contains("refused until")
+            && text(&o).contains("Vietnam time (UTC+7)"),
         "{}",
         text(&o)
     );
@@ -1653,6 +1686,7 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     assert_eq!(code, 200, "{r}");
     assert!(r["approval_pdf"]["signed_by"].is_null(), "{r}");
     assert!(pdf.starts_with(b"%PDF-"), "no approval PDF served");
+    let plain_pdf = pdf.clone();
     let file = tmp.path().join("plain.pdf");
     std::fs::write(&file, &pdf).unwrap();
     let o = Command::new("pdftotext")
@@ -1804,7 +1838,8 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let o = hocba(&["verify", signed.to_str().unwrap()], &data);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
-        text(&o).contains("signature 1 is in the school's register of lesson-plan approvals")
+        text(&o)
+            .contains("signature 1 is in the school's signature register of lesson-plan approvals")
             && text(&o).contains("kind: lesson-plan approval of ")
             && !text(&o).contains("INCOMPLETE"),
         "{}",
@@ -1816,7 +1851,24 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
     let o = hocba(&["verify", minted.to_str().unwrap()], &data);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
-        text(&o).contains("signature 2 is NOT in the school's signature registers"),
+        text(&o).contains("signature 2 is NOT in the school's signature register of lesson-plan approvals: the school's box did not make it")
+            && text(&o).ends_with("=> INVALID\n"),
+        "{}",
+        text(&o)
+    );
+    // Review r15 #5: an unsigned approval of the month (the same print, from a copy) signed
+    // outside the box with the minted certificate. The file names its month and version
+    // (phe-duyet.json); the box's register does not list the signature: INVALID, in the words
+    // the hub uses once that month's lines have arrived.
+    let resigned = tram::pki::pades::sign(&plain_pdf, &key, &school_ca.cert, now).unwrap();
+    let resigned_file = tmp.path().join("resigned-approval.pdf");
+    std::fs::write(&resigned_file, &resigned).unwrap();
+    let o = hocba(&["verify", resigned_file.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("register: signature 1 is NOT in the school's signature register of lesson-plan approvals: the school's box did not make it")
+            && text(&o).contains("kind: not a học bạ: the file names itself the lesson-plan approval of ")
+            && !text(&o).contains("INCOMPLETE"),
         "{}",
         text(&o)
     );

@@ -46,7 +46,14 @@
       body.appendChild(tr);
     });
     table.hidden = (d.signatures || []).length === 0;
-    const head = d.valid ? "Tệp hợp lệ." : "Tệp KHÔNG hợp lệ.";
+    // One verdict, the box's and the hub's alike (gradebook::hocba::verdict).
+    const heads = {
+      valid: "Tệp hợp lệ.",
+      superseded: "Chữ ký hợp lệ, nhưng đây là bản cũ: trường đã ký phiên bản mới hơn.",
+      not_confirmed: "Chưa xác nhận được: sổ ký của trường chưa gửi tới Phòng.",
+      invalid: "Tệp KHÔNG hợp lệ.",
+    };
+    const head = heads[d.verdict] || (d.valid ? heads.valid : heads.invalid);
     const sigs = (d.signatures || []).length ? "" : " Không có chữ ký nào.";
     const newer = d.note ? " " + d.note : "";
     // What is wrong with the file as a whole (a stage missing): the box's and the hub's answer.

@@ -56,11 +56,12 @@ impl Locked {
         )
     }
 
-    /// The CLI's words.
-    pub fn english(&self, username: &str, now: jiff::Timestamp) -> String {
+    /// The CLI's words; `tz` is the school's time zone (`school::time_zone`): the time is the
+    /// one the person at the box reads on a clock, never UTC (review r15 #7).
+    pub fn english(&self, username: &str, now: jiff::Timestamp, tz: jiff::tz::TimeZone) -> String {
         format!(
-            "too many wrong signing PINs for {username:?}: PIN checks are refused until {} UTC (in {} minutes); a right PIN then clears the count",
-            self.until.strftime("%Y-%m-%d %H:%M"),
+            "too many wrong signing PINs for {username:?}: PIN checks are refused until {} Vietnam time (UTC+7), in {} minutes; a right PIN then clears the count",
+            self.until.to_zoned(tz).strftime("%d/%m/%Y %H:%M"),
             self.minutes(now)
         )
     }

@@ -335,13 +335,11 @@ pub fn run(cmd: DistrictCmd) -> anyhow::Result<ExitCode> {
                 }
             };
             print!("{text}");
-            Ok(
-                if text.ends_with("VALID\n") && !text.ends_with("INVALID\n") {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(3)
-                },
-            )
+            // The one verdict's exit code, as `tram hocba verify`'s: 0 valid, 3 invalid (or
+            // not checked), 4 superseded, 5 not confirmed.
+            Ok(ExitCode::from(
+                tram::gradebook::hocba::Verdict::of_report(&text).exit_code(),
+            ))
         }
         DistrictCmd::VerifyExport {
             data,

@@ -162,6 +162,16 @@ fn pin_help() -> String {
     )
 }
 
+/// Where [`secret`] took a PIN from, for a message about it: the variable when it is set,
+/// else standard input — never a variable the person did not use (review r15 #7).
+fn pin_source(var: &str) -> String {
+    if std::env::var_os(var).is_some() {
+        var.to_string()
+    } else {
+        "read from standard input".into()
+    }
+}
+
 /// A new signing PIN from `var` (else the next line, with the rule and, for BGH — `head` —,
 /// the CA holders' advice said on standard error first), refused in English when it breaks the
 /// rule (`tram::pki::seal::check_new_pin`) before anything is made.
@@ -174,7 +184,8 @@ fn new_pin(var: &str, head: bool) -> anyhow::Result<String> {
         eprintln!("New signing PIN ({var} not set), on the next line of standard input:");
     }
     let pin = secret(var)?;
-    tram::pki::seal::check_new_pin(&pin).map_err(|w| anyhow::anyhow!("{var}: {}", w.english()))?;
+    tram::pki::seal::check_new_pin(&pin)
+        .map_err(|w| anyhow::anyhow!("the new PIN ({}): {}", pin_source(var), w.english()))?;
     Ok(pin)
 }
 
@@ -183,7 +194,10 @@ fn new_pin(var: &str, head: bool) -> anyhow::Result<String> {
 fn pin_check(store: &tram::store::Store, account: &tram::auth::Account) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
     if let Err(l) = tram::auth::pin::begin(store, &tram::store::Actor::system(now), &account.id)? {
-        anyhow::bail!("{}", l.english(&account.username, now));
+        anyhow::bail!(
+            "{}",
+            l.english(&account.username, now, tram::school::time_zone())
+        );
     }
     Ok(())
 }
@@ -530,7 +544,10 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             pin_check(&store, &account)?;
             let signer = match signing::unlock(&rec, &pin) {
                 Err(signing::SigningError::WrongPin) => {
-                    anyhow::bail!("wrong signing PIN for {user:?} (TRAM_SIGNING_PIN)")
+                    anyhow::bail!(
+                        "wrong signing PIN for {user:?} ({})",
+                        pin_source("TRAM_SIGNING_PIN")
+                    )
                 }
                 other => other?,
             };
@@ -669,10 +686,11 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     },
                 ),
             };
-            let ok = match checked {
-                Ok((ok, text)) => {
+            use tram::gradebook::hocba::Verdict;
+            let verdict = match checked {
+                Ok((_, text)) => {
                     print!("{text}");
-                    ok
+                    Verdict::of_report(&text)
                 }
                 // No records to compare with: the signatures against the anchors alone, the
                 // stages from the certificates' roles.
@@ -694,13 +712,13 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     let reports = match pades::verify_anchored(&pdf, &anchors) {
                         Ok(r) => r,
                         Err(e) => {
-                            println!("INVALID {name}: {e}");
+                            println!("{name}: {e}\n{}", Verdict::Invalid.line());
                             return Ok(ExitCode::from(3));
                         }
                     };
                     let mut ok = !reports.is_empty();
                     if reports.is_empty() {
-                        println!("INVALID {name}: no signature");
+                        println!("{name}: no signature");
                     }
                     for (i, r) in reports.iter().enumerate() {
                         let (lines, fine) = tram::gradebook::hocba::signature_lines(i, r);
@@ -708,23 +726,32 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         print!("{lines}");
                     }
                     use tram::gradebook::hocba::{Stage, stage_findings};
-                    let stages: Vec<_> = reports
-                        .iter()
-                        .map(|r| r.role.as_deref().and_then(Stage::of_role))
-                        .collect();
-                    for f in stage_findings(&stages) {
-                        ok = false;
-                        println!("stages: INCOMPLETE: {}", f.en);
+                    // A month's approval (its data says so) has no học bạ stages.
+                    match tram::gradebook::hocba::approval_data(&pdf).ok().flatten() {
+                        Some((month, version)) => println!(
+                            "kind: lesson-plan approval of {month} (version {version}), as the file says: not a học bạ"
+                        ),
+                        None if !ok => {
+                            println!("stages: not checked: the file fails a check above")
+                        }
+                        None => {
+                            let stages: Vec<_> = reports
+                                .iter()
+                                .map(|r| r.role.as_deref().and_then(Stage::of_role))
+                                .collect();
+                            for f in stage_findings(&stages) {
+                                ok = false;
+                                println!("stages: INCOMPLETE: {}", f.en);
+                            }
+                        }
                     }
                     println!("register: not checked ({e:#})");
-                    ok
+                    let verdict = if ok { Verdict::Valid } else { Verdict::Invalid };
+                    println!("{}", verdict.line());
+                    verdict
                 }
             };
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(3)
-            })
+            Ok(ExitCode::from(verdict.exit_code()))
         }
     }
 }

@@ -928,19 +928,48 @@ pub enum VerifyError {
     Hub(#[from] HubError),
 }
 
-/// The hub's check of a signed học bạ (`tram district verify-hocba`, the staff's API): the
-/// school whose signing CA its signatures chain to, and each signature as the school's own
-/// verify reports it (bytes, chain, time, time-stamp). A file no known school's CA signed is
-/// refused ("không rõ trường").
+/// The hub's answer on a file: the school whose CA signed it, and the verification in the
+/// box's own shape (`hocba::Verification`, its `verdict` from `hocba::verdict::decide`, as on
+/// the box), the data not checked (the hub holds no marks).
+#[derive(serde::Serialize, Debug)]
+pub struct HubVerification {
+    pub school: String,
+    pub school_name: String,
+    /// The school's signature register for this file has not reached the hub yet.
+    pub register_pending: bool,
+    #[serde(flatten)]
+    pub verification: crate::gradebook::hocba::Verification,
+}
+
+/// [`verify_hocba_checked`] as the API answers it.
 pub fn verify_hocba(
     hub: &dyn HubStorage,
     dir: &std::path::Path,
     pdf: &[u8],
 ) -> Result<serde_json::Value, VerifyError> {
-    use crate::gradebook::hocba;
+    let v = verify_hocba_checked(hub, dir, pdf)?;
+    serde_json::to_value(&v)
+        .map_err(|e| VerifyError::Pdf(crate::pki::pades::PadesError::Pdf(e.to_string())))
+}
+
+/// The hub's check of a signed học bạ (`tram district verify-hocba`, the staff's API): the
+/// school whose signing CA its signatures chain to, and each signature as the school's own
+/// verify reports it (bytes, chain, time, time-stamp), against the registers the school relayed;
+/// one verdict, decided as the box decides it. A file no known school's CA signed is refused
+/// ("không rõ trường").
+pub fn verify_hocba_checked(
+    hub: &dyn HubStorage,
+    dir: &std::path::Path,
+    pdf: &[u8],
+) -> Result<HubVerification, VerifyError> {
+    use crate::gradebook::hocba::{self, RegisterState, verdict};
     use crate::pki::{pades, roots};
     let licensed = roots::certificates(dir);
     let mut any = false;
+    let pdf_err = |e: hocba::HocbaError| match e {
+        hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
+        other => VerifyError::Pdf(pades::PadesError::Pdf(other.to_string())),
+    };
     for (school, pem) in hub.signing_cas()? {
         // The school's signing CA first, then the chains of its imported signers (what the box
         // sent with it: intermediates, and roots the box lists — never anchors here).
@@ -956,82 +985,130 @@ pub fn verify_hocba(
         // The school is the one whose CA vouches for a signature (the homeroom teacher's); then
         // every signature is judged against that CA and the hub's own licensed roots, as the
         // box judges them against its CA and its list.
-        if reports.iter().any(|r| r.chain_ok) {
-            let school_subject = ca.tbs_certificate.subject.to_string();
-            let mut anchors = vec![ca.clone()];
-            anchors.extend(licensed.iter().cloned());
-            let reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
-            // Named as the reports name a school.
-            let name = school_display_name(
-                relayed_school_name(hub, &school)?.as_deref(),
-                &hub.school(&school)?.map(|s| s.name).unwrap_or_default(),
-                &school,
-            );
-            // The register the school relayed, for the student the file names: a signature
-            // chaining to the school's CA is the school's only if the school made it (review
-            // r10 #5: a certificate minted with a stolen CA key chains too).
-            let mut reports = reports;
-            let mut register = Vec::new();
-            let named = hocba::file_student(pdf).map_err(|e| match e {
-                hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
-                other => VerifyError::Pdf(pades::PadesError::Pdf(other.to_string())),
-            })?;
-            let is_hocba = named.is_some();
-            if let Some((class, student)) = named {
-                hub.each_record_of(&school, "hocba_signature", &mut |r| {
-                    if let Ok(e) = serde_json::from_value::<hocba::RegisterEntry>(r.clone())
-                        && e.class == class
-                        && e.student == student
-                    {
-                        register.push(e);
-                    }
-                })?;
-            }
-            // A signed PDF with no học bạ data may be a month's lesson-plan approval: its
-            // signatures against the approval register the school relayed, as the box checks
-            // its own (review r13 #4). One not listed is not confirmed — its line may still be
-            // on its way — never called forged nor a failed học bạ.
-            let mut approval = None;
-            let (findings, pending) = if is_hocba {
-                let version = hocba::data_version(pdf).unwrap_or(None);
-                hocba::check_relayed(&mut reports, &register, version)
-            } else {
-                let mut lines = Vec::new();
-                hub.each_record_of(&school, "approval_signature", &mut |r| {
-                    if let Ok(l) = serde_json::from_value::<hocba::ApprovalSignature>(r.clone()) {
-                        lines.push(l);
-                    }
-                })?;
-                approval = hocba::check_approvals(&mut reports, &lines, None);
-                match &approval {
-                    // Judged as an approval: its signatures, no học bạ stages.
-                    Some(_) => (vec![], false),
-                    None => (vec![hocba::approval_pending_finding()], true),
-                }
-            };
-            let valid =
-                !reports.is_empty() && reports.iter().all(|r| r.valid()) && findings.is_empty();
-            // Each signature in the shape of the box's own answer (`SignatureView`): times as
-            // the school's people read them, problems in Vietnamese, who vouches.
-            let signatures: Vec<hocba::SignatureView> = reports
-                .into_iter()
-                .map(|r| {
-                    let trusted_by = hocba::trusted_label(&r, &school_subject);
-                    hocba::SignatureView::of(r, trusted_by)
-                })
-                .collect();
-            return Ok(serde_json::json!({
-                "school": school,
-                "school_name": name,
-                "valid": valid,
-                "register_pending": pending,
-                "problems": findings.iter().map(|f| f.en.clone()).collect::<Vec<_>>(),
-                "problems_vi": findings.iter().map(|f| f.vi.clone()).collect::<Vec<_>>(),
-                "signatures": signatures,
-                "note": approval.as_ref().map(|a| a.note()),
-                "approval": approval,
-            }));
+        if !reports.iter().any(|r| r.chain_ok) {
+            continue;
         }
+        let school_subject = ca.tbs_certificate.subject.to_string();
+        let mut anchors = vec![ca.clone()];
+        anchors.extend(licensed.iter().cloned());
+        let mut reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
+        // Named as the reports name a school.
+        let name = school_display_name(
+            relayed_school_name(hub, &school)?.as_deref(),
+            &hub.school(&school)?.map(|s| s.name).unwrap_or_default(),
+            &school,
+        );
+        // The register the school relayed, for the student the file names: a signature
+        // chaining to the school's CA is the school's only if the school made it (review
+        // r10 #5: a certificate minted with a stolen CA key chains too).
+        let mut register = Vec::new();
+        let named = hocba::file_student(pdf).map_err(pdf_err)?;
+        let is_hocba = named.is_some();
+        if let Some((class, student)) = named {
+            hub.each_record_of(&school, "hocba_signature", &mut |r| {
+                if let Ok(e) = serde_json::from_value::<hocba::RegisterEntry>(r.clone())
+                    && e.class == class
+                    && e.student == student
+                {
+                    register.push(e);
+                }
+            })?;
+        }
+        // A signed PDF with no học bạ data may be a month's lesson-plan approval: its
+        // signatures against the approval register the school relayed, as the box checks
+        // its own (review r13 #4, r15 #5).
+        let mut approval = None;
+        let mut kind_approval = false;
+        let mut newer_version = None;
+        let mut listed = vec![false; reports.len()];
+        let (findings, pending) = if is_hocba {
+            let version = hocba::data_version(pdf).unwrap_or(None);
+            // Review r15 #4: the hub holds the school's lines of every version it signed.
+            newer_version = hocba::relayed_newer_version(&reports, &register, version);
+            for (l, rep) in listed.iter_mut().zip(&reports) {
+                *l = hocba::in_register(&register, rep);
+            }
+            hocba::check_relayed(&mut reports, &register, version)
+        } else {
+            let mut lines = Vec::new();
+            hub.each_record_of(&school, "approval_signature", &mut |r| {
+                if let Ok(l) = serde_json::from_value::<hocba::ApprovalSignature>(r.clone()) {
+                    lines.push(l);
+                }
+            })?;
+            let names = hocba::approval_data(pdf).map_err(pdf_err)?;
+            kind_approval = names.is_some();
+            let (a, findings, pending) =
+                hocba::check_relayed_approvals(&mut reports, &lines, names);
+            for (l, rep) in listed.iter_mut().zip(&reports) {
+                *l = hocba::in_approval_register(&lines, rep);
+            }
+            approval = a;
+            (findings, pending)
+        };
+        let pending_problems: Vec<String> = findings
+            .iter()
+            .filter(|f| hocba::is_pending_finding(f))
+            .map(|f| f.en.clone())
+            .collect();
+        let decided: Vec<hocba::Finding> = findings
+            .iter()
+            .filter(|f| !hocba::is_pending_finding(f))
+            .cloned()
+            .collect();
+        let verdict = verdict::decide(&verdict::Evidence {
+            signatures: &reports,
+            findings: &decided,
+            pending,
+            data_differs: false,
+            newer_version,
+        });
+        // Each signature in the shape of the box's own answer (`SignatureView`): times as
+        // the school's people read them, problems in Vietnamese, who vouches, the register.
+        let signatures: Vec<hocba::SignatureView> = reports
+            .into_iter()
+            .zip(listed)
+            .map(|(r, listed)| {
+                let trusted_by = hocba::trusted_label(&r, &school_subject);
+                let unlisted = r.problems.iter().any(|p| {
+                    p == hocba::NOT_IN_RELAYED_REGISTER || p == hocba::NOT_IN_RELAYED_APPROVALS
+                });
+                let empty = r.signature_sha256.is_empty();
+                let mut view = hocba::SignatureView::of(r, trusted_by);
+                view.register = if listed {
+                    RegisterState::Listed
+                } else if unlisted {
+                    RegisterState::NotListed
+                } else if empty {
+                    RegisterState::NotChecked
+                } else {
+                    RegisterState::NotArrived
+                };
+                view
+            })
+            .collect();
+        let note = match &approval {
+            Some(a) => Some(a.note()),
+            None => newer_version.map(|v| format!("Học bạ này đã có phiên bản mới hơn (v{v}).")),
+        };
+        return Ok(HubVerification {
+            school: school.clone(),
+            school_name: name,
+            register_pending: pending,
+            verification: hocba::Verification {
+                valid: verdict == hocba::Verdict::Valid,
+                signatures,
+                data: hocba::DataCheck::NotChecked,
+                newer_version,
+                note,
+                problems: findings.iter().map(|f| f.en.clone()).collect(),
+                problems_vi: findings.iter().map(|f| f.vi.clone()).collect(),
+                approval,
+                verdict,
+                pending_problems,
+                kind_approval,
+            },
+        });
     }
     if !any && !pdf_has_signature(pdf)? {
         return Err(VerifyError::Unsigned);
@@ -1039,8 +1116,9 @@ pub fn verify_hocba(
     Err(VerifyError::UnknownSchool)
 }
 
-/// What `tram district verify-hocba FILE` prints (English): the school, then a line per
-/// signature; the last line "VALID", "INVALID" or the reason none could be checked.
+/// What `tram district verify-hocba FILE` prints (English): the school, then the box's own
+/// report (`hocba::verdict::report_text`) — each signature, the register, the stages, the
+/// version — ending in one verdict line; or why none could be checked ("=> INVALID").
 pub fn verify_hocba_text(
     hub: &dyn HubStorage,
     dir: &std::path::Path,
@@ -1050,68 +1128,18 @@ pub fn verify_hocba_text(
         Ok(b) => b,
         Err(e) => return format!("{}: {e}\nNOT CHECKED\n", file.display()),
     };
-    match verify_hocba(hub, dir, &pdf) {
-        Ok(v) => checked_text(&v),
+    let name = file.display().to_string();
+    match verify_hocba_checked(hub, dir, &pdf) {
+        Ok(v) => crate::gradebook::hocba::verdict::report_text(
+            &name,
+            &v.verification,
+            Some((&v.school_name, &v.school)),
+        ),
         Err(VerifyError::UnknownSchool) => {
-            "unknown school: no enrolled school's signing CA signed this file\nINVALID\n".into()
+            "unknown school: no enrolled school's signing CA signed this file\n=> INVALID\n".into()
         }
-        Err(VerifyError::Unsigned) => "the file carries no signature\nINVALID\n".into(),
+        Err(VerifyError::Unsigned) => "the file carries no signature\n=> INVALID\n".into(),
         Err(e) => format!("{e}\nNOT CHECKED\n"),
-    }
-}
-
-/// The lines of [`verify_hocba_text`] for a file the hub could check ([`verify_hocba`]'s
-/// answer): the school by name and code, each signature with its times in the school's zone.
-fn checked_text(v: &serde_json::Value) -> String {
-    let mut out = format!(
-        "school: {} ({})\n",
-        v["school_name"].as_str().unwrap_or_default(),
-        v["school"].as_str().unwrap_or_default()
-    );
-    for s in v["signatures"].as_array().into_iter().flatten() {
-        out += &format!(
-            "{}{}: signed {}, time-stamp {}, bytes {}, chain {}\n",
-            s["signer"].as_str().unwrap_or_default(),
-            // A licensed CA's certificate names no role, and the hub has no signer
-            // record to read one from: nothing rather than a bare "-".
-            s["role"]
-                .as_str()
-                .map(|r| format!(" — {r}"))
-                .unwrap_or_default(),
-            s["time"].as_str().unwrap_or("(no time)"),
-            s["timestamp_time"].as_str().unwrap_or("none"),
-            if s["bytes_intact"] == true {
-                "intact"
-            } else {
-                "CHANGED"
-            },
-            if s["chain_ok"] == true {
-                "ok"
-            } else {
-                "NOT OK"
-            },
-        );
-        // Each problem on a line of its own, in words — never a raw JSON array (review r13 #10).
-        for p in s["problems"].as_array().into_iter().flatten() {
-            out += &format!("  problem: {}\n", p.as_str().unwrap_or_default());
-        }
-    }
-    // The same words as the box's `tram hocba verify` for an approval.
-    if let Ok(a) =
-        serde_json::from_value::<crate::gradebook::hocba::ApprovalSeen>(v["approval"].clone())
-    {
-        out += &a.line();
-        out += "\n";
-    }
-    for p in v["problems"].as_array().into_iter().flatten() {
-        out += &format!("{}\n", p.as_str().unwrap_or_default());
-    }
-    out + if v["valid"] == true {
-        "VALID\n"
-    } else if v["register_pending"] == true {
-        "NOT CONFIRMED (the school's signature register has not arrived)\n"
-    } else {
-        "INVALID\n"
     }
 }
 

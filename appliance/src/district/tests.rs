@@ -390,36 +390,6 @@ fn stats_from_the_parts_equal_the_walk_of_every_record() {
     assert_eq!(again, want);
 }
 
-/// `tram district verify-hocba` names the school and gives times as the school reads a clock
-/// (review r10 #6 printed "school 79000701 ()", "signed D:20261206182149+00'00'" and a bare
-/// "-" for a role the certificate does not name).
-#[test]
-fn the_hub_cli_names_the_school_and_shows_local_times() {
-    let v = serde_json::json!({
-        "school": "79000701",
-        "school_name": "Trường THCS Nguyễn Du",
-        "valid": true,
-        "signatures": [
-            {"signer": "Trần Thị Lan", "role": "Giáo viên chủ nhiệm",
-             "signing_time": "D:20261206182149+00'00'", "time": "07/12/2026 01:21",
-             "timestamp": "2026-12-06T18:21:52Z", "timestamp_time": "07/12/2026 01:21",
-             "bytes_intact": true, "chain_ok": true, "problems": []},
-            {"signer": "Lê Thị Thu Hà", "role": null,
-             "signing_time": "D:20261206182149+00'00'", "time": "07/12/2026 01:21",
-             "timestamp": null, "timestamp_time": null,
-             "bytes_intact": true, "chain_ok": true, "problems": []},
-        ],
-    });
-    let text = checked_text(&v);
-    assert_eq!(
-        text,
-        "school: Trường THCS Nguyễn Du (79000701)\n\
-         Trần Thị Lan — Giáo viên chủ nhiệm: signed 07/12/2026 01:21, time-stamp 07/12/2026 01:21, bytes intact, chain ok\n\
-         Lê Thị Thu Hà: signed 07/12/2026 01:21, time-stamp none, bytes intact, chain ok\n\
-         VALID\n"
-    );
-}
-
 #[test]
 fn maintained_report_parts_equal_a_recount_of_the_records() {
     let (_d, h) = hub();

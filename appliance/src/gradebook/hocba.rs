@@ -4,6 +4,9 @@
 //! (homeroom teacher, then principal) and the signed versions it stores.
 
 pub mod ca;
+pub mod verdict;
+
+pub use verdict::{RegisterState, Verdict};
 
 use std::path::Path;
 
@@ -1699,6 +1702,8 @@ pub enum DataCheck {
     Differs {
         student: String,
     },
+    /// No records to compare with (the hub).
+    NotChecked,
 }
 
 /// Compares the embedded data of `pdf` with this box's records.
@@ -2036,6 +2041,15 @@ pub struct Verification {
     /// register lists ([`check_approvals`]): which one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalSeen>,
+    /// The one verdict ([`verdict::decide`]): "valid", "superseded", "not_confirmed" (the hub,
+    /// while the school's register has not arrived) or "invalid". `valid` is it being "valid".
+    pub verdict: Verdict,
+    /// Of `problems`, those that only say the school's register has not arrived (the hub).
+    #[serde(skip)]
+    pub pending_problems: Vec<String>,
+    /// The file's own data names it a month's lesson-plan approval (`APPROVAL_DATA_FILE`).
+    #[serde(skip)]
+    pub kind_approval: bool,
 }
 
 /// One signature as the page shows it: the report, its problems in Vietnamese and its time
@@ -2054,6 +2068,9 @@ pub struct SignatureView {
     /// CA) or "CA công cộng: <name>" (a licensed CA whose chain came with an imported
     /// signer); none when no trusted CA did.
     pub trusted_by: Option<String>,
+    /// What the school's signature register says of it: "listed", "not_listed" (the school's
+    /// box did not make it), "not_arrived" (the hub: its line has not come yet), "not_checked".
+    pub register: RegisterState,
 }
 
 impl SignatureView {
@@ -2067,6 +2084,7 @@ impl SignatureView {
             timestamp_time: report.timestamp.map(local_time),
             report,
             trusted_by,
+            register: RegisterState::NotChecked,
         }
     }
 }
@@ -2123,6 +2141,9 @@ pub fn problem_vi(en: &str) -> String {
     }
     if en == NOT_IN_APPROVAL_REGISTER {
         return "Chữ ký không có trong sổ ký của trường (học bạ hay phê duyệt kế hoạch bài dạy): Trạm của trường không tạo chữ ký này.".into();
+    }
+    if en == NOT_IN_RELAYED_APPROVALS {
+        return "Chữ ký không có trong sổ ký phê duyệt kế hoạch bài dạy trường gửi lên: Trạm của trường không tạo chữ ký này.".into();
     }
     if en == NOT_IN_RELAYED_REGISTER {
         return "Chữ ký không có trong sổ ký trường gửi lên.".into();
@@ -2480,6 +2501,10 @@ fn register_entry<'a>(
 pub const NOT_IN_RELAYED_REGISTER: &str =
     "the signature is not in the signature register the school relayed";
 
+/// What a month approval's signature is called at the hub when the school's approval lines of
+/// that month have arrived up to the file's version and none lists it.
+pub const NOT_IN_RELAYED_APPROVALS: &str = "the signature is not in the school's signature register of lesson-plan approvals the school relayed (the school's box did not make it)";
+
 /// The hub's check of a file's signatures (`reports`, in signing order) against the register
 /// its school relayed (`register`: the lines of the student the file's data names; `version`:
 /// the version the file's data names, if any). Adds to each signature the school does not list
@@ -2541,12 +2566,139 @@ pub fn check_relayed(
         stage_findings(&stages)
     };
     if pending {
-        findings.push(finding(
-            "the school's signature register for this version has not arrived yet",
-            "Chưa nhận được sổ ký của trường cho phiên bản này: chưa xác nhận được học bạ.",
-        ));
+        findings.push(register_pending_finding());
     }
     (findings, pending)
+}
+
+/// What the hub says while the school's register lines for a học bạ's version have not arrived.
+pub fn register_pending_finding() -> Finding {
+    finding(
+        "the school's signature register for this version has not arrived yet",
+        "Chưa nhận được sổ ký của trường cho phiên bản này: chưa xác nhận được học bạ.",
+    )
+}
+
+/// A finding that only says the school's register has not reached the hub yet: shown, but not
+/// a reason to call the file invalid (`verdict::decide` takes `pending` instead).
+pub fn is_pending_finding(f: &Finding) -> bool {
+    *f == register_pending_finding() || *f == approval_pending_finding()
+}
+
+/// Whether `register` lists the signature `rep` (the same certificate and signature value).
+pub fn in_register(register: &[RegisterEntry], rep: &pades::SignatureReport) -> bool {
+    !rep.signature_sha256.is_empty() && register_entry(register, rep).is_some()
+}
+
+/// Whether the approval register `lines` lists the signature `rep`.
+pub fn in_approval_register(lines: &[ApprovalSignature], rep: &pades::SignatureReport) -> bool {
+    !rep.signature_sha256.is_empty()
+        && lines
+            .iter()
+            .any(|l| l.cert_sha256 == rep.cert_sha256 && l.signature_sha256 == rep.signature_sha256)
+}
+
+/// The newest version of a học bạ the school's relayed lines (`register`: the student's) name,
+/// when it is newer than the file's — the version of its first signature's line, else the one
+/// its data names (`data_version`). The hub's "superseded", as the box's `newer_version` (review
+/// r15 #4). Pure.
+pub fn relayed_newer_version(
+    reports: &[pades::SignatureReport],
+    register: &[RegisterEntry],
+    data_version: Option<u32>,
+) -> Option<u32> {
+    let this = reports
+        .first()
+        .and_then(|r| register_entry(register, r))
+        .map(|e| e.version)
+        .or(data_version)?;
+    let newest = register.iter().map(|e| e.version).max()?;
+    (newest > this).then_some(newest)
+}
+
+/// The embedded data of a month approval PDF (since issue 22, review r15 #5): the month and
+/// version it is, so a verifier knows which register lines it needs — the hub knows whether
+/// they have arrived.
+pub const APPROVAL_DATA_FILE: &str = "phe-duyet.json";
+
+/// The bytes of [`APPROVAL_DATA_FILE`] for the approval of `month` (yyyy-mm), `version`, tổ
+/// `department` (none: every tổ of the month).
+pub fn approval_json(month: &str, version: u32, department: Option<&str>) -> Vec<u8> {
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "format": "tram.approval.v1",
+        "thang": month,
+        "phienban": version,
+        "to": department,
+    }))
+    .unwrap_or_default()
+}
+
+/// The month and version a PDF's [`APPROVAL_DATA_FILE`] names; none for a file without it (an
+/// approval printed before issue 22's r15 fix, or another program's).
+pub fn approval_data(pdf: &[u8]) -> Result<Option<(String, u32)>, HocbaError> {
+    let data = pades::embedded_data(pdf)?;
+    let Some((_, bytes)) = data.iter().find(|(n, _)| n == APPROVAL_DATA_FILE) else {
+        return Ok(None);
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(None);
+    };
+    Ok(match (doc["thang"].as_str(), doc["phienban"].as_u64()) {
+        (Some(m), Some(v)) => u32::try_from(v).ok().map(|v| (m.to_string(), v)),
+        _ => None,
+    })
+}
+
+/// What the box and the hub say of a file that names itself a month's approval (its data) whose
+/// signatures the school's approval register does not list, once that register is known to
+/// hold the month up to the file's version: the school's box did not make them.
+pub fn approval_unlisted_finding(month: &str, version: u32) -> Finding {
+    let month_vi = month
+        .split_once('-')
+        .map_or(month.to_string(), |(y, m)| format!("{m}/{y}"));
+    finding(
+        format!(
+            "not a học bạ: the file names itself the lesson-plan approval of {month} (version {version}), but its signature is not in the school's signature register of lesson-plan approvals: the school's box did not make it"
+        ),
+        format!(
+            "Tệp ghi là bản phê duyệt kế hoạch bài dạy tháng {month_vi} (bản {version}), nhưng chữ ký không có trong sổ ký phê duyệt của trường: Trạm của trường không tạo chữ ký này."
+        ),
+    )
+}
+
+/// The hub's check of a file with no học bạ data against the approval lines its school relayed
+/// (`lines`; `names`: the month and version the file's data names). Listed: the approval.
+/// Not listed, and the hub holds a line of that month at that version or after (the relay
+/// delivers the school's lines in order, so the file's would be there): each signature
+/// [`NOT_IN_RELAYED_APPROVALS`], the box's words. Else — nothing of that month arrived yet, or
+/// a file that names no month — not confirmed (`pending`). Pure.
+pub fn check_relayed_approvals(
+    reports: &mut [pades::SignatureReport],
+    lines: &[ApprovalSignature],
+    names: Option<(String, u32)>,
+) -> (Option<ApprovalSeen>, Vec<Finding>, bool) {
+    if let Some(a) = check_approvals(reports, lines, None) {
+        return (Some(a), vec![], false);
+    }
+    match names {
+        Some((month, version))
+            if lines
+                .iter()
+                .any(|l| l.month == month && l.version >= version) =>
+        {
+            for rep in reports.iter_mut() {
+                if !rep.signature_sha256.is_empty() {
+                    rep.problems.push(NOT_IN_RELAYED_APPROVALS.into());
+                }
+            }
+            (
+                None,
+                vec![approval_unlisted_finding(&month, version)],
+                false,
+            )
+        }
+        _ => (None, vec![approval_pending_finding()], true),
+    }
 }
 
 /// The class and student a file's embedded data names (see [`data_names`]).
@@ -2688,30 +2840,52 @@ pub fn verify_upload_with(
         // replaced since the signing) names the role the page prints.
         rep.role = role.or_else(|| role_by_name(&signers, &rep.signer, &rep.issuer));
     }
+    // A file that names itself a month's approval (its data) and that the box's approval
+    // register does not list: the box did not make it — in the hub's words (review r15 #5).
+    let names = if not_hocba { approval_data(pdf)? } else { None };
+    let kind_approval = names.is_some();
     // An approval the register lists is judged as one: its signatures, no học bạ stages.
     let findings = if reports.is_empty() || approval.is_some() {
         vec![]
+    } else if let Some((month, version)) = &names {
+        vec![approval_unlisted_finding(month, *version)]
     } else if not_hocba {
         vec![not_hocba_finding()]
     } else {
         stage_findings(&stages)
     };
-    let valid = !reports.is_empty()
-        && reports.iter().all(|s| s.valid())
-        && findings.is_empty()
-        && !matches!(data, DataCheck::Differs { .. });
     let newer_version = newer_version(r, pdf, registered_version)?;
+    let verdict = verdict::decide(&verdict::Evidence {
+        signatures: &reports,
+        findings: &findings,
+        pending: false,
+        data_differs: matches!(data, DataCheck::Differs { .. }),
+        newer_version,
+    });
     let note = match &approval {
         Some(a) => Some(a.note()),
         None => newer_version.map(|v| format!("Học bạ này đã có phiên bản mới hơn (v{v}).")),
     };
+    // The box knows every signature it made: each is listed or it did not make it.
     let signatures = reports
         .into_iter()
         .zip(trusted_by)
-        .map(|(report, trusted_by)| SignatureView::of(report, trusted_by))
+        .map(|(report, trusted_by)| {
+            let unlisted = report
+                .problems
+                .iter()
+                .any(|p| p == NOT_IN_REGISTER || p == NOT_IN_APPROVAL_REGISTER);
+            let mut view = SignatureView::of(report, trusted_by);
+            view.register = match (unlisted, view.report.signature_sha256.is_empty()) {
+                (true, _) => RegisterState::NotListed,
+                (false, true) => RegisterState::NotChecked,
+                (false, false) => RegisterState::Listed,
+            };
+            view
+        })
         .collect();
     Ok(Verification {
-        valid,
+        valid: verdict == Verdict::Valid,
         signatures,
         data,
         newer_version,
@@ -2719,6 +2893,9 @@ pub fn verify_upload_with(
         problems: findings.iter().map(|f| f.en.clone()).collect(),
         problems_vi: findings.into_iter().map(|f| f.vi).collect(),
         approval,
+        verdict,
+        pending_problems: vec![],
+        kind_approval,
     })
 }
 
@@ -2740,79 +2917,10 @@ pub fn verify_text(
         HocbaError::Pades(e) => e.detail().to_string(),
         e => e.to_string(),
     })?;
-    let mut out = String::new();
-    if v.signatures.is_empty() {
-        out += &format!("INVALID {name}: no signature\n");
-    }
-    let mut fine = !v.signatures.is_empty();
-    for (i, s) in v.signatures.iter().enumerate() {
-        let (lines, ok) = signature_lines(i, &s.report);
-        fine &= ok;
-        out += &lines;
-    }
-    let not_hocba = v.approval.is_some() || v.problems.contains(&not_hocba_finding().en);
-    for (i, s) in v.signatures.iter().enumerate() {
-        let unlisted = s
-            .report
-            .problems
-            .iter()
-            .any(|p| p == NOT_IN_REGISTER || p == NOT_IN_APPROVAL_REGISTER);
-        let said = match (unlisted, not_hocba) {
-            (false, false) => "is in the school's signature register".to_string(),
-            (false, true) => "is in the school's register of lesson-plan approvals".to_string(),
-            (true, false) => {
-                "is NOT in the school's signature register: the box never made it".to_string()
-            }
-            (true, true) => "is NOT in the school's signature registers (học bạ or lesson-plan approvals): the box never made it".to_string(),
-        };
-        out += &format!(
-            "register: signature {} {said}{}\n",
-            i + 1,
-            match (&s.report.role, not_hocba) {
-                (Some(r), _) => format!(" ({r})"),
-                (None, false) => " (role unknown)".into(),
-                (None, true) => String::new(),
-            },
-        );
-    }
-    if let Some(a) = &v.approval {
-        out += &a.line();
-        out += "\n";
-    } else if v.problems.is_empty() {
-        if !v.signatures.is_empty() {
-            out += "stages: complete (homeroom teacher, then principal)\n";
-        }
-    } else if not_hocba {
-        for p in &v.problems {
-            out += &format!("kind: {p}\n");
-        }
-    } else {
-        for p in &v.problems {
-            out += &format!("stages: INCOMPLETE: {p}\n");
-        }
-    }
-    out += &format!(
-        "học bạ data: {}\n",
-        match &v.data {
-            DataCheck::Absent => "none embedded".to_string(),
-            DataCheck::UnknownStudent => "embedded, for a student this box does not have".into(),
-            DataCheck::Matches { student } =>
-                format!("embedded, matches this box's records ({student})"),
-            DataCheck::Differs { student } => format!(
-                "embedded, DIFFERS from this box's records ({student}): the record changed after signing"
-            ),
-        }
-    );
-    // Review r15 #4: a superseded copy is said, and the report ends in one verdict a reader
-    // (not only a script's exit code) can take.
-    if let Some(n) = v.newer_version {
-        out += &format!(
-            "version: SUPERSEDED: the school has signed a newer version (v{n}) of this học bạ; ask for it\n"
-        );
-    }
-    let ok = fine && v.valid;
-    out += if ok { "=> VALID\n" } else { "=> INVALID\n" };
-    Ok((ok, out))
+    Ok((
+        v.verdict == Verdict::Valid,
+        verdict::report_text(name, &v, None),
+    ))
 }
 
 /// One signature as `tram hocba verify` prints it (English): valid or not, the signer and role,
@@ -2822,14 +2930,19 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
     let problems: Vec<&String> = r
         .problems
         .iter()
-        .filter(|p| *p != NOT_IN_REGISTER && *p != NOT_IN_APPROVAL_REGISTER)
+        .filter(|p| !REGISTER_PROBLEMS.contains(&p.as_str()))
         .collect();
     let ok = problems.is_empty();
+    // A broken document time-stamp is the stamp's problem, not the signature's whose bytes are
+    // intact (review r15 #7): said on a line of its own, after the signature.
+    let (stamp, own): (Vec<&String>, Vec<&String>) = problems
+        .into_iter()
+        .partition(|p| p.starts_with("the document time-stamp"));
     let mut out = format!(
         "signature {} ({}): {}\n",
         i + 1,
         r.field,
-        if ok { "VALID" } else { "INVALID" }
+        if own.is_empty() { "VALID" } else { "INVALID" }
     );
     out += &format!(
         "  signer: {}{}\n",
@@ -2877,11 +2990,39 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
             ", later revisions appended (further signatures)"
         }
     );
-    for p in problems {
+    for p in own {
         out += &format!("  problem: {p}\n");
+    }
+    for p in stamp {
+        // Plain words first; a parser's own text ("DER message is incomplete …") only as detail.
+        match p.strip_prefix("the document time-stamp does not verify: ") {
+            Some(detail) => {
+                out += &format!(
+                    "document time-stamp (after signature {}): INVALID: it does not verify — the file was changed after it was stamped, or the stamp itself is damaged\n  detail: {detail}\n",
+                    i + 1
+                )
+            }
+            None => {
+                out += &format!(
+                    "document time-stamp (after signature {}): INVALID: {}\n",
+                    i + 1,
+                    p.strip_prefix("the document time-stamp")
+                        .map_or(p.as_str(), str::trim_start)
+                )
+            }
+        }
     }
     (out, ok)
 }
+
+/// The problems the register adds to a signature: said on the register's own line
+/// (`verdict::report_text`), not among the signature's.
+const REGISTER_PROBLEMS: [&str; 4] = [
+    NOT_IN_REGISTER,
+    NOT_IN_APPROVAL_REGISTER,
+    NOT_IN_RELAYED_REGISTER,
+    NOT_IN_RELAYED_APPROVALS,
+];
 
 /// The certificates of the signers imported from licensed CAs, as PEM, for the hub (sent after
 /// the school signing CA, `relay::stamp`): each holder's certificate and the intermediates it

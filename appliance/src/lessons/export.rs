@@ -298,7 +298,7 @@ pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Pl
 
 /// The PDF of a selection, one plan per page (or more when long).
 pub fn pdf(names: &Names, title: &str, plans: &[(Plan, Version)]) -> Result<Vec<u8>, LessonError> {
-    pdf_with_note(names, title, None, plans)
+    pdf_with_note(names, title, None, None, plans)
 }
 
 /// [`pdf`], with a note under the title (what signs the file, or why nothing does).
@@ -306,9 +306,17 @@ fn pdf_with_note(
     names: &Names,
     title: &str,
     note: Option<&str>,
+    data: Option<Vec<u8>>,
     plans: &[(Plan, Version)],
 ) -> Result<Vec<u8>, LessonError> {
     let mut l = crate::gradebook::pdf::Layout::new(false);
+    if let Some(json) = data {
+        l.attach_json(
+            crate::gradebook::hocba::APPROVAL_DATA_FILE,
+            "Dữ liệu bản phê duyệt (tháng, phiên bản)",
+            json,
+        );
+    }
     l.centred(14.0, true, &names.school);
     l.centred(13.0, true, title);
     if let Some(note) = note {
@@ -520,12 +528,15 @@ pub fn record_month_approval(
         "PHÊ DUYỆT KẾ HOẠCH BÀI DẠY — THÁNG {}",
         super::month_label(month)
     );
-    let mut bytes = pdf_with_note(&names, &title, Some(&note), &plans)?;
+    let version = tx.scan(&APPROVALS, &format!("{month}/"))?.len() as u32 + 1;
+    // The file names its month and version (review r15 #5): a verifier — the hub above all —
+    // knows which register lines it needs, so a signature minted over it is told apart.
+    let data = crate::gradebook::hocba::approval_json(month, version, department);
+    let mut bytes = pdf_with_note(&names, &title, Some(&note), Some(data), &plans)?;
     if let Some(k) = key {
         bytes = crate::pki::pades::sign(&bytes, &k.signer, &k.ca, now)
             .map_err(|e| LessonError::State(e.to_string()))?;
     }
-    let version = tx.scan(&APPROVALS, &format!("{month}/"))?.len() as u32 + 1;
     use base64::Engine;
     use sha2::Digest;
     let row = MonthApproval {

@@ -71,6 +71,11 @@ pub struct Declined {
 static BOOTSTRAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Whether `a` is a current member of the Ban giám hiệu (principal or vice principal, enabled).
+/// A role a certificate names is the principal's or a vice principal's.
+fn head_role_named(role: &str) -> bool {
+    ["Hiệu trưởng", "Phó hiệu trưởng"].contains(&role)
+}
+
 fn is_head_now(a: &Account) -> bool {
     !a.disabled && head_role(&a.roles).is_some()
 }
@@ -590,6 +595,11 @@ pub struct SignerLine {
     pub valid_from: String,
     pub valid_until: String,
     pub ca_holder: bool,
+    /// What she is now (review r15 #7: a demoted vice principal was listed by her
+    /// certificate's role): the head's role the account has, "đã thôi …" when her
+    /// certificate names one she no longer holds, "tài khoản đã khoá" when disabled; else the
+    /// certificate's role. `role` stays the certificate's.
+    pub role_now: String,
     /// She holds a wrap but is no current BGH member (the last wraps are kept: dropping them
     /// would lose the CA); it opens nothing until she is one again.
     pub ca_dormant: bool,
@@ -621,10 +631,21 @@ pub fn signer_lines(r: &impl Read) -> Result<Vec<SignerLine>, HocbaError> {
         let cert = record_cert(&rec)?;
         let v = &cert.tbs_certificate.validity;
         let wrapped = holders.contains(&id);
-        let head = r
-            .get(&crate::auth::ACCOUNTS, &id)?
-            .is_some_and(|a| is_head_now(&a));
+        let account = r.get(&crate::auth::ACCOUNTS, &id)?;
+        let head = account.as_ref().is_some_and(is_head_now);
+        let role_now = match &account {
+            Some(a) if a.disabled => "tài khoản đã khoá".to_string(),
+            Some(a) => match head_role(&a.roles) {
+                Some(now) => now.to_string(),
+                None if head_role_named(&rec.role) => {
+                    format!("đã thôi {}", rec.role.to_lowercase())
+                }
+                None => rec.role.clone(),
+            },
+            None => rec.role.clone(),
+        };
         out.push(SignerLine {
+            role_now,
             ca_holder: wrapped && head,
             ca_dormant: wrapped && !head,
             account: id,
