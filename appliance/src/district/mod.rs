@@ -928,6 +928,31 @@ pub enum VerifyError {
     Hub(#[from] HubError),
 }
 
+/// The school's signing CAs in what a box sent (`relay::stamp::send_signing_ca`): the first
+/// certificate — the current CA —, then every self-issued one of the same organisation (the CAs
+/// a renewal replaced, `gradebook::hocba::ca::renew`); the rest of the bundle (the imported
+/// signers' chains) only helps build chains, never an anchor.
+pub fn school_cas(certs: &[x509_cert::Certificate]) -> Vec<x509_cert::Certificate> {
+    use crate::pki::signing::ca_organisation;
+    let Some(first) = certs.first() else {
+        return Vec::new();
+    };
+    let org = ca_organisation(first);
+    let mut out = vec![first.clone()];
+    out.extend(
+        certs[1..]
+            .iter()
+            .filter(|c| {
+                c.tbs_certificate.issuer == c.tbs_certificate.subject
+                    && org.is_some()
+                    && ca_organisation(c) == org
+                    && *c != first
+            })
+            .cloned(),
+    );
+    out
+}
+
 /// The hub's check of a signed học bạ (`tram district verify-hocba`, the staff's API): the
 /// school whose signing CA its signatures chain to, and each signature as the school's own
 /// verify reports it (bytes, chain, time, time-stamp). A file no known school's CA signed is
@@ -945,20 +970,26 @@ pub fn verify_hocba(
         // The school's signing CA first, then the chains of its imported signers (what the box
         // sent with it: intermediates, and roots the box lists — never anchors here).
         let certs = roots::pem_certs(&pem);
-        let Some((ca, chains)) = certs.split_first() else {
+        let cas = school_cas(&certs);
+        if cas.is_empty() {
             continue;
-        };
-        let reports = pades::verify(pdf, ca)?;
+        }
+        let chains: Vec<_> = certs.iter().filter(|c| !cas.contains(c)).cloned().collect();
+        let chains = &chains[..];
+        let reports = pades::verify_anchored(pdf, &cas)?;
         if reports.is_empty() {
             return Err(VerifyError::Unsigned);
         }
         any = true;
-        // The school is the one whose CA vouches for a signature (the homeroom teacher's); then
-        // every signature is judged against that CA and the hub's own licensed roots, as the
-        // box judges them against its CA and its list.
+        // The school is the one whose CA — the current one or one a renewal replaced — vouches
+        // for a signature (the homeroom teacher's); then every signature is judged against the
+        // school's CAs and the hub's own licensed roots, as the box judges them.
         if reports.iter().any(|r| r.chain_ok) {
-            let school_subject = ca.tbs_certificate.subject.to_string();
-            let mut anchors = vec![ca.clone()];
+            let school_subjects: Vec<String> = cas
+                .iter()
+                .map(|c| c.tbs_certificate.subject.to_string())
+                .collect();
+            let mut anchors = cas.clone();
             anchors.extend(licensed.iter().cloned());
             let reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
             // Named as the reports name a school.
@@ -1016,7 +1047,15 @@ pub fn verify_hocba(
             let signatures: Vec<hocba::SignatureView> = reports
                 .into_iter()
                 .map(|r| {
-                    let trusted_by = hocba::trusted_label(&r, &school_subject);
+                    let trusted_by = school_subjects
+                        .iter()
+                        .enumerate()
+                        .find(|(_, s)| **s == r.issuer)
+                        .map(|(i, _)| match i {
+                            0 => hocba::trusted_label(&r, &school_subjects[0]),
+                            i => r.chain_ok.then(|| hocba::previous_ca_label(&cas[i])),
+                        })
+                        .unwrap_or_else(|| hocba::trusted_label(&r, &school_subjects[0]));
                     hocba::SignatureView::of(r, trusted_by)
                 })
                 .collect();
