@@ -435,7 +435,7 @@ fn sign_both(data: &Path, homeroom: &str, input: &Path, out: &Path) {
                 to.to_str().unwrap(),
                 from.to_str().unwrap(),
             ],
-            &data,
+            data,
         );
         assert!(o.status.success(), "{}", text(&o));
     }

@@ -819,7 +819,12 @@ pub fn ca_status_text(
             p.name, p.sha256, p.valid_from, p.valid_until
         );
     }
-    let holders = holders(r)?;
+    let mut holders = holders(r)?;
+    for h in holders.iter_mut() {
+        if let Some(a) = r.get(&crate::auth::ACCOUNTS, h)? {
+            *h = a.username;
+        }
+    }
     let _ = writeln!(
         out,
         "holders: {}",
