@@ -1500,6 +1500,18 @@ mod tests {
         let st = ca_status(&rx, dir.path(), actor.now).unwrap().unwrap();
         assert_eq!(st.previous.len(), 1);
         assert!(!st.expiring && st.days_left.unwrap() > 7000);
+        // From 90 days before its end the page and the CLI warn; after it, it has expired.
+        let end = signing::not_after(&second).unwrap();
+        let soon = end - jiff::SignedDuration::from_hours(24 * 30);
+        let st = ca_status(&rx, dir.path(), soon).unwrap().unwrap();
+        assert!(st.expiring && st.days_left == Some(30), "{st:?}");
+        let text = ca_status_text(&rx, dir.path(), soon).unwrap();
+        assert!(text.contains("WARNING: it ends in 30 day(s)"), "{text}");
+        let late = end + jiff::SignedDuration::from_hours(24);
+        let text = ca_status_text(&rx, dir.path(), late).unwrap();
+        assert!(text.contains("WARNING: it has expired"), "{text}");
+        let early = end - jiff::SignedDuration::from_hours(24 * 91);
+        assert!(!ca_status(&rx, dir.path(), early).unwrap().unwrap().expiring);
         // Who verifies anchors to both, and names which.
         let anchors = super::super::trust_anchors(dir.path(), second.clone());
         assert_eq!(anchors[0].1, "CA của trường");
