@@ -417,6 +417,192 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
     assert_eq!(hanko.matches(":INVALID").count(), 2, "{hanko}");
 }
 
+/// pdfsig's report trusting every CA of `cas` (a scratch NSS database of its own).
+fn pdfsig_trusting(file: &Path, cas: &[PathBuf], scratch: &Path) -> String {
+    let db = scratch.join("nss");
+    if !db.exists() {
+        std::fs::create_dir_all(&db).unwrap();
+        let dbarg = format!("sql:{}", db.display());
+        let o = Command::new("certutil")
+            .args(["-N", "--empty-password", "-d", &dbarg])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        for (i, ca) in cas.iter().enumerate() {
+            let o = Command::new("certutil")
+                .args(["-A", "-d", &dbarg, "-n", &format!("school-ca-{i}")])
+                .args(["-t", "CT,C,C", "-i"])
+                .arg(ca)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+        }
+    }
+    let o = Command::new("pdfsig")
+        .arg("-nssdir")
+        .arg(format!("sql:{}", db.display()))
+        .arg(file)
+        .output()
+        .unwrap();
+    text(&o)
+}
+
+/// Signs `input` as the homeroom teacher then the principal, into `out`.
+fn sign_both(data: &Path, homeroom: &str, input: &Path, out: &Path) {
+    let once = out.with_extension("gvcn.pdf");
+    for (user, from, to) in [
+        (homeroom, input, once.as_path()),
+        ("hieutruong", &once, out),
+    ] {
+        let o = hocba(
+            &[
+                "sign",
+                "--user",
+                user,
+                "--out",
+                to.to_str().unwrap(),
+                from.to_str().unwrap(),
+            ],
+            data,
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+/// Issue 22: the school signing CA renewed (`tram hocba ca renew`): a học bạ signed before and
+/// one signed after both verify — `tram hocba verify`, pdfsig and pyHanko trusting the school's
+/// CA certificates (the current one and `keys/signing-ca-previous.pem`); the old file does not
+/// verify under the new CA alone. The signers keep their PINs (their certificates re-issued).
+#[test]
+fn files_signed_before_and_after_a_ca_renewal_verify_in_pdfsig_and_pyhanko() {
+    let missing: Vec<&str> = ["pdfsig", "certutil"]
+        .into_iter()
+        .filter(|t| !on_path(t))
+        .collect();
+    let Some(pyhanko) = pyhanko() else {
+        eprintln!("SKIPPED: pyHanko is not installed (scripts/test installs it: TRAM_PYHANKO)");
+        return;
+    };
+    if !missing.is_empty() {
+        eprintln!(
+            "SKIPPED: {missing:?} not installed (scripts/test installs poppler-utils, libnss3-tools)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (pdf, homeroom) = hocba_pdf(&data);
+    let unsigned = tmp.path().join("hocba.pdf");
+    std::fs::write(&unsigned, &pdf).unwrap();
+    for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
+        let o = issue(user, role, &data);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let before = tmp.path().join("truoc.pdf");
+    sign_both(&data, &homeroom, &unsigned, &before);
+    let ca = data.join("keys/signing-ca.crt");
+    let old_pem = std::fs::read_to_string(&ca).unwrap();
+
+    let ca_cmd = |args: &[&str], pin: &str| {
+        Command::new(bin())
+            .args(["hocba", "ca"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("TRAM_APPROVER_PIN", pin)
+            .env("TRAM_SIGNING_PIN", pin)
+            .output()
+            .unwrap()
+    };
+    let o = ca_cmd(&["status"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("current school signing CA"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("earlier CA"), "{}", text(&o));
+    // A wrong PIN renews nothing; a teacher renews nothing.
+    let o = ca_cmd(&["renew", "--by", "hieutruong"], "000000");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("wrong signing PIN"), "{}", text(&o));
+    let o = ca_cmd(&["renew", "--by", &homeroom], PIN);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&ca).unwrap(), old_pem);
+    assert!(!data.join("keys/signing-ca-previous.pem").exists());
+    let o = ca_cmd(
+        &["renew", "--by", "hieutruong", "--reason", "nghi lộ khoá"],
+        PIN,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 earlier CA(s) stay trusted"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("re-issued by the new CA"), "{}", text(&o));
+    assert_ne!(std::fs::read_to_string(&ca).unwrap(), old_pem);
+    let previous = data.join("keys/signing-ca-previous.pem");
+    assert_eq!(std::fs::read_to_string(&previous).unwrap(), old_pem);
+    let o = ca_cmd(&["status"], "");
+    assert!(text(&o).contains("renewed on"), "{}", text(&o));
+    assert!(text(&o).contains("nghi lộ khoá"), "{}", text(&o));
+    assert!(
+        text(&o).contains("earlier CA, still trusted"),
+        "{}",
+        text(&o)
+    );
+
+    // The same people sign with the same PINs, under the new CA.
+    let after = tmp.path().join("sau.pdf");
+    sign_both(&data, &homeroom, &unsigned, &after);
+    for file in [&before, &after] {
+        let o = hocba(&["verify", file.to_str().unwrap()], &data);
+        let report = text(&o);
+        assert!(o.status.success(), "{report}");
+        assert_eq!(report.matches(": VALID").count(), 2, "{report}");
+    }
+    let o = hocba(&["verify", after.to_str().unwrap()], &data);
+    assert!(text(&o).contains("CA ký số học bạ (2)"), "{}", text(&o));
+
+    let cas = [ca.clone(), previous.clone()];
+    for (i, file) in [&before, &after].into_iter().enumerate() {
+        let poppler = pdfsig_trusting(file, &cas, &tmp.path().join(format!("both-{i}")));
+        assert_eq!(
+            poppler.matches("Signature is Valid").count(),
+            2,
+            "{poppler}"
+        );
+        assert_eq!(
+            poppler.matches("Certificate is Trusted").count(),
+            2,
+            "{poppler}"
+        );
+        let o = Command::new(&pyhanko)
+            .args([
+                "sign",
+                "validate",
+                "--no-revocation-check",
+                "--trust-replace",
+            ])
+            .arg("--trust")
+            .arg(&ca)
+            .arg("--trust")
+            .arg(&previous)
+            .arg(file)
+            .output()
+            .unwrap();
+        let hanko = text(&o);
+        assert!(o.status.success(), "{hanko}");
+        assert_eq!(hanko.matches(":INTACT:TRUSTED,").count(), 2, "{hanko}");
+    }
+    // The file signed before is the old CA's: the new one alone does not vouch for it.
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &before, &ca);
+    assert!(!ok, "{hanko}");
+    let (ok, hanko) = pyhanko_validate(&pyhanko, &after, &ca);
+    assert!(ok, "{hanko}");
+}
+
 /// POST `body` as JSON; the status and the answer.
 fn post(
     c: &reqwest::blocking::Client,

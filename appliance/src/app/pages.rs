@@ -77,6 +77,8 @@ page!(HomePage, "home.html" {
     backup: Option<BackupCard>,
     relay: Option<RelayCard>,
     plans_waiting: Option<usize>,
+    // The school signing CA's end near (90 days) or past: BGH and school IT (issue 22).
+    ca_warning: Option<String>,
     // The date line's địa danh, for those who may change it (the office, BGH).
     locality: Option<String>,
 });
@@ -269,6 +271,25 @@ async fn home(
         None
     };
     let key_changes = crate::lessons::sign::recent_changes(&rx, p.id(), jiff::Timestamp::now())?;
+    let ca_warning = if p.is_bgh() || auth::permits(p, Action::ManageDevice) {
+        crate::gradebook::hocba::ca::ca_status(&rx, s.store.dir(), jiff::Timestamp::now())
+            .ok()
+            .flatten()
+            .filter(|st| st.expiring)
+            .map(|st| match st.days_left {
+                Some(d) if d < 0 => format!(
+                    "CA ký số của trường đã hết hạn ngày {}: không ký, không cấp chứng thư được nữa. Người giữ CA gia hạn ở trang Chứng thư ký học bạ.",
+                    st.current.valid_until
+                ),
+                d => format!(
+                    "CA ký số của trường còn {} ngày là hết hạn ({}): người giữ CA gia hạn ở trang Chứng thư ký học bạ.",
+                    d.unwrap_or_default(),
+                    st.current.valid_until
+                ),
+            })
+    } else {
+        None
+    };
     let locality = if auth::permits(p, Action::ManageSchool) {
         Some(
             school::school_info(&rx)?
@@ -292,6 +313,7 @@ async fn home(
         backup,
         relay,
         plans_waiting,
+        ca_warning,
         locality,
     )))
 }

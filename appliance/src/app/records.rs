@@ -132,7 +132,7 @@ fn trust_args(files: &[RecordFile]) -> String {
     let args: Vec<String> = files
         .iter()
         .filter(|f| {
-            f.path == "chung-thu/ca-ky-so-cua-truong.crt"
+            f.path.starts_with("chung-thu/ca-ky-so-cua-truong")
                 || f.path.starts_with("chung-thu/dau-thoi-gian")
         })
         .map(|f| format!("--trust {}", f.path))
@@ -145,6 +145,20 @@ fn trust_args(files: &[RecordFile]) -> String {
 }
 
 fn readme(school: &str, code: &str, year: &str, files: &[RecordFile]) -> String {
+    // The CAs a renewal replaced (`gradebook::hocba::ca::renew`): files signed under them.
+    let earlier: Vec<&str> = files
+        .iter()
+        .filter(|f| f.path.starts_with("chung-thu/ca-ky-so-cua-truong-cu-"))
+        .map(|f| f.path.as_str())
+        .collect();
+    let earlier = if earlier.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "   - {}: các CA ký số trước đây của trường (trước khi gia hạn); tệp ký khi còn dùng CA\n     đó vẫn được kiểm tra với nó.\n",
+            earlier.join(", ")
+        )
+    };
     let ca = if files
         .iter()
         .any(|f| f.path == "chung-thu/ca-ky-so-cua-truong.crt")
@@ -170,7 +184,7 @@ fn readme(school: &str, code: &str, year: &str, files: &[RecordFile]) -> String 
         .replace("{school}", school)
         .replace("{code}", code)
         .replace("{year}", year)
-        .replace("{ca}", ca)
+        .replace("{ca}", &format!("{ca}{earlier}"))
         .replace("{tsa}", &tsa)
         .replace("{trust}", &trust_args(files))
 }

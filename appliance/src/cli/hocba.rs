@@ -64,6 +64,9 @@ pub enum HocbaCmd {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    /// The school signing CA: its state, renewal, recovery (safe while the server runs).
+    #[command(subcommand)]
+    Ca(CaCmd),
     /// The licensed roots a principal's imported certificate must chain to.
     #[command(subcommand)]
     Roots(RootsCmd),
@@ -92,6 +95,46 @@ pub enum HocbaCmd {
         #[arg(long)]
         ca: Vec<PathBuf>,
         file: PathBuf,
+    },
+}
+
+/// The school signing CA (`gradebook::hocba::ca`).
+#[derive(Subcommand)]
+pub enum CaCmd {
+    /// The current CA, when it ends (a warning from 90 days before), the earlier CAs still
+    /// trusted for verification, who holds it.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Make a new school signing CA (new key and certificate, same name constraints), opened
+    /// by a current holder's signing PIN (TRAM_APPROVER_PIN, else the first line of standard
+    /// input) and wrapped for her and every BGH signer. The old CA stays trusted for what it
+    /// signed, never issues again; every certificate of the school CA is re-issued for the same
+    /// key at once. The hub gets the new CA through the relay.
+    Renew {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The member of the Ban giám hiệu (username) holding the CA.
+        #[arg(long)]
+        by: String,
+        /// Why (kept in the audit log); default "gia hạn".
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// When no holder can open the CA (the last one left, forgot her PIN, or the key is
+    /// suspected stolen): school IT makes a new CA without any old PIN, for the principal (or a
+    /// vice principal) named, whose new signing PIN is read from TRAM_SIGNING_PIN, else the
+    /// first line of standard input. Audited with who and why.
+    Recover {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The principal's username: her account must exist and be a current BGH member.
+        #[arg(long)]
+        by: String,
+        /// Who asked and why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -342,8 +385,38 @@ fn roots(cmd: RootsCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tram hocba ca …`: here, or through the running server's control socket.
+fn ca_cmd(cmd: CaCmd) -> anyhow::Result<ExitCode> {
+    let (data, args) = match cmd {
+        CaCmd::Status { data } => (data, vec!["status".to_string()]),
+        CaCmd::Renew { data, by, reason } => {
+            let pin = secret("TRAM_APPROVER_PIN")?;
+            (data, vec!["renew".into(), by, pin, reason])
+        }
+        CaCmd::Recover { data, by, reason } => {
+            if reason.trim().is_empty() {
+                anyhow::bail!("--reason is required: who asked for the recovery and why");
+            }
+            let pin = new_pin("TRAM_SIGNING_PIN")?;
+            (data, vec!["recover".into(), by, pin, reason])
+        }
+    };
+    let (ok, text) = super::here_or_server(&data.data_dir, "hocba-ca", args.clone(), |store| {
+        tram::gradebook::hocba::ca::command(&store, &args)
+            .map(|t| (true, t))
+            .map_err(|e| anyhow::anyhow!(e))
+    })?;
+    print!("{text}");
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        HocbaCmd::Ca(cmd) => ca_cmd(cmd),
         HocbaCmd::Roots(cmd) => roots(cmd),
         HocbaCmd::Signer {
             import:

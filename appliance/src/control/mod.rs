@@ -99,6 +99,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                             | "district-key-reset"
                             | "hocba-export"
                             | "hocba-verify"
+                            | "hocba-ca"
                             | "records-export"
                             | "district-verify-hocba"
                             | "district-verify-export"
@@ -191,6 +192,7 @@ pub async fn serve(store: Arc<Store>, relay: crate::relay::Budget) -> std::io::R
                                     valid = fine;
                                     Ok(text)
                                 }),
+                            "hocba-ca" => crate::gradebook::hocba::ca::command(&store, &req.args),
                             "records-export" => crate::app::records::export_to(
                                 &store,
                                 Some(arg(0).as_str()),

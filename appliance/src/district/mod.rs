@@ -928,6 +928,31 @@ pub enum VerifyError {
     Hub(#[from] HubError),
 }
 
+/// The school's signing CAs in what a box sent (`relay::stamp::send_signing_ca`): the first
+/// certificate — the current CA —, then every self-issued one of the same organisation (the CAs
+/// a renewal replaced, `gradebook::hocba::ca::renew`); the rest of the bundle (the imported
+/// signers' chains) only helps build chains, never an anchor.
+pub fn school_cas(certs: &[x509_cert::Certificate]) -> Vec<x509_cert::Certificate> {
+    use crate::pki::signing::ca_organisation;
+    let Some(first) = certs.first() else {
+        return Vec::new();
+    };
+    let org = ca_organisation(first);
+    let mut out = vec![first.clone()];
+    out.extend(
+        certs[1..]
+            .iter()
+            .filter(|c| {
+                c.tbs_certificate.issuer == c.tbs_certificate.subject
+                    && org.is_some()
+                    && ca_organisation(c) == org
+                    && *c != first
+            })
+            .cloned(),
+    );
+    out
+}
+
 /// The hub's answer on a file: the school whose CA signed it, and the verification in the
 /// box's own shape (`hocba::Verification`, its `verdict` from `hocba::verdict::decide`, as on
 /// the box), the data not checked (the hub holds no marks).
@@ -974,22 +999,28 @@ pub fn verify_hocba_checked(
         // The school's signing CA first, then the chains of its imported signers (what the box
         // sent with it: intermediates, and roots the box lists — never anchors here).
         let certs = roots::pem_certs(&pem);
-        let Some((ca, chains)) = certs.split_first() else {
+        let cas = school_cas(&certs);
+        if cas.is_empty() {
             continue;
-        };
-        let reports = pades::verify(pdf, ca)?;
+        }
+        let chains: Vec<_> = certs.iter().filter(|c| !cas.contains(c)).cloned().collect();
+        let chains = &chains[..];
+        let reports = pades::verify_anchored(pdf, &cas)?;
         if reports.is_empty() {
             return Err(VerifyError::Unsigned);
         }
         any = true;
-        // The school is the one whose CA vouches for a signature (the homeroom teacher's); then
-        // every signature is judged against that CA and the hub's own licensed roots, as the
-        // box judges them against its CA and its list.
+        // The school is the one whose CA — the current one or one a renewal replaced — vouches
+        // for a signature (the homeroom teacher's); then every signature is judged against the
+        // school's CAs and the hub's own licensed roots, as the box judges them.
         if !reports.iter().any(|r| r.chain_ok) {
             continue;
         }
-        let school_subject = ca.tbs_certificate.subject.to_string();
-        let mut anchors = vec![ca.clone()];
+        let school_subjects: Vec<String> = cas
+            .iter()
+            .map(|c| c.tbs_certificate.subject.to_string())
+            .collect();
+        let mut anchors = cas.clone();
         anchors.extend(licensed.iter().cloned());
         let mut reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
         // Named as the reports name a school.
@@ -1069,7 +1100,15 @@ pub fn verify_hocba_checked(
             .into_iter()
             .zip(listed)
             .map(|(r, listed)| {
-                let trusted_by = hocba::trusted_label(&r, &school_subject);
+                let trusted_by = school_subjects
+                    .iter()
+                    .enumerate()
+                    .find(|(_, s)| **s == r.issuer)
+                    .map(|(i, _)| match i {
+                        0 => hocba::trusted_label(&r, &school_subjects[0]),
+                        i => r.chain_ok.then(|| hocba::previous_ca_label(&cas[i])),
+                    })
+                    .unwrap_or_else(|| hocba::trusted_label(&r, &school_subjects[0]));
                 let unlisted = r.problems.iter().any(|p| {
                     p == hocba::NOT_IN_RELAYED_REGISTER || p == hocba::NOT_IN_RELAYED_APPROVALS
                 });

@@ -166,9 +166,30 @@ async fn signing_ca(
         return Err(ApiError::bad_request("not a self-issued CA certificate"));
     }
     let storage = hub.storage.clone();
-    tokio::task::spawn_blocking(move || storage.set_signing_ca(&school, body.trim()))
-        .await
-        .map_err(ApiError::internal)??;
+    tokio::task::spawn_blocking(move || {
+        // A school CA the hub held before stays (a box restored from an old backup may send
+        // fewer): what it signed must still verify here.
+        let mut pem = body.trim().to_string();
+        let sent: Vec<_> = crate::pki::roots::pem_certs(&pem);
+        if let Some((_, before)) = storage
+            .signing_cas()?
+            .into_iter()
+            .find(|(s, _)| *s == school)
+        {
+            for old in super::school_cas(&crate::pki::roots::pem_certs(&before)) {
+                if !sent.contains(&old) {
+                    use der::EncodePem;
+                    if let Ok(p) = old.to_pem(der::pem::LineEnding::LF) {
+                        pem.push('\n');
+                        pem += p.trim_end();
+                    }
+                }
+            }
+        }
+        storage.set_signing_ca(&school, &pem)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(StatusCode::NO_CONTENT)
 }
 

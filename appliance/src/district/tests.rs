@@ -669,3 +669,22 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
     assert_eq!(r.pending, 0);
     assert_eq!(rows(&r, "si-so").len(), 4);
 }
+
+/// Issue 22: what a box sends after a renewal — the current CA, the one it replaced, an
+/// imported signer's chain up to a public root — gives the hub both school CAs as anchors and
+/// never the public root (only the hub's own licensed roots are anchors).
+#[test]
+fn the_school_cas_are_the_first_and_the_earlier_ones_of_its_organisation() {
+    use crate::pki::signing;
+    let now = jiff::Timestamp::now();
+    let old = signing::new_ca_generation("THCS Thử", 1, now).unwrap().cert;
+    let new = signing::new_ca_generation("THCS Thử", 2, now).unwrap().cert;
+    let other = signing::new_ca_generation("Nhà cung cấp CA", 1, now)
+        .unwrap()
+        .cert;
+    assert_ne!(old.tbs_certificate.subject, new.tbs_certificate.subject);
+    let sent = [new.clone(), old.clone(), other];
+    assert_eq!(school_cas(&sent), vec![new.clone(), old]);
+    assert_eq!(school_cas(&sent[..1]), vec![new]);
+    assert!(school_cas(&[]).is_empty());
+}

@@ -108,6 +108,19 @@ pub fn certificates(store: &Store, _year: &str) -> Result<Vec<RecordFile>, Strin
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("reading {}: {e}", ca.display())),
     }
+    // The CAs a renewal or a recovery replaced: what was signed under them checks against them.
+    let earlier = crate::pki::signing::previous_ca_certs(dir).map_err(|e| e.to_string())?;
+    for (i, c) in earlier.iter().enumerate() {
+        let pem = c
+            .to_pem(der::pem::LineEnding::LF)
+            .map_err(|e| e.to_string())?;
+        out.push(file(
+            &format!("ca-ky-so-cua-truong-cu-{}.crt", i + 1),
+            "chung-thu-ca-truong",
+            "CA ký số trước đây của trường",
+            pem.into_bytes(),
+        ));
+    }
     let roots: String = crate::pki::roots::certificates(dir)
         .iter()
         .filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok())

@@ -421,6 +421,12 @@ pub enum HocbaError {
         "Bạn là người duy nhất giữ CA ký số học bạ của trường: thay chứng thư lúc này sẽ khoá CA lại. Hãy để một thành viên Ban giám hiệu khác có chứng thư trước."
     )]
     LastHolder,
+    #[error(
+        "CA ký số của trường vừa được gia hạn hoặc khôi phục bởi người khác; hãy tải lại trang."
+    )]
+    CaChanged,
+    #[error("Ghi lý do khôi phục CA ký số (ai, vì sao) để nhật ký của trường lưu lại.")]
+    NeedRecoveryReason,
 }
 
 impl HocbaError {
@@ -471,6 +477,8 @@ impl HocbaError {
             HocbaError::RoleChanged(_) => "role_changed",
             HocbaError::NeedReason => "reason_needed",
             HocbaError::LastHolder => "last_ca_holder",
+            HocbaError::CaChanged => "ca_changed",
+            HocbaError::NeedRecoveryReason => "reason_needed",
         }
     }
 }
@@ -2233,12 +2241,31 @@ pub fn trust_anchors(
     school: x509_cert::Certificate,
 ) -> Vec<(x509_cert::Certificate, String)> {
     let mut out = vec![(school, "CA của trường".to_string())];
+    // The CAs a renewal or a recovery replaced: what was signed under them still verifies,
+    // named as such (`ca::renew`).
+    out.extend(
+        signing::previous_ca_certs(data_dir)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| {
+                let label = previous_ca_label(&c);
+                (c, label)
+            }),
+    );
     out.extend(
         crate::pki::roots::certificates(data_dir)
             .into_iter()
             .map(|c| (c, PUBLIC_CA.to_string())),
     );
     out
+}
+
+/// How the page names one of the school's earlier signing CAs: "CA của trường (trước khi gia
+/// hạn): <its name>, hết dùng để cấp từ <dd/mm/yyyy>" is too long for a phone; the name says which.
+pub fn previous_ca_label(c: &x509_cert::Certificate) -> String {
+    let cn = signing::name_part(&c.tbs_certificate.subject, der::oid::db::rfc4519::CN)
+        .unwrap_or_default();
+    format!("CA của trường (trước khi gia hạn): {cn}")
 }
 
 /// How the page names the CA that vouches for `report`: "CA của trường", or "CA công cộng:
@@ -2737,13 +2764,20 @@ pub fn verify_upload_with(
 ) -> Result<Verification, HocbaError> {
     let ca = signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
     let school_ca = ca.tbs_certificate.subject.to_string();
+    let earlier: Vec<String> = signing::previous_ca_certs(data_dir)?
+        .iter()
+        .map(|c| c.tbs_certificate.subject.to_string())
+        .collect();
     let anchors = match anchors {
         None => trust_anchors(data_dir, ca),
         Some(given) => given
             .into_iter()
             .map(|c| {
-                let label = if c.tbs_certificate.subject.to_string() == school_ca {
+                let subject = c.tbs_certificate.subject.to_string();
+                let label = if subject == school_ca {
                     "CA của trường".to_string()
+                } else if earlier.contains(&subject) {
+                    previous_ca_label(&c)
                 } else {
                     PUBLIC_CA.to_string()
                 };

@@ -58,6 +58,7 @@ pub fn api() -> Router<Shared> {
             "/hocba/signer/requests/{account}/decline",
             post(hocba_decline_signer),
         )
+        .route("/hocba/ca/renew", post(hocba_renew_ca))
 }
 
 impl From<super::hocba::HocbaError> for ApiError {
@@ -98,9 +99,12 @@ impl From<super::hocba::HocbaError> for ApiError {
             | H::CaHolderDropped
             | H::CaHeld
             | H::RoleChanged(_)
-            | H::LastHolder => StatusCode::CONFLICT,
+            | H::LastHolder
+            | H::CaChanged => StatusCode::CONFLICT,
             H::NoRequest => StatusCode::NOT_FOUND,
-            H::PinMismatch | H::NeedReason => StatusCode::UNPROCESSABLE_ENTITY,
+            H::PinMismatch | H::NeedReason | H::NeedRecoveryReason => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             // The file, its password or the PIN: the importer's to fix.
             H::P12(_) => StatusCode::UNPROCESSABLE_ENTITY,
             H::NothingSigned(_) => StatusCode::NOT_FOUND,
@@ -422,6 +426,76 @@ async fn hocba_approve_signer(
         "account": rec.account,
         "role": rec.role,
         "message": format!("Đã cấp chứng thư ký học bạ cho {} ({}).", rec.full_name, rec.role),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenewCa {
+    pin: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// A BGH member holding the school signing CA renews it with her PIN (`ca::renew`): a new CA,
+/// the old one kept for verification, the school CA's certificates re-issued. The PIN is counted
+/// by the same guard as a signing.
+async fn hocba_renew_ca(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<RenewCa>,
+) -> Result<Json<Value>, ApiError> {
+    if u.principal.account.disabled || super::hocba::head_role(&u.principal.account.roles).is_none()
+    {
+        return Err(super::hocba::HocbaError::NotApprover.into());
+    }
+    let body = json_body(b)?;
+    // Refusals that need no PIN first: no CA, or she holds no wrap.
+    {
+        let rx = s.store.read()?;
+        if !super::hocba::ca::ca_sealed(&rx)? {
+            return Err(super::hocba::HocbaError::NoCaHolder.into());
+        }
+        if !super::hocba::ca::holders(&rx)?
+            .iter()
+            .any(|h| h == u.principal.id())
+        {
+            return Err(super::hocba::HocbaError::NotCaHolder.into());
+        }
+    }
+    let pin = body.pin.clone();
+    let done = guarded_signing(&s, &u, &pin, move |store, _dir, p, now| {
+        let actor = crate::store::Actor {
+            id: p.id().to_string(),
+            now,
+        };
+        super::hocba::ca::renew(store, &actor, p, &body.pin, &body.reason)
+    })
+    .await?
+    .0;
+    tracing::info!(by = %u.principal.id(), ca = %done.sha256, "school signing CA renewed on the web");
+    let mut message = format!(
+        "Đã gia hạn CA ký số của trường: {}. Học bạ đã ký bằng CA cũ vẫn được kiểm tra hợp lệ.",
+        done.name
+    );
+    if !done.reissued.is_empty() {
+        message += &format!(
+            " Chứng thư của {} đã được cấp lại (giữ nguyên mã PIN).",
+            done.reissued.join(", ")
+        );
+    }
+    if !done.must_request.is_empty() {
+        message += &format!(
+            " {} cần xin cấp chứng thư mới ở trang này.",
+            done.must_request.join(", ")
+        );
+    }
+    Ok(Json(json!({
+        "renewed": true,
+        "sha256": done.sha256,
+        "reissued": done.reissued,
+        "must_request": done.must_request,
+        "message": message,
     })))
 }
 

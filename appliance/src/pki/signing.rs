@@ -174,12 +174,25 @@ use der::oid::db::rfc4519::{C, CN, O, OU, TITLE};
 /// A new school signing CA (`school` names it), in memory: the caller writes its certificate
 /// ([`write_ca_cert`]) and stores its key sealed ([`seal_ca`]) — never in a file.
 pub fn new_ca(school: &str, now: jiff::Timestamp) -> Result<SigningCa, SigningError> {
+    new_ca_generation(school, 1, now)
+}
+
+/// The school's `generation`-th signing CA (a renewal or a recovery makes the next one): the
+/// same name constraints, its own key and validity, and a name of its own — "… — CA ký số học
+/// bạ (2)" — so every checker (pdfsig, pyHanko, the hub) tells it from the CAs before it, which
+/// stay trusted for what was signed under them.
+pub fn new_ca_generation(
+    school: &str,
+    generation: usize,
+    now: jiff::Timestamp,
+) -> Result<SigningCa, SigningError> {
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
-    let subject = name(&[
-        (C, "VN"),
-        (O, school),
-        (CN, &format!("{school} — CA ký số học bạ")),
-    ])?;
+    let cn = if generation > 1 {
+        format!("{school} — CA ký số học bạ ({generation})")
+    } else {
+        format!("{school} — CA ký số học bạ")
+    };
+    let subject = name(&[(C, "VN"), (O, school), (CN, &cn)])?;
     // Name-constrained to the school: whoever gets hold of this key can still only vouch for
     // names under "C=VN, O=<school>", never for another school's or a public CA's subjects.
     let constraints = x509_cert::ext::pkix::constraints::name::NameConstraints {
@@ -232,6 +245,114 @@ pub fn ca_cert(data_dir: &Path) -> Result<Option<Certificate>, SigningError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Where the school's earlier signing CA certificates are kept (a PEM bundle, newest first):
+/// each one replaced by a renewal or a recovery (`gradebook::hocba::ca::renew`), still trusted
+/// for verifying what was signed under it, never used to issue. Public, like `signing-ca.crt`,
+/// and carried by backups with `keys/`.
+pub fn previous_ca_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("signing-ca-previous.pem")
+}
+
+/// The school's earlier signing CA certificates, newest first (none before a first renewal).
+pub fn previous_ca_certs(data_dir: &Path) -> Result<Vec<Certificate>, SigningError> {
+    match std::fs::read_to_string(previous_ca_path(data_dir)) {
+        Ok(pem) => Ok(super::roots::pem_certs(&pem)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every signing CA certificate of the school: the current one first, then the earlier ones,
+/// newest first, each once — what verification anchors to, what the exports and the hub get.
+pub fn ca_certs(data_dir: &Path) -> Result<Vec<Certificate>, SigningError> {
+    let mut out: Vec<Certificate> = ca_cert(data_dir)?.into_iter().collect();
+    for c in previous_ca_certs(data_dir)? {
+        if !out.iter().any(|o| cert_sha256(o) == cert_sha256(&c)) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Every signing CA certificate of the school as one PEM bundle, current first.
+pub fn ca_certs_pem(data_dir: &Path) -> Result<String, SigningError> {
+    let mut pem = String::new();
+    for c in ca_certs(data_dir)? {
+        pem += &c
+            .to_pem(LineEnding::LF)
+            .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    }
+    Ok(pem)
+}
+
+/// Keeps `cert` among the earlier CAs (first, the newest), once: written before a renewal is
+/// committed, so a power cut leaves it trusted either way.
+pub fn retire_ca_cert(data_dir: &Path, cert: &Certificate) -> Result<(), SigningError> {
+    let mut certs = previous_ca_certs(data_dir)?;
+    if certs.iter().any(|c| cert_sha256(c) == cert_sha256(cert)) {
+        return Ok(());
+    }
+    certs.insert(0, cert.clone());
+    let mut pem = String::new();
+    for c in &certs {
+        pem += &c
+            .to_pem(LineEnding::LF)
+            .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    }
+    crate::config::write_atomic(&previous_ca_path(data_dir), pem.as_bytes())?;
+    Ok(())
+}
+
+/// When a certificate stops being valid.
+pub fn not_after(cert: &Certificate) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::try_from(cert.tbs_certificate.validity.not_after.to_system_time()).ok()
+}
+
+/// How long before the CA certificate's end the signer page, the admin page and `tram hocba ca
+/// status` warn that it needs renewing.
+pub const CA_WARN_DAYS: i64 = 90;
+
+/// Days left before `cert` ends (negative once it has), when its end is readable.
+pub fn days_left(cert: &Certificate, now: jiff::Timestamp) -> Option<i64> {
+    not_after(cert).map(|end| (end.as_second() - now.as_second()).div_euclid(86_400))
+}
+
+/// A certificate for `rec`'s own key pair from `ca`: a renewal re-issues every signer of the
+/// school CA whose key is bound to its public key (binding v2) at once, so no PIN is needed —
+/// same key, same sealed form, a new certificate. `None` for a record whose key is bound to its
+/// certificate (binding v1, sealed before requests existed) or imported from a licensed CA: the
+/// first must ask for a new certificate, the second is not the school CA's to renew.
+pub fn reissue(
+    ca: &SigningCa,
+    rec: &SignerRecord,
+    now: jiff::Timestamp,
+) -> Result<Option<SignerRecord>, SigningError> {
+    if rec.binding != 2 || !rec.chain.is_empty() {
+        return Ok(None);
+    }
+    let der = hex::decode(&rec.cert)
+        .map_err(|_| SigningError::Damaged(format!("certificate of {}", rec.account)))?;
+    let cert = Certificate::from_der(&der)
+        .map_err(|_| SigningError::Damaged(format!("certificate of {}", rec.account)))?;
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| SigningError::Certificate(e.to_string()))?;
+    let req = SignerRequest {
+        account: rec.account.clone(),
+        full_name: rec.full_name.clone(),
+        role: rec.role.clone(),
+        public_key: hex::encode(spki),
+        salt: rec.salt.clone(),
+        nonce: rec.nonce.clone(),
+        sealed: rec.sealed.clone(),
+        requested_at: now.to_string(),
+        kdf: rec.kdf,
+    };
+    issue_for_request(ca, &req, now).map(Some)
 }
 
 /// The CA as an earlier version kept it, its key plain in `keys/signing-ca.key`, if that file

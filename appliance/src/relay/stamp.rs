@@ -50,9 +50,12 @@ pub async fn send_signing_ca(
     store: &Arc<Store>,
 ) -> anyhow::Result<()> {
     let dir = store.dir().to_path_buf();
-    let Ok(ca) = std::fs::read_to_string(crate::pki::signing::ca_cert_path(&dir)) else {
+    // Every CA of the school, current first: after a renewal the hub must still verify what
+    // the earlier ones signed.
+    let ca = crate::pki::signing::ca_certs_pem(&dir)?;
+    if ca.is_empty() {
         return Ok(());
-    };
+    }
     let s = store.clone();
     let chains =
         tokio::task::spawn_blocking(move || hocba::imported_chains_pem(&s.read()?, s.dir()))

@@ -40,7 +40,41 @@ pub const REQUESTS: Collection<CertRequest> = Collection::new(
 pub const CA_DROPPED: Collection<DroppedWrap> =
     Collection::new("gradebook.hocba_ca_dropped.v1", AuditPolicy::Values, None);
 
-pub const TABLES: [&str; 4] = [CA_KEY.name, CA_WRAPS.name, REQUESTS.name, CA_DROPPED.name];
+/// Each renewal or recovery of the school signing CA, keyed by the new CA certificate's
+/// SHA-256: who, why, when, the new certificate (so a start after a power cut between the
+/// commit and writing `keys/signing-ca.crt` finishes it, [`finish_renewal`]), which signers'
+/// certificates were re-issued. Audited with its values: the audit log says who and why.
+pub const RENEWALS: Collection<Renewal> =
+    Collection::new("gradebook.hocba_ca_renewals.v1", AuditPolicy::Values, None);
+
+pub const TABLES: [&str; 5] = [
+    CA_KEY.name,
+    CA_WRAPS.name,
+    REQUESTS.name,
+    CA_DROPPED.name,
+    RENEWALS.name,
+];
+
+/// One renewal (or recovery) of the school signing CA, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Renewal {
+    pub at: String,
+    /// The account the new CA is wrapped for (the acting BGH member, or the principal a
+    /// recovery names).
+    pub by: String,
+    pub by_name: String,
+    /// A recovery: no holder's PIN opened the old CA (school IT, on the box's command line).
+    pub recovery: bool,
+    pub reason: String,
+    /// The new CA certificate (PEM) and the SHA-256 of the one it replaced.
+    pub cert_pem: String,
+    pub previous_sha256: String,
+    /// The accounts whose certificates were re-issued by the new CA (same key), and those that
+    /// must ask for a new one (a key sealed with its certificate, binding v1).
+    pub reissued: Vec<String>,
+    #[serde(default)]
+    pub must_request: Vec<String>,
+}
 
 /// A wrap dropped because its holder stopped being a current BGH member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,7 +312,16 @@ pub(super) fn open_with_key(
 /// between the commit and the removal) only removes the file. Returns whether it sealed or
 /// removed anything.
 pub fn seal_plain_ca(store: &Store, now: jiff::Timestamp) -> Result<bool, HocbaError> {
+    finish_renewal(store)?;
     let dir = store.dir();
+    if let Some(d) = signing::ca_cert(dir)?.and_then(|c| signing::days_left(&c, now))
+        && d <= signing::CA_WARN_DAYS
+    {
+        tracing::warn!(
+            days_left = d,
+            "the school signing CA certificate ends soon (or has ended): renew it with tram hocba ca renew --by BGH_USER"
+        );
+    }
     if !signing::plain_ca_key_present(dir) {
         return Ok(false);
     }
@@ -442,6 +485,462 @@ pub fn issue_by_holder(
         Ok(())
     })?;
     Ok(rec)
+}
+
+/// What a renewal or recovery did.
+#[derive(Debug, Clone)]
+pub struct Renewed {
+    /// The new CA's name (CN) and SHA-256.
+    pub name: String,
+    pub sha256: String,
+    /// How many earlier CAs stay trusted for verification.
+    pub previous: usize,
+    /// The full names of the signers whose certificates the new CA re-issued.
+    pub reissued: Vec<String>,
+    /// Those who must ask for a new certificate (their key is bound to the old one).
+    pub must_request: Vec<String>,
+}
+
+/// Renews the school signing CA (`tram hocba ca renew`, the signer page's "Gia hạn CA"): a
+/// current BGH holder opens the old CA with her PIN — proving she holds it —, and a new CA is
+/// made (new key, new certificate, the same name constraints, its own validity), sealed and
+/// wrapped for her and every other current BGH signer. See [`install_new_ca`].
+pub fn renew(
+    store: &Store,
+    actor: &Actor,
+    holder: &Principal,
+    pin: &str,
+    reason: &str,
+) -> Result<Renewed, HocbaError> {
+    if !is_head_now(&holder.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    if holder.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    let (old, _) = open_with_key(&store.read()?, store.dir(), holder.id(), pin)?;
+    let reason = match reason.trim() {
+        "" => "gia hạn".to_string(),
+        r => r.chars().take(500).collect(),
+    };
+    install_new_ca(store, actor, holder, &old.cert_sha256(), &reason, None)
+}
+
+/// Recovers the school signing CA when no holder can open it (the last holder left, forgot her
+/// PIN, or the key is suspected stolen): school IT on the box's command line (`tram hocba ca
+/// recover --by PRINCIPAL --reason …`) — no old PIN. The principal named gets a new key pair
+/// sealed under the new PIN she types at the box, and the new CA is wrapped for her (and every
+/// other current BGH signer). The reason is required and stored with who ([`RENEWALS`]).
+pub fn recover(
+    store: &Store,
+    actor: &Actor,
+    principal: &Principal,
+    new_pin: &str,
+    reason: &str,
+) -> Result<Renewed, HocbaError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(HocbaError::NeedRecoveryReason);
+    }
+    if !is_head_now(&principal.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    let role = head_role(&principal.account.roles).ok_or(HocbaError::NotApprover)?;
+    let old = {
+        let r = store.read()?;
+        r.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?
+    };
+    let who = signing::SignerName {
+        account: principal.id(),
+        full_name: &principal.account.full_name,
+        role,
+    };
+    let req = signing::request_key(&who, new_pin, actor.now)?;
+    let reason: String = reason.chars().take(500).collect();
+    install_new_ca(
+        store,
+        actor,
+        principal,
+        &old.cert_sha256,
+        &reason,
+        Some(req),
+    )
+}
+
+/// The one path of a renewal and a recovery. Before the commit the old CA certificate joins
+/// the earlier ones (`keys/signing-ca-previous.pem`: still trusted for what it signed, never
+/// issuing again); in one write the new sealed key, the re-issued certificates — every signer
+/// of the school CA whose key is bound to its public key gets a certificate of the new CA for
+/// the same key now, so nobody's PIN is needed; a key bound to its certificate (binding v1)
+/// must ask for a new one, and is listed —, the recovering principal's new certificate, the
+/// wraps ([`sync_wraps`]: every old wrap goes, one for each current BGH signer) and the
+/// [`RENEWALS`] row; after it the new certificate is written to `keys/signing-ca.crt`
+/// ([`finish_renewal`] at the next start if a power cut came between). The relay sends the
+/// hub every CA certificate once it changed (`relay::stamp::send_signing_ca`).
+fn install_new_ca(
+    store: &Store,
+    actor: &Actor,
+    by: &Principal,
+    old_sha256: &str,
+    reason: &str,
+    recovery: Option<signing::SignerRequest>,
+) -> Result<Renewed, HocbaError> {
+    let _one = BOOTSTRAP.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = store.dir();
+    let now = actor.now;
+    let old_cert = signing::ca_cert(dir)?.ok_or(HocbaError::NoCa)?;
+    if signing::cert_sha256(&old_cert) != old_sha256 {
+        return Err(HocbaError::CaChanged);
+    }
+    let (school, records) = {
+        let r = store.read()?;
+        let school = crate::school::school_info(&r)?
+            .map(|s| s.name)
+            .ok_or_else(|| HocbaError::Damaged("this box has no school yet".into()))?;
+        let mut records = Vec::new();
+        for (id, rec) in r.scan(&SIGNERS, "")? {
+            let enabled = r
+                .get(&crate::auth::ACCOUNTS, &id)?
+                .is_some_and(|a| !a.disabled);
+            if enabled {
+                records.push(rec);
+            }
+        }
+        (school, records)
+    };
+    let all = signing::ca_certs(dir)?;
+    let school_cas: Vec<_> = all
+        .iter()
+        .map(|c| c.tbs_certificate.subject.clone())
+        .collect();
+    let ca = signing::new_ca_generation(&school, all.len() + 1, now)?;
+    let mut reissued = Vec::new();
+    let mut must_request = Vec::new();
+    for rec in &records {
+        if recovery.as_ref().is_some_and(|q| q.account == rec.account) {
+            continue;
+        }
+        let issuer = record_cert(rec)?.tbs_certificate.issuer;
+        if !school_cas.contains(&issuer) {
+            continue; // a licensed CA's certificate: not ours to renew
+        }
+        match signing::reissue(&ca, rec, now)? {
+            Some(new) => reissued.push(new),
+            None => must_request.push(rec.clone()),
+        }
+    }
+    let own = match &recovery {
+        Some(req) => Some(signing::issue_for_request(&ca, req, now)?),
+        None => None,
+    };
+    let (sealed, data_key) = signing::seal_ca(&ca, now)?;
+    let digest = ca.cert_sha256();
+    let cert_pem = der::EncodePem::to_pem(&ca.cert, der::pem::LineEnding::LF)
+        .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+    let row = Renewal {
+        at: now.to_string(),
+        by: by.id().to_string(),
+        by_name: by.account.full_name.clone(),
+        recovery: recovery.is_some(),
+        reason: reason.to_string(),
+        cert_pem,
+        previous_sha256: old_sha256.to_string(),
+        reissued: reissued.iter().map(|r| r.account.clone()).collect(),
+        must_request: must_request.iter().map(|r| r.account.clone()).collect(),
+    };
+    signing::retire_ca_cert(dir, &old_cert)?;
+    store.write(actor, |tx| {
+        let stored = tx.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?;
+        if stored.cert_sha256 != old_sha256 {
+            return Err(HocbaError::CaChanged);
+        }
+        tx.put(&CA_KEY, CA_ROW, &sealed, "hocba.ca_renewed")?;
+        for rec in reissued.iter().chain(own.iter()) {
+            super::put_signer(tx, rec, true, false)?;
+        }
+        if let Some(own) = &own {
+            tx.delete(&REQUESTS, &own.account, "hocba.request_withdrawn")?;
+        }
+        let action = if row.recovery {
+            "hocba.ca_recovered"
+        } else {
+            "hocba.ca_renewed"
+        };
+        tx.put(&RENEWALS, &digest, &row, action)?;
+        sync_wraps(tx, &digest, &data_key)?;
+        Ok(())
+    })?;
+    signing::write_ca_cert(dir, &ca.cert)?;
+    tracing::info!(
+        by = %by.account.username,
+        recovery = row.recovery,
+        reason = %reason,
+        reissued = reissued.len(),
+        "the school signing CA was renewed; the earlier ones stay trusted for verification"
+    );
+    Ok(Renewed {
+        name: signing::name_part(&ca.cert.tbs_certificate.subject, der::oid::db::rfc4519::CN)
+            .unwrap_or_default(),
+        sha256: digest,
+        previous: all.len(),
+        reissued: reissued.into_iter().map(|r| r.full_name).collect(),
+        must_request: must_request.into_iter().map(|r| r.full_name).collect(),
+    })
+}
+
+/// The start step after a renewal cut short: the database holds the new sealed CA but
+/// `keys/signing-ca.crt` is still the old one (a power cut between the commit and the file) —
+/// the old one is kept among the earlier CAs and the new certificate, from [`RENEWALS`],
+/// written. Returns whether it did anything.
+pub fn finish_renewal(store: &Store) -> Result<bool, HocbaError> {
+    let dir = store.dir();
+    let Some(file) = signing::ca_cert(dir)? else {
+        return Ok(false);
+    };
+    let r = store.read()?;
+    let Some(sealed) = r.get(&CA_KEY, CA_ROW)? else {
+        return Ok(false);
+    };
+    if sealed.cert_sha256 == signing::cert_sha256(&file) {
+        return Ok(false);
+    }
+    let Some(row) = r.get(&RENEWALS, &sealed.cert_sha256)? else {
+        return Ok(false);
+    };
+    drop(r);
+    let cert = signing::cert_from_pem(&row.cert_pem)
+        .map_err(|e| HocbaError::Damaged(format!("renewed signing CA: {e}")))?;
+    if signing::cert_sha256(&cert) != sealed.cert_sha256 {
+        return Err(HocbaError::Damaged("renewed signing CA: digest".into()));
+    }
+    signing::retire_ca_cert(dir, &file)?;
+    signing::write_ca_cert(dir, &cert)?;
+    tracing::info!("a renewal of the school signing CA cut short was finished");
+    Ok(true)
+}
+
+/// One of the school's signing CA certificates as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaLine {
+    pub name: String,
+    pub sha256: String,
+    pub valid_from: String,
+    pub valid_until: String,
+}
+
+/// The school signing CA's state for the signer page, the admin page and `tram hocba ca
+/// status`: the current CA, the earlier ones (still trusted for verification), days left and
+/// whether to warn ([`signing::CA_WARN_DAYS`] before its end), the last renewal.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaStatus {
+    pub current: CaLine,
+    pub previous: Vec<CaLine>,
+    pub days_left: Option<i64>,
+    pub expiring: bool,
+    pub last_renewal: Option<Renewal>,
+}
+
+fn ca_line(c: &x509_cert::Certificate) -> CaLine {
+    CaLine {
+        name: signing::name_part(&c.tbs_certificate.subject, der::oid::db::rfc4519::CN)
+            .unwrap_or_default(),
+        sha256: signing::cert_sha256(c),
+        valid_from: day(&c.tbs_certificate.validity.not_before),
+        valid_until: day(&c.tbs_certificate.validity.not_after),
+    }
+}
+
+/// The CA's state; none before the school has a signing CA.
+pub fn ca_status(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    now: jiff::Timestamp,
+) -> Result<Option<CaStatus>, HocbaError> {
+    let all = signing::ca_certs(data_dir)?;
+    let Some((current, previous)) = all.split_first() else {
+        return Ok(None);
+    };
+    let days_left = signing::days_left(current, now);
+    let last_renewal = r.get(&RENEWALS, &signing::cert_sha256(current))?;
+    Ok(Some(CaStatus {
+        current: ca_line(current),
+        previous: previous.iter().map(ca_line).collect(),
+        days_left,
+        expiring: days_left.is_some_and(|d| d <= signing::CA_WARN_DAYS),
+        last_renewal,
+    }))
+}
+
+/// `tram hocba ca status` (English): the current CA, its end and a warning from
+/// [`signing::CA_WARN_DAYS`] before it, the earlier CAs still trusted, the holders.
+pub fn ca_status_text(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    now: jiff::Timestamp,
+) -> Result<String, HocbaError> {
+    use std::fmt::Write;
+    let Some(st) = ca_status(r, data_dir, now)? else {
+        return Ok("no school signing CA yet: the first certificate of the principal or a vice principal makes it\n".into());
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "current school signing CA: {} (SHA-256 {}), valid {} – {}",
+        st.current.name, st.current.sha256, st.current.valid_from, st.current.valid_until
+    );
+    match st.days_left {
+        Some(d) if d < 0 => {
+            let _ = writeln!(
+                out,
+                "WARNING: it has expired: nothing can be signed with it; renew it: tram hocba ca renew --by BGH_USER"
+            );
+        }
+        Some(d) if st.expiring => {
+            let _ = writeln!(
+                out,
+                "WARNING: it ends in {d} day(s): renew it before then: tram hocba ca renew --by BGH_USER"
+            );
+        }
+        _ => {}
+    }
+    if let Some(rn) = &st.last_renewal {
+        let _ = writeln!(
+            out,
+            "{} on {} by {} ({}): {}",
+            if rn.recovery { "recovered" } else { "renewed" },
+            rn.at
+                .parse::<jiff::Timestamp>()
+                .map(super::local_time)
+                .unwrap_or_else(|_| rn.at.clone()),
+            rn.by_name,
+            rn.by,
+            rn.reason
+        );
+    }
+    for p in &st.previous {
+        let _ = writeln!(
+            out,
+            "earlier CA, still trusted for files signed under it: {} (SHA-256 {}), valid {} – {}",
+            p.name, p.sha256, p.valid_from, p.valid_until
+        );
+    }
+    let mut holders = holders(r)?;
+    for h in holders.iter_mut() {
+        if let Some(a) = r.get(&crate::auth::ACCOUNTS, h)? {
+            *h = a.username;
+        }
+    }
+    let _ = writeln!(
+        out,
+        "holders: {}",
+        if holders.is_empty() {
+            "none — recover it: tram hocba ca recover --by PRINCIPAL --reason …".to_string()
+        } else {
+            holders.join(", ")
+        }
+    );
+    Ok(out)
+}
+
+/// `tram hocba ca renew|recover|status` (English), on the database the command opened or,
+/// while the server holds it, through the control socket (`hocba-ca`): `args` are the
+/// subcommand, then for `renew` the BGH username, her PIN and the reason, for `recover` the
+/// principal's username, her new PIN and the reason. A renewal's PIN counts with the web's
+/// wrong PINs (`auth::pin`). Returns the report, or the refusal's text.
+pub fn command(store: &Store, args: &[String]) -> Result<String, String> {
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    let actor = Actor::system(now);
+    let err = |e: HocbaError| e.to_string();
+    let who = |username: &str| -> Result<Principal, String> {
+        let rx = store.read().map_err(|e| e.to_string())?;
+        crate::school::principal_by_username(&rx, username)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no account {username:?} (--by)"))
+    };
+    let done = |r: Renewed, what: &str| {
+        let mut out = format!(
+            "{what} the school signing CA: {} (SHA-256 {}); {} earlier CA(s) stay trusted for verifying what they signed\n",
+            r.name, r.sha256, r.previous
+        );
+        if !r.reissued.is_empty() {
+            out += &format!(
+                "re-issued by the new CA (same keys, same PINs): {}\n",
+                r.reissued.join(", ")
+            );
+        }
+        if !r.must_request.is_empty() {
+            out += &format!(
+                "must ask for a new certificate on the signer page (their key was sealed with the old one): {}\n",
+                r.must_request.join(", ")
+            );
+        }
+        out
+    };
+    match arg(0) {
+        "status" => {
+            let rx = store.read().map_err(|e| e.to_string())?;
+            ca_status_text(&rx, store.dir(), now).map_err(err)
+        }
+        "renew" => {
+            let p = who(arg(1))?;
+            match crate::auth::pin::begin(store, &actor, p.id()).map_err(|e| e.to_string())? {
+                Ok(()) => {}
+                Err(l) => return Err(l.english(&p.account.username, now)),
+            }
+            let r = renew(store, &actor, &p, arg(2), arg(3));
+            if r.is_ok() {
+                let _ = crate::auth::pin::succeeded(store, &actor, p.id());
+            }
+            match r {
+                Ok(r) => Ok(done(r, "renewed")),
+                Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {
+                    Err(format!("wrong signing PIN for {:?} (--by)", arg(1)))
+                }
+                Err(HocbaError::NotApprover) => Err(format!(
+                    "{:?} is not a current principal or vice principal",
+                    arg(1)
+                )),
+                Err(HocbaError::NotCaHolder | HocbaError::CaHolderDropped) => Err(format!(
+                    "{:?} holds no wrap of the school signing CA: --by a holder (tram hocba ca status), or, when no holder can open it, tram hocba ca recover",
+                    arg(1)
+                )),
+                Err(HocbaError::Signing(signing::SigningError::NoSigner)) => Err(format!(
+                    "{:?} has no signing certificate, so cannot open the school signing CA",
+                    arg(1)
+                )),
+                Err(HocbaError::NoCaHolder | HocbaError::NoCa) => Err(
+                    "the school has no sealed signing CA yet: the first certificate of the principal or a vice principal makes it".into(),
+                ),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        "recover" => {
+            let p = who(arg(1))?;
+            match recover(store, &actor, &p, arg(2), arg(3)) {
+                Ok(r) => Ok(done(r, "recovered")
+                    + &format!(
+                        "{} holds the new CA under the PIN just set\n",
+                        p.account.full_name
+                    )),
+                Err(HocbaError::NeedRecoveryReason) => {
+                    Err("--reason is required: who asked for the recovery and why".into())
+                }
+                Err(HocbaError::NotApprover) => Err(format!(
+                    "{:?} is not a current principal or vice principal",
+                    arg(1)
+                )),
+                Err(HocbaError::NoCaHolder | HocbaError::NoCa) => Err(
+                    "the school has no sealed signing CA yet: nothing to recover (the first certificate of the principal or a vice principal makes it)".into(),
+                ),
+                Err(HocbaError::Signing(signing::SigningError::WeakPin(w))) => {
+                    Err(format!("TRAM_SIGNING_PIN: {}", w.english()))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        other => Err(format!("unknown hocba ca command {other:?}")),
+    }
 }
 
 /// What asking for a certificate did.
@@ -972,5 +1471,105 @@ mod tests {
             withdraw(&store, &actor, &gv),
             Err(HocbaError::NoRequest)
         ));
+    }
+
+    /// Issue 22: a holder renews the CA with her PIN (a wrong one changes nothing); the old CA
+    /// stays trusted, never issues; the school CA's certificates are re-issued for the same keys
+    /// (same PINs); school IT recovers without any PIN for a named BGH member, with a reason; a
+    /// renewal cut short before the certificate file is finished at the next start.
+    #[test]
+    fn the_ca_is_renewed_and_recovered_and_the_old_ones_stay_trusted() {
+        let (dir, store, ht, pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "246810", "246810").unwrap();
+        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
+        let first = signing::ca_cert(dir.path()).unwrap().unwrap();
+        assert!(matches!(
+            renew(&store, &actor, &ht, "000000", ""),
+            Err(HocbaError::Signing(signing::SigningError::WrongPin))
+        ));
+        assert!(matches!(
+            renew(&store, &actor, &gv, "135792", ""),
+            Err(HocbaError::NotApprover)
+        ));
+        assert!(signing::previous_ca_certs(dir.path()).unwrap().is_empty());
+        let done = renew(&store, &actor, &ht, "246810", "").unwrap();
+        assert_eq!(done.previous, 1);
+        assert_eq!(done.reissued.len(), 2, "{done:?}");
+        let second = signing::ca_cert(dir.path()).unwrap().unwrap();
+        assert_ne!(signing::cert_sha256(&first), signing::cert_sha256(&second));
+        assert_ne!(
+            first.tbs_certificate.subject,
+            second.tbs_certificate.subject
+        );
+        assert_eq!(
+            signing::previous_ca_certs(dir.path()).unwrap(),
+            vec![first.clone()]
+        );
+        let rx = store.read().unwrap();
+        // The teacher signs with her same PIN, under the new CA.
+        let key = signing::unlock(&signer(&rx, gv.id()).unwrap().unwrap(), "135792").unwrap();
+        assert_eq!(
+            key.cert.tbs_certificate.issuer,
+            second.tbs_certificate.subject
+        );
+        let ca = open_ca(&rx, dir.path(), ht.id(), "246810").unwrap();
+        assert_eq!(ca.cert, second);
+        let row = rx.get(&RENEWALS, &done.sha256).unwrap().unwrap();
+        assert!(!row.recovery && row.reason == "gia hạn" && row.by == ht.id());
+        let st = ca_status(&rx, dir.path(), actor.now).unwrap().unwrap();
+        assert_eq!(st.previous.len(), 1);
+        assert!(!st.expiring && st.days_left.unwrap() > 7000);
+        // From 90 days before its end the page and the CLI warn; after it, it has expired.
+        let end = signing::not_after(&second).unwrap();
+        let soon = end - jiff::SignedDuration::from_hours(24 * 30);
+        let st = ca_status(&rx, dir.path(), soon).unwrap().unwrap();
+        assert!(st.expiring && st.days_left == Some(30), "{st:?}");
+        let text = ca_status_text(&rx, dir.path(), soon).unwrap();
+        assert!(text.contains("WARNING: it ends in 30 day(s)"), "{text}");
+        let late = end + jiff::SignedDuration::from_hours(24);
+        let text = ca_status_text(&rx, dir.path(), late).unwrap();
+        assert!(text.contains("WARNING: it has expired"), "{text}");
+        let early = end - jiff::SignedDuration::from_hours(24 * 91);
+        assert!(!ca_status(&rx, dir.path(), early).unwrap().unwrap().expiring);
+        // Who verifies anchors to both, and names which.
+        let anchors = super::super::trust_anchors(dir.path(), second.clone());
+        assert_eq!(anchors[0].1, "CA của trường");
+        assert!(
+            anchors[1]
+                .1
+                .starts_with("CA của trường (trước khi gia hạn)")
+        );
+        drop(rx);
+        // Recovery: nobody's PIN; a reason is required; the vice principal named holds it.
+        assert!(matches!(
+            recover(&store, &actor, &pht, "112233", " "),
+            Err(HocbaError::NeedRecoveryReason)
+        ));
+        assert!(matches!(
+            recover(&store, &actor, &gv, "112233", "mất PIN"),
+            Err(HocbaError::NotApprover)
+        ));
+        let back = recover(&store, &actor, &pht, "112233", "HT cũ nghỉ hưu, quên PIN").unwrap();
+        assert_eq!(back.previous, 2);
+        let rx = store.read().unwrap();
+        assert!(open_ca(&rx, dir.path(), pht.id(), "112233").is_ok());
+        assert_eq!(signing::ca_certs(dir.path()).unwrap().len(), 3);
+        let row = rx.get(&RENEWALS, &back.sha256).unwrap().unwrap();
+        assert!(row.recovery && row.reason.contains("quên PIN"));
+        drop(rx);
+        // A power cut between the commit and the certificate file: the next start finishes it.
+        let third = signing::ca_cert(dir.path()).unwrap().unwrap();
+        signing::write_ca_cert(dir.path(), &second).unwrap();
+        assert!(finish_renewal(&store).unwrap());
+        assert_eq!(signing::ca_cert(dir.path()).unwrap().unwrap(), third);
+        assert!(!finish_renewal(&store).unwrap());
+        assert_eq!(signing::ca_certs(dir.path()).unwrap().len(), 3);
+        let text = ca_status_text(&store.read().unwrap(), dir.path(), actor.now).unwrap();
+        assert!(
+            text.contains("recovered on") && text.contains("earlier CA"),
+            "{text}"
+        );
     }
 }

@@ -519,6 +519,8 @@ page!(HocbaSignerPage, "hocba_signer.html" {
     signers: Vec<super::hocba::ca::SignerLine>,
     pending: bool,
     holders_now: usize,
+    ca: Option<super::hocba::ca::CaStatus>,
+    ca_holder: bool,
 });
 
 /// Chứng thư ký học bạ: each homeroom teacher or BGH member asks for her own certificate
@@ -550,6 +552,8 @@ async fn hocba_signer_page(
     // A request waiting: the page shows it (and "Huỷ yêu cầu"), not the form again.
     let pending = request.as_ref().is_some_and(|q| q.declined.is_none());
     let holders_now = signers.iter().filter(|l| l.ca_holder).count();
+    let ca_holder = own.as_ref().is_some_and(|l| l.ca_holder);
+    let ca = ca::ca_status(&rx, s.store.dir(), jiff::Timestamp::now())?;
     Ok(render(HocbaSignerPage::new(
         chrome(&s, &u, &headers),
         own,
@@ -561,6 +565,8 @@ async fn hocba_signer_page(
         if head { signers } else { Vec::new() },
         pending,
         holders_now,
+        if head { ca } else { None },
+        ca_holder,
     )))
 }
 
