@@ -10,7 +10,9 @@
 # Usage: bench/hub-scale.sh [schools]   (TRAM_BIN=path skips the build; needs wrk, curl, psql)
 #   TRAM_BENCH_WORK=DIR keeps the cluster (see pg-common.sh): a later run with the same DIR
 #   skips the writing, and the rebuild of the parts when they are stored already;
-#   TRAM_BENCH_PREPARE=1 stops after the writing.
+#   TRAM_BENCH_PREPARE=1 stops after the writing; TRAM_BENCH_ONLY=csdl skips the reports
+#   (first view, wrk, reports xlsx) and measures only the CSDL export (after the parts'
+#   rebuild when they are not stored yet, so it does not run beside the export).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 schools=${1:-2000}
@@ -90,6 +92,7 @@ curl -fs -c "$work/jar" -H 'content-type: application/json' \
   -d '{"username":"admin","password":"bench-password-1"}' $B/api/v1/login >/dev/null
 cookie=$(awk '$6=="tram_session"{print $7}' "$work/jar")
 timed() { curl -fs -o /dev/null -b "$work/jar" -w '%{time_total}' "$1"; }
+if [ "${TRAM_BENCH_ONLY:-}" != csdl ]; then
 echo "== the first report after start (reads every school's stored part once) =="
 echo "  GET /district: $(timed $B/district) s; RSS $(( $(awk '/VmRSS/{print $2}' /proc/$hub/status) / 1024 )) MB"
 for path in "/district" "/district?school=79000001" "/district?grade=7&term=2"; do
@@ -101,12 +104,14 @@ for path in "/district" "/district?school=79000001" "/district?grade=7&term=2"; 
 done
 echo "  reports xlsx (/district/district.xlsx): $(timed $B/district/district.xlsx) s"
 echo "  RSS after: $(( $(awk '/VmRSS/{print $2}' /proc/$hub/status) / 1024 )) MB"
+fi
 echo "== the province CSDL ngành export (/district/csdl.xlsx, every school, one year) =="
 # VmHWM is the process's peak RSS; writing 5 to clear_refs resets it (Linux >= 4.0), so the
 # figure is the export's own peak, not the reports' above.
 if { echo 5 >/proc/$hub/clear_refs; } 2>/dev/null; then hwm_note=""; else hwm_note=" (not reset: includes the reports above)"; fi
 read -r secs bytes < <(curl -fs -o "$work/csdl.xlsx" -b "$work/jar" -w '%{time_total} %{size_download}\n' \
   "$B/district/csdl.xlsx?year=2026-2027")
+[ -z "${TRAM_BENCH_KEEP_XLSX:-}" ] || cp "$work/csdl.xlsx" "$TRAM_BENCH_KEEP_XLSX"
 echo "  $secs s, $(( bytes / 1000000 )) MB; hub peak RSS (VmHWM) $(( $(awk '/VmHWM/{print $2}' /proc/$hub/status) / 1024 )) MB$hwm_note"
 rm -f "$work/csdl.xlsx"
 echo "load after: $(uptime | sed 's/.*load average: //')"

@@ -1775,3 +1775,117 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
         "{text}"
     );
 }
+
+/// Issue 23: the hub's reports added up every school year's results when no year was asked.
+/// Each report is of one school year — the one asked, else the newest with data —, the page
+/// says which, and the downloads carry it in their names.
+#[test]
+fn every_report_counts_one_school_year_the_newest_unless_asked() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    // Last year's 6A1 (two students, Toán 9) and this year's 7A1 (one student, Toán 4).
+    let mut records = vec![
+        (
+            "class",
+            "2025-6a1".to_string(),
+            json!({"id": "2025-6a1", "name": "6A1", "grade": 6, "year": "2025-2026"}),
+        ),
+        (
+            "class",
+            "2026-7a1".to_string(),
+            json!({"id": "2026-7a1", "name": "7A1", "grade": 7, "year": "2026-2027"}),
+        ),
+    ];
+    for (class, grade, n, score) in [
+        ("2025-6a1", 6, 1, "9"),
+        ("2025-6a1", 6, 2, "9.5"),
+        ("2026-7a1", 7, 3, "4"),
+    ] {
+        records.push(student(class, n));
+        records.push((
+            "result",
+            format!("{class}/1/hs-{n}"),
+            result(
+                class,
+                grade,
+                n,
+                "1",
+                json!({"mahocluc": 1, "mahanhkiem": 1, "diemmon": {"toan": score}}),
+            ),
+        ));
+    }
+    relay(&hub, "79000701", &records);
+    let staff = hub.staff();
+    let b = hub.base();
+    let lines = |csv: &str| -> Vec<String> { csv.lines().skip(1).map(str::to_string).collect() };
+    let file_name = |r: &reqwest::blocking::Response| {
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // No year asked: this year's only.
+    let page = get(&staff, format!("{b}/district")).text().unwrap();
+    assert!(
+        page.contains("id=\"year-shown\"") && page.contains("Số liệu năm học 2026-2027"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"2026-2027\" selected>")
+            && page.contains("<option value=\"2025-2026\">"),
+        "the form shows the year counted and offers the other"
+    );
+    assert!(page.contains("/district/district.xlsx?year=2026-2027"));
+    let r = get(&staff, format!("{b}/district/reports/ket-qua.csv"));
+    assert!(file_name(&r).contains("ket-qua-2026-2027.csv"), "{r:?}");
+    let kq = lines(&r.text().unwrap());
+    assert!(
+        kq.iter().all(|l| l.contains(",7,")) && kq.iter().any(|l| l.contains(",7,Học kì I,1,1,")),
+        "grade 7's one student only: {kq:?}"
+    );
+    let si_so = lines(
+        &get(&staff, format!("{b}/district/reports/si-so.csv"))
+            .text()
+            .unwrap(),
+    );
+    assert!(
+        si_so.iter().all(|l| l.contains(",7,1")) && !si_so.is_empty(),
+        "{si_so:?}"
+    );
+    // Toán: this year's 4 (3,5–4,9), not last year's 9 and 9.5 (8–10).
+    let mon = lines(
+        &get(&staff, format!("{b}/district/reports/mon-hoc.csv"))
+            .text()
+            .unwrap(),
+    );
+    assert_eq!(mon.len(), 1, "{mon:?}");
+    assert!(mon[0].contains(",0,0,0,1,0,"), "{mon:?}");
+    let r = get(&staff, format!("{b}/district/district.xlsx"));
+    assert!(file_name(&r).contains("phong-gd-2026-2027.xlsx"), "{r:?}");
+    let s = sheets(&r.bytes().unwrap());
+    let ss = sheet(&s, "Sĩ số theo khối");
+    assert_eq!(row_of(ss, &["Toàn huyện", "7"])[2], "1");
+    assert!(
+        !ss.iter().any(|r| r.get(1).is_some_and(|g| g == "6")),
+        "{ss:?}"
+    );
+
+    // Last year asked: its two students, and its name on the files.
+    let page = get(&staff, format!("{b}/district?year=2025-2026"))
+        .text()
+        .unwrap();
+    assert!(page.contains("Số liệu năm học 2025-2026"), "{page}");
+    let r = get(
+        &staff,
+        format!("{b}/district/reports/ket-qua.csv?year=2025-2026"),
+    );
+    assert!(file_name(&r).contains("ket-qua-2025-2026.csv"), "{r:?}");
+    let kq = lines(&r.text().unwrap());
+    assert!(
+        kq.iter().all(|l| l.contains(",6,")) && kq.iter().any(|l| l.contains(",6,Học kì I,2,2,")),
+        "{kq:?}"
+    );
+    let r = get(&staff, format!("{b}/district/district.xlsx?year=2025-2026"));
+    assert!(file_name(&r).contains("phong-gd-2025-2026.xlsx"), "{r:?}");
+}

@@ -88,37 +88,312 @@ fn nhom_cap_hoc(grade: u64) -> &'static str {
     }
 }
 
+/// A field's text, borrowed from the record's JSON when it is a string without escapes (most
+/// are), so a province's rows are not copied field by field: a number is its text (0–99 from
+/// a table, no allocation), a boolean "1"/"0", anything else (null, an object, a list) "".
+#[derive(Debug, Default, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Txt<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Txt<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// "0" … "99": the small numbers records hold (grades, levels, terms) without an allocation.
+static SMALL: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| (0..100).map(|n| n.to_string()).collect());
+
+impl<'de: 'a, 'a> Deserialize<'de> for Txt<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Txt<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Txt<'de>, E> {
+                Ok(Txt(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Txt<'de>, E> {
+                Ok(Txt(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Txt<'de>, E> {
+                Ok(Txt(Cow::Owned(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Txt<'de>, E> {
+                Ok(Txt(match SMALL.get(v as usize) {
+                    Some(s) => Cow::Borrowed(s.as_str()),
+                    None => Cow::Owned(itoa::Buffer::new().format(v).to_string()),
+                }))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Txt<'de>, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Ok(Txt(Cow::Owned(itoa::Buffer::new().format(v).to_string()))),
+                }
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Txt<'de>, E> {
+                // As serde_json's Value writes it (the export's text before).
+                Ok(Txt(Cow::Owned(
+                    serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string()),
+                )))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Txt<'de>, E> {
+                Ok(Txt(Cow::Borrowed(if v { "1" } else { "0" })))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Txt<'de>, E> {
+                Ok(Txt::default())
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Txt<'de>, E> {
+                Ok(Txt::default())
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Txt<'de>, D::Error> {
+                Txt::deserialize(d)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Txt<'de>, A::Error> {
+                while m
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Txt::default())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<Txt<'de>, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Txt::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Txt<'_> {
+    /// The text as a whole number, 0 when it is not one.
+    fn number(&self) -> u64 {
+        self.0.parse().unwrap_or(0)
+    }
+}
+
+/// A map field (`left`, `diemmon`) as its entries in key order; anything but an object is
+/// empty.
+#[derive(Debug, Default)]
+struct Entries<'a>(Vec<(Txt<'a>, Txt<'a>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Entries<'de>, A::Error> {
+                let mut all = Vec::new();
+                while let Some(e) = m.next_entry::<Txt, Txt>()? {
+                    all.push(e);
+                }
+                // PostgreSQL's jsonb keeps keys shortest first: the export's order is by key.
+                all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Ok(Entries(all))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<Entries<'de>, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Entries::default())
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Entries<'de>, E> {
+                Ok(Entries::default())
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Entries<'de>, E> {
+                Ok(Entries::default())
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Entries<'de>, E> {
+                Ok(Entries::default())
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Entries<'de>, E> {
+                Ok(Entries::default())
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Entries<'de>, E> {
+                Ok(Entries::default())
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Entries<'de>, E> {
+                Ok(Entries::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'a> Entries<'a> {
+    fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map_or("", |(_, v)| v)
+    }
+}
+
+/// The fields of a relayed `class` record the export reads, borrowed from its JSON.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ClassRec<'a> {
+    #[serde(borrow)]
+    id: Txt<'a>,
+    #[serde(borrow)]
+    grade: Txt<'a>,
+    #[serde(borrow)]
+    year: Txt<'a>,
+    #[serde(borrow)]
+    name: Txt<'a>,
+}
+
+/// The fields of a relayed `student` record the export reads.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StudentRec<'a> {
+    #[serde(borrow)]
+    id: Txt<'a>,
+    #[serde(borrow)]
+    class_id: Txt<'a>,
+    #[serde(borrow)]
+    full_name: Txt<'a>,
+    #[serde(borrow)]
+    ma_dinh_danh: Txt<'a>,
+    #[serde(borrow)]
+    dob: Txt<'a>,
+    #[serde(borrow)]
+    gender: Txt<'a>,
+    #[serde(borrow)]
+    left: Entries<'a>,
+}
+
+/// The fields of a relayed `result` record the export reads.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResultRec<'a> {
+    #[serde(borrow)]
+    malop: Txt<'a>,
+    #[serde(borrow)]
+    mahocsinh: Txt<'a>,
+    #[serde(borrow)]
+    sodinhdanh: Txt<'a>,
+    #[serde(borrow)]
+    makhoi: Txt<'a>,
+    #[serde(borrow)]
+    hocky: Txt<'a>,
+    #[serde(borrow)]
+    mahocluc: Txt<'a>,
+    #[serde(borrow)]
+    mahanhkiem: Txt<'a>,
+    #[serde(borrow)]
+    danhhieu: Txt<'a>,
+    #[serde(borrow)]
+    ketqua: Txt<'a>,
+    #[serde(borrow)]
+    songaynghi: Txt<'a>,
+    #[serde(borrow)]
+    colenlop: Txt<'a>,
+    #[serde(borrow)]
+    corenluyenlai: Txt<'a>,
+    #[serde(borrow)]
+    phienban: Txt<'a>,
+    #[serde(borrow)]
+    diemmon: Entries<'a>,
+}
+
+/// Parses each of `texts` as `T`; a record that is not a JSON object is left out (it has no
+/// field the export could write).
+fn parse_all<'a, T: Deserialize<'a>>(texts: &'a RecordTexts) -> Vec<T> {
+    texts
+        .iter()
+        // Only an object: serde would read a list as a struct's fields in order.
+        .filter(|t| t.trim_start().starts_with('{'))
+        .filter_map(|t| serde_json::from_str(t).ok())
+        .collect()
+}
+
 /// A student's current status in words: "Đang học", or "Chuyển trường 2026-12-05" /
 /// "Thôi học 2026-12-05" from the relayed `left`.
-fn status(left: &serde_json::Value) -> Cow<'static, str> {
-    match left["kind"].as_str() {
-        None => Cow::Borrowed("Đang học"),
-        Some("transfer_out") => format!("Chuyển trường {}", s(&left["date"])).into(),
-        Some(_) => format!("Thôi học {}", s(&left["date"])).into(),
+fn status(left: &Entries) -> Cow<'static, str> {
+    match left.get("kind") {
+        "" => Cow::Borrowed("Đang học"),
+        "transfer_out" => format!("Chuyển trường {}", left.get("date")).into(),
+        _ => format!("Thôi học {}", left.get("date")).into(),
     }
 }
 
-/// A field's text: borrowed when the record holds it as text (most do), so a province's rows
-/// are not copied field by field.
-fn s(v: &serde_json::Value) -> Cow<'_, str> {
-    match v {
-        serde_json::Value::String(s) => Cow::Borrowed(s),
-        serde_json::Value::Number(n) => Cow::Owned(n.to_string()),
-        serde_json::Value::Bool(b) => Cow::Borrowed(if *b { "1" } else { "0" }),
-        _ => Cow::Borrowed(""),
+/// Records of one kind as their JSON texts, one after another in one buffer: what the export
+/// holds of a school, parsed where it is written into structs that borrow from it.
+#[derive(Default, Debug, Clone)]
+pub struct RecordTexts {
+    buf: String,
+    ends: Vec<usize>,
+}
+
+impl RecordTexts {
+    /// Adds one record's JSON text.
+    pub fn push_text(&mut self, json: &str) {
+        self.buf.push_str(json);
+        self.ends.push(self.buf.len());
+    }
+
+    /// Adds one record.
+    pub fn push(&mut self, v: serde_json::Value) {
+        self.push_text(&v.to_string());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter()).map(|(a, &b)| &self.buf[a..b])
     }
 }
 
-/// One school's relayed records of the kinds the export reads, in the form the school relays
-/// them. The export holds one school's at a time, so a province's millions of records never
-/// sit in memory together.
+impl From<Vec<serde_json::Value>> for RecordTexts {
+    fn from(v: Vec<serde_json::Value>) -> Self {
+        v.into_iter().collect()
+    }
+}
+
+impl FromIterator<serde_json::Value> for RecordTexts {
+    fn from_iter<I: IntoIterator<Item = serde_json::Value>>(it: I) -> Self {
+        let mut r = RecordTexts::default();
+        for v in it {
+            r.push(v);
+        }
+        r
+    }
+}
+
+/// One school's relayed records of the kinds the export reads, as the JSON the school relays.
+/// The export holds one school's at a time, so a province's millions of records never sit in
+/// memory together.
 #[derive(Default)]
 pub struct SchoolRecords {
     /// The school's code (mã trường).
     pub code: String,
-    pub classes: Vec<serde_json::Value>,
-    pub students: Vec<serde_json::Value>,
-    pub results: Vec<serde_json::Value>,
+    pub classes: RecordTexts,
+    pub students: RecordTexts,
+    pub results: RecordTexts,
 }
 
 impl SchoolRecords {
@@ -129,9 +404,9 @@ impl SchoolRecords {
     ) -> Result<SchoolRecords, super::HubError> {
         Ok(SchoolRecords {
             code: school.to_string(),
-            classes: hub.records_of(school, "class")?,
-            students: hub.records_of(school, "student")?,
-            results: hub.records_of(school, "result")?,
+            classes: hub.record_texts_of(school, "class")?,
+            students: hub.record_texts_of(school, "student")?,
+            results: hub.record_texts_of(school, "result")?,
         })
     }
 
@@ -140,19 +415,24 @@ impl SchoolRecords {
         rx: &impl crate::store::Read,
     ) -> Result<SchoolRecords, crate::store::StoreError> {
         let info = crate::school::school_info(rx)?;
-        let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or_default();
         let mut r = SchoolRecords {
             code: info.map(|i| i.code).unwrap_or_default(),
             ..Default::default()
         };
+        // A record that does not serialize has nothing to export: it is left out.
+        let add = |to: &mut RecordTexts, json: serde_json::Result<String>| {
+            if let Ok(t) = json {
+                to.push_text(&t);
+            }
+        };
         for (_, c) in rx.scan(&crate::school::CLASSES, "")? {
-            r.classes.push(json(serde_json::to_value(c)));
+            add(&mut r.classes, serde_json::to_string(&c));
         }
         for (_, s) in rx.scan(&crate::school::STUDENTS, "")? {
-            r.students.push(json(serde_json::to_value(s)));
+            add(&mut r.students, serde_json::to_string(&s));
         }
         for (_, x) in rx.scan(&crate::gradebook::RESULTS, "")? {
-            r.results.push(json(serde_json::to_value(x)));
+            add(&mut r.results, serde_json::to_string(&x));
         }
         Ok(r)
     }
@@ -281,7 +561,7 @@ pub fn write_rows(
 }
 
 /// A class's year, grade (and as text) and name, borrowed from its record.
-type ClassFields<'a> = (Cow<'a, str>, u64, String, Cow<'a, str>);
+type ClassFields<'a> = (&'a str, u64, &'a str, &'a str);
 
 /// The rows of one school's records: the one place a record becomes the sector's fields.
 fn school_rows(
@@ -291,73 +571,74 @@ fn school_rows(
     sink: &mut dyn Sink,
 ) -> Result<(), ExportError> {
     let school = r.code.as_str();
-    // class id → (year, grade, grade as text, name)
-    let classes: BTreeMap<Cow<str>, ClassFields> = r
-        .classes
+    let class_recs: Vec<ClassRec> = parse_all(&r.classes);
+    // class id → (year, grade, grade as text, name); a class without an id names nothing.
+    let classes: BTreeMap<&str, ClassFields> = class_recs
         .iter()
-        .filter_map(|c| {
-            let grade = c["grade"].as_u64().unwrap_or(0);
-            Some((
-                Cow::Borrowed(c["id"].as_str()?),
-                (s(&c["year"]), grade, grade.to_string(), s(&c["name"])),
-            ))
+        .filter(|c| !c.id.is_empty())
+        .map(|c| {
+            let grade = c.grade.number();
+            let grade_text = SMALL.get(grade as usize).map_or("", |s| s.as_str());
+            (&*c.id, (&*c.year, grade, grade_text, &*c.name))
         })
         .collect();
     let in_year = |y: &str| year.is_none_or(|want| want == y);
 
-    let mut students: Vec<&serde_json::Value> = if sink.wants(0) {
-        r.students.iter().collect()
-    } else {
-        vec![]
-    };
-    // Two students may share a name: the id breaks the tie, so every source gives one order.
-    students.sort_by_cached_key(|st| (s(&st["class_id"]), s(&st["full_name"]), s(&st["id"])));
-    for st in students {
-        let Some((y, grade, grade_text, class_name)) = classes.get(&s(&st["class_id"])) else {
-            continue;
-        };
-        if !in_year(y) {
-            continue;
+    if sink.wants(0) {
+        let mut students: Vec<StudentRec> = parse_all(&r.students);
+        // Two students may share a name: the id breaks the tie, so every source gives one
+        // order.
+        students.sort_unstable_by(|a, b| {
+            (&a.class_id, &a.full_name, &a.id).cmp(&(&b.class_id, &b.full_name, &b.id))
+        });
+        for st in &students {
+            let Some(&(y, grade, grade_text, class_name)) = classes.get(&*st.class_id) else {
+                continue;
+            };
+            if !in_year(y) {
+                continue;
+            }
+            sink.row(
+                0,
+                &[
+                    y,
+                    nhom_cap_hoc(grade),
+                    school,
+                    grade_text,
+                    // The sector knows a class by its name in the school and year ("6A1") and
+                    // a student by the mã định danh (csdl-codes.toml's header): Trạm's
+                    // internal ids mean nothing outside the box.
+                    class_name,
+                    class_name,
+                    &st.ma_dinh_danh,
+                    &st.ma_dinh_danh,
+                    &st.full_name,
+                    &st.dob,
+                    // The schema's 0/1/2 coding is unconfirmed [U]: the words, until the Sở
+                    // says.
+                    &st.gender,
+                    // matrangthaihientai's codes are unconfirmed too: the words, with the date
+                    // the student left (the layout has no field of its own for it), so a
+                    // student who left is listed but not read as enrolled (review r9 #2).
+                    &status(&st.left),
+                    st.left.get("reason"),
+                ],
+            )?;
         }
-        let ma_dinh_danh = s(&st["ma_dinh_danh"]);
-        sink.row(
-            0,
-            &[
-                y,
-                nhom_cap_hoc(*grade),
-                school,
-                grade_text,
-                // The sector knows a class by its name in the school and year ("6A1") and a
-                // student by the mã định danh (csdl-codes.toml's header): Trạm's internal ids
-                // mean nothing outside the box.
-                class_name,
-                class_name,
-                &ma_dinh_danh,
-                &ma_dinh_danh,
-                &s(&st["full_name"]),
-                &s(&st["dob"]),
-                // The schema's 0/1/2 coding is unconfirmed [U]: the words, until the Sở says.
-                &s(&st["gender"]),
-                // matrangthaihientai's codes are unconfirmed too: the words, with the date the
-                // student left (the layout has no field of its own for it), so a student who
-                // left is listed but not read as enrolled (review r9 #2).
-                &status(&st["left"]),
-                &s(&st["left"]["reason"]),
-            ],
-        )?;
     }
 
     let (want_results, want_scores) = (sink.wants(1), sink.wants(2));
-    let mut results: Vec<&serde_json::Value> = if want_results || want_scores {
-        r.results.iter().collect()
-    } else {
-        vec![]
-    };
-    results.sort_by_cached_key(|r| (s(&r["malop"]), s(&r["mahocsinh"]), s(&r["hocky"])));
-    for r in results {
+    if !want_results && !want_scores {
+        return Ok(());
+    }
+    let mut results: Vec<ResultRec> = parse_all(&r.results);
+    results.sort_unstable_by(|a, b| {
+        (&a.malop, &a.mahocsinh, &a.hocky).cmp(&(&b.malop, &b.mahocsinh, &b.hocky))
+    });
+    for r in &results {
         let (y, class_name) = classes
-            .get(&s(&r["malop"]))
-            .map(|c| (&*c.0, &*c.3))
+            .get(&*r.malop)
+            .map(|c| (c.0, c.3))
             .unwrap_or_default();
         if !in_year(y) {
             continue;
@@ -368,88 +649,99 @@ fn school_rows(
         if !want_scores {
             continue;
         }
-        if let Some(m) = r["diemmon"].as_object() {
-            let (sodinhdanh, hocky) = (s(&r["sodinhdanh"]), s(&r["hocky"]));
-            for (subject, v) in m {
-                let v = s(v);
-                if v.is_empty() {
-                    continue;
-                }
-                // A score goes in `diem`; a level (Đ/CĐ, T/H/C) in `mucdanhgia`; a primary
-                // level with its test score ("T 9") in both.
-                let (level, score) = match v.split_once(' ') {
-                    Some((l, t)) => (l, t),
-                    None if v.parse::<f64>().is_ok() => ("", &*v),
-                    None => (&*v, ""),
-                };
-                let (name, code) = codes
-                    .mon
-                    .get(subject)
-                    .map(|c| (c.ten.as_str(), c.mamonhoc.as_str()))
-                    // A subject the list lacks: its id names it, and no code is made up.
-                    .unwrap_or((subject.as_str(), ""));
-                sink.row(
-                    2,
-                    &[
-                        y,
-                        school,
-                        &sodinhdanh,
-                        &sodinhdanh,
-                        &hocky,
-                        code,
-                        name,
-                        score,
-                        level,
-                    ],
-                )?;
+        let (sodinhdanh, hocky) = (&*r.sodinhdanh, &*r.hocky);
+        for (subject, v) in &r.diemmon.0 {
+            let v: &str = v;
+            if v.is_empty() {
+                continue;
             }
+            // A score goes in `diem`; a level (Đ/CĐ, T/H/C) in `mucdanhgia`; a primary level
+            // with its test score ("T 9") in both.
+            let (level, score) = match v.split_once(' ') {
+                Some((l, t)) => (l, t),
+                None if is_number(v) => ("", v),
+                None => (v, ""),
+            };
+            let (name, code) = codes
+                .mon
+                .get(&**subject)
+                .map(|c| (c.ten.as_str(), c.mamonhoc.as_str()))
+                // A subject the list lacks: its id names it, and no code is made up.
+                .unwrap_or((subject, ""));
+            sink.row(
+                2,
+                &[
+                    y, school, sodinhdanh, sodinhdanh, hocky, code, name, score, level,
+                ],
+            )?;
         }
     }
     Ok(())
 }
 
+/// Whether `v` is a number's text (what `f64` parses), without parsing the common plain
+/// decimals ("8.5", "10").
+fn is_number(v: &str) -> bool {
+    plain_decimal(v) || v.parse::<f64>().is_ok()
+}
+
+/// A plain decimal: an optional "-", digits, and optionally "." and digits — text a sheet's
+/// number cell can hold as it is.
+fn plain_decimal(v: &str) -> bool {
+    let b = v.strip_prefix('-').unwrap_or(v).as_bytes();
+    let (int, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(i) => (&b[..i], Some(&b[i + 1..])),
+        None => (b, None),
+    };
+    let digits = |d: &[u8]| !d.is_empty() && d.len() <= 15 && d.iter().all(u8::is_ascii_digit);
+    digits(int) && frac.is_none_or(digits)
+}
+
 /// One stored result's `ketquahoctap` row.
 fn result_row(
-    r: &serde_json::Value,
+    r: &ResultRec,
     y: &str,
     class_name: &str,
     school: &str,
     codes: &Codes,
     sink: &mut dyn Sink,
 ) -> Result<(), ExportError> {
-    let grade = r["makhoi"].as_u64().unwrap_or(0);
+    let grade = r.makhoi.number();
     // Only the code lists' codes go out: a value with no code (an internal word such as
     // "promoted") is left empty, never passed on as if it were a code (review r12 #8).
-    let code_of = |list: &'_ BTreeMap<String, String>, v: &serde_json::Value| -> String {
-        list.get(&*s(v)).cloned().unwrap_or_default()
-    };
+    fn code_of<'c>(list: &'c BTreeMap<String, String>, v: &str) -> &'c str {
+        list.get(v).map_or("", |c| c.as_str())
+    }
     // ketquatieuhoc is TT27's result, primary only: a THCS year's decision has its own
     // fields (colenlop, corenluyenlai).
     let ketqua = if (1..=5).contains(&grade) {
-        code_of(&codes.ketqua, &r["ketqua"])
+        code_of(&codes.ketqua, &r.ketqua)
     } else {
-        String::new()
+        ""
     };
-    let sodinhdanh = s(&r["sodinhdanh"]);
+    let grade_text = match SMALL.get(grade as usize) {
+        Some(g) => Cow::Borrowed(g.as_str()),
+        None => Cow::Owned(grade.to_string()),
+    };
     sink.row(
         1,
         &[
             y,
             nhom_cap_hoc(grade),
             school,
-            &grade.to_string(),
+            &grade_text,
             class_name,
-            &sodinhdanh,
-            &sodinhdanh,
-            &s(&r["hocky"]),
-            &s(&r["mahocluc"]),
-            &s(&r["mahanhkiem"]),
-            &code_of(&codes.danhhieu, &r["danhhieu"]),
-            &ketqua,
-            &s(&r["songaynghi"]),
-            &s(&r["colenlop"]),
-            &s(&r["corenluyenlai"]),
-            &s(&r["phienban"]),
+            &r.sodinhdanh,
+            &r.sodinhdanh,
+            &r.hocky,
+            &r.mahocluc,
+            &r.mahanhkiem,
+            code_of(&codes.danhhieu, &r.danhhieu),
+            ketqua,
+            &r.songaynghi,
+            &r.colenlop,
+            &r.corenluyenlai,
+            &r.phienban,
         ],
     )?;
     Ok(())
@@ -533,11 +825,12 @@ struct XlsxSink {
     bufs: Vec<Vec<u8>>,
     limit: u32,
     next_sheet: usize,
-    shared: std::collections::HashMap<String, u32>,
+    shared: rustc_hash::FxHashMap<String, u32>,
     shared_order: Vec<String>,
     shared_refs: u64,
-    /// The row number being written, as text.
-    row_text: String,
+    /// Per table and field: the shared string its last cell named (`u32::MAX`: none) — a
+    /// column often repeats its value row after row (the year, the school, the term).
+    last_shared: Vec<Vec<u32>>,
     tx: Option<std::sync::mpsc::SyncSender<Piece>>,
     worker: Option<std::thread::JoinHandle<Result<Compressed, ExportError>>>,
 }
@@ -592,6 +885,14 @@ fn compress_sheets(
 /// cannot hold) in the spreadsheet's own `_xHHHH_` escape, as Excel writes it.
 fn xml_text(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
+    // Nearly every text has nothing to escape: one pass to see, one copy.
+    if !b
+        .iter()
+        .any(|&c| c < 0x20 || c == b'&' || c == b'<' || c == b'>')
+    {
+        out.extend_from_slice(b);
+        return;
+    }
     let mut from = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc: Option<std::borrow::Cow<'static, str>> = match c {
@@ -661,7 +962,10 @@ impl XlsxSink {
             shared: Default::default(),
             shared_order: Vec::new(),
             shared_refs: 0,
-            row_text: String::new(),
+            last_shared: TABLES
+                .iter()
+                .map(|(_, fields)| vec![u32::MAX; fields.len()])
+                .collect(),
             tx: Some(tx),
             worker: Some(worker),
         };
@@ -755,17 +1059,28 @@ impl XlsxSink {
         Ok(())
     }
 
-    /// The shared string's number for `v`, if it is one or the table has room.
-    fn shared_index(&mut self, v: &str) -> Option<u32> {
-        if let Some(&i) = self.shared.get(v) {
-            return Some(i);
+    /// The shared string's number for `v` in `table`'s field `field`, if it is one or the
+    /// table has room.
+    fn shared_index(&mut self, table: usize, field: usize, v: &str) -> Option<u32> {
+        let last = &mut self.last_shared[table][field];
+        if self
+            .shared_order
+            .get(*last as usize)
+            .is_some_and(|s| s == v)
+        {
+            return Some(*last);
         }
-        if self.shared_order.len() >= SHARED_MAX {
-            return None;
-        }
-        let i = self.shared_order.len() as u32;
-        self.shared.insert(v.to_string(), i);
-        self.shared_order.push(v.to_string());
+        let i = match self.shared.get(v) {
+            Some(&i) => i,
+            None if self.shared_order.len() >= SHARED_MAX => return None,
+            None => {
+                let i = self.shared_order.len() as u32;
+                self.shared.insert(v.to_string(), i);
+                self.shared_order.push(v.to_string());
+                i
+            }
+        };
+        *last = i;
         Some(i)
     }
 
@@ -904,39 +1219,58 @@ impl Sink for XlsxSink {
             self.add_sheet(table)?;
         }
         self.rows[table] += 1;
-        self.row_text.clear();
-        let _ =
-            std::fmt::Write::write_fmt(&mut self.row_text, format_args!("{}", self.rows[table]));
+        let mut number = itoa::Buffer::new();
+        let row_text = number.format(self.rows[table]).as_bytes();
         let mut buf = std::mem::take(&mut self.bufs[table]);
         buf.extend_from_slice(b"<row r=\"");
-        buf.extend_from_slice(self.row_text.as_bytes());
+        buf.extend_from_slice(row_text);
         buf.extend_from_slice(b"\">");
+        // A cell right after its row's previous one needs no reference — a reader counts on
+        // from the last (ECMA-376 §18.3.1.4) — so only a cell after a blank one names its
+        // place: the references were a third of the sheets' bytes.
+        let mut after_blank = false;
         for (c, v) in cells.iter().enumerate() {
             // An empty field is left blank: millions of empty strings would only fill the file.
             if v.is_empty() || c >= COLUMNS.len() {
+                after_blank = true;
                 continue;
             }
-            buf.extend_from_slice(b"<c r=\"");
-            buf.extend_from_slice(COLUMNS[c].as_bytes());
-            buf.extend_from_slice(self.row_text.as_bytes());
+            if after_blank {
+                buf.extend_from_slice(b"<c r=\"");
+                buf.extend_from_slice(COLUMNS[c].as_bytes());
+                buf.extend_from_slice(row_text);
+                buf.push(b'"');
+                after_blank = false;
+            } else {
+                buf.extend_from_slice(b"<c");
+            }
             let kind = self.kinds[table].get(c).copied().unwrap_or(Cell::Inline);
             // A score is a number cell, so the sheet sums and sorts it (review r12 #8); only a
-            // numeric column's text is read as a number.
-            let number = match kind {
-                Cell::Number => v.parse::<f64>().ok().filter(|n| n.is_finite()),
+            // numeric column's text is read as a number. A plain decimal ("8.5") is written as
+            // it is; other number text (" 8", "1e1") as the number it parses to.
+            let (plain, number) = match kind {
+                Cell::Number if plain_decimal(v) => (true, None),
+                Cell::Number => (false, v.parse::<f64>().ok().filter(|n| n.is_finite())),
+                _ => (false, None),
+            };
+            let shared = match kind {
+                Cell::Shared => self.shared_index(table, c, v),
+                Cell::Number if !plain && number.is_none() => self.shared_index(table, c, v),
                 _ => None,
             };
-            let shared = match (kind, number) {
-                (Cell::Shared, _) | (Cell::Number, None) => self.shared_index(v),
-                _ => None,
-            };
-            if let Some(n) = number {
-                let _ = write!(buf, "\"><v>{n}</v></c>");
+            if plain {
+                buf.extend_from_slice(b"><v>");
+                buf.extend_from_slice(v.as_bytes());
+                buf.extend_from_slice(b"</v></c>");
+            } else if let Some(n) = number {
+                let _ = write!(buf, "><v>{n}</v></c>");
             } else if let Some(i) = shared {
                 self.shared_refs += 1;
-                let _ = write!(buf, "\" t=\"s\"><v>{i}</v></c>");
+                buf.extend_from_slice(b" t=\"s\"><v>");
+                buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                buf.extend_from_slice(b"</v></c>");
             } else {
-                buf.extend_from_slice(b"\" t=\"inlineStr\"><is>");
+                buf.extend_from_slice(b" t=\"inlineStr\"><is>");
                 buf.extend_from_slice(t_open(v));
                 xml_text(&mut buf, v);
                 buf.extend_from_slice(b"</t></is></c>");
@@ -1052,12 +1386,14 @@ mod tests {
             code: "79000701".into(),
             classes: vec![
                 serde_json::json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
-            ],
-            students: vec![],
+            ]
+            .into(),
+            students: Default::default(),
             results: vec![
                 serde_json::json!({"malop": "2026-6a1", "makhoi": 6, "hocky": "1",
                 "diemmon": {"toan": "8.5", "giao-duc-the-chat": "Đ"}, "mahocluc": 1}),
-            ],
+            ]
+            .into(),
         }
     }
 
@@ -1133,7 +1469,8 @@ mod tests {
                 "diemmon": {"toan": "8.4", "giao-duc-the-chat": "Đ", "mon-la": "7"}}),
             serde_json::json!({"malop": "2026-5a1", "mahocsinh": "hs-b", "sodinhdanh": "079212000002", "makhoi": 5,
                 "hocky": "CN", "ketqua": "HT", "diemmon": {"tieng-viet": "T 9"}}),
-        ];
+        ]
+        .into();
         let dir = tempfile::tempdir().unwrap();
         let mut f = tempfile::tempfile().unwrap();
         let src = Source::School(school);
@@ -1190,6 +1527,62 @@ mod tests {
         // A subject with no code in the list: no made-up mamonhoc.
         assert_eq!(get("mon-la").1, Data::Empty);
         assert_eq!(get("mon-la").2, Data::Float(7.0));
+    }
+
+    /// A record's fields read as the export writes them, borrowed from its JSON where they
+    /// are plain strings: numbers as their text, escapes undone, null and nested values empty,
+    /// a map's entries in key order; a record that is not an object is left out.
+    #[test]
+    fn record_fields_read_as_text_borrowed_when_plain() {
+        let mut texts = RecordTexts::default();
+        texts.push_text(
+            r#"{"tenmonhoc":1,"malop":"6A\"1","mahocsinh":"hs-1","makhoi":7,"hocky":"CN",
+               "mahocluc":null,"songaynghi":250,"colenlop":true,"phienban":2.5,"ketqua":{"a":1},
+               "diemmon":{"tieng-anh":"7.5","toan":8,"gdtc":"Đ"},"khac":[1,2]}"#,
+        );
+        texts.push_text("[1, 2]");
+        texts.push(serde_json::json!({"malop": "7A", "diemmon": "x"}));
+        assert_eq!(texts.len(), 3);
+        let got: Vec<ResultRec> = parse_all(&texts);
+        assert_eq!(got.len(), 2, "the list is not a record");
+        let r = &got[0];
+        assert_eq!(&*r.malop, "6A\"1");
+        assert!(matches!(r.mahocsinh.0, Cow::Borrowed("hs-1")));
+        assert!(matches!(r.makhoi.0, Cow::Borrowed("7")));
+        assert_eq!(r.makhoi.number(), 7);
+        assert_eq!(&*r.songaynghi, "250");
+        assert_eq!(&*r.mahocluc, "");
+        assert_eq!(&*r.colenlop, "1");
+        assert_eq!(&*r.phienban, "2.5");
+        assert_eq!(&*r.ketqua, "");
+        let subjects: Vec<(&str, &str)> = r.diemmon.0.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(
+            subjects,
+            [("gdtc", "Đ"), ("tieng-anh", "7.5"), ("toan", "8")]
+        );
+        assert!(got[1].diemmon.0.is_empty());
+        let students = RecordTexts::from(vec![
+            serde_json::json!({"left": {"kind": "transfer_out", "date": "2026-12-05"}}),
+            serde_json::json!({"left": null}),
+        ]);
+        let left: Vec<StudentRec> = parse_all(&students);
+        assert_eq!(status(&left[0].left), "Chuyển trường 2026-12-05");
+        assert_eq!(status(&left[1].left), "Đang học");
+    }
+
+    /// Scores written as they are only when the text is a plain decimal; other number text is
+    /// still a number (parsed), and a level is not.
+    #[test]
+    fn plain_decimals_are_told_from_other_number_text() {
+        for v in ["8", "8.5", "10", "-1.25", "0.0"] {
+            assert!(plain_decimal(v), "{v}");
+        }
+        for v in [
+            "", ".5", "5.", "1e3", "+5", " 8", "Đ", "8,5", "1.2.3", "inf",
+        ] {
+            assert!(!plain_decimal(v), "{v}");
+        }
+        assert!(is_number("1e3") && is_number(".5") && !is_number("CĐ"));
     }
 
     /// The spreadsheet's escapes: markup characters and a control character XML cannot hold.

@@ -494,11 +494,12 @@ pub trait HubStorage: Send + Sync {
     ) -> Result<(), HubError> {
         self.each_keyed_record_of(school, kind, &mut |_, r| f(r))
     }
-    /// Every live record of `kind` one school holds, in key order, owned: what the CSDL
-    /// export keeps of one school at a time (PostgreSQL hands over what it decoded, no copy).
-    fn records_of(&self, school: &str, kind: &str) -> Result<Vec<serde_json::Value>, HubError> {
-        let mut all = Vec::new();
-        self.each_record_of(school, kind, &mut |v| all.push(v.clone()))?;
+    /// Every live record of `kind` one school holds, in key order, as JSON text: what the
+    /// CSDL export keeps of one school at a time and parses into structs that borrow from it
+    /// (PostgreSQL hands over its jsonb text as it is, never built into values).
+    fn record_texts_of(&self, school: &str, kind: &str) -> Result<csdl::RecordTexts, HubError> {
+        let mut all = csdl::RecordTexts::default();
+        self.each_record_of(school, kind, &mut |v| all.push_text(&v.to_string()))?;
         Ok(all)
     }
     /// [`HubStorage::each_record_of`] with each record's key, in key order.

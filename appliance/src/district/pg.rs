@@ -577,7 +577,11 @@ impl HubStorage for PgHub {
         })
     }
 
-    fn records_of(&self, school: &str, kind: &str) -> Result<Vec<serde_json::Value>, HubError> {
+    fn record_texts_of(
+        &self,
+        school: &str,
+        kind: &str,
+    ) -> Result<super::csdl::RecordTexts, HubError> {
         use postgres::fallible_iterator::FallibleIterator;
         blocking(|| {
             let mut c = self.conn()?;
@@ -588,9 +592,9 @@ impl HubStorage for PgHub {
                     [school, kind],
                 )
                 .map_err(db)?;
-            let mut all = Vec::new();
+            let mut all = super::csdl::RecordTexts::default();
             while let Some(r) = rows.next().map_err(db)? {
-                all.push(r.get::<_, serde_json::Value>(0));
+                all.push_text(r.try_get::<_, JsonText>(0).map_err(db)?.0);
             }
             Ok(all)
         })
@@ -744,6 +748,35 @@ fn recount_in(tx: &mut postgres::Transaction<'_>, school: &str) -> Result<PartCo
         part.apply(kind, key, None, Some(&record));
     }
     Ok(part)
+}
+
+/// A `jsonb` (or `json`) column's text as the server sends it, borrowed from the row: no
+/// `serde_json::Value` is built (the CSDL export parses it into borrowed structs).
+struct JsonText<'a>(&'a str);
+
+impl<'a> postgres::types::FromSql<'a> for JsonText<'a> {
+    fn from_sql(
+        ty: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let text = if *ty == postgres::types::Type::JSONB {
+            // jsonb's binary form is a version byte (1) and the text.
+            match raw.split_first() {
+                Some((1, rest)) => rest,
+                _ => return Err("unsupported jsonb encoding version".into()),
+            }
+        } else {
+            raw
+        };
+        Ok(JsonText(std::str::from_utf8(text)?))
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        matches!(
+            *ty,
+            postgres::types::Type::JSONB | postgres::types::Type::JSON
+        )
+    }
 }
 
 #[cfg(test)]

@@ -469,6 +469,9 @@ pub struct Reports {
     pub silent: Vec<String>,
     /// Schools left out because the hub is still building their parts (after an upgrade).
     pub pending: usize,
+    /// The school year every table counts: the filter's, else the newest with data in the
+    /// filter's schools (None: no data at all). Results are never added up across years.
+    pub year: Option<String>,
 }
 
 impl Reports {
@@ -1055,12 +1058,32 @@ fn sums(
     };
     let classes = parts.iter().flat_map(|(_, p)| p.classes.values());
     let grades: BTreeSet<u8> = classes.clone().map(|v| v.0).collect();
-    let years: BTreeSet<String> = classes
-        .map(|v| v.1.clone())
-        .filter(|y| !y.is_empty())
-        .collect();
+    // The years with data: a class's, and a lesson plan's teaching date's.
+    let years_of = |p: &SchoolPart| -> BTreeSet<String> {
+        p.classes
+            .values()
+            .map(|v| v.1.clone())
+            .chain(p.plans.keys().filter_map(|k| k.2.clone()))
+            .filter(|y| !y.is_empty())
+            .collect()
+    };
+    let years: BTreeSet<String> = parts.iter().flat_map(|(_, p)| years_of(p)).collect();
     choices.grades = grades.into_iter().collect();
-    choices.years = years.into_iter().rev().collect();
+    choices.years = years.iter().rev().cloned().collect();
+    // Every table is of one school year (issue 23: they added up every year's results): the
+    // filter's, else the newest with data in the schools it asks for.
+    let year = filter.year.clone().or_else(|| {
+        parts
+            .iter()
+            .filter(|(s, _)| filter.school(s))
+            .flat_map(|(_, p)| years_of(p))
+            .max()
+            .or_else(|| years.last().cloned())
+    });
+    let filter = &Filter {
+        year: year.clone(),
+        ..filter.clone()
+    };
 
     // The parts added up under the filter: the same maps the tables below are drawn from.
     // Enrolment: school → grade → students.
@@ -1089,7 +1112,7 @@ fn sums(
             }
         }
         for ((g, term, y), c) in &p.results {
-            if filter.grade(*g) && filter.term(term) && (filter.year.is_none() || filter.year(y)) {
+            if filter.grade(*g) && filter.term(term) && filter.year(y) {
                 results
                     .entry((school.to_string(), *g, term.clone()))
                     .or_default()
@@ -1103,7 +1126,7 @@ fn sums(
             }
         }
         for ((subject, term, g, y), cols) in &p.subjects {
-            if filter.grade(*g) && filter.term(term) && (filter.year.is_none() || filter.year(y)) {
+            if filter.grade(*g) && filter.term(term) && filter.year(y) {
                 let e = subjects
                     .entry((subject.clone(), term.clone()))
                     .or_insert([0; 10]);
@@ -1114,7 +1137,7 @@ fn sums(
         }
         for ((month, g, y), (n, handed, approved)) in &p.plans {
             let grade_ok = g.is_none_or(|g| filter.grade(g));
-            let year_ok = filter.year.is_none() || y.as_deref().is_some_and(|y| filter.year(y));
+            let year_ok = y.as_deref().is_some_and(|y| filter.year(y));
             if grade_ok && year_ok {
                 let e = plans
                     .entry((school.to_string(), month.clone()))
@@ -1401,6 +1424,7 @@ fn sums(
         choices,
         names,
         pending,
+        year,
     })
 }
 
@@ -1412,6 +1436,8 @@ struct Sums {
     names: BTreeMap<String, String>,
     /// Schools whose part the hub has not built yet (left out of the sums).
     pending: Vec<String>,
+    /// The school year counted ([`Reports::year`]).
+    year: Option<String>,
 }
 
 pub fn reports(
@@ -1535,6 +1561,7 @@ pub fn reports_for(
         choices: sums.choices.clone(),
         silent,
         pending: sums.pending.len(),
+        year: sums.year.clone(),
     })
 }
 

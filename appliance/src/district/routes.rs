@@ -844,6 +844,12 @@ async fn staff_page(
     filter.check().map_err(bad_filter)?;
     let r = compute(&hub, &filter, Some(PAGE_ROWS)).await?;
     let notes = r.pending_note().into_iter().chain(r.silent).collect();
+    // The year counted (the newest with data when none was asked) is the form's and the
+    // download links': each file is of the year the page shows.
+    let filter = Filter {
+        year: r.year.clone(),
+        ..filter
+    };
     Ok(render(StaffPage::new(
         chrome(&s, &u, &headers),
         // The sums' tables come trimmed already; the contact table is drawn per view.
@@ -876,13 +882,23 @@ fn download(content_type: &'static str, name: String, body: Vec<u8>) -> Response
 const CSV: &str = "text/csv; charset=utf-8";
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// The one table named `file` ("si-so.csv") of `tables`.
-fn csv_of(tables: &[super::reports::Table], file: &str) -> Result<Response, ApiError> {
-    let t = file
-        .strip_suffix(".csv")
-        .and_then(|id| tables.iter().find(|t| t.id == id))
+/// The one table named `file` ("si-so.csv") of `tables`, saved with the school year it counts
+/// in its name ("si-so-2026-2027.csv"); the schools' contact is of no year.
+fn csv_of(
+    tables: &[super::reports::Table],
+    file: &str,
+    year: Option<&str>,
+) -> Result<Response, ApiError> {
+    let id = file.strip_suffix(".csv").ok_or_else(ApiError::not_found)?;
+    let t = tables
+        .iter()
+        .find(|t| t.id == id)
         .ok_or_else(ApiError::not_found)?;
-    Ok(download(CSV, file.to_string(), t.csv().into_bytes()))
+    let name = match year {
+        Some(y) if id != "lien-lac" => format!("{id}-{y}.csv"),
+        _ => file.to_string(),
+    };
+    Ok(download(CSV, name, t.csv().into_bytes()))
 }
 
 async fn report_csv(
@@ -893,10 +909,8 @@ async fn report_csv(
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
     filter.check().map_err(bad_filter)?;
-    csv_of(
-        &complete(compute(&hub, &filter, None).await?)?.tables,
-        &file,
-    )
+    let r = complete(compute(&hub, &filter, None).await?)?;
+    csv_of(&r.tables, &file, r.year.as_deref())
 }
 
 async fn xlsx_of(tables: Vec<super::reports::Table>, name: String) -> Result<Response, ApiError> {
@@ -1209,8 +1223,13 @@ async fn xlsx(
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
     filter.check().map_err(bad_filter)?;
-    let tables = complete(compute(&hub, &filter, None).await?)?.tables;
-    xlsx_of(tables, "phong-gd.xlsx".into()).await
+    let r = complete(compute(&hub, &filter, None).await?)?;
+    // Named for the school year its figures are of.
+    let name = match &r.year {
+        Some(y) => format!("phong-gd-{y}.xlsx"),
+        None => "phong-gd.xlsx".into(),
+    };
+    xlsx_of(r.tables, name).await
 }
 
 // ---------------------------------------------------------------------------------------------
