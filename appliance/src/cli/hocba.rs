@@ -397,7 +397,7 @@ fn ca_cmd(cmd: CaCmd) -> anyhow::Result<ExitCode> {
             if reason.trim().is_empty() {
                 anyhow::bail!("--reason is required: who asked for the recovery and why");
             }
-            let pin = new_pin("TRAM_SIGNING_PIN")?;
+            let pin = new_pin("TRAM_SIGNING_PIN", true)?;
             (data, vec!["recover".into(), by, pin, reason])
         }
     };

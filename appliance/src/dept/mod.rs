@@ -1802,7 +1802,7 @@ pub fn link_view(
     Ok(Some(crate::lessons::LinkView {
         pl3: id.to_string(),
         pl3_title: match &plan {
-            Some(p) => pages::plan_title(r, p),
+            Some(p) => plan_title(r, p),
             None => "Phụ lục III (không còn)".to_string(),
         },
         version,
@@ -1926,6 +1926,29 @@ pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError>
         });
     }
     Ok(out)
+}
+
+/// A plan as its pages, the link view and the dashboard name it ("PL I: Toán khối 6",
+/// "PL III: Toán khối 6, lớp 6A2", "PL II: <title>").
+pub(crate) fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
+    match p.kind {
+        Kind::Pl2 => format!("{}: {}", p.kind.short(), p.title),
+        _ => {
+            let subject = r
+                .get(&crate::school::SUBJECTS, &p.subject)
+                .ok()
+                .flatten()
+                .map_or(p.subject.clone(), |s| s.name);
+            // Only a teacher's plan (PL III) is for a class; a class stored on a PL I by an
+            // earlier version is not shown (review r14 #10).
+            let class = if p.kind != Kind::Pl3 || p.class.is_empty() {
+                String::new()
+            } else {
+                format!(", lớp {}", p.class)
+            };
+            format!("{}: {subject} khối {}{class}", p.kind.short(), p.grade)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::{Kind, Line, Minutes, MinutesVersion, Plan, PlanVersion, SignatureCheck};
+use super::{Kind, Line, Minutes, MinutesVersion, Plan, PlanVersion, SignatureCheck, plan_title};
 use crate::auth::extract::PageUser;
 use crate::auth::pages::{chrome, page};
 use crate::auth::{Action, Role, permits};
@@ -54,27 +54,6 @@ page!(IndexPage, "dept.html" {
     // Every tổ (BGH) or the tổ trưởng's own.
     progress_all: bool,
 });
-
-pub(crate) fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
-    match p.kind {
-        Kind::Pl2 => format!("{}: {}", p.kind.short(), p.title),
-        _ => {
-            let subject = r
-                .get(&crate::school::SUBJECTS, &p.subject)
-                .ok()
-                .flatten()
-                .map_or(p.subject.clone(), |s| s.name);
-            // Only a teacher's plan (PL III) is for a class; a class stored on a PL I by an
-            // earlier version is not shown (review r14 #10).
-            let class = if p.kind != Kind::Pl3 || p.class.is_empty() {
-                String::new()
-            } else {
-                format!(", lớp {}", p.class)
-            };
-            format!("{}: {subject} khối {}{class}", p.kind.short(), p.grade)
-        }
-    }
-}
 
 async fn index_page(
     State(s): State<Shared>,

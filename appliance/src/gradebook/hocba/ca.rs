@@ -886,7 +886,9 @@ pub fn command(store: &Store, args: &[String]) -> Result<String, String> {
             let p = who(arg(1))?;
             match crate::auth::pin::begin(store, &actor, p.id()).map_err(|e| e.to_string())? {
                 Ok(()) => {}
-                Err(l) => return Err(l.english(&p.account.username, now)),
+                Err(l) => {
+                    return Err(l.english(&p.account.username, now, crate::school::time_zone()));
+                }
             }
             let r = renew(store, &actor, &p, arg(2), arg(3));
             if r.is_ok() {
