@@ -37,8 +37,10 @@ fn announcement_is_found_by_a_browser() {
         );
         if let Ok(ServiceEvent::ServiceResolved(s)) = rx.recv_timeout(left)
             && s.get_property_val_str("code") == Some("79000701")
+            // Another box of the demo school on this host (a demo someone is running) announces
+            // the same code: this one is told by its port.
+            && s.get_port() == 18443
         {
-            assert_eq!(s.get_port(), 18443);
             assert!(
                 s.get_property_val_str("school")
                     .unwrap()
