@@ -699,8 +699,9 @@ pub struct RegisterImport {
 /// falls in (from August). A number already in the register or twice in the file, or a year
 /// not before the current one (the current year's students are entered as students), is a
 /// problem of its row; so is every rule of a line the box's register could not hold
-/// (`register_rules::check`) and the same person entered twice with no departure between
-/// (`register_rules::second_line`).
+/// (`register_rules::check`) and the same person entered twice with no departure between, in
+/// the file (`register_rules::second_line`) or against a line the register holds
+/// (`register_rules::against_held`).
 pub fn plan_import(
     rx: &impl Read,
     bytes: &[u8],
@@ -753,6 +754,21 @@ pub fn plan_import(
         Ok(())
     })?;
     let current_first = school_year(&current).unwrap_or_else(|| rules::year_of(today));
+    // The lines the register holds, not struck (imported or the box's own), by person, for
+    // `against_held` (review r18 #1).
+    let mut held: std::collections::BTreeMap<(String, String), Vec<RegisterRow>> =
+        Default::default();
+    for l in existing.values().filter(|l| l.struck.is_none()) {
+        let row = row_of(rx, l)?;
+        if let Some(dob) = super::parse_date(&row.dob) {
+            held.entry((
+                crate::text::fold(&row.full_name),
+                dob.strftime("%d/%m/%Y").to_string(),
+            ))
+            .or_default()
+            .push(row);
+        }
+    }
     // The rows not struck, by person (folded name, birth date), for `second_line`.
     let mut people: std::collections::BTreeMap<(String, String), Vec<(usize, RegisterRow)>> =
         Default::default();
@@ -919,6 +935,21 @@ pub fn plan_import(
             imported: Some(today.to_string()),
             replaced,
         });
+    }
+    // One person already in the register: the earlier entry's line says the departure.
+    for (person, lines) in &people {
+        for held in held.get(person).into_iter().flatten() {
+            // The same number is the same line, refused as a number already held.
+            for (at, line) in lines.iter().filter(|(_, l)| l.number != held.number) {
+                if let Some(message) = rules::against_held(line, held) {
+                    out.problems.push(RowProblem {
+                        row: *at,
+                        field: "ho_ten".into(),
+                        message,
+                    });
+                }
+            }
+        }
     }
     // One person twice in the book: the earlier entry's line says the departure.
     for lines in people.values_mut().filter(|l| l.len() > 1) {

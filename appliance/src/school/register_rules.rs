@@ -51,6 +51,19 @@ fn year_name(first: i16) -> String {
     format!("{first}-{}", first + 1)
 }
 
+/// The day from which term II of a school year counts as over, as (month, day) of the year's
+/// second calendar year: 31/05, the earliest usual end of the year's teaching (the ministry's
+/// yearly plan ends term II by the end of May; a school may end later, never much earlier). One
+/// bound for a past year, where the box holds no calendar of its own: a departure before it
+/// leaves no result of that year, an entry after it carries none (the first result is the next
+/// year's), a graduation decision of the year is dated on or after it.
+pub const TERM_II_OVER: (i8, i8) = (5, 31);
+
+/// [`TERM_II_OVER`] of the school year beginning in `first`.
+pub fn term_two_over(first: i16) -> Date {
+    jiff::civil::date(first + 1, TERM_II_OVER.0, TERM_II_OVER.1)
+}
+
 /// The school year a date falls in (from 1 August), by its first calendar year.
 pub fn year_of(d: Date) -> i16 {
     if d.month() >= 8 {
@@ -68,16 +81,15 @@ pub fn class_grade(name: &str) -> Option<u8> {
     digits.parse().ok().filter(|g| (1..=12).contains(g))
 }
 
-/// Whether a class name is one the box gives a class: its grade, then the class's own name
-/// ("6A1", "6A", "6/1", "6 Chuyên Anh"; "Lớp 6A1" as a paper book heads it) — a grade alone
-/// ("6") names no class — at most 16 characters (`create_class`'s limit).
+/// Whether a class name is one the box gives a class: its grade as written (no "Lớp" before
+/// it, no 0 in front: review r18 #3), then the class's own name ("6A1", "6A", "6/1",
+/// "6 Chuyên Anh") — a grade alone ("6") names no class — at most 16 characters
+/// (`create_class`'s limit).
 fn class_named(name: &str) -> bool {
     let t = name.trim();
-    let t = ["Lớp ", "lớp ", "LỚP "]
-        .iter()
-        .find_map(|p| t.strip_prefix(p))
-        .unwrap_or(t)
-        .trim_start();
+    if t.starts_with('0') || !t.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
     let rest = t.trim_start_matches(|c: char| c.is_ascii_digit());
     let mut chars = rest.chars();
     let own = match chars.next() {
@@ -233,7 +245,8 @@ pub fn departure(text: &str) -> Result<Option<Left>, String> {
 
 /// The date of a decision recognising graduation in `year` (dd/mm/yyyy or ISO → ISO): a real
 /// date, not in the future, inside the school year or after its end — never before it began
-/// (review r14 #5). The graduation page's rule (`gradebook::graduation::record`) and the
+/// (review r14 #5). The graduation page adds its class's term II lock; a paper line of a past
+/// year, with no lock to read, adds [`TERM_II_OVER`] (review r18 #3). The graduation page's rule (`gradebook::graduation::record`) and the
 /// register import's, one function.
 pub fn graduation_decided_on(year: &str, raw: &str, today: Date) -> Result<String, String> {
     let d = super::changes::change_date("Ngày quyết định", raw, today, None)
@@ -320,8 +333,17 @@ pub fn check(row: &RegisterRow, book: &Book<'_>) -> Vec<(String, String)> {
                 grade = Some(g);
                 let only_grade =
                     crate::text::fold(class).trim_start_matches("lop").trim() == g.to_string();
+                // "Lớp 6A1", "06A1": the name as the box writes it.
+                let folded = crate::text::fold(class);
+                let bare = folded
+                    .strip_prefix("lop")
+                    .map(|_| class.chars().skip(3).collect::<String>())
+                    .unwrap_or_else(|| class.to_string());
+                let bare = bare.trim().trim_start_matches('0').to_string();
                 let why = if only_grade {
                     format!("; \"{class}\" là khối {g}, không phải một lớp")
+                } else if bare != class && class_named(&bare) {
+                    format!("; ghi \"{bare}\" (không ghi chữ \"Lớp\", không có số 0 ở đầu)")
                 } else {
                     String::new()
                 };
@@ -359,6 +381,24 @@ pub fn check(row: &RegisterRow, book: &Book<'_>) -> Vec<(String, String)> {
         && let Err(m) = super::changes::age_fits(&dob, book.year, g, class)
     {
         bad("ngay_sinh", m);
+    }
+
+    // The results of one grade's cell in year order (review r18 #3: "2020-2021 …; 2019-2020 …"
+    // would print promoted, then kept back a year earlier).
+    for pair in row.results.windows(2) {
+        if let [a, b] = pair
+            && a.grade == b.grade
+            && let (Some(ya), Some(yb)) = (school_year(&a.year), school_year(&b.year))
+            && yb < ya
+        {
+            bad(
+                &format!("kq{}", b.grade),
+                format!(
+                    "Kết quả lớp {}: năm học {} ghi sau năm học {}; ghi theo thứ tự năm học, năm trước trước.",
+                    b.grade, b.year, a.year
+                ),
+            );
+        }
     }
 
     // Each result alone: its grade taught here, its year given, ended, not before the entry,
@@ -438,12 +478,27 @@ pub fn check(row: &RegisterRow, book: &Book<'_>) -> Vec<(String, String)> {
             let label = format!("Kết quả lớp {} năm học {}", r.grade, r.year);
             match prev {
                 None => {
-                    let summer = entry.is_some_and(|e| matches!(e.month(), 6 | 7));
+                    // An entry after the year's term II: its first result is the next year's.
+                    let summer =
+                        entry.is_some_and(|e| year_of(e) == first && e > term_two_over(first));
                     let Some(g) = grade else {
                         prev = Some((r, y, next));
                         continue;
                     };
-                    if y == first && r.grade != g {
+                    if y == first && summer {
+                        bad(
+                            &field,
+                            format!(
+                                "{label}: học sinh vào trường ngày {} sau khi năm học {} kết thúc (từ {}), không học năm đó ở trường; kết quả đầu tiên là của năm học {}.",
+                                entry
+                                    .map(|e| e.strftime("%d/%m/%Y").to_string())
+                                    .unwrap_or_default(),
+                                book.year,
+                                term_two_over(first).strftime("%d/%m/%Y"),
+                                year_name(first + 1)
+                            ),
+                        );
+                    } else if y == first && r.grade != g {
                         bad(
                             &field,
                             format!(
@@ -556,8 +611,19 @@ pub fn check(row: &RegisterRow, book: &Book<'_>) -> Vec<(String, String)> {
             );
         } else {
             let ly = year_of(l.date);
+            let before_end = l.date < term_two_over(ly);
             for &(r, y, _) in &chain {
-                if y > ly {
+                if y == ly && before_end {
+                    bad(
+                        &format!("kq{}", r.grade),
+                        format!(
+                            "Kết quả lớp {} năm học {}: học sinh đã rời trường ngày {on}, trước khi năm học kết thúc (sớm nhất {}), nên không có kết quả cuối năm đó.",
+                            r.grade,
+                            r.year,
+                            term_two_over(ly).strftime("%d/%m/%Y")
+                        ),
+                    );
+                } else if y > ly {
                     bad(
                         &format!("kq{}", r.grade),
                         format!(
@@ -724,11 +790,19 @@ fn graduation_part(
                 y + 1
             ),
         ),
-        Some((_, date)) => {
-            if let Err(m) = graduation_decided_on(gy, date.trim(), book.today) {
-                bad("tot_nghiep", format!("Tốt nghiệp năm học {gy}: {m}"));
-            }
-        }
+        Some((_, date)) => match graduation_decided_on(gy, date.trim(), book.today) {
+            Err(m) => bad("tot_nghiep", format!("Tốt nghiệp năm học {gy}: {m}")),
+            // Not at the start of the last grade's year: after its result (review r18 #3).
+            Ok(d) if d.as_str() < term_two_over(y).to_string().as_str() => bad(
+                "tot_nghiep",
+                format!(
+                    "Tốt nghiệp năm học {gy}: ngày quyết định {} trước khi năm học kết thúc (sớm nhất {}); quyết định công nhận tốt nghiệp ghi ngày sau khi có kết quả cuối năm.",
+                    super::changes::vi_date(&d),
+                    term_two_over(y).strftime("%d/%m/%Y")
+                ),
+            ),
+            Ok(_) => {}
+        },
     }
     Some((level_grade, y))
 }
@@ -753,6 +827,45 @@ pub fn second_line(a: &RegisterRow, b: &RegisterRow) -> Option<String> {
         a.number,
         eb.strftime("%d/%m/%Y")
     ))
+}
+
+/// A line read (`new`) for the same person (same folded name and birth date) as a line the
+/// register already holds (`held`, imported or the box's own; review r18 #1): as
+/// [`second_line`], the line entered first must say a departure on or before the other's entry.
+/// The problem of `new` when not, naming the held số đăng bộ.
+pub fn against_held(new: &RegisterRow, held: &RegisterRow) -> Option<String> {
+    let (Some(en), Some(eh)) = (
+        super::parse_date(&new.entered_on),
+        super::parse_date(&held.entered_on),
+    ) else {
+        return None;
+    };
+    let on = |d: Date| d.strftime("%d/%m/%Y").to_string();
+    let head = format!(
+        "Cùng họ tên và ngày sinh với số đăng bộ {} đã có trong sổ (vào trường {}): một học sinh chỉ có dòng mới khi đã rời trường",
+        held.number,
+        on(eh)
+    );
+    if eh <= en {
+        let left = departure(&held.left).ok().flatten();
+        if left.is_some_and(|l| l.date >= eh && l.date <= en) {
+            return None;
+        }
+        Some(format!(
+            "{head} — dòng số {} không ghi chuyển đi hoặc thôi học trước ngày vào trường {} của dòng này.",
+            held.number,
+            on(en)
+        ))
+    } else {
+        let left = departure(&new.left).ok().flatten();
+        if left.is_some_and(|l| l.date >= en && l.date <= eh) {
+            return None;
+        }
+        Some(format!(
+            "{head} — dòng này vào trường trước, phải ghi chuyển đi hoặc thôi học từ ngày vào trường đến {}.",
+            on(eh)
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -922,6 +1035,42 @@ mod tests {
         l.entered_on = "20/06/2020".into();
         l.results = vec![res(7, "2020-2021", "Được lên lớp")];
         accepted(&l);
+        // Review r18 #3: an entry after term II is over carries no result of that year.
+        l.entered_on = "20/07/2020".into();
+        l.results = vec![res(6, "2019-2020", "Ở lại lớp")];
+        refused(
+            &l,
+            "kq6",
+            "vào trường ngày 20/07/2020 sau khi năm học 2019-2020 kết thúc (từ 31/05/2020)",
+        );
+        // On the bound's day itself the year's teaching may still run: its result stands.
+        l.entered_on = "30/05/2020".into();
+        accepted(&l);
+        // Review r18 #3: one cell's results in year order.
+        l.entered_on = "05/09/2019".into();
+        l.results = vec![
+            res(6, "2020-2021", "Được lên lớp"),
+            res(6, "2019-2020", "Ở lại lớp"),
+        ];
+        refused(
+            &l,
+            "kq6",
+            "năm học 2019-2020 ghi sau năm học 2020-2021; ghi theo thứ tự năm học",
+        );
+        l.results.reverse();
+        accepted(&l);
+        // Review r18 #3 asked about this one, and it is true: the summer's result came after
+        // the book was printed, the student then studied grade 7 — the pending result stays
+        // accepted (as "Either" above), whichever grade follows.
+        l.results = vec![
+            res(
+                6,
+                "2019-2020",
+                "Rèn luyện trong kì nghỉ hè: chưa có kết quả",
+            ),
+            res(7, "2020-2021", "Được lên lớp"),
+        ];
+        accepted(&l);
     }
 
     /// A departure is a real date, on or after the entry, not ahead, with no result or
@@ -948,8 +1097,20 @@ mod tests {
             refused(&l, "di", text);
         }
         l.left = "Thôi học ngày 01/12/2019: hoàn cảnh".into();
+        // Review r18 #3: left in December, before term II was over: no result of that year.
+        refused(
+            &l,
+            "kq6",
+            "rời trường ngày 01/12/2019, trước khi năm học kết thúc (sớm nhất 31/05/2020)",
+        );
+        l.results.clear();
         accepted(&l);
-        l.results.push(res(7, "2021-2022", "Được lên lớp"));
+        // Left on the bound or after it (the year's teaching over): the year's result stands.
+        l.results.push(res(6, "2019-2020", "Được lên lớp"));
+        l.left = "Thôi học ngày 31/05/2020: hoàn cảnh".into();
+        accepted(&l);
+        l.left = "Thôi học ngày 01/12/2019: hoàn cảnh".into();
+        l.results = vec![res(7, "2021-2022", "Được lên lớp")];
         refused(
             &l,
             "kq7",
@@ -991,6 +1152,18 @@ mod tests {
                 format!("Được công nhận tốt nghiệp THCS năm học 2022-2023 (QĐ 1, ngày {date})");
             refused(&l, "tot_nghiep", text);
         }
+        // Review r18 #3: a decision at the start of the grade-9 year, before its result.
+        let mut l = line();
+        l.graduation =
+            "Được công nhận tốt nghiệp THCS năm học 2022-2023 (QĐ 12, ngày 01/09/2022)".into();
+        refused(
+            &l,
+            "tot_nghiep",
+            "ngày quyết định 01/09/2022 trước khi năm học kết thúc (sớm nhất 31/05/2023)",
+        );
+        l.graduation =
+            "Được công nhận tốt nghiệp THCS năm học 2022-2023 (QĐ 12, ngày 31/05/2023)".into();
+        accepted(&l);
         // After the year is fine; no decision is not.
         let mut l = line();
         l.graduation =
@@ -1064,11 +1237,18 @@ mod tests {
             ("6A1-Chiều-Nhóm-Hai", "tối đa 16 kí tự"),
             ("A1", "phải bắt đầu bằng khối lớp (ví dụ 6A1)"),
             ("6 /A", "ghi khối lớp rồi tên lớp"),
+            // Review r18 #3: the name as the box writes it.
+            (
+                "Lớp 6A1",
+                "ghi \"6A1\" (không ghi chữ \"Lớp\", không có số 0 ở đầu)",
+            ),
+            ("06A1", "ghi \"6A1\""),
+            ("lớp 06A1", "ghi \"6A1\""),
         ] {
             l.entered_class = class.into();
             refused(&l, "lop", text);
         }
-        for class in ["6A1", "6A", "6/1", "Lớp 6A1", "6.2", "6 Chuyên Anh"] {
+        for class in ["6A1", "6A", "6/1", "6.2", "6 Chuyên Anh"] {
             l.entered_class = class.into();
             accepted(&l);
         }
@@ -1107,5 +1287,41 @@ mod tests {
         let mut a = a;
         a.left = "Thôi học ngày 01/12/2019: ốm".into();
         assert_eq!(second_line(&a, &b), None);
+    }
+
+    /// Review r18 #1: a line read against one the register holds, whichever entered first.
+    #[test]
+    fn the_same_student_as_a_held_line_needs_a_departure_between() {
+        let mut held = line();
+        held.number = 9320;
+        let mut new = line();
+        new.number = 9322;
+        new.entered_on = "05/09/2020".into();
+        new.entered_class = "7A1".into();
+        let m = against_held(&new, &held).unwrap();
+        assert!(
+            m.contains("số đăng bộ 9320 đã có trong sổ (vào trường 05/09/2019)")
+                && m.contains("dòng số 9320 không ghi chuyển đi hoặc thôi học trước ngày vào trường 05/09/2020"),
+            "{m}"
+        );
+        held.left = "Chuyển trường ngày 10/08/2020 (đến THCS Lê Lợi): theo gia đình".into();
+        assert_eq!(against_held(&new, &held), None);
+        // A departure after the new entry is no departure between.
+        held.left = "Thôi học ngày 10/10/2020: ốm".into();
+        assert!(against_held(&new, &held).is_some());
+        // The line read is the older one: it must end before the held line's entry.
+        let mut held = line();
+        held.number = 1;
+        held.entered_on = "05/09/2026".into();
+        let mut new = line();
+        new.number = 9312;
+        let m = against_held(&new, &held).unwrap();
+        assert!(
+            m.contains("số đăng bộ 1 đã có")
+                && m.contains("dòng này vào trường trước, phải ghi chuyển đi hoặc thôi học từ ngày vào trường đến 05/09/2026"),
+            "{m}"
+        );
+        new.left = "Thôi học ngày 01/12/2019: ốm".into();
+        assert_eq!(against_held(&new, &held), None);
     }
 }
