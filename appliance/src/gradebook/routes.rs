@@ -450,19 +450,8 @@ async fn hocba_renew_ca(
         return Err(super::hocba::HocbaError::NotApprover.into());
     }
     let body = json_body(b)?;
-    // Refusals that need no PIN first: no CA, or she holds no wrap.
-    {
-        let rx = s.store.read()?;
-        if !super::hocba::ca::ca_sealed(&rx)? {
-            return Err(super::hocba::HocbaError::NoCaHolder.into());
-        }
-        if !super::hocba::ca::holders(&rx)?
-            .iter()
-            .any(|h| h == u.principal.id())
-        {
-            return Err(super::hocba::HocbaError::NotCaHolder.into());
-        }
-    }
+    // Refusals that need no PIN first: no CA, or she holds no wrap (the CLI's check too).
+    super::hocba::ca::renew_precheck(&s.store.read()?, &u.principal)?;
     let pin = body.pin.clone();
     let done = guarded_signing(&s, &u, &pin, move |store, _dir, p, now| {
         let actor = crate::store::Actor {

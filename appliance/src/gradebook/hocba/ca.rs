@@ -505,6 +505,25 @@ pub struct Renewed {
 /// current BGH holder opens the old CA with her PIN — proving she holds it —, and a new CA is
 /// made (new key, new certificate, the same name constraints, its own validity), sealed and
 /// wrapped for her and every other current BGH signer. See [`install_new_ca`].
+/// The refusals of a renewal that need no PIN — not a current BGH member, quarantined, no
+/// sealed CA, not a holder —, checked before a PIN try is counted (the web route and the CLI
+/// alike: review r17 #6, the class of r15 #3).
+pub fn renew_precheck(r: &impl Read, holder: &Principal) -> Result<(), HocbaError> {
+    if !is_head_now(&holder.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    if holder.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    if !ca_sealed(r)? {
+        return Err(HocbaError::NoCaHolder);
+    }
+    if !holders(r)?.iter().any(|h| h == holder.id()) {
+        return Err(HocbaError::NotCaHolder);
+    }
+    Ok(())
+}
+
 pub fn renew(
     store: &Store,
     actor: &Actor,
@@ -884,16 +903,37 @@ pub fn command(store: &Store, args: &[String]) -> Result<String, String> {
         }
         "renew" => {
             let p = who(arg(1))?;
-            match crate::auth::pin::begin(store, &actor, p.id()).map_err(|e| e.to_string())? {
-                Ok(()) => {}
-                Err(l) => {
-                    return Err(l.english(&p.account.username, now, crate::school::time_zone()));
+            // What needs no PIN is refused before a try is counted.
+            let pre = renew_precheck(&store.read().map_err(|e| e.to_string())?, &p);
+            let r = match pre {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    match crate::auth::pin::begin(store, &actor, p.id())
+                        .map_err(|e| e.to_string())?
+                    {
+                        Ok(()) => {}
+                        Err(l) => {
+                            return Err(l.english(
+                                &p.account.username,
+                                now,
+                                crate::school::time_zone(),
+                            ));
+                        }
+                    }
+                    let r = renew(store, &actor, &p, arg(2), arg(3));
+                    match &r {
+                        Ok(_) => {
+                            let _ = crate::auth::pin::succeeded(store, &actor, p.id());
+                        }
+                        // Only a wrong PIN counts.
+                        Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {}
+                        Err(_) => {
+                            let _ = crate::auth::pin::refund(store, &actor, p.id());
+                        }
+                    }
+                    r
                 }
-            }
-            let r = renew(store, &actor, &p, arg(2), arg(3));
-            if r.is_ok() {
-                let _ = crate::auth::pin::succeeded(store, &actor, p.id());
-            }
+            };
             match r {
                 Ok(r) => Ok(done(r, "renewed")),
                 Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {
