@@ -86,7 +86,9 @@ pub enum HocbaCmd {
     /// Check every signature of a PDF: signer, role, chain to a trusted CA (--ca, else
     /// DATA_DIR/keys/signing-ca.crt and the licensed roots, `tram hocba roots list`), signing
     /// time, whether the signed bytes still match.
-    /// Exits 0 when every signature is valid, 3 otherwise.
+    /// Exits 0 VALID (every signature valid and in the school's signature register), 3
+    /// INVALID, 4 SUPERSEDED (a newer signed version exists), 5 NOT CONFIRMED (the register
+    /// was not checked: no box data directory).
     Verify {
         #[command(flatten)]
         data: DataArgs,
@@ -819,9 +821,18 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         }
                     }
                     println!("register: not checked ({e:#})");
-                    let verdict = if ok { Verdict::Valid } else { Verdict::Invalid };
-                    println!("{}", verdict.line());
-                    verdict
+                    // Signatures that hold against the anchors alone are not yet the school's:
+                    // a certificate made with a copied CA key chains as well, and only the
+                    // school's signature register tells them apart (review r17 #1).
+                    if ok {
+                        println!(
+                            "=> NOT CONFIRMED (the signatures hold against the trust anchors, but the school's signature register was not checked: check it on the school's box with --data-dir, or at the district hub with tram district verify-hocba)"
+                        );
+                        Verdict::NotConfirmed
+                    } else {
+                        println!("{}", Verdict::Invalid.line());
+                        Verdict::Invalid
+                    }
                 }
             };
             Ok(ExitCode::from(verdict.exit_code()))
