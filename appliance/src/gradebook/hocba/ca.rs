@@ -643,6 +643,19 @@ fn install_new_ca(
         if !school_cas.contains(&issuer) {
             continue; // a licensed CA's certificate: not ours to renew
         }
+        // A BGH certificate of someone who no longer holds that role (a demoted VP) is not
+        // issued again under the new CA: she asks for one of her current role (review r17 #4).
+        if head_role_named(&rec.role) {
+            let holds = store
+                .read()?
+                .get(&crate::auth::ACCOUNTS, &rec.account)?
+                .and_then(|a| head_role(&a.roles))
+                .is_some_and(|now| now == rec.role);
+            if !holds {
+                must_request.push(rec.clone());
+                continue;
+            }
+        }
         match signing::reissue(&ca, rec, now)? {
             Some(new) => reissued.push(new),
             None => must_request.push(rec.clone()),
@@ -659,7 +672,13 @@ fn install_new_ca(
     let row = Renewal {
         at: now.to_string(),
         by: by.id().to_string(),
-        by_name: by.account.full_name.clone(),
+        // A recovery from the command line is school IT's act (root on the box, no PIN), for
+        // the member named: said so, not as if she had done it (review r17 #4).
+        by_name: if recovery.is_some() && actor.id == "system" {
+            format!("quản trị máy chủ (dòng lệnh), cho {}", by.account.full_name)
+        } else {
+            by.account.full_name.clone()
+        },
         recovery: recovery.is_some(),
         reason: reason.to_string(),
         cert_pem,
