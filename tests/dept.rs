@@ -1434,6 +1434,26 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         json!({"secret": PIN}),
     );
     assert_eq!(st, 200, "{e}");
+    // The printed month names the reviewer by the role she reviewed in and the PL III lesson
+    // the plan carries out, as signed (review r18 #4, #6).
+    let text = pdf_text(&principal, &format!("{b}/lessons/export.pdf?month=2026-12"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Thực hiện: Phụ lục III (kế hoạch giáo dục của giáo viên) bản 4, dòng 1: Chủ đề 1 (14 tiết)"),
+        "{text}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    let review = &lp["versions"][1]["review"];
+    assert_eq!(review["role"], "Tổ trưởng", "{lp}");
+    assert!(
+        text.contains(&format!(
+            "Tổ trưởng {} đã duyệt lúc",
+            review["name"].as_str().unwrap()
+        )),
+        "{text}"
+    );
     let mut inserted = lines(10, 140);
     inserted[9]["periods"] = json!(13);
     inserted.insert(
