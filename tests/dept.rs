@@ -1158,6 +1158,20 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "{select}"
     );
     assert!(!select.contains(&grade7), "another grade offered: {select}");
+    // Review r18 #9: the line starts on an empty choice that cannot be sent; unlinking is an
+    // option of its own.
+    let line_select = page
+        .split("id=\"l-line\"")
+        .nth(1)
+        .and_then(|x| x.split("</select>").next())
+        .unwrap();
+    assert!(
+        line_select.starts_with(
+            " name=\"line\" required data-null=\"bo-gan\"><option value=\"\">— chọn dòng —</option>"
+        ) && line_select
+            .ends_with("<option value=\"bo-gan\">Bỏ gắn (không gắn với dòng nào)</option>"),
+        "{line_select}"
+    );
     assert!(
         !select.contains(&format!(" {} ", who.toan)),
         "a subject code: {select}"
