@@ -1158,6 +1158,20 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "{select}"
     );
     assert!(!select.contains(&grade7), "another grade offered: {select}");
+    // Review r18 #9: the line starts on an empty choice that cannot be sent; unlinking is an
+    // option of its own.
+    let line_select = page
+        .split("id=\"l-line\"")
+        .nth(1)
+        .and_then(|x| x.split("</select>").next())
+        .unwrap();
+    assert!(
+        line_select.starts_with(
+            " name=\"line\" required data-null=\"bo-gan\"><option value=\"\">— chọn dòng —</option>"
+        ) && line_select
+            .ends_with("<option value=\"bo-gan\">Bỏ gắn (không gắn với dòng nào)</option>"),
+        "{line_select}"
+    );
     assert!(
         !select.contains(&format!(" {} ", who.toan)),
         "a subject code: {select}"
@@ -1408,6 +1422,119 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     assert_eq!(
         v[1]["plan_lesson"],
         json!({"pl3": pl3, "version": 4, "line": 1, "lesson": "Chủ đề 1", "periods": 14}),
+        "{lp}"
+    );
+
+    // Review r18 #2: the number a relink sends is a line of the current version. Approved
+    // again, and a line inserted above it in the PL III: "Chủ đề 1" is now line 2.
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    // The printed month names the reviewer by the role she reviewed in and the PL III lesson
+    // the plan carries out, as signed (review r18 #4, #6).
+    let text = pdf_text(&principal, &format!("{b}/lessons/export.pdf?month=2026-12"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Thực hiện: Phụ lục III (kế hoạch giáo dục của giáo viên) bản 4, dòng 1: Chủ đề 1 (14 tiết)"),
+        "{text}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    let review = &lp["versions"][1]["review"];
+    assert_eq!(review["role"], "Tổ trưởng", "{lp}");
+    assert!(
+        text.contains(&format!(
+            "Tổ trưởng {} đã duyệt lúc",
+            review["name"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+    let mut inserted = lines(10, 140);
+    inserted[9]["periods"] = json!(13);
+    inserted.insert(
+        0,
+        json!({"topic": "Bài 0. Mở đầu", "periods": 1, "when": "Tuần 1", "equipment": "", "place": "Lớp học"}),
+    );
+    approve_again(inserted);
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (&lp["link"]["status"], &lp["link"]["line"]),
+        (&json!("moved"), &json!(2)),
+        "{lp}"
+    );
+    // Its lesson at its new number: no change, and the answer says so (no confirm_amend).
+    let (st, e) = link(&teacher, json!(format!("{pl3}#2")));
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["unchanged"], true, "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("không có gì thay đổi") && m.contains("dòng 2: “Chủ đề 1”")),
+        "{e}"
+    );
+    assert_eq!(
+        (
+            &e["plan"]["state"],
+            &e["plan"]["version"],
+            &e["plan"]["plan_line"]
+        ),
+        (&json!("approved"), &json!(2), &json!(format!("{pl3}#1"))),
+        "{e}"
+    );
+    // The old signed number names another lesson now ("Bài 0"): a real relink — asked
+    // first, then a new draft naming that lesson.
+    let (st, e) = link(&teacher, json!(format!("{pl3}#1")));
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (409, &json!("confirm_amend")),
+        "{e}"
+    );
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/links"),
+        json!({"lesson_plan": lesson, "line": format!("{pl3}#1"), "amend": true}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["unchanged"], false, "{e}");
+    assert_eq!(
+        (
+            &e["plan"]["state"],
+            &e["plan"]["version"],
+            &e["link"]["status"],
+            &e["link"]["lesson"]
+        ),
+        (
+            &json!("draft"),
+            &json!(3),
+            &json!("ok"),
+            &json!("Bài 0. Mở đầu")
+        ),
+        "{e}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        lp["versions"][2]["plan_lesson"],
+        json!({"pl3": pl3, "version": 5, "line": 1, "lesson": "Bài 0. Mở đầu", "periods": 1}),
         "{lp}"
     );
 }

@@ -39,6 +39,9 @@
       } else if (el.hasAttribute("data-list")) {
         // "Nguyễn A, Trần B" → ["Nguyễn A", "Trần B"]
         out[el.name] = el.value.split(",").map((x) => x.trim()).filter((x) => x);
+      } else if (el.hasAttribute("data-null") && el.value === el.getAttribute("data-null")) {
+        // an explicit "none" choice (the Gắn form's "Bỏ gắn"), sent as null
+        out[el.name] = null;
       } else if (el.hasAttribute("data-number")) {
         out[el.name] = el.value === "" ? null : Number(el.value);
       } else {

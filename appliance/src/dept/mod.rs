@@ -1677,13 +1677,16 @@ pub const CONFIRM_AMEND: &str = "confirm_amend";
 /// teacher signs it with the plan; this checks the link ([`LinkCheck`]) first. The link is
 /// part of the signed content, so a plan waiting for review is refused (it waits), and an
 /// approved one is changed only with `amend` (it becomes a new draft version).
+///
+/// Returns the plan and, when the request changes nothing (the line sent is where the linked
+/// lesson is now, or an unlinked plan is unlinked), why, in Vietnamese.
 pub fn link_lesson(
     tx: &mut Tx<'_>,
     p: &Principal,
     lesson_plan: &str,
     line: Option<&str>,
     amend: bool,
-) -> Result<crate::lessons::Plan, DeptError> {
+) -> Result<(crate::lessons::Plan, Option<String>), DeptError> {
     use crate::lessons::State as S;
     let line = line.map(str::trim).filter(|l| !l.is_empty());
     let lesson = tx
@@ -1694,8 +1697,11 @@ pub fn link_lesson(
             "Chỉ giáo viên soạn kế hoạch bài dạy này mới gắn nó với kế hoạch giáo dục.".into(),
         ));
     }
-    if lesson.plan_line.as_deref() == line {
-        return Ok(lesson);
+    // The sent number is a line of the Phụ lục III's current approved version (what the
+    // page's list offers): compared with where the stored link's lesson is now, never with
+    // the number as signed (review r18 #2).
+    if let Some(same) = unlinked_or_same(&*tx, &lesson, line)? {
+        return Ok((lesson, Some(same)));
     }
     match lesson.state {
         S::Submitted | S::Reviewed => {
@@ -1756,7 +1762,55 @@ pub fn link_lesson(
             }
         }
     }
-    Ok(plan)
+    Ok((plan, None))
+}
+
+/// Why linking `lesson` to `line` (a line of the current approved version, or none) changes
+/// nothing, or `None` when it is a change: unlinking an unlinked plan, or the line the stored
+/// link's lesson is on now ([`LinkCheck::state`], at its new number if the Phụ lục III moved
+/// it). The same number as signed naming another lesson now is a change (a relink).
+fn unlinked_or_same(
+    r: &impl Read,
+    lesson: &crate::lessons::Plan,
+    line: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let (stored, line) = match (lesson.plan_line.as_deref(), line) {
+        (None, None) => {
+            return Ok(Some(format!(
+                "Kế hoạch bài dạy “{}” chưa gắn với Phụ lục III nào; không có gì thay đổi.",
+                lesson.title
+            )));
+        }
+        (Some(s), Some(l)) => (s, l),
+        _ => return Ok(None),
+    };
+    let parse = |l: &str| {
+        l.split_once('#')
+            .and_then(|(id, n)| Some((id.to_string(), n.trim().parse::<usize>().ok()?)))
+    };
+    let (Some((sid, _)), Some((id, n))) = (parse(stored), parse(line)) else {
+        return Ok(None);
+    };
+    if sid != id {
+        return Ok(None);
+    }
+    let LinkState::Holds(m) = LinkCheck::new(r).state(lesson, stored)? else {
+        return Ok(None);
+    };
+    if m != n {
+        return Ok(None);
+    }
+    let topic = match r.get(&PLANS, &id)?.and_then(|p| p.approved_version) {
+        Some(v) => r
+            .get(&PLAN_VERSIONS, &key(&id, v))?
+            .and_then(|pv| pv.lines.get(m - 1).map(|l| l.topic.clone())),
+        None => None,
+    };
+    Ok(Some(format!(
+        "Kế hoạch bài dạy “{}” đã gắn với bài này (dòng {m}: “{}” của bản Phụ lục III hiện hành); không có gì thay đổi.",
+        lesson.title,
+        topic.unwrap_or_default()
+    )))
 }
 
 /// A lesson plan's link as it reads now ([`crate::lessons::LinkView`]), resolved by

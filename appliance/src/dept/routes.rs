@@ -310,12 +310,14 @@ async fn link_lesson(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b = crate::http::json_body(b)?;
     let p = u.principal.clone();
-    let plan = crate::auth::extract::write_as(&s, &u, move |tx| {
+    let (plan, unchanged) = crate::auth::extract::write_as(&s, &u, move |tx| {
         super::link_lesson(tx, &p, &b.lesson_plan, b.line.as_deref(), b.amend)
     })
     .await?;
     let link = super::link_view(&s.store.read()?, &plan)?;
-    Ok(Json(json!({ "plan": plan, "link": link })))
+    Ok(Json(
+        json!({ "plan": plan, "link": link, "unchanged": unchanged.is_some(), "message": unchanged }),
+    ))
 }
 
 async fn dashboard(

@@ -1072,12 +1072,30 @@ fn sums(
     choices.years = years.iter().rev().cloned().collect();
     // Every table is of one school year (issue 23: they added up every year's results): the
     // filter's, else the newest with data in the schools it asks for.
-    let year = filter.year.clone().or_else(|| {
-        parts
+    // The newest is the newest with students or results (review r18 #5): a lesson plan
+    // drafted for next year, or an empty class opened ahead, does not move every officer's
+    // first view to an empty year; plans only when nothing else is there.
+    let data_years_of = |p: &SchoolPart| -> BTreeSet<String> {
+        p.enrolment
             .iter()
-            .filter(|(s, _)| filter.school(s))
-            .flat_map(|(_, p)| years_of(p))
+            .filter(|(_, n)| **n > 0)
+            .map(|((_, y), _)| y.clone())
+            .chain(
+                p.results
+                    .iter()
+                    .filter(|(_, c)| c.students > 0)
+                    .map(|((_, _, y), _)| y.clone()),
+            )
+            .filter(|y| !y.is_empty())
+            .collect()
+    };
+    let year = filter.year.clone().or_else(|| {
+        let asked = || parts.iter().filter(|(s, _)| filter.school(s));
+        asked()
+            .flat_map(|(_, p)| data_years_of(p))
             .max()
+            .or_else(|| parts.iter().flat_map(|(_, p)| data_years_of(p)).max())
+            .or_else(|| asked().flat_map(|(_, p)| years_of(p)).max())
             .or_else(|| years.last().cloned())
     });
     let filter = &Filter {

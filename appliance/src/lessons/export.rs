@@ -192,6 +192,18 @@ pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Pl
             v.state.label()
         ),
     );
+    // The Phụ lục III lesson it carries out, as signed with the version (review r18 #6).
+    if let Some(k) = &v.plan_lesson {
+        l.paragraph(
+            10.0,
+            false,
+            0.0,
+            &format!(
+                "Thực hiện: Phụ lục III (kế hoạch giáo dục của giáo viên) bản {}, dòng {}: {} ({} tiết)",
+                k.version, k.line, k.lesson, k.periods
+            ),
+        );
+    }
     l.gap(6.0);
     let f = &v.fields;
     let section = |l: &mut crate::gradebook::pdf::Layout, head: &str, body: &str| {
@@ -266,7 +278,7 @@ pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Pl
             10.0,
             false,
             0.0,
-            &format!("Tổ trưởng {} {verdict} lúc {}.", r.name, when(&r.at)),
+            &format!("{} {verdict} lúc {}.", r.reviewer(), when(&r.at)),
         );
         if !r.comment.is_empty() {
             l.paragraph(10.0, false, 12.0, &format!("Nhận xét: {}", r.comment));

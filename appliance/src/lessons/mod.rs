@@ -312,9 +312,26 @@ impl State {
 pub struct Review {
     pub by: String,
     pub name: String,
+    /// The reviewer's role as she reviewed ("Tổ trưởng", or BGH's "Hiệu trưởng"/"Phó hiệu
+    /// trưởng" for a tổ trưởng's own plan): what the printed plan names (review r18 #4);
+    /// empty in reviews stored before it was kept, printed without a role.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role: String,
     pub at: String,
     pub passed: bool,
     pub comment: String,
+}
+
+impl Review {
+    /// "Tổ trưởng Trần Văn A", "Phó hiệu trưởng Lê Thị B", or the name alone when the role
+    /// was not kept.
+    pub fn reviewer(&self) -> String {
+        if self.role.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} {}", self.role, self.name)
+        }
+    }
 }
 
 /// One version of a plan. Once submitted its content never changes; the workflow only adds

@@ -273,9 +273,23 @@ pub fn review(
         return Err(invalid("Nhận xét tối đa 5000 ký tự."));
     }
     let now = now_str(tx);
+    // The role she reviews in: the tổ's head, or BGH (a tổ trưởng's own plan, or any).
+    let role = if p.has(Role::DeptHead)
+        && !dept.is_empty()
+        && p.account.department.as_deref() == Some(dept.as_str())
+    {
+        "Tổ trưởng"
+    } else if p.has(Role::Principal) {
+        "Hiệu trưởng"
+    } else if p.has(Role::VicePrincipal) {
+        "Phó hiệu trưởng"
+    } else {
+        ""
+    };
     v.review = Some(Review {
         by: p.id().into(),
         name: p.account.full_name.clone(),
+        role: role.into(),
         at: now.clone(),
         passed,
         comment: comment.clone(),
