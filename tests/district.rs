@@ -1776,6 +1776,104 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
     );
 }
 
+/// Review r17 #1, #9 (issue 22): a school renews its signing CA and relays its CAs as the box
+/// does after a renewal (`relay::stamp::send_signing_ca`: the current first, then the one it
+/// replaced). The hub verifies a file signed under the old CA before the renewal and one
+/// signed under the new CA after it (VALID, each named by its own CA), and calls a file signed
+/// under the retired CA after the renewal INVALID — "ký bằng CA đã thay lúc …" — even with its
+/// register lines relayed: the cut-off is read from the relayed CAs alone.
+#[test]
+fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
+    use tram::gradebook::hocba::{RegisterEntry, Stage};
+    use tram::pki::{pades, signing};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(dir.path());
+    let code = "79000978";
+    let now = jiff::Timestamp::now();
+    let day = |n: i64| jiff::SignedDuration::from_hours(24 * n);
+    let school = "Trường THCS Gia Hạn";
+    let (t0, renewed) = (now - day(30), now - day(2));
+    let first = signing::new_ca_generation(school, 1, t0).unwrap();
+    let second = signing::new_ca_generation(school, 2, renewed).unwrap();
+    let key = |ca: &signing::SigningCa, name: &str, role: &str, at| {
+        let rec = signing::issue_signer(ca, name, name, role, "975318", at).unwrap();
+        signing::unlock(&rec, "975318").unwrap()
+    };
+    // Student `hs`'s học bạ v1 signed under `ca` at `at` by both stages, with its two lines.
+    let hocba = |ca: &signing::SigningCa, hs: &str, at: jiff::Timestamp| {
+        let gvcn = key(ca, "Lê Thị Hoa", "Giáo viên chủ nhiệm", t0.max(at - day(1)));
+        let head = key(ca, "Trần Văn Hùng", "Hiệu trưởng", t0.max(at - day(1)));
+        let pdf = pdf_with(
+            "hoc-ba.json",
+            json!({"lop": "2026-9a1", "hocsinh": hs, "phienban": 1}),
+        );
+        let one = pades::sign(&pdf, &gvcn, &ca.cert, at).unwrap();
+        let two = pades::sign(&one, &head, &ca.cert, at).unwrap();
+        let line = |bytes: &[u8], stage: Stage, role: &str| {
+            let (cert_sha256, signature_sha256) = pades::newest_signature_ids(bytes).unwrap();
+            let e = RegisterEntry {
+                class: "2026-9a1".into(),
+                student: hs.into(),
+                version: 1,
+                stage,
+                signer_role: role.into(),
+                cert_sha256,
+                signature_sha256,
+            };
+            let k = format!("2026-9a1/{hs}/0001/{}", stage as u8 + 1);
+            ("hocba_signature", k, serde_json::to_value(e).unwrap())
+        };
+        let lines = vec![
+            line(&one, Stage::Gvcn, "Giáo viên chủ nhiệm"),
+            line(&two, Stage::Principal, "Hiệu trưởng"),
+        ];
+        (two, lines)
+    };
+    let (before, mut records) = hocba(&first, "hs-1", renewed - day(3));
+    let (after, more) = hocba(&second, "hs-2", now);
+    records.extend(more);
+    // Made with a copy of the old CA key after the renewal; its lines are relayed too, so the
+    // cut-off alone must catch it.
+    let (minted, more) = hocba(&first, "hs-3", renewed + day(1));
+    records.extend(more);
+    let (_, secret) = relay_keep(&hub, code, &records);
+    let send = |cas: &[&signing::SigningCa]| {
+        let pem: String = cas
+            .iter()
+            .map(|c| der::EncodePem::to_pem(&c.cert, der::pem::LineEnding::LF).unwrap())
+            .collect();
+        let r = reqwest::blocking::Client::new()
+            .put(format!("{}/relay/v1/signing-ca/{code}", hub.base()))
+            .header("authorization", format!("Bearer {secret}"))
+            .body(pem)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    };
+    // Before the renewal the box sent its one CA; after it, the new one first, then the old.
+    send(&[&first]);
+    send(&[&second, &first]);
+
+    let (rc, text) = hub_verify(&hub, dir.path(), "before.pdf", &before);
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.ends_with("=> VALID\n"), "{text}");
+    let (rc, text) = hub_verify(&hub, dir.path(), "after.pdf", &after);
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.ends_with("=> VALID\n"), "{text}");
+    let (rc, text) = hub_verify(&hub, dir.path(), "minted.pdf", &minted);
+    assert_eq!(rc, 3, "{text}");
+    let cut = tram::gradebook::hocba::local_time(
+        jiff::Timestamp::from_second(renewed.as_second()).unwrap(),
+    );
+    assert!(
+        text.contains(&format!(
+            "{}{cut} Vietnam time",
+            tram::gradebook::hocba::RETIRED_CA
+        )) && text.ends_with("=> INVALID\n"),
+        "{text}"
+    );
+}
+
 /// Issue 23: the hub's reports added up every school year's results when no year was asked.
 /// Each report is of one school year — the one asked, else the newest with data —, the page
 /// says which, and the downloads carry it in their names.

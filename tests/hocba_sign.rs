@@ -508,6 +508,16 @@ fn files_signed_before_and_after_a_ca_renewal_verify_in_pdfsig_and_pyhanko() {
     sign_both(&data, &homeroom, &unsigned, &before);
     let ca = data.join("keys/signing-ca.crt");
     let old_pem = std::fs::read_to_string(&ca).unwrap();
+    // A copy of the box from before the renewal (a backup someone kept): whoever holds it can
+    // still sign under the old CA after the renewal (review r17 #1).
+    let copy = tmp.path().join("copy");
+    let o = Command::new("cp")
+        .args(["-a"])
+        .arg(&data)
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
 
     let ca_cmd = |args: &[&str], pin: &str| {
         Command::new(bin())
@@ -616,6 +626,40 @@ fn files_signed_before_and_after_a_ca_renewal_verify_in_pdfsig_and_pyhanko() {
     assert!(!ok, "{hanko}");
     let (ok, hanko) = pyhanko_validate(&pyhanko, &after, &ca);
     assert!(ok, "{hanko}");
+
+    // Signed after the renewal with the copy's old CA: the box calls it INVALID with the
+    // cut-off (and its register does not list it); the file signed before stays VALID above.
+    let minted = tmp.path().join("sau-ca-cu.pdf");
+    sign_both(&copy, &homeroom, &unsigned, &minted);
+    let o = hocba(&["verify", minted.to_str().unwrap()], &data);
+    let report = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{report}");
+    assert!(
+        report.contains("signed under a school signing CA retired at")
+            && report.ends_with("=> INVALID\n"),
+        "{report}"
+    );
+    // With both numbered CA files and no box (a district's --ca): the cut-off still shows;
+    // with the old CA's file alone it cannot, and says only NOT CONFIRMED (README).
+    let first_ca = tmp.path().join("ca-ky-so-cua-truong-1.crt");
+    let second_ca = tmp.path().join("ca-ky-so-cua-truong-2.crt");
+    std::fs::write(&first_ca, &old_pem).unwrap();
+    std::fs::copy(&ca, &second_ca).unwrap();
+    let nobox = tmp.path().join("no-box");
+    let verify_ca = |cas: &[&Path]| {
+        let mut c = Command::new(bin());
+        c.args(["hocba", "verify"]);
+        for ca in cas {
+            c.arg("--ca").arg(ca);
+        }
+        c.arg("--data-dir").arg(&nobox).arg(&minted);
+        c.output().unwrap()
+    };
+    let o = verify_ca(&[&first_ca, &second_ca]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("retired at"), "{}", text(&o));
+    let o = verify_ca(&[&first_ca]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
 }
 
 /// POST `body` as JSON; the status and the answer.
@@ -859,6 +903,25 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let files = manifest["files"].as_array().unwrap();
     assert_eq!(files.len(), students.len(), "{manifest}");
+    // What checks them without the box (review r17 #9): every school CA by its number, the
+    // current one also under the stable name, listed in the manifest.
+    let certs: Vec<&str> = manifest["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        certs.contains(&"ca-ky-so-cua-truong.crt") && certs.contains(&"ca-ky-so-cua-truong-1.crt"),
+        "{certs:?}"
+    );
+    for c in &certs {
+        assert!(out.join(c).exists(), "{c}");
+    }
+    assert_eq!(
+        std::fs::read(out.join("ca-ky-so-cua-truong-1.crt")).unwrap(),
+        std::fs::read(data.join("keys/signing-ca.crt")).unwrap()
+    );
     for f in files {
         let bytes = std::fs::read(out.join(f["file"].as_str().unwrap())).unwrap();
         use sha2::Digest;
@@ -884,8 +947,9 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     assert_eq!(zip.status(), 200);
     let zip = zip.bytes().unwrap().to_vec();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
-    assert_eq!(archive.len(), students.len() + 1);
+    assert_eq!(archive.len(), students.len() + 1 + certs.len());
     assert!(archive.by_name("manifest.json").is_ok());
+    assert!(archive.by_name("ca-ky-so-cua-truong-1.crt").is_ok());
     // Each file dated when it was last signed, by the school's clock (review r10 #6: every
     // entry said 1980-01-01).
     let listed: serde_json::Value =

@@ -152,6 +152,17 @@ fn check_alone(out: &Path, files: &[Value]) {
             .unwrap()
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
+    // The same CA under its number too, a name no later renewal changes (review r17 #9), and
+    // the guide's pyHanko command trusts it by that name.
+    assert_eq!(
+        std::fs::read(copy.join("chung-thu/ca-ky-so-cua-truong-1.crt")).unwrap(),
+        std::fs::read(&ca).unwrap()
+    );
+    assert!(!copy.join("chung-thu/ca-ky-so-cua-truong-2.crt").exists());
+    assert!(
+        guide.contains("--trust chung-thu/ca-ky-so-cua-truong-1.crt"),
+        "{guide}"
+    );
 
     // No fingerprint given: consistent with itself, exit 2 and a last line that says it was
     // not compared with the school's key (review r16 #4).

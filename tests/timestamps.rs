@@ -434,7 +434,7 @@ fn records_archive_at_the_hub(data: &Path, hub_data: &str, tsa: &Path, scratch: 
         .collect();
     assert!(
         command.contains(&"chung-thu/dau-thoi-gian-1.crt")
-            && command.contains(&"chung-thu/ca-ky-so-cua-truong.crt"),
+            && command.contains(&"chung-thu/ca-ky-so-cua-truong-1.crt"),
         "{command:?}"
     );
     let manifest: Value =

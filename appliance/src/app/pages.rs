@@ -79,6 +79,7 @@ page!(HomePage, "home.html" {
     plans_waiting: Option<usize>,
     // The school signing CA's end near (90 days) or past: BGH and school IT (issue 22).
     ca_warning: Option<String>,
+    cert_warning: Option<String>,
     // The date line's địa danh, for those who may change it (the office, BGH).
     locality: Option<String>,
 });
@@ -270,7 +271,20 @@ async fn home(
     } else {
         None
     };
-    let key_changes = crate::lessons::sign::recent_changes(&rx, p.id(), jiff::Timestamp::now())?;
+    let now = jiff::Timestamp::now();
+    let mut key_changes = crate::lessons::sign::recent_changes(&rx, p.id(), now)?;
+    // The school's học bạ CA recovered (or renewed) in a way that changed her signing: in the
+    // same list, for the same 30 days (review r17 #4).
+    key_changes.extend(crate::gradebook::hocba::ca::recent_notices(
+        &rx,
+        p.id(),
+        now,
+    )?);
+    // Her own học bạ signing certificate ending within 90 days, or ended (review r17 #3).
+    let cert_warning = crate::gradebook::hocba::ca::signer_lines(&rx, now)?
+        .into_iter()
+        .find(|l| l.account == p.id())
+        .and_then(|l| l.ending_text(true));
     let ca_warning = if p.is_bgh() || auth::permits(p, Action::ManageDevice) {
         crate::gradebook::hocba::ca::ca_status(&rx, s.store.dir(), jiff::Timestamp::now())
             .ok()
@@ -314,6 +328,7 @@ async fn home(
         relay,
         plans_waiting,
         ca_warning,
+        cert_warning,
         locality,
     )))
 }

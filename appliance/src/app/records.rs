@@ -132,7 +132,8 @@ fn trust_args(files: &[RecordFile]) -> String {
     let args: Vec<String> = files
         .iter()
         .filter(|f| {
-            f.path.starts_with("chung-thu/ca-ky-so-cua-truong")
+            // Each CA by its number (the current one is among them), not twice.
+            f.path.starts_with("chung-thu/ca-ky-so-cua-truong-")
                 || f.path.starts_with("chung-thu/dau-thoi-gian")
         })
         .map(|f| format!("--trust {}", f.path))
@@ -145,25 +146,26 @@ fn trust_args(files: &[RecordFile]) -> String {
 }
 
 fn readme(school: &str, code: &str, year: &str, files: &[RecordFile]) -> String {
-    // The CAs a renewal replaced (`gradebook::hocba::ca::renew`): files signed under them.
-    let earlier: Vec<&str> = files
+    // Every CA of the school by its number: the current one and those a renewal or a recovery
+    // replaced (`gradebook::hocba::ca::renew`), whose files still check against them.
+    let numbered: Vec<&str> = files
         .iter()
-        .filter(|f| f.path.starts_with("chung-thu/ca-ky-so-cua-truong-cu-"))
+        .filter(|f| f.path.starts_with("chung-thu/ca-ky-so-cua-truong-"))
         .map(|f| f.path.as_str())
         .collect();
-    let earlier = if earlier.is_empty() {
+    let earlier = if numbered.is_empty() {
         String::new()
     } else {
         format!(
-            "   - {}: các CA ký số trước đây của trường (trước khi gia hạn); tệp ký khi còn dùng CA\n     đó vẫn được kiểm tra với nó.\n",
-            earlier.join(", ")
+            "   - {}: mọi CA ký số của trường theo số thứ tự (1 là CA đầu tiên; mỗi lần gia hạn hay\n     khôi phục thêm số mới, một số không bao giờ đổi nghĩa); tệp ký khi còn dùng CA nào được\n     kiểm tra với CA đó. Chữ ký bằng một CA cũ làm sau khi CA ấy đã bị thay chỉ Trạm của trường\n     và Trạm Phòng/Sở phát hiện được (sổ ký, thời điểm thay CA).\n",
+            numbered.join(", ")
         )
     };
     let ca = if files
         .iter()
         .any(|f| f.path == "chung-thu/ca-ky-so-cua-truong.crt")
     {
-        "   - chung-thu/ca-ky-so-cua-truong.crt: chứng thư CA ký số của trường (tệp keys/signing-ca.crt\n     trên Trạm); học bạ số và bản phê duyệt ký bằng chứng thư của trường được kiểm tra với CA này.\n"
+        "   - chung-thu/ca-ky-so-cua-truong.crt: chứng thư CA ký số đang dùng của trường (tệp\n     keys/signing-ca.crt trên Trạm, lúc xuất hồ sơ này); học bạ số và bản phê duyệt ký bằng chứng\n     thư của trường được kiểm tra với CA này.\n"
     } else {
         "   - Trạm này chưa có CA ký số của trường (chưa ký học bạ hay bản phê duyệt nào bằng chứng\n     thư của trường).\n"
     };

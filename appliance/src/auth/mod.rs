@@ -138,6 +138,18 @@ impl Account {
     }
 }
 
+/// How long a change to someone's signing is shown to her on her home page (not dismissable,
+/// so someone who used the account cannot hide it): a lesson-plan key made, replaced or reset
+/// (`lessons::sign::recent_changes`), the school's học bạ CA recovered or renewed for her
+/// (`gradebook::hocba::ca::recent_notices`) — one window, one list.
+pub const SIGNING_NOTICE_DAYS: i64 = 30;
+
+/// Whether `at` (an RFC 3339 moment as stored) lies within [`SIGNING_NOTICE_DAYS`] before `now`.
+pub fn within_signing_notice(at: &str, now: jiff::Timestamp) -> bool {
+    at.parse::<jiff::Timestamp>()
+        .is_ok_and(|t| now.as_second() - t.as_second() <= SIGNING_NOTICE_DAYS * 86_400)
+}
+
 /// A BGH account someone has used: chosen a password, or had it reset since.
 fn in_office(a: &Account) -> bool {
     a.is_bgh() && !a.disabled && (!a.must_change_password || a.password_reset.is_some())

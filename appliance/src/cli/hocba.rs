@@ -614,6 +614,16 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             let ca = signing::ca_cert(&data.data_dir)?
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
             let rec = rec.ok_or(signing::SigningError::NoSigner)?;
+            // An ended certificate signs nothing: said before the PIN is asked for, with the
+            // way out (review r17 #3).
+            if let Some(end) = tram::gradebook::hocba::signer_cert_end(&rec)
+                && end < jiff::Timestamp::now()
+            {
+                anyhow::bail!(
+                    "the signing certificate of {user:?} expired on {}: ask for a new one on the signer page (Chứng thư ký học bạ, /grades/hocba-signer); once a BGH member approves it, sign with the PIN chosen in the request",
+                    tram::gradebook::hocba::day_of(end)
+                );
+            }
             let pin = pin()?;
             let store = super::open_store(&data.data_dir)?;
             pin_check(&store, &account)?;
@@ -778,19 +788,20 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         let school = signing::cert_from_pem(&pem)
                             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                         tram::gradebook::hocba::trust_anchors(&data.data_dir, school)
-                            .into_iter()
-                            .map(|(c, _)| c)
-                            .collect()
                     } else {
                         read_anchors()?
                     };
-                    let reports = match pades::verify_anchored(&pdf, &anchors) {
+                    let mut reports = match pades::verify_anchored(&pdf, &anchors) {
                         Ok(r) => r,
                         Err(e) => {
                             println!("{name}: {e}\n{}", Verdict::Invalid.line());
                             return Ok(ExitCode::from(3));
                         }
                     };
+                    // Among the anchors, each school CA another of the same school replaced
+                    // has a cut-off: what it signed after that is flagged — known only when the
+                    // newer CA's file is given too (README).
+                    tram::gradebook::hocba::flag_retired(&mut reports, &anchors);
                     let mut ok = !reports.is_empty();
                     if reports.is_empty() {
                         println!("{name}: no signature");

@@ -1017,13 +1017,12 @@ pub fn verify_hocba_checked(
         if !reports.iter().any(|r| r.chain_ok) {
             continue;
         }
-        let school_subjects: Vec<String> = cas
-            .iter()
-            .map(|c| c.tbs_certificate.subject.to_string())
-            .collect();
         let mut anchors = cas.clone();
         anchors.extend(licensed.iter().cloned());
         let mut reports = pades::verify_with_intermediates(pdf, &anchors, chains)?;
+        // A signature under one of the school's CAs made after a renewal or a recovery had
+        // replaced it: dated from the CAs the box relayed, as the box dates it (review r17 #1).
+        hocba::flag_retired(&mut reports, &cas);
         // Named as the reports name a school.
         let name = school_display_name(
             relayed_school_name(hub, &school)?.as_deref(),
@@ -1101,15 +1100,7 @@ pub fn verify_hocba_checked(
             .into_iter()
             .zip(listed)
             .map(|(r, listed)| {
-                let trusted_by = school_subjects
-                    .iter()
-                    .enumerate()
-                    .find(|(_, s)| **s == r.issuer)
-                    .map(|(i, _)| match i {
-                        0 => hocba::trusted_label(&r, &school_subjects[0]),
-                        i => r.chain_ok.then(|| hocba::previous_ca_label(&cas[i])),
-                    })
-                    .unwrap_or_else(|| hocba::trusted_label(&r, &school_subjects[0]));
+                let trusted_by = hocba::trusted_by(&cas, &r);
                 let unlisted = r.problems.iter().any(|p| {
                     p == hocba::NOT_IN_RELAYED_REGISTER || p == hocba::NOT_IN_RELAYED_APPROVALS
                 });

@@ -79,7 +79,7 @@ pub fn hocba(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
 
 /// The certificates a reader needs to check the archive's PAdES signatures (the signed học bạ,
 /// the month approvals of lesson plans) without the box, under `chung-thu/`: the school
-/// signing CA as `keys/signing-ca.crt` holds it, the licensed roots this box trusts
+/// signing CA as `keys/signing-ca.crt` holds it and every CA by its number, the licensed roots this box trusts
 /// (`pki::roots`), and the chains of signers imported from licensed CAs. Year-independent:
 /// the trust a signature of any year is checked against.
 pub fn certificates(store: &Store, _year: &str) -> Result<Vec<RecordFile>, String> {
@@ -96,29 +96,33 @@ pub fn certificates(store: &Store, _year: &str) -> Result<Vec<RecordFile>, Strin
         bytes,
     };
     let mut out = Vec::new();
-    let ca = crate::pki::signing::ca_cert_path(dir);
-    match std::fs::read(&ca) {
-        Ok(bytes) => out.push(file(
-            "ca-ky-so-cua-truong.crt",
-            "chung-thu-ca-truong",
-            "CA ký số của trường",
-            bytes,
-        )),
-        // No học bạ or approval was ever signed with a certificate here.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("reading {}: {e}", ca.display())),
-    }
-    // The CAs a renewal or a recovery replaced: what was signed under them checks against them.
-    let earlier = crate::pki::signing::previous_ca_certs(dir).map_err(|e| e.to_string())?;
-    for (i, c) in earlier.iter().enumerate() {
+    // Every CA the school has had under its number (`ca-ky-so-cua-truong-N.crt`, a name that
+    // never changes meaning), the current one also under the stable current name (review r17
+    // #9: "-cu-1" named another CA after the next renewal).
+    let cas = crate::pki::signing::ca_certs(dir).map_err(|e| e.to_string())?;
+    for (i, c) in cas.iter().enumerate() {
         let pem = c
             .to_pem(der::pem::LineEnding::LF)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .into_bytes();
+        if i == 0 {
+            out.push(file(
+                crate::pki::signing::CURRENT_CA_FILE,
+                "chung-thu-ca-truong",
+                "CA ký số của trường (đang dùng)",
+                pem.clone(),
+            ));
+        }
+        let title = if i == 0 {
+            "CA ký số của trường (đang dùng), theo số".to_string()
+        } else {
+            "CA ký số trước đây của trường".to_string()
+        };
         out.push(file(
-            &format!("ca-ky-so-cua-truong-cu-{}.crt", i + 1),
+            &crate::pki::signing::ca_file_name(c),
             "chung-thu-ca-truong",
-            "CA ký số trước đây của trường",
-            pem.into_bytes(),
+            &title,
+            pem,
         ));
     }
     let roots: String = crate::pki::roots::certificates(dir)

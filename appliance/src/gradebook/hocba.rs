@@ -321,7 +321,9 @@ pub enum HocbaError {
     Signing(#[from] SigningError),
     #[error(transparent)]
     Grade(#[from] GradeError),
-    #[error("Không ký được tệp PDF: {0}")]
+    /// The signing's own words after one heading (review r17 #3: "Không ký được tệp PDF:
+    /// Không ký được: …" said it twice).
+    #[error("Không ký được tệp PDF: {}", .0.detail())]
     Pades(#[from] PadesError),
     #[error("Không in được học bạ: {0}")]
     Print(String),
@@ -427,6 +429,12 @@ pub enum HocbaError {
     CaChanged,
     #[error("Ghi lý do khôi phục CA ký số (ai, vì sao) để nhật ký của trường lưu lại.")]
     NeedRecoveryReason,
+    /// The signer's certificate ended (five years after it was issued): a user's condition,
+    /// said with the way out, never logged as an error (review r17 #3).
+    #[error(
+        "Chứng thư ký học bạ của bạn đã hết hạn ngày {0}: xin cấp chứng thư mới ở trang Chứng thư ký học bạ, Ban giám hiệu duyệt rồi bạn ký lại bằng mã PIN chọn lúc xin."
+    )]
+    CertExpired(String),
 }
 
 impl HocbaError {
@@ -479,6 +487,7 @@ impl HocbaError {
             HocbaError::LastHolder => "last_ca_holder",
             HocbaError::CaChanged => "ca_changed",
             HocbaError::NeedRecoveryReason => "reason_needed",
+            HocbaError::CertExpired(_) => "certificate_expired",
         }
     }
 }
@@ -774,6 +783,7 @@ pub fn check_may_sign(
     p: &Principal,
     class_id: &str,
     stage: Stage,
+    now: jiff::Timestamp,
 ) -> Result<(SignerRecord, jiff::Timestamp), HocbaError> {
     let class = super::class_of(r, class_id)?;
     check_stage(&class, p, stage)?;
@@ -811,11 +821,17 @@ pub fn check_may_sign(
             list: name_some(&missing),
         });
     }
-    Ok((fitting_signer(r, p, stage)?, lock.at))
+    Ok((fitting_signer(r, p, stage, now)?, lock.at))
 }
 
-/// The signer record of `p`, when its certificate's role fits `stage`.
-fn fitting_signer(r: &impl Read, p: &Principal, stage: Stage) -> Result<SignerRecord, HocbaError> {
+/// The signer record of `p`, when its certificate's role fits `stage` and it has not ended
+/// (`now`): an expired certificate is refused before the PIN is asked for, with the way out.
+fn fitting_signer(
+    r: &impl Read,
+    p: &Principal,
+    stage: Stage,
+    now: jiff::Timestamp,
+) -> Result<SignerRecord, HocbaError> {
     let rec = signer(r, &p.account.id)?.ok_or(SigningError::NoSigner)?;
     // The certificate's role is what a reader sees beside the signature: a GVCN certificate
     // does not sign as the school's head, nor the other way round.
@@ -826,7 +842,29 @@ fn fitting_signer(r: &impl Read, p: &Principal, stage: Stage) -> Result<SignerRe
     if !fits {
         return Err(HocbaError::WrongRole(rec.role.clone()));
     }
+    if let Some(end) = signer_cert_end(&rec)
+        && end < now
+    {
+        return Err(HocbaError::CertExpired(day_of(end)));
+    }
     Ok(rec)
+}
+
+/// When a signer record's certificate ends, when readable.
+pub fn signer_cert_end(rec: &SignerRecord) -> Option<jiff::Timestamp> {
+    use der::Decode;
+    let der = hex::decode(&rec.cert).ok()?;
+    signing::not_after(&x509_cert::Certificate::from_der(&der).ok()?)
+}
+
+/// Days left before a signer record's certificate ends (negative once it has).
+pub fn signer_days_left(rec: &SignerRecord, now: jiff::Timestamp) -> Option<i64> {
+    signer_cert_end(rec).map(|end| (end.as_second() - now.as_second()).div_euclid(86_400))
+}
+
+/// A moment's day as the pages write it (dd/mm/yyyy, Vietnam time).
+pub fn day_of(t: jiff::Timestamp) -> String {
+    local_time(t).chars().take(10).collect()
 }
 
 /// Whether `p` may sign at `stage` for `class` at all: its homeroom teacher first, a BGH member
@@ -935,8 +973,9 @@ pub fn check_before_pin(
     p: &Principal,
     class_id: &str,
     stage: Stage,
+    now: jiff::Timestamp,
 ) -> Result<(), HocbaError> {
-    let (_, lock_at) = check_may_sign(r, p, class_id, stage)?;
+    let (_, lock_at) = check_may_sign(r, p, class_id, stage, now)?;
     let book = super::class_book_for(r, p, class_id)?;
     for st in &book.students {
         let rows = r.scan(&SIGNED, &format!("{class_id}/{}/", st.id))?;
@@ -1079,7 +1118,7 @@ pub fn sign_class(
 ) -> Result<ClassSigned, HocbaError> {
     adopt_signer_files(store, data_dir, now)?;
     let rx = store.read()?;
-    let (rec, lock_at) = check_may_sign(&rx, p, class_id, stage)?;
+    let (rec, lock_at) = check_may_sign(&rx, p, class_id, stage, now)?;
     let book = super::class_book_for(&rx, p, class_id)?;
     let mut plans = Vec::new();
     let mut already = 0;
@@ -1215,7 +1254,7 @@ pub fn sign_student(
 ) -> Result<ClassSigned, HocbaError> {
     adopt_signer_files(store, data_dir, now)?;
     let rx = store.read()?;
-    let (rec, lock_at, book, i) = check_may_sign_student(&rx, p, student_id, stage)?;
+    let (rec, lock_at, book, i) = check_may_sign_student(&rx, p, student_id, stage, now)?;
     let class_id = book.class.id.clone();
     let rows = rx.scan(&SIGNED, &format!("{class_id}/{student_id}/"))?;
     let Some((version, over)) = plan_student(&rows, stage, lock_at)? else {
@@ -1302,6 +1341,7 @@ pub fn check_may_sign_student(
     p: &Principal,
     student_id: &str,
     stage: Stage,
+    now: jiff::Timestamp,
 ) -> Result<(SignerRecord, jiff::Timestamp, super::ClassBook, usize), HocbaError> {
     let st = r
         .get(&crate::school::STUDENTS, student_id)?
@@ -1366,7 +1406,7 @@ pub fn check_may_sign_student(
             HocbaError::AlreadySigned
         });
     }
-    Ok((fitting_signer(r, p, stage)?, lock_at, book, i))
+    Ok((fitting_signer(r, p, stage, now)?, lock_at, book, i))
 }
 
 /// Stores one signature's row, refused when it is there already (signed meanwhile by a second
@@ -1899,8 +1939,12 @@ pub fn student_file_stem(
 
 /// The export of a class: one signed PDF per student (the newest version, with every signature
 /// it has) and `manifest.json` naming each file's student, version, SHA-256 and signers.
-pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8>)>, HocbaError> {
-    Ok(export_dated(r, class_id)?
+pub fn export_files(
+    r: &impl Read,
+    data_dir: &Path,
+    class_id: &str,
+) -> Result<Vec<(String, Vec<u8>)>, HocbaError> {
+    Ok(export_dated(r, data_dir, class_id)?
         .into_iter()
         .map(|(name, bytes, _)| (name, bytes))
         .collect())
@@ -1909,6 +1953,7 @@ pub fn export_files(r: &impl Read, class_id: &str) -> Result<Vec<(String, Vec<u8
 /// [`export_files`], each file with the time it was last signed (the manifest: the newest).
 fn export_dated(
     r: &impl Read,
+    data_dir: &Path,
     class_id: &str,
 ) -> Result<Vec<(String, Vec<u8>, jiff::Timestamp)>, HocbaError> {
     let class = super::class_of(r, class_id)?;
@@ -1963,13 +2008,51 @@ fn export_dated(
         .map(|(_, _, at)| *at)
         .max()
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    // What a reader needs to check the files without the box (review r17): every signing CA
+    // of the school by its number (`ca-ky-so-cua-truong-N.crt`, the current one also under the
+    // stable current name) and the certificate of each time-stamping authority whose token a
+    // file carries (`tsa.crt`, `tsa-2.crt`, …).
+    let mut certs: Vec<(String, Vec<u8>)> = Vec::new();
+    let pem = |c: &x509_cert::Certificate| {
+        der::EncodePem::to_pem(c, der::pem::LineEnding::LF)
+            .map(String::into_bytes)
+            .map_err(|e| HocbaError::Damaged(e.to_string()))
+    };
+    for (i, c) in signing::ca_certs(data_dir)?.iter().enumerate() {
+        if i == 0 {
+            certs.push((signing::CURRENT_CA_FILE.into(), pem(c)?));
+        }
+        certs.push((signing::ca_file_name(c), pem(c)?));
+    }
+    let mut tsa: Vec<Vec<u8>> = Vec::new();
+    for (_, bytes, _) in &files {
+        // A file whose tokens cannot be read adds no TSA; its own check says why.
+        for der in pades::tsa_certificates(bytes).unwrap_or_default() {
+            if !tsa.contains(&der) {
+                tsa.push(der);
+            }
+        }
+    }
+    for (i, der) in tsa.iter().enumerate() {
+        let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
+            .map_err(|e| HocbaError::Damaged(e.to_string()))?;
+        let name = match i {
+            0 => "tsa.crt".to_string(),
+            i => format!("tsa-{}.crt", i + 1),
+        };
+        certs.push((name, pem.into_bytes()));
+    }
     let manifest = serde_json::json!({
         "format": "tram.hocba.export.v1",
         "class": class.id,
         "class_name": class.name,
         "year": class.year,
         "files": manifest,
+        "certificates": certs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
     });
+    for (name, bytes) in certs {
+        files.push((name, bytes, newest));
+    }
     files.push((
         "manifest.json".into(),
         serde_json::to_vec_pretty(&manifest).expect("JSON values serialize"),
@@ -1980,23 +2063,29 @@ fn export_dated(
 
 /// Writes the export of `class` into the folder `to` (made if missing); the summary line.
 pub fn export_to(store: &Store, class_id: &str, to: &Path) -> Result<String, HocbaError> {
-    let files = export_files(&store.read()?, class_id)?;
+    let files = export_files(&store.read()?, store.dir(), class_id)?;
     std::fs::create_dir_all(to).map_err(SigningError::from)?;
     for (name, bytes) in &files {
         crate::config::write_atomic(&to.join(name), bytes).map_err(SigningError::from)?;
     }
+    let pdfs = files.iter().filter(|(n, _)| n.ends_with(".pdf")).count();
     Ok(format!(
-        "exported {} signed học bạ of {class_id} and manifest.json to {}",
-        files.len() - 1,
+        "exported {pdfs} signed học bạ of {class_id}, manifest.json and the certificates to check them ({}) to {}",
+        files
+            .iter()
+            .filter(|(n, _)| n.ends_with(".crt"))
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         to.display()
     ))
 }
 
 /// The export of `class` as one ZIP (the class page's download).
-pub fn export_zip(r: &impl Read, class_id: &str) -> Result<Vec<u8>, HocbaError> {
+pub fn export_zip(r: &impl Read, data_dir: &Path, class_id: &str) -> Result<Vec<u8>, HocbaError> {
     use std::io::Write;
     use zip::write::SimpleFileOptions;
-    let files = export_dated(r, class_id)?;
+    let files = export_dated(r, data_dir, class_id)?;
     let ze = |e: zip::result::ZipError| HocbaError::Damaged(e.to_string());
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     // Signed PDFs are compressed already; the manifest is text.
@@ -2156,6 +2245,12 @@ pub fn problem_vi(en: &str) -> String {
     if en == NOT_IN_RELAYED_REGISTER {
         return "Chữ ký không có trong sổ ký trường gửi lên.".into();
     }
+    if let Some(rest) = en.strip_prefix(RETIRED_CA) {
+        let at = rest.split(" Vietnam").next().unwrap_or(rest);
+        return format!(
+            "Ký bằng CA đã thay lúc {at}: chữ ký được làm sau khi CA này đã được thay (gia hạn hoặc khôi phục), nên không phải chữ ký hợp lệ của trường."
+        );
+    }
     if en.contains("document time-stamp") {
         return "Dấu thời gian của tài liệu (thêm sau chữ ký cuối) không hợp lệ: tệp đã bị sửa \
                 hoặc dấu thời gian không đúng."
@@ -2231,32 +2326,19 @@ fn newer_version(r: &impl Read, pdf: &[u8], known: Option<u32>) -> Result<Option
 /// What the page says of a signature a licensed root vouches for, before the issuing CA's name.
 const PUBLIC_CA: &str = "CA công cộng";
 
-/// The CAs this box trusts for học bạ signatures, with how the page names them: the school
-/// signing CA, then the licensed roots (`pki::roots`: the national root and those school IT or
-/// the district added). A root a BGH member's PKCS#12 carried is no anchor by itself: only a
-/// listed one is. The same list for the page and `tram hocba verify --data-dir`, so both give
-/// one verdict.
+/// The CAs this box trusts for học bạ signatures: the school signing CA, the ones a renewal or
+/// a recovery replaced (what was signed under them still verifies, `ca::renew`; after their
+/// retirement [`flag_retired`] says so), then the licensed roots (`pki::roots`: the national
+/// root and those school IT or the district added). A root a BGH member's PKCS#12 carried is no
+/// anchor by itself: only a listed one is. The same list for the page and `tram hocba verify
+/// --data-dir`, so both give one verdict; [`trusted_by`] names which vouches for a signature.
 pub fn trust_anchors(
     data_dir: &Path,
     school: x509_cert::Certificate,
-) -> Vec<(x509_cert::Certificate, String)> {
-    let mut out = vec![(school, "CA của trường".to_string())];
-    // The CAs a renewal or a recovery replaced: what was signed under them still verifies,
-    // named as such (`ca::renew`).
-    out.extend(
-        signing::previous_ca_certs(data_dir)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| {
-                let label = previous_ca_label(&c);
-                (c, label)
-            }),
-    );
-    out.extend(
-        crate::pki::roots::certificates(data_dir)
-            .into_iter()
-            .map(|c| (c, PUBLIC_CA.to_string())),
-    );
+) -> Vec<x509_cert::Certificate> {
+    let mut out = vec![school];
+    out.extend(signing::previous_ca_certs(data_dir).unwrap_or_default());
+    out.extend(crate::pki::roots::certificates(data_dir));
     out
 }
 
@@ -2268,34 +2350,73 @@ pub fn previous_ca_label(c: &x509_cert::Certificate) -> String {
     format!("CA của trường (trước khi gia hạn): {cn}")
 }
 
-/// How the page names the CA that vouches for `report`: "CA của trường", or "CA công cộng:
-/// <issuing CA>" (the licensed provider that issued the signer's certificate, which says more
-/// to a reader than the national root above it).
-/// The hub's `trusted_by` for a signature (it checks against one school's CA and its licensed
-/// roots): "CA của trường" when the school's CA issued the certificate, else the licensed
-/// provider; none when the chain does not hold (review r11 #4: the hub's page called a
-/// licensed signature the school's).
-pub fn trusted_label(report: &pades::SignatureReport, school_ca_subject: &str) -> Option<String> {
-    if !report.chain_ok {
+/// The one naming of the CA that vouches for `report` — the box's page, `tram hocba verify`
+/// and the hub (`district::verify_hocba_checked`) alike: "CA của trường" for the school's
+/// current signing CA (`school_cas[0]`), "CA của trường (trước khi gia hạn): <its name>" for one
+/// a renewal or a recovery replaced, else "CA công cộng: <issuing CA>" (the licensed provider
+/// that issued the signer's certificate, which says more to a reader than the national root
+/// above it — review r11 #4: the hub once called a licensed signature the school's); none when
+/// no trusted CA issued the signer's certificate. A certificate issued but out of its
+/// validity at the signing time is still named: its problem says what is wrong.
+pub fn trusted_by(
+    school_cas: &[x509_cert::Certificate],
+    report: &pades::SignatureReport,
+) -> Option<String> {
+    let issued = !report.signer.is_empty()
+        && !report
+            .problems
+            .iter()
+            .any(|p| p.starts_with("the signer's certificate was not issued"));
+    if !issued {
         return None;
     }
-    Some(if report.issuer == school_ca_subject {
-        "CA của trường".to_string()
-    } else {
-        anchor_label(PUBLIC_CA, report)
+    let school = school_cas
+        .iter()
+        .position(|c| c.tbs_certificate.subject.to_string() == report.issuer);
+    Some(match school {
+        Some(0) => "CA của trường".to_string(),
+        Some(i) => previous_ca_label(&school_cas[i]),
+        None => {
+            let issuer = report
+                .issuer
+                .split(',')
+                .find_map(|part| part.trim().strip_prefix("CN="))
+                .unwrap_or(&report.issuer);
+            format!("{PUBLIC_CA}: {issuer}")
+        }
     })
 }
 
-fn anchor_label(label: &str, report: &pades::SignatureReport) -> String {
-    if label != PUBLIC_CA {
-        return label.to_string();
+/// The problem of a signature made under one of the school's CAs after a renewal or a
+/// recovery had replaced it ([`flag_retired`]), followed by the retirement's time.
+pub const RETIRED_CA: &str = "signed under a school signing CA retired at ";
+
+/// Flags each signature whose certificate one of the school's retired CAs (`school_cas`,
+/// current first) issued and which was made after that retirement (`signing::retirements`):
+/// only whoever holds a copy of the old CA key can make one — the cut-off the review asked for
+/// (r17 #1). Its signing time decides, unless a time-stamp shows it existed before the
+/// retirement (a genuine signature time-stamped later keeps its signing time anyway).
+pub fn flag_retired(reports: &mut [pades::SignatureReport], school_cas: &[x509_cert::Certificate]) {
+    let retired = signing::retirements(school_cas);
+    for rep in reports {
+        let Some(at) = school_cas
+            .iter()
+            .position(|c| c.tbs_certificate.subject.to_string() == rep.issuer)
+            .and_then(|i| retired[i])
+        else {
+            continue;
+        };
+        if rep.timestamp.is_some_and(|t| t <= at) {
+            continue;
+        }
+        let signed = rep.signing_time.as_deref().and_then(pades::parse_pdf_date);
+        if signed.is_some_and(|t| t > at) {
+            rep.problems.push(format!(
+                "{RETIRED_CA}{} Vietnam time, before this signature was made",
+                local_time(at)
+            ));
+        }
     }
-    let issuer = report
-        .issuer
-        .split(',')
-        .find_map(|part| part.trim().strip_prefix("CN="))
-        .unwrap_or(&report.issuer);
-    format!("{PUBLIC_CA}: {issuer}")
 }
 
 /// Something found wrong with a file as a whole: in English for the CLI and logs, in Vietnamese
@@ -2764,48 +2885,20 @@ pub fn verify_upload_with(
 ) -> Result<Verification, HocbaError> {
     let ca = signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
     let school_ca = ca.tbs_certificate.subject.to_string();
-    let earlier: Vec<String> = signing::previous_ca_certs(data_dir)?
-        .iter()
-        .map(|c| c.tbs_certificate.subject.to_string())
-        .collect();
-    let anchors = match anchors {
+    // The school's CAs, current first: what names a signature's CA and dates a retirement.
+    let school_cas = signing::ca_certs(data_dir)?;
+    let certs: Vec<_> = match anchors {
         None => trust_anchors(data_dir, ca),
-        Some(given) => given
-            .into_iter()
-            .map(|c| {
-                let subject = c.tbs_certificate.subject.to_string();
-                let label = if subject == school_ca {
-                    "CA của trường".to_string()
-                } else if earlier.contains(&subject) {
-                    previous_ca_label(&c)
-                } else {
-                    PUBLIC_CA.to_string()
-                };
-                (c, label)
-            })
-            .collect(),
+        Some(given) => given,
     };
-    let certs: Vec<_> = anchors.iter().map(|(c, _)| c.clone()).collect();
     let mut reports = pades::verify_anchored(pdf, &certs)?;
-    // Which anchor vouches for each signature: each checked alone (a few anchors, one small
-    // file), since the report says only that some anchor did. The order of the signatures is
-    // the file's, the same in every pass.
-    let mut trusted_by: Vec<Option<String>> = vec![None; reports.len()];
-    for (cert, label) in &anchors {
-        for (i, alone) in pades::verify(pdf, cert)?.iter().enumerate() {
-            let issued = !alone.signer.is_empty()
-                && !alone
-                    .problems
-                    .iter()
-                    .any(|p| p.starts_with("the signer's certificate was not issued"));
-            if let Some(slot) = trusted_by.get_mut(i)
-                && slot.is_none()
-                && issued
-            {
-                *slot = Some(anchor_label(label, alone));
-            }
-        }
-    }
+    // Which CA vouches for each signature, named as the hub names it ([`trusted_by`]).
+    let trusted_by: Vec<Option<String>> = reports
+        .iter()
+        .map(|rep| trusted_by(&school_cas, rep))
+        .collect();
+    // A signature made under a CA after it was replaced (review r17 #1).
+    flag_retired(&mut reports, &school_cas);
     // The register: a chain that checks out is not enough — whoever holds the CA key (or a
     // signer's key outside the workflow) can make one (review r10 #5).
     let register = register_of(r, pdf)?;
@@ -3175,6 +3268,84 @@ pub fn drop_stamp_waiting(store: &Store, key: &str) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review r17 #1 and the one labelling: a signature under a CA a renewal replaced is the
+    /// school's earlier CA's and VALID when made before the renewal, flagged "ký bằng CA đã thay
+    /// lúc …" when made after it; the current CA's is "CA của trường". The cut-off is read from
+    /// the certificates alone (the next CA's start), as the hub reads it.
+    #[test]
+    fn a_retired_ca_has_a_cut_off_and_each_ca_is_named_once() {
+        let day = |n: i64| jiff::SignedDuration::from_hours(24 * n);
+        let t1 = jiff::Timestamp::now() - day(400);
+        let t2 = t1 + day(100);
+        let school = "Trường THCS Thử";
+        let first = signing::new_ca_generation(school, 1, t1).unwrap();
+        let second = signing::new_ca_generation(school, 2, t2).unwrap();
+        let other = signing::new_ca("Trường Khác", t1).unwrap();
+        let cas = vec![second.cert.clone(), first.cert.clone()];
+        let cut = jiff::Timestamp::from_second(t2.as_second()).unwrap();
+        assert_eq!(signing::retirements(&cas), vec![None, Some(cut)]);
+        // Another school's CA in the list dates nothing of this one.
+        let mixed = vec![first.cert.clone(), other.cert.clone()];
+        assert_eq!(signing::retirements(&mixed), vec![None, None]);
+        assert_eq!(signing::ca_generation(&first.cert), 1);
+        assert_eq!(signing::ca_generation(&second.cert), 2);
+        assert_eq!(
+            signing::ca_file_name(&second.cert),
+            "ca-ky-so-cua-truong-2.crt"
+        );
+        let signer = |ca: &signing::SigningCa, at| {
+            let rec = signing::issue_signer(
+                ca,
+                "gv-1",
+                "Nguyễn Thị Hoa",
+                "Giáo viên chủ nhiệm",
+                "135792",
+                at,
+            )
+            .unwrap();
+            signing::unlock(&rec, "135792").unwrap()
+        };
+        let old = signer(&first, t1);
+        let new = signer(&second, t2);
+        let pdf = crate::pki::pades::tests::one_page_pdf();
+        let check = |signed: &[u8]| {
+            let mut reports = pades::verify_anchored(signed, &cas).unwrap();
+            flag_retired(&mut reports, &cas);
+            let label = trusted_by(&cas, &reports[0]);
+            (reports.remove(0), label)
+        };
+        let (before, label) = check(&pades::sign(&pdf, &old, &first.cert, t2 - day(1)).unwrap());
+        assert!(before.valid(), "{before:?}");
+        assert_eq!(
+            label.as_deref(),
+            Some(format!("CA của trường (trước khi gia hạn): {school} — CA ký số học bạ").as_str())
+        );
+        let (after, label) = check(
+            &pades::sign(
+                &pdf,
+                &old,
+                &first.cert,
+                t2 + jiff::SignedDuration::from_mins(3),
+            )
+            .unwrap(),
+        );
+        assert!(label.is_some());
+        assert_eq!(after.problems.len(), 1, "{after:?}");
+        assert!(after.problems[0].starts_with(RETIRED_CA), "{after:?}");
+        let vi = problem_vi(&after.problems[0]);
+        assert!(
+            vi.starts_with(&format!("Ký bằng CA đã thay lúc {}", local_time(cut))),
+            "{vi}"
+        );
+        let (current, label) = check(&pades::sign(&pdf, &new, &second.cert, t2 + day(1)).unwrap());
+        assert!(current.valid(), "{current:?}");
+        assert_eq!(label.as_deref(), Some("CA của trường"));
+        // A CA nobody trusts here names no CA.
+        let stranger = signer(&other, t1);
+        let (foreign, label) = check(&pades::sign(&pdf, &stranger, &other.cert, t2).unwrap());
+        assert!(!foreign.valid() && label.is_none());
+    }
 
     #[test]
     fn times_are_shown_in_the_schools_zone_as_people_write_them() {

@@ -93,6 +93,11 @@ impl From<super::hocba::HocbaError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             H::SignerExists => StatusCode::CONFLICT,
+            // Her condition, with its way out: a warning in the log, never an error.
+            H::CertExpired(_) => {
+                tracing::warn!("học bạ signing refused: {e}");
+                StatusCode::CONFLICT
+            }
             H::NotHead | H::NotApprover | H::OwnRequest | H::NoSigningRole => StatusCode::FORBIDDEN,
             H::NoCaHolder
             | H::NotCaHolder
@@ -381,7 +386,7 @@ async fn hocba_signer_requests(
     let rx = s.store.read()?;
     Ok(Json(json!({
         "requests": super::hocba::ca::request_lines(&rx)?,
-        "signers": super::hocba::ca::signer_lines(&rx)?,
+        "signers": super::hocba::ca::signer_lines(&rx, jiff::Timestamp::now())?,
     })))
 }
 
@@ -531,7 +536,13 @@ async fn hocba_sign(
 ) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
     let body = json_body(b)?;
     // Refusals that need no PIN come first, so they never spend a guess.
-    super::hocba::check_before_pin(&s.store.read()?, &u.principal, &class, body.stage)?;
+    super::hocba::check_before_pin(
+        &s.store.read()?,
+        &u.principal,
+        &class,
+        body.stage,
+        jiff::Timestamp::now(),
+    )?;
     // The homeroom teacher's signatures take their time-stamps before the principal's cover
     // them (bounded: a hub out of reach delays the signing by at most this).
     if body.stage == super::hocba::Stage::Principal && !body.pin.is_empty() {
@@ -553,11 +564,16 @@ async fn hocba_sign_student(
     b: JsonBody<SignClass>,
 ) -> Result<Json<super::hocba::ClassSigned>, ApiError> {
     let body = json_body(b)?;
-    let class =
-        super::hocba::check_may_sign_student(&s.store.read()?, &u.principal, &student, body.stage)?
-            .2
-            .class
-            .id;
+    let class = super::hocba::check_may_sign_student(
+        &s.store.read()?,
+        &u.principal,
+        &student,
+        body.stage,
+        jiff::Timestamp::now(),
+    )?
+    .2
+    .class
+    .id;
     // As for the class: the GVCN's signature on this student's file takes its time-stamp
     // before the principal's covers it.
     if body.stage == super::hocba::Stage::Principal && !body.pin.is_empty() {

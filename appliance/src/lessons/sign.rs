@@ -94,11 +94,9 @@ impl KeyChange {
         )
     }
 
-    /// Whether it happened within `days` before `now`.
-    pub fn within(&self, now: jiff::Timestamp, days: i64) -> bool {
-        self.at
-            .parse::<jiff::Timestamp>()
-            .is_ok_and(|t| now.as_second() - t.as_second() <= days * 86_400)
+    /// Whether it happened within the window its owner is told of (`auth::SIGNING_NOTICE_DAYS`).
+    pub fn recent(&self, now: jiff::Timestamp) -> bool {
+        crate::auth::within_signing_notice(&self.at, now)
     }
 
     pub fn label(&self) -> &'static str {
@@ -178,7 +176,7 @@ pub fn recent_changes(
             rec.changes
                 .iter()
                 // Keys the system made (the demo school) are nobody's doing to report.
-                .filter(|c| c.by != "system" && c.within(now, 30))
+                .filter(|c| c.by != "system" && c.recent(now))
                 .map(|c| c.describe(r))
                 .collect()
         })

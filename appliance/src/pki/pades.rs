@@ -961,8 +961,8 @@ fn verify_signature(
     }
 }
 
-/// `at` lies within the certificate's validity.
-fn valid_at(cert: &Certificate, at: jiff::Timestamp) -> bool {
+/// `at` lies within the certificate's validity (its start and end included).
+pub fn valid_at(cert: &Certificate, at: jiff::Timestamp) -> bool {
     let v = &cert.tbs_certificate.validity;
     let t = std::time::SystemTime::from(at);
     v.not_before.to_system_time() <= t && t <= v.not_after.to_system_time()
@@ -1417,12 +1417,13 @@ fn verify_doc_timestamp(pdf: &[u8], sig: &Dictionary) -> DocStamp {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::pki::signing;
 
-    /// A one-page PDF as lopdf writes it (classic cross-reference table).
-    fn one_page_pdf() -> Vec<u8> {
+    /// A one-page PDF as lopdf writes it (classic cross-reference table); the học bạ tests sign
+    /// it too.
+    pub(crate) fn one_page_pdf() -> Vec<u8> {
         use lopdf::dictionary;
         let mut doc = lopdf::Document::with_version("1.7");
         let pages_id = doc.new_object_id();

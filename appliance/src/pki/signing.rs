@@ -135,13 +135,17 @@ pub(super) fn name(parts: &[(der::asn1::ObjectIdentifier, &str)]) -> Result<Name
     Ok(RdnSequence(rdns))
 }
 
+/// How far a new certificate's start is set back from the moment it is made ([`validity`]):
+/// a renewal's moment is its new CA's start plus this ([`retirements`]).
+pub const START_BACK: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
 pub(super) fn validity(now: jiff::Timestamp, years: i64) -> Result<Validity, SigningError> {
     let to_time = |t: jiff::Timestamp| {
         let st = std::time::SystemTime::from(t);
         Time::try_from(st).map_err(|e| SigningError::Certificate(e.to_string()))
     };
     // A few minutes back, so a clock a little behind another's still sees the certificate valid.
-    let start = now - jiff::SignedDuration::from_mins(5);
+    let start = now - START_BACK;
     let end = now
         .to_zoned(jiff::tz::TimeZone::UTC)
         .checked_add(jiff::Span::new().years(years))
@@ -225,6 +229,30 @@ pub fn new_ca_generation(
         .map_err(|e| SigningError::Certificate(e.to_string()))?;
     Ok(SigningCa { key, cert })
 }
+
+/// Which of the school's signing CAs `cert` is: the N its name ends in ("… (N)",
+/// [`new_ca_generation`]), 1 for the first (no number). A number never changes meaning: a later
+/// renewal makes the next one.
+pub fn ca_generation(cert: &Certificate) -> usize {
+    name_part(&cert.tbs_certificate.subject, CN)
+        .and_then(|cn| {
+            let inner = cn.strip_suffix(')')?;
+            let (_, n) = inner.rsplit_once('(')?;
+            n.parse().ok()
+        })
+        .unwrap_or(1)
+}
+
+/// The file name every export gives the school's `cert` (`ca-ky-so-cua-truong-N.crt`, N its
+/// [`ca_generation`]): the records archive's `chung-thu/`, the học bạ class export, the
+/// README's `--trust`/`--ca` examples — a name that keeps its meaning after later renewals
+/// (review r17 #9). The current CA is also exported under the stable [`CURRENT_CA_FILE`].
+pub fn ca_file_name(cert: &Certificate) -> String {
+    format!("ca-ky-so-cua-truong-{}.crt", ca_generation(cert))
+}
+
+/// The name the current CA is also exported under: whichever CA is current when exported.
+pub const CURRENT_CA_FILE: &str = "ca-ky-so-cua-truong.crt";
 
 /// Writes the CA certificate, the public trust anchor, to `keys/signing-ca.crt`.
 pub fn write_ca_cert(data_dir: &Path, cert: &Certificate) -> Result<(), SigningError> {
@@ -313,6 +341,33 @@ pub fn not_after(cert: &Certificate) -> Option<jiff::Timestamp> {
 /// How long before the CA certificate's end the signer page, the admin page and `tram hocba ca
 /// status` warn that it needs renewing.
 pub const CA_WARN_DAYS: i64 = 90;
+
+/// How long before a signer certificate's end (five years after it was issued) its holder's
+/// pages, the BGH's signer page, the log and `tram hocba ca status` warn: as for the CA.
+pub const SIGNER_WARN_DAYS: i64 = CA_WARN_DAYS;
+
+/// When each of the school's signing CAs `cas` was retired — replaced by a renewal or a
+/// recovery — or `None` for the one still in use (and any the list cannot date): the moment the
+/// next CA of the same school was made, its start plus [`START_BACK`], which is the moment the
+/// renewal row (`gradebook::hocba::ca::RENEWALS`) records. Read from the certificates alone, so
+/// the box, `tram hocba verify` and the hub (which holds every CA the box relayed) date a
+/// retirement the same way with nothing more sent (review r17 #1).
+pub fn retirements(cas: &[Certificate]) -> Vec<Option<jiff::Timestamp>> {
+    let start = |c: &Certificate| {
+        jiff::Timestamp::try_from(c.tbs_certificate.validity.not_before.to_system_time()).ok()
+    };
+    cas.iter()
+        .map(|c| {
+            let (org, from) = (ca_organisation(c), start(c)?);
+            cas.iter()
+                .filter(|n| *n != c && ca_organisation(n) == org)
+                .filter_map(start)
+                .filter(|t| *t > from)
+                .min()
+                .map(|t| t + START_BACK)
+        })
+        .collect()
+}
 
 /// Days left before `cert` ends (negative once it has), when its end is readable.
 pub fn days_left(cert: &Certificate, now: jiff::Timestamp) -> Option<i64> {

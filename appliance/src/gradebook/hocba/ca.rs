@@ -322,6 +322,20 @@ pub fn seal_plain_ca(store: &Store, now: jiff::Timestamp) -> Result<bool, HocbaE
             "the school signing CA certificate ends soon (or has ended): renew it with tram hocba ca renew --by BGH_USER"
         );
     }
+    // Each signer certificate that ends soon or has ended: its holder asks for a new one.
+    for line in signer_lines(&store.read()?, now)?
+        .iter()
+        .filter(|l| l.ending || l.expired)
+    {
+        tracing::warn!(
+            account = %line.account,
+            days_left = line.days_left,
+            "the học bạ signing certificate of {} {} on {}: she asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+            line.full_name,
+            if line.expired { "ended" } else { "ends" },
+            line.valid_until
+        );
+    }
     if !signing::plain_ca_key_present(dir) {
         return Ok(false);
     }
@@ -809,6 +823,76 @@ pub fn ca_status(
     }))
 }
 
+/// What `account` is told, on her home page and her signer page, of the renewals and
+/// recoveries of the school's signing CA in the last `auth::SIGNING_NOTICE_DAYS` that changed
+/// her signing without her PIN (the window and the list of the lesson keys' changes, review r17
+/// #4): a recovery by school IT from the command line — for the member it was done for, and
+/// for every other member of the Ban giám hiệu and each signer it affected —, and any renewal
+/// or recovery after which she must ask for a new certificate. Her own renewal is no news to her.
+pub fn recent_notices(
+    r: &impl Read,
+    account: &str,
+    now: jiff::Timestamp,
+) -> Result<Vec<String>, HocbaError> {
+    let head = r
+        .get(&crate::auth::ACCOUNTS, account)?
+        .is_some_and(|a| is_head_now(&a));
+    let mut rows: Vec<Renewal> = r
+        .scan(&RENEWALS, "")?
+        .into_iter()
+        .map(|(_, row)| row)
+        .filter(|row| crate::auth::within_signing_notice(&row.at, now))
+        .collect();
+    rows.sort_by(|a, b| b.at.cmp(&a.at));
+    let mut out = Vec::new();
+    for row in rows {
+        let at = row
+            .at
+            .parse::<jiff::Timestamp>()
+            .map(super::local_time)
+            .unwrap_or_else(|_| row.at.clone());
+        let must = row.must_request.iter().any(|a| a == account);
+        let reissued = row.reissued.iter().any(|a| a == account);
+        let what = if row.recovery {
+            "khôi phục"
+        } else {
+            "gia hạn"
+        };
+        // Who did it, as the signer page says it ("quản trị máy chủ (dòng lệnh), cho …").
+        let by = if row.recovery && row.by == account {
+            "quản trị máy chủ (dòng lệnh) cho bạn".to_string()
+        } else {
+            row.by_name.clone()
+        };
+        let head_line = format!(
+            "CA ký học bạ của trường đã được {what} bởi {by} lúc {at}. Lý do: {}.",
+            row.reason.trim_end_matches('.')
+        );
+        let line = if row.recovery && row.by == account {
+            format!(
+                "{head_line} Mã PIN ký của bạn giờ là mã PIN đã đặt khi khôi phục (mã cũ không dùng được nữa); bạn giữ CA mới."
+            )
+        } else if must {
+            format!(
+                "{head_line} Chứng thư ký của bạn không được cấp lại theo CA mới: xin cấp chứng thư mới ở trang Chứng thư ký học bạ."
+            )
+        } else if row.recovery && (head || reissued) {
+            format!(
+                "{head_line} Chứng thư ký của bạn đã được cấp lại theo CA mới, giữ nguyên mã PIN{}.",
+                if head {
+                    "; CA mới cũng được trao cho bạn nếu bạn có chứng thư Ban giám hiệu"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            continue;
+        };
+        out.push(line);
+    }
+    Ok(out)
+}
+
 /// `tram hocba ca status` (English): the current CA, its end and a warning from
 /// [`signing::CA_WARN_DAYS`] before it, the earlier CAs still trusted, the holders.
 pub fn ca_status_text(
@@ -861,6 +945,27 @@ pub fn ca_status_text(
             "earlier CA, still trusted for files signed under it: {} (SHA-256 {}), valid {} – {}",
             p.name, p.sha256, p.valid_from, p.valid_until
         );
+    }
+    for l in signer_lines(r, now)? {
+        let user = r
+            .get(&crate::auth::ACCOUNTS, &l.account)?
+            .map(|a| a.username)
+            .unwrap_or_else(|| l.account.clone());
+        if l.expired {
+            let _ = writeln!(
+                out,
+                "WARNING: the signing certificate of {} ({user}) expired on {}: it signs nothing; she asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+                l.full_name, l.valid_until
+            );
+        } else if l.ending {
+            let _ = writeln!(
+                out,
+                "WARNING: the signing certificate of {} ({user}) ends in {} day(s), on {}: she asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+                l.full_name,
+                l.days_left.unwrap_or_default(),
+                l.valid_until
+            );
+        }
     }
     let mut holders = holders(r)?;
     for h in holders.iter_mut() {
@@ -1163,6 +1268,43 @@ pub struct SignerLine {
     /// She holds a wrap but is no current BGH member (the last wraps are kept: dropping them
     /// would lose the CA); it opens nothing until she is one again.
     pub ca_dormant: bool,
+    /// Days left before the certificate ends (negative once it has).
+    pub days_left: Option<i64>,
+    /// It ends within [`signing::SIGNER_WARN_DAYS`] (review r17 #3).
+    pub ending: bool,
+    /// It has ended: listed "đã hết hạn", it signs nothing.
+    pub expired: bool,
+}
+
+impl SignerLine {
+    /// What the pages say of a certificate that ends soon or has ended, with the way out; none
+    /// while it has more than [`signing::SIGNER_WARN_DAYS`] left. `own`: said to its holder.
+    pub fn ending_text(&self, own: bool) -> Option<String> {
+        let whose = if own {
+            "Chứng thư ký học bạ của bạn".to_string()
+        } else {
+            format!("Chứng thư ký học bạ của {}", self.full_name)
+        };
+        let way = if own {
+            "xin cấp chứng thư mới ở trang Chứng thư ký học bạ (mục «Của bạn»); khi một thành viên Ban giám hiệu duyệt, bạn ký bằng mã PIN chọn lúc xin"
+        } else {
+            "người đó xin cấp chứng thư mới ở trang này, rồi một thành viên Ban giám hiệu duyệt"
+        };
+        if self.expired {
+            Some(format!(
+                "{whose} đã hết hạn ngày {}: không ký được nữa — {way}.",
+                self.valid_until
+            ))
+        } else if self.ending {
+            Some(format!(
+                "{whose} còn {} ngày là hết hạn ({}): {way}.",
+                self.days_left.unwrap_or_default(),
+                self.valid_until
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// One pending or declined request as shown.
@@ -1182,9 +1324,9 @@ fn day(t: &x509_cert::time::Time) -> String {
         .unwrap_or_default()
 }
 
-/// The current signers with their certificates' dates; a holder of the CA only while she is a
-/// current BGH member.
-pub fn signer_lines(r: &impl Read) -> Result<Vec<SignerLine>, HocbaError> {
+/// The current signers with their certificates' dates and how long they have left at `now`; a
+/// holder of the CA only while she is a current BGH member.
+pub fn signer_lines(r: &impl Read, now: jiff::Timestamp) -> Result<Vec<SignerLine>, HocbaError> {
     let holders = holders(r)?;
     let mut out = Vec::new();
     for (id, rec) in r.scan(&SIGNERS, "")? {
@@ -1204,7 +1346,11 @@ pub fn signer_lines(r: &impl Read) -> Result<Vec<SignerLine>, HocbaError> {
             },
             None => rec.role.clone(),
         };
+        let days_left = signing::days_left(&cert, now);
         out.push(SignerLine {
+            days_left,
+            ending: days_left.is_some_and(|d| (0..=signing::SIGNER_WARN_DAYS).contains(&d)),
+            expired: days_left.is_some_and(|d| d < 0),
             role_now,
             ca_holder: wrapped && head,
             ca_dormant: wrapped && !head,
@@ -1469,7 +1615,7 @@ mod tests {
         assert_eq!(set_roles(pht.id(), vec![Role::Teacher]), 1);
         let rx = store.read().unwrap();
         assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
-        let line = signer_lines(&rx)
+        let line = signer_lines(&rx, jiff::Timestamp::now())
             .unwrap()
             .into_iter()
             .find(|l| l.account == pht.id())
@@ -1508,7 +1654,7 @@ mod tests {
         assert_eq!(set_roles(ht.id(), vec![Role::Teacher]), 0);
         let rx = store.read().unwrap();
         assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
-        let line = signer_lines(&rx)
+        let line = signer_lines(&rx, jiff::Timestamp::now())
             .unwrap()
             .into_iter()
             .find(|l| l.account == ht.id())
@@ -1596,12 +1742,8 @@ mod tests {
         assert!(!ca_status(&rx, dir.path(), early).unwrap().unwrap().expiring);
         // Who verifies anchors to both, and names which.
         let anchors = super::super::trust_anchors(dir.path(), second.clone());
-        assert_eq!(anchors[0].1, "CA của trường");
-        assert!(
-            anchors[1]
-                .1
-                .starts_with("CA của trường (trước khi gia hạn)")
-        );
+        assert_eq!(anchors[0], second);
+        assert!(anchors.contains(&first));
         drop(rx);
         // Recovery: nobody's PIN; a reason is required; the vice principal named holds it.
         assert!(matches!(
@@ -1632,5 +1774,96 @@ mod tests {
             text.contains("recovered on") && text.contains("earlier CA"),
             "{text}"
         );
+        // The recovery is told, for 30 days, to the member it was done for and to the others
+        // (review r17 #4); a renewal by a holder is no news to anyone who need not act.
+        let rx = store.read().unwrap();
+        let hers = recent_notices(&rx, pht.id(), actor.now).unwrap();
+        assert!(
+            hers.iter().any(
+                |n| n.contains("khôi phục bởi quản trị máy chủ (dòng lệnh) cho bạn")
+                    && n.contains("Lý do: HT cũ nghỉ hưu, quên PIN")
+                    && n.contains("mã PIN đã đặt khi khôi phục")
+            ),
+            "{hers:?}"
+        );
+        let his = recent_notices(&rx, ht.id(), actor.now).unwrap();
+        assert!(
+            his.len() == 1
+                && his[0].contains("quản trị máy chủ (dòng lệnh), cho")
+                && his[0].contains("giữ nguyên mã PIN"),
+            "{his:?}"
+        );
+        let later = actor.now + jiff::SignedDuration::from_hours(24 * 31);
+        assert!(recent_notices(&rx, pht.id(), later).unwrap().is_empty());
+    }
+
+    /// Review r17 #3: a signer certificate ends five years after it is issued; from 90 days
+    /// before, her line, the status text and the pages say so with the way out, and once it has
+    /// ended signing is refused before any PIN, saying what to do; a new request replaces it.
+    #[test]
+    fn an_ending_signer_certificate_is_told_and_an_ended_one_refused() {
+        let (dir, store, ht, pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "246810", "246810").unwrap();
+        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
+        let rx = store.read().unwrap();
+        let rec = signer(&rx, gv.id()).unwrap().unwrap();
+        let end = super::super::signer_cert_end(&rec).unwrap();
+        let line = |at| {
+            signer_lines(&rx, at)
+                .unwrap()
+                .into_iter()
+                .find(|l| l.account == gv.id())
+                .unwrap()
+        };
+        let early = line(end - jiff::SignedDuration::from_hours(24 * 91));
+        assert!(!early.ending && !early.expired && early.ending_text(true).is_none());
+        let soon = end - jiff::SignedDuration::from_hours(24 * 30);
+        let l = line(soon);
+        assert!(l.ending && !l.expired && l.days_left == Some(30), "{l:?}");
+        let own = l.ending_text(true).unwrap();
+        assert!(
+            own.contains("còn 30 ngày") && own.contains("xin cấp chứng thư mới"),
+            "{own}"
+        );
+        let text = ca_status_text(&rx, dir.path(), soon).unwrap();
+        assert!(
+            text.contains("WARNING: the signing certificate of")
+                && text.contains("ends in 30 day(s)"),
+            "{text}"
+        );
+        let late = end + jiff::SignedDuration::from_hours(24);
+        let l = line(late);
+        assert!(l.expired && !l.ending, "{l:?}");
+        assert!(l.ending_text(false).unwrap().contains("đã hết hạn"));
+        assert!(
+            ca_status_text(&rx, dir.path(), late)
+                .unwrap()
+                .contains("expired on")
+        );
+        let refused =
+            super::super::fitting_signer(&rx, &gv, super::super::Stage::Gvcn, late).unwrap_err();
+        assert!(matches!(refused, HocbaError::CertExpired(_)), "{refused:?}");
+        let said = refused.to_string();
+        assert!(
+            said.contains("đã hết hạn")
+                && said.contains("Chứng thư ký học bạ")
+                && !said.contains("Không ký được"),
+            "{said}"
+        );
+        assert!(super::super::fitting_signer(&rx, &gv, super::super::Stage::Gvcn, soon).is_ok());
+        drop(rx);
+        // The way out: she asks again (a new key under the PIN she chooses), a BGH member
+        // approves, and the new certificate replaces the ended one.
+        request(&store, &actor, &gv, None, "975310", "975310").unwrap();
+        let later = Actor::system(late);
+        approve(&store, &later, &ht, gv.id(), "246810").unwrap();
+        let rx = store.read().unwrap();
+        let new = signer(&rx, gv.id()).unwrap().unwrap();
+        assert!(super::super::signer_cert_end(&new).unwrap() > late);
+        assert!(super::super::fitting_signer(&rx, &gv, super::super::Stage::Gvcn, late).is_ok());
+        assert!(signing::unlock(&new, "975310").is_ok());
+        let _ = pht;
     }
 }

@@ -444,7 +444,7 @@ async fn hocba_zip(
     if !super::may_view_class(&u.principal, &class) {
         return Err(GradeError::Forbidden.into());
     }
-    let bytes = super::hocba::export_zip(&rx, &class)?;
+    let bytes = super::hocba::export_zip(&rx, s.store.dir(), &class)?;
     Ok((
         [
             (
@@ -521,6 +521,10 @@ page!(HocbaSignerPage, "hocba_signer.html" {
     holders_now: usize,
     ca: Option<super::hocba::ca::CaStatus>,
     ca_holder: bool,
+    own_ending: Option<String>,
+    own_expired: bool,
+    ending: Vec<String>,
+    notices: Vec<String>,
 });
 
 /// Chứng thư ký học bạ: each homeroom teacher or BGH member asks for her own certificate
@@ -534,7 +538,8 @@ async fn hocba_signer_page(
     use super::hocba::ca;
     let rx = s.store.read()?;
     let me = u.principal.id();
-    let signers = ca::signer_lines(&rx)?;
+    let now = jiff::Timestamp::now();
+    let signers = ca::signer_lines(&rx, now)?;
     let requests = ca::request_lines(&rx)?;
     let own = signers.iter().find(|l| l.account == me).cloned();
     let request = requests.iter().find(|l| l.account == me).cloned();
@@ -553,7 +558,18 @@ async fn hocba_signer_page(
     let pending = request.as_ref().is_some_and(|q| q.declined.is_none());
     let holders_now = signers.iter().filter(|l| l.ca_holder).count();
     let ca_holder = own.as_ref().is_some_and(|l| l.ca_holder);
-    let ca = ca::ca_status(&rx, s.store.dir(), jiff::Timestamp::now())?;
+    let ca = ca::ca_status(&rx, s.store.dir(), now)?;
+    // A certificate that ends within 90 days or has ended: its holder is told the way out,
+    // the BGH see whose (review r17 #3).
+    let own_ending = own.as_ref().and_then(|l| l.ending_text(true));
+    let own_expired = own.as_ref().is_some_and(|l| l.expired);
+    let ending: Vec<String> = signers
+        .iter()
+        .filter(|l| l.account != me)
+        .filter_map(|l| l.ending_text(false))
+        .collect();
+    // A recovery of the school's CA done for her or affecting her, for 30 days (review r17 #4).
+    let notices = ca::recent_notices(&rx, me, now)?;
     Ok(render(HocbaSignerPage::new(
         chrome(&s, &u, &headers),
         own,
@@ -567,6 +583,10 @@ async fn hocba_signer_page(
         holders_now,
         if head { ca } else { None },
         ca_holder,
+        own_ending,
+        own_expired,
+        if head { ending } else { Vec::new() },
+        notices,
     )))
 }
 

@@ -1393,9 +1393,15 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
     ));
     let homeroom = principal(&f.store, class.homeroom.as_deref().unwrap());
     let rx = f.store.read().unwrap();
-    let e = hocba::check_may_sign_student(&rx, &homeroom, &pupils[0].id, hocba::Stage::Gvcn)
-        .err()
-        .unwrap();
+    let e = hocba::check_may_sign_student(
+        &rx,
+        &homeroom,
+        &pupils[0].id,
+        hocba::Stage::Gvcn,
+        jiff::Timestamp::now(),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e, hocba::HocbaError::SignedWithClass(_)), "{e}");
     drop(rx);
     // Back into the class (its year locked): refused; a new student too.
