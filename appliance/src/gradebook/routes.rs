@@ -94,8 +94,11 @@ impl From<super::hocba::HocbaError> for ApiError {
             }
             H::SignerExists => StatusCode::CONFLICT,
             // Her condition, with its way out: a warning in the log, never an error.
-            H::CertExpired(_) => {
-                tracing::warn!("học bạ signing refused: {e}");
+            H::CertExpired(ended) => {
+                tracing::warn!(
+                    ended = %ended,
+                    "học bạ signing refused: the signer's certificate has ended; its holder asks for a new one on the signer page"
+                );
                 StatusCode::CONFLICT
             }
             H::NotHead | H::NotApprover | H::OwnRequest | H::NoSigningRole => StatusCode::FORBIDDEN,

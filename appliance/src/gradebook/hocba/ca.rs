@@ -330,7 +330,7 @@ pub fn seal_plain_ca(store: &Store, now: jiff::Timestamp) -> Result<bool, HocbaE
         tracing::warn!(
             account = %line.account,
             days_left = line.days_left,
-            "the học bạ signing certificate of {} {} on {}: she asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+            "the học bạ signing certificate of {} {} on {}: its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
             line.full_name,
             if line.expired { "ended" } else { "ends" },
             line.valid_until
@@ -876,15 +876,17 @@ pub fn recent_notices(
             format!(
                 "{head_line} Chứng thư ký của bạn không được cấp lại theo CA mới: xin cấp chứng thư mới ở trang Chứng thư ký học bạ."
             )
-        } else if row.recovery && (head || reissued) {
+        } else if row.recovery && reissued {
             format!(
                 "{head_line} Chứng thư ký của bạn đã được cấp lại theo CA mới, giữ nguyên mã PIN{}.",
                 if head {
-                    "; CA mới cũng được trao cho bạn nếu bạn có chứng thư Ban giám hiệu"
+                    "; bạn cũng giữ CA mới"
                 } else {
                     ""
                 }
             )
+        } else if row.recovery && head {
+            head_line
         } else {
             continue;
         };
@@ -954,13 +956,13 @@ pub fn ca_status_text(
         if l.expired {
             let _ = writeln!(
                 out,
-                "WARNING: the signing certificate of {} ({user}) expired on {}: it signs nothing; she asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+                "WARNING: the signing certificate of {} ({user}) expired on {}: it signs nothing; its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
                 l.full_name, l.valid_until
             );
         } else if l.ending {
             let _ = writeln!(
                 out,
-                "WARNING: the signing certificate of {} ({user}) ends in {} day(s), on {}: she asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+                "WARNING: the signing certificate of {} ({user}) ends in {} day(s), on {}: its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
                 l.full_name,
                 l.days_left.unwrap_or_default(),
                 l.valid_until
