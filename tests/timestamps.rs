@@ -666,6 +666,23 @@ fn signatures_signed_over_offline_get_a_document_time_stamp() {
         hex::encode(sha2::Sha256::digest(&stamped))
     };
     assert!(manifest.to_string().contains(&sha), "{manifest}");
+    // With what checks it without the box (review r17): the hub's TSA certificate as tsa.crt
+    // and the school's CA by its number.
+    let mut tsa_crt = String::new();
+    std::io::Read::read_to_string(&mut z.by_name("tsa.crt").unwrap(), &mut tsa_crt).unwrap();
+    assert_eq!(
+        tsa_crt.trim(),
+        std::fs::read_to_string(hub_dir.path().join("keys/tsa.crt"))
+            .unwrap()
+            .trim()
+    );
+    assert!(z.by_name("ca-ky-so-cua-truong-1.crt").is_ok());
+    assert!(
+        manifest["certificates"]
+            .as_array()
+            .is_some_and(|c| c.contains(&json!("tsa.crt"))),
+        "{manifest}"
+    );
     let mut tampered = stamped.clone();
     // A letter of the printed file's /Producer: inside every signed range and the time-stamp's.
     let first = common::end_of_first_byte_range(&stamped);
