@@ -1276,6 +1276,8 @@ pub struct SignerLine {
     pub ending: bool,
     /// It has ended: listed "đã hết hạn", it signs nothing.
     pub expired: bool,
+    /// Imported from a licensed CA (PKCS#12): renewed with that provider, not by the school.
+    pub licensed: bool,
 }
 
 impl SignerLine {
@@ -1287,10 +1289,21 @@ impl SignerLine {
         } else {
             format!("Chứng thư ký học bạ của {}", self.full_name)
         };
-        let way = if own {
-            "xin cấp chứng thư mới ở trang Chứng thư ký học bạ (mục «Của bạn»); khi một thành viên Ban giám hiệu duyệt, bạn ký bằng mã PIN chọn lúc xin"
-        } else {
-            "người đó xin cấp chứng thư mới ở trang này, rồi một thành viên Ban giám hiệu duyệt"
+        let way = match (own, self.licensed) {
+            // A licensed CA's certificate is renewed with its provider and imported again, or
+            // replaced by one of the school's CA.
+            (true, true) => {
+                "gia hạn với nhà cung cấp chữ ký số rồi nhập tệp PKCS#12 mới ở trang Kiểm tra học bạ số, hoặc xin cấp chứng thư của trường ở trang Chứng thư ký học bạ"
+            }
+            (false, true) => {
+                "người đó gia hạn với nhà cung cấp chữ ký số rồi nhập lại tệp PKCS#12, hoặc xin cấp chứng thư của trường ở trang này"
+            }
+            (true, false) => {
+                "xin cấp chứng thư mới ở trang Chứng thư ký học bạ (mục «Của bạn»); khi một thành viên Ban giám hiệu duyệt, bạn ký bằng mã PIN chọn lúc xin"
+            }
+            (false, false) => {
+                "người đó xin cấp chứng thư mới ở trang này, rồi một thành viên Ban giám hiệu duyệt"
+            }
         };
         if self.expired {
             Some(format!(
@@ -1356,6 +1369,7 @@ pub fn signer_lines(r: &impl Read, now: jiff::Timestamp) -> Result<Vec<SignerLin
             role_now,
             ca_holder: wrapped && head,
             ca_dormant: wrapped && !head,
+            licensed: !rec.chain.is_empty(),
             account: id,
             full_name: rec.full_name,
             role: rec.role,
