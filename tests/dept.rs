@@ -1255,18 +1255,25 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
             assert_eq!(st, 200, "{e}");
         }
     };
+    // (linked, of them moved, broken, changed, dropped): counted apart (review r18 #7).
     let counts = |r: &Value| {
         (
             r["linked"].as_u64(),
+            r["moved"].as_u64(),
             r["broken"].as_u64(),
             r["changed"].as_u64(),
+            r["dropped"].as_u64(),
         )
     };
     let mut reversed = lines(35, 140);
     reversed.reverse();
     approve_again(reversed.clone());
     let now = row(&principal);
-    assert_eq!(counts(&now), (Some(1), Some(0), Some(0)), "{now}");
+    assert_eq!(
+        counts(&now),
+        (Some(1), Some(1), Some(0), Some(0), Some(0)),
+        "{now}"
+    );
     let page = head
         .get(format!("{b}/dept/plan/{pl3}"))
         .send()
@@ -1311,11 +1318,17 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         page.contains("dòng 6: Chủ đề 30 (4 tiết)") && page.contains("đã chuyển sang dòng 6"),
         "{page}"
     );
-    // Its lesson changed in the plan: kept, counted and listed as "Phụ lục III đã thay đổi".
+    // Its lesson renamed in the plan: kept, counted and listed as "Phụ lục III đã thay đổi",
+    // naming where the lesson is now and its new title (review r18 #7).
     reversed[5]["topic"] = json!("Chủ đề 30. Ôn tập chương");
-    approve_again(reversed);
+    approve_again(reversed.clone());
     let now = row(&principal);
-    assert_eq!(counts(&now), (Some(0), Some(0), Some(1)), "{now}");
+    assert_eq!(
+        counts(&now),
+        (Some(0), Some(0), Some(0), Some(1), Some(0)),
+        "{now}"
+    );
+    let renamed = "Phụ lục III đã thay đổi: bài “Chủ đề 30” nay ở dòng 6, đổi tên thành “Chủ đề 30. Ôn tập chương”, 4 tiết (bản 3; khi gắn, bản 1: dòng 30, 4 tiết).";
     let page = head
         .get(format!("{b}/dept/plan/{pl3}"))
         .send()
@@ -1323,8 +1336,53 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .text()
         .unwrap();
     assert!(
-        page.contains("id=\"broken-links\"") && page.contains("Phụ lục III đã thay đổi"),
+        page.contains("id=\"broken-links\"") && page.contains(renamed),
         "{page}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (&lp["link"]["status"], &lp["link"]["line"]),
+        (&json!("changed"), &json!(6)),
+        "{lp}"
+    );
+    assert!(
+        lp["link"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(renamed)),
+        "{lp}"
+    );
+    // The same words on the lesson plan's page and in the printed month.
+    let page = teacher
+        .get(format!("{b}/lessons/plan/{lesson}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains(renamed), "{page}");
+    let text = pdf_text(&principal, &format!("{b}/lessons/export.pdf?month=2026-12"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains(&format!("Liên kết hiện nay: {renamed}")),
+        "{text}"
+    );
+    // Only its periods changed: where it is now and how many periods.
+    reversed[5]["topic"] = json!("Chủ đề 30");
+    reversed[5]["periods"] = json!(5);
+    reversed[6]["periods"] = json!(3);
+    approve_again(reversed);
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (&lp["link"]["status"], &lp["link"]["line"]),
+        (&json!("changed"), &json!(6)),
+        "{lp}"
+    );
+    assert!(
+        lp["link"]["message"].as_str().is_some_and(|m| m.contains(
+            "bài “Chủ đề 30” nay ở dòng 6, 5 tiết (bản 4; khi gắn, bản 1: dòng 30, 4 tiết)"
+        )),
+        "{lp}"
     );
     // What to do, by the lesson plan's state: it waits for review, so not "gắn lại" now.
     assert!(
@@ -1342,10 +1400,17 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "{lp}"
     );
     // A new approved version of 10 lines: the lesson is gone; the stored link to line 30 is
-    // kept (signed with the lesson plan), listed the same way on the page the dashboard counts.
+    // kept (signed with the lesson plan), listed the same way on the page the dashboard counts,
+    // said dropped from that version.
     approve_again(lines(10, 140));
     let now = row(&principal);
-    assert_eq!(counts(&now), (Some(0), Some(0), Some(1)), "{now}");
+    assert_eq!(
+        counts(&now),
+        (Some(0), Some(0), Some(0), Some(0), Some(1)),
+        "{now}"
+    );
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(lp["link"]["status"], "dropped", "{lp}");
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(
         lp["plan"]["plan_line"],
@@ -1359,7 +1424,8 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .text()
         .unwrap();
     assert!(
-        page.contains("id=\"broken-links\"") && page.contains("nay không còn dòng này"),
+        page.contains("id=\"broken-links\"")
+            && page.contains("bài “Chủ đề 30” đã bỏ khỏi Phụ lục III bản 5"),
         "{page}"
     );
     assert_eq!(page.matches("→ dòng 30").count(), 1, "{page}");
@@ -1421,7 +1487,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     );
     assert_eq!(
         v[1]["plan_lesson"],
-        json!({"pl3": pl3, "version": 4, "line": 1, "lesson": "Chủ đề 1", "periods": 14}),
+        json!({"pl3": pl3, "version": 5, "line": 1, "lesson": "Chủ đề 1", "periods": 14}),
         "{lp}"
     );
 
@@ -1455,7 +1521,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .collect::<Vec<_>>()
         .join(" ");
     assert!(
-        text.contains("Thực hiện: Phụ lục III (kế hoạch giáo dục của giáo viên) bản 4, dòng 1: Chủ đề 1 (14 tiết)"),
+        text.contains("Thực hiện: Phụ lục III (kế hoạch giáo dục của giáo viên) bản 5, dòng 1: Chủ đề 1 (14 tiết)"),
         "{text}"
     );
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
@@ -1534,7 +1600,200 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(
         lp["versions"][2]["plan_lesson"],
-        json!({"pl3": pl3, "version": 5, "line": 1, "lesson": "Bài 0. Mở đầu", "periods": 1}),
+        json!({"pl3": pl3, "version": 6, "line": 1, "lesson": "Bài 0. Mở đầu", "periods": 1}),
         "{lp}"
+    );
+}
+
+/// The demo year's first calendar year ("2026" of "2026-2027"): its December is in the year.
+fn december(day: u8) -> String {
+    format!("{}-12-{day:02}", &common::demo_year()[..4])
+}
+
+/// Review r18 #4: a tổ trưởng's own lesson plan is reviewed by Ban giám hiệu; the printed plan
+/// and its page name the reviewer by the role she reviewed in — a vice principal, not "Tổ
+/// trưởng".
+#[test]
+fn a_heads_own_lesson_plan_reviewed_by_a_vice_principal_is_printed_with_her_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let who = people(&srv);
+    let head = srv.login(&who.head);
+    let vp = srv.login("phohieutruong");
+    let principal = srv.login("hieutruong");
+    ensure_key(&head, &b);
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans"),
+        json!({"title": "Bài 5. Phép nhân và phép chia số tự nhiên", "subject": who.toan,
+               "grade": 6, "periods": 2, "teach_on": december(14),
+               "fields": {"knowledge": "Nhân, chia số tự nhiên."}}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let id = e["plan"]["id"].as_str().unwrap().to_string();
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{id}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    // Her own plan is not hers to review.
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{id}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_ne!(st, 200, "{e}");
+    let (st, e) = send(
+        &vp,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{id}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{id}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let lp = get(&head, &format!("{b}/api/v1/lessons/plans/{id}"));
+    let review = &lp["versions"][0]["review"];
+    assert_eq!(review["role"], "Phó hiệu trưởng", "{lp}");
+    let name = review["name"].as_str().unwrap();
+    let month = &december(1)[..7];
+    let text = pdf_text(&principal, &format!("{b}/lessons/export.pdf?month={month}"))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains(&format!("Phó hiệu trưởng {name} đã duyệt lúc")),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("Tổ trưởng {name}")), "{text}");
+    let page = head
+        .get(format!("{b}/lessons/plan/{id}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(&format!("Phó hiệu trưởng {name} · ")),
+        "{page}"
+    );
+}
+
+/// A draft linked before links named their lesson (its version has `plan_line` and no
+/// `plan_lesson`, as before review r16) still resolves — the API and its page name the lesson
+/// — and, handed in, is signed with the lesson it names.
+#[test]
+fn a_draft_linked_before_links_named_their_lesson_is_named_when_handed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let api = format!("{b}/api/v1/dept");
+    let who = people(&srv);
+    let teacher = srv.login(&who.members[0].0);
+    let principal = srv.login("hieutruong");
+    ensure_key(&teacher, &b);
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": who.toan6,
+               "lines": lines(35, 140)}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let pl3 = e["plan"]["id"].as_str().unwrap().to_string();
+    for (c, action) in [(&teacher, "submit"), (&principal, "approve")] {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{api}/plans/{pl3}/{action}"),
+            json!({"secret": PIN}),
+        );
+        assert_eq!(st, 200, "{e}");
+    }
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans"),
+        json!({"title": "Bài 7. Lũy thừa với số mũ tự nhiên", "subject": who.toan,
+               "grade": 6, "periods": 2, "teach_on": december(10),
+               "fields": {"knowledge": "Lũy thừa."}}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let lesson = e["plan"]["id"].as_str().unwrap().to_string();
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/links"),
+        json!({"lesson_plan": lesson, "line": format!("{pl3}#7")}),
+    );
+    assert_eq!(st, 200, "{e}");
+    srv.stop();
+    // The draft as an earlier version stored it: the line, no lesson named.
+    {
+        let store = tram::store::Store::open(dir.path(), &tram::app::schema::schema()).unwrap();
+        store
+            .write(&tram::store::Actor::system(jiff::Timestamp::now()), |tx| {
+                let k = tram::lessons::version_key(&lesson, 1);
+                let mut v = tx.get(&tram::lessons::VERSIONS, &k)?.unwrap();
+                v.plan_lesson = None;
+                tx.put(&tram::lessons::VERSIONS, &k, &v, "test")?;
+                Ok::<_, tram::store::StoreError>(())
+            })
+            .unwrap();
+    }
+    let srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let teacher = srv.login(&who.members[0].0);
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(lp["versions"][0]["plan_lesson"], Value::Null, "{lp}");
+    assert_eq!(
+        (
+            &lp["plan"]["plan_line"],
+            &lp["link"]["status"],
+            &lp["link"]["line"],
+            &lp["link"]["lesson"]
+        ),
+        (
+            &json!(format!("{pl3}#7")),
+            &json!("ok"),
+            &json!(7),
+            &json!("Chủ đề 7")
+        ),
+        "it still resolves: {lp}"
+    );
+    let page = teacher
+        .get(format!("{b}/lessons/plan/{lesson}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("dòng 7: Chủ đề 7 (4 tiết)"), "{page}");
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/submit"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 200, "{e}");
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        lp["versions"][0]["plan_lesson"],
+        json!({"pl3": pl3, "version": 1, "line": 7, "lesson": "Chủ đề 7", "periods": 4}),
+        "named as it is handed in: {lp}"
+    );
+    let principal = srv.login("hieutruong");
+    let v = get(&principal, &format!("{b}/api/v1/lessons/verify"));
+    assert_eq!(
+        v["all_valid"], true,
+        "the signature covers what is stored: {v}"
     );
 }

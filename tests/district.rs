@@ -489,11 +489,92 @@ fn a_school_box_relays_and_its_own_csdl_export_matches_the_hubs() {
         &["--relay-rate", "1048576", "--relay-school-hours", "off"],
     );
     relayed(dir.path(), 120, "the demo school did not relay");
+    // Review r18 #5: one teacher's draft lesson plan for next August, relayed, does not make
+    // next year the hub's default (an empty year for every report).
+    let year = common::demo_year();
+    let next_start: i32 = year[5..].parse().unwrap();
+    let next = format!("{next_start}-{}", next_start + 1);
+    let gv = school.login("gv01");
+    let subjects: Value = get(&gv, format!("{}/api/v1/subjects", school.base()))
+        .json()
+        .unwrap();
+    let khtn = subjects["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Khoa học tự nhiên")
+        .unwrap_or_else(|| panic!("{subjects}"))["id"]
+        .clone();
+    let sent = common::status(dir.path())["batches_sent"]
+        .as_u64()
+        .unwrap_or(0);
+    let r = gv
+        .post(format!("{}/api/v1/lessons/plans", school.base()))
+        .json(
+            &json!({"title": "Bài N. Năm học sau", "subject": khtn, "grade": 6,
+                      "periods": 1, "teach_on": format!("{next_start}-08-15")}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let st = common::status(dir.path());
+        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > sent {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the draft was not relayed: {st}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
 
     let staff = hub.staff();
     let b = hub.base();
     let page = get(&staff, format!("{b}/district")).text().unwrap();
+    assert!(
+        page.contains(&format!("Số liệu năm học {year}"))
+            && page.contains(&format!("/district/csdl.xlsx?year={year}"))
+            && page.contains(&format!("<option value=\"{next}\">")),
+        "the school's year shown, next year's draft only offered: {page}"
+    );
+    // Every CSDL download says its year, also without one asked (review r18 #8): the hub's of
+    // the year its reports show, the school's of its year in force.
+    let file_name = |r: &reqwest::blocking::Response| {
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let r = get(&staff, format!("{b}/district/csdl.xlsx"));
+    assert!(
+        file_name(&r).contains(&format!("\"csdl-{year}.xlsx\"")),
+        "{r:?}"
+    );
+    for t in ["hocsinh", "ketquahoctap", "diemmon"] {
+        let r = get(&staff, format!("{b}/district/csdl/{t}.csv"));
+        assert!(
+            file_name(&r).contains(&format!("\"{t}-{year}.csv\"")),
+            "{r:?}"
+        );
+        let r = get(&staff, format!("{b}/district/csdl/{t}.csv?year={next}"));
+        assert!(
+            file_name(&r).contains(&format!("\"{t}-{next}.csv\"")),
+            "{r:?}"
+        );
+    }
     let admin = school.login("admin");
+    let r = get(&admin, format!("{}/api/v1/csdl.xlsx", school.base()));
+    assert!(
+        file_name(&r).contains(&format!("\"csdl-{year}.xlsx\"")),
+        "{r:?}"
+    );
+    let r = get(&admin, format!("{}/api/v1/csdl/hocsinh.csv", school.base()));
+    assert!(
+        file_name(&r).contains(&format!("\"hocsinh-{year}.csv\"")),
+        "{r:?}"
+    );
     let info: Value = get(&admin, format!("{}/api/v1/school", school.base()))
         .json()
         .unwrap();
@@ -1986,4 +2067,83 @@ fn every_report_counts_one_school_year_the_newest_unless_asked() {
     );
     let r = get(&staff, format!("{b}/district/district.xlsx?year=2025-2026"));
     assert!(file_name(&r).contains("phong-gd-2025-2026.xlsx"), "{r:?}");
+}
+
+/// Review r18 #10: a bad filter in a bookmarked hub page or download link is answered as a
+/// page — the Vietnamese message and the filter form, 400 — not raw JSON; the APIs keep their
+/// JSON error.
+#[test]
+fn a_bad_filter_is_a_page_with_the_form_and_the_api_keeps_its_json() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    enrol(&hub, "79000701");
+    relay(
+        &hub,
+        "79000701",
+        &[
+            (
+                "class",
+                "2026-6a1".to_string(),
+                json!({"id": "2026-6a1", "name": "6A1", "grade": 6, "year": "2026-2027"}),
+            ),
+            student("2026-6a1", 1),
+        ],
+    );
+    let staff = hub.staff();
+    let b = hub.base();
+    let page = |url: String| {
+        let r = staff
+            .get(&url)
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        (status, ct, r.text().unwrap())
+    };
+    for (q, why) in [
+        ("year=abc", "ghi dạng 2026-2027"),
+        ("year=2026-2028", "ghi dạng 2026-2027"),
+        ("term=hk1", "1, 2 hoặc CN (cả năm)"),
+        ("grade=13", "từ 1 đến 12"),
+        ("school=79999999", "Không có trường mã “79999999”"),
+    ] {
+        let (st, ct, body) = page(format!("{b}/district?{q}"));
+        assert_eq!(st, 400, "{q}: {body}");
+        assert!(ct.starts_with("text/html"), "{q}: {ct}");
+        assert!(
+            body.contains("id=\"filter-error\"") && body.contains(why),
+            "{q}: the message: {body}"
+        );
+        assert!(
+            body.contains("id=\"filters\"") && body.contains("<option value=\"2026-2027\""),
+            "{q}: the form to choose again: {body}"
+        );
+        assert!(
+            !body.contains("id=\"year-shown\""),
+            "{q}: no figures: {body}"
+        );
+        // A download link edited the same way: the reason as a page for the browser…
+        for path in [
+            "district/reports/ket-qua.csv",
+            "district/district.xlsx",
+            "district/csdl.xlsx",
+            "district/csdl/hocsinh.csv",
+        ] {
+            let (st, ct, body) = page(format!("{b}/{path}?{q}"));
+            assert_eq!(st, 400, "{path}?{q}: {body}");
+            assert!(
+                ct.starts_with("text/html") && body.contains(why),
+                "{path}?{q}: {ct} {body}"
+            );
+            // …and the JSON error for a client that does not ask for a page.
+            let r = staff.get(format!("{b}/{path}?{q}")).send().unwrap();
+            assert_eq!(r.status(), 400, "{path}?{q}");
+            let e: Value = r.json().unwrap();
+            assert_eq!(e["error"]["code"], "bad_filter", "{path}?{q}: {e}");
+        }
+    }
+    // The known school still filters.
+    let (st, _, body) = page(format!("{b}/district?school=79000701"));
+    assert_eq!(st, 200, "{body}");
 }

@@ -2632,8 +2632,8 @@ fn the_hubs_role_matrix_holds_on_its_pages_and_json_routes() {
     assert!(!page(&staff).contains("id=\"pub-update\""));
 }
 
-/// Review r9 #8: a page a browser opens and may not see (403) or that does not exist (404)
-/// answers an HTML page in the site's layout with the Vietnamese message, not bare JSON; the
+/// Review r9 #8: a page a browser opens and may not see (403), that does not exist (404) or
+/// whose parameter does not read (400, 422) answers an HTML page in the site's layout with the Vietnamese message, not bare JSON; the
 /// API keeps its JSON even for a client that asks for HTML.
 #[test]
 fn a_refused_page_is_an_html_page_and_the_api_stays_json() {
@@ -2651,6 +2651,11 @@ fn a_refused_page_is_an_html_page_and_the_api_stays_json() {
         ("/admin/accounts", 403, "Bạn không có quyền"),
         ("/grades/school", 403, "Bạn không có quyền"),
         ("/khong-co-trang-nay", 404, "Không tìm thấy"),
+        // A parameter a page cannot take (a bookmark, a link edited by hand): the reason as a
+        // page too, the domain's (422) or axum's own refusal put in Vietnamese (400) — review
+        // r18 #10.
+        ("/lessons?month=abc", 422, "Tháng “abc” không hợp lệ"),
+        ("/lessons/plan/khong-co?v=abc", 400, "Yêu cầu không hợp lệ"),
     ] {
         let r = open(path);
         assert_eq!(r.status(), status, "{path}");

@@ -29,12 +29,25 @@ pub const SOURCES: &[(&str, Source)] = &[
         crate::gradebook::pages::class_books,
     ),
     ("học bạ", crate::gradebook::archive::hocba),
-    ("kế hoạch bài dạy", crate::lessons::export::archive),
+    ("kế hoạch bài dạy", lesson_plans),
     (
         "kế hoạch và biên bản của tổ chuyên môn",
         crate::dept::archive::archive,
     ),
 ];
+
+/// The approved lesson plans of the year, each printed with what its link to the Phụ lục III
+/// reads as now (`dept::link_view`, review r18 #7).
+fn lesson_plans(
+    store: &Store,
+    year: &str,
+) -> Result<Vec<crate::school::archive::RecordFile>, String> {
+    crate::lessons::export::archive(
+        store,
+        year,
+        &crate::lessons::LinkResolver(crate::dept::link_view),
+    )
+}
 
 /// What a reader checks the signed files' PAdES signatures against (`chung-thu/`): added when
 /// the year has any signed file, so a year with no records stays an empty manifest.

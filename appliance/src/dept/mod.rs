@@ -1445,18 +1445,183 @@ pub fn department_name(r: &impl Read, id: &str) -> Result<String, StoreError> {
 pub struct LinkCheck<'r, R: Read> {
     r: &'r R,
     plans: std::collections::HashMap<String, Option<(Plan, Option<PlanVersion>)>>,
+    /// (plan, version linked in, current version) → [`align`] of the two, `None` when the
+    /// version linked in is not stored.
+    aligned: std::collections::HashMap<(String, u32, u32), Option<Alignment>>,
 }
+
+/// A version's lines → another's ([`align`]), 0-based.
+type Alignment = Vec<Option<usize>>;
 
 /// What a stored link comes to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkState {
     /// It holds, on this line (1-based) — the one it was made to, or where its lesson moved.
     Holds(usize),
-    /// The Phụ lục III was approved again with the lesson changed or gone: the link is kept
-    /// and needs the teacher's attention (why, in Vietnamese).
-    Changed(String),
+    /// The Phụ lục III was approved again with the lesson changed — other periods, or renamed
+    /// — now on line `at`: the link is kept and needs the teacher's attention (`why`, in
+    /// Vietnamese, naming where the lesson is now and what it is).
+    Changed { at: usize, why: String },
+    /// The Phụ lục III was approved again without the lesson (why, in Vietnamese): kept,
+    /// needing a relink to another line or none.
+    Dropped(String),
     /// It breaks the rule (why, in Vietnamese).
     Broken(String),
+}
+
+impl LinkState {
+    /// Why the link needs attention, in Vietnamese; `None` when it holds.
+    pub fn why(&self) -> Option<&str> {
+        match self {
+            LinkState::Holds(_) => None,
+            LinkState::Changed { why, .. } | LinkState::Dropped(why) | LinkState::Broken(why) => {
+                Some(why)
+            }
+        }
+    }
+}
+
+/// Where a linked lesson is in the Phụ lục III's current approved version ([`follow`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The same lesson — its title (spacing, case and accents aside) and periods — on this
+    /// line (1-based).
+    Same(usize),
+    /// The same title with other periods, on this line.
+    Periods(usize),
+    /// Renamed, on this line ([`renamed`]).
+    Renamed(usize),
+    /// Not in the version any more.
+    Dropped,
+}
+
+/// Follows the lesson `made` — line `n` (1-based) of the version it was linked in, whose lines
+/// are `then` when that version is still stored — into `now`, the lines of the current
+/// approved version (review r18 #7). The two versions are aligned line by line (the longest
+/// common run of the same lessons, [`align`]), so an inserted, removed or reordered line moves
+/// the lesson with it and a repeated title ("Ôn tập", "Kiểm tra") is told apart by its place;
+/// a lesson the alignment leaves out is looked for among the lines it left out too, nearest
+/// to where it would be: the same lesson (moved out of order), the same title with other
+/// periods, a renamed title; else it was dropped. Without `then` (or when its line `n` is not
+/// the lesson linked), the lesson is looked for by itself, nearest to line `n`.
+pub fn follow(made: &LinkTarget, n: usize, then: Option<&[Line]>, now: &[Line]) -> Found {
+    let map = then
+        .filter(|t| n >= 1 && t.get(n - 1).is_some_and(|l| made.same_lesson(l)))
+        .map(|t| align(t, now));
+    follow_aligned(made, n, map.as_deref(), now)
+}
+
+/// [`follow`], with the alignment of the version linked in (`map`: its line → the current
+/// version's line, 0-based) made already.
+fn follow_aligned(
+    made: &LinkTarget,
+    n: usize,
+    map: Option<&[Option<usize>]>,
+    now: &[Line],
+) -> Found {
+    let i = n.saturating_sub(1);
+    let mut taken = vec![false; now.len()];
+    let expect = match map.filter(|m| i < m.len()) {
+        Some(map) => {
+            if let Some(j) = map[i] {
+                return Found::Same(j + 1);
+            }
+            for j in map.iter().flatten() {
+                taken[*j] = true;
+            }
+            // Just after the current line of the nearest lesson above it that stayed.
+            map[..i].iter().rev().flatten().next().map_or(0, |j| j + 1)
+        }
+        None => {
+            if n >= 1 && now.get(i).is_some_and(|l| made.same_lesson(l)) {
+                return Found::Same(n);
+            }
+            i
+        }
+    };
+    let nearest = |ok: &dyn Fn(&Line) -> bool| {
+        (0..now.len())
+            .filter(|&j| !taken[j] && ok(&now[j]))
+            .min_by_key(|&j| j.abs_diff(expect))
+            .map(|j| j + 1)
+    };
+    let title = crate::text::fold(made.topic.trim());
+    if let Some(j) = nearest(&|l| made.same_lesson(l)) {
+        return Found::Same(j);
+    }
+    if let Some(j) = nearest(&|l| crate::text::fold(l.topic.trim()) == title) {
+        return Found::Periods(j);
+    }
+    if let Some(j) = nearest(&|l| renamed(&made.topic, &l.topic)) {
+        return Found::Renamed(j);
+    }
+    Found::Dropped
+}
+
+/// Lines of `then` → lines of `now` (0-based) on the longest common subsequence of the same
+/// lessons (title folded, periods): what stayed, in order.
+fn align(then: &[Line], now: &[Line]) -> Vec<Option<usize>> {
+    let key = |l: &Line| (crate::text::fold(l.topic.trim()), l.periods);
+    let a: Vec<_> = then.iter().map(key).collect();
+    let b: Vec<_> = now.iter().map(key).collect();
+    let w = b.len() + 1;
+    let mut t = vec![0u32; (a.len() + 1) * w];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            t[i * w + j] = if a[i] == b[j] {
+                t[(i + 1) * w + j + 1] + 1
+            } else {
+                t[(i + 1) * w + j].max(t[i * w + j + 1])
+            };
+        }
+    }
+    let mut out = vec![None; a.len()];
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            out[i] = Some(j);
+            i += 1;
+            j += 1;
+        } else if t[(i + 1) * w + j] >= t[i * w + j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Whether `after` reads as `before` renamed: the same numbers in the same order ("Chương 2",
+/// "Bài 3") and the words of one within the other's or sharing half of them ("Chương 2. Chất"
+/// → "Chương 2. Chất quanh ta"), or the same words under another number ("Bài 3. Năng lượng"
+/// → "Bài 4. Năng lượng"); the words that only label a line (bài, chương, chủ đề, tiết, phần)
+/// count as none. "Chủ đề 3" is not "Chủ đề 30"; "Bài 3. Lực" is not "Bài 3. Áp suất".
+pub fn renamed(before: &str, after: &str) -> bool {
+    const LABELS: [&str; 6] = ["bai", "chuong", "chu", "de", "tiet", "phan"];
+    let split = |s: &str| {
+        let folded = crate::text::fold(s);
+        let (mut numbers, mut words) = (vec![], std::collections::BTreeSet::new());
+        for t in folded
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+        {
+            if t.chars().all(|c| c.is_ascii_digit()) {
+                numbers.push(t.trim_start_matches('0').to_string());
+            } else if !LABELS.contains(&t) {
+                words.insert(t.to_string());
+            }
+        }
+        (numbers, words)
+    };
+    let ((na, wa), (nb, wb)) = (split(before), split(after));
+    if na != nb {
+        return !wa.is_empty() && wa == wb;
+    }
+    if wa.is_empty() && na.is_empty() {
+        return false;
+    }
+    let common = wa.intersection(&wb).count();
+    wa.is_subset(&wb) || wb.is_subset(&wa) || 2 * common >= wa.union(&wb).count()
 }
 
 impl<'r, R: Read> LinkCheck<'r, R> {
@@ -1464,6 +1629,7 @@ impl<'r, R: Read> LinkCheck<'r, R> {
         LinkCheck {
             r,
             plans: Default::default(),
+            aligned: Default::default(),
         }
     }
 
@@ -1560,9 +1726,10 @@ impl<'r, R: Read> LinkCheck<'r, R> {
     }
 
     /// What `lesson`'s stored link to `line` comes to now: against the lesson it was made to
-    /// (its [`LINKS`] record), followed to another line number when the Phụ lục III moved it,
-    /// "Phụ lục III đã thay đổi" when it changed or left; a link without a record (none is
-    /// left after schema 10) is read by its number.
+    /// (its [`LINKS`] record), followed ([`follow`]) to another line number when the Phụ lục
+    /// III moved it, "Phụ lục III đã thay đổi" naming where it is now when its periods or
+    /// title changed, or that it was dropped from the current version; a link without a
+    /// record (none is left after schema 10) is read by its number.
     pub fn state(
         &mut self,
         lesson: &crate::lessons::Plan,
@@ -1582,23 +1749,61 @@ impl<'r, R: Read> LinkCheck<'r, R> {
                 )),
             });
         };
-        if at(n).is_some_and(|l| made.same_lesson(l)) {
-            return Ok(LinkState::Holds(n));
+        let id = line.split_once('#').map_or(line, |x| x.0).to_string();
+        let k = (id, made.version, v.number);
+        if !self.aligned.contains_key(&k) {
+            let then = if made.version == v.number {
+                Some(v.clone())
+            } else {
+                self.r.get(&PLAN_VERSIONS, &key(&k.0, made.version))?
+            };
+            let map = then
+                .filter(|t| n >= 1 && t.lines.get(n - 1).is_some_and(|l| made.same_lesson(l)))
+                .map(|t| align(&t.lines, &v.lines));
+            self.aligned.insert(k.clone(), map);
         }
-        let moved: Vec<usize> = (1..=v.lines.len())
-            .filter(|i| made.same_lesson(&v.lines[i - 1]))
-            .collect();
-        if let [to] = moved[..] {
-            return Ok(LinkState::Holds(to));
-        }
-        let now = match at(n) {
-            Some(l) => format!("nay là “{}” ({} tiết)", l.topic, l.periods),
-            None => "nay không còn dòng này".to_string(),
-        };
-        Ok(LinkState::Changed(format!(
-            "Phụ lục III đã thay đổi: khi gắn (bản {}), dòng {n} là “{}” ({} tiết); bản đã duyệt hiện hành (bản {}) {now}.",
-            made.version, made.topic, made.periods, v.number
-        )))
+        let map = self.aligned.get(&k).and_then(Option::as_deref);
+        Ok(state_of(
+            &made,
+            n,
+            v.number,
+            &v.lines,
+            follow_aligned(&made, n, map, &v.lines),
+        ))
+    }
+}
+
+/// What [`follow`] found, as the link's state and the words every place shows it in — the plan
+/// page, the API's `link`, the printed plan, the PL III's page (review r18 #7): where the
+/// lesson is now and what changed, or the version that dropped it.
+fn state_of(made: &LinkTarget, n: usize, current: u32, now: &[Line], found: Found) -> LinkState {
+    let then = format!(
+        "khi gắn, bản {}: dòng {n}, {} tiết",
+        made.version, made.periods
+    );
+    match found {
+        Found::Same(m) => LinkState::Holds(m),
+        Found::Periods(m) => LinkState::Changed {
+            at: m,
+            why: format!(
+                "Phụ lục III đã thay đổi: bài “{}” nay ở dòng {m}, {} tiết (bản {current}; {then}).",
+                made.topic,
+                now[m - 1].periods
+            ),
+        },
+        Found::Renamed(m) => LinkState::Changed {
+            at: m,
+            why: format!(
+                "Phụ lục III đã thay đổi: bài “{}” nay ở dòng {m}, đổi tên thành “{}”, {} tiết (bản {current}; {then}).",
+                made.topic,
+                now[m - 1].topic,
+                now[m - 1].periods
+            ),
+        },
+        Found::Dropped => LinkState::Dropped(format!(
+            "Phụ lục III đã thay đổi: bài “{}” đã bỏ khỏi Phụ lục III bản {current} ({then}).",
+            made.topic
+        )),
     }
 }
 
@@ -1650,19 +1855,30 @@ pub fn links_of_year(r: &impl Read, year: &str) -> Result<Vec<LessonLink>, Store
     Ok(out)
 }
 
-/// What the teacher can do about a link that no longer holds, by the lesson plan's state: a
-/// handed-in plan waits (its link is part of what the teacher signed and the reviewers sign),
-/// an approved one is relinked as a new draft version to sign and hand in again.
-pub fn relink_advice(lesson: &crate::lessons::Plan) -> &'static str {
+/// What the teacher can do about a link that no longer holds, by the lesson plan's state and
+/// the link's: a handed-in plan waits (its link is part of what the teacher signed and the
+/// reviewers sign), an approved one is relinked as a new draft version to sign and hand in
+/// again; a changed lesson is relinked at the line it is on now (`at`), a dropped one to
+/// another line or none.
+pub fn relink_advice(lesson: &crate::lessons::Plan, state: &LinkState) -> String {
     use crate::lessons::State as S;
+    let what = match state {
+        LinkState::Changed { at, .. } => {
+            format!("Giáo viên gắn lại với dòng {at} (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn")
+        }
+        LinkState::Dropped(_) => {
+            "Giáo viên gắn lại với dòng khác trong bản hiện hành, hoặc bỏ gắn".to_string()
+        }
+        _ => "Giáo viên gắn lại hoặc bỏ gắn".to_string(),
+    };
     match lesson.state {
         S::Submitted | S::Reviewed => {
-            "Kế hoạch bài dạy đang chờ duyệt nên chưa gắn lại được: đợi duyệt xong (hoặc được trả lại) rồi gắn lại hoặc bỏ gắn."
+            "Kế hoạch bài dạy đang chờ duyệt nên chưa gắn lại được: đợi duyệt xong (hoặc được trả lại) rồi gắn lại hoặc bỏ gắn.".to_string()
         }
-        S::Approved => {
-            "Giáo viên gắn lại hoặc bỏ gắn; bài đã duyệt khi đó thành phiên bản nháp mới, phải ký nộp lại để được duyệt."
-        }
-        S::Draft | S::Returned => "Giáo viên gắn lại hoặc bỏ gắn.",
+        S::Approved => format!(
+            "{what}; bài đã duyệt khi đó thành phiên bản nháp mới, phải ký nộp lại để được duyệt."
+        ),
+        S::Draft | S::Returned => format!("{what}."),
     }
 }
 
@@ -1846,13 +2062,23 @@ pub fn link_view(
             (t, p, current.unwrap_or(0))
         }
     };
-    let (status, at, message) = match LinkCheck::new(r).state(lesson, line)? {
-        LinkState::Holds(m) if m == n => ("ok", m, None),
-        LinkState::Holds(m) => ("moved", m, None),
-        LinkState::Changed(why) => ("changed", n, Some(why)),
-        LinkState::Broken(why) => ("broken", n, Some(why)),
+    let state = LinkCheck::new(r).state(lesson, line)?;
+    let advice = |why: &str| format!("{why} {}", relink_advice(lesson, &state));
+    let (status, at, message) = match &state {
+        LinkState::Holds(m) if *m == n => ("ok", *m, None),
+        // Moved: it holds; said where, the same words on every page.
+        LinkState::Holds(m) => (
+            "moved",
+            *m,
+            Some(format!(
+                "Khi gắn (Phụ lục III bản {version}) bài này ở dòng {n}; bản hiện hành (bản {}) đã chuyển sang dòng {m}.",
+                current.unwrap_or(version)
+            )),
+        ),
+        LinkState::Changed { at, why } => ("changed", *at, Some(advice(why))),
+        LinkState::Dropped(why) => ("dropped", n, Some(advice(why))),
+        LinkState::Broken(why) => ("broken", n, Some(advice(why))),
     };
-    let message = message.map(|why| format!("{why} {}", relink_advice(lesson)));
     Ok(Some(crate::lessons::LinkView {
         pl3: id.to_string(),
         pl3_title: match &plan {
@@ -1905,9 +2131,15 @@ pub struct Progress {
     /// Of those, the ones whose stored link breaks the rule (kept, shown as such: made before
     /// the check, or the plan changed since).
     pub broken: usize,
-    /// Of those, the ones whose lesson the Phụ lục III no longer has as it was linked (approved
-    /// again with the line changed): kept, listed on the plan's page, needing attention.
+    /// Of `linked`, the ones whose lesson the Phụ lục III, approved again, moved to another
+    /// line (they hold there).
+    pub moved: usize,
+    /// Of those handed in, the ones whose lesson the Phụ lục III, approved again, changed —
+    /// other periods, or renamed —: kept, listed on the plan's page, needing attention.
     pub changed: usize,
+    /// The ones whose lesson the Phụ lục III, approved again, dropped: kept, listed, needing
+    /// a relink to another line or none.
+    pub dropped: usize,
 }
 
 /// Whether `d` falls in school year "2026-2027" (1 August to 31 July).
@@ -1960,12 +2192,16 @@ pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError>
                     && in_year(year, l.teach_on)
             })
             .count();
-        let (mut linked, mut broken, mut changed) = (0, 0, 0);
+        let (mut linked, mut moved, mut broken, mut changed, mut dropped) = (0, 0, 0, 0, 0);
         for l in links.iter().filter(|l| l.department == id) {
             match l.state {
-                LinkState::Holds(_) => linked += 1,
+                LinkState::Holds(m) => {
+                    linked += 1;
+                    moved += usize::from(m != l.line);
+                }
                 LinkState::Broken(_) => broken += 1,
-                LinkState::Changed(_) => changed += 1,
+                LinkState::Changed { .. } => changed += 1,
+                LinkState::Dropped(_) => dropped += 1,
             }
         }
         out.push(Progress {
@@ -1973,8 +2209,10 @@ pub fn dashboard(r: &impl Read, year: &str) -> Result<Vec<Progress>, StoreError>
             pl3_lessons: count(Kind::Pl3),
             handed_in,
             linked,
+            moved,
             broken,
             changed,
+            dropped,
             department: id,
             name: d.name,
         });
@@ -2035,6 +2273,132 @@ mod tests {
         assert_eq!((l[0].periods, l[0].lead.as_str()), (3, "Tổ"));
         let e = parse_lines(Kind::Pl1, "Bài 1 | hai | Tuần 1").unwrap_err();
         assert!(e.to_string().contains("Dòng 1"), "{e}");
+    }
+
+    /// Lines "title:periods".
+    fn pl3(lines: &[(&str, u16)]) -> Vec<Line> {
+        lines
+            .iter()
+            .map(|(t, p)| Line {
+                topic: t.to_string(),
+                periods: *p,
+                ..Line::default()
+            })
+            .collect()
+    }
+
+    /// Review r18 #7, the reviewer's own PL III: v1 = Bài 1 / Chương 2. Chất (70) / Bài 3.
+    fn v1() -> Vec<Line> {
+        pl3(&[
+            ("Bài 1. Giới thiệu về KHTN", 3),
+            ("Chương 2. Chất", 70),
+            ("Bài 3. Năng lượng", 67),
+        ])
+    }
+
+    fn linked(n: usize) -> LinkTarget {
+        LinkTarget::of(&format!("pl3-x#{n}"), 1, &v1()[n - 1])
+    }
+
+    #[test]
+    fn a_linked_lesson_is_followed_where_it_moved() {
+        // A line inserted above: the lesson is one line down, as it was.
+        let v2 = pl3(&[
+            ("Bài 0. Mở đầu", 1),
+            ("Bài 1. Giới thiệu về KHTN", 3),
+            ("Chương 2. Chất", 70),
+            ("Bài 3. Năng lượng", 66),
+        ]);
+        assert_eq!(follow(&linked(2), 2, Some(&v1()), &v2), Found::Same(3));
+        // Reordered: found where it went, out of the alignment's order.
+        let v3 = pl3(&[
+            ("Bài 3. Năng lượng", 67),
+            ("Bài 1. Giới thiệu về KHTN", 3),
+            ("Chương 2. Chất", 70),
+        ]);
+        assert_eq!(follow(&linked(3), 3, Some(&v1()), &v3), Found::Same(1));
+        // A repeated title is told apart by its place: the second "Ôn tập" stays the second.
+        let then = pl3(&[("Ôn tập", 2), ("Bài A", 4), ("Ôn tập", 2), ("Bài B", 4)]);
+        let now = pl3(&[
+            ("Mở đầu", 1),
+            ("Ôn tập", 2),
+            ("Bài A", 4),
+            ("Ôn tập", 2),
+            ("Bài B", 3),
+        ]);
+        let made = LinkTarget::of("pl3-x#3", 1, &then[2]);
+        assert_eq!(follow(&made, 3, Some(&then), &now), Found::Same(4));
+        // Without the version it was linked in: by itself, nearest to its old number.
+        assert_eq!(follow(&linked(2), 2, None, &v2), Found::Same(3));
+    }
+
+    #[test]
+    fn a_linked_lesson_with_other_periods_is_named_where_it_is_now() {
+        // The reviewer's case: a line inserted above, and 68 periods for 70.
+        let v2 = pl3(&[
+            ("Bài 0. Mở đầu", 1),
+            ("Bài 1. Giới thiệu về KHTN", 3),
+            ("Chương 2. Chất", 68),
+            ("Bài 3. Năng lượng", 68),
+        ]);
+        let found = follow(&linked(2), 2, Some(&v1()), &v2);
+        assert_eq!(found, Found::Periods(3));
+        let st = state_of(&linked(2), 2, 2, &v2, found);
+        let LinkState::Changed { at: 3, why } = &st else {
+            panic!("{st:?}")
+        };
+        assert!(
+            why.contains("bài “Chương 2. Chất” nay ở dòng 3, 68 tiết")
+                && why.contains("khi gắn, bản 1: dòng 2, 70 tiết"),
+            "{why}"
+        );
+        // Not "line 2 is now Bài 1": the words name no other lesson.
+        assert!(!why.contains("Giới thiệu"), "{why}");
+    }
+
+    #[test]
+    fn a_renamed_lesson_is_named_by_its_new_title() {
+        let v3 = pl3(&[
+            ("Bài 0. Mở đầu", 1),
+            ("Bài 1. Giới thiệu về KHTN", 3),
+            ("Chương 2. Chất quanh ta", 68),
+            ("Bài 3. Năng lượng", 68),
+        ]);
+        let found = follow(&linked(2), 2, Some(&v1()), &v3);
+        assert_eq!(found, Found::Renamed(3));
+        let LinkState::Changed { at: 3, why } = state_of(&linked(2), 2, 3, &v3, found) else {
+            panic!()
+        };
+        assert!(
+            why.contains("bài “Chương 2. Chất” nay ở dòng 3, đổi tên thành “Chương 2. Chất quanh ta”, 68 tiết (bản 3"),
+            "{why}"
+        );
+        assert!(renamed("Bài 3. Năng lượng", "Bài 4. Năng lượng"));
+        assert!(renamed("Chủ đề 30", "Chủ đề 30. Ôn tập chương"));
+        assert!(!renamed("Chủ đề 30", "Chủ đề 3"));
+        assert!(!renamed("Bài 3. Lực", "Bài 3. Áp suất"));
+        assert!(!renamed("Bài 3. Năng lượng", "Bài 1. Giới thiệu về KHTN"));
+    }
+
+    #[test]
+    fn a_dropped_lesson_is_said_dropped_from_the_version() {
+        // v4 dropped "Bài 3. Năng lượng"; line 3 is now another lesson.
+        let v4 = pl3(&[
+            ("Bài 0. Mở đầu", 1),
+            ("Bài 1. Giới thiệu về KHTN", 3),
+            ("Chương 2. Chất quanh ta", 136),
+        ]);
+        let found = follow(&linked(3), 3, Some(&v1()), &v4);
+        assert_eq!(found, Found::Dropped);
+        let st = state_of(&linked(3), 3, 4, &v4, found);
+        assert_eq!(
+            st,
+            LinkState::Dropped(
+                "Phụ lục III đã thay đổi: bài “Bài 3. Năng lượng” đã bỏ khỏi Phụ lục III bản 4 (khi gắn, bản 1: dòng 3, 67 tiết).".into()
+            )
+        );
+        // Without the version it was linked in, the same.
+        assert_eq!(follow(&linked(3), 3, None, &v4), Found::Dropped);
     }
 
     #[test]

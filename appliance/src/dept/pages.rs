@@ -225,12 +225,12 @@ async fn plan_page(
         .into_iter()
         .filter(|l| l.plan == plan.id)
     {
-        let why = match l.state {
+        let why = match &l.state {
             super::LinkState::Holds(n) => {
-                *valid_on.entry(n).or_default() += 1;
+                *valid_on.entry(*n).or_default() += 1;
                 continue;
             }
-            super::LinkState::Broken(why) | super::LinkState::Changed(why) => why,
+            other => other.why().unwrap_or_default().to_string(),
         };
         if super::sees_work(p, &plan) {
             broken.push(BrokenLink {
@@ -241,7 +241,7 @@ async fn plan_page(
                     super::vn_date(l.lesson.teach_on)
                 ),
                 line: l.line.to_string(),
-                why: format!("{why} {}", super::relink_advice(&l.lesson)),
+                why: format!("{why} {}", super::relink_advice(&l.lesson, &l.state)),
             });
         }
     }
@@ -289,7 +289,13 @@ async fn plan_page(
                     " (đang gắn dòng {n}: {})",
                     v.lines.get(n - 1).map_or("", |x| x.topic.as_str())
                 ),
-                _ => " (đang gắn dòng Phụ lục III đã thay đổi)".to_string(),
+                super::LinkState::Changed { at, .. } => {
+                    format!(" (đang gắn bài Phụ lục III đã sửa, nay ở dòng {at})")
+                }
+                super::LinkState::Dropped(_) => {
+                    format!(" (đang gắn bài đã bỏ khỏi Phụ lục III bản {})", v.number)
+                }
+                super::LinkState::Broken(_) => " (đang gắn không hợp lệ)".to_string(),
             },
             _ => String::new(),
         };

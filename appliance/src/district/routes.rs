@@ -738,6 +738,8 @@ page!(StaffPage, "district.html" {
     filter: Filter,
     query: String,
     terms: [(&'static str, &'static str); 3],
+    // Why the filter asked was refused: the page shows it above the form, and no figures.
+    error: Option<String>,
 });
 
 /// A district's code file that does not parse: said in words staff can act on, and nothing is
@@ -841,7 +843,26 @@ async fn staff_page(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    filter.check().map_err(bad_filter)?;
+    // A bad filter (a bookmark, a link edited by hand) is a page: the message and the form
+    // to choose again, not the API's JSON (review r18 #10).
+    let why = match filter.check() {
+        Err(why) => Some(why),
+        Ok(()) => unknown_school(&hub, &filter).await?,
+    };
+    if let Some(why) = why {
+        let r = compute(&hub, &Filter::default(), Some(PAGE_ROWS)).await?;
+        let page = render(StaffPage::new(
+            chrome(&s, &u, &headers),
+            vec![],
+            r.choices,
+            vec![],
+            Filter::default(),
+            String::new(),
+            [("1", "Học kì I"), ("2", "Học kì II"), ("CN", "Cả năm")],
+            Some(why),
+        ));
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
     let r = compute(&hub, &filter, Some(PAGE_ROWS)).await?;
     let notes = r.pending_note().into_iter().chain(r.silent).collect();
     // The year counted (the newest with data when none was asked) is the form's and the
@@ -862,7 +883,37 @@ async fn staff_page(
         filter.clone(),
         filter.query(),
         [("1", "Học kì I"), ("2", "Học kì II"), ("CN", "Cả năm")],
+        None,
     )))
+}
+
+/// A filter's school code that no enrolled school has: why, in Vietnamese (every figure would
+/// be empty, as if the school had sent nothing).
+async fn unknown_school(hub: &Arc<Hub>, filter: &Filter) -> Result<Option<String>, ApiError> {
+    let Some(code) = filter.school.clone() else {
+        return Ok(None);
+    };
+    let storage = hub.storage.clone();
+    let known = tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>(storage.schools()?.iter().any(|s| s.code == code))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok((!known).then(|| {
+        format!(
+            "Không có trường mã “{}” trong các trường đã ghi danh với phòng: chọn trường trong danh sách.",
+            filter.school.as_deref().unwrap_or_default()
+        )
+    }))
+}
+
+/// [`Filter::check`] and [`unknown_school`], as a download's refusal.
+async fn checked(hub: &Arc<Hub>, filter: &Filter) -> Result<(), ApiError> {
+    filter.check().map_err(bad_filter)?;
+    match unknown_school(hub, filter).await? {
+        Some(why) => Err(bad_filter(why)),
+        None => Ok(()),
+    }
 }
 
 fn download(content_type: &'static str, name: String, body: Vec<u8>) -> Response {
@@ -908,7 +959,7 @@ async fn report_csv(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    filter.check().map_err(bad_filter)?;
+    checked(&hub, &filter).await?;
     let r = complete(compute(&hub, &filter, None).await?)?;
     csv_of(&r.tables, &file, r.year.as_deref())
 }
@@ -973,11 +1024,12 @@ impl CsdlFile {
         }
     }
 
-    fn name(self, year: Option<&str>) -> String {
-        let year = year.unwrap_or("tat-ca");
+    /// Every file says the one school year it holds (review r18 #8): `csdl-2026-2027.xlsx`,
+    /// `hocsinh-2026-2027.csv`.
+    fn name(self, year: &str) -> String {
         match self {
             CsdlFile::Xlsx => format!("csdl-{year}.xlsx"),
-            CsdlFile::Csv(t) => format!("{}.csv", super::csdl::TABLES[t].0),
+            CsdlFile::Csv(t) => format!("{}-{year}.csv", super::csdl::TABLES[t].0),
         }
     }
 
@@ -1000,14 +1052,19 @@ impl CsdlFile {
     }
 }
 
-/// The sector-database export of every school for the year asked (all years if none).
-async fn hub_csdl(
-    hub: &Arc<Hub>,
-    year: Option<String>,
-    file: CsdlFile,
-) -> Result<Response, ApiError> {
+/// The sector-database export of every school for one school year: the one asked, else the
+/// year the reports show with no year asked (`Reports::year`: the newest with students or
+/// results) — never several years in one file, which the sector's import would read as one.
+async fn hub_csdl(hub: &Arc<Hub>, filter: Filter, file: CsdlFile) -> Result<Response, ApiError> {
+    let year = match filter.year.clone() {
+        Some(y) => y,
+        None => match compute(hub, &filter, Some(0)).await?.year {
+            Some(y) => y,
+            None => this_school_year(),
+        },
+    };
     let h = hub.clone();
-    let name = file.name(year.as_deref());
+    let name = file.name(&year);
     csdl_download(
         hub.dir.clone(),
         file.content_type(),
@@ -1015,10 +1072,23 @@ async fn hub_csdl(
         move |tmp, out| {
             let codes = super::csdl::Codes::load(&h.dir).map_err(codes_error)?;
             let source = super::csdl::Source::Hub(h.storage.as_ref());
-            file.write(source, &codes, year.as_deref(), tmp, out)
+            file.write(source, &codes, Some(&year), tmp, out)
         },
     )
     .await
+}
+
+/// The school year of today (1 August to 31 July), Vietnam time: a hub with no data yet.
+fn this_school_year() -> String {
+    let d = jiff::Timestamp::now()
+        .to_zoned(crate::school::time_zone())
+        .date();
+    let start = if d.month() >= 8 {
+        d.year()
+    } else {
+        d.year() - 1
+    };
+    format!("{start}-{}", start + 1)
 }
 
 /// A filter that names no year, grade, term or school code the reports know: said, not
@@ -1033,8 +1103,8 @@ async fn csdl_xlsx(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    filter.check().map_err(bad_filter)?;
-    hub_csdl(&hub, filter.year, CsdlFile::Xlsx).await
+    checked(&hub, &filter).await?;
+    hub_csdl(&hub, filter, CsdlFile::Xlsx).await
 }
 
 async fn csdl_csv(
@@ -1044,8 +1114,9 @@ async fn csdl_csv(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    filter.check().map_err(bad_filter)?;
-    hub_csdl(&hub, filter.year, CsdlFile::csv(&file)?).await
+    checked(&hub, &filter).await?;
+    let file = CsdlFile::csv(&file)?;
+    hub_csdl(&hub, filter, file).await
 }
 
 /// A school's own sector-database export (`/api/v1/csdl.xlsx`, `/api/v1/csdl/{table}.csv`),
@@ -1056,14 +1127,19 @@ pub fn school_export() -> Router<Shared> {
         .route("/csdl/{file}", get(school_csdl_csv))
 }
 
-/// The school's own export, through the same writer as the hub's.
+/// The school's own export, through the same writer as the hub's: of the year asked, else of
+/// the school year in force (`school_info`'s, what its pages show) — one year a file.
 async fn school_csdl(
     st: &Shared,
     year: Option<String>,
     file: CsdlFile,
 ) -> Result<Response, ApiError> {
+    let year = match year {
+        Some(y) => y,
+        None => crate::school::routes::current_year(st)?,
+    };
     let store = st.store.clone();
-    let name = file.name(year.as_deref());
+    let name = file.name(&year);
     csdl_download(
         store.dir().to_path_buf(),
         file.content_type(),
@@ -1072,7 +1148,7 @@ async fn school_csdl(
             let codes = super::csdl::Codes::load(store.dir()).map_err(codes_error)?;
             let records = super::csdl::SchoolRecords::from_school(&store.read()?)?;
             let source = super::csdl::Source::School(records);
-            file.write(source, &codes, year.as_deref(), tmp, out)
+            file.write(source, &codes, Some(&year), tmp, out)
         },
     )
     .await
@@ -1222,7 +1298,7 @@ async fn xlsx(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    filter.check().map_err(bad_filter)?;
+    checked(&hub, &filter).await?;
     let r = complete(compute(&hub, &filter, None).await?)?;
     // Named for the school year its figures are of.
     let name = match &r.year {

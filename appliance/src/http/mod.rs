@@ -528,13 +528,17 @@ pub async fn api_errors_as_json(req: Request, next: Next) -> Response {
     e
 }
 
-/// A page a browser opened (GET or HEAD outside /api/, asking for text/html) that is refused
-/// (403) or not found (404) gets the message as an HTML page with the site's stylesheet, not
-/// the API's bare JSON shown 980 px wide on a phone (review r9 #8). The API, and any client
-/// that does not ask for HTML (scripts, the relay, the tests' role matrix), keeps the JSON.
+/// A page a browser opened (GET or HEAD outside the APIs — `/api/`, the hub's `/district/api/`
+/// —, asking for text/html) that is refused (403), not found (404) or asked with a parameter
+/// it cannot take (400, 422: a bookmarked `?year=abc`, a download link edited by hand) gets
+/// the message as an HTML page with the site's stylesheet, not the API's bare JSON shown 980 px
+/// wide on a phone (review r9 #8, r18 #10); axum's own plain-text refusal of a query string is
+/// put in Vietnamese as the API puts it ([`rejection_vi`]). The API, and any client that does
+/// not ask for HTML (scripts, the relay, the tests' role matrix), keeps the JSON.
 pub async fn page_errors_as_html(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
     let wants_page = matches!(*req.method(), Method::GET | Method::HEAD)
-        && !req.uri().path().starts_with("/api/")
+        && !path.contains("/api/")
         && req
             .headers()
             .get(header::ACCEPT)
@@ -542,24 +546,36 @@ pub async fn page_errors_as_html(req: Request, next: Next) -> Response {
             .is_some_and(|a| a.contains("text/html"));
     let res = next.run(req).await;
     let status = res.status();
-    if !wants_page
-        || !matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
-        || !is_json(res.headers())
-    {
+    let refused = matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND);
+    let bad = matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let json = is_json(res.headers());
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !wants_page || !((refused && json) || (bad && (json || plain))) {
         return res;
     }
     let body = axum::body::to_bytes(res.into_body(), 64 * 1024)
         .await
         .unwrap_or_default();
-    let title = if status == StatusCode::FORBIDDEN {
-        "Không có quyền xem trang này"
-    } else {
-        "Không tìm thấy trang"
+    let title = match status {
+        StatusCode::FORBIDDEN => "Không có quyền xem trang này",
+        StatusCode::NOT_FOUND => "Không tìm thấy trang",
+        _ => "Yêu cầu không hợp lệ",
     };
-    let message = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| title.to_string());
+    let message = if json {
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| title.to_string())
+    } else {
+        rejection_vi(String::from_utf8_lossy(&body).trim())
+    };
     (status, Html(error_page(title, &message))).into_response()
 }
 

@@ -133,6 +133,32 @@ pub(super) fn sync_head(plan: &mut Plan, v: &Version, now: &str) {
     plan.updated_at = now.to_string();
 }
 
+/// A draft linked before links named their lesson (a `plan_line` without `plan_lesson`, from
+/// before review r16) is given the lesson its link names — `lesson`, `dept`'s resolution of it
+/// (`LinkView`: the lesson as linked, from `dept.links.v1`) — as it is handed in, in the same
+/// transaction, so what the teacher signs names it like every newer link. Anything else (no
+/// such draft, another line, a link named already) is left as it is.
+pub fn name_old_link(tx: &mut Tx<'_>, id: &str, lesson: LinkedLesson) -> Result<(), LessonError> {
+    let Some(plan) = tx.get(&PLANS, id)? else {
+        return Ok(());
+    };
+    let key = version_key(id, plan.version);
+    let Some(mut v) = tx.get(&VERSIONS, &key)? else {
+        return Ok(());
+    };
+    let named = format!("{}#{}", lesson.pl3, lesson.line);
+    if v.state != State::Draft
+        || v.plan_lesson.is_some()
+        || v.plan_line.as_deref() != Some(named.as_str())
+        || lesson.lesson.is_empty()
+    {
+        return Ok(());
+    }
+    v.plan_lesson = Some(lesson);
+    tx.put(&VERSIONS, &key, &v, "lessons.link")?;
+    Ok(())
+}
+
 /// Points the teacher's current draft at the line of their Phụ lục III it implements (or at
 /// none), with the lesson that line is (`lesson`, [`LinkedLesson`]). Only a draft — an
 /// approved or returned plan gets a new draft version, a waiting one is refused: the link is

@@ -108,6 +108,10 @@ pub struct Names {
     pub school: String,
     pub subjects: std::collections::HashMap<String, String>,
     pub departments: std::collections::HashMap<String, String>,
+    /// Plan id → its link to the Phụ lục III as it reads now, where it is not as signed
+    /// (`LinkView::message`: moved, changed, dropped, broken), printed under the lesson it
+    /// names ([`Names::resolve_links`]); empty where nothing resolves links (a stored PDF).
+    pub links: std::collections::HashMap<String, String>,
 }
 
 impl Names {
@@ -124,7 +128,29 @@ impl Names {
                 .into_iter()
                 .map(|d| (d.id, d.name))
                 .collect(),
+            links: Default::default(),
         })
+    }
+
+    /// Fills [`Names::links`] for `plans` whose printed version carries the plan's current link,
+    /// by `resolve` (`dept`'s): the printed plan says what its page and the API say (review
+    /// r18 #7).
+    pub fn resolve_links(
+        &mut self,
+        rx: &Rx,
+        resolve: &super::LinkResolver,
+        plans: &[(Plan, Version)],
+    ) -> Result<(), StoreError> {
+        for (p, v) in plans {
+            if v.plan_line.is_some()
+                && v.plan_line == p.plan_line
+                && let Some(view) = (resolve.0)(rx, p)?
+                && let Some(m) = view.message
+            {
+                self.links.insert(p.id.clone(), m);
+            }
+        }
+        Ok(())
     }
     pub fn subject(&self, id: &str) -> String {
         self.subjects.get(id).cloned().unwrap_or_else(|| id.into())
@@ -203,6 +229,10 @@ pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Pl
                 k.version, k.line, k.lesson, k.periods
             ),
         );
+    }
+    // …and, when the Phụ lục III changed since, what its link reads as now.
+    if let Some(now) = names.links.get(&plan.id) {
+        l.paragraph(10.0, false, 0.0, &format!("Liên kết hiện nay: {now}"));
     }
     l.gap(6.0);
     let f = &v.fields;
@@ -371,9 +401,17 @@ pub struct Prepared {
     pub pdf: Vec<u8>,
 }
 
-pub fn prepare(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Prepared, LessonError> {
+/// `resolve`: the server's link resolver (`dept`'s), so each printed plan says what its link
+/// reads as now.
+pub fn prepare(
+    rx: &Rx,
+    p: &Principal,
+    scope: &Scope,
+    resolve: &super::LinkResolver,
+) -> Result<Prepared, LessonError> {
     let plans = select(rx, p, scope)?;
-    let names = Names::load(rx)?;
+    let mut names = Names::load(rx)?;
+    names.resolve_links(rx, resolve, &plans)?;
     let title = format!("KẾ HOẠCH BÀI DẠY — {}", scope.label().to_uppercase());
     let pdf = pdf(&names, &title, &plans)?;
     Ok(Prepared { plans, names, pdf })
@@ -1533,11 +1571,12 @@ pub fn verify_manifest(
 pub fn archive(
     store: &crate::store::Store,
     year: &str,
+    resolve: &super::LinkResolver,
 ) -> Result<Vec<crate::school::archive::RecordFile>, String> {
     use crate::school::archive::RecordFile;
     let (from, to) = year_bounds(year).map_err(|e| e.to_string())?;
     let rx = store.read().map_err(|e| e.to_string())?;
-    let names = Names::load(&rx).map_err(|e| e.to_string())?;
+    let mut names = Names::load(&rx).map_err(|e| e.to_string())?;
     // department id ("" for none) → month → plans, in the order `select` prints them.
     let mut by: std::collections::BTreeMap<
         String,
@@ -1567,6 +1606,13 @@ pub fn archive(
             .entry(month)
             .or_default()
             .push((plan, v));
+    }
+    for months in by.values() {
+        for plans in months.values() {
+            names
+                .resolve_links(&rx, resolve, plans)
+                .map_err(|e| e.to_string())?;
+        }
     }
     let now = jiff::Timestamp::now().to_string();
     let mut out = Vec::new();

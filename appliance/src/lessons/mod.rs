@@ -45,7 +45,7 @@ pub use dashboard::{Dashboard, DeptRow, Live, RecentRow, TeacherRow, dashboard, 
 pub(crate) use drafts::save_plan;
 pub use drafts::{
     ATTACHMENT_QUOTA, PlanInput, attach, attached_bytes, check_attachment, check_teach_on, create,
-    delete, detach, edit, edit_patch, school_year_of, set_plan_line,
+    delete, detach, edit, edit_patch, name_old_link, school_year_of, set_plan_line,
 };
 use drafts::{load, now_str, sync_head};
 pub use queue::{Query, every_plan, search, seen_by, sees_work, versions, waiting_for};
@@ -397,7 +397,8 @@ pub struct LinkView {
     pub version: u32,
     /// Its current approved version, when it has one.
     pub current_version: Option<u32>,
-    /// The line the lesson is on now (where it moved, for `moved`), else the stored one.
+    /// The line the lesson is on now (where it moved, for `moved`; where the changed lesson
+    /// is, for `changed`), else the stored one.
     pub line: usize,
     /// The line stored with the link ("{plan}#{n}").
     pub linked_line: usize,
@@ -405,9 +406,12 @@ pub struct LinkView {
     pub lesson: String,
     pub periods: u16,
     /// `ok` (the same line), `moved` (the lesson is on another line now), `changed` (the plan
-    /// approved again without that lesson), `broken` (the link breaks the rule).
+    /// approved again with that lesson's periods or title changed: `line` is where it is
+    /// now), `dropped` (approved again without it), `broken` (the link breaks the rule).
     pub status: &'static str,
-    /// Why, in Vietnamese, when not `ok`/`moved`; what the teacher can do.
+    /// In Vietnamese, unless `ok`: where the lesson moved; or why the link needs attention —
+    /// where the lesson is now and what changed, the version that dropped it — and what the
+    /// teacher can do. The words the plan's page and its printed copy show.
     pub message: Option<String>,
 }
 

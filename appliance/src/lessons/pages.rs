@@ -179,8 +179,9 @@ page!(PlanPage, "lesson_plan.html" {
     has_key: bool,
     details: bool,
     // Which lesson of the teacher's Phụ lục III it is linked to, a note when the link no
-    // longer reads as it was made, and whether that note is a problem (`link_line`).
-    link: Option<(String, Option<String>, bool)>,
+    // longer reads as it was made, whether that note is a problem, and where its teacher
+    // relinks it (`link_line`).
+    link: Option<(String, Option<String>, bool, Option<String>)>,
 });
 
 #[derive(Deserialize)]
@@ -240,12 +241,16 @@ async fn plan_page(
                 None => all.last().cloned(),
             }
             .ok_or_else(ApiError::not_found)?;
+            // Its teacher relinks on the PL III's page, unless the plan waits for review.
+            let relinks = plan.teacher == pp.id()
+                && !matches!(plan.state, PlanState::Submitted | PlanState::Reviewed);
             let link = link_line(
                 &v,
                 (v.number == plan.version)
                     .then(|| resolve(&rx, &plan))
                     .transpose()?
                     .flatten(),
+                relinks,
             );
             let mut hasher = super::FileHasher::new(&store.blobs);
             let verdicts = super::verify_version(&rx, &plan, &v, &mut hasher)?;
@@ -339,7 +344,8 @@ async fn plan_page(
     let review = v
         .review
         .as_ref()
-        .map(|r| (r.name.clone(), when(&r.at), r.passed, r.comment.clone()));
+        // By the role she reviewed in, as the printed plan names her (review r18 #4).
+        .map(|r| (r.reviewer(), when(&r.at), r.passed, r.comment.clone()));
     Ok(render(PlanPage::new(
         chrome(&s, &u, &headers),
         plan.clone(),
@@ -370,27 +376,30 @@ async fn plan_page(
 }
 
 /// The link of version `v` as its page says it: the current version's as it reads now
-/// (`now`, resolved by `dept`), an older one's as it was signed — the lesson by its title and
-/// the Phụ lục III's version, never a bare line number (review r16 #7).
-fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Option<String>, bool)> {
+/// (`now`, resolved by `dept`: its `message` the words the API and the printed plan carry
+/// too), an older one's as it was signed — the lesson by its title and the Phụ lục III's
+/// version, never a bare line number (review r16 #7). A link that needs a relink (`relinks`:
+/// the viewer is its teacher and may change it) points at the PL III's *Gắn* form.
+type LinkLine = (String, Option<String>, bool, Option<String>);
+fn link_line(v: &Version, now: Option<super::LinkView>, relinks: bool) -> Option<LinkLine> {
     if let Some(l) = now {
-        let note = match l.status {
-            "moved" => Some(format!(
-                "Khi gắn (Phụ lục III bản {}) bài này ở dòng {}; bản hiện hành (bản {}) đã chuyển sang dòng {}.",
-                l.version,
-                l.linked_line,
-                l.current_version.unwrap_or(l.version),
-                l.line
-            )),
-            _ => l.message.clone(),
-        };
-        return Some((
-            format!(
+        let head = match l.status {
+            // The lesson as it was linked: the note says where it is now, or that it is gone.
+            "changed" | "dropped" => format!(
+                "{} · khi gắn (bản {}) dòng {}: {} ({} tiết)",
+                l.pl3_title, l.version, l.linked_line, l.lesson, l.periods
+            ),
+            _ => format!(
                 "{} · dòng {}: {} ({} tiết)",
                 l.pl3_title, l.line, l.lesson, l.periods
             ),
-            note,
-            matches!(l.status, "changed" | "broken"),
+        };
+        let problem = matches!(l.status, "changed" | "dropped" | "broken");
+        return Some((
+            head,
+            l.message.clone(),
+            problem,
+            (problem && relinks).then(|| format!("/dept/plan/{}#link-form", l.pl3)),
         ));
     }
     match (&v.plan_lesson, &v.plan_line) {
@@ -401,6 +410,7 @@ fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Optio
             ),
             None,
             false,
+            None,
         )),
         (None, Some(line)) => Some((
             format!(
@@ -409,6 +419,7 @@ fn link_line(v: &Version, now: Option<super::LinkView>) -> Option<(String, Optio
             ),
             None,
             false,
+            None,
         )),
         (None, None) => None,
     }

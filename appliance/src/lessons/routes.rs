@@ -299,7 +299,31 @@ async fn submit(
     let b = crate::http::json_body(b)?;
     let key = unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
-    let plan = write(&s, &u, move |tx| super::submit(tx, &p, &id, &key)).await?;
+    // A draft linked before links named their lesson gets it now (`name_old_link`), as
+    // `dept` resolves the link — the one resolution, read before the write.
+    let resolve = s.part::<super::LinkResolver>()?.0;
+    let named = {
+        let rx = s.store.read()?;
+        match rx.get(&super::PLANS, &id)? {
+            Some(plan) if plan.plan_line.is_some() && plan.teacher == p.id() => {
+                resolve(&rx, &plan)?.map(|l| super::LinkedLesson {
+                    pl3: l.pl3,
+                    version: l.version,
+                    line: l.linked_line,
+                    lesson: l.lesson,
+                    periods: l.periods,
+                })
+            }
+            _ => None,
+        }
+    };
+    let plan = write(&s, &u, move |tx| {
+        if let Some(l) = named {
+            super::name_old_link(tx, &id, l)?;
+        }
+        super::submit(tx, &p, &id, &key)
+    })
+    .await?;
     Ok(Json(
         json!({ "plan": plan, "message": "Đã ký và nộp kế hoạch." }),
     ))
@@ -773,10 +797,11 @@ async fn export_pdf(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let scope = scope_of(&s, q)?;
+    let resolve = super::LinkResolver(s.part::<super::LinkResolver>()?.0);
     let store = s.store.clone();
     let p = u.principal.clone();
     let (name, bytes) = blocking(move || {
-        let out = export::prepare(&store.read()?, &p, &scope)?;
+        let out = export::prepare(&store.read()?, &p, &scope, &resolve)?;
         Ok((format!("{}.pdf", scope.file_stem()), out.pdf))
     })
     .await?;
@@ -816,10 +841,11 @@ async fn export_zip(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let scope = scope_of(&s, q)?;
+    let resolve = super::LinkResolver(s.part::<super::LinkResolver>()?.0);
     let store = s.store.clone();
     let p = u.principal.clone();
     let (name, file) = blocking(move || {
-        let out = export::prepare(&store.read()?, &p, &scope)?;
+        let out = export::prepare(&store.read()?, &p, &scope, &resolve)?;
         let f =
             crate::http::unlinked_file(store.dir(), "export.zip").map_err(ApiError::internal)?;
         let now = jiff::Timestamp::now().to_string();
