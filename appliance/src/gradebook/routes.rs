@@ -510,6 +510,11 @@ async fn hocba_renew_ca(
     u: ApiUser,
     b: JsonBody<RenewCa>,
 ) -> Result<Json<Value>, ApiError> {
+    // Who may not renew learns it first, whatever the body (the role gate).
+    if u.principal.account.disabled || super::hocba::head_role(&u.principal.account.roles).is_none()
+    {
+        return Err(super::hocba::HocbaError::NotRenewer.into());
+    }
     let body = json_body(b)?;
     // Refusals that need no PIN first — not a BGH member, no CA, no certificate, not a holder,
     // a PIN known to be short (the CLI's check too) —, then the PIN's own length.
