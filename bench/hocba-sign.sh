@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=$(realpath "${TRAM_BIN:-${CARGO_TARGET_DIR:-target}/debug/tram}")
 work=$(mktemp -d /tmp/tram-hocba-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-export TRAM_ADMIN_PASSWORD=bench-password-1 TRAM_LOG=warn TRAM_SIGNING_PIN=135792
+export TRAM_ADMIN_PASSWORD=bench-password-1 TRAM_LOG=warn TRAM_SIGNING_PIN=58203947
 D=$work/data
 P=18731
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); binary $BIN"

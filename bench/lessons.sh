@@ -65,7 +65,7 @@ echo "  /lessons/dashboard: $(echo "$out" | awk '/Requests\/sec/{print $2}') req
 echo "== approve the month: $plans plans in one action =="
 # The body names the plans the form lists (id and version), read here from the plan list.
 # The demo's signing PIN (appliance/src/demo/plans.rs, DEMO_PIN).
-pin=${TRAM_DEMO_PIN:-271828}
+pin=${TRAM_DEMO_PIN:-50718394}
 curl -fs -b "$work/jar" "$B/api/v1/lessons/plans?month=$month&state=reviewed&limit=5000" | python3 -c '
 import json,sys
 plans=[{"id": p["id"], "version": p["version"]} for p in json.load(sys.stdin)["plans"]]

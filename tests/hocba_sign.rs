@@ -17,7 +17,7 @@ use common::{DEMO_PIN, Server, bin, homeroom_of};
 const CLASS: &str = "2026-9a2";
 /// The demo's signed class and its signers' PIN.
 const SIGNED: &str = "2026-9a1";
-const PIN: &str = "135792";
+const PIN: &str = "58203947";
 
 fn pyhanko() -> Option<PathBuf> {
     let path = std::env::var_os("TRAM_PYHANKO")
@@ -539,9 +539,14 @@ fn files_signed_before_and_after_a_ca_renewal_verify_in_pdfsig_and_pyhanko() {
     );
     assert!(!text(&o).contains("earlier CA"), "{}", text(&o));
     // A wrong PIN renews nothing; a teacher renews nothing.
-    let o = ca_cmd(&["renew", "--by", "hieutruong"], "000000");
+    let o = ca_cmd(&["renew", "--by", "hieutruong"], "00000000");
     assert!(!o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("wrong signing PIN"), "{}", text(&o));
+    // A PIN under 8 digits renews nothing either (the new CA is wrapped for her), told as
+    // such before it is tried (review r17 #2).
+    let o = ca_cmd(&["renew", "--by", "hieutruong"], "582039");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("shorter than 8 digits"), "{}", text(&o));
     // Five times: a refusal that needs no PIN counts no try (review r17 #6) — the teacher
     // signs her class below with the same PIN, unlocked.
     for _ in 0..5 {
@@ -2068,11 +2073,11 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         "x",
         "Trần Văn Hùng",
         "Hiệu trưởng",
-        "975318",
+        "97531846",
         now,
     )
     .unwrap();
-    let key = tram::pki::signing::unlock(&minted, "975318").unwrap();
+    let key = tram::pki::signing::unlock(&minted, "97531846").unwrap();
     let forged = tram::pki::pades::sign(&pdf, &key, &school_ca.cert, now).unwrap();
     let v: serde_json::Value = c
         .post(format!("{b}/api/v1/hocba/verify"))
@@ -2144,11 +2149,11 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         "x",
         "Trần Văn Hùng",
         "Hiệu trưởng",
-        "975318",
+        "97531846",
         now,
     )
     .unwrap();
-    let key = tram::pki::signing::unlock(&foreign, "975318").unwrap();
+    let key = tram::pki::signing::unlock(&foreign, "97531846").unwrap();
     let unsigned_again = tmp.path().join("plain.pdf");
     let foreign_pdf = tram::pki::pades::sign(
         &std::fs::read(&unsigned_again).unwrap(),
@@ -2620,9 +2625,9 @@ fn a_hocba_needs_both_stages_and_signatures_from_the_schools_register() {
         tram::gradebook::hocba::ca::open_ca(&rx, &data, &ht, DEMO_PIN).unwrap()
     };
     let minted =
-        tram::pki::signing::issue_signer(&ca, "x", &principal_name, "Hiệu trưởng", "975318", now)
+        tram::pki::signing::issue_signer(&ca, "x", &principal_name, "Hiệu trưởng", "97531846", now)
             .unwrap();
-    let key = tram::pki::signing::unlock(&minted, "975318").unwrap();
+    let key = tram::pki::signing::unlock(&minted, "97531846").unwrap();
     let forged = tram::pki::pades::sign(&gvcn_only, &key, &ca.cert, now).unwrap();
     let o = hocba(
         &["verify", write("minted.pdf", &forged).to_str().unwrap()],
@@ -3179,7 +3184,7 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
     // Review r15 #6: the form states the rule (in the checking module's words) before any
     // refusal; the advice for CA holders is on BGH's form, not a teacher's.
     let rule = tram::pki::seal::pin_rule(false);
-    let advice = tram::pki::seal::pin_advice_ca(false);
+    let advice = tram::pki::seal::pin_rule_ca(false);
     assert!(page.contains(rule) && !page.contains(advice), "{page}");
     let theirs = s
         .login("phohieutruong")
@@ -3206,6 +3211,83 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
             "{weak}: {e}"
         );
     }
+    // Review r17 #8: pairs, palindromes, keypad lines, even steps, a run with one slip, the
+    // most used PINs and famous constants are refused with what they are.
+    for (weak, says) in [
+        ("112233", "khuôn"),
+        ("778899", "khuôn"),
+        ("123321", "khuôn"),
+        ("147258", "khuôn"),
+        ("159753", "khuôn"),
+        ("135790", "khuôn"),
+        ("246810", "khuôn"),
+        ("123457", "dễ đoán"),
+        ("314159", "hay dùng"),
+        ("271828", "hay dùng"),
+        ("520131", "hay dùng"),
+    ] {
+        let (code, e) = post(
+            &gvcn,
+            request.clone(),
+            serde_json::json!({"pin": weak, "pin_again": weak}),
+        );
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (422, Some("weak_pin")),
+            "{weak}: {e}"
+        );
+        let msg = e["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(says), "{weak}: {e}");
+    }
+    // Review r17 #2: a vice principal's certificate may be given the school signing CA, so
+    // her PIN has 8 digits: a strong 6-digit one is refused, said why, nothing stored.
+    let vp = s.login("phohieutruong");
+    let (code, e) = post(
+        &vp,
+        request.clone(),
+        serde_json::json!({"pin": "582039", "pin_again": "582039"}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("weak_pin")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ít nhất 8 chữ số"),
+        "{e}"
+    );
+    // Review r17 #6: a vice principal with no certificate at all who tries to renew the CA is
+    // told she has none and where to ask; a teacher is told renewing is the BGH holders'.
+    let renew = format!("{b}/api/v1/hocba/ca/renew");
+    let (code, e) = post(&vp, renew.clone(), serde_json::json!({"pin": PIN}));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("no_signer")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Chứng thư ký học bạ"),
+        "{e}"
+    );
+    let (code, e) = post(&gvcn, renew.clone(), serde_json::json!({"pin": PIN}));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("not_approver")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gia hạn CA"),
+        "{e}"
+    );
     let (code, e) = post(
         &gvcn,
         request.clone(),
@@ -3374,6 +3456,40 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
     let (code, r) = post(&gvcn, sign_url.clone(), gvcn_body);
     assert_eq!(code, 200, "{r}");
     assert!(r["signed"].as_u64().unwrap() > 0, "{r}");
+    // Đổi mã PIN ký: the same key under a new PIN; the refusals that need no PIN first, a
+    // wrong current PIN counted like any other.
+    let change = format!("{b}/api/v1/hocba/signer/pin");
+    let new_pin = "73016428";
+    let body = |cur: &str, new: &str, again: &str| serde_json::json!({"current_pin": cur, "pin": new, "pin_again": again});
+    for (req, code_want) in [
+        (body(PIN, "112233", "112233"), "weak_pin"),
+        (body(PIN, new_pin, "73016429"), "pin_mismatch"),
+        (body("00000000", new_pin, new_pin), "wrong_pin"),
+    ] {
+        let (code, e) = post(&gvcn, change.clone(), req);
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (422, Some(code_want)),
+            "{e}"
+        );
+    }
+    let (code, r) = post(&gvcn, change.clone(), body(PIN, new_pin, new_pin));
+    assert_eq!((code, r["changed"].as_bool()), (200, Some(true)), "{r}");
+    let (code, e) = post(&gvcn, change.clone(), body(PIN, PIN, PIN));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("wrong_pin")),
+        "{e}"
+    );
+    let (code, r) = post(&gvcn, change.clone(), body(new_pin, PIN, PIN));
+    assert_eq!(code, 200, "{r}");
+    // The principal's new PIN has 8 digits (it opens the CA).
+    let (code, e) = post(&bgh, change.clone(), body(DEMO_PIN, "582039", "582039"));
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("weak_pin")),
+        "{e}"
+    );
     let (code, e) = post(&bgh, approve, serde_json::json!({"pin": DEMO_PIN}));
     assert_eq!(
         (code, e["error"]["code"].as_str()),

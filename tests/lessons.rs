@@ -85,7 +85,7 @@ fn write_sign_review_approve_verify_export_publish() {
     let (s, _) = post(
         &teacher,
         &format!("{api}/key"),
-        json!({"secret": "470258", "confirm": "470258"}),
+        json!({"secret": "47025863", "confirm": "47025863"}),
     );
     assert_eq!(s, 201);
 
@@ -196,7 +196,7 @@ fn write_sign_review_approve_verify_export_publish() {
     let (s, r) = post(
         &teacher,
         &format!("{api}/plans/{id}/submit"),
-        json!({"secret": "470258"}),
+        json!({"secret": "47025863"}),
     );
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["plan"]["state"], "submitted");
@@ -481,7 +481,7 @@ fn a_right_plan_pin_does_not_wipe_the_count_of_wrong_certificate_pins() {
         let (s, e) = post(
             &principal,
             &url,
-            json!({"month": month, "secret": DEMO_PIN, "pades_pin": "975310", "plans": []}),
+            json!({"month": month, "secret": DEMO_PIN, "pades_pin": "97351086", "plans": []}),
         );
         assert_eq!(
             (s, e["error"]["code"].as_str()),

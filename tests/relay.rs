@@ -1066,7 +1066,7 @@ fn the_district_resets_the_key_of_a_schools_only_bgh_member() {
     // She makes a new key without the old PIN.
     let r = principal
         .post(format!("{b}/api/v1/lessons/key"))
-        .json(&json!({"secret": "975310", "confirm": "975310"}))
+        .json(&json!({"secret": "97351086", "confirm": "97351086"}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());

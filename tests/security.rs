@@ -814,7 +814,7 @@ fn a_signing_key_is_replaced_only_with_its_pin_or_by_another_bgh_member() {
     assert_eq!(r.status(), 409, "a reset key signed");
     let r = vice
         .post(format!("{b}/api/v1/lessons/key"))
-        .json(&json!({"secret": "246810", "confirm": "246810"}))
+        .json(&json!({"secret": "73016428", "confirm": "73016428"}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());

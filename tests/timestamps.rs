@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 /// The demo's complete class left open to sign (9A1 comes signed).
 const CLASS: &str = "2026-9a2";
-const PIN: &str = "135792";
+const PIN: &str = "58203947";
 
 on_both_storages!(
     a_class_signed_online_and_offline_is_time_stamped_by_the_hub,
@@ -367,9 +367,9 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     );
     let now = jiff::Timestamp::now();
     let minted =
-        tram::pki::signing::issue_signer(&ca, "x", "Trần Văn Hùng", "Hiệu trưởng", "975318", now)
+        tram::pki::signing::issue_signer(&ca, "x", "Trần Văn Hùng", "Hiệu trưởng", "97531846", now)
             .unwrap();
-    let key = tram::pki::signing::unlock(&minted, "975318").unwrap();
+    let key = tram::pki::signing::unlock(&minted, "97531846").unwrap();
     let forged = tram::pki::pades::sign(&gvcn_only, &key, &ca.cert, now).unwrap();
     let (code, r) = hub_verify(forged.clone());
     assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
@@ -1304,11 +1304,11 @@ fn the_approval_pdf_is_time_stamped_when_enrolled() {
         "x",
         "Trần Văn Hùng",
         "Hiệu trưởng",
-        "975318",
+        "97531846",
         now,
     )
     .unwrap();
-    let key = tram::pki::signing::unlock(&rec, "975318").unwrap();
+    let key = tram::pki::signing::unlock(&rec, "97531846").unwrap();
     let minted = tmp.path().join("minted.pdf");
     std::fs::write(
         &minted,

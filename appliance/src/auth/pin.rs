@@ -148,6 +148,54 @@ pub fn refund(store: &Store, actor: &Actor, account: &str) -> Result<(), StoreEr
     })
 }
 
+/// What a PIN-guarded operation's refusal says about the PIN it was given.
+pub trait PinRefusal {
+    /// The PIN was tried and was wrong: the check stays counted. Any other refusal — one that
+    /// needs no PIN, or one after a right PIN — gives the check back.
+    fn wrong_pin(&self) -> bool;
+}
+
+/// The one PIN-guarded operation, for every route and command that checks a signing PIN
+/// (the học bạ signings, approvals, the CA renewal, a PKCS#12 import's current PIN, `tram hocba
+/// sign`, `tram hocba signer --by`, `tram hocba ca renew`): `precheck` first — the refusals
+/// that need no PIN (not a BGH member, no CA, not a holder, no certificate) —, so they never
+/// count nor are hidden behind a lock (review r17 #6); then one check is reserved ([`begin`],
+/// or the lock), `op` runs, and the check is cleared on success ([`succeeded`]), kept for a
+/// wrong PIN, given back for any other refusal ([`refund`]). A store error after `op` is
+/// logged, never turned into a refusal of what `op` did.
+pub fn guarded<T, E>(
+    store: &Store,
+    actor: &Actor,
+    account: &str,
+    precheck: impl FnOnce() -> Result<(), E>,
+    op: impl FnOnce() -> Result<T, E>,
+) -> Result<Result<T, E>, Locked>
+where
+    E: PinRefusal + From<StoreError>,
+{
+    if let Err(e) = precheck() {
+        return Ok(Err(e));
+    }
+    match begin(store, actor, account) {
+        Err(e) => return Ok(Err(e.into())),
+        Ok(Err(l)) => return Err(l),
+        Ok(Ok(())) => {}
+    }
+    let done = op();
+    let after = match &done {
+        Ok(_) => succeeded(store, actor, account),
+        Err(e) if e.wrong_pin() => {
+            tracing::warn!(account = %account, "wrong signing PIN");
+            Ok(())
+        }
+        Err(_) => refund(store, actor, account),
+    };
+    if let Err(e) = after {
+        tracing::warn!(account = %account, error = %e, "the count of signing PIN checks was not updated");
+    }
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +260,71 @@ mod tests {
         refund(&store, &actor, "u-a").unwrap();
         let left = store.read().unwrap().get(&PIN_TRIES, "u-a").unwrap();
         assert_eq!(left.map(|t| t.failures), Some(0));
+    }
+
+    #[derive(Debug)]
+    enum Refused {
+        NotAMember,
+        Wrong,
+        Store,
+    }
+
+    impl PinRefusal for Refused {
+        fn wrong_pin(&self) -> bool {
+            matches!(self, Refused::Wrong)
+        }
+    }
+
+    impl From<StoreError> for Refused {
+        fn from(_: StoreError) -> Self {
+            Refused::Store
+        }
+    }
+
+    fn failures(store: &Store, account: &str) -> u32 {
+        let t = store.read().unwrap().get(&PIN_TRIES, account).unwrap();
+        t.map_or(0, |t| t.failures)
+    }
+
+    #[test]
+    fn a_guarded_operation_counts_only_wrong_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &crate::app::schema::schema()).unwrap();
+        let actor = Actor::system(jiff::Timestamp::now());
+        let ok = || Ok::<(), Refused>(());
+        // A refusal that needs no PIN, before or after the check: no try spent, however often.
+        for _ in 0..(MAX_FAILURES * 2) {
+            let r = guarded(&store, &actor, "u-a", || Err(Refused::NotAMember), ok);
+            assert!(matches!(r, Ok(Err(Refused::NotAMember))));
+            let r = guarded(&store, &actor, "u-a", ok, || {
+                Err::<(), _>(Refused::NotAMember)
+            });
+            assert!(matches!(r, Ok(Err(Refused::NotAMember))));
+        }
+        assert_eq!(failures(&store, "u-a"), 0);
+        // A wrong PIN spends one.
+        let wrong = || Err::<(), _>(Refused::Wrong);
+        for i in 1..MAX_FAILURES {
+            assert!(matches!(
+                guarded(&store, &actor, "u-a", ok, wrong),
+                Ok(Err(Refused::Wrong))
+            ));
+            assert_eq!(failures(&store, "u-a"), i);
+        }
+        // The right PIN resets the count.
+        assert!(matches!(guarded(&store, &actor, "u-a", ok, ok), Ok(Ok(()))));
+        assert_eq!(failures(&store, "u-a"), 0);
+        // Locked after five wrong ones: the lock, but a refusal needing no PIN comes first.
+        for _ in 0..MAX_FAILURES {
+            let _ = guarded(&store, &actor, "u-a", ok, wrong);
+        }
+        assert!(guarded(&store, &actor, "u-a", ok, ok).is_err());
+        assert!(matches!(
+            guarded(&store, &actor, "u-a", || Err(Refused::NotAMember), ok),
+            Ok(Err(Refused::NotAMember))
+        ));
+        // Another account is not touched.
+        assert_eq!(failures(&store, "u-b"), 0);
     }
 
     #[test]

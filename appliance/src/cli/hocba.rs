@@ -203,7 +203,7 @@ fn pin_help() -> String {
     format!(
         "{}\n{}",
         tram::pki::seal::pin_rule(true),
-        tram::pki::seal::pin_advice_ca(true)
+        tram::pki::seal::pin_rule_ca(true)
     )
 }
 
@@ -224,34 +224,31 @@ fn new_pin(var: &str, head: bool) -> anyhow::Result<String> {
     if std::env::var_os(var).is_none() {
         eprintln!("{}", tram::pki::seal::pin_rule(true));
         if head {
-            eprintln!("{}", tram::pki::seal::pin_advice_ca(true));
+            eprintln!("{}", tram::pki::seal::pin_rule_ca(true));
         }
         eprintln!("New signing PIN ({var} not set), on the next line of standard input:");
     }
     let pin = secret(var)?;
-    tram::pki::seal::check_new_pin(&pin)
-        .map_err(|w| anyhow::anyhow!("the new PIN ({}): {}", pin_source(var), w.english()))?;
+    if head {
+        tram::pki::seal::check_ca_pin(&pin)
+    } else {
+        tram::pki::seal::check_new_pin(&pin)
+    }
+    .map_err(|w| anyhow::anyhow!("the new PIN ({}): {}", pin_source(var), w.english()))?;
     Ok(pin)
 }
 
-/// Reserves one check of `account`'s signing PIN in the stored count of wrong PINs
-/// (`tram::auth::pin`, the web's count too): refused, with the time it unlocks, while locked.
-fn pin_check(store: &tram::store::Store, account: &tram::auth::Account) -> anyhow::Result<()> {
-    let now = jiff::Timestamp::now();
-    if let Err(l) = tram::auth::pin::begin(store, &tram::store::Actor::system(now), &account.id)? {
-        anyhow::bail!(
-            "{}",
-            l.english(&account.username, now, tram::school::time_zone())
-        );
-    }
-    Ok(())
-}
-
-/// The PIN was right: the count is cleared.
-fn pin_right(store: &tram::store::Store, account: &tram::auth::Account) -> anyhow::Result<()> {
-    let actor = tram::store::Actor::system(jiff::Timestamp::now());
-    tram::auth::pin::succeeded(store, &actor, &account.id)?;
-    Ok(())
+/// The lock of `account`'s signing PIN checks (`tram::auth::pin::guarded`, the web's count
+/// too), in the CLI's words: the time it unlocks.
+fn locked(account: &tram::auth::Account, l: tram::auth::pin::Locked) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}",
+        l.english(
+            &account.username,
+            jiff::Timestamp::now(),
+            tram::school::time_zone()
+        )
+    )
 }
 
 /// `tram hocba signer import`: every check before anything is written.
@@ -303,21 +300,15 @@ fn import(
         current_pin: current_pin.as_deref(),
     };
     let actor = tram::store::Actor::system(now);
-    if current_pin.is_some() {
-        pin_check(&store, &found)?;
-    }
-    let done = tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now);
-    if current_pin.is_some() {
-        match &done {
-            Ok(_) => pin_right(&store, &found)?,
-            // Refused before the current PIN was looked at: that check is given back.
-            Err(tram::gradebook::hocba::HocbaError::P12(_)) => {
-                let actor = tram::store::Actor::system(jiff::Timestamp::now());
-                tram::auth::pin::refund(&store, &actor, &found.id)?;
-            }
-            Err(_) => {}
-        }
-    }
+    let import = || tram::gradebook::hocba::import_p12(&store, &actor, &found, &req, now);
+    // Her current PIN counts like any signing PIN; a file refused before it was looked at
+    // gives the check back (the one guard, `tram::auth::pin::guarded`).
+    let done = if current_pin.is_some() {
+        tram::auth::pin::guarded(&store, &actor, &found.id, || Ok(()), import)
+            .map_err(|l| locked(&found, l))?
+    } else {
+        import()
+    };
     let rec = match done {
         Ok(rec) => rec,
         Err(tram::gradebook::hocba::HocbaError::Signing(signing::SigningError::WrongPin)) => {
@@ -515,30 +506,36 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     };
                     let req = signing::request_key(
                         &who,
-                        &new_pin(
-                            "TRAM_SIGNING_PIN",
-                            hocba::head_role(&account.roles).is_some(),
-                        )?,
+                        &new_pin("TRAM_SIGNING_PIN", signing::is_head_role(role))?,
                         now,
                     )?;
                     let holder_pin = secret("TRAM_APPROVER_PIN")?;
-                    pin_check(&store, &holder.account)?;
-                    let done = ca::issue_by_holder(
+                    // The one PIN guard: a --by who is no BGH member, holds no certificate or
+                    // no wrap is refused before her PIN is counted (review r17 #6).
+                    let done = tram::auth::pin::guarded(
                         &store,
                         &actor,
-                        &holder,
-                        &holder_pin,
-                        &req,
-                        replace,
-                        false,
-                    );
-                    if done.is_ok() {
-                        pin_right(&store, &holder.account)?;
-                        // Her key, opened: one sealed with an earlier stretch is sealed again.
-                        if let Some(rec) = hocba::signer(&store.read()?, &holder.account.id)? {
-                            hocba::reseal_signer(&store, &actor, &rec, &holder_pin);
-                        }
-                    }
+                        &holder.account.id,
+                        || ca::holder_precheck(&store.read()?, store.dir(), &holder),
+                        || {
+                            let done = ca::issue_by_holder(
+                                &store,
+                                &actor,
+                                &holder,
+                                &holder_pin,
+                                &req,
+                                replace,
+                                false,
+                            )?;
+                            // Her key, opened: sealed again with today's stretch if need be,
+                            // and whether her PIN is long enough for the CA learnt.
+                            if let Some(rec) = hocba::signer(&store.read()?, &holder.account.id)? {
+                                hocba::reseal_signer(&store, &actor, &rec, &holder_pin);
+                            }
+                            Ok(done)
+                        },
+                    )
+                    .map_err(|l| locked(&holder.account, l))?;
                     match done {
                         Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {
                             anyhow::bail!(
@@ -626,9 +623,19 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             }
             let pin = pin()?;
             let store = super::open_store(&data.data_dir)?;
-            pin_check(&store, &account)?;
-            let signer = match signing::unlock(&rec, &pin) {
-                Err(signing::SigningError::WrongPin) => {
+            let actor = tram::store::Actor::system(jiff::Timestamp::now());
+            let opened = tram::auth::pin::guarded(
+                &store,
+                &actor,
+                &account.id,
+                || Ok(()),
+                || signing::unlock(&rec, &pin).map_err(tram::gradebook::hocba::HocbaError::Signing),
+            )
+            .map_err(|l| locked(&account, l))?;
+            let signer = match opened {
+                Err(tram::gradebook::hocba::HocbaError::Signing(
+                    signing::SigningError::WrongPin,
+                )) => {
                     anyhow::bail!(
                         "wrong signing PIN for {user:?} ({})",
                         pin_source("TRAM_SIGNING_PIN")
@@ -636,8 +643,6 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 }
                 other => other?,
             };
-            pin_right(&store, &account)?;
-            let actor = tram::store::Actor::system(jiff::Timestamp::now());
             tram::gradebook::hocba::reseal_signer(&store, &actor, &rec, &pin);
             drop(store);
             let mut signed_files = Vec::with_capacity(targets.len());

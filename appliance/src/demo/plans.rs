@@ -5,7 +5,7 @@ use super::*;
 
 /// The demo signing PIN of every demo account (README). Not a trivial one: it passes the rule
 /// of a new PIN (`pki::seal::check_new_pin`), as every PIN chosen on a real box must.
-pub const DEMO_PIN: &str = "271828";
+pub const DEMO_PIN: &str = "50718394";
 
 /// Realistic lesson titles (2018 programme, grades 6–9) by subject name.
 fn lesson_titles(subject: &str) -> &'static [&'static str] {

@@ -435,6 +435,14 @@ pub enum HocbaError {
         "Chứng thư ký học bạ của bạn đã hết hạn ngày {0}: xin cấp chứng thư mới ở trang Chứng thư ký học bạ, Ban giám hiệu duyệt rồi bạn ký lại bằng mã PIN chọn lúc xin."
     )]
     CertExpired(String),
+    #[error(
+        "Mã PIN ký của bạn ngắn hơn 8 chữ số: người giữ CA ký số của trường cần mã PIN từ 8 chữ số (mã này mở CA). Hãy đổi mã PIN ký ở trang Chứng thư ký học bạ rồi làm lại."
+    )]
+    HolderPinShort,
+    #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng đang giữ CA mới gia hạn CA ký số của trường.")]
+    NotRenewer,
+    #[error("Chứng thư ký học bạ của bạn vừa thay đổi; hãy tải lại trang rồi làm lại.")]
+    SignerChanged,
 }
 
 impl HocbaError {
@@ -488,7 +496,17 @@ impl HocbaError {
             HocbaError::CaChanged => "ca_changed",
             HocbaError::NeedRecoveryReason => "reason_needed",
             HocbaError::CertExpired(_) => "certificate_expired",
+            HocbaError::HolderPinShort => "holder_pin_short",
+            HocbaError::NotRenewer => "not_approver",
+            HocbaError::SignerChanged => "signer_changed",
         }
+    }
+}
+
+/// Only a wrong PIN keeps a PIN check counted (`auth::pin::guarded`).
+impl crate::auth::pin::PinRefusal for HocbaError {
+    fn wrong_pin(&self) -> bool {
+        matches!(self, HocbaError::Signing(SigningError::WrongPin))
     }
 }
 
@@ -3478,17 +3496,23 @@ mod tests {
         let now: jiff::Timestamp = "2026-06-01T02:00:00Z".parse().unwrap();
         let ca = signing::new_ca("THCS Thử", now).unwrap();
         std::fs::create_dir_all(dir.path().join("keys")).unwrap();
-        let old =
-            signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
-                .unwrap();
+        let old = signing::issue_signer(
+            &ca,
+            "gv-1",
+            "Cô Lan",
+            "Giáo viên chủ nhiệm",
+            "58203947",
+            now,
+        )
+        .unwrap();
         let file = dir.path().join("keys/hocba-signer-gv-1.json");
         std::fs::write(&file, serde_json::to_vec(&old).unwrap()).unwrap();
         // A later signer already in the table, and a stale file for the same account.
         let newer =
-            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "246810", now).unwrap();
+            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "73016428", now).unwrap();
         store_signer(&store, &Actor::system(now), &newer, false).unwrap();
         let stale =
-            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "975310", now).unwrap();
+            signing::issue_signer(&ca, "ht-1", "Thầy Nam", "Hiệu trưởng", "97351086", now).unwrap();
         let stale_file = dir.path().join("keys/hocba-signer-ht-1.json");
         std::fs::write(&stale_file, serde_json::to_vec(&stale).unwrap()).unwrap();
 
@@ -3497,15 +3521,21 @@ mod tests {
         let rx = store.read().unwrap();
         let moved = signer(&rx, "gv-1").unwrap().expect("moved");
         assert_eq!(moved, old);
-        assert!(signing::unlock(&moved, "135792").is_ok());
+        assert!(signing::unlock(&moved, "58203947").is_ok());
         assert_eq!(signer(&rx, "ht-1").unwrap(), Some(newer));
         drop(rx);
         // Nothing left to move: nothing written.
         assert_eq!(adopt_signer_files(&store, dir.path(), now).unwrap(), 0);
         // Replacing needs to be asked for.
-        let again =
-            signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
-                .unwrap();
+        let again = signing::issue_signer(
+            &ca,
+            "gv-1",
+            "Cô Lan",
+            "Giáo viên chủ nhiệm",
+            "58203947",
+            now,
+        )
+        .unwrap();
         assert!(matches!(
             store_signer(&store, &Actor::system(now), &again, false),
             Err(HocbaError::SignerExists)
@@ -3666,10 +3696,16 @@ mod tests {
         let pdf = layout.finish().unwrap();
 
         let ca = signing::new_ca("THCS Thử", now).unwrap();
-        let rec =
-            signing::issue_signer(&ca, "gv-1", "Cô Lan", "Giáo viên chủ nhiệm", "135792", now)
-                .unwrap();
-        let key = signing::unlock(&rec, "135792").unwrap();
+        let rec = signing::issue_signer(
+            &ca,
+            "gv-1",
+            "Cô Lan",
+            "Giáo viên chủ nhiệm",
+            "58203947",
+            now,
+        )
+        .unwrap();
+        let key = signing::unlock(&rec, "58203947").unwrap();
         let signed = pades::sign(&pdf, &key, &ca.cert, now).unwrap();
 
         let rx = store.read().unwrap();

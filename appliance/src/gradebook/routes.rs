@@ -45,6 +45,7 @@ pub fn api() -> Router<Shared> {
         .route("/hocba/students/{student}/sign", post(hocba_sign_student))
         .route("/hocba/verify", post(hocba_verify))
         .route("/hocba/signer/p12", post(hocba_import_p12))
+        .route("/hocba/signer/pin", post(hocba_change_pin))
         .route(
             "/hocba/signer/request",
             post(hocba_request_signer).delete(hocba_withdraw_request),
@@ -101,7 +102,10 @@ impl From<super::hocba::HocbaError> for ApiError {
                 );
                 StatusCode::CONFLICT
             }
-            H::NotHead | H::NotApprover | H::OwnRequest | H::NoSigningRole => StatusCode::FORBIDDEN,
+            H::NotHead | H::NotApprover | H::NotRenewer | H::OwnRequest | H::NoSigningRole => {
+                StatusCode::FORBIDDEN
+            }
+            H::HolderPinShort | H::SignerChanged => StatusCode::CONFLICT,
             H::NoCaHolder
             | H::NotCaHolder
             | H::CaHolderDropped
@@ -210,21 +214,19 @@ async fn hocba_import_p12(
     if body.pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký mới."));
     }
-    // The new PIN's rule before a current PIN is tried: a refused one spends no guess.
-    crate::pki::seal::check_new_pin(&body.pin).map_err(|w| {
+    // The new PIN's rule before a current PIN is tried: a refused one spends no guess. A
+    // PKCS#12 is the principal's or a vice principal's, whose PIN may open the school signing
+    // CA: 8 digits or more (review r17 #2).
+    crate::pki::seal::check_ca_pin(&body.pin).map_err(|w| {
         ApiError::from(super::hocba::HocbaError::Signing(
             crate::pki::signing::SigningError::WeakPin(w),
         ))
     })?;
-    let guarded = if body.current_pin.is_empty() {
-        None
-    } else {
-        crate::auth::extract::pin_begin(&s, &u).await?;
-        Some(u.principal.id().to_string())
-    };
+    let guarded = !body.current_pin.is_empty();
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let actor = u.actor();
+    let now = actor.now;
     let account = u.principal.account.clone();
     let done = tokio::task::spawn_blocking(move || {
         let req = super::hocba::P12Import {
@@ -235,29 +237,18 @@ async fn hocba_import_p12(
             replace: body.replace,
             current_pin: Some(body.current_pin.as_str()),
         };
-        super::hocba::import_p12(&store, &actor, &account, &req, actor.now)
+        let import = || super::hocba::import_p12(&store, &actor, &account, &req, actor.now);
+        // A current PIN tried counts like any signing PIN; a PKCS#12 refused before it was
+        // looked at gives the check back.
+        if guarded {
+            crate::auth::pin::guarded(&store, &actor, &account.id, || Ok(()), import)
+        } else {
+            Ok(import())
+        }
     })
     .await
-    .map_err(ApiError::internal)?;
-    // A current PIN tried counts like any signing PIN.
-    if let Some(who) = &guarded {
-        match &done {
-            Err(super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)) => {
-                tracing::warn!(account = %who, "wrong current signing PIN on a PKCS#12 import");
-            }
-            Ok(_) => crate::auth::extract::pin_succeeded(&s, &u).await?,
-            // The PKCS#12 was refused before the current PIN was looked at: given back.
-            Err(super::hocba::HocbaError::P12(_)) => {
-                let (store, actor) = (s.store.clone(), u.actor());
-                let who = who.clone();
-                tokio::task::spawn_blocking(move || crate::auth::pin::refund(&store, &actor, &who))
-                    .await
-                    .map_err(ApiError::internal)?
-                    .map_err(ApiError::internal)?;
-            }
-            Err(_) => {}
-        }
-    }
+    .map_err(ApiError::internal)?
+    .map_err(|l| ApiError::new(StatusCode::TOO_MANY_REQUESTS, "pin_locked", l.vi(now)))?;
     let done = done?;
     let cert = hex::decode(&done.cert)
         .ok()
@@ -356,6 +347,77 @@ fn may_ask_certificate(p: &crate::auth::Principal) -> bool {
     })
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePin {
+    current_pin: String,
+    pin: String,
+    pin_again: String,
+}
+
+/// The signed-in signer changes her signing PIN (`ca::change_pin`): the current PIN through
+/// the one PIN guard, every refusal that needs no PIN (no certificate, the new PINs differing
+/// or too weak — 8 digits for the Ban giám hiệu) before it is counted.
+async fn hocba_change_pin(
+    State(s): State<Shared>,
+    u: ApiUser,
+    b: JsonBody<ChangePin>,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_body(b)?;
+    if body.current_pin.is_empty() {
+        return Err(ApiError::bad_request("Nhập mã PIN ký hiện tại."));
+    }
+    super::hocba::ca::change_pin_precheck(
+        &s.store.read()?,
+        &u.principal,
+        &body.pin,
+        &body.pin_again,
+    )?;
+    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
+    let store = s.store.clone();
+    let (actor, p) = (u.actor(), u.principal.clone());
+    let now = actor.now;
+    let rec = tokio::task::spawn_blocking(move || {
+        crate::auth::pin::guarded(
+            &store,
+            &actor,
+            p.id(),
+            || {
+                super::hocba::ca::change_pin_precheck(
+                    &store.read()?,
+                    &p,
+                    &body.pin,
+                    &body.pin_again,
+                )
+                .map(|_| ())
+            },
+            || {
+                super::hocba::ca::change_pin(
+                    &store,
+                    &actor,
+                    &p,
+                    &body.current_pin,
+                    &body.pin,
+                    &body.pin_again,
+                )
+            },
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|l| ApiError::new(StatusCode::TOO_MANY_REQUESTS, "pin_locked", l.vi(now)))??;
+    tracing::info!(account = %rec.account, "học bạ signing PIN changed");
+    let mut message =
+        "Đã đổi mã PIN ký. Chứng thư và khoá giữ nguyên; từ nay ký bằng mã PIN mới.".to_string();
+    if crate::pki::signing::is_head_role(&rec.role) {
+        message += " Mã PIN mới đủ 8 chữ số: nếu bạn chưa giữ CA ký số của trường, bạn được trao CA ở lần duyệt yêu cầu cấp chứng thư tiếp theo.";
+    }
+    Ok(Json(json!({
+        "changed": true,
+        "message": message,
+    })))
+}
+
 /// The signed-in teacher or BGH member withdraws her own certificate request (pending, or a
 /// declined one she has read): its sealed key pair is deleted, and she may ask again.
 async fn hocba_withdraw_request(
@@ -416,10 +478,13 @@ async fn hocba_approve_signer(
         return Err(super::hocba::HocbaError::OwnRequest.into());
     }
     let body = json_body(b)?;
-    // Every refusal that does not need her PIN comes before the PIN is counted (review r15 #3).
-    super::hocba::ca::approve_precheck(&s.store.read()?, s.store.dir(), &u.principal, &account)?;
     let pin = body.pin.clone();
-    let rec = guarded_signing(&s, &u, &pin, move |store, _dir, p, now| {
+    let asked = account.clone();
+    // Every refusal that does not need her PIN comes before the PIN is counted (review r15 #3).
+    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal| {
+        super::hocba::ca::approve_precheck(&store.read()?, store.dir(), p, &asked).map(|_| ())
+    };
+    let rec = guarded_signing(&s, &u, &pin, precheck, move |store, _dir, p, now| {
         let actor = crate::store::Actor {
             id: p.id().to_string(),
             now,
@@ -453,15 +518,20 @@ async fn hocba_renew_ca(
     u: ApiUser,
     b: JsonBody<RenewCa>,
 ) -> Result<Json<Value>, ApiError> {
+    // Who may not renew learns it first, whatever the body (the role gate).
     if u.principal.account.disabled || super::hocba::head_role(&u.principal.account.roles).is_none()
     {
-        return Err(super::hocba::HocbaError::NotApprover.into());
+        return Err(super::hocba::HocbaError::NotRenewer.into());
     }
     let body = json_body(b)?;
-    // Refusals that need no PIN first: no CA, or she holds no wrap (the CLI's check too).
+    // Refusals that need no PIN first — not a BGH member, no CA, no certificate, not a holder,
+    // a PIN known to be short (the CLI's check too) —, then the PIN's own length.
     super::hocba::ca::renew_precheck(&s.store.read()?, &u.principal)?;
     let pin = body.pin.clone();
-    let done = guarded_signing(&s, &u, &pin, move |store, _dir, p, now| {
+    let precheck = |store: &crate::store::Store, p: &crate::auth::Principal| {
+        super::hocba::ca::renew_precheck(&store.read()?, p)
+    };
+    let done = guarded_signing(&s, &u, &pin, precheck, move |store, _dir, p, now| {
         let actor = crate::store::Actor {
             id: p.id().to_string(),
             now,
@@ -552,7 +622,11 @@ async fn hocba_sign(
         super::hocba::stamp_first(&s.store, &format!("{class}/"), STAMP_FIRST_LIMIT).await;
     }
     let pin = body.pin.clone();
-    guarded_signing(&s, &u, &pin, move |store, dir, p, now| {
+    let (c, stage) = (class.clone(), body.stage);
+    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal| {
+        super::hocba::check_before_pin(&store.read()?, p, &c, stage)
+    };
+    guarded_signing(&s, &u, &pin, precheck, move |store, dir, p, now| {
         super::hocba::sign_class(store, dir, p, &class, body.stage, &body.pin, now)
     })
     .await
@@ -584,17 +658,29 @@ async fn hocba_sign_student(
         super::hocba::stamp_first(&s.store, &prefix, STAMP_FIRST_LIMIT).await;
     }
     let pin = body.pin.clone();
-    guarded_signing(&s, &u, &pin, move |store, dir, p, now| {
+    let (who, stage) = (student.clone(), body.stage);
+    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal| {
+        super::hocba::check_may_sign_student(&store.read()?, p, &who, stage).map(|_| ())
+    };
+    guarded_signing(&s, &u, &pin, precheck, move |store, dir, p, now| {
         super::hocba::sign_student(store, dir, p, &student, body.stage, &body.pin, now)
     })
     .await
 }
 
-/// Runs a signing that unlocks the signer's key with `pin`, counted by the PIN guard.
+/// Runs a signing that unlocks the signer's key with `pin` through the one PIN guard
+/// (`auth::pin::guarded`): `precheck`, the refusals that need no PIN, before a check is
+/// reserved; a wrong PIN counted, any other refusal given back, success clearing the count.
 async fn guarded_signing<T: Send + 'static>(
     s: &Shared,
     u: &ApiUser,
     pin: &str,
+    precheck: impl FnOnce(
+        &crate::store::Store,
+        &crate::auth::Principal,
+    ) -> Result<(), super::hocba::HocbaError>
+    + Send
+    + 'static,
     sign: impl FnOnce(
         &crate::store::Store,
         &std::path::Path,
@@ -607,8 +693,6 @@ async fn guarded_signing<T: Send + 'static>(
     if pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký."));
     }
-    let who = u.principal.id().to_string();
-    crate::auth::extract::pin_begin(s, u).await?;
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let store = s.store.clone();
     let p = u.principal.clone();
@@ -616,31 +700,32 @@ async fn guarded_signing<T: Send + 'static>(
     let pin = pin.to_string();
     let done = tokio::task::spawn_blocking(move || {
         let dir = store.dir().to_path_buf();
-        let done = sign(&store, &dir, &p, now)?;
-        // The PIN opened her key: one sealed with an earlier stretch is sealed again.
-        if let Ok(Some(rec)) = store.read().and_then(|r| super::hocba::signer(&r, p.id())) {
-            super::hocba::reseal_signer(&store, &actor, &rec, &pin);
-        }
-        Ok::<_, super::hocba::HocbaError>(done)
+        let account = p.id().to_string();
+        crate::auth::pin::guarded(
+            &store,
+            &actor,
+            &account,
+            || precheck(&store, &p),
+            || {
+                let done = sign(&store, &dir, &p, now)?;
+                // The PIN opened her key: one sealed with an earlier stretch is sealed again,
+                // and whether it is long enough for the CA is learnt.
+                if let Ok(Some(rec)) = store.read().and_then(|r| super::hocba::signer(&r, p.id())) {
+                    super::hocba::reseal_signer(&store, &actor, &rec, &pin);
+                }
+                Ok(done)
+            },
+        )
     })
     .await
     .map_err(ApiError::internal)?;
     match done {
-        Err(super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)) => {
-            tracing::warn!(account = %who, "wrong học bạ signing PIN");
-            Err(
-                super::hocba::HocbaError::Signing(crate::pki::signing::SigningError::WrongPin)
-                    .into(),
-            )
-        }
-        // Any other refusal counts against the guesses like a wrong PIN: only a signing that
-        // went through clears them, so a refusal that never tried the PIN (a class already
-        // signed) cannot be used to reset the count between guesses.
-        Err(e) => Err(e.into()),
-        Ok(done) => {
-            crate::auth::extract::pin_succeeded(s, u).await?;
-            Ok(Json(done))
-        }
+        Err(l) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pin_locked",
+            l.vi(now),
+        )),
+        Ok(done) => Ok(Json(done?)),
     }
 }
 

@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn sealed_key_opens_only_with_its_secret() {
-        let (rec, key) = new_key("u-a", "135792", "t").unwrap();
+        let (rec, key) = new_key("u-a", "58203947", "t").unwrap();
         assert!(matches!(
             new_key("u-a", "12345", "t"),
             Err(KeyError::WeakSecret(_))
@@ -529,24 +529,27 @@ mod tests {
             new_key("u-a", "111111", "t"),
             Err(KeyError::WeakSecret(crate::pki::seal::WeakPin::Trivial))
         ));
-        assert!(matches!(unlock(&rec, "135793"), Err(KeyError::WrongSecret)));
-        let again = unlock(&rec, "135792").unwrap();
+        assert!(matches!(
+            unlock(&rec, "58203948"),
+            Err(KeyError::WrongSecret)
+        ));
+        let again = unlock(&rec, "58203947").unwrap();
         assert_eq!(again.public_key(), key.public_key());
         // The sealed key is bound to its account: moved to another account it does not open.
         let mut moved = rec.clone();
         moved.account = "u-b".into();
-        assert!(unlock(&moved, "135792").is_err());
+        assert!(unlock(&moved, "58203947").is_err());
         assert!(!rec.sealed.contains(&hex::encode(key.0.as_bytes())));
     }
 
     #[test]
     fn a_key_sealed_with_the_old_stretch_opens_and_is_sealed_again() {
         use crate::pki::seal::{KDF, LEGACY, cipher_with};
-        let (rec, key) = new_key("u-a", "135792", "t").unwrap();
+        let (rec, key) = new_key("u-a", "58203947", "t").unwrap();
         assert_eq!(rec.kdf, Some(KDF));
         let salt = [5u8; 16];
         let (nonce, sealed) = crate::pki::seal::seal(
-            &cipher_with("135792", &salt, LEGACY),
+            &cipher_with("58203947", &salt, LEGACY),
             key.0.as_bytes(),
             &aad("u-a", &rec.public_key),
         );
@@ -562,22 +565,25 @@ mod tests {
         json.as_object_mut().unwrap().remove("kdf");
         let old: KeyRecord = serde_json::from_value(json).unwrap();
         assert_eq!(
-            unlock(&old, "135792").unwrap().public_key(),
+            unlock(&old, "58203947").unwrap().public_key(),
             key.public_key()
         );
-        assert!(matches!(reseal(&old, "135793"), Err(KeyError::WrongSecret)));
-        let new = reseal(&old, "135792").unwrap().unwrap();
+        assert!(matches!(
+            reseal(&old, "58203948"),
+            Err(KeyError::WrongSecret)
+        ));
+        let new = reseal(&old, "58203947").unwrap().unwrap();
         assert_eq!((new.kdf, &new.public_key), (Some(KDF), &old.public_key));
         assert_eq!(
-            unlock(&new, "135792").unwrap().public_key(),
+            unlock(&new, "58203947").unwrap().public_key(),
             key.public_key()
         );
-        assert!(reseal(&new, "135792").unwrap().is_none());
+        assert!(reseal(&new, "58203947").unwrap().is_none());
     }
 
     #[test]
     fn signature_covers_statement_and_digest() {
-        let (_, key) = new_key("u-a", "135792", "t").unwrap();
+        let (_, key) = new_key("u-a", "58203947", "t").unwrap();
         let d = blake3::hash(b"x").to_hex().to_string();
         let s = sign(&key, SignAction::Submit, "kh-1", 1, ("u-a", "A"), "t", &d);
         check(&s, "kh-1", 1, &d).unwrap();

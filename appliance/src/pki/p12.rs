@@ -251,7 +251,7 @@ mod tests {
             b"not a pfx",
             "x",
             &who,
-            "135792",
+            "58203947",
             false,
             &[],
             jiff::Timestamp::now(),

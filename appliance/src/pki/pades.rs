@@ -1450,8 +1450,8 @@ pub(crate) mod tests {
 
     fn signer(ca: &signing::SigningCa, id: &str, name: &str, role: &str) -> signing::Signer {
         let rec =
-            signing::issue_signer(ca, id, name, role, "135792", jiff::Timestamp::now()).unwrap();
-        signing::unlock(&rec, "135792").unwrap()
+            signing::issue_signer(ca, id, name, role, "58203947", jiff::Timestamp::now()).unwrap();
+        signing::unlock(&rec, "58203947").unwrap()
     }
 
     #[test]
@@ -1667,9 +1667,9 @@ pub(crate) mod tests {
     fn a_wrong_pin_does_not_open_the_signing_key() {
         let now = jiff::Timestamp::now();
         let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
-        let rec = signing::issue_signer(&ca, "gv-1", "A", "B", "135792", now).unwrap();
+        let rec = signing::issue_signer(&ca, "gv-1", "A", "B", "58203947", now).unwrap();
         assert!(matches!(
-            signing::unlock(&rec, "135793"),
+            signing::unlock(&rec, "58203948"),
             Err(signing::SigningError::WrongPin)
         ));
         assert!(matches!(

@@ -64,13 +64,25 @@ pub enum WeakPin {
     #[error("Mã PIN ký phải có ít nhất {MIN_PIN} chữ số và chỉ gồm chữ số.")]
     Short,
     #[error(
-        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321, lặp lại như 121212, 123123, hay chỉ có hai chữ số khác nhau như 111222, 100000). Hãy chọn dãy khác."
+        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321 — kể cả lệch một số như 123457 —, lặp lại như 121212, 123123, hay chỉ có hai chữ số khác nhau như 111222, 100000). Hãy chọn dãy khác."
     )]
     Trivial,
+    #[error(
+        "Mã PIN ký theo một khuôn người đoán thử trước (cặp hay bộ ba như 112233, 778899; đối xứng như 123321; một đường trên bàn phím số như 147258, 159753, 258369; cách đều như 135790, 246810, 024680). Hãy chọn dãy khác."
+    )]
+    Pattern,
+    #[error(
+        "Mã PIN ký nằm trong danh sách mã PIN hay dùng nhất, hoặc là chữ số đầu của một hằng số quen thuộc (314159 của số pi, 271828 của số e, 141421 của căn 2): người đoán thử những mã này trước. Hãy chọn dãy khác."
+    )]
+    Common,
     #[error(
         "Mã PIN ký là một ngày tháng (như ngày sinh 15/03/1987 viết thành 150387, 031587, 15031987 hay 19870315): người quen đoán ra ngay. Hãy chọn dãy khác."
     )]
     Date,
+    #[error(
+        "Mã PIN ký của Ban giám hiệu phải có ít nhất {MIN_CA_PIN} chữ số: mã này còn mở CA ký số của trường, và ai có bản sao dữ liệu hay bản sao lưu thì thử được mọi mã 6 chữ số trong vài ngày."
+    )]
+    CaShort,
 }
 
 impl WeakPin {
@@ -78,8 +90,11 @@ impl WeakPin {
     pub fn english(self) -> String {
         match self {
             WeakPin::Short => format!("a signing PIN is at least {MIN_PIN} digits, digits only"),
-            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321, a repeated group such as 121212 or 123123, or only two different digits such as 111222): choose another".into(),
+            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321 — even with one digit off, 123457 —, a repeated group such as 121212 or 123123, or only two different digits such as 111222): choose another".into(),
+            WeakPin::Pattern => "this signing PIN follows a pattern guessers try first (pairs or triples such as 112233, 778899; a palindrome such as 123321; a line on the phone keypad such as 147258, 159753, 258369; even steps such as 135790, 246810, 024680): choose another".into(),
+            WeakPin::Common => "this signing PIN is on the list of the most used PINs, or the first digits of a well-known constant (314159 of pi, 271828 of e, 141421 of the square root of 2), which guessers try first: choose another".into(),
             WeakPin::Date => "this signing PIN is a date (a birth date such as 15/03/1987 written 150387, 031587, 15031987 or 19870315), which people who know the signer guess first: choose another".into(),
+            WeakPin::CaShort => format!("a signing PIN of the principal or a vice principal is at least {MIN_CA_PIN} digits: it also opens the school's signing CA, and whoever holds a copy of the data folder or a backup can try every 6-digit PIN in a few days"),
         }
     }
 }
@@ -87,32 +102,58 @@ impl WeakPin {
 /// A signing PIN has at least this many digits.
 pub const MIN_PIN: usize = 6;
 
+/// The PIN of a member of the Ban giám hiệu — who holds, or may be given, a wrap of the school
+/// signing CA — has at least this many digits (review r17 #2). In a copied data folder or
+/// backup the wrong-PIN count (`auth::pin`) does not hold: one guess costs one stretch
+/// ([`KDF`], about 0.35 s of one core), so 10^6 PINs are about 4 days of one core and 10^8
+/// over a year.
+pub const MIN_CA_PIN: usize = 8;
+
 /// The rule of a new signing PIN as every form that sets one states it, before any refusal
 /// (review r15 #6): the one text, so forms, prompts and [`check_new_pin`] cannot drift apart.
 /// `english` is borrowed too: templates pass their arguments by reference.
 pub fn pin_rule(english: impl std::borrow::Borrow<bool>) -> &'static str {
     if *english.borrow() {
-        "A signing PIN is at least 6 digits and not an easy sequence (111111, 123456, 121212, 111222, a date such as a birth date…)."
+        "A signing PIN is at least 6 digits and not an easy one to guess (111111, 123456, 121212, 112233, 123321, a keypad line such as 147258, one of the most used PINs, a date such as a birth date…)."
     } else {
-        "Mã PIN ký gồm ít nhất 6 chữ số, không phải dãy dễ đoán (111111, 123456, 121212, 111222, ngày sinh hay một ngày tháng…)."
+        "Mã PIN ký gồm ít nhất 6 chữ số, không phải mã dễ đoán (111111, 123456, 121212, 112233, 123321, một đường trên bàn phím như 147258, mã hay dùng, ngày sinh hay một ngày tháng…)."
     }
 }
 
-/// The advice for those whose PIN opens the school signing CA (BGH): a PIN guessed offline
-/// from a copy of the data costs days for 6 digits, over a year for 8 (README, "Học bạ số").
-pub fn pin_advice_ca(english: impl std::borrow::Borrow<bool>) -> &'static str {
+/// The rule for the Ban giám hiệu, whose PIN opens the school signing CA: [`MIN_CA_PIN`]
+/// digits or more, enforced ([`check_ca_pin`]) — a PIN guessed offline from a copy of the data
+/// costs days for 6 digits, over a year of one core for 8 (README, "Học bạ số").
+pub fn pin_rule_ca(english: impl std::borrow::Borrow<bool>) -> &'static str {
     if *english.borrow() {
-        "BGH members should choose 8 digits or more: a CA holder's PIN also opens the school's signing CA."
+        "The principal and vice principals choose 8 digits or more: their PIN also opens the school's signing CA."
     } else {
-        "Ban giám hiệu nên chọn mã PIN từ 8 chữ số trở lên: mã PIN của người giữ CA còn mở CA ký số của trường."
+        "Hiệu trưởng và Phó hiệu trưởng chọn mã PIN từ 8 chữ số trở lên: mã PIN của Ban giám hiệu còn mở CA ký số của trường."
+    }
+}
+
+/// Whether `pin` is long enough for a holder of the school signing CA ([`MIN_CA_PIN`]).
+pub fn ca_pin_ok(pin: &str) -> bool {
+    pin.len() >= MIN_CA_PIN
+}
+
+/// The rule of a new PIN for the Ban giám hiệu: [`check_new_pin`], then [`MIN_CA_PIN`] digits.
+pub fn check_ca_pin(pin: &str) -> Result<(), WeakPin> {
+    check_new_pin(pin)?;
+    if ca_pin_ok(pin) {
+        Ok(())
+    } else {
+        Err(WeakPin::CaShort)
     }
 }
 
 /// The rule a PIN must pass when it is chosen or changed (those already stored keep working):
 /// digits only, at least [`MIN_PIN`] of them (longer is allowed), not one digit repeated, not a
 /// run up or down (123456, 654321, 012345, 890123 — wrapping past 9), not a group of two or
-/// three repeated (121212, 123123), at least three different digits, and not a date
-/// ([`is_date`]) — checked against today's date (UTC).
+/// three repeated (121212, 123123), at least three different digits, not a run with one slip
+/// (123457), not a pattern ([`is_pattern`]: pairs, palindromes, keypad lines, even steps), not
+/// one of the most used PINs nor the first digits of a famous constant ([`is_common`]), and
+/// not a date ([`is_date`]) — checked against today's date (UTC). The Ban giám hiệu's PIN
+/// also has [`MIN_CA_PIN`] digits ([`check_ca_pin`]).
 pub fn check_new_pin(pin: &str) -> Result<(), WeakPin> {
     check_new_pin_on(
         pin,
@@ -135,10 +176,125 @@ pub fn check_new_pin_on(pin: &str, today: jiff::civil::Date) -> Result<(), WeakP
     if step(0) || step(1) || step(9) || repeats(2) || repeats(3) || distinct < 3 {
         return Err(WeakPin::Trivial);
     }
+    if [0, 1, 9].into_iter().any(|s| near_steps(&d, s)) {
+        return Err(WeakPin::Trivial);
+    }
+    if is_pattern(&d) {
+        return Err(WeakPin::Pattern);
+    }
+    if is_common(pin) {
+        return Err(WeakPin::Common);
+    }
     if is_date(&d, today) {
         return Err(WeakPin::Date);
     }
     Ok(())
+}
+
+/// Every step between neighbouring digits `s` (mod 10) but one at most: a run with one slip
+/// (123457, 987643; `s` 1 or 9, with 0 a digit repeated but one), or even steps (024680,
+/// 135790, 147036; any other `s`) — for all ten `s`, about 0.5 % of 6-digit PINs.
+fn near_steps(d: &[u8], s: u8) -> bool {
+    d.windows(2)
+        .filter(|w| (w[1] + 10 - w[0]) % 10 != s)
+        .count()
+        <= 1
+}
+
+/// The patterns review r17 #8 found accepted (review r17 #8): digits in pairs or triples
+/// (112233, 778899, 111222333), a palindrome (123321, 12344321), a walk along straight lines
+/// of the phone keypad (147258, 159753, 258369, 789456123), even steps of the digits but one
+/// at most (024680, 975319, 135790) or of numbers written one after another (246810, 101214,
+/// 5101520).
+fn is_pattern(d: &[u8]) -> bool {
+    let grouped =
+        |n: usize| d.len().is_multiple_of(n) && d.chunks(n).all(|c| c.iter().all(|&x| x == c[0]));
+    let palindrome = d.iter().eq(d.iter().rev());
+    let even_steps = (2..=8).any(|s| near_steps(d, s));
+    grouped(2) || grouped(3) || palindrome || even_steps || keypad_walk(d) || counted(d)
+}
+
+/// The phone keypad's straight lines (rows, columns — 2580 down the middle —, diagonals), each
+/// also read backwards.
+const KEYPAD_LINES: [&[u8]; 8] = [
+    &[1, 2, 3],
+    &[4, 5, 6],
+    &[7, 8, 9],
+    &[1, 4, 7],
+    &[2, 5, 8, 0],
+    &[3, 6, 9],
+    &[1, 5, 9],
+    &[3, 5, 7],
+];
+
+/// Whether `d` is made wholly of pieces of 3 or 4 keys along one keypad line, the last one
+/// perhaps of 2 (14725836: 147, 258, 36).
+fn keypad_walk(d: &[u8]) -> bool {
+    let piece = |p: &[u8]| {
+        KEYPAD_LINES.iter().any(|line| {
+            let back: Vec<u8> = line.iter().rev().copied().collect();
+            line.windows(p.len()).any(|w| w == p) || back.windows(p.len()).any(|w| w == p)
+        })
+    };
+    // ok[i]: d[i..] splits into pieces.
+    let mut ok = vec![false; d.len() + 1];
+    ok[d.len()] = true;
+    for i in (0..d.len()).rev() {
+        let last = |n: usize| n >= 3 || i + n == d.len();
+        ok[i] = (2..=4).any(|n| i + n <= d.len() && last(n) && ok[i + n] && piece(&d[i..i + n]));
+    }
+    ok[0]
+}
+
+/// Whether `d` begins numbers counted up or down, written one after another: 246810 (2, 4, 6,
+/// 8, 10), 891011, 102030, 108642.
+fn counted(d: &[u8]) -> bool {
+    let text: String = d.iter().map(|x| char::from(b'0' + x)).collect();
+    for start in 0..=30i32 {
+        for step in (-12..=12i32).filter(|&s| s != 0) {
+            let mut s = String::new();
+            let mut n = start;
+            while s.len() < text.len() && n >= 0 {
+                s += &n.to_string();
+                n += step;
+            }
+            if s.len() >= text.len() && s.starts_with(&text) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The first digits of well-known constants (π, e, √2, √3, the golden ratio, ln 2, the speed
+/// of light): a PIN that begins one, with or without its integer digit, is guessed first.
+const CONSTANTS: [&str; 7] = [
+    "3141592653589793238",
+    "2718281828459045235",
+    "1414213562373095048",
+    "1732050807568877293",
+    "1618033988749894848",
+    "6931471805599453094",
+    "299792458",
+];
+
+/// The most used 6- and 8-digit PINs that the rules above let through, from published PIN
+/// studies: Markert et al., "This PIN Can Be Easily Guessed" (IEEE S&P 2020; top 6-digit PINs
+/// 000000, 111111, 112233, 121212, 123123, 123456, 159753, 654321, 666666, 789456); Wang et
+/// al., "Understanding Human-chosen PINs" (ASIACCS 2017: 520520, 520131, 201314, 5201314…);
+/// DataGenetics, "PIN Analysis" (2012: 696969, 007007, 8675309, 14789632, keypad shapes). The
+/// ones the rules already refuse are in the unit test, not here.
+const COMMON: [&str; 18] = [
+    "520131", "201314", "131420", "131452", "142857", "102938", "124578", "235689", "457812",
+    "5201314", "8675309", "12369874", "14789632", "52013141", "13145200", "74108520", "15975346",
+    "12457896",
+];
+
+fn is_common(pin: &str) -> bool {
+    COMMON.contains(&pin)
+        || CONSTANTS
+            .iter()
+            .any(|c| c.starts_with(pin) || c[1..].starts_with(pin))
 }
 
 /// Whether the digits `d` read as a date between 1 January 1940 and `today` in one of the
@@ -217,16 +373,138 @@ mod tests {
         for pin in ["12345", "", "abcdef", "12345a", "１２３４５６", "13579 "] {
             assert_eq!(check_new_pin(pin), Err(WeakPin::Short), "{pin}");
         }
+        // A run with one slip.
+        for pin in ["123457", "123458", "987643", "02345678", "111119"] {
+            assert_eq!(check_new_pin(pin), Err(WeakPin::Trivial), "{pin}");
+        }
+        for pin in STRONG {
+            assert_eq!(check_new_pin_on(pin, DAY), Ok(()), "{pin}");
+        }
+    }
+
+    /// A fixed day keeps the tests true whatever the date (112233 reads 22/11/2033).
+    const DAY: jiff::civil::Date = jiff::civil::date(2026, 12, 7);
+
+    /// PINs no rule refuses, 6 and 8 digits: each class of refusal must leave them be.
+    const STRONG: [&str; 12] = [
+        "582039",
+        "730164",
+        "946281",
+        "208573",
+        "1212123",
+        "417926",
+        "50718394",
+        "39604172",
+        "86140527",
+        "71395028",
+        "2680417935",
+        "640285",
+    ];
+
+    #[test]
+    fn patterns_are_refused() {
         for pin in [
-            "135792", "246810", "112233", "271828", "1212123", "27182818",
+            // pairs, triples
+            "112233",
+            "778899",
+            "998877",
+            "11223344",
+            "111222333",
+            "334455",
+            // palindromes
+            "123321",
+            "12344321",
+            "385583",
+            "9027209",
+            "1234554321",
+            // keypad lines: rows, columns, diagonals, forwards and back, in pieces
+            "147258",
+            "159753",
+            "258369",
+            "369258",
+            "741852",
+            "963852",
+            "357159",
+            "852456",
+            "0852147",
+            "14725836",
+            "78945612",
+            "147258369",
+            "25802580",
+            "789456123",
+            "9630852",
+            // even steps of digits (one slip at most), of numbers written out
+            "024680",
+            "246802",
+            "975319",
+            "135790",
+            "147036",
+            "135797",
+            "246810",
+            "108642",
+            "891011",
+            "102030",
+            "5101520",
+            "101214",
         ] {
-            // 112233 reads 22/11/2033 (mmddyy): a fixed day keeps the test true after it.
-            assert_eq!(
-                check_new_pin_on(pin, jiff::civil::date(2026, 12, 7)),
-                Ok(()),
+            assert_eq!(check_new_pin_on(pin, DAY), Err(WeakPin::Pattern), "{pin}");
+        }
+        for pin in STRONG {
+            assert!(
+                !is_pattern(&pin.bytes().map(|b| b - b'0').collect::<Vec<_>>()),
                 "{pin}"
             );
         }
+    }
+
+    #[test]
+    fn common_pins_and_constants_are_refused() {
+        // π, e, √2, √3, φ, ln 2, c — with and without the integer digit, 6 digits or more.
+        for pin in [
+            "314159",
+            "31415926",
+            "141592",
+            "271828",
+            "27182818",
+            "718281",
+            "141421",
+            "14142135",
+            "173205",
+            "161803",
+            "693147",
+            "299792458",
+        ] {
+            assert_eq!(check_new_pin_on(pin, DAY), Err(WeakPin::Common), "{pin}");
+        }
+        // Every entry of the list is refused as common: none is already refused otherwise.
+        for pin in COMMON {
+            assert_eq!(check_new_pin_on(pin, DAY), Err(WeakPin::Common), "{pin}");
+        }
+        // The studies' top 6-digit PINs are all refused, by one rule or another.
+        for pin in [
+            "000000", "111111", "112233", "121212", "123123", "123456", "159753", "654321",
+            "666666", "789456", "456123", "696969", "007007", "520520", "147147",
+        ] {
+            assert!(check_new_pin_on(pin, DAY).is_err(), "{pin}");
+        }
+        for pin in STRONG {
+            assert!(!is_common(pin), "{pin}");
+        }
+    }
+
+    #[test]
+    fn a_ca_holder_needs_eight_digits() {
+        assert_eq!(check_ca_pin("582039"), Err(WeakPin::CaShort));
+        assert_eq!(check_ca_pin("5820391"), Err(WeakPin::CaShort));
+        assert_eq!(check_ca_pin("50718394"), Ok(()));
+        assert_eq!(check_ca_pin("2680417935"), Ok(()));
+        // The other rules first: a weak 8-digit PIN is refused for what it is.
+        assert_eq!(check_ca_pin("12345678"), Err(WeakPin::Trivial));
+        assert_eq!(check_ca_pin("11223344"), Err(WeakPin::Pattern));
+        assert_eq!(check_ca_pin("1234"), Err(WeakPin::Short));
+        assert!(ca_pin_ok("50718394") && !ca_pin_ok("582039"));
+        // The demo's PIN passes every rule, the holders' too (its principal holds the CA).
+        assert_eq!(check_ca_pin(crate::demo::DEMO_PIN), Ok(()));
     }
 
     #[test]
@@ -242,7 +520,7 @@ mod tests {
         // Not a day (32nd, 13th month, 29/02 of 2001), before 1940, after today, 7 digits.
         for pin in [
             "320387", "151387", "290201", "29022001", "19390315", "31121939", "081227", "20270101",
-            "1503871", "271828",
+            "1503871",
         ] {
             assert_eq!(check_new_pin_on(pin, today), Ok(()), "{pin}");
         }
@@ -269,12 +547,12 @@ mod tests {
     #[test]
     fn opens_only_with_the_same_pin_and_binding() {
         let salt = [7u8; 16];
-        let (nonce, sealed) = seal(&cipher_for("246810", &salt), b"key bytes", b"owner a");
+        let (nonce, sealed) = seal(&cipher_for("73016428", &salt), b"key bytes", b"owner a");
         assert_eq!(
-            open(&cipher_for("246810", &salt), &nonce, &sealed, b"owner a").as_deref(),
+            open(&cipher_for("73016428", &salt), &nonce, &sealed, b"owner a").as_deref(),
             Some(&b"key bytes"[..])
         );
         assert!(open(&cipher_for("246811", &salt), &nonce, &sealed, b"owner a").is_none());
-        assert!(open(&cipher_for("246810", &salt), &nonce, &sealed, b"owner b").is_none());
+        assert!(open(&cipher_for("73016428", &salt), &nonce, &sealed, b"owner b").is_none());
     }
 }

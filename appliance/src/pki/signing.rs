@@ -45,7 +45,9 @@ pub enum SigningError {
     WrongPin,
     #[error("Khoá ký học bạ đã lưu bị hỏng ({0}); hãy cấp chứng thư mới.")]
     Damaged(String),
-    #[error("Chưa có chứng thư ký học bạ cho tài khoản này.")]
+    #[error(
+        "Bạn chưa có chứng thư ký học bạ — xin cấp ở trang Chứng thư ký học bạ (/grades/hocba-signer)."
+    )]
     NoSigner,
     #[error("Không tạo được chứng thư: {0}")]
     Certificate(String),
@@ -406,6 +408,7 @@ pub fn reissue(
         sealed: rec.sealed.clone(),
         requested_at: now.to_string(),
         kdf: rec.kdf,
+        ca_pin: rec.ca_pin,
     };
     issue_for_request(ca, &req, now).map(Some)
 }
@@ -728,6 +731,12 @@ pub struct SignerRecord {
     /// The stretch the key was sealed with; absent: argon2's defaults (`pki::seal::LEGACY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kdf: Option<super::seal::Kdf>,
+    /// Whether the PIN the key is sealed under has [`super::seal::MIN_CA_PIN`] digits or more:
+    /// only such a key is given a new wrap of the school signing CA (`hocba::ca::sync_wraps`,
+    /// review r17 #2). Absent: sealed before this was recorded — set at the next right PIN
+    /// ([`reseal`]). Only whether, never the length itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pin: Option<bool>,
 }
 
 fn binding_v1() -> u8 {
@@ -806,6 +815,27 @@ pub struct SignerRequest {
     /// The stretch the key was sealed with; absent: argon2's defaults (`pki::seal::LEGACY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kdf: Option<super::seal::Kdf>,
+    /// As [`SignerRecord::ca_pin`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pin: Option<bool>,
+}
+
+/// Whether `role` (a certificate's) is the principal's or a vice principal's: their key may
+/// hold a wrap of the school signing CA, so its PIN follows [`super::seal::check_ca_pin`].
+pub fn is_head_role(role: &str) -> bool {
+    matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng")
+}
+
+/// The rule of a new PIN for a key of `role`: the Ban giám hiệu's [`super::seal::MIN_CA_PIN`]
+/// digits too (review r17 #2) — checked by every path that seals a key, so no form or command
+/// can give the CA to a short PIN.
+pub fn check_pin_for(role: &str, pin: &str) -> Result<(), SigningError> {
+    if is_head_role(role) {
+        super::seal::check_ca_pin(pin)
+    } else {
+        super::seal::check_new_pin(pin)
+    }
+    .map_err(SigningError::WeakPin)
 }
 
 /// Makes a P-256 key pair for `who` and seals its private key under `pin` (binding v2).
@@ -814,7 +844,7 @@ pub fn request_key(
     pin: &str,
     now: jiff::Timestamp,
 ) -> Result<SignerRequest, SigningError> {
-    super::seal::check_new_pin(pin).map_err(SigningError::WeakPin)?;
+    check_pin_for(who.role, pin)?;
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     let spki_hex = hex::encode(
         spki(&key)?
@@ -840,6 +870,7 @@ pub fn request_key(
         sealed: hex::encode(sealed),
         requested_at: now.to_string(),
         kdf: Some(super::seal::KDF),
+        ca_pin: Some(super::seal::ca_pin_ok(pin)),
     })
 }
 
@@ -894,6 +925,7 @@ pub fn issue_for_request(
         chain: Vec::new(),
         binding: 2,
         kdf: req.kdf,
+        ca_pin: req.ca_pin,
     })
 }
 
@@ -932,7 +964,7 @@ pub fn seal_signer(
     pin: &str,
     now: jiff::Timestamp,
 ) -> Result<SignerRecord, SigningError> {
-    super::seal::check_new_pin(pin).map_err(SigningError::WeakPin)?;
+    check_pin_for(who.role, pin)?;
     let cert_hex = hex::encode(cert_der);
     let salt: [u8; 16] = rand::random();
     let (nonce, sealed) = super::seal::seal(
@@ -952,6 +984,7 @@ pub fn seal_signer(
         chain: chain.iter().map(hex::encode).collect(),
         binding: 1,
         kdf: Some(super::seal::KDF),
+        ca_pin: Some(super::seal::ca_pin_ok(pin)),
     })
 }
 
@@ -999,13 +1032,21 @@ fn open_sealed(
 }
 
 /// The record sealed again under today's stretch ([`super::seal::KDF`]) — same key, binding and
-/// certificate, a new salt and nonce —, or `None` when it already is. A wrong PIN is
+/// certificate, a new salt and nonce —, or only with [`SignerRecord::ca_pin`] learnt from the
+/// PIN when it was not recorded yet, or `None` when nothing changes. A wrong PIN is
 /// [`SigningError::WrongPin`]; the caller stores the new record after a right one.
 pub fn reseal(rec: &SignerRecord, pin: &str) -> Result<Option<SignerRecord>, SigningError> {
-    if rec.kdf == Some(super::seal::KDF) {
+    let ca_pin = Some(super::seal::ca_pin_ok(pin));
+    if rec.kdf == Some(super::seal::KDF) && rec.ca_pin == ca_pin {
         return Ok(None);
     }
     let (plain, cert, _) = open_sealed(rec, pin)?;
+    if rec.kdf == Some(super::seal::KDF) {
+        return Ok(Some(SignerRecord {
+            ca_pin,
+            ..rec.clone()
+        }));
+    }
     let salt: [u8; 16] = rand::random();
     let (nonce, sealed) = super::seal::seal(
         &super::seal::cipher_for(pin, &salt),
@@ -1017,8 +1058,36 @@ pub fn reseal(rec: &SignerRecord, pin: &str) -> Result<Option<SignerRecord>, Sig
         nonce: hex::encode(nonce),
         sealed: hex::encode(sealed),
         kdf: Some(super::seal::KDF),
+        ca_pin,
         ..rec.clone()
     }))
+}
+
+/// The same key sealed under a new PIN (`new`, held to the rule of its role,
+/// [`check_pin_for`]) after the current one opened it: same certificate and binding, so a
+/// wrap of the school signing CA to its public key keeps opening. A wrong current PIN is
+/// [`SigningError::WrongPin`].
+pub fn change_pin(
+    rec: &SignerRecord,
+    current: &str,
+    new: &str,
+) -> Result<SignerRecord, SigningError> {
+    check_pin_for(&rec.role, new)?;
+    let (plain, cert, _) = open_sealed(rec, current)?;
+    let salt: [u8; 16] = rand::random();
+    let (nonce, sealed) = super::seal::seal(
+        &super::seal::cipher_for(new, &salt),
+        &plain,
+        &binding_of(rec, &cert)?,
+    );
+    Ok(SignerRecord {
+        salt: hex::encode(salt),
+        nonce: hex::encode(nonce),
+        sealed: hex::encode(sealed),
+        kdf: Some(super::seal::KDF),
+        ca_pin: Some(super::seal::ca_pin_ok(new)),
+        ..rec.clone()
+    })
 }
 
 /// Opens a signer's key with the PIN (argon2id with the record's parameters: ~0.35 s of CPU for
@@ -1134,13 +1203,14 @@ mod tests {
             full_name: "Cô Lan",
             role: "Giáo viên chủ nhiệm",
         };
-        let rec = issue_for_request(&ca, &request_key(&who, "135792", now).unwrap(), now).unwrap();
+        let rec =
+            issue_for_request(&ca, &request_key(&who, "58203947", now).unwrap(), now).unwrap();
         assert_eq!(rec.kdf, Some(KDF));
         // The same key as an earlier version stored it: argon2's defaults, no parameters.
-        let (plain, cert, _) = open_sealed(&rec, "135792").unwrap();
+        let (plain, cert, _) = open_sealed(&rec, "58203947").unwrap();
         let salt = [3u8; 16];
         let (nonce, sealed) = super::super::seal::seal(
-            &cipher_with("135792", &salt, LEGACY),
+            &cipher_with("58203947", &salt, LEGACY),
             &plain,
             &binding_of(&rec, &cert).unwrap(),
         );
@@ -1154,21 +1224,21 @@ mod tests {
         let json = serde_json::to_value(&old).unwrap();
         assert!(json.get("kdf").is_none(), "an old record's format");
         let old: SignerRecord = serde_json::from_value(json).unwrap();
-        assert!(unlock(&old, "135792").is_ok());
+        assert!(unlock(&old, "58203947").is_ok());
         assert!(matches!(
-            reseal(&old, "135793"),
+            reseal(&old, "58203948"),
             Err(SigningError::WrongPin)
         ));
-        let new = reseal(&old, "135792").unwrap().unwrap();
+        let new = reseal(&old, "58203947").unwrap().unwrap();
         assert_eq!(new.kdf, Some(KDF));
         assert_eq!(
             (&new.cert, &new.account, new.binding),
             (&old.cert, &old.account, 2)
         );
         assert_ne!(new.sealed, old.sealed);
-        assert!(unlock(&new, "135792").is_ok());
-        assert!(unlock(&new, "135793").is_err());
-        assert!(reseal(&new, "135792").unwrap().is_none(), "once");
+        assert!(unlock(&new, "58203947").is_ok());
+        assert!(unlock(&new, "58203948").is_err());
+        assert!(reseal(&new, "58203947").unwrap().is_none(), "once");
     }
 
     #[test]
@@ -1188,10 +1258,10 @@ mod tests {
             request_key(&who, "123456", now),
             Err(SigningError::WeakPin(super::super::seal::WeakPin::Trivial))
         ));
-        let req = request_key(&who, "135792", now).unwrap();
+        let req = request_key(&who, "58203947", now).unwrap();
         let rec = issue_for_request(&ca, &req, now).unwrap();
         assert_eq!(rec.binding, 2);
-        let signer = unlock(&rec, "135792").unwrap();
+        let signer = unlock(&rec, "58203947").unwrap();
         assert_eq!(
             hex::encode(
                 signer
@@ -1208,7 +1278,7 @@ mod tests {
             ca.cert.tbs_certificate.subject
         );
         assert!(matches!(
-            unlock(&rec, "135793"),
+            unlock(&rec, "58203948"),
             Err(SigningError::WrongPin)
         ));
         // The sealed key moved onto another account's record does not open.
@@ -1217,7 +1287,7 @@ mod tests {
             ..rec.clone()
         };
         assert!(matches!(
-            unlock(&moved, "135792"),
+            unlock(&moved, "58203947"),
             Err(SigningError::WrongPin)
         ));
         // A record of binding v1 (sealed with its certificate) still opens.
@@ -1227,7 +1297,7 @@ mod tests {
             &hex::decode(&rec.cert).unwrap(),
             &[],
             key.to_pkcs8_der().unwrap().as_bytes(),
-            "246810",
+            "73016428",
             now,
         )
         .unwrap();
@@ -1240,11 +1310,11 @@ mod tests {
         let back: SignerRecord = serde_json::from_value(json).unwrap();
         // Opens (the key is not the certificate's here, which unlock then refuses as such).
         assert!(matches!(
-            unlock(&back, "246810"),
+            unlock(&back, "73016428"),
             Err(SigningError::Damaged(m)) if m.contains("differ")
         ));
         assert!(matches!(
-            unlock(&back, "246811"),
+            unlock(&back, "73016429"),
             Err(SigningError::WrongPin)
         ));
     }

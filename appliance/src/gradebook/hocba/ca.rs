@@ -154,8 +154,12 @@ pub fn holders(r: &impl Read) -> Result<Vec<String>, HocbaError> {
 }
 
 /// Adds a wrap for every BGH signer lacking one (or whose key is not the one wrapped to) and
-/// drops the wraps of accounts no longer BGH, disabled or without a signer record. Returns
-/// (added, dropped).
+/// drops the wraps of accounts no longer BGH, disabled or without a signer record. A new wrap
+/// goes only to a key sealed under a PIN of [`crate::pki::seal::MIN_CA_PIN`] digits or more
+/// (`SignerRecord::ca_pin`, review r17 #2): a holder whose PIN is shorter (or not known yet)
+/// keeps the wrap she has and is told to change her PIN (`holder_pin_short`) — unless no
+/// holder would remain at all (an earlier version's plain key sealed at start), when the CA is
+/// wrapped to them rather than lost. Returns (added, dropped).
 pub fn sync_wraps(
     tx: &mut Tx<'_>,
     ca_sha256: &str,
@@ -171,21 +175,28 @@ pub fn sync_wraps(
             continue;
         }
         let cert = record_cert(&rec)?;
-        wanted.insert(id, cert.tbs_certificate.subject_public_key_info);
+        let long = rec.ca_pin == Some(true);
+        wanted.insert(id, (cert.tbs_certificate.subject_public_key_info, long));
     }
-    let (mut added, mut dropped) = (0, 0);
+    let (mut added, mut dropped, mut kept) = (0, 0, 0);
     for (id, wrap) in tx.scan(&CA_WRAPS, "")? {
-        let current = wanted.get(&id).is_some_and(|spki| {
+        let current = wanted.get(&id).is_some_and(|(spki, _)| {
             wrap.ca_sha256 == ca_sha256 && wrap.holder_key == signing::spki_sha256(spki)
         });
         if current {
             wanted.remove(&id);
+            kept += 1;
         } else {
             drop_wrap(tx, &id)?;
             dropped += 1;
         }
     }
-    for (id, spki) in wanted {
+    let any_long = wanted.values().any(|(_, long)| *long);
+    for (id, (spki, long)) in wanted {
+        // A short PIN gets the CA only when nobody else would hold it.
+        if !long && (kept > 0 || any_long) {
+            continue;
+        }
         let wrap = signing::wrap_data_key(data_key, &spki, &id, ca_sha256, now)?;
         tx.put(&CA_WRAPS, &id, &wrap, "hocba.ca_wrap_added")?;
         if tx.get(&CA_DROPPED, &id)?.is_some() {
@@ -194,6 +205,15 @@ pub fn sync_wraps(
         added += 1;
     }
     Ok((added, dropped))
+}
+
+/// Whether `account`, a BGH member with a signing certificate, has a PIN too short to be given
+/// the school signing CA: `Some(true)` under 8 digits, `Some(false)` long enough, `None` not
+/// known yet (sealed before the length was recorded: her next right PIN tells).
+pub fn holder_pin_short(r: &impl Read, account: &str) -> Result<Option<bool>, HocbaError> {
+    Ok(signer(r, account)?
+        .filter(|rec| signing::is_head_role(&rec.role))
+        .and_then(|rec| rec.ca_pin.map(|long| !long)))
 }
 
 /// Deletes `id`'s wrap, noting why when she is no current BGH member (so her refusal says it).
@@ -522,9 +542,11 @@ pub struct Renewed {
 /// The refusals of a renewal that need no PIN — not a current BGH member, quarantined, no
 /// sealed CA, not a holder —, checked before a PIN try is counted (the web route and the CLI
 /// alike: review r17 #6, the class of r15 #3).
+/// Someone without a certificate is told so (and where to ask), not that she holds no CA
+/// (review r17 #6); a holder whose PIN is known to be short is told to change it first.
 pub fn renew_precheck(r: &impl Read, holder: &Principal) -> Result<(), HocbaError> {
     if !is_head_now(&holder.account) {
-        return Err(HocbaError::NotApprover);
+        return Err(HocbaError::NotRenewer);
     }
     if holder.quarantined {
         return Err(HocbaError::Quarantined);
@@ -532,8 +554,16 @@ pub fn renew_precheck(r: &impl Read, holder: &Principal) -> Result<(), HocbaErro
     if !ca_sealed(r)? {
         return Err(HocbaError::NoCaHolder);
     }
+    signer(r, holder.id())?.ok_or(signing::SigningError::NoSigner)?;
     if !holders(r)?.iter().any(|h| h == holder.id()) {
-        return Err(HocbaError::NotCaHolder);
+        return Err(if r.get(&CA_DROPPED, holder.id())?.is_some() {
+            HocbaError::CaHolderDropped
+        } else {
+            HocbaError::NotCaHolder
+        });
+    }
+    if holder_pin_short(r, holder.id())? == Some(true) {
+        return Err(HocbaError::HolderPinShort);
     }
     Ok(())
 }
@@ -545,11 +575,11 @@ pub fn renew(
     pin: &str,
     reason: &str,
 ) -> Result<Renewed, HocbaError> {
-    if !is_head_now(&holder.account) {
-        return Err(HocbaError::NotApprover);
-    }
-    if holder.quarantined {
-        return Err(HocbaError::Quarantined);
+    renew_precheck(&store.read()?, holder)?;
+    // The new CA is wrapped for her: her PIN must be one a holder may have (review r17 #2).
+    // Said before the PIN is tried: the length of what she typed tells a guesser nothing.
+    if !crate::pki::seal::ca_pin_ok(pin) {
+        return Err(HocbaError::HolderPinShort);
     }
     let (old, _) = open_with_key(&store.read()?, store.dir(), holder.id(), pin)?;
     let reason = match reason.trim() {
@@ -719,6 +749,15 @@ fn install_new_ca(
             "hocba.ca_renewed"
         };
         tx.put(&RENEWALS, &digest, &row, action)?;
+        // A renewal's PIN just opened the old CA and has 8 digits or more (`renew`): her key
+        // is known to be one a holder may have, so the new CA is wrapped for her.
+        if !row.recovery
+            && let Some(mut rec) = tx.get(&SIGNERS, by.id())?
+            && rec.ca_pin != Some(true)
+        {
+            rec.ca_pin = Some(true);
+            tx.put(&SIGNERS, by.id(), &rec, "hocba.signer.pin_length")?;
+        }
         sync_wraps(tx, &digest, &data_key)?;
         Ok(())
     })?;
@@ -971,8 +1010,21 @@ pub fn ca_status_text(
     }
     let mut holders = holders(r)?;
     for h in holders.iter_mut() {
+        let short = holder_pin_short(r, h)?;
+        let head_signer = signer(r, h)?.is_some_and(|rec| signing::is_head_role(&rec.role));
         if let Some(a) = r.get(&crate::auth::ACCOUNTS, h)? {
             *h = a.username;
+        }
+        // A holder's PIN under 8 digits is told (review r17 #2): she keeps signing, but gets
+        // no new wrap (after a renewal, say) until she changes it.
+        match short {
+            Some(true) => {
+                *h += " (PIN shorter than 8 digits: she must change it on the signer page, Đổi mã PIN ký; no new wrap until then)"
+            }
+            None if head_signer => {
+                *h += " (PIN length not checked yet: her next signing checks it)"
+            }
+            _ => {}
         }
     }
     let _ = writeln!(
@@ -1029,44 +1081,28 @@ pub fn command(store: &Store, args: &[String]) -> Result<String, String> {
         }
         "renew" => {
             let p = who(arg(1))?;
-            // What needs no PIN is refused before a try is counted.
-            let pre = renew_precheck(&store.read().map_err(|e| e.to_string())?, &p);
-            let r = match pre {
-                Err(e) => Err(e),
-                Ok(()) => {
-                    match crate::auth::pin::begin(store, &actor, p.id())
-                        .map_err(|e| e.to_string())?
-                    {
-                        Ok(()) => {}
-                        Err(l) => {
-                            return Err(l.english(
-                                &p.account.username,
-                                now,
-                                crate::school::time_zone(),
-                            ));
-                        }
-                    }
-                    let r = renew(store, &actor, &p, arg(2), arg(3));
-                    match &r {
-                        Ok(_) => {
-                            let _ = crate::auth::pin::succeeded(store, &actor, p.id());
-                        }
-                        // Only a wrong PIN counts.
-                        Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {}
-                        Err(_) => {
-                            let _ = crate::auth::pin::refund(store, &actor, p.id());
-                        }
-                    }
-                    r
-                }
-            };
+            // The one PIN guard: what needs no PIN (not a BGH member — even while her PIN is
+            // locked —, no CA, no certificate, not a holder) is refused before a try is
+            // counted, and only a wrong PIN keeps one (review r17 #6).
+            let r = crate::auth::pin::guarded(
+                store,
+                &actor,
+                p.id(),
+                || renew_precheck(&store.read()?, &p),
+                || renew(store, &actor, &p, arg(2), arg(3)),
+            )
+            .map_err(|l| l.english(&p.account.username, now, crate::school::time_zone()))?;
             match r {
                 Ok(r) => Ok(done(r, "renewed")),
                 Err(HocbaError::Signing(signing::SigningError::WrongPin)) => {
                     Err(format!("wrong signing PIN for {:?} (--by)", arg(1)))
                 }
-                Err(HocbaError::NotApprover) => Err(format!(
+                Err(HocbaError::NotApprover | HocbaError::NotRenewer) => Err(format!(
                     "{:?} is not a current principal or vice principal",
+                    arg(1)
+                )),
+                Err(HocbaError::HolderPinShort) => Err(format!(
+                    "the signing PIN of {:?} is shorter than 8 digits: a holder of the school signing CA needs 8 or more (it opens the CA); she changes it first on the signer page (Chứng thư ký học bạ, Đổi mã PIN ký)",
                     arg(1)
                 )),
                 Err(HocbaError::NotCaHolder | HocbaError::CaHolderDropped) => Err(format!(
@@ -1140,7 +1176,7 @@ pub fn request(
     if pin != pin_again {
         return Err(HocbaError::PinMismatch);
     }
-    crate::pki::seal::check_new_pin(pin).map_err(signing::SigningError::WeakPin)?;
+    signing::check_pin_for(role, pin)?;
     if !ca_sealed(&store.read()?)? {
         return if matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng") {
             issue_first_head(store, actor, p, role, pin, true).map(Asked::Issued)
@@ -1178,6 +1214,33 @@ pub fn approve(
     issue_by_holder(store, actor, approver, pin, &row.request, true, true)
 }
 
+/// What opening the CA through `holder`'s wrap refuses without her PIN — not a current BGH
+/// member, quarantined, no CA, no certificate, no wrap —: the tail of [`approve_precheck`] and
+/// the check of `tram hocba signer --by`, before a PIN try is counted.
+pub fn holder_precheck(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    holder: &Principal,
+) -> Result<(), HocbaError> {
+    if !is_head_now(&holder.account) {
+        return Err(HocbaError::NotApprover);
+    }
+    if holder.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
+    r.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?;
+    signer(r, holder.id())?.ok_or(signing::SigningError::NoSigner)?;
+    if r.get(&CA_WRAPS, holder.id())?.is_none() {
+        return Err(if r.get(&CA_DROPPED, holder.id())?.is_some() {
+            HocbaError::CaHolderDropped
+        } else {
+            HocbaError::NotCaHolder
+        });
+    }
+    Ok(())
+}
+
 /// What [`approve`] refuses without the approver's PIN, checked before the PIN is counted
 /// (review r15 #3: a request withdrawn or approved by another member, or an approver who holds
 /// no CA, spent a PIN try each time with the right PIN — five such refusals, which a teacher
@@ -1208,16 +1271,7 @@ pub fn approve_precheck(
     if requester.account.disabled || !holds_role(&requester, &row.request.role) {
         return Err(HocbaError::RoleChanged(row.request.role.clone()));
     }
-    signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
-    r.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?;
-    signer(r, approver.id())?.ok_or(signing::SigningError::NoSigner)?;
-    if r.get(&CA_WRAPS, approver.id())?.is_none() {
-        return Err(if r.get(&CA_DROPPED, approver.id())?.is_some() {
-            HocbaError::CaHolderDropped
-        } else {
-            HocbaError::NotCaHolder
-        });
-    }
+    holder_precheck(r, data_dir, approver)?;
     Ok(row)
 }
 
@@ -1278,6 +1332,12 @@ pub struct SignerLine {
     pub expired: bool,
     /// Imported from a licensed CA (PKCS#12): renewed with that provider, not by the school.
     pub licensed: bool,
+    /// A certificate of the principal or a vice principal whose PIN is known to be shorter
+    /// than 8 digits: she must change it (no new wrap of the CA until then, review r17 #2).
+    pub pin_short: bool,
+    /// Such a certificate whose PIN's length is not known yet (sealed before it was
+    /// recorded): her next right PIN tells.
+    pub pin_unknown: bool,
 }
 
 impl SignerLine {
@@ -1362,6 +1422,7 @@ pub fn signer_lines(r: &impl Read, now: jiff::Timestamp) -> Result<Vec<SignerLin
             None => rec.role.clone(),
         };
         let days_left = signing::days_left(&cert, now);
+        let head_cert = signing::is_head_role(&rec.role);
         out.push(SignerLine {
             days_left,
             ending: days_left.is_some_and(|d| (0..=signing::SIGNER_WARN_DAYS).contains(&d)),
@@ -1377,6 +1438,8 @@ pub fn signer_lines(r: &impl Read, now: jiff::Timestamp) -> Result<Vec<SignerLin
                 .unwrap_or_default(),
             valid_from: day(&v.not_before),
             valid_until: day(&v.not_after),
+            pin_short: head_cert && rec.ca_pin == Some(false),
+            pin_unknown: head_cert && rec.ca_pin.is_none(),
         });
     }
     out.sort_by(|a, b| a.full_name.cmp(&b.full_name));
@@ -1405,6 +1468,51 @@ pub fn request_lines(r: &impl Read) -> Result<Vec<RequestLine>, HocbaError> {
             declined: q.declined,
         })
         .collect())
+}
+
+/// What [`change_pin`] refuses without her current PIN: quarantined, no certificate, the two
+/// new PINs differing, a new PIN its role's rule refuses (8 digits for the Ban giám hiệu).
+pub fn change_pin_precheck(
+    r: &impl Read,
+    p: &Principal,
+    pin: &str,
+    pin_again: &str,
+) -> Result<SignerRecord, HocbaError> {
+    if p.quarantined {
+        return Err(HocbaError::Quarantined);
+    }
+    let rec = signer(r, p.id())?.ok_or(signing::SigningError::NoSigner)?;
+    if pin != pin_again {
+        return Err(HocbaError::PinMismatch);
+    }
+    signing::check_pin_for(&rec.role, pin)?;
+    Ok(rec)
+}
+
+/// A signer changes her signing PIN (the signer page's "Đổi mã PIN ký"): her key, opened with
+/// the current PIN, is sealed under the new one — same key, same certificate, so her wrap of
+/// the school signing CA keeps opening, and a BGH member's new PIN of 8 digits or more makes
+/// her key one the CA may be wrapped to again (review r17 #2). The caller counts the current
+/// PIN (`auth::pin::guarded`). Refused when her certificate changed meanwhile.
+pub fn change_pin(
+    store: &Store,
+    actor: &Actor,
+    p: &Principal,
+    current: &str,
+    pin: &str,
+    pin_again: &str,
+) -> Result<SignerRecord, HocbaError> {
+    let rec = change_pin_precheck(&store.read()?, p, pin, pin_again)?;
+    let new = signing::change_pin(&rec, current, pin)?;
+    store.write(actor, |tx| {
+        let now = tx.get(&SIGNERS, p.id())?;
+        if now.is_none_or(|n| n.cert != rec.cert) {
+            return Err(HocbaError::SignerChanged);
+        }
+        tx.put(&SIGNERS, p.id(), &new, "hocba.signer.pin_changed")?;
+        Ok(())
+    })?;
+    Ok(new)
 }
 
 /// The requester withdraws her own pending request (or clears a declined one): its sealed key
@@ -1505,38 +1613,45 @@ mod tests {
         let actor = Actor::system(jiff::Timestamp::now());
         // A teacher cannot be first; the principal's first certificate seals the CA.
         assert!(matches!(
-            request(&store, &actor, &gv, None, "135792", "135792"),
+            request(&store, &actor, &gv, None, "58203947", "58203947"),
             Err(HocbaError::NoCaHolder)
         ));
-        let first = request(&store, &actor, &ht, None, "246810", "246810").unwrap();
+        let first = request(&store, &actor, &ht, None, "73016428", "73016428").unwrap();
         assert!(matches!(first, Asked::Issued(_)));
         assert!(!signing::plain_ca_key_present(dir.path()));
         let rx = store.read().unwrap();
         assert!(ca_sealed(&rx).unwrap());
         assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
-        assert!(open_ca(&rx, dir.path(), ht.id(), "246811").is_err());
-        let ca = open_ca(&rx, dir.path(), ht.id(), "246810").unwrap();
+        assert!(open_ca(&rx, dir.path(), ht.id(), "73016429").is_err());
+        let ca = open_ca(&rx, dir.path(), ht.id(), "73016428").unwrap();
         drop(rx);
         // The teacher's request; her role is what she is, never what she asks for.
         assert!(matches!(
-            request(&store, &actor, &gv, Some("hieu-truong"), "135792", "135792"),
+            request(
+                &store,
+                &actor,
+                &gv,
+                Some("hieu-truong"),
+                "58203947",
+                "58203947"
+            ),
             Err(HocbaError::NoSigningRole)
         ));
         assert!(matches!(
-            request(&store, &actor, &gv, None, "135792", "135793"),
+            request(&store, &actor, &gv, None, "58203947", "58203948"),
             Err(HocbaError::PinMismatch)
         ));
         assert!(matches!(
-            request(&store, &actor, &gv, None, "135792", "135792").unwrap(),
+            request(&store, &actor, &gv, None, "58203947", "58203947").unwrap(),
             Asked::Pending(_)
         ));
         assert!(matches!(
-            approve(&store, &actor, &gv, gv.id(), "135792"),
+            approve(&store, &actor, &gv, gv.id(), "58203947"),
             Err(HocbaError::NotApprover)
         ));
         // The vice principal holds no certificate, so no wrap: she cannot open the CA.
         assert!(matches!(
-            approve(&store, &actor, &pht, gv.id(), "246810"),
+            approve(&store, &actor, &pht, gv.id(), "73016428"),
             Err(HocbaError::Signing(signing::SigningError::NoSigner))
         ));
         assert!(matches!(
@@ -1544,8 +1659,8 @@ mod tests {
             Err(HocbaError::Signing(signing::SigningError::WrongPin))
         ));
         assert!(signer(&store.read().unwrap(), gv.id()).unwrap().is_none());
-        let rec = approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
-        let key = signing::unlock(&rec, "135792").unwrap();
+        let rec = approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
+        let key = signing::unlock(&rec, "58203947").unwrap();
         assert_eq!(
             key.cert.tbs_certificate.issuer,
             ca.cert.tbs_certificate.subject
@@ -1556,14 +1671,14 @@ mod tests {
                 .is_none()
         );
         // The vice principal asks; the principal approves; she now holds a wrap too.
-        request(&store, &actor, &pht, None, "112233", "112233").unwrap();
+        request(&store, &actor, &pht, None, "86024731", "86024731").unwrap();
         assert!(matches!(
-            approve(&store, &actor, &pht, pht.id(), "112233"),
+            approve(&store, &actor, &pht, pht.id(), "86024731"),
             Err(HocbaError::OwnRequest)
         ));
-        approve(&store, &actor, &ht, pht.id(), "246810").unwrap();
+        approve(&store, &actor, &ht, pht.id(), "73016428").unwrap();
         assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
-        assert!(open_ca(&store.read().unwrap(), dir.path(), pht.id(), "112233").is_ok());
+        assert!(open_ca(&store.read().unwrap(), dir.path(), pht.id(), "86024731").is_ok());
         // A wrap copied onto another account's row does not open.
         let stolen = store
             .read()
@@ -1574,7 +1689,7 @@ mod tests {
         store
             .write(&actor, |tx| tx.put(&CA_WRAPS, gv.id(), &stolen, "t"))
             .unwrap();
-        assert!(open_ca(&store.read().unwrap(), dir.path(), gv.id(), "135792").is_err());
+        assert!(open_ca(&store.read().unwrap(), dir.path(), gv.id(), "58203947").is_err());
         // The principal disabled: her wrap (and the stray one) dropped at the next opening.
         store
             .write(&actor, |tx| {
@@ -1583,14 +1698,14 @@ mod tests {
                 tx.put(&crate::auth::ACCOUNTS, ht.id(), &a, "t")
             })
             .unwrap();
-        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
-        approve(&store, &actor, &pht, gv.id(), "112233").unwrap();
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
+        approve(&store, &actor, &pht, gv.id(), "86024731").unwrap();
         assert_eq!(
             holders(&store.read().unwrap()).unwrap(),
             vec![pht.id().to_string()]
         );
         // Declined with a reason the teacher sees.
-        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
         assert!(matches!(
             decline(&store, &actor, &pht, gv.id(), "  "),
             Err(HocbaError::NeedReason)
@@ -1601,7 +1716,7 @@ mod tests {
             .unwrap();
         assert_eq!(row.declined.unwrap().reason, "Sai lớp");
         assert!(matches!(
-            approve(&store, &actor, &pht, gv.id(), "112233"),
+            approve(&store, &actor, &pht, gv.id(), "86024731"),
             Err(HocbaError::NoRequest)
         ));
     }
@@ -1613,9 +1728,9 @@ mod tests {
     fn a_demoted_holder_loses_her_wrap_at_once_and_is_told_why() {
         let (dir, store, ht, pht, gv) = setup();
         let actor = Actor::system(jiff::Timestamp::now());
-        request(&store, &actor, &ht, None, "246810", "246810").unwrap();
-        request(&store, &actor, &pht, None, "112233", "112233").unwrap();
-        approve(&store, &actor, &ht, pht.id(), "246810").unwrap();
+        request(&store, &actor, &ht, None, "73016428", "73016428").unwrap();
+        request(&store, &actor, &pht, None, "86024731", "86024731").unwrap();
+        approve(&store, &actor, &ht, pht.id(), "73016428").unwrap();
         assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
         let set_roles = |id: &str, roles: Vec<Role>| {
             store
@@ -1643,8 +1758,8 @@ mod tests {
         set_roles(pht.id(), vec![Role::VicePrincipal]);
         let mut pht_now = pht.clone();
         pht_now.account.roles = vec![Role::VicePrincipal];
-        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
-        let refused = approve(&store, &actor, &pht_now, gv.id(), "112233").unwrap_err();
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
+        let refused = approve(&store, &actor, &pht_now, gv.id(), "86024731").unwrap_err();
         assert!(
             matches!(refused, HocbaError::CaHolderDropped),
             "{refused:?}"
@@ -1655,7 +1770,7 @@ mod tests {
                 .contains("đã bị gỡ khi bạn thôi là thành viên BGH"),
             "{refused}"
         );
-        approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
         assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
         assert!(
             store
@@ -1681,9 +1796,9 @@ mod tests {
         assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 1);
         // Back in office, she opens it again.
         set_roles(ht.id(), vec![Role::Principal]);
-        assert!(open_ca(&store.read().unwrap(), dir.path(), ht.id(), "246810").is_ok());
+        assert!(open_ca(&store.read().unwrap(), dir.path(), ht.id(), "73016428").is_ok());
         // A request withdrawn by its requester is gone; withdrawing nothing is refused.
-        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
         withdraw(&store, &actor, &gv).unwrap();
         assert!(
             own_request(&store.read().unwrap(), gv.id())
@@ -1704,20 +1819,30 @@ mod tests {
     fn the_ca_is_renewed_and_recovered_and_the_old_ones_stay_trusted() {
         let (dir, store, ht, pht, gv) = setup();
         let actor = Actor::system(jiff::Timestamp::now());
-        request(&store, &actor, &ht, None, "246810", "246810").unwrap();
-        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
-        approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
+        request(&store, &actor, &ht, None, "73016428", "73016428").unwrap();
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
         let first = signing::ca_cert(dir.path()).unwrap().unwrap();
         assert!(matches!(
-            renew(&store, &actor, &ht, "000000", ""),
+            renew(&store, &actor, &ht, "00000000", ""),
             Err(HocbaError::Signing(signing::SigningError::WrongPin))
         ));
+        // A PIN under 8 digits is refused before it is tried (the new CA is wrapped for her).
         assert!(matches!(
-            renew(&store, &actor, &gv, "135792", ""),
-            Err(HocbaError::NotApprover)
+            renew(&store, &actor, &ht, "000000", ""),
+            Err(HocbaError::HolderPinShort)
+        ));
+        assert!(matches!(
+            renew(&store, &actor, &gv, "58203947", ""),
+            Err(HocbaError::NotRenewer)
+        ));
+        // A vice principal without any certificate is told she has none (review r17 #6).
+        assert!(matches!(
+            renew_precheck(&store.read().unwrap(), &pht),
+            Err(HocbaError::Signing(signing::SigningError::NoSigner))
         ));
         assert!(signing::previous_ca_certs(dir.path()).unwrap().is_empty());
-        let done = renew(&store, &actor, &ht, "246810", "").unwrap();
+        let done = renew(&store, &actor, &ht, "73016428", "").unwrap();
         assert_eq!(done.previous, 1);
         assert_eq!(done.reissued.len(), 2, "{done:?}");
         let second = signing::ca_cert(dir.path()).unwrap().unwrap();
@@ -1732,12 +1857,12 @@ mod tests {
         );
         let rx = store.read().unwrap();
         // The teacher signs with her same PIN, under the new CA.
-        let key = signing::unlock(&signer(&rx, gv.id()).unwrap().unwrap(), "135792").unwrap();
+        let key = signing::unlock(&signer(&rx, gv.id()).unwrap().unwrap(), "58203947").unwrap();
         assert_eq!(
             key.cert.tbs_certificate.issuer,
             second.tbs_certificate.subject
         );
-        let ca = open_ca(&rx, dir.path(), ht.id(), "246810").unwrap();
+        let ca = open_ca(&rx, dir.path(), ht.id(), "73016428").unwrap();
         assert_eq!(ca.cert, second);
         let row = rx.get(&RENEWALS, &done.sha256).unwrap().unwrap();
         assert!(!row.recovery && row.reason == "gia hạn" && row.by == ht.id());
@@ -1763,17 +1888,17 @@ mod tests {
         drop(rx);
         // Recovery: nobody's PIN; a reason is required; the vice principal named holds it.
         assert!(matches!(
-            recover(&store, &actor, &pht, "112233", " "),
+            recover(&store, &actor, &pht, "86024731", " "),
             Err(HocbaError::NeedRecoveryReason)
         ));
         assert!(matches!(
-            recover(&store, &actor, &gv, "112233", "mất PIN"),
+            recover(&store, &actor, &gv, "86024731", "mất PIN"),
             Err(HocbaError::NotApprover)
         ));
-        let back = recover(&store, &actor, &pht, "112233", "HT cũ nghỉ hưu, quên PIN").unwrap();
+        let back = recover(&store, &actor, &pht, "86024731", "HT cũ nghỉ hưu, quên PIN").unwrap();
         assert_eq!(back.previous, 2);
         let rx = store.read().unwrap();
-        assert!(open_ca(&rx, dir.path(), pht.id(), "112233").is_ok());
+        assert!(open_ca(&rx, dir.path(), pht.id(), "86024731").is_ok());
         assert_eq!(signing::ca_certs(dir.path()).unwrap().len(), 3);
         let row = rx.get(&RENEWALS, &back.sha256).unwrap().unwrap();
         assert!(row.recovery && row.reason.contains("quên PIN"));
@@ -1881,5 +2006,80 @@ mod tests {
         assert!(super::super::fitting_signer(&rx, &gv, super::super::Stage::Gvcn, late).is_ok());
         assert!(signing::unlock(&new, "975310").is_ok());
         let _ = pht;
+    }
+
+    /// Review r17 #2: a holder whose PIN is under 8 digits (set before the rule) keeps her wrap
+    /// and signs, is told, cannot renew, and gets no wrap of a new CA until she changes it.
+    #[test]
+    fn a_holder_with_a_short_pin_gets_no_new_wrap_until_she_changes_it() {
+        let (dir, store, ht, pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "73016428", "73016428").unwrap();
+        request(&store, &actor, &pht, None, "86024731", "86024731").unwrap();
+        approve(&store, &actor, &ht, pht.id(), "73016428").unwrap();
+        assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
+        // Her record as an earlier version left it: a PIN known to be short.
+        let short = |v: Option<bool>| {
+            store
+                .write(&actor, |tx| {
+                    let mut rec = tx.get(&SIGNERS, pht.id())?.unwrap();
+                    rec.ca_pin = v;
+                    tx.put(&SIGNERS, pht.id(), &rec, "t")
+                })
+                .unwrap()
+        };
+        short(Some(false));
+        let rx = store.read().unwrap();
+        assert_eq!(holder_pin_short(&rx, pht.id()).unwrap(), Some(true));
+        assert!(matches!(
+            renew_precheck(&rx, &pht),
+            Err(HocbaError::HolderPinShort)
+        ));
+        let status = ca_status_text(&rx, dir.path(), actor.now).unwrap();
+        assert!(status.contains("shorter than 8 digits"), "{status}");
+        let line = signer_lines(&rx)
+            .unwrap()
+            .into_iter()
+            .find(|l| l.account == pht.id())
+            .unwrap();
+        assert!(line.pin_short && line.ca_holder, "{line:?}");
+        drop(rx);
+        // She keeps her wrap while the CA stays the same (an approval syncs the wraps).
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
+        assert!(
+            holders(&store.read().unwrap())
+                .unwrap()
+                .contains(&pht.id().to_string())
+        );
+        // A renewal by the principal: the new CA is not wrapped for her.
+        renew(&store, &actor, &ht, "73016428", "").unwrap();
+        assert_eq!(
+            holders(&store.read().unwrap()).unwrap(),
+            vec![ht.id().to_string()]
+        );
+        // Her PIN changed to one of 8 digits: the next opening of the CA gives her a wrap.
+        assert!(matches!(
+            change_pin(&store, &actor, &pht, "86024731", "582039", "582039"),
+            Err(HocbaError::Signing(signing::SigningError::WeakPin(
+                crate::pki::seal::WeakPin::CaShort
+            )))
+        ));
+        assert!(matches!(
+            change_pin(&store, &actor, &pht, "00000000", "39604172", "39604172"),
+            Err(HocbaError::Signing(signing::SigningError::WrongPin))
+        ));
+        let rec = change_pin(&store, &actor, &pht, "86024731", "39604172", "39604172").unwrap();
+        assert_eq!(rec.ca_pin, Some(true));
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
+        assert_eq!(holders(&store.read().unwrap()).unwrap().len(), 2);
+        assert!(open_ca(&store.read().unwrap(), dir.path(), pht.id(), "39604172").is_ok());
+        // A PIN not known yet is learnt at the next right one.
+        short(None);
+        let rec = signer(&store.read().unwrap(), pht.id()).unwrap().unwrap();
+        let learnt = signing::reseal(&rec, "39604172").unwrap().unwrap();
+        assert_eq!(learnt.ca_pin, Some(true));
+        assert_eq!(learnt.sealed, rec.sealed, "not sealed again for that alone");
     }
 }

@@ -386,6 +386,9 @@ pub struct HocbaPanel {
     /// phone the section is ~4,500 px below the grid); `None` before the year is locked and
     /// while nothing is signed.
     pub status: Option<String>,
+    /// The signed-in person has a signing certificate: without one the page says where to ask
+    /// for it in place of the PIN box (review r17 #11).
+    pub has_signer: bool,
 }
 
 /// One student's signed học bạ on the class page.
@@ -692,6 +695,7 @@ fn hocba_panel(
         signing,
         resign,
         status,
+        has_signer: super::hocba::signer(rx, p.id())?.is_some(),
     })
 }
 
