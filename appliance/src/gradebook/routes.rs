@@ -481,7 +481,7 @@ async fn hocba_approve_signer(
     let pin = body.pin.clone();
     let asked = account.clone();
     // Every refusal that does not need her PIN comes before the PIN is counted (review r15 #3).
-    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal| {
+    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal, _now| {
         super::hocba::ca::approve_precheck(&store.read()?, store.dir(), p, &asked).map(|_| ())
     };
     let rec = guarded_signing(&s, &u, &pin, precheck, move |store, _dir, p, now| {
@@ -528,7 +528,7 @@ async fn hocba_renew_ca(
     // a PIN known to be short (the CLI's check too) —, then the PIN's own length.
     super::hocba::ca::renew_precheck(&s.store.read()?, &u.principal)?;
     let pin = body.pin.clone();
-    let precheck = |store: &crate::store::Store, p: &crate::auth::Principal| {
+    let precheck = |store: &crate::store::Store, p: &crate::auth::Principal, _now| {
         super::hocba::ca::renew_precheck(&store.read()?, p)
     };
     let done = guarded_signing(&s, &u, &pin, precheck, move |store, _dir, p, now| {
@@ -623,8 +623,8 @@ async fn hocba_sign(
     }
     let pin = body.pin.clone();
     let (c, stage) = (class.clone(), body.stage);
-    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal| {
-        super::hocba::check_before_pin(&store.read()?, p, &c, stage)
+    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal, now| {
+        super::hocba::check_before_pin(&store.read()?, p, &c, stage, now)
     };
     guarded_signing(&s, &u, &pin, precheck, move |store, dir, p, now| {
         super::hocba::sign_class(store, dir, p, &class, body.stage, &body.pin, now)
@@ -659,8 +659,8 @@ async fn hocba_sign_student(
     }
     let pin = body.pin.clone();
     let (who, stage) = (student.clone(), body.stage);
-    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal| {
-        super::hocba::check_may_sign_student(&store.read()?, p, &who, stage).map(|_| ())
+    let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal, now| {
+        super::hocba::check_may_sign_student(&store.read()?, p, &who, stage, now).map(|_| ())
     };
     guarded_signing(&s, &u, &pin, precheck, move |store, dir, p, now| {
         super::hocba::sign_student(store, dir, p, &student, body.stage, &body.pin, now)
@@ -678,6 +678,7 @@ async fn guarded_signing<T: Send + 'static>(
     precheck: impl FnOnce(
         &crate::store::Store,
         &crate::auth::Principal,
+        jiff::Timestamp,
     ) -> Result<(), super::hocba::HocbaError>
     + Send
     + 'static,
@@ -705,7 +706,7 @@ async fn guarded_signing<T: Send + 'static>(
             &store,
             &actor,
             &account,
-            || precheck(&store, &p),
+            || precheck(&store, &p, now),
             || {
                 let done = sign(&store, &dir, &p, now)?;
                 // The PIN opened her key: one sealed with an earlier stretch is sealed again,

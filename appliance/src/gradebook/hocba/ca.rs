@@ -2037,7 +2037,7 @@ mod tests {
         ));
         let status = ca_status_text(&rx, dir.path(), actor.now).unwrap();
         assert!(status.contains("shorter than 8 digits"), "{status}");
-        let line = signer_lines(&rx)
+        let line = signer_lines(&rx, actor.now)
             .unwrap()
             .into_iter()
             .find(|l| l.account == pht.id())
