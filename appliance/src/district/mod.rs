@@ -1178,7 +1178,7 @@ fn relayed_data(
     pdf: &[u8],
     student: &str,
 ) -> Result<crate::gradebook::hocba::DataCheck, VerifyError> {
-    use crate::gradebook::{StoredResult, hocba};
+    use crate::gradebook::hocba;
     let mut held: Option<crate::school::Student> = None;
     hub.each_record_of(school, "student", &mut |r| {
         if held.is_none() && r["id"].as_str() == Some(student) {
@@ -1186,7 +1186,7 @@ fn relayed_data(
         }
     })?;
     let mut class_year = None;
-    let mut results: std::collections::HashMap<String, StoredResult> = Default::default();
+    let mut results: std::collections::HashMap<String, serde_json::Value> = Default::default();
     if let Some(st) = &held {
         hub.each_record_of(school, "class", &mut |r| {
             if r["id"].as_str() == Some(st.class_id.as_str()) {
@@ -1196,10 +1196,8 @@ fn relayed_data(
         // Results are relayed keyed "{year}/{period}/hs-{mã định danh}".
         let suffix = format!("/hs-{}", st.ma_dinh_danh);
         hub.each_keyed_record_of(school, "result", &mut |k, r| {
-            if k.ends_with(&suffix)
-                && let Ok(x) = serde_json::from_value::<StoredResult>(r.clone())
-            {
-                results.insert(k.to_string(), x);
+            if k.ends_with(&suffix) {
+                results.insert(k.to_string(), r.clone());
             }
         })?;
     }

@@ -1738,6 +1738,7 @@ pub const DATA_FIELDS: &[(&str, &str, &str)] = &[
     ("hk1", "term I results", "kết quả học kì I"),
     ("hk2", "term II results", "kết quả học kì II"),
     ("cn", "year results", "kết quả cả năm"),
+    ("nhanxet", "teachers' comments", "lời nhận xét"),
 ];
 
 /// The data keys `keys` as the English report (`vi` false) or the page names them, in
@@ -1898,16 +1899,18 @@ fn differing_keys(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
 
 /// The hub's data check (review r17 #5): the file's embedded data compared with the records the
 /// school relayed — `student`, the relayed student record whose id the data names, `class_year`
-/// the school year of her class now, `result` each relayed result of hers by school year and
-/// period ("hk1", "hk2", "cn"). Name, birth date, gender, mã định danh, the class within the year and each
-/// result the file prints are compared; nơi sinh, dân tộc and the register's line are never
-/// relayed, so they are named `unchecked`, as is a result the file prints that has not arrived.
+/// the school year of her class now, `result` each relayed result of hers (the JSON the hub
+/// holds) by school year and period ("hk1", "hk2", "cn"). Name, birth date, gender, mã định
+/// danh, the class within the year and each result the file prints are compared; nơi sinh, dân
+/// tộc and the register's line are never relayed, so they are named `unchecked`, as is a result
+/// the file prints that has not arrived, and a comment the relay blanked (`nhanxet`, shared only
+/// when the school chooses).
 /// `None` when the file carries no học bạ data. Pure.
 pub fn check_relayed_data(
     pdf: &[u8],
     student: Option<&crate::school::Student>,
     class_year: Option<&str>,
-    result: &dyn Fn(&str, &str) -> Option<super::StoredResult>,
+    result: &dyn Fn(&str, &str) -> Option<serde_json::Value>,
 ) -> Result<Option<DataCheck>, HocbaError> {
     let data = pades::embedded_data(pdf)?;
     let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
@@ -1952,9 +1955,29 @@ pub fn check_relayed_data(
         }
         match result(year, period) {
             None => unchecked.push(period.to_string()),
-            Some(r) => {
-                let mut held =
-                    serde_json::to_value(r).map_err(|e| HocbaError::Damaged(e.to_string()))?;
+            Some(mut held) => {
+                // Comments blanked by the relay's privacy (`relay::Privacy`, unless the school
+                // shares them) are not known here: not compared, named unchecked.
+                if let (Some(h), Some(p)) = (held.as_object_mut(), printed.as_object())
+                    && h.get("nhanxet").is_some_and(|v| v.is_null())
+                    && p.get("nhanxet").is_some_and(|v| !v.is_null() && v != "")
+                {
+                    h.insert("nhanxet".into(), p["nhanxet"].clone());
+                    if !unchecked.iter().any(|u| u == "nhanxet") {
+                        unchecked.push("nhanxet".into());
+                    }
+                }
+                // In the shape the box serializes a stored result, then as the file prints it.
+                // A blank comment the relay made null is the empty one the box stored.
+                if let Some(h) = held.as_object_mut()
+                    && h.get("nhanxet").is_some_and(|v| v.is_null())
+                {
+                    h.insert("nhanxet".into(), "".into());
+                }
+                if let Ok(r) = serde_json::from_value::<super::StoredResult>(held.clone()) {
+                    held =
+                        serde_json::to_value(r).map_err(|e| HocbaError::Damaged(e.to_string()))?;
+                }
                 if !v1 && period == "cn" {
                     year_result_as_printed(&mut held);
                 }
@@ -3826,7 +3849,9 @@ mod tests {
             let mut st = student.clone();
             st.full_name = name.into();
             check_relayed_data(&signed, Some(&st), Some("2026"), &|y, p| {
-                (y == "2026" && p == "cn").then(|| r.cloned()).flatten()
+                (y == "2026" && p == "cn")
+                    .then(|| r.map(|r| serde_json::to_value(r).unwrap()))
+                    .flatten()
             })
             .unwrap()
             .unwrap()
@@ -3849,6 +3874,23 @@ mod tests {
             DataCheck::Differs {
                 student: "hs-a".into(),
                 fields: vec!["hoten".into()],
+                unchecked: never.clone(),
+            }
+        );
+        // The relay blanks the comments by default: a blank one is not a change.
+        let blanked = |r: &super::super::StoredResult| {
+            let mut v = serde_json::to_value(r).unwrap();
+            v["nhanxet"] = serde_json::Value::Null;
+            v
+        };
+        assert_eq!(
+            check_relayed_data(&signed, Some(&student), Some("2026"), &|_, p| {
+                (p == "cn").then(|| blanked(&signed_result))
+            })
+            .unwrap()
+            .unwrap(),
+            DataCheck::Matches {
+                student: "hs-a".into(),
                 unchecked: never.clone(),
             }
         );
