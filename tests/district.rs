@@ -1368,7 +1368,7 @@ fn an_enrolment_token_says_until_when_it_is_good() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
-        text.contains("valid until") && text.contains("(2 days"),
+        text.contains("valid until") && text.contains("Vietnam time (UTC+7) (2 days"),
         "{text}"
     );
     let o = common::tram(&[
@@ -1742,26 +1742,28 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
     };
     let gvcn = key("Lê Thị Hoa", "Giáo viên chủ nhiệm");
     let head = key("Trần Văn Hùng", "Hiệu trưởng");
-    // Version n of hs-1's học bạ, signed at both stages, with its two register lines.
-    let hocba = |n: u32| {
-        let pdf = pdf_with(
-            "hoc-ba.json",
-            json!({"lop": "2026-9a1", "hocsinh": "hs-1", "phienban": n}),
-        );
+    // Version n of a student's học bạ, signed at both stages, with its two register lines;
+    // `data` adds to what its embedded data says.
+    let hocba_of = |student: &str, n: u32, data: Value| {
+        let mut doc = json!({"lop": "2026-9a1", "hocsinh": student, "phienban": n});
+        for (k, v) in data.as_object().unwrap() {
+            doc[k] = v.clone();
+        }
+        let pdf = pdf_with("hoc-ba.json", doc);
         let one = pades::sign(&pdf, &gvcn, &ca.cert, now).unwrap();
         let two = pades::sign(&one, &head, &ca.cert, now).unwrap();
         let line = |bytes: &[u8], stage: Stage, role: &str| {
             let (cert_sha256, signature_sha256) = pades::newest_signature_ids(bytes).unwrap();
             let e = RegisterEntry {
                 class: "2026-9a1".into(),
-                student: "hs-1".into(),
+                student: student.into(),
                 version: n,
                 stage,
                 signer_role: role.into(),
                 cert_sha256,
                 signature_sha256,
             };
-            let k = format!("2026-9a1/hs-1/{n:04}/{}", stage as u8 + 1);
+            let k = format!("2026-9a1/{student}/{n:04}/{}", stage as u8 + 1);
             ("hocba_signature", k, serde_json::to_value(e).unwrap())
         };
         let lines = vec![
@@ -1770,9 +1772,34 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
         ];
         (two, lines)
     };
+    let hocba = |n: u32| hocba_of("hs-1", n, json!({}));
     let (v1, mut records) = hocba(1);
     let (v3, more) = hocba(3);
     records.extend(more);
+    // Review r17 #5: hs-2's học bạ printed "Lê Ân", the school corrected her record to "Lê An"
+    // and relayed it, without signing again; hs-3's prints what the school relayed. Both print
+    // a nơi sinh, which no school relays.
+    let identity = |name: &str| {
+        json!({"namhoc": "2026", "hoten": name, "ngaysinh": "2012-01-01", "gioitinh": "Nữ",
+               "sodinhdanh": "079212000002", "noisinh": "Hà Nội"})
+    };
+    let (outdated, more) = hocba_of("hs-2", 1, identity("Lê Ân"));
+    records.extend(more);
+    let mut same = identity("Lê Thị Ba");
+    same["sodinhdanh"] = "079212000003".into();
+    let (current, more) = hocba_of("hs-3", 1, same);
+    records.extend(more);
+    for (id, name, ma) in [
+        ("hs-2", "Lê An", "079212000002"),
+        ("hs-3", "Lê Thị Ba", "079212000003"),
+    ] {
+        records.push((
+            "student",
+            format!("hs-{ma}"),
+            json!({"id": id, "full_name": name, "dob": "2012-01-01", "gender": "Nữ",
+                   "ma_dinh_danh": ma, "class_id": "2026-9a1"}),
+        ));
+    }
     // The month approval of 2026-12, version 1, as the box signs and registers it.
     let unsigned = pdf_with(
         "phe-duyet.json",
@@ -1810,8 +1837,64 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
         text.contains("register: signature 2 is in the school's signature register (Hiệu trưởng)"),
         "{text}"
     );
+    let (rc, text) = hub_verify(&hub, dir.path(), "outdated.pdf", &outdated);
+    assert_eq!(rc, 6, "{text}");
+    assert!(
+        text.contains("học bạ data: embedded, DIFFERS from the records the school relayed (hs-2: name): the record changed after signing; the school signs a new version; not checked: birthplace (the school does not relay them)\n")
+            && text.ends_with(&format!("{}\n", tram::gradebook::hocba::Verdict::Outdated.line())),
+        "{text}"
+    );
+    let (rc, text) = hub_verify(&hub, dir.path(), "current.pdf", &current);
+    assert_eq!(rc, 0, "{text}");
+    assert!(
+        text.contains("học bạ data: embedded, matches the records the school relayed (hs-3); not checked: birthplace (the school does not relay them)\n")
+            && text.ends_with("=> VALID\n"),
+        "{text}"
+    );
+    // The hub's page and API say the same, in Vietnamese.
+    let staff = hub.staff();
+    let v: Value = staff
+        .post(format!("{}/district/api/hocba/verify", hub.base()))
+        .header("content-type", "application/pdf")
+        .header("X-CSRF-Token", common::csrf(&staff, &hub.base()))
+        .body(outdated.clone())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (&v["verdict"], &v["data"]["fields"], &v["data"]["unchecked"]),
+        (&json!("outdated"), &json!(["hoten"]), &json!(["noisinh"])),
+        "{v}"
+    );
+    assert!(
+        v["problems_vi"][0]
+            .as_str()
+            .unwrap()
+            .contains("cần ký lại học bạ bản mới")
+            && v["data_vi"]
+                .as_str()
+                .unwrap()
+                .contains("Không kiểm được nơi sinh"),
+        "{v}"
+    );
     let (rc, text) = hub_verify(&hub, dir.path(), "v1.pdf", &v1);
     assert_eq!(rc, 4, "{text}");
+    // Every exit code is in --help (review r17 #10).
+    let o = common::tram(&["district", "verify-hocba", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for code in [
+        "0 VALID",
+        "3 INVALID",
+        "4 SUPERSEDED",
+        "5 NOT CONFIRMED",
+        "6 OUTDATED",
+    ] {
+        assert!(help.contains(code), "{code}: {help}");
+    }
     assert!(
         text.ends_with("=> SUPERSEDED (v3 is the current signed version)\n")
             && text.contains("version: SUPERSEDED: the school has signed a newer version (v3)"),

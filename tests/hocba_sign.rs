@@ -334,7 +334,9 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
     );
     assert!(gvcn.zip(ht).is_some_and(|(g, h)| g < h), "{report}");
     assert_eq!(
-        report.matches("chains to the trusted CA").count(),
+        report
+            .matches("chains to the school's current signing CA")
+            .count(),
         2,
         "{report}"
     );
@@ -1394,12 +1396,56 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
         .post(format!("{b}/api/v1/hocba/verify"))
         .header("Content-Type", "application/pdf")
         .header("X-CSRF-Token", common::csrf(&bgh, &b))
-        .body(pdf)
+        .body(pdf.clone())
         .send()
         .unwrap()
         .json()
         .unwrap();
     assert_eq!(r["data"]["state"], "differs", "{r}");
+    // Review r17 #5: genuine and out of date is OUTDATED, never INVALID — the same verdict as
+    // the CLI's (exit 6) — with a line saying what differs and what the school does.
+    assert_eq!(
+        (&r["verdict"], &r["data"]["fields"]),
+        (&"outdated".into(), &serde_json::json!(["hoten"])),
+        "{r}"
+    );
+    let why = r["problems_vi"].as_array().unwrap();
+    assert!(
+        why.len() == 1
+            && why[0]
+                .as_str()
+                .unwrap()
+                .contains("họ tên trong hồ sơ của trường đã sửa sau khi ký")
+            && why[0]
+                .as_str()
+                .unwrap()
+                .contains("cần ký lại học bạ bản mới"),
+        "{r}"
+    );
+    assert!(
+        r["data_vi"]
+            .as_str()
+            .unwrap()
+            .contains("KHÁC hồ sơ của trường (họ tên"),
+        "{r}"
+    );
+    let file = tmp.path().join("edited.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let o = hocba(&["verify", file.to_str().unwrap()], &data);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(6), "{out}");
+    assert!(
+        out.contains("DIFFERS from this box's records (")
+            && out.contains(
+                ": name): the record changed after signing; the school signs a new version"
+            )
+            && out.ends_with(&format!(
+                "{}\n",
+                tram::gradebook::hocba::Verdict::Outdated.line()
+            ))
+            && !out.contains("INVALID"),
+        "{out}"
+    );
     // The name put back: the signed copy matches again, nothing to sign.
     let e = edit(name);
     assert!(e["hocba_note"].is_null(), "{e}");
@@ -2635,8 +2681,34 @@ fn a_hocba_needs_both_stages_and_signatures_from_the_schools_register() {
     );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}");
-    // The chain checks out: only the register tells the forgery.
-    assert_eq!(out.matches("chains to the trusted CA").count(), 2, "{out}");
+    // The chain checks out: only the register tells the forgery. The chain is said as a fact,
+    // the signature not headed VALID above the verdict (review r17 #10).
+    assert_eq!(
+        out.matches("chains to the school's current signing CA")
+            .count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("signature 2 (")
+            && l.ends_with("): intact, but NOT in the school's signature register (see below)")),
+        "{out}"
+    );
+    // Every exit code is in --help (review r17 #10).
+    let o = Command::new(bin())
+        .args(["hocba", "verify", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    for code in [
+        "0 VALID",
+        "3 INVALID",
+        "4 SUPERSEDED",
+        "5 NOT CONFIRMED",
+        "6 OUTDATED",
+    ] {
+        assert!(help.contains(code), "{code}: {help}");
+    }
     assert!(
         out.contains("signature 2 is NOT in the school's signature register"),
         "{out}"

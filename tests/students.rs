@@ -1650,6 +1650,60 @@ fn the_import_preview_lists_what_the_commit_refuses_on_a_locked_class() {
     let digest = preview["preview"].as_str().unwrap();
     let r = send(&open, &format!("?mode=commit&preview={digest}"));
     assert_eq!(r.status(), 200, "{:?}", r.text());
+
+    // Review r17 #7: a name corrected in the sheet of the signed class leaves that student's
+    // signed học bạ out of date: the preview's row says so in the edit API's words, and the
+    // commit's answer lists it.
+    let name_col = rows[0].iter().position(|h| h == "Họ và tên").unwrap();
+    let mut rows = xlsx_rows(&bytes);
+    let old_name = rows[1][name_col].clone();
+    rows[1][name_col] = format!("{old_name} Mới");
+    let renaming = sheet(&rows);
+    let preview: Value = send(&renaming, "").json().unwrap();
+    assert_eq!(preview["clean"], true, "{preview}");
+    let row = preview["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["row"] == 2)
+        .cloned()
+        .unwrap_or_default();
+    let note = row["hocba_note"].as_str().unwrap_or_default().to_string();
+    assert!(
+        note.contains("Học bạ số của")
+            && note.contains("không còn khớp")
+            && note.contains("cần ký lại"),
+        "{preview}"
+    );
+    assert_eq!(
+        preview["hocba_notes"].as_array().unwrap().len(),
+        1,
+        "{preview}"
+    );
+    let digest = preview["preview"].as_str().unwrap();
+    let done: Value = send(
+        &renaming,
+        &format!("?mode=commit&preview={digest}&confirm=2"),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(done["committed"], true, "{done}");
+    let notes = done["hocba_notes"].as_array().unwrap();
+    assert!(
+        notes.len() == 1 && notes[0]["row"] == 2 && notes[0]["note"] == note.as_str(),
+        "{done}"
+    );
+    // The same note the PATCH API answers for the student.
+    let id = notes[0]["student"].as_str().unwrap();
+    let patched: Value = admin
+        .patch(format!("{b}/api/v1/students/{id}"))
+        .header("X-CSRF-Token", common::csrf(&admin, &b))
+        .json(&json!({ "full_name": format!("{old_name} Mới") }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(patched["hocba_note"], note.as_str(), "{patched}");
 }
 
 /// Xét công nhận tốt nghiệp on its page (review r14 #5): BGH see grade 9's students with their

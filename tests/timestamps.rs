@@ -1127,6 +1127,16 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
     assert!(valid && trusted, "{v}");
+    // Review r17 #5: the hub compared the file's data with the student and results the school
+    // relayed — they match — and names what no school relays.
+    assert_eq!(
+        (&v["data"]["state"], &v["data"]["unchecked"]),
+        (
+            &serde_json::json!("matches"),
+            &serde_json::json!(["noisinh", "dantoc", "sodangbo", "ngaynhaphoc"])
+        ),
+        "{v}"
+    );
     // The hub names who vouches, as the box does (review r11 #4).
     assert_eq!(v["signatures"][0]["trusted_by"], "CA của trường", "{v}");
     assert_eq!(
@@ -1136,6 +1146,59 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     let (code, out) = hub_cli();
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("INVALID") && !out.contains("NOT OK"), "{out}");
+
+    // Review r17 #5: the student's name corrected on the box after the signing. Once the relay
+    // has carried the record, box page, hub API and hub CLI say the same: OUTDATED (exit 6),
+    // naming the name — never INVALID on one side and VALID on the other.
+    let admin = s.login("admin");
+    let rename = |name: &str| {
+        let r = admin
+            .patch(format!("{b}/api/v1/students/{student}"))
+            .header("X-CSRF-Token", common::csrf(&admin, &b))
+            .json(&json!({ "full_name": name }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    let first_name = v["data"]["student"].clone();
+    let all: Value = admin
+        .get(format!("{b}/api/v1/students"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let name = all["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == student.as_str())
+        .and_then(|x| x["full_name"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(!name.is_empty(), "{all}");
+    rename(&format!("{name} Mới"));
+    let (_, _, boxed) = box_page(&s);
+    assert_eq!(boxed["verdict"], "outdated", "{boxed}");
+    let wait_hub = |want: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let (_, _, v) = hub_api();
+            if v["verdict"] == want || std::time::Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    };
+    let v = wait_hub("outdated");
+    assert_eq!(
+        (&v["verdict"], &v["data"]["fields"], &v["data"]["student"]),
+        (&json!("outdated"), &json!(["hoten"]), &first_name),
+        "{v}"
+    );
+    let (code, out) = hub_cli();
+    assert_eq!(code, Some(6), "{out}");
+    rename(&name);
+    assert_eq!(wait_hub("valid")["verdict"], "valid");
     s.stop();
     let (code, out) = box_cli();
     assert_eq!(code, Some(0), "{out}");

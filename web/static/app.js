@@ -315,6 +315,12 @@
           out.append(list(d.skipped, (x) => "Dòng " + x.row + ": " + x.message));
         }
         if (d.notes && d.notes.length) out.append(list(d.notes, (x) => "Dòng " + x.row + ": " + x.message));
+        // A row that leaves a signed học bạ out of date says so (the edit API's own note): on its
+        // row in the preview, listed after the commit.
+        if (d.committed && d.hocba_notes && d.hocba_notes.length) {
+          out.append(el("p", "msg err", "Học bạ số cần ký lại:"));
+          out.append(list(d.hocba_notes, (x) => "Dòng " + x.row + ": " + x.note));
+        }
         if (!d.committed && d.diff && d.diff.length) {
           const ul = el("ul", "import-diff");
           for (const x of d.diff) {
@@ -322,6 +328,7 @@
             const who = `${x.student.full_name} (${x.student.ma_dinh_danh})`;
             li.append(el("strong", null, `Dòng ${x.row}: ${x.action === "add" ? "thêm mới " + who : "cập nhật " + who}`));
             if (x.fields.length) li.append(list(x.fields, (f) => `${f.label}: ${f.old} → ${f.new}`));
+            if (x.hocba_note) li.append(el("p", "msg err", x.hocba_note));
             if (x.suspect) {
               li.append(el("p", "msg err", x.warning));
               const lab = el("label");

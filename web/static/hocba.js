@@ -29,21 +29,33 @@
       out.textContent = (d.error && d.error.message) || ("Lỗi " + res.status);
       return;
     }
-    (d.signatures || []).forEach((s, i) => {
+    const row = (cells) => {
       const tr = document.createElement("tr");
-      // The hub's answer carries the verifier's own problems (English); the box's adds
-      // problems_vi. Both give the times as the school reads a clock (time, timestamp_time):
-      // the raw UTC and PDF dates are for programs, never shown.
-      const problems = s.problems_vi || s.problems || [];
-      const ok = problems.length === 0;
-      [String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do " + (s.trusted_by || "CA của trường") + " cấp" : "KHÔNG do CA đáng tin cậy cấp",
-       (s.time || "") + (s.timestamp_time ? " (dấu thời gian " + (s.timestamp_document ? "của tài liệu " : "") + s.timestamp_time + ")" : ""), s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
-       ok ? "Hợp lệ" : "Không hợp lệ: " + problems.join(" ")].forEach((t) => {
+      cells.forEach((t) => {
         const td = document.createElement("td");
         td.textContent = t;
         tr.appendChild(td);
       });
       body.appendChild(tr);
+    };
+    (d.signatures || []).forEach((s, i) => {
+      // Both answers give each problem in English (problems) and Vietnamese (problems_vi), and
+      // the times as the school reads a clock (time, timestamp_time): the raw UTC and PDF dates
+      // are for programs, never shown.
+      const en = s.problems || [];
+      const vi = s.problems_vi || en;
+      // A broken document time-stamp is the stamp's, not this signature's whose bytes are
+      // intact: a row of its own after it (review r17 #10), as the CLI prints it.
+      const stamp = (j) => (en[j] || "").startsWith("the document time-stamp");
+      const own = vi.filter((_, j) => !stamp(j));
+      const stampProblems = vi.filter((_, j) => stamp(j));
+      row([String(i + 1), s.signer, s.role || "", s.chain_ok ? "Do " + (s.trusted_by || "CA của trường") + " cấp" : "KHÔNG do CA đáng tin cậy cấp",
+       (s.time || "") + (s.timestamp_time ? " (dấu thời gian " + (s.timestamp_document ? "của tài liệu " : "") + s.timestamp_time + ")" : ""), s.bytes_intact ? "Nguyên vẹn" : "ĐÃ BỊ THAY ĐỔI",
+       own.length === 0 ? "Hợp lệ" : "Không hợp lệ: " + own.join(" ")]);
+      if (stampProblems.length) {
+        row(["", "Dấu thời gian của tài liệu (sau chữ ký " + (i + 1) + ")", "", "", "", "",
+          "Không hợp lệ: " + stampProblems.join(" ")]);
+      }
     });
     table.hidden = (d.signatures || []).length === 0;
     // One verdict, the box's and the hub's alike (gradebook::hocba::verdict).
@@ -51,6 +63,7 @@
       valid: "Tệp hợp lệ.",
       superseded: "Chữ ký hợp lệ, nhưng đây là bản cũ: trường đã ký phiên bản mới hơn.",
       not_confirmed: "Chưa xác nhận được: sổ ký của trường chưa gửi tới Phòng.",
+      outdated: "Chữ ký thật của trường, nhưng học bạ đã cũ: cần ký lại.",
       invalid: "Tệp KHÔNG hợp lệ.",
     };
     const head = heads[d.verdict] || (d.valid ? heads.valid : heads.invalid);
@@ -60,7 +73,8 @@
     const whole = (d.problems_vi || []).map((p) => " " + p).join("");
     const school = d.school_name ? " Trường: " + d.school_name + " (" + d.school + ")." : "";
     // An approval of lesson plans carries no học bạ data by nature: its note says what it is.
-    const data = d.approval ? "" : " " + (dataText[d.data && d.data.state] || "");
+    // The server's own sentence on the data (data_vi: at the hub, what it could not check).
+    const data = d.approval ? "" : " " + (d.data_vi || dataText[d.data && d.data.state] || "");
     out.textContent = head + school + sigs + whole + newer + data;
   });
 

@@ -102,8 +102,11 @@ pub enum DistrictCmd {
         from: PathBuf,
     },
     /// Check a signed học bạ PDF against every enrolled school's signing CA: the school it
-    /// chains to and each signature. Exit 0 valid, 3 invalid or from an unknown school. Works
-    /// while the hub runs.
+    /// chains to, each signature, the school's relayed signature register and records. Exits 0
+    /// VALID, 3 INVALID (a signature fails or is not the school's, a stage is missing, or an
+    /// unknown school), 4 SUPERSEDED (the school signed a newer version), 5 NOT CONFIRMED (the
+    /// school's register has not arrived yet), 6 OUTDATED (genuine, but the school's relayed
+    /// records changed after signing: to be signed again). Works while the hub runs.
     VerifyHocba {
         #[command(flatten)]
         data: DataArgs,

@@ -86,9 +86,11 @@ pub enum HocbaCmd {
     /// Check every signature of a PDF: signer, role, chain to a trusted CA (--ca, else
     /// DATA_DIR/keys/signing-ca.crt and the licensed roots, `tram hocba roots list`), signing
     /// time, whether the signed bytes still match.
-    /// Exits 0 VALID (every signature valid and in the school's signature register), 3
-    /// INVALID, 4 SUPERSEDED (a newer signed version exists), 5 NOT CONFIRMED (the register
-    /// was not checked: no box data directory).
+    /// Exits 0 VALID (every signature valid and in the school's signature register, the data
+    /// as the school holds it), 3 INVALID (a signature fails or is not the school's, a stage is
+    /// missing: forged, altered or incomplete), 4 SUPERSEDED (a newer signed version exists),
+    /// 5 NOT CONFIRMED (the register was not checked: no box data directory), 6 OUTDATED
+    /// (genuine, but the school's records changed after signing: to be signed again).
     Verify {
         #[command(flatten)]
         data: DataArgs,
@@ -812,7 +814,11 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                         println!("{name}: no signature");
                     }
                     for (i, r) in reports.iter().enumerate() {
-                        let (lines, fine) = tram::gradebook::hocba::signature_lines(i, r);
+                        let cx = tram::gradebook::hocba::SignatureContext {
+                            later_signatures: i + 1 < reports.len(),
+                            ..Default::default()
+                        };
+                        let (lines, fine) = tram::gradebook::hocba::signature_lines(i, r, &cx);
                         ok &= fine;
                         print!("{lines}");
                     }

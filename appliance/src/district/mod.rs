@@ -1035,7 +1035,7 @@ pub fn verify_hocba_checked(
         let mut register = Vec::new();
         let named = hocba::file_student(pdf).map_err(pdf_err)?;
         let is_hocba = named.is_some();
-        if let Some((class, student)) = named {
+        if let Some((class, student)) = named.clone() {
             hub.each_record_of(&school, "hocba_signature", &mut |r| {
                 if let Ok(e) = serde_json::from_value::<hocba::RegisterEntry>(r.clone())
                     && e.class == class
@@ -1052,6 +1052,11 @@ pub fn verify_hocba_checked(
         let mut kind_approval = false;
         let mut newer_version = None;
         let mut listed = vec![false; reports.len()];
+        // Review r17 #5: the file's data against the student and results the school relayed.
+        let data = match &named {
+            Some((_, student)) => relayed_data(hub, &school, pdf, student)?,
+            None => hocba::DataCheck::NotChecked,
+        };
         let (findings, pending) = if is_hocba {
             let version = hocba::data_version(pdf).unwrap_or(None);
             // Review r15 #4: the hub holds the school's lines of every version it signed.
@@ -1091,9 +1096,15 @@ pub fn verify_hocba_checked(
             signatures: &reports,
             findings: &decided,
             pending,
-            data_differs: false,
+            data_differs: matches!(data, hocba::DataCheck::Differs { .. }),
             newer_version,
         });
+        let mut findings = findings;
+        if let (hocba::Verdict::Outdated, hocba::DataCheck::Differs { fields, .. }) =
+            (verdict, &data)
+        {
+            findings.push(hocba::data_differs_finding(fields));
+        }
         // Each signature in the shape of the box's own answer (`SignatureView`): times as
         // the school's people read them, problems in Vietnamese, who vouches, the register.
         let signatures: Vec<hocba::SignatureView> = reports
@@ -1129,7 +1140,8 @@ pub fn verify_hocba_checked(
             verification: hocba::Verification {
                 valid: verdict == hocba::Verdict::Valid,
                 signatures,
-                data: hocba::DataCheck::NotChecked,
+                data_vi: hocba::data_vi(&data, true),
+                data,
                 newer_version,
                 note,
                 problems: findings.iter().map(|f| f.en.clone()).collect(),
@@ -1145,6 +1157,56 @@ pub fn verify_hocba_checked(
         return Err(VerifyError::Unsigned);
     }
     Err(VerifyError::UnknownSchool)
+}
+
+/// The hub's data check of a học bạ file naming `student` (review r17 #5): its embedded data
+/// against the student record `school` relayed (found by the id the data names), her class's
+/// year and her relayed results (`hocba::check_relayed_data`). Before her record has arrived:
+/// `UnknownStudent`, said as "not checked" — never a match.
+fn relayed_data(
+    hub: &dyn HubStorage,
+    school: &str,
+    pdf: &[u8],
+    student: &str,
+) -> Result<crate::gradebook::hocba::DataCheck, VerifyError> {
+    use crate::gradebook::hocba;
+    let mut held: Option<crate::school::Student> = None;
+    hub.each_record_of(school, "student", &mut |r| {
+        if held.is_none() && r["id"].as_str() == Some(student) {
+            held = serde_json::from_value(r.clone()).ok();
+        }
+    })?;
+    let mut class_year = None;
+    let mut results: std::collections::HashMap<String, serde_json::Value> = Default::default();
+    if let Some(st) = &held {
+        hub.each_record_of(school, "class", &mut |r| {
+            if r["id"].as_str() == Some(st.class_id.as_str()) {
+                class_year = r["year"].as_str().map(str::to_string);
+            }
+        })?;
+        // Results are relayed keyed "{year}/{period}/hs-{mã định danh}".
+        let suffix = format!("/hs-{}", st.ma_dinh_danh);
+        hub.each_keyed_record_of(school, "result", &mut |k, r| {
+            if k.ends_with(&suffix) {
+                results.insert(k.to_string(), r.clone());
+            }
+        })?;
+    }
+    let ma = held
+        .as_ref()
+        .map(|s| s.ma_dinh_danh.clone())
+        .unwrap_or_default();
+    let check = hocba::check_relayed_data(
+        pdf,
+        held.as_ref(),
+        class_year.as_deref(),
+        &|year, period| results.get(&format!("{year}/{period}/hs-{ma}")).cloned(),
+    )
+    .map_err(|e| match e {
+        hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
+        other => VerifyError::Pdf(crate::pki::pades::PadesError::Pdf(other.to_string())),
+    })?;
+    Ok(check.unwrap_or(hocba::DataCheck::NotChecked))
 }
 
 /// What `tram district verify-hocba FILE` prints (English): the school, then the box's own
@@ -1262,10 +1324,10 @@ pub fn token_text_for(
     let token = hub.issue_token_until(school, name, until)?;
     let mut out = format!("enrolment token for school {school} (use once): {token}\n");
     out += &format!(
-        "valid until {} ({valid_days} days; --valid-days to change)\n",
+        "valid until {} Vietnam time (UTC+7) ({valid_days} days; --valid-days to change)\n",
         until
             .to_zoned(crate::school::time_zone())
-            .strftime("%H:%M %d/%m/%Y")
+            .strftime("%d/%m/%Y %H:%M")
     );
     match certificate_pin_in(dir) {
         Some(pin) => {

@@ -1761,15 +1761,124 @@ pub enum DataCheck {
     Absent,
     /// The data names a student this box does not have.
     UnknownStudent,
+    /// What the file prints is what the school holds. `unchecked`: the fields the verifier
+    /// holds no record of (the hub: nơi sinh, dân tộc and the register's line are never
+    /// relayed), named, never taken as matching.
     Matches {
         student: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unchecked: Vec<String>,
     },
-    /// The box's records changed after the file was made (a correction): a new version is due.
+    /// The school's records changed after the file was made (a correction): a new version is
+    /// due. `fields`: which of the file's data keys ([`DATA_FIELDS`]) differ.
     Differs {
         student: String,
+        fields: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unchecked: Vec<String>,
     },
-    /// No records to compare with (the hub).
+    /// No records to compare with (the hub, before the school's student record arrived).
     NotChecked,
+}
+
+/// What a signed học bạ's data holds that a later change of the school's records leaves out of
+/// date: its key, how the English report and the page name it (review r17 #5).
+pub const DATA_FIELDS: &[(&str, &str, &str)] = &[
+    ("hoten", "name", "họ tên"),
+    ("ngaysinh", "birth date", "ngày sinh"),
+    ("gioitinh", "gender", "giới tính"),
+    ("sodinhdanh", "personal ID number", "mã định danh"),
+    ("noisinh", "birthplace", "nơi sinh"),
+    ("dantoc", "ethnicity", "dân tộc"),
+    ("sodangbo", "register number", "số đăng bộ"),
+    ("ngaynhaphoc", "entry date", "ngày nhập học"),
+    ("lop", "class", "lớp"),
+    ("hk1", "term I results", "kết quả học kì I"),
+    ("hk2", "term II results", "kết quả học kì II"),
+    ("cn", "year results", "kết quả cả năm"),
+    ("nhanxet", "teachers' comments", "lời nhận xét"),
+];
+
+/// The data keys `keys` as the English report (`vi` false) or the page names them, in
+/// [`DATA_FIELDS`]' order, joined by ", "; a key not listed is "other data".
+pub fn field_names(keys: &[String], vi: bool) -> String {
+    let mut out: Vec<&str> = DATA_FIELDS
+        .iter()
+        .filter(|(k, _, _)| keys.iter().any(|x| x == k))
+        .map(|(_, en, v)| if vi { *v } else { *en })
+        .collect();
+    if keys
+        .iter()
+        .any(|k| !DATA_FIELDS.iter().any(|(f, _, _)| f == k))
+    {
+        out.push(if vi {
+            "dữ liệu khác"
+        } else {
+            "other data"
+        });
+    }
+    out.join(", ")
+}
+
+/// The start of [`data_differs_finding`]'s English text: the report says it on the data line.
+pub const DATA_DIFFERS_EN: &str = "the học bạ data differs from the school's records";
+
+/// What the box and the hub say of a genuine file whose data the school changed since
+/// (verdict OUTDATED): which fields, and what the school does — sign a new version.
+pub fn data_differs_finding(fields: &[String]) -> Finding {
+    finding(
+        format!(
+            "{DATA_DIFFERS_EN} ({}): they changed after the signing; the school signs a new version",
+            field_names(fields, false)
+        ),
+        format!(
+            "Bản đã ký không còn khớp vì {} trong hồ sơ của trường đã sửa sau khi ký: cần ký lại học bạ bản mới \
+             (Ban giám hiệu mở lại rồi khoá sổ học kì II của lớp, giáo viên chủ nhiệm và Ban giám hiệu ký lại).",
+            field_names(fields, true)
+        ),
+    )
+}
+
+/// The page's sentence on the data check (`data_vi` of the answer): at the hub it names what it
+/// compared with the records the school relayed and what it could not check.
+pub fn data_vi(d: &DataCheck, hub: bool) -> Option<String> {
+    let whose = if hub {
+        "hồ sơ trường đã gửi lên Phòng"
+    } else {
+        "hồ sơ của trường"
+    };
+    let unchecked = |u: &[String]| {
+        if u.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Không kiểm được {}: trường không gửi các thông tin này lên Phòng.",
+                field_names(u, true)
+            )
+        }
+    };
+    Some(match d {
+        DataCheck::Absent => "Tệp không có dữ liệu học bạ kèm theo.".into(),
+        DataCheck::UnknownStudent if hub => {
+            "Phòng chưa nhận được hồ sơ của học sinh này từ trường: không kiểm được dữ liệu học bạ kèm theo.".into()
+        }
+        DataCheck::UnknownStudent => {
+            "Dữ liệu học bạ kèm theo là của học sinh không có trong trường.".into()
+        }
+        DataCheck::Matches { unchecked: u, .. } => {
+            format!("Dữ liệu học bạ kèm theo khớp với {whose}.{}", unchecked(u))
+        }
+        DataCheck::Differs {
+            fields,
+            unchecked: u,
+            ..
+        } => format!(
+            "Dữ liệu học bạ kèm theo KHÁC {whose} ({}: đã sửa sau khi ký).{}",
+            field_names(fields, true),
+            unchecked(u)
+        ),
+        DataCheck::NotChecked => return None,
+    })
 }
 
 /// Compares the embedded data of `pdf` with this box's records.
@@ -1811,11 +1920,143 @@ pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
             .is_some_and(|c| c.year == year),
         _ => false,
     };
-    Ok(if ours == doc && !moved {
-        DataCheck::Matches { student }
+    let mut fields = differing_keys(&ours, &doc);
+    if moved && !fields.iter().any(|f| f == "lop") {
+        fields.push("lop".into());
+    }
+    Ok(if fields.is_empty() {
+        DataCheck::Matches {
+            student,
+            unchecked: vec![],
+        }
     } else {
-        DataCheck::Differs { student }
+        DataCheck::Differs {
+            student,
+            fields,
+            unchecked: vec![],
+        }
     })
+}
+
+/// The keys whose values differ between two data documents (either side's keys).
+fn differing_keys(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let mut out: Vec<String> = a
+        .keys()
+        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    out.sort_by_key(|k| DATA_FIELDS.iter().position(|(f, _, _)| f == k));
+    out
+}
+
+/// The hub's data check (review r17 #5): the file's embedded data compared with the records the
+/// school relayed — `student`, the relayed student record whose id the data names, `class_year`
+/// the school year of her class now, `result` each relayed result of hers (the JSON the hub
+/// holds) by school year and period ("hk1", "hk2", "cn"). Name, birth date, gender, mã định
+/// danh, the class within the year and each result the file prints are compared; nơi sinh, dân
+/// tộc and the register's line are never relayed, so they are named `unchecked`, as is a result
+/// the file prints that has not arrived, and a comment the relay blanked (`nhanxet`, shared only
+/// when the school chooses).
+/// `None` when the file carries no học bạ data. Pure.
+pub fn check_relayed_data(
+    pdf: &[u8],
+    student: Option<&crate::school::Student>,
+    class_year: Option<&str>,
+    result: &dyn Fn(&str, &str) -> Option<serde_json::Value>,
+) -> Result<Option<DataCheck>, HocbaError> {
+    let data = pades::embedded_data(pdf)?;
+    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
+        return Ok(None);
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(None);
+    };
+    let id = doc["hocsinh"].as_str().unwrap_or_default().to_string();
+    let Some(st) = student else {
+        return Ok(Some(DataCheck::UnknownStudent));
+    };
+    let v1 = doc["format"].as_str() == Some("tram.hocba.v1");
+    let mut fields = Vec::new();
+    let mut unchecked = Vec::new();
+    for (key, held) in [
+        ("hoten", &st.full_name),
+        ("ngaysinh", &st.dob),
+        ("gioitinh", &st.gender),
+        ("sodinhdanh", &st.ma_dinh_danh),
+    ] {
+        if let Some(v) = doc.get(key)
+            && v.as_str() != Some(held.as_str())
+        {
+            fields.push(key.to_string());
+        }
+    }
+    let year = doc["namhoc"].as_str().unwrap_or_default();
+    if doc["lop"].as_str().is_some_and(|c| c != st.class_id) && class_year == Some(year) {
+        fields.push("lop".into());
+    }
+    for key in ["noisinh", "dantoc", "sodangbo", "ngaynhaphoc"] {
+        if doc.get(key).is_some() {
+            unchecked.push(key.to_string());
+        }
+    }
+    for period in ["hk1", "hk2", "cn"] {
+        let printed = &doc[period];
+        if printed.is_null() {
+            // Not printed (a term a departed student did not complete): nothing to compare.
+            continue;
+        }
+        match result(year, period) {
+            None => unchecked.push(period.to_string()),
+            Some(mut held) => {
+                // Comments blanked by the relay's privacy (`relay::Privacy`, unless the school
+                // shares them) are not known here: not compared, named unchecked.
+                if let (Some(h), Some(p)) = (held.as_object_mut(), printed.as_object())
+                    && h.get("nhanxet").is_some_and(|v| v.is_null())
+                    && p.get("nhanxet").is_some_and(|v| !v.is_null() && v != "")
+                {
+                    h.insert("nhanxet".into(), p["nhanxet"].clone());
+                    if !unchecked.iter().any(|u| u == "nhanxet") {
+                        unchecked.push("nhanxet".into());
+                    }
+                }
+                // In the shape the box serializes a stored result, then as the file prints it.
+                // A blank comment the relay made null is the empty one the box stored.
+                if let Some(h) = held.as_object_mut()
+                    && h.get("nhanxet").is_some_and(|v| v.is_null())
+                {
+                    h.insert("nhanxet".into(), "".into());
+                }
+                if let Ok(r) = serde_json::from_value::<super::StoredResult>(held.clone()) {
+                    held =
+                        serde_json::to_value(r).map_err(|e| HocbaError::Damaged(e.to_string()))?;
+                }
+                if !v1 && period == "cn" {
+                    year_result_as_printed(&mut held);
+                }
+                if held != *printed {
+                    fields.push(period.to_string());
+                }
+            }
+        }
+    }
+    Ok(Some(if fields.is_empty() {
+        DataCheck::Matches {
+            student: id,
+            unchecked,
+        }
+    } else {
+        DataCheck::Differs {
+            student: id,
+            fields,
+            unchecked,
+        }
+    }))
 }
 
 /// The unsigned học bạ of student `i` of the book, as its page prints it, with its structured
@@ -2144,6 +2385,10 @@ pub struct Verification {
     pub valid: bool,
     pub signatures: Vec<SignatureView>,
     pub data: DataCheck,
+    /// The data check in the page's words ([`data_vi`]): what was compared, with what, and at
+    /// the hub what could not be checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_vi: Option<String>,
     /// The newest version this box holds of the same học bạ, when the file is an older one
     /// (still validly signed, but replaced by a correction).
     pub newer_version: Option<u32>,
@@ -2156,8 +2401,9 @@ pub struct Verification {
     /// register lists ([`check_approvals`]): which one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalSeen>,
-    /// The one verdict ([`verdict::decide`]): "valid", "superseded", "not_confirmed" (the hub,
-    /// while the school's register has not arrived) or "invalid". `valid` is it being "valid".
+    /// The one verdict ([`verdict::decide`]): "valid", "superseded", "outdated" (genuine, the
+    /// records changed since: to be signed again), "not_confirmed" (the hub, while the school's
+    /// register has not arrived) or "invalid". `valid` is it being "valid".
     pub verdict: Verdict,
     /// Of `problems`, those that only say the school's register has not arrived (the hub).
     #[serde(skip)]
@@ -3007,6 +3253,11 @@ pub fn verify_upload_with(
         data_differs: matches!(data, DataCheck::Differs { .. }),
         newer_version,
     });
+    // Outdated: what differs and what the school does, in the answer's problems (review r17 #5).
+    let mut findings = findings;
+    if let (Verdict::Outdated, DataCheck::Differs { fields, .. }) = (verdict, &data) {
+        findings.push(data_differs_finding(fields));
+    }
     let note = match &approval {
         Some(a) => Some(a.note()),
         None => newer_version.map(|v| format!("Học bạ này đã có phiên bản mới hơn (v{v}).")),
@@ -3032,6 +3283,11 @@ pub fn verify_upload_with(
     Ok(Verification {
         valid: verdict == Verdict::Valid,
         signatures,
+        data_vi: if approval.is_some() {
+            None
+        } else {
+            data_vi(&data, false)
+        },
         data,
         newer_version,
         note,
@@ -3068,10 +3324,56 @@ pub fn verify_text(
     ))
 }
 
-/// One signature as `tram hocba verify` prints it (English): valid or not, the signer and role,
-/// the chain, the signing time and time-stamp, the signed bytes, the problems — and whether the
-/// signature itself holds. The register's verdict has its own line, so it is left out here.
-pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
+/// What [`signature_lines`] knows of a signature beside its report: the CA that vouches for it
+/// as the page names it (`SignatureView::trusted_by`; none: the anchors given alone), what the
+/// school's register says of it, and whether further signatures follow it in the file.
+#[derive(Default)]
+pub struct SignatureContext<'a> {
+    pub trusted_by: Option<&'a str>,
+    pub register: RegisterState,
+    pub later_signatures: bool,
+}
+
+/// The chain as a fact, naming the CA (review r17 #10): the school's current signing CA, an
+/// earlier one by the renewal that replaced it ("… (N)" was current until renewal N, the first
+/// until renewal 1), or the licensed CA; from the page's label.
+fn chain_words(trusted_by: Option<&str>) -> String {
+    const EARLIER: &str = "CA của trường (trước khi gia hạn): ";
+    match trusted_by {
+        Some("CA của trường") => "chains to the school's current signing CA".into(),
+        Some(l) if l.starts_with(EARLIER) => {
+            let cn = &l[EARLIER.len()..];
+            let generation = cn
+                .trim_end()
+                .strip_suffix(')')
+                .and_then(|x| x.rsplit_once('('))
+                .and_then(|(_, n)| n.parse::<u32>().ok())
+                .unwrap_or(1);
+            format!(
+                "chains to an earlier school signing CA, the one before renewal {generation}: {cn}"
+            )
+        }
+        Some(l) if l.starts_with(PUBLIC_CA) => format!(
+            "chains to a licensed CA{}",
+            l.strip_prefix(PUBLIC_CA)
+                .and_then(|x| x.strip_prefix(": "))
+                .map(|x| format!(": {x}"))
+                .unwrap_or_default()
+        ),
+        _ => "chains to the trust anchors given".into(),
+    }
+}
+
+/// One signature as `tram hocba verify` prints it (English): whether the signature itself
+/// holds, the signer and role, the chain (a fact, naming the CA), the signing time and
+/// time-stamp, the signed bytes, the problems. The register's verdict has its own line and the
+/// file's verdict is said once, at the end: a signature the register does not list is never
+/// headed VALID (review r17 #10).
+pub fn signature_lines(
+    i: usize,
+    r: &pades::SignatureReport,
+    cx: &SignatureContext<'_>,
+) -> (String, bool) {
     let problems: Vec<&String> = r
         .problems
         .iter()
@@ -3083,12 +3385,20 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
     let (stamp, own): (Vec<&String>, Vec<&String>) = problems
         .into_iter()
         .partition(|p| p.starts_with("the document time-stamp"));
-    let mut out = format!(
-        "signature {} ({}): {}\n",
-        i + 1,
-        r.field,
-        if own.is_empty() { "VALID" } else { "INVALID" }
-    );
+    let head = if !own.is_empty() {
+        "INVALID"
+    } else {
+        match cx.register {
+            RegisterState::NotListed => {
+                "intact, but NOT in the school's signature register (see below)"
+            }
+            RegisterState::NotArrived => {
+                "intact; the school's register line has not arrived yet (see below)"
+            }
+            RegisterState::Listed | RegisterState::NotChecked => "VALID",
+        }
+    };
+    let mut out = format!("signature {} ({}): {head}\n", i + 1, r.field);
     out += &format!(
         "  signer: {}{}\n",
         r.signer,
@@ -3101,9 +3411,9 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
         "  certificate: issued by {} ({})\n",
         r.issuer,
         if r.chain_ok {
-            "chains to the trusted CA"
+            chain_words(cx.trusted_by)
         } else {
-            "does NOT chain to the trusted CA"
+            "does NOT chain to a trusted CA".into()
         }
     );
     out += &format!(
@@ -3113,15 +3423,30 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
             .and_then(pdf_local_time)
             .unwrap_or_else(|| "none".into())
     );
+    // A token that is there but does not verify is no "none" (review r17 #10).
+    let broken_token = own
+        .iter()
+        .any(|p| p.starts_with("the signature's time-stamp token"));
     out += &format!(
         "  time-stamp: {}{}\n",
-        r.timestamp.map(local_time).unwrap_or_else(|| "none".into()),
+        match r.timestamp {
+            Some(t) => local_time(t),
+            None if broken_token =>
+                "present, but it does NOT verify (see the problem below)".into(),
+            None => "none".into(),
+        },
         if r.timestamp_document {
             " (a document time-stamp after the last signature)"
         } else {
             ""
         }
     );
+    // What follows the signed bytes: further signatures, else (the last signature) a document
+    // time-stamp revision, or bytes no signature covers (a problem of its own).
+    let unsigned_tail = r
+        .problems
+        .iter()
+        .any(|p| p.contains("bytes were added after the last signature"));
     out += &format!(
         "  signed bytes: {}{}\n",
         if r.bytes_intact {
@@ -3131,8 +3456,12 @@ pub fn signature_lines(i: usize, r: &pades::SignatureReport) -> (String, bool) {
         },
         if r.covers_whole_file {
             ", cover the whole file"
-        } else {
+        } else if cx.later_signatures {
             ", later revisions appended (further signatures)"
+        } else if unsigned_tail {
+            ", later bytes appended (signed by no one)"
+        } else {
+            ", a document time-stamp appended after it"
         }
     );
     for p in own {
@@ -3463,7 +3792,8 @@ mod tests {
         assert_eq!(
             check_data(&rx, &pdf).unwrap(),
             DataCheck::Matches {
-                student: "hs-a".into()
+                student: "hs-a".into(),
+                unchecked: vec![],
             }
         );
     }
@@ -3713,17 +4043,98 @@ mod tests {
         assert_eq!(
             check_data(&rx, &signed).unwrap(),
             DataCheck::Matches {
-                student: "hs-a".into()
+                student: "hs-a".into(),
+                unchecked: vec![],
             }
         );
         drop(rx);
+        // The hub's check against what the school relayed (review r17 #5): the same student
+        // and result match, with what is never relayed named unchecked; a name changed since,
+        // or a result, differs; a result not arrived is unchecked, never matching.
+        let signed_result = result.clone();
+        let hub = |name: &str, r: Option<&super::super::StoredResult>| {
+            let mut st = student.clone();
+            st.full_name = name.into();
+            check_relayed_data(&signed, Some(&st), Some("2026"), &|y, p| {
+                (y == "2026" && p == "cn")
+                    .then(|| r.map(|r| serde_json::to_value(r).unwrap()))
+                    .flatten()
+            })
+            .unwrap()
+            .unwrap()
+        };
+        let never = vec![
+            "noisinh".to_string(),
+            "dantoc".into(),
+            "sodangbo".into(),
+            "ngaynhaphoc".into(),
+        ];
+        assert_eq!(
+            hub(&student.full_name, Some(&signed_result)),
+            DataCheck::Matches {
+                student: "hs-a".into(),
+                unchecked: never.clone(),
+            }
+        );
+        assert_eq!(
+            hub("Tên Khác", Some(&signed_result)),
+            DataCheck::Differs {
+                student: "hs-a".into(),
+                fields: vec!["hoten".into()],
+                unchecked: never.clone(),
+            }
+        );
+        // The relay blanks the comments by default: a blank one is not a change.
+        let blanked = |r: &super::super::StoredResult| {
+            let mut v = serde_json::to_value(r).unwrap();
+            v["nhanxet"] = serde_json::Value::Null;
+            v
+        };
+        assert_eq!(
+            check_relayed_data(&signed, Some(&student), Some("2026"), &|_, p| {
+                (p == "cn").then(|| blanked(&signed_result))
+            })
+            .unwrap()
+            .unwrap(),
+            DataCheck::Matches {
+                student: "hs-a".into(),
+                unchecked: never.clone(),
+            }
+        );
+        let mut unchecked = never.clone();
+        unchecked.push("cn".into());
+        assert_eq!(
+            hub(&student.full_name, None),
+            DataCheck::Matches {
+                student: "hs-a".into(),
+                unchecked,
+            }
+        );
+        assert_eq!(
+            check_relayed_data(&signed, None, None, &|_, _| None).unwrap(),
+            Some(DataCheck::UnknownStudent)
+        );
+        assert_eq!(
+            check_relayed_data(&plain, None, None, &|_, _| None).unwrap(),
+            None
+        );
         result.mahocluc = Some(1);
         result.phienban = 2;
         put(&result);
         assert_eq!(
+            hub(&student.full_name, Some(&result)),
+            DataCheck::Differs {
+                student: "hs-a".into(),
+                fields: vec!["cn".into()],
+                unchecked: never,
+            }
+        );
+        assert_eq!(
             check_data(&store.read().unwrap(), &signed).unwrap(),
             DataCheck::Differs {
-                student: "hs-a".into()
+                student: "hs-a".into(),
+                fields: vec!["cn".into()],
+                unchecked: vec![],
             }
         );
     }

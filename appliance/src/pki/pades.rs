@@ -97,6 +97,21 @@ struct SigningCertificateV2 {
     certs: Vec<EssCertIdV2>,
 }
 
+/// Whether the signed attributes `attrs` carry an ESS signingCertificateV2 whose first entry
+/// is the SHA-256 of `cert_der`: the signature names this very certificate — a signer's (its
+/// damage or replacement is caught) and a time-stamp token's TSA certificate (review r17 #10:
+/// a changed byte inside the token's TSA certificate, whose key still verified the token, was
+/// VALID here and INVALID to pyHanko).
+pub(crate) fn ess_names(attrs: &cms::signed_data::SignedAttributes, cert_der: &[u8]) -> bool {
+    attrs
+        .iter()
+        .find(|a| a.oid == ID_SIGNING_CERTIFICATE_V2)
+        .and_then(|a| a.values.iter().next())
+        .and_then(|v| v.decode_as::<SigningCertificateV2>().ok())
+        .and_then(|s| s.certs.into_iter().next())
+        .is_some_and(|id| id.cert_hash.as_bytes() == Sha256::digest(cert_der).as_slice())
+}
+
 pub(crate) fn sha256_alg() -> AlgorithmIdentifierOwned {
     AlgorithmIdentifierOwned {
         oid: ID_SHA_256,
@@ -1553,6 +1568,25 @@ pub(crate) mod tests {
                 .problems
                 .iter()
                 .any(|p| p.contains("time-stamp token does not verify")),
+            "{reports:?}"
+        );
+        // Review r17 #10: one changed byte inside the TSA certificate the token carries, in the
+        // certificate's own signature — the key in it still verifies the token — is an altered
+        // file: INVALID, as pyHanko says, not VALID.
+        let cert_der = der::Encode::to_der(&tsa.cert).unwrap();
+        let (lower, upper) = (hex::encode(&cert_der), hex::encode_upper(&cert_der));
+        let start = [lower.as_bytes(), upper.as_bytes()]
+            .iter()
+            .find_map(|h| bt.windows(h.len()).position(|w| w == *h))
+            .expect("the TSA certificate is in the file");
+        let mut bad = bt.clone();
+        let i = start + lower.len() - 6;
+        bad[i] = if bad[i] == b'0' { b'1' } else { b'0' };
+        let reports = verify(&bad, &ca.cert).unwrap();
+        assert!(!reports[0].valid(), "{reports:?}");
+        assert!(
+            reports[0].problems.iter().any(|p| p
+                .contains("the TSA certificate inside the token is not the one the token names")),
             "{reports:?}"
         );
     }

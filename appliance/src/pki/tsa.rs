@@ -408,6 +408,17 @@ pub fn token_info(token: &ContentInfo) -> Result<(TstInfo, SignedData), TsaError
             "the TSA's signature does not verify".into(),
         ));
     }
+    // RFC 3161 2.4.1 / RFC 5816: the token names its TSA's certificate by hash (ESS v2). A
+    // certificate changed inside the token no longer is the one named — the file was altered,
+    // even where the key in it still verifies the token: INVALID, as pyHanko says (review r17
+    // #10).
+    let cert_der = cert.to_der().map_err(reply_err)?;
+    if !super::pades::ess_names(signed, &cert_der) {
+        return Err(TsaError::BadReply(
+            "the TSA certificate inside the token is not the one the token names (damaged or replaced)"
+                .into(),
+        ));
+    }
     Ok((info, sd))
 }
 

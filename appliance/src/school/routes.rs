@@ -374,10 +374,58 @@ fn apply_sheet(
 }
 
 /// How a trial of the commit ended; always an `Err`, so `Store::write` writes nothing.
+/// `Applied` carries the rows' học bạ notes as the commit would leave them.
 enum Trial {
-    Applied,
+    Applied(Vec<HocbaNote>),
     Refused(SchoolError),
     Store(crate::store::StoreError),
+    Hocba(crate::gradebook::hocba::HocbaError),
+}
+
+/// A row of a student import whose student's signed học bạ the row leaves out of date (review
+/// r17 #7): the row, the student, and the note the PATCH API answers (`hocba::resign_note`).
+#[derive(serde::Serialize)]
+struct HocbaNote {
+    row: usize,
+    student: String,
+    full_name: String,
+    note: String,
+}
+
+/// The học bạ notes of the updated rows of `plan`, read where the import is applied (`r`: the
+/// trial's transaction, or the store after the commit) — the one note of `hocba::resign_note`.
+fn hocba_notes(
+    r: &impl crate::store::Read,
+    plan: &import::StudentPlan,
+) -> Result<Vec<HocbaNote>, crate::gradebook::hocba::HocbaError> {
+    let mut out = Vec::new();
+    for row in plan.changes() {
+        if row.action != import::RowAction::Update || row.student.id.is_empty() {
+            continue;
+        }
+        if let Some(note) = crate::gradebook::hocba::resign_note(r, &row.student.id)? {
+            out.push(HocbaNote {
+                row: row.row,
+                student: row.student.id.clone(),
+                full_name: row.student.full_name.clone(),
+                note,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `out` (a student plan's answer) with the rows' học bạ notes: on each row of `diff` as
+/// `hocba_note`, and all of them as `hocba_notes`.
+fn with_hocba_notes(out: &mut serde_json::Value, notes: &[HocbaNote]) {
+    if let Some(diff) = out["diff"].as_array_mut() {
+        for d in diff {
+            if let Some(n) = notes.iter().find(|n| d["row"] == json!(n.row)) {
+                d["hocba_note"] = json!(n.note);
+            }
+        }
+    }
+    out["hocba_notes"] = json!(notes);
 }
 
 impl From<crate::store::StoreError> for Trial {
@@ -389,38 +437,47 @@ impl From<crate::store::StoreError> for Trial {
 /// The preview's run of the commit: the plan applied in a write transaction that is always
 /// dropped (nothing written, no audit event), every suspect row as if confirmed. When the
 /// whole sheet is refused, each changing row is tried alone so every refused row is listed
-/// with its number; a refusal no single row explains is the file's (row 0).
+/// with its number; a refusal no single row explains is the file's (row 0). A sheet the trial
+/// applies also says which rows leave a signed học bạ out of date ([`hocba_notes`], review r17
+/// #7), read in the trial's transaction.
 fn trial_apply(
     store: &crate::store::Store,
     actor: &crate::store::Actor,
     plan: &import::StudentPlan,
-) -> Result<Vec<import::RowProblem>, ApiError> {
+) -> Result<(Vec<import::RowProblem>, Vec<HocbaNote>), ApiError> {
     let changes: Vec<&import::StudentRow> = plan.changes().collect();
     if changes.is_empty() {
-        return Ok(vec![]);
+        return Ok((vec![], vec![]));
     }
     let all: BTreeSet<usize> = changes.iter().map(|r| r.row).collect();
-    let attempt = |rows: Vec<import::StudentRow>| -> Result<Option<SchoolError>, ApiError> {
-        let part = import::StudentPlan {
-            rows,
-            problems: vec![],
-            converted: vec![],
+    let attempt =
+        |rows: Vec<import::StudentRow>| -> Result<Result<Vec<HocbaNote>, SchoolError>, ApiError> {
+            let part = import::StudentPlan {
+                rows,
+                problems: vec![],
+                converted: vec![],
+            };
+            match store.write(actor, |tx| match apply_sheet(tx, &part, &all) {
+                Ok(_) => match hocba_notes(&*tx, &part) {
+                    Ok(notes) => Err::<(), Trial>(Trial::Applied(notes)),
+                    Err(e) => Err(Trial::Hocba(e)),
+                },
+                Err(e) => Err(Trial::Refused(e)),
+            }) {
+                Ok(()) => Ok(Ok(vec![])),
+                Err(Trial::Applied(notes)) => Ok(Ok(notes)),
+                Err(Trial::Refused(e)) => Ok(Err(e)),
+                Err(Trial::Store(e)) => Err(e.into()),
+                Err(Trial::Hocba(e)) => Err(e.into()),
+            }
         };
-        match store.write(actor, |tx| match apply_sheet(tx, &part, &all) {
-            Ok(_) => Err::<(), Trial>(Trial::Applied),
-            Err(e) => Err(Trial::Refused(e)),
-        }) {
-            Ok(()) | Err(Trial::Applied) => Ok(None),
-            Err(Trial::Refused(e)) => Ok(Some(e)),
-            Err(Trial::Store(e)) => Err(e.into()),
-        }
-    };
-    let Some(whole) = attempt(changes.iter().map(|r| (*r).clone()).collect())? else {
-        return Ok(vec![]);
+    let whole = match attempt(changes.iter().map(|r| (*r).clone()).collect())? {
+        Ok(notes) => return Ok((vec![], notes)),
+        Err(e) => e,
     };
     let mut out = Vec::new();
     for r in &changes {
-        if let Some(e) = attempt(vec![(*r).clone()])? {
+        if let Err(e) = attempt(vec![(*r).clone()])? {
             out.push(import::RowProblem {
                 row: r.row,
                 field: "lop".into(),
@@ -435,7 +492,7 @@ fn trial_apply(
             message: whole.to_string(),
         });
     }
-    Ok(out)
+    Ok((out, vec![]))
 }
 
 async fn import_students(
@@ -456,8 +513,9 @@ async fn import_students(
         if !commit {
             // What the commit would refuse is shown now, by row (review r13 #6): a preview
             // that says clean is one the commit applies.
-            let refused = trial_apply(&store, &actor, &plan)?;
+            let (refused, notes) = trial_apply(&store, &actor, &plan)?;
             let mut out = student_plan_json(&plan);
+            with_hocba_notes(&mut out, &notes);
             if !refused.is_empty() {
                 out["clean"] = json!(false);
                 let mut all = plan.problems.clone();
@@ -486,6 +544,7 @@ async fn import_students(
             apply_sheet(tx, &plan, &confirmed)
         })?;
         let mut out = student_plan_json(&plan);
+        with_hocba_notes(&mut out, &hocba_notes(&store.read()?, &plan)?);
         out["committed"] = json!(true);
         out["written"] = json!(done.written);
         out["skipped"] = json!(done.skipped);

@@ -3,7 +3,7 @@
 //! page and API) each gather the evidence — the signature reports with the register's answer
 //! for each, the whole-file findings, whether the school's register has not arrived yet, the
 //! newer version known, the data check — and [`decide`] alone turns it into VALID, SUPERSEDED,
-//! NOT CONFIRMED or INVALID; [`report_text`] is the English report both command lines print,
+//! OUTDATED, NOT CONFIRMED or INVALID; [`report_text`] is the English report both command lines print,
 //! and the page renders `verdict` (`web/static/hocba.js`).
 
 use serde::Serialize;
@@ -23,7 +23,13 @@ pub enum Verdict {
     /// Nothing wrong found, but the school's signature register for this file has not reached
     /// the hub yet: neither confirmed nor called forged (the hub only).
     NotConfirmed,
-    /// A signature fails, is not the school's, a stage is missing, or the data changed.
+    /// Every signature genuine and the school's, but the school's records of what the file
+    /// prints (an identity detail, a result) changed after the signing and no newer version is
+    /// signed yet: authentic and out of date — "cần ký lại" (review r17 #5). Never the word for
+    /// a forged or altered file.
+    Outdated,
+    /// A signature fails, is not the school's, or a stage is missing: forged, altered or
+    /// incomplete.
     Invalid,
 }
 
@@ -34,6 +40,7 @@ impl Verdict {
             Verdict::Valid => "valid",
             Verdict::Superseded { .. } => "superseded",
             Verdict::NotConfirmed => "not_confirmed",
+            Verdict::Outdated => "outdated",
             Verdict::Invalid => "invalid",
         }
     }
@@ -48,18 +55,22 @@ impl Verdict {
             Verdict::NotConfirmed => {
                 "=> NOT CONFIRMED (the school's signature register has not arrived yet)".into()
             }
+            Verdict::Outdated => {
+                "=> OUTDATED (genuine, but the school's records changed after signing: the principal's office signs a new version)".into()
+            }
             Verdict::Invalid => "=> INVALID".into(),
         }
     }
 
     /// The exit code of `tram hocba verify` and `tram district verify-hocba`: 0 valid, 3
-    /// invalid, 4 superseded, 5 not confirmed.
+    /// invalid, 4 superseded, 5 not confirmed, 6 outdated.
     pub fn exit_code(self) -> u8 {
         match self {
             Verdict::Valid => 0,
             Verdict::Invalid => 3,
             Verdict::Superseded { .. } => 4,
             Verdict::NotConfirmed => 5,
+            Verdict::Outdated => 6,
         }
     }
 
@@ -72,6 +83,8 @@ impl Verdict {
             Verdict::Valid
         } else if last == Verdict::NotConfirmed.line() {
             Verdict::NotConfirmed
+        } else if last == Verdict::Outdated.line() {
+            Verdict::Outdated
         } else if let Some(n) = last
             .strip_prefix("=> SUPERSEDED (v")
             .and_then(|r| r.split_once(' '))
@@ -99,7 +112,8 @@ pub struct Evidence<'a> {
     pub findings: &'a [Finding],
     /// The school's register for this file has not reached the hub yet.
     pub pending: bool,
-    /// The embedded data differs from the school's records (the box only).
+    /// The embedded data differs from the school's records (the box's own, or those the school
+    /// relayed to the hub).
     pub data_differs: bool,
     /// The newest version the school signed of this học bạ, when newer than the file's.
     pub newer_version: Option<u32>,
@@ -108,7 +122,9 @@ pub struct Evidence<'a> {
 /// The one verdict. A failing signature or a whole-file finding makes the file INVALID
 /// whatever else is known; then a register not arrived leaves it NOT CONFIRMED; then a newer
 /// signed version makes it SUPERSEDED — its data differing from today's records is what a
-/// correction is, so that is no reason to call it invalid —; then changed data is INVALID.
+/// correction is, so that is no reason to call it invalid —; then changed data is OUTDATED:
+/// the school signed it and changed the record since (review r17 #5: the box said INVALID, the
+/// hub VALID, for the same genuine file).
 pub fn decide(e: &Evidence<'_>) -> Verdict {
     if e.signatures.is_empty() || e.signatures.iter().any(|s| !s.valid()) || !e.findings.is_empty()
     {
@@ -121,7 +137,7 @@ pub fn decide(e: &Evidence<'_>) -> Verdict {
         return Verdict::Superseded { current };
     }
     if e.data_differs {
-        return Verdict::Invalid;
+        return Verdict::Outdated;
     }
     Verdict::Valid
 }
@@ -152,8 +168,18 @@ pub fn report_text(name: &str, v: &Verification, school: Option<(&str, &str)>) -
     if v.signatures.is_empty() {
         out += &format!("{name}: no signature\n");
     }
+    let last = v.signatures.len().saturating_sub(1);
     for (i, s) in v.signatures.iter().enumerate() {
-        out += &super::signature_lines(i, &s.report).0;
+        out += &super::signature_lines(
+            i,
+            &s.report,
+            &super::SignatureContext {
+                trusted_by: s.trusted_by.as_deref(),
+                register: s.register,
+                later_signatures: i < last,
+            },
+        )
+        .0;
     }
     let approval = v.approval.is_some() || v.kind_approval;
     // "not a học bạ": a file that names no kind and that neither register lists.
@@ -193,7 +219,10 @@ pub fn report_text(name: &str, v: &Verification, school: Option<(&str, &str)>) -
     }
     let mut stages_said = false;
     for p in &v.problems {
-        if p.starts_with("not a học bạ") {
+        if p.starts_with(super::DATA_DIFFERS_EN) {
+            // Said on the data line below.
+            continue;
+        } else if p.starts_with("not a học bạ") {
             out += &format!("kind: {p}\n");
         } else if v.pending_problems.contains(p) {
             out += &format!("register: {p}\n");
@@ -210,6 +239,22 @@ pub fn report_text(name: &str, v: &Verification, school: Option<(&str, &str)>) -
             "stages: not checked: the file fails a check above\n"
         };
     }
+    // The box compares with its own records, the hub with those the school relayed.
+    let whose = if school.is_some() {
+        "the records the school relayed"
+    } else {
+        "this box's records"
+    };
+    let unchecked = |u: &[String]| {
+        if u.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; not checked: {} (the school does not relay them)",
+                super::field_names(u, false)
+            )
+        }
+    };
     let data = match &v.data {
         DataCheck::NotChecked => None,
         _ if !signatures_hold && !v.signatures.is_empty() => {
@@ -217,12 +262,26 @@ pub fn report_text(name: &str, v: &Verification, school: Option<(&str, &str)>) -
         }
         DataCheck::Absent if approval => None,
         DataCheck::Absent => Some("none embedded".to_string()),
+        DataCheck::UnknownStudent if school.is_some() => Some(
+            "embedded, not checked: the hub holds no record of this student from the school yet"
+                .into(),
+        ),
         DataCheck::UnknownStudent => Some("embedded, for a student this box does not have".into()),
-        DataCheck::Matches { student } => {
-            Some(format!("embedded, matches this box's records ({student})"))
-        }
-        DataCheck::Differs { student } => Some(format!(
-            "embedded, DIFFERS from this box's records ({student}): the record changed after signing"
+        DataCheck::Matches {
+            student,
+            unchecked: u,
+        } => Some(format!(
+            "embedded, matches {whose} ({student}){}",
+            unchecked(u)
+        )),
+        DataCheck::Differs {
+            student,
+            fields,
+            unchecked: u,
+        } => Some(format!(
+            "embedded, DIFFERS from {whose} ({student}: {}): the record changed after signing; the school signs a new version{}",
+            super::field_names(fields, false),
+            unchecked(u)
         )),
     };
     if let Some(d) = data {
@@ -294,12 +353,24 @@ mod tests {
             ..evidence(&good, &[])
         };
         assert_eq!(decide(&e), Verdict::Superseded { current: 3 });
-        // Changed data with no newer version: invalid.
+        // Changed data with no newer version: outdated, never invalid (review r17 #5); a
+        // failing signature still makes it invalid, a register not arrived not confirmed.
         let e = Evidence {
             data_differs: true,
             ..evidence(&good, &[])
         };
+        assert_eq!(decide(&e), Verdict::Outdated);
+        let e = Evidence {
+            data_differs: true,
+            ..evidence(&forged, &[])
+        };
         assert_eq!(decide(&e), Verdict::Invalid);
+        let e = Evidence {
+            data_differs: true,
+            pending: true,
+            ..evidence(&good, &[])
+        };
+        assert_eq!(decide(&e), Verdict::NotConfirmed);
     }
 
     /// The hub's report: the school by name and code, times as the school reads a clock (review
@@ -344,6 +415,7 @@ mod tests {
                 valid: verdict == Verdict::Valid,
                 signatures,
                 data: DataCheck::NotChecked,
+                data_vi: None,
                 newer_version: None,
                 note: None,
                 problems: vec![],
@@ -416,12 +488,139 @@ mod tests {
         assert!(text.ends_with("\n=> INVALID\n"), "{text}");
     }
 
+    /// Review r17 #10 and #5: the chain is a fact naming its CA, the verdict is said once (a
+    /// signature the register does not list is not headed VALID), a broken token is not "none",
+    /// a document time-stamp after the last signature is not "further signatures", and an
+    /// outdated file says what differs on its data line, ending OUTDATED.
+    #[test]
+    fn each_line_says_what_it_knows_and_the_verdict_once() {
+        use super::super::{SignatureContext, signature_lines};
+        let mut r = pades::SignatureReport::default();
+        r.field = "Signature1".into();
+        r.signer = "Trần Văn Hùng".into();
+        r.bytes_intact = true;
+        r.chain_ok = true;
+        r.covers_whole_file = false;
+        r.signature_sha256 = "s".into();
+        r.problems = vec![super::super::NOT_IN_REGISTER.into()];
+        let cx = |trusted_by, register, later_signatures| SignatureContext {
+            trusted_by,
+            register,
+            later_signatures,
+        };
+        let (text, holds) = signature_lines(
+            1,
+            &r,
+            &cx(Some("CA của trường"), RegisterState::NotListed, false),
+        );
+        assert!(holds, "the signature itself holds: {text}");
+        assert!(
+            text.starts_with("signature 2 (Signature1): intact, but NOT in the school's signature register (see below)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("VALID"), "{text}");
+        assert!(
+            text.contains("(chains to the school's current signing CA)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(", a document time-stamp appended after it\n"),
+            "{text}"
+        );
+        let (text, _) = signature_lines(
+            0,
+            &r,
+            &cx(
+                Some("CA của trường (trước khi gia hạn): Trường THCS Thử — CA ký số học bạ (2)"),
+                RegisterState::Listed,
+                true,
+            ),
+        );
+        assert!(
+            text.contains("(chains to an earlier school signing CA, the one before renewal 2: Trường THCS Thử — CA ký số học bạ (2))")
+                && text.contains(", later revisions appended (further signatures)")
+                && text.starts_with("signature 1 (Signature1): VALID\n"),
+            "{text}"
+        );
+        let (text, _) = signature_lines(
+            0,
+            &r,
+            &cx(
+                Some("CA của trường (trước khi gia hạn): Trường THCS Thử — CA ký số học bạ"),
+                RegisterState::Listed,
+                true,
+            ),
+        );
+        assert!(text.contains("the one before renewal 1:"), "{text}");
+        r.problems = vec![
+            "the signature's time-stamp token does not verify: the TSA's signature does not verify"
+                .into(),
+        ];
+        let (text, holds) = signature_lines(0, &r, &cx(None, RegisterState::NotChecked, false));
+        assert!(!holds);
+        assert!(
+            text.contains(
+                "  time-stamp: present, but it does NOT verify (see the problem below)\n"
+            ) && !text.contains("time-stamp: none")
+                && text.contains("(chains to the trust anchors given)")
+                && text.starts_with("signature 1 (Signature1): INVALID\n"),
+            "{text}"
+        );
+
+        // An outdated file: the data line names the fields, the problem is not repeated as a
+        // stage, the verdict is OUTDATED.
+        let mut good = pades::SignatureReport::default();
+        good.field = "Signature1".into();
+        good.bytes_intact = true;
+        good.chain_ok = true;
+        good.covers_whole_file = true;
+        let mut view = super::super::SignatureView::of(good, Some("CA của trường".into()));
+        view.register = RegisterState::Listed;
+        let fields = vec!["hoten".to_string(), "noisinh".into()];
+        let f = super::super::data_differs_finding(&fields);
+        assert!(
+            f.vi.contains("họ tên, nơi sinh") && f.vi.contains("ký lại học bạ bản mới"),
+            "{}",
+            f.vi
+        );
+        let v = Verification {
+            valid: false,
+            signatures: vec![view],
+            data: DataCheck::Differs {
+                student: "hs-a".into(),
+                fields,
+                unchecked: vec![],
+            },
+            data_vi: None,
+            newer_version: None,
+            note: None,
+            problems: vec![f.en],
+            problems_vi: vec![f.vi],
+            approval: None,
+            verdict: Verdict::Outdated,
+            pending_problems: vec![],
+            kind_approval: false,
+        };
+        let text = report_text("f.pdf", &v, None);
+        assert!(
+            text.contains("học bạ data: embedded, DIFFERS from this box's records (hs-a: name, birthplace): the record changed after signing; the school signs a new version\n"),
+            "{text}"
+        );
+        assert!(!text.contains("stages: INCOMPLETE"), "{text}");
+        assert!(
+            text.ends_with(&format!("{}\n", Verdict::Outdated.line())),
+            "{text}"
+        );
+        assert_eq!(Verdict::of_report(&text), Verdict::Outdated);
+    }
+
     #[test]
     fn the_verdict_line_reads_back_and_names_its_exit_code() {
         for v in [
             Verdict::Valid,
             Verdict::Superseded { current: 3 },
             Verdict::NotConfirmed,
+            Verdict::Outdated,
             Verdict::Invalid,
         ] {
             assert_eq!(Verdict::of_report(&format!("a\nb\n{}\n", v.line())), v);
@@ -440,10 +639,11 @@ mod tests {
                 Verdict::Valid,
                 Verdict::Invalid,
                 Verdict::Superseded { current: 2 },
-                Verdict::NotConfirmed
+                Verdict::NotConfirmed,
+                Verdict::Outdated
             ]
             .map(Verdict::exit_code),
-            [0, 3, 4, 5]
+            [0, 3, 4, 5, 6]
         );
     }
 }
