@@ -120,12 +120,26 @@ pub fn month_without_demo_plans() -> i8 {
         .unwrap()
 }
 
-/// A `FAKETIME` value (libfaketime, absolute) for a server that runs on `day`/`month` of the
-/// demo's school year at `time` UTC ("03:00:00"): a test that needs the box in a season of the
-/// year (the summer after term II) chooses the day relative to the demo's year, so it holds
-/// whatever day the tests run.
+/// A `FAKETIME` value (libfaketime) for a box that runs from `day`/`month` of the demo's
+/// school year at `time` UTC ("03:00:00"): a test that needs the box in a season of the year
+/// (term I, the summer after term II) chooses the day relative to the demo's year, so it holds
+/// whatever day the tests run. An offset from the real clock ("+N" seconds), not a fixed
+/// instant: every process started with it — the server, a restart, a `tram` command — reads
+/// one clock that runs on, as the box's would.
 pub fn faketime_in_year(month: i8, day: i8, time: &str) -> String {
-    format!("@{} {time}", term_date(month, day))
+    let at: jiff::Timestamp = format!("{}T{time}Z", term_date(month, day))
+        .parse()
+        .expect("a time of day hh:mm:ss");
+    // The offset is from the real clock: when the tests themselves run under a libfaketime
+    // offset (the suite tried on another day), their own is added back.
+    let own: i64 = std::env::var("FAKETIME")
+        .ok()
+        .and_then(|f| f.trim().parse().ok())
+        .unwrap_or(0);
+    format!(
+        "{:+}",
+        at.as_second() - jiff::Timestamp::now().as_second() + own
+    )
 }
 
 pub fn bin() -> &'static str {
