@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Proxy, Server, free_port, teacher_of};
+use common::{DemoClass, PASSWORD, Proxy, Server, free_port, teacher_of};
 use fantoccini::{ClientBuilder, Locator};
 
 struct Driver(Child);
@@ -265,7 +265,7 @@ async fn drive(base: String, port: u16, caps: serde_json::Map<String, serde_json
     c.close().await.unwrap();
 }
 
-const CLASS: &str = "2026-8a1";
+static CLASS: DemoClass = DemoClass::new("8A1");
 const SUBJECT: &str = "toan";
 
 /// One row of the sheet, read straight from the server (not through the proxy). Called from
@@ -310,7 +310,7 @@ fn teacher_enters_scores_on_a_phone_through_a_dropped_connection() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), false);
     let proxy = Proxy::start(s.port);
-    let teacher = teacher_of(&s, CLASS, SUBJECT);
+    let teacher = teacher_of(&s, &CLASS, SUBJECT);
     let api = s.login(&teacher);
     let home = tempfile::tempdir().unwrap();
     let (_driver, port, caps) = browser(home.path());
@@ -1183,11 +1183,11 @@ fn district_admin_publishes_an_update_from_the_hub_page_on_a_phone() {
 /// both signatures of every student.
 #[test]
 fn the_class_is_signed_on_its_page_by_the_homeroom_teacher_then_the_principal() {
-    const CLASS: &str = "2026-9a2";
+    static CLASS: DemoClass = DemoClass::new("9A2");
     const PIN: &str = common::DEMO_PIN;
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), false);
-    let homeroom = common::homeroom_of(&s, CLASS);
+    let homeroom = common::homeroom_of(&s, &CLASS);
     s.stop();
     // The homeroom teacher's certificate (the demo's principal has one under the demo PIN).
     let o = Command::new(common::bin())

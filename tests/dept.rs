@@ -713,7 +713,7 @@ fn minutes_are_signed_only_by_the_chair_locked_and_corrected_as_a_new_version() 
     );
 
     let attendees = json!([who.members[0].1, who.members[1].1]);
-    let meeting = json!({"date": "2026-10-05", "attendees": attendees,
+    let meeting = json!({"date": common::recent_day_iso(14), "attendees": attendees,
         "agenda": "Rút kinh nghiệm tiết dạy", "content": "Cô giáo trình bày.", "conclusions": "Thống nhất."});
     // A member who is not the head nor the secretary does not write the minutes.
     let (st, e) = send(
@@ -956,7 +956,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "POST",
         &format!("{b}/api/v1/lessons/plans"),
         json!({"title": "Bài 3. Thứ tự trong tập hợp các số tự nhiên", "subject": who.toan,
-               "grade": 6, "periods": 2, "teach_on": "2026-12-10",
+               "grade": 6, "periods": 2, "teach_on": common::term_iso(12, 10),
                "fields": {"knowledge": "So sánh hai số tự nhiên."}}),
     );
     assert_eq!(st, 201, "{e}");
@@ -998,7 +998,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "POST",
         &format!("{b}/api/v1/lessons/plans"),
         json!({"title": "Bài 4. Phép cộng và phép trừ số tự nhiên", "subject": who.toan,
-               "grade": 6, "periods": 1, "teach_on": "2026-12-11"}),
+               "grade": 6, "periods": 1, "teach_on": common::term_iso(12, 11)}),
     );
     assert_eq!(st, 201, "{e}");
     let others = e["plan"]["id"].as_str().unwrap().to_string();
@@ -1022,7 +1022,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "POST",
         &format!("{b}/api/v1/lessons/plans"),
         json!({"title": "Bài 1. Số hữu tỉ", "subject": who.toan,
-               "grade": 7, "periods": 1, "teach_on": "2026-12-12"}),
+               "grade": 7, "periods": 1, "teach_on": common::term_iso(12, 12)}),
     );
     assert_eq!(st, 201, "{e}");
     let grade7 = e["plan"]["id"].as_str().unwrap().to_string();
@@ -1056,7 +1056,10 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     assert_eq!(st, 200, "{e}");
     // A lesson's date is in the current school year or the next, on create and on edit
     // alike (review r14 #4a); a linked lesson does not move out of its PL III's year.
-    for day in ["2019-01-01", "2035-01-01"] {
+    for day in [
+        "2019-01-01".to_string(),
+        format!("{}-01-01", common::term_date(1, 1).year() + 8),
+    ] {
         let (st, bad) = send(
             &teacher,
             "POST",
@@ -1083,7 +1086,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         &teacher,
         "PUT",
         &format!("{b}/api/v1/lessons/plans/{lesson}"),
-        json!({"teach_on": "2027-10-01"}),
+        json!({"teach_on": format!("{}-10-01", common::term_date(10, 1).year() + 1)}),
     );
     assert_eq!(st, 422, "{bad}");
     assert!(
@@ -1094,7 +1097,11 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "{bad}"
     );
     let same = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
-    assert_eq!(same["plan"]["teach_on"], "2026-12-10", "nothing changed");
+    assert_eq!(
+        same["plan"]["teach_on"],
+        common::term_iso(12, 10),
+        "nothing changed"
+    );
     assert_eq!(e["plan"]["plan_line"], format!("{pl3}#30"));
     // The link names its lesson (review r16 #7): the PL III's version and the lesson's title,
     // in the API and in the version the teacher signs.
@@ -1153,7 +1160,8 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         .unwrap();
     assert!(
         select.contains(&format!(
-            "<option value=\"{lesson}\">Bài 3. Thứ tự trong tập hợp các số tự nhiên · Toán 6 · dạy ngày 10/12/2026 (đang gắn dòng 30: Chủ đề 30)</option>"
+            "<option value=\"{lesson}\">Bài 3. Thứ tự trong tập hợp các số tự nhiên · Toán 6 · dạy ngày {} (đang gắn dòng 30: Chủ đề 30)</option>",
+            common::term_vi(12, 10)
         )),
         "{select}"
     );
@@ -1516,10 +1524,13 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     assert_eq!(st, 200, "{e}");
     // The printed month names the reviewer by the role she reviewed in and the PL III lesson
     // the plan carries out, as signed (review r18 #4, #6).
-    let text = pdf_text(&principal, &format!("{b}/lessons/export.pdf?month=2026-12"))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = pdf_text(
+        &principal,
+        &format!("{b}/lessons/export.pdf?month={}", common::term_month(12)),
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
     assert!(
         text.contains("Thực hiện: Phụ lục III (kế hoạch giáo dục của giáo viên) bản 5, dòng 1: Chủ đề 1 (14 tiết)"),
         "{text}"

@@ -543,11 +543,12 @@ fn student_import_never_silently_overwrites_another_student() {
     };
     // A and B: two students of one grade outside the demo's signed class 9A1, whose locked
     // year refuses moves (the roll's order need not keep a grade together).
-    const SIGNED: &str = "2026-9a1";
+    let signed = common::demo_class("9A1");
+    let signed = signed.as_str();
     // Grade 6: three open classes, so a third one to move to always exists.
     let open: Vec<&Value> = students
         .iter()
-        .filter(|s| s["class_id"] != SIGNED && grade_of(s) == 6)
+        .filter(|s| s["class_id"] != signed && grade_of(s) == 6)
         .collect();
     let a = open[0];
     let b = open[1..]
@@ -563,7 +564,7 @@ fn student_import_never_silently_overwrites_another_student() {
         .find(|k| {
             k["id"] != a["class_id"]
                 && k["id"] != b["class_id"]
-                && k["id"] != SIGNED
+                && k["id"] != signed
                 && k["year"] == classes["classes"][0]["year"]
                 && k["grade"] == grade_of(a)
         })

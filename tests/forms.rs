@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::Server;
+use common::{DemoClass, Server};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-const CLASS: &str = "2026-8a1";
+static CLASS: DemoClass = DemoClass::new("8A1");
 
 /// A PDF read back by poppler: `-layout` (the page as laid out, for the golden texts) and the
 /// raw reading order (each table cell's wrapped lines in sequence, for the field assertions).
@@ -86,6 +86,44 @@ fn has_none(text: &str, what: &str, needles: &[&str]) {
 }
 
 /// Every "ngày D tháng M năm Y" (today's date on the phiếu) as a fixed placeholder.
+/// A form of the demo's year as it reads in 2026-2027, the year the golden texts were taken
+/// in: the demo lives in the school year of the day it is seeded (`tram::demo::DemoYear`) and
+/// every year in it moves with that year — the school year, dates, birth years, and the birth
+/// year inside a mã định danh (its 5th and 6th digits) — so each is moved back by as many
+/// years. A year is a whole number of four digits (1900–2199), never part of a longer one; the
+/// digits stay as many, so the layout is the same.
+fn as_in_2026(text: &str) -> String {
+    let shift = tram::demo::DemoYear::of(jiff::Timestamp::now()).start - 2026;
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        match digits.len() {
+            4 => match digits.parse::<i16>() {
+                Ok(y) if (1900..2200).contains(&y) => out.push_str(&(y - shift).to_string()),
+                _ => out.push_str(digits),
+            },
+            12 => {
+                let yy: i16 = digits[4..6].parse().unwrap();
+                out.push_str(&digits[..4]);
+                out.push_str(&format!("{:02}", (yy - shift).rem_euclid(100)));
+                out.push_str(&digits[6..]);
+            }
+            _ => out.push_str(digits),
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
 fn without_dates(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -232,7 +270,7 @@ fn start(dir: &std::path::Path) -> School {
 fn hoc_ba_thcs_and_phieu_lien_lac() {
     let dir = tempfile::tempdir().unwrap();
     let mut sc = start(dir.path());
-    let (teachers, homeroom) = sc.staff(CLASS);
+    let (teachers, homeroom) = sc.staff(&CLASS);
     let book: Value = sc
         .get(&homeroom, &format!("/api/v1/grades/class/{CLASS}"))
         .json()
@@ -428,7 +466,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "Họ và tên mẹ:",
             "Người giám hộ (nếu có):",
             "QUÁ TRÌNH HỌC TẬP",
-            "Năm học: 2026-2027",
+            &format!("Năm học: {}", common::demo_year()),
             "HK I",
             "HK II",
             "Cả năm",
@@ -452,7 +490,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "ngày …… tháng …… năm ……",
         ],
     );
-    insta::assert_snapshot!("hocba_thcs", hocba);
+    insta::assert_snapshot!("hocba_thcs", as_in_2026(&hocba));
 
     // The identity page's occupations, entered by the office (domain review r2, item 9), and
     // the Quá trình học tập's register number and date of entry, from the sổ đăng bộ (review
@@ -508,7 +546,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
         "re-assessed student's học bạ",
         &["Quyết định cuối năm học: Được lên lớp", "Lên lớp"],
     );
-    insta::assert_snapshot!("hocba_thcs_reassessed", reassessed);
+    insta::assert_snapshot!("hocba_thcs_reassessed", as_in_2026(&reassessed));
 
     let (term, term_raw) = sc
         .pdf(
@@ -522,7 +560,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
         &[
             "TRƯỜNG THCS NGUYỄN DU (DEMO)",
             "PHIẾU LIÊN LẠC",
-            "Học kì I · Năm học 2026-2027",
+            &format!("Học kì I · Năm học {}", common::demo_year()),
             "TX1",
             "TX4",
             "GK",
@@ -538,7 +576,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     for other in &names[1..] {
         has_none(&term_raw, "phiếu liên lạc", &[other.as_str()]);
     }
-    insta::assert_snapshot!("phieu_lien_lac_hk1", without_dates(&term));
+    insta::assert_snapshot!("phieu_lien_lac_hk1", as_in_2026(&without_dates(&term)));
     let bytes = sc
         .get(
             &homeroom,
@@ -562,7 +600,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
         &year_raw,
         "phiếu liên lạc (year)",
         &[
-            "Cả năm · Năm học 2026-2027",
+            &format!("Cả năm · Năm học {}", common::demo_year()),
             "Số buổi nghỉ cả năm: 8 (có phép: 8, không phép: 0)",
             "Kết quả cuối năm: Được lên lớp sau khi kiểm tra, đánh giá lại",
             // The re-assessment and the levels after it, so "Chưa đạt" never stands alone
@@ -573,7 +611,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
             "Sau khi rèn luyện trong kì nghỉ hè; kiểm tra, đánh giá lại: Kết quả học tập:",
         ],
     );
-    insta::assert_snapshot!("phieu_lien_lac_ca_nam", without_dates(&year));
+    insta::assert_snapshot!("phieu_lien_lac_ca_nam", as_in_2026(&without_dates(&year)));
 
     // The monthly notice keeps to the month's term, under the same labelled columns, on one
     // page. Everything above was entered this month (when this month is in a term).
@@ -604,10 +642,10 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     }
     // A month of the year with nothing entered says so, and shows no term result as if it
     // were that month's (domain review r2).
-    let empty = if month == "2027-03" {
-        "2026-11"
+    let empty = if month == common::term_month(3) {
+        common::term_month(11)
     } else {
-        "2027-03"
+        common::term_month(3)
     };
     let (_, m) = sc
         .pdf(
@@ -622,8 +660,10 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
     );
     has_none(&m, "empty monthly phiếu", &["ĐTBmhk", "8,1", "TX1"]);
     let url = format!(
-        "{}/grades/notice/{}/pdf?month=2027-07",
-        sc.base, students[0]
+        "{}/grades/notice/{}/pdf?month={}",
+        sc.base,
+        students[0],
+        common::term_month(7)
     );
     let r = sc.as_user(&homeroom).get(url).send().unwrap();
     assert_eq!(r.status(), 400, "July is in no term");
@@ -728,10 +768,11 @@ fn hoc_ba_tieu_hoc() {
         &file,
         format!(
             "format = 1\n[school]\nname = \"Trường Tiểu học Nguyễn Du (demo)\"\ncode = \"79000701\"\n\
-             level = \"TH\"\nauthority = \"Phòng GD&ĐT Quận 1 (demo)\"\nyear = \"2026-2027\"\n\
+             level = \"TH\"\nauthority = \"Phòng GD&ĐT Quận 1 (demo)\"\nyear = \"{}\"\n\
              time_zone = \"Asia/Ho_Chi_Minh\"\n[admin]\nusername = \"admin\"\n\
              full_name = \"Quản trị Trạm\"\n[backup]\ntargets = [\"{}\"]\nat = \"01:30\"\n\
              keep = \"7,4,12\"\n",
+            common::demo_year(),
             dir.path().join("backups").display()
         ),
     )
@@ -793,8 +834,12 @@ fn hoc_ba_tieu_hoc() {
     let student = sc.post(
         "admin",
         "/api/v1/students",
-        json!({"full_name": "Lê Minh Khang", "dob": "2017-03-14", "gender": "Nam",
-               "ma_dinh_danh": "079217000123", "class_id": class}),
+        // Nine in the year's first calendar year, as in 2026-2027 (born 2017): the golden
+        // text reads her as the 2026 class had her (`as_in_2026`).
+        json!({"full_name": "Lê Minh Khang",
+               "dob": format!("{}-03-14", common::term_date(9, 1).year() - 9), "gender": "Nam",
+               "ma_dinh_danh": format!("0792{:02}000123", (common::term_date(9, 1).year() - 9) % 100),
+               "class_id": class}),
     )["student"]["id"]
         .as_str()
         .unwrap()
@@ -987,7 +1032,7 @@ fn hoc_ba_tieu_hoc() {
         line_of("Tiếng Việt") < line_of("Đạo đức") && line_of("Đạo đức") < line_of("Khoa học"),
         "{hocba}"
     );
-    insta::assert_snapshot!("hocba_tieu_hoc", hocba);
+    insta::assert_snapshot!("hocba_tieu_hoc", as_in_2026(&hocba));
     // The date line's place is the school's own setting when it has one, before the one read
     // from the authority (domain review r4, item 12); emptied, the authority's comes back.
     let saved = sc.put(

@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Server, bin, teacher_of};
+use common::{DemoClass, Server, bin, teacher_of};
 use serde_json::{Value, json};
 
 fn check(input: &str) -> (i32, Value) {
@@ -111,7 +111,7 @@ fn grades_check_contract() {
     assert_eq!(out["subjects"][1]["year"], json!("Đ"));
 }
 
-const CLASS: &str = "2026-8a1";
+static CLASS: DemoClass = DemoClass::new("8A1");
 
 fn pdf_text(pdf: &[u8]) -> String {
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
@@ -132,7 +132,7 @@ fn lock_correction_notice_and_export_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Server::start(dir.path(), false);
     let base = s.base();
-    let t = teacher_of(&s, CLASS, "toan");
+    let t = teacher_of(&s, &CLASS, "toan");
     let teacher = s.login(&t);
     let sheet: Value = teacher
         .get(format!("{base}/api/v1/grades/sheet/{CLASS}/toan/hk1"))
@@ -177,7 +177,7 @@ fn lock_correction_notice_and_export_over_http() {
     );
     assert_eq!(r.status(), 200);
     // A teacher who does not teach this class × subject is refused, and nothing changes.
-    let other = s.login(&teacher_of(&s, "2026-6a1", "ngu-van"));
+    let other = s.login(&teacher_of(&s, &common::demo_class("6A1"), "ngu-van"));
     let r = put(&other, &students[1], "tx1", "5", 0, None);
     assert_eq!(r.status(), 403);
     assert_eq!(
@@ -302,7 +302,7 @@ fn lock_correction_notice_and_export_over_http() {
     let saved: Value = r.json().unwrap();
     assert_eq!(saved["status"], json!("correction_pending"));
     let id = saved["correction"]["id"].as_str().unwrap().to_string();
-    let homeroom_id = common::homeroom_of(&s, CLASS);
+    let homeroom_id = common::homeroom_of(&s, &CLASS);
     let homeroom = s.login(&homeroom_id);
     let list: Value = homeroom
         .get(format!("{base}/api/v1/grades/corrections"))

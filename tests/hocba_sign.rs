@@ -10,13 +10,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{DEMO_PIN, Server, bin, homeroom_of};
+use common::{DEMO_PIN, DemoClass, Server, bin, homeroom_of};
 
 /// The demo's class with every mark entered and its year open (2026-9a1, also complete, is
 /// locked and signed in the demo).
-const CLASS: &str = "2026-9a2";
+static CLASS: DemoClass = DemoClass::new("9A2");
 /// The demo's signed class and its signers' PIN.
-const SIGNED: &str = "2026-9a1";
+static SIGNED: DemoClass = DemoClass::new("9A1");
 const PIN: &str = "58203947";
 
 fn pyhanko() -> Option<PathBuf> {
@@ -72,6 +72,37 @@ fn issue(user: &str, role: &str, data: &Path) -> Output {
     issue_by(user, role, by, user == "hieutruong", data)
 }
 
+thread_local! {
+    /// The clock of this test's box (libfaketime's variables, see [`in_term_one`]), which the
+    /// `tram hocba` commands it runs share; empty for the real clock.
+    static BOX_CLOCK: std::cell::RefCell<Vec<(String, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Puts this test's box — its server and its `tram hocba` commands — on 7 December of the
+/// demo's year, inside term I whatever the day the tests run (a test about a term I lock
+/// dated "today"); the day as a form writes it and the server's environment. None without
+/// libfaketime.
+fn in_term_one() -> Option<(String, Vec<(String, String)>)> {
+    let lib = libfaketime()?;
+    let env = vec![
+        ("LD_PRELOAD".to_string(), lib.to_str().unwrap().to_string()),
+        (
+            "FAKETIME".to_string(),
+            common::faketime_in_year(12, 7, "03:00:00"),
+        ),
+        ("FAKETIME_DONT_FAKE_MONOTONIC".to_string(), "1".to_string()),
+        ("TZ".to_string(), "UTC".to_string()),
+    ];
+    BOX_CLOCK.with(|c| *c.borrow_mut() = env.clone());
+    Some((common::term_vi(12, 7), env))
+}
+
+fn start_in(data: &Path, env: &[(String, String)]) -> Server {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Server::start_env(data, false, &[], &env)
+}
+
 fn issue_by(user: &str, role: &str, by: &str, replace: bool, data: &Path) -> Output {
     let mut args = vec!["signer", "--user", user, "--role", role, "--by", by];
     if replace {
@@ -86,6 +117,7 @@ fn issue_by(user: &str, role: &str, by: &str, replace: bool, data: &Path) -> Out
             .arg(data)
             .env("TRAM_SIGNING_PIN", PIN)
             .env("TRAM_APPROVER_PIN", approver_pin)
+            .envs(BOX_CLOCK.with(|c| c.borrow().clone()))
             .output()
             .expect("run tram hocba");
         if o.status.success() || !text(&o).contains("wrong signing PIN") {
@@ -107,7 +139,7 @@ fn text(o: &Output) -> String {
 /// One học bạ of the demo class, as the principal downloads it.
 fn hocba_pdf(data: &Path) -> (Vec<u8>, String) {
     let mut s = Server::start(data, false);
-    let homeroom = homeroom_of(&s, CLASS);
+    let homeroom = homeroom_of(&s, &CLASS);
     let bgh = s.login("hieutruong");
     let roll: serde_json::Value = bgh
         .get(format!("{}/api/v1/students?class={CLASS}", s.base()))
@@ -691,8 +723,8 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let data = tmp.path().join("data");
     let mut s = Server::start(&data, false);
     let b = s.base();
-    let homeroom = homeroom_of(&s, CLASS);
-    let other = homeroom_of(&s, "2026-6a1");
+    let homeroom = homeroom_of(&s, &CLASS);
+    let other = homeroom_of(&s, &common::demo_class("6A1"));
     assert_ne!(homeroom, other);
     let sign_url = format!("{b}/api/v1/hocba/classes/{CLASS}/sign");
     let gvcn = s.login(&homeroom);
@@ -899,7 +931,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     // and a manifest whose hashes and signers match.
     let out = tmp.path().join("export");
     let o = Command::new(bin())
-        .args(["hocba", "export", "--class", CLASS, "--to"])
+        .args(["hocba", "export", "--class", &CLASS, "--to"])
         .arg(&out)
         .arg("--data-dir")
         .arg(&data)
@@ -1172,7 +1204,7 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut s = Server::start(&data, false);
-    let homeroom = homeroom_of(&s, CLASS);
+    let homeroom = homeroom_of(&s, &CLASS);
     s.stop();
     for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
         let o = issue(user, role, &data);
@@ -1194,10 +1226,10 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
             serde_json::json!({"stage": stage, "pin": pin}),
         )
     };
-    let (code, e) = sign(&gvcn, CLASS, "gvcn", PIN);
+    let (code, e) = sign(&gvcn, &CLASS, "gvcn", PIN);
     assert_eq!(code, 200, "{e}");
     for _ in 0..4 {
-        let (code, e) = sign(&bgh, CLASS, "principal", "000000");
+        let (code, e) = sign(&bgh, &CLASS, "principal", "000000");
         assert_eq!(
             (code, e["error"]["code"].as_str()),
             (422, Some("wrong_pin")),
@@ -1205,20 +1237,20 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
         );
     }
     for pin in [PIN, "000000"] {
-        let (code, e) = sign(&bgh, SIGNED, "principal", pin);
+        let (code, e) = sign(&bgh, &SIGNED, "principal", pin);
         assert_eq!(
             (code, e["error"]["code"].as_str()),
             (409, Some("already_signed")),
             "{e}"
         );
     }
-    let (code, e) = sign(&bgh, CLASS, "principal", "000000");
+    let (code, e) = sign(&bgh, &CLASS, "principal", "000000");
     assert_eq!(
         (code, e["error"]["code"].as_str()),
         (422, Some("wrong_pin")),
         "the refusals counted as guesses: {e}"
     );
-    let (code, e) = sign(&bgh, CLASS, "principal", PIN);
+    let (code, e) = sign(&bgh, &CLASS, "principal", PIN);
     assert_eq!(
         (code, e["error"]["code"].as_str()),
         (429, Some("pin_locked")),
@@ -1305,7 +1337,7 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
     let b = s.base();
     let bgh = s.login("hieutruong");
     let admin = s.login("admin");
-    let students = roll(&bgh, &b, SIGNED);
+    let students = roll(&bgh, &b, &SIGNED);
     assert!(students.len() > 1);
     let v: serde_json::Value = bgh
         .get(format!("{b}/api/v1/hocba/classes/{SIGNED}"))
@@ -1452,8 +1484,8 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
     assert!(page(&bgh).contains(&all));
 
     // r8 #1: the class keeps the homeroom teacher it was locked and signed with.
-    let gvcn = homeroom_of(&s, SIGNED);
-    let other = homeroom_of(&s, "2026-6a1");
+    let gvcn = homeroom_of(&s, &SIGNED);
+    let other = homeroom_of(&s, &common::demo_class("6A1"));
     let patch = |who: &str, classes: serde_json::Value| {
         let r = admin
             .patch(format!("{b}/api/v1/accounts/u-{who}"))
@@ -1463,7 +1495,10 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
             .unwrap();
         (r.status().as_u16(), r.json::<serde_json::Value>().unwrap())
     };
-    let (code, e) = patch(&other, serde_json::json!(["2026-6a1", SIGNED]));
+    let (code, e) = patch(
+        &other,
+        serde_json::json!([common::demo_class("6A1"), SIGNED]),
+    );
     assert_eq!(
         (code, e["error"]["code"].as_str()),
         (409, Some("homeroom_locked")),
@@ -1476,7 +1511,7 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
     );
     let (code, e) = patch(&gvcn, serde_json::json!([]));
     assert_eq!(code, 409, "{e}");
-    assert_eq!(homeroom_of(&s, SIGNED), gvcn);
+    assert_eq!(homeroom_of(&s, &SIGNED), gvcn);
     // r8 #6: nobody leaves (or joins) a class whose year is locked.
     let (code, e) = post(
         &admin,
@@ -1491,7 +1526,7 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
             .contains("khoá sổ cả năm"),
         "{e}"
     );
-    assert!(roll(&bgh, &b, SIGNED).contains(&students[0]));
+    assert!(roll(&bgh, &b, &SIGNED).contains(&students[0]));
     // The lock is the class's own: another class's marks are still open to its teacher.
     let sheet: serde_json::Value = bgh
         .get(format!("{b}/api/v1/grades/sheet/{CLASS}/toan/hk2"))
@@ -1516,7 +1551,10 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
         serde_json::json!({"class": SIGNED, "reason": "Đổi giáo viên chủ nhiệm"}),
     );
     assert_eq!(code, 200, "{e}");
-    let (code, e) = patch(&other, serde_json::json!(["2026-6a1", SIGNED]));
+    let (code, e) = patch(
+        &other,
+        serde_json::json!([common::demo_class("6A1"), SIGNED]),
+    );
     assert_eq!(code, 200, "{e}");
     let (code, e) = post(
         &bgh,
@@ -1548,7 +1586,7 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
 fn an_incomplete_class_is_not_signed() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let class = "2026-8a1";
+    let class = &common::demo_class("8A1");
     let mut s = Server::start(&data, false);
     let homeroom = homeroom_of(&s, class);
     s.stop();
@@ -1602,7 +1640,7 @@ fn a_vice_principal_signs_on_the_principals_behalf_and_the_page_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut s = Server::start(&data, false);
-    let homeroom = homeroom_of(&s, CLASS);
+    let homeroom = homeroom_of(&s, &CLASS);
     s.stop();
     for (user, role) in [
         (homeroom.as_str(), "gvcn"),
@@ -1654,7 +1692,7 @@ fn a_vice_principal_signs_on_the_principals_behalf_and_the_page_says_so() {
         serde_json::json!({"stage": "principal", "pin": PIN}),
     );
     assert_eq!(code, 200, "{e}");
-    let student = roll(&head, &b, CLASS)[0].0.clone();
+    let student = roll(&head, &b, &CLASS)[0].0.clone();
     let pdf = head
         .get(format!("{b}/grades/hocba/{student}/signed"))
         .send()
@@ -2298,12 +2336,12 @@ fn the_lock_panel_locks_and_reopens_one_class() {
         r.text().unwrap()
     };
     let p = page(&bgh);
-    let (signed, _, _) = lock_cell(&p, SIGNED, "hk2");
+    let (signed, _, _) = lock_cell(&p, &SIGNED, "hk2");
     assert!(
         signed.contains("data-locked=\"true\"") && signed.contains("Đã khoá sổ (riêng lớp)"),
         "{signed}"
     );
-    let (open, api, body) = lock_cell(&p, CLASS, "hk2");
+    let (open, api, body) = lock_cell(&p, &CLASS, "hk2");
     assert!(
         open.contains("data-locked=\"false\"") && open.contains("Đang mở"),
         "{open}"
@@ -2315,27 +2353,27 @@ fn the_lock_panel_locks_and_reopens_one_class() {
     assert_eq!(code, 200, "{e}");
 
     let p = page(&bgh);
-    let (locked, api, body) = lock_cell(&p, CLASS, "hk2");
+    let (locked, api, body) = lock_cell(&p, &CLASS, "hk2");
     assert!(
         locked.contains("data-locked=\"true\"") && locked.contains("(riêng lớp)"),
         "{locked}"
     );
     // The school's term stays open, and so does another class.
     assert!(p.contains("Đang mở <button data-api=\"/api/v1/grades/terms/hk2/lock\" data-body='{\"force\":false}'"), "{p}");
-    let (other, _, _) = lock_cell(&p, "2026-9a3", "hk2");
+    let (other, _, _) = lock_cell(&p, &common::demo_class("9A3"), "hk2");
     assert!(other.contains("data-locked=\"false\""), "{other}");
     assert_eq!(api, "/api/v1/grades/terms/hk2/unlock");
     let mut body: serde_json::Value = serde_json::from_str(&body).unwrap();
     body["reason"] = "Phúc khảo".into();
     let (code, e) = post(&bgh, format!("{b}{api}"), body);
     assert_eq!(code, 200, "{e}");
-    let (reopened, _, _) = lock_cell(&page(&bgh), CLASS, "hk2");
+    let (reopened, _, _) = lock_cell(&page(&bgh), &CLASS, "hk2");
     assert!(reopened.contains("data-locked=\"false\""), "{reopened}");
-    let (signed, _, _) = lock_cell(&page(&bgh), SIGNED, "hk2");
+    let (signed, _, _) = lock_cell(&page(&bgh), &SIGNED, "hk2");
     assert!(signed.contains("data-locked=\"true\""), "{signed}");
 
     // A teacher's page has no lock panel.
-    let gvcn = s.login(&homeroom_of(&s, CLASS));
+    let gvcn = s.login(&homeroom_of(&s, &CLASS));
     assert!(!page(&gvcn).contains("class-locks"));
 }
 
@@ -2512,7 +2550,7 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     let mut good = body("good", "mat-khau");
     good["replace"] = true.into();
     refused(import(&admin, good.clone()), 403, "Hiệu trưởng");
-    let teacher = s.login(&homeroom_of(&s, CLASS));
+    let teacher = s.login(&homeroom_of(&s, &CLASS));
     refused(import(&teacher, good.clone()), 403, "Hiệu trưởng");
     assert!(!page(&admin).contains("id=\"p12-form\""));
     // Nothing stored by any of them.
@@ -2594,7 +2632,7 @@ fn a_hocba_needs_both_stages_and_signatures_from_the_schools_register() {
     let mut s = Server::start(&data, false);
     let b = s.base();
     let bgh = s.login("hieutruong");
-    let students = roll(&bgh, &b, SIGNED);
+    let students = roll(&bgh, &b, &SIGNED);
     let full = bgh
         .get(format!("{b}/grades/hocba/{}/signed", students[0].0))
         .send()
@@ -2780,9 +2818,9 @@ fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
     let s = Server::start(&tmp.path().join("data"), false);
     let b = s.base();
     let bgh = s.login("hieutruong");
-    let signed = roll(&bgh, &b, SIGNED);
-    let open = roll(&bgh, &b, CLASS);
-    let before = versions(&bgh, &b, SIGNED);
+    let signed = roll(&bgh, &b, &SIGNED);
+    let open = roll(&bgh, &b, &CLASS);
+    let before = versions(&bgh, &b, &SIGNED);
     assert_eq!(before.len(), 2 * signed.len(), "{before:?}");
     let (code, e) = post(
         &bgh,
@@ -2813,7 +2851,7 @@ fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
     );
     assert_eq!(code, 200, "{e}");
     assert_eq!(e["changed"].as_u64(), Some(changes.len() as u64), "{e}");
-    assert_eq!(versions(&bgh, &b, SIGNED), before);
+    assert_eq!(versions(&bgh, &b, &SIGNED), before);
     for (id, name) in &signed {
         let pdf = bgh
             .get(format!("{b}/grades/hocba/{id}/signed"))
@@ -2836,19 +2874,22 @@ fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
 /// cannot sign first.
 #[test]
 fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
+    let Some((today, clock)) = in_term_one() else {
+        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut s = Server::start(&data, false);
+    let mut s = start_in(&data, &clock);
     let b = s.base();
-    let homeroom = homeroom_of(&s, CLASS);
+    let homeroom = homeroom_of(&s, &CLASS);
     let admin = s.login("admin");
     let bgh = s.login("hieutruong");
-    let students = roll(&bgh, &b, CLASS);
+    let students = roll(&bgh, &b, &CLASS);
     let (leaver, staying, third) = (&students[0], &students[1], &students[2]);
     // Her file carries a term only when it was locked while she was on the roll or ended
-    // before she left (review r11 #1): she leaves today, and term I is locked for her class
-    // the same day.
-    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
+    // before she left (review r11 #1): she leaves today (the box's day in term I), and term I
+    // is locked for her class the same day.
     let (code, e) = post(
         &admin,
         format!("{b}/api/v1/students/{}/transfer-out", leaver.0),
@@ -2871,8 +2912,10 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
             .unwrap_or_default()
             .to_string();
         assert!(
-            msg.contains("đã khoá sổ học kì I (kết thúc ngày 16/01/2027)")
-                && msg.contains("mở khoá sổ học kì I"),
+            msg.contains(&format!(
+                "đã khoá sổ học kì I (kết thúc ngày {})",
+                common::term_vi(1, 16)
+            )) && msg.contains("mở khoá sổ học kì I"),
             "{msg}"
         );
         msg
@@ -2913,12 +2956,12 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         serde_json::json!({"class_id": CLASS, "date": today}),
     ));
     assert!(msg.contains("vào lớp"), "{msg}");
-    assert_eq!(roll(&bgh, &b, CLASS).len(), students.len() - 1);
+    assert_eq!(roll(&bgh, &b, &CLASS).len(), students.len() - 1);
     // Her homeroom teacher's certificate is issued on the box (the command reads the database).
     s.stop();
     let o = issue(&homeroom, "gvcn", &data);
     assert!(o.status.success(), "{}", text(&o));
-    let s = Server::start(&data, false);
+    let s = start_in(&data, &clock);
     let b = s.base();
     let gvcn = s.login(&homeroom);
     let bgh = s.login("hieutruong");
@@ -3040,8 +3083,8 @@ fn the_demo_answers_before_its_class_is_signed_and_signs_it_in_the_background() 
         assert!(page.contains("id=\"hocba-signing\""), "{page}");
     }
     s.wait_signed();
-    let students = roll(&bgh, &b, SIGNED);
-    let v = versions(&bgh, &b, SIGNED);
+    let students = roll(&bgh, &b, &SIGNED);
+    let v = versions(&bgh, &b, &SIGNED);
     assert_eq!(v.len(), 2 * students.len(), "{v:?}");
     let page = bgh
         .get(format!("{b}/grades/class/{SIGNED}?term=cn"))
@@ -3098,17 +3141,21 @@ fn a_replaced_imported_certificate_keeps_its_earlier_signatures_trusted() {
 /// and leaves term II and the year empty, in the print and in hoc-ba.json.
 #[test]
 fn a_student_who_left_in_term_one_gets_no_term_two_nor_year_decision() {
+    // She leaves today, in term I: the box runs on a day of term I.
+    let Some((today, clock)) = in_term_one() else {
+        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut s = Server::start(&data, false);
+    let mut s = start_in(&data, &clock);
     s.wait_signed();
     let b = s.base();
-    let homeroom = homeroom_of(&s, SIGNED);
+    let homeroom = homeroom_of(&s, &SIGNED);
     let admin = s.login("admin");
     let bgh = s.login("hieutruong");
     let gvcn = s.login(&homeroom);
-    let leaver = roll(&bgh, &b, SIGNED)[0].clone();
-    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
+    let leaver = roll(&bgh, &b, &SIGNED)[0].clone();
     let transfer = || {
         post(
             &admin,
@@ -3243,7 +3290,7 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
     assert!(!data.join("keys/signing-ca.key").exists());
     assert_eq!(files_with_the_ca_key(&data, &ca), Vec::<PathBuf>::new());
 
-    let homeroom = homeroom_of(&s, CLASS);
+    let homeroom = homeroom_of(&s, &CLASS);
     let gvcn = s.login(&homeroom);
     let bgh = s.login("hieutruong");
     let page = gvcn
@@ -3465,7 +3512,7 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
         (403, Some("not_approver")),
         "{e}"
     );
-    let teacher = homeroom_of(&s, "2026-6a1");
+    let teacher = homeroom_of(&s, &common::demo_class("6A1"));
     let other = s.login(&teacher);
     let (code, e) = post(
         &other,
@@ -3657,13 +3704,19 @@ fn register_number(c: &reqwest::blocking::Client, b: &str, name: &str) -> u64 {
 /// longer "matches this box's records": its data names the old number.
 #[test]
 fn a_strike_cannot_renumber_a_signed_hocba_and_a_renumbered_one_differs() {
+    // A transfer dated today is inside both locked terms when today is in term I: the box
+    // runs on a day of term I.
+    let Some((today, clock)) = in_term_one() else {
+        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let s = Server::start(&data, false);
+    let s = start_in(&data, &clock);
     let b = s.base();
     let admin = s.login("admin");
     let bgh = s.login("hieutruong");
-    let students = roll(&bgh, &b, SIGNED);
+    let students = roll(&bgh, &b, &SIGNED);
     let (id, name) = &students[0];
     let pdf = bgh
         .get(format!("{b}/grades/hocba/{id}/signed"))
@@ -3701,8 +3754,11 @@ fn a_strike_cannot_renumber_a_signed_hocba_and_a_renumbered_one_differs() {
         assert_eq!(code, 422, "{e}");
         let msg = e["error"]["message"].as_str().unwrap().to_string();
         assert!(
-            msg.contains("đã khoá sổ học kì I (kết thúc ngày 16/01/2027) và học kì II (kết thúc ngày 31/05/2027)")
-                && msg.contains("mở khoá sổ học kì I và học kì II của lớp"),
+            msg.contains(&format!(
+                "đã khoá sổ học kì I (kết thúc ngày {}) và học kì II (kết thúc ngày {})",
+                common::term_vi(1, 16),
+                common::term_vi(5, 31)
+            )) && msg.contains("mở khoá sổ học kì I và học kì II của lớp"),
             "{msg}"
         );
         msg
@@ -3713,13 +3769,12 @@ fn a_strike_cannot_renumber_a_signed_hocba_and_a_renumbered_one_differs() {
         msg.contains("Gạch bỏ không ghi ngày") && !msg.contains("ghi đúng ngày"),
         "{msg}"
     );
-    let today = jiff::Zoned::now().strftime("%d/%m/%Y").to_string();
     both_terms(post(
         &admin,
         format!("{b}/api/v1/students/{}/transfer-out", students[1].0),
         serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
     ));
-    assert_eq!(roll(&bgh, &b, SIGNED), students);
+    assert_eq!(roll(&bgh, &b, &SIGNED), students);
 
     let (code, e) = post(
         &bgh,
@@ -3761,8 +3816,8 @@ fn libfaketime() -> Option<PathBuf> {
 }
 
 /// Issue 22 item 4, which review r13 could not try (its box's clock was December): a transfer
-/// in the summer after the year is locked and signed. The box runs on 10/07/2027 (libfaketime;
-/// the demo's term II ends 31/05/2027). A transfer out dated on the last day of term II is
+/// in the summer after the year is locked and signed. The box runs on 10/07 at the end of the
+/// demo's year (libfaketime; 10/07/2027 for 2026-2027, whose term II ends 31/05/2027). A transfer out dated on the last day of term II is
 /// refused (she was on its roll), one dated 15/06/2027 is accepted; she leaves the roll, and
 /// her học bạ of the year stays the one signed with the class: the same file, still valid and
 /// matching the records, the class's versions unchanged, and signing her file alone refused
@@ -3781,7 +3836,8 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
         &[],
         &[
             ("LD_PRELOAD", lib.to_str().unwrap()),
-            ("FAKETIME", "@2027-07-10 03:00:00"),
+            // 10 July after the demo's year, whatever the day: the box seeds the test's year.
+            ("FAKETIME", &common::faketime_in_year(7, 10, "03:00:00")),
             ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
             ("TZ", "UTC"),
         ],
@@ -3789,7 +3845,7 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
     let b = s.base();
     let admin = s.login("admin");
     let bgh = s.login("hieutruong");
-    let students = roll(&bgh, &b, SIGNED);
+    let students = roll(&bgh, &b, &SIGNED);
     let (id, name) = students[0].clone();
     let signed = |id: &str| {
         let r = bgh
@@ -3800,7 +3856,7 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
         r.bytes().unwrap().to_vec()
     };
     let pdf = signed(&id);
-    let before = versions(&bgh, &b, SIGNED);
+    let before = versions(&bgh, &b, &SIGNED);
     let out = |date: &str| {
         post(
             &admin,
@@ -3808,19 +3864,21 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
             serde_json::json!({"date": date, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
         )
     };
-    let (code, e) = out("31/05/2027");
+    let (code, e) = out(&common::term_vi(5, 31));
     assert_eq!(code, 422, "{e}");
     let msg = e["error"]["message"].as_str().unwrap();
     assert!(
-        msg.contains("đã khoá sổ học kì II (kết thúc ngày 31/05/2027)")
-            && !msg.contains("học kì I "),
+        msg.contains(&format!(
+            "đã khoá sổ học kì II (kết thúc ngày {})",
+            common::term_vi(5, 31)
+        )) && !msg.contains("học kì I "),
         "{msg}"
     );
     // Not "in the future": the box's clock is the summer's.
-    let (code, e) = out("15/06/2027");
+    let (code, e) = out(&common::term_vi(6, 15));
     assert_eq!(code, 200, "{e}");
     assert!(
-        !roll(&bgh, &b, SIGNED).iter().any(|(i, _)| *i == id),
+        !roll(&bgh, &b, &SIGNED).iter().any(|(i, _)| *i == id),
         "{name} left the roll"
     );
     assert_eq!(signed(&id), pdf, "her signed file is the class's");
@@ -3830,8 +3888,8 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
         (&true.into(), &"matches".into()),
         "{r}"
     );
-    assert_eq!(versions(&bgh, &b, SIGNED), before, "no second file");
-    let gvcn = s.login(&homeroom_of(&s, SIGNED));
+    assert_eq!(versions(&bgh, &b, &SIGNED), before, "no second file");
+    let gvcn = s.login(&homeroom_of(&s, &SIGNED));
     let (code, e) = post(
         &gvcn,
         format!("{b}/api/v1/hocba/students/{id}/sign"),
@@ -3839,5 +3897,5 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
     );
     assert!(code >= 400, "{e}");
     assert_eq!(e["error"]["code"], "signed_with_class", "{e}");
-    assert_eq!(versions(&bgh, &b, SIGNED), before);
+    assert_eq!(versions(&bgh, &b, &SIGNED), before);
 }

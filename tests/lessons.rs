@@ -109,7 +109,7 @@ fn write_sign_review_approve_verify_export_publish() {
         &teacher,
         &format!("{api}/plans"),
         json!({"title": "Bài 9. Sự đa dạng của chất", "subject": khtn, "grade": 6,
-               "periods": 2, "teach_on": "2026-09-21",
+               "periods": 2, "teach_on": common::term_iso(common::month_without_demo_plans(), 21),
                "fields": {"knowledge": "Nêu được sự đa dạng của chất."}}),
     );
     assert_eq!(s, 201, "{r}");
@@ -276,7 +276,10 @@ fn write_sign_review_approve_verify_export_publish() {
 
     // The month's export: a PDF, and a ZIP that verifies offline.
     let pdf = principal
-        .get(format!("{base}/lessons/export.pdf?month=2026-09"))
+        .get(format!(
+            "{base}/lessons/export.pdf?month={}",
+            common::term_month(common::month_without_demo_plans())
+        ))
         .send()
         .unwrap()
         .bytes()
@@ -293,7 +296,10 @@ fn write_sign_review_approve_verify_export_publish() {
     assert!(txt.contains("SỰ ĐA DẠNG CỦA CHẤT"), "{txt}");
     assert!(txt.contains("Hiệu trưởng ký duyệt"), "{txt}");
     let zip = principal
-        .get(format!("{base}/lessons/export.zip?month=2026-09"))
+        .get(format!(
+            "{base}/lessons/export.zip?month={}",
+            common::term_month(common::month_without_demo_plans())
+        ))
         .send()
         .unwrap()
         .bytes()

@@ -14,8 +14,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{DEMO_PIN, Server, csrf, teacher_of};
+use common::{DEMO_PIN, DemoClass, Server, csrf, teacher_of};
 use serde_json::{Value, json};
+
+/// The demo's class 6A1, of the demo's year.
+static C6A1: DemoClass = DemoClass::new("6A1");
 
 const XSS: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
 
@@ -95,7 +98,7 @@ fn every_api_route_refuses_anonymous_callers() {
 fn a_teacher_stays_in_their_own_classes_and_out_of_the_admin_routes() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), false);
-    let teacher = teacher_of(&s, "2026-6a1", "toan");
+    let teacher = teacher_of(&s, &C6A1, "toan");
     let t = s.login(&teacher);
     let tok = csrf(&t, &s.base());
     let b = s.base();
@@ -238,10 +241,10 @@ fn names_titles_and_comments_are_escaped_wherever_they_are_shown() {
         .unwrap();
     assert_eq!(r.status(), 201);
     // A score comment and a lesson-plan title, by the class's teacher.
-    let t = s.login(&teacher_of(&s, "2026-6a1", "toan"));
+    let t = s.login(&teacher_of(&s, &C6A1, "toan"));
 
     let sheet: Value = t
-        .get(format!("{b}/api/v1/grades/sheet/2026-6a1/toan/hk1"))
+        .get(format!("{b}/api/v1/grades/sheet/{C6A1}/toan/hk1"))
         .send()
         .unwrap()
         .json()
@@ -249,7 +252,7 @@ fn names_titles_and_comments_are_escaped_wherever_they_are_shown() {
     let student = sheet["rows"][0]["student"].as_str().unwrap().to_string();
     let note_v = sheet["rows"][0]["note"]["version"].as_u64().unwrap_or(0);
     let r = t
-        .put(format!("{b}/api/v1/grades/sheet/2026-6a1/toan/hk1"))
+        .put(format!("{b}/api/v1/grades/sheet/{C6A1}/toan/hk1"))
         .json(
             &json!({"student": student, "column": "nx", "input": XSS, "expected_version": note_v}),
         )
@@ -258,7 +261,7 @@ fn names_titles_and_comments_are_escaped_wherever_they_are_shown() {
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
     let r = t
         .post(format!("{b}/api/v1/lessons/plans"))
-        .json(&json!({"title": XSS, "subject": "toan", "grade": 6, "teach_on": "2026-11-30"}))
+        .json(&json!({"title": XSS, "subject": "toan", "grade": 6, "teach_on": common::term_iso(11, 30)}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());
@@ -266,7 +269,7 @@ fn names_titles_and_comments_are_escaped_wherever_they_are_shown() {
     let plan_id = plan["plan"]["id"].as_str().unwrap().to_string();
     for (who, page) in [
         (&admin, "/admin/accounts".to_string()),
-        (&t, "/grades/sheet/2026-6a1/toan/hk1".to_string()),
+        (&t, format!("/grades/sheet/{C6A1}/toan/hk1")),
         (&t, "/lessons".to_string()),
         (&t, format!("/lessons/plan/{plan_id}")),
     ] {
@@ -569,14 +572,14 @@ fn summer_records_need_a_role_in_the_class_and_something_to_save() {
     let b = s.base();
     let admin = s.login("admin");
     let st: Value = admin
-        .get(format!("{b}/api/v1/students?class=2026-6a1"))
+        .get(format!("{b}/api/v1/students?class={C6A1}"))
         .send()
         .unwrap()
         .json()
         .unwrap();
     let student = st["students"][0]["id"].as_str().unwrap().to_string();
-    let outsider = s.login(&teacher_of(&s, "2026-7a1", "toan"));
-    let homeroom = s.login(&common::homeroom_of(&s, "2026-6a1"));
+    let outsider = s.login(&teacher_of(&s, &common::demo_class("7A1"), "toan"));
+    let homeroom = s.login(&common::homeroom_of(&s, &C6A1));
     let bgh = s.login("hieutruong");
     // Sessions persist: the same clients go on after a restart, so the chain's length counts
     // only what the requests below did.
@@ -591,7 +594,7 @@ fn summer_records_need_a_role_in_the_class_and_something_to_save() {
         ("the homeroom teacher, nothing to save", &homeroom, 422),
     ] {
         let r = c
-            .put(format!("{b}/api/v1/grades/summer/2026-6a1"))
+            .put(format!("{b}/api/v1/grades/summer/{C6A1}"))
             .json(&json!({ "student": student }))
             .send()
             .unwrap();
@@ -1020,7 +1023,7 @@ fn a_temporary_password_opens_nothing_but_the_password_change() {
         .unwrap();
     assert_eq!(r.status(), 200);
     for path in [
-        "/api/v1/students?class=2026-6a1",
+        &format!("/api/v1/students?class={C6A1}"),
         "/api/v1/lessons/plans",
         "/api/v1/library/search?q=toan",
     ] {
@@ -1226,7 +1229,7 @@ fn hostile_body() -> Value {
     json!({
         "action": "reboot", "username": "x2", "full_name": "x", "roles": ["admin"],
         "disabled": true, "month": "2026-11", "decision": "pass", "secret": "123456",
-        "class": "2026-6a1", "subject": "toan", "teacher": "u-admin", "name": "x", "code": "x",
+        "class": C6A1, "subject": "toan", "teacher": "u-admin", "name": "x", "code": "x",
         "grade": 6, "title": "x", "kind": "book", "reason": "x", "force": true,
         "cadence": "weekly", "per_period": 9, "folder": "/", "sheet": "x.xlsx", "commit": true,
         "item": "li-demo01", "student": "x", "due": "2099-12-31", "rule": "tt22-2021.1"
@@ -1336,10 +1339,10 @@ fn the_role_matrix_holds_on_every_api_route() {
             "x1"
         };
         path.replace("{id}", id)
-            .replace("{class}", "2026-6a1")
+            .replace("{class}", &C6A1)
             .replace("{subject}", "toan")
             .replace("{term}", "hk1")
-            .replace("{file}", "2026-6a1.xlsx")
+            .replace("{file}", &format!("{C6A1}.xlsx"))
             .replace("{blob}", "x1")
     };
     let clients: Vec<_> = people
@@ -1453,7 +1456,7 @@ fn the_role_matrix_holds_on_every_api_route() {
 
 fn demo_student(admin: &reqwest::blocking::Client, b: &str) -> String {
     let st: Value = admin
-        .get(format!("{b}/api/v1/students?class=2026-6a1"))
+        .get(format!("{b}/api/v1/students?class={C6A1}"))
         .send()
         .unwrap()
         .json()
@@ -1527,7 +1530,7 @@ fn library_texts_department_and_student_names_and_review_comments_are_escaped() 
         .post(format!("{b}/api/v1/students"))
         .json(
             &json!({"full_name": QUOTES, "dob": "05/09/2014", "gender": "Nam",
-                      "ma_dinh_danh": "079214009999", "class_id": "2026-6a1"}),
+                      "ma_dinh_danh": "079214009999", "class_id": C6A1}),
         )
         .send()
         .unwrap();
@@ -1545,8 +1548,8 @@ fn library_texts_department_and_student_names_and_review_comments_are_escaped() 
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
 
-    let homeroom = s.login(&common::homeroom_of(&s, "2026-6a1"));
-    let teacher = s.login(&teacher_of(&s, "2026-6a1", "toan"));
+    let homeroom = s.login(&common::homeroom_of(&s, &C6A1));
+    let teacher = s.login(&teacher_of(&s, &C6A1, "toan"));
     let student_text = "Lê &#34;Văn&#34; An&#39; onmouseover=&#39;alert(3)";
     let student_text_alt = "Lê &quot;Văn&quot; An&#x27; onmouseover=&#x27;alert(3)";
     let name_shown = |c: &reqwest::blocking::Client, url: String| {
@@ -1583,9 +1586,9 @@ fn library_texts_department_and_student_names_and_review_comments_are_escaped() 
         &format!("{b}/lessons/plan/{plan}"),
         &["onerror=alert(2)"],
     );
-    name_shown(&admin, format!("{b}/admin/students?class=2026-6a1"));
-    name_shown(&teacher, format!("{b}/grades/sheet/2026-6a1/toan/hk1"));
-    name_shown(&homeroom, format!("{b}/grades/class/2026-6a1"));
+    name_shown(&admin, format!("{b}/admin/students?class={C6A1}"));
+    name_shown(&teacher, format!("{b}/grades/sheet/{C6A1}/toan/hk1"));
+    name_shown(&homeroom, format!("{b}/grades/class/{C6A1}"));
     name_shown(
         &homeroom,
         format!("{b}/grades/notice/{student_id}?term=hk1"),
@@ -1677,7 +1680,7 @@ fn the_hub_holds_only_what_the_school_chose_to_relay() {
         .post(format!("{b}/api/v1/students"))
         .json(
             &json!({"full_name": name, "dob": "05/09/2014", "gender": "Nữ",
-                      "ma_dinh_danh": "079314007777", "class_id": "2026-6a1"}),
+                      "ma_dinh_danh": "079314007777", "class_id": C6A1}),
         )
         .send()
         .unwrap();
@@ -1689,16 +1692,16 @@ fn the_hub_holds_only_what_the_school_chose_to_relay() {
     // A subject teacher's nhận xét and the homeroom teacher's comment, both private.
     let subject_note = "QXZ-nhan-xet-rieng-4417";
     let homeroom_note = "QXZ-gvcn-rieng-9023";
-    let t = s.login(&teacher_of(&s, "2026-6a1", "toan"));
+    let t = s.login(&teacher_of(&s, &C6A1, "toan"));
     let r = t
-        .put(format!("{b}/api/v1/grades/sheet/2026-6a1/toan/hk1"))
+        .put(format!("{b}/api/v1/grades/sheet/{C6A1}/toan/hk1"))
         .json(&json!({"student": student, "column": "nx", "input": subject_note, "expected_version": 0}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
-    let gvcn = s.login(&common::homeroom_of(&s, "2026-6a1"));
+    let gvcn = s.login(&common::homeroom_of(&s, &C6A1));
     let r = gvcn
-        .put(format!("{b}/api/v1/grades/records/2026-6a1/hk1"))
+        .put(format!("{b}/api/v1/grades/records/{C6A1}/hk1"))
         .json(&json!({"student": student, "conduct": "Tốt", "comment": homeroom_note}))
         .send()
         .unwrap();
@@ -1769,7 +1772,7 @@ fn only_the_homeroom_teacher_bgh_and_the_office_see_a_students_personal_id() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), false);
     let b = s.base();
-    let class = "2026-8a1";
+    let class = &common::demo_class("8A1");
     let admin = s.login("admin");
     let roll: Value = admin
         .get(format!("{b}/api/v1/students?class={class}"))
@@ -1960,9 +1963,9 @@ fn a_spreadsheet_claiming_the_whole_grid_is_refused_and_the_server_keeps_serving
     let limit = "ô XFD1048576 nằm ngoài giới hạn 20.000 hàng × 200 cột";
 
     // The teacher of 6A1 × Toán imports scores.
-    let teacher = s.login(&teacher_of(&s, "2026-6a1", "toan"));
+    let teacher = s.login(&teacher_of(&s, &C6A1, "toan"));
     let r = teacher
-        .post(format!("{b}/api/v1/grades/import/2026-6a1/toan/hk1"))
+        .post(format!("{b}/api/v1/grades/import/{C6A1}/toan/hk1"))
         .header("content-type", "application/octet-stream")
         .header("x-csrf-token", csrf(&teacher, &b))
         .body(bytes.clone())

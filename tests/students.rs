@@ -10,11 +10,11 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Hub, Server, enroll, homeroom_of, relayed, teacher_of};
+use common::{DemoClass, Hub, Server, enroll, homeroom_of, relayed, teacher_of};
 use serde_json::{Value, json};
 
-const FROM: &str = "2026-6a1";
-const TO: &str = "2026-6a2";
+static FROM: DemoClass = DemoClass::new("6A1");
+static TO: DemoClass = DemoClass::new("6A2");
 
 fn today() -> jiff::civil::Date {
     jiff::Timestamp::now()
@@ -160,13 +160,13 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
             .send()
             .unwrap()
     };
-    let r = add("Lê Thu Trang", "079314888001", FROM, None);
+    let r = add("Lê Thu Trang", "079314888001", &FROM, None);
     assert_eq!(r.status(), 201);
     let trang = r.json::<Value>().unwrap()["student"]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let r = add("Hồ Minh Khôi", "079214888002", FROM, None);
+    let r = add("Hồ Minh Khôi", "079214888002", &FROM, None);
     assert_eq!(r.status(), 201);
     let khoi = r.json::<Value>().unwrap()["student"]["id"]
         .as_str()
@@ -187,7 +187,7 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
         (get("/api/v1/students"), get("/api/v1/register"))
     };
     let school_before = school();
-    let (st, msg) = error_message(add("Người Khác", "079314888001", FROM, None));
+    let (st, msg) = error_message(add("Người Khác", "079314888001", &FROM, None));
     assert_eq!(st, 422);
     assert!(
         msg.contains("Đã có học sinh với mã định danh 079314888001"),
@@ -200,7 +200,7 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
     let (st, msg) = error_message(add(
         "Người Khác",
         "079314888009",
-        FROM,
+        &FROM,
         Some(json!({"date": iso(today + jiff::ToSpan::days(3)), "from_school": "THCS A"})),
     ));
     assert_eq!(st, 422);
@@ -211,7 +211,7 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
     let r = add(
         "Đặng Quốc Bảo",
         "079214888003",
-        FROM,
+        &FROM,
         Some(json!({"date": iso(today), "from_school": "Trường THCS Nguyễn Du"})),
     );
     assert_eq!(r.status(), 201);
@@ -273,15 +273,23 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
                 .unwrap(),
         )
     };
+    // 1 January after the school year's end: in the future whatever the day.
+    let future = common::term_date(1, 1).year() + 1;
     let (st, msg) = post(
-        json!({"full_name": "Sinh Sau", "dob": "01/01/2030", "gender": "Nữ",
-                                "ma_dinh_danh": "079330888078", "class_id": FROM}),
+        json!({"full_name": "Sinh Sau", "dob": format!("01/01/{future}"), "gender": "Nữ",
+                                "ma_dinh_danh": format!("0793{:02}888078", future % 100), "class_id": FROM}),
     );
     assert_eq!(st, 422);
-    assert!(msg.contains("Ngày sinh 01/01/2030 ở tương lai"), "{msg}");
+    assert!(
+        msg.contains(&format!("Ngày sinh 01/01/{future} ở tương lai")),
+        "{msg}"
+    );
     let (st, msg) = post(
-        json!({"full_name": "Quá Tuổi", "dob": "01/01/2005", "gender": "Nữ",
-                                "ma_dinh_danh": "079305888079", "class_id": FROM}),
+        // 21 in the year's first calendar year (born 2005 for 2026-2027).
+        json!({"full_name": "Quá Tuổi",
+               "dob": format!("01/01/{}", common::term_date(9, 1).year() - 21), "gender": "Nữ",
+               "ma_dinh_danh": format!("0793{:02}888079", (common::term_date(9, 1).year() - 21) % 100),
+               "class_id": FROM}),
     );
     assert_eq!(st, 422);
     assert!(
@@ -294,11 +302,16 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
                                 "arrived": {"date": "01/01/2020", "from_school": "THCS A"}}),
     );
     assert_eq!(st, 422);
-    assert!(msg.contains("trước năm học 2026-2027"), "{msg}");
+    assert!(
+        msg.contains(&format!("trước năm học {}", common::demo_year())),
+        "{msg}"
+    );
     let (st, msg) = error_message(
         admin
             .patch(format!("{b}/api/v1/students/{trang}"))
-            .json(&json!({"dob": "2027-01-01", "ma_dinh_danh": "079327888001"}))
+            // 1 January after the school year's end: in the future whatever the day.
+            .json(&json!({"dob": format!("{}-01-01", common::term_date(1, 1).year() + 1),
+                          "ma_dinh_danh": format!("0793{:02}888001", (common::term_date(1, 1).year() + 1) % 100)}))
             .send()
             .unwrap(),
     );
@@ -306,7 +319,7 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
     assert!(msg.contains("ở tương lai"), "{msg}");
 
     // A score for Trang in 6A1, then she moves to 6A2: the score is in 6A2's sheet.
-    let teacher = s.login(&teacher_of(&s, FROM, "toan"));
+    let teacher = s.login(&teacher_of(&s, &FROM, "toan"));
     let r = teacher
         .put(format!("{b}/api/v1/grades/sheet/{FROM}/toan/hk1"))
         .json(&json!({"student": trang, "column": "tx1", "input": "7,5", "expected_version": 0}))
@@ -329,9 +342,9 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
     assert!(audit_len(dir.path()) > before, "the move is audited");
-    assert!(roll(FROM).iter().all(|x| x["id"] != trang.as_str()));
-    assert!(roll(TO).iter().any(|x| x["id"] == trang.as_str()));
-    let teacher2 = s.login(&teacher_of(&s, TO, "toan"));
+    assert!(roll(&FROM).iter().all(|x| x["id"] != trang.as_str()));
+    assert!(roll(&TO).iter().any(|x| x["id"] == trang.as_str()));
+    let teacher2 = s.login(&teacher_of(&s, &TO, "toan"));
     let sheet: Value = teacher2
         .get(format!("{b}/api/v1/grades/sheet/{TO}/toan/hk1"))
         .send()
@@ -367,9 +380,9 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
     let (st, msg) = error_message(
         admin
             .post(format!("{b}/api/v1/students/{trang}/transfer-out"))
-            // She entered at the start of the year (05/09/2026: added without an entry date).
+            // She entered at the start of the year (05/09: added without an entry date).
             .json(
-                &json!({"date": "04/09/2026", "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+                &json!({"date": common::term_vi(9, 4), "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
             )
             .send()
             .unwrap(),
@@ -382,7 +395,7 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    assert!(roll(TO).iter().all(|x| x["id"] != trang.as_str()));
+    assert!(roll(&TO).iter().all(|x| x["id"] != trang.as_str()));
     let sheet: Value = teacher2
         .get(format!("{b}/api/v1/grades/sheet/{TO}/toan/hk1"))
         .send()
@@ -397,7 +410,7 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
             .all(|r| r["student"] != trang.as_str())
     );
     // Her records stay: the homeroom teacher still opens her học bạ, with the score.
-    let gvcn = s.login(&common::homeroom_of(&s, TO));
+    let gvcn = s.login(&common::homeroom_of(&s, &TO));
     let r = gvcn
         .get(format!("{b}/grades/hocba/{trang}"))
         .send()
@@ -676,7 +689,7 @@ fn the_register_keeps_every_line_prints_and_exports() {
     );
 
     // A teacher may not read or print the register (parents, addresses).
-    let t = s.login(&teacher_of(&s, FROM, "toan"));
+    let t = s.login(&teacher_of(&s, &FROM, "toan"));
     assert_eq!(
         t.get(format!("{b}/api/v1/register"))
             .send()
@@ -882,7 +895,7 @@ fn a_class_change_in_the_imported_sheet_keeps_the_scores() {
     let s = Server::start(dir.path(), false);
     let b = s.base();
     let admin = s.login("admin");
-    let teacher = s.login(&teacher_of(&s, FROM, "toan"));
+    let teacher = s.login(&teacher_of(&s, &FROM, "toan"));
     let sheet: Value = teacher
         .get(format!("{b}/api/v1/grades/sheet/{FROM}/toan/hk1"))
         .send()
@@ -953,7 +966,7 @@ fn a_class_change_in_the_imported_sheet_keeps_the_scores() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    let teacher2 = s.login(&teacher_of(&s, TO, "toan"));
+    let teacher2 = s.login(&teacher_of(&s, &TO, "toan"));
     let sheet: Value = teacher2
         .get(format!("{b}/api/v1/grades/sheet/{TO}/toan/hk1"))
         .send()
@@ -1030,13 +1043,13 @@ fn moves_keep_the_grade_entry_is_the_years_start_and_leavers_are_not_counted() {
         .find(|l| l["full_name"] == "Đinh Thị Mới")
         .expect("her register line")
         .clone();
-    assert_eq!(line["entered_on"], "05/09/2026", "{line}");
+    assert_eq!(line["entered_on"], common::term_vi(9, 5), "{line}");
 
     // A move to 9A1 mid-year is refused; the form lists 6A2 but no class of another grade.
     let (st, msg) = error_message(
         admin
             .post(format!("{b}/api/v1/students/{moi}/move"))
-            .json(&json!({"class_id": "2026-9a1"}))
+            .json(&json!({"class_id": common::demo_class("9A1")}))
             .send()
             .unwrap(),
     );
@@ -1050,9 +1063,10 @@ fn moves_keep_the_grade_entry_is_the_years_start_and_leavers_are_not_counted() {
         .unwrap();
     let form = &page[page.find("/move\"").expect("the move form")..];
     let select = &form[..form.find("</select>").unwrap()];
-    assert!(select.contains("value=\"2026-6a2\""), "{select}");
+    assert!(select.contains(&format!("value=\"{TO}\"")), "{select}");
     assert!(
-        !select.contains("2026-7a1") && !select.contains("2026-9a1"),
+        !select.contains(&*common::demo_class("7A1"))
+            && !select.contains(&*common::demo_class("9A1")),
         "{select}"
     );
     let r = admin
@@ -1151,7 +1165,7 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
     let s = Server::start(dir.path(), false);
     let b = s.base();
     let admin = s.login("admin");
-    let homeroom = s.login(&homeroom_of(&s, FROM));
+    let homeroom = s.login(&homeroom_of(&s, &FROM));
     let today = today().strftime("%d/%m/%Y").to_string();
     let add = |name: &str, dob: &str, gender: &str, ma: &str, arrived: Value| {
         add_to_from(&admin, &b, [name, dob, gender, ma], arrived)
@@ -1216,7 +1230,7 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
     assert_eq!(fresh["student"], an.as_str());
     assert_eq!(fresh["dob"], "04/04/2014");
     assert_eq!(fresh["struck"], "");
-    assert!(roll_ids(&admin, &b, FROM).contains(&an));
+    assert!(roll_ids(&admin, &b, &FROM).contains(&an));
     if let Some(text) = hocba(&an) {
         let words: Vec<&str> = text.split_whitespace().collect();
         assert!(words.contains(&(n + 1).to_string().as_str()), "{text}");
@@ -1253,7 +1267,7 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
         json!({"reason": "Hồ sơ của trường khác", "after": "leave_roll"}),
     );
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    assert!(!roll_ids(&admin, &b, FROM).contains(&ghost));
+    assert!(!roll_ids(&admin, &b, &FROM).contains(&ghost));
     assert_eq!(
         line_no(&register_lines(&admin, &b), g)["struck"],
         "Hồ sơ của trường khác"
@@ -1300,7 +1314,7 @@ fn the_register_feeds_the_hocba_strikes_freeze_and_a_leaver_comes_back() {
         json!({"class_id": FROM, "date": today}),
     );
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    assert!(roll_ids(&admin, &b, FROM).contains(&an));
+    assert!(roll_ids(&admin, &b, &FROM).contains(&an));
     let lines = register_lines(&admin, &b);
     let back = lines.last().unwrap();
     assert_eq!(back["student"], an.as_str());
@@ -1335,7 +1349,7 @@ fn a_mistaken_reenrolment_struck_is_undone_and_a_return_keeps_the_grade() {
     let s = Server::start(dir.path(), false);
     let b = s.base();
     let admin = s.login("admin");
-    let homeroom = s.login(&homeroom_of(&s, FROM));
+    let homeroom = s.login(&homeroom_of(&s, &FROM));
     let vi = |d: jiff::civil::Date| d.strftime("%d/%m/%Y").to_string();
     let day = |n: i64| today() - jiff::ToSpan::days(n);
     let post = |path: &str, body: Value| api_post(&admin, &b, path, body);
@@ -1388,8 +1402,8 @@ fn a_mistaken_reenrolment_struck_is_undone_and_a_return_keeps_the_grade() {
     assert_eq!(me["left"]["to_school"], "THCS Lê Quý Đôn", "{me}");
     assert_eq!(me["left"]["reason"], "Gia đình chuyển nhà", "{me}");
     assert_eq!(me["class_id"], FROM, "{me}");
-    assert!(!roll_ids(&admin, &b, TO).contains(&anh));
-    assert!(!roll_ids(&admin, &b, FROM).contains(&anh));
+    assert!(!roll_ids(&admin, &b, &TO).contains(&anh));
+    assert!(!roll_ids(&admin, &b, &FROM).contains(&anh));
     let lines = register_lines(&admin, &b);
     let line = line_no(&lines, old);
     assert!(
@@ -1442,7 +1456,7 @@ fn a_mistaken_reenrolment_struck_is_undone_and_a_return_keeps_the_grade() {
     // before the strike), is accepted.
     let (st, msg) = error_message(post(
         &format!("/students/{anh}/reenrol"),
-        json!({"class_id": "2026-9a1", "date": vi(day(1))}),
+        json!({"class_id": common::demo_class("9A1"), "date": vi(day(1))}),
     ));
     assert_eq!(st, 422);
     assert!(msg.contains("Chỉ nhập học lại vào lớp cùng khối"), "{msg}");
@@ -1451,7 +1465,7 @@ fn a_mistaken_reenrolment_struck_is_undone_and_a_return_keeps_the_grade() {
         json!({"class_id": FROM, "date": vi(day(1))}),
     );
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    assert!(roll_ids(&admin, &b, FROM).contains(&anh));
+    assert!(roll_ids(&admin, &b, &FROM).contains(&anh));
 
     // The transfer's line is history now, not a line opened by mistake.
     let (st, msg) = error_message(post(
@@ -1529,7 +1543,10 @@ fn the_student_import_runs_the_forms_checks_and_imports_nothing_on_a_bad_row() {
     );
     assert_eq!((problems[1].0, problems[1].1.as_str()), (4, "ngay_sinh"));
     assert!(
-        problems[1].2.contains("4 tuổi") && problems[1].2.contains("lớp 6A1"),
+        problems[1]
+            .2
+            .contains(&format!("{} tuổi", common::term_date(9, 1).year() - 2022))
+            && problems[1].2.contains("lớp 6A1"),
         "{problems:?}"
     );
     let digest = preview["preview"].as_str().unwrap().to_string();
@@ -1584,7 +1601,7 @@ fn the_import_preview_lists_what_the_commit_refuses_on_a_locked_class() {
         }
         wb.save_to_buffer().unwrap()
     };
-    let locked = "2026-9a1";
+    let locked = &common::demo_class("9A1");
     let before = roll_ids(&admin, &b, locked);
     let bytes = admin
         .get(format!("{b}/api/v1/export/students.xlsx?class={locked}"))

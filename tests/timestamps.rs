@@ -13,11 +13,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{DEMO_PIN, Hub, Proxy, Server, bin, enroll, homeroom_of};
+use common::{DEMO_PIN, DemoClass, Hub, Proxy, Server, bin, enroll, homeroom_of};
 use serde_json::{Value, json};
 
 /// The demo's complete class left open to sign (9A1 comes signed).
-const CLASS: &str = "2026-9a2";
+static CLASS: DemoClass = DemoClass::new("9A2");
 const PIN: &str = "58203947";
 
 on_both_storages!(
@@ -83,7 +83,7 @@ fn box_verify(c: &reqwest::blocking::Client, base: &str, csrf: &str, pdf: Vec<u8
 /// teacher. The server is stopped again.
 fn lock_year(data: &Path) -> String {
     let mut s = Server::start(data, false);
-    let homeroom = homeroom_of(&s, CLASS);
+    let homeroom = homeroom_of(&s, &CLASS);
     let bgh = s.login("hieutruong");
     for term in ["hk2", "hk1"] {
         let (code, e) = post(
@@ -892,7 +892,11 @@ fn the_hubs_verify_page_names_an_unknown_school() {
     let bgh = s.login("hieutruong");
     // A student of the demo's signed class, from its versions.
     let signed_class: Value = bgh
-        .get(format!("{}/api/v1/hocba/classes/2026-9a1", s.base()))
+        .get(format!(
+            "{}/api/v1/hocba/classes/{}",
+            s.base(),
+            common::demo_class("9A1")
+        ))
         .send()
         .unwrap()
         .json()

@@ -24,6 +24,124 @@ pub fn demo_class(name: &str) -> String {
     tram::demo::DemoYear::of(jiff::Timestamp::now()).class_id(name)
 }
 
+/// A demo class's id as a `static` a test file names once (`static CLASS: DemoClass =
+/// DemoClass::new("8A1");`): it reads as the id of the demo's year ("2026-8a1" this year), in
+/// `format!("{CLASS}")`, as `&CLASS` where a `&str` is asked for, and in `json!`.
+pub struct DemoClass {
+    name: &'static str,
+    id: std::sync::OnceLock<String>,
+}
+
+impl DemoClass {
+    pub const fn new(name: &'static str) -> DemoClass {
+        DemoClass {
+            name,
+            id: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for DemoClass {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.id.get_or_init(|| demo_class(self.name))
+    }
+}
+
+impl std::fmt::Display for DemoClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl std::fmt::Debug for DemoClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl serde::Serialize for DemoClass {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
+}
+
+impl PartialEq<DemoClass> for serde_json::Value {
+    fn eq(&self, other: &DemoClass) -> bool {
+        self.as_str() == Some(&**other)
+    }
+}
+
+/// The day `day` of `month` in the demo's school year — August to December of its first
+/// calendar year, January to July of its second: a date a test means as "in this school year",
+/// never a literal year (`tram::demo::DemoYear::date`).
+pub fn term_date(month: i8, day: i8) -> jiff::civil::Date {
+    tram::demo::DemoYear::of(jiff::Timestamp::now()).date(month, day)
+}
+
+/// [`term_date`] as the API's ISO date ("2026-12-10").
+pub fn term_iso(month: i8, day: i8) -> String {
+    term_date(month, day).to_string()
+}
+
+/// [`term_date`] as a Vietnamese form writes it ("10/12/2026").
+pub fn term_vi(month: i8, day: i8) -> String {
+    term_date(month, day).strftime("%d/%m/%Y").to_string()
+}
+
+/// A month of the demo's school year as the API names it ("2026-12").
+pub fn term_month(month: i8) -> String {
+    term_date(month, 1).strftime("%Y-%m").to_string()
+}
+
+/// A day of the demo's school year already past: `days` days ago (Vietnam time), or its first
+/// day (1 August) early in the year — for what may not be dated in the future (a meeting's
+/// minutes). ISO ("2026-11-23").
+pub fn recent_day_iso(days: i64) -> String {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    (today - jiff::Span::new().days(days))
+        .max(term_date(8, 1))
+        .to_string()
+}
+
+/// A month of the demo's school year (9, 12 or 3) in which the demo wrote no lesson plan: it
+/// dates its plans in the month it is seeded and the one before (`demo::plans`), so a test
+/// that counts the plans of a month it fills itself asks for this one.
+pub fn month_without_demo_plans() -> i8 {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date();
+    let last = today.first_of_month() - jiff::Span::new().days(1);
+    [9, 12, 3]
+        .into_iter()
+        .find(|m| *m != today.month() && *m != last.month())
+        .unwrap()
+}
+
+/// A `FAKETIME` value (libfaketime) for a box that runs from `day`/`month` of the demo's
+/// school year at `time` UTC ("03:00:00"): a test that needs the box in a season of the year
+/// (term I, the summer after term II) chooses the day relative to the demo's year, so it holds
+/// whatever day the tests run. An offset from the real clock ("+N" seconds), not a fixed
+/// instant: every process started with it — the server, a restart, a `tram` command — reads
+/// one clock that runs on, as the box's would.
+pub fn faketime_in_year(month: i8, day: i8, time: &str) -> String {
+    let at: jiff::Timestamp = format!("{}T{time}Z", term_date(month, day))
+        .parse()
+        .expect("a time of day hh:mm:ss");
+    // The offset is from the real clock: when the tests themselves run under a libfaketime
+    // offset (the suite tried on another day), their own is added back.
+    let own: i64 = std::env::var("FAKETIME")
+        .ok()
+        .and_then(|f| f.trim().parse().ok())
+        .unwrap_or(0);
+    format!(
+        "{:+}",
+        at.as_second() - jiff::Timestamp::now().as_second() + own
+    )
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tram")
 }

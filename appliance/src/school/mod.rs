@@ -780,6 +780,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// A birth year a student can have, `this_year` being the school's calendar year: from 1990 to
+/// four years after this year (the rule read "1990 to 2030" in 2026, and moves with the
+/// calendar). Only a typo such as 2103 or 1013 is caught here: a birth date in the future is
+/// left to the rules that know the day and say so (`changes::check_birth`, "ở tương lai") and
+/// the class (`changes::birth_fits`, the grade's ages).
+fn birth_year_plausible(year: i16, this_year: i16) -> bool {
+    (1990..=this_year + 4).contains(&year)
+}
+
 /// The name, birth date and gender rules of [`validate_student`].
 pub fn validate_person(
     full_name: &str,
@@ -797,8 +806,9 @@ pub fn validate_person(
     if let Err(m) = check_name(&name) {
         errs.push(("ho_ten", m));
     }
+    let this_year = jiff::Timestamp::now().to_zoned(time_zone()).year();
     let dob = match parse_date(dob) {
-        Some(d) if d.year() >= 1990 && d.year() <= 2030 => d.to_string(),
+        Some(d) if birth_year_plausible(d.year(), this_year) => d.to_string(),
         Some(d) => {
             errs.push(("ngay_sinh", format!("Năm sinh {} không hợp lý.", d.year())));
             String::new()
@@ -970,6 +980,26 @@ mod tests {
         let fields: Vec<_> = e.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["ho_ten", "ngay_sinh", "gioi_tinh", "ma_dinh_danh"]);
         assert!(validate_student("<script>", "2013-09-05", "Nữ", "001213000123").is_err());
+    }
+
+    /// The birth years a student may have move with the calendar (the rule read "1990 to
+    /// 2030", so a pupil born in 2031 could not be entered in any year): a school in 2037
+    /// takes one born in 2031; a year far ahead, a typo, is refused.
+    #[test]
+    fn birth_years_move_with_the_calendar() {
+        assert!(birth_year_plausible(2031, 2037));
+        assert!(birth_year_plausible(2041, 2037));
+        assert!(!birth_year_plausible(2042, 2037));
+        assert!(!birth_year_plausible(1989, 2037));
+        assert!(birth_year_plausible(2030, 2026));
+        assert!(!birth_year_plausible(2031, 2026));
+        // The bound is today's year: four years on is left to the dated rules, five is a typo.
+        let this_year = jiff::Timestamp::now().to_zoned(time_zone()).year();
+        let ok = validate_person("Lê Minh An", &format!("01/01/{}", this_year + 4), "Nam");
+        assert!(ok.is_ok(), "{ok:?}");
+        let e =
+            validate_person("Lê Minh An", &format!("01/01/{}", this_year + 5), "Nam").unwrap_err();
+        assert!(e[0].1.contains("không hợp lý"), "{e:?}");
     }
 
     #[test]

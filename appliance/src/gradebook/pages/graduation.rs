@@ -25,6 +25,7 @@ page!(GraduationPage, "graduation.html" {
     groups: Vec<(String, Vec<graduation::Candidate>)>,
     decision: String,
     decided_on: String,
+    date_example: String,
     recorded: usize,
 });
 
@@ -72,6 +73,7 @@ pub(super) async fn graduation_page(
             _ => groups.push((c.class_name.clone(), vec![c])),
         }
     }
+    let date_example = date_example(&year);
     Ok(render(GraduationPage::new(
         chrome(&s, &u, &headers),
         year,
@@ -79,6 +81,27 @@ pub(super) async fn graduation_page(
         groups,
         decision,
         decided_on,
+        date_example,
         list.len(),
     )))
+}
+
+/// The date field's example: 20 June at the end of the year shown ("20/06/2027" for
+/// 2026-2027), never a fixed year.
+fn date_example(year: &str) -> String {
+    match year.split_once('-').map(|(_, end)| end) {
+        Some(end) if end.len() == 4 => format!("20/06/{end}"),
+        _ => format!("20/06/{}", jiff::Zoned::now().year()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_date_example_is_in_the_year_shown() {
+        assert_eq!(super::date_example("2026-2027"), "20/06/2027");
+        assert_eq!(super::date_example("2031-2032"), "20/06/2032");
+        let now = jiff::Zoned::now().year();
+        assert_eq!(super::date_example(""), format!("20/06/{now}"));
+    }
 }
