@@ -1960,8 +1960,8 @@ fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
     let first = signing::new_ca_generation(school, 1, t0).unwrap();
     let second = signing::new_ca_generation(school, 2, renewed).unwrap();
     let key = |ca: &signing::SigningCa, name: &str, role: &str, at| {
-        let rec = signing::issue_signer(ca, name, name, role, "975318", at).unwrap();
-        signing::unlock(&rec, "975318").unwrap()
+        let rec = signing::issue_signer(ca, name, name, role, "60481735", at).unwrap();
+        signing::unlock(&rec, "60481735").unwrap()
     };
     // Student `hs`'s học bạ v1 signed under `ca` at `at` by both stages, with its two lines.
     let hocba = |ca: &signing::SigningCa, hs: &str, at: jiff::Timestamp| {

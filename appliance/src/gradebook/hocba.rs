@@ -3647,11 +3647,11 @@ mod tests {
                 "gv-1",
                 "Nguyễn Thị Hoa",
                 "Giáo viên chủ nhiệm",
-                "135792",
+                "60481735",
                 at,
             )
             .unwrap();
-            signing::unlock(&rec, "135792").unwrap()
+            signing::unlock(&rec, "60481735").unwrap()
         };
         let old = signer(&first, t1);
         let new = signer(&second, t2);

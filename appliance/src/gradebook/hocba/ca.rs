@@ -1945,9 +1945,9 @@ mod tests {
     fn an_ending_signer_certificate_is_told_and_an_ended_one_refused() {
         let (dir, store, ht, pht, gv) = setup();
         let actor = Actor::system(jiff::Timestamp::now());
-        request(&store, &actor, &ht, None, "246810", "246810").unwrap();
-        request(&store, &actor, &gv, None, "135792", "135792").unwrap();
-        approve(&store, &actor, &ht, gv.id(), "246810").unwrap();
+        request(&store, &actor, &ht, None, "58203947", "58203947").unwrap();
+        request(&store, &actor, &gv, None, "60481735", "60481735").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "58203947").unwrap();
         let rx = store.read().unwrap();
         let rec = signer(&rx, gv.id()).unwrap().unwrap();
         let end = super::super::signer_cert_end(&rec).unwrap();
@@ -1997,14 +1997,14 @@ mod tests {
         drop(rx);
         // The way out: she asks again (a new key under the PIN she chooses), a BGH member
         // approves, and the new certificate replaces the ended one.
-        request(&store, &actor, &gv, None, "975310", "975310").unwrap();
+        request(&store, &actor, &gv, None, "73915026", "73915026").unwrap();
         let later = Actor::system(late);
-        approve(&store, &later, &ht, gv.id(), "246810").unwrap();
+        approve(&store, &later, &ht, gv.id(), "58203947").unwrap();
         let rx = store.read().unwrap();
         let new = signer(&rx, gv.id()).unwrap().unwrap();
         assert!(super::super::signer_cert_end(&new).unwrap() > late);
         assert!(super::super::fitting_signer(&rx, &gv, super::super::Stage::Gvcn, late).is_ok());
-        assert!(signing::unlock(&new, "975310").is_ok());
+        assert!(signing::unlock(&new, "73915026").is_ok());
         let _ = pht;
     }
 
