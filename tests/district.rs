@@ -898,10 +898,20 @@ fn the_district_admin_publishes_an_update_and_a_library_item_from_the_page() {
         .to_hex()
         .to_string();
     assert_eq!(p["id"], hash.as_str());
-    // The upload is used up.
+    // The same upload asked again (the page's answer lost on a dropped link, and the page
+    // retries): the answer it missed, 200, and nothing published twice.
     let r = admin
         .post(format!("{b}/district/api/publish/update"))
         .json(&json!({"upload": id}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert_eq!(r.json::<Value>().unwrap()["published"], p);
+    assert_eq!(published(&admin, &b).len(), 1);
+    // An upload id that was never this account's is still unknown.
+    let r = admin
+        .post(format!("{b}/district/api/publish/update"))
+        .json(&json!({"upload": "0".repeat(24)}))
         .send()
         .unwrap();
     assert_eq!(r.status(), 404);

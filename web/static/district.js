@@ -17,7 +17,15 @@
       button.disabled = true;
       try {
         const upload = await window.Tram.upload(file, "/district/api/uploads", bar, say);
-        const r = await window.Tram.call(publishUrl, "POST", JSON.stringify(Object.assign({ upload }, body(form))), true);
+        // The link may drop between the last chunk and this call: ask again with the same
+        // upload (the hub answers a repeat with what it published, never publishes twice).
+        const payload = JSON.stringify(Object.assign({ upload }, body(form)));
+        let r = await window.Tram.call(publishUrl, "POST", payload, true);
+        for (let tries = 1; r.status === undefined && tries <= 30; tries += 1) {
+          say("Mất kết nối, đang thử lại…", false);
+          await new Promise((res) => setTimeout(res, Math.min(1000 * tries, 10000)));
+          r = await window.Tram.call(publishUrl, "POST", payload, true);
+        }
         if (!r.ok) throw new Error((r.data.error && r.data.error.message) || ("Lỗi " + r.status));
         say("Đã phát hành: " + r.data.published.name + " (" + r.data.published.to + ").", true);
         setTimeout(() => location.reload(), 1500);

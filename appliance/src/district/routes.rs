@@ -1400,9 +1400,15 @@ async fn publish_upload(
     + Send
     + 'static,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let store = s.store.clone();
     let owner = u.principal.id().to_string();
+    // The same upload published again: the page's answer was lost on a dropped link and it
+    // asks once more (web/static/district.js) — the answer it missed, nothing published twice.
+    if let Some(answer) = upload::used(&s.store, &owner, &id) {
+        return Ok((StatusCode::OK, Json(answer)));
+    }
+    let store = s.store.clone();
     let actor = u.actor();
+    let (used_id, used_by) = (id.clone(), owner.clone());
     let p = tokio::task::spawn_blocking(move || -> Result<super::Published, ApiError> {
         let (sess, _) = upload::status(&store, &owner, &id)?;
         let file = upload::take_raw(&store, &owner, &id)?;
@@ -1424,11 +1430,10 @@ async fn publish_upload(
     .await
     .map_err(ApiError::internal)??;
     tracing::info!(name = %p.name, by = %u.principal.id(), "published from the page");
-    Ok((
-        StatusCode::CREATED,
-        // An update or a shared file goes to every school: no school to name.
-        Json(json!({ "published": published_row(&p, &BTreeMap::new(), &people(&s.store)?) })),
-    ))
+    // An update or a shared file goes to every school: no school to name.
+    let answer = json!({ "published": published_row(&p, &BTreeMap::new(), &people(&s.store)?) });
+    upload::mark_used(&s.store, &used_by, &used_id, &answer);
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 #[derive(Deserialize)]

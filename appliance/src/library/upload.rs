@@ -443,6 +443,28 @@ pub fn remove(store: &Store, id: &str) {
     }
 }
 
+/// What a finished raw upload became (the hub's publishing: the published row), kept beside
+/// the sessions for a week like them: a page whose answer was lost on a dropped link asks
+/// again with the same upload and gets the same answer, not "not found" for a file that was
+/// in fact published.
+pub fn mark_used(store: &Store, owner: &str, id: &str, answer: &serde_json::Value) {
+    if let Some((json, _)) = paths(store, id) {
+        let body = serde_json::json!({ "owner": owner, "answer": answer });
+        let _ = crate::config::write_atomic(
+            &json.with_extension("used.json"),
+            &serde_json::to_vec(&body).expect("serialisable"),
+        );
+    }
+}
+
+/// The answer [`mark_used`] kept for `owner`'s upload `id`, if any.
+pub fn used(store: &Store, owner: &str, id: &str) -> Option<serde_json::Value> {
+    let (json, _) = paths(store, id)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&fs::read(json.with_extension("used.json")).ok()?).ok()?;
+    (v["owner"] == owner).then(|| v["answer"].clone())
+}
+
 /// Removes sessions older than a week (at start).
 pub fn sweep(store: &Store) {
     let Ok(rd) = fs::read_dir(dir(store)) else {
