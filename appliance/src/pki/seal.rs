@@ -64,7 +64,7 @@ pub enum WeakPin {
     #[error("Mã PIN ký phải có ít nhất {MIN_PIN} chữ số và chỉ gồm chữ số.")]
     Short,
     #[error(
-        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321 — kể cả lệch một số như 123457 —, lặp lại như 121212, 123123, hay chỉ có hai chữ số khác nhau như 111222, 100000). Hãy chọn dãy khác."
+        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321 — kể cả lệch một số như 123457 —, lặp lại như 121212, 123123, 20262026, một chữ số chiếm nửa mã như 000123, 12000000, hay chỉ có hai chữ số khác nhau như 111222, 100000). Hãy chọn dãy khác."
     )]
     Trivial,
     #[error(
@@ -90,7 +90,7 @@ impl WeakPin {
     pub fn english(self) -> String {
         match self {
             WeakPin::Short => format!("a signing PIN is at least {MIN_PIN} digits, digits only"),
-            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321 — even with one digit off, 123457 —, a repeated group such as 121212 or 123123, or only two different digits such as 111222): choose another".into(),
+            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321 — even with one digit off, 123457 —, a repeated group such as 121212, 123123 or 20262026, one digit filling half the PIN such as 000123 or 12000000, or only two different digits such as 111222): choose another".into(),
             WeakPin::Pattern => "this signing PIN follows a pattern guessers try first (pairs or triples such as 112233, 778899; a palindrome such as 123321; a line on the phone keypad such as 147258, 159753, 258369; even steps such as 135790, 246810, 024680): choose another".into(),
             WeakPin::Common => "this signing PIN is on the list of the most used PINs, or the first digits of a well-known constant (314159 of pi, 271828 of e, 141421 of the square root of 2), which guessers try first: choose another".into(),
             WeakPin::Date => "this signing PIN is a date (a birth date such as 15/03/1987 written 150387, 031587, 15031987 or 19870315), which people who know the signer guess first: choose another".into(),
@@ -170,10 +170,20 @@ pub fn check_new_pin_on(pin: &str, today: jiff::civil::Date) -> Result<(), WeakP
         return Err(WeakPin::Short);
     }
     let step = |s: u8| d.windows(2).all(|w| (w[0] + s) % 10 == w[1]);
-    let repeats = |n: usize| d.len().is_multiple_of(n) && d.chunks(n).all(|c| c == &d[..n]);
+    // A group of any shorter length repeated (121212, 123123, 20262026, 5839158391: review
+    // r19 #2 — a repeated 4-digit group is 10^4 guesses, not 10^8).
+    let repeats =
+        (1..=d.len() / 2).any(|n| d.len().is_multiple_of(n) && d.chunks(n).all(|c| c == &d[..n]));
     // Two digits or fewer (111112, 111222, 000001, 100000: review r15 #6) are guessed first.
     let distinct = d.iter().collect::<std::collections::HashSet<_>>().len();
-    if step(0) || step(1) || step(9) || repeats(2) || repeats(3) || distinct < 3 {
+    // One digit run over half the PIN or more (000123, 00001234, 12000000: review r19 #2): the
+    // rest is a short number padded.
+    let longest_run = d
+        .chunk_by(|a, b| a == b)
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    if step(0) || step(1) || step(9) || repeats || distinct < 3 || 2 * longest_run >= d.len() {
         return Err(WeakPin::Trivial);
     }
     if [0, 1, 9].into_iter().any(|s| near_steps(&d, s)) {
@@ -268,7 +278,7 @@ fn counted(d: &[u8]) -> bool {
 
 /// The first digits of well-known constants (π, e, √2, √3, the golden ratio, ln 2, the speed
 /// of light): a PIN that begins one, with or without its integer digit, is guessed first.
-const CONSTANTS: [&str; 7] = [
+const CONSTANTS: [&str; 10] = [
     "3141592653589793238",
     "2718281828459045235",
     "1414213562373095048",
@@ -276,6 +286,10 @@ const CONSTANTS: [&str; 7] = [
     "1618033988749894848",
     "6931471805599453094",
     "299792458",
+    // Sequences people write out: Fibonacci (11235813…) and the powers of two (1248163264…).
+    "0112358132134558914423",
+    "01248163264128256512",
+    "248163264128256512",
 ];
 
 /// The most used 6- and 8-digit PINs that the rules above let through, from published PIN
@@ -291,7 +305,11 @@ const COMMON: [&str; 18] = [
 ];
 
 fn is_common(pin: &str) -> bool {
-    COMMON.contains(&pin)
+    // A listed PIN, or one that begins with a listed PIN of 7 digits or more and adds a digit
+    // or two (86753090, 52013140: review r19 #2).
+    COMMON
+        .iter()
+        .any(|c| *c == pin || (c.len() >= 7 && pin.starts_with(c) && pin.len() <= c.len() + 2))
         || CONSTANTS
             .iter()
             .any(|c| c.starts_with(pin) || c[1..].starts_with(pin))
@@ -382,6 +400,41 @@ mod tests {
         }
     }
 
+    /// Review r19 #2: what it found accepted, the BGH's 20262026 among them — any repeated
+    /// group, a short number padded with one digit, a listed PIN with a digit added, the
+    /// sequences people write out.
+    #[test]
+    fn padded_and_repeated_group_pins_are_refused() {
+        for pin in [
+            "00000123",
+            "00001234",
+            "00000012",
+            "00000058",
+            "12000000",
+            "20262026",
+            "58395839",
+            "47204720",
+            "74107410",
+            "58005800",
+            "19001900",
+            "5839158391",
+            "000123",
+            "000321",
+        ] {
+            assert_eq!(check_new_pin_on(pin, DAY), Err(WeakPin::Trivial), "{pin}");
+        }
+        for pin in [
+            "11235813",
+            "86753090",
+            "124816",
+            "248163",
+            "011235",
+            "1248163264",
+        ] {
+            assert!(check_new_pin_on(pin, DAY).is_err(), "{pin}");
+        }
+    }
+
     /// A fixed day keeps the tests true whatever the date (112233 reads 22/11/2033).
     const DAY: jiff::civil::Date = jiff::civil::date(2026, 12, 7);
 
@@ -430,7 +483,6 @@ mod tests {
             "14725836",
             "78945612",
             "147258369",
-            "25802580",
             "789456123",
             "9630852",
             // even steps of digits (one slip at most), of numbers written out
