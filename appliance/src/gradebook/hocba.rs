@@ -2496,6 +2496,10 @@ pub fn problem_vi(en: &str) -> String {
             "the signing time",
             "Thời gian ký không có hoặc nằm ngoài thời hạn của chứng thư.",
         ),
+        (
+            "the signature's time-stamp token",
+            "Dấu thời gian của chữ ký không hợp lệ: dữ liệu dấu thời gian đã bị sửa, hoặc không do máy chủ dấu thời gian của phòng giáo dục cấp.",
+        ),
     ];
     if en == NOT_IN_REGISTER {
         return "Chữ ký không có trong sổ ký của trường.".into();
@@ -2527,6 +2531,37 @@ pub fn problem_vi(en: &str) -> String {
         .iter()
         .find(|(prefix, _)| en.starts_with(prefix))
         .map_or_else(|| format!("Lỗi chữ ký: {en}"), |(_, vi)| (*vi).to_string())
+}
+
+#[cfg(test)]
+mod problem_vi_tests {
+    /// Every finding `pades::verify` makes reads in Vietnamese on the pages (review r19 #6: the
+    /// time-stamp token's came through in English).
+    #[test]
+    fn every_verifier_finding_has_vietnamese_words() {
+        for en in [
+            "SubFilter is adbe.pkcs7.detached, not ETSI.CAdES.detached",
+            "no usable /ByteRange",
+            "/ByteRange out of the file",
+            "unreadable CMS: bad tag",
+            "CMS without a signer",
+            "signer named by key identifier, not supported",
+            "the signer's certificate is not in the CMS",
+            "the signed bytes changed: their SHA-256 is not the signed messageDigest",
+            "signingCertificateV2 is missing or names another certificate",
+            "the CMS signature does not verify",
+            "the signer's certificate was not issued by the trusted CA",
+            "the signing time (/M) is missing or outside the certificate's validity",
+            "the signature's time-stamp token does not verify: the attribute is empty",
+            "the signature's time-stamp token does not verify: time-stamp reply unusable: the TSA certificate inside the token is not the one the token names (damaged or replaced)",
+            "the document time-stamp does not verify: its token is unreadable (x)",
+            "the bytes the document time-stamp dates changed: their SHA-256 is not its imprint",
+            "120 bytes were added after the last signature (an unsigned revision)",
+        ] {
+            let vi = super::problem_vi(en);
+            assert!(!vi.starts_with("Lỗi chữ ký:"), "{en} → {vi}");
+        }
+    }
 }
 
 /// A moment as people at the school read it — pages, the hub's page, both CLIs: dd/mm/yyyy
