@@ -138,14 +138,30 @@ pub fn succeeded(store: &Store, actor: &Actor, account: &str) -> Result<(), Stor
 /// its current PIN is looked at): the count is one lower, its time unchanged.
 pub fn refund(store: &Store, actor: &Actor, account: &str) -> Result<(), StoreError> {
     store.write(actor, |tx| {
-        if let Some(mut t) = tx.get(&PIN_TRIES, account)?
+        if let Some(t) = tx.get(&PIN_TRIES, account)?
             && t.failures > 0
         {
-            t.failures -= 1;
-            tx.put(&PIN_TRIES, account, &t, "auth.pin.unused")?;
+            tx.put(
+                &PIN_TRIES,
+                account,
+                &give_back(t, tx.now()),
+                "auth.pin.unused",
+            )?;
         }
         Ok(())
     })
+}
+
+/// The count with one reserved check given back at `now`. The check was reserved after any
+/// lock had ended (else [`begin`] refuses), so giving it back never locks again: a count that
+/// falls back onto a lock's threshold is dated as a lock already served (review r19 #4: a
+/// right PIN after a lock, then a refusal that was not about the PIN, locked her 15 minutes).
+fn give_back(mut t: PinTries, now: jiff::Timestamp) -> PinTries {
+    t.failures = t.failures.saturating_sub(1);
+    if t.failures > 0 && t.failures.is_multiple_of(MAX_FAILURES) {
+        t.last = t.last.min(now - lock_length(t.failures));
+    }
+    t
 }
 
 /// What a PIN-guarded operation's refusal says about the PIN it was given.
@@ -202,6 +218,33 @@ mod tests {
 
     fn at(s: i64) -> jiff::Timestamp {
         jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    /// Review r19 #4: after a lock has run out, a reserved check given back (the PIN was not
+    /// what refused) leaves her free to try at once, not locked again.
+    #[test]
+    fn a_check_given_back_after_a_lock_does_not_lock_again() {
+        let mut t: Option<PinTries> = None;
+        for i in 0..MAX_FAILURES {
+            t = Some(reserve(t.as_ref(), at(i as i64)).unwrap());
+        }
+        let after_lock = 4 + LOCK.as_secs() + 1;
+        let reserved = reserve(t.as_ref(), at(after_lock)).unwrap();
+        let back = give_back(reserved, at(after_lock));
+        assert_eq!(back.failures, MAX_FAILURES);
+        assert!(reserve(Some(&back), at(after_lock + 1)).is_ok());
+        // Below a threshold the time is kept.
+        let two = PinTries {
+            failures: 3,
+            last: at(50),
+        };
+        assert_eq!(
+            give_back(two, at(60)),
+            PinTries {
+                failures: 2,
+                last: at(50)
+            }
+        );
     }
 
     #[test]
