@@ -89,6 +89,13 @@ impl From<super::hocba::HocbaError> for ApiError {
             | H::ResultsIncomplete { .. } => StatusCode::CONFLICT,
             H::Signing(S::NoSigner) | H::NoCa => StatusCode::CONFLICT,
             H::Signing(S::WrongPin | S::WeakPin(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            // A certificate the current CA did not issue (a retired CA's, kept by someone
+            // not re-issued at a renewal — review r19 #3) or out of its dates: her condition,
+            // said with the way out, a warning, not a server error.
+            H::Pades(crate::pki::pades::PadesError::Certificate(why)) => {
+                tracing::warn!(why = %why, "học bạ signing refused: the signer's certificate cannot sign now");
+                StatusCode::CONFLICT
+            }
             H::Signing(_) | H::Pades(_) | H::Print(_) | H::Damaged(_) => {
                 tracing::error!("học bạ signing: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -150,7 +150,7 @@ pub fn sign(
     for issuer in &chain {
         if !issued_by(below, issuer) {
             return Err(PadesError::Certificate(if signer.chain.is_empty() {
-                "chứng thư của người ký không do CA ký số của trường cấp".into()
+                "chứng thư của người ký không do CA ký số hiện hành của trường cấp (chứng thư của một CA đã thay khi gia hạn hay khôi phục CA, hoặc của nơi khác): xin cấp chứng thư mới ở trang Chứng thư ký học bạ".into()
             } else {
                 "chuỗi chứng thư nhập từ tệp PKCS#12 không liền mạch".into()
             }));
