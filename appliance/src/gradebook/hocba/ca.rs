@@ -1860,6 +1860,11 @@ mod tests {
         request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
         approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
         let first = signing::ca_cert(dir.path()).unwrap().unwrap();
+        let gv_before = signer(&store.read().unwrap(), gv.id()).unwrap().unwrap();
+        assert_eq!(
+            super::super::signer_issuer(dir.path(), &gv_before).unwrap(),
+            super::super::Issuer::Current
+        );
         assert!(matches!(
             renew(&store, &actor, &ht, "00000000", ""),
             Err(HocbaError::Signing(signing::SigningError::WrongPin))
@@ -1892,7 +1897,17 @@ mod tests {
             signing::previous_ca_certs(dir.path()).unwrap(),
             vec![first.clone()]
         );
+        // Her certificate of the first CA is named as a retired CA's (review r19 #8).
+        assert_eq!(
+            super::super::signer_issuer(dir.path(), &gv_before).unwrap(),
+            super::super::Issuer::Retired(signing::ca_generation(&first))
+        );
         let rx = store.read().unwrap();
+        assert_eq!(
+            super::super::signer_issuer(dir.path(), &signer(&rx, gv.id()).unwrap().unwrap())
+                .unwrap(),
+            super::super::Issuer::Current
+        );
         // The teacher signs with her same PIN, under the new CA.
         let key = signing::unlock(&signer(&rx, gv.id()).unwrap().unwrap(), "58203947").unwrap();
         assert_eq!(
