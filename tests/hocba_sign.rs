@@ -247,10 +247,32 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
         text(&o)
     );
     assert!(text(&o).contains("does not hold the role"), "{}", text(&o));
+    // Her roles in words, not Rust's debug form (review r19 #8).
+    assert!(
+        text(&o).contains("its roles: teacher") && !text(&o).contains("[Teacher]"),
+        "{}",
+        text(&o)
+    );
     for (user, role) in [(homeroom.as_str(), "gvcn"), ("hieutruong", "hieu-truong")] {
         let o = issue(user, role, &data);
         assert!(o.status.success(), "{}", text(&o));
     }
+    // An account without a certificate is told so in the CLI's English (review r19 #8).
+    let o = Command::new(bin())
+        .args(["hocba", "sign", "--user", "admin", "--out"])
+        .arg(tmp.path().join("none.pdf"))
+        .arg(&unsigned)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", "000000")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("has no signing certificate") && !text(&o).contains("Bạn chưa có"),
+        "{}",
+        text(&o)
+    );
     // An existing key is never silently replaced.
     let o = hocba(
         &["signer", "--user", "hieutruong", "--role", "hieu-truong"],

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Actor, AuditPolicy, Collection, Read, Store, StoreError};
+use crate::store::{Actor, AuditPolicy, Collection, Read, Store, StoreError, Tx};
 
 /// Per account id: the checks since the last right PIN.
 pub const PIN_TRIES: Collection<PinTries> =
@@ -132,6 +132,17 @@ pub fn succeeded(store: &Store, actor: &Actor, account: &str) -> Result<(), Stor
         tx.delete(&PIN_TRIES, account, "auth.pin.right")?;
         Ok(())
     })
+}
+
+/// `account` was given a new key (a new certificate, in the transaction that stores it): the
+/// count and any lock, which guarded the key it replaces, are cleared, audited
+/// (`auth.pin.new_key`). Returns whether there was a count.
+pub fn new_key(tx: &mut Tx<'_>, account: &str) -> Result<bool, StoreError> {
+    if tx.get(&PIN_TRIES, account)?.is_none() {
+        return Ok(false);
+    }
+    tx.delete(&PIN_TRIES, account, "auth.pin.new_key")?;
+    Ok(true)
 }
 
 /// Gives back a check reserved by [`begin`] that never tried the PIN (a PKCS#12 refused before

@@ -240,6 +240,28 @@ fn new_pin(var: &str, head: bool) -> anyhow::Result<String> {
     Ok(pin)
 }
 
+/// An account's roles in the CLI's words (review r19 #8: not Rust's debug form).
+fn roles_en(roles: &[tram::auth::Role]) -> String {
+    use tram::auth::Role;
+    let words: Vec<&str> = roles
+        .iter()
+        .map(|r| match r {
+            Role::Admin => "school IT (admin)",
+            Role::Principal => "principal",
+            Role::VicePrincipal => "vice principal",
+            Role::DeptHead => "head of department",
+            Role::Teacher => "teacher",
+            Role::DistrictAdmin => "district admin",
+            Role::DistrictStaff => "district staff",
+        })
+        .collect();
+    if words.is_empty() {
+        "none".into()
+    } else {
+        words.join(", ")
+    }
+}
+
 /// The lock of `account`'s signing PIN checks (`tram::auth::pin::guarded`, the web's count
 /// too), in the CLI's words: the time it unlocks.
 fn locked(account: &tram::auth::Account, l: tram::auth::pin::Locked) -> anyhow::Error {
@@ -270,8 +292,8 @@ fn import(
     // A public CA's certificate signs as the school's head: the principal or a vice principal.
     if tram::gradebook::hocba::head_role(&found.roles).is_none() {
         anyhow::bail!(
-            "the account {account:?} is neither the principal nor a vice principal (its roles: {:?})",
-            found.roles
+            "the account {account:?} is neither the principal nor a vice principal (its roles: {})",
+            roles_en(&found.roles)
         );
     }
     if found.disabled {
@@ -460,9 +482,13 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             // The certificate says what the account is, never what the command line claims.
             let role = ca::role_for(&principal, Some(role.as_str())).map_err(|_| {
                 anyhow::anyhow!(
-                    "the account {user:?} does not hold the role {role} (its roles: {:?}; homeroom of {:?})",
-                    account.roles,
-                    principal.homeroom
+                    "the account {user:?} does not hold the role {role} (its roles: {}; {})",
+                    roles_en(&account.roles),
+                    if principal.homeroom.is_empty() {
+                        "homeroom teacher of no class".to_string()
+                    } else {
+                        format!("homeroom teacher of {}", principal.homeroom.join(", "))
+                    }
                 )
             })?;
             let now = jiff::Timestamp::now();
@@ -612,7 +638,22 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             }
             let ca = signing::ca_cert(&data.data_dir)?
                 .context("this box has no school signing CA yet (tram hocba signer makes it)")?;
-            let rec = rec.ok_or(signing::SigningError::NoSigner)?;
+            let rec = rec.with_context(|| {
+                format!(
+                    "the account {user:?} has no signing certificate: ask for one on the signer page (Chứng thư ký học bạ, /grades/hocba-signer), or make one with tram hocba signer"
+                )
+            })?;
+            // A certificate the current CA did not issue signs nothing: said before the PIN is
+            // asked for, naming the retired CA that did (review r19 #8).
+            match tram::gradebook::hocba::signer_issuer(&data.data_dir, &rec)? {
+                tram::gradebook::hocba::Issuer::Current => {}
+                tram::gradebook::hocba::Issuer::Retired(n) => anyhow::bail!(
+                    "the signing certificate of {user:?} was issued by a retired school CA ({n}) and signs nothing any more: ask for a new one on the signer page (Chứng thư ký học bạ, /grades/hocba-signer)"
+                ),
+                tram::gradebook::hocba::Issuer::Unknown => anyhow::bail!(
+                    "the signing certificate of {user:?} was not issued by any of this school's signing CAs: ask for a new one on the signer page (Chứng thư ký học bạ, /grades/hocba-signer)"
+                ),
+            }
             // An ended certificate signs nothing: said before the PIN is asked for, with the
             // way out (review r17 #3).
             if let Some(end) = tram::gradebook::hocba::signer_cert_end(&rec)

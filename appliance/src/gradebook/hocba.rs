@@ -581,7 +581,48 @@ pub(crate) fn put_signer(
         "hocba.signer_issued"
     };
     tx.put(&SIGNERS, &rec.account, rec, action)?;
+    // A new key (an approved request, `signer --replace`, `ca recover`, a PKCS#12 import) is
+    // sealed under a PIN she has just chosen: the count of wrong PINs belonged to the key it
+    // replaces, often one whose PIN she forgot, and no longer locks her (review r19 #4).
+    if old.as_ref().is_none_or(|old| !same_key(old, rec)) {
+        crate::auth::pin::new_key(tx, &rec.account)?;
+    }
     Ok(existed)
+}
+
+/// Which of the school's signing CAs issued a signer's certificate ([`signer_issuer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issuer {
+    /// The current CA, or a licensed CA (its certificate brings its own chain).
+    Current,
+    /// A retired CA of the school, by its number (`signing::ca_generation`).
+    Retired(usize),
+    /// None of the school's CAs this box knows.
+    Unknown,
+}
+
+/// Which of the school's signing CAs (`signing::ca_certs`, current first) issued `rec`'s
+/// certificate — so `tram hocba sign` says "a retired school CA (N)" rather than "not the
+/// school's" (review r19 #8). No CA yet is [`HocbaError::NoCa`].
+pub fn signer_issuer(data_dir: &std::path::Path, rec: &SignerRecord) -> Result<Issuer, HocbaError> {
+    if !rec.chain.is_empty() {
+        return Ok(Issuer::Current);
+    }
+    let cert = hex::decode(&rec.cert)
+        .ok()
+        .and_then(|d| <x509_cert::Certificate as der::Decode>::from_der(&d).ok())
+        .ok_or_else(|| HocbaError::Damaged("signer certificate".into()))?;
+    let cas = signing::ca_certs(data_dir)?;
+    if cas.is_empty() {
+        return Err(HocbaError::NoCa);
+    }
+    Ok(
+        match cas.iter().position(|ca| pades::issued_by(&cert, ca)) {
+            Some(0) => Issuer::Current,
+            Some(i) => Issuer::Retired(signing::ca_generation(&cas[i])),
+            None => Issuer::Unknown,
+        },
+    )
 }
 
 /// Whether two signer records certify the same public key.

@@ -210,10 +210,26 @@ pub fn sync_wraps(
 /// Whether `account`, a BGH member with a signing certificate, has a PIN too short to be given
 /// the school signing CA: `Some(true)` under 8 digits, `Some(false)` long enough, `None` not
 /// known yet (sealed before the length was recorded: her next right PIN tells).
+/// The account's current BGH role counts as well as the certificate's (review r19 #3): a
+/// teacher made a vice principal holds a GVCN certificate, but her PIN is the one the CA will
+/// be wrapped to.
 pub fn holder_pin_short(r: &impl Read, account: &str) -> Result<Option<bool>, HocbaError> {
+    let head = r
+        .get(&crate::auth::ACCOUNTS, account)?
+        .is_some_and(|a| is_head_now(&a));
     Ok(signer(r, account)?
-        .filter(|rec| signing::is_head_role(&rec.role))
+        .filter(|rec| head || signing::is_head_role(&rec.role))
         .and_then(|rec| rec.ca_pin.map(|long| !long)))
+}
+
+/// The role whose PIN rule `p`'s signing PIN follows: her current BGH role if she has one
+/// (her PIN opens the school signing CA once it is wrapped to her key), else her
+/// certificate's `cert_role` (review r19 #3).
+pub fn pin_rule_role<'a>(p: &Principal, cert_role: &'a str) -> &'a str {
+    match head_role(&p.account.roles) {
+        Some(head) if !p.account.disabled => head,
+        _ => cert_role,
+    }
 }
 
 /// Deletes `id`'s wrap, noting why when she is no current BGH member (so her refusal says it).
@@ -1036,6 +1052,25 @@ pub fn ca_status_text(
             holders.join(", ")
         }
     );
+    // A current BGH member without a wrap because her PIN is short — a teacher made a vice
+    // principal keeps her 6-digit one (review r19 #3) — is told too: the CA is not wrapped to
+    // her until she changes it.
+    for l in signer_lines(r, now)? {
+        let head = r
+            .get(&crate::auth::ACCOUNTS, &l.account)?
+            .is_some_and(|a| is_head_now(&a));
+        if head && l.pin_short && !l.ca_holder {
+            let user = r
+                .get(&crate::auth::ACCOUNTS, &l.account)?
+                .map(|a| a.username)
+                .unwrap_or_else(|| l.account.clone());
+            let _ = writeln!(
+                out,
+                "not a holder: {} ({user}), a BGH member whose signing PIN is shorter than 8 digits: she must change it on the signer page (Đổi mã PIN ký) before the CA is wrapped to her",
+                l.full_name
+            );
+        }
+    }
     Ok(out)
 }
 
@@ -1332,8 +1367,9 @@ pub struct SignerLine {
     pub expired: bool,
     /// Imported from a licensed CA (PKCS#12): renewed with that provider, not by the school.
     pub licensed: bool,
-    /// A certificate of the principal or a vice principal whose PIN is known to be shorter
-    /// than 8 digits: she must change it (no new wrap of the CA until then, review r17 #2).
+    /// A certificate of the principal or a vice principal, or of an account that is one now
+    /// (review r19 #3), whose PIN is known to be shorter than 8 digits: she must change it (no
+    /// new wrap of the CA until then, review r17 #2).
     pub pin_short: bool,
     /// Such a certificate whose PIN's length is not known yet (sealed before it was
     /// recorded): her next right PIN tells.
@@ -1438,8 +1474,8 @@ pub fn signer_lines(r: &impl Read, now: jiff::Timestamp) -> Result<Vec<SignerLin
                 .unwrap_or_default(),
             valid_from: day(&v.not_before),
             valid_until: day(&v.not_after),
-            pin_short: head_cert && rec.ca_pin == Some(false),
-            pin_unknown: head_cert && rec.ca_pin.is_none(),
+            pin_short: (head_cert || head) && rec.ca_pin == Some(false),
+            pin_unknown: (head_cert || head) && rec.ca_pin.is_none(),
         });
     }
     out.sort_by(|a, b| a.full_name.cmp(&b.full_name));
@@ -1471,7 +1507,8 @@ pub fn request_lines(r: &impl Read) -> Result<Vec<RequestLine>, HocbaError> {
 }
 
 /// What [`change_pin`] refuses without her current PIN: quarantined, no certificate, the two
-/// new PINs differing, a new PIN its role's rule refuses (8 digits for the Ban giám hiệu).
+/// new PINs differing, a new PIN its role's rule refuses (8 digits for the Ban giám hiệu — the
+/// account's current BGH role counts as well as the certificate's, [`pin_rule_role`]).
 pub fn change_pin_precheck(
     r: &impl Read,
     p: &Principal,
@@ -1485,7 +1522,7 @@ pub fn change_pin_precheck(
     if pin != pin_again {
         return Err(HocbaError::PinMismatch);
     }
-    signing::check_pin_for(&rec.role, pin)?;
+    signing::check_pin_for(pin_rule_role(p, &rec.role), pin)?;
     Ok(rec)
 }
 
@@ -1823,6 +1860,11 @@ mod tests {
         request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
         approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
         let first = signing::ca_cert(dir.path()).unwrap().unwrap();
+        let gv_before = signer(&store.read().unwrap(), gv.id()).unwrap().unwrap();
+        assert_eq!(
+            super::super::signer_issuer(dir.path(), &gv_before).unwrap(),
+            super::super::Issuer::Current
+        );
         assert!(matches!(
             renew(&store, &actor, &ht, "00000000", ""),
             Err(HocbaError::Signing(signing::SigningError::WrongPin))
@@ -1855,7 +1897,17 @@ mod tests {
             signing::previous_ca_certs(dir.path()).unwrap(),
             vec![first.clone()]
         );
+        // Her certificate of the first CA is named as a retired CA's (review r19 #8).
+        assert_eq!(
+            super::super::signer_issuer(dir.path(), &gv_before).unwrap(),
+            super::super::Issuer::Retired(signing::ca_generation(&first))
+        );
         let rx = store.read().unwrap();
+        assert_eq!(
+            super::super::signer_issuer(dir.path(), &signer(&rx, gv.id()).unwrap().unwrap())
+                .unwrap(),
+            super::super::Issuer::Current
+        );
         // The teacher signs with her same PIN, under the new CA.
         let key = signing::unlock(&signer(&rx, gv.id()).unwrap().unwrap(), "58203947").unwrap();
         assert_eq!(
@@ -2081,5 +2133,127 @@ mod tests {
         let learnt = signing::reseal(&rec, "39604172").unwrap().unwrap();
         assert_eq!(learnt.ca_pin, Some(true));
         assert_eq!(learnt.sealed, rec.sealed, "not sealed again for that alone");
+    }
+
+    /// Review r19 #3: a teacher made a vice principal keeps her GVCN certificate, but her PIN
+    /// follows the BGH rule: she cannot change it to another 6-digit one, and her line and the
+    /// CA status say hers is short.
+    #[test]
+    fn a_teacher_made_vice_principal_follows_the_bgh_pin_rule() {
+        let (dir, store, ht, _pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "73016428", "73016428").unwrap();
+        request(&store, &actor, &gv, None, "582039", "582039").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
+        let rx = store.read().unwrap();
+        // A teacher: 6 digits are hers to keep.
+        assert_eq!(holder_pin_short(&rx, gv.id()).unwrap(), None);
+        assert!(change_pin_precheck(&rx, &gv, "683920", "683920").is_ok());
+        drop(rx);
+        store
+            .write(&actor, |tx| {
+                let mut a = tx.get(&crate::auth::ACCOUNTS, gv.id())?.unwrap();
+                a.roles = vec![Role::Teacher, Role::VicePrincipal];
+                tx.put(&crate::auth::ACCOUNTS, gv.id(), &a, "t")
+            })
+            .unwrap();
+        let mut vp = gv.clone();
+        vp.account.roles = vec![Role::Teacher, Role::VicePrincipal];
+        let rx = store.read().unwrap();
+        let refused = change_pin_precheck(&rx, &vp, "683920", "683920").unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                HocbaError::Signing(signing::SigningError::WeakPin(
+                    crate::pki::seal::WeakPin::CaShort
+                ))
+            ),
+            "{refused:?}"
+        );
+        assert!(change_pin_precheck(&rx, &vp, "64019273", "64019273").is_ok());
+        assert_eq!(holder_pin_short(&rx, gv.id()).unwrap(), Some(true));
+        let line = signer_lines(&rx, actor.now)
+            .unwrap()
+            .into_iter()
+            .find(|l| l.account == gv.id())
+            .unwrap();
+        assert!(line.pin_short && !line.ca_holder, "{line:?}");
+        let status = ca_status_text(&rx, dir.path(), actor.now).unwrap();
+        assert!(
+            status.contains("not a holder: ") && status.contains("shorter than 8 digits"),
+            "{status}"
+        );
+        drop(rx);
+        // Changed to 8 digits: no longer short.
+        change_pin(&store, &actor, &vp, "582039", "64019273", "64019273").unwrap();
+        let rx = store.read().unwrap();
+        assert_eq!(holder_pin_short(&rx, gv.id()).unwrap(), Some(false));
+    }
+
+    /// Review r19 #4: a signer locked out by wrong PINs of a key she forgot asks for a new
+    /// certificate; its approval clears the count (audited), and the new PIN signs at once.
+    #[test]
+    fn a_new_key_lifts_the_lock_of_the_old_one() {
+        let (_dir, store, ht, _pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "73016428", "73016428").unwrap();
+        request(&store, &actor, &gv, None, "58203947", "58203947").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
+        let old = signer(&store.read().unwrap(), gv.id()).unwrap().unwrap();
+        for _ in 0..crate::auth::pin::MAX_FAILURES {
+            let tried = crate::auth::pin::guarded(
+                &store,
+                &actor,
+                gv.id(),
+                || Ok(()),
+                || signing::unlock(&old, "11111111").map_err(HocbaError::Signing),
+            )
+            .unwrap();
+            assert!(tried.is_err());
+        }
+        let now = jiff::Timestamp::now();
+        assert!(
+            crate::auth::pin::locked(&store.read().unwrap(), gv.id(), now)
+                .unwrap()
+                .is_some()
+        );
+        // Re-sealing the same key (a PIN change) would not lift it; a new key does.
+        request(&store, &actor, &gv, None, "49160372", "49160372").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "73016428").unwrap();
+        let rx = store.read().unwrap();
+        assert!(
+            crate::auth::pin::locked(&rx, gv.id(), jiff::Timestamp::now())
+                .unwrap()
+                .is_none()
+        );
+        let new = signer(&rx, gv.id()).unwrap().unwrap();
+        drop(rx);
+        let signed = crate::auth::pin::guarded(
+            &store,
+            &actor,
+            gv.id(),
+            || Ok(()),
+            || signing::unlock(&new, "49160372").map_err(HocbaError::Signing),
+        )
+        .expect("not locked");
+        assert!(signed.is_ok());
+        // Storing the same key again (a re-issue under a renewed CA) keeps the count.
+        store
+            .write(&actor, |tx| {
+                let tries = crate::auth::pin::PinTries {
+                    failures: 3,
+                    last: tx.now(),
+                };
+                tx.put(&crate::auth::pin::PIN_TRIES, gv.id(), &tries, "t")?;
+                super::super::put_signer(tx, &new, true, false)?;
+                Ok::<_, HocbaError>(())
+            })
+            .unwrap();
+        let rx = store.read().unwrap();
+        assert!(
+            rx.get(&crate::auth::pin::PIN_TRIES, gv.id())
+                .unwrap()
+                .is_some()
+        );
     }
 }
