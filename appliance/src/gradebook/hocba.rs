@@ -2558,8 +2558,8 @@ fn role_by_name(signers: &[(String, SignerRecord)], signer: &str, issuer: &str) 
     })
 }
 
-/// The newest version stored of the học bạ `pdf` is a signed copy of, when it is newer than
-/// the copy. The copy's version is `known` — what the signature register says its signatures
+/// The newest version stored of the học bạ `pdf` is a signed copy of, signed at both stages
+/// ([`newest_complete`]), when it is newer than the copy. The copy's version is `known` — what the signature register says its signatures
 /// were made for — else found by the file's SHA-256 among the rows of its student. The bytes
 /// alone do not do: a time-stamp added later changes the stored file, so a copy handed out
 /// before it no longer matches (review r13 #2).
@@ -2583,8 +2583,24 @@ fn newer_version(r: &impl Read, pdf: &[u8], known: Option<u32>) -> Result<Option
             None => return Ok(None),
         },
     };
-    let newest = rows.iter().map(|(_, s)| s.version).max().unwrap_or(0);
+    let newest = newest_complete(rows.iter().map(|(_, s)| (s.version, s.stage))).unwrap_or(0);
     Ok((newest > this).then_some(newest))
+}
+
+/// The newest version signed at both stages (GVCN and principal) among `(version, stage)`
+/// signatures of one student: only such a version supersedes an older one — a re-signing the
+/// principal has not finished leaves the last complete học bạ the current one (review r19 #1).
+/// Pure.
+pub fn newest_complete(signatures: impl IntoIterator<Item = (u32, Stage)>) -> Option<u32> {
+    let mut gvcn = std::collections::BTreeSet::new();
+    let mut principal = std::collections::BTreeSet::new();
+    for (v, stage) in signatures {
+        match stage {
+            Stage::Gvcn => gvcn.insert(v),
+            Stage::Principal => principal.insert(v),
+        };
+    }
+    gvcn.intersection(&principal).max().copied()
 }
 
 /// What the page says of a signature a licensed root vouches for, before the issuing CA's name.
@@ -3010,8 +3026,8 @@ pub fn in_approval_register(lines: &[ApprovalSignature], rep: &pades::SignatureR
             .any(|l| l.cert_sha256 == rep.cert_sha256 && l.signature_sha256 == rep.signature_sha256)
 }
 
-/// The newest version of a học bạ the school's relayed lines (`register`: the student's) name,
-/// when it is newer than the file's — the version of its first signature's line, else the one
+/// The newest version of a học bạ the school's relayed lines (`register`: the student's) name
+/// signed at both stages ([`newest_complete`]), when it is newer than the file's — the version of its first signature's line, else the one
 /// its data names (`data_version`). The hub's "superseded", as the box's `newer_version` (review
 /// r15 #4). Pure.
 pub fn relayed_newer_version(
@@ -3024,7 +3040,7 @@ pub fn relayed_newer_version(
         .and_then(|r| register_entry(register, r))
         .map(|e| e.version)
         .or(data_version)?;
-    let newest = register.iter().map(|e| e.version).max()?;
+    let newest = newest_complete(register.iter().map(|e| (e.version, e.stage)))?;
     (newest > this).then_some(newest)
 }
 
