@@ -363,7 +363,7 @@ pub enum HocbaError {
     Quarantined,
     #[error("Khoá sổ năm học vừa thay đổi trong lúc ký; hãy ký lại.")]
     LockChanged,
-    #[error("Lớp {0} chưa có học bạ nào được ký.")]
+    #[error("Lớp {0} chưa có học bạ nào đủ chữ ký (GVCN và Ban giám hiệu).")]
     NothingSigned(String),
     #[error(transparent)]
     P12(#[from] crate::pki::p12::P12Error),
@@ -2145,15 +2145,67 @@ pub fn class_versions(r: &impl Read, class_id: &str) -> Result<Vec<VersionInfo>,
         .collect())
 }
 
-/// The newest signed file of one student (the last signature of the newest version).
+/// The newest complete signed file of one student: the principal's signature of her newest
+/// version signed at both stages — never a re-signing the principal has not finished, which a
+/// verifier calls INVALID (review r19 #1).
 pub fn latest(
     r: &impl Read,
     class_id: &str,
     student: &str,
 ) -> Result<Option<SignedHocba>, StoreError> {
-    Ok(r.scan(&SIGNED, &format!("{class_id}/{student}/"))?
-        .pop()
-        .map(|(_, s)| s))
+    let rows: Vec<SignedHocba> = r
+        .scan(&SIGNED, &format!("{class_id}/{student}/"))?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    Ok(latest_complete(&rows).0)
+}
+
+/// What the student's "signed" link gives: her newest complete file ([`latest`], `true`), else
+/// — nothing complete yet, the principal has not signed — the newest file as it stands
+/// (`false`: the page names it "chờ BGH ký", so the homeroom teacher can read what she signed).
+pub fn for_download(
+    r: &impl Read,
+    class_id: &str,
+    student: &str,
+) -> Result<Option<(SignedHocba, bool)>, StoreError> {
+    let rows: Vec<SignedHocba> = r
+        .scan(&SIGNED, &format!("{class_id}/{student}/"))?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    Ok(match latest_complete(&rows).0 {
+        Some(f) => Some((f, true)),
+        None => rows.last().cloned().map(|f| (f, false)),
+    })
+}
+
+/// Of one student's signature rows: the file of her newest version signed at both stages (its
+/// principal's row, [`newest_complete`]), and the newest version when it is newer than that
+/// one — or there is none — and so still waits for the principal. Pure.
+pub fn latest_complete(rows: &[SignedHocba]) -> (Option<SignedHocba>, Option<u32>) {
+    let complete = newest_complete(rows.iter().map(|s| (s.version, s.stage)));
+    let file = complete.and_then(|v| {
+        rows.iter()
+            .rev()
+            .find(|s| s.version == v && s.stage == Stage::Principal)
+            .cloned()
+    });
+    let waiting = rows
+        .iter()
+        .map(|s| s.version)
+        .max()
+        .filter(|&n| complete < Some(n));
+    (file, waiting)
+}
+
+/// What the export says of a student whose newest version waits for the principal:
+/// "v4 chờ BGH ký; bản đủ chữ ký mới nhất: v3", or "…; chưa có bản đủ chữ ký".
+pub fn waiting_note(waiting: u32, complete: Option<u32>) -> String {
+    match complete {
+        Some(c) => format!("v{waiting} chờ BGH ký; bản đủ chữ ký mới nhất: v{c}"),
+        None => format!("v{waiting} chờ BGH ký; chưa có bản đủ chữ ký"),
+    }
 }
 
 /// Whose học bạ a file is, in its name — the one rule of the class export and the records
@@ -2196,8 +2248,10 @@ pub fn student_file_stem(
     stem
 }
 
-/// The export of a class: one signed PDF per student (the newest version, with every signature
-/// it has) and `manifest.json` naming each file's student, version, SHA-256 and signers.
+/// The export of a class: one signed PDF per student (her newest version signed at both stages,
+/// `latest_complete`) and `manifest.json` naming each file's student, version, SHA-256 and
+/// signers — with a `note` where a newer version waits for the principal, and under
+/// `not_complete` the students with no complete version (no file: review r19 #1).
 pub fn export_files(
     r: &impl Read,
     data_dir: &Path,
@@ -2217,30 +2271,33 @@ fn export_dated(
 ) -> Result<Vec<(String, Vec<u8>, jiff::Timestamp)>, HocbaError> {
     let class = super::class_of(r, class_id)?;
     let rows = r.scan(&SIGNED, &format!("{class_id}/"))?;
-    // Keys sort student, version, stage: the last row of a student is the newest file, and the
-    // rows of its version before it are the signatures it carries.
-    let mut newest: Vec<(SignedHocba, Vec<&SignedHocba>)> = Vec::new();
-    for (_, row) in &rows {
-        match newest.last_mut() {
-            Some((last, signers)) if last.student == row.student => {
-                if row.version != last.version {
-                    signers.clear();
-                }
-                *last = row.clone();
-                signers.push(row);
-            }
-            _ => newest.push((row.clone(), vec![row])),
+    // Keys sort student, version, stage: each student's rows together.
+    let mut by_student: Vec<Vec<SignedHocba>> = Vec::new();
+    for (_, row) in rows {
+        match by_student.last_mut() {
+            Some(mine) if mine[0].student == row.student => mine.push(row),
+            _ => by_student.push(vec![row]),
         }
-    }
-    if newest.is_empty() {
-        return Err(HocbaError::NothingSigned(class.name));
     }
     let mut files = Vec::new();
     let mut manifest = Vec::new();
+    let mut not_complete = Vec::new();
     let mut taken = std::collections::HashSet::new();
-    for (row, signers) in &newest {
-        let st = r.get(&crate::school::STUDENTS, &row.student)?;
+    for mine in &by_student {
+        let (file_row, waiting) = latest_complete(mine);
+        let st = r.get(&crate::school::STUDENTS, &mine[0].student)?;
         let name = st.as_ref().map(|s| s.full_name.clone()).unwrap_or_default();
+        let note = waiting.map(|w| waiting_note(w, file_row.as_ref().map(|f| f.version)));
+        let Some(row) = file_row else {
+            not_complete.push(serde_json::json!({
+                "student": mine[0].student,
+                "student_name": name,
+                "waiting": waiting,
+                "note": note,
+            }));
+            continue;
+        };
+        let signers: Vec<&SignedHocba> = mine.iter().filter(|s| s.version == row.version).collect();
         // Named as the office files them: class, then whose it is (`student_file_stem`) — the
         // internal id says nothing to a receiving school (review r8 #10).
         let file = format!(
@@ -2259,8 +2316,13 @@ fn export_dated(
             "signers": signers.iter().map(|s| serde_json::json!({
                 "stage": s.stage, "name": s.signer_name, "role": s.signer_role, "at": s.at,
             })).collect::<Vec<_>>(),
+            "waiting": waiting,
+            "note": note,
         }));
         files.push((file, bytes, row.at));
+    }
+    if files.is_empty() {
+        return Err(HocbaError::NothingSigned(class.name));
     }
     let newest = files
         .iter()
@@ -2307,6 +2369,7 @@ fn export_dated(
         "class_name": class.name,
         "year": class.year,
         "files": manifest,
+        "not_complete": not_complete,
         "certificates": certs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
     });
     for (name, bytes) in certs {
@@ -2328,8 +2391,33 @@ pub fn export_to(store: &Store, class_id: &str, to: &Path) -> Result<String, Hoc
         crate::config::write_atomic(&to.join(name), bytes).map_err(SigningError::from)?;
     }
     let pdfs = files.iter().filter(|(n, _)| n.ends_with(".pdf")).count();
+    // Where a newer version waits for the principal, the line says so (review r19 #1).
+    let mut waiting = String::new();
+    if let Some((_, m)) = files.iter().find(|(n, _)| n == "manifest.json") {
+        let m: serde_json::Value = serde_json::from_slice(m).unwrap_or_default();
+        let line = |e: &serde_json::Value, what: &str| {
+            format!(
+                "\n  {} ({}): v{} waits for the principal's signature; {what}",
+                e["student_name"].as_str().unwrap_or_default(),
+                e["student"].as_str().unwrap_or_default(),
+                e["waiting"].as_u64().unwrap_or_default(),
+            )
+        };
+        for e in m["files"].as_array().into_iter().flatten() {
+            if e["waiting"].is_u64() {
+                let done = e["version"].as_u64().unwrap_or_default();
+                waiting.push_str(&line(
+                    e,
+                    &format!("exported v{done}, the newest complete version"),
+                ));
+            }
+        }
+        for e in m["not_complete"].as_array().into_iter().flatten() {
+            waiting.push_str(&line(e, "no complete version, not exported"));
+        }
+    }
     Ok(format!(
-        "exported {pdfs} signed học bạ of {class_id}, manifest.json and the certificates to check them ({}) to {}",
+        "exported {pdfs} signed học bạ (each student's newest version signed at both stages) of {class_id}, manifest.json and the certificates to check them ({}) to {}{waiting}",
         files
             .iter()
             .filter(|(n, _)| n.ends_with(".crt"))
