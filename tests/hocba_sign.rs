@@ -1164,10 +1164,78 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         "{section}"
     );
 
-    // The newest version is what the download gives now; version 1 is still stored.
+    // Review r19 #1: version 2 waits for the principal, so version 1 is still the học bạ —
+    // the download gives it, named by the student (never the internal id), and it reads VALID
+    // on the box and in the CLI, not superseded by a half-signed file.
+    let r = bgh
+        .get(format!("{b}/grades/hocba/{}/signed", students[0]))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let named = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        named.contains("-v1.pdf") && !named.contains(&students[0]) && named.is_ascii(),
+        "{named}"
+    );
+    assert_eq!(r.bytes().unwrap().to_vec(), signed);
+    let (code, v) = check(&bgh, signed.clone());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert!(v["newer_version"].is_null(), "{v}");
+    std::fs::write(&file, &signed).unwrap();
+    let o = hocba(&["verify", file.to_str().unwrap()], &data);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).ends_with("=> VALID\n"), "{}", text(&o));
+    // The export gives version 1 and says version 2 waits for the principal — the CLI line
+    // and the manifest (the class ZIP's too).
+    let out2 = tmp.path().join("export-waiting");
+    let o = Command::new(bin())
+        .args(["hocba", "export", "--class", &CLASS, "--to"])
+        .arg(&out2)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert_eq!(
+        said.matches(
+            "v2 waits for the principal's signature; exported v1, the newest complete version"
+        )
+        .count(),
+        students.len(),
+        "{said}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out2.join("manifest.json")).unwrap()).unwrap();
+    for f in manifest["files"].as_array().unwrap() {
+        assert_eq!(f["version"], 1, "{f}");
+        assert_eq!(f["signers"].as_array().unwrap().len(), 2, "{f}");
+        assert_eq!(
+            f["note"], "v2 chờ BGH ký; bản đủ chữ ký mới nhất: v1",
+            "{f}"
+        );
+    }
+    let zip = gvcn
+        .get(format!("{b}/grades/class/{CLASS}/hocba.zip"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap()
+        .to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_reader(archive.by_name("manifest.json").unwrap()).unwrap();
+    assert_eq!(listed["files"], manifest["files"], "{listed}");
+
+    // The principal signs version 2: now it is the học bạ, and version 1 is superseded.
+    let (code, done) = post(&bgh, sign_url.clone(), ht_body.clone());
+    assert_eq!(code, 200, "{done}");
     let newest = download(&bgh, &students[0]);
     assert_ne!(newest, signed);
-    // Version 1 still verifies, and says it has been replaced.
     let (code, v) = check(&bgh, signed.clone());
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["newer_version"], 2, "{v}");
@@ -1177,6 +1245,22 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
             .is_some_and(|n| n.contains("đã có phiên bản mới hơn (v2)")),
         "{v}"
     );
+    let out3 = tmp.path().join("export-complete");
+    let o = Command::new(bin())
+        .args(["hocba", "export", "--class", &CLASS, "--to"])
+        .arg(&out3)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("waits"), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out3.join("manifest.json")).unwrap()).unwrap();
+    for f in manifest["files"].as_array().unwrap() {
+        assert_eq!(f["version"], 2, "{f}");
+        assert!(f["note"].is_null(), "{f}");
+    }
     s.stop();
     // Review r15 #4: the CLI says so too, and ends in one verdict.
     std::fs::write(&file, &signed).unwrap();
@@ -1192,13 +1276,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     std::fs::write(&file, &newest).unwrap();
     let o = hocba(&["verify", file.to_str().unwrap()], &data);
     let report = text(&o);
-    // Version 2 carries the homeroom teacher's signature only: its data is the box's, the
-    // file is not yet a whole học bạ (review r10 #2).
-    assert_eq!(o.status.code(), Some(3), "{report}");
-    assert!(
-        report.contains("the principal's signature is missing"),
-        "{report}"
-    );
+    assert_eq!(o.status.code(), Some(0), "{report}");
     assert!(
         report.contains("embedded, matches this box's records"),
         "{report}"

@@ -43,6 +43,9 @@ pub fn hocba(store: &Store, year: &str) -> Result<Vec<RecordFile>, String> {
             super::book::class_book_with(&rx, &class.id, &st, true).map_err(|e| e.to_string())?;
         let mut taken = std::collections::HashSet::new();
         for (i, student) in book.students.iter().enumerate() {
+            // Her newest version signed at both stages; none yet (a re-signing the principal
+            // has not finished included): the unsigned print, never a half-signed file marked
+            // signed (review r19 #1).
             let signed =
                 super::hocba::latest(&rx, &class.id, &student.id).map_err(|e| e.to_string())?;
             let (bytes, signed, version) = match signed {

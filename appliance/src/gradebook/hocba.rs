@@ -363,7 +363,7 @@ pub enum HocbaError {
     Quarantined,
     #[error("Khoá sổ năm học vừa thay đổi trong lúc ký; hãy ký lại.")]
     LockChanged,
-    #[error("Lớp {0} chưa có học bạ nào được ký.")]
+    #[error("Lớp {0} chưa có học bạ nào đủ chữ ký (GVCN và Ban giám hiệu).")]
     NothingSigned(String),
     #[error(transparent)]
     P12(#[from] crate::pki::p12::P12Error),
@@ -2186,15 +2186,67 @@ pub fn class_versions(r: &impl Read, class_id: &str) -> Result<Vec<VersionInfo>,
         .collect())
 }
 
-/// The newest signed file of one student (the last signature of the newest version).
+/// The newest complete signed file of one student: the principal's signature of her newest
+/// version signed at both stages — never a re-signing the principal has not finished, which a
+/// verifier calls INVALID (review r19 #1).
 pub fn latest(
     r: &impl Read,
     class_id: &str,
     student: &str,
 ) -> Result<Option<SignedHocba>, StoreError> {
-    Ok(r.scan(&SIGNED, &format!("{class_id}/{student}/"))?
-        .pop()
-        .map(|(_, s)| s))
+    let rows: Vec<SignedHocba> = r
+        .scan(&SIGNED, &format!("{class_id}/{student}/"))?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    Ok(latest_complete(&rows).0)
+}
+
+/// What the student's "signed" link gives: her newest complete file ([`latest`], `true`), else
+/// — nothing complete yet, the principal has not signed — the newest file as it stands
+/// (`false`: the page names it "chờ BGH ký", so the homeroom teacher can read what she signed).
+pub fn for_download(
+    r: &impl Read,
+    class_id: &str,
+    student: &str,
+) -> Result<Option<(SignedHocba, bool)>, StoreError> {
+    let rows: Vec<SignedHocba> = r
+        .scan(&SIGNED, &format!("{class_id}/{student}/"))?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    Ok(match latest_complete(&rows).0 {
+        Some(f) => Some((f, true)),
+        None => rows.last().cloned().map(|f| (f, false)),
+    })
+}
+
+/// Of one student's signature rows: the file of her newest version signed at both stages (its
+/// principal's row, [`newest_complete`]), and the newest version when it is newer than that
+/// one — or there is none — and so still waits for the principal. Pure.
+pub fn latest_complete(rows: &[SignedHocba]) -> (Option<SignedHocba>, Option<u32>) {
+    let complete = newest_complete(rows.iter().map(|s| (s.version, s.stage)));
+    let file = complete.and_then(|v| {
+        rows.iter()
+            .rev()
+            .find(|s| s.version == v && s.stage == Stage::Principal)
+            .cloned()
+    });
+    let waiting = rows
+        .iter()
+        .map(|s| s.version)
+        .max()
+        .filter(|&n| complete < Some(n));
+    (file, waiting)
+}
+
+/// What the export says of a student whose newest version waits for the principal:
+/// "v4 chờ BGH ký; bản đủ chữ ký mới nhất: v3", or "…; chưa có bản đủ chữ ký".
+pub fn waiting_note(waiting: u32, complete: Option<u32>) -> String {
+    match complete {
+        Some(c) => format!("v{waiting} chờ BGH ký; bản đủ chữ ký mới nhất: v{c}"),
+        None => format!("v{waiting} chờ BGH ký; chưa có bản đủ chữ ký"),
+    }
 }
 
 /// Whose học bạ a file is, in its name — the one rule of the class export and the records
@@ -2237,8 +2289,10 @@ pub fn student_file_stem(
     stem
 }
 
-/// The export of a class: one signed PDF per student (the newest version, with every signature
-/// it has) and `manifest.json` naming each file's student, version, SHA-256 and signers.
+/// The export of a class: one signed PDF per student (her newest version signed at both stages,
+/// `latest_complete`) and `manifest.json` naming each file's student, version, SHA-256 and
+/// signers — with a `note` where a newer version waits for the principal, and under
+/// `not_complete` the students with no complete version (no file: review r19 #1).
 pub fn export_files(
     r: &impl Read,
     data_dir: &Path,
@@ -2258,30 +2312,33 @@ fn export_dated(
 ) -> Result<Vec<(String, Vec<u8>, jiff::Timestamp)>, HocbaError> {
     let class = super::class_of(r, class_id)?;
     let rows = r.scan(&SIGNED, &format!("{class_id}/"))?;
-    // Keys sort student, version, stage: the last row of a student is the newest file, and the
-    // rows of its version before it are the signatures it carries.
-    let mut newest: Vec<(SignedHocba, Vec<&SignedHocba>)> = Vec::new();
-    for (_, row) in &rows {
-        match newest.last_mut() {
-            Some((last, signers)) if last.student == row.student => {
-                if row.version != last.version {
-                    signers.clear();
-                }
-                *last = row.clone();
-                signers.push(row);
-            }
-            _ => newest.push((row.clone(), vec![row])),
+    // Keys sort student, version, stage: each student's rows together.
+    let mut by_student: Vec<Vec<SignedHocba>> = Vec::new();
+    for (_, row) in rows {
+        match by_student.last_mut() {
+            Some(mine) if mine[0].student == row.student => mine.push(row),
+            _ => by_student.push(vec![row]),
         }
-    }
-    if newest.is_empty() {
-        return Err(HocbaError::NothingSigned(class.name));
     }
     let mut files = Vec::new();
     let mut manifest = Vec::new();
+    let mut not_complete = Vec::new();
     let mut taken = std::collections::HashSet::new();
-    for (row, signers) in &newest {
-        let st = r.get(&crate::school::STUDENTS, &row.student)?;
+    for mine in &by_student {
+        let (file_row, waiting) = latest_complete(mine);
+        let st = r.get(&crate::school::STUDENTS, &mine[0].student)?;
         let name = st.as_ref().map(|s| s.full_name.clone()).unwrap_or_default();
+        let note = waiting.map(|w| waiting_note(w, file_row.as_ref().map(|f| f.version)));
+        let Some(row) = file_row else {
+            not_complete.push(serde_json::json!({
+                "student": mine[0].student,
+                "student_name": name,
+                "waiting": waiting,
+                "note": note,
+            }));
+            continue;
+        };
+        let signers: Vec<&SignedHocba> = mine.iter().filter(|s| s.version == row.version).collect();
         // Named as the office files them: class, then whose it is (`student_file_stem`) — the
         // internal id says nothing to a receiving school (review r8 #10).
         let file = format!(
@@ -2300,8 +2357,13 @@ fn export_dated(
             "signers": signers.iter().map(|s| serde_json::json!({
                 "stage": s.stage, "name": s.signer_name, "role": s.signer_role, "at": s.at,
             })).collect::<Vec<_>>(),
+            "waiting": waiting,
+            "note": note,
         }));
         files.push((file, bytes, row.at));
+    }
+    if files.is_empty() {
+        return Err(HocbaError::NothingSigned(class.name));
     }
     let newest = files
         .iter()
@@ -2348,6 +2410,7 @@ fn export_dated(
         "class_name": class.name,
         "year": class.year,
         "files": manifest,
+        "not_complete": not_complete,
         "certificates": certs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
     });
     for (name, bytes) in certs {
@@ -2369,8 +2432,33 @@ pub fn export_to(store: &Store, class_id: &str, to: &Path) -> Result<String, Hoc
         crate::config::write_atomic(&to.join(name), bytes).map_err(SigningError::from)?;
     }
     let pdfs = files.iter().filter(|(n, _)| n.ends_with(".pdf")).count();
+    // Where a newer version waits for the principal, the line says so (review r19 #1).
+    let mut waiting = String::new();
+    if let Some((_, m)) = files.iter().find(|(n, _)| n == "manifest.json") {
+        let m: serde_json::Value = serde_json::from_slice(m).unwrap_or_default();
+        let line = |e: &serde_json::Value, what: &str| {
+            format!(
+                "\n  {} ({}): v{} waits for the principal's signature; {what}",
+                e["student_name"].as_str().unwrap_or_default(),
+                e["student"].as_str().unwrap_or_default(),
+                e["waiting"].as_u64().unwrap_or_default(),
+            )
+        };
+        for e in m["files"].as_array().into_iter().flatten() {
+            if e["waiting"].is_u64() {
+                let done = e["version"].as_u64().unwrap_or_default();
+                waiting.push_str(&line(
+                    e,
+                    &format!("exported v{done}, the newest complete version"),
+                ));
+            }
+        }
+        for e in m["not_complete"].as_array().into_iter().flatten() {
+            waiting.push_str(&line(e, "no complete version, not exported"));
+        }
+    }
     Ok(format!(
-        "exported {pdfs} signed học bạ of {class_id}, manifest.json and the certificates to check them ({}) to {}",
+        "exported {pdfs} signed học bạ (each student's newest version signed at both stages) of {class_id}, manifest.json and the certificates to check them ({}) to {}{waiting}",
         files
             .iter()
             .filter(|(n, _)| n.ends_with(".crt"))
@@ -2634,8 +2722,8 @@ fn role_by_name(signers: &[(String, SignerRecord)], signer: &str, issuer: &str) 
     })
 }
 
-/// The newest version stored of the học bạ `pdf` is a signed copy of, when it is newer than
-/// the copy. The copy's version is `known` — what the signature register says its signatures
+/// The newest version stored of the học bạ `pdf` is a signed copy of, signed at both stages
+/// ([`newest_complete`]), when it is newer than the copy. The copy's version is `known` — what the signature register says its signatures
 /// were made for — else found by the file's SHA-256 among the rows of its student. The bytes
 /// alone do not do: a time-stamp added later changes the stored file, so a copy handed out
 /// before it no longer matches (review r13 #2).
@@ -2659,8 +2747,24 @@ fn newer_version(r: &impl Read, pdf: &[u8], known: Option<u32>) -> Result<Option
             None => return Ok(None),
         },
     };
-    let newest = rows.iter().map(|(_, s)| s.version).max().unwrap_or(0);
+    let newest = newest_complete(rows.iter().map(|(_, s)| (s.version, s.stage))).unwrap_or(0);
     Ok((newest > this).then_some(newest))
+}
+
+/// The newest version signed at both stages (GVCN and principal) among `(version, stage)`
+/// signatures of one student: only such a version supersedes an older one — a re-signing the
+/// principal has not finished leaves the last complete học bạ the current one (review r19 #1).
+/// Pure.
+pub fn newest_complete(signatures: impl IntoIterator<Item = (u32, Stage)>) -> Option<u32> {
+    let mut gvcn = std::collections::BTreeSet::new();
+    let mut principal = std::collections::BTreeSet::new();
+    for (v, stage) in signatures {
+        match stage {
+            Stage::Gvcn => gvcn.insert(v),
+            Stage::Principal => principal.insert(v),
+        };
+    }
+    gvcn.intersection(&principal).max().copied()
 }
 
 /// What the page says of a signature a licensed root vouches for, before the issuing CA's name.
@@ -3086,8 +3190,8 @@ pub fn in_approval_register(lines: &[ApprovalSignature], rep: &pades::SignatureR
             .any(|l| l.cert_sha256 == rep.cert_sha256 && l.signature_sha256 == rep.signature_sha256)
 }
 
-/// The newest version of a học bạ the school's relayed lines (`register`: the student's) name,
-/// when it is newer than the file's — the version of its first signature's line, else the one
+/// The newest version of a học bạ the school's relayed lines (`register`: the student's) name
+/// signed at both stages ([`newest_complete`]), when it is newer than the file's — the version of its first signature's line, else the one
 /// its data names (`data_version`). The hub's "superseded", as the box's `newer_version` (review
 /// r15 #4). Pure.
 pub fn relayed_newer_version(
@@ -3100,7 +3204,7 @@ pub fn relayed_newer_version(
         .and_then(|r| register_entry(register, r))
         .map(|e| e.version)
         .or(data_version)?;
-    let newest = register.iter().map(|e| e.version).max()?;
+    let newest = newest_complete(register.iter().map(|e| (e.version, e.stage)))?;
     (newest > this).then_some(newest)
 }
 

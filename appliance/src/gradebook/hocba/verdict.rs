@@ -115,7 +115,8 @@ pub struct Evidence<'a> {
     /// The embedded data differs from the school's records (the box's own, or those the school
     /// relayed to the hub).
     pub data_differs: bool,
-    /// The newest version the school signed of this học bạ, when newer than the file's.
+    /// The newest version the school signed of this học bạ at both stages (GVCN and principal),
+    /// when newer than the file's: a half-signed re-signing supersedes nothing (review r19 #1).
     pub newer_version: Option<u32>,
 }
 
@@ -318,6 +319,56 @@ mod tests {
             data_differs: false,
             newer_version: None,
         }
+    }
+
+    /// Review r19 #1: a re-signing the principal has not finished (v4 GVCN only) leaves the last
+    /// complete version (v3) VALID, on the hub's relayed lines as on the box; once she signs v4,
+    /// v3 is SUPERSEDED by it.
+    #[test]
+    fn only_a_version_signed_at_both_stages_supersedes() {
+        use super::super::{RegisterEntry, Stage, newest_complete, relayed_newer_version};
+        let line = |version, stage| RegisterEntry {
+            class: "9a1".into(),
+            student: "hs-1".into(),
+            version,
+            stage,
+            signer_role: String::new(),
+            cert_sha256: format!("c{version}{stage:?}"),
+            signature_sha256: format!("s{version}{stage:?}"),
+        };
+        let mut register = vec![
+            line(3, Stage::Gvcn),
+            line(3, Stage::Principal),
+            line(4, Stage::Gvcn),
+        ];
+        let good = [sig(&[]), sig(&[])];
+        let newer = relayed_newer_version(&good, &register, Some(3));
+        assert_eq!(newer, None);
+        let e = Evidence {
+            newer_version: newer,
+            ..evidence(&good, &[])
+        };
+        assert_eq!(decide(&e), Verdict::Valid);
+        // A principal signature alone (no GVCN line for that version) is no complete version.
+        assert_eq!(
+            newest_complete([
+                (5, Stage::Principal),
+                (3, Stage::Gvcn),
+                (3, Stage::Principal)
+            ]),
+            Some(3)
+        );
+        assert_eq!(newest_complete([(4, Stage::Gvcn)]), None);
+        register.push(line(4, Stage::Principal));
+        let newer = relayed_newer_version(&good, &register, Some(3));
+        assert_eq!(newer, Some(4));
+        let e = Evidence {
+            newer_version: newer,
+            ..evidence(&good, &[])
+        };
+        assert_eq!(decide(&e), Verdict::Superseded { current: 4 });
+        // The complete newest version itself is not superseded.
+        assert_eq!(relayed_newer_version(&good, &register, Some(4)), None);
     }
 
     #[test]

@@ -548,11 +548,18 @@ pub(super) async fn hocba_pdf(
     let bytes = tokio::task::spawn_blocking(move || layout.finish())
         .await?
         .map_err(ApiError::internal)?;
-    Ok(pdf_response(bytes, &format!("hoc-ba-{student}.pdf")))
+    let who = crate::gradebook::hocba::student_file_stem(
+        Some(&sb.book.students[sb.index]),
+        &mut Default::default(),
+    );
+    Ok(pdf_response(bytes, &format!("hoc-ba-{who}.pdf")))
 }
 
-/// The newest signed học bạ of a student (học bạ số), as stored: the file both signatures
-/// cover, byte for byte, for whoever may see the class's results.
+/// The newest complete signed học bạ of a student (học bạ số), as stored: the file both
+/// signatures cover, byte for byte — never a re-signing the principal has not finished (review
+/// r19 #1); before any version is complete, the GVCN-signed file named "…-cho-bgh-ky.pdf"
+/// (`hocba::for_download`) —, for whoever may see the class's results; named as the class
+/// export names it (`hocba::student_file_stem`), not by the internal id.
 pub(super) async fn hocba_signed(
     State(s): State<Shared>,
     PageUser(u): PageUser,
@@ -565,11 +572,13 @@ pub(super) async fn hocba_signed(
     if !crate::gradebook::may_view_class(&u.principal, &st.class_id) {
         return Err(GradeError::Forbidden.into());
     }
-    let signed = crate::gradebook::hocba::latest(&rx, &st.class_id, &student)?
+    let (signed, complete) = crate::gradebook::hocba::for_download(&rx, &st.class_id, &student)?
         .ok_or_else(ApiError::not_found)?;
     let bytes = signed.pdf_bytes()?;
+    let who = crate::gradebook::hocba::student_file_stem(Some(&st), &mut Default::default());
+    let waiting = if complete { "" } else { "-cho-bgh-ky" };
     Ok(pdf_response(
         bytes,
-        &format!("hoc-ba-{student}-v{}.pdf", signed.version),
+        &format!("hoc-ba-{who}-v{}{waiting}.pdf", signed.version),
     ))
 }
