@@ -1872,6 +1872,12 @@ pub fn relink_advice(lesson: &crate::lessons::Plan, state: &LinkState) -> String
         _ => "Giáo viên gắn lại hoặc bỏ gắn".to_string(),
     };
     match lesson.state {
+        // Not approved while its lesson is changed or dropped (`hand_in_problem`): returned.
+        S::Submitted | S::Reviewed
+            if matches!(state, LinkState::Changed { .. } | LinkState::Dropped(_)) =>
+        {
+            "Kế hoạch bài dạy đang chờ duyệt nên chưa gắn lại được, và chưa được phê duyệt khi liên kết còn như vậy: người duyệt trả lại để giáo viên gắn lại hoặc bỏ gắn rồi ký nộp lại.".to_string()
+        }
         S::Submitted | S::Reviewed => {
             "Kế hoạch bài dạy đang chờ duyệt nên chưa gắn lại được: đợi duyệt xong (hoặc được trả lại) rồi gắn lại hoặc bỏ gắn.".to_string()
         }
@@ -1880,6 +1886,55 @@ pub fn relink_advice(lesson: &crate::lessons::Plan, state: &LinkState) -> String
         ),
         S::Draft | S::Returned => format!("{what}."),
     }
+}
+
+/// Why lesson plan `lesson` may not be handed in (or, `for_approval`, approved) as its link
+/// reads now ([`LinkCheck::state`], the one resolution): a lesson the current approved Phụ lục
+/// III `changed` (relink to the line it is on now, or another, or unlink) or `dropped` (relink
+/// to another line, or unlink). A lesson only `moved` is the same lesson and holds; a link
+/// breaking the rule is listed on the PL III's page, not stopped here. None when unlinked.
+pub fn hand_in_problem(
+    r: &impl Read,
+    lesson: &crate::lessons::Plan,
+    for_approval: bool,
+) -> Result<Option<String>, StoreError> {
+    let Some(line) = lesson.plan_line.as_deref() else {
+        return Ok(None);
+    };
+    let state = LinkCheck::new(r).state(lesson, line)?;
+    Ok(hand_in_refusal(&lesson.title, state, for_approval))
+}
+
+/// The words of [`hand_in_problem`] for a link in `state` (pure): `None` for a link that holds
+/// (`moved` included) or breaks the rule.
+fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<String> {
+    let (why, what) = match state {
+        LinkState::Changed { at, why } => (
+            why,
+            format!("gắn lại với dòng {at} (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn"),
+        ),
+        LinkState::Dropped(why) => (
+            why,
+            "gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn".to_string(),
+        ),
+        LinkState::Holds(_) | LinkState::Broken(_) => return None,
+    };
+    Some(if for_approval {
+        format!(
+            "Chưa phê duyệt được kế hoạch bài dạy “{title}”: {why} Trả lại kế hoạch để giáo viên {what}, rồi ký nộp lại."
+        )
+    } else {
+        format!("Chưa nộp được kế hoạch bài dạy “{title}”: {why} Hãy {what} rồi nộp.")
+    })
+}
+
+/// [`hand_in_problem`] inside a write's transaction, as `lessons::LinkGate` asks it.
+pub fn hand_in_gate(
+    tx: &Tx<'_>,
+    lesson: &crate::lessons::Plan,
+    for_approval: bool,
+) -> Result<Option<String>, StoreError> {
+    hand_in_problem(tx, lesson, for_approval)
 }
 
 /// Relinking (or unlinking) an approved lesson plan makes a new draft version that must be
@@ -2298,6 +2353,37 @@ mod tests {
 
     fn linked(n: usize) -> LinkTarget {
         LinkTarget::of(&format!("pl3-x#{n}"), 1, &v1()[n - 1])
+    }
+
+    #[test]
+    fn a_changed_or_dropped_lesson_is_not_handed_in_nor_approved_a_moved_one_is() {
+        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), false), None);
+        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), true), None);
+        assert_eq!(
+            hand_in_refusal("Bài A", LinkState::Broken("x".into()), false),
+            None
+        );
+        let changed = || LinkState::Changed {
+            at: 3,
+            why: "Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết.".into(),
+        };
+        assert_eq!(
+            hand_in_refusal("Bài A", changed(), false).as_deref(),
+            Some(
+                "Chưa nộp được kế hoạch bài dạy “Bài A”: Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết. Hãy gắn lại với dòng 3 (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn rồi nộp."
+            )
+        );
+        let m = hand_in_refusal("Bài A", changed(), true).unwrap();
+        assert!(
+            m.starts_with("Chưa phê duyệt được kế hoạch bài dạy “Bài A”")
+                && m.contains("Trả lại kế hoạch để giáo viên gắn lại với dòng 3"),
+            "{m}"
+        );
+        let m = hand_in_refusal("Bài A", LinkState::Dropped("đã bỏ.".into()), false).unwrap();
+        assert!(
+            m.contains("đã bỏ. Hãy gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn rồi nộp."),
+            "{m}"
+        );
     }
 
     #[test]

@@ -419,6 +419,15 @@ pub struct LinkView {
 /// (`lessons` may not name `dept`, which stands on it).
 pub struct LinkResolver(pub fn(&Rx, &Plan) -> Result<Option<LinkView>, StoreError>);
 
+/// Why a lesson plan may not be handed in or approved as its link reads now — `dept`'s
+/// (`dept::hand_in_problem`): its lesson `changed` or `dropped` in the Phụ lục III's current
+/// approved version, in Vietnamese, naming the line to relink to (review r20 #3). Asked inside
+/// the write's transaction; put in the server's state by `app`. `for_approval` words it for
+/// the approver.
+pub struct LinkGate(
+    pub fn(&crate::store::Tx<'_>, &Plan, bool) -> Result<Option<String>, StoreError>,
+);
+
 /// The plan as lists and the dashboard see it (the current version's summary).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
