@@ -1606,8 +1606,8 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         (
             &e["plan"]["state"],
             &e["plan"]["version"],
-            &e["link"]["status"],
-            &e["link"]["lesson"]
+            &e["link"]["draft"]["status"],
+            &e["link"]["draft"]["lesson"]
         ),
         (
             &json!("draft"),
@@ -1665,6 +1665,36 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         "{e}"
     );
     unchanged("changed");
+    // Review r20 #2: the link in force is the approved version's ("Chủ đề 1", moved to line
+    // 2); the draft's relink is shown apart and not counted.
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (
+            &lp["link"]["status"],
+            &lp["link"]["line"],
+            &lp["link"]["lesson"],
+            &lp["link"]["in_force"],
+            &lp["link"]["draft"]["status"],
+            &lp["link"]["draft"]["lesson"],
+            &lp["link"]["draft"]["in_force"]
+        ),
+        (
+            &json!("moved"),
+            &json!(2),
+            &json!("Chủ đề 1"),
+            &json!(true),
+            &json!("changed"),
+            &json!("Bài 0. Mở đầu"),
+            &json!(false)
+        ),
+        "{lp}"
+    );
+    let now = row(&principal);
+    assert_eq!(
+        counts(&now),
+        (Some(1), Some(1), Some(0), Some(0), Some(0)),
+        "the draft is not counted: {now}"
+    );
     approve_again(lines(10, 140));
     let (st, e) = submit();
     assert_eq!(st, 409, "{e}");
@@ -1689,6 +1719,93 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     assert_eq!(lp["link"]["status"], "moved", "{lp}");
     let (st, e) = submit();
     assert_eq!(st, 200, "moved is the same lesson: {e}");
+    for (c, action, body) in [
+        (&head, "review", json!({"decision": "pass"})),
+        (&principal, "approve", json!({"secret": PIN})),
+    ] {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{b}/api/v1/lessons/plans/{lesson}/{action}"),
+            body,
+        );
+        assert_eq!(st, 200, "{e}");
+    }
+    // Review r20 #2, the reviewer's case: the approved version's lesson dropped, then a draft
+    // relink. The tracking, the API, the PL III page and the printed month keep the approved
+    // version's link — dropped — until the draft is handed in; the draft is said apart.
+    let mut without = lines(10, 140);
+    without.remove(0);
+    without[8]["periods"] = json!(28);
+    approve_again(without);
+    let dropped = row(&principal);
+    assert_eq!(
+        counts(&dropped),
+        (Some(0), Some(0), Some(0), Some(0), Some(1)),
+        "{dropped}"
+    );
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/links"),
+        json!({"lesson_plan": lesson, "line": format!("{pl3}#1"), "amend": true}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["state"], "draft", "{e}");
+    let now = row(&principal);
+    assert_eq!(counts(&now), counts(&dropped), "a draft is no fix: {now}");
+    assert_eq!(now["handed_in"], dropped["handed_in"], "{now}");
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (
+            &lp["link"]["status"],
+            &lp["link"]["lesson"],
+            &lp["link"]["in_force"],
+            &lp["link"]["draft"]["status"],
+            &lp["link"]["draft"]["lesson"]
+        ),
+        (
+            &json!("dropped"),
+            &json!("Chủ đề 1"),
+            &json!(true),
+            &json!("ok"),
+            &json!("Chủ đề 2")
+        ),
+        "{lp}"
+    );
+    assert!(
+        lp["link"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("bài “Chủ đề 1” đã bỏ khỏi Phụ lục III bản 10")),
+        "{lp}"
+    );
+    let page = head
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let list = page
+        .split("id=\"broken-links\"")
+        .nth(1)
+        .and_then(|x| x.split("</ul>").next())
+        .expect("listed: {page}");
+    assert!(
+        list.contains("bài “Chủ đề 1” đã bỏ khỏi Phụ lục III bản 10")
+            && list.contains("Đang gắn lại (bản nháp, chưa nộp): dòng 1."),
+        "{list}"
+    );
+    let text = pdf_text(
+        &principal,
+        &format!("{b}/lessons/export.pdf?month={}", common::term_month(12)),
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    assert!(
+        text.contains("Liên kết hiện nay: Phụ lục III đã thay đổi: bài “Chủ đề 1” đã bỏ khỏi Phụ lục III bản 10"),
+        "{text}"
+    );
 }
 
 /// The demo year's first calendar year ("2026" of "2026-2027"): its December is in the year.

@@ -413,6 +413,13 @@ pub struct LinkView {
     /// where the lesson is now and what changed, the version that dropped it — and what the
     /// teacher can do. The words the plan's page and its printed copy show.
     pub message: Option<String>,
+    /// The link of the version in force (handed in, or approved while a new draft is
+    /// written); false for a draft's link on a plan with nothing handed in (review r20 #2).
+    pub in_force: bool,
+    /// A new draft version's relink beside the link in force, not handed in: shown apart
+    /// ("đang gắn lại (bản nháp)"), never counted; status `unlinked` when the draft unlinks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft: Option<Box<LinkView>>,
 }
 
 /// Resolves a lesson plan's link ([`LinkView`]); `dept`'s, put in the server's state by `app`
