@@ -1404,7 +1404,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         lp["link"]["message"]
             .as_str()
             .unwrap()
-            .contains("đợi duyệt xong"),
+            .contains("chưa được phê duyệt khi liên kết còn như vậy: người duyệt trả lại"),
         "{lp}"
     );
     // A new approved version of 10 lines: the lesson is gone; the stored link to line 30 is
@@ -1438,8 +1438,8 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     );
     assert_eq!(page.matches("→ dòng 30").count(), 1, "{page}");
 
-    // Approved, the lesson plan may be relinked, but only once the teacher has been told it
-    // becomes a new draft version to sign and hand in again (review r16 #6).
+    // Review r20 #3: passed by the tổ, it is not approved while its lesson is dropped — the
+    // refusal says what to do, and nothing changes; the principal returns it instead.
     let (st, e) = send(
         &head,
         "POST",
@@ -1453,32 +1453,41 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         &format!("{b}/api/v1/lessons/plans/{lesson}/approve"),
         json!({"secret": PIN}),
     );
-    assert_eq!(st, 200, "{e}");
-    let (st, e) = link(&teacher, json!(format!("{pl3}#1")));
-    assert_eq!(
-        (st, &e["error"]["code"]),
-        (409, &json!("confirm_amend")),
-        "{e}"
-    );
+    assert_eq!(st, 409, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
     assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("phiên bản nháp mới"),
+        m.starts_with("Chưa phê duyệt được kế hoạch bài dạy")
+            && m.contains("đã bỏ khỏi Phụ lục III bản 5")
+            && m.contains("gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn"),
         "{e}"
     );
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(
         (&lp["plan"]["state"], &lp["plan"]["version"]),
-        (&json!("approved"), &json!(1)),
+        (&json!("reviewed"), &json!(1)),
         "nothing changed: {lp}"
     );
-    let (st, e) = send(
-        &teacher,
-        "PUT",
-        &format!("{api}/links"),
-        json!({"lesson_plan": lesson, "line": format!("{pl3}#1"), "amend": true}),
+    // Her page offers to return it (the tổ trưởng's form is gone once she passed it).
+    let page = principal
+        .get(format!("{b}/lessons/plan/{lesson}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"return-form\"") && page.contains("name=\"decision\" value=\"return\""),
+        "{page}"
     );
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{lesson}/review"),
+        json!({"decision": "return", "comment": "Bài đã bỏ khỏi Phụ lục III; gắn lại rồi nộp."}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["state"], "returned", "{e}");
+    // Returned, relinked as a new draft version.
+    let (st, e) = link(&teacher, json!(format!("{pl3}#1")));
     assert_eq!(st, 200, "{e}");
     assert_eq!(
         (&e["plan"]["state"], &e["plan"]["version"]),
@@ -1491,7 +1500,7 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     assert_eq!(
         v[0]["plan_line"],
         format!("{pl3}#30"),
-        "the approved version kept"
+        "the returned version kept"
     );
     assert_eq!(
         v[1]["plan_lesson"],
@@ -1597,8 +1606,8 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         (
             &e["plan"]["state"],
             &e["plan"]["version"],
-            &e["link"]["status"],
-            &e["link"]["lesson"]
+            &e["link"]["draft"]["status"],
+            &e["link"]["draft"]["lesson"]
         ),
         (
             &json!("draft"),
@@ -1613,6 +1622,189 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
         lp["versions"][2]["plan_lesson"],
         json!({"pl3": pl3, "version": 6, "line": 1, "lesson": "Bài 0. Mở đầu", "periods": 1}),
         "{lp}"
+    );
+
+    // Review r20 #3: a draft whose lesson the PL III changes or drops is not handed in — the
+    // refusal names the line to relink to, and nothing changes; a lesson that only moved is.
+    let submit = || {
+        send(
+            &teacher,
+            "POST",
+            &format!("{b}/api/v1/lessons/plans/{lesson}/submit"),
+            json!({"secret": PIN}),
+        )
+    };
+    let unchanged = |what: &str| {
+        let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+        assert_eq!(
+            (&lp["plan"]["state"], &lp["plan"]["version"]),
+            (&json!("draft"), &json!(3)),
+            "{what}: nothing changed: {lp}"
+        );
+        assert!(
+            lp["versions"][2]["digest"].is_null(),
+            "{what}: not signed: {lp}"
+        );
+    };
+    let mut changed = lines(10, 140);
+    changed[9]["periods"] = json!(12);
+    changed.insert(
+        0,
+        json!({"topic": "Bài 0. Mở đầu", "periods": 2, "when": "Tuần 1", "equipment": "", "place": "Lớp học"}),
+    );
+    approve_again(changed);
+    let (st, e) = submit();
+    assert_eq!(st, 409, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("Chưa nộp được kế hoạch bài dạy")
+            && m.contains("bài “Bài 0. Mở đầu” nay ở dòng 1, 2 tiết")
+            && m.contains(
+                "Hãy gắn lại với dòng 1 (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn rồi nộp."
+            ),
+        "{e}"
+    );
+    unchanged("changed");
+    // Review r20 #2: the link in force is the approved version's ("Chủ đề 1", moved to line
+    // 2); the draft's relink is shown apart and not counted.
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (
+            &lp["link"]["status"],
+            &lp["link"]["line"],
+            &lp["link"]["lesson"],
+            &lp["link"]["in_force"],
+            &lp["link"]["draft"]["status"],
+            &lp["link"]["draft"]["lesson"],
+            &lp["link"]["draft"]["in_force"]
+        ),
+        (
+            &json!("moved"),
+            &json!(2),
+            &json!("Chủ đề 1"),
+            &json!(true),
+            &json!("changed"),
+            &json!("Bài 0. Mở đầu"),
+            &json!(false)
+        ),
+        "{lp}"
+    );
+    let now = row(&principal);
+    assert_eq!(
+        counts(&now),
+        (Some(1), Some(1), Some(0), Some(0), Some(0)),
+        "the draft is not counted: {now}"
+    );
+    approve_again(lines(10, 140));
+    let (st, e) = submit();
+    assert_eq!(st, 409, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("bài “Bài 0. Mở đầu” đã bỏ khỏi Phụ lục III bản 8")
+            && m.contains("gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn"),
+        "{e}"
+    );
+    unchanged("dropped");
+    // Relinked to "Chủ đề 1" (line 1), which then only moves to line 2: handed in.
+    let (st, e) = link(&teacher, json!(format!("{pl3}#1")));
+    assert_eq!(st, 200, "{e}");
+    let mut moved = lines(10, 140);
+    moved[9]["periods"] = json!(13);
+    moved.insert(
+        0,
+        json!({"topic": "Bài 0. Ôn tập", "periods": 1, "when": "Tuần 1", "equipment": "", "place": "Lớp học"}),
+    );
+    approve_again(moved);
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(lp["link"]["status"], "moved", "{lp}");
+    let (st, e) = submit();
+    assert_eq!(st, 200, "moved is the same lesson: {e}");
+    for (c, action, body) in [
+        (&head, "review", json!({"decision": "pass"})),
+        (&principal, "approve", json!({"secret": PIN})),
+    ] {
+        let (st, e) = send(
+            c,
+            "POST",
+            &format!("{b}/api/v1/lessons/plans/{lesson}/{action}"),
+            body,
+        );
+        assert_eq!(st, 200, "{e}");
+    }
+    // Review r20 #2, the reviewer's case: the approved version's lesson dropped, then a draft
+    // relink. The tracking, the API, the PL III page and the printed month keep the approved
+    // version's link — dropped — until the draft is handed in; the draft is said apart.
+    let mut without = lines(10, 140);
+    without.remove(0);
+    without[8]["periods"] = json!(28);
+    approve_again(without);
+    let dropped = row(&principal);
+    assert_eq!(
+        counts(&dropped),
+        (Some(0), Some(0), Some(0), Some(0), Some(1)),
+        "{dropped}"
+    );
+    let (st, e) = send(
+        &teacher,
+        "PUT",
+        &format!("{api}/links"),
+        json!({"lesson_plan": lesson, "line": format!("{pl3}#1"), "amend": true}),
+    );
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["plan"]["state"], "draft", "{e}");
+    let now = row(&principal);
+    assert_eq!(counts(&now), counts(&dropped), "a draft is no fix: {now}");
+    assert_eq!(now["handed_in"], dropped["handed_in"], "{now}");
+    let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
+    assert_eq!(
+        (
+            &lp["link"]["status"],
+            &lp["link"]["lesson"],
+            &lp["link"]["in_force"],
+            &lp["link"]["draft"]["status"],
+            &lp["link"]["draft"]["lesson"]
+        ),
+        (
+            &json!("dropped"),
+            &json!("Chủ đề 1"),
+            &json!(true),
+            &json!("ok"),
+            &json!("Chủ đề 2")
+        ),
+        "{lp}"
+    );
+    assert!(
+        lp["link"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("bài “Chủ đề 1” đã bỏ khỏi Phụ lục III bản 10")),
+        "{lp}"
+    );
+    let page = head
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let list = page
+        .split("id=\"broken-links\"")
+        .nth(1)
+        .and_then(|x| x.split("</ul>").next())
+        .expect("listed: {page}");
+    assert!(
+        list.contains("bài “Chủ đề 1” đã bỏ khỏi Phụ lục III bản 10")
+            && list.contains("Đang gắn lại (bản nháp, chưa nộp): dòng 1."),
+        "{list}"
+    );
+    let text = pdf_text(
+        &principal,
+        &format!("{b}/lessons/export.pdf?month={}", common::term_month(12)),
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    assert!(
+        text.contains("Liên kết hiện nay: Phụ lục III đã thay đổi: bài “Chủ đề 1” đã bỏ khỏi Phụ lục III bản 10"),
+        "{text}"
     );
 }
 

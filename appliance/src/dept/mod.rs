@@ -1735,12 +1735,25 @@ impl<'r, R: Read> LinkCheck<'r, R> {
         lesson: &crate::lessons::Plan,
         line: &str,
     ) -> Result<LinkState, StoreError> {
+        let made = self.r.get(&LINKS, &lesson.id)?.filter(|t| t.line == line);
+        self.state_made(lesson, line, made)
+    }
+
+    /// [`LinkCheck::state`] of a link made to `made` (the lesson it named; `None`: by its
+    /// number) — the version in force's, which `dept.links.v1` no longer holds once a draft
+    /// relinked ([`link_in_force`]).
+    pub fn state_made(
+        &mut self,
+        lesson: &crate::lessons::Plan,
+        line: &str,
+        made: Option<LinkTarget>,
+    ) -> Result<LinkState, StoreError> {
         let (v, n) = match self.target(lesson, line)? {
             Err(why) => return Ok(LinkState::Broken(why)),
             Ok(t) => t,
         };
         let at = |i: usize| (i >= 1).then(|| v.lines.get(i - 1)).flatten();
-        let Some(made) = self.r.get(&LINKS, &lesson.id)?.filter(|t| t.line == line) else {
+        let Some(made) = made else {
             return Ok(match at(n) {
                 Some(_) => LinkState::Holds(n),
                 None => LinkState::Broken(format!(
@@ -1817,6 +1830,82 @@ pub struct LessonLink {
     pub department: String,
     pub line: usize,
     pub state: LinkState,
+    /// A new draft version's relink, not handed in: said apart, never counted.
+    pub draft: Option<String>,
+}
+
+/// A lesson plan's link as it is in force: the handed-in (waiting or approved) version's, or,
+/// while a new draft version is written, the approved version's — with the draft's own link
+/// apart when it differs (`draft`, "đang gắn lại (bản nháp)": never counted as the fix until
+/// it is handed in, review r20 #2). A plan never handed in (or returned, nothing approved) has
+/// only its draft's link (`in_force` false).
+pub struct InForce {
+    /// "{plan}#{n}" and the lesson it was made to.
+    pub line: String,
+    pub made: Option<LinkTarget>,
+    pub in_force: bool,
+    /// The draft's link ("{plan}#{n}" and its lesson) when it differs from the one in force;
+    /// `Some((None, None))`: the draft unlinks it.
+    pub draft: Option<(Option<String>, Option<LinkTarget>)>,
+}
+
+pub fn link_in_force(
+    r: &impl Read,
+    lesson: &crate::lessons::Plan,
+) -> Result<Option<InForce>, StoreError> {
+    let stored = |line: &str| -> Result<Option<LinkTarget>, StoreError> {
+        Ok(r.get(&LINKS, &lesson.id)?.filter(|t| t.line == line))
+    };
+    if !lesson.state.handed_in()
+        && let Some(av) = lesson.approved_version
+        && let Some(v) = r.get(
+            &crate::lessons::VERSIONS,
+            &crate::lessons::version_key(&lesson.id, av),
+        )?
+    {
+        let Some(line) = v.plan_line.clone() else {
+            // Approved unlinked: nothing in force; the draft's link is only a draft's.
+            return Ok(match lesson.plan_line.clone() {
+                Some(l) => Some(InForce {
+                    made: stored(&l)?,
+                    line: l,
+                    in_force: false,
+                    draft: None,
+                }),
+                None => None,
+            });
+        };
+        let made = match &v.plan_lesson {
+            Some(x) => Some(LinkTarget {
+                line: line.clone(),
+                version: x.version,
+                topic: x.lesson.clone(),
+                periods: x.periods,
+            }),
+            None => stored(&line)?,
+        };
+        let draft_made = match lesson.plan_line.as_deref() {
+            Some(l) => stored(l)?,
+            None => None,
+        };
+        let same = lesson.plan_line.as_deref() == Some(line.as_str())
+            && draft_made.as_ref().is_none_or(|d| Some(d) == made.as_ref());
+        return Ok(Some(InForce {
+            line,
+            made,
+            in_force: true,
+            draft: (!same).then(|| (lesson.plan_line.clone(), draft_made)),
+        }));
+    }
+    let Some(line) = lesson.plan_line.clone() else {
+        return Ok(None);
+    };
+    Ok(Some(InForce {
+        made: stored(&line)?,
+        line,
+        in_force: lesson.handed_in(),
+        draft: None,
+    }))
 }
 
 /// Every handed-in lesson plan (waiting or approved) whose stored link names a Phụ lục III of
@@ -1834,21 +1923,30 @@ pub fn links_of_year(r: &impl Read, year: &str) -> Result<Vec<LessonLink>, Store
         if !l.handed_in() {
             continue;
         }
-        let Some(line) = l.plan_line.clone() else {
+        // The version in force's link, never a draft's relink (review r20 #2).
+        let Some(f) = link_in_force(r, &l)?.filter(|f| f.in_force) else {
             continue;
         };
-        let Some((id, n)) = line.split_once('#') else {
+        let Some((id, n)) = f.line.split_once('#') else {
             continue;
         };
         let Some(plan) = plans.get(id) else {
             continue;
         };
-        let state = check.state(&l, &line)?;
+        let state = check.state_made(&l, &f.line, f.made.clone())?;
+        let draft = f.draft.as_ref().map(|(line, _)| match line {
+            Some(x) => format!(
+                "Đang gắn lại (bản nháp, chưa nộp): dòng {}.",
+                x.rsplit_once('#').map_or("?", |x| x.1)
+            ),
+            None => "Đang bỏ gắn (bản nháp, chưa nộp).".to_string(),
+        });
         out.push(LessonLink {
             plan: id.to_string(),
             department: plan.department.clone(),
             line: n.parse().unwrap_or(0),
             state,
+            draft,
             lesson: l,
         });
     }
@@ -1872,6 +1970,12 @@ pub fn relink_advice(lesson: &crate::lessons::Plan, state: &LinkState) -> String
         _ => "Giáo viên gắn lại hoặc bỏ gắn".to_string(),
     };
     match lesson.state {
+        // Not approved while its lesson is changed or dropped (`hand_in_problem`): returned.
+        S::Submitted | S::Reviewed
+            if matches!(state, LinkState::Changed { .. } | LinkState::Dropped(_)) =>
+        {
+            "Kế hoạch bài dạy đang chờ duyệt nên chưa gắn lại được, và chưa được phê duyệt khi liên kết còn như vậy: người duyệt trả lại để giáo viên gắn lại hoặc bỏ gắn rồi ký nộp lại.".to_string()
+        }
         S::Submitted | S::Reviewed => {
             "Kế hoạch bài dạy đang chờ duyệt nên chưa gắn lại được: đợi duyệt xong (hoặc được trả lại) rồi gắn lại hoặc bỏ gắn.".to_string()
         }
@@ -1880,6 +1984,55 @@ pub fn relink_advice(lesson: &crate::lessons::Plan, state: &LinkState) -> String
         ),
         S::Draft | S::Returned => format!("{what}."),
     }
+}
+
+/// Why lesson plan `lesson` may not be handed in (or, `for_approval`, approved) as its link
+/// reads now ([`LinkCheck::state`], the one resolution): a lesson the current approved Phụ lục
+/// III `changed` (relink to the line it is on now, or another, or unlink) or `dropped` (relink
+/// to another line, or unlink). A lesson only `moved` is the same lesson and holds; a link
+/// breaking the rule is listed on the PL III's page, not stopped here. None when unlinked.
+pub fn hand_in_problem(
+    r: &impl Read,
+    lesson: &crate::lessons::Plan,
+    for_approval: bool,
+) -> Result<Option<String>, StoreError> {
+    let Some(line) = lesson.plan_line.as_deref() else {
+        return Ok(None);
+    };
+    let state = LinkCheck::new(r).state(lesson, line)?;
+    Ok(hand_in_refusal(&lesson.title, state, for_approval))
+}
+
+/// The words of [`hand_in_problem`] for a link in `state` (pure): `None` for a link that holds
+/// (`moved` included) or breaks the rule.
+fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<String> {
+    let (why, what) = match state {
+        LinkState::Changed { at, why } => (
+            why,
+            format!("gắn lại với dòng {at} (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn"),
+        ),
+        LinkState::Dropped(why) => (
+            why,
+            "gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn".to_string(),
+        ),
+        LinkState::Holds(_) | LinkState::Broken(_) => return None,
+    };
+    Some(if for_approval {
+        format!(
+            "Chưa phê duyệt được kế hoạch bài dạy “{title}”: {why} Trả lại kế hoạch để giáo viên {what}, rồi ký nộp lại."
+        )
+    } else {
+        format!("Chưa nộp được kế hoạch bài dạy “{title}”: {why} Hãy {what} rồi nộp.")
+    })
+}
+
+/// [`hand_in_problem`] inside a write's transaction, as `lessons::LinkGate` asks it.
+pub fn hand_in_gate(
+    tx: &Tx<'_>,
+    lesson: &crate::lessons::Plan,
+    for_approval: bool,
+) -> Result<Option<String>, StoreError> {
+    hand_in_problem(tx, lesson, for_approval)
 }
 
 /// Relinking (or unlinking) an approved lesson plan makes a new draft version that must be
@@ -2037,9 +2190,34 @@ pub fn link_view(
     r: &crate::store::Rx,
     lesson: &crate::lessons::Plan,
 ) -> Result<Option<crate::lessons::LinkView>, StoreError> {
-    let Some(line) = lesson.plan_line.as_deref() else {
+    let Some(f) = link_in_force(r, lesson)? else {
         return Ok(None);
     };
+    let mut view = view_of(r, lesson, &f.line, f.made, f.in_force)?;
+    if let Some((line, made)) = f.draft {
+        view.draft = Some(Box::new(match line {
+            Some(l) => view_of(r, lesson, &l, made, false)?,
+            // The draft unlinks: said by a view without a line.
+            None => crate::lessons::LinkView {
+                status: "unlinked",
+                message: Some("Bản nháp đang bỏ gắn (chưa nộp).".to_string()),
+                in_force: false,
+                draft: None,
+                ..view.clone()
+            },
+        }));
+    }
+    Ok(Some(view))
+}
+
+/// One link's [`crate::lessons::LinkView`]: `line` made to `made`.
+fn view_of(
+    r: &crate::store::Rx,
+    lesson: &crate::lessons::Plan,
+    line: &str,
+    made: Option<LinkTarget>,
+    in_force: bool,
+) -> Result<crate::lessons::LinkView, StoreError> {
     let (id, n) = match line.split_once('#') {
         Some((id, n)) => (id, n.parse::<usize>().unwrap_or(0)),
         None => (line, 0),
@@ -2050,7 +2228,6 @@ pub fn link_view(
         Some(v) => r.get(&PLAN_VERSIONS, &key(id, v))?,
         None => None,
     };
-    let made = r.get(&LINKS, &lesson.id)?.filter(|t| t.line == line);
     let (title, periods, version) = match &made {
         Some(t) => (t.topic.clone(), t.periods, t.version),
         None => {
@@ -2062,8 +2239,19 @@ pub fn link_view(
             (t, p, current.unwrap_or(0))
         }
     };
-    let state = LinkCheck::new(r).state(lesson, line)?;
-    let advice = |why: &str| format!("{why} {}", relink_advice(lesson, &state));
+    let state = LinkCheck::new(r).state_made(lesson, line, made)?;
+    // The advice is for the version it is: a draft's link is the teacher's to change.
+    let as_draft;
+    let shown = if in_force || !lesson.state.handed_in() {
+        lesson
+    } else {
+        as_draft = crate::lessons::Plan {
+            state: crate::lessons::State::Draft,
+            ..lesson.clone()
+        };
+        &as_draft
+    };
+    let advice = |why: &str| format!("{why} {}", relink_advice(shown, &state));
     let (status, at, message) = match &state {
         LinkState::Holds(m) if *m == n => ("ok", *m, None),
         // Moved: it holds; said where, the same words on every page.
@@ -2079,7 +2267,7 @@ pub fn link_view(
         LinkState::Dropped(why) => ("dropped", n, Some(advice(why))),
         LinkState::Broken(why) => ("broken", n, Some(advice(why))),
     };
-    Ok(Some(crate::lessons::LinkView {
+    Ok(crate::lessons::LinkView {
         pl3: id.to_string(),
         pl3_title: match &plan {
             Some(p) => plan_title(r, p),
@@ -2093,7 +2281,9 @@ pub fn link_view(
         periods,
         status,
         message,
-    }))
+        in_force,
+        draft: None,
+    })
 }
 
 /// The tracking `p` may see: every department for BGH, their own for a tổ trưởng heading one
@@ -2298,6 +2488,37 @@ mod tests {
 
     fn linked(n: usize) -> LinkTarget {
         LinkTarget::of(&format!("pl3-x#{n}"), 1, &v1()[n - 1])
+    }
+
+    #[test]
+    fn a_changed_or_dropped_lesson_is_not_handed_in_nor_approved_a_moved_one_is() {
+        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), false), None);
+        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), true), None);
+        assert_eq!(
+            hand_in_refusal("Bài A", LinkState::Broken("x".into()), false),
+            None
+        );
+        let changed = || LinkState::Changed {
+            at: 3,
+            why: "Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết.".into(),
+        };
+        assert_eq!(
+            hand_in_refusal("Bài A", changed(), false).as_deref(),
+            Some(
+                "Chưa nộp được kế hoạch bài dạy “Bài A”: Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết. Hãy gắn lại với dòng 3 (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn rồi nộp."
+            )
+        );
+        let m = hand_in_refusal("Bài A", changed(), true).unwrap();
+        assert!(
+            m.starts_with("Chưa phê duyệt được kế hoạch bài dạy “Bài A”")
+                && m.contains("Trả lại kế hoạch để giáo viên gắn lại với dòng 3"),
+            "{m}"
+        );
+        let m = hand_in_refusal("Bài A", LinkState::Dropped("đã bỏ.".into()), false).unwrap();
+        assert!(
+            m.contains("đã bỏ. Hãy gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn rồi nộp."),
+            "{m}"
+        );
     }
 
     #[test]

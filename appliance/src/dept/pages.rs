@@ -232,6 +232,11 @@ async fn plan_page(
             }
             other => other.why().unwrap_or_default().to_string(),
         };
+        // A draft's relink is said apart, the link in force still listed (review r20 #2).
+        let why = match &l.draft {
+            Some(d) => format!("{why} {d}"),
+            None => why,
+        };
         if super::sees_work(p, &plan) {
             broken.push(BrokenLink {
                 lesson: format!(

@@ -142,9 +142,12 @@ impl Names {
         plans: &[(Plan, Version)],
     ) -> Result<(), StoreError> {
         for (p, v) in plans {
+            // The printed version's link is the one in force (a draft's relink is not: r20 #2).
             if v.plan_line.is_some()
-                && v.plan_line == p.plan_line
                 && let Some(view) = (resolve.0)(rx, p)?
+                && view.in_force
+                && v.plan_line.as_deref()
+                    == Some(format!("{}#{}", view.pl3, view.linked_line).as_str())
                 && let Some(m) = view.message
             {
                 self.links.insert(p.id.clone(), m);

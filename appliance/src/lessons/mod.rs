@@ -413,11 +413,27 @@ pub struct LinkView {
     /// where the lesson is now and what changed, the version that dropped it — and what the
     /// teacher can do. The words the plan's page and its printed copy show.
     pub message: Option<String>,
+    /// The link of the version in force (handed in, or approved while a new draft is
+    /// written); false for a draft's link on a plan with nothing handed in (review r20 #2).
+    pub in_force: bool,
+    /// A new draft version's relink beside the link in force, not handed in: shown apart
+    /// ("đang gắn lại (bản nháp)"), never counted; status `unlinked` when the draft unlinks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft: Option<Box<LinkView>>,
 }
 
 /// Resolves a lesson plan's link ([`LinkView`]); `dept`'s, put in the server's state by `app`
 /// (`lessons` may not name `dept`, which stands on it).
 pub struct LinkResolver(pub fn(&Rx, &Plan) -> Result<Option<LinkView>, StoreError>);
+
+/// Why a lesson plan may not be handed in or approved as its link reads now — `dept`'s
+/// (`dept::hand_in_problem`): its lesson `changed` or `dropped` in the Phụ lục III's current
+/// approved version, in Vietnamese, naming the line to relink to (review r20 #3). Asked inside
+/// the write's transaction; put in the server's state by `app`. `for_approval` words it for
+/// the approver.
+pub struct LinkGate(
+    pub fn(&crate::store::Tx<'_>, &Plan, bool) -> Result<Option<String>, StoreError>,
+);
 
 /// The plan as lists and the dashboard see it (the current version's summary).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

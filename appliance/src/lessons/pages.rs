@@ -244,14 +244,25 @@ async fn plan_page(
             // Its teacher relinks on the PL III's page, unless the plan waits for review.
             let relinks = plan.teacher == pp.id()
                 && !matches!(plan.state, PlanState::Submitted | PlanState::Reviewed);
-            let link = link_line(
-                &v,
-                (v.number == plan.version)
-                    .then(|| resolve(&rx, &plan))
-                    .transpose()?
-                    .flatten(),
-                relinks,
-            );
+            // The version shown: the current draft's own relink when one is apart from the
+            // link in force (review r20 #2), the version in force's, else as signed.
+            let view = resolve(&rx, &plan)?;
+            let view = match view {
+                Some(l) if v.number == plan.version => Some(match l.draft {
+                    Some(d) => *d,
+                    None => l,
+                }),
+                Some(l)
+                    if l.in_force
+                        && v.plan_line.as_deref()
+                            == Some(format!("{}#{}", l.pl3, l.linked_line).as_str())
+                        && Some(v.number) == plan.approved_version =>
+                {
+                    Some(l)
+                }
+                _ => None,
+            };
+            let link = link_line(&v, view.filter(|l| l.status != "unlinked"), relinks);
             let mut hasher = super::FileHasher::new(&store.blobs);
             let verdicts = super::verify_version(&rx, &plan, &v, &mut hasher)?;
             let names = Names::load(&rx)?;

@@ -317,7 +317,16 @@ async fn submit(
             _ => None,
         }
     };
+    let gate = s.part::<super::LinkGate>()?.0;
     let plan = write(&s, &u, move |tx| {
+        // A link its Phụ lục III changed or dropped is fixed before it is signed (r20 #3).
+        if let Some(plan) = tx.get(&super::PLANS, &id)?
+            && plan.teacher == p.id()
+            && plan.state == super::State::Draft
+            && let Some(why) = gate(tx, &plan, false)?
+        {
+            return Err(LessonError::State(why));
+        }
         if let Some(l) = named {
             super::name_old_link(tx, &id, l)?;
         }
@@ -368,7 +377,18 @@ async fn approve(
     u.require(Action::ApproveLessonPlans)?;
     let key = unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
-    let plan = write(&s, &u, move |tx| super::approve(tx, &p, &id, &key)).await?;
+    let gate = s.part::<super::LinkGate>()?.0;
+    let plan = write(&s, &u, move |tx| {
+        if let Some(plan) = tx.get(&super::PLANS, &id)?
+            && plan.state == super::State::Reviewed
+            && permits(&p, Action::ApproveLessonPlans)
+            && let Some(why) = gate(tx, &plan, true)?
+        {
+            return Err(LessonError::State(why));
+        }
+        super::approve(tx, &p, &id, &key)
+    })
+    .await?;
     Ok(Json(json!({ "plan": plan, "message": "Đã ký phê duyệt." })))
 }
 
@@ -469,7 +489,18 @@ async fn approve_month(
     let p = u.principal.clone();
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
+    let gate = s.part::<super::LinkGate>()?.0;
     let (out, approval) = write(&s, &u, move |tx| {
+        // One plan whose lesson its Phụ lục III changed or dropped refuses the batch, named.
+        let mut stuck = vec![];
+        for plan in super::month_to_approve(&*tx, &p, &month, dept.as_deref())? {
+            if let Some(why) = gate(tx, &plan, true)? {
+                stuck.push(why);
+            }
+        }
+        if !stuck.is_empty() {
+            return Err(LessonError::State(stuck.join(" ")));
+        }
         let out = super::approve_month(tx, &p, &month, dept.as_deref(), &listed, &key)?;
         let approval =
             export::record_month_approval(tx, &p, &month, dept.as_deref(), pades.as_ref())?;

@@ -259,7 +259,11 @@ pub fn review(
         "Chỉ tổ trưởng của tổ này (hoặc Ban giám hiệu) duyệt kế hoạch này.",
     )?;
     not_own(&plan, p, "duyệt")?;
-    if v.state != State::Submitted {
+    // The approver may also return a plan the tổ passed (one she cannot approve as it
+    // stands: a lesson its Phụ lục III changed or dropped since, review r20 #3).
+    let returns_reviewed =
+        !passed && v.state == State::Reviewed && permits(p, Action::ApproveLessonPlans);
+    if v.state != State::Submitted && !returns_reviewed {
         return Err(LessonError::State(format!(
             "Kế hoạch đang ở trạng thái “{}”; tổ chỉ duyệt kế hoạch vừa nộp.",
             v.state.label()
