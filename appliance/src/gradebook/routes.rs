@@ -370,6 +370,11 @@ async fn hocba_change_pin(
     u: ApiUser,
     b: JsonBody<ChangePin>,
 ) -> Result<Json<Value>, ApiError> {
+    // The gate before the body, as for a request: an account that may hold no signing
+    // certificate (the admin) has no signing PIN to change.
+    if !may_ask_certificate(&u.principal) {
+        return Err(ApiError::forbidden());
+    }
     let body = json_body(b)?;
     if body.current_pin.is_empty() {
         return Err(ApiError::bad_request("Nhập mã PIN ký hiện tại."));
