@@ -1401,39 +1401,48 @@ async fn publish_upload(
     + 'static,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let owner = u.principal.id().to_string();
-    // The same upload published again: the page's answer was lost on a dropped link and it
-    // asks once more (web/static/district.js) — the answer it missed, nothing published twice.
-    if let Some(answer) = upload::used(&s.store, &owner, &id) {
-        return Ok((StatusCode::OK, Json(answer)));
-    }
     let store = s.store.clone();
     let actor = u.actor();
-    let (used_id, used_by) = (id.clone(), owner.clone());
-    let p = tokio::task::spawn_blocking(move || -> Result<super::Published, ApiError> {
-        let (sess, _) = upload::status(&store, &owner, &id)?;
-        let file = upload::take_raw(&store, &owner, &id)?;
-        let done = publish(&store, &file, &sess.name, &actor);
-        upload::remove(&store, &id);
-        match done {
-            Ok(p) => Ok(p),
-            Err(e) => {
-                tracing::warn!(file = %sess.name, error = %e, "not published");
-                let detail = json!({"file": sess.name, "size": sess.size, "why": e.to_string()});
-                store.write(&actor, |tx| -> Result<(), crate::store::StoreError> {
-                    tx.event("downlink.refuse", &sess.name, Some(detail));
-                    Ok(())
-                })?;
-                Err(not_published(e))
+    // All of it on the blocking side, the answer kept before the session goes: a page whose
+    // link dropped while the hub published cancels this handler, not the publishing, and its
+    // second ask (web/static/district.js) must find the answer it missed.
+    let (status, answer, name) = tokio::task::spawn_blocking(
+        move || -> Result<(StatusCode, serde_json::Value, Option<String>), ApiError> {
+            // The same upload published again: nothing published twice.
+            if let Some(answer) = upload::used(&store, &owner, &id) {
+                return Ok((StatusCode::OK, answer, None));
             }
-        }
-    })
+            let (sess, _) = upload::status(&store, &owner, &id)?;
+            let file = upload::take_raw(&store, &owner, &id)?;
+            match publish(&store, &file, &sess.name, &actor) {
+                Ok(p) => {
+                    // An update or a shared file goes to every school: no school to name.
+                    let row = published_row(&p, &BTreeMap::new(), &people(&store)?);
+                    let answer = json!({ "published": row });
+                    upload::mark_used(&store, &owner, &id, &answer);
+                    upload::remove(&store, &id);
+                    Ok((StatusCode::CREATED, answer, Some(p.name)))
+                }
+                Err(e) => {
+                    upload::remove(&store, &id);
+                    tracing::warn!(file = %sess.name, error = %e, "not published");
+                    let detail =
+                        json!({"file": sess.name, "size": sess.size, "why": e.to_string()});
+                    store.write(&actor, |tx| -> Result<(), crate::store::StoreError> {
+                        tx.event("downlink.refuse", &sess.name, Some(detail));
+                        Ok(())
+                    })?;
+                    Err(not_published(e))
+                }
+            }
+        },
+    )
     .await
     .map_err(ApiError::internal)??;
-    tracing::info!(name = %p.name, by = %u.principal.id(), "published from the page");
-    // An update or a shared file goes to every school: no school to name.
-    let answer = json!({ "published": published_row(&p, &BTreeMap::new(), &people(&s.store)?) });
-    upload::mark_used(&s.store, &used_by, &used_id, &answer);
-    Ok((StatusCode::CREATED, Json(answer)))
+    if let Some(name) = name {
+        tracing::info!(name = %name, by = %u.principal.id(), "published from the page");
+    }
+    Ok((status, Json(answer)))
 }
 
 #[derive(Deserialize)]
