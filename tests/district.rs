@@ -2236,7 +2236,253 @@ fn a_bad_filter_is_a_page_with_the_form_and_the_api_keeps_its_json() {
             assert_eq!(e["error"]["code"], "bad_filter", "{path}?{q}: {e}");
         }
     }
+    // The statistics API refuses the same filters in the same words, as JSON (review r20 #5).
+    for (q, why) in [
+        ("year=abc", "ghi dạng 2026-2027"),
+        ("grade=13", "từ 1 đến 12"),
+        ("term=hk1", "1, 2 hoặc CN (cả năm)"),
+        ("school=79999999", "Không có trường mã “79999999”"),
+    ] {
+        let r = staff
+            .get(format!("{b}/district/api/stats?{q}"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "stats?{q}");
+        let e: Value = r.json().unwrap();
+        assert_eq!(e["error"]["code"], "bad_filter", "stats?{q}: {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(why),
+            "stats?{q}: {e}"
+        );
+    }
     // The known school still filters.
     let (st, _, body) = page(format!("{b}/district?school=79000701"));
     assert_eq!(st, 200, "{body}");
+    // A well-formed year without data (review r20 #10): chosen in the form, so *Lọc* stays on
+    // it, and the page says there is nothing of it; the years with data still offered.
+    let (st, _, body) = page(format!("{b}/district?year=1999-2000"));
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        body.contains("<option value=\"1999-2000\" selected>")
+            && body.contains("<option value=\"2026-2027\">")
+            && body.contains("id=\"no-data\"")
+            && body.contains("Chưa có số liệu của năm học 1999-2000"),
+        "{body}"
+    );
+    let (_, _, body) = page(format!("{b}/district?year=2026-2027"));
+    assert!(
+        body.contains("<option value=\"2026-2027\" selected>") && !body.contains("id=\"no-data\""),
+        "{body}"
+    );
+    let st: Value = staff
+        .get(format!("{b}/district/api/stats?year=1999-2000"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(st["year"], "1999-2000", "{st}");
+    assert_eq!(st["enrolment"], json!({}), "{st}");
+}
+
+/// A CSV file's rows (quoted fields as the hub writes them), the BOM dropped.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for line in text.trim_start_matches('\u{feff}').lines() {
+        let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                ',' if !quoted => row.push(std::mem::take(&mut field)),
+                c => field.push(c),
+            }
+        }
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// Review r20 #5, #8: after a demo school relays, the hub's `/district/api/stats` counts one
+/// school year as its reports do — the sĩ số CSV (leavers not enrolled) and the lesson-plan
+/// report of that year, not a draft dated next year —, and the hub's lesson-plan counts of
+/// each month equal the box's dashboard of that month, each saying the rule.
+#[test]
+fn the_hubs_stats_and_month_counts_agree_with_its_reports_and_the_box() {
+    let hub_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(hub_dir.path());
+    let token = hub.token("79000701");
+    let out = enroll(dir.path().to_str().unwrap(), &hub.base(), &token);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let school = Server::start_with(
+        dir.path(),
+        false,
+        &["--relay-rate", "1048576", "--relay-school-hours", "off"],
+    );
+    relayed(dir.path(), 120, "the demo school did not relay");
+    let year = common::demo_year();
+    let start: i32 = year[..4].parse().unwrap();
+    // A draft dated next August: next year's, in no figure of this year.
+    let gv = school.login("gv01");
+    let subjects: Value = get(&gv, format!("{}/api/v1/subjects", school.base()))
+        .json()
+        .unwrap();
+    let khtn = subjects["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Khoa học tự nhiên")
+        .unwrap_or_else(|| panic!("{subjects}"))["id"]
+        .clone();
+    let sent = common::status(dir.path())["batches_sent"]
+        .as_u64()
+        .unwrap_or(0);
+    let r = gv
+        .post(format!("{}/api/v1/lessons/plans", school.base()))
+        .json(
+            &json!({"title": "Bài N. Năm học sau", "subject": khtn, "grade": 6,
+                      "periods": 1, "teach_on": format!("{}-08-15", start + 1)}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let st = common::status(dir.path());
+        if st["queued"] == 0 && st["batches_sent"].as_u64().unwrap_or(0) > sent {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the draft was not relayed: {st}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    let staff = hub.staff();
+    let b = hub.base();
+    let stats: Value = get(&staff, format!("{b}/district/api/stats"))
+        .json()
+        .unwrap();
+    assert_eq!(stats["year"], year.as_str(), "{stats}");
+    let si_so = csv_rows(
+        &get(
+            &staff,
+            format!("{b}/district/reports/si-so.csv?year={year}"),
+        )
+        .text()
+        .unwrap(),
+    );
+    let mut enrolled = serde_json::Map::new();
+    for row in si_so.iter().skip(1).filter(|r| r[0] != "Toàn huyện") {
+        enrolled.insert(row[1].clone(), json!(row[2].parse::<u64>().unwrap()));
+    }
+    assert_eq!(
+        stats["enrolment"]["79000701"],
+        Value::Object(enrolled),
+        "sĩ số as the CSV says, leavers not counted: {stats} {si_so:?}"
+    );
+    let ke_hoach_csv = get(&staff, format!("{b}/district/reports/ke-hoach.csv"))
+        .text()
+        .unwrap();
+    assert!(
+        csv_rows(&ke_hoach_csv).last().unwrap()[0]
+            .starts_with("Mỗi kế hoạch bài dạy tính một lần, vào tháng của ngày dạy"),
+        "the CSV's last line says its rule: {ke_hoach_csv}"
+    );
+    // The report's rows: (school, month, plans, handed in, approved, …); the rule's line last.
+    let ke_hoach: Vec<Vec<String>> = csv_rows(&ke_hoach_csv)
+        .into_iter()
+        .skip(1)
+        .filter(|r| r.len() == 7)
+        .collect();
+    assert!(!ke_hoach.is_empty(), "{ke_hoach_csv}");
+    let n = |s: &str| s.parse::<u64>().unwrap();
+    let sum = ke_hoach.iter().fold([0u64; 3], |a, r| {
+        [a[0] + n(&r[2]), a[1] + n(&r[3]), a[2] + n(&r[4])]
+    });
+    assert_eq!(
+        stats["lesson_plans"]["79000701"],
+        json!(sum),
+        "the year's plans, as the report counts them (not next year's draft): {stats}"
+    );
+    let next: Value = get(
+        &staff,
+        format!("{b}/district/api/stats?year={}-{}", start + 1, start + 2),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(next["lesson_plans"]["79000701"][0], 1, "{next}");
+    assert_eq!(next["enrolment"], json!({}), "{next}");
+
+    // Each month of the year: the box's dashboard (the principal's) and the hub's row agree.
+    let principal = school.login("hieutruong");
+    let mut compared = 0;
+    for i in 0..12 {
+        let (y, m) = if i < 5 {
+            (start, 8 + i)
+        } else {
+            (start + 1, i - 4)
+        };
+        let month = format!("{y}-{m:02}");
+        let d: Value = get(
+            &principal,
+            format!("{}/api/v1/lessons/dashboard?month={month}", school.base()),
+        )
+        .json()
+        .unwrap();
+        let box_counts = [
+            d["summary"]["plans"].as_u64().unwrap(),
+            d["summary"]["handed_in"].as_u64().unwrap(),
+            d["summary"]["approved"].as_u64().unwrap(),
+        ];
+        let totals: Vec<u64> = d["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        // The workflow's columns (the newest version's state) hold each plan once; the
+        // approved ones being amended are the summary's approved beyond the column's.
+        let amending = d["summary"]["amending"].as_u64().unwrap();
+        assert_eq!(totals.iter().sum::<u64>(), box_counts[0], "{month}: {d}");
+        assert_eq!(totals[4] + amending, box_counts[2], "{month}: {d}");
+        let shown = format!("{m:02}/{y}");
+        let hub_counts = ke_hoach
+            .iter()
+            .find(|r| r[1] == shown)
+            .map(|r| [n(&r[2]), n(&r[3]), n(&r[4])])
+            .unwrap_or([0; 3]);
+        assert_eq!(hub_counts, box_counts, "{month}: hub {ke_hoach:?}, box {d}");
+        if box_counts[0] > 0 {
+            compared += 1;
+        }
+    }
+    assert!(compared >= 2, "the demo has plans in several months");
+    let page = get(
+        &principal,
+        format!("{}/lessons/dashboard?month={start}-12", school.base()),
+    )
+    .text()
+    .unwrap();
+    assert!(
+        page.contains("id=\"dash-rule\"")
+            && page.contains("Mỗi kế hoạch bài dạy tính một lần, vào tháng của ngày dạy"),
+        "the box says the rule: {page}"
+    );
+    let page = get(&staff, format!("{b}/district")).text().unwrap();
+    assert!(
+        page.contains("id=\"ke-hoach-rule\"")
+            && page.contains("Mỗi kế hoạch bài dạy tính một lần, vào tháng của ngày dạy"),
+        "the hub says the rule: {page}"
+    );
 }

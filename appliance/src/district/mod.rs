@@ -1474,32 +1474,45 @@ pub fn import_into(
     Ok(out)
 }
 
-/// Aggregates for the staff pages: per school and for the district.
-#[derive(Debug, Default, Serialize)]
+/// `/district/api/stats`: the staff reports' own counts of one school year (review r20 #5) —
+/// the filter's, else the year the reports show (`Reports::year`) —, narrowed by the same
+/// filter (school, grade, term), so every figure equals its report's.
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct Stats {
-    /// school → grade → students.
+    /// The school year counted.
+    pub year: Option<String>,
+    /// school → grade → students still at the school (the *Sĩ số theo khối* report: a student
+    /// who transferred out or withdrew is not counted).
     pub enrolment: BTreeMap<String, BTreeMap<u8, u64>>,
-    /// (subject, term) → level (1 Tốt … 4 Chưa đạt as "mahocluc") → count, district-wide.
+    /// "hocluc/{term}" → learning level ("1" Tốt … "4" Chưa đạt, "—" chưa đánh giá: a student
+    /// of the year without one, as the *Kết quả học tập, rèn luyện* report counts) → students,
+    /// grades 6–12; "{subject}/{term}" → the *Kết quả theo môn* report's column → results.
     pub levels: BTreeMap<String, BTreeMap<String, u64>>,
-    /// school → (plans, handed in, approved).
+    /// school → (plans, handed in, approved) of the year's months (the *Kế hoạch bài dạy*
+    /// report, by `lessons::MONTH_COUNT_RULE`).
     pub lesson_plans: BTreeMap<String, (u64, u64, u64)>,
     /// Schools left out while the hub builds their report parts (once, after an upgrade).
     pub pending: Vec<String>,
 }
 
-/// Adds up the statistics from each school's [`reports::SchoolPart`] — one key range per
-/// school, kept in `parts` until its next batch and shared with the reports — instead of
-/// walking the province's records on every call.
-pub fn stats(hub: &dyn HubStorage, parts: &reports::PartCache) -> Result<Stats, HubError> {
-    let mut st = Stats::default();
-    let schools = hub.schools()?;
-    for (s, p) in schools.iter().zip(parts.parts(hub, &schools)?) {
-        match p {
-            Some(p) => p.add_stats(&s.code, &mut st),
-            None => st.pending.push(s.code.clone()),
-        }
-    }
-    Ok(st)
+/// [`Stats`] under `filter` (checked by the caller), from the reports' sums — kept per filter
+/// and school version, as the staff page's are.
+pub fn stats(
+    hub: &dyn HubStorage,
+    parts: &reports::PartCache,
+    filter: &reports::Filter,
+    subject_names: &BTreeMap<String, String>,
+) -> Result<Stats, HubError> {
+    let r = reports::reports_for(
+        hub,
+        parts,
+        filter,
+        i64::MAX,
+        subject_names,
+        jiff::Timestamp::now(),
+        Some(0),
+    )?;
+    Ok(r.stats)
 }
 
 /// SHA-256 of the hub's certificate authority, which schools pin at enrolment (None until the

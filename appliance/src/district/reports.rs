@@ -162,6 +162,9 @@ pub struct Table {
     pub chart: Option<Chart>,
     /// Rows left out of the page by [`Table::for_page`] (the CSV and xlsx have them all).
     pub hidden: usize,
+    /// How the table counts, in words: under its title on the page, and the last line of its
+    /// CSV and xlsx sheet (after an empty one), so a file read alone says it too.
+    pub note: Option<&'static str>,
 }
 
 impl Table {
@@ -175,6 +178,7 @@ impl Table {
             totals: BTreeSet::new(),
             chart: None,
             hidden: 0,
+            note: None,
         }
     }
 
@@ -214,6 +218,7 @@ impl Table {
             marked,
             totals,
             chart: self.chart.clone(),
+            note: self.note,
         }
     }
 
@@ -233,6 +238,11 @@ impl Table {
                 .map(|c| csv_field(&c.shown()))
                 .collect::<Vec<_>>()
                 .join(",");
+            out.push('\n');
+        }
+        if let Some(note) = self.note {
+            out.push('\n');
+            out += &csv_field(note);
             out.push('\n');
         }
         out
@@ -269,6 +279,10 @@ pub fn xlsx(tables: &[Table]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
             }
         }
         ws.autofit();
+        if let Some(note) = t.note {
+            // After the autofit: one long line does not widen the first column.
+            ws.write(t.rows.len() as u32 + 2, 0, note)?;
+        }
     }
     wb.save_to_buffer()
 }
@@ -458,7 +472,10 @@ pub struct Choices {
     /// (code, name)
     pub schools: Vec<(String, String)>,
     pub grades: Vec<u8>,
+    /// Newest first; a year asked for without data is among them (the form keeps it).
     pub years: Vec<String>,
+    /// The year asked for when no school of the filter sent anything of it: the page says so.
+    pub empty_year: Option<String>,
 }
 
 /// The reports and the filter's choices.
@@ -472,6 +489,8 @@ pub struct Reports {
     /// The school year every table counts: the filter's, else the newest with data in the
     /// filter's schools (None: no data at all). Results are never added up across years.
     pub year: Option<String>,
+    /// The same counts for `/district/api/stats` ([`super::Stats`]).
+    pub stats: super::Stats,
 }
 
 impl Reports {
@@ -538,9 +557,6 @@ pub struct PartCounts {
     /// (subject, term, makhoi, malop) → score band columns.
     #[serde(with = "pairs")]
     subjects: BTreeMap<(String, String, u8, Option<String>), [u64; 10]>,
-    /// ("hocluc/{term}" or "{subject}/{term}", level or band) → count, for the stats API.
-    #[serde(with = "pairs")]
-    levels: BTreeMap<(String, String), u64>,
     /// (month, grade, school year of the teaching date) → [plans, handed in, approved].
     #[serde(with = "pairs")]
     plans: BTreeMap<PlanKey, [u64; 3]>,
@@ -647,9 +663,15 @@ impl PartCounts {
                 let date = r["teach_on"].as_str().unwrap_or_default();
                 let month = date.get(0..7).unwrap_or("?").to_string();
                 let grade = r["grade"].as_u64().map(|g| g as u8);
-                let approved = !r["approved_version"].is_null();
-                let state = r["state"].as_str().unwrap_or_default();
-                let handed = approved || matches!(state, "submitted" | "reviewed" | "approved");
+                // The box's rule of a month's counts (`lessons::MONTH_COUNT_RULE`), on the
+                // relayed plan: the version in force — approved while an approved version
+                // stands —, handed in as the box's cadence counts it (not a returned plan).
+                let state = r["state"]
+                    .as_str()
+                    .and_then(crate::lessons::State::parse)
+                    .unwrap_or(crate::lessons::State::Draft);
+                let in_force = crate::lessons::in_force(state, !r["approved_version"].is_null());
+                let (handed, approved) = crate::lessons::month_counts(in_force);
                 change(&mut self.plans, (month, grade, school_year_of(date)), |e| {
                     bump(&mut e[0], d);
                     if handed {
@@ -666,22 +688,6 @@ impl PartCounts {
 
     fn count_result(&mut self, r: &serde_json::Value, d: i64) {
         let raw_term = r["hocky"].as_str().unwrap_or("?");
-        let level = r["mahocluc"]
-            .as_u64()
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "—".into());
-        change(
-            &mut self.levels,
-            (format!("hocluc/{raw_term}"), level),
-            |n| bump(n, d),
-        );
-        for (subject, v) in r["diemmon"].as_object().into_iter().flatten() {
-            change(
-                &mut self.levels,
-                (format!("{subject}/{raw_term}"), stats_band(v)),
-                |n| bump(n, d),
-            );
-        }
         let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
         let term = raw_term.to_uppercase();
         let class = r["malop"].as_str().map(str::to_string);
@@ -748,33 +754,6 @@ pub struct SchoolPart {
     subjects: BTreeMap<(String, String, u8, String), [u64; 10]>,
     /// (month, grade, school year of the teaching date) → (plans, handed in, approved).
     plans: BTreeMap<PlanKey, (u64, u64, u64)>,
-    /// The school's share of `/district/api/stats`.
-    stats: StatsPart,
-}
-
-/// One school's share of [`super::Stats`], which counts by its own rules (every student
-/// record, the left included; its own score bands), so it is kept beside the reports' counts
-/// rather than derived from them.
-#[derive(Debug, Default)]
-struct StatsPart {
-    /// grade (0: class unknown) → student records.
-    enrolment: BTreeMap<u8, u64>,
-    /// "hocluc/{term}" or "{subject}/{term}" → level or band → count.
-    levels: BTreeMap<String, BTreeMap<String, u64>>,
-}
-
-/// The band of a subject result in [`super::Stats`]: a score by its range, a level as itself.
-fn stats_band(v: &serde_json::Value) -> String {
-    match v.as_str() {
-        Some(x) => match x.parse::<f64>() {
-            Ok(d) if d >= 8.0 => "≥ 8".into(),
-            Ok(d) if d >= 6.5 => "6,5–8".into(),
-            Ok(d) if d >= 5.0 => "5–6,5".into(),
-            Ok(_) => "< 5".into(),
-            Err(_) => x.into(),
-        },
-        None => "—".into(),
-    }
 }
 
 /// (month, grade, school year of the teaching date).
@@ -791,12 +770,8 @@ impl SchoolPart {
         for (id, g, y) in c.classes.values() {
             p.classes.insert(id.clone(), (*g, y.clone()));
         }
-        for (class, (all, here)) in &c.students {
+        for (class, (_, here)) in &c.students {
             let known = p.classes.get(class);
-            *p.stats
-                .enrolment
-                .entry(known.map_or(0, |k| k.0))
-                .or_default() += all;
             if let Some((g, y)) = known
                 && *here > 0
             {
@@ -827,44 +802,10 @@ impl SchoolPart {
             }
         }
         (p.results, p.subjects) = (results, subjects);
-        for ((key, level), n) in &c.levels {
-            *p.stats
-                .levels
-                .entry(key.clone())
-                .or_default()
-                .entry(level.clone())
-                .or_default() += n;
-        }
         for (k, [n, handed, approved]) in &c.plans {
             p.plans.insert(k.clone(), (*n, *handed, *approved));
         }
         p
-    }
-}
-
-impl SchoolPart {
-    /// Adds the school's share to the district's [`super::Stats`].
-    pub(super) fn add_stats(&self, school: &str, st: &mut super::Stats) {
-        if !self.stats.enrolment.is_empty() {
-            let e = st.enrolment.entry(school.to_string()).or_default();
-            for (g, n) in &self.stats.enrolment {
-                *e.entry(*g).or_default() += n;
-            }
-        }
-        for (key, counts) in &self.stats.levels {
-            let l = st.levels.entry(key.clone()).or_default();
-            for (level, n) in counts {
-                *l.entry(level.clone()).or_default() += n;
-            }
-        }
-        // (plans, handed in, approved): the sum of the months' counts; none when the school
-        // relayed no plan.
-        if !self.plans.is_empty() {
-            let e = st.lesson_plans.entry(school.to_string()).or_default();
-            for (a, b, c) in self.plans.values() {
-                (e.0, e.1, e.2) = (e.0 + a, e.1 + b, e.2 + c);
-            }
-        }
     }
 }
 
@@ -1069,7 +1010,19 @@ fn sums(
     };
     let years: BTreeSet<String> = parts.iter().flat_map(|(_, p)| years_of(p)).collect();
     choices.grades = grades.into_iter().collect();
-    choices.years = years.iter().rev().cloned().collect();
+    // A well-formed year no school sent data of (a bookmark, `?year=1999-2000`) stays chosen in
+    // the form, and the page says it has no data (review r20 #10).
+    if let Some(y) = &filter.year
+        && !parts
+            .iter()
+            .filter(|(s, _)| filter.school(s))
+            .any(|(_, p)| years_of(p).contains(y))
+    {
+        choices.empty_year = Some(y.clone());
+    }
+    let mut offered = years.clone();
+    offered.extend(filter.year.clone());
+    choices.years = offered.into_iter().rev().collect();
     // Every table is of one school year (issue 23: they added up every year's results): the
     // filter's, else the newest with data in the schools it asks for.
     // The newest is the newest with students or results (review r18 #5): a lesson plan
@@ -1346,8 +1299,8 @@ fn sums(
     headers.extend(SUBJECT_COLUMNS);
     let mut t = Table::new("mon-hoc", "Kết quả theo môn", headers);
     let mut by_name: Vec<(String, String, [u64; 10])> = subjects
-        .into_iter()
-        .map(|((s, term), c)| (subject_name(&s, subject_names), term, c))
+        .iter()
+        .map(|((s, term), c)| (subject_name(s, subject_names), term.clone(), *c))
         .collect();
     by_name.sort_by(|a, b| (crate::text::fold(&a.0), &a.1).cmp(&(crate::text::fold(&b.0), &b.1)));
     for (s, term, c) in by_name {
@@ -1371,6 +1324,7 @@ fn sums(
             "Tỉ lệ phê duyệt",
         ],
     );
+    t.note = Some(crate::lessons::MONTH_COUNT_RULE);
     let mut per_school: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for ((school, month), (n, handed, approved)) in &plans {
         let shown_month = match month.split_once('-') {
@@ -1437,12 +1391,48 @@ fn sums(
     }
     tables.push(t);
 
+    // `/district/api/stats`: the same maps the tables above were drawn from.
+    let mut stats = super::Stats {
+        year: year.clone(),
+        enrolment,
+        ..super::Stats::default()
+    };
+    for ((school, _), (n, handed, approved)) in &plans {
+        let e = stats.lesson_plans.entry(school.clone()).or_default();
+        (e.0, e.1, e.2) = (e.0 + n, e.1 + handed, e.2 + approved);
+    }
+    for ((_, g, term), c) in &results {
+        if !tt22(*g, c) {
+            continue;
+        }
+        let l = stats.levels.entry(format!("hocluc/{term}")).or_default();
+        let graded: u64 = c.learning[..4].iter().sum();
+        let levels = c.learning[..4].iter().enumerate();
+        for (level, n) in levels
+            .map(|(i, n)| ((i + 1).to_string(), *n))
+            .chain([("—".to_string(), c.students.saturating_sub(graded))])
+        {
+            if n > 0 {
+                *l.entry(level).or_default() += n;
+            }
+        }
+    }
+    for ((subject, term), cols) in &subjects {
+        let l = stats.levels.entry(format!("{subject}/{term}")).or_default();
+        for (name, n) in SUBJECT_COLUMNS.iter().zip(cols) {
+            if *n > 0 {
+                *l.entry(name.to_string()).or_default() += n;
+            }
+        }
+    }
+
     Ok(Sums {
         tables,
         choices,
         names,
         pending,
         year,
+        stats,
     })
 }
 
@@ -1456,6 +1446,8 @@ struct Sums {
     pending: Vec<String>,
     /// The school year counted ([`Reports::year`]).
     year: Option<String>,
+    /// The same counts for `/district/api/stats`.
+    stats: super::Stats,
 }
 
 pub fn reports(
@@ -1580,6 +1572,10 @@ pub fn reports_for(
         silent,
         pending: sums.pending.len(),
         year: sums.year.clone(),
+        stats: super::Stats {
+            pending: sums.pending.clone(),
+            ..sums.stats.clone()
+        },
     })
 }
 

@@ -1234,14 +1234,26 @@ async fn schools_json(
     Ok(Json(json!({ "schools": schools })))
 }
 
+/// The reports' counts of one school year, as JSON ([`super::Stats`]); a filter that does not
+/// read is 400 `bad_filter`, as for the downloads.
 async fn stats_json(
     u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
+    Query(filter): Query<Filter>,
 ) -> Result<Json<super::Stats>, ApiError> {
     require_staff(&u)?;
-    let st = tokio::task::spawn_blocking(move || super::stats(hub.storage.as_ref(), &hub.parts))
-        .await
-        .map_err(ApiError::internal)??;
+    checked(&hub, &filter).await?;
+    let st = tokio::task::spawn_blocking(move || {
+        let codes = super::csdl::Codes::load(&hub.dir).map_err(codes_error)?;
+        Ok::<_, ApiError>(super::stats(
+            hub.storage.as_ref(),
+            &hub.parts,
+            &filter,
+            &codes.subject_names(),
+        )?)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(Json(st))
 }
 

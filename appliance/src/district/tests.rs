@@ -241,81 +241,14 @@ fn reports_count_a_new_batch_with_the_cache_in_place() {
     assert_eq!(pupils(&r), "3");
 }
 
-/// The statistics as they were computed before the per-school parts, by a walk of every
-/// record: what [`stats`] must still answer.
-fn walked_stats(hub: &dyn HubStorage) -> Result<Stats, HubError> {
-    let mut st = Stats::default();
-    let mut class_grade: BTreeMap<(String, String), u8> = BTreeMap::new();
-    hub.each_record("class", &mut |school, r| {
-        if let (Some(id), Some(g)) = (r["id"].as_str(), r["grade"].as_u64()) {
-            class_grade.insert((school.to_string(), id.to_string()), g as u8);
-        }
-    })?;
-    hub.each_record("student", &mut |school, r| {
-        let class = r["class_id"].as_str().unwrap_or_default();
-        let g = class_grade
-            .get(&(school.to_string(), class.to_string()))
-            .copied()
-            .unwrap_or(0);
-        *st.enrolment
-            .entry(school.to_string())
-            .or_default()
-            .entry(g)
-            .or_default() += 1;
-    })?;
-    hub.each_record("result", &mut |_, r| {
-        let term = r["hocky"].as_str().unwrap_or("?");
-        let level = r["mahocluc"]
-            .as_u64()
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "—".into());
-        *st.levels
-            .entry(format!("hocluc/{term}"))
-            .or_default()
-            .entry(level)
-            .or_default() += 1;
-        if let Some(m) = r["diemmon"].as_object() {
-            for (subject, v) in m {
-                let band = match v.as_str() {
-                    Some(x) => match x.parse::<f64>() {
-                        Ok(d) if d >= 8.0 => "≥ 8",
-                        Ok(d) if d >= 6.5 => "6,5–8",
-                        Ok(d) if d >= 5.0 => "5–6,5",
-                        Ok(_) => "< 5",
-                        Err(_) => x,
-                    },
-                    None => "—",
-                };
-                *st.levels
-                    .entry(format!("{subject}/{term}"))
-                    .or_default()
-                    .entry(band.to_string())
-                    .or_default() += 1;
-            }
-        }
-    })?;
-    hub.each_record("lesson_plan", &mut |school, r| {
-        let e = st.lesson_plans.entry(school.to_string()).or_default();
-        e.0 += 1;
-        let state = r["state"].as_str().unwrap_or_default();
-        if matches!(state, "submitted" | "reviewed" | "approved")
-            || !r["approved_version"].is_null()
-        {
-            e.1 += 1;
-        }
-        if !r["approved_version"].is_null() {
-            e.2 += 1;
-        }
-    })?;
-    Ok(st)
-}
-
-/// `/district/api/stats` from the per-school parts answers what the walk of every record did,
-/// on a fixture with what the counts turn on: two schools, a student who left, one whose class
-/// is unknown, levels that are not 1–4, scores with a comma, primary levels with a test score,
-/// a result's subjects empty, and lesson plans in every state.
+/// `/district/api/stats` counts as the reports do (review r20 #5), on a fixture with what the
+/// counts turn on: two schools, a student who left, one whose class is unknown, levels that
+/// are not 1–4, scores with a comma, primary levels with a test score, a result's subjects
+/// empty, lesson plans in every state — one of next year, one amended after approval —: one
+/// school year (the reports' default, or the filter's), leavers not enrolled, each figure its
+/// report's.
 #[test]
-fn stats_from_the_parts_equal_the_walk_of_every_record() {
+fn stats_count_one_year_as_the_reports_do() {
     let (_d, h) = hub();
     let rec = |seq: u64, kind: &str, r: serde_json::Value| OutboxEntry {
         seq,
@@ -367,6 +300,9 @@ fn stats_from_the_parts_equal_the_walk_of_every_record() {
                     serde_json::json!({"teach_on": "2026-10-06", "state": "submitted"}),
                     serde_json::json!({"teach_on": "2026-11-01", "state": "approved", "approved_version": 2}),
                     serde_json::json!({"teach_on": "bad", "approved_version": 1}),
+                    serde_json::json!({"teach_on": "2026-11-02", "state": "returned"}),
+                    serde_json::json!({"teach_on": "2026-11-03", "state": "returned", "approved_version": 1}),
+                    serde_json::json!({"teach_on": "2027-08-20", "grade": 6, "state": "draft"}),
                 ]
                 .map(|r| ("lesson_plan", r)),
             );
@@ -380,14 +316,62 @@ fn stats_from_the_parts_equal_the_walk_of_every_record() {
         accept(&h, code, 1, &b).unwrap();
     }
     let cache = reports::PartCache::default();
-    let want = serde_json::to_value(walked_stats(&h).unwrap()).unwrap();
-    let got = serde_json::to_value(stats(&h, &cache).unwrap()).unwrap();
-    assert_eq!(got, want);
-    assert!(want["lesson_plans"]["79000701"].is_array(), "{want}");
-    assert_eq!(want["enrolment"]["79000702"]["0"], 1, "{want}");
-    // Served again from the kept parts: the same answer.
-    let again = serde_json::to_value(stats(&h, &cache).unwrap()).unwrap();
-    assert_eq!(again, want);
+    let names = BTreeMap::new();
+    let now = jiff::Timestamp::now();
+    let all = reports::Filter::default();
+    let st = stats(&h, &cache, &all, &names).unwrap();
+    let r = reports::reports(&h, &cache, &all, 7, &names, now).unwrap();
+    assert_eq!(st.year.as_deref(), Some("2026-2027"));
+    assert_eq!(r.year, st.year, "the reports' default year");
+    let table = |r: &reports::Reports, id: &str| -> Vec<Vec<String>> {
+        let t = r.tables.iter().find(|t| t.id == id).unwrap();
+        t.rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !t.totals.contains(i))
+            .map(|(_, row)| row.iter().map(|c| c.shown()).collect())
+            .collect()
+    };
+    // Sĩ số: the student who left is not enrolled, the one of an unknown class is in no grade.
+    let mut enrolment = Vec::new();
+    for (code, grades) in &st.enrolment {
+        for (g, n) in grades {
+            enrolment.push(vec![code.clone(), g.to_string(), n.to_string()]);
+        }
+    }
+    assert_eq!(enrolment, table(&r, "si-so"));
+    assert_eq!(st.enrolment["79000701"][&6], 1, "{st:?}");
+    // Lesson plans: the year's months only (not next year's draft), the amended plan approved.
+    let mut plans: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for row in table(&r, "ke-hoach") {
+        let e = plans.entry(row[0].clone()).or_default();
+        let n = |i: usize| row[i].parse::<u64>().unwrap();
+        (e.0, e.1, e.2) = (e.0 + n(2), e.1 + n(3), e.2 + n(4));
+    }
+    assert_eq!(st.lesson_plans, plans);
+    assert_eq!(st.lesson_plans["79000701"], (5, 3, 2), "{st:?}");
+    // Levels: the Kết quả report's students per level, chưa đánh giá included.
+    let hk1: u64 = st.levels["hocluc/1"].values().sum();
+    let students: u64 = table(&r, "ket-qua")
+        .iter()
+        .filter(|row| row[2] == "Học kì I")
+        .map(|row| row[3].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(hk1, students, "{st:?}");
+    assert_eq!(st.levels["hocluc/1"]["1"], 2, "{st:?}");
+    assert_eq!(st.levels["toan/1"]["8–10"], 2, "{st:?}");
+    // Another year asked: its figures only.
+    let next = reports::Filter {
+        year: Some("2027-2028".into()),
+        ..Default::default()
+    };
+    let st = stats(&h, &cache, &next, &names).unwrap();
+    assert_eq!(st.year.as_deref(), Some("2027-2028"));
+    assert!(st.enrolment.is_empty() && st.levels.is_empty(), "{st:?}");
+    assert_eq!(st.lesson_plans["79000701"], (1, 0, 0), "{st:?}");
+    // Served again from the kept sums: the same answer.
+    let again = stats(&h, &cache, &next, &names).unwrap();
+    assert_eq!(format!("{again:?}"), format!("{st:?}"));
 }
 
 #[test]
@@ -641,7 +625,7 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
             "Toàn huyện|9|1"
         ]
     );
-    let st = stats(h, &cache).unwrap();
+    let st = stats(h, &cache, &overview, &names).unwrap();
     assert_eq!(st.lesson_plans["79000901"], (1, 1, 1));
     assert!(st.pending.is_empty());
 
@@ -652,7 +636,10 @@ pub(super) fn parts_follow_the_records(h: &dyn HubStorage, forget_parts: &dyn Fn
     let r = reports::reports(h, &cache, &overview, 7, &names, now).unwrap();
     assert_eq!(r.pending, 2);
     assert!(r.pending_note().unwrap().contains("Đang tổng hợp"));
-    assert_eq!(stats(h, &cache).unwrap().pending.len(), 2);
+    assert_eq!(
+        stats(h, &cache, &overview, &names).unwrap().pending.len(),
+        2
+    );
     let one = reports::Filter {
         school: Some("79000902".into()),
         ..Default::default()

@@ -26,6 +26,8 @@ pub struct DeptRow {
     pub id: String,
     pub name: String,
     pub counts: [u32; 5],
+    /// Its teachers' plans by [`super::MONTH_COUNT_RULE`] (a tổ trưởng's dashboard's summary).
+    pub summary: MonthSummary,
     pub teachers: Vec<TeacherRow>,
 }
 
@@ -45,10 +47,45 @@ pub struct Dashboard {
     pub today: Date,
     pub cadence: String,
     pub departments: Vec<DeptRow>,
+    /// Plans per state of their newest version — the workflow: what waits for whom —, the
+    /// order of [`State::ALL`]; an approved plan being amended is under its new version's state.
     pub totals: [u32; 5],
+    /// The month as the hub's lesson-plan report counts it ([`super::MONTH_COUNT_RULE`]).
+    pub summary: MonthSummary,
     pub overdue_teachers: u32,
     pub recent: Vec<RecentRow>,
     pub generation: u64,
+}
+
+/// A month's plans, handed in and approved by [`super::MONTH_COUNT_RULE`] — the hub's
+/// "Số kế hoạch", "Đã nộp", "Đã phê duyệt" — and, of the approved, those being amended (a newer
+/// version drafted, handed in or returned beside the approved one in force).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MonthSummary {
+    pub plans: u32,
+    pub handed_in: u32,
+    pub approved: u32,
+    pub amending: u32,
+}
+
+impl MonthSummary {
+    fn of<'a>(plans: impl Iterator<Item = &'a Plan>) -> MonthSummary {
+        let mut m = MonthSummary::default();
+        for p in plans {
+            let (handed, approved) = super::month_counts(p.in_force());
+            m.plans += 1;
+            m.handed_in += handed as u32;
+            m.approved += approved as u32;
+            m.amending += (p.approved_version.is_some() && p.state != State::Approved) as u32;
+        }
+        m
+    }
+    fn add(&mut self, o: &MonthSummary) {
+        self.plans += o.plans;
+        self.handed_in += o.handed_in;
+        self.approved += o.approved;
+        self.amending += o.amending;
+    }
 }
 
 pub(super) fn state_index(s: State) -> usize {
@@ -135,6 +172,7 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
                     id: d.id.clone(),
                     name: d.name.clone(),
                     counts: [0; 5],
+                    summary: MonthSummary::default(),
                     teachers: vec![],
                 },
             )
@@ -144,9 +182,11 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
     let mut totals = [0u32; 5];
     let mut overdue_teachers = 0;
     for a in &accounts {
-        let writes = a.has(Role::Teacher) || a.has(Role::DeptHead);
+        // A disabled account's plans still count (a teacher who left taught them; the hub
+        // counts every relayed plan), but no cadence is asked of it.
+        let writes = !a.disabled && (a.has(Role::Teacher) || a.has(Role::DeptHead));
         let mine = by_teacher.get(a.id.as_str());
-        if a.disabled || (!writes && mine.is_none()) {
+        if !writes && mine.is_none() {
             continue;
         }
         let mine = mine.map(Vec::as_slice).unwrap_or(&[]);
@@ -187,8 +227,10 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
             id: dept.to_string(),
             name: "Chưa thuộc tổ".into(),
             counts: [0; 5],
+            summary: MonthSummary::default(),
             teachers: vec![],
         });
+        d.summary.add(&MonthSummary::of(mine.iter().copied()));
         for (i, c) in counts.iter().enumerate() {
             d.counts[i] += c;
             totals[i] += c;
@@ -221,12 +263,16 @@ pub fn dashboard(rx: &Rx, month: &str, today: Date) -> Result<Dashboard, LessonE
         Cadence::Weekly => format!("{} kế hoạch mỗi tuần", cfg.per_period),
         Cadence::Monthly => format!("{} kế hoạch mỗi tháng", cfg.per_period),
     };
+    // Every plan of the month, as the hub counts the relayed ones: the summary is not the
+    // teachers' rows added up (a plan whose account is gone has no row).
+    let summary = MonthSummary::of(plans.iter());
     Ok(Dashboard {
         month: month.to_string(),
         today,
         cadence,
         departments,
         totals,
+        summary,
         overdue_teachers,
         recent,
         generation: 0,
@@ -319,6 +365,11 @@ pub fn dashboard_for(p: &Principal, d: &Dashboard) -> Option<Dashboard> {
     let mut mine = d.clone();
     mine.departments.retain(|r| r.id == dept);
     mine.totals = mine.departments.first().map(|r| r.counts).unwrap_or([0; 5]);
+    mine.summary = mine
+        .departments
+        .first()
+        .map(|r| r.summary)
+        .unwrap_or_default();
     mine.overdue_teachers = mine
         .departments
         .iter()

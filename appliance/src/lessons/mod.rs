@@ -41,7 +41,9 @@ use crate::store::{AuditPolicy, Collection, Read, Rx, StoreError, Tx, blob::Blob
 use crate::text::{fold, nfc};
 use sign::{KEYS, KeyError, SignAction, Signature, Signer};
 
-pub use dashboard::{Dashboard, DeptRow, Live, RecentRow, TeacherRow, dashboard, dashboard_for};
+pub use dashboard::{
+    Dashboard, DeptRow, Live, MonthSummary, RecentRow, TeacherRow, dashboard, dashboard_for,
+};
 pub(crate) use drafts::save_plan;
 pub use drafts::{
     ATTACHMENT_QUOTA, PlanInput, attach, attached_bytes, check_attachment, check_teach_on, create,
@@ -471,7 +473,11 @@ impl Plan {
     }
     /// Handed in for the cadence: waiting or approved, or an approved plan being amended.
     pub fn handed_in(&self) -> bool {
-        self.state.handed_in() || self.approved_version.is_some()
+        self.in_force().handed_in()
+    }
+    /// [`in_force`] of the plan: the state a month's counts put it in.
+    pub fn in_force(&self) -> State {
+        in_force(self.state, self.approved_version.is_some())
     }
     /// A draft never handed in whose teaching day has passed.
     pub fn late(&self, today: Date) -> bool {
@@ -510,6 +516,23 @@ impl Plan {
     pub fn state_words(&self, heads: &std::collections::HashSet<String>) -> &'static str {
         state_words(self.state, &self.teacher, self.department.as_deref(), heads)
     }
+}
+
+/// The one rule of a month's lesson-plan counts, on the box's dashboard and in the hub's
+/// lesson-plan report alike (review r20 #8), said under both and in the hub's files.
+pub const MONTH_COUNT_RULE: &str = "Mỗi kế hoạch bài dạy tính một lần, vào tháng của ngày dạy, theo bản đang có hiệu lực: kế hoạch đã có một bản được phê duyệt tính là đã phê duyệt, cả khi giáo viên đang sửa bản mới; đã nộp gồm chờ tổ duyệt, tổ đã duyệt và đã phê duyệt; bản nháp và kế hoạch bị trả lại để sửa chưa tính là đã nộp.";
+
+/// The state a plan counts in for its month ([`MONTH_COUNT_RULE`]): the version in force —
+/// approved while an approved version stands, whatever a newer version's state (an amendment
+/// drafted, handed in or returned); else the plan's own state. The hub applies it to the
+/// relayed record (`state`, `approved_version`), the box's dashboard to its plans.
+pub fn in_force(state: State, approved: bool) -> State {
+    if approved { State::Approved } else { state }
+}
+
+/// (handed in, approved) of a plan in [`in_force`]'s state: what the hub's report counts.
+pub fn month_counts(state: State) -> (bool, bool) {
+    (state.handed_in(), state == State::Approved)
 }
 
 pub fn month_of(d: Date) -> String {

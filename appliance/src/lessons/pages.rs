@@ -578,6 +578,8 @@ struct DashBody {
     short: Vec<&'static str>,
     recent: Vec<(String, String, String, &'static str, String)>,
     year: String,
+    /// The month counts' rule, the words the hub's lesson-plan report says too.
+    rule: &'static str,
 }
 
 page!(DashPage, "lessons_dashboard.html" {
@@ -650,6 +652,7 @@ async fn dashboard_page(
         short: PlanState::ALL.iter().map(|x| x.short()).collect(),
         recent,
         year,
+        rule: super::MONTH_COUNT_RULE,
     }
     .render()
     .map_err(ApiError::internal)?;

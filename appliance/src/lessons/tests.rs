@@ -849,6 +849,58 @@ fn a_limited_search_is_the_head_of_the_full_one() {
     }
 }
 
+/// Review r20 #8: the month's summary counts each plan once by the version in force — an
+/// approved plan amended is approved, a returned one not handed in — while the columns keep
+/// the newest version's state (the workflow); the hub's report applies the same rule.
+#[test]
+fn the_month_summary_counts_the_version_in_force() {
+    let f = fixture();
+    let today = day("2026-11-18");
+    // The fixture's own plans of the month, before these five.
+    let before = dashboard(&f.store.read().unwrap(), "2026-11", today).unwrap();
+    f.create(&f.teacher, "Nháp", day("2026-11-03"));
+    let sent = f.create(&f.teacher, "Đã nộp", day("2026-11-04"));
+    f.submit(&f.teacher, &sent.id).unwrap();
+    let back = f.create(&f.teacher, "Trả lại", day("2026-11-05"));
+    f.submit(&f.teacher, &back.id).unwrap();
+    f.review(&f.head, &back.id, false).unwrap();
+    f.approved("Đã duyệt", day("2026-11-06"));
+    let amended = f.approved("Đang sửa", day("2026-11-09"));
+    f.store
+        .write(&as_(&f.teacher), |tx| {
+            edit(
+                tx,
+                &f.teacher,
+                &amended.id,
+                f.input("Đang sửa (bản 2)", day("2026-11-09")),
+            )
+        })
+        .unwrap();
+    let d = dashboard(&f.store.read().unwrap(), "2026-11", today).unwrap();
+    let (b, a) = (before.summary, d.summary);
+    assert_eq!(
+        [
+            a.plans - b.plans,
+            a.handed_in - b.handed_in,
+            a.approved - b.approved,
+            a.amending - b.amending
+        ],
+        [5, 3, 2, 1],
+        "{b:?} → {a:?}"
+    );
+    let added: Vec<u32> = (0..5).map(|i| d.totals[i] - before.totals[i]).collect();
+    assert_eq!(added, [2, 1, 0, 1, 1], "the newest versions' states");
+    for (state, approved, counts) in [
+        (State::Draft, true, (true, true)),
+        (State::Returned, true, (true, true)),
+        (State::Returned, false, (false, false)),
+        (State::Reviewed, false, (true, false)),
+        (State::Draft, false, (false, false)),
+    ] {
+        assert_eq!(month_counts(in_force(state, approved)), counts, "{state:?}");
+    }
+}
+
 #[test]
 fn the_dashboard_flags_teachers_behind_the_cadence() {
     let f = fixture();
