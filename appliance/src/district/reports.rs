@@ -162,8 +162,9 @@ pub struct Table {
     pub chart: Option<Chart>,
     /// Rows left out of the page by [`Table::for_page`] (the CSV and xlsx have them all).
     pub hidden: usize,
-    /// How the table counts, in words: under its title on the page, and the last line of its
-    /// CSV and xlsx sheet (after an empty one), so a file read alone says it too.
+    /// How the table counts, in words: under its title on the page and the last line of its
+    /// xlsx sheet (after an empty one), so a workbook read alone says it too; never in the CSV,
+    /// whose every line is a row of the table.
     pub note: Option<&'static str>,
 }
 
@@ -240,11 +241,8 @@ impl Table {
                 .join(",");
             out.push('\n');
         }
-        if let Some(note) = self.note {
-            out.push('\n');
-            out += &csv_field(note);
-            out.push('\n');
-        }
+        // The note stays off the CSV: a program reading it must find only rows of the table
+        // (the page and the xlsx sheet carry it).
         out
     }
 }
@@ -557,6 +555,10 @@ pub struct PartCounts {
     /// (subject, term, makhoi, malop) → score band columns.
     #[serde(with = "pairs")]
     subjects: BTreeMap<(String, String, u8, Option<String>), [u64; 10]>,
+    /// Always empty: an older binary (rolled back after an update) requires this field of a
+    /// stored part — its stats API counted from it; the stats now come from the reports.
+    #[serde(with = "pairs")]
+    levels: BTreeMap<(String, String), u64>,
     /// (month, grade, school year of the teaching date) → [plans, handed in, approved].
     #[serde(with = "pairs")]
     plans: BTreeMap<PlanKey, [u64; 3]>,
