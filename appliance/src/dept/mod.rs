@@ -1000,6 +1000,24 @@ pub fn plan_versions(r: &impl Read, id: &str) -> Result<Vec<PlanVersion>, StoreE
         .collect())
 }
 
+/// The version of a plan in force — its approved one, else its newest — and a newer version
+/// that is not (a draft, or handed in, or returned, written after the approval): the page, the
+/// PDF and the links read the version in force, the newer one is shown apart as such (review
+/// r20 #4).
+pub fn in_force<'a>(
+    plan: &Plan,
+    versions: &'a [PlanVersion],
+) -> Option<(&'a PlanVersion, Option<&'a PlanVersion>)> {
+    let newest = versions.last()?;
+    let approved = plan
+        .approved_version
+        .and_then(|n| versions.iter().find(|v| v.number == n));
+    Some(match approved {
+        Some(a) if a.number != newest.number => (a, Some(newest)),
+        _ => (newest, None),
+    })
+}
+
 /// A plan and the versions `p` may see, or `NotFound`.
 pub fn plan_for(
     r: &impl Read,
@@ -2056,26 +2074,28 @@ pub fn relink_advice(lesson: &crate::lessons::Plan, state: &LinkState) -> String
     }
 }
 
-/// Why lesson plan `lesson` may not be handed in (or, `for_approval`, approved) as its link
-/// reads now ([`LinkCheck::state`], the one resolution): a lesson the current approved Phụ lục
-/// III `changed` (relink to the line it is on now, or another, or unlink) or `dropped` (relink
-/// to another line, or unlink). A lesson only `moved` is the same lesson and holds; a link
-/// breaking the rule is listed on the PL III's page, not stopped here. None when unlinked.
+/// Why lesson plan `lesson` may not take step `step` — be handed in, passed by its tổ or
+/// approved — as its link reads now ([`LinkCheck::state`], the one resolution): a lesson the
+/// current approved Phụ lục III `changed` (relink to the line it is on now, or another, or
+/// unlink) or `dropped` (relink to another line, or unlink). A lesson only `moved` is the same
+/// lesson and holds; a link breaking the rule is listed on the PL III's page, not stopped
+/// here. None when unlinked.
 pub fn hand_in_problem(
     r: &impl Read,
     lesson: &crate::lessons::Plan,
-    for_approval: bool,
+    step: crate::lessons::Advance,
 ) -> Result<Option<String>, StoreError> {
     let Some(line) = lesson.plan_line.as_deref() else {
         return Ok(None);
     };
     let state = LinkCheck::new(r).state(lesson, line)?;
-    Ok(hand_in_refusal(&lesson.title, state, for_approval))
+    Ok(hand_in_refusal(&lesson.title, state, step))
 }
 
 /// The words of [`hand_in_problem`] for a link in `state` (pure): `None` for a link that holds
 /// (`moved` included) or breaks the rule.
-fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<String> {
+fn hand_in_refusal(title: &str, state: LinkState, step: crate::lessons::Advance) -> Option<String> {
+    use crate::lessons::Advance;
     let (why, what) = match state {
         LinkState::Changed { at, why } => (
             why,
@@ -2087,12 +2107,16 @@ fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<
         ),
         LinkState::Holds(_) | LinkState::Broken(_) => return None,
     };
-    Some(if for_approval {
-        format!(
+    Some(match step {
+        Advance::HandIn => {
+            format!("Chưa nộp được kế hoạch bài dạy “{title}”: {why} Hãy {what} rồi nộp.")
+        }
+        Advance::Review => format!(
+            "Chưa duyệt được kế hoạch bài dạy “{title}”: {why} Trả lại kế hoạch để giáo viên {what}, rồi ký nộp lại."
+        ),
+        Advance::Approve => format!(
             "Chưa phê duyệt được kế hoạch bài dạy “{title}”: {why} Trả lại kế hoạch để giáo viên {what}, rồi ký nộp lại."
-        )
-    } else {
-        format!("Chưa nộp được kế hoạch bài dạy “{title}”: {why} Hãy {what} rồi nộp.")
+        ),
     })
 }
 
@@ -2100,9 +2124,9 @@ fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<
 pub fn hand_in_gate(
     tx: &Tx<'_>,
     lesson: &crate::lessons::Plan,
-    for_approval: bool,
+    step: crate::lessons::Advance,
 ) -> Result<Option<String>, StoreError> {
-    hand_in_problem(tx, lesson, for_approval)
+    hand_in_problem(tx, lesson, step)
 }
 
 /// Relinking (or unlinking) an approved lesson plan makes a new draft version that must be
@@ -2506,6 +2530,7 @@ pub(crate) fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lessons::Advance;
 
     #[test]
     fn periods_are_compared_with_the_programme_and_the_difference_named() {
@@ -2562,10 +2587,16 @@ mod tests {
 
     #[test]
     fn a_changed_or_dropped_lesson_is_not_handed_in_nor_approved_a_moved_one_is() {
-        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), false), None);
-        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), true), None);
         assert_eq!(
-            hand_in_refusal("Bài A", LinkState::Broken("x".into()), false),
+            hand_in_refusal("Bài A", LinkState::Holds(3), Advance::HandIn),
+            None
+        );
+        assert_eq!(
+            hand_in_refusal("Bài A", LinkState::Holds(3), Advance::Approve),
+            None
+        );
+        assert_eq!(
+            hand_in_refusal("Bài A", LinkState::Broken("x".into()), Advance::HandIn),
             None
         );
         let changed = || LinkState::Changed {
@@ -2573,18 +2604,30 @@ mod tests {
             why: "Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết.".into(),
         };
         assert_eq!(
-            hand_in_refusal("Bài A", changed(), false).as_deref(),
+            hand_in_refusal("Bài A", changed(), Advance::HandIn).as_deref(),
             Some(
                 "Chưa nộp được kế hoạch bài dạy “Bài A”: Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết. Hãy gắn lại với dòng 3 (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn rồi nộp."
             )
         );
-        let m = hand_in_refusal("Bài A", changed(), true).unwrap();
+        let m = hand_in_refusal("Bài A", changed(), Advance::Approve).unwrap();
         assert!(
             m.starts_with("Chưa phê duyệt được kế hoạch bài dạy “Bài A”")
                 && m.contains("Trả lại kế hoạch để giáo viên gắn lại với dòng 3"),
             "{m}"
         );
-        let m = hand_in_refusal("Bài A", LinkState::Dropped("đã bỏ.".into()), false).unwrap();
+        // The tổ trưởng's pass is refused in the same words, worded for her.
+        let m = hand_in_refusal("Bài A", changed(), Advance::Review).unwrap();
+        assert!(
+            m.starts_with("Chưa duyệt được kế hoạch bài dạy “Bài A”: Phụ lục III đã thay đổi")
+                && m.contains("Trả lại kế hoạch để giáo viên gắn lại với dòng 3"),
+            "{m}"
+        );
+        let m = hand_in_refusal(
+            "Bài A",
+            LinkState::Dropped("đã bỏ.".into()),
+            Advance::HandIn,
+        )
+        .unwrap();
         assert!(
             m.contains("đã bỏ. Hãy gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn rồi nộp."),
             "{m}"
