@@ -1438,25 +1438,19 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     );
     assert_eq!(page.matches("→ dòng 30").count(), 1, "{page}");
 
-    // Review r20 #3: passed by the tổ, it is not approved while its lesson is dropped — the
-    // refusal says what to do, and nothing changes; the principal returns it instead.
+    // Review r20 #3: the tổ does not pass it on while its lesson is dropped — the refusal
+    // says what to do, and nothing changes; she returns it instead. (A plan the tổ passed
+    // before its lesson was dropped: BGH's refusal, in the test below.)
     let (st, e) = send(
         &head,
         "POST",
         &format!("{b}/api/v1/lessons/plans/{lesson}/review"),
         json!({"decision": "pass"}),
     );
-    assert_eq!(st, 200, "{e}");
-    let (st, e) = send(
-        &principal,
-        "POST",
-        &format!("{b}/api/v1/lessons/plans/{lesson}/approve"),
-        json!({"secret": PIN}),
-    );
     assert_eq!(st, 409, "{e}");
     let m = e["error"]["message"].as_str().unwrap();
     assert!(
-        m.starts_with("Chưa phê duyệt được kế hoạch bài dạy")
+        m.starts_with("Chưa duyệt được kế hoạch bài dạy")
             && m.contains("đã bỏ khỏi Phụ lục III bản 5")
             && m.contains("gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn"),
         "{e}"
@@ -1464,22 +1458,11 @@ fn a_lesson_plan_points_at_its_line_and_the_dashboard_counts_plans_against_lesso
     let lp = get(&teacher, &format!("{b}/api/v1/lessons/plans/{lesson}"));
     assert_eq!(
         (&lp["plan"]["state"], &lp["plan"]["version"]),
-        (&json!("reviewed"), &json!(1)),
+        (&json!("submitted"), &json!(1)),
         "nothing changed: {lp}"
     );
-    // Her page offers to return it (the tổ trưởng's form is gone once she passed it).
-    let page = principal
-        .get(format!("{b}/lessons/plan/{lesson}"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    assert!(
-        page.contains("id=\"return-form\"") && page.contains("name=\"decision\" value=\"return\""),
-        "{page}"
-    );
     let (st, e) = send(
-        &principal,
+        &head,
         "POST",
         &format!("{b}/api/v1/lessons/plans/{lesson}/review"),
         json!({"decision": "return", "comment": "Bài đã bỏ khỏi Phụ lục III; gắn lại rồi nộp."}),
@@ -1999,4 +1982,364 @@ fn a_draft_linked_before_links_named_their_lesson_is_named_when_handed_in() {
         v["all_valid"], true,
         "the signature covers what is stored: {v}"
     );
+}
+
+/// Review r20 #1, #3, #4 on the real server: a PL III re-approved four times (the reviewer's
+/// 6A1 sequence, on Toán 6) — every link followed version by version: the first "Ôn tập"
+/// dropped in bản 2 and said so at every later version (never "moved" onto the other one),
+/// a lesson dropped in bản 4 named by bản 4; the tổ trưởng's pass refused while a link is
+/// changed, the month's batch approving the others and naming the plan it left; then a new
+/// version only drafted: the page, its counts, its *Gắn* form and the PDF keep the version in
+/// force, the draft shown apart.
+#[test]
+fn a_link_follows_the_pl3_through_every_version_and_a_draft_stays_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), false);
+    let b = srv.base();
+    let api = format!("{b}/api/v1/dept");
+    let who = people(&srv);
+    let principal = srv.login("hieutruong");
+    let teacher = srv.login(&who.members[0].0);
+    let head = srv.login(&who.head);
+    ensure_key(&teacher, &b);
+    let pl3_lines = |xs: &[(&str, u16)]| -> Vec<Value> {
+        xs.iter()
+            .enumerate()
+            .map(|(i, (t, p))| {
+                json!({"topic": t, "periods": p, "when": format!("Tuần {}", i + 1),
+                       "equipment": "", "place": "Lớp học"})
+            })
+            .collect()
+    };
+    let approve = |c: &reqwest::blocking::Client, url: String| {
+        let (st, e) = send(c, "POST", &url, json!({"secret": PIN}));
+        assert_eq!(st, 200, "{url}: {e}");
+    };
+    let (st, e) = send(
+        &teacher,
+        "POST",
+        &format!("{api}/plans"),
+        json!({"kind": "pl3", "subject": who.toan, "grade": 6, "class": who.toan6,
+               "lines": pl3_lines(&[("Bài 1. Mở đầu", 10), ("Ôn tập", 5), ("Chương 2. Chất", 70),
+                                     ("Ôn tập", 5), ("Bài 3. Năng lượng", 50)])}),
+    );
+    assert_eq!(st, 201, "{e}");
+    let pl3 = e["plan"]["id"].as_str().unwrap().to_string();
+    approve(&teacher, format!("{api}/plans/{pl3}/submit"));
+    approve(&principal, format!("{api}/plans/{pl3}/approve"));
+    let new_version = |lines: Vec<Value>| {
+        let (st, e) = send(
+            &teacher,
+            "PUT",
+            &format!("{api}/plans/{pl3}"),
+            json!({"subject": who.toan, "grade": 6, "class": who.toan6, "lines": lines}),
+        );
+        assert_eq!(st, 200, "{e}");
+    };
+    let approve_again = |lines: Vec<Value>| {
+        new_version(lines);
+        approve(&teacher, format!("{api}/plans/{pl3}/submit"));
+        approve(&principal, format!("{api}/plans/{pl3}/approve"));
+    };
+    // A lesson plan linked to line `n` of v1, taken as far as `to` ("draft", "submitted",
+    // "reviewed", "approved").
+    let lesson = |title: &str, day: u8, n: usize, to: &str| -> String {
+        let (st, e) = send(
+            &teacher,
+            "POST",
+            &format!("{b}/api/v1/lessons/plans"),
+            json!({"title": title, "subject": who.toan, "grade": 6, "periods": 1,
+                   "teach_on": december(day), "fields": {"knowledge": "Nội dung."}}),
+        );
+        assert_eq!(st, 201, "{e}");
+        let id = e["plan"]["id"].as_str().unwrap().to_string();
+        let (st, e) = send(
+            &teacher,
+            "PUT",
+            &format!("{api}/links"),
+            json!({"lesson_plan": id, "line": format!("{pl3}#{n}")}),
+        );
+        assert_eq!(st, 200, "{e}");
+        let steps = [
+            (&teacher, "submit", json!({"secret": PIN})),
+            (&head, "review", json!({"decision": "pass"})),
+            (&principal, "approve", json!({"secret": PIN})),
+        ];
+        let upto = match to {
+            "submitted" => 1,
+            "reviewed" => 2,
+            "approved" => 3,
+            _ => 0,
+        };
+        for (c, action, body) in steps.into_iter().take(upto) {
+            let (st, e) = send(
+                c,
+                "POST",
+                &format!("{b}/api/v1/lessons/plans/{id}/{action}"),
+                body,
+            );
+            assert_eq!(st, 200, "{title} {action}: {e}");
+        }
+        id
+    };
+    let a = lesson("Bài A", 7, 2, "approved");
+    let bb = lesson("Bài B", 8, 4, "approved");
+    let e_ = lesson("Bài E", 9, 1, "approved");
+    let c = lesson("Bài C", 10, 3, "submitted");
+    let d = lesson("Bài D", 11, 5, "reviewed");
+    let y = lesson("Bài Y", 14, 1, "reviewed");
+    // (status, line, message) of a plan's link, as the API gives it.
+    let link = |id: &str| -> (String, u64, String) {
+        let lp = get(&principal, &format!("{b}/api/v1/lessons/plans/{id}"));
+        let l = &lp["link"];
+        (
+            l["status"].as_str().unwrap_or("?").to_string(),
+            l["line"].as_u64().unwrap_or(0),
+            l["message"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let status = |id: &str| {
+        let (s, n, _) = link(id);
+        format!("{s} {n}")
+    };
+
+    // v2: a line on top, Chương 2 70 → 68, one "Ôn tập" gone — the first one (A's).
+    approve_again(pl3_lines(&[
+        ("Bài 0. Giới thiệu", 7),
+        ("Bài 1. Mở đầu", 10),
+        ("Chương 2. Chất", 68),
+        ("Ôn tập", 5),
+        ("Bài 3. Năng lượng", 50),
+    ]));
+    let (st, _, m) = link(&a);
+    assert_eq!(st, "dropped");
+    assert!(m.contains("đã bỏ khỏi Phụ lục III bản 2"), "{m}");
+    assert_eq!(
+        [&bb, &c, &d, &e_].map(|x| status(x)),
+        ["ok 4", "changed 3", "ok 5", "moved 2"]
+    );
+    // The tổ trưởng does not pass C on: its lesson changed (review r20 #3); C still waits.
+    let (st, e) = send(
+        &head,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{c}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_eq!(st, 409, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("Chưa duyệt được kế hoạch bài dạy “Bài C”")
+            && m.contains("nay ở dòng 3, 68 tiết")
+            && m.contains("gắn lại với dòng 3"),
+        "{m}"
+    );
+    let lp = get(&head, &format!("{b}/api/v1/lessons/plans/{c}"));
+    assert_eq!(lp["plan"]["state"], "submitted", "{lp}");
+
+    // v3: Chương 2 renamed, the last two lines swapped. A stays dropped in bản 2 — not
+    // "moved" onto B's line (the reviewer's finding); B follows its line to 5.
+    approve_again(pl3_lines(&[
+        ("Bài 0. Giới thiệu", 7),
+        ("Bài 1. Mở đầu", 10),
+        ("Chương 2. Chất quanh ta", 68),
+        ("Bài 3. Năng lượng", 50),
+        ("Ôn tập", 5),
+    ]));
+    let (st, _, m) = link(&a);
+    assert_eq!(st, "dropped");
+    assert!(m.contains("bản 2 (khi gắn, bản 1: dòng 2, 5 tiết)"), "{m}");
+    assert_eq!(
+        [&bb, &c, &d, &e_].map(|x| status(x)),
+        ["moved 5", "changed 3", "moved 4", "moved 2"]
+    );
+    assert!(
+        link(&c)
+            .2
+            .contains("đổi tên thành “Chương 2. Chất quanh ta”")
+    );
+
+    // v4: Bài 3 dropped, Bài 4 added. D dropped in bản 4; A still in bản 2.
+    approve_again(pl3_lines(&[
+        ("Bài 0. Giới thiệu", 7),
+        ("Bài 1. Mở đầu", 10),
+        ("Chương 2. Chất quanh ta", 68),
+        ("Ôn tập", 5),
+        ("Bài 4. Trái Đất", 50),
+    ]));
+    assert!(link(&a).2.contains("đã bỏ khỏi Phụ lục III bản 2 ("));
+    let (st, _, m) = link(&d);
+    assert_eq!(st, "dropped");
+    assert!(m.contains("đã bỏ khỏi Phụ lục III bản 4 ("), "{m}");
+    let row = get(&principal, &format!("{api}/dashboard"))["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["department"] == who.dept.as_str())
+        .unwrap()
+        .clone();
+    // Handed in: A, B, E, Y (approved), C (submitted), D (reviewed). Holding: B, E, Y (all
+    // moved but B); changed: C; dropped: A, D.
+    assert_eq!(
+        (
+            &row["linked"],
+            &row["moved"],
+            &row["changed"],
+            &row["dropped"]
+        ),
+        (&json!(3), &json!(2), &json!(1), &json!(2)),
+        "{row}"
+    );
+
+    // Passed by the tổ before its lesson was dropped: BGH do not approve it alone either, and
+    // her page offers to return it.
+    let (st, e) = send(
+        &principal,
+        "POST",
+        &format!("{b}/api/v1/lessons/plans/{d}/approve"),
+        json!({"secret": PIN}),
+    );
+    assert_eq!(st, 409, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("Chưa phê duyệt được kế hoạch bài dạy “Bài D”")
+            && m.contains("đã bỏ khỏi Phụ lục III bản 4"),
+        "{m}"
+    );
+    let page = principal
+        .get(format!("{b}/lessons/plan/{d}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("id=\"return-form\"") && page.contains("name=\"decision\" value=\"return\""),
+        "{page}"
+    );
+    // The month's batch: D (dropped) left waiting and named, Y and the others approved.
+    let month = &december(1)[..7];
+    let page = principal
+        .get(format!("{b}/lessons/dashboard?month={month}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let list = page
+        .split("<ul id=\"batch-plans\">")
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .expect("the batch form's list");
+    let attr = |li: &str, name: &str| -> String {
+        li.split(&format!("{name}=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let plans: Vec<Value> = list
+        .split("<li ")
+        .skip(1)
+        .map(|li| json!({"id": attr(li, "data-plan"), "version": attr(li, "data-version").parse::<u32>().unwrap()}))
+        .collect();
+    assert!(plans.iter().any(|p| p["id"] == d.as_str()), "{list}");
+    let (st, r) = send(
+        &principal,
+        "POST",
+        &format!("{b}/api/v1/lessons/approve-month"),
+        json!({"month": month, "secret": PIN, "plans": plans}),
+    );
+    assert_eq!(st, 200, "{r}");
+    let approved: Vec<&str> = r["approved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(approved.contains(&y.as_str()), "{r}");
+    assert!(!approved.contains(&d.as_str()), "{r}");
+    let skipped = r["skipped"].as_array().unwrap();
+    let why = skipped
+        .iter()
+        .find(|s| s[0] == d.as_str())
+        .unwrap_or_else(|| panic!("D named as skipped: {r}"))[1]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.starts_with("Chưa phê duyệt được kế hoạch bài dạy “Bài D”") && why.contains("bản 4"),
+        "{why}"
+    );
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("Chưa phê duyệt 1 kế hoạch vì liên kết Phụ lục III"),
+        "{r}"
+    );
+    let lp = get(&principal, &format!("{b}/api/v1/lessons/plans/{d}"));
+    assert_eq!(lp["plan"]["state"], "reviewed", "{lp}");
+
+    // A new version only drafted (review r20 #4): the page keeps v4 in force — its table with
+    // the KHBD counts (line 2: E and Y), its problem list, its Gắn lines —, the draft apart.
+    new_version(pl3_lines(&[("Nháp 1", 70), ("Nháp 2", 70)]));
+    for c in [&teacher, &principal] {
+        let page = c
+            .get(format!("{b}/dept/plan/{pl3}"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let main = page
+            .split("id=\"plan-lines\"")
+            .nth(1)
+            .and_then(|x| x.split("</table>").next())
+            .unwrap();
+        assert!(
+            main.contains("<td>2</td><td>Bài 1. Mở đầu</td><td>10</td><td>Tuần 2</td><td></td><td>Lớp học</td><td>2</td>"),
+            "{main}"
+        );
+        assert!(!main.contains("Nháp 1"), "{main}");
+        let draft = page
+            .split("id=\"plan-draft\"")
+            .nth(1)
+            .expect("the draft shown apart");
+        assert!(draft.contains("Bản nháp phiên bản 5, chưa nộp"), "{draft}");
+        let table = draft.split("</table>").next().unwrap();
+        assert!(
+            table.contains("<td>1</td><td>Nháp 1</td><td>70</td>"),
+            "{table}"
+        );
+        assert!(!table.contains("KHBD"), "{table}");
+        let broken = page
+            .split("id=\"broken-links\"")
+            .nth(1)
+            .and_then(|x| x.split("</ul>").next())
+            .expect("the problem list");
+        assert!(
+            broken.contains("Bài D") && broken.contains("bản 4"),
+            "{broken}"
+        );
+    }
+    let page = teacher
+        .get(format!("{b}/dept/plan/{pl3}"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(&format!("value=\"{pl3}#5\">5. Bài 4. Trái Đất</option>")),
+        "the Gắn form offers v4's lines: {page}"
+    );
+    let text = pdf_text(&teacher, &format!("{b}/dept/plan/{pl3}/pdf"));
+    assert!(
+        text.contains("Phiên bản 4") && text.contains("Trái Đất") && !text.contains("Nháp 1"),
+        "{text}"
+    );
+    let text = pdf_text(&teacher, &format!("{b}/dept/plan/{pl3}/pdf?version=5"));
+    assert!(
+        text.contains("Bản nháp, chưa ký") && text.contains("Nháp 1"),
+        "{text}"
+    );
+    // The API's link and the count still read v4.
+    assert_eq!(status(&bb), "ok 4");
 }

@@ -1000,6 +1000,24 @@ pub fn plan_versions(r: &impl Read, id: &str) -> Result<Vec<PlanVersion>, StoreE
         .collect())
 }
 
+/// The version of a plan in force — its approved one, else its newest — and a newer version
+/// that is not (a draft, or handed in, or returned, written after the approval): the page, the
+/// PDF and the links read the version in force, the newer one is shown apart as such (review
+/// r20 #4).
+pub fn in_force<'a>(
+    plan: &Plan,
+    versions: &'a [PlanVersion],
+) -> Option<(&'a PlanVersion, Option<&'a PlanVersion>)> {
+    let newest = versions.last()?;
+    let approved = plan
+        .approved_version
+        .and_then(|n| versions.iter().find(|v| v.number == n));
+    Some(match approved {
+        Some(a) if a.number != newest.number => (a, Some(newest)),
+        _ => (newest, None),
+    })
+}
+
 /// A plan and the versions `p` may see, or `NotFound`.
 pub fn plan_for(
     r: &impl Read,
@@ -1445,13 +1463,9 @@ pub fn department_name(r: &impl Read, id: &str) -> Result<String, StoreError> {
 pub struct LinkCheck<'r, R: Read> {
     r: &'r R,
     plans: std::collections::HashMap<String, Option<(Plan, Option<PlanVersion>)>>,
-    /// (plan, version linked in, current version) → [`align`] of the two, `None` when the
-    /// version linked in is not stored.
-    aligned: std::collections::HashMap<(String, u32, u32), Option<Alignment>>,
+    /// A plan's approved versions, oldest first ([`follow`]'s chain).
+    approved: std::collections::HashMap<String, Vec<PlanVersion>>,
 }
-
-/// A version's lines → another's ([`align`]), 0-based.
-type Alignment = Vec<Option<usize>>;
 
 /// What a stored link comes to.
 #[derive(Debug, Clone, PartialEq)]
@@ -1484,64 +1498,84 @@ impl LinkState {
 /// Where a linked lesson is in the Phụ lục III's current approved version ([`follow`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Found {
-    /// The same lesson — its title (spacing, case and accents aside) and periods — on this
-    /// line (1-based).
+    /// The same lesson as linked — its title (spacing, case and accents aside) and periods —
+    /// on this line (1-based).
     Same(usize),
     /// The same title with other periods, on this line.
     Periods(usize),
     /// Renamed, on this line ([`renamed`]).
     Renamed(usize),
-    /// Not in the version any more.
-    Dropped,
+    /// Dropped by this approved version (and so out of every later one).
+    Dropped(u32),
 }
 
-/// Follows the lesson `made` — line `n` (1-based) of the version it was linked in, whose lines
-/// are `then` when that version is still stored — into `now`, the lines of the current
-/// approved version (review r18 #7). The two versions are aligned line by line (the longest
-/// common run of the same lessons, [`align`]), so an inserted, removed or reordered line moves
-/// the lesson with it and a repeated title ("Ôn tập", "Kiểm tra") is told apart by its place;
-/// a lesson the alignment leaves out is looked for among the lines it left out too, nearest
-/// to where it would be: the same lesson (moved out of order), the same title with other
-/// periods, a renamed title; else it was dropped. Without `then` (or when its line `n` is not
-/// the lesson linked), the lesson is looked for by itself, nearest to line `n`.
-pub fn follow(made: &LinkTarget, n: usize, then: Option<&[Line]>, now: &[Line]) -> Found {
-    let map = then
-        .filter(|t| n >= 1 && t.get(n - 1).is_some_and(|l| made.same_lesson(l)))
-        .map(|t| align(t, now));
-    follow_aligned(made, n, map.as_deref(), now)
+/// How a line of one approved version went into the next ([`step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// The same title and periods.
+    Same,
+    /// The same title, other periods.
+    Periods,
+    /// Renamed in place ([`renamed`]).
+    Renamed,
 }
 
-/// [`follow`], with the alignment of the version linked in (`map`: its line → the current
-/// version's line, 0-based) made already.
-fn follow_aligned(
+/// Follows the lesson `made` — line `n` (1-based) of the version it was linked in — through
+/// `chain`, the Phụ lục III's approved versions from that one to the current one, in order
+/// (never a draft), one step at a time (review r20 #1): each step the one-to-one alignment of
+/// two consecutive approved versions ([`step`]), so a line is followed as each re-approval
+/// moved, changed or renamed it, two "Ôn tập" lines never end on one, and a lesson dropped in
+/// version N stays dropped, `Dropped(N)` — the version that dropped it, never the latest.
+/// Where it ends is compared with what was linked: the same title and periods `Same` (wherever
+/// it went), the same title `Periods`, else `Renamed`.
+///
+/// When the version linked in is not `chain[0]` (not stored) or its line `n` is not the lesson
+/// linked, the lesson is looked for by itself in the last version, nearest to line `n`.
+pub fn follow<L: AsRef<[Line]> + ?Sized>(
     made: &LinkTarget,
     n: usize,
-    map: Option<&[Option<usize>]>,
-    now: &[Line],
+    chain: &[(u32, &L)],
 ) -> Found {
-    let i = n.saturating_sub(1);
-    let mut taken = vec![false; now.len()];
-    let expect = match map.filter(|m| i < m.len()) {
-        Some(map) => {
-            if let Some(j) = map[i] {
-                return Found::Same(j + 1);
-            }
-            for j in map.iter().flatten() {
-                taken[*j] = true;
-            }
-            // Just after the current line of the nearest lesson above it that stayed.
-            map[..i].iter().rev().flatten().next().map_or(0, |j| j + 1)
-        }
-        None => {
-            if n >= 1 && now.get(i).is_some_and(|l| made.same_lesson(l)) {
-                return Found::Same(n);
-            }
-            i
-        }
+    let Some(&(last, now)) = chain.last() else {
+        return Found::Dropped(made.version);
     };
+    let now = now.as_ref();
+    let linked_in = chain.first().filter(|(number, lines)| {
+        *number == made.version
+            && n >= 1
+            && lines
+                .as_ref()
+                .get(n - 1)
+                .is_some_and(|l| made.same_lesson(l))
+    });
+    if linked_in.is_none() {
+        return by_itself(made, n, last, now);
+    }
+    let mut at = n - 1;
+    for pair in chain.windows(2) {
+        let ((_, then), (number, next)) = (pair[0], pair[1]);
+        match step(then.as_ref(), next.as_ref())[at] {
+            Some((j, _)) => at = j,
+            None => return Found::Dropped(number),
+        }
+    }
+    let l = &now[at];
+    if made.same_lesson(l) {
+        Found::Same(at + 1)
+    } else if crate::text::fold(made.topic.trim()) == crate::text::fold(l.topic.trim()) {
+        Found::Periods(at + 1)
+    } else {
+        Found::Renamed(at + 1)
+    }
+}
+
+/// [`follow`] without the version linked in: the same lesson nearest to line `n`, else the
+/// same title, else a renamed one; else dropped by `number`.
+fn by_itself(made: &LinkTarget, n: usize, number: u32, now: &[Line]) -> Found {
+    let expect = n.saturating_sub(1);
     let nearest = |ok: &dyn Fn(&Line) -> bool| {
         (0..now.len())
-            .filter(|&j| !taken[j] && ok(&now[j]))
+            .filter(|&j| ok(&now[j]))
             .min_by_key(|&j| j.abs_diff(expect))
             .map(|j| j + 1)
     };
@@ -1555,39 +1589,95 @@ fn follow_aligned(
     if let Some(j) = nearest(&|l| renamed(&made.topic, &l.topic)) {
         return Found::Renamed(j);
     }
-    Found::Dropped
+    Found::Dropped(number)
 }
 
-/// Lines of `then` → lines of `now` (0-based) on the longest common subsequence of the same
-/// lessons (title folded, periods): what stayed, in order.
-fn align(then: &[Line], now: &[Line]) -> Vec<Option<usize>> {
-    let key = |l: &Line| (crate::text::fold(l.topic.trim()), l.periods);
-    let a: Vec<_> = then.iter().map(key).collect();
-    let b: Vec<_> = now.iter().map(key).collect();
-    let w = b.len() + 1;
-    let mut t = vec![0u32; (a.len() + 1) * w];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            t[i * w + j] = if a[i] == b[j] {
-                t[(i + 1) * w + j + 1] + 1
-            } else {
-                t[(i + 1) * w + j].max(t[i * w + j + 1])
-            };
+/// One approved version's lines → the next one's (0-based), one to one: no two lines of
+/// `then` on one line of `now`. In this order:
+/// 1. in order: the heaviest common subsequence of lines with the same title (folded), an
+///    identical line (same periods) weighing more than one with other periods — so the lines
+///    that stayed anchor the rest and a repeated title ("Ôn tập") is told apart by its place;
+/// 2. out of order (a line moved past others): an identical line left over, nearest to where
+///    it would be (just after the line the nearest aligned line above it went to), the
+///    nearest pair first;
+/// 3. the same title with other periods left over, likewise;
+/// 4. renamed in place: a left-over line and a left-over line of `now` between the same two
+///    lines aligned in step 1 that reads as it renamed ([`renamed`]).
+///
+/// A line left without one was dropped by `now`.
+fn step(then: &[Line], now: &[Line]) -> Vec<Option<(usize, How)>> {
+    let fold = |l: &Line| crate::text::fold(l.topic.trim());
+    let (ta, tb): (Vec<_>, Vec<_>) = (
+        then.iter().map(fold).collect(),
+        now.iter().map(fold).collect(),
+    );
+    let weight = |i: usize, j: usize| match (ta[i] == tb[j], then[i].periods == now[j].periods) {
+        (true, true) => 3,
+        (true, false) => 2,
+        _ => 0,
+    };
+    let w = now.len() + 1;
+    let mut t = vec![0u32; (then.len() + 1) * w];
+    for i in (0..then.len()).rev() {
+        for j in (0..now.len()).rev() {
+            let mut best = t[(i + 1) * w + j].max(t[i * w + j + 1]);
+            let k = weight(i, j);
+            if k > 0 {
+                best = best.max(t[(i + 1) * w + j + 1] + k);
+            }
+            t[i * w + j] = best;
         }
     }
-    let mut out = vec![None; a.len()];
+    let mut out: Vec<Option<(usize, How)>> = vec![None; then.len()];
+    let mut taken = vec![false; now.len()];
     let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i] == b[j] {
-            out[i] = Some(j);
+    while i < then.len() && j < now.len() {
+        let k = weight(i, j);
+        if k > 0 && t[i * w + j] == t[(i + 1) * w + j + 1] + k {
+            out[i] = Some((j, if k == 3 { How::Same } else { How::Periods }));
+            taken[j] = true;
             i += 1;
             j += 1;
-        } else if t[(i + 1) * w + j] >= t[i * w + j + 1] {
+        } else if t[i * w + j] == t[(i + 1) * w + j] {
             i += 1;
         } else {
             j += 1;
         }
     }
+    // The anchors of step 1: where the nearest aligned line above (below) line i went.
+    let anchors = out.clone();
+    let above = |i: usize| anchors[..i].iter().rev().flatten().next().map(|a| a.0);
+    let below = |i: usize| anchors[i + 1..].iter().flatten().next().map(|a| a.0);
+    let expect = |i: usize| above(i).map_or(0, |j| j + 1);
+    // Each pass pairs the nearest first, whichever line comes first: two "Ôn tập" lines
+    // competing for one go to the one it is nearer to.
+    let mut pass = |ok: &dyn Fn(usize, usize) -> bool, how: How, in_place: bool| loop {
+        let mut best: Option<(usize, usize, usize)> = None;
+        for i in (0..then.len()).filter(|&i| out[i].is_none()) {
+            let e = expect(i);
+            let (from, to) = if in_place {
+                (e, below(i).unwrap_or(now.len()))
+            } else {
+                (0, now.len())
+            };
+            for j in (from..to).filter(|&j| !taken[j] && ok(i, j)) {
+                let d = j.abs_diff(e);
+                if best.is_none_or(|b| d < b.0) {
+                    best = Some((d, i, j));
+                }
+            }
+        }
+        let Some((_, i, j)) = best else { break };
+        out[i] = Some((j, how));
+        taken[j] = true;
+    };
+    pass(&|i, j| weight(i, j) == 3, How::Same, false);
+    pass(&|i, j| weight(i, j) == 2, How::Periods, false);
+    pass(
+        &|i, j| renamed(&then[i].topic, &now[j].topic),
+        How::Renamed,
+        true,
+    );
     out
 }
 
@@ -1629,7 +1719,7 @@ impl<'r, R: Read> LinkCheck<'r, R> {
         LinkCheck {
             r,
             plans: Default::default(),
-            aligned: Default::default(),
+            approved: Default::default(),
         }
     }
 
@@ -1763,26 +1853,24 @@ impl<'r, R: Read> LinkCheck<'r, R> {
             });
         };
         let id = line.split_once('#').map_or(line, |x| x.0).to_string();
-        let k = (id, made.version, v.number);
-        if !self.aligned.contains_key(&k) {
-            let then = if made.version == v.number {
-                Some(v.clone())
-            } else {
-                self.r.get(&PLAN_VERSIONS, &key(&k.0, made.version))?
-            };
-            let map = then
-                .filter(|t| n >= 1 && t.lines.get(n - 1).is_some_and(|l| made.same_lesson(l)))
-                .map(|t| align(&t.lines, &v.lines));
-            self.aligned.insert(k.clone(), map);
+        if !self.approved.contains_key(&id) {
+            let approved = plan_versions(self.r, &id)?
+                .into_iter()
+                .filter(|x| x.state == State::Approved)
+                .collect();
+            self.approved.insert(id.clone(), approved);
         }
-        let map = self.aligned.get(&k).and_then(Option::as_deref);
-        Ok(state_of(
-            &made,
-            n,
-            v.number,
-            &v.lines,
-            follow_aligned(&made, n, map, &v.lines),
-        ))
+        // The version linked in, then every approved version after it up to the current one.
+        let chain: Vec<(u32, &[Line])> = self.approved[&id]
+            .iter()
+            .filter(|x| x.number >= made.version && x.number <= v.number)
+            .map(|x| (x.number, x.lines.as_slice()))
+            .collect();
+        let found = match chain.last() {
+            Some((last, _)) if *last == v.number => follow(&made, n, &chain),
+            _ => follow(&made, n, &[(v.number, v.lines.as_slice())][..]),
+        };
+        Ok(state_of(&made, n, v.number, &v.lines, found))
     }
 }
 
@@ -1813,8 +1901,8 @@ fn state_of(made: &LinkTarget, n: usize, current: u32, now: &[Line], found: Foun
                 now[m - 1].periods
             ),
         },
-        Found::Dropped => LinkState::Dropped(format!(
-            "Phụ lục III đã thay đổi: bài “{}” đã bỏ khỏi Phụ lục III bản {current} ({then}).",
+        Found::Dropped(by) => LinkState::Dropped(format!(
+            "Phụ lục III đã thay đổi: bài “{}” đã bỏ khỏi Phụ lục III bản {by} ({then}).",
             made.topic
         )),
     }
@@ -1986,26 +2074,28 @@ pub fn relink_advice(lesson: &crate::lessons::Plan, state: &LinkState) -> String
     }
 }
 
-/// Why lesson plan `lesson` may not be handed in (or, `for_approval`, approved) as its link
-/// reads now ([`LinkCheck::state`], the one resolution): a lesson the current approved Phụ lục
-/// III `changed` (relink to the line it is on now, or another, or unlink) or `dropped` (relink
-/// to another line, or unlink). A lesson only `moved` is the same lesson and holds; a link
-/// breaking the rule is listed on the PL III's page, not stopped here. None when unlinked.
+/// Why lesson plan `lesson` may not take step `step` — be handed in, passed by its tổ or
+/// approved — as its link reads now ([`LinkCheck::state`], the one resolution): a lesson the
+/// current approved Phụ lục III `changed` (relink to the line it is on now, or another, or
+/// unlink) or `dropped` (relink to another line, or unlink). A lesson only `moved` is the same
+/// lesson and holds; a link breaking the rule is listed on the PL III's page, not stopped
+/// here. None when unlinked.
 pub fn hand_in_problem(
     r: &impl Read,
     lesson: &crate::lessons::Plan,
-    for_approval: bool,
+    step: crate::lessons::Advance,
 ) -> Result<Option<String>, StoreError> {
     let Some(line) = lesson.plan_line.as_deref() else {
         return Ok(None);
     };
     let state = LinkCheck::new(r).state(lesson, line)?;
-    Ok(hand_in_refusal(&lesson.title, state, for_approval))
+    Ok(hand_in_refusal(&lesson.title, state, step))
 }
 
 /// The words of [`hand_in_problem`] for a link in `state` (pure): `None` for a link that holds
 /// (`moved` included) or breaks the rule.
-fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<String> {
+fn hand_in_refusal(title: &str, state: LinkState, step: crate::lessons::Advance) -> Option<String> {
+    use crate::lessons::Advance;
     let (why, what) = match state {
         LinkState::Changed { at, why } => (
             why,
@@ -2017,12 +2107,16 @@ fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<
         ),
         LinkState::Holds(_) | LinkState::Broken(_) => return None,
     };
-    Some(if for_approval {
-        format!(
+    Some(match step {
+        Advance::HandIn => {
+            format!("Chưa nộp được kế hoạch bài dạy “{title}”: {why} Hãy {what} rồi nộp.")
+        }
+        Advance::Review => format!(
+            "Chưa duyệt được kế hoạch bài dạy “{title}”: {why} Trả lại kế hoạch để giáo viên {what}, rồi ký nộp lại."
+        ),
+        Advance::Approve => format!(
             "Chưa phê duyệt được kế hoạch bài dạy “{title}”: {why} Trả lại kế hoạch để giáo viên {what}, rồi ký nộp lại."
-        )
-    } else {
-        format!("Chưa nộp được kế hoạch bài dạy “{title}”: {why} Hãy {what} rồi nộp.")
+        ),
     })
 }
 
@@ -2030,9 +2124,9 @@ fn hand_in_refusal(title: &str, state: LinkState, for_approval: bool) -> Option<
 pub fn hand_in_gate(
     tx: &Tx<'_>,
     lesson: &crate::lessons::Plan,
-    for_approval: bool,
+    step: crate::lessons::Advance,
 ) -> Result<Option<String>, StoreError> {
-    hand_in_problem(tx, lesson, for_approval)
+    hand_in_problem(tx, lesson, step)
 }
 
 /// Relinking (or unlinking) an approved lesson plan makes a new draft version that must be
@@ -2436,6 +2530,7 @@ pub(crate) fn plan_title(r: &impl crate::store::Read, p: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lessons::Advance;
 
     #[test]
     fn periods_are_compared_with_the_programme_and_the_difference_named() {
@@ -2492,10 +2587,16 @@ mod tests {
 
     #[test]
     fn a_changed_or_dropped_lesson_is_not_handed_in_nor_approved_a_moved_one_is() {
-        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), false), None);
-        assert_eq!(hand_in_refusal("Bài A", LinkState::Holds(3), true), None);
         assert_eq!(
-            hand_in_refusal("Bài A", LinkState::Broken("x".into()), false),
+            hand_in_refusal("Bài A", LinkState::Holds(3), Advance::HandIn),
+            None
+        );
+        assert_eq!(
+            hand_in_refusal("Bài A", LinkState::Holds(3), Advance::Approve),
+            None
+        );
+        assert_eq!(
+            hand_in_refusal("Bài A", LinkState::Broken("x".into()), Advance::HandIn),
             None
         );
         let changed = || LinkState::Changed {
@@ -2503,18 +2604,30 @@ mod tests {
             why: "Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết.".into(),
         };
         assert_eq!(
-            hand_in_refusal("Bài A", changed(), false).as_deref(),
+            hand_in_refusal("Bài A", changed(), Advance::HandIn).as_deref(),
             Some(
                 "Chưa nộp được kế hoạch bài dạy “Bài A”: Phụ lục III đã thay đổi: bài “Chương 2. Chất” nay ở dòng 3, 68 tiết. Hãy gắn lại với dòng 3 (bài đã sửa) hoặc dòng khác, hoặc bỏ gắn rồi nộp."
             )
         );
-        let m = hand_in_refusal("Bài A", changed(), true).unwrap();
+        let m = hand_in_refusal("Bài A", changed(), Advance::Approve).unwrap();
         assert!(
             m.starts_with("Chưa phê duyệt được kế hoạch bài dạy “Bài A”")
                 && m.contains("Trả lại kế hoạch để giáo viên gắn lại với dòng 3"),
             "{m}"
         );
-        let m = hand_in_refusal("Bài A", LinkState::Dropped("đã bỏ.".into()), false).unwrap();
+        // The tổ trưởng's pass is refused in the same words, worded for her.
+        let m = hand_in_refusal("Bài A", changed(), Advance::Review).unwrap();
+        assert!(
+            m.starts_with("Chưa duyệt được kế hoạch bài dạy “Bài A”: Phụ lục III đã thay đổi")
+                && m.contains("Trả lại kế hoạch để giáo viên gắn lại với dòng 3"),
+            "{m}"
+        );
+        let m = hand_in_refusal(
+            "Bài A",
+            LinkState::Dropped("đã bỏ.".into()),
+            Advance::HandIn,
+        )
+        .unwrap();
         assert!(
             m.contains("đã bỏ. Hãy gắn lại với dòng khác của bản hiện hành, hoặc bỏ gắn rồi nộp."),
             "{m}"
@@ -2530,14 +2643,20 @@ mod tests {
             ("Chương 2. Chất", 70),
             ("Bài 3. Năng lượng", 66),
         ]);
-        assert_eq!(follow(&linked(2), 2, Some(&v1()), &v2), Found::Same(3));
+        assert_eq!(
+            follow(&linked(2), 2, &[(1, &v1()), (2, &v2)]),
+            Found::Same(3)
+        );
         // Reordered: found where it went, out of the alignment's order.
         let v3 = pl3(&[
             ("Bài 3. Năng lượng", 67),
             ("Bài 1. Giới thiệu về KHTN", 3),
             ("Chương 2. Chất", 70),
         ]);
-        assert_eq!(follow(&linked(3), 3, Some(&v1()), &v3), Found::Same(1));
+        assert_eq!(
+            follow(&linked(3), 3, &[(1, &v1()), (3, &v3)]),
+            Found::Same(1)
+        );
         // A repeated title is told apart by its place: the second "Ôn tập" stays the second.
         let then = pl3(&[("Ôn tập", 2), ("Bài A", 4), ("Ôn tập", 2), ("Bài B", 4)]);
         let now = pl3(&[
@@ -2548,9 +2667,9 @@ mod tests {
             ("Bài B", 3),
         ]);
         let made = LinkTarget::of("pl3-x#3", 1, &then[2]);
-        assert_eq!(follow(&made, 3, Some(&then), &now), Found::Same(4));
+        assert_eq!(follow(&made, 3, &[(1, &then), (2, &now)]), Found::Same(4));
         // Without the version it was linked in: by itself, nearest to its old number.
-        assert_eq!(follow(&linked(2), 2, None, &v2), Found::Same(3));
+        assert_eq!(follow(&linked(2), 2, &[(2, &v2)]), Found::Same(3));
     }
 
     #[test]
@@ -2562,7 +2681,7 @@ mod tests {
             ("Chương 2. Chất", 68),
             ("Bài 3. Năng lượng", 68),
         ]);
-        let found = follow(&linked(2), 2, Some(&v1()), &v2);
+        let found = follow(&linked(2), 2, &[(1, &v1()), (2, &v2)]);
         assert_eq!(found, Found::Periods(3));
         let st = state_of(&linked(2), 2, 2, &v2, found);
         let LinkState::Changed { at: 3, why } = &st else {
@@ -2585,7 +2704,7 @@ mod tests {
             ("Chương 2. Chất quanh ta", 68),
             ("Bài 3. Năng lượng", 68),
         ]);
-        let found = follow(&linked(2), 2, Some(&v1()), &v3);
+        let found = follow(&linked(2), 2, &[(1, &v1()), (3, &v3)]);
         assert_eq!(found, Found::Renamed(3));
         let LinkState::Changed { at: 3, why } = state_of(&linked(2), 2, 3, &v3, found) else {
             panic!()
@@ -2609,8 +2728,8 @@ mod tests {
             ("Bài 1. Giới thiệu về KHTN", 3),
             ("Chương 2. Chất quanh ta", 136),
         ]);
-        let found = follow(&linked(3), 3, Some(&v1()), &v4);
-        assert_eq!(found, Found::Dropped);
+        let found = follow(&linked(3), 3, &[(1, &v1()), (4, &v4)]);
+        assert_eq!(found, Found::Dropped(4));
         let st = state_of(&linked(3), 3, 4, &v4, found);
         assert_eq!(
             st,
@@ -2619,7 +2738,189 @@ mod tests {
             )
         );
         // Without the version it was linked in, the same.
-        assert_eq!(follow(&linked(3), 3, None, &v4), Found::Dropped);
+        assert_eq!(follow(&linked(3), 3, &[(4, &v4)]), Found::Dropped(4));
+    }
+
+    /// The link made in version `k` (1-based, of `versions`) at line `n`, as it reads once
+    /// version `at` is the current approved one — the whole chain `k..=at` followed, as
+    /// [`LinkCheck::state_made`] does — summed up: "dòng m" (holds), "đổi m" (changed, now on
+    /// m), "bỏ N" (dropped by bản N).
+    fn read(versions: &[Vec<Line>], k: u32, n: usize, at: u32) -> (String, LinkState) {
+        let made = LinkTarget::of(&format!("pl3-x#{n}"), k, &versions[k as usize - 1][n - 1]);
+        let chain: Vec<(u32, &Vec<Line>)> =
+            (k..=at).map(|x| (x, &versions[x as usize - 1])).collect();
+        let found = follow(&made, n, &chain);
+        let st = state_of(&made, n, at, &versions[at as usize - 1], found);
+        let short = match &st {
+            LinkState::Holds(m) => format!("dòng {m}"),
+            LinkState::Changed { at, .. } => format!("đổi {at}"),
+            LinkState::Dropped(why) => {
+                let by = why.split("Phụ lục III bản ").nth(1).unwrap_or("?");
+                format!("bỏ {}", by.split(' ').next().unwrap_or("?"))
+            }
+            LinkState::Broken(_) => "hỏng".into(),
+        };
+        (short, st)
+    }
+
+    /// Review r20 #1, gv01's PL III of KHTN 6A1, v1 → v5, plans A–E linked in v1 (A #2 and B
+    /// #4 the two "Ôn tập", C #3, D #5, E #1) and B relinked in v4 to #5 ("B4").
+    #[test]
+    fn a_link_is_followed_through_every_approved_version_6a1() {
+        let v = vec![
+            pl3(&[
+                ("Bài 1. Mở đầu", 10),
+                ("Ôn tập", 5),
+                ("Chương 2. Chất", 70),
+                ("Ôn tập", 5),
+                ("Bài 3. Năng lượng", 50),
+            ]),
+            pl3(&[
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất", 68),
+                ("Ôn tập", 5),
+                ("Bài 3. Năng lượng", 50),
+            ]),
+            // Chương 2 renamed, the last two lines swapped.
+            pl3(&[
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất quanh ta", 68),
+                ("Bài 3. Năng lượng", 50),
+                ("Ôn tập", 5),
+            ]),
+            // Bài 3 dropped, Bài 4 added.
+            pl3(&[
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất quanh ta", 68),
+                ("Ôn tập", 5),
+                ("Bài 4. Trái Đất", 50),
+            ]),
+            // Bài 4 replaced by Bài 5.
+            pl3(&[
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất quanh ta", 68),
+                ("Ôn tập", 5),
+                ("Bài 5. Sự sống", 50),
+            ]),
+        ];
+        let plans = [("A", 2), ("B", 4), ("C", 3), ("D", 5), ("E", 1)];
+        let expected: [[&str; 5]; 5] = [
+            // A        B          C         D         E
+            ["dòng 2", "dòng 4", "dòng 3", "dòng 5", "dòng 1"], // v1
+            ["bỏ 2", "dòng 4", "đổi 3", "dòng 5", "dòng 2"],    // v2
+            ["bỏ 2", "dòng 5", "đổi 3", "dòng 4", "dòng 2"],    // v3
+            ["bỏ 2", "dòng 4", "đổi 3", "bỏ 4", "dòng 2"],      // v4
+            ["bỏ 2", "dòng 4", "đổi 3", "bỏ 4", "dòng 2"],      // v5
+        ];
+        for (at, row) in expected.iter().enumerate() {
+            for ((plan, n), want) in plans.iter().zip(row) {
+                let (got, st) = read(&v, 1, *n, at as u32 + 1);
+                assert_eq!(&got, want, "plan {plan} at v{}: {st:?}", at + 1);
+            }
+        }
+        // B relinked in v4 to "Bài 4. Trái Đất": v5 dropped it.
+        assert_eq!(read(&v, 4, 5, 4).0, "dòng 5");
+        assert_eq!(read(&v, 4, 5, 5).0, "bỏ 5");
+        // The words: the version that dropped it, never the latest; what C is now.
+        let (_, a) = read(&v, 1, 2, 5);
+        assert_eq!(
+            a,
+            LinkState::Dropped(
+                "Phụ lục III đã thay đổi: bài “Ôn tập” đã bỏ khỏi Phụ lục III bản 2 (khi gắn, bản 1: dòng 2, 5 tiết).".into()
+            )
+        );
+        let (_, d) = read(&v, 1, 5, 5);
+        assert!(
+            d.why().unwrap().contains("đã bỏ khỏi Phụ lục III bản 4 ("),
+            "{d:?}"
+        );
+        let (_, c) = read(&v, 1, 3, 2);
+        assert!(c.why().unwrap().contains("bài “Chương 2. Chất” nay ở dòng 3, 68 tiết (bản 2; khi gắn, bản 1: dòng 3, 70 tiết)"), "{c:?}");
+        let (_, c) = read(&v, 1, 3, 5);
+        assert!(
+            c.why()
+                .unwrap()
+                .contains("nay ở dòng 3, đổi tên thành “Chương 2. Chất quanh ta”, 68 tiết (bản 5;"),
+            "{c:?}"
+        );
+        // One step never puts two lines on one.
+        for pair in v.windows(2) {
+            let map: Vec<usize> = step(&pair[0], &pair[1])
+                .into_iter()
+                .flatten()
+                .map(|x| x.0)
+                .collect();
+            let mut seen = map.clone();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), map.len(), "{map:?}");
+        }
+        assert_eq!(
+            step(&v[1], &v[2]),
+            vec![
+                Some((0, How::Same)),
+                Some((1, How::Same)),
+                Some((2, How::Renamed)),
+                Some((4, How::Same)),
+                Some((3, How::Same))
+            ]
+        );
+    }
+
+    /// Review r20 #1, the KHTN 8A1 PL III: two "Ôn tập" lines (P #1, Q #3) merged into one
+    /// of 20 periods in v3 — one of them goes there (changed), the other is dropped, never
+    /// both on it — then split again in v4.
+    #[test]
+    fn two_reviews_never_end_on_one_line_8a1() {
+        let v = vec![
+            pl3(&[
+                ("Ôn tập", 10),
+                ("Chương 1", 60),
+                ("Ôn tập", 10),
+                ("Chương 2", 60),
+            ]),
+            pl3(&[
+                ("Mở đầu", 4),
+                ("Ôn tập", 10),
+                ("Chương 1", 56),
+                ("Ôn tập", 10),
+                ("Chương 2", 60),
+            ]),
+            pl3(&[("Chương 1", 60), ("Chương 2", 60), ("Ôn tập", 20)]),
+            pl3(&[
+                ("Ôn tập", 10),
+                ("Chương 1", 60),
+                ("Ôn tập", 10),
+                ("Chương 2", 60),
+            ]),
+        ];
+        let expected: [[&str; 2]; 4] = [
+            // P       Q
+            ["dòng 1", "dòng 3"], // v1
+            ["dòng 2", "dòng 4"], // v2: a line inserted on top
+            ["bỏ 3", "đổi 3"],    // v3: the review after Chương 1 is nearer the merged one
+            ["bỏ 3", "dòng 3"],   // v4: Q's review is 10 periods again, on line 3; P stays dropped
+        ];
+        for (at, row) in expected.iter().enumerate() {
+            for ((plan, n), want) in [("P", 1), ("Q", 3)].iter().zip(row) {
+                let (got, st) = read(&v, 1, *n, at as u32 + 1);
+                assert_eq!(&got, want, "plan {plan} at v{}: {st:?}", at + 1);
+            }
+        }
+        let (_, q) = read(&v, 1, 3, 3);
+        assert_eq!(
+            q,
+            LinkState::Changed {
+                at: 3,
+                why: "Phụ lục III đã thay đổi: bài “Ôn tập” nay ở dòng 3, 20 tiết (bản 3; khi gắn, bản 1: dòng 3, 10 tiết).".into()
+            }
+        );
+        // Linked in v3 to the merged line: v4 has two "Ôn tập" of 10, one of them takes it.
+        assert_eq!(read(&v, 3, 3, 4).0, "đổi 3");
     }
 
     #[test]

@@ -172,7 +172,20 @@ page!(PlanPage, "dept_plan.html" {
     broken: Vec<BrokenLink>,
     // Her lesson plans of this subject, grade and year waiting for review: not relinkable.
     waiting: Vec<String>,
+    // A version newer than the one in force (`v`), not approved: shown apart.
+    draft: Option<DraftView>,
+    // The newest version, which the edit, submit and approval forms act on.
+    latest: PlanVersion,
 });
+
+/// A version written after the approved one in force: its own table (no KHBD counts — lesson
+/// plans are linked to the version in force), total and signatures (review r20 #4).
+struct DraftView {
+    heading: String,
+    lines: Vec<LineRow>,
+    total: u32,
+    signatures: Vec<SignatureCheck>,
+}
 
 /// The lines as the edit box shows them, the way [`super::parse_lines`] reads them back.
 fn lines_text(kind: Kind, lines: &[Line]) -> String {
@@ -201,12 +214,17 @@ async fn plan_page(
     let p = &u.principal;
     let rx = s.store.read()?;
     let (plan, versions) = super::plan_for(&rx, p, &id)?;
-    let v = versions.last().cloned().ok_or_else(ApiError::not_found)?;
+    // The version in force — the approved one while a newer version is written (review r20
+    // #4) — is the page's table, its KHBD counts, its problem list and its *Gắn* form; the
+    // newer version is shown apart (`draft`), and the workflow's forms act on it.
+    let (v, newer) = super::in_force(&plan, &versions).ok_or_else(ApiError::not_found)?;
+    let (v, newer) = (v.clone(), newer.cloned());
+    let latest = newer.clone().unwrap_or_else(|| v.clone());
     // What stands in the way of handing it in (or approving it): the teaching assignments
     // (PL III), then the periods against the programme.
-    let problem = match super::assignment_problem(&rx, &v) {
+    let problem = match super::assignment_problem(&rx, &latest) {
         Ok(Some(why)) => Some(why),
-        Ok(None) => super::periods_problem(&rx, &v).unwrap_or_else(|e| Some(e.to_string())),
+        Ok(None) => super::periods_problem(&rx, &latest).unwrap_or_else(|e| Some(e.to_string())),
         Err(e) => Some(e.to_string()),
     };
     let subject = rx
@@ -297,9 +315,8 @@ async fn plan_page(
                 super::LinkState::Changed { at, .. } => {
                     format!(" (đang gắn bài Phụ lục III đã sửa, nay ở dòng {at})")
                 }
-                super::LinkState::Dropped(_) => {
-                    format!(" (đang gắn bài đã bỏ khỏi Phụ lục III bản {})", v.number)
-                }
+                // The version that dropped it is in the list above ("bản N"), not this one.
+                super::LinkState::Dropped(_) => " (đang gắn bài đã bỏ khỏi Phụ lục III)".into(),
                 super::LinkState::Broken(_) => " (đang gắn không hợp lệ)".to_string(),
             },
             _ => String::new(),
@@ -331,15 +348,40 @@ async fn plan_page(
         v.lines.iter().map(|l| u32::from(l.periods)).sum(),
         problem,
         signatures_shown(&v, &v.signatures),
-        lines_text(v.kind, &v.lines),
+        lines_text(latest.kind, &latest.lines),
         v.kind == Kind::Pl2,
-        own && v.state != DocState::Submitted,
-        own && v.state == DocState::Draft,
-        !own && v.state == DocState::Submitted && permits(p, Action::ApproveLessonPlans),
+        own && latest.state != DocState::Submitted,
+        own && latest.state == DocState::Draft,
+        !own && latest.state == DocState::Submitted && permits(p, Action::ApproveLessonPlans),
         has_key,
         my_lessons,
         broken,
         waiting,
+        newer.as_ref().map(|d| DraftView {
+            heading: match d.state {
+                DocState::Draft => format!("Bản nháp phiên bản {}, chưa nộp", d.number),
+                DocState::Returned => {
+                    format!("Phiên bản {} bị trả lại, chưa có hiệu lực", d.number)
+                }
+                _ => format!(
+                    "Phiên bản {} đã ký nộp, chờ Ban giám hiệu phê duyệt",
+                    d.number
+                ),
+            },
+            lines: d
+                .lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| LineRow {
+                    n: i + 1,
+                    line: l.clone(),
+                    lessons: 0,
+                })
+                .collect(),
+            total: d.lines.iter().map(|l| u32::from(l.periods)).sum(),
+            signatures: signatures_shown(d, &d.signatures),
+        }),
+        latest,
     );
     Ok(render(t))
 }

@@ -47,6 +47,17 @@ fn signed_lines(l: &mut Layout, sigs: &[Signature]) {
     }
 }
 
+/// What a printed plan version is, in the words under its title.
+fn version_state(s: crate::lessons::State) -> &'static str {
+    use crate::lessons::State as S;
+    match s {
+        S::Approved => "đã được Ban giám hiệu phê duyệt",
+        S::Draft => "Bản nháp, chưa ký, chưa có hiệu lực",
+        S::Submitted | S::Reviewed => "đã ký nộp, chờ Ban giám hiệu phê duyệt, chưa có hiệu lực",
+        S::Returned => "bị trả lại, chưa có hiệu lực",
+    }
+}
+
 /// A plan version in its official layout.
 pub fn plan(r: &impl Read, plan: &Plan, v: &PlanVersion) -> Result<Vec<u8>, DeptPdfError> {
     let mut l = Layout::new(true);
@@ -63,6 +74,13 @@ pub fn plan(r: &impl Read, plan: &Plan, v: &PlanVersion) -> Result<Vec<u8>, Dept
         ],
     );
     l.centred(13.0, true, v.kind.title());
+    // Which version this is and whether it is in force: a draft printed while an approved
+    // version is in force must not pass for it (review r20 #4).
+    l.centred(
+        10.0,
+        !matches!(v.state, crate::lessons::State::Approved),
+        &format!("Phiên bản {} — {}", v.number, version_state(v.state)),
+    );
     let (header, widths, rows): (Vec<&str>, Vec<f32>, Vec<Vec<String>>) = match v.kind {
         Kind::Pl2 => {
             l.centred(

@@ -332,17 +332,40 @@ async fn dashboard(
     Ok(Json(json!({ "year": year, "departments": departments })))
 }
 
+#[derive(serde::Deserialize)]
+struct PdfQuery {
+    /// A version other than the one in force (the page's draft link); marked as such.
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+/// The plan's version in force (`super::in_force`: the approved one while a newer version is a
+/// draft, review r20 #4), or `?version=N`.
 async fn plan_pdf(
     State(s): State<Shared>,
     crate::auth::extract::PageUser(u): crate::auth::extract::PageUser,
     Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<PdfQuery>,
 ) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let p = u.principal.clone();
     let bytes = blocking(move || {
         let rx = store.read()?;
         let (plan, versions) = super::plan_for(&rx, &p, &id)?;
-        let v = versions.last().ok_or(DeptError::NotFound)?;
+        let v = match q.version {
+            Some(n) => versions.iter().find(|v| v.number == n).ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("Kế hoạch này không có phiên bản {n}."),
+                )
+            })?,
+            None => {
+                super::in_force(&plan, &versions)
+                    .ok_or(DeptError::NotFound)?
+                    .0
+            }
+        };
         super::pdf::plan(&rx, &plan, v).map_err(ApiError::internal)
     })
     .await?;

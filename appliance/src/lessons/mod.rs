@@ -55,9 +55,9 @@ pub use verify::{
     FileHasher, Verdict, VerifyReport, digest_now, verify_all, verify_text, verify_version,
 };
 pub use workflow::{
-    BatchOutcome, Listed, Signable, approve, approve_month, check_document, content_digest, digest,
-    may_hand_in, month_label, month_to_approve, parse_month, review, sign_document, signed_content,
-    submit,
+    BatchOutcome, Listed, Signable, approve, approve_month, approve_month_holding, check_document,
+    content_digest, digest, may_hand_in, month_label, month_to_approve, parse_month, review,
+    sign_document, signed_content, submit,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -428,14 +428,26 @@ pub struct LinkView {
 /// (`lessons` may not name `dept`, which stands on it).
 pub struct LinkResolver(pub fn(&Rx, &Plan) -> Result<Option<LinkView>, StoreError>);
 
-/// Why a lesson plan may not be handed in or approved as its link reads now — `dept`'s
-/// (`dept::hand_in_problem`): its lesson `changed` or `dropped` in the Phụ lục III's current
-/// approved version, in Vietnamese, naming the line to relink to (review r20 #3). Asked inside
-/// the write's transaction; put in the server's state by `app`. `for_approval` words it for
-/// the approver.
+/// Why a lesson plan may not be handed in, passed by its tổ or approved as its link reads now
+/// — `dept`'s (`dept::hand_in_problem`): its lesson `changed` or `dropped` in the Phụ lục III's
+/// current approved version, in Vietnamese, naming the line to relink to (review r20 #3).
+/// Asked inside the write's transaction at every step that advances a plan ([`Advance`]); put
+/// in the server's state by `app`.
 pub struct LinkGate(
-    pub fn(&crate::store::Tx<'_>, &Plan, bool) -> Result<Option<String>, StoreError>,
+    pub fn(&crate::store::Tx<'_>, &Plan, Advance) -> Result<Option<String>, StoreError>,
 );
+
+/// A step that advances a lesson plan, each refused while its link's lesson is `changed` or
+/// `dropped` ([`LinkGate`]), worded for who takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advance {
+    /// The teacher signs and hands it in.
+    HandIn,
+    /// The tổ trưởng (or BGH for her) passes it on.
+    Review,
+    /// BGH approve it, alone or in the month's batch.
+    Approve,
+}
 
 /// The plan as lists and the dashboard see it (the current version's summary).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

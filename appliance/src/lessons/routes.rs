@@ -323,7 +323,7 @@ async fn submit(
         if let Some(plan) = tx.get(&super::PLANS, &id)?
             && plan.teacher == p.id()
             && plan.state == super::State::Draft
-            && let Some(why) = gate(tx, &plan, false)?
+            && let Some(why) = gate(tx, &plan, super::Advance::HandIn)?
         {
             return Err(LessonError::State(why));
         }
@@ -360,8 +360,15 @@ async fn review(
     };
     let p = u.principal.clone();
     let comment = b.comment.unwrap_or_default();
+    let gate = s.part::<super::LinkGate>()?.0;
     let plan = write(&s, &u, move |tx| {
-        super::review(tx, &p, &id, passed, &comment)
+        let plan = super::review(tx, &p, &id, passed, &comment)?;
+        // Passed on only with a link that holds, as hand-in and approval (review r20 #3);
+        // the refusal undoes the review (the transaction is not committed).
+        if passed && let Some(why) = gate(tx, &plan, super::Advance::Review)? {
+            return Err(LessonError::State(why));
+        }
+        Ok(plan)
     })
     .await?;
     Ok(Json(json!({ "plan": plan })))
@@ -382,7 +389,7 @@ async fn approve(
         if let Some(plan) = tx.get(&super::PLANS, &id)?
             && plan.state == super::State::Reviewed
             && permits(&p, Action::ApproveLessonPlans)
-            && let Some(why) = gate(tx, &plan, true)?
+            && let Some(why) = gate(tx, &plan, super::Advance::Approve)?
         {
             return Err(LessonError::State(why));
         }
@@ -490,21 +497,20 @@ async fn approve_month(
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
     let gate = s.part::<super::LinkGate>()?.0;
-    let (out, approval) = write(&s, &u, move |tx| {
-        // One plan whose lesson its Phụ lục III changed or dropped refuses the batch, named.
-        let mut stuck = vec![];
+    let (out, approval, held) = write(&s, &u, move |tx| {
+        // A plan whose lesson its Phụ lục III changed or dropped is left waiting, named with
+        // why; the others are approved (review r20 #3).
+        let mut held = vec![];
         for plan in super::month_to_approve(&*tx, &p, &month, dept.as_deref())? {
-            if let Some(why) = gate(tx, &plan, true)? {
-                stuck.push(why);
+            if let Some(why) = gate(tx, &plan, super::Advance::Approve)? {
+                held.push((plan.id, why));
             }
         }
-        if !stuck.is_empty() {
-            return Err(LessonError::State(stuck.join(" ")));
-        }
-        let out = super::approve_month(tx, &p, &month, dept.as_deref(), &listed, &key)?;
+        let out =
+            super::approve_month_holding(tx, &p, &month, dept.as_deref(), &listed, &held, &key)?;
         let approval =
             export::record_month_approval(tx, &p, &month, dept.as_deref(), pades.as_ref())?;
-        Ok((out, approval))
+        Ok((out, approval, held))
     })
     .await?;
     if approval.signed_by.is_some() {
@@ -516,8 +522,9 @@ async fn approve_month(
         .iter()
         .map(|x| format!("«{}»", x.title))
         .collect();
+    let left: Vec<&str> = held.iter().map(|(_, why)| why.as_str()).collect();
     let message = format!(
-        "Đã ký phê duyệt {} kế hoạch của tháng {}: {}. {}",
+        "Đã ký phê duyệt {} kế hoạch của tháng {}: {}. {}{}",
         out.approved.len(),
         super::month_label(&b.month),
         titles.join("; "),
@@ -525,6 +532,15 @@ async fn approve_month(
             "Bản PDF phê duyệt của tháng đã được ký số (PAdES)."
         } else {
             "Bản PDF phê duyệt của tháng không có chữ ký số PAdES (chưa có chứng thư ký số)."
+        },
+        if left.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Chưa phê duyệt {} kế hoạch vì liên kết Phụ lục III: {}",
+                left.len(),
+                left.join(" ")
+            )
         }
     );
     Ok(Json(json!({

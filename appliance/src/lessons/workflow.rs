@@ -398,7 +398,8 @@ pub fn approve(
 pub struct BatchOutcome {
     /// The plans signed, in the order of the month's index.
     pub approved: Vec<Plan>,
-    /// Reviewed plans left out, with why (the approver's own plans).
+    /// Reviewed plans left out, with why: the approver's own plans, and those whose lesson
+    /// the Phụ lục III changed or dropped (the refusal's words, "Chưa phê duyệt được …").
     pub skipped: Vec<(String, String)>,
 }
 
@@ -422,6 +423,21 @@ pub fn approve_month(
     listed: &[Listed],
     signer: &dyn Signer,
 ) -> Result<BatchOutcome, LessonError> {
+    approve_month_holding(tx, p, month, department, listed, &[], signer)
+}
+
+/// [`approve_month`] leaving `held` (plan id, why) waiting — plans whose link the Phụ lục III
+/// changed or dropped (`LinkGate`): listed in `skipped` with why, the others approved; all of
+/// them held is a refusal naming each (review r20 #3).
+pub fn approve_month_holding(
+    tx: &mut Tx<'_>,
+    p: &Principal,
+    month: &str,
+    department: Option<&str>,
+    listed: &[Listed],
+    held: &[(String, String)],
+    signer: &dyn Signer,
+) -> Result<BatchOutcome, LessonError> {
     require_approver(p)?;
     check_signer(tx, p, signer)?;
     parse_month(month)?;
@@ -436,12 +452,19 @@ pub fn approve_month(
             month_label(month)
         )));
     }
+    let is_held = |id: &str| held.iter().any(|(h, _)| h == id);
+    let waiting: Vec<Plan> = waiting.into_iter().filter(|w| !is_held(&w.id)).collect();
+    if waiting.is_empty() {
+        let whys: Vec<&str> = held.iter().map(|(_, why)| why.as_str()).collect();
+        return Err(LessonError::State(whys.join(" ")));
+    }
     let now = now_str(tx);
-    let skipped = reviewed_in_month(tx, month, department)?
+    let mut skipped: Vec<(String, String)> = reviewed_in_month(tx, month, department)?
         .into_iter()
         .filter(|plan| plan.teacher == p.id())
         .map(|plan| (plan.id, "kế hoạch của chính người duyệt".to_string()))
         .collect();
+    skipped.extend(held.iter().cloned());
     let mut approved = Vec::with_capacity(waiting.len());
     for plan in waiting {
         approved.push(approve_one(tx, p, &plan.id, signer, &now)?);
