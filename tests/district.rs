@@ -2041,7 +2041,7 @@ fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
     assert!(text.ends_with("=> VALID\n"), "{text}");
     let (rc, text) = hub_verify(&hub, dir.path(), "minted.pdf", &minted);
     assert_eq!(rc, 3, "{text}");
-    let cut = tram::gradebook::hocba::local_time(
+    let cut = tram::gradebook::hocba::local_time_seconds(
         jiff::Timestamp::from_second(renewed.as_second()).unwrap(),
     );
     assert!(
