@@ -1134,12 +1134,13 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     };
     assert!(valid && trusted, "{v}");
     // Review r17 #5: the hub compared the file's data with the student and results the school
-    // relayed — they match — and names what no school relays.
+    // relayed — they match, her nơi sinh and dân tộc too (relayed since review r19 #7) — and
+    // names what no school relays, the register's line.
     assert_eq!(
         (&v["data"]["state"], &v["data"]["unchecked"]),
         (
             &serde_json::json!("matches"),
-            &serde_json::json!(["noisinh", "dantoc", "sodangbo", "ngaynhaphoc"])
+            &serde_json::json!(["sodangbo", "ngaynhaphoc"])
         ),
         "{v}"
     );
@@ -1208,7 +1209,7 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     // Review r19 #7: a nơi sinh corrected after the signing. The box relays the student's nơi
     // sinh and dân tộc (only those of her profile), so the hub says OUTDATED as the box does —
     // never VALID at the hub for a file the box calls out of date.
-    let birthplace = |place: &str| {
+    let birthplace = |place: &str| -> Value {
         let r = admin
             .put(format!("{b}/api/v1/students/{student}/profile"))
             .header("X-CSRF-Token", common::csrf(&admin, &b))
@@ -1216,8 +1217,23 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
             .send()
             .unwrap();
         assert_eq!(r.status(), 200);
+        r.json().unwrap()
     };
-    birthplace("Bệnh viện Hùng Vương, TP. Hồ Chí Minh");
+    let signed_place = birthplace("Bệnh viện Hùng Vương, TP. Hồ Chí Minh");
+    // What the file printed, read back from the PDF itself: put back below.
+    let printed: Value = {
+        let pdf = std::fs::read(&file).unwrap();
+        let data = tram::pki::pades::embedded_data(&pdf).unwrap();
+        let (_, bytes) = data
+            .iter()
+            .find(|(n, _)| n == tram::gradebook::hocba::DATA_FILE)
+            .unwrap();
+        serde_json::from_slice(bytes).unwrap()
+    };
+    assert_ne!(
+        signed_place["profile"]["birthplace"], printed["noisinh"],
+        "{signed_place}"
+    );
     let (_, _, boxed) = box_page(&s);
     assert_eq!(
         (&boxed["verdict"], &boxed["data"]["fields"]),
@@ -1241,7 +1257,7 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
             && out.contains(": birthplace)"),
         "{out}"
     );
-    birthplace("");
+    birthplace(printed["noisinh"].as_str().unwrap());
     assert_eq!(wait_hub("valid")["verdict"], "valid");
     s.stop();
     let (code, out) = box_cli();
