@@ -1788,7 +1788,7 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
     records.extend(more);
     // Review r17 #5: hs-2's học bạ printed "Lê Ân", the school corrected her record to "Lê An"
     // and relayed it, without signing again; hs-3's prints what the school relayed. Both print
-    // a nơi sinh, which no school relays.
+    // a nơi sinh: hs-3's profile (nơi sinh, dân tộc) has arrived (review r19 #7), hs-2's not.
     let identity = |name: &str| {
         json!({"namhoc": "2026", "hoten": name, "ngaysinh": "2012-01-01", "gioitinh": "Nữ",
                "sodinhdanh": "079212000002", "noisinh": "Hà Nội"})
@@ -1810,6 +1810,11 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
                    "ma_dinh_danh": ma, "class_id": "2026-9a1"}),
         ));
     }
+    records.push((
+        "student_profile",
+        "hs-3".into(),
+        json!({"birthplace": "Hà Nội", "ethnicity": "Kinh"}),
+    ));
     // The month approval of 2026-12, version 1, as the box signs and registers it.
     let unsigned = pdf_with(
         "phe-duyet.json",
@@ -1850,14 +1855,14 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
     let (rc, text) = hub_verify(&hub, dir.path(), "outdated.pdf", &outdated);
     assert_eq!(rc, 6, "{text}");
     assert!(
-        text.contains("học bạ data: embedded, DIFFERS from the records the school relayed (hs-2: name): the record changed after signing; the school signs a new version; not checked: birthplace (the school does not relay them)\n")
+        text.contains("học bạ data: embedded, DIFFERS from the records the school relayed (hs-2: name): the record changed after signing; the school signs a new version; not checked: birthplace (not relayed to the hub yet)\n")
             && text.ends_with(&format!("{}\n", tram::gradebook::hocba::Verdict::Outdated.line())),
         "{text}"
     );
     let (rc, text) = hub_verify(&hub, dir.path(), "current.pdf", &current);
     assert_eq!(rc, 0, "{text}");
     assert!(
-        text.contains("học bạ data: embedded, matches the records the school relayed (hs-3); not checked: birthplace (the school does not relay them)\n")
+        text.contains("học bạ data: embedded, matches the records the school relayed (hs-3)\n")
             && text.ends_with("=> VALID\n"),
         "{text}"
     );
@@ -2036,7 +2041,7 @@ fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
     assert!(text.ends_with("=> VALID\n"), "{text}");
     let (rc, text) = hub_verify(&hub, dir.path(), "minted.pdf", &minted);
     assert_eq!(rc, 3, "{text}");
-    let cut = tram::gradebook::hocba::local_time(
+    let cut = tram::gradebook::hocba::local_time_seconds(
         jiff::Timestamp::from_second(renewed.as_second()).unwrap(),
     );
     assert!(

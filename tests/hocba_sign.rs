@@ -638,6 +638,12 @@ fn files_signed_before_and_after_a_ca_renewal_verify_in_pdfsig_and_pyhanko() {
         "{}",
         text(&o)
     );
+    // When it was replaced, to the second: the cut-off a district checks (review r19 #10).
+    assert!(
+        text(&o).contains(", replaced at ") && text(&o).contains(" Vietnam time"),
+        "{}",
+        text(&o)
+    );
 
     // The same people sign with the same PINs, under the new CA.
     let after = tmp.path().join("sau.pdf");
@@ -721,6 +727,31 @@ fn files_signed_before_and_after_a_ca_renewal_verify_in_pdfsig_and_pyhanko() {
     assert!(text(&o).contains("retired at"), "{}", text(&o));
     let o = verify_ca(&[&first_ca]);
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    // A third CA, and --ca gives the first and the third without the second (review r19
+    // #10): the third's start is no bound for the first's cut-off, so the report says the
+    // cut-off of each signature under CA 1 was not checked — never passed in silence.
+    let o = ca_cmd(
+        &["renew", "--by", "hieutruong", "--reason", "thử lần ba"],
+        PIN,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let third_ca = tmp.path().join("ca-ky-so-cua-truong-3.crt");
+    std::fs::copy(&ca, &third_ca).unwrap();
+    let o = verify_ca(&[&first_ca, &third_ca]);
+    let report = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{report}");
+    assert_eq!(
+        report.matches("cut-off: NOT CHECKED for signature").count(),
+        2,
+        "{report}"
+    );
+    assert!(
+        report.contains("but not the one that replaced it (2)"),
+        "{report}"
+    );
+    let o = verify_ca(&[&first_ca, &second_ca, &third_ca]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(!text(&o).contains("cut-off: NOT CHECKED"), "{}", text(&o));
 }
 
 /// POST `body` as JSON; the status and the answer.

@@ -666,10 +666,12 @@ fn signatures_signed_over_offline_get_a_document_time_stamp() {
         hex::encode(sha2::Sha256::digest(&stamped))
     };
     assert!(manifest.to_string().contains(&sha), "{manifest}");
-    // With what checks it without the box (review r17): the hub's TSA certificate as tsa.crt
-    // and the school's CA by its number.
+    // With what checks it without the box (review r17): the hub's TSA certificate as
+    // dau-thoi-gian-1.crt, the name the records archive gives it (review r19 #10), and the
+    // school's CA by its number.
     let mut tsa_crt = String::new();
-    std::io::Read::read_to_string(&mut z.by_name("tsa.crt").unwrap(), &mut tsa_crt).unwrap();
+    std::io::Read::read_to_string(&mut z.by_name("dau-thoi-gian-1.crt").unwrap(), &mut tsa_crt)
+        .unwrap();
     assert_eq!(
         tsa_crt.trim(),
         std::fs::read_to_string(hub_dir.path().join("keys/tsa.crt"))
@@ -680,7 +682,7 @@ fn signatures_signed_over_offline_get_a_document_time_stamp() {
     assert!(
         manifest["certificates"]
             .as_array()
-            .is_some_and(|c| c.contains(&json!("tsa.crt"))),
+            .is_some_and(|c| c.contains(&json!("dau-thoi-gian-1.crt"))),
         "{manifest}"
     );
     let mut tampered = stamped.clone();
@@ -1132,12 +1134,13 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     };
     assert!(valid && trusted, "{v}");
     // Review r17 #5: the hub compared the file's data with the student and results the school
-    // relayed — they match — and names what no school relays.
+    // relayed — they match, her nơi sinh and dân tộc too (relayed since review r19 #7) — and
+    // names what no school relays, the register's line.
     assert_eq!(
         (&v["data"]["state"], &v["data"]["unchecked"]),
         (
             &serde_json::json!("matches"),
-            &serde_json::json!(["noisinh", "dantoc", "sodangbo", "ngaynhaphoc"])
+            &serde_json::json!(["sodangbo", "ngaynhaphoc"])
         ),
         "{v}"
     );
@@ -1202,6 +1205,59 @@ fn a_licensed_signature_gets_one_verdict_from_box_cli_and_hub() {
     let (code, out) = hub_cli();
     assert_eq!(code, Some(6), "{out}");
     rename(&name);
+    assert_eq!(wait_hub("valid")["verdict"], "valid");
+    // Review r19 #7: a nơi sinh corrected after the signing. The box relays the student's nơi
+    // sinh and dân tộc (only those of her profile), so the hub says OUTDATED as the box does —
+    // never VALID at the hub for a file the box calls out of date.
+    let birthplace = |place: &str| -> Value {
+        let r = admin
+            .put(format!("{b}/api/v1/students/{student}/profile"))
+            .header("X-CSRF-Token", common::csrf(&admin, &b))
+            .json(&json!({ "birthplace": place }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    };
+    let signed_place = birthplace("Bệnh viện Hùng Vương, TP. Hồ Chí Minh");
+    // What the file printed, read back from the PDF itself: put back below.
+    let printed: Value = {
+        let pdf = std::fs::read(&file).unwrap();
+        let data = tram::pki::pades::embedded_data(&pdf).unwrap();
+        let (_, bytes) = data
+            .iter()
+            .find(|(n, _)| n == tram::gradebook::hocba::DATA_FILE)
+            .unwrap();
+        serde_json::from_slice(bytes).unwrap()
+    };
+    assert_ne!(
+        signed_place["profile"]["birthplace"], printed["noisinh"],
+        "{signed_place}"
+    );
+    let (_, _, boxed) = box_page(&s);
+    assert_eq!(
+        (&boxed["verdict"], &boxed["data"]["fields"]),
+        (&json!("outdated"), &json!(["noisinh"])),
+        "{boxed}"
+    );
+    let v = wait_hub("outdated");
+    assert_eq!(
+        (&v["verdict"], &v["data"]["fields"], &v["data"]["unchecked"]),
+        (
+            &json!("outdated"),
+            &json!(["noisinh"]),
+            &json!(["sodangbo", "ngaynhaphoc"])
+        ),
+        "{v}"
+    );
+    let (code, out) = hub_cli();
+    assert_eq!(code, Some(6), "{out}");
+    assert!(
+        out.contains("DIFFERS from the records the school relayed")
+            && out.contains(": birthplace)"),
+        "{out}"
+    );
+    birthplace(printed["noisinh"].as_str().unwrap());
     assert_eq!(wait_hub("valid")["verdict"], "valid");
     s.stop();
     let (code, out) = box_cli();

@@ -18,12 +18,14 @@
 //!   ([`library::migrate::HELD_KEYS`]).
 //! - 10: what each lesson plan's link to a Phụ lục III line points at
 //!   ([`dept::migrate::LINK_TARGETS`]).
+//! - 11: the students' nơi sinh and dân tộc relayed once to the district
+//!   ([`school::migrate::PROFILES_RELAYED`]).
 
 use crate::store::{Migration, MigrationTx, Schema, StoreError};
 use crate::{auth, dept, district, gradebook, lessons, library, school};
 
 /// The schema version this build writes. A backup records it; a restore refuses a newer one.
-pub const SCHEMA_VERSION: u64 = 10;
+pub const SCHEMA_VERSION: u64 = 11;
 
 pub fn schema() -> Schema {
     Schema {
@@ -57,6 +59,7 @@ pub fn schema() -> Schema {
             STAMP_QUEUE,
             library::migrate::HELD_KEYS,
             dept::migrate::LINK_TARGETS,
+            school::migrate::PROFILES_RELAYED,
         ],
     }
 }

@@ -850,6 +850,25 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     // has a cut-off: what it signed after that is flagged — known only when the
                     // newer CA's file is given too (README).
                     tram::gradebook::hocba::flag_retired(&mut reports, &anchors);
+                    // ... and unknown when the CA that replaced the signature's is missing from
+                    // --ca while a later one is given: said, never passed in silence (review
+                    // r19 #10).
+                    let gaps = signing::missing_successors(&anchors);
+                    let mut cut_off_unknown = Vec::new();
+                    for (i, r) in reports.iter().enumerate() {
+                        if let Some((c, Some(next))) = anchors
+                            .iter()
+                            .zip(&gaps)
+                            .find(|(c, _)| c.tbs_certificate.subject.to_string() == r.issuer)
+                        {
+                            cut_off_unknown.push(format!(
+                                "cut-off: NOT CHECKED for signature {}: it was made under the school signing CA ({}), and --ca gives a later CA of the school but not the one that replaced it ({next}): when CA ({}) was retired is unknown; give every numbered CA file (ca-ky-so-cua-truong-N.crt)",
+                                i + 1,
+                                signing::ca_generation(c),
+                                signing::ca_generation(c),
+                            ));
+                        }
+                    }
                     let mut ok = !reports.is_empty();
                     if reports.is_empty() {
                         println!("{name}: no signature");
@@ -882,6 +901,9 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                                 println!("stages: INCOMPLETE: {}", f.en);
                             }
                         }
+                    }
+                    for l in &cut_off_unknown {
+                        println!("{l}");
                     }
                     println!("register: not checked ({e:#})");
                     // Signatures that hold against the anchors alone are not yet the school's:

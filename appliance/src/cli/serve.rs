@@ -153,10 +153,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn relay_privacy(kinds: Vec<String>, comments: bool) -> anyhow::Result<tram::relay::Privacy> {
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 9] = [
         "school",
         "class",
         "student",
+        "student_profile",
         "result",
         "library_item",
         "lesson_plan",

@@ -1099,6 +1099,8 @@ pub fn verify_hocba_checked(
             data_differs: matches!(data, hocba::DataCheck::Differs { .. }),
             newer_version,
         });
+        // A forged or altered file is never told to fetch a newer version (review r19 #10).
+        let newer_version = newer_version.filter(|_| verdict != hocba::Verdict::Invalid);
         let mut findings = findings;
         if let (hocba::Verdict::Outdated, hocba::DataCheck::Differs { fields, .. }) =
             (verdict, &data)
@@ -1160,9 +1162,12 @@ pub fn verify_hocba_checked(
 }
 
 /// The hub's data check of a học bạ file naming `student` (review r17 #5): its embedded data
-/// against the student record `school` relayed (found by the id the data names), her class's
-/// year and her relayed results (`hocba::check_relayed_data`). Before her record has arrived:
-/// `UnknownStudent`, said as "not checked" — never a match.
+/// against the student record `school` relayed — found by the id the data names, or else by the
+/// mã định danh the file prints —, her relayed nơi sinh and dân tộc (review r19 #7), her class's
+/// year and her relayed results, under her mã định danh now and the one the file prints (a
+/// corrected number leaves the earlier results under the old one, review r19 #9)
+/// (`hocba::check_relayed_data`). Before her record has arrived: `UnknownStudent`, said as
+/// "not checked" — never a match.
 fn relayed_data(
     hub: &dyn HubStorage,
     school: &str,
@@ -1170,13 +1175,23 @@ fn relayed_data(
     student: &str,
 ) -> Result<crate::gradebook::hocba::DataCheck, VerifyError> {
     use crate::gradebook::hocba;
-    let mut held: Option<crate::school::Student> = None;
-    hub.each_record_of(school, "student", &mut |r| {
+    let pdf_err = |e: hocba::HocbaError| match e {
+        hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
+        other => VerifyError::Pdf(crate::pki::pades::PadesError::Pdf(other.to_string())),
+    };
+    let printed_ma = hocba::file_ma_dinh_danh(pdf).map_err(pdf_err)?;
+    let by_ma = printed_ma.as_ref().map(|m| format!("hs-{m}"));
+    let (mut held, mut by_number): (Option<crate::school::Student>, _) = (None, None);
+    hub.each_keyed_record_of(school, "student", &mut |k, r| {
         if held.is_none() && r["id"].as_str() == Some(student) {
             held = serde_json::from_value(r.clone()).ok();
+        } else if by_number.is_none() && by_ma.as_deref() == Some(k) {
+            by_number = serde_json::from_value(r.clone()).ok();
         }
     })?;
+    let held = held.or(by_number);
     let mut class_year = None;
+    let mut profile = None;
     let mut results: std::collections::HashMap<String, serde_json::Value> = Default::default();
     if let Some(st) = &held {
         hub.each_record_of(school, "class", &mut |r| {
@@ -1184,28 +1199,30 @@ fn relayed_data(
                 class_year = r["year"].as_str().map(str::to_string);
             }
         })?;
+        hub.each_keyed_record_of(school, crate::school::PROFILE_RELAY_KIND, &mut |k, r| {
+            if k == st.id {
+                profile = Some(r.clone());
+            }
+        })?;
         // Results are relayed keyed "{year}/{period}/hs-{mã định danh}".
-        let suffix = format!("/hs-{}", st.ma_dinh_danh);
+        let suffixes: Vec<String> = std::iter::once(&st.ma_dinh_danh)
+            .chain(printed_ma.as_ref())
+            .map(|m| format!("/hs-{m}"))
+            .collect();
         hub.each_keyed_record_of(school, "result", &mut |k, r| {
-            if k.ends_with(&suffix) {
+            if suffixes.iter().any(|s| k.ends_with(s.as_str())) {
                 results.insert(k.to_string(), r.clone());
             }
         })?;
     }
-    let ma = held
-        .as_ref()
-        .map(|s| s.ma_dinh_danh.clone())
-        .unwrap_or_default();
     let check = hocba::check_relayed_data(
         pdf,
         held.as_ref(),
+        profile.as_ref(),
         class_year.as_deref(),
-        &|year, period| results.get(&format!("{year}/{period}/hs-{ma}")).cloned(),
+        &|year, period, ma| results.get(&format!("{year}/{period}/hs-{ma}")).cloned(),
     )
-    .map_err(|e| match e {
-        hocba::HocbaError::Pades(p) => VerifyError::Pdf(p),
-        other => VerifyError::Pdf(crate::pki::pades::PadesError::Pdf(other.to_string())),
-    })?;
+    .map_err(pdf_err)?;
     Ok(check.unwrap_or(hocba::DataCheck::NotChecked))
 }
 

@@ -371,6 +371,24 @@ pub fn retirements(cas: &[Certificate]) -> Vec<Option<jiff::Timestamp>> {
         .collect()
 }
 
+/// For each of `cas`, the generation of the school's CA that replaced it when that one is not
+/// among `cas` although a later one of the same school is: its cut-off ([`retirements`]) is
+/// then unknown — the later CA's start is no bound (review r19 #10: `--ca 1 --ca 3` without 2).
+/// None when the successor is there, or nothing later is.
+pub fn missing_successors(cas: &[Certificate]) -> Vec<Option<usize>> {
+    cas.iter()
+        .map(|c| {
+            let (org, n) = (ca_organisation(c), ca_generation(c));
+            let same: Vec<usize> = cas
+                .iter()
+                .filter(|o| ca_organisation(o) == org)
+                .map(ca_generation)
+                .collect();
+            (same.iter().any(|g| *g > n + 1) && !same.contains(&(n + 1))).then_some(n + 1)
+        })
+        .collect()
+}
+
 /// Days left before `cert` ends (negative once it has), when its end is readable.
 pub fn days_left(cert: &Certificate, now: jiff::Timestamp) -> Option<i64> {
     not_after(cert).map(|end| (end.as_second() - now.as_second()).div_euclid(86_400))
@@ -1162,6 +1180,24 @@ mod tests {
         // 1024 bits keeps a debug-build test quick; the scheme is the same at 2048.
         let k = rsa::RsaPrivateKey::new(&mut p256::elliptic_curve::rand_core::OsRng, 1024).unwrap();
         SignerKey::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k)))
+    }
+
+    /// Review r19 #10: CA 1 and CA 3 without CA 2 — CA 1's cut-off is unknown (CA 3's start is
+    /// no bound); with CA 2 given, or CA 1 alone, nothing is missing.
+    #[test]
+    fn a_missing_middle_ca_leaves_the_earlier_ones_cut_off_unknown() {
+        let now = jiff::Timestamp::now();
+        let ca = |n| new_ca_generation("THCS Thử", n, now).unwrap().cert;
+        let (one, two, three) = (ca(1), ca(2), ca(3));
+        assert_eq!(
+            missing_successors(&[three.clone(), one.clone()]),
+            [None, Some(2)]
+        );
+        assert_eq!(
+            missing_successors(&[three, two, one.clone()]),
+            [None, None, None]
+        );
+        assert_eq!(missing_successors(&[one]), [None]);
     }
 
     #[test]

@@ -106,6 +106,14 @@ pub struct Privacy {
 /// The fields that hold free text, per record kind.
 const FREE_TEXT: &[(&str, &str)] = &[("result", "nhanxet"), ("lesson_plan", "comment")];
 
+/// Record kinds of which only the listed fields ever leave the school: of a student's profile,
+/// the nơi sinh and dân tộc the học bạ prints and the hub checks (review r19 #7); never the
+/// parents, the address, the policy or the disability.
+const ONLY_FIELDS: &[(&str, &[&str])] = &[(
+    crate::school::PROFILE_RELAY_KIND,
+    &["birthplace", "ethnicity"],
+)];
+
 impl Privacy {
     /// The entry as it may leave the school, or None if its kind stays home.
     pub fn apply(&self, mut e: OutboxEntry) -> Option<OutboxEntry> {
@@ -116,6 +124,11 @@ impl Privacy {
             && !k.contains(&e.kind)
         {
             return None;
+        }
+        if let Some((_, keep)) = ONLY_FIELDS.iter().find(|(k, _)| *k == e.kind)
+            && let Some(serde_json::Value::Object(m)) = e.record.as_mut()
+        {
+            m.retain(|k, _| keep.contains(&k.as_str()));
         }
         if !self.comments
             && let Some(serde_json::Value::Object(m)) = e.record.as_mut()
@@ -397,5 +410,26 @@ mod tests {
         };
         assert!(some.apply(entry("result", result)).is_none());
         assert!(some.apply(entry("class", serde_json::json!({}))).is_some());
+    }
+
+    #[test]
+    fn a_student_profile_leaves_with_only_her_birthplace_and_ethnicity() {
+        let profile = serde_json::json!({
+            "birthplace": "Bệnh viện Hùng Vương", "ethnicity": "Kinh", "address": "12 Lê Lợi",
+            "father": "Trần Văn A", "mother": "Lê Thị B", "policy": "Hộ nghèo", "disability": true
+        });
+        for p in [
+            Privacy::default(),
+            Privacy {
+                comments: true,
+                ..Privacy::default()
+            },
+        ] {
+            let out = p.apply(entry("student_profile", profile.clone())).unwrap();
+            assert_eq!(
+                out.record.unwrap(),
+                serde_json::json!({"birthplace": "Bệnh viện Hùng Vương", "ethnicity": "Kinh"})
+            );
+        }
     }
 }

@@ -142,6 +142,13 @@ fn label_for(rx: &crate::store::Rx, h: &HeldRecord) -> String {
         ),
         "class" => format!("Lớp {}", s("name")),
         "student" => format!("Học sinh {}", s("full_name")),
+        "student_profile" => format!(
+            "Nơi sinh, dân tộc của học sinh {}",
+            rx.get(&crate::school::STUDENTS, &h.key)
+                .ok()
+                .flatten()
+                .map_or_else(|| h.key.clone(), |st| st.full_name)
+        ),
         "library_item" => format!("Học liệu «{}»", s("title")),
         other => format!("{other} {}", h.key),
     };

@@ -312,6 +312,39 @@ pub fn opaque_student_ids(
     ))
 }
 
+/// Schema 11: the nơi sinh and dân tộc of every student a box already holds go to the district
+/// once, through the normal relay queue (review r19 #7): the profile is relayed from this
+/// version on (`school::PROFILES`, only those two fields leave, `relay::Privacy::apply`), so a
+/// hub checks a signed học bạ's identity page as the box does. Nothing stored changes.
+pub const PROFILES_RELAYED: Migration = Migration {
+    to: 11,
+    name: "students: nơi sinh and dân tộc relayed to the district",
+    run: relay_profiles,
+};
+
+fn relay_profiles(tx: &MigrationTx<'_>) -> Result<String, StoreError> {
+    let profiles = super::PROFILES.name;
+    let students: BTreeSet<String> = tx
+        .rows(super::STUDENTS.name)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let mut entries = Vec::new();
+    for (k, v) in tx.rows(profiles)? {
+        if !students.contains(&k) {
+            continue;
+        }
+        let rec: serde_json::Value =
+            serde_json::from_slice(&v).map_err(|e| corrupt(profiles, &k, e))?;
+        entries.push((super::PROFILE_RELAY_KIND.to_string(), k, rec));
+    }
+    let n = entries.len();
+    tx.relay(entries)?;
+    Ok(format!(
+        "{n} student profiles queued for the district (nơi sinh, dân tộc)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     //! These steps' tests, over the whole schema of this build (`app::schema`).
@@ -486,6 +519,66 @@ mod tests {
                 .len(),
             2
         );
+    }
+
+    /// Schema 11 (review r19 #7): a school upgraded from schema 10 queues each stored student's
+    /// profile for the district once — a profile of no student stays home — and what leaves
+    /// is only her nơi sinh and dân tộc; nothing stored changes, and the next profile edit is
+    /// relayed by the write path itself.
+    #[test]
+    fn schema_10_profiles_are_relayed_once_with_only_birthplace_and_ethnicity() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = serde_json::json!({
+            "birthplace": "Hà Nội", "ethnicity": "Tày", "address": "12 Lê Lợi", "father": "Trần Văn A",
+            "mother": "Lê Thị B", "guardian": "", "father_job": "", "mother_job": "",
+            "guardian_job": "", "policy": "Hộ nghèo", "registry_number": "", "enrolled_on": "",
+            "disability": false
+        });
+        crate::store::migrate::old_database(dir.path(), 10, |w| {
+            raw_put(
+                w,
+                crate::school::STUDENTS.name,
+                "hs-abcdefghijklmnop",
+                serde_json::json!({"id": "hs-abcdefghijklmnop", "full_name": "Lò Thị Mai",
+                    "dob": "2014-01-01", "gender": "Nữ", "ma_dinh_danh": "001314000001",
+                    "class_id": "2026-6a1"}),
+            );
+            raw_put(
+                w,
+                crate::school::PROFILES.name,
+                "hs-abcdefghijklmnop",
+                profile.clone(),
+            );
+            raw_put(w, crate::school::PROFILES.name, "hs-gone", profile.clone());
+        });
+        let s = Store::open(dir.path(), &schema()).unwrap();
+        let queued = s.outbox(0, 10).unwrap();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        let e = &queued[0];
+        assert_eq!(
+            (e.kind.as_str(), e.key.as_str()),
+            ("student_profile", "hs-abcdefghijklmnop")
+        );
+        // Queued as stored; only the two fields leave (`relay::Privacy::apply`, its own test).
+        assert_eq!(e.record.as_ref(), Some(&profile));
+        let rx = s.read().unwrap();
+        let kept = crate::school::student_profile(&rx, "hs-abcdefghijklmnop").unwrap();
+        assert_eq!(
+            (kept.address.as_str(), kept.policy.as_str()),
+            ("12 Lê Lợi", "Hộ nghèo")
+        );
+        drop(rx);
+        assert!(
+            s.audit_tail(1).unwrap()[0]
+                .after
+                .as_ref()
+                .is_some_and(|a| a.to_string().contains("1 student profiles queued")),
+        );
+        // Opened again: nothing queued twice.
+        drop(s);
+        let s = Store::open(dir.path(), &schema()).unwrap();
+        assert_eq!(s.outbox(0, 10).unwrap().len(), 1);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
     }
 
     fn raw_put(w: &redb::WriteTransaction, table: &'static str, key: &str, v: serde_json::Value) {
@@ -712,11 +805,11 @@ mod tests {
         }
         // Nothing queued for the district; one audit event per step (5, then 6 — the sổ đăng
         // bộ —, then 7 — the library's vetting marks —, then 8 — the stamping queue —, then 9 —
-        // the library's index keys —, then 10 — the lesson-plan links' targets), the chain
-        // intact.
+        // the library's index keys —, then 10 — the lesson-plan links' targets —, then 11 —
+        // the profiles relayed, none here), the chain intact.
         assert_eq!(s.outbox(0, 10).unwrap().len(), 1);
         let tail = s.audit_tail(10).unwrap();
-        assert_eq!(tail.len(), 6);
+        assert_eq!(tail.len(), 7);
         assert!(tail.iter().any(|e| e.target == "schema/6"));
         let tail: Vec<_> = tail
             .into_iter()
@@ -774,8 +867,8 @@ mod tests {
         let s = Store::open(dir.path(), &schema()).unwrap();
         assert_eq!(
             s.audit_tail(10).unwrap().len(),
-            7,
-            "opening again changes nothing (schemas 5 to 10, the student's update)"
+            8,
+            "opening again changes nothing (schemas 5 to 11, the student's update)"
         );
     }
 

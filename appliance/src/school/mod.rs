@@ -204,8 +204,18 @@ pub const ROLL: Collection<String> = Collection::new("school.roll.v1", AuditPoli
 pub const CODES: Collection<String> = Collection::new("school.codes.v1", AuditPolicy::None, None);
 
 /// The học bạ's identity page beyond the student record, by student id ([`StudentProfile`]).
-pub const PROFILES: Collection<StudentProfile> =
-    Collection::new("school.profiles.v1", AuditPolicy::Values, None);
+/// Relayed as "student_profile" so the hub checks a signed học bạ's nơi sinh and dân tộc as the
+/// box does (review r19 #7; the national CSDL holds both, DOMAIN.md §5.3): only those two
+/// fields leave the school (`relay::Privacy::apply`), never the parents, the address, the
+/// policy or the disability.
+pub const PROFILES: Collection<StudentProfile> = Collection::new(
+    "school.profiles.v1",
+    AuditPolicy::Values,
+    Some(PROFILE_RELAY_KIND),
+);
+
+/// The relay kind of [`PROFILES`].
+pub const PROFILE_RELAY_KIND: &str = "student_profile";
 
 /// Students who left the school, by the class they left from: "{class}/{student}" → id. The
 /// roll holds only those still at the school (class lists, score grids); the students page

@@ -47,10 +47,11 @@ impl Schema {
 use redb::TableHandle;
 
 /// A migration's view of the database: raw JSON rows by table name, inside the step's one
-/// write transaction. Nothing it does is audited or queued for the district; the step is one
-/// audit event of its own.
+/// write transaction. Nothing it does is audited, nor queued for the district unless it says so
+/// ([`MigrationTx::relay`]); the step is one audit event of its own.
 pub struct MigrationTx<'a> {
     w: &'a redb::WriteTransaction,
+    now: jiff::Timestamp,
 }
 
 type Raw<'n> = TableDefinition<'n, &'static str, &'static [u8]>;
@@ -95,6 +96,23 @@ impl MigrationTx<'_> {
             t.remove(k.as_ref())?;
         }
         Ok(())
+    }
+
+    /// Queues `record` for the district in the outbox under `kind` and `key`, as an update
+    /// (the hub keeps the newest state by key): a step that starts relaying what a box already
+    /// holds sends it through the normal relay queue, once, in the step's transaction.
+    pub fn relay(
+        &self,
+        entries: impl IntoIterator<Item = (String, String, serde_json::Value)>,
+    ) -> Result<(), StoreError> {
+        super::append_outbox(
+            self.w,
+            &Actor::system(self.now),
+            entries
+                .into_iter()
+                .map(|(kind, key, record)| (kind, key, "update".to_string(), Some(record)))
+                .collect(),
+        )
     }
 
     /// Deletes a table of an earlier schema.
@@ -155,8 +173,8 @@ pub(crate) fn run(db: &Database, schema: &Schema) -> Result<(), StoreError> {
                 "no migration from schema {current}"
             )));
         };
-        let detail = (step.run)(&MigrationTx { w: &w })?;
         let now = jiff::Timestamp::now();
+        let detail = (step.run)(&MigrationTx { w: &w, now })?;
         audit::append(
             &w,
             &Actor::system(now),
@@ -243,9 +261,12 @@ mod tests {
             let db = Database::create(dir.join("tram.redb")).unwrap();
             let w = db.begin_write().unwrap();
             set_version(&w, 1).unwrap();
-            MigrationTx { w: &w }
-                .insert("toy.a.v1", [("k1", b"1".as_slice()), ("k2", b"2")])
-                .unwrap();
+            MigrationTx {
+                w: &w,
+                now: jiff::Timestamp::now(),
+            }
+            .insert("toy.a.v1", [("k1", b"1".as_slice()), ("k2", b"2")])
+            .unwrap();
             w.commit().unwrap();
         };
         let dir = tempfile::tempdir().unwrap();

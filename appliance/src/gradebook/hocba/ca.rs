@@ -735,7 +735,7 @@ fn install_new_ca(
         // A recovery from the command line is school IT's act (root on the box, no PIN), for
         // the member named: said so, not as if she had done it (review r17 #4).
         by_name: if recovery.is_some() && actor.id == "system" {
-            format!("quản trị máy chủ (dòng lệnh), cho {}", by.account.full_name)
+            format!("{CLI_RECOVERY_BY}{}", by.account.full_name)
         } else {
             by.account.full_name.clone()
         },
@@ -758,6 +758,18 @@ fn install_new_ca(
         }
         if let Some(own) = &own {
             tx.delete(&REQUESTS, &own.account, "hocba.request_withdrawn")?;
+        }
+        // The renewer's own request for the role her re-issued certificate names is answered
+        // by it (a sole principal whose certificate ended asks, nobody else may approve, she
+        // renews the CA instead): closed, not listed "chờ duyệt" for ever (review r19 #10).
+        // She just opened the CA with her PIN, so a forgotten PIN is no reason left either.
+        if recovery.is_none()
+            && let Some(mine) = reissued.iter().find(|r| r.account == by.id())
+            && tx
+                .get(&REQUESTS, by.id())?
+                .is_some_and(|q| q.declined.is_none() && q.request.role == mine.role)
+        {
+            tx.delete(&REQUESTS, by.id(), "hocba.request_withdrawn")?;
         }
         let action = if row.recovery {
             "hocba.ca_recovered"
@@ -826,6 +838,10 @@ pub fn finish_renewal(store: &Store) -> Result<bool, HocbaError> {
     Ok(true)
 }
 
+/// How a recovery from the command line names who did it, before the member's name (the
+/// signer page's words): `ca status` says it in English.
+const CLI_RECOVERY_BY: &str = "quản trị máy chủ (dòng lệnh), cho ";
+
 /// One of the school's signing CA certificates as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaLine {
@@ -833,6 +849,9 @@ pub struct CaLine {
     pub sha256: String,
     pub valid_from: String,
     pub valid_until: String,
+    /// When a renewal or a recovery replaced it, Vietnam time to the second: the cut-off a
+    /// district checks a signature under it against (review r19 #10); "" for the current CA.
+    pub retired_at: String,
 }
 
 /// The school signing CA's state for the signer page, the admin page and `tram hocba ca
@@ -854,6 +873,7 @@ fn ca_line(c: &x509_cert::Certificate) -> CaLine {
         sha256: signing::cert_sha256(c),
         valid_from: day(&c.tbs_certificate.validity.not_before),
         valid_until: day(&c.tbs_certificate.validity.not_after),
+        retired_at: String::new(),
     }
 }
 
@@ -869,9 +889,17 @@ pub fn ca_status(
     };
     let days_left = signing::days_left(current, now);
     let last_renewal = r.get(&RENEWALS, &signing::cert_sha256(current))?;
+    let retired = signing::retirements(&all);
     Ok(Some(CaStatus {
         current: ca_line(current),
-        previous: previous.iter().map(ca_line).collect(),
+        previous: previous
+            .iter()
+            .zip(&retired[1..])
+            .map(|(c, at)| CaLine {
+                retired_at: at.map(super::local_time_seconds).unwrap_or_default(),
+                ..ca_line(c)
+            })
+            .collect(),
         days_left,
         expiring: days_left.is_some_and(|d| d <= signing::CA_WARN_DAYS),
         last_renewal,
@@ -983,15 +1011,20 @@ pub fn ca_status_text(
         _ => {}
     }
     if let Some(rn) = &st.last_renewal {
+        // Said in English: a recovery from the command line is school IT's act for the member
+        // named (the page's words are Vietnamese, review r19 #10).
+        let by = match rn.by_name.strip_prefix(CLI_RECOVERY_BY) {
+            Some(name) => format!("school IT on the command line, for {name}"),
+            None => rn.by_name.clone(),
+        };
         let _ = writeln!(
             out,
-            "{} on {} by {} ({}): {}",
+            "{} on {} by {by} ({}): {}",
             if rn.recovery { "recovered" } else { "renewed" },
             rn.at
                 .parse::<jiff::Timestamp>()
                 .map(super::local_time)
                 .unwrap_or_else(|_| rn.at.clone()),
-            rn.by_name,
             rn.by,
             rn.reason
         );
@@ -999,8 +1032,16 @@ pub fn ca_status_text(
     for p in &st.previous {
         let _ = writeln!(
             out,
-            "earlier CA, still trusted for files signed under it: {} (SHA-256 {}), valid {} – {}",
-            p.name, p.sha256, p.valid_from, p.valid_until
+            "earlier CA, still trusted for files signed under it before it was replaced: {} (SHA-256 {}), valid {} – {}, replaced {}",
+            p.name,
+            p.sha256,
+            p.valid_from,
+            p.valid_until,
+            if p.retired_at.is_empty() {
+                "at a time not known (its successor is missing)".to_string()
+            } else {
+                format!("at {} Vietnam time", p.retired_at)
+            }
         );
     }
     for l in signer_lines(r, now)? {
@@ -1884,9 +1925,23 @@ mod tests {
             Err(HocbaError::Signing(signing::SigningError::NoSigner))
         ));
         assert!(signing::previous_ca_certs(dir.path()).unwrap().is_empty());
+        // Her own request for a new certificate, waiting (no other member may approve it):
+        // the renewal re-issues her certificate, which answers it — closed, not listed "chờ
+        // duyệt" for ever (review r19 #10).
+        request(&store, &actor, &ht, None, "91735028", "91735028").unwrap();
+        assert!(
+            own_request(&store.read().unwrap(), ht.id())
+                .unwrap()
+                .is_some()
+        );
         let done = renew(&store, &actor, &ht, "73016428", "").unwrap();
         assert_eq!(done.previous, 1);
         assert_eq!(done.reissued.len(), 2, "{done:?}");
+        assert!(
+            own_request(&store.read().unwrap(), ht.id())
+                .unwrap()
+                .is_none()
+        );
         let second = signing::ca_cert(dir.path()).unwrap().unwrap();
         assert_ne!(signing::cert_sha256(&first), signing::cert_sha256(&second));
         assert_ne!(
@@ -1967,6 +2022,13 @@ mod tests {
             text.contains("recovered on") && text.contains("earlier CA"),
             "{text}"
         );
+        // In English, school IT's act for the member named; each earlier CA with when it was
+        // replaced, to the second (review r19 #10).
+        assert!(
+            text.contains("by school IT on the command line, for ") && !text.contains("quản trị"),
+            "{text}"
+        );
+        assert_eq!(text.matches(", replaced at ").count(), 2, "{text}");
         // The recovery is told, for 30 days, to the member it was done for and to the others
         // (review r17 #4); a renewal by a holder is no news to anyone who need not act.
         let rx = store.read().unwrap();

@@ -246,16 +246,7 @@ pub fn report_text(name: &str, v: &Verification, school: Option<(&str, &str)>) -
     } else {
         "this box's records"
     };
-    let unchecked = |u: &[String]| {
-        if u.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; not checked: {} (the school does not relay them)",
-                super::field_names(u, false)
-            )
-        }
-    };
+    let unchecked = |u: &[String]| super::unchecked_said(u, false);
     let data = match &v.data {
         DataCheck::NotChecked => None,
         _ if !signatures_hold && !v.signatures.is_empty() => {
@@ -264,7 +255,7 @@ pub fn report_text(name: &str, v: &Verification, school: Option<(&str, &str)>) -
         DataCheck::Absent if approval => None,
         DataCheck::Absent => Some("none embedded".to_string()),
         DataCheck::UnknownStudent if school.is_some() => Some(
-            "embedded, not checked: the hub holds no record of this student from the school yet"
+            "embedded, not checked: the hub holds no student record from the school with this file's identity (its student id or mã định danh) yet"
                 .into(),
         ),
         DataCheck::UnknownStudent => Some("embedded, for a student this box does not have".into()),
@@ -489,12 +480,12 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  signing time: 07/12/2026 01:21\n"),
+            text.contains("  signing time: 07/12/2026 01:21:49\n"),
             "{text}"
         );
         assert!(
             text.contains(
-                "  time-stamp: 07/12/2026 01:21 (a document time-stamp after the last signature)\n"
+                "  time-stamp: 07/12/2026 01:21:52 (a document time-stamp after the last signature)\n"
             ),
             "{text}"
         );
