@@ -383,6 +383,9 @@ pub fn is_json(h: &HeaderMap) -> bool {
 /// A download built on disk before it is streamed ([`crate::store::unlinked_file`]).
 pub use crate::store::unlinked_file;
 
+mod query;
+pub use query::{PageQuery, Query, bad_filter, refusal};
+
 /// A download built in an [`unlinked_file`], streamed from its start: the length, the content
 /// type, `attachment` with the file name, and `no-store` (an export is a copy of the school's
 /// records, not for a cache). The one way the CSDL, lesson-plan and records exports answer.
