@@ -846,8 +846,13 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
         ),
         (
             "/lessons/dashboard?month=2026-11&month=2026-12",
-            None,
+            Some("filters"),
             "tham số “month” được ghi hai lần",
+        ),
+        (
+            "/lessons/dashboard?month=abc",
+            Some("filters"),
+            "Tháng “abc” không hợp lệ",
         ),
         (
             "/lessons/plan/khong-co?v=abc",
@@ -906,6 +911,8 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
         "/api/v1/lessons/plans?subject=xyz",
         "/api/v1/lessons/plans?state=draft&state=approved",
         "/api/v1/lessons/dashboard?month=2026-11&month=2026-12",
+        "/api/v1/lessons/dashboard?month=abc",
+        "/lessons/dashboard?month=abc",
         "/api/v1/lessons/changes?after=abc",
         "/api/v1/dept/dashboard?year=abc",
         "/api/v1/dept/dashboard?department=xyz",

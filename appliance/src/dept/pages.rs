@@ -114,9 +114,10 @@ async fn index_page(
         }
         (Some(info), Ok(q)) => match super::routes::progress_for(&rx, p, &q, &info.current_year)? {
             Ok(found) => found.map(|(_, x)| x).unwrap_or_default(),
+            // The reason, and under it every tổ she sees this year to choose from.
             Err(why) => {
                 error = Some(why);
-                vec![]
+                super::dashboard_for(&rx, p, &info.current_year)?.unwrap_or_default()
             }
         },
         (None, Ok(_)) => vec![],

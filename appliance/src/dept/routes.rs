@@ -385,7 +385,7 @@ pub(crate) fn progress_for(
     if let Some(d) = q.department.as_deref().filter(|d| !d.is_empty()) {
         if rx.get(&crate::school::DEPARTMENTS, d)?.is_none() {
             return Ok(Err(format!(
-                "Không có tổ chuyên môn mã “{d}” ở trường: chọn tổ trong danh sách."
+                "Không có tổ chuyên môn mã “{d}” ở trường (department=… là mã của tổ)."
             )));
         }
         if !all.iter().any(|x| x.department == d) {

@@ -614,6 +614,8 @@ struct DashBody {
 
 page!(DashPage, "lessons_dashboard.html" {
     body: String,
+    // Why the month asked for was refused.
+    error: Option<String>,
     month: String,
     generation: u64,
     cadence: String,
@@ -650,11 +652,28 @@ async fn dashboard_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<DashQ>,
+    typed: crate::http::PageQuery<DashQ>,
 ) -> Result<Response, ApiError> {
     if !can_dashboard(&u.principal) {
         return Err(ApiError::forbidden());
     }
+    // A month that does not parse (or a field given twice): this month's page with the
+    // reason above its form, 400 (review r20 #9).
+    let wants_page = typed.page;
+    let (q, error) = match typed.filters {
+        Ok(q) => match q.month.as_deref().map(super::parse_month) {
+            Some(Err(e)) => (DashQ { month: None, ..q }, Some(e.to_string())),
+            _ => (q, None),
+        },
+        Err(why) => (
+            DashQ {
+                month: None,
+                fragment: false,
+            },
+            Some(why),
+        ),
+    };
+    crate::http::refusal(wants_page && !q.fragment, error.as_ref())?;
     let d = super::routes::dashboard_of(&s, &u.principal, q.month.as_deref())?;
     let rx = s.store.read()?;
     let year = crate::school::school_info(&rx)?
@@ -718,9 +737,15 @@ async fn dashboard_page(
     } else {
         Vec::new()
     };
-    Ok(render(DashPage::new(
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = render(DashPage::new(
         chrome(&s, &u, &headers),
         body,
+        error,
         month,
         generation,
         cadence,
@@ -731,7 +756,8 @@ async fn dashboard_page(
         u.principal.is_bgh(),
         waiting as usize,
         to_sign,
-    )))
+    ));
+    Ok((status, page).into_response())
 }
 
 page!(VerifyPage, "lessons_verify.html" {

@@ -759,6 +759,9 @@ pub(crate) fn dashboard_of(
     month: Option<&str>,
 ) -> Result<super::Dashboard, ApiError> {
     let today = today();
+    if let Some(m) = month {
+        super::parse_month(m).map_err(|e| crate::http::bad_filter(e.to_string()))?;
+    }
     let month = month
         .map(String::from)
         .unwrap_or_else(|| super::month_of(today));
