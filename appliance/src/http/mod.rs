@@ -287,6 +287,11 @@ fn serde_problem_vi(text: &str, noun: &str) -> String {
             "{noun} “{}” không có trong yêu cầu này",
             q.first().map(String::as_str).unwrap_or("?")
         )
+    } else if what.starts_with("duplicate field") {
+        format!(
+            "{noun} “{}” được ghi hai lần; chỉ ghi một giá trị",
+            q.first().map(String::as_str).unwrap_or("?")
+        )
     } else if what.starts_with("unknown variant") {
         format!(
             "giá trị “{}” không hợp lệ; chấp nhận: {}",
@@ -325,7 +330,11 @@ fn serde_problem_vi(text: &str, noun: &str) -> String {
         "dữ liệu không đúng dạng".to_string()
     };
     // The field is named in these already.
-    if what.starts_with("unknown field") || what.starts_with("invalid value") || at.is_empty() {
+    if what.starts_with("unknown field")
+        || what.starts_with("duplicate field")
+        || what.starts_with("invalid value")
+        || at.is_empty()
+    {
         said
     } else {
         format!("{at}{said}")
