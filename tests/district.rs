@@ -2205,6 +2205,15 @@ fn a_bad_filter_is_a_page_with_the_form_and_the_api_keeps_its_json() {
         ("term=hk1", "1, 2 hoặc CN (cả năm)"),
         ("grade=13", "từ 1 đến 12"),
         ("school=79999999", "Không có trường mã “79999999”"),
+        // A field given twice (review r20 #10): the page and its form, never axum's English.
+        (
+            "year=2026-2027&year=2027-2028",
+            "tham số “year” được ghi hai lần",
+        ),
+        (
+            "school=79000701&school=79000702",
+            "tham số “school” được ghi hai lần",
+        ),
     ] {
         let (st, ct, body) = page(format!("{b}/district?{q}"));
         assert_eq!(st, 400, "{q}: {body}");

@@ -222,7 +222,7 @@ fn cross_site_csrf_and_limits() {
         let r = c.get(format!("{}{path}", s.base())).send().unwrap();
         assert_eq!(r.status(), 400, "{path}");
         let v: Value = r.json().unwrap();
-        assert_eq!(v["error"]["code"], "bad_request", "{path}");
+        assert_eq!(v["error"]["code"], "bad_filter", "{path}");
         assert_eq!(v["error"]["message"], want, "{path}");
         let detail = v["error"]["details"]["detail"].as_str().unwrap();
         assert!(detail.contains(raw), "{path}: {detail}");

@@ -777,3 +777,262 @@ fn the_verify_title_is_plain_and_the_grade_filter_offers_the_schools_grades() {
         .collect();
     assert_eq!(grades, ["6", "7", "8", "9"]);
 }
+
+/// Review r20 #9, #10: every filtered page and API of the box answers a query string that does
+/// not parse (a word for a number, a field given twice) or names nothing the school has (a
+/// grade, state, teacher, subject, tổ or year) with the reason in Vietnamese, status 400: a
+/// browser gets the page itself — menu, filter form as typed, the message —, any other client
+/// the JSON `bad_filter`; never axum's English plain text, never a list silently unfiltered.
+#[test]
+fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), false);
+    let b = s.base();
+    let bgh = s.login("hieutruong");
+    let english = [
+        "Failed",
+        "deserialize",
+        "duplicate field",
+        "invalid digit",
+        "not a number",
+    ];
+    // (path and query, a page with a form (its id) or the error page, what it says)
+    let pages: &[(&str, Option<&str>, &str)] = &[
+        (
+            "/lessons?q=bai&grade=abc",
+            Some("filters"),
+            "tham số “grade”: cần một số",
+        ),
+        (
+            "/lessons?grade=13",
+            Some("filters"),
+            "Trường không có khối 13",
+        ),
+        (
+            "/lessons?state=xyz",
+            Some("filters"),
+            "Không có trạng thái “xyz”",
+        ),
+        (
+            "/lessons?teacher=nobody",
+            Some("filters"),
+            "Không có giáo viên mã “nobody”",
+        ),
+        (
+            "/lessons?subject=xyz",
+            Some("filters"),
+            "Không có môn học mã “xyz”",
+        ),
+        (
+            "/lessons?month=abc",
+            Some("filters"),
+            "Tháng “abc” không hợp lệ",
+        ),
+        (
+            "/lessons?state=draft&state=approved",
+            Some("filters"),
+            "tham số “state” được ghi hai lần",
+        ),
+        (
+            "/dept?department=xyz",
+            Some("dept"),
+            "Không có tổ chuyên môn mã “xyz”",
+        ),
+        ("/dept?year=abc", Some("dept"), "Năm học “abc” không có"),
+        (
+            "/dept?year=a&year=b",
+            Some("dept"),
+            "tham số “year” được ghi hai lần",
+        ),
+        (
+            "/lessons/dashboard?month=2026-11&month=2026-12",
+            Some("filters"),
+            "tham số “month” được ghi hai lần",
+        ),
+        (
+            "/lessons/dashboard?month=abc",
+            Some("filters"),
+            "Tháng “abc” không hợp lệ",
+        ),
+        (
+            "/lessons/plan/khong-co?v=abc",
+            None,
+            "tham số “v”: cần một số",
+        ),
+    ];
+    for (path, form, says) in pages {
+        let r = bgh
+            .get(format!("{b}{path}"))
+            .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/html"), "{path}: {ct}");
+        let page = r.text().unwrap();
+        assert!(page.contains(says), "{path}: {page}");
+        assert!(
+            page.contains("lang=\"vi\"") && page.contains("name=\"viewport\""),
+            "{path}"
+        );
+        if let Some(id) = form {
+            // The page itself: its menu and its form, not the bare error page.
+            assert!(
+                page.contains("id=\"filter-error\"") && !page.contains("id=\"error-page\""),
+                "{path}: {page}"
+            );
+            assert!(
+                page.contains("class=\"nav") || page.contains("<nav"),
+                "{path}: no menu"
+            );
+            if *id == "filters" {
+                assert!(page.contains("id=\"filters\""), "{path}: no form");
+            }
+        }
+        for w in english {
+            assert!(!page.contains(w), "{path}: English “{w}”: {page}");
+        }
+    }
+    // The form keeps what was typed.
+    let page = bgh
+        .get(format!("{b}/lessons?q=bai+mot&grade=abc"))
+        .header("Accept", "text/html")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("value=\"bai mot\""), "{page}");
+    // The APIs, and the pages for a client that does not ask for HTML: JSON bad_filter.
+    let apis = [
+        "/api/v1/lessons/plans?grade=abc",
+        "/api/v1/lessons/plans?grade=13",
+        "/api/v1/lessons/plans?state=xyz",
+        "/api/v1/lessons/plans?teacher=nobody",
+        "/api/v1/lessons/plans?subject=xyz",
+        "/api/v1/lessons/plans?state=draft&state=approved",
+        "/api/v1/lessons/dashboard?month=2026-11&month=2026-12",
+        "/api/v1/lessons/dashboard?month=abc",
+        "/lessons/dashboard?month=abc",
+        "/api/v1/lessons/changes?after=abc",
+        "/api/v1/dept/dashboard?year=abc",
+        "/api/v1/dept/dashboard?department=xyz",
+        "/api/v1/dept/dashboard?year=a&year=b",
+        "/lessons?grade=abc",
+        "/lessons?grade=13",
+        "/lessons?grade=6&grade=7",
+        "/dept?department=xyz",
+        "/lessons/export.pdf?teacher=nobody",
+        "/lessons/export.pdf?month=2026-11&month=2026-12",
+    ];
+    for path in apis {
+        for accept in [None, Some("*/*")] {
+            let mut req = bgh.get(format!("{b}{path}"));
+            if let Some(a) = accept {
+                req = req.header("Accept", a);
+            }
+            let r = req.send().unwrap();
+            assert_eq!(r.status(), 400, "{path} {accept:?}");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(ct.starts_with("application/json"), "{path}: {ct}");
+            let e: Value = r.json().unwrap();
+            assert_eq!(e["error"]["code"], "bad_filter", "{path}: {e}");
+            let m = e["error"]["message"].as_str().unwrap();
+            assert!(
+                m.to_lowercase().contains("không")
+                    || m.contains("hai lần")
+                    || m.contains("cần một số"),
+                "{path}: {m}"
+            );
+            for w in english {
+                assert!(!m.contains(w), "{path}: English in {m}");
+            }
+        }
+    }
+    // Filters that name something still filter.
+    let r = bgh
+        .get(format!(
+            "{b}/api/v1/dept/dashboard?year={}",
+            common::demo_year()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let all: Value = r.json().unwrap();
+    let first = all["departments"][0]["department"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let one: Value = bgh
+        .get(format!("{b}/api/v1/dept/dashboard?department={first}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(one["departments"].as_array().unwrap().len(), 1, "{one}");
+    let r = bgh
+        .get(format!("{b}/lessons?grade=6&state=approved"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Review r20 #11: downloads are named by what they are, never a generic word or an id.
+    let year = common::demo_year();
+    let name = |c: &reqwest::blocking::Client, url: String| {
+        let r = c.get(&url).send().unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let d = name(
+        &bgh,
+        format!("{b}/lessons/export.pdf?teacher=u-gv01&year={year}"),
+    );
+    assert!(
+        d.starts_with("attachment; filename=\"ke-hoach-bai-day-")
+            && d.ends_with(&format!("-{year}.pdf\""))
+            && !d.contains("u-gv01"),
+        "{d}"
+    );
+    let plans: Value = bgh
+        .get(format!("{b}/api/v1/dept/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let plan = &plans["plans"][0];
+    let d = name(
+        &bgh,
+        format!("{b}/dept/plan/{}/pdf", plan["id"].as_str().unwrap()),
+    );
+    assert!(
+        d.contains(&format!(
+            "-{}-v{}.pdf",
+            plan["year"].as_str().unwrap(),
+            plan["version"]
+        )) && d.contains("ke-hoach-pl"),
+        "{d}"
+    );
+    let minutes: Value = bgh
+        .get(format!("{b}/api/v1/dept/minutes"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let m = &minutes["minutes"][0];
+    let d = name(
+        &bgh,
+        format!("{b}/dept/minutes/{}/pdf", m["id"].as_str().unwrap()),
+    );
+    assert!(
+        d.starts_with("attachment; filename=\"bien-ban-to-")
+            && d.contains(&format!("-{}-v", m["date"].as_str().unwrap())),
+        "{d}"
+    );
+    let d = name(&bgh, format!("{b}/api/v1/export/students.xlsx"));
+    assert!(
+        d.contains(&format!("hoc-sinh-toan-truong-{year}.xlsx")),
+        "{d}"
+    );
+}

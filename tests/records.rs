@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{Server, bin};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Digest;
 
 fn export(data: &Path, to: &Path, year: Option<&str>) -> std::process::Output {
@@ -1086,4 +1086,130 @@ fn the_demo_started_in_october_2028_is_a_2028_2029_school() {
     let fingerprint = manifest["box"]["fingerprint"].as_str().unwrap();
     let (code, t) = verify_with(&out, &["--expect-fingerprint", fingerprint]);
     assert_eq!(code, Some(0), "{t}");
+}
+
+fn post(c: &reqwest::blocking::Client, url: &str, body: Value) -> (u16, Value) {
+    let r = c.post(url).json(&body).send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// Review r20 #7: a lesson plan approved, amended and approved again keeps both approved
+/// versions in the archive — `plans/<id>-v1` and `-v2`, both in the manifests with their
+/// hashes, the earlier marked not current and its PDF page saying which version replaced it
+/// and when — and a re-export into the same folder removes neither.
+#[test]
+fn every_approved_version_of_a_lesson_plan_is_archived() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = Server::start(&data, false);
+    let b = s.base();
+    let api = format!("{b}/api/v1/lessons");
+    let principal = s.login("hieutruong");
+    let plans: Value = principal
+        .get(format!("{api}/plans"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    // The demo's plan approved as version 1 and being amended as version 2.
+    let amended = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["approved_version"] == 1 && p["version"] == 2)
+        .unwrap_or_else(|| panic!("no amended demo plan: {plans}"))
+        .clone();
+    let id = amended["id"].as_str().unwrap();
+    let teacher = s.login(&common::username_of(
+        &s,
+        amended["teacher"].as_str().unwrap(),
+    ));
+    let (st, r) = post(
+        &teacher,
+        &format!("{api}/plans/{id}/submit"),
+        json!({"secret": common::DEMO_PIN}),
+    );
+    assert_eq!(st, 200, "{r}");
+    let (st, r) = post(
+        &principal,
+        &format!("{api}/plans/{id}/review"),
+        json!({"decision": "pass"}),
+    );
+    assert_eq!(st, 200, "{r}");
+    let (st, r) = post(
+        &principal,
+        &format!("{api}/plans/{id}/approve"),
+        json!({"secret": common::DEMO_PIN}),
+    );
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["plan"]["approved_version"], 2, "{r}");
+
+    let out = tmp.path().join("export");
+    for round in 0..2 {
+        // The second round writes into the folder of the first (a re-export).
+        let o = export(&data, &out, None);
+        assert!(o.status.success(), "round {round}: {}", text(&o));
+        let files = check_folder(&out);
+        let content = |n: u32| {
+            files
+                .iter()
+                .find(|f| {
+                    f["path"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!("/plans/{id}-v{n}/content.json"))
+                })
+                .unwrap_or_else(|| panic!("round {round}: no v{n} of {id}: {files:?}"))
+        };
+        assert_eq!(content(1)["current"], false, "{:?}", content(1));
+        assert_eq!(content(2)["current"], true, "{:?}", content(2));
+        // Both versions in the tổ's signature manifest, each with its signed content's BLAKE3.
+        let m_path = content(1)["path"]
+            .as_str()
+            .unwrap()
+            .split("/plans/")
+            .next()
+            .unwrap()
+            .to_string();
+        let man: Value = serde_json::from_slice(
+            &std::fs::read(out.join(&m_path).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        for n in [1, 2] {
+            let p = man["plans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["plan"] == id && p["version"] == n)
+                .unwrap_or_else(|| panic!("v{n} not in {m_path}/manifest.json"));
+            let bytes =
+                std::fs::read(out.join(&m_path).join(p["content"].as_str().unwrap())).unwrap();
+            assert_eq!(
+                p["blake3"].as_str().unwrap(),
+                blake3::hash(&bytes).to_hex().as_str(),
+                "v{n}"
+            );
+            assert!(
+                p["signatures"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["action"] == "approve"),
+                "v{n} approved: {p}"
+            );
+        }
+        // The month's PDF prints the earlier version with what replaced it.
+        let month_pdf = files
+            .iter()
+            .filter(|f| f["kind"] == "ke-hoach-bai-day")
+            .map(|f| pdftotext(&std::fs::read(out.join(f["path"].as_str().unwrap())).unwrap()))
+            .find(|t| t.contains("Đã được thay bằng phiên bản 2, phê duyệt lúc"))
+            .unwrap_or_else(|| panic!("no PDF says v1 was replaced"));
+        assert!(month_pdf.contains("phiên bản 1"), "{month_pdf}");
+        assert!(month_pdf.contains("phiên bản 2"), "{month_pdf}");
+        let (code, report) = verify_folder(&out);
+        assert_eq!(code, Some(2), "consistent, not anchored: {report}");
+        assert!(!report.contains("INVALID"), "{report}");
+    }
 }

@@ -2655,9 +2655,9 @@ fn a_refused_page_is_an_html_page_and_the_api_stays_json() {
         ("/grades/school", 403, "Bạn không có quyền"),
         ("/khong-co-trang-nay", 404, "Không tìm thấy"),
         // A parameter a page cannot take (a bookmark, a link edited by hand): the reason as a
-        // page too, the domain's (422) or axum's own refusal put in Vietnamese (400) — review
-        // r18 #10.
-        ("/lessons?month=abc", 422, "Tháng “abc” không hợp lệ"),
+        // page too (review r18 #10) — the list's own page with its form (r20 #9), or the error
+        // page for a query string that does not parse, put in Vietnamese.
+        ("/lessons?month=abc", 400, "Tháng “abc” không hợp lệ"),
         ("/lessons/plan/khong-co?v=abc", 400, "Yêu cầu không hợp lệ"),
     ] {
         let r = open(path);

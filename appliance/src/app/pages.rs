@@ -2,9 +2,10 @@
 //! goes through the JSON API (forms post to it with the CSRF token), so there is one write route
 //! per action. Login and logout are plain forms so they work before any script has loaded.
 
+use crate::http::Query;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

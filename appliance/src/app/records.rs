@@ -5,8 +5,9 @@
 //! two outlets: a folder (`tram records export`, through the control socket while the server
 //! runs) and the admin's ZIP (`GET /api/v1/export/records.zip`, admin and BGH, audited).
 
+use crate::http::Query;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;

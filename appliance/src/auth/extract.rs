@@ -193,25 +193,3 @@ impl FromRequestParts<Shared> for PageUser {
         }
     }
 }
-
-/// The web's reservation of a signing-PIN check (`auth::pin::begin`) for the signed-in person: 429 `pin_locked` while locked.
-pub async fn pin_begin(s: &Shared, u: &ApiUser) -> Result<(), ApiError> {
-    let (store, actor) = (s.store.clone(), u.actor());
-    let now = actor.now;
-    let account = u.principal.id().to_string();
-    tokio::task::spawn_blocking(move || super::pin::begin(&store, &actor, &account))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?
-        .map_err(|l| ApiError::new(StatusCode::TOO_MANY_REQUESTS, "pin_locked", l.vi(now)))
-}
-
-/// The web's `auth::pin::succeeded` for the signed-in person.
-pub async fn pin_succeeded(s: &Shared, u: &ApiUser) -> Result<(), ApiError> {
-    let (store, actor) = (s.store.clone(), u.actor());
-    let account = u.principal.id().to_string();
-    tokio::task::spawn_blocking(move || super::pin::succeeded(&store, &actor, &account))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}

@@ -240,6 +240,44 @@ fn plan_base(rx: &impl Read, kind: &str, v: &super::PlanVersion, author: &str) -
     base.trim_end_matches('-').replace("--", "-")
 }
 
+/// A plan's download name (`/dept/plan/{id}/pdf`, review r20 #11): what it is as the archive
+/// names it ([`plan_base`]: Phụ lục, subject and grade, or class and teacher), a Phụ lục II
+/// also its tổ, then the school year and the version — "ke-hoach-pl1-toan-khoi-6-2026-2027-v2.pdf".
+pub fn plan_file_name(rx: &impl Read, plan: &super::Plan, v: &super::PlanVersion) -> String {
+    let kind = match v.kind {
+        Kind::Pl1 => "pl1",
+        Kind::Pl2 => "pl2",
+        Kind::Pl3 => "pl3",
+    };
+    download_name(
+        &plan_base(rx, kind, v, &plan.author_name),
+        v.kind,
+        &folder(rx, &plan.department),
+        &plan.year,
+        v.number,
+    )
+}
+
+/// [`plan_file_name`] from the archive's base name, the tổ's folder name, year and version.
+fn download_name(base: &str, kind: Kind, dept: &str, year: &str, version: u32) -> String {
+    let base = if kind == Kind::Pl2 {
+        base.replacen("ke-hoach-pl2", &format!("ke-hoach-pl2-{dept}"), 1)
+    } else {
+        base.to_string()
+    };
+    format!("{base}-{year}-v{version}.pdf")
+}
+
+/// A meeting's minutes' download name (`/dept/minutes/{id}/pdf`): the tổ, the meeting's day and
+/// the version — "bien-ban-to-toan-tin-2026-11-23-v1.pdf".
+pub fn minutes_file_name(rx: &impl Read, m: &super::Minutes, v: &super::MinutesVersion) -> String {
+    minutes_name(&folder(rx, &m.department), &v.date, v.number)
+}
+
+fn minutes_name(dept: &str, date: &str, version: u32) -> String {
+    format!("bien-ban-{dept}-{date}-v{version}.pdf")
+}
+
 /// The department's folder: its name in plain ASCII ("to-toan-tin"), else its id.
 fn folder(rx: &impl Read, department: &str) -> String {
     let name = super::department_name(rx, department).unwrap_or_default();
@@ -249,7 +287,46 @@ fn folder(rx: &impl Read, department: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::record_stem;
+    use super::{Kind, download_name, minutes_name, record_stem};
+
+    /// Review r20 #11: a download says what it is, its year and version, never "ke-hoach.pdf".
+    #[test]
+    fn a_downloaded_record_is_named_by_kind_year_and_version() {
+        assert_eq!(
+            download_name(
+                "ke-hoach-pl1-toan-khoi-6",
+                Kind::Pl1,
+                "to-toan-tin",
+                "2026-2027",
+                2
+            ),
+            "ke-hoach-pl1-toan-khoi-6-2026-2027-v2.pdf"
+        );
+        assert_eq!(
+            download_name(
+                "ke-hoach-pl3-khtn-lop-6a1-nguyen-thi-lan",
+                Kind::Pl3,
+                "to-khtn",
+                "2026-2027",
+                5
+            ),
+            "ke-hoach-pl3-khtn-lop-6a1-nguyen-thi-lan-2026-2027-v5.pdf"
+        );
+        assert_eq!(
+            download_name(
+                "ke-hoach-pl2-ke-hoach-to-chuc-hoat-dong",
+                Kind::Pl2,
+                "to-toan-tin",
+                "2026-2027",
+                1
+            ),
+            "ke-hoach-pl2-to-toan-tin-ke-hoach-to-chuc-hoat-dong-2026-2027-v1.pdf"
+        );
+        assert_eq!(
+            minutes_name("to-toan-tin", "2026-11-23", 3),
+            "bien-ban-to-toan-tin-2026-11-23-v3.pdf"
+        );
+    }
 
     #[test]
     fn two_records_of_one_name_in_a_folder_are_told_apart() {

@@ -4,8 +4,8 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Kind, Line, Minutes, MinutesVersion, Plan, PlanVersion, SignatureCheck, plan_title};
@@ -53,12 +53,15 @@ page!(IndexPage, "dept.html" {
     progress: Vec<super::Progress>,
     // Every tổ (BGH) or the tổ trưởng's own.
     progress_all: bool,
+    // Why the tracking's filter was refused.
+    error: Option<String>,
 });
 
 async fn index_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
+    typed: crate::http::PageQuery<super::routes::ProgressQuery>,
 ) -> Result<Response, ApiError> {
     let p = &u.principal;
     let rx = s.store.read()?;
@@ -100,10 +103,26 @@ async fn index_page(
     let may_minutes = !department.is_empty() && super::writes_minutes(&rx, p, &department)?;
     // Per department, the plans' lessons against lesson plans handed in: every tổ for BGH,
     // a tổ trưởng's own (`dashboard_for`).
-    let progress = match crate::school::school_info(&rx)? {
-        Some(info) => super::dashboard_for(&rx, p, &info.current_year)?.unwrap_or_default(),
-        None => vec![],
+    // Filtered by `year` and `department` (a link, a bookmark): one naming nothing is the page
+    // with the reason, 400 (review r20 #9).
+    let mut error = None;
+    let wants_page = typed.page;
+    let progress = match (crate::school::school_info(&rx)?, typed.filters) {
+        (_, Err(why)) => {
+            error = Some(why);
+            vec![]
+        }
+        (Some(info), Ok(q)) => match super::routes::progress_for(&rx, p, &q, &info.current_year)? {
+            Ok(found) => found.map(|(_, x)| x).unwrap_or_default(),
+            // The reason, and under it every tổ she sees this year to choose from.
+            Err(why) => {
+                error = Some(why);
+                super::dashboard_for(&rx, p, &info.current_year)?.unwrap_or_default()
+            }
+        },
+        (None, Ok(_)) => vec![],
     };
+    crate::http::refusal(wants_page, error.as_ref())?;
     let t = IndexPage::new(
         chrome(&s, &u, &headers),
         plans,
@@ -118,8 +137,13 @@ async fn index_page(
         may_minutes,
         progress,
         p.is_bgh(),
+        error.clone(),
     );
-    Ok(render(t))
+    let page = render(t);
+    Ok(match error {
+        Some(_) => (StatusCode::BAD_REQUEST, page).into_response(),
+        None => page,
+    })
 }
 
 /// Each signature checked, its time as people read it (dd/mm/yyyy HH:MM, Vietnam time), not

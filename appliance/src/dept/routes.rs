@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{DeptError, MinutesInput, PlanInput};
 use crate::auth::extract::ApiUser;
 // The lesson plans' own helpers: signing here is theirs, so is the shape of its requests.
-use crate::http::{ApiError, JsonBody, Shared};
+use crate::http::{ApiError, JsonBody, Query, Shared};
 use crate::lessons::routes::{SecretBody, attachment, blocking};
 
 pub fn api() -> Router<Shared> {
@@ -125,6 +125,25 @@ async fn edit_plan(
     Ok(Json(json!({ "plan": plan })))
 }
 
+/// A tổ record signed in one write inside the one PIN guard (`lessons::routes::signing`):
+/// the check cleared only when the record was signed, given back for a refusal that was not
+/// the PIN's.
+async fn signed<R: Send + 'static>(
+    s: &Shared,
+    u: &ApiUser,
+    secret: String,
+    f: impl FnOnce(&mut crate::store::Tx<'_>, &crate::lessons::sign::DeviceKey) -> Result<R, DeptError>
+    + Send
+    + 'static,
+) -> Result<R, ApiError> {
+    crate::lessons::routes::signing(s, u, secret, move |store, actor, key| {
+        Ok(store
+            .write(actor, |tx| f(tx, &key))
+            .map_err(ApiError::from)?)
+    })
+    .await
+}
+
 async fn submit_plan(
     State(s): State<Shared>,
     u: ApiUser,
@@ -132,11 +151,11 @@ async fn submit_plan(
     b: JsonBody<SecretBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b = crate::http::json_body(b)?;
-    let key = crate::lessons::routes::unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
-    let plan =
-        crate::auth::extract::write_as(&s, &u, move |tx| super::submit_plan(tx, &p, &id, &key))
-            .await?;
+    let plan = signed(&s, &u, b.secret, move |tx, key| {
+        super::submit_plan(tx, &p, &id, key)
+    })
+    .await?;
     Ok(Json(
         json!({ "plan": plan, "message": "Đã ký và nộp kế hoạch." }),
     ))
@@ -150,11 +169,11 @@ async fn approve_plan(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b = crate::http::json_body(b)?;
     u.require(crate::auth::Action::ApproveLessonPlans)?;
-    let key = crate::lessons::routes::unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
-    let plan =
-        crate::auth::extract::write_as(&s, &u, move |tx| super::approve_plan(tx, &p, &id, &key))
-            .await?;
+    let plan = signed(&s, &u, b.secret, move |tx, key| {
+        super::approve_plan(tx, &p, &id, key)
+    })
+    .await?;
     Ok(Json(json!({ "plan": plan, "message": "Đã ký phê duyệt." })))
 }
 
@@ -261,11 +280,11 @@ async fn sign_minutes(
         let (m, _) = super::minutes_for(&rx, &u.principal, &id)?;
         super::check_chair(&rx, &u.principal, &m)?;
     }
-    let key = crate::lessons::routes::unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
-    let m =
-        crate::auth::extract::write_as(&s, &u, move |tx| super::sign_minutes(tx, &p, &id, &key))
-            .await?;
+    let m = signed(&s, &u, b.secret, move |tx, key| {
+        super::sign_minutes(tx, &p, &id, key)
+    })
+    .await?;
     Ok(Json(
         json!({ "minutes": m, "message": "Đã ký biên bản; biên bản đã khoá." }),
     ))
@@ -320,15 +339,76 @@ async fn link_lesson(
     ))
 }
 
+/// The tracking's filters (`/dept`, `/api/v1/dept/dashboard`): `year`, a school year the school
+/// has (the year in force when absent), and `department`, one of its tổ the person sees.
+#[derive(Deserialize, Default)]
+pub(crate) struct ProgressQuery {
+    #[serde(default)]
+    year: Option<String>,
+    #[serde(default)]
+    department: Option<String>,
+}
+
+/// The year shown and its tracking (`None`: she sees none), or why the filter was refused.
+pub(crate) type Filtered = Result<Option<(String, Vec<super::Progress>)>, String>;
+
+/// The tracking `p` sees under `q`: `None` when she sees none (neither BGH nor a tổ trưởng);
+/// `Err` with the reason when a filter names nothing the school has — a year it never had, a
+/// tổ it does not have or she does not see — refused, never silently ignored (review r20 #9).
+pub(crate) fn progress_for(
+    rx: &crate::store::Rx,
+    p: &crate::auth::Principal,
+    q: &ProgressQuery,
+    current: &str,
+) -> Result<Filtered, crate::store::StoreError> {
+    let year = q
+        .year
+        .clone()
+        .filter(|y| !y.is_empty())
+        .unwrap_or_else(|| current.to_string());
+    if rx.get(&crate::school::YEARS, &year)?.is_none() {
+        let mut years: Vec<String> = rx
+            .scan(&crate::school::YEARS, "")?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        years.sort();
+        return Ok(Err(format!(
+            "Năm học “{year}” không có trong hồ sơ của trường (ghi dạng 2026-2027; các năm học: {}).",
+            years.join(", ")
+        )));
+    }
+    // BGH sees every tổ, a tổ trưởng their own (review r16 #6), anyone else nothing.
+    let Some(mut all) = super::dashboard_for(rx, p, &year)? else {
+        return Ok(Ok(None));
+    };
+    if let Some(d) = q.department.as_deref().filter(|d| !d.is_empty()) {
+        if rx.get(&crate::school::DEPARTMENTS, d)?.is_none() {
+            return Ok(Err(format!(
+                "Không có tổ chuyên môn mã “{d}” ở trường (department=… là mã của tổ)."
+            )));
+        }
+        if !all.iter().any(|x| x.department == d) {
+            return Ok(Err(format!(
+                "Bạn chỉ xem được việc theo dõi kế hoạch của tổ mình, không xem được tổ “{}”.",
+                super::department_name(rx, d)?
+            )));
+        }
+        all.retain(|x| x.department == d);
+    }
+    Ok(Ok(Some((year, all))))
+}
+
 async fn dashboard(
     State(s): State<Shared>,
     u: ApiUser,
+    Query(q): Query<ProgressQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let year = crate::school::routes::current_year(&s)?;
+    let current = crate::school::routes::current_year(&s)?;
     let rx = s.store.read()?;
-    // BGH sees every tổ, a tổ trưởng their own (review r16 #6), anyone else nothing.
-    let departments =
-        super::dashboard_for(&rx, &u.principal, &year)?.ok_or_else(ApiError::forbidden)?;
+    let (year, departments) = progress_for(&rx, &u.principal, &q, &current)?
+        .map_err(crate::http::bad_filter)?
+        .ok_or_else(ApiError::forbidden)?;
     Ok(Json(json!({ "year": year, "departments": departments })))
 }
 
@@ -345,7 +425,7 @@ async fn plan_pdf(
     State(s): State<Shared>,
     crate::auth::extract::PageUser(u): crate::auth::extract::PageUser,
     Path(id): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<PdfQuery>,
+    Query(q): Query<PdfQuery>,
 ) -> Result<Response, ApiError> {
     let store = s.store.clone();
     let p = u.principal.clone();
@@ -366,14 +446,14 @@ async fn plan_pdf(
                     .0
             }
         };
-        super::pdf::plan(&rx, &plan, v).map_err(ApiError::internal)
+        let name = super::archive::plan_file_name(&rx, &plan, v);
+        Ok((
+            name,
+            super::pdf::plan(&rx, &plan, v).map_err(ApiError::internal)?,
+        ))
     })
     .await?;
-    Ok(attachment(
-        "ke-hoach.pdf",
-        "application/pdf",
-        Body::from(bytes),
-    ))
+    Ok(attachment(&bytes.0, "application/pdf", Body::from(bytes.1)))
 }
 
 async fn minutes_pdf(
@@ -387,12 +467,12 @@ async fn minutes_pdf(
         let rx = store.read()?;
         let (m, versions) = super::minutes_for(&rx, &p, &id)?;
         let v = versions.last().ok_or(DeptError::NotFound)?;
-        super::pdf::minutes(&rx, &m, v).map_err(ApiError::internal)
+        let name = super::archive::minutes_file_name(&rx, &m, v);
+        Ok((
+            name,
+            super::pdf::minutes(&rx, &m, v).map_err(ApiError::internal)?,
+        ))
     })
     .await?;
-    Ok(attachment(
-        "bien-ban.pdf",
-        "application/pdf",
-        Body::from(bytes),
-    ))
+    Ok(attachment(&bytes.0, "application/pdf", Body::from(bytes.1)))
 }

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, State};
+use crate::http::Query;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -448,7 +449,7 @@ async fn records_after(
     Extension(hub): Extension<Arc<Hub>>,
     headers: HeaderMap,
     Path(school): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<AfterQuery>,
+    Query(q): Query<AfterQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorised(&hub, &headers, &school)?;
     // Fault injection for the tests (tests/relay.rs): the first N answers fail, as on a link
@@ -840,15 +841,23 @@ async fn staff_page(
     headers: HeaderMap,
     PageUser(u): PageUser,
     Extension(hub): Extension<Arc<Hub>>,
-    Query(filter): Query<Filter>,
+    typed: crate::http::PageQuery<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    // A bad filter (a bookmark, a link edited by hand) is a page: the message and the form
-    // to choose again, not the API's JSON (review r18 #10).
-    let why = match filter.check() {
-        Err(why) => Some(why),
-        Ok(()) => unknown_school(&hub, &filter).await?,
+    // A bad filter (a bookmark, a link edited by hand, a field given twice) is a page: the
+    // message and the form to choose again, not the API's JSON (review r18 #10, r20 #10).
+    let wants_page = typed.page;
+    let (filter, why) = match typed.filters {
+        Err(why) => (Filter::default(), Some(why)),
+        Ok(filter) => match filter.check() {
+            Err(why) => (filter, Some(why)),
+            Ok(()) => {
+                let why = unknown_school(&hub, &filter).await?;
+                (filter, why)
+            }
+        },
     };
+    crate::http::refusal(wants_page, why.as_ref())?;
     if let Some(why) = why {
         let r = compute(&hub, &Filter::default(), Some(PAGE_ROWS)).await?;
         let page = render(StaffPage::new(
@@ -1290,12 +1299,16 @@ async fn schools_csv(
         .join(",");
         out.push('\n');
     }
+    // The list as of today, named by the day (review r20 #11: never a bare "truong.csv").
+    let today = jiff::Zoned::now()
+        .with_time_zone(crate::school::time_zone())
+        .date();
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"truong.csv\"",
+                format!("attachment; filename=\"danh-sach-truong-{today}.csv\""),
             ),
         ],
         out,

@@ -1,7 +1,8 @@
 //! JSON API of the gradebook: thin — parse, call the domain function, map the error.
 
+use crate::http::Query;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};

@@ -287,6 +287,11 @@ fn serde_problem_vi(text: &str, noun: &str) -> String {
             "{noun} “{}” không có trong yêu cầu này",
             q.first().map(String::as_str).unwrap_or("?")
         )
+    } else if what.starts_with("duplicate field") {
+        format!(
+            "{noun} “{}” được ghi hai lần; chỉ ghi một giá trị",
+            q.first().map(String::as_str).unwrap_or("?")
+        )
     } else if what.starts_with("unknown variant") {
         format!(
             "giá trị “{}” không hợp lệ; chấp nhận: {}",
@@ -325,7 +330,11 @@ fn serde_problem_vi(text: &str, noun: &str) -> String {
         "dữ liệu không đúng dạng".to_string()
     };
     // The field is named in these already.
-    if what.starts_with("unknown field") || what.starts_with("invalid value") || at.is_empty() {
+    if what.starts_with("unknown field")
+        || what.starts_with("duplicate field")
+        || what.starts_with("invalid value")
+        || at.is_empty()
+    {
         said
     } else {
         format!("{at}{said}")
@@ -382,6 +391,9 @@ pub fn is_json(h: &HeaderMap) -> bool {
 /// A rendered askama page, or a 500 when the template fails.
 /// A download built on disk before it is streamed ([`crate::store::unlinked_file`]).
 pub use crate::store::unlinked_file;
+
+mod query;
+pub use query::{PageQuery, Query, bad_filter, refusal};
 
 /// A download built in an [`unlinked_file`], streamed from its start: the length, the content
 /// type, `attachment` with the file name, and `no-store` (an export is a copy of the school's

@@ -17,8 +17,13 @@ use crate::store::{AuditPolicy, Collection, Read, Rx, StoreError, blob::BlobStor
 pub enum Scope {
     /// "2026-11".
     Month(String),
-    /// A teacher's plans in a school year ("2026-2027": 1 August to 31 July).
-    TeacherYear { teacher: String, year: String },
+    /// A teacher's plans in a school year ("2026-2027": 1 August to 31 July); `name` is the
+    /// teacher's name, for the file's name (never the internal account id).
+    TeacherYear {
+        teacher: String,
+        name: String,
+        year: String,
+    },
 }
 
 impl Scope {
@@ -28,11 +33,21 @@ impl Scope {
             Scope::TeacherYear { year, .. } => format!("năm học {year}"),
         }
     }
+    /// The download's name without extension: "ke-hoach-bai-day-2026-11",
+    /// "ke-hoach-bai-day-nguyen-thi-lan-2026-2027" (the teacher's name in ASCII, review r20 #11).
     pub fn file_stem(&self) -> String {
         match self {
             Scope::Month(m) => format!("ke-hoach-bai-day-{m}"),
-            Scope::TeacherYear { teacher, year } => {
-                format!("ke-hoach-bai-day-{}-{year}", crate::school::slug(teacher))
+            Scope::TeacherYear {
+                teacher,
+                name,
+                year,
+            } => {
+                let who = match crate::school::slug(name) {
+                    n if n.is_empty() => crate::school::slug(teacher),
+                    n => n,
+                };
+                format!("ke-hoach-bai-day-{who}-{year}")
             }
         }
     }
@@ -59,7 +74,7 @@ pub fn select(rx: &Rx, p: &Principal, scope: &Scope) -> Result<Vec<(Plan, Versio
                 .map(|(_, p)| p)
                 .collect()
         }
-        Scope::TeacherYear { teacher, year } => {
+        Scope::TeacherYear { teacher, year, .. } => {
             let (from, to) = year_bounds(year)?;
             let mut v = Vec::new();
             rx.scan_each(&PLANS, "", &mut |_, plan: Plan| {
@@ -112,6 +127,27 @@ pub struct Names {
     /// (`LinkView::message`: moved, changed, dropped, broken), printed under the lesson it
     /// names ([`Names::resolve_links`]); empty where nothing resolves links (a stored PDF).
     pub links: std::collections::HashMap<String, String>,
+    /// `version_key(plan, n)` → what replaced that approved version ([`replaced_note`]),
+    /// printed under its title; only the records archive keeps earlier approved versions.
+    pub replaced: std::collections::HashMap<String, String>,
+}
+
+/// "Đã được thay bằng phiên bản 2, phê duyệt lúc 23/11/2026 09:00." — printed on an earlier
+/// approved version in the records archive, `next` the approved version that replaced it.
+pub fn replaced_note(next: &Version) -> String {
+    match next
+        .signatures
+        .iter()
+        .rev()
+        .find(|s| s.action == sign::SignAction::Approve)
+    {
+        Some(s) => format!(
+            "Đã được thay bằng phiên bản {}, phê duyệt lúc {}.",
+            next.number,
+            when(&s.at)
+        ),
+        None => format!("Đã được thay bằng phiên bản {}.", next.number),
+    }
 }
 
 impl Names {
@@ -129,6 +165,7 @@ impl Names {
                 .map(|d| (d.id, d.name))
                 .collect(),
             links: Default::default(),
+            replaced: Default::default(),
         })
     }
 
@@ -221,6 +258,9 @@ pub fn draw_plan(l: &mut crate::gradebook::pdf::Layout, names: &Names, plan: &Pl
             v.state.label()
         ),
     );
+    if let Some(note) = names.replaced.get(&super::version_key(&plan.id, v.number)) {
+        l.centred(10.0, true, note);
+    }
     // The Phụ lục III lesson it carries out, as signed with the version (review r18 #6).
     if let Some(k) = &v.plan_lesson {
         l.paragraph(
@@ -1593,22 +1633,38 @@ pub fn archive(
         Ok(())
     })
     .map_err(|e| e.to_string())?;
+    // Every approved version, not only the newest (review r20 #7): an amendment the Phụ lục
+    // III forced must not remove the plan the principal approved before the lesson. An earlier
+    // one says which version replaced it and when (`Names::replaced`).
     for (plan, n) in approved {
-        let Some(v) = rx
-            .get(&super::VERSIONS, &version_key(&plan.id, n))
-            .map_err(|e| e.to_string())?
-        else {
-            continue;
-        };
-        if v.teach_on < from || v.teach_on > to {
-            continue;
+        let mut kept: Vec<Version> = Vec::new();
+        for k in 1..=n {
+            if let Some(v) = rx
+                .get(&super::VERSIONS, &version_key(&plan.id, k))
+                .map_err(|e| e.to_string())?
+                && v.state == super::State::Approved
+            {
+                kept.push(v);
+            }
         }
-        let month = format!("{:04}-{:02}", v.teach_on.year(), v.teach_on.month());
-        by.entry(plan.department.clone().unwrap_or_default())
-            .or_default()
-            .entry(month)
-            .or_default()
-            .push((plan, v));
+        for (i, v) in kept.iter().enumerate() {
+            if let Some(next) = kept.get(i + 1) {
+                names
+                    .replaced
+                    .insert(version_key(&plan.id, v.number), replaced_note(next));
+            }
+        }
+        for v in kept {
+            if v.teach_on < from || v.teach_on > to {
+                continue;
+            }
+            let month = format!("{:04}-{:02}", v.teach_on.year(), v.teach_on.month());
+            by.entry(plan.department.clone().unwrap_or_default())
+                .or_default()
+                .entry(month)
+                .or_default()
+                .push((plan.clone(), v));
+        }
     }
     for months in by.values() {
         for plans in months.values() {
@@ -1638,10 +1694,11 @@ pub fn archive(
         let mut signed: Vec<sign::Signature> = Vec::new();
         for (month, mut plans) in months {
             plans.sort_by(|a, b| {
-                (&a.0.teacher_name, a.1.teach_on, &a.0.id).cmp(&(
+                (&a.0.teacher_name, a.1.teach_on, &a.0.id, a.1.number).cmp(&(
                     &b.0.teacher_name,
                     b.1.teach_on,
                     &b.0.id,
+                    b.1.number,
                 ))
             });
             let title = format!(
@@ -1682,7 +1739,7 @@ pub fn archive(
                     class: None,
                     department: department.clone(),
                     signed: !v.signatures.is_empty(),
-                    current: None,
+                    current: Some(plan.approved_version == Some(v.number)),
                     bytes: super::signed_content(v, &hashes),
                 });
             }

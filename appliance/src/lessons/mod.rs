@@ -50,7 +50,9 @@ pub use drafts::{
     delete, detach, edit, edit_patch, name_old_link, school_year_of, set_plan_line,
 };
 use drafts::{load, now_str, sync_head};
-pub use queue::{Query, every_plan, search, seen_by, sees_work, versions, waiting_for};
+pub use queue::{
+    Query, check_filters, every_plan, search, seen_by, sees_work, versions, waiting_for,
+};
 pub use verify::{
     FileHasher, Verdict, VerifyReport, digest_now, verify_all, verify_text, verify_version,
 };

@@ -2,10 +2,11 @@
 //! (fields, files, versions, signatures checked, the workflow buttons), the editor, the live BGH
 //! dashboard, and the signature check of every plan.
 
+use crate::http::Query;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -78,6 +79,7 @@ page!(ListPage, "lessons.html" {
     can_verify: bool,
     me: String,
     year: String,
+    error: Option<String>,
 });
 
 fn can_dashboard(p: &Principal) -> bool {
@@ -92,12 +94,27 @@ async fn list_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<super::Query>,
+    typed: crate::http::PageQuery<super::Query>,
 ) -> Result<Response, ApiError> {
     let rx = s.store.read()?;
     let names = Names::load(&rx)?;
     let today = super::routes::today();
-    let hits = super::search(&rx, &u.principal, &q, 200)?;
+    // A filter that does not parse or names nothing: the page again, its form as typed and
+    // the reason, nothing listed, 400 (review r20 #9).
+    let form = ["q", "subject", "grade", "state"].map(|k| typed.raw(k));
+    let wants_page = typed.page;
+    let (q, error) = match typed.filters {
+        Ok(q) => {
+            let why = super::check_filters(&rx, &q)?;
+            (q, why)
+        }
+        Err(why) => (super::Query::default(), Some(why)),
+    };
+    crate::http::refusal(wants_page, error.as_ref())?;
+    let hits = match error {
+        None => super::search(&rx, &u.principal, &q, 200)?,
+        Some(_) => vec![],
+    };
     let waiting = super::waiting_for(&rx, &u.principal)?;
     let heads = super::dept_heads(&rx)?;
     let mut subjects: Vec<(String, String)> = names.subjects.clone().into_iter().collect();
@@ -107,14 +124,22 @@ async fn list_page(
         .as_ref()
         .map(|i| i.current_year.clone())
         .unwrap_or_default();
-    Ok(render(ListPage::new(
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = render(ListPage::new(
         chrome(&s, &u, &headers),
-        q.q.clone(),
-        q.subject.clone().unwrap_or_default(),
-        q.grade.map(|g| g.to_string()).unwrap_or_default(),
+        typed_or(&form[0], &q.q),
+        typed_or(&form[1], q.subject.as_deref().unwrap_or_default()),
+        typed_or(
+            &form[2],
+            &q.grade.map(|g| g.to_string()).unwrap_or_default(),
+        ),
         info.map(|i| i.grades())
             .unwrap_or_else(|| (1..=12).collect()),
-        q.state.clone().unwrap_or_default(),
+        typed_or(&form[3], q.state.as_deref().unwrap_or_default()),
         hits.iter().map(|p| row(p, &names, &heads, today)).collect(),
         waiting
             .iter()
@@ -131,7 +156,14 @@ async fn list_page(
         u.principal.is_bgh() || permits(&u.principal, Action::ManageDevice),
         u.principal.id().to_string(),
         year,
-    )))
+        error,
+    ));
+    Ok((status, page).into_response())
+}
+
+/// The form shows what was typed (a refused filter too), else the parsed value.
+fn typed_or(typed: &str, parsed: &str) -> String {
+    if typed.is_empty() { parsed } else { typed }.to_string()
 }
 
 pub(crate) struct SigRow {
@@ -584,6 +616,8 @@ struct DashBody {
 
 page!(DashPage, "lessons_dashboard.html" {
     body: String,
+    // Why the month asked for was refused.
+    error: Option<String>,
     month: String,
     generation: u64,
     cadence: String,
@@ -620,11 +654,28 @@ async fn dashboard_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<DashQ>,
+    typed: crate::http::PageQuery<DashQ>,
 ) -> Result<Response, ApiError> {
     if !can_dashboard(&u.principal) {
         return Err(ApiError::forbidden());
     }
+    // A month that does not parse (or a field given twice): this month's page with the
+    // reason above its form, 400 (review r20 #9).
+    let wants_page = typed.page;
+    let (q, error) = match typed.filters {
+        Ok(q) => match q.month.as_deref().map(super::parse_month) {
+            Some(Err(e)) => (DashQ { month: None, ..q }, Some(e.to_string())),
+            _ => (q, None),
+        },
+        Err(why) => (
+            DashQ {
+                month: None,
+                fragment: false,
+            },
+            Some(why),
+        ),
+    };
+    crate::http::refusal(wants_page && !q.fragment, error.as_ref())?;
     let d = super::routes::dashboard_of(&s, &u.principal, q.month.as_deref())?;
     let rx = s.store.read()?;
     let year = crate::school::school_info(&rx)?
@@ -689,9 +740,15 @@ async fn dashboard_page(
     } else {
         Vec::new()
     };
-    Ok(render(DashPage::new(
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = render(DashPage::new(
         chrome(&s, &u, &headers),
         body,
+        error,
         month,
         generation,
         cadence,
@@ -702,7 +759,8 @@ async fn dashboard_page(
         u.principal.is_bgh(),
         waiting as usize,
         to_sign,
-    )))
+    ));
+    Ok((status, page).into_response())
 }
 
 page!(VerifyPage, "lessons_verify.html" {

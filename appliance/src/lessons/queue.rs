@@ -81,6 +81,56 @@ impl Query {
     }
 }
 
+/// Why a list's filters name nothing the school has (review r20 #9): a subject, grade, state,
+/// teacher or month that matches no plan by construction is refused with the reason — the
+/// page and the API say it rather than list nothing (or everything) as if it were a filter.
+pub fn check_filters(rx: &Rx, q: &Query) -> Result<Option<String>, StoreError> {
+    if let Some(s) = &q.subject
+        && rx.get(&crate::school::SUBJECTS, s)?.is_none()
+    {
+        return Ok(Some(format!(
+            "Không có môn học mã “{s}” ở trường: chọn môn trong danh sách."
+        )));
+    }
+    if let Some(g) = q.grade {
+        let grades = crate::school::school_info(rx)?
+            .map(|i| i.grades())
+            .unwrap_or_else(|| (1..=12).collect());
+        if !grades.contains(&g) {
+            let list: Vec<String> = grades.iter().map(u8::to_string).collect();
+            return Ok(Some(format!(
+                "Trường không có khối {g}: chọn một trong các khối {}.",
+                list.join(", ")
+            )));
+        }
+    }
+    if let Some(st) = &q.state
+        && State::parse(st).is_none()
+    {
+        let list: Vec<String> = State::ALL
+            .iter()
+            .map(|x| format!("“{}” ({})", x.as_str(), x.label()))
+            .collect();
+        return Ok(Some(format!(
+            "Không có trạng thái “{st}”; chọn: {}.",
+            list.join(", ")
+        )));
+    }
+    if let Some(t) = &q.teacher
+        && rx.get(&crate::auth::ACCOUNTS, t)?.is_none()
+    {
+        return Ok(Some(format!(
+            "Không có giáo viên mã “{t}” (teacher=… là mã tài khoản của giáo viên)."
+        )));
+    }
+    if let Some(m) = &q.month
+        && let Err(e) = super::parse_month(m)
+    {
+        return Ok(Some(e.to_string()));
+    }
+    Ok(None)
+}
+
 /// Plans `p` may see that match: words of the title (or the subject's name) without diacritics
 /// or case, the last word a prefix; subject, grade, state, teacher, month. Newest first, at most
 /// `limit`: without a month the months are read newest first and the reading stops once `limit`

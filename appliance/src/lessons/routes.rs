@@ -2,8 +2,9 @@
 //! approve a month), signing keys, the dashboard with its long-poll for live updates,
 //! verification, export and publishing to the library.
 
+use crate::http::Query;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -66,6 +67,9 @@ async fn list(
     let store = s.store.clone();
     let plans = blocking(move || {
         let rx = store.read()?;
+        if let Some(why) = super::check_filters(&rx, &q)? {
+            return Err(crate::http::bad_filter(why));
+        }
         if q.mine {
             Ok(super::waiting_for(&rx, &u.principal)?)
         } else {
@@ -238,56 +242,120 @@ pub(crate) struct SecretBody {
     pub(crate) secret: String,
 }
 
-/// Opens the user's device key with their signing secret (argon2 behind the shared semaphore),
-/// the check reserved first in the stored count of wrong PINs (`auth::pin`), so parallel guesses
-/// cannot outrun the lockout and a restart forgets nothing. A key sealed with an earlier stretch
-/// is sealed again with today's on the way out.
-pub(crate) async fn unlock(
-    s: &Shared,
-    u: &ApiUser,
-    secret: String,
-) -> Result<sign::DeviceKey, ApiError> {
-    let key = unlock_uncleared(s, u, secret).await?;
-    crate::auth::extract::pin_succeeded(s, u).await?;
-    Ok(key)
+/// A refusal inside the one PIN guard (`auth::pin::guarded`): the API's answer, and whether
+/// it was a PIN that refused (the check then stays counted; any other refusal gives it back).
+pub(crate) struct Refusal {
+    err: ApiError,
+    wrong_pin: bool,
 }
 
-/// [`unlock`] without clearing the count: for a request that checks a second PIN after it
-/// (the month approval's PAdES PIN), which clears it only when both were right — else a known
-/// PIN would wipe the count before each guess of the other.
-async fn unlock_uncleared(
+impl crate::auth::pin::PinRefusal for Refusal {
+    fn wrong_pin(&self) -> bool {
+        self.wrong_pin
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(e: crate::store::StoreError) -> Self {
+        Refusal {
+            err: e.into(),
+            wrong_pin: false,
+        }
+    }
+}
+
+impl From<LessonError> for Refusal {
+    fn from(e: LessonError) -> Self {
+        let wrong_pin = matches!(e, LessonError::Key(sign::KeyError::WrongSecret));
+        Refusal {
+            err: e.into(),
+            wrong_pin,
+        }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(err: ApiError) -> Self {
+        Refusal {
+            err,
+            wrong_pin: false,
+        }
+    }
+}
+
+/// A lesson-plan (or tổ record) signing through the one PIN guard (`auth::pin::guarded`), as
+/// every signing path: the refusals that need no PIN first (no key, no PIN typed), never
+/// counted; then one check reserved (429 `pin_locked` while locked), the device key opened
+/// with `secret` (argon2 behind the shared semaphore; a key sealed with an earlier stretch is
+/// sealed again), `op` run with it — the request's whole work, a second PIN included (the
+/// month approval's PAdES PIN: one request is one check, cleared only when both were right) —
+/// and the check cleared on success, kept for a wrong PIN, given back for any other refusal.
+pub(crate) async fn signing<T: Send + 'static>(
     s: &Shared,
     u: &ApiUser,
     secret: String,
-) -> Result<sign::DeviceKey, ApiError> {
-    let rec = s
-        .store
-        .read()?
-        .get(&KEYS, u.principal.id())?
-        .ok_or(LessonError::NoKey)?;
-    if secret.is_empty() {
-        return Err(ApiError::bad_request("Nhập mã PIN ký."));
-    }
-    let who = u.principal.id().to_string();
-    crate::auth::extract::pin_begin(s, u).await?;
+    op: impl FnOnce(&crate::store::Store, &crate::store::Actor, sign::DeviceKey) -> Result<T, Refusal>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let (store, actor) = (s.store.clone(), u.actor());
-    let opened = tokio::task::spawn_blocking(move || {
-        let key = sign::unlock(&rec, &secret)?;
-        sign::reseal_stored(&store, &actor, &rec, &secret);
-        Ok::<_, sign::KeyError>(key)
+    let now = actor.now;
+    let account = u.principal.id().to_string();
+    let done = tokio::task::spawn_blocking(move || {
+        crate::auth::pin::guarded(
+            &store,
+            &actor,
+            &account,
+            || -> Result<(), Refusal> {
+                store
+                    .read()?
+                    .get(&KEYS, &account)?
+                    .ok_or(LessonError::NoKey)?;
+                if secret.is_empty() {
+                    return Err(ApiError::bad_request("Nhập mã PIN ký.").into());
+                }
+                Ok(())
+            },
+            || {
+                let rec = store
+                    .read()?
+                    .get(&KEYS, &account)?
+                    .ok_or(LessonError::NoKey)?;
+                let key = sign::unlock(&rec, &secret).map_err(LessonError::from)?;
+                sign::reseal_stored(&store, &actor, &rec, &secret);
+                op(&store, &actor, key)
+            },
+        )
     })
     .await
     .map_err(ApiError::internal)?;
-    match opened {
-        Ok(key) => Ok(key),
-        Err(e) => {
-            if matches!(e, sign::KeyError::WrongSecret) {
-                tracing::warn!(account = %who, "wrong signing PIN");
-            }
-            Err(LessonError::from(e).into())
-        }
+    match done {
+        Err(l) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pin_locked",
+            l.vi(now),
+        )),
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(r)) => Err(r.err),
     }
+}
+
+/// Signs in a write transaction inside [`signing`]'s guard; the dashboards are told.
+async fn signed_write<R: Send + 'static>(
+    s: &Shared,
+    u: &ApiUser,
+    secret: String,
+    f: impl FnOnce(&mut crate::store::Tx<'_>, &sign::DeviceKey) -> Result<R, LessonError>
+    + Send
+    + 'static,
+) -> Result<R, ApiError> {
+    let r = signing(s, u, secret, move |store, actor, key| {
+        Ok(store.write(actor, |tx| f(tx, &key))?)
+    })
+    .await?;
+    s.part::<super::Live>()?.changed();
+    Ok(r)
 }
 
 async fn submit(
@@ -297,7 +365,6 @@ async fn submit(
     b: JsonBody<SecretBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b = crate::http::json_body(b)?;
-    let key = unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
     // A draft linked before links named their lesson gets it now (`name_old_link`), as
     // `dept` resolves the link — the one resolution, read before the write.
@@ -318,7 +385,7 @@ async fn submit(
         }
     };
     let gate = s.part::<super::LinkGate>()?.0;
-    let plan = write(&s, &u, move |tx| {
+    let plan = signed_write(&s, &u, b.secret, move |tx, key| {
         // A link its Phụ lục III changed or dropped is fixed before it is signed (r20 #3).
         if let Some(plan) = tx.get(&super::PLANS, &id)?
             && plan.teacher == p.id()
@@ -330,7 +397,7 @@ async fn submit(
         if let Some(l) = named {
             super::name_old_link(tx, &id, l)?;
         }
-        super::submit(tx, &p, &id, &key)
+        super::submit(tx, &p, &id, key)
     })
     .await?;
     Ok(Json(
@@ -382,10 +449,9 @@ async fn approve(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b = crate::http::json_body(b)?;
     u.require(Action::ApproveLessonPlans)?;
-    let key = unlock(&s, &u, b.secret).await?;
     let p = u.principal.clone();
     let gate = s.part::<super::LinkGate>()?.0;
-    let plan = write(&s, &u, move |tx| {
+    let plan = signed_write(&s, &u, b.secret, move |tx, key| {
         if let Some(plan) = tx.get(&super::PLANS, &id)?
             && plan.state == super::State::Reviewed
             && permits(&p, Action::ApproveLessonPlans)
@@ -393,7 +459,7 @@ async fn approve(
         {
             return Err(LessonError::State(why));
         }
-        super::approve(tx, &p, &id, &key)
+        super::approve(tx, &p, &id, key)
     })
     .await?;
     Ok(Json(json!({ "plan": plan, "message": "Đã ký phê duyệt." })))
@@ -415,56 +481,49 @@ struct MonthBody {
     plans: Option<Vec<super::Listed>>,
 }
 
-/// The approver's PAdES signing key, opened with `pin` under the check the request reserved in
-/// the stored count (`auth::pin`; the caller clears it when every PIN of the request was right): `None` when she
-/// holds no BGH signing certificate (the month's PDF is then unsigned, with a note). A wrong
-/// PIN refuses the approval: nothing is approved with a PDF she meant to sign.
-async fn unlock_pades(
-    s: &Shared,
-    u: &ApiUser,
-    pin: String,
-) -> Result<Option<export::PadesKey>, ApiError> {
+/// The approver's PAdES signing key, opened with `pin` inside the request's one PIN check
+/// ([`signing`]): `None` when she holds no BGH signing certificate (the month's PDF is then
+/// unsigned, with a note). A wrong PIN refuses the approval — counted, like the plan PIN —:
+/// nothing is approved with a PDF she meant to sign.
+fn open_pades(
+    store: &crate::store::Store,
+    actor: &crate::store::Actor,
+    account: &str,
+    pin: &str,
+) -> Result<Option<export::PadesKey>, Refusal> {
     use crate::pki::signing;
-    let Some(rec) = crate::gradebook::hocba::signer(&s.store.read()?, u.principal.id())? else {
+    let Some(rec) = crate::gradebook::hocba::signer(&store.read()?, account)? else {
         return Ok(None);
     };
     if rec.role != "Hiệu trưởng" && rec.role != "Phó hiệu trưởng" {
         return Ok(None);
     }
-    let who = u.principal.id().to_string();
-    // No reservation of its own: the request's one check was reserved by the plan PIN's
-    // `unlock_uncleared` just before, and one request is one guess whichever PIN was wrong.
-    let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
-    let dir = s.store.dir().to_path_buf();
-    let (store, actor) = (s.store.clone(), u.actor());
-    let opened = tokio::task::spawn_blocking(move || {
-        let signer = signing::unlock(&rec, &pin)?;
-        crate::gradebook::hocba::reseal_signer(&store, &actor, &rec, &pin);
+    let opened = signing::unlock(&rec, pin).and_then(|signer| {
+        crate::gradebook::hocba::reseal_signer(store, actor, &rec, pin);
         // An imported certificate brings its chain; the school's chain to the school CA.
-        let ca = match signing::ca_cert(&dir)? {
+        let ca = match signing::ca_cert(store.dir())? {
             Some(ca) => ca,
             None => signer.chain.first().unwrap_or(&signer.cert).clone(),
         };
-        Ok::<_, signing::SigningError>(export::PadesKey { signer, ca })
-    })
-    .await
-    .map_err(ApiError::internal)?;
+        Ok(export::PadesKey { signer, ca })
+    });
     match opened {
         Ok(key) => Ok(Some(key)),
-        Err(signing::SigningError::WrongPin) => {
-            tracing::warn!(account = %who, "wrong PAdES signing PIN");
-            Err(ApiError::new(
+        Err(signing::SigningError::WrongPin) => Err(Refusal {
+            err: ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "wrong_pin",
                 "Mã PIN không mở được chứng thư ký số (PAdES) của bạn; chưa phê duyệt gì. \
                  Nếu chứng thư có mã PIN khác, nhập mã đó vào ô mã PIN chứng thư.",
-            ))
-        }
+            ),
+            wrong_pin: true,
+        }),
         Err(e) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "signer_damaged",
             e.to_string(),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -489,30 +548,39 @@ async fn approve_month(
         .pades_pin
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| b.secret.clone());
-    let key = unlock_uncleared(&s, &u, b.secret).await?;
-    let pades = unlock_pades(&s, &u, pades_pin).await?;
-    // Both PINs were right (or she holds no certificate): only now is the count cleared.
-    crate::auth::extract::pin_succeeded(&s, &u).await?;
     let p = u.principal.clone();
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
     let gate = s.part::<super::LinkGate>()?.0;
-    let (out, approval, held) = write(&s, &u, move |tx| {
-        // A plan whose lesson its Phụ lục III changed or dropped is left waiting, named with
-        // why; the others are approved (review r20 #3).
-        let mut held = vec![];
-        for plan in super::month_to_approve(&*tx, &p, &month, dept.as_deref())? {
-            if let Some(why) = gate(tx, &plan, super::Advance::Approve)? {
-                held.push((plan.id, why));
+    // One request, one check: the plan PIN and the PAdES PIN together, the count cleared only
+    // when both were right (or she holds no certificate) and the month was approved.
+    let (out, approval, held) = signing(&s, &u, b.secret, move |store, actor, key| {
+        let pades = open_pades(store, actor, p.id(), &pades_pin)?;
+        Ok(store.write(actor, |tx| {
+            // A plan whose lesson its Phụ lục III changed or dropped is left waiting, named
+            // with why; the others are approved (review r20 #3).
+            let mut held = vec![];
+            for plan in super::month_to_approve(&*tx, &p, &month, dept.as_deref())? {
+                if let Some(why) = gate(tx, &plan, super::Advance::Approve)? {
+                    held.push((plan.id, why));
+                }
             }
-        }
-        let out =
-            super::approve_month_holding(tx, &p, &month, dept.as_deref(), &listed, &held, &key)?;
-        let approval =
-            export::record_month_approval(tx, &p, &month, dept.as_deref(), pades.as_ref())?;
-        Ok((out, approval, held))
+            let out = super::approve_month_holding(
+                tx,
+                &p,
+                &month,
+                dept.as_deref(),
+                &listed,
+                &held,
+                &key,
+            )?;
+            let approval =
+                export::record_month_approval(tx, &p, &month, dept.as_deref(), pades.as_ref())?;
+            Ok::<_, LessonError>((out, approval, held))
+        })?)
     })
     .await?;
+    s.part::<super::Live>()?.changed();
     if approval.signed_by.is_some() {
         // An enrolled box's stamper adds the hub's time-stamp to the signed file now.
         crate::gradebook::hocba::STAMP_WAKE.notify_one();
@@ -617,7 +685,7 @@ async fn make_key(
                 "Nhập mã PIN ký hiện tại để thay khoá. Quên mã PIN: nhờ một thành viên Ban giám hiệu khác đặt lại khoá.",
             ));
         }
-        unlock(&s, &u, current).await?;
+        signing(&s, &u, current, |_, _, _| Ok(())).await?;
     }
     let account = u.principal.id().to_string();
     let now = jiff::Timestamp::now().to_string();
@@ -714,6 +782,9 @@ pub(crate) fn dashboard_of(
     month: Option<&str>,
 ) -> Result<super::Dashboard, ApiError> {
     let today = today();
+    if let Some(m) = month {
+        super::parse_month(m).map_err(|e| crate::http::bad_filter(e.to_string()))?;
+    }
     let month = month
         .map(String::from)
         .unwrap_or_else(|| super::month_of(today));
@@ -810,13 +881,31 @@ fn scope_of(s: &Shared, q: ExportQuery) -> Result<export::Scope, ApiError> {
             super::parse_month(&m)?;
             Ok(export::Scope::Month(m))
         }
-        (None, Some(t)) => Ok(export::Scope::TeacherYear {
-            teacher: t,
-            year: match q.year {
-                Some(y) => y,
-                None => crate::school::routes::current_year(s)?,
-            },
-        }),
+        (None, Some(t)) => {
+            // A teacher named by nobody is refused, not answered with an empty file.
+            let name = s
+                .store
+                .read()?
+                .get(&crate::auth::ACCOUNTS, &t)?
+                .map(|a| a.full_name)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_filter",
+                        format!(
+                            "Không có giáo viên “{t}” (teacher=… là mã tài khoản của giáo viên)."
+                        ),
+                    )
+                })?;
+            Ok(export::Scope::TeacherYear {
+                teacher: t,
+                name,
+                year: match q.year {
+                    Some(y) => y,
+                    None => crate::school::routes::current_year(s)?,
+                },
+            })
+        }
         _ => Err(ApiError::bad_request(
             "Chọn một tháng (month=2026-11) hoặc một giáo viên (teacher=…, year=2026-2027).",
         )),

@@ -1005,8 +1005,17 @@ fn an_exported_zip_verifies_offline_and_catches_a_changed_file() {
     // A teacher's year holds only what they may read.
     let year = export::Scope::TeacherYear {
         teacher: f.teacher.id().into(),
+        name: "Nguyễn Thị Đào".into(),
         year: "2026-2027".into(),
     };
+    assert_eq!(
+        year.file_stem(),
+        "ke-hoach-bai-day-nguyen-thi-dao-2026-2027"
+    );
+    assert_eq!(
+        export::Scope::Month("2026-11".into()).file_stem(),
+        "ke-hoach-bai-day-2026-11"
+    );
     assert_eq!(export::select(&rx, &f.colleague, &year).unwrap().len(), 1);
     let draft = f.create(&f.teacher, "Nháp", day("2026-09-20"));
     let rx = f.store.read().unwrap();

@@ -3,7 +3,8 @@
 //! and the OpenSearch description `/opds/search.xml`. Apps without a session see what the whole
 //! school may see.
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

@@ -1,7 +1,8 @@
 //! Library pages: search with filters, the upload form, one item (read or watch in the browser).
 
+use crate::http::Query;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;

@@ -1,7 +1,8 @@
 //! Library API, file streaming (Range 206, ETag 304, never compressed) and the OPDS feed.
 
+use crate::http::Query;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};

@@ -1,7 +1,8 @@
 //! JSON API for the school structure, students, and spreadsheet import/export.
 
+use crate::http::Query;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
@@ -682,9 +683,13 @@ async fn export_students(
             let class = rx
                 .get(&super::CLASSES, c)?
                 .ok_or_else(ApiError::not_found)?;
-            format!("hoc-sinh-{}.xlsx", super::slug(&class.name))
+            format!("hoc-sinh-{}-{}.xlsx", super::slug(&class.name), class.year)
         }
-        None => "hoc-sinh.xlsx".to_string(),
+        // The whole school's roll, named by the year in force (review r20 #11).
+        None => match super::school_info(&rx)? {
+            Some(i) => format!("hoc-sinh-toan-truong-{}.xlsx", i.current_year),
+            None => "hoc-sinh-toan-truong.xlsx".to_string(),
+        },
     };
     drop(rx);
     let store = s.store.clone();

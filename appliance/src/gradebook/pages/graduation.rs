@@ -2,7 +2,8 @@
 //! their year results, who may be listed and why not, the decision's number and date; it puts
 //! the whole list through `PUT /api/v1/grades/graduation/{year}` (`graduation::record`).
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;

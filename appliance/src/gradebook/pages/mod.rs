@@ -2,8 +2,9 @@
 //! conduct and the end-of-year lists, the parent notice (phiếu liên lạc) and the học bạ.
 //! Everything shown is computed by the domain functions; templates only lay it out.
 
+use crate::http::Query;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
