@@ -159,7 +159,13 @@ fn without_dates(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    // The date's own width (ngày 2 tháng 9 against ngày 15 tháng 12) moves the block it
+    // heads — the date line, the signer's name under it — by a column in poppler's layout:
+    // each line is read without its indent, so the text is the same on every day.
+    out.lines().map(str::trim_start).collect::<Vec<_>>().join(
+        "
+",
+    )
 }
 
 struct School {
