@@ -375,7 +375,11 @@ fn a_month_batch_is_approved_in_one_action() {
     let srv = Server::start(dir.path(), false);
     let base = srv.base();
     let principal = srv.login("hieutruong");
-    let d = dashboard(&principal, &base, "");
+    let d = dashboard(
+        &principal,
+        &base,
+        &format!("?month={}", common::demo_waiting_month()),
+    );
     let month = d["month"].as_str().unwrap().to_string();
     let reviewed = d["totals"][2].as_u64().unwrap();
     assert!(reviewed > 0, "the demo leaves plans waiting for BGH: {d}");
@@ -435,7 +439,11 @@ fn a_month_batch_is_approved_in_one_action() {
             "{title} by {teacher} was signed but not listed: {listed}"
         );
     }
-    let d = dashboard(&principal, &base, "");
+    let d = dashboard(
+        &principal,
+        &base,
+        &format!("?month={}", common::demo_waiting_month()),
+    );
     assert_eq!(d["totals"][2], 0);
     // A teacher may not.
     let teacher = srv.login("gv04");
@@ -476,7 +484,11 @@ fn a_right_plan_pin_does_not_wipe_the_count_of_wrong_certificate_pins() {
     let srv = Server::start(dir.path(), false);
     let base = srv.base();
     let principal = srv.login("hieutruong");
-    let month = dashboard(&principal, &base, "")["month"]
+    let month = dashboard(
+        &principal,
+        &base,
+        &format!("?month={}", common::demo_waiting_month()),
+    )["month"]
         .as_str()
         .unwrap()
         .to_string();
@@ -542,7 +554,11 @@ fn the_month_batch_signs_the_list_it_showed_or_nothing() {
     let base = srv.base();
     let principal = srv.login("hieutruong");
     let vice = srv.login("phohieutruong");
-    let d = dashboard(&principal, &base, "");
+    let d = dashboard(
+        &principal,
+        &base,
+        &format!("?month={}", common::demo_waiting_month()),
+    );
     let month = d["month"].as_str().unwrap().to_string();
     let page = |c: &reqwest::blocking::Client| {
         c.get(format!("{base}/lessons/dashboard?month={month}"))

@@ -107,17 +107,47 @@ pub fn recent_day_iso(days: i64) -> String {
 }
 
 /// A month of the demo's school year (9, 12 or 3) in which the demo wrote no lesson plan: it
-/// dates its plans in the month it is seeded and the one before (`demo::plans`), so a test
-/// that counts the plans of a month it fills itself asks for this one.
+/// dates its plans on the teaching days around the day it is seeded (`DemoYear::plan_span`),
+/// so a test that counts the plans of a month it fills itself asks for this one.
 pub fn month_without_demo_plans() -> i8 {
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
-        .date();
-    let last = today.first_of_month() - jiff::Span::new().days(1);
+    let year = tram::demo::DemoYear::of(jiff::Timestamp::now());
+    let (from, to) = year.plan_span(today());
     [9, 12, 3]
         .into_iter()
-        .find(|m| *m != today.month() && *m != last.month())
+        .find(|m| {
+            let first = year.date(*m, 1);
+            let end = first.last_of_month();
+            end < from || first > to
+        })
         .unwrap()
+}
+
+/// The month ("2026-12") of the demo's plans waiting for review or approval — this month in
+/// term, the first of term I before it begins, the last of term II in the summer
+/// (`DemoYear::plan_days`): what the lesson dashboard of that month shows waiting.
+pub fn demo_waiting_month() -> String {
+    tram::demo::DemoYear::of(jiff::Timestamp::now()).plan_days(today(), 0)[2]
+        .strftime("%Y-%m")
+        .to_string()
+}
+
+/// Today in the school's time zone.
+pub fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(7)))
+        .date()
+}
+
+/// The day a student added today without an entry date enters (`school::changes::
+/// entry_default`): the demo year's first term start, or today before it (in August).
+pub fn default_entry() -> jiff::civil::Date {
+    term_date(9, 5).min(today())
+}
+
+/// `days` days ago, but never before [`default_entry`]: a departure of a student added today
+/// that the server accepts whatever the day (in August, today itself).
+pub fn since_entry(days: i64) -> jiff::civil::Date {
+    (today() - jiff::Span::new().days(days)).max(default_entry())
 }
 
 /// A `FAKETIME` value (libfaketime) for a box that runs from `day`/`month` of the demo's

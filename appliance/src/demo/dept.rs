@@ -110,10 +110,15 @@ pub(super) fn seed_dept(store: &Store, now: jiff::Timestamp) -> anyhow::Result<(
         .map(|(id, _)| id)
         .collect();
     drop(rx);
-    // Two weeks ago, within the demo's school year (the archive of a year holds the meetings
-    // held in it).
-    let meeting = (now.to_zoned(school::time_zone()).date() - jiff::Span::new().days(14))
-        .max(super::DemoYear::of(now).date(8, 1));
+    // Two weeks ago on a weekday, within the demo's school year (the archive of a year holds
+    // the meetings held in it) and never ahead of today.
+    let today = now.to_zoned(school::time_zone()).date();
+    let year_start = super::DemoYear::of(now).date(8, 1);
+    let two_weeks = (today - jiff::Span::new().days(14)).max(year_start);
+    let meeting = match super::step_to(two_weeks, -1, super::weekday) {
+        d if d >= year_start => d,
+        _ => super::step_to(two_weeks, 1, super::weekday).min(today),
+    };
     store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
         let lines = TOAN_6
             .iter()

@@ -156,10 +156,124 @@ impl DemoYear {
         jiff::civil::date(y, month, day)
     }
 
+    /// Term I's first day (5 September, the khai giảng) and term II's last (31 May): the
+    /// terms the demo's school year is made with.
+    pub fn terms(self) -> [(jiff::civil::Date, jiff::civil::Date); 2] {
+        [
+            (self.date(9, 5), self.date(1, 16)),
+            (self.date(1, 18), self.date(5, 31)),
+        ]
+    }
+
+    /// A teaching day: Monday to Friday inside one of the year's terms.
+    pub fn is_school_day(self, d: jiff::civil::Date) -> bool {
+        weekday(d) && self.terms().iter().any(|(a, b)| *a <= d && d <= *b)
+    }
+
+    /// The first teaching day of term I and the last of term II.
+    pub fn teaching_bounds(self) -> (jiff::civil::Date, jiff::civil::Date) {
+        let [(first, _), (_, last)] = self.terms();
+        (step_to(first, 1, weekday), step_to(last, -1, weekday))
+    }
+
+    /// The teaching day `n` teaching days after (`n` > 0) or before (`n` < 0) `from` — `from`
+    /// itself when `n` is 0 and it is one, else the nearest before it — never outside the
+    /// year's teaching days (clamped to the first or the last).
+    pub fn school_days_from(self, from: jiff::civil::Date, n: i32) -> jiff::civil::Date {
+        let (first, last) = self.teaching_bounds();
+        let mut d = step_to(from.clamp(first, last), -1, |d| self.is_school_day(d)).max(first);
+        let dir = n.signum();
+        for _ in 0..n.unsigned_abs() {
+            let next = step_to(d + jiff::Span::new().days(dir), dir, |d| {
+                self.is_school_day(d) || d < first || d > last
+            });
+            if next < first || next > last {
+                break;
+            }
+            d = next;
+        }
+        d
+    }
+
+    /// The days the demo's lesson plans are taught when it is seeded on `today`: for each
+    /// writer's four plans, (the two approved ones taught in the weeks before — 15 and 10
+    /// teaching days back —, the one waiting for review or approval — a coming teaching day of
+    /// this month, as a plan is handed in before its lesson —, the newest draft or handed-in
+    /// one the teaching day after). Inside the terms always: before term I, the first weeks
+    /// of term I (prepared ahead); in the summer, the last weeks of term II. `shift` (0–2)
+    /// spreads the writers over neighbouring days.
+    pub fn plan_days(self, today: jiff::civil::Date, shift: i32) -> [jiff::civil::Date; 4] {
+        let (first, last) = self.teaching_bounds();
+        let waiting = if today < first {
+            self.school_days_from(first, 10 + shift)
+        } else if today >= last {
+            self.school_days_from(last, -3 + shift)
+        } else {
+            // A coming teaching day of this month, else the last one before — leaving the
+            // newest plan a day of term II after it.
+            let room = self.school_days_from(last, -1);
+            let ahead = self.school_days_from(today, 1 + shift).min(room);
+            if ahead.first_of_month() == today.first_of_month() && ahead > today {
+                ahead
+            } else {
+                self.school_days_from(today, 0).min(room)
+            }
+        };
+        [
+            self.school_days_from(waiting, -16 - shift),
+            self.school_days_from(waiting, -11 - shift),
+            waiting,
+            self.school_days_from(waiting, 1),
+        ]
+    }
+
+    /// The first and the last day a demo lesson plan seeded on `today` is taught
+    /// ([`DemoYear::plan_days`] over every writer).
+    pub fn plan_span(self, today: jiff::civil::Date) -> (jiff::civil::Date, jiff::civil::Date) {
+        let all: Vec<jiff::civil::Date> = (0..3).flat_map(|s| self.plan_days(today, s)).collect();
+        (
+            all.iter().copied().min().unwrap_or(today),
+            all.iter().copied().max().unwrap_or(today),
+        )
+    }
+
+    /// The register's day of entry for the year's pupils: term I's first day, 5 September —
+    /// the khai giảng, held on that date whatever the weekday —, or `today` when the demo is
+    /// seeded before it (never ahead), as `school::changes::entry_default` enters a pupil
+    /// added without a date.
+    pub fn entry_day(self, today: jiff::civil::Date) -> jiff::civil::Date {
+        self.terms()[0].0.min(today)
+    }
+
     /// A class's id in this year ("2026-9a1" for 9A1), as `school::create_class` makes it.
     pub fn class_id(self, name: &str) -> String {
         format!("{}-{}", self.start, school::slug(name))
     }
+}
+
+/// Monday to Friday.
+fn weekday(d: jiff::civil::Date) -> bool {
+    !matches!(
+        d.weekday(),
+        jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+    )
+}
+
+/// `from`, or the nearest day from it in direction `dir` (1 later, -1 earlier) for which
+/// `ok` holds (within a year).
+fn step_to(
+    from: jiff::civil::Date,
+    dir: i32,
+    ok: impl Fn(jiff::civil::Date) -> bool,
+) -> jiff::civil::Date {
+    let mut d = from;
+    for _ in 0..366 {
+        if ok(d) {
+            return d;
+        }
+        d += jiff::Span::new().days(dir.signum());
+    }
+    from
 }
 
 pub struct DemoOutcome {
@@ -226,14 +340,14 @@ pub fn seed_with_class_size(
                     Term {
                         id: "hk1".into(),
                         name: "Học kì I".into(),
-                        start: demo.date(9, 5).to_string(),
-                        end: demo.date(1, 16).to_string(),
+                        start: demo.terms()[0].0.to_string(),
+                        end: demo.terms()[0].1.to_string(),
                     },
                     Term {
                         id: "hk2".into(),
                         name: "Học kì II".into(),
-                        start: demo.date(1, 18).to_string(),
-                        end: demo.date(5, 31).to_string(),
+                        start: demo.terms()[1].0.to_string(),
+                        end: demo.terms()[1].1.to_string(),
                     },
                 ],
             },
@@ -377,9 +491,11 @@ pub fn seed_with_class_size(
                 }
                 made += 1;
                 let female = rng.next().is_multiple_of(2);
-                let birth_year = demo.start - c.grade as i16 - 6;
+                // Lớp 6 of the year starting in Y is born in Y − 11, lớp 9 in Y − 14; one
+                // pupil in twelve a year older (a late start or a repeated year), as in life.
+                let birth_year = demo.start - c.grade as i16 - 5;
                 let dob = jiff::civil::Date::new(
-                    birth_year - 1 + (rng.next() % 2) as i16,
+                    birth_year - i16::from(rng.next().is_multiple_of(12)),
                     (rng.next() % 12 + 1) as i8,
                     (rng.next() % 28 + 1) as i8,
                 )?;
@@ -499,6 +615,152 @@ mod tests {
         assert!(plans > 0);
         drop(rx);
         assert!(s.verify_audit().unwrap().is_intact());
+    }
+
+    /// Review r20 #6: whatever day the demo is seeded, its lesson plans are taught on teaching
+    /// days of the terms (never in August, a weekend or the summer), the approved ones before
+    /// the waiting ones, and the waiting ones in the month the dashboard opens on in term.
+    #[test]
+    fn the_demo_plans_fall_on_teaching_days_whatever_the_seeding_day() {
+        for start in [2026i16, 2027, 2028] {
+            let y = DemoYear { start };
+            let (first, last) = y.teaching_bounds();
+            assert_eq!(
+                first.weekday().to_monday_one_offset(),
+                {
+                    // The first weekday from 5 September.
+                    let d = y.date(9, 5);
+                    if weekday(d) {
+                        d
+                    } else {
+                        step_to(d, 1, weekday)
+                    }
+                }
+                .weekday()
+                .to_monday_one_offset()
+            );
+            let mut today = y.date(8, 1);
+            while today <= y.date(7, 31) {
+                for shift in 0..3 {
+                    let days = y.plan_days(today, shift);
+                    for d in days {
+                        assert!(y.is_school_day(d), "{today}: {d} is no teaching day");
+                        assert!(first <= d && d <= last, "{today}: {d}");
+                    }
+                    assert!(days.windows(2).all(|w| w[0] <= w[1]), "{today}: {days:?}");
+                    assert!(days[2] < days[3], "{today}: {days:?}");
+                    if today >= first && today < last {
+                        // The approved ones are not ahead of the seeding day.
+                        assert!(days[1] <= today, "{today}: {days:?}");
+                        assert_eq!(
+                            days[2].first_of_month(),
+                            today.first_of_month(),
+                            "{today}: the waiting plans in this month"
+                        );
+                    }
+                    if today < first {
+                        assert!(days[0] >= first, "{today}: {days:?}");
+                    }
+                    if today > last {
+                        assert!(days[3] <= last, "{today}: {days:?}");
+                    }
+                }
+                today = today.tomorrow().unwrap();
+            }
+        }
+    }
+
+    /// Review r20 #6: a demo seeded on 20/09/2027 (term I begun a fortnight ago) has lesson
+    /// plans only from term I, pupils of the grade's age, a meeting on a weekday and no pupil
+    /// leaving a fortnight after entering; one seeded on 10/03/2028 has its leavers weeks after
+    /// the entry, before the seeding day, on weekdays.
+    #[test]
+    fn the_demo_seeded_on_other_days_has_believable_dates_and_ages() {
+        let at = |iso: &str| {
+            iso.parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .to_zoned(school::time_zone())
+                .unwrap()
+                .timestamp()
+        };
+        for (day, story) in [("2027-09-20T10:00", false), ("2028-03-10T10:00", true)] {
+            let d = tempfile::tempdir().unwrap();
+            let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+            let now = at(day);
+            let today = now.to_zoned(school::time_zone()).date();
+            let y = DemoYear::of(now);
+            seed_with_class_size(&s, "x", 480, 40, now).unwrap();
+            let rx = s.read().unwrap();
+            for (_, p) in rx.scan(&crate::lessons::PLANS, "").unwrap() {
+                let v = rx
+                    .get(
+                        &crate::lessons::VERSIONS,
+                        &crate::lessons::version_key(&p.id, 1),
+                    )
+                    .unwrap()
+                    .unwrap();
+                assert!(y.is_school_day(v.teach_on), "{day}: {}", v.teach_on);
+            }
+            let classes: BTreeMap<String, u8> = school::list(&rx, &school::CLASSES)
+                .unwrap()
+                .into_iter()
+                .map(|c: school::Class| (c.id, c.grade))
+                .collect();
+            let students: Vec<Student> = school::list(&rx, &school::STUDENTS).unwrap();
+            let mut older = 0;
+            for st in &students {
+                let born: i16 = st.dob[..4].parse().unwrap();
+                let grade = i16::from(classes[&st.class_id]);
+                // Lớp 6 of 2027-2028 born 2016, lớp 9 born 2013; a few a year older.
+                let age = y.start - born;
+                assert!(
+                    age == grade + 5 || age == grade + 6,
+                    "{}: {}",
+                    st.full_name,
+                    st.dob
+                );
+                older += usize::from(age == grade + 6);
+            }
+            assert!(
+                older > 0 && older < students.len() / 5,
+                "{older} a year older"
+            );
+            let year = y.id();
+            let lines = school::register::rows(&rx, &year).unwrap();
+            let entered = y.date(9, 5);
+            let parse_vi = |t: &str| -> Option<jiff::civil::Date> {
+                let t: String = t
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '/')
+                    .collect();
+                jiff::civil::Date::strptime("%d/%m/%Y", t.trim_matches('/')).ok()
+            };
+            let leavers: Vec<_> = lines.iter().filter(|l| !l.left.is_empty()).collect();
+            assert_eq!(!leavers.is_empty(), story, "{day}: {leavers:?}");
+            for l in leavers {
+                let on = l
+                    .left
+                    .split_whitespace()
+                    .find_map(parse_vi)
+                    .unwrap_or_else(|| panic!("{}", l.left));
+                assert!(
+                    on >= entered + jiff::Span::new().days(21) && on < today,
+                    "{}",
+                    l.left
+                );
+                assert!(weekday(on), "{}", l.left);
+            }
+            let minutes: Vec<crate::dept::Minutes> = rx
+                .scan(&crate::dept::MINUTES, "")
+                .unwrap()
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect();
+            for m in minutes {
+                let d: jiff::civil::Date = m.date.parse().unwrap();
+                assert!(weekday(d) && d < today, "{day}: meeting {d}");
+            }
+        }
     }
 
     /// Issue 24 item 9: the library of a THCS school holds grade 6–9 works tagged with the

@@ -37,9 +37,10 @@ fn lesson_titles(subject: &str) -> &'static [&'static str] {
     }
 }
 
-/// Lesson plans in every state for a dozen teachers over this month and the last: drafts (one
-/// past its teaching day), submitted, reviewed, returned with a comment, approved and signed by
-/// the principal (one with an attached PDF, one being amended as version 2).
+/// Lesson plans in every state for a dozen teachers, taught on the year's teaching days around
+/// the seeding day (`DemoYear::plan_days`): approved and signed by the principal for the weeks
+/// before (one with an attached PDF, one being amended as version 2), submitted, reviewed or
+/// returned with a comment for a coming lesson, drafts.
 pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
     use crate::lessons::{self, Activity, Fields, PlanInput, sign};
     let rx = store.read()?;
@@ -104,13 +105,7 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
         .collect();
     drop(rx);
     let today = now.to_zoned(school::time_zone()).date();
-    let this_month = today.first_of_month();
-    // Last month, unless it was in the school year before (in August): a lesson's date is in
-    // the current school year or the next (`lessons::check_teach_on`).
-    let last_month = this_month
-        .yesterday()?
-        .first_of_month()
-        .max(super::DemoYear::of(now).date(8, 1));
+    let demo = super::DemoYear::of(now);
     let pdf = demo_pdf(
         "Phiếu học tập",
         &[
@@ -151,11 +146,14 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
             .map(|s| s.name.clone())
             .unwrap_or_default();
         let titles = lesson_titles(&subject_name);
+        // Taught on teaching days only (`DemoYear::plan_days`): the two older ones approved,
+        // the one for a coming lesson waiting at a step of the workflow, the newest a draft or
+        // just handed in.
+        let days = demo.plan_days(today, wi as i32 % 3);
         let goals = [
-            (last_month, 3, Goal::Approved),
+            (days[0], Goal::Approved),
             (
-                last_month,
-                10,
+                days[1],
                 if wi % 3 == 0 {
                     Goal::Amended
                 } else {
@@ -163,8 +161,7 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
                 },
             ),
             (
-                this_month,
-                2,
+                days[2],
                 match wi % 4 {
                     0 => Goal::Reviewed,
                     1 => Goal::Submitted,
@@ -173,8 +170,7 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
                 },
             ),
             (
-                this_month,
-                9,
+                days[3],
                 if wi % 2 == 0 {
                     Goal::Draft
                 } else {
@@ -189,10 +185,8 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
         };
         let plans = store.write(&actor, |tx| -> Result<Vec<(String, Goal)>, lessons::LessonError> {
             let mut out = Vec::new();
-            for (k, (month, day, goal)) in goals.iter().enumerate() {
-                let teach_on = month
-                    .checked_add(jiff::Span::new().days(*day + wi as i64 % 3))
-                    .unwrap_or(*month);
+            for (k, (teach_on, goal)) in goals.iter().enumerate() {
+                let teach_on = *teach_on;
                 let title = titles[k % titles.len()];
                 let plan = lessons::create(
                     tx,

@@ -7,8 +7,32 @@ use crate::store::{Actor, Store};
 pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
     let today = now.to_zoned(school::time_zone()).date();
     let demo = super::DemoYear::of(now);
-    // Dates in the year's first term, or today when the clock is earlier (never the future).
-    let on = |month: i8, day: i8| -> String { demo.date(month, day).min(today).to_string() };
+    // Every pupil entered on term I's first day (or today, before it: never ahead).
+    let entered = demo.entry_day(today);
+    // The newcomer and the leavers of term I on weekdays (12/10, 16/11, 30/11), or as long
+    // after the entry as the seeding day allows: three weeks at least — a demo seeded earlier
+    // in the year has no leaver yet (review r20 #6: a pupil left 15 days after entering, on
+    // the seeding day).
+    let earliest = entered + jiff::Span::new().days(21);
+    let latest = today - jiff::Span::new().days(1);
+    let story = earliest <= latest;
+    let on = |month: i8, day: i8, share: i64| -> String {
+        let nominal = demo.date(month, day);
+        let d = if (earliest..=latest).contains(&nominal) {
+            nominal
+        } else {
+            let span = (latest - earliest).get_days() as i64;
+            earliest + jiff::Span::new().days(span * share / 100)
+        };
+        // A weekday: the one before, else the one after (within the days it may take).
+        let before = super::step_to(d, -1, super::weekday);
+        if before >= earliest {
+            before
+        } else {
+            super::step_to(d, 1, super::weekday).min(latest)
+        }
+        .to_string()
+    };
     let rx = store.read()?;
     let mut classes = school::list(&rx, &school::CLASSES)?;
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
@@ -19,7 +43,7 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
     drop(rx);
     store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
         for s in &students {
-            school::register::date_entry(tx, &s.id, &on(9, 5))?;
+            school::register::date_entry(tx, &s.id, &entered.to_string())?;
         }
         // A small demo (the unit tests' 10 or 40 pupils) leaves the last class empty: it gets
         // no story, so their counts stay what they were.
@@ -27,12 +51,12 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
         let [first, second, ..] = roll.as_slice() else {
             return Ok(());
         };
-        {
+        if story {
             changes::transfer_out(
                 tx,
                 &first.id,
                 changes::TransferOut {
-                    date: on(11, 16),
+                    date: on(11, 16, 60),
                     to_school: "Trường THCS Lê Quý Đôn, Quận 3".into(),
                     reason: "Gia đình chuyển nơi ở".into(),
                 },
@@ -41,24 +65,37 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
                 tx,
                 &second.id,
                 changes::Withdrawal {
-                    date: on(11, 30),
+                    date: on(11, 30, 90),
                     reason: "Gia đình xin cho nghỉ học để theo cha mẹ đi làm ăn xa".into(),
                 },
             )?;
         }
-        let arrived = changes::arrival(tx, &on(10, 12), "Trường THCS Nguyễn Du, Quận 1")?;
+        // The newcomer's arrival is her own entry: on 12/10, or — seeded before — on a weekday
+        // of the year before the seeding day (in August, for the coming year).
+        let arrival = if story {
+            on(10, 12, 30)
+        } else {
+            let year_start = demo.date(8, 1);
+            let d = year_start + jiff::Span::new().days((today - year_start).get_days() as i64 / 2);
+            match super::step_to(d, -1, super::weekday) {
+                w if w >= year_start => w,
+                _ => d,
+            }
+            .to_string()
+        };
+        let arrived = changes::arrival(tx, &arrival, "Trường THCS Nguyễn Du, Quận 1")?;
         let st = school::add_student(
             tx,
             Student {
                 id: String::new(),
                 full_name: "Phạm Gia Hân".into(),
-                dob: format!("{}-03-14", demo.start - i16::from(last.grade) - 6),
+                dob: format!("{}-03-14", demo.start - i16::from(last.grade) - 5),
                 gender: "Nữ".into(),
                 // 3 = a girl born in the 2000s, then the birth year's last two digits: the
                 // number agrees with the record (`school::id_agrees`).
                 ma_dinh_danh: format!(
                     "0793{:02}999001",
-                    (demo.start - i16::from(last.grade) - 6) % 100
+                    (demo.start - i16::from(last.grade) - 5) % 100
                 ),
                 class_id: last.id.clone(),
                 arrived: Some(arrived),

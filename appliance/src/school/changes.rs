@@ -117,15 +117,19 @@ pub fn change_date(
 
 /// The day a student who did not transfer in entered (ISO): the first day of the school year's
 /// first term as the school set it up ("để trống nếu học sinh học từ đầu năm" — review r9 #5),
-/// else 1 August of the year; today only for a year the school never set up.
+/// else 1 August of the year; today for a year the school never set up, and for a pupil
+/// enrolled in the year before its term begins (August), so a pupil who leaves before it can be recorded
+/// (a departure is never dated before the entry, nor in the future).
 pub fn entry_default(tx: &Tx<'_>, year: &str) -> Result<String, crate::store::StoreError> {
     let first_term = tx
         .get(&super::YEARS, year)?
         .and_then(|y| y.terms.iter().map(|t| t.start.clone()).min())
         .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+    let today = today(tx);
     Ok(first_term
         .or_else(|| year_start(year))
-        .unwrap_or_else(|| today(tx))
+        // Not before the year's 1 August: a class of next year filled in July enters then.
+        .map_or(today, |d| d.min(today.max(year_start(year).unwrap_or(d))))
         .to_string())
 }
 
