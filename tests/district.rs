@@ -1178,7 +1178,7 @@ fn students_without_results_are_counted_as_not_yet_graded() {
     );
     let kq = sheet(&s, "Kết quả học tập, rèn luyện");
     assert!(
-        kq[0].contains(&"Học tập: Chưa đánh giá".to_string()),
+        kq[0].contains(&"Học tập: Chưa có kết quả".to_string()),
         "{:?}",
         kq[0]
     );
@@ -1279,7 +1279,7 @@ fn the_results_chart_counts_one_term_each_student_once() {
     let staff = hub.staff();
     let b = hub.base();
     let bars = |levels: [u64; 5]| -> Vec<(String, u64)> {
-        ["Tốt", "Khá", "Đạt", "Chưa đạt", "Chưa đánh giá"]
+        ["Tốt", "Khá", "Đạt", "Chưa đạt", "Chưa có kết quả"]
             .iter()
             .zip(levels)
             .map(|(l, n)| (l.to_string(), n))

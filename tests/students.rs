@@ -474,6 +474,30 @@ fn student_changes_are_checked_keep_the_scores_and_reach_the_hub() {
         page.contains("Hồ Minh Khôi") && page.contains("Thôi học ngày"),
         "{page}"
     );
+    // The class list counts the roll, the leavers beside it (review r21 #3: it counted both).
+    let roll = admin
+        .get(format!("{b}/api/v1/students?class={FROM}"))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["students"]
+        .as_array()
+        .unwrap()
+        .len();
+    let classes = admin
+        .get(format!("{b}/admin/classes"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let row = classes
+        .split("<tr>")
+        .find(|r| r.contains(&format!("class={FROM}\"")))
+        .unwrap_or_else(|| panic!("{classes}"));
+    assert!(
+        row.contains(&format!("<td>{roll} (2 đã rời)</td>")),
+        "{roll} on the roll, 2 left: {row}"
+    );
 
     // Every change reached the hub, keyed by the mã định danh.
     relayed(dir.path(), 120, "the relay did not finish");

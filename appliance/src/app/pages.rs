@@ -590,7 +590,10 @@ struct ClassRow {
     name: String,
     grade: u8,
     homeroom: String,
+    /// On the roll now (`school::ROLL`), as the student list, `/grades/school` and the hub count.
     count: usize,
+    /// Left the school from this class (transferred out, withdrawn): shown beside, not counted.
+    left: usize,
 }
 
 page!(ClassesPage, "classes.html" {
@@ -617,11 +620,17 @@ async fn classes_page(
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let accounts = auth::list_accounts(&rx)?;
-    let students = school::list(&rx, &school::STUDENTS)?;
-    let mut classes: Vec<ClassRow> = school::list(&rx, &school::CLASSES)?
+    let mut classes = vec![];
+    for c in school::list(&rx, &school::CLASSES)? {
+        let roll = rx.scan(&school::ROLL, &format!("{}/", c.id))?.len();
+        let left = rx.scan(&school::LEFT, &format!("{}/", c.id))?.len();
+        classes.push((c, roll, left));
+    }
+    let mut classes: Vec<ClassRow> = classes
         .into_iter()
-        .map(|c| ClassRow {
-            count: students.iter().filter(|s| s.class_id == c.id).count(),
+        .map(|(c, count, left)| ClassRow {
+            count,
+            left,
             homeroom: c
                 .homeroom
                 .as_ref()

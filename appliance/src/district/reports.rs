@@ -342,6 +342,11 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// What the results tables count, said under them: a box relays a term's results when the
+/// term is locked (khoá sổ), so a class still being graded, or graded but not locked, is not
+/// here yet (review r21 #4: the box's own summary counts unlocked results).
+pub const RESULTS_RULE: &str = "Kết quả một học kì chỉ được gửi lên phòng khi trường đã khoá sổ học kì đó của lớp; học sinh chưa có kết quả gửi lên (lớp chưa khoá sổ, hoặc chưa đánh giá) nằm ở cột “Chưa có kết quả”.";
+
 /// The TT22 level of a code (mahocluc, mahanhkiem: Điều 8, 9).
 pub fn level_name(code: u64) -> &'static str {
     match code {
@@ -349,7 +354,7 @@ pub fn level_name(code: u64) -> &'static str {
         2 => "Khá",
         3 => "Đạt",
         4 => "Chưa đạt",
-        _ => "Chưa đánh giá",
+        _ => "Chưa có kết quả",
     }
 }
 
@@ -1156,14 +1161,15 @@ fn sums(
             "Học tập: Khá",
             "Học tập: Đạt",
             "Học tập: Chưa đạt",
-            "Học tập: Chưa đánh giá",
+            "Học tập: Chưa có kết quả",
             "Rèn luyện: Tốt",
             "Rèn luyện: Khá",
             "Rèn luyện: Đạt",
             "Rèn luyện: Chưa đạt",
-            "Rèn luyện: Chưa đánh giá",
+            "Rèn luyện: Chưa có kết quả",
         ],
     );
+    t.note = Some(RESULTS_RULE);
     let mut totals: BTreeMap<(u8, String), Counts> = BTreeMap::new();
     let row = |who: String, g: u8, term: &str, c: &Counts| -> Vec<Cell> {
         let mut v = vec![
