@@ -4030,3 +4030,75 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
     assert_eq!(e["error"]["code"], "signed_with_class", "{e}");
     assert_eq!(versions(&bgh, &b, &SIGNED), before);
 }
+
+/// `tram hocba sign` holds a học bạ to the class page's rules (review r22 #1: a teacher not the
+/// class's homeroom signed a 6A1 học bạ in an open year, the principal signed over it, and the
+/// box, the CLI and the hub read it VALID): the print the records archive holds for an open
+/// class (it carries the học bạ data) is refused, before any PIN, for a homeroom teacher of
+/// another class and for the principal as its first signer; a plain PDF is still signed.
+#[test]
+fn a_hocba_signed_by_hand_follows_the_class_pages_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (plain, _) = hocba_pdf(&data);
+    let export = tmp.path().join("export");
+    let o = Command::new(bin())
+        .args(["records", "export", "--data-dir"])
+        .arg(&data)
+        .arg("--to")
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // An open class's print, with its data embedded: lớp 6A1's terms are not locked.
+    let open_class = DemoClass::new("6A1").to_string();
+    let folder = export
+        .join("hoc-ba")
+        .join(open_class.rsplit('-').next().unwrap());
+    let print = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("chua-ky.pdf"))
+        .expect("an unsigned print of 6A1");
+    let out = tmp.path().join("signed.pdf");
+    for (user, why) in [
+        ("gv10", "is not the homeroom teacher of the student's class"),
+        (
+            "hieutruong",
+            "is not the homeroom teacher of the student's class",
+        ),
+    ] {
+        let o = hocba(
+            &[
+                "sign",
+                "--user",
+                user,
+                "--out",
+                out.to_str().unwrap(),
+                print.to_str().unwrap(),
+            ],
+            &data,
+        );
+        assert!(!o.status.success(), "{user}: {}", text(&o));
+        assert!(
+            text(&o).contains("is a học bạ and cannot be signed") && text(&o).contains(why),
+            "{user}: {}",
+            text(&o)
+        );
+        assert!(!text(&o).contains("wrong signing PIN"), "{}", text(&o));
+        assert!(!out.exists(), "nothing written");
+    }
+    // A PDF without học bạ data is not a học bạ: signed as before (the demo principal's PIN).
+    let plain_in = tmp.path().join("plain.pdf");
+    std::fs::write(&plain_in, &plain).unwrap();
+    let o = Command::new(bin())
+        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .arg(&out)
+        .arg(&plain_in)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", DEMO_PIN)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}

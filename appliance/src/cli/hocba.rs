@@ -664,6 +664,24 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     tram::gradebook::hocba::day_of(end)
                 );
             }
+            // A học bạ is signed by whom, and when, the class page would let sign it: said
+            // for each file before the PIN is asked for (review r22 #1).
+            {
+                let store = super::open_store(&data.data_dir)?;
+                let rx = store.read()?;
+                let p = tram::school::principal_for(&rx, account.clone())?;
+                for (file, _) in &targets {
+                    let pdf = std::fs::read(file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    tram::gradebook::hocba::check_hand_signing(
+                        &rx,
+                        &p,
+                        &pdf,
+                        jiff::Timestamp::now(),
+                    )
+                    .map_err(|e| hand_refusal(file, &user, e))?;
+                }
+            }
             let pin = pin()?;
             let store = super::open_store(&data.data_dir)?;
             let actor = tram::store::Actor::system(jiff::Timestamp::now());
@@ -923,4 +941,40 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(verdict.exit_code()))
         }
     }
+}
+
+/// Why `tram hocba sign` refuses a học bạ, in English (the CLI's language; the page's reasons
+/// are Vietnamese).
+fn hand_refusal(
+    file: &std::path::Path,
+    user: &str,
+    e: tram::gradebook::hocba::HocbaError,
+) -> anyhow::Error {
+    use tram::gradebook::hocba::HocbaError as E;
+    let why = match e {
+        E::HandSigning(why) => why,
+        E::YearNotLocked(year) => format!(
+            "the class's school year {year} is not locked (both terms): a học bạ is signed after the year is locked"
+        ),
+        E::NotHomeroom => format!("{user:?} is not the homeroom teacher of the student's class"),
+        E::NotHomeroomAtLock => {
+            format!("{user:?} was not the class's homeroom teacher when the year was locked")
+        }
+        E::NotPrincipal => format!("{user:?} is not the principal or a vice principal"),
+        E::NotLocker(name) => format!(
+            "the year was locked by {name}, whose name the học bạ prints: only she signs over it"
+        ),
+        E::ResultsIncomplete { count, .. } => {
+            format!("{count} student(s) of the class still lack results")
+        }
+        E::HomeroomFirst => "the homeroom teacher signs first".into(),
+        E::WrongRole(role) => {
+            format!("the certificate of {user:?} is a {role:?} one, not for this stage")
+        }
+        other => format!("{other} ({})", other.code()),
+    };
+    anyhow::anyhow!(
+        "{} is a học bạ and cannot be signed by {user:?} now: {why}. Sign học bạ on the class's page (Học bạ số), which applies the same rules.",
+        file.display()
+    )
 }

@@ -335,6 +335,10 @@ pub enum HocbaError {
         "Năm học {0} chưa khoá sổ cả hai học kì: chỉ ký học bạ sau khi khoá sổ học kì I và học kì II."
     )]
     YearNotLocked(String),
+    /// `tram hocba sign` on a học bạ the class page would not let this person sign (English:
+    /// the CLI's words).
+    #[error("cannot sign this học bạ by hand: {0}")]
+    HandSigning(String),
     #[error("Chỉ giáo viên chủ nhiệm của lớp mới ký học bạ ở bước này.")]
     NotHomeroom,
     #[error(
@@ -460,6 +464,7 @@ impl HocbaError {
             HocbaError::Damaged(_) => "damaged",
             HocbaError::SignerExists => "signer_exists",
             HocbaError::YearNotLocked(_) => "year_not_locked",
+            HocbaError::HandSigning(_) => "hand_signing_refused",
             HocbaError::NotHomeroom => "not_homeroom",
             HocbaError::NotPrincipal => "not_principal",
             HocbaError::NotHomeroomAtLock => "not_homeroom_at_lock",
@@ -833,6 +838,50 @@ pub fn data_version(pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
         .find(|(n, _)| n == DATA_FILE)
         .and_then(|(_, b)| serde_json::from_slice::<serde_json::Value>(b).ok())
         .and_then(|doc| file_version(&doc)))
+}
+
+/// A học bạ signed by hand (`tram hocba sign`) is held to the rules of the class page (review
+/// r22 #1: a teacher not the class's homeroom signed a 6A1 học bạ in an open year, and a file
+/// of a student this box does not have, and both read VALID): a PDF carrying học bạ data is
+/// signed only for a student of this box, at the stage its signatures reach (none yet: the
+/// homeroom teacher's; one: BGH's; two: none), by whom the page would let sign it then —
+/// [`check_may_sign`] for a class on the roll, [`check_may_sign_student`] for a student who
+/// left. Any other PDF (no học bạ data) is not a học bạ: nothing to check here. Refused with
+/// the reason, before any PIN is asked for.
+pub fn check_hand_signing(
+    r: &impl Read,
+    p: &Principal,
+    pdf: &[u8],
+    now: jiff::Timestamp,
+) -> Result<(), HocbaError> {
+    let data = pades::embedded_data(pdf)?;
+    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
+        return Ok(());
+    };
+    let doc = serde_json::from_slice::<serde_json::Value>(bytes).map_err(|_| {
+        HocbaError::HandSigning("its học bạ data (hoc-ba.json) does not read".into())
+    })?;
+    let student_id = doc["hocsinh"].as_str().unwrap_or_default();
+    let Some(st) = r.get(&crate::school::STUDENTS, student_id)? else {
+        return Err(HocbaError::HandSigning(
+            "it is the học bạ of a student this school has no record of".into(),
+        ));
+    };
+    let stage = match pades::signature_count(pdf)? {
+        0 => Stage::Gvcn,
+        1 => Stage::Principal,
+        _ => {
+            return Err(HocbaError::HandSigning(
+                "it is signed at both stages already (homeroom teacher, then BGH)".into(),
+            ));
+        }
+    };
+    if st.left.is_some() {
+        check_may_sign_student(r, p, student_id, stage, now)?;
+    } else {
+        check_may_sign(r, p, &st.class_id, stage, now)?;
+    }
+    Ok(())
 }
 
 /// Who may sign `class` at `stage`, and the year lock it would sign under: refused before a
@@ -2910,6 +2959,14 @@ pub struct Finding {
     pub vi: String,
 }
 
+/// What the box says of a signed học bạ whose data names a student it has no record of.
+pub fn unknown_student_finding() -> Finding {
+    finding(
+        "the học bạ is of a student this school has no record of: the school signs only its own students' học bạ",
+        "Học bạ này của một học sinh không có trong hồ sơ của trường: trường chỉ ký học bạ của học sinh của mình.",
+    )
+}
+
 /// What the box says of a signed PDF that carries no học bạ data and none of whose signatures
 /// either register lists (neither a học bạ nor a lesson-plan approval the box made).
 pub fn not_hocba_finding() -> Finding {
@@ -3476,7 +3533,14 @@ pub fn verify_upload_with(
     } else if not_hocba {
         vec![not_hocba_finding()]
     } else {
-        stage_findings(&stages)
+        let mut f = stage_findings(&stages);
+        // Every học bạ this box signs is of a student it has (the class page's and, since
+        // review r22 #1, `tram hocba sign`'s rule): one of a student it has no record of was
+        // not made by its rules, whatever its signatures.
+        if matches!(data, DataCheck::UnknownStudent) {
+            f.push(unknown_student_finding());
+        }
+        f
     };
     let newer_version = newer_version(r, pdf, registered_version)?;
     let verdict = verdict::decide(&verdict::Evidence {

@@ -102,6 +102,8 @@ impl From<super::hocba::HocbaError> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             H::SignerExists => StatusCode::CONFLICT,
+            // The CLI's alone (`tram hocba sign`); no route signs by hand.
+            H::HandSigning(_) => StatusCode::FORBIDDEN,
             // Her condition, with its way out: a warning in the log, never an error.
             H::CertExpired(ended) => {
                 tracing::warn!(

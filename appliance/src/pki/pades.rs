@@ -1226,6 +1226,16 @@ pub fn add_signature_timestamp(pdf: &[u8], token: &[u8]) -> Result<Vec<u8>, Pade
 /// TSA's P-256 signature and certificate) is ~1 KB.
 const DOC_TS_BYTES: usize = 6 * 1024;
 
+/// How many signatures `pdf` carries (signature fields with a value), document time-stamps
+/// not counted.
+pub fn signature_count(pdf: &[u8]) -> Result<usize, PadesError> {
+    let doc = lopdf::Document::load_mem(pdf).map_err(pdf_err)?;
+    Ok(signature_fields(&doc)
+        .iter()
+        .filter(|(_, sig)| !is_doc_timestamp(sig))
+        .count())
+}
+
 /// The signatures of a file (fields, in signing order) that no time-stamp dates: without a
 /// token of their own (PAdES B-T) and with no document time-stamp after them.
 pub fn unstamped_signatures(pdf: &[u8]) -> Result<Vec<String>, PadesError> {
