@@ -2359,6 +2359,22 @@ pub fn link_view(
     r: &crate::store::Rx,
     lesson: &crate::lessons::Plan,
 ) -> Result<Option<crate::lessons::LinkView>, StoreError> {
+    link_view_of(r, lesson)
+}
+
+/// [`link_view`] inside a write's transaction, as `lessons::LinkResolverTx` asks it: the
+/// month's approval PDF prints each plan's link as it reads when it is signed (review r21 #10).
+pub fn link_view_in(
+    tx: &Tx<'_>,
+    lesson: &crate::lessons::Plan,
+) -> Result<Option<crate::lessons::LinkView>, StoreError> {
+    link_view_of(tx, lesson)
+}
+
+fn link_view_of(
+    r: &impl Read,
+    lesson: &crate::lessons::Plan,
+) -> Result<Option<crate::lessons::LinkView>, StoreError> {
     let Some(f) = link_in_force(r, lesson)? else {
         return Ok(None);
     };
@@ -2381,7 +2397,7 @@ pub fn link_view(
 
 /// One link's [`crate::lessons::LinkView`]: `line` made to `made`.
 fn view_of(
-    r: &crate::store::Rx,
+    r: &impl Read,
     lesson: &crate::lessons::Plan,
     line: &str,
     made: Option<LinkTarget>,
