@@ -2250,6 +2250,21 @@ fn a_link_follows_the_pl3_through_every_version_and_a_draft_stays_apart() {
         json!({"month": month, "secret": PIN, "plans": plans}),
     );
     assert_eq!(st, 200, "{r}");
+    // The signed approval PDF says each approved plan's link as it reads at signing, as the
+    // unsigned month export does: A's lesson was dropped in bản 2 (review r21 #10).
+    let text = pdf_text(
+        &principal,
+        &format!("{b}/lessons/approval.pdf?month={month}"),
+    )
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(" ");
+    assert!(
+        text.contains(
+            "Liên kết hiện nay: Phụ lục III đã thay đổi: bài “Ôn tập” đã bỏ khỏi Phụ lục III bản 2"
+        ),
+        "{text}"
+    );
     let approved: Vec<&str> = r["approved"]
         .as_array()
         .unwrap()

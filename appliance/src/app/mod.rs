@@ -68,6 +68,7 @@ pub fn state(
         .with(backup)
         .with(crate::lessons::Live::default())
         .with(crate::lessons::LinkResolver(crate::dept::link_view))
+        .with(crate::lessons::LinkResolverTx(crate::dept::link_view_in))
         .with(crate::lessons::LinkGate(crate::dept::hand_in_gate))
 }
 

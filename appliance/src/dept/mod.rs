@@ -1505,6 +1505,9 @@ pub enum Found {
     Periods(usize),
     /// Renamed, on this line ([`renamed`]).
     Renamed(usize),
+    /// Two readings compete (review r21 #1): renamed in place on line `at`, or the same title
+    /// moved out of order to line `other` — the link needs a check, never silently held.
+    Unsure { at: usize, other: usize },
     /// Dropped by this approved version (and so out of every later one).
     Dropped(u32),
 }
@@ -1518,6 +1521,9 @@ enum How {
     Periods,
     /// Renamed in place ([`renamed`]).
     Renamed,
+    /// Renamed in place, or the same title moved out of order to this line of the next
+    /// version: the two readings compete ([`Found::Unsure`]).
+    Unsure(usize),
 }
 
 /// Follows the lesson `made` — line `n` (1-based) of the version it was linked in — through
@@ -1552,12 +1558,26 @@ pub fn follow<L: AsRef<[Line]> + ?Sized>(
         return by_itself(made, n, last, now);
     }
     let mut at = n - 1;
+    // The other reading of an unsure step, followed on as the link is (gone once dropped).
+    let mut other: Option<usize> = None;
     for pair in chain.windows(2) {
         let ((_, then), (number, next)) = (pair[0], pair[1]);
-        match step(then.as_ref(), next.as_ref())[at] {
+        let s = step(then.as_ref(), next.as_ref());
+        other = other.and_then(|o| s[o].map(|x| x.0));
+        match s[at] {
+            Some((j, How::Unsure(o))) => {
+                at = j;
+                other = Some(o);
+            }
             Some((j, _)) => at = j,
             None => return Found::Dropped(number),
         }
+    }
+    if let Some(o) = other.filter(|&o| o != at) {
+        return Found::Unsure {
+            at: at + 1,
+            other: o + 1,
+        };
     }
     let l = &now[at];
     if made.same_lesson(l) {
@@ -1597,11 +1617,16 @@ fn by_itself(made: &LinkTarget, n: usize, number: u32, now: &[Line]) -> Found {
 /// 1. in order: the heaviest common subsequence of lines with the same title (folded), an
 ///    identical line (same periods) weighing more than one with other periods — so the lines
 ///    that stayed anchor the rest and a repeated title ("Ôn tập") is told apart by its place;
-/// 2. out of order (a line moved past others): an identical line left over, nearest to where
+/// 2. the line in place first (review r21 #1): a left-over line whose title is also left
+///    over elsewhere (moved out of order) while a line between the same two aligned lines
+///    reads as it renamed ([`renamed`]) takes the line in place — renamed when it kept the
+///    periods and the title elsewhere did not (a 70-period chapter never jumps to a new
+///    10-period line of its title), else unsure ([`How::Unsure`], naming the other line);
+/// 3. out of order (a line moved past others): an identical line left over, nearest to where
 ///    it would be (just after the line the nearest aligned line above it went to), the
 ///    nearest pair first;
-/// 3. the same title with other periods left over, likewise;
-/// 4. renamed in place: a left-over line and a left-over line of `now` between the same two
+/// 4. the same title with other periods left over, likewise;
+/// 5. renamed in place: a left-over line and a left-over line of `now` between the same two
 ///    lines aligned in step 1 that reads as it renamed ([`renamed`]).
 ///
 /// A line left without one was dropped by `now`.
@@ -1649,6 +1674,37 @@ fn step(then: &[Line], now: &[Line]) -> Vec<Option<(usize, How)>> {
     let above = |i: usize| anchors[..i].iter().rev().flatten().next().map(|a| a.0);
     let below = |i: usize| anchors[i + 1..].iter().flatten().next().map(|a| a.0);
     let expect = |i: usize| above(i).map_or(0, |j| j + 1);
+    // The line in place against the title elsewhere, the nearest in place first.
+    loop {
+        let mut best: Option<(usize, usize, usize, How)> = None;
+        for i in (0..then.len()).filter(|&i| out[i].is_none()) {
+            let e = expect(i);
+            let Some(elsewhere) = (0..now.len())
+                .filter(|&j| !taken[j] && weight(i, j) > 0)
+                .max_by_key(|&j| (weight(i, j), std::cmp::Reverse(j.abs_diff(e))))
+            else {
+                continue;
+            };
+            let Some(here) = (e..below(i).unwrap_or(now.len()))
+                .filter(|&j| !taken[j] && renamed(&then[i].topic, &now[j].topic))
+                .min_by_key(|&j| j.abs_diff(e))
+            else {
+                continue;
+            };
+            let d = here.abs_diff(e);
+            if best.is_none_or(|b| d < b.0) {
+                let how = if weight(i, elsewhere) == 2 && now[here].periods == then[i].periods {
+                    How::Renamed
+                } else {
+                    How::Unsure(elsewhere)
+                };
+                best = Some((d, i, here, how));
+            }
+        }
+        let Some((_, i, j, how)) = best else { break };
+        out[i] = Some((j, how));
+        taken[j] = true;
+    }
     // Each pass pairs the nearest first, whichever line comes first: two "Ôn tập" lines
     // competing for one go to the one it is nearer to.
     let mut pass = |ok: &dyn Fn(usize, usize) -> bool, how: How, in_place: bool| loop {
@@ -1901,6 +1957,25 @@ fn state_of(made: &LinkTarget, n: usize, current: u32, now: &[Line], found: Foun
                 now[m - 1].periods
             ),
         },
+        Found::Unsure { at, other } => {
+            let name = |m: usize, label: &str| format!("dòng {m} “{}” ({label})", now[m - 1].topic);
+            let here = if crate::text::fold(now[at - 1].topic.trim())
+                == crate::text::fold(made.topic.trim())
+            {
+                format!("{} tiết", now[at - 1].periods)
+            } else {
+                "đổi tên".to_string()
+            };
+            LinkState::Changed {
+                at,
+                why: format!(
+                    "Phụ lục III đã thay đổi, cần kiểm tra liên kết: bài “{}” có thể là {} hoặc {} (bản {current}; {then}).",
+                    made.topic,
+                    name(at, &here),
+                    name(other, "mới"),
+                ),
+            }
+        }
         Found::Dropped(by) => LinkState::Dropped(format!(
             "Phụ lục III đã thay đổi: bài “{}” đã bỏ khỏi Phụ lục III bản {by} ({then}).",
             made.topic
@@ -2284,6 +2359,22 @@ pub fn link_view(
     r: &crate::store::Rx,
     lesson: &crate::lessons::Plan,
 ) -> Result<Option<crate::lessons::LinkView>, StoreError> {
+    link_view_of(r, lesson)
+}
+
+/// [`link_view`] inside a write's transaction, as `lessons::LinkResolverTx` asks it: the
+/// month's approval PDF prints each plan's link as it reads when it is signed (review r21 #10).
+pub fn link_view_in(
+    tx: &Tx<'_>,
+    lesson: &crate::lessons::Plan,
+) -> Result<Option<crate::lessons::LinkView>, StoreError> {
+    link_view_of(tx, lesson)
+}
+
+fn link_view_of(
+    r: &impl Read,
+    lesson: &crate::lessons::Plan,
+) -> Result<Option<crate::lessons::LinkView>, StoreError> {
     let Some(f) = link_in_force(r, lesson)? else {
         return Ok(None);
     };
@@ -2306,7 +2397,7 @@ pub fn link_view(
 
 /// One link's [`crate::lessons::LinkView`]: `line` made to `made`.
 fn view_of(
-    r: &crate::store::Rx,
+    r: &impl Read,
     lesson: &crate::lessons::Plan,
     line: &str,
     made: Option<LinkTarget>,
@@ -2869,6 +2960,89 @@ mod tests {
                 Some((3, How::Same))
             ]
         );
+    }
+
+    /// Review r21 #1: an exact title elsewhere never wins silently over the line in place.
+    /// v7 → v9: a new "Ôn tập" at line 1 while the old one is renamed in place ("Ôn tập cuối
+    /// kì", still 5 periods, still after Chương 2) — the two readings compete, so the link
+    /// needs a check naming both; v9 → v10: Chương 2 renamed in place (70 periods) and a new
+    /// 10-period "Chương 2. Chất" at the end — the chapter's link stays in place (renamed).
+    #[test]
+    fn the_line_in_place_wins_over_a_title_elsewhere_r21() {
+        let v = vec![
+            pl3(&[
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất", 70),
+                ("Ôn tập", 5),
+                ("Bài 3. Năng lượng", 43),
+            ]),
+            pl3(&[
+                ("Ôn tập", 5),
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất", 70),
+                ("Ôn tập cuối kì", 5),
+                ("Bài 3. Năng lượng", 43),
+            ]),
+            pl3(&[
+                ("Ôn tập", 5),
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất quanh ta", 70),
+                ("Ôn tập cuối kì", 5),
+                ("Bài 3. Năng lượng", 43),
+                ("Chương 2. Chất", 10),
+            ]),
+        ];
+        // A ("Ôn tập" #4): unsure at v2 and still at v3, linked to the line in place.
+        let (got, a) = read(&v, 1, 4, 2);
+        assert_eq!(got, "đổi 5", "{a:?}");
+        let why = a.why().unwrap();
+        assert!(
+            why.contains("có thể là dòng 5 “Ôn tập cuối kì” (đổi tên) hoặc dòng 1 “Ôn tập” (mới)")
+                && why.contains("(bản 2; khi gắn, bản 1: dòng 4, 5 tiết)"),
+            "{why}"
+        );
+        let (got, a) = read(&v, 1, 4, 3);
+        assert_eq!(got, "đổi 5", "{a:?}");
+        assert!(
+            a.why().unwrap().contains(
+                "có thể là dòng 5 “Ôn tập cuối kì” (đổi tên) hoặc dòng 1 “Ôn tập” (mới) (bản 3;"
+            ),
+            "{a:?}"
+        );
+        // Never `ok`/`moved` to the new line 1, and a check holds the plan (hand-in refused).
+        assert!(!matches!(a, LinkState::Holds(_)));
+        assert!(hand_in_refusal("Bài A", a, crate::lessons::Advance::HandIn).is_some());
+        // C (Chương 2, 70 periods, #3): in place at v2, renamed in place at v3 — never the
+        // new 10-period line 7 of its old title.
+        assert_eq!(read(&v, 1, 3, 2).0, "dòng 4");
+        let (got, c) = read(&v, 1, 3, 3);
+        assert_eq!(got, "đổi 4", "{c:?}");
+        assert!(
+            c.why()
+                .unwrap()
+                .contains("nay ở dòng 4, đổi tên thành “Chương 2. Chất quanh ta”, 70 tiết (bản 3;"),
+            "{c:?}"
+        );
+        assert_eq!(read(&v, 2, 4, 3).0, "đổi 4");
+        // Linked in v2: the new "Ôn tập" and the renamed one each stay on their own line.
+        assert_eq!(read(&v, 2, 1, 3).0, "dòng 1");
+        assert_eq!(read(&v, 2, 5, 3).0, "dòng 5");
+        // The other lines hold where they are.
+        assert_eq!(read(&v, 1, 5, 3).0, "dòng 6");
+        assert_eq!(read(&v, 1, 1, 3).0, "dòng 2");
+        // A lone title moved out of order, with nothing renamed in its place, still moves.
+        let moved = pl3(&[
+            ("Ôn tập", 5),
+            ("Bài 0. Giới thiệu", 7),
+            ("Bài 1. Mở đầu", 10),
+            ("Chương 2. Chất", 70),
+            ("Bài 3. Năng lượng", 43),
+        ]);
+        let w = vec![v[0].clone(), moved];
+        assert_eq!(read(&w, 1, 4, 2).0, "dòng 1");
     }
 
     /// Review r20 #1, the KHTN 8A1 PL III: two "Ôn tập" lines (P #1, Q #3) merged into one

@@ -178,10 +178,19 @@ impl Names {
         resolve: &super::LinkResolver,
         plans: &[(Plan, Version)],
     ) -> Result<(), StoreError> {
+        self.fill_links(plans, |p| (resolve.0)(rx, p))
+    }
+
+    /// [`Names::resolve_links`] with any resolver — a read's or a write's transaction's.
+    pub fn fill_links(
+        &mut self,
+        plans: &[(Plan, Version)],
+        resolve: impl Fn(&Plan) -> Result<Option<super::LinkView>, StoreError>,
+    ) -> Result<(), StoreError> {
         for (p, v) in plans {
             // The printed version's link is the one in force (a draft's relink is not: r20 #2).
             if v.plan_line.is_some()
-                && let Some(view) = (resolve.0)(rx, p)?
+                && let Some(view) = resolve(p)?
                 && view.in_force
                 && v.plan_line.as_deref()
                     == Some(format!("{}#{}", view.pl3, view.linked_line).as_str())
@@ -590,17 +599,24 @@ fn approved_in_month(r: &impl Read, month: &str) -> Result<Vec<(Plan, Version)>,
 
 /// Prints the month's approval PDF, signs it with `key` when the approver has one, and stores
 /// it as the month's next version — in the approval's own transaction, so the file lists
-/// exactly what was approved and an approval never commits without its file.
+/// exactly what was approved and an approval never commits without its file. Each plan whose
+/// Phụ lục III changed since it was linked says so ("Liên kết hiện nay: …", by `links`, as
+/// the unsigned month export does): the approver signs what she sees (review r21 #10).
 pub fn record_month_approval(
     tx: &mut crate::store::Tx<'_>,
     p: &Principal,
     month: &str,
     department: Option<&str>,
     key: Option<&PadesKey>,
+    links: &super::LinkResolverTx,
 ) -> Result<MonthApproval, LessonError> {
     let now = tx.now();
     let plans = approved_in_month(tx, month)?;
-    let names = Names::load(tx)?;
+    let mut names = Names::load(tx)?;
+    {
+        let tx: &crate::store::Tx<'_> = tx;
+        names.fill_links(&plans, |plan| (links.0)(tx, plan))?;
+    }
     let at = when(&now.to_string());
     let note = match key {
         Some(k) => {

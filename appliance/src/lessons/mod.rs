@@ -430,6 +430,12 @@ pub struct LinkView {
 /// (`lessons` may not name `dept`, which stands on it).
 pub struct LinkResolver(pub fn(&Rx, &Plan) -> Result<Option<LinkView>, StoreError>);
 
+/// [`LinkResolver`] inside a write's transaction (`dept::link_view_in`): the month's approval
+/// PDF, printed as it is signed, says each plan's link as it reads then (review r21 #10).
+pub struct LinkResolverTx(
+    pub fn(&crate::store::Tx<'_>, &Plan) -> Result<Option<LinkView>, StoreError>,
+);
+
 /// Why a lesson plan may not be handed in, passed by its tổ or approved as its link reads now
 /// — `dept`'s (`dept::hand_in_problem`): its lesson `changed` or `dropped` in the Phụ lục III's
 /// current approved version, in Vietnamese, naming the line to relink to (review r20 #3).

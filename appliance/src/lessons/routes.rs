@@ -552,6 +552,7 @@ async fn approve_month(
     let dept = b.department.filter(|d| !d.is_empty());
     let month = b.month.clone();
     let gate = s.part::<super::LinkGate>()?.0;
+    let links = super::LinkResolverTx(s.part::<super::LinkResolverTx>()?.0);
     // One request, one check: the plan PIN and the PAdES PIN together, the count cleared only
     // when both were right (or she holds no certificate) and the month was approved.
     let (out, approval, held) = signing(&s, &u, b.secret, move |store, actor, key| {
@@ -574,8 +575,14 @@ async fn approve_month(
                 &held,
                 &key,
             )?;
-            let approval =
-                export::record_month_approval(tx, &p, &month, dept.as_deref(), pades.as_ref())?;
+            let approval = export::record_month_approval(
+                tx,
+                &p,
+                &month,
+                dept.as_deref(),
+                pades.as_ref(),
+                &links,
+            )?;
             Ok::<_, LessonError>((out, approval, held))
         })?)
     })
