@@ -2931,6 +2931,12 @@ pub const RETIRED_CA: &str = "signed under a school signing CA retired at ";
 pub fn flag_retired(reports: &mut [pades::SignatureReport], school_cas: &[x509_cert::Certificate]) {
     let retired = signing::retirements(school_cas);
     for rep in reports {
+        // Only a certificate that chains to the school's CA was made under it: a stranger's CA
+        // of the same name is not this school's retired one (review r22 #6), and its signature
+        // already fails its chain.
+        if !rep.chain_ok {
+            continue;
+        }
         let Some(at) = school_cas
             .iter()
             .position(|c| c.tbs_certificate.subject.to_string() == rep.issuer)

@@ -361,8 +361,12 @@ pub fn retirements(cas: &[Certificate]) -> Vec<Option<jiff::Timestamp>> {
     cas.iter()
         .map(|c| {
             let (org, from) = (ca_organisation(c), start(c)?);
+            // The CA that replaced it is the next generation; a later one's start is no bound
+            // when that one is not in the list (`missing_successors`; review r22 #7: `--ca 1
+            // --ca 3` dated CA 1's retirement by CA 3's start).
+            let next = ca_generation(c) + 1;
             cas.iter()
-                .filter(|n| *n != c && ca_organisation(n) == org)
+                .filter(|n| *n != c && ca_organisation(n) == org && ca_generation(n) == next)
                 .filter_map(start)
                 .filter(|t| *t > from)
                 .min()
