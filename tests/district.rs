@@ -2165,6 +2165,20 @@ fn every_report_counts_one_school_year_the_newest_unless_asked() {
     );
     let r = get(&staff, format!("{b}/district/district.xlsx?year=2025-2026"));
     assert!(file_name(&r).contains("phong-gd-2025-2026.xlsx"), "{r:?}");
+    // A filtered download names its filter, never the whole district's name (review r21 #8).
+    let r = get(
+        &staff,
+        format!("{b}/district/reports/ket-qua.csv?year=2025-2026&term=1&grade=6"),
+    );
+    assert!(
+        file_name(&r).contains("ket-qua-2025-2026-hk1-lop-6.csv"),
+        "{r:?}"
+    );
+    let r = get(&staff, format!("{b}/district/district.xlsx?grade=7"));
+    assert!(
+        file_name(&r).contains("phong-gd-2026-2027-lop-7.xlsx"),
+        "{r:?}"
+    );
 }
 
 /// Review r18 #10: a bad filter in a bookmarked hub page or download link is answered as a

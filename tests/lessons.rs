@@ -871,6 +871,16 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
             "Tháng “abc” không hợp lệ",
         ),
         (
+            "/admin/students?class=xyz",
+            Some("students"),
+            "Không có lớp “xyz” trong trường",
+        ),
+        (
+            "/admin/students?class=a&class=b",
+            Some("students"),
+            "tham số “class” được ghi hai lần",
+        ),
+        (
             "/lessons/plan/khong-co?v=abc",
             None,
             "tham số “v”: cần một số",
@@ -939,6 +949,11 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
         "/dept?department=xyz",
         "/lessons/export.pdf?teacher=nobody",
         "/lessons/export.pdf?month=2026-11&month=2026-12",
+        // Review r21 #5: the register's year and a class that names nothing.
+        "/api/v1/register?year=abc",
+        "/api/v1/export/register.xlsx?year=abc",
+        "/api/v1/students?class=xyz",
+        "/admin/students?class=xyz",
     ];
     for path in apis {
         for accept in [None, Some("*/*")] {

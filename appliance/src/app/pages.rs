@@ -798,6 +798,7 @@ page!(StudentsPage, "students.html" {
     show_ids: bool,
     can_export: bool,
     can_edit: bool,
+    error: Option<String>,
 });
 
 #[derive(Deserialize)]
@@ -808,17 +809,37 @@ struct ClassQuery {
 async fn students_page(
     State(s): State<Shared>,
     headers: HeaderMap,
-    Query(q): Query<ClassQuery>,
+    typed: crate::http::PageQuery<ClassQuery>,
     PageUser(u): PageUser,
 ) -> Result<Response, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let mut classes: Vec<school::Class> = school::list(&rx, &school::CLASSES)?;
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
-    let selected = q
-        .class
-        .or_else(|| classes.first().map(|c| c.id.clone()))
-        .unwrap_or_default();
+    // A class that does not parse (given twice) or names nothing: the page with its menu and
+    // form, the reason, no list, 400 — never an empty table (review r21 #5).
+    let (asked, error) = match typed.filters {
+        Ok(ClassQuery { class: Some(c) }) if !c.is_empty() => {
+            if classes.iter().any(|k| k.id == c) {
+                (Some(c), None)
+            } else {
+                let why = format!(
+                    "Không có lớp “{}” trong trường: chọn một lớp trong danh sách.",
+                    c.chars().take(40).collect::<String>()
+                );
+                (None, Some(why))
+            }
+        }
+        Ok(_) => (None, None),
+        Err(why) => (None, Some(why)),
+    };
+    crate::http::refusal(typed.page, error.as_ref())?;
+    let selected = match &error {
+        Some(_) => String::new(),
+        None => asked
+            .or_else(|| classes.first().map(|c| c.id.clone()))
+            .unwrap_or_default(),
+    };
     // Personal ID numbers are for the homeroom teacher, BGH and the school office only.
     let show_ids = u
         .require(Action::ViewPersonalIds { class: &selected })
@@ -875,7 +896,12 @@ async fn students_page(
         .collect();
     let can_edit = u.require(Action::ManageSchool).is_ok();
     let can_export = u.require(Action::ImportExport).is_ok();
-    Ok(render(StudentsPage::new(
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = render(StudentsPage::new(
         chrome(&s, &u, &headers),
         classes.into_iter().map(|c| (c.id, c.name)).collect(),
         selected,
@@ -886,7 +912,9 @@ async fn students_page(
         show_ids,
         can_export,
         can_edit,
-    )))
+        error,
+    ));
+    Ok((status, page).into_response())
 }
 
 page!(ImportPage, "import.html" {});

@@ -69,6 +69,44 @@ impl Filter {
         }
         Ok(())
     }
+
+    /// The one name of a download of these reports (review r21 #8): the stem, the school year
+    /// its figures are of, then each filter it was cut by — `ket-qua-2026-2027-hk1-lop-9.csv`,
+    /// `phong-gd-2026-2027-truong-79000701.xlsx` —, so a filtered file is never saved under
+    /// the whole district's name. Only checked values reach it ([`Filter::check`]); anything
+    /// else in them is dropped, never written into the header.
+    pub fn file_name(&self, stem: &str, year: Option<&str>, ext: &str) -> String {
+        let safe = |v: &str| -> String {
+            v.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
+        let mut name = stem.to_string();
+        let mut part = |p: String| {
+            if !p.is_empty() && !p.ends_with('-') {
+                name.push('-');
+                name.push_str(&p);
+            }
+        };
+        if let Some(y) = year {
+            part(safe(y));
+        }
+        if let Some(c) = &self.school {
+            part(format!("truong-{}", safe(c)));
+        }
+        if let Some(t) = &self.term {
+            part(match t.to_ascii_uppercase().as_str() {
+                "CN" => "ca-nam".to_string(),
+                t => format!("hk{}", safe(t)),
+            });
+        }
+        if let Some(g) = &self.grade {
+            part(format!("lop-{}", safe(g)));
+        }
+        format!("{name}.{ext}")
+    }
+
     fn school(&self, code: &str) -> bool {
         self.school.as_deref().is_none_or(|s| s == code)
     }
@@ -1589,6 +1627,47 @@ pub fn reports_for(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_filtered_download_is_named_by_its_filter() {
+        let f = |school: Option<&str>, grade: Option<&str>, term: Option<&str>| super::Filter {
+            school: school.map(Into::into),
+            grade: grade.map(Into::into),
+            term: term.map(Into::into),
+            year: None,
+        };
+        let y = Some("2026-2027");
+        assert_eq!(
+            f(None, None, None).file_name("ke-hoach", y, "csv"),
+            "ke-hoach-2026-2027.csv"
+        );
+        assert_eq!(
+            f(None, Some("8"), None).file_name("ke-hoach", y, "csv"),
+            "ke-hoach-2026-2027-lop-8.csv"
+        );
+        assert_eq!(
+            f(None, Some("9"), Some("1")).file_name("ket-qua", y, "csv"),
+            "ket-qua-2026-2027-hk1-lop-9.csv"
+        );
+        assert_eq!(
+            f(None, None, Some("cn")).file_name("ket-qua", y, "csv"),
+            "ket-qua-2026-2027-ca-nam.csv"
+        );
+        assert_eq!(
+            f(Some("79000701"), Some("9"), None).file_name("phong-gd", y, "xlsx"),
+            "phong-gd-2026-2027-truong-79000701-lop-9.xlsx"
+        );
+        assert_eq!(
+            f(None, None, None).file_name("phong-gd", None, "xlsx"),
+            "phong-gd.xlsx"
+        );
+        // Nothing but letters, digits and '-' reaches the header.
+        assert_eq!(
+            f(Some("a\"; x"), None, None).file_name("si-so", y, "csv"),
+            "si-so-2026-2027-truong-ax.csv"
+        );
+    }
+
     use super::*;
 
     #[test]

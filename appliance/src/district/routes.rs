@@ -948,15 +948,22 @@ fn csv_of(
     tables: &[super::reports::Table],
     file: &str,
     year: Option<&str>,
+    filter: &Filter,
 ) -> Result<Response, ApiError> {
     let id = file.strip_suffix(".csv").ok_or_else(ApiError::not_found)?;
     let t = tables
         .iter()
         .find(|t| t.id == id)
         .ok_or_else(ApiError::not_found)?;
-    let name = match year {
-        Some(y) if id != "lien-lac" => format!("{id}-{y}.csv"),
-        _ => file.to_string(),
+    // Named by its year and the filter it was cut by (review r21 #8).
+    let name = if id == "lien-lac" {
+        Filter {
+            school: filter.school.clone(),
+            ..Filter::default()
+        }
+        .file_name(id, None, "csv")
+    } else {
+        filter.file_name(id, year, "csv")
     };
     Ok(download(CSV, name, t.csv().into_bytes()))
 }
@@ -970,7 +977,7 @@ async fn report_csv(
     require_staff(&u)?;
     checked(&hub, &filter).await?;
     let r = complete(compute(&hub, &filter, None).await?)?;
-    csv_of(&r.tables, &file, r.year.as_deref())
+    csv_of(&r.tables, &file, r.year.as_deref(), &filter)
 }
 
 async fn xlsx_of(tables: Vec<super::reports::Table>, name: String) -> Result<Response, ApiError> {
@@ -1325,11 +1332,8 @@ async fn xlsx(
     require_staff(&u)?;
     checked(&hub, &filter).await?;
     let r = complete(compute(&hub, &filter, None).await?)?;
-    // Named for the school year its figures are of.
-    let name = match &r.year {
-        Some(y) => format!("phong-gd-{y}.xlsx"),
-        None => "phong-gd.xlsx".into(),
-    };
+    // Named for the school year its figures are of and the filter (review r21 #8).
+    let name = filter.file_name("phong-gd", r.year.as_deref(), "xlsx");
     xlsx_of(r.tables, name).await
 }
 

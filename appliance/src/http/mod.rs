@@ -190,13 +190,13 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
             return ApiError::new(status, "too_large", "Dữ liệu gửi lên quá lớn.");
         }
         let raw = e.body_text();
-        let mut err = ApiError::new(
+        let err = ApiError::new(
             status,
             "bad_json",
             format!("Dữ liệu gửi lên không hợp lệ: {}", json_problem_vi(&raw)),
         );
-        // serde's own words stay for whoever debugs a client; people read the sentence above.
-        err.details = Some(json!({ "detail": raw }));
+        // serde's English words go to the debug log, never to people (review r21 #7).
+        tracing::debug!(detail = %raw, "JSON body refused");
         err
     }
 }
@@ -525,12 +525,9 @@ pub async fn api_errors_as_json(req: Request, next: Next) -> Response {
             ApiError::new(status, "too_large", "Dữ liệu gửi lên quá lớn.")
         }
         _ => {
-            let mut e = ApiError::new(status, "bad_request", rejection_vi(&text));
-            // axum's own words stay for whoever debugs a client; people read the sentence above.
-            if !text.is_empty() {
-                e.details = Some(json!({ "detail": text }));
-            }
-            e
+            // axum's English words go to the debug log, never to people (review r21 #7).
+            tracing::debug!(detail = %text, "request refused before its handler");
+            ApiError::new(status, "bad_request", rejection_vi(&text))
         }
     }
     .into_response();
@@ -774,11 +771,8 @@ mod json_problem_tests {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(v["error"]["code"], "bad_request", "{uri}");
             assert_eq!(v["error"]["message"], want, "{uri}: {v}");
-            let detail = v["error"]["details"]["detail"].as_str().unwrap_or("");
-            assert!(
-                detail.starts_with("Failed to deserialize") || detail.starts_with("Invalid URL"),
-                "{uri}: {v}"
-            );
+            // No English under details (review r21 #7).
+            assert!(v["error"].get("details").is_none(), "{uri}: {v}");
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The one query-string extractor of the box and the hub (review r20 #9, #10): a query string
 //! that does not parse — a word where a number goes, a field given twice (`?year=a&year=b`),
 //! a value outside an enum — is never axum's English plain text. [`Query`] answers 400
-//! `bad_filter` in Vietnamese ([`super::rejection_vi`]: the parameter named, axum's words
-//! under `details.detail`) — JSON for an API or a client that does not ask for HTML, the
+//! `bad_filter` in Vietnamese ([`super::rejection_vi`]: the parameter named; axum's English
+//! words only in the debug log, review r21 #7) — JSON for an API or a client that does not ask for HTML, the
 //! site's error page for a browser (`page_errors_as_html`); [`PageQuery`] hands a page with a
 //! filter form the reason and the values as typed, so it shows itself again — menu, form,
 //! message, status 400 — as the hub's `/district` does.
@@ -11,7 +11,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use super::{ApiError, rejection_vi};
 
@@ -46,9 +45,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         read(&parts.uri).map(Query).map_err(|(why, raw)| {
-            let mut e = bad_filter(why);
-            e.details = Some(json!({ "detail": raw }));
-            e
+            // axum's English words are for the log, never the user (review r21 #7).
+            tracing::debug!(detail = %raw, "query string refused");
+            bad_filter(why)
         })
     }
 }

@@ -193,6 +193,13 @@ async fn list_students(
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let v = match &q.class {
+        // A class that names nothing is refused, not an empty list (review r21 #5).
+        Some(c) if rx.get(&super::CLASSES, c)?.is_none() => {
+            return Err(crate::http::bad_filter(format!(
+                "Không có lớp \"{}\" trong trường.",
+                c.chars().take(40).collect::<String>()
+            )));
+        }
         Some(c) => super::students_of_class(&rx, c)?,
         None => {
             u.require(Action::ImportExport)?;
@@ -702,9 +709,16 @@ async fn export_students(
 
 async fn export_staff(State(s): State<Shared>, u: ApiUser) -> Result<Response, ApiError> {
     u.require(Action::ImportExport)?;
+    // Named by the school year and the day it was taken (review r21 #8): staff change.
+    let year = crate::school::school_info(&s.store.read()?)?.map(|i| i.current_year);
+    let day = jiff::Timestamp::now().to_zoned(super::time_zone()).date();
+    let name = match year {
+        Some(y) => format!("can-bo-{y}-{day}.xlsx"),
+        None => format!("can-bo-{day}.xlsx"),
+    };
     let store = s.store.clone();
     let bytes = tokio::task::spawn_blocking(move || import::export_staff(&store.read()?)).await??;
-    Ok(xlsx_response("can-bo.xlsx", bytes))
+    Ok(xlsx_response(&name, bytes))
 }
 
 /// Changes the học bạ's identity details of one student: the fields sent, the others kept.
@@ -846,13 +860,13 @@ fn register_year(s: &Shared, q: YearQuery) -> Result<(super::SchoolInfo, String)
         .year
         .filter(|y| !y.is_empty())
         .unwrap_or_else(|| info.current_year.clone());
-    // The year names the downloaded file too: only "2026-2027" shapes.
+    // The year names the downloaded file too: only "2026-2027" shapes — a filter refused
+    // as every other (400 `bad_filter`, review r21 #5).
     if !super::is_school_year(&year) {
-        return Err(SchoolError::Invalid(format!(
+        return Err(crate::http::bad_filter(format!(
             "Năm học \"{}\" không hợp lệ: ghi dạng 2026-2027.",
             year.chars().take(20).collect::<String>()
-        ))
-        .into());
+        )));
     }
     Ok((info, year))
 }
