@@ -232,6 +232,14 @@ pub fn pin_rule_role<'a>(p: &Principal, cert_role: &'a str) -> &'a str {
     }
 }
 
+/// Whether a new signing PIN of `p` for a certificate of `cert_role` needs the Ban giám
+/// hiệu's [`crate::pki::seal::MIN_CA_PIN`] digits: by the account's current BGH role, not the
+/// certificate's (a vice principal asking for a GVCN certificate too, review r22 #5). The one
+/// answer for the web and every CLI path that sets a PIN.
+pub fn needs_ca_pin(p: &Principal, cert_role: &str) -> bool {
+    signing::is_head_role(pin_rule_role(p, cert_role))
+}
+
 /// Deletes `id`'s wrap, noting why when she is no current BGH member (so her refusal says it).
 fn drop_wrap(tx: &mut Tx<'_>, id: &str) -> Result<(), HocbaError> {
     tx.delete(&CA_WRAPS, id, "hocba.ca_wrap_dropped")?;
@@ -1252,7 +1260,7 @@ pub fn request(
     if pin != pin_again {
         return Err(HocbaError::PinMismatch);
     }
-    signing::check_pin_for(role, pin)?;
+    signing::check_pin_for(pin_rule_role(p, role), pin)?;
     if !ca_sealed(&store.read()?)? {
         return if matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng") {
             issue_first_head(store, actor, p, role, pin, true).map(Asked::Issued)
@@ -1683,6 +1691,39 @@ mod tests {
         };
         let (ht, pht, gv) = (p(&made[0], false), p(&made[1], false), p(&made[2], true));
         (dir, store, ht, pht, gv)
+    }
+
+    /// Review r22 #5: the 8-digit rule follows the account's BGH role, whatever certificate
+    /// she asks for; a disabled VP or a teacher follows her certificate's.
+    #[test]
+    fn eight_digits_follow_the_accounts_bgh_role() {
+        let (_dir, store, ht, mut pht, gv) = setup();
+        assert!(needs_ca_pin(&ht, "Hiệu trưởng"));
+        pht.homeroom = vec!["2026-9a1".into()];
+        assert!(needs_ca_pin(&pht, "Giáo viên chủ nhiệm"));
+        assert!(!needs_ca_pin(&gv, "Giáo viên chủ nhiệm"));
+        pht.account.disabled = true;
+        assert!(!needs_ca_pin(&pht, "Giáo viên chủ nhiệm"));
+        // The web's request path says the same: a VP's 6-digit PIN for a GVCN certificate.
+        pht.account.disabled = false;
+        let r = request(
+            &store,
+            &Actor::system(jiff::Timestamp::now()),
+            &pht,
+            Some("gvcn"),
+            "582039",
+            "582039",
+        );
+        assert!(
+            matches!(
+                r,
+                Err(HocbaError::Signing(signing::SigningError::WeakPin(
+                    crate::pki::seal::WeakPin::CaShort
+                )))
+            ),
+            "{:?}",
+            r.err()
+        );
     }
 
     #[test]
