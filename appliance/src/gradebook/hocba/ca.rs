@@ -2093,6 +2093,32 @@ mod tests {
         assert!(recent_notices(&rx, pht.id(), later).unwrap().is_empty());
     }
 
+    /// Review r22 #3: a certificate under a retired CA (here a teacher disabled while the CA
+    /// was renewed, so not re-issued) is refused before any PIN, with the way out.
+    #[test]
+    fn a_certificate_under_a_retired_ca_is_refused_before_the_pin() {
+        let (dir, store, ht, _pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "58203947", "58203947").unwrap();
+        request(&store, &actor, &gv, None, "60481735", "60481735").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "58203947").unwrap();
+        assert!(super::super::check_not_retired(&store.read().unwrap(), dir.path(), &gv).is_ok());
+        store
+            .write(&actor, |tx| {
+                let mut a: Account = tx.get(&crate::auth::ACCOUNTS, gv.id())?.unwrap();
+                a.disabled = true;
+                tx.put(&crate::auth::ACCOUNTS, gv.id(), &a, "t")
+            })
+            .unwrap();
+        renew(&store, &actor, &ht, "58203947", "").unwrap();
+        let rx = store.read().unwrap();
+        let refused = super::super::check_not_retired(&rx, dir.path(), &gv).unwrap_err();
+        assert!(matches!(refused, HocbaError::CertRetired(1)), "{refused:?}");
+        assert!(refused.to_string().contains("xin cấp chứng thư mới"));
+        // The principal, re-issued at the renewal, signs on.
+        assert!(super::super::check_not_retired(&rx, dir.path(), &ht).is_ok());
+    }
+
     /// Review r17 #3: a signer certificate ends five years after it is issued; from 90 days
     /// before, her line, the status text and the pages say so with the way out, and once it has
     /// ended signing is refused before any PIN, saying what to do; a new request replaces it.
