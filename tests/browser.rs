@@ -606,8 +606,8 @@ fn teacher_writes_and_signs_a_plan_while_the_principal_watches_live() {
         let c = connect(port, caps).await;
         log_in(&c, &base, "gv04").await;
         c.goto(&format!("{base}/lessons")).await.unwrap();
-        typ(&c, "#k-secret", "47025863").await;
-        typ(&c, "#k-confirm", "47025863").await;
+        typ(&c, "#k-secret", "58164027").await;
+        typ(&c, "#k-confirm", "58164027").await;
         click(&c, "#key-form button[type=submit]").await;
         wait_for(&c, "#key-form .msg.ok").await;
         c.goto(&format!("{base}/lessons/new")).await.unwrap();
@@ -660,7 +660,7 @@ fn teacher_writes_and_signs_a_plan_while_the_principal_watches_live() {
         assert_eq!(kept, "Nêu được sự đa dạng của chất.");
         click(&c, "#plan-form button[type=submit]").await;
         wait_for(&c, "#submit-form").await;
-        typ(&c, "#s-pin", "47025863").await;
+        typ(&c, "#s-pin", "58164027").await;
         click(&c, "#submit-form button[type=submit]").await;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

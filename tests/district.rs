@@ -1747,8 +1747,8 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
     let now = jiff::Timestamp::now();
     let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
     let key = |name: &str, role: &str| {
-        let rec = signing::issue_signer(&ca, name, name, role, "97531846", now).unwrap();
-        signing::unlock(&rec, "97531846").unwrap()
+        let rec = signing::issue_signer(&ca, name, name, role, "64081739", now).unwrap();
+        signing::unlock(&rec, "64081739").unwrap()
     };
     let gvcn = key("Lê Thị Hoa", "Giáo viên chủ nhiệm");
     let head = key("Trần Văn Hùng", "Hiệu trưởng");

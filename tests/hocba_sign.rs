@@ -2288,11 +2288,11 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         "x",
         "Trần Văn Hùng",
         "Hiệu trưởng",
-        "97531846",
+        "64081739",
         now,
     )
     .unwrap();
-    let key = tram::pki::signing::unlock(&minted, "97531846").unwrap();
+    let key = tram::pki::signing::unlock(&minted, "64081739").unwrap();
     let forged = tram::pki::pades::sign(&pdf, &key, &school_ca.cert, now).unwrap();
     let v: serde_json::Value = c
         .post(format!("{b}/api/v1/hocba/verify"))
@@ -2364,11 +2364,11 @@ fn the_month_approval_pdf_is_signed_pades_by_the_principal() {
         "x",
         "Trần Văn Hùng",
         "Hiệu trưởng",
-        "97531846",
+        "64081739",
         now,
     )
     .unwrap();
-    let key = tram::pki::signing::unlock(&foreign, "97531846").unwrap();
+    let key = tram::pki::signing::unlock(&foreign, "64081739").unwrap();
     let unsigned_again = tmp.path().join("plain.pdf");
     let foreign_pdf = tram::pki::pades::sign(
         &std::fs::read(&unsigned_again).unwrap(),
@@ -2840,9 +2840,9 @@ fn a_hocba_needs_both_stages_and_signatures_from_the_schools_register() {
         tram::gradebook::hocba::ca::open_ca(&rx, &data, &ht, DEMO_PIN).unwrap()
     };
     let minted =
-        tram::pki::signing::issue_signer(&ca, "x", &principal_name, "Hiệu trưởng", "97531846", now)
+        tram::pki::signing::issue_signer(&ca, "x", &principal_name, "Hiệu trưởng", "64081739", now)
             .unwrap();
-    let key = tram::pki::signing::unlock(&minted, "97531846").unwrap();
+    let key = tram::pki::signing::unlock(&minted, "64081739").unwrap();
     let forged = tram::pki::pades::sign(&gvcn_only, &key, &ca.cert, now).unwrap();
     let o = hocba(
         &["verify", write("minted.pdf", &forged).to_str().unwrap()],

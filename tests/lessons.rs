@@ -85,7 +85,7 @@ fn write_sign_review_approve_verify_export_publish() {
     let (s, _) = post(
         &teacher,
         &format!("{api}/key"),
-        json!({"secret": "47025863", "confirm": "47025863"}),
+        json!({"secret": "58164027", "confirm": "58164027"}),
     );
     assert_eq!(s, 201);
 
@@ -196,7 +196,7 @@ fn write_sign_review_approve_verify_export_publish() {
     let (s, r) = post(
         &teacher,
         &format!("{api}/plans/{id}/submit"),
-        json!({"secret": "47025863"}),
+        json!({"secret": "58164027"}),
     );
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["plan"]["state"], "submitted");

@@ -534,7 +534,7 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     };
                     let req = signing::request_key(
                         &who,
-                        &new_pin("TRAM_SIGNING_PIN", signing::is_head_role(role))?,
+                        &new_pin("TRAM_SIGNING_PIN", ca::needs_ca_pin(&principal, role))?,
                         now,
                     )?;
                     let holder_pin = secret("TRAM_APPROVER_PIN")?;

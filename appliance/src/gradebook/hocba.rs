@@ -439,6 +439,13 @@ pub enum HocbaError {
         "Chứng thư ký học bạ của bạn đã hết hạn ngày {0}: xin cấp chứng thư mới ở trang Chứng thư ký học bạ, Ban giám hiệu duyệt rồi bạn ký lại bằng mã PIN chọn lúc xin."
     )]
     CertExpired(String),
+    /// The signer's certificate was issued by a CA the school has since replaced (renewal or
+    /// recovery): it signs nothing any more — refused before the PIN, with the way out, as
+    /// [`HocbaError::CertExpired`] (review r22 #3).
+    #[error(
+        "Chứng thư ký học bạ của bạn thuộc CA đã thay (CA ký số của trường số {0}): xin cấp chứng thư mới ở trang Chứng thư ký học bạ, Ban giám hiệu duyệt rồi bạn ký lại bằng mã PIN chọn lúc xin."
+    )]
+    CertRetired(usize),
     #[error(
         "Mã PIN ký của bạn ngắn hơn 8 chữ số: người giữ CA ký số của trường cần mã PIN từ 8 chữ số (mã này mở CA). Hãy đổi mã PIN ký ở trang Chứng thư ký học bạ rồi làm lại."
     )]
@@ -501,6 +508,7 @@ impl HocbaError {
             HocbaError::CaChanged => "ca_changed",
             HocbaError::NeedRecoveryReason => "reason_needed",
             HocbaError::CertExpired(_) => "certificate_expired",
+            HocbaError::CertRetired(_) => "certificate_retired",
             HocbaError::HolderPinShort => "holder_pin_short",
             HocbaError::NotRenewer => "not_approver",
             HocbaError::SignerChanged => "signer_changed",
@@ -628,6 +636,22 @@ pub fn signer_issuer(data_dir: &std::path::Path, rec: &SignerRecord) -> Result<I
             None => Issuer::Unknown,
         },
     )
+}
+
+/// Refuses `p`'s signing certificate when a retired CA of the school issued it — before the
+/// PIN is asked for, so no guess is spent and no lock follows (review r22 #3). No certificate
+/// or no CA is left to the signing itself to say.
+pub fn check_not_retired(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    p: &Principal,
+) -> Result<(), HocbaError> {
+    if let Some(rec) = signer(r, p.id())?
+        && let Ok(Issuer::Retired(n)) = signer_issuer(data_dir, &rec)
+    {
+        return Err(HocbaError::CertRetired(n));
+    }
+    Ok(())
 }
 
 /// Whether two signer records certify the same public key.

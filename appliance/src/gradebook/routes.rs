@@ -105,6 +105,13 @@ impl From<super::hocba::HocbaError> for ApiError {
             // The CLI's alone (`tram hocba sign`); no route signs by hand.
             H::HandSigning(_) => StatusCode::FORBIDDEN,
             // Her condition, with its way out: a warning in the log, never an error.
+            H::CertRetired(n) => {
+                tracing::warn!(
+                    ca = n,
+                    "học bạ signing refused: the signer's certificate is under a retired school CA; its holder asks for a new one on the signer page"
+                );
+                StatusCode::CONFLICT
+            }
             H::CertExpired(ended) => {
                 tracing::warn!(
                     ended = %ended,
@@ -639,7 +646,9 @@ async fn hocba_sign(
     let pin = body.pin.clone();
     let (c, stage) = (class.clone(), body.stage);
     let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal, now| {
-        super::hocba::check_before_pin(&store.read()?, p, &c, stage, now)
+        let r = store.read()?;
+        super::hocba::check_before_pin(&r, p, &c, stage, now)?;
+        super::hocba::check_not_retired(&r, store.dir(), p)
     };
     guarded_signing(&s, &u, &pin, precheck, move |store, dir, p, now| {
         super::hocba::sign_class(store, dir, p, &class, body.stage, &body.pin, now)
@@ -675,7 +684,9 @@ async fn hocba_sign_student(
     let pin = body.pin.clone();
     let (who, stage) = (student.clone(), body.stage);
     let precheck = move |store: &crate::store::Store, p: &crate::auth::Principal, now| {
-        super::hocba::check_may_sign_student(&store.read()?, p, &who, stage, now).map(|_| ())
+        let r = store.read()?;
+        super::hocba::check_may_sign_student(&r, p, &who, stage, now)?;
+        super::hocba::check_not_retired(&r, store.dir(), p)
     };
     guarded_signing(&s, &u, &pin, precheck, move |store, dir, p, now| {
         super::hocba::sign_student(store, dir, p, &student, body.stage, &body.pin, now)

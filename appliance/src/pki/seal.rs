@@ -64,7 +64,7 @@ pub enum WeakPin {
     #[error("Mã PIN ký phải có ít nhất {MIN_PIN} chữ số và chỉ gồm chữ số.")]
     Short,
     #[error(
-        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321 — kể cả lệch một số như 123457 —, lặp lại như 121212, 123123, 20262026, một chữ số chiếm nửa mã như 000123, 12000000, hay chỉ có hai chữ số khác nhau như 111222, 100000). Hãy chọn dãy khác."
+        "Mã PIN ký quá dễ đoán (cùng một chữ số, dãy liền nhau như 123456 hay 654321 — kể cả lệch một số như 123457 —, lặp lại như 121212, 123123, 20262026, một chữ số chiếm nửa mã như 000123, 12000000, chỉ có hai chữ số khác nhau như 111222, 100000, một mã như thế thêm một hai chữ số ở đầu hay cuối như 00012345, 98765401, 12312399, số 0 ở đầu để lại dưới 6 chữ số, hay hai năm liền nhau như 20242025). Hãy chọn dãy khác."
     )]
     Trivial,
     #[error(
@@ -90,7 +90,7 @@ impl WeakPin {
     pub fn english(self) -> String {
         match self {
             WeakPin::Short => format!("a signing PIN is at least {MIN_PIN} digits, digits only"),
-            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321 — even with one digit off, 123457 —, a repeated group such as 121212, 123123 or 20262026, one digit filling half the PIN such as 000123 or 12000000, or only two different digits such as 111222): choose another".into(),
+            WeakPin::Trivial => "this signing PIN is too easy to guess (one digit repeated, a run such as 123456 or 654321 — even with one digit off, 123457 —, a repeated group such as 121212, 123123 or 20262026, one digit filling half the PIN such as 000123 or 12000000, only two different digits such as 111222, such a PIN with one or two digits added before or after it such as 00012345, 98765401 or 12312399, leading zeros leaving fewer than 6 digits, or two years side by side such as 20242025): choose another".into(),
             WeakPin::Pattern => "this signing PIN follows a pattern guessers try first (pairs or triples such as 112233, 778899; a palindrome such as 123321; a line on the phone keypad such as 147258, 159753, 258369; even steps such as 135790, 246810, 024680): choose another".into(),
             WeakPin::Common => "this signing PIN is on the list of the most used PINs, or the first digits of a well-known constant (314159 of pi, 271828 of e, 141421 of the square root of 2), which guessers try first: choose another".into(),
             WeakPin::Date => "this signing PIN is a date (a birth date such as 15/03/1987 written 150387, 031587, 15031987 or 19870315), which people who know the signer guess first: choose another".into(),
@@ -169,13 +169,21 @@ pub fn check_new_pin_on(pin: &str, today: jiff::civil::Date) -> Result<(), WeakP
     if d.len() < MIN_PIN || d.iter().any(|&x| x > 9) {
         return Err(WeakPin::Short);
     }
-    let step = |s: u8| d.windows(2).all(|w| (w[0] + s) % 10 == w[1]);
-    // A group of any shorter length repeated (121212, 123123, 20262026, 5839158391: review
-    // r19 #2 — a repeated 4-digit group is 10^4 guesses, not 10^8).
-    let repeats =
-        (1..=d.len() / 2).any(|n| d.len().is_multiple_of(n) && d.chunks(n).all(|c| c == &d[..n]));
-    // Two digits or fewer (111112, 111222, 000001, 100000: review r15 #6) are guessed first.
-    let distinct = d.iter().collect::<std::collections::HashSet<_>>().len();
+    // Leading zeros of a PIN longer than the minimum are padding (review r22 #2: 00012345 is
+    // 12345 behind three zeros): fewer than [`MIN_PIN`] significant digits is refused. A
+    // 6-digit PIN that begins with 0 has all its 10^6 guesses and is not judged so.
+    let zeros = d.iter().take_while(|&&x| x == 0).count();
+    if zeros > 0 && d.len() > MIN_PIN && d.len() - zeros < MIN_PIN {
+        return Err(WeakPin::Trivial);
+    }
+    // Two years side by side, 19xx or 20xx each (20242025, 19451975: review r22 #2).
+    let year = |c: &[u8]| matches!((c[0], c[1]), (1, 9) | (2, 0));
+    if d.len() == 8 && year(&d[..4]) && year(&d[4..]) {
+        return Err(WeakPin::Trivial);
+    }
+    if let Some(w) = pattern_weakness(&d) {
+        return Err(w);
+    }
     // One digit run over half the PIN or more (000123, 00001234, 12000000: review r19 #2): the
     // rest is a short number padded.
     let longest_run = d
@@ -183,22 +191,58 @@ pub fn check_new_pin_on(pin: &str, today: jiff::civil::Date) -> Result<(), WeakP
         .map(<[u8]>::len)
         .max()
         .unwrap_or(0);
-    if step(0) || step(1) || step(9) || repeats || distinct < 3 || 2 * longest_run >= d.len() {
+    if 2 * longest_run >= d.len() {
         return Err(WeakPin::Trivial);
-    }
-    if [0, 1, 9].into_iter().any(|s| near_steps(&d, s)) {
-        return Err(WeakPin::Trivial);
-    }
-    if is_pattern(&d) {
-        return Err(WeakPin::Pattern);
     }
     if is_common(pin) {
         return Err(WeakPin::Common);
+    }
+    // The core: a weak PIN with one or two digits put before or after it (98765401, 12312399,
+    // 99123123, 10101099, 00098765: review r22 #2) is as weak as the core, whose guessers add
+    // the two digits — judged only where the core keeps [`MIN_PIN`] digits, so a 6-digit PIN
+    // is never judged by a 4-digit core. Dates are not looked for in cores: a 6-digit core is
+    // a date about one time in sixteen, and 8-digit dates are refused whole.
+    for front in 0..=2 {
+        for back in 0..=2 - front {
+            if front + back == 0 || d.len() < MIN_PIN + front + back {
+                continue;
+            }
+            let core = &d[front..d.len() - back];
+            if let Some(w) = pattern_weakness(core) {
+                return Err(w);
+            }
+            if is_common(&pin[front..pin.len() - back]) {
+                return Err(WeakPin::Common);
+            }
+        }
     }
     if is_date(&d, today) {
         return Err(WeakPin::Date);
     }
     Ok(())
+}
+
+/// The rules of [`check_new_pin_on`] that judge a run of digits as a whole: one digit, a run
+/// up or down (wrapping past 9), a group repeated, fewer than three different digits, a run
+/// with one slip, a pattern ([`is_pattern`]).
+fn pattern_weakness(d: &[u8]) -> Option<WeakPin> {
+    let step = |s: u8| d.windows(2).all(|w| (w[0] + s) % 10 == w[1]);
+    // A group of any shorter length repeated (121212, 123123, 20262026, 5839158391: review
+    // r19 #2 — a repeated 4-digit group is 10^4 guesses, not 10^8).
+    let repeats =
+        (1..=d.len() / 2).any(|n| d.len().is_multiple_of(n) && d.chunks(n).all(|c| c == &d[..n]));
+    // Two digits or fewer (111112, 111222, 000001, 100000: review r15 #6) are guessed first.
+    let distinct = d.iter().collect::<std::collections::HashSet<_>>().len();
+    if step(0) || step(1) || step(9) || repeats || distinct < 3 {
+        return Some(WeakPin::Trivial);
+    }
+    if [0, 1, 9].into_iter().any(|s| near_steps(d, s)) {
+        return Some(WeakPin::Trivial);
+    }
+    if is_pattern(d) {
+        return Some(WeakPin::Pattern);
+    }
+    None
 }
 
 /// Every step between neighbouring digits `s` (mod 10) but one at most: a run with one slip
@@ -435,6 +479,66 @@ mod tests {
         }
     }
 
+    /// Review r22 #2: a weak core with two digits before or after it, zero padding, two years;
+    /// what r22 found refused stays refused; random-looking PINs and the demo's pass.
+    #[test]
+    fn weak_cores_padding_and_years_are_refused() {
+        for pin in [
+            "00012345", "00054321", "00098765", "98765401", "12312399", "45645699", "99123123",
+            "10101099", "20242025", "19451975", "19992000", "0012345", "12345600",
+        ] {
+            assert!(check_new_pin_on(pin, DAY).is_err(), "{pin}");
+            assert!(check_ca_pin(pin).is_err(), "{pin}");
+        }
+        assert_eq!(check_new_pin_on("00012345", DAY), Err(WeakPin::Trivial));
+        assert_eq!(check_new_pin_on("20242025", DAY), Err(WeakPin::Trivial));
+        for pin in [
+            "00000123",
+            "00001234",
+            "00000058",
+            "12000000",
+            "20262026",
+            "58395839",
+            "47204720",
+            "5839158391",
+            "11235813",
+            "86753090",
+            "98769876",
+            "55555556",
+            "90000009",
+            "87654320",
+            "31415926",
+            "27182818",
+            "14142135",
+            "16180339",
+            "17320508",
+            "69314718",
+            "12481632",
+            "13131313",
+            "12344321",
+            "000123",
+            "001234",
+            "124816",
+            "248163",
+            "012358",
+        ] {
+            assert!(check_new_pin_on(pin, DAY).is_err(), "{pin}");
+        }
+        // Teachers' 6-digit PINs r22 saw accepted, one with a leading 0: no 4-digit core.
+        for pin in ["134679", "314271", "058392", "730164"] {
+            assert_eq!(check_new_pin_on(pin, DAY), Ok(()), "{pin}");
+        }
+        for pin in [
+            "50718394", "73920581", "61829375", "58164027", "47158203", "83602947", "29573816",
+            "64081739", "17496028", "90367421", "52830617", "36914058", "81257304", "04938271",
+            "69205834", "27640953", "85031742", "43719580", "60582917", "94176035", "31860492",
+            "72304869",
+        ] {
+            assert_eq!(check_ca_pin(pin), Ok(()), "{pin}");
+            assert_eq!(check_new_pin_on(pin, DAY), Ok(()), "{pin}");
+        }
+    }
+
     /// A fixed day keeps the tests true whatever the date (112233 reads 22/11/2033).
     const DAY: jiff::civil::Date = jiff::civil::date(2026, 12, 7);
 
@@ -444,7 +548,7 @@ mod tests {
         "730164",
         "946281",
         "208573",
-        "1212123",
+        "5820394",
         "417926",
         "50718394",
         "39604172",
@@ -564,7 +668,7 @@ mod tests {
         let today = jiff::civil::date(2026, 12, 7);
         // 15/03/1987 as ddmmyy, mmddyy, ddmmyyyy, yyyymmdd; 29/02/2000; 07/12/2026 (today).
         for pin in [
-            "150387", "031587", "15031987", "19870315", "290200", "29022000", "071226", "01011940",
+            "150387", "031587", "15031987", "19870315", "290200", "29021996", "071226", "01011940",
             "311299",
         ] {
             assert_eq!(check_new_pin_on(pin, today), Err(WeakPin::Date), "{pin}");

@@ -232,6 +232,14 @@ pub fn pin_rule_role<'a>(p: &Principal, cert_role: &'a str) -> &'a str {
     }
 }
 
+/// Whether a new signing PIN of `p` for a certificate of `cert_role` needs the Ban giám
+/// hiệu's [`crate::pki::seal::MIN_CA_PIN`] digits: by the account's current BGH role, not the
+/// certificate's (a vice principal asking for a GVCN certificate too, review r22 #5). The one
+/// answer for the web and every CLI path that sets a PIN.
+pub fn needs_ca_pin(p: &Principal, cert_role: &str) -> bool {
+    signing::is_head_role(pin_rule_role(p, cert_role))
+}
+
 /// Deletes `id`'s wrap, noting why when she is no current BGH member (so her refusal says it).
 fn drop_wrap(tx: &mut Tx<'_>, id: &str) -> Result<(), HocbaError> {
     tx.delete(&CA_WRAPS, id, "hocba.ca_wrap_dropped")?;
@@ -1252,7 +1260,7 @@ pub fn request(
     if pin != pin_again {
         return Err(HocbaError::PinMismatch);
     }
-    signing::check_pin_for(role, pin)?;
+    signing::check_pin_for(pin_rule_role(p, role), pin)?;
     if !ca_sealed(&store.read()?)? {
         return if matches!(role, "Hiệu trưởng" | "Phó hiệu trưởng") {
             issue_first_head(store, actor, p, role, pin, true).map(Asked::Issued)
@@ -1685,6 +1693,39 @@ mod tests {
         (dir, store, ht, pht, gv)
     }
 
+    /// Review r22 #5: the 8-digit rule follows the account's BGH role, whatever certificate
+    /// she asks for; a disabled VP or a teacher follows her certificate's.
+    #[test]
+    fn eight_digits_follow_the_accounts_bgh_role() {
+        let (_dir, store, ht, mut pht, gv) = setup();
+        assert!(needs_ca_pin(&ht, "Hiệu trưởng"));
+        pht.homeroom = vec!["2026-9a1".into()];
+        assert!(needs_ca_pin(&pht, "Giáo viên chủ nhiệm"));
+        assert!(!needs_ca_pin(&gv, "Giáo viên chủ nhiệm"));
+        pht.account.disabled = true;
+        assert!(!needs_ca_pin(&pht, "Giáo viên chủ nhiệm"));
+        // The web's request path says the same: a VP's 6-digit PIN for a GVCN certificate.
+        pht.account.disabled = false;
+        let r = request(
+            &store,
+            &Actor::system(jiff::Timestamp::now()),
+            &pht,
+            Some("gvcn"),
+            "582039",
+            "582039",
+        );
+        assert!(
+            matches!(
+                r,
+                Err(HocbaError::Signing(signing::SigningError::WeakPin(
+                    crate::pki::seal::WeakPin::CaShort
+                )))
+            ),
+            "{:?}",
+            r.err()
+        );
+    }
+
     #[test]
     fn the_ca_opens_only_through_a_current_bgh_holder_and_her_pin() {
         let (dir, store, ht, pht, gv) = setup();
@@ -2050,6 +2091,32 @@ mod tests {
         );
         let later = actor.now + jiff::SignedDuration::from_hours(24 * 31);
         assert!(recent_notices(&rx, pht.id(), later).unwrap().is_empty());
+    }
+
+    /// Review r22 #3: a certificate under a retired CA (here a teacher disabled while the CA
+    /// was renewed, so not re-issued) is refused before any PIN, with the way out.
+    #[test]
+    fn a_certificate_under_a_retired_ca_is_refused_before_the_pin() {
+        let (dir, store, ht, _pht, gv) = setup();
+        let actor = Actor::system(jiff::Timestamp::now());
+        request(&store, &actor, &ht, None, "58203947", "58203947").unwrap();
+        request(&store, &actor, &gv, None, "60481735", "60481735").unwrap();
+        approve(&store, &actor, &ht, gv.id(), "58203947").unwrap();
+        assert!(super::super::check_not_retired(&store.read().unwrap(), dir.path(), &gv).is_ok());
+        store
+            .write(&actor, |tx| {
+                let mut a: Account = tx.get(&crate::auth::ACCOUNTS, gv.id())?.unwrap();
+                a.disabled = true;
+                tx.put(&crate::auth::ACCOUNTS, gv.id(), &a, "t")
+            })
+            .unwrap();
+        renew(&store, &actor, &ht, "58203947", "").unwrap();
+        let rx = store.read().unwrap();
+        let refused = super::super::check_not_retired(&rx, dir.path(), &gv).unwrap_err();
+        assert!(matches!(refused, HocbaError::CertRetired(1)), "{refused:?}");
+        assert!(refused.to_string().contains("xin cấp chứng thư mới"));
+        // The principal, re-issued at the renewal, signs on.
+        assert!(super::super::check_not_retired(&rx, dir.path(), &ht).is_ok());
     }
 
     /// Review r17 #3: a signer certificate ends five years after it is issued; from 90 days
