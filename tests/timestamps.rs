@@ -367,9 +367,9 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
     );
     let now = jiff::Timestamp::now();
     let minted =
-        tram::pki::signing::issue_signer(&ca, "x", "Trần Văn Hùng", "Hiệu trưởng", "97531846", now)
+        tram::pki::signing::issue_signer(&ca, "x", "Trần Văn Hùng", "Hiệu trưởng", "64081739", now)
             .unwrap();
-    let key = tram::pki::signing::unlock(&minted, "97531846").unwrap();
+    let key = tram::pki::signing::unlock(&minted, "64081739").unwrap();
     let forged = tram::pki::pades::sign(&gvcn_only, &key, &ca.cert, now).unwrap();
     let (code, r) = hub_verify(forged.clone());
     assert_eq!((code, r["valid"].as_bool()), (200, Some(false)), "{r}");
@@ -1427,11 +1427,11 @@ fn the_approval_pdf_is_time_stamped_when_enrolled() {
         "x",
         "Trần Văn Hùng",
         "Hiệu trưởng",
-        "97531846",
+        "64081739",
         now,
     )
     .unwrap();
-    let key = tram::pki::signing::unlock(&rec, "97531846").unwrap();
+    let key = tram::pki::signing::unlock(&rec, "64081739").unwrap();
     let minted = tmp.path().join("minted.pdf");
     std::fs::write(
         &minted,
