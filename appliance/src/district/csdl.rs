@@ -313,14 +313,19 @@ struct ResultRec<'a> {
     diemmon: Entries<'a>,
 }
 
-/// Parses each of `texts` as `T`; a record that is not a JSON object is left out (it has no
-/// field the export could write).
-fn parse_all<'a, T: Deserialize<'a>>(texts: &'a RecordTexts) -> Vec<T> {
+/// Parses each of `texts` as `T` and keeps those `keep` wants: a selection is applied where
+/// the records are parsed, so a record it leaves out is never held. A record that is not a
+/// JSON object is left out (it has no field the export could write).
+fn parse_where<'a, T: Deserialize<'a>>(
+    texts: &'a RecordTexts,
+    keep: impl Fn(&T) -> bool,
+) -> Vec<T> {
     texts
         .iter()
         // Only an object: serde would read a list as a struct's fields in order.
         .filter(|t| t.trim_start().starts_with('{'))
         .filter_map(|t| serde_json::from_str(t).ok())
+        .filter(|r| keep(r))
         .collect()
 }
 
@@ -523,19 +528,61 @@ pub trait Sink {
     }
 }
 
-/// Writes every row of `source` for `year` ("2026-2027"; None: every year) into `sink`: one
-/// school after another by code, each school's rows in a fixed order (class, name, id), so the
-/// hub's file and a school's own agree row for row. A year with no data gives no rows.
+/// Which part of the export is written — the hub page's filters: one school year, and
+/// optionally one school (by code), one grade, one term. Each field left `None` selects all.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Selection<'a> {
+    /// "2026-2027"; None: every year (the routes always name one).
+    pub year: Option<&'a str>,
+    /// A school's code: only its records are read.
+    pub school: Option<&'a str>,
+    /// A grade (khối): only its classes' students and results, by the class's grade.
+    pub grade: Option<u64>,
+    /// "1", "2" or "CN": only the results (`ketquahoctap`, `diemmon`) of that term; the
+    /// students (`hocsinh`) are not of a term.
+    pub term: Option<&'a str>,
+}
+
+impl<'a> Selection<'a> {
+    /// One school year, every school, grade and term.
+    pub fn year(year: Option<&'a str>) -> Selection<'a> {
+        Selection {
+            year,
+            ..Selection::default()
+        }
+    }
+
+    fn school(&self, code: &str) -> bool {
+        self.school.is_none_or(|s| s == code)
+    }
+
+    fn term(&self, hocky: &str) -> bool {
+        self.term.is_none_or(|t| t.eq_ignore_ascii_case(hocky))
+    }
+}
+
+/// Writes every row of `source` that `sel` selects into `sink`: one school after another by
+/// code, each school's rows in a fixed order (class, name, id), so the hub's file and a
+/// school's own agree row for row. A selection with no data gives no rows. A school outside
+/// the selection is not read at all; the grade and term are applied where each school's
+/// records are parsed, so a row of `ketquahoctap` or `diemmon` is written only for a class
+/// whose students `hocsinh` lists.
 pub fn write_rows(
     source: Source,
     codes: &Codes,
-    year: Option<&str>,
+    sel: &Selection,
     sink: &mut dyn Sink,
 ) -> Result<(), ExportError> {
     match source {
-        Source::School(r) => school_rows(&r, codes, year, sink),
+        Source::School(r) if !sel.school(&r.code) => Ok(()),
+        Source::School(r) => school_rows(&r, codes, sel, sink),
         Source::Hub(hub) => {
-            let mut schools: Vec<String> = hub.schools()?.into_iter().map(|s| s.code).collect();
+            let mut schools: Vec<String> = hub
+                .schools()?
+                .into_iter()
+                .map(|s| s.code)
+                .filter(|c| sel.school(c))
+                .collect();
             schools.sort();
             // The next school is read (the database's query, the records parsed) on a thread
             // of its own while this one's rows are written: at most two schools wait in
@@ -552,7 +599,7 @@ pub fn write_rows(
                     }
                 });
                 for r in rx {
-                    school_rows(&r?, codes, year, sink)?;
+                    school_rows(&r?, codes, sel, sink)?;
                 }
                 Ok(())
             })
@@ -567,11 +614,17 @@ type ClassFields<'a> = (&'a str, u64, &'a str, &'a str);
 fn school_rows(
     r: &SchoolRecords,
     codes: &Codes,
-    year: Option<&str>,
+    sel: &Selection,
     sink: &mut dyn Sink,
 ) -> Result<(), ExportError> {
     let school = r.code.as_str();
-    let class_recs: Vec<ClassRec> = parse_all(&r.classes);
+    let in_year = |y: &str| sel.year.is_none_or(|want| want == y);
+    let in_grade = |g: u64| sel.grade.is_none_or(|want| want == g);
+    // Only the selected year's and grade's classes: a student or result of another class is
+    // dropped as it is parsed.
+    let class_recs: Vec<ClassRec> = parse_where(&r.classes, |c: &ClassRec| {
+        in_year(&c.year) && in_grade(c.grade.number())
+    });
     // class id → (year, grade, grade as text, name); a class without an id names nothing.
     let classes: BTreeMap<&str, ClassFields> = class_recs
         .iter()
@@ -582,10 +635,14 @@ fn school_rows(
             (&*c.id, (&*c.year, grade, grade_text, &*c.name))
         })
         .collect();
-    let in_year = |y: &str| year.is_none_or(|want| want == y);
+    // A result whose class the school did not relay has no year or grade: kept only when
+    // neither is selected (as before the selection, its year empty).
+    let unclassed = sel.year.is_none() && sel.grade.is_none();
 
     if sink.wants(0) {
-        let mut students: Vec<StudentRec> = parse_all(&r.students);
+        let mut students: Vec<StudentRec> = parse_where(&r.students, |s: &StudentRec| {
+            classes.contains_key(&*s.class_id)
+        });
         // Two students may share a name: the id breaks the tie, so every source gives one
         // order.
         students.sort_unstable_by(|a, b| {
@@ -595,9 +652,6 @@ fn school_rows(
             let Some(&(y, grade, grade_text, class_name)) = classes.get(&*st.class_id) else {
                 continue;
             };
-            if !in_year(y) {
-                continue;
-            }
             sink.row(
                 0,
                 &[
@@ -631,7 +685,9 @@ fn school_rows(
     if !want_results && !want_scores {
         return Ok(());
     }
-    let mut results: Vec<ResultRec> = parse_all(&r.results);
+    let mut results: Vec<ResultRec> = parse_where(&r.results, |x: &ResultRec| {
+        sel.term(&x.hocky) && (unclassed || classes.contains_key(&*x.malop))
+    });
     results.sort_unstable_by(|a, b| {
         (&a.malop, &a.mahocsinh, &a.hocky).cmp(&(&b.malop, &b.mahocsinh, &b.hocky))
     });
@@ -640,9 +696,6 @@ fn school_rows(
             .get(&*r.malop)
             .map(|c| (c.0, c.3))
             .unwrap_or_default();
-        if !in_year(y) {
-            continue;
-        }
         if want_results {
             result_row(r, y, class_name, school, codes, sink)?;
         }
@@ -1291,13 +1344,13 @@ impl Sink for XlsxSink {
 pub fn write_xlsx(
     source: Source,
     codes: &Codes,
-    year: Option<&str>,
+    sel: &Selection,
     tmp: &Path,
     sheet_rows: u32,
     out: &mut std::fs::File,
 ) -> Result<(), ExportError> {
     let mut sink = XlsxSink::new(tmp, sheet_rows)?;
-    let written = write_rows(source, codes, year, &mut sink);
+    let written = write_rows(source, codes, sel, &mut sink);
     if let Err(e) = written {
         // The compressing thread ends with the channel; its files are unlinked already.
         let _ = sink.stop();
@@ -1340,7 +1393,7 @@ pub fn table_of(file: &str) -> Option<usize> {
 pub fn write_csv(
     source: Source,
     codes: &Codes,
-    year: Option<&str>,
+    sel: &Selection,
     table: usize,
     out: impl Write,
 ) -> Result<(), ExportError> {
@@ -1350,7 +1403,7 @@ pub fn write_csv(
     };
     sink.out.write_all("\u{feff}".as_bytes())?;
     csv_line(&mut sink.out, TABLES[table].1.iter().copied())?;
-    write_rows(source, codes, year, &mut sink)?;
+    write_rows(source, codes, sel, &mut sink)?;
     sink.out.flush()?;
     Ok(())
 }
@@ -1401,16 +1454,35 @@ mod tests {
     fn a_year_without_data_gives_headers_only() {
         let mut t = Rows::default();
         let r = Source::School(school_6a1());
-        write_rows(r, &Codes::defaults(), Some("2026-2027"), &mut t).unwrap();
+        write_rows(
+            r,
+            &Codes::defaults(),
+            &Selection::year(Some("2026-2027")),
+            &mut t,
+        )
+        .unwrap();
         assert_eq!(t.0[1].len(), 1);
         assert_eq!(t.0[2].len(), 2);
         let mut empty = Rows::default();
         let r = Source::School(school_6a1());
-        write_rows(r, &Codes::defaults(), Some("2020-2021"), &mut empty).unwrap();
+        write_rows(
+            r,
+            &Codes::defaults(),
+            &Selection::year(Some("2020-2021")),
+            &mut empty,
+        )
+        .unwrap();
         assert!(empty.0.iter().all(|t| t.is_empty()));
         let mut csv = Vec::new();
         let r = Source::School(school_6a1());
-        write_csv(r, &Codes::defaults(), Some("2020-2021"), 1, &mut csv).unwrap();
+        write_csv(
+            r,
+            &Codes::defaults(),
+            &Selection::year(Some("2020-2021")),
+            1,
+            &mut csv,
+        )
+        .unwrap();
         let csv = String::from_utf8(csv).unwrap();
         assert!(
             csv.starts_with("\u{feff}namhoc,manhomcaphoc,matruong"),
@@ -1445,7 +1517,7 @@ mod tests {
             write_rows(
                 Source::School(records()),
                 &Codes::defaults(),
-                None,
+                &Selection::default(),
                 &mut sink,
             )
             .unwrap();
@@ -1477,7 +1549,7 @@ mod tests {
         write_xlsx(
             src,
             &Codes::defaults(),
-            None,
+            &Selection::default(),
             dir.path(),
             SHEET_ROWS,
             &mut f,
@@ -1543,7 +1615,7 @@ mod tests {
         texts.push_text("[1, 2]");
         texts.push(serde_json::json!({"malop": "7A", "diemmon": "x"}));
         assert_eq!(texts.len(), 3);
-        let got: Vec<ResultRec> = parse_all(&texts);
+        let got: Vec<ResultRec> = parse_where(&texts, |_| true);
         assert_eq!(got.len(), 2, "the list is not a record");
         let r = &got[0];
         assert_eq!(&*r.malop, "6A\"1");
@@ -1565,7 +1637,7 @@ mod tests {
             serde_json::json!({"left": {"kind": "transfer_out", "date": "2026-12-05"}}),
             serde_json::json!({"left": null}),
         ]);
-        let left: Vec<StudentRec> = parse_all(&students);
+        let left: Vec<StudentRec> = parse_where(&students, |_| true);
         assert_eq!(status(&left[0].left), "Chuyển trường 2026-12-05");
         assert_eq!(status(&left[1].left), "Đang học");
     }
@@ -1618,7 +1690,7 @@ mod tests {
         write_xlsx(
             Source::School(school),
             &Codes::defaults(),
-            None,
+            &Selection::default(),
             dir.path(),
             SHEET_ROWS,
             &mut f,
@@ -1667,7 +1739,7 @@ mod tests {
         write_xlsx(
             Source::School(school),
             &Codes::defaults(),
-            None,
+            &Selection::default(),
             dir.path(),
             10,
             &mut f,

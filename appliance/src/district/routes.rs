@@ -1040,37 +1040,47 @@ impl CsdlFile {
         }
     }
 
-    /// Every file says the one school year it holds (review r18 #8): `csdl-2026-2027.xlsx`,
-    /// `hocsinh-2026-2027.csv`.
-    fn name(self, year: &str) -> String {
+    /// Every file says the one school year it holds (review r18 #8) and the filter it was cut
+    /// by, as every hub download (`Filter::file_name`, review r21 #8): `csdl-2026-2027.xlsx`,
+    /// `csdl-2026-2027-truong-79000701-lop-6.xlsx`, `hocsinh-2026-2027.csv`. The term cuts
+    /// only the results, so the students' CSV is not named by it.
+    fn name(self, filter: &Filter, year: &str) -> String {
         match self {
-            CsdlFile::Xlsx => format!("csdl-{year}.xlsx"),
-            CsdlFile::Csv(t) => format!("{}-{year}.csv", super::csdl::TABLES[t].0),
+            CsdlFile::Xlsx => filter.file_name("csdl", Some(year), "xlsx"),
+            CsdlFile::Csv(0) => Filter {
+                term: None,
+                ..filter.clone()
+            }
+            .file_name(super::csdl::TABLES[0].0, Some(year), "csv"),
+            CsdlFile::Csv(t) => filter.file_name(super::csdl::TABLES[t].0, Some(year), "csv"),
         }
     }
 
-    /// Writes `source`'s export of `year` into `out`.
+    /// Writes `source`'s export of what `sel` selects into `out`.
     fn write(
         self,
         source: super::csdl::Source,
         codes: &super::csdl::Codes,
-        year: Option<&str>,
+        sel: &super::csdl::Selection,
         tmp: &std::path::Path,
         out: &mut std::fs::File,
     ) -> Result<(), ApiError> {
         match self {
             CsdlFile::Xlsx => {
-                super::csdl::write_xlsx(source, codes, year, tmp, super::csdl::SHEET_ROWS, out)
+                super::csdl::write_xlsx(source, codes, sel, tmp, super::csdl::SHEET_ROWS, out)
             }
-            CsdlFile::Csv(t) => super::csdl::write_csv(source, codes, year, t, out),
+            CsdlFile::Csv(t) => super::csdl::write_csv(source, codes, sel, t, out),
         }
         .map_err(export_error)
     }
 }
 
-/// The sector-database export of every school for one school year: the one asked, else the
-/// year the reports show with no year asked (`Reports::year`: the newest with students or
-/// results) — never several years in one file, which the sector's import would read as one.
+/// The sector-database export for one school year: the one asked, else the year the reports
+/// show with no year asked (`Reports::year`: the newest with students or results) — never
+/// several years in one file, which the sector's import would read as one —, cut by the
+/// page's other filters as every hub download is: one school (only its records read), one
+/// grade, one term (the results). A filter that selects nothing gives the headers only.
+/// Only a checked filter reaches it (`checked`).
 async fn hub_csdl(hub: &Arc<Hub>, filter: Filter, file: CsdlFile) -> Result<Response, ApiError> {
     let year = match filter.year.clone() {
         Some(y) => y,
@@ -1080,7 +1090,7 @@ async fn hub_csdl(hub: &Arc<Hub>, filter: Filter, file: CsdlFile) -> Result<Resp
         },
     };
     let h = hub.clone();
-    let name = file.name(&year);
+    let name = file.name(&filter, &year);
     csdl_download(
         hub.dir.clone(),
         file.content_type(),
@@ -1088,7 +1098,14 @@ async fn hub_csdl(hub: &Arc<Hub>, filter: Filter, file: CsdlFile) -> Result<Resp
         move |tmp, out| {
             let codes = super::csdl::Codes::load(&h.dir).map_err(codes_error)?;
             let source = super::csdl::Source::Hub(h.storage.as_ref());
-            file.write(source, &codes, Some(&year), tmp, out)
+            let sel = super::csdl::Selection {
+                year: Some(&year),
+                school: filter.school.as_deref(),
+                // Checked: 1 to 12.
+                grade: filter.grade.as_deref().and_then(|g| g.parse().ok()),
+                term: filter.term.as_deref(),
+            };
+            file.write(source, &codes, &sel, tmp, out)
         },
     )
     .await
@@ -1155,7 +1172,7 @@ async fn school_csdl(
         None => crate::school::routes::current_year(st)?,
     };
     let store = st.store.clone();
-    let name = file.name(&year);
+    let name = file.name(&Filter::default(), &year);
     csdl_download(
         store.dir().to_path_buf(),
         file.content_type(),
@@ -1164,7 +1181,13 @@ async fn school_csdl(
             let codes = super::csdl::Codes::load(store.dir()).map_err(codes_error)?;
             let records = super::csdl::SchoolRecords::from_school(&store.read()?)?;
             let source = super::csdl::Source::School(records);
-            file.write(source, &codes, Some(&year), tmp, out)
+            file.write(
+                source,
+                &codes,
+                &super::csdl::Selection::year(Some(&year)),
+                tmp,
+                out,
+            )
         },
     )
     .await

@@ -683,3 +683,185 @@ fn a_stored_report_part_keeps_the_field_an_older_binary_requires() {
     let v = serde_json::to_value(reports::PartCounts::default()).unwrap();
     assert!(v.get("levels").is_some(), "{v}");
 }
+
+/// The hub's CSDL export cut by the page's filters (issue 23): read back with calamine, each
+/// sheet holds only the school's, the grade's and the term's rows, every `ketquahoctap` and
+/// `diemmon` row is of a student the `hocsinh` sheet lists, and a filter that selects nothing
+/// gives the headers only.
+#[test]
+fn the_csdl_export_honours_school_grade_and_term() {
+    use super::csdl::{Codes, Selection, Source, TABLES};
+    use calamine::{Data, Reader};
+    use std::io::Seek;
+    let (_d, h) = hub();
+    let rec = |seq: u64, kind: &str, r: serde_json::Value| OutboxEntry {
+        seq,
+        kind: kind.into(),
+        key: format!("{kind}-{seq}"),
+        op: "update".into(),
+        record: Some(r),
+        at: "t".into(),
+    };
+    for (n, code) in [(7u8, "79000701"), (8, "79000702")] {
+        let key = SigningKey::from_bytes(&[n; 32]);
+        let token = h.issue_token(code, "").unwrap();
+        h.enrol(&token, &hex::encode(key.verifying_key().to_bytes()))
+            .unwrap();
+        let mut records = vec![];
+        for (class, grade, year) in [
+            ("6a1", 6, "2026-2027"),
+            ("7a1", 7, "2026-2027"),
+            ("6old", 6, "2025-2026"),
+        ] {
+            records.push(("class", serde_json::json!({"id": class, "name": class.to_uppercase(), "grade": grade, "year": year})));
+            for i in 0..2 {
+                // The mã định danh names the school, the class and the pupil.
+                let mdd = format!("{code}-{class}-{i}");
+                records.push(("student", serde_json::json!({"id": mdd, "class_id": class, "full_name": format!("HS {i}"), "ma_dinh_danh": mdd})));
+                for term in ["1", "2", "CN"] {
+                    records.push((
+                        "result",
+                        serde_json::json!({"malop": class, "makhoi": grade, "mahocsinh": mdd,
+                        "sodinhdanh": mdd, "hocky": term, "mahocluc": 1,
+                        "diemmon": {"toan": "8", "ngu-van": "7.5"}}),
+                    ));
+                }
+            }
+        }
+        let entries: Vec<OutboxEntry> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (kind, r))| rec(i as u64 + 1, kind, r))
+            .collect();
+        let b = batch::build(&key, code, 1, &entries, 0, "t");
+        accept(&h, code, 1, &b).unwrap();
+    }
+
+    let export = |sel: Selection| -> Vec<Vec<Vec<String>>> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        super::csdl::write_xlsx(
+            Source::Hub(&h),
+            &Codes::defaults(),
+            &sel,
+            dir.path(),
+            super::csdl::SHEET_ROWS,
+            &mut f,
+        )
+        .unwrap();
+        f.rewind().unwrap();
+        let mut wb = calamine::Xlsx::new(std::io::BufReader::new(f)).unwrap();
+        TABLES
+            .iter()
+            .map(|(name, fields)| {
+                let range = wb.worksheet_range(name).unwrap();
+                let mut rows = range.rows().map(|r| {
+                    r.iter()
+                        .map(|c| match c {
+                            Data::String(s) => s.clone(),
+                            Data::Empty => String::new(),
+                            other => other.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                });
+                let header = rows.next().unwrap();
+                assert_eq!(header, fields.to_vec(), "{name}'s header");
+                rows.collect()
+            })
+            .collect()
+    };
+    let col = |t: usize, name: &str| TABLES[t].1.iter().position(|f| *f == name).unwrap();
+    // Every results row is of a listed student; returns the row counts.
+    let consistent = |sheets: &[Vec<Vec<String>>]| -> [usize; 3] {
+        let listed: std::collections::BTreeSet<&str> = sheets[0]
+            .iter()
+            .map(|r| r[col(0, "sodinhdanh")].as_str())
+            .collect();
+        for t in [1, 2] {
+            for r in &sheets[t] {
+                assert!(
+                    listed.contains(r[col(t, "sodinhdanh")].as_str()),
+                    "{}: {r:?} of no hocsinh row",
+                    TABLES[t].0
+                );
+            }
+        }
+        [sheets[0].len(), sheets[1].len(), sheets[2].len()]
+    };
+    let year = Some("2026-2027");
+
+    // The whole district of the year: both schools, grades 6 and 7, every term.
+    let all = export(Selection::year(year));
+    assert_eq!(consistent(&all), [8, 24, 48]);
+
+    // One school: only its rows, in every sheet.
+    let one = export(Selection {
+        school: Some("79000702"),
+        ..Selection::year(year)
+    });
+    assert_eq!(consistent(&one), [4, 12, 24]);
+    for (t, rows) in one.iter().enumerate() {
+        assert!(
+            rows.iter().all(|r| r[col(t, "matruong")] == "79000702"),
+            "{}: {rows:?}",
+            TABLES[t].0
+        );
+    }
+
+    // One grade (of one school): only its classes' students and results.
+    let grade = export(Selection {
+        school: Some("79000701"),
+        grade: Some(7),
+        ..Selection::year(year)
+    });
+    assert_eq!(consistent(&grade), [2, 6, 12]);
+    for t in [0, 1] {
+        assert!(
+            grade[t]
+                .iter()
+                .all(|r| r[col(t, "makhoi")] == "7" && r[col(t, "malop")] == "7A1"),
+            "{:?}",
+            grade[t]
+        );
+    }
+    assert!(
+        grade[2]
+            .iter()
+            .all(|r| r[col(2, "sodinhdanh")].starts_with("79000701-7a1-")),
+        "{:?}",
+        grade[2]
+    );
+
+    // One term: its results; the students are not of a term.
+    let term = export(Selection {
+        grade: Some(6),
+        term: Some("cn"),
+        ..Selection::year(year)
+    });
+    assert_eq!(consistent(&term), [4, 4, 8]);
+    for t in [1, 2] {
+        assert!(term[t].iter().all(|r| r[col(t, "hocky")] == "CN"));
+    }
+
+    // The year rule holds under a filter: last year's grade 6 is its own.
+    let old = export(Selection {
+        grade: Some(6),
+        ..Selection::year(Some("2025-2026"))
+    });
+    assert_eq!(consistent(&old), [4, 12, 24]);
+    assert!(old[0].iter().all(|r| r[col(0, "malop")] == "6OLD"));
+
+    // Nothing selected: every sheet with its header only (checked in `export`), no rows.
+    for sel in [
+        Selection {
+            grade: Some(9),
+            ..Selection::year(year)
+        },
+        Selection {
+            school: Some("79000799"),
+            ..Selection::year(year)
+        },
+    ] {
+        assert_eq!(consistent(&export(sel)), [0, 0, 0], "{sel:?}");
+    }
+}
