@@ -28,6 +28,15 @@ pub struct Filter {
     pub year: Option<String>,
 }
 
+/// The lesson-plan report's note under a term filter: the month rule, and that the term does
+/// not cut it.
+static PLANS_RULE_ANY_TERM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} Bảng này tính mọi tháng của năm học: kế hoạch bài dạy không gắn với học kì, nên bộ lọc học kì không áp dụng.",
+        crate::lessons::MONTH_COUNT_RULE
+    )
+});
+
 /// A form's empty select ("Tất cả") means no filter, not a filter on "".
 fn empty_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
@@ -1152,7 +1161,12 @@ fn sums(
             }
         }
         for ((month, g, y), (n, handed, approved)) in &p.plans {
-            let grade_ok = g.is_none_or(|g| filter.grade(g));
+            // A plan that names no grade is of none: counted without a grade filter, never as
+            // the filtered grade's (issue 23: each table honours the page's filters).
+            let grade_ok = match g {
+                Some(g) => filter.grade(*g),
+                None => filter.grade.is_none(),
+            };
             let year_ok = y.as_deref().is_some_and(|y| filter.year(y));
             if grade_ok && year_ok {
                 let e = plans
@@ -1370,7 +1384,13 @@ fn sums(
             "Tỉ lệ phê duyệt",
         ],
     );
-    t.note = Some(crate::lessons::MONTH_COUNT_RULE);
+    // A plan is dated, not of a term (the hub has no school's term dates): under a term filter
+    // the table says it counts the year's months rather than silently ignoring the filter.
+    t.note = Some(if filter.term.is_some() {
+        PLANS_RULE_ANY_TERM.as_str()
+    } else {
+        crate::lessons::MONTH_COUNT_RULE
+    });
     let mut per_school: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for ((school, month), (n, handed, approved)) in &plans {
         let shown_month = match month.split_once('-') {

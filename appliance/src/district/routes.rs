@@ -955,15 +955,20 @@ fn csv_of(
         .iter()
         .find(|t| t.id == id)
         .ok_or_else(ApiError::not_found)?;
-    // Named by its year and the filter it was cut by (review r21 #8).
-    let name = if id == "lien-lac" {
-        Filter {
+    // Named by its year and the filter it was cut by (review r21 #8): the enrolment and the
+    // lesson plans are not of a term, so a term filter does not name them.
+    let name = match id {
+        "lien-lac" => Filter {
             school: filter.school.clone(),
             ..Filter::default()
         }
-        .file_name(id, None, "csv")
-    } else {
-        filter.file_name(id, year, "csv")
+        .file_name(id, None, "csv"),
+        "si-so" | "ke-hoach" => Filter {
+            term: None,
+            ..filter.clone()
+        }
+        .file_name(id, year, "csv"),
+        _ => filter.file_name(id, year, "csv"),
     };
     Ok(download(CSV, name, t.csv().into_bytes()))
 }
