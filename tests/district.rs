@@ -6,72 +6,8 @@
 mod common;
 
 use calamine::{Data, Reader};
-use common::{Hub, Server, enroll, relayed};
+use common::{Hub, Server};
 use serde_json::{Value, json};
-use tram::relay::batch;
-
-/// Enrols a made-up school directly: (its key, its upload secret).
-fn enrol(hub: &Hub, code: &str) -> (ed25519_dalek::SigningKey, String) {
-    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
-    let r: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/relay/v1/enrol", hub.base()))
-        .json(&json!({"token": hub.token(code), "public_key": hex::encode(key.verifying_key().to_bytes())}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    (key, r["secret"].as_str().unwrap().to_string())
-}
-
-/// Relays `records` ((kind, key, record)) as the school's batch 1.
-fn relay(hub: &Hub, code: &str, records: &[(&str, String, Value)]) {
-    relay_keep(hub, code, records);
-}
-
-/// [`relay`], returning the school's key and upload secret for later batches.
-fn relay_keep(
-    hub: &Hub,
-    code: &str,
-    records: &[(&str, String, Value)],
-) -> (ed25519_dalek::SigningKey, String) {
-    let (key, secret) = enrol(hub, code);
-    relay_batch(hub, code, &key, &secret, 1, 1, records);
-    (key, secret)
-}
-
-/// Batch `seq` of an enrolled school, its outbox entries numbered from `first`.
-fn relay_batch(
-    hub: &Hub,
-    code: &str,
-    key: &ed25519_dalek::SigningKey,
-    secret: &str,
-    seq: u64,
-    first: u64,
-    records: &[(&str, String, Value)],
-) {
-    let entries: Vec<tram::store::OutboxEntry> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (kind, k, r))| tram::store::OutboxEntry {
-            seq: i as u64 + first,
-            kind: kind.to_string(),
-            key: k.clone(),
-            op: "create".into(),
-            record: Some(r.clone()),
-            at: "2026-10-20T01:00:00Z".into(),
-        })
-        .collect();
-    let bytes = batch::build(key, code, seq, &entries, 0, "2026-10-20T01:00:00Z");
-    let r = reqwest::blocking::Client::new()
-        .patch(format!("{}/relay/v1/batches/{code}/{seq}", hub.base()))
-        .header("authorization", format!("Bearer {secret}"))
-        .header("upload-offset", "0")
-        .header("upload-length", bytes.len().to_string())
-        .body(bytes)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "{:?}", r.text());
-}
 
 fn result(class: &str, grade: u8, n: u32, term: &str, extra: Value) -> Value {
     let mut r = json!({
@@ -150,8 +86,7 @@ fn row_of<'a>(rows: &'a [Vec<String>], first: &[&str]) -> &'a Vec<String> {
 
 #[test]
 fn district_staff_read_names_totals_and_charts_and_download_every_report() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     // A lower secondary school: two grade-6 and one grade-7 students' term I results, two
     // lesson plans in October (one approved).
     let mut thcs = vec![
@@ -202,7 +137,7 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
                    "state": state, "version": 1, "approved_version": approved}),
         ));
     }
-    relay(&hub, "79000701", &thcs);
+    hub.relay_made_up("79000701", &thcs);
     // A primary school (TT27): the year's results.
     let mut th = vec![
         (
@@ -229,9 +164,9 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
             json!({"rule_version": "tt27-v1", "ketqua": "HTXS", "diemmon": {"tieng-viet": "T 9"}}),
         ),
     ));
-    relay(&hub, "79000702", &th);
+    hub.relay_made_up("79000702", &th);
     // A school enrolled that has never sent anything.
-    enrol(&hub, "79000703");
+    hub.enrol_made_up("79000703");
 
     let staff = hub.staff();
     let b = hub.base();
@@ -441,14 +376,14 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
 
     // The district's own code list replaces the default (read at each export).
     let mine = tram::district::csdl::DEFAULT_CODES.replace("\"CONGNGHE\"", "\"CN-SO-79\"");
-    std::fs::write(hub_dir.path().join("csdl-codes.toml"), mine).unwrap();
+    std::fs::write(hub.dir.path().join("csdl-codes.toml"), mine).unwrap();
     let csv = get(&staff, format!("{b}/district/csdl/diemmon.csv"))
         .text()
         .unwrap();
     assert!(csv.contains(",CN-SO-79,Công nghệ,8.5,"), "{csv}");
     // A broken file is reported, not half-used.
     std::fs::write(
-        hub_dir.path().join("csdl-codes.toml"),
+        hub.dir.path().join("csdl-codes.toml"),
         "[mon.toan]\nten = 1\n",
     )
     .unwrap();
@@ -468,27 +403,256 @@ fn district_staff_read_names_totals_and_charts_and_download_every_report() {
     );
 }
 
+on_both_storages!(the_csdl_export_is_cut_by_the_pages_filters);
+
+/// Issue 23: the CSDL export is cut by the page's filters as every hub download is — one
+/// school (only its rows), one grade (its classes' students and results), one term (the
+/// results) —, named by them, the page's link carrying them; a filter that selects nothing is
+/// the headers only, and one that names nothing a 400 `bad_filter` in Vietnamese.
+fn the_csdl_export_is_cut_by_the_pages_filters() {
+    let hub = Hub::temp();
+    // Two schools, each a grade-6 and a grade-7 class, each student's results of term I and
+    // of the year.
+    for (code, first) in [("79000701", 1), ("79000702", 11)] {
+        let mut records = vec![];
+        for (grade, n) in [(6u8, first), (7, first + 1)] {
+            let class = format!("2026-{grade}a1-{code}");
+            records.push((
+                "class",
+                class.clone(),
+                json!({"id": class, "name": format!("{grade}A1"), "grade": grade, "year": "2026-2027"}),
+            ));
+            records.push(student(&class, n));
+            for term in ["1", "CN"] {
+                records.push((
+                    "result",
+                    format!("2026-2027/{term}/hs-{n}"),
+                    result(
+                        &class,
+                        grade,
+                        n,
+                        term,
+                        json!({"mahocluc": 1, "diemmon": {"toan": "8.0"}}),
+                    ),
+                ));
+            }
+        }
+        if code == "79000702" {
+            // Two approved lesson plans in October: one of grade 7, one naming no grade.
+            for (id, grade) in [("p7", json!(7)), ("p0", Value::Null)] {
+                records.push((
+                    "lesson_plan",
+                    id.into(),
+                    json!({"id": id, "teacher": "u1", "teacher_name": "GV", "department": null,
+                           "subject": "toan", "grade": grade, "title": "Bài 1",
+                           "teach_on": "2026-10-05", "state": "approved", "version": 1,
+                           "approved_version": 1}),
+                ));
+            }
+        }
+        hub.relay_made_up(code, &records);
+    }
+    let staff = hub.staff();
+    let b = hub.base();
+    let disposition = |r: &reqwest::blocking::Response| {
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let col = |rows: &[Vec<String>], name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    // The sheets' rows below their headers, each results row checked to be of a listed student.
+    let export = |q: &str| {
+        let r = get(&staff, format!("{b}/district/csdl.xlsx?{q}"));
+        let name = disposition(&r);
+        let s = sheets(&r.bytes().unwrap());
+        let hs = sheet(&s, "hocsinh");
+        let listed: Vec<&String> = hs[1..].iter().map(|r| &r[col(hs, "sodinhdanh")]).collect();
+        for t in ["ketquahoctap", "diemmon"] {
+            let rows = sheet(&s, t);
+            for r in &rows[1..] {
+                assert!(
+                    listed.contains(&&r[col(rows, "sodinhdanh")]),
+                    "{q}: {t} {r:?} of no hocsinh row"
+                );
+            }
+        }
+        (name, s)
+    };
+    let counts = |s: &Sheets| ["hocsinh", "ketquahoctap", "diemmon"].map(|t| sheet(s, t).len() - 1);
+
+    let (name, all) = export("year=2026-2027");
+    assert!(name.contains("\"csdl-2026-2027.xlsx\""), "{name}");
+    assert_eq!(counts(&all), [4, 8, 8]);
+
+    // One school and one grade: its rows only, in every sheet, and the file says so.
+    let (name, one) = export("year=2026-2027&school=79000702&grade=7");
+    assert!(
+        name.contains("\"csdl-2026-2027-truong-79000702-lop-7.xlsx\""),
+        "{name}"
+    );
+    assert_eq!(counts(&one), [1, 2, 2]);
+    for t in ["hocsinh", "ketquahoctap", "diemmon"] {
+        let rows = sheet(&one, t);
+        assert!(
+            rows[1..]
+                .iter()
+                .all(|r| r[col(rows, "matruong")] == "79000702"),
+            "{t}: {rows:?}"
+        );
+    }
+    for t in ["hocsinh", "ketquahoctap"] {
+        let rows = sheet(&one, t);
+        assert!(
+            rows[1..]
+                .iter()
+                .all(|r| r[col(rows, "makhoi")] == "7" && r[col(rows, "malop")] == "7A1"),
+            "{t}: {rows:?}"
+        );
+    }
+    assert_eq!(
+        sheet(&one, "hocsinh")[1][col(sheet(&one, "hocsinh"), "sodinhdanh")],
+        "079200000012"
+    );
+
+    // Without a year, the year the reports show; a term cuts the results only.
+    let (name, term) = export("term=1&grade=6");
+    assert!(name.contains("\"csdl-2026-2027-hk1-lop-6.xlsx\""), "{name}");
+    assert_eq!(counts(&term), [2, 2, 2]);
+    let kq = sheet(&term, "ketquahoctap");
+    assert!(kq[1..].iter().all(|r| r[col(kq, "hocky")] == "1"), "{kq:?}");
+    let r = get(
+        &staff,
+        format!("{b}/district/csdl/ketquahoctap.csv?school=79000701&term=CN"),
+    );
+    assert!(
+        disposition(&r).contains("\"ketquahoctap-2026-2027-truong-79000701-ca-nam.csv\""),
+        "{}",
+        disposition(&r)
+    );
+    let csv = r.text().unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.contains(",79000701,") && l.contains(",CN,")),
+        "{csv}"
+    );
+    // The students' CSV is not of a term: named without it.
+    let r = get(
+        &staff,
+        format!("{b}/district/csdl/hocsinh.csv?school=79000701&term=1"),
+    );
+    assert!(
+        disposition(&r).contains("\"hocsinh-2026-2027-truong-79000701.csv\""),
+        "{}",
+        disposition(&r)
+    );
+    assert_eq!(r.text().unwrap().lines().count(), 3);
+
+    // A grade no school has: the headers only, never an error page.
+    let (name, none) = export("year=2026-2027&grade=9");
+    assert!(name.contains("\"csdl-2026-2027-lop-9.xlsx\""), "{name}");
+    assert_eq!(counts(&none), [0, 0, 0]);
+    // A school or grade that names nothing: 400 bad_filter, said in Vietnamese.
+    for (q, why) in [("school=79000799", "79000799"), ("grade=13", "từ 1 đến 12")] {
+        let r = staff
+            .get(format!("{b}/district/csdl.xlsx?{q}"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{q}");
+        let e: Value = r.json().unwrap();
+        assert_eq!(e["error"]["code"], "bad_filter", "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains(why), "{e}");
+    }
+
+    // The other downloads and the stats API under the same filters (issue 23 item 2): a plan
+    // that names no grade is not the filtered grade's; the enrolment and the plans are not of
+    // a term, so a term does not name their CSVs, and the plans' table says it does not apply.
+    let plans = |q: &str| {
+        let r = get(&staff, format!("{b}/district/reports/ke-hoach.csv?{q}"));
+        let name = disposition(&r);
+        let rows = csv_rows(&r.text().unwrap());
+        (
+            name,
+            rows[1..].iter().map(|r| r[2].clone()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(plans("").1, ["2"]);
+    let (name, n) = plans("grade=7&term=1");
+    assert_eq!(n, ["1"], "only the grade-7 plan");
+    assert!(name.contains("\"ke-hoach-2026-2027-lop-7.csv\""), "{name}");
+    assert_eq!(plans("grade=6").1, Vec::<String>::new());
+    let r = get(
+        &staff,
+        format!("{b}/district/reports/si-so.csv?term=1&grade=7"),
+    );
+    assert!(
+        disposition(&r).contains("\"si-so-2026-2027-lop-7.csv\""),
+        "{}",
+        disposition(&r)
+    );
+    let rows = csv_rows(&r.text().unwrap());
+    assert!(rows[1..].iter().all(|r| r[1] == "7"), "{rows:?}");
+    assert_eq!(
+        rows.len(),
+        4,
+        "two schools' grade 7 and the total: {rows:?}"
+    );
+    let r = get(
+        &staff,
+        format!("{b}/district/reports/ket-qua.csv?term=1&grade=7"),
+    );
+    assert!(
+        disposition(&r).contains("\"ket-qua-2026-2027-hk1-lop-7.csv\""),
+        "{}",
+        disposition(&r)
+    );
+    let rows = csv_rows(&r.text().unwrap());
+    assert!(
+        rows[1..].iter().all(|r| r[1] == "7" && r[2] == "Học kì I"),
+        "{rows:?}"
+    );
+    let stats = |q: &str| -> Value {
+        get(&staff, format!("{b}/district/api/stats?{q}"))
+            .json()
+            .unwrap()
+    };
+    assert_eq!(stats("")["lesson_plans"]["79000702"][0], 2);
+    let s7 = stats("grade=7&school=79000702");
+    assert_eq!(s7["lesson_plans"]["79000702"][0], 1, "{s7}");
+    assert_eq!(s7["enrolment"], json!({"79000702": {"7": 1}}), "{s7}");
+    let page = get(&staff, format!("{b}/district?term=1")).text().unwrap();
+    assert!(
+        page.contains("bộ lọc học kì không áp dụng"),
+        "the plans' table says the term does not cut it"
+    );
+
+    // The page's link carries the filters the page shows.
+    let page = get(
+        &staff,
+        format!("{b}/district?school=79000702&grade=7&year=2026-2027"),
+    )
+    .text()
+    .unwrap();
+    let link = page
+        .split("href=\"/district/csdl.xlsx")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSDL link: {page}"))
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert_eq!(link, "?school=79000702&grade=7&year=2026-2027");
+}
+
 /// A real school box (the demo school) relays to the hub over loopback: the hub's reports name
 /// its school, subjects and grades, and the school's own CSDL export and the hub's agree row for
 /// row on its students, so nothing is typed twice.
 #[test]
 fn a_school_box_relays_and_its_own_csdl_export_matches_the_hubs() {
-    let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
-    let token = hub.token("79000701");
-    let out = enroll(dir.path().to_str().unwrap(), &hub.base(), &token);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let school = Server::start_with(
-        dir.path(),
-        false,
-        &["--relay-rate", "1048576", "--relay-school-hours", "off"],
-    );
-    relayed(dir.path(), 120, "the demo school did not relay");
+    let hub = Hub::temp();
+    let school = hub.relayed_demo_school(dir.path());
     // Review r18 #5: one teacher's draft lesson plan for next August, relayed, does not make
     // next year the hub's default (an empty year for every report).
     let year = common::demo_year();
@@ -618,8 +782,7 @@ fn a_school_box_relays_and_its_own_csdl_export_matches_the_hubs() {
 /// district's roles.
 #[test]
 fn district_admin_and_read_only_district_staff_not_school_roles() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let b = hub.base();
     let admin = hub.staff();
     let me: Value = get(&admin, format!("{b}/api/v1/me")).json().unwrap();
@@ -846,7 +1009,7 @@ fn the_district_admin_publishes_an_update_and_a_library_item_from_the_page() {
     let hub = Hub::start(hub_dir.path());
     let b = hub.base();
     let admin = hub.staff();
-    let (_, secret) = enrol(&hub, "79000701");
+    let (_, secret) = hub.enrol_made_up("79000701");
 
     // A bundle signed by another key: refused, in Vietnamese, and nothing is published.
     let id = upload(&admin, &b, "7.1.1.bundle", &std::fs::read(&forged).unwrap());
@@ -1022,19 +1185,18 @@ fn the_district_admin_publishes_an_update_and_a_library_item_from_the_page() {
 /// never an empty cell; a box enrolling again for a school (a new or restored box) is shown
 /// on the school list with its date, on the page, in the CSV and in the JSON.
 fn the_school_list_names_every_school_and_shows_a_reenrolment() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let b = hub.base();
     let staff = hub.staff();
-    enrol(&hub, "79000701");
-    enrol(&hub, "79000702");
+    hub.enrol_made_up("79000701");
+    hub.enrol_made_up("79000702");
     let schools = hub.schools();
     assert!(
         schools["schools"][0]["reenrolled_at"].is_null(),
         "{schools}"
     );
     // A new box for 79000702.
-    enrol(&hub, "79000702");
+    hub.enrol_made_up("79000702");
     let schools = hub.schools();
     let again = schools["schools"]
         .as_array()
@@ -1091,8 +1253,7 @@ fn the_school_list_names_every_school_and_shows_a_reenrolment() {
 /// A CSDL export asked for a year with no data is a file with its headers and no rows (not an
 /// error page), on a hub holding another year's results and on an empty hub.
 fn a_year_without_data_exports_headers_only() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let b = hub.base();
     let staff = hub.staff();
     let empty = |staff: &reqwest::blocking::Client| {
@@ -1111,8 +1272,7 @@ fn a_year_without_data_exports_headers_only() {
         }
     };
     empty(&staff);
-    relay(
-        &hub,
+    hub.relay_made_up(
         "79000701",
         &[
             (
@@ -1148,8 +1308,7 @@ fn a_year_without_data_exports_headers_only() {
 /// to its students, and the district's totals too.
 #[test]
 fn students_without_results_are_counted_as_not_yet_graded() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let mut records = vec![(
         "class",
         "2026-6a1".to_string(),
@@ -1169,7 +1328,7 @@ fn students_without_results_are_counted_as_not_yet_graded() {
             json!({"mahocluc": 1, "mahanhkiem": 2}),
         ),
     ));
-    relay(&hub, "79000701", &records);
+    hub.relay_made_up("79000701", &records);
     let staff = hub.staff();
     let s = sheets(
         &get(&staff, format!("{}/district/district.xlsx", hub.base()))
@@ -1245,8 +1404,7 @@ fn results_chart(page: &str) -> (String, Vec<(String, u64)>) {
 /// where it added HK I + HK II + Cả năm (3 students drawn as 6) and left "Chưa đánh giá" out.
 #[test]
 fn the_results_chart_counts_one_term_each_student_once() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let mut records = vec![(
         "class",
         "2026-6a1".to_string(),
@@ -1275,7 +1433,7 @@ fn the_results_chart_counts_one_term_each_student_once() {
             ),
         ));
     }
-    relay(&hub, "79000701", &records);
+    hub.relay_made_up("79000701", &records);
     let staff = hub.staff();
     let b = hub.base();
     let bars = |levels: [u64; 5]| -> Vec<(String, u64)> {
@@ -1321,8 +1479,7 @@ fn the_results_chart_counts_one_term_each_student_once() {
 /// another site makes with the district admin's cookie is refused and changes nothing.
 #[test]
 fn the_hub_refuses_a_cross_site_write_that_carries_the_cookie() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let b = hub.base();
     let admin = hub.staff();
     let account = |user: &str| json!({"username": user, "full_name": "Kẻ lạ", "roles": ["district_admin"], "password": "mat-khau-ke-la-123"});
@@ -1362,9 +1519,8 @@ fn the_hub_refuses_a_cross_site_write_that_carries_the_cookie() {
 /// default); the expiry itself is checked on both storages in district/tests.rs.
 #[test]
 fn an_enrolment_token_says_until_when_it_is_good() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
-    let data = hub_dir.path().to_str().unwrap();
+    let hub = Hub::temp();
+    let data = hub.dir.path().to_str().unwrap();
     let o = common::tram(&[
         "district",
         "token",
@@ -1400,8 +1556,7 @@ fn an_enrolment_token_says_until_when_it_is_good() {
 /// and date, not as enrolled.
 #[test]
 fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let mut records = vec![(
         "class",
         "2026-6a1".to_string(),
@@ -1414,7 +1569,7 @@ fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
                                   "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"});
     records[3].2["left"] =
         json!({"kind": "withdrawn", "date": "2026-11-20", "reason": "Theo gia đình"});
-    relay(&hub, "79000701", &records);
+    hub.relay_made_up("79000701", &records);
     let staff = hub.staff();
     let b = hub.base();
     let csv = get(&staff, format!("{b}/district/reports/si-so.csv"))
@@ -1453,15 +1608,13 @@ fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
 /// admin approves it or refuses it with a reason; read-only staff see the hold but do not decide.
 #[test]
 fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     let b = hub.base();
     let item = |id: &str, title: &str| {
         json!({"id": id, "kind": "ebook", "title": title, "visibility": "district",
                "owner": "u-gv01", "review": {"state": "accepted"}})
     };
-    let (key, secret) = relay_keep(
-        &hub,
+    let (key, secret) = hub.relay_made_up(
         "79001",
         &[
             (
@@ -1625,7 +1778,7 @@ fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
             ("li-2".to_string(), false, json!("Trùng tài liệu của Phòng")),
         ]
     );
-    let (_, other_secret) = enrol(&hub, "79003");
+    let (_, other_secret) = hub.enrol_made_up("79003");
     assert!(
         downlink("79003", &other_secret).is_empty(),
         "another school's decisions"
@@ -1657,8 +1810,7 @@ fn the_hub_holds_what_schools_share_up_until_a_district_admin_decides() {
             .to_string()
     };
     let approved_digest = digest_of("li-1");
-    relay_batch(
-        &hub,
+    hub.relay_batch(
         "79001",
         &key,
         &secret,
@@ -1835,7 +1987,7 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
         "2026-12/0001".into(),
         serde_json::to_value(line).unwrap(),
     ));
-    let (_, secret) = relay_keep(&hub, code, &records);
+    let (_, secret) = hub.relay_made_up(code, &records);
     let pem = der::EncodePem::to_pem(&ca.cert, der::pem::LineEnding::LF).unwrap();
     let r = reqwest::blocking::Client::new()
         .put(format!("{}/relay/v1/signing-ca/{code}", hub.base()))
@@ -2015,7 +2167,7 @@ fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
     // cut-off alone must catch it.
     let (minted, more) = hocba(&first, "hs-3", renewed + day(1));
     records.extend(more);
-    let (_, secret) = relay_keep(&hub, code, &records);
+    let (_, secret) = hub.relay_made_up(code, &records);
     let send = |cas: &[&signing::SigningCa]| {
         let pem: String = cas
             .iter()
@@ -2058,8 +2210,7 @@ fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
 /// says which, and the downloads carry it in their names.
 #[test]
 fn every_report_counts_one_school_year_the_newest_unless_asked() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
+    let hub = Hub::temp();
     // Last year's 6A1 (two students, Toán 9) and this year's 7A1 (one student, Toán 4).
     let mut records = vec![
         (
@@ -2091,7 +2242,7 @@ fn every_report_counts_one_school_year_the_newest_unless_asked() {
             ),
         ));
     }
-    relay(&hub, "79000701", &records);
+    hub.relay_made_up("79000701", &records);
     let staff = hub.staff();
     let b = hub.base();
     let lines = |csv: &str| -> Vec<String> { csv.lines().skip(1).map(str::to_string).collect() };
@@ -2186,11 +2337,9 @@ fn every_report_counts_one_school_year_the_newest_unless_asked() {
 /// JSON error.
 #[test]
 fn a_bad_filter_is_a_page_with_the_form_and_the_api_keeps_its_json() {
-    let hub_dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
-    enrol(&hub, "79000701");
-    relay(
-        &hub,
+    let hub = Hub::temp();
+    hub.enrol_made_up("79000701");
+    hub.relay_made_up(
         "79000701",
         &[
             (
@@ -2341,22 +2490,9 @@ fn csv_rows(text: &str) -> Vec<Vec<String>> {
 /// each month equal the box's dashboard of that month, each saying the rule.
 #[test]
 fn the_hubs_stats_and_month_counts_agree_with_its_reports_and_the_box() {
-    let hub_dir = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(hub_dir.path());
-    let token = hub.token("79000701");
-    let out = enroll(dir.path().to_str().unwrap(), &hub.base(), &token);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let school = Server::start_with(
-        dir.path(),
-        false,
-        &["--relay-rate", "1048576", "--relay-school-hours", "off"],
-    );
-    relayed(dir.path(), 120, "the demo school did not relay");
+    let hub = Hub::temp();
+    let school = hub.relayed_demo_school(dir.path());
     let year = common::demo_year();
     let start: i32 = year[..4].parse().unwrap();
     // A draft dated next August: next year's, in no figure of this year.

@@ -143,19 +143,6 @@ fn nothing_lost_nothing_duplicated_over_a_bad_link_through_restarts() {
     drop(school);
 }
 
-/// Enrols a made-up school directly: (its key, its upload secret).
-fn enrol(hub: &Hub, code: &str) -> (ed25519_dalek::SigningKey, String) {
-    let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
-    let r: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/relay/v1/enrol", hub.base()))
-        .json(&json!({"token": hub.token(code), "public_key": hex::encode(key.verifying_key().to_bytes())}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    (key, r["secret"].as_str().unwrap().to_string())
-}
-
 fn entries(from: u64, n: u64) -> Vec<tram::store::OutboxEntry> {
     (from..from + n)
         .map(|seq| tram::store::OutboxEntry {
@@ -197,7 +184,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 fn the_hub_refuses_a_signed_decompression_bomb_without_unpacking_it() {
     let hub_dir = tempfile::tempdir().unwrap();
     let hub = Hub::start(hub_dir.path());
-    let (key, secret) = enrol(&hub, "79000701");
+    let (key, secret) = hub.enrol_made_up("79000701");
     let zeros = vec![0u8; 1 << 20];
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
     for _ in 0..300 {
@@ -258,8 +245,8 @@ fn the_hub_rejects_forged_replayed_reordered_oversized_and_garbage_batches() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 403);
-    let (key, secret) = enrol(&hub, "79000701");
-    let (other_key, other_secret) = enrol(&hub, "79000702");
+    let (key, secret) = hub.enrol_made_up("79000701");
+    let (other_key, other_secret) = hub.enrol_made_up("79000702");
     let records = |hub: &Hub| -> u64 {
         let v: Value = hub
             .staff()
@@ -1100,7 +1087,7 @@ fn a_chunk_cut_half_way_keeps_the_bytes_that_arrived() {
     use std::io::Write as _;
     let hub_dir = tempfile::tempdir().unwrap();
     let hub = Hub::start(hub_dir.path());
-    let (key, secret) = enrol(&hub, "79000701");
+    let (key, secret) = hub.enrol_made_up("79000701");
     // Enough incompressible records that the batch is some tens of kilobytes.
     let mut es = entries(1, 200);
     for e in &mut es {
@@ -1328,7 +1315,7 @@ fn two_hubs_on_one_database_store_every_batch_exactly_once() {
         let schools: Vec<(String, ed25519_dalek::SigningKey, String)> = (0..12)
             .map(|i| {
                 let code = format!("7900{i:04}");
-                let (key, secret) = enrol(&hubs[i % 2], &code);
+                let (key, secret) = hubs[i % 2].enrol_made_up(&code);
                 (code, key, secret)
             })
             .collect();
@@ -1409,7 +1396,7 @@ fn the_hub_answers_503_while_its_database_is_away_and_stores_the_retry_once() {
     common::on_database(&through, || {
         let dir = tempfile::tempdir().unwrap();
         let hub = Hub::start(dir.path());
-        let (key, secret) = enrol(&hub, "79000701");
+        let (key, secret) = hub.enrol_made_up("79000701");
         let one = batch::build(&key, "79000701", 1, &entries(1, 10), 0, "t");
         link.set_down(true);
         let (status, body) = put(&hub, "79000701", &secret, 1, &one);

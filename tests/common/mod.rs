@@ -891,6 +891,120 @@ impl Drop for Hub {
     }
 }
 
+/// A made-up school's records as it relays them: (kind, key, record).
+pub type Relayed<'a> = [(&'a str, String, serde_json::Value)];
+
+/// A hub on a temporary data directory of its own, removed after the hub stops (the fields
+/// drop in order): the district tests' setup. It reads as the [`Hub`].
+pub struct TempHub {
+    pub hub: Hub,
+    pub dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TempHub {
+    type Target = Hub;
+    fn deref(&self) -> &Hub {
+        &self.hub
+    }
+}
+
+impl Hub {
+    /// A hub started on a new temporary data directory ([`TempHub`]).
+    pub fn temp() -> TempHub {
+        let dir = tempfile::tempdir().unwrap();
+        TempHub {
+            hub: Hub::start(dir.path()),
+            dir,
+        }
+    }
+
+    /// Enrols a made-up school directly, with a key of its own: (its key, its upload secret).
+    pub fn enrol_made_up(&self, code: &str) -> (ed25519_dalek::SigningKey, String) {
+        let key = ed25519_dalek::SigningKey::from_bytes(&rand::random());
+        let r: serde_json::Value = reqwest::blocking::Client::new()
+            .post(format!("{}/relay/v1/enrol", self.base()))
+            .json(&serde_json::json!({"token": self.token(code),
+                "public_key": hex::encode(key.verifying_key().to_bytes())}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        (key, r["secret"].as_str().unwrap().to_string())
+    }
+
+    /// Enrols a made-up school and relays `records` as its batch 1: its key and upload secret,
+    /// for later batches.
+    pub fn relay_made_up(
+        &self,
+        code: &str,
+        records: &Relayed,
+    ) -> (ed25519_dalek::SigningKey, String) {
+        let (key, secret) = self.enrol_made_up(code);
+        self.relay_batch(code, &key, &secret, 1, 1, records);
+        (key, secret)
+    }
+
+    /// Batch `seq` of an enrolled made-up school, its outbox entries numbered from `first`;
+    /// the hub must take it (200).
+    pub fn relay_batch(
+        &self,
+        code: &str,
+        key: &ed25519_dalek::SigningKey,
+        secret: &str,
+        seq: u64,
+        first: u64,
+        records: &Relayed,
+    ) {
+        let at = "2026-10-20T01:00:00Z";
+        let entries: Vec<tram::store::OutboxEntry> = records
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, k, r))| tram::store::OutboxEntry {
+                seq: i as u64 + first,
+                kind: kind.to_string(),
+                key: k.clone(),
+                op: "create".into(),
+                record: Some(r.clone()),
+                at: at.into(),
+            })
+            .collect();
+        let bytes = tram::relay::batch::build(key, code, seq, &entries, 0, at);
+        let r = reqwest::blocking::Client::new()
+            .patch(format!("{}/relay/v1/batches/{code}/{seq}", self.base()))
+            .header("authorization", format!("Bearer {secret}"))
+            .header("upload-offset", "0")
+            .header("upload-length", bytes.len().to_string())
+            .body(bytes)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+    }
+
+    /// Enrols the school box in `dir` as `code` with this hub (`tram relay enroll`), which
+    /// must succeed.
+    pub fn enroll_box(&self, dir: &Path, code: &str) {
+        let out = enroll(dir.to_str().unwrap(), &self.base(), &self.token(code));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The demo school box in `dir`, enrolled as 79000701 with this hub and started with the
+    /// relay at full rate at any hour, once it has relayed everything (`relayed`, 120 s).
+    pub fn relayed_demo_school(&self, dir: &Path) -> Server {
+        self.enroll_box(dir, "79000701");
+        let school = Server::start_with(
+            dir,
+            false,
+            &["--relay-rate", "1048576", "--relay-school-hours", "off"],
+        );
+        relayed(dir, 120, "the demo school did not relay");
+        school
+    }
+}
+
 /// `tram relay enroll` of the school in `data` with the hub at `url`.
 pub fn enroll(data: &str, url: &str, token: &str) -> std::process::Output {
     tram(&[
