@@ -6,7 +6,7 @@
 # after a restart, the staff's reports read through the running hub: the first (cold) report,
 # which reads every school's stored part once, and then at 8 connections the district overview and one school's
 # report (p50/p99), the reports' xlsx download, and the province CSDL export (time, size and
-# the hub's peak RSS while it is written).
+# the hub's peak RSS while it is written; then cut to one school and to one grade).
 # Usage: bench/hub-scale.sh [schools]   (TRAM_BIN=path skips the build; needs wrk, curl, psql)
 #   TRAM_BENCH_WORK=DIR keeps the cluster (see pg-common.sh): a later run with the same DIR
 #   skips the writing, and the rebuild of the parts when they are stored already;
@@ -114,4 +114,11 @@ read -r secs bytes < <(curl -fs -o "$work/csdl.xlsx" -b "$work/jar" -w '%{time_t
 [ -z "${TRAM_BENCH_KEEP_XLSX:-}" ] || cp "$work/csdl.xlsx" "$TRAM_BENCH_KEEP_XLSX"
 echo "  $secs s, $(( bytes / 1000000 )) MB; hub peak RSS (VmHWM) $(( $(awk '/VmHWM/{print $2}' /proc/$hub/status) / 1024 )) MB$hwm_note"
 rm -f "$work/csdl.xlsx"
+# Cut by the page's filters (issue 23): one school is the only one read; one grade is applied
+# as each school's records are parsed.
+for q in "school=79000001" "grade=7"; do
+  read -r secs bytes < <(curl -fs -o /dev/null -b "$work/jar" -w '%{time_total} %{size_download}\n' \
+    "$B/district/csdl.xlsx?year=2026-2027&$q")
+  echo "  ?$q: $secs s, $(( bytes / 1000 )) kB"
+done
 echo "load after: $(uptime | sed 's/.*load average: //')"

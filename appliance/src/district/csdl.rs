@@ -565,8 +565,8 @@ impl<'a> Selection<'a> {
 /// code, each school's rows in a fixed order (class, name, id), so the hub's file and a
 /// school's own agree row for row. A selection with no data gives no rows. A school outside
 /// the selection is not read at all; the grade and term are applied where each school's
-/// records are parsed, so a row of `ketquahoctap` or `diemmon` is written only for a class
-/// whose students `hocsinh` lists.
+/// records are parsed, so with a year or grade selected (the routes always name a year) a row
+/// of `ketquahoctap` or `diemmon` is written only for a class whose students `hocsinh` lists.
 pub fn write_rows(
     source: Source,
     codes: &Codes,
