@@ -1893,8 +1893,7 @@ fn hub_verify(hub: &Hub, dir: &std::path::Path, name: &str, pdf: &[u8]) -> (i32,
 fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
     use tram::gradebook::hocba::{ApprovalSignature, RegisterEntry, Stage};
     use tram::pki::{pades, signing};
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path());
+    let hub = Hub::temp();
     let code = "79000977";
     let now = jiff::Timestamp::now();
     let ca = signing::new_ca("Trường THCS Thử", now).unwrap();
@@ -1997,21 +1996,21 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
         .unwrap();
     assert_eq!(r.status(), 204);
 
-    let (rc, text) = hub_verify(&hub, dir.path(), "v3.pdf", &v3);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "v3.pdf", &v3);
     assert_eq!(rc, 0, "{text}");
     assert!(text.ends_with("=> VALID\n"), "{text}");
     assert!(
         text.contains("register: signature 2 is in the school's signature register (Hiệu trưởng)"),
         "{text}"
     );
-    let (rc, text) = hub_verify(&hub, dir.path(), "outdated.pdf", &outdated);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "outdated.pdf", &outdated);
     assert_eq!(rc, 6, "{text}");
     assert!(
         text.contains("học bạ data: embedded, DIFFERS from the records the school relayed (hs-2: name): the record changed after signing; the school signs a new version; not checked: birthplace (not relayed to the hub yet)\n")
             && text.ends_with(&format!("{}\n", tram::gradebook::hocba::Verdict::Outdated.line())),
         "{text}"
     );
-    let (rc, text) = hub_verify(&hub, dir.path(), "current.pdf", &current);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "current.pdf", &current);
     assert_eq!(rc, 0, "{text}");
     assert!(
         text.contains("học bạ data: embedded, matches the records the school relayed (hs-3)\n")
@@ -2045,7 +2044,7 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
                 .contains("Không kiểm được nơi sinh"),
         "{v}"
     );
-    let (rc, text) = hub_verify(&hub, dir.path(), "v1.pdf", &v1);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "v1.pdf", &v1);
     assert_eq!(rc, 4, "{text}");
     // Every exit code is in --help (review r17 #10).
     let o = common::tram(&["district", "verify-hocba", "--help"]);
@@ -2070,7 +2069,7 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
 
     // The genuine approval, then the same first revision signed with a certificate minted from
     // the CA key outside the box (review r15 #5's steps).
-    let (rc, text) = hub_verify(&hub, dir.path(), "approval.pdf", &approval);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "approval.pdf", &approval);
     assert_eq!(rc, 0, "{text}");
     assert!(
         text.contains("kind: lesson-plan approval of 2026-12"),
@@ -2083,7 +2082,7 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
         now,
     )
     .unwrap();
-    let (rc, text) = hub_verify(&hub, dir.path(), "minted.pdf", &minted);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "minted.pdf", &minted);
     assert_eq!(rc, 3, "{text}");
     assert!(
         text.contains(
@@ -2098,7 +2097,7 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
         json!({"format": "tram.approval.v1", "thang": "2027-01", "phienban": 1, "to": null}),
     );
     let later = pades::sign(&later, &head, &ca.cert, now).unwrap();
-    let (rc, text) = hub_verify(&hub, dir.path(), "later.pdf", &later);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "later.pdf", &later);
     assert_eq!(rc, 5, "{text}");
     assert!(
         text.ends_with("=> NOT CONFIRMED (the school's signature register has not arrived yet)\n")
@@ -2117,8 +2116,7 @@ fn the_hub_calls_a_superseded_copy_superseded_and_a_minted_approval_invalid() {
 fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
     use tram::gradebook::hocba::{RegisterEntry, Stage};
     use tram::pki::{pades, signing};
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path());
+    let hub = Hub::temp();
     let code = "79000978";
     let now = jiff::Timestamp::now();
     let day = |n: i64| jiff::SignedDuration::from_hours(24 * n);
@@ -2185,13 +2183,13 @@ fn a_renewal_reaches_the_hub_and_the_retired_ca_has_a_cut_off() {
     send(&[&first]);
     send(&[&second, &first]);
 
-    let (rc, text) = hub_verify(&hub, dir.path(), "before.pdf", &before);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "before.pdf", &before);
     assert_eq!(rc, 0, "{text}");
     assert!(text.ends_with("=> VALID\n"), "{text}");
-    let (rc, text) = hub_verify(&hub, dir.path(), "after.pdf", &after);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "after.pdf", &after);
     assert_eq!(rc, 0, "{text}");
     assert!(text.ends_with("=> VALID\n"), "{text}");
-    let (rc, text) = hub_verify(&hub, dir.path(), "minted.pdf", &minted);
+    let (rc, text) = hub_verify(&hub, hub.dir.path(), "minted.pdf", &minted);
     assert_eq!(rc, 3, "{text}");
     let cut = tram::gradebook::hocba::local_time_seconds(
         jiff::Timestamp::from_second(renewed.as_second()).unwrap(),
