@@ -4102,3 +4102,256 @@ fn a_hocba_signed_by_hand_follows_the_class_pages_rules() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// PATCH `body` as JSON; the status and the answer.
+fn patch(
+    c: &reqwest::blocking::Client,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = c.patch(url).json(&body).send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+/// Review r22 #3, #4 and #8 on the web. A vice principal demoted while the principal renews the
+/// CA keeps a certificate of the retired CA; made vice principal again, her month approval
+/// (plan PIN and PAdES PIN) is refused before either PIN — 409 `certificate_retired` every
+/// time, wrong PINs and the right one alike, never `wrong_pin` nor `pin_locked` —, and her
+/// page, the BGH list and its JSON flag "CA đã thay". A homeroom teacher disabled during the
+/// renewal is re-issued like the others. The principal, now the sole CA holder, is refused
+/// her own request with the way out; the vice principal's request is listed to her as her
+/// own, with no approve button. A BGH member's role change beyond the signing roles names
+/// the rule that stopped it.
+#[test]
+fn a_retired_ca_certificate_is_refused_before_the_pin_and_nobody_is_left_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    Server::start(&data, false).stop();
+    // The vice principal's certificate under CA 1, approved by the principal (the CLI).
+    let o = issue_by(
+        "phohieutruong",
+        "pho-hieu-truong",
+        "hieutruong",
+        false,
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut s = Server::start(&data, false);
+    let b = s.base();
+    let ht = s.login("hieutruong");
+    let admin = s.login("admin");
+    let list = |c: &reqwest::blocking::Client| -> serde_json::Value {
+        c.get(format!("{b}/api/v1/hocba/signer/requests"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let signers = list(&ht);
+    let line = |v: &serde_json::Value, role: &str| -> serde_json::Value {
+        v["signers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["role"] == role)
+            .unwrap_or_else(|| panic!("no {role} in {v}"))
+            .clone()
+    };
+    let vp = line(&signers, "Phó hiệu trưởng");
+    let gv = line(&signers, "Giáo viên chủ nhiệm");
+    let (vp_id, gv_id) = (
+        vp["account"].as_str().unwrap(),
+        gv["account"].as_str().unwrap(),
+    );
+    let (vp_name, gv_name) = (
+        vp["full_name"].as_str().unwrap(),
+        gv["full_name"].as_str().unwrap(),
+    );
+    assert!(
+        vp["retired"].is_null() && gv["retired"].is_null(),
+        "{signers}"
+    );
+
+    // #8: the principal may not drop the vice principal's teacher role: told why, by name.
+    let account = |id: &str| format!("{b}/api/v1/accounts/{id}");
+    let (code, e) = patch(
+        &ht,
+        account(vp_id),
+        serde_json::json!({"roles": ["vice_principal"]}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("bgh_roles_only")),
+        "{e}"
+    );
+    let why = e["error"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("bỏ vai trò Giáo viên") && why.contains("quản trị viên"),
+        "{why}"
+    );
+    // Demoted (her VP certificate is not re-issued), the teacher disabled, the CA renewed.
+    let (code, e) = patch(
+        &ht,
+        account(vp_id),
+        serde_json::json!({"roles": ["teacher"]}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = patch(
+        &admin,
+        account(gv_id),
+        serde_json::json!({"disabled": true}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, r) = post(
+        &ht,
+        format!("{b}/api/v1/hocba/ca/renew"),
+        serde_json::json!({"pin": DEMO_PIN, "reason": "kiểm thử r22"}),
+    );
+    assert_eq!(code, 200, "{r}");
+    // #3: the disabled teacher is re-issued like the others; the demoted VP must ask.
+    assert!(
+        r["reissued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == gv_name),
+        "{r}"
+    );
+    assert_eq!(r["must_request"], serde_json::json!([vp_name]), "{r}");
+    let (code, e) = patch(
+        &admin,
+        account(gv_id),
+        serde_json::json!({"disabled": false}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let (code, e) = patch(
+        &ht,
+        account(vp_id),
+        serde_json::json!({"roles": ["teacher", "vice_principal"]}),
+    );
+    assert_eq!(code, 200, "{e}");
+
+    // #3: her month approval is refused before either PIN, however often she tries.
+    let vpc = s.login("phohieutruong");
+    let d: serde_json::Value = vpc
+        .get(format!("{b}/api/v1/lessons/dashboard"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let month = d["month"].as_str().unwrap().to_string();
+    for (secret, pades) in [
+        ("11111111", "22222222"),
+        ("33333333", "44444444"),
+        ("55555555", "66666666"),
+        ("77777777", "88888888"),
+        ("99999999", "10101010"),
+        ("12121212", "13131313"),
+        (DEMO_PIN, DEMO_PIN),
+    ] {
+        let (code, e) = post(
+            &vpc,
+            format!("{b}/api/v1/lessons/approve-month"),
+            serde_json::json!({"month": month, "secret": secret, "pades_pin": pades, "plans": []}),
+        );
+        assert_eq!(
+            (code, e["error"]["code"].as_str()),
+            (409, Some("certificate_retired")),
+            "{e}"
+        );
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("xin cấp chứng thư mới"),
+            "{e}"
+        );
+    }
+    // No try was spent (six wrong ones would lock her): the next PIN check, her PIN change on
+    // the signer page, is answered on its own merits.
+    let (code, e) = post(
+        &vpc,
+        format!("{b}/api/v1/hocba/signer/pin"),
+        serde_json::json!({"current_pin": PIN, "pin": "49160372", "pin_again": "49160372"}),
+    );
+    assert_eq!(code, 200, "{e}");
+
+    // #3: flagged in the BGH's JSON and page and on her own page; the teacher's is not.
+    let signers = list(&ht);
+    assert_eq!(line(&signers, "Phó hiệu trưởng")["retired"], 1, "{signers}");
+    assert!(
+        signers["signers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["account"] == gv_id)
+            .all(|l| l["retired"].is_null()),
+        "{signers}"
+    );
+    let page = |c: &reqwest::blocking::Client| {
+        c.get(format!("{b}/grades/hocba-signer"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let bgh_page = page(&ht);
+    assert!(
+        bgh_page.contains("Chứng thư thuộc CA đã thay — xin cấp chứng thư mới"),
+        "{bgh_page}"
+    );
+    let hers = page(&vpc);
+    assert!(hers.contains("thuộc CA đã thay"), "{hers}");
+    assert!(hers.contains("id=\"signer-ending\""), "{hers}");
+    let gvc = s.login(
+        admin
+            .get(format!("{b}/api/v1/accounts"))
+            .send()
+            .unwrap()
+            .json::<serde_json::Value>()
+            .unwrap()["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == gv_id)
+            .unwrap()["username"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(!page(&gvc).contains("CA đã thay"));
+
+    // #4: the principal alone holds the CA: her own request is refused with the way out.
+    let request = format!("{b}/api/v1/hocba/signer/request");
+    let (code, e) = post(
+        &ht,
+        request.clone(),
+        serde_json::json!({"pin": "64081739", "pin_again": "64081739"}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("sole_ca_holder")),
+        "{e}"
+    );
+    let why = e["error"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("Gia hạn CA") && why.contains("tram hocba ca recover"),
+        "{why}"
+    );
+    assert!(bgh_page.contains("id=\"sole-holder\""), "{bgh_page}");
+    // The vice principal's request: hers to wait on, the principal's to approve.
+    let (code, e) = post(
+        &vpc,
+        request,
+        serde_json::json!({"role": "pho-hieu-truong", "pin": "64081739", "pin_again": "64081739"}),
+    );
+    assert_eq!(code, 200, "{e}");
+    let approve = format!("/api/v1/hocba/signer/requests/{vp_id}/approve");
+    let hers = page(&vpc);
+    assert!(
+        hers.contains("yêu cầu của bạn, chờ người giữ CA khác duyệt") && !hers.contains(&approve),
+        "{hers}"
+    );
+    assert!(page(&ht).contains(&approve));
+    s.stop();
+}

@@ -282,7 +282,7 @@ async fn home(
         now,
     )?);
     // Her own học bạ signing certificate ending within 90 days, or ended (review r17 #3).
-    let cert_warning = crate::gradebook::hocba::ca::signer_lines(&rx, now)?
+    let cert_warning = crate::gradebook::hocba::ca::signer_lines(&rx, s.store.dir(), now)?
         .into_iter()
         .find(|l| l.account == p.id())
         .and_then(|l| l.ending_text(true));

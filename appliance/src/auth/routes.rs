@@ -381,18 +381,54 @@ async fn update(
         if let Some(w) = &wanted {
             roles_for_server(&s, w)?;
         }
-        let other_roles_change = wanted.as_ref().is_some_and(|w| {
-            let (mut a, mut b) = (bgh_only(w), bgh_only(&current.roles));
-            a.sort();
-            b.sort();
-            a != b
-        });
-        if p.full_name.is_some()
-            || p.department.is_some()
-            || other_roles_change
-            || homeroom.is_some()
+        // What a BGH member asked beyond the signing roles, each named, so she knows which
+        // rule stopped her and who does it instead (review r22 #8): the roles added or
+        // removed by name, not a bare 403.
+        let mut beyond: Vec<String> = Vec::new();
+        if let Some(w) = &wanted {
+            let (now, after) = (bgh_only(&current.roles), bgh_only(w));
+            let added: Vec<&str> = after
+                .iter()
+                .filter(|r| !now.contains(r))
+                .map(|r| r.label_vi())
+                .collect();
+            let removed: Vec<&str> = now
+                .iter()
+                .filter(|r| !after.contains(r))
+                .map(|r| r.label_vi())
+                .collect();
+            if !added.is_empty() {
+                beyond.push(format!("thêm vai trò {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                beyond.push(format!("bỏ vai trò {}", removed.join(", ")));
+            }
+        }
+        if p.full_name
+            .as_ref()
+            .is_some_and(|n| n.trim() != current.full_name)
         {
-            return Err(ApiError::forbidden());
+            beyond.push("đổi họ tên".into());
+        }
+        if p.department.as_ref().is_some_and(|d| {
+            d.as_deref().filter(|d| !d.is_empty()) != current.department.as_deref()
+        }) {
+            beyond.push("đổi tổ chuyên môn".into());
+        }
+        if homeroom.is_some() {
+            beyond.push("giao lớp chủ nhiệm".into());
+        }
+        if !beyond.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "bgh_roles_only",
+                format!(
+                    "Ban giám hiệu chỉ giao, bỏ hoặc khoá vai trò Hiệu trưởng, Phó hiệu trưởng của tài khoản; \
+                     việc còn lại ({}) là của quản trị viên (tin học) ở trang Tài khoản. \
+                     Muốn chỉ giao hay bỏ vai trò Ban giám hiệu thì giữ nguyên các vai trò khác.",
+                    beyond.join("; ")
+                ),
+            ));
         }
     }
     let store = s.store.clone();

@@ -452,6 +452,12 @@ pub enum HocbaError {
     HolderPinShort,
     #[error("Chỉ Hiệu trưởng hoặc Phó hiệu trưởng đang giữ CA mới gia hạn CA ký số của trường.")]
     NotRenewer,
+    /// A request nobody could approve: she holds the school CA and no other current BGH member
+    /// does, and nobody approves her own (review r22 #4).
+    #[error(
+        "Bạn là người giữ CA duy nhất: dùng Gia hạn CA để được cấp lại chứng thư; quên mã PIN thì quản trị chạy `tram hocba ca recover`."
+    )]
+    SoleHolder,
     #[error("Chứng thư ký học bạ của bạn vừa thay đổi; hãy tải lại trang rồi làm lại.")]
     SignerChanged,
 }
@@ -511,6 +517,7 @@ impl HocbaError {
             HocbaError::CertRetired(_) => "certificate_retired",
             HocbaError::HolderPinShort => "holder_pin_short",
             HocbaError::NotRenewer => "not_approver",
+            HocbaError::SoleHolder => "sole_ca_holder",
             HocbaError::SignerChanged => "signer_changed",
         }
     }
@@ -629,13 +636,17 @@ pub fn signer_issuer(data_dir: &std::path::Path, rec: &SignerRecord) -> Result<I
     if cas.is_empty() {
         return Err(HocbaError::NoCa);
     }
-    Ok(
-        match cas.iter().position(|ca| pades::issued_by(&cert, ca)) {
-            Some(0) => Issuer::Current,
-            Some(i) => Issuer::Retired(signing::ca_generation(&cas[i])),
-            None => Issuer::Unknown,
-        },
-    )
+    Ok(issuer_among(&cas, &cert))
+}
+
+/// Which of `cas` (the school's signing CAs, current first) issued `cert`: the one reading of
+/// [`signer_issuer`], shared by the signers' list (`ca::signer_lines`).
+pub fn issuer_among(cas: &[x509_cert::Certificate], cert: &x509_cert::Certificate) -> Issuer {
+    match cas.iter().position(|ca| pades::issued_by(cert, ca)) {
+        Some(0) => Issuer::Current,
+        Some(i) => Issuer::Retired(signing::ca_generation(&cas[i])),
+        None => Issuer::Unknown,
+    }
 }
 
 /// Refuses `p`'s signing certificate when a retired CA of the school issued it — before the
@@ -650,6 +661,33 @@ pub fn check_not_retired(
         && let Ok(Issuer::Retired(n)) = signer_issuer(data_dir, &rec)
     {
         return Err(HocbaError::CertRetired(n));
+    }
+    Ok(())
+}
+
+/// The one check, before any PIN is asked for, of the certificate a signing outside the học
+/// bạ would sign a PAdES signature with (the month's lesson-plan approval, `lessons::routes`):
+/// a principal's or vice principal's certificate of `p` under a retired school CA is
+/// [`HocbaError::CertRetired`] ([`check_not_retired`], as the học bạ routes refuse), one that
+/// has ended [`HocbaError::CertExpired`] — each with its way out, no guess spent (review r22
+/// #3). No certificate, or one of another role (the month is then approved unsigned), passes.
+pub fn check_pades_signer(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    p: &Principal,
+    now: jiff::Timestamp,
+) -> Result<(), HocbaError> {
+    let Some(rec) = signer(r, p.id())? else {
+        return Ok(());
+    };
+    if !signing::is_head_role(&rec.role) {
+        return Ok(());
+    }
+    check_not_retired(r, data_dir, p)?;
+    if let Some(end) = signer_cert_end(&rec)
+        && end < now
+    {
+        return Err(HocbaError::CertExpired(day_of(end)));
     }
     Ok(())
 }

@@ -129,6 +129,7 @@ impl From<super::hocba::HocbaError> for ApiError {
             | H::CaHeld
             | H::RoleChanged(_)
             | H::LastHolder
+            | H::SoleHolder
             | H::CaChanged => StatusCode::CONFLICT,
             H::NoRequest => StatusCode::NOT_FOUND,
             H::PinMismatch | H::NeedReason | H::NeedRecoveryReason => {
@@ -473,7 +474,7 @@ async fn hocba_signer_requests(
     let rx = s.store.read()?;
     Ok(Json(json!({
         "requests": super::hocba::ca::request_lines(&rx)?,
-        "signers": super::hocba::ca::signer_lines(&rx, jiff::Timestamp::now())?,
+        "signers": super::hocba::ca::signer_lines(&rx, s.store.dir(), jiff::Timestamp::now())?,
     })))
 }
 

@@ -298,10 +298,28 @@ pub(crate) async fn signing<T: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
+    signing_checked(s, u, secret, |_, _| Ok(()), op).await
+}
+
+/// [`signing`] with `precheck`, a refusal of its own that needs no PIN (the month approval's
+/// PAdES certificate under a retired CA, or ended: `hocba::check_pades_signer`), run with the
+/// others before a check is reserved — never counted, never behind a lock (review r22 #3).
+pub(crate) async fn signing_checked<T: Send + 'static>(
+    s: &Shared,
+    u: &ApiUser,
+    secret: String,
+    precheck: impl FnOnce(&crate::store::Store, &crate::auth::Principal) -> Result<(), Refusal>
+    + Send
+    + 'static,
+    op: impl FnOnce(&crate::store::Store, &crate::store::Actor, sign::DeviceKey) -> Result<T, Refusal>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
     let _permit = s.hashing.acquire().await.map_err(ApiError::internal)?;
     let (store, actor) = (s.store.clone(), u.actor());
     let now = actor.now;
     let account = u.principal.id().to_string();
+    let p = u.principal.clone();
     let done = tokio::task::spawn_blocking(move || {
         crate::auth::pin::guarded(
             &store,
@@ -315,7 +333,7 @@ pub(crate) async fn signing<T: Send + 'static>(
                 if secret.is_empty() {
                     return Err(ApiError::bad_request("Nhập mã PIN ký.").into());
                 }
-                Ok(())
+                precheck(&store, &p)
             },
             || {
                 let rec = store
@@ -553,40 +571,47 @@ async fn approve_month(
     let month = b.month.clone();
     let gate = s.part::<super::LinkGate>()?.0;
     let links = super::LinkResolverTx(s.part::<super::LinkResolverTx>()?.0);
+    let now = jiff::Timestamp::now();
     // One request, one check: the plan PIN and the PAdES PIN together, the count cleared only
     // when both were right (or she holds no certificate) and the month was approved.
-    let (out, approval, held) = signing(&s, &u, b.secret, move |store, actor, key| {
-        let pades = open_pades(store, actor, p.id(), &pades_pin)?;
-        Ok(store.write(actor, |tx| {
-            // A plan whose lesson its Phụ lục III changed or dropped is left waiting, named
-            // with why; the others are approved (review r20 #3).
-            let mut held = vec![];
-            for plan in super::month_to_approve(&*tx, &p, &month, dept.as_deref())? {
-                if let Some(why) = gate(tx, &plan, super::Advance::Approve)? {
-                    held.push((plan.id, why));
+    // Her PAdES certificate under a retired CA (or ended) is refused before either PIN.
+    let check = move |store: &crate::store::Store, p: &crate::auth::Principal| {
+        crate::gradebook::hocba::check_pades_signer(&store.read()?, store.dir(), p, now)
+            .map_err(|e| Refusal::from(ApiError::from(e)))
+    };
+    let (out, approval, held) =
+        signing_checked(&s, &u, b.secret, check, move |store, actor, key| {
+            let pades = open_pades(store, actor, p.id(), &pades_pin)?;
+            Ok(store.write(actor, |tx| {
+                // A plan whose lesson its Phụ lục III changed or dropped is left waiting, named
+                // with why; the others are approved (review r20 #3).
+                let mut held = vec![];
+                for plan in super::month_to_approve(&*tx, &p, &month, dept.as_deref())? {
+                    if let Some(why) = gate(tx, &plan, super::Advance::Approve)? {
+                        held.push((plan.id, why));
+                    }
                 }
-            }
-            let out = super::approve_month_holding(
-                tx,
-                &p,
-                &month,
-                dept.as_deref(),
-                &listed,
-                &held,
-                &key,
-            )?;
-            let approval = export::record_month_approval(
-                tx,
-                &p,
-                &month,
-                dept.as_deref(),
-                pades.as_ref(),
-                &links,
-            )?;
-            Ok::<_, LessonError>((out, approval, held))
-        })?)
-    })
-    .await?;
+                let out = super::approve_month_holding(
+                    tx,
+                    &p,
+                    &month,
+                    dept.as_deref(),
+                    &listed,
+                    &held,
+                    &key,
+                )?;
+                let approval = export::record_month_approval(
+                    tx,
+                    &p,
+                    &month,
+                    dept.as_deref(),
+                    pades.as_ref(),
+                    &links,
+                )?;
+                Ok::<_, LessonError>((out, approval, held))
+            })?)
+        })
+        .await?;
     s.part::<super::Live>()?.changed();
     if approval.signed_by.is_some() {
         // An enrolled box's stamper adds the hub's time-stamp to the signed file now.

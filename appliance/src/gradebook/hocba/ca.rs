@@ -367,18 +367,25 @@ pub fn seal_plain_ca(store: &Store, now: jiff::Timestamp) -> Result<bool, HocbaE
         );
     }
     // Each signer certificate that ends soon or has ended: its holder asks for a new one.
-    for line in signer_lines(&store.read()?, now)?
+    for line in signer_lines(&store.read()?, dir, now)?
         .iter()
-        .filter(|l| l.ending || l.expired)
+        .filter(|l| l.ending || l.expired || l.retired.is_some())
     {
-        tracing::warn!(
-            account = %line.account,
-            days_left = line.days_left,
-            "the học bạ signing certificate of {} {} on {}: its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
-            line.full_name,
-            if line.expired { "ended" } else { "ends" },
-            line.valid_until
-        );
+        match line.retired {
+            Some(n) => tracing::warn!(
+                account = %line.account,
+                "the học bạ signing certificate of {} was issued by a retired school CA ({n}) and signs nothing: its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+                line.full_name,
+            ),
+            None => tracing::warn!(
+                account = %line.account,
+                days_left = line.days_left,
+                "the học bạ signing certificate of {} {} on {}: its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+                line.full_name,
+                if line.expired { "ended" } else { "ends" },
+                line.valid_until
+            ),
+        }
     }
     if !signing::plain_ca_key_present(dir) {
         return Ok(false);
@@ -684,12 +691,13 @@ fn install_new_ca(
         let school = crate::school::school_info(&r)?
             .map(|s| s.name)
             .ok_or_else(|| HocbaError::Damaged("this box has no school yet".into()))?;
+        // Every signer whose account still exists, a disabled one too: she keeps her roles,
+        // and a certificate left under the retired CA would sign nothing once she is enabled
+        // again, with nobody told (review r22 #3). Her disabled account signs nothing
+        // meanwhile, and gets no wrap of the CA (`sync_wraps`).
         let mut records = Vec::new();
         for (id, rec) in r.scan(&SIGNERS, "")? {
-            let enabled = r
-                .get(&crate::auth::ACCOUNTS, &id)?
-                .is_some_and(|a| !a.disabled);
-            if enabled {
+            if r.get(&crate::auth::ACCOUNTS, &id)?.is_some() {
                 records.push(rec);
             }
         }
@@ -1052,12 +1060,18 @@ pub fn ca_status_text(
             }
         );
     }
-    for l in signer_lines(r, now)? {
+    for l in signer_lines(r, data_dir, now)? {
         let user = r
             .get(&crate::auth::ACCOUNTS, &l.account)?
             .map(|a| a.username)
             .unwrap_or_else(|| l.account.clone());
-        if l.expired {
+        if let Some(n) = l.retired {
+            let _ = writeln!(
+                out,
+                "WARNING: the signing certificate of {} ({user}) was issued by a retired school CA ({n}): it signs nothing; its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
+                l.full_name
+            );
+        } else if l.expired {
             let _ = writeln!(
                 out,
                 "WARNING: the signing certificate of {} ({user}) expired on {}: it signs nothing; its holder asks for a new one on the signer page (Chứng thư ký học bạ) and a BGH member approves it",
@@ -1104,7 +1118,7 @@ pub fn ca_status_text(
     // A current BGH member without a wrap because her PIN is short — a teacher made a vice
     // principal keeps her 6-digit one (review r19 #3) — is told too: the CA is not wrapped to
     // her until she changes it.
-    for l in signer_lines(r, now)? {
+    for l in signer_lines(r, data_dir, now)? {
         let head = r
             .get(&crate::auth::ACCOUNTS, &l.account)?
             .is_some_and(|a| is_head_now(&a));
@@ -1268,6 +1282,24 @@ pub fn request(
             Err(HocbaError::NoCaHolder)
         };
     }
+    // Nobody approves her own request: when she alone holds the CA it would wait for ever —
+    // refused now with the way out, the renewal (her certificate re-issued) or, for a
+    // forgotten PIN, `tram hocba ca recover` (review r22 #4).
+    {
+        let r = store.read()?;
+        let wraps = holders(&r)?;
+        if wraps.iter().any(|h| h == p.id()) {
+            let mut others = false;
+            for h in wraps.iter().filter(|h| *h != p.id()) {
+                others |= r
+                    .get(&crate::auth::ACCOUNTS, h)?
+                    .is_some_and(|a| is_head_now(&a));
+            }
+            if !others {
+                return Err(HocbaError::SoleHolder);
+            }
+        }
+    }
     let who = signing::SignerName {
         account: p.id(),
         full_name: &p.account.full_name,
@@ -1414,6 +1446,10 @@ pub struct SignerLine {
     pub ending: bool,
     /// It has ended: listed "đã hết hạn", it signs nothing.
     pub expired: bool,
+    /// The number of the retired school CA that issued it (a renewal or recovery replaced that
+    /// CA and did not re-issue this certificate): it signs nothing, its holder asks for a new
+    /// one — flagged on her page, the BGH list and its JSON (review r22 #3).
+    pub retired: Option<usize>,
     /// Imported from a licensed CA (PKCS#12): renewed with that provider, not by the school.
     pub licensed: bool,
     /// A certificate of the principal or a vice principal, or of an account that is one now
@@ -1450,7 +1486,11 @@ impl SignerLine {
                 "người đó xin cấp chứng thư mới ở trang này, rồi một thành viên Ban giám hiệu duyệt"
             }
         };
-        if self.expired {
+        if let Some(n) = self.retired {
+            Some(format!(
+                "{whose} thuộc CA đã thay (CA ký số của trường số {n}): không ký được nữa — {way}."
+            ))
+        } else if self.expired {
             Some(format!(
                 "{whose} đã hết hạn ngày {}: không ký được nữa — {way}.",
                 self.valid_until
@@ -1485,12 +1525,22 @@ fn day(t: &x509_cert::time::Time) -> String {
 }
 
 /// The current signers with their certificates' dates and how long they have left at `now`; a
-/// holder of the CA only while she is a current BGH member.
-pub fn signer_lines(r: &impl Read, now: jiff::Timestamp) -> Result<Vec<SignerLine>, HocbaError> {
+/// holder of the CA only while she is a current BGH member; a certificate of a retired school
+/// CA (`data_dir`'s, `signing::ca_certs`) marked.
+pub fn signer_lines(
+    r: &impl Read,
+    data_dir: &std::path::Path,
+    now: jiff::Timestamp,
+) -> Result<Vec<SignerLine>, HocbaError> {
     let holders = holders(r)?;
+    let cas = signing::ca_certs(data_dir)?;
     let mut out = Vec::new();
     for (id, rec) in r.scan(&SIGNERS, "")? {
         let cert = record_cert(&rec)?;
+        let retired = match super::issuer_among(&cas, &cert) {
+            super::Issuer::Retired(n) if rec.chain.is_empty() => Some(n),
+            _ => None,
+        };
         let v = &cert.tbs_certificate.validity;
         let wrapped = holders.contains(&id);
         let account = r.get(&crate::auth::ACCOUNTS, &id)?;
@@ -1512,6 +1562,7 @@ pub fn signer_lines(r: &impl Read, now: jiff::Timestamp) -> Result<Vec<SignerLin
             days_left,
             ending: days_left.is_some_and(|d| (0..=signing::SIGNER_WARN_DAYS).contains(&d)),
             expired: days_left.is_some_and(|d| d < 0),
+            retired,
             role_now,
             ca_holder: wrapped && head,
             ca_dormant: wrapped && !head,
@@ -1865,7 +1916,7 @@ mod tests {
         assert_eq!(set_roles(pht.id(), vec![Role::Teacher]), 1);
         let rx = store.read().unwrap();
         assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
-        let line = signer_lines(&rx, jiff::Timestamp::now())
+        let line = signer_lines(&rx, dir.path(), jiff::Timestamp::now())
             .unwrap()
             .into_iter()
             .find(|l| l.account == pht.id())
@@ -1904,7 +1955,7 @@ mod tests {
         assert_eq!(set_roles(ht.id(), vec![Role::Teacher]), 0);
         let rx = store.read().unwrap();
         assert_eq!(holders(&rx).unwrap(), vec![ht.id().to_string()]);
-        let line = signer_lines(&rx, jiff::Timestamp::now())
+        let line = signer_lines(&rx, dir.path(), jiff::Timestamp::now())
             .unwrap()
             .into_iter()
             .find(|l| l.account == ht.id())
@@ -1969,7 +2020,24 @@ mod tests {
         // Her own request for a new certificate, waiting (no other member may approve it):
         // the renewal re-issues her certificate, which answers it — closed, not listed "chờ
         // duyệt" for ever (review r19 #10).
-        request(&store, &actor, &ht, None, "91735028", "91735028").unwrap();
+        // Asked now, the sole holder's request is refused with the way out (review r22 #4); one
+        // an earlier version stored is answered by the renewal.
+        assert!(matches!(
+            request(&store, &actor, &ht, None, "91735028", "91735028"),
+            Err(HocbaError::SoleHolder)
+        ));
+        let who = signing::SignerName {
+            account: ht.id(),
+            full_name: &ht.account.full_name,
+            role: "Hiệu trưởng",
+        };
+        let row = CertRequest {
+            request: signing::request_key(&who, "91735028", actor.now).unwrap(),
+            declined: None,
+        };
+        store
+            .write(&actor, |tx| tx.put(&REQUESTS, ht.id(), &row, "t"))
+            .unwrap();
         assert!(
             own_request(&store.read().unwrap(), ht.id())
                 .unwrap()
@@ -2093,30 +2161,75 @@ mod tests {
         assert!(recent_notices(&rx, pht.id(), later).unwrap().is_empty());
     }
 
-    /// Review r22 #3: a certificate under a retired CA (here a teacher disabled while the CA
-    /// was renewed, so not re-issued) is refused before any PIN, with the way out.
+    /// Review r22 #3: a certificate under a retired CA — a vice principal's, demoted while the
+    /// CA was renewed, so not re-issued, then made vice principal again — is refused before any
+    /// PIN, with the way out, and flagged on her line ("CA đã thay"); a teacher disabled
+    /// during the renewal is re-issued like the others (she keeps her role) and signs on once
+    /// enabled again.
     #[test]
     fn a_certificate_under_a_retired_ca_is_refused_before_the_pin() {
-        let (dir, store, ht, _pht, gv) = setup();
+        let (dir, store, ht, pht, gv) = setup();
         let actor = Actor::system(jiff::Timestamp::now());
         request(&store, &actor, &ht, None, "58203947", "58203947").unwrap();
         request(&store, &actor, &gv, None, "60481735", "60481735").unwrap();
         approve(&store, &actor, &ht, gv.id(), "58203947").unwrap();
+        request(&store, &actor, &pht, None, "73915026", "73915026").unwrap();
+        approve(&store, &actor, &ht, pht.id(), "58203947").unwrap();
         assert!(super::super::check_not_retired(&store.read().unwrap(), dir.path(), &gv).is_ok());
-        store
-            .write(&actor, |tx| {
-                let mut a: Account = tx.get(&crate::auth::ACCOUNTS, gv.id())?.unwrap();
-                a.disabled = true;
-                tx.put(&crate::auth::ACCOUNTS, gv.id(), &a, "t")
-            })
-            .unwrap();
-        renew(&store, &actor, &ht, "58203947", "").unwrap();
+        let edit = |id: &str, f: &dyn Fn(&mut Account)| {
+            store
+                .write(&actor, |tx| {
+                    let mut a: Account = tx.get(&crate::auth::ACCOUNTS, id)?.unwrap();
+                    f(&mut a);
+                    tx.put(&crate::auth::ACCOUNTS, id, &a, "t")
+                })
+                .unwrap()
+        };
+        edit(gv.id(), &|a| a.disabled = true);
+        edit(pht.id(), &|a| a.roles = vec![Role::Teacher]);
+        let done = renew(&store, &actor, &ht, "58203947", "").unwrap();
+        assert!(done.reissued.contains(&gv.account.full_name), "{done:?}");
+        assert_eq!(done.must_request, vec![pht.account.full_name.clone()]);
+        edit(gv.id(), &|a| a.disabled = false);
+        edit(pht.id(), &|a| a.roles = vec![Role::VicePrincipal]);
         let rx = store.read().unwrap();
-        let refused = super::super::check_not_retired(&rx, dir.path(), &gv).unwrap_err();
+        assert!(super::super::check_not_retired(&rx, dir.path(), &gv).is_ok());
+        let refused = super::super::check_not_retired(&rx, dir.path(), &pht).unwrap_err();
         assert!(matches!(refused, HocbaError::CertRetired(1)), "{refused:?}");
         assert!(refused.to_string().contains("xin cấp chứng thư mới"));
+        // The month approval's check of her PAdES certificate is the same refusal.
+        assert!(matches!(
+            super::super::check_pades_signer(&rx, dir.path(), &pht, actor.now),
+            Err(HocbaError::CertRetired(1))
+        ));
+        let lines = signer_lines(&rx, dir.path(), actor.now).unwrap();
+        let line = |id: &str| lines.iter().find(|l| l.account == id).unwrap().clone();
+        assert_eq!(line(pht.id()).retired, Some(1));
+        let own = line(pht.id()).ending_text(true).unwrap();
+        assert!(
+            own.contains("CA đã thay") && own.contains("xin cấp chứng thư mới"),
+            "{own}"
+        );
+        assert_eq!(line(gv.id()).retired, None);
+        assert_eq!(line(ht.id()).retired, None);
+        let status = ca_status_text(&rx, dir.path(), actor.now).unwrap();
+        assert!(status.contains("retired school CA (1)"), "{status}");
         // The principal, re-issued at the renewal, signs on.
         assert!(super::super::check_not_retired(&rx, dir.path(), &ht).is_ok());
+        drop(rx);
+        // She alone holds the CA: her own request would wait for ever — refused, with the way
+        // out (review r22 #4); the vice principal's, with a holder to approve it, is taken.
+        let Err(sole) = request(&store, &actor, &ht, None, "91735028", "91735028") else {
+            panic!("the sole holder's own request was taken");
+        };
+        assert!(matches!(sole, HocbaError::SoleHolder), "{sole:?}");
+        assert!(sole.to_string().contains("Gia hạn CA"), "{sole}");
+        assert!(
+            own_request(&store.read().unwrap(), ht.id())
+                .unwrap()
+                .is_none()
+        );
+        request(&store, &actor, &pht, None, "64081739", "64081739").unwrap();
     }
 
     /// Review r17 #3: a signer certificate ends five years after it is issued; from 90 days
@@ -2133,7 +2246,7 @@ mod tests {
         let rec = signer(&rx, gv.id()).unwrap().unwrap();
         let end = super::super::signer_cert_end(&rec).unwrap();
         let line = |at| {
-            signer_lines(&rx, at)
+            signer_lines(&rx, dir.path(), at)
                 .unwrap()
                 .into_iter()
                 .find(|l| l.account == gv.id())
@@ -2218,7 +2331,7 @@ mod tests {
         ));
         let status = ca_status_text(&rx, dir.path(), actor.now).unwrap();
         assert!(status.contains("shorter than 8 digits"), "{status}");
-        let line = signer_lines(&rx, actor.now)
+        let line = signer_lines(&rx, dir.path(), actor.now)
             .unwrap()
             .into_iter()
             .find(|l| l.account == pht.id())
@@ -2301,7 +2414,7 @@ mod tests {
         );
         assert!(change_pin_precheck(&rx, &vp, "64019273", "64019273").is_ok());
         assert_eq!(holder_pin_short(&rx, gv.id()).unwrap(), Some(true));
-        let line = signer_lines(&rx, actor.now)
+        let line = signer_lines(&rx, dir.path(), actor.now)
             .unwrap()
             .into_iter()
             .find(|l| l.account == gv.id())

@@ -529,6 +529,7 @@ page!(HocbaSignerPage, "hocba_signer.html" {
     own_expired: bool,
     ending: Vec<String>,
     notices: Vec<String>,
+    me: String,
 });
 
 /// Chứng thư ký học bạ: each homeroom teacher or BGH member asks for her own certificate
@@ -543,7 +544,7 @@ async fn hocba_signer_page(
     let rx = s.store.read()?;
     let me = u.principal.id();
     let now = jiff::Timestamp::now();
-    let signers = ca::signer_lines(&rx, now)?;
+    let signers = ca::signer_lines(&rx, s.store.dir(), now)?;
     let requests = ca::request_lines(&rx)?;
     let own = signers.iter().find(|l| l.account == me).cloned();
     let request = requests.iter().find(|l| l.account == me).cloned();
@@ -566,7 +567,10 @@ async fn hocba_signer_page(
     // A certificate that ends within 90 days or has ended: its holder is told the way out,
     // the BGH see whose (review r17 #3).
     let own_ending = own.as_ref().and_then(|l| l.ending_text(true));
-    let own_expired = own.as_ref().is_some_and(|l| l.expired);
+    // Ended, or under a retired CA: it signs nothing (review r22 #3).
+    let own_expired = own
+        .as_ref()
+        .is_some_and(|l| l.expired || l.retired.is_some());
     let ending: Vec<String> = signers
         .iter()
         .filter(|l| l.account != me)
@@ -591,6 +595,7 @@ async fn hocba_signer_page(
         own_expired,
         if head { ending } else { Vec::new() },
         notices,
+        me.to_string(),
     )))
 }
 
