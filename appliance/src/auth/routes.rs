@@ -404,9 +404,12 @@ async fn update(
                 beyond.push(format!("bỏ vai trò {}", removed.join(", ")));
             }
         }
-        if p.full_name
-            .as_ref()
-            .is_some_and(|n| n.trim() != current.full_name)
+        // A BGH account's name is printed on what it approves: renaming it is a BGH act
+        // (`check_bgh_change` decides who), not the admin's — anyone else's name is the admin's.
+        if !current.is_bgh()
+            && p.full_name
+                .as_ref()
+                .is_some_and(|n| n.trim() != current.full_name)
         {
             beyond.push("đổi họ tên".into());
         }
@@ -423,7 +426,7 @@ async fn update(
                 StatusCode::FORBIDDEN,
                 "bgh_roles_only",
                 format!(
-                    "Ban giám hiệu chỉ giao, bỏ hoặc khoá vai trò Hiệu trưởng, Phó hiệu trưởng của tài khoản; \
+                    "Ban giám hiệu chỉ giao, bỏ hoặc khoá vai trò Hiệu trưởng, Phó hiệu trưởng của tài khoản và sửa họ tên thành viên Ban giám hiệu; \
                      việc còn lại ({}) là của quản trị viên (tin học) ở trang Tài khoản. \
                      Muốn chỉ giao hay bỏ vai trò Ban giám hiệu thì giữ nguyên các vai trò khác.",
                     beyond.join("; ")
