@@ -3462,7 +3462,8 @@ pub fn check_relayed(
     for (i, rep) in reports.iter_mut().enumerate() {
         let entry = register_entry(register, rep);
         if let Some(e) = entry {
-            if i == 0 {
+            // A line signed by hand names no version: the file's data says it.
+            if i == 0 && e.version != HAND_SIGNED_VERSION {
                 version = Some(e.version);
             }
             rep.role = Some(e.signer_role.clone());

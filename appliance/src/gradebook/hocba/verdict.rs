@@ -373,6 +373,15 @@ mod tests {
         let copy = [by_hand];
         assert_eq!(relayed_newer_version(&copy, &register, Some(4)), None);
         assert_eq!(relayed_newer_version(&copy, &register, Some(3)), Some(4));
+        // A hand-signed copy of v5 whose second signature the hub holds no line of: judged
+        // from v5, the data's version — on its way —, never from "version 0", which every line
+        // the hub holds would pass (and so call it forged).
+        let mut second = sig(&[]);
+        second.signature_sha256 = "not-yet".into();
+        let mut two = [copy[0].clone(), second];
+        let (_, pending) = super::super::check_relayed(&mut two, &register[..5], Some(5));
+        assert!(pending, "{two:?}");
+        assert!(two[1].problems.is_empty(), "{two:?}");
     }
 
     #[test]
