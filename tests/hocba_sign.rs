@@ -1292,6 +1292,60 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         assert_eq!(f["version"], 2, "{f}");
         assert!(f["note"].is_null(), "{f}");
     }
+    // Review r22 #8: a version the homeroom teacher signed before BGH reopened the year again
+    // is never signed by BGH: the export calls it replaced and names the pending one — not
+    // "v3 waits for the principal's signature".
+    let relock = || {
+        for (what, body) in [
+            ("unlock", serde_json::json!({"reason": "Phúc khảo"})),
+            ("lock", serde_json::json!({"force": true})),
+        ] {
+            let (code, e) = post(&bgh, format!("{b}/api/v1/grades/terms/hk2/{what}"), body);
+            assert_eq!(code, 200, "{what}: {e}");
+        }
+    };
+    relock();
+    let (code, done) = post(
+        &gvcn,
+        sign_url.clone(),
+        serde_json::json!({"stage": "gvcn", "pin": PIN}),
+    );
+    assert_eq!(code, 200, "{done}");
+    relock();
+    let out4 = tmp.path().join("export-replaced");
+    let o = Command::new(bin())
+        .args(["hocba", "export", "--class", &CLASS, "--to"])
+        .arg(&out4)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(!said.contains("waits for the principal"), "{said}");
+    assert_eq!(
+        said.matches(
+            "v3 was replaced and will not be signed (the year was reopened after the homeroom teacher signed it); v4 waits for the homeroom teacher's signature; exported v2, the newest complete version"
+        )
+        .count(),
+        students.len(),
+        "{said}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out4.join("manifest.json")).unwrap()).unwrap();
+    for f in manifest["files"].as_array().unwrap() {
+        assert_eq!(
+            (f["version"].as_u64(), f["replaced"].as_u64()),
+            (Some(2), Some(3)),
+            "{f}"
+        );
+        assert!(f["waiting"].is_null(), "{f}");
+        assert_eq!(
+            f["note"],
+            "v3 bỏ, không được ký nữa (sổ đã mở lại sau khi GVCN ký); v4 chờ GVCN ký; bản đủ chữ ký mới nhất: v2",
+            "{f}"
+        );
+    }
     s.stop();
     // Review r15 #4: the CLI says so too, and ends in one verdict.
     std::fs::write(&file, &signed).unwrap();
