@@ -983,16 +983,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     // The export, while the server runs (it writes the files): one signed PDF per student
     // and a manifest whose hashes and signers match.
     let out = tmp.path().join("export");
-    let o = Command::new(bin())
-        .args(["hocba", "export", "--class", &CLASS, "--to"])
-        .arg(&out)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let (_, manifest) = export_class(&data, &out);
     let files = manifest["files"].as_array().unwrap();
     assert_eq!(files.len(), students.len(), "{manifest}");
     // What checks them without the box (review r17 #9): every school CA by its number, the
@@ -1223,15 +1214,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     // The export gives version 1 and says version 2 waits for the principal — the CLI line
     // and the manifest (the class ZIP's too).
     let out2 = tmp.path().join("export-waiting");
-    let o = Command::new(bin())
-        .args(["hocba", "export", "--class", &CLASS, "--to"])
-        .arg(&out2)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    let said = text(&o);
-    assert!(o.status.success(), "{said}");
+    let (said, manifest) = export_class(&data, &out2);
     assert_eq!(
         said.matches(
             "v2 waits for the principal's signature; exported v1, the newest complete version"
@@ -1240,8 +1223,6 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         students.len(),
         "{said}"
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out2.join("manifest.json")).unwrap()).unwrap();
     for f in manifest["files"].as_array().unwrap() {
         assert_eq!(f["version"], 1, "{f}");
         assert_eq!(f["signers"].as_array().unwrap().len(), 2, "{f}");
@@ -1277,20 +1258,55 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         "{v}"
     );
     let out3 = tmp.path().join("export-complete");
-    let o = Command::new(bin())
-        .args(["hocba", "export", "--class", &CLASS, "--to"])
-        .arg(&out3)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(!text(&o).contains("waits"), "{}", text(&o));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out3.join("manifest.json")).unwrap()).unwrap();
+    let (said, manifest) = export_class(&data, &out3);
+    assert!(!said.contains("waits"), "{said}");
     for f in manifest["files"].as_array().unwrap() {
         assert_eq!(f["version"], 2, "{f}");
         assert!(f["note"].is_null(), "{f}");
+    }
+    // Review r22 #8: a version the homeroom teacher signed before BGH reopened the year again
+    // is never signed by BGH: the export calls it replaced and names the pending one — not
+    // "v3 waits for the principal's signature".
+    let relock = || {
+        for (what, body) in [
+            ("unlock", serde_json::json!({"reason": "Phúc khảo"})),
+            ("lock", serde_json::json!({"force": true})),
+        ] {
+            let (code, e) = post(&bgh, format!("{b}/api/v1/grades/terms/hk2/{what}"), body);
+            assert_eq!(code, 200, "{what}: {e}");
+        }
+    };
+    relock();
+    let (code, done) = post(
+        &gvcn,
+        sign_url.clone(),
+        serde_json::json!({"stage": "gvcn", "pin": PIN}),
+    );
+    assert_eq!(code, 200, "{done}");
+    relock();
+    let out4 = tmp.path().join("export-replaced");
+    let (said, manifest) = export_class(&data, &out4);
+    assert!(!said.contains("waits for the principal"), "{said}");
+    assert_eq!(
+        said.matches(
+            "v3 was replaced and will not be signed (the year was reopened after the homeroom teacher signed it); v4 waits for the homeroom teacher's signature; exported v2, the newest complete version"
+        )
+        .count(),
+        students.len(),
+        "{said}"
+    );
+    for f in manifest["files"].as_array().unwrap() {
+        assert_eq!(
+            (f["version"].as_u64(), f["replaced"].as_u64()),
+            (Some(2), Some(3)),
+            "{f}"
+        );
+        assert!(f["waiting"].is_null(), "{f}");
+        assert_eq!(
+            f["note"],
+            "v3 bỏ, không được ký nữa (sổ đã mở lại sau khi GVCN ký); v4 chờ GVCN ký; bản đủ chữ ký mới nhất: v2",
+            "{f}"
+        );
     }
     s.stop();
     // Review r15 #4: the CLI says so too, and ends in one verdict.
@@ -1322,6 +1338,23 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
             .unwrap();
         assert!(text(&o).contains("hoc-ba.json"), "{}", text(&o));
     }
+}
+
+/// `tram hocba export` of the test class into `to`, which succeeds: what it says and its
+/// `manifest.json`.
+fn export_class(data: &Path, to: &Path) -> (String, serde_json::Value) {
+    let o = Command::new(bin())
+        .args(["hocba", "export", "--class", &CLASS, "--to"])
+        .arg(to)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    let manifest = serde_json::from_slice(&std::fs::read(to.join("manifest.json")).unwrap())
+        .unwrap_or_else(|e| panic!("manifest.json: {e}"));
+    (said, manifest)
 }
 
 /// A class already signed at the stage is refused before the PIN is looked at: the refusal

@@ -621,6 +621,14 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     .collect::<anyhow::Result<_>>()?,
                 (None, None) => anyhow::bail!("--out FILE or --out-dir DIR is needed"),
             };
+            // Each file read once: what is checked is what is signed.
+            let inputs: Vec<Vec<u8>> = targets
+                .iter()
+                .map(|(file, _)| {
+                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            // The store opened once, for the checks, the PIN's count and the register.
             let store = super::open_store(&data.data_dir)?;
             tram::gradebook::hocba::adopt_signer_files(
                 &store,
@@ -632,7 +640,6 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("no account {user:?}"))?;
             let rec = tram::gradebook::hocba::signer(&rx, &account.id)?;
             drop(rx);
-            drop(store);
             if account.disabled {
                 anyhow::bail!("the account {user:?} is disabled: it cannot sign");
             }
@@ -667,23 +674,19 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             // A học bạ is signed by whom, and when, the class page would let sign it: said
             // for each file before the PIN is asked for (review r22 #1).
             {
-                let store = super::open_store(&data.data_dir)?;
                 let rx = store.read()?;
                 let p = tram::school::principal_for(&rx, account.clone())?;
-                for (file, _) in &targets {
-                    let pdf = std::fs::read(file)
-                        .with_context(|| format!("reading {}", file.display()))?;
+                for ((file, _), pdf) in targets.iter().zip(&inputs) {
                     tram::gradebook::hocba::check_hand_signing(
                         &rx,
                         &p,
-                        &pdf,
+                        pdf,
                         jiff::Timestamp::now(),
                     )
                     .map_err(|e| hand_refusal(file, &user, e))?;
                 }
             }
             let pin = pin()?;
-            let store = super::open_store(&data.data_dir)?;
             let actor = tram::store::Actor::system(jiff::Timestamp::now());
             let opened = tram::auth::pin::guarded(
                 &store,
@@ -705,19 +708,15 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 other => other?,
             };
             tram::gradebook::hocba::reseal_signer(&store, &actor, &rec, &pin);
-            drop(store);
             let mut signed_files = Vec::with_capacity(targets.len());
-            for (file, _) in &targets {
-                let pdf =
-                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            for ((file, _), pdf) in targets.iter().zip(&inputs) {
                 signed_files.push(
-                    pades::sign(&pdf, &signer, &ca, jiff::Timestamp::now())
+                    pades::sign(pdf, &signer, &ca, jiff::Timestamp::now())
                         .with_context(|| format!("signing {}", file.display()))?,
                 );
             }
             // The box made these signatures: into its register before any file is written, so
             // none it hands out is unknown to its own verify.
-            let store = super::open_store(&data.data_dir)?;
             tram::gradebook::hocba::register_signed_by_hand(
                 &store,
                 &tram::store::Actor {
@@ -874,10 +873,8 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                     let gaps = signing::missing_successors(&anchors);
                     let mut cut_off_unknown = Vec::new();
                     for (i, r) in reports.iter().enumerate() {
-                        if let Some((c, Some(next))) = anchors
-                            .iter()
-                            .zip(&gaps)
-                            .find(|(c, _)| c.tbs_certificate.subject.to_string() == r.issuer)
+                        if let Some(at) = tram::gradebook::hocba::school_ca_of(&anchors, r)
+                            && let (c, Some(next)) = (&anchors[at], &gaps[at])
                         {
                             cut_off_unknown.push(format!(
                                 "cut-off: NOT CHECKED for signature {}: it was made under the school signing CA ({}), and --ca gives a later CA of the school but not the one that replaced it ({next}): when CA ({}) was retired is unknown; give every numbered CA file (ca-ky-so-cua-truong-N.crt)",
@@ -943,38 +940,16 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Why `tram hocba sign` refuses a học bạ, in English (the CLI's language; the page's reasons
-/// are Vietnamese).
+/// Why `tram hocba sign` refuses a học bạ, in English (`HocbaError::en`: the CLI's language;
+/// the page's reasons are Vietnamese).
 fn hand_refusal(
     file: &std::path::Path,
     user: &str,
     e: tram::gradebook::hocba::HocbaError,
 ) -> anyhow::Error {
-    use tram::gradebook::hocba::HocbaError as E;
-    let why = match e {
-        E::HandSigning(why) => why,
-        E::YearNotLocked(year) => format!(
-            "the class's school year {year} is not locked (both terms): a học bạ is signed after the year is locked"
-        ),
-        E::NotHomeroom => format!("{user:?} is not the homeroom teacher of the student's class"),
-        E::NotHomeroomAtLock => {
-            format!("{user:?} was not the class's homeroom teacher when the year was locked")
-        }
-        E::NotPrincipal => format!("{user:?} is not the principal or a vice principal"),
-        E::NotLocker(name) => format!(
-            "the year was locked by {name}, whose name the học bạ prints: only she signs over it"
-        ),
-        E::ResultsIncomplete { count, .. } => {
-            format!("{count} student(s) of the class still lack results")
-        }
-        E::HomeroomFirst => "the homeroom teacher signs first".into(),
-        E::WrongRole(role) => {
-            format!("the certificate of {user:?} is a {role:?} one, not for this stage")
-        }
-        other => format!("{other} ({})", other.code()),
-    };
     anyhow::anyhow!(
-        "{} is a học bạ and cannot be signed by {user:?} now: {why}. Sign học bạ on the class's page (Học bạ số), which applies the same rules.",
-        file.display()
+        "{} is a học bạ and cannot be signed by {user:?} now: {}. Sign học bạ on the class's page (Học bạ số), which applies the same rules.",
+        file.display(),
+        e.en()
     )
 }

@@ -521,6 +521,62 @@ impl HocbaError {
             HocbaError::SignerChanged => "signer_changed",
         }
     }
+
+    /// The refusal in English, for the CLI (`tram hocba sign`) and the logs — the `Display`
+    /// words are the page's Vietnamese. The signing rules' refusals are worded here once;
+    /// any other error keeps its words, with its code.
+    pub fn en(&self) -> String {
+        match self {
+            HocbaError::HandSigning(why) => why.clone(),
+            HocbaError::YearNotLocked(year) => format!(
+                "the class's school year {year} is not locked (both terms): a học bạ is signed after the year is locked"
+            ),
+            HocbaError::NotHomeroom => {
+                "the signer is not the homeroom teacher of the student's class".into()
+            }
+            HocbaError::NotHomeroomAtLock => {
+                "the signer was not the class's homeroom teacher when the year was locked".into()
+            }
+            HocbaError::NotPrincipal => {
+                "the signer is not the principal or a vice principal".into()
+            }
+            HocbaError::NotLocker(name) | HocbaError::NotNamedPrincipal(name) => format!(
+                "the học bạ prints the name of {name} in the principal's block: only she signs over it"
+            ),
+            HocbaError::ResultsIncomplete { count, .. } => {
+                format!("{count} student(s) of the class still lack results")
+            }
+            HocbaError::HomeroomFirst => "the homeroom teacher signs first".into(),
+            HocbaError::AlreadySigned => "it is signed at this stage already".into(),
+            HocbaError::WrongRole(role) => {
+                format!("the signer's certificate is a {role:?} one, not for this stage")
+            }
+            HocbaError::NoCa => {
+                "this box has no school signing CA yet (tram hocba signer makes it)".into()
+            }
+            HocbaError::StillOnRoll(name, class) => format!(
+                "{name} is still on the roll of {class}: her học bạ is signed with the class's, once the year is locked"
+            ),
+            HocbaError::NoTermToSign(name) => {
+                format!("{name} has no term with complete results or a lock: nothing to sign")
+            }
+            HocbaError::SignedWithClass(name) => format!(
+                "the học bạ of {name} for this year was signed with her class's (she left after the lock): no second file is signed"
+            ),
+            HocbaError::CertExpired(day) => format!(
+                "the signer's certificate expired on {day}: ask for a new one on the signer page (Chứng thư ký học bạ, /grades/hocba-signer)"
+            ),
+            HocbaError::CertRetired(n) => format!(
+                "the signer's certificate was issued by a retired school CA ({n}) and signs nothing any more: ask for a new one on the signer page (Chứng thư ký học bạ, /grades/hocba-signer)"
+            ),
+            HocbaError::Signing(SigningError::NoSigner) => {
+                "the signer has no signing certificate".into()
+            }
+            HocbaError::Signing(SigningError::WrongPin) => "wrong signing PIN".into(),
+            HocbaError::Pades(e) => format!("the PDF cannot be read or signed: {}", e.detail()),
+            other => format!("{other} ({})", other.code()),
+        }
+    }
 }
 
 /// Only a wrong PIN keeps a PIN check counted (`auth::pin::guarded`).
@@ -849,7 +905,7 @@ pub fn register_signed_by_hand(
             RegisterEntry {
                 class,
                 student,
-                version: 0,
+                version: HAND_SIGNED_VERSION,
                 stage,
                 signer_role: role.to_string(),
                 cert_sha256,
@@ -866,14 +922,14 @@ pub fn register_signed_by_hand(
     Ok(lines.len())
 }
 
+/// The version a register line written by `tram hocba sign` records: none known (0). Such a
+/// copy is the version its data names (`phienban`), for the box and the hub alike.
+pub const HAND_SIGNED_VERSION: u32 = 0;
+
 /// The class and student a file's embedded học bạ data names, when it has data naming both
 /// (neither holding a "/", which separates the parts of a register key).
 fn data_names(pdf: &[u8]) -> Result<Option<(String, String)>, HocbaError> {
-    let data = pades::embedded_data(pdf)?;
-    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
-        return Ok(None);
-    };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+    let Some(doc) = embedded_doc(pdf)? else {
         return Ok(None);
     };
     Ok(match (doc["lop"].as_str(), doc["hocsinh"].as_str()) {
@@ -894,12 +950,23 @@ fn file_version(doc: &serde_json::Value) -> Option<u32> {
 
 /// The version of the học bạ a file's embedded data names, if it names one.
 pub fn data_version(pdf: &[u8]) -> Result<Option<u32>, HocbaError> {
-    let data = pades::embedded_data(pdf)?;
-    Ok(data
-        .iter()
-        .find(|(n, _)| n == DATA_FILE)
-        .and_then(|(_, b)| serde_json::from_slice::<serde_json::Value>(b).ok())
-        .and_then(|doc| file_version(&doc)))
+    Ok(embedded_doc(pdf)?.and_then(|doc| file_version(&doc)))
+}
+
+/// The JSON attachment `name` of a PDF: none when it has no such attachment, `Some(None)` when
+/// it has one that does not read as JSON.
+fn embedded_json(pdf: &[u8], name: &str) -> Result<Option<Option<serde_json::Value>>, HocbaError> {
+    Ok(pades::embedded_data(pdf)?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, bytes)| serde_json::from_slice(&bytes).ok()))
+}
+
+/// The học bạ data a PDF carries (its [`DATA_FILE`] attachment), read: none for a file without
+/// it, or whose attachment does not read as JSON. The one read-back of every check of a file's
+/// data — the box's and the hub's.
+pub fn embedded_doc(pdf: &[u8]) -> Result<Option<serde_json::Value>, HocbaError> {
+    Ok(embedded_json(pdf, DATA_FILE)?.flatten())
 }
 
 /// A học bạ signed by hand (`tram hocba sign`) is held to the rules of the class page (review
@@ -916,11 +983,10 @@ pub fn check_hand_signing(
     pdf: &[u8],
     now: jiff::Timestamp,
 ) -> Result<(), HocbaError> {
-    let data = pades::embedded_data(pdf)?;
-    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
+    let Some(doc) = embedded_json(pdf, DATA_FILE)? else {
         return Ok(());
     };
-    let doc = serde_json::from_slice::<serde_json::Value>(bytes).map_err(|_| {
+    let doc = doc.ok_or_else(|| {
         HocbaError::HandSigning("its học bạ data (hoc-ba.json) does not read".into())
     })?;
     let student_id = doc["hocsinh"].as_str().unwrap_or_default();
@@ -1135,6 +1201,40 @@ fn plan_student(
     }
 }
 
+/// The moment a student left, as the lock her học bạ alone is signed under.
+fn departed_at(left: &crate::school::Departure) -> Result<jiff::Timestamp, HocbaError> {
+    Ok(left
+        .date
+        .parse::<jiff::civil::Date>()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
+        .map_err(|e| HocbaError::Damaged(format!("ngày rời trường {}: {e}", left.date)))?
+        .timestamp())
+}
+
+/// The lock a học bạ of `st` (of `class`) is signed under now — a version signed at the GVCN
+/// stage under another one will never be signed by BGH ([`plan_student`]): the class's year
+/// lock (none while the year is open); for a student who left, the day she left, unless she
+/// left after her class's year (a transfer in the summer, the year locked): she was on the
+/// roll the year was locked and signed with — her file covers the whole year
+/// (`covered_terms`): her học bạ of the year is the class's version, under the class's lock —
+/// signed alone only if the class has not signed it yet, never as a second file with another
+/// version (issue 22).
+fn signing_lock_at(
+    r: &impl Read,
+    class: &crate::school::Class,
+    st: &crate::school::Student,
+) -> Result<Option<jiff::Timestamp>, HocbaError> {
+    let year = super::class_term_lock(r, class, TermId::Hk2)?.filter(|l| l.locked);
+    let Some(left) = &st.left else {
+        return Ok(year.map(|l| l.at));
+    };
+    let whole_year = covered_terms(r, class, st)? == [true, true];
+    Ok(Some(match year {
+        Some(l) if whole_year => l.at,
+        _ => departed_at(left)?,
+    }))
+}
+
 /// [`check_may_sign`], and whether any học bạ of the class still waits for `stage`: a class
 /// already signed at that stage is refused before the PIN is asked for, so such a request
 /// never spends one of the signer's PIN guesses (review r10 #7).
@@ -1251,18 +1351,73 @@ pub fn has_signed(r: &impl Read, class_id: &str, student: &str) -> Result<bool, 
 
 /// What an edit of a student's record says when her signed học bạ (of her class now) no
 /// longer matches it (review r15 #1): the signed file keeps what it printed, and a new signed
-/// version is needed. `None` when nothing signed is left behind.
+/// version is needed. `None` when nothing signed is left behind. The version signed in full
+/// (GVCN and BGH) is the one named signed; a newer one with the homeroom teacher's signature
+/// alone is named as waiting for BGH (review r22 #8: "đã ký (bản 2)" of a bản 2 BGH had not
+/// signed).
 pub fn resign_note(r: &impl Read, student: &str) -> Result<Option<String>, HocbaError> {
     let Some(st) = r.get(&crate::school::STUDENTS, student)? else {
         return Ok(None);
     };
-    Ok(newest_differs(r, &st.class_id, student)?.map(|v| {
-        format!(
-            "Học bạ số của {} đã ký (bản {v}) in thông tin cũ: bản đã ký không còn khớp với hồ sơ và cần ký lại bản mới. \
-             Ban giám hiệu mở lại sổ học kì II của lớp rồi khoá lại, sau đó giáo viên chủ nhiệm và Ban giám hiệu ký học bạ trên trang lớp (mục Học bạ số, \"cần ký lại\").",
-            st.full_name
-        )
-    }))
+    let rows: Vec<SignedHocba> = r
+        .scan(&SIGNED, &format!("{}/{student}/", st.class_id))?
+        .into_iter()
+        .map(|(_, row)| row)
+        .collect();
+    let complete = newest_complete(rows.iter().map(|s| (s.version, s.stage)));
+    let pending = rows
+        .iter()
+        .filter(|s| complete.is_none_or(|c| s.version > c))
+        .max_by_key(|s| s.version);
+    let differs = |row: &SignedHocba| -> Result<bool, HocbaError> {
+        Ok(matches!(
+            check_data(r, &row.pdf_bytes()?)?,
+            DataCheck::Differs { .. }
+        ))
+    };
+    let complete = match complete {
+        Some(v) => match rows
+            .iter()
+            .find(|s| s.version == v && s.stage == Stage::Principal)
+        {
+            Some(row) => Some((v, differs(row)?)),
+            None => None,
+        },
+        None => None,
+    };
+    let pending = match pending {
+        Some(row) => Some((row.version, differs(row)?)),
+        None => None,
+    };
+    Ok(resign_text(&st.full_name, complete, pending))
+}
+
+/// The words of [`resign_note`] for a student named `name`: `complete`, the newest version
+/// signed in full and whether its print differs from the records; `pending`, a newer version
+/// with the homeroom teacher's signature alone, and whether its print differs. Pure.
+fn resign_text(
+    name: &str,
+    complete: Option<(u32, bool)>,
+    pending: Option<(u32, bool)>,
+) -> Option<String> {
+    const REDO: &str = "Ban giám hiệu mở lại sổ học kì II của lớp rồi khoá lại, sau đó giáo viên chủ nhiệm và Ban giám hiệu ký học bạ trên trang lớp (mục Học bạ số, \"cần ký lại\").";
+    match (complete, pending) {
+        (Some((c, true)), None) => Some(format!(
+            "Học bạ số của {name} đã ký (bản {c}) in thông tin cũ: bản đã ký không còn khớp với hồ sơ và cần ký lại bản mới. {REDO}"
+        )),
+        (Some((c, true)), Some((p, true))) => Some(format!(
+            "Học bạ số của {name} đã ký đủ (bản {c}) in thông tin cũ: bản đã ký không còn khớp với hồ sơ và cần ký lại bản mới. \
+             Bản {p} mới có chữ ký của giáo viên chủ nhiệm, đang chờ Ban giám hiệu ký, cũng in thông tin cũ. {REDO}"
+        )),
+        (Some((c, true)), Some((p, false))) => Some(format!(
+            "Học bạ số của {name} đã ký đủ (bản {c}) in thông tin cũ: bản đã ký không còn khớp với hồ sơ. \
+             Bản {p} in thông tin mới, đã có chữ ký của giáo viên chủ nhiệm và đang chờ Ban giám hiệu ký trên trang lớp (mục Học bạ số)."
+        )),
+        (_, Some((p, true))) => Some(format!(
+            "Học bạ số của {name} (bản {p}, mới có chữ ký của giáo viên chủ nhiệm, chưa có chữ ký của Ban giám hiệu) in thông tin cũ: bản này không còn khớp với hồ sơ và cần ký lại bản mới. {REDO}"
+        )),
+        _ => None,
+    }
 }
 
 /// What a class signing did.
@@ -1545,22 +1700,8 @@ pub fn check_may_sign_student(
             return Err(HocbaError::NotNamedPrincipal(named.full_name.clone()));
         }
     }
-    let departed = left
-        .date
-        .parse::<jiff::civil::Date>()
-        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
-        .map_err(|e| HocbaError::Damaged(format!("ngày rời trường {}: {e}", left.date)))?
-        .timestamp();
-    // A student who left after her class's year (a transfer in the summer, the year locked) was
-    // on the roll the year was locked and signed with — her file covers the whole year
-    // (`covered_terms`): her học bạ of the year is the class's version, under the class's
-    // lock — signed alone only if the class has not signed it yet, never as a second file
-    // with another version (issue 22).
-    let whole_year = covered_terms(r, &class, &st)? == [true, true];
-    let lock_at = match super::class_term_lock(r, &class, TermId::Hk2)? {
-        Some(l) if l.locked && whole_year => l.at,
-        _ => departed,
-    };
+    let departed = departed_at(left)?;
+    let lock_at = signing_lock_at(r, &class, &st)?.unwrap_or(departed);
     let book = super::class_book_for_student(r, p, &st)?;
     let i = book
         .students
@@ -2075,11 +2216,7 @@ pub fn unchecked_said(u: &[String], vi: bool) -> String {
 
 /// Compares the embedded data of `pdf` with this box's records.
 pub fn check_data(r: &impl Read, pdf: &[u8]) -> Result<DataCheck, HocbaError> {
-    let data = pades::embedded_data(pdf)?;
-    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
-        return Ok(DataCheck::Absent);
-    };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+    let Some(doc) = embedded_doc(pdf)? else {
         return Ok(DataCheck::Absent);
     };
     let field = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
@@ -2167,11 +2304,7 @@ pub fn check_relayed_data(
     class_year: Option<&str>,
     result: &dyn Fn(&str, &str, &str) -> Option<serde_json::Value>,
 ) -> Result<Option<DataCheck>, HocbaError> {
-    let data = pades::embedded_data(pdf)?;
-    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
-        return Ok(None);
-    };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+    let Some(doc) = embedded_doc(pdf)? else {
         return Ok(None);
     };
     let id = doc["hocsinh"].as_str().unwrap_or_default().to_string();
@@ -2422,6 +2555,50 @@ pub fn waiting_note(waiting: u32, complete: Option<u32>) -> String {
     }
 }
 
+/// What the export says of a student whose newest version the homeroom teacher signed under a
+/// lock BGH has reopened since (it will never be signed): "v2 bỏ…; v3 chờ GVCN ký; …" — or,
+/// the year open (`locked` false), v3 is signed once it is locked again. Pure.
+pub fn replaced_note(replaced: u32, locked: bool, complete: Option<u32>) -> String {
+    let next = replaced + 1;
+    let pending = if locked {
+        format!("v{next} chờ GVCN ký")
+    } else {
+        format!("v{next} được ký khi khoá sổ lại")
+    };
+    let done = match complete {
+        Some(c) => format!("bản đủ chữ ký mới nhất: v{c}"),
+        None => "chưa có bản đủ chữ ký".to_string(),
+    };
+    format!("v{replaced} bỏ, không được ký nữa (sổ đã mở lại sau khi GVCN ký); {pending}; {done}")
+}
+
+/// The export's line (English, the CLI) of a student whose newest version waits (the
+/// manifest's `waiting`) or was replaced (`replaced`, `pending`); `what`: what was exported.
+/// Pure.
+fn export_waiting_line(e: &serde_json::Value, what: &str) -> Option<String> {
+    let who = format!(
+        "{} ({})",
+        e["student_name"].as_str().unwrap_or_default(),
+        e["student"].as_str().unwrap_or_default()
+    );
+    if let Some(w) = e["waiting"].as_u64() {
+        return Some(format!(
+            "\n  {who}: v{w} waits for the principal's signature; {what}"
+        ));
+    }
+    let v = e["replaced"].as_u64()?;
+    let next = e["pending"]["version"].as_u64().unwrap_or(v + 1);
+    let pending = match e["pending"]["waits"].as_str() {
+        Some("homeroom_teacher") => {
+            format!("v{next} waits for the homeroom teacher's signature")
+        }
+        _ => format!("v{next} is signed once the year is locked again"),
+    };
+    Some(format!(
+        "\n  {who}: v{v} was replaced and will not be signed (the year was reopened after the homeroom teacher signed it); {pending}; {what}"
+    ))
+}
+
 /// Whose học bạ a file is, in its name — the one rule of the class export and the records
 /// archive (`gradebook::archive::hocba`): the student's name in ASCII (any system reads it)
 /// and her mã định danh, the national number every register carries, else her birth date
@@ -2501,12 +2678,39 @@ fn export_dated(
         let (file_row, waiting) = latest_complete(mine);
         let st = r.get(&crate::school::STUDENTS, &mine[0].student)?;
         let name = st.as_ref().map(|s| s.full_name.clone()).unwrap_or_default();
-        let note = waiting.map(|w| waiting_note(w, file_row.as_ref().map(|f| f.version)));
+        // A version the homeroom teacher signed under a lock the year no longer has (BGH
+        // reopened it since) will never be signed by BGH (`plan_student`): it is replaced, and
+        // the next version is the pending one (review r22 #8).
+        let now_lock = match &st {
+            Some(st) => signing_lock_at(r, &class, st)?,
+            None => None,
+        };
+        let replaced = waiting.filter(|w| {
+            st.is_some()
+                && mine
+                    .iter()
+                    .any(|s| s.version == *w && Some(s.lock_at) != now_lock)
+        });
+        let waiting = waiting.filter(|_| replaced.is_none());
+        let complete = file_row.as_ref().map(|f| f.version);
+        let pending = replaced.map(|v| {
+            serde_json::json!({
+                "version": v + 1,
+                "waits": if now_lock.is_some() { "homeroom_teacher" } else { "year_lock" },
+            })
+        });
+        let note = match (waiting, replaced) {
+            (Some(w), _) => Some(waiting_note(w, complete)),
+            (None, Some(v)) => Some(replaced_note(v, now_lock.is_some(), complete)),
+            (None, None) => None,
+        };
         let Some(row) = file_row else {
             not_complete.push(serde_json::json!({
                 "student": mine[0].student,
                 "student_name": name,
                 "waiting": waiting,
+                "replaced": replaced,
+                "pending": pending,
                 "note": note,
             }));
             continue;
@@ -2531,6 +2735,8 @@ fn export_dated(
                 "stage": s.stage, "name": s.signer_name, "role": s.signer_role, "at": s.at,
             })).collect::<Vec<_>>(),
             "waiting": waiting,
+            "replaced": replaced,
+            "pending": pending,
             "note": note,
         }));
         files.push((file, bytes, row.at));
@@ -2608,25 +2814,14 @@ pub fn export_to(store: &Store, class_id: &str, to: &Path) -> Result<String, Hoc
     let mut waiting = String::new();
     if let Some((_, m)) = files.iter().find(|(n, _)| n == "manifest.json") {
         let m: serde_json::Value = serde_json::from_slice(m).unwrap_or_default();
-        let line = |e: &serde_json::Value, what: &str| {
-            format!(
-                "\n  {} ({}): v{} waits for the principal's signature; {what}",
-                e["student_name"].as_str().unwrap_or_default(),
-                e["student"].as_str().unwrap_or_default(),
-                e["waiting"].as_u64().unwrap_or_default(),
-            )
-        };
         for e in m["files"].as_array().into_iter().flatten() {
-            if e["waiting"].is_u64() {
-                let done = e["version"].as_u64().unwrap_or_default();
-                waiting.push_str(&line(
-                    e,
-                    &format!("exported v{done}, the newest complete version"),
-                ));
-            }
+            let done = e["version"].as_u64().unwrap_or_default();
+            let what = format!("exported v{done}, the newest complete version");
+            waiting.push_str(&export_waiting_line(e, &what).unwrap_or_default());
         }
         for e in m["not_complete"].as_array().into_iter().flatten() {
-            waiting.push_str(&line(e, "no complete version, not exported"));
+            let what = "no complete version, not exported";
+            waiting.push_str(&export_waiting_line(e, what).unwrap_or_default());
         }
     }
     Ok(format!(
@@ -2874,16 +3069,14 @@ fn role_by_name(signers: &[(String, SignerRecord)], signer: &str, issuer: &str) 
 
 /// The newest version stored of the học bạ `pdf` is a signed copy of, signed at both stages
 /// ([`newest_complete`]), when it is newer than the copy. The copy's version is `known` — what the signature register says its signatures
-/// were made for — else found by the file's SHA-256 among the rows of its student. The bytes
+/// were made for — else found by the file's SHA-256 among the rows of its student, else the
+/// version its data names (a copy signed by hand, whose register lines name none: review r22
+/// #8 called a hand-signed v2 superseded by v2). The bytes
 /// alone do not do: a time-stamp added later changes the stored file, so a copy handed out
 /// before it no longer matches (review r13 #2).
 fn newer_version(r: &impl Read, pdf: &[u8], known: Option<u32>) -> Result<Option<u32>, HocbaError> {
     let sha = hex::encode(sha2::Sha256::digest(pdf));
-    let data = pades::embedded_data(pdf)?;
-    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
-        return Ok(None);
-    };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+    let Some(doc) = embedded_doc(pdf)? else {
         return Ok(None);
     };
     let (Some(class), Some(student)) = (doc["lop"].as_str(), doc["hocsinh"].as_str()) else {
@@ -2894,7 +3087,10 @@ fn newer_version(r: &impl Read, pdf: &[u8], known: Option<u32>) -> Result<Option
         Some(v) => v,
         None => match rows.iter().find(|(_, s)| s.sha256 == sha) {
             Some((_, s)) => s.version,
-            None => return Ok(None),
+            None => match file_version(&doc) {
+                Some(v) => v,
+                None => return Ok(None),
+            },
         },
     };
     let newest = newest_complete(rows.iter().map(|(_, s)| (s.version, s.stage))).unwrap_or(0);
@@ -2936,17 +3132,39 @@ pub fn trust_anchors(
     out
 }
 
-/// How the page names one of the school's earlier signing CAs: "CA của trường (trước khi gia
-/// hạn): <its name>, hết dùng để cấp từ <dd/mm/yyyy>" is too long for a phone; the name says which.
+/// The start of [`previous_ca_label`], before the CA's number.
+const EARLIER_CA: &str = "CA của trường (trước lần gia hạn thứ ";
+
+/// How the page names one of the school's earlier signing CAs: "CA của trường (trước lần gia
+/// hạn thứ N): <its name>" — N its number (`signing::ca_generation`: "… (N)" was current
+/// until renewal N, the first until renewal 1), as the CLI says "the one before renewal N";
+/// "(trước khi gia hạn)" alone did not say which on a box renewed several times (review r22
+/// #8). "…, hết dùng để cấp từ <dd/mm/yyyy>" is too long for a phone.
 pub fn previous_ca_label(c: &x509_cert::Certificate) -> String {
     let cn = signing::name_part(&c.tbs_certificate.subject, der::oid::db::rfc4519::CN)
         .unwrap_or_default();
-    format!("CA của trường (trước khi gia hạn): {cn}")
+    format!("{EARLIER_CA}{}): {cn}", signing::ca_generation(c))
+}
+
+/// Which of the school's CAs (`school_cas`; `tram hocba verify --ca`'s anchors) the chain of
+/// `report` reaches — by the CA's key
+/// (`pades::SignatureReport::anchor_key`), never by its name: a stranger's CA named as the
+/// school's is none of them (review r22 #6).
+pub fn school_ca_of(
+    school_cas: &[x509_cert::Certificate],
+    report: &pades::SignatureReport,
+) -> Option<usize> {
+    if report.anchor_key.is_empty() {
+        return None;
+    }
+    school_cas
+        .iter()
+        .position(|c| pades::spki_sha256(c) == report.anchor_key)
 }
 
 /// The one naming of the CA that vouches for `report` — the box's page, `tram hocba verify`
 /// and the hub (`district::verify_hocba_checked`) alike: "CA của trường" for the school's
-/// current signing CA (`school_cas[0]`), "CA của trường (trước khi gia hạn): <its name>" for one
+/// current signing CA (`school_cas[0]`), "CA của trường (trước lần gia hạn thứ N): <its name>" for one
 /// a renewal or a recovery replaced, else "CA công cộng: <issuing CA>" (the licensed provider
 /// that issued the signer's certificate, which says more to a reader than the national root
 /// above it — review r11 #4: the hub once called a licensed signature the school's); none when
@@ -2964,10 +3182,7 @@ pub fn trusted_by(
     if !issued {
         return None;
     }
-    let school = school_cas
-        .iter()
-        .position(|c| c.tbs_certificate.subject.to_string() == report.issuer);
-    Some(match school {
+    Some(match school_ca_of(school_cas, report) {
         Some(0) => "CA của trường".to_string(),
         Some(i) => previous_ca_label(&school_cas[i]),
         None => {
@@ -2999,11 +3214,7 @@ pub fn flag_retired(reports: &mut [pades::SignatureReport], school_cas: &[x509_c
         if !rep.chain_ok {
             continue;
         }
-        let Some(at) = school_cas
-            .iter()
-            .position(|c| c.tbs_certificate.subject.to_string() == rep.issuer)
-            .and_then(|i| retired[i])
-        else {
+        let Some(at) = school_ca_of(school_cas, rep).and_then(|i| retired[i]) else {
             continue;
         };
         if rep.timestamp.is_some_and(|t| t <= at) {
@@ -3289,7 +3500,8 @@ pub fn check_relayed(
     for (i, rep) in reports.iter_mut().enumerate() {
         let entry = register_entry(register, rep);
         if let Some(e) = entry {
-            if i == 0 {
+            // A line signed by hand names no version: the file's data says it.
+            if i == 0 && e.version != HAND_SIGNED_VERSION {
                 version = Some(e.version);
             }
             rep.role = Some(e.signer_role.clone());
@@ -3355,8 +3567,8 @@ pub fn in_approval_register(lines: &[ApprovalSignature], rep: &pades::SignatureR
 }
 
 /// The newest version of a học bạ the school's relayed lines (`register`: the student's) name
-/// signed at both stages ([`newest_complete`]), when it is newer than the file's — the version of its first signature's line, else the one
-/// its data names (`data_version`). The hub's "superseded", as the box's `newer_version` (review
+/// signed at both stages ([`newest_complete`]), when it is newer than the file's — the version of its first signature's line, else (none, or
+/// a line signed by hand: [`HAND_SIGNED_VERSION`]) the one its data names (`data_version`). The hub's "superseded", as the box's `newer_version` (review
 /// r15 #4). Pure.
 pub fn relayed_newer_version(
     reports: &[pades::SignatureReport],
@@ -3367,6 +3579,7 @@ pub fn relayed_newer_version(
         .first()
         .and_then(|r| register_entry(register, r))
         .map(|e| e.version)
+        .filter(|v| *v != HAND_SIGNED_VERSION)
         .or(data_version)?;
     let newest = newest_complete(register.iter().map(|e| (e.version, e.stage)))?;
     (newest > this).then_some(newest)
@@ -3392,11 +3605,7 @@ pub fn approval_json(month: &str, version: u32, department: Option<&str>) -> Vec
 /// The month and version a PDF's [`APPROVAL_DATA_FILE`] names; none for a file without it (an
 /// approval printed before issue 22's r15 fix, or another program's).
 pub fn approval_data(pdf: &[u8]) -> Result<Option<(String, u32)>, HocbaError> {
-    let data = pades::embedded_data(pdf)?;
-    let Some((_, bytes)) = data.iter().find(|(n, _)| n == APPROVAL_DATA_FILE) else {
-        return Ok(None);
-    };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+    let Some(doc) = embedded_json(pdf, APPROVAL_DATA_FILE)?.flatten() else {
         return Ok(None);
     };
     Ok(match (doc["thang"].as_str(), doc["phienban"].as_u64()) {
@@ -3466,12 +3675,7 @@ pub fn file_student(pdf: &[u8]) -> Result<Option<(String, String)>, HocbaError> 
 /// when it holds no record under the school's id the data names, and her earlier results
 /// under it after a correction (review r19 #9).
 pub fn file_ma_dinh_danh(pdf: &[u8]) -> Result<Option<String>, HocbaError> {
-    let data = pades::embedded_data(pdf)?;
-    let Some((_, bytes)) = data.iter().find(|(n, _)| n == DATA_FILE) else {
-        return Ok(None);
-    };
-    Ok(serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
+    Ok(embedded_doc(pdf)?
         .and_then(|d| d["sodinhdanh"].as_str().map(str::to_string))
         .filter(|m| !m.is_empty()))
 }
@@ -3506,7 +3710,6 @@ pub fn verify_upload_with(
     anchors: Option<Vec<x509_cert::Certificate>>,
 ) -> Result<Verification, HocbaError> {
     let ca = signing::ca_cert(data_dir)?.ok_or(HocbaError::NoCa)?;
-    let school_ca = ca.tbs_certificate.subject.to_string();
     // The school's CAs, current first: what names a signature's CA and dates a retirement.
     let school_cas = signing::ca_certs(data_dir)?;
     let certs: Vec<_> = match anchors {
@@ -3534,11 +3737,13 @@ pub fn verify_upload_with(
         && !reports
             .iter()
             .any(|rep| register_entry(&register, rep).is_some());
-    // The version the register says this copy's signatures were made for.
+    // The version the register says this copy's signatures were made for (a line written by
+    // `tram hocba sign` names none: [`HAND_SIGNED_VERSION`]).
     let registered_version = reports
         .iter()
         .filter_map(|rep| register_entry(&register, rep))
         .map(|e| e.version)
+        .filter(|v| *v != HAND_SIGNED_VERSION)
         .max();
     // No học bạ: a month's lesson-plan approval the approval register lists, or a file the
     // box never signed (each signature "not in the register").
@@ -3571,7 +3776,7 @@ pub fn verify_upload_with(
         // CA's certificate names no school role).
         let role = match entry {
             Some(e) => Some(e.signer_role.clone()),
-            None if rep.issuer == school_ca => rep.role.clone(),
+            None if school_ca_of(&school_cas, rep) == Some(0) => rep.role.clone(),
             None => signers
                 .iter()
                 .find(|(_, s)| {
@@ -3705,21 +3910,16 @@ pub struct SignatureContext<'a> {
 /// earlier one by the renewal that replaced it ("… (N)" was current until renewal N, the first
 /// until renewal 1), or the licensed CA; from the page's label.
 fn chain_words(trusted_by: Option<&str>) -> String {
-    const EARLIER: &str = "CA của trường (trước khi gia hạn): ";
+    let earlier = trusted_by
+        .and_then(|l| l.strip_prefix(EARLIER_CA))
+        .and_then(|l| l.split_once("): "));
+    if let Some((generation, cn)) = earlier {
+        return format!(
+            "chains to an earlier school signing CA, the one before renewal {generation}: {cn}"
+        );
+    }
     match trusted_by {
         Some("CA của trường") => "chains to the school's current signing CA".into(),
-        Some(l) if l.starts_with(EARLIER) => {
-            let cn = &l[EARLIER.len()..];
-            let generation = cn
-                .trim_end()
-                .strip_suffix(')')
-                .and_then(|x| x.rsplit_once('('))
-                .and_then(|(_, n)| n.parse::<u32>().ok())
-                .unwrap_or(1);
-            format!(
-                "chains to an earlier school signing CA, the one before renewal {generation}: {cn}"
-            )
-        }
         Some(l) if l.starts_with(PUBLIC_CA) => format!(
             "chains to a licensed CA{}",
             l.strip_prefix(PUBLIC_CA)
@@ -4034,7 +4234,10 @@ mod tests {
         assert!(before.valid(), "{before:?}");
         assert_eq!(
             label.as_deref(),
-            Some(format!("CA của trường (trước khi gia hạn): {school} — CA ký số học bạ").as_str())
+            Some(
+                format!("CA của trường (trước lần gia hạn thứ 1): {school} — CA ký số học bạ")
+                    .as_str()
+            )
         );
         let (after, label) = check(
             &pades::sign(
@@ -4367,6 +4570,134 @@ mod tests {
     /// The data embedded before signing is read back out of the signed file and compared with
     /// the box's stored results: equal → matches; the stored result changed afterwards (a
     /// correction) → differs; a file without data → absent.
+    /// Review r22 #8: a version the homeroom teacher signed before BGH reopened the year is
+    /// called replaced in the export, and the pending one named — never "waits for the
+    /// principal's signature".
+    #[test]
+    fn the_export_names_a_replaced_version_and_the_pending_one() {
+        assert_eq!(
+            replaced_note(2, true, Some(1)),
+            "v2 bỏ, không được ký nữa (sổ đã mở lại sau khi GVCN ký); v3 chờ GVCN ký; bản đủ chữ ký mới nhất: v1"
+        );
+        assert_eq!(
+            replaced_note(1, false, None),
+            "v1 bỏ, không được ký nữa (sổ đã mở lại sau khi GVCN ký); v2 được ký khi khoá sổ lại; chưa có bản đủ chữ ký"
+        );
+        let e = serde_json::json!({
+            "student_name": "Bùi Ngọc Hương", "student": "hs-1", "version": 1,
+            "waiting": null, "replaced": 2,
+            "pending": {"version": 3, "waits": "homeroom_teacher"},
+        });
+        let line = export_waiting_line(&e, "exported v1, the newest complete version").unwrap();
+        assert_eq!(
+            line,
+            "\n  Bùi Ngọc Hương (hs-1): v2 was replaced and will not be signed (the year was reopened after the homeroom teacher signed it); v3 waits for the homeroom teacher's signature; exported v1, the newest complete version"
+        );
+        assert!(!line.contains("waits for the principal"), "{line}");
+        let open = serde_json::json!({
+            "student_name": "H", "student": "hs-1", "replaced": 2,
+            "pending": {"version": 3, "waits": "year_lock"},
+        });
+        assert!(
+            export_waiting_line(&open, "x")
+                .unwrap()
+                .contains("v3 is signed once the year is locked again"),
+        );
+        let waits = serde_json::json!({"student_name": "H", "student": "hs-1", "waiting": 2});
+        assert_eq!(
+            export_waiting_line(&waits, "x").unwrap(),
+            "\n  H (hs-1): v2 waits for the principal's signature; x"
+        );
+        assert_eq!(
+            export_waiting_line(&serde_json::json!({"student": "hs-1"}), "x"),
+            None
+        );
+    }
+
+    /// Review r22 #8: the profile edit's note names the version signed in full as signed, and a
+    /// newer one with the homeroom teacher's signature alone as waiting for BGH.
+    #[test]
+    fn the_resign_note_names_the_version_signed_in_full() {
+        let only = resign_text("Hương", Some((1, true)), None).unwrap();
+        assert!(
+            only.starts_with("Học bạ số của Hương đã ký (bản 1) in thông tin cũ"),
+            "{only}"
+        );
+        assert!(
+            only.contains("không còn khớp") && only.contains("cần ký lại"),
+            "{only}"
+        );
+        let both = resign_text("Hương", Some((1, true)), Some((2, true))).unwrap();
+        assert!(
+            both.starts_with("Học bạ số của Hương đã ký đủ (bản 1) in thông tin cũ"),
+            "{both}"
+        );
+        assert!(
+            both.contains("Bản 2 mới có chữ ký của giáo viên chủ nhiệm, đang chờ Ban giám hiệu ký, cũng in thông tin cũ"),
+            "{both}"
+        );
+        assert!(!both.contains("đã ký (bản 2)"), "{both}");
+        let fixed = resign_text("Hương", Some((1, true)), Some((2, false))).unwrap();
+        assert!(
+            fixed.contains("Bản 2 in thông tin mới") && fixed.contains("chờ Ban giám hiệu ký"),
+            "{fixed}"
+        );
+        assert!(!fixed.contains("mở lại sổ"), "{fixed}");
+        let first = resign_text("Hương", None, Some((1, true))).unwrap();
+        assert!(
+            first.starts_with("Học bạ số của Hương (bản 1, mới có chữ ký của giáo viên chủ nhiệm, chưa có chữ ký của Ban giám hiệu) in thông tin cũ"),
+            "{first}"
+        );
+        assert_eq!(resign_text("Hương", Some((1, false)), None), None);
+        assert_eq!(
+            resign_text("Hương", Some((1, false)), Some((2, false))),
+            None
+        );
+        assert_eq!(resign_text("Hương", None, None), None);
+    }
+
+    /// Review r22 #8: a copy signed by hand (`tram hocba sign`, its register lines name no
+    /// version) is the version its data names: a hand-signed v2 is not "superseded by v2", a
+    /// hand-signed v1 is superseded by the complete v2.
+    #[test]
+    fn a_copy_signed_by_hand_is_the_version_its_data_names() {
+        let (_dir, store, now, _student) = one_student();
+        let row = |stage| SignedHocba {
+            class: "2026-9a1".into(),
+            student: "hs-a".into(),
+            version: 2,
+            stage,
+            at: now,
+            signer: "u".into(),
+            signer_name: "u".into(),
+            signer_role: String::new(),
+            lock_at: now,
+            sha256: "0".repeat(64),
+            pdf: String::new(),
+            timestamp: None,
+        };
+        store
+            .write(&Actor::system(now), |tx| {
+                tx.put(&SIGNED, "2026-9a1/hs-a/0002/1", &row(Stage::Gvcn), "t")?;
+                tx.put(&SIGNED, "2026-9a1/hs-a/0002/2", &row(Stage::Principal), "t")
+            })
+            .unwrap();
+        let print = |version: u32| {
+            let mut layout = super::super::pdf::Layout::new(false);
+            layout.line(10.0, false, "Học bạ");
+            let json =
+                serde_json::json!({"lop": "2026-9a1", "hocsinh": "hs-a", "phienban": version});
+            layout.attach_json(DATA_FILE, "test", serde_json::to_vec(&json).unwrap());
+            layout.finish().unwrap()
+        };
+        let rx = store.read().unwrap();
+        // The hand path's register lines: no version known.
+        assert_eq!(newer_version(&rx, &print(2), None).unwrap(), None);
+        assert_eq!(newer_version(&rx, &print(1), None).unwrap(), Some(2));
+        // A register line naming the version still decides.
+        assert_eq!(newer_version(&rx, &print(2), Some(1)).unwrap(), Some(2));
+    }
+
     #[test]
     fn embedded_data_is_compared_with_the_stored_results() {
         let (_dir, store, now, student) = one_student();

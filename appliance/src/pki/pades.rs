@@ -551,6 +551,12 @@ pub struct SignatureReport {
     /// stays the same when a time-stamp is added to the signature's unsigned part.
     pub cert_sha256: String,
     pub signature_sha256: String,
+    /// SHA-256 (hex) of the public key (SubjectPublicKeyInfo DER, [`spki_sha256`]) of the trust
+    /// anchor the signer's certificate chains to; empty when it reaches none. Which of the
+    /// school's CAs vouches for a signature is known by this key, never by a name another CA
+    /// may carry too (review r22 #6).
+    #[serde(skip)]
+    pub anchor_key: String,
     /// Where the signed revision ends (the second range's end).
     #[serde(skip)]
     signed_until: usize,
@@ -715,6 +721,7 @@ fn verify_one(
         timestamp_document: false,
         cert_sha256: String::new(),
         signature_sha256: String::new(),
+        anchor_key: String::new(),
         signed_until: 0,
         problems: vec![],
     };
@@ -873,7 +880,9 @@ fn verify_one(
     let at = r.signing_time.as_deref().and_then(parse_pdf_date);
     let mut pool = certs.clone();
     pool.extend(intermediates);
-    let issued = anchors.iter().any(|a| chains_to(cert, &pool, a, at));
+    let anchor = anchors.iter().find(|a| chains_to(cert, &pool, a, at));
+    r.anchor_key = anchor.map(spki_sha256).unwrap_or_default();
+    let issued = anchor.is_some();
     if !issued {
         r.problems
             .push("the signer's certificate was not issued by the trusted CA".into());
@@ -913,6 +922,18 @@ pub(crate) fn chains_to(
         current = next;
     }
     false
+}
+
+/// SHA-256 (hex) of `cert`'s public key, its SubjectPublicKeyInfo DER: what a CA is known by
+/// ([`SignatureReport::anchor_key`]) — a renewed CA has a new key, a stranger's CA of the same
+/// name another.
+pub fn spki_sha256(cert: &Certificate) -> String {
+    hex::encode(Sha256::digest(
+        cert.tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .unwrap_or_default(),
+    ))
 }
 
 /// `cert` names `issuer` as its issuer and carries its signature.

@@ -360,6 +360,28 @@ mod tests {
         assert_eq!(decide(&e), Verdict::Superseded { current: 4 });
         // The complete newest version itself is not superseded.
         assert_eq!(relayed_newer_version(&good, &register, Some(4)), None);
+        // Review r22 #8: a copy of v4 signed by hand (`tram hocba sign`: its lines name no
+        // version) is the version its data names — not superseded by its own v4; a hand-signed
+        // copy of v3 is.
+        let mut hand = line(super::super::HAND_SIGNED_VERSION, Stage::Gvcn);
+        hand.cert_sha256 = "hand-cert".into();
+        hand.signature_sha256 = "hand-sig".into();
+        register.push(hand);
+        let mut by_hand = sig(&[]);
+        by_hand.cert_sha256 = "hand-cert".into();
+        by_hand.signature_sha256 = "hand-sig".into();
+        let copy = [by_hand];
+        assert_eq!(relayed_newer_version(&copy, &register, Some(4)), None);
+        assert_eq!(relayed_newer_version(&copy, &register, Some(3)), Some(4));
+        // A hand-signed copy of v5 whose second signature the hub holds no line of: judged
+        // from v5, the data's version — on its way —, never from "version 0", which every line
+        // the hub holds would pass (and so call it forged).
+        let mut second = sig(&[]);
+        second.signature_sha256 = "not-yet".into();
+        let mut two = [copy[0].clone(), second];
+        let (_, pending) = super::super::check_relayed(&mut two, &register[..5], Some(5));
+        assert!(pending, "{two:?}");
+        assert!(two[1].problems.is_empty(), "{two:?}");
     }
 
     #[test]
@@ -573,7 +595,9 @@ mod tests {
             0,
             &r,
             &cx(
-                Some("CA của trường (trước khi gia hạn): Trường THCS Thử — CA ký số học bạ (2)"),
+                Some(
+                    "CA của trường (trước lần gia hạn thứ 2): Trường THCS Thử — CA ký số học bạ (2)",
+                ),
                 RegisterState::Listed,
                 true,
             ),
@@ -588,7 +612,7 @@ mod tests {
             0,
             &r,
             &cx(
-                Some("CA của trường (trước khi gia hạn): Trường THCS Thử — CA ký số học bạ"),
+                Some("CA của trường (trước lần gia hạn thứ 1): Trường THCS Thử — CA ký số học bạ"),
                 RegisterState::Listed,
                 true,
             ),
