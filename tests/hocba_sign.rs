@@ -4230,15 +4230,27 @@ fn a_retired_ca_certificate_is_refused_before_the_pin_and_nobody_is_left_behind(
         account(vp_id),
         serde_json::json!({"full_name": format!("{vp_name} (sửa)")}),
     );
-    assert_eq!((code, e["error"]["code"].as_str()), (403, Some("second_person_needed")), "{e}");
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("second_person_needed")),
+        "{e}"
+    );
     let (code, e) = patch(
         &ht,
         account(vp_id),
         serde_json::json!({"full_name": format!("{vp_name} (sửa)")}),
     );
     assert_eq!(code, 200, "{e}");
-    assert_eq!(e["full_name"].as_str(), Some(format!("{vp_name} (sửa)").as_str()), "{e}");
-    let (code, e) = patch(&ht, account(vp_id), serde_json::json!({"full_name": vp_name}));
+    assert_eq!(
+        e["full_name"].as_str(),
+        Some(format!("{vp_name} (sửa)").as_str()),
+        "{e}"
+    );
+    let (code, e) = patch(
+        &ht,
+        account(vp_id),
+        serde_json::json!({"full_name": vp_name}),
+    );
     assert_eq!(code, 200, "{e}");
     // Anyone else's name stays the admin's.
     let (code, e) = patch(
@@ -4246,7 +4258,11 @@ fn a_retired_ca_certificate_is_refused_before_the_pin_and_nobody_is_left_behind(
         account(gv_id),
         serde_json::json!({"full_name": format!("{gv_name} (sửa)")}),
     );
-    assert_eq!((code, e["error"]["code"].as_str()), (403, Some("bgh_roles_only")), "{e}");
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (403, Some("bgh_roles_only")),
+        "{e}"
+    );
     // Demoted (her VP certificate is not re-issued), the teacher disabled, the CA renewed.
     let (code, e) = patch(
         &ht,
