@@ -106,9 +106,39 @@ async fn library(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<super::Query>,
+    typed: crate::http::PageQuery<super::Query>,
 ) -> Result<Response, ApiError> {
+    // A filter that does not read (a kind that names nothing, a grade that is no number, one
+    // given twice): the reason, the kinds by their Vietnamese names, the menu (review r21 #5).
     let rx = s.store.read()?;
+    let checked = match typed.filters {
+        Ok(q) => match super::unknown_filter(&rx, &q)? {
+            Some(why) => Err(why),
+            None => Ok(q),
+        },
+        Err(why) => Err(why),
+    };
+    let q = match checked {
+        Ok(q) => q,
+        Err(why) => {
+            let mut choices = vec![("/library".to_string(), "Tất cả tài liệu".to_string())];
+            choices.extend(ItemKind::ALL.iter().map(|k| {
+                (
+                    format!("/library?kind={}", k.as_str()),
+                    k.label().to_string(),
+                )
+            }));
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Thư viện",
+                why,
+                choices,
+            );
+        }
+    };
     let subjects = subject_names(&rx)?;
     let hits = super::search(&rx, Some(&u.principal), &q)?;
     let rows = hits.items.iter().map(|i| row(i, &subjects)).collect();
