@@ -974,6 +974,11 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
             "Năm học “abc” không hợp lệ",
         ),
         (
+            "/library/loans?student=xyz".into(),
+            Some("frame"),
+            "Không có học sinh mã “xyz” trong trường",
+        ),
+        (
             "/lessons/dashboard?department=xyz".into(),
             Some("filters"),
             "Không có tổ chuyên môn mã “xyz”: chọn một trong các tổ",
@@ -1066,6 +1071,9 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
         "/admin/assignments?teacher=nobody",
         "/library?kind=xyz",
         "/lessons/dashboard?department=xyz",
+        "/library/loans?student=xyz",
+        "/api/v1/export/students.xlsx?class=xyz",
+        "/api/v1/export/records.zip?year=abc",
     ];
     let class_apis = [
         format!("/grades/class/{class}?term=abc"),

@@ -1,6 +1,5 @@
 //! Library pages: search with filters, the upload form, one item (read or watch in the browser).
 
-use crate::http::Query;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -282,10 +281,40 @@ async fn loans_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<LoansQ>,
+    typed: crate::http::PageQuery<LoansQ>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ManageLibrary)?;
     let rx = s.store.read()?;
+    // A student that names nobody (or given twice): the reason and the menu, never an empty
+    // history (review r21 #5).
+    let checked = match typed.filters {
+        Ok(LoansQ { student: Some(st) }) if st.trim().is_empty() => Ok(LoansQ { student: None }),
+        Ok(LoansQ { student: Some(st) }) if rx.get(&crate::school::STUDENTS, &st)?.is_none() => {
+            Err(format!(
+                "Không có học sinh mã “{}” trong trường: chọn một học sinh trong danh sách mượn sách.",
+                st.chars().take(40).collect::<String>()
+            ))
+        }
+        Ok(q) => Ok(q),
+        Err(why) => Err(why),
+    };
+    let q = match checked {
+        Ok(q) => q,
+        Err(why) => {
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Mượn trả sách",
+                why,
+                vec![(
+                    "/library/loans".to_string(),
+                    "Sách đang cho mượn".to_string(),
+                )],
+            );
+        }
+    };
     let today = jiff::Timestamp::now()
         .to_zoned(crate::school::time_zone())
         .date();

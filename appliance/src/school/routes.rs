@@ -692,9 +692,13 @@ async fn export_students(
     let rx = s.store.read()?;
     let name = match &class {
         Some(c) => {
-            let class = rx
-                .get(&super::CLASSES, c)?
-                .ok_or_else(ApiError::not_found)?;
+            // A class that names nothing is refused, not a 404 (review r21 #5).
+            let class = rx.get(&super::CLASSES, c)?.ok_or_else(|| {
+                crate::http::bad_filter(format!(
+                    "Không có lớp “{}” trong trường: chọn một lớp trong danh sách.",
+                    c.chars().take(40).collect::<String>()
+                ))
+            })?;
             format!("hoc-sinh-{}-{}.xlsx", super::slug(&class.name), class.year)
         }
         // The whole school's roll, named by the year in force (review r20 #11).
