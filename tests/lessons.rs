@@ -974,6 +974,16 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
             "Năm học “abc” không hợp lệ",
         ),
         (
+            "/lessons/plan/khong-co?v=1&v=2".into(),
+            Some("frame"),
+            "tham số “v” được ghi hai lần",
+        ),
+        (
+            "/dept/plan/khong-co/pdf?version=abc".into(),
+            Some("frame"),
+            "tham số “version”: cần một số",
+        ),
+        (
             "/library/loans?student=xyz".into(),
             Some("frame"),
             "Không có học sinh mã “xyz” trong trường",

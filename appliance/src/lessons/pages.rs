@@ -2,7 +2,6 @@
 //! (fields, files, versions, signatures checked, the workflow buttons), the editor, the live BGH
 //! dashboard, and the signature check of every plan.
 
-use crate::http::Query;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -256,8 +255,27 @@ async fn plan_page(
     headers: HeaderMap,
     PageUser(u): PageUser,
     Path(id): Path<String>,
-    Query(q): Query<VersionQ>,
+    typed: crate::http::PageQuery<VersionQ>,
 ) -> Result<Response, ApiError> {
+    // A version that does not read (or given twice): the reason and the menu, a link to the
+    // plan as it is (review r21 #5).
+    let q = match typed.filters {
+        Ok(q) => q,
+        Err(why) => {
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Kế hoạch bài dạy",
+                why,
+                vec![(
+                    format!("/lessons/plan/{}", crate::http::urlencode(&id)),
+                    "Phiên bản hiện hành".to_string(),
+                )],
+            );
+        }
+    };
     let p = &u.principal;
     let store = s.store.clone();
     let pp = p.clone();
