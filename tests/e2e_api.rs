@@ -1046,13 +1046,14 @@ fn the_students_page_exports_its_class_and_staff_rows_name_departments() {
     assert!(n > 0);
     assert_eq!(rows.len() - 1, n, "the class's students only");
     assert!(rows[1..].iter().all(|r| r[5] == name), "{rows:?}");
-    assert_eq!(
-        c.get(format!("{base}/api/v1/export/students.xlsx?class=khong-co"))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
+    // A class that names nothing is a refused filter (review r21 #5).
+    let r = c
+        .get(format!("{base}/api/v1/export/students.xlsx?class=khong-co"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert_eq!(e["error"]["code"], "bad_filter", "{e}");
 
     let depts: Value = c
         .get(format!("{base}/api/v1/departments"))

@@ -886,7 +886,119 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
             "tham số “v”: cần một số",
         ),
     ];
-    for (path, form, says) in pages {
+    // Review r21 #5: every other page with a filter — the page's frame (menu, reason, the
+    // values it takes as links; `Some("frame")`) or the page itself with its form.
+    let class = common::demo_class("6A1");
+    let more: Vec<(String, Option<&str>, &str)> = vec![
+        (
+            format!("/grades/class/{class}?term=abc"),
+            Some("frame"),
+            "Không có học kì “abc”: chọn Học kì I, Học kì II hoặc Cả năm",
+        ),
+        (
+            format!("/grades/class/{class}?term=hk1&term=hk2"),
+            Some("frame"),
+            "tham số “term” được ghi hai lần",
+        ),
+        (
+            format!("/grades/class/{class}/pdf?term=abc"),
+            Some("frame"),
+            "Không có học kì “abc”",
+        ),
+        (
+            "/grades/school?term=x".into(),
+            Some("frame"),
+            "Không có học kì “x”",
+        ),
+        (
+            "/grades/school?term=hk1&grade=abc".into(),
+            Some("frame"),
+            "Trường không có khối “abc”: chọn một trong các khối 6, 7, 8, 9",
+        ),
+        (
+            "/grades/school?grade=13".into(),
+            Some("frame"),
+            "Trường không có khối “13”",
+        ),
+        (
+            "/grades/graduation?year=abc".into(),
+            Some("frame"),
+            "Năm học “abc” không có trong hồ sơ của trường: chọn một trong các năm học",
+        ),
+        (
+            "/grades/graduation?year=a&year=b".into(),
+            Some("frame"),
+            "tham số “year” được ghi hai lần",
+        ),
+        (
+            "/admin/classes?year=abc".into(),
+            Some("frame"),
+            "Năm học “abc” không hợp lệ: ghi dạng 2026-2027",
+        ),
+        (
+            "/admin/assignments?teacher=nobody".into(),
+            Some("frame"),
+            "Không có giáo viên mã “nobody”",
+        ),
+        (
+            "/admin/assignments?class=xyz".into(),
+            Some("frame"),
+            "Không có lớp “xyz” trong trường",
+        ),
+        (
+            "/library?kind=xyz".into(),
+            Some("frame"),
+            "không có loại tài liệu “xyz”; chọn một trong: Sách, Sách điện tử, Video, Âm thanh",
+        ),
+        (
+            "/library?subject=xyz".into(),
+            Some("frame"),
+            "Không có môn học mã “xyz”",
+        ),
+        (
+            "/library?grade=abc".into(),
+            Some("frame"),
+            "tham số “grade”: cần một số",
+        ),
+        (
+            format!(
+                "/lessons/export.pdf?teacher=nobody&year={}",
+                common::demo_year()
+            ),
+            Some("frame"),
+            "Không có giáo viên mã “nobody”",
+        ),
+        (
+            "/lessons/export.zip?teacher=u-gv01&year=abc".into(),
+            Some("frame"),
+            "Năm học “abc” không hợp lệ",
+        ),
+        (
+            "/lessons/plan/khong-co?v=1&v=2".into(),
+            Some("frame"),
+            "tham số “v” được ghi hai lần",
+        ),
+        (
+            "/dept/plan/khong-co/pdf?version=abc".into(),
+            Some("frame"),
+            "tham số “version”: cần một số",
+        ),
+        (
+            "/library/loans?student=xyz".into(),
+            Some("frame"),
+            "Không có học sinh mã “xyz” trong trường",
+        ),
+        (
+            "/lessons/dashboard?department=xyz".into(),
+            Some("filters"),
+            "Không có tổ chuyên môn mã “xyz”: chọn một trong các tổ",
+        ),
+    ];
+    let all = pages
+        .iter()
+        .map(|(p, f, w)| (p.to_string(), *f, *w))
+        .chain(more);
+    for (path, form, says) in all {
         let r = bgh
             .get(format!("{b}{path}"))
             .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
@@ -901,6 +1013,11 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
             page.contains("lang=\"vi\"") && page.contains("name=\"viewport\""),
             "{path}"
         );
+        // The raw codes of the library's kinds are never said.
+        assert!(
+            !page.contains("“book”") && !page.contains("ebook,"),
+            "{path}"
+        );
         if let Some(id) = form {
             // The page itself: its menu and its form, not the bare error page.
             assert!(
@@ -911,7 +1028,7 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
                 page.contains("class=\"nav") || page.contains("<nav"),
                 "{path}: no menu"
             );
-            if *id == "filters" {
+            if id == "filters" {
                 assert!(page.contains("id=\"filters\""), "{path}: no form");
             }
         }
@@ -954,8 +1071,25 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
         "/api/v1/export/register.xlsx?year=abc",
         "/api/v1/students?class=xyz",
         "/admin/students?class=xyz",
+        "/api/v1/students?limit=abc",
+        "/api/v1/library/search?kind=xyz",
+        "/api/v1/library/search?subject=xyz",
+        "/grades/school?term=x",
+        "/grades/school?grade=abc",
+        "/grades/graduation?year=abc",
+        "/admin/classes?year=abc",
+        "/admin/assignments?teacher=nobody",
+        "/library?kind=xyz",
+        "/lessons/dashboard?department=xyz",
+        "/library/loans?student=xyz",
+        "/api/v1/export/students.xlsx?class=xyz",
+        "/api/v1/export/records.zip?year=abc",
     ];
-    for path in apis {
+    let class_apis = [
+        format!("/grades/class/{class}?term=abc"),
+        format!("/grades/class/{class}?term=hk1&term=hk2"),
+    ];
+    for path in apis.iter().map(|p| p.to_string()).chain(class_apis) {
         for accept in [None, Some("*/*")] {
             let mut req = bgh.get(format!("{b}{path}"));
             if let Some(a) = accept {
@@ -977,8 +1111,83 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
             for w in english {
                 assert!(!m.contains(w), "{path}: English in {m}");
             }
+            assert!(!m.contains("“book”") && !m.contains("ebook"), "{path}: {m}");
         }
     }
+    // A well-formed year without classes stays picked and says so — never another year's list.
+    let r = bgh
+        .get(format!("{b}/admin/classes?year=1999-2000"))
+        .header("Accept", "text/html")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().unwrap();
+    assert!(
+        page.contains("Năm học 1999-2000 không có lớp nào")
+            && page.contains("<option value=\"1999-2000\" selected>")
+            && !page.contains("/admin/students?class="),
+        "{page}"
+    );
+    let page = bgh
+        .get(format!("{b}/admin/classes?year={}", common::demo_year()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(&format!("/admin/students?class={class}")),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"filter-note\""));
+    // A grade shows its classes only; a teacher her assignments only.
+    let page = bgh
+        .get(format!("{b}/grades/school?term=hk1&grade=6"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(&format!("/grades/class/{class}?term=hk1")),
+        "{page}"
+    );
+    assert!(!page.contains(&common::demo_class("7A1")) && page.contains("Khối 6"));
+    let r = bgh
+        .get(format!("{b}/admin/assignments?teacher=u-gv01"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().unwrap();
+    let rows = page.matches("<tr><td>").count();
+    assert!(
+        rows > 0 && page.contains("<option value=\"u-gv01\" selected>"),
+        "{page}"
+    );
+    let all_rows = bgh
+        .get(format!("{b}/admin/assignments"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+        .matches("<tr><td>")
+        .count();
+    assert!(rows < all_rows, "{rows} of {all_rows}");
+    // The roll pages; a kind by its Vietnamese name; the dashboard's tổ picked.
+    let one: Value = bgh
+        .get(format!(
+            "{b}/api/v1/students?class={class}&limit=2&offset=1"
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(one["students"].as_array().unwrap().len(), 2, "{one}");
+    let r = bgh
+        .get(format!(
+            "{b}/library?kind=S%C3%A1ch%20%C4%91i%E1%BB%87n%20t%E1%BB%AD"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // Filters that name something still filter.
     let r = bgh
         .get(format!(

@@ -550,7 +550,9 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
         .get(format!("{b}/api/v1/export/records.zip?year=2026"))
         .send()
         .unwrap();
-    assert_eq!(r.status(), 422);
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert_eq!(e["error"]["code"], "bad_filter", "{e}");
     // Two downloads, two audit events (the refused ones none).
     assert_eq!(audit_len(&data), audit_before + 2);
 

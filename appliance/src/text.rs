@@ -9,6 +9,11 @@ pub fn nfc(s: &str) -> String {
     s.nfc().collect()
 }
 
+/// The mark of a serde error a deserializer of ours wrote in Vietnamese (a filter's value that
+/// names nothing, with the values it takes by their Vietnamese names): `http::rejection_vi`
+/// says it as written, after the parameter's name.
+pub const VI_REASON: &str = "vi: ";
+
 /// Lowercase, strip diacritics, map đ→d, collapse whitespace.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

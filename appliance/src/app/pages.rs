@@ -600,7 +600,16 @@ page!(ClassesPage, "classes.html" {
     classes: Vec<ClassRow>,
     teachers: Vec<(String, String)>,
     can_edit: bool,
+    // The school years to pick from, the one shown ("" every year) and what to say of it.
+    years: Vec<String>,
+    year: String,
+    note: Option<String>,
 });
+
+#[derive(Deserialize)]
+struct YearFilter {
+    year: Option<String>,
+}
 
 fn teacher_options(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiError> {
     let mut v: Vec<(String, String)> = auth::list_accounts(rx)?
@@ -616,12 +625,64 @@ async fn classes_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
+    typed: crate::http::PageQuery<YearFilter>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let accounts = auth::list_accounts(&rx)?;
+    let all = school::list(&rx, &school::CLASSES)?;
+    let mut years: Vec<String> = all.iter().map(|c| c.year.clone()).collect();
+    years.extend(school::list(&rx, &school::YEARS)?.into_iter().map(|y| y.id));
+    years.sort();
+    years.dedup();
+    years.reverse();
+    // A year that does not read (or given twice) is refused with the years there are; a
+    // well-formed year without classes stays picked and says so — never another year's list
+    // (review r21 #5).
+    let asked = typed
+        .filters
+        .and_then(|q| match q.year.map(|y| y.trim().to_string()) {
+            Some(y) if y.is_empty() => Ok(None),
+            Some(y) if school::is_school_year(&y) => Ok(Some(y)),
+            Some(y) => Err(format!(
+                "Năm học “{}” không hợp lệ: ghi dạng 2026-2027 (các năm học của trường: {}).",
+                y.chars().take(20).collect::<String>(),
+                years.join(", ")
+            )),
+            None => Ok(None),
+        });
+    let year = match asked {
+        Ok(y) => y,
+        Err(why) => {
+            let mut choices = vec![("/admin/classes".to_string(), "Mọi năm học".to_string())];
+            choices.extend(
+                years
+                    .iter()
+                    .map(|y| (format!("/admin/classes?year={y}"), format!("Năm học {y}"))),
+            );
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Lớp học",
+                why,
+                choices,
+            );
+        }
+    };
+    let note = year
+        .as_ref()
+        .filter(|y| !all.iter().any(|c| &c.year == *y))
+        .map(|y| format!("Năm học {y} không có lớp nào trong hồ sơ của trường."));
+    if let Some(y) = year.as_ref().filter(|y| !years.contains(y)) {
+        years.insert(0, y.clone());
+    }
     let mut classes = vec![];
-    for c in school::list(&rx, &school::CLASSES)? {
+    for c in all
+        .into_iter()
+        .filter(|c| year.as_ref().is_none_or(|y| &c.year == y))
+    {
         let roll = rx.scan(&school::ROLL, &format!("{}/", c.id))?.len();
         let left = rx.scan(&school::LEFT, &format!("{}/", c.id))?.len();
         classes.push((c, roll, left));
@@ -649,6 +710,9 @@ async fn classes_page(
         classes,
         teacher_options(&rx)?,
         can_edit,
+        years,
+        year.unwrap_or_default(),
+        note,
     )))
 }
 
@@ -725,12 +789,22 @@ page!(AssignmentsPage, "assignments.html" {
     subjects: Vec<(String, String)>,
     teachers: Vec<(String, String)>,
     can_edit: bool,
+    // The filters shown ("" none).
+    teacher: String,
+    class: String,
 });
+
+#[derive(Deserialize)]
+struct AssignmentFilter {
+    teacher: Option<String>,
+    class: Option<String>,
+}
 
 async fn assignments_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
+    typed: crate::http::PageQuery<AssignmentFilter>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
@@ -738,8 +812,53 @@ async fn assignments_page(
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
     let subjects = school::list(&rx, &school::SUBJECTS)?;
     let accounts = auth::list_accounts(&rx)?;
+    let teachers = teacher_options(&rx)?;
+    // A teacher or class that names nothing (or is given twice): the reason and the menu, never
+    // every assignment of the school (review r21 #5).
+    let picked = |v: Option<String>| v.map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+    let asked = typed.filters.and_then(|q| {
+        let (teacher, class) = (picked(q.teacher), picked(q.class));
+        if let Some(t) = teacher
+            .as_ref()
+            .filter(|t| !accounts.iter().any(|a| &a.id == *t))
+        {
+            return Err(format!(
+                "Không có giáo viên mã “{}”: chọn một giáo viên trong danh sách.",
+                t.chars().take(40).collect::<String>()
+            ));
+        }
+        if let Some(c) = class
+            .as_ref()
+            .filter(|c| !classes.iter().any(|k| &k.id == *c))
+        {
+            return Err(format!(
+                "Không có lớp “{}” trong trường: chọn một lớp trong danh sách.",
+                c.chars().take(40).collect::<String>()
+            ));
+        }
+        Ok((teacher, class))
+    });
+    let (teacher, class) = match asked {
+        Ok(x) => x,
+        Err(why) => {
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Phân công giảng dạy",
+                why,
+                vec![(
+                    "/admin/assignments".to_string(),
+                    "Mọi phân công".to_string(),
+                )],
+            );
+        }
+    };
     let mut rows: Vec<AssignmentRow> = school::list(&rx, &school::ASSIGNMENTS)?
         .into_iter()
+        .filter(|a| teacher.as_ref().is_none_or(|t| &a.teacher == t))
+        .filter(|a| class.as_ref().is_none_or(|c| &a.class == c))
         .map(|a| AssignmentRow {
             class_name: classes
                 .iter()
@@ -766,8 +885,10 @@ async fn assignments_page(
         rows,
         classes.into_iter().map(|c| (c.id, c.name)).collect(),
         subjects.into_iter().map(|x| (x.id, x.name)).collect(),
-        teacher_options(&rx)?,
+        teachers,
         can_edit,
+        teacher.unwrap_or_default(),
+        class.unwrap_or_default(),
     )))
 }
 

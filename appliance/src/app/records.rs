@@ -712,7 +712,6 @@ async fn export_zip(
     let store = s.store.clone();
     let who = u.principal.account.id.clone();
     let (year, file) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let bad = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e);
         if crate::school::school_info(&store.read()?)?.is_none() {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -723,8 +722,9 @@ async fn export_zip(
         if let Some(y) = q.year.as_deref().filter(|y| !y.is_empty())
             && !crate::school::is_school_year(y)
         {
-            return Err(bad(format!(
-                "Năm học \"{}\" không hợp lệ: ghi dạng 2026-2027.",
+            // The same refusal as every other filter (review r21 #5).
+            return Err(crate::http::bad_filter(format!(
+                "Năm học “{}” không hợp lệ: ghi dạng 2026-2027.",
                 y.chars().take(20).collect::<String>()
             )));
         }

@@ -127,3 +127,32 @@ macro_rules! page {
 }
 
 pub(crate) use page;
+
+page!(RefusedPage, "filter_refused.html" {
+    title: String,
+    error: String,
+    choices: Vec<(String, String)>,
+});
+
+/// A page's refused filter (review r21 #5): for a browser, the page's frame — menu, title —
+/// with the reason and the values it takes as links (`choices`: address, label), status 400;
+/// for anyone else (`page` false) the JSON `bad_filter`. Never the bare error page.
+pub fn refused_filter(
+    s: &Shared,
+    u: &ApiUser,
+    headers: &HeaderMap,
+    page: bool,
+    title: &str,
+    why: String,
+    choices: Vec<(String, String)>,
+) -> Result<axum::response::Response, crate::http::ApiError> {
+    use axum::response::IntoResponse;
+    crate::http::refusal(page, Some(&why))?;
+    let body = crate::http::render(RefusedPage::new(
+        chrome(s, u, headers),
+        title.to_string(),
+        why,
+        choices,
+    ));
+    Ok((axum::http::StatusCode::BAD_REQUEST, body).into_response())
+}

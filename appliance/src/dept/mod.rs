@@ -1685,15 +1685,26 @@ fn step(then: &[Line], now: &[Line]) -> Vec<Option<(usize, How)>> {
             else {
                 continue;
             };
+            // In place: a line that reads as renamed, or one of an unrelated title that kept
+            // the periods (plausibly the same lesson retitled: never silently given up for
+            // the title elsewhere) — unless a left-over line of its own title takes it later.
+            let plausible = |j: usize| {
+                renamed(&then[i].topic, &now[j].topic)
+                    || (now[j].periods == then[i].periods
+                        && !(0..then.len()).any(|k| out[k].is_none() && weight(k, j) > 0))
+            };
             let Some(here) = (e..below(i).unwrap_or(now.len()))
-                .filter(|&j| !taken[j] && renamed(&then[i].topic, &now[j].topic))
+                .filter(|&j| !taken[j] && plausible(j))
                 .min_by_key(|&j| j.abs_diff(e))
             else {
                 continue;
             };
             let d = here.abs_diff(e);
             if best.is_none_or(|b| d < b.0) {
-                let how = if weight(i, elsewhere) == 2 && now[here].periods == then[i].periods {
+                let how = if weight(i, elsewhere) == 2
+                    && now[here].periods == then[i].periods
+                    && renamed(&then[i].topic, &now[here].topic)
+                {
                     How::Renamed
                 } else {
                     How::Unsure(elsewhere)
@@ -3043,6 +3054,73 @@ mod tests {
         ]);
         let w = vec![v[0].clone(), moved];
         assert_eq!(read(&w, 1, 4, 2).0, "dòng 1");
+    }
+
+    /// Review r21 #1, the rest: a line retitled in place to an unrelated title that kept its
+    /// place and periods competes with a new line of the old title elsewhere (a check naming
+    /// both, never `moved` to the new line); retitled in place with other periods, it holds
+    /// nothing and the title elsewhere takes the link; r21's v9 and v10 replayed from v7.
+    #[test]
+    fn an_unrelated_title_in_place_competes_only_when_it_kept_the_periods() {
+        let v7 = pl3(&[
+            ("Bài 0. Giới thiệu", 7),
+            ("Bài 1. Mở đầu", 10),
+            ("Chương 2. Chất", 70),
+            ("Ôn tập", 5),
+            ("Bài 3. Năng lượng", 43),
+        ]);
+        let with = |in_place: (&str, u16)| {
+            pl3(&[
+                ("Ôn tập", 5),
+                ("Bài 0. Giới thiệu", 7),
+                ("Bài 1. Mở đầu", 10),
+                ("Chương 2. Chất", 70),
+                in_place,
+                ("Bài 3. Năng lượng", 43),
+            ])
+        };
+        // Same place, same 5 periods, an unrelated title: the new "Ôn tập" on line 1 does not
+        // take the link silently.
+        let v = vec![v7.clone(), with(("Kiểm tra giữa kì", 5))];
+        let (got, a) = read(&v, 1, 4, 2);
+        assert_eq!(got, "đổi 5", "{a:?}");
+        assert!(a.why().unwrap().contains("dòng 1 “Ôn tập” (mới)"), "{a:?}");
+        assert!(!matches!(a, LinkState::Holds(_)));
+        // Other periods as well: nothing says it is the same lesson; the title elsewhere takes it.
+        let v = vec![v7.clone(), with(("Kiểm tra giữa kì", 2))];
+        assert_eq!(read(&v, 1, 4, 2).0, "dòng 1");
+        // Plausibly the same lesson (its title kept in the new one), other periods: a check.
+        let v = vec![v7.clone(), with(("Ôn tập cuối kì", 3))];
+        assert_eq!(read(&v, 1, 4, 2).0, "đổi 5");
+        // r21 v9 (new "Ôn tập" on line 1, the old one renamed in place) then v10 (Chương 2
+        // renamed in place, 70 periods, a new 10-period "Chương 2. Chất" at the end).
+        let v9 = with(("Ôn tập cuối kì", 5));
+        let v10 = pl3(&[
+            ("Ôn tập", 5),
+            ("Bài 0. Giới thiệu", 7),
+            ("Bài 1. Mở đầu", 10),
+            ("Chương 2. Chất quanh ta", 70),
+            ("Ôn tập cuối kì", 5),
+            ("Bài 3. Năng lượng", 43),
+            ("Chương 2. Chất", 10),
+        ]);
+        let v = vec![v7, v9, v10];
+        // A, B (the review after Chương 2): never `dòng 1`; C (Chương 2): never line 7.
+        for at in [2, 3] {
+            let (got, a) = read(&v, 1, 4, at);
+            assert_eq!(got, "đổi 5", "v{at}: {a:?}");
+        }
+        assert_eq!(read(&v, 1, 3, 2).0, "dòng 4");
+        assert_eq!(read(&v, 1, 3, 3).0, "đổi 4");
+        // A line that kept its title and periods is untouched by the rule.
+        assert_eq!(read(&v, 1, 5, 3).0, "dòng 6");
+        // The same-period line in place is not taken from a left-over line of its own title:
+        // two lines swapped keep their own links.
+        let a = pl3(&[("Ôn tập", 5), ("Bài 1", 10), ("Kiểm tra", 5), ("Bài 2", 10)]);
+        let b = pl3(&[("Kiểm tra", 5), ("Bài 1", 10), ("Ôn tập", 5), ("Bài 2", 10)]);
+        let w = vec![a, b];
+        assert_eq!(read(&w, 1, 1, 2).0, "dòng 3");
+        assert_eq!(read(&w, 1, 3, 2).0, "dòng 1");
     }
 
     /// Review r20 #1, the KHTN 8A1 PL III: two "Ôn tập" lines (P #1, Q #3) merged into one

@@ -423,10 +423,30 @@ struct PdfQuery {
 /// draft, review r20 #4), or `?version=N`.
 async fn plan_pdf(
     State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
     crate::auth::extract::PageUser(u): crate::auth::extract::PageUser,
     Path(id): Path<String>,
-    Query(q): Query<PdfQuery>,
+    typed: crate::http::PageQuery<PdfQuery>,
 ) -> Result<Response, ApiError> {
+    // A version that does not read (or given twice): the reason, the menu and the plan's page
+    // (review r21 #5).
+    let q = match typed.filters {
+        Ok(q) => q,
+        Err(why) => {
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Kế hoạch của tổ chuyên môn",
+                why,
+                vec![(
+                    format!("/dept/plan/{}", crate::http::urlencode(&id)),
+                    "Trang kế hoạch".to_string(),
+                )],
+            );
+        }
+    };
     let store = s.store.clone();
     let p = u.principal.clone();
     let bytes = blocking(move || {

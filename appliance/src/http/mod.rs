@@ -292,6 +292,9 @@ fn serde_problem_vi(text: &str, noun: &str) -> String {
             "{noun} “{}” được ghi hai lần; chỉ ghi một giá trị",
             q.first().map(String::as_str).unwrap_or("?")
         )
+    } else if let Some(vi) = what.strip_prefix(crate::text::VI_REASON) {
+        // A deserializer of ours that says why in Vietnamese ([`crate::text::VI_REASON`]).
+        vi.to_string()
     } else if what.starts_with("unknown variant") {
         format!(
             "giá trị “{}” không hợp lệ; chấp nhận: {}",

@@ -135,6 +135,25 @@ mod tests {
         assert!(read::<F>("x=1&x=2&grade=7").is_ok());
         let (why, _) = read::<F>("grade=abc").unwrap_err();
         assert_eq!(why, "Yêu cầu không hợp lệ: tham số “grade”: cần một số.");
+        // A deserializer's own Vietnamese reason (`text::VI_REASON`) is said as written.
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct K {
+            #[serde(deserialize_with = "kind")]
+            kind: String,
+        }
+        fn kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+            let s = String::deserialize(d)?;
+            Err(serde::de::Error::custom(format!(
+                "{}không có loại “{s}”; chọn một trong: Sách, Video",
+                crate::text::VI_REASON
+            )))
+        }
+        let (why, _) = read::<K>("kind=book2").unwrap_err();
+        assert_eq!(
+            why,
+            "Yêu cầu không hợp lệ: tham số “kind”: không có loại “book2”; chọn một trong: Sách, Video."
+        );
         let (why, _) = read::<F>("grade=300").unwrap_err();
         assert!(why.starts_with("Yêu cầu không hợp lệ"), "{why}");
         assert!(!why.contains("Failed"), "{why}");

@@ -2,7 +2,6 @@
 //! (fields, files, versions, signatures checked, the workflow buttons), the editor, the live BGH
 //! dashboard, and the signature check of every plan.
 
-use crate::http::Query;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -256,8 +255,27 @@ async fn plan_page(
     headers: HeaderMap,
     PageUser(u): PageUser,
     Path(id): Path<String>,
-    Query(q): Query<VersionQ>,
+    typed: crate::http::PageQuery<VersionQ>,
 ) -> Result<Response, ApiError> {
+    // A version that does not read (or given twice): the reason and the menu, a link to the
+    // plan as it is (review r21 #5).
+    let q = match typed.filters {
+        Ok(q) => q,
+        Err(why) => {
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Kế hoạch bài dạy",
+                why,
+                vec![(
+                    format!("/lessons/plan/{}", crate::http::urlencode(&id)),
+                    "Phiên bản hiện hành".to_string(),
+                )],
+            );
+        }
+    };
     let p = &u.principal;
     let store = s.store.clone();
     let pp = p.clone();
@@ -628,6 +646,8 @@ page!(DashPage, "lessons_dashboard.html" {
     is_bgh: bool,
     waiting: usize,
     to_sign: Vec<ToSign>,
+    // The tổ picked in the signing form ("" every tổ).
+    department: String,
 });
 
 /// A plan "Ký duyệt cả tháng" will sign, as the form lists it before the PIN; the page's script
@@ -646,6 +666,9 @@ struct ToSign {
 struct DashQ {
     #[serde(default, deserialize_with = "crate::library::empty_none")]
     month: Option<String>,
+    /// The tổ whose plans the month's signing form lists first ("" every tổ).
+    #[serde(default, deserialize_with = "crate::library::empty_none")]
+    department: Option<String>,
     #[serde(default)]
     fragment: bool,
 }
@@ -662,14 +685,47 @@ async fn dashboard_page(
     // A month that does not parse (or a field given twice): this month's page with the
     // reason above its form, 400 (review r20 #9).
     let wants_page = typed.page;
+    let departments: Vec<(String, String)> = {
+        let rx = s.store.read()?;
+        crate::school::list(&rx, &crate::school::DEPARTMENTS)?
+            .into_iter()
+            .map(|d| (d.id, d.name))
+            .collect()
+    };
+    // A tổ that names nothing is refused with the tổ there are, never the whole school's
+    // month (review r21 #5).
+    let no_department = |d: &str| {
+        format!(
+            "Không có tổ chuyên môn mã “{}”: chọn một trong các tổ {}.",
+            d.chars().take(40).collect::<String>(),
+            departments
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let (q, error) = match typed.filters {
         Ok(q) => match q.month.as_deref().map(super::parse_month) {
             Some(Err(e)) => (DashQ { month: None, ..q }, Some(e.to_string())),
-            _ => (q, None),
+            _ => match q.department.as_deref() {
+                Some(d) if !departments.iter().any(|(id, _)| id == d) => {
+                    let why = no_department(d);
+                    (
+                        DashQ {
+                            department: None,
+                            ..q
+                        },
+                        Some(why),
+                    )
+                }
+                _ => (q, None),
+            },
         },
         Err(why) => (
             DashQ {
                 month: None,
+                department: None,
                 fragment: false,
             },
             Some(why),
@@ -710,10 +766,6 @@ async fn dashboard_page(
     if q.fragment {
         return Ok(Html(body).into_response());
     }
-    let departments: Vec<(String, String)> = crate::school::list(&rx, &crate::school::DEPARTMENTS)?
-        .into_iter()
-        .map(|d| (d.id, d.name))
-        .collect();
     let can_approve = permits(&u.principal, Action::ApproveLessonPlans);
     let to_sign = if can_approve {
         let subjects = crate::school::list(&rx, &crate::school::SUBJECTS)?;
@@ -759,6 +811,7 @@ async fn dashboard_page(
         u.principal.is_bgh(),
         waiting as usize,
         to_sign,
+        q.department.unwrap_or_default(),
     ));
     Ok((status, page).into_response())
 }

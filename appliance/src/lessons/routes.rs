@@ -907,10 +907,43 @@ struct ExportQuery {
     year: Option<String>,
 }
 
+/// The export's scope, or its refusal (review r21 #5): for a browser (a link followed) the
+/// page's frame with the reason and the way back to the plans, 400; for anyone else the JSON
+/// `bad_filter`. `Ok(Err(page))` is the refusal to send.
+fn export_scope(
+    s: &Shared,
+    u: &ApiUser,
+    headers: &axum::http::HeaderMap,
+    typed: crate::http::PageQuery<ExportQuery>,
+) -> Result<Result<export::Scope, Response>, ApiError> {
+    let page = typed.page;
+    match typed
+        .filters
+        .map_err(crate::http::bad_filter)
+        .and_then(|q| scope_of(s, q))
+    {
+        Ok(scope) => Ok(Ok(scope)),
+        Err(e) if e.code == "bad_filter" => crate::auth::pages::refused_filter(
+            s,
+            u,
+            headers,
+            page,
+            "Xuất kế hoạch bài dạy",
+            e.message,
+            vec![
+                ("/lessons".to_string(), "Kế hoạch bài dạy".to_string()),
+                ("/lessons/dashboard".to_string(), "Tổng hợp".to_string()),
+            ],
+        )
+        .map(Err),
+        Err(e) => Err(e),
+    }
+}
+
 fn scope_of(s: &Shared, q: ExportQuery) -> Result<export::Scope, ApiError> {
     match (q.month, q.teacher) {
         (Some(m), None) => {
-            super::parse_month(&m)?;
+            super::parse_month(&m).map_err(|e| crate::http::bad_filter(e.to_string()))?;
             Ok(export::Scope::Month(m))
         }
         (None, Some(t)) => {
@@ -921,14 +954,21 @@ fn scope_of(s: &Shared, q: ExportQuery) -> Result<export::Scope, ApiError> {
                 .get(&crate::auth::ACCOUNTS, &t)?
                 .map(|a| a.full_name)
                 .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "bad_filter",
-                        format!(
-                            "Không có giáo viên “{t}” (teacher=… là mã tài khoản của giáo viên)."
-                        ),
-                    )
+                    crate::http::bad_filter(format!(
+                        "Không có giáo viên mã “{}”: chọn một giáo viên trong danh sách kế hoạch bài dạy.",
+                        t.chars().take(40).collect::<String>()
+                    ))
                 })?;
+            if let Some(y) = q
+                .year
+                .as_ref()
+                .filter(|y| !crate::school::is_school_year(y))
+            {
+                return Err(crate::http::bad_filter(format!(
+                    "Năm học “{}” không hợp lệ: ghi dạng 2026-2027.",
+                    y.chars().take(20).collect::<String>()
+                )));
+            }
             Ok(export::Scope::TeacherYear {
                 teacher: t,
                 name,
@@ -938,7 +978,7 @@ fn scope_of(s: &Shared, q: ExportQuery) -> Result<export::Scope, ApiError> {
                 },
             })
         }
-        _ => Err(ApiError::bad_request(
+        _ => Err(crate::http::bad_filter(
             "Chọn một tháng (month=2026-11) hoặc một giáo viên (teacher=…, year=2026-2027).",
         )),
     }
@@ -961,10 +1001,14 @@ pub(crate) fn attachment(name: &str, mime: &'static str, body: Body) -> Response
 
 async fn export_pdf(
     State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
     u: ApiUser,
-    Query(q): Query<ExportQuery>,
+    typed: crate::http::PageQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let scope = scope_of(&s, q)?;
+    let scope = match export_scope(&s, &u, &headers, typed)? {
+        Ok(scope) => scope,
+        Err(refused) => return Ok(refused),
+    };
     let resolve = super::LinkResolver(s.part::<super::LinkResolver>()?.0);
     let store = s.store.clone();
     let p = u.principal.clone();
@@ -1005,10 +1049,14 @@ async fn approval_pdf(
 /// videos never sits in memory, and nothing is left behind.
 async fn export_zip(
     State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
     u: ApiUser,
-    Query(q): Query<ExportQuery>,
+    typed: crate::http::PageQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let scope = scope_of(&s, q)?;
+    let scope = match export_scope(&s, &u, &headers, typed)? {
+        Ok(scope) => scope,
+        Err(refused) => return Ok(refused),
+    };
     let resolve = super::LinkResolver(s.part::<super::LinkResolver>()?.0);
     let store = s.store.clone();
     let p = u.principal.clone();

@@ -684,7 +684,7 @@ pub struct Query {
     pub subject: Option<String>,
     #[serde(default, deserialize_with = "empty_none_num")]
     pub grade: Option<u8>,
-    #[serde(default, deserialize_with = "empty_none")]
+    #[serde(default, deserialize_with = "kind_filter")]
     pub kind: Option<ItemKind>,
     #[serde(default, deserialize_with = "empty_none")]
     pub collection: Option<String>,
@@ -692,6 +692,64 @@ pub struct Query {
     pub limit: Option<usize>,
     #[serde(default, deserialize_with = "empty_none_num")]
     pub offset: Option<usize>,
+}
+
+/// A kind filter: its code, or its Vietnamese name ("Sách điện tử"); one that names nothing is
+/// refused listing the kinds by their Vietnamese names, never the codes (review r21 #5).
+pub(crate) fn kind_filter<'de, D>(d: D) -> Result<Option<ItemKind>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let Some(s) = Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let (t, folded) = (s.trim(), crate::text::fold(s.trim()));
+    ItemKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == t || crate::text::fold(k.label()) == folded)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(kind_refusal(t)))
+}
+
+/// Why a search's subject or grade names nothing in this school (review r21 #5), in
+/// Vietnamese; `None` when both name something or are not given.
+pub fn unknown_filter(rx: &Rx, q: &Query) -> Result<Option<String>, StoreError> {
+    if let Some(sub) = &q.subject {
+        let subjects = crate::school::list(rx, &crate::school::SUBJECTS)?;
+        if !subjects.iter().any(|x| &x.id == sub) {
+            return Ok(Some(format!(
+                "Không có môn học mã “{}” trong trường: chọn một môn trong danh sách.",
+                sub.chars().take(40).collect::<String>()
+            )));
+        }
+    }
+    if let Some(g) = q.grade {
+        let grades = crate::school::school_info(rx)?
+            .map(|i| i.grades())
+            .unwrap_or_else(|| (1..=12).collect());
+        if !grades.contains(&g) {
+            let list: Vec<String> = grades.iter().map(u8::to_string).collect();
+            return Ok(Some(format!(
+                "Trường không có khối {g}: chọn một trong các khối {}.",
+                list.join(", ")
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Why a kind filter names nothing, with the kinds there are (marked `text::VI_REASON`).
+pub fn kind_refusal(typed: &str) -> String {
+    format!(
+        "{}không có loại tài liệu “{}”; chọn một trong: {}",
+        crate::text::VI_REASON,
+        typed.chars().take(40).collect::<String>(),
+        ItemKind::ALL
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// Query strings: an empty parameter (a filter left at "any") is no filter.

@@ -1,6 +1,5 @@
 //! Library pages: search with filters, the upload form, one item (read or watch in the browser).
 
-use crate::http::Query;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -106,9 +105,39 @@ async fn library(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<super::Query>,
+    typed: crate::http::PageQuery<super::Query>,
 ) -> Result<Response, ApiError> {
+    // A filter that does not read (a kind that names nothing, a grade that is no number, one
+    // given twice): the reason, the kinds by their Vietnamese names, the menu (review r21 #5).
     let rx = s.store.read()?;
+    let checked = match typed.filters {
+        Ok(q) => match super::unknown_filter(&rx, &q)? {
+            Some(why) => Err(why),
+            None => Ok(q),
+        },
+        Err(why) => Err(why),
+    };
+    let q = match checked {
+        Ok(q) => q,
+        Err(why) => {
+            let mut choices = vec![("/library".to_string(), "Tất cả tài liệu".to_string())];
+            choices.extend(ItemKind::ALL.iter().map(|k| {
+                (
+                    format!("/library?kind={}", k.as_str()),
+                    k.label().to_string(),
+                )
+            }));
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Thư viện",
+                why,
+                choices,
+            );
+        }
+    };
     let subjects = subject_names(&rx)?;
     let hits = super::search(&rx, Some(&u.principal), &q)?;
     let rows = hits.items.iter().map(|i| row(i, &subjects)).collect();
@@ -252,10 +281,40 @@ async fn loans_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<LoansQ>,
+    typed: crate::http::PageQuery<LoansQ>,
 ) -> Result<Response, ApiError> {
     u.require(Action::ManageLibrary)?;
     let rx = s.store.read()?;
+    // A student that names nobody (or given twice): the reason and the menu, never an empty
+    // history (review r21 #5).
+    let checked = match typed.filters {
+        Ok(LoansQ { student: Some(st) }) if st.trim().is_empty() => Ok(LoansQ { student: None }),
+        Ok(LoansQ { student: Some(st) }) if rx.get(&crate::school::STUDENTS, &st)?.is_none() => {
+            Err(format!(
+                "Không có học sinh mã “{}” trong trường: chọn một học sinh trong danh sách mượn sách.",
+                st.chars().take(40).collect::<String>()
+            ))
+        }
+        Ok(q) => Ok(q),
+        Err(why) => Err(why),
+    };
+    let q = match checked {
+        Ok(q) => q,
+        Err(why) => {
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Mượn trả sách",
+                why,
+                vec![(
+                    "/library/loans".to_string(),
+                    "Sách đang cho mượn".to_string(),
+                )],
+            );
+        }
+    };
     let today = jiff::Timestamp::now()
         .to_zoned(crate::school::time_zone())
         .date();

@@ -53,6 +53,9 @@ async fn search(
     Query(q): Query<super::Query>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     u.require(Action::UseLibrary)?;
+    if let Some(why) = super::unknown_filter(&s.store.read()?, &q)? {
+        return Err(crate::http::bad_filter(why));
+    }
     let store = s.store.clone();
     let hits =
         tokio::task::spawn_blocking(move || super::search(&store.read()?, Some(&u.principal), &q))

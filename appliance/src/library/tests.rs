@@ -709,3 +709,28 @@ fn the_district_decision_is_kept_on_the_item_and_a_change_makes_it_an_earlier_ve
     assert!(vetting::district_note(&edited).contains("bản sửa chờ Phòng duyệt lại"));
     assert_eq!(vetting::badge(&edited), "đã thẩm định");
 }
+
+/// Review r21 #5: a kind filter takes its code or its Vietnamese name; one that names nothing
+/// is refused listing the kinds by their Vietnamese names, never the codes.
+#[test]
+fn a_kind_filter_is_read_by_code_or_vietnamese_name() {
+    let q =
+        |kind: &str| serde_json::from_value::<super::Query>(serde_json::json!({ "kind": kind }));
+    assert_eq!(q("ebook").unwrap().kind, Some(super::ItemKind::Ebook));
+    assert_eq!(
+        q("sách điện tử").unwrap().kind,
+        Some(super::ItemKind::Ebook)
+    );
+    assert_eq!(q(" ").unwrap().kind, None);
+    let why = q("xyz").unwrap_err().to_string();
+    assert!(
+        why.starts_with(crate::text::VI_REASON)
+            && why.contains(
+                "không có loại tài liệu “xyz”; chọn một trong: Sách, Sách điện tử, Video"
+            ),
+        "{why}"
+    );
+    for code in ["book", "ebook", "question_bank", "lesson_plan"] {
+        assert!(!why.contains(code), "{why}");
+    }
+}

@@ -183,6 +183,9 @@ async fn delete_assignment(
 #[derive(Deserialize)]
 struct StudentQuery {
     class: Option<String>,
+    /// At most this many students, after skipping `offset` (a page of the roll).
+    limit: Option<usize>,
+    offset: Option<usize>,
 }
 
 async fn list_students(
@@ -196,7 +199,7 @@ async fn list_students(
         // A class that names nothing is refused, not an empty list (review r21 #5).
         Some(c) if rx.get(&super::CLASSES, c)?.is_none() => {
             return Err(crate::http::bad_filter(format!(
-                "Không có lớp \"{}\" trong trường.",
+                "Không có lớp “{}” trong trường: chọn một lớp trong danh sách.",
                 c.chars().take(40).collect::<String>()
             )));
         }
@@ -209,6 +212,8 @@ async fn list_students(
     // Personal ID numbers only for the class's homeroom teacher, BGH and the office.
     let v: Vec<serde_json::Value> = v
         .into_iter()
+        .skip(q.offset.unwrap_or(0))
+        .take(q.limit.unwrap_or(usize::MAX))
         .map(|st| {
             let see = u
                 .require(Action::ViewPersonalIds {
@@ -687,9 +692,13 @@ async fn export_students(
     let rx = s.store.read()?;
     let name = match &class {
         Some(c) => {
-            let class = rx
-                .get(&super::CLASSES, c)?
-                .ok_or_else(ApiError::not_found)?;
+            // A class that names nothing is refused, not a 404 (review r21 #5).
+            let class = rx.get(&super::CLASSES, c)?.ok_or_else(|| {
+                crate::http::bad_filter(format!(
+                    "Không có lớp “{}” trong trường: chọn một lớp trong danh sách.",
+                    c.chars().take(40).collect::<String>()
+                ))
+            })?;
             format!("hoc-sinh-{}-{}.xlsx", super::slug(&class.name), class.year)
         }
         // The whole school's roll, named by the year in force (review r20 #11).

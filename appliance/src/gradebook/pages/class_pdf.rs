@@ -6,9 +6,10 @@ use super::*;
 /// The class summary for a term or the year as a landscape PDF (homeroom teacher, BGH).
 pub(super) async fn class_pdf(
     State(s): State<Shared>,
+    headers: HeaderMap,
     PageUser(u): PageUser,
     Path(class): Path<String>,
-    Query(q): Query<TermQuery>,
+    typed: crate::http::PageQuery<TermQuery>,
 ) -> Result<Response, ApiError> {
     let (book, school_name, signers) = {
         let rx = s.store.read()?;
@@ -22,7 +23,12 @@ pub(super) async fn class_pdf(
             signers,
         )
     };
-    let per = period(&q.term)?;
+    let title = format!("Sổ theo dõi lớp {}", book.class.name);
+    let base = format!("/grades/class/{}/pdf", book.class.id);
+    let per = match term_filters(&s, &u, &headers, typed, &title, &base)? {
+        Ok((_, per)) => per,
+        Err(refused) => return Ok(refused),
+    };
     let bytes =
         tokio::task::spawn_blocking(move || class_book_pdf(&book, per, &school_name, &signers))
             .await?

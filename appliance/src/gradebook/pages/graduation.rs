@@ -2,7 +2,6 @@
 //! their year results, who may be listed and why not, the decision's number and date; it puts
 //! the whole list through `PUT /api/v1/grades/graduation/{year}` (`graduation::record`).
 
-use crate::http::Query;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -35,7 +34,7 @@ pub(super) async fn graduation_page(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<YearQuery>,
+    typed: crate::http::PageQuery<YearQuery>,
 ) -> Result<Response, ApiError> {
     if !crate::auth::may_see(&u.principal, Action::LockTerm) {
         return Err(GradeError::Forbidden.into());
@@ -50,16 +49,41 @@ pub(super) async fn graduation_page(
     let current = school::school_info(&rx)?
         .map(|i| i.current_year)
         .unwrap_or_default();
-    let year = match q.year.filter(|y| !y.is_empty()) {
-        Some(y) if years.contains(&y) => y,
-        Some(y) => {
-            return Err(GradeError::Graduation(format!(
-                "Trường không có năm học \"{}\".",
-                y.chars().take(20).collect::<String>()
-            ))
-            .into());
+    // A year that does not read, names no year of the school, or is given twice: the reason,
+    // the school's years as links, the menu — never another year's list (review r21 #5).
+    let asked = typed
+        .filters
+        .and_then(|q| match q.year.filter(|y| !y.trim().is_empty()) {
+            Some(y) if years.contains(&y) => Ok(Some(y)),
+            Some(y) => Err(format!(
+                "Năm học “{}” không có trong hồ sơ của trường: chọn một trong các năm học {}.",
+                y.chars().take(20).collect::<String>(),
+                years.join(", ")
+            )),
+            None => Ok(None),
+        });
+    let year = match asked {
+        Ok(y) => y.unwrap_or(current),
+        Err(why) => {
+            let choices = years
+                .iter()
+                .map(|y| {
+                    (
+                        format!("/grades/graduation?year={y}"),
+                        format!("Năm học {y}"),
+                    )
+                })
+                .collect();
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Xét công nhận tốt nghiệp",
+                why,
+                choices,
+            );
         }
-        None => current,
     };
     let list = graduation::of_year(&rx, &year)?;
     let (decision, decided_on) = list

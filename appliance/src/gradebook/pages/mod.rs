@@ -2,7 +2,6 @@
 //! conduct and the end-of-year lists, the parent notice (phiếu liên lạc) and the học bạ.
 //! Everything shown is computed by the domain functions; templates only lay it out.
 
-use crate::http::Query;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -306,10 +305,55 @@ enum Period {
     Year,
 }
 
-fn period(q: &Option<String>) -> Result<Period, GradeError> {
-    match q.as_deref() {
-        None | Some("cn") => Ok(Period::Year),
-        Some(t) => TermId::parse(t).map(Period::Term),
+fn period(q: &Option<String>) -> Result<Period, ApiError> {
+    period_of(q).map_err(crate::http::bad_filter)
+}
+
+/// The period a `term` filter names ("" or none: the year), or why it names nothing, in
+/// Vietnamese (review r21 #5).
+fn period_of(q: &Option<String>) -> Result<Period, String> {
+    match q.as_deref().map(str::trim) {
+        None | Some("" | "cn") => Ok(Period::Year),
+        Some(t) => TermId::parse(t).map(Period::Term).map_err(|_| {
+            format!(
+                "Không có học kì “{}”: chọn Học kì I, Học kì II hoặc Cả năm.",
+                t.chars().take(20).collect::<String>()
+            )
+        }),
+    }
+}
+
+/// A gradebook page's `term` (and `month`) filters, or their refusal (review r21 #5): for a
+/// browser the page's frame, titled `title`, with the reason and the periods as links to
+/// `base`; for anyone else the JSON `bad_filter`. `Ok(Err(page))` is the refusal to send.
+fn term_filters(
+    s: &Shared,
+    u: &crate::auth::extract::ApiUser,
+    headers: &HeaderMap,
+    typed: crate::http::PageQuery<TermQuery>,
+    title: &str,
+    base: &str,
+) -> Result<Result<(TermQuery, Period), Response>, ApiError> {
+    let checked = typed.filters.and_then(|q| {
+        if let Some(m) = q.month.as_deref().filter(|m| parse_month(m).is_none()) {
+            return Err(format!(
+                "Tháng “{}” không hợp lệ: ghi dạng 2026-11.",
+                m.chars().take(20).collect::<String>()
+            ));
+        }
+        let per = period_of(&q.term)?;
+        Ok((q, per))
+    });
+    match checked {
+        Ok(x) => Ok(Ok(x)),
+        Err(why) => {
+            let choices = [("hk1", "Học kì I"), ("hk2", "Học kì II"), ("cn", "Cả năm")]
+                .iter()
+                .map(|(c, l)| (format!("{base}?term={c}"), l.to_string()))
+                .collect();
+            crate::auth::pages::refused_filter(s, u, headers, typed.page, title, why, choices)
+                .map(Err)
+        }
     }
 }
 
@@ -751,11 +795,16 @@ async fn class_summary(
     headers: HeaderMap,
     PageUser(u): PageUser,
     Path(class): Path<String>,
-    Query(q): Query<TermQuery>,
+    typed: crate::http::PageQuery<TermQuery>,
 ) -> Result<Response, ApiError> {
     let rx = s.store.read()?;
     let book = super::class_book_for(&rx, &u.principal, &class)?;
-    let per = period(&q.term)?;
+    let title = format!("Lớp {}", book.class.name);
+    let base = format!("/grades/class/{}", book.class.id);
+    let per = match term_filters(&s, &u, &headers, typed, &title, &base)? {
+        Ok((_, per)) => per,
+        Err(refused) => return Ok(refused),
+    };
     let subjects: Vec<(String, String)> = book
         .subjects
         .iter()
@@ -1061,7 +1110,17 @@ page!(SchoolPage, "school_summary.html" {
     period_label: &'static str,
     classes: Vec<ClassCounts>,
     total: ClassCounts,
+    grades: Vec<u8>,
+    // The grade shown ("" the whole school).
+    grade: String,
 });
+
+#[derive(Deserialize)]
+struct SchoolQuery {
+    term: Option<String>,
+    /// One grade's classes ("" or none: the whole school).
+    grade: Option<String>,
+}
 
 /// Column of the school summary: Tốt, Khá, Đạt, Chưa đạt, then "not yet".
 fn level_slot(l: Option<super::Level>) -> usize {
@@ -1074,12 +1133,61 @@ async fn school_summary(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
-    Query(q): Query<TermQuery>,
+    typed: crate::http::PageQuery<SchoolQuery>,
 ) -> Result<Response, ApiError> {
     if !crate::auth::may_see(&u.principal, Action::LockTerm) {
         return Err(GradeError::Forbidden.into());
     }
-    let per = period(&q.term)?;
+    let grades = {
+        let rx = s.store.read()?;
+        school::school_info(&rx)?
+            .map(|i| i.grades())
+            .unwrap_or_default()
+    };
+    // A term or a grade that names nothing (or is given twice): the reason, the periods and
+    // grades as links, the menu — never another period's or the whole school's counts.
+    let checked = typed.filters.and_then(|q| {
+        let per = period_of(&q.term)?;
+        let grade = match q.grade.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+            None => None,
+            Some(g) => match g.parse::<u8>() {
+                Ok(n) if grades.contains(&n) => Some(n),
+                _ => {
+                    let list: Vec<String> = grades.iter().map(u8::to_string).collect();
+                    return Err(format!(
+                        "Trường không có khối “{}”: chọn một trong các khối {}.",
+                        g.chars().take(20).collect::<String>(),
+                        list.join(", ")
+                    ));
+                }
+            },
+        };
+        Ok((per, grade))
+    });
+    let (per, grade) = match checked {
+        Ok(x) => x,
+        Err(why) => {
+            let mut choices: Vec<(String, String)> =
+                [("hk1", "Học kì I"), ("hk2", "Học kì II"), ("cn", "Cả năm")]
+                    .iter()
+                    .map(|(c, l)| (format!("/grades/school?term={c}"), l.to_string()))
+                    .collect();
+            choices.extend(
+                grades
+                    .iter()
+                    .map(|g| (format!("/grades/school?grade={g}"), format!("Khối {g}"))),
+            );
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Tổng hợp toàn trường",
+                why,
+                choices,
+            );
+        }
+    };
     let (mut books, primary) = {
         let rx = s.store.read()?;
         let st = super::settings(&rx)?;
@@ -1091,8 +1199,11 @@ async fn school_summary(
             super::is_primary(&rx)?,
         )
     };
+    if let Some(g) = grade {
+        books.retain(|b| b.class.grade == g);
+    }
     let mut total = ClassCounts {
-        name: "Toàn trường".into(),
+        name: grade.map_or_else(|| "Toàn trường".into(), |g| format!("Khối {g}")),
         ..total_zero()
     };
     let mut classes = vec![];
@@ -1184,6 +1295,8 @@ async fn school_summary(
         label,
         classes,
         total,
+        grades,
+        grade.map(|g| g.to_string()).unwrap_or_default(),
     )))
 }
 

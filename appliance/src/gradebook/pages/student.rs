@@ -268,8 +268,13 @@ pub(super) async fn notice(
     headers: HeaderMap,
     PageUser(u): PageUser,
     Path(student): Path<String>,
-    Query(q): Query<TermQuery>,
+    typed: crate::http::PageQuery<TermQuery>,
 ) -> Result<Response, ApiError> {
+    let base = format!("/grades/notice/{student}");
+    let q = match term_filters(&s, &u, &headers, typed, "Phiếu liên lạc", &base)? {
+        Ok((q, _)) => q,
+        Err(refused) => return Ok(refused),
+    };
     let (v, query) = chosen_notice(&s, &u, &student, &q)?;
     let pdf = format!("/grades/notice/{student}/pdf?{query}");
     Ok(render(NoticePage::new(chrome(&s, &u, &headers), v, pdf)))
@@ -311,11 +316,17 @@ pub(super) fn pdf_response(bytes: Vec<u8>, name: &str) -> Response {
 
 pub(super) async fn notice_pdf(
     State(s): State<Shared>,
+    headers: HeaderMap,
     PageUser(u): PageUser,
     Path(student): Path<String>,
-    Query(q): Query<TermQuery>,
+    typed: crate::http::PageQuery<TermQuery>,
 ) -> Result<Response, ApiError> {
     let sb = student_book(&s, &u, &student)?;
+    let base = format!("/grades/notice/{student}/pdf");
+    let q = match term_filters(&s, &u, &headers, typed, "Phiếu liên lạc", &base)? {
+        Ok((q, _)) => q,
+        Err(refused) => return Ok(refused),
+    };
     let rx = s.store.read()?;
     let ctx = crate::gradebook::forms::context(&rx, &sb.book, sb.index)?;
     let (of, label) = match &q.month {
