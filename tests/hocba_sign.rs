@@ -4232,7 +4232,7 @@ fn a_retired_ca_certificate_is_refused_before_the_pin_and_nobody_is_left_behind(
     );
     assert_eq!(
         (code, e["error"]["code"].as_str()),
-        (403, Some("second_person_needed")),
+        (422, Some("second_person_needed")),
         "{e}"
     );
     let (code, e) = patch(
@@ -4242,7 +4242,7 @@ fn a_retired_ca_certificate_is_refused_before_the_pin_and_nobody_is_left_behind(
     );
     assert_eq!(code, 200, "{e}");
     assert_eq!(
-        e["full_name"].as_str(),
+        e["account"]["full_name"].as_str(),
         Some(format!("{vp_name} (sửa)").as_str()),
         "{e}"
     );
