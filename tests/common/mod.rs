@@ -176,12 +176,25 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tram")
 }
 
+/// A port nothing listens on, for a server a test starts. Taken below the kernel's ephemeral
+/// range (32768–60999 by default) and never twice in one test binary: a port the kernel handed
+/// out as "free" could be handed out again — to a parallel test's server or as a client's source
+/// port — before this test's server binds it, and that server then exits while the other one
+/// answers its /healthz.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let start = std::process::id() % SPAN;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free port left in {FIRST}..{}", FIRST + SPAN);
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub struct Server {
