@@ -535,9 +535,9 @@ fn student_import_never_silently_overwrites_another_student() {
             .map(|k| k["grade"].clone())
             .unwrap()
     };
-    // A and B: two students of one grade outside the demo's signed class 9A1, whose locked
-    // year refuses moves (the roll's order need not keep a grade together).
-    let signed = common::demo_class("9A1");
+    // A and B: two students of one grade outside the demo's signed class (last year's 9A1),
+    // whose locked year refuses moves (the roll's order need not keep a grade together).
+    let signed = common::showcase_class("9A1");
     let signed = signed.as_str();
     // Grade 6: three open classes, so a third one to move to always exists.
     let open: Vec<&Value> = students

@@ -12,11 +12,11 @@ use std::process::{Command, Output};
 
 use common::{DEMO_PIN, DemoClass, Server, bin, homeroom_of};
 
-/// The demo's class with every mark entered and its year open (2026-9a1, also complete, is
-/// locked and signed in the demo).
-static CLASS: DemoClass = DemoClass::new("9A2");
-/// The demo's signed class and its signers' PIN.
-static SIGNED: DemoClass = DemoClass::new("9A1");
+/// The demo's showcase class with every mark entered and its year open: last school year's
+/// 9A2 (2025-9a2 in a 2026-2027 demo; its 9A1 is locked and signed in the demo).
+static CLASS: DemoClass = DemoClass::showcase("9A2");
+/// The demo's signed class (last year's 9A1) and its signers' PIN.
+static SIGNED: DemoClass = DemoClass::showcase("9A1");
 const PIN: &str = "58203947";
 
 fn pyhanko() -> Option<PathBuf> {

@@ -1626,8 +1626,8 @@ fn the_student_import_runs_the_forms_checks_and_imports_nothing_on_a_bad_row() {
     }
 }
 
-/// Review r13 #6: the student import's preview says what the commit will refuse. On the demo,
-/// 9A1's year is locked and signed. A sheet that moves a 9A1 student to 9A2, and one that adds
+/// Review r13 #6: the student import's preview says what the commit will refuse. The
+/// principal locks this year's 9A1 for the year (the demo's signed 9A1 is last year's). A sheet that moves a 9A1 student to 9A2, and one that adds
 /// a student to 9A1, preview as not clean with the row named — the message the commit then
 /// gives, with nothing written; the new student's row does not ask for a date the sheet cannot
 /// hold. A sheet adding a student to an open class previews clean, and its commit succeeds.
@@ -1657,6 +1657,16 @@ fn the_import_preview_lists_what_the_commit_refuses_on_a_locked_class() {
         wb.save_to_buffer().unwrap()
     };
     let locked = &common::demo_class("9A1");
+    let bgh = s.login("hieutruong");
+    for term in ["hk1", "hk2"] {
+        let r = bgh
+            .post(format!("{b}/api/v1/grades/terms/{term}/lock"))
+            .header("X-CSRF-Token", common::csrf(&bgh, &b))
+            .json(&json!({"force": true, "class": locked}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    }
     let before = roll_ids(&admin, &b, locked);
     let bytes = admin
         .get(format!("{b}/api/v1/export/students.xlsx?class={locked}"))

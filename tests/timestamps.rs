@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use common::{DEMO_PIN, DemoClass, Hub, Proxy, Server, bin, enroll, homeroom_of};
 use serde_json::{Value, json};
 
-/// The demo's complete class left open to sign (9A1 comes signed).
-static CLASS: DemoClass = DemoClass::new("9A2");
+/// The demo's complete class left open to sign, last year's 9A2 (its 9A1 comes signed).
+static CLASS: DemoClass = DemoClass::showcase("9A2");
 const PIN: &str = "58203947";
 
 on_both_storages!(
@@ -885,7 +885,7 @@ fn the_hubs_time_stamping_authority_answers_enrolled_schools_only() {
 
 /// Issue 22 item 3: the hub's staff page "Kiểm tra học bạ số" is in the hub's menu and posts
 /// the chosen PDF to `/district/api/hocba/verify`; a signed học bạ of a school whose CA the hub
-/// never received (the demo box's class 9A1, not enrolled) is answered "Không rõ trường".
+/// never received (the demo box's class 9A1 of last year, not enrolled) is answered "Không rõ trường".
 #[test]
 fn the_hubs_verify_page_names_an_unknown_school() {
     let tmp = tempfile::tempdir().unwrap();
@@ -897,7 +897,7 @@ fn the_hubs_verify_page_names_an_unknown_school() {
         .get(format!(
             "{}/api/v1/hocba/classes/{}",
             s.base(),
-            common::demo_class("9A1")
+            common::showcase_class("9A1")
         ))
         .send()
         .unwrap()

@@ -600,7 +600,16 @@ page!(ClassesPage, "classes.html" {
     classes: Vec<ClassRow>,
     teachers: Vec<(String, String)>,
     can_edit: bool,
+    // The school years to choose from, newest first, and the one shown.
+    years: Vec<String>,
+    year: String,
+    error: Option<String>,
 });
+
+#[derive(Deserialize)]
+struct YearQuery {
+    year: Option<String>,
+}
 
 fn teacher_options(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiError> {
     let mut v: Vec<(String, String)> = auth::list_accounts(rx)?
@@ -612,16 +621,52 @@ fn teacher_options(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiEr
     Ok(v)
 }
 
+/// The classes of one school year (`?year=`, the current one by default: last year's classes
+/// — the demo's signed 9A1 — are reached by the year selector, never mixed in).
 async fn classes_page(
     State(s): State<Shared>,
     headers: HeaderMap,
+    typed: crate::http::PageQuery<YearQuery>,
     PageUser(u): PageUser,
 ) -> Result<Response, ApiError> {
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let accounts = auth::list_accounts(&rx)?;
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let mut years: Vec<String> = rx
+        .scan(&school::YEARS, "")?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    if !current.is_empty() && !years.contains(&current) {
+        years.push(current.clone());
+    }
+    years.sort_by(|a, b| b.cmp(a));
+    // A year the school does not hold (or given twice): the page with its menu and selector,
+    // the reason, no list, 400 (review r21 #5).
+    let (year, error) = match typed.filters {
+        Ok(YearQuery { year: Some(y) }) if !y.is_empty() => {
+            if years.contains(&y) {
+                (y, None)
+            } else {
+                let why = format!(
+                    "Không có năm học “{}” trong trường: chọn một năm học trong danh sách.",
+                    y.chars().take(20).collect::<String>()
+                );
+                (current.clone(), Some(why))
+            }
+        }
+        Ok(_) => (current.clone(), None),
+        Err(why) => (current.clone(), Some(why)),
+    };
+    crate::http::refusal(typed.page, error.as_ref())?;
     let mut classes = vec![];
     for c in school::list(&rx, &school::CLASSES)? {
+        if c.year != year || error.is_some() {
+            continue;
+        }
         let roll = rx.scan(&school::ROLL, &format!("{}/", c.id))?.len();
         let left = rx.scan(&school::LEFT, &format!("{}/", c.id))?.len();
         classes.push((c, roll, left));
@@ -643,13 +688,23 @@ async fn classes_page(
         })
         .collect();
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
-    let can_edit = u.require(Action::ManageSchool).is_ok();
-    Ok(render(ClassesPage::new(
+    // New classes are made in the current year: the form only there.
+    let can_edit = u.require(Action::ManageSchool).is_ok() && year == current;
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = render(ClassesPage::new(
         chrome(&s, &u, &headers),
         classes,
         teacher_options(&rx)?,
         can_edit,
-    )))
+        years,
+        year,
+        error,
+    ));
+    Ok((status, page).into_response())
 }
 
 struct SubjectRow {
@@ -901,9 +956,23 @@ async fn students_page(
     } else {
         StatusCode::OK
     };
+    // A class of another year (last year's graduating 9A1 beside this year's) says its year.
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
     let page = render(StudentsPage::new(
         chrome(&s, &u, &headers),
-        classes.into_iter().map(|c| (c.id, c.name)).collect(),
+        classes
+            .into_iter()
+            .map(|c| {
+                let name = if c.year == current {
+                    c.name
+                } else {
+                    format!("{} (năm học {})", c.name, c.year)
+                };
+                (c.id, name)
+            })
+            .collect(),
         selected,
         students,
         left,
