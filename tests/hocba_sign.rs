@@ -802,7 +802,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         let (code, e) = post(
             &bgh,
             format!("{b}/api/v1/grades/terms/{term}/lock"),
-            serde_json::json!({"force": true}),
+            serde_json::json!({"force": true, "class": &*CLASS}),
         );
         assert_eq!(code, 200, "{e}");
         if term == "hk2" {
@@ -1346,7 +1346,8 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
     let bgh = s.login("hieutruong");
     for term in ["hk1", "hk2"] {
         let url = format!("{b}/api/v1/grades/terms/{term}/lock");
-        let (code, e) = post(&bgh, url, serde_json::json!({"force": true}));
+        let body = serde_json::json!({"force": true, "class": &*CLASS});
+        let (code, e) = post(&bgh, url, body);
         assert_eq!(code, 200, "{e}");
     }
     let gvcn = s.login(&homeroom);
@@ -3690,7 +3691,7 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
         let (code, e) = post(
             &bgh,
             format!("{b}/api/v1/grades/terms/{term}/lock"),
-            serde_json::json!({"force": true}),
+            serde_json::json!({"force": true, "class": &*CLASS}),
         );
         assert_eq!(code, 200, "{e}");
     }

@@ -83,6 +83,8 @@ page!(HomePage, "home.html" {
     cert_warning: Option<String>,
     // The date line's địa danh, for those who may change it (the office, BGH).
     locality: Option<String>,
+    // The demo's signed class of last year: (text, link).
+    showcase: Option<(String, String)>,
 });
 
 /// The relay to the district as school IT sees it on the home page.
@@ -262,8 +264,34 @@ async fn home(
     };
     let staff = auth::list_accounts(&rx)?.len();
     // The roll holds only students still at the school: one who transferred out or withdrew
-    // is in `school.left.v1` instead, so is not counted as enrolled (review r9 #2).
-    let students = rx.count(&school::ROLL)?;
+    // is in `school.left.v1` instead, so is not counted as enrolled (review r9 #2). The
+    // current year's classes only: last year's graduates (the demo's 9A1) are no pupils now.
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let this_year: Vec<&school::Class> = classes.iter().filter(|c| c.year == current).collect();
+    let mut students = 0u64;
+    for c in &this_year {
+        students += rx.scan(&school::ROLL, &format!("{}/", c.id))?.len() as u64;
+    }
+    // The demo's signed class (last year's 9A1) for BGH and its homeroom teacher, so a
+    // newcomer opens a signed học bạ at once.
+    let showcase = match crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)? {
+        Some(id) if auth::permits(p, Action::ViewSchool) || p.homeroom.contains(&id) => rx
+            .get(&school::CLASSES, &id)?
+            .filter(|c| {
+                !rx.scan(&crate::gradebook::hocba::SIGNED, &format!("{}/", c.id))
+                    .map(|v| v.is_empty())
+                    .unwrap_or(true)
+            })
+            .map(|c| {
+                (
+                    format!("Học bạ số lớp {} năm học {} (đã ký)", c.name, c.year),
+                    format!("/grades/class/{}?term=cn", c.id),
+                )
+            }),
+        _ => None,
+    };
     let backup = auth::permits(p, Action::ManageDevice).then(|| backup_card(&s));
     let relay = auth::permits(p, Action::ManageDevice).then(|| relay_card(&s));
     let reviews = p.is_bgh() || p.has(auth::Role::DeptHead);
@@ -318,7 +346,7 @@ async fn home(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
         key_changes,
-        classes.len(),
+        this_year.len(),
         students,
         staff,
         teaching,
@@ -331,6 +359,7 @@ async fn home(
         ca_warning,
         cert_warning,
         locality,
+        showcase,
     )))
 }
 
