@@ -1118,7 +1118,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let (code, e) = post(
         &bgh,
         format!("{b}/api/v1/grades/terms/hk2/unlock"),
-        serde_json::json!({"reason": "Phúc khảo"}),
+        serde_json::json!({"reason": "Phúc khảo", "class": &*CLASS}),
     );
     assert_eq!(code, 200, "{e}");
     let (code, e) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
@@ -1130,7 +1130,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let (code, e) = post(
         &bgh,
         format!("{b}/api/v1/grades/terms/hk2/lock"),
-        serde_json::json!({"force": true}),
+        serde_json::json!({"force": true, "class": &*CLASS}),
     );
     assert_eq!(code, 200, "{e}");
     // Locked again: a new version waits for the homeroom teacher, so her button is back.

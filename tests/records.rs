@@ -298,10 +298,15 @@ fn audit_len(dir: &Path) -> u64 {
 
 /// Checks a written export against its manifest; the manifest's files.
 fn check_folder(out: &Path) -> Vec<Value> {
+    check_folder_of(out, &common::demo_year())
+}
+
+/// [`check_folder`] for an export of `year`.
+fn check_folder_of(out: &Path, year: &str) -> Vec<Value> {
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "tram.records.v2");
-    assert_eq!(manifest["year"], common::demo_year());
+    assert_eq!(manifest["year"], year);
     let files = manifest["files"].as_array().unwrap().clone();
     for f in &files {
         let path = f["path"].as_str().unwrap();
@@ -457,7 +462,7 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
     let last = tmp.path().join("ho-so-nam-truoc");
     let o = export(&data, &last, Some(&common::showcase_year()));
     assert!(o.status.success(), "{}", text(&o));
-    check_signed_hocba(&last, &check_folder(&last));
+    check_signed_hocba(&last, &check_folder_of(&last, &common::showcase_year()));
     forged_archives(&out, tmp.path());
 
     // Review r14 #6a: exported again into the same folder — its own earlier export — it is

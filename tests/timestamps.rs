@@ -79,7 +79,7 @@ fn box_verify(c: &reqwest::blocking::Client, base: &str, csrf: &str, pdf: Vec<u8
         .unwrap()
 }
 
-/// The demo box of `data` with the class's year locked (both terms, forced); its homeroom
+/// The demo box of `data` with the class's year locked for it (both terms, forced); its homeroom
 /// teacher. The server is stopped again.
 fn lock_year(data: &Path) -> String {
     let mut s = Server::start(data, false);
@@ -89,7 +89,7 @@ fn lock_year(data: &Path) -> String {
         let (code, e) = post(
             &bgh,
             format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
-            json!({"force": true}),
+            json!({"force": true, "class": &*CLASS}),
         );
         assert_eq!(code, 200, "{e}");
     }
@@ -409,6 +409,8 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
 /// its own record of the school: the genuine folder passes, one signed by another key fails.
 fn records_archive_at_the_hub(data: &Path, hub_data: &str, tsa: &Path, scratch: &Path) {
     let out = scratch.join("ho-so");
+    // The signed class is last year's 9A2 (the demo's showcase): that year's archive.
+    let year = common::showcase_year();
     let o = common::tram(&[
         "records",
         "export",
@@ -416,6 +418,8 @@ fn records_archive_at_the_hub(data: &Path, hub_data: &str, tsa: &Path, scratch: 
         data.to_str().unwrap(),
         "--to",
         out.to_str().unwrap(),
+        "--year",
+        &year,
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let body = |pem: &str| -> String { pem.lines().filter(|l| !l.starts_with("-----")).collect() };
