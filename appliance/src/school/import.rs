@@ -672,7 +672,9 @@ pub fn export_students(rx: &Rx, class: Option<&str>) -> Result<Vec<u8>, anyhow::
                 .map(|i| i.current_year)
                 .unwrap_or_default();
             let mut v: Vec<Student> = super::list(rx, &STUDENTS)?;
-            v.retain(|s| classes.get(&s.class_id).is_none_or(|c| c.year == current));
+            if !current.is_empty() {
+                v.retain(|s| classes.get(&s.class_id).is_none_or(|c| c.year == current));
+            }
             v
         }
     };

@@ -209,10 +209,12 @@ async fn list_students(
                 .unwrap_or_default();
             let mut v: Vec<super::Student> = super::list(&rx, &super::STUDENTS)?;
             v.retain(|st| {
-                rx.get(&super::CLASSES, &st.class_id)
-                    .ok()
-                    .flatten()
-                    .is_none_or(|c| c.year == current)
+                current.is_empty()
+                    || rx
+                        .get(&super::CLASSES, &st.class_id)
+                        .ok()
+                        .flatten()
+                        .is_none_or(|c| c.year == current)
             });
             v
         }
