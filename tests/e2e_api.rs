@@ -535,9 +535,9 @@ fn student_import_never_silently_overwrites_another_student() {
             .map(|k| k["grade"].clone())
             .unwrap()
     };
-    // A and B: two students of one grade outside the demo's signed class 9A1, whose locked
-    // year refuses moves (the roll's order need not keep a grade together).
-    let signed = common::demo_class("9A1");
+    // A and B: two students of one grade outside the demo's signed class (last year's 9A1),
+    // whose locked year refuses moves (the roll's order need not keep a grade together).
+    let signed = common::showcase_class("9A1");
     let signed = signed.as_str();
     // Grade 6: three open classes, so a third one to move to always exists.
     let open: Vec<&Value> = students
@@ -559,7 +559,7 @@ fn student_import_never_silently_overwrites_another_student() {
             k["id"] != a["class_id"]
                 && k["id"] != b["class_id"]
                 && k["id"] != signed
-                && k["year"] == classes["classes"][0]["year"]
+                && k["year"] == common::demo_year().as_str()
                 && k["grade"] == grade_of(a)
         })
         .unwrap();
@@ -1293,7 +1293,16 @@ fn account_roles_department_and_homeroom_are_edited_after_creation() {
         .unwrap()
         .to_string();
     let classes = get("classes");
-    let class = classes["classes"][0]["id"].as_str().unwrap().to_string();
+    // A class of this year (the list holds last year's showcase classes too).
+    let class = classes["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["year"] == common::demo_year().as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let patch = |c: &reqwest::blocking::Client, body: Value| {
         let r = c
             .patch(format!("{b}/api/v1/accounts/{id}"))

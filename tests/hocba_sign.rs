@@ -12,11 +12,11 @@ use std::process::{Command, Output};
 
 use common::{DEMO_PIN, DemoClass, Server, bin, homeroom_of};
 
-/// The demo's class with every mark entered and its year open (2026-9a1, also complete, is
-/// locked and signed in the demo).
-static CLASS: DemoClass = DemoClass::new("9A2");
-/// The demo's signed class and its signers' PIN.
-static SIGNED: DemoClass = DemoClass::new("9A1");
+/// The demo's showcase class with every mark entered and its year open: last school year's
+/// 9A2 (2025-9a2 in a 2026-2027 demo; its 9A1 is locked and signed in the demo).
+static CLASS: DemoClass = DemoClass::showcase("9A2");
+/// The demo's signed class (last year's 9A1) and its signers' PIN.
+static SIGNED: DemoClass = DemoClass::showcase("9A1");
 const PIN: &str = "58203947";
 
 fn pyhanko() -> Option<PathBuf> {
@@ -802,7 +802,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         let (code, e) = post(
             &bgh,
             format!("{b}/api/v1/grades/terms/{term}/lock"),
-            serde_json::json!({"force": true}),
+            serde_json::json!({"force": true, "class": &*CLASS}),
         );
         assert_eq!(code, 200, "{e}");
         if term == "hk2" {
@@ -1109,7 +1109,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let (code, e) = post(
         &bgh,
         format!("{b}/api/v1/grades/terms/hk2/unlock"),
-        serde_json::json!({"reason": "Phúc khảo"}),
+        serde_json::json!({"reason": "Phúc khảo", "class": &*CLASS}),
     );
     assert_eq!(code, 200, "{e}");
     let (code, e) = post(&gvcn, sign_url.clone(), gvcn_body.clone());
@@ -1121,7 +1121,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let (code, e) = post(
         &bgh,
         format!("{b}/api/v1/grades/terms/hk2/lock"),
-        serde_json::json!({"force": true}),
+        serde_json::json!({"force": true, "class": &*CLASS}),
     );
     assert_eq!(code, 200, "{e}");
     // Locked again: a new version waits for the homeroom teacher, so her button is back.
@@ -1379,7 +1379,8 @@ fn a_refusal_does_not_clear_the_wrong_pin_count() {
     let bgh = s.login("hieutruong");
     for term in ["hk1", "hk2"] {
         let url = format!("{b}/api/v1/grades/terms/{term}/lock");
-        let (code, e) = post(&bgh, url, serde_json::json!({"force": true}));
+        let body = serde_json::json!({"force": true, "class": &*CLASS});
+        let (code, e) = post(&bgh, url, body);
         assert_eq!(code, 200, "{e}");
     }
     let gvcn = s.login(&homeroom);
@@ -3723,7 +3724,7 @@ fn the_signing_ca_is_sealed_and_a_teacher_gets_her_certificate_on_the_web() {
         let (code, e) = post(
             &bgh,
             format!("{b}/api/v1/grades/terms/{term}/lock"),
-            serde_json::json!({"force": true}),
+            serde_json::json!({"force": true, "class": &*CLASS}),
         );
         assert_eq!(code, 200, "{e}");
     }

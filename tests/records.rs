@@ -142,11 +142,6 @@ fn check_alone(out: &Path, files: &[Value]) {
     assert!(signers.contains(&"Trần Văn Hùng"), "{signers:?}");
     // The school CA for the PAdES files, once any học bạ is signed.
     let ca = copy.join("chung-thu/ca-ky-so-cua-truong.crt");
-    let signed_hocba: Vec<&Value> = files
-        .iter()
-        .filter(|f| f["kind"] == "hoc-ba" && f["signed"] == true)
-        .collect();
-    assert!(!signed_hocba.is_empty(), "the demo signs 9A1");
     assert!(
         std::fs::read_to_string(&ca)
             .unwrap()
@@ -186,23 +181,6 @@ fn check_alone(out: &Path, files: &[Value]) {
     assert!(t.contains(" 0 invalid"), "{t}");
     let n = files.len();
     assert!(t.contains(&format!("{n} of {n} files match")), "{t}");
-
-    if let Some(tool) = pyhanko() {
-        let pdf = copy.join(signed_hocba[0]["path"].as_str().unwrap());
-        let o = Command::new(tool)
-            .args(["sign", "validate", "--no-revocation-check", "--trust"])
-            .arg(&ca)
-            .arg(&pdf)
-            .output()
-            .unwrap();
-        let h = text(&o);
-        assert!(o.status.success(), "{h}");
-        assert_eq!(h.matches(":INTACT:TRUSTED,").count(), 2, "{h}");
-    } else {
-        eprintln!(
-            "pyHanko not installed: the PAdES check of the archive is skipped (TRAM_PYHANKO)"
-        );
-    }
 
     // One changed byte in the tổ's signed content (a PL I line): INVALID, exit 3.
     let pl1 = records
@@ -276,6 +254,39 @@ fn check_alone(out: &Path, files: &[Value]) {
     assert!(t.contains("the key is not one"), "{t}");
 }
 
+/// The showcase year's archive copied away from the box: the demo's signed 9A1 (last year's)
+/// is in it, each học bạ signed by its GVCN and the principal, valid against the school CA in
+/// chung-thu/ (pyHanko, when there).
+fn check_signed_hocba(out: &Path, files: &[Value]) {
+    let signed_hocba: Vec<&Value> = files
+        .iter()
+        .filter(|f| f["kind"] == "hoc-ba" && f["signed"] == true)
+        .collect();
+    assert_eq!(signed_hocba.len(), 40, "the demo signs last year's 9A1");
+    assert!(
+        signed_hocba
+            .iter()
+            .all(|f| f["path"].as_str().unwrap().starts_with("hoc-ba/9a1/"))
+    );
+    let ca = out.join("chung-thu/ca-ky-so-cua-truong.crt");
+    if let Some(tool) = pyhanko() {
+        let pdf = out.join(signed_hocba[0]["path"].as_str().unwrap());
+        let o = Command::new(tool)
+            .args(["sign", "validate", "--no-revocation-check", "--trust"])
+            .arg(&ca)
+            .arg(&pdf)
+            .output()
+            .unwrap();
+        let h = text(&o);
+        assert!(o.status.success(), "{h}");
+        assert_eq!(h.matches(":INTACT:TRUSTED,").count(), 2, "{h}");
+    } else {
+        eprintln!(
+            "pyHanko not installed: the PAdES check of the archive is skipped (TRAM_PYHANKO)"
+        );
+    }
+}
+
 fn audit_len(dir: &Path) -> u64 {
     let out = common::tram(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]);
     let t = text(&out);
@@ -287,10 +298,15 @@ fn audit_len(dir: &Path) -> u64 {
 
 /// Checks a written export against its manifest; the manifest's files.
 fn check_folder(out: &Path) -> Vec<Value> {
+    check_folder_of(out, &common::demo_year())
+}
+
+/// [`check_folder`] for an export of `year`.
+fn check_folder_of(out: &Path, year: &str) -> Vec<Value> {
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "tram.records.v2");
-    assert_eq!(manifest["year"], common::demo_year());
+    assert_eq!(manifest["year"], year);
     let files = manifest["files"].as_array().unwrap().clone();
     for f in &files {
         let path = f["path"].as_str().unwrap();
@@ -435,6 +451,18 @@ fn the_records_of_a_year_are_exported_with_their_manifest() {
 
     // Review 25 #3: the folder alone (no database, no box) is enough to check it.
     check_alone(&out, &files);
+    // Review r21 #2: nothing of this year is signed yet; last year's archive holds the demo's
+    // signed 9A1.
+    assert!(
+        !files
+            .iter()
+            .any(|f| f["kind"] == "hoc-ba" && f["signed"] == true),
+        "a signed học bạ of the current year"
+    );
+    let last = tmp.path().join("ho-so-nam-truoc");
+    let o = export(&data, &last, Some(&common::showcase_year()));
+    assert!(o.status.success(), "{}", text(&o));
+    check_signed_hocba(&last, &check_folder_of(&last, &common::showcase_year()));
     forged_archives(&out, tmp.path());
 
     // Review r14 #6a: exported again into the same folder — its own earlier export — it is
@@ -1014,8 +1042,9 @@ fn libfaketime() -> Option<std::path::PathBuf> {
 
 /// The demo lives in the school year of the day it first runs: a box started on 15/10/2028
 /// (libfaketime) is a 2028-2029 school — its lesson plans pass the current-or-next-year check,
-/// 9A1 of 2028-2029 is locked and signed, the class pages open, and the records archive of
-/// 2028-2029 verifies against the box's key.
+/// the showcase 9A1 of 2027-2028 (last year) is locked and signed, the class pages open, the
+/// records archive of 2028-2029 verifies against the box's key and holds no signed học bạ,
+/// and the archive of 2027-2028 holds 9A1's.
 #[test]
 fn the_demo_started_in_october_2028_is_a_2028_2029_school() {
     let Some(lib) = libfaketime() else {
@@ -1046,7 +1075,7 @@ fn the_demo_started_in_october_2028_is_a_2028_2029_school() {
         .unwrap();
     assert_eq!(school["school"]["current_year"], "2028-2029", "{school}");
     for name in [tram::demo::SIGNED_CLASS, tram::demo::COMPLETE_CLASS] {
-        let id = year.class_id(name);
+        let id = year.previous().class_id(name);
         let r = bgh.get(format!("{b}/grades/class/{id}")).send().unwrap();
         assert_eq!(r.status(), 200, "{id}");
         let page = r.text().unwrap();
@@ -1074,10 +1103,10 @@ fn the_demo_started_in_october_2028_is_a_2028_2029_school() {
     assert_eq!(manifest["year"], "2028-2029");
     let files = manifest["files"].as_array().unwrap();
     assert!(
-        files.iter().any(|f| f["kind"] == "hoc-ba"
-            && f["signed"] == true
-            && f["path"].as_str().unwrap().starts_with("hoc-ba/9a1/")),
-        "9A1's signed học bạ"
+        !files
+            .iter()
+            .any(|f| f["kind"] == "hoc-ba" && f["signed"] == true),
+        "a signed học bạ of 2028-2029 in October"
     );
     assert!(files.iter().any(|f| f["kind"] == "ke-hoach-to-chuyen-mon"));
     assert!(
@@ -1088,6 +1117,21 @@ fn the_demo_started_in_october_2028_is_a_2028_2029_school() {
     let fingerprint = manifest["box"]["fingerprint"].as_str().unwrap();
     let (code, t) = verify_with(&out, &["--expect-fingerprint", fingerprint]);
     assert_eq!(code, Some(0), "{t}");
+    let last = tmp.path().join("ho-so-2027");
+    let o = export(&data, &last, Some("2027-2028"));
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest = json_at(&last.join("manifest.json"));
+    assert_eq!(manifest["year"], "2027-2028");
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "hoc-ba"
+                && f["signed"] == true
+                && f["path"].as_str().unwrap().starts_with("hoc-ba/9a1/")),
+        "9A1's signed học bạ"
+    );
 }
 
 fn post(c: &reqwest::blocking::Client, url: &str, body: Value) -> (u16, Value) {

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use common::{DEMO_PIN, DemoClass, Hub, Proxy, Server, bin, enroll, homeroom_of};
 use serde_json::{Value, json};
 
-/// The demo's complete class left open to sign (9A1 comes signed).
-static CLASS: DemoClass = DemoClass::new("9A2");
+/// The demo's complete class left open to sign, last year's 9A2 (its 9A1 comes signed).
+static CLASS: DemoClass = DemoClass::showcase("9A2");
 const PIN: &str = "58203947";
 
 on_both_storages!(
@@ -79,7 +79,7 @@ fn box_verify(c: &reqwest::blocking::Client, base: &str, csrf: &str, pdf: Vec<u8
         .unwrap()
 }
 
-/// The demo box of `data` with the class's year locked (both terms, forced); its homeroom
+/// The demo box of `data` with the class's year locked for it (both terms, forced); its homeroom
 /// teacher. The server is stopped again.
 fn lock_year(data: &Path) -> String {
     let mut s = Server::start(data, false);
@@ -89,7 +89,7 @@ fn lock_year(data: &Path) -> String {
         let (code, e) = post(
             &bgh,
             format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
-            json!({"force": true}),
+            json!({"force": true, "class": &*CLASS}),
         );
         assert_eq!(code, 200, "{e}");
     }
@@ -409,6 +409,8 @@ fn a_class_signed_online_and_offline_is_time_stamped_by_the_hub() {
 /// its own record of the school: the genuine folder passes, one signed by another key fails.
 fn records_archive_at_the_hub(data: &Path, hub_data: &str, tsa: &Path, scratch: &Path) {
     let out = scratch.join("ho-so");
+    // The signed class is last year's 9A2 (the demo's showcase): that year's archive.
+    let year = common::showcase_year();
     let o = common::tram(&[
         "records",
         "export",
@@ -416,6 +418,8 @@ fn records_archive_at_the_hub(data: &Path, hub_data: &str, tsa: &Path, scratch: 
         data.to_str().unwrap(),
         "--to",
         out.to_str().unwrap(),
+        "--year",
+        &year,
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let body = |pem: &str| -> String { pem.lines().filter(|l| !l.starts_with("-----")).collect() };
@@ -885,7 +889,7 @@ fn the_hubs_time_stamping_authority_answers_enrolled_schools_only() {
 
 /// Issue 22 item 3: the hub's staff page "Kiểm tra học bạ số" is in the hub's menu and posts
 /// the chosen PDF to `/district/api/hocba/verify`; a signed học bạ of a school whose CA the hub
-/// never received (the demo box's class 9A1, not enrolled) is answered "Không rõ trường".
+/// never received (the demo box's class 9A1 of last year, not enrolled) is answered "Không rõ trường".
 #[test]
 fn the_hubs_verify_page_names_an_unknown_school() {
     let tmp = tempfile::tempdir().unwrap();
@@ -897,7 +901,7 @@ fn the_hubs_verify_page_names_an_unknown_school() {
         .get(format!(
             "{}/api/v1/hocba/classes/{}",
             s.base(),
-            common::demo_class("9A1")
+            common::showcase_class("9A1")
         ))
         .send()
         .unwrap()

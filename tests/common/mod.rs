@@ -24,11 +24,27 @@ pub fn demo_class(name: &str) -> String {
     tram::demo::DemoYear::of(jiff::Timestamp::now()).class_id(name)
 }
 
+/// The year before the demo's ("2025-2026"): its showcase year, whose 9A1 (locked, signed)
+/// and 9A2 (complete, open) finished lower secondary at its end (`tram::demo::SIGNED_CLASS`).
+pub fn showcase_year() -> String {
+    tram::demo::DemoYear::of(jiff::Timestamp::now())
+        .previous()
+        .id()
+}
+
+/// The id of the demo's showcase class `name` ("9A1" → "2025-9a1").
+pub fn showcase_class(name: &str) -> String {
+    tram::demo::DemoYear::of(jiff::Timestamp::now())
+        .previous()
+        .class_id(name)
+}
+
 /// A demo class's id as a `static` a test file names once (`static CLASS: DemoClass =
 /// DemoClass::new("8A1");`): it reads as the id of the demo's year ("2026-8a1" this year), in
 /// `format!("{CLASS}")`, as `&CLASS` where a `&str` is asked for, and in `json!`.
 pub struct DemoClass {
     name: &'static str,
+    last_year: bool,
     id: std::sync::OnceLock<String>,
 }
 
@@ -36,6 +52,17 @@ impl DemoClass {
     pub const fn new(name: &'static str) -> DemoClass {
         DemoClass {
             name,
+            last_year: false,
+            id: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// One of the demo's showcase classes, last school year's 9A1 (signed) or 9A2 (complete,
+    /// open): [`showcase_class`].
+    pub const fn showcase(name: &'static str) -> DemoClass {
+        DemoClass {
+            name,
+            last_year: true,
             id: std::sync::OnceLock::new(),
         }
     }
@@ -44,7 +71,13 @@ impl DemoClass {
 impl std::ops::Deref for DemoClass {
     type Target = str;
     fn deref(&self) -> &str {
-        self.id.get_or_init(|| demo_class(self.name))
+        self.id.get_or_init(|| {
+            if self.last_year {
+                showcase_class(self.name)
+            } else {
+                demo_class(self.name)
+            }
+        })
     }
 }
 

@@ -83,6 +83,8 @@ page!(HomePage, "home.html" {
     cert_warning: Option<String>,
     // The date line's địa danh, for those who may change it (the office, BGH).
     locality: Option<String>,
+    // The demo's signed class of last year: (text, link).
+    showcase: Option<(String, String)>,
 });
 
 /// The relay to the district as school IT sees it on the home page.
@@ -262,8 +264,34 @@ async fn home(
     };
     let staff = auth::list_accounts(&rx)?.len();
     // The roll holds only students still at the school: one who transferred out or withdrew
-    // is in `school.left.v1` instead, so is not counted as enrolled (review r9 #2).
-    let students = rx.count(&school::ROLL)?;
+    // is in `school.left.v1` instead, so is not counted as enrolled (review r9 #2). The
+    // current year's classes only: last year's graduates (the demo's 9A1) are no pupils now.
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let this_year: Vec<&school::Class> = classes.iter().filter(|c| c.year == current).collect();
+    let mut students = 0u64;
+    for c in &this_year {
+        students += rx.scan(&school::ROLL, &format!("{}/", c.id))?.len() as u64;
+    }
+    // The demo's signed class (last year's 9A1) for BGH and its homeroom teacher, so a
+    // newcomer opens a signed học bạ at once.
+    let showcase = match crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)? {
+        Some(id) if auth::permits(p, Action::ViewSchool) || p.homeroom.contains(&id) => rx
+            .get(&school::CLASSES, &id)?
+            .filter(|c| {
+                !rx.scan(&crate::gradebook::hocba::SIGNED, &format!("{}/", c.id))
+                    .map(|v| v.is_empty())
+                    .unwrap_or(true)
+            })
+            .map(|c| {
+                (
+                    format!("Học bạ số lớp {} năm học {} (đã ký)", c.name, c.year),
+                    format!("/grades/class/{}?term=cn", c.id),
+                )
+            }),
+        _ => None,
+    };
     let backup = auth::permits(p, Action::ManageDevice).then(|| backup_card(&s));
     let relay = auth::permits(p, Action::ManageDevice).then(|| relay_card(&s));
     let reviews = p.is_bgh() || p.has(auth::Role::DeptHead);
@@ -318,7 +346,7 @@ async fn home(
         chrome(&s, &u, &headers),
         u.principal.account.must_change_password,
         key_changes,
-        classes.len(),
+        this_year.len(),
         students,
         staff,
         teaching,
@@ -331,6 +359,7 @@ async fn home(
         ca_warning,
         cert_warning,
         locality,
+        showcase,
     )))
 }
 
@@ -600,7 +629,7 @@ page!(ClassesPage, "classes.html" {
     classes: Vec<ClassRow>,
     teachers: Vec<(String, String)>,
     can_edit: bool,
-    // The school years to pick from, the one shown ("" every year) and what to say of it.
+    // The school years to pick from (newest first), the one shown and what to say of it.
     years: Vec<String>,
     year: String,
     note: Option<String>,
@@ -621,6 +650,8 @@ fn teacher_options(rx: &crate::store::Rx) -> Result<Vec<(String, String)>, ApiEr
     Ok(v)
 }
 
+/// The classes of one school year (`?year=`, the current one by default: last year's classes
+/// — the demo's signed 9A1 — are reached by the year selector, never mixed in).
 async fn classes_page(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -630,15 +661,22 @@ async fn classes_page(
     u.require(Action::ViewSchool)?;
     let rx = s.store.read()?;
     let accounts = auth::list_accounts(&rx)?;
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
     let all = school::list(&rx, &school::CLASSES)?;
     let mut years: Vec<String> = all.iter().map(|c| c.year.clone()).collect();
     years.extend(school::list(&rx, &school::YEARS)?.into_iter().map(|y| y.id));
+    if !current.is_empty() {
+        years.push(current.clone());
+    }
     years.sort();
     years.dedup();
     years.reverse();
-    // A year that does not read (or given twice) is refused with the years there are; a
-    // well-formed year without classes stays picked and says so — never another year's list
-    // (review r21 #5).
+    // One school year at a time, the current one unless asked (last year's 9A1 is not this
+    // year's). A year that does not read (or given twice) is refused with the years there
+    // are; a well-formed year without classes stays picked and says so — never another
+    // year's list (review r21 #5).
     let asked = typed
         .filters
         .and_then(|q| match q.year.map(|y| y.trim().to_string()) {
@@ -652,14 +690,12 @@ async fn classes_page(
             None => Ok(None),
         });
     let year = match asked {
-        Ok(y) => y,
+        Ok(y) => y.unwrap_or_else(|| current.clone()),
         Err(why) => {
-            let mut choices = vec![("/admin/classes".to_string(), "Mọi năm học".to_string())];
-            choices.extend(
-                years
-                    .iter()
-                    .map(|y| (format!("/admin/classes?year={y}"), format!("Năm học {y}"))),
-            );
+            let choices = years
+                .iter()
+                .map(|y| (format!("/admin/classes?year={y}"), format!("Năm học {y}")))
+                .collect();
             return crate::auth::pages::refused_filter(
                 &s,
                 &u,
@@ -671,18 +707,14 @@ async fn classes_page(
             );
         }
     };
-    let note = year
-        .as_ref()
-        .filter(|y| !all.iter().any(|c| &c.year == *y))
+    let note = Some(&year)
+        .filter(|y| !y.is_empty() && !all.iter().any(|c| &c.year == *y))
         .map(|y| format!("Năm học {y} không có lớp nào trong hồ sơ của trường."));
-    if let Some(y) = year.as_ref().filter(|y| !years.contains(y)) {
-        years.insert(0, y.clone());
+    if !year.is_empty() && !years.contains(&year) {
+        years.insert(0, year.clone());
     }
     let mut classes = vec![];
-    for c in all
-        .into_iter()
-        .filter(|c| year.as_ref().is_none_or(|y| &c.year == y))
-    {
+    for c in all.into_iter().filter(|c| c.year == year) {
         let roll = rx.scan(&school::ROLL, &format!("{}/", c.id))?.len();
         let left = rx.scan(&school::LEFT, &format!("{}/", c.id))?.len();
         classes.push((c, roll, left));
@@ -704,14 +736,15 @@ async fn classes_page(
         })
         .collect();
     classes.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
-    let can_edit = u.require(Action::ManageSchool).is_ok();
+    // New classes are made in the current year: the form only there.
+    let can_edit = u.require(Action::ManageSchool).is_ok() && year == current;
     Ok(render(ClassesPage::new(
         chrome(&s, &u, &headers),
         classes,
         teacher_options(&rx)?,
         can_edit,
         years,
-        year.unwrap_or_default(),
+        year,
         note,
     )))
 }
@@ -1022,9 +1055,23 @@ async fn students_page(
     } else {
         StatusCode::OK
     };
+    // A class of another year (last year's graduating 9A1 beside this year's) says its year.
+    let current = school::school_info(&rx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
     let page = render(StudentsPage::new(
         chrome(&s, &u, &headers),
-        classes.into_iter().map(|c| (c.id, c.name)).collect(),
+        classes
+            .into_iter()
+            .map(|c| {
+                let name = if c.year == current {
+                    c.name
+                } else {
+                    format!("{} (năm học {})", c.name, c.year)
+                };
+                (c.id, name)
+            })
+            .collect(),
         selected,
         students,
         left,

@@ -25,10 +25,11 @@ pub use plans::DEMO_PIN;
 use plans::seed_lessons;
 pub use signed::{COMPLETE_CLASS, SIGNED_CLASS, spawn_signing};
 
-/// The id of the demo's class `name` (one of [`SIGNED_CLASS`], [`COMPLETE_CLASS`]) in the year
-/// the demo in `r` was seeded, or None without a demo school.
+/// The id of the demo's showcase class `name` (one of [`SIGNED_CLASS`], [`COMPLETE_CLASS`]):
+/// last school year's class of that name, the year before the one the demo in `r` was seeded
+/// in ("2025-9a1" in a 2026-2027 demo), or None without a demo school.
 pub fn class_in(r: &impl crate::store::Read, name: &str) -> Result<Option<String>, StoreError> {
-    Ok(DemoYear::seeded(r)?.map(|y| y.class_id(name)))
+    Ok(DemoYear::seeded(r)?.map(|y| y.previous().class_id(name)))
 }
 
 /// Department, subject, kind, periods per year for grades 6, 7, 8, 9 (DOMAIN.md §1.2).
@@ -130,14 +131,67 @@ impl DemoYear {
         }
     }
 
-    /// The year the demo seeded in `r`: the first school year it holds (the demo makes one; a
-    /// year the school moves on to comes after it). None without a school.
+    /// The year the demo seeded in `r`: the second school year it holds when it holds the
+    /// one after its first (the demo makes last year's, with its showcase classes, and its
+    /// own; a year the school moves on to comes after them), else its first (a demo made
+    /// before last year's existed). None without a school.
     pub fn seeded(r: &impl crate::store::Read) -> Result<Option<DemoYear>, StoreError> {
-        Ok(r.scan(&school::YEARS, "")?
+        let years: std::collections::BTreeSet<i16> = r
+            .scan(&school::YEARS, "")?
             .into_iter()
             .filter_map(|(id, _)| id.get(0..4).and_then(|y| y.parse().ok()))
-            .min()
-            .map(|start| DemoYear { start }))
+            .collect();
+        Ok(years.first().map(|&first| DemoYear {
+            start: if years.contains(&(first + 1)) {
+                first + 1
+            } else {
+                first
+            },
+        }))
+    }
+
+    /// The school year before this one: the demo's showcase year, whose 9A1 and 9A2 finished
+    /// lower secondary at its end.
+    pub fn previous(self) -> DemoYear {
+        DemoYear {
+            start: self.start - 1,
+        }
+    }
+
+    /// The year's record, with its two terms ([`DemoYear::terms`]).
+    pub fn school_year(self) -> SchoolYear {
+        let [(a1, b1), (a2, b2)] = self.terms();
+        SchoolYear {
+            id: self.id(),
+            terms: vec![
+                Term {
+                    id: "hk1".into(),
+                    name: "Học kì I".into(),
+                    start: a1.to_string(),
+                    end: b1.to_string(),
+                },
+                Term {
+                    id: "hk2".into(),
+                    name: "Học kì II".into(),
+                    start: a2.to_string(),
+                    end: b2.to_string(),
+                },
+            ],
+        }
+    }
+
+    /// `time` ("16:30") on day `day` of `month` of this year, in the school's time zone —
+    /// moved to the weekday before (`dir` -1) or after (1) when it falls on a weekend.
+    pub fn working_time(
+        self,
+        month: i8,
+        day: i8,
+        dir: i32,
+        time: &str,
+    ) -> anyhow::Result<jiff::Timestamp> {
+        let d = step_to(self.date(month, day), dir, weekday);
+        let t: jiff::civil::Time = time.parse()?;
+        Ok(d.to_datetime(t).to_zoned(school::time_zone())?.timestamp())
     }
 
     /// "2026-2027".
@@ -331,28 +385,7 @@ pub fn seed_with_class_size(
             },
             "school.provision",
         )?;
-        tx.put(
-            &school::YEARS,
-            year,
-            &SchoolYear {
-                id: year.into(),
-                terms: vec![
-                    Term {
-                        id: "hk1".into(),
-                        name: "Học kì I".into(),
-                        start: demo.terms()[0].0.to_string(),
-                        end: demo.terms()[0].1.to_string(),
-                    },
-                    Term {
-                        id: "hk2".into(),
-                        name: "Học kì II".into(),
-                        start: demo.terms()[1].0.to_string(),
-                        end: demo.terms()[1].1.to_string(),
-                    },
-                ],
-            },
-            "year.create",
-        )?;
+        tx.put(&school::YEARS, year, &demo.school_year(), "year.create")?;
         let admin = auth::create_account_tx(
             tx,
             NewAccount {
@@ -527,6 +560,7 @@ pub fn seed_with_class_size(
     seed_lessons(store, now)?;
     dept::seed_dept(store, now)?;
     register::seed_register(store, now)?;
+    signed::seed_last_year(store, now, per_class)?;
     Ok(DemoOutcome {
         created: true,
         students: students_total,
@@ -545,10 +579,24 @@ mod tests {
         assert!(seed(&s, "x", 480, now).unwrap().created);
         assert!(!seed(&s, "x", 480, now).unwrap().created);
         let rx = s.read().unwrap();
-        let classes = school::list(&rx, &school::CLASSES).unwrap();
+        let all: Vec<school::Class> = school::list(&rx, &school::CLASSES).unwrap();
+        let this_year = DemoYear::of(now).id();
+        let (classes, last): (Vec<_>, Vec<_>) = all.into_iter().partition(|c| c.year == this_year);
         assert_eq!(classes.len(), 12);
-        // 480 and the one who transferred in; the last class lost two (register.rs).
-        assert_eq!(rx.count(&school::STUDENTS).unwrap(), 481);
+        // Last year's 9A1 and 9A2, the showcase (signed.rs): 40 graduates each.
+        let last_year = DemoYear::of(now).previous().id();
+        assert_eq!(
+            last.iter()
+                .map(|c| (c.year.as_str(), c.name.as_str()))
+                .collect::<Vec<_>>(),
+            [(last_year.as_str(), "9A1"), (last_year.as_str(), "9A2")]
+        );
+        for c in &last {
+            assert_eq!(school::students_of_class(&rx, &c.id).unwrap().len(), 40);
+        }
+        // 480 and the one who transferred in (the last class lost two, register.rs), and the
+        // 80 graduates of last year.
+        assert_eq!(rx.count(&school::STUDENTS).unwrap(), 481 + 80);
         for c in &classes {
             assert!((6..=9).contains(&c.grade));
             assert!(c.homeroom.is_some());
@@ -569,14 +617,14 @@ mod tests {
         assert!(staff.iter().any(|a| a.has(Role::DeptHead)));
         // every class has every subject assigned
         let assignments = school::list(&rx, &school::ASSIGNMENTS).unwrap();
-        assert_eq!(assignments.len(), 12 * SUBJECTS.len());
+        assert_eq!(assignments.len(), 14 * SUBJECTS.len());
         drop(rx);
         assert!(s.verify_audit().unwrap().is_intact());
     }
 
     /// The demo lives in the school year of the day it is seeded: a demo made in October 2028
     /// is a 2028-2029 school whose lesson plans pass the current-or-next-year check and whose
-    /// 9A1 is signed.
+    /// showcase, last year's 9A1, is signed.
     #[test]
     fn the_demo_is_seeded_in_the_school_year_of_its_day() {
         let at = |iso: &str| {
@@ -593,6 +641,7 @@ mod tests {
         assert_eq!(y.date(9, 5).to_string(), "2028-09-05");
         assert_eq!(y.date(5, 31).to_string(), "2029-05-31");
         assert_eq!(y.class_id(SIGNED_CLASS), "2028-9a1");
+        assert_eq!(y.previous().id(), "2027-2028");
 
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
@@ -603,7 +652,8 @@ mod tests {
         assert_eq!(info.current_year, "2028-2029");
         assert_eq!(DemoYear::seeded(&rx).unwrap(), Some(y));
         let signed = class_in(&rx, SIGNED_CLASS).unwrap().unwrap();
-        assert_eq!(signed, "2028-9a1");
+        assert_eq!(signed, "2027-9a1");
+        assert_eq!(class_in(&rx, COMPLETE_CLASS).unwrap().unwrap(), "2027-9a2");
         assert!(
             rx.scan(&crate::gradebook::hocba::SIGNED, &format!("{signed}/"))
                 .unwrap()
@@ -701,18 +751,20 @@ mod tests {
                     .unwrap();
                 assert!(y.is_school_day(v.teach_on), "{day}: {}", v.teach_on);
             }
-            let classes: BTreeMap<String, u8> = school::list(&rx, &school::CLASSES)
+            let classes: BTreeMap<String, (u8, i16)> = school::list(&rx, &school::CLASSES)
                 .unwrap()
                 .into_iter()
-                .map(|c: school::Class| (c.id, c.grade))
+                .map(|c: school::Class| (c.id, (c.grade, c.year[..4].parse().unwrap())))
                 .collect();
             let students: Vec<Student> = school::list(&rx, &school::STUDENTS).unwrap();
             let mut older = 0;
             for st in &students {
                 let born: i16 = st.dob[..4].parse().unwrap();
-                let grade = i16::from(classes[&st.class_id]);
-                // Lớp 6 of 2027-2028 born 2016, lớp 9 born 2013; a few a year older.
-                let age = y.start - born;
+                let (grade, start) = classes[&st.class_id];
+                let grade = i16::from(grade);
+                // Lớp 6 of 2027-2028 born 2016, lớp 9 born 2013 (of 2026-2027, the graduates
+                // of last year's 9A1, 2012); a few a year older.
+                let age = start - born;
                 assert!(
                     age == grade + 5 || age == grade + 6,
                     "{}: {}",
@@ -760,6 +812,140 @@ mod tests {
                 let d: jiff::civil::Date = m.date.parse().unwrap();
                 assert!(weekday(d) && d < today, "{day}: meeting {d}");
             }
+        }
+    }
+
+    /// Review r21 #2: whatever day the demo is seeded, nothing is dated after it and nothing of
+    /// the current year is finished: its marks and conduct are last year's showcase classes'
+    /// only, entered inside their terms; no term is locked before it ended; every signed học bạ
+    /// is last year's 9A1's; the register's results and graduations are only of ended years
+    /// (last year's 9A1 "Hoàn thành chương trình trung học cơ sở", entered in lớp 6 four years
+    /// before), and the current year's 9A1 and 9A2 are ordinary classes.
+    #[test]
+    fn the_demo_shows_nothing_from_the_future_whatever_the_seeding_day() {
+        use crate::gradebook::{self, LOCKS, RECORDS, RESULTS, ROWS, hocba};
+        let at = |iso: &str| {
+            iso.parse::<jiff::civil::DateTime>()
+                .unwrap()
+                .to_zoned(school::time_zone())
+                .unwrap()
+                .timestamp()
+        };
+        for day in ["2026-12-07T10:00", "2027-08-15T10:00", "2028-03-10T10:00"] {
+            let d = tempfile::tempdir().unwrap();
+            let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
+            let now = at(day);
+            let y = DemoYear::of(now);
+            let last = y.previous();
+            seed(&s, "x", 480, now).unwrap();
+            let rx = s.read().unwrap();
+            let class_year: BTreeMap<String, String> = school::list(&rx, &school::CLASSES)
+                .unwrap()
+                .into_iter()
+                .map(|c: school::Class| (c.id, c.year))
+                .collect();
+            let showcase = [last.class_id(SIGNED_CLASS), last.class_id(COMPLETE_CLASS)];
+            let term_of = |code: &str| {
+                let [hk1, hk2] = last.terms();
+                if code == "hk1" { hk1 } else { hk2 }
+            };
+            let date_of = |t: jiff::Timestamp| t.to_zoned(school::time_zone()).date();
+            let mut cells = 0;
+            for (k, row) in rx.scan(&ROWS, "").unwrap() {
+                let class = k.split('/').next().unwrap();
+                assert!(showcase.iter().any(|c| c == class), "{day}: a mark in {k}");
+                let term = k.split('/').find(|p| p.starts_with("hk")).unwrap();
+                let (a, b) = term_of(term);
+                for c in row.cells.values() {
+                    cells += 1;
+                    assert!(c.at <= now, "{day}: {k} at {}", c.at);
+                    assert!((a..=b).contains(&date_of(c.at)), "{day}: {k} at {}", c.at);
+                }
+            }
+            assert!(cells > 0, "{day}: no marks");
+            for (k, _) in rx.scan(&RECORDS, "").unwrap() {
+                let class = k.split('/').next().unwrap();
+                assert!(
+                    showcase.iter().any(|c| c == class),
+                    "{day}: a record in {k}"
+                );
+            }
+            let mut locks = 0;
+            for (k, l) in rx.scan(&LOCKS, "").unwrap() {
+                locks += 1;
+                let mut parts = k.split('/');
+                let (year, term) = (parts.next().unwrap(), parts.next().unwrap());
+                assert_eq!(year, last.id(), "{day}: {k} locked");
+                assert!(l.at <= now, "{day}: {k}");
+                assert!(
+                    date_of(l.at) >= term_of(term).1,
+                    "{day}: {k} before its end"
+                );
+                assert_eq!(parts.next(), Some(showcase[0].as_str()), "{day}: {k}");
+            }
+            assert_eq!(locks, 2, "{day}");
+            let signed = rx.scan(&hocba::SIGNED, "").unwrap();
+            assert_eq!(signed.len(), 80, "{day}: 40 học bạ, GVCN then principal");
+            for (_, r) in &signed {
+                assert_eq!(r.class, showcase[0], "{day}");
+                assert!(r.lock_at <= r.at && r.at <= now, "{day}");
+            }
+            for (k, _) in rx.scan(&RESULTS, "").unwrap() {
+                assert!(
+                    k.starts_with(&format!("{}/", last.id())),
+                    "{day}: result {k}"
+                );
+            }
+            // This year's 9A1 and 9A2: students like any class, nothing entered.
+            for name in [SIGNED_CLASS, COMPLETE_CLASS] {
+                let id = y.class_id(name);
+                assert_eq!(class_year[&id], y.id());
+                assert_eq!(school::students_of_class(&rx, &id).unwrap().len(), 40);
+            }
+            // The register: last year's graduates entered lớp 6 four years before, completed
+            // lower secondary last year and were recognised in June; this year's lines carry
+            // no result.
+            let entry = DemoYear {
+                start: last.start - 3,
+            };
+            let lines = gradebook::register::rows(&rx, &entry.id()).unwrap();
+            assert_eq!(lines.len(), 80, "{day}");
+            for l in &lines {
+                assert_eq!(
+                    l.entered_on,
+                    entry.date(9, 5).strftime("%d/%m/%Y").to_string()
+                );
+                assert!(
+                    l.entered_class == "6A1" || l.entered_class == "6A2",
+                    "{l:?}"
+                );
+            }
+            let graduates: Vec<_> = lines
+                .iter()
+                .filter(|l| {
+                    l.results.iter().any(|r| {
+                        r.grade == 9
+                            && r.year == last.id()
+                            && r.result == "Hoàn thành chương trình trung học cơ sở"
+                    })
+                })
+                .collect();
+            assert_eq!(graduates.len(), 40, "{day}: 9A1's");
+            assert!(graduates.iter().all(|l| l.graduation.contains(&format!(
+                "năm học {} (Quyết định số 45/QĐ-PGDĐT, ngày {})",
+                last.id(),
+                last.date(6, 19).strftime("%d/%m/%Y")
+            ))));
+            for l in gradebook::register::rows(&rx, &y.id()).unwrap() {
+                assert!(
+                    l.results.is_empty() && l.graduation.is_empty(),
+                    "{day}: {l:?}"
+                );
+            }
+            let info = school::school_info(&rx).unwrap().unwrap();
+            assert_eq!(info.current_year, y.id());
+            drop(rx);
+            assert!(s.verify_audit().unwrap().is_intact());
         }
     }
 

@@ -1,20 +1,24 @@
-//! The demo's signed class (issue 22 item 8): 9A1 of the demo's year (`DemoYear`) with every
-//! mark and conduct entered, its year locked for that class alone (the other classes stay open
-//! for trying things), and
-//! its học bạ signed by its homeroom teacher and then the principal — so a newcomer opens a
-//! signed document at once. Both signers' certificates come from the school signing CA, their
+//! The demo's showcase (issue 22 item 8, review r21 #2): last school year's 9A1 and 9A2
+//! (`DemoYear::previous`), 40 pupils each who entered lớp 6 four years before and finished
+//! lower secondary at that year's end — not on this year's rolls. Every mark and conduct of
+//! both terms is entered on days inside the terms; 9A1's year is locked for that class at the
+//! terms' ends, its graduates recognised by the Phòng's decision of June, and its học bạ signed
+//! by its homeroom teacher and then the principal — so a newcomer opens a signed document at
+//! once, and no date of this year shows marks or signatures from the future. The signatures
+//! are made when the demo starts (a PAdES signing time is the real clock, never back-dated):
+//! the pages show that time. Both signers' certificates come from the school signing CA, their
 //! keys sealed under [`DEMO_PIN`]. 9A2 is complete too, its year open: the class to try
-//! locking and signing on.
+//! locking and signing on. This year's 9A1 and 9A2 are ordinary classes.
 
 use super::*;
 use crate::gradebook::{self, Cell, RecordEdit, ScoreRow, TermId, hocba};
 use crate::pki::signing;
 
-/// The class whose year is locked and signed in the demo (its id in the demo's year:
+/// The class of last school year whose year is locked and signed in the demo (its id:
 /// [`super::class_in`]).
 pub const SIGNED_CLASS: &str = "9A1";
-/// A class with every mark entered and its year still open: the one to try locking and
-/// signing on (and the tests' complete class).
+/// Last school year's class with every mark entered and its year still open: the one to try
+/// locking and signing on (and the tests' complete class).
 pub const COMPLETE_CLASS: &str = "9A2";
 
 /// Signs the demo's class in the background when it is not signed yet (a new demo school, or
@@ -59,6 +63,11 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
         return Ok(());
     };
     let (signed_class, complete_class) = (signed_class.as_str(), complete_class.as_str());
+    if rx.get(&school::CLASSES, signed_class)?.is_none() {
+        // A demo smaller than one class per grade (tests seed 10 or 40 students) has no last
+        // year: nothing to sign.
+        return Ok(());
+    }
     let accounts = auth::list_accounts(&rx)?;
     let head = accounts
         .iter()
@@ -73,11 +82,14 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
             .is_some();
     drop(rx);
     let mut rng = Lcg(20_270_601);
+    let last = super::DemoYear::seeded(&store.read()?)?
+        .ok_or_else(|| anyhow::anyhow!("demo school year missing"))?
+        .previous();
     let gvcn = if filled {
         homeroom(store, signed_class)?
     } else {
-        let gvcn = fill_class(store, signed_class, &mut rng, now)?;
-        fill_class(store, complete_class, &mut rng, now)?;
+        let gvcn = fill_class(store, signed_class, &mut rng, last)?;
+        fill_class(store, complete_class, &mut rng, last)?;
         gvcn
     };
     let Some(gvcn) = gvcn else {
@@ -85,12 +97,38 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
         return Ok(());
     };
     let actor = Actor::system(now);
-    store.write(&actor, |tx| -> anyhow::Result<()> {
-        let class = gradebook::class_of(tx, signed_class)?;
-        for term in TermId::BOTH {
+    // Each term locked for 9A1 alone on its last day after school, or the first working day
+    // after it (the year is over).
+    for (term, (month, day)) in TermId::BOTH.into_iter().zip([(1, 16), (5, 31)]) {
+        let at = last.working_time(month, day, 1, "16:30")?;
+        store.write(&Actor::system(at), |tx| -> anyhow::Result<()> {
+            let class = gradebook::class_of(tx, signed_class)?;
             if gradebook::class_own_lock(tx, &class, term)?.is_none() {
                 gradebook::lock_term(tx, &head, &class.year, term, Some(&class.id), false)?;
             }
+            Ok(())
+        })?;
+    }
+    // The Phòng GD&ĐT's recognition of 9A1's graduates, in June (DOMAIN.md §1.8).
+    let year = last.id();
+    store.write(&actor, |tx| -> anyhow::Result<()> {
+        if tx
+            .scan(&gradebook::graduation::GRADUATIONS, &format!("{year}/"))?
+            .is_empty()
+        {
+            let students = school::students_of_class(&*tx, signed_class)?
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            gradebook::graduation::record(
+                tx,
+                &year,
+                gradebook::graduation::GraduationList {
+                    decision: "Quyết định số 45/QĐ-PGDĐT".into(),
+                    decided_on: last.date(6, 19).to_string(),
+                    students,
+                },
+            )?;
         }
         Ok(())
     })?;
@@ -126,7 +164,7 @@ pub(super) fn seed_signed_class(store: &Store, now: jiff::Timestamp) -> anyhow::
     }
     // Start-up time is what a newcomer waits for: the log says what this part cost.
     tracing::info!(
-        "demo: {signed_class} and {complete_class} marked, {signed_class} locked and signed ({signed} signatures) in {:?}",
+        "demo: last year's {signed_class} and {complete_class} marked, {signed_class} locked and signed ({signed} signatures) in {:?}",
         t0.elapsed()
     );
     Ok(())
@@ -149,14 +187,15 @@ fn homeroom(store: &Store, class_id: &str) -> anyhow::Result<Option<crate::auth:
 }
 
 /// Enters every mark (6 to 9.5; Đ for the commented subjects) and a conduct of Tốt or Khá for
-/// both terms of `class_id`: every student is promoted, nobody waits for the summer, so each
-/// học bạ has a complete year. Returns the class's homeroom teacher, or None for a class with
-/// no students.
+/// both terms of `class_id`, a class of `year`, each term's in the term's last week (on a
+/// weekday, by its teachers): every student completes the grade, nobody waits for the summer,
+/// so each học bạ has a complete year. Returns the class's homeroom teacher, or None for a
+/// class with no students.
 fn fill_class(
     store: &Store,
     class_id: &str,
     rng: &mut Lcg,
-    now: jiff::Timestamp,
+    year: super::DemoYear,
 ) -> anyhow::Result<Option<crate::auth::Principal>> {
     let rx = store.read()?;
     let class = gradebook::class_of(&rx, class_id)?;
@@ -178,10 +217,42 @@ fn fill_class(
         .ok_or_else(|| anyhow::anyhow!("demo homeroom teacher of {class_id} missing"))?;
     let gvcn = school::principal_for(&rx, gvcn)?;
     drop(rx);
+    for (term, (month, day)) in TermId::BOTH.into_iter().zip([(1, 12), (5, 26)]) {
+        let now = year.working_time(month, day, -1, "10:00")?;
+        fill_term(
+            store,
+            &class,
+            &students,
+            &subjects,
+            &teacher_of,
+            &gvcn,
+            &st,
+            term,
+            rng,
+            now,
+        )?;
+    }
+    Ok(Some(gvcn))
+}
+
+/// One term of [`fill_class`], written at `now`.
+#[allow(clippy::too_many_arguments)]
+fn fill_term(
+    store: &Store,
+    class: &school::Class,
+    students: &[Student],
+    subjects: &[gradebook::SubjectSpec],
+    teacher_of: &BTreeMap<String, String>,
+    gvcn: &crate::auth::Principal,
+    st: &gradebook::Settings,
+    term: TermId,
+    rng: &mut Lcg,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
     store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
-        for term in TermId::BOTH {
-            for s in &students {
-                for spec in &subjects {
+        {
+            for s in students {
+                for spec in subjects {
                     let by = teacher_of.get(&spec.id).cloned().unwrap_or_default();
                     let mut row = ScoreRow::default();
                     for col in spec.columns() {
@@ -191,7 +262,7 @@ fn fill_class(
                             }
                             _ => "Đ".to_string(),
                         };
-                        let mark = gradebook::parse_cell(&input, spec, &col, &st)?;
+                        let mark = gradebook::parse_cell(&input, spec, &col, st)?;
                         let cell = Cell {
                             mark,
                             version: 1,
@@ -211,7 +282,7 @@ fn fill_class(
                 };
                 gradebook::save_record(
                     tx,
-                    &gvcn,
+                    gvcn,
                     &class.id,
                     term,
                     RecordEdit {
@@ -229,5 +300,117 @@ fn fill_class(
         }
         Ok(())
     })?;
-    Ok(Some(gvcn))
+    Ok(())
+}
+
+/// Makes last school year (`DemoYear::previous`: its record and terms) and its 9A1 and 9A2
+/// ([`SIGNED_CLASS`], [`COMPLETE_CLASS`]), taught by this year's teachers of the classes of the
+/// same names, each with `per_class` pupils born fourteen years before that year (one in
+/// twelve a year older) whose register lines say they entered lớp 6A1/6A2 on the khai giảng
+/// four years before — numbered after this year's lines, as the book is continued on the box.
+/// Nothing when this year's 9A1 has no pupils (the unit tests' small schools).
+pub(super) fn seed_last_year(
+    store: &Store,
+    now: jiff::Timestamp,
+    per_class: usize,
+) -> anyhow::Result<()> {
+    let demo = super::DemoYear::of(now);
+    let last = demo.previous();
+    let entry = super::DemoYear {
+        start: last.start - 3,
+    };
+    let rx = store.read()?;
+    if rx.get(&school::YEARS, &last.id())?.is_some() {
+        return Ok(());
+    }
+    let mut plan = Vec::new();
+    for name in [SIGNED_CLASS, COMPLETE_CLASS] {
+        let Some(class) = rx.get(&school::CLASSES, &demo.class_id(name))? else {
+            return Ok(());
+        };
+        if school::students_of_class(&rx, &class.id)?.is_empty() {
+            return Ok(());
+        }
+        let teachers: Vec<Assignment> = school::list(&rx, &school::ASSIGNMENTS)?
+            .into_iter()
+            .filter(|a: &Assignment| a.class == class.id)
+            .collect();
+        plan.push((name, class.homeroom, teachers));
+    }
+    drop(rx);
+    let mut rng = Lcg(20_250_905);
+    let mut family = Lcg(20_260_531);
+    store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
+        tx.put(
+            &school::YEARS,
+            &last.id(),
+            &last.school_year(),
+            "year.create",
+        )?;
+        let mut k = 0u32;
+        for (name, homeroom, teachers) in &plan {
+            let class = school::create_class(
+                tx,
+                &last.id(),
+                NewClass {
+                    name: (*name).into(),
+                    grade: 9,
+                    homeroom: homeroom.clone(),
+                },
+            )?;
+            for a in teachers {
+                school::assign(
+                    tx,
+                    Assignment {
+                        class: class.id.clone(),
+                        subject: a.subject.clone(),
+                        teacher: a.teacher.clone(),
+                    },
+                )?;
+            }
+            for _ in 0..per_class {
+                k += 1;
+                let female = rng.next().is_multiple_of(2);
+                let dob = jiff::civil::Date::new(
+                    last.start - 14 - i16::from(rng.next().is_multiple_of(12)),
+                    (rng.next() % 12 + 1) as i8,
+                    (rng.next() % 28 + 1) as i8,
+                )?;
+                // 8xxxxx: apart from this year's pupils' numbers (`seed_with_class_size`).
+                let ma = format!(
+                    "079{}{:02}{:06}",
+                    if female { 3 } else { 2 },
+                    dob.year() % 100,
+                    800_000 + k
+                );
+                let st = school::add_student(
+                    tx,
+                    Student {
+                        id: String::new(),
+                        full_name: person(&mut rng, female),
+                        dob: dob.to_string(),
+                        gender: if female { "Nữ" } else { "Nam" }.into(),
+                        ma_dinh_danh: ma,
+                        class_id: class.id.clone(),
+                        arrived: None,
+                        left: None,
+                    },
+                )?;
+                school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name).into())?;
+                let mut line = school::register::line_of(&*tx, &st.id)?
+                    .ok_or_else(|| anyhow::anyhow!("register line of {} missing", st.id))?;
+                line.year = entry.id();
+                line.entered_on = entry.date(9, 5).to_string();
+                line.class_name = format!("6{}", &name[1..]);
+                tx.put(
+                    &school::register::REGISTER,
+                    &format!("{:06}", line.number),
+                    &line,
+                    "register.entry_date",
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
 }

@@ -899,6 +899,12 @@ async fn lock(
     let p = u.principal.clone();
     Ok(Json(
         write(&s, &u, move |tx| {
+            // One class: its own year (last year's books finished in the summer, as the
+            // demo's 9A2); the whole school: the current year.
+            let year = match &class {
+                Some(c) => super::class_of(tx, c)?.year,
+                None => year,
+            };
             super::lock_term(tx, &p, &year, term, class.as_deref(), force)
         })
         .await?,
@@ -967,6 +973,10 @@ async fn unlock(
     let year = current_year(&s)?;
     let p = u.principal.clone();
     write(&s, &u, move |tx| {
+        let year = match &class {
+            Some(c) => super::class_of(tx, c)?.year,
+            None => year,
+        };
         super::unlock_term(tx, &p, &year, term, class.as_deref(), reason)
     })
     .await?;

@@ -665,7 +665,18 @@ pub fn export_students(rx: &Rx, class: Option<&str>) -> Result<Vec<u8>, anyhow::
     let classes: HashMap<String, super::Class> = rx.scan(&CLASSES, "")?.into_iter().collect();
     let mut students = match class {
         Some(c) => super::students_of_class(rx, c)?,
-        None => super::list(rx, &STUDENTS)?,
+        // The whole school: the current year's classes only — last year's graduates (the
+        // demo's 9A1) in a sheet imported back would be moved into this year's 9A1.
+        None => {
+            let current = super::school_info(rx)?
+                .map(|i| i.current_year)
+                .unwrap_or_default();
+            let mut v: Vec<Student> = super::list(rx, &STUDENTS)?;
+            if !current.is_empty() {
+                v.retain(|s| classes.get(&s.class_id).is_none_or(|c| c.year == current));
+            }
+            v
+        }
     };
     students.sort_by(|a, b| {
         let ca = classes.get(&a.class_id).map(|c| (c.grade, c.name.clone()));

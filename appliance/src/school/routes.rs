@@ -206,7 +206,20 @@ async fn list_students(
         Some(c) => super::students_of_class(&rx, c)?,
         None => {
             u.require(Action::ImportExport)?;
-            super::list(&rx, &super::STUDENTS)?
+            // The current year's students (last year's graduates are in their class's list).
+            let current = super::school_info(&rx)?
+                .map(|i| i.current_year)
+                .unwrap_or_default();
+            let mut v: Vec<super::Student> = super::list(&rx, &super::STUDENTS)?;
+            v.retain(|st| {
+                current.is_empty()
+                    || rx
+                        .get(&super::CLASSES, &st.class_id)
+                        .ok()
+                        .flatten()
+                        .is_none_or(|c| c.year == current)
+            });
+            v
         }
     };
     // Personal ID numbers only for the class's homeroom teacher, BGH and the office.

@@ -183,7 +183,7 @@ fn bad_input_and_the_wrong_teacher_change_nothing() {
         Err(GradeError::NotAPass(_))
     ));
     assert_eq!(f.audit_len(), before);
-    // (The demo's 9A1 and 9A2 come with every mark entered; this class has none.)
+    // (The demo's last-year 9A1 and 9A2 come with every mark entered; this class has none.)
     let rx = f.store.read().unwrap();
     assert!(
         rx.scan(&ROWS, &format!("{}/", f.class.id))
@@ -490,17 +490,17 @@ fn lock_stores_results_for_the_outbox_and_corrections_need_the_homeroom_teacher(
         })
         .unwrap_err();
     // 479 on the rolls: the demo's last class lost two and gained one (demo/register.rs).
-    // The demo's 9A1 is locked on its own (a school lock leaves it as it is) and its 9A2 is
-    // complete (demo/signed.rs): 40 + 40 fewer to wait for, 40 fewer to lock.
+    // The demo's signed 9A1 and complete 9A2 are last year's (demo/signed.rs): this year's
+    // are ordinary classes, all to wait for but this test's own.
     // The refusal names every class still incomplete with its count, not only the total.
     let GradeError::Incomplete { students, classes } = &e else {
         panic!("{e:?}")
     };
-    let to_lock = 479 - 40;
-    assert_eq!(*students, to_lock - 40 - 40);
+    let to_lock = 479;
+    assert_eq!(*students, to_lock - 40);
     assert_eq!(
         classes.iter().map(|c| c.students).sum::<usize>(),
-        to_lock - 80
+        to_lock - 40
     );
     assert!(classes.iter().all(|c| c.class != f.class.id), "{classes:?}");
     let text = e.to_string();
@@ -1313,9 +1313,9 @@ fn a_settings_change_keeps_the_readings_it_does_not_name() {
     assert_eq!(e.code(), "bad_settings");
 }
 
-/// Issue 22: who is on the roll of a locked term does not change. The demo's 9A1 has its year
-/// locked and signed; with the school's dates ending term I on 20/12/2026 and term II on
-/// 10/01/2027 (the test's today is 15/01/2027), a transfer out dated inside either term is
+/// Issue 22: who is on the roll of a locked term does not change. The demo's 9A1 of last year
+/// (2025-2026: term I ends 16/01/2026, term II 31/05/2026; the test's today is 15/01/2027)
+/// has its year locked and signed; a transfer out dated inside either term is
 /// refused naming the lock — nothing written —, one dated after the year (the summer) is
 /// accepted, and then her học bạ of the year is the one signed with the class: signing her
 /// file alone is refused rather than making a second version. A re-enrolment into the class
@@ -1323,25 +1323,13 @@ fn a_settings_change_keeps_the_readings_it_does_not_name() {
 #[test]
 fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
     let f = fixture();
-    let class_id = "2026-9a1";
+    let class_id = "2025-9a1";
     let office = Actor {
         id: f.bgh.id().into(),
         now: now(),
     };
     let rx = f.store.read().unwrap();
     let class = class_of(&rx, class_id).unwrap();
-    drop(rx);
-    f.store
-        .write(&office, |tx| {
-            let mut y = tx.get(&school::YEARS, &class.year)?.unwrap();
-            y.terms.sort_by(|a, b| a.start.cmp(&b.start));
-            y.terms[0].end = "2026-12-20".into();
-            y.terms[1].start = "2026-12-21".into();
-            y.terms[1].end = "2027-01-10".into();
-            tx.put(&school::YEARS, &class.year, &y, "test")
-        })
-        .unwrap();
-    let rx = f.store.read().unwrap();
     let pupils = school::students_of_class(&rx, class_id).unwrap();
     drop(rx);
     let out = |date: &str| school::changes::TransferOut {
@@ -1354,7 +1342,7 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
             moves::guard_roll(tx, |tx| school::changes::transfer_out(tx, id, out(date)))
         })
     };
-    for (date, term) in [("2026-12-01", "học kì I"), ("2027-01-05", "học kì II")] {
+    for (date, term) in [("2025-12-01", "học kì I"), ("2026-03-05", "học kì II")] {
         let e = leave(&pupils[1].id, date).unwrap_err().to_string();
         assert!(
             e.contains(&format!("Lớp {} đã khoá sổ {term}", class.name))
@@ -1372,9 +1360,9 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
     );
     drop(rx);
     // Review r13 #7: a departure inside term I names both locked terms in one message.
-    let e = leave(&pupils[1].id, "2026-12-01").unwrap_err().to_string();
+    let e = leave(&pupils[1].id, "2025-12-01").unwrap_err().to_string();
     assert!(
-        e.contains("học kì I (kết thúc ngày 20/12/2026) và học kì II (kết thúc ngày 10/01/2027)")
+        e.contains("học kì I (kết thúc ngày 16/01/2026) và học kì II (kết thúc ngày 31/05/2026)")
             && e.contains("mở khoá sổ học kì I và học kì II của lớp"),
         "{e}"
     );
@@ -1386,7 +1374,7 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
     layout.line(10.0, false, "Học bạ");
     layout.attach_json(hocba::DATA_FILE, "test", data);
     let before = layout.finish().unwrap();
-    leave(&pupils[0].id, "2027-01-12").unwrap();
+    leave(&pupils[0].id, "2026-07-10").unwrap();
     assert!(matches!(
         hocba::check_data(&f.store.read().unwrap(), &before).unwrap(),
         hocba::DataCheck::Matches { .. }
@@ -1404,7 +1392,7 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
     .unwrap();
     assert!(matches!(e, hocba::HocbaError::SignedWithClass(_)), "{e}");
     drop(rx);
-    // Back into the class (its year locked): refused; a new student too.
+    // Back into the class (its year locked and over): refused; a new student too.
     let e = f
         .store
         .write(&office, |tx| {
@@ -1414,7 +1402,7 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
                     &pupils[0].id,
                     school::changes::ReEnrolment {
                         class_id: class_id.into(),
-                        date: "2027-01-14".into(),
+                        date: "2026-07-14".into(),
                         from_school: None,
                     },
                 )
@@ -1423,7 +1411,7 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("đã khoá sổ học kì II") && e.contains("vào lớp"),
+        (e.contains("đã khoá sổ học kì II") || e.contains("năm học hiện tại")) && e.contains("9A1"),
         "{e}"
     );
     let newcomer = Student {
@@ -1446,7 +1434,7 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
     assert!(e.contains("đã khoá sổ học kì I"), "{e}");
 }
 
-/// Review r13 #5 and #7 on the demo's 9A1 (its year locked): the học bạ's data carries the số
+/// Review r13 #5 and #7 on the demo's 9A1 of last year (its year locked): the học bạ's data carries the số
 /// đăng bộ and entry date it prints, so a later renumbering shows in the data check; a strike
 /// that would renumber a student whose học bạ is signed is refused naming BGH's unlock, and
 /// nothing changes; a strike off the roll is refused once, naming both locked terms, without
@@ -1454,7 +1442,7 @@ fn a_locked_term_keeps_its_roll_and_a_summer_leaver_keeps_the_class_file() {
 #[test]
 fn a_signed_hocba_keeps_its_register_number_and_a_strike_names_every_locked_term() {
     let f = fixture();
-    let class_id = "2026-9a1";
+    let class_id = "2025-9a1";
     let office = Actor {
         id: f.bgh.id().into(),
         now: now(),
@@ -1462,6 +1450,25 @@ fn a_signed_hocba_keeps_its_register_number_and_a_strike_names_every_locked_term
     let rx = f.store.read().unwrap();
     let class = class_of(&rx, class_id).unwrap();
     let pupils = school::students_of_class(&rx, class_id).unwrap();
+    drop(rx);
+    // The graduates' lines are of 2022-2023, a closed year no strike touches: two of them
+    // are made lines of the current year, as a pupil who came in this year has.
+    f.store
+        .write(&office, |tx| {
+            for p in &pupils[..2] {
+                let mut l = school::register::line_of(&*tx, &p.id)?.unwrap();
+                l.year = "2026-2027".into();
+                tx.put(
+                    &school::register::REGISTER,
+                    &format!("{:06}", l.number),
+                    &l,
+                    "test",
+                )?;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .unwrap();
+    let rx = f.store.read().unwrap();
     let line_of = |rx: &crate::store::Rx, i: usize| {
         school::register::valid_line(rx, &pupils[i].id)
             .unwrap()
@@ -1581,10 +1588,10 @@ fn a_signed_hocba_keeps_its_register_number_and_a_strike_names_every_locked_term
 #[test]
 fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
     let f = fixture();
-    let class_id = "2026-9a1";
+    let class_id = "2025-9a1";
     let early = Actor {
         id: f.bgh.id().into(),
-        now: "2026-12-05T03:00:00Z".parse().unwrap(),
+        now: "2025-12-05T03:00:00Z".parse().unwrap(),
     };
     let office = Actor {
         id: f.bgh.id().into(),
@@ -1594,17 +1601,6 @@ fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
     let class = class_of(&rx, class_id).unwrap();
     let pupil = school::students_of_class(&rx, class_id).unwrap()[0].clone();
     drop(rx);
-    f.store
-        .write(&office, |tx| {
-            let mut y = tx.get(&school::YEARS, &class.year)?.unwrap();
-            y.terms.sort_by(|a, b| a.start.cmp(&b.start));
-            y.terms[0].start = "2026-09-05".into();
-            y.terms[0].end = "2026-12-20".into();
-            y.terms[1].start = "2026-12-21".into();
-            y.terms[1].end = "2027-05-31".into();
-            tx.put(&school::YEARS, &class.year, &y, "test")
-        })
-        .unwrap();
     // Reopened and locked again on 05/12, both terms (as a school may, early).
     f.store
         .write(&early, |tx| {
@@ -1631,7 +1627,7 @@ fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
                 tx,
                 &pupil.id,
                 school::changes::TransferOut {
-                    date: "2026-12-10".into(),
+                    date: "2025-12-10".into(),
                     to_school: "THCS Lê Lợi".into(),
                     reason: "Chuyển nhà".into(),
                 },
