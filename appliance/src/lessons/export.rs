@@ -55,11 +55,13 @@ impl Scope {
 
 fn year_bounds(year: &str) -> Result<(jiff::civil::Date, jiff::civil::Date), LessonError> {
     let bad = || super::invalid(format!("Năm học “{year}” không hợp lệ (dạng 2026-2027)."));
-    let (a, b) = year.split_once('-').ok_or_else(bad)?;
-    let (a, b): (i16, i16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-    if b != a + 1 || !(2000..=2100).contains(&a) {
+    // The one school-year rule (a well-formed year long past is a year without plans, not a
+    // malformed one: review r24 #6).
+    if !crate::school::is_school_year(year) {
         return Err(bad());
     }
+    let (a, b) = year.split_once('-').ok_or_else(bad)?;
+    let (a, b): (i16, i16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
     Ok((jiff::civil::date(a, 8, 1), jiff::civil::date(b, 7, 31)))
 }
 

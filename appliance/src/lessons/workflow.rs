@@ -562,7 +562,7 @@ pub fn parse_month(m: &str) -> Result<Date, LessonError> {
         y.parse().map_err(|_| bad())?,
         mo.parse().map_err(|_| bad())?,
     );
-    if !(2000..=2100).contains(&y) || y.to_string().len() != 4 || m.len() != 7 {
+    if !(1900..=2999).contains(&y) || y.to_string().len() != 4 || m.len() != 7 {
         return Err(bad());
     }
     Date::new(y, mo, 1).map_err(|_| bad())

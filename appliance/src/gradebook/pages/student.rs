@@ -180,7 +180,7 @@ pub(super) fn this_month() -> String {
 pub(super) fn parse_month(m: &str) -> Option<(i16, i8)> {
     let (y, mo) = m.split_once('-')?;
     let (y, mo): (i16, i8) = (y.parse().ok()?, mo.parse().ok()?);
-    ((2000..=2100).contains(&y) && (1..=12).contains(&mo)).then_some((y, mo))
+    ((1900..=2999).contains(&y) && (1..=12).contains(&mo)).then_some((y, mo))
 }
 
 /// The monthly parent notice: for each subject, the marks and the comment entered during that
