@@ -1446,6 +1446,23 @@ fn account_roles_department_and_homeroom_are_edited_after_creation() {
         (422, Some("not_a_teacher")),
         "{v}"
     );
+    // Last year's class is found (not "no such class"), under the same confirm rule, named
+    // with its year.
+    let past = common::showcase_class("9A2");
+    let had = homeroom_of(&past);
+    assert!(had.is_string(), "last year's 9A2 has a GVCN: {had}");
+    let (st, v) = patch(&admin, json!({"homeroom": [class, past]}));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (409, Some("homeroom_taken")),
+        "{v}"
+    );
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("Lớp 9A2 (năm học {})", common::showcase_year())),
+        "{msg}"
+    );
+    assert_eq!(homeroom_of(&past), had);
     assert_eq!(account()["roles"], json!(["teacher"]));
     assert_eq!(homeroom_of(&class), id.as_str());
     assert_eq!(
@@ -1465,6 +1482,17 @@ fn account_roles_department_and_homeroom_are_edited_after_creation() {
     let (st, v) = patch(&admin, json!({"homeroom": []}));
     assert_eq!(st, 200, "{v}");
     assert!(homeroom_of(&class).is_null());
+    // Last year's open class, named and confirmed, changes GVCN (its học bạ are still to be
+    // signed); a list of this year's classes never takes it off her again.
+    let (st, v) = patch(
+        &admin,
+        json!({"homeroom": [past], "replace_homeroom": true}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(homeroom_of(&past), id.as_str());
+    let (st, v) = patch(&admin, json!({"homeroom": []}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(homeroom_of(&past), id.as_str());
     let page = admin
         .get(format!("{b}/admin/accounts"))
         .send()

@@ -1269,8 +1269,11 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     // "v3 waits for the principal's signature".
     let relock = || {
         for (what, body) in [
-            ("unlock", serde_json::json!({"reason": "Phúc khảo"})),
-            ("lock", serde_json::json!({"force": true})),
+            (
+                "unlock",
+                serde_json::json!({"class": CLASS, "reason": "Phúc khảo"}),
+            ),
+            ("lock", serde_json::json!({"class": CLASS, "force": true})),
         ] {
             let (code, e) = post(&bgh, format!("{b}/api/v1/grades/terms/hk2/{what}"), body);
             assert_eq!(code, 200, "{what}: {e}");
@@ -1671,11 +1674,14 @@ fn the_demo_class_is_signed_and_cannot_be_changed_under_its_signatures() {
     );
     let msg = e["error"]["message"].as_str().unwrap();
     assert!(
-        msg.contains("9A1") && msg.contains("Ban giám hiệu mở khoá sổ"),
+        msg.contains(&format!("9A1 (năm học {})", common::showcase_year()))
+            && msg.contains("Ban giám hiệu mở khoá sổ"),
         "{msg}"
     );
+    // Its teacher's list of this year's classes does not take last year's class off her
+    // (another year's GVCN changes only when named): the signed class keeps its signer.
     let (code, e) = patch(&gvcn, serde_json::json!([]));
-    assert_eq!(code, 409, "{e}");
+    assert_eq!(code, 200, "{e}");
     assert_eq!(homeroom_of(&s, &SIGNED), gvcn);
     // r8 #6: nobody leaves (or joins) a class whose year is locked.
     let (code, e) = post(
@@ -2971,28 +2977,35 @@ fn verify(c: &reqwest::blocking::Client, b: &str, pdf: Vec<u8>) -> serde_json::V
         .unwrap()
 }
 
-/// A recompute leaves a class locked on its own alone: the demo's 9A1 has its year locked for
-/// itself and signed; BGH locks term II for the school (forced) and recomputes it under another
-/// rule version. The preview and the recompute touch the classes the school's lock holds (9A2
-/// is recomputed), never 9A1 — its stored results still match its signed học bạ, whose
-/// versions are unchanged. Before the fix the recompute rewrote 9A1's results under the school
-/// lock's rule and the signed files no longer matched the box.
+/// A recompute leaves a class locked on its own alone: the school's recompute is of this
+/// year's school lock, so the class locked alone is this year's 9A1 (BGH locks its year for
+/// it first, forced); BGH then locks term II for the school (forced) and recomputes it under
+/// another rule version. The preview and the recompute touch the classes the school's lock
+/// holds (this year's 9A2 is recomputed — every result it stores names the rule), never this
+/// year's 9A1, whose stored results keep their own lock's rule; and never last year's signed
+/// 9A1, whose signed học bạ keep their versions and still match the box. Before the fix the
+/// recompute rewrote a class's own-lock results under the school lock's rule and its signed
+/// files no longer matched the box.
 #[test]
 fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let s = Server::start(&tmp.path().join("data"), false);
     let b = s.base();
     let bgh = s.login("hieutruong");
+    let own_class = common::demo_class("9A1");
+    let own = roll(&bgh, &b, &own_class);
+    let open = roll(&bgh, &b, &common::demo_class("9A2"));
     let signed = roll(&bgh, &b, &SIGNED);
-    let open = roll(&bgh, &b, &CLASS);
     let before = versions(&bgh, &b, &SIGNED);
     assert_eq!(before.len(), 2 * signed.len(), "{before:?}");
-    let (code, e) = post(
-        &bgh,
-        format!("{b}/api/v1/grades/terms/hk2/lock"),
+    assert!(!own.is_empty() && !open.is_empty());
+    for body in [
+        serde_json::json!({"class": own_class, "force": true}),
         serde_json::json!({"force": true}),
-    );
-    assert_eq!(code, 200, "{e}");
+    ] {
+        let (code, e) = post(&bgh, format!("{b}/api/v1/grades/terms/hk2/lock"), body);
+        assert_eq!(code, 200, "{e}");
+    }
     let rule = "tt27-2020.1";
     let preview: serde_json::Value = bgh
         .get(format!("{b}/api/v1/grades/terms/hk2/recompute?rule={rule}"))
@@ -3007,7 +3020,12 @@ fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
             .filter(|c| students.iter().any(|(id, _)| c["student"] == id.as_str()))
             .count()
     };
-    assert_eq!(touches(&signed), 0, "9A1 in the recompute: {preview}");
+    assert_eq!(touches(&own), 0, "9A1 in the recompute: {preview}");
+    assert_eq!(
+        touches(&signed),
+        0,
+        "last year's 9A1 in the recompute: {preview}"
+    );
     assert!(touches(&open) > 0, "9A2 not recomputed: {preview}");
     let (code, e) = post(
         &bgh,

@@ -450,7 +450,7 @@ async fn update(
             let Some(wanted) = homeroom else {
                 return Ok((a, None));
             };
-            // Only this year's classes: a past year's GVCN is history, not an assignment.
+            // This year's classes, and another year's class only when named (below).
             let year = crate::school::school_info(tx)?.map(|i| i.current_year);
             // A GVCN is a teacher of the school (a tổ trưởng is one too): a BGH-only or
             // admin-only account is refused (review r9 #3: the principal became GVCN of 7A1).
@@ -466,9 +466,18 @@ async fn update(
             for c in crate::school::list(tx, &crate::school::CLASSES)? {
                 let keep = wanted.contains(&c.id);
                 let had = c.homeroom.as_deref() == Some(id.as_str());
-                if Some(&c.year) != year.as_ref() {
+                // Another year's class (last year's, whose học bạ are still to be signed or
+                // signed again) is changed only when named: its GVCN is history otherwise, and
+                // a list of this year's classes never takes it off its teacher.
+                let past = Some(&c.year) != year.as_ref();
+                if past && !keep {
                     continue;
                 }
+                let label = if past {
+                    format!("{} (năm học {})", c.name, c.year)
+                } else {
+                    c.name.clone()
+                };
                 // A class whose year is locked keeps the homeroom teacher its học bạ are
                 // signed by (review r8 #1): the change waits for BGH to reopen the year.
                 if keep != had
@@ -478,8 +487,7 @@ async fn update(
                         StatusCode::CONFLICT,
                         "homeroom_locked",
                         format!(
-                            "Lớp {} đã khoá sổ cả năm: không đổi giáo viên chủ nhiệm được. Ban giám hiệu mở khoá sổ học kì II của lớp (có lí do) rồi mới đổi; học bạ sẽ ký lại thành phiên bản mới.",
-                            c.name
+                            "Lớp {label} đã khoá sổ cả năm: không đổi giáo viên chủ nhiệm được. Ban giám hiệu mở khoá sổ học kì II của lớp (có lí do) rồi mới đổi; học bạ sẽ ký lại thành phiên bản mới."
                         ),
                     ));
                 }
@@ -498,8 +506,8 @@ async fn update(
                         StatusCode::CONFLICT,
                         "homeroom_taken",
                         format!(
-                            "Lớp {} đang có giáo viên chủ nhiệm {name}. Xác nhận thay giáo viên chủ nhiệm nếu muốn giao lớp này cho {}.",
-                            c.name, a.full_name
+                            "Lớp {label} đang có giáo viên chủ nhiệm {name}. Xác nhận thay giáo viên chủ nhiệm nếu muốn giao lớp này cho {}.",
+                            a.full_name
                         ),
                     );
                     e.details = Some(json!({"class": c.id, "current": current, "current_name": name}));
