@@ -4088,6 +4088,20 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
         )) && !msg.contains("học kì I "),
         "{msg}"
     );
+    // After her class's year ended (31/07) she was on no roll of this year — she finished
+    // lower secondary with 9A1 —: a departure dated then is refused, and changes nothing.
+    let (code, e) = out(&common::term_vi(8, 1));
+    assert_eq!(code, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "năm học {}, năm học đó đã kết thúc ngày {}",
+            common::showcase_year(),
+            common::showcase_vi(7, 31)
+        )) && msg.contains("không có tên trong lớp nào của năm học hiện tại")
+            && msg.contains(&name),
+        "{msg}"
+    );
     let (code, e) = out(&common::showcase_vi(6, 15));
     assert_eq!(code, 200, "{e}");
     assert!(
