@@ -2493,7 +2493,9 @@ fn lock_cell(page: &str, class: &str, term: &str) -> (String, String, String) {
 /// Issue 22 item 5: the lock panel shows each class's lock state — the demo's 9A1 locked for
 /// itself alone, 9A2 open — and its buttons lock and reopen one class (the page's own request,
 /// as app.js sends it: the button's body, with the reason added for a reopening) while the
-/// other classes stay as they were.
+/// other classes stay as they were. The showcase classes are last school year's: the panel
+/// shows one school year at a time (`/grades?year=`, the current one by default, a year
+/// selector listing last year's), so a newcomer reaches them from the page.
 #[test]
 fn the_lock_panel_locks_and_reopens_one_class() {
     let tmp = tempfile::tempdir().unwrap();
@@ -2501,12 +2503,34 @@ fn the_lock_panel_locks_and_reopens_one_class() {
     let s = Server::start(&data, false);
     let b = s.base();
     let bgh = s.login("hieutruong");
-    let page = |c: &reqwest::blocking::Client| {
-        let r = c.get(format!("{b}/grades")).send().unwrap();
+    let last_year = common::showcase_year();
+    let page_of = |c: &reqwest::blocking::Client, query: &str| {
+        let r = c.get(format!("{b}/grades{query}")).send().unwrap();
         assert_eq!(r.status(), 200);
         r.text().unwrap()
     };
+    let page = |c: &reqwest::blocking::Client| page_of(c, &format!("?year={last_year}"));
+    // By default the panel is this year's: last year's classes are not mixed in, and the
+    // selector offers last year.
+    let now = page_of(&bgh, "");
+    assert!(
+        now.contains(&format!("id=\"class-lock-{}\"", common::demo_class("9A2")))
+            && !now.contains(&format!("id=\"class-lock-{CLASS}\""))
+            && !now.contains(&format!("id=\"class-lock-{SIGNED}\"")),
+        "{now}"
+    );
+    assert!(
+        now.contains(&format!(
+            "<option value=\"{}\" selected>",
+            common::demo_year()
+        )) && now.contains(&format!("<option value=\"{last_year}\">")),
+        "{now}"
+    );
     let p = page(&bgh);
+    assert!(
+        p.contains(&format!("<option value=\"{last_year}\" selected>")),
+        "{p}"
+    );
     let (signed, _, _) = lock_cell(&p, &SIGNED, "hk2");
     assert!(
         signed.contains("data-locked=\"true\"") && signed.contains("Đã khoá sổ (riêng lớp)"),
@@ -2529,10 +2553,13 @@ fn the_lock_panel_locks_and_reopens_one_class() {
         locked.contains("data-locked=\"true\"") && locked.contains("(riêng lớp)"),
         "{locked}"
     );
-    // The school's term stays open, and so does another class.
+    // The school's term stays open, and so does another class: this year's 9A2 and 9A3.
     assert!(p.contains("Đang mở <button data-api=\"/api/v1/grades/terms/hk2/lock\" data-body='{\"force\":false}'"), "{p}");
-    let (other, _, _) = lock_cell(&p, &common::demo_class("9A3"), "hk2");
-    assert!(other.contains("data-locked=\"false\""), "{other}");
+    let now = page_of(&bgh, "");
+    for other in ["9A2", "9A3"] {
+        let (other, _, _) = lock_cell(&now, &common::demo_class(other), "hk2");
+        assert!(other.contains("data-locked=\"false\""), "{other}");
+    }
     assert_eq!(api, "/api/v1/grades/terms/hk2/unlock");
     let mut body: serde_json::Value = serde_json::from_str(&body).unwrap();
     body["reason"] = "Phúc khảo".into();
@@ -2543,9 +2570,20 @@ fn the_lock_panel_locks_and_reopens_one_class() {
     let (signed, _, _) = lock_cell(&page(&bgh), &SIGNED, "hk2");
     assert!(signed.contains("data-locked=\"true\""), "{signed}");
 
+    // A year that does not read is refused with the years there are, nothing shown.
+    let r = bgh.get(format!("{b}/grades?year=abc")).send().unwrap();
+    assert_eq!(r.status(), 400);
+    let e: serde_json::Value = r.json().unwrap();
+    let msg = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("Năm học “abc” không hợp lệ") && msg.contains(&last_year),
+        "{e}"
+    );
+
     // A teacher's page has no lock panel.
     let gvcn = s.login(&homeroom_of(&s, &CLASS));
     assert!(!page(&gvcn).contains("class-locks"));
+    assert!(!page(&gvcn).contains("lock-year"));
 }
 
 /// A demo box's data with one học bạ of [`CLASS`] downloaded unsigned, and the throw-away
@@ -3054,16 +3092,13 @@ fn a_recompute_leaves_a_class_locked_on_its_own_and_its_signed_hocba_alone() {
 /// alone, then the principal over it; the file carries both signatures valid (the box's verify
 /// and pdfsig), data matching the box, and the print says "Chuyển trường ngày …". A student
 /// still on the roll is refused with the reason (signed with the class), and the principal
-/// cannot sign first.
+/// cannot sign first. On the demo's showcase 9A2 (last school year's, complete and open), with
+/// its dates: the box's "today" is after that year.
 #[test]
 fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
-    let Some((today, clock)) = in_term_one() else {
-        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
-        return;
-    };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut s = start_in(&data, &clock);
+    let mut s = Server::start(&data, false);
     let b = s.base();
     let homeroom = homeroom_of(&s, &CLASS);
     let admin = s.login("admin");
@@ -3071,12 +3106,15 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
     let students = roll(&bgh, &b, &CLASS);
     let (leaver, staying, third) = (&students[0], &students[1], &students[2]);
     // Her file carries a term only when it was locked while she was on the roll or ended
-    // before she left (review r11 #1): she leaves today (the box's day in term I), and term I
-    // is locked for her class the same day.
+    // before she left (review r11 #1): she leaves the day after term I of the class's year
+    // ended (17/01, before term II), back-dated; then term I is locked for her class, and the
+    // others' moves are dated in it (7/12 of that year).
+    let left_on = common::showcase_vi(1, 17);
+    let today = common::showcase_vi(12, 7);
     let (code, e) = post(
         &admin,
         format!("{b}/api/v1/students/{}/transfer-out", leaver.0),
-        serde_json::json!({"date": today, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
+        serde_json::json!({"date": left_on, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
     );
     assert_eq!(code, 200, "{e}");
     let (code, e) = post(
@@ -3085,8 +3123,8 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         serde_json::json!({"class": CLASS, "force": true}),
     );
     assert_eq!(code, 200, "{e}");
-    // Issue 22: with term I locked (the demo's term I runs to 16/01/2027), every way off or
-    // onto the class's roll dated inside it is refused with the lock named and nothing
+    // Issue 22: with term I locked (the showcase year's term I runs to 16/01), every way off
+    // or onto the class's roll dated inside it is refused with the lock named and nothing
     // changed — a transfer out, a withdrawal, a register strike, a re-enrolment.
     let refused = |(code, e): (u16, serde_json::Value)| {
         assert_eq!(code, 422, "{e}");
@@ -3097,7 +3135,7 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         assert!(
             msg.contains(&format!(
                 "đã khoá sổ học kì I (kết thúc ngày {})",
-                common::term_vi(1, 16)
+                common::showcase_vi(1, 16)
             )) && msg.contains("mở khoá sổ học kì I"),
             "{msg}"
         );
@@ -3114,37 +3152,62 @@ fn a_student_who_transferred_out_gets_her_hocba_signed_alone() {
         format!("{b}/api/v1/students/{}/withdraw", third.0),
         serde_json::json!({"date": today, "reason": "Theo gia đình"}),
     ));
+    // Her register line is of the year she entered the school (grade 6, three years before
+    // the class's): a closed year's register, whose lines are refused before any term lock —
+    // a strike changes nothing either.
+    let entered = {
+        let start: i16 = common::showcase_year()[..4].parse().unwrap();
+        format!("{}-{}", start - 3, start - 2)
+    };
     let register: serde_json::Value = admin
-        .get(format!("{b}/api/v1/register"))
+        .get(format!("{b}/api/v1/register?year={entered}"))
         .send()
         .unwrap()
         .json()
         .unwrap();
-    let number = register["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["full_name"] == third.1.as_str() && l["struck"] == "")
-        .unwrap()["number"]
-        .as_u64()
-        .unwrap();
-    refused(post(
+    let line = |register: &serde_json::Value| {
+        register["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["full_name"] == third.1.as_str() && l["struck"] == "")
+            .unwrap_or_else(|| panic!("{} not in {register}", third.1))["number"]
+            .as_u64()
+            .unwrap()
+    };
+    let number = line(&register);
+    let (code, e) = post(
         &admin,
         format!("{b}/api/v1/register/{number}/strike"),
         serde_json::json!({"reason": "Nhập nhầm", "after": "leave_roll"}),
-    ));
-    let msg = refused(post(
+    );
+    assert_eq!(code, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains(&format!(
+            "Dòng số {number} thuộc năm học {entered}, đã khoá sổ: không sửa được"
+        )),
+        "{msg}"
+    );
+    // Onto the roll: a re-enrolment into a class of a past year is refused before any lock
+    // (one returns to a class of the current year), and changes nothing either.
+    let (code, e) = post(
         &admin,
         format!("{b}/api/v1/students/{}/reenrol", leaver.0),
         serde_json::json!({"class_id": CLASS, "date": today}),
-    ));
-    assert!(msg.contains("vào lớp"), "{msg}");
+    );
+    assert_eq!(code, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("chỉ nhập học lại vào một lớp của năm học hiện tại"),
+        "{msg}"
+    );
     assert_eq!(roll(&bgh, &b, &CLASS).len(), students.len() - 1);
     // Her homeroom teacher's certificate is issued on the box (the command reads the database).
     s.stop();
     let o = issue(&homeroom, "gvcn", &data);
     assert!(o.status.success(), "{}", text(&o));
-    let s = start_in(&data, &clock);
+    let s = Server::start(&data, false);
     let b = s.base();
     let gvcn = s.login(&homeroom);
     let bgh = s.login("hieutruong");
@@ -3320,18 +3383,17 @@ fn a_replaced_imported_certificate_keeps_its_earlier_signatures_trusted() {
 
 /// Review r11 #1: a student who left in term I, after her class's year was locked and signed,
 /// got a signed học bạ with term II marks and "Hoàn thành chương trình THCS". Now, with the
-/// year reopened for her class, her file carries term I (locked while she was on the roll)
-/// and leaves term II and the year empty, in the print and in hoc-ba.json.
+/// year reopened for her class, her file carries term I (done before she left) and leaves
+/// term II and the year empty, in the print and in hoc-ba.json. On the demo's signed 9A1 of
+/// last school year: she leaves, back-dated, on 17/01 of that year — term I over, term II
+/// (from 18/01) not begun — since a term I lock made today is after any day of that term
+/// (`covered_terms`: a lock made later says nothing of a departure inside the term).
 #[test]
 fn a_student_who_left_in_term_one_gets_no_term_two_nor_year_decision() {
-    // She leaves today, in term I: the box runs on a day of term I.
-    let Some((today, clock)) = in_term_one() else {
-        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
-        return;
-    };
+    let today = common::showcase_vi(1, 17);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut s = start_in(&data, &clock);
+    let mut s = Server::start(&data, false);
     s.wait_signed();
     let b = s.base();
     let homeroom = homeroom_of(&s, &SIGNED);
@@ -3347,14 +3409,15 @@ fn a_student_who_left_in_term_one_gets_no_term_two_nor_year_decision() {
         )
     };
     // Issue 22: a departure dated inside the locked year is refused (it would change the
-    // signed class book); the school reopens the year for the class first.
+    // signed class book); the school reopens the year for the class first. Term I ended the
+    // day before: the lock in the way is term II's.
     let (code, e) = transfer();
     assert_eq!(code, 422, "{e}");
     assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("đã khoá sổ học kì I"),
+        e["error"]["message"].as_str().unwrap().contains(&format!(
+            "đã khoá sổ học kì II (kết thúc ngày {})",
+            common::showcase_vi(5, 31)
+        )),
         "{e}"
     );
     for term in ["hk2", "hk1"] {
@@ -3367,7 +3430,7 @@ fn a_student_who_left_in_term_one_gets_no_term_two_nor_year_decision() {
     }
     let (code, e) = transfer();
     assert_eq!(code, 200, "{e}");
-    // Term I locked again the same day: she was on its roll.
+    // Term I locked again: she was on its roll to its end.
     let (code, e) = post(
         &bgh,
         format!("{b}/api/v1/grades/terms/hk1/lock"),
@@ -3999,32 +4062,18 @@ fn libfaketime() -> Option<PathBuf> {
 }
 
 /// Issue 22 item 4, which review r13 could not try (its box's clock was December): a transfer
-/// in the summer after the year is locked and signed. The box runs on 10/07 at the end of the
-/// demo's year (libfaketime; 10/07/2027 for 2026-2027, whose term II ends 31/05/2027). A transfer out dated on the last day of term II is
-/// refused (she was on its roll), one dated 15/06/2027 is accepted; she leaves the roll, and
-/// her học bạ of the year stays the one signed with the class: the same file, still valid and
-/// matching the records, the class's versions unchanged, and signing her file alone refused
-/// rather than making a second one.
+/// in the summer after the year is locked and signed — the demo's signed 9A1 of last school
+/// year, whose term II ended 31/05 (31/05/2026 for 2025-2026). A transfer out dated on the
+/// last day of term II is refused (she was on its roll), one dated 15/06 of that summer is
+/// accepted; she leaves the roll, and her học bạ of the year stays the one signed with the
+/// class: the same file, still valid and matching the records, the class's versions
+/// unchanged, and signing her file alone refused rather than making a second one.
 #[test]
 fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
-    let Some(lib) = libfaketime() else {
-        eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
-        return;
-    };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let s = Server::start_env(
-        &data,
-        false,
-        &[],
-        &[
-            ("LD_PRELOAD", lib.to_str().unwrap()),
-            // 10 July after the demo's year, whatever the day: the box seeds the test's year.
-            ("FAKETIME", &common::faketime_in_year(7, 10, "03:00:00")),
-            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
-            ("TZ", "UTC"),
-        ],
-    );
+    let mut s = Server::start(&data, false);
+    s.wait_signed();
     let b = s.base();
     let admin = s.login("admin");
     let bgh = s.login("hieutruong");
@@ -4047,18 +4096,31 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
             serde_json::json!({"date": date, "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"}),
         )
     };
-    let (code, e) = out(&common::term_vi(5, 31));
+    let (code, e) = out(&common::showcase_vi(5, 31));
     assert_eq!(code, 422, "{e}");
     let msg = e["error"]["message"].as_str().unwrap();
     assert!(
         msg.contains(&format!(
             "đã khoá sổ học kì II (kết thúc ngày {})",
-            common::term_vi(5, 31)
+            common::showcase_vi(5, 31)
         )) && !msg.contains("học kì I "),
         "{msg}"
     );
-    // Not "in the future": the box's clock is the summer's.
-    let (code, e) = out(&common::term_vi(6, 15));
+    // After her class's year ended (31/07) she was on no roll of this year — she finished
+    // lower secondary with 9A1 —: a departure dated then is refused, and changes nothing.
+    let (code, e) = out(&common::term_vi(8, 1));
+    assert_eq!(code, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "năm học {}, năm học đó đã kết thúc ngày {}",
+            common::showcase_year(),
+            common::showcase_vi(7, 31)
+        )) && msg.contains("không có tên trong lớp nào của năm học hiện tại")
+            && msg.contains(&name),
+        "{msg}"
+    );
+    let (code, e) = out(&common::showcase_vi(6, 15));
     assert_eq!(code, 200, "{e}");
     assert!(
         !roll(&bgh, &b, &SIGNED).iter().any(|(i, _)| *i == id),

@@ -122,6 +122,19 @@ pub fn term_vi(month: i8, day: i8) -> String {
     term_date(month, day).strftime("%d/%m/%Y").to_string()
 }
 
+/// The day `day` of `month` in the demo's showcase year ([`showcase_year`], the year before
+/// the demo's): a date of last year's 9A1/9A2, whose terms are all past ("10/12/2025").
+pub fn showcase_date(month: i8, day: i8) -> jiff::civil::Date {
+    tram::demo::DemoYear::of(jiff::Timestamp::now())
+        .previous()
+        .date(month, day)
+}
+
+/// [`showcase_date`] as a Vietnamese form writes it ("10/12/2025").
+pub fn showcase_vi(month: i8, day: i8) -> String {
+    showcase_date(month, day).strftime("%d/%m/%Y").to_string()
+}
+
 /// A month of the demo's school year as the API names it ("2026-12").
 pub fn term_month(month: i8) -> String {
     term_date(month, 1).strftime("%Y-%m").to_string()

@@ -343,10 +343,57 @@ pub struct Withdrawal {
     pub reason: String,
 }
 
+/// A departure dated after the school year of the student's class ended (31 July), when that
+/// class is of an earlier year than the current one: she is on no roll of the current year —
+/// last year's graduates, or a class's pupils not carried into this year — so she cannot
+/// have transferred out or left on that day; her record is last year's. Refused naming the
+/// class, its year and its last day. A student of a current-year class, or a departure inside
+/// her class's year (a summer transfer after the year was locked), passes.
+fn check_within_last_year(tx: &Tx<'_>, s: &Student, d: &Departure) -> Result<(), SchoolError> {
+    let current = super::school_info(tx)?
+        .map(|i| i.current_year)
+        .unwrap_or_default();
+    let (Ok(day), Some(class)) = (
+        d.date.parse::<jiff::civil::Date>(),
+        tx.get(&CLASSES, &s.class_id)?,
+    ) else {
+        return Ok(());
+    };
+    if current.is_empty() || class.year >= current {
+        return Ok(());
+    }
+    let Some(end) = year_start(&class.year).and_then(|start| {
+        start
+            .checked_add(jiff::Span::new().years(1))
+            .ok()?
+            .yesterday()
+            .ok()
+    }) else {
+        return Ok(());
+    };
+    if day <= end {
+        return Ok(());
+    }
+    let what = match d.kind {
+        DepartureKind::Withdrawn => "thôi học",
+        _ => "chuyển trường",
+    };
+    Err(SchoolError::Invalid(format!(
+        "Học sinh {} học lớp {} năm học {}, năm học đó đã kết thúc ngày {} và học sinh không có tên trong lớp nào của năm học hiện tại ({current}) — học sinh lớp cuối cấp đã hoàn thành chương trình: không ghi {what} ngày {} sau năm học của lớp. Nếu học sinh rời trường trong năm học đó, ghi đúng ngày (đến {}).",
+        s.full_name,
+        class.name,
+        class.year,
+        end.strftime("%d/%m/%Y"),
+        day.strftime("%d/%m/%Y"),
+        end.strftime("%d/%m/%Y")
+    )))
+}
+
 /// Records that the student left the school: from then on they are in no class list or score
 /// grid (the roll drops them), while every record of theirs stays and shows the departure.
 fn depart(tx: &mut Tx<'_>, id: &str, d: Departure, action: &str) -> Result<Student, SchoolError> {
     let mut s = active_student(tx, id)?;
+    check_within_last_year(tx, &s, &d)?;
     s.left = Some(d);
     super::save_student(tx, s.clone(), action)?;
     Ok(s)

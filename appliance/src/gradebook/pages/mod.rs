@@ -89,13 +89,24 @@ page!(IndexPage, "grades.html" {
     bgh: bool,
     terms: Vec<TermState>,
     class_locks: Vec<ClassLockRow>,
+    // The lock panel's school years (newest first) and the one its class table shows: last
+    // year's classes (the demo's 9A2) are locked and reopened from here too.
+    lock_years: Vec<String>,
+    lock_year: String,
+    lock_note: Option<String>,
     corrections: Vec<CorrectionView>,
 });
+
+#[derive(Deserialize)]
+struct LockYear {
+    year: Option<String>,
+}
 
 async fn index(
     State(s): State<Shared>,
     headers: HeaderMap,
     PageUser(u): PageUser,
+    typed: crate::http::PageQuery<LockYear>,
 ) -> Result<Response, ApiError> {
     let rx = s.store.read()?;
     let p = &u.principal;
@@ -175,9 +186,54 @@ async fn index(
     }
     // Each class of the year with the lock that holds for it per term, so BGH can lock or reopen
     // one class (a class finished early, a correction in one class) without the school's lock.
+    // One school year at a time (`?year=`, the current one by default), as the class list.
+    let mut lock_years: Vec<String> = classes.iter().map(|c| c.year.clone()).collect();
+    if !year.is_empty() {
+        lock_years.push(year.clone());
+    }
+    lock_years.sort();
+    lock_years.dedup();
+    lock_years.reverse();
+    let asked = typed
+        .filters
+        .and_then(|q| match q.year.map(|y| y.trim().to_string()) {
+            Some(y) if y.is_empty() => Ok(None),
+            Some(y) if school::is_school_year(&y) => Ok(Some(y)),
+            Some(y) => Err(format!(
+                "Năm học “{}” không hợp lệ: ghi dạng 2026-2027 (các năm học của trường: {}).",
+                y.chars().take(20).collect::<String>(),
+                lock_years.join(", ")
+            )),
+            None => Ok(None),
+        });
+    let lock_year = match asked {
+        Ok(y) => y.unwrap_or_else(|| year.clone()),
+        Err(why) => {
+            let choices = lock_years
+                .iter()
+                .map(|y| (format!("/grades?year={y}"), format!("Năm học {y}")))
+                .collect();
+            return crate::auth::pages::refused_filter(
+                &s,
+                &u,
+                &headers,
+                typed.page,
+                "Sổ điểm",
+                why,
+                choices,
+            );
+        }
+    };
+    let lock_note = Some(&lock_year)
+        .filter(|y| !y.is_empty() && !classes.iter().any(|c| &c.year == *y))
+        .map(|y| format!("Năm học {y} không có lớp nào trong hồ sơ của trường."));
+    if !lock_year.is_empty() && !lock_years.contains(&lock_year) {
+        lock_years.insert(0, lock_year.clone());
+    }
     let mut class_locks = vec![];
     if bgh {
-        let mut of_year: Vec<&school::Class> = classes.iter().filter(|c| c.year == year).collect();
+        let mut of_year: Vec<&school::Class> =
+            classes.iter().filter(|c| c.year == lock_year).collect();
         of_year.sort_by(|a, b| (a.grade, &a.name).cmp(&(b.grade, &b.name)));
         for c in of_year {
             let mut cells = vec![];
@@ -227,6 +283,9 @@ async fn index(
         bgh,
         terms,
         class_locks,
+        lock_years,
+        lock_year,
+        lock_note,
         corrections,
     )))
 }
