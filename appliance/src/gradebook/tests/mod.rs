@@ -1704,3 +1704,74 @@ fn a_move_out_of_a_class_with_term_i_locked_is_refused() {
         .unwrap();
     assert_eq!(moved.class_id, to.id);
 }
+
+/// Review r13 #5 on the demo's signed class (last year's 9A1): a change of the register number
+/// its signed học bạ print is refused while the year's lock they stand on holds, naming BGH's
+/// unlock, and nothing is written; once BGH reopens the year the same change goes through. (The
+/// register itself refuses a strike of a closed year's line first — every demo graduate's line
+/// is one — so the guard is held to its rule here, on the change it watches.)
+#[test]
+fn a_signed_hocba_s_register_number_changes_only_after_the_year_is_reopened() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let class_id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
+        .unwrap()
+        .unwrap();
+    let class = class_of(&rx, &class_id).unwrap();
+    let signed = rx.scan(&hocba::REGISTER, &format!("{class_id}/")).unwrap();
+    let student = signed
+        .first()
+        .expect("the demo's class is signed")
+        .1
+        .student
+        .clone();
+    let number = rx
+        .get(&school::register::REGISTER_OF, &student)
+        .unwrap()
+        .expect("a signed student has a register number");
+    drop(rx);
+    let renumber = |store: &Store| {
+        store.write(&Actor::system(now()), |tx| {
+            moves::guard_roll(tx, |tx| {
+                tx.put(
+                    &school::register::REGISTER_OF,
+                    &student,
+                    &(number + 5_000),
+                    "register.line",
+                )?;
+                Ok(())
+            })
+        })
+    };
+    let e = renumber(&f.store).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("in số đăng bộ {number}")) && e.contains("mở khoá sổ học kì II"),
+        "{e}"
+    );
+    let rx = f.store.read().unwrap();
+    assert_eq!(
+        rx.get(&school::register::REGISTER_OF, &student).unwrap(),
+        Some(number),
+        "nothing written"
+    );
+    drop(rx);
+    f.store
+        .write(
+            &Actor {
+                id: f.bgh.id().into(),
+                now: now(),
+            },
+            |tx| {
+                unlock_term(
+                    tx,
+                    &f.bgh,
+                    &class.year,
+                    TermId::Hk2,
+                    Some(&class.id),
+                    Some("Sửa số đăng bộ mở nhầm".into()),
+                )
+            },
+        )
+        .unwrap();
+    renumber(&f.store).unwrap();
+}
