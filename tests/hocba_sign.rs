@@ -4122,44 +4122,6 @@ fn a_hocba_signed_by_hand_follows_the_class_pages_rules() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("carry no học bạ data"), "{}", text(&o));
-    // Review r23 #1: the open class's print with its data relabelled (a same-length byte edit
-    // the box no longer reads as học bạ data, though `pdfdetach` still extracts it), signed by
-    // a teacher of another class and then the principal: signed, but never a học bạ of the
-    // school — not in the register, no "stages: complete", never VALID.
-    let mut forged = std::fs::read(&print).unwrap();
-    let (from, to) = (b"(hoc-ba.json)".as_slice(), b"(hoc-ba.jsoN)".as_slice());
-    let mut edits = 0;
-    while let Some(at) = find(&forged, from) {
-        forged[at..at + from.len()].copy_from_slice(to);
-        edits += 1;
-    }
-    assert!(edits > 0, "the print names its data (hoc-ba.json)");
-    let (once, twice) = (tmp.path().join("f1.pdf"), tmp.path().join("f2.pdf"));
-    std::fs::write(tmp.path().join("f0.pdf"), &forged).unwrap();
-    for (user, input, output) in [
-        ("gv10", tmp.path().join("f0.pdf"), &once),
-        ("hieutruong", once.clone(), &twice),
-    ] {
-        let o = Command::new(bin())
-            .args(["hocba", "sign", "--user", user, "--out"])
-            .arg(output)
-            .arg(&input)
-            .arg("--data-dir")
-            .arg(&data)
-            .env("TRAM_SIGNING_PIN", DEMO_PIN)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{user}: {}", text(&o));
-        assert!(text(&o).contains("carry no học bạ data"), "{}", text(&o));
-    }
-    let o = hocba(&["verify", twice.to_str().unwrap()], &data);
-    let report = text(&o);
-    assert!(!o.status.success(), "{report}");
-    assert!(
-        !report.contains("=> VALID") && !report.contains("stages: complete"),
-        "{report}"
-    );
 }
 
 /// PATCH `body` as JSON; the status and the answer.

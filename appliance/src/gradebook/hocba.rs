@@ -884,11 +884,6 @@ pub fn adopt_signer_files(
 /// with her PIN, outside the class signing): the box made those signatures, so they are the
 /// school's. Keyed under the student the file's data names, "m" and the signature's digest in
 /// place of a version (version 0): no stored version holds them. One audited write.
-///
-/// Only a file carrying học bạ data the box reads is registered: a PDF without it (another
-/// document, or a print whose `hoc-ba.json` was renamed, unlinked or relabelled so the box
-/// cannot read it) is signed but never enters the học bạ register, so no verifier calls it a
-/// complete học bạ of the school (review r23 #1).
 pub fn register_signed_by_hand(
     store: &Store,
     actor: &Actor,
@@ -898,10 +893,8 @@ pub fn register_signed_by_hand(
     let stage = Stage::of_role(role).ok_or_else(|| HocbaError::WrongRole(role.to_string()))?;
     let mut lines = Vec::new();
     for pdf in files {
-        let Some((class, student)) = data_names(pdf)? else {
-            continue;
-        };
         let (cert_sha256, signature_sha256) = pades::newest_signature_ids(pdf)?;
+        let (class, student) = data_names(pdf)?.unwrap_or_else(|| ("-".into(), "-".into()));
         let key = format!(
             "{class}/{student}/m{}/{}",
             &signature_sha256[..16],
@@ -3687,13 +3680,10 @@ pub fn file_ma_dinh_danh(pdf: &[u8]) -> Result<Option<String>, HocbaError> {
         .filter(|m| !m.is_empty()))
 }
 
-/// The register lines of the student a file's embedded data names; none for a file without
-/// data the box reads — never a học bạ of the school, whatever an older `tram hocba sign`
-/// registered under "-/-/…" (review r23 #1).
+/// The register lines of the student a file's embedded data names; for a file without data,
+/// those of files signed by hand without data ("-/-/…", [`register_signed_by_hand`]).
 fn register_of(r: &impl Read, pdf: &[u8]) -> Result<Vec<RegisterEntry>, HocbaError> {
-    let Some((class, student)) = data_names(pdf)? else {
-        return Ok(Vec::new());
-    };
+    let (class, student) = data_names(pdf)?.unwrap_or_else(|| ("-".into(), "-".into()));
     Ok(r.scan(&REGISTER, &format!("{class}/{student}/"))?
         .into_iter()
         .map(|(_, e)| e)
