@@ -80,7 +80,10 @@ fn first_class(c: &reqwest::blocking::Client, base: &str) -> String {
         .unwrap()
         .json()
         .unwrap();
-    classes["classes"][0]["id"].as_str().unwrap().to_string()
+    common::first_class_this_year(&classes)["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// `ma` codes a girl born in 2014 ("3" then "14"), as the record says.

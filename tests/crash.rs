@@ -20,7 +20,10 @@ fn burst_then_kill(s: &mut Server, round: usize, acked: &Arc<Mutex<Vec<String>>>
         .unwrap()
         .json()
         .unwrap();
-    let class_id = classes["classes"][0]["id"].as_str().unwrap().to_string();
+    let class_id = common::first_class_this_year(&classes)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut handles = vec![];
     for (w, c) in clients.into_iter().enumerate() {
         let (base, class_id, acked) = (base.clone(), class_id.clone(), acked.clone());

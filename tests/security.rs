@@ -623,7 +623,7 @@ fn a_correction_after_the_lock_needs_a_second_person() {
         .unwrap()
         .json()
         .unwrap();
-    let class = classes["classes"][0].clone();
+    let class = common::first_class_this_year(&classes);
     let class_id = class["id"].as_str().unwrap().to_string();
     let homeroom_id = class["homeroom"].as_str().unwrap().to_string();
     // Make sure the homeroom teacher teaches a subject of her own class.

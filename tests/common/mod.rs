@@ -1192,3 +1192,16 @@ pub fn import_p12(
         .output()
         .unwrap()
 }
+
+/// The first class of the demo's year in a `GET /api/v1/classes` answer, which lists every
+/// year's classes (last year's showcase 9A1/9A2 too, whose pupils have graduated).
+pub fn first_class_this_year(classes: &serde_json::Value) -> serde_json::Value {
+    let year = demo_year();
+    classes["classes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["year"] == year.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("no class of {year} in {classes}"))
+}
