@@ -16,7 +16,13 @@ fn school_of_1500() -> (tempfile::TempDir, Store, Vec<String>) {
     let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
     tram::demo::seed(&store, "x", 1500, now).unwrap();
     let rx = store.read().unwrap();
-    let classes: Vec<school::Class> = school::list(&rx, &school::CLASSES).unwrap();
+    // This year's classes: the demo also holds last year's graduating 9A1/9A2 (its showcase).
+    let year = school::school_info(&rx).unwrap().unwrap().current_year;
+    let classes: Vec<school::Class> = school::list(&rx, &school::CLASSES)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.year == year)
+        .collect();
     let assignments = school::list(&rx, &school::ASSIGNMENTS).unwrap();
     drop(rx);
     let actor = Actor::system(now);
