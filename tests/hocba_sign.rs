@@ -104,11 +104,21 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// One học bạ of the demo class, as the principal downloads it.
+/// One học bạ of the demo class, as the principal downloads it once she has locked its year
+/// (the print carries its data, so signing it by hand follows the class's rules: the homeroom
+/// teacher first, then the principal who locked it).
 fn hocba_pdf(data: &Path) -> (Vec<u8>, String) {
     let mut s = Server::start(data, false);
     let homeroom = homeroom_of(&s, &CLASS);
     let bgh = s.login("hieutruong");
+    for term in ["hk1", "hk2"] {
+        let (code, e) = post(
+            &bgh,
+            format!("{}/api/v1/grades/terms/{term}/lock", s.base()),
+            serde_json::json!({"force": true, "class": &*CLASS}),
+        );
+        assert_eq!(code, 200, "{e}");
+    }
     let roll: serde_json::Value = bgh
         .get(format!("{}/api/v1/students?class={CLASS}", s.base()))
         .send()
@@ -259,9 +269,9 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
         "{ca_pem}"
     );
 
-    // A wrong PIN signs nothing.
+    // A wrong PIN signs nothing (the homeroom teacher's: she signs first).
     let wrong = Command::new(bin())
-        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .args(["hocba", "sign", "--user", &homeroom, "--out"])
         .arg(tmp.path().join("wrong.pdf"))
         .arg(&unsigned)
         .arg("--data-dir")
@@ -274,7 +284,7 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
     // Read from standard input, the wrong PIN is named as such, not as a variable nobody set
     // (review r15 #7).
     let mut child = Command::new(bin())
-        .args(["hocba", "sign", "--user", "hieutruong", "--out"])
+        .args(["hocba", "sign", "--user", &homeroom, "--out"])
         .arg(tmp.path().join("wrong.pdf"))
         .arg(&unsigned)
         .arg("--data-dir")
@@ -292,8 +302,9 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
     let wrong = child.wait_with_output().unwrap();
     assert!(
         !wrong.status.success()
-            && text(&wrong)
-                .contains("wrong signing PIN for \"hieutruong\" (read from standard input)")
+            && text(&wrong).contains(&format!(
+                "wrong signing PIN for {homeroom:?} (read from standard input)"
+            ))
             && !text(&wrong).contains("TRAM_SIGNING_PIN"),
         "{}",
         text(&wrong)
@@ -1073,7 +1084,12 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         .unwrap();
     assert_eq!(r.status(), 403);
 
-    // A correction after signing: the year unlocked and locked again is a new version.
+    // A correction after signing: the year unlocked, one student's name corrected, the year
+    // locked again — a new version of her học bạ alone; the others' signed files stand, not
+    // superseded (review r23 #5: one correction re-versioned the whole class).
+    let last = students.len() - 1;
+    let corrected = &students[last];
+    let corrected_v1 = download(&bgh, corrected);
     let (code, e) = post(
         &bgh,
         format!("{b}/api/v1/grades/terms/hk2/unlock"),
@@ -1086,6 +1102,14 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         (409, Some("year_not_locked")),
         "{e}"
     );
+    let admin = s.login("admin");
+    let r = admin
+        .patch(format!("{b}/api/v1/students/{corrected}"))
+        .header("X-CSRF-Token", common::csrf(&admin, &b))
+        .json(&serde_json::json!({ "full_name": "Nguyễn Thị Sửa Tên" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
     let (code, e) = post(
         &bgh,
         format!("{b}/api/v1/grades/terms/hk2/lock"),
@@ -1108,11 +1132,19 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     );
     let (code, done) = post(&gvcn, sign_url.clone(), gvcn_body);
     assert_eq!(code, 200, "{done}");
-    let v = versions(&bgh);
-    assert_eq!(v.len(), 3 * students.len(), "{v:?}");
     assert_eq!(
-        v.iter().filter(|r| r["version"] == 2).count(),
-        students.len()
+        (done["signed"].as_u64(), done["already"].as_u64()),
+        (Some(1), Some(last as u64)),
+        "{done}"
+    );
+    let v = versions(&bgh);
+    assert_eq!(v.len(), 2 * students.len() + 1, "{v:?}");
+    assert_eq!(
+        v.iter()
+            .filter(|r| r["version"] == 2)
+            .map(|r| r["student"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        [corrected.as_str()]
     );
     // The class page lists them per student in name order (review r10 #6: one flat row per
     // signature, 240 for a class of 40), one line each — the newest version, whether both
@@ -1136,27 +1168,25 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         section
             .matches("</b> <span class=\"hocba-state\">bản 2 · ")
             .count(),
-        students.len(),
+        1,
         "{section}"
     );
     assert_eq!(
         section
             .matches("<details><summary>Các bản cũ (1)</summary>")
             .count(),
-        students.len(),
+        1,
         "{section}"
     );
     assert!(!section.contains("<table"), "{section}");
     // No hub here: every signature says it has no time-stamp yet, each dated.
     assert_eq!(
         section.matches("chưa có dấu thời gian").count(),
-        3 * students.len(),
+        2 * students.len() + 1,
         "{section}"
     );
 
-    // Review r19 #1: version 2 waits for the principal, so version 1 is still the học bạ —
-    // the download gives it, named by the student (never the internal id), and it reads VALID
-    // on the box and in the CLI, not superseded by a half-signed file.
+    // An unchanged student's version 1 is still her học bạ, VALID.
     let r = bgh
         .get(format!("{b}/grades/hocba/{}/signed", students[0]))
         .send()
@@ -1179,6 +1209,9 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let o = hocba(&["verify", file.to_str().unwrap()], &data);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).ends_with("=> VALID\n"), "{}", text(&o));
+    // Review r19 #1: the corrected student's version 2 waits for the principal, so version 1
+    // is still her học bạ — the download gives it, not a half-signed file.
+    assert_eq!(download(&bgh, corrected), corrected_v1);
     // The export gives version 1 and says version 2 waits for the principal — the CLI line
     // and the manifest (the class ZIP's too).
     let out2 = tmp.path().join("export-waiting");
@@ -1188,16 +1221,15 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
             "v2 waits for the principal's signature; exported v1, the newest complete version"
         )
         .count(),
-        students.len(),
+        1,
         "{said}"
     );
     for f in manifest["files"].as_array().unwrap() {
         assert_eq!(f["version"], 1, "{f}");
         assert_eq!(f["signers"].as_array().unwrap().len(), 2, "{f}");
-        assert_eq!(
-            f["note"], "v2 chờ BGH ký; bản đủ chữ ký mới nhất: v1",
-            "{f}"
-        );
+        let note = (f["student"] == corrected.as_str())
+            .then_some("v2 chờ BGH ký; bản đủ chữ ký mới nhất: v1");
+        assert_eq!(f["note"].as_str(), note, "{f}");
     }
     let zip = gvcn
         .get(format!("{b}/grades/class/{CLASS}/hocba.zip"))
@@ -1211,12 +1243,13 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
         serde_json::from_reader(archive.by_name("manifest.json").unwrap()).unwrap();
     assert_eq!(listed["files"], manifest["files"], "{listed}");
 
-    // The principal signs version 2: now it is the học bạ, and version 1 is superseded.
+    // The principal signs version 2: now it is her học bạ, and her version 1 is superseded.
     let (code, done) = post(&bgh, sign_url.clone(), ht_body.clone());
     assert_eq!(code, 200, "{done}");
-    let newest = download(&bgh, &students[0]);
-    assert_ne!(newest, signed);
-    let (code, v) = check(&bgh, signed.clone());
+    assert_eq!(done["signed"], 1, "{done}");
+    let newest = download(&bgh, corrected);
+    assert_ne!(newest, corrected_v1);
+    let (code, v) = check(&bgh, corrected_v1.clone());
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["newer_version"], 2, "{v}");
     assert!(
@@ -1229,13 +1262,18 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     let (said, manifest) = export_class(&data, &out3);
     assert!(!said.contains("waits"), "{said}");
     for f in manifest["files"].as_array().unwrap() {
-        assert_eq!(f["version"], 2, "{f}");
+        let v = if f["student"] == corrected.as_str() {
+            2
+        } else {
+            1
+        };
+        assert_eq!(f["version"], v, "{f}");
         assert!(f["note"].is_null(), "{f}");
     }
     // Review r22 #8: a version the homeroom teacher signed before BGH reopened the year again
     // is never signed by BGH: the export calls it replaced and names the pending one — not
     // "v3 waits for the principal's signature".
-    let relock = || {
+    let relock = |new_name: Option<&str>| {
         for (what, body) in [
             (
                 "unlock",
@@ -1243,18 +1281,39 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
             ),
             ("lock", serde_json::json!({"class": CLASS, "force": true})),
         ] {
+            if let (Some(name), "lock") = (new_name, what) {
+                let r = admin
+                    .patch(format!("{b}/api/v1/students/{corrected}"))
+                    .header("X-CSRF-Token", common::csrf(&admin, &b))
+                    .json(&serde_json::json!({ "full_name": name }))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{:?}", r.text());
+            }
             let (code, e) = post(&bgh, format!("{b}/api/v1/grades/terms/hk2/{what}"), body);
             assert_eq!(code, 200, "{what}: {e}");
         }
     };
-    relock();
+    // Reopened and locked with nothing changed, nothing waits: a signing is refused.
+    relock(None);
+    let (code, e) = post(
+        &gvcn,
+        sign_url.clone(),
+        serde_json::json!({"stage": "gvcn", "pin": PIN}),
+    );
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("already_signed")),
+        "{e}"
+    );
+    relock(Some("Nguyễn Thị Sửa Lần Hai"));
     let (code, done) = post(
         &gvcn,
         sign_url.clone(),
         serde_json::json!({"stage": "gvcn", "pin": PIN}),
     );
     assert_eq!(code, 200, "{done}");
-    relock();
+    relock(None);
     let out4 = tmp.path().join("export-replaced");
     let (said, manifest) = export_class(&data, &out4);
     assert!(!said.contains("waits for the principal"), "{said}");
@@ -1263,16 +1322,24 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
             "v3 was replaced and will not be signed (the year was reopened after the homeroom teacher signed it); v4 waits for the homeroom teacher's signature; exported v2, the newest complete version"
         )
         .count(),
-        students.len(),
+        1,
         "{said}"
     );
     for f in manifest["files"].as_array().unwrap() {
+        assert!(f["waiting"].is_null(), "{f}");
+        if f["student"] != corrected.as_str() {
+            assert_eq!(
+                (f["version"].as_u64(), f["replaced"].as_u64()),
+                (Some(1), None),
+                "{f}"
+            );
+            continue;
+        }
         assert_eq!(
             (f["version"].as_u64(), f["replaced"].as_u64()),
             (Some(2), Some(3)),
             "{f}"
         );
-        assert!(f["waiting"].is_null(), "{f}");
         assert_eq!(
             f["note"],
             "v3 bỏ, không được ký nữa (sổ đã mở lại sau khi GVCN ký); v4 chờ GVCN ký; bản đủ chữ ký mới nhất: v2",
@@ -1281,7 +1348,7 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
     }
     s.stop();
     // Review r15 #4: the CLI says so too, and ends in one verdict.
-    std::fs::write(&file, &signed).unwrap();
+    std::fs::write(&file, &corrected_v1).unwrap();
     let o = hocba(&["verify", file.to_str().unwrap()], &data);
     let old = text(&o);
     // One verdict, the hub's words and exit code too (`hocba::verdict`): 4, superseded.
@@ -1291,7 +1358,8 @@ fn the_class_is_signed_by_its_homeroom_teacher_then_the_principal_on_the_web() {
             && old.ends_with("=> SUPERSEDED (v2 is the current signed version)\n"),
         "{old}"
     );
-    std::fs::write(&file, &newest).unwrap();
+    // An unchanged student's file, still hers: VALID, its data matching the box's records.
+    std::fs::write(&file, &signed).unwrap();
     let o = hocba(&["verify", file.to_str().unwrap()], &data);
     let report = text(&o);
     assert_eq!(o.status.code(), Some(0), "{report}");
@@ -2003,27 +2071,40 @@ fn a_licensed_ca_pkcs12_imported_by_the_principal_signs_with_its_chain() {
     assert!(text(&o).contains("--confirm-name"), "{}", text(&o));
     // Nothing was stored by any of them: the principal still signs with the demo's school
     // certificate (its PIN), which the school CA alone vouches for.
+    // (over the homeroom teacher's signature: a học bạ is signed by her first).
+    let kept_gvcn = tmp.path().join("kept-gvcn.pdf");
+    let o = hocba(
+        &[
+            "sign",
+            "--user",
+            &homeroom,
+            "--out",
+            kept_gvcn.to_str().unwrap(),
+            unsigned.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(o.status.success(), "{}", text(&o));
     let kept = tmp.path().join("kept.pdf");
     let o = Command::new(bin())
         .args(["hocba", "sign", "--user", "hieutruong", "--out"])
         .arg(&kept)
-        .arg(&unsigned)
+        .arg(&kept_gvcn)
         .arg("--data-dir")
         .arg(&data)
         .env("TRAM_SIGNING_PIN", DEMO_PIN)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    // Its signature is sound and the box's own; alone it is not a học bạ (no GVCN stage).
+    // Its signature is sound and the box's own, under the school CA (not the licensed one).
     let o = hocba(&["verify", kept.to_str().unwrap()], &data);
-    assert!(text(&o).contains("(Signature1): VALID"), "{}", text(&o));
+    assert!(text(&o).contains("(Signature2): VALID"), "{}", text(&o));
     assert!(
-        text(&o).contains("signature 1 is in the school's signature register"),
+        text(&o).contains("signature 2 is in the school's signature register"),
         "{}",
         text(&o)
     );
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(text(&o).contains("stages: INCOMPLETE"), "{}", text(&o));
+    assert!(!text(&o).contains("Test Licensed CA"), "{}", text(&o));
 
     let o = import_p12(&data, &p12("good"), "mat-khau", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -2661,12 +2742,14 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
         data,
         ca_dir,
         unsigned,
-        ..
+        homeroom,
     }) = licensed()
     else {
         eprintln!("SKIPPED: openssl not installed");
         return;
     };
+    let o = issue(&homeroom, "gvcn", &data);
+    assert!(o.status.success(), "{}", text(&o));
     let mut s = Server::start(&data, false);
     let b = s.base();
     let head = s.login("hieutruong");
@@ -2756,44 +2839,24 @@ fn the_principal_imports_her_pkcs12_on_the_web_while_the_server_runs() {
     assert_eq!(done["role"], "Phó hiệu trưởng", "{done}");
     s.stop();
 
-    // The imported key signs with the new PIN, its chain to the licensed CA.
-    let out = tmp.path().join("signed.pdf");
-    let o = hocba(
-        &[
-            "sign",
-            "--user",
-            "hieutruong",
-            "--out",
-            out.to_str().unwrap(),
-            unsigned.to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = hocba(
-        &[
-            "verify",
-            "--ca",
-            ca_dir.join("root.crt").to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-        &data,
-    );
+    // The imported key signs with the new PIN, its chain to the licensed CA, over the
+    // homeroom teacher's signature (a học bạ is signed by her first).
+    let out = sign_in_turn(&data, &homeroom, &unsigned, tmp.path());
+    let o = hocba(&["verify", out.to_str().unwrap()], &data);
     assert!(
         text(&o).contains("signer: TRAN VAN HUNG — Hiệu trưởng"),
         "{}",
         text(&o)
     );
-    // The licensed chain holds and the box made the signature; the principal's alone is not a
-    // whole học bạ, so the verdict is incomplete.
-    assert!(text(&o).contains("(Signature1): VALID"), "{}", text(&o));
+    // The licensed chain holds and the box made both signatures: a whole học bạ.
+    assert!(text(&o).contains("(Signature2): VALID"), "{}", text(&o));
     assert!(text(&o).contains("TRAN VAN HUNG"), "{}", text(&o));
     assert!(
-        text(&o).contains("signature 1 is in the school's signature register (Hiệu trưởng)"),
+        text(&o).contains("signature 2 is in the school's signature register (Hiệu trưởng)"),
         "{}",
         text(&o)
     );
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 /// Review r10 #2 and #5: a học bạ is valid only with the homeroom teacher's signature and the
@@ -4061,7 +4124,12 @@ fn a_summer_transfer_after_the_locked_year_keeps_her_signed_hocba() {
 fn a_hocba_signed_by_hand_follows_the_class_pages_rules() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let (plain, _) = hocba_pdf(&data);
+    // The box's print carries its data (review r23 #1): made, then the server stopped.
+    let (print_of_box, _) = hocba_pdf(&data);
+    assert!(
+        find(&print_of_box, b"hoc-ba.json").is_some(),
+        "the print carries its data"
+    );
     let export = tmp.path().join("export");
     let o = Command::new(bin())
         .args(["records", "export", "--data-dir"])
@@ -4109,9 +4177,13 @@ fn a_hocba_signed_by_hand_follows_the_class_pages_rules() {
         assert!(!text(&o).contains("wrong signing PIN"), "{}", text(&o));
         assert!(!out.exists(), "nothing written");
     }
-    // A PDF without học bạ data is not a học bạ: signed as before (the demo principal's PIN).
-    let plain_in = tmp.path().join("plain.pdf");
-    std::fs::write(&plain_in, &plain).unwrap();
+    // A PDF without học bạ data is not a học bạ (the archive's sổ đăng bộ): signed as before
+    // (the demo principal's PIN), never entered in the học bạ register.
+    let plain_in = std::fs::read_dir(export.join("so-dang-bo"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pdf"))
+        .expect("the register's PDF");
     let o = Command::new(bin())
         .args(["hocba", "sign", "--user", "hieutruong", "--out"])
         .arg(&out)
@@ -4122,6 +4194,44 @@ fn a_hocba_signed_by_hand_follows_the_class_pages_rules() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("carry no học bạ data"), "{}", text(&o));
+    // Review r23 #1: the open class's print with its data relabelled (a same-length byte edit
+    // the box no longer reads as học bạ data, though `pdfdetach` still extracts it), signed by
+    // a teacher of another class and then the principal: signed, but never a học bạ of the
+    // school — not in the register, no "stages: complete", never VALID.
+    let mut forged = std::fs::read(&print).unwrap();
+    let (from, to) = (b"(hoc-ba.json)".as_slice(), b"(hoc-ba.jsoN)".as_slice());
+    let mut edits = 0;
+    while let Some(at) = find(&forged, from) {
+        forged[at..at + from.len()].copy_from_slice(to);
+        edits += 1;
+    }
+    assert!(edits > 0, "the print names its data (hoc-ba.json)");
+    let (once, twice) = (tmp.path().join("f1.pdf"), tmp.path().join("f2.pdf"));
+    std::fs::write(tmp.path().join("f0.pdf"), &forged).unwrap();
+    for (user, input, output) in [
+        ("gv10", tmp.path().join("f0.pdf"), &once),
+        ("hieutruong", once.clone(), &twice),
+    ] {
+        let o = Command::new(bin())
+            .args(["hocba", "sign", "--user", user, "--out"])
+            .arg(output)
+            .arg(&input)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("TRAM_SIGNING_PIN", DEMO_PIN)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{user}: {}", text(&o));
+        assert!(text(&o).contains("carry no học bạ data"), "{}", text(&o));
+    }
+    let o = hocba(&["verify", twice.to_str().unwrap()], &data);
+    let report = text(&o);
+    assert!(!o.status.success(), "{report}");
+    assert!(
+        !report.contains("=> VALID") && !report.contains("stages: complete"),
+        "{report}"
+    );
 }
 
 /// PATCH `body` as JSON; the status and the answer.

@@ -139,6 +139,11 @@ pub enum CaCmd {
         /// Who asked and why (kept in the audit log).
         #[arg(long)]
         reason: String,
+        /// When the member named holds a certificate of another role (a vice principal who
+        /// signs her class's học bạ as its homeroom teacher): replace it by a principal's or
+        /// vice principal's one. Without it such a recovery is refused.
+        #[arg(long)]
+        replace_certificate: bool,
     },
 }
 
@@ -410,12 +415,21 @@ fn ca_cmd(cmd: CaCmd) -> anyhow::Result<ExitCode> {
             let pin = secret("TRAM_APPROVER_PIN")?;
             (data, vec!["renew".into(), by, pin, reason])
         }
-        CaCmd::Recover { data, by, reason } => {
+        CaCmd::Recover {
+            data,
+            by,
+            reason,
+            replace_certificate,
+        } => {
             if reason.trim().is_empty() {
                 anyhow::bail!("--reason is required: who asked for the recovery and why");
             }
             let pin = new_pin("TRAM_SIGNING_PIN", true)?;
-            (data, vec!["recover".into(), by, pin, reason])
+            let replace = if replace_certificate { "replace" } else { "" };
+            (
+                data,
+                vec!["recover".into(), by, pin, reason, replace.into()],
+            )
         }
     };
     let (ok, text) = super::here_or_server(&data.data_dir, "hocba-ca", args.clone(), |store| {
@@ -717,7 +731,7 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
             }
             // The box made these signatures: into its register before any file is written, so
             // none it hands out is unknown to its own verify.
-            tram::gradebook::hocba::register_signed_by_hand(
+            let registered = tram::gradebook::hocba::register_signed_by_hand(
                 &store,
                 &tram::store::Actor {
                     id: account.id.clone(),
@@ -737,6 +751,12 @@ pub fn run(cmd: HocbaCmd) -> anyhow::Result<ExitCode> {
                 rec.full_name,
                 rec.role
             );
+            if registered < targets.len() {
+                println!(
+                    "{} of them carry no học bạ data this box reads: signed, but not in the school's học bạ register — `tram hocba verify` calls such a file no học bạ of the school",
+                    targets.len() - registered
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         HocbaCmd::Export { data, class, to } => {

@@ -460,6 +460,13 @@ pub enum HocbaError {
     SoleHolder,
     #[error("Chứng thư ký học bạ của bạn vừa thay đổi; hãy tải lại trang rồi làm lại.")]
     SignerChanged,
+    /// A recovery for a BGH member whose certificate names another role (a vice principal who
+    /// is also a homeroom teacher, signing as "{0}"): it would replace that certificate by a
+    /// head's one, and she could no longer sign as before — never silently (review r23 #4).
+    #[error(
+        "Chứng thư ký học bạ hiện có của người này là chứng thư \"{0}\": khôi phục CA sẽ thay nó bằng chứng thư Hiệu trưởng/Phó hiệu trưởng. Chọn thành viên Ban giám hiệu khác, hoặc xác nhận thay chứng thư."
+    )]
+    RecoveryReplaces(String),
 }
 
 impl HocbaError {
@@ -519,6 +526,7 @@ impl HocbaError {
             HocbaError::NotRenewer => "not_approver",
             HocbaError::SoleHolder => "sole_ca_holder",
             HocbaError::SignerChanged => "signer_changed",
+            HocbaError::RecoveryReplaces(_) => "recovery_replaces_certificate",
         }
     }
 
@@ -574,6 +582,9 @@ impl HocbaError {
             }
             HocbaError::Signing(SigningError::WrongPin) => "wrong signing PIN".into(),
             HocbaError::Pades(e) => format!("the PDF cannot be read or signed: {}", e.detail()),
+            HocbaError::RecoveryReplaces(role) => format!(
+                "this member's signing certificate is a {role:?} one: the recovery would replace it by a principal's or vice principal's certificate, and she could no longer sign as {role:?} until she asks for a new one. Name another member of the Ban giám hiệu, or add --replace-certificate"
+            ),
             other => format!("{other} ({})", other.code()),
         }
     }
@@ -884,6 +895,11 @@ pub fn adopt_signer_files(
 /// with her PIN, outside the class signing): the box made those signatures, so they are the
 /// school's. Keyed under the student the file's data names, "m" and the signature's digest in
 /// place of a version (version 0): no stored version holds them. One audited write.
+///
+/// Only a file carrying học bạ data the box reads is registered: a PDF without it (another
+/// document, or a print whose `hoc-ba.json` was renamed, unlinked or relabelled so the box
+/// cannot read it) is signed but never enters the học bạ register, so no verifier calls it a
+/// complete học bạ of the school (review r23 #1).
 pub fn register_signed_by_hand(
     store: &Store,
     actor: &Actor,
@@ -893,8 +909,10 @@ pub fn register_signed_by_hand(
     let stage = Stage::of_role(role).ok_or_else(|| HocbaError::WrongRole(role.to_string()))?;
     let mut lines = Vec::new();
     for pdf in files {
+        let Some((class, student)) = data_names(pdf)? else {
+            continue;
+        };
         let (cert_sha256, signature_sha256) = pades::newest_signature_ids(pdf)?;
-        let (class, student) = data_names(pdf)?.unwrap_or_else(|| ("-".into(), "-".into()));
         let key = format!(
             "{class}/{student}/m{}/{}",
             &signature_sha256[..16],
@@ -1180,23 +1198,34 @@ fn name_some(all: &[String]) -> String {
 
 /// What one student's học bạ needs at `stage` under the lock of `lock_at`: `None` when it is
 /// already signed at that stage, else (the version, the file to sign over — `None` for a fresh
-/// print).
-fn plan_student(
-    rows: &[(String, SignedHocba)],
+/// print). A version signed at both stages under an earlier lock (the year was reopened and
+/// locked again) stands while its data still matches the box's records: only a student whose
+/// học bạ a correction changed gets a new version, not the whole class (review r23 #5: one
+/// corrected mark made 39 unchanged files SUPERSEDED). A version only the homeroom teacher
+/// signed under an earlier lock is replaced, as before.
+fn plan_student<'a>(
+    r: &impl Read,
+    rows: &'a [(String, SignedHocba)],
     stage: Stage,
     lock_at: jiff::Timestamp,
-) -> Result<Option<(u32, Option<&SignedHocba>)>, HocbaError> {
+) -> Result<Option<(u32, Option<&'a SignedHocba>)>, HocbaError> {
     let latest = rows
         .iter()
         .map(|(_, r)| r)
         .max_by_key(|r| (r.version, r.stage as u8));
+    let stands = |l: &SignedHocba| -> Result<bool, HocbaError> {
+        Ok(l.stage == Stage::Principal
+            && matches!(check_data(r, &l.pdf_bytes()?)?, DataCheck::Matches { .. }))
+    };
     match (stage, latest) {
         (Stage::Gvcn, Some(l)) if l.lock_at == lock_at => Ok(None),
+        (Stage::Gvcn, Some(l)) if stands(l)? => Ok(None),
         (Stage::Gvcn, l) => Ok(Some((l.map_or(1, |l| l.version + 1), None))),
         (Stage::Principal, Some(l)) if l.lock_at == lock_at => match l.stage {
             Stage::Principal => Ok(None),
             Stage::Gvcn => Ok(Some((l.version, Some(l)))),
         },
+        (Stage::Principal, Some(l)) if stands(l)? => Ok(None),
         (Stage::Principal, _) => Err(HocbaError::HomeroomFirst),
     }
 }
@@ -1249,7 +1278,7 @@ pub fn check_before_pin(
     let book = super::class_book_for(r, p, class_id)?;
     for st in &book.students {
         let rows = r.scan(&SIGNED, &format!("{class_id}/{}/", st.id))?;
-        if plan_student(&rows, stage, lock_at)?.is_some() {
+        if plan_student(r, &rows, stage, lock_at)?.is_some() {
             return Ok(());
         }
     }
@@ -1272,8 +1301,11 @@ pub fn class_waiting(
     let (mut gvcn, mut bgh) = (false, false);
     for st in students {
         let rows = r.scan(&SIGNED, &format!("{class_id}/{st}/"))?;
-        gvcn |= plan_student(&rows, Stage::Gvcn, lock.at)?.is_some();
-        bgh |= matches!(plan_student(&rows, Stage::Principal, lock.at), Ok(Some(_)));
+        gvcn |= plan_student(r, &rows, Stage::Gvcn, lock.at)?.is_some();
+        bgh |= matches!(
+            plan_student(r, &rows, Stage::Principal, lock.at),
+            Ok(Some(_))
+        );
         if gvcn && bgh {
             break;
         }
@@ -1295,9 +1327,12 @@ pub fn class_waiting_counts(
     let (mut gvcn, mut bgh) = (0, 0);
     for st in students {
         let rows = r.scan(&SIGNED, &format!("{class_id}/{st}/"))?;
-        if plan_student(&rows, Stage::Gvcn, lock.at)?.is_some() {
+        if plan_student(r, &rows, Stage::Gvcn, lock.at)?.is_some() {
             gvcn += 1;
-        } else if matches!(plan_student(&rows, Stage::Principal, lock.at), Ok(Some(_))) {
+        } else if matches!(
+            plan_student(r, &rows, Stage::Principal, lock.at),
+            Ok(Some(_))
+        ) {
             bgh += 1;
         }
     }
@@ -1449,7 +1484,7 @@ pub fn sign_class(
     let mut already = 0;
     for (i, st) in book.students.iter().enumerate() {
         let rows = rx.scan(&SIGNED, &format!("{class_id}/{}/", st.id))?;
-        match plan_student(&rows, stage, lock_at)? {
+        match plan_student(&rx, &rows, stage, lock_at)? {
             None => already += 1,
             Some((version, over)) => plans.push((i, version, over.cloned())),
         }
@@ -1582,7 +1617,7 @@ pub fn sign_student(
     let (rec, lock_at, book, i) = check_may_sign_student(&rx, p, student_id, stage, now)?;
     let class_id = book.class.id.clone();
     let rows = rx.scan(&SIGNED, &format!("{class_id}/{student_id}/"))?;
-    let Some((version, over)) = plan_student(&rows, stage, lock_at)? else {
+    let Some((version, over)) = plan_student(&rx, &rows, stage, lock_at)? else {
         let with_class = super::class_term_lock(&rx, &book.class, TermId::Hk2)?
             .is_some_and(|l| l.locked && l.at == lock_at);
         return Err(if with_class {
@@ -1710,7 +1745,7 @@ pub fn check_may_sign_student(
         .ok_or_else(|| GradeError::UnknownStudent(student_id.to_string()))?;
     // Refused before the PIN is asked for, as a class already signed is (`check_before_pin`).
     let rows = r.scan(&SIGNED, &format!("{}/{student_id}/", class.id))?;
-    if plan_student(&rows, stage, lock_at)?.is_none() {
+    if plan_student(r, &rows, stage, lock_at)?.is_none() {
         return Err(if lock_at != departed {
             HocbaError::SignedWithClass(st.full_name.clone())
         } else {
@@ -3415,6 +3450,16 @@ pub const NOT_IN_REGISTER: &str =
 /// role); an unknown one fits no stage. Pure: the box, the CLI and the hub all ask it.
 pub fn stage_findings(stages: &[Option<Stage>]) -> Vec<Finding> {
     let mut out = Vec::new();
+    // One signature, the principal's: the homeroom teacher's is what is missing, not the
+    // principal's (review r23 #2 read "signature 1 is not the homeroom teacher's" and "the
+    // principal's signature is missing" of a file the principal alone had signed).
+    if let [Some(Stage::Principal)] = stages {
+        out.push(finding(
+            "the homeroom teacher's signature is missing: the only signature is the principal's, and a học bạ is signed by the homeroom teacher first, then by the principal over it",
+            "Chưa đủ chữ ký: thiếu chữ ký của giáo viên chủ nhiệm (chữ ký duy nhất là của Hiệu trưởng; học bạ do giáo viên chủ nhiệm ký trước, Hiệu trưởng ký sau).",
+        ));
+        return out;
+    }
     const WANT: [(Stage, &str, &str); 2] = [
         (Stage::Gvcn, "the homeroom teacher's", "giáo viên chủ nhiệm"),
         (
@@ -3680,10 +3725,13 @@ pub fn file_ma_dinh_danh(pdf: &[u8]) -> Result<Option<String>, HocbaError> {
         .filter(|m| !m.is_empty()))
 }
 
-/// The register lines of the student a file's embedded data names; for a file without data,
-/// those of files signed by hand without data ("-/-/…", [`register_signed_by_hand`]).
+/// The register lines of the student a file's embedded data names; none for a file without
+/// data the box reads — never a học bạ of the school, whatever an older `tram hocba sign`
+/// registered under "-/-/…" (review r23 #1).
 fn register_of(r: &impl Read, pdf: &[u8]) -> Result<Vec<RegisterEntry>, HocbaError> {
-    let (class, student) = data_names(pdf)?.unwrap_or_else(|| ("-".into(), "-".into()));
+    let Some((class, student)) = data_names(pdf)? else {
+        return Ok(Vec::new());
+    };
     Ok(r.scan(&REGISTER, &format!("{class}/{student}/"))?
         .into_iter()
         .map(|(_, e)| e)
@@ -4462,6 +4510,12 @@ mod tests {
         );
         assert_eq!(
             vi(&[Some(Principal)]),
+            [
+                "Chưa đủ chữ ký: thiếu chữ ký của giáo viên chủ nhiệm (chữ ký duy nhất là của Hiệu trưởng; học bạ do giáo viên chủ nhiệm ký trước, Hiệu trưởng ký sau)."
+            ]
+        );
+        assert_eq!(
+            vi(&[None]),
             [
                 "Chữ ký thứ 1 không phải của giáo viên chủ nhiệm.",
                 "Chưa đủ chữ ký: thiếu chữ ký của Hiệu trưởng."

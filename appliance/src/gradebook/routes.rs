@@ -101,7 +101,7 @@ impl From<super::hocba::HocbaError> for ApiError {
                 tracing::error!("học bạ signing: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            H::SignerExists => StatusCode::CONFLICT,
+            H::SignerExists | H::RecoveryReplaces(_) => StatusCode::CONFLICT,
             // The CLI's alone (`tram hocba sign`); no route signs by hand.
             H::HandSigning(_) => StatusCode::FORBIDDEN,
             // Her condition, with its way out: a warning in the log, never an error.

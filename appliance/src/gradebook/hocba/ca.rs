@@ -631,6 +631,7 @@ pub fn recover(
     principal: &Principal,
     new_pin: &str,
     reason: &str,
+    replace_certificate: bool,
 ) -> Result<Renewed, HocbaError> {
     let reason = reason.trim();
     if reason.is_empty() {
@@ -642,6 +643,14 @@ pub fn recover(
     let role = head_role(&principal.account.roles).ok_or(HocbaError::NotApprover)?;
     let old = {
         let r = store.read()?;
+        // Her certificate of another role (a vice principal who signs her class's học bạ as
+        // its homeroom teacher) is replaced only when asked (review r23 #4).
+        if let Some(rec) = r.get(&SIGNERS, principal.id())?
+            && !head_role_named(&rec.role)
+            && !replace_certificate
+        {
+            return Err(HocbaError::RecoveryReplaces(rec.role));
+        }
         r.get(&CA_KEY, CA_ROW)?.ok_or(HocbaError::NoCaHolder)?
     };
     let who = signing::SignerName {
@@ -1219,7 +1228,7 @@ pub fn command(store: &Store, args: &[String]) -> Result<String, String> {
         }
         "recover" => {
             let p = who(arg(1))?;
-            match recover(store, &actor, &p, arg(2), arg(3)) {
+            match recover(store, &actor, &p, arg(2), arg(3), arg(4) == "replace") {
                 Ok(r) => Ok(done(r, "recovered")
                     + &format!(
                         "{} holds the new CA under the PIN just set\n",
@@ -1238,6 +1247,7 @@ pub fn command(store: &Store, args: &[String]) -> Result<String, String> {
                 Err(HocbaError::Signing(signing::SigningError::WeakPin(w))) => {
                     Err(format!("TRAM_SIGNING_PIN: {}", w.english()))
                 }
+                Err(e @ HocbaError::RecoveryReplaces(_)) => Err(e.en()),
                 Err(e) => Err(e.to_string()),
             }
         }
@@ -2104,14 +2114,37 @@ mod tests {
         drop(rx);
         // Recovery: nobody's PIN; a reason is required; the vice principal named holds it.
         assert!(matches!(
-            recover(&store, &actor, &pht, "86024731", " "),
+            recover(&store, &actor, &pht, "86024731", " ", false),
             Err(HocbaError::NeedRecoveryReason)
         ));
         assert!(matches!(
-            recover(&store, &actor, &gv, "86024731", "mất PIN"),
+            recover(&store, &actor, &gv, "86024731", "mất PIN", false),
             Err(HocbaError::NotApprover)
         ));
-        let back = recover(&store, &actor, &pht, "86024731", "HT cũ nghỉ hưu, quên PIN").unwrap();
+        // A vice principal who signs her class's học bạ as its homeroom teacher: her
+        // certificate is not swapped for a head's one unless asked (review r23 #4).
+        let mut gv_pht = gv.clone();
+        gv_pht.account.roles.push(Role::VicePrincipal);
+        assert!(matches!(
+            recover(&store, &actor, &gv_pht, "86024731", "mất PIN", false),
+            Err(HocbaError::RecoveryReplaces(r)) if r == "Giáo viên chủ nhiệm"
+        ));
+        assert_eq!(
+            signer(&store.read().unwrap(), gv.id())
+                .unwrap()
+                .unwrap()
+                .role,
+            "Giáo viên chủ nhiệm"
+        );
+        let back = recover(
+            &store,
+            &actor,
+            &pht,
+            "86024731",
+            "HT cũ nghỉ hưu, quên PIN",
+            false,
+        )
+        .unwrap();
         assert_eq!(back.previous, 2);
         let rx = store.read().unwrap();
         assert!(open_ca(&rx, dir.path(), pht.id(), "86024731").is_ok());

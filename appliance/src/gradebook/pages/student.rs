@@ -550,15 +550,18 @@ pub(super) async fn hocba_pdf(
     Path(student): Path<String>,
 ) -> Result<Response, ApiError> {
     let sb = student_book(&s, &u, &student)?;
-    let ctx = crate::gradebook::forms::context(&s.store.read()?, &sb.book, sb.index)?;
-    let layout = if sb.book.is_primary() {
-        crate::gradebook::forms::hocba_primary(&sb.book, sb.index, &ctx)
-    } else {
-        crate::gradebook::forms::hocba_secondary(&sb.book, sb.index, &ctx)
-    };
-    let bytes = tokio::task::spawn_blocking(move || layout.finish())
-        .await?
-        .map_err(ApiError::internal)?;
+    // The print carries the học bạ's structured data (`hoc-ba.json`), as the archive's unsigned
+    // file does: a copy signed by hand (`tram hocba sign`) is a học bạ of the school only while
+    // that data reads as the box's (review r23 #1: a print without it, signed by any teacher
+    // and the principal, verified as a complete học bạ).
+    let store = s.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        crate::gradebook::hocba::print(&store.read()?, &sb.book, sb.index)
+            .map_err(ApiError::from)
+            .map(|b| (b, sb))
+    })
+    .await??;
+    let (bytes, sb) = bytes;
     let who = crate::gradebook::hocba::student_file_stem(
         Some(&sb.book.students[sb.index]),
         &mut Default::default(),

@@ -1775,3 +1775,68 @@ fn a_signed_hocba_s_register_number_changes_only_after_the_year_is_reopened() {
         .unwrap();
     renumber(&f.store).unwrap();
 }
+
+/// Review r23 #5: the demo's signed class reopened and locked again with nothing changed waits
+/// for no signature — its signed học bạ stand, none superseded; a correction of one student's
+/// printed record then waits for her signature alone, not the whole class's.
+#[test]
+fn a_relocked_class_re_signs_only_the_students_whose_hocba_changed() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let class_id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
+        .unwrap()
+        .unwrap();
+    let class = class_of(&rx, &class_id).unwrap();
+    let roll: Vec<String> = school::students_of_class(&rx, &class_id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    drop(rx);
+    let ids: Vec<&str> = roll.iter().map(String::as_str).collect();
+    let waiting = |store: &Store| {
+        hocba::class_waiting_counts(&store.read().unwrap(), &class_id, &ids).unwrap()
+    };
+    assert_eq!(waiting(&f.store), (0, 0), "signed by the demo");
+    let bgh = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    f.store
+        .write(&bgh, |tx| {
+            unlock_term(
+                tx,
+                &f.bgh,
+                &class.year,
+                TermId::Hk2,
+                Some(&class.id),
+                Some("Kiểm tra lại".into()),
+            )
+        })
+        .unwrap();
+    f.store
+        .write(&bgh, |tx| {
+            lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(&class.id), true)
+        })
+        .unwrap();
+    assert_eq!(
+        waiting(&f.store),
+        (0, 0),
+        "nothing changed: nothing to sign"
+    );
+    // One student's name corrected (as the office's edit would, once the year is reopened).
+    f.store
+        .write(&bgh, |tx| {
+            let mut st = tx.get(&school::STUDENTS, &roll[3])?.unwrap();
+            st.full_name.push_str(" Anh");
+            tx.put(&school::STUDENTS, &roll[3], &st, "student.update")?;
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(waiting(&f.store), (1, 0), "her file alone");
+    let rx = f.store.read().unwrap();
+    assert_eq!(
+        hocba::needs_resigning(&rx, &class_id, &ids).unwrap(),
+        vec![roll[3].clone()]
+    );
+}
