@@ -168,6 +168,28 @@ fn without_dates(text: &str) -> String {
     )
 }
 
+/// A pupil's register line, from the book of the year she entered (the demo's pupils entered
+/// lớp 6 up to three years ago, each in that year's book).
+fn register_line(sc: &mut School, student: &str) -> Value {
+    let this = tram::demo::DemoYear::of(jiff::Timestamp::now());
+    let mut lines = Vec::new();
+    for back in 0..4 {
+        let year = tram::demo::DemoYear {
+            start: this.start - back,
+        }
+        .id();
+        let register = sc
+            .get("admin", &format!("/api/v1/register?year={year}"))
+            .json::<Value>()
+            .unwrap();
+        lines.extend(register["lines"].as_array().unwrap().iter().cloned());
+    }
+    lines
+        .into_iter()
+        .find(|l| l["student"] == student)
+        .expect("the student's register line")
+}
+
 struct School {
     s: Server,
     base: String,
@@ -462,14 +484,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
         return;
     };
     // Her birthplace and ethnicity as the register has them (from the demo's profile).
-    let register = sc.get("admin", "/api/v1/register").json::<Value>().unwrap();
-    let line = register["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["student"] == students[0].as_str())
-        .expect("her register line")
-        .clone();
+    let line = register_line(&mut sc, &students[0]);
     let birthplace = line["birthplace"].as_str().unwrap().to_string();
     let ethnicity = line["ethnicity"].as_str().unwrap().to_string();
     assert!(
@@ -530,14 +545,7 @@ fn hoc_ba_thcs_and_phieu_lien_lac() {
         json!({"father": "Ngô Văn Tâm", "father_job": "Kĩ sư xây dựng",
                "mother": "Lê Thị Hạnh", "mother_job": "Giáo viên"}),
     );
-    let register = sc.get("admin", "/api/v1/register").json::<Value>().unwrap();
-    let line = register["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["student"] == students[1].as_str())
-        .expect("the student's register line")
-        .clone();
+    let line = register_line(&mut sc, &students[1]);
     let (number, entered) = (
         line["number"].to_string(),
         line["entered_on"].as_str().unwrap().to_string(),
@@ -905,14 +913,7 @@ fn hoc_ba_tieu_hoc() {
         json!({"address": "12 Lý Tự Trọng, Phường Sài Gòn, TP. Hồ Chí Minh"}),
     );
     assert_eq!(saved["profile"]["ethnicity"], "Kinh", "{saved}");
-    let register = sc.get("admin", "/api/v1/register").json::<Value>().unwrap();
-    let line = register["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["student"] == student.as_str())
-        .expect("the student's register line")
-        .clone();
+    let line = register_line(&mut sc, &student);
     let (number, entered) = (
         line["number"].to_string(),
         line["entered_on"].as_str().unwrap().to_string(),

@@ -668,6 +668,24 @@ fn the_register_keeps_every_line_prints_and_exports() {
             "{text}"
         );
         assert!(text.contains("Hộ nghèo"), "đối tượng chính sách printed");
+    }
+    // The transferred pupil's line is printed in the book of the year she entered (the demo's
+    // lớp 9 entered lớp 6 three years ago).
+    let entered = transferred["entered_on"].as_str().unwrap();
+    let (m, y): (i16, i16) = (
+        entered[3..5].parse().unwrap(),
+        entered[6..].parse().unwrap(),
+    );
+    let start = if m >= 8 { y } else { y - 1 };
+    let r = admin
+        .get(format!(
+            "{b}/api/v1/export/register.pdf?year={start}-{}",
+            start + 1
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    if let Some(text) = pdftotext(&r.bytes().unwrap()) {
         let name = transferred["full_name"].as_str().unwrap();
         let given = name.rsplit(' ').next().unwrap();
         assert!(text.contains(given), "{name} not printed");
@@ -717,9 +735,27 @@ fn the_register_keeps_every_line_prints_and_exports() {
     assert_eq!(register_lines(&admin, &b), before);
     assert_eq!(rows[2][0], "Số đăng bộ");
     let body = &rows[3..];
-    assert_eq!(body.len(), last.len());
+    // This year's book: the lines of the pupils who entered this year.
+    let this_year: Value = admin
+        .get(format!("{b}/api/v1/register"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(body.len(), this_year["lines"].as_array().unwrap().len());
+    // The transfer, in the book of the year she entered.
+    let r = admin
+        .get(format!(
+            "{b}/api/v1/export/register.xlsx?year={start}-{}",
+            start + 1
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let theirs = xlsx_rows(&r.bytes().unwrap());
     assert!(
-        body.iter()
+        theirs[3..]
+            .iter()
             .any(|r| r[1] == transferred["full_name"].as_str().unwrap()
                 && r[13].starts_with("Chuyển trường"))
     );
@@ -1162,14 +1198,26 @@ fn add_to_from(
 }
 
 /// The register's lines as the API lists them for the current year.
+/// The register lines of this year's pupils, by number: the books of the years they entered
+/// in (the demo's lớp 9 entered lớp 6 three years ago, lớp 6 this year), merged.
 fn register_lines(admin: &reqwest::blocking::Client, b: &str) -> Vec<Value> {
-    let reg: Value = admin
-        .get(format!("{b}/api/v1/register"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    reg["lines"].as_array().unwrap().clone()
+    let this = tram::demo::DemoYear::of(jiff::Timestamp::now());
+    let mut lines = Vec::new();
+    for back in (0..4).rev() {
+        let year = tram::demo::DemoYear {
+            start: this.start - back,
+        }
+        .id();
+        let reg: Value = admin
+            .get(format!("{b}/api/v1/register?year={year}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        lines.extend(reg["lines"].as_array().unwrap().iter().cloned());
+    }
+    lines.sort_by_key(|l| l["number"].as_u64());
+    lines
 }
 
 /// POST `body` as JSON to `/api/v1{path}`.

@@ -606,9 +606,38 @@ mod tests {
                 on_roll
             );
         }
-        let year = school::school_info(&rx).unwrap().unwrap().current_year;
-        let register = school::register::rows(&rx, &year).unwrap();
+        // Each pupil's line is in the book of the year she entered lớp 6 (review r24 #1): this
+        // year's lớp 6 this year, lớp 9 three years ago; the four books hold this year's 481.
+        let y = DemoYear::of(now);
+        let book = |back: i16| {
+            school::register::rows(
+                &rx,
+                &DemoYear {
+                    start: y.start - back,
+                }
+                .id(),
+            )
+            .unwrap()
+        };
+        let register: Vec<_> = (0..4).flat_map(book).collect();
         assert_eq!(register.len(), 481);
+        for back in 1..4 {
+            let on = DemoYear {
+                start: y.start - back,
+            }
+            .date(9, 5)
+            .strftime("%d/%m/%Y")
+            .to_string();
+            let lines = book(back);
+            assert_eq!(lines.len(), 120, "{back}");
+            assert!(
+                lines
+                    .iter()
+                    .all(|l| l.entered_class.starts_with("6A") && l.entered_on == on),
+                "{back}: {:?}",
+                lines.first()
+            );
+        }
         assert!(register.iter().any(|r| r.left.starts_with("Chuyển trường")));
         assert!(register.iter().any(|r| r.left.starts_with("Thôi học")));
         assert!(register.iter().any(|r| !r.arrived_from.is_empty()));
@@ -777,8 +806,19 @@ mod tests {
                 older > 0 && older < students.len() / 5,
                 "{older} a year older"
             );
-            let year = y.id();
-            let lines = school::register::rows(&rx, &year).unwrap();
+            // Every book this year's pupils entered in (lớp 9 three years ago, r24 #1).
+            let lines: Vec<_> = (0..4)
+                .flat_map(|back| {
+                    school::register::rows(
+                        &rx,
+                        &DemoYear {
+                            start: y.start - back,
+                        }
+                        .id(),
+                    )
+                    .unwrap()
+                })
+                .collect();
             let entered = y.date(9, 5);
             let parse_vi = |t: &str| -> Option<jiff::civil::Date> {
                 let t: String = t

@@ -1,5 +1,8 @@
-//! The demo's sổ đăng bộ: every pupil entered at the start of the year, and in the last class
-//! one transfer in, one transfer out and one withdrawal, so a newcomer sees each kind of line.
+//! The demo's sổ đăng bộ: every pupil entered the school in its first grade (lớp 6) on the
+//! khai giảng of the year that makes her grade today — this year's lớp 6 this year, lớp 9 three
+//! years ago (review r24 #1: every pupil had "entered" this September, lớp 9 included, and the
+//! books of earlier years were empty) —, and in the last class one transfer in, one transfer out
+//! and one withdrawal, so a newcomer sees each kind of line.
 
 use crate::school::{self, Student, changes};
 use crate::store::{Actor, Store};
@@ -40,10 +43,22 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
         return Ok(());
     };
     let students = school::list(&rx, &school::STUDENTS)?;
+    let first_grade = classes.first().map_or(6, |c| c.grade);
     drop(rx);
     store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
         for s in &students {
-            school::register::date_entry(tx, &s.id, &entered.to_string())?;
+            let Some(class) = classes.iter().find(|c| c.id == s.class_id) else {
+                continue;
+            };
+            let years_ago = class.grade.saturating_sub(first_grade);
+            if years_ago == 0 {
+                school::register::date_entry(tx, &s.id, &entered.to_string())?;
+            } else {
+                let entry = super::DemoYear {
+                    start: demo.start - i16::from(years_ago),
+                };
+                backdate_entry(tx, &s.id, entry, &class.name, first_grade)?;
+            }
         }
         // A small demo (the unit tests' 10 or 40 pupils) leaves the last class empty: it gets
         // no story, so their counts stay what they were.
@@ -116,5 +131,33 @@ pub(super) fn seed_register(store: &Store, now: jiff::Timestamp) -> anyhow::Resu
         )?;
         Ok(())
     })?;
+    Ok(())
+}
+
+/// The register line of a pupil who entered the school before this year: in the class of the
+/// first grade with the same letters ("6A1" for "9A1"), on the khai giảng of `entry`. Written
+/// as the box's book continued from paper would hold it (`register::date_entry` refuses a
+/// closed year's line, which is what a school does once; the demo writes what it holds).
+pub(super) fn backdate_entry(
+    tx: &mut crate::store::Tx<'_>,
+    student: &str,
+    entry: super::DemoYear,
+    class_name: &str,
+    first_grade: u8,
+) -> anyhow::Result<()> {
+    let mut line = school::register::line_of(&*tx, student)?
+        .ok_or_else(|| anyhow::anyhow!("register line of {student} missing"))?;
+    line.year = entry.id();
+    line.entered_on = entry.date(9, 5).to_string();
+    line.class_name = format!(
+        "{first_grade}{}",
+        class_name.trim_start_matches(|c: char| c.is_ascii_digit())
+    );
+    tx.put(
+        &school::register::REGISTER,
+        &format!("{:06}", line.number),
+        &line,
+        "register.entry_date",
+    )?;
     Ok(())
 }

@@ -397,17 +397,7 @@ pub(super) fn seed_last_year(
                     },
                 )?;
                 school::save_profile(tx, &st.id, demo_profile(&mut family, &st.full_name).into())?;
-                let mut line = school::register::line_of(&*tx, &st.id)?
-                    .ok_or_else(|| anyhow::anyhow!("register line of {} missing", st.id))?;
-                line.year = entry.id();
-                line.entered_on = entry.date(9, 5).to_string();
-                line.class_name = format!("6{}", &name[1..]);
-                tx.put(
-                    &school::register::REGISTER,
-                    &format!("{:06}", line.number),
-                    &line,
-                    "register.entry_date",
-                )?;
+                super::register::backdate_entry(tx, &st.id, entry, name, 6)?;
             }
         }
         Ok(())
