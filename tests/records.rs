@@ -1034,19 +1034,6 @@ fn forged_archives(out: &Path, tmp: &Path) {
     );
 }
 
-/// libfaketime (Debian's `faketime` package, which scripts/test installs), as the summer
-/// transfer test of hocba_sign.rs finds it.
-fn libfaketime() -> Option<std::path::PathBuf> {
-    [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/faketime/libfaketime.so.1",
-    ]
-    .into_iter()
-    .map(std::path::PathBuf::from)
-    .find(|p| p.exists())
-}
-
 /// The demo lives in the school year of the day it first runs: a box started on 15/10/2028
 /// (libfaketime) is a 2028-2029 school — its lesson plans pass the current-or-next-year check,
 /// the showcase 9A1 of 2027-2028 (last year) is locked and signed, the class pages open, the
@@ -1054,7 +1041,7 @@ fn libfaketime() -> Option<std::path::PathBuf> {
 /// and the archive of 2027-2028 holds 9A1's.
 #[test]
 fn the_demo_started_in_october_2028_is_a_2028_2029_school() {
-    let Some(lib) = libfaketime() else {
+    let Some(lib) = common::libfaketime() else {
         eprintln!("SKIPPED: libfaketime is not installed (apt install faketime)");
         return;
     };

@@ -218,6 +218,30 @@ pub fn faketime_in_year(month: i8, day: i8, time: &str) -> String {
     )
 }
 
+/// libfaketime (Debian's `faketime` package, which scripts/test installs).
+pub fn libfaketime() -> Option<std::path::PathBuf> {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// The environment of a box whose clock runs from 26/01 of the demo's school year (term II
+/// begun: a term is locked only once it has begun), for a test that locks this year's
+/// classes for the whole year; `None` without libfaketime.
+pub fn in_term_two() -> Option<Vec<(&'static str, String)>> {
+    let lib = libfaketime()?;
+    Some(vec![
+        ("LD_PRELOAD", lib.to_string_lossy().into_owned()),
+        ("FAKETIME", faketime_in_year(1, 26, "03:00:00")),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".into()),
+    ])
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tram")
 }
@@ -263,6 +287,13 @@ impl Server {
     /// As [`Server::start_with`], with extra environment variables.
     pub fn start_env(data: &Path, https: bool, extra: &[&str], env: &[(&str, &str)]) -> Server {
         Self::start_bin(bin(), data, https, extra, env)
+    }
+
+    /// The demo box on its clock of term II ([`in_term_two`]); `None` without libfaketime.
+    pub fn start_in_term_two(data: &Path) -> Option<Server> {
+        let env = in_term_two()?;
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Some(Self::start_env(data, false, &[], &env))
     }
 
     /// As [`Server::start_env`], with another build of `tram` (the migration test records what

@@ -261,6 +261,18 @@ pub fn lock_term(
     if !permits(p, Action::LockTerm) {
         return Err(GradeError::Forbidden);
     }
+    // Not before the term's first day in the school's calendar (review r24 #2: term II could
+    // be force-locked in December, storing and relaying year results nobody had taught).
+    if let Some(y) = tx.get(&school::YEARS, year)?
+        && let Some(t) = y.terms.iter().find(|t| t.id == term.code())
+        && let Ok(start) = t.start.parse::<jiff::civil::Date>()
+        && school::changes::today(tx) < start
+    {
+        return Err(GradeError::TermNotStarted {
+            term: term.label(),
+            start: start.strftime("%d/%m/%Y").to_string(),
+        });
+    }
     let st = settings(tx)?;
     let one = class.map(|c| class_of(tx, c)).transpose()?;
     let mut books = Vec::new();

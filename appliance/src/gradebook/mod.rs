@@ -595,6 +595,10 @@ pub enum GradeError {
     NothingToSave,
     #[error("{0} đã khoá sổ")]
     AlreadyLocked(&'static str),
+    /// A term is locked (even forced, incomplete) only once it has begun: a lock stores the
+    /// term's results and relays them, and a term nobody has taught has none (review r24 #2).
+    #[error("{term} chưa bắt đầu (bắt đầu ngày {start}): chưa khoá sổ được.")]
+    TermNotStarted { term: &'static str, start: String },
     #[error("{0} chưa khoá sổ")]
     NotLocked(&'static str),
     /// The refusal names the classes and how many students each still lacks (issue 24 item 6):
@@ -672,6 +676,7 @@ impl GradeError {
             GradeError::NoteTooLong => "note_too_long",
             GradeError::CorrectionDecided => "correction_decided",
             GradeError::AlreadyLocked(_) => "term_locked",
+            GradeError::TermNotStarted { .. } => "term_not_started",
             GradeError::NotLocked(_) => "term_not_locked",
             GradeError::Incomplete { .. } => "incomplete",
             GradeError::BadConduct(_) => "bad_conduct",

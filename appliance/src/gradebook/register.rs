@@ -66,6 +66,32 @@ pub fn rows(r: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
             Ok(())
         })?;
     }
+    // A year's result stands in the register only while the year's lock holds for its class:
+    // a year BGH reopened is no result yet (review r24 #2: a reopened year's results stayed
+    // printed as final).
+    let mut standing: HashMap<String, bool> = HashMap::new();
+    for list in results.values_mut() {
+        let mut kept = Vec::with_capacity(list.len());
+        for (y, res) in list.drain(..) {
+            let holds = match standing.get(&res.malop) {
+                Some(h) => *h,
+                None => {
+                    let h = match r.get(&crate::school::CLASSES, &res.malop)? {
+                        Some(c) => super::class_term_lock(r, &c, super::TermId::Hk2)?
+                            .is_some_and(|l| l.locked),
+                        // A class no longer on the box (an older result): as stored.
+                        None => true,
+                    };
+                    standing.insert(res.malop.clone(), h);
+                    h
+                }
+            };
+            if holds {
+                kept.push((y, res));
+            }
+        }
+        *list = kept;
+    }
     let mut out = Vec::with_capacity(wanted.len());
     for line in wanted {
         // An imported line struck and imported again: the struck rows first, as printed.
@@ -304,6 +330,12 @@ mod tests {
                 Ok((a, b))
             })
             .unwrap();
+        // Both years locked: their results stand.
+        s.write(&actor, |tx| {
+            lock(tx, "2027-2028")?;
+            lock(tx, "2028-2029")
+        })
+        .unwrap();
         // The lines entered in 2028-2029 (both students' lines: they were added this year)
         // cover this year only: last year's result is before the line.
         let lines = rows(&s.read().unwrap(), "2028-2029").unwrap();
@@ -330,6 +362,15 @@ mod tests {
             decided_on: "20/06/2029".into(),
             students,
         };
+        // The year reopened: no result of it is printed (review r24 #2), and no graduation
+        // is recorded.
+        s.write(&actor, |tx| {
+            tx.delete(&LOCKS, "2028-2029/hk2", "t")?;
+            Ok::<_, GradeError>(())
+        })
+        .unwrap();
+        let reopened = rows(&s.read().unwrap(), "2028-2029").unwrap();
+        assert!(reopened.iter().all(|l| l.results.is_empty()), "{reopened:?}");
         let e = s
             .write(&actor, |tx| {
                 record(tx, "2028-2029", list(vec![a.id.clone()]))

@@ -772,6 +772,7 @@ impl From<GradeError> for ApiError {
             GradeError::Conflict { .. }
             | GradeError::NoteConflict { .. }
             | GradeError::AlreadyLocked(_)
+            | GradeError::TermNotStarted { .. }
             | GradeError::NotLocked(_)
             | GradeError::CorrectionDecided
             | GradeError::Incomplete { .. } => StatusCode::CONFLICT,

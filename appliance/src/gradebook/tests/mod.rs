@@ -1601,7 +1601,8 @@ fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
     let class = class_of(&rx, class_id).unwrap();
     let pupil = school::students_of_class(&rx, class_id).unwrap()[0].clone();
     drop(rx);
-    // Reopened and locked again on 05/12, both terms (as a school may, early).
+    // Reopened on 05/12, term I locked again the same day (as a school may, early); term II
+    // cannot be locked before it begins (review r24 #2), and is locked once it has.
     f.store
         .write(&early, |tx| {
             for t in [TermId::Hk2, TermId::Hk1] {
@@ -1614,12 +1615,23 @@ fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
                     Some("sửa".into()),
                 )?;
             }
-            for t in [TermId::Hk1, TermId::Hk2] {
-                lock_term(tx, &f.bgh, &class.year, t, Some(class_id), true)?;
-            }
+            lock_term(tx, &f.bgh, &class.year, TermId::Hk1, Some(class_id), true)?;
             Ok::<_, GradeError>(())
         })
         .unwrap();
+    let refused = f
+        .store
+        .write(&early, |tx| {
+            lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(class_id), true)
+        })
+        .unwrap_err();
+    assert!(
+        matches!(refused, GradeError::TermNotStarted { .. })
+            && refused
+                .to_string()
+                .starts_with("Học kì II chưa bắt đầu (bắt đầu ngày "),
+        "{refused}"
+    );
     // Her departure on 10/12 (recorded without the roll guard, as an older box did).
     f.store
         .write(&office, |tx| {
@@ -1632,6 +1644,12 @@ fn a_term_begun_after_the_departure_is_not_covered_by_a_later_lock() {
                     reason: "Chuyển nhà".into(),
                 },
             )
+        })
+        .unwrap();
+    // The year locked again later, once term II had begun.
+    f.store
+        .write(&office, |tx| {
+            lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(class_id), true)
         })
         .unwrap();
     let rx = f.store.read().unwrap();
@@ -1814,11 +1832,25 @@ fn a_relocked_class_re_signs_only_the_students_whose_hocba_changed() {
             )
         })
         .unwrap();
+    // The register prints no result of a year BGH reopened (review r24 #2).
+    let results_of = |store: &Store| {
+        let rx = store.read().unwrap();
+        let line = school::register::line_of(&rx, &roll[0]).unwrap().unwrap();
+        super::register::rows(&rx, &line.year)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.student == roll[0])
+            .unwrap()
+            .results
+            .len()
+    };
+    assert_eq!(results_of(&f.store), 0, "reopened: no result printed");
     f.store
         .write(&bgh, |tx| {
             lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(&class.id), true)
         })
         .unwrap();
+    assert_eq!(results_of(&f.store), 1, "locked again: the year's result");
     assert_eq!(
         waiting(&f.store),
         (0, 0),

@@ -178,10 +178,11 @@ fn re_assessment_in_the_summer_replaces_the_year_results() {
     assert_eq!(y.outcome, Some(Outcome::ReAssessment));
     assert_eq!(y.reassess.len(), 3);
     assert!(y.after_summer.is_none());
-    // Term II is locked: the stored year result (relayed) says re-assessment for now.
+    // Term II is locked at the year's end (never before it began, review r24 #2): the stored
+    // year result (relayed) says re-assessment for now.
     let bgh = Actor {
         id: f.bgh.id().into(),
-        now: now(),
+        now: "2027-05-25T03:00:00Z".parse().unwrap(),
     };
     f.store
         .write(&bgh, |tx| {
