@@ -771,6 +771,30 @@ mod tests {
             seed_with_class_size(&s, "x", 480, 40, now).unwrap();
             let rx = s.read().unwrap();
             for (_, p) in rx.scan(&crate::lessons::PLANS, "").unwrap() {
+                // Written, handed in and approved before the lesson (review r24 #4), never
+                // after the seeding.
+                let p: crate::lessons::Plan = p;
+                let lesson = p
+                    .teach_on
+                    .to_zoned(school::time_zone())
+                    .unwrap()
+                    .timestamp();
+                for t in [
+                    Some(&p.created_at),
+                    p.submitted_at.as_ref(),
+                    p.approved_at.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    let t: jiff::Timestamp = t.parse().unwrap();
+                    assert!(
+                        t < lesson && t < now,
+                        "{day}: {} {t} / {}",
+                        p.title,
+                        p.teach_on
+                    );
+                }
                 let v = rx
                     .get(
                         &crate::lessons::VERSIONS,

@@ -82,9 +82,25 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
         }
     }
     signers.push(principal.id.clone());
-    // The keys are made before the first plan is signed with them (three days ago, below), so
-    // a plan's page never shows a key dated after its signatures.
-    let keys_made = now - jiff::SignedDuration::from_hours(96);
+    let today = now.to_zoned(school::time_zone()).date();
+    let demo = super::DemoYear::of(now);
+    let at = |hours_ago: i64| now - jiff::SignedDuration::from_hours(hours_ago);
+    // Each step of a plan happens before its lesson, as a school works (review r24 #4: plans
+    // taught weeks before were written three days ago): written and handed in a week before
+    // the lesson, reviewed five days and approved three days before it — or, for a lesson
+    // still to come, 72, 48 and 24 hours before the seeding, whichever is earlier.
+    let when = |teach_on: jiff::civil::Date, days_before: i64, hours_ago: i64| {
+        let before = (teach_on - jiff::Span::new().days(days_before))
+            .at(7, 30, 0, 0)
+            .to_zoned(school::time_zone())
+            .map(|z| z.timestamp())
+            .unwrap_or(now);
+        before.min(at(hours_ago))
+    };
+    // The keys are made before the first plan is signed with them, so a plan's page never
+    // shows a key dated after its signatures.
+    let first_lesson = demo.plan_span(today).0;
+    let keys_made = when(first_lesson, 8, 96);
     let stamp = keys_made.to_string();
     let mut keys: BTreeMap<String, sign::DeviceKey> = BTreeMap::new();
     store.write(
@@ -104,8 +120,6 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
         .map(|c: school::Class| (c.id, c.grade))
         .collect();
     drop(rx);
-    let today = now.to_zoned(school::time_zone()).date();
-    let demo = super::DemoYear::of(now);
     let pdf = demo_pdf(
         "Phiếu học tập",
         &[
@@ -120,7 +134,6 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
         mime: "application/pdf".into(),
         name: "phieu-hoc-tap.pdf".into(),
     };
-    let at = |hours_ago: i64| now - jiff::SignedDuration::from_hours(hours_ago);
     // Per plan: (writer index, month start, day offset, final state).
     #[derive(Clone, Copy, PartialEq)]
     enum Goal {
@@ -131,7 +144,8 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
         Approved,
         Amended,
     }
-    let mut made: Vec<(String, String, Goal)> = Vec::new(); // (plan, teacher, goal)
+    // (plan, teacher, goal, the day it is taught)
+    let mut made: Vec<(String, String, Goal, jiff::civil::Date)> = Vec::new();
     for (wi, w) in writers.iter().enumerate() {
         let p = school::principal_for(&store.read()?, w.clone())?;
         let (class, subject) = assignments
@@ -179,14 +193,13 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
             ),
         ];
         let key = &keys[&w.id];
-        let actor = crate::store::Actor {
-            id: w.id.clone(),
-            now: at(72),
-        };
-        let plans = store.write(&actor, |tx| -> Result<Vec<(String, Goal)>, lessons::LessonError> {
-            let mut out = Vec::new();
-            for (k, (teach_on, goal)) in goals.iter().enumerate() {
-                let teach_on = *teach_on;
+        for (k, (teach_on, goal)) in goals.iter().enumerate() {
+            let teach_on = *teach_on;
+            let actor = crate::store::Actor {
+                id: w.id.clone(),
+                now: when(teach_on, 7, 72),
+            };
+            let made_one = store.write(&actor, |tx| -> Result<String, lessons::LessonError> {
                 let title = titles[k % titles.len()];
                 let plan = lessons::create(
                     tx,
@@ -225,31 +238,30 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
                 if *goal != Goal::Draft {
                     lessons::submit(tx, &p, &plan.id, key)?;
                 }
-                out.push((plan.id, *goal));
-            }
-            Ok(out)
-        })?;
-        made.extend(plans.into_iter().map(|(id, g)| (id, w.id.clone(), g)));
+                Ok(plan.id)
+            })?;
+            made.push((made_one, w.id.clone(), *goal, teach_on));
+        }
     }
     // Department heads review (pass or return), one transaction each.
     for head in heads.values() {
         let p = school::principal_for(&store.read()?, head.clone())?;
-        let mine: Vec<(String, Goal)> = made
+        let mine: Vec<(String, Goal, jiff::civil::Date)> = made
             .iter()
-            .filter(|(_, t, _)| {
+            .filter(|(_, t, _, _)| {
                 writers
                     .iter()
                     .any(|w| w.id == *t && w.department == head.department)
             })
-            .filter(|(_, _, g)| *g != Goal::Draft && *g != Goal::Submitted)
-            .map(|(id, _, g)| (id.clone(), *g))
+            .filter(|(_, _, g, _)| *g != Goal::Draft && *g != Goal::Submitted)
+            .map(|(id, _, g, d)| (id.clone(), *g, *d))
             .collect();
-        let actor = crate::store::Actor {
-            id: head.id.clone(),
-            now: at(48),
-        };
-        store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
-            for (id, g) in &mine {
+        for (id, g, teach_on) in &mine {
+            let actor = crate::store::Actor {
+                id: head.id.clone(),
+                now: when(*teach_on, 5, 48),
+            };
+            store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
                 if *g == Goal::Returned {
                     lessons::review(
                         tx,
@@ -261,27 +273,25 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
                 } else {
                     lessons::review(tx, &p, id, true, "")?;
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
+        }
     }
     // The principal approves and signs.
     let p = school::principal_for(&store.read()?, principal.clone())?;
     let key = &keys[&principal.id];
-    let actor = crate::store::Actor {
-        id: principal.id.clone(),
-        now: at(24),
-    };
-    store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
-        for (id, _, g) in &made {
-            if matches!(g, Goal::Approved | Goal::Amended) {
-                lessons::approve(tx, &p, id, key)?;
-            }
+    for (id, _, g, teach_on) in &made {
+        if !matches!(g, Goal::Approved | Goal::Amended) {
+            continue;
         }
-        Ok(())
-    })?;
+        let actor = crate::store::Actor {
+            id: principal.id.clone(),
+            now: when(*teach_on, 3, 24),
+        };
+        store.write(&actor, |tx| lessons::approve(tx, &p, id, key).map(|_| ()))?;
+    }
     // One approved plan is being amended: version 2 is a draft, version 1 stays approved.
-    for (id, teacher, g) in &made {
+    for (id, teacher, g, _) in &made {
         if *g == Goal::Amended {
             let w = writers.iter().find(|w| w.id == *teacher).expect("writer");
             let p = school::principal_for(&store.read()?, w.clone())?;
