@@ -339,6 +339,29 @@ fn status(left: &Entries) -> Cow<'static, str> {
     }
 }
 
+/// [`status`] of a student whose class is of `year` (grade `grade`, named `class`) when the
+/// school's newest year is `newest`: one still in a class of an earlier year who did not leave
+/// is no longer studying here — she finished the school's last grade (a graduate), or was not
+/// carried into the new year — never "Đang học" (review r24 #5: last year's graduates were
+/// listed as studying).
+fn status_in(
+    left: &Entries,
+    year: &str,
+    grade: u64,
+    class: &str,
+    newest: Option<&str>,
+) -> Cow<'static, str> {
+    let earlier = newest.is_some_and(|n| year < n);
+    if !left.get("kind").is_empty() || !earlier {
+        return status(left);
+    }
+    if matches!(grade, 5 | 9 | 12) {
+        format!("Đã học hết lớp {grade} (lớp {class}, năm học {year})").into()
+    } else {
+        format!("Không còn học (lớp {class}, năm học {year})").into()
+    }
+}
+
 /// Records of one kind as their JSON texts, one after another in one buffer: what the export
 /// holds of a school, parsed where it is written into structs that borrow from it.
 #[derive(Default, Debug, Clone)]
@@ -622,9 +645,17 @@ fn school_rows(
     let in_grade = |g: u64| sel.grade.is_none_or(|want| want == g);
     // Only the selected year's and grade's classes: a student or result of another class is
     // dropped as it is parsed.
+    let mut newest: Option<&str> = None;
     let class_recs: Vec<ClassRec> = parse_where(&r.classes, |c: &ClassRec| {
         in_year(&c.year) && in_grade(c.grade.number())
     });
+    // The school's newest year, whatever the selection: a student's status is as of now.
+    let all_years: Vec<ClassRec> = parse_where(&r.classes, |_: &ClassRec| true);
+    for c in &all_years {
+        if newest.is_none_or(|n| n < &*c.year) {
+            newest = Some(&*c.year);
+        }
+    }
     // class id → (year, grade, grade as text, name); a class without an id names nothing.
     let classes: BTreeMap<&str, ClassFields> = class_recs
         .iter()
@@ -674,7 +705,7 @@ fn school_rows(
                     // matrangthaihientai's codes are unconfirmed too: the words, with the date
                     // the student left (the layout has no field of its own for it), so a
                     // student who left is listed but not read as enrolled (review r9 #2).
-                    &status(&st.left),
+                    &status_in(&st.left, y, grade, class_name, newest),
                     st.left.get("reason"),
                 ],
             )?;
@@ -1640,6 +1671,24 @@ mod tests {
         let left: Vec<StudentRec> = parse_where(&students, |_| true);
         assert_eq!(status(&left[0].left), "Chuyển trường 2026-12-05");
         assert_eq!(status(&left[1].left), "Đang học");
+        // Review r24 #5: in a class of an earlier year, not left: no longer studying.
+        let newest = Some("2026-2027");
+        assert_eq!(
+            status_in(&left[1].left, "2026-2027", 9, "9A1", newest),
+            "Đang học"
+        );
+        assert_eq!(
+            status_in(&left[1].left, "2025-2026", 9, "9A1", newest),
+            "Đã học hết lớp 9 (lớp 9A1, năm học 2025-2026)"
+        );
+        assert_eq!(
+            status_in(&left[1].left, "2025-2026", 7, "7A2", newest),
+            "Không còn học (lớp 7A2, năm học 2025-2026)"
+        );
+        assert_eq!(
+            status_in(&left[0].left, "2025-2026", 9, "9A1", newest),
+            "Chuyển trường 2026-12-05"
+        );
     }
 
     /// Scores written as they are only when the text is a plain decimal; other number text is
