@@ -2404,6 +2404,12 @@ fn a_bad_filter_is_a_page_with_the_form_and_the_api_keeps_its_json() {
                 ct.starts_with("text/html") && body.contains(why),
                 "{path}?{q}: {ct} {body}"
             );
+            // The staff page itself, with its menu and the form to choose again (review r24
+            // #9: a bare message with no way on).
+            assert!(
+                body.contains("id=\"filters\"") && body.contains("href=\"/district\""),
+                "{path}?{q}: the page's form and menu: {body}"
+            );
             // …and the JSON error for a client that does not ask for a page.
             let r = staff.get(format!("{b}/{path}?{q}")).send().unwrap();
             assert_eq!(r.status(), 400, "{path}?{q}");

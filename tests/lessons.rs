@@ -1084,6 +1084,12 @@ fn a_bad_filter_is_refused_in_vietnamese_on_every_page_and_api() {
         "/library/loans?student=xyz",
         "/api/v1/export/students.xlsx?class=xyz",
         "/api/v1/export/records.zip?year=abc",
+        // Review r24 #9 and #7: a collection nobody's item is in, a borrower that names
+        // nobody, a school year the school has no class in.
+        "/api/v1/library/search?collection=xyz",
+        "/api/v1/library/loans?student=nobody",
+        "/grades/school?year=abc",
+        "/grades/school?year=1999-2000",
     ];
     let class_apis = [
         format!("/grades/class/{class}?term=abc"),

@@ -859,18 +859,7 @@ async fn staff_page(
     };
     crate::http::refusal(wants_page, why.as_ref())?;
     if let Some(why) = why {
-        let r = compute(&hub, &Filter::default(), Some(PAGE_ROWS)).await?;
-        let page = render(StaffPage::new(
-            chrome(&s, &u, &headers),
-            vec![],
-            r.choices,
-            vec![],
-            Filter::default(),
-            String::new(),
-            [("1", "Học kì I"), ("2", "Học kì II"), ("CN", "Cả năm")],
-            Some(why),
-        ));
-        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        return refused_page(&s, &u, &headers, &hub, why).await;
     }
     let r = compute(&hub, &filter, Some(PAGE_ROWS)).await?;
     let notes = r.pending_note().into_iter().chain(r.silent).collect();
@@ -916,7 +905,55 @@ async fn unknown_school(hub: &Arc<Hub>, filter: &Filter) -> Result<Option<String
     }))
 }
 
-/// [`Filter::check`] and [`unknown_school`], as a download's refusal.
+/// The staff page refusing a filter: the message, the form to choose again and the menu
+/// (400), never the API's JSON in a browser.
+async fn refused_page(
+    s: &Shared,
+    u: &crate::auth::extract::ApiUser,
+    headers: &HeaderMap,
+    hub: &Arc<Hub>,
+    why: String,
+) -> Result<Response, ApiError> {
+    let r = compute(hub, &Filter::default(), Some(PAGE_ROWS)).await?;
+    let page = render(StaffPage::new(
+        chrome(s, u, headers),
+        vec![],
+        r.choices,
+        vec![],
+        Filter::default(),
+        String::new(),
+        [("1", "Học kì I"), ("2", "Học kì II"), ("CN", "Cả năm")],
+        Some(why),
+    ));
+    Ok((StatusCode::BAD_REQUEST, page).into_response())
+}
+
+/// A download's filters, checked as the page checks them ([`Filter::check`],
+/// [`unknown_school`]): `Ok(Ok(filter))` to go on; refused, a browser following a download
+/// link gets the staff page with the message and the menu (`Ok(Err(page))`, review r24 #9: it
+/// got the API's JSON), any other client the JSON `bad_filter` (`Err`).
+async fn download_filter(
+    s: &Shared,
+    u: &crate::auth::extract::ApiUser,
+    headers: &HeaderMap,
+    hub: &Arc<Hub>,
+    typed: crate::http::PageQuery<Filter>,
+) -> Result<Result<Filter, Response>, ApiError> {
+    let why = match typed.filters {
+        Err(why) => why,
+        Ok(filter) => match filter.check() {
+            Err(why) => why,
+            Ok(()) => match unknown_school(hub, &filter).await? {
+                Some(why) => why,
+                None => return Ok(Ok(filter)),
+            },
+        },
+    };
+    crate::http::refusal(typed.page, Some(&why))?;
+    Ok(Err(refused_page(s, u, headers, hub, why).await?))
+}
+
+/// [`Filter::check`] and [`unknown_school`], as an API's refusal.
 async fn checked(hub: &Arc<Hub>, filter: &Filter) -> Result<(), ApiError> {
     filter.check().map_err(bad_filter)?;
     match unknown_school(hub, filter).await? {
@@ -974,13 +1011,18 @@ fn csv_of(
 }
 
 async fn report_csv(
+    State(s): State<Shared>,
+    headers: HeaderMap,
     u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
     Path(file): Path<String>,
-    Query(filter): Query<Filter>,
+    typed: crate::http::PageQuery<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    checked(&hub, &filter).await?;
+    let filter = match download_filter(&s, &u, &headers, &hub, typed).await? {
+        Ok(f) => f,
+        Err(page) => return Ok(page),
+    };
     let r = complete(compute(&hub, &filter, None).await?)?;
     csv_of(&r.tables, &file, r.year.as_deref(), &filter)
 }
@@ -1136,23 +1178,33 @@ fn bad_filter(why: String) -> ApiError {
 }
 
 async fn csdl_xlsx(
+    State(s): State<Shared>,
+    headers: HeaderMap,
     u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
-    Query(filter): Query<Filter>,
+    typed: crate::http::PageQuery<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    checked(&hub, &filter).await?;
+    let filter = match download_filter(&s, &u, &headers, &hub, typed).await? {
+        Ok(f) => f,
+        Err(page) => return Ok(page),
+    };
     hub_csdl(&hub, filter, CsdlFile::Xlsx).await
 }
 
 async fn csdl_csv(
+    State(s): State<Shared>,
+    headers: HeaderMap,
     u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
     Path(file): Path<String>,
-    Query(filter): Query<Filter>,
+    typed: crate::http::PageQuery<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    checked(&hub, &filter).await?;
+    let filter = match download_filter(&s, &u, &headers, &hub, typed).await? {
+        Ok(f) => f,
+        Err(page) => return Ok(page),
+    };
     let file = CsdlFile::csv(&file)?;
     hub_csdl(&hub, filter, file).await
 }
@@ -1353,12 +1405,17 @@ async fn schools_csv(
 
 /// Every report as one workbook, a sheet each, for the filter asked.
 async fn xlsx(
+    State(s): State<Shared>,
+    headers: HeaderMap,
     u: crate::auth::extract::ApiUser,
     Extension(hub): Extension<Arc<Hub>>,
-    Query(filter): Query<Filter>,
+    typed: crate::http::PageQuery<Filter>,
 ) -> Result<Response, ApiError> {
     require_staff(&u)?;
-    checked(&hub, &filter).await?;
+    let filter = match download_filter(&s, &u, &headers, &hub, typed).await? {
+        Ok(f) => f,
+        Err(page) => return Ok(page),
+    };
     let r = complete(compute(&hub, &filter, None).await?)?;
     // Named for the school year its figures are of and the filter (review r21 #8).
     let name = filter.file_name("phong-gd", r.year.as_deref(), "xlsx");

@@ -735,6 +735,16 @@ pub fn unknown_filter(rx: &Rx, q: &Query) -> Result<Option<String>, StoreError> 
             )));
         }
     }
+    // A collection no item is in names nothing (review r24 #9: an empty list, as if the
+    // library held nothing).
+    if let Some(c) = &q.collection
+        && ids_under(rx, &facet("c", &fold(c)), None)?.is_empty()
+    {
+        return Ok(Some(format!(
+            "Không có bộ sưu tập “{}” trong thư viện: bỏ bộ lọc này, hoặc mở một tài liệu để xem nó thuộc bộ sưu tập nào.",
+            c.chars().take(40).collect::<String>()
+        )));
+    }
     Ok(None)
 }
 

@@ -388,7 +388,19 @@ async fn list_loans(
     let today = jiff::Timestamp::now()
         .to_zoned(crate::school::time_zone())
         .date();
-    let loans = super::loans(&s.store.read()?, today, q.overdue, q.student.as_deref())?;
+    let rx = s.store.read()?;
+    // A student that names nobody is refused as the page refuses it, never an empty history
+    // (review r24 #9).
+    let student = q.student.as_deref().filter(|st| !st.trim().is_empty());
+    if let Some(st) = student
+        && rx.get(&crate::school::STUDENTS, st)?.is_none()
+    {
+        return Err(crate::http::bad_filter(format!(
+            "Không có học sinh mã “{}” trong trường: chọn một học sinh trong danh sách mượn sách.",
+            st.chars().take(40).collect::<String>()
+        )));
+    }
+    let loans = super::loans(&rx, today, q.overdue, student)?;
     Ok(Json(json!({ "loans": loans })))
 }
 
