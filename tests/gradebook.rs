@@ -240,6 +240,34 @@ fn lock_correction_notice_and_export_over_http() {
             cells[0]
         );
     }
+    // Last school year's summary (review r24 #7): its two graduating classes, 80 pupils, the
+    // year named; the current year's page offers it among the school's years.
+    assert!(
+        year.contains("id=\"year-filter\"")
+            && year.contains(&format!("year={}", common::showcase_year())),
+        "{year}"
+    );
+    let last = bgh
+        .get(format!(
+            "{base}/grades/school?term=cn&year={}",
+            common::showcase_year()
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        last.contains(&format!("năm học {}", common::showcase_year()))
+            && last.contains(&format!(
+                "/grades/class/{}?term=cn",
+                common::showcase_class("9A1")
+            ))
+            && !last.contains(&format!(
+                "/grades/class/{}?term=cn",
+                common::demo_class("6A1")
+            )),
+        "{last}"
+    );
     let r = bgh
         .post(format!("{base}/api/v1/grades/terms/hk1/lock"))
         .json(&json!({"force": false}))

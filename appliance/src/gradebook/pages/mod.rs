@@ -1172,6 +1172,11 @@ page!(SchoolPage, "school_summary.html" {
     grades: Vec<u8>,
     // The grade shown ("" the whole school).
     grade: String,
+    // The school year shown, and the school's years (newest first) to choose from.
+    year: String,
+    years: Vec<String>,
+    // What each link adds to keep the year shown ("" for the current one).
+    keep_year: String,
 });
 
 #[derive(Deserialize)]
@@ -1179,6 +1184,9 @@ struct SchoolQuery {
     term: Option<String>,
     /// One grade's classes ("" or none: the whole school).
     grade: Option<String>,
+    /// One school year ("" or none: the current one; review r24 #7: last year's graduating
+    /// classes could not be summed).
+    year: Option<String>,
 }
 
 /// Column of the school summary: Tốt, Khá, Đạt, Chưa đạt, then "not yet".
@@ -1197,11 +1205,22 @@ async fn school_summary(
     if !crate::auth::may_see(&u.principal, Action::LockTerm) {
         return Err(GradeError::Forbidden.into());
     }
-    let grades = {
+    let (grades, current, years) = {
         let rx = s.store.read()?;
-        school::school_info(&rx)?
-            .map(|i| i.grades())
-            .unwrap_or_default()
+        let info = school::school_info(&rx)?;
+        let current = info
+            .as_ref()
+            .map(|i| i.current_year.clone())
+            .unwrap_or_default();
+        let mut years: Vec<String> = school::list(&rx, &school::CLASSES)?
+            .into_iter()
+            .map(|c: school::Class| c.year)
+            .chain((!current.is_empty()).then(|| current.clone()))
+            .collect();
+        years.sort();
+        years.dedup();
+        years.reverse();
+        (info.map(|i| i.grades()).unwrap_or_default(), current, years)
     };
     // A term or a grade that names nothing (or is given twice): the reason, the periods and
     // grades as links, the menu — never another period's or the whole school's counts.
@@ -1221,9 +1240,20 @@ async fn school_summary(
                 }
             },
         };
-        Ok((per, grade))
+        let year = match q.year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
+            None => current.clone(),
+            Some(y) if years.iter().any(|k| k == y) => y.to_string(),
+            Some(y) => {
+                return Err(format!(
+                    "Trường không có lớp nào năm học “{}”: chọn một trong các năm học {}.",
+                    y.chars().take(20).collect::<String>(),
+                    years.join(", ")
+                ));
+            }
+        };
+        Ok((per, grade, year))
     });
-    let (per, grade) = match checked {
+    let (per, grade, year) = match checked {
         Ok(x) => x,
         Err(why) => {
             let mut choices: Vec<(String, String)> =
@@ -1235,6 +1265,11 @@ async fn school_summary(
                 grades
                     .iter()
                     .map(|g| (format!("/grades/school?grade={g}"), format!("Khối {g}"))),
+            );
+            choices.extend(
+                years
+                    .iter()
+                    .map(|y| (format!("/grades/school?year={y}"), format!("Năm học {y}"))),
             );
             return crate::auth::pages::refused_filter(
                 &s,
@@ -1250,9 +1285,6 @@ async fn school_summary(
     let (mut books, primary) = {
         let rx = s.store.read()?;
         let st = super::settings(&rx)?;
-        let year = school::school_info(&rx)?
-            .map(|i| i.current_year)
-            .unwrap_or_default();
         (
             super::school_books(&rx, &year, &st)?,
             super::is_primary(&rx)?,
@@ -1356,6 +1388,13 @@ async fn school_summary(
         total,
         grades,
         grade.map(|g| g.to_string()).unwrap_or_default(),
+        year.clone(),
+        years,
+        if year == current {
+            String::new()
+        } else {
+            format!("&year={year}")
+        },
     )))
 }
 
