@@ -561,6 +561,7 @@ pub fn seed_with_class_size(
     dept::seed_dept(store, now)?;
     register::seed_register(store, now)?;
     signed::seed_last_year(store, now, per_class)?;
+    register::number_by_entry(store, now)?;
     Ok(DemoOutcome {
         created: true,
         students: students_total,
@@ -762,7 +763,12 @@ mod tests {
                 .unwrap()
                 .timestamp()
         };
-        for (day, story) in [("2027-09-20T10:00", false), ("2028-03-10T10:00", true)] {
+        for (day, story) in [
+            ("2027-09-20T10:00", false),
+            ("2028-03-10T10:00", true),
+            // Seeded before dawn: every step still at a school hour.
+            ("2028-03-13T04:30", true),
+        ] {
             let d = tempfile::tempdir().unwrap();
             let s = Store::open(d.path(), &crate::app::schema::schema()).unwrap();
             let now = at(day);
@@ -781,6 +787,7 @@ mod tests {
                     .timestamp();
                 for t in [
                     Some(&p.created_at),
+                    Some(&p.updated_at),
                     p.submitted_at.as_ref(),
                     p.approved_at.as_ref(),
                 ]
@@ -794,6 +801,9 @@ mod tests {
                         p.title,
                         p.teach_on
                     );
+                    // At a school hour (review r25 #6).
+                    let hour = t.to_zoned(school::time_zone()).hour();
+                    assert!((7..=16).contains(&hour), "{day}: {} at {t}", p.title);
                 }
                 let v = rx
                     .get(

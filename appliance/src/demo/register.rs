@@ -161,3 +161,57 @@ pub(super) fn backdate_entry(
     )?;
     Ok(())
 }
+
+/// Numbers the demo's register in the order its pupils entered, as a book filled year after
+/// year would be — the lớp 6 intake of four years ago first, this year's last, a newcomer of
+/// this October after them (review r25 #1: this year's intake was 1–120 and the pupils who
+/// entered four years before 482–561). The demo writes its whole book once, before anything
+/// prints a number (the showcase's học bạ are signed after the seeding).
+pub(super) fn number_by_entry(store: &Store, now: jiff::Timestamp) -> anyhow::Result<()> {
+    let rx = store.read()?;
+    let mut lines = school::register::all_lines(&rx)?;
+    let names: std::collections::HashMap<String, String> = school::list(&rx, &school::STUDENTS)?
+        .into_iter()
+        .map(|s: Student| (s.id, s.full_name))
+        .collect();
+    drop(rx);
+    let name = |id: &str| names.get(id).cloned().unwrap_or_default();
+    lines.sort_by(|a, b| {
+        (&a.entered_on, &a.class_name)
+            .cmp(&(&b.entered_on, &b.class_name))
+            .then_with(|| school::vietnamese_name_order(&name(&a.student), &name(&b.student)))
+    });
+    store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
+        for l in &lines {
+            tx.delete(
+                &school::register::REGISTER,
+                &format!("{:06}", l.number),
+                "register.renumber",
+            )?;
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let mut l = l.clone();
+            l.number = i as u32 + 1;
+            tx.put(
+                &school::register::REGISTER,
+                &format!("{:06}", l.number),
+                &l,
+                "register.renumber",
+            )?;
+            tx.put(
+                &school::register::REGISTER_OF,
+                &l.student,
+                &l.number,
+                "register.renumber",
+            )?;
+        }
+        tx.put(
+            &school::register::REGISTER_NEXT,
+            "next",
+            &(lines.len() as u32 + 1),
+            "register.renumber",
+        )?;
+        Ok(())
+    })?;
+    Ok(())
+}
