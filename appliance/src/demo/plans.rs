@@ -89,13 +89,23 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
     // taught weeks before were written three days ago): written and handed in a week before
     // the lesson, reviewed five days and approved three days before it — or, for a lesson
     // still to come, 72, 48 and 24 hours before the seeding, whichever is earlier.
-    let when = |teach_on: jiff::civil::Date, days_before: i64, hours_ago: i64| {
-        let before = (teach_on - jiff::Span::new().days(days_before))
-            .at(7, 30, 0, 0)
+    // Always at a school hour (review r25 #6: a demo seeded at night had plans reviewed at
+    // 5 a.m.): 07:30 on the day before the lesson, or 16:00 on the latest day before then.
+    let local = |d: jiff::civil::Date, h: i8, m: i8| {
+        d.at(h, m, 0, 0)
             .to_zoned(school::time_zone())
             .map(|z| z.timestamp())
-            .unwrap_or(now);
-        before.min(at(hours_ago))
+            .unwrap_or(now)
+    };
+    let when = |teach_on: jiff::civil::Date, days_before: i64, hours_ago: i64| {
+        let before = local(teach_on - jiff::Span::new().days(days_before), 7, 30);
+        let recent = at(hours_ago);
+        let day = recent.to_zoned(school::time_zone()).date();
+        let afternoon = match local(day, 16, 0) {
+            t if t <= recent => t,
+            _ => local(day.yesterday().unwrap_or(day), 16, 0),
+        };
+        before.min(afternoon)
     };
     // The keys are made before the first plan is signed with them, so a plan's page never
     // shows a key dated after its signatures.
@@ -291,13 +301,14 @@ pub(super) fn seed_lessons(store: &Store, now: jiff::Timestamp) -> anyhow::Resul
         store.write(&actor, |tx| lessons::approve(tx, &p, id, key).map(|_| ()))?;
     }
     // One approved plan is being amended: version 2 is a draft, version 1 stays approved.
-    for (id, teacher, g, _) in &made {
+    for (id, teacher, g, teach_on) in &made {
         if *g == Goal::Amended {
             let w = writers.iter().find(|w| w.id == *teacher).expect("writer");
             let p = school::principal_for(&store.read()?, w.clone())?;
+            // Amended the day before its lesson, after the approval.
             let actor = crate::store::Actor {
                 id: w.id.clone(),
-                now: at(2),
+                now: when(*teach_on, 1, 2),
             };
             store.write(&actor, |tx| -> Result<(), lessons::LessonError> {
                 let v = tx
