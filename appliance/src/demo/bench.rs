@@ -130,6 +130,7 @@ pub fn bench_relay(store: &Store, changes: u64) -> Result<(), StoreError> {
                     corenluyenlai: None,
                     nhanxet: String::new(),
                     phienban: done + i + 1,
+                    dangmolai: false,
                 };
                 let key = format!("{year}/1/{}", r.mahocsinh);
                 tx.put(&RESULTS, &key, &r, "bench.result")?;

@@ -311,6 +311,8 @@ struct ResultRec<'a> {
     phienban: Txt<'a>,
     #[serde(borrow)]
     diemmon: Entries<'a>,
+    /// The school reopened the term the result was stored at: not final, not exported.
+    dangmolai: bool,
 }
 
 /// Parses each of `texts` as `T` and keeps those `keep` wants: a selection is applied where
@@ -716,8 +718,10 @@ fn school_rows(
     if !want_results && !want_scores {
         return Ok(());
     }
+    // A result of a term the school reopened is not final: left out until it is locked again
+    // (review r24 #2).
     let mut results: Vec<ResultRec> = parse_where(&r.results, |x: &ResultRec| {
-        sel.term(&x.hocky) && (unclassed || classes.contains_key(&*x.malop))
+        !x.dangmolai && sel.term(&x.hocky) && (unclassed || classes.contains_key(&*x.malop))
     });
     results.sort_unstable_by(|a, b| {
         (&a.malop, &a.mahocsinh, &a.hocky).cmp(&(&b.malop, &b.mahocsinh, &b.hocky))
@@ -823,7 +827,14 @@ fn result_row(
             code_of(&codes.danhhieu, &r.danhhieu),
             ketqua,
             &r.songaynghi,
-            &r.colenlop,
+            // The last grade of a level (5, 9, 12) has no next class: no "lên lớp" for a pupil
+            // who completed it, as the học bạ's data says (`hocba::year_result_as_printed`;
+            // review r25 #3: graduates were exported as "lên lớp").
+            if matches!(grade, 5 | 9 | 12) {
+                ""
+            } else {
+                &r.colenlop
+            },
             &r.corenluyenlai,
             &r.phienban,
         ],

@@ -741,6 +741,11 @@ impl PartCounts {
     }
 
     fn count_result(&mut self, r: &serde_json::Value, d: i64) {
+        // A result of a term the school reopened is not final: not counted until the term is
+        // locked again and the result relayed afresh (review r24 #2).
+        if r["dangmolai"].as_bool() == Some(true) {
+            return;
+        }
         let raw_term = r["hocky"].as_str().unwrap_or("?");
         let grade = r["makhoi"].as_u64().unwrap_or(0) as u8;
         let term = raw_term.to_uppercase();
@@ -1717,6 +1722,31 @@ mod tests {
         // A term the year has no result for: no chart.
         assert_eq!(pick(None, Some("CN")), None);
         assert_eq!(pick(Some("2024-2025"), None), None);
+    }
+
+    /// Review r24 #2: a result the school marked reopened (`dangmolai`) counts nothing, and
+    /// replacing it by the result stored at the next lock counts that one; a counted result
+    /// replaced by its reopened version is taken back.
+    #[test]
+    fn a_reopened_result_is_not_counted() {
+        let res = |reopened: bool| {
+            let mut v = serde_json::json!({
+                "hocky": "CN", "makhoi": 9, "malop": "2025-9a1", "mahocluc": 1,
+                "mahanhkiem": 1, "phienban": 1
+            });
+            if reopened {
+                v["dangmolai"] = true.into();
+            }
+            v
+        };
+        let mut p = super::PartCounts::default();
+        p.apply("result", "k", None, Some(&res(false)));
+        let counted = p.clone();
+        assert_ne!(counted, super::PartCounts::default());
+        p.apply("result", "k", Some(&res(false)), Some(&res(true)));
+        assert_eq!(p, super::PartCounts::default(), "reopened: taken back");
+        p.apply("result", "k", Some(&res(true)), Some(&res(false)));
+        assert_eq!(p, counted, "locked again: counted");
     }
 
     #[test]

@@ -1320,20 +1320,31 @@ pub fn class_waiting_counts(
     class_id: &str,
     students: &[&str],
 ) -> Result<(usize, usize), HocbaError> {
+    let (gvcn, bgh) = class_waiting_ids(r, class_id, students)?;
+    Ok((gvcn.len(), bgh.len()))
+}
+
+/// [`class_waiting`] by student: the ids whose học bạ wait for the homeroom teacher's
+/// signature, and those signed by her that wait for BGH's.
+pub fn class_waiting_ids(
+    r: &impl Read,
+    class_id: &str,
+    students: &[&str],
+) -> Result<(Vec<String>, Vec<String>), HocbaError> {
     let class = super::class_of(r, class_id)?;
     let Some(lock) = super::class_term_lock(r, &class, TermId::Hk2)?.filter(|l| l.locked) else {
-        return Ok((0, 0));
+        return Ok((Vec::new(), Vec::new()));
     };
-    let (mut gvcn, mut bgh) = (0, 0);
+    let (mut gvcn, mut bgh) = (Vec::new(), Vec::new());
     for st in students {
         let rows = r.scan(&SIGNED, &format!("{class_id}/{st}/"))?;
         if plan_student(r, &rows, Stage::Gvcn, lock.at)?.is_some() {
-            gvcn += 1;
+            gvcn.push(st.to_string());
         } else if matches!(
             plan_student(r, &rows, Stage::Principal, lock.at),
             Ok(Some(_))
         ) {
-            bgh += 1;
+            bgh.push(st.to_string());
         }
     }
     Ok((gvcn, bgh))
@@ -2012,6 +2023,10 @@ fn record_doc(
 ) -> Vec<u8> {
     let value = |row: Option<super::StoredResult>, year_end: bool| {
         let mut v = serde_json::to_value(row).expect("JSON values serialize");
+        // A reopened year's mark is the box's state, not the học bạ's data.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("dangmolai");
+        }
         if format != "tram.hocba.v1" && year_end {
             year_result_as_printed(&mut v);
         }
@@ -2312,11 +2327,29 @@ fn differing_keys(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
     let mut out: Vec<String> = a
         .keys()
         .chain(b.keys().filter(|k| !a.contains_key(*k)))
-        .filter(|k| a.get(*k) != b.get(*k))
+        .filter(|k| match (a.get(*k), b.get(*k)) {
+            (Some(x), Some(y)) if ["hk1", "hk2", "cn"].contains(&k.as_str()) => !same_result(x, y),
+            (x, y) => x != y,
+        })
         .cloned()
         .collect();
     out.sort_by_key(|k| DATA_FIELDS.iter().position(|(f, _, _)| f == k));
     out
+}
+
+/// Whether two stored results (as the học bạ's data carries them) say the same: their
+/// `phienban` — the relay's counter, which a reopening and a relock advance without changing a
+/// word (review r23 #5) — and the reopened mark aside.
+fn same_result(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let strip = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("phienban");
+            o.remove("dangmolai");
+        }
+        v
+    };
+    strip(a) == strip(b)
 }
 
 /// The hub's data check (review r17 #5): the file's embedded data compared with the records the
@@ -2407,6 +2440,10 @@ pub fn check_relayed_data(
                         unchecked.push("nhanxet".into());
                     }
                 }
+                // A reopened year's mark is the school's state, not the học bạ's data.
+                if let Some(h) = held.as_object_mut() {
+                    h.remove("dangmolai");
+                }
                 // In the shape the box serializes a stored result, then as the file prints it.
                 // A blank comment the relay made null is the empty one the box stored.
                 if let Some(h) = held.as_object_mut()
@@ -2421,7 +2458,7 @@ pub fn check_relayed_data(
                 if !v1 && period == "cn" {
                     year_result_as_printed(&mut held);
                 }
-                if held != *printed {
+                if !same_result(&held, printed) {
                     fields.push(period.to_string());
                 }
             }

@@ -50,6 +50,7 @@ pub(super) fn results_of(
             corenluyenlai: None,
             nhanxet: t.comment.clone(),
             phienban: 1,
+            dangmolai: false,
         };
         out.push((format!("{year}/{}/{}", term.code(), s.id), base.clone()));
         if term == TermId::Hk2 {
@@ -376,6 +377,48 @@ pub fn unlock_term(
     lock.at = tx.now();
     lock.reason = Some(reason);
     tx.put(&LOCKS, &key, &lock, "grades.term.unlock")?;
+    mark_reopened(tx, year, term, class)?;
+    Ok(())
+}
+
+/// The stored results a reopening makes provisional, marked `dangmolai` (a new `phienban`, so
+/// the relay carries the mark to the hub): the term's — and the year's, when term II is
+/// reopened — of the class reopened, or of every class of the year the school's lock held (a
+/// class locked on its own stays as it is). Locking the term again stores them afresh.
+fn mark_reopened(
+    tx: &mut Tx<'_>,
+    year: &str,
+    term: TermId,
+    class: Option<&str>,
+) -> Result<(), GradeError> {
+    let mut classes = std::collections::HashSet::new();
+    match class {
+        Some(c) => {
+            classes.insert(c.to_string());
+        }
+        None => {
+            for c in school::list(tx, &school::CLASSES)? {
+                let c: school::Class = c;
+                if c.year == year && super::class_own_lock(tx, &c, term)?.is_none() {
+                    classes.insert(c.id);
+                }
+            }
+        }
+    }
+    let periods: &[&str] = match term {
+        TermId::Hk1 => &["hk1"],
+        TermId::Hk2 => &["hk2", "cn"],
+    };
+    for period in periods {
+        for (key, mut res) in tx.scan(&RESULTS, &format!("{year}/{period}/"))? {
+            if res.dangmolai || !classes.contains(&res.malop) {
+                continue;
+            }
+            res.dangmolai = true;
+            res.phienban += 1;
+            tx.put(&RESULTS, &key, &res, "grades.result")?;
+        }
+    }
     Ok(())
 }
 

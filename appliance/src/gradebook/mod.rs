@@ -498,6 +498,13 @@ pub struct StoredResult {
     pub nhanxet: String,
     /// Increases on every change, so the receiver keeps only the newest.
     pub phienban: u64,
+    /// Đang mở lại: BGH reopened the term (or the year) this result was stored at, so it is
+    /// not final until the term is locked again, which stores it afresh (review r24 #2: the
+    /// hub and the register kept showing a reopened year's results as final). Relayed with the
+    /// result — the hub counts and exports no reopened result —; absent (false) otherwise, so
+    /// every stored result and signed học bạ data written before reads the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dangmolai: bool,
 }
 
 pub const ROWS: Collection<ScoreRow> =

@@ -1845,12 +1845,28 @@ fn a_relocked_class_re_signs_only_the_students_whose_hocba_changed() {
             .len()
     };
     assert_eq!(results_of(&f.store), 0, "reopened: no result printed");
+    // The stored results of the reopened year are marked, with a new version for the relay.
+    let stored = |store: &Store| {
+        store
+            .read()
+            .unwrap()
+            .get(&RESULTS, &format!("{}/cn/{}", class.year, roll[0]))
+            .unwrap()
+            .unwrap()
+    };
+    let reopened = stored(&f.store);
+    assert!(reopened.dangmolai, "{reopened:?}");
     f.store
         .write(&bgh, |tx| {
             lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(&class.id), true)
         })
         .unwrap();
     assert_eq!(results_of(&f.store), 1, "locked again: the year's result");
+    let again = stored(&f.store);
+    assert!(
+        !again.dangmolai && again.phienban > reopened.phienban,
+        "{again:?}"
+    );
     assert_eq!(
         waiting(&f.store),
         (0, 0),
