@@ -154,7 +154,21 @@ async fn hocba_versions(
         return Err(GradeError::Forbidden.into());
     }
     let versions = super::hocba::class_versions(&rx, &class)?;
-    Ok(Json(json!({ "class": class, "versions": versions })))
+    // Who waits for what, as the class page says it (review r25 #4): the students whose học bạ
+    // wait for the homeroom teacher's signature, those signed by her that wait for BGH's, and
+    // those whose newest signed file no longer matches the box's records.
+    let roll: Vec<String> = crate::school::students_of_class(&rx, &class)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let ids: Vec<&str> = roll.iter().map(String::as_str).collect();
+    let (gvcn, bgh) = super::hocba::class_waiting_ids(&rx, &class, &ids)?;
+    let resign = super::hocba::needs_resigning(&rx, &class, &ids)?;
+    Ok(Json(json!({
+        "class": class,
+        "versions": versions,
+        "waiting": { "homeroom_teacher": gvcn, "principal": bgh, "resign": resign },
+    })))
 }
 
 /// A PDF someone brought (a transfer, a file from the district): its signatures against the

@@ -195,6 +195,12 @@ pub fn report_text(name: &str, v: &Verification, school: Option<(&str, &str)>) -
     for (i, s) in v.signatures.iter().enumerate() {
         let said = match s.register {
             RegisterState::Listed => format!("is in {which}"),
+            // A học bạ's signatures are listed under the student its data names: one the box
+            // made for another student's file (data swapped in) is not listed here either
+            // (review r25 #5: "did not make it" read as forged by an outsider).
+            RegisterState::NotListed if !approval && !no_kind => format!(
+                "is NOT in {which} for the student this file's data names: the school's box did not make it for this học bạ"
+            ),
             RegisterState::NotListed => {
                 format!("is NOT in {which}: the school's box did not make it")
             }

@@ -773,7 +773,8 @@ fn hocba_panel(
     }
     students.sort_by_cached_key(|st| crate::school::vietnamese_name_key(&st.name));
     let roll: Vec<&str> = book.students.iter().map(|s| s.id.as_str()).collect();
-    let (gvcn_n, bgh_n) = super::hocba::class_waiting_counts(rx, &book.class.id, &roll)?;
+    let (gvcn_ids, bgh_ids) = super::hocba::class_waiting_ids(rx, &book.class.id, &roll)?;
+    let (gvcn_n, bgh_n) = (gvcn_ids.len(), bgh_ids.len());
     let (gvcn_waits, bgh_waits) = (gvcn_n > 0, bgh_n > 0);
     let resign: Vec<(String, String)> = super::hocba::needs_resigning(rx, &book.class.id, &roll)?
         .into_iter()
@@ -790,7 +791,16 @@ fn hocba_panel(
         locked,
         signing,
         !students.is_empty(),
-        (gvcn_n, bgh_n, resign.len()),
+        // A student whose new version already waits for a signature is counted there, not
+        // again as "cần ký lại" (review r25 #4: one pupil read as two).
+        (
+            gvcn_n,
+            bgh_n,
+            resign
+                .iter()
+                .filter(|(id, _)| !gvcn_ids.contains(id) && !bgh_ids.contains(id))
+                .count(),
+        ),
         roll.len(),
     );
     Ok(HocbaPanel {
