@@ -240,6 +240,22 @@ fn lock_correction_notice_and_export_over_http() {
             cells[0]
         );
     }
+    // Review r25 #2: BGH's home page says last year is not locked for 9A2 (its results reach
+    // no register, học bạ or district report yet) and links to that year's lock panel; the
+    // signed 9A1 is not named.
+    let home = bgh.get(format!("{base}/")).send().unwrap().text().unwrap();
+    let open = format!(
+        "Năm học {} chưa khoá sổ cả năm: lớp 9A2 —",
+        common::showcase_year()
+    );
+    assert!(
+        home.contains(&open)
+            && home.contains(&format!(
+                "href=\"/grades?year={}\"",
+                common::showcase_year()
+            )),
+        "{home}"
+    );
     // Last school year's summary (review r24 #7): its two graduating classes, 80 pupils, the
     // year named; the current year's page offers it among the school's years.
     assert!(

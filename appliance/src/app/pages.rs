@@ -85,6 +85,9 @@ page!(HomePage, "home.html" {
     locality: Option<String>,
     // The demo's signed class of last year: (text, link).
     showcase: Option<(String, String)>,
+    // For BGH: each earlier school year with a class whose year is not locked — its results
+    // are in no register, học bạ or district report until it is (review r25 #2): (text, link).
+    open_years: Vec<(String, String)>,
 });
 
 /// The relay to the district as school IT sees it on the home page.
@@ -293,6 +296,33 @@ async fn home(
             }),
         _ => None,
     };
+    let mut open_years: Vec<(String, String)> = Vec::new();
+    if p.is_bgh() {
+        let mut by_year: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for c in classes
+            .iter()
+            .filter(|c| c.year.as_str() < current.as_str())
+        {
+            let locked = crate::gradebook::class_term_lock(&rx, c, crate::gradebook::TermId::Hk2)?
+                .is_some_and(|l| l.locked);
+            if !locked && !rx.scan(&school::ROLL, &format!("{}/", c.id))?.is_empty() {
+                by_year
+                    .entry(c.year.as_str())
+                    .or_default()
+                    .push(c.name.as_str());
+            }
+        }
+        for (year, mut names) in by_year {
+            names.sort();
+            open_years.push((
+                format!(
+                    "Năm học {year} chưa khoá sổ cả năm: lớp {} — kết quả chưa vào sổ đăng bộ, học bạ và báo cáo gửi phòng. Khoá sổ ở Sổ điểm, năm học {year}.",
+                    names.join(", ")
+                ),
+                format!("/grades?year={year}"),
+            ));
+        }
+    }
     let backup = auth::permits(p, Action::ManageDevice).then(|| backup_card(&s));
     let relay = auth::permits(p, Action::ManageDevice).then(|| relay_card(&s));
     let reviews = p.is_bgh() || p.has(auth::Role::DeptHead);
@@ -361,6 +391,7 @@ async fn home(
         cert_warning,
         locality,
         showcase,
+        open_years,
     )))
 }
 
