@@ -257,6 +257,7 @@ mod tests {
             corenluyenlai: Some(summer),
             nhanxet: String::new(),
             phienban: 1,
+            dangmolai: false,
         }
     }
 
@@ -370,7 +371,10 @@ mod tests {
         })
         .unwrap();
         let reopened = rows(&s.read().unwrap(), "2028-2029").unwrap();
-        assert!(reopened.iter().all(|l| l.results.is_empty()), "{reopened:?}");
+        assert!(
+            reopened.iter().all(|l| l.results.is_empty()),
+            "{reopened:?}"
+        );
         let e = s
             .write(&actor, |tx| {
                 record(tx, "2028-2029", list(vec![a.id.clone()]))
