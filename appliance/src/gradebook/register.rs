@@ -70,24 +70,34 @@ pub fn rows(r: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
     // a year BGH reopened is no result yet (review r24 #2: a reopened year's results stayed
     // printed as final).
     let mut standing: HashMap<String, bool> = HashMap::new();
+    let mut holds = |class: &str| -> Result<bool, StoreError> {
+        if let Some(h) = standing.get(class) {
+            return Ok(*h);
+        }
+        let h = match r.get(&crate::school::CLASSES, class)? {
+            Some(c) => super::class_term_lock(r, &c, super::TermId::Hk2)?.is_some_and(|l| l.locked),
+            // A class no longer on the box (an older result): as stored.
+            None => true,
+        };
+        standing.insert(class.to_string(), h);
+        Ok(h)
+    };
     for list in results.values_mut() {
         let mut kept = Vec::with_capacity(list.len());
         for (y, res) in list.drain(..) {
-            let holds = match standing.get(&res.malop) {
-                Some(h) => *h,
-                None => {
-                    let h = match r.get(&crate::school::CLASSES, &res.malop)? {
-                        Some(c) => super::class_term_lock(r, &c, super::TermId::Hk2)?
-                            .is_some_and(|l| l.locked),
-                        // A class no longer on the box (an older result): as stored.
-                        None => true,
-                    };
-                    standing.insert(res.malop.clone(), h);
-                    h
-                }
-            };
-            if holds {
+            if holds(&res.malop)? {
                 kept.push((y, res));
+            }
+        }
+        *list = kept;
+    }
+    // The graduation recognised on a year's result stands with it: none of a reopened year
+    // (review r25: "Được công nhận tốt nghiệp" still printed while the year was open).
+    for list in graduations.values_mut() {
+        let mut kept = Vec::with_capacity(list.len());
+        for g in list.drain(..) {
+            if holds(&g.class)? {
+                kept.push(g);
             }
         }
         *list = kept;

@@ -1833,16 +1833,17 @@ fn a_relocked_class_re_signs_only_the_students_whose_hocba_changed() {
         })
         .unwrap();
     // The register prints no result of a year BGH reopened (review r24 #2).
+    // Nor the graduation recognised on it (r25).
     let results_of = |store: &Store| {
         let rx = store.read().unwrap();
         let line = school::register::line_of(&rx, &roll[0]).unwrap().unwrap();
-        super::register::rows(&rx, &line.year)
+        let row = super::register::rows(&rx, &line.year)
             .unwrap()
             .into_iter()
             .find(|r| r.student == roll[0])
-            .unwrap()
-            .results
-            .len()
+            .unwrap();
+        assert_eq!(row.results.is_empty(), row.graduation.is_empty(), "{row:?}");
+        row.results.len()
     };
     assert_eq!(results_of(&f.store), 0, "reopened: no result printed");
     // The stored results of the reopened year are marked, with a new version for the relay.
