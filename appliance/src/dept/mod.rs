@@ -1630,11 +1630,79 @@ fn by_itself(made: &LinkTarget, n: usize, number: u32, now: &[Line]) -> Found {
 ///    lines aligned in step 1 that reads as it renamed ([`renamed`]).
 ///
 /// A line left without one was dropped by `now`.
+///
+/// A renumbering competes with the titles (review r24 #3): where the titles put a line on a
+/// line of the same title while the alignment of the titles with their numbers set aside puts
+/// it on a line that reads as it renumbered ("Bài 5. Luyện tập" → "Bài 6. Luyện tập", "Bài 5"
+/// → "Bài 6", [`renumbered`]) — a lesson inserted before it and the lines after renumbered —
+/// the two readings compete ([`How::Unsure`]): the link needs a check, never silently moves.
 fn step(then: &[Line], now: &[Line]) -> Vec<Option<(usize, How)>> {
-    let fold = |l: &Line| crate::text::fold(l.topic.trim());
+    let titles = |l: &Line| crate::text::fold(l.topic.trim());
+    let mut out = align(then, now, &titles);
+    let numberless = |l: &Line| {
+        let t = titles(l).replace(|c: char| c.is_ascii_digit(), " ");
+        t.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let alt = align(then, now, &numberless);
+    // The shift a renumbering made of line i of `then` onto line j of `now`, if it reads so.
+    let shift = |i: usize, j: usize| renumbering(&then[i].topic, &now[j].topic);
+    for i in 0..then.len() {
+        if let (Some((j, How::Same | How::Periods)), Some((k, _))) = (out[i], alt[i])
+            && k != j
+            && let Some(d) = shift(i, k)
+            // A chain: the line the titles chose is, by the same shift, another line
+            // renumbered — not a list reordered ("Chủ đề 30" moved up: no shift in common).
+            && (0..then.len()).any(|x| x != i && alt[x].is_some_and(|a| a.0 == j) && shift(x, j) == Some(d))
+        {
+            out[i] = Some((j, How::Unsure(k)));
+        }
+    }
+    out
+}
+
+/// Whether `after` reads as `before` renumbered: the same words, labels included, under
+/// other numbers ("Bài 5. Luyện tập" → "Bài 6. Luyện tập", "Bài 5" → "Bài 6").
+fn renumbered(before: &str, after: &str) -> bool {
+    renumbering(before, after).is_some()
+}
+
+/// How far `after` renumbers `before` ([`renumbered`]): the same words and as many numbers,
+/// one of them other by this much.
+fn renumbering(before: &str, after: &str) -> Option<i64> {
+    let split = |s: &str| {
+        let folded = crate::text::fold(s);
+        let (mut numbers, mut words) = (vec![], vec![]);
+        for t in folded
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+        {
+            if t.chars().all(|c| c.is_ascii_digit()) {
+                numbers.push(t.trim_start_matches('0').to_string());
+            } else {
+                words.push(t.to_string());
+            }
+        }
+        (numbers, words)
+    };
+    let ((na, wa), (nb, wb)) = (split(before), split(after));
+    if wa != wb || na.len() != nb.len() {
+        return None;
+    }
+    let mut differ = na.iter().zip(&nb).filter(|(a, b)| a != b);
+    match (differ.next(), differ.next()) {
+        (Some((a, b)), None) => {
+            let n = |x: &String| x.parse::<i64>().unwrap_or(0);
+            Some(n(b) - n(a))
+        }
+        _ => None,
+    }
+}
+
+/// [`step`]'s alignment, titles read through `key`.
+fn align(then: &[Line], now: &[Line], key: &dyn Fn(&Line) -> String) -> Vec<Option<(usize, How)>> {
     let (ta, tb): (Vec<_>, Vec<_>) = (
-        then.iter().map(fold).collect(),
-        now.iter().map(fold).collect(),
+        then.iter().map(key).collect(),
+        now.iter().map(key).collect(),
     );
     let weight = |i: usize, j: usize| match (ta[i] == tb[j], then[i].periods == now[j].periods) {
         (true, true) => 3,
@@ -1983,7 +2051,14 @@ fn state_of(made: &LinkTarget, n: usize, current: u32, now: &[Line], found: Foun
                     "Phụ lục III đã thay đổi, cần kiểm tra liên kết: bài “{}” có thể là {} hoặc {} (bản {current}; {then}).",
                     made.topic,
                     name(at, &here),
-                    name(other, "mới"),
+                    name(
+                        other,
+                        if renumbered(&made.topic, &now[other - 1].topic) {
+                            "đánh số lại"
+                        } else {
+                            "mới"
+                        }
+                    ),
                 ),
             }
         }
@@ -2863,6 +2938,67 @@ mod tests {
             LinkState::Broken(_) => "hỏng".into(),
         };
         (short, st)
+    }
+
+    /// Review r24 #3: a lesson inserted before two lines of one title and the lines after it
+    /// renumbered ("Bài 4" → "Bài 5", "Bài 5" → "Bài 6"): the link to the old "Bài 5" may be
+    /// the new "Bài 5" (the same title) or the new "Bài 6" (renumbered in place) — it needs a
+    /// check, never silently moves to the other lesson. Nothing renumbered: it holds.
+    #[test]
+    fn a_renumbering_chain_never_moves_a_link_silently() {
+        for (words, v2) in [
+            (
+                "Luyện tập",
+                vec![
+                    pl3(&[
+                        ("Bài 3. Lực", 2),
+                        ("Bài 4. Luyện tập", 1),
+                        ("Bài 5. Luyện tập", 1),
+                    ]),
+                    pl3(&[
+                        ("Bài 3. Lực", 2),
+                        ("Bài 4. Áp suất", 1),
+                        ("Bài 5. Luyện tập", 1),
+                        ("Bài 6. Luyện tập", 1),
+                    ]),
+                ],
+            ),
+            (
+                "",
+                vec![
+                    pl3(&[("Bài 3", 2), ("Bài 4", 1), ("Bài 5", 1)]),
+                    pl3(&[("Bài 3", 2), ("Bài 5", 1), ("Bài 6", 1)]),
+                ],
+            ),
+        ] {
+            // The link to the old "Bài 5" (line 3).
+            let (got, st) = read(&v2, 1, 3, 2);
+            assert!(got.starts_with("đổi"), "{words:?}: {got} {st:?}");
+            assert!(st.why().unwrap().contains("có thể là dòng "), "{st:?}");
+            assert!(st.why().unwrap().contains("(đánh số lại)"), "{st:?}");
+            // The old "Bài 3" stays where it was, without a check.
+            assert_eq!(read(&v2, 1, 1, 2).0, "dòng 1", "{words:?}");
+            // Nothing renumbered: every link holds where it was.
+            let same = vec![v2[0].clone(), v2[0].clone()];
+            for n in 1..=3 {
+                assert_eq!(read(&same, 1, n, 2).0, format!("dòng {n}"), "{words:?}");
+            }
+        }
+        // A list reordered is no renumbering: "Chủ đề 30" follows its title (review r14 #4b).
+        let topics: Vec<String> = (1..=35).map(|i| format!("Chủ đề {i}")).collect();
+        let list = |rev: bool| {
+            let mut l: Vec<(&str, u16)> = topics.iter().map(|t| (t.as_str(), 4)).collect();
+            if rev {
+                l.reverse();
+            }
+            pl3(&l)
+        };
+        assert_eq!(read(&[list(false), list(true)], 1, 30, 2).0, "dòng 6");
+        assert!(renumbered("Bài 5. Luyện tập", "Bài 6. Luyện tập"));
+        assert!(renumbered("Bài 5", "Bài 6"));
+        assert!(!renumbered("Bài 5", "Bài 5"));
+        assert!(!renumbered("Ôn tập", "Ôn tập"));
+        assert!(!renumbered("Bài 5. Lực", "Bài 6. Áp suất"));
     }
 
     /// Review r20 #1, gv01's PL III of KHTN 6A1, v1 → v5, plans A–E linked in v1 (A #2 and B
