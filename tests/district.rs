@@ -1569,6 +1569,51 @@ fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
                                   "to_school": "THCS Lê Lợi", "reason": "Chuyển nhà"});
     records[3].2["left"] =
         json!({"kind": "withdrawn", "date": "2026-11-20", "reason": "Theo gia đình"});
+    // Last year's classes: 9A1 and 7A2 closed (a year result), 9A2 never locked (none), 9A3
+    // reopened (its year result marked dangmolai) — only a closed year says a pupil finished
+    // (review r25 #2).
+    for (n, (class, name, grade, cn)) in [
+        ("2025-9a1", "9A1", 9, Some(false)),
+        ("2025-7a2", "7A2", 7, Some(false)),
+        ("2025-9a2", "9A2", 9, None),
+        ("2025-9a3", "9A3", 9, Some(true)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = 11 + n as u32;
+        records.push((
+            "class",
+            class.to_string(),
+            json!({"id": class, "name": name, "grade": grade, "year": "2025-2026"}),
+        ));
+        records.push(student(class, n));
+        records.push((
+            "result",
+            format!("2025-2026/2/{class}-{n}"),
+            result(
+                class,
+                grade,
+                n,
+                "2",
+                json!({"mahocluc": 1, "mahanhkiem": 1}),
+            ),
+        ));
+        if let Some(reopened) = cn {
+            records.push((
+                "result",
+                format!("2025-2026/CN/{class}-{n}"),
+                result(
+                    class,
+                    grade,
+                    n,
+                    "CN",
+                    json!({"mahocluc": 1, "mahanhkiem": 1, "ketqua": "promoted",
+                           "colenlop": true, "dangmolai": reopened}),
+                ),
+            ));
+        }
+    }
     hub.relay_made_up("79000701", &records);
     let staff = hub.staff();
     let b = hub.base();
@@ -1602,6 +1647,34 @@ fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
     assert_eq!(status_of("Học sinh 1"), "Đang học");
     assert_eq!(status_of("Học sinh 2"), "Chuyển trường 2026-12-05");
     assert_eq!(status_of("Học sinh 3"), "Thôi học 2026-11-20");
+    // Last year's file (the default is the current year's).
+    let s = sheets(
+        &get(&staff, format!("{b}/district/csdl.xlsx?year=2025-2026"))
+            .bytes()
+            .unwrap(),
+    );
+    let hs = sheet(&s, "hocsinh");
+    assert_eq!(hs.len(), 5, "{hs:?}");
+    let status_of = |name: &str| {
+        hs.iter()
+            .find(|r| r[who] == name)
+            .unwrap_or_else(|| panic!("{name} not in {hs:?}"))[status]
+            .clone()
+    };
+    assert_eq!(
+        status_of("Học sinh 11"),
+        "Đã học hết lớp 9 (lớp 9A1, năm học 2025-2026)"
+    );
+    assert_eq!(
+        status_of("Học sinh 12"),
+        "Không còn học (lớp 7A2, năm học 2025-2026)"
+    );
+    for (n, class) in [(13, "9A2"), (14, "9A3")] {
+        assert_eq!(
+            status_of(&format!("Học sinh {n}")),
+            format!("Chưa có kết quả cả năm (lớp {class}, năm học 2025-2026 chưa khoá sổ)")
+        );
+    }
 }
 
 /// Issue 25 item 4: what a school shares up waits on the hub ("chờ duyệt") until a district

@@ -346,18 +346,26 @@ fn status(left: &Entries) -> Cow<'static, str> {
 /// is no longer studying here — she finished the school's last grade (a graduate), or was not
 /// carried into the new year — never "Đang học" (review r24 #5: last year's graduates were
 /// listed as studying).
+///
+/// Only a year the school closed says so: without the class's year result (`closed` false —
+/// none relayed, or the year reopened), the pupil's year is still open and the file says that,
+/// as the sổ đăng bộ prints no result for it (review r25 #2: last year's open 9A2 read "Đã học
+/// hết lớp 9").
 fn status_in(
     left: &Entries,
     year: &str,
     grade: u64,
     class: &str,
     newest: Option<&str>,
+    closed: bool,
 ) -> Cow<'static, str> {
     let earlier = newest.is_some_and(|n| year < n);
     if !left.get("kind").is_empty() || !earlier {
         return status(left);
     }
-    if matches!(grade, 5 | 9 | 12) {
+    if !closed {
+        format!("Chưa có kết quả cả năm (lớp {class}, năm học {year} chưa khoá sổ)").into()
+    } else if crate::school::completes_level(grade) {
         format!("Đã học hết lớp {grade} (lớp {class}, năm học {year})").into()
     } else {
         format!("Không còn học (lớp {class}, năm học {year})").into()
@@ -647,21 +655,13 @@ fn school_rows(
     let in_grade = |g: u64| sel.grade.is_none_or(|want| want == g);
     // Only the selected year's and grade's classes: a student or result of another class is
     // dropped as it is parsed.
-    let mut newest: Option<&str> = None;
-    let class_recs: Vec<ClassRec> = parse_where(&r.classes, |c: &ClassRec| {
-        in_year(&c.year) && in_grade(c.grade.number())
-    });
+    let class_recs: Vec<ClassRec> = parse_where(&r.classes, |_: &ClassRec| true);
     // The school's newest year, whatever the selection: a student's status is as of now.
-    let all_years: Vec<ClassRec> = parse_where(&r.classes, |_: &ClassRec| true);
-    for c in &all_years {
-        if newest.is_none_or(|n| n < &*c.year) {
-            newest = Some(&*c.year);
-        }
-    }
+    let newest: Option<&str> = class_recs.iter().map(|c| &*c.year).max();
     // class id → (year, grade, grade as text, name); a class without an id names nothing.
     let classes: BTreeMap<&str, ClassFields> = class_recs
         .iter()
-        .filter(|c| !c.id.is_empty())
+        .filter(|c| !c.id.is_empty() && in_year(&c.year) && in_grade(c.grade.number()))
         .map(|c| {
             let grade = c.grade.number();
             let grade_text = SMALL.get(grade as usize).map_or("", |s| s.as_str());
@@ -672,7 +672,28 @@ fn school_rows(
     // neither is selected (as before the selection, its year empty).
     let unclassed = sel.year.is_none() && sel.grade.is_none();
 
-    if sink.wants(0) {
+    let (want_results, want_scores) = (sink.wants(1), sink.wants(2));
+    // An earlier year's class among the selected: its pupils' status needs the year results.
+    let earlier_class = classes.values().any(|c| newest.is_some_and(|n| c.0 < n));
+    let want_students = sink.wants(0);
+    // A result of a term the school reopened is not final: left out until it is locked again
+    // (review r24 #2).
+    let mut results: Vec<ResultRec> =
+        if want_results || want_scores || (want_students && earlier_class) {
+            parse_where(&r.results, |x: &ResultRec| {
+                !x.dangmolai && (unclassed || classes.contains_key(&*x.malop))
+            })
+        } else {
+            Vec::new()
+        };
+    // (class, student) with the year's result: the year closed for them.
+    let closed: std::collections::HashSet<(&str, &str)> = results
+        .iter()
+        .filter(|x| x.hocky.eq_ignore_ascii_case("CN"))
+        .map(|x| (&*x.malop, &*x.mahocsinh))
+        .collect();
+
+    if want_students {
         let mut students: Vec<StudentRec> = parse_where(&r.students, |s: &StudentRec| {
             classes.contains_key(&*s.class_id)
         });
@@ -707,22 +728,25 @@ fn school_rows(
                     // matrangthaihientai's codes are unconfirmed too: the words, with the date
                     // the student left (the layout has no field of its own for it), so a
                     // student who left is listed but not read as enrolled (review r9 #2).
-                    &status_in(&st.left, y, grade, class_name, newest),
+                    &status_in(
+                        &st.left,
+                        y,
+                        grade,
+                        class_name,
+                        newest,
+                        closed.contains(&(&*st.class_id, &*st.id)),
+                    ),
                     st.left.get("reason"),
                 ],
             )?;
         }
     }
 
-    let (want_results, want_scores) = (sink.wants(1), sink.wants(2));
     if !want_results && !want_scores {
         return Ok(());
     }
-    // A result of a term the school reopened is not final: left out until it is locked again
-    // (review r24 #2).
-    let mut results: Vec<ResultRec> = parse_where(&r.results, |x: &ResultRec| {
-        !x.dangmolai && sel.term(&x.hocky) && (unclassed || classes.contains_key(&*x.malop))
-    });
+    drop(closed);
+    results.retain(|x| sel.term(&x.hocky));
     results.sort_unstable_by(|a, b| {
         (&a.malop, &a.mahocsinh, &a.hocky).cmp(&(&b.malop, &b.mahocsinh, &b.hocky))
     });
@@ -830,7 +854,7 @@ fn result_row(
             // The last grade of a level (5, 9, 12) has no next class: no "lên lớp" for a pupil
             // who completed it, as the học bạ's data says (`hocba::year_result_as_printed`;
             // review r25 #3: graduates were exported as "lên lớp").
-            if matches!(grade, 5 | 9 | 12) {
+            if crate::school::completes_level(grade) {
                 ""
             } else {
                 &r.colenlop
@@ -1682,22 +1706,40 @@ mod tests {
         let left: Vec<StudentRec> = parse_where(&students, |_| true);
         assert_eq!(status(&left[0].left), "Chuyển trường 2026-12-05");
         assert_eq!(status(&left[1].left), "Đang học");
-        // Review r24 #5: in a class of an earlier year, not left: no longer studying.
+        // Review r24 #5: in a class of an earlier year, not left: no longer studying — once
+        // that year is closed (r25 #2: an open year says so).
         let newest = Some("2026-2027");
+        for (year, grade, class, closed, want) in [
+            ("2026-2027", 9, "9A1", false, "Đang học"),
+            (
+                "2025-2026",
+                9,
+                "9A1",
+                true,
+                "Đã học hết lớp 9 (lớp 9A1, năm học 2025-2026)",
+            ),
+            (
+                "2025-2026",
+                7,
+                "7A2",
+                true,
+                "Không còn học (lớp 7A2, năm học 2025-2026)",
+            ),
+            (
+                "2025-2026",
+                9,
+                "9A2",
+                false,
+                "Chưa có kết quả cả năm (lớp 9A2, năm học 2025-2026 chưa khoá sổ)",
+            ),
+        ] {
+            assert_eq!(
+                status_in(&left[1].left, year, grade, class, newest, closed),
+                want
+            );
+        }
         assert_eq!(
-            status_in(&left[1].left, "2026-2027", 9, "9A1", newest),
-            "Đang học"
-        );
-        assert_eq!(
-            status_in(&left[1].left, "2025-2026", 9, "9A1", newest),
-            "Đã học hết lớp 9 (lớp 9A1, năm học 2025-2026)"
-        );
-        assert_eq!(
-            status_in(&left[1].left, "2025-2026", 7, "7A2", newest),
-            "Không còn học (lớp 7A2, năm học 2025-2026)"
-        );
-        assert_eq!(
-            status_in(&left[0].left, "2025-2026", 9, "9A1", newest),
+            status_in(&left[0].left, "2025-2026", 9, "9A1", newest, false),
             "Chuyển trường 2026-12-05"
         );
     }

@@ -33,7 +33,7 @@ pub const GRADUATIONS: Collection<Graduation> =
 
 /// The last grade of a level that ends with a recognition of graduation.
 pub fn graduating_grade(grade: u8) -> bool {
-    grade == 9 || grade == 12
+    grade != 5 && crate::school::completes_level(grade.into())
 }
 
 /// The register's words for a recognition.

@@ -2073,11 +2073,13 @@ fn year_result_as_printed(v: &mut serde_json::Value) {
         .and_then(|k| k.as_str())
         .map(str::to_string);
     let primary = matches!(code.as_deref(), Some("HTXS" | "HTT" | "HT" | "CHT"));
-    let completes_level = match code.as_deref() {
-        Some("promoted") => grade == 9 || grade == 12,
-        Some("HTXS" | "HTT" | "HT") => grade == 5,
-        _ => false,
-    };
+    // TT22's "lên lớp" in lớp 9 or 12, TT27's "hoàn thành" in lớp 5.
+    let completes_level = crate::school::completes_level(grade)
+        && match code.as_deref() {
+            Some("promoted") => grade != 5,
+            Some("HTXS" | "HTT" | "HT") => grade == 5,
+            _ => false,
+        };
     let words = match code.as_deref() {
         _ if completes_level && !primary => Some("hoan_thanh_chuong_trinh"),
         Some("promoted") => Some("len_lop"),

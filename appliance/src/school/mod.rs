@@ -443,6 +443,12 @@ impl SchoolError {
 /// A URL- and key-safe id from a Vietnamese name: "Ngữ văn" → "ngu-van", "6A1" → "6a1".
 /// Vietnam's time zone. Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975,
 /// so a fixed offset is exact and needs no time-zone database on the device.
+/// Whether `grade` is the last grade of a level (lớp 5, 9, 12): a pupil who finishes it
+/// completes the level — no next class ("lên lớp"), a graduation for THCS and THPT.
+pub fn completes_level(grade: u64) -> bool {
+    matches!(grade, 5 | 9 | 12)
+}
+
 pub fn time_zone() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::fixed(jiff::tz::offset(7))
 }
