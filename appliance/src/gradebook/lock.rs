@@ -338,6 +338,9 @@ pub fn lock_term(
     for book in &books {
         results_written += store_results(tx, book, term, rule_version)?;
     }
+    let locked: std::collections::HashSet<&str> =
+        books.iter().map(|b| b.class.id.as_str()).collect();
+    results_written += settle_reopened(tx, year, term, &locked)?;
     Ok(LockReport {
         classes,
         students,
@@ -420,6 +423,37 @@ fn mark_reopened(
         }
     }
     Ok(())
+}
+
+/// The results of `classes` still marked `dangmolai` once their term is locked again: those
+/// of pupils no longer in the class (transferred out, withdrawn or moved to another class
+/// while it was reopened), whom the lock did not store afresh. Nothing of theirs could change
+/// in the class meanwhile, so the result stands as it was locked before: the mark is taken off
+/// (a new `phienban`, relayed), never left to hide it from the register, the hub and the CSDL
+/// for good. Returns how many.
+fn settle_reopened(
+    tx: &mut Tx<'_>,
+    year: &str,
+    term: TermId,
+    classes: &std::collections::HashSet<&str>,
+) -> Result<usize, GradeError> {
+    let periods: &[&str] = match term {
+        TermId::Hk1 => &["hk1"],
+        TermId::Hk2 => &["hk2", "cn"],
+    };
+    let mut settled = 0;
+    for period in periods {
+        for (key, mut res) in tx.scan(&RESULTS, &format!("{year}/{period}/"))? {
+            if !res.dangmolai || !classes.contains(res.malop.as_str()) {
+                continue;
+            }
+            res.dangmolai = false;
+            res.phienban += 1;
+            tx.put(&RESULTS, &key, &res, "grades.result")?;
+            settled += 1;
+        }
+    }
+    Ok(settled)
 }
 
 /// One stored result that a recomputation would change.

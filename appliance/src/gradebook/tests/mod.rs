@@ -1797,6 +1797,76 @@ fn a_signed_hocba_s_register_number_changes_only_after_the_year_is_reopened() {
 /// Review r23 #5: the demo's signed class reopened and locked again with nothing changed waits
 /// for no signature — its signed học bạ stand, none superseded; a correction of one student's
 /// printed record then waits for her signature alone, not the whole class's.
+/// A pupil who left the class while its year was reopened: locking it again settles her
+/// stored results as they were locked before (not left `dangmolai` for good, out of the
+/// register, the hub and the CSDL), with a new version for the relay.
+#[test]
+fn a_pupil_who_left_while_reopened_keeps_her_locked_results() {
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let class_id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
+        .unwrap()
+        .unwrap();
+    let class = class_of(&rx, &class_id).unwrap();
+    let pupil = school::students_of_class(&rx, &class_id).unwrap()[2]
+        .id
+        .clone();
+    drop(rx);
+    let bgh = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    let stored = |period: &str| {
+        f.store
+            .read()
+            .unwrap()
+            .get(&RESULTS, &format!("{}/{period}/{pupil}", class.year))
+            .unwrap()
+            .unwrap()
+    };
+    let before = (stored("hk2"), stored("cn"));
+    f.store
+        .write(&bgh, |tx| {
+            unlock_term(
+                tx,
+                &f.bgh,
+                &class.year,
+                TermId::Hk2,
+                Some(&class.id),
+                Some("Kiểm tra lại".into()),
+            )
+        })
+        .unwrap();
+    f.store
+        .write(&bgh, |tx| {
+            school::changes::withdraw(
+                tx,
+                &pupil,
+                school::changes::Withdrawal {
+                    date: format!("{}-05-20", &class.year[5..]),
+                    reason: "Theo gia đình".into(),
+                },
+            )
+        })
+        .unwrap();
+    assert!(stored("cn").dangmolai && stored("hk2").dangmolai);
+    let report = f
+        .store
+        .write(&bgh, |tx| {
+            lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(&class.id), true)
+        })
+        .unwrap();
+    assert!(report.results_written >= 2, "{report:?}");
+    for (period, was) in [("hk2", before.0), ("cn", before.1)] {
+        let now = stored(period);
+        assert!(!now.dangmolai, "{period}: {now:?}");
+        assert_eq!(now.phienban, was.phienban + 2, "{period}: {now:?}");
+        let (mut a, mut b) = (now.clone(), was.clone());
+        (a.phienban, b.phienban) = (0, 0);
+        assert_eq!(a, b, "{period}: the result as it was locked");
+    }
+}
+
 #[test]
 fn a_relocked_class_re_signs_only_the_students_whose_hocba_changed() {
     let f = fixture();
