@@ -281,6 +281,49 @@ fn hocba_signed_by_homeroom_teacher_and_principal_verifies_in_pdfsig_and_pyhanko
         .unwrap();
     assert!(!wrong.status.success(), "{}", text(&wrong));
     assert!(!tmp.path().join("wrong.pdf").exists());
+    // A print with a note laid over its first page (a revision of its own, the data left
+    // alone) is not signed, before any PIN is asked for (review r23 #6).
+    let noted = {
+        use lopdf::Object;
+        let old = lopdf::Document::load_mem(&pdf).unwrap();
+        let page = *old.get_pages().values().next().unwrap();
+        let mut inc = lopdf::IncrementalDocument::create_from(pdf.clone(), old);
+        inc.opt_clone_object_to_new_document(page).unwrap();
+        let mut note = lopdf::Dictionary::new();
+        note.set("Type", Object::Name(b"Annot".to_vec()));
+        note.set("Subtype", Object::Name(b"FreeText".to_vec()));
+        note.set("Contents", Object::string_literal("Toán: 10"));
+        note.set(
+            "Rect",
+            Object::Array(vec![100.into(), 100.into(), 300.into(), 120.into()]),
+        );
+        let id = inc.new_document.add_object(note);
+        inc.new_document
+            .get_dictionary_mut(page)
+            .unwrap()
+            .set("Annots", Object::Array(vec![Object::Reference(id)]));
+        let mut out = Vec::new();
+        inc.save_to(&mut out).unwrap();
+        let f = tmp.path().join("noted.pdf");
+        std::fs::write(&f, out).unwrap();
+        f
+    };
+    let o = Command::new(bin())
+        .args(["hocba", "sign", "--user", &homeroom, "--out"])
+        .arg(tmp.path().join("noted-signed.pdf"))
+        .arg(&noted)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TRAM_SIGNING_PIN", PIN)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("page 1 carries annotations the print does not"),
+        "{}",
+        text(&o)
+    );
+    assert!(!tmp.path().join("noted-signed.pdf").exists());
     // Read from standard input, the wrong PIN is named as such, not as a variable nobody set
     // (review r15 #7).
     let mut child = Command::new(bin())

@@ -1027,7 +1027,46 @@ pub fn check_hand_signing(
     } else {
         check_may_sign(r, p, &st.class_id, stage, now)?;
     }
-    Ok(())
+    check_is_print(r, &doc, &st, pdf)
+}
+
+/// A học bạ signed by hand is the box's own print of the data it carries, as the page makes it
+/// (review r23 #6: a print whose visible pages were edited — a mark changed on the page, the
+/// data left alone — signed by hand read VALID, its data "khớp"): the file begins with exactly
+/// the bytes the box prints now for that student and version (so a print made before a change
+/// to the records is printed again), and what a reader shows of it — pages, catalog,
+/// annotations — is still that print, whatever revisions were added since but invisible
+/// signature fields ([`pades::shows_as`]).
+pub(super) fn check_is_print(
+    r: &impl Read,
+    doc: &serde_json::Value,
+    st: &crate::school::Student,
+    pdf: &[u8],
+) -> Result<(), HocbaError> {
+    let again = || {
+        HocbaError::HandSigning(
+            "it is not the box's print of the học bạ data it carries (its pages or data were changed, or the records changed since it was printed): print it again from the student's page (Học bạ → Tải PDF, /grades/hocba/ID/pdf) and sign that file".into(),
+        )
+    };
+    let class = doc["lop"].as_str().unwrap_or_default();
+    if r.get(&crate::school::CLASSES, class)?.is_none() {
+        return Err(again());
+    }
+    let settings = super::settings(r)?;
+    let book = super::book::class_book_with(r, class, &settings, st.left.is_some())?;
+    let Some(i) = book.students.iter().position(|s| s.id == st.id) else {
+        return Err(again());
+    };
+    let print = print_version(r, &book, i, file_version(doc))?;
+    if !pdf.starts_with(&print) {
+        return Err(again());
+    }
+    match pades::shows_as(&print, pdf)? {
+        None => Ok(()),
+        Some(why) => Err(HocbaError::HandSigning(format!(
+            "{why}: a revision added after the box printed it changes what a reader sees; print it again from the student's page and sign that file"
+        ))),
+    }
 }
 
 /// Who may sign `class` at `stage`, and the year lock it would sign under: refused before a

@@ -524,6 +524,210 @@ fn signature_fields(doc: &lopdf::Document) -> Vec<(String, Dictionary)> {
     out
 }
 
+/// Whether `file` shows what `original` shows (review r23 #6: a print whose visible pages were
+/// changed, its data left alone, then signed by hand): its newest revision — what a reader
+/// displays — has the same pages with the same content, resources and page boxes, the same
+/// catalog (embedded data, metadata, viewer settings; the signatures' /AcroForm aside), and no
+/// annotation but invisible signature widgets. `None` when it does; else what differs, in
+/// English. Objects are compared by value, references followed, streams decoded (bounded).
+pub fn shows_as(original: &[u8], file: &[u8]) -> Result<Option<String>, PadesError> {
+    let a = lopdf::Document::load_mem(original).map_err(pdf_err)?;
+    let b = lopdf::Document::load_mem(file).map_err(pdf_err)?;
+    let catalog = |d: &lopdf::Document| -> Result<Vec<u8>, String> {
+        let c = d.catalog().map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        Canon::new(d).dict(c, &[b"AcroForm", b"Pages"], 0, &mut out)?;
+        Ok(out)
+    };
+    let (ca, cb) = (catalog(&a), catalog(&b));
+    if ca.is_err() || ca != cb {
+        return Ok(Some("its document catalog (embedded data, metadata or viewer settings) differs from the print".into()));
+    }
+    let (pa, pb) = (a.get_pages(), b.get_pages());
+    if pa.len() != pb.len() {
+        return Ok(Some(format!(
+            "it has {} page(s), the print {}",
+            pb.len(),
+            pa.len()
+        )));
+    }
+    for ((n, &ia), &ib) in pa.iter().zip(pb.values()) {
+        let (va, annots_a) = page_view(&a, ia, false);
+        let (vb, annots_b) = page_view(&b, ib, true);
+        if va.is_err() || va != vb {
+            return Ok(Some(format!("page {n}'s content differs from the print")));
+        }
+        if annots_a != annots_b {
+            return Ok(Some(format!(
+                "page {n} carries annotations the print does not (only invisible signature fields may be added)"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Most bytes a comparison writes out per page or catalog (shared objects are written once per
+/// reference): past it, the file is not taken as showing the same.
+const CANON_LIMIT: usize = 64 << 20;
+
+/// One page as [`shows_as`] compares it: the page dictionary by value (its /Annots and the
+/// tree's links aside) with the attributes it inherits, and its annotations — without the
+/// invisible signature widgets when `drop_signatures`.
+fn page_view(
+    d: &lopdf::Document,
+    id: ObjectId,
+    drop_signatures: bool,
+) -> (Result<Vec<u8>, String>, Result<Vec<u8>, String>) {
+    let Ok(page) = d.get_dictionary(id) else {
+        return (Err("no page".into()), Err("no page".into()));
+    };
+    let mut canon = Canon::new(d);
+    let mut view = Vec::new();
+    let mut shown = canon.dict(page, &[b"Annots"], 0, &mut view);
+    // Inherited attributes (ISO 32000 7.7.3.4), from the nearest ancestor that has them.
+    for key in [&b"Resources"[..], b"MediaBox", b"CropBox", b"Rotate"] {
+        if shown.is_err() || page.has(key) {
+            continue;
+        }
+        let mut at = page.get(b"Parent").ok().and_then(|p| p.as_reference().ok());
+        for _ in 0..32 {
+            let Some(parent) = at.and_then(|p| d.get_dictionary(p).ok()) else {
+                break;
+            };
+            if let Ok(v) = parent.get(key) {
+                view.extend_from_slice(key);
+                view.push(b'=');
+                shown = canon.object(v, 1, &mut view);
+                break;
+            }
+            at = parent
+                .get(b"Parent")
+                .ok()
+                .and_then(|p| p.as_reference().ok());
+        }
+    }
+    let mut annots = Vec::new();
+    let mut listed = Ok(());
+    let list = match page.get(b"Annots") {
+        Ok(Object::Reference(r)) => d.get_object(*r).and_then(Object::as_array).ok().cloned(),
+        Ok(Object::Array(a)) => Some(a.clone()),
+        _ => None,
+    };
+    for a in list.unwrap_or_default() {
+        let resolved = match &a {
+            Object::Reference(r) => d.get_dictionary(*r).ok(),
+            Object::Dictionary(x) => Some(x),
+            _ => None,
+        };
+        if drop_signatures && resolved.is_some_and(invisible_signature) {
+            continue;
+        }
+        if listed.is_ok() {
+            listed = canon.object(&a, 0, &mut annots);
+        }
+    }
+    (shown.map(|_| view), listed.map(|_| annots))
+}
+
+/// A signature field's widget that shows nothing: /FT /Sig, a zero-area /Rect, no appearance.
+fn invisible_signature(w: &Dictionary) -> bool {
+    let sig = matches!(w.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig");
+    let rect: Vec<f32> = w
+        .get(b"Rect")
+        .and_then(Object::as_array)
+        .map(|r| r.iter().filter_map(|x| x.as_float().ok()).collect())
+        .unwrap_or_default();
+    let empty = rect.len() == 4 && rect[0] == rect[2] && rect[1] == rect[3];
+    sig && empty && !w.has(b"AP")
+}
+
+/// Objects written out by value, references followed (the page tree's /Parent and an
+/// annotation's /P never: they lead back), streams decoded, so two files that show the same
+/// compare equal whatever their object numbers and compression.
+struct Canon<'d> {
+    d: &'d lopdf::Document,
+    written: usize,
+}
+
+impl<'d> Canon<'d> {
+    fn new(d: &'d lopdf::Document) -> Self {
+        Canon { d, written: 0 }
+    }
+
+    fn object(&mut self, o: &Object, depth: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        if depth > 48 {
+            return Err("objects nested too deep".into());
+        }
+        if out.len() > CANON_LIMIT || self.written > CANON_LIMIT {
+            return Err("too large to compare".into());
+        }
+        match o {
+            Object::Reference(id) => {
+                let t = self
+                    .d
+                    .get_object(*id)
+                    .map_err(|_| format!("object {} {} missing", id.0, id.1))?;
+                self.object(t, depth + 1, out)
+            }
+            Object::Array(a) => {
+                out.push(b'[');
+                for x in a {
+                    self.object(x, depth + 1, out)?;
+                    out.push(b' ');
+                }
+                out.push(b']');
+                Ok(())
+            }
+            Object::Dictionary(x) => self.dict(x, &[], depth, out),
+            Object::Stream(st) => {
+                self.dict(
+                    &st.dict,
+                    &[b"Length", b"Filter", b"DecodeParms"],
+                    depth,
+                    out,
+                )?;
+                let content = st
+                    .decompressed_content_with_limit(CANON_LIMIT)
+                    .map_err(|e| e.to_string())?;
+                self.written += content.len();
+                out.extend_from_slice(format!("stream {}:", content.len()).as_bytes());
+                out.extend_from_slice(&content);
+                Ok(())
+            }
+            other => {
+                out.extend_from_slice(format!("{other:?} ").as_bytes());
+                Ok(())
+            }
+        }
+    }
+
+    fn dict(
+        &mut self,
+        x: &Dictionary,
+        skip: &[&[u8]],
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let mut keys: Vec<&Vec<u8>> = x
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !skip.contains(&k.as_slice()) && !matches!(k.as_slice(), b"Parent" | b"P"))
+            .collect();
+        keys.sort();
+        out.push(b'<');
+        for k in keys {
+            out.extend_from_slice(k);
+            out.push(b'=');
+            if let Ok(v) = x.get(k) {
+                self.object(v, depth + 1, out)?;
+            }
+            out.push(b';');
+        }
+        out.push(b'>');
+        Ok(())
+    }
+}
+
 /// What a reader learns about one signature.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SignatureReport {

@@ -1797,6 +1797,101 @@ fn a_signed_hocba_s_register_number_changes_only_after_the_year_is_reopened() {
 /// Review r23 #5: the demo's signed class reopened and locked again with nothing changed waits
 /// for no signature — its signed học bạ stand, none superseded; a correction of one student's
 /// printed record then waits for her signature alone, not the whole class's.
+/// Review r23 #6: a học bạ is signed by hand only as the box prints it. The print is the same
+/// bytes each time; a revision that changes a page, adds a visible annotation or swaps the
+/// data is refused, as is a print of records changed since.
+#[test]
+fn a_hocba_signed_by_hand_is_the_boxs_own_print() {
+    use lopdf::{Object, Stream};
+    let f = fixture();
+    let rx = f.store.read().unwrap();
+    let class_id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
+        .unwrap()
+        .unwrap();
+    let book = class_book(&rx, &class_id, &settings(&rx).unwrap()).unwrap();
+    let st = book.students[0].clone();
+    let print = hocba::print(&rx, &book, 0).unwrap();
+    assert_eq!(print, hocba::print(&rx, &book, 0).unwrap(), "deterministic");
+    let doc = hocba::embedded_doc(&print).unwrap().unwrap();
+    let check = |rx: &crate::store::Rx, pdf: &[u8]| hocba::check_is_print(rx, &doc, &st, pdf);
+    check(&rx, &print).unwrap();
+    // An update of its own appended to the print.
+    let update = |edit: &dyn Fn(&mut lopdf::Document, lopdf::ObjectId)| {
+        let old = lopdf::Document::load_mem(&print).unwrap();
+        let page = *old.get_pages().values().next().unwrap();
+        let mut inc = lopdf::IncrementalDocument::create_from(print.clone(), old);
+        inc.opt_clone_object_to_new_document(page).unwrap();
+        edit(&mut inc.new_document, page);
+        let mut out = Vec::new();
+        inc.save_to(&mut out).unwrap();
+        out
+    };
+    // Its first page drawn again, "10" shown in place of what was there.
+    let redrawn = update(&|d, page| {
+        let content = d.add_object(Stream::new(
+            lopdf::Dictionary::new(),
+            b"BT /F1 12 Tf 100 700 Td (10) Tj ET".to_vec(),
+        ));
+        d.get_dictionary_mut(page)
+            .unwrap()
+            .set("Contents", Object::Reference(content));
+    });
+    let e = check(&rx, &redrawn).unwrap_err().en();
+    assert!(e.contains("page 1's content differs"), "{e}");
+    // A note laid over the page.
+    let noted = update(&|d, page| {
+        let mut note = lopdf::Dictionary::new();
+        note.set("Type", Object::Name(b"Annot".to_vec()));
+        note.set("Subtype", Object::Name(b"FreeText".to_vec()));
+        note.set("Contents", Object::string_literal("10"));
+        note.set(
+            "Rect",
+            Object::Array(vec![100.into(), 100.into(), 200.into(), 120.into()]),
+        );
+        let id = d.add_object(note);
+        d.get_dictionary_mut(page)
+            .unwrap()
+            .set("Annots", Object::Array(vec![Object::Reference(id)]));
+    });
+    let e = check(&rx, &noted).unwrap_err().en();
+    assert!(e.contains("annotations the print does not"), "{e}");
+    // An invisible signature field is what signing adds: allowed.
+    let field = update(&|d, page| {
+        let mut w = lopdf::Dictionary::new();
+        w.set("Subtype", Object::Name(b"Widget".to_vec()));
+        w.set("FT", Object::Name(b"Sig".to_vec()));
+        w.set(
+            "Rect",
+            Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()]),
+        );
+        let id = d.add_object(w);
+        d.get_dictionary_mut(page)
+            .unwrap()
+            .set("Annots", Object::Array(vec![Object::Reference(id)]));
+    });
+    check(&rx, &field).unwrap();
+    // Another file altogether (not the print's bytes).
+    let mut other = print.clone();
+    let at = other.len() / 2;
+    other[at] ^= 1;
+    assert!(check(&rx, &other).is_err());
+    drop(rx);
+    // The records changed since it was printed: printed again, not signed.
+    let bgh = Actor {
+        id: f.bgh.id().into(),
+        now: now(),
+    };
+    f.store
+        .write(&bgh, |tx| {
+            let mut s = tx.get(&school::STUDENTS, &st.id)?.unwrap();
+            s.full_name.push_str(" Anh");
+            tx.put(&school::STUDENTS, &st.id, &s, "test")
+        })
+        .unwrap();
+    let e = check(&f.store.read().unwrap(), &print).unwrap_err().en();
+    assert!(e.contains("print it again"), "{e}");
+}
+
 /// A pupil who left the class while its year was reopened: locking it again settles her
 /// stored results as they were locked before (not left `dangmolai` for good, out of the
 /// register, the hub and the CSDL), with a new version for the relay.
