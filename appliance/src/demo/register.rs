@@ -153,12 +153,7 @@ pub(super) fn backdate_entry(
         "{first_grade}{}",
         class_name.trim_start_matches(|c: char| c.is_ascii_digit())
     );
-    tx.put(
-        &school::register::REGISTER,
-        &format!("{:06}", line.number),
-        &line,
-        "register.entry_date",
-    )?;
+    school::register::rewrite_line(tx, &line, "register.entry_date")?;
     Ok(())
 }
 
@@ -181,37 +176,8 @@ pub(super) fn number_by_entry(store: &Store, now: jiff::Timestamp) -> anyhow::Re
             .cmp(&(&b.entered_on, &b.class_name))
             .then_with(|| school::vietnamese_name_order(&name(&a.student), &name(&b.student)))
     });
-    store.write(&Actor::system(now), |tx| -> anyhow::Result<()> {
-        for l in &lines {
-            tx.delete(
-                &school::register::REGISTER,
-                &format!("{:06}", l.number),
-                "register.renumber",
-            )?;
-        }
-        for (i, l) in lines.iter().enumerate() {
-            let mut l = l.clone();
-            l.number = i as u32 + 1;
-            tx.put(
-                &school::register::REGISTER,
-                &format!("{:06}", l.number),
-                &l,
-                "register.renumber",
-            )?;
-            tx.put(
-                &school::register::REGISTER_OF,
-                &l.student,
-                &l.number,
-                "register.renumber",
-            )?;
-        }
-        tx.put(
-            &school::register::REGISTER_NEXT,
-            "next",
-            &(lines.len() as u32 + 1),
-            "register.renumber",
-        )?;
-        Ok(())
+    store.write(&Actor::system(now), |tx| {
+        school::register::renumber_unprinted(tx, &lines, "register.renumber")
     })?;
     Ok(())
 }

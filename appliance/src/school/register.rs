@@ -81,6 +81,37 @@ fn key(number: u32) -> String {
     format!("{number:06}")
 }
 
+/// Writes `line` back under its number, as it is (the demo back-dates its pupils' entries:
+/// the box's own changes go through the register's rules).
+pub(crate) fn rewrite_line(
+    tx: &mut Tx<'_>,
+    line: &RegisterLine,
+    action: &str,
+) -> Result<(), StoreError> {
+    tx.put(&REGISTER, &key(line.number), line, action)
+}
+
+/// Numbers the whole book afresh, 1… in the order of `lines` (every line of the register),
+/// the next number after the last. Only for a book nobody has printed yet: the demo writes its
+/// book once, in entry order, before anything prints a number.
+pub(crate) fn renumber_unprinted(
+    tx: &mut Tx<'_>,
+    lines: &[RegisterLine],
+    action: &str,
+) -> Result<(), StoreError> {
+    for l in lines {
+        tx.delete(&REGISTER, &key(l.number), action)?;
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let mut l = l.clone();
+        l.number = i as u32 + 1;
+        tx.put(&REGISTER, &key(l.number), &l, action)?;
+        tx.put(&REGISTER_OF, &l.student, &l.number, action)?;
+    }
+    tx.put(&REGISTER_NEXT, "next", &(lines.len() as u32 + 1), action)?;
+    Ok(())
+}
+
 pub fn line_of(rx: &impl Read, student: &str) -> Result<Option<RegisterLine>, StoreError> {
     match rx.get(&REGISTER_OF, student)? {
         Some(n) => rx.get(&REGISTER, &key(n)),
