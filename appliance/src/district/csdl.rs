@@ -686,12 +686,17 @@ fn school_rows(
         } else {
             Vec::new()
         };
-    // (class, student) with the year's result: the year closed for them.
-    let closed: std::collections::HashSet<(&str, &str)> = results
-        .iter()
-        .filter(|x| x.hocky.eq_ignore_ascii_case("CN"))
-        .map(|x| (&*x.malop, &*x.mahocsinh))
-        .collect();
+    // (class, student) with the year's result: the year closed for them (only asked of an
+    // earlier year's class).
+    let closed: std::collections::HashSet<(&str, &str)> = if want_students && earlier_class {
+        results
+            .iter()
+            .filter(|x| x.hocky.eq_ignore_ascii_case("CN"))
+            .map(|x| (&*x.malop, &*x.mahocsinh))
+            .collect()
+    } else {
+        Default::default()
+    };
 
     if want_students {
         let mut students: Vec<StudentRec> = parse_where(&r.students, |s: &StudentRec| {
