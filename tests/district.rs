@@ -1675,6 +1675,29 @@ fn students_who_left_are_not_counted_as_enrolled_at_the_hub() {
             format!("Chưa có kết quả cả năm (lớp {class}, năm học 2025-2026 chưa khoá sổ)")
         );
     }
+    // The results relayed: the reopened 9A3's year result is not exported (review r24 #2), the
+    // closed years' are, and the last grade has no colenlop (r25 #3).
+    let kq = sheet(&s, "ketquahoctap");
+    let at = |name: &str| kq[0].iter().position(|h| h == name).unwrap();
+    let (malop, hocky, colenlop) = (at("malop"), at("hocky"), at("colenlop"));
+    let mut rows: Vec<(String, String, String)> = kq[1..]
+        .iter()
+        .map(|r| (r[malop].clone(), r[hocky].clone(), r[colenlop].clone()))
+        .collect();
+    rows.sort();
+    let want = |c: &str, t: &str, l: &str| (c.to_string(), t.to_string(), l.to_string());
+    assert_eq!(
+        rows,
+        [
+            want("7A2", "2", ""),
+            want("7A2", "CN", "1"),
+            want("9A1", "2", ""),
+            want("9A1", "CN", ""),
+            want("9A2", "2", ""),
+            want("9A3", "2", ""),
+        ],
+        "{kq:?}"
+    );
 }
 
 /// Issue 25 item 4: what a school shares up waits on the hub ("chờ duyệt") until a district
