@@ -22,6 +22,57 @@ struct Fixture {
     students: Vec<Student>,
 }
 
+impl Fixture {
+    /// The BGH member writing, now.
+    fn bgh_actor(&self) -> Actor {
+        Actor {
+            id: self.bgh.id().into(),
+            now: now(),
+        }
+    }
+
+    /// The demo's showcase: last year's 9A1, its year locked and its học bạ signed.
+    fn signed_class(&self) -> Class {
+        let rx = self.store.read().unwrap();
+        let id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
+            .unwrap()
+            .unwrap();
+        class_of(&rx, &id).unwrap()
+    }
+
+    /// BGH reopens term II (the year) of `class`.
+    fn reopen_year(&self, class: &Class) {
+        self.store
+            .write(&self.bgh_actor(), |tx| {
+                unlock_term(
+                    tx,
+                    &self.bgh,
+                    &class.year,
+                    TermId::Hk2,
+                    Some(&class.id),
+                    Some("Kiểm tra lại".into()),
+                )
+            })
+            .unwrap();
+    }
+
+    /// BGH locks term II of `class` again (forced).
+    fn lock_year(&self, class: &Class) -> LockReport {
+        self.store
+            .write(&self.bgh_actor(), |tx| {
+                lock_term(
+                    tx,
+                    &self.bgh,
+                    &class.year,
+                    TermId::Hk2,
+                    Some(&class.id),
+                    true,
+                )
+            })
+            .unwrap()
+    }
+}
+
 fn now() -> jiff::Timestamp {
     jiff::Timestamp::from_second(1_800_000_000).unwrap()
 }
@@ -1804,10 +1855,8 @@ fn a_signed_hocba_s_register_number_changes_only_after_the_year_is_reopened() {
 fn a_hocba_signed_by_hand_is_the_boxs_own_print() {
     use lopdf::{Object, Stream};
     let f = fixture();
+    let class_id = f.signed_class().id;
     let rx = f.store.read().unwrap();
-    let class_id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
-        .unwrap()
-        .unwrap();
     let book = class_book(&rx, &class_id, &settings(&rx).unwrap()).unwrap();
     let st = book.students[0].clone();
     let print = hocba::print(&rx, &book, 0).unwrap();
@@ -1877,12 +1926,8 @@ fn a_hocba_signed_by_hand_is_the_boxs_own_print() {
     assert!(check(&rx, &other).is_err());
     drop(rx);
     // The records changed since it was printed: printed again, not signed.
-    let bgh = Actor {
-        id: f.bgh.id().into(),
-        now: now(),
-    };
     f.store
-        .write(&bgh, |tx| {
+        .write(&f.bgh_actor(), |tx| {
             let mut s = tx.get(&school::STUDENTS, &st.id)?.unwrap();
             s.full_name.push_str(" Anh");
             tx.put(&school::STUDENTS, &st.id, &s, "test")
@@ -1898,19 +1943,11 @@ fn a_hocba_signed_by_hand_is_the_boxs_own_print() {
 #[test]
 fn a_pupil_who_left_while_reopened_keeps_her_locked_results() {
     let f = fixture();
-    let rx = f.store.read().unwrap();
-    let class_id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
-        .unwrap()
-        .unwrap();
-    let class = class_of(&rx, &class_id).unwrap();
-    let pupil = school::students_of_class(&rx, &class_id).unwrap()[2]
+    let class = f.signed_class();
+    let pupil = school::students_of_class(&f.store.read().unwrap(), &class.id).unwrap()[2]
         .id
         .clone();
-    drop(rx);
-    let bgh = Actor {
-        id: f.bgh.id().into(),
-        now: now(),
-    };
+    let bgh = f.bgh_actor();
     let stored = |period: &str| {
         f.store
             .read()
@@ -1920,18 +1957,7 @@ fn a_pupil_who_left_while_reopened_keeps_her_locked_results() {
             .unwrap()
     };
     let before = (stored("hk2"), stored("cn"));
-    f.store
-        .write(&bgh, |tx| {
-            unlock_term(
-                tx,
-                &f.bgh,
-                &class.year,
-                TermId::Hk2,
-                Some(&class.id),
-                Some("Kiểm tra lại".into()),
-            )
-        })
-        .unwrap();
+    f.reopen_year(&class);
     f.store
         .write(&bgh, |tx| {
             school::changes::withdraw(
@@ -1945,12 +1971,7 @@ fn a_pupil_who_left_while_reopened_keeps_her_locked_results() {
         })
         .unwrap();
     assert!(stored("cn").dangmolai && stored("hk2").dangmolai);
-    let report = f
-        .store
-        .write(&bgh, |tx| {
-            lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(&class.id), true)
-        })
-        .unwrap();
+    let report = f.lock_year(&class);
     assert!(report.results_written >= 2, "{report:?}");
     for (period, was) in [("hk2", before.0), ("cn", before.1)] {
         let now = stored(period);
@@ -1965,38 +1986,20 @@ fn a_pupil_who_left_while_reopened_keeps_her_locked_results() {
 #[test]
 fn a_relocked_class_re_signs_only_the_students_whose_hocba_changed() {
     let f = fixture();
-    let rx = f.store.read().unwrap();
-    let class_id = crate::demo::class_in(&rx, crate::demo::SIGNED_CLASS)
-        .unwrap()
-        .unwrap();
-    let class = class_of(&rx, &class_id).unwrap();
-    let roll: Vec<String> = school::students_of_class(&rx, &class_id)
+    let class = f.signed_class();
+    let class_id = class.id.clone();
+    let roll: Vec<String> = school::students_of_class(&f.store.read().unwrap(), &class_id)
         .unwrap()
         .into_iter()
         .map(|s| s.id)
         .collect();
-    drop(rx);
     let ids: Vec<&str> = roll.iter().map(String::as_str).collect();
     let waiting = |store: &Store| {
         hocba::class_waiting_counts(&store.read().unwrap(), &class_id, &ids).unwrap()
     };
     assert_eq!(waiting(&f.store), (0, 0), "signed by the demo");
-    let bgh = Actor {
-        id: f.bgh.id().into(),
-        now: now(),
-    };
-    f.store
-        .write(&bgh, |tx| {
-            unlock_term(
-                tx,
-                &f.bgh,
-                &class.year,
-                TermId::Hk2,
-                Some(&class.id),
-                Some("Kiểm tra lại".into()),
-            )
-        })
-        .unwrap();
+    let bgh = f.bgh_actor();
+    f.reopen_year(&class);
     // The register prints no result of a year BGH reopened (review r24 #2).
     // Nor the graduation recognised on it (r25).
     let results_of = |store: &Store| {
@@ -2022,11 +2025,7 @@ fn a_relocked_class_re_signs_only_the_students_whose_hocba_changed() {
     };
     let reopened = stored(&f.store);
     assert!(reopened.dangmolai, "{reopened:?}");
-    f.store
-        .write(&bgh, |tx| {
-            lock_term(tx, &f.bgh, &class.year, TermId::Hk2, Some(&class.id), true)
-        })
-        .unwrap();
+    f.lock_year(&class);
     assert_eq!(results_of(&f.store), 1, "locked again: the year's result");
     let again = stored(&f.store);
     assert!(
