@@ -543,6 +543,11 @@ pub fn shows_as(original: &[u8], file: &[u8]) -> Result<Option<String>, PadesErr
     if ca.is_err() || ca != cb {
         return Ok(Some("its document catalog (embedded data, metadata or viewer settings) differs from the print".into()));
     }
+    if !only_signature_form(&b) {
+        return Ok(Some(
+            "its form (/AcroForm) holds more than invisible signature fields".into(),
+        ));
+    }
     let (pa, pb) = (a.get_pages(), b.get_pages());
     if pa.len() != pb.len() {
         return Ok(Some(format!(
@@ -629,8 +634,11 @@ fn page_view(
     (shown.map(|_| view), listed.map(|_| annots))
 }
 
-/// A signature field's widget that shows nothing: /FT /Sig, a zero-area /Rect, no appearance.
+/// A signature field's widget that shows and does nothing, as [`append_signature_revision`]
+/// writes it: /FT /Sig, a zero-area /Rect, and no key beyond those (no appearance, action or
+/// additional action).
 fn invisible_signature(w: &Dictionary) -> bool {
+    const KEYS: [&[u8]; 8] = [b"Type", b"Subtype", b"FT", b"T", b"V", b"Rect", b"F", b"P"];
     let sig = matches!(w.get(b"FT"), Ok(Object::Name(n)) if n == b"Sig");
     let rect: Vec<f32> = w
         .get(b"Rect")
@@ -638,7 +646,43 @@ fn invisible_signature(w: &Dictionary) -> bool {
         .map(|r| r.iter().filter_map(|x| x.as_float().ok()).collect())
         .unwrap_or_default();
     let empty = rect.len() == 4 && rect[0] == rect[2] && rect[1] == rect[3];
-    sig && empty && !w.has(b"AP")
+    sig && empty && w.iter().all(|(k, _)| KEYS.contains(&k.as_slice()))
+}
+
+/// Whether a file's /AcroForm is only what signing adds: /Fields of invisible signature
+/// widgets ([`invisible_signature`]) and /SigFlags — no XFA, default appearance or resources
+/// that some readers would draw.
+fn only_signature_form(d: &lopdf::Document) -> bool {
+    let Ok(catalog) = d.catalog() else {
+        return false;
+    };
+    let form = match catalog.get(b"AcroForm") {
+        Err(_) => return true,
+        Ok(Object::Reference(r)) => d.get_dictionary(*r).ok(),
+        Ok(Object::Dictionary(x)) => Some(x),
+        Ok(_) => None,
+    };
+    let Some(form) = form else { return false };
+    if !form
+        .iter()
+        .all(|(k, _)| matches!(k.as_slice(), b"Fields" | b"SigFlags"))
+    {
+        return false;
+    }
+    let fields = match form.get(b"Fields") {
+        Err(_) => return true,
+        Ok(Object::Reference(r)) => d.get_object(*r).and_then(Object::as_array).ok(),
+        Ok(Object::Array(a)) => Some(a),
+        Ok(_) => None,
+    };
+    fields.is_some_and(|fields| {
+        fields.iter().all(|f| {
+            f.as_reference()
+                .ok()
+                .and_then(|r| d.get_dictionary(r).ok())
+                .is_some_and(invisible_signature)
+        })
+    })
 }
 
 /// Objects written out by value, references followed (the page tree's /Parent and an

@@ -1919,6 +1919,44 @@ fn a_hocba_signed_by_hand_is_the_boxs_own_print() {
             .set("Annots", Object::Array(vec![Object::Reference(id)]));
     });
     check(&rx, &field).unwrap();
+    // The same field drawing something, or doing something, is not.
+    for (key, value) in [
+        ("AP", Object::Dictionary(lopdf::Dictionary::new())),
+        ("AA", Object::Dictionary(lopdf::Dictionary::new())),
+    ] {
+        let drawn = update(&|d, page| {
+            let mut w = lopdf::Dictionary::new();
+            w.set("Subtype", Object::Name(b"Widget".to_vec()));
+            w.set("FT", Object::Name(b"Sig".to_vec()));
+            w.set(
+                "Rect",
+                Object::Array(vec![0.into(), 0.into(), 0.into(), 0.into()]),
+            );
+            w.set(key, value.clone());
+            let id = d.add_object(w);
+            d.get_dictionary_mut(page)
+                .unwrap()
+                .set("Annots", Object::Array(vec![Object::Reference(id)]));
+        });
+        let e = check(&rx, &drawn).unwrap_err().en();
+        assert!(e.contains("annotations the print does not"), "{key}: {e}");
+    }
+    // A form some readers draw instead of the page (XFA).
+    let xfa = update(&|d, _| {
+        let old = lopdf::Document::load_mem(&print).unwrap();
+        let root = old.trailer.get(b"Root").unwrap().as_reference().unwrap();
+        let mut catalog = old.get_dictionary(root).unwrap().clone();
+        let mut form = lopdf::Dictionary::new();
+        form.set("Fields", Object::Array(vec![]));
+        form.set("XFA", Object::string_literal("<xdp/>"));
+        catalog.set("AcroForm", Object::Dictionary(form));
+        d.objects.insert(root, Object::Dictionary(catalog));
+    });
+    let e = check(&rx, &xfa).unwrap_err().en();
+    assert!(
+        e.contains("holds more than invisible signature fields"),
+        "{e}"
+    );
     // Another file altogether (not the print's bytes).
     let mut other = print.clone();
     let at = other.len() / 2;
