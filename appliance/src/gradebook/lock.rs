@@ -426,11 +426,14 @@ fn mark_reopened(
 }
 
 /// The results of `classes` still marked `dangmolai` once their term is locked again: those
-/// of pupils no longer in the class (transferred out, withdrawn or moved to another class
-/// while it was reopened), whom the lock did not store afresh. Nothing of theirs could change
-/// in the class meanwhile, so the result stands as it was locked before: the mark is taken off
-/// (a new `phienban`, relayed), never left to hide it from the register, the hub and the CSDL
-/// for good. Returns how many.
+/// of pupils no longer in the class, whom the lock did not store afresh. A pupil who left the
+/// school *after* the term ended (a summer transfer recorded while the year was reopened) was
+/// assessed for the whole term, and nothing of hers could change in the class meanwhile: her
+/// result stands as it was locked before — the mark is taken off (a new `phienban`, relayed),
+/// never left hiding it from the register, the hub and the CSDL for good. One who left during
+/// the term, or moved to another class (whose lock stores her results there), keeps the mark:
+/// that term's result is not hers to print (review r26 #3: a pupil withdrawn in April printed
+/// as a graduate). Returns how many were given back.
 fn settle_reopened(
     tx: &mut Tx<'_>,
     year: &str,
@@ -441,10 +444,25 @@ fn settle_reopened(
         TermId::Hk1 => &["hk1"],
         TermId::Hk2 => &["hk2", "cn"],
     };
+    let Some(end) = tx
+        .get(&school::YEARS, year)?
+        .and_then(|y| y.terms.into_iter().find(|t| t.id == term.code()))
+        .map(|t| t.end)
+    else {
+        return Ok(0);
+    };
     let mut settled = 0;
     for period in periods {
         for (key, mut res) in tx.scan(&RESULTS, &format!("{year}/{period}/"))? {
             if !res.dangmolai || !classes.contains(res.malop.as_str()) {
+                continue;
+            }
+            // ISO dates compare as text.
+            let left_after = tx
+                .get(&school::STUDENTS, &res.mahocsinh)?
+                .and_then(|s| s.left)
+                .is_some_and(|l| l.date > end);
+            if !left_after {
                 continue;
             }
             res.dangmolai = false;

@@ -82,21 +82,27 @@ pub fn rows(r: &impl Read, year: &str) -> Result<Vec<RegisterRow>, StoreError> {
         standing.insert(class.to_string(), h);
         Ok(h)
     };
-    for list in results.values_mut() {
+    // Nor a result still marked `dangmolai` under a lock made again: the year's result of a
+    // pupil who left during the reopened term (review r26 #3), not hers to print.
+    let mut void: std::collections::HashSet<(String, String)> = Default::default();
+    for (student, list) in results.iter_mut() {
         let mut kept = Vec::with_capacity(list.len());
         for (y, res) in list.drain(..) {
-            if holds(&res.malop)? {
+            if res.dangmolai {
+                void.insert((student.clone(), y));
+            } else if holds(&res.malop)? {
                 kept.push((y, res));
             }
         }
         *list = kept;
     }
     // The graduation recognised on a year's result stands with it: none of a reopened year
-    // (review r25: "Được công nhận tốt nghiệp" still printed while the year was open).
+    // (review r25: "Được công nhận tốt nghiệp" still printed while the year was open), none on
+    // a result no longer final.
     for list in graduations.values_mut() {
         let mut kept = Vec::with_capacity(list.len());
         for g in list.drain(..) {
-            if holds(&g.class)? {
+            if holds(&g.class)? && !void.contains(&(g.student.clone(), g.year.clone())) {
                 kept.push(g);
             }
         }

@@ -1975,18 +1975,20 @@ fn a_hocba_signed_by_hand_is_the_boxs_own_print() {
     assert!(e.contains("print it again"), "{e}");
 }
 
-/// A pupil who left the class while its year was reopened: locking it again settles her
-/// stored results as they were locked before (not left `dangmolai` for good, out of the
-/// register, the hub and the CSDL), with a new version for the relay.
+/// Pupils who left the school while their class's year was reopened: locking it again gives
+/// back, unchanged with a new version for the relay, the results of one who left after term II
+/// ended (a summer transfer: she was assessed for the whole year), not left `dangmolai` for
+/// good; one who left during term II keeps the mark — no term II or year result of hers is
+/// printed in the sổ đăng bộ, relayed as final or exported (review r26 #3: withdrawn in April,
+/// printed as a graduate).
 #[test]
-fn a_pupil_who_left_while_reopened_keeps_her_locked_results() {
+fn a_pupil_who_left_while_reopened_keeps_only_the_results_she_completed() {
     let f = fixture();
     let class = f.signed_class();
-    let pupil = school::students_of_class(&f.store.read().unwrap(), &class.id).unwrap()[2]
-        .id
-        .clone();
+    let roll = school::students_of_class(&f.store.read().unwrap(), &class.id).unwrap();
+    let (summer, april) = (roll[2].id.clone(), roll[3].id.clone());
     let bgh = f.bgh_actor();
-    let stored = |period: &str| {
+    let stored = |pupil: &str, period: &str| {
         f.store
             .read()
             .unwrap()
@@ -1994,31 +1996,55 @@ fn a_pupil_who_left_while_reopened_keeps_her_locked_results() {
             .unwrap()
             .unwrap()
     };
-    let before = (stored("hk2"), stored("cn"));
+    let before = (stored(&summer, "hk2"), stored(&summer, "cn"));
     f.reopen_year(&class);
+    let end = &class.year[5..];
     f.store
         .write(&bgh, |tx| {
+            school::changes::transfer_out(
+                tx,
+                &summer,
+                school::changes::TransferOut {
+                    date: format!("{end}-07-10"),
+                    to_school: "THCS Lê Lợi".into(),
+                    reason: "Chuyển nhà".into(),
+                },
+            )?;
             school::changes::withdraw(
                 tx,
-                &pupil,
+                &april,
                 school::changes::Withdrawal {
-                    date: format!("{}-05-20", &class.year[5..]),
+                    date: format!("{end}-04-15"),
                     reason: "Theo gia đình".into(),
                 },
             )
         })
         .unwrap();
-    assert!(stored("cn").dangmolai && stored("hk2").dangmolai);
+    assert!(stored(&summer, "cn").dangmolai && stored(&summer, "hk2").dangmolai);
     let report = f.lock_year(&class);
     assert!(report.results_written >= 2, "{report:?}");
     for (period, was) in [("hk2", before.0), ("cn", before.1)] {
-        let now = stored(period);
+        let now = stored(&summer, period);
         assert!(!now.dangmolai, "{period}: {now:?}");
         assert_eq!(now.phienban, was.phienban + 2, "{period}: {now:?}");
         let (mut a, mut b) = (now.clone(), was.clone());
         (a.phienban, b.phienban) = (0, 0);
         assert_eq!(a, b, "{period}: the result as it was locked");
+        assert!(stored(&april, period).dangmolai, "{period}: left in April");
     }
+    assert!(!stored(&april, "hk1").dangmolai, "term I is hers");
+    // Her line of the sổ đăng bộ: no result of the year, no graduation.
+    let rx = f.store.read().unwrap();
+    let line = school::register::line_of(&rx, &april).unwrap().unwrap();
+    let row = super::register::rows(&rx, &line.year)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.student == april)
+        .unwrap();
+    assert!(
+        !row.results.iter().any(|r| r.year == class.year) && row.graduation.is_empty(),
+        "{row:?}"
+    );
 }
 
 #[test]
