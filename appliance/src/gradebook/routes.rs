@@ -163,7 +163,18 @@ async fn hocba_versions(
         .collect();
     let ids: Vec<&str> = roll.iter().map(String::as_str).collect();
     let (gvcn, bgh) = super::hocba::class_waiting_ids(&rx, &class, &ids)?;
-    let resign = super::hocba::needs_resigning(&rx, &class, &ids)?;
+    // A pupil who left the class is signed on her own page, but her signed file going out of
+    // date is news all the same (review r26 #2).
+    let left: Vec<String> = crate::school::students_who_left(&rx, &class)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let all: Vec<&str> = ids
+        .iter()
+        .copied()
+        .chain(left.iter().map(String::as_str))
+        .collect();
+    let resign = super::hocba::needs_resigning(&rx, &class, &all)?;
     Ok(Json(json!({
         "class": class,
         "versions": versions,

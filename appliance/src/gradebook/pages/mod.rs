@@ -710,9 +710,13 @@ fn hocba_panel(
 ) -> Result<HocbaPanel, ApiError> {
     use super::hocba::local_time;
     use crate::auth::Role;
+    // A pupil who left is signed on her own page; her signed file out of date is listed with
+    // the class's (review r26 #2).
+    let left = crate::school::students_who_left(rx, &book.class.id)?;
     let names: std::collections::HashMap<&str, &str> = book
         .students
         .iter()
+        .chain(&left)
         .map(|s| (s.id.as_str(), s.full_name.as_str()))
         .collect();
     // Rows come in key order — student id, version, stage — so each student's are together,
@@ -776,7 +780,12 @@ fn hocba_panel(
     let (gvcn_ids, bgh_ids) = super::hocba::class_waiting_ids(rx, &book.class.id, &roll)?;
     let (gvcn_n, bgh_n) = (gvcn_ids.len(), bgh_ids.len());
     let (gvcn_waits, bgh_waits) = (gvcn_n > 0, bgh_n > 0);
-    let resign: Vec<(String, String)> = super::hocba::needs_resigning(rx, &book.class.id, &roll)?
+    let all: Vec<&str> = roll
+        .iter()
+        .copied()
+        .chain(left.iter().map(|s| s.id.as_str()))
+        .collect();
+    let resign: Vec<(String, String)> = super::hocba::needs_resigning(rx, &book.class.id, &all)?
         .into_iter()
         .map(|id| {
             let name = names.get(id.as_str()).map_or(id.clone(), |n| n.to_string());

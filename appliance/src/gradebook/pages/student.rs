@@ -410,6 +410,9 @@ pub struct StudentSigning {
     pub bgh: bool,
     /// "v1 — Giáo viên chủ nhiệm, Hiệu trưởng" for the newest signed version.
     pub signed: String,
+    /// The newest signed version no longer matches her records: a new one is to be signed
+    /// (review r26 #2).
+    pub stale: bool,
 }
 
 fn student_signing(
@@ -421,7 +424,14 @@ fn student_signing(
         return Ok(None);
     }
     let p = &u.principal;
-    let rows = crate::gradebook::hocba::class_versions(&s.store.read()?, &sb.book.class.id)?;
+    let rx = s.store.read()?;
+    let rows = crate::gradebook::hocba::class_versions(&rx, &sb.book.class.id)?;
+    let stale = !crate::gradebook::hocba::needs_resigning(
+        &rx,
+        &sb.book.class.id,
+        &[sb.student.id.as_str()],
+    )?
+    .is_empty();
     let mine: Vec<_> = rows.iter().filter(|v| v.student == sb.student.id).collect();
     let signed = match mine.last() {
         Some(last) => format!(
@@ -441,6 +451,7 @@ fn student_signing(
         bgh: p.account.roles.contains(&crate::auth::Role::Principal)
             || p.account.roles.contains(&crate::auth::Role::VicePrincipal),
         signed,
+        stale,
     }))
 }
 
