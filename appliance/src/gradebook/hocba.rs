@@ -1023,11 +1023,45 @@ pub fn check_hand_signing(
         }
     };
     if st.left.is_some() {
-        check_may_sign_student(r, p, student_id, stage, now)?;
+        match check_may_sign_student(r, p, student_id, stage, now) {
+            // The homeroom teacher's signature this file carries is hers, made by hand on
+            // this box (in its register for this student, at her stage): BGH signs over it as
+            // over one made on the page (review r26 #1: her hand signature was taken and BGH
+            // then refused "the homeroom teacher signs first").
+            Err(HocbaError::HomeroomFirst)
+                if stage == Stage::Principal && signed_by_homeroom_here(r, pdf, student_id)? => {}
+            other => {
+                other?;
+            }
+        }
     } else {
         check_may_sign(r, p, &st.class_id, stage, now)?;
+        // A học bạ the class page has signed (or that waits for BGH over the homeroom
+        // teacher's page signature) is not signed again by hand from a fresh print: that made
+        // a second valid copy no version list shows (review r26 #4).
+        let class = super::class_of(r, &st.class_id)?;
+        if stage == Stage::Gvcn
+            && let Some(lock_at) = signing_lock_at(r, &class, &st)?
+        {
+            let rows = r.scan(&SIGNED, &format!("{}/{}/", class.id, st.id))?;
+            if plan_student(r, &rows, Stage::Gvcn, lock_at)?.is_none() {
+                let newest = rows.iter().map(|(_, x)| x.version).max().unwrap_or(0);
+                return Err(HocbaError::HandSigning(format!(
+                    "the class page has signed this học bạ already (version {newest}): take that file from the class page (Tải PDF đã ký) or `tram hocba export`, and have BGH sign it there if it waits for them"
+                )));
+            }
+        }
     }
     check_is_print(r, &doc, &st, pdf)
+}
+
+/// Whether the one signature `pdf` carries is in the school's register for `student` at the
+/// homeroom teacher's stage (made by this box, on the page or by hand).
+fn signed_by_homeroom_here(r: &impl Read, pdf: &[u8], student: &str) -> Result<bool, HocbaError> {
+    let (_, signature) = pades::newest_signature_ids(pdf)?;
+    Ok(register_of(r, pdf)?
+        .iter()
+        .any(|e| e.student == student && e.stage == Stage::Gvcn && e.signature_sha256 == signature))
 }
 
 /// A học bạ signed by hand is the box's own print of the data it carries, as the page makes it
@@ -1064,7 +1098,7 @@ pub(super) fn check_is_print(
     match pades::shows_as(&print, pdf)? {
         None => Ok(()),
         Some(why) => Err(HocbaError::HandSigning(format!(
-            "{why}: a revision added after the box printed it changes what a reader sees; print it again from the student's page and sign that file"
+            "{why}: a revision added after the box printed it changed it (only the box's own signatures may be added to its print); print it again from the student's page and sign that file"
         ))),
     }
 }
