@@ -35,7 +35,21 @@ pub struct Codes {
     /// TT27 year result (HTXS, HTT, HT, CHT) → its code.
     #[serde(default)]
     pub ketqua: BTreeMap<String, String>,
+    /// A student's status (`STATUS_KEYS`) → the code `matrangthaihientai` writes; a status
+    /// without one is written in words (the default: the list is unconfirmed [U]).
+    #[serde(default)]
+    pub trangthai: BTreeMap<String, String>,
 }
+
+/// The statuses `matrangthaihientai` tells apart, as `[trangthai]`'s keys name them.
+pub const STATUS_KEYS: [&str; 6] = [
+    "dang_hoc",
+    "chuyen_truong",
+    "thoi_hoc",
+    "hoan_thanh_cap_hoc",
+    "khong_con_hoc",
+    "chua_khoa_so",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodesError {
@@ -61,7 +75,18 @@ impl Codes {
     }
 
     pub fn parse(text: &str) -> Result<Codes, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let codes: Codes = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(k) = codes
+            .trangthai
+            .keys()
+            .find(|k| !STATUS_KEYS.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "[trangthai]: unknown status {k:?} (the statuses are {})",
+                STATUS_KEYS.join(", ")
+            ));
+        }
+        Ok(codes)
     }
 
     pub fn defaults() -> Codes {
@@ -331,13 +356,77 @@ fn parse_where<'a, T: Deserialize<'a>>(
         .collect()
 }
 
-/// A student's current status in words: "Đang học", or "Chuyển trường 2026-12-05" /
-/// "Thôi học 2026-12-05" from the relayed `left`.
-fn status(left: &Entries) -> Cow<'static, str> {
+/// A student's status as `matrangthaihientai` writes it: the district's code for it
+/// (`[trangthai]` of the code lists) when it has one, else the words.
+#[derive(Debug, Clone, PartialEq)]
+enum Status<'a> {
+    /// "Đang học".
+    Studying,
+    /// "Chuyển trường 2026-12-05" / "Thôi học 2026-12-05", from the relayed `left`.
+    Left {
+        transfer: bool,
+        date: &'a str,
+    },
+    /// Still in a class of an earlier year (grade, class, year) whose result is stored: the
+    /// last grade of a level finished ("Đã học hết lớp 9 (…)"), or not carried into the new
+    /// year ("Không còn học (…)").
+    Finished(u64, &'a str, &'a str),
+    NotCarried(&'a str, &'a str),
+    /// Still in a class of an earlier year with no year result stored (never locked, or
+    /// reopened): "Chưa có kết quả cả năm (… chưa khoá sổ)".
+    Open(&'a str, &'a str),
+}
+
+impl Status<'_> {
+    fn key(&self) -> &'static str {
+        match self {
+            Status::Studying => "dang_hoc",
+            Status::Left { transfer: true, .. } => "chuyen_truong",
+            Status::Left { .. } => "thoi_hoc",
+            Status::Finished(..) => "hoan_thanh_cap_hoc",
+            Status::NotCarried(..) => "khong_con_hoc",
+            Status::Open(..) => "chua_khoa_so",
+        }
+    }
+
+    fn words(&self) -> Cow<'static, str> {
+        match *self {
+            Status::Studying => Cow::Borrowed("Đang học"),
+            Status::Left {
+                transfer: true,
+                date,
+            } => format!("Chuyển trường {date}").into(),
+            Status::Left { date, .. } => format!("Thôi học {date}").into(),
+            Status::Finished(grade, class, year) => {
+                format!("Đã học hết lớp {grade} (lớp {class}, năm học {year})").into()
+            }
+            Status::NotCarried(class, year) => {
+                format!("Không còn học (lớp {class}, năm học {year})").into()
+            }
+            Status::Open(class, year) => {
+                format!("Chưa có kết quả cả năm (lớp {class}, năm học {year} chưa khoá sổ)").into()
+            }
+        }
+    }
+
+    /// What the cell holds: the code when the lists give one, else the words.
+    fn cell<'c>(&self, codes: &'c Codes) -> Cow<'c, str> {
+        match codes.trangthai.get(self.key()) {
+            Some(code) => Cow::Borrowed(code.as_str()),
+            None => self.words(),
+        }
+    }
+}
+
+/// A student's current status from the relayed `left`: studying, or left (transferred out,
+/// withdrew) on a date.
+fn status<'a>(left: &'a Entries<'_>) -> Status<'a> {
     match left.get("kind") {
-        "" => Cow::Borrowed("Đang học"),
-        "transfer_out" => format!("Chuyển trường {}", left.get("date")).into(),
-        _ => format!("Thôi học {}", left.get("date")).into(),
+        "" => Status::Studying,
+        kind => Status::Left {
+            transfer: kind == "transfer_out",
+            date: left.get("date"),
+        },
     }
 }
 
@@ -351,24 +440,24 @@ fn status(left: &Entries) -> Cow<'static, str> {
 /// none relayed, or the year reopened), the pupil's year is still open and the file says that,
 /// as the sổ đăng bộ prints no result for it (review r25 #2: last year's open 9A2 read "Đã học
 /// hết lớp 9").
-fn status_in(
-    left: &Entries,
-    year: &str,
+fn status_in<'a>(
+    left: &'a Entries<'_>,
+    year: &'a str,
     grade: u64,
-    class: &str,
+    class: &'a str,
     newest: Option<&str>,
     closed: bool,
-) -> Cow<'static, str> {
+) -> Status<'a> {
     let earlier = newest.is_some_and(|n| year < n);
     if !left.get("kind").is_empty() || !earlier {
         return status(left);
     }
     if !closed {
-        format!("Chưa có kết quả cả năm (lớp {class}, năm học {year} chưa khoá sổ)").into()
+        Status::Open(class, year)
     } else if crate::school::completes_level(grade) {
-        format!("Đã học hết lớp {grade} (lớp {class}, năm học {year})").into()
+        Status::Finished(grade, class, year)
     } else {
-        format!("Không còn học (lớp {class}, năm học {year})").into()
+        Status::NotCarried(class, year)
     }
 }
 
@@ -740,7 +829,8 @@ fn school_rows(
                         class_name,
                         newest,
                         closed.contains(&(&*st.class_id, &*st.id)),
-                    ),
+                    )
+                    .cell(codes),
                     st.left.get("reason"),
                 ],
             )?;
@@ -1709,8 +1799,8 @@ mod tests {
             serde_json::json!({"left": null}),
         ]);
         let left: Vec<StudentRec> = parse_where(&students, |_| true);
-        assert_eq!(status(&left[0].left), "Chuyển trường 2026-12-05");
-        assert_eq!(status(&left[1].left), "Đang học");
+        assert_eq!(status(&left[0].left).words(), "Chuyển trường 2026-12-05");
+        assert_eq!(status(&left[1].left).words(), "Đang học");
         // Review r24 #5: in a class of an earlier year, not left: no longer studying — once
         // that year is closed (r25 #2: an open year says so).
         let newest = Some("2026-2027");
@@ -1739,14 +1829,46 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                status_in(&left[1].left, year, grade, class, newest, closed),
+                status_in(&left[1].left, year, grade, class, newest, closed).words(),
                 want
             );
         }
         assert_eq!(
-            status_in(&left[0].left, "2025-2026", 9, "9A1", newest, false),
+            status_in(&left[0].left, "2025-2026", 9, "9A1", newest, false).words(),
             "Chuyển trường 2026-12-05"
         );
+    }
+
+    /// `[trangthai]` (review r25 #3: a code column holding words): a district's codes replace
+    /// the words status by status; an unknown status is refused naming the known ones.
+    #[test]
+    fn status_codes_come_from_the_code_lists_when_the_district_gives_them() {
+        let defaults = Codes::defaults();
+        assert!(defaults.trangthai.is_empty(), "[U]: words by default");
+        let mut text = DEFAULT_CODES.replace(
+            "# dang_hoc = \"1\"",
+            "dang_hoc = \"1\"\nhoan_thanh_cap_hoc = \"5\"",
+        );
+        let codes = Codes::parse(&text).unwrap();
+        assert_eq!(Status::Studying.cell(&codes), "1");
+        assert_eq!(Status::Finished(9, "9A1", "2025-2026").cell(&codes), "5");
+        assert_eq!(
+            Status::Open("9A2", "2025-2026").cell(&codes),
+            "Chưa có kết quả cả năm (lớp 9A2, năm học 2025-2026 chưa khoá sổ)"
+        );
+        assert_eq!(Status::Studying.cell(&defaults), "Đang học");
+        text.push_str("\ntot_nghiep = \"9\"\n");
+        let e = Codes::parse(&text).unwrap_err();
+        assert!(
+            e.contains("unknown status \"tot_nghiep\"") && e.contains("chua_khoa_so"),
+            "{e}"
+        );
+        for k in STATUS_KEYS {
+            assert!(
+                DEFAULT_CODES.contains(&format!("#   {k} ")),
+                "{k} documented"
+            );
+        }
     }
 
     /// Scores written as they are only when the text is a plain decimal; other number text is
