@@ -716,7 +716,6 @@ fn hocba_panel(
     let names: std::collections::HashMap<&str, &str> = book
         .students
         .iter()
-        .chain(&left)
         .map(|s| (s.id.as_str(), s.full_name.as_str()))
         .collect();
     // Rows come in key order — student id, version, stage — so each student's are together,
@@ -788,7 +787,15 @@ fn hocba_panel(
     let resign: Vec<(String, String)> = super::hocba::needs_resigning(rx, &book.class.id, &all)?
         .into_iter()
         .map(|id| {
-            let name = names.get(id.as_str()).map_or(id.clone(), |n| n.to_string());
+            let name = names
+                .get(id.as_str())
+                .copied()
+                .or_else(|| {
+                    left.iter()
+                        .find(|s| s.id == id)
+                        .map(|s| s.full_name.as_str())
+                })
+                .map_or(id.clone(), str::to_string);
             (id, name)
         })
         .collect();
