@@ -1631,33 +1631,80 @@ fn by_itself(made: &LinkTarget, n: usize, number: u32, now: &[Line]) -> Found {
 ///
 /// A line left without one was dropped by `now`.
 ///
-/// A renumbering competes with the titles (review r24 #3): where the titles put a line on a
-/// line of the same title while the alignment of the titles with their numbers set aside puts
-/// it on a line that reads as it renumbered ("Bài 5. Luyện tập" → "Bài 6. Luyện tập", "Bài 5"
-/// → "Bài 6", [`renumbered`]) — a lesson inserted before it and the lines after renumbered —
-/// the two readings compete ([`How::Unsure`]): the link needs a check, never silently moves.
+/// A renumbering competes with the titles (reviews r24 #3, r28): the alignment is made again
+/// with the titles' numbers set aside ([`align`] by another key), both ways — the first lines
+/// first, and the last lines first, since with repeated titles ("Bài 4. Luyện tập", "Bài 5.
+/// Luyện tập") either may be the one inserted. Where such a reading differs from the titles'
+/// and every line it differs on reads as renumbered by one shift ([`renumbering`]: a lesson
+/// inserted or removed and the lines after it renumbered — not a list reordered, whose lines
+/// move by different amounts), those lines follow the renumbering: a line the titles also
+/// placed elsewhere is unsure between the two ([`How::Unsure`]: never moved silently), one
+/// the titles dropped is renamed there (renumbered, never reported dropped).
 fn step(then: &[Line], now: &[Line]) -> Vec<Option<(usize, How)>> {
     let titles = |l: &Line| crate::text::fold(l.topic.trim());
-    let mut out = align(then, now, &titles);
+    let out = align(then, now, &titles);
     let numberless = |l: &Line| {
         let t = titles(l).replace(|c: char| c.is_ascii_digit(), " ");
         t.split_whitespace().collect::<Vec<_>>().join(" ")
     };
-    let alt = align(then, now, &numberless);
-    // The shift a renumbering made of line i of `then` onto line j of `now`, if it reads so.
-    let shift = |i: usize, j: usize| renumbering(&then[i].topic, &now[j].topic);
-    for i in 0..then.len() {
-        if let (Some((j, How::Same | How::Periods)), Some((k, _))) = (out[i], alt[i])
-            && k != j
-            && let Some(d) = shift(i, k)
-            // A chain: the line the titles chose is, by the same shift, another line
-            // renumbered — not a list reordered ("Chủ đề 30" moved up: no shift in common).
-            && (0..then.len()).any(|x| x != i && alt[x].is_some_and(|a| a.0 == j) && shift(x, j) == Some(d))
-        {
-            out[i] = Some((j, How::Unsure(k)));
+    let forward = align(then, now, &numberless);
+    let backward = {
+        let rev = |l: &[Line]| l.iter().rev().cloned().collect::<Vec<_>>();
+        let mut b = align(&rev(then), &rev(now), &numberless);
+        b.reverse();
+        b.into_iter()
+            .map(|x| x.map(|(j, h)| (now.len() - 1 - j, h)))
+            .collect::<Vec<_>>()
+    };
+    for alt in [forward, backward] {
+        if let Some(chain) = renumbered_chain(then, now, &out, &alt) {
+            return chain;
         }
     }
     out
+}
+
+/// [`step`]'s renumbering reading `alt` against the titles' `out`, when it differs and reads
+/// as one renumbering; `None` otherwise (or when the two would put two lines on one).
+fn renumbered_chain(
+    then: &[Line],
+    now: &[Line],
+    out: &[Option<(usize, How)>],
+    alt: &[Option<(usize, How)>],
+) -> Option<Vec<Option<(usize, How)>>> {
+    let pos = |x: &Option<(usize, How)>| x.map(|a| a.0);
+    let differ: Vec<usize> = (0..then.len())
+        .filter(|&i| pos(&out[i]) != pos(&alt[i]))
+        .collect();
+    let mut shift = None;
+    for &i in &differ {
+        let Some((k, _)) = alt[i] else { continue };
+        let d = renumbering(&then[i].topic, &now[k].topic)?;
+        if shift.is_some_and(|s| s != d) {
+            return None;
+        }
+        shift = Some(d);
+    }
+    shift?;
+    let mut result = out.to_vec();
+    for &i in &differ {
+        if let Some((k, _)) = alt[i] {
+            result[i] = Some((
+                k,
+                match out[i] {
+                    Some((j, _)) => How::Unsure(j),
+                    None => How::Renamed,
+                },
+            ));
+        }
+    }
+    let mut taken = vec![false; now.len()];
+    for r in result.iter().flatten() {
+        if std::mem::replace(&mut taken[r.0], true) {
+            return None;
+        }
+    }
+    Some(result)
 }
 
 /// Whether `after` reads as `before` renumbered: the same words, labels included, under
@@ -2038,13 +2085,19 @@ fn state_of(made: &LinkTarget, n: usize, current: u32, now: &[Line], found: Foun
         },
         Found::Unsure { at, other } => {
             let name = |m: usize, label: &str| format!("dòng {m} “{}” ({label})", now[m - 1].topic);
-            let here = if crate::text::fold(now[at - 1].topic.trim())
-                == crate::text::fold(made.topic.trim())
-            {
-                format!("{} tiết", now[at - 1].periods)
-            } else {
-                "đổi tên".to_string()
+            // What the line it is followed to is to the lesson linked: the same title (its
+            // periods), the title renumbered, else renamed.
+            let what = |m: usize, otherwise: &str| {
+                let l = &now[m - 1];
+                if crate::text::fold(l.topic.trim()) == crate::text::fold(made.topic.trim()) {
+                    format!("{} tiết", l.periods)
+                } else if renumbered(&made.topic, &l.topic) {
+                    "đánh số lại".to_string()
+                } else {
+                    otherwise.to_string()
+                }
             };
+            let here = what(at, "đổi tên");
             LinkState::Changed {
                 at,
                 why: format!(
@@ -2999,6 +3052,135 @@ mod tests {
         assert!(!renumbered("Bài 5", "Bài 5"));
         assert!(!renumbered("Ôn tập", "Ôn tập"));
         assert!(!renumbered("Bài 5. Lực", "Bài 6. Áp suất"));
+    }
+
+    /// Review r28, the reviewer's scenarios (Công nghệ 7A3): a lesson inserted or removed and
+    /// the lines after it renumbered is never reported dropped, and where a line of the same
+    /// title competes the link needs a check ("đánh số lại"), never holds silently.
+    #[test]
+    fn renumbered_lessons_are_followed_never_dropped_r28() {
+        let l = |t: &[(&str, u16)]| pl3(t);
+        let l1 = l(&[
+            ("Bài 1. Mở đầu", 5),
+            ("Bài 2. Đất trồng", 5),
+            ("Bài 3. Cây trồng", 5),
+            ("Bài 4. Luyện tập", 5),
+            ("Bài 5. Luyện tập", 5),
+            ("Bài 6. Ôn tập", 5),
+            ("Bài 7. Kiểm tra", 5),
+        ]);
+        let why = |v: &[Vec<Line>], n: usize| {
+            read(v, 1, n, v.len() as u32)
+                .1
+                .why()
+                .unwrap_or("")
+                .to_string()
+        };
+        // S1: "Bài 4. Phân bón" inserted at line 4.
+        let s1 = vec![
+            l1.clone(),
+            l(&[
+                ("Bài 1. Mở đầu", 5),
+                ("Bài 2. Đất trồng", 5),
+                ("Bài 3. Cây trồng", 5),
+                ("Bài 4. Phân bón", 4),
+                ("Bài 5. Luyện tập", 5),
+                ("Bài 6. Luyện tập", 5),
+                ("Bài 7. Ôn tập", 5),
+                ("Bài 8. Kiểm tra", 1),
+            ]),
+        ];
+        assert_eq!(read(&s1, 1, 4, 2).0, "đổi 5", "{}", why(&s1, 4));
+        assert!(
+            why(&s1, 4).contains("đổi tên thành “Bài 5. Luyện tập”"),
+            "{}",
+            why(&s1, 4)
+        );
+        assert_eq!(read(&s1, 1, 5, 2).0, "đổi 6", "{}", why(&s1, 5));
+        assert!(
+            why(&s1, 5).contains(
+                "có thể là dòng 6 “Bài 6. Luyện tập” (đánh số lại) hoặc dòng 5 “Bài 5. Luyện tập”"
+            ),
+            "{}",
+            why(&s1, 5)
+        );
+        // S9: back to the first version: the link holds again where it was, never "dropped".
+        let s9 = vec![s1[0].clone(), s1[1].clone(), l1.clone()];
+        assert_eq!(read(&s9, 1, 4, 3).0, "đổi 4", "{}", why(&s9, 4));
+        // S5c: another "Luyện tập" inserted: either the new one is line 4 (the others
+        // renumbered) or line 6 — both links need a check.
+        let s5c = vec![
+            l(&[
+                ("Bài 1. Mở đầu", 5),
+                ("Bài 2. Đất trồng", 5),
+                ("Bài 3. Cây trồng", 5),
+                ("Bài 4. Luyện tập", 5),
+                ("Bài 5. Luyện tập", 5),
+                ("Bài 6. Ôn tập", 10),
+            ]),
+            l(&[
+                ("Bài 1. Mở đầu", 5),
+                ("Bài 2. Đất trồng", 5),
+                ("Bài 3. Cây trồng", 5),
+                ("Bài 4. Luyện tập", 5),
+                ("Bài 5. Luyện tập", 5),
+                ("Bài 6. Luyện tập", 5),
+                ("Bài 7. Ôn tập", 5),
+            ]),
+        ];
+        for n in [4, 5] {
+            let w = why(&s5c, n);
+            assert!(
+                w.contains("cần kiểm tra liên kết") && w.contains("(đánh số lại)"),
+                "{n}: {w}"
+            );
+        }
+        // S7: "Bài 3. Cây trồng" removed, the rest renumbered.
+        let s7 = vec![
+            l1.clone(),
+            l(&[
+                ("Bài 1. Mở đầu", 5),
+                ("Bài 2. Đất trồng", 10),
+                ("Bài 3. Luyện tập", 5),
+                ("Bài 4. Luyện tập", 5),
+                ("Bài 5. Ôn tập", 5),
+                ("Bài 6. Kiểm tra", 5),
+            ]),
+        ];
+        assert_eq!(read(&s7, 1, 5, 2).0, "đổi 4", "{}", why(&s7, 5));
+        assert!(why(&s7, 4).contains("(đánh số lại)"), "{}", why(&s7, 4));
+        assert_eq!(read(&s7, 1, 3, 2).0, "bỏ 2");
+        // S8: bare titles, the periods telling the lessons apart.
+        let s8 = vec![
+            l(&[
+                ("Bài 1", 5),
+                ("Bài 2", 5),
+                ("Bài 3", 5),
+                ("Bài 4", 3),
+                ("Bài 5", 7),
+                ("Bài 6", 5),
+                ("Bài 7", 5),
+            ]),
+            l(&[
+                ("Bài 1", 5),
+                ("Bài 2", 5),
+                ("Bài 3", 5),
+                ("Bài 4", 2),
+                ("Bài 5", 3),
+                ("Bài 6", 7),
+                ("Bài 7", 5),
+                ("Bài 8", 3),
+            ]),
+        ];
+        for n in [4, 5, 6] {
+            let w = why(&s8, n);
+            assert!(w.contains("đánh số lại"), "{n}: {w}");
+        }
+        // Nothing changed: every link holds.
+        let same = vec![l1.clone(), l1.clone()];
+        for n in 1..=7 {
+            assert_eq!(read(&same, 1, n, 2).0, format!("dòng {n}"));
+        }
     }
 
     /// Review r20 #1, gv01's PL III of KHTN 6A1, v1 → v5, plans A–E linked in v1 (A #2 and B
