@@ -2035,6 +2035,21 @@ pub fn covered_terms(
     Ok(out)
 }
 
+/// [`blank_uncovered`] as the print does it, for the học bạ page of a student who left: the
+/// screen shows what her file holds (review r27 #2: term II and "Hoàn thành chương trình" on
+/// the page of a pupil withdrawn in April, blank in her print).
+pub fn blank_what_she_did_not_complete(
+    r: &impl Read,
+    book: &mut super::ClassBook,
+    i: usize,
+) -> Result<(), HocbaError> {
+    let covered = covered_terms(r, &book.class, &book.students[i])?;
+    if covered != [true, true] {
+        blank_uncovered(book, i, covered);
+    }
+    Ok(())
+}
+
 /// The book with student `i`'s parts outside [`covered_terms`] left empty, so the print shows
 /// blanks there rather than marks the student never completed.
 fn blank_uncovered(book: &mut super::ClassBook, i: usize, [hk1_in, year_in]: [bool; 2]) {

@@ -544,7 +544,14 @@ pub(super) async fn hocba(
     PageUser(u): PageUser,
     Path(student): Path<String>,
 ) -> Result<Response, ApiError> {
-    let sb = student_book(&s, &u, &student)?;
+    let mut sb = student_book(&s, &u, &student)?;
+    if sb.student.left.is_some() {
+        crate::gradebook::hocba::blank_what_she_did_not_complete(
+            &s.store.read()?,
+            &mut sb.book,
+            sb.index,
+        )?;
+    }
     let pdf = format!("/grades/hocba/{student}/pdf");
     let sign = student_signing(&s, &u, &sb)?;
     Ok(render(HocbaPage::new(
