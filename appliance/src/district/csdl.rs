@@ -86,6 +86,20 @@ impl Codes {
                 STATUS_KEYS.join(", ")
             ));
         }
+        // A code says one status: none empty, none given to two (review r27 #7: a withdrawn
+        // pupil exported under dang_hoc's code).
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (k, code) in &codes.trangthai {
+            let code = code.trim();
+            if code.is_empty() {
+                return Err(format!("[trangthai]: {k} has an empty code"));
+            }
+            if let Some(other) = seen.insert(code, k) {
+                return Err(format!(
+                    "[trangthai]: {other} and {k} have the same code {code:?}: each status needs its own"
+                ));
+            }
+        }
         Ok(codes)
     }
 
@@ -1857,6 +1871,13 @@ mod tests {
             "Chưa có kết quả cả năm (lớp 9A2, năm học 2025-2026 chưa khoá sổ)"
         );
         assert_eq!(Status::Studying.cell(&defaults), "Đang học");
+        for (bad, why) in [
+            ("\nthoi_hoc = \" \"\n", "thoi_hoc has an empty code"),
+            ("\nthoi_hoc = \"1\"\n", "have the same code \"1\""),
+        ] {
+            let e = Codes::parse(&format!("{text}{bad}")).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
         text.push_str("\ntot_nghiep = \"9\"\n");
         let e = Codes::parse(&text).unwrap_err();
         assert!(
